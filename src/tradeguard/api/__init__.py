@@ -1,0 +1,1 @@
+"""HTTP API, WebSocket stream and dashboard."""

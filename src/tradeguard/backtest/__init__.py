@@ -1,0 +1,1 @@
+"""Simulated clock and venue wiring for backtests."""

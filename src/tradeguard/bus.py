@@ -1,0 +1,49 @@
+"""In-process event bus: synchronous handlers, plus queues for async consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from tradeguard.model.events import Event
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Event], None]
+
+
+class EventBus:
+    """Publish events to handlers by kind prefix; a failing handler never stops the others."""
+
+    def __init__(self) -> None:
+        self._handlers: list[tuple[str, Handler]] = []
+        self._queues: list[asyncio.Queue[Event]] = []
+
+    def subscribe(self, handler: Handler, prefix: str = "") -> None:
+        """Call `handler` for every event whose kind starts with `prefix` ("" for all)."""
+        self._handlers.append((prefix, handler))
+
+    def unsubscribe(self, handler: Handler) -> None:
+        self._handlers = [(p, h) for p, h in self._handlers if h is not handler]
+
+    def queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
+        """Get a queue that receives every event; the oldest is dropped when it is full."""
+        q: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._queues.append(q)
+        return q
+
+    def release(self, q: asyncio.Queue[Event]) -> None:
+        if q in self._queues:
+            self._queues.remove(q)
+
+    def publish(self, event: Event) -> None:
+        for prefix, handler in self._handlers:
+            if event.kind.startswith(prefix):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler failed for %s", event.kind)
+        for q in self._queues:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(event)

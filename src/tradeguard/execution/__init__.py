@@ -1,0 +1,1 @@
+"""Order manager, write-ahead journal, reconciliation."""

@@ -1,0 +1,1 @@
+"""Order books, candle aggregation, historical loaders and replay."""

@@ -1,0 +1,54 @@
+"""Balances per asset per venue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeguard.model.money import ZERO
+
+
+@dataclass(slots=True)
+class Balance:
+    venue: str
+    asset: str
+    free: Decimal = ZERO
+    locked: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+class BalanceBook:
+    """All balances of one venue account, keyed by asset."""
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self._by_asset: dict[str, Balance] = {}
+
+    def get(self, asset: str) -> Balance:
+        bal = self._by_asset.get(asset)
+        if bal is None:
+            bal = self._by_asset[asset] = Balance(self.venue, asset)
+        return bal
+
+    def set(self, asset: str, free: Decimal, locked: Decimal = ZERO) -> Balance:
+        bal = self.get(asset)
+        bal.free = free
+        bal.locked = locked
+        return bal
+
+    def free(self, asset: str) -> Decimal:
+        bal = self._by_asset.get(asset)
+        return bal.free if bal else ZERO
+
+    def total(self, asset: str) -> Decimal:
+        bal = self._by_asset.get(asset)
+        return bal.total if bal else ZERO
+
+    def all(self) -> list[Balance]:
+        return [b for b in self._by_asset.values() if b.total != 0 or b.free != 0]
+
+    def assets(self) -> list[str]:
+        return list(self._by_asset)

@@ -1,0 +1,32 @@
+"""Exception families: what the operator must fix versus what may be retried."""
+
+from __future__ import annotations
+
+
+class TradeguardError(Exception):
+    """Base of every error tradeguard raises on purpose."""
+
+
+class ConfigError(TradeguardError):
+    """A configuration value is missing or out of range; the message names key, value and limit."""
+
+
+class InvalidOrderTransition(TradeguardError):
+    """An order was asked to move to a state its current state cannot reach."""
+
+
+class VenueError(TradeguardError):
+    """A venue call failed."""
+
+    def __init__(self, venue: str, message: str, code: str = "") -> None:
+        super().__init__(f"{venue}: {message}")
+        self.venue = venue
+        self.code = code
+
+
+class DefinitiveVenueError(VenueError):
+    """The venue answered no: insufficient funds, invalid order, bad credentials. Never retried."""
+
+
+class AmbiguousVenueError(VenueError):
+    """The outcome is unknown (timeout, disconnect, 5xx): resolve by query, never by guess."""

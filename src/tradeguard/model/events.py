@@ -1,0 +1,52 @@
+"""Events published on the bus and written to the append-only audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened: `kind` is dotted (`order.filled`, `risk.denied`, `kill`)."""
+
+    kind: str
+    ts: int
+    data: dict[str, Any] = field(default_factory=dict)
+    venue: str = ""
+    symbol: str = ""
+    strategy_id: str = ""
+    severity: str = "info"  # info | warning | critical
+
+
+class EventKind:
+    """Names of the events the engine emits (kept in one place for subscribers)."""
+
+    ORDER_SUBMITTED = "order.submitted"
+    ORDER_ACCEPTED = "order.accepted"
+    ORDER_FILLED = "order.filled"
+    ORDER_PARTIALLY_FILLED = "order.partially_filled"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_REJECTED = "order.rejected"
+    ORDER_EXPIRED = "order.expired"
+    ORDER_UNKNOWN = "order.unknown"
+    FILL = "fill"
+    POSITION_OPENED = "position.opened"
+    POSITION_CLOSED = "position.closed"
+    BALANCE = "balance"
+    BALANCE_DISCREPANCY = "balance.discrepancy"
+    RISK_APPROVED = "risk.approved"
+    RISK_DENIED = "risk.denied"
+    RISK_WARNING = "risk.warning"
+    BREAKER_TRIPPED = "risk.breaker_tripped"
+    BREAKER_RESET = "risk.breaker_reset"
+    STATE_CHANGED = "risk.state_changed"
+    KILL = "kill"
+    RESUME = "resume"
+    VENUE_ERROR = "venue.error"
+    RECONCILED = "reconcile.done"
+    RECONCILE_FAILED = "reconcile.failed"
+    SIGNAL = "strategy.signal"
+    RUN_STARTED = "run.started"
+    RUN_FINISHED = "run.finished"
+    DAILY_SUMMARY = "pnl.daily_summary"

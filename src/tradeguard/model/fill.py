@@ -1,0 +1,55 @@
+"""Executions reported by a venue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution; `trade_id` is the venue's and makes the fill idempotent."""
+
+    venue: str
+    symbol: str
+    client_order_id: str
+    venue_order_id: str
+    trade_id: str
+    side: Side
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: LiquiditySide
+    ts: int
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/", 1)[0]
+
+    @property
+    def quote(self) -> str:
+        rest = self.symbol.split("/", 1)[1] if "/" in self.symbol else ""
+        return rest.split(":", 1)[0]
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.amount
+
+    @property
+    def fee_in_quote(self) -> Decimal:
+        """Fee valued in the quote asset (fees charged in base are valued at the fill price)."""
+        if self.fee == 0:
+            return ZERO
+        if self.fee_asset == self.quote:
+            return self.fee
+        if self.fee_asset == self.base:
+            return self.fee * self.price
+        return ZERO
+
+    @property
+    def dedup_key(self) -> tuple[str, str, str]:
+        return (self.venue, self.symbol, self.trade_id)

@@ -1,0 +1,81 @@
+"""Tradable instruments and the exchange rules every order must satisfy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeguard.model.money import ZERO, is_multiple, quantize_down, quantize_nearest
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentViolation:
+    """Why an order breaks an instrument rule; `code` mirrors exchange reject codes."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A market on a venue with its precision, limits and fees (fees as fractions, 0.001 = 0.1%)."""
+
+    venue: str
+    symbol: str
+    base: str
+    quote: str
+    price_tick: Decimal
+    amount_step: Decimal
+    min_amount: Decimal = ZERO
+    min_notional: Decimal = ZERO
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    max_amount: Decimal = ZERO  # 0 means no venue maximum
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+    def round_price(self, price: Decimal) -> Decimal:
+        return quantize_nearest(price, self.price_tick)
+
+    def round_amount(self, amount: Decimal) -> Decimal:
+        return quantize_down(amount, self.amount_step)
+
+    def violation(self, amount: Decimal, price: Decimal | None) -> InstrumentViolation | None:
+        """Check amount and price (None for market orders) against the rules; None if fine."""
+        if amount <= 0:
+            return InstrumentViolation("INVALID_AMOUNT", f"amount {amount} must be positive")
+        if not is_multiple(amount, self.amount_step):
+            return InstrumentViolation(
+                "LOT_SIZE",
+                f"amount {amount} is not a multiple of the step {self.amount_step} "
+                f"for {self.symbol}",
+            )
+        if amount < self.min_amount:
+            return InstrumentViolation(
+                "MIN_AMOUNT",
+                f"amount {amount} is below the minimum {self.min_amount} for {self.symbol}",
+            )
+        if self.max_amount > 0 and amount > self.max_amount:
+            return InstrumentViolation(
+                "MAX_AMOUNT",
+                f"amount {amount} is above the maximum {self.max_amount} for {self.symbol}",
+            )
+        if price is not None:
+            if price <= 0:
+                return InstrumentViolation("INVALID_PRICE", f"price {price} must be positive")
+            if not is_multiple(price, self.price_tick):
+                return InstrumentViolation(
+                    "PRICE_FILTER",
+                    f"price {price} is not a multiple of the tick {self.price_tick} "
+                    f"for {self.symbol}",
+                )
+            notional = amount * price
+            if notional < self.min_notional:
+                return InstrumentViolation(
+                    "MIN_NOTIONAL",
+                    f"notional {notional} {self.quote} is below the minimum "
+                    f"{self.min_notional} for {self.symbol}",
+                )
+        return None

@@ -1,0 +1,58 @@
+"""Market data records: candles, quotes, trades and book levels (prices as Decimal)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """OHLCV bar; `ts` is the bar's open time in epoch milliseconds, volume in base units."""
+
+    symbol: str
+    ts: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    interval_s: int = 60
+
+    @property
+    def close_ts(self) -> int:
+        return self.ts + self.interval_s * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Best bid and ask with sizes at one instant."""
+
+    symbol: str
+    ts: int
+    bid: Decimal
+    bid_size: Decimal
+    ask: Decimal
+    ask_size: Decimal
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTick:
+    """One public trade; `side` is the aggressor's side ("buy" or "sell")."""
+
+    symbol: str
+    ts: int
+    trade_id: str
+    price: Decimal
+    amount: Decimal
+    side: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    price: Decimal
+    amount: Decimal

@@ -1,0 +1,144 @@
+"""Order intents and orders with an explicit state machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import InvalidOrderTransition
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+
+S = OrderStatus
+# Every legal move. A venue may skip states (an IOC order can go SUBMITTED -> FILLED), but
+# nothing ever leaves a terminal state and nothing goes backwards.
+_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.NEW: frozenset({S.SUBMITTED, S.REJECTED}),
+    S.SUBMITTED: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED}
+    ),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    """Tell whether an order in `current` may move to `target`."""
+    return target in _TRANSITIONS[current]
+
+
+@dataclass(slots=True)
+class OrderIntent:
+    """What a strategy, scanner, HTTP client or person wants; not yet an order."""
+
+    strategy_id: str
+    venue: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    signal: dict[str, Any] = field(default_factory=dict)
+    tag: str = ""
+
+
+@dataclass(slots=True)
+class Order:
+    """An order as we track it; `status` changes only through `transition` and `apply_fill`."""
+
+    client_order_id: str
+    strategy_id: str
+    venue: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    status: OrderStatus = OrderStatus.NEW
+    venue_order_id: str = ""
+    filled: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    fee: Decimal = ZERO
+    created_ts: int = 0
+    updated_ts: int = 0
+    reason: str = ""
+    price_bound: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    signal: dict[str, Any] = field(default_factory=dict)
+    trade_ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_intent(cls, intent: OrderIntent, client_order_id: str, ts: int) -> Order:
+        return cls(
+            client_order_id=client_order_id,
+            strategy_id=intent.strategy_id,
+            venue=intent.venue,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            amount=intent.amount,
+            price=intent.price,
+            time_in_force=intent.time_in_force,
+            reduce_only=intent.reduce_only,
+            created_ts=ts,
+            updated_ts=ts,
+            stop_loss=intent.stop_loss,
+            take_profit=intent.take_profit,
+            signal=dict(intent.signal),
+        )
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    def transition(self, target: OrderStatus, ts: int = 0, reason: str = "") -> None:
+        """Move to `target`, or raise InvalidOrderTransition naming both states."""
+        if target not in _TRANSITIONS[self.status]:
+            raise InvalidOrderTransition(
+                f"order {self.client_order_id}: illegal transition "
+                f"{self.status.value} -> {target.value}"
+            )
+        self.status = target
+        if ts:
+            self.updated_ts = ts
+        if reason:
+            self.reason = reason
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Apply an execution once; return False if this trade id was already applied."""
+        if fill.trade_id in self.trade_ids:
+            return False
+        if fill.amount <= 0:
+            raise InvalidOrderTransition(
+                f"order {self.client_order_id}: fill {fill.trade_id} has amount {fill.amount}"
+            )
+        new_filled = self.filled + fill.amount
+        if new_filled > self.amount:
+            raise InvalidOrderTransition(
+                f"order {self.client_order_id}: fill {fill.trade_id} would fill {new_filled} "
+                f"of {self.amount}"
+            )
+        target = OrderStatus.FILLED if new_filled == self.amount else OrderStatus.PARTIALLY_FILLED
+        self.transition(target, fill.ts)
+        self.avg_price = (self.avg_price * self.filled + fill.price * fill.amount) / new_filled
+        self.filled = new_filled
+        self.fee += fill.fee
+        self.trade_ids.add(fill.trade_id)
+        return True

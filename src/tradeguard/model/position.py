@@ -1,0 +1,141 @@
+"""Positions with average entry, partial closes, flips and P&L net of fees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    """A round trip: from the fill that opened a position to the one that flattened it."""
+
+    venue: str
+    symbol: str
+    strategy_id: str
+    side: Side  # the side of the position that was closed (BUY = long)
+    entry_price: Decimal
+    exit_price: Decimal
+    amount: Decimal
+    pnl: Decimal  # net of every fee paid while it was open
+    pnl_pct: Decimal  # pnl over entry notional, in percent
+    opened_ts: int
+    closed_ts: int
+
+
+@dataclass(slots=True)
+class Position:
+    """Signed quantity (long > 0, short < 0); realized P&L is net of every fee paid."""
+
+    venue: str
+    symbol: str
+    strategy_id: str = ""
+    quantity: Decimal = ZERO
+    avg_entry: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    opened_ts: int = 0
+    updated_ts: int = 0
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    # the current round trip, for win/loss accounting
+    trip_pnl: Decimal = ZERO
+    trip_max_qty: Decimal = ZERO
+    trip_entry: Decimal = ZERO
+    last_exit_price: Decimal = ZERO
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def side(self) -> Side | None:
+        if self.quantity > 0:
+            return Side.BUY
+        if self.quantity < 0:
+            return Side.SELL
+        return None
+
+    def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        return (mark - self.avg_entry) * self.quantity
+
+    def total_pnl(self, mark: Decimal) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl(mark)
+
+    def notional(self, mark: Decimal) -> Decimal:
+        return abs(self.quantity) * mark
+
+    def would_reduce(self, side: Side, amount: Decimal) -> bool:
+        """Tell whether an order of `side`/`amount` only shrinks this position (no flip)."""
+        if self.quantity == 0:
+            return False
+        if side.sign * self.quantity > 0:
+            return False
+        return amount <= abs(self.quantity)
+
+    def apply(
+        self, side: Side, price: Decimal, amount: Decimal, fee_quote: Decimal, ts: int
+    ) -> ClosedTrade | None:
+        """Apply one execution; return the round trip it completed, if it flattened or flipped."""
+        signed = amount if side is Side.BUY else -amount
+        qty = self.quantity
+        closed: ClosedTrade | None = None
+        self.fees += fee_quote
+        if qty == 0 or (qty > 0) == (signed > 0):
+            if qty == 0:
+                self._open_trip(price, ts)
+            new_abs = abs(qty) + amount
+            self.avg_entry = (abs(qty) * self.avg_entry + amount * price) / new_abs
+            self.quantity = qty + signed
+            self.realized_pnl -= fee_quote
+            self.trip_pnl -= fee_quote
+            self.trip_max_qty = max(self.trip_max_qty, abs(self.quantity))
+        else:
+            close_amount = min(amount, abs(qty))
+            direction = 1 if qty > 0 else -1
+            gross = (price - self.avg_entry) * close_amount * direction
+            # Fee for the closing part belongs to this trip; any flip remainder opens a new one.
+            close_fee = fee_quote * close_amount / amount
+            open_fee = fee_quote - close_fee
+            self.realized_pnl += gross - fee_quote
+            self.trip_pnl += gross - close_fee
+            self.quantity = qty + signed
+            self.last_exit_price = price
+            if self.quantity == 0 or (self.quantity > 0) != (qty > 0):
+                closed = self._close_trip(Side.BUY if qty > 0 else Side.SELL, price, ts)
+                if self.quantity != 0:
+                    self._open_trip(price, ts)
+                    self.avg_entry = price
+                    self.trip_pnl = -open_fee
+                    self.trip_max_qty = abs(self.quantity)
+                else:
+                    self.avg_entry = ZERO
+        self.updated_ts = ts
+        return closed
+
+    def _open_trip(self, price: Decimal, ts: int) -> None:
+        self.opened_ts = ts
+        self.trip_pnl = ZERO
+        self.trip_max_qty = ZERO
+        self.trip_entry = price
+
+    def _close_trip(self, side: Side, price: Decimal, ts: int) -> ClosedTrade:
+        entry = self.avg_entry
+        basis = entry * self.trip_max_qty
+        pct = (self.trip_pnl / basis * 100) if basis else ZERO
+        return ClosedTrade(
+            venue=self.venue,
+            symbol=self.symbol,
+            strategy_id=self.strategy_id,
+            side=side,
+            entry_price=entry,
+            exit_price=price,
+            amount=self.trip_max_qty,
+            pnl=self.trip_pnl,
+            pnl_pct=pct,
+            opened_ts=self.opened_ts,
+            closed_ts=ts,
+        )

@@ -1,0 +1,158 @@
+"""The internal ledger: balances moved by fills, positions, marks and equity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from tradeguard.model.balance import Balance, BalanceBook
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.model.position import ClosedTrade, Position
+
+STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})
+
+PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
+
+
+class Portfolio:
+    """Positions per (venue, symbol, strategy), ledger balances per venue, and equity.
+
+    Equity is valued in `valuation_asset` (USDT by default, where every stablecoin counts 1:1)
+    from the latest marks; an asset with no route to the valuation asset counts 0 and is listed by
+    `unpriced_assets`.
+    """
+
+    def __init__(self, valuation_asset: str = "USDT") -> None:
+        self.valuation_asset = valuation_asset
+        self.books: dict[str, BalanceBook] = {}
+        self.positions: dict[PositionKey, Position] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.closed_trades: list[ClosedTrade] = []
+        self.fees_paid = ZERO
+        self.realized_pnl = ZERO
+
+    # balances -------------------------------------------------------------------------------
+    def book(self, venue: str) -> BalanceBook:
+        book = self.books.get(venue)
+        if book is None:
+            book = self.books[venue] = BalanceBook(venue)
+        return book
+
+    def set_balances(self, venue: str, balances: Iterable[Balance]) -> None:
+        book = self.book(venue)
+        for b in balances:
+            book.set(b.asset, b.free, b.locked)
+
+    def all_balances(self) -> list[Balance]:
+        return [b for book in self.books.values() for b in book.all()]
+
+    # positions ------------------------------------------------------------------------------
+    def position(self, venue: str, symbol: str, strategy_id: str = "") -> Position:
+        key = (venue, symbol, strategy_id)
+        pos = self.positions.get(key)
+        if pos is None:
+            pos = self.positions[key] = Position(venue, symbol, strategy_id)
+        return pos
+
+    def open_positions(self) -> list[Position]:
+        return [p for p in self.positions.values() if p.quantity != 0]
+
+    def net_quantity(self, venue: str, symbol: str) -> Decimal:
+        return sum(
+            (p.quantity for (v, s, _), p in self.positions.items() if v == venue and s == symbol),
+            ZERO,
+        )
+
+    def apply_fill(self, fill: Fill, strategy_id: str = "") -> ClosedTrade | None:
+        """Move ledger balances and the position for one (already deduplicated) fill."""
+        book = self.book(fill.venue)
+        base, quote = fill.base, fill.quote
+        notional = fill.price * fill.amount
+        if fill.side is Side.BUY:
+            book.get(base).free += fill.amount
+            book.get(quote).free -= notional
+        else:
+            book.get(base).free -= fill.amount
+            book.get(quote).free += notional
+        if fill.fee:
+            book.get(fill.fee_asset).free -= fill.fee
+        fee_q = fill.fee_in_quote
+        self.fees_paid += fee_q
+        self.marks.setdefault(fill.symbol, fill.price)
+        pos = self.position(fill.venue, fill.symbol, strategy_id)
+        before = pos.realized_pnl
+        closed = pos.apply(fill.side, fill.price, fill.amount, fee_q, fill.ts)
+        self.realized_pnl += pos.realized_pnl - before
+        if closed is not None:
+            self.closed_trades.append(closed)
+        return closed
+
+    # valuation ------------------------------------------------------------------------------
+    def mark(self, symbol: str, price: Decimal) -> None:
+        self.marks[symbol] = price
+
+    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
+        """Value one unit of `asset` in `in_asset` from marks, directly or through one hop."""
+        target = in_asset or self.valuation_asset
+        if asset == target or (asset in STABLECOINS and target in STABLECOINS):
+            return Decimal(1)
+        direct = self._rate(asset, target)
+        if direct is not None:
+            return direct
+        for hop in ("BTC", "ETH", *sorted(STABLECOINS)):
+            if hop in (asset, target):
+                continue
+            first = self._rate(asset, hop)
+            if first is None:
+                continue
+            second = (
+                Decimal(1)
+                if hop in STABLECOINS and target in STABLECOINS
+                else self._rate(hop, target)
+            )
+            if second is not None:
+                return first * second
+        return None
+
+    def _rate(self, asset: str, target: str) -> Decimal | None:
+        targets = STABLECOINS if target in STABLECOINS else (target,)
+        for t in targets:
+            px = self.marks.get(f"{asset}/{t}")
+            if px:
+                return px
+            inv = self.marks.get(f"{t}/{asset}")
+            if inv:
+                return Decimal(1) / inv
+        return None
+
+    def equity(self, venue: str | None = None) -> Decimal:
+        total = ZERO
+        for name, book in self.books.items():
+            if venue is not None and name != venue:
+                continue
+            for bal in book.all():
+                px = self.price_of(bal.asset)
+                if px is not None:
+                    total += bal.total * px
+        # positions on instruments that are not spot holdings (perpetuals, prediction markets)
+        # carry their value as unrealized P&L; spot positions are already in the balances.
+        return total
+
+    def unpriced_assets(self) -> list[str]:
+        return sorted(
+            {b.asset for b in self.all_balances() if b.total and self.price_of(b.asset) is None}
+        )
+
+    def stable_value(self) -> Decimal:
+        return sum((b.total for b in self.all_balances() if b.asset in STABLECOINS), ZERO)
+
+    def unrealized_pnl(self) -> Decimal:
+        total = ZERO
+        for pos in self.positions.values():
+            if pos.quantity:
+                mark = self.marks.get(pos.symbol)
+                if mark is not None:
+                    total += pos.unrealized_pnl(mark)
+        return total

@@ -1,0 +1,1 @@
+"""Pre-trade checks, circuit breakers, kill switch and the trading state."""

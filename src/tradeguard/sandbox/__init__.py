@@ -1,0 +1,1 @@
+"""A local exchange that speaks a subset of Binance's spot API, for rehearsals and tests."""

@@ -1,0 +1,1 @@
+"""Encrypted credential vault and log redaction."""

@@ -1,0 +1,1 @@
+"""Strategies emit order intents; they never call a venue."""

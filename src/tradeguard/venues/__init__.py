@@ -1,0 +1,1 @@
+"""Venues: the one place orders leave the process."""

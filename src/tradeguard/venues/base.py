@@ -1,0 +1,75 @@
+"""The Venue protocol every venue (paper, sandbox, CCXT, DEX, prediction markets) implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Protocol
+
+from tradeguard.model.balance import Balance
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+
+
+class VenueListener(Protocol):
+    """Receives what a venue pushes: order updates, fills, balances. Must be idempotent."""
+
+    def on_order_report(self, report: OrderReport) -> None: ...
+
+    def on_fill(self, fill: Fill) -> None: ...
+
+    def on_balances(self, venue: str, balances: list[Balance]) -> None: ...
+
+
+class Venue(ABC):
+    """An account on one trading venue.
+
+    `submit` returns the venue's acknowledgement; fills always arrive through the listener
+    (possibly before `submit` returns). A definitive refusal raises DefinitiveVenueError; an
+    unknown outcome raises AmbiguousVenueError and the caller must resolve it by
+    `fetch_order(client_order_id)`, never by resending.
+    """
+
+    name: str
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listener: VenueListener | None = None
+
+    def set_listener(self, listener: VenueListener) -> None:
+        self._listener = listener
+
+    async def connect(self) -> None:
+        """Open connections and streams."""
+
+    async def close(self) -> None:
+        """Close connections and streams."""
+
+    @abstractmethod
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Return the venue's markets keyed by unified symbol (`BTC/USDT`)."""
+
+    @abstractmethod
+    async def submit(self, order: Order) -> OrderReport:
+        """Send a new order carrying `order.client_order_id`."""
+
+    @abstractmethod
+    async def cancel(self, order: Order) -> OrderReport:
+        """Cancel an open order by its client order id."""
+
+    @abstractmethod
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        """Look an order up by client order id; None if the venue does not know it."""
+
+    @abstractmethod
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Every open order on the account (all symbols when `symbol` is None)."""
+
+    @abstractmethod
+    async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        """Executions on `symbol` at or after `since_ts` (epoch ms)."""
+
+    @abstractmethod
+    async def fetch_balances(self) -> list[Balance]:
+        """Every non-zero balance on the account."""
