@@ -23,3 +23,5 @@ class OrderReport:
     amount: Decimal = ZERO
     reason: str = ""
     ts: int = 0
+    side: str = ""  # "buy" | "sell" when the venue says; needed to adopt external orders
+    price: Decimal | None = None

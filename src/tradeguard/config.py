@@ -1,0 +1,242 @@
+"""One typed configuration: a TOML file, then `TG_…` environment overrides, validated by pydantic.
+
+Environment overrides use `__` between nesting levels: `TG_RISK__MAX_ORDER_NOTIONAL_USD=50`,
+`TG_NODE__DATABASE_URL=postgresql://…`. Values are parsed as TOML literals when they can be
+(`50`, `true`, `"x"`), else taken as strings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tradeguard.model.enums import TradingMode
+from tradeguard.model.errors import ConfigError
+from tradeguard.risk.config import RiskConfig
+
+# Variables that share the prefix but are not config keys.
+_NOT_OVERRIDES = frozenset(
+    {"TG_MASTER_PASSPHRASE", "TG_CONFIRM_LIVE", "TG_DATA_DIR", "TG_VAULT_PATH", "TG_API_TOKEN"}
+)
+DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InstrumentConfig(_Strict):
+    """A market's rules, for venues (paper) that do not publish them."""
+
+    symbol: str = Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+    price_tick: Decimal = Field(gt=0)
+    amount_step: Decimal = Field(gt=0)
+    min_amount: Decimal = Field(default=Decimal(0), ge=0)
+    min_notional: Decimal = Field(default=Decimal(0), ge=0)
+    maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.05"))
+    taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.05"))
+
+
+class FillModelConfig(_Strict):
+    """How the paper venue fills when it only has candles."""
+
+    slippage_bps: Decimal = Field(default=Decimal(5), ge=0, le=1000)
+    impact_bps_per_pct: Decimal = Field(default=Decimal(2), ge=0, le=1000)
+    max_participation_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
+
+
+class VenueConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    kind: Literal["paper", "ccxt"] = "paper"
+    exchange: str = "binance"
+    credentials: str | None = None  # vault entry name; secrets never live in the config file
+    sandbox: bool = True
+    rest_url: str | None = None  # our local sandbox exchange, e.g. http://127.0.0.1:8765
+    ws_url: str | None = None
+    balances: dict[str, Decimal] = Field(default_factory=dict)
+    instruments: list[InstrumentConfig] = Field(default_factory=list)
+    fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
+    symbols: list[str] = Field(default_factory=list)
+
+    @field_validator("balances")
+    @classmethod
+    def _non_negative(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in v.items():
+            if amount < 0:
+                raise ValueError(f"balance for {asset} is {amount}; it must be >= 0")
+        return v
+
+
+class DataConfig(_Strict):
+    """A recorded market-data file replayed into the node (paper and backtest modes)."""
+
+    path: str = DEFAULT_DATA_FILE  # relative paths resolve against the data directory
+    symbol: str = "BTC/USDT"
+    venue: str = "paper"
+    kind: Literal["candles", "trades", "quotes", "book"] = "candles"
+
+
+class StrategyConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    kind: str = "ma_crossover"
+    venue: str = "paper"
+    symbol: str = "BTC/USDT"
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApiConfig(_Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class NodeConfig(_Strict):
+    name: str = "tradeguard"
+    database_url: str = "sqlite:///tradeguard.db"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    valuation_asset: str = "USDT"
+    replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)  # 0 = as fast as possible
+    kill_sentinel: str = "tradeguard.kill"
+    checkpoint_every: int = Field(default=5_000, ge=1, le=10_000_000)
+
+
+class Config(_Strict):
+    mode: TradingMode = TradingMode.PAPER
+    node: NodeConfig = Field(default_factory=NodeConfig)
+    data: list[DataConfig] = Field(default_factory=lambda: [DataConfig()])
+    venues: list[VenueConfig] = Field(default_factory=list)
+    strategies: list[StrategyConfig] = Field(default_factory=list)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        names = [v.name for v in self.venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"venue names must be unique, got {names}")
+        for s in self.strategies:
+            if s.venue not in names:
+                raise ValueError(f"strategy {s.id!r} uses venue {s.venue!r}; known venues: {names}")
+        ids = [s.id for s in self.strategies]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"strategy ids must be unique, got {ids}")
+        if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
+            raise ValueError("mode 'live' cannot use a paper venue")
+        return self
+
+
+def default_config() -> dict[str, Any]:
+    """The built-in paper config: BTC/USDT on the bundled real 1-minute data, MA crossover."""
+    return {
+        "mode": "paper",
+        "venues": [
+            {
+                "name": "paper",
+                "kind": "paper",
+                "balances": {"USDT": "10000"},
+                "instruments": [
+                    {
+                        "symbol": "BTC/USDT",
+                        "price_tick": "0.01",
+                        "amount_step": "0.00001",
+                        "min_amount": "0.00001",
+                        "min_notional": "5",
+                        "maker_fee": "0.001",
+                        "taker_fee": "0.001",
+                    }
+                ],
+            }
+        ],
+        "data": [{"path": DEFAULT_DATA_FILE, "symbol": "BTC/USDT", "venue": "paper"}],
+        "strategies": [
+            {
+                "id": "ma_cross",
+                "kind": "ma_crossover",
+                "venue": "paper",
+                "symbol": "BTC/USDT",
+                "params": {
+                    "fast": 20,
+                    "slow": 60,
+                    "order_usd": "90",
+                    "stop_loss_pct": "2",
+                    "take_profit_pct": "5",
+                    "trailing_stop_pct": "1.5",
+                    "trailing_activation_pct": "3",
+                },
+            }
+        ],
+    }
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
+    for key, raw in environ.items():
+        if not key.startswith("TG_") or key in _NOT_OVERRIDES:
+            continue
+        path = [p.lower() for p in key[3:].split("__") if p]
+        if not path:
+            continue
+        node: Any = data
+        for part in path[:-1]:
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[part] = nxt
+            node = nxt
+        node[path[-1]] = _parse_env_value(raw)
+    return data
+
+
+def _describe(err: ValidationError, data: dict[str, Any]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        value = e.get("input")
+        if isinstance(value, dict) and len(str(value)) > 120:
+            value = "{…}"
+        msg = e["msg"]
+        ctx = e.get("ctx") or {}
+        limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
+        hint = f" (allowed: {limits})" if limits else ""
+        lines.append(f"  {loc} = {value!r}: {msg}{hint}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_config(
+    path: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Config:
+    """Read a TOML file (or the built-in paper config), apply env overrides, and validate."""
+    env = dict(os.environ if environ is None else environ)
+    if path is None:
+        data = default_config()
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist (pass --config with a TOML file)")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+        if "venues" not in data and "strategies" not in data:
+            base = default_config()
+            base.update(data)
+            data = base
+    apply_env_overrides(data, env)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, data)) from None

@@ -1,0 +1,103 @@
+"""Operator commands: the kill switch and resume."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+RESUME_PHRASE = "RESUME"
+
+
+def add_control_parsers(sub: Any) -> None:
+    """Register `kill` and `resume` on the top-level parser."""
+    kill = sub.add_parser("kill", help="halt trading and cancel every open order on every venue")
+    kill.add_argument("--config")
+    kill.add_argument("--db")
+    kill.add_argument("--flatten", action="store_true",
+                      help="also close positions with reduce-only market orders")
+    kill.add_argument("--reason", default="operator kill switch")
+    kill.add_argument("--json", action="store_true")
+    kill.set_defaults(func=cmd_kill)
+
+    res = sub.add_parser("resume", help="leave HALTED (asks for confirmation; recorded)")
+    res.add_argument("--config")
+    res.add_argument("--db")
+    res.add_argument("--reason", required=True, help="why trading may resume (recorded)")
+    res.add_argument("--by", default=None, help="who resumes (default: the OS user)")
+    res.add_argument("--yes", action="store_true",
+                     help=f"confirm without the prompt (same as typing {RESUME_PHRASE})")
+    res.add_argument("--json", action="store_true")
+    res.set_defaults(func=cmd_resume)
+
+
+def _node(args: argparse.Namespace) -> Any:
+    from tradeguard.cli import _config_from_args
+    from tradeguard.node import TradingNode
+
+    return TradingNode(_config_from_args(args))
+
+
+def cmd_kill(args: argparse.Namespace, console: Console) -> int:
+    node = _node(args)
+    try:
+        report = asyncio.run(_kill(node, args))
+    finally:
+        node.close()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        console.print(f"[bold red]HALTED[/] — {report['reason']}")
+        console.print(f"orders cancelled: {len(report['cancelled'])}")
+        for cid in report["cancelled"]:
+            console.print(f"  cancelled {cid}")
+        console.print(f"positions closed: {len(report['closed_positions'])}")
+        for f in report["failed"]:
+            console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
+        console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
+    return 0 if not report["failed"] else 1
+
+
+async def _kill(node: Any, args: argparse.Namespace) -> dict[str, Any]:
+    await node.start()
+    try:
+        report: dict[str, Any] = await node.kill(reason=args.reason, by=_who(), flatten=args.flatten)
+    finally:
+        await node.stop()
+    return report
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid {os.getuid()}"
+
+
+def cmd_resume(args: argparse.Namespace, console: Console) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            console.print(f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt")
+            return 1
+        answer = input(f"Type {RESUME_PHRASE} to let trading resume: ").strip()
+        if answer != RESUME_PHRASE:
+            console.print("not confirmed; trading stays as it is")
+            return 1
+    node = _node(args)
+    try:
+        by = args.by or _who()
+        ok, message = node.risk.resume(by, args.reason)
+        state = node.risk.state.value
+    finally:
+        node.close()
+    if args.json:
+        print(json.dumps({"resumed": ok, "message": message, "state": state}))
+    else:
+        console.print(message)
+    return 0 if ok else 1

@@ -1,0 +1,460 @@
+"""The order manager: risk check, journal, send; then apply what venues report, exactly once.
+
+Every order follows one path: `RiskEngine.check` -> journal row committed (status SUBMITTED, with
+its client order id) -> `Venue.submit`. An ambiguous outcome (timeout, disconnect, 5xx) leaves the
+order in flight until the venue answers a query by client order id; it is never marked rejected by
+guess. Fills are applied once, deduplicated by venue trade id in memory and in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.ids import ClientOrderIdFactory
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.position import ClosedTrade, Position
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
+
+_STATUS_EVENT = {
+    OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED: EventKind.ORDER_PARTIALLY_FILLED,
+    OrderStatus.FILLED: EventKind.ORDER_FILLED,
+    OrderStatus.CANCELLED: EventKind.ORDER_CANCELLED,
+    OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
+    OrderStatus.EXPIRED: EventKind.ORDER_EXPIRED,
+}
+
+
+class RiskGate(Protocol):
+    """The part of the risk engine the order manager calls."""
+
+    def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any: ...
+
+    def observe_fill(self, fill: Fill, closed: ClosedTrade | None) -> None: ...
+
+    def observe_venue_error(self, venue: str, ts: int, error: str) -> None: ...
+
+    def observe_venue_ok(self, venue: str, ts: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """Outcome of one intent: `status` is denied, rejected, submitted or in_flight."""
+
+    status: str
+    order: Order | None = None
+    code: str = ""
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("submitted", "in_flight")
+
+
+class OrderManager:
+    """Owns every order of the node; implements the `VenueListener` protocol."""
+
+    def __init__(
+        self,
+        *,
+        storage: Any,
+        venues: dict[str, Venue],
+        risk: RiskGate,
+        portfolio: Any,
+        market: Any,
+        bus: EventBus,
+        clock: Clock,
+        ids: ClientOrderIdFactory | None = None,
+        resolve_attempts: int = 5,
+        resolve_delay_s: float = 0.2,
+    ) -> None:
+        self.storage = storage
+        self.venues = venues
+        self.risk = risk
+        self.portfolio = portfolio
+        self.market = market
+        self.bus = bus
+        self.clock = clock
+        self.ids = ids or ClientOrderIdFactory()
+        self.orders: dict[str, Order] = {}
+        self.open: dict[str, Order] = {}
+        self.unknown: dict[str, Order] = {}  # in flight, venue could not be asked: blocks symbol
+        self._pending_terminal: dict[str, OrderReport] = {}
+        self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
+        self.resolve_attempts = resolve_attempts
+        self.resolve_delay_s = resolve_delay_s
+        for venue in venues.values():
+            venue.set_listener(self)
+
+    # views -----------------------------------------------------------------------------------
+    def open_orders(self) -> list[Order]:
+        return list(self.open.values())
+
+    def open_order_count(self, strategy_id: str, symbol: str) -> int:
+        n = 0
+        for o in self.open.values():
+            if o.strategy_id == strategy_id and o.symbol == symbol:
+                n += 1
+        return n
+
+    def blocked_symbols(self) -> set[tuple[str, str]]:
+        return {(o.venue, o.symbol) for o in self.unknown.values()}
+
+    def restore(self, orders: list[Order]) -> None:
+        """Load open orders from the journal after a restart (before reconciliation)."""
+        for o in orders:
+            self.orders[o.client_order_id] = o
+            if o.is_open:
+                self.open[o.client_order_id] = o
+
+    # submit ----------------------------------------------------------------------------------
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        """Check, journal and send one intent; never raises for a venue refusal."""
+        now = self.clock.now_ms()
+        if (intent.venue, intent.symbol) in self.blocked_symbols():
+            reason = (
+                f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
+                "reconcile it first (tradeguard reconcile)"
+            )
+            self._publish(EventKind.RISK_DENIED, now, intent, {"code": "ORDER_STATE_UNKNOWN",
+                                                               "reason": reason})
+            return SubmitResult("denied", None, "ORDER_STATE_UNKNOWN", reason)
+        venue = self.venues.get(intent.venue)
+        if venue is None:
+            reason = f"order denied: unknown venue {intent.venue!r}; known: {sorted(self.venues)}"
+            return SubmitResult("denied", None, "UNKNOWN_VENUE", reason)
+        decision = self.risk.check(intent, self, self.market)
+        if not decision.approved:
+            return SubmitResult("denied", None, decision.code, decision.reason)
+        order = Order.from_intent(intent, self.ids.next(), now)
+        order.price_bound = getattr(decision, "price_bound", None)
+        order.transition(OrderStatus.SUBMITTED, now)
+        with self.storage.transaction():
+            self.storage.upsert_order(order)
+            self.storage.record_transition(
+                order.client_order_id, OrderStatus.NEW.value, OrderStatus.SUBMITTED.value, now
+            )
+        self.orders[order.client_order_id] = order
+        self.open[order.client_order_id] = order
+        self._publish_order(EventKind.ORDER_SUBMITTED, order)
+        try:
+            report = await venue.submit(order)
+        except DefinitiveVenueError as exc:
+            if order.status is OrderStatus.SUBMITTED:
+                self._transition(order, OrderStatus.REJECTED, reason=str(exc))
+            return SubmitResult("rejected", order, exc.code or "VENUE_REJECTED", str(exc))
+        except AmbiguousVenueError as exc:
+            self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
+            self._publish(EventKind.VENUE_ERROR, self.clock.now_ms(), order,
+                          {"error": str(exc), "client_order_id": order.client_order_id})
+            await self.resolve(order)
+            return SubmitResult("in_flight", order, "AMBIGUOUS", str(exc))
+        self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
+        self.on_order_report(report)
+        return SubmitResult("submitted", order)
+
+    async def resolve(self, order: Order) -> OrderReport | None:
+        """Ask the venue about an in-flight order by client order id; never guess."""
+        venue = self.venues[order.venue]
+        for attempt in range(self.resolve_attempts):
+            try:
+                report = await venue.fetch_order(order.client_order_id, order.symbol)
+            except AmbiguousVenueError as exc:
+                log.warning("query for %s failed (%s), attempt %d", order.client_order_id, exc,
+                            attempt + 1)
+                await asyncio.sleep(self.resolve_delay_s * (2**attempt))
+                continue
+            self.unknown.pop(order.client_order_id, None)
+            if report is None:
+                if order.status is OrderStatus.SUBMITTED:
+                    # The venue answered: it has no such order, so it never received it.
+                    self._transition(
+                        order, OrderStatus.REJECTED, reason="venue has no record of the order"
+                    )
+                return None
+            await self._catch_up_fills(order, report)
+            self.on_order_report(report)
+            return report
+        self.unknown[order.client_order_id] = order
+        self._publish_order(EventKind.ORDER_UNKNOWN, order, severity="critical")
+        return None
+
+    async def _catch_up_fills(self, order: Order, report: OrderReport) -> None:
+        if report.filled <= order.filled:
+            return
+        venue = self.venues[order.venue]
+        fills = await venue.fetch_fills(order.symbol, order.created_ts - 60_000)
+        for f in fills:
+            if f.client_order_id == order.client_order_id:
+                self.on_fill(f)
+
+    # cancel ----------------------------------------------------------------------------------
+    async def cancel(self, client_order_id: str) -> OrderReport | None:
+        """Cancel one open order; an ambiguous answer is resolved by query."""
+        order = self.orders.get(client_order_id)
+        if order is None or not order.is_open:
+            return None
+        venue = self.venues[order.venue]
+        try:
+            report = await venue.cancel(order)
+        except DefinitiveVenueError:
+            return await self.resolve(order)
+        except AmbiguousVenueError as exc:
+            self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
+            return await self.resolve(order)
+        self.on_order_report(report)
+        return report
+
+    async def cancel_all(self, venue_name: str | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+        """Cancel every open order we know and every open order the venues report."""
+        cancelled: list[str] = []
+        failed: list[tuple[str, str]] = []
+        targets = [v for n, v in self.venues.items() if venue_name in (None, n)]
+        for venue in targets:
+            try:
+                reported = await venue.fetch_open_orders()
+            except Exception as exc:  # a kill switch must go on with what it knows
+                failed.append((venue.name, f"could not list open orders: {exc}"))
+                reported = []
+            for r in reported:
+                if r.client_order_id not in self.orders:
+                    # An order we never journaled (placed outside the node): cancel it too.
+                    ext = Order(r.client_order_id, "external", venue.name, r.symbol,
+                                side=Side(r.side or "buy"), type=OrderType.LIMIT,
+                                amount=r.amount or r.filled, price=r.price,
+                                status=OrderStatus.ACCEPTED, venue_order_id=r.venue_order_id,
+                                filled=r.filled)
+                    self.orders[ext.client_order_id] = ext
+                    self.open[ext.client_order_id] = ext
+        for order in list(self.open.values()):
+            if venue_name is not None and order.venue != venue_name:
+                continue
+            try:
+                await self.cancel(order.client_order_id)
+            except Exception as exc:
+                failed.append((order.client_order_id, str(exc)))
+                continue
+            if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+                cancelled.append(order.client_order_id)
+            elif order.is_open:
+                failed.append((order.client_order_id, f"still {order.status.value} after cancel"))
+        return cancelled, failed
+
+    # VenueListener -----------------------------------------------------------------------------
+    def on_order_report(self, report: OrderReport) -> None:
+        """Apply a venue's view of an order, moving only forward."""
+        order = self.orders.get(report.client_order_id)
+        if order is None:
+            self._publish(EventKind.VENUE_ERROR, report.ts or self.clock.now_ms(), None,
+                          {"error": "report for an order the journal does not know",
+                           "client_order_id": report.client_order_id}, venue=report.venue,
+                          symbol=report.symbol)
+            return
+        if report.venue_order_id and not order.venue_order_id:
+            order.venue_order_id = report.venue_order_id
+            self.storage.upsert_order(order)
+        status = report.status
+        if order.status.is_terminal:
+            return
+        if status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
+            return
+        if status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            if order.status is OrderStatus.SUBMITTED:
+                self._transition(order, OrderStatus.ACCEPTED)
+            return
+        # cancelled / expired / rejected: wait for fills the venue says happened first
+        if report.filled > order.filled:
+            self._pending_terminal[order.client_order_id] = report
+            return
+        if status is OrderStatus.REJECTED and order.status is not OrderStatus.SUBMITTED:
+            status = OrderStatus.CANCELLED
+        self._transition(order, status, reason=report.reason)
+
+    def on_fill(self, fill: Fill) -> None:
+        """Apply one execution exactly once (dedup by venue trade id)."""
+        order = self.orders.get(fill.client_order_id)
+        if order is not None and fill.trade_id in order.trade_ids:
+            return
+        strategy_id = order.strategy_id if order is not None else ""
+        with self.storage.transaction():
+            if not self.storage.insert_fill(fill, strategy_id):
+                if order is not None:
+                    order.trade_ids.add(fill.trade_id)
+                return
+            before = order.status if order is not None else None
+            if order is not None:
+                order.apply_fill(fill)
+                self.storage.upsert_order(order)
+                if before is not order.status:
+                    self.storage.record_transition(order.client_order_id, before.value if before
+                                                   else "", order.status.value, fill.ts)
+            pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id)
+            was_flat = pos.quantity == 0
+            closed = self.portfolio.apply_fill(fill, strategy_id)
+            if was_flat and pos.quantity != 0 and order is not None:
+                pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
+            if closed is not None:
+                self.storage.close_position(closed, pos)
+            if pos.quantity != 0:
+                self.storage.save_position(pos, fill.price)
+        self.risk.observe_fill(fill, closed)
+        self._publish(EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue,
+                      symbol=fill.symbol)
+        if order is not None and before is not order.status:
+            self._publish_order(_STATUS_EVENT[order.status], order)
+        if was_flat and pos.quantity != 0:
+            self._publish(EventKind.POSITION_OPENED, fill.ts, order, _position_data(pos),
+                          venue=fill.venue, symbol=fill.symbol)
+        if closed is not None:
+            self._publish(EventKind.POSITION_CLOSED, fill.ts, order, _closed_data(closed),
+                          venue=fill.venue, symbol=fill.symbol)
+        if order is not None:
+            if order.status.is_terminal:
+                self.open.pop(order.client_order_id, None)
+            pending = self._pending_terminal.get(order.client_order_id)
+            if pending is not None and order.filled >= pending.filled:
+                del self._pending_terminal[order.client_order_id]
+                self.on_order_report(pending)
+        for listener in self.fill_listeners:
+            listener(fill, order)
+
+    def on_balances(self, venue: str, balances: list[Balance]) -> None:
+        """Record the venue's balances (the source of truth) in the balances table."""
+        usd = {}
+        for b in balances:
+            px = self.portfolio.price_of(b.asset)
+            if px is not None:
+                usd[b.asset] = b.total * px
+        self.storage.upsert_balances(venue, balances, usd)
+
+    # the portfolio view the risk engine reads ---------------------------------------------------
+    def equity(self) -> Decimal:
+        result: Decimal = self.portfolio.equity()
+        return result
+
+    def open_positions(self) -> list[Position]:
+        result: list[Position] = self.portfolio.open_positions()
+        return result
+
+    def net_quantity(self, venue: str, symbol: str) -> Decimal:
+        result: Decimal = self.portfolio.net_quantity(venue, symbol)
+        return result
+
+    def position(self, venue: str, symbol: str, strategy_id: str = "") -> Position:
+        result: Position = self.portfolio.position(venue, symbol, strategy_id)
+        return result
+
+    def stable_value(self) -> Decimal:
+        result: Decimal = self.portfolio.stable_value()
+        return result
+
+    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
+        result: Decimal | None = self.portfolio.price_of(asset, in_asset)
+        return result
+
+    def free(self, venue: str, asset: str) -> Decimal:
+        result: Decimal = self.portfolio.book(venue).free(asset)
+        return result
+
+    # internals ---------------------------------------------------------------------------------
+    def _transition(self, order: Order, status: OrderStatus, reason: str = "") -> None:
+        before = order.status
+        now = self.clock.now_ms()
+        order.transition(status, now, reason)
+        with self.storage.transaction():
+            self.storage.upsert_order(order)
+            self.storage.record_transition(order.client_order_id, before.value, status.value, now,
+                                           reason)
+        if status.is_terminal:
+            self.open.pop(order.client_order_id, None)
+        severity = "warning" if status is OrderStatus.REJECTED else "info"
+        self._publish_order(_STATUS_EVENT[status], order, severity=severity)
+
+    def _publish_order(self, kind: str, order: Order, severity: str = "info") -> None:
+        self._publish(kind, self.clock.now_ms(), order, _order_data(order), severity=severity)
+
+    def _publish(
+        self,
+        kind: str,
+        ts: int,
+        source: Order | OrderIntent | None,
+        data: dict[str, Any],
+        venue: str = "",
+        symbol: str = "",
+        severity: str = "info",
+    ) -> None:
+        event = Event(
+            kind=kind,
+            ts=ts,
+            data=data,
+            venue=venue or (source.venue if source is not None else ""),
+            symbol=symbol or (source.symbol if source is not None else ""),
+            strategy_id=source.strategy_id if source is not None else "",
+            severity=severity,
+        )
+        self.bus.publish(event)
+
+
+def _order_data(o: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id,
+        "venue_order_id": o.venue_order_id,
+        "side": o.side.value,
+        "type": o.type.value,
+        "amount": str(o.amount),
+        "price": str(o.price) if o.price is not None else None,
+        "status": o.status.value,
+        "filled": str(o.filled),
+        "avg_price": str(o.avg_price),
+        "reason": o.reason,
+        "signal": o.signal,
+    }
+
+
+def _fill_data(f: Fill) -> dict[str, Any]:
+    return {
+        "client_order_id": f.client_order_id,
+        "trade_id": f.trade_id,
+        "side": f.side.value,
+        "price": str(f.price),
+        "amount": str(f.amount),
+        "fee": str(f.fee),
+        "fee_asset": f.fee_asset,
+        "liquidity": f.liquidity.value,
+    }
+
+
+def _position_data(p: Position) -> dict[str, Any]:
+    return {
+        "side": "long" if p.quantity > 0 else "short",
+        "quantity": str(p.quantity),
+        "entry_price": str(p.avg_entry),
+        "stop_loss": str(p.stop_loss) if p.stop_loss is not None else None,
+        "take_profit": str(p.take_profit) if p.take_profit is not None else None,
+    }
+
+
+def _closed_data(t: ClosedTrade) -> dict[str, Any]:
+    return {
+        "side": "long" if t.side.value == "buy" else "short",
+        "amount": str(t.amount),
+        "entry_price": str(t.entry_price),
+        "exit_price": str(t.exit_price),
+        "pnl": str(t.pnl),
+        "pnl_pct": str(t.pnl_pct.quantize(Decimal("0.0001"))),
+    }

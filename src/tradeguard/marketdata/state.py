@@ -1,0 +1,52 @@
+"""MarketState: the latest candle, quote and book per symbol, and the instrument registry."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Candle, Quote
+
+
+class MarketState:
+    """What strategies and the risk engine read about the market (the risk `MarketView`)."""
+
+    def __init__(self) -> None:
+        self.instruments: dict[tuple[str, str], Instrument] = {}
+        self.candles: dict[str, Candle] = {}
+        self.quotes: dict[str, Quote] = {}
+        self.books: dict[str, Any] = {}
+        self._last_ms: dict[str, int] = {}
+        self._mid: dict[str, Decimal] = {}
+
+    def add_instrument(self, inst: Instrument) -> None:
+        self.instruments[(inst.venue, inst.symbol)] = inst
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return self.instruments.get((venue, symbol))
+
+    def on_candle(self, candle: Candle) -> None:
+        sym = candle.symbol
+        self.candles[sym] = candle
+        self._last_ms[sym] = candle.close_ts
+        if sym not in self.quotes:
+            self._mid[sym] = candle.close
+
+    def on_quote(self, quote: Quote) -> None:
+        self.quotes[quote.symbol] = quote
+        self._last_ms[quote.symbol] = quote.ts
+        self._mid[quote.symbol] = quote.mid
+
+    def on_book(self, book: Any) -> None:
+        self.books[book.symbol] = book
+        self._last_ms[book.symbol] = book.ts
+        mid = book.mid()
+        if mid is not None:
+            self._mid[book.symbol] = mid
+
+    def mid(self, symbol: str) -> Decimal | None:
+        return self._mid.get(symbol)
+
+    def last_update_ms(self, symbol: str) -> int | None:
+        return self._last_ms.get(symbol)

@@ -1,0 +1,575 @@
+"""TradingNode: builds every part from one config and runs the one order path.
+
+Paper, backtest, sandbox and live differ only in the venues and the clock plugged in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock, SimulatedClock
+from tradeguard.config import Config, DataConfig, VenueConfig
+from tradeguard.execution.order_manager import OrderManager, SubmitResult
+from tradeguard.marketdata.state import MarketState
+from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Candle
+from tradeguard.model.money import ZERO, dec
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.position import Position
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.risk.engine import RiskEngine
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import RunState, Storage
+from tradeguard.strategies.base import Strategy, create
+from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "replay.cursor_ms"
+STATS_KEY = "run.stats"
+RISK_STATE_KEY = "risk.state"
+
+
+class StorageStateStore:
+    """Risk-engine state persisted in the database's kv table."""
+
+    def __init__(self, storage: Storage, key: str = RISK_STATE_KEY) -> None:
+        self.storage = storage
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        value = self.storage.kv_get(self.key)
+        return value if isinstance(value, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.storage.kv_set(self.key, state)
+
+
+@dataclass
+class RunStats:
+    """Figures for the end-of-run summary; kept across restarts."""
+
+    start_equity: Decimal = ZERO
+    peak_equity: Decimal = ZERO
+    max_drawdown_pct: Decimal = ZERO
+    events: int = 0
+    orders: int = 0
+    denied: int = 0
+    first_ts: int = 0
+    last_ts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunStats:
+        s = cls()
+        for k, v in data.items():
+            if hasattr(s, k):
+                cur = getattr(s, k)
+                setattr(s, k, Decimal(v) if isinstance(cur, Decimal) else v)
+        return s
+
+
+@dataclass
+class RunSummary:
+    mode: str
+    events: int
+    orders: int
+    denied: int
+    fills: int
+    closed_trades: int
+    winning_trades: int
+    losing_trades: int
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    start_equity: Decimal
+    end_equity: Decimal
+    max_drawdown_pct: Decimal
+    trading_state: str
+    resumed: bool
+    first_ts: int
+    last_ts: int
+    elapsed_s: float
+    open_positions: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.end_equity - self.start_equity
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = str(v) if isinstance(v, Decimal) else v
+        out["total_pnl"] = str(self.total_pnl)
+        return out
+
+
+class _Context:
+    """The StrategyContext handed to strategies: reads, plus an intent queue."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self._node = node
+        self.queue: list[OrderIntent] = []
+
+    def now_ms(self) -> int:
+        return self._node.clock.now_ms()
+
+    def position(self, strategy_id: str, venue: str, symbol: str) -> Position:
+        return self._node.portfolio.position(venue, symbol, strategy_id)
+
+    def free(self, venue: str, asset: str) -> Decimal:
+        return self._node.portfolio.book(venue).free(asset)
+
+    def equity(self) -> Decimal:
+        return self._node.portfolio.equity()
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return self._node.market.instrument(venue, symbol)
+
+    def emit(self, intent: OrderIntent) -> None:
+        self.queue.append(intent)
+
+    def open_order_count(self, strategy_id: str, symbol: str) -> int:
+        return self._node.orders.open_order_count(strategy_id, symbol)
+
+
+def resolve_data_path(path: str) -> Path:
+    """Resolve a data path: absolute, relative to cwd, or relative to the data directory."""
+    from tradeguard.marketdata.loaders import default_data_dir
+
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return default_data_dir() / path
+
+
+class TradingNode:
+    """One process trading one config: storage, venues, risk, order manager, strategies."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.mode = config.mode
+        self.bus = EventBus()
+        replaying = config.mode in (TradingMode.PAPER, TradingMode.BACKTEST)
+        self.clock: Clock = clock or (SimulatedClock() if replaying else Clock())
+        self.db = Database(config.node.database_url)
+        self.db.migrate()
+        self.storage = Storage(self.db)
+        self.market = MarketState()
+        self.portfolio = Portfolio(config.node.valuation_asset)
+        self.risk = RiskEngine(config.risk, self.clock, StorageStateStore(self.storage),
+                               self.bus.publish)
+        self.venues: dict[str, Venue] = {}
+        self.resumed = False
+        self.stats = RunStats()
+        self._ctx = _Context(self)
+        self.strategies: list[Strategy] = []
+        self._by_symbol: dict[str, list[Strategy]] = {}
+        self._paper: dict[str, Any] = {}
+        self.bus.subscribe(self._audit)
+        self._build_venues()
+        self.orders = OrderManager(
+            storage=self.storage,
+            venues=self.venues,
+            risk=self.risk,
+            portfolio=self.portfolio,
+            market=self.market,
+            bus=self.bus,
+            clock=self.clock,
+        )
+        self.orders.fill_listeners.append(self._route_fill)
+        self._restore()
+        self._build_strategies()
+
+    # construction ------------------------------------------------------------------------------
+    def _build_venues(self) -> None:
+        for vc in self.config.venues:
+            if vc.kind == "paper":
+                self.venues[vc.name] = self._paper_venue(vc)
+            else:
+                from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+                self.venues[vc.name] = build_ccxt_venue(vc, self.clock)
+
+    def _paper_venue(self, vc: VenueConfig) -> Venue:
+        from tradeguard.venues.paper import FillConfig, PaperVenue
+
+        instruments: dict[str, Instrument] = {}
+        for ic in vc.instruments:
+            base, quote = ic.symbol.split("/")
+            inst = Instrument(
+                venue=vc.name, symbol=ic.symbol, base=base, quote=quote,
+                price_tick=ic.price_tick, amount_step=ic.amount_step, min_amount=ic.min_amount,
+                min_notional=ic.min_notional, maker_fee=ic.maker_fee, taker_fee=ic.taker_fee,
+            )  # fmt: skip
+            instruments[ic.symbol] = inst
+            self.market.add_instrument(inst)
+        stored = self.storage.load_balances(vc.name)
+        balances = {b.asset: b.total for b in stored} if stored else dict(vc.balances)
+        fm = vc.fill_model
+        venue = PaperVenue(
+            vc.name, instruments, balances, self.clock,
+            FillConfig(
+                slippage_bps=fm.slippage_bps,
+                impact_bps_per_pct=fm.impact_bps_per_pct,
+                max_participation=fm.max_participation_pct / 100,
+            ),
+        )  # fmt: skip
+        self._paper[vc.name] = venue
+        if not stored:
+            from tradeguard.model.balance import Balance
+
+            self.portfolio.set_balances(vc.name, [Balance(vc.name, a, q) for a, q in balances.items()])
+        return venue
+
+    def _restore(self) -> None:
+        """Take back balances, positions, open orders and run figures from the database."""
+        for b in self.storage.load_balances():
+            self.portfolio.book(b.venue).set(b.asset, b.free, b.locked)
+        for pos in self.storage.load_open_positions():
+            self.portfolio.positions[(pos.venue, pos.symbol, pos.strategy_id)] = pos
+        open_orders = self.storage.load_orders(open_only=True)
+        self.orders.restore(open_orders)
+        for order in open_orders:
+            paper = self._paper.get(order.venue)
+            if paper is not None and hasattr(paper, "restore_order"):
+                paper.restore_order(order)
+        stats = self.storage.kv_get(STATS_KEY)
+        if isinstance(stats, dict):
+            self.stats = RunStats.from_json(stats)
+            self.resumed = True
+        if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
+            self.clock.advance_to(self.stats.last_ts)
+
+    def _build_strategies(self) -> None:
+        for sc in self.config.strategies:
+            if not sc.enabled:
+                continue
+            try:
+                strat = create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params)
+            except ValueError as exc:
+                raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
+            strat.bind(self._ctx)
+            state = self.storage.load_run_state(sc.id)
+            if state is not None and state.state:
+                strat.restore(state.state)
+            self.strategies.append(strat)
+            self._by_symbol.setdefault(sc.symbol, []).append(strat)
+
+    # events ------------------------------------------------------------------------------------
+    def _audit(self, event: Event) -> None:
+        self.storage.append_event(event)
+
+    def _route_fill(self, fill: Fill, order: Order | None) -> None:
+        if order is None:
+            return
+        for strat in self.strategies:
+            if strat.id == order.strategy_id:
+                strat.on_fill(fill)
+        state = self._run_state(order.strategy_id)
+        state.last_trade_ts = fill.ts
+        self.storage.save_run_state(state)
+
+    def _run_state(self, strategy_id: str) -> RunState:
+        state = self.storage.load_run_state(strategy_id)
+        if state is None:
+            state = RunState(strategy_id=strategy_id, status="running")
+        return state
+
+    # lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect venues, load their instruments and reconcile before any new order."""
+        for venue in self.venues.values():
+            await venue.connect()
+            for inst in (await venue.load_instruments()).values():
+                self.market.add_instrument(inst)
+        from tradeguard.execution.reconcile import reconcile_all
+
+        report = await reconcile_all(self)
+        self.reconcile_report = report
+        if not report.ok:
+            self.risk.halt(f"start-up reconciliation failed: {report.reason}", "reconciler")
+
+    async def stop(self) -> None:
+        """Close venue connections and write a last checkpoint."""
+        for venue in self.venues.values():
+            try:
+                await venue.close()
+            except Exception:
+                log.exception("closing venue %s failed", venue.name)
+
+    # running -----------------------------------------------------------------------------------
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        """Send an intent down the one order path (risk -> journal -> venue)."""
+        result = await self.orders.submit(intent)
+        self.stats.orders += result.ok
+        self.stats.denied += result.status == "denied"
+        return result
+
+    def candle_stream(self) -> Iterator[Candle]:
+        from tradeguard.marketdata.loaders import load_candles
+
+        streams = []
+        for dc in self.config.data:
+            streams.append(self._load(dc, load_candles))
+        if len(streams) == 1:
+            yield from streams[0]
+            return
+        import heapq
+
+        yield from heapq.merge(*streams, key=lambda c: c.ts)
+
+    def _load(self, dc: DataConfig, loader: Callable[..., list[Candle]]) -> list[Candle]:
+        path = resolve_data_path(dc.path)
+        return loader(path, symbol=dc.symbol)
+
+    async def run(
+        self, until_end: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> RunSummary:
+        """Replay the configured data through strategies, risk and the paper venue."""
+        started = time.perf_counter()
+        candles = list(self.candle_stream())
+        cursor = self.storage.kv_get(CURSOR_KEY) or 0
+        if not self.stats.start_equity:
+            self.stats.start_equity = self.portfolio.equity() if self.portfolio.marks else ZERO
+        for strat in self.strategies:
+            strat.on_start()
+        self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed,
+                                            "cursor_ms": cursor})
+        start_idx = 0
+        if cursor:
+            start_idx = _first_after(candles, cursor)
+            self._warm_up(candles, start_idx)
+        total = len(candles)
+        clock = self.clock
+        sim = clock if isinstance(clock, SimulatedClock) else None
+        market_on_candle = self.market.on_candle
+        portfolio = self.portfolio
+        by_symbol = self._by_symbol
+        queue = self._ctx.queue
+        paper_by_symbol = self._paper_for_symbols()
+        every = self.config.node.checkpoint_every
+        stats = self.stats
+        sentinel = Path(self.config.node.kill_sentinel)
+        for i in range(start_idx, total):
+            c = candles[i]
+            if sim is not None:
+                sim.advance_to(c.close_ts)
+            market_on_candle(c)
+            portfolio.marks[c.symbol] = c.close
+            paper = paper_by_symbol.get(c.symbol)
+            if paper is not None:
+                paper.on_candle(c)
+            self._observe_equity(c.close_ts)
+            for strat in by_symbol.get(c.symbol, ()):
+                strat.on_candle(c)
+            if queue:
+                await self._drain()
+            stats.events += 1
+            stats.last_ts = c.ts
+            if not stats.first_ts:
+                stats.first_ts = c.ts
+            if (i + 1) % every == 0:
+                self._checkpoint(c.ts)
+                if progress is not None:
+                    progress(i + 1, total)
+                if sentinel.exists():
+                    await self.kill(reason=f"sentinel file {sentinel}", by="sentinel")
+            if not until_end and self._stop_requested:
+                break
+        if candles and start_idx < total:
+            self._checkpoint(candles[-1].ts)
+        if progress is not None:
+            progress(total, total)
+        for strat in self.strategies:
+            strat.on_stop()
+        summary = self.summary(time.perf_counter() - started)
+        self._emit(EventKind.RUN_FINISHED, summary.to_json())
+        return summary
+
+    _stop_requested = False
+
+    def _paper_for_symbols(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for dc in self.config.data:
+            paper = self._paper.get(dc.venue)
+            if paper is not None:
+                out[dc.symbol] = paper
+        return out
+
+    def _warm_up(self, candles: list[Candle], start_idx: int) -> None:
+        need = max((s.warmup_candles for s in self.strategies), default=0)
+        lo = max(0, start_idx - need)
+        for s in self.strategies:
+            s.muted = True
+        try:
+            for c in candles[lo:start_idx]:
+                self.market.on_candle(c)
+                self.portfolio.marks[c.symbol] = c.close
+                for strat in self._by_symbol.get(c.symbol, ()):
+                    strat.on_candle(c)
+        finally:
+            for s in self.strategies:
+                s.muted = False
+            self._ctx.queue.clear()
+
+    def _observe_equity(self, ts: int) -> None:
+        equity = self.portfolio.equity()
+        stats = self.stats
+        if not stats.start_equity:
+            stats.start_equity = equity
+        if equity > stats.peak_equity:
+            stats.peak_equity = equity
+        elif stats.peak_equity:
+            dd = (stats.peak_equity - equity) / stats.peak_equity * 100
+            if dd > stats.max_drawdown_pct:
+                stats.max_drawdown_pct = dd
+        self.risk.observe_equity(ts, equity)
+
+    async def _drain(self) -> None:
+        queue = self._ctx.queue
+        while queue:
+            intents = queue[:]
+            queue.clear()
+            for intent in intents:
+                self._record_signal(intent)
+                await self.submit(intent)
+
+    def _record_signal(self, intent: OrderIntent) -> None:
+        state = self._run_state(intent.strategy_id)
+        state.last_signal_ts = self.clock.now_ms()
+        self.storage.save_run_state(state)
+
+    def _checkpoint(self, ts: int) -> None:
+        with self.storage.transaction():
+            self.storage.kv_set(CURSOR_KEY, ts)
+            self.storage.kv_set(STATS_KEY, self.stats.to_json())
+            for strat in self.strategies:
+                state = self._run_state(strat.id)
+                self._fill_run_state(state, strat.id)
+                state.cursor_ts = ts
+                state.state = strat.state()
+                self.storage.save_run_state(state)
+            for pos in self.portfolio.open_positions():
+                self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
+
+    def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
+        rows = self.storage.load_position_rows(status="closed", strategy_id=strategy_id)
+        pnls = [dec(r["pnl"]) for r in rows if r.get("pnl") is not None]
+        state.total_trades = len(pnls)
+        state.winning_trades = sum(1 for p in pnls if p > 0)
+        state.losing_trades = sum(1 for p in pnls if p <= 0)
+        state.total_pnl = sum(pnls, ZERO)
+
+    # control -----------------------------------------------------------------------------------
+    async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, Any]:
+        """Halt, cancel every open order on every venue, optionally flatten; report it all."""
+        self.risk.halt(reason, by)
+        cancelled, failed = await self.orders.cancel_all()
+        closed: list[str] = []
+        if flatten:
+            for pos in self.portfolio.open_positions():
+                intent = OrderIntent(
+                    strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
+                    side=_closing_side(pos), amount=abs(pos.quantity), type=OrderType.MARKET,
+                    reduce_only=True, tag="kill-flatten", signal={"reason": "kill switch flatten"},
+                )  # fmt: skip
+                result = await self.orders.submit(intent)
+                if result.ok:
+                    closed.append(f"{pos.venue}:{pos.symbol}")
+                else:
+                    failed.append((f"{pos.venue}:{pos.symbol}", result.reason))
+        report = {
+            "reason": reason,
+            "by": by,
+            "cancelled": cancelled,
+            "closed_positions": closed,
+            "failed": [{"id": i, "reason": r} for i, r in failed],
+        }
+        self._emit(EventKind.KILL, report, severity="critical")
+        self.storage.kv_set("kill.last_report", report)
+        try:
+            Path(self.config.node.kill_sentinel).unlink(missing_ok=True)
+        except OSError:
+            pass
+        return report
+
+    def summary(self, elapsed_s: float = 0.0) -> RunSummary:
+        rows = self.storage.load_position_rows(status="closed")
+        pnls = [dec(r["pnl"]) for r in rows if r.get("pnl") is not None]
+        fills = self.storage.load_fills()
+        fees = sum((f.fee_in_quote for f in fills), ZERO)
+        realized = sum(pnls, ZERO)
+        open_pos = []
+        for p in self.portfolio.open_positions():
+            mark = self.portfolio.marks.get(p.symbol, p.avg_entry)
+            open_pos.append({
+                "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
+                "quantity": str(p.quantity), "entry": str(p.avg_entry), "mark": str(mark),
+                "unrealized_pnl": str(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
+            })  # fmt: skip
+        return RunSummary(
+            mode=self.mode.value,
+            events=self.stats.events,
+            orders=len(self.storage.load_orders()),
+            denied=self.stats.denied,
+            fills=len(fills),
+            closed_trades=len(pnls),
+            winning_trades=sum(1 for p in pnls if p > 0),
+            losing_trades=sum(1 for p in pnls if p <= 0),
+            realized_pnl=realized,
+            unrealized_pnl=self.portfolio.unrealized_pnl(),
+            fees=fees,
+            start_equity=self.stats.start_equity,
+            end_equity=self.portfolio.equity(),
+            max_drawdown_pct=self.stats.max_drawdown_pct,
+            trading_state=self.risk.state.value,
+            resumed=self.resumed,
+            first_ts=self.stats.first_ts,
+            last_ts=self.stats.last_ts,
+            elapsed_s=elapsed_s,
+            open_positions=open_pos,
+        )
+
+    def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:
+        self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _closing_side(pos: Position) -> Side:
+    return Side.SELL if pos.quantity > 0 else Side.BUY
+
+
+def _first_after(candles: list[Candle], ts: int) -> int:
+    lo, hi = 0, len(candles)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if candles[mid].ts <= ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def trading_state_of(storage: Storage) -> TradingState:
+    state = storage.kv_get(RISK_STATE_KEY)
+    if isinstance(state, dict) and "state" in state:
+        return TradingState(state["state"])
+    return TradingState.ACTIVE
+
+

@@ -1,0 +1,111 @@
+"""The strategy interface: market data in, order intents out; a strategy never calls a venue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Candle, Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.model.position import Position
+
+
+class StrategyContext(Protocol):
+    """What the node lets a strategy see and do."""
+
+    def now_ms(self) -> int: ...
+
+    def position(self, strategy_id: str, venue: str, symbol: str) -> Position: ...
+
+    def free(self, venue: str, asset: str) -> Decimal: ...
+
+    def equity(self) -> Decimal: ...
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
+
+    def emit(self, intent: OrderIntent) -> None: ...
+
+    def open_order_count(self, strategy_id: str, symbol: str) -> int: ...
+
+
+class Strategy:
+    """Base class: override the callbacks you need; emit intents through `self.emit`."""
+
+    kind = "base"
+    warmup_candles = 0  # candles replayed (with emission off) after a restart to rebuild state
+
+    def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
+        self.id = strategy_id
+        self.venue = venue
+        self.symbol = symbol
+        self.params = params
+        self.ctx: StrategyContext | None = None
+        self.muted = False  # True while warming up: intents are dropped
+
+    # lifecycle -----------------------------------------------------------------------------
+    def bind(self, ctx: StrategyContext) -> None:
+        self.ctx = ctx
+
+    def on_start(self) -> None:
+        """Called once before the first event."""
+
+    def on_candle(self, candle: Candle) -> None:
+        """Called for every closed candle of a subscribed symbol."""
+
+    def on_ticker(self, quote: Quote) -> None:
+        """Called for every best bid/ask update."""
+
+    def on_book(self, book: Any) -> None:
+        """Called for every order book change."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """Called once per execution of one of this strategy's orders."""
+
+    def on_stop(self) -> None:
+        """Called once when the node stops."""
+
+    def state(self) -> dict[str, Any]:
+        """Return what must survive a restart beyond positions (stored as JSON)."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `state()` returned before the restart."""
+
+    # helpers -------------------------------------------------------------------------------
+    def emit(self, intent: OrderIntent) -> None:
+        if self.muted or self.ctx is None:
+            return
+        self.ctx.emit(intent)
+
+    @property
+    def position(self) -> Position:
+        assert self.ctx is not None, "strategy is not bound to a node"
+        return self.ctx.position(self.id, self.venue, self.symbol)
+
+
+StrategyFactory = Callable[[str, str, str, dict[str, Any]], Strategy]
+_REGISTRY: dict[str, StrategyFactory] = {}
+
+
+def register(kind: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Register a strategy class under `kind` for the config's `strategies[].kind`."""
+
+    def deco(cls: type[Strategy]) -> type[Strategy]:
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return deco
+
+
+def create(kind: str, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> Strategy:
+    """Build a registered strategy, or raise ValueError naming the known kinds."""
+    from tradeguard.strategies import ma_crossover  # noqa: F401  (registers itself)
+
+    factory = _REGISTRY.get(kind)
+    if factory is None:
+        raise ValueError(f"unknown strategy kind {kind!r}; known kinds: {sorted(_REGISTRY)}")
+    return factory(strategy_id, venue, symbol, params)

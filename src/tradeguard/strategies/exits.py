@@ -1,0 +1,72 @@
+"""Stop-loss, take-profit and trailing-stop rules that any strategy can attach to a position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeguard.model.money import ZERO
+
+_HUNDRED = Decimal(100)
+
+
+@dataclass(slots=True)
+class ExitRules:
+    """Percentages of entry price; a trailing stop arms once the move reaches its activation."""
+
+    stop_loss_pct: Decimal = ZERO
+    take_profit_pct: Decimal = ZERO
+    trailing_stop_pct: Decimal = ZERO
+    trailing_activation_pct: Decimal = ZERO
+
+    def levels(self, entry: Decimal, long: bool) -> tuple[Decimal | None, Decimal | None]:
+        """Return (stop price, take-profit price) for a position opened at `entry`."""
+        sign = 1 if long else -1
+        stop = entry * (1 - sign * self.stop_loss_pct / _HUNDRED) if self.stop_loss_pct else None
+        take = entry * (1 + sign * self.take_profit_pct / _HUNDRED) if self.take_profit_pct else None
+        return stop, take
+
+
+@dataclass(slots=True)
+class ExitTracker:
+    """Follow one open position and say when (and why) it should be closed."""
+
+    rules: ExitRules
+    entry: Decimal
+    long: bool
+    best: Decimal = ZERO
+    trailing_armed: bool = False
+
+    def __post_init__(self) -> None:
+        self.best = self.entry
+
+    def update(self, price: Decimal) -> str | None:
+        """Feed a new price; return "stop_loss", "take_profit", "trailing_stop" or None."""
+        r = self.rules
+        entry = self.entry
+        if self.long:
+            if price > self.best:
+                self.best = price
+            move_pct = (price - entry) / entry * _HUNDRED
+            best_move = (self.best - entry) / entry * _HUNDRED
+        else:
+            if price < self.best:
+                self.best = price
+            move_pct = (entry - price) / entry * _HUNDRED
+            best_move = (entry - self.best) / entry * _HUNDRED
+        if r.stop_loss_pct and move_pct <= -r.stop_loss_pct:
+            return "stop_loss"
+        if r.take_profit_pct and move_pct >= r.take_profit_pct:
+            return "take_profit"
+        if r.trailing_stop_pct:
+            if not self.trailing_armed and best_move >= r.trailing_activation_pct:
+                self.trailing_armed = True
+            if self.trailing_armed:
+                retrace = (
+                    (self.best - price) / self.best * _HUNDRED
+                    if self.long
+                    else (price - self.best) / self.best * _HUNDRED
+                )
+                if retrace >= r.trailing_stop_pct:
+                    return "trailing_stop"
+        return None

@@ -1,0 +1,91 @@
+"""The order state machine refuses every illegal transition."""
+
+from decimal import Decimal
+
+import pytest
+
+from tradeguard.model import (
+    Fill,
+    InvalidOrderTransition,
+    LiquiditySide,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from tradeguard.model.order import can_transition
+
+S = OrderStatus
+LEGAL = {
+    (S.NEW, S.SUBMITTED), (S.NEW, S.REJECTED),
+    (S.SUBMITTED, S.ACCEPTED), (S.SUBMITTED, S.PARTIALLY_FILLED), (S.SUBMITTED, S.FILLED),
+    (S.SUBMITTED, S.CANCELLED), (S.SUBMITTED, S.REJECTED), (S.SUBMITTED, S.EXPIRED),
+    (S.ACCEPTED, S.PARTIALLY_FILLED), (S.ACCEPTED, S.FILLED), (S.ACCEPTED, S.CANCELLED),
+    (S.ACCEPTED, S.EXPIRED),
+    (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED), (S.PARTIALLY_FILLED, S.FILLED),
+    (S.PARTIALLY_FILLED, S.CANCELLED), (S.PARTIALLY_FILLED, S.EXPIRED),
+}  # fmt: skip
+
+
+def _order(status: OrderStatus) -> Order:
+    return Order("cid1", "s", "paper", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("1"),
+                 Decimal("100"), status=status)
+
+
+@pytest.mark.parametrize("current", list(OrderStatus))
+@pytest.mark.parametrize("target", list(OrderStatus))
+def test_every_transition_is_allowed_only_if_legal(current: OrderStatus, target: OrderStatus):
+    order = _order(current)
+    if (current, target) in LEGAL:
+        order.transition(target)
+        assert order.status is target
+        assert can_transition(current, target)
+    else:
+        with pytest.raises(InvalidOrderTransition) as err:
+            order.transition(target)
+        assert current.value in str(err.value) and target.value in str(err.value)
+        assert order.status is current
+        assert not can_transition(current, target)
+
+
+def test_terminal_states_accept_nothing():
+    for status in (S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED):
+        assert status.is_terminal
+        for target in OrderStatus:
+            assert not can_transition(status, target)
+
+
+def _fill(trade_id: str, amount: str, price: str = "100") -> Fill:
+    return Fill("paper", "BTC/USDT", "cid1", "v1", trade_id, Side.BUY, Decimal(price),
+                Decimal(amount), Decimal("0.01"), "USDT", LiquiditySide.TAKER, 1)
+
+
+def test_fills_move_order_to_partial_then_filled_and_average_price():
+    order = _order(S.ACCEPTED)
+    assert order.apply_fill(_fill("t1", "0.4", "100"))
+    assert order.status is S.PARTIALLY_FILLED
+    assert order.apply_fill(_fill("t2", "0.6", "110"))
+    assert order.status is S.FILLED
+    assert order.filled == Decimal("1")
+    assert order.avg_price == Decimal("106")
+    assert order.fee == Decimal("0.02")
+
+
+def test_same_trade_id_applies_once():
+    order = _order(S.ACCEPTED)
+    assert order.apply_fill(_fill("t1", "0.5"))
+    assert not order.apply_fill(_fill("t1", "0.5"))
+    assert order.filled == Decimal("0.5")
+
+
+def test_overfill_is_refused():
+    order = _order(S.ACCEPTED)
+    with pytest.raises(InvalidOrderTransition, match="would fill 1.5 of 1"):
+        order.apply_fill(_fill("t1", "1.5"))
+    assert order.filled == 0
+
+
+def test_fill_on_cancelled_order_is_refused():
+    order = _order(S.CANCELLED)
+    with pytest.raises(InvalidOrderTransition):
+        order.apply_fill(_fill("t1", "0.5"))
