@@ -1,0 +1,313 @@
+"""`tradeguard keys add | list | remove | rotate-master`: manage the credential vault.
+
+Secret values never come from the command line by default, where shell history and the
+process list would keep them. They are typed at hidden prompts, or piped on stdin:
+
+```
+tradeguard keys add binance-main --venue binance            # prompts for api_key and secret
+tradeguard keys add okx-main --venue okx --field api_key --field secret --field passphrase
+printf '{"api_key": "...", "secret": "..."}' | tradeguard keys add b2 --venue binance --stdin
+tradeguard keys list [--json]
+tradeguard keys remove binance-main
+tradeguard keys rotate-master [--scrypt-n 65536]
+```
+
+The master passphrase comes from TG_MASTER_PASSPHRASE or a prompt (the new one for
+rotate-master from TG_NEW_MASTER_PASSPHRASE or a prompt). The vault file is `--vault PATH`,
+else TG_VAULT_PATH, else ./tradeguard-vault.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from tradeguard.secrets.credentials import CredentialError
+from tradeguard.secrets.redact import redact, register_secret
+from tradeguard.secrets.vault import (
+    PASSPHRASE_ENV,
+    ScryptParams,
+    Vault,
+    VaultError,
+    read_passphrase,
+)
+
+VAULT_PATH_ENV = "TG_VAULT_PATH"
+NEW_PASSPHRASE_ENV = "TG_NEW_MASTER_PASSPHRASE"
+DEFAULT_VAULT_FILE = "tradeguard-vault.json"
+DEFAULT_FIELDS = ("api_key", "secret")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+@dataclass
+class KeysIO:
+    """Where the keys commands read and write; None means the process's own (env, tty, stdio)."""
+
+    env: Mapping[str, str] | None = None
+    prompt: Callable[[str], str] | None = None
+    stdin: TextIO | None = None
+    stdout: TextIO | None = None
+    stderr: TextIO | None = None
+
+    def resolved(self) -> _IO:
+        """Return the streams to use now, filling gaps from the running process."""
+        return _IO(
+            env=os.environ if self.env is None else self.env,
+            prompt=self.prompt or getpass.getpass,
+            stdin=self.stdin or sys.stdin,
+            stdout=self.stdout or sys.stdout,
+            stderr=self.stderr or sys.stderr,
+        )
+
+
+@dataclass
+class _IO:
+    env: Mapping[str, str]
+    prompt: Callable[[str], str]
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+
+    def out(self, text: str) -> None:
+        self.stdout.write(redact(text) + "\n")
+
+    def err(self, text: str) -> None:
+        self.stderr.write(redact(text) + "\n")
+
+
+def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
+    source = os.environ if env is None else env
+    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
+
+
+def add_keys_parser(
+    subparsers: argparse._SubParsersAction[Any], io: KeysIO | None = None
+) -> argparse.ArgumentParser:
+    """Register `keys` and its subcommands; each sets `func(args) -> exit code`."""
+    keys_io = io or KeysIO()
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--vault",
+        type=Path,
+        default=None,
+        help=f"vault file (default: ${VAULT_PATH_ENV}, else ./{DEFAULT_VAULT_FILE})",
+    )
+    keys = subparsers.add_parser(
+        "keys",
+        help="manage encrypted exchange credentials",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    keys.set_defaults(func=lambda args: _usage(keys, keys_io))
+    actions = keys.add_subparsers(dest="keys_command", metavar="{add,list,remove,rotate-master}")
+
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="encrypt and store credentials (values are prompted or read from stdin)",
+    )
+    add.add_argument("name", help="entry name, e.g. binance-main")
+    add.add_argument("--venue", required=True, help="venue id, e.g. binance")
+    add.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="field to prompt for (repeatable; default: api_key and secret). "
+        "NAME=VALUE is refused unless --allow-argv-secrets",
+    )
+    add.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read fields from stdin: a JSON object, or NAME=VALUE lines",
+    )
+    add.add_argument(
+        "--allow-argv-secrets",
+        action="store_true",
+        help="accept --field NAME=VALUE (unsafe: shell history and process lists keep argv)",
+    )
+    add.add_argument("--overwrite", action="store_true", help="replace an existing entry")
+    add.set_defaults(func=lambda args: _run(_cmd_add, args, keys_io))
+
+    lst = actions.add_parser("list", parents=[common], help="show entries with masked ids")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.set_defaults(func=lambda args: _run(_cmd_list, args, keys_io))
+
+    rm = actions.add_parser("remove", parents=[common], help="delete an entry")
+    rm.add_argument("name")
+    rm.set_defaults(func=lambda args: _run(_cmd_remove, args, keys_io))
+
+    rot = actions.add_parser(
+        "rotate-master",
+        parents=[common],
+        help="re-encrypt every entry under a new master passphrase",
+    )
+    rot.add_argument(
+        "--scrypt-n", type=int, default=None, help="new scrypt cost n (power of two, >= 16384)"
+    )
+    rot.set_defaults(func=lambda args: _run(_cmd_rotate, args, keys_io))
+    return keys
+
+
+def run_keys(argv: Sequence[str], io: KeysIO | None = None) -> int:
+    """Parse `keys ...` arguments and run the command; return its exit code."""
+    parser = argparse.ArgumentParser(prog="tradeguard")
+    sub = parser.add_subparsers(dest="command")
+    add_keys_parser(sub, io)
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not hasattr(args, "func"):
+        parser.print_usage((io or KeysIO()).resolved().stderr)
+        return EXIT_USAGE
+    code: int = args.func(args)
+    return code
+
+
+def _usage(parser: argparse.ArgumentParser, io: KeysIO) -> int:
+    parser.print_help(io.resolved().stderr)
+    return EXIT_USAGE
+
+
+def _run(command: Callable[[argparse.Namespace, _IO], int], args: Any, io: KeysIO) -> int:
+    streams = io.resolved()
+    try:
+        return command(args, streams)
+    except (VaultError, CredentialError) as exc:
+        streams.err(f"error: {exc}")
+        return EXIT_ERROR
+    except (KeyboardInterrupt, EOFError):
+        streams.err("aborted: nothing was changed")
+        return EXIT_ERROR
+
+
+def _vault(args: argparse.Namespace, io: _IO) -> Vault:
+    return Vault(args.vault or default_vault_path(io.env))
+
+
+def _open(args: argparse.Namespace, io: _IO) -> Vault:
+    vault = _vault(args, io)
+    vault.unlock(read_passphrase(io.env, io.prompt))
+    return vault
+
+
+def _parse_stdin(text: str) -> dict[str, str]:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            # The decoder's message may quote the input; say only where it broke.
+            raise VaultError("stdin is not valid JSON; give an object of field: value") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise VaultError("stdin JSON must be an object of field name to string value")
+        return {str(k): v for k, v in data.items()}
+    fields: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise VaultError(f"stdin line {number} has no '='; write NAME=VALUE per line")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
+    argv_values: dict[str, str] = {}
+    names: list[str] = []
+    for spec in args.field:
+        key, sep, value = spec.partition("=")
+        if sep:
+            register_secret(value)
+            argv_values[key] = value
+        names.append(key)
+    if argv_values and not args.allow_argv_secrets:
+        io.err(
+            f"error: --field {', '.join(sorted(argv_values))}=VALUE puts a secret on the command "
+            "line, where shell history and the process list keep it; give --field NAME to be "
+            "prompted, use --stdin, or pass --allow-argv-secrets to accept the risk"
+        )
+        return EXIT_USAGE
+    vault = _vault(args, io)
+    if vault.exists:
+        vault.unlock(read_passphrase(io.env, io.prompt))
+    else:
+        vault.create(read_passphrase(io.env, io.prompt, confirm=True))
+        io.out(f"created vault {vault.path} (mode 0600)")
+    if args.stdin:
+        fields = _parse_stdin(io.stdin.read())
+        missing = [n for n in names if n not in fields and n not in argv_values]
+        if missing:
+            raise VaultError(f"stdin has no value for field(s) {', '.join(missing)}")
+        fields.update(argv_values)
+    else:
+        fields = dict(argv_values)
+        for key in names or list(DEFAULT_FIELDS):
+            if key not in fields:
+                fields[key] = io.prompt(f"{key} for {args.name}: ").strip()
+    info = vault.add(args.name, args.venue, fields, overwrite=args.overwrite)
+    io.out(
+        f"stored {info.name} (venue {info.venue}): api_key {info.api_key_masked}, "
+        f"fields {', '.join(info.field_names)}"
+    )
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace, io: _IO) -> int:
+    vault = _open(args, io)
+    infos = vault.list()
+    if args.json:
+        io.out(json.dumps([i.to_dict() for i in infos], indent=2))
+        return EXIT_OK
+    if not infos:
+        io.out(f"no entries in vault {vault.path}")
+        return EXIT_OK
+    rows = [("NAME", "VENUE", "API KEY", "FIELDS", "ROTATED")]
+    rows += [
+        (i.name, i.venue, i.api_key_masked, ",".join(i.field_names), i.rotated_at.isoformat())
+        for i in infos
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        io.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _cmd_remove(args: argparse.Namespace, io: _IO) -> int:
+    vault = _open(args, io)
+    vault.remove(args.name)
+    io.out(f"removed {args.name} from vault {vault.path}")
+    return EXIT_OK
+
+
+def _cmd_rotate(args: argparse.Namespace, io: _IO) -> int:
+    vault = _vault(args, io)
+    old = read_passphrase(io.env, io.prompt, label="current master passphrase")
+    new = read_passphrase(
+        io.env, io.prompt, env_var=NEW_PASSPHRASE_ENV, label="new master passphrase", confirm=True
+    )
+    kdf = None
+    if args.scrypt_n is not None:
+        kdf = ScryptParams(n=args.scrypt_n)
+        kdf.validate()
+    vault.rotate_master(old, new, kdf)
+    count = len(vault.names())
+    io.out(
+        f"re-encrypted {count} entr{'y' if count == 1 else 'ies'} of vault {vault.path} "
+        f"under the new master passphrase (scrypt n={vault.kdf.n}); "
+        f"update {PASSPHRASE_ENV} wherever it is set"
+    )
+    return EXIT_OK
