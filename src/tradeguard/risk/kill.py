@@ -1,0 +1,112 @@
+"""The kill switch: halt at once (persisted), then report what the executor cancelled and closed.
+
+`KillSwitch.trigger` decides and records; the execution layer does the cancelling and, with
+`flatten`, submits reduce-only market intents tagged `KILL_FLATTEN_TAG`, the one kind of order the
+engine lets through while HALTED. It fills a `KillReport` with the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradeguard.clock import Clock
+from tradeguard.model.events import Event, EventKind
+from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
+
+__all__ = ["KILL_FLATTEN_TAG", "KillReport", "KillRequest", "KillSwitch"]
+
+
+@dataclass(frozen=True, slots=True)
+class KillRequest:
+    """Who pulled the switch, why, when, and whether positions must be closed too."""
+
+    reason: str
+    by: str
+    flatten: bool
+    ts: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "by": self.by, "flatten": self.flatten, "ts": self.ts}
+
+
+@dataclass(slots=True)
+class KillReport:
+    """What a kill did: orders cancelled, positions closed, and every failure with its reason."""
+
+    request: KillRequest
+    cancelled: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    closed_positions: list[str] = field(default_factory=list)
+    finished_ts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.request.to_json(),
+            "cancelled": list(self.cancelled),
+            "closed_positions": list(self.closed_positions),
+            "failed": [{"id": i, "reason": r} for i, r in self.failed],
+            "finished_ts": self.finished_ts,
+        }
+
+
+class KillSwitch:
+    """Halt trading on request (CLI, API, sentinel file) and remember the request."""
+
+    def __init__(
+        self, engine: RiskEngine, clock: Clock, sentinel_path: str | Path | None = None
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.sentinel_path = Path(sentinel_path) if sentinel_path is not None else None
+        self._sentinel_seen: float | None = None
+
+    def trigger(self, reason: str, by: str, flatten: bool = False) -> KillRequest:
+        """Set HALTED (persisted before returning) and record the request."""
+        request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms())
+        self.engine.halt(f"kill switch: {reason}", by)
+        self.engine.record_kill(request.to_json())
+        self.engine.emit(
+            Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
+                  severity="critical")
+        )  # fmt: skip
+        return request
+
+    def poll(self) -> KillRequest | None:
+        """Trigger once when the sentinel file appears; its text may say `flatten`."""
+        path = self.sentinel_path
+        if path is None:
+            return None
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self._sentinel_seen = None
+            return None
+        if self._sentinel_seen == stat.st_mtime:
+            return None
+        self._sentinel_seen = stat.st_mtime
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")[:1000]
+        except OSError:
+            text = ""
+        flatten = "flatten" in text.lower()
+        return self.trigger(f"sentinel file {path}", "sentinel", flatten)
+
+    def report(self, request: KillRequest) -> KillReport:
+        """Start the report the executor fills while cancelling and closing."""
+        return KillReport(request=request)
+
+    def finish(self, report: KillReport) -> None:
+        """Record the filled report with the persisted state and in the audit log."""
+        report.finished_ts = self.clock.now_ms()
+        data = report.to_json()
+        self.engine.record_kill(data)
+        self.engine.emit(
+            Event(EventKind.KILL, report.finished_ts, {"stage": "done", **data},
+                  severity="critical")
+        )  # fmt: skip
