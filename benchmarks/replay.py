@@ -1,0 +1,89 @@
+"""Market data benchmark: order book update rate and candle loading time, as one JSON object.
+
+Run: .venv/bin/python benchmarks/replay.py
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tradeguard.marketdata.book import OrderBook
+from tradeguard.marketdata.events import BookDelta, BookSnapshot
+from tradeguard.marketdata.loaders import default_data_dir, load_book_events, load_candles
+
+BYBIT_FILE = "orderbook/bybit_XRPUSDT_ob500.data.zip"
+BTC_CSV = "candles/BTC-PERP_1m_20211231-20220201.csv"
+
+
+def bench_book(min_seconds: float = 1.5) -> dict[str, Any]:
+    """Apply the Bybit ob500 deltas in a loop, re-applying the snapshot; count level updates."""
+    events = load_book_events(default_data_dir() / BYBIT_FILE)
+    snapshot = next(e for e in events if isinstance(e, BookSnapshot))
+    deltas = [e for e in events if isinstance(e, BookDelta)]
+    per_loop = sum(d.level_count for d in deltas)
+    book = OrderBook(snapshot.symbol)
+    loops = 0
+    applied_s = 0.0
+    while applied_s < min_seconds:
+        book.apply_snapshot(snapshot.bids, snapshot.asks, snapshot.ts, snapshot.seq)
+        start = time.perf_counter()
+        for d in deltas:
+            book.apply_levels(d.bids, d.asks, d.ts, d.seq)
+            book.best_bid()
+            book.best_ask()
+        applied_s += time.perf_counter() - start
+        loops += 1
+    # The same updates one level at a time through the public apply_delta (what a venue calls).
+    flat = [
+        (side, price, amount, d.ts, d.seq)
+        for d in deltas
+        for side, levels in (("bid", d.bids), ("ask", d.asks))
+        for price, amount in levels
+    ]
+    single_s = 0.0
+    single_loops = 0
+    while single_s < min_seconds / 2:
+        book.apply_snapshot(snapshot.bids, snapshot.asks, snapshot.ts, snapshot.seq)
+        start = time.perf_counter()
+        for side, price, amount, ts, seq in flat:
+            book.apply_delta(side, price, amount, ts, seq)
+        single_s += time.perf_counter() - start
+        single_loops += 1
+    return {
+        "book_updates_per_s": round(per_loop * loops / applied_s),
+        "book_apply_delta_per_s": round(len(flat) * single_loops / single_s),
+        "book_messages_per_s": round(len(deltas) * loops / applied_s),
+        "book_levels_per_loop": per_loop,
+        "book_loops": loops,
+    }
+
+
+def bench_btc_csv_load(repeats: int = 3) -> dict[str, Any]:
+    """Time loading the 45k-row BTC 1m CSV (best of `repeats`)."""
+    path = default_data_dir() / BTC_CSV
+    best = float("inf")
+    rows = 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        rows = len(load_candles(path))
+        best = min(best, time.perf_counter() - start)
+    return {"btc_csv_load_s": round(best, 4), "btc_csv_rows": rows}
+
+
+def bench_candles() -> dict[str, Any]:
+    """Placeholder for the candle aggregation/replay figures; returns nothing yet."""
+    return {}
+
+
+def main() -> None:
+    result: dict[str, Any] = {}
+    result.update(bench_book())
+    result.update(bench_btc_csv_load())
+    result.update(bench_candles())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
