@@ -96,6 +96,7 @@ def _print_summary(console: Console, s: Any, node: Any) -> None:
     rows = [
         ("Period", f"{_ts(s.first_ts)} → {_ts(s.last_ts)} UTC"),
         ("Candles replayed (this run)", f"{s.events:,}"),
+        ("Candles replayed (all runs)", f"{s.events_total:,}"),
         ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
         ("Denied by risk", f"{s.denied:,}"),
         ("Closed trades (won / lost)", f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})"),
@@ -155,7 +156,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_json(r: Any) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.__dict__.items()}
+    import dataclasses
+
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
 
 
 def cmd_orders(args: argparse.Namespace, console: Console) -> int:
@@ -294,7 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=False, highlight=False)
     try:
-        code: int = args.func(args, console)
+        func = args.func
+        takes_console = func.__code__.co_argcount >= 2
+        code: int = func(args, console) if takes_console else func(args)
         return code
     except ConfigError as exc:
         print(f"tradeguard: {exc}", file=sys.stderr)

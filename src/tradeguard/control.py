@@ -89,10 +89,17 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         if answer != RESUME_PHRASE:
             console.print("not confirmed; trading stays as it is")
             return 1
+    from tradeguard.risk.engine import ResumeRefused
+
     node = _node(args)
     try:
         by = args.by or _who()
-        ok, message = node.risk.resume(by, args.reason)
+        before = node.risk.state.value
+        try:
+            node.risk.resume(by, args.reason)
+            ok, message = True, f"trading resumed ({before} -> ACTIVE) by {by}: {args.reason}"
+        except ResumeRefused as exc:
+            ok, message = False, str(exc)
         state = node.risk.state.value
     finally:
         node.close()

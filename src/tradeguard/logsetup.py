@@ -40,6 +40,7 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
         )
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from tradeguard.secrets.redact import install_redaction
 
     install_redaction()

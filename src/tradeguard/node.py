@@ -86,6 +86,7 @@ class RunStats:
 class RunSummary:
     mode: str
     events: int
+    events_total: int
     orders: int
     denied: int
     fills: int
@@ -175,6 +176,7 @@ class TradingNode:
         self.venues: dict[str, Venue] = {}
         self.resumed = False
         self.stats = RunStats()
+        self._events_this_run = 0
         self._ctx = _Context(self)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
@@ -243,9 +245,12 @@ class TradingNode:
             self.portfolio.positions[(pos.venue, pos.symbol, pos.strategy_id)] = pos
         open_orders = self.storage.load_orders(open_only=True)
         self.orders.restore(open_orders)
+        for name, paper in self._paper.items():
+            last_o, last_t = self._last_paper_ids(name)
+            paper.resume_ids(last_o, last_t)
         for order in open_orders:
             paper = self._paper.get(order.venue)
-            if paper is not None and hasattr(paper, "restore_order"):
+            if paper is not None:
                 paper.restore_order(order)
         stats = self.storage.kv_get(STATS_KEY)
         if isinstance(stats, dict):
@@ -253,6 +258,18 @@ class TradingNode:
             self.resumed = True
         if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
             self.clock.advance_to(self.stats.last_ts)
+
+    def _last_paper_ids(self, venue: str) -> tuple[int, int]:
+        """Highest paper order and trade numbers stored, so ids never repeat after a restart."""
+        last_o = last_t = 0
+        prefix_o, prefix_t = f"{venue}-o", f"{venue}-t"
+        for o in self.storage.load_orders(venue=venue):
+            if o.venue_order_id.startswith(prefix_o):
+                last_o = max(last_o, int(o.venue_order_id[len(prefix_o):] or 0))
+        for f in self.storage.load_fills(venue=venue):
+            if f.trade_id.startswith(prefix_t):
+                last_t = max(last_t, int(f.trade_id[len(prefix_t):] or 0))
+        return last_o, last_t
 
     def _build_strategies(self) -> None:
         for sc in self.config.strategies:
@@ -379,6 +396,7 @@ class TradingNode:
             if queue:
                 await self._drain()
             stats.events += 1
+            self._events_this_run += 1
             stats.last_ts = c.ts
             if not stats.first_ts:
                 stats.first_ts = c.ts
@@ -523,7 +541,8 @@ class TradingNode:
             })  # fmt: skip
         return RunSummary(
             mode=self.mode.value,
-            events=self.stats.events,
+            events=self._events_this_run,
+            events_total=self.stats.events,
             orders=len(self.storage.load_orders()),
             denied=self.stats.denied,
             fills=len(fills),

@@ -48,7 +48,11 @@ class BalanceBook:
         return bal.total if bal else ZERO
 
     def all(self) -> list[Balance]:
-        return [b for b in self._by_asset.values() if b.total != 0 or b.free != 0]
+        """Every asset this account has held, zero balances included (so a sale to zero shows)."""
+        return list(self._by_asset.values())
+
+    def nonzero(self) -> list[Balance]:
+        return [b for b in self._by_asset.values() if b.free != 0 or b.locked != 0]
 
     def assets(self) -> list[str]:
         return list(self._by_asset)
