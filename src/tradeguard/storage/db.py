@@ -1,0 +1,137 @@
+"""The database handle: engine, SQLite pragmas, URL rewriting and migrations to head."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from tradeguard.storage.errors import StorageError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def mask_url(url: str | URL) -> str:
+    """Render a database URL with its password replaced by ***."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def normalize_url(url: str) -> URL:
+    """Parse `url`, sending plain postgresql:// (and postgres://) URLs to the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(
+            f"database_url {mask_url(url)!r} is not a valid URL ({exc}); "
+            "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        # WAL lets readers (API, dashboard) run while the order path writes; NORMAL keeps
+        # commits cheap and is still durable against application crashes.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cur.close()
+
+
+class Database:
+    """A SQLite or PostgreSQL database; connects at once or raises StorageError."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.masked_url = mask_url(self.url)
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+            database = self.url.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:"):
+                # One shared connection, or every connection would see its own empty database.
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif self.dialect == "postgresql":
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(self.url, **kwargs)
+        except (ArgumentError, SQLAlchemyError, ImportError) as exc:
+            raise StorageError(f"database {self.masked_url}: cannot create engine: {exc}") from None
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.ping()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def ping(self) -> None:
+        """Open a connection and run SELECT 1, or raise StorageError naming the masked URL."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StorageError(
+                f"cannot connect to database {self.masked_url}: {reason}; check that the server "
+                "is running and node.database_url (host, port, user, password, database) is right"
+            ) from None
+
+    def alembic_config(self) -> Config:
+        """Build the Alembic config for the migrations shipped in the package (no alembic.ini)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (head by default); a no-op when already there."""
+        cfg = self.alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database {self.masked_url}: migration failed: {exc}") from exc
+
+    def current_revision(self) -> str | None:
+        """Return the schema revision the database is at, or None before any migration."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.masked_url!r})"

@@ -1,0 +1,773 @@
+"""Repositories over the tables: small Core statements, one commit per write unless batched.
+
+Usage:
+
+db = Database("sqlite:///var/tradeguard.db")
+db.migrate()
+storage = Storage(db)
+with storage.transaction():          # one commit for the whole block
+    storage.upsert_order(order)
+    storage.record_transition(order.client_order_id, "new", "submitted", ts)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    Row,
+    Table,
+    TextClause,
+    bindparam,
+    select,
+    text,
+    update,
+)
+
+from tradeguard.model import (
+    ZERO,
+    Balance,
+    ClosedTrade,
+    Event,
+    Fill,
+    LiquiditySide,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from tradeguard.storage.db import Database
+from tradeguard.storage.tables import (
+    balance_adjustments,
+    events,
+    fills,
+    kv_state,
+    order_transitions,
+    orders,
+    positions,
+    strategy_runs,
+)
+from tradeguard.storage.tables import (
+    balances as balances_table,
+)
+
+OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
+_OPEN = "open"
+_POSITION_KEY_AND_CLOSE_FIELDS = frozenset(
+    {"venue", "symbol", "strategy_id", "status", "side", "exit_price", "exit_ts", "pnl", "pnl_pct"}
+)
+_CLOSED = "closed"
+# Keep IN (...) lists well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("insert returned no primary key")
+    return int(key[0])
+
+
+@dataclass(slots=True)
+class RunState:
+    """What a strategy has done so far, persisted so a restart resumes where it stopped."""
+
+    strategy_id: str
+    status: str = "stopped"
+    total_trades: int = 0
+    winning_trades: int = 0
+    losing_trades: int = 0
+    total_pnl: Decimal = ZERO
+    daily_pnl: Decimal = ZERO
+    daily_pnl_day: str = ""  # ISO date (UTC) that daily_pnl belongs to
+    last_signal_ts: int = 0
+    last_trade_ts: int = 0
+    cursor_ts: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    updated_ts: int = 0
+
+
+class _Tx(threading.local):
+    # Per thread, so one thread's open transaction never swallows another thread's writes.
+    conn: Connection | None = None
+    depth: int = 0
+
+
+class Storage:
+    """Read and write the domain model; every write commits unless inside `transaction()`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._engine = db.engine
+        self._tx = _Tx()
+        self._upsert_order_stmt = self._upsert(orders, ["client_order_id"])
+        # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
+        self._insert_fill_stmt = self._upsert(
+            fills, ["venue", "symbol", "trade_id"], do_nothing=True, returning="id"
+        )
+        self._insert_transition_stmt = order_transitions.insert()
+        self._insert_event_stmt = events.insert()
+        self._upsert_kv_stmt = self._upsert(kv_state, ["key"])
+        self._upsert_run_stmt = self._upsert(strategy_runs, ["strategy_id"])
+        self._upsert_balance_stmt = self._upsert(balances_table, ["venue", "asset"])
+        self._upsert_balance_keep_usd_stmt = self._upsert(
+            balances_table, ["venue", "asset"], keep=("usd_value",)
+        )
+        self._save_position_stmt = self._upsert(
+            positions,
+            ["venue", "symbol", "strategy_id"],
+            # Must read exactly like the partial index predicate in tables.py.
+            key_where="status = 'open'",
+            keep=("status", "exit_price", "exit_ts", "pnl", "pnl_pct"),
+            # Without a mark, keep the last one rather than blanking it.
+            coalesce=("current_price", "unrealized_pnl"),
+        )
+
+    # transactions ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Batch writes into one commit at the outermost exit; an escaping error rolls back all."""
+        tx = self._tx
+        if tx.conn is not None:
+            tx.depth += 1
+            try:
+                yield
+            finally:
+                tx.depth -= 1
+            return
+        with self._engine.begin() as conn:
+            tx.conn, tx.depth = conn, 1
+            try:
+                yield
+            finally:
+                tx.conn, tx.depth = None, 0
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx.conn is not None
+
+    def _write(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        conn = self._tx.conn
+        if conn is not None:
+            return conn.execute(stmt, params)
+        with self._engine.begin() as conn:
+            return conn.execute(stmt, params)
+
+    def _write_returning(self, stmt: Executable, params: Any) -> Any | None:
+        conn = self._tx.conn
+        if conn is not None:
+            return conn.execute(stmt, params).scalar()
+        with self._engine.begin() as conn:
+            return conn.execute(stmt, params).scalar()
+
+    def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
+        conn = self._tx.conn
+        if conn is not None:
+            return conn.execute(stmt).all()
+        with self._engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    # statement builders ------------------------------------------------------------------------
+    # Upserts are written as text: SQLAlchemy 2.0 does not cache the compiled form of dialect
+    # ON CONFLICT constructs, and recompiling on every call would cost more than the write.
+    # The syntax (ON CONFLICT ... excluded.col) is the same on SQLite and PostgreSQL.
+    def _upsert(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        *,
+        keep: Iterable[str] = (),
+        coalesce: Iterable[str] = (),
+        key_where: str = "",
+        do_nothing: bool = False,
+        returning: str = "",
+    ) -> TextClause:
+        q = self._engine.dialect.identifier_preparer.quote
+        # Surrogate ids are left to the database.
+        cols = [c for c in table.c if not (c.name == "id" and c.autoincrement is True)]
+        names = [c.name for c in cols]
+        target = f"({', '.join(q(k) for k in keys)})" + (f" WHERE {key_where}" if key_where else "")
+        sql = (
+            f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
+            f"VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT {target} "
+        )
+        if do_nothing:
+            sql += "DO NOTHING"
+        else:
+            skip = set(keys) | set(keep)
+            merge = set(coalesce)
+            sets = [
+                f"{q(n)} = COALESCE(excluded.{q(n)}, {q(table.name)}.{q(n)})"
+                if n in merge
+                else f"{q(n)} = excluded.{q(n)}"
+                for n in names
+                if n not in skip
+            ]
+            sql += "DO UPDATE SET " + ", ".join(sets)
+        if returning:
+            sql += f" RETURNING {q(returning)}"
+        return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in cols))
+
+    # orders ------------------------------------------------------------------------------------
+    def upsert_order(self, order: Order) -> None:
+        """Insert or replace the journal row of `order` (keyed by client order id)."""
+        self._write(self._upsert_order_stmt, _order_row(order))
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        """Return the journaled order, with its trade ids rebuilt from fills, or None."""
+        rows = self._read(select(orders).where(orders.c.client_order_id == client_order_id))
+        if not rows:
+            return None
+        return self._with_trade_ids([_order_from_row(rows[0])])[0]
+
+    def load_orders(
+        self,
+        *,
+        open_only: bool = False,
+        venue: str | None = None,
+        symbol: str | None = None,
+        strategy_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Order]:
+        """Return journaled orders, newest first, with trade ids rebuilt from fills."""
+        stmt = select(orders)
+        if open_only:
+            stmt = stmt.where(orders.c.status.in_(OPEN_STATUSES))
+        if venue is not None:
+            stmt = stmt.where(orders.c.venue == venue)
+        if symbol is not None:
+            stmt = stmt.where(orders.c.symbol == symbol)
+        if strategy_id is not None:
+            stmt = stmt.where(orders.c.strategy_id == strategy_id)
+        stmt = stmt.order_by(orders.c.created_ts.desc(), orders.c.client_order_id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return self._with_trade_ids([_order_from_row(r) for r in self._read(stmt)])
+
+    def _with_trade_ids(self, loaded: list[Order]) -> list[Order]:
+        by_cid = {o.client_order_id: o for o in loaded}
+        cids = list(by_cid)
+        for start in range(0, len(cids), _IN_CHUNK):
+            chunk = cids[start : start + _IN_CHUNK]
+            stmt = select(fills.c.client_order_id, fills.c.trade_id).where(
+                fills.c.client_order_id.in_(chunk)
+            )
+            for cid, trade_id in self._read(stmt):
+                by_cid[cid].trade_ids.add(trade_id)
+        return loaded
+
+    def record_transition(
+        self, client_order_id: str, from_status: str, to_status: str, ts: int, reason: str = ""
+    ) -> None:
+        """Journal one state change of an order (the order row must exist)."""
+        self._write(
+            self._insert_transition_stmt,
+            {
+                "client_order_id": client_order_id,
+                "ts": ts,
+                "from_status": str(from_status),
+                "to_status": str(to_status),
+                "reason": reason,
+            },
+        )
+
+    def load_transitions(self, client_order_id: str) -> list[dict[str, Any]]:
+        """Return the journaled state changes of one order, oldest first."""
+        stmt = (
+            select(order_transitions)
+            .where(order_transitions.c.client_order_id == client_order_id)
+            .order_by(order_transitions.c.id)
+        )
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    # fills -------------------------------------------------------------------------------------
+    def insert_fill(self, fill: Fill, strategy_id: str = "") -> bool:
+        """Store a fill once; return False (writing nothing) if its trade id is already stored."""
+        new_id = self._write_returning(self._insert_fill_stmt, _fill_row(fill, strategy_id))
+        return new_id is not None
+
+    def load_fills(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        strategy_id: str | None = None,
+        since_ts: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[Fill]:
+        """Return stored fills, oldest first (the order to replay them in) unless newest_first."""
+        stmt = select(fills)
+        if venue is not None:
+            stmt = stmt.where(fills.c.venue == venue)
+        if symbol is not None:
+            stmt = stmt.where(fills.c.symbol == symbol)
+        if client_order_id is not None:
+            stmt = stmt.where(fills.c.client_order_id == client_order_id)
+        if strategy_id is not None:
+            stmt = stmt.where(fills.c.strategy_id == strategy_id)
+        if since_ts is not None:
+            stmt = stmt.where(fills.c.ts >= since_ts)
+        if newest_first:
+            stmt = stmt.order_by(fills.c.ts.desc(), fills.c.id.desc())
+        else:
+            stmt = stmt.order_by(fills.c.ts, fills.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return [_fill_from_row(r) for r in self._read(stmt)]
+
+    def fill_trade_ids(self, venue: str, symbol: str) -> set[str]:
+        """Return every stored trade id of one venue and symbol (for replay dedup)."""
+        stmt = select(fills.c.trade_id).where(fills.c.venue == venue, fills.c.symbol == symbol)
+        return {r[0] for r in self._read(stmt)}
+
+    def fill_strategy_ids(self) -> dict[str, str]:
+        """Map each stored client order id to the strategy its fills were booked to."""
+        stmt = select(fills.c.client_order_id, fills.c.strategy_id).distinct()
+        return {cid: sid for cid, sid in self._read(stmt)}
+
+    # positions ---------------------------------------------------------------------------------
+    def save_position(self, pos: Position, mark: Decimal | None = None) -> None:
+        """Upsert the open row of `pos`'s (venue, symbol, strategy); a flat one only updates it."""
+        row = _position_row(pos, mark)
+        if pos.quantity == 0:
+            # Flat: refresh an existing open row (closing is close_position's job), never create.
+            values = {
+                k: v
+                for k, v in row.items()
+                if k not in _POSITION_KEY_AND_CLOSE_FIELDS
+                and not (k in ("current_price", "unrealized_pnl") and v is None)
+            }
+            self._write(_open_position_update(pos.venue, pos.symbol, pos.strategy_id, values))
+            return
+        self._write(self._save_position_stmt, row)
+
+    def close_position(self, trade: ClosedTrade, pos: Position) -> None:
+        """Mark the open row of the trade's key closed with exit price, time and P&L."""
+        values: dict[str, Any] = {
+            "status": _CLOSED,
+            "side": _side_name(trade.side),
+            "quantity": trade.amount,
+            "entry_price": trade.entry_price,
+            "entry_ts": trade.opened_ts,
+            "exit_price": trade.exit_price,
+            "exit_ts": trade.closed_ts,
+            "pnl": trade.pnl,
+            "pnl_pct": trade.pnl_pct,
+            "realized_pnl": pos.realized_pnl,
+            "fees": pos.fees,
+            "current_price": trade.exit_price,
+            "unrealized_pnl": ZERO,
+            "last_exit_price": trade.exit_price,
+            "updated_ts": trade.closed_ts,
+        }
+        stmt = _open_position_update(trade.venue, trade.symbol, trade.strategy_id, values)
+        if self._write(stmt).rowcount:
+            return
+        # The position opened and closed without an open row being saved: record the trip anyway.
+        row = {
+            "venue": trade.venue,
+            "symbol": trade.symbol,
+            "strategy_id": trade.strategy_id,
+            "stop_loss": None,
+            "take_profit": None,
+            "trip_pnl": trade.pnl,
+            "trip_max_qty": trade.amount,
+            "trip_entry": trade.entry_price,
+            **values,
+        }
+        self._write(positions.insert(), row)
+
+    def load_open_positions(self) -> list[Position]:
+        """Return every open position as a model Position (signed quantity)."""
+        stmt = select(positions).where(positions.c.status == _OPEN).order_by(positions.c.id)
+        return [_position_from_row(r) for r in self._read(stmt)]
+
+    def load_position_rows(
+        self,
+        status: str | None = None,
+        strategy_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return position rows as dicts (Decimals intact), newest first; status open|closed."""
+        stmt = select(positions)
+        if status is not None:
+            stmt = stmt.where(positions.c.status == status)
+        if strategy_id is not None:
+            stmt = stmt.where(positions.c.strategy_id == strategy_id)
+        stmt = stmt.order_by(positions.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    # balances ----------------------------------------------------------------------------------
+    def upsert_balances(
+        self,
+        venue: str,
+        balances: list[Balance],
+        usd_values: Mapping[str, Decimal] | None = None,
+        ts: int | None = None,
+    ) -> None:
+        """Insert or update one row per asset; without usd_values the stored USD value is kept."""
+        if not balances:
+            return
+        now = _now_ms() if ts is None else ts
+        rows = [
+            {
+                "venue": venue,
+                "asset": b.asset,
+                "free": b.free,
+                "locked": b.locked,
+                "total": b.total,
+                "usd_value": usd_values.get(b.asset) if usd_values is not None else None,
+                "updated_ts": now,
+            }
+            for b in balances
+        ]
+        stmt = (
+            self._upsert_balance_stmt
+            if usd_values is not None
+            else self._upsert_balance_keep_usd_stmt
+        )
+        self._write(stmt, rows)
+
+    def load_balances(self, venue: str | None = None) -> list[Balance]:
+        """Return stored balances, by venue then asset."""
+        stmt = select(
+            balances_table.c.venue,
+            balances_table.c.asset,
+            balances_table.c.free,
+            balances_table.c.locked,
+        )
+        if venue is not None:
+            stmt = stmt.where(balances_table.c.venue == venue)
+        stmt = stmt.order_by(balances_table.c.venue, balances_table.c.asset)
+        return [Balance(r.venue, r.asset, r.free, r.locked) for r in self._read(stmt)]
+
+    def load_balance_rows(self, venue: str | None = None) -> list[dict[str, Any]]:
+        """Return stored balance rows as dicts, including total, usd_value and updated_ts."""
+        stmt = select(balances_table)
+        if venue is not None:
+            stmt = stmt.where(balances_table.c.venue == venue)
+        stmt = stmt.order_by(balances_table.c.venue, balances_table.c.asset)
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    def record_balance_adjustment(
+        self,
+        venue: str,
+        asset: str,
+        ledger_total: Decimal,
+        venue_total: Decimal,
+        reason: str,
+        ts: int,
+    ) -> int:
+        """Record a reconciliation correction (difference = venue_total - ledger_total)."""
+        result = self._write(
+            balance_adjustments.insert(),
+            {
+                "venue": venue,
+                "asset": asset,
+                "ledger_total": ledger_total,
+                "venue_total": venue_total,
+                "difference": venue_total - ledger_total,
+                "reason": reason,
+                "ts": ts,
+            },
+        )
+        return _new_id(result)
+
+    def load_balance_adjustments(self, venue: str | None = None) -> list[dict[str, Any]]:
+        """Return recorded balance corrections, newest first."""
+        stmt = select(balance_adjustments)
+        if venue is not None:
+            stmt = stmt.where(balance_adjustments.c.venue == venue)
+        stmt = stmt.order_by(balance_adjustments.c.id.desc())
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    # strategy runs -----------------------------------------------------------------------------
+    def save_run_state(self, state: RunState) -> None:
+        """Insert or replace the run state of one strategy."""
+        self._write(
+            self._upsert_run_stmt,
+            {
+                "strategy_id": state.strategy_id,
+                "status": state.status,
+                "total_trades": state.total_trades,
+                "winning_trades": state.winning_trades,
+                "losing_trades": state.losing_trades,
+                "total_pnl": state.total_pnl,
+                "daily_pnl": state.daily_pnl,
+                "daily_pnl_day": state.daily_pnl_day,
+                "last_signal_ts": state.last_signal_ts,
+                "last_trade_ts": state.last_trade_ts,
+                "cursor_ts": state.cursor_ts,
+                "state": state.state,
+                "updated_ts": state.updated_ts or _now_ms(),
+            },
+        )
+
+    def load_run_state(self, strategy_id: str) -> RunState | None:
+        """Return the stored run state of one strategy, or None."""
+        stmt = select(strategy_runs).where(strategy_runs.c.strategy_id == strategy_id)
+        rows = self._read(stmt)
+        return _run_state_from_row(rows[0]) if rows else None
+
+    def load_run_states(self) -> list[RunState]:
+        """Return the run state of every strategy, by strategy id."""
+        stmt = select(strategy_runs).order_by(strategy_runs.c.strategy_id)
+        return [_run_state_from_row(r) for r in self._read(stmt)]
+
+    # audit log ---------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> int:
+        """Append one event to the audit log and return its id."""
+        result = self._write(
+            self._insert_event_stmt,
+            {
+                "ts": event.ts,
+                "kind": event.kind,
+                "severity": event.severity,
+                "venue": event.venue,
+                "symbol": event.symbol,
+                "strategy_id": event.strategy_id,
+                "data": event.data,
+            },
+        )
+        return _new_id(result)
+
+    def load_events(
+        self, *, kind_prefix: str | None = None, since_ts: int | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Return audit events, newest first; kind_prefix="order." matches every order event."""
+        stmt = select(events)
+        if kind_prefix:
+            stmt = stmt.where(events.c.kind.startswith(kind_prefix, autoescape=True))
+        if since_ts is not None:
+            stmt = stmt.where(events.c.ts >= since_ts)
+        stmt = stmt.order_by(events.c.ts.desc(), events.c.id.desc()).limit(limit)
+        return [
+            Event(
+                kind=r.kind,
+                ts=r.ts,
+                data=r.data or {},
+                venue=r.venue,
+                symbol=r.symbol,
+                strategy_id=r.strategy_id,
+                severity=r.severity,
+            )
+            for r in self._read(stmt)
+        ]
+
+    # key/value state ---------------------------------------------------------------------------
+    def kv_get(self, key: str) -> Any | None:
+        """Return the JSON value stored under `key` (Decimals come back as strings), or None."""
+        rows = self._read(select(kv_state.c.value).where(kv_state.c.key == key))
+        return rows[0][0] if rows else None
+
+    def kv_set(self, key: str, value: Any, ts: int | None = None) -> None:
+        """Store a JSON-able value under `key` (Decimals are stored as strings)."""
+        self._write(
+            self._upsert_kv_stmt,
+            {"key": key, "value": value, "updated_ts": _now_ms() if ts is None else ts},
+        )
+
+    def kv_delete(self, key: str) -> None:
+        """Remove `key`; a missing key is not an error."""
+        self._write(kv_state.delete().where(kv_state.c.key == key))
+
+
+# row mapping -------------------------------------------------------------------------------------
+def _order_row(o: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id,
+        "strategy_id": o.strategy_id,
+        "venue": o.venue,
+        "symbol": o.symbol,
+        "side": o.side.value,
+        "type": o.type.value,
+        "amount": o.amount,
+        "price": o.price,
+        "time_in_force": o.time_in_force.value,
+        "reduce_only": o.reduce_only,
+        "status": o.status.value,
+        "venue_order_id": o.venue_order_id,
+        "filled": o.filled,
+        "avg_price": o.avg_price,
+        "fee": o.fee,
+        "price_bound": o.price_bound,
+        "stop_loss": o.stop_loss,
+        "take_profit": o.take_profit,
+        "signal": o.signal,
+        "reason": o.reason,
+        "created_ts": o.created_ts,
+        "updated_ts": o.updated_ts,
+    }
+
+
+def _order_from_row(r: Row[Any]) -> Order:
+    return Order(
+        client_order_id=r.client_order_id,
+        strategy_id=r.strategy_id,
+        venue=r.venue,
+        symbol=r.symbol,
+        side=Side(r.side),
+        type=OrderType(r.type),
+        amount=r.amount,
+        price=r.price,
+        time_in_force=TimeInForce(r.time_in_force),
+        reduce_only=bool(r.reduce_only),
+        status=OrderStatus(r.status),
+        venue_order_id=r.venue_order_id,
+        filled=r.filled,
+        avg_price=r.avg_price,
+        fee=r.fee,
+        created_ts=r.created_ts,
+        updated_ts=r.updated_ts,
+        reason=r.reason,
+        price_bound=r.price_bound,
+        stop_loss=r.stop_loss,
+        take_profit=r.take_profit,
+        signal=dict(r.signal or {}),
+    )
+
+
+def _fill_row(f: Fill, strategy_id: str) -> dict[str, Any]:
+    return {
+        "venue": f.venue,
+        "symbol": f.symbol,
+        "trade_id": f.trade_id,
+        "client_order_id": f.client_order_id,
+        "venue_order_id": f.venue_order_id,
+        "strategy_id": strategy_id,
+        "side": f.side.value,
+        "price": f.price,
+        "amount": f.amount,
+        "fee": f.fee,
+        "fee_asset": f.fee_asset,
+        "liquidity": f.liquidity.value,
+        "ts": f.ts,
+    }
+
+
+def _fill_from_row(r: Row[Any]) -> Fill:
+    return Fill(
+        venue=r.venue,
+        symbol=r.symbol,
+        client_order_id=r.client_order_id,
+        venue_order_id=r.venue_order_id,
+        trade_id=r.trade_id,
+        side=Side(r.side),
+        price=r.price,
+        amount=r.amount,
+        fee=r.fee,
+        fee_asset=r.fee_asset,
+        liquidity=LiquiditySide(r.liquidity),
+        ts=r.ts,
+    )
+
+
+def _side_name(side: Side) -> str:
+    return "long" if side is Side.BUY else "short"
+
+
+def _position_row(pos: Position, mark: Decimal | None) -> dict[str, Any]:
+    return {
+        "venue": pos.venue,
+        "symbol": pos.symbol,
+        "strategy_id": pos.strategy_id,
+        "side": "short" if pos.quantity < 0 else "long",
+        "status": _OPEN,
+        "quantity": abs(pos.quantity),
+        "entry_price": pos.avg_entry,
+        "entry_ts": pos.opened_ts,
+        "stop_loss": pos.stop_loss,
+        "take_profit": pos.take_profit,
+        "realized_pnl": pos.realized_pnl,
+        "fees": pos.fees,
+        "current_price": mark,
+        "unrealized_pnl": pos.unrealized_pnl(mark) if mark is not None else None,
+        "exit_price": None,
+        "exit_ts": None,
+        "pnl": None,
+        "pnl_pct": None,
+        "trip_pnl": pos.trip_pnl,
+        "trip_max_qty": pos.trip_max_qty,
+        "trip_entry": pos.trip_entry,
+        "last_exit_price": pos.last_exit_price,
+        "updated_ts": pos.updated_ts,
+    }
+
+
+def _open_position_update(
+    venue: str, symbol: str, strategy_id: str, values: dict[str, Any]
+) -> Executable:
+    return (
+        update(positions)
+        .where(
+            positions.c.venue == venue,
+            positions.c.symbol == symbol,
+            positions.c.strategy_id == strategy_id,
+            positions.c.status == _OPEN,
+        )
+        .values(**values)
+    )
+
+
+def _position_from_row(r: Row[Any]) -> Position:
+    qty: Decimal = r.quantity
+    return Position(
+        venue=r.venue,
+        symbol=r.symbol,
+        strategy_id=r.strategy_id,
+        quantity=-qty if r.side == "short" else qty,
+        avg_entry=r.entry_price,
+        realized_pnl=r.realized_pnl,
+        fees=r.fees,
+        opened_ts=r.entry_ts,
+        updated_ts=r.updated_ts,
+        stop_loss=r.stop_loss,
+        take_profit=r.take_profit,
+        trip_pnl=r.trip_pnl,
+        trip_max_qty=r.trip_max_qty,
+        trip_entry=r.trip_entry,
+        last_exit_price=r.last_exit_price,
+    )
+
+
+def _run_state_from_row(r: Row[Any]) -> RunState:
+    return RunState(
+        strategy_id=r.strategy_id,
+        status=r.status,
+        total_trades=r.total_trades,
+        winning_trades=r.winning_trades,
+        losing_trades=r.losing_trades,
+        total_pnl=r.total_pnl,
+        daily_pnl=r.daily_pnl,
+        daily_pnl_day=r.daily_pnl_day,
+        last_signal_ts=r.last_signal_ts,
+        last_trade_ts=r.last_trade_ts,
+        cursor_ts=r.cursor_ts,
+        state=dict(r.state or {}),
+        updated_ts=r.updated_ts,
+    )

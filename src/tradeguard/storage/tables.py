@@ -1,0 +1,266 @@
+"""The schema as SQLAlchemy Core tables; `migrations/` creates exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    DDL,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+
+from tradeguard.storage.types import DecimalType, EpochMs, IdType, JsonType
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# The write-ahead journal: a row is committed before the order is sent to the venue.
+orders = Table(
+    "orders",
+    metadata,
+    Column("client_order_id", String, primary_key=True),
+    Column("strategy_id", String, nullable=False),
+    Column("venue", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("side", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("amount", DecimalType, nullable=False),
+    Column("price", DecimalType, nullable=True),
+    Column("time_in_force", String, nullable=False),
+    Column("reduce_only", Boolean, nullable=False),
+    Column("status", String, nullable=False),
+    Column("venue_order_id", String, nullable=False),
+    Column("filled", DecimalType, nullable=False),
+    Column("avg_price", DecimalType, nullable=False),
+    Column("fee", DecimalType, nullable=False),
+    Column("price_bound", DecimalType, nullable=True),
+    Column("stop_loss", DecimalType, nullable=True),
+    Column("take_profit", DecimalType, nullable=True),
+    Column("signal", JsonType, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_ts", EpochMs, nullable=False),
+    Column("updated_ts", EpochMs, nullable=False),
+    Index(None, "status"),
+    Index(None, "venue", "symbol"),
+    Index(None, "created_ts"),
+)
+
+order_transitions = Table(
+    "order_transitions",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column(
+        "client_order_id",
+        String,
+        ForeignKey("orders.client_order_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("ts", EpochMs, nullable=False),
+    Column("from_status", String, nullable=False),
+    Column("to_status", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "client_order_id"),
+)
+
+# Fills are deduplicated by the venue's trade id: replaying a fill is a no-op.
+fills = Table(
+    "fills",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("venue", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("trade_id", String, nullable=False),
+    Column("client_order_id", String, nullable=False),
+    Column("venue_order_id", String, nullable=False),
+    Column("strategy_id", String, nullable=False),
+    Column("side", String, nullable=False),
+    Column("price", DecimalType, nullable=False),
+    Column("amount", DecimalType, nullable=False),
+    Column("fee", DecimalType, nullable=False),
+    Column("fee_asset", String, nullable=False),
+    Column("liquidity", String, nullable=False),
+    Column("ts", EpochMs, nullable=False),
+    UniqueConstraint("venue", "symbol", "trade_id"),
+    Index(None, "client_order_id"),
+    Index(None, "ts"),
+)
+
+# One open row per (venue, symbol, strategy_id); closed rows are the trade history.
+positions = Table(
+    "positions",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("venue", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("strategy_id", String, nullable=False),
+    Column("side", String, nullable=False),  # long | short
+    Column("status", String, nullable=False),  # open | closed
+    Column("quantity", DecimalType, nullable=False),  # absolute; the sign is in `side`
+    Column("entry_price", DecimalType, nullable=False),
+    Column("exit_price", DecimalType, nullable=True),
+    Column("entry_ts", EpochMs, nullable=False),
+    Column("exit_ts", EpochMs, nullable=True),
+    Column("stop_loss", DecimalType, nullable=True),
+    Column("take_profit", DecimalType, nullable=True),
+    Column("realized_pnl", DecimalType, nullable=False),
+    Column("fees", DecimalType, nullable=False),
+    Column("pnl", DecimalType, nullable=True),
+    Column("pnl_pct", DecimalType, nullable=True),
+    Column("current_price", DecimalType, nullable=True),
+    Column("unrealized_pnl", DecimalType, nullable=True),
+    # The open round trip, so win/loss accounting survives a restart.
+    Column("trip_pnl", DecimalType, nullable=False),
+    Column("trip_max_qty", DecimalType, nullable=False),
+    Column("trip_entry", DecimalType, nullable=False),
+    Column("last_exit_price", DecimalType, nullable=False),
+    Column("updated_ts", EpochMs, nullable=False),
+    Index(
+        "uq_positions_open",
+        "venue",
+        "symbol",
+        "strategy_id",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+    Index(None, "status", "strategy_id"),
+)
+
+# The primary key (venue, asset) is the unique key: one row per asset per venue.
+balances = Table(
+    "balances",
+    metadata,
+    Column("venue", String, primary_key=True),
+    Column("asset", String, primary_key=True),
+    Column("free", DecimalType, nullable=False),
+    Column("locked", DecimalType, nullable=False),
+    Column("total", DecimalType, nullable=False),
+    Column("usd_value", DecimalType, nullable=True),
+    Column("updated_ts", EpochMs, nullable=False),
+)
+
+balance_adjustments = Table(
+    "balance_adjustments",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("venue", String, nullable=False),
+    Column("asset", String, nullable=False),
+    Column("ledger_total", DecimalType, nullable=False),
+    Column("venue_total", DecimalType, nullable=False),
+    Column("difference", DecimalType, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ts", EpochMs, nullable=False),
+)
+
+strategy_runs = Table(
+    "strategy_runs",
+    metadata,
+    Column("strategy_id", String, primary_key=True),
+    Column("status", String, nullable=False),
+    Column("total_trades", Integer, nullable=False),
+    Column("winning_trades", Integer, nullable=False),
+    Column("losing_trades", Integer, nullable=False),
+    Column("total_pnl", DecimalType, nullable=False),
+    Column("daily_pnl", DecimalType, nullable=False),
+    Column("daily_pnl_day", String, nullable=False),
+    Column("last_signal_ts", EpochMs, nullable=False),
+    Column("last_trade_ts", EpochMs, nullable=False),
+    Column("cursor_ts", EpochMs, nullable=False),
+    Column("state", JsonType, nullable=True),
+    Column("updated_ts", EpochMs, nullable=False),
+)
+
+# Append-only audit log: triggers in the database refuse UPDATE and DELETE.
+events = Table(
+    "events",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("ts", EpochMs, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("severity", String, nullable=False),
+    Column("venue", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("strategy_id", String, nullable=False),
+    Column("data", JsonType, nullable=True),
+    Index(None, "ts"),
+    Index(None, "kind"),
+)
+
+kv_state = Table(
+    "kv_state",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", JsonType, nullable=True),
+    Column("updated_ts", EpochMs, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("token_hash", String, nullable=False),
+    Column("created_ts", EpochMs, nullable=False),
+    Column("last_used_ts", EpochMs, nullable=True),
+    Column("revoked", Boolean, nullable=False),
+    UniqueConstraint("token_hash"),
+)
+
+arb_executions = Table(
+    "arb_executions",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("strategy_id", String, nullable=False),
+    Column("cycle", JsonType, nullable=True),
+    Column("start_asset", String, nullable=False),
+    Column("expected_profit_pct", DecimalType, nullable=True),
+    Column("actual_profit", DecimalType, nullable=True),
+    Column("fees", DecimalType, nullable=True),
+    Column("legs", JsonType, nullable=True),
+    Column("outcome", String, nullable=False),
+    Column("latency_ms", Integer, nullable=True),
+    Column("ts", EpochMs, nullable=False),
+    Index(None, "strategy_id", "ts"),
+)
+
+# Statements that make `events` append-only, per dialect. Migration 0001 carries its own copy
+# (migrations are history and must not change when this file does).
+EVENTS_APPEND_ONLY_DDL: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events is append-only: UPDATE refused'); END",
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE refused'); END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION USING MESSAGE = "
+        "'events is append-only: ' || TG_OP || ' refused'; END $$",
+        "CREATE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON events "
+        "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
+        "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()",
+    ),
+}
+
+# So that `metadata.create_all()` (used by throwaway databases) gets the triggers too.
+for _dialect, _statements in EVENTS_APPEND_ONLY_DDL.items():
+    for _sql in _statements:
+        event.listen(events, "after_create", DDL(_sql).execute_if(dialect=_dialect))

@@ -1,0 +1,110 @@
+"""Column types: exact Decimals, epoch-millisecond timestamps and JSON with Decimals as strings.
+
+- `DecimalType` is plain `NUMERIC` (arbitrary precision) on PostgreSQL and `TEXT` holding
+  `str(decimal)` on SQLite, so every Decimal comes back equal to what went in on both. On SQLite
+  the column compares as text: never filter or sort on it in SQL.
+- Timestamps are UTC milliseconds since the epoch in a `BIGINT` (`EpochMs`), the same unit the
+  engine's clocks use; nothing is stored as a database datetime.
+- `JsonType` is `JSON` on SQLite and `JSONB` on PostgreSQL; Decimals inside are stored as strings
+  (and so come back as strings), tuples and sets as lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, Numeric, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Timestamps: UTC epoch milliseconds.
+EpochMs = BigInteger
+
+# Surrogate keys: BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" autoincrements.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Convert an aware datetime to UTC epoch milliseconds (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def from_epoch_ms(ts_ms: int) -> datetime:
+    """Convert UTC epoch milliseconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+class DecimalType(TypeDecorator[Decimal]):
+    """Store a Decimal exactly: arbitrary-precision NUMERIC on PostgreSQL, its string on SQLite."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            # Money never passes through binary floats (float 0.1 is not 0.1).
+            raise TypeError(f"DecimalType: got float {value!r}; pass a Decimal (tradeguard.dec)")
+        if not isinstance(value, Decimal):
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise TypeError(f"DecimalType: got {type(value).__name__} {value!r}; want Decimal")
+            value = Decimal(value)
+        if dialect.name == "postgresql":
+            return value
+        return str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))
+
+
+def jsonable(value: Any) -> Any:
+    """Return `value` with Decimals as strings, enums as their values, tuples and sets as lists."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((jsonable(v) for v in value), key=repr)
+    raise TypeError(f"JsonType: cannot store {type(value).__name__} {value!r} as JSON")
+
+
+class JsonType(TypeDecorator[Any]):
+    """Free-form JSON (JSONB on PostgreSQL); Decimals are stored as strings."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return jsonable(value)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, MetaData, String, text
+from sqlalchemy.exc import DBAPIError
+
+from tradeguard.model import Event
+from tradeguard.storage import Database, Storage, StorageError, mask_url
+from tradeguard.storage.db import normalize_url
+from tradeguard.storage.tables import metadata
+
+pytest_plugins = ["storage_fixtures"]
+
+
+def _schema_diff(db: Database, target: MetaData) -> list[object]:
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, target))
+
+
+def test_migrated_schema_equals_table_metadata(storage_db_url: str) -> None:
+    db = Database(storage_db_url)
+    db.migrate()
+    assert db.current_revision() == "0001"
+    assert _schema_diff(db, metadata) == []
+    db.dispose()
+
+
+def test_schema_comparison_notices_a_drift(storage_db_url: str) -> None:
+    # Guards the test above against comparing nothing at all.
+    db = Database(storage_db_url)
+    db.migrate()
+    drifted = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
+        table.to_metadata(drifted)
+    drifted.tables["orders"].append_column(Column("extra", String, nullable=True))
+    diff = _schema_diff(db, drifted)
+    assert [d[0] for d in diff if isinstance(d, tuple)] == ["add_column"]
+    db.dispose()
+
+
+def test_migrate_twice_is_a_no_op(storage_db_url: str) -> None:
+    db = Database(storage_db_url)
+    db.migrate()
+    Storage(db).kv_set("kill_switch", {"on": True}, ts=1)
+    db.migrate()
+    assert db.current_revision() == "0001"
+    assert Storage(db).kv_get("kill_switch") == {"on": True}
+    db.dispose()
+
+
+def test_events_table_refuses_update_and_delete(store: Storage) -> None:
+    event_id = store.append_event(Event(kind="order.submitted", ts=1, data={"a": 1}))
+    engine = store.db.engine
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE events SET kind = 'forged' WHERE id = :id"), {"id": event_id})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE id = :id"), {"id": event_id})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM events"))
+    events = store.load_events()
+    assert [(e.kind, e.data) for e in events] == [("order.submitted", {"a": 1})]
+
+
+@pytest.mark.postgres
+def test_events_table_refuses_truncate_on_postgres(storage_pg_url: str) -> None:
+    db = Database(storage_pg_url)
+    db.migrate()
+    Storage(db).append_event(Event(kind="kill", ts=5))
+    with pytest.raises(DBAPIError, match="append-only: TRUNCATE"), db.engine.begin() as conn:
+        conn.execute(text("TRUNCATE events"))
+    assert len(Storage(db).load_events()) == 1
+    db.dispose()
+
+
+def test_metadata_create_all_also_installs_append_only_triggers(storage_sqlite_url: str) -> None:
+    db = Database(storage_sqlite_url)
+    metadata.create_all(db.engine)
+    Storage(db).append_event(Event(kind="kill", ts=5))
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM events"))
+    db.dispose()
+
+
+def test_sqlite_connections_use_wal_normal_sync_and_foreign_keys(storage_sqlite_url: str) -> None:
+    db = Database(storage_sqlite_url)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    db.dispose()
+
+
+def test_postgresql_urls_use_psycopg3_driver() -> None:
+    url = normalize_url("postgresql://bot:pw@db.example:5432/trading")
+    assert url.drivername == "postgresql+psycopg"
+    assert normalize_url("postgres://bot@h/x").drivername == "postgresql+psycopg"
+    assert normalize_url("postgresql+psycopg://h/x").drivername == "postgresql+psycopg"
+    assert normalize_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_unreachable_database_error_names_url_with_password_masked() -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    url = "postgresql://trader:s3cr3t-pw@127.0.0.1:1/trading"
+    with pytest.raises(StorageError) as info:
+        Database(url)
+    message = str(info.value)
+    assert "s3cr3t-pw" not in message
+    assert "postgresql+psycopg://trader:***@127.0.0.1:1/trading" in message
+    assert "cannot connect" in message
+    # The driver error is not chained into tracebacks (it may echo connection details).
+    assert info.value.__suppress_context__
+
+
+def test_invalid_url_error_masks_password() -> None:
+    with pytest.raises(StorageError) as info:
+        Database("not a url://user:hunter2@host/db")
+    assert "hunter2" not in str(info.value)
+    assert "***" in str(info.value)
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("postgresql://u:p%40ss@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert mask_url("sqlite:///var/tg.db") == "sqlite:///var/tg.db"
