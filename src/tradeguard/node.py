@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CURSOR_KEY = "replay.cursor_ms"
 STATS_KEY = "run.stats"
+EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
 
 
@@ -177,6 +179,10 @@ class TradingNode:
         self.resumed = False
         self.stats = RunStats()
         self._events_this_run = 0
+        # (ts, equity) sampled every `equity_sample_ms` of clock time, for charts and reports
+        self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
+        self.equity_sample_ms = 15 * 60_000
+        self._next_sample = 0
         self._ctx = _Context(self)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
@@ -256,6 +262,9 @@ class TradingNode:
         if isinstance(stats, dict):
             self.stats = RunStats.from_json(stats)
             self.resumed = True
+        curve = self.storage.kv_get(EQUITY_KEY)
+        if isinstance(curve, list):
+            self.equity_curve.extend((int(t), Decimal(e)) for t, e in curve)
         if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
             self.clock.advance_to(self.stats.last_ts)
 
@@ -446,6 +455,9 @@ class TradingNode:
 
     def _observe_equity(self, ts: int) -> None:
         equity = self.portfolio.equity()
+        if ts >= self._next_sample:
+            self.equity_curve.append((ts, equity))
+            self._next_sample = ts + self.equity_sample_ms
         stats = self.stats
         if not stats.start_equity:
             stats.start_equity = equity
@@ -483,6 +495,8 @@ class TradingNode:
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
+            self.storage.kv_set(EQUITY_KEY, [[t, str(e)] for t, e in list(self.equity_curve)[-2000:]])
+        self.risk.flush()
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
         rows = self.storage.load_position_rows(status="closed", strategy_id=strategy_id)

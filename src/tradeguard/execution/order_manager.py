@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,7 +46,9 @@ class RiskGate(Protocol):
 
     def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any: ...
 
-    def observe_fill(self, fill: Fill, closed: ClosedTrade | None) -> None: ...
+    def observe_fill(
+        self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None
+    ) -> None: ...
 
     def observe_venue_error(self, venue: str, ts: int, error: str) -> None: ...
 
@@ -96,6 +99,8 @@ class OrderManager:
         self.unknown: dict[str, Order] = {}  # in flight, venue could not be asked: blocks symbol
         self._pending_terminal: dict[str, OrderReport] = {}
         self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
+        # (venue, operation, seconds) for every venue call: metrics, dashboards
+        self.latency_listeners: list[Callable[[str, str, float], None]] = []
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
         for venue in venues.values():
@@ -152,21 +157,31 @@ class OrderManager:
         self.orders[order.client_order_id] = order
         self.open[order.client_order_id] = order
         self._publish_order(EventKind.ORDER_SUBMITTED, order)
+        started = time.perf_counter()
         try:
             report = await venue.submit(order)
         except DefinitiveVenueError as exc:
+            self._latency(order.venue, "submit", started)
             if order.status is OrderStatus.SUBMITTED:
                 self._transition(order, OrderStatus.REJECTED, reason=str(exc))
             return SubmitResult("rejected", order, exc.code or "VENUE_REJECTED", str(exc))
         except AmbiguousVenueError as exc:
+            self._latency(order.venue, "submit", started)
             self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
             self._publish(EventKind.VENUE_ERROR, self.clock.now_ms(), order,
                           {"error": str(exc), "client_order_id": order.client_order_id})
             await self.resolve(order)
             return SubmitResult("in_flight", order, "AMBIGUOUS", str(exc))
+        self._latency(order.venue, "submit", started)
         self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
         self.on_order_report(report)
         return SubmitResult("submitted", order)
+
+    def _latency(self, venue: str, op: str, started: float) -> None:
+        if self.latency_listeners:
+            elapsed = time.perf_counter() - started
+            for listener in self.latency_listeners:
+                listener(venue, op, elapsed)
 
     async def resolve(self, order: Order) -> OrderReport | None:
         """Ask the venue about an in-flight order by client order id; never guess."""
@@ -210,8 +225,10 @@ class OrderManager:
         if order is None or not order.is_open:
             return None
         venue = self.venues[order.venue]
+        started = time.perf_counter()
         try:
             report = await venue.cancel(order)
+            self._latency(order.venue, "cancel", started)
         except DefinitiveVenueError:
             return await self.resolve(order)
         except AmbiguousVenueError as exc:
@@ -312,7 +329,7 @@ class OrderManager:
                 self.storage.close_position(closed, pos)
             if pos.quantity != 0:
                 self.storage.save_position(pos, fill.price)
-        self.risk.observe_fill(fill, closed)
+        self.risk.observe_fill(fill, closed, strategy_id)
         self._publish(EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue,
                       symbol=fill.symbol)
         if order is not None and before is not order.status:
