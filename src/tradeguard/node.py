@@ -187,6 +187,14 @@ class TradingNode:
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._paper: dict[str, Any] = {}
+        self._audit_buf: list[Event] = []
+        self._signal_ts: dict[str, int] = {}
+        self._trade_ts: dict[str, int] = {}
+        self._equity_dirty = True
+        self._equity = ZERO
+        self._held: frozenset[str] | None = None
+        self._held_n = 0
+        self.storage.add_commit_hook(self._write_audit)
         self.bus.subscribe(self._audit)
         self._build_venues()
         self.orders = OrderManager(
@@ -297,17 +305,32 @@ class TradingNode:
 
     # events ------------------------------------------------------------------------------------
     def _audit(self, event: Event) -> None:
-        self.storage.append_event(event)
+        """Buffer an audit event; it is written with the next journal commit (or at once if
+        critical), so the order path pays one commit, not one per event."""
+        self._audit_buf.append(event)
+        if event.severity == "critical" or len(self._audit_buf) >= 500:
+            self.flush_audit()
+
+    def _write_audit(self) -> None:
+        if self._audit_buf:
+            batch, self._audit_buf = self._audit_buf, []
+            self.storage.append_events(batch)
+
+    def flush_audit(self) -> None:
+        """Write buffered audit events now."""
+        if self._audit_buf:
+            with self.storage.transaction():
+                pass  # the commit hook writes the buffer
 
     def _route_fill(self, fill: Fill, order: Order | None) -> None:
+        self._equity_dirty = True
+        self._held = None
         if order is None:
             return
         for strat in self.strategies:
             if strat.id == order.strategy_id:
                 strat.on_fill(fill)
-        state = self._run_state(order.strategy_id)
-        state.last_trade_ts = fill.ts
-        self.storage.save_run_state(state)
+        self._trade_ts[order.strategy_id] = fill.ts
 
     def _run_state(self, strategy_id: str) -> RunState:
         state = self.storage.load_run_state(strategy_id)
@@ -399,7 +422,7 @@ class TradingNode:
             paper = paper_by_symbol.get(c.symbol)
             if paper is not None:
                 paper.on_candle(c)
-            self._observe_equity(c.close_ts)
+            self._observe_equity(c.close_ts, c.symbol)
             for strat in by_symbol.get(c.symbol, ()):
                 strat.on_candle(c)
             if queue:
@@ -453,8 +476,12 @@ class TradingNode:
                 s.muted = False
             self._ctx.queue.clear()
 
-    def _observe_equity(self, ts: int) -> None:
-        equity = self.portfolio.equity()
+    def _observe_equity(self, ts: int, symbol: str = "") -> None:
+        # Equity moves only when a held asset's mark or a balance changes; skip the sum otherwise.
+        if self._equity_dirty or symbol in self._held_symbols():
+            self._equity = self.portfolio.equity()
+            self._equity_dirty = False
+        equity = self._equity
         if ts >= self._next_sample:
             self.equity_curve.append((ts, equity))
             self._next_sample = ts + self.equity_sample_ms
@@ -469,6 +496,15 @@ class TradingNode:
                 stats.max_drawdown_pct = dd
         self.risk.observe_equity(ts, equity)
 
+    def _held_symbols(self) -> frozenset[str]:
+        """Symbols whose base asset this node holds (or owes) on any venue."""
+        held = self._held
+        if held is None or self._held_n != len(self.portfolio.marks):
+            self._held_n = len(self.portfolio.marks)
+            assets = {b.asset for b in self.portfolio.all_balances() if b.total}
+            held = self._held = frozenset(s for s in self.portfolio.marks if s.split("/")[0] in assets)
+        return held
+
     async def _drain(self) -> None:
         queue = self._ctx.queue
         while queue:
@@ -479,9 +515,7 @@ class TradingNode:
                 await self.submit(intent)
 
     def _record_signal(self, intent: OrderIntent) -> None:
-        state = self._run_state(intent.strategy_id)
-        state.last_signal_ts = self.clock.now_ms()
-        self.storage.save_run_state(state)
+        self._signal_ts[intent.strategy_id] = self.clock.now_ms()
 
     def _checkpoint(self, ts: int) -> None:
         with self.storage.transaction():
@@ -492,6 +526,10 @@ class TradingNode:
                 self._fill_run_state(state, strat.id)
                 state.cursor_ts = ts
                 state.state = strat.state()
+                if strat.id in self._signal_ts:
+                    state.last_signal_ts = self._signal_ts[strat.id]
+                if strat.id in self._trade_ts:
+                    state.last_trade_ts = self._trade_ts[strat.id]
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
@@ -581,6 +619,7 @@ class TradingNode:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
 
     def close(self) -> None:
+        self.flush_audit()
         self.db.dispose()
 
 

@@ -282,17 +282,19 @@ class OrderManager:
                            "client_order_id": report.client_order_id}, venue=report.venue,
                           symbol=report.symbol)
             return
-        if report.venue_order_id and not order.venue_order_id:
+        new_id = bool(report.venue_order_id and not order.venue_order_id)
+        if new_id:
             order.venue_order_id = report.venue_order_id
-            self.storage.upsert_order(order)
         status = report.status
-        if order.status.is_terminal:
-            return
-        if status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
-            return
         if status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
             if order.status is OrderStatus.SUBMITTED:
-                self._transition(order, OrderStatus.ACCEPTED)
+                self._transition(order, OrderStatus.ACCEPTED)  # journals the venue id too
+            elif new_id:
+                self.storage.upsert_order(order)
+            return
+        if new_id:
+            self.storage.upsert_order(order)
+        if order.status.is_terminal or status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
             return
         # cancelled / expired / rejected: wait for fills the venue says happened first
         if report.filled > order.filled:

@@ -32,6 +32,9 @@ class Portfolio:
         self.closed_trades: list[ClosedTrade] = []
         self.fees_paid = ZERO
         self.realized_pnl = ZERO
+        # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
+        self._routes: dict[str, tuple[tuple[str, bool], ...] | None] = {}
+        self._routes_for = 0
 
     # balances -------------------------------------------------------------------------------
     def book(self, venue: str) -> BalanceBook:
@@ -127,15 +130,64 @@ class Portfolio:
                 return Decimal(1) / inv
         return None
 
+    def _route(self, asset: str) -> tuple[tuple[str, bool], ...] | None:
+        """How to value `asset`: a chain of (mark symbol, inverted) hops, () for 1:1."""
+        if len(self.marks) != self._routes_for:
+            self._routes.clear()
+            self._routes_for = len(self.marks)
+        if asset in self._routes:
+            return self._routes[asset]
+        route: tuple[tuple[str, bool], ...] | None = None
+        target = self.valuation_asset
+        if asset == target or (asset in STABLECOINS and target in STABLECOINS):
+            route = ()
+        else:
+            route = self._hop(asset, target)
+            if route is None:
+                for hop in ("BTC", "ETH", *sorted(STABLECOINS)):
+                    if hop in (asset, target):
+                        continue
+                    first = self._hop(asset, hop)
+                    if first is None:
+                        continue
+                    second = (
+                        ()
+                        if hop in STABLECOINS and target in STABLECOINS
+                        else self._hop(hop, target)
+                    )
+                    if second is not None:
+                        route = first + second
+                        break
+        self._routes[asset] = route
+        return route
+
+    def _hop(self, asset: str, target: str) -> tuple[tuple[str, bool], ...] | None:
+        targets = STABLECOINS if target in STABLECOINS else (target,)
+        for t in targets:
+            if f"{asset}/{t}" in self.marks:
+                return ((f"{asset}/{t}", False),)
+            if f"{t}/{asset}" in self.marks:
+                return ((f"{t}/{asset}", True),)
+        return None
+
     def equity(self, venue: str | None = None) -> Decimal:
+        """Value every balance in the valuation asset at the latest marks."""
         total = ZERO
+        marks = self.marks
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
             for bal in book.all():
-                px = self.price_of(bal.asset)
-                if px is not None:
-                    total += bal.total * px
+                qty = bal.free + bal.locked
+                if not qty:
+                    continue
+                route = self._route(bal.asset)
+                if route is None:
+                    continue
+                for sym, inverted in route:
+                    px = marks[sym]
+                    qty = qty / px if inverted else qty * px
+                total += qty
         # positions on instruments that are not spot holdings (perpetuals, prediction markets)
         # carry their value as unrealized P&L; spot positions are already in the balances.
         return total

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -115,6 +115,7 @@ class Storage:
         self.db = db
         self._engine = db.engine
         self._tx = _Tx()
+        self._commit_hooks: list[Callable[[], None]] = []
         self._upsert_order_stmt = self._upsert(orders, ["client_order_id"])
         # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
         self._insert_fill_stmt = self._upsert(
@@ -154,8 +155,17 @@ class Storage:
             tx.conn, tx.depth = conn, 1
             try:
                 yield
+                for hook in self._commit_hooks:
+                    hook()
             finally:
                 tx.conn, tx.depth = None, 0
+
+    def add_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` inside every outermost transaction, just before it commits.
+
+        Used to piggyback buffered writes (the audit log) on journal commits.
+        """
+        self._commit_hooks.append(hook)
 
     @property
     def in_transaction(self) -> bool:
@@ -540,6 +550,26 @@ class Storage:
         return [_run_state_from_row(r) for r in self._read(stmt)]
 
     # audit log ---------------------------------------------------------------------------------
+    def append_events(self, batch: Sequence[Event]) -> None:
+        """Append several events to the audit log in one statement."""
+        if not batch:
+            return
+        self._write(
+            self._insert_event_stmt,
+            [
+                {
+                    "ts": e.ts,
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "venue": e.venue,
+                    "symbol": e.symbol,
+                    "strategy_id": e.strategy_id,
+                    "data": e.data,
+                }
+                for e in batch
+            ],
+        )
+
     def append_event(self, event: Event) -> int:
         """Append one event to the audit log and return its id."""
         result = self._write(
