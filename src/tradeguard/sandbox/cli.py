@@ -1,0 +1,108 @@
+"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from tradeguard.sandbox.config import SandboxConfig
+from tradeguard.sandbox.server import SandboxExchange
+
+_DEMO_MARKETS: list[dict[str, Any]] = [
+    {
+        "symbol": "BTCUSDT",
+        "base": "BTC",
+        "quote": "USDT",
+        "tick": "0.01",
+        "step": "0.00001",
+        "min_qty": "0.00001",
+        "min_notional": "5",
+        "bids": [["49999.00", "1"], ["49998.00", "2"]],
+        "asks": [["50001.00", "1"], ["50002.00", "2"]],
+    },
+    {
+        "symbol": "ETHUSDT",
+        "base": "ETH",
+        "quote": "USDT",
+        "tick": "0.01",
+        "step": "0.0001",
+        "min_qty": "0.0001",
+        "min_notional": "5",
+        "bids": [["2999.00", "10"]],
+        "asks": [["3001.00", "10"]],
+    },
+]
+
+
+def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `sandbox` command on an argparse subparsers object."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox", help="run a local exchange speaking Binance's spot API (127.0.0.1 only)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (0 picks a free one)")
+    p.add_argument("--config", type=Path, default=None, help="TOML or JSON sandbox config")
+    p.add_argument("--seed", type=int, default=None, help="seed of every random draw")
+    p.add_argument("--universe", type=int, default=None, help="generate N extra markets")
+    p.add_argument(
+        "--faults", default=None, help="fault settings as JSON, e.g. '{\"latency_ms\": 200}'"
+    )
+    p.add_argument("--weight-limit", type=int, default=None, help="request weight per minute")
+    p.set_defaults(func=run_sandbox_command)
+    return p
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    """Merge the config file (if any) with command-line overrides."""
+    config = SandboxConfig.from_file(args.config) if args.config else SandboxConfig()
+    config.host = args.host
+    config.port = args.port
+    if args.seed is not None:
+        config.seed = args.seed
+        config.faults.update({"seed": args.seed})
+    if args.universe is not None:
+        config.universe_markets = args.universe
+    if args.weight_limit is not None:
+        config.weight_limit_per_minute = args.weight_limit
+    if args.faults:
+        config.faults.update(json.loads(args.faults))
+    if not config.markets and not config.universe_markets:
+        config.markets = [dict(m) for m in _DEMO_MARKETS]
+    config.validate()
+    return config
+
+
+async def serve(config: SandboxConfig, out: TextIO = sys.stdout) -> None:
+    """Start the exchange, print its URLs and a fresh demo key pair, serve until cancelled."""
+    ex = SandboxExchange(config)
+    api_key = secrets.token_hex(32)
+    secret = secrets.token_hex(32)
+    ex.add_account(api_key, secret, {"USDT": Decimal("100000"), "BTC": Decimal("2")})
+    await ex.start()
+    try:
+        print(f"sandbox REST   {ex.rest_url}", file=out)
+        print(f"sandbox WS     {ex.ws_url}", file=out)
+        print(f"sandbox WS-API {ex.ws_api_url}", file=out)
+        print(f"admin          {ex.base_url}/admin/faults", file=out)
+        print(f"demo api key   {api_key}", file=out)
+        print(f"demo secret    {secret}  (shown once: store it in the vault now)", file=out)
+        out.flush()
+        await asyncio.Event().wait()
+    finally:
+        await ex.stop()
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    """Entry point for `tradeguard sandbox`."""
+    config = build_config(args)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -1,0 +1,85 @@
+"""Sandbox settings: where it listens, its limits, its faults, and what it is seeded with."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradeguard.model.errors import ConfigError
+from tradeguard.sandbox.faults import Faults
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(slots=True)
+class SandboxConfig:
+    """Every key has a default; `port=0` picks a free port.
+
+    `markets` rows: `{symbol, base, quote, tick, step, min_qty, min_notional, maker_fee,
+    taker_fee, bids?, asks?}`; `accounts` rows: `{api_key, secret, balances, can_withdraw?}`;
+    `universe_markets` > 0 adds a generated universe of that many markets.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 0
+    weight_limit_per_minute: int = 6000
+    ban_after_strikes: int = 3
+    ban_s: int = 120
+    clock_offset_ms: int = 0
+    universe_markets: int = 0
+    faults: Faults = field(default_factory=Faults)
+    markets: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the offending key, its value and the allowed range."""
+        if self.host not in LOOPBACK_HOSTS:
+            raise ConfigError(
+                f"sandbox.host={self.host!r} is not a loopback address; the sandbox binds "
+                f"only to one of {sorted(LOOPBACK_HOSTS)}"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"sandbox.port={self.port} is out of range; allowed 0..65535")
+        if not 1 <= self.weight_limit_per_minute <= 1_000_000:
+            raise ConfigError(
+                f"sandbox.weight_limit_per_minute={self.weight_limit_per_minute} is out of "
+                "range; allowed 1..1000000"
+            )
+        if self.ban_after_strikes < 1 or self.ban_s < 1:
+            raise ConfigError(
+                f"sandbox.ban_after_strikes={self.ban_after_strikes} and "
+                f"sandbox.ban_s={self.ban_s} must both be >= 1"
+            )
+        if not 0 <= self.universe_markets <= 5000:
+            raise ConfigError(
+                f"sandbox.universe_markets={self.universe_markets} is out of range; allowed 0..5000"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SandboxConfig:
+        """Build from plain data (a parsed TOML/JSON file); unknown keys are refused."""
+        data = dict(data.get("sandbox", data))
+        faults_data = data.pop("faults", {}) or {}
+        known = set(cls.__dataclass_fields__) - {"faults"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"sandbox: unknown key(s) {unknown}; known keys are {sorted(known)}")
+        faults = Faults(seed=int(data.get("seed", 0)))
+        faults.update(faults_data)
+        return cls(faults=faults, **data)
+
+    @classmethod
+    def from_file(cls, path: Path) -> SandboxConfig:
+        """Load a `.toml` or `.json` file (TOML may nest everything under `[sandbox]`)."""
+        if not path.exists():
+            raise ConfigError(f"sandbox config file {path} does not exist; pass an existing file")
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        return cls.from_dict(data)

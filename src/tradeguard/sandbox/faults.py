@@ -1,0 +1,138 @@
+"""Fault injection switches for the sandbox exchange, settable in-process, by config or HTTP."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from tradeguard.model.errors import ConfigError
+
+
+@dataclass(slots=True)
+class Faults:
+    """What to break, and how often; every random draw comes from one seeded RNG.
+
+    - `latency_ms`: delay before answering every REST request; `latency_ms_by_endpoint`
+      overrides it per path (e.g. `{"/api/v3/order": 300}`).
+    - `drop_response_after_execute`: the next N order placements are executed but their HTTP
+      connection is closed without an answer (the client sees a network error).
+    - `http_5xx_rate`: share of REST requests (0..1) answered 503 before doing anything.
+    - `burst_429`: the next N REST requests are answered 429 with Retry-After.
+    - `partial_fills`: K > 1 makes every crossing order fill in K slices, one per loop turn,
+      each pushed on the user stream.
+    - `duplicate_ws_messages`: every websocket message is sent twice.
+    - `disconnect_ws_every_n`: close each websocket after it has sent N messages (0 = never).
+    """
+
+    latency_ms: int = 0
+    latency_ms_by_endpoint: dict[str, int] = field(default_factory=dict)
+    drop_response_after_execute: int = 0
+    http_5xx_rate: float = 0.0
+    burst_429: int = 0
+    partial_fills: int = 0
+    duplicate_ws_messages: bool = False
+    disconnect_ws_every_n: int = 0
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first out-of-range field."""
+        checks: list[tuple[str, object, bool, str]] = [
+            ("latency_ms", self.latency_ms, 0 <= self.latency_ms <= 60_000, "0..60000"),
+            (
+                "drop_response_after_execute",
+                self.drop_response_after_execute,
+                self.drop_response_after_execute >= 0,
+                ">= 0",
+            ),
+            ("http_5xx_rate", self.http_5xx_rate, 0.0 <= self.http_5xx_rate <= 1.0, "0..1"),
+            ("burst_429", self.burst_429, self.burst_429 >= 0, ">= 0"),
+            ("partial_fills", self.partial_fills, 0 <= self.partial_fills <= 100, "0..100"),
+            (
+                "disconnect_ws_every_n",
+                self.disconnect_ws_every_n,
+                self.disconnect_ws_every_n >= 0,
+                ">= 0",
+            ),
+        ]
+        for name, value, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(
+                    f"sandbox.faults.{name}={value!r} is out of range; allowed {allowed}"
+                )
+        for path, ms in self.latency_ms_by_endpoint.items():
+            if not 0 <= ms <= 60_000:
+                raise ConfigError(
+                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r} is out of range; "
+                    "allowed 0..60000"
+                )
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update (from config or the admin endpoint); unknown keys are refused."""
+        known = {f.name for f in fields(self) if not f.name.startswith("_")}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(
+                f"sandbox.faults: unknown key(s) {unknown}; known keys are {sorted(known)}"
+            )
+        old = self.to_dict()
+        for key, value in changes.items():
+            setattr(self, key, value)
+        try:
+            self.validate()
+        except ConfigError:
+            for key, value in old.items():
+                setattr(self, key, value)
+            raise
+        if "seed" in changes:
+            self._rng.seed(self.seed)
+
+    def reset(self) -> None:
+        """Switch every fault off (the seed is kept)."""
+        self.update(
+            {
+                "latency_ms": 0,
+                "latency_ms_by_endpoint": {},
+                "drop_response_after_execute": 0,
+                "http_5xx_rate": 0.0,
+                "burst_429": 0,
+                "partial_fills": 0,
+                "duplicate_ws_messages": False,
+                "disconnect_ws_every_n": 0,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain JSON-able data."""
+        data = asdict(self)
+        data.pop("_rng", None)
+        return data
+
+    # -- draws used by the server ----------------------------------------------------------
+
+    def latency_for(self, path: str) -> int:
+        """Milliseconds to wait before answering `path`."""
+        return self.latency_ms_by_endpoint.get(path, self.latency_ms)
+
+    def take_5xx(self) -> bool:
+        """Decide whether this request gets a 503."""
+        return self.http_5xx_rate > 0 and self._rng.random() < self.http_5xx_rate
+
+    def take_429(self) -> bool:
+        """Consume one request of a 429 burst, if any remains."""
+        if self.burst_429 > 0:
+            self.burst_429 -= 1
+            return True
+        return False
+
+    def take_drop(self) -> bool:
+        """Consume one dropped order response, if any remains."""
+        if self.drop_response_after_execute > 0:
+            self.drop_response_after_execute -= 1
+            return True
+        return False

@@ -1,0 +1,257 @@
+"""Binance spot JSON shapes: how the sandbox renders markets, orders, trades and events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.sandbox.matching import (
+    BUY,
+    EngineOrder,
+    Execution,
+    MarketSpec,
+    Trade,
+)
+
+_Q8 = Decimal("0.00000001")
+
+
+def d8(value: Decimal) -> str:
+    """Format like Binance: fixed point with 8 decimals."""
+    return f"{value.quantize(_Q8):f}"
+
+
+def symbol_info(spec: MarketSpec) -> dict[str, Any]:
+    """One entry of `exchangeInfo.symbols`."""
+    return {
+        "symbol": spec.symbol,
+        "status": "TRADING",
+        "baseAsset": spec.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": spec.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": False,
+        "amendAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": d8(spec.min_price),
+                "maxPrice": d8(spec.max_price),
+                "tickSize": d8(spec.tick),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": d8(spec.min_qty),
+                "maxQty": d8(spec.max_qty),
+                "stepSize": d8(spec.step),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": d8(spec.min_qty),
+                "maxQty": d8(spec.max_qty),
+                "stepSize": d8(spec.step),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": d8(spec.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "NONE",
+        "allowedSelfTradePreventionModes": ["NONE"],
+    }
+
+
+def order_result(
+    order: EngineOrder, trades: list[Trade], resp_type: str, now_ms: int, spec: MarketSpec
+) -> dict[str, Any]:
+    """The answer to `POST /api/v3/order` for newOrderRespType ACK, RESULT or FULL."""
+    out: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "transactTime": now_ms,
+    }
+    if resp_type == "ACK":
+        return out
+    out.update(
+        {
+            "price": d8(order.price),
+            "origQty": d8(order.orig_qty),
+            "executedQty": d8(order.executed_qty),
+            "origQuoteOrderQty": d8(order.orig_quote_qty),
+            "cummulativeQuoteQty": d8(order.cum_quote),
+            "status": order.status,
+            "timeInForce": order.time_in_force,
+            "type": order.type,
+            "side": order.side,
+            "workingTime": order.created_ms,
+            "selfTradePreventionMode": "NONE",
+        }
+    )
+    if resp_type == "FULL":
+        fills = []
+        for t in trades:
+            if order.order_id not in (t.buyer_order_id, t.seller_order_id):
+                continue
+            is_buyer = t.buyer_order_id == order.order_id
+            fills.append(
+                {
+                    "price": d8(t.price),
+                    "qty": d8(t.qty),
+                    "commission": d8(t.buyer_fee if is_buyer else t.seller_fee),
+                    "commissionAsset": spec.base if is_buyer else spec.quote,
+                    "tradeId": t.trade_id,
+                }
+            )
+        out["fills"] = fills
+    return out
+
+
+def order_query(order: EngineOrder) -> dict[str, Any]:
+    """The answer to `GET /api/v3/order` and one row of `openOrders` / `allOrders`."""
+    return {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "price": d8(order.price),
+        "origQty": d8(order.orig_qty),
+        "executedQty": d8(order.executed_qty),
+        "cummulativeQuoteQty": d8(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+        "stopPrice": d8(Decimal(0)),
+        "icebergQty": d8(Decimal(0)),
+        "time": order.created_ms,
+        "updateTime": order.updated_ms,
+        "isWorking": order.on_book or order.working,
+        "workingTime": order.created_ms,
+        "origQuoteOrderQty": d8(order.orig_quote_qty),
+        "selfTradePreventionMode": "NONE",
+    }
+
+
+def cancel_result(order: EngineOrder, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
+    """The answer to `DELETE /api/v3/order`."""
+    return {
+        "symbol": order.symbol,
+        "origClientOrderId": order.client_order_id,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": cancel_client_id,
+        "transactTime": now_ms,
+        "price": d8(order.price),
+        "origQty": d8(order.orig_qty),
+        "executedQty": d8(order.executed_qty),
+        "origQuoteOrderQty": d8(order.orig_quote_qty),
+        "cummulativeQuoteQty": d8(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+        "selfTradePreventionMode": "NONE",
+    }
+
+
+def my_trade(t: Trade, account_id: str, spec: MarketSpec) -> list[dict[str, Any]]:
+    """Rows of `GET /api/v3/myTrades` for one trade (two if the account was on both sides)."""
+    rows = []
+    for is_buyer in (True, False):
+        acc = t.buyer_account if is_buyer else t.seller_account
+        if acc != account_id:
+            continue
+        rows.append(
+            {
+                "symbol": t.symbol,
+                "id": t.trade_id,
+                "orderId": t.buyer_order_id if is_buyer else t.seller_order_id,
+                "orderListId": -1,
+                "price": d8(t.price),
+                "qty": d8(t.qty),
+                "quoteQty": d8(t.quote_qty),
+                "commission": d8(t.buyer_fee if is_buyer else t.seller_fee),
+                "commissionAsset": spec.base if is_buyer else spec.quote,
+                "time": t.time_ms,
+                "isBuyer": is_buyer,
+                "isMaker": t.buyer_is_maker == is_buyer,
+                "isBestMatch": True,
+            }
+        )
+    return rows
+
+
+def execution_report(e: Execution) -> dict[str, Any]:
+    """A user-stream `executionReport` event."""
+    canceled = e.exec_type == "CANCELED"
+    return {
+        "e": "executionReport",
+        "E": e.event_ms,
+        "s": e.symbol,
+        "c": e.client_order_id if not canceled else f"cancel-{e.order_id}",
+        "S": e.side,
+        "o": e.type,
+        "f": e.time_in_force,
+        "q": d8(e.orig_qty),
+        "p": d8(e.price),
+        "P": d8(Decimal(0)),
+        "F": d8(Decimal(0)),
+        "g": -1,
+        "C": e.client_order_id if canceled else "",
+        "x": e.exec_type,
+        "X": e.status,
+        "r": "NONE",
+        "i": e.order_id,
+        "l": d8(e.last_qty),
+        "z": d8(e.executed_qty),
+        "L": d8(e.last_price),
+        "n": d8(e.commission),
+        "N": e.commission_asset,
+        "T": e.event_ms,
+        "t": e.trade_id,
+        "v": 0,
+        "I": e.order_id * 10 + (1 if e.exec_type == "TRADE" else 0),
+        "w": e.on_book,
+        "m": e.is_maker,
+        "M": False,
+        "O": e.created_ms,
+        "Z": d8(e.cum_quote),
+        "Y": d8(e.last_qty * e.last_price),
+        "Q": d8(e.orig_quote_qty),
+        "W": e.created_ms,
+        "V": "NONE",
+    }
+
+
+def account_position(now_ms: int, balances: list[tuple[str, Decimal, Decimal]]) -> dict[str, Any]:
+    """A user-stream `outboundAccountPosition` event."""
+    return {
+        "e": "outboundAccountPosition",
+        "E": now_ms,
+        "u": now_ms,
+        "B": [{"a": a, "f": d8(f), "l": d8(lk)} for a, f, lk in balances],
+    }
+
+
+def side_of_taker(t: Trade) -> str:
+    """The aggressor side of a trade."""
+    return "SELL" if t.buyer_is_maker else BUY
