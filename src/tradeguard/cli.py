@@ -62,14 +62,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     config = _config_from_args(args)
     setup_logging(args.log_format or config.node.log_format, config.node.log_level)
     node = TradingNode(config)
+    info = Console(stderr=True, highlight=False) if args.json else console
     try:
         state = node.risk.state.value
         if node.resumed:
-            console.print(f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
-                          f" (trading state {state}).")
+            info.print(f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
+                       f" (trading state {state}).")
         else:
-            console.print(f"Starting a {config.mode.value} run; database "
-                          f"{config.node.database_url}.")
+            info.print(f"Starting a {config.mode.value} run; database "
+                       f"{config.node.database_url}.")
         with Progress(
             TextColumn("replay"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
             TimeRemainingColumn(), console=console, transient=True,
@@ -80,7 +81,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = asyncio.run(node.run(until_end=True, progress=progress))
+            summary = asyncio.run(_start_run_stop(node, progress))
         if args.json:
             print(json.dumps(summary.to_json(), indent=2))
         else:
@@ -88,6 +89,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     finally:
         node.close()
     return EXIT_OK
+
+
+async def _start_run_stop(node: Any, progress: Any) -> Any:
+    await node.start()
+    try:
+        return await node.run(until_end=True, progress=progress)
+    finally:
+        await node.stop()
 
 
 def _print_summary(console: Console, s: Any, node: Any) -> None:

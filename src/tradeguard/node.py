@@ -29,7 +29,8 @@ from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.portfolio.portfolio import Portfolio
-from tradeguard.risk.engine import RiskEngine
+from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
+from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import RunState, Storage
 from tradeguard.strategies.base import Strategy, create
@@ -175,6 +176,7 @@ class TradingNode:
         self.portfolio = Portfolio(config.node.valuation_asset)
         self.risk = RiskEngine(config.risk, self.clock, StorageStateStore(self.storage),
                                self.bus.publish)
+        self.kill_switch = KillSwitch(self.risk, self.clock, config.node.kill_sentinel)
         self.venues: dict[str, Venue] = {}
         self.resumed = False
         self.stats = RunStats()
@@ -412,7 +414,6 @@ class TradingNode:
         paper_by_symbol = self._paper_for_symbols()
         every = self.config.node.checkpoint_every
         stats = self.stats
-        sentinel = Path(self.config.node.kill_sentinel)
         for i in range(start_idx, total):
             c = candles[i]
             if sim is not None:
@@ -436,8 +437,7 @@ class TradingNode:
                 self._checkpoint(c.ts)
                 if progress is not None:
                     progress(i + 1, total)
-                if sentinel.exists():
-                    await self.kill(reason=f"sentinel file {sentinel}", by="sentinel")
+                await self.poll_kill_sentinel()
             if not until_end and self._stop_requested:
                 break
         if candles and start_idx < total:
@@ -547,35 +547,40 @@ class TradingNode:
     # control -----------------------------------------------------------------------------------
     async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, Any]:
         """Halt, cancel every open order on every venue, optionally flatten; report it all."""
-        self.risk.halt(reason, by)
+        request = self.kill_switch.trigger(reason, by, flatten)
+        return await self._execute_kill(request)
+
+    async def _execute_kill(self, request: KillRequest) -> dict[str, Any]:
+        report = self.kill_switch.report(request)
         cancelled, failed = await self.orders.cancel_all()
-        closed: list[str] = []
-        if flatten:
+        report.cancelled.extend(cancelled)
+        report.failed.extend(failed)
+        if request.flatten:
             for pos in self.portfolio.open_positions():
                 intent = OrderIntent(
                     strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
                     side=_closing_side(pos), amount=abs(pos.quantity), type=OrderType.MARKET,
-                    reduce_only=True, tag="kill-flatten", signal={"reason": "kill switch flatten"},
+                    reduce_only=True, tag=KILL_FLATTEN_TAG,
+                    signal={"reason": "kill switch flatten"},
                 )  # fmt: skip
                 result = await self.orders.submit(intent)
                 if result.ok:
-                    closed.append(f"{pos.venue}:{pos.symbol}")
+                    report.closed_positions.append(f"{pos.venue}:{pos.symbol}")
                 else:
-                    failed.append((f"{pos.venue}:{pos.symbol}", result.reason))
-        report = {
-            "reason": reason,
-            "by": by,
-            "cancelled": cancelled,
-            "closed_positions": closed,
-            "failed": [{"id": i, "reason": r} for i, r in failed],
-        }
-        self._emit(EventKind.KILL, report, severity="critical")
-        self.storage.kv_set("kill.last_report", report)
-        try:
-            Path(self.config.node.kill_sentinel).unlink(missing_ok=True)
-        except OSError:
-            pass
-        return report
+                    report.failed.append((f"{pos.venue}:{pos.symbol}", result.reason))
+        self.kill_switch.finish(report)
+        self.flush_audit()
+        sentinel = self.kill_switch.sentinel_path
+        if sentinel is not None:
+            sentinel.unlink(missing_ok=True)
+        return report.to_json()
+
+    async def poll_kill_sentinel(self) -> dict[str, Any] | None:
+        """Run the kill switch if the sentinel file has appeared; return its report."""
+        request = self.kill_switch.poll()
+        if request is None:
+            return None
+        return await self._execute_kill(request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
         rows = self.storage.load_position_rows(status="closed")

@@ -1,0 +1,98 @@
+"""The kill switch cancels every open order on the paper venue and survives a restart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from node_support import node_for, paper_config, write_slice
+
+from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side, TradingState
+
+PERMISSIVE = {"max_orders_per_s": "50", "max_trades_per_day": 1000, "max_open_positions": 50,
+              "max_order_notional_usd": "100"}
+
+
+async def _node_with_resting_orders(tmp_path: Path, data_dir: Path, n: int):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False,
+                       risk=PERMISSIVE, tmp=tmp_path)
+    node = node_for(cfg)
+    await node.start()
+    await node.run()
+    close = node.market.mid("BTC/USDT")
+    assert close is not None
+    cids = []
+    for i in range(n):
+        price = (close * Decimal("0.995") - i).quantize(Decimal("0.01"))
+        result = await node.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
+                                               Decimal("0.0004"), OrderType.LIMIT, price))
+        assert result.ok, result.reason
+        cids.append(result.order.client_order_id)
+    return node, cfg, cids
+
+
+async def test_kill_cancels_every_open_order_and_node_comes_back_halted(tmp_path, data_dir):
+    node, cfg, cids = await _node_with_resting_orders(tmp_path, data_dir, 40)
+    paper = node.venues["paper"]
+    assert len(await paper.fetch_open_orders()) == 40
+    report = await node.kill(reason="test emergency", by="pytest")
+    assert sorted(report["cancelled"]) == sorted(cids)
+    assert report["failed"] == []
+    assert await paper.fetch_open_orders() == []
+    assert node.risk.state is TradingState.HALTED
+    assert all(node.orders.orders[c].status is OrderStatus.CANCELLED for c in cids)
+    # locked quote is released on the venue
+    usdt = {b.asset: b for b in await paper.fetch_balances()}["USDT"]
+    assert usdt.locked == 0
+    node.close()
+
+    restarted = node_for(cfg)
+    await restarted.start()
+    assert restarted.risk.state is TradingState.HALTED
+    assert restarted.storage.load_orders(open_only=True) == []
+    denied = await restarted.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
+                                                Decimal("0.0004"), OrderType.MARKET))
+    assert denied.status == "denied"
+    assert "HALTED" in denied.reason
+    restarted.close()
+
+
+async def test_kill_with_flatten_closes_the_position(tmp_path, data_dir):
+    node, _, _ = await _node_with_resting_orders(tmp_path, data_dir, 0)
+    buy = await node.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
+                                        Decimal("0.001"), OrderType.MARKET))
+    assert buy.ok
+    # the paper venue fills market orders on the next candle: feed one
+    last = node.market.candles["BTC/USDT"]
+    from dataclasses import replace
+
+    nxt = replace(last, ts=last.ts + 60_000)
+    node.clock.advance_to(nxt.close_ts)
+    node.market.on_candle(nxt)
+    node.venues["paper"].on_candle(nxt)
+    pos = node.portfolio.position("paper", "BTC/USDT", "manual")
+    assert pos.quantity == Decimal("0.001")
+    report = await node.kill(reason="flatten test", by="pytest", flatten=True)
+    assert report["closed_positions"] == ["paper:BTC/USDT"]
+    nxt2 = replace(nxt, ts=nxt.ts + 60_000)
+    node.clock.advance_to(nxt2.close_ts)
+    node.market.on_candle(nxt2)
+    node.venues["paper"].on_candle(nxt2)
+    assert pos.quantity == 0
+    node.close()
+
+
+async def test_sentinel_file_triggers_the_kill_switch_during_a_run(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data, risk=PERMISSIVE, tmp=tmp_path)
+    cfg.node.checkpoint_every = 50
+    Path(cfg.node.kill_sentinel).write_text("stop\n")
+    node = node_for(cfg)
+    await node.start()
+    await node.run()
+    assert node.risk.state is TradingState.HALTED
+    assert not Path(cfg.node.kill_sentinel).exists()
+    stages = [e.data["stage"] for e in node.storage.load_events(kind_prefix="kill")]
+    assert sorted(stages) == ["done", "triggered"]
+    node.close()
