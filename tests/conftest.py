@@ -35,8 +35,11 @@ def pg_url() -> Iterator[str]:
 
     name = f"tg_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
-                                autocommit=True, connect_timeout=5)
+        admin = psycopg.connect(
+            PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
+            autocommit=True,
+            connect_timeout=5,
+        )
     except psycopg.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it with "

@@ -18,11 +18,19 @@ def write_slice(data_dir: Path, out: Path, rows: int) -> Path:
     return out
 
 
-def paper_config(db_url: str, data_path: Path, *, strategies: bool = True,
-                 risk: dict[str, Any] | None = None, tmp: Path | None = None) -> Config:
+def paper_config(
+    db_url: str,
+    data_path: Path,
+    *,
+    strategies: bool = True,
+    risk: dict[str, Any] | None = None,
+    tmp: Path | None = None,
+) -> Config:
     data = default_config()
-    data["node"] = {"database_url": db_url,
-                    "kill_sentinel": str((tmp or data_path.parent) / "tg.kill")}
+    data["node"] = {
+        "database_url": db_url,
+        "kill_sentinel": str((tmp or data_path.parent) / "tg.kill"),
+    }
     data["data"] = [{"path": str(data_path), "symbol": "BTC/USDT", "venue": "paper"}]
     if not strategies:
         data["strategies"] = []

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from node_support import BTC_FILE, write_slice
 
+from node_support import BTC_FILE, write_slice
 from tradeguard.cli import main
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -22,8 +22,8 @@ def _config(tmp_path: Path, data: Path, extra: str = "") -> Path:
         f"""
 mode = "paper"
 [node]
-database_url = "sqlite:///{tmp_path / 'tg.db'}"
-kill_sentinel = "{tmp_path / 'tg.kill'}"
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+kill_sentinel = "{tmp_path / "tg.kill"}"
 [[data]]
 path = "{data}"
 symbol = "BTC/USDT"
@@ -133,8 +133,10 @@ def test_kill_then_resume_from_the_command_line(tmp_path, data_dir, capsys):
     # without confirmation nothing changes
     assert main(["resume", "--config", cfg, "--reason", "drill over"]) == 1
     assert _json(capsys, ["status", "--config", cfg, "--json"])["trading_state"] == "HALTED"
-    out = _json(capsys, ["resume", "--config", cfg, "--reason", "drill over", "--yes",
-                         "--by", "alice", "--json"])
+    out = _json(
+        capsys,
+        ["resume", "--config", cfg, "--reason", "drill over", "--yes", "--by", "alice", "--json"],
+    )
     assert out == {"resumed": True, "message": out["message"], "state": "ACTIVE"}
     assert "alice" in out["message"]
     events = _json(capsys, ["status", "--config", cfg, "--json"])
@@ -144,13 +146,25 @@ def test_kill_then_resume_from_the_command_line(tmp_path, data_dir, capsys):
 @pytest.mark.slow
 def test_quick_start_command_runs_the_bundled_month_and_shows_a_summary(tmp_path, data_dir):
     env = dict(os.environ, TG_DATA_DIR=str(data_dir))
-    proc = subprocess.run([str(EXE), "run", "--until-end"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(EXE), "run", "--until-end"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     for label in ("Run summary", "Closed trades", "Fees paid", "Max drawdown", "45,031"):
         assert label in proc.stdout
     assert (tmp_path / "tradeguard.db").exists()
-    again = subprocess.run([str(EXE), "run", "--until-end"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [str(EXE), "run", "--until-end"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and "Resuming" in again.stdout
     assert BTC_FILE.endswith(".csv")

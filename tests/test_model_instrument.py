@@ -6,8 +6,16 @@ from tradeguard.model import ClientOrderIdFactory, Instrument, dec, quantize_dow
 
 
 def _inst() -> Instrument:
-    return Instrument("v", "BTC/USDT", "BTC", "USDT", price_tick=D("0.01"),
-                      amount_step=D("0.00001"), min_amount=D("0.0001"), min_notional=D("5"))
+    return Instrument(
+        "v",
+        "BTC/USDT",
+        "BTC",
+        "USDT",
+        price_tick=D("0.01"),
+        amount_step=D("0.00001"),
+        min_amount=D("0.0001"),
+        min_notional=D("5"),
+    )
 
 
 def test_valid_order_passes():

@@ -28,8 +28,17 @@ LEGAL = {
 
 
 def _order(status: OrderStatus) -> Order:
-    return Order("cid1", "s", "paper", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("1"),
-                 Decimal("100"), status=status)
+    return Order(
+        "cid1",
+        "s",
+        "paper",
+        "BTC/USDT",
+        Side.BUY,
+        OrderType.LIMIT,
+        Decimal("1"),
+        Decimal("100"),
+        status=status,
+    )
 
 
 @pytest.mark.parametrize("current", list(OrderStatus))
@@ -56,8 +65,20 @@ def test_terminal_states_accept_nothing():
 
 
 def _fill(trade_id: str, amount: str, price: str = "100") -> Fill:
-    return Fill("paper", "BTC/USDT", "cid1", "v1", trade_id, Side.BUY, Decimal(price),
-                Decimal(amount), Decimal("0.01"), "USDT", LiquiditySide.TAKER, 1)
+    return Fill(
+        "paper",
+        "BTC/USDT",
+        "cid1",
+        "v1",
+        trade_id,
+        Side.BUY,
+        Decimal(price),
+        Decimal(amount),
+        Decimal("0.01"),
+        "USDT",
+        LiquiditySide.TAKER,
+        1,
+    )
 
 
 def test_fills_move_order_to_partial_then_filled_and_average_price():
@@ -80,7 +101,7 @@ def test_same_trade_id_applies_once():
 
 def test_overfill_is_refused():
     order = _order(S.ACCEPTED)
-    with pytest.raises(InvalidOrderTransition, match="would fill 1.5 of 1"):
+    with pytest.raises(InvalidOrderTransition, match=r"would fill 1\.5 of 1"):
         order.apply_fill(_fill("t1", "1.5"))
     assert order.filled == 0
 

@@ -6,17 +6,21 @@ from decimal import Decimal
 from pathlib import Path
 
 from node_support import node_for, paper_config, write_slice
-
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side, TradingState
 
-PERMISSIVE = {"max_orders_per_s": "50", "max_trades_per_day": 1000, "max_open_positions": 50,
-              "max_order_notional_usd": "100"}
+PERMISSIVE = {
+    "max_orders_per_s": "50",
+    "max_trades_per_day": 1000,
+    "max_open_positions": 50,
+    "max_order_notional_usd": "100",
+}
 
 
 async def _node_with_resting_orders(tmp_path: Path, data_dir: Path, n: int):
     data = write_slice(data_dir, tmp_path / "btc.csv", 200)
-    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False,
-                       risk=PERMISSIVE, tmp=tmp_path)
+    cfg = paper_config(
+        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
+    )
     node = node_for(cfg)
     await node.start()
     await node.run()
@@ -25,8 +29,11 @@ async def _node_with_resting_orders(tmp_path: Path, data_dir: Path, n: int):
     cids = []
     for i in range(n):
         price = (close * Decimal("0.995") - i).quantize(Decimal("0.01"))
-        result = await node.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
-                                               Decimal("0.0004"), OrderType.LIMIT, price))
+        result = await node.submit(
+            OrderIntent(
+                "manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.0004"), OrderType.LIMIT, price
+            )
+        )
         assert result.ok, result.reason
         cids.append(result.order.client_order_id)
     return node, cfg, cids
@@ -51,8 +58,9 @@ async def test_kill_cancels_every_open_order_and_node_comes_back_halted(tmp_path
     await restarted.start()
     assert restarted.risk.state is TradingState.HALTED
     assert restarted.storage.load_orders(open_only=True) == []
-    denied = await restarted.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
-                                                Decimal("0.0004"), OrderType.MARKET))
+    denied = await restarted.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.0004"), OrderType.MARKET)
+    )
     assert denied.status == "denied"
     assert "HALTED" in denied.reason
     restarted.close()
@@ -60,8 +68,9 @@ async def test_kill_cancels_every_open_order_and_node_comes_back_halted(tmp_path
 
 async def test_kill_with_flatten_closes_the_position(tmp_path, data_dir):
     node, _, _ = await _node_with_resting_orders(tmp_path, data_dir, 0)
-    buy = await node.submit(OrderIntent("manual", "paper", "BTC/USDT", Side.BUY,
-                                        Decimal("0.001"), OrderType.MARKET))
+    buy = await node.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.001"), OrderType.MARKET)
+    )
     assert buy.ok
     # the paper venue fills market orders on the next candle: feed one
     last = node.market.candles["BTC/USDT"]

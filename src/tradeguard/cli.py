@@ -66,11 +66,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     try:
         state = node.risk.state.value
         if node.resumed:
-            info.print(f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
-                       f" (trading state {state}).")
+            info.print(
+                f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
+                f" (trading state {state})."
+            )
         else:
-            info.print(f"Starting a {config.mode.value} run; database "
-                       f"{config.node.database_url}.")
+            info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
         with Progress(
             TextColumn("replay"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
             TimeRemainingColumn(), console=console, transient=True,
@@ -100,15 +101,17 @@ async def _start_run_stop(node: Any, progress: Any) -> Any:
 
 
 def _print_summary(console: Console, s: Any, node: Any) -> None:
-    t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})",
-              show_header=False)
+    t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
     rows = [
         ("Period", f"{_ts(s.first_ts)} → {_ts(s.last_ts)} UTC"),
         ("Candles replayed (this run)", f"{s.events:,}"),
         ("Candles replayed (all runs)", f"{s.events_total:,}"),
         ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
         ("Denied by risk", f"{s.denied:,}"),
-        ("Closed trades (won / lost)", f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})"),
+        (
+            "Closed trades (won / lost)",
+            f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})",
+        ),
         ("Realized P&L (net of fees)", _money(s.realized_pnl)),
         ("Unrealized P&L", _money(s.unrealized_pnl)),
         ("Fees paid", _money(s.fees)),
@@ -127,10 +130,19 @@ def _print_summary(console: Console, s: Any, node: Any) -> None:
         for col in ("symbol", "side", "entry", "exit", "P&L", "P&L %", "closed (UTC)"):
             tt.add_column(col)
         for r in trades:
-            tt.add_row(r["symbol"], r["side"], _money(r["entry_price"]), _money(r["exit_price"]),
-                       _money(r["pnl"]), _money(r["pnl_pct"]), _ts(r["exit_ts"]))
+            tt.add_row(
+                r["symbol"],
+                r["side"],
+                _money(r["entry_price"]),
+                _money(r["exit_price"]),
+                _money(r["pnl"]),
+                _money(r["pnl_pct"]),
+                _ts(r["exit_ts"]),
+            )
         console.print(tt)
-    console.print("Inspect with: tradeguard status | orders | positions | balances  (--json for scripts)")
+    console.print(
+        "Inspect with: tradeguard status | orders | positions | balances  (--json for scripts)"
+    )
 
 
 # read commands ------------------------------------------------------------------------------------
@@ -151,15 +163,24 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return EXIT_OK
-    console.print(f"Trading state: [bold]{out['trading_state']}[/]"
-                  + (f" ({out['halt_reason']})" if out["halt_reason"] else ""))
+    console.print(
+        f"Trading state: [bold]{out['trading_state']}[/]"
+        + (f" ({out['halt_reason']})" if out["halt_reason"] else "")
+    )
     t = Table(title="Strategies")
     for col in ("id", "status", "trades", "won", "lost", "total P&L", "last signal", "last trade"):
         t.add_column(col)
     for r in runs:
-        t.add_row(r.strategy_id, r.status, str(r.total_trades), str(r.winning_trades),
-                  str(r.losing_trades), _money(r.total_pnl), _ts(r.last_signal_ts),
-                  _ts(r.last_trade_ts))
+        t.add_row(
+            r.strategy_id,
+            r.status,
+            str(r.total_trades),
+            str(r.winning_trades),
+            str(r.losing_trades),
+            _money(r.total_pnl),
+            _ts(r.last_signal_ts),
+            _ts(r.last_trade_ts),
+        )
     console.print(t)
     return EXIT_OK
 
@@ -177,13 +198,34 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([_order_json(o) for o in orders], indent=2))
         return EXIT_OK
     t = Table(title=f"Orders ({len(orders)})")
-    for col in ("client id", "strategy", "symbol", "side", "type", "amount", "price", "filled",
-                "avg price", "status", "updated"):
+    for col in (
+        "client id",
+        "strategy",
+        "symbol",
+        "side",
+        "type",
+        "amount",
+        "price",
+        "filled",
+        "avg price",
+        "status",
+        "updated",
+    ):
         t.add_column(col)
     for o in orders:
-        t.add_row(o.client_order_id, o.strategy_id, o.symbol, o.side.value, o.type.value,
-                  str(o.amount), str(o.price or "-"), str(o.filled), _money(o.avg_price),
-                  o.status.value, _ts(o.updated_ts))
+        t.add_row(
+            o.client_order_id,
+            o.strategy_id,
+            o.symbol,
+            o.side.value,
+            o.type.value,
+            str(o.amount),
+            str(o.price or "-"),
+            str(o.filled),
+            _money(o.avg_price),
+            o.status.value,
+            _ts(o.updated_ts),
+        )
     console.print(t)
     return EXIT_OK
 
@@ -210,9 +252,17 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
     for col in ("symbol", "strategy", "side", "status", "qty", "entry", "exit", "P&L", "P&L %"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["symbol"], r["strategy_id"], r["side"], r["status"], str(r["quantity"]),
-                  _money(r["entry_price"]), _money(r.get("exit_price")), _money(r.get("pnl")),
-                  _money(r.get("pnl_pct")))
+        t.add_row(
+            r["symbol"],
+            r["strategy_id"],
+            r["side"],
+            r["status"],
+            str(r["quantity"]),
+            _money(r["entry_price"]),
+            _money(r.get("exit_price")),
+            _money(r.get("pnl")),
+            _money(r.get("pnl_pct")),
+        )
     console.print(t)
     return EXIT_OK
 
@@ -221,9 +271,21 @@ def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     storage = _storage(args)
     bals = storage.load_balances()
     if args.json:
-        print(json.dumps([{"venue": b.venue, "asset": b.asset, "free": str(b.free),
-                           "locked": str(b.locked), "total": str(b.total)} for b in bals],
-                         indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "venue": b.venue,
+                        "asset": b.asset,
+                        "free": str(b.free),
+                        "locked": str(b.locked),
+                        "total": str(b.total),
+                    }
+                    for b in bals
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     t = Table(title="Balances")
     for col in ("venue", "asset", "free", "locked", "total"):
@@ -238,8 +300,10 @@ def cmd_config_check(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.config import load_config
 
     config = load_config(args.file)
-    console.print(f"{args.file}: valid ({config.mode.value} mode, {len(config.venues)} venue(s), "
-                  f"{len(config.strategies)} strateg{'y' if len(config.strategies) == 1 else 'ies'})")
+    console.print(
+        f"{args.file}: valid ({config.mode.value} mode, {len(config.venues)} venue(s), "
+        f"{len(config.strategies)} strateg{'y' if len(config.strategies) == 1 else 'ies'})"
+    )
     return EXIT_OK
 
 

@@ -105,6 +105,10 @@ class NodeConfig(_Strict):
     replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)  # 0 = as fast as possible
     kill_sentinel: str = "tradeguard.kill"
     checkpoint_every: int = Field(default=5_000, ge=1, le=10_000_000)
+    # live and sandbox modes
+    checkpoint_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    reconcile_interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
 
 
 class Config(_Strict):
@@ -216,9 +220,7 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
     return "invalid configuration:\n" + "\n".join(lines)
 
 
-def load_config(
-    path: str | Path | None = None, environ: dict[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read a TOML file (or the built-in paper config), apply env overrides, and validate."""
     env = dict(os.environ if environ is None else environ)
     if path is None:

@@ -20,8 +20,9 @@ def add_control_parsers(sub: Any) -> None:
     kill = sub.add_parser("kill", help="halt trading and cancel every open order on every venue")
     kill.add_argument("--config")
     kill.add_argument("--db")
-    kill.add_argument("--flatten", action="store_true",
-                      help="also close positions with reduce-only market orders")
+    kill.add_argument(
+        "--flatten", action="store_true", help="also close positions with reduce-only market orders"
+    )
     kill.add_argument("--reason", default="operator kill switch")
     kill.add_argument("--json", action="store_true")
     kill.set_defaults(func=cmd_kill)
@@ -31,8 +32,11 @@ def add_control_parsers(sub: Any) -> None:
     res.add_argument("--db")
     res.add_argument("--reason", required=True, help="why trading may resume (recorded)")
     res.add_argument("--by", default=None, help="who resumes (default: the OS user)")
-    res.add_argument("--yes", action="store_true",
-                     help=f"confirm without the prompt (same as typing {RESUME_PHRASE})")
+    res.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"confirm without the prompt (same as typing {RESUME_PHRASE})",
+    )
     res.add_argument("--json", action="store_true")
     res.set_defaults(func=cmd_resume)
 
@@ -67,7 +71,9 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
 async def _kill(node: Any, args: argparse.Namespace) -> dict[str, Any]:
     await node.start()
     try:
-        report: dict[str, Any] = await node.kill(reason=args.reason, by=_who(), flatten=args.flatten)
+        report: dict[str, Any] = await node.kill(
+            reason=args.reason, by=_who(), flatten=args.flatten
+        )
     finally:
         await node.stop()
     return report
@@ -83,7 +89,9 @@ def _who() -> str:
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
-            console.print(f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt")
+            console.print(
+                f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt"
+            )
             return 1
         answer = input(f"Type {RESUME_PHRASE} to let trading resume: ").strip()
         if answer != RESUME_PHRASE:

@@ -5,7 +5,9 @@ Paper, backtest, sandbox and live differ only in the venues and the clock plugge
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,7 +26,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.market import Candle
+from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CURSOR_KEY = "replay.cursor_ms"
 STATS_KEY = "run.stats"
+HEARTBEAT_KEY = "node.heartbeat"
 EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
 
@@ -174,8 +177,9 @@ class TradingNode:
         self.storage = Storage(self.db)
         self.market = MarketState()
         self.portfolio = Portfolio(config.node.valuation_asset)
-        self.risk = RiskEngine(config.risk, self.clock, StorageStateStore(self.storage),
-                               self.bus.publish)
+        self.risk = RiskEngine(
+            config.risk, self.clock, StorageStateStore(self.storage), self.bus.publish
+        )
         self.kill_switch = KillSwitch(self.risk, self.clock, config.node.kill_sentinel)
         self.venues: dict[str, Venue] = {}
         self.resumed = False
@@ -250,7 +254,9 @@ class TradingNode:
         if not stored:
             from tradeguard.model.balance import Balance
 
-            self.portfolio.set_balances(vc.name, [Balance(vc.name, a, q) for a, q in balances.items()])
+            self.portfolio.set_balances(
+                vc.name, [Balance(vc.name, a, q) for a, q in balances.items()]
+            )
         return venue
 
     def _restore(self) -> None:
@@ -284,10 +290,10 @@ class TradingNode:
         prefix_o, prefix_t = f"{venue}-o", f"{venue}-t"
         for o in self.storage.load_orders(venue=venue):
             if o.venue_order_id.startswith(prefix_o):
-                last_o = max(last_o, int(o.venue_order_id[len(prefix_o):] or 0))
+                last_o = max(last_o, int(o.venue_order_id[len(prefix_o) :] or 0))
         for f in self.storage.load_fills(venue=venue):
             if f.trade_id.startswith(prefix_t):
-                last_t = max(last_t, int(f.trade_id[len(prefix_t):] or 0))
+                last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
         return last_o, last_t
 
     def _build_strategies(self) -> None:
@@ -398,8 +404,10 @@ class TradingNode:
             self.stats.start_equity = self.portfolio.equity() if self.portfolio.marks else ZERO
         for strat in self.strategies:
             strat.on_start()
-        self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed,
-                                            "cursor_ms": cursor})
+        self._emit(
+            EventKind.RUN_STARTED,
+            {"mode": self.mode.value, "resumed": self.resumed, "cursor_ms": cursor},
+        )
         start_idx = 0
         if cursor:
             start_idx = _first_after(candles, cursor)
@@ -452,6 +460,92 @@ class TradingNode:
 
     _stop_requested = False
 
+    def request_stop(self) -> None:
+        """Ask a running live loop (or replay) to stop at the next step."""
+        self._stop_requested = True
+
+    async def run_live(self, duration_s: float | None = None) -> RunSummary:
+        """Trade on venue streams until stopped: quotes -> strategies -> the order path.
+
+        Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
+        """
+        started = time.perf_counter()
+        self._stop_requested = False
+        for strat in self.strategies:
+            strat.on_start()
+        self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed})
+        tasks = [
+            asyncio.create_task(self._pump_quotes(v, syms), name=f"quotes:{v.name}")
+            for v, syms in self._streamed().items()
+        ]
+        tasks.append(asyncio.create_task(self._duties(), name="duties"))
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not self._stop_requested:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                for t in tasks:
+                    if t.done() and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+                await asyncio.sleep(0.05)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._checkpoint(self.clock.now_ms())
+            for strat in self.strategies:
+                strat.on_stop()
+        summary = self.summary(time.perf_counter() - started)
+        self._emit(EventKind.RUN_FINISHED, summary.to_json())
+        return summary
+
+    def _streamed(self) -> dict[Venue, list[str]]:
+        wanted: dict[Venue, list[str]] = {}
+        for strat in self.strategies:
+            venue = self.venues[strat.venue]
+            syms = wanted.setdefault(venue, [])
+            if strat.symbol not in syms:
+                syms.append(strat.symbol)
+        return wanted
+
+    async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:
+        async for quote in venue.stream_quotes(symbols):
+            await self.on_quote(quote)
+
+    async def on_quote(self, quote: Quote) -> None:
+        """Feed one best bid/ask update through market state, equity and strategies."""
+        self.market.on_quote(quote)
+        self.portfolio.marks[quote.symbol] = quote.mid
+        self._observe_equity(quote.ts, quote.symbol)
+        for strat in self._by_symbol.get(quote.symbol, ()):
+            strat.on_ticker(quote)
+        if self._ctx.queue:
+            await self._drain()
+        self.stats.events += 1
+        self._events_this_run += 1
+
+    async def _duties(self) -> None:
+        cfg = self.config.node
+        next_ckpt = next_rec = next_kill = time.monotonic()
+        next_rec += cfg.reconcile_interval_s
+        while True:
+            now = time.monotonic()
+            if now >= next_kill:
+                await self.poll_kill_sentinel()
+                next_kill = now + cfg.kill_poll_interval_s
+            if now >= next_ckpt:
+                self._checkpoint(self.clock.now_ms())
+                self.storage.kv_set(HEARTBEAT_KEY, {"pid": os.getpid(), "ts": self.clock.now_ms()})
+                next_ckpt = now + cfg.checkpoint_interval_s
+            if now >= next_rec:
+                from tradeguard.execution.reconcile import reconcile_all
+
+                report = await reconcile_all(self)
+                if not report.ok:
+                    self.risk.halt(f"periodic reconciliation failed: {report.reason}", "reconciler")
+                next_rec = now + cfg.reconcile_interval_s
+            await asyncio.sleep(min(cfg.kill_poll_interval_s, 0.2))
+
     def _paper_for_symbols(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for dc in self.config.data:
@@ -502,7 +596,9 @@ class TradingNode:
         if held is None or self._held_n != len(self.portfolio.marks):
             self._held_n = len(self.portfolio.marks)
             assets = {b.asset for b in self.portfolio.all_balances() if b.total}
-            held = self._held = frozenset(s for s in self.portfolio.marks if s.split("/")[0] in assets)
+            held = self._held = frozenset(
+                s for s in self.portfolio.marks if s.split("/")[0] in assets
+            )
         return held
 
     async def _drain(self) -> None:
@@ -533,7 +629,9 @@ class TradingNode:
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
-            self.storage.kv_set(EQUITY_KEY, [[t, str(e)] for t, e in list(self.equity_curve)[-2000:]])
+            self.storage.kv_set(
+                EQUITY_KEY, [[t, str(e)] for t, e in list(self.equity_curve)[-2000:]]
+            )
         self.risk.flush()
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
@@ -648,5 +746,3 @@ def trading_state_of(storage: Storage) -> TradingState:
     if isinstance(state, dict) and "state" in state:
         return TradingState(state["state"])
     return TradingState.ACTIVE
-
-

@@ -136,8 +136,12 @@ class OrderManager:
                 f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
                 "reconcile it first (tradeguard reconcile)"
             )
-            self._publish(EventKind.RISK_DENIED, now, intent, {"code": "ORDER_STATE_UNKNOWN",
-                                                               "reason": reason})
+            self._publish(
+                EventKind.RISK_DENIED,
+                now,
+                intent,
+                {"code": "ORDER_STATE_UNKNOWN", "reason": reason},
+            )
             return SubmitResult("denied", None, "ORDER_STATE_UNKNOWN", reason)
         venue = self.venues.get(intent.venue)
         if venue is None:
@@ -168,8 +172,12 @@ class OrderManager:
         except AmbiguousVenueError as exc:
             self._latency(order.venue, "submit", started)
             self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
-            self._publish(EventKind.VENUE_ERROR, self.clock.now_ms(), order,
-                          {"error": str(exc), "client_order_id": order.client_order_id})
+            self._publish(
+                EventKind.VENUE_ERROR,
+                self.clock.now_ms(),
+                order,
+                {"error": str(exc), "client_order_id": order.client_order_id},
+            )
             await self.resolve(order)
             return SubmitResult("in_flight", order, "AMBIGUOUS", str(exc))
         self._latency(order.venue, "submit", started)
@@ -190,8 +198,9 @@ class OrderManager:
             try:
                 report = await venue.fetch_order(order.client_order_id, order.symbol)
             except AmbiguousVenueError as exc:
-                log.warning("query for %s failed (%s), attempt %d", order.client_order_id, exc,
-                            attempt + 1)
+                log.warning(
+                    "query for %s failed (%s), attempt %d", order.client_order_id, exc, attempt + 1
+                )
                 await asyncio.sleep(self.resolve_delay_s * (2**attempt))
                 continue
             self.unknown.pop(order.client_order_id, None)
@@ -237,7 +246,9 @@ class OrderManager:
         self.on_order_report(report)
         return report
 
-    async def cancel_all(self, venue_name: str | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    async def cancel_all(
+        self, venue_name: str | None = None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
         """Cancel every open order we know and every open order the venues report."""
         cancelled: list[str] = []
         failed: list[tuple[str, str]] = []
@@ -251,11 +262,19 @@ class OrderManager:
             for r in reported:
                 if r.client_order_id not in self.orders:
                     # An order we never journaled (placed outside the node): cancel it too.
-                    ext = Order(r.client_order_id, "external", venue.name, r.symbol,
-                                side=Side(r.side or "buy"), type=OrderType.LIMIT,
-                                amount=r.amount or r.filled, price=r.price,
-                                status=OrderStatus.ACCEPTED, venue_order_id=r.venue_order_id,
-                                filled=r.filled)
+                    ext = Order(
+                        r.client_order_id,
+                        "external",
+                        venue.name,
+                        r.symbol,
+                        side=Side(r.side or "buy"),
+                        type=OrderType.LIMIT,
+                        amount=r.amount or r.filled,
+                        price=r.price,
+                        status=OrderStatus.ACCEPTED,
+                        venue_order_id=r.venue_order_id,
+                        filled=r.filled,
+                    )
                     self.orders[ext.client_order_id] = ext
                     self.open[ext.client_order_id] = ext
         for order in list(self.open.values()):
@@ -277,10 +296,17 @@ class OrderManager:
         """Apply a venue's view of an order, moving only forward."""
         order = self.orders.get(report.client_order_id)
         if order is None:
-            self._publish(EventKind.VENUE_ERROR, report.ts or self.clock.now_ms(), None,
-                          {"error": "report for an order the journal does not know",
-                           "client_order_id": report.client_order_id}, venue=report.venue,
-                          symbol=report.symbol)
+            self._publish(
+                EventKind.VENUE_ERROR,
+                report.ts or self.clock.now_ms(),
+                None,
+                {
+                    "error": "report for an order the journal does not know",
+                    "client_order_id": report.client_order_id,
+                },
+                venue=report.venue,
+                symbol=report.symbol,
+            )
             return
         new_id = bool(report.venue_order_id and not order.venue_order_id)
         if new_id:
@@ -320,8 +346,12 @@ class OrderManager:
                 order.apply_fill(fill)
                 self.storage.upsert_order(order)
                 if before is not order.status:
-                    self.storage.record_transition(order.client_order_id, before.value if before
-                                                   else "", order.status.value, fill.ts)
+                    self.storage.record_transition(
+                        order.client_order_id,
+                        before.value if before else "",
+                        order.status.value,
+                        fill.ts,
+                    )
             pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id)
             was_flat = pos.quantity == 0
             closed = self.portfolio.apply_fill(fill, strategy_id)
@@ -332,16 +362,29 @@ class OrderManager:
             if pos.quantity != 0:
                 self.storage.save_position(pos, fill.price)
         self.risk.observe_fill(fill, closed, strategy_id)
-        self._publish(EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue,
-                      symbol=fill.symbol)
+        self._publish(
+            EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue, symbol=fill.symbol
+        )
         if order is not None and before is not order.status:
             self._publish_order(_STATUS_EVENT[order.status], order)
         if was_flat and pos.quantity != 0:
-            self._publish(EventKind.POSITION_OPENED, fill.ts, order, _position_data(pos),
-                          venue=fill.venue, symbol=fill.symbol)
+            self._publish(
+                EventKind.POSITION_OPENED,
+                fill.ts,
+                order,
+                _position_data(pos),
+                venue=fill.venue,
+                symbol=fill.symbol,
+            )
         if closed is not None:
-            self._publish(EventKind.POSITION_CLOSED, fill.ts, order, _closed_data(closed),
-                          venue=fill.venue, symbol=fill.symbol)
+            self._publish(
+                EventKind.POSITION_CLOSED,
+                fill.ts,
+                order,
+                _closed_data(closed),
+                venue=fill.venue,
+                symbol=fill.symbol,
+            )
         if order is not None:
             if order.status.is_terminal:
                 self.open.pop(order.client_order_id, None)
@@ -397,8 +440,9 @@ class OrderManager:
         order.transition(status, now, reason)
         with self.storage.transaction():
             self.storage.upsert_order(order)
-            self.storage.record_transition(order.client_order_id, before.value, status.value, now,
-                                           reason)
+            self.storage.record_transition(
+                order.client_order_id, before.value, status.value, now, reason
+            )
         if status.is_terminal:
             self.open.pop(order.client_order_id, None)
         severity = "warning" if status is OrderStatus.REJECTED else "info"

@@ -44,15 +44,22 @@ async def reconcile_all(node: Any) -> ReconcileReport:
                 report.orders_updated.append(order.client_order_id)
         except VenueError as exc:
             report.ok = False
-            report.reason = f"venue {order.venue} could not be queried for {order.client_order_id}: {exc}"
+            report.reason = (
+                f"venue {order.venue} could not be queried for {order.client_order_id}: {exc}"
+            )
             break
     if om.unknown:
         report.ok = False
-        report.reason = (
-            f"{len(om.unknown)} order(s) in unknown state: "
-            + ", ".join(sorted(om.unknown))
+        report.reason = f"{len(om.unknown)} order(s) in unknown state: " + ", ".join(
+            sorted(om.unknown)
         )
     kind = EventKind.RECONCILED if report.ok else EventKind.RECONCILE_FAILED
-    node.bus.publish(Event(kind=kind, ts=node.clock.now_ms(), data=report.to_json(),
-                           severity="info" if report.ok else "critical"))
+    node.bus.publish(
+        Event(
+            kind=kind,
+            ts=node.clock.now_ms(),
+            data=report.to_json(),
+            severity="info" if report.ok else "critical",
+        )
+    )
     return report

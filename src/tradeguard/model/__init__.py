@@ -14,7 +14,6 @@ from tradeguard.model.enums import (
     TradingMode,
     TradingState,
 )
-from tradeguard.model.events import Event, EventKind
 from tradeguard.model.errors import (
     AmbiguousVenueError,
     ConfigError,
@@ -23,6 +22,7 @@ from tradeguard.model.errors import (
     TradeguardError,
     VenueError,
 )
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.ids import ClientOrderIdFactory
 from tradeguard.model.instrument import Instrument, InstrumentViolation

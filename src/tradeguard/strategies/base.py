@@ -101,7 +101,9 @@ def register(kind: str) -> Callable[[type[Strategy]], type[Strategy]]:
     return deco
 
 
-def create(kind: str, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> Strategy:
+def create(
+    kind: str, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]
+) -> Strategy:
     """Build a registered strategy, or raise ValueError naming the known kinds."""
     from tradeguard.strategies import ma_crossover  # noqa: F401  (registers itself)
 

@@ -23,7 +23,9 @@ class ExitRules:
         """Return (stop price, take-profit price) for a position opened at `entry`."""
         sign = 1 if long else -1
         stop = entry * (1 - sign * self.stop_loss_pct / _HUNDRED) if self.stop_loss_pct else None
-        take = entry * (1 + sign * self.take_profit_pct / _HUNDRED) if self.take_profit_pct else None
+        take = (
+            entry * (1 + sign * self.take_profit_pct / _HUNDRED) if self.take_profit_pct else None
+        )
         return stop, take
 
 

@@ -45,7 +45,9 @@ class MACrossover(Strategy):
         }  # fmt: skip
         unknown = set(params) - known
         if unknown:
-            raise ValueError(f"unknown ma_crossover params {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown ma_crossover params {sorted(unknown)}; known: {sorted(known)}"
+            )
         self.fast = _int_param(params, "fast", 20, 1, 10_000)
         self.slow = _int_param(params, "slow", 60, 2, 10_000)
         if self.fast >= self.slow:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from tradeguard.model.balance import Balance
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 
@@ -40,10 +42,10 @@ class Venue(ABC):
     def set_listener(self, listener: VenueListener) -> None:
         self._listener = listener
 
-    async def connect(self) -> None:
+    async def connect(self) -> None:  # noqa: B027  (optional hook: paper venues need none)
         """Open connections and streams."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027  (optional hook)
         """Close connections and streams."""
 
     @abstractmethod
@@ -73,3 +75,10 @@ class Venue(ABC):
     @abstractmethod
     async def fetch_balances(self) -> list[Balance]:
         """Every non-zero balance on the account."""
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Best bid/ask updates for `symbols`, for live and sandbox trading.
+
+        Venues fed by a replay (paper) do not stream; the node drives them instead.
+        """
+        raise NotImplementedError(f"venue {self.name} does not stream market data")
