@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = asyncio.run(_start_run_stop(node, progress))
+            summary = asyncio.run(_start_run_stop(node, progress, args.duration_s))
         if args.json:
             print(json.dumps(summary.to_json(), indent=2))
         else:
@@ -92,9 +92,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-async def _start_run_stop(node: Any, progress: Any) -> Any:
+async def _start_run_stop(node: Any, progress: Any, duration_s: float | None = None) -> Any:
+    from tradeguard.model.enums import TradingMode
+
     await node.start()
     try:
+        if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
+            return await node.run_live(duration_s=duration_s)
         return await node.run(until_end=True, progress=progress)
     finally:
         await node.stop()
@@ -322,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--until-end", action="store_true", help="replay to the end of data and exit")
     run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    run.add_argument("--duration-s", type=float, default=None,
+                     help="sandbox/live: stop after this many seconds (default: until Ctrl-C)")
+    run.add_argument("--confirm-live", action="store_true",
+                     help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'")
     run.set_defaults(func=cmd_run)
 
     for name, func, helptext in (
