@@ -48,18 +48,37 @@ RISK_STATE_KEY = "risk.state"
 
 
 class StorageStateStore:
-    """Risk-engine state persisted in the database's kv table."""
+    """Risk-engine state persisted in the database's kv table.
+
+    A change of trading state (ACTIVE/REDUCING/HALTED) is written at once; counter updates
+    ride on the next journal commit or checkpoint, so the order path pays no extra commit.
+    """
 
     def __init__(self, storage: Storage, key: str = RISK_STATE_KEY) -> None:
         self.storage = storage
         self.key = key
+        self._pending: dict[str, Any] | None = None
+        self._last_state: Any = None
+        storage.add_commit_hook(self._write_pending)
 
     def load(self) -> dict[str, Any] | None:
         value = self.storage.kv_get(self.key)
-        return value if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            self._last_state = value.get("state")
+            return value
+        return None
 
     def save(self, state: dict[str, Any]) -> None:
-        self.storage.kv_set(self.key, state)
+        self._pending = state
+        if state.get("state") != self._last_state or self.storage.in_transaction:
+            self._last_state = state.get("state")
+            with self.storage.transaction():
+                pass  # the commit hook writes it
+
+    def _write_pending(self) -> None:
+        if self._pending is not None:
+            state, self._pending = self._pending, None
+            self.storage.kv_set(self.key, state)
 
 
 @dataclass
@@ -722,6 +741,8 @@ class TradingNode:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
 
     def close(self) -> None:
+        self.orders.flush()
+        self.risk.flush()
         self.flush_audit()
         self.db.dispose()
 

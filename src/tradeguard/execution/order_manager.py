@@ -103,6 +103,9 @@ class OrderManager:
         self.latency_listeners: list[Callable[[str, str, float], None]] = []
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
+        self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal]]] = {}
+        self._pending_journal: list[tuple[Order, str, str, int, str]] = []
+        storage.add_commit_hook(self._write_behind)
         for venue in venues.values():
             venue.set_listener(self)
 
@@ -396,13 +399,32 @@ class OrderManager:
             listener(fill, order)
 
     def on_balances(self, venue: str, balances: list[Balance]) -> None:
-        """Record the venue's balances (the source of truth) in the balances table."""
+        """Record the venue's balances (the source of truth); written with the next commit."""
         usd = {}
         for b in balances:
             px = self.portfolio.price_of(b.asset)
             if px is not None:
                 usd[b.asset] = b.total * px
-        self.storage.upsert_balances(venue, balances, usd)
+        self._pending_balances[venue] = (balances, usd)
+
+    def flush(self) -> None:
+        """Write what is waiting for the next commit (balances, non-critical transitions)."""
+        if self._pending_balances or self._pending_journal:
+            with self.storage.transaction():
+                pass  # the commit hook writes it
+
+    def _write_behind(self) -> None:
+        if self._pending_balances:
+            pending, self._pending_balances = self._pending_balances, {}
+            for venue, (balances, usd) in pending.items():
+                self.storage.upsert_balances(venue, balances, usd)
+        if self._pending_journal:
+            journal, self._pending_journal = self._pending_journal, []
+            latest = {order.client_order_id: order for order, *_ in journal}
+            for order in latest.values():
+                self.storage.upsert_order(order)
+            for order, before, after, ts, reason in journal:
+                self.storage.record_transition(order.client_order_id, before, after, ts, reason)
 
     # the portfolio view the risk engine reads ---------------------------------------------------
     def equity(self) -> Decimal:
@@ -438,11 +460,17 @@ class OrderManager:
         before = order.status
         now = self.clock.now_ms()
         order.transition(status, now, reason)
-        with self.storage.transaction():
-            self.storage.upsert_order(order)
-            self.storage.record_transition(
-                order.client_order_id, before.value, status.value, now, reason
-            )
+        if status is OrderStatus.ACCEPTED:
+            # An acknowledgement moves no money: journal it with the next commit. If the process
+            # dies first, the order is still SUBMITTED in the journal and reconciliation asks the
+            # venue, which is the rule for any in-flight order.
+            self._pending_journal.append((order, before.value, status.value, now, reason))
+        else:
+            with self.storage.transaction():
+                self.storage.upsert_order(order)
+                self.storage.record_transition(
+                    order.client_order_id, before.value, status.value, now, reason
+                )
         if status.is_terminal:
             self.open.pop(order.client_order_id, None)
         severity = "warning" if status is OrderStatus.REJECTED else "info"
