@@ -1,0 +1,83 @@
+"""Render the configuration reference (docs/configuration.md) from the typed config itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from tradeguard.config import (
+    ApiConfig,
+    Config,
+    DataConfig,
+    FillModelConfig,
+    InstrumentConfig,
+    NodeConfig,
+    StrategyConfig,
+    VenueConfig,
+)
+from tradeguard.risk.config import RiskConfig
+
+SECTIONS: list[tuple[str, type[BaseModel], str]] = [
+    ("(top level)", Config, "The mode and the sections below."),
+    ("node", NodeConfig, "Process-wide settings."),
+    ("[[data]]", DataConfig, "Recorded market data replayed in paper and backtest modes."),
+    ("[[venues]]", VenueConfig, "Trading venues; secrets live in the vault, never here."),
+    ("[[venues]].instruments", InstrumentConfig, "Market rules for venues that publish none."),
+    ("[[venues]].fill_model", FillModelConfig, "How the paper venue fills on candles."),
+    ("[[strategies]]", StrategyConfig, "Strategies and their parameters."),
+    ("risk", RiskConfig, "Pre-trade limits and breakers (see docs/risk.md)."),
+    ("api", ApiConfig, "The HTTP API and dashboard."),
+]
+
+
+def _range(info: FieldInfo) -> str:
+    parts = []
+    for meta in info.metadata:
+        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                parts.append(f"{sym} {value}")
+        pattern = getattr(meta, "pattern", None)
+        if pattern:
+            parts.append(f"matches `{pattern}`")
+    return ", ".join(parts)
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        try:
+            value: Any = info.default_factory()  # type: ignore[call-arg]
+        except TypeError:
+            return "(built in)"
+        if isinstance(value, BaseModel):
+            return "(section)"
+        return f"`{value}`" if value not in ([], {}) else "empty"
+    value = info.default
+    return "none" if value is None else f"`{value}`"
+
+
+def render() -> str:
+    """Return the Markdown reference for every configuration key."""
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from the typed configuration (`tradeguard.configdoc`); a test keeps it current.",
+        "Every key can be overridden from the environment: `TG_SECTION__KEY=value`, e.g.",
+        "`TG_RISK__MAX_ORDER_NOTIONAL_USD=50`. A value outside its range stops the node with the",
+        "key, the value and the range. `tradeguard config check FILE` validates without running.",
+        "",
+    ]
+    for name, model, blurb in SECTIONS:
+        out += [f"## {name}", "", blurb, "", "| key | type | default | allowed |", "|---|---|---|---|"]
+        for key, info in model.model_fields.items():
+            ann = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            ann = ann.replace("typing.", "").replace("decimal.", "").replace("|", "or")
+            out.append(f"| `{key}` | {ann} | {_default(info)} | {_range(info)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render())
