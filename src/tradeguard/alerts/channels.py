@@ -1,0 +1,312 @@
+"""Alert delivery channels: a JSON webhook, the Telegram Bot API and SMTP email.
+
+Each channel's `send` either delivers or raises `ChannelError`, whose text never holds a
+credential (tokens, webhook URLs, passwords).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import smtplib
+import ssl
+from collections.abc import Iterable
+from email.message import EmailMessage
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from tradeguard.alerts.config import AlertsConfig, SmtpConfig, TelegramConfig, WebhookConfig
+from tradeguard.alerts.rules import Alert
+from tradeguard.secrets.redact import MASK, RedactingFilter, redact, register_secret
+
+log = logging.getLogger(__name__)
+
+_SLACK_LIMIT = 40_000
+_DISCORD_LIMIT = 2_000
+_TELEGRAM_LIMIT = 4_096
+_httpx_guarded = False
+
+
+class ChannelError(Exception):
+    """A channel could not deliver an alert (HTTP >= 400, connection or SMTP failure)."""
+
+    def __init__(self, channel: str, message: str) -> None:
+        self.channel = channel
+        super().__init__(f"{channel}: {message}")
+
+
+class Channel(Protocol):
+    """Something that delivers alerts."""
+
+    name: str
+
+    async def send(self, alert: Alert) -> None:
+        """Deliver one alert or raise ChannelError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _guard_secret(value: str) -> None:
+    """Register `value` for redaction and mask it in httpx's request log lines."""
+    global _httpx_guarded
+    register_secret(value)
+    if not _httpx_guarded:
+        # httpx logs every request URL at INFO; a Telegram URL holds the bot token.
+        logging.getLogger("httpx").addFilter(RedactingFilter())
+        _httpx_guarded = True
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, MASK)
+    return redact(text)
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain_message(alert: Alert) -> str:
+    return f"{alert.title}\n{alert.text}"
+
+
+class _HttpChannel:
+    name = "http"
+
+    def __init__(self, timeout_s: float, secrets: list[str]) -> None:
+        self._timeout = timeout_s
+        self._secrets = [s for s in secrets if s]
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(timeout=self._timeout)
+        return self._client
+
+    async def _post(self, url: str, payload: dict[str, Any], what: str) -> httpx.Response:
+        try:
+            response = await self._http().post(url, json=payload)
+        except httpx.HTTPError as exc:
+            # `from None`: the original exception carries the URL with its credential.
+            raise ChannelError(
+                self.name,
+                f"{what} failed: {type(exc).__name__}: {_scrub(str(exc), self._secrets)}",
+            ) from None
+        if response.status_code >= 400:
+            body = _scrub(response.text[:300], self._secrets)
+            raise ChannelError(self.name, f"{what} failed: HTTP {response.status_code}: {body}")
+        return response
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class WebhookChannel(_HttpChannel):
+    """POST alerts as JSON: Slack `{"text"}`, Discord `{"content"}` or a generic object."""
+
+    def __init__(self, url: str, format: str = "slack", timeout_s: float = 10.0) -> None:
+        if format not in ("slack", "discord", "generic"):
+            raise ValueError(
+                f"webhook format={format!r} is not one of slack, discord, generic "
+                "(alerts.webhook.format)"
+            )
+        super().__init__(timeout_s, [url])
+        self.name = f"webhook:{format}"
+        self._url = url
+        self._format = format
+        # The path of a Slack/Discord webhook is its credential; only the host is shown.
+        self._host = urlsplit(url).netloc
+        _guard_secret(url)
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        """Return the JSON body sent for `alert`."""
+        if self._format == "slack":
+            return {"text": _truncate(f"*{alert.title}*\n{alert.text}", _SLACK_LIMIT)}
+        if self._format == "discord":
+            return {"content": _truncate(f"**{alert.title}**\n{alert.text}", _DISCORD_LIMIT)}
+        return {
+            "title": alert.title,
+            "text": alert.text,
+            "severity": alert.severity,
+            "rule": alert.rule,
+            "ts": alert.ts,
+        }
+
+    async def send(self, alert: Alert) -> None:
+        """POST the alert to the webhook."""
+        await self._post(self._url, self.payload(alert), f"POST to webhook at {self._host}")
+
+
+class TelegramChannel(_HttpChannel):
+    """Send alerts with the Telegram Bot API `sendMessage` method."""
+
+    def __init__(
+        self,
+        bot_token: str,
+        chat_id: str,
+        api_base: str = "https://api.telegram.org",
+        parse_mode: str = "HTML",
+        timeout_s: float = 10.0,
+    ) -> None:
+        if parse_mode not in ("HTML", ""):
+            raise ValueError(
+                f"telegram parse_mode={parse_mode!r} is not supported; use 'HTML' or '' "
+                "(alerts.telegram.parse_mode)"
+            )
+        if not bot_token or not chat_id:
+            raise ValueError(
+                "telegram needs both bot_token and chat_id (alerts.telegram.bot_token, "
+                "alerts.telegram.chat_id)"
+            )
+        super().__init__(timeout_s, [bot_token])
+        self.name = "telegram"
+        self._token = bot_token
+        self._chat_id = chat_id
+        self._api_base = api_base.rstrip("/")
+        self._parse_mode = parse_mode
+        _guard_secret(bot_token)
+
+    def __repr__(self) -> str:
+        return f"TelegramChannel(chat_id={self._chat_id!r}, api_base={self._api_base!r})"
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        """Return the sendMessage body for `alert`."""
+        if self._parse_mode == "HTML":
+            text = f"<b>{html.escape(alert.title)}</b>\n{html.escape(alert.text)}"
+        else:
+            text = _plain_message(alert)
+        body: dict[str, Any] = {
+            "chat_id": self._chat_id,
+            "text": _truncate(text, _TELEGRAM_LIMIT),
+            "disable_web_page_preview": True,
+        }
+        if self._parse_mode:
+            body["parse_mode"] = self._parse_mode
+        return body
+
+    async def send(self, alert: Alert) -> None:
+        """Call sendMessage; a Telegram `ok: false` answer counts as a failure."""
+        url = f"{self._api_base}/bot{self._token}/sendMessage"
+        response = await self._post(url, self.payload(alert), "telegram sendMessage")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and answer.get("ok") is False:
+            detail = _scrub(str(answer.get("description", "")), self._secrets)
+            raise ChannelError(self.name, f"telegram sendMessage refused: {detail}")
+
+
+class EmailChannel:
+    """Send alerts as plain-text email through an SMTP relay (blocking I/O in a thread)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        from_addr: str,
+        to_addrs: list[str],
+        *,
+        starttls: bool = True,
+        username: str = "",
+        password: str = "",
+        timeout_s: float = 10.0,
+        subject_prefix: str = "[tradeguard]",
+    ) -> None:
+        if not host or not from_addr or not to_addrs:
+            raise ValueError(
+                "email needs host, from_addr and to_addrs (alerts.smtp.host, "
+                "alerts.smtp.from_addr, alerts.smtp.to_addrs)"
+            )
+        self.name = "email"
+        self._host = host
+        self._port = port
+        self._from = from_addr
+        self._to = list(to_addrs)
+        self._starttls = starttls
+        self._username = username
+        self._password = password
+        self._timeout = timeout_s
+        self._prefix = subject_prefix
+        if password:
+            register_secret(password)
+
+    def __repr__(self) -> str:
+        return f"EmailChannel(host={self._host!r}, port={self._port}, to={self._to!r})"
+
+    def message(self, alert: Alert) -> EmailMessage:
+        """Build the email for `alert`."""
+        msg = EmailMessage()
+        prefix = f"{self._prefix} " if self._prefix else ""
+        msg["Subject"] = f"{prefix}{alert.severity.upper()}: {alert.title}"
+        msg["From"] = self._from
+        msg["To"] = ", ".join(self._to)
+        msg.set_content(alert.text + "\n")
+        return msg
+
+    def _send_blocking(self, msg: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            if self._starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self._username:
+                smtp.login(self._username, self._password)
+            smtp.send_message(msg, self._from, self._to)
+
+    async def send(self, alert: Alert) -> None:
+        """Send the email; SMTP and connection errors become ChannelError."""
+        msg = self.message(alert)
+        try:
+            await asyncio.to_thread(self._send_blocking, msg)
+        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            detail = _scrub(f"{type(exc).__name__}: {exc}", [self._password])
+            raise ChannelError(
+                self.name, f"SMTP to {self._host}:{self._port} failed: {detail}"
+            ) from None
+
+    async def aclose(self) -> None:
+        """Nothing to close: each send opens its own SMTP session."""
+
+
+def build_channels(config: AlertsConfig) -> list[Channel]:
+    """Create a channel for each one configured in `config` (none when all are empty)."""
+    channels: list[Channel] = []
+    wh: WebhookConfig = config.webhook
+    if wh.configured:
+        channels.append(WebhookChannel(wh.url.get_secret_value(), wh.format, config.timeout_s))
+    tg: TelegramConfig = config.telegram
+    if tg.configured:
+        channels.append(
+            TelegramChannel(
+                tg.bot_token.get_secret_value(),
+                tg.chat_id,
+                tg.api_base,
+                tg.parse_mode,
+                config.timeout_s,
+            )
+        )
+    sm: SmtpConfig = config.smtp
+    if sm.configured:
+        channels.append(
+            EmailChannel(
+                sm.host,
+                sm.port,
+                sm.from_addr,
+                sm.to_addrs,
+                starttls=sm.starttls,
+                username=sm.username,
+                password=sm.password.get_secret_value(),
+                timeout_s=config.timeout_s,
+                subject_prefix=sm.subject_prefix,
+            )
+        )
+    return channels

@@ -1,0 +1,168 @@
+"""Alert settings (`[alerts]` in the config): rules, channels, retries, queue and rate limits."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+# Rule names: the keys of `AlertRules` and of `AlertsConfig.min_interval_s`.
+RULE_NAMES = (
+    "position_opened",
+    "position_closed",
+    "daily_loss_warning",
+    "breaker_tripped",
+    "kill_switch",
+    "order_failed",
+    "venue_error",
+    "daily_summary",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AlertRules(_Strict):
+    """Which events raise an alert; every rule is on by default."""
+
+    position_opened: bool = True
+    position_closed: bool = True
+    daily_loss_warning: bool = True
+    breaker_tripped: bool = True
+    kill_switch: bool = True
+    order_failed: bool = True
+    venue_error: bool = True
+    daily_summary: bool = True
+
+    def enabled(self, rule: str) -> bool:
+        """Tell whether `rule` is switched on (unknown names are off)."""
+        return bool(getattr(self, rule, False))
+
+
+class WebhookConfig(_Strict):
+    """An incoming-webhook URL (Slack, Discord or any JSON receiver); empty means off."""
+
+    # The URL itself is a credential for Slack and Discord webhooks.
+    url: SecretStr = SecretStr("")
+    format: Literal["slack", "discord", "generic"] = "slack"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: SecretStr) -> SecretStr:
+        raw = v.get_secret_value()
+        if raw and not raw.startswith(("http://", "https://")):
+            raise ValueError(
+                "alerts.webhook.url must start with http:// or https:// (the value is hidden "
+                "because webhook URLs are credentials); leave it empty to switch webhooks off"
+            )
+        return v
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url.get_secret_value())
+
+
+class TelegramConfig(_Strict):
+    """A Telegram bot and the chat it writes to; an empty token means off."""
+
+    bot_token: SecretStr = SecretStr("")
+    chat_id: str = ""
+    api_base: str = "https://api.telegram.org"
+    # HTML (escaped for you) or "" for plain text.
+    parse_mode: Literal["HTML", ""] = "HTML"
+
+    @model_validator(mode="after")
+    def _check(self) -> TelegramConfig:
+        if self.bot_token.get_secret_value() and not self.chat_id:
+            raise ValueError(
+                "alerts.telegram.chat_id is empty while bot_token is set; set the chat id "
+                "(ask @userinfobot or read getUpdates) or clear bot_token"
+            )
+        if not self.api_base.startswith(("http://", "https://")):
+            raise ValueError(
+                f"alerts.telegram.api_base={self.api_base!r} must start with http:// or https://"
+            )
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bot_token.get_secret_value())
+
+
+class SmtpConfig(_Strict):
+    """An SMTP relay and the addresses alerts go to; an empty host means off."""
+
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    from_addr: str = ""
+    to_addrs: list[str] = Field(default_factory=list)
+    subject_prefix: str = "[tradeguard]"
+
+    @model_validator(mode="after")
+    def _check(self) -> SmtpConfig:
+        if self.host and (not self.from_addr or not self.to_addrs):
+            raise ValueError(
+                f"alerts.smtp.host={self.host!r} is set but from_addr={self.from_addr!r} / "
+                f"to_addrs={self.to_addrs!r} are missing; set both or clear host"
+            )
+        for addr in [self.from_addr, *self.to_addrs]:
+            if addr and "@" not in addr:
+                raise ValueError(f"alerts.smtp address {addr!r} has no '@'; use user@domain")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+def _default_intervals() -> dict[str, float]:
+    # A flapping venue or a rejecting strategy must not flood the operator's phone.
+    return {"venue_error": 60.0, "order_failed": 10.0, "daily_loss_warning": 3600.0}
+
+
+class AlertsConfig(_Strict):
+    """Alert rules, channels and delivery settings."""
+
+    enabled: bool = True
+    rules: AlertRules = Field(default_factory=AlertRules)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    max_retries: int = Field(default=5, ge=0, le=50)
+    retry_backoff_s: float = Field(default=1.0, gt=0, le=600)
+    retry_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    drain_timeout_s: float = Field(default=5.0, ge=0, le=300)
+    # Per rule: the same alert (same dedupe key) is sent at most once per interval.
+    min_interval_s: dict[str, float] = Field(default_factory=_default_intervals)
+
+    @field_validator("min_interval_s")
+    @classmethod
+    def _check_intervals(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, seconds in v.items():
+            if key not in RULE_NAMES:
+                raise ValueError(
+                    f"alerts.min_interval_s has unknown rule {key!r}; known rules: "
+                    f"{', '.join(RULE_NAMES)}"
+                )
+            if not 0 <= seconds <= 86_400:
+                raise ValueError(f"alerts.min_interval_s[{key!r}]={seconds} is outside 0..86400 s")
+        return v
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> AlertsConfig:
+        if self.retry_backoff_max_s < self.retry_backoff_s:
+            raise ValueError(
+                f"alerts.retry_backoff_max_s={self.retry_backoff_max_s} is below "
+                f"retry_backoff_s={self.retry_backoff_s}; raise the cap or lower the base"
+            )
+        return self
+
+    def backoff_s(self, attempt: int) -> float:
+        """Return the wait before retry number `attempt` (1-based): exponential, capped."""
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempt - 1))

@@ -1,0 +1,247 @@
+"""Deliver alerts off the trading loop: bounded queues, one worker per channel, retries.
+
+```python
+manager = AlertManager(config, build_channels(config))
+bus.subscribe(manager.on_event)   # synchronous, never blocks, never raises
+await manager.start()
+...
+await manager.stop()              # drains for up to config.drain_timeout_s
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+
+from tradeguard.alerts.channels import Channel
+from tradeguard.alerts.config import AlertsConfig
+from tradeguard.alerts.rules import Alert, alert_for, daily_summary_event
+from tradeguard.model.events import Event
+from tradeguard.secrets.redact import redact
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+_DEDUPE_KEYS_MAX = 4096
+COUNTERS = ("enqueued", "sent", "failed", "retried", "dropped", "suppressed", "errors")
+
+
+class AlertManager:
+    """Filter events into alerts and deliver them to every channel with retries."""
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        channels: Sequence[Channel],
+        *,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.channels = list(channels)
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.channel_counters: dict[str, dict[str, int]] = {
+            ch.name: dict.fromkeys(("sent", "failed", "retried", "dropped"), 0)
+            for ch in self.channels
+        }
+        self._queues: list[asyncio.Queue[Alert]] = [
+            asyncio.Queue(config.queue_size) for _ in self.channels
+        ]
+        self._last_sent: dict[str, float] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+
+    # producer side: synchronous, O(1), never blocks ----------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Turn an event into an alert and queue it; never blocks and never raises."""
+        try:
+            if not self.config.enabled or not self.channels:
+                return
+            alert = alert_for(event)
+            if alert is None or not self.config.rules.enabled(alert.rule):
+                return
+            self.enqueue(alert)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("alert rule failed for event %s", event.kind)
+
+    def enqueue(self, alert: Alert) -> bool:
+        """Queue `alert` for every channel unless rate-limited; return whether it was queued."""
+        interval = self.config.min_interval_s.get(alert.rule, 0.0)
+        if interval > 0:
+            now = self._monotonic()
+            last = self._last_sent.get(alert.dedupe_key)
+            if last is not None and now - last < interval:
+                self.counters["suppressed"] += 1
+                return False
+            if len(self._last_sent) >= _DEDUPE_KEYS_MAX:
+                self._prune(now)
+            self._last_sent[alert.dedupe_key] = now
+        loop = self._loop
+        if loop is not None and self._loop_thread != threading.get_ident() and not loop.is_closed():
+            # asyncio queues are not thread-safe: hand over to the loop's thread.
+            loop.call_soon_threadsafe(self._put, alert)
+        else:
+            self._put(alert)
+        return True
+
+    def _prune(self, now: float) -> None:
+        horizon = max(self.config.min_interval_s.values(), default=0.0)
+        self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < horizon}
+
+    def _put(self, alert: Alert) -> None:
+        self.counters["enqueued"] += 1
+        for ch, q in zip(self.channels, self._queues, strict=True):
+            if q.full():
+                # Drop the oldest: the newest alert is the one the operator needs now.
+                q.get_nowait()
+                q.task_done()
+                self.counters["dropped"] += 1
+                self.channel_counters[ch.name]["dropped"] += 1
+            q.put_nowait(alert)
+
+    def daily_summary(
+        self,
+        day: str,
+        ts: int,
+        pnl: Decimal,
+        *,
+        realized_pnl: Decimal | None = None,
+        unrealized_pnl: Decimal | None = None,
+        fees: Decimal | None = None,
+        equity: Decimal | None = None,
+        start_equity: Decimal | None = None,
+        trades: int | None = None,
+        wins: int | None = None,
+        losses: int | None = None,
+        open_positions: int | None = None,
+        currency: str = "USD",
+    ) -> Alert | None:
+        """Build the daily P&L summary, queue its alert and return it (None when off)."""
+        event = daily_summary_event(
+            day,
+            ts,
+            pnl,
+            realized_pnl=realized_pnl,
+            unrealized_pnl=unrealized_pnl,
+            fees=fees,
+            equity=equity,
+            start_equity=start_equity,
+            trades=trades,
+            wins=wins,
+            losses=losses,
+            open_positions=open_positions,
+            currency=currency,
+        )
+        alert = alert_for(event)
+        if alert is None or not self.config.enabled or not self.config.rules.enabled(alert.rule):
+            return None
+        self.enqueue(alert)
+        return alert
+
+    # consumer side ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return bool(self._workers)
+
+    def pending(self) -> int:
+        """Return the number of alert deliveries waiting in the queues."""
+        return sum(q.qsize() for q in self._queues)
+
+    def stats(self) -> dict[str, int]:
+        """Return the counters (sent, failed, retried, dropped, ...) for metrics."""
+        return dict(self.counters)
+
+    async def start(self) -> None:
+        """Start one delivery worker per channel on the running loop."""
+        if self._workers:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._workers = [
+            asyncio.create_task(self._work(ch, q), name=f"alerts:{ch.name}")
+            for ch, q in zip(self.channels, self._queues, strict=True)
+        ]
+
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Deliver what is queued for up to `timeout_s`, then stop the workers and channels."""
+        timeout = self.config.drain_timeout_s if timeout_s is None else timeout_s
+        if self._workers and timeout > 0:
+            drained = asyncio.gather(*(q.join() for q in self._queues))
+            try:
+                await asyncio.wait_for(drained, timeout)
+            except TimeoutError:
+                log.warning("alerts: %d deliveries left undelivered at stop", self.pending())
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        for ch, q in zip(self.channels, self._queues, strict=True):
+            while not q.empty():
+                q.get_nowait()
+                q.task_done()
+                self.counters["dropped"] += 1
+                self.channel_counters[ch.name]["dropped"] += 1
+            with contextlib.suppress(Exception):
+                await ch.aclose()
+        self._loop = None
+        self._loop_thread = None
+
+    async def _work(self, channel: Channel, queue: asyncio.Queue[Alert]) -> None:
+        while True:
+            alert = await queue.get()
+            try:
+                await self._deliver(channel, alert)
+            except Exception:
+                # A worker that dies would silence the channel for good.
+                self.counters["errors"] += 1
+                log.exception("alerts: delivery to %s crashed", channel.name)
+            finally:
+                queue.task_done()
+
+    async def _deliver(self, channel: Channel, alert: Alert) -> None:
+        counters = self.channel_counters[channel.name]
+        attempt = 0
+        while True:
+            try:
+                await asyncio.wait_for(channel.send(alert), self.config.timeout_s * 2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt >= self.config.max_retries:
+                    self.counters["failed"] += 1
+                    counters["failed"] += 1
+                    log.warning(
+                        "alerts: gave up on %r via %s after %d attempts: %s",
+                        alert.title,
+                        channel.name,
+                        attempt + 1,
+                        redact(str(exc)) or type(exc).__name__,
+                    )
+                    return
+                attempt += 1
+                self.counters["retried"] += 1
+                counters["retried"] += 1
+                await self._sleep(self.config.backoff_s(attempt))
+                continue
+            self.counters["sent"] += 1
+            counters["sent"] += 1
+            return
+
+
+def build_manager(config: AlertsConfig, *, sleep: Sleep = asyncio.sleep) -> AlertManager:
+    """Create an AlertManager with a channel for each one configured in `config`."""
+    from tradeguard.alerts.channels import build_channels
+
+    return AlertManager(config, build_channels(config), sleep=sleep)
