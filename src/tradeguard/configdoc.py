@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from tradeguard.alerts.config import (
+    AlertRules,
+    AlertsConfig,
+    SmtpConfig,
+    TelegramConfig,
+    WebhookConfig,
+)
 from tradeguard.config import (
     ApiConfig,
     Config,
@@ -29,6 +36,11 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[[strategies]]", StrategyConfig, "Strategies and their parameters."),
     ("risk", RiskConfig, "Pre-trade limits and breakers (see docs/risk.md)."),
     ("api", ApiConfig, "The HTTP API and dashboard."),
+    ("alerts", AlertsConfig, "Alert delivery: queue, retries, rate limits."),
+    ("alerts.rules", AlertRules, "Which events raise an alert (all on by default)."),
+    ("alerts.webhook", WebhookConfig, "Slack/Discord-compatible webhook."),
+    ("alerts.telegram", TelegramConfig, "Telegram Bot API."),
+    ("alerts.smtp", SmtpConfig, "Email over SMTP."),
 ]
 
 
@@ -70,7 +82,14 @@ def render() -> str:
         "",
     ]
     for name, model, blurb in SECTIONS:
-        out += [f"## {name}", "", blurb, "", "| key | type | default | allowed |", "|---|---|---|---|"]
+        out += [
+            f"## {name}",
+            "",
+            blurb,
+            "",
+            "| key | type | default | allowed |",
+            "|---|---|---|---|",
+        ]
         for key, info in model.model_fields.items():
             ann = getattr(info.annotation, "__name__", None) or str(info.annotation)
             ann = ann.replace("typing.", "").replace("decimal.", "").replace("|", "or")

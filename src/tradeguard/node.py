@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tradeguard.alerts import AlertManager, build_manager, daily_summary_event
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
@@ -41,6 +42,7 @@ from tradeguard.venues.base import Venue
 log = logging.getLogger(__name__)
 
 CURSOR_KEY = "replay.cursor_ms"
+_DAY_MS = 86_400_000
 STATS_KEY = "run.stats"
 HEARTBEAT_KEY = "node.heartbeat"
 EQUITY_KEY = "run.equity_curve"
@@ -234,6 +236,14 @@ class TradingNode:
         self.orders.fill_listeners.append(self._route_fill)
         self._restore()
         self._build_strategies()
+        self.alerts: AlertManager | None = None
+        if config.alerts.enabled:
+            manager = build_manager(config.alerts)
+            if manager.channels:
+                self.alerts = manager
+                self.bus.subscribe(manager.on_event)
+        self._day: int | None = None
+        self._day_start_equity = ZERO
 
     # construction ------------------------------------------------------------------------------
     def _build_venues(self) -> None:
@@ -368,6 +378,8 @@ class TradingNode:
     # lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect venues, load their instruments and reconcile before any new order."""
+        if self.alerts is not None:
+            await self.alerts.start()
         for venue in self.venues.values():
             await venue.connect()
             for inst in (await venue.load_instruments()).values():
@@ -381,6 +393,8 @@ class TradingNode:
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
+        if self.alerts is not None:
+            await self.alerts.stop()
         for venue in self.venues.values():
             try:
                 await venue.close()
@@ -595,6 +609,12 @@ class TradingNode:
             self._equity = self.portfolio.equity()
             self._equity_dirty = False
         equity = self._equity
+        day = ts // _DAY_MS
+        if day != self._day:
+            if self._day is not None:
+                self._daily_summary(self._day, ts, equity)
+            self._day = day
+            self._day_start_equity = equity
         if ts >= self._next_sample:
             self.equity_curve.append((ts, equity))
             self._next_sample = ts + self.equity_sample_ms
@@ -619,6 +639,18 @@ class TradingNode:
                 s for s in self.portfolio.marks if s.split("/")[0] in assets
             )
         return held
+
+    def _daily_summary(self, day: int, ts: int, equity: Decimal) -> None:
+        """Publish the P&L summary of the UTC day that just ended (audit log and alerts)."""
+        label = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+        self.bus.publish(
+            daily_summary_event(
+                label, ts, equity - self._day_start_equity, equity=equity,
+                start_equity=self._day_start_equity,
+                open_positions=len(self.portfolio.open_positions()),
+                currency=self.config.node.valuation_asset,
+            )
+        )  # fmt: skip
 
     async def _drain(self) -> None:
         queue = self._ctx.queue
