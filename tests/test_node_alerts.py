@@ -1,4 +1,4 @@
-"""Alerts wired into the node: a paper run delivers position and daily-summary alerts to a webhook."""
+"""Alerts wired into the node: a paper run sends position and daily-summary alerts to a webhook."""
 
 from __future__ import annotations
 
