@@ -1,0 +1,336 @@
+"""API tokens (stored hashed), roles, the TOTP second factor and the auth-failure rate limit.
+
+```python
+store = TokenStore(db)
+info, token = store.create("phone", Role.TRADER)   # `token` is shown once, only its hash is kept
+store.verify(token)                                  # -> TokenInfo, or None
+uri = store.setup_totp("phone", passphrase)          # for an authenticator app
+store.verify_totp(info.id, "123456", passphrase)
+```
+
+TOTP secrets are sealed with AES-256-GCM under a scrypt key derived from the master passphrase
+(`TG_MASTER_PASSPHRASE`, the one that opens the credential vault) and kept in the database's
+key/value table under `api.totp.<token id>`; the database never holds one in plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import pyotp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select, update
+
+from tradeguard.model.errors import TradeguardError
+from tradeguard.secrets.vault import PASSPHRASE_ENV, ScryptParams
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+from tradeguard.storage.tables import api_tokens
+
+TOKEN_PREFIX = "tg_"
+TOTP_KEY_PREFIX = "api.totp."
+TOTP_ISSUER = "tradeguard"
+_AAD = b"tradeguard api totp v1\x00"
+# last_used_ts is written at most this often per token, so reads stay off the write path
+_TOUCH_EVERY_MS = 60_000
+
+
+class Role(IntEnum):
+    """What a token may do: viewer reads, trader acts, admin also resets the paper account."""
+
+    VIEWER = 1
+    TRADER = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        """Return the role named `name` (viewer, trader, admin)."""
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            raise AuthError(f"unknown role {name!r}; choose one of viewer, trader, admin") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class AuthError(TradeguardError):
+    """A token or TOTP operation cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed: never the token itself, nor its hash."""
+
+    id: str
+    name: str
+    role: Role
+    created_ts: int
+    last_used_ts: int | None
+    revoked: bool
+    totp: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role.label,
+            "created_ts": self.created_ts,
+            "last_used_ts": self.last_used_ts,
+            "revoked": self.revoked,
+            "totp": self.totp,
+        }
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TokenStore:
+    """API tokens in the `api_tokens` table, and their sealed TOTP secrets in the kv table."""
+
+    def __init__(self, db: Database, storage: Storage | None = None) -> None:
+        self.db = db
+        self.storage = storage or Storage(db)
+        self._by_hash: dict[str, TokenInfo] = {}
+        self._touched: dict[str, int] = {}
+        self._keys: dict[bytes, bytes] = {}
+        self._last_step: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # tokens -------------------------------------------------------------------------------------
+    def create(self, name: str, role: Role) -> tuple[TokenInfo, str]:
+        """Create a token; return its info and the token, which is never retrievable again."""
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise AuthError(f"token name {name!r} must be 1 to 64 characters long")
+        if any(t.name == name and not t.revoked for t in self.list()):
+            raise AuthError(
+                f"an active token named {name!r} exists; revoke it first "
+                f"(tradeguard token revoke --name {name}) or pick another name"
+            )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        info = TokenInfo(
+            id="tok_" + secrets.token_hex(6),
+            name=name,
+            role=role,
+            created_ts=_now_ms(),
+            last_used_ts=None,
+            revoked=False,
+        )
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                api_tokens.insert(),
+                {
+                    "id": info.id,
+                    "name": info.name,
+                    "role": role.label,
+                    "token_hash": hash_token(token),
+                    "created_ts": info.created_ts,
+                    "last_used_ts": None,
+                    "revoked": False,
+                },
+            )
+        return info, token
+
+    def list(self) -> list[TokenInfo]:
+        """Return every token, oldest first."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_ts)).all()
+        return [self._info(r._mapping) for r in rows]
+
+    def get(self, name_or_id: str) -> TokenInfo:
+        """Return the active token with this name or id, or raise AuthError."""
+        for t in self.list():
+            if name_or_id in (t.id, t.name) and not t.revoked:
+                return t
+        raise AuthError(f"no active token named {name_or_id!r}; `tradeguard token list` shows them")
+
+    def revoke(self, name_or_id: str) -> TokenInfo:
+        """Revoke the active token with this name or id; it stops working at once."""
+        info = self.get(name_or_id)
+        with self.db.engine.begin() as conn:
+            conn.execute(update(api_tokens).where(api_tokens.c.id == info.id).values(revoked=True))
+        with self._lock:
+            self._by_hash = {h: t for h, t in self._by_hash.items() if t.id != info.id}
+        self.storage.kv_delete(TOTP_KEY_PREFIX + info.id)
+        return info
+
+    def verify(self, token: str) -> TokenInfo | None:
+        """Return the token's info if it is a live token, else None."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        digest = hash_token(token)
+        with self._lock:
+            cached = self._by_hash.get(digest)
+        if cached is None:
+            with self.db.engine.connect() as conn:
+                rows = conn.execute(
+                    select(api_tokens).where(api_tokens.c.token_hash == digest)
+                ).all()
+            if not rows:
+                return None
+            cached = self._info(rows[0]._mapping)
+            if cached.revoked:
+                return None
+            with self._lock:
+                self._by_hash[digest] = cached
+        self._touch(cached.id)
+        return cached
+
+    def _touch(self, token_id: str) -> None:
+        now = _now_ms()
+        if now - self._touched.get(token_id, 0) < _TOUCH_EVERY_MS:
+            return
+        self._touched[token_id] = now
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_ts=now)
+            )
+
+    def _info(self, row: Any) -> TokenInfo:
+        return TokenInfo(
+            id=row["id"],
+            name=row["name"],
+            role=Role.parse(row["role"]),
+            created_ts=row["created_ts"],
+            last_used_ts=row["last_used_ts"],
+            revoked=bool(row["revoked"]),
+            totp=self.storage.kv_get(TOTP_KEY_PREFIX + row["id"]) is not None,
+        )
+
+    # TOTP ---------------------------------------------------------------------------------------
+    def setup_totp(self, name_or_id: str, passphrase: str, kdf: ScryptParams | None = None) -> str:
+        """Give the token a new TOTP secret; return its provisioning URI (shown once)."""
+        info = self.get(name_or_id)
+        secret = pyotp.random_base32()
+        params = kdf or ScryptParams()
+        salt = os.urandom(16)
+        nonce = os.urandom(12)
+        key = self._key(passphrase, salt, params)
+        sealed = AESGCM(key).encrypt(nonce, secret.encode(), _AAD + info.id.encode())
+        self.storage.kv_set(
+            TOTP_KEY_PREFIX + info.id,
+            {
+                "kdf": {"n": params.n, "r": params.r, "p": params.p},
+                "salt": base64.b64encode(salt).decode(),
+                "nonce": base64.b64encode(nonce).decode(),
+                "sealed": base64.b64encode(sealed).decode(),
+            },
+        )
+        with self._lock:
+            self._by_hash = {h: t for h, t in self._by_hash.items() if t.id != info.id}
+        return pyotp.TOTP(secret).provisioning_uri(name=info.name, issuer_name=TOTP_ISSUER)
+
+    def verify_totp(self, token_id: str, code: str, passphrase: str | None) -> None:
+        """Check a TOTP code for the token; raise AuthError saying what is wrong."""
+        doc = self.storage.kv_get(TOTP_KEY_PREFIX + token_id)
+        if not isinstance(doc, dict):
+            raise AuthError(
+                f"token {token_id} has no TOTP second factor; an admin runs "
+                "`tradeguard token totp-setup --name NAME` for it"
+            )
+        if not passphrase:
+            raise AuthError(
+                f"the server cannot check TOTP codes: {PASSPHRASE_ENV} is not set where "
+                "the API runs; set it and restart"
+            )
+        code = code.strip()
+        if not (len(code) == 6 and code.isdigit()):
+            raise AuthError("X-TOTP must be the 6-digit code from your authenticator app")
+        secret = self._open(token_id, doc, passphrase)
+        totp = pyotp.TOTP(secret)
+        current = int(time.time()) // totp.interval
+        for drift in (0, -1, 1):  # one 30 s step either side for clock skew
+            step = current + drift
+            candidate = totp.generate_otp(step)
+            if hmac.compare_digest(candidate, code):
+                with self._lock:
+                    if step <= self._last_step.get(token_id, -1):
+                        raise AuthError("this TOTP code was already used; wait for the next one")
+                    self._last_step[token_id] = step
+                return
+        raise AuthError("the TOTP code is wrong or expired; use the current code")
+
+    def _open(self, token_id: str, doc: dict[str, Any], passphrase: str) -> str:
+        kdf = doc.get("kdf") or {}
+        params = ScryptParams(int(kdf.get("n", 2**15)), int(kdf.get("r", 8)), int(kdf.get("p", 1)))
+        salt = base64.b64decode(doc["salt"])
+        key = self._key(passphrase, salt, params)
+        try:
+            plain = AESGCM(key).decrypt(
+                base64.b64decode(doc["nonce"]),
+                base64.b64decode(doc["sealed"]),
+                _AAD + token_id.encode(),
+            )
+        except InvalidTag:
+            raise AuthError(
+                f"the TOTP secret of {token_id} does not open with {PASSPHRASE_ENV}; it was set "
+                "up under another passphrase: run totp-setup again"
+            ) from None
+        return plain.decode()
+
+    def _key(self, passphrase: str, salt: bytes, params: ScryptParams) -> bytes:
+        # scrypt is slow on purpose; derive once per salt and passphrase, not per request
+        cache_key = hashlib.sha256(salt + b"\x00" + passphrase.encode()).digest()
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = params.derive(passphrase, salt)[0]
+            self._keys[cache_key] = key
+        return key
+
+
+class FailureLimiter:
+    """Count failed authentications per client; refuse a client over `limit` per `window_s`."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._fails: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        q = self._fails.get(client)
+        if q is None:
+            q = self._fails[client] = deque()
+        while q and now - q[0] > self.window_s:
+            q.popleft()
+        return q
+
+    def blocked_for(self, client: str, now: float | None = None) -> float:
+        """Return how many seconds `client` must wait (0 when it may try)."""
+        if client not in self._fails:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        q = self._recent(client, now)
+        if not q:
+            del self._fails[client]
+            return 0.0
+        if len(q) < self.limit:
+            return 0.0
+        return max(0.0, self.window_s - (now - q[0]))
+
+    def fail(self, client: str, now: float | None = None) -> None:
+        """Record one failed attempt by `client`."""
+        now = time.monotonic() if now is None else now
+        self._recent(client, now).append(now)
+        if len(self._fails) > 10_000:  # a flood of addresses must not grow memory without bound
+            oldest = next(iter(self._fails))
+            del self._fails[oldest]

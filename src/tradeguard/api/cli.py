@@ -1,0 +1,173 @@
+"""`tradeguard serve` and `tradeguard token …`: run the API, manage its tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from rich.console import Console
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def add_api_parsers(sub: Any) -> None:
+    """Register `serve` and `token` on the top-level parser."""
+    serve = sub.add_parser("serve", help="serve the API and dashboard (intents only from HTTP)")
+    serve.add_argument("--config", help="TOML config file (default: built-in paper config)")
+    serve.add_argument("--db", help="database URL (overrides node.database_url)")
+    serve.add_argument("--host", help="bind address (default api.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default api.port, 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    tok = sub.add_parser("token", help="API tokens: create, list, revoke, TOTP setup")
+    tok_sub = tok.add_subparsers(dest="token_command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config")
+        sp.add_argument("--db")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    create = tok_sub.add_parser("create", help="create a token (printed once, stored hashed)")
+    common(create)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["viewer", "trader", "admin"])
+    create.set_defaults(func=cmd_token_create)
+
+    lst = tok_sub.add_parser("list", help="list tokens (never their values)")
+    common(lst)
+    lst.set_defaults(func=cmd_token_list)
+
+    rev = tok_sub.add_parser("revoke", help="revoke a token at once")
+    common(rev)
+    rev.add_argument("--name", required=True, help="token name or id")
+    rev.set_defaults(func=cmd_token_revoke)
+
+    totp = tok_sub.add_parser(
+        "totp-setup", help="give a token a TOTP second factor (needs TG_MASTER_PASSPHRASE)"
+    )
+    common(totp)
+    totp.add_argument("--name", required=True, help="token name or id")
+    totp.set_defaults(func=cmd_token_totp)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from tradeguard.api.auth import TokenStore
+    from tradeguard.cli import _config_from_args
+    from tradeguard.storage.db import Database
+
+    config = _config_from_args(args)
+    db = Database(config.node.database_url)
+    db.migrate()
+    return TokenStore(db)
+
+
+def cmd_token_create(args: argparse.Namespace, console: Console) -> int:
+    from tradeguard.api.auth import Role
+
+    info, token = _store(args).create(args.name, Role.parse(args.role))
+    if args.json:
+        print(json.dumps({**info.to_json(), "token": token}))
+        return EXIT_OK
+    console.print(f"Created {info.role.label} token {info.name!r} ({info.id}).")
+    console.print("The token is shown once; only its hash is stored:")
+    print(token)
+    console.print("Send it as `Authorization: Bearer <token>`.")
+    return EXIT_OK
+
+
+def cmd_token_list(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    tokens = _store(args).list()
+    if args.json:
+        print(json.dumps([t.to_json() for t in tokens], indent=2))
+        return EXIT_OK
+    t = Table(title=f"API tokens ({len(tokens)})")
+    for col in ("id", "name", "role", "totp", "created", "last used", "revoked"):
+        t.add_column(col)
+    from tradeguard.cli import _ts
+
+    for tok in tokens:
+        t.add_row(
+            tok.id,
+            tok.name,
+            tok.role.label,
+            "yes" if tok.totp else "no",
+            _ts(tok.created_ts),
+            _ts(tok.last_used_ts),
+            "yes" if tok.revoked else "",
+        )
+    console.print(t)
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace, console: Console) -> int:
+    info = _store(args).revoke(args.name)
+    if args.json:
+        print(json.dumps(info.to_json()))
+    else:
+        console.print(f"Revoked token {info.name!r} ({info.id}); it is refused from now on.")
+    return EXIT_OK
+
+
+def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
+    from tradeguard.secrets.vault import read_passphrase
+
+    passphrase = read_passphrase()
+    uri = _store(args).setup_totp(args.name, passphrase)
+    if args.json:
+        print(json.dumps({"name": args.name, "provisioning_uri": uri}))
+        return EXIT_OK
+    console.print(
+        "Add this to your authenticator app (shown once; the secret is stored "
+        "encrypted under the master passphrase):"
+    )
+    print(uri)
+    console.print("The API server needs TG_MASTER_PASSPHRASE set to check codes.")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from tradeguard.cli import _config_from_args
+    from tradeguard.logsetup import setup_logging
+    from tradeguard.node import TradingNode
+
+    config = _config_from_args(args)
+    setup_logging(config.node.log_format, config.node.log_level)
+    node = TradingNode(config)
+    try:
+        asyncio.run(_serve(node, args.host, args.port, console))
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> None:
+    from tradeguard.api.server import ApiServer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    server = ApiServer(node, host, port)
+    try:
+        await server.start()
+        console.print(
+            f"tradeguard API and dashboard on {server.url}/ ({node.mode.value} mode, trading "
+            f"state {node.risk.state.value}); orders come only from HTTP. Ctrl-C stops."
+        )
+        sys.stdout.flush()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            await node.poll_kill_sentinel()
+    finally:
+        await server.stop()
+        await node.stop()

@@ -1,0 +1,149 @@
+"""Prometheus metrics of one node, in a registry of their own (one per app)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event, EventKind
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_STATE_VALUE = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+_BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class NodeMetrics:
+    """Counters fed by the event bus, gauges read from the node at scrape time."""
+
+    def __init__(self, node: TradingNode, lag_interval_s: float = 0.25) -> None:
+        self.node = node
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.orders = Counter(
+            "tradeguard_orders", "Order status changes, by status", ["venue", "status"], registry=r
+        )
+        self.fills = Counter("tradeguard_fills", "Fills applied", ["venue", "symbol"], registry=r)
+        self.denials = Counter(
+            "tradeguard_risk_denials", "Intents denied, by reason code", ["code"], registry=r
+        )
+        self.equity = Gauge("tradeguard_equity", "Equity in the valuation asset", registry=r)
+        self.realized = Gauge("tradeguard_realized_pnl", "Realized P&L since start", registry=r)
+        self.unrealized = Gauge("tradeguard_unrealized_pnl", "Unrealized P&L", registry=r)
+        self.daily_pnl = Gauge("tradeguard_daily_pnl", "P&L since the UTC day started", registry=r)
+        self.open_orders = Gauge("tradeguard_open_orders", "Open orders", registry=r)
+        self.open_positions = Gauge("tradeguard_open_positions", "Open positions", registry=r)
+        self.state = Gauge(
+            "tradeguard_trading_state", "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED", registry=r
+        )
+        self.breakers = Gauge(
+            "tradeguard_breaker_state",
+            "Breakers: 0 closed, 1 half-open/warning, 2 open/tripped",
+            ["breaker"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "tradeguard_venue_latency_seconds",
+            "Venue call latency",
+            ["venue", "op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "tradeguard_event_loop_lag_seconds",
+            "How late the event loop wakes a sleeping task",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag_last = Gauge(
+            "tradeguard_event_loop_lag_last_seconds", "The last event-loop lag measured", registry=r
+        )
+        self.lag_interval_s = lag_interval_s
+        self._lag_task: asyncio.Task[None] | None = None
+        node.bus.subscribe(self.on_event)
+        node.orders.latency_listeners.append(self.on_latency)
+
+    # feeds --------------------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Count order, fill and denial events."""
+        kind = event.kind
+        if kind.startswith("order."):
+            self.orders.labels(event.venue, kind[6:]).inc()
+        elif kind == EventKind.FILL:
+            self.fills.labels(event.venue, event.symbol).inc()
+        elif kind == EventKind.RISK_DENIED:
+            self.denials.labels(str(event.data.get("code", "UNKNOWN"))).inc()
+
+    def on_latency(self, venue: str, op: str, seconds: float) -> None:
+        """Record one venue call's latency."""
+        self.latency.labels(venue, op).observe(seconds)
+
+    async def _measure_lag(self) -> None:
+        interval = self.lag_interval_s
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval)
+            lag = max(0.0, loop.time() - started - interval)
+            self.loop_lag.observe(lag)
+            self.loop_lag_last.set(lag)
+
+    def start(self) -> None:
+        """Start measuring event-loop lag in the running loop."""
+        if self._lag_task is None:
+            self._lag_task = asyncio.get_running_loop().create_task(
+                self._measure_lag(), name="metrics:loop-lag"
+            )
+
+    async def stop(self) -> None:
+        """Stop the lag task and detach from the node."""
+        task, self._lag_task = self._lag_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.node.bus.unsubscribe(self.on_event)
+        with contextlib.suppress(ValueError):
+            self.node.orders.latency_listeners.remove(self.on_latency)
+
+    # scrape -------------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        node = self.node
+        equity = node.portfolio.equity()
+        self.equity.set(float(equity))
+        self.realized.set(float(node.portfolio.realized_pnl))
+        self.unrealized.set(float(node.portfolio.unrealized_pnl()))
+        day_start = node.risk.day_start_equity
+        self.daily_pnl.set(float(equity - day_start) if day_start is not None else 0.0)
+        self.open_orders.set(len(node.orders.open))
+        self.open_positions.set(len(node.portfolio.open_positions()))
+        risk = node.risk
+        self.state.set(_STATE_VALUE.get(risk.state, 2))
+        snap = risk.snapshot()["breakers"]
+        self.breakers.labels("consecutive_losses").set(
+            2 if snap["consecutive_losses"]["tripped"] else 0
+        )
+        self.breakers.labels("daily_loss").set(
+            2
+            if snap["daily_loss"].get("halted_day")
+            else (1 if snap["daily_loss"].get("warning_sent") else 0)
+        )
+        self.breakers.labels("kill_switch").set(
+            2 if risk.state is TradingState.HALTED and risk.last_kill else 0
+        )
+        self.breakers.labels("stale_data").set(2 if snap["stale_symbols"] else 0)
+        for venue, b in snap["venues"].items():
+            self.breakers.labels(f"venue:{venue}").set(_BREAKER_VALUE.get(str(b["state"]), 2))
+
+    def render(self) -> bytes:
+        """Return the text exposition of every metric."""
+        self._refresh()
+        return generate_latest(self.registry)

@@ -1,0 +1,126 @@
+"""Request bodies of the API: strict, with Decimal money given as strings."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
+from tradeguard.model.order import OrderIntent
+from tradeguard.risk.engine import KILL_FLATTEN_TAG
+
+MAX_AMOUNT = Decimal("1e12")
+MAX_PLACES = 18
+MAX_SIGNAL_BYTES = 4096
+
+
+def _decimal(value: Any) -> Decimal:
+    # Floats are refused: 0.1 is not 0.1 once it is a float, and money must be exact.
+    if isinstance(value, bool | float):
+        raise ValueError(
+            f'must be a decimal string such as "0.015", got the JSON number {value!r}; '
+            "send numbers as strings so no precision is lost"
+        )
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError('must be a decimal string of at most 40 characters, such as "0.015"')
+    try:
+        d = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal number") from None
+    if not d.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    if not 0 < d <= MAX_AMOUNT:
+        raise ValueError(f"{value!r} must be > 0 and <= {MAX_AMOUNT:f}")
+    exponent = d.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        raise ValueError(f"{value!r} has more than {MAX_PLACES} decimal places")
+    return d
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    Field(json_schema_extra={"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}),
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntentRequest(_Body):
+    """An order intent from outside: the same risk checks as any built-in strategy."""
+
+    strategy_id: str = Field(default="external", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
+    venue: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    symbol: str = Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+    side: Side
+    type: OrderType = OrderType.MARKET
+    amount: Money
+    price: Money | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stop_loss: Money | None = None
+    take_profit: Money | None = None
+    signal: dict[str, Any] = Field(default_factory=dict)
+    tag: str = Field(default="", max_length=40)
+
+    @field_validator("tag")
+    @classmethod
+    def _no_kill_tag(cls, v: str) -> str:
+        if v.strip().lower() == KILL_FLATTEN_TAG:
+            raise ValueError(
+                f"tag {KILL_FLATTEN_TAG!r} is reserved for the kill switch's own flatten orders; "
+                "use POST /api/v1/kill with flatten=true to close positions"
+            )
+        return v
+
+    @field_validator("signal")
+    @classmethod
+    def _small_signal(cls, v: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(v, default=str))
+        if size > MAX_SIGNAL_BYTES:
+            raise ValueError(f"signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}")
+        return v
+
+    def to_intent(self, source: str) -> OrderIntent:
+        """Build the engine's OrderIntent, recording where it came from in its signal."""
+        signal = dict(self.signal)
+        signal.setdefault("source", source)
+        return OrderIntent(
+            strategy_id=self.strategy_id,
+            venue=self.venue,
+            symbol=self.symbol,
+            side=self.side,
+            amount=self.amount,
+            type=self.type,
+            price=self.price,
+            time_in_force=self.time_in_force,
+            reduce_only=self.reduce_only,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+            signal=signal,
+            tag=self.tag,
+        )
+
+
+class KillRequest(_Body):
+    reason: str = Field(default="emergency stop from the API", min_length=1, max_length=200)
+    flatten: bool = False
+
+
+class ResumeRequest(_Body):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ModeRequest(_Body):
+    mode: TradingMode
+
+
+class ResetRequest(_Body):
+    confirm: str | None = Field(default=None, max_length=64)

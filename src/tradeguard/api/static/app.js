@@ -1,0 +1,270 @@
+// tradeguard dashboard: plain JavaScript, no build step, nothing fetched from outside this server.
+"use strict";
+
+const API = "/api/v1";
+const TOKEN_KEY = "tradeguard.token";
+const $ = (id) => document.getElementById(id);
+let socket = null;
+let refreshTimer = null;
+let retryTimer = null;
+
+function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ "Authorization": "Bearer " + token() }, options.headers || {});
+  if (options.body) headers["Content-Type"] = "application/json";
+  const res = await fetch(API + path, Object.assign({}, options, { headers }));
+  if (res.status === 401) { showLogin("The token was refused; paste a valid one."); throw new Error("401"); }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error || body.detail || ("HTTP " + res.status));
+  return body;
+}
+
+// formatting (values arrive as decimal strings and are only shown, never computed with)
+function num(v, places = 2) {
+  if (v === null || v === undefined || v === "") return "–";
+  const n = Number(v);
+  if (!Number.isFinite(n)) return String(v);
+  return n.toLocaleString(undefined, { minimumFractionDigits: places, maximumFractionDigits: places });
+}
+function qty(v) { return v === null || v === undefined ? "–" : String(Number(v)); }
+function signed(el, v, places = 2) {
+  el.textContent = num(v, places);
+  el.classList.toggle("pos", Number(v) > 0);
+  el.classList.toggle("neg", Number(v) < 0);
+}
+function ts(ms) { return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "–"; }
+function cell(tr, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+function fillTable(id, rows, render) {
+  const body = document.querySelector("#" + id + " tbody");
+  body.replaceChildren();
+  for (const r of rows) { const tr = document.createElement("tr"); render(tr, r); body.appendChild(tr); }
+  const empty = document.querySelector('.empty[data-for="' + id + '"]');
+  if (empty) empty.classList.toggle("hidden", rows.length > 0);
+}
+
+// charts: hand-drawn SVG polylines
+function drawLine(svgId, values, color, invert) {
+  const svg = $(svgId);
+  svg.replaceChildren();
+  if (values.length < 2) return;
+  const w = 600, h = 180, pad = 6;
+  let lo = Math.min(...values), hi = Math.max(...values);
+  if (hi === lo) { hi += 1; lo -= invert ? 0 : 1; }
+  const pts = values.map((v, i) => {
+    const x = (i / (values.length - 1)) * w;
+    const frac = (v - lo) / (hi - lo);
+    const y = invert ? pad + frac * (h - 2 * pad) : h - pad - frac * (h - 2 * pad);
+    return x.toFixed(1) + "," + y.toFixed(1);
+  });
+  const ns = "http://www.w3.org/2000/svg";
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", pts.join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", color);
+  line.setAttribute("stroke-width", "2");
+  line.setAttribute("vector-effect", "non-scaling-stroke");
+  svg.appendChild(line);
+  for (const [label, y] of [[num(invert ? lo : hi), 14], [num(invert ? hi : lo), h - 4]]) {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", "4"); t.setAttribute("y", String(y));
+    t.setAttribute("fill", "#8a96a3"); t.setAttribute("font-size", "11");
+    t.textContent = label;
+    svg.appendChild(t);
+  }
+}
+
+function renderState(s) {
+  $("mode").textContent = "mode " + s.mode;
+  const badge = $("state-badge");
+  badge.textContent = s.trading_state;
+  badge.className = "pill state " + s.trading_state;
+  const banner = $("state-reason");
+  banner.classList.toggle("hidden", s.trading_state === "ACTIVE");
+  banner.textContent = s.trading_state === "ACTIVE" ? "" :
+    s.trading_state + ": " + (s.reason || "") + (s.by ? " (by " + s.by + ")" : "");
+  $("equity").textContent = num(s.equity) + " " + s.valuation_asset;
+  signed($("daily-pnl"), s.daily_pnl.pnl);
+  $("daily-limit").textContent = s.daily_pnl.limit ?
+    "loss " + num(s.daily_pnl.loss_used) + " of " + num(s.daily_pnl.limit) + " limit (" +
+    (s.daily_pnl.used_pct || "0") + "%)" : "no daily loss limit set";
+  signed($("realized"), s.realized_pnl);
+  signed($("unrealized"), s.unrealized_pnl);
+  renderLimits(s.risk);
+}
+
+function renderLimits(risk) {
+  const box = $("limits");
+  box.replaceChildren();
+  const rows = [
+    ["Daily loss", risk.limits.daily_loss],
+    ["Weekly loss", risk.limits.weekly_loss],
+    ["Drawdown", risk.breakers.drawdown],
+    ["Trades today", risk.limits.trades_today],
+  ];
+  const cl = risk.breakers.consecutive_losses;
+  rows.push(["Losing streak", { used: String(cl.value), limit: String(cl.limit),
+    used_pct: cl.limit ? String((100 * cl.value) / cl.limit) : null, unit: "trades" }]);
+  for (const [label, l] of rows) {
+    if (!l) continue;
+    const div = document.createElement("div");
+    div.className = "limit";
+    div.dataset.limit = label;
+    const name = document.createElement("span"); name.textContent = label;
+    const bar = document.createElement("div"); bar.className = "bar";
+    const fill = document.createElement("div");
+    const pct = l.used_pct === null || l.used_pct === undefined ? null : Number(l.used_pct);
+    fill.style.width = Math.min(100, Math.max(0, pct || 0)) + "%";
+    if (pct !== null && pct >= 100) bar.classList.add("over"); else if (pct !== null && pct >= 80) bar.classList.add("warn");
+    bar.appendChild(fill);
+    const txt = document.createElement("span");
+    txt.textContent = l.limit === null || l.limit === undefined ? "no limit set" :
+      (pct === null ? "–" : pct.toFixed(1) + "%") + " of " + l.limit + " " + (l.unit || "");
+    div.append(name, bar, txt);
+    box.appendChild(div);
+  }
+  const venues = Object.entries(risk.breakers.venues || {}).map(([v, b]) => v + ": " + b.state);
+  const stale = risk.breakers.stale_symbols || [];
+  $("breakers").textContent = "venue breakers: " + (venues.join(", ") || "all closed") +
+    (stale.length ? " · stale data: " + stale.join(", ") : "");
+}
+
+async function refresh() {
+  refreshTimer = null;
+  try {
+    const [state, positions, orders, balances, strategies, trades, equity] = await Promise.all([
+      api("/state"), api("/positions"), api("/orders?status=open"), api("/balances"),
+      api("/strategies"), api("/trades?limit=25"), api("/equity?points=400"),
+    ]);
+    renderState(state);
+    fillTable("positions", positions.items, (tr, p) => {
+      cell(tr, p.symbol); cell(tr, p.strategy_id); cell(tr, p.side); cell(tr, qty(p.quantity));
+      cell(tr, num(p.entry_price)); cell(tr, num(p.mark));
+      const td = cell(tr, ""); signed(td, p.unrealized_pnl);
+    });
+    fillTable("open-orders", orders.items, (tr, o) => {
+      cell(tr, o.client_order_id); cell(tr, o.symbol); cell(tr, o.side); cell(tr, o.type);
+      cell(tr, qty(o.amount)); cell(tr, num(o.price)); cell(tr, o.status);
+    });
+    fillTable("balances", balances.items, (tr, b) => {
+      cell(tr, b.venue); cell(tr, b.asset); cell(tr, qty(b.free)); cell(tr, qty(b.locked));
+      cell(tr, num(b.value));
+    });
+    fillTable("strategies", strategies.items, (tr, s) => {
+      const p = s.performance;
+      cell(tr, s.id); cell(tr, s.status); cell(tr, String(p.trades));
+      cell(tr, p.win_rate === null ? "–" : (100 * p.win_rate).toFixed(1) + "%");
+      cell(tr, p.sharpe === null ? "–" : Number(p.sharpe).toFixed(2));
+      cell(tr, p.profit_factor === null ? "–" : (p.profit_factor === "inf" ? "∞" : Number(p.profit_factor).toFixed(2)));
+      const td = cell(tr, ""); signed(td, p.total_pnl);
+    });
+    fillTable("trades", trades.items, (tr, t) => {
+      cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);
+      cell(tr, qty(t.amount)); cell(tr, num(t.price)); cell(tr, num(t.fee, 4));
+      cell(tr, describeSignal(t.signal), "signal");
+    });
+    const pts = equity.points;
+    drawLine("equity-chart", pts.map((p) => Number(p.equity)), "#3fb950", false);
+    drawLine("drawdown-chart", pts.map((p) => -p.drawdown_pct), "#f85149", false);
+    $("max-dd").textContent = equity.max_drawdown_pct.toFixed(2) + "%";
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    $("updated").textContent = "update failed: " + e.message;
+  }
+}
+
+function describeSignal(sig) {
+  if (!sig || typeof sig !== "object") return "";
+  return Object.entries(sig).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(" ");
+}
+
+function scheduleRefresh(delay = 250) {
+  if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay);
+}
+
+function connect() {
+  if (socket) socket.close();
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(proto + "//" + location.host + API + "/stream");
+  socket.onopen = () => socket.send(JSON.stringify({ token: token() }));
+  socket.onmessage = (msg) => {
+    const ev = JSON.parse(msg.data);
+    if (ev.type === "hello") { $("ws-status").textContent = "live"; $("ws-status").className = "pill on"; }
+    scheduleRefresh();
+  };
+  socket.onclose = (ev) => {
+    $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
+    if (ev.code === 4401) { showLogin("The live stream refused the token."); return; }
+    if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; if (token()) connect(); }, 2000);
+  };
+}
+
+function showLogin(message) {
+  $("login").classList.remove("hidden");
+  $("main").classList.add("hidden");
+  $("login-error").textContent = message || "";
+}
+
+function start() {
+  $("login").classList.add("hidden");
+  $("main").classList.remove("hidden");
+  refresh();
+  connect();
+}
+
+// emergency stop: a button, then an explicit confirmation
+function openStop() {
+  if (!token()) { showLogin("Connect with a trader token to use the emergency stop."); return; }
+  $("stop-error").textContent = "";
+  $("stop-dialog").showModal();
+}
+
+async function confirmStop() {
+  const flatten = $("stop-flatten").checked;
+  const headers = {};
+  if (flatten) headers["X-TOTP"] = $("stop-totp").value.trim();
+  const btn = $("confirm-stop");
+  btn.disabled = true;
+  try {
+    const out = await api("/kill", { method: "POST", headers,
+      body: JSON.stringify({ reason: $("stop-reason").value || "emergency stop", flatten }) });
+    $("stop-dialog").close();
+    renderStateBadge(out.trading_state);
+    refresh();
+  } catch (e) {
+    $("stop-error").textContent = "Stop failed: " + e.message;
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function renderStateBadge(state) {
+  const badge = $("state-badge");
+  badge.textContent = state;
+  badge.className = "pill state " + state;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("stop-btn").addEventListener("click", openStop);
+  $("confirm-stop").addEventListener("click", confirmStop);
+  $("cancel-stop").addEventListener("click", () => $("stop-dialog").close());
+  $("stop-flatten").addEventListener("change", (e) => $("stop-totp").classList.toggle("hidden", !e.target.checked));
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    $("token-input").value = "";
+    start();
+  });
+  $("logout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (socket) socket.close();
+    showLogin("");
+  });
+  if (token()) start(); else showLogin("");
+});
