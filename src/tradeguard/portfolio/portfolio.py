@@ -174,6 +174,10 @@ class Portfolio:
         """Value every balance in the valuation asset at the latest marks."""
         total = ZERO
         marks = self.marks
+        if len(marks) != self._routes_for:
+            self._routes.clear()
+            self._routes_for = len(marks)
+        routes = self._routes  # read directly: this runs on every mark of a held asset
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
@@ -181,7 +185,8 @@ class Portfolio:
                 qty = bal.free + bal.locked
                 if not qty:
                     continue
-                route = self._route(bal.asset)
+                asset = bal.asset
+                route = routes[asset] if asset in routes else self._route(asset)
                 if route is None:
                     continue
                 for sym, inverted in route:

@@ -86,6 +86,10 @@ def _day_label(day: int) -> str:
     return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
+def _discard(event: Event) -> None:
+    pass
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -152,6 +156,8 @@ class RiskEngine:
         # (day start equity, daily limit, week start equity, weekly limit), reset at each roll
         self._limits: tuple[Decimal, Decimal, Decimal, Decimal | None] | None = None
         self._max_notional_str = str(c.max_order_notional_usd)
+        # inputs of the last equity-limit evaluation that tripped nothing (see observe_equity)
+        self._quiet_inputs: tuple[Any, ...] | None = None
         self._dirty = False
         self._counts_dirty = False  # approvals: written at the next observation, not throttled
         self._last_save_ms = 0
@@ -175,9 +181,29 @@ class RiskEngine:
 
     # pre-trade ----------------------------------------------------------------------------------
     def check(
-        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView
+        self,
+        intent: OrderIntent,
+        portfolio: PortfolioView,
+        market: MarketView,
+        dry_run: bool = False,
     ) -> RiskDecision:
-        """Approve or deny one intent; an approved market order carries its price bound."""
+        """Approve or deny one intent; an approved market order carries its price bound.
+
+        `dry_run` answers the same question without counting an approval toward the rate and
+        per-day limits and without publishing anything (for "would this pass?" queries).
+        """
+        if dry_run:
+            emit, stale = self._emit, set(self._stale)
+            self._emit = _discard
+            try:
+                return self._decide(intent, portfolio, market, True)
+            finally:
+                self._emit, self._stale = emit, stale
+        return self._decide(intent, portfolio, market, False)
+
+    def _decide(
+        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, dry_run: bool
+    ) -> RiskDecision:
         now = self._clock.now_ms()
         if self.state is TradingState.HALTED:
             if intent.tag == KILL_FLATTEN_TAG and intent.reduce_only:
@@ -305,6 +331,8 @@ class RiskEngine:
                                        portfolio, quote)  # fmt: skip
             if denied is not None:
                 return denied
+        if dry_run:
+            return RiskDecision(True, "OK", "", bound, "", notional_usd, self._max_notional_usd)
         # approved: count it
         bucket.take()
         if breaker is not None:
@@ -728,9 +756,7 @@ class RiskEngine:
                 )  # fmt: skip
                 pause = c.consecutive_loss_pause_s
                 self.reducing_until = ts + pause * 1000 if pause else None
-                until = (
-                    f"; new entries resume after {pause} s" if pause else "; resume manually"
-                )
+                until = f"; new entries resume after {pause} s" if pause else "; resume manually"
                 self.set_reducing(
                     f"{self.consecutive_losses} consecutive losing trades reached "
                     f"max_consecutive_losses={c.max_consecutive_losses}{until}",
@@ -769,9 +795,43 @@ class RiskEngine:
             self.peak_equity = peak = equity
             self._dirty = True
         c = self.config
+        day_start = self.day_start_equity
+        q = self._quiet_inputs
+        if not (
+            q is not None
+            and q[0] is equity
+            and q[1] is peak
+            and q[2] is self.state
+            and q[3] is day_start
+            and q[4] == self.day
+            and q[5] == self.daily_loss_halt_day
+            and q[6] == self.warning_day
+            and q[7] is c.max_drawdown_pct
+            and q[8] is c.daily_loss_limit_usd
+        ):
+            # Most candles leave equity (the same object) and every input below as they were on
+            # the last evaluation that tripped nothing; the checks would find nothing again.
+            self._quiet_inputs = None
+            if self._check_equity_limits(ts, equity, peak, day_start):
+                self._quiet_inputs = (
+                    equity, peak, self.state, day_start, self.day, self.daily_loss_halt_day,
+                    self.warning_day, c.max_drawdown_pct, c.daily_loss_limit_usd,
+                )  # fmt: skip
+        if self._dirty and (
+            rolled or self._counts_dirty or ts - self._last_save_ms >= _PEAK_SAVE_EVERY_MS
+        ):
+            self._save()
+
+    def _check_equity_limits(
+        self, ts: int, equity: Decimal, peak: Decimal, day_start: Decimal | None
+    ) -> bool:
+        """Trip the drawdown and daily-loss breakers and the warning; True if none fired."""
+        quiet = True
+        c = self.config
         if peak > 0 and self.state is not TradingState.HALTED:
             dd_pct = (peak - equity) / peak * _HUNDRED
             if dd_pct >= c.max_drawdown_pct:
+                quiet = False
                 self._publish(
                     EventKind.BREAKER_TRIPPED, ts,
                     {"breaker": "drawdown", "value": str(dd_pct), "limit": str(c.max_drawdown_pct),
@@ -782,11 +842,11 @@ class RiskEngine:
                     f"max_drawdown_pct={c.max_drawdown_pct}",
                     "breaker:drawdown",
                 )
-        day_start = self.day_start_equity
         if day_start is not None and self.day is not None:
             loss = day_start - equity
             limit = self._daily_limit(day_start)
             if loss >= limit and self.daily_loss_halt_day != self.day:
+                quiet = False
                 self.daily_loss_halt_day = self.day
                 self._publish(
                     EventKind.BREAKER_TRIPPED, ts,
@@ -801,6 +861,7 @@ class RiskEngine:
                 else:
                     self._save()
             elif loss >= limit * self._warn_frac and self.warning_day != self.day:
+                quiet = False
                 self.warning_day = self.day
                 self._dirty = True
                 self._publish(
@@ -809,10 +870,7 @@ class RiskEngine:
                      "used_pct": str((loss / limit * _HUNDRED).quantize(Decimal("0.1")))},
                     None, "warning",
                 )  # fmt: skip
-        if self._dirty and (
-            rolled or self._counts_dirty or ts - self._last_save_ms >= _PEAK_SAVE_EVERY_MS
-        ):
-            self._save()
+        return quiet
 
     def observe_venue_error(self, venue: str, ts: int, error: str) -> None:
         """Count a failed venue call; enough of them in the window open the venue's breaker."""

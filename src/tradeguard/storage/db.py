@@ -17,6 +17,8 @@ from tradeguard.storage.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL at the default 4 KiB page
+SQLITE_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024  # what a checkpoint truncates the WAL file to
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 
@@ -54,6 +56,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         # commits cheap and is still durable against application crashes.
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # The order path commits a few pages many times a second; checkpointing every
+        # SQLITE_WAL_CHECKPOINT_PAGES instead of SQLite's 1000 copies each hot page to the
+        # database (with its fsync) far less often. Commits are as durable as before.
+        cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
+        cur.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT_BYTES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:

@@ -30,7 +30,6 @@ from sqlalchemy import (
     bindparam,
     select,
     text,
-    update,
 )
 
 from tradeguard.model import (
@@ -48,6 +47,7 @@ from tradeguard.model import (
     TimeInForce,
 )
 from tradeguard.storage.db import Database
+from tradeguard.storage.driver import DriverStatement
 from tradeguard.storage.tables import (
     balance_adjustments,
     events,
@@ -64,10 +64,21 @@ from tradeguard.storage.tables import (
 
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 _OPEN = "open"
-_POSITION_KEY_AND_CLOSE_FIELDS = frozenset(
-    {"venue", "symbol", "strategy_id", "status", "side", "exit_price", "exit_ts", "pnl", "pnl_pct"}
-)
+_POSITION_KEY = ("venue", "symbol", "strategy_id")
 _CLOSED = "closed"
+# The open-row update of a flat position: everything but the key and the close fields; without a
+# mark (None) the stored mark and unrealized P&L are kept.
+_FLAT_POSITION_FIELDS = (
+    "quantity", "entry_price", "entry_ts", "stop_loss", "take_profit", "realized_pnl", "fees",
+    "current_price", "unrealized_pnl", "trip_pnl", "trip_max_qty", "trip_entry",
+    "last_exit_price", "updated_ts",
+)  # fmt: skip
+_KEEP_IF_NULL = ("current_price", "unrealized_pnl")
+_CLOSE_POSITION_FIELDS = (
+    "status", "side", "quantity", "entry_price", "entry_ts", "exit_price", "exit_ts", "pnl",
+    "pnl_pct", "realized_pnl", "fees", "current_price", "unrealized_pnl", "last_exit_price",
+    "updated_ts",
+)  # fmt: skip
 # Keep IN (...) lists well under SQLite's bound-parameter limit.
 _IN_CHUNK = 500
 
@@ -116,28 +127,37 @@ class Storage:
         self._engine = db.engine
         self._tx = _Tx()
         self._commit_hooks: list[Callable[[], None]] = []
-        self._upsert_order_stmt = self._upsert(orders, ["client_order_id"])
+        # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
+        driver = self._driver
+        self._upsert_order_stmt = driver(self._upsert(orders, ["client_order_id"]))
         # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
-        self._insert_fill_stmt = self._upsert(
-            fills, ["venue", "symbol", "trade_id"], do_nothing=True, returning="id"
+        self._insert_fill_stmt = driver(
+            self._upsert(fills, ["venue", "symbol", "trade_id"], do_nothing=True, returning="id")
         )
-        self._insert_transition_stmt = order_transitions.insert()
+        self._insert_transition_stmt = driver(self._insert(order_transitions))
         self._insert_event_stmt = events.insert()
-        self._upsert_kv_stmt = self._upsert(kv_state, ["key"])
+        self._insert_events_stmt = driver(self._insert(events))
+        self._upsert_kv_stmt = driver(self._upsert(kv_state, ["key"]))
         self._upsert_run_stmt = self._upsert(strategy_runs, ["strategy_id"])
-        self._upsert_balance_stmt = self._upsert(balances_table, ["venue", "asset"])
-        self._upsert_balance_keep_usd_stmt = self._upsert(
-            balances_table, ["venue", "asset"], keep=("usd_value",)
+        self._upsert_balance_stmt = driver(self._upsert(balances_table, ["venue", "asset"]))
+        self._upsert_balance_keep_usd_stmt = driver(
+            self._upsert(balances_table, ["venue", "asset"], keep=("usd_value",))
         )
-        self._save_position_stmt = self._upsert(
-            positions,
-            ["venue", "symbol", "strategy_id"],
-            # Must read exactly like the partial index predicate in tables.py.
-            key_where="status = 'open'",
-            keep=("status", "exit_price", "exit_ts", "pnl", "pnl_pct"),
-            # Without a mark, keep the last one rather than blanking it.
-            coalesce=("current_price", "unrealized_pnl"),
+        self._save_position_stmt = driver(
+            self._upsert(
+                positions,
+                ["venue", "symbol", "strategy_id"],
+                # Must read exactly like the partial index predicate in tables.py.
+                key_where="status = 'open'",
+                keep=("status", "exit_price", "exit_ts", "pnl", "pnl_pct"),
+                # Without a mark, keep the last one rather than blanking it.
+                coalesce=_KEEP_IF_NULL,
+            )
         )
+        self._flat_position_stmt = driver(
+            self._open_position_update(_FLAT_POSITION_FIELDS, coalesce=_KEEP_IF_NULL)
+        )
+        self._close_position_stmt = driver(self._open_position_update(_CLOSE_POSITION_FIELDS))
 
     # transactions ------------------------------------------------------------------------------
     @contextmanager
@@ -178,12 +198,20 @@ class Storage:
         with self._engine.begin() as conn:
             return conn.execute(stmt, params)
 
-    def _write_returning(self, stmt: Executable, params: Any) -> Any | None:
+    def _run(self, stmt: DriverStatement, row: Mapping[str, Any]) -> Any:
         conn = self._tx.conn
         if conn is not None:
-            return conn.execute(stmt, params).scalar()
+            return stmt.execute(conn, row)
         with self._engine.begin() as conn:
-            return conn.execute(stmt, params).scalar()
+            return stmt.execute(conn, row)
+
+    def _run_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+        conn = self._tx.conn
+        if conn is not None:
+            stmt.execute_many(conn, rows)
+            return
+        with self._engine.begin() as conn:
+            stmt.execute_many(conn, rows)
 
     def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
         conn = self._tx.conn
@@ -193,6 +221,36 @@ class Storage:
             return conn.execute(stmt).all()
 
     # statement builders ------------------------------------------------------------------------
+    def _driver(self, clause: TextClause) -> DriverStatement:
+        return DriverStatement(clause, self._engine.dialect, self._engine.hide_parameters)
+
+    def _insert(self, table: Table) -> TextClause:
+        q = self._engine.dialect.identifier_preparer.quote
+        cols = [c for c in table.c if not (c.name == "id" and c.autoincrement is True)]
+        sql = (
+            f"INSERT INTO {q(table.name)} ({', '.join(q(c.name) for c in cols)}) "
+            f"VALUES ({', '.join(':' + c.name for c in cols)})"
+        )
+        return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in cols))
+
+    def _open_position_update(
+        self, names: Sequence[str], *, coalesce: Iterable[str] = ()
+    ) -> TextClause:
+        """UPDATE the open row of one (venue, symbol, strategy_id); one statement, no SELECT."""
+        q = self._engine.dialect.identifier_preparer.quote
+        merge = set(coalesce)
+        sets = [
+            f"{q(n)} = COALESCE(:{n}, {q(n)})" if n in merge else f"{q(n)} = :{n}" for n in names
+        ]
+        sql = (
+            f"UPDATE {q(positions.name)} SET {', '.join(sets)} "
+            f"WHERE {q('venue')} = :key_venue AND {q('symbol')} = :key_symbol "
+            f"AND {q('strategy_id')} = :key_strategy_id AND {q('status')} = '{_OPEN}'"
+        )
+        binds = [bindparam(n, type_=positions.c[n].type) for n in names]
+        binds += [bindparam(f"key_{k}", type_=positions.c[k].type) for k in _POSITION_KEY]
+        return text(sql).bindparams(*binds)
+
     # Upserts are written as text: SQLAlchemy 2.0 does not cache the compiled form of dialect
     # ON CONFLICT constructs, and recompiling on every call would cost more than the write.
     # The syntax (ON CONFLICT ... excluded.col) is the same on SQLite and PostgreSQL.
@@ -236,7 +294,7 @@ class Storage:
     # orders ------------------------------------------------------------------------------------
     def upsert_order(self, order: Order) -> None:
         """Insert or replace the journal row of `order` (keyed by client order id)."""
-        self._write(self._upsert_order_stmt, _order_row(order))
+        self._run(self._upsert_order_stmt, _order_row(order))
 
     def get_order(self, client_order_id: str) -> Order | None:
         """Return the journaled order, with its trade ids rebuilt from fills, or None."""
@@ -288,7 +346,7 @@ class Storage:
         self, client_order_id: str, from_status: str, to_status: str, ts: int, reason: str = ""
     ) -> None:
         """Journal one state change of an order (the order row must exist)."""
-        self._write(
+        self._run(
             self._insert_transition_stmt,
             {
                 "client_order_id": client_order_id,
@@ -311,7 +369,7 @@ class Storage:
     # fills -------------------------------------------------------------------------------------
     def insert_fill(self, fill: Fill, strategy_id: str = "") -> bool:
         """Store a fill once; return False (writing nothing) if its trade id is already stored."""
-        new_id = self._write_returning(self._insert_fill_stmt, _fill_row(fill, strategy_id))
+        new_id = self._run(self._insert_fill_stmt, _fill_row(fill, strategy_id))
         return new_id is not None
 
     def load_fills(
@@ -364,15 +422,11 @@ class Storage:
         row = _position_row(pos, mark)
         if pos.quantity == 0:
             # Flat: refresh an existing open row (closing is close_position's job), never create.
-            values = {
-                k: v
-                for k, v in row.items()
-                if k not in _POSITION_KEY_AND_CLOSE_FIELDS
-                and not (k in ("current_price", "unrealized_pnl") and v is None)
-            }
-            self._write(_open_position_update(pos.venue, pos.symbol, pos.strategy_id, values))
+            row["key_venue"], row["key_symbol"] = pos.venue, pos.symbol
+            row["key_strategy_id"] = pos.strategy_id
+            self._run(self._flat_position_stmt, row)
             return
-        self._write(self._save_position_stmt, row)
+        self._run(self._save_position_stmt, row)
 
     def close_position(self, trade: ClosedTrade, pos: Position) -> None:
         """Mark the open row of the trade's key closed with exit price, time and P&L."""
@@ -393,8 +447,12 @@ class Storage:
             "last_exit_price": trade.exit_price,
             "updated_ts": trade.closed_ts,
         }
-        stmt = _open_position_update(trade.venue, trade.symbol, trade.strategy_id, values)
-        if self._write(stmt).rowcount:
+        key = {
+            "key_venue": trade.venue,
+            "key_symbol": trade.symbol,
+            "key_strategy_id": trade.strategy_id,
+        }
+        if self._run(self._close_position_stmt, {**values, **key}):
             return
         # The position opened and closed without an open row being saved: record the trip anyway.
         row = {
@@ -461,7 +519,7 @@ class Storage:
             if usd_values is not None
             else self._upsert_balance_keep_usd_stmt
         )
-        self._write(stmt, rows)
+        self._run_many(stmt, rows)
 
     def load_balances(self, venue: str | None = None) -> list[Balance]:
         """Return stored balances, by venue then asset."""
@@ -554,8 +612,8 @@ class Storage:
         """Append several events to the audit log in one statement."""
         if not batch:
             return
-        self._write(
-            self._insert_event_stmt,
+        self._run_many(
+            self._insert_events_stmt,
             [
                 {
                     "ts": e.ts,
@@ -617,7 +675,7 @@ class Storage:
 
     def kv_set(self, key: str, value: Any, ts: int | None = None) -> None:
         """Store a JSON-able value under `key` (Decimals are stored as strings)."""
-        self._write(
+        self._run(
             self._upsert_kv_stmt,
             {"key": key, "value": value, "updated_ts": _now_ms() if ts is None else ts},
         )
@@ -747,21 +805,6 @@ def _position_row(pos: Position, mark: Decimal | None) -> dict[str, Any]:
         "last_exit_price": pos.last_exit_price,
         "updated_ts": pos.updated_ts,
     }
-
-
-def _open_position_update(
-    venue: str, symbol: str, strategy_id: str, values: dict[str, Any]
-) -> Executable:
-    return (
-        update(positions)
-        .where(
-            positions.c.venue == venue,
-            positions.c.symbol == symbol,
-            positions.c.strategy_id == strategy_id,
-            positions.c.status == _OPEN,
-        )
-        .values(**values)
-    )
 
 
 def _position_from_row(r: Row[Any]) -> Position:

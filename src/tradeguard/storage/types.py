@@ -67,6 +67,8 @@ class DecimalType(TypeDecorator[Decimal]):
         return str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if type(value) is str:  # SQLite's TEXT, the common case
+            return Decimal(value)
         if value is None:
             return None
         if isinstance(value, Decimal):
@@ -74,8 +76,32 @@ class DecimalType(TypeDecorator[Decimal]):
         return Decimal(str(value))
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Return `value` with Decimals as strings, enums as their values, tuples and sets as lists."""
+    # Exact-type checks first: the audit log and state rows are mostly flat dicts of plain values.
+    t = type(value)
+    if t in _PLAIN:
+        return value
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            tv = type(v)
+            out[k if type(k) is str else str(k)] = (
+                v if tv in _PLAIN else str(v) if tv is Decimal else jsonable(v)
+            )
+        return out
+    if t is list or t is tuple:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
+    if t is Decimal:
+        return str(value)
+    return _jsonable_other(value)
+
+
+def _jsonable_other(value: Any) -> Any:
+    # Subclasses and the rarer types, in the order that decides them (an IntEnum stays an int).
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Enum):

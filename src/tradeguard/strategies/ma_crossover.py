@@ -68,19 +68,24 @@ class MACrossover(Strategy):
         self._tracker: ExitTracker | None = None
 
     def on_candle(self, candle: Candle) -> None:
+        # Runs for every candle: locals instead of attribute round trips, same float operations
+        # in the same order as the plain rolling sums (the signal values must not move).
         close = float(candle.close)
+        fast, slow = self.fast, self.slow
         fw, sw = self._fast_win, self._slow_win
-        if len(fw) == self.fast:
-            self._fast_sum -= fw[0]
-        if len(sw) == self.slow:
-            self._slow_sum -= sw[0]
+        fast_sum, slow_sum = self._fast_sum, self._slow_sum
+        if len(fw) == fast:
+            fast_sum -= fw[0]
+        if len(sw) == slow:
+            slow_sum -= sw[0]
         fw.append(close)
         sw.append(close)
-        self._fast_sum += close
-        self._slow_sum += close
-        if len(sw) < self.slow:
+        fast_sum += close
+        slow_sum += close
+        self._fast_sum, self._slow_sum = fast_sum, slow_sum
+        if len(sw) < slow:
             return
-        diff = self._fast_sum / self.fast - self._slow_sum / self.slow
+        diff = fast_sum / fast - slow_sum / slow
         prev, self._prev_diff = self._prev_diff, diff
         ctx = self.ctx
         if ctx is None or self.muted:
@@ -89,9 +94,10 @@ class MACrossover(Strategy):
         if ctx.open_order_count(self.id, self.symbol):
             return
         if pos.quantity > 0:
-            if self._tracker is None or self._tracker.entry != pos.avg_entry:
-                self._tracker = ExitTracker(self.rules, pos.avg_entry, long=True)
-            reason = self._tracker.update(candle.close)
+            tracker = self._tracker
+            if tracker is None or tracker.entry != pos.avg_entry:
+                tracker = self._tracker = ExitTracker(self.rules, pos.avg_entry, long=True)
+            reason = tracker.update(candle.close)
             if reason is None and prev is not None and prev >= 0 > diff:
                 reason = "death_cross"
             if reason is not None:

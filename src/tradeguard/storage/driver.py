@@ -1,0 +1,143 @@
+"""Hot write statements compiled once per dialect and run on the transaction's DB-API cursor.
+
+The order path writes a dozen small rows per order. Through `Connection.execute` each one pays
+for SQLAlchemy's execution context (cache lookup, parameter processing, result setup), which
+costs several times the write itself; here the SQL string and the column bind processors are
+resolved once, and each call is one DB-API `execute`. The values stored are the same: every
+parameter goes through its column type's own bind processor (Decimal as text on SQLite, NUMERIC
+on PostgreSQL, JSON through `JsonType`), and driver errors are raised as SQLAlchemy's
+`DBAPIError` subclasses (IntegrityError, OperationalError, ...) as `Connection.execute` does.
+
+Statements run this way bypass SQLAlchemy's cursor events and `echo` logging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from sqlalchemy import Connection, TextClause
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.types import TypeEngine
+
+from tradeguard.storage.types import DecimalType, JsonType, jsonable
+
+_Processor = Callable[[Any], Any]
+
+
+class DriverStatement:
+    """One write statement for one dialect: SQL text, parameter order and bind processors."""
+
+    __slots__ = ("_dialect", "_hide", "_names", "_positional", "_procs", "sql")
+
+    def __init__(self, clause: TextClause, dialect: Dialect, hide_parameters: bool = False) -> None:
+        compiled = clause.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self._dialect = dialect
+        self._hide = hide_parameters
+        binds = {bp.key: bp for bp in compiled.binds.values()}
+        positions = compiled.positiontup
+        self._positional = positions is not None
+        names: Sequence[str] = positions if positions is not None else list(binds)
+        if len(set(names)) != len(names):
+            raise ValueError(f"each parameter must appear once in the statement: {self.sql}")
+        self._names = tuple(names)
+        procs: list[tuple[int, _Processor]] = []
+        for i, name in enumerate(self._names):
+            type_ = binds[name].type
+            proc = type_.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                cast_json = f"%({name})s::JSONB" in self.sql
+                procs.append((i, _fast_processor(type_, dialect, proc, cast_json)))
+        self._procs = tuple(procs)
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """Return the driver parameters for one row (keyed by bind name)."""
+        values = [row[n] for n in self._names]
+        try:
+            for i, proc in self._procs:
+                values[i] = proc(values[i])
+        except Exception as exc:
+            # What Connection.execute raises when a bind processor refuses a value.
+            raise StatementError(str(exc), self.sql, dict(row), exc) from exc
+        if self._positional:
+            return tuple(values)
+        return dict(zip(self._names, values, strict=True))
+
+    def execute(self, conn: Connection, row: Mapping[str, Any]) -> Any:
+        """Run for one row; return the first column of the first returned row, else rowcount."""
+        params = self.params(row)
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            if cursor.description is not None:
+                first = cursor.fetchone()
+                return None if first is None else first[0]
+            return cursor.rowcount
+        except self._dialect.loaded_dbapi.Error as exc:
+            self._raise(conn, raw, exc, params, cursor, False)
+        finally:
+            cursor.close()
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row in one DB-API executemany call."""
+        params = [self.params(r) for r in rows]
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(self.sql, params)
+        except self._dialect.loaded_dbapi.Error as exc:
+            self._raise(conn, raw, exc, params, cursor, True)
+        finally:
+            cursor.close()
+
+    def _raise(
+        self, conn: Connection, raw: Any, exc: Exception, params: Any, cursor: Any, many: bool
+    ) -> NoReturn:
+        dialect = self._dialect
+        disconnect = dialect.is_disconnect(exc, raw, cursor)  # type: ignore[arg-type]
+        if disconnect and not conn.invalidated:
+            # As Connection.execute does: never hand a broken connection back to the pool.
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            self.sql,
+            params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=self._hide,
+            connection_invalidated=disconnect,
+            dialect=dialect,
+            ismulti=many,
+        ) from exc
+
+
+def _fast_processor(
+    type_: TypeEngine[Any], dialect: Dialect, proc: _Processor, cast_json: bool
+) -> _Processor:
+    """Shortcut the common values of our own types; anything else goes to SQLAlchemy's `proc`."""
+    name = dialect.name
+    if isinstance(type_, DecimalType) and name in ("sqlite", "postgresql"):
+        # SQLite stores str(decimal) (TEXT), psycopg sends a Decimal as NUMERIC unchanged.
+        as_text = name == "sqlite"
+
+        def decimal(value: Any) -> Any:
+            if type(value) is Decimal:
+                return str(value) if as_text else value
+            return proc(value)
+
+        return decimal
+    if isinstance(type_, JsonType) and (name == "sqlite" or (name == "postgresql" and cast_json)):
+        # The JSON text SQLAlchemy would send; on PostgreSQL the compiled SQL casts it ::JSONB.
+        dumps = getattr(dialect, "_json_serializer", None) or json.dumps
+
+        def json_text(value: Any) -> Any:
+            return None if value is None else dumps(jsonable(value))
+
+        return json_text
+    return proc

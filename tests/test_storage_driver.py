@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from enum import Enum, IntEnum
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from tradeguard.model import Order, OrderType, Position, Side
+from tradeguard.storage import Database, Storage
+from tradeguard.storage.tables import orders, positions
+from tradeguard.storage.types import _jsonable_other, jsonable
+
+pytest_plugins = ["storage_fixtures"]
+
+D = Decimal
+
+
+class _Color(Enum):
+    RED = "red"
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+class _Strish(str, Enum):  # noqa: UP042  (str() of such a member differs from its value)
+    A = "a"
+
+
+class _Dec(Decimal):
+    pass
+
+
+@pytest.fixture
+def store(storage_db_url: str) -> Storage:
+    db = Database(storage_db_url)
+    db.migrate()
+    return Storage(db)
+
+
+def _order(**kw: Any) -> Order:
+    fields: dict[str, Any] = {
+        "client_order_id": "c-1",
+        "strategy_id": "ma",
+        "venue": "paper",
+        "symbol": "BTC/USDT",
+        "side": Side.BUY,
+        "type": OrderType.MARKET,
+        "amount": D("0.00100000"),
+        "created_ts": 1_000,
+        "updated_ts": 1_000,
+    }
+    fields.update(kw)
+    return Order(**fields)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": D("1.10"), "b": [1, 2.5, None, True], "c": {"d": (D("0"), "x")}},
+        {1: "int key", False: "bool key", None: "none key", 2.5: "float key"},
+        {_Strish.A: _Strish.A, "color": _Color.RED, "level": _Level.HIGH},
+        [_Dec("3.000"), {"s": {3, 1, 2}}, frozenset({"b", "a"}), ("t", [D("-0E-8")])],
+        [[1_640_995_200_000, "10000.12345678"], [1_640_996_100_000, "9999.5"]],
+        "plain",
+        D("1E+3"),
+        None,
+    ],
+)
+def test_fast_jsonable_matches_the_generic_conversion(value: Any) -> None:
+    assert json.dumps(jsonable(value)) == json.dumps(_jsonable_other(value))
+
+
+def test_jsonable_still_refuses_what_json_cannot_hold() -> None:
+    with pytest.raises(TypeError, match="cannot store object"):
+        jsonable({"x": object()})
+
+
+def test_order_decimals_and_signal_round_trip_exactly(store: Storage) -> None:
+    order = _order(
+        price=D("64123.450000000000000001"),
+        stop_loss=D("1E-8"),
+        signal={"fast_sma": 47123.12345678, "close": D("47200.50"), "tags": ("a", "b")},
+    )
+    store.upsert_order(order)
+    loaded = store.get_order("c-1")
+    assert loaded is not None
+    assert loaded.amount == D("0.00100000") and str(loaded.amount) == "0.00100000"
+    assert str(loaded.price) == "64123.450000000000000001"
+    assert str(loaded.stop_loss) == "1E-8"
+    assert loaded.signal == {"fast_sma": 47123.12345678, "close": "47200.50", "tags": ["a", "b"]}
+
+
+def test_float_money_is_refused_on_the_driver_path(store: Storage) -> None:
+    with pytest.raises(StatementError, match=r"got float 0\.1"):
+        store.upsert_order(_order(amount=0.1))
+    assert store.load_orders() == []
+
+
+def test_driver_path_writes_belong_to_the_open_transaction(store: Storage) -> None:
+    with pytest.raises(IntegrityError), store.transaction():
+        store.upsert_order(_order())
+        store.record_transition("never-journaled", "new", "submitted", 10)
+    # The failed statement rolled the whole transaction back, order row included.
+    assert store.get_order("c-1") is None
+    with store.db.engine.connect() as conn:
+        assert conn.execute(select(orders.c.client_order_id)).all() == []
+
+
+def test_flat_position_update_keeps_the_last_mark_when_none_is_given(store: Storage) -> None:
+    pos = Position("paper", "BTC/USDT", "ma", quantity=D("0.5"), avg_entry=D("100"))
+    store.save_position(pos, D("110"))
+    pos.quantity = D("0")
+    pos.realized_pnl = D("4.5")
+    store.save_position(pos, None)
+    with store.db.engine.connect() as conn:
+        row = conn.execute(select(positions)).one()
+    assert row.status == "open"
+    assert row.quantity == D("0") and row.realized_pnl == D("4.5")
+    assert row.current_price == D("110") and row.unrealized_pnl == D("5.0")
