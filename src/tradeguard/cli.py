@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -58,9 +59,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     from tradeguard.logsetup import setup_logging
     from tradeguard.node import TradingNode
+    from tradeguard.venues.modes import check_mode, live_banner
 
     config = _config_from_args(args)
+    check_mode(config, args.confirm_live, dict(os.environ))
     setup_logging(args.log_format or config.node.log_format, config.node.log_level)
+    if config.mode.value == "live":
+        print(live_banner(config), file=sys.stderr)
     node = TradingNode(config)
     info = Console(stderr=True, highlight=False) if args.json else console
     try:
@@ -82,7 +87,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = asyncio.run(_start_run_stop(node, progress, args.duration_s))
+            summary = asyncio.run(
+                _start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
+            )
         if args.json:
             print(json.dumps(summary.to_json(), indent=2))
         else:
@@ -92,16 +99,33 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-async def _start_run_stop(node: Any, progress: Any, duration_s: float | None = None) -> Any:
+async def _start_run_stop(
+    node: Any, progress: Any, duration_s: float | None = None, serve_after: bool = False
+) -> Any:
+    """Start the node (and its API when enabled), run it, keep serving if asked, stop."""
     from tradeguard.model.enums import TradingMode
 
+    server = None
+    if node.config.api.enabled:
+        from tradeguard.api.server import ApiServer
+
+        server = ApiServer(node)
+        await server.start()
+        print(f"API and dashboard on {server.url}", file=sys.stderr)
     await node.start()
     try:
         if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
             return await node.run_live(duration_s=duration_s)
-        return await node.run(until_end=True, progress=progress)
+        summary = await node.run(until_end=True, progress=progress)
+        if server is not None and serve_after:
+            print("replay finished; serving until Ctrl-C", file=sys.stderr)
+            while True:
+                await asyncio.sleep(3600)
+        return summary
     finally:
         await node.stop()
+        if server is not None:
+            await server.stop()
 
 
 def _print_summary(console: Console, s: Any, node: Any) -> None:
@@ -326,10 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--until-end", action="store_true", help="replay to the end of data and exit")
     run.add_argument("--log-format", choices=["text", "json"], help="log line format")
-    run.add_argument("--duration-s", type=float, default=None,
-                     help="sandbox/live: stop after this many seconds (default: until Ctrl-C)")
-    run.add_argument("--confirm-live", action="store_true",
-                     help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'")
+    run.add_argument(
+        "--duration-s",
+        type=float,
+        default=None,
+        help="sandbox/live: stop after this many seconds (default: until Ctrl-C)",
+    )
+    run.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
+    )
     run.set_defaults(func=cmd_run)
 
     for name, func, helptext in (
@@ -364,6 +395,7 @@ def _optional_parsers(sub: Any) -> None:
 
     add_control_parsers(sub)
     for module, fn in (
+        ("tradeguard.api.cli", "add_api_parsers"),
         ("tradeguard.secrets.cli", "add_keys_parser"),
         ("tradeguard.sandbox.cli", "add_sandbox_parser"),
         ("tradeguard.strategies.triangular.cli", "add_arb_parser"),

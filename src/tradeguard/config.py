@@ -89,12 +89,33 @@ class StrategyConfig(_Strict):
     symbol: str = "BTC/USDT"
     enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
+    # unfilled limit orders are cancelled after this many seconds (0 = never)
+    order_timeout_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
+    # on timeout, re-send the unfilled rest of an entry at the current best price
+    replace_on_timeout: bool = False
+
+
+class ReconcileConfig(_Strict):
+    """How the journal is reconciled with the venues, at start-up and while trading."""
+
+    # open venue orders the journal never knew: adopt them (strategy `external`) or cancel them
+    external_orders: Literal["adopt", "cancel"] = "adopt"
+    # fills are fetched from this many seconds before the last successful reconciliation
+    fills_lookback_s: float = Field(default=120.0, ge=0, le=7 * 86_400)
+    # each venue call is tried this many times when the answer is ambiguous (timeout, 5xx)
+    call_attempts: int = Field(default=4, ge=1, le=20)
+    call_timeout_s: float = Field(default=15.0, gt=0, le=600)
 
 
 class ApiConfig(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # TLS certificate and key (PEM files); without them a non-loopback bind is warned about
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    # failed authentications per client IP per minute before it gets 429 for the rest of it
+    auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
 
 
 class NodeConfig(_Strict):
@@ -119,6 +140,7 @@ class Config(_Strict):
     venues: list[VenueConfig] = Field(default_factory=list)
     strategies: list[StrategyConfig] = Field(default_factory=list)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 

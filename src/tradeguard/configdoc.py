@@ -21,6 +21,7 @@ from tradeguard.config import (
     FillModelConfig,
     InstrumentConfig,
     NodeConfig,
+    ReconcileConfig,
     StrategyConfig,
     VenueConfig,
 )
@@ -35,6 +36,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[[venues]].fill_model", FillModelConfig, "How the paper venue fills on candles."),
     ("[[strategies]]", StrategyConfig, "Strategies and their parameters."),
     ("risk", RiskConfig, "Pre-trade limits and breakers (see docs/risk.md)."),
+    ("reconcile", ReconcileConfig, "Reconciliation of the journal with the venues."),
     ("api", ApiConfig, "The HTTP API and dashboard."),
     ("alerts", AlertsConfig, "Alert delivery: queue, retries, rate limits."),
     ("alerts.rules", AlertRules, "Which events raise an alert (all on by default)."),

@@ -210,6 +210,7 @@ class TradingNode:
         self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
         self.equity_sample_ms = 15 * 60_000
         self._next_sample = 0
+        self._curve_saved_ts = 0
         self._ctx = _Context(self)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
@@ -236,6 +237,11 @@ class TradingNode:
         self.orders.fill_listeners.append(self._route_fill)
         self._restore()
         self._build_strategies()
+        from tradeguard.execution.timeouts import OrderTimeouts
+
+        self.timeouts = OrderTimeouts.from_config(
+            config.strategies, self.orders, self.market, self.submit
+        )
         self.alerts: AlertManager | None = None
         if config.alerts.enabled:
             manager = build_manager(config.alerts)
@@ -330,6 +336,8 @@ class TradingNode:
             if not sc.enabled:
                 continue
             try:
+                from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
+
                 strat = create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params)
             except ValueError as exc:
                 raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
@@ -384,12 +392,9 @@ class TradingNode:
             await venue.connect()
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
-        from tradeguard.execution.reconcile import reconcile_all
+        from tradeguard.execution.reconcile import reconcile_and_gate
 
-        report = await reconcile_all(self)
-        self.reconcile_report = report
-        if not report.ok:
-            self.risk.halt(f"start-up reconciliation failed: {report.reason}", "reconciler")
+        self.reconcile_report = await reconcile_and_gate(self, "startup")
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
@@ -431,7 +436,8 @@ class TradingNode:
     ) -> RunSummary:
         """Replay the configured data through strategies, risk and the paper venue."""
         started = time.perf_counter()
-        candles = list(self.candle_stream())
+        # Loading takes a fraction of a second; off the event loop so the API stays responsive.
+        candles = await asyncio.to_thread(lambda: list(self.candle_stream()))
         cursor = self.storage.kv_get(CURSOR_KEY) or 0
         if not self.stats.start_equity:
             self.stats.start_equity = self.portfolio.equity() if self.portfolio.marks else ZERO
@@ -469,6 +475,8 @@ class TradingNode:
                 strat.on_candle(c)
             if queue:
                 await self._drain()
+            elif not i & 63:
+                await asyncio.sleep(0)  # let the API, alerts and streams run between candles
             stats.events += 1
             self._events_this_run += 1
             stats.last_ts = c.ts
@@ -571,12 +579,13 @@ class TradingNode:
                 self.storage.kv_set(HEARTBEAT_KEY, {"pid": os.getpid(), "ts": self.clock.now_ms()})
                 next_ckpt = now + cfg.checkpoint_interval_s
             if now >= next_rec:
-                from tradeguard.execution.reconcile import reconcile_all
+                from tradeguard.execution.reconcile import reconcile_and_gate
 
-                report = await reconcile_all(self)
-                if not report.ok:
-                    self.risk.halt(f"periodic reconciliation failed: {report.reason}", "reconciler")
+                self.reconcile_report = await reconcile_and_gate(self, "periodic")
                 next_rec = now + cfg.reconcile_interval_s
+            await self.timeouts.sweep()
+            if self.orders.unknown:
+                await self.orders.retry_unknown()
             await asyncio.sleep(min(cfg.kill_poll_interval_s, 0.2))
 
     def _paper_for_symbols(self) -> dict[str, Any]:
@@ -680,9 +689,11 @@ class TradingNode:
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
-            self.storage.kv_set(
-                EQUITY_KEY, [[t, str(e)] for t, e in list(self.equity_curve)[-2000:]]
-            )
+            last = self.equity_curve[-1][0] if self.equity_curve else 0
+            if last != self._curve_saved_ts:  # an unchanged curve is not rewritten
+                self._curve_saved_ts = last
+                curve = list(self.equity_curve)[-2000:]
+                self.storage.kv_set(EQUITY_KEY, [[t, str(e)] for t, e in curve])
         self.risk.flush()
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:

@@ -20,16 +20,20 @@ from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.ids import ClientOrderIdFactory
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import ClosedTrade, Position
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
+
+# An order that was in unknown state has been answered for (a string kind: subscribers match it).
+ORDER_RESOLVED = "order.resolved"
 
 _STATUS_EVENT = {
     OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
@@ -85,6 +89,7 @@ class OrderManager:
         ids: ClientOrderIdFactory | None = None,
         resolve_attempts: int = 5,
         resolve_delay_s: float = 0.2,
+        not_found_grace_s: float = 2.0,
     ) -> None:
         self.storage = storage
         self.venues = venues
@@ -97,12 +102,17 @@ class OrderManager:
         self.orders: dict[str, Order] = {}
         self.open: dict[str, Order] = {}
         self.unknown: dict[str, Order] = {}  # in flight, venue could not be asked: blocks symbol
+        # client order id -> when a cancel was last sent (ms); timeouts do not resend at once
+        self.cancel_requested: dict[str, int] = {}
+        # orders whose submit call has not returned: a concurrent query could outrun the request
+        self.in_submit: set[str] = set()
         self._pending_terminal: dict[str, OrderReport] = {}
         self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
         # (venue, operation, seconds) for every venue call: metrics, dashboards
         self.latency_listeners: list[Callable[[str, str, float], None]] = []
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
+        self.not_found_grace_ms = int(not_found_grace_s * 1000)
         self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal]]] = {}
         self._pending_journal: list[tuple[Order, str, str, int, str]] = []
         storage.add_commit_hook(self._write_behind)
@@ -165,6 +175,7 @@ class OrderManager:
         self.open[order.client_order_id] = order
         self._publish_order(EventKind.ORDER_SUBMITTED, order)
         started = time.perf_counter()
+        self.in_submit.add(order.client_order_id)
         try:
             report = await venue.submit(order)
         except DefinitiveVenueError as exc:
@@ -173,6 +184,7 @@ class OrderManager:
                 self._transition(order, OrderStatus.REJECTED, reason=str(exc))
             return SubmitResult("rejected", order, exc.code or "VENUE_REJECTED", str(exc))
         except AmbiguousVenueError as exc:
+            self.in_submit.discard(order.client_order_id)
             self._latency(order.venue, "submit", started)
             self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
             self._publish(
@@ -183,6 +195,8 @@ class OrderManager:
             )
             await self.resolve(order)
             return SubmitResult("in_flight", order, "AMBIGUOUS", str(exc))
+        finally:
+            self.in_submit.discard(order.client_order_id)
         self._latency(order.venue, "submit", started)
         self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
         self.on_order_report(report)
@@ -194,19 +208,41 @@ class OrderManager:
             for listener in self.latency_listeners:
                 listener(venue, op, elapsed)
 
-    async def resolve(self, order: Order) -> OrderReport | None:
-        """Ask the venue about an in-flight order by client order id; never guess."""
+    async def resolve(self, order: Order, attempts: int | None = None) -> OrderReport | None:
+        """Ask the venue about an in-flight order by client order id; never guess.
+
+        After `attempts` (default `resolve_attempts`) failed queries the order goes to `unknown`
+        and blocks new orders on its (venue, symbol) until a later query answers.
+        """
         venue = self.venues[order.venue]
-        for attempt in range(self.resolve_attempts):
+        tries = self.resolve_attempts if attempts is None else max(1, attempts)
+        for attempt in range(tries):
             try:
                 report = await venue.fetch_order(order.client_order_id, order.symbol)
-            except AmbiguousVenueError as exc:
+                if report is not None:
+                    # Fills first: a terminal report is applied only once its fills are booked.
+                    await self.catch_up_fills(order, report)
+            except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+                # No answer (or a refusal to answer, e.g. credentials): a failed query.
                 log.warning(
                     "query for %s failed (%s), attempt %d", order.client_order_id, exc, attempt + 1
                 )
-                await asyncio.sleep(self.resolve_delay_s * (2**attempt))
+                if attempt + 1 < tries:
+                    await asyncio.sleep(self.resolve_delay_s * (2**attempt))
                 continue
-            self.unknown.pop(order.client_order_id, None)
+            if (
+                report is None
+                and order.status is OrderStatus.SUBMITTED
+                and self.clock.now_ms() - order.created_ts < self.not_found_grace_ms
+            ):
+                # "No such order" right after an ambiguous send may only mean the request is
+                # still queued at the venue: not an answer yet, ask again.
+                if attempt + 1 < tries:
+                    await asyncio.sleep(self.resolve_delay_s * (2**attempt))
+                continue
+            was_unknown = self.unknown.pop(order.client_order_id, None) is not None
+            if was_unknown:
+                self._publish_order(ORDER_RESOLVED, order, severity="warning")
             if report is None:
                 if order.status is OrderStatus.SUBMITTED:
                     # The venue answered: it has no such order, so it never received it.
@@ -214,38 +250,74 @@ class OrderManager:
                         order, OrderStatus.REJECTED, reason="venue has no record of the order"
                     )
                 return None
-            await self._catch_up_fills(order, report)
             self.on_order_report(report)
             return report
-        self.unknown[order.client_order_id] = order
-        self._publish_order(EventKind.ORDER_UNKNOWN, order, severity="critical")
+        if order.client_order_id not in self.unknown:
+            self.unknown[order.client_order_id] = order
+            self._publish_order(EventKind.ORDER_UNKNOWN, order, severity="critical")
         return None
 
-    async def _catch_up_fills(self, order: Order, report: OrderReport) -> None:
+    async def retry_unknown(self) -> list[str]:
+        """Query every order in unknown state once more; return the ids now resolved."""
+        resolved: list[str] = []
+        for cid, order in list(self.unknown.items()):
+            await self.resolve(order, attempts=1)
+            if cid not in self.unknown:
+                resolved.append(cid)
+        return resolved
+
+    async def catch_up_fills(self, order: Order, report: OrderReport) -> int:
+        """Fetch and apply the fills the venue reports for `order` beyond ours; return how many."""
         if report.filled <= order.filled:
-            return
+            return 0
         venue = self.venues[order.venue]
-        fills = await venue.fetch_fills(order.symbol, order.created_ts - 60_000)
+        before = len(order.trade_ids)
+        fills = await venue.fetch_fills(order.symbol, max(order.created_ts - 60_000, 0))
         for f in fills:
             if f.client_order_id == order.client_order_id:
                 self.on_fill(f)
+        return len(order.trade_ids) - before
 
     # cancel ----------------------------------------------------------------------------------
     async def cancel(self, client_order_id: str) -> OrderReport | None:
-        """Cancel one open order; an ambiguous answer is resolved by query."""
+        """Cancel one open order; an ambiguous or refused answer is resolved by query.
+
+        A cancel that times out may or may not have reached the venue: like a submit, the order
+        stays open until the venue answers a query by client order id, and goes to `unknown`
+        (blocking its symbol) when it cannot be asked.
+        """
         order = self.orders.get(client_order_id)
         if order is None or not order.is_open:
             return None
         venue = self.venues[order.venue]
+        now = self.clock.now_ms()
+        self.cancel_requested[client_order_id] = now
         started = time.perf_counter()
         try:
             report = await venue.cancel(order)
+        except DefinitiveVenueError as exc:
+            # Usually "unknown order": it filled or was cancelled first. Ask what happened.
             self._latency(order.venue, "cancel", started)
-        except DefinitiveVenueError:
+            log.info("cancel of %s refused (%s); querying", client_order_id, exc)
             return await self.resolve(order)
         except AmbiguousVenueError as exc:
+            self._latency(order.venue, "cancel", started)
             self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
+            self._publish(
+                EventKind.VENUE_ERROR,
+                self.clock.now_ms(),
+                order,
+                {"error": str(exc), "client_order_id": client_order_id, "operation": "cancel"},
+            )
             return await self.resolve(order)
+        self._latency(order.venue, "cancel", started)
+        self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
+        if report.filled > order.filled:
+            try:
+                await self.catch_up_fills(order, report)
+            except VenueError as exc:
+                # The report then waits for its fills (stream or reconciliation bring them).
+                log.warning("fills of %s not fetched after cancel: %s", client_order_id, exc)
         self.on_order_report(report)
         return report
 
@@ -265,19 +337,7 @@ class OrderManager:
             for r in reported:
                 if r.client_order_id not in self.orders:
                     # An order we never journaled (placed outside the node): cancel it too.
-                    ext = Order(
-                        r.client_order_id,
-                        "external",
-                        venue.name,
-                        r.symbol,
-                        side=Side(r.side or "buy"),
-                        type=OrderType.LIMIT,
-                        amount=r.amount or r.filled,
-                        price=r.price,
-                        status=OrderStatus.ACCEPTED,
-                        venue_order_id=r.venue_order_id,
-                        filled=r.filled,
-                    )
+                    ext = external_order(venue.name, r, self.clock.now_ms())
                     self.orders[ext.client_order_id] = ext
                     self.open[ext.client_order_id] = ext
         for order in list(self.open.values()):
@@ -293,6 +353,39 @@ class OrderManager:
             elif order.is_open:
                 failed.append((order.client_order_id, f"still {order.status.value} after cancel"))
         return cancelled, failed
+
+    def adopt_external(self, report: OrderReport) -> Order:
+        """Journal an open venue order the node never placed, as strategy `external`."""
+        order = external_order(report.venue, report, self.clock.now_ms())
+        # Start from nothing filled: its fills are then booked one by one (catch_up_fills).
+        order.filled, order.avg_price, order.status = ZERO, ZERO, OrderStatus.ACCEPTED
+        with self.storage.transaction():
+            self.storage.upsert_order(order)
+            self.storage.record_transition(
+                order.client_order_id,
+                "",
+                order.status.value,
+                order.updated_ts,
+                "adopted: open on the venue, unknown to the journal",
+            )
+        self.orders[order.client_order_id] = order
+        self.open[order.client_order_id] = order
+        self._publish_order(EventKind.ORDER_ACCEPTED, order, severity="warning")
+        return order
+
+    async def cancel_external(self, report: OrderReport) -> OrderReport:
+        """Cancel an open venue order the node never placed (it is not journaled)."""
+        venue = self.venues[report.venue]
+        order = external_order(report.venue, report, self.clock.now_ms())
+        result = await venue.cancel(order)
+        self._publish(
+            EventKind.ORDER_CANCELLED,
+            self.clock.now_ms(),
+            order,
+            {**_order_data(order), "reason": "external order cancelled by reconciliation"},
+            severity="warning",
+        )
+        return result
 
     # VenueListener -----------------------------------------------------------------------------
     def on_order_report(self, report: OrderReport) -> None:
@@ -336,6 +429,11 @@ class OrderManager:
     def on_fill(self, fill: Fill) -> None:
         """Apply one execution exactly once (dedup by venue trade id)."""
         order = self.orders.get(fill.client_order_id)
+        if order is None and fill.client_order_id:
+            # A finished order is not kept in memory after a restart; the journal has it.
+            order = self.storage.get_order(fill.client_order_id)
+            if order is not None:
+                self.orders[order.client_order_id] = order
         if order is not None and fill.trade_id in order.trade_ids:
             return
         strategy_id = order.strategy_id if order is not None else ""
@@ -346,7 +444,20 @@ class OrderManager:
                 return
             before = order.status if order is not None else None
             if order is not None:
-                order.apply_fill(fill)
+                if order.status.is_terminal or order.filled + fill.amount > order.amount:
+                    # The money moved whatever our journal says: book the fill, keep the state,
+                    # and say so loudly.
+                    order.trade_ids.add(fill.trade_id)
+                    log.error(
+                        "fill %s for %s arrived with the order %s (filled %s of %s)",
+                        fill.trade_id,
+                        order.client_order_id,
+                        order.status.value,
+                        order.filled,
+                        order.amount,
+                    )
+                else:
+                    order.apply_fill(fill)
                 self.storage.upsert_order(order)
                 if before is not order.status:
                     self.storage.record_transition(
@@ -412,6 +523,10 @@ class OrderManager:
         if self._pending_balances or self._pending_journal:
             with self.storage.transaction():
                 pass  # the commit hook writes it
+
+    def discard_pending_balances(self, venue: str) -> None:
+        """Drop balances queued for `venue` (a fresher snapshot is being written)."""
+        self._pending_balances.pop(venue, None)
 
     def _write_behind(self) -> None:
         if self._pending_balances:
@@ -499,6 +614,27 @@ class OrderManager:
             severity=severity,
         )
         self.bus.publish(event)
+
+
+def external_order(venue: str, r: OrderReport, now: int) -> Order:
+    """An Order for a venue order the journal never knew (strategy id `external`)."""
+    status = OrderStatus.PARTIALLY_FILLED if r.filled > 0 else OrderStatus.ACCEPTED
+    return Order(
+        r.client_order_id,
+        "external",
+        venue,
+        r.symbol,
+        side=Side(r.side or "buy"),
+        type=OrderType.LIMIT if r.price else OrderType.MARKET,
+        amount=r.amount or r.filled,
+        price=r.price,
+        status=status,
+        venue_order_id=r.venue_order_id,
+        filled=r.filled,
+        avg_price=r.avg_price,
+        created_ts=r.ts or now,
+        updated_ts=now,
+    )
 
 
 def _order_data(o: Order) -> dict[str, Any]:

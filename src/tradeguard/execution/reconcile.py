@@ -1,15 +1,50 @@
-"""Reconciliation: make the journal agree with every venue before any new order."""
+"""Reconciliation: make the journal agree with every venue before any new order, and while trading.
+
+Per venue, in this order:
+1. open orders, in one `fetch_open_orders` call, matched to the journal by client order id;
+2. journal orders the venue no longer lists as open: asked one by one by client order id (filled,
+   cancelled, or never received); one that cannot be asked stays unknown and blocks its symbol;
+3. open venue orders the journal never knew: adopted (strategy `external`) or cancelled, per
+   `reconcile.external_orders`;
+4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
+   once each by venue trade id;
+5. balances: the venue is the truth; every difference from the ledger is recorded as an
+   adjustment, then the ledger and the database take the venue's figures;
+6. positions: spot holdings that positions claim but the venue does not hold are reported.
+
+If any step cannot complete, the report says which venue, which step, how many attempts, the
+error and the way out; `reconcile_and_gate` then halts the node until a reconciliation succeeds.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 
-from tradeguard.model.errors import VenueError
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import OrderStatus, TradingState
+from tradeguard.model.errors import AmbiguousVenueError, VenueError
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO
+from tradeguard.model.reports import OrderReport
 
 log = logging.getLogger(__name__)
+
+REPORT_KEY = "reconcile.report"
+CHECKPOINT_KEY = "reconcile.checkpoint_ms"  # venue -> ms of the last successful reconciliation
+RECONCILER = "reconciler"
+
+T = TypeVar("T")
+
+
+class ReconcileFailed(Exception):
+    """One reconciliation step could not complete; the message says where and why."""
 
 
 @dataclass
@@ -18,48 +53,294 @@ class ReconcileReport:
 
     ok: bool = True
     reason: str = ""
+    trigger: str = "startup"
+    started_ms: int = 0
+    finished_ms: int = 0
+    duration_s: float = 0.0
+    venues: list[str] = field(default_factory=list)
     orders_checked: int = 0
     orders_updated: list[str] = field(default_factory=list)
     orders_missing: list[str] = field(default_factory=list)
     external_orders: list[str] = field(default_factory=list)
+    external_action: str = "adopt"
     fills_recovered: int = 0
+    unknown_orders: list[str] = field(default_factory=list)
     balance_adjustments: list[dict[str, str]] = field(default_factory=list)
+    position_mismatches: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def fail(self, reason: str) -> None:
+        """Mark the report failed; the first reason is kept, later ones are appended."""
+        self.ok = False
+        self.reason = reason if not self.reason else f"{self.reason}; {reason}"
 
-async def reconcile_all(node: Any) -> ReconcileReport:
-    """Check every open journal order against its venue by client order id, and adopt fills."""
-    report = ReconcileReport()
+
+async def reconcile_all(node: Any, trigger: str = "startup") -> ReconcileReport:
+    """Reconcile the journal, fills, balances and positions with every venue of `node`."""
+    cfg = node.config.reconcile
     om = node.orders
-    for order in list(om.open.values()):
-        report.orders_checked += 1
+    started = time.perf_counter()
+    report = ReconcileReport(
+        trigger=trigger, started_ms=node.clock.now_ms(), external_action=cfg.external_orders
+    )
+    checkpoints = node.storage.kv_get(CHECKPOINT_KEY)
+    checkpoints = dict(checkpoints) if isinstance(checkpoints, dict) else {}
+    done: dict[str, int] = {}
+    for name, venue in node.venues.items():
+        report.venues.append(name)
+        venue_started = node.clock.now_ms()
         try:
-            before = (order.status, order.filled)
-            result = await om.resolve(order)
-            if result is None and order.status.value == "rejected":
-                report.orders_missing.append(order.client_order_id)
-            elif (order.status, order.filled) != before:
-                report.orders_updated.append(order.client_order_id)
-        except VenueError as exc:
-            report.ok = False
-            report.reason = (
-                f"venue {order.venue} could not be queried for {order.client_order_id}: {exc}"
-            )
-            break
+            await _reconcile_venue(node, name, venue, report, checkpoints.get(name))
+        except ReconcileFailed as exc:
+            report.fail(str(exc))
+            continue
+        done[name] = venue_started
     if om.unknown:
-        report.ok = False
-        report.reason = f"{len(om.unknown)} order(s) in unknown state: " + ", ".join(
-            sorted(om.unknown)
+        # Give each unknown order one more query before refusing to trade.
+        await om.retry_unknown()
+    if om.unknown:
+        report.unknown_orders = sorted(om.unknown)
+        listed = ", ".join(
+            f"{o.client_order_id} ({o.venue} {o.symbol})" for o in om.unknown.values()
         )
+        report.fail(
+            f"{len(om.unknown)} order(s) in unknown state after {om.resolve_attempts} queries "
+            f"each: {listed}; their symbols stay blocked until the venue answers (the periodic "
+            "reconciliation keeps asking)"
+        )
+    if done:
+        checkpoints.update(done)
+        node.storage.kv_set(CHECKPOINT_KEY, checkpoints)
+    om.flush()
+    report.finished_ms = node.clock.now_ms()
+    report.duration_s = round(time.perf_counter() - started, 4)
+    node.storage.kv_set(REPORT_KEY, report.to_json())
     kind = EventKind.RECONCILED if report.ok else EventKind.RECONCILE_FAILED
     node.bus.publish(
         Event(
             kind=kind,
-            ts=node.clock.now_ms(),
+            ts=report.finished_ms,
             data=report.to_json(),
             severity="info" if report.ok else "critical",
         )
     )
     return report
+
+
+async def reconcile_and_gate(node: Any, trigger: str = "periodic") -> ReconcileReport:
+    """Reconcile, halt the node when it fails, and lift a halt only the reconciler had set."""
+    report = await reconcile_all(node, trigger)
+    risk = node.risk
+    if not report.ok:
+        log.error("%s reconciliation failed: %s", trigger, report.reason)
+        if risk.state is not TradingState.HALTED or risk.state_by != RECONCILER:
+            risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
+    elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
+        risk.resume(RECONCILER, f"{trigger} reconciliation completed")
+    return report
+
+
+async def _reconcile_venue(
+    node: Any, name: str, venue: Any, report: ReconcileReport, checkpoint: int | None
+) -> None:
+    cfg = node.config.reconcile
+    om = node.orders
+
+    async def call(step: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await _call(name, step, fn, cfg.call_attempts, cfg.call_timeout_s)
+
+    # 1. open orders in one call
+    listed = await call("fetch_open_orders", venue.fetch_open_orders)
+    venue_open: dict[str, OrderReport] = {r.client_order_id: r for r in listed}
+
+    # 2. every open journal order of this venue
+    earliest_open: int | None = None
+    for order in [o for o in list(om.open.values()) if o.venue == name]:
+        if order.client_order_id in om.in_submit:
+            continue  # its submit is still on the wire; a query now could outrun it
+        report.orders_checked += 1
+        before = (order.status, order.filled)
+        earliest_open = (
+            order.created_ts if earliest_open is None else min(earliest_open, order.created_ts)
+        )
+        seen = venue_open.get(order.client_order_id)
+        if seen is not None:
+            if seen.filled > order.filled:
+                got = await call(
+                    f"fetch_fills for {order.client_order_id}",
+                    partial(om.catch_up_fills, order, seen),
+                )
+                report.fills_recovered += got
+            om.on_order_report(seen)
+        else:
+            # Not open on the venue: finished there, or never received. Ask by client order id.
+            trades = len(order.trade_ids)
+            result = await call(f"fetch_order {order.client_order_id}", partial(om.resolve, order))
+            report.fills_recovered += len(order.trade_ids) - trades
+            if result is None and order.status is OrderStatus.REJECTED:
+                report.orders_missing.append(order.client_order_id)
+        if (order.status, order.filled) != before:
+            report.orders_updated.append(order.client_order_id)
+
+    # 3. open venue orders the journal never knew
+    for cid, seen in venue_open.items():
+        if cid in om.orders:
+            continue
+        journaled = node.storage.get_order(cid) if cid else None
+        if journaled is not None:
+            # The journal has it as finished while the venue lists it open: take the venue's word
+            # for the fills, keep our terminal state (states never go backwards) and report it.
+            om.orders[cid] = journaled
+            report.orders_updated.append(cid)
+            continue
+        report.external_orders.append(cid)
+        if cfg.external_orders == "adopt":
+            adopted = om.adopt_external(seen)
+            if seen.filled > 0:
+                report.fills_recovered += await call(
+                    f"fetch_fills for external {cid}",
+                    partial(om.catch_up_fills, adopted, seen),
+                )
+        else:
+            await call(f"cancel external {cid}", partial(om.cancel_external, seen))
+
+    # 4. fills since the last checkpoint
+    lookback_ms = int(cfg.fills_lookback_s * 1000)
+    if checkpoint is not None:
+        since = checkpoint - lookback_ms
+    elif earliest_open is not None:
+        since = earliest_open - lookback_ms
+    else:
+        since = node.clock.now_ms() - lookback_ms
+    if earliest_open is not None:
+        since = min(since, earliest_open - lookback_ms)
+    symbols = _symbols_of(node, name, venue_open, since)
+    for symbol in sorted(symbols):
+        report.fills_recovered += await _catch_up_symbol(node, name, venue, symbol, since, call)
+
+    # 5. balances: the venue is the truth
+    balances = await call("fetch_balances", venue.fetch_balances)
+    _apply_balances(node, name, balances, report)
+
+    # 6. positions against holdings (spot: a long needs the base asset on the venue)
+    _check_positions(node, name, report)
+
+
+async def _call(
+    venue: str, step: str, fn: Callable[[], Awaitable[T]], attempts: int, timeout_s: float
+) -> T:
+    last: BaseException | None = None
+    for attempt in range(attempts):
+        try:
+            return await asyncio.wait_for(fn(), timeout_s)
+        except (AmbiguousVenueError, TimeoutError) as exc:
+            last = exc
+            if attempt + 1 < attempts:
+                await asyncio.sleep(min(2.0, 0.05 * (2**attempt)))
+        except VenueError as exc:
+            raise ReconcileFailed(
+                f"venue {venue}: {step} was refused: {exc}; the node will not trade until "
+                "reconciliation completes (fix the credentials or the request, then restart)"
+            ) from None
+    what = "timed out" if isinstance(last, TimeoutError) else f"failed ({last})"
+    raise ReconcileFailed(
+        f"venue {venue}: {step} {what} after {attempts} attempt(s) "
+        "(reconcile.call_attempts); the node will not trade until reconciliation completes "
+        "(check connectivity and the exchange's status; the periodic reconciliation retries)"
+    )
+
+
+def _symbols_of(node: Any, venue: str, venue_open: dict[str, OrderReport], since: int) -> set[str]:
+    """Symbols whose fills must be caught up: strategies, open orders, recent journal orders."""
+    symbols = {s.symbol for s in node.strategies if s.venue == venue}
+    symbols.update(r.symbol for r in venue_open.values() if r.symbol)
+    symbols.update(o.symbol for o in node.orders.orders.values() if o.venue == venue)
+    for order in node.storage.load_orders(venue=venue, limit=500):
+        if order.updated_ts >= since or order.is_open:
+            symbols.add(order.symbol)
+    return symbols
+
+
+async def _catch_up_symbol(
+    node: Any,
+    venue_name: str,
+    venue: Any,
+    symbol: str,
+    since: int,
+    call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+) -> int:
+    known = node.storage.fill_trade_ids(venue_name, symbol)
+    recovered = 0
+    cursor = since
+    while True:
+        batch = await call(
+            f"fetch_fills {symbol} since {cursor}",
+            partial(venue.fetch_fills, symbol, max(cursor, 0)),
+        )
+        new = [f for f in batch if f.trade_id not in known]
+        for fill in sorted(new, key=lambda f: f.ts):
+            node.orders.on_fill(fill)
+            known.add(fill.trade_id)
+            recovered += 1
+        if not new or not batch:
+            return recovered
+        # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
+        # overlap) until a page brings nothing new.
+        newest = max(f.ts for f in batch)
+        if newest <= cursor:
+            return recovered
+        cursor = newest
+
+
+def _apply_balances(
+    node: Any, venue: str, balances: list[Balance], report: ReconcileReport
+) -> None:
+    book = node.portfolio.book(venue)
+    by_asset = {b.asset: b for b in balances}
+    now = node.clock.now_ms()
+    rows: list[Balance] = []
+    with node.storage.transaction():
+        for asset in sorted(set(by_asset) | set(book.assets())):
+            truth = by_asset.get(asset) or Balance(venue, asset, ZERO, ZERO)
+            ledger = book.total(asset)
+            if ledger != truth.total:
+                node.storage.record_balance_adjustment(
+                    venue, asset, ledger, truth.total, f"reconcile ({report.trigger})", now
+                )
+                report.balance_adjustments.append(
+                    {
+                        "venue": venue,
+                        "asset": asset,
+                        "ledger": str(ledger),
+                        "venue_total": str(truth.total),
+                        "difference": str(truth.total - ledger),
+                    }
+                )
+            book.set(asset, truth.free, truth.locked)
+            rows.append(Balance(venue, asset, truth.free, truth.locked))
+        usd: dict[str, Decimal] = {}
+        for b in rows:
+            px = node.portfolio.price_of(b.asset)
+            if px is not None:
+                usd[b.asset] = b.total * px
+        # Fresher than anything a stream queued before this call: drop the queued write.
+        node.orders.discard_pending_balances(venue)
+        node.storage.upsert_balances(venue, rows, usd, ts=now)
+
+
+def _check_positions(node: Any, venue: str, report: ReconcileReport) -> None:
+    book = node.portfolio.book(venue)
+    held: dict[str, Decimal] = {}
+    for pos in node.portfolio.open_positions():
+        if pos.venue != venue or pos.quantity <= 0:
+            continue
+        base = pos.symbol.split("/", 1)[0]
+        held[base] = held.get(base, ZERO) + pos.quantity
+    for base, qty in sorted(held.items()):
+        total = book.total(base)
+        if qty > total:
+            report.position_mismatches.append(
+                {"venue": venue, "asset": base, "positions": str(qty), "venue_total": str(total)}
+            )

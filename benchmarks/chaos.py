@@ -1,0 +1,71 @@
+"""Kill the trading node with SIGKILL many times on a faulty sandbox; print what was lost.
+
+    .venv/bin/python benchmarks/chaos.py --kills 200 [--seed 7] [--workdir DIR]
+
+Prints JSON: kills, duplicates, missing fills, balance mismatches, unknown orders (all must be
+0), the mean and max recovery time (process start to completed start-up reconciliation), and
+counts of orders and fills.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from tradeguard.execution.chaos import ChaosSettings, run_chaos
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--kills", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--min-run-s", type=float, default=0.2)
+    p.add_argument("--max-run-s", type=float, default=2.0)
+    p.add_argument("--startup-kill-pct", type=float, default=20.0)
+    p.add_argument("--workdir", type=Path, default=None, help="keep the database and logs here")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tg-chaos-") as tmp:
+        settings = ChaosSettings(
+            workdir=args.workdir or Path(tmp),
+            kills=args.kills,
+            seed=args.seed,
+            min_run_s=args.min_run_s,
+            max_run_s=args.max_run_s,
+            startup_kill_pct=args.startup_kill_pct,
+        )
+        result = asyncio.run(run_chaos(settings))
+    out = result.to_json()
+    print(
+        json.dumps(
+            {
+                "kills": out["kills"],
+                "duplicates": out["duplicates"],
+                "missing_fills": out["missing_fills"],
+                "balance_mismatches": out["balance_mismatches"],
+                "unknown_orders": out["unknown_orders"],
+                "mean_recovery_s": out["mean_recovery_s"],
+                "max_recovery_s": out["max_recovery_s"],
+                "mean_reconcile_s": out["mean_reconcile_s"],
+                "startup_kills": out["startup_kills"],
+                "failed_startup_reconciliations": out["failed_startup_reconciliations"],
+                "refused_starts": out["refused_starts"],
+                "orders": out["orders"],
+                "sandbox_orders": out["sandbox_orders"],
+                "fills": out["fills"],
+                "sandbox_trades": out["sandbox_trades"],
+                "final_reconcile_ok": out["final_reconcile_ok"],
+                "clean": out["clean"],
+                "elapsed_s": out["elapsed_s"],
+                "details": out["details"],
+            },
+            indent=2,
+            default=str,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Balance sync: poll every venue, store balances with USD values, correct the ledger.
+
+The exchange is the source of truth. A ledger total that differs from the venue's by more than
+the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
+ledger is set to the venue's figures. A venue with orders in flight is skipped: its balances may
+be moving while we read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance
+from tradeguard.model.errors import ConfigError, VenueError
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO
+from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    """One asset whose ledger total differed from the venue's beyond the tolerance."""
+
+    venue: str
+    asset: str
+    ledger_total: Decimal
+    venue_total: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.venue_total - self.ledger_total
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotal:
+    """One asset summed across venues, with its USD value when a price is known."""
+
+    asset: str
+    total: Decimal
+    usd_value: Decimal | None
+    by_venue: dict[str, Decimal]
+
+
+class BalanceSync:
+    """Poll venues' balances into storage and the ledger, flagging discrepancies."""
+
+    def __init__(
+        self,
+        venues: Mapping[str, Venue],
+        portfolio: Any,
+        storage: Any,
+        bus: EventBus,
+        clock: Clock,
+        tolerance_pct: Decimal = Decimal("0.1"),
+        tolerance_abs: Decimal = Decimal("0.00000001"),
+        in_flight: Callable[[str], bool] | None = None,
+    ) -> None:
+        if tolerance_pct < 0 or tolerance_abs < 0:
+            raise ConfigError(
+                f"balance sync tolerance_pct={tolerance_pct} and tolerance_abs={tolerance_abs} "
+                "must both be >= 0"
+            )
+        self.venues = venues
+        self.portfolio = portfolio
+        self.storage = storage
+        self.bus = bus
+        self.clock = clock
+        self.tolerance_pct = tolerance_pct
+        self.tolerance_abs = tolerance_abs
+        self.in_flight = in_flight or (lambda _venue: False)
+        self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
+
+    def beyond_tolerance(self, ledger: Decimal, venue: Decimal) -> bool:
+        """Tell whether two totals differ by more than both the absolute and relative tolerance."""
+        diff = abs(venue - ledger)
+        if diff <= self.tolerance_abs:
+            return False
+        scale = max(abs(venue), abs(ledger))
+        return diff > scale * self.tolerance_pct / _HUNDRED
+
+    async def sync_once(self, venue_name: str | None = None) -> list[Discrepancy]:
+        """Poll one venue (or all), store, compare with the ledger and correct it."""
+        found: list[Discrepancy] = []
+        self.skipped = []
+        for name, venue in self.venues.items():
+            if venue_name is not None and name != venue_name:
+                continue
+            if self.in_flight(name):
+                self.skipped.append(name)
+                log.info("balance sync: skipping %s, it has orders in flight", name)
+                continue
+            try:
+                balances = await venue.fetch_balances()
+            except VenueError as exc:
+                log.warning("balance sync: could not read balances of %s: %s", name, exc)
+                continue
+            found.extend(self._apply(name, balances))
+        return found
+
+    def _apply(self, venue: str, balances: list[Balance]) -> list[Discrepancy]:
+        now = self.clock.now_ms()
+        book = self.portfolio.book(venue)
+        reported = {b.asset: b for b in balances}
+        # An asset the ledger holds but the venue no longer lists is a venue total of zero.
+        for asset in book.assets():
+            if asset not in reported and book.total(asset) != 0:
+                reported[asset] = Balance(venue, asset)
+        found: list[Discrepancy] = []
+        usd: dict[str, Decimal] = {}
+        for asset, bal in sorted(reported.items()):
+            px = self.portfolio.price_of(asset)
+            if px is not None:
+                usd[asset] = bal.total * px
+            ledger_total = book.total(asset)
+            if self.beyond_tolerance(ledger_total, bal.total):
+                found.append(Discrepancy(venue, asset, ledger_total, bal.total))
+        with self.storage.transaction():
+            self.storage.upsert_balances(venue, list(reported.values()), usd, ts=now)
+            for d in found:
+                self.storage.record_balance_adjustment(
+                    venue,
+                    d.asset,
+                    d.ledger_total,
+                    d.venue_total,
+                    f"balance sync: ledger {d.ledger_total} vs venue {d.venue_total}; "
+                    "set to the venue's figure",
+                    now,
+                )
+        # The venue is the source of truth, within tolerance too: small drift never accumulates.
+        self.portfolio.set_balances(venue, reported.values())
+        for d in found:
+            log.warning(
+                "balance discrepancy on %s: %s ledger %s, venue %s (difference %s); ledger "
+                "adjusted to the venue's figure",
+                venue,
+                d.asset,
+                d.ledger_total,
+                d.venue_total,
+                d.difference,
+            )
+            self.bus.publish(
+                Event(
+                    kind=EventKind.BALANCE_DISCREPANCY,
+                    ts=now,
+                    venue=venue,
+                    severity="warning",
+                    data={
+                        "asset": d.asset,
+                        "ledger_total": str(d.ledger_total),
+                        "venue_total": str(d.venue_total),
+                        "difference": str(d.difference),
+                        "usd_value": str(usd[d.asset]) if d.asset in usd else None,
+                    },
+                )
+            )
+        return found
+
+    async def run(self, interval_s: float) -> None:
+        """Sync every `interval_s` seconds until cancelled."""
+        if interval_s <= 0:
+            raise ConfigError(f"balance sync interval_s={interval_s} must be > 0")
+        while True:
+            try:
+                await self.sync_once()
+            except Exception:
+                log.exception("balance sync pass failed")
+            await asyncio.sleep(interval_s)
+
+    def aggregate(self) -> dict[str, AssetTotal]:
+        """Per-asset totals across venues from the ledger, with USD values where priced."""
+        totals: dict[str, dict[str, Decimal]] = {}
+        for venue in self.venues:
+            for bal in self.portfolio.book(venue).all():
+                if bal.total != 0:
+                    totals.setdefault(bal.asset, {})[venue] = bal.total
+        out: dict[str, AssetTotal] = {}
+        for asset, by_venue in sorted(totals.items()):
+            total = sum(by_venue.values(), ZERO)
+            px = self.portfolio.price_of(asset)
+            out[asset] = AssetTotal(asset, total, total * px if px is not None else None, by_venue)
+        return out

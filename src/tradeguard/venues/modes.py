@@ -1,0 +1,91 @@
+"""Trading modes: paper by default, sandbox before real money, live only on explicit opt-in.
+
+```python
+check_mode(config, confirm_live=args.confirm_live, environ=os.environ)  # raises ConfigError
+if config.mode is TradingMode.LIVE:
+    print(live_banner(config))
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tradeguard.model.enums import TradingMode
+from tradeguard.model.errors import ConfigError
+
+CONFIRM_ENV = "TG_CONFIRM_LIVE"
+
+
+def live_confirmed(confirm_live: bool, environ: Mapping[str, str]) -> bool:
+    """Tell whether live trading is confirmed (`--confirm-live` or TG_CONFIRM_LIVE=yes)."""
+    return confirm_live or environ.get(CONFIRM_ENV, "").strip().lower() == "yes"
+
+
+def _reaches_real_exchange(vc: Any) -> bool:
+    return vc.kind == "ccxt" and not vc.sandbox and not vc.rest_url
+
+
+def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> None:
+    """Refuse a config whose mode and venues disagree, or live trading without every safeguard."""
+    mode = TradingMode(config.mode)
+    if mode is not TradingMode.LIVE:
+        real = [vc.name for vc in config.venues if _reaches_real_exchange(vc)]
+        if real:
+            raise ConfigError(
+                f"mode={mode.value!r} but venue(s) {real} have sandbox = false and no rest_url, "
+                "so they would trade real money; set sandbox = true (testnet) or rest_url (the "
+                'local sandbox), or switch to mode = "live" with --confirm-live'
+            )
+        return
+    problems: list[str] = []
+    if not live_confirmed(confirm_live, environ):
+        problems.append(
+            f"live trading is not confirmed: pass --confirm-live or set {CONFIRM_ENV}=yes"
+        )
+    unset = list(config.risk.unset_limits())
+    if unset:
+        problems.append(
+            "risk limits are unset (unlimited): "
+            + ", ".join(f"risk.{k}" for k in unset)
+            + "; give each a value"
+        )
+    if not config.venues:
+        problems.append('no venue is configured; add a [[venues]] entry with kind = "ccxt"')
+    for vc in config.venues:
+        if vc.kind != "ccxt":
+            problems.append(f'venue {vc.name!r} is kind={vc.kind!r}; live needs kind = "ccxt"')
+        elif vc.sandbox or vc.rest_url:
+            problems.append(
+                f"venue {vc.name!r} points at a sandbox (sandbox={vc.sandbox}, "
+                f"rest_url={vc.rest_url!r}); set sandbox = false and remove rest_url for live"
+            )
+        elif not vc.credentials:
+            problems.append(
+                f"venue {vc.name!r} has no credentials; set credentials to a vault entry name"
+            )
+    if problems:
+        raise ConfigError(
+            'refusing to start in mode = "live":\n' + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def live_banner(config: Any) -> str:
+    """Return the loud multi-line banner printed before live trading starts."""
+    bar = "!" * 72
+    venues = ", ".join(f"{vc.name} ({vc.exchange})" for vc in config.venues) or "none"
+    risk = config.risk
+    lines = [
+        bar,
+        "!!" + "LIVE TRADING: REAL MONEY".center(68) + "!!",
+        bar,
+        f"  venues:              {venues}",
+        f"  max order notional:  {risk.max_order_notional_usd} USD",
+        f"  daily loss limit:    {risk.daily_loss_limit_usd} USD / {risk.daily_loss_limit_pct}%",
+        f"  max drawdown:        {risk.max_drawdown_pct}%",
+        f"  max trades per day:  {risk.max_trades_per_day}",
+        "  stop now: `tradeguard kill` (cancels every order and halts the node)",
+        bar,
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Balance sync: venue balances polled from the sandbox, stored, compared and corrected."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_ccxt_support import make_venue
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock
+from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.model import Event, EventKind
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import BOB_KEY, BOB_SECRET, seeded_exchange
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+from tradeguard.venues.ccxt_venue import CcxtVenue
+
+
+@pytest.fixture
+async def ex() -> AsyncIterator[SandboxExchange]:
+    async with seeded_exchange() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def venues(ex: SandboxExchange) -> AsyncIterator[dict[str, CcxtVenue]]:
+    out = {
+        "alice": make_venue(ex, name="alice", stream_user_data=False),
+        "bob": make_venue(ex, BOB_KEY, BOB_SECRET, name="bob", stream_user_data=False),
+    }
+    yield out
+    for v in out.values():
+        await v.close()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Storage:
+    db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
+    db.migrate()
+    return Storage(db)
+
+
+def _sync(
+    venues: dict[str, CcxtVenue], storage: Storage, portfolio: Portfolio, events: list[Event]
+) -> BalanceSync:
+    bus = EventBus()
+    bus.subscribe(events.append, EventKind.BALANCE_DISCREPANCY)
+    return BalanceSync(
+        venues, portfolio, storage, bus, Clock(), tolerance_pct=Decimal("0.1"),
+        tolerance_abs=Decimal("0.01"),
+    )  # fmt: skip
+
+
+async def test_discrepancy_is_recorded_announced_and_ledger_set_to_venue(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.mark("BTC/USDT", Decimal(50000))
+    portfolio.book("alice").set("USDT", Decimal(90000))
+    portfolio.book("alice").set("BTC", Decimal(1))
+    events: list[Event] = []
+    found = await _sync(venues, storage, portfolio, events).sync_once("alice")
+    assert [(d.asset, d.ledger_total, d.venue_total) for d in found] == [
+        ("USDT", Decimal(90000), Decimal(100000))
+    ]
+    [adj] = storage.load_balance_adjustments("alice")
+    assert (adj["asset"], adj["difference"]) == ("USDT", Decimal(10000))
+    [event] = events
+    assert event.severity == "warning"
+    assert Decimal(event.data["difference"]) == 10000
+    assert portfolio.book("alice").total("USDT") == Decimal(100000)
+    stored = {r["asset"]: r for r in storage.load_balance_rows("alice")}
+    assert stored["BTC"]["usd_value"] == Decimal(50000)
+    assert stored["USDT"]["usd_value"] == Decimal(100000)
+
+
+async def test_difference_within_tolerance_is_not_a_discrepancy(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.book("alice").set("USDT", Decimal("99999.995"))
+    portfolio.book("alice").set("BTC", Decimal(1))
+    events: list[Event] = []
+    assert await _sync(venues, storage, portfolio, events).sync_once("alice") == []
+    assert events == []
+    assert storage.load_balance_adjustments("alice") == []
+    assert portfolio.book("alice").total("USDT") == Decimal(100000)
+
+
+async def test_asset_gone_from_the_venue_is_adjusted_to_zero(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.book("alice").set("ETH", Decimal(2))
+    events: list[Event] = []
+    found = await _sync(venues, storage, portfolio, events).sync_once("alice")
+    assert ("ETH", Decimal(0)) in [(d.asset, d.venue_total) for d in found]
+    assert portfolio.book("alice").total("ETH") == 0
+
+
+async def test_venue_with_orders_in_flight_is_skipped(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.book("alice").set("USDT", Decimal(1))
+    sync = _sync(venues, storage, portfolio, [])
+    sync.in_flight = lambda venue: venue == "alice"
+    await sync.sync_once()
+    assert sync.skipped == ["alice"]
+    assert portfolio.book("alice").total("USDT") == Decimal(1)
+    assert portfolio.book("bob").total("USDT") == Decimal(100000)
+
+
+async def test_aggregate_sums_assets_across_venues_in_usd(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.mark("BTC/USDT", Decimal(50000))
+    sync = _sync(venues, storage, portfolio, [])
+    await sync.sync_once()
+    view = sync.aggregate()
+    assert view["BTC"].total == Decimal(2)
+    assert view["BTC"].usd_value == Decimal(100000)
+    assert view["BTC"].by_venue == {"alice": Decimal(1), "bob": Decimal(1)}
+    assert view["USDT"].usd_value == Decimal(200000)

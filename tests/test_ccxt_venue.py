@@ -1,0 +1,271 @@
+"""The ccxt venue against the sandbox exchange on 127.0.0.1, through the real order path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_ccxt_support import SYMBOL, VENUE, Stack, build_stack, make_venue, raises
+from tradeguard.model import (
+    AmbiguousVenueError,
+    DefinitiveVenueError,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+
+@pytest.fixture
+async def ex() -> AsyncIterator[SandboxExchange]:
+    async with seeded_exchange() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
+    s = await build_stack(ex, tmp_path)
+    yield s
+    await s.close()
+
+
+def _order(cid: str, side: Side, amount: str, price: str | None = None) -> Order:
+    return Order(
+        cid,
+        "t",
+        VENUE,
+        SYMBOL,
+        side,
+        OrderType.LIMIT if price else OrderType.MARKET,
+        Decimal(amount),
+        Decimal(price) if price else None,
+    )
+
+
+def _stored_balances(stack: Stack) -> bool:
+    stack.om.flush()
+    return bool(stack.storage.load_balances(VENUE))
+
+
+async def test_connect_maps_spot_market_precision_limits_and_fees(stack: Stack) -> None:
+    inst = stack.venue.instruments[SYMBOL]
+    assert (inst.base, inst.quote) == ("BTC", "USDT")
+    assert inst.price_tick == Decimal("0.01")
+    assert inst.amount_step == Decimal("0.00001")
+    assert inst.min_amount == Decimal("0.00001")
+    assert inst.min_notional == Decimal(5)
+    assert (inst.maker_fee, inst.taker_fee) == (Decimal("0.001"), Decimal("0.001"))
+
+
+async def test_connect_warns_when_the_key_can_withdraw(
+    ex: SandboxExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    ex.add_account("carol-key-0001", "carol-secret-0001", {"USDT": Decimal(10)}, can_withdraw=True)
+    risky = make_venue(ex, "carol-key-0001", "carol-secret-0001", stream_user_data=False)
+    safe = make_venue(ex, stream_user_data=False)
+    with caplog.at_level(logging.WARNING):
+        await risky.connect()
+        await safe.connect()
+    await risky.close()
+    await safe.close()
+    assert risky.withdrawal_warning is not None
+    assert "WITHDRAWAL permission" in risky.withdrawal_warning
+    assert safe.withdrawal_warning is None
+    assert any("WITHDRAWAL permission" in r.getMessage() for r in caplog.records)
+
+
+async def test_limit_order_is_acknowledged_listed_and_cancelled(stack: Stack) -> None:
+    result = await stack.submit(Side.BUY, "0.01", "49000")
+    assert result.status == "submitted"
+    order = result.order
+    assert order.status is OrderStatus.ACCEPTED
+    [placed] = stack.sandbox_orders(order.client_order_id)
+    assert placed.price == Decimal(49000)
+    listed = await stack.venue.fetch_open_orders(SYMBOL)
+    assert [r.client_order_id for r in listed] == [order.client_order_id]
+    assert [r.client_order_id for r in await stack.venue.fetch_open_orders()] == [
+        order.client_order_id
+    ]
+    report = await stack.om.cancel(order.client_order_id)
+    assert report is not None and report.client_order_id == order.client_order_id
+    assert order.status is OrderStatus.CANCELLED
+    assert stack.storage.get_order(order.client_order_id).status is OrderStatus.CANCELLED
+    assert await stack.venue.fetch_open_orders(SYMBOL) == []
+
+
+async def test_market_order_goes_out_as_base_quantity_without_price(stack: Stack) -> None:
+    result = await stack.submit(Side.BUY, "0.01")
+    assert result.status == "submitted"
+    [placed] = stack.sandbox_orders(result.order.client_order_id)
+    assert placed.type == "MARKET"
+    assert placed.orig_qty == Decimal("0.01")
+    assert placed.orig_quote_qty == 0  # never converted into a quote-amount order
+
+
+async def test_market_fill_is_applied_once_from_answer_and_stream(stack: Stack) -> None:
+    usdt_before = stack.portfolio.book(VENUE).total("USDT")
+    result = await stack.submit(Side.BUY, "0.01")
+    cid = result.order.client_order_id
+    await eventually(lambda: result.order.status is OrderStatus.FILLED)
+    # The stream repeats what the order answer carried; its balance push comes after the
+    # trade, so once balances are stored the repeated fill has been seen too.
+    await eventually(lambda: _stored_balances(stack))
+    [fill] = stack.storage.load_fills(client_order_id=cid)
+    assert fill.price == Decimal(50001)
+    assert fill.fee_asset == "BTC"
+    book = stack.portfolio.book(VENUE)
+    assert book.total("USDT") == usdt_before - Decimal("500.01")
+    assert result.order.filled == Decimal("0.01")
+
+
+async def test_partial_fills_on_the_user_stream_are_applied_once(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])
+    result = await stack.submit(Side.BUY, "0.15", "49500")
+    order = result.order
+    ex.trade_through(SYMBOL, "SELL", "49500", "0.05")
+    await eventually(lambda: order.status is OrderStatus.PARTIALLY_FILLED)
+    assert order.filled == Decimal("0.05")
+    ex.trade_through(SYMBOL, "SELL", "49500", "0.1")
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    fills = stack.storage.load_fills(client_order_id=order.client_order_id)
+    assert sorted(f.amount for f in fills) == [Decimal("0.05"), Decimal("0.1")]
+    assert order.filled == Decimal("0.15")
+
+
+async def test_sandbox_partial_fill_fault_fills_in_slices_once(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.set_book(SYMBOL, bids=[("49999", "1")], asks=[("50001", "5")])
+    ex.faults.update({"partial_fills": 3})
+    result = await stack.submit(Side.BUY, "0.15", "50001")
+    order = result.order
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    fills = stack.storage.load_fills(client_order_id=order.client_order_id)
+    assert sum(f.amount for f in fills) == Decimal("0.15")
+    assert len({f.trade_id for f in fills}) == len(fills) >= 2
+    assert stack.portfolio.position(VENUE, SYMBOL, "t").quantity == Decimal("0.15")
+
+
+async def test_duplicated_stream_messages_apply_each_fill_once(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])
+    result = await stack.submit(Side.BUY, "0.2", "49500")
+    order = result.order
+    ex.faults.update({"duplicate_ws_messages": True})
+    ex.trade_through(SYMBOL, "SELL", "49500", "0.05")
+    ex.trade_through(SYMBOL, "SELL", "49500", "0.15")
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    fills = stack.storage.load_fills(client_order_id=order.client_order_id)
+    assert len(fills) == 2
+    assert order.filled == Decimal("0.2")
+    assert stack.portfolio.position(VENUE, SYMBOL, "t").quantity == Decimal("0.2")
+
+
+async def test_my_trades_map_back_to_our_client_order_id(ex: SandboxExchange, stack: Stack) -> None:
+    result = await stack.submit(Side.BUY, "0.01")
+    await eventually(lambda: result.order.status is OrderStatus.FILLED)
+    # a fresh venue has never seen the order: it must learn the client id from the exchange
+    fresh = make_venue(ex, stream_user_data=False)
+    await fresh.load_instruments()
+    try:
+        fills = await fresh.fetch_fills(SYMBOL)
+    finally:
+        await fresh.close()
+    assert [f.client_order_id for f in fills] == [result.order.client_order_id]
+    assert fills[0].amount == Decimal("0.01")
+    assert fills[0].side is Side.BUY
+
+
+async def test_ambiguous_submit_is_resolved_by_query_not_by_resend(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.faults.update({"drop_response_after_execute": 1})
+    result = await stack.submit(Side.BUY, "0.01", "49000")
+    assert result.status == "in_flight"
+    assert result.code == "AMBIGUOUS"
+    order = result.order
+    assert order.status is OrderStatus.ACCEPTED  # learned from the query by client order id
+    assert len(stack.sandbox_orders(order.client_order_id)) == 1
+    stack.om.flush()
+    assert stack.storage.get_order(order.client_order_id).venue_order_id == order.venue_order_id
+    assert not stack.om.unknown
+
+
+async def test_fetch_order_of_an_unknown_client_id_is_none(stack: Stack) -> None:
+    assert await stack.venue.fetch_order("never-sent-1", SYMBOL) is None
+
+
+async def test_429_burst_backs_off_for_retry_after_then_succeeds(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.faults.update({"burst_429": 1})
+    result = await stack.submit(Side.BUY, "0.01", "49000")
+    assert result.status == "submitted"
+    assert stack.venue.backoffs == [("submit", 1.0)]  # the sandbox's Retry-After: 1
+    assert len(stack.sandbox_orders(result.order.client_order_id)) == 1
+
+
+async def test_ws_disconnect_resubscribes_and_later_fills_arrive(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])
+    result = await stack.submit(Side.BUY, "0.1", "49500")
+    order = result.order
+    assert ex.disconnect_websockets() >= 1
+    await eventually(lambda: stack.venue.reconnects >= 1)
+    await eventually(lambda: f"user:{ex.account_id('alice-key')}" in ex.ws_subscriptions())
+    ex.trade_through(SYMBOL, "SELL", "49500", "0.1")
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    assert len(stack.storage.load_fills(client_order_id=order.client_order_id)) == 1
+
+
+async def test_min_notional_is_refused_before_sending(ex: SandboxExchange, stack: Stack) -> None:
+    before = len(ex.engine.orders)
+    exc = await raises(
+        stack.venue.submit(_order("tiny-limit-1", Side.BUY, "0.0001", "45000")),
+        DefinitiveVenueError,
+    )
+    assert isinstance(exc, DefinitiveVenueError) and exc.code == "MIN_NOTIONAL"
+    assert "below the minimum 5" in str(exc)
+    exc = await raises(
+        stack.venue.submit(_order("tiny-market-1", Side.BUY, "0.00005")), DefinitiveVenueError
+    )
+    assert isinstance(exc, DefinitiveVenueError) and exc.code == "MIN_NOTIONAL"
+    # through the order path the risk engine's instrument check refuses it first
+    result = await stack.submit(Side.BUY, "0.00005")
+    assert not result.ok
+    assert "MIN_NOTIONAL" in result.code
+    assert len(ex.engine.orders) == before
+
+
+async def test_insufficient_funds_is_a_definitive_rejection(stack: Stack) -> None:
+    exc = await raises(
+        stack.venue.submit(_order("too-big-1", Side.BUY, "3", "49000")), DefinitiveVenueError
+    )
+    assert isinstance(exc, DefinitiveVenueError) and exc.code == "INSUFFICIENT_FUNDS"
+
+
+async def test_bad_credentials_are_definitive(ex: SandboxExchange) -> None:
+    venue = make_venue(ex, "alice-key", "wrong-secret-123", stream_user_data=False)
+    await venue.load_instruments()
+    try:
+        exc = await raises(venue.fetch_balances(), DefinitiveVenueError)
+    finally:
+        await venue.close()
+    assert isinstance(exc, DefinitiveVenueError) and exc.code in ("AUTHENTICATION", "BAD_REQUEST")
+    assert "wrong-secret-123" not in str(exc)
+
+
+async def test_5xx_is_ambiguous(ex: SandboxExchange, stack: Stack) -> None:
+    ex.faults.update({"http_5xx_rate": 1.0})
+    exc = await raises(stack.venue.fetch_balances(), AmbiguousVenueError)
+    assert isinstance(exc, AmbiguousVenueError) and exc.code == "EXCHANGE_NOT_AVAILABLE"

@@ -1,0 +1,67 @@
+"""Ambiguous outcomes through the real ccxt venue and the sandbox exchange on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_ccxt_support import Stack, build_stack
+from tradeguard.model import OrderStatus, Side
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+
+@pytest.fixture
+async def ex() -> AsyncIterator[SandboxExchange]:
+    async with seeded_exchange() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
+    s = await build_stack(ex, tmp_path)
+    yield s
+    await s.close()
+
+
+async def test_crossing_order_whose_answer_is_dropped_is_filled_and_booked_once(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    ex.faults.update({"drop_response_after_execute": 1})
+
+    result = await stack.submit(Side.BUY, "0.01", "50001")
+
+    order = result.order
+    assert result.status == "in_flight"
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    assert len(stack.sandbox_orders(order.client_order_id)) == 1  # never re-sent
+    venue_trades = [t for t in ex.engine.trades["BTCUSDT"] if t.buyer_account == "acct-1"]
+    fills = stack.storage.load_fills(client_order_id=order.client_order_id)
+    assert sorted(f.trade_id for f in fills) == sorted(str(t.trade_id) for t in venue_trades)
+    assert sum((f.amount for f in fills), Decimal(0)) == Decimal("0.01")
+
+
+async def test_cancel_lost_to_5xx_makes_the_order_unknown_until_the_venue_answers(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    placed = await stack.submit(Side.BUY, "0.01", "49000")
+    order = placed.order
+    assert order.status is OrderStatus.ACCEPTED
+    ex.faults.update({"http_5xx_rate": 1.0})
+
+    await stack.om.cancel(order.client_order_id)
+
+    assert order.client_order_id in stack.om.unknown
+    assert order.status is OrderStatus.ACCEPTED  # not guessed either way
+    blocked = await stack.submit(Side.BUY, "0.01", "49000")
+    assert blocked.code == "ORDER_STATE_UNKNOWN"
+
+    ex.faults.reset()
+    assert await stack.om.retry_unknown() == [order.client_order_id]
+    assert order.status is OrderStatus.ACCEPTED  # the cancel never reached the venue
+    await stack.om.cancel(order.client_order_id)
+    assert order.status is OrderStatus.CANCELLED
+    assert (await stack.submit(Side.BUY, "0.01", "49000")).status == "submitted"

@@ -1,0 +1,111 @@
+"""Unfilled limit orders are cancelled after their strategy's timeout; entries may be replaced."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from execution_stubs import SYMBOL, limit_buy, make_rig
+from tradeguard.config import StrategyConfig
+from tradeguard.execution.timeouts import OrderTimeouts, TimeoutPolicy
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.market import Quote
+
+D = Decimal
+
+
+async def test_limit_order_is_cancelled_only_once_its_timeout_has_passed(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(5)})
+    placed = await rig.orders.submit(limit_buy())
+    assert placed.order is not None
+
+    rig.clock.ms += 4_999
+    early = await timeouts.sweep()
+    rig.clock.ms += 1
+    due = await timeouts.sweep()
+
+    assert early == []
+    assert due == [placed.order.client_order_id]
+    assert placed.order.status is OrderStatus.CANCELLED
+
+
+async def test_orders_of_strategies_without_a_timeout_are_left_alone(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"other": TimeoutPolicy(1)})
+    placed = await rig.orders.submit(limit_buy())
+    assert placed.order is not None
+    rig.clock.ms += 60_000
+
+    assert await timeouts.sweep() == []
+    assert placed.order.status is OrderStatus.ACCEPTED
+
+
+async def test_timed_out_entry_is_replaced_at_the_current_bid_for_its_unfilled_rest(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(5, replace=True)})
+    placed = await rig.orders.submit(limit_buy(amount="0.003", price="49000"))
+    assert placed.order is not None
+    rig.venue.execute(placed.order.client_order_id, D("0.001"), D("49000"))
+    rig.clock.ms += 5_000
+    rig.market.on_quote(Quote(SYMBOL, rig.clock.ms, D("49500.123"), D(1), D("49510"), D(1)))
+
+    await timeouts.sweep()
+
+    assert placed.order.status is OrderStatus.CANCELLED
+    [(old, new)] = timeouts.replaced
+    assert old == placed.order.client_order_id
+    replacement = rig.orders.orders[new]
+    assert (replacement.amount, replacement.price) == (D("0.002"), D("49500.12"))
+    assert replacement.signal["replaces"] == old
+    assert rig.venue.submits[-1] == new  # through the normal order path
+
+
+async def test_reduce_only_exit_is_cancelled_but_not_replaced(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(1, replace=True)})
+    intent = limit_buy()
+    intent.reduce_only = True
+    placed = await rig.orders.submit(intent)
+    assert placed.order is not None
+    rig.clock.ms += 1_000
+
+    await timeouts.sweep()
+
+    assert placed.order.status is OrderStatus.CANCELLED
+    assert timeouts.replaced == []
+
+
+async def test_cancel_lost_in_flight_is_not_resent_until_the_retry_delay_passes(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(1)}, cancel_retry_s=2)
+    placed = await rig.orders.submit(limit_buy())
+    assert placed.order is not None
+    rig.clock.ms += 1_000
+    rig.venue.fail_cancel = 1
+
+    assert await timeouts.sweep() == []
+    assert placed.order.status is OrderStatus.ACCEPTED
+    rig.clock.ms += 1_000
+    assert timeouts.due(rig.clock.ms) == []
+    rig.clock.ms += 1_000
+    assert await timeouts.sweep() == [placed.order.client_order_id]
+
+
+def test_policies_come_from_the_strategy_config() -> None:
+    rows = [
+        StrategyConfig(id="a", order_timeout_s=30, replace_on_timeout=True),
+        StrategyConfig(id="b"),
+    ]
+
+    timeouts = OrderTimeouts.from_config(rows, orders=None, market=None, submit=_never)
+
+    assert timeouts.policies == {"a": TimeoutPolicy(30.0, True)}
+
+
+async def _never(intent: object) -> None:
+    raise AssertionError("not called")

@@ -1,0 +1,93 @@
+"""The executor against the local Binance-compatible sandbox (127.0.0.1) through the ccxt venue."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
+
+from test_ccxt_support import VENUE, build_stack
+from test_triangular_exec_support import CYCLE, small_universe
+from tradeguard.model import Quote, dec
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
+from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.triangular import Ticker, TriangularScanner
+from tradeguard.strategies.triangular.exec_gateway import OrderManagerGateway
+from tradeguard.strategies.triangular.executor import TriangularExecConfig, TriangularExecutor
+
+Book = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
+
+
+def _on_grid(value: float, step: Decimal, up: bool) -> Decimal:
+    return (dec(value) / step).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * step
+
+
+async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_received_asset(
+    tmp_path: Path,
+) -> None:
+    universe = small_universe()
+    # Binance's wire carries 8 decimals, so no tick finer than 1e-8 can be listed there.
+    markets = [
+        replace(m, price_tick=max(m.price_tick, Decimal("1e-8")))
+        for m in universe.markets
+        if m.symbol in CYCLE
+    ]
+    books: dict[str, Book] = {}
+    ex = SandboxExchange()
+    for m in markets:
+        ex.add_market(
+            m.symbol, m.base, m.quote, m.price_tick, m.amount_step, m.min_amount,
+            m.min_notional, m.taker_fee, m.taker_fee,
+        )  # fmt: skip
+        raw_bids, raw_asks = universe.book(m.symbol, 3)
+        bids = [
+            (_on_grid(p, m.price_tick, False), _on_grid(q, m.amount_step, False))
+            for p, q in raw_bids
+        ]
+        asks = [
+            (_on_grid(p, m.price_tick, True), _on_grid(q, m.amount_step, False))
+            for p, q in raw_asks
+        ]
+        books[m.symbol] = (bids, asks)
+        ex.set_book(m.symbol, bids, asks)
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"USDT": Decimal(100_000)})
+    async with ex:
+        stack = await build_stack(ex, tmp_path, risk={"arb_max_cycle_notional_usd": Decimal(5_000)})
+        try:
+            for symbol, (bids, asks) in books.items():
+                stack.market.on_quote(
+                    Quote(
+                        symbol, stack.clock.now_ms(), bids[0][0], bids[0][1], asks[0][0],
+                        asks[0][1],
+                    )
+                )  # fmt: skip
+                stack.portfolio.mark(symbol, (bids[0][0] + asks[0][0]) / 2)
+            scanner = TriangularScanner(markets)
+            scanner.load_tickers(
+                {
+                    s: Ticker(s, float(b[0][0]), float(a[0][0]), float(b[0][1]), float(a[0][1]))
+                    for s, (b, a) in books.items()
+                }
+            )
+            opp = scanner.top(1, depth=books, prefer_start=["USDT"])[0]
+            assert tuple(leg.symbol for leg in opp.legs) == CYCLE
+            config = TriangularExecConfig(fees_charged_in="received", start_assets=("USDT",))
+            gateway = OrderManagerGateway(stack.om, VENUE, config.strategy_id)
+            executor = TriangularExecutor(gateway, stack.risk, stack.storage, stack.clock, config)
+
+            rec = await executor.execute(opp, Decimal(500))
+
+            assert rec.outcome == "completed", rec.reason
+            first, second, third = rec.legs
+            # Binance-style: a buy's fee comes off the base received, and that is what chains.
+            assert first.fee_asset == "ETH" and first.received == first.filled - first.fee
+            assert second.fee_asset == "A0009" and second.received == second.filled - second.fee
+            assert third.order_amount == second.received.quantize(Decimal("0.01"), ROUND_FLOOR)
+            assert rec.actual_profit > 0
+            assert abs(rec.actual_profit_pct - rec.expected_profit_pct) < Decimal("0.1")
+            free_usdt = ex.balances(ALICE_KEY)["USDT"][0]
+            assert free_usdt == Decimal(100_000) - rec.spent + rec.returned
+            assert [r["outcome"] for r in load_arb_executions(stack.storage)] == ["completed"]
+        finally:
+            await stack.close()
