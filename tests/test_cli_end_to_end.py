@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from node_support import BTC_FILE, write_slice
+from node_support import write_slice
 from tradeguard.cli import main
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -167,4 +167,3 @@ def test_quick_start_command_runs_the_bundled_month_and_shows_a_summary(tmp_path
         timeout=300,
     )
     assert again.returncode == 0 and "Resuming" in again.stdout
-    assert BTC_FILE.endswith(".csv")

@@ -22,7 +22,7 @@ from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.marketdata.state import MarketState
-from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
+from tradeguard.model.enums import OrderType, Side, TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -803,10 +803,3 @@ def _first_after(candles: list[Candle], ts: int) -> int:
         else:
             hi = mid
     return lo
-
-
-def trading_state_of(storage: Storage) -> TradingState:
-    state = storage.kv_get(RISK_STATE_KEY)
-    if isinstance(state, dict) and "state" in state:
-        return TradingState(state["state"])
-    return TradingState.ACTIVE

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from tradeguard.alerts.channels import Channel
 from tradeguard.alerts.config import AlertsConfig
@@ -109,39 +110,12 @@ class AlertManager:
                 self.channel_counters[ch.name]["dropped"] += 1
             q.put_nowait(alert)
 
-    def daily_summary(
-        self,
-        day: str,
-        ts: int,
-        pnl: Decimal,
-        *,
-        realized_pnl: Decimal | None = None,
-        unrealized_pnl: Decimal | None = None,
-        fees: Decimal | None = None,
-        equity: Decimal | None = None,
-        start_equity: Decimal | None = None,
-        trades: int | None = None,
-        wins: int | None = None,
-        losses: int | None = None,
-        open_positions: int | None = None,
-        currency: str = "USD",
-    ) -> Alert | None:
-        """Build the daily P&L summary, queue its alert and return it (None when off)."""
-        event = daily_summary_event(
-            day,
-            ts,
-            pnl,
-            realized_pnl=realized_pnl,
-            unrealized_pnl=unrealized_pnl,
-            fees=fees,
-            equity=equity,
-            start_equity=start_equity,
-            trades=trades,
-            wins=wins,
-            losses=losses,
-            open_positions=open_positions,
-            currency=currency,
-        )
+    def daily_summary(self, day: str, ts: int, pnl: Decimal, **fields: Any) -> Alert | None:
+        """Build the daily P&L summary, queue its alert and return it (None when off).
+
+        `fields` are the optional figures of `daily_summary_event` (equity, fees, trades, ...).
+        """
+        event = daily_summary_event(day, ts, pnl, **fields)
         alert = alert_for(event)
         if alert is None or not self.config.enabled or not self.config.rules.enabled(alert.rule):
             return None
