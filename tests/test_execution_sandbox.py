@@ -65,3 +65,30 @@ async def test_cancel_lost_to_5xx_makes_the_order_unknown_until_the_venue_answer
     await stack.om.cancel(order.client_order_id)
     assert order.status is OrderStatus.CANCELLED
     assert (await stack.submit(Side.BUY, "0.01", "49000")).status == "submitted"
+
+
+async def test_self_trade_books_both_sides_once_even_when_replayed(
+    ex: SandboxExchange, stack: Stack
+) -> None:
+    # The sandbox, like Binance with STP "NONE", matches an account against its own resting
+    # order and reports one trade id twice: once as buyer, once as seller.
+    sell = (await stack.submit(Side.SELL, "0.01", "50000.5")).order
+    assert sell.status is OrderStatus.ACCEPTED
+    buy = (await stack.submit(Side.BUY, "0.01", "50000.5")).order
+    await eventually(
+        lambda: buy.status is OrderStatus.FILLED and sell.status is OrderStatus.FILLED
+    )
+    fills = stack.storage.load_fills()
+    assert sorted((f.side.value, f.client_order_id) for f in fills) == sorted(
+        [("buy", buy.client_order_id), ("sell", sell.client_order_id)]
+    )
+    assert len({f.trade_id for f in fills}) == 1
+
+    # Catching up from the venue's trade history books nothing twice.
+    for fill in await stack.venue.fetch_fills("BTC/USDT", 0):
+        stack.om.on_fill(fill)
+    assert len(stack.storage.load_fills()) == 2
+    assert stack.storage.fill_keys(stack.venue.name, "BTC/USDT") == {
+        (fills[0].trade_id, "buy"),
+        (fills[0].trade_id, "sell"),
+    }

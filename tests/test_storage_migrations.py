@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -7,6 +9,8 @@ from sqlalchemy import Column, MetaData, String, text
 from sqlalchemy.exc import DBAPIError
 
 from tradeguard.model import Event
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
 from tradeguard.storage import Database, Storage, StorageError, mask_url
 from tradeguard.storage.db import normalize_url
 from tradeguard.storage.tables import metadata
@@ -23,7 +27,7 @@ def _schema_diff(db: Database, target: MetaData) -> list[object]:
 def test_migrated_schema_equals_table_metadata(storage_db_url: str) -> None:
     db = Database(storage_db_url)
     db.migrate()
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == "0002"
     assert _schema_diff(db, metadata) == []
     db.dispose()
 
@@ -46,7 +50,7 @@ def test_migrate_twice_is_a_no_op(storage_db_url: str) -> None:
     db.migrate()
     Storage(db).kv_set("kill_switch", {"on": True}, ts=1)
     db.migrate()
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == "0002"
     assert Storage(db).kv_get("kill_switch") == {"on": True}
     db.dispose()
 
@@ -125,3 +129,48 @@ def test_invalid_url_error_masks_password() -> None:
 def test_mask_url_hides_only_the_password() -> None:
     assert mask_url("postgresql://u:p%40ss@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert mask_url("sqlite:///var/tg.db") == "sqlite:///var/tg.db"
+
+
+def test_upgrade_from_0001_keeps_fills_and_books_both_sides_of_a_self_trade(
+    storage_db_url: str,
+) -> None:
+    db = Database(storage_db_url)
+    db.migrate("0001")
+    row = {
+        "venue": "binance", "symbol": "BTC/USDT", "trade_id": "x1", "client_order_id": "c-buy",
+        "venue_order_id": "v-buy", "strategy_id": "a", "side": "buy", "price": "100",
+        "amount": "1", "fee": "0.1", "fee_asset": "USDT", "liquidity": "taker", "ts": 1_000,
+    }  # fmt: skip
+    params = ", ".join(":" + c for c in row)
+    insert = text(f"INSERT INTO fills ({', '.join(row)}) VALUES ({params})")
+    with db.engine.begin() as conn:
+        conn.execute(insert, row)
+        # At 0001 the seller's side of the same trade is refused as a duplicate.
+        with pytest.raises(DBAPIError), conn.begin_nested():
+            conn.execute(insert, {**row, "side": "sell", "client_order_id": "c-sell"})
+    db.migrate()
+    store = Storage(db)
+    assert db.current_revision() == "0002"
+    assert _schema_diff(db, metadata) == []
+    assert [f.side for f in store.load_fills()] == [Side.BUY]
+    assert store.insert_fill(_self_fill(Side.SELL), "b") is True
+    assert store.insert_fill(_self_fill(Side.SELL), "b") is False
+    assert store.fill_keys("binance", "BTC/USDT") == {("x1", "buy"), ("x1", "sell")}
+    db.dispose()
+
+
+def _self_fill(side: Side) -> Fill:
+    return Fill(
+        venue="binance",
+        symbol="BTC/USDT",
+        client_order_id=f"c-{side.value}",
+        venue_order_id=f"v-{side.value}",
+        trade_id="x1",
+        side=side,
+        price=Decimal("100"),
+        amount=Decimal("1"),
+        fee=Decimal("0.1"),
+        fee_asset="USDT",
+        liquidity=LiquiditySide.TAKER if side is Side.BUY else LiquiditySide.MAKER,
+        ts=1_000,
+    )

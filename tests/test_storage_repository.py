@@ -161,7 +161,7 @@ def test_duplicate_fill_is_ignored_without_error(store: Storage) -> None:
     assert fills == [_fill("t1")]
     # Same trade id on another symbol is a different execution.
     assert store.insert_fill(_fill("t1", symbol="ETH/USDT"), "ma") is True
-    assert store.fill_trade_ids("binance", "BTC/USDT") == {"t1"}
+    assert store.fill_keys("binance", "BTC/USDT") == {("t1", "buy")}
 
 
 def test_duplicate_fill_inside_a_transaction_keeps_the_other_writes(store: Storage) -> None:

@@ -271,7 +271,7 @@ async def _catch_up_symbol(
     since: int,
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> int:
-    known = node.storage.fill_trade_ids(venue_name, symbol)
+    known = node.storage.fill_keys(venue_name, symbol)
     recovered = 0
     cursor = since
     while True:
@@ -279,10 +279,10 @@ async def _catch_up_symbol(
             f"fetch_fills {symbol} since {cursor}",
             partial(venue.fetch_fills, symbol, max(cursor, 0)),
         )
-        new = [f for f in batch if f.trade_id not in known]
+        new = [f for f in batch if (f.trade_id, f.side.value) not in known]
         for fill in sorted(new, key=lambda f: f.ts):
             node.orders.on_fill(fill)
-            known.add(fill.trade_id)
+            known.add((fill.trade_id, fill.side.value))
             recovered += 1
         if not new or not batch:
             return recovered

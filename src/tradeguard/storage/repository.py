@@ -132,7 +132,9 @@ class Storage:
         self._upsert_order_stmt = driver(self._upsert(orders, ["client_order_id"]))
         # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
         self._insert_fill_stmt = driver(
-            self._upsert(fills, ["venue", "symbol", "trade_id"], do_nothing=True, returning="id")
+            self._upsert(
+                fills, ["venue", "symbol", "trade_id", "side"], do_nothing=True, returning="id"
+            )
         )
         self._insert_transition_stmt = driver(self._insert(order_transitions))
         self._insert_event_stmt = events.insert()
@@ -406,10 +408,12 @@ class Storage:
             stmt = stmt.offset(offset)
         return [_fill_from_row(r) for r in self._read(stmt)]
 
-    def fill_trade_ids(self, venue: str, symbol: str) -> set[str]:
-        """Return every stored trade id of one venue and symbol (for replay dedup)."""
-        stmt = select(fills.c.trade_id).where(fills.c.venue == venue, fills.c.symbol == symbol)
-        return {r[0] for r in self._read(stmt)}
+    def fill_keys(self, venue: str, symbol: str) -> set[tuple[str, str]]:
+        """Return every stored (trade id, side) of one venue and symbol (for replay dedup)."""
+        stmt = select(fills.c.trade_id, fills.c.side).where(
+            fills.c.venue == venue, fills.c.symbol == symbol
+        )
+        return {(r[0], r[1]) for r in self._read(stmt)}
 
     def fill_strategy_ids(self) -> dict[str, str]:
         """Map each stored client order id to the strategy its fills were booked to."""

@@ -78,7 +78,8 @@ order_transitions = Table(
     Index(None, "client_order_id"),
 )
 
-# Fills are deduplicated by the venue's trade id: replaying a fill is a no-op.
+# Fills are deduplicated by the venue's trade id and side (a self-trade reports one id for both
+# sides): replaying a fill is a no-op.
 fills = Table(
     "fills",
     metadata,
@@ -96,7 +97,7 @@ fills = Table(
     Column("fee_asset", String, nullable=False),
     Column("liquidity", String, nullable=False),
     Column("ts", EpochMs, nullable=False),
-    UniqueConstraint("venue", "symbol", "trade_id"),
+    UniqueConstraint("venue", "symbol", "trade_id", "side"),
     Index(None, "client_order_id"),
     Index(None, "ts"),
 )
