@@ -6,10 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from execution_stubs import SYMBOL, limit_buy, make_rig
+from node_support import paper_config, write_slice
 from tradeguard.config import StrategyConfig
 from tradeguard.execution.timeouts import OrderTimeouts, TimeoutPolicy
-from tradeguard.model.enums import OrderStatus
-from tradeguard.model.market import Quote
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.market import Candle, Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+from tradeguard.strategies.base import Strategy, register
 
 D = Decimal
 
@@ -109,3 +113,43 @@ def test_policies_come_from_the_strategy_config() -> None:
 
 async def _never(intent: object) -> None:
     raise AssertionError("not called")
+
+
+@register("rest_far_below")
+class _RestFarBelow(Strategy):
+    """Places one limit buy 1.5% under the first close (inside the risk price band)."""
+
+    placed = False
+
+    def on_candle(self, candle: Candle) -> None:
+        if self.placed:
+            return
+        self.placed = True
+        self.emit(
+            OrderIntent(
+                strategy_id=self.id, venue=self.venue, symbol=self.symbol, side=Side.BUY,
+                amount=D("0.001"), type=OrderType.LIMIT,
+                price=(candle.close * D("0.985")).quantize(D("0.01")),
+            )
+        )  # fmt: skip
+
+
+async def test_replay_cancels_a_resting_order_once_its_timeout_passes_on_the_replay_clock(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data)
+    strat = {"id": "rester", "kind": "rest_far_below", "venue": "paper", "symbol": "BTC/USDT"}
+    cfg = cfg.model_copy(
+        update={"strategies": [StrategyConfig(**strat, order_timeout_s=300)]}, deep=True
+    )
+    node = TradingNode(cfg)
+    try:
+        await node.run()
+        [order] = node.storage.load_orders()
+        assert order.status is OrderStatus.CANCELLED
+        # Placed on the first 1-minute candle, cancelled at the first candle after 300 s.
+        assert 300_000 <= order.updated_ts - order.created_ts <= 360_000
+        assert node.timeouts.cancelled == [order.client_order_id]
+    finally:
+        node.close()

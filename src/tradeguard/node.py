@@ -461,6 +461,10 @@ class TradingNode:
         paper_by_symbol = self._paper_for_symbols()
         every = self.config.node.checkpoint_every
         stats = self.stats
+        # Order timeouts run on the replay's clock: a limit resting past its strategy's timeout
+        # is cancelled (and maybe re-sent) at the first candle after it expired, as live does.
+        timeouts = self.timeouts if self.timeouts.policies else None
+        open_orders = self.orders.open
         for i in range(start_idx, total):
             c = candles[i]
             if sim is not None:
@@ -470,6 +474,8 @@ class TradingNode:
             paper = paper_by_symbol.get(c.symbol)
             if paper is not None:
                 paper.on_candle(c)
+            if timeouts is not None and open_orders:
+                await timeouts.sweep()
             self._observe_equity(c.close_ts, c.symbol)
             for strat in by_symbol.get(c.symbol, ()):
                 strat.on_candle(c)
