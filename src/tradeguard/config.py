@@ -105,6 +105,13 @@ class ReconcileConfig(_Strict):
     # each venue call is tried this many times when the answer is ambiguous (timeout, 5xx)
     call_attempts: int = Field(default=4, ge=1, le=20)
     call_timeout_s: float = Field(default=15.0, gt=0, le=600)
+    # live and sandbox modes: balances are read from every exchange venue this often, between
+    # reconciliations (0 = only at reconciliation); a venue with open orders is skipped
+    balance_sync_interval_s: float = Field(default=15.0, ge=0, le=86_400)
+    # a ledger total further than both tolerances from the venue's is a discrepancy (event +
+    # recorded adjustment); the ledger always takes the venue's figure
+    balance_tolerance_pct: Decimal = Field(default=Decimal("0.1"), ge=0, le=100)
+    balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
 
 
 class ApiConfig(_Strict):

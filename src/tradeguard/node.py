@@ -20,6 +20,7 @@ from tradeguard.alerts import AlertManager, build_manager, daily_summary_event
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
+from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode
@@ -526,6 +527,10 @@ class TradingNode:
             for v, syms in self._streamed().items()
         ]
         tasks.append(asyncio.create_task(self._duties(), name="duties"))
+        sync = self.balance_sync()
+        if sync is not None:
+            interval = self.config.reconcile.balance_sync_interval_s
+            tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
             while not self._stop_requested:
@@ -545,6 +550,34 @@ class TradingNode:
         summary = self.summary(time.perf_counter() - started)
         self._emit(EventKind.RUN_FINISHED, summary.to_json())
         return summary
+
+    def balance_sync(self) -> BalanceSync | None:
+        """Build the periodic balance sync over the exchange venues, or None when it is off."""
+        rc = self.config.reconcile
+        venues = {n: v for n, v in self.venues.items() if n not in self._paper}
+        if rc.balance_sync_interval_s <= 0 or not venues:
+            return None
+        return BalanceSync(
+            venues,
+            self.portfolio,
+            self.storage,
+            self.bus,
+            self.clock,
+            tolerance_pct=rc.balance_tolerance_pct,
+            tolerance_abs=rc.balance_tolerance_abs,
+            in_flight=self._venue_busy,
+        )
+
+    def _venue_busy(self, venue: str) -> bool:
+        # Balances move while orders are open or unresolved, and a fill's stream message may trail
+        # the venue's balance by a moment: read them only when the venue has been quiet a while.
+        orders = self.orders
+        if any(o.venue == venue for o in orders.open.values()) or any(
+            o.venue == venue for o in orders.unknown.values()
+        ):
+            return True
+        recent = self.clock.now_ms() - 2_000
+        return any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values())
 
     def _streamed(self) -> dict[Venue, list[str]]:
         wanted: dict[Venue, list[str]] = {}

@@ -104,6 +104,10 @@ class BalanceSync:
             except VenueError as exc:
                 log.warning("balance sync: could not read balances of %s: %s", name, exc)
                 continue
+            if self.in_flight(name):
+                # An order started while we were reading: the figures may predate its fills.
+                self.skipped.append(name)
+                continue
             found.extend(self._apply(name, balances))
         return found
 

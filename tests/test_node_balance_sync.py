@@ -1,0 +1,105 @@
+"""The live loop reads exchange balances between reconciliations and takes the venue's figures."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeguard.config import Config
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
+from tradeguard.secrets.vault import ScryptParams, Vault
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def _config(tmp_path: Path, rest_url: str, ws_url: str, interval_s: float) -> Config:
+    return Config.model_validate(
+        {
+            "mode": "sandbox",
+            "node": {
+                "database_url": f"sqlite:///{tmp_path / 'tg.db'}",
+                "kill_sentinel": str(tmp_path / "tg.kill"),
+                # only the balance sync may notice the deposit within the test
+                "reconcile_interval_s": 3600,
+            },
+            "reconcile": {"balance_sync_interval_s": interval_s},
+            "venues": [
+                {
+                    "name": "binance",
+                    "kind": "ccxt",
+                    "exchange": "binance",
+                    "credentials": "alice",
+                    "rest_url": rest_url,
+                    "ws_url": ws_url,
+                    "symbols": ["BTC/USDT"],
+                }
+            ],
+            "strategies": [],
+        }
+    )
+
+
+@pytest.fixture
+def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
+    vault.create(PASSPHRASE)
+    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
+    vault.lock()
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        book = node.portfolio.book("binance")
+        assert book.total("USDT") == Decimal(100_000)
+        live = asyncio.create_task(node.run_live(duration_s=20))
+        try:
+            # A deposit made outside the engine: no order, no stream message announces it.
+            ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": Decimal(250)})
+            await eventually(lambda: book.total("USDT") == Decimal(100_250))
+            found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert [(e.data["asset"], Decimal(e.data["difference"])) for e in found] == [
+                ("USDT", Decimal(250))
+            ]
+            newest = node.storage.load_balance_adjustments("binance")[0]
+            assert (newest["asset"], newest["ledger_total"], newest["venue_total"]) == (
+                "USDT", Decimal(100_000), Decimal(100_250),
+            )  # fmt: skip
+            stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
+            assert stored["USDT"] == Decimal(100_250)
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_balance_sync_is_off_for_paper_venues_and_when_its_interval_is_zero(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0))
+        try:
+            assert node.balance_sync() is None
+        finally:
+            node.close()
+    paper = Config.model_validate({"node": {"database_url": f"sqlite:///{tmp_path / 'p.db'}"}})
+    paper_node = TradingNode(paper)
+    try:
+        assert paper_node.balance_sync() is None
+    finally:
+        paper_node.close()
