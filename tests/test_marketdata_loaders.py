@@ -265,6 +265,27 @@ def test_bad_parquet_record_names_row_and_column(tmp_path: Path):
     assert (info.value.row, info.value.column) == (2, "price")
 
 
+@pytest.mark.parametrize(
+    ("columns", "bad_column", "bad_value"),
+    [
+        ({"id": ["a", "b"], "side": ["buy", "hold"], "amount": [1.0, 2.0]}, "side", "hold"),
+        (
+            {"trade_id": [1, 2], "quantity": [1.0, 2.0], "buyer_maker": [True, None]},
+            "buyer_maker",
+            None,
+        ),
+    ],
+)
+def test_bad_trade_side_names_row_column_and_value(
+    tmp_path: Path, columns: dict[str, list[object]], bad_column: str, bad_value: object
+):
+    path = tmp_path / "XRP_ETH-trades.parquet"
+    pq.write_table(pa.table({"timestamp": [1, 2], "price": [1.5, 1.6], **columns}), path)
+    with pytest.raises(DataFileError) as info:
+        load_trades(path)
+    assert (info.value.row, info.value.column, info.value.value) == (2, bad_column, bad_value)
+
+
 def test_bad_bybit_line_names_the_line(tmp_path: Path):
     path = tmp_path / "bybit_XRPUSDT_ob500.data.zip"
     with zipfile.ZipFile(path, "w") as zf:

@@ -390,64 +390,50 @@ def load_trades(path: PathLike, symbol: str | None = None) -> list[TradeTick]:
     sym = symbol or symbol_from_path(p)
     table = _read_arrow(p, "parquet")
     names = set(table.column_names)
-    out: list[TradeTick] = []
+    side_of: Parser
     if {"id", "side", "amount"} <= names:
         cols = ["timestamp", "id", "price", "amount", "side"]
-        _require(p, table, cols)
-        for row, (ts, tid, price, amount, side) in _arrow_rows(p, table, cols, "timestamp"):
-            try:
-                if side not in ("buy", "sell"):
-                    raise DataFileError(p, "side must be 'buy' or 'sell'", row, "side", side)
-                out.append(
-                    TradeTick(
-                        sym,
-                        _int(ts, "timestamp"),
-                        str(tid),
-                        _positive(price, "price"),
-                        _positive(amount, "amount"),
-                        side,
-                    )
-                )
-            except (ValueError, ArithmeticError):
-                checks = [
-                    ("timestamp", _int),
-                    ("id", _any),
-                    ("price", _positive),
-                    ("amount", _positive),
-                ]
-                raise _diagnose(p, row, [ts, tid, price, amount], checks) from None
-        return out
-    if {"trade_id", "quantity", "buyer_maker"} <= names:
+        side_of = _side
+    elif {"trade_id", "quantity", "buyer_maker"} <= names:
         cols = ["timestamp", "trade_id", "price", "quantity", "buyer_maker"]
-        for row, (ts, tid, price, qty, maker) in _arrow_rows(p, table, cols, "timestamp"):
-            try:
-                # The buyer was the resting order, so the aggressor sold.
-                side = "sell" if _bool(maker, "buyer_maker") else "buy"
-                out.append(
-                    TradeTick(
-                        sym,
-                        _int(ts, "timestamp"),
-                        str(tid),
-                        _positive(price, "price"),
-                        _positive(qty, "quantity"),
-                        side,
-                    )
+        side_of = _aggressor_side
+    else:
+        raise DataFileError(
+            p,
+            f"unknown trades schema {sorted(names)}; expected freqtrade (timestamp,id,side,price,"
+            "amount) or Binance (timestamp,trade_id,price,quantity,buyer_maker) columns",
+        )
+    _require(p, table, cols)
+    ts_col, id_col, price_col, amount_col, side_col = cols
+    out: list[TradeTick] = []
+    for row, (ts, tid, price, amount, side) in _arrow_rows(p, table, cols, "timestamp"):
+        try:
+            out.append(
+                TradeTick(
+                    sym,
+                    _int(ts, ts_col),
+                    str(_any(tid, id_col)),
+                    _positive(price, price_col),
+                    _positive(amount, amount_col),
+                    str(side_of(side, side_col)),
                 )
-            except (ValueError, ArithmeticError):
-                checks = [
-                    ("timestamp", _int),
-                    ("trade_id", _any),
-                    ("price", _positive),
-                    ("quantity", _positive),
-                    ("buyer_maker", _bool),
-                ]
-                raise _diagnose(p, row, [ts, tid, price, qty, maker], checks) from None
-        return out
-    raise DataFileError(
-        p,
-        f"unknown trades schema {sorted(names)}; expected freqtrade (timestamp,id,side,price,"
-        "amount) or Binance (timestamp,trade_id,price,quantity,buyer_maker) columns",
-    )
+            )
+        except (ValueError, ArithmeticError):
+            checks = [(ts_col, _int), (id_col, _any), (price_col, _positive),
+                      (amount_col, _positive), (side_col, side_of)]  # fmt: skip
+            raise _diagnose(p, row, [ts, tid, price, amount, side], checks) from None
+    return out
+
+
+def _side(value: object, column: str) -> str:
+    if value not in ("buy", "sell"):
+        raise ValueError(f"{column} must be 'buy' or 'sell', got {value!r}")
+    return str(value)
+
+
+def _aggressor_side(value: object, column: str) -> str:
+    # The buyer was the resting order, so the aggressor sold.
+    return "sell" if _bool(value, column) else "buy"
 
 
 def _any(value: object, column: str) -> object:
