@@ -75,9 +75,7 @@ async def test_self_trade_books_both_sides_once_even_when_replayed(
     sell = (await stack.submit(Side.SELL, "0.01", "50000.5")).order
     assert sell.status is OrderStatus.ACCEPTED
     buy = (await stack.submit(Side.BUY, "0.01", "50000.5")).order
-    await eventually(
-        lambda: buy.status is OrderStatus.FILLED and sell.status is OrderStatus.FILLED
-    )
+    await eventually(lambda: buy.status is OrderStatus.FILLED and sell.status is OrderStatus.FILLED)
     fills = stack.storage.load_fills()
     assert sorted((f.side.value, f.client_order_id) for f in fills) == sorted(
         [("buy", buy.client_order_id), ("sell", sell.client_order_id)]
