@@ -192,7 +192,8 @@ async def test_unwind_that_cannot_fill_within_the_loss_bound_holds_and_alerts(
     opp = s.opportunity()
     s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
     bids, asks = s.universe.book("ETH/USDT")
-    s.feed("ETH/USDT", [[p * 0.985, q] for p, q in bids], asks)  # 1.5% below the cost
+    # Only the venue sees the bids 1.5% below the cost: the unwind is sent and cannot fill.
+    s.feed("ETH/USDT", [[p * 0.985, q] for p, q in bids], asks, state=False)
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -308,6 +309,9 @@ class GatedGateway:
 
     def instrument(self, symbol: str) -> Any:
         return self.inner.instrument(symbol)
+
+    def instruments(self) -> list[Any]:
+        return self.inner.instruments()
 
     def levels(self, symbol: str, side: Side) -> Levels | None:
         return self.inner.levels(symbol, side)

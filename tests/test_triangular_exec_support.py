@@ -47,9 +47,12 @@ PERMISSIVE_RISK: dict[str, Any] = {
 Level = Sequence[Sequence[Any]]
 
 
-def small_universe() -> Universe:
-    """Return the seeded 30-asset, 70-market venue the tests trade on."""
-    return generate_universe(30, 70, 5, seed=6, dislocated_share=0.15)
+def small_universe(*, delist: Sequence[str] = ()) -> Universe:
+    """Return the seeded 30-asset, 70-market venue the tests trade on, less `delist`."""
+    universe = generate_universe(30, 70, 5, seed=6, dislocated_share=0.15)
+    universe.markets = [m for m in universe.markets if m.symbol not in delist]
+    universe.tickers = {s: t for s, t in universe.tickers.items() if s not in delist}
+    return universe
 
 
 def instruments_for(universe: Universe) -> dict[str, Instrument]:
@@ -81,8 +84,9 @@ class Stack:
         risk: dict[str, Any] | None = None,
         exec_config: dict[str, Any] | None = None,
         usdt: Decimal = Decimal(100_000),
+        universe: Universe | None = None,
     ) -> None:
-        self.universe = small_universe()
+        self.universe = universe or small_universe()
         self.clock = SimulatedClock(START_MS)
         db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
         db.migrate()
@@ -139,9 +143,9 @@ class Stack:
             if mid is not None:
                 self.portfolio.marks[symbol] = mid
 
-    def scanner(self) -> TriangularScanner:
+    def scanner(self, max_cycle: int = 3) -> TriangularScanner:
         """Return a scanner over the universe, loaded with its tickers."""
-        scanner = TriangularScanner(self.universe.markets)
+        scanner = TriangularScanner(self.universe.markets, max_cycle=max_cycle)
         scanner.load_tickers(self.universe.tickers)
         return scanner
 
@@ -151,7 +155,7 @@ class Stack:
 
     def opportunity(self, symbols: Sequence[str] = CYCLE) -> Opportunity:
         """Return the scanned cycle through `symbols` in that order, starting from USDT."""
-        scanner = self.scanner()
+        scanner = self.scanner(max_cycle=max(3, len(symbols)))
         for cycle_id in scanner.top_ids(scanner.n_cycles):
             opp = scanner.opportunity(int(cycle_id), depth=self.depth(), prefer_start=["USDT"])
             if tuple(leg.symbol for leg in opp.legs) == tuple(symbols):

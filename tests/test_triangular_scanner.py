@@ -223,6 +223,43 @@ def test_incremental_updates_equal_a_full_rescan(max_cycle: int) -> None:
     assert np.array_equal(incremental, scanner.scores())
 
 
+def test_updates_from_a_scanner_never_loaded_equal_a_full_rescan() -> None:
+    universe = generate_universe(60, 200, 6, seed=3)
+    scanner = TriangularScanner(universe.markets, max_cycle=4)  # triangles padded to four
+    for t in universe.tickers.values():
+        scanner.update_ticker(t.symbol, t.bid, t.ask, t.bid_size, t.ask_size)
+    incremental = scanner.scores().copy()
+    scanner.rescan()
+    assert np.array_equal(incremental, scanner.scores())
+    assert (incremental > -math.inf).all()
+
+
+def test_best_ids_after_each_update_equal_a_full_ranking() -> None:
+    universe = generate_universe(60, 200, 6, seed=3)
+    scanner = TriangularScanner(universe.markets, max_cycle=4)
+    scanner.load_tickers(universe.tickers)
+    assert scanner.n_cycles > 1_000  # large enough that `top_ids` keeps candidates
+    rng = np.random.default_rng(8)
+    symbols = [m.symbol for m in universe.markets]
+    for step in range(400):
+        t = universe.tickers[symbols[int(rng.integers(len(symbols)))]]
+        if step == 200:  # unquote every market of the best cycles: too few candidates remain
+            for c in scanner.top_ids(100):
+                for leg in scanner.opportunity(int(c)).legs:
+                    scanner.clear_ticker(leg.symbol)
+        elif step % 50 == 49:
+            scanner.clear_ticker(t.symbol)
+        else:
+            # Moves of up to 3% lift cycles past the candidates' level and drop others below it.
+            move = math.exp(float(rng.uniform(-0.03, 0.03)))
+            scanner.update_ticker(t.symbol, t.bid * move, t.ask * move, t.bid_size, t.ask_size)
+        ranked = scanner.top_ids(scanner.n_cycles)  # every quoted cycle, best first
+        assert np.array_equal(scanner.top_ids(10), ranked[:10])
+        above = scanner.top_ids(scanner.n_cycles, min_profit_pct=0.5)
+        assert np.array_equal(scanner.top_ids(5, min_profit_pct=0.5), above[:5])
+        assert np.array_equal(scanner.top_ids(100), ranked[:100])
+
+
 def test_update_for_an_unknown_symbol_changes_nothing() -> None:
     markets, tickers = triangle()
     scanner = TriangularScanner(markets)

@@ -55,6 +55,8 @@ class ExecGateway(Protocol):
 
     def instrument(self, symbol: str) -> Instrument | None: ...
 
+    def instruments(self) -> list[Instrument]: ...
+
     def levels(self, symbol: str, side: Side) -> Levels | None: ...
 
     def usd_price(self, asset: str) -> Decimal | None: ...
@@ -141,6 +143,11 @@ class OrderManagerGateway:
         """Return the venue's rules for `symbol`, or None when it is not listed."""
         inst: Instrument | None = self._om.market.instrument(self.venue, symbol)
         return inst
+
+    def instruments(self) -> list[Instrument]:
+        """Return every market the venue lists (the routes an unwind may take)."""
+        listed: dict[tuple[str, str], Instrument] = self._om.market.instruments
+        return [inst for (venue, _), inst in listed.items() if venue == self.venue]
 
     def levels(self, symbol: str, side: Side) -> Levels | None:
         """Return the book side a `side` order takes (asks for a buy), best first, if known."""

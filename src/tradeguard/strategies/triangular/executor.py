@@ -15,10 +15,17 @@ How one cycle runs
   not sent. Without a current book the scanned price is the limit.
 - What a leg actually received (fills, minus fees charged in the received asset) is chained into
   the next leg, rounded down to that market's amount step.
-- When a leg fails or fills partially, the asset left in between is either sold back to the start
-  asset with IOC orders whose prices stay within `max_unwind_loss_pct` of its cost (`unwind`), or
-  kept and announced with a critical `arb.held` event (`hold`). Amounts too small to trade on the
-  way back are reported as dust.
+- When a leg fails or fills partially, the asset left in between is either traded back to the
+  start asset (`unwind`), or kept and announced with a critical `arb.held` event (`hold`).
+- The way back is searched over every market the venue lists, not only the cycle's own: simple
+  routes of at most `max_unwind_hops` orders, ranked at top of book after fees, the best few
+  walked through the current books at the stranded amount, the one returning the most chosen.
+  So an asset with no direct market to the start asset, or a poor one, still finds its way.
+- Each hop is an IOC. Together their prices stay within `max_unwind_loss_pct` of the stranded
+  asset's cost (fees come on top): before each hop the rest of the route is priced at the
+  current books, the slack over the bound is shared evenly between the hops left, and the last
+  hop's limit is exactly the bound. A hop that fills nothing stops the unwind: what is in hand
+  is held (critical `arb.held`). Amounts too small to trade on the way back are dust.
 - Outcome: `completed`, `unwound`, `held`, `rejected` (nothing sent) or `failed` (the first leg
   filled nothing). Profit is in the start asset; assets left over count at their cost.
 """
@@ -26,8 +33,11 @@ How one cycle runs
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal, Protocol
@@ -83,6 +93,8 @@ class TriangularExecConfig(BaseModel):
     # Where the venue charges a buy's fee: in the quote spent (paper venue) or the base received
     # (most exchanges). Buys are sized so the fee never overdraws the quote.
     fees_charged_in: Literal["quote", "received"] = "quote"
+    # Most orders an unwind may take to reach the start asset, through any of the venue's markets.
+    max_unwind_hops: int = Field(default=3, ge=1, le=4)
 
 
 @dataclass(slots=True)
@@ -163,6 +175,7 @@ class ArbExecution:
     held: dict[str, Decimal] = field(default_factory=dict)  # asset -> amount kept
     dust: dict[str, Decimal] = field(default_factory=dict)  # too small to trade back
     latency_ms: float = 0.0
+    first_order_ms: float = 0.0  # from the call to the first order handed to the order path
     ts: int = 0
     record_id: int | None = None
 
@@ -187,6 +200,7 @@ class ArbExecution:
                 "spent": str(self.spent),
                 "returned": str(self.returned),
                 "unwind_loss": str(self.unwind_loss),
+                "first_order_ms": round(self.first_order_ms, 3),
                 "reason": self.reason,
                 "legs": [leg.to_json() for leg in self.legs],
                 "unwinds": [leg.to_json() for leg in self.unwinds],
@@ -222,6 +236,22 @@ class _Stranded:
     position: int  # index of the forward leg whose input it is
 
 
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One order of a way back: a market, the side that leaves `from_asset`, its taker fee."""
+
+    symbol: str
+    side: Side
+    from_asset: str
+    to_asset: str
+    fee: Decimal
+
+
+Route = tuple[_Hop, ...]
+ROUTE_BEAM = 3  # partial routes kept per asset reached while searching
+ROUTES_PER_LENGTH = 3  # best routes of each length at top of book, then walked through the books
+
+
 class TriangularExecutor:
     """Execute scanned cycles leg by leg through the order path, safe against leg risk."""
 
@@ -241,6 +271,8 @@ class TriangularExecutor:
         self._lock = asyncio.Lock()
         self._slip = self.config.slippage_pct / HUNDRED
         self._unwind_loss = self.config.max_unwind_loss_pct / HUNDRED
+        self._first_sent: float | None = None  # perf_counter when this cycle's first order went
+        self._adjacency_of: tuple[int, dict[str, list[_Hop]]] | None = None  # by market count
 
     @property
     def busy(self) -> bool:
@@ -255,6 +287,7 @@ class TriangularExecutor:
             return self._finish(rec, opp, time.perf_counter())
         async with self._lock:
             started = time.perf_counter()
+            self._first_sent = None
             try:
                 await self._execute(rec, opp)
             except Exception as exc:  # the record must be written whatever broke
@@ -263,6 +296,8 @@ class TriangularExecutor:
                 rec.outcome = "held" if any(leg.filled for leg in rec.legs) else "failed"
                 if rec.outcome == "held":
                     self._alert_held(rec)
+            if self._first_sent is not None:
+                rec.first_order_ms = (self._first_sent - started) * 1000
             return self._finish(rec, opp, started)
 
     # planning ----------------------------------------------------------------------------------
@@ -431,7 +466,7 @@ class TriangularExecutor:
         self, ex: LegExecution, amount: Decimal, min_amount: Decimal, min_notional: Decimal
     ) -> LegExecution:
         ex.order_amount = amount
-        if amount <= 0 or amount < min_amount or amount * ex.limit_price < min_notional:
+        if _below_minimum(amount, ex.limit_price, min_amount, min_notional):
             ex.reason = (
                 f"{ex.kind} {ex.index + 1} not sent: {amount} {ex.symbol} at {ex.limit_price} is "
                 f"below the market minimum (amount {min_amount}, notional {min_notional})"
@@ -450,6 +485,8 @@ class TriangularExecutor:
             tag=f"arb-{ex.kind}",
         )
         started = time.perf_counter()
+        if self._first_sent is None:
+            self._first_sent = started
         result = await self.gateway.submit(intent)
         order = result.order
         if order is not None:
@@ -507,22 +544,34 @@ class TriangularExecutor:
     # after the legs ----------------------------------------------------------------------------
     async def _settle(self, rec: ArbExecution, opp: Opportunity, run: _Run) -> None:
         completed_chain = len(rec.legs) == len(opp.legs) and rec.legs[-1].filled > 0
-        tradable: list[_Stranded] = []
+        start = opp.start_asset
+        tradable: list[tuple[_Stranded, Route | None]] = []
         for s in run.stranded:
-            if self._tradable(s, opp):
-                tradable.append(s)
-            else:
+            route, dust = self._way_back(s, start)
+            if dust:
                 run.add_dust(rec, s.asset, s.amount, s.cost)
+            else:
+                tradable.append((s, route))
         if not tradable:
             rec.outcome = "completed" if completed_chain else "failed"
         elif self.config.on_leg_failure == "hold":
-            for s in tradable:
+            for s, _ in tradable:
                 rec.held[s.asset] = rec.held.get(s.asset, ZERO) + s.amount
                 run.leftover_cost += s.cost
             rec.outcome = "held"
         else:
-            for s in tradable:
-                back, stayed = await self._unwind(rec, opp, s, run)
+            for s, route in tradable:
+                if route is None:
+                    rec.held[s.asset] = rec.held.get(s.asset, ZERO) + s.amount
+                    _add_reason(
+                        rec,
+                        f"unwind: no quoted route from {s.asset} back to {start} within "
+                        f"max_unwind_hops={self.config.max_unwind_hops} "
+                        "(triangular.exec.max_unwind_hops)",
+                    )
+                    back, stayed = ZERO, s.cost
+                else:
+                    back, stayed = await self._unwind(rec, s, run, route)
                 rec.returned += back
                 rec.unwind_loss += s.cost - back - stayed
                 run.leftover_cost += stayed
@@ -534,62 +583,232 @@ class TriangularExecutor:
             rec.actual_profit_pct = rec.actual_profit / rec.spent * HUNDRED
         rec.fees = self._fees_in_start(rec, run.cost_per_unit)
 
-    def _tradable(self, s: _Stranded, opp: Opportunity) -> bool:
-        """Tell whether a stranded amount can form the first order on the way back."""
-        route = self._unwind_route(s, opp)
-        if not route:
-            return False
-        symbol, side, price = route[0]
-        inst = self.gateway.instrument(symbol)
+    # the way back ------------------------------------------------------------------------------
+    def _way_back(self, s: _Stranded, start: str) -> tuple[Route | None, bool]:
+        """Return the route to unwind a stranded amount by (None if none), and whether it is dust.
+
+        Safety first: the fewest hops that trade the whole amount within the loss bound at the
+        current books, the best return among those. When no route is within the bound, the
+        shortest one is still tried: its limits hold the bound and the venue has the last word.
+        An amount below the first order's minimums on every route is dust.
+        """
+        if s.amount <= 0 or s.cost <= 0:
+            return None, True
+        floor_rate = s.cost / s.amount * (ONE - self._unwind_loss)
+        direct = self._direct_hop(s.asset, start)
+        fallback: Route | None = None
+        found = False
+        for length, routes in enumerate(self._routes(s.asset, start), 1):
+            if length == 1 and direct is not None and (direct,) not in routes:
+                routes.append((direct,))  # unquoted here: the venue answers at the bound
+            found = found or bool(routes)
+            best: Route | None = None
+            best_end = ZERO
+            for route in routes:
+                first = route[0]
+                price = self._top_price(first) or self._break_even_price(first, s)
+                if not self._fits(first, s.amount, price):
+                    continue
+                fallback = fallback or route
+                priced = self._price_route(route, s.amount)
+                if priced is None:
+                    continue
+                rates, end, complete = priced
+                if complete and _product(rates) >= floor_rate and (best is None or end > best_end):
+                    best, best_end = route, end
+            if best is not None:
+                return best, False
+        if fallback is not None:
+            return fallback, False
+        return None, found
+
+    def _adjacency(self) -> dict[str, list[_Hop]]:
+        """Return, per asset, the orders that leave it on any of the venue's markets."""
+        listed = self.gateway.instruments()
+        if self._adjacency_of is not None and self._adjacency_of[0] == len(listed):
+            return self._adjacency_of[1]
+        out: dict[str, list[_Hop]] = {}
+        for inst in listed:
+            if inst.base == inst.quote:
+                continue
+            fee = inst.taker_fee
+            out.setdefault(inst.quote, []).append(
+                _Hop(inst.symbol, Side.BUY, inst.quote, inst.base, fee)
+            )
+            out.setdefault(inst.base, []).append(
+                _Hop(inst.symbol, Side.SELL, inst.base, inst.quote, fee)
+            )
+        self._adjacency_of = (len(listed), out)
+        return out
+
+    def _routes(self, asset: str, start: str) -> Iterator[list[Route]]:
+        """Yield simple quoted routes from `asset` to `start`, one list per length, best first.
+
+        Routes are ranked at top of book after fees, `ROUTES_PER_LENGTH` of each length. The
+        search goes one hop further only when asked for the next length, and at each asset
+        reached only the `ROUTE_BEAM` best partial routes go on: the work stays linear in the
+        venue's markets.
+        """
+        adjacency = self._adjacency()
+        log_rates: dict[tuple[str, Side], float | None] = {}
+
+        def log_rate(hop: _Hop) -> float | None:
+            key = (hop.symbol, hop.side)
+            if key not in log_rates:
+                price = self._top_price(hop)
+                rate = None
+                if price is not None and price > 0 and hop.fee < 1:
+                    gross = price if hop.side is Side.SELL else ONE / price
+                    rate = math.log(gross * (ONE - hop.fee))
+                log_rates[key] = rate
+            return log_rates[key]
+
+        frontier: list[tuple[float, Route, tuple[str, ...]]] = [(0.0, (), (asset,))]
+        hops = self.config.max_unwind_hops
+        for depth in range(hops):
+            found: list[tuple[float, Route]] = []
+            reached: dict[str, list[tuple[float, Route, tuple[str, ...]]]] = {}
+            for score, route, seen in frontier:
+                for hop in adjacency.get(seen[-1], ()):
+                    if hop.to_asset in seen:
+                        continue
+                    rate = log_rate(hop)
+                    if rate is None:
+                        continue
+                    item = (score + rate, (*route, hop), (*seen, hop.to_asset))
+                    if hop.to_asset == start:
+                        found.append(item[:2])
+                    elif depth + 1 < hops:
+                        reached.setdefault(hop.to_asset, []).append(item)
+            yield [r for _, r in heapq.nlargest(ROUTES_PER_LENGTH, found, key=lambda it: it[0])]
+            frontier = [
+                item
+                for items in reached.values()
+                for item in heapq.nlargest(ROUTE_BEAM, items, key=lambda it: it[0])
+            ]
+
+    def _direct_hop(self, asset: str, start: str) -> _Hop | None:
+        inst = self.gateway.instrument(f"{asset}/{start}")
+        if inst is not None:
+            return _Hop(inst.symbol, Side.SELL, asset, start, inst.taker_fee)
+        inst = self.gateway.instrument(f"{start}/{asset}")
+        if inst is not None:
+            return _Hop(inst.symbol, Side.BUY, asset, start, inst.taker_fee)
+        return None
+
+    def _top_price(self, hop: _Hop) -> Decimal | None:
+        levels = self.gateway.levels(hop.symbol, hop.side)
+        return levels[0][0] if levels else None
+
+    def _break_even_price(self, hop: _Hop, s: _Stranded) -> Decimal:
+        """Return the price at which a direct hop returns exactly the stranded amount's cost."""
+        return s.cost / s.amount if hop.side is Side.SELL else s.amount / s.cost
+
+    def _fits(self, hop: _Hop, amount: Decimal, price: Decimal) -> bool:
+        """Tell whether `amount` of the hop's input makes an order above the market minimums."""
+        inst = self.gateway.instrument(hop.symbol)
         if inst is None or price <= 0:
             return False
-        qty = quantize_down(s.amount if side is Side.SELL else s.amount / price, inst.amount_step)
-        return qty > 0 and qty >= inst.min_amount and qty * price >= inst.min_notional
+        buy = hop.side is Side.BUY
+        qty = self._order_amount(amount, price, buy, inst.taker_fee, inst.amount_step)
+        return not _below_minimum(qty, price, inst.min_amount, inst.min_notional)
 
-    def _unwind_route(self, s: _Stranded, opp: Opportunity) -> list[tuple[str, Side, Decimal]]:
-        """Return (symbol, side, break-even price) hops from the stranded asset to the start."""
-        start = opp.start_asset
-        if s.amount > 0 and s.cost > 0:
-            # One hop back at its cost: the price that returns exactly what the asset cost.
-            if self.gateway.instrument(f"{s.asset}/{start}") is not None:
-                return [(f"{s.asset}/{start}", Side.SELL, s.cost / s.amount)]
-            if self.gateway.instrument(f"{start}/{s.asset}") is not None:
-                return [(f"{start}/{s.asset}", Side.BUY, s.amount / s.cost)]
-        # Otherwise retrace the legs already done (`_unwind` uses the prices they filled at).
-        return [
-            (leg.symbol, leg.side.opposite, leg.price) for leg in reversed(opp.legs[: s.position])
-        ]
+    def _price_route(
+        self, route: Route, amount: Decimal
+    ) -> tuple[list[Decimal], Decimal, bool] | None:
+        """Walk `amount` through each hop's current book.
+
+        Return the gross rate of each hop, the amount at the end and whether every book was
+        deep enough; None when a hop has no book or its order would be below the minimums.
+        """
+        rates: list[Decimal] = []
+        complete = True
+        for hop in route:
+            inst = self.gateway.instrument(hop.symbol)
+            levels = self.gateway.levels(hop.symbol, hop.side)
+            if inst is None or not levels:
+                return None
+            buy = hop.side is Side.BUY
+            fee = inst.taker_fee
+            if buy:
+                budget = amount / (ONE + fee) if self.config.fees_charged_in == "quote" else amount
+                qty = quantize_down(_affordable(levels, budget), inst.amount_step)
+            else:
+                qty = quantize_down(amount, inst.amount_step)
+            filled, value = _take(levels, qty)
+            complete = complete and filled == qty
+            if filled <= 0 or _below_minimum(filled, value / filled, inst.min_amount, ZERO):
+                return None
+            if value < inst.min_notional:
+                return None
+            if buy:
+                rates.append(filled / value)
+                amount = filled if self.config.fees_charged_in == "quote" else filled * (ONE - fee)
+            else:
+                rates.append(value / filled)
+                amount = value * (ONE - fee)
+        return rates, amount, complete
 
     async def _unwind(
-        self, rec: ArbExecution, opp: Opportunity, s: _Stranded, run: _Run
+        self, rec: ArbExecution, s: _Stranded, run: _Run, route: Route
     ) -> tuple[Decimal, Decimal]:
-        """Trade a stranded asset back; return (start asset back, cost of what stayed)."""
-        route = self._unwind_route(s, opp)
-        fills = {ex.symbol: ex.avg_price for ex in rec.legs if ex.avg_price > 0}
-        per_hop = self._unwind_loss / len(route)
+        """Trade a stranded asset back along `route`; return (start asset back, cost stayed)."""
+        # The whole way back may give up at most max_unwind_loss_pct of the cost, before fees:
+        # the product of the hops' gross rates stays at or above `floor_rate`.
+        floor_rate = s.cost / s.amount * (ONE - self._unwind_loss)
+        achieved = ONE  # gross rate of the hops done, per unit of the stranded asset
         asset, amount, cost, stayed = s.asset, s.amount, s.cost, ZERO
-        for n, (symbol, side, ref) in enumerate(route):
-            if len(route) > 1 and symbol in fills:
-                ref = fills[symbol]  # retracing: the break-even is the price paid on the way in
-            base, _, quote = symbol.partition("/")
-            to_asset = quote if side is Side.SELL else base
-            ex = LegExecution("unwind", len(rec.unwinds), symbol, side, asset, to_asset, ref)
+        for n, hop in enumerate(route):
+            rest = route[n:]
+            need = floor_rate / achieved  # what the hops left must reach together
+            buy = hop.side is Side.BUY
+            ex = LegExecution("unwind", len(rec.unwinds), hop.symbol, hop.side, asset,
+                              hop.to_asset, _price_of(need, buy))  # fmt: skip
             rec.unwinds.append(ex)
-            inst = self.gateway.instrument(symbol)
+            inst = self.gateway.instrument(hop.symbol)
+            priced = self._price_route(rest, amount)
             if inst is None:
-                ex.reason = f"unwind {n + 1}: {symbol} is not listed on {self.gateway.venue}"
+                ex.reason = f"unwind {n + 1}: {hop.symbol} is not listed on {self.gateway.venue}"
+            elif priced is None and len(rest) > 1:
+                ex.reason = (
+                    f"unwind {n + 1} not sent: the way on from {asset} "
+                    f"({' -> '.join(h.symbol for h in rest)}) cannot be priced (a book is "
+                    "missing or an order would be below the market minimum), so no limit "
+                    f"keeps it within max_unwind_loss_pct={self.config.max_unwind_loss_pct}"
+                )
             else:
-                buy = side is Side.BUY
-                bound = ref * (ONE + per_hop) if buy else ref * (ONE - per_hop)
-                ex.limit_price = _round_price(bound, inst.price_tick, buy, bound)
+                bound = need  # the last hop may go down to the bound itself
+                rate = bound
+                levels = self.gateway.levels(hop.symbol, hop.side)
+                if priced is not None and levels:
+                    ref = priced[0][0]
+                    ex.scanned_price = _price_of(ref, buy)
+                    if len(rest) > 1:
+                        # Share the slack over the bound evenly between the hops left.
+                        bound = ref / (_product(priced[0]) / need) ** (ONE / len(rest))
+                    # The book as it is now for this amount, as a forward leg; never beyond.
+                    worst = _worst_needed(levels, amount, buy, inst.taker_fee)
+                    rate = max(bound, ONE / worst if buy else worst)
+                limit, worst_limit = _price_of(rate, buy), _price_of(bound, buy)
+                ex.limit_price = _round_price(limit, inst.price_tick, buy, worst_limit)
                 qty = self._order_amount(
                     amount, ex.limit_price, buy, inst.taker_fee, inst.amount_step
                 )
+                if n > 0 and _below_minimum(
+                    qty, ex.limit_price, inst.min_amount, inst.min_notional
+                ):
+                    # What reached this hop is too small to trade on: dust, at its cost.
+                    ex.reason = (
+                        f"unwind {n + 1} not sent: {qty} {hop.symbol} is below the market minimum"
+                    )
+                    run.add_dust(rec, asset, amount, ZERO)
+                    return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
             if ex.filled <= 0:
                 rec.held[asset] = rec.held.get(asset, ZERO) + amount
-                rec.reason = f"{rec.reason}; {ex.reason}" if rec.reason else ex.reason
+                _add_reason(rec, ex.reason)
                 return ZERO, stayed + cost
+            achieved *= ONE / ex.avg_price if buy else ex.avg_price
             left = amount - ex.spent
             if left > 0:
                 left_cost = cost * left / amount
@@ -600,8 +819,8 @@ class TriangularExecutor:
                 stayed += left_cost
                 cost -= left_cost
             if ex.received > 0:
-                run.cost_per_unit.setdefault(to_asset, cost / ex.received)
-            asset, amount = to_asset, ex.received
+                run.cost_per_unit.setdefault(hop.to_asset, cost / ex.received)
+            asset, amount = hop.to_asset, ex.received
         return amount, stayed
 
     def _fees_in_start(self, rec: ArbExecution, cost_per_unit: dict[str, Decimal]) -> Decimal:
@@ -718,3 +937,49 @@ def _round_price(price: Decimal, tick: Decimal, buy: bool, bound: Decimal) -> De
     if buy:
         return up if up <= bound else down
     return down if down >= bound else up
+
+
+def _add_reason(rec: ArbExecution, reason: str) -> None:
+    rec.reason = f"{rec.reason}; {reason}" if rec.reason else reason
+
+
+def _below_minimum(
+    qty: Decimal, price: Decimal, min_amount: Decimal, min_notional: Decimal
+) -> bool:
+    return qty <= 0 or qty < min_amount or qty * price < min_notional
+
+
+def _price_of(rate: Decimal, buy: bool) -> Decimal:
+    """Return the limit price giving a hop `rate` (to-asset per from-asset, before fees)."""
+    return ONE / rate if buy else rate
+
+
+def _product(values: list[Decimal]) -> Decimal:
+    out = ONE
+    for v in values:
+        out *= v
+    return out
+
+
+def _affordable(levels: list[tuple[Decimal, Decimal]], budget: Decimal) -> Decimal:
+    """Return the base amount `budget` of quote buys down the asks (capped by their depth)."""
+    base = ZERO
+    for price, size in levels:
+        cost = price * size
+        if cost >= budget:
+            return base + budget / price
+        base += size
+        budget -= cost
+    return base
+
+
+def _take(levels: list[tuple[Decimal, Decimal]], qty: Decimal) -> tuple[Decimal, Decimal]:
+    """Return (base filled, quote value) of trading `qty` through the levels."""
+    filled = value = ZERO
+    for price, size in levels:
+        if filled >= qty:
+            break
+        take = min(size, qty - filled)
+        filled += take
+        value += take * price
+    return filled, value

@@ -9,10 +9,16 @@ unbounded cycle enumeration): each simple cycle of 3..max_cycle legs is kept in 
 rotation, starting at its smallest node id; the two directions are two cycles. They are stored
 as a (cycles x max_cycle) array of edge ids, shorter cycles padded with an edge of weight 0.
 
-A ticker update writes the market's two edge weights and rescores only the cycles that use that
-market (one gather and one sum over a precomputed slice; no Python loop per cycle), so it stays in
-the tens of microseconds and may run on the event loop. A full rescan is also a gather and a sum;
-`rescan_async` runs it in a worker thread so it never blocks the loop.
+Log rates are held in fixed point (int64, 2**-44 per unit, about 6e-14), so sums are exact and
+independent of the order of addition. A ticker update therefore only adds each of the market's
+two weight changes to the cycles using that edge (one gather, add and scatter over a
+precomputed slice; no Python loop per cycle), and the result is bit-identical to a full rescan:
+no drift to correct, however many updates. It stays in the tens of microseconds and may run on
+the event loop. A full rescan is a gather and a sum; `rescan_async` runs it in a worker thread.
+
+`top_ids` keeps the cycles at or above a score level (the k-th best at the last full selection)
+as candidates, adding those that an update lifts above it, so picking the best cycles after an
+update looks at a few dozen scores instead of partitioning all of them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ import asyncio
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +43,16 @@ FloatArray = npt.NDArray[np.float64]
 
 MIN_CYCLE, MAX_CYCLE = 3, 5
 NEG_INF = float("-inf")
-SMALL_UPDATE = 256  # cycles touched below which an update gathers in one call
-TOUCH_EDGES_MAX_BYTES = 256 * 1024 * 1024  # above this, updates gather through the cycle array
+# Fixed-point log rates: a quoted edge stays within +-2**55 and a cycle of five within +-2**58;
+# an unquoted edge weighs -2**59, which sinks any cycle using it below QUOTED_FLOOR, and five of
+# them still fit in int64.
+FIX_BITS = 44
+SCALE = float(1 << FIX_BITS)
+MAX_EDGE_LOG = 2048.0  # no real price gets near e**2048; beyond it an edge counts as unquoted
+UNQUOTED = -(1 << 59)
+QUOTED_FLOOR = -(1 << 58)  # a cycle scoring below this has an unquoted leg
+HOT_MIN = 64  # candidates kept by `top_ids` between full selections
+HOT_MAX = 1 << 16  # candidates beyond which the next `top_ids` selects afresh
 
 
 class TriangularScanner:
@@ -93,8 +106,8 @@ class TriangularScanner:
         self._src[0::2], self._dst[0::2] = quote, base
         self._src[1::2], self._dst[1::2] = base, quote
         self._pad = 2 * n_markets  # the padding edge, weight 0
-        self._w: FloatArray = np.full(2 * n_markets + 1, NEG_INF)
-        self._w[self._pad] = 0.0
+        self._w: IntArray = np.full(2 * n_markets + 1, UNQUOTED, dtype=np.int64)
+        self._w[self._pad] = 0
         self._bid = np.full(n_markets, np.nan)
         self._ask = np.full(n_markets, np.nan)
         self._bid_size = np.full(n_markets, np.nan)
@@ -103,13 +116,19 @@ class TriangularScanner:
         cycles = _enumerate_cycles(self._src, self._dst, len(self.assets), max_cycle, self._pad)
         # Leg-major layout: a full rescan adds whole contiguous rows of gathered weights.
         self._cycles_t: IntArray = np.ascontiguousarray(cycles.T)
-        self._touch, self._touch_ptr = _touch_index(cycles, self._pad, n_markets)
-        # Each touching cycle's edges, copied next to its id, so an update gathers one slice.
-        self._touch_edges: npt.NDArray[np.int32] | None = None
-        if self._touch.size * max_cycle * 4 <= TOUCH_EDGES_MAX_BYTES:
-            self._touch_edges = np.ascontiguousarray(cycles[self._touch].T.astype(np.int32))
-        self._scores: FloatArray = np.full(len(cycles), NEG_INF)
+        # The cycles using each edge, as views into one array: an update adds to these.
+        touch, ptr = _touch_index(cycles, self._pad, 2 * n_markets)
+        bounds = ptr.tolist()
+        self._edge_cycles: list[IntArray] = [
+            touch[bounds[e] : bounds[e + 1]] for e in range(2 * n_markets)
+        ]
+        # Exact sums from the start (unquoted edges included): updates only ever add to them.
+        self._scores: IntArray = _score_all(self._w, self._cycles_t)
         self._dirty: set[int] | None = None  # markets updated while a threaded rescan runs
+        # Running top-k: every cycle scoring at or above `_level` is in `_hot` (maybe some below).
+        self._level: int | None = None
+        self._hot: list[IntArray] = []
+        self._hot_n = 0
 
     # -- sizes -----------------------------------------------------------------------------------
     @property
@@ -120,7 +139,9 @@ class TriangularScanner:
     def cycles_touching(self, symbol: str) -> int:
         """Return how many indexed cycles use the market `symbol`."""
         m = self._index.get(symbol)
-        return 0 if m is None else int(self._touch_ptr[m + 1] - self._touch_ptr[m])
+        if m is None:
+            return 0
+        return len(self._edge_cycles[2 * m]) + len(self._edge_cycles[2 * m + 1])
 
     # -- updates ---------------------------------------------------------------------------------
     def _set(
@@ -128,8 +149,8 @@ class TriangularScanner:
     ) -> None:
         keep = self._log_keep[m]
         w = self._w
-        w[2 * m] = keep - math.log(ask) if ask > 0 else NEG_INF
-        w[2 * m + 1] = math.log(bid) + keep if bid > 0 else NEG_INF
+        w[2 * m] = _fixed(keep - math.log(ask)) if ask > 0 else UNQUOTED
+        w[2 * m + 1] = _fixed(math.log(bid) + keep) if bid > 0 else UNQUOTED
         self._bid[m], self._ask[m] = bid, ask
         self._bid_size[m] = math.nan if bid_size is None else bid_size
         self._ask_size[m] = math.nan if ask_size is None else ask_size
@@ -146,32 +167,36 @@ class TriangularScanner:
         m = self._index.get(symbol)
         if m is None:
             return 0
+        w = self._w
+        buy, sell = 2 * m, 2 * m + 1
+        old_buy, old_sell = int(w[buy]), int(w[sell])
         self._set(m, bid, ask, bid_size, ask_size)
         if self._dirty is not None:
             self._dirty.add(m)
-        return self._rescore_market(m)
+        self._shift(buy, int(w[buy]) - old_buy)
+        self._shift(sell, int(w[sell]) - old_sell)
+        return len(self._edge_cycles[buy]) + len(self._edge_cycles[sell])
 
-    def _rescore_market(self, m: int) -> int:
-        a, b = self._touch_ptr[m], self._touch_ptr[m + 1]
-        if a == b:
-            return 0
-        ids = self._touch[a:b]
-        w = self._w
-        rows: npt.NDArray[np.integer[Any]]
-        if self._touch_edges is not None:
-            rows = self._touch_edges[:, a:b]
-        else:
-            rows = self._cycles_t[:, ids]
-        # Both forms add the legs in order, as `_score_all` does, so scores stay bit-identical;
-        # one gather is cheaper for few cycles, row by row for many.
-        if b - a <= SMALL_UPDATE:
-            self._scores[ids] = w[rows].sum(axis=0)
-            return int(b - a)
-        acc = w[rows[0]]
-        for row in rows[1:]:
-            acc += w[row]
-        self._scores[ids] = acc
-        return int(b - a)
+    def _shift(self, edge: int, delta: int) -> None:
+        """Add an edge's weight change to every cycle using it (exact: integer sums)."""
+        ids = self._edge_cycles[edge]
+        if not delta or not len(ids):
+            return
+        scores = self._scores
+        moved = scores[ids]
+        moved += delta
+        scores[ids] = moved
+        level = self._level
+        if delta > 0 and level is not None and moved.max() >= level:
+            self._hot.append(ids[moved >= level])
+            self._hot_n += len(self._hot[-1])
+            if self._hot_n > HOT_MAX:
+                self._drop_hot()
+
+    def _drop_hot(self) -> None:
+        self._level = None
+        self._hot = []
+        self._hot_n = 0
 
     def clear_ticker(self, symbol: str) -> int:
         """Mark a market as without quotes (its cycles drop out) and rescore them."""
@@ -192,6 +217,7 @@ class TriangularScanner:
     def rescan(self) -> None:
         """Rescore every cycle from the current edge weights."""
         self._scores = _score_all(self._w, self._cycles_t)
+        self._drop_hot()
 
     async def rescan_async(self) -> None:
         """Rescore every cycle in a worker thread; the event loop keeps applying updates."""
@@ -199,36 +225,64 @@ class TriangularScanner:
         self._dirty = set()
         try:
             scores = await asyncio.to_thread(_score_all, weights, self._cycles_t)
-            # Updates applied during the rescan are newer than the copied weights: redo them.
+            # Updates applied during the rescan are newer than the copied weights: add them.
             self._scores = scores
+            self._drop_hot()
             for m in self._dirty:
-                self._rescore_market(m)
+                for e in (2 * m, 2 * m + 1):
+                    self._shift(e, int(self._w[e]) - int(weights[e]))
         finally:
             self._dirty = None
 
     # -- results ---------------------------------------------------------------------------------
     def scores(self) -> FloatArray:
-        """Return each cycle's log growth after fees (read-only view; -inf when unquoted)."""
-        view = self._scores.view()
-        view.flags.writeable = False
-        return view
+        """Return each cycle's log growth after fees as floats (-inf when a leg is unquoted)."""
+        out: FloatArray = self._scores.astype(np.float64)
+        out *= 1.0 / SCALE
+        out[self._scores < QUOTED_FLOOR] = NEG_INF
+        out.flags.writeable = False
+        return out
 
     def top_ids(self, n: int = 10, *, min_profit_pct: float | None = None) -> IntArray:
         """Return the ids of the n best quoted cycles, best first."""
-        scores = self._scores
-        if n <= 0 or len(scores) == 0:
+        total = len(self._scores)
+        if n <= 0 or total == 0:
             return np.empty(0, dtype=np.int64)
-        if n < len(scores):
-            ids = np.argpartition(-scores, n - 1)[:n]
-        else:
-            ids = np.arange(len(scores))
-        # Best first; equal scores by cycle id so the order is deterministic.
-        ids = ids[np.lexsort((ids, -scores[ids]))]
-        floor = NEG_INF if min_profit_pct is None else math.log1p(min_profit_pct / 100)
-        keep = scores[ids] > NEG_INF
+        floor = QUOTED_FLOOR
         if min_profit_pct is not None:
-            keep &= scores[ids] >= floor
-        return ids[keep].astype(np.int64)
+            log_floor = math.log1p(min_profit_pct / 100)
+            if log_floor > -MAX_EDGE_LOG:
+                floor = max(floor, math.ceil(log_floor * SCALE))
+        if 2 * max(n, HOT_MIN) >= total:  # most of the cycles: rank them all
+            return self._rank(np.arange(total), n, floor)
+        level = self._level
+        if level is not None:
+            hot = self._hot[0] if len(self._hot) == 1 else np.unique(np.concatenate(self._hot))
+            hot = hot[self._scores[hot] >= level]  # the rest need not be kept
+            self._hot, self._hot_n = [hot], len(hot)
+            # Every cycle outside `hot` scores below `level`: exact when enough are above it.
+            if len(hot) >= n or floor >= level:
+                return self._rank(hot, n, floor)
+        return self._select(n, floor)
+
+    def _select(self, n: int, floor: int) -> IntArray:
+        """Partition every score for the best k, keep them as candidates and rank n of them."""
+        scores = self._scores
+        k = max(n, HOT_MIN)
+        best = np.argpartition(-scores, k - 1)[:k]
+        # All cycles above the k-th best score are in `best`; unquoted ones are never wanted.
+        self._level = max(int(scores[best].min()) + 1, QUOTED_FLOOR)
+        self._hot = [best[scores[best] >= self._level]]
+        self._hot_n = len(self._hot[0])
+        return self._rank(best, n, floor)
+
+    def _rank(self, ids: IntArray, n: int, floor: int) -> IntArray:
+        """Return up to n of `ids` scoring at least `floor`, best first, ties by cycle id."""
+        got = self._scores[ids]
+        keep = got >= floor
+        ids, got = ids[keep], got[keep]
+        order = np.lexsort((ids, -got))[:n]
+        return ids[order].astype(np.int64)
 
     def top(
         self,
@@ -251,7 +305,10 @@ class TriangularScanner:
 
     def profit_pct(self, cycle_id: int) -> float:
         """Return a cycle's top-of-book profit % after fees (-100 when a leg is unquoted)."""
-        return math.expm1(float(self._scores[cycle_id])) * 100
+        score = int(self._scores[cycle_id])
+        if score < QUOTED_FLOOR:
+            return -100.0
+        return math.expm1(score / SCALE) * 100
 
     def opportunity(
         self, cycle_id: int, *, depth: Depth | None = None, prefer_start: Sequence[str] = ()
@@ -307,28 +364,34 @@ class TriangularScanner:
         return levels_from([(price, size)])
 
 
-def _score_all(weights: FloatArray, cycles_t: IntArray) -> FloatArray:
-    # Legs added one row at a time, as `_rescore_market` does: both give identical scores.
-    out: FloatArray = np.take(weights, cycles_t[0])
+def _fixed(log_rate: float) -> int:
+    """Return a log rate in fixed point; non-finite or absurd rates count as unquoted."""
+    if not -MAX_EDGE_LOG <= log_rate <= MAX_EDGE_LOG:
+        return UNQUOTED
+    return round(log_rate * SCALE)
+
+
+def _score_all(weights: IntArray, cycles_t: IntArray) -> IntArray:
+    out: IntArray = np.take(weights, cycles_t[0])
     if len(cycles_t) > 1:
         tmp = np.empty_like(out)
         for row in cycles_t[1:]:
-            np.take(weights, row, out=tmp)
+            np.take(weights, row, out=tmp, mode="wrap")  # ids are valid; "raise" buffers `out`
             np.add(out, tmp, out=out)
     return out
 
 
-def _touch_index(cycles: IntArray, pad: int, n_markets: int) -> tuple[IntArray, IntArray]:
-    """Map each market to the ids of the cycles using it (CSR: ids, pointers)."""
+def _touch_index(cycles: IntArray, pad: int, n_edges: int) -> tuple[IntArray, IntArray]:
+    """Map each edge to the ids of the cycles using it (CSR: ids, pointers)."""
     n, width = cycles.shape
     flat = cycles.ravel()
-    owner = np.repeat(np.arange(n, dtype=np.int64), width)
+    owner = np.repeat(np.arange(n, dtype=np.intp), width)
     used = flat != pad
-    market = flat[used] // 2
-    order = np.argsort(market, kind="stable")
+    edge = flat[used]
+    order = np.argsort(edge, kind="stable")
     ids = owner[used][order]
-    ptr = np.zeros(n_markets + 1, dtype=np.int64)
-    np.cumsum(np.bincount(market, minlength=n_markets), out=ptr[1:])
+    ptr = np.zeros(n_edges + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edge, minlength=n_edges), out=ptr[1:])
     return ids, ptr
 
 
