@@ -9,6 +9,7 @@ import pyotp
 from rich.console import Console
 from sqlalchemy import select
 
+from conftest import eventually
 from test_api_support import PASSPHRASE, bearer, build_app, client, replayed_node
 from tradeguard.api.app import mutating_routes
 from tradeguard.api.auth import FailureLimiter, Role, TokenStore, hash_token
@@ -83,6 +84,22 @@ async def test_a_revoked_token_is_refused_at_once(tmp_path, data_dir):
     node.close()
 
 
+def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_interval(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    served, cli = Database(url), Database(url)  # the node's store, and the CLI's in its process
+    served.migrate()
+    api = TokenStore(served, recheck_s=0.05)
+    _, token = TokenStore(cli).create("phone", Role.VIEWER)
+    assert api.verify(token) is not None  # now cached
+
+    TokenStore(cli).revoke("phone")
+
+    eventually(lambda: api.verify(token) is None, timeout_s=5)
+    assert api.verify(token) is None  # and it stays refused
+    served.dispose()
+    cli.dispose()
+
+
 async def test_auth_failures_from_one_address_are_rate_limited(tmp_path, data_dir):
     node = await replayed_node(tmp_path, data_dir, rows=30)
     app, tokens = build_app(node, failures_per_min=5)
@@ -152,3 +169,26 @@ def test_totp_setup_cli_prints_a_provisioning_uri_once(tmp_path, capsys, monkeyp
     assert uri.startswith("otpauth://totp/") and "issuer=tradeguard" in uri
     assert _run_cli(["token", "list", "--db", db, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["totp"] is True
+
+
+async def test_state_reads_the_authorization_header_exactly_as_every_other_route(
+    tmp_path, data_dir
+):
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, tokens = build_app(node)
+    good = tokens.viewer
+    variants = [
+        f"Bearer {good}", f"bearer {good}", f"BEARER   {good}  ", f"Bearer {good}x",
+        f"Basic {good}", f"Bearer{good}", "Bearer", "Bearer ", good, "", f"Token {good}",
+    ]  # fmt: skip
+    async with client(app) as http:
+        for value in variants:
+            headers = {"Authorization": value}
+            state = await http.get("/api/v1/state", headers=headers)
+            other = await http.get("/api/v1/mode", headers=headers)  # the framework's path
+            assert state.status_code == other.status_code, value
+        answered = await http.get("/api/v1/state", headers=bearer(good))
+    assert answered.status_code == 200
+    assert answered.headers["content-type"] == "application/json"
+    assert answered.json()["trading_state"] == "ACTIVE"
+    node.close()

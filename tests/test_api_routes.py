@@ -288,3 +288,32 @@ async def test_health_needs_no_token_but_state_does(tmp_path, data_dir):
     assert ok.json()["trading_state"] == "ACTIVE"
     assert ok.json()["risk"]["limits"]["daily_loss"]["limit"] is not None
     node.close()
+
+
+async def test_state_shows_a_fill_a_paper_reset_and_a_kill_at_once(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    view = bearer(tokens.viewer)
+    async with client(app) as http:
+        before = (await http.get("/api/v1/state", headers=view)).json()
+        await http.post("/api/v1/orders", json=BUY, headers=bearer(tokens.trader))
+        next_candle(node)
+        filled = (await http.get("/api/v1/state", headers=view)).json()
+        ask = await http.post("/api/v1/paper/reset", json={}, headers=bearer(tokens.admin))
+        done = await http.post(
+            "/api/v1/paper/reset", json={"confirm": ask.json()["confirm"]},
+            headers=bearer(tokens.admin, tokens.admin_totp),
+        )  # fmt: skip
+        reset = (await http.get("/api/v1/state", headers=view)).json()
+        await http.post(
+            "/api/v1/kill", json={"reason": "state test"}, headers=bearer(tokens.trader)
+        )
+        killed = (await http.get("/api/v1/state", headers=view)).json()
+    assert before["open_positions"] == 0 and Decimal(before["equity"]) == Decimal("10000")
+    assert filled["open_positions"] == 1 and Decimal(filled["fees"]) > 0
+    assert done.status_code == 200, done.text
+    assert reset["open_positions"] == 0 and Decimal(reset["equity"]) == Decimal("10000")
+    assert node.venues["paper"].net_position("BTC/USDT") == 0
+    assert killed["trading_state"] == "HALTED" and killed["kill_switch"]["engaged"] is True
+    assert killed["kill_switch"]["last"]["reason"] == "state test"
+    node.close()

@@ -629,6 +629,36 @@ async def test_reduce_only_passes_when_it_shrinks_the_venue_position_and_refuses
     assert venue.net_position("BTC/USDT") == 0
 
 
+async def test_reset_balances_starts_the_account_over_and_is_refused_while_an_order_works() -> None:
+    venue, rec, _ = _spot_venue()
+    await venue.submit(order("b", "buy", "0.002"))
+    resting = order("l", "buy", "0.001", "19000")
+    await venue.submit(resting)
+    with pytest.raises(DefinitiveVenueError) as refused:
+        venue.reset_balances({"USDT": D("5000")})
+    assert refused.value.code == "ORDERS_WORKING" and "l" in str(refused.value)
+    assert locked(venue, "USDT") > 0  # nothing changed
+    await venue.cancel(resting)
+    with pytest.raises(ValueError, match="USDT = -1"):
+        venue.reset_balances({"USDT": D("-1")})
+
+    restored = venue.reset_balances({"USDT": D("5000")})
+
+    assert {b.asset: (b.free, b.locked) for b in restored} == {
+        "USDT": (D("5000"), 0),
+        "BTC": (0, 0),
+    }
+    nonzero = {b.asset: b.total for b in await venue.fetch_balances() if b.total}
+    assert nonzero == {"USDT": D("5000")}
+    assert {b.asset: b.total for b in rec.balances[-1]} == {"USDT": D("5000"), "BTC": 0}
+    assert venue.net_position("BTC/USDT") == 0
+    with pytest.raises(DefinitiveVenueError) as flip:  # the old long no longer backs a reduce
+        await venue.submit(order("r", "sell", "0.001", reduce_only=True))
+    assert flip.value.code == "REDUCE_ONLY_REJECTED"
+    again = await venue.submit(order("b2", "buy", "0.001"))
+    assert again.status is OrderStatus.FILLED and again.venue_order_id == "paper-o3"
+
+
 # --- balances and fees --------------------------------------------------------------------------
 async def test_limit_orders_lock_funds_and_cancel_releases_them() -> None:
     venue, rec, _ = _spot_venue()

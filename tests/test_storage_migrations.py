@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -8,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, MetaData, String, text
 from sqlalchemy.exc import DBAPIError
 
+from conftest import eventually
 from tradeguard.model import Event
 from tradeguard.model.enums import LiquiditySide, Side
 from tradeguard.model.fill import Fill
@@ -96,6 +99,24 @@ def test_sqlite_connections_use_wal_normal_sync_and_foreign_keys(storage_sqlite_
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
     db.dispose()
+
+
+def test_a_file_database_checkpoints_its_wal_from_a_thread_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    storage = Storage(db)
+    checkpointer = [t for t in threading.enumerate() if t.name == f"sqlite-checkpoint:{path.name}"]
+    assert len(checkpointer) == 1
+    size_before = path.stat().st_size
+    for i in range(200):  # ~100 kB: far below SQLite's own commit-time threshold
+        storage.kv_set(f"k{i}", {"v": "x" * 500})
+
+    # only the background checkpoint copies committed pages from the WAL into the file
+    eventually(lambda: path.stat().st_size > size_before + 50_000)
+    assert storage.kv_get("k199") == {"v": "x" * 500}
+    db.dispose()
+    assert not checkpointer[0].is_alive()
 
 
 def test_postgresql_urls_use_psycopg3_driver() -> None:

@@ -111,6 +111,7 @@ def test_upsert_order_replaces_the_journal_row(store: Storage) -> None:
         1_001,
     )
     assert len(store.load_orders()) == 1
+    assert store.count_orders() == 1
 
 
 def test_load_orders_filters_and_lists_newest_first(store: Storage) -> None:

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
+from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO
 from tradeguard.model.position import ClosedTrade
+from tradeguard.venues.paper import PaperVenue
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -51,8 +53,6 @@ def paper_venues(node: TradingNode) -> list[str]:
 
 async def reset_paper_account(node: TradingNode, by: str) -> dict[str, Any]:
     """Cancel open paper orders, close position records and restore the configured balances."""
-    from tradeguard.venues.paper import PaperVenue
-
     names = paper_venues(node)
     report: dict[str, Any] = {
         "venues": names,
@@ -62,12 +62,19 @@ async def reset_paper_account(node: TradingNode, by: str) -> dict[str, Any]:
         "balances": {},
     }
     now = node.clock.now_ms()
+    ready = []  # venues with nothing working any more: only those are reset
     for name in names:
         cancelled, failed = await node.orders.cancel_all(name)
         report["cancelled"].extend(cancelled)
         report["failed"].extend({"id": i, "reason": r} for i, r in failed)
+        if failed:
+            report["failed"].append(
+                {"id": name, "reason": f"not reset: {len(failed)} order(s) could not be cancelled"}
+            )
+        else:
+            ready.append(name)
     for key, pos in list(node.portfolio.positions.items()):
-        if pos.venue not in names:
+        if pos.venue not in ready:
             continue
         if pos.quantity != 0:
             mark = node.portfolio.marks.get(pos.symbol, pos.avg_entry)
@@ -90,27 +97,24 @@ async def reset_paper_account(node: TradingNode, by: str) -> dict[str, Any]:
             report["closed_positions"].append(f"{pos.venue}:{pos.symbol}:{pos.strategy_id}")
         del node.portfolio.positions[key]
     for vc in node.config.venues:
-        if vc.name not in names:
-            continue
         venue = node.venues.get(vc.name)
+        if vc.name not in ready or not isinstance(venue, PaperVenue):
+            continue
         configured = {a: Decimal(q) for a, q in vc.balances.items()}
+        try:
+            restored = venue.reset_balances(configured)
+        except DefinitiveVenueError as exc:
+            report["failed"].append({"id": vc.name, "reason": str(exc)})
+            continue
+        # The ledger follows the venue, and also forgets assets only the ledger knew.
         book = node.portfolio.book(vc.name)
-        restored = [Balance(vc.name, a, configured.get(a, ZERO)) for a in book.assets()]
-        restored += [
-            Balance(vc.name, a, q) for a, q in configured.items() if a not in book.assets()
-        ]
+        held = {b.asset for b in restored}
+        restored += [Balance(vc.name, a, ZERO) for a in book.assets() if a not in held]
         node.portfolio.set_balances(vc.name, restored)
-        if isinstance(venue, PaperVenue):
-            # The paper venue has no public reset; its book is replaced the same way its
-            # constructor fills it.
-            venue_book = venue._balances
-            for b in restored:
-                venue_book.set(b.asset, b.free, ZERO)
+        node.orders.discard_pending_balances(vc.name)
         node.storage.upsert_balances(vc.name, restored, ts=now)
         report["balances"][vc.name] = {b.asset: str(b.total) for b in restored}
     node.risk.invalidate_exposure()
-    # The node caches equity between balance changes; a reset is one.
-    node._equity_dirty = True
-    node._held = None
+    node.invalidate_equity()
     node.bus.publish(Event(PAPER_RESET, now, {"by": by, **report}, severity="warning"))
     return report

@@ -23,11 +23,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from tradeguard.api.actions import (
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
 API = "/api/v1"
+_STATE_PATH = f"{API}/state"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_LIMIT = 500
 WS_AUTH_TIMEOUT_S = 5.0
@@ -117,6 +120,24 @@ class ApiState:
 # JSON shapes ---------------------------------------------------------------------------------
 def _s(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """Encode `content` to JSON once (Decimal as its exact string), with no validation pass.
+
+    For hot reads: FastAPI would otherwise validate the returned dict against its annotation
+    and serialize it again.
+    """
+    body = orjson.dumps(content, default=_encode_default, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, status_code, media_type="application/json")
 
 
 def _clean(value: Any) -> Any:
@@ -200,6 +221,89 @@ def _page(items: list[Any], limit: int, offset: int, total: int | None = None) -
     if total is not None:
         out["total"] = total
     return out
+
+
+def state_payload(node: TradingNode) -> dict[str, Any]:
+    """Build the body of GET /state from the node's live objects (never cached).
+
+    Read on every request: it must show a kill, a resume or a fill at once.
+    """
+    risk = node.risk
+    snap = risk.snapshot()
+    portfolio = node.portfolio
+    stats = node.stats
+    equity = portfolio.equity()
+    day_start = risk.day_start_equity
+    daily = snap["limits"]["daily_loss"]
+    return {
+        "mode": node.mode.value,
+        "trading_state": risk.state.value,
+        "reason": risk.state_reason,
+        "by": risk.state_by,
+        "kill_switch": {
+            "engaged": risk.state is TradingState.HALTED and risk.last_kill is not None,
+            "last": risk.last_kill,
+        },
+        "daily_pnl": {
+            "pnl": equity - day_start if day_start is not None else None,
+            "loss_used": daily.get("used"),
+            "limit": daily.get("limit"),
+            "used_pct": daily.get("used_pct"),
+        },
+        "equity": equity,
+        "start_equity": stats.start_equity,
+        "peak_equity": stats.peak_equity,
+        "max_drawdown_pct": stats.max_drawdown_pct,
+        "realized_pnl": portfolio.realized_pnl,
+        "unrealized_pnl": portfolio.unrealized_pnl(),
+        "fees": portfolio.fees_paid,
+        "open_orders": len(node.orders.open),
+        "open_positions": len(portfolio.open_positions()),
+        "valuation_asset": portfolio.valuation_asset,
+        "risk": snap,
+        "ts": node.clock.now_ms(),
+    }
+
+
+class _StatePath:
+    """Answer GET /state for a valid viewer token straight from the ASGI scope.
+
+    Dashboards and monitors poll it while a replay shares the event loop, where FastAPI's
+    routing, dependency resolution and exception layers cost more than the answer itself. Only
+    a request the route would answer with 200 is taken here, after the same bearer parsing, rate
+    limit and token check; every other one (no token, a bad or revoked one, a client being
+    limited) goes on to the route, which refuses and audits it as always.
+    """
+
+    def __init__(self, app: ASGIApp, api: ApiState) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == _STATE_PATH
+            and scope["method"] == "GET"
+            and self._viewer(scope)
+        ):
+            await json_response(state_payload(self.api.node))(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _viewer(self, scope: Scope) -> bool:
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if header is None:
+            return False
+        # As HTTPBearer reads it: "<scheme> <credentials>", scheme case-insensitive.
+        scheme, _, credentials = header.decode("latin-1").partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() != "bearer" or not credentials:
+            return False
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        if self.api.limiter.blocked_for(client) > 0:
+            return False
+        info = self.api.tokens.verify(credentials)
+        return info is not None and info.role >= Role.VIEWER
 
 
 # the app ----------------------------------------------------------------------------------------
@@ -337,43 +441,14 @@ def create_app(
             "--confirm-live",
         }
 
-    @app.get(f"{API}/state", tags=["status"])
-    async def get_state(who: Principal = viewer) -> dict[str, Any]:
+    @app.get(f"{API}/state", tags=["status"], response_model=None)
+    async def get_state(who: Principal = viewer) -> Response:
         """Return trading state, breakers, kill switch and daily P&L against its limit."""
-        risk = node.risk
-        snap = risk.snapshot()
-        portfolio = node.portfolio
-        equity = portfolio.equity()
-        day_start = risk.day_start_equity
-        daily = snap["limits"]["daily_loss"]
-        return {
-            "mode": node.mode.value,
-            "trading_state": risk.state.value,
-            "reason": risk.state_reason,
-            "by": risk.state_by,
-            "kill_switch": {
-                "engaged": risk.state is TradingState.HALTED and risk.last_kill is not None,
-                "last": _clean(risk.last_kill),
-            },
-            "daily_pnl": {
-                "pnl": _s(equity - day_start) if day_start is not None else None,
-                "loss_used": daily.get("used"),
-                "limit": daily.get("limit"),
-                "used_pct": daily.get("used_pct"),
-            },
-            "equity": str(equity),
-            "start_equity": str(node.stats.start_equity),
-            "peak_equity": str(node.stats.peak_equity),
-            "max_drawdown_pct": str(node.stats.max_drawdown_pct),
-            "realized_pnl": str(portfolio.realized_pnl),
-            "unrealized_pnl": str(portfolio.unrealized_pnl()),
-            "fees": str(portfolio.fees_paid),
-            "open_orders": len(node.orders.open),
-            "open_positions": len(portfolio.open_positions()),
-            "valuation_asset": portfolio.valuation_asset,
-            "risk": _clean(snap),
-            "ts": node.clock.now_ms(),
-        }
+        return json_response(state_payload(node))
+
+    # Valid requests for the state skip the framework (see _StatePath); the route above stays
+    # for the schema and for every request that must be refused.
+    app.add_middleware(_StatePath, api=state)
 
     @app.get(f"{API}/balances", tags=["portfolio"])
     async def get_balances(who: Principal = viewer) -> dict[str, Any]:

@@ -44,6 +44,9 @@ TOTP_ISSUER = "tradeguard"
 _AAD = b"tradeguard api totp v1\x00"
 # last_used_ts is written at most this often per token, so reads stay off the write path
 _TOUCH_EVERY_MS = 60_000
+# A verified token is read from the database again at least this often, so a revocation made by
+# another process (`tradeguard token revoke` next to a running node) takes effect within it.
+RECHECK_S = 1.0
 
 
 class Role(IntEnum):
@@ -107,10 +110,14 @@ def _now_ms() -> int:
 class TokenStore:
     """API tokens in the `api_tokens` table, and their sealed TOTP secrets in the kv table."""
 
-    def __init__(self, db: Database, storage: Storage | None = None) -> None:
+    def __init__(
+        self, db: Database, storage: Storage | None = None, recheck_s: float = RECHECK_S
+    ) -> None:
         self.db = db
         self.storage = storage or Storage(db)
-        self._by_hash: dict[str, TokenInfo] = {}
+        self.recheck_s = recheck_s
+        # token hash -> (info, monotonic time it was read from the database)
+        self._by_hash: dict[str, tuple[TokenInfo, float]] = {}
         self._touched: dict[str, int] = {}
         self._keys: dict[bytes, bytes] = {}
         self._last_step: dict[str, int] = {}
@@ -169,32 +176,42 @@ class TokenStore:
         info = self.get(name_or_id)
         with self.db.engine.begin() as conn:
             conn.execute(update(api_tokens).where(api_tokens.c.id == info.id).values(revoked=True))
-        with self._lock:
-            self._by_hash = {h: t for h, t in self._by_hash.items() if t.id != info.id}
+        self._forget(info.id)
         self.storage.kv_delete(TOTP_KEY_PREFIX + info.id)
         return info
 
     def verify(self, token: str) -> TokenInfo | None:
-        """Return the token's info if it is a live token, else None."""
+        """Return the token's info if it is a live token, else None.
+
+        Served from memory between database reads at most `recheck_s` apart; a revocation
+        through this store counts at once.
+        """
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = hash_token(token)
+        now = time.monotonic()
         with self._lock:
-            cached = self._by_hash.get(digest)
-        if cached is None:
+            entry = self._by_hash.get(digest)
+        if entry is not None and now - entry[1] < self.recheck_s:
+            info = entry[0]
+        else:
             with self.db.engine.connect() as conn:
                 rows = conn.execute(
                     select(api_tokens).where(api_tokens.c.token_hash == digest)
                 ).all()
-            if not rows:
-                return None
-            cached = self._info(rows[0]._mapping)
-            if cached.revoked:
-                return None
+            found = self._info(rows[0]._mapping) if rows else None
             with self._lock:
-                self._by_hash[digest] = cached
-        self._touch(cached.id)
-        return cached
+                if found is None or found.revoked:
+                    self._by_hash.pop(digest, None)
+                    return None
+                self._by_hash[digest] = (found, now)
+            info = found
+        self._touch(info.id)
+        return info
+
+    def _forget(self, token_id: str) -> None:
+        with self._lock:
+            self._by_hash = {h: e for h, e in self._by_hash.items() if e[0].id != token_id}
 
     def _touch(self, token_id: str) -> None:
         now = _now_ms()
@@ -236,8 +253,7 @@ class TokenStore:
                 "sealed": base64.b64encode(sealed).decode(),
             },
         )
-        with self._lock:
-            self._by_hash = {h: t for h, t in self._by_hash.items() if t.id != info.id}
+        self._forget(info.id)
         return pyotp.TOTP(secret).provisioning_uri(name=info.name, issuer_name=TOTP_ISSUER)
 
     def verify_totp(self, token_id: str, code: str, passphrase: str | None) -> None:

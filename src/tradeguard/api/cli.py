@@ -42,7 +42,9 @@ def add_api_parsers(sub: Any) -> None:
     common(lst)
     lst.set_defaults(func=cmd_token_list)
 
-    rev = tok_sub.add_parser("revoke", help="revoke a token at once")
+    rev = tok_sub.add_parser(
+        "revoke", help="revoke a token (a running API refuses it within a second)"
+    )
     common(rev)
     rev.add_argument("--name", required=True, help="token name or id")
     rev.set_defaults(func=cmd_token_revoke)
@@ -111,7 +113,9 @@ def cmd_token_revoke(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(info.to_json()))
     else:
-        console.print(f"Revoked token {info.name!r} ({info.id}); it is refused from now on.")
+        console.print(
+            f"Revoked token {info.name!r} ({info.id}); a running API refuses it within a second."
+        )
     return EXIT_OK
 
 

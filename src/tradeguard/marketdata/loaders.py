@@ -28,7 +28,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -236,62 +236,77 @@ def load_candles(
     volume / close) or "base". By default the header CSV (FTX export layout) is quote and the
     other formats are base.
     """
+    return list(iter_candles(path, symbol, volume_unit))
+
+
+def iter_candles(
+    path: PathLike, symbol: str | None = None, volume_unit: str | None = None
+) -> Iterator[Candle]:
+    """Yield the bars `load_candles` returns, one at a time, parsing CSV rows as they are asked for.
+
+    For a caller that interleaves a long load with other work (the replay shares its event loop
+    with the API). A bad row raises when the iteration reaches it.
+    """
     p = _existing(path)
     if volume_unit not in (None, "quote", "base"):
         raise ValueError(f"volume_unit={volume_unit!r}: use 'quote', 'base' or None")
     sym = symbol or symbol_from_path(p)
     suffix = p.suffix.lower()
     if suffix == ".feather":
-        return _load_feather_candles(p, sym, volume_unit == "quote")
+        return iter(_load_feather_candles(p, sym, volume_unit == "quote"))
     if suffix in (".csv", ".txt"):
         with p.open(newline="") as fh:
             first = fh.readline()
         if not first.strip():
             raise DataFileError(p, "file is empty; expected OHLCV rows")
         if first[0].isdigit():
-            return _load_kline_csv(p, sym, volume_unit == "quote")
-        return _load_ohlcv_csv(p, sym, volume_unit != "base")
+            return _iter_kline_csv(p, sym, volume_unit == "quote")
+        interval = _interval_from_name(p)
+        bars = _iter_ohlcv_csv(p, sym, volume_unit != "base", interval or 60)
+        return bars if interval is not None else _with_inferred_interval(p, bars)
     raise DataFileError(p, f"unknown candle format {suffix!r}; expected .csv or .feather")
 
 
-def _load_ohlcv_csv(path: Path, symbol: str, quote_volume: bool) -> list[Candle]:
+def _iter_ohlcv_csv(path: Path, symbol: str, quote_volume: bool, interval: int) -> Iterator[Candle]:
     with path.open(newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader, [])]
         if header[:6] != _OHLCV_HEADER:
             raise DataFileError(path, f"header {header!r} is not {','.join(_OHLCV_HEADER)}", row=1)
-        rows = list(reader)
-    interval = _interval_from_name(path)
-    out: list[Candle] = []
-    append = out.append
-    # For text, dec() is Decimal(text); calling Decimal directly halves the load time. Failed
-    # rows are re-parsed through dec() by _bar_error to name the bad column.
-    d = Decimal
-    parse_ts = datetime.fromisoformat
-    epoch, ms = _EPOCH, _MS
-    quant = _SATOSHI
-    for line, rec in enumerate(rows, start=2):
-        try:
-            ts = (parse_ts(rec[0]) - epoch) // ms
-            o, h, low, c, v = d(rec[1]), d(rec[2]), d(rec[3]), d(rec[4]), d(rec[5])
-            _check_bar(o, h, low, c, v)
-        except (ValueError, ArithmeticError, IndexError, TypeError):
-            raise _bar_error(path, line, rec, _utc_text_ms) from None
-        if quote_volume:
-            v = (v / c).quantize(quant)
-        append(Candle(symbol, ts, o, h, low, c, v, interval or 60))
-    if interval is None and len(out) > 1:
-        step = _interval_from_times(path, [c.ts for c in out])
-        out = [_with_interval(c, step) for c in out]
-    return out
+        # For text, dec() is Decimal(text); calling Decimal directly halves the load time. Failed
+        # rows are re-parsed through dec() by _bar_error to name the bad column.
+        d = Decimal
+        parse_ts = datetime.fromisoformat
+        epoch, ms = _EPOCH, _MS
+        quant = _SATOSHI
+        for line, rec in enumerate(reader, start=2):
+            try:
+                ts = (parse_ts(rec[0]) - epoch) // ms
+                o, h, low, c, v = d(rec[1]), d(rec[2]), d(rec[3]), d(rec[4]), d(rec[5])
+                _check_bar(o, h, low, c, v)
+            except (ValueError, ArithmeticError, IndexError, TypeError):
+                raise _bar_error(path, line, rec, _utc_text_ms) from None
+            if quote_volume:
+                v = (v / c).quantize(quant)
+            yield Candle(symbol, ts, o, h, low, c, v, interval)
+
+
+def _with_inferred_interval(path: Path, bars: Iterator[Candle]) -> Iterator[Candle]:
+    """Give `bars` the step seen in their first 200 timestamps (a lone bar keeps its own)."""
+    head = list(itertools.islice(bars, 200))
+    if len(head) < 2:
+        yield from head
+        return
+    step = _interval_from_times(path, [c.ts for c in head])
+    for c in itertools.chain(head, bars):
+        yield _with_interval(c, step)
 
 
 def _with_interval(c: Candle, interval_s: int) -> Candle:
     return Candle(c.symbol, c.ts, c.open, c.high, c.low, c.close, c.volume, interval_s)
 
 
-def _load_kline_csv(path: Path, symbol: str, quote_volume: bool) -> list[Candle]:
-    out: list[Candle] = []
+def _iter_kline_csv(path: Path, symbol: str, quote_volume: bool) -> Iterator[Candle]:
     with path.open(newline="") as fh:
         for line, rec in enumerate(csv.reader(fh), start=1):
             if not rec:
@@ -309,8 +324,7 @@ def _load_kline_csv(path: Path, symbol: str, quote_volume: bool) -> list[Candle]
             interval = round((close_ts + 1 - ts) / 1000)
             if quote_volume:
                 v = v.quantize(_SATOSHI)
-            out.append(Candle(symbol, ts, o, h, low, c, v, interval))
-    return out
+            yield Candle(symbol, ts, o, h, low, c, v, interval)
 
 
 def _read_arrow(path: Path, kind: str) -> Any:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     TextClause,
     bindparam,
+    func,
     select,
     text,
 )
@@ -331,6 +332,10 @@ class Storage:
         if offset:
             stmt = stmt.offset(offset)
         return self._with_trade_ids([_order_from_row(r) for r in self._read(stmt)])
+
+    def count_orders(self) -> int:
+        """Return how many orders the journal holds."""
+        return int(self._read(select(func.count()).select_from(orders))[0][0])
 
     def _with_trade_ids(self, loaded: list[Order]) -> list[Order]:
         by_cid = {o.client_order_id: o for o in loaded}

@@ -49,7 +49,7 @@ Fill rules (the promise is honesty: never better than the data allows)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NoReturn, Protocol
@@ -339,6 +339,37 @@ class PaperVenue(Venue):
     def net_position(self, symbol: str) -> Decimal:
         """This venue's net traded amount on `symbol` (buys minus sells) since start."""
         return self._market(symbol).position
+
+    # reset -------------------------------------------------------------------------------------
+    def reset_balances(self, balances: Mapping[str, Decimal]) -> list[Balance]:
+        """Start the account over with `balances`, all free; return the new balances (copies).
+
+        Assets not in `balances` drop to zero and net positions (the reduce_only reference)
+        restart at zero; the fill history and id counters stay. Refused while an order is
+        working: the funds it has locked would have nothing behind them.
+        """
+        working = sorted(po.client_order_id for m in self._markets.values() for po in m.working)
+        if working:
+            raise DefinitiveVenueError(
+                self.name,
+                f"cannot reset balances: {len(working)} order(s) still working "
+                f"({', '.join(working[:5])}); cancel them first",
+                code="ORDERS_WORKING",
+            )
+        for asset, amount in balances.items():
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(
+                    f"{self.name}: reset balance {asset} = {amount} must be a finite amount >= 0"
+                )
+        for asset in self._balances.assets():
+            if asset not in balances:
+                self._balances.set(asset, ZERO, ZERO)
+        for asset, amount in balances.items():
+            self._balances.set(asset, amount, ZERO)
+        for m in self._markets.values():
+            m.position = ZERO
+        self._push((), [], True)
+        return self._balance_copies()
 
     def _resume_counter_from(self, venue_id: str, kind: str) -> None:
         prefix = f"{self.name}-{kind}"
