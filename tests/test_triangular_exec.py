@@ -342,3 +342,45 @@ async def test_a_second_cycle_while_one_is_in_flight_is_rejected_not_overlapped(
     assert done.outcome == "completed"
     assert len(s.orders.orders) == 3  # only the first cycle's legs
     assert sorted(r["outcome"] for r in rows(s)) == ["completed", "rejected"]
+
+
+async def test_legs_book_balances_only_and_the_cycle_counts_as_one_trade(tmp_path: Path) -> None:
+    s = Stack(tmp_path, risk={"max_consecutive_losses": 2, "cooldown_after_loss_s": 60})
+    won = await s.executor.execute(s.opportunity(), SIZE)
+    assert won.outcome == "completed" and won.actual_profit > 0
+    # Three legs on three markets, yet no position: the ledger moved, the P&L is the cycle's.
+    assert s.portfolio.open_positions() == []
+    assert s.storage.load_position_rows() == []
+    assert s.portfolio.book("paper").total("USDT") == Decimal(100_000) + won.returned - won.spent
+    assert s.risk.consecutive_losses == 0
+
+    # A losing cycle (leg 2 moved away, the ETH sold back) is one loss, not one per leg.
+    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+    lost = await s.executor.execute(s.opportunity(), SIZE)
+    assert lost.outcome == "unwound" and lost.actual_profit < 0
+    assert s.risk.consecutive_losses == 1
+    assert s.risk.state.value == "ACTIVE"
+    # The after-loss cooldown covers every market of the cycle (and of its unwind).
+    cooled = {symbol for (sid, symbol) in s.risk.cooldowns if sid == s.config.strategy_id}
+    assert cooled == set(CYCLE)
+
+
+async def test_unwind_passes_while_trading_is_reducing_and_new_cycles_do_not(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path)
+    opp = s.opportunity()
+    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+
+    def reduce_on_first_fill(event: Event) -> None:
+        # Another strategy's losing streak, say, lands while leg 1 is filling.
+        if event.kind == "fill" and s.risk.state.value == "ACTIVE":
+            s.risk.set_reducing("loss streak elsewhere", "test")
+
+    s.bus.subscribe(reduce_on_first_fill)
+    rec = await s.executor.execute(opp, SIZE)
+    # The stranded ETH still went home: an unwind shrinks exposure.
+    assert rec.outcome == "unwound", rec.reason
+    assert await s.venue_balance("ETH") == 0
+    again = await s.executor.execute(s.opportunity(), SIZE)
+    assert again.outcome == "rejected" and "REDUCING" in again.reason

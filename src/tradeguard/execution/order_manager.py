@@ -108,6 +108,9 @@ class OrderManager:
         self.in_submit: set[str] = set()
         self._pending_terminal: dict[str, OrderReport] = {}
         self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
+        # strategies whose fills move balances only: their legs are not positions, their result
+        # is accounted per execution (RiskEngine.observe_cycle)
+        self.balance_only: set[str] = set()
         # (venue, operation, seconds) for every venue call: metrics, dashboards
         self.latency_listeners: list[Callable[[str, str, float], None]] = []
         self.resolve_attempts = resolve_attempts
@@ -466,22 +469,24 @@ class OrderManager:
                         order.status.value,
                         fill.ts,
                     )
-            pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id)
-            was_flat = pos.quantity == 0
-            closed = self.portfolio.apply_fill(fill, strategy_id)
-            if was_flat and pos.quantity != 0 and order is not None:
-                pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
-            if closed is not None:
-                self.storage.close_position(closed, pos)
-            if pos.quantity != 0:
-                self.storage.save_position(pos, fill.price)
+            tracked = strategy_id not in self.balance_only
+            pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id) if tracked else None
+            was_flat = pos is not None and pos.quantity == 0
+            closed = self.portfolio.apply_fill(fill, strategy_id, position=tracked)
+            if pos is not None:
+                if was_flat and pos.quantity != 0 and order is not None:
+                    pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
+                if closed is not None:
+                    self.storage.close_position(closed, pos)
+                if pos.quantity != 0:
+                    self.storage.save_position(pos, fill.price)
         self.risk.observe_fill(fill, closed, strategy_id)
         self._publish(
             EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue, symbol=fill.symbol
         )
         if order is not None and before is not order.status:
             self._publish_order(_STATUS_EVENT[order.status], order)
-        if was_flat and pos.quantity != 0:
+        if was_flat and pos is not None and pos.quantity != 0:
             self._publish(
                 EventKind.POSITION_OPENED,
                 fill.ts,

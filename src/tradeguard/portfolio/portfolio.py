@@ -68,8 +68,14 @@ class Portfolio:
             ZERO,
         )
 
-    def apply_fill(self, fill: Fill, strategy_id: str = "") -> ClosedTrade | None:
-        """Move ledger balances and the position for one (already deduplicated) fill."""
+    def apply_fill(
+        self, fill: Fill, strategy_id: str = "", position: bool = True
+    ) -> ClosedTrade | None:
+        """Move ledger balances and (unless `position` is False) the position for one fill.
+
+        Multi-leg strategies (triangular arbitrage) book balances only: a leg is not a position
+        of its own, the cycle's result is accounted as a whole.
+        """
         book = self.book(fill.venue)
         base, quote = fill.base, fill.quote
         notional = fill.price * fill.amount
@@ -84,6 +90,8 @@ class Portfolio:
         fee_q = fill.fee_in_quote
         self.fees_paid += fee_q
         self.marks.setdefault(fill.symbol, fill.price)
+        if not position:
+            return None
         pos = self.position(fill.venue, fill.symbol, strategy_id)
         before = pos.realized_pnl
         closed = pos.apply(fill.side, fill.price, fill.amount, fee_q, fill.ts)

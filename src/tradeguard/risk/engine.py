@@ -35,6 +35,7 @@ from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 
 KILL_FLATTEN_TAG = "kill-flatten"
+ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
 _LOSS_STREAK_BY = "breaker:consecutive_losses"
 CEILING_OVERRIDE = "risk.ceiling_override"
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})
@@ -287,7 +288,9 @@ class RiskEngine:
                 f"order rejected: reduce-only {side.value} {amount} would not shrink the net "
                 f"position {net} on {symbol}",
             )  # fmt: skip
-        if self.state is TradingState.REDUCING and not reducing:
+        # An arbitrage unwind trades a stranded asset back to where the cycle started: it
+        # shrinks exposure though no position of its own says so.
+        if self.state is TradingState.REDUCING and not reducing and intent.tag != ARB_UNWIND_TAG:
             return self._deny(
                 intent, now, "TRADING_REDUCING", "state", None, None,
                 f"order rejected: trading is REDUCING ({self.state_reason}); only orders that "
@@ -741,10 +744,26 @@ class RiskEngine:
             if self._dirty:
                 self._save()
             return
-        if closed.pnl < 0:
+        self._observe_result(sid, (fill.symbol,), closed.pnl, ts)
+
+    def observe_cycle(
+        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Feed the result of one multi-leg execution (an arbitrage cycle) as one trade.
+
+        Its legs book balances only, so this is what the losing streak and the after-loss
+        cooldown (on every market of the cycle) see of it.
+        """
+        self._exposure = None
+        self._observe_result(strategy_id, symbols, pnl_usd, ts)
+
+    def _observe_result(self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
+        c = self.config
+        if pnl < 0:
             self.consecutive_losses += 1
             if c.cooldown_after_loss_s:
-                self._cool(sid, fill.symbol, ts + c.cooldown_after_loss_s * 1000)
+                for symbol in symbols:
+                    self._cool(sid, symbol, ts + c.cooldown_after_loss_s * 1000)
             if (
                 self.consecutive_losses >= c.max_consecutive_losses
                 and self.state is TradingState.ACTIVE

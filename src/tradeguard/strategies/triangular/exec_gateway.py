@@ -69,6 +69,7 @@ class _Manager(Protocol):
 
     orders: dict[str, Order]
     fill_listeners: list[Callable[[Fill, Order | None], None]]
+    balance_only: set[str]
     bus: Any
     market: Any
     portfolio: Any
@@ -89,6 +90,9 @@ class OrderManagerGateway:
         self._waiters: dict[str, asyncio.Event] = {}
         orders.fill_listeners.append(self._on_fill)
         orders.bus.subscribe(self._on_order_event, "order.")
+        # A leg is not a position of its own: its fills move balances and the executor reports
+        # the cycle's result to the risk engine as one trade.
+        orders.balance_only.add(strategy_id)
 
     # hooks -------------------------------------------------------------------------------------
     def _on_fill(self, fill: Fill, order: Order | None) -> None:

@@ -49,6 +49,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.events import Event
 from tradeguard.model.money import ONE, ZERO, quantize_down
 from tradeguard.model.order import OrderIntent
+from tradeguard.risk.engine import ARB_UNWIND_TAG
 from tradeguard.storage.arb_repository import insert_arb_execution
 from tradeguard.strategies.triangular.exec_gateway import ExecGateway
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
@@ -71,6 +72,10 @@ class CycleRisk(Protocol):
         fees_pct: Decimal,
         notional_usd: Decimal,
     ) -> Any: ...
+
+    def observe_cycle(
+        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None: ...
 
 
 class TriangularExecConfig(BaseModel):
@@ -482,7 +487,7 @@ class TriangularExecutor:
             price=ex.limit_price,
             time_in_force=TimeInForce.IOC,
             signal={"arb": ex.kind, "index": ex.index},
-            tag=f"arb-{ex.kind}",
+            tag=ARB_UNWIND_TAG if ex.kind == "unwind" else f"arb-{ex.kind}",
         )
         started = time.perf_counter()
         if self._first_sent is None:
@@ -876,6 +881,13 @@ class TriangularExecutor:
         }  # fmt: skip
         if self.storage is not None:
             rec.record_id = insert_arb_execution(self.storage, rec.to_row(cycle))
+        if any(leg.filled for leg in rec.legs):
+            # The legs booked balances only; the risk engine sees the cycle as one trade.
+            usd = self.gateway.usd_price(opp.start_asset) or ZERO
+            symbols = tuple(
+                dict.fromkeys([leg.symbol for leg in opp.legs] + [u.symbol for u in rec.unwinds])
+            )
+            self.risk.observe_cycle(rec.strategy_id, symbols, rec.actual_profit * usd, rec.ts)
         severity = "warning" if rec.outcome in ("unwound", "failed") else "info"
         if rec.outcome == "held":
             severity = "critical"
