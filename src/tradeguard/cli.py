@@ -57,26 +57,11 @@ def _storage(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tradeguard.logsetup import setup_logging
-    from tradeguard.node import TradingNode
-    from tradeguard.venues.modes import check_mode, live_banner
-
     config = _config_from_args(args)
-    check_mode(config, args.confirm_live, dict(os.environ))
-    setup_logging(args.log_format or config.node.log_format, config.node.log_level)
-    if config.mode.value == "live":
-        print(live_banner(config), file=sys.stderr)
-    node = TradingNode(config)
+    node = _open_node(config, args.confirm_live, args.log_format)
     info = Console(stderr=True, highlight=False) if args.json else console
     try:
-        state = node.risk.state.value
-        if node.resumed:
-            info.print(
-                f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
-                f" (trading state {state})."
-            )
-        else:
-            info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
+        _print_start(info, node)
         with Progress(
             TextColumn("replay"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
             TimeRemainingColumn(), console=console, transient=True,
@@ -97,6 +82,30 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     finally:
         node.close()
     return EXIT_OK
+
+
+def _open_node(config: Any, confirm_live: bool, log_format: str | None) -> Any:
+    """Pass the trading-mode gate, set up logging, announce live trading, build the node."""
+    from tradeguard.logsetup import setup_logging
+    from tradeguard.node import TradingNode
+    from tradeguard.venues.modes import check_mode, live_banner
+
+    check_mode(config, confirm_live, dict(os.environ))
+    setup_logging(log_format or config.node.log_format, config.node.log_level)
+    if config.mode.value == "live":
+        print(live_banner(config), file=sys.stderr)
+    return TradingNode(config)
+
+
+def _print_start(info: Console, node: Any) -> None:
+    config = node.config
+    if node.resumed:
+        info.print(
+            f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
+            f" (trading state {node.risk.state.value})."
+        )
+    else:
+        info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
 
 
 async def _start_run_stop(

@@ -26,6 +26,8 @@ from tradeguard.config import (
     VenueConfig,
 )
 from tradeguard.risk.config import RiskConfig
+from tradeguard.strategies.triangular.executor import TriangularExecConfig
+from tradeguard.strategies.triangular.strategy import TriangularParams
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("(top level)", Config, "The mode and the sections below."),
@@ -35,6 +37,17 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[[venues]].instruments", InstrumentConfig, "Market rules for venues that publish none."),
     ("[[venues]].fill_model", FillModelConfig, "How the paper venue fills on candles."),
     ("[[strategies]]", StrategyConfig, "Strategies and their parameters."),
+    (
+        "[[strategies]].params (kind triangular)",
+        TriangularParams,
+        "What a triangular strategy scans (see docs/triangular.md).",
+    ),
+    (
+        "[[strategies]].params.exec (kind triangular)",
+        TriangularExecConfig,
+        "How it executes a cycle. `strategy_id` is always the strategy's `id`; `fees_charged_in`"
+        " defaults by venue (paper: `quote`, ccxt: `received`).",
+    ),
     ("risk", RiskConfig, "Pre-trade limits and breakers (see docs/risk.md)."),
     ("reconcile", ReconcileConfig, "Reconciliation of the journal with the venues."),
     ("api", ApiConfig, "The HTTP API and dashboard."),

@@ -6,11 +6,12 @@ Paper, backtest, sandbox and live differ only in the venues and the clock plugge
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
+from tradeguard.pacing import Pacer
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
@@ -173,6 +175,32 @@ class _Context:
 
     def open_order_count(self, strategy_id: str, symbol: str) -> int:
         return self._node.orders.open_order_count(strategy_id, symbol)
+
+    # The order path itself, for strategies that run multi-leg executions (triangular).
+    @property
+    def orders(self) -> OrderManager:
+        return self._node.orders
+
+    @property
+    def risk(self) -> RiskEngine:
+        return self._node.risk
+
+    @property
+    def storage(self) -> Storage:
+        return self._node.storage
+
+    @property
+    def clock(self) -> Clock:
+        return self._node.clock
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        return await self._node.submit(intent)
+
+    def instruments(self, venue: str) -> list[Instrument]:
+        return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
+
+    def venue_kind(self, venue: str) -> str:
+        return "paper" if venue in self._node._paper else "ccxt"
 
 
 def resolve_data_path(path: str) -> Path:
@@ -347,7 +375,14 @@ class TradingNode:
             if state is not None and state.state:
                 strat.restore(state.state)
             self.strategies.append(strat)
-            self._by_symbol.setdefault(sc.symbol, []).append(strat)
+        self._index_symbols()
+
+    def _index_symbols(self) -> None:
+        """Route each symbol's market data to the strategies that trade it."""
+        self._by_symbol = {}
+        for strat in self.strategies:
+            for symbol in strat.symbols:
+                self._by_symbol.setdefault(symbol, []).append(strat)
 
     # events ------------------------------------------------------------------------------------
     def _audit(self, event: Event) -> None:
@@ -368,9 +403,13 @@ class TradingNode:
             with self.storage.transaction():
                 pass  # the commit hook writes the buffer
 
-    def _route_fill(self, fill: Fill, order: Order | None) -> None:
+    def invalidate_equity(self) -> None:
+        """Drop the cached equity and held symbols; call after balances change outside a fill."""
         self._equity_dirty = True
         self._held = None
+
+    def _route_fill(self, fill: Fill, order: Order | None) -> None:
+        self.invalidate_equity()
         if order is None:
             return
         for strat in self.strategies:
@@ -416,11 +455,11 @@ class TradingNode:
         return result
 
     def candle_stream(self) -> Iterator[Candle]:
-        from tradeguard.marketdata.loaders import load_candles
+        from tradeguard.marketdata.loaders import iter_candles
 
         streams = []
         for dc in self.config.data:
-            streams.append(self._load(dc, load_candles))
+            streams.append(self._load(dc, iter_candles))
         if len(streams) == 1:
             yield from streams[0]
             return
@@ -428,7 +467,7 @@ class TradingNode:
 
         yield from heapq.merge(*streams, key=lambda c: c.ts)
 
-    def _load(self, dc: DataConfig, loader: Callable[..., list[Candle]]) -> list[Candle]:
+    def _load(self, dc: DataConfig, loader: Callable[..., Iterable[Candle]]) -> Iterable[Candle]:
         path = resolve_data_path(dc.path)
         return loader(path, symbol=dc.symbol)
 
@@ -436,14 +475,28 @@ class TradingNode:
         self, until_end: bool = True, progress: Callable[[int, int], None] | None = None
     ) -> RunSummary:
         """Replay the configured data through strategies, risk and the paper venue."""
+        # What is alive now, then the data set, lives for the whole replay. Frozen, it is out of
+        # the cyclic collector's sight: a full collection over it would stall the loop (and the
+        # API it serves) for 50-100 ms. The collector gets it back when the replay ends.
+        gc.freeze()
+        try:
+            return await self._replay(until_end, progress)
+        finally:
+            gc.unfreeze()
+
+    async def _replay(
+        self, until_end: bool, progress: Callable[[int, int], None] | None
+    ) -> RunSummary:
         started = time.perf_counter()
-        # Loading takes a fraction of a second; off the event loop so the API stays responsive.
-        candles = await asyncio.to_thread(lambda: list(self.candle_stream()))
+        pacer = Pacer()
+        # Parsed on the loop in slices, not in a thread that would hold the GIL for 5 ms at a
+        # time against every API request.
+        candles = await pacer.collect(self.candle_stream())
+        gc.freeze()
         cursor = self.storage.kv_get(CURSOR_KEY) or 0
         if not self.stats.start_equity:
             self.stats.start_equity = self.portfolio.equity() if self.portfolio.marks else ZERO
-        for strat in self.strategies:
-            strat.on_start()
+        self.start_strategies()
         self._emit(
             EventKind.RUN_STARTED,
             {"mode": self.mode.value, "resumed": self.resumed, "cursor_ms": cursor},
@@ -482,8 +535,8 @@ class TradingNode:
                 strat.on_candle(c)
             if queue:
                 await self._drain()
-            elif not i & 63:
-                await asyncio.sleep(0)  # let the API, alerts and streams run between candles
+            if not i & 7 and pacer.due():
+                await pacer.pause()  # let the API, alerts and streams run between candles
             stats.events += 1
             self._events_this_run += 1
             stats.last_ts = c.ts
@@ -500,13 +553,29 @@ class TradingNode:
             self._checkpoint(candles[-1].ts)
         if progress is not None:
             progress(total, total)
-        for strat in self.strategies:
-            strat.on_stop()
+        await self.stop_strategies()
+        await pacer.pause()
         summary = self.summary(time.perf_counter() - started)
         self._emit(EventKind.RUN_FINISHED, summary.to_json())
         return summary
 
     _stop_requested = False
+
+    def start_strategies(self) -> None:
+        """Call every strategy's on_start, then route the symbols each now trades."""
+        for strat in self.strategies:
+            strat.on_start()
+        self._index_symbols()
+
+    async def stop_strategies(self) -> None:
+        """Let every strategy finish what is in flight (bounded by itself), then stop it."""
+        for strat in self.strategies:
+            try:
+                await strat.on_stopping()
+            except Exception:
+                log.exception("strategy %s: stopping failed", strat.id)
+        for strat in self.strategies:
+            strat.on_stop()
 
     def request_stop(self) -> None:
         """Ask a running live loop (or replay) to stop at the next step."""
@@ -519,8 +588,7 @@ class TradingNode:
         """
         started = time.perf_counter()
         self._stop_requested = False
-        for strat in self.strategies:
-            strat.on_start()
+        self.start_strategies()
         self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed})
         tasks = [
             asyncio.create_task(self._pump_quotes(v, syms), name=f"quotes:{v.name}")
@@ -544,9 +612,8 @@ class TradingNode:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop_strategies()
             self._checkpoint(self.clock.now_ms())
-            for strat in self.strategies:
-                strat.on_stop()
         summary = self.summary(time.perf_counter() - started)
         self._emit(EventKind.RUN_FINISHED, summary.to_json())
         return summary
@@ -580,13 +647,10 @@ class TradingNode:
         return any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values())
 
     def _streamed(self) -> dict[Venue, list[str]]:
-        wanted: dict[Venue, list[str]] = {}
+        wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
         for strat in self.strategies:
-            venue = self.venues[strat.venue]
-            syms = wanted.setdefault(venue, [])
-            if strat.symbol not in syms:
-                syms.append(strat.symbol)
-        return wanted
+            wanted.setdefault(self.venues[strat.venue], {}).update(dict.fromkeys(strat.symbols))
+        return {venue: list(syms) for venue, syms in wanted.items() if syms}
 
     async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:
         async for quote in venue.stream_quotes(symbols):
@@ -595,6 +659,8 @@ class TradingNode:
     async def on_quote(self, quote: Quote) -> None:
         """Feed one best bid/ask update through market state, equity and strategies."""
         self.market.on_quote(quote)
+        for paper in self._paper.values():
+            paper.on_quote(quote)  # paper venues fill against the quotes the node is fed
         self.portfolio.marks[quote.symbol] = quote.mid
         self._observe_equity(quote.ts, quote.symbol)
         for strat in self._by_symbol.get(quote.symbol, ()):
@@ -799,7 +865,7 @@ class TradingNode:
             mode=self.mode.value,
             events=self._events_this_run,
             events_total=self.stats.events,
-            orders=len(self.storage.load_orders()),
+            orders=self.storage.count_orders(),
             denied=self.stats.denied,
             fills=len(fills),
             closed_trades=len(pnls),

@@ -40,6 +40,16 @@ _DEMO_MARKETS: list[dict[str, Any]] = [
 ]
 
 
+DRIFT_UNIVERSE_MARKETS = 150
+
+
+def _number(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
 def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the `sandbox` command on an argparse subparsers object."""
     p: argparse.ArgumentParser = subparsers.add_parser(
@@ -54,6 +64,22 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--faults", default=None, help="fault settings as JSON, e.g. '{\"latency_ms\": 200}'"
     )
     p.add_argument("--weight-limit", type=int, default=None, help="request weight per minute")
+    p.add_argument(
+        "--arb-drift",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="every MS ms, move one market of a triangle so that it pays beyond fees for a while "
+        "(generates a 150-market universe unless markets are configured)",
+    )
+    p.add_argument(
+        "--arb-drift-hold", type=int, default=None, metavar="MS",
+        help="how long a moved book stays unless traded away (default 1000)",
+    )  # fmt: skip
+    p.add_argument(
+        "--arb-drift-edge", type=_number, default=None, metavar="PCT",
+        help="profit the moved triangle offers beyond taker fees, in percent (default 1)",
+    )  # fmt: skip
     p.set_defaults(func=run_sandbox_command)
     return p
 
@@ -72,6 +98,14 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         config.weight_limit_per_minute = args.weight_limit
     if args.faults:
         config.faults.update(json.loads(args.faults))
+    if args.arb_drift is not None:
+        config.arb_drift_every_ms = args.arb_drift
+    if args.arb_drift_hold is not None:
+        config.arb_drift_hold_ms = args.arb_drift_hold
+    if args.arb_drift_edge is not None:
+        config.arb_drift_edge_pct = args.arb_drift_edge
+    if config.arb_drift_every_ms and not config.markets and not config.universe_markets:
+        config.universe_markets = DRIFT_UNIVERSE_MARKETS
     if not config.markets and not config.universe_markets:
         config.markets = [dict(m) for m in _DEMO_MARKETS]
     config.validate()
@@ -90,6 +124,14 @@ async def serve(config: SandboxConfig, out: TextIO = sys.stdout) -> None:
         print(f"sandbox WS     {ex.ws_url}", file=out)
         print(f"sandbox WS-API {ex.ws_api_url}", file=out)
         print(f"admin          {ex.base_url}/admin/faults", file=out)
+        if ex.drift is not None:
+            c = config
+            print(
+                f"arb drift      every {c.arb_drift_every_ms} ms one of {len(ex.drift.triangles)} "
+                f"triangles pays {c.arb_drift_edge_pct}% beyond fees for up to "
+                f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
+                file=out,
+            )
         print(f"demo api key   {api_key}", file=out)
         print(f"demo secret    {secret}  (shown once: store it in the vault now)", file=out)
         out.flush()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.money import dec
 from tradeguard.sandbox.faults import Faults
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -21,6 +23,9 @@ class SandboxConfig:
     `markets` rows: `{symbol, base, quote, tick, step, min_qty, min_notional, maker_fee,
     taker_fee, bids?, asks?}`; `accounts` rows: `{api_key, secret, balances, can_withdraw?}`;
     `universe_markets` > 0 adds a generated universe of that many markets.
+    `arb_drift_every_ms` > 0 starts the arbitrage drift (`sandbox.drift`): after each pause of
+    that many ms it moves one market of a triangle so that the triangle pays
+    `arb_drift_edge_pct` beyond taker fees, for `arb_drift_hold_ms` or until traded away.
     """
 
     host: str = "127.0.0.1"
@@ -31,6 +36,9 @@ class SandboxConfig:
     ban_s: int = 120
     clock_offset_ms: int = 0
     universe_markets: int = 0
+    arb_drift_every_ms: int = 0  # 0 = off
+    arb_drift_hold_ms: int = 1000
+    arb_drift_edge_pct: Decimal = Decimal(1)
     faults: Faults = field(default_factory=Faults)
     markets: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -60,6 +68,25 @@ class SandboxConfig:
         if not 0 <= self.universe_markets <= 5000:
             raise ConfigError(
                 f"sandbox.universe_markets={self.universe_markets} is out of range; allowed 0..5000"
+            )
+        if not (self.arb_drift_every_ms == 0 or 10 <= self.arb_drift_every_ms <= 3_600_000):
+            raise ConfigError(
+                f"sandbox.arb_drift_every_ms={self.arb_drift_every_ms} is out of range; allowed 0 "
+                "(off) or 10..3600000 ms"
+            )
+        if not 10 <= self.arb_drift_hold_ms <= 600_000:
+            raise ConfigError(
+                f"sandbox.arb_drift_hold_ms={self.arb_drift_hold_ms} is out of range; allowed "
+                "10..600000 ms"
+            )
+        try:
+            self.arb_drift_edge_pct = dec(self.arb_drift_edge_pct, "sandbox.arb_drift_edge_pct")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not Decimal("0.01") <= self.arb_drift_edge_pct <= 20:
+            raise ConfigError(
+                f"sandbox.arb_drift_edge_pct={self.arb_drift_edge_pct} is out of range; allowed "
+                "0.01..20 (percent of profit beyond taker fees)"
             )
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
 
 _HUBS = ("USDT", "BTC", "ETH", "BNB")
+_HUB_USD = {
+    "USDT": Decimal(1),
+    "BTC": Decimal(60000),
+    "ETH": Decimal(3000),
+    "BNB": Decimal(500),
+}
+_WIRE_QUANTUM = Decimal("0.00000001")
 
 
 def _ladder(
@@ -65,33 +72,40 @@ def seed_from_candles(
 
 
 def seed_universe(ex: SandboxExchange, n_markets: int, seed: int = 0) -> list[str]:
-    """Generate `n_markets` spot markets over a few quote hubs, each with a house book."""
+    """Generate `n_markets` spot markets over a few quote hubs, each with a house book.
+
+    The hubs trade with each other (BTCUSDT, ETHBTC, ...) and alts trade against the hubs, so
+    the universe holds triangles. Prices follow one hidden USD value per asset, so cross rates
+    agree and no cycle pays after fees until something moves a book (see `sandbox.drift`).
+    """
     rng = random.Random(seed)
-    hub_price = {
-        "USDT": Decimal(1),
-        "BTC": Decimal(60000),
-        "ETH": Decimal(3000),
-        "BNB": Decimal(500),
-    }
     symbols: list[str] = []
-    n_assets = max(2, n_markets // 3)
+    pairs = [(base, quote) for i, quote in enumerate(_HUBS) for base in _HUBS[i + 1 :]]
+    n_assets = max(2, (n_markets - len(pairs)) // 3)
     assets = [f"A{i:03d}" for i in range(n_assets)]
-    usd = {a: Decimal(str(round(10 ** rng.uniform(-2, 3), 6))) for a in assets}
+    usd = dict(_HUB_USD)
+    usd.update({a: Decimal(str(round(10 ** rng.uniform(-1, 3), 6))) for a in assets})
     i = 0
     while len(symbols) < n_markets:
-        base = assets[i % n_assets]
-        quote = _HUBS[(i // n_assets) % len(_HUBS)]
+        if i < len(pairs):
+            base, quote = pairs[i]
+        else:
+            k = i - len(pairs)
+            base, quote = assets[k % n_assets], _HUBS[(k // n_assets) % len(_HUBS)]
         i += 1
         symbol = base + quote
         if symbol in ex.engine.markets:
             continue
-        mid = usd[base] / hub_price[quote]
-        tick = Decimal(1).scaleb(mid.adjusted() - 4)
-        step = Decimal(1).scaleb(min(0, -mid.adjusted() - 1)) if mid >= 1 else Decimal("0.1")
+        mid = usd[base] / usd[quote]
+        # Five significant digits, but no finer than the 8 decimals Binance's wire carries.
+        tick = max(Decimal(1).scaleb(mid.adjusted() - 4), _WIRE_QUANTUM)
+        # About 0.01-0.1 USD per amount step, whatever the quote.
+        step = min(Decimal(1).scaleb((Decimal("0.1") / usd[base]).adjusted()), Decimal(1))
+        step = max(step, _WIRE_QUANTUM)
         fee = Decimal(rng.choice(["0.001", "0.00075", "0.0005"]))
-        min_notional = Decimal(5) / hub_price[quote]
+        min_notional = (Decimal(5) / usd[quote]).quantize(_WIRE_QUANTUM, ROUND_UP)
         ex.add_market(symbol, base, quote, tick, step, step, min_notional, fee, fee)
-        size = max(Decimal(50) / usd[base], step)
+        size = max(Decimal(str(round(rng.uniform(50, 500), 2))) / usd[base], step)
         bids, asks = _ladder(mid, tick, step, 3, size, spread_ticks=rng.randint(1, 5))
         ex.set_book(symbol, bids, asks)
         symbols.append(symbol)

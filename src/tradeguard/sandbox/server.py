@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 
 from tradeguard.model.money import ZERO, dec, quantize_down
 from tradeguard.sandbox.config import SandboxConfig
+from tradeguard.sandbox.drift import ArbDrift
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.matching import (
     BUY,
@@ -121,11 +122,18 @@ class SandboxExchange:
         self._port = 0
         self._app = self._build_app()
         self._seed_from_config()
+        self.drift: ArbDrift | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Bind to the configured loopback host and port (0 picks a free one) and serve."""
+        c = self.config
+        if c.arb_drift_every_ms:
+            self.drift = ArbDrift(
+                self, every_ms=c.arb_drift_every_ms, hold_ms=c.arb_drift_hold_ms,
+                edge_pct=c.arb_drift_edge_pct, seed=c.seed,
+            )  # fmt: skip
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -134,6 +142,8 @@ class SandboxExchange:
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1]
+        if self.drift is not None:
+            self._spawn(self.drift.run())
 
     async def stop(self) -> None:
         """Close every websocket and stop serving."""

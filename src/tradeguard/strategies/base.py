@@ -64,6 +64,9 @@ class Strategy:
     def on_fill(self, fill: Fill) -> None:
         """Called once per execution of one of this strategy's orders."""
 
+    async def on_stopping(self) -> None:
+        """Called once when the node stops, before `on_stop`: wait (bounded) for work in flight."""
+
     def on_stop(self) -> None:
         """Called once when the node stops."""
 
@@ -81,6 +84,11 @@ class Strategy:
         self.ctx.emit(intent)
 
     @property
+    def symbols(self) -> tuple[str, ...]:
+        """Return the symbols whose market data this strategy receives (known after on_start)."""
+        return (self.symbol,)
+
+    @property
     def position(self) -> Position:
         assert self.ctx is not None, "strategy is not bound to a node"
         return self.ctx.position(self.id, self.venue, self.symbol)
@@ -88,6 +96,8 @@ class Strategy:
 
 StrategyFactory = Callable[[str, str, str, dict[str, Any]], Strategy]
 _REGISTRY: dict[str, StrategyFactory] = {}
+# Kinds whose module is imported only when a config uses them (heavy imports).
+_LAZY = {"triangular": "tradeguard.strategies.triangular.strategy"}
 
 
 def register(kind: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -107,7 +117,12 @@ def create(
     """Build a registered strategy, or raise ValueError naming the known kinds."""
     from tradeguard.strategies import ma_crossover  # noqa: F401  (registers itself)
 
+    if kind not in _REGISTRY and kind in _LAZY:
+        import importlib
+
+        importlib.import_module(_LAZY[kind])
     factory = _REGISTRY.get(kind)
     if factory is None:
-        raise ValueError(f"unknown strategy kind {kind!r}; known kinds: {sorted(_REGISTRY)}")
+        known = sorted({*_REGISTRY, *_LAZY})
+        raise ValueError(f"unknown strategy kind {kind!r}; known kinds: {known}")
     return factory(strategy_id, venue, symbol, params)

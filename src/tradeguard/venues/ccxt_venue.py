@@ -69,6 +69,7 @@ WEIGHTS: dict[str, float] = {
     "fetch_fills": 20,
     "fetch_balances": 20,
     "fetch_ticker": 2,
+    "fetch_bids_asks": 4,
     "api_restrictions": 1,
 }
 
@@ -138,6 +139,7 @@ class CcxtVenue(Venue):
         ws_backoff_s: float = 0.05,
         ws_backoff_max_s: float = 5.0,
         stream_user_data: bool = True,
+        quote_refresh_s: float = 15.0,
     ) -> None:
         super().__init__(name)
         if rate_limit_per_minute <= 0:
@@ -160,6 +162,7 @@ class CcxtVenue(Venue):
         self.ws_backoff_s = ws_backoff_s
         self.ws_backoff_max_s = ws_backoff_max_s
         self.stream_user_data = stream_user_data
+        self.quote_refresh_s = quote_refresh_s
         self.exchange_id: str = self.client.id
         self._cid_param = _CID_PARAM.get(self.exchange_id, "clientOrderId")
         self._query_param = _QUERY_PARAM.get(self.exchange_id, "clientOrderId")
@@ -495,37 +498,84 @@ class CcxtVenue(Venue):
             self._listener.on_balances(self.name, self._balances(raw, keep_zero=True))
 
     async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        """Best bid/ask updates for `symbols`, resubscribing after disconnects."""
+        """Best bid/ask updates for `symbols`, resubscribing after disconnects.
+
+        A REST snapshot comes first, again after each stream failure, and every
+        `quote_refresh_s` (0 = never): a stream only sends changes, so a quiet market would
+        otherwise stay unknown until its book moves, and then look stale to the risk check. The
+        stream is subscribed before the snapshot is asked for, so no change falls between them.
+        """
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time() + self.quote_refresh_s
         failures = 0
-        while not self._closing:
-            try:
-                if self.client.has.get("watchBidsAsks"):
-                    tickers = await self.client.watch_bids_asks(symbols)
-                else:
-                    t = await self.client.watch_ticker(symbols[0])
-                    tickers = {t["symbol"]: t}
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                delay = min(self.ws_backoff_max_s, self.ws_backoff_s * 2 ** (failures - 1))
-                log.warning("venue %s: quote stream failed (%s)", self.name, type(exc).__name__)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
-            for sym, t in tickers.items():
-                if t.get("bid") is None or t.get("ask") is None:
+        bids_asks = bool(self.client.has.get("watchBidsAsks"))
+        snapshot = bool(self.client.has.get("fetchBidsAsks"))
+        delivered: dict[str, Any] = {}
+        watch: asyncio.Future[Any] | None = None
+        try:
+            while not self._closing:
+                try:
+                    if bids_asks and watch is None:
+                        watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
+                        await asyncio.sleep(0)  # its first step registers what it waits for
+                    if snapshot:
+                        tickers = await self._call(
+                            "fetch_bids_asks", self.client.fetch_bids_asks, symbols
+                        )
+                        snapshot = False
+                        next_refresh = loop.time() + self.quote_refresh_s
+                    elif watch is not None:
+                        # ccxt hands a watcher only the message that woke it; messages handled
+                        # while no watcher was registered are only in its cache: take those first.
+                        tickers = self._undelivered(symbols, delivered)
+                        if not tickers:
+                            wait = next_refresh - loop.time() if self.quote_refresh_s else None
+                            done, _ = await asyncio.wait({watch}, timeout=wait)
+                            if not done:
+                                snapshot = bool(self.client.has.get("fetchBidsAsks"))
+                                next_refresh = loop.time() + self.quote_refresh_s
+                                continue
+                            got, watch = watch.result(), None
+                            tickers = {s: t for s, t in got.items() if t is not delivered.get(s)}
+                        delivered.update(tickers)
+                    else:
+                        t = await self.client.watch_ticker(symbols[0])
+                        tickers = {t["symbol"]: t}
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    if watch is not None and watch.done():
+                        watch = None
+                        # What the old subscription cached may be older than the next snapshot.
+                        delivered.update(self._undelivered(symbols, delivered))
+                    snapshot = bool(self.client.has.get("fetchBidsAsks"))
+                    delay = min(self.ws_backoff_max_s, self.ws_backoff_s * 2 ** (failures - 1))
+                    log.warning("venue %s: quote stream failed (%s)", self.name, type(exc).__name__)
+                    await asyncio.sleep(delay)
                     continue
-                quote = Quote(
-                    symbol=sym,
-                    ts=int(t.get("timestamp") or self.clock.now_ms()),
-                    bid=dec(t["bid"], "bid"),
-                    bid_size=_num(t.get("bidVolume"), "bidVolume"),
-                    ask=dec(t["ask"], "ask"),
-                    ask_size=_num(t.get("askVolume"), "askVolume"),
-                )
-                self._mids[sym] = quote.mid
-                yield quote
+                failures = 0
+                for sym, t in tickers.items():
+                    if t.get("bid") is None or t.get("ask") is None:
+                        continue
+                    quote = Quote(
+                        symbol=sym,
+                        ts=int(t.get("timestamp") or self.clock.now_ms()),
+                        bid=dec(t["bid"], "bid"),
+                        bid_size=_num(t.get("bidVolume"), "bidVolume"),
+                        ask=dec(t["ask"], "ask"),
+                        ask_size=_num(t.get("askVolume"), "askVolume"),
+                    )
+                    self._mids[sym] = quote.mid
+                    yield quote
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
+        """Return the cached best bid/ask messages of `symbols` not handed on yet."""
+        cache = getattr(self.client, "bidsasks", None) or {}
+        return {s: cache[s] for s in symbols if s in cache and cache[s] is not delivered.get(s)}
 
     # mapping ---------------------------------------------------------------------------------
     def _report(self, raw: Mapping[str, Any], cid: str = "") -> OrderReport:

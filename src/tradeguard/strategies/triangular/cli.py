@@ -1,4 +1,4 @@
-"""`tradeguard arb scan`: scan a ccxt markets/tickers snapshot for profitable cycles offline."""
+"""`tradeguard arb scan` (offline, from a ccxt snapshot) and `tradeguard arb run` (trading)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,30 @@ def add_arb_parser(subparsers: Any) -> None:
     )
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(func=cmd_arb_scan)
+
+    run = arb_sub.add_parser(
+        "run",
+        help="trade the config's triangular strategy on its venue (sandbox or live mode)",
+    )
+    run.add_argument("--config", required=True, help="TOML config with a triangular strategy")
+    run.add_argument("--db", help="database URL (overrides node.database_url)")
+    run.add_argument(
+        "--duration",
+        "--duration-s",
+        dest="duration_s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds (default: until Ctrl-C)",
+    )
+    run.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
+    )
+    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    run.add_argument("--json", action="store_true", help="machine-readable output")
+    run.set_defaults(func=cmd_arb_run)
 
 
 def _percent(text: str) -> Decimal:
@@ -178,6 +202,137 @@ def cmd_arb_scan(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(table)
     return EXIT_OK
+
+
+def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
+    """Run the node's live loop, then print the cycles it executed; return the exit code."""
+    import asyncio
+
+    from tradeguard.cli import _config_from_args, _open_node, _print_start, _start_run_stop
+    from tradeguard.model.enums import TradingMode
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    config = _config_from_args(args)
+    ids = [s.id for s in config.strategies if s.enabled and s.kind == "triangular"]
+    if not ids:
+        raise ConfigError(
+            f"{args.config}: no enabled strategy of kind 'triangular'; add a [[strategies]] "
+            'entry with kind = "triangular" (see examples/triangular_sandbox.toml)'
+        )
+    if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
+        raise ConfigError(
+            f"{args.config}: mode = {config.mode.value!r}, but arb run trades on venue streams; "
+            'set mode = "sandbox" (local sandbox or testnet) or mode = "live"'
+        )
+    node = _open_node(config, args.confirm_live, args.log_format)
+    try:
+        _print_start(Console(stderr=True, highlight=False) if args.json else console, node)
+        seen = {r["id"] for r in load_arb_executions(node.storage)}
+        summary = asyncio.run(_start_run_stop(node, None, args.duration_s))
+        rows = [
+            r
+            for r in load_arb_executions(node.storage)
+            if r["id"] not in seen and r["strategy_id"] in ids
+        ]
+        cycles = [_cycle_json(r) for r in rows]
+        totals = _totals(cycles)
+        if args.json:
+            doc = {"summary": summary.to_json(), "cycles": cycles, "totals": totals}
+            print(json.dumps(doc, indent=2))
+        else:
+            _print_cycles(console, cycles, totals, summary)
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+def _cycle_json(row: dict[str, Any]) -> dict[str, Any]:
+    legs = row.get("legs") or {}
+    cycle = row.get("cycle") or {}
+    sent = [*legs.get("legs", ()), *legs.get("unwinds", ())]
+    return {
+        "id": row["id"],
+        "ts": row["ts"],
+        "strategy_id": row["strategy_id"],
+        "path": cycle.get("path", ""),
+        "start_asset": row["start_asset"],
+        "outcome": row["outcome"],
+        "size": legs.get("size", "0"),
+        "expected_profit_pct": _text(row.get("expected_profit_pct")),
+        "actual_profit_pct": legs.get("actual_profit_pct", "0"),
+        "actual_profit": _text(row.get("actual_profit")),
+        "fees": _text(row.get("fees")),
+        "latency_ms": row.get("latency_ms"),
+        "orders": sum(1 for leg in sent if leg.get("client_order_id")),
+        "reason": legs.get("reason", ""),
+    }
+
+
+def _text(value: Any) -> str:
+    return "0" if value is None else str(value)
+
+
+def _totals(cycles: list[dict[str, Any]]) -> dict[str, Any]:
+    outcomes: dict[str, int] = {}
+    profit: dict[str, Decimal] = {}
+    fees: dict[str, Decimal] = {}
+    for c in cycles:
+        outcomes[c["outcome"]] = outcomes.get(c["outcome"], 0) + 1
+        asset = c["start_asset"]
+        profit[asset] = profit.get(asset, Decimal(0)) + Decimal(c["actual_profit"])
+        fees[asset] = fees.get(asset, Decimal(0)) + Decimal(c["fees"])
+    traded = [c["latency_ms"] for c in cycles if c["orders"] and c["latency_ms"] is not None]
+    return {
+        "cycles": len(cycles),
+        "outcomes": outcomes,
+        "orders": sum(c["orders"] for c in cycles),
+        "actual_profit": {a: str(v) for a, v in profit.items()},
+        "fees": {a: str(v) for a, v in fees.items()},
+        "mean_latency_ms": round(sum(traded) / len(traded), 1) if traded else None,
+    }
+
+
+def _print_cycles(
+    console: Console, cycles: list[dict[str, Any]], totals: dict[str, Any], summary: Any
+) -> None:
+    if cycles:
+        table = Table(title=f"Cycles ({len(cycles)})")
+        for col, justify in (
+            ("#", "right"), ("path", "left"), ("outcome", "left"), ("expected %", "right"),
+            ("actual %", "right"), ("profit", "right"), ("latency ms", "right"),
+            ("reason", "left"),
+        ):  # fmt: skip
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for c in cycles:
+            style = {"completed": "green", "held": "red", "unwound": "yellow"}.get(c["outcome"])
+            table.add_row(
+                str(c["id"]),
+                c["path"],
+                c["outcome"],
+                f"{Decimal(c['expected_profit_pct']):.4f}",
+                f"{Decimal(c['actual_profit_pct']):.4f}",
+                f"{_size(Decimal(c['actual_profit']))} {c['start_asset']}",
+                str(c["latency_ms"]),
+                c["reason"][:80],
+                style=style,
+            )
+        console.print(table)
+    else:
+        console.print("No cycle was attempted (no opportunity cleared the thresholds).")
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(totals["outcomes"].items())) or "none"
+    profit = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["actual_profit"].items())
+    fees = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["fees"].items())
+    latency = totals["mean_latency_ms"]
+    console.print(
+        f"Cycles: {totals['cycles']} ({outcomes}); orders {totals['orders']}; "
+        f"actual profit {profit or '0'}; fees {fees or '0'}; "
+        f"mean latency {'-' if latency is None else f'{latency} ms'}"
+    )
+    console.print(
+        f"Run: {summary.orders} orders journaled, {summary.denied} denied by risk, trading state "
+        f"{summary.trading_state}, {summary.elapsed_s:.1f} s. Inspect with: tradeguard orders | "
+        "balances --config ..."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from tradeguard.model.errors import TradeguardError
+from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO, dec
 
 PrecisionMode = Literal["tick", "decimals"]
@@ -162,6 +163,20 @@ def markets_from_ccxt(
             )
         )
     return out
+
+
+def arb_market(inst: Instrument) -> ArbMarket:
+    """Return a venue instrument as the scanner sees it: taker fee, precision and minimums."""
+    return ArbMarket(
+        symbol=inst.symbol,
+        base=inst.base,
+        quote=inst.quote,
+        taker_fee=inst.taker_fee,
+        amount_step=inst.amount_step,
+        price_tick=inst.price_tick,
+        min_notional=inst.min_notional,
+        min_amount=inst.min_amount,
+    )
 
 
 def _float(value: object, where: str) -> float | None:

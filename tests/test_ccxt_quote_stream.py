@@ -1,0 +1,62 @@
+"""The ccxt venue's quote stream on the sandbox: a snapshot first, then every symbol's changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+from test_ccxt_support import make_venue
+from tradeguard.model import Quote
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+
+async def _until(quotes: AsyncIterator[Quote], want: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Read quotes until each symbol in `want` has shown that bid; return the last bids seen."""
+    seen: dict[str, Decimal] = {}
+    async with asyncio.timeout(5):
+        async for q in quotes:
+            seen[q.symbol] = q.bid
+            if all(seen.get(s) == bid for s, bid in want.items()):
+                return seen
+    raise AssertionError(f"stream ended before {want}; saw {seen}")
+
+
+async def test_quote_stream_starts_with_a_snapshot_and_loses_no_symbol_in_a_burst() -> None:
+    ex = seeded_exchange()
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    ex.set_book("ETHUSDT", bids=[("2999", "5")], asks=[("3001", "5")])
+    async with ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT", "ETH/USDT"])
+        try:
+            # Quiet books: only the snapshot can tell their quotes.
+            await _until(quotes, {"BTC/USDT": Decimal(49999), "ETH/USDT": Decimal(2999)})
+            # The stream was subscribed before the snapshot was asked for.
+            await eventually(lambda: len(ex.ws_subscriptions()) == 2)
+
+            # Both books change in one go; the second update must not be dropped.
+            ex.set_book("BTCUSDT", bids=[("49990", "1")], asks=[("50010", "1")])
+            ex.set_book("ETHUSDT", bids=[("2990", "5")], asks=[("3010", "5")])
+            await _until(quotes, {"BTC/USDT": Decimal(49990), "ETH/USDT": Decimal(2990)})
+        finally:
+            await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()
+
+
+async def test_quiet_markets_are_read_again_so_their_quotes_stay_fresh() -> None:
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False, quote_refresh_s=0.1)
+        await venue.connect()
+        quotes = venue.stream_quotes(["BTC/USDT"])
+        try:
+            async with asyncio.timeout(5):
+                first = await anext(quotes)
+                # No book changes: the stream alone would say nothing from here on.
+                again = await anext(quotes)
+            assert (again.bid, again.ask) == (first.bid, first.ask)
+            assert again.ts > first.ts
+        finally:
+            await quotes.aclose()  # type: ignore[attr-defined]
+            await venue.close()

@@ -1,0 +1,132 @@
+"""`tradeguard arb run`: the node's live loop with a triangular strategy, then the cycles table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradeguard.cli import main
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import ALICE_KEY
+from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+from triangular_node_support import drifting_sandbox, sandbox_config, to_toml, write_vault
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SandboxExchange]:
+    """A drifting sandbox served from its own thread and loop, so the CLI can own this one."""
+    for key, value in write_vault(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TG_CONFIRM_LIVE", raising=False)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ex = drifting_sandbox()
+    asyncio.run_coroutine_threadsafe(ex.start(), loop).result(10)
+    try:
+        yield ex
+    finally:
+        asyncio.run_coroutine_threadsafe(ex.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> str:
+    path = tmp_path / "arb.toml"
+    path.write_text(to_toml(data))
+    return str(path)
+
+
+def test_arb_run_json_lists_the_cycles_and_totals_of_this_run(
+    sandbox: SandboxExchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
+
+    assert main(["arb", "run", "--config", config, "--duration", "1.5", "--json"]) == 0
+
+    doc = json.loads(capsys.readouterr().out)
+    cycles, totals = doc["cycles"], doc["totals"]
+    completed = [c for c in cycles if c["outcome"] == "completed"]
+    assert completed and totals["outcomes"]["completed"] == len(completed)
+    first = completed[0]
+    assert first["path"].startswith("USDT -> ") and first["path"].endswith(" -> USDT")
+    assert Decimal(first["actual_profit"]) > 0 and Decimal(first["expected_profit_pct"]) >= 1
+    assert first["orders"] == 3 and first["latency_ms"] is not None
+    assert totals["orders"] == doc["summary"]["orders"] == sum(c["orders"] for c in cycles)
+    assert Decimal(totals["actual_profit"]["USDT"]) == sum(
+        (Decimal(c["actual_profit"]) for c in cycles), Decimal(0)
+    )
+    assert doc["summary"]["mode"] == "sandbox" and doc["summary"]["trading_state"] == "ACTIVE"
+    assert sandbox.balances(ALICE_KEY)["USDT"][0] > Decimal(10_000)
+
+
+def test_arb_run_prints_a_table_of_cycles_and_a_second_run_reports_only_its_own(
+    sandbox: SandboxExchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
+
+    assert main(["arb", "run", "--config", config, "--duration", "1"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"Cycles \((\d+)\)", out)
+    assert found is not None and int(found.group(1)) >= 1
+    assert "completed" in out and "USDT -> " in out
+    assert "mean latency" in out and "trading state ACTIVE" in out
+
+    assert main(["arb", "run", "--config", config, "--duration", "0.5", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["summary"]["resumed"] is True
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    ids = [r["id"] for r in load_arb_executions(storage)]
+    storage.db.dispose()
+    first_run = int(found.group(1))
+    assert len(ids) == first_run + len(second["cycles"])
+    assert [c["id"] for c in second["cycles"]] == ids[first_run:]
+
+
+def test_arb_run_refuses_a_config_without_an_enabled_triangular_strategy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ex = drifting_sandbox()  # never started: the refusal comes first
+    data = sandbox_config(tmp_path, ex)
+    data["strategies"][0]["enabled"] = False
+
+    assert main(["arb", "run", "--config", _write(tmp_path, data)]) == 2
+
+    err = capsys.readouterr().err
+    assert "no enabled strategy of kind 'triangular'" in err
+    assert "examples/triangular_sandbox.toml" in err
+
+
+def test_arb_run_refuses_paper_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = sandbox_config(tmp_path, drifting_sandbox(), mode="paper")
+    data["venues"][0]["kind"] = "paper"
+
+    assert main(["arb", "run", "--config", _write(tmp_path, data)]) == 2
+
+    assert "mode = 'paper', but arb run trades on venue streams" in capsys.readouterr().err
+
+
+def test_arb_run_in_live_mode_needs_the_same_confirmation_as_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TG_CONFIRM_LIVE", raising=False)
+    data = sandbox_config(tmp_path, drifting_sandbox(), mode="live")
+    venue = data["venues"][0]
+    del venue["rest_url"], venue["ws_url"]
+    venue["sandbox"] = False
+
+    assert main(["arb", "run", "--config", _write(tmp_path, data)]) == 2
+
+    err = capsys.readouterr().err
+    assert 'refusing to start in mode = "live"' in err and "--confirm-live" in err
