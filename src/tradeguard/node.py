@@ -203,6 +203,20 @@ class _Context:
         return "paper" if venue in self._node._paper else "ccxt"
 
 
+@dataclass(slots=True)
+class _TradeTotals:
+    """A strategy's closed trades so far: how many, how many won, their P&L."""
+
+    trades: int = 0
+    wins: int = 0
+    pnl: Decimal = ZERO
+
+    def add(self, pnl: Decimal) -> None:
+        self.trades += 1
+        self.wins += pnl > 0
+        self.pnl += pnl
+
+
 def resolve_data_path(path: str) -> Path:
     """Resolve a data path: absolute, relative to cwd, or relative to the data directory."""
     from tradeguard.marketdata.loaders import default_data_dir
@@ -266,6 +280,16 @@ class TradingNode:
         self.orders.fill_listeners.append(self._route_fill)
         self._restore()
         self._build_strategies()
+        # Closed-trade totals per strategy: read from the journal once, then kept as trades close
+        # (a checkpoint must not re-read every closed trade, which grows without bound).
+        self._trade_totals: dict[str, _TradeTotals] = {}
+        for sc in config.strategies:
+            rows = self.storage.load_position_rows(status="closed", strategy_id=sc.id)
+            totals = self._trade_totals[sc.id] = _TradeTotals()
+            for r in rows:
+                if r.get("pnl") is not None:
+                    totals.add(dec(r["pnl"]))
+        self._closed_seen = len(self.portfolio.closed_trades)
         from tradeguard.execution.timeouts import OrderTimeouts
 
         self.timeouts = OrderTimeouts.from_config(
@@ -589,6 +613,9 @@ class TradingNode:
         started = time.perf_counter()
         self._stop_requested = False
         self.start_strategies()
+        # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
+        # out of the cyclic collector's sight, a full collection does not stall the loop over it.
+        gc.freeze()
         self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed})
         tasks = [
             asyncio.create_task(self._pump_quotes(v, syms), name=f"quotes:{v.name}")
@@ -614,6 +641,7 @@ class TradingNode:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.stop_strategies()
             self._checkpoint(self.clock.now_ms())
+            gc.unfreeze()
         summary = self.summary(time.perf_counter() - started)
         self._emit(EventKind.RUN_FINISHED, summary.to_json())
         return summary
@@ -802,12 +830,15 @@ class TradingNode:
         self.risk.flush()
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
-        rows = self.storage.load_position_rows(status="closed", strategy_id=strategy_id)
-        pnls = [dec(r["pnl"]) for r in rows if r.get("pnl") is not None]
-        state.total_trades = len(pnls)
-        state.winning_trades = sum(1 for p in pnls if p > 0)
-        state.losing_trades = sum(1 for p in pnls if p <= 0)
-        state.total_pnl = sum(pnls, ZERO)
+        closed = self.portfolio.closed_trades
+        for trade in closed[self._closed_seen :]:
+            self._trade_totals.setdefault(trade.strategy_id, _TradeTotals()).add(trade.pnl)
+        self._closed_seen = len(closed)
+        totals = self._trade_totals.get(strategy_id) or _TradeTotals()
+        state.total_trades = totals.trades
+        state.winning_trades = totals.wins
+        state.losing_trades = totals.trades - totals.wins
+        state.total_pnl = totals.pnl
 
     # control -----------------------------------------------------------------------------------
     async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, Any]:
