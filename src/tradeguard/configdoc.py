@@ -24,6 +24,7 @@ from tradeguard.config import (
     ReconcileConfig,
     StrategyConfig,
     VenueConfig,
+    field_range,
 )
 from tradeguard.risk.config import RiskConfig
 from tradeguard.strategies.triangular.executor import TriangularExecConfig
@@ -57,19 +58,6 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("alerts.telegram", TelegramConfig, "Telegram Bot API."),
     ("alerts.smtp", SmtpConfig, "Email over SMTP."),
 ]
-
-
-def _range(info: FieldInfo) -> str:
-    parts = []
-    for meta in info.metadata:
-        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            value = getattr(meta, attr, None)
-            if value is not None:
-                parts.append(f"{sym} {value}")
-        pattern = getattr(meta, "pattern", None)
-        if pattern:
-            parts.append(f"matches `{pattern}`")
-    return ", ".join(parts)
 
 
 def _default(info: FieldInfo) -> str:
@@ -108,7 +96,9 @@ def render() -> str:
         for key, info in model.model_fields.items():
             ann = getattr(info.annotation, "__name__", None) or str(info.annotation)
             ann = ann.replace("typing.", "").replace("decimal.", "").replace("|", "or")
-            out.append(f"| `{key}` | {ann} | {_default(info)} | {_range(info)} |")
+            out.append(
+                f"| `{key}` | {ann} | {_default(info)} | {field_range(info, patterns=True)} |"
+            )
         out.append("")
     return "\n".join(out)
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from tradeguard.clock import Clock
+from tradeguard.config import field_range
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -98,7 +99,7 @@ def _describe(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         known = sorted(k for k in model.model_fields if k != "strategy_id")
         return f"{where}: unknown key; known keys: {known}"
-    allowed = _range(info) if info is not None else ""
+    allowed = field_range(info) if info is not None else ""
     value = error.get("input")
     return f"{where} = {value!r}: {error['msg']}" + (f" (allowed: {allowed})" if allowed else "")
 
@@ -115,16 +116,6 @@ def _field(loc: list[str]) -> tuple[type[BaseModel], FieldInfo | None]:
         if i < len(loc) - 1 and isinstance(nested, type) and issubclass(nested, BaseModel):
             model = nested
     return model, info
-
-
-def _range(info: FieldInfo) -> str:
-    parts = []
-    for meta in info.metadata:
-        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            value = getattr(meta, attr, None)
-            if value is not None:
-                parts.append(f"{sym} {value}")
-    return ", ".join(parts)
 
 
 @runtime_checkable
