@@ -250,3 +250,67 @@ def test_config_backoff_is_exponential_with_cap() -> None:
 def test_config_rejects_bad_values_naming_the_field(data: dict[str, object], needle: str) -> None:
     with pytest.raises(ValidationError, match=needle):
         AlertsConfig.model_validate(data)
+
+
+def _arb(kind: str, data: dict[str, object], severity: str = "info") -> Event:
+    return Event(kind, 1_700_000_000_334, data, "paper", "ETH/USDT", "tri", severity)
+
+
+def test_a_held_arbitrage_cycle_is_a_critical_alert_naming_what_is_held() -> None:
+    event = _arb(
+        EventKind.ARB_HELD,
+        {
+            "path": "USDT -> ETH -> A0009 -> USDT",
+            "start_asset": "USDT",
+            "held": {"ETH": "0.16103"},
+            "reason": "leg 2 (A0009/ETH) denied: order rejected: more than max_orders_per_s=3",
+        },
+        "critical",
+    )
+    alert = alert_for(event)
+    assert alert is not None
+    assert (alert.rule, alert.severity) == ("arb_held", "critical")
+    assert alert.title == "Arbitrage cycle held: 0.16103 ETH"
+    assert alert.text.startswith(
+        "Arbitrage cycle held: USDT -> ETH -> A0009 -> USDT stopped with 0.16103 ETH held "
+        "on paper: leg 2 (A0009/ETH) denied"
+    )
+    assert "Sell it back to the start asset" in alert.text and "[strategy tri]" in alert.text
+
+
+def test_an_unwound_arbitrage_cycle_is_a_warning_with_actual_against_expected() -> None:
+    event = _arb(
+        EventKind.ARB_EXECUTION,
+        {
+            "path": "USDT -> USDC -> A0023 -> BTC -> USDT",
+            "start_asset": "USDT",
+            "outcome": "unwound",
+            "reason": "leg 3 not sent: best bid 0.97 is 3.0% worse than the scanned 1.0",
+            "expected_profit_pct": "0.9412",
+            "actual_profit": "-1.2034",
+            "actual_profit_pct": "-0.12034",
+        },
+        "warning",
+    )
+    alert = alert_for(event)
+    assert alert is not None
+    assert (alert.rule, alert.severity) == ("arb_unwound", "warning")
+    assert alert.text == (
+        "Arbitrage cycle unwound: USDT -> USDC -> A0023 -> BTC -> USDT on paper; actual profit "
+        "-1.2034 USDT (-0.120%) against expected +0.941%: leg 3 not sent: best bid 0.97 is 3.0% "
+        "worse than the scanned 1.0 [strategy tri]"
+    )
+
+
+@pytest.mark.parametrize("outcome", ["completed", "held", "rejected", "failed"])
+def test_other_arbitrage_outcomes_raise_no_cycle_alert(outcome: str) -> None:
+    # `held` has its own critical `arb.held` alert; the rest put nothing at risk.
+    assert alert_for(_arb(EventKind.ARB_EXECUTION, {"outcome": outcome, "path": "A -> B"})) is None
+
+
+def test_arbitrage_rules_can_be_switched_off_and_rate_limited() -> None:
+    cfg = AlertsConfig(
+        rules={"arb_unwound": False},  # type: ignore[arg-type]
+        min_interval_s={"arb_unwound": 60.0},
+    )
+    assert cfg.rules.enabled("arb_held") and not cfg.rules.enabled("arb_unwound")

@@ -52,6 +52,32 @@ async def test_every_mutating_route_refuses_a_missing_token_and_a_viewer_token(t
     node.close()
 
 
+def read_routes(app) -> list[str]:
+    """List the path of every GET operation in the app's OpenAPI schema."""
+    return sorted(path for path, ops in app.openapi()["paths"].items() if "get" in ops)
+
+
+async def test_every_read_route_refuses_a_missing_token_and_answers_a_viewer_token(
+    tmp_path, data_dir
+):
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, tokens = build_app(node)
+    routes = read_routes(app)
+    assert {"/api/v1/arb/executions", "/api/v1/arb/summary", "/metrics"} <= set(routes)
+    async with client(app) as http:
+        for path in routes:
+            url = path.replace("{client_order_id}", "paper-1").replace("{strategy_id}", "manual")
+            missing = await http.get(url)
+            viewer = await http.get(url, headers=bearer(tokens.viewer))
+            if path == "/api/v1/health":
+                assert missing.status_code == 200
+                continue
+            assert missing.status_code == 401, (path, missing.text)
+            assert (await http.get(url, headers=bearer("tg_not-a-token"))).status_code == 401
+            assert viewer.status_code in (200, 404), (path, viewer.status_code, viewer.text)
+    node.close()
+
+
 async def test_tokens_are_stored_hashed_and_totp_secrets_sealed(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
     db.migrate()

@@ -1,4 +1,5 @@
-"""The dashboard in real headless Chromium: a paper position shows, the emergency stop halts."""
+"""The dashboard in real headless Chromium: a paper position shows, the emergency stop halts,
+arbitrage cycles appear as they end and a held asset raises a warning."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from playwright.async_api import async_playwright, expect
 from test_api_support import build_app, next_candle, replayed_node, resting_buy
 from tradeguard.api.server import ApiServer
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side, TradingState
+from tradeguard.storage.arb_repository import load_arb_executions
+from triangular_node_support import (
+    AFTER_BURST_MS,
+    HOLD_PARAMS,
+    RATE_LIMITED_RISK,
+    feed_universe_quotes,
+    paper_arb_config,
+    started_paper_arb_node,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -53,6 +63,7 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
             await expect(page.locator("#ws-status")).to_have_text("live")
             await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
             await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")
+            await expect(page.locator("#arb")).to_be_hidden()  # no arbitrage on this node
 
             # a new order placed on the server appears through the WebSocket, no reload
             cids.append(await resting_buy(node))
@@ -77,3 +88,63 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
     assert kill[0].data["token_id"] == tokens.trader_id
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     node.close()
+
+
+def _pct(value: object) -> str:
+    return f"{float(str(value)):+.3f}%"
+
+
+async def test_arbitrage_panel_shows_cycles_as_they_end_and_warns_of_a_held_asset(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    node = await started_paper_arb_node(
+        paper_arb_config(tmp_path, HOLD_PARAMS, risk=RATE_LIMITED_RISK)
+    )
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    shot = ARTIFACTS / "dashboard-arbitrage.png"
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
+            await page.goto(f"{server.url}/")
+            await page.fill("#token-input", tokens.viewer)
+            await page.click("#login-form button[type=submit]")
+            # A triangular strategy is configured: the panel is there before any cycle.
+            await expect(page.locator("#arb")).to_be_visible()
+            await expect(page.locator('.empty[data-for="arb-cycles"]')).to_be_visible()
+            await expect(page.locator("#ws-status")).to_have_text("live")
+
+            await feed_universe_quotes(node)  # one cycle, completed
+            (done,) = load_arb_executions(node.storage)
+            assert done["outcome"] == "completed"
+            rows = page.locator("#arb-cycles tbody tr")
+            await expect(rows).to_have_count(1)
+            await expect(rows.first.locator(".outcome.completed")).to_have_text("completed")
+            await expect(rows.first).to_contain_text(done["cycle"]["path"])
+            await expect(rows.first).to_contain_text(_pct(done["expected_profit_pct"]))
+            await expect(rows.first).to_contain_text(_pct(done["legs"]["actual_profit_pct"]))
+            await expect(page.locator("#arb-held")).to_be_hidden()
+            figures = page.locator("#arb-summary")
+            await expect(figures.locator('[data-figure="cycles"]')).to_contain_text("1 completed")
+            await expect(figures.locator('[data-figure="win rate"]')).to_contain_text("100.0%")
+
+            await feed_universe_quotes(node, AFTER_BURST_MS)  # the next one holds ETH
+            held = load_arb_executions(node.storage, outcome="held")[0]
+            (asset, amount), *_ = held["legs"]["held"].items()
+            await expect(rows).to_have_count(2)
+            await expect(rows.first.locator(".outcome.held")).to_have_text("held")
+            warning = page.locator("#arb-held")
+            await expect(warning).to_be_visible()
+            await expect(warning).to_contain_text(f"{amount} {asset}")
+            await expect(warning).to_contain_text("1 held cycle")
+            await expect(figures.locator('[data-figure="cycles"]')).to_contain_text("1 held")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(shot), full_page=True)
+            await browser.close()
+    finally:
+        await server.stop()
+        await node.stop_strategies()
+        node.close()
+    assert shot.stat().st_size > 10_000

@@ -15,6 +15,7 @@ from tradeguard.model import Event
 from tradeguard.model.enums import LiquiditySide, Side
 from tradeguard.model.fill import Fill
 from tradeguard.storage import Database, Storage, StorageError, mask_url
+from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.storage.db import normalize_url
 from tradeguard.storage.tables import metadata
 
@@ -27,10 +28,13 @@ def _schema_diff(db: Database, target: MetaData) -> list[object]:
         return list(compare_metadata(ctx, target))
 
 
+HEAD = "0003"  # the newest migration
+
+
 def test_migrated_schema_equals_table_metadata(storage_db_url: str) -> None:
     db = Database(storage_db_url)
     db.migrate()
-    assert db.current_revision() == "0002"
+    assert db.current_revision() == HEAD
     assert _schema_diff(db, metadata) == []
     db.dispose()
 
@@ -53,7 +57,7 @@ def test_migrate_twice_is_a_no_op(storage_db_url: str) -> None:
     db.migrate()
     Storage(db).kv_set("kill_switch", {"on": True}, ts=1)
     db.migrate()
-    assert db.current_revision() == "0002"
+    assert db.current_revision() == HEAD
     assert Storage(db).kv_get("kill_switch") == {"on": True}
     db.dispose()
 
@@ -171,7 +175,7 @@ def test_upgrade_from_0001_keeps_fills_and_books_both_sides_of_a_self_trade(
             conn.execute(insert, {**row, "side": "sell", "client_order_id": "c-sell"})
     db.migrate()
     store = Storage(db)
-    assert db.current_revision() == "0002"
+    assert db.current_revision() == HEAD
     assert _schema_diff(db, metadata) == []
     assert [f.side for f in store.load_fills()] == [Side.BUY]
     assert store.insert_fill(_self_fill(Side.SELL), "b") is True
@@ -195,3 +199,23 @@ def _self_fill(side: Side) -> Fill:
         liquidity=LiquiditySide.TAKER if side is Side.BUY else LiquiditySide.MAKER,
         ts=1_000,
     )
+
+
+def test_upgrade_from_0002_keeps_arb_records_and_indexes_them_by_time(
+    storage_db_url: str,
+) -> None:
+    db = Database(storage_db_url)
+    db.migrate("0002")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO arb_executions (strategy_id, start_asset, outcome, ts) "
+                "VALUES ('tri', 'USDT', 'completed', 1000)"
+            )
+        )
+    db.migrate()
+    assert db.current_revision() == HEAD
+    assert _schema_diff(db, metadata) == []
+    rows = load_arb_executions(Storage(db), newest_first=True)
+    assert [(r["strategy_id"], r["outcome"], r["ts"]) for r in rows] == [("tri", "completed", 1000)]
+    db.dispose()

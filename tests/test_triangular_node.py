@@ -12,7 +12,6 @@ import pytest
 from conftest import aeventually
 from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.clock import SimulatedClock
-from tradeguard.config import Config
 from tradeguard.model import OrderStatus, Quote, TradingState, dec
 from tradeguard.model.errors import ConfigError
 from tradeguard.node import TradingNode
@@ -20,9 +19,9 @@ from tradeguard.sandbox.testing import ALICE_KEY
 from tradeguard.storage.arb_repository import load_arb_executions
 from triangular_node_support import (
     ARB_PARAMS,
-    ARB_RISK,
     drifting_sandbox,
     node_config,
+    paper_arb_config,
     sandbox_config,
     write_vault,
 )
@@ -171,59 +170,11 @@ def test_the_example_config_is_valid_and_its_params_parse() -> None:
     assert params.exec.max_size_usd <= config.risk.arb_max_cycle_notional_usd
 
 
-def _paper_config(tmp_path: Path, params: dict[str, Any] | None = None) -> Config:
-    universe = small_universe()
-    return node_config(
-        {
-            "mode": "paper",
-            "node": {
-                "database_url": f"sqlite:///{tmp_path / 'tg.db'}",
-                "kill_sentinel": str(tmp_path / "tg.kill"),
-            },
-            "data": [],
-            "venues": [
-                {
-                    "name": "paper",
-                    "kind": "paper",
-                    "balances": {"USDT": "100000"},
-                    "instruments": [
-                        {
-                            "symbol": m.symbol,
-                            "price_tick": m.price_tick,
-                            "amount_step": m.amount_step,
-                            "min_amount": m.min_amount,
-                            "min_notional": m.min_notional,
-                            "maker_fee": m.taker_fee,
-                            "taker_fee": m.taker_fee,
-                        }
-                        for m in universe.markets
-                    ],
-                }
-            ],
-            "strategies": [
-                {
-                    "id": "tri",
-                    "kind": "triangular",
-                    "venue": "paper",
-                    "params": params
-                    if params is not None
-                    else {"cooldown_s": 60, "exec": {"start_assets": ["USDT"]}},
-                }
-            ],
-            "risk": {
-                **ARB_RISK,
-                "max_order_notional_usd": "1000",
-                "arb_max_cycle_notional_usd": "1000",
-            },
-        }
-    )
-
-
 async def test_paper_node_executes_a_cycle_from_quotes_fed_through_on_quote(
     tmp_path: Path,
 ) -> None:
     params = {"cooldown_s": 60, "exec": {"start_assets": ["USDT"], "max_size_usd": "500"}}
-    node = TradingNode(_paper_config(tmp_path, params))
+    node = TradingNode(paper_arb_config(tmp_path, params))
     try:
         await node.start()
         assert isinstance(node.clock, SimulatedClock)
@@ -267,13 +218,13 @@ def test_bad_triangular_params_stop_the_node_naming_key_value_and_range(
     tmp_path: Path, params: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(ConfigError) as err:
-        TradingNode(_paper_config(tmp_path, params))
+        TradingNode(paper_arb_config(tmp_path, params))
     message = str(err.value)
     assert message.startswith("strategies[tri]: ") and expected in message
 
 
 async def test_symbols_the_venue_does_not_list_are_named_at_start(tmp_path: Path) -> None:
-    node = TradingNode(_paper_config(tmp_path, {"symbols": ["ETH/USDT", "DOGE/USDT"]}))
+    node = TradingNode(paper_arb_config(tmp_path, {"symbols": ["ETH/USDT", "DOGE/USDT"]}))
     try:
         await node.start()
         with pytest.raises(ConfigError, match=r"strategies\[tri\]: params.symbols \['DOGE/USDT'\]"):
@@ -283,7 +234,7 @@ async def test_symbols_the_venue_does_not_list_are_named_at_start(tmp_path: Path
 
 
 async def test_markets_without_a_cycle_are_refused_at_start(tmp_path: Path) -> None:
-    node = TradingNode(_paper_config(tmp_path, {"symbols": ["ETH/USDT", "A0009/ETH"]}))
+    node = TradingNode(paper_arb_config(tmp_path, {"symbols": ["ETH/USDT", "A0009/ETH"]}))
     try:
         await node.start()
         with pytest.raises(ConfigError, match="form no cycle of 3 to max_cycle=3 legs"):
@@ -295,7 +246,7 @@ async def test_markets_without_a_cycle_are_refused_at_start(tmp_path: Path) -> N
 def test_default_params_trade_from_the_strategy_id_with_the_venue_fee_convention(
     tmp_path: Path,
 ) -> None:
-    node = TradingNode(_paper_config(tmp_path, dict(ARB_PARAMS)))
+    node = TradingNode(paper_arb_config(tmp_path, dict(ARB_PARAMS)))
     try:
         strat = node.strategies[0]
         config = strat.exec_config  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """Configs and a vault for trading nodes that run the `triangular` strategy kind.
 
-Holds no tests; `test_triangular_node*.py` and `test_triangular_run_cli.py` import it.
+Holds no tests; `test_triangular_node*.py`, `test_triangular_run_cli.py` and the arbitrage API,
+dashboard and alert tests import it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from test_triangular_exec_support import START_MS, small_universe
+from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
+from tradeguard.model import Quote, dec
+from tradeguard.node import TradingNode
 from tradeguard.sandbox import SandboxConfig, SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
 from tradeguard.secrets.vault import ScryptParams, Vault
@@ -36,6 +41,17 @@ ARB_PARAMS: dict[str, Any] = {
     "cooldown_s": 0.2,
     "exec": {"start_assets": ["USDT"], "max_size_usd": "40"},
 }
+
+
+# On the paper node: a burst of three orders per second. A cycle's three legs use it up, so a
+# cycle a third of a second later gets its first leg out and has the second denied (ORDER_RATE):
+# with `on_leg_failure = "hold"` it ends `held`, stranded in the first leg's asset.
+RATE_LIMITED_RISK: dict[str, Any] = {"max_orders_per_s": "3"}
+HOLD_PARAMS: dict[str, Any] = {
+    "cooldown_s": 0.2,
+    "exec": {"start_assets": ["USDT"], "max_size_usd": "500", "on_leg_failure": "hold"},
+}
+AFTER_BURST_MS = 334  # refills one order of the RATE_LIMITED_RISK burst, not two
 
 
 def drifting_sandbox(seed: int = 5, **drift: Any) -> SandboxExchange:
@@ -125,3 +141,83 @@ def _value(v: Any) -> str:
 def node_config(data: dict[str, Any]) -> Config:
     """Validate config data."""
     return Config.model_validate(data)
+
+
+def paper_arb_config(
+    tmp_path: Path,
+    params: dict[str, Any] | None = None,
+    *,
+    risk: dict[str, Any] | None = None,
+    alerts: dict[str, Any] | None = None,
+) -> Config:
+    """Return a paper node config: the seeded small universe, one triangular strategy `tri`."""
+    universe = small_universe()
+    data: dict[str, Any] = {
+        "mode": "paper",
+        "node": {
+            "database_url": f"sqlite:///{tmp_path / 'tg.db'}",
+            "kill_sentinel": str(tmp_path / "tg.kill"),
+        },
+        "data": [],
+        "venues": [
+            {
+                "name": "paper",
+                "kind": "paper",
+                "balances": {"USDT": "100000"},
+                "instruments": [
+                    {
+                        "symbol": m.symbol,
+                        "price_tick": m.price_tick,
+                        "amount_step": m.amount_step,
+                        "min_amount": m.min_amount,
+                        "min_notional": m.min_notional,
+                        "maker_fee": m.taker_fee,
+                        "taker_fee": m.taker_fee,
+                    }
+                    for m in universe.markets
+                ],
+            }
+        ],
+        "strategies": [
+            {
+                "id": "tri",
+                "kind": "triangular",
+                "venue": "paper",
+                "params": params
+                if params is not None
+                else {"cooldown_s": 60, "exec": {"start_assets": ["USDT"]}},
+            }
+        ],
+        "risk": {
+            **ARB_RISK,
+            "max_order_notional_usd": "1000",
+            "arb_max_cycle_notional_usd": "1000",
+            **(risk or {}),
+        },
+    }
+    if alerts is not None:
+        data["alerts"] = alerts
+    return node_config(data)
+
+
+async def started_paper_arb_node(config: Config) -> TradingNode:
+    """Start a paper node on `config` at the universe's time, its strategies running."""
+    node = TradingNode(config)
+    await node.start()
+    assert isinstance(node.clock, SimulatedClock)
+    node.clock.advance_to(START_MS)
+    node.start_strategies()
+    return node
+
+
+async def feed_universe_quotes(node: TradingNode, after_ms: int = 0) -> None:
+    """Move the clock on by `after_ms`, quote every market, and wait for the cycle they start."""
+    assert isinstance(node.clock, SimulatedClock)
+    node.clock.advance_to(node.clock.now_ms() + after_ms)
+    now = node.clock.now_ms()
+    for symbol, t in small_universe().tickers.items():
+        await node.on_quote(
+            Quote(symbol, now, dec(t.bid), dec(t.bid_size), dec(t.ask), dec(t.ask_size))
+        )
+    runner = node.strategies[0].runner  # type: ignore[attr-defined]
+    await runner.wait_idle()

@@ -16,6 +16,8 @@ RULE_NAMES = (
     "order_failed",
     "venue_error",
     "daily_summary",
+    "arb_held",
+    "arb_unwound",
 )
 
 
@@ -34,6 +36,10 @@ class AlertRules(_Strict):
     order_failed: bool = True
     venue_error: bool = True
     daily_summary: bool = True
+    # An arbitrage cycle left an asset stranded (critical).
+    arb_held: bool = True
+    # An arbitrage cycle failed a leg and sold what it held back to the start asset (warning).
+    arb_unwound: bool = True
 
     def enabled(self, rule: str) -> bool:
         """Tell whether `rule` is switched on (unknown names are off)."""

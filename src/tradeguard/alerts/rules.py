@@ -48,11 +48,11 @@ def _signed(value: Any) -> str:
     return f"+{q:,}" if q > 0 else f"{q:,}"
 
 
-def _pct(value: Any, signed: bool = False) -> str:
+def _pct(value: Any, signed: bool = False, step: str = "0.1") -> str:
     d = _dec(value)
     if d is None:
         return "?"
-    q = d.quantize(Decimal("0.1"))
+    q = d.quantize(Decimal(step))
     return f"+{q}%" if signed and q > 0 else f"{q}%"
 
 
@@ -229,6 +229,57 @@ def _venue_error(e: Event) -> Alert:
     )
 
 
+def _amounts(held: Any) -> str:
+    if not isinstance(held, dict) or not held:
+        return "an intermediate asset"
+    return ", ".join(f"{_plain(q)} {a}" for a, q in held.items())
+
+
+def _arb_held(e: Event) -> Alert:
+    d = e.data
+    path = d.get("path", "?")
+    amounts = _amounts(d.get("held"))
+    text = f"Arbitrage cycle held: {path} stopped with {amounts} held{_where(e)}"
+    if d.get("reason"):
+        text += f": {d['reason']}"
+    text += ". Sell it back to the start asset or keep it deliberately"
+    if e.strategy_id:
+        text += f" [strategy {e.strategy_id}]"
+    return Alert(
+        "arb_held",
+        f"Arbitrage cycle held: {amounts}",
+        text,
+        "critical",
+        f"arb_held:{e.strategy_id}:{path}:{e.ts}",
+        e.ts,
+    )
+
+
+def _arb_unwound(e: Event) -> Alert | None:
+    d = e.data
+    if d.get("outcome") != "unwound":
+        return None  # completed is routine, held has its own alert, nothing traded otherwise
+    path = d.get("path", "?")
+    profit = f"{_plain(d.get('actual_profit'))} {d.get('start_asset') or ''}".rstrip()
+    text = (
+        f"Arbitrage cycle unwound: {path}{_where(e)}; actual profit {profit} "
+        f"({_pct(d.get('actual_profit_pct'), signed=True, step='0.001')}) against expected "
+        f"{_pct(d.get('expected_profit_pct'), signed=True, step='0.001')}"
+    )
+    if d.get("reason"):
+        text += f": {d['reason']}"
+    if e.strategy_id:
+        text += f" [strategy {e.strategy_id}]"
+    return Alert(
+        "arb_unwound",
+        f"Arbitrage cycle unwound: {path}",
+        text,
+        "warning",
+        f"arb_unwound:{e.strategy_id}:{path}",
+        e.ts,
+    )
+
+
 def _daily_summary(e: Event) -> Alert:
     d = e.data
     ccy = d.get("currency", "USD")
@@ -310,6 +361,8 @@ _BUILDERS = {
     EventKind.ORDER_UNKNOWN: _order_failed,
     EventKind.VENUE_ERROR: _venue_error,
     EventKind.DAILY_SUMMARY: _daily_summary,
+    EventKind.ARB_HELD: _arb_held,
+    EventKind.ARB_EXECUTION: _arb_unwound,
 }
 
 ALERT_KINDS = frozenset(_BUILDERS)

@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from tradeguard.api.actions import (
     paper_venues,
     reset_paper_account,
 )
+from tradeguard.api.arb_figures import ArbFigures, execution_json, held_now
 from tradeguard.api.auth import AuthError, FailureLimiter, Role, TokenInfo, TokenStore
 from tradeguard.api.metrics import CONTENT_TYPE, NodeMetrics
 from tradeguard.api.schemas import (
@@ -53,9 +54,11 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
 from tradeguard.portfolio import analytics
+from tradeguard.portfolio.arb_summary import OUTCOMES, ArbSummary
 from tradeguard.risk.engine import ResumeRefused
 from tradeguard.secrets.redact import redact
 from tradeguard.secrets.vault import PASSPHRASE_ENV
+from tradeguard.storage.arb_repository import count_arb_executions, load_arb_executions
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -64,6 +67,7 @@ API = "/api/v1"
 _STATE_PATH = f"{API}/state"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_LIMIT = 500
+_OUTCOME_PATTERN = "^(" + "|".join(OUTCOMES) + ")$"
 WS_AUTH_TIMEOUT_S = 5.0
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -91,6 +95,7 @@ class ApiState:
     limiter: FailureLimiter
     passphrase: str | None
     metrics: NodeMetrics
+    arb: ArbFigures
     confirmations: Confirmations = field(default_factory=Confirmations)
 
     def audit(
@@ -316,12 +321,14 @@ def create_app(
 ) -> FastAPI:
     """Build the API, stream, metrics and dashboard for `node`."""
     limit = auth_failures_per_min or node.config.api.auth_failures_per_min
+    arb = ArbFigures(node.storage)
     state = ApiState(
         node=node,
         tokens=tokens or TokenStore(node.db, node.storage),
         limiter=FailureLimiter(limit, 60.0),
         passphrase=passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV),
-        metrics=NodeMetrics(node),
+        metrics=NodeMetrics(node, arb=arb),
+        arb=arb,
     )
 
     @contextlib.asynccontextmanager
@@ -577,7 +584,7 @@ def create_app(
         """Return recent trades (fills), each with the signal that caused its order."""
         return _page(_trades(strategy_id, symbol, limit, offset), limit, offset)
 
-    def _strategy_ids() -> list[str]:
+    def _strategy_ids(arb_ids: list[str]) -> list[str]:
         ids = [s.id for s in node.strategies]
         for r in node.storage.load_run_states():
             if r.strategy_id not in ids:
@@ -585,22 +592,54 @@ def create_app(
         for o in node.orders.orders.values():
             if o.strategy_id not in ids and o.strategy_id:
                 ids.append(o.strategy_id)
+        ids.extend(sid for sid in arb_ids if sid not in ids)
         return ids
 
-    def _strategy(sid: str) -> dict[str, Any]:
+    def _arb_json(summary: ArbSummary) -> dict[str, Any]:
+        return {
+            **summary.to_json(),
+            "held_now": held_now(summary.held, node.portfolio.all_balances()),
+        }
+
+    def _arb_performance(summary: ArbSummary) -> analytics.Performance:
+        """Score a triangular strategy by its cycles: their legs open no positions.
+
+        Each cycle with a fill is one trade; its profit is valued in the valuation asset at the
+        current price of its start asset (a cycle whose start asset has no price is left out of
+        the P&L figures, never out of the counts).
+        """
+        valued = []
+        for r in summary.results:
+            price = node.portfolio.price_of(r.start_asset)
+            if price is not None:
+                valued.append(r.profit * price)
+        perf = analytics.performance(valued, [r.profit_pct for r in summary.results])
+        n, wins = summary.with_fill, summary.profitable
+        return replace(perf, trades=n, wins=wins, losses=n - wins, win_rate=wins / n if n else None)
+
+    async def _strategy(sid: str, arb_ids: list[str]) -> dict[str, Any]:
         strat = next((s for s in node.strategies if s.id == sid), None)
         run = node.storage.load_run_state(sid)
-        rows = node.storage.load_position_rows(status="closed", strategy_id=sid)
-        pnls = [r["pnl"] for r in rows if r.get("pnl") is not None]
-        pcts = [r["pnl_pct"] for r in rows if r.get("pnl_pct") is not None]
-        perf = analytics.performance(pnls, pcts if len(pcts) == len(pnls) else None)
+        kind = strat.kind if strat is not None else "external"
+        if strat is None and sid in arb_ids:
+            kind = "triangular"
+        arb: dict[str, Any] | None = None
+        if kind == "triangular":
+            summary = await state.arb.summary(sid)
+            perf = _arb_performance(summary)
+            arb = _arb_json(summary)
+        else:
+            rows = node.storage.load_position_rows(status="closed", strategy_id=sid)
+            pnls = [r["pnl"] for r in rows if r.get("pnl") is not None]
+            pcts = [r["pnl_pct"] for r in rows if r.get("pnl_pct") is not None]
+            perf = analytics.performance(pnls, pcts if len(pcts) == len(pnls) else None)
         position = sum(
             (p.quantity for p in node.portfolio.open_positions() if p.strategy_id == sid),
             Decimal(0),
         )
         return {
             "id": sid,
-            "kind": strat.kind if strat is not None else "external",
+            "kind": kind,
             "venue": strat.venue if strat is not None else None,
             "symbol": strat.symbol if strat is not None else None,
             "status": ("running" if strat is not None else "external")
@@ -609,6 +648,7 @@ def create_app(
             "open_orders": sum(1 for o in node.orders.open.values() if o.strategy_id == sid),
             "position": str(position),
             "performance": perf.to_json(),
+            "arb": arb,
             "run": None
             if run is None
             else {
@@ -625,17 +665,23 @@ def create_app(
 
         @app.get(f"{API}/{prefix}", tags=[tag], name=f"list_{prefix}")
         async def list_strategies(who: Principal = viewer) -> dict[str, Any]:
-            """Return every strategy (bot) with its status and performance summary."""
-            return {"items": [_strategy(sid) for sid in _strategy_ids()]}
+            """Return every strategy (bot) with its status and performance summary.
+
+            A triangular strategy is scored by its arbitrage cycles and carries their summary
+            in `arb` (see GET /arb/summary).
+            """
+            arb_ids = state.arb.strategy_ids()
+            return {"items": [await _strategy(sid, arb_ids) for sid in _strategy_ids(arb_ids)]}
 
         @app.get(f"{API}/{prefix}/{{strategy_id}}", tags=[tag], name=f"get_{prefix}")
         async def get_strategy(strategy_id: str, who: Principal = viewer) -> dict[str, Any]:
             """Return one strategy (bot) with its status and performance summary."""
-            if strategy_id not in _strategy_ids():
+            arb_ids = state.arb.strategy_ids()
+            if strategy_id not in _strategy_ids(arb_ids):
                 raise HTTPException(
                     404, f"no strategy {strategy_id!r}; GET {API}/strategies lists them"
                 )
-            return _strategy(strategy_id)
+            return await _strategy(strategy_id, arb_ids)
 
         @app.get(f"{API}/{prefix}/{{strategy_id}}/trades", tags=[tag], name=f"{prefix}_trades")
         async def strategy_trades(
@@ -645,9 +691,63 @@ def create_app(
             offset: int = Query(0, ge=0, le=1_000_000),
         ) -> dict[str, Any]:
             """Return a strategy's (bot's) recent trades, each with the signal behind it."""
-            if strategy_id not in _strategy_ids():
+            if strategy_id not in _strategy_ids(state.arb.strategy_ids()):
                 raise HTTPException(404, f"no strategy {strategy_id!r}")
             return _page(_trades(strategy_id, None, limit, offset), limit, offset)
+
+    # arbitrage ----------------------------------------------------------------------------------
+    def _window(since_ts: int | None, until_ts: int | None) -> None:
+        if since_ts is not None and until_ts is not None and until_ts <= since_ts:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", "until_ts"),
+                        "msg": f"must be after since_ts={since_ts} (the window is [since, until))",
+                        "type": "value_error",
+                        "input": until_ts,
+                        "ctx": {"gt": since_ts},
+                    }
+                ]
+            )
+
+    @app.get(f"{API}/arb/executions", tags=["arbitrage"])
+    async def get_arb_executions(
+        who: Principal = viewer,
+        strategy_id: str | None = Query(None, max_length=64),
+        outcome: str | None = Query(None, pattern=_OUTCOME_PATTERN),
+        since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+        until_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, exclusive"),
+        limit: int = Query(50, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0, le=1_000_000),
+    ) -> dict[str, Any]:
+        """Return recorded arbitrage cycles, newest first: expected versus actual, every order."""
+        _window(since_ts, until_ts)
+        rows = load_arb_executions(
+            node.storage, strategy_id=strategy_id, outcome=outcome, since_ts=since_ts,
+            until_ts=until_ts, limit=limit, offset=offset, newest_first=True,
+        )  # fmt: skip
+        total = count_arb_executions(
+            node.storage, strategy_id=strategy_id, outcome=outcome, since_ts=since_ts,
+            until_ts=until_ts,
+        )  # fmt: skip
+        return _page([execution_json(r) for r in rows], limit, offset, total)
+
+    @app.get(f"{API}/arb/summary", tags=["arbitrage"])
+    async def get_arb_summary(
+        who: Principal = viewer,
+        strategy_id: str | None = Query(None, max_length=64),
+        since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+        until_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, exclusive"),
+    ) -> dict[str, Any]:
+        """Return arbitrage figures: cycles by outcome, profit, slippage, latency, held assets."""
+        _window(since_ts, until_ts)
+        summary = await state.arb.summary(strategy_id, since_ts, until_ts)
+        return {
+            "strategy_id": strategy_id,
+            "since_ts": since_ts,
+            "until_ts": until_ts,
+            **_arb_json(summary),
+        }
 
     @app.get(f"{API}/equity", tags=["portfolio"])
     async def get_equity(
@@ -822,6 +922,7 @@ def create_app(
     @app.get("/metrics", tags=["status"])
     async def metrics(who: Principal = viewer) -> Response:
         """Prometheus metrics (viewer token: set `authorization` in the scrape config)."""
+        await state.metrics.collect_arb()
         return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.websocket(f"{API}/stream")

@@ -12,6 +12,7 @@ from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 
 if TYPE_CHECKING:
+    from tradeguard.api.arb_figures import ArbFigures
     from tradeguard.node import TradingNode
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -19,13 +20,17 @@ _STATE_VALUE = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.H
 _BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_CYCLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class NodeMetrics:
     """Counters fed by the event bus, gauges read from the node at scrape time."""
 
-    def __init__(self, node: TradingNode, lag_interval_s: float = 0.25) -> None:
+    def __init__(
+        self, node: TradingNode, lag_interval_s: float = 0.25, arb: ArbFigures | None = None
+    ) -> None:
         self.node = node
+        self.arb = arb
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.orders = Counter(
@@ -66,6 +71,25 @@ class NodeMetrics:
         self.loop_lag_last = Gauge(
             "tradeguard_event_loop_lag_last_seconds", "The last event-loop lag measured", registry=r
         )
+        self.arb_cycles = Counter(
+            "tradeguard_arb_cycles",
+            "Arbitrage cycles attempted since start, by outcome",
+            ["strategy", "outcome"],
+            registry=r,
+        )
+        self.arb_latency = Histogram(
+            "tradeguard_arb_cycle_latency_seconds",
+            "Arbitrage cycle latency, start to last order answer (cycles that sent an order)",
+            ["strategy"],
+            buckets=_CYCLE_BUCKETS,
+            registry=r,
+        )
+        self.arb_profit = Gauge(
+            "tradeguard_arb_actual_profit",
+            "Summed actual profit of every recorded arbitrage cycle, in its start asset",
+            ["strategy", "asset"],
+            registry=r,
+        )
         self.lag_interval_s = lag_interval_s
         self._lag_task: asyncio.Task[None] | None = None
         node.bus.subscribe(self.on_event)
@@ -73,7 +97,7 @@ class NodeMetrics:
 
     # feeds --------------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Count order, fill and denial events."""
+        """Count order, fill, denial and arbitrage-cycle events."""
         kind = event.kind
         if kind.startswith("order."):
             self.orders.labels(event.venue, kind[6:]).inc()
@@ -81,6 +105,12 @@ class NodeMetrics:
             self.fills.labels(event.venue, event.symbol).inc()
         elif kind == EventKind.RISK_DENIED:
             self.denials.labels(str(event.data.get("code", "UNKNOWN"))).inc()
+        elif kind == EventKind.ARB_EXECUTION:
+            outcome = str(event.data.get("outcome", "unknown"))
+            self.arb_cycles.labels(event.strategy_id, outcome).inc()
+            latency_ms = event.data.get("latency_ms")
+            if outcome != "rejected" and isinstance(latency_ms, int | float):
+                self.arb_latency.labels(event.strategy_id).observe(latency_ms / 1000)
 
     def on_latency(self, venue: str, op: str, seconds: float) -> None:
         """Record one venue call's latency."""
@@ -142,6 +172,14 @@ class NodeMetrics:
         self.breakers.labels("stale_data").set(2 if snap["stale_symbols"] else 0)
         for venue, b in snap["venues"].items():
             self.breakers.labels(f"venue:{venue}").set(_BREAKER_VALUE.get(str(b["state"]), 2))
+
+    async def collect_arb(self) -> None:
+        """Read the summed profit of every strategy's recorded cycles (before `render`)."""
+        if self.arb is None:
+            return
+        for sid in self.arb.strategy_ids():
+            for asset, total in (await self.arb.summary(sid)).profit.items():
+                self.arb_profit.labels(sid, asset).set(float(total))
 
     def render(self) -> bytes:
         """Return the text exposition of every metric."""

@@ -50,3 +50,5 @@ class EventKind:
     RUN_STARTED = "run.started"
     RUN_FINISHED = "run.finished"
     DAILY_SUMMARY = "pnl.daily_summary"
+    ARB_EXECUTION = "arb.execution"  # one arbitrage cycle attempt ended (any outcome)
+    ARB_HELD = "arb.held"  # a cycle left an asset stranded (critical)

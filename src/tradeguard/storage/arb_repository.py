@@ -3,7 +3,13 @@
 ```python
 row_id = insert_arb_execution(storage, {"strategy_id": "tri", "start_asset": "USDT", ...})
 rows = load_arb_executions(storage, strategy_id="tri")
+page = load_arb_executions(storage, outcome="held", limit=50, offset=0, newest_first=True)
+total = count_arb_executions(storage, outcome="held")
+figures = load_arb_figures(storage, strategy_id="tri", after_id=last_seen)   # for summaries
 ```
+
+Rows are only ever inserted, so a reader may fold in what is new since the last id it saw
+(`after_id`, `upto_id`) instead of reading everything again.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, case, func, select
 
 from tradeguard.storage.repository import Storage
 from tradeguard.storage.tables import arb_executions
@@ -38,19 +44,121 @@ def insert_arb_execution(storage: Storage, row: Mapping[str, Any]) -> int:
     return int(key[0])
 
 
+def _filters(
+    strategy_id: str | None = None,
+    outcome: str | None = None,
+    since_ts: int | None = None,
+    until_ts: int | None = None,
+    after_id: int | None = None,
+    upto_id: int | None = None,
+) -> list[ColumnElement[bool]]:
+    c = arb_executions.c
+    where: list[ColumnElement[bool]] = []
+    if strategy_id is not None:
+        where.append(c.strategy_id == strategy_id)
+    if outcome is not None:
+        where.append(c.outcome == outcome)
+    if since_ts is not None:
+        where.append(c.ts >= since_ts)
+    if until_ts is not None:
+        where.append(c.ts < until_ts)
+    if after_id is not None:
+        where.append(c.id > after_id)
+    if upto_id is not None:
+        where.append(c.id <= upto_id)
+    return where
+
+
 def load_arb_executions(
     storage: Storage,
     *,
     strategy_id: str | None = None,
     outcome: str | None = None,
+    since_ts: int | None = None,
+    until_ts: int | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Return recorded cycles, oldest first, optionally for one strategy or one outcome."""
-    stmt = select(arb_executions).order_by(arb_executions.c.ts, arb_executions.c.id)
-    if strategy_id is not None:
-        stmt = stmt.where(arb_executions.c.strategy_id == strategy_id)
-    if outcome is not None:
-        stmt = stmt.where(arb_executions.c.outcome == outcome)
+    """Return recorded cycles, oldest first unless `newest_first`.
+
+    Filters: one strategy, one outcome, cycles started at or after `since_ts` and before
+    `until_ts` (epoch ms).
+    """
+    c = arb_executions.c
+    stmt: Select[Any] = select(arb_executions).where(
+        *_filters(strategy_id, outcome, since_ts, until_ts)
+    )
+    if newest_first:
+        stmt = stmt.order_by(c.ts.desc(), c.id.desc())
+    else:
+        stmt = stmt.order_by(c.ts, c.id)
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [dict(r._mapping) for r in storage._read(stmt)]
+
+
+def count_arb_executions(
+    storage: Storage,
+    *,
+    strategy_id: str | None = None,
+    outcome: str | None = None,
+    since_ts: int | None = None,
+    until_ts: int | None = None,
+) -> int:
+    """Return how many recorded cycles match the filters of `load_arb_executions`."""
+    where = _filters(strategy_id, outcome, since_ts, until_ts)
+    stmt = select(func.count()).select_from(arb_executions).where(*where)
+    return int(storage._read(stmt)[0][0])
+
+
+def load_arb_figures(
+    storage: Storage,
+    *,
+    strategy_id: str | None = None,
+    since_ts: int | None = None,
+    until_ts: int | None = None,
+    after_id: int | None = None,
+    upto_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Return what a summary needs of each matching cycle, in id order, without the records.
+
+    Each row: id, strategy_id, outcome, start_asset, expected_profit_pct, actual_profit (Decimals),
+    latency_ms, ts, and from the `legs` JSON, read by the database: actual_profit_pct (its string)
+    and held (asset -> amount string; None unless the outcome is `held`).
+    """
+    c = arb_executions.c
+    stmt = (
+        select(
+            c.id,
+            c.strategy_id,
+            c.outcome,
+            c.start_asset,
+            c.expected_profit_pct,
+            c.actual_profit,
+            c.latency_ms,
+            c.ts,
+            c.legs["actual_profit_pct"].as_string().label("actual_profit_pct"),
+            case((c.outcome == "held", c.legs["held"])).label("held"),
+        )
+        .where(*_filters(strategy_id, None, since_ts, until_ts, after_id, upto_id))
+        .order_by(c.id)
+    )
+    return [dict(r._mapping) for r in storage._read(stmt)]
+
+
+def last_arb_execution_id(storage: Storage) -> int:
+    """Return the highest record id, 0 when nothing is recorded."""
+    value = storage._read(select(func.max(arb_executions.c.id)))[0][0]
+    return int(value) if value is not None else 0
+
+
+def arb_strategy_ids(
+    storage: Storage, *, after_id: int | None = None, upto_id: int | None = None
+) -> list[str]:
+    """Return the ids of the strategies that recorded cycles (with ids in the range), sorted."""
+    c = arb_executions.c
+    stmt = select(c.strategy_id).where(*_filters(after_id=after_id, upto_id=upto_id))
+    return sorted({str(r[0]) for r in storage._read(stmt.distinct())})

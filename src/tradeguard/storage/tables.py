@@ -239,6 +239,7 @@ arb_executions = Table(
     Column("latency_ms", Integer, nullable=True),
     Column("ts", EpochMs, nullable=False),
     Index(None, "strategy_id", "ts"),
+    Index(None, "ts"),
 )
 
 # Statements that make `events` append-only, per dialect. Migration 0001 carries its own copy

@@ -138,10 +138,11 @@ function renderLimits(risk) {
 async function refresh() {
   refreshTimer = null;
   try {
-    const [state, positions, orders, balances, strategies, trades, equity] = await Promise.all([
-      api("/state"), api("/positions"), api("/orders?status=open"), api("/balances"),
-      api("/strategies"), api("/trades?limit=25"), api("/equity?points=400"),
-    ]);
+    const [state, positions, orders, balances, strategies, trades, equity, arbSummary] =
+      await Promise.all([
+        api("/state"), api("/positions"), api("/orders?status=open"), api("/balances"),
+        api("/strategies"), api("/trades?limit=25"), api("/equity?points=400"), api("/arb/summary"),
+      ]);
     renderState(state);
     fillTable("positions", positions.items, (tr, p) => {
       cell(tr, p.symbol); cell(tr, p.strategy_id); cell(tr, p.side); cell(tr, qty(p.quantity));
@@ -169,6 +170,12 @@ async function refresh() {
       cell(tr, qty(t.amount)); cell(tr, num(t.price)); cell(tr, num(t.fee, 4));
       cell(tr, describeSignal(t.signal), "signal");
     });
+    const arbStrategy = strategies.items.some((s) => s.kind === "triangular");
+    if (arbStrategy || arbSummary.cycles > 0) {
+      renderArb(arbSummary, await api("/arb/executions?limit=" + ARB_ROWS));
+    } else {
+      $("arb").classList.add("hidden");
+    }
     const pts = equity.points;
     drawLine("equity-chart", pts.map((p) => Number(p.equity)), "#3fb950", false);
     drawLine("drawdown-chart", pts.map((p) => -p.drawdown_pct), "#f85149", false);
@@ -177,6 +184,91 @@ async function refresh() {
   } catch (e) {
     $("updated").textContent = "update failed: " + e.message;
   }
+}
+
+// arbitrage: the latest cycles, their figures, and a warning while a held asset is still held
+const ARB_ROWS = 20;
+
+function pct(v, places = 3) {
+  if (v === null || v === undefined || v === "") return "–";
+  const n = Number(v);
+  return Number.isFinite(n) ? (n > 0 ? "+" : "") + n.toFixed(places) + "%" : String(v);
+}
+
+function arbRow(tr, c) {
+  cell(tr, ts(c.ts)); cell(tr, c.strategy_id); cell(tr, c.path);
+  const td = cell(tr, "");
+  const badge = document.createElement("span");
+  badge.className = "outcome " + c.outcome;
+  badge.textContent = c.outcome;
+  td.appendChild(badge);
+  tr.dataset.outcome = c.outcome;
+  cell(tr, pct(c.expected_profit_pct));
+  const actual = cell(tr, c.outcome === "rejected" ? "–" : pct(c.actual_profit_pct));
+  actual.classList.toggle("pos", Number(c.actual_profit_pct) > 0);
+  actual.classList.toggle("neg", Number(c.actual_profit_pct) < 0);
+  const profit = cell(tr, "");
+  if (c.outcome === "rejected") profit.textContent = "–";
+  else { signed(profit, c.actual_profit, 4); profit.textContent += " " + (c.start_asset || ""); }
+  cell(tr, c.latency_ms === null || c.latency_ms === undefined ? "–" :
+    Number(c.latency_ms).toFixed(0) + " ms");
+  if (c.reason) tr.title = c.reason;
+}
+
+function renderArbHeld(held, detail) {
+  const box = $("arb-held");
+  const assets = Object.entries(held || {}).map(([a, q]) => qty(q) + " " + a);
+  box.classList.toggle("hidden", assets.length === 0);
+  box.textContent = assets.length === 0 ? "" :
+    "⚠ Held from arbitrage cycles: " + assets.join(", ") + (detail ? " · " + detail : "") +
+    ". Sell it back to the start asset or keep it deliberately.";
+}
+
+function renderArb(sum, page) {
+  $("arb").classList.remove("hidden");
+  fillTable("arb-cycles", page.items, arbRow);
+  const o = sum.by_outcome || {};
+  const share = (x) => x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%";
+  const profit = Object.entries(sum.profit || {}).map(([a, p]) =>
+    num(p.total, 4) + " " + a + " (mean " + num(p.mean, 4) + ")").join(", ") || "–";
+  const figures = [
+    ["cycles", sum.cycles + " (" + ["completed", "unwound", "held", "failed", "rejected"]
+      .map((k) => (o[k] || 0) + " " + k).join(", ") + ")"],
+    ["completed", share(sum.completed_rate) + " of sent"],
+    ["win rate", share(sum.win_rate)],
+    ["profit", profit],
+    ["slippage", sum.slippage_pct.mean === null ? "–" : pct(sum.slippage_pct.mean) + " mean"],
+    ["latency", sum.latency_ms.p50 === null ? "–" :
+      "p50 " + sum.latency_ms.p50 + " ms · p99 " + sum.latency_ms.p99 + " ms"],
+  ];
+  const box = $("arb-summary");
+  box.replaceChildren();
+  for (const [label, value] of figures) {
+    const span = document.createElement("span");
+    span.dataset.figure = label;
+    const b = document.createElement("b");
+    b.textContent = value;
+    span.append(label + ": ", b);
+    box.appendChild(span);
+  }
+  const n = sum.held_cycles;
+  renderArbHeld(sum.held_now, n ? n + " held cycle" + (n > 1 ? "s" : "") + ", last " +
+    ts(sum.last_held_ts) : "");
+}
+
+// A pushed cycle shows at once; the next refresh brings the stored record and the figures.
+function onArbEvent(ev) {
+  $("arb").classList.remove("hidden");
+  if (ev.kind === "arb.held") {
+    renderArbHeld(ev.data.held, ev.data.path);
+    return;
+  }
+  const body = document.querySelector("#arb-cycles tbody");
+  const tr = document.createElement("tr");
+  arbRow(tr, Object.assign({ ts: ev.ts, strategy_id: ev.strategy_id }, ev.data));
+  body.prepend(tr);
+  while (body.rows.length > ARB_ROWS) body.deleteRow(-1);
+  document.querySelector('.empty[data-for="arb-cycles"]').classList.add("hidden");
 }
 
 function describeSignal(sig) {
@@ -196,6 +288,7 @@ function connect() {
   socket.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     if (ev.type === "hello") { $("ws-status").textContent = "live"; $("ws-status").className = "pill on"; }
+    if (ev.kind === "arb.execution" || ev.kind === "arb.held") onArbEvent(ev);
     scheduleRefresh();
   };
   socket.onclose = (ev) => {

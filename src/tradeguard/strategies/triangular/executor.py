@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
-from tradeguard.model.events import Event
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ONE, ZERO, quantize_down
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.engine import ARB_UNWIND_TAG
@@ -57,8 +57,8 @@ from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
 log = logging.getLogger(__name__)
 
 HUNDRED = Decimal(100)
-ARB_EXECUTION = "arb.execution"
-ARB_HELD = "arb.held"
+ARB_EXECUTION = EventKind.ARB_EXECUTION
+ARB_HELD = EventKind.ARB_HELD
 Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 
 
@@ -849,6 +849,7 @@ class TriangularExecutor:
                 {
                     "path": rec.path,
                     "cycle_id": rec.cycle_id,
+                    "start_asset": rec.start_asset,
                     "held": {a: str(q) for a, q in rec.held.items()},
                     "reason": rec.reason,
                     "message": (
@@ -898,6 +899,7 @@ class TriangularExecutor:
                 {
                     "record_id": rec.record_id,
                     "path": rec.path,
+                    "start_asset": rec.start_asset,
                     "outcome": rec.outcome,
                     "reason": rec.reason,
                     "expected_profit_pct": str(rec.expected_profit_pct),

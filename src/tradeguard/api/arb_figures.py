@@ -1,0 +1,183 @@
+"""Recorded arbitrage cycles for the API, the dashboard and the metrics.
+
+```python
+item = execution_json(row)                # one row: Decimals as strings, legs as stored
+figures = ArbFigures(node.storage)
+(await figures.summary("tri")).to_json()  # reads only the rows recorded since the last call
+```
+
+The routes run on the trading node's event loop, so a summary must not read every recorded
+cycle on each dashboard refresh: each filter keeps its running `ArbSummary` and the id of the
+last row folded in, and only newer rows are read (records are never updated or deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.pool import StaticPool
+
+from tradeguard.model.balance import Balance
+from tradeguard.portfolio.arb_summary import WITH_FILL, ArbSummary, decimal_or_none
+from tradeguard.storage.arb_repository import (
+    arb_strategy_ids,
+    last_arb_execution_id,
+    load_arb_figures,
+)
+from tradeguard.storage.repository import Storage
+
+_Key = tuple[str | None, int | None, int | None]
+_BUILD_SLICE = 1000  # record ids read at once when a summary is built from scratch
+
+
+def _text(value: Any) -> str | None:
+    d = decimal_or_none(value)
+    return None if d is None else str(d)
+
+
+def execution_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe one recorded cycle for the API (Decimals as strings)."""
+    legs = row.get("legs") or {}
+    cycle = row.get("cycle") or {}
+    expected_pct = decimal_or_none(row.get("expected_profit_pct"))
+    actual_pct = decimal_or_none(legs.get("actual_profit_pct"))
+    slippage = (
+        actual_pct - expected_pct
+        if expected_pct is not None and actual_pct is not None and row["outcome"] in WITH_FILL
+        else None
+    )
+    return {
+        "id": row["id"],
+        "strategy_id": row["strategy_id"],
+        "ts": row["ts"],
+        "path": cycle.get("path", ""),
+        "cycle_id": cycle.get("cycle_id"),
+        "start_asset": row["start_asset"],
+        "outcome": row["outcome"],
+        "reason": legs.get("reason", ""),
+        "size": _text(legs.get("size")),
+        "spent": _text(legs.get("spent")),
+        "returned": _text(legs.get("returned")),
+        "expected_profit": _text(legs.get("expected_profit")),
+        "expected_profit_pct": _text(expected_pct),
+        "actual_profit": _text(row.get("actual_profit")),
+        "actual_profit_pct": _text(actual_pct),
+        "slippage_pct": _text(slippage),
+        "fees": _text(row.get("fees")),
+        "unwind_loss": _text(legs.get("unwind_loss")),
+        "latency_ms": row.get("latency_ms"),
+        "first_order_ms": legs.get("first_order_ms"),
+        "legs": list(legs.get("legs") or []),
+        "unwinds": list(legs.get("unwinds") or []),
+        "held": dict(legs.get("held") or {}),
+        "dust": dict(legs.get("dust") or {}),
+        "scanned": {
+            "max_size": cycle.get("max_size"),
+            "size_limited_by": cycle.get("size_limited_by"),
+            "legs": list(cycle.get("legs") or []),
+        },
+    }
+
+
+@dataclass(slots=True)
+class _Entry:
+    summary: ArbSummary = field(default_factory=ArbSummary)
+    seen_id: int = 0  # every record up to this id is folded in
+
+
+def _matches(row: Mapping[str, Any], key: _Key) -> bool:
+    strategy_id, since_ts, until_ts = key
+    ts = int(row["ts"])
+    return (
+        (strategy_id is None or row["strategy_id"] == strategy_id)
+        and (since_ts is None or ts >= since_ts)
+        and (until_ts is None or ts < until_ts)
+    )
+
+
+class ArbFigures:
+    """Running arbitrage summaries per (strategy, since, until), least recently used dropped.
+
+    The first summary of a filter reads every matching record, in a worker thread so that the
+    event loop keeps trading; after that only records with a higher id are read (by primary key)
+    and folded in on the loop.
+    """
+
+    def __init__(self, storage: Storage, max_entries: int = 64) -> None:
+        self.storage = storage
+        self.max_entries = max_entries
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._strategy_ids: set[str] = set()
+        self._ids_seen = 0
+        # A single shared connection (an in-memory database) must not be used from two threads.
+        self._inline = isinstance(storage.db.engine.pool, StaticPool)
+
+    async def summary(
+        self,
+        strategy_id: str | None = None,
+        since_ts: int | None = None,
+        until_ts: int | None = None,
+    ) -> ArbSummary:
+        """Return the summary of the cycles matching the filters, as recorded now."""
+        key = (strategy_id, since_ts, until_ts)
+        entry = self._entries.get(key)
+        if entry is None:
+            top = last_arb_execution_id(self.storage)
+            if self._inline:
+                built = self._build(key, top)
+            else:
+                built = await asyncio.to_thread(self._build, key, top)
+            entry = self._entries.get(key)  # another request may have built it meanwhile
+            if entry is None or entry.seen_id < built.seen_id:
+                entry = self._entries[key] = built
+        self._advance(entry, key, last_arb_execution_id(self.storage))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return entry.summary
+
+    def _build(self, key: _Key, top: int) -> _Entry:
+        # In slices of ids: each read holds the interpreter only briefly, so the loop keeps going.
+        entry = _Entry()
+        while entry.seen_id < top:
+            self._advance(entry, key, min(entry.seen_id + _BUILD_SLICE, top))
+        return entry
+
+    def _advance(self, entry: _Entry, key: _Key, top: int) -> None:
+        if top <= entry.seen_id:
+            return
+        # By id range only, so the primary key answers; the filters are applied here.
+        for row in load_arb_figures(self.storage, after_id=entry.seen_id, upto_id=top):
+            if _matches(row, key):
+                entry.summary.add(row)
+        entry.seen_id = top
+
+    def strategy_ids(self) -> list[str]:
+        """Return the ids of the strategies that recorded cycles."""
+        top = last_arb_execution_id(self.storage)
+        if top > self._ids_seen:
+            after = self._ids_seen or None
+            self._strategy_ids.update(arb_strategy_ids(self.storage, after_id=after, upto_id=top))
+            self._ids_seen = top
+        return sorted(self._strategy_ids)
+
+
+def held_now(held: Mapping[str, Decimal], balances: Iterable[Balance]) -> dict[str, str]:
+    """Return what held cycles left that the ledger still holds (each asset capped by it).
+
+    Selling a held asset back by hand shows here at once; the recorded amounts do not change.
+    """
+    have: dict[str, Decimal] = {}
+    for b in balances:
+        have[b.asset] = have.get(b.asset, Decimal(0)) + b.total
+    out = {}
+    for asset, amount in sorted(held.items()):
+        left = min(amount, have.get(asset, Decimal(0)))
+        if left > 0:
+            out[asset] = str(left)
+    return out

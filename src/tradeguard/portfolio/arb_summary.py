@@ -1,0 +1,162 @@
+"""Figures over recorded arbitrage cycles, folded in one cycle at a time.
+
+```python
+summary = ArbSummary()
+for row in load_arb_figures(storage, strategy_id="tri"):   # or any mapping with those keys
+    summary.add(row)
+summary.to_json()
+```
+
+Definitions the API and the dashboard share:
+- a cycle *sent an order* unless its outcome is `rejected`;
+- a cycle *has a fill* when it is `completed`, `unwound` or `held` (the executor's outcomes for
+  a cycle whose first leg traded); it is *profitable* when its actual profit is above zero;
+- slippage is actual % minus expected %, averaged over the cycles with a fill;
+- latency percentiles are over the cycles that sent an order (nearest rank);
+- profit is summed per start asset, never across assets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+OUTCOMES = ("completed", "unwound", "held", "rejected", "failed")
+WITH_FILL = frozenset({"completed", "unwound", "held"})
+_ZERO = Decimal(0)
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    """Read a stored figure (Decimal, or its string in JSON) as a Decimal; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def percentile(sorted_values: list[int], pct: float) -> int | None:
+    """Return the nearest-rank percentile of ascending values, None when there are none."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """One cycle with a fill, as performance figures need it."""
+
+    start_asset: str
+    profit: Decimal
+    profit_pct: Decimal
+
+
+@dataclass(slots=True)
+class ArbSummary:
+    """Figures over recorded cycles, folded in one by one (a cycle is never taken out).
+
+    A row holds: outcome, start_asset, actual_profit, actual_profit_pct, expected_profit_pct,
+    latency_ms, ts and held (asset -> amount, for `held` cycles); figures may be Decimals or
+    their strings.
+    """
+
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    profitable: int = 0
+    profit: dict[str, Decimal] = field(default_factory=dict)  # start asset -> summed profit
+    profit_cycles: dict[str, int] = field(default_factory=dict)  # start asset -> cycles
+    slippage_sum: Decimal = _ZERO
+    slippage_n: int = 0
+    latencies_ms: list[int] = field(default_factory=list)  # kept sorted
+    held: dict[str, Decimal] = field(default_factory=dict)  # asset -> amount left by held cycles
+    held_cycles: int = 0
+    last_held_ts: int | None = None
+    results: list[CycleResult] = field(default_factory=list)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Fold in one recorded cycle."""
+        outcome = str(row["outcome"])
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if outcome == "rejected":
+            return
+        latency = row.get("latency_ms")
+        if latency is not None:
+            bisect.insort(self.latencies_ms, int(latency))
+        if outcome not in WITH_FILL:
+            return
+        asset = str(row["start_asset"])
+        profit = decimal_or_none(row.get("actual_profit")) or _ZERO
+        pct = decimal_or_none(row.get("actual_profit_pct")) or _ZERO
+        self.profit[asset] = self.profit.get(asset, _ZERO) + profit
+        self.profit_cycles[asset] = self.profit_cycles.get(asset, 0) + 1
+        self.results.append(CycleResult(asset, profit, pct))
+        if profit > 0:
+            self.profitable += 1
+        expected = decimal_or_none(row.get("expected_profit_pct"))
+        if expected is not None:
+            self.slippage_sum += pct - expected
+            self.slippage_n += 1
+        if outcome == "held":
+            self.held_cycles += 1
+            ts = int(row["ts"])
+            self.last_held_ts = ts if self.last_held_ts is None else max(self.last_held_ts, ts)
+            for held_asset, amount in (row.get("held") or {}).items():
+                q = decimal_or_none(amount)
+                if q is not None:
+                    self.held[held_asset] = self.held.get(held_asset, _ZERO) + q
+
+    @property
+    def cycles(self) -> int:
+        """Return every recorded cycle, whatever its outcome."""
+        return sum(self.outcomes.values())
+
+    @property
+    def sent(self) -> int:
+        """Return the cycles that sent at least one order (all but `rejected`)."""
+        return self.cycles - self.outcomes.get("rejected", 0)
+
+    @property
+    def with_fill(self) -> int:
+        """Return the cycles whose first leg traded (completed, unwound or held)."""
+        return sum(self.outcomes.get(o, 0) for o in WITH_FILL)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data (Decimals as strings, shares 0..1)."""
+        sent, with_fill = self.sent, self.with_fill
+        completed = self.outcomes.get("completed", 0)
+        return {
+            "cycles": self.cycles,
+            "by_outcome": dict(self.outcomes),
+            "sent": sent,
+            "with_fill": with_fill,
+            "profitable": self.profitable,
+            "completed_rate": completed / sent if sent else None,
+            "win_rate": self.profitable / with_fill if with_fill else None,
+            "profit": {
+                asset: {
+                    "total": str(total),
+                    "mean": str(total / self.profit_cycles[asset]),
+                    "cycles": self.profit_cycles[asset],
+                }
+                for asset, total in sorted(self.profit.items())
+            },
+            "slippage_pct": {
+                "mean": str(self.slippage_sum / self.slippage_n) if self.slippage_n else None,
+                "cycles": self.slippage_n,
+            },
+            "latency_ms": {
+                "p50": percentile(self.latencies_ms, 50),
+                "p99": percentile(self.latencies_ms, 99),
+                "cycles": len(self.latencies_ms),
+            },
+            "held": {a: str(q) for a, q in sorted(self.held.items()) if q},
+            "held_cycles": self.held_cycles,
+            "last_held_ts": self.last_held_ts,
+        }
