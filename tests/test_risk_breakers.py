@@ -61,6 +61,19 @@ def test_drawdown_is_measured_from_the_equity_peak_not_the_start() -> None:
     assert rig.check(buy("0.5")).code == "TRADING_HALTED"
 
 
+def test_drawdown_trips_at_a_new_low_after_a_partial_recovery() -> None:
+    rig = Rig(daily_loss_limit_usd=D(50_000), daily_loss_limit_pct=D(25))  # no daily-loss trip
+    eng = rig.engine
+    eng.observe_equity(T0, D(12_000))  # the peak
+    eng.observe_equity(T0 + 1, D(10_900))  # 9.17% below it
+    eng.observe_equity(T0 + 2, D(11_500))  # back up, still under the peak
+    eng.observe_equity(T0 + 3, D(10_900))  # the same low again
+    assert eng.state is TradingState.ACTIVE
+    eng.observe_equity(T0 + 4, D(10_800))  # 10% below the peak: lower than any low before
+    assert eng.state is TradingState.HALTED
+    assert rig.kinds(EventKind.BREAKER_TRIPPED)[0].data["breaker"] == "drawdown"
+
+
 def test_daily_loss_halts_until_the_next_utc_day_and_a_manual_resume() -> None:
     rig = Rig()
     eng = rig.engine

@@ -114,6 +114,17 @@ def test_upsert_order_replaces_the_journal_row(store: Storage) -> None:
     assert store.count_orders() == 1
 
 
+def test_order_update_keeps_the_venue_symbol_and_creation_time_it_was_journaled_with(
+    store: Storage,
+) -> None:
+    store.upsert_order(_order())
+    moved = _order(venue="kraken", symbol="ETH/USDT", ts=5_000, status=OrderStatus.FILLED)
+    store.upsert_order(moved)
+    (loaded,) = store.load_orders()
+    assert (loaded.venue, loaded.symbol, loaded.created_ts) == ("binance", "BTC/USDT", 1_000)
+    assert (loaded.status, loaded.updated_ts) == (OrderStatus.FILLED, 5_000)
+
+
 def test_load_orders_filters_and_lists_newest_first(store: Storage) -> None:
     store.upsert_order(_order("a", ts=1))
     store.upsert_order(_order("b", ts=2, status=OrderStatus.FILLED))
@@ -187,6 +198,20 @@ def test_load_fills_filters(store: Storage) -> None:
     assert store.load_fills(symbol="ETH/USDT") == []
 
 
+def test_fill_fees_count_every_fill_and_value_each_fee_in_its_quote(store: Storage) -> None:
+    store.insert_fill(_fill("t1", fee=D("0.5"), fee_asset="USDT"))
+    store.insert_fill(_fill("t2", price=D("100"), fee=D("0.002"), fee_asset="BTC"))
+    store.insert_fill(_fill("t3", fee=D("1"), fee_asset="BNB"))  # no price for it: not counted
+    store.insert_fill(_fill("t4", fee=D("0"), fee_asset="USDT"))
+    fills = store.load_fills()
+    assert store.fill_fees() == (4, D("0.7"))
+    assert store.fill_fees() == (len(fills), sum((f.fee_in_quote for f in fills), D(0)))
+
+
+def test_fill_fees_of_an_empty_journal_are_zero(store: Storage) -> None:
+    assert store.fill_fees() == (0, D(0))
+
+
 # positions ----------------------------------------------------------------------------------------
 def test_position_open_update_close_lifecycle(store: Storage) -> None:
     pos = Position("binance", "BTC/USDT", "ma")
@@ -215,6 +240,22 @@ def test_position_open_update_close_lifecycle(store: Storage) -> None:
     assert (closed["exit_price"], closed["exit_ts"], closed["entry_ts"]) == (D("120"), 30, 10)
     assert (closed["pnl"], closed["pnl_pct"]) == (trade.pnl, trade.pnl_pct)
     assert closed["pnl"] == D("29.6")
+
+
+def test_closed_pnls_list_the_closed_trades_newest_first(store: Storage) -> None:
+    for sid, exit_px in (("a", "110"), ("b", "95"), ("a", "90")):
+        pos = Position("binance", "BTC/USDT", sid)
+        pos.apply(Side.BUY, D("100"), D("1"), D("0"), ts=1)
+        store.save_position(pos, D("100"))
+        trade = pos.apply(Side.SELL, D(exit_px), D("1"), D("0"), ts=2)
+        assert trade is not None
+        store.close_position(trade, pos)
+    still_open = Position("binance", "ETH/USDT", "a")
+    still_open.apply(Side.BUY, D("10"), D("1"), D("0"), ts=3)
+    store.save_position(still_open, D("10"))
+    assert store.closed_pnls() == [D("-10"), D("-5"), D("10")]
+    assert store.closed_pnls(strategy_id="a") == [D("-10"), D("10")]
+    assert store.closed_pnls(strategy_id="c") == []
 
 
 def test_flat_position_without_open_row_writes_nothing(store: Storage) -> None:
@@ -380,6 +421,38 @@ def test_each_write_outside_a_transaction_commits_on_its_own(storage_db_url: str
     reopened = Database(storage_db_url)
     assert Storage(reopened).get_order("c-1") is not None
     reopened.dispose()
+
+
+def test_held_connection_commits_each_transaction_and_reads_other_commits(
+    store: Storage,
+) -> None:
+    other = Storage(store.db)
+    with store.holding_connection():
+        with store.transaction():
+            store.upsert_order(_order())
+        assert other.get_order("c-1") is not None  # committed, not waiting for the block's end
+        store.kv_set("k", 1)  # a write outside a transaction commits on its own
+        assert other.kv_get("k") == 1
+        other.upsert_order(_order("c-2", ts=2_000))
+        assert store.get_order("c-2") is not None  # a read is not stuck on an old snapshot
+        with pytest.raises(RuntimeError), store.transaction():
+            store.upsert_order(_order("c-3"))
+            raise RuntimeError("rolled back")
+        assert store.get_order("c-3") is None
+        with store.transaction():  # the held connection is usable after a rollback
+            store.record_transition("c-1", "new", "submitted", 3)
+    assert len(store.load_transitions("c-1")) == 1
+    assert store.count_orders() == 2
+
+
+def test_held_connection_serves_only_the_thread_that_holds_it(store: Storage) -> None:
+    seen: list[Order | None] = []
+    with store.holding_connection(), store.transaction():
+        store.upsert_order(_order())
+        worker = threading.Thread(target=lambda: seen.append(store.get_order("c-1")))
+        worker.start()
+        worker.join(timeout=10)
+    assert seen == [None]  # the other thread read through its own connection: not committed yet
 
 
 def test_transaction_belongs_to_the_thread_that_opened_it(store: Storage) -> None:

@@ -30,7 +30,7 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, Quote
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.pacing import Pacer
@@ -265,6 +265,8 @@ class TradingNode:
         self._equity = ZERO
         self._held: frozenset[str] | None = None
         self._held_n = 0
+        self._trough: tuple[Decimal, Decimal] | None = None  # (peak, lowest equity seen under it)
+        self._run_states: dict[str, RunState] = {}
         self.storage.add_commit_hook(self._write_audit)
         self.bus.subscribe(self._audit)
         self._build_venues()
@@ -284,11 +286,9 @@ class TradingNode:
         # (a checkpoint must not re-read every closed trade, which grows without bound).
         self._trade_totals: dict[str, _TradeTotals] = {}
         for sc in config.strategies:
-            rows = self.storage.load_position_rows(status="closed", strategy_id=sc.id)
             totals = self._trade_totals[sc.id] = _TradeTotals()
-            for r in rows:
-                if r.get("pnl") is not None:
-                    totals.add(dec(r["pnl"]))
+            for pnl in self.storage.closed_pnls(strategy_id=sc.id):
+                totals.add(pnl)
         self._closed_seen = len(self.portfolio.closed_trades)
         from tradeguard.execution.timeouts import OrderTimeouts
 
@@ -442,9 +442,14 @@ class TradingNode:
         self._trade_ts[order.strategy_id] = fill.ts
 
     def _run_state(self, strategy_id: str) -> RunState:
-        state = self.storage.load_run_state(strategy_id)
+        # Read once: this node is the only writer of its strategies' run states.
+        state = self._run_states.get(strategy_id)
         if state is None:
-            state = RunState(strategy_id=strategy_id, status="running")
+            state = self.storage.load_run_state(strategy_id)
+            if state is None:
+                state = RunState(strategy_id=strategy_id, status="running")
+            state.updated_ts = 0  # each save stamps its own time
+            self._run_states[strategy_id] = state
         return state
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -504,7 +509,8 @@ class TradingNode:
         # API it serves) for 50-100 ms. The collector gets it back when the replay ends.
         gc.freeze()
         try:
-            return await self._replay(until_end, progress)
+            with self.storage.holding_connection():
+                return await self._replay(until_end, progress)
         finally:
             gc.unfreeze()
 
@@ -543,19 +549,23 @@ class TradingNode:
         # is cancelled (and maybe re-sent) at the first candle after it expired, as live does.
         timeouts = self.timeouts if self.timeouts.policies else None
         open_orders = self.orders.open
+        marks = portfolio.marks
+        observe_equity = self._observe_equity
         for i in range(start_idx, total):
             c = candles[i]
+            symbol = c.symbol
+            close_ts = c.close_ts
             if sim is not None:
-                sim.advance_to(c.close_ts)
+                sim.advance_to(close_ts)
             market_on_candle(c)
-            portfolio.marks[c.symbol] = c.close
-            paper = paper_by_symbol.get(c.symbol)
+            marks[symbol] = c.close
+            paper = paper_by_symbol.get(symbol)
             if paper is not None:
                 paper.on_candle(c)
             if timeouts is not None and open_orders:
                 await timeouts.sweep()
-            self._observe_equity(c.close_ts, c.symbol)
-            for strat in by_symbol.get(c.symbol, ()):
+            observe_equity(close_ts, symbol)
+            for strat in by_symbol.get(symbol, ()):
                 strat.on_candle(c)
             if queue:
                 await self._drain()
@@ -746,11 +756,17 @@ class TradingNode:
             self._ctx.queue.clear()
 
     def _observe_equity(self, ts: int, symbol: str = "") -> None:
-        # Equity moves only when a held asset's mark or a balance changes; skip the sum otherwise.
-        if self._equity_dirty or symbol in self._held_symbols():
-            self._equity = self.portfolio.equity()
+        # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
+        # run figures, which it alone moves) otherwise.
+        held = self._held
+        if held is None or self._held_n != len(self.portfolio.marks):
+            held = self._held_symbols()
+        if self._equity_dirty or symbol in held:
+            self._equity = equity = self.portfolio.equity()
             self._equity_dirty = False
-        equity = self._equity
+            self._track_drawdown(equity)
+        else:
+            equity = self._equity
         day = ts // _DAY_MS
         if day != self._day:
             if self._day is not None:
@@ -760,16 +776,23 @@ class TradingNode:
         if ts >= self._next_sample:
             self.equity_curve.append((ts, equity))
             self._next_sample = ts + self.equity_sample_ms
+        self.risk.observe_equity(ts, equity)
+
+    def _track_drawdown(self, equity: Decimal) -> None:
         stats = self.stats
         if not stats.start_equity:
             stats.start_equity = equity
-        if equity > stats.peak_equity:
+        peak = stats.peak_equity
+        if equity > peak:
             stats.peak_equity = equity
-        elif stats.peak_equity:
-            dd = (stats.peak_equity - equity) / stats.peak_equity * 100
+        elif peak and (
+            self._trough is None or self._trough[0] is not peak or equity < self._trough[1]
+        ):
+            # Under one peak the drawdown grows only at a new low: between lows nothing to do.
+            self._trough = (peak, equity)
+            dd = (peak - equity) / peak * 100
             if dd > stats.max_drawdown_pct:
                 stats.max_drawdown_pct = dd
-        self.risk.observe_equity(ts, equity)
 
     def _held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) on any venue."""
@@ -879,10 +902,8 @@ class TradingNode:
         return await self._execute_kill(request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
-        rows = self.storage.load_position_rows(status="closed")
-        pnls = [dec(r["pnl"]) for r in rows if r.get("pnl") is not None]
-        fills = self.storage.load_fills()
-        fees = sum((f.fee_in_quote for f in fills), ZERO)
+        pnls = self.storage.closed_pnls()
+        fill_count, fees = self.storage.fill_fees()
         realized = sum(pnls, ZERO)
         open_pos = []
         for p in self.portfolio.open_positions():
@@ -898,7 +919,7 @@ class TradingNode:
             events_total=self.stats.events,
             orders=self.storage.count_orders(),
             denied=self.stats.denied,
-            fills=len(fills),
+            fills=fill_count,
             closed_trades=len(pnls),
             winning_trades=sum(1 for p in pnls if p > 0),
             losing_trades=sum(1 for p in pnls if p <= 0),

@@ -117,7 +117,10 @@ class OrderManager:
         self.resolve_delay_s = resolve_delay_s
         self.not_found_grace_ms = int(not_found_grace_s * 1000)
         self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal]]] = {}
-        self._pending_journal: list[tuple[Order, str, str, int, str]] = []
+        # Acknowledgements waiting for the next commit: the rows to write (each order's latest
+        # state) and the transitions (client order id, from, to, ts, reason), in order.
+        self._pending_rows: dict[str, Order] = {}
+        self._pending_journal: list[tuple[str, str, str, int, str]] = []
         storage.add_commit_hook(self._write_behind)
         for venue in venues.values():
             venue.set_listener(self)
@@ -415,10 +418,10 @@ class OrderManager:
             if order.status is OrderStatus.SUBMITTED:
                 self._transition(order, OrderStatus.ACCEPTED)  # journals the venue id too
             elif new_id:
-                self.storage.upsert_order(order)
+                self._write_order(order)
             return
         if new_id:
-            self.storage.upsert_order(order)
+            self._write_order(order)
         if order.status.is_terminal or status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
             return
         # cancelled / expired / rejected: wait for fills the venue says happened first
@@ -461,7 +464,7 @@ class OrderManager:
                     )
                 else:
                     order.apply_fill(fill)
-                self.storage.upsert_order(order)
+                self._write_order(order)
                 if before is not order.status:
                     self.storage.record_transition(
                         order.client_order_id,
@@ -480,30 +483,37 @@ class OrderManager:
                     self.storage.close_position(closed, pos)
                 if pos.quantity != 0:
                     self.storage.save_position(pos, fill.price)
-        self.risk.observe_fill(fill, closed, strategy_id)
-        self._publish(
-            EventKind.FILL, fill.ts, order, _fill_data(fill), venue=fill.venue, symbol=fill.symbol
-        )
-        if order is not None and before is not order.status:
-            self._publish_order(_STATUS_EVENT[order.status], order)
-        if was_flat and pos is not None and pos.quantity != 0:
+            # What the fill sets off (a breaker, the risk counters, its audit events) is written
+            # with the fill, in one commit.
+            self.risk.observe_fill(fill, closed, strategy_id)
             self._publish(
-                EventKind.POSITION_OPENED,
+                EventKind.FILL,
                 fill.ts,
                 order,
-                _position_data(pos),
+                _fill_data(fill),
                 venue=fill.venue,
                 symbol=fill.symbol,
             )
-        if closed is not None:
-            self._publish(
-                EventKind.POSITION_CLOSED,
-                fill.ts,
-                order,
-                _closed_data(closed),
-                venue=fill.venue,
-                symbol=fill.symbol,
-            )
+            if order is not None and before is not order.status:
+                self._publish_order(_STATUS_EVENT[order.status], order)
+            if was_flat and pos is not None and pos.quantity != 0:
+                self._publish(
+                    EventKind.POSITION_OPENED,
+                    fill.ts,
+                    order,
+                    _position_data(pos),
+                    venue=fill.venue,
+                    symbol=fill.symbol,
+                )
+            if closed is not None:
+                self._publish(
+                    EventKind.POSITION_CLOSED,
+                    fill.ts,
+                    order,
+                    _closed_data(closed),
+                    venue=fill.venue,
+                    symbol=fill.symbol,
+                )
         if order is not None:
             if order.status.is_terminal:
                 self.open.pop(order.client_order_id, None)
@@ -539,12 +549,12 @@ class OrderManager:
             for venue, (balances, usd) in pending.items():
                 self.storage.upsert_balances(venue, balances, usd)
         if self._pending_journal:
+            rows, self._pending_rows = self._pending_rows, {}
             journal, self._pending_journal = self._pending_journal, []
-            latest = {order.client_order_id: order for order, *_ in journal}
-            for order in latest.values():
+            for order in rows.values():
                 self.storage.upsert_order(order)
-            for order, before, after, ts, reason in journal:
-                self.storage.record_transition(order.client_order_id, before, after, ts, reason)
+            for cid, before, after, ts, reason in journal:
+                self.storage.record_transition(cid, before, after, ts, reason)
 
     # the portfolio view the risk engine reads ---------------------------------------------------
     def equity(self) -> Decimal:
@@ -584,10 +594,13 @@ class OrderManager:
             # An acknowledgement moves no money: journal it with the next commit. If the process
             # dies first, the order is still SUBMITTED in the journal and reconciliation asks the
             # venue, which is the rule for any in-flight order.
-            self._pending_journal.append((order, before.value, status.value, now, reason))
+            self._pending_rows[order.client_order_id] = order
+            self._pending_journal.append(
+                (order.client_order_id, before.value, status.value, now, reason)
+            )
         else:
             with self.storage.transaction():
-                self.storage.upsert_order(order)
+                self._write_order(order)
                 self.storage.record_transition(
                     order.client_order_id, before.value, status.value, now, reason
                 )
@@ -595,6 +608,11 @@ class OrderManager:
             self.open.pop(order.client_order_id, None)
         severity = "warning" if status is OrderStatus.REJECTED else "info"
         self._publish_order(_STATUS_EVENT[status], order, severity=severity)
+
+    def _write_order(self, order: Order) -> None:
+        # The row gets the order's latest state now: a write of it still waiting is not needed.
+        self.storage.upsert_order(order)
+        self._pending_rows.pop(order.client_order_id, None)
 
     def _publish_order(self, kind: str, order: Order, severity: str = "info") -> None:
         self._publish(kind, self.clock.now_ms(), order, _order_data(order), severity=severity)

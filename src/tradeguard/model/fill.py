@@ -42,14 +42,20 @@ class Fill:
     @property
     def fee_in_quote(self) -> Decimal:
         """Fee valued in the quote asset (fees charged in base are valued at the fill price)."""
-        if self.fee == 0:
-            return ZERO
-        if self.fee_asset == self.quote:
-            return self.fee
-        if self.fee_asset == self.base:
-            return self.fee * self.price
-        return ZERO
+        return fee_in_quote(self.symbol, self.price, self.fee, self.fee_asset)
 
     @property
     def dedup_key(self) -> tuple[str, str, str]:
         return (self.venue, self.symbol, self.trade_id)
+
+
+def fee_in_quote(symbol: str, price: Decimal, fee: Decimal, fee_asset: str) -> Decimal:
+    """Value a fill's fee in its quote asset (a fee charged in base is valued at the fill price)."""
+    if fee == 0:
+        return ZERO
+    base, _, rest = symbol.partition("/")
+    if fee_asset == rest.split(":", 1)[0]:
+        return fee
+    if fee_asset == base:
+        return fee * price
+    return ZERO

@@ -800,7 +800,7 @@ class RiskEngine:
 
     def observe_equity(self, ts: int, equity: Decimal) -> None:
         """Feed marked-to-market equity: day/week roll, peak, drawdown, daily loss and warning."""
-        rolled = self._roll(ts, equity)
+        rolled = ts // DAY_MS != self.day and self._roll(ts, equity)
         self.last_equity = equity
         if (
             self.reducing_until is not None
@@ -818,7 +818,7 @@ class RiskEngine:
         q = self._quiet_inputs
         if not (
             q is not None
-            and q[0] is equity
+            and equity >= q[0]
             and q[1] is peak
             and q[2] is self.state
             and q[3] is day_start
@@ -828,8 +828,9 @@ class RiskEngine:
             and q[7] is c.max_drawdown_pct
             and q[8] is c.daily_loss_limit_usd
         ):
-            # Most candles leave equity (the same object) and every input below as they were on
-            # the last evaluation that tripped nothing; the checks would find nothing again.
+            # Every check below trips only as equity falls, the other inputs fixed: with those
+            # inputs as on the last evaluation that tripped nothing, and equity no lower than
+            # there, the checks would find nothing again (most candles, held asset or not).
             self._quiet_inputs = None
             if self._check_equity_limits(ts, equity, peak, day_start):
                 self._quiet_inputs = (

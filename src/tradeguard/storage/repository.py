@@ -47,6 +47,7 @@ from tradeguard.model import (
     Side,
     TimeInForce,
 )
+from tradeguard.model.fill import fee_in_quote
 from tradeguard.storage.db import Database
 from tradeguard.storage.driver import DriverStatement
 from tradeguard.storage.tables import (
@@ -80,6 +81,7 @@ _CLOSE_POSITION_FIELDS = (
     "pnl_pct", "realized_pnl", "fees", "current_price", "unrealized_pnl", "last_exit_price",
     "updated_ts",
 )  # fmt: skip
+_ORDER_IDENTITY = ("venue", "symbol", "created_ts")
 # Keep IN (...) lists well under SQLite's bound-parameter limit.
 _IN_CHUNK = 500
 
@@ -118,6 +120,7 @@ class _Tx(threading.local):
     # Per thread, so one thread's open transaction never swallows another thread's writes.
     conn: Connection | None = None
     depth: int = 0
+    held: Connection | None = None  # kept checked out by holding_connection()
 
 
 class Storage:
@@ -130,7 +133,11 @@ class Storage:
         self._commit_hooks: list[Callable[[], None]] = []
         # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
         driver = self._driver
-        self._upsert_order_stmt = driver(self._upsert(orders, ["client_order_id"]))
+        # A client order id names one order on one market from its creation: those indexed
+        # columns are left alone on update, so a status change rewrites no page of their indexes.
+        self._upsert_order_stmt = driver(
+            self._upsert(orders, ["client_order_id"], keep=_ORDER_IDENTITY)
+        )
         # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
         self._insert_fill_stmt = driver(
             self._upsert(
@@ -174,14 +181,53 @@ class Storage:
             finally:
                 tx.depth -= 1
             return
+        held = tx.held
+        if held is not None:
+            with held.begin():
+                yield from self._outermost(tx, held)
+            return
         with self._engine.begin() as conn:
-            tx.conn, tx.depth = conn, 1
-            try:
-                yield
-                for hook in self._commit_hooks:
-                    hook()
-            finally:
-                tx.conn, tx.depth = None, 0
+            yield from self._outermost(tx, conn)
+
+    def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
+        tx.conn, tx.depth = conn, 1
+        try:
+            yield
+            for hook in self._commit_hooks:
+                hook()
+        finally:
+            tx.conn, tx.depth = None, 0
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        # One statement outside transaction(): committed at once, without the commit hooks.
+        held = self._tx.held
+        if held is None:
+            with self._engine.begin() as conn:
+                yield conn
+        else:
+            with held.begin():
+                yield held
+
+    @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """Keep one pooled connection for this thread's reads and writes until the block ends.
+
+        For a loop that commits many times a second (a replay): taking a connection from the pool
+        and giving it back costs more than a small commit's statements. Other threads keep using
+        the pool.
+        """
+        tx = self._tx
+        if tx.held is not None or tx.conn is not None:
+            yield
+            return
+        conn = self._engine.connect()
+        tx.held = conn
+        try:
+            yield
+        finally:
+            tx.held = None
+            conn.close()
 
     def add_commit_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook` inside every outermost transaction, just before it commits.
@@ -198,14 +244,14 @@ class Storage:
         conn = self._tx.conn
         if conn is not None:
             return conn.execute(stmt, params)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(stmt, params)
 
     def _run(self, stmt: DriverStatement, row: Mapping[str, Any]) -> Any:
         conn = self._tx.conn
         if conn is not None:
             return stmt.execute(conn, row)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             return stmt.execute(conn, row)
 
     def _run_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -213,13 +259,20 @@ class Storage:
         if conn is not None:
             stmt.execute_many(conn, rows)
             return
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             stmt.execute_many(conn, rows)
 
     def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
-        conn = self._tx.conn
+        tx = self._tx
+        conn = tx.conn
         if conn is not None:
             return conn.execute(stmt).all()
+        held = tx.held
+        if held is not None:
+            try:
+                return held.execute(stmt).all()
+            finally:
+                held.rollback()  # end the read's transaction: the next one sees newer commits
         with self._engine.connect() as conn:
             return conn.execute(stmt).all()
 
@@ -413,6 +466,17 @@ class Storage:
             stmt = stmt.offset(offset)
         return [_fill_from_row(r) for r in self._read(stmt)]
 
+    def fill_fees(self) -> tuple[int, Decimal]:
+        """Return how many fills are stored and the sum of their fees, each in its quote asset."""
+        stmt = select(fills.c.symbol, fills.c.price, fills.c.fee, fills.c.fee_asset).order_by(
+            fills.c.ts, fills.c.id
+        )
+        n, total = 0, ZERO
+        for symbol, price, fee, fee_asset in self._read(stmt):
+            n += 1
+            total += fee_in_quote(symbol, price, fee, fee_asset)
+        return n, total
+
     def fill_keys(self, venue: str, symbol: str) -> set[tuple[str, str]]:
         """Return every stored (trade id, side) of one venue and symbol (for replay dedup)."""
         stmt = select(fills.c.trade_id, fills.c.side).where(
@@ -481,6 +545,15 @@ class Storage:
         """Return every open position as a model Position (signed quantity)."""
         stmt = select(positions).where(positions.c.status == _OPEN).order_by(positions.c.id)
         return [_position_from_row(r) for r in self._read(stmt)]
+
+    def closed_pnls(self, strategy_id: str | None = None) -> list[Decimal]:
+        """Return the P&L of every closed position that has one, newest first."""
+        stmt = select(positions.c.pnl).where(
+            positions.c.status == _CLOSED, positions.c.pnl.is_not(None)
+        )
+        if strategy_id is not None:
+            stmt = stmt.where(positions.c.strategy_id == strategy_id)
+        return [r[0] for r in self._read(stmt.order_by(positions.c.id.desc()))]
 
     def load_position_rows(
         self,

@@ -50,19 +50,20 @@ class ExitTracker:
             if price > self.best:
                 self.best = price
             move_pct = (price - entry) / entry * _HUNDRED
-            best_move = (self.best - entry) / entry * _HUNDRED
         else:
             if price < self.best:
                 self.best = price
             move_pct = (entry - price) / entry * _HUNDRED
-            best_move = (entry - self.best) / entry * _HUNDRED
         if r.stop_loss_pct and move_pct <= -r.stop_loss_pct:
             return "stop_loss"
         if r.take_profit_pct and move_pct >= r.take_profit_pct:
             return "take_profit"
         if r.trailing_stop_pct:
-            if not self.trailing_armed and best_move >= r.trailing_activation_pct:
-                self.trailing_armed = True
+            if not self.trailing_armed:
+                best = self.best
+                best_move = (best - entry if self.long else entry - best) / entry * _HUNDRED
+                if best_move >= r.trailing_activation_pct:
+                    self.trailing_armed = True
             if self.trailing_armed:
                 retrace = (
                     (self.best - price) / self.best * _HUNDRED
