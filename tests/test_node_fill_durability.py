@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 from node_support import node_for, paper_config, write_slice
@@ -69,4 +70,26 @@ async def test_losing_fill_and_the_breaker_it_trips_are_journaled_with_their_eve
             assert kind in kinds, kind
     finally:
         reader.dispose()
+        node.close()
+
+
+async def test_each_order_s_transition_log_reads_in_the_order_it_happened(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # An acknowledgement is journaled with the next commit; when that commit is the fill's, the
+    # acknowledgement must still come first in the log.
+    data = write_slice(data_dir, tmp_path / "btc.csv", 3000)
+    node = node_for(paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data, tmp=tmp_path))
+    try:
+        await node.run()
+        orders = node.storage.load_orders()
+        assert orders
+        for order in orders:
+            log = node.storage.load_transitions(order.client_order_id)
+            steps = [(r["from_status"], r["to_status"]) for r in log]
+            assert steps[0][0] == "new", (order.client_order_id, steps)
+            for (_, reached), (left, _) in pairwise(steps):
+                assert reached == left, (order.client_order_id, steps)
+            assert steps[-1][1] == order.status.value
+    finally:
         node.close()

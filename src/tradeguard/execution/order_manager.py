@@ -466,6 +466,9 @@ class OrderManager:
                     order.apply_fill(fill)
                 self._write_order(order)
                 if before is not order.status:
+                    # Transitions still waiting (an acknowledgement) go first: the log keeps
+                    # the order in which they happened.
+                    self._write_transitions()
                     self.storage.record_transition(
                         order.client_order_id,
                         before.value if before else "",
@@ -535,7 +538,7 @@ class OrderManager:
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
-        if self._pending_balances or self._pending_journal:
+        if self._pending_balances or self._pending_journal or self._pending_rows:
             with self.storage.transaction():
                 pass  # the commit hook writes it
 
@@ -548,13 +551,16 @@ class OrderManager:
             pending, self._pending_balances = self._pending_balances, {}
             for venue, (balances, usd) in pending.items():
                 self.storage.upsert_balances(venue, balances, usd)
-        if self._pending_journal:
+        if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}
-            journal, self._pending_journal = self._pending_journal, []
             for order in rows.values():
                 self.storage.upsert_order(order)
-            for cid, before, after, ts, reason in journal:
-                self.storage.record_transition(cid, before, after, ts, reason)
+            self._write_transitions()
+
+    def _write_transitions(self) -> None:
+        journal, self._pending_journal = self._pending_journal, []
+        for cid, before, after, ts, reason in journal:
+            self.storage.record_transition(cid, before, after, ts, reason)
 
     # the portfolio view the risk engine reads ---------------------------------------------------
     def equity(self) -> Decimal:
