@@ -120,11 +120,8 @@ class BalanceSync:
             if asset not in reported and book.total(asset) != 0:
                 reported[asset] = Balance(venue, asset)
         found: list[Discrepancy] = []
-        usd: dict[str, Decimal] = {}
+        usd = self.portfolio.values_of(reported.values())
         for asset, bal in sorted(reported.items()):
-            px = self.portfolio.price_of(asset)
-            if px is not None:
-                usd[asset] = bal.total * px
             ledger_total = book.total(asset)
             if self.beyond_tolerance(ledger_total, bal.total):
                 found.append(Discrepancy(venue, asset, ledger_total, bal.total))

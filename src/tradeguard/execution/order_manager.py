@@ -529,12 +529,7 @@ class OrderManager:
 
     def on_balances(self, venue: str, balances: list[Balance]) -> None:
         """Record the venue's balances (the source of truth); written with the next commit."""
-        usd = {}
-        for b in balances:
-            px = self.portfolio.price_of(b.asset)
-            if px is not None:
-                usd[b.asset] = b.total * px
-        self._pending_balances[venue] = (balances, usd)
+        self._pending_balances[venue] = (balances, self.portfolio.values_of(balances))
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""

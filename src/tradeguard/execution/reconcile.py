@@ -320,11 +320,7 @@ def _apply_balances(
                 )
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
-        usd: dict[str, Decimal] = {}
-        for b in rows:
-            px = node.portfolio.price_of(b.asset)
-            if px is not None:
-                usd[b.asset] = b.total * px
+        usd = node.portfolio.values_of(rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)
         node.storage.upsert_balances(venue, rows, usd, ts=now)

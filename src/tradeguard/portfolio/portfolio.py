@@ -104,6 +104,15 @@ class Portfolio:
     def mark(self, symbol: str, price: Decimal) -> None:
         self.marks[symbol] = price
 
+    def values_of(self, balances: Iterable[Balance]) -> dict[str, Decimal]:
+        """Value each balance's total in the valuation asset, where a price is known."""
+        out: dict[str, Decimal] = {}
+        for b in balances:
+            px = self.price_of(b.asset)
+            if px is not None:
+                out[b.asset] = b.total * px
+        return out
+
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
         """Value one unit of `asset` in `in_asset` from marks, directly or through one hop."""
         target = in_asset or self.valuation_asset
