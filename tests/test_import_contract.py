@@ -1,0 +1,150 @@
+"""The room table of docs/architecture.md as an import contract.
+
+Every `tradeguard.*` import in `src/` (at module level or inside a function) is checked against
+the rooms each room may import. A new upward import fails here; the few that are still being
+moved out are listed by name in `KNOWN`, and a listed one that no longer exists fails too, so the
+list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "tradeguard"
+
+# Top-level modules that belong to a room of their own name elsewhere in the table.
+ALIASES = {
+    "clock": "model",
+    "bus": "events",
+    "pacing": "model",
+    "logsetup": "secrets",
+    "control": "node",
+    "configdoc": "cli",
+}
+
+ALL = "*"
+# room -> rooms it may import (its own room is always allowed)
+MAY_IMPORT: dict[str, set[str] | str] = {
+    "model": set(),
+    "secrets": set(),
+    "events": {"model"},
+    "risk": {"model", "portfolio"},
+    "portfolio": {"model"},
+    "storage": {"model"},
+    "marketdata": {"model"},
+    "alerts": {"model", "secrets"},
+    "venues": {"model", "marketdata", "secrets"},
+    "config": {"model", "risk", "alerts", "venues", "marketdata", "portfolio", "secrets"},
+    "execution": {"model", "risk", "portfolio", "storage", "venues", "marketdata", "events"},
+    "strategies": {"model", "marketdata", "portfolio"},
+    "bots": {"model", "risk", "portfolio"},
+    "sandbox": {"model", "marketdata", "secrets"},
+    "backtest": ALL,
+    "node": ALL,
+    "api": ALL,
+    "cli": ALL,
+}
+# Rooms that nothing but these may import (the top of the house).
+TOP = {"node": {"backtest", "api", "cli"}, "api": {"cli"}, "cli": set()}
+
+# Imports that break the table today and are being moved out; each is (module, imported room).
+KNOWN: set[tuple[str, str]] = {
+    ("api.cli", "cli"),
+    ("control", "cli"),
+    ("execution.chaos", "sandbox"),
+    ("execution.chaos", "secrets"),
+    ("strategies.triangular.cli", "cli"),
+    ("strategies.triangular.cli", "storage"),
+    ("strategies.triangular.executor", "risk"),
+    ("strategies.triangular.executor", "storage"),
+    ("strategies.triangular.strategy", "config"),
+    ("venues.ccxt_venue", "cli"),
+}
+
+
+def _room(module: str) -> str:
+    head = module.split(".")[0]
+    return ALIASES.get(head, head)
+
+
+def _target_room(imported: str) -> str:
+    # a command-line module is the CLI's, wherever it still lives
+    return "cli" if imported.split(".")[-1] == "cli" else _room(imported)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("tradeguard."):
+                found.add(node.module.removeprefix("tradeguard."))
+            elif node.module == "tradeguard":
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("tradeguard."):
+                    found.add(alias.name.removeprefix("tradeguard."))
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).with_suffix("")
+        if "migrations" in rel.parts:
+            continue
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        if parts:
+            out[".".join(parts)] = path
+    return out
+
+
+def _allowed(room: str, target: str) -> bool:
+    if target == room:
+        return True
+    rule = MAY_IMPORT.get(room)
+    if rule is None:
+        return False
+    if target in TOP and room not in TOP[target]:
+        return False
+    return rule == ALL or target in rule
+
+
+def _violations() -> set[tuple[str, str]]:
+    bad: set[tuple[str, str]] = set()
+    for module, path in _modules().items():
+        room = _room(module)
+        for imported in _imports(path):
+            target = _target_room(imported)
+            if not _allowed(room, target):
+                bad.add((module, target))
+    return bad
+
+
+def test_every_room_is_in_the_table() -> None:
+    rooms = {_room(m) for m in _modules()}
+    assert rooms <= set(MAY_IMPORT), f"rooms missing from the table: {rooms - set(MAY_IMPORT)}"
+
+
+def test_no_new_upward_import() -> None:
+    new = sorted(_violations() - KNOWN)
+    assert not new, "imports that break the room table (docs/architecture.md): " + ", ".join(
+        f"{m} -> {t}" for m, t in new
+    )
+
+
+def test_known_exceptions_still_exist() -> None:
+    gone = sorted(KNOWN - _violations())
+    assert not gone, f"remove these from KNOWN, they are fixed: {gone}"
+
+
+def test_contract_catches_an_upward_import() -> None:
+    assert not _allowed("model", "venues")
+    assert not _allowed("strategies", "storage")
+    assert not _allowed("venues", "risk")
+    assert not _allowed("execution", "node")
+    assert not _allowed("node", "api")
+    assert _allowed("node", "execution")
+    assert _allowed("cli", "api")
