@@ -13,7 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from tradeguard.alerts.config import AlertsConfig
@@ -151,6 +159,13 @@ class Config(_Strict):
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    # The config file's folder: relative strategy files are looked up there first.
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_dir(self) -> Path | None:
+        """Return the folder of the file this config was read from, if any."""
+        return self._source_dir
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -285,6 +300,9 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             data = base
     apply_env_overrides(data, env)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, data)) from None
+    if path is not None:
+        config._source_dir = Path(path).resolve().parent
+    return config

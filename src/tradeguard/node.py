@@ -391,7 +391,9 @@ class TradingNode:
             try:
                 from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
 
-                strat = create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params)
+                strat = create(
+                    sc.kind, sc.id, sc.venue, sc.symbol, sc.params, self.config.source_dir
+                )
             except ValueError as exc:
                 raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
             strat.bind(self._ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from tradeguard.model.fill import Fill
@@ -112,9 +113,14 @@ def register(kind: str) -> Callable[[type[Strategy]], type[Strategy]]:
 
 
 def create(
-    kind: str, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]
+    kind: str,
+    strategy_id: str,
+    venue: str,
+    symbol: str,
+    params: dict[str, Any],
+    base_dir: Path | None = None,
 ) -> Strategy:
-    """Build a registered strategy, or raise ValueError naming the known kinds."""
+    """Build a strategy of a built-in or user kind, or raise ValueError saying where it looked."""
     from tradeguard.strategies import ma_crossover  # noqa: F401  (registers itself)
 
     if kind not in _REGISTRY and kind in _LAZY:
@@ -123,6 +129,11 @@ def create(
         importlib.import_module(_LAZY[kind])
     factory = _REGISTRY.get(kind)
     if factory is None:
-        known = sorted({*_REGISTRY, *_LAZY})
-        raise ValueError(f"unknown strategy kind {kind!r}; known kinds: {known}")
+        from tradeguard.strategies.loader import StrategyLoadError, load_strategy_class
+
+        try:
+            factory = load_strategy_class(kind, base_dir)
+        except StrategyLoadError as exc:
+            known = sorted({*_REGISTRY, *_LAZY})
+            raise ValueError(f"{exc} (built-in kinds: {known})") from None
     return factory(strategy_id, venue, symbol, params)
