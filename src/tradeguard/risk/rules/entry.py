@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.money import fmt
+from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.valuation import STABLECOINS
 
@@ -74,11 +75,16 @@ class MaxOrderNotional(Rule):
 
 
 class MaxOrderNotionalPct(Rule):
+    __slots__ = ("fraction",)
     key, code = "max_order_notional_pct", "MAX_ORDER_NOTIONAL_PCT"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.max_order_notional_pct)
 
     def check(self, c: Check) -> Denial | None:
         pct = self.config.max_order_notional_pct
-        cap = c.equity_usd * frac(pct)
+        cap = c.equity_usd * self.fraction
         if c.notional_usd <= cap:
             return None
         return self.deny(
@@ -205,13 +211,18 @@ class OnePositionPerStrategy(Rule):
 
 
 class PortfolioHeat(Rule):
+    __slots__ = ("fraction",)
     key, code = "max_portfolio_heat_pct", "PORTFOLIO_HEAT"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.max_portfolio_heat_pct)
 
     def check(self, c: Check) -> Denial | None:
         assert c.exposure is not None
         pct = self.config.max_portfolio_heat_pct
         heat = c.exposure.heat_usd + c.order_risk
-        cap = c.equity_usd * frac(pct)
+        cap = c.equity_usd * self.fraction
         if heat <= cap:
             return None
         return self.deny(
@@ -223,7 +234,12 @@ class PortfolioHeat(Rule):
 
 
 class StableReserve(Rule):
+    __slots__ = ("fraction",)
     key, code = "stable_reserve_pct", "STABLE_RESERVE"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.stable_reserve_pct)
 
     def check(self, c: Check) -> Denial | None:
         if c.intent.side is not Side.BUY or c.quote not in STABLECOINS:
@@ -231,7 +247,7 @@ class StableReserve(Rule):
         assert c.exposure is not None
         pct = self.config.stable_reserve_pct
         after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
-        reserve = c.equity_usd * frac(pct)
+        reserve = c.equity_usd * self.fraction
         if after >= reserve:
             return None
         return self.deny(

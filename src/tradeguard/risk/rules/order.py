@@ -91,6 +91,12 @@ class PriceRule(Rule):
     """A reference price; a limit price inside the band; a market order's protective bound."""
 
     key, code = "price_band_pct", "PRICE_BAND"
+    __slots__ = ("band_frac", "slip_frac")
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.band_frac = frac(config.price_band_pct)
+        self.slip_frac = frac(config.market_slippage_cap_pct)
 
     def check(self, c: Check) -> Denial | None:
         i, inst = c.intent, c.inst
@@ -105,9 +111,7 @@ class PriceRule(Rule):
         c.mid = mid
         if i.type is OrderType.LIMIT:
             return self._limit(c, mid)
-        c.bound = c.price = price_bound(
-            i.side, mid, inst.price_tick, frac(self.config.market_slippage_cap_pct)
-        )
+        c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
         violation = inst.violation(i.amount, None)
         if violation is None and i.amount * mid < inst.min_notional:
             notional = i.amount * mid
@@ -128,7 +132,7 @@ class PriceRule(Rule):
                 f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
             )  # fmt: skip
         band_pct = self.config.price_band_pct
-        if abs(price - mid) > mid * frac(band_pct):
+        if abs(price - mid) > mid * self.band_frac:
             dev = abs(price - mid) / mid * _HUNDRED
             return self.deny(
                 dev, band_pct,
