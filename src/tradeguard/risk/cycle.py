@@ -31,29 +31,41 @@ def cycle_denial(
     n, most = len(legs), c.arb_max_cycle_length
     if not 2 <= n <= most:
         return 0, Denial(
-            "ARB_CYCLE_LENGTH", "arb_max_cycle_length", Decimal(n), Decimal(most),
+            "ARB_CYCLE_LENGTH",
+            "arb_max_cycle_length",
+            Decimal(n),
+            Decimal(most),
             f"cycle rejected: {n} legs; a cycle needs 2 to arb_max_cycle_length={most} legs "
             "(risk.arb_max_cycle_length)",
-        )  # fmt: skip
+        )
     least = c.arb_min_profit_after_fees_pct
     if net_pct < least:
         return 0, Denial(
-            "ARB_MIN_PROFIT", "arb_min_profit_after_fees_pct", net_pct, least,
+            "ARB_MIN_PROFIT",
+            "arb_min_profit_after_fees_pct",
+            net_pct,
+            least,
             f"cycle rejected: expected profit after fees {net_pct}% is below "
             f"arb_min_profit_after_fees_pct={least} (risk.arb_min_profit_after_fees_pct)",
-        )  # fmt: skip
+        )
     cap = c.arb_max_cycle_notional_usd
     if notional_usd > cap:
         return 0, Denial(
-            "ARB_CYCLE_NOTIONAL", "arb_max_cycle_notional_usd", notional_usd, cap,
+            "ARB_CYCLE_NOTIONAL",
+            "arb_max_cycle_notional_usd",
+            notional_usd,
+            cap,
             f"cycle rejected: size {fmt(notional_usd)} USD exceeds arb_max_cycle_notional_usd="
             f"{fmt(cap)} (risk.arb_max_cycle_notional_usd)",
-        )  # fmt: skip
+        )
     for i, leg in enumerate(legs):
         breaker = breakers.get(leg.venue)
         if breaker is not None and breaker.state != VenueBreaker.CLOSED:
             return i, Denial(
-                "VENUE_BREAKER_OPEN", "venue_error_threshold", None, None,
+                "VENUE_BREAKER_OPEN",
+                "venue_error_threshold",
+                None,
+                None,
                 f"cycle rejected: the error breaker for venue {leg.venue} is {breaker.state}",
-            )  # fmt: skip
+            )
     return None

@@ -213,9 +213,15 @@ class RiskEngine(RiskObservers):
             "price_bound": _s(c.bound),
         }
         self._emit(
-            Event(EventKind.RISK_APPROVED, c.now, data, intent.venue, intent.symbol,
-                  intent.strategy_id)
-        )  # fmt: skip
+            Event(
+                EventKind.RISK_APPROVED,
+                c.now,
+                data,
+                intent.venue,
+                intent.symbol,
+                intent.strategy_id,
+            )
+        )
 
     def loss_limits(self, now: int, equity: Decimal) -> tuple[Decimal, Decimal, Decimal, Any]:
         """(day start, daily limit, week start, weekly limit) in the valuation asset."""
@@ -239,33 +245,61 @@ class RiskEngine(RiskObservers):
         net = portfolio.net_quantity(intent.venue, intent.symbol)
         side = intent.side
         if not shrinks(net, side, intent.amount):
-            return self._deny(intent, now, Denial(
-                "REDUCE_ONLY_WOULD_GROW", "reduce_only", intent.amount, abs(net),
-                f"flatten order rejected: {side.value} {intent.amount} would not shrink the net "
-                f"position {net} on {intent.symbol}",
-            ))  # fmt: skip
+            return self._deny(
+                intent,
+                now,
+                Denial(
+                    "REDUCE_ONLY_WOULD_GROW",
+                    "reduce_only",
+                    intent.amount,
+                    abs(net),
+                    f"flatten order rejected: {side.value} {intent.amount} would not shrink "
+                    f"the net position {net} on {intent.symbol}",
+                ),
+            )
         mid = market.mid(intent.symbol)
         if mid is None or mid <= 0:
-            return self._deny(intent, now, Denial(
-                "NO_REFERENCE_PRICE", "market_slippage_cap_pct", None, None,
-                f"flatten order rejected: no reference price for {intent.symbol}, so no "
-                "slippage cap can be set; close it by hand",
-            ))  # fmt: skip
+            return self._deny(
+                intent,
+                now,
+                Denial(
+                    "NO_REFERENCE_PRICE",
+                    "market_slippage_cap_pct",
+                    None,
+                    None,
+                    f"flatten order rejected: no reference price for {intent.symbol}, so no "
+                    "slippage cap can be set; close it by hand",
+                ),
+            )
         inst = market.instrument(intent.venue, intent.symbol)
         bound = price_bound(side, mid, inst.price_tick if inst else ZERO, self._slip_frac)
         if intent.type is OrderType.LIMIT and intent.price is not None:
             beyond = intent.price > bound if side is Side.BUY else intent.price < bound
             if beyond:
-                return self._deny(intent, now, Denial(
-                    "PRICE_BAND", "market_slippage_cap_pct", intent.price, bound,
-                    f"flatten order rejected: price {intent.price} is beyond the slippage cap "
-                    f"{bound} (risk.market_slippage_cap_pct)",
-                ))  # fmt: skip
+                return self._deny(
+                    intent,
+                    now,
+                    Denial(
+                        "PRICE_BAND",
+                        "market_slippage_cap_pct",
+                        intent.price,
+                        bound,
+                        f"flatten order rejected: price {intent.price} is beyond the slippage cap "
+                        f"{bound} (risk.market_slippage_cap_pct)",
+                    ),
+                )
         data = {"code": "KILL_FLATTEN", "price_bound": str(bound), "amount": str(intent.amount)}
         self._emit(
-            Event(EventKind.RISK_APPROVED, now, data, intent.venue, intent.symbol,
-                  intent.strategy_id, "warning")
-        )  # fmt: skip
+            Event(
+                EventKind.RISK_APPROVED,
+                now,
+                data,
+                intent.venue,
+                intent.symbol,
+                intent.strategy_id,
+                "warning",
+            )
+        )
         return RiskDecision(True, "KILL_FLATTEN", "", bound, "kill_flatten")
 
     def data_fresh(self, intent: OrderIntent, now: int) -> None:
@@ -278,8 +312,7 @@ class RiskEngine(RiskObservers):
         """Trip the stale-data breaker of a symbol (once until its data is fresh)."""
         if intent.symbol not in self._stale:
             self._stale.add(intent.symbol)
-            data = {"breaker": "stale_data", "age_s": _s(age),
-                    "limit_s": self.config.stale_data_s}  # fmt: skip
+            data = {"breaker": "stale_data", "age_s": _s(age), "limit_s": self.config.stale_data_s}
             self._publish(EventKind.BREAKER_TRIPPED, now, data, intent, "warning")
 
     def _deny(self, intent: OrderIntent, now: int, d: Denial) -> RiskDecision:
@@ -295,9 +328,16 @@ class RiskEngine(RiskObservers):
             "tag": intent.tag,
         }
         self._emit(
-            Event(EventKind.RISK_DENIED, now, data, intent.venue, intent.symbol,
-                  intent.strategy_id, "warning")
-        )  # fmt: skip
+            Event(
+                EventKind.RISK_DENIED,
+                now,
+                data,
+                intent.venue,
+                intent.symbol,
+                intent.strategy_id,
+                "warning",
+            )
+        )
         return RiskDecision(False, d.code, d.reason, None, d.rule, d.value, d.limit)
 
     def invalidate_exposure(self) -> None:
@@ -317,18 +357,26 @@ class RiskEngine(RiskObservers):
         first = legs[0] if legs else OrderIntent("arb", "", "", Side.BUY, ZERO)
         net = gross_profit_pct - fees_pct
         found = cycle_denial(
-            self.config, self.state, self.state_reason, self.venue_breakers, legs, net,
+            self.config,
+            self.state,
+            self.state_reason,
+            self.venue_breakers,
+            legs,
+            net,
             notional_usd,
-        )  # fmt: skip
+        )
         if found is not None:
             index, denial = found
             return self._deny(legs[index] if legs else first, now, denial)
-        data = {"code": "OK", "cycle_legs": len(legs), "net_profit_pct": str(net),
-                "notional_usd": str(notional_usd)}  # fmt: skip
+        data = {
+            "code": "OK",
+            "cycle_legs": len(legs),
+            "net_profit_pct": str(net),
+            "notional_usd": str(notional_usd),
+        }
         self._emit(
-            Event(EventKind.RISK_APPROVED, now, data, first.venue, first.symbol,
-                  first.strategy_id)
-        )  # fmt: skip
+            Event(EventKind.RISK_APPROVED, now, data, first.venue, first.symbol, first.strategy_id)
+        )
         limit = self.config.arb_min_profit_after_fees_pct
         return RiskDecision(True, "OK", "", None, "", net, limit)
 

@@ -160,9 +160,16 @@ class RiskObservers(RiskState):
         day_start = self.day_start_equity
         q = self._quiet_inputs
         inputs = (
-            peak, self.state, day_start, self.day, self.daily_loss_halt_day, self.warning_day,
-            c.max_drawdown_pct, c.daily_loss_limit_usd, self.valuation.usd_per_unit,
-        )  # fmt: skip
+            peak,
+            self.state,
+            day_start,
+            self.day,
+            self.daily_loss_halt_day,
+            self.warning_day,
+            c.max_drawdown_pct,
+            c.daily_loss_limit_usd,
+            self.valuation.usd_per_unit,
+        )
         # Every check trips only as equity falls, the other inputs fixed: with those inputs as on
         # the last evaluation that tripped nothing, and equity no lower, nothing would trip again.
         if q is not None and equity >= q[0] and q[1] == inputs:
@@ -197,9 +204,12 @@ class RiskObservers(RiskState):
         if dd_pct is not None and not halted and dd_pct >= c.max_drawdown_pct:
             quiet = False
             data = {
-                "breaker": "drawdown", "value": str(dd_pct), "limit": str(c.max_drawdown_pct),
-                "peak_equity": str(peak), "equity": str(equity),
-            }  # fmt: skip
+                "breaker": "drawdown",
+                "value": str(dd_pct),
+                "limit": str(c.max_drawdown_pct),
+                "peak_equity": str(peak),
+                "equity": str(equity),
+            }
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
             self.halt(
                 f"drawdown {fmt(dd_pct)}% from the equity peak {fmt(peak or ZERO)} {unit} "
@@ -226,8 +236,12 @@ class RiskObservers(RiskState):
             self.warning_day = self.day
             self._dirty = True
             used = (loss / limit * _HUNDRED).quantize(Decimal("0.1"))
-            data = {"warning": "daily_loss", "value": str(loss), "limit": str(limit),
-                    "used_pct": str(used)}  # fmt: skip
+            data = {
+                "warning": "daily_loss",
+                "value": str(loss),
+                "limit": str(limit),
+                "used_pct": str(used),
+            }
             self._publish(EventKind.RISK_WARNING, ts, data, None, "warning")
             return False
         return quiet
@@ -300,9 +314,12 @@ class RiskObservers(RiskState):
 
     def _venue_tripped(self, venue: str, ts: int, error: str, was: str) -> None:
         data = {
-            "breaker": "venue_errors", "venue": venue, "error": error, "was": was,
+            "breaker": "venue_errors",
+            "venue": venue,
+            "error": error,
+            "was": was,
             "half_open_after_s": self.config.venue_half_open_after_s,
-        }  # fmt: skip
+        }
         self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
         self._save()
 

@@ -41,10 +41,25 @@ class Check:
     """One intent under check; order rules fill in the figures the later rules read."""
 
     __slots__ = (
-        "bound", "engine", "equity", "equity_usd", "exposure", "inst", "intent", "market",
-        "mid", "net", "notional_usd", "now", "order_risk", "portfolio", "price", "quote",
-        "reducing", "usd_rate",
-    )  # fmt: skip
+        "bound",
+        "engine",
+        "equity",
+        "equity_usd",
+        "exposure",
+        "inst",
+        "intent",
+        "market",
+        "mid",
+        "net",
+        "notional_usd",
+        "now",
+        "order_risk",
+        "portfolio",
+        "price",
+        "quote",
+        "reducing",
+        "usd_rate",
+    )
 
     def __init__(
         self,

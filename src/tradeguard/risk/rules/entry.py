@@ -35,10 +35,11 @@ class MinAccountBalance(Rule):
         if c.equity_usd >= limit:
             return None
         return self.deny(
-            c.equity_usd, limit,
+            c.equity_usd,
+            limit,
             f"order rejected: equity {fmt(c.equity_usd)} USD is below min_account_balance_usd="
             f"{fmt(limit)} (risk.min_account_balance_usd)",
-        )  # fmt: skip
+        )
 
 
 class NoEquity(Rule):
@@ -54,10 +55,11 @@ class NoEquity(Rule):
         if c.equity > 0:
             return None
         return self.deny(
-            c.equity, None,
+            c.equity,
+            None,
             f"order rejected: equity is {fmt(c.equity)} {c.engine.valuation.unit} (balances "
             "read as zero or could not be read); check the venue's balances and credentials",
-        )  # fmt: skip
+        )
 
 
 class MaxOrderNotional(Rule):
@@ -68,10 +70,11 @@ class MaxOrderNotional(Rule):
         if c.notional_usd <= limit:
             return None
         return self.deny(
-            c.notional_usd, limit,
+            c.notional_usd,
+            limit,
             f"order rejected: notional {fmt(c.notional_usd)} USD exceeds max_order_notional_usd="
             f"{fmt(limit)} (risk.max_order_notional_usd)",
-        )  # fmt: skip
+        )
 
 
 class MaxOrderNotionalPct(Rule):
@@ -88,11 +91,12 @@ class MaxOrderNotionalPct(Rule):
         if c.notional_usd <= cap:
             return None
         return self.deny(
-            c.notional_usd, cap,
+            c.notional_usd,
+            cap,
             f"order rejected: notional {fmt(c.notional_usd)} USD exceeds "
             f"max_order_notional_pct={pct}% of equity = {fmt(cap)} USD "
             "(risk.max_order_notional_pct)",
-        )  # fmt: skip
+        )
 
 
 class MinOrderNotional(Rule):
@@ -103,10 +107,11 @@ class MinOrderNotional(Rule):
         if c.notional_usd >= limit:
             return None
         return self.deny(
-            c.notional_usd, limit,
+            c.notional_usd,
+            limit,
             f"order rejected: notional {fmt(c.notional_usd)} USD is below min_order_notional_usd="
             f"{fmt(limit)} (risk.min_order_notional_usd)",
-        )  # fmt: skip
+        )
 
 
 class DailyLossLimit(Rule):
@@ -119,10 +124,11 @@ class DailyLossLimit(Rule):
             return None
         unit = c.engine.valuation.unit
         return self.deny(
-            loss, limit,
+            loss,
+            limit,
             f"order rejected: today's loss {fmt(loss)} {unit} has reached the daily loss limit "
             f"{fmt(limit)} {unit} (risk.daily_loss_limit_usd / risk.daily_loss_limit_pct)",
-        )  # fmt: skip
+        )
 
 
 class WeeklyLossLimit(Rule):
@@ -135,10 +141,11 @@ class WeeklyLossLimit(Rule):
             return None
         unit = c.engine.valuation.unit
         return self.deny(
-            loss, limit,
+            loss,
+            limit,
             f"order rejected: this week's loss {fmt(loss)} {unit} has reached the weekly loss "
             f"limit {fmt(limit)} {unit} (risk.weekly_loss_limit_usd / risk.weekly_loss_limit_pct)",
-        )  # fmt: skip
+        )
 
 
 class Cooldown(Rule):
@@ -154,10 +161,11 @@ class Cooldown(Rule):
             return None
         left = Decimal(until - c.now) / 1000
         return self.deny(
-            left, None,
+            left,
+            None,
             f"order rejected: {i.strategy_id} on {i.symbol} is cooling down for {left} s more "
             "(risk.cooldown_after_trade_s / risk.cooldown_after_loss_s)",
-        )  # fmt: skip
+        )
 
 
 class MaxTradesPerDay(Rule):
@@ -169,10 +177,11 @@ class MaxTradesPerDay(Rule):
         if limit is None or n < limit:
             return None
         return self.deny(
-            Decimal(n), Decimal(limit),
+            Decimal(n),
+            Decimal(limit),
             f"order rejected: {n} trades today reached max_trades_per_day={limit} "
             "(risk.max_trades_per_day); the count restarts at 00:00 UTC",
-        )  # fmt: skip
+        )
 
 
 class MaxOpenPositions(Rule):
@@ -185,10 +194,11 @@ class MaxOpenPositions(Rule):
         if n < limit or (i.venue, i.symbol, i.strategy_id) in exposure.keys:
             return None
         return self.deny(
-            Decimal(n), Decimal(limit),
+            Decimal(n),
+            Decimal(limit),
             f"order rejected: {n} positions are open, max_open_positions={limit} "
             "(risk.max_open_positions)",
-        )  # fmt: skip
+        )
 
 
 class OnePositionPerStrategy(Rule):
@@ -204,10 +214,11 @@ class OnePositionPerStrategy(Rule):
         ):
             return None
         return self.deny(
-            None, None,
+            None,
+            None,
             f"order rejected: strategy {i.strategy_id} already holds a position "
             "(risk.one_position_per_strategy)",
-        )  # fmt: skip
+        )
 
 
 class PortfolioHeat(Rule):
@@ -226,11 +237,12 @@ class PortfolioHeat(Rule):
         if heat <= cap:
             return None
         return self.deny(
-            heat, cap,
+            heat,
+            cap,
             f"order rejected: portfolio heat would be {fmt(heat)} USD, above "
             f"max_portfolio_heat_pct={pct}% of equity = {fmt(cap)} USD "
             "(risk.max_portfolio_heat_pct)",
-        )  # fmt: skip
+        )
 
 
 class StableReserve(Rule):
@@ -251,7 +263,8 @@ class StableReserve(Rule):
         if after >= reserve:
             return None
         return self.deny(
-            after, reserve,
+            after,
+            reserve,
             f"order rejected: stablecoins would fall to {fmt(after)} USD, below "
             f"stable_reserve_pct={pct}% of equity = {fmt(reserve)} USD (risk.stable_reserve_pct)",
-        )  # fmt: skip
+        )

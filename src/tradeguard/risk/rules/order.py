@@ -41,11 +41,12 @@ class VenueBreakerRule(Rule):
         if breaker is None or breaker.allows(c.now, after_s * 1000):
             return None
         return self.deny(
-            None, None,
+            None,
+            None,
             f"order rejected: the error breaker for venue {venue} is {breaker.state} after "
             f"repeated errors ({breaker.last_error}); a probe is allowed {after_s} s after it "
             "opened (risk.venue_half_open_after_s)",
-        )  # fmt: skip
+        )
 
 
 class StaleDataRule(Rule):
@@ -62,10 +63,11 @@ class StaleDataRule(Rule):
         c.engine.data_stale(c.intent, c.now, age)
         seen = "never" if age is None else f"{age} s ago"
         return self.deny(
-            age, Decimal(limit_s),
+            age,
+            Decimal(limit_s),
             f"order rejected: market data for {symbol} last updated {seen}, older than "
             f"stale_data_s={limit_s} (risk.stale_data_s)",
-        )  # fmt: skip
+        )
 
 
 class InstrumentRule(Rule):
@@ -81,10 +83,11 @@ class InstrumentRule(Rule):
         if c.inst is not None:
             return None
         return self.deny(
-            None, None,
+            None,
+            None,
             f"order rejected: no instrument rules for {i.symbol} on {i.venue}; load the "
             "venue's markets first",
-        )  # fmt: skip
+        )
 
 
 class PriceRule(Rule):
@@ -104,10 +107,11 @@ class PriceRule(Rule):
         mid = c.market.mid(i.symbol)
         if mid is None or mid <= 0:
             return self.deny(
-                None, None,
+                None,
+                None,
                 f"order rejected: no reference price for {i.symbol}; wait for market data",
                 "NO_REFERENCE_PRICE",
-            )  # fmt: skip
+            )
         c.mid = mid
         if i.type is OrderType.LIMIT:
             return self._limit(c, mid)
@@ -116,10 +120,13 @@ class PriceRule(Rule):
         if violation is None and i.amount * mid < inst.min_notional:
             notional = i.amount * mid
             return Denial(
-                "MIN_NOTIONAL", "instrument.min_notional", notional, inst.min_notional,
+                "MIN_NOTIONAL",
+                "instrument.min_notional",
+                notional,
+                inst.min_notional,
                 f"order rejected: notional {notional} {inst.quote} is below the minimum "
                 f"{inst.min_notional} for {i.symbol}",
-            )  # fmt: skip
+            )
         return _instrument_denial(c, violation)
 
     def _limit(self, c: Check, mid: Decimal) -> Denial | None:
@@ -128,17 +135,21 @@ class PriceRule(Rule):
         price = i.price
         if price is None or price <= 0:
             return Denial(
-                "INVALID_PRICE", "price", price, None,
+                "INVALID_PRICE",
+                "price",
+                price,
+                None,
                 f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
-            )  # fmt: skip
+            )
         band_pct = self.config.price_band_pct
         if abs(price - mid) > mid * self.band_frac:
             dev = abs(price - mid) / mid * _HUNDRED
             return self.deny(
-                dev, band_pct,
+                dev,
+                band_pct,
                 f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
                 f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
-            )  # fmt: skip
+            )
         c.price = price
         return _instrument_denial(c, inst.violation(i.amount, price))
 
@@ -147,9 +158,12 @@ def _instrument_denial(c: Check, violation: InstrumentViolation | None) -> Denia
     if violation is None:
         return None
     return Denial(
-        violation.code, "instrument", None, None,
+        violation.code,
+        "instrument",
+        None,
+        None,
         f"order rejected: {violation.message} (instrument rules of {c.intent.venue})",
-    )  # fmt: skip
+    )
 
 
 class ReduceOnlyRule(Rule):
@@ -166,10 +180,11 @@ class ReduceOnlyRule(Rule):
         if not i.reduce_only or c.reducing:
             return None
         return self.deny(
-            i.amount, abs(net),
+            i.amount,
+            abs(net),
             f"order rejected: reduce-only {i.side.value} {i.amount} would not shrink the net "
             f"position {net} on {i.symbol}",
-        )  # fmt: skip
+        )
 
 
 class ReducingStateRule(Rule):
@@ -190,10 +205,11 @@ class ReducingStateRule(Rule):
         ):
             return None
         return self.deny(
-            None, None,
+            None,
+            None,
             f"order rejected: trading is REDUCING ({engine.state_reason}); only orders that "
             "shrink a position pass until `tradeguard resume`",
-        )  # fmt: skip
+        )
 
 
 class OrderRateRule(Rule):
@@ -213,10 +229,11 @@ class OrderRateRule(Rule):
             return None
         limit = self.config.max_orders_per_s
         return self.deny(
-            None, limit,
+            None,
+            limit,
             f"order rejected: more than max_orders_per_s={limit} orders per second on {venue} "
             "(risk.max_orders_per_s)",
-        )  # fmt: skip
+        )
 
     def take(self, venue: str) -> None:
         """Count one approved order."""
