@@ -95,10 +95,11 @@ class RiskEngine(RiskObservers):
         valuation_asset: str = "USDT",
     ) -> None:
         super().__init__(config, clock, store, emit, valuation_asset)
-        self._order_rules = build(ORDER_RULES, config)
+        is_usd = self.valuation.is_usd
+        self._order_rules = build(ORDER_RULES, config, is_usd)
         self._rate = OrderRateRule(config)
-        self._pricing_rules = build(PRICING_RULES, config)
-        self._entry_rules = build(ENTRY_RULES, config)
+        self._pricing_rules = build(PRICING_RULES, config, is_usd)
+        self._entry_rules = build(ENTRY_RULES, config, is_usd)
         self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
         self._slip_frac = frac(config.market_slippage_cap_pct)
         self._stale: set[str] = set()
@@ -145,16 +146,16 @@ class RiskEngine(RiskObservers):
             )
             return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
         c = Check(self, intent, portfolio, market, now)
-        for rule in self._order_rules:
-            denial = rule.check(c)
+        for check in self._order_rules:
+            denial = check(c)
             if denial is not None:
                 return self._deny(intent, now, denial)
         denial = self._rate.check(c)
         if denial is None:
             if not self.valuation.is_usd:
                 self.valuation.refresh(portfolio)
-            for rule in self._pricing_rules:
-                denial = rule.check(c)
+            for check in self._pricing_rules:
+                denial = check(c)
                 if denial is not None:
                     break
         if denial is None and not c.reducing:
@@ -183,8 +184,8 @@ class RiskEngine(RiskObservers):
             c.order_risk = amount * abs(price - stop) * c.usd_rate
         else:
             c.order_risk = c.notional_usd * self._meter.assumed_stop_frac
-        for rule in self._entry_rules:
-            denial = rule.check(c)
+        for check in self._entry_rules:
+            denial = check(c)
             if denial is not None:
                 return denial
         return None

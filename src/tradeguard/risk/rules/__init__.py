@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule
 from tradeguard.risk.rules.entry import (
@@ -62,9 +64,12 @@ ENTRY_RULES: tuple[type[Rule], ...] = (
 )
 
 
-def build(rules: tuple[type[Rule], ...], config: RiskConfig) -> tuple[Rule, ...]:
-    """Instantiate rule classes for one config."""
-    return tuple(cls(config) for cls in rules)
+def build(
+    rules: tuple[type[Rule], ...], config: RiskConfig, valuation_is_usd: bool
+) -> tuple[Callable[[Check], Denial | None], ...]:
+    """The `check` of each rule that applies under this config, in order."""
+    built = (cls(config) for cls in rules)
+    return tuple(rule.check for rule in built if rule.applies(valuation_is_usd))
 
 
 __all__ = [

@@ -104,6 +104,10 @@ class Rule:
         """Return the setting's default, as `RiskConfig` declares it."""
         return RiskConfig.model_fields[cls.key].default
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        """Tell whether this rule can deny anything under its config (off rules are skipped)."""
+        return True
+
     def check(self, c: Check) -> Denial | None:
         """Return a Denial when the intent breaks this rule, else None."""
         raise NotImplementedError

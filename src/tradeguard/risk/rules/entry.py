@@ -20,6 +20,9 @@ class ValuationRule(Rule):
 
     key, code = "valuation_asset_usd", "NO_USD_PRICE"
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return not valuation_is_usd
+
     def check(self, c: Check) -> Denial | None:
         valuation = c.engine.valuation
         if valuation.usd_per_unit is not None:
@@ -134,6 +137,10 @@ class DailyLossLimit(Rule):
 class WeeklyLossLimit(Rule):
     key, code = "weekly_loss_limit_pct", "WEEKLY_LOSS_LIMIT"
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        c = self.config
+        return c.weekly_loss_limit_pct is not None or c.weekly_loss_limit_usd is not None
+
     def check(self, c: Check) -> Denial | None:
         _, _, week_start, limit = c.engine.loss_limits(c.now, c.equity)
         loss = week_start - c.equity
@@ -171,6 +178,9 @@ class Cooldown(Rule):
 class MaxTradesPerDay(Rule):
     key, code = "max_trades_per_day", "MAX_TRADES_PER_DAY"
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return self.config.max_trades_per_day is not None
+
     def check(self, c: Check) -> Denial | None:
         limit = self.config.max_trades_per_day
         n = c.engine.trades_today
@@ -203,6 +213,9 @@ class MaxOpenPositions(Rule):
 
 class OnePositionPerStrategy(Rule):
     key, code = "one_position_per_strategy", "ONE_POSITION_PER_STRATEGY"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return self.config.one_position_per_strategy
 
     def check(self, c: Check) -> Denial | None:
         exposure, i = c.exposure, c.intent
