@@ -179,6 +179,7 @@ class ApproveAll:
 
     def __init__(self) -> None:
         self.venue_errors: list[str] = []
+        self.refusals: list[str] = []
         self.halts: list[str] = []
 
     def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any:
@@ -192,6 +193,9 @@ class ApproveAll:
 
     def observe_venue_ok(self, venue: str, ts: int) -> None:
         pass
+
+    def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None:
+        self.refusals.append(code)
 
     def halt(self, reason: str, by: str) -> None:
         self.state, self.state_by = TradingState.HALTED, by

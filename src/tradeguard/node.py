@@ -242,7 +242,11 @@ class TradingNode:
         self.market = MarketState()
         self.portfolio = Portfolio(config.node.valuation_asset)
         self.risk = RiskEngine(
-            config.risk, self.clock, StorageStateStore(self.storage), self.bus.publish
+            config.risk,
+            self.clock,
+            StorageStateStore(self.storage),
+            self.bus.publish,
+            config.node.valuation_asset,
         )
         self.kill_switch = KillSwitch(self.risk, self.clock, config.node.kill_sentinel)
         self.venues: dict[str, Venue] = {}

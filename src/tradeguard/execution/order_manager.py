@@ -58,6 +58,8 @@ class RiskGate(Protocol):
 
     def observe_venue_ok(self, venue: str, ts: int) -> None: ...
 
+    def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
@@ -186,6 +188,7 @@ class OrderManager:
             report = await venue.submit(order)
         except DefinitiveVenueError as exc:
             self._latency(order.venue, "submit", started)
+            self.risk.observe_venue_refusal(order.venue, self.clock.now_ms(), exc.code, str(exc))
             if order.status is OrderStatus.SUBMITTED:
                 self._transition(order, OrderStatus.REJECTED, reason=str(exc))
             return SubmitResult("rejected", order, exc.code or "VENUE_REJECTED", str(exc))

@@ -1,8 +1,9 @@
 """Pre-trade checks, circuit breakers, kill switch and the trading state."""
 
 from tradeguard.risk.config import CEILING_OVERRIDE_PHRASE, HARD_CEILINGS, RiskConfig
-from tradeguard.risk.engine import KILL_FLATTEN_TAG, ResumeRefused, RiskDecision, RiskEngine
+from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskDecision, RiskEngine
 from tradeguard.risk.kill import KillReport, KillRequest, KillSwitch
+from tradeguard.risk.state import ResumeRefused
 from tradeguard.risk.store import JsonFileStateStore, MemoryStateStore
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 

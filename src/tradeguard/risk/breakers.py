@@ -75,6 +75,17 @@ class VenueBreaker:
             return True
         return False
 
+    def trip(self, ts: int, error: str) -> bool:
+        """Open at once (a refusal no retry can cure); return True when it was not open."""
+        self.last_error = error
+        if self.state == self.OPEN:
+            return False
+        self.state = self.OPEN
+        self.opened_ts = ts
+        self.probe_out = False
+        self.failures.clear()
+        return True
+
     def on_ok(self) -> bool:
         """Record a successful call; return True when it closes a half-open breaker."""
         if self.state == self.HALF_OPEN:

@@ -79,6 +79,9 @@ class RiskConfig(BaseModel):
     venue_error_window_s: int = Field(default=60, ge=1, le=86_400)
     venue_half_open_after_s: int = Field(default=300, ge=1, le=86_400)
     stale_data_s: int = Field(default=60, ge=1, le=86_400)
+    # USD price of the valuation asset when no market gives one (e.g. 1 BTC = 40000 USD); the
+    # `*_usd` limits need it whenever node.valuation_asset is not a stablecoin
+    valuation_asset_usd: Decimal | None = Field(default=None, gt=0, le=_d(100_000_000))
     # arbitrage cycles
     arb_min_profit_after_fees_pct: Decimal = Field(default=_d("0.5"), ge=0, le=100)
     arb_max_cycle_length: int = Field(default=5, ge=2, le=10)

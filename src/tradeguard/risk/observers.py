@@ -1,0 +1,332 @@
+"""What trips the breakers: fills (losing streak, cooldowns), equity (drawdown, daily loss,
+no equity) and venue errors (the venue's error breaker).
+
+Equity figures are in the valuation asset; USD-named loss limits are converted at the valuation
+asset's USD price when one is known (see `valuation.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.clock import Clock
+from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO, fmt
+from tradeguard.model.position import ClosedTrade
+from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.state import RiskState
+from tradeguard.risk.valuation import Valuation
+from tradeguard.risk.views import StateStore
+
+LOSS_STREAK_BY = "breaker:consecutive_losses"
+NO_EQUITY_BY = "breaker:no_equity"
+# Venue refusals that say the account itself is unusable: they open the breaker at once.
+ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
+_HUNDRED = Decimal(100)
+# A rising peak is written at most this often; state changes are written at once.
+_PEAK_SAVE_EVERY_MS = 300_000
+
+
+class RiskObservers(RiskState):
+    """Feed results, equity and venue errors into the breakers and the trading state."""
+
+    def __init__(
+        self,
+        config: RiskConfig,
+        clock: Clock,
+        store: StateStore,
+        emit: Callable[[Event], None],
+        valuation_asset: str = "USDT",
+    ) -> None:
+        super().__init__(config, clock, store, emit)
+        c = config
+        self.valuation = Valuation(valuation_asset, c.valuation_asset_usd)
+        self._daily_frac = c.daily_loss_limit_pct / _HUNDRED
+        self._weekly_frac = (
+            c.weekly_loss_limit_pct / _HUNDRED if c.weekly_loss_limit_pct is not None else None
+        )
+        self._warn_frac = c.daily_loss_warning_pct / _HUNDRED
+        self._window_ms = c.venue_error_window_s * 1000
+        self._exposure: Any = None
+        # (day start equity, daily limit, week start equity, weekly limit), reset at each roll
+        self._limits: tuple[Decimal, Decimal, Decimal, Decimal | None] | None = None
+        # inputs of the last equity-limit evaluation that tripped nothing (see observe_equity)
+        self._quiet_inputs: tuple[Any, ...] | None = None
+
+    # fills and cycles ---------------------------------------------------------------------------
+    def observe_fill(
+        self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None
+    ) -> None:
+        """Feed one applied fill: cooldowns, the losing streak, and fresh exposure sums.
+
+        Without `strategy_id` (and no closed trade naming it) the after-trade cooldown applies
+        to every strategy on the symbol.
+        """
+        self._exposure = None
+        ts = fill.ts
+        sid = strategy_id if strategy_id is not None else (closed.strategy_id if closed else "*")
+        c = self.config
+        if c.cooldown_after_trade_s:
+            self._cool(sid, fill.symbol, ts + c.cooldown_after_trade_s * 1000)
+        if closed is None:
+            if self._dirty:
+                self._save()
+            return
+        self._observe_result(sid, (fill.symbol,), closed.pnl, ts)
+
+    def observe_cycle(
+        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Feed the result of one multi-leg execution (an arbitrage cycle) as one trade.
+
+        Its legs book balances only, so this is what the losing streak and the after-loss
+        cooldown (on every market of the cycle) see of it.
+        """
+        self._exposure = None
+        self._observe_result(strategy_id, symbols, pnl_usd, ts)
+
+    def _observe_result(self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
+        c = self.config
+        if pnl >= 0:
+            self.consecutive_losses = 0
+            self._save()
+            return
+        self.consecutive_losses += 1
+        if c.cooldown_after_loss_s:
+            for symbol in symbols:
+                self._cool(sid, symbol, ts + c.cooldown_after_loss_s * 1000)
+        n, limit = self.consecutive_losses, c.max_consecutive_losses
+        if n < limit or self.state is not TradingState.ACTIVE:
+            self._save()
+            return
+        data = {"breaker": "consecutive_losses", "value": n, "limit": limit}
+        self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
+        pause = c.consecutive_loss_pause_s
+        self.reducing_until = ts + pause * 1000 if pause else None
+        until = f"; new entries resume after {pause} s" if pause else "; resume manually"
+        self.set_reducing(
+            f"{n} consecutive losing trades reached max_consecutive_losses={limit}{until}",
+            LOSS_STREAK_BY,
+        )
+
+    def _end_loss_pause(self, ts: int) -> None:
+        self.reducing_until = None
+        self.consecutive_losses = 0
+        self._set_state(TradingState.ACTIVE, "consecutive-loss pause is over", LOSS_STREAK_BY)
+        self._publish(EventKind.BREAKER_RESET, ts, {"breaker": "consecutive_losses"}, None)
+
+    def _cool(self, strategy_id: str, symbol: str, until: int) -> None:
+        key = (strategy_id, symbol)
+        if until > self.cooldowns.get(key, 0):
+            self.cooldowns[key] = until
+        self._dirty = True
+
+    # equity -------------------------------------------------------------------------------------
+    def observe_equity(self, ts: int, equity: Decimal) -> None:
+        """Feed marked-to-market equity: day/week roll, peak, drawdown, daily loss and warning."""
+        rolled = ts // DAY_MS != self.day and self._roll(ts, equity)
+        tracker = self.equity_tracker
+        if tracker.observe(equity):
+            self._dirty = True
+        if (
+            self.reducing_until is not None
+            and ts >= self.reducing_until
+            and self.state is TradingState.REDUCING
+            and self.state_by == LOSS_STREAK_BY
+        ):
+            self._end_loss_pause(ts)
+        if equity <= 0:
+            self._no_equity(ts, equity)
+        else:
+            self._check_equity(ts, equity)
+        if self._dirty and (
+            rolled or self._counts_dirty or ts - self._last_save_ms >= _PEAK_SAVE_EVERY_MS
+        ):
+            self._save()
+
+    def _check_equity(self, ts: int, equity: Decimal) -> None:
+        peak = self.equity_tracker.peak
+        c = self.config
+        if self.day_start_equity is not None and self.day_start_equity <= 0:
+            # The day began with no equity: it starts over from the first real figure.
+            self.day_start_equity = self.week_start_equity = equity
+            self._limits = None
+            self._dirty = True
+        day_start = self.day_start_equity
+        q = self._quiet_inputs
+        inputs = (
+            peak,
+            self.state,
+            day_start,
+            self.day,
+            self.daily_loss_halt_day,
+            self.warning_day,
+            c.max_drawdown_pct,
+            c.daily_loss_limit_usd,
+            self.valuation.usd_per_unit,
+        )
+        # Every check trips only as equity falls, the other inputs fixed: with those inputs as on
+        # the last evaluation that tripped nothing, and equity no lower, nothing would trip again.
+        if q is not None and equity >= q[0] and q[1] == inputs:
+            return
+        self._quiet_inputs = None
+        if self._check_equity_limits(ts, equity, peak, day_start):
+            self._quiet_inputs = (equity, inputs)
+
+    def _no_equity(self, ts: int, equity: Decimal) -> None:
+        """Zero or negative equity is no loss to measure: halt, saying what was read."""
+        self._quiet_inputs = None
+        if self.state is TradingState.HALTED:
+            return
+        unit = self.valuation.unit
+        data = {"breaker": "no_equity", "value": str(equity), "limit": "0"}
+        self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
+        self.halt(
+            f"no equity: the balances are worth {fmt(equity)} {unit} (read as zero or could not "
+            "be read); check the venue's balances and credentials, then `tradeguard resume`",
+            NO_EQUITY_BY,
+        )
+
+    def _check_equity_limits(
+        self, ts: int, equity: Decimal, peak: Decimal | None, day_start: Decimal | None
+    ) -> bool:
+        """Trip the drawdown and daily-loss breakers and the warning; True if none fired."""
+        quiet = True
+        c = self.config
+        unit = self.valuation.unit
+        dd_pct = self.equity_tracker.drawdown_pct(equity)
+        halted = self.state is TradingState.HALTED
+        if dd_pct is not None and not halted and dd_pct >= c.max_drawdown_pct:
+            quiet = False
+            data = {
+                "breaker": "drawdown",
+                "value": str(dd_pct),
+                "limit": str(c.max_drawdown_pct),
+                "peak_equity": str(peak),
+                "equity": str(equity),
+            }
+            self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
+            self.halt(
+                f"drawdown {fmt(dd_pct)}% from the equity peak {fmt(peak or ZERO)} {unit} "
+                f"reached max_drawdown_pct={c.max_drawdown_pct}",
+                "breaker:drawdown",
+            )
+        if day_start is None or self.day is None or day_start <= 0:
+            return quiet
+        loss = day_start - equity
+        limit = self._daily_limit(day_start)
+        if loss >= limit and self.daily_loss_halt_day != self.day:
+            self.daily_loss_halt_day = self.day
+            data = {"breaker": "daily_loss", "value": str(loss), "limit": str(limit)}
+            self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
+            if self.state is not TradingState.HALTED:
+                self.halt(
+                    f"daily loss {fmt(loss)} {unit} reached the limit {fmt(limit)} {unit}",
+                    "breaker:daily_loss",
+                )
+            else:
+                self._save()
+            return False
+        if loss >= limit * self._warn_frac and self.warning_day != self.day:
+            self.warning_day = self.day
+            self._dirty = True
+            used = (loss / limit * _HUNDRED).quantize(Decimal("0.1"))
+            data = {
+                "warning": "daily_loss",
+                "value": str(loss),
+                "limit": str(limit),
+                "used_pct": str(used),
+            }
+            self._publish(EventKind.RISK_WARNING, ts, data, None, "warning")
+            return False
+        return quiet
+
+    def _roll(self, ts: int, equity: Decimal) -> bool:
+        day = ts // DAY_MS
+        if day == self.day:
+            return False
+        # Start the new day from the last equity seen, i.e. as marked at the boundary.
+        last = self.equity_tracker.last
+        start = last if last is not None else equity
+        self.day = day
+        self.day_start_equity = start
+        self._limits = None
+        self.trades_today = 0
+        week = iso_week(ts)
+        if week != self.week:
+            self.week = week
+            self.week_start_equity = start
+        self._dirty = True
+        return True
+
+    def _usd_limit(self, usd: Decimal | None) -> Decimal | None:
+        """A USD limit in valuation units, or None while no USD price is known."""
+        k = self.valuation.usd_per_unit
+        if usd is None or k is None:
+            return None
+        return usd if self.valuation.is_usd else usd / k
+
+    def _daily_limit(self, day_start: Decimal) -> Decimal:
+        limit = day_start * self._daily_frac
+        usd = self._usd_limit(self.config.daily_loss_limit_usd)
+        if usd is not None and usd < limit:
+            return usd
+        return limit
+
+    def _weekly_limit(self, week_start: Decimal) -> Decimal | None:
+        limits = []
+        if self._weekly_frac is not None:
+            limits.append(week_start * self._weekly_frac)
+        usd = self._usd_limit(self.config.weekly_loss_limit_usd)
+        if usd is not None:
+            limits.append(usd)
+        return min(limits) if limits else None
+
+    # venues -------------------------------------------------------------------------------------
+    def observe_venue_error(self, venue: str, ts: int, error: str) -> None:
+        """Count a failed venue call; enough of them in the window open the venue's breaker."""
+        breaker = self.venue_breakers.get(venue)
+        if breaker is None:
+            breaker = self.venue_breakers[venue] = VenueBreaker()
+        was = breaker.state
+        if breaker.on_error(ts, error, self.config.venue_error_threshold, self._window_ms):
+            self._venue_tripped(venue, ts, error, was)
+
+    def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None:
+        """Feed a definitive refusal: refused credentials open the venue's breaker at once.
+
+        A refused account is the venue's fault state, never a trading loss; other refusals
+        (insufficient funds, a bad order) say nothing about the venue and are not counted.
+        """
+        if code not in ACCOUNT_REFUSALS:
+            return
+        breaker = self.venue_breakers.get(venue)
+        if breaker is None:
+            breaker = self.venue_breakers[venue] = VenueBreaker()
+        was = breaker.state
+        if breaker.trip(ts, error):
+            self._venue_tripped(venue, ts, error, was)
+
+    def _venue_tripped(self, venue: str, ts: int, error: str, was: str) -> None:
+        data = {
+            "breaker": "venue_errors",
+            "venue": venue,
+            "error": error,
+            "was": was,
+            "half_open_after_s": self.config.venue_half_open_after_s,
+        }
+        self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
+        self._save()
+
+    def observe_venue_ok(self, venue: str, ts: int) -> None:
+        """Record a successful venue call; it closes a half-open breaker."""
+        breaker = self.venue_breakers.get(venue)
+        if breaker is not None and breaker.on_ok():
+            data = {"breaker": "venue_errors", "venue": venue}
+            self._publish(EventKind.BREAKER_RESET, ts, data, None)
+            self._save()

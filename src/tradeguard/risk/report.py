@@ -1,0 +1,104 @@
+"""The risk snapshot for the API and dashboard: state, every breaker and each limit's use."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.money import ZERO, fmt
+from tradeguard.risk.observers import RiskObservers
+from tradeguard.risk.state import day_label
+
+_HUNDRED = Decimal(100)
+
+
+def _used(value: Decimal | None, limit: Decimal | None, unit: str) -> dict[str, Any]:
+    pct = None
+    if value is not None and limit:
+        pct = str((value / limit * _HUNDRED).quantize(Decimal("0.1")))
+    return {
+        "used": None if value is None else fmt(value),
+        "limit": None if limit is None else fmt(limit),
+        "unit": unit,
+        "used_pct": pct,
+    }
+
+
+def _losses(engine: RiskObservers) -> tuple[dict[str, Any], dict[str, Any]]:
+    equity, unit = engine.last_equity, engine.valuation.unit
+    daily: dict[str, Any] = {"used": None, "limit": None, "unit": unit, "used_pct": None}
+    weekly = dict(daily)
+    day_start, week_start = engine.day_start_equity, engine.week_start_equity
+    if equity is not None and day_start is not None:
+        limit = engine._daily_limit(day_start)
+        daily = _used(max(ZERO, day_start - equity), limit, unit)
+    if equity is not None and week_start is not None:
+        weekly = _used(max(ZERO, week_start - equity), engine._weekly_limit(week_start), unit)
+    return daily, weekly
+
+
+def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[str, Any]:
+    """Describe the state, every breaker and each limit's use."""
+    c = engine.config
+    equity = engine.last_equity
+    daily, weekly = _losses(engine)
+    drawdown: dict[str, Any] = {"used": None, "limit": str(c.max_drawdown_pct), "unit": "%"}
+    dd = engine.equity_tracker.drawdown_pct()
+    if dd is not None and engine.peak_equity is not None:
+        drawdown = _used(dd, c.max_drawdown_pct, "%")
+        drawdown["peak_equity"] = fmt(engine.peak_equity)
+    trades_limit = c.max_trades_per_day
+    halted_day = engine.daily_loss_halt_day
+    return {
+        "state": engine.state.value,
+        "reason": engine.state_reason,
+        "by": engine.state_by,
+        "since_ts": engine.state_ts,
+        "equity": None if equity is None else fmt(equity),
+        "valuation_asset": engine.valuation.asset,
+        "breakers": {
+            "consecutive_losses": {
+                "value": engine.consecutive_losses,
+                "limit": c.max_consecutive_losses,
+                "tripped": engine.consecutive_losses >= c.max_consecutive_losses,
+            },
+            "drawdown": drawdown,
+            "daily_loss": {
+                **daily,
+                "halted_day": None if halted_day is None else day_label(halted_day),
+                "warning_sent": engine.warning_day is not None and engine.warning_day == engine.day,
+            },
+            "venues": {
+                v: {
+                    "state": b.state,
+                    "errors_in_window": len(b.failures),
+                    "threshold": c.venue_error_threshold,
+                    "opened_ts": b.opened_ts or None,
+                    "last_error": b.last_error,
+                }
+                for v, b in engine.venue_breakers.items()
+            },
+            "stale_symbols": stale_symbols,
+        },
+        "limits": {
+            "daily_loss": daily,
+            "weekly_loss": weekly,
+            "trades_today": _used(
+                Decimal(engine.trades_today),
+                None if trades_limit is None else Decimal(trades_limit),
+                "trades",
+            ),
+            "max_order_notional_usd": str(c.max_order_notional_usd),
+            "max_order_notional_pct": str(c.max_order_notional_pct),
+            "max_open_positions": c.max_open_positions,
+            "max_portfolio_heat_pct": str(c.max_portfolio_heat_pct),
+        },
+        "cooldowns": [
+            {"strategy_id": s, "symbol": sym, "until_ts": u}
+            for (s, sym), u in sorted(engine.cooldowns.items())
+            if u > now
+        ],
+        "last_resume": engine.last_resume,
+        "last_kill": engine.last_kill,
+        "unset_limits": c.unset_limits(),
+    }

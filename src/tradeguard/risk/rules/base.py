@@ -1,0 +1,123 @@
+"""What a pre-trade rule is: a config key, a reason code and `check(ctx) -> Denial | None`.
+
+A new rule is one subclass of `Rule` and its tests; the engine evaluates the ordered tuples in
+`rules/__init__.py` and stops at the first denial.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import OrderIntent
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.exposure import Exposure
+from tradeguard.risk.views import MarketView, PortfolioView
+
+if TYPE_CHECKING:
+    from tradeguard.risk.engine import RiskEngine
+
+_HUNDRED = Decimal(100)
+
+
+class Denial:
+    """Why an intent is refused: reason code, rule (config key), value, limit and message."""
+
+    __slots__ = ("code", "limit", "reason", "rule", "value")
+
+    def __init__(
+        self, code: str, rule: str, value: Decimal | None, limit: Decimal | None, reason: str
+    ) -> None:
+        self.code = code
+        self.rule = rule
+        self.value = value
+        self.limit = limit
+        self.reason = reason
+
+
+class Check:
+    """One intent under check; order rules fill in the figures the later rules read."""
+
+    __slots__ = (
+        "bound",
+        "engine",
+        "equity",
+        "equity_usd",
+        "exposure",
+        "inst",
+        "intent",
+        "market",
+        "mid",
+        "net",
+        "notional_usd",
+        "now",
+        "order_risk",
+        "portfolio",
+        "price",
+        "quote",
+        "reducing",
+        "usd_rate",
+    )
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        intent: OrderIntent,
+        portfolio: PortfolioView,
+        market: MarketView,
+        now: int,
+    ) -> None:
+        self.engine = engine
+        self.intent = intent
+        self.portfolio = portfolio
+        self.market = market
+        self.now = now
+        self.inst: Instrument | None = None
+        self.mid = ZERO
+        self.price: Decimal | None = None
+        self.bound: Decimal | None = None
+        self.net = ZERO
+        self.reducing = False
+        self.quote = ""
+        self.usd_rate = ZERO
+        self.notional_usd = ZERO
+        self.equity = ZERO  # in the valuation asset
+        self.equity_usd = ZERO
+        self.order_risk = ZERO
+        self.exposure: Exposure | None = None
+
+
+class Rule:
+    """One pre-trade rule. `key` names its `[risk]` setting (also the decision's `rule`)."""
+
+    key: ClassVar[str]
+    code: ClassVar[str]
+    __slots__ = ("config",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def default(cls) -> Any:
+        """Return the setting's default, as `RiskConfig` declares it."""
+        return RiskConfig.model_fields[cls.key].default
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        """Tell whether this rule can deny anything under its config (off rules are skipped)."""
+        return True
+
+    def check(self, c: Check) -> Denial | None:
+        """Return a Denial when the intent breaks this rule, else None."""
+        raise NotImplementedError
+
+    def deny(
+        self, value: Decimal | None, limit: Decimal | None, reason: str, code: str = ""
+    ) -> Denial:
+        return Denial(code or self.code, self.key, value, limit, reason)
+
+
+def frac(pct: Decimal) -> Decimal:
+    """Return a percentage as a fraction."""
+    return pct / _HUNDRED

@@ -1,0 +1,283 @@
+"""Limits on orders that open or grow exposure ("entries"); an exit is never trapped by them.
+
+Equity-relative limits compare USD figures (`equity_usd`); loss limits compare equity in the
+valuation asset with the day's and week's start.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeguard.model.enums import Side
+from tradeguard.model.money import fmt
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.rules.base import Check, Denial, Rule, frac
+from tradeguard.risk.valuation import STABLECOINS
+
+
+class ValuationRule(Rule):
+    """USD limits need a USD price of the valuation asset."""
+
+    key, code = "valuation_asset_usd", "NO_USD_PRICE"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return not valuation_is_usd
+
+    def check(self, c: Check) -> Denial | None:
+        valuation = c.engine.valuation
+        if valuation.usd_per_unit is not None:
+            return None
+        return self.deny(None, None, valuation.missing("min_account_balance_usd"))
+
+
+class MinAccountBalance(Rule):
+    key, code = "min_account_balance_usd", "MIN_ACCOUNT_BALANCE"
+
+    def check(self, c: Check) -> Denial | None:
+        limit = self.config.min_account_balance_usd
+        if c.equity_usd >= limit:
+            return None
+        return self.deny(
+            c.equity_usd,
+            limit,
+            f"order rejected: equity {fmt(c.equity_usd)} USD is below min_account_balance_usd="
+            f"{fmt(limit)} (risk.min_account_balance_usd)",
+        )
+
+
+class NoEquity(Rule):
+    """Zero or negative equity leaves nothing to size an order against."""
+
+    key, code = "equity", "NO_EQUITY"
+
+    @classmethod
+    def default(cls) -> None:
+        return None
+
+    def check(self, c: Check) -> Denial | None:
+        if c.equity > 0:
+            return None
+        return self.deny(
+            c.equity,
+            None,
+            f"order rejected: equity is {fmt(c.equity)} {c.engine.valuation.unit} (balances "
+            "read as zero or could not be read); check the venue's balances and credentials",
+        )
+
+
+class MaxOrderNotional(Rule):
+    key, code = "max_order_notional_usd", "MAX_ORDER_NOTIONAL"
+
+    def check(self, c: Check) -> Denial | None:
+        limit = self.config.max_order_notional_usd
+        if c.notional_usd <= limit:
+            return None
+        return self.deny(
+            c.notional_usd,
+            limit,
+            f"order rejected: notional {fmt(c.notional_usd)} USD exceeds max_order_notional_usd="
+            f"{fmt(limit)} (risk.max_order_notional_usd)",
+        )
+
+
+class MaxOrderNotionalPct(Rule):
+    __slots__ = ("fraction",)
+    key, code = "max_order_notional_pct", "MAX_ORDER_NOTIONAL_PCT"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.max_order_notional_pct)
+
+    def check(self, c: Check) -> Denial | None:
+        pct = self.config.max_order_notional_pct
+        cap = c.equity_usd * self.fraction
+        if c.notional_usd <= cap:
+            return None
+        return self.deny(
+            c.notional_usd,
+            cap,
+            f"order rejected: notional {fmt(c.notional_usd)} USD exceeds "
+            f"max_order_notional_pct={pct}% of equity = {fmt(cap)} USD "
+            "(risk.max_order_notional_pct)",
+        )
+
+
+class MinOrderNotional(Rule):
+    key, code = "min_order_notional_usd", "MIN_ORDER_NOTIONAL"
+
+    def check(self, c: Check) -> Denial | None:
+        limit = self.config.min_order_notional_usd
+        if c.notional_usd >= limit:
+            return None
+        return self.deny(
+            c.notional_usd,
+            limit,
+            f"order rejected: notional {fmt(c.notional_usd)} USD is below min_order_notional_usd="
+            f"{fmt(limit)} (risk.min_order_notional_usd)",
+        )
+
+
+class DailyLossLimit(Rule):
+    key, code = "daily_loss_limit_pct", "DAILY_LOSS_LIMIT"
+
+    def check(self, c: Check) -> Denial | None:
+        day_start, limit, _, _ = c.engine.loss_limits(c.now, c.equity)
+        loss = day_start - c.equity
+        if loss <= 0 or loss < limit:
+            return None
+        unit = c.engine.valuation.unit
+        return self.deny(
+            loss,
+            limit,
+            f"order rejected: today's loss {fmt(loss)} {unit} has reached the daily loss limit "
+            f"{fmt(limit)} {unit} (risk.daily_loss_limit_usd / risk.daily_loss_limit_pct)",
+        )
+
+
+class WeeklyLossLimit(Rule):
+    key, code = "weekly_loss_limit_pct", "WEEKLY_LOSS_LIMIT"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        c = self.config
+        return c.weekly_loss_limit_pct is not None or c.weekly_loss_limit_usd is not None
+
+    def check(self, c: Check) -> Denial | None:
+        _, _, week_start, limit = c.engine.loss_limits(c.now, c.equity)
+        loss = week_start - c.equity
+        if limit is None or loss <= 0 or loss < limit:
+            return None
+        unit = c.engine.valuation.unit
+        return self.deny(
+            loss,
+            limit,
+            f"order rejected: this week's loss {fmt(loss)} {unit} has reached the weekly loss "
+            f"limit {fmt(limit)} {unit} (risk.weekly_loss_limit_usd / risk.weekly_loss_limit_pct)",
+        )
+
+
+class Cooldown(Rule):
+    key, code = "cooldown_after_trade_s", "COOLDOWN"
+
+    def check(self, c: Check) -> Denial | None:
+        cooldowns = c.engine.cooldowns
+        if not cooldowns:
+            return None
+        i = c.intent
+        until = max(cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0))
+        if c.now >= until:
+            return None
+        left = Decimal(until - c.now) / 1000
+        return self.deny(
+            left,
+            None,
+            f"order rejected: {i.strategy_id} on {i.symbol} is cooling down for {left} s more "
+            "(risk.cooldown_after_trade_s / risk.cooldown_after_loss_s)",
+        )
+
+
+class MaxTradesPerDay(Rule):
+    key, code = "max_trades_per_day", "MAX_TRADES_PER_DAY"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return self.config.max_trades_per_day is not None
+
+    def check(self, c: Check) -> Denial | None:
+        limit = self.config.max_trades_per_day
+        n = c.engine.trades_today
+        if limit is None or n < limit:
+            return None
+        return self.deny(
+            Decimal(n),
+            Decimal(limit),
+            f"order rejected: {n} trades today reached max_trades_per_day={limit} "
+            "(risk.max_trades_per_day); the count restarts at 00:00 UTC",
+        )
+
+
+class MaxOpenPositions(Rule):
+    key, code = "max_open_positions", "MAX_OPEN_POSITIONS"
+
+    def check(self, c: Check) -> Denial | None:
+        exposure, i = c.exposure, c.intent
+        assert exposure is not None
+        n, limit = len(exposure.keys), self.config.max_open_positions
+        if n < limit or (i.venue, i.symbol, i.strategy_id) in exposure.keys:
+            return None
+        return self.deny(
+            Decimal(n),
+            Decimal(limit),
+            f"order rejected: {n} positions are open, max_open_positions={limit} "
+            "(risk.max_open_positions)",
+        )
+
+
+class OnePositionPerStrategy(Rule):
+    key, code = "one_position_per_strategy", "ONE_POSITION_PER_STRATEGY"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return self.config.one_position_per_strategy
+
+    def check(self, c: Check) -> Denial | None:
+        exposure, i = c.exposure, c.intent
+        assert exposure is not None
+        if (
+            not self.config.one_position_per_strategy
+            or i.strategy_id not in exposure.strategies
+            or (i.venue, i.symbol, i.strategy_id) in exposure.keys
+        ):
+            return None
+        return self.deny(
+            None,
+            None,
+            f"order rejected: strategy {i.strategy_id} already holds a position "
+            "(risk.one_position_per_strategy)",
+        )
+
+
+class PortfolioHeat(Rule):
+    __slots__ = ("fraction",)
+    key, code = "max_portfolio_heat_pct", "PORTFOLIO_HEAT"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.max_portfolio_heat_pct)
+
+    def check(self, c: Check) -> Denial | None:
+        assert c.exposure is not None
+        pct = self.config.max_portfolio_heat_pct
+        heat = c.exposure.heat_usd + c.order_risk
+        cap = c.equity_usd * self.fraction
+        if heat <= cap:
+            return None
+        return self.deny(
+            heat,
+            cap,
+            f"order rejected: portfolio heat would be {fmt(heat)} USD, above "
+            f"max_portfolio_heat_pct={pct}% of equity = {fmt(cap)} USD "
+            "(risk.max_portfolio_heat_pct)",
+        )
+
+
+class StableReserve(Rule):
+    __slots__ = ("fraction",)
+    key, code = "stable_reserve_pct", "STABLE_RESERVE"
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.fraction = frac(config.stable_reserve_pct)
+
+    def check(self, c: Check) -> Denial | None:
+        if c.intent.side is not Side.BUY or c.quote not in STABLECOINS:
+            return None
+        assert c.exposure is not None
+        pct = self.config.stable_reserve_pct
+        after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
+        reserve = c.equity_usd * self.fraction
+        if after >= reserve:
+            return None
+        return self.deny(
+            after,
+            reserve,
+            f"order rejected: stablecoins would fall to {fmt(after)} USD, below "
+            f"stable_reserve_pct={pct}% of equity = {fmt(reserve)} USD (risk.stable_reserve_pct)",
+        )

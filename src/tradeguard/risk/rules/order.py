@@ -1,0 +1,270 @@
+"""Rules every order meets, entry or exit: venue breaker, fresh data, instrument, price, rate."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from tradeguard.model.enums import OrderType, Side, TradingState
+from tradeguard.model.instrument import InstrumentViolation
+from tradeguard.model.money import fmt
+from tradeguard.risk.breakers import RateBucket
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.rules.base import Check, Denial, Rule, frac
+from tradeguard.risk.valuation import STABLECOINS
+
+ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
+_HUNDRED = Decimal(100)
+_ONE = Decimal(1)
+
+
+def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> Decimal:
+    """The worst price a market order may fill at; rounded toward the mid, within the cap."""
+    if side is Side.BUY:
+        raw = mid * (_ONE + slip_frac)
+        return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > 0 else raw
+    raw = mid * (_ONE - slip_frac)
+    return (raw / tick).to_integral_value(ROUND_CEILING) * tick if tick > 0 else raw
+
+
+def shrinks(net: Decimal, side: Side, amount: Decimal) -> bool:
+    """Tell whether an order only shrinks the net position `net`."""
+    return net != 0 and (net < 0) is (side is Side.BUY) and amount <= abs(net)
+
+
+class VenueBreakerRule(Rule):
+    key, code = "venue_error_threshold", "VENUE_BREAKER_OPEN"
+
+    def check(self, c: Check) -> Denial | None:
+        venue = c.intent.venue
+        breaker = c.engine.venue_breakers.get(venue)
+        after_s = self.config.venue_half_open_after_s
+        if breaker is None or breaker.allows(c.now, after_s * 1000):
+            return None
+        return self.deny(
+            None,
+            None,
+            f"order rejected: the error breaker for venue {venue} is {breaker.state} after "
+            f"repeated errors ({breaker.last_error}); a probe is allowed {after_s} s after it "
+            "opened (risk.venue_half_open_after_s)",
+        )
+
+
+class StaleDataRule(Rule):
+    key, code = "stale_data_s", "STALE_MARKET_DATA"
+
+    def check(self, c: Check) -> Denial | None:
+        symbol = c.intent.symbol
+        last = c.market.last_update_ms(symbol)
+        limit_s = self.config.stale_data_s
+        if last is not None and c.now - last <= limit_s * 1000:
+            c.engine.data_fresh(c.intent, c.now)
+            return None
+        age = None if last is None else Decimal(c.now - last) / 1000
+        c.engine.data_stale(c.intent, c.now, age)
+        seen = "never" if age is None else f"{age} s ago"
+        return self.deny(
+            age,
+            Decimal(limit_s),
+            f"order rejected: market data for {symbol} last updated {seen}, older than "
+            f"stale_data_s={limit_s} (risk.stale_data_s)",
+        )
+
+
+class InstrumentRule(Rule):
+    key, code = "instrument", "UNKNOWN_INSTRUMENT"
+
+    @classmethod
+    def default(cls) -> None:
+        return None
+
+    def check(self, c: Check) -> Denial | None:
+        i = c.intent
+        c.inst = c.market.instrument(i.venue, i.symbol)
+        if c.inst is not None:
+            return None
+        return self.deny(
+            None,
+            None,
+            f"order rejected: no instrument rules for {i.symbol} on {i.venue}; load the "
+            "venue's markets first",
+        )
+
+
+class PriceRule(Rule):
+    """A reference price; a limit price inside the band; a market order's protective bound."""
+
+    key, code = "price_band_pct", "PRICE_BAND"
+    __slots__ = ("band_frac", "slip_frac")
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.band_frac = frac(config.price_band_pct)
+        self.slip_frac = frac(config.market_slippage_cap_pct)
+
+    def check(self, c: Check) -> Denial | None:
+        i, inst = c.intent, c.inst
+        assert inst is not None
+        mid = c.market.mid(i.symbol)
+        if mid is None or mid <= 0:
+            return self.deny(
+                None,
+                None,
+                f"order rejected: no reference price for {i.symbol}; wait for market data",
+                "NO_REFERENCE_PRICE",
+            )
+        c.mid = mid
+        if i.type is OrderType.LIMIT:
+            return self._limit(c, mid)
+        c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
+        violation = inst.violation(i.amount, None)
+        if violation is None and i.amount * mid < inst.min_notional:
+            notional = i.amount * mid
+            return Denial(
+                "MIN_NOTIONAL",
+                "instrument.min_notional",
+                notional,
+                inst.min_notional,
+                f"order rejected: notional {notional} {inst.quote} is below the minimum "
+                f"{inst.min_notional} for {i.symbol}",
+            )
+        return _instrument_denial(c, violation)
+
+    def _limit(self, c: Check, mid: Decimal) -> Denial | None:
+        i, inst = c.intent, c.inst
+        assert inst is not None
+        price = i.price
+        if price is None or price <= 0:
+            return Denial(
+                "INVALID_PRICE",
+                "price",
+                price,
+                None,
+                f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
+            )
+        band_pct = self.config.price_band_pct
+        if abs(price - mid) > mid * self.band_frac:
+            dev = abs(price - mid) / mid * _HUNDRED
+            return self.deny(
+                dev,
+                band_pct,
+                f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
+                f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
+            )
+        c.price = price
+        return _instrument_denial(c, inst.violation(i.amount, price))
+
+
+def _instrument_denial(c: Check, violation: InstrumentViolation | None) -> Denial | None:
+    if violation is None:
+        return None
+    return Denial(
+        violation.code,
+        "instrument",
+        None,
+        None,
+        f"order rejected: {violation.message} (instrument rules of {c.intent.venue})",
+    )
+
+
+class ReduceOnlyRule(Rule):
+    key, code = "reduce_only", "REDUCE_ONLY_WOULD_GROW"
+
+    @classmethod
+    def default(cls) -> None:
+        return None
+
+    def check(self, c: Check) -> Denial | None:
+        i = c.intent
+        c.net = net = c.portfolio.net_quantity(i.venue, i.symbol)
+        c.reducing = shrinks(net, i.side, i.amount)
+        if not i.reduce_only or c.reducing:
+            return None
+        return self.deny(
+            i.amount,
+            abs(net),
+            f"order rejected: reduce-only {i.side.value} {i.amount} would not shrink the net "
+            f"position {net} on {i.symbol}",
+        )
+
+
+class ReducingStateRule(Rule):
+    key, code = "state", "TRADING_REDUCING"
+
+    @classmethod
+    def default(cls) -> None:
+        return None
+
+    def check(self, c: Check) -> Denial | None:
+        engine = c.engine
+        # An arbitrage unwind trades a stranded asset back to where the cycle started: it
+        # shrinks exposure though no position of its own says so.
+        if (
+            engine.state is not TradingState.REDUCING
+            or c.reducing
+            or c.intent.tag == ARB_UNWIND_TAG
+        ):
+            return None
+        return self.deny(
+            None,
+            None,
+            f"order rejected: trading is REDUCING ({engine.state_reason}); only orders that "
+            "shrink a position pass until `tradeguard resume`",
+        )
+
+
+class OrderRateRule(Rule):
+    key, code = "max_orders_per_s", "ORDER_RATE"
+    __slots__ = ("buckets",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.buckets: dict[str, RateBucket] = {}
+
+    def check(self, c: Check) -> Denial | None:
+        venue = c.intent.venue
+        bucket = self.buckets.get(venue)
+        if bucket is None:
+            bucket = self.buckets[venue] = RateBucket(float(self.config.max_orders_per_s), c.now)
+        if bucket.available(c.now):
+            return None
+        limit = self.config.max_orders_per_s
+        return self.deny(
+            None,
+            limit,
+            f"order rejected: more than max_orders_per_s={limit} orders per second on {venue} "
+            "(risk.max_orders_per_s)",
+        )
+
+    def take(self, venue: str) -> None:
+        """Count one approved order."""
+        self.buckets[venue].take()
+
+
+class UsdPriceRule(Rule):
+    """The order's value in USD: its quote asset needs a USD price."""
+
+    key, code = "valuation_asset_usd", "NO_USD_PRICE"
+
+    def check(self, c: Check) -> Denial | None:
+        assert c.inst is not None and c.price is not None
+        quote = c.quote = c.inst.quote
+        if quote in STABLECOINS:
+            c.usd_rate = _ONE
+        else:
+            rate = c.portfolio.price_of(quote)
+            k = c.engine.valuation.usd_per_unit
+            if rate is None or k is None:
+                return self._missing(c, quote, rate is None)
+            c.usd_rate = rate * k
+        c.notional_usd = c.intent.amount * c.price * c.usd_rate
+        return None
+
+    def _missing(self, c: Check, quote: str, no_rate: bool) -> Denial:
+        if no_rate:
+            reason = (
+                f"order rejected: no price to value {quote} in USD; mark a {quote}/USDT "
+                "market first"
+            )
+            return Denial(self.code, "valuation", None, None, reason)
+        reason = c.engine.valuation.missing(f"the order value of {c.intent.symbol}")
+        return Denial(self.code, "valuation", None, None, reason)

@@ -1,0 +1,232 @@
+"""The persisted trading state: ACTIVE / REDUCING / HALTED, its counters, and how it moves.
+
+HALTED blocks every new order until an operator resumes; REDUCING lets only orders that shrink a
+position through and never softens a halt. A daily-loss halt cannot be resumed before the next
+UTC day; every other halt (kill switch, drawdown, no equity) can be resumed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.clock import Clock
+from tradeguard.model.enums import TradingState
+from tradeguard.model.errors import TradeguardError
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.order import OrderIntent
+from tradeguard.portfolio.equity import EquityTracker
+from tradeguard.risk.breakers import VenueBreaker, utc_day
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.views import StateStore
+
+STATE_VERSION = 1
+
+
+class ResumeRefused(TradeguardError):
+    """`resume` was asked for while a halt must still hold; the message says until when."""
+
+
+def day_label(day: int) -> str:
+    """Return the UTC date (YYYY-MM-DD) of a day number."""
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class RiskState:
+    """The engine's persisted state and its transitions; saved through a `StateStore`."""
+
+    def __init__(
+        self,
+        config: RiskConfig,
+        clock: Clock,
+        store: StateStore,
+        emit: Callable[[Event], None],
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._store = store
+        self._emit = emit
+        self.state = TradingState.ACTIVE
+        self.state_reason = ""
+        self.state_by = ""
+        self.state_ts = 0
+        self.halt_source = ""
+        self.daily_loss_halt_day: int | None = None
+        self.day: int | None = None
+        self.day_start_equity: Decimal | None = None
+        self.week: int | None = None
+        self.week_start_equity: Decimal | None = None
+        self.equity_tracker = EquityTracker()
+        self.trades_today = 0
+        self.warning_day: int | None = None
+        self.consecutive_losses = 0
+        self.reducing_until: int | None = None
+        self.venue_breakers: dict[str, VenueBreaker] = {}
+        self.cooldowns: dict[tuple[str, str], int] = {}
+        self.last_resume: dict[str, Any] | None = None
+        self.last_kill: dict[str, Any] | None = None
+        self._dirty = False
+        self._counts_dirty = False  # approvals: written at the next observation, not throttled
+        self._last_save_ms = 0
+        self._restore()
+
+    @property
+    def peak_equity(self) -> Decimal | None:
+        return self.equity_tracker.peak
+
+    @peak_equity.setter
+    def peak_equity(self, value: Decimal | None) -> None:
+        self.equity_tracker.peak = value
+
+    @property
+    def last_equity(self) -> Decimal | None:
+        return self.equity_tracker.last
+
+    @last_equity.setter
+    def last_equity(self, value: Decimal | None) -> None:
+        self.equity_tracker.last = value
+
+    # transitions --------------------------------------------------------------------------------
+    def halt(self, reason: str, by: str) -> None:
+        """Block every new order until `resume`; persisted at once."""
+        self._set_state(TradingState.HALTED, reason, by)
+
+    def set_reducing(self, reason: str, by: str) -> None:
+        """Let only exposure-reducing orders pass; never softens a HALTED state."""
+        if self.state is TradingState.HALTED:
+            return
+        self._set_state(TradingState.REDUCING, reason, by)
+
+    def record_kill(self, request: dict[str, Any]) -> None:
+        """Keep the last kill-switch request with the persisted state."""
+        self.last_kill = dict(request)
+        self._save()
+
+    def resume(self, by: str, reason: str) -> None:
+        """Return to ACTIVE; refused (ResumeRefused) before the daily-loss halt's day is over."""
+        if not by.strip() or not reason.strip():
+            raise ValueError("resume needs who resumes (by) and why (reason); both were not given")
+        now = self._clock.now_ms()
+        halt_day = self.daily_loss_halt_day
+        if halt_day is not None and utc_day(now) <= halt_day:
+            raise ResumeRefused(
+                f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
+                f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
+            )
+        before = self.state
+        self.daily_loss_halt_day = None
+        self.consecutive_losses = 0
+        # Measure the next drawdown from here, or the old peak would halt again at once.
+        self.equity_tracker.restart_peak()
+        self.last_resume = {"by": by, "reason": reason, "ts": now, "from": before.value}
+        self._set_state(TradingState.ACTIVE, reason, by)
+        data = {"by": by, "reason": reason, "from": before.value}
+        self._publish(EventKind.RESUME, now, data, None, "warning")
+
+    def _set_state(self, state: TradingState, reason: str, by: str) -> None:
+        now = self._clock.now_ms()
+        before = self.state
+        self.state = state
+        self.state_reason = reason
+        self.state_by = by
+        self.state_ts = now
+        self._save()
+        data = {"from": before.value, "to": state.value, "reason": reason, "by": by}
+        severity = "critical" if state is TradingState.HALTED else "warning"
+        self._publish(EventKind.STATE_CHANGED, now, data, None, severity)
+
+    def emit(self, event: Event) -> None:
+        """Send an event to the bus and the audit log."""
+        self._emit(event)
+
+    def flush(self) -> None:
+        """Persist counters changed since the last save (approvals, cooldowns, peak)."""
+        if self._dirty:
+            self._save()
+
+    def _publish(
+        self,
+        kind: str,
+        ts: int,
+        data: dict[str, Any],
+        intent: OrderIntent | None,
+        severity: str = "info",
+    ) -> None:
+        if intent is None:
+            self._emit(Event(kind, ts, data, "", "", "", severity))
+        else:
+            self._emit(
+                Event(kind, ts, data, intent.venue, intent.symbol, intent.strategy_id, severity)
+            )
+
+    # persistence --------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Return the persisted state as a JSON-safe dict."""
+        return {
+            "version": STATE_VERSION,
+            "state": self.state.value,
+            "state_reason": self.state_reason,
+            "reason": self.state_reason,  # alias read by status commands
+            "state_by": self.state_by,
+            "state_ts": self.state_ts,
+            "daily_loss_halt_day": self.daily_loss_halt_day,
+            "day": self.day,
+            "day_start_equity": _s(self.day_start_equity),
+            "week": self.week,
+            "week_start_equity": _s(self.week_start_equity),
+            "peak_equity": _s(self.equity_tracker.peak),
+            "last_equity": _s(self.equity_tracker.last),
+            "trades_today": self.trades_today,
+            "warning_day": self.warning_day,
+            "consecutive_losses": self.consecutive_losses,
+            "reducing_until": self.reducing_until,
+            "venue_breakers": {v: b.to_json() for v, b in self.venue_breakers.items()},
+            "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
+            "last_resume": self.last_resume,
+            "last_kill": self.last_kill,
+        }
+
+    def _save(self) -> None:
+        now = self._clock.now_ms()
+        # Expired cooldowns are dropped so the state stays small.
+        self.cooldowns = {k: u for k, u in self.cooldowns.items() if u > now}
+        self._store.save(self.to_state())
+        self._dirty = self._counts_dirty = False
+        self._last_save_ms = now
+
+    def _restore(self) -> None:
+        data = self._store.load()
+        if not data:
+            return
+
+        def d(key: str) -> Decimal | None:
+            v = data.get(key)
+            return None if v is None else Decimal(str(v))
+
+        self.state = TradingState(data.get("state", TradingState.ACTIVE.value))
+        self.state_reason = str(data.get("state_reason", ""))
+        self.state_by = str(data.get("state_by", ""))
+        self.state_ts = int(data.get("state_ts", 0))
+        self.daily_loss_halt_day = data.get("daily_loss_halt_day")
+        self.day = data.get("day")
+        self.day_start_equity = d("day_start_equity")
+        self.week = data.get("week")
+        self.week_start_equity = d("week_start_equity")
+        self.equity_tracker = EquityTracker(peak=d("peak_equity"), last=d("last_equity"))
+        self.trades_today = int(data.get("trades_today", 0))
+        self.warning_day = data.get("warning_day")
+        self.consecutive_losses = int(data.get("consecutive_losses", 0))
+        until = data.get("reducing_until")
+        self.reducing_until = int(until) if until is not None else None
+        self.venue_breakers = {
+            v: VenueBreaker.from_json(b) for v, b in (data.get("venue_breakers") or {}).items()
+        }
+        self.cooldowns = {(s, sym): int(u) for s, sym, u in data.get("cooldowns") or []}
+        self.last_resume = data.get("last_resume")
+        self.last_kill = data.get("last_kill")

@@ -1,0 +1,48 @@
+"""USD per unit of the valuation asset, for limits named in USD (`*_usd`).
+
+Equity arrives in the portfolio's valuation asset. With a stablecoin there one unit is one USD;
+with anything else (BTC, ETH) the USD limits need that asset's USD price: read from the market
+(a BTC/USDT or BTC/USD mark, directly or through one hop), else `risk.valuation_asset_usd`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeguard.risk.views import PortfolioView
+
+STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})
+_ONE = Decimal(1)
+
+
+class Valuation:
+    """Track the USD price of the valuation asset (None while none is known)."""
+
+    __slots__ = ("asset", "fixed_usd", "is_usd", "unit", "usd_per_unit")
+
+    def __init__(self, asset: str, fixed_usd: Decimal | None) -> None:
+        self.asset = asset
+        self.is_usd = asset in STABLECOINS
+        self.fixed_usd = fixed_usd
+        # the label equity figures are shown in
+        self.unit = "USD" if self.is_usd else asset
+        self.usd_per_unit: Decimal | None = _ONE if self.is_usd else fixed_usd
+
+    def refresh(self, portfolio: PortfolioView) -> Decimal | None:
+        """Read the USD price from the market when it has one; return the price in use."""
+        if self.is_usd:
+            return _ONE
+        price = portfolio.price_of(self.asset, "USDT")
+        if price is not None and price > 0:
+            self.usd_per_unit = price
+        elif self.fixed_usd is None:
+            self.usd_per_unit = None
+        return self.usd_per_unit
+
+    def missing(self, what: str) -> str:
+        """Explain that a USD limit cannot be applied for want of a USD price."""
+        return (
+            f"order rejected: {what} is a limit in USD and no USD price of {self.asset} (the "
+            f"valuation asset) is available; feed a {self.asset}/USDT market or set "
+            f"risk.valuation_asset_usd"
+        )
