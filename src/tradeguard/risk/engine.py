@@ -28,14 +28,13 @@ from tradeguard.model.errors import TradeguardError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, fmt
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, RateBucket, VenueBreaker, iso_week, utc_day
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 
 KILL_FLATTEN_TAG = "kill-flatten"
-ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
 _LOSS_STREAK_BY = "breaker:consecutive_losses"
 CEILING_OVERRIDE = "risk.ceiling_override"
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})

@@ -1,13 +1,16 @@
 """Leg-safe execution of a scanned cycle: IOC legs chained on what actually filled.
 
 ```python
-gateway = OrderManagerGateway(node.orders, "paper", "triangular")
-executor = TriangularExecutor(gateway, node.risk, node.storage, node.clock, TriangularExecConfig())
+gateway = ctx.execution_gateway("triangular", "paper")   # the node's order path
+executor = TriangularExecutor(gateway, TriangularExecConfig())
 record = await executor.execute(opportunity)      # one arb_executions row, whatever happens
 ```
 
+The executor holds only its `ExecutionGateway`: orders go through the risk engine and the
+journal, the record goes to storage and the result to the risk engine, all through the gateway.
+
 How one cycle runs
-- The cycle as a whole goes through `RiskEngine.check_cycle` (min profit after fees, cycle
+- The cycle as a whole goes through the risk engine's cycle check (min profit after fees, cycle
   length, size per cycle); each leg still goes through `RiskEngine.check` inside the order path.
 - Each leg is an IOC limit order at the scanned price (the worst book level the scanner needed),
   or at the worst level the current book needs for this leg's amount, but never more than
@@ -40,18 +43,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ONE, ZERO, quantize_down
-from tradeguard.model.order import OrderIntent
-from tradeguard.risk.engine import ARB_UNWIND_TAG
-from tradeguard.storage.arb_repository import insert_arb_execution
-from tradeguard.strategies.triangular.exec_gateway import ExecGateway
+from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
 
 log = logging.getLogger(__name__)
@@ -60,22 +61,6 @@ HUNDRED = Decimal(100)
 ARB_EXECUTION = EventKind.ARB_EXECUTION
 ARB_HELD = EventKind.ARB_HELD
 Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
-
-
-class CycleRisk(Protocol):
-    """The part of the risk engine that approves a cycle as a whole."""
-
-    def check_cycle(
-        self,
-        legs: list[OrderIntent],
-        gross_profit_pct: Decimal,
-        fees_pct: Decimal,
-        notional_usd: Decimal,
-    ) -> Any: ...
-
-    def observe_cycle(
-        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None: ...
 
 
 class TriangularExecConfig(BaseModel):
@@ -262,17 +247,17 @@ class TriangularExecutor:
 
     def __init__(
         self,
-        gateway: ExecGateway,
-        risk: CycleRisk,
-        storage: Any,
-        clock: Clock,
+        gateway: ExecutionGateway,
         config: TriangularExecConfig | None = None,
     ) -> None:
         self.gateway = gateway
-        self.risk = risk
-        self.storage = storage
-        self.clock = clock
         self.config = config or TriangularExecConfig()
+        if gateway.strategy_id != self.config.strategy_id:
+            # The gateway hands back fills and reports results for its own strategy id only.
+            raise ConfigError(
+                f"triangular.exec.strategy_id={self.config.strategy_id!r} differs from the "
+                f"execution gateway's strategy id {gateway.strategy_id!r}; use the same id"
+            )
         self._lock = asyncio.Lock()
         self._slip = self.config.slippage_pct / HUNDRED
         self._unwind_loss = self.config.max_unwind_loss_pct / HUNDRED
@@ -317,7 +302,7 @@ class TriangularExecutor:
             size=planned,
             expected_profit_pct=opp.profit_pct,
             expected_profit=planned * at_size / HUNDRED,
-            ts=self.clock.now_ms(),
+            ts=self.gateway.now_ms(),
         )
 
     def _precheck(self, rec: ArbExecution, opp: Opportunity) -> str:
@@ -383,7 +368,7 @@ class TriangularExecutor:
             return
         gross_pct, fees_pct = _gross_and_fees(opp)
         usd = self.gateway.usd_price(opp.start_asset) or ZERO
-        decision = self.risk.check_cycle(
+        decision = self.gateway.check_cycle(
             self._cycle_intents(opp, rec.size), gross_pct, fees_pct, rec.size * usd
         )
         if not decision.approved:
@@ -845,7 +830,7 @@ class TriangularExecutor:
         self.gateway.publish(
             Event(
                 ARB_HELD,
-                self.clock.now_ms(),
+                self.gateway.now_ms(),
                 {
                     "path": rec.path,
                     "cycle_id": rec.cycle_id,
@@ -880,22 +865,21 @@ class TriangularExecutor:
                 for leg in opp.legs
             ],
         }  # fmt: skip
-        if self.storage is not None:
-            rec.record_id = insert_arb_execution(self.storage, rec.to_row(cycle))
+        rec.record_id = self.gateway.record_execution(rec.to_row(cycle))
         if any(leg.filled for leg in rec.legs):
             # The legs booked balances only; the risk engine sees the cycle as one trade.
             usd = self.gateway.usd_price(opp.start_asset) or ZERO
             symbols = tuple(
                 dict.fromkeys([leg.symbol for leg in opp.legs] + [u.symbol for u in rec.unwinds])
             )
-            self.risk.observe_cycle(rec.strategy_id, symbols, rec.actual_profit * usd, rec.ts)
+            self.gateway.observe_cycle(symbols, rec.actual_profit * usd, rec.ts)
         severity = "warning" if rec.outcome in ("unwound", "failed") else "info"
         if rec.outcome == "held":
             severity = "critical"
         self.gateway.publish(
             Event(
                 ARB_EXECUTION,
-                self.clock.now_ms(),
+                self.gateway.now_ms(),
                 {
                     "record_id": rec.record_id,
                     "path": rec.path,
