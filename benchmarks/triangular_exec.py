@@ -43,6 +43,7 @@ import numpy as np
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
+from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.execution.order_manager import OrderManager
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.state import MarketState
@@ -56,7 +57,6 @@ from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.triangular import Ticker, TriangularScanner
-from tradeguard.strategies.triangular.exec_gateway import OrderManagerGateway
 from tradeguard.strategies.triangular.executor import (
     ArbExecution,
     TriangularExecConfig,
@@ -176,7 +176,7 @@ async def bench_paper(cycles: int, tmp: Path) -> dict[str, Any]:
                           portfolio=portfolio, market=market, bus=bus, clock=clock)  # fmt: skip
     config = TriangularExecConfig(start_assets=("USDT",))
     executor = TriangularExecutor(
-        OrderManagerGateway(orders, "paper", config.strategy_id), risk, storage, clock, config
+        OrderPathGateway(orders, risk, "paper", config.strategy_id), config
     )
     venue_at = _stamp_submits(venue)
 
@@ -285,8 +285,8 @@ async def bench_sandbox(cycles: int, tmp: Path) -> dict[str, Any]:
             wire_at = _stamp_order_posts(venue)
             venue_at = _stamp_submits(venue)
             config = TriangularExecConfig(fees_charged_in="received", start_assets=("USDT",))
-            gateway = OrderManagerGateway(orders, "sbx", config.strategy_id)
-            executor = TriangularExecutor(gateway, risk, storage, clock, config)
+            gateway = OrderPathGateway(orders, risk, "sbx", config.strategy_id)
+            executor = TriangularExecutor(gateway, config)
             opp = _opportunity(markets, books)
             timings = _Timings()
             for _ in range(cycles):

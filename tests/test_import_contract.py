@@ -56,9 +56,6 @@ KNOWN: set[tuple[str, str]] = {
     ("execution.chaos", "secrets"),
     ("strategies.triangular.cli", "cli"),
     ("strategies.triangular.cli", "storage"),
-    ("strategies.triangular.executor", "risk"),
-    ("strategies.triangular.executor", "storage"),
-    ("strategies.triangular.strategy", "config"),
     ("venues.ccxt_venue", "cli"),
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 from test_triangular_exec_support import CYCLE, Stack
 from tradeguard.model import Event, Order, OrderIntent, Side, quantize_down
 from tradeguard.storage.arb_repository import load_arb_executions
-from tradeguard.strategies.triangular.exec_gateway import ExecGateway, Levels, SubmitOutcome
+from tradeguard.strategies.gateway import ExecutionGateway, Levels, SubmitOutcome
 from tradeguard.strategies.triangular.executor import ARB_HELD, TriangularExecutor
 
 SIZE = Decimal(1000)  # USDT
@@ -284,9 +284,11 @@ async def test_every_cycle_writes_exactly_one_arb_executions_row(tmp_path: Path)
 class GatedGateway:
     """The real gateway, but submits wait for `gate`: a cycle stays in flight until opened."""
 
-    def __init__(self, inner: ExecGateway) -> None:
+    def __init__(self, inner: ExecutionGateway) -> None:
         self.inner = inner
         self.venue = inner.venue
+        self.strategy_id = inner.strategy_id
+        self.venue_kind = inner.venue_kind
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
@@ -322,13 +324,25 @@ class GatedGateway:
     def publish(self, event: Event) -> None:
         self.inner.publish(event)
 
+    def now_ms(self) -> int:
+        return self.inner.now_ms()
+
+    def check_cycle(self, legs: Any, gross_pct: Decimal, fees_pct: Decimal, usd: Decimal) -> Any:
+        return self.inner.check_cycle(legs, gross_pct, fees_pct, usd)
+
+    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
+        self.inner.observe_cycle(symbols, pnl_usd, ts)
+
+    def record_execution(self, row: Any) -> int | None:
+        return self.inner.record_execution(row)
+
 
 async def test_a_second_cycle_while_one_is_in_flight_is_rejected_not_overlapped(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
     gated = GatedGateway(s.gateway)
-    executor = TriangularExecutor(gated, s.risk, s.storage, s.clock, s.config)
+    executor = TriangularExecutor(gated, s.config)
     opp = s.opportunity()
     first = asyncio.create_task(executor.execute(opp, SIZE))
     await asyncio.wait_for(gated.waiting.wait(), 5)

@@ -44,7 +44,7 @@ async def test_updates_during_a_cycle_start_nothing_and_the_cooldown_holds_after
 ) -> None:
     s = Stack(tmp_path, exec_config={"max_size_usd": Decimal(1000)})
     gated = GatedGateway(s.gateway)
-    runner = runner_for(s, TriangularExecutor(gated, s.risk, s.storage, s.clock, s.config))
+    runner = runner_for(s, TriangularExecutor(gated, s.config))
 
     task = nudge(s, runner)
     assert task is not None

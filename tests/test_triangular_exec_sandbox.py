@@ -8,12 +8,12 @@ from pathlib import Path
 
 from test_ccxt_support import VENUE, build_stack
 from test_triangular_exec_support import CYCLE, small_universe
+from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.model import Quote, dec
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.triangular import Ticker, TriangularScanner
-from tradeguard.strategies.triangular.exec_gateway import OrderManagerGateway
 from tradeguard.strategies.triangular.executor import TriangularExecConfig, TriangularExecutor
 
 Book = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
@@ -73,8 +73,8 @@ async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_receiv
             opp = scanner.top(1, depth=books, prefer_start=["USDT"])[0]
             assert tuple(leg.symbol for leg in opp.legs) == CYCLE
             config = TriangularExecConfig(fees_charged_in="received", start_assets=("USDT",))
-            gateway = OrderManagerGateway(stack.om, VENUE, config.strategy_id)
-            executor = TriangularExecutor(gateway, stack.risk, stack.storage, stack.clock, config)
+            gateway = OrderPathGateway(stack.om, stack.risk, VENUE, config.strategy_id)
+            executor = TriangularExecutor(gateway, config)
 
             rec = await executor.execute(opp, Decimal(500))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import SimulatedClock
+from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.execution.order_manager import OrderManager
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.state import MarketState
@@ -23,7 +24,6 @@ from tradeguard.risk.store import MemoryStateStore
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.triangular import Opportunity, TriangularScanner
-from tradeguard.strategies.triangular.exec_gateway import OrderManagerGateway
 from tradeguard.strategies.triangular.executor import TriangularExecConfig, TriangularExecutor
 from tradeguard.strategies.triangular.universe import Universe, generate_universe
 from tradeguard.venues.paper import PaperVenue
@@ -117,10 +117,8 @@ class Stack:
             clock=self.clock,
         )
         self.config = TriangularExecConfig(**{"start_assets": ("USDT",), **(exec_config or {})})
-        self.gateway = OrderManagerGateway(self.orders, VENUE, self.config.strategy_id)
-        self.executor = TriangularExecutor(
-            self.gateway, self.risk, self.storage, self.clock, self.config
-        )
+        self.gateway = OrderPathGateway(self.orders, self.risk, VENUE, self.config.strategy_id)
+        self.executor = TriangularExecutor(self.gateway, self.config)
         for symbol in self.universe.tickers:
             bids, asks = self.universe.book(symbol)
             self.feed(symbol, bids, asks)

@@ -22,11 +22,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.fields import field_range as field_range
 from tradeguard.risk.config import RiskConfig
 
 # Variables that share the prefix but are not config keys.
@@ -181,20 +181,6 @@ class Config(_Strict):
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self
-
-
-def field_range(info: FieldInfo, patterns: bool = False) -> str:
-    """Describe a field's bounds (and, asked, its pattern) as e.g. `>= 0, <= 100`."""
-    parts = []
-    for meta in info.metadata:
-        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            value = getattr(meta, attr, None)
-            if value is not None:
-                parts.append(f"{sym} {value}")
-        pattern = getattr(meta, "pattern", None) if patterns else None
-        if pattern:
-            parts.append(f"matches `{pattern}`")
-    return ", ".join(parts)
 
 
 def default_config() -> dict[str, Any]:

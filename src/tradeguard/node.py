@@ -22,6 +22,7 @@ from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
 from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.gateway import OrderPathGateway
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode
@@ -149,11 +150,12 @@ class RunSummary:
 
 
 class _Context:
-    """The StrategyContext handed to strategies: reads, plus an intent queue."""
+    """The StrategyContext handed to strategies: reads, an intent queue, execution gateways."""
 
     def __init__(self, node: TradingNode) -> None:
         self._node = node
         self.queue: list[OrderIntent] = []
+        self._gateways: dict[tuple[str, str], OrderPathGateway] = {}
 
     def now_ms(self) -> int:
         return self._node.clock.now_ms()
@@ -170,37 +172,34 @@ class _Context:
     def instrument(self, venue: str, symbol: str) -> Instrument | None:
         return self._node.market.instrument(venue, symbol)
 
+    def instruments(self, venue: str) -> list[Instrument]:
+        return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._node.market.quotes.get(symbol)
+
     def emit(self, intent: OrderIntent) -> None:
         self.queue.append(intent)
 
     def open_order_count(self, strategy_id: str, symbol: str) -> int:
         return self._node.orders.open_order_count(strategy_id, symbol)
 
-    # The order path itself, for strategies that run multi-leg executions (triangular).
-    @property
-    def orders(self) -> OrderManager:
-        return self._node.orders
-
-    @property
-    def risk(self) -> RiskEngine:
-        return self._node.risk
-
-    @property
-    def storage(self) -> Storage:
-        return self._node.storage
-
-    @property
-    def clock(self) -> Clock:
-        return self._node.clock
-
-    async def submit(self, intent: OrderIntent) -> SubmitResult:
-        return await self._node.submit(intent)
-
-    def instruments(self, venue: str) -> list[Instrument]:
-        return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
-
-    def venue_kind(self, venue: str) -> str:
-        return "paper" if venue in self._node._paper else "ccxt"
+    def execution_gateway(self, strategy_id: str, venue: str) -> OrderPathGateway:
+        """Lend a multi-leg strategy one venue's order path (one gateway per strategy/venue)."""
+        gateway = self._gateways.get((strategy_id, venue))
+        if gateway is None:
+            node = self._node
+            if venue not in node.venues:
+                raise ConfigError(
+                    f"strategies[{strategy_id}]: venue {venue!r} is not configured; "
+                    f"configured venues: {sorted(node.venues)}"
+                )
+            kind = "paper" if venue in node._paper else "ccxt"
+            gateway = OrderPathGateway(
+                node.orders, node.risk, venue, strategy_id, submit=node.submit, venue_kind=kind
+            )
+            self._gateways[(strategy_id, venue)] = gateway
+        return gateway
 
 
 @dataclass(slots=True)

@@ -12,6 +12,8 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 
 S = OrderStatus
+# The tag of orders that take a stranded arbitrage asset back: REDUCING lets them through.
+ARB_UNWIND_TAG = "arb-unwind"
 # Every legal move. A venue may skip states (an IOC order can go SUBMITTED -> FILLED), but
 # nothing ever leaves a terminal state and nothing goes backwards.
 _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {

@@ -15,7 +15,11 @@ from tradeguard.model.position import Position
 
 
 class StrategyContext(Protocol):
-    """What the node lets a strategy see and do."""
+    """What the node lets a strategy see and do: reads, the clock, and emitting intents.
+
+    Nothing here reaches a venue, the journal or storage; an emitted intent goes through the
+    risk engine and the order manager like every other order.
+    """
 
     def now_ms(self) -> int: ...
 
@@ -26,6 +30,10 @@ class StrategyContext(Protocol):
     def equity(self) -> Decimal: ...
 
     def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
+
+    def instruments(self, venue: str) -> list[Instrument]: ...
+
+    def quote(self, symbol: str) -> Quote | None: ...
 
     def emit(self, intent: OrderIntent) -> None: ...
 

@@ -7,12 +7,12 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
 from tradeguard.model.money import fmt
+from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.breakers import RateBucket
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.valuation import STABLECOINS
 
-ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 

@@ -18,8 +18,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, Callable, Sequence
 from decimal import Decimal
+from typing import Protocol
 
-from tradeguard.clock import Clock
 from tradeguard.model.errors import ConfigError
 from tradeguard.strategies.triangular.executor import ArbExecution, TriangularExecutor
 from tradeguard.strategies.triangular.markets import Levels, Ticker
@@ -27,6 +27,10 @@ from tradeguard.strategies.triangular.opportunity import Opportunity
 from tradeguard.strategies.triangular.scanner import TriangularScanner
 
 log = logging.getLogger(__name__)
+
+
+class _Clock(Protocol):
+    def now_ms(self) -> int: ...
 
 
 class TriangularArbRunner:
@@ -37,7 +41,7 @@ class TriangularArbRunner:
         scanner: TriangularScanner,
         executor: TriangularExecutor,
         *,
-        clock: Clock,
+        clock: _Clock,
         cooldown_s: float = 1.0,
         min_profit_pct: Decimal | None = None,
         top_n: int = 10,

@@ -1,13 +1,16 @@
 """Leg-safe execution of a scanned cycle: IOC legs chained on what actually filled.
 
 ```python
-gateway = OrderManagerGateway(node.orders, "paper", "triangular")
-executor = TriangularExecutor(gateway, node.risk, node.storage, node.clock, TriangularExecConfig())
+gateway = ctx.execution_gateway("triangular", "paper")   # the node's order path
+executor = TriangularExecutor(gateway, TriangularExecConfig())
 record = await executor.execute(opportunity)      # one arb_executions row, whatever happens
 ```
 
+The executor holds only its `ExecutionGateway`: orders go through the risk engine and the
+journal, the record goes to storage and the result to the risk engine, all through the gateway.
+
 How one cycle runs
-- The cycle as a whole goes through `RiskEngine.check_cycle` (min profit after fees, cycle
+- The cycle as a whole goes through the risk engine's cycle check (min profit after fees, cycle
   length, size per cycle); each leg still goes through `RiskEngine.check` inside the order path.
 - Each leg is an IOC limit order at the scanned price (the worst book level the scanner needed),
   or at the worst level the current book needs for this leg's amount, but never more than
@@ -33,189 +36,44 @@ How one cycle runs
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
-import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal, Protocol
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ONE, ZERO, quantize_down
-from tradeguard.model.order import OrderIntent
-from tradeguard.risk.engine import ARB_UNWIND_TAG
-from tradeguard.storage.arb_repository import insert_arb_execution
-from tradeguard.strategies.triangular.exec_gateway import ExecGateway
+from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.triangular.exec_book import (
+    HUNDRED,
+    below_minimum,
+    gross_and_fees,
+    order_amount,
+    price_of,
+    product,
+    round_price,
+    worst_needed,
+)
+from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
+from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
+
+__all__ = [
+    "ARB_EXECUTION",
+    "ARB_HELD",
+    "ArbExecution",
+    "TriangularExecConfig",
+    "TriangularExecutor",
+]
 
 log = logging.getLogger(__name__)
 
-HUNDRED = Decimal(100)
 ARB_EXECUTION = EventKind.ARB_EXECUTION
 ARB_HELD = EventKind.ARB_HELD
-Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
-
-
-class CycleRisk(Protocol):
-    """The part of the risk engine that approves a cycle as a whole."""
-
-    def check_cycle(
-        self,
-        legs: list[OrderIntent],
-        gross_profit_pct: Decimal,
-        fees_pct: Decimal,
-        notional_usd: Decimal,
-    ) -> Any: ...
-
-    def observe_cycle(
-        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None: ...
-
-
-class TriangularExecConfig(BaseModel):
-    """How cycles are executed (`[strategies.triangular.exec]`); percents are 0-100."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    strategy_id: str = Field(default="triangular", min_length=1)
-    # Worst price a leg may take, as % beyond the scanned price; beyond it the leg is not sent.
-    slippage_pct: Decimal = Field(default=Decimal(2), ge=0, le=10)
-    on_leg_failure: Literal["unwind", "hold"] = "unwind"
-    # Unwind prices stay within this % of the stranded asset's cost (fees come on top).
-    max_unwind_loss_pct: Decimal = Field(default=Decimal(1), gt=0, le=20)
-    leg_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    min_profit_pct: Decimal = Field(default=Decimal("0.5"), ge=0, le=100)
-    # Assets a cycle may start from; empty allows any.
-    start_assets: tuple[str, ...] = ()
-    # Cap on one cycle's size, in USD of the start asset; None trades the scanned max size.
-    max_size_usd: Decimal | None = Field(default=None, gt=0, le=Decimal(10_000_000))
-    # Where the venue charges a buy's fee: in the quote spent (paper venue) or the base received
-    # (most exchanges). Buys are sized so the fee never overdraws the quote.
-    fees_charged_in: Literal["quote", "received"] = "quote"
-    # Most orders an unwind may take to reach the start asset, through any of the venue's markets.
-    max_unwind_hops: int = Field(default=3, ge=1, le=4)
-
-
-@dataclass(slots=True)
-class LegExecution:
-    """One order of a cycle (a forward leg or an unwind hop) and what it did."""
-
-    kind: str  # "leg" | "unwind"
-    index: int
-    symbol: str
-    side: Side
-    from_asset: str
-    to_asset: str
-    scanned_price: Decimal
-    limit_price: Decimal = ZERO
-    order_amount: Decimal = ZERO
-    filled: Decimal = ZERO
-    avg_price: Decimal = ZERO
-    spent: Decimal = ZERO  # in from_asset, fees charged in it included
-    received: Decimal = ZERO  # in to_asset, fees charged in it deducted
-    fee: Decimal = ZERO
-    fee_asset: str = ""
-    status: str = "not_sent"  # not_sent | denied | rejected | filled | partially_filled | expired
-    client_order_id: str = ""
-    latency_ms: float = 0.0
-    reason: str = ""
-
-    @property
-    def partial(self) -> bool:
-        """Tell whether the order filled some but not all of its amount."""
-        return ZERO < self.filled < self.order_amount
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the leg as JSON-safe data (Decimals as strings)."""
-        return {
-            "kind": self.kind,
-            "index": self.index,
-            "symbol": self.symbol,
-            "side": self.side.value,
-            "from": self.from_asset,
-            "to": self.to_asset,
-            "scanned_price": str(self.scanned_price),
-            "limit_price": str(self.limit_price),
-            "order_amount": str(self.order_amount),
-            "filled": str(self.filled),
-            "avg_price": str(self.avg_price),
-            "spent": str(self.spent),
-            "received": str(self.received),
-            "fee": str(self.fee),
-            "fee_asset": self.fee_asset,
-            "status": self.status,
-            "client_order_id": self.client_order_id,
-            "latency_ms": round(self.latency_ms, 3),
-            "reason": self.reason,
-        }
-
-
-@dataclass(slots=True)
-class ArbExecution:
-    """One cycle attempt: expected versus actual, every order, and how it ended."""
-
-    strategy_id: str
-    cycle_id: int
-    path: str
-    start_asset: str
-    size: Decimal  # planned start amount
-    expected_profit_pct: Decimal  # scanned, top of book, after fees
-    expected_profit: Decimal  # in start_asset at `size`
-    outcome: Outcome = "rejected"
-    reason: str = ""
-    spent: Decimal = ZERO  # start asset the first leg spent
-    returned: Decimal = ZERO  # start asset received back (last leg and unwinds)
-    actual_profit: Decimal = ZERO  # in start_asset; assets left over count at their cost
-    actual_profit_pct: Decimal = ZERO
-    fees: Decimal = ZERO  # valued in start_asset at cost
-    unwind_loss: Decimal = ZERO  # start asset lost by unwinding (cost minus what came back)
-    legs: list[LegExecution] = field(default_factory=list)
-    unwinds: list[LegExecution] = field(default_factory=list)
-    held: dict[str, Decimal] = field(default_factory=dict)  # asset -> amount kept
-    dust: dict[str, Decimal] = field(default_factory=dict)  # too small to trade back
-    latency_ms: float = 0.0
-    first_order_ms: float = 0.0  # from the call to the first order handed to the order path
-    ts: int = 0
-    record_id: int | None = None
-
-    @property
-    def orders_sent(self) -> int:
-        """Return how many orders reached the order path's venue step."""
-        return sum(1 for leg in (*self.legs, *self.unwinds) if leg.client_order_id)
-
-    def to_row(self, cycle: dict[str, Any]) -> dict[str, Any]:
-        """Return the `arb_executions` row for this record."""
-        return {
-            "strategy_id": self.strategy_id,
-            "cycle": cycle,
-            "start_asset": self.start_asset,
-            "expected_profit_pct": self.expected_profit_pct,
-            "actual_profit": self.actual_profit,
-            "fees": self.fees,
-            "legs": {
-                "size": str(self.size),
-                "expected_profit": str(self.expected_profit),
-                "actual_profit_pct": str(self.actual_profit_pct),
-                "spent": str(self.spent),
-                "returned": str(self.returned),
-                "unwind_loss": str(self.unwind_loss),
-                "first_order_ms": round(self.first_order_ms, 3),
-                "reason": self.reason,
-                "legs": [leg.to_json() for leg in self.legs],
-                "unwinds": [leg.to_json() for leg in self.unwinds],
-                "held": {a: str(q) for a, q in self.held.items()},
-                "dust": {a: str(q) for a, q in self.dust.items()},
-            },
-            "outcome": self.outcome,
-            "latency_ms": round(self.latency_ms),
-            "ts": self.ts,
-        }
 
 
 @dataclass(slots=True)
@@ -223,7 +81,7 @@ class _Run:
     """Bookkeeping of one cycle: cost per unit of each asset reached, what is left over."""
 
     cost_per_unit: dict[str, Decimal]
-    stranded: list[_Stranded] = field(default_factory=list)
+    stranded: list[Stranded] = field(default_factory=list)
     leftover_cost: Decimal = ZERO  # start-asset cost of what stays (held or dust)
 
     def add_dust(self, rec: ArbExecution, asset: str, amount: Decimal, cost: Decimal) -> None:
@@ -231,53 +89,27 @@ class _Run:
         self.leftover_cost += cost
 
 
-@dataclass(slots=True)
-class _Stranded:
-    """Asset left between legs: amount, its cost in the start asset, and where it sits."""
-
-    asset: str
-    amount: Decimal
-    cost: Decimal
-    position: int  # index of the forward leg whose input it is
-
-
-@dataclass(frozen=True, slots=True)
-class _Hop:
-    """One order of a way back: a market, the side that leaves `from_asset`, its taker fee."""
-
-    symbol: str
-    side: Side
-    from_asset: str
-    to_asset: str
-    fee: Decimal
-
-
-Route = tuple[_Hop, ...]
-ROUTE_BEAM = 3  # partial routes kept per asset reached while searching
-ROUTES_PER_LENGTH = 3  # best routes of each length at top of book, then walked through the books
-
-
 class TriangularExecutor:
     """Execute scanned cycles leg by leg through the order path, safe against leg risk."""
 
     def __init__(
         self,
-        gateway: ExecGateway,
-        risk: CycleRisk,
-        storage: Any,
-        clock: Clock,
+        gateway: ExecutionGateway,
         config: TriangularExecConfig | None = None,
     ) -> None:
         self.gateway = gateway
-        self.risk = risk
-        self.storage = storage
-        self.clock = clock
         self.config = config or TriangularExecConfig()
+        if gateway.strategy_id != self.config.strategy_id:
+            # The gateway hands back fills and reports results for its own strategy id only.
+            raise ConfigError(
+                f"triangular.exec.strategy_id={self.config.strategy_id!r} differs from the "
+                f"execution gateway's strategy id {gateway.strategy_id!r}; use the same id"
+            )
         self._lock = asyncio.Lock()
         self._slip = self.config.slippage_pct / HUNDRED
         self._unwind_loss = self.config.max_unwind_loss_pct / HUNDRED
         self._first_sent: float | None = None  # perf_counter when this cycle's first order went
-        self._adjacency_of: tuple[int, dict[str, list[_Hop]]] | None = None  # by market count
+        self._router = UnwindRouter(gateway, self.config)
 
     @property
     def busy(self) -> bool:
@@ -317,7 +149,7 @@ class TriangularExecutor:
             size=planned,
             expected_profit_pct=opp.profit_pct,
             expected_profit=planned * at_size / HUNDRED,
-            ts=self.clock.now_ms(),
+            ts=self.gateway.now_ms(),
         )
 
     def _precheck(self, rec: ArbExecution, opp: Opportunity) -> str:
@@ -381,9 +213,9 @@ class TriangularExecutor:
         if why:
             rec.reason = why
             return
-        gross_pct, fees_pct = _gross_and_fees(opp)
+        gross_pct, fees_pct = gross_and_fees(opp)
         usd = self.gateway.usd_price(opp.start_asset) or ZERO
-        decision = self.risk.check_cycle(
+        decision = self.gateway.check_cycle(
             self._cycle_intents(opp, rec.size), gross_pct, fees_pct, rec.size * usd
         )
         if not decision.approved:
@@ -409,7 +241,7 @@ class TriangularExecutor:
                     if ex.status == OrderStatus.FILLED.value:
                         run.add_dust(rec, leg.from_asset, residual, cost)  # lot-size rounding
                     else:
-                        run.stranded.append(_Stranded(leg.from_asset, residual, cost, i))
+                        run.stranded.append(Stranded(leg.from_asset, residual, cost, i))
             if ex.filled <= 0:
                 rec.reason = ex.reason or f"leg {i + 1} ({leg.symbol}) filled nothing"
                 break
@@ -448,30 +280,25 @@ class TriangularExecutor:
                     f"slippage_pct={self.config.slippage_pct} (triangular.exec.slippage_pct)"
                 )
                 return ex
-            need = _worst_needed(levels, amount_in, buy, inst.taker_fee)
+            need = worst_needed(levels, amount_in, buy, inst.taker_fee)
             # The book as it is now, for this size; never beyond the bound.
             limit = min(need, bound) if buy else max(need, bound)
-        ex.limit_price = _round_price(limit, inst.price_tick, buy, bound)
-        amount = self._order_amount(
-            amount_in, ex.limit_price, buy, inst.taker_fee, inst.amount_step
+        ex.limit_price = round_price(limit, inst.price_tick, buy, bound)
+        amount = order_amount(
+            self.config.fees_charged_in,
+            amount_in,
+            ex.limit_price,
+            buy,
+            inst.taker_fee,
+            inst.amount_step,
         )
         return await self._send(ex, amount, inst.min_amount, inst.min_notional)
-
-    def _order_amount(
-        self, amount_in: Decimal, limit: Decimal, buy: bool, fee: Decimal, step: Decimal
-    ) -> Decimal:
-        if not buy:
-            return quantize_down(amount_in, step)
-        if limit <= 0:
-            return ZERO
-        per_unit = limit * (ONE + fee) if self.config.fees_charged_in == "quote" else limit
-        return quantize_down(amount_in / per_unit, step)
 
     async def _send(
         self, ex: LegExecution, amount: Decimal, min_amount: Decimal, min_notional: Decimal
     ) -> LegExecution:
         ex.order_amount = amount
-        if _below_minimum(amount, ex.limit_price, min_amount, min_notional):
+        if below_minimum(amount, ex.limit_price, min_amount, min_notional):
             ex.reason = (
                 f"{ex.kind} {ex.index + 1} not sent: {amount} {ex.symbol} at {ex.limit_price} is "
                 f"below the market minimum (amount {min_amount}, notional {min_notional})"
@@ -550,9 +377,9 @@ class TriangularExecutor:
     async def _settle(self, rec: ArbExecution, opp: Opportunity, run: _Run) -> None:
         completed_chain = len(rec.legs) == len(opp.legs) and rec.legs[-1].filled > 0
         start = opp.start_asset
-        tradable: list[tuple[_Stranded, Route | None]] = []
+        tradable: list[tuple[Stranded, Route | None]] = []
         for s in run.stranded:
-            route, dust = self._way_back(s, start)
+            route, dust = self._router.way_back(s, start)
             if dust:
                 run.add_dust(rec, s.asset, s.amount, s.cost)
             else:
@@ -588,174 +415,8 @@ class TriangularExecutor:
             rec.actual_profit_pct = rec.actual_profit / rec.spent * HUNDRED
         rec.fees = self._fees_in_start(rec, run.cost_per_unit)
 
-    # the way back ------------------------------------------------------------------------------
-    def _way_back(self, s: _Stranded, start: str) -> tuple[Route | None, bool]:
-        """Return the route to unwind a stranded amount by (None if none), and whether it is dust.
-
-        Safety first: the fewest hops that trade the whole amount within the loss bound at the
-        current books, the best return among those. When no route is within the bound, the
-        shortest one is still tried: its limits hold the bound and the venue has the last word.
-        An amount below the first order's minimums on every route is dust.
-        """
-        if s.amount <= 0 or s.cost <= 0:
-            return None, True
-        floor_rate = s.cost / s.amount * (ONE - self._unwind_loss)
-        direct = self._direct_hop(s.asset, start)
-        fallback: Route | None = None
-        found = False
-        for length, routes in enumerate(self._routes(s.asset, start), 1):
-            if length == 1 and direct is not None and (direct,) not in routes:
-                routes.append((direct,))  # unquoted here: the venue answers at the bound
-            found = found or bool(routes)
-            best: Route | None = None
-            best_end = ZERO
-            for route in routes:
-                first = route[0]
-                price = self._top_price(first) or self._break_even_price(first, s)
-                if not self._fits(first, s.amount, price):
-                    continue
-                fallback = fallback or route
-                priced = self._price_route(route, s.amount)
-                if priced is None:
-                    continue
-                rates, end, complete = priced
-                if complete and _product(rates) >= floor_rate and (best is None or end > best_end):
-                    best, best_end = route, end
-            if best is not None:
-                return best, False
-        if fallback is not None:
-            return fallback, False
-        return None, found
-
-    def _adjacency(self) -> dict[str, list[_Hop]]:
-        """Return, per asset, the orders that leave it on any of the venue's markets."""
-        listed = self.gateway.instruments()
-        if self._adjacency_of is not None and self._adjacency_of[0] == len(listed):
-            return self._adjacency_of[1]
-        out: dict[str, list[_Hop]] = {}
-        for inst in listed:
-            if inst.base == inst.quote:
-                continue
-            fee = inst.taker_fee
-            out.setdefault(inst.quote, []).append(
-                _Hop(inst.symbol, Side.BUY, inst.quote, inst.base, fee)
-            )
-            out.setdefault(inst.base, []).append(
-                _Hop(inst.symbol, Side.SELL, inst.base, inst.quote, fee)
-            )
-        self._adjacency_of = (len(listed), out)
-        return out
-
-    def _routes(self, asset: str, start: str) -> Iterator[list[Route]]:
-        """Yield simple quoted routes from `asset` to `start`, one list per length, best first.
-
-        Routes are ranked at top of book after fees, `ROUTES_PER_LENGTH` of each length. The
-        search goes one hop further only when asked for the next length, and at each asset
-        reached only the `ROUTE_BEAM` best partial routes go on: the work stays linear in the
-        venue's markets.
-        """
-        adjacency = self._adjacency()
-        log_rates: dict[tuple[str, Side], float | None] = {}
-
-        def log_rate(hop: _Hop) -> float | None:
-            key = (hop.symbol, hop.side)
-            if key not in log_rates:
-                price = self._top_price(hop)
-                rate = None
-                if price is not None and price > 0 and hop.fee < 1:
-                    gross = price if hop.side is Side.SELL else ONE / price
-                    rate = math.log(gross * (ONE - hop.fee))
-                log_rates[key] = rate
-            return log_rates[key]
-
-        frontier: list[tuple[float, Route, tuple[str, ...]]] = [(0.0, (), (asset,))]
-        hops = self.config.max_unwind_hops
-        for depth in range(hops):
-            found: list[tuple[float, Route]] = []
-            reached: dict[str, list[tuple[float, Route, tuple[str, ...]]]] = {}
-            for score, route, seen in frontier:
-                for hop in adjacency.get(seen[-1], ()):
-                    if hop.to_asset in seen:
-                        continue
-                    rate = log_rate(hop)
-                    if rate is None:
-                        continue
-                    item = (score + rate, (*route, hop), (*seen, hop.to_asset))
-                    if hop.to_asset == start:
-                        found.append(item[:2])
-                    elif depth + 1 < hops:
-                        reached.setdefault(hop.to_asset, []).append(item)
-            yield [r for _, r in heapq.nlargest(ROUTES_PER_LENGTH, found, key=lambda it: it[0])]
-            frontier = [
-                item
-                for items in reached.values()
-                for item in heapq.nlargest(ROUTE_BEAM, items, key=lambda it: it[0])
-            ]
-
-    def _direct_hop(self, asset: str, start: str) -> _Hop | None:
-        inst = self.gateway.instrument(f"{asset}/{start}")
-        if inst is not None:
-            return _Hop(inst.symbol, Side.SELL, asset, start, inst.taker_fee)
-        inst = self.gateway.instrument(f"{start}/{asset}")
-        if inst is not None:
-            return _Hop(inst.symbol, Side.BUY, asset, start, inst.taker_fee)
-        return None
-
-    def _top_price(self, hop: _Hop) -> Decimal | None:
-        levels = self.gateway.levels(hop.symbol, hop.side)
-        return levels[0][0] if levels else None
-
-    def _break_even_price(self, hop: _Hop, s: _Stranded) -> Decimal:
-        """Return the price at which a direct hop returns exactly the stranded amount's cost."""
-        return s.cost / s.amount if hop.side is Side.SELL else s.amount / s.cost
-
-    def _fits(self, hop: _Hop, amount: Decimal, price: Decimal) -> bool:
-        """Tell whether `amount` of the hop's input makes an order above the market minimums."""
-        inst = self.gateway.instrument(hop.symbol)
-        if inst is None or price <= 0:
-            return False
-        buy = hop.side is Side.BUY
-        qty = self._order_amount(amount, price, buy, inst.taker_fee, inst.amount_step)
-        return not _below_minimum(qty, price, inst.min_amount, inst.min_notional)
-
-    def _price_route(
-        self, route: Route, amount: Decimal
-    ) -> tuple[list[Decimal], Decimal, bool] | None:
-        """Walk `amount` through each hop's current book.
-
-        Return the gross rate of each hop, the amount at the end and whether every book was
-        deep enough; None when a hop has no book or its order would be below the minimums.
-        """
-        rates: list[Decimal] = []
-        complete = True
-        for hop in route:
-            inst = self.gateway.instrument(hop.symbol)
-            levels = self.gateway.levels(hop.symbol, hop.side)
-            if inst is None or not levels:
-                return None
-            buy = hop.side is Side.BUY
-            fee = inst.taker_fee
-            if buy:
-                budget = amount / (ONE + fee) if self.config.fees_charged_in == "quote" else amount
-                qty = quantize_down(_affordable(levels, budget), inst.amount_step)
-            else:
-                qty = quantize_down(amount, inst.amount_step)
-            filled, value = _take(levels, qty)
-            complete = complete and filled == qty
-            if filled <= 0 or _below_minimum(filled, value / filled, inst.min_amount, ZERO):
-                return None
-            if value < inst.min_notional:
-                return None
-            if buy:
-                rates.append(filled / value)
-                amount = filled if self.config.fees_charged_in == "quote" else filled * (ONE - fee)
-            else:
-                rates.append(value / filled)
-                amount = value * (ONE - fee)
-        return rates, amount, complete
-
     async def _unwind(
-        self, rec: ArbExecution, s: _Stranded, run: _Run, route: Route
+        self, rec: ArbExecution, s: Stranded, run: _Run, route: Route
     ) -> tuple[Decimal, Decimal]:
         """Trade a stranded asset back along `route`; return (start asset back, cost stayed)."""
         # The whole way back may give up at most max_unwind_loss_pct of the cost, before fees:
@@ -768,10 +429,10 @@ class TriangularExecutor:
             need = floor_rate / achieved  # what the hops left must reach together
             buy = hop.side is Side.BUY
             ex = LegExecution("unwind", len(rec.unwinds), hop.symbol, hop.side, asset,
-                              hop.to_asset, _price_of(need, buy))  # fmt: skip
+                              hop.to_asset, price_of(need, buy))  # fmt: skip
             rec.unwinds.append(ex)
             inst = self.gateway.instrument(hop.symbol)
-            priced = self._price_route(rest, amount)
+            priced = self._router.price_route(rest, amount)
             if inst is None:
                 ex.reason = f"unwind {n + 1}: {hop.symbol} is not listed on {self.gateway.venue}"
             elif priced is None and len(rest) > 1:
@@ -787,21 +448,24 @@ class TriangularExecutor:
                 levels = self.gateway.levels(hop.symbol, hop.side)
                 if priced is not None and levels:
                     ref = priced[0][0]
-                    ex.scanned_price = _price_of(ref, buy)
+                    ex.scanned_price = price_of(ref, buy)
                     if len(rest) > 1:
                         # Share the slack over the bound evenly between the hops left.
-                        bound = ref / (_product(priced[0]) / need) ** (ONE / len(rest))
+                        bound = ref / (product(priced[0]) / need) ** (ONE / len(rest))
                     # The book as it is now for this amount, as a forward leg; never beyond.
-                    worst = _worst_needed(levels, amount, buy, inst.taker_fee)
+                    worst = worst_needed(levels, amount, buy, inst.taker_fee)
                     rate = max(bound, ONE / worst if buy else worst)
-                limit, worst_limit = _price_of(rate, buy), _price_of(bound, buy)
-                ex.limit_price = _round_price(limit, inst.price_tick, buy, worst_limit)
-                qty = self._order_amount(
-                    amount, ex.limit_price, buy, inst.taker_fee, inst.amount_step
+                limit, worst_limit = price_of(rate, buy), price_of(bound, buy)
+                ex.limit_price = round_price(limit, inst.price_tick, buy, worst_limit)
+                qty = order_amount(
+                    self.config.fees_charged_in,
+                    amount,
+                    ex.limit_price,
+                    buy,
+                    inst.taker_fee,
+                    inst.amount_step,
                 )
-                if n > 0 and _below_minimum(
-                    qty, ex.limit_price, inst.min_amount, inst.min_notional
-                ):
+                if n > 0 and below_minimum(qty, ex.limit_price, inst.min_amount, inst.min_notional):
                     # What reached this hop is too small to trade on: dust, at its cost.
                     ex.reason = (
                         f"unwind {n + 1} not sent: {qty} {hop.symbol} is below the market minimum"
@@ -845,7 +509,7 @@ class TriangularExecutor:
         self.gateway.publish(
             Event(
                 ARB_HELD,
-                self.clock.now_ms(),
+                self.gateway.now_ms(),
                 {
                     "path": rec.path,
                     "cycle_id": rec.cycle_id,
@@ -880,22 +544,21 @@ class TriangularExecutor:
                 for leg in opp.legs
             ],
         }  # fmt: skip
-        if self.storage is not None:
-            rec.record_id = insert_arb_execution(self.storage, rec.to_row(cycle))
+        rec.record_id = self.gateway.record_execution(rec.to_row(cycle))
         if any(leg.filled for leg in rec.legs):
             # The legs booked balances only; the risk engine sees the cycle as one trade.
             usd = self.gateway.usd_price(opp.start_asset) or ZERO
             symbols = tuple(
                 dict.fromkeys([leg.symbol for leg in opp.legs] + [u.symbol for u in rec.unwinds])
             )
-            self.risk.observe_cycle(rec.strategy_id, symbols, rec.actual_profit * usd, rec.ts)
+            self.gateway.observe_cycle(symbols, rec.actual_profit * usd, rec.ts)
         severity = "warning" if rec.outcome in ("unwound", "failed") else "info"
         if rec.outcome == "held":
             severity = "critical"
         self.gateway.publish(
             Event(
                 ARB_EXECUTION,
-                self.clock.now_ms(),
+                self.gateway.now_ms(),
                 {
                     "record_id": rec.record_id,
                     "path": rec.path,
@@ -916,84 +579,5 @@ class TriangularExecutor:
         return rec
 
 
-def _gross_and_fees(opp: Opportunity) -> tuple[Decimal, Decimal]:
-    """Split the scanned profit into gross (before fees) and the fees' share, in %."""
-    gross = ONE
-    for leg in opp.legs:
-        if leg.price <= 0:
-            return ZERO, ZERO
-        gross *= ONE / leg.price if leg.side is Side.BUY else leg.price
-    gross_pct = (gross - ONE) * HUNDRED
-    return gross_pct, gross_pct - opp.profit_pct
-
-
-def _worst_needed(
-    levels: list[tuple[Decimal, Decimal]], amount_in: Decimal, buy: bool, fee: Decimal
-) -> Decimal:
-    """Return the worst level price trading `amount_in` reaches (the last level if too thin)."""
-    left = amount_in / (ONE + fee) if buy else amount_in
-    worst = levels[0][0]
-    for price, size in levels:
-        worst = price
-        take = price * size if buy else size
-        if take >= left:
-            break
-        left -= take
-    return worst
-
-
-def _round_price(price: Decimal, tick: Decimal, buy: bool, bound: Decimal) -> Decimal:
-    """Round a limit to the tick, away from the book unless that crosses the slippage bound."""
-    if tick <= 0:
-        return price
-    up = (price / tick).to_integral_value(ROUND_CEILING) * tick
-    down = (price / tick).to_integral_value(ROUND_FLOOR) * tick
-    if buy:
-        return up if up <= bound else down
-    return down if down >= bound else up
-
-
 def _add_reason(rec: ArbExecution, reason: str) -> None:
     rec.reason = f"{rec.reason}; {reason}" if rec.reason else reason
-
-
-def _below_minimum(
-    qty: Decimal, price: Decimal, min_amount: Decimal, min_notional: Decimal
-) -> bool:
-    return qty <= 0 or qty < min_amount or qty * price < min_notional
-
-
-def _price_of(rate: Decimal, buy: bool) -> Decimal:
-    """Return the limit price giving a hop `rate` (to-asset per from-asset, before fees)."""
-    return ONE / rate if buy else rate
-
-
-def _product(values: list[Decimal]) -> Decimal:
-    out = ONE
-    for v in values:
-        out *= v
-    return out
-
-
-def _affordable(levels: list[tuple[Decimal, Decimal]], budget: Decimal) -> Decimal:
-    """Return the base amount `budget` of quote buys down the asks (capped by their depth)."""
-    base = ZERO
-    for price, size in levels:
-        cost = price * size
-        if cost >= budget:
-            return base + budget / price
-        base += size
-        budget -= cost
-    return base
-
-
-def _take(levels: list[tuple[Decimal, Decimal]], qty: Decimal) -> tuple[Decimal, Decimal]:
-    """Return (base filled, quote value) of trading `qty` through the levels."""
-    filled = value = ZERO
-    for price, size in levels:
-        if filled >= qty:
-            break
-        take = min(size, qty - filled)
-        filled += take
-        value += take * price
-    return filled, value

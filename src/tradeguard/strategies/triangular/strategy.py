@@ -17,35 +17,30 @@ At start the strategy takes the venue's instruments (the paper venue's configure
 or what a ccxt venue's `load_markets` listed), keeps `params.symbols` if given, indexes every
 cycle, and asks the node for the quotes of each market that lies on a cycle. Each quote rescores
 the cycles through its market; when no cycle is running and the cooldown has passed, the best one
-above `exec.min_profit_pct` is executed leg by leg through the order path (the cycle as a whole
-through `RiskEngine.check_cycle`, each leg through the risk check, the journal and the venue),
-and one `arb_executions` row records it. Stopping waits up to `stop_timeout_s` for a running
-cycle so that no leg is left behind.
+above `exec.min_profit_pct` is executed leg by leg through the node's execution gateway (the
+cycle as a whole through the risk engine's cycle check, each leg through the risk check, the
+journal and the venue), and one `arb_executions` row records it. Stopping waits up to
+`stop_timeout_s` for a running cycle so that no leg is left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from tradeguard.clock import Clock
-from tradeguard.config import field_range
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.instrument import Instrument
+from tradeguard.model.fields import field_range
 from tradeguard.model.market import Quote
-from tradeguard.model.order import OrderIntent
 from tradeguard.strategies.base import Strategy, StrategyContext, register
-from tradeguard.strategies.triangular.exec_gateway import OrderManagerGateway, SubmitOutcome
+from tradeguard.strategies.gateway import ExecutionContext
 from tradeguard.strategies.triangular.exec_runner import TriangularArbRunner
 from tradeguard.strategies.triangular.executor import (
     ArbExecution,
-    CycleRisk,
     TriangularExecConfig,
     TriangularExecutor,
 )
@@ -118,48 +113,6 @@ def _field(loc: list[str]) -> tuple[type[BaseModel], FieldInfo | None]:
     return model, info
 
 
-@runtime_checkable
-class OrderPathContext(StrategyContext, Protocol):
-    """A node context that also lends the order path (what the executor trades through)."""
-
-    @property
-    def orders(self) -> Any: ...
-
-    @property
-    def risk(self) -> CycleRisk: ...
-
-    @property
-    def storage(self) -> Any: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    async def submit(self, intent: OrderIntent) -> Any: ...
-
-    def instruments(self, venue: str) -> list[Instrument]: ...
-
-    def venue_kind(self, venue: str) -> str: ...
-
-
-class _NodeGateway(OrderManagerGateway):
-    """The executor's gateway, submitting through the node so its run figures count the legs."""
-
-    def __init__(
-        self,
-        orders: Any,
-        venue: str,
-        strategy_id: str,
-        submit: Callable[[OrderIntent], Awaitable[Any]],
-    ) -> None:
-        super().__init__(orders, venue, strategy_id)
-        self._node_submit = submit
-
-    async def submit(self, intent: OrderIntent) -> SubmitOutcome:
-        """Send one intent down the node's order path (risk check, journal, venue)."""
-        result: SubmitOutcome = await self._node_submit(intent)
-        return result
-
-
 @register("triangular")
 class TriangularStrategy(Strategy):
     """Scan the venue's cycles on every quote and execute the best one, one cycle at a time."""
@@ -187,26 +140,24 @@ class TriangularStrategy(Strategy):
         return list(self.runner.executions) if self.runner is not None else []
 
     def bind(self, ctx: StrategyContext) -> None:
-        """Take the node's order path and build the executor on it."""
-        if not isinstance(ctx, OrderPathContext):
+        """Take the node's execution gateway for the venue and build the executor on it."""
+        if not isinstance(ctx, ExecutionContext):
             raise ConfigError(
                 f"strategies[{self.id}]: kind 'triangular' runs inside a trading node, which "
-                "lends it the order path; this context does not"
+                "lends it an execution gateway; this context does not"
             )
         super().bind(ctx)
+        gateway = ctx.execution_gateway(self.id, self.venue)
         if not self._fees_given:
             # The paper venue charges a buy's fee in the quote spent; exchanges in the base got.
-            fees = "quote" if ctx.venue_kind(self.venue) == "paper" else "received"
+            fees = "quote" if gateway.venue_kind == "paper" else "received"
             self.exec_config = self.exec_config.model_copy(update={"fees_charged_in": fees})
-        gateway = _NodeGateway(ctx.orders, self.venue, self.id, ctx.submit)
-        self.executor = TriangularExecutor(
-            gateway, ctx.risk, ctx.storage, ctx.clock, self.exec_config
-        )
+        self.executor = TriangularExecutor(gateway, self.exec_config)
 
     def on_start(self) -> None:
         """Index the cycles of the venue's markets and start listening to their quotes."""
         ctx = self.ctx
-        assert isinstance(ctx, OrderPathContext) and self.executor is not None
+        assert ctx is not None and self.executor is not None
         listed = {i.symbol: i for i in ctx.instruments(self.venue)}
         wanted = self.settings.symbols
         missing = [s for s in wanted if s not in listed]
@@ -230,7 +181,7 @@ class TriangularStrategy(Strategy):
             )
         self.scanner = scanner
         self.runner = TriangularArbRunner(
-            scanner, self.executor, clock=ctx.clock, cooldown_s=s.cooldown_s, top_n=s.top_n
+            scanner, self.executor, clock=ctx, cooldown_s=s.cooldown_s, top_n=s.top_n
         )
         on_cycles = [m.symbol for m in scanner.markets if scanner.cycles_touching(m.symbol)]
         self._symbols = tuple(on_cycles)

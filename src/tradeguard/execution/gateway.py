@@ -1,97 +1,80 @@
-"""The narrow door the triangular executor trades through: the one order path, nothing else.
+"""The execution gateway a multi-leg strategy trades through: one venue's order path, nothing else.
 
-`OrderManagerGateway` adapts an `OrderManager` (risk check -> journal -> venue): it submits
-intents, waits until an order reaches a terminal status (fills and status changes arrive through
-the manager's fill listeners and `order.*` bus events), and reads instruments, book levels and
-USD prices from the node's market state and portfolio. The executor never sees a venue.
+```python
+gateway = OrderPathGateway(node.orders, node.risk, "paper", "tri", submit=node.submit)
+result = await gateway.submit(intent)              # risk check -> journal -> venue
+order = await gateway.wait_terminal(result.order.client_order_id, 5.0)
+```
+
+It implements `strategies.gateway.ExecutionGateway` over an `OrderManager`: submits intents,
+waits until an order reaches a terminal status (fills and status changes arrive through the
+manager's fill listeners and `order.*` bus events), asks the risk engine about a cycle as a
+whole, records arbitrage executions in storage, and reads instruments, book levels and USD prices
+from the node's market state and portfolio. The strategy holding it never sees a venue, the
+order manager, the risk engine or storage.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.risk.engine import RiskDecision
+from tradeguard.storage.arb_repository import insert_arb_execution
 
 Levels = list[tuple[Decimal, Decimal]]
 
 
-class SubmitOutcome(Protocol):
-    """What a submit answers (the order manager's `SubmitResult`)."""
+class CycleRisk(Protocol):
+    """The part of the risk engine that judges a multi-leg execution as a whole."""
 
-    @property
-    def ok(self) -> bool: ...
+    def check_cycle(
+        self,
+        legs: Sequence[OrderIntent],
+        gross_profit_pct: Decimal,
+        fees_pct: Decimal,
+        notional_usd: Decimal,
+    ) -> RiskDecision: ...
 
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def order(self) -> Order | None: ...
-
-    @property
-    def reason(self) -> str: ...
-
-
-class ExecGateway(Protocol):
-    """What the executor may do and read: submit through risk, wait, cancel, look up."""
-
-    venue: str
-
-    async def submit(self, intent: OrderIntent) -> SubmitOutcome: ...
-
-    async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None: ...
-
-    async def cancel(self, client_order_id: str) -> None: ...
-
-    def fills(self, client_order_id: str) -> list[Fill]: ...
-
-    def forget(self, client_order_id: str) -> None: ...
-
-    def instrument(self, symbol: str) -> Instrument | None: ...
-
-    def instruments(self) -> list[Instrument]: ...
-
-    def levels(self, symbol: str, side: Side) -> Levels | None: ...
-
-    def usd_price(self, asset: str) -> Decimal | None: ...
-
-    def publish(self, event: Event) -> None: ...
+    def observe_cycle(
+        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None: ...
 
 
-class _Manager(Protocol):
-    """The parts of `OrderManager` the gateway uses."""
-
-    orders: dict[str, Order]
-    fill_listeners: list[Callable[[Fill, Order | None], None]]
-    balance_only: set[str]
-    bus: Any
-    market: Any
-    portfolio: Any
-
-    async def submit(self, intent: OrderIntent) -> Any: ...
-
-    async def cancel(self, client_order_id: str) -> Any: ...
-
-
-class OrderManagerGateway:
+class OrderPathGateway:
     """Trade through an `OrderManager` for one venue and one strategy id."""
 
-    def __init__(self, orders: _Manager, venue: str, strategy_id: str) -> None:
+    def __init__(
+        self,
+        orders: OrderManager,
+        risk: CycleRisk,
+        venue: str,
+        strategy_id: str,
+        *,
+        submit: Callable[[OrderIntent], Awaitable[SubmitResult]] | None = None,
+        venue_kind: str = "paper",
+    ) -> None:
         self._om = orders
+        self._risk = risk
+        # The node passes its own submit so that its run figures count the legs.
+        self._submit = submit or orders.submit
         self.venue = venue
         self.strategy_id = strategy_id
+        self.venue_kind = venue_kind
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
         orders.fill_listeners.append(self._on_fill)
         orders.bus.subscribe(self._on_order_event, "order.")
-        # A leg is not a position of its own: its fills move balances and the executor reports
-        # the cycle's result to the risk engine as one trade.
+        # A leg is not a position of its own: its fills move balances and the strategy reports
+        # the execution's result to the risk engine as one trade.
         orders.balance_only.add(strategy_id)
 
     # hooks -------------------------------------------------------------------------------------
@@ -111,11 +94,14 @@ class OrderManagerGateway:
         if waiter is not None and order is not None and order.status.is_terminal:
             waiter.set()
 
-    # ExecGateway -------------------------------------------------------------------------------
-    async def submit(self, intent: OrderIntent) -> SubmitOutcome:
+    # the order path ----------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        """Return the node's clock reading."""
+        return self._om.clock.now_ms()
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Send one intent down the order path (risk check, journal, venue)."""
-        result: SubmitOutcome = await self._om.submit(intent)
-        return result
+        return await self._submit(intent)
 
     async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None:
         """Wait until the order is filled, expired, cancelled or rejected, or the timeout passes."""
@@ -143,6 +129,33 @@ class OrderManagerGateway:
         """Drop what was kept about a finished order."""
         self._fills.pop(client_order_id, None)
 
+    # risk and records --------------------------------------------------------------------------
+    def check_cycle(
+        self,
+        legs: Sequence[OrderIntent],
+        gross_profit_pct: Decimal,
+        fees_pct: Decimal,
+        notional_usd: Decimal,
+    ) -> RiskDecision:
+        """Ask the risk engine about a cycle as a whole; each leg is still checked on submit."""
+        return self._risk.check_cycle(legs, gross_profit_pct, fees_pct, notional_usd)
+
+    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
+        """Report one execution's result to the risk engine as one trade of this strategy."""
+        self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts)
+
+    def record_execution(self, row: Mapping[str, Any]) -> int | None:
+        """Write one `arb_executions` row and return its id (None without storage)."""
+        storage = self._om.storage
+        if storage is None:
+            return None
+        return insert_arb_execution(storage, row)
+
+    def publish(self, event: Event) -> None:
+        """Put an event on the node's bus (alerts, audit log, dashboard)."""
+        self._om.bus.publish(event)
+
+    # reads -------------------------------------------------------------------------------------
     def instrument(self, symbol: str) -> Instrument | None:
         """Return the venue's rules for `symbol`, or None when it is not listed."""
         inst: Instrument | None = self._om.market.instrument(self.venue, symbol)
@@ -171,7 +184,3 @@ class OrderManagerGateway:
         """Return one unit of `asset` in USD from the portfolio's marks."""
         price: Decimal | None = self._om.portfolio.price_of(asset)
         return price
-
-    def publish(self, event: Event) -> None:
-        """Put an event on the node's bus (alerts, audit log, dashboard)."""
-        self._om.bus.publish(event)

@@ -1,0 +1,111 @@
+"""The order path as a strategy that executes multi-leg work itself may see it.
+
+A plain strategy emits intents and the node sends them. A strategy that must chain orders on
+what actually filled (the triangular executor; cross-venue arbitrage) gets an
+`ExecutionGateway` from its context instead:
+
+```python
+gateway = ctx.execution_gateway(strategy_id, venue)
+decision = gateway.check_cycle(intents, gross_pct, fees_pct, notional_usd)
+result = await gateway.submit(intent)                 # risk check -> journal -> venue
+order = await gateway.wait_terminal(result.order.client_order_id, 5.0)
+record_id = gateway.record_execution(row)             # one arb_executions row
+```
+
+The gateway is the node's: every order still passes the risk engine and the journal, and the
+strategy never holds a venue, the order manager, the risk engine or storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from tradeguard.model.enums import Side
+from tradeguard.model.events import Event
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.strategies.base import StrategyContext
+
+Levels = list[tuple[Decimal, Decimal]]
+
+
+class SubmitOutcome(Protocol):
+    """What a submit answers: sent or not, the order, and why not."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def order(self) -> Order | None: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class CycleDecision(Protocol):
+    """The risk engine's answer on a cycle as a whole."""
+
+    @property
+    def approved(self) -> bool: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class ExecutionGateway(Protocol):
+    """One venue's order path lent to one strategy: submit, wait, cancel, check, record."""
+
+    venue: str
+    strategy_id: str
+    # "paper" or the venue's connector kind: where a buy's fee is charged depends on it.
+    venue_kind: str
+
+    def now_ms(self) -> int: ...
+
+    async def submit(self, intent: OrderIntent) -> SubmitOutcome: ...
+
+    async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None: ...
+
+    async def cancel(self, client_order_id: str) -> None: ...
+
+    def fills(self, client_order_id: str) -> list[Fill]: ...
+
+    def forget(self, client_order_id: str) -> None: ...
+
+    def instrument(self, symbol: str) -> Instrument | None: ...
+
+    def instruments(self) -> list[Instrument]: ...
+
+    def levels(self, symbol: str, side: Side) -> Levels | None: ...
+
+    def usd_price(self, asset: str) -> Decimal | None: ...
+
+    def check_cycle(
+        self,
+        legs: Sequence[OrderIntent],
+        gross_profit_pct: Decimal,
+        fees_pct: Decimal,
+        notional_usd: Decimal,
+    ) -> CycleDecision: ...
+
+    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
+
+    def record_execution(self, row: Mapping[str, Any]) -> int | None: ...
+
+    def publish(self, event: Event) -> None: ...
+
+
+@runtime_checkable
+class ExecutionContext(StrategyContext, Protocol):
+    """A strategy context that also lends execution gateways (a trading node's does)."""
+
+    def execution_gateway(self, strategy_id: str, venue: str) -> ExecutionGateway: ...

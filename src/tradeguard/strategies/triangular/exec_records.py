@@ -1,0 +1,128 @@
+"""What one cycle attempt did: each order, expected versus actual, and the stored row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO
+
+Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
+
+
+@dataclass(slots=True)
+class LegExecution:
+    """One order of a cycle (a forward leg or an unwind hop) and what it did."""
+
+    kind: str  # "leg" | "unwind"
+    index: int
+    symbol: str
+    side: Side
+    from_asset: str
+    to_asset: str
+    scanned_price: Decimal
+    limit_price: Decimal = ZERO
+    order_amount: Decimal = ZERO
+    filled: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    spent: Decimal = ZERO  # in from_asset, fees charged in it included
+    received: Decimal = ZERO  # in to_asset, fees charged in it deducted
+    fee: Decimal = ZERO
+    fee_asset: str = ""
+    status: str = "not_sent"  # not_sent | denied | rejected | filled | partially_filled | expired
+    client_order_id: str = ""
+    latency_ms: float = 0.0
+    reason: str = ""
+
+    @property
+    def partial(self) -> bool:
+        """Tell whether the order filled some but not all of its amount."""
+        return ZERO < self.filled < self.order_amount
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the leg as JSON-safe data (Decimals as strings)."""
+        return {
+            "kind": self.kind,
+            "index": self.index,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "from": self.from_asset,
+            "to": self.to_asset,
+            "scanned_price": str(self.scanned_price),
+            "limit_price": str(self.limit_price),
+            "order_amount": str(self.order_amount),
+            "filled": str(self.filled),
+            "avg_price": str(self.avg_price),
+            "spent": str(self.spent),
+            "received": str(self.received),
+            "fee": str(self.fee),
+            "fee_asset": self.fee_asset,
+            "status": self.status,
+            "client_order_id": self.client_order_id,
+            "latency_ms": round(self.latency_ms, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class ArbExecution:
+    """One cycle attempt: expected versus actual, every order, and how it ended."""
+
+    strategy_id: str
+    cycle_id: int
+    path: str
+    start_asset: str
+    size: Decimal  # planned start amount
+    expected_profit_pct: Decimal  # scanned, top of book, after fees
+    expected_profit: Decimal  # in start_asset at `size`
+    outcome: Outcome = "rejected"
+    reason: str = ""
+    spent: Decimal = ZERO  # start asset the first leg spent
+    returned: Decimal = ZERO  # start asset received back (last leg and unwinds)
+    actual_profit: Decimal = ZERO  # in start_asset; assets left over count at their cost
+    actual_profit_pct: Decimal = ZERO
+    fees: Decimal = ZERO  # valued in start_asset at cost
+    unwind_loss: Decimal = ZERO  # start asset lost by unwinding (cost minus what came back)
+    legs: list[LegExecution] = field(default_factory=list)
+    unwinds: list[LegExecution] = field(default_factory=list)
+    held: dict[str, Decimal] = field(default_factory=dict)  # asset -> amount kept
+    dust: dict[str, Decimal] = field(default_factory=dict)  # too small to trade back
+    latency_ms: float = 0.0
+    first_order_ms: float = 0.0  # from the call to the first order handed to the order path
+    ts: int = 0
+    record_id: int | None = None
+
+    @property
+    def orders_sent(self) -> int:
+        """Return how many orders reached the order path's venue step."""
+        return sum(1 for leg in (*self.legs, *self.unwinds) if leg.client_order_id)
+
+    def to_row(self, cycle: dict[str, Any]) -> dict[str, Any]:
+        """Return the `arb_executions` row for this record."""
+        return {
+            "strategy_id": self.strategy_id,
+            "cycle": cycle,
+            "start_asset": self.start_asset,
+            "expected_profit_pct": self.expected_profit_pct,
+            "actual_profit": self.actual_profit,
+            "fees": self.fees,
+            "legs": {
+                "size": str(self.size),
+                "expected_profit": str(self.expected_profit),
+                "actual_profit_pct": str(self.actual_profit_pct),
+                "spent": str(self.spent),
+                "returned": str(self.returned),
+                "unwind_loss": str(self.unwind_loss),
+                "first_order_ms": round(self.first_order_ms, 3),
+                "reason": self.reason,
+                "legs": [leg.to_json() for leg in self.legs],
+                "unwinds": [leg.to_json() for leg in self.unwinds],
+                "held": {a: str(q) for a, q in self.held.items()},
+                "dust": {a: str(q) for a, q in self.dust.items()},
+            },
+            "outcome": self.outcome,
+            "latency_ms": round(self.latency_ms),
+            "ts": self.ts,
+        }
