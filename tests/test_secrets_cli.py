@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tradeguard.cli.keys import KeysIO, add_keys_parser, run_keys
 from tradeguard.secrets import Vault, find_secrets
-from tradeguard.secrets.cli import KeysIO, add_keys_parser, run_keys
 
 PASS = "correct horse battery staple"
 NEW_PASS = "another long master passphrase"

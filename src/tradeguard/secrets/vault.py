@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 FORMAT = "tradeguard-vault"
 FORMAT_VERSION = 1
 PASSPHRASE_ENV = "TG_MASTER_PASSPHRASE"
+VAULT_PATH_ENV = "TG_VAULT_PATH"
+DEFAULT_VAULT_FILE = "tradeguard-vault.json"
 MIN_PASSPHRASE_LEN = 12
 _CHECK_LABEL = b"tradeguard-vault key check v1"
 _AAD_LABEL = b"tradeguard-vault entry v1\x00"
@@ -110,6 +112,12 @@ class EntryInfo:
             "api_key_masked": self.api_key_masked,
             "fields": list(self.field_names),
         }
+
+
+def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
+    source = os.environ if env is None else env
+    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
 
 
 def check_passphrase(passphrase: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tradeguard.cli.common import config_from_args, open_node, print_start, start_run_stop
 from tradeguard.model.errors import ConfigError
 from tradeguard.strategies.triangular.markets import (
     MarketDataError,
@@ -208,11 +209,10 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node's live loop, then print the cycles it executed; return the exit code."""
     import asyncio
 
-    from tradeguard.cli import _config_from_args, _open_node, _print_start, _start_run_stop
     from tradeguard.model.enums import TradingMode
     from tradeguard.storage.arb_repository import load_arb_executions
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     ids = [s.id for s in config.strategies if s.enabled and s.kind == "triangular"]
     if not ids:
         raise ConfigError(
@@ -224,11 +224,11 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
             f"{args.config}: mode = {config.mode.value!r}, but arb run trades on venue streams; "
             'set mode = "sandbox" (local sandbox or testnet) or mode = "live"'
         )
-    node = _open_node(config, args.confirm_live, args.log_format)
+    node = open_node(config, args.confirm_live, args.log_format)
     try:
-        _print_start(Console(stderr=True, highlight=False) if args.json else console, node)
+        print_start(Console(stderr=True, highlight=False) if args.json else console, node)
         seen = {r["id"] for r in load_arb_executions(node.storage)}
-        summary = asyncio.run(_start_run_stop(node, None, args.duration_s))
+        summary = asyncio.run(start_run_stop(node, None, args.duration_s))
         rows = [
             r
             for r in load_arb_executions(node.storage)

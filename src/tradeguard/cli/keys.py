@@ -1,21 +1,4 @@
-"""`tradeguard keys add | list | remove | rotate-master`: manage the credential vault.
-
-Secret values never come from the command line by default, where shell history and the
-process list would keep them. They are typed at hidden prompts, or piped on stdin:
-
-```
-tradeguard keys add binance-main --venue binance            # prompts for api_key and secret
-tradeguard keys add okx-main --venue okx --field api_key --field secret --field passphrase
-printf '{"api_key": "...", "secret": "..."}' | tradeguard keys add b2 --venue binance --stdin
-tradeguard keys list [--json]
-tradeguard keys remove binance-main
-tradeguard keys rotate-master [--scrypt-n 65536]
-```
-
-The master passphrase comes from TG_MASTER_PASSPHRASE or a prompt (the new one for
-rotate-master from TG_NEW_MASTER_PASSPHRASE or a prompt). The vault file is `--vault PATH`,
-else TG_VAULT_PATH, else ./tradeguard-vault.json.
-"""
+"""`tradeguard keys add | list | remove | rotate-master`: manage the credential vault."""
 
 from __future__ import annotations
 
@@ -32,16 +15,34 @@ from typing import Any, TextIO
 from tradeguard.secrets.credentials import CredentialError
 from tradeguard.secrets.redact import redact, register_secret
 from tradeguard.secrets.vault import (
+    DEFAULT_VAULT_FILE,
     PASSPHRASE_ENV,
+    VAULT_PATH_ENV,
     ScryptParams,
     Vault,
     VaultError,
+    default_vault_path,
     read_passphrase,
 )
 
-VAULT_PATH_ENV = "TG_VAULT_PATH"
+KEYS_HELP = f"""\
+Secret values never come from the command line by default, where shell history and the
+process list would keep them. They are typed at hidden prompts, or piped on stdin.
+
+examples:
+  tradeguard keys add binance-main --venue binance      # prompts for api_key and secret
+  tradeguard keys add okx-main --venue okx --field api_key --field secret --field passphrase
+  printf '{{"api_key": "...", "secret": "..."}}' | tradeguard keys add b2 --venue binance --stdin
+  tradeguard keys list [--json]
+  tradeguard keys remove binance-main
+  tradeguard keys rotate-master [--scrypt-n 131072]
+
+The master passphrase comes from {PASSPHRASE_ENV} or a prompt (the new one for rotate-master
+from TG_NEW_MASTER_PASSPHRASE or a prompt). The vault file is --vault PATH, else
+{VAULT_PATH_ENV}, else ./{DEFAULT_VAULT_FILE}.
+"""
+
 NEW_PASSPHRASE_ENV = "TG_NEW_MASTER_PASSPHRASE"
-DEFAULT_VAULT_FILE = "tradeguard-vault.json"
 DEFAULT_FIELDS = ("api_key", "secret")
 
 EXIT_OK = 0
@@ -85,12 +86,6 @@ class _IO:
         self.stderr.write(redact(text) + "\n")
 
 
-def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
-    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
-    source = os.environ if env is None else env
-    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
-
-
 def add_keys_parser(
     subparsers: argparse._SubParsersAction[Any], io: KeysIO | None = None
 ) -> argparse.ArgumentParser:
@@ -106,7 +101,8 @@ def add_keys_parser(
     keys = subparsers.add_parser(
         "keys",
         help="manage encrypted exchange credentials",
-        description=__doc__,
+        description="Manage the encrypted credential vault.",
+        epilog=KEYS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     keys.set_defaults(func=lambda args: _usage(keys, keys_io))

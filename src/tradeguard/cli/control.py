@@ -12,6 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
+from tradeguard.cli.common import config_from_args, open_storage
+
 RESUME_PHRASE = "RESUME"
 
 
@@ -42,10 +44,9 @@ def add_control_parsers(sub: Any) -> None:
 
 
 def _node(args: argparse.Namespace) -> Any:
-    from tradeguard.cli import _config_from_args
     from tradeguard.node import TradingNode
 
-    return TradingNode(_config_from_args(args))
+    return TradingNode(config_from_args(args))
 
 
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
@@ -86,6 +87,27 @@ def _who() -> str:
         return f"uid {os.getuid()}"
 
 
+def _risk_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The stored risk engine alone: resuming needs neither venues nor the vault."""
+    from tradeguard.clock import Clock, SimulatedClock
+    from tradeguard.node import STATS_KEY, StorageStateStore
+    from tradeguard.risk.engine import RiskEngine
+
+    config = config_from_args(args)
+    storage = open_storage(args)
+    clock: Clock = Clock()
+    if config.mode.value in ("paper", "backtest"):
+        # A replay's day is the data's day, as the node's clock would say.
+        stats = storage.kv_get(STATS_KEY) or {}
+        clock = SimulatedClock(int(stats.get("last_ts") or 0))
+
+    def audit(event: Any) -> None:
+        with storage.transaction():
+            storage.append_events([event])
+
+    return storage, RiskEngine(config.risk, clock, StorageStateStore(storage), audit)
+
+
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -99,18 +121,18 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
             return 1
     from tradeguard.risk.engine import ResumeRefused
 
-    node = _node(args)
+    storage, risk = _risk_engine(args)
     try:
         by = args.by or _who()
-        before = node.risk.state.value
+        before = risk.state.value
         try:
-            node.risk.resume(by, args.reason)
+            risk.resume(by, args.reason)
             ok, message = True, f"trading resumed ({before} -> ACTIVE) by {by}: {args.reason}"
         except ResumeRefused as exc:
             ok, message = False, str(exc)
-        state = node.risk.state.value
+        state = risk.state.value
     finally:
-        node.close()
+        storage.db.dispose()
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-EXIT_OK, EXIT_ERROR = 0, 1
+from tradeguard.cli.common import EXIT_OK, config_from_args, ts_text
 
 
 def add_api_parsers(sub: Any) -> None:
@@ -59,10 +59,9 @@ def add_api_parsers(sub: Any) -> None:
 
 def _store(args: argparse.Namespace) -> Any:
     from tradeguard.api.auth import TokenStore
-    from tradeguard.cli import _config_from_args
     from tradeguard.storage.db import Database
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     db = Database(config.node.database_url)
     db.migrate()
     return TokenStore(db)
@@ -92,16 +91,14 @@ def cmd_token_list(args: argparse.Namespace, console: Console) -> int:
     t = Table(title=f"API tokens ({len(tokens)})")
     for col in ("id", "name", "role", "totp", "created", "last used", "revoked"):
         t.add_column(col)
-    from tradeguard.cli import _ts
-
     for tok in tokens:
         t.add_row(
             tok.id,
             tok.name,
             tok.role.label,
             "yes" if tok.totp else "no",
-            _ts(tok.created_ts),
-            _ts(tok.last_used_ts),
+            ts_text(tok.created_ts),
+            ts_text(tok.last_used_ts),
             "yes" if tok.revoked else "",
         )
     console.print(t)
@@ -137,11 +134,10 @@ def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from tradeguard.cli import _config_from_args
     from tradeguard.logsetup import setup_logging
     from tradeguard.node import TradingNode
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     setup_logging(config.node.log_format, config.node.log_level)
     node = TradingNode(config)
     try:
