@@ -107,6 +107,7 @@ def cmd_config_check(args: argparse.Namespace, console: Console) -> int:
     n = len(config.strategies)
     console.print(
         f"{args.file}: valid ({config.mode.value} mode, {len(config.venues)} venue(s), "
-        f"{n} strateg{'y' if n == 1 else 'ies'})"
+        f"{n} strateg{'y' if n == 1 else 'ies'})",
+        soft_wrap=True,
     )
     return EXIT_OK
