@@ -254,12 +254,27 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
         for key in names or list(DEFAULT_FIELDS):
             if key not in fields:
                 fields[key] = io.prompt(f"{key} for {args.name}: ").strip()
+    if not args.overwrite and _holds(vault, args.name, args.venue, fields):
+        io.out(f"{args.name} already holds these credentials (venue {args.venue}); nothing changed")
+        return EXIT_OK
     info = vault.add(args.name, args.venue, fields, overwrite=args.overwrite)
     io.out(
         f"stored {info.name} (venue {info.venue}): api_key {info.api_key_masked}, "
         f"fields {', '.join(info.field_names)}"
     )
     return EXIT_OK
+
+
+def _holds(vault: Vault, name: str, venue: str, fields: dict[str, str]) -> bool:
+    """Tell whether entry `name` already stores exactly these values: adding again is a no-op."""
+    if name not in vault.names():
+        return False
+    held = vault.get(name)
+    return (
+        held.venue == venue
+        and set(held.field_names()) == set(fields)
+        and all(held.field(k) == v for k, v in fields.items())
+    )
 
 
 def _cmd_list(args: argparse.Namespace, io: _IO) -> int:

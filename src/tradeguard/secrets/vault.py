@@ -335,8 +335,9 @@ class Vault:
         previous = entries.get(name)
         if previous is not None and not overwrite:
             raise VaultError(
-                f"entry {name!r} already exists in vault {self.path}; pass overwrite=True "
-                "(`--overwrite`) to replace it, or remove it first"
+                f"entry {name!r} already exists in vault {self.path} with other values; replace "
+                f"it with `tradeguard keys add {name} --venue {venue} --overwrite`, or remove it "
+                f"first (`tradeguard keys remove {name}`)"
             )
         entry = {
             "venue": venue,
