@@ -12,26 +12,33 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.cli.common import config_from_args, open_storage
+from tradeguard.cli.common import add_source_options, config_from_args, open_storage
 
 RESUME_PHRASE = "RESUME"
 
 
 def add_control_parsers(sub: Any) -> None:
     """Register `kill` and `resume` on the top-level parser."""
-    kill = sub.add_parser("kill", help="halt trading and cancel every open order on every venue")
-    kill.add_argument("--config")
-    kill.add_argument("--db")
+    kill = sub.add_parser(
+        "kill",
+        help="halt trading and cancel every open order on every venue",
+        epilog='example: tradeguard kill --flatten --reason "exchange incident"',
+    )
+    add_source_options(kill)
     kill.add_argument(
         "--flatten", action="store_true", help="also close positions with reduce-only market orders"
     )
-    kill.add_argument("--reason", default="operator kill switch")
-    kill.add_argument("--json", action="store_true")
+    kill.add_argument(
+        "--reason", default="operator kill switch", help="why trading stops (recorded)"
+    )
     kill.set_defaults(func=cmd_kill)
 
-    res = sub.add_parser("resume", help="leave HALTED (asks for confirmation; recorded)")
-    res.add_argument("--config")
-    res.add_argument("--db")
+    res = sub.add_parser(
+        "resume",
+        help="leave HALTED (asks for confirmation; recorded)",
+        epilog='example: tradeguard resume --reason "incident closed" --yes',
+    )
+    add_source_options(res)
     res.add_argument("--reason", required=True, help="why trading may resume (recorded)")
     res.add_argument("--by", default=None, help="who resumes (default: the OS user)")
     res.add_argument(
@@ -39,7 +46,6 @@ def add_control_parsers(sub: Any) -> None:
         action="store_true",
         help=f"confirm without the prompt (same as typing {RESUME_PHRASE})",
     )
-    res.add_argument("--json", action="store_true")
     res.set_defaults(func=cmd_resume)
 
 

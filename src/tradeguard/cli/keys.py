@@ -112,6 +112,7 @@ def add_keys_parser(
         "add",
         parents=[common],
         help="encrypt and store credentials (values are prompted or read from stdin)",
+        epilog="example: tradeguard keys add binance-main --venue binance",
     )
     add.add_argument("name", help="entry name, e.g. binance-main")
     add.add_argument("--venue", required=True, help="venue id, e.g. binance")
@@ -136,21 +137,37 @@ def add_keys_parser(
     add.add_argument("--overwrite", action="store_true", help="replace an existing entry")
     add.set_defaults(func=lambda args: _run(_cmd_add, args, keys_io))
 
-    lst = actions.add_parser("list", parents=[common], help="show entries with masked ids")
+    lst = actions.add_parser(
+        "list",
+        parents=[common],
+        help="show entries with masked ids",
+        epilog="example: tradeguard keys list --json",
+    )
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=lambda args: _run(_cmd_list, args, keys_io))
 
-    rm = actions.add_parser("remove", parents=[common], help="delete an entry")
-    rm.add_argument("name")
+    rm = actions.add_parser(
+        "remove",
+        parents=[common],
+        help="delete an entry",
+        epilog="example: tradeguard keys remove binance-main",
+    )
+    rm.add_argument("name", help="entry name, as `keys list` shows it")
     rm.set_defaults(func=lambda args: _run(_cmd_remove, args, keys_io))
 
     rot = actions.add_parser(
         "rotate-master",
         parents=[common],
         help="re-encrypt every entry under a new master passphrase",
+        epilog="example: tradeguard keys rotate-master --scrypt-n 262144",
     )
     rot.add_argument(
-        "--scrypt-n", type=int, default=None, help="new scrypt cost n (power of two, >= 16384)"
+        "--scrypt-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="new scrypt cost: a power of two from 16384 (2^14) to 4194304 (2^22); default the "
+        "vault's own, at least 131072 (2^17). Memory is 1 KiB x N: 2^20 takes 1 GiB",
     )
     rot.set_defaults(func=lambda args: _run(_cmd_rotate, args, keys_io))
     return keys
