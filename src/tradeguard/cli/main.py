@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    console = _Console(stderr=False, highlight=False)
     try:
         func = args.func
         takes_console = func.__code__.co_argcount >= 2
@@ -73,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)
         return 130
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit 1 here; `main` ends every broken pipe the same quiet way.
+        raise BrokenPipeError
 
 
 def _quiet_broken_pipe() -> int:

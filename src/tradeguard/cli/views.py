@@ -105,9 +105,16 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([_order_json(o) for o in orders], indent=2))
         return EXIT_OK
     total = None if args.open else storage.count_orders()
-    t = Table(title=page_title("Orders", len(orders), total))
+    # Eight columns fit 80 characters without box lines; --json has every field.
+    t = Table(
+        title=page_title("Orders", len(orders), total),
+        box=None,
+        pad_edge=False,
+        header_style="bold underline",
+    )
     for col in ("client id", "symbol", "side", "amount", "price", "filled", "status", "updated"):
-        t.add_column(col, no_wrap=col in ("client id", "updated"))
+        right = col in ("amount", "price", "filled")
+        t.add_column(col, no_wrap=True, justify="right" if right else "left")
     for o in orders:
         t.add_row(
             o.client_order_id,
@@ -115,7 +122,7 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
             o.side.value,
             f"{o.amount:f}",
             "market" if o.price is None else f"{o.price:f}",
-            f"{o.filled:f}",
+            "all" if o.filled == o.amount else f"{o.filled:f}",
             o.status.value,
             ts_text(o.updated_ts)[5:16],
         )
