@@ -84,13 +84,13 @@ def add_arb_parser(subparsers: Any) -> None:
     run.add_argument("--db", help="database URL (overrides node.database_url)")
     run.add_argument(
         "--duration",
-        "--duration-s",
         dest="duration_s",
         type=float,
         default=None,
         metavar="S",
         help="stop after S seconds (default: until Ctrl-C)",
     )
+    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
     run.add_argument(
         "--confirm-live",
         action="store_true",

@@ -35,13 +35,13 @@ def add_run_parser(sub: Any) -> None:
     run.add_argument("--log-format", choices=["text", "json"], help="log line format")
     run.add_argument(
         "--duration",
-        "--duration-s",
         dest="duration_s",
         type=float,
         default=None,
         metavar="S",
         help="sandbox/live: stop after S seconds (default: until Ctrl-C)",
     )
+    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
     run.add_argument(
         "--confirm-live",
         action="store_true",
