@@ -107,7 +107,12 @@ def add_keys_parser(
     )
     keys.set_defaults(func=lambda args: _usage(keys, keys_io))
     actions = keys.add_subparsers(dest="keys_command", metavar="{add,list,remove,rotate-master}")
+    _add_add_parser(actions, common, keys_io)
+    _add_other_parsers(actions, common, keys_io)
+    return keys
 
+
+def _add_add_parser(actions: Any, common: argparse.ArgumentParser, keys_io: KeysIO) -> None:
     add = actions.add_parser(
         "add",
         parents=[common],
@@ -136,6 +141,9 @@ def add_keys_parser(
     )
     add.add_argument("--overwrite", action="store_true", help="replace an existing entry")
     add.set_defaults(func=lambda args: _run(_cmd_add, args, keys_io))
+
+
+def _add_other_parsers(actions: Any, common: argparse.ArgumentParser, keys_io: KeysIO) -> None:
 
     lst = actions.add_parser(
         "list",
@@ -170,7 +178,6 @@ def add_keys_parser(
         "vault's own, at least 131072 (2^17). Memory is 1 KiB x N: 2^20 takes 1 GiB",
     )
     rot.set_defaults(func=lambda args: _run(_cmd_rotate, args, keys_io))
-    return keys
 
 
 def run_keys(argv: Sequence[str], io: KeysIO | None = None) -> int:
