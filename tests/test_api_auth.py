@@ -13,8 +13,8 @@ from conftest import eventually
 from test_api_support import PASSPHRASE, bearer, build_app, client, replayed_node
 from tradeguard.api.app import mutating_routes
 from tradeguard.api.auth import FailureLimiter, Role, TokenStore, hash_token
-from tradeguard.api.cli import add_api_parsers
 from tradeguard.api.server import exposure_warning
+from tradeguard.cli.api import add_api_parsers
 from tradeguard.secrets.vault import ScryptParams
 from tradeguard.storage.db import Database
 from tradeguard.storage.tables import api_tokens, kv_state

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from tradeguard.cli.sandbox import DRIFT_UNIVERSE_MARKETS, add_sandbox_parser, build_config
 from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox import SandboxConfig, SandboxExchange
-from tradeguard.sandbox.cli import DRIFT_UNIVERSE_MARKETS, add_sandbox_parser, build_config
 from tradeguard.sandbox.client import make_ccxt_client
 from tradeguard.sandbox.drift import ArbDrift, Move, find_triangles
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually

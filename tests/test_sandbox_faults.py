@@ -13,8 +13,8 @@ import aiohttp
 import ccxt
 import pytest
 
+from tradeguard.cli.sandbox import add_sandbox_parser, build_config
 from tradeguard.model.errors import ConfigError
-from tradeguard.sandbox.cli import add_sandbox_parser, build_config
 from tradeguard.sandbox.client import make_ccxt_client
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.faults import Faults

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tradeguard.cli.keys import KeysIO, add_keys_parser, run_keys
 from tradeguard.secrets import Vault, find_secrets
-from tradeguard.secrets.cli import KeysIO, add_keys_parser, run_keys
 
 PASS = "correct horse battery staple"
 NEW_PASS = "another long master passphrase"
@@ -187,14 +187,16 @@ def test_stdin_lines_and_explicit_argv_opt_in_are_accepted(tmp_path: Path) -> No
     assert (creds.field("api_key"), creds.field("uid")) == (API_KEY, "12345678")
 
 
-def test_adding_an_existing_entry_needs_overwrite(tmp_path: Path) -> None:
+def test_adding_the_same_entry_again_changes_nothing(tmp_path: Path) -> None:
     vault = tmp_path / "vault.json"
     add_binance(vault)
+    before = vault.read_text()
 
     again = add_binance(vault)
 
-    assert again.code == 1
-    assert "already exists" in again.err and "--overwrite" in again.err
+    assert again.code == 0, again.err
+    assert "already holds these credentials" in again.out
+    assert vault.read_text() == before
 
 
 def test_short_passphrase_is_refused_with_a_message(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_default_scrypt_parameters_are_recorded(tmp_path: Path) -> None:
 
     doc = json.loads(vault.path.read_text())
 
-    assert doc["kdf"] == {"name": "scrypt", "n": 2**15, "r": 8, "p": 1, "dklen": 64}
+    assert doc["kdf"] == {"name": "scrypt", "n": 2**17, "r": 8, "p": 1, "dklen": 64}
     assert len(doc["salt"]) >= 20
     assert doc["version"] == 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeguard.strategies.triangular.cli import main
+from tradeguard.cli.arb import main
 from tradeguard.strategies.triangular.universe import generate_universe
 
 

@@ -140,7 +140,8 @@ class NodeConfig(_Strict):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     valuation_asset: str = "USDT"
-    replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)  # 0 = as fast as possible
+    # paper/backtest replays: 0 = as fast as possible, N = N x real time on the data clock
+    replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)
     kill_sentinel: str = "tradeguard.kill"
     checkpoint_every: int = Field(default=5_000, ge=1, le=10_000_000)
     # live and sandbox modes

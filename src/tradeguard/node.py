@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.alerts import AlertManager, build_manager, daily_summary_event
+from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
@@ -556,10 +557,13 @@ class TradingNode:
         open_orders = self.orders.open
         marks = portfolio.marks
         observe_equity = self._observe_equity
+        pace = self._replay_pace()
         for i in range(start_idx, total):
             c = candles[i]
             symbol = c.symbol
             close_ts = c.close_ts
+            if pace is not None:
+                await pace.wait_until(close_ts, self._paced_stop)
             if sim is not None:
                 sim.advance_to(close_ts)
             market_on_candle(c)
@@ -599,6 +603,16 @@ class TradingNode:
         return summary
 
     _stop_requested = False
+
+    def _replay_pace(self) -> ReplaySpeed | None:
+        """node.replay_speed > 0 holds the replay to that many times real time."""
+        speed = self.config.node.replay_speed
+        return ReplaySpeed(speed) if speed > 0 else None
+
+    async def _paced_stop(self) -> bool:
+        """While a paced replay waits: watch the kill sentinel; tell whether to stop waiting."""
+        await self.poll_kill_sentinel()
+        return self._stop_requested
 
     def start_strategies(self) -> None:
         """Call every strategy's on_start, then route the symbols each now trades."""

@@ -282,7 +282,7 @@ async def _spawn(
     log.flush()
     args = [sys.executable, "-m", "tradeguard.cli", "run", "--config", str(config)]
     if duration_s is not None:
-        args += ["--duration-s", str(duration_s)]
+        args += ["--duration", str(duration_s)]
     return await asyncio.create_subprocess_exec(
         *args, env=env, stdout=log, stderr=log, cwd=str(config.parent)
     )

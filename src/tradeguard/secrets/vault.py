@@ -30,6 +30,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from tradeguard.secrets.credentials import Credentials, mask_id
 from tradeguard.secrets.redact import register_secret
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 FORMAT = "tradeguard-vault"
 FORMAT_VERSION = 1
 PASSPHRASE_ENV = "TG_MASTER_PASSPHRASE"
+VAULT_PATH_ENV = "TG_VAULT_PATH"
+DEFAULT_VAULT_FILE = "tradeguard-vault.json"
 MIN_PASSPHRASE_LEN = 12
 _CHECK_LABEL = b"tradeguard-vault key check v1"
 _AAD_LABEL = b"tradeguard-vault entry v1\x00"
@@ -54,7 +57,7 @@ class VaultError(Exception):
 class ScryptParams:
     """Cost parameters of scrypt; stored in the vault so they can be raised later."""
 
-    n: int = 2**15
+    n: int = 2**17  # OWASP's scrypt floor: N=2^17, r=8, p=1 (128 MiB per derivation)
     r: int = 8
     p: int = 1
 
@@ -74,18 +77,23 @@ class ScryptParams:
         """Return the parameters as stored in the vault file."""
         return {"name": "scrypt", "n": self.n, "r": self.r, "p": self.p, "dklen": 64}
 
+    def weaker_than(self, other: ScryptParams) -> bool:
+        """Tell whether these parameters cost less than `other` in any dimension."""
+        return self.n < other.n or self.r < other.r or self.p < other.p
+
     def derive(self, passphrase: str, salt: bytes) -> tuple[bytes, bytes]:
         """Derive (encryption key, key-check key), 32 bytes each."""
         self.validate()
-        material = hashlib.scrypt(
-            passphrase.encode("utf-8"),
-            salt=salt,
-            n=self.n,
-            r=self.r,
-            p=self.p,
-            maxmem=256 * self.r * self.n * self.p + 2**20,
-            dklen=64,
-        )
+        # cryptography's scrypt sizes its own memory limit; hashlib's maxmem stops at 2 GiB,
+        # below what n=2**21 and up need at r=8.
+        kdf = Scrypt(salt=salt, length=64, n=self.n, r=self.r, p=self.p)
+        try:
+            material = kdf.derive(passphrase.encode("utf-8"))
+        except MemoryError:
+            raise VaultError(
+                f"scrypt n={self.n} r={self.r} needs {128 * self.n * self.r // 2**20} MiB of "
+                "memory, more than this machine gives; choose a smaller --scrypt-n"
+            ) from None
         return material[:32], material[32:]
 
 
@@ -112,6 +120,12 @@ class EntryInfo:
         }
 
 
+def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
+    source = os.environ if env is None else env
+    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
+
+
 def check_passphrase(passphrase: str) -> None:
     """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters."""
     if len(passphrase) < MIN_PASSPHRASE_LEN:
@@ -135,9 +149,15 @@ def read_passphrase(
     if value:
         check_passphrase(value)
         return value
-    value = prompt(f"{label}: ")
+    try:
+        value = prompt(f"{label}: ")
+        again = prompt(f"repeat {label}: ") if confirm else value
+    except EOFError:
+        raise VaultError(
+            f"no {label}: set {env_var} or run the command in a terminal to be prompted"
+        ) from None
     check_passphrase(value)
-    if confirm and prompt(f"repeat {label}: ") != value:
+    if again != value:
         raise VaultError(f"the two {label} entries differ; nothing was changed, try again")
     return value
 
@@ -181,6 +201,17 @@ def _validate_entry(name: str, venue: str, fields: Mapping[str, str]) -> None:
             )
         if not isinstance(value, str) or not value:
             raise VaultError(f"field {key!r} of entry {name!r} is empty; give a value")
+
+
+def _timestamp(entry: Mapping[str, Any], key: str, name: str) -> datetime:
+    value = entry.get(key)
+    try:
+        return datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise VaultError(
+            f"entry {name!r}: {key} = {value!r} is not an ISO 8601 time (e.g. "
+            "2026-01-31T12:00:00+00:00); the vault file is corrupted, restore it from a backup"
+        ) from None
 
 
 class Vault:
@@ -242,6 +273,41 @@ class Vault:
             raise VaultError(f"wrong master passphrase for vault {self.path}")
         self._doc = doc
         self._key = key
+        if kdf.weaker_than(self._new_kdf):
+            self._upgrade_kdf(passphrase, kdf)
+
+    def _upgrade_kdf(self, passphrase: str, old: ScryptParams) -> None:
+        """Re-key the vault under the current default cost; the passphrase stays the same."""
+        doc = self._require()
+        try:
+            plain = {name: self._open(name, entry) for name, entry in doc["entries"].items()}
+        except VaultError as exc:
+            log.warning("vault %s keeps scrypt n=%d: %s", self.path, old.n, exc)
+            return
+        params = ScryptParams(
+            n=max(old.n, self._new_kdf.n), r=max(old.r, self._new_kdf.r),
+            p=max(old.p, self._new_kdf.p),
+        )  # fmt: skip
+        salt = os.urandom(16)
+        key, check_key = params.derive(passphrase, salt)
+        old_key, old_doc = self._key, doc
+        self._key = key
+        self._doc = {
+            **doc, "kdf": params.spec(), "salt": _b64(salt),
+            "key_check": _b64(_check_value(check_key, salt)),
+            "entries": {
+                name: {**entry, **self._seal(name, entry["venue"], plain[name])}
+                for name, entry in doc["entries"].items()
+            },
+        }  # fmt: skip
+        try:
+            self._write()
+        except BaseException:
+            self._key, self._doc = old_key, old_doc
+            raise
+        log.info(
+            "vault %s: key derivation raised from scrypt n=%d to n=%d", self.path, old.n, params.n
+        )
 
     def lock(self) -> None:
         """Forget the key and the loaded entries."""
@@ -269,8 +335,9 @@ class Vault:
         previous = entries.get(name)
         if previous is not None and not overwrite:
             raise VaultError(
-                f"entry {name!r} already exists in vault {self.path}; pass overwrite=True "
-                "(`--overwrite`) to replace it, or remove it first"
+                f"entry {name!r} already exists in vault {self.path} with other values; replace "
+                f"it with `tradeguard keys add {name} --venue {venue} --overwrite`, or remove it "
+                f"first (`tradeguard keys remove {name}`)"
             )
         entry = {
             "venue": venue,
@@ -389,19 +456,33 @@ class Vault:
         return EntryInfo(
             name=name,
             venue=entry["venue"],
-            created_at=datetime.fromisoformat(entry["created_at"]),
-            rotated_at=datetime.fromisoformat(entry["rotated_at"]),
+            created_at=_timestamp(entry, "created_at", name),
+            rotated_at=_timestamp(entry, "rotated_at", name),
             api_key_masked=mask_id(api_key) if api_key else "-",
             field_names=tuple(sorted(fields)),
         )
 
     def _kdf_of(self, doc: Mapping[str, Any]) -> ScryptParams:
-        spec = doc.get("kdf") or {}
+        spec = doc.get("kdf")
+        if not isinstance(spec, dict):
+            raise VaultError(
+                f"vault {self.path}: kdf = {spec!r} is not an object like "
+                '{"name": "scrypt", "n": 131072, "r": 8, "p": 1}; restore the file from a backup'
+            )
         if spec.get("name") != "scrypt":
             raise VaultError(
                 f"vault {self.path} uses KDF {spec.get('name')!r}; this version reads 'scrypt' only"
             )
-        params = ScryptParams(n=int(spec["n"]), r=int(spec["r"]), p=int(spec["p"]))
+        values = {}
+        for field in ("n", "r", "p"):
+            value = spec.get(field)
+            if type(value) is not int:
+                raise VaultError(
+                    f"vault {self.path}: kdf.{field} = {value!r} is not a whole number; the file "
+                    "is corrupted, restore it from a backup"
+                )
+            values[field] = value
+        params = ScryptParams(**values)
         params.validate()
         return params
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -77,6 +78,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (SQLite's WAL files follow it)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 class _WalCheckpointer:
     """Checkpoint a SQLite file's WAL from a thread of its own, every `interval_s`.
 
@@ -131,6 +138,7 @@ class Database:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database).expanduser())
                 if "uri" not in self.url.query:
                     file_path = os.path.abspath(database)  # the file pysqlite opens
         elif self.dialect == "postgresql":

@@ -738,8 +738,7 @@ def build_ccxt_venue(
     if credentials is None and vc.credentials:
         import os
 
-        from tradeguard.secrets import Vault, read_passphrase
-        from tradeguard.secrets.cli import default_vault_path
+        from tradeguard.secrets.vault import Vault, default_vault_path, read_passphrase
 
         env = dict(os.environ if environ is None else environ)
         vault = Vault(default_vault_path(env))

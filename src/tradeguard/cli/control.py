@@ -12,24 +12,33 @@ from typing import Any
 
 from rich.console import Console
 
+from tradeguard.cli.common import add_source_options, config_from_args, open_storage
+
 RESUME_PHRASE = "RESUME"
 
 
 def add_control_parsers(sub: Any) -> None:
     """Register `kill` and `resume` on the top-level parser."""
-    kill = sub.add_parser("kill", help="halt trading and cancel every open order on every venue")
-    kill.add_argument("--config")
-    kill.add_argument("--db")
+    kill = sub.add_parser(
+        "kill",
+        help="halt trading and cancel every open order on every venue",
+        epilog='example: tradeguard kill --flatten --reason "exchange incident"',
+    )
+    add_source_options(kill)
     kill.add_argument(
         "--flatten", action="store_true", help="also close positions with reduce-only market orders"
     )
-    kill.add_argument("--reason", default="operator kill switch")
-    kill.add_argument("--json", action="store_true")
+    kill.add_argument(
+        "--reason", default="operator kill switch", help="why trading stops (recorded)"
+    )
     kill.set_defaults(func=cmd_kill)
 
-    res = sub.add_parser("resume", help="leave HALTED (asks for confirmation; recorded)")
-    res.add_argument("--config")
-    res.add_argument("--db")
+    res = sub.add_parser(
+        "resume",
+        help="leave HALTED (asks for confirmation; recorded)",
+        epilog='example: tradeguard resume --reason "incident closed" --yes',
+    )
+    add_source_options(res)
     res.add_argument("--reason", required=True, help="why trading may resume (recorded)")
     res.add_argument("--by", default=None, help="who resumes (default: the OS user)")
     res.add_argument(
@@ -37,15 +46,13 @@ def add_control_parsers(sub: Any) -> None:
         action="store_true",
         help=f"confirm without the prompt (same as typing {RESUME_PHRASE})",
     )
-    res.add_argument("--json", action="store_true")
     res.set_defaults(func=cmd_resume)
 
 
 def _node(args: argparse.Namespace) -> Any:
-    from tradeguard.cli import _config_from_args
     from tradeguard.node import TradingNode
 
-    return TradingNode(_config_from_args(args))
+    return TradingNode(config_from_args(args))
 
 
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
@@ -86,6 +93,27 @@ def _who() -> str:
         return f"uid {os.getuid()}"
 
 
+def _risk_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The stored risk engine alone: resuming needs neither venues nor the vault."""
+    from tradeguard.clock import Clock, SimulatedClock
+    from tradeguard.node import STATS_KEY, StorageStateStore
+    from tradeguard.risk.engine import RiskEngine
+
+    config = config_from_args(args)
+    storage = open_storage(args)
+    clock: Clock = Clock()
+    if config.mode.value in ("paper", "backtest"):
+        # A replay's day is the data's day, as the node's clock would say.
+        stats = storage.kv_get(STATS_KEY) or {}
+        clock = SimulatedClock(int(stats.get("last_ts") or 0))
+
+    def audit(event: Any) -> None:
+        with storage.transaction():
+            storage.append_events([event])
+
+    return storage, RiskEngine(config.risk, clock, StorageStateStore(storage), audit)
+
+
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -99,18 +127,18 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
             return 1
     from tradeguard.risk.engine import ResumeRefused
 
-    node = _node(args)
+    storage, risk = _risk_engine(args)
     try:
         by = args.by or _who()
-        before = node.risk.state.value
+        before = risk.state.value
         try:
-            node.risk.resume(by, args.reason)
+            risk.resume(by, args.reason)
             ok, message = True, f"trading resumed ({before} -> ACTIVE) by {by}: {args.reason}"
         except ResumeRefused as exc:
             ok, message = False, str(exc)
-        state = node.risk.state.value
+        state = risk.state.value
     finally:
-        node.close()
+        storage.db.dispose()
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:

@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tradeguard.model.errors import ConfigError
+from tradeguard.cli.common import config_from_args, open_node, print_start, start_run_stop
+from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.strategies.triangular.markets import (
     MarketDataError,
     markets_from_ccxt,
@@ -32,6 +33,7 @@ def add_arb_parser(subparsers: Any) -> None:
     scan = arb_sub.add_parser(
         "scan",
         help="scan a markets/tickers snapshot (ccxt load_markets / fetch_tickers JSON) for cycles",
+        epilog="example: tradeguard arb scan --markets markets.json --tickers tickers.json",
     )
     scan.add_argument("--markets", required=True, type=Path, help="ccxt load_markets() JSON file")
     scan.add_argument("--tickers", required=True, type=Path, help="ccxt fetch_tickers() JSON file")
@@ -58,21 +60,37 @@ def add_arb_parser(subparsers: Any) -> None:
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(func=cmd_arb_scan)
 
+    snap = arb_sub.add_parser(
+        "snapshot",
+        help="write markets.json and tickers.json from a configured ccxt venue, for `arb scan`",
+        epilog="example: tradeguard arb snapshot --config examples/triangular_sandbox.toml",
+    )
+    snap.add_argument("--config", required=True, help="TOML config with a ccxt venue")
+    snap.add_argument(
+        "--venue", default=None, help="venue name in the config (default: its only ccxt venue)"
+    )
+    snap.add_argument(
+        "--out-dir", type=Path, default=Path("."), metavar="DIR",
+        help="where to write markets.json and tickers.json (default: the current directory)",
+    )  # fmt: skip
+    snap.set_defaults(func=cmd_arb_snapshot)
+
     run = arb_sub.add_parser(
         "run",
         help="trade the config's triangular strategy on its venue (sandbox or live mode)",
+        epilog="example: tradeguard arb run --config examples/triangular_sandbox.toml",
     )
     run.add_argument("--config", required=True, help="TOML config with a triangular strategy")
     run.add_argument("--db", help="database URL (overrides node.database_url)")
     run.add_argument(
         "--duration",
-        "--duration-s",
         dest="duration_s",
         type=float,
         default=None,
         metavar="S",
         help="stop after S seconds (default: until Ctrl-C)",
     )
+    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
     run.add_argument(
         "--confirm-live",
         action="store_true",
@@ -204,15 +222,63 @@ def cmd_arb_scan(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_arb_snapshot(args: argparse.Namespace, console: Console) -> int:
+    """Fetch the venue's markets and tickers (public data, no keys) and write them as JSON."""
+    import asyncio
+
+    config = config_from_args(args)
+    ccxt_venues = [v for v in config.venues if v.kind == "ccxt"]
+    names = [v.name for v in ccxt_venues]
+    if args.venue is not None:
+        ccxt_venues = [v for v in ccxt_venues if v.name == args.venue]
+    if len(ccxt_venues) != 1:
+        wanted = f"--venue {args.venue}" if args.venue else "one ccxt venue (or pass --venue)"
+        raise ConfigError(f"{args.config}: needs {wanted}; its ccxt venues are {names or 'none'}")
+    markets, tickers = asyncio.run(_fetch_snapshot(ccxt_venues[0]))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for name, doc in (("markets.json", markets), ("tickers.json", tickers)):
+        (args.out_dir / name).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    console.print(
+        f"wrote {len(markets)} markets and {len(tickers)} tickers of venue {ccxt_venues[0].name} "
+        f"to {args.out_dir / 'markets.json'} and {args.out_dir / 'tickers.json'}; scan them with "
+        f"`tradeguard arb scan --markets {args.out_dir / 'markets.json'} --tickers "
+        f"{args.out_dir / 'tickers.json'}`",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+async def _fetch_snapshot(vc: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    from tradeguard.venues.ccxt_venue import ccxt_client_factory
+
+    client = ccxt_client_factory(
+        vc.exchange, None, sandbox=vc.sandbox, rest_url=vc.rest_url, ws_url=vc.ws_url
+    )()
+    try:
+        markets = await client.load_markets()
+        symbols = list(vc.symbols) or None
+        tickers = await client.fetch_tickers(symbols)
+    except Exception as exc:  # ccxt's network and exchange errors share no narrower base
+        raise VenueError(
+            vc.name,
+            f"cannot fetch markets and tickers from {vc.exchange}: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+        ) from None
+    finally:
+        await client.close()
+    if vc.symbols:
+        markets = {k: v for k, v in markets.items() if k in set(vc.symbols)}
+    return dict(markets), dict(tickers)
+
+
 def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node's live loop, then print the cycles it executed; return the exit code."""
     import asyncio
 
-    from tradeguard.cli import _config_from_args, _open_node, _print_start, _start_run_stop
     from tradeguard.model.enums import TradingMode
     from tradeguard.storage.arb_repository import load_arb_executions
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     ids = [s.id for s in config.strategies if s.enabled and s.kind == "triangular"]
     if not ids:
         raise ConfigError(
@@ -224,11 +290,11 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
             f"{args.config}: mode = {config.mode.value!r}, but arb run trades on venue streams; "
             'set mode = "sandbox" (local sandbox or testnet) or mode = "live"'
         )
-    node = _open_node(config, args.confirm_live, args.log_format)
+    node = open_node(config, args.confirm_live, args.log_format)
     try:
-        _print_start(Console(stderr=True, highlight=False) if args.json else console, node)
+        print_start(Console(stderr=True, highlight=False) if args.json else console, node)
         seen = {r["id"] for r in load_arb_executions(node.storage)}
-        summary = asyncio.run(_start_run_stop(node, None, args.duration_s))
+        summary = asyncio.run(start_run_stop(node, None, args.duration_s))
         rows = [
             r
             for r in load_arb_executions(node.storage)

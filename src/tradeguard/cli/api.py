@@ -12,12 +12,16 @@ from typing import Any
 
 from rich.console import Console
 
-EXIT_OK, EXIT_ERROR = 0, 1
+from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, ts_text
 
 
 def add_api_parsers(sub: Any) -> None:
     """Register `serve` and `token` on the top-level parser."""
-    serve = sub.add_parser("serve", help="serve the API and dashboard (intents only from HTTP)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the API and dashboard (intents only from HTTP)",
+        epilog="example: tradeguard serve --config examples/paper.toml --port 8000",
+    )
     serve.add_argument("--config", help="TOML config file (default: built-in paper config)")
     serve.add_argument("--db", help="database URL (overrides node.database_url)")
     serve.add_argument("--host", help="bind address (default api.host, 127.0.0.1)")
@@ -28,29 +32,42 @@ def add_api_parsers(sub: Any) -> None:
     tok_sub = tok.add_subparsers(dest="token_command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--config")
-        sp.add_argument("--db")
-        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        add_source_options(sp)
 
-    create = tok_sub.add_parser("create", help="create a token (printed once, stored hashed)")
+    create = tok_sub.add_parser(
+        "create",
+        help="create a token (printed once, stored hashed)",
+        epilog="example: tradeguard token create --name grafana --role viewer",
+    )
     common(create)
-    create.add_argument("--name", required=True)
-    create.add_argument("--role", required=True, choices=["viewer", "trader", "admin"])
+    create.add_argument("--name", required=True, help="a name to recognise the token by")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["viewer", "trader", "admin"],
+        help="viewer reads, trader also sends intents, admin also kills and resumes",
+    )
     create.set_defaults(func=cmd_token_create)
 
-    lst = tok_sub.add_parser("list", help="list tokens (never their values)")
+    lst = tok_sub.add_parser(
+        "list", help="list tokens (never their values)", epilog="example: tradeguard token list"
+    )
     common(lst)
     lst.set_defaults(func=cmd_token_list)
 
     rev = tok_sub.add_parser(
-        "revoke", help="revoke a token (a running API refuses it within a second)"
+        "revoke",
+        help="revoke a token (a running API refuses it within a second)",
+        epilog="example: tradeguard token revoke --name grafana",
     )
     common(rev)
     rev.add_argument("--name", required=True, help="token name or id")
     rev.set_defaults(func=cmd_token_revoke)
 
     totp = tok_sub.add_parser(
-        "totp-setup", help="give a token a TOTP second factor (needs TG_MASTER_PASSPHRASE)"
+        "totp-setup",
+        help="give a token a TOTP second factor (needs TG_MASTER_PASSPHRASE)",
+        epilog="example: tradeguard token totp-setup --name ops",
     )
     common(totp)
     totp.add_argument("--name", required=True, help="token name or id")
@@ -59,10 +76,9 @@ def add_api_parsers(sub: Any) -> None:
 
 def _store(args: argparse.Namespace) -> Any:
     from tradeguard.api.auth import TokenStore
-    from tradeguard.cli import _config_from_args
     from tradeguard.storage.db import Database
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     db = Database(config.node.database_url)
     db.migrate()
     return TokenStore(db)
@@ -92,16 +108,14 @@ def cmd_token_list(args: argparse.Namespace, console: Console) -> int:
     t = Table(title=f"API tokens ({len(tokens)})")
     for col in ("id", "name", "role", "totp", "created", "last used", "revoked"):
         t.add_column(col)
-    from tradeguard.cli import _ts
-
     for tok in tokens:
         t.add_row(
             tok.id,
             tok.name,
             tok.role.label,
             "yes" if tok.totp else "no",
-            _ts(tok.created_ts),
-            _ts(tok.last_used_ts),
+            ts_text(tok.created_ts),
+            ts_text(tok.last_used_ts),
             "yes" if tok.revoked else "",
         )
     console.print(t)
@@ -137,11 +151,10 @@ def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from tradeguard.cli import _config_from_args
     from tradeguard.logsetup import setup_logging
     from tradeguard.node import TradingNode
 
-    config = _config_from_args(args)
+    config = config_from_args(args)
     setup_logging(config.node.log_format, config.node.log_level)
     node = TradingNode(config)
     try:

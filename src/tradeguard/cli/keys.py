@@ -1,21 +1,4 @@
-"""`tradeguard keys add | list | remove | rotate-master`: manage the credential vault.
-
-Secret values never come from the command line by default, where shell history and the
-process list would keep them. They are typed at hidden prompts, or piped on stdin:
-
-```
-tradeguard keys add binance-main --venue binance            # prompts for api_key and secret
-tradeguard keys add okx-main --venue okx --field api_key --field secret --field passphrase
-printf '{"api_key": "...", "secret": "..."}' | tradeguard keys add b2 --venue binance --stdin
-tradeguard keys list [--json]
-tradeguard keys remove binance-main
-tradeguard keys rotate-master [--scrypt-n 65536]
-```
-
-The master passphrase comes from TG_MASTER_PASSPHRASE or a prompt (the new one for
-rotate-master from TG_NEW_MASTER_PASSPHRASE or a prompt). The vault file is `--vault PATH`,
-else TG_VAULT_PATH, else ./tradeguard-vault.json.
-"""
+"""`tradeguard keys add | list | remove | rotate-master`: manage the credential vault."""
 
 from __future__ import annotations
 
@@ -32,16 +15,34 @@ from typing import Any, TextIO
 from tradeguard.secrets.credentials import CredentialError
 from tradeguard.secrets.redact import redact, register_secret
 from tradeguard.secrets.vault import (
+    DEFAULT_VAULT_FILE,
     PASSPHRASE_ENV,
+    VAULT_PATH_ENV,
     ScryptParams,
     Vault,
     VaultError,
+    default_vault_path,
     read_passphrase,
 )
 
-VAULT_PATH_ENV = "TG_VAULT_PATH"
+KEYS_HELP = f"""\
+Secret values never come from the command line by default, where shell history and the
+process list would keep them. They are typed at hidden prompts, or piped on stdin.
+
+examples:
+  tradeguard keys add binance-main --venue binance      # prompts for api_key and secret
+  tradeguard keys add okx-main --venue okx --field api_key --field secret --field passphrase
+  printf '{{"api_key": "...", "secret": "..."}}' | tradeguard keys add b2 --venue binance --stdin
+  tradeguard keys list [--json]
+  tradeguard keys remove binance-main
+  tradeguard keys rotate-master [--scrypt-n 131072]
+
+The master passphrase comes from {PASSPHRASE_ENV} or a prompt (the new one for rotate-master
+from TG_NEW_MASTER_PASSPHRASE or a prompt). The vault file is --vault PATH, else
+{VAULT_PATH_ENV}, else ./{DEFAULT_VAULT_FILE}.
+"""
+
 NEW_PASSPHRASE_ENV = "TG_NEW_MASTER_PASSPHRASE"
-DEFAULT_VAULT_FILE = "tradeguard-vault.json"
 DEFAULT_FIELDS = ("api_key", "secret")
 
 EXIT_OK = 0
@@ -85,12 +86,6 @@ class _IO:
         self.stderr.write(redact(text) + "\n")
 
 
-def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
-    """Return TG_VAULT_PATH when set, else ./tradeguard-vault.json."""
-    source = os.environ if env is None else env
-    return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
-
-
 def add_keys_parser(
     subparsers: argparse._SubParsersAction[Any], io: KeysIO | None = None
 ) -> argparse.ArgumentParser:
@@ -106,16 +101,23 @@ def add_keys_parser(
     keys = subparsers.add_parser(
         "keys",
         help="manage encrypted exchange credentials",
-        description=__doc__,
+        description="Manage the encrypted credential vault.",
+        epilog=KEYS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     keys.set_defaults(func=lambda args: _usage(keys, keys_io))
     actions = keys.add_subparsers(dest="keys_command", metavar="{add,list,remove,rotate-master}")
+    _add_add_parser(actions, common, keys_io)
+    _add_other_parsers(actions, common, keys_io)
+    return keys
 
+
+def _add_add_parser(actions: Any, common: argparse.ArgumentParser, keys_io: KeysIO) -> None:
     add = actions.add_parser(
         "add",
         parents=[common],
         help="encrypt and store credentials (values are prompted or read from stdin)",
+        epilog="example: tradeguard keys add binance-main --venue binance",
     )
     add.add_argument("name", help="entry name, e.g. binance-main")
     add.add_argument("--venue", required=True, help="venue id, e.g. binance")
@@ -140,24 +142,42 @@ def add_keys_parser(
     add.add_argument("--overwrite", action="store_true", help="replace an existing entry")
     add.set_defaults(func=lambda args: _run(_cmd_add, args, keys_io))
 
-    lst = actions.add_parser("list", parents=[common], help="show entries with masked ids")
+
+def _add_other_parsers(actions: Any, common: argparse.ArgumentParser, keys_io: KeysIO) -> None:
+
+    lst = actions.add_parser(
+        "list",
+        parents=[common],
+        help="show entries with masked ids",
+        epilog="example: tradeguard keys list --json",
+    )
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(func=lambda args: _run(_cmd_list, args, keys_io))
 
-    rm = actions.add_parser("remove", parents=[common], help="delete an entry")
-    rm.add_argument("name")
+    rm = actions.add_parser(
+        "remove",
+        parents=[common],
+        help="delete an entry",
+        epilog="example: tradeguard keys remove binance-main",
+    )
+    rm.add_argument("name", help="entry name, as `keys list` shows it")
     rm.set_defaults(func=lambda args: _run(_cmd_remove, args, keys_io))
 
     rot = actions.add_parser(
         "rotate-master",
         parents=[common],
         help="re-encrypt every entry under a new master passphrase",
+        epilog="example: tradeguard keys rotate-master --scrypt-n 262144",
     )
     rot.add_argument(
-        "--scrypt-n", type=int, default=None, help="new scrypt cost n (power of two, >= 16384)"
+        "--scrypt-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="new scrypt cost: a power of two from 16384 (2^14) to 4194304 (2^22); default the "
+        "vault's own, at least 131072 (2^17). Memory is 1 KiB x N: 2^20 takes 1 GiB",
     )
     rot.set_defaults(func=lambda args: _run(_cmd_rotate, args, keys_io))
-    return keys
 
 
 def run_keys(argv: Sequence[str], io: KeysIO | None = None) -> int:
@@ -258,12 +278,27 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
         for key in names or list(DEFAULT_FIELDS):
             if key not in fields:
                 fields[key] = io.prompt(f"{key} for {args.name}: ").strip()
+    if not args.overwrite and _holds(vault, args.name, args.venue, fields):
+        io.out(f"{args.name} already holds these credentials (venue {args.venue}); nothing changed")
+        return EXIT_OK
     info = vault.add(args.name, args.venue, fields, overwrite=args.overwrite)
     io.out(
         f"stored {info.name} (venue {info.venue}): api_key {info.api_key_masked}, "
         f"fields {', '.join(info.field_names)}"
     )
     return EXIT_OK
+
+
+def _holds(vault: Vault, name: str, venue: str, fields: dict[str, str]) -> bool:
+    """Tell whether entry `name` already stores exactly these values: adding again is a no-op."""
+    if name not in vault.names():
+        return False
+    held = vault.get(name)
+    return (
+        held.venue == venue
+        and set(held.field_names()) == set(fields)
+        and all(held.field(k) == v for k, v in fields.items())
+    )
 
 
 def _cmd_list(args: argparse.Namespace, io: _IO) -> int:

@@ -1,0 +1,121 @@
+"""Helpers every `tradeguard` command shares: formatting, config loading, opening a node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def ts_text(ms: int | None) -> str:
+    """Format epoch milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC), or `-`."""
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def money(v: Any, places: int = 2) -> str:
+    """Format a money value with thousands separators and `places` decimals, or `-`."""
+    if v is None:
+        return "-"
+    d = Decimal(str(v))
+    return f"{d.quantize(Decimal(1).scaleb(-places)):,}"
+
+
+def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:
+    """Add `--config`, `--db` and (optionally) `--json` to a command."""
+    sp.add_argument("--config", help="TOML config file (default: built-in paper config)")
+    sp.add_argument("--db", help="database URL (overrides node.database_url)")
+    if json_flag:
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """Load the config named by `--config` (or the built-in one) with `--db` applied."""
+    from tradeguard.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    db = getattr(args, "db", None)
+    if db:
+        config.node.database_url = db
+    return config
+
+
+def open_storage(args: argparse.Namespace) -> Any:
+    """Open (and migrate) the database the arguments point at."""
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    config = config_from_args(args)
+    db = Database(config.node.database_url)
+    db.migrate()
+    return Storage(db)
+
+
+def open_node(config: Any, confirm_live: bool, log_format: str | None) -> Any:
+    """Pass the trading-mode gate, set up logging, announce live trading, build the node."""
+    from tradeguard.logsetup import setup_logging
+    from tradeguard.node import TradingNode
+    from tradeguard.venues.modes import check_mode, live_banner
+
+    check_mode(config, confirm_live, dict(os.environ))
+    setup_logging(log_format or config.node.log_format, config.node.log_level)
+    if config.mode.value == "live":
+        print(live_banner(config), file=sys.stderr)
+    return TradingNode(config)
+
+
+def print_start(info: Console, node: Any) -> None:
+    """Say whether the run starts fresh or resumes, and where it stores its state."""
+    config = node.config
+    if node.resumed:
+        info.print(
+            f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
+            f" (trading state {node.risk.state.value})."
+        )
+    else:
+        info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
+
+
+async def start_run_stop(
+    node: Any, progress: Any, duration_s: float | None = None, serve_after: bool = False
+) -> Any:
+    """Start the node (and its API when enabled), run it, keep serving if asked, stop."""
+    from tradeguard.model.enums import TradingMode
+
+    server = None
+    if node.config.api.enabled:
+        from tradeguard.api.server import ApiServer
+
+        server = ApiServer(node)
+        await server.start()
+        print(f"API and dashboard on {server.url}", file=sys.stderr)
+    await node.start()
+    try:
+        if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
+            return await node.run_live(duration_s=duration_s)
+        summary = await node.run(until_end=True, progress=progress)
+        if server is not None and serve_after:
+            print("replay finished; serving until Ctrl-C", file=sys.stderr)
+            while True:
+                await asyncio.sleep(3600)
+        return summary
+    finally:
+        await node.stop()
+        if server is not None:
+            await server.stop()
+
+
+def page_title(name: str, shown: int, total: int | None) -> str:
+    """Title a table `name (50 of 548)` when paged, else `name (548)`."""
+    if total is not None and total > shown:
+        return f"{name} ({shown} of {total:,})"
+    return f"{name} ({shown})"

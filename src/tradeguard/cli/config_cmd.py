@@ -1,0 +1,113 @@
+"""`tradeguard config check`: validate a config as `run` would, without trading."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from typing import Any
+
+from rich.console import Console
+
+from tradeguard.cli.common import EXIT_OK
+from tradeguard.model.errors import ConfigError, TradeguardError
+
+
+def add_config_parser(sub: Any) -> None:
+    """Register `config check` on the top-level parser."""
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    chk = cfg_sub.add_parser(
+        "check",
+        help="validate a config file without running",
+        description="Validate a config as `run` does: keys and ranges, every strategy built with "
+        "its params, every venue and every data file it names. Nothing trades.",
+        epilog="example: tradeguard config check examples/paper.toml",
+    )
+    chk.add_argument("file", help="TOML config file")
+    chk.set_defaults(func=cmd_config_check)
+
+
+def check_config(config: Any) -> list[str]:
+    """Return one line per problem `run` would stop at in the strategies, venues and data."""
+    return [*_strategy_problems(config), *_venue_problems(config), *_data_problems(config)]
+
+
+def _strategy_problems(config: Any) -> list[str]:
+    from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
+    from tradeguard.strategies.base import create
+
+    problems = []
+    for sc in config.strategies:
+        if not sc.enabled:
+            continue
+        try:
+            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params))
+        except (ValueError, TypeError, ConfigError) as exc:
+            problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
+    return problems
+
+
+def _venue_problems(config: Any) -> list[str]:
+    from tradeguard.secrets.vault import default_vault_path
+
+    problems = []
+    for vc in config.venues:
+        if vc.kind != "ccxt":
+            continue
+        import ccxt
+
+        if vc.exchange not in ccxt.exchanges:
+            problems.append(
+                f"venues[{vc.name}]: exchange = {vc.exchange!r} is not a ccxt exchange "
+                "(e.g. 'binance', 'okx', 'kraken')"
+            )
+        vault = default_vault_path()
+        if vc.credentials and not vault.exists():
+            problems.append(
+                f"venues[{vc.name}]: credentials = {vc.credentials!r} but the vault {vault} does "
+                f"not exist; add them with `tradeguard keys add {vc.credentials} --venue "
+                f"{vc.exchange}` or set TG_VAULT_PATH"
+            )
+    return problems
+
+
+def _data_problems(config: Any) -> list[str]:
+    from tradeguard.marketdata.loaders import iter_candles
+    from tradeguard.node import resolve_data_path
+
+    if config.mode.value not in ("paper", "backtest"):
+        return []
+    problems = []
+    for i, dc in enumerate(config.data):
+        path = resolve_data_path(dc.path)
+        if not path.is_file():
+            problems.append(f"data[{i}].path = {dc.path!r}: no such file (looked at {path})")
+            continue
+        if dc.kind != "candles":
+            continue
+        try:
+            list(itertools.islice(iter_candles(path, symbol=dc.symbol), 100))
+        except (ValueError, OSError, TradeguardError) as exc:
+            problems.append(f"data[{i}].path = {dc.path!r}: {_one_line(exc)}")
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def cmd_config_check(args: argparse.Namespace, console: Console) -> int:
+    """Validate the file; print `valid (…)` or every problem found."""
+    from tradeguard.config import load_config
+
+    config = load_config(args.file)
+    problems = check_config(config)
+    if problems:
+        raise ConfigError(f"{args.file}: invalid:\n  " + "\n  ".join(problems))
+    n = len(config.strategies)
+    console.print(
+        f"{args.file}: valid ({config.mode.value} mode, {len(config.venues)} venue(s), "
+        f"{n} strateg{'y' if n == 1 else 'ies'})",
+        soft_wrap=True,
+    )
+    return EXIT_OK

@@ -1,0 +1,132 @@
+"""`tradeguard run`: replay (paper, backtest) or trade (sandbox, live) one config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tradeguard.cli.common import (
+    EXIT_OK,
+    add_source_options,
+    config_from_args,
+    money,
+    open_node,
+    print_start,
+    start_run_stop,
+    ts_text,
+)
+
+
+def add_run_parser(sub: Any) -> None:
+    """Register `run` on the top-level parser."""
+    run = sub.add_parser(
+        "run",
+        help="run the node (paper replay of the bundled data by default)",
+        description="Run the node: replay data (paper, backtest) or trade (sandbox, live).",
+        epilog="example: tradeguard run --until-end",
+    )
+    add_source_options(run)
+    run.add_argument("--until-end", action="store_true", help="replay to the end of data and exit")
+    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    run.add_argument(
+        "--duration",
+        dest="duration_s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="sandbox/live: stop after S seconds (default: until Ctrl-C)",
+    )
+    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
+    )
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """Run the node and print its summary."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    config = config_from_args(args)
+    node = open_node(config, args.confirm_live, args.log_format)
+    info = Console(stderr=True, highlight=False) if args.json else console
+    try:
+        print_start(info, node)
+        with Progress(
+            TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=True, disable=args.json or not console.is_terminal,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("replay", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = asyncio.run(
+                start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
+            )
+        if args.json:
+            print(json.dumps(summary.to_json(), indent=2))
+        else:
+            print_summary(console, summary, node)
+    finally:
+        node.close()
+    return EXIT_OK
+
+
+def print_summary(console: Console, s: Any, node: Any) -> None:
+    """Print the run summary and the last closed trades."""
+    t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
+    rows = [
+        ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
+        ("Candles replayed (this run)", f"{s.events:,}"),
+        ("Candles replayed (all runs)", f"{s.events_total:,}"),
+        ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
+        ("Denied by risk", f"{s.denied:,}"),
+        (
+            "Closed trades (won / lost)",
+            f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})",
+        ),
+        ("Realized P&L (net of fees)", money(s.realized_pnl)),
+        ("Unrealized P&L", money(s.unrealized_pnl)),
+        ("Fees paid", money(s.fees)),
+        ("Equity start → end", f"{money(s.start_equity)} → {money(s.end_equity)}"),
+        ("Total P&L", money(s.total_pnl)),
+        ("Max drawdown", f"{money(s.max_drawdown_pct, 3)} %"),
+        ("Trading state", s.trading_state),
+        ("Elapsed", f"{s.elapsed_s:.2f} s"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    trades = node.storage.load_position_rows(status="closed", limit=8)
+    if trades:
+        tt = Table(title="Last closed trades")
+        for col in ("symbol", "side", "entry", "exit", "P&L", "P&L %", "closed (UTC)"):
+            tt.add_column(col)
+        for r in trades:
+            tt.add_row(
+                r["symbol"],
+                r["side"],
+                money(r["entry_price"]),
+                money(r["exit_price"]),
+                money(r["pnl"]),
+                money(r["pnl_pct"]),
+                ts_text(r["exit_ts"]),
+            )
+        console.print(tt)
+    console.print(
+        "Inspect with: tradeguard status | orders | positions | balances  (--json for scripts)"
+    )

@@ -1,0 +1,243 @@
+"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted.
+
+The demo account's key pair is kept in a keys file (`--keys-file`, default
+./tradeguard-sandbox-keys.json, mode 0600) so that every start answers to the same pair and a
+vault entry made from it stays valid: `tradeguard keys add NAME --stdin < KEYS_FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from tradeguard.model.errors import ConfigError
+from tradeguard.sandbox.config import SandboxConfig
+from tradeguard.sandbox.server import SandboxExchange
+
+_DEMO_MARKETS: list[dict[str, Any]] = [
+    {
+        "symbol": "BTCUSDT",
+        "base": "BTC",
+        "quote": "USDT",
+        "tick": "0.01",
+        "step": "0.00001",
+        "min_qty": "0.00001",
+        "min_notional": "5",
+        "bids": [["49999.00", "1"], ["49998.00", "2"]],
+        "asks": [["50001.00", "1"], ["50002.00", "2"]],
+    },
+    {
+        "symbol": "ETHUSDT",
+        "base": "ETH",
+        "quote": "USDT",
+        "tick": "0.01",
+        "step": "0.0001",
+        "min_qty": "0.0001",
+        "min_notional": "5",
+        "bids": [["2999.00", "10"]],
+        "asks": [["3001.00", "10"]],
+    },
+]
+
+
+DRIFT_UNIVERSE_MARKETS = 150
+DEFAULT_KEYS_FILE = "tradeguard-sandbox-keys.json"
+DEMO_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("2")}
+# Config keys the command line sets, and the flag that sets each.
+_FLAGS = {
+    "sandbox.host": "--host", "sandbox.port": "--port", "sandbox.universe_markets": "--universe",
+    "sandbox.weight_limit_per_minute": "--weight-limit",
+    "sandbox.arb_drift_every_ms": "--arb-drift", "sandbox.arb_drift_hold_ms": "--arb-drift-hold",
+    "sandbox.arb_drift_edge_pct": "--arb-drift-edge", "sandbox.faults": "--faults",
+}  # fmt: skip
+
+
+def _number(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _faults(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a JSON object, e.g. '{{\"latency_ms\": 200}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object of fault settings")
+    return value
+
+
+def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `sandbox` command on an argparse subparsers object."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox",
+        help="run a local exchange speaking Binance's spot API (127.0.0.1 only)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: tradeguard sandbox --port 8765 --arb-drift 500",
+    )
+    p.add_argument(
+        "--keys-file", type=Path, default=Path(DEFAULT_KEYS_FILE), metavar="PATH",
+        help=f"the demo account's key pair, created on first start (default ./{DEFAULT_KEYS_FILE})",
+    )  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (0 picks a free one)")
+    p.add_argument("--config", type=Path, default=None, help="TOML or JSON sandbox config")
+    p.add_argument("--seed", type=int, default=None, help="seed of every random draw")
+    p.add_argument("--universe", type=int, default=None, help="generate N extra markets")
+    p.add_argument(
+        "--faults", type=_faults, default=None,
+        help="fault settings as JSON, e.g. '{\"latency_ms\": 200}'",
+    )  # fmt: skip
+    p.add_argument("--weight-limit", type=int, default=None, help="request weight per minute")
+    p.add_argument(
+        "--arb-drift",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="every MS ms, move one market of a triangle so that it pays beyond fees for a while "
+        "(generates a 150-market universe unless markets are configured)",
+    )
+    p.add_argument(
+        "--arb-drift-hold", type=int, default=None, metavar="MS",
+        help="how long a moved book stays unless traded away (default 1000)",
+    )  # fmt: skip
+    p.add_argument(
+        "--arb-drift-edge", type=_number, default=None, metavar="PCT",
+        help="profit the moved triangle offers beyond taker fees, in percent (default 1)",
+    )  # fmt: skip
+    p.set_defaults(func=run_sandbox_command)
+    return p
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    """Merge the config file (if any) with command-line overrides; errors name the flags."""
+    try:
+        return _merge(args)
+    except ConfigError as exc:
+        raise ConfigError(_in_flags(str(exc), args)) from None
+
+
+def _in_flags(message: str, args: argparse.Namespace) -> str:
+    """Say `--arb-drift 5` where the message says `sandbox.arb_drift_every_ms=5` (flags given)."""
+    given = {
+        "--host": True, "--port": True, "--universe": args.universe is not None,
+        "--weight-limit": args.weight_limit is not None, "--faults": bool(args.faults),
+        "--arb-drift": args.arb_drift is not None,
+        "--arb-drift-hold": args.arb_drift_hold is not None,
+        "--arb-drift-edge": args.arb_drift_edge is not None,
+    }  # fmt: skip
+    for key, flag in _FLAGS.items():
+        if given[flag]:
+            message = re.sub(rf"{re.escape(key)}(=|: )", f"{flag} ", message)
+    return message
+
+
+def _merge(args: argparse.Namespace) -> SandboxConfig:
+    config = SandboxConfig.from_file(args.config) if args.config else SandboxConfig()
+    config.host = args.host
+    config.port = args.port
+    if args.seed is not None:
+        config.seed = args.seed
+        config.faults.update({"seed": args.seed})
+    if args.universe is not None:
+        config.universe_markets = args.universe
+    if args.weight_limit is not None:
+        config.weight_limit_per_minute = args.weight_limit
+    if args.faults:
+        config.faults.update(args.faults)
+    if args.arb_drift is not None:
+        config.arb_drift_every_ms = args.arb_drift
+    if args.arb_drift_hold is not None:
+        config.arb_drift_hold_ms = args.arb_drift_hold
+    if args.arb_drift_edge is not None:
+        config.arb_drift_edge_pct = args.arb_drift_edge
+    if config.arb_drift_every_ms and not config.markets and not config.universe_markets:
+        config.universe_markets = DRIFT_UNIVERSE_MARKETS
+    if not config.markets and not config.universe_markets:
+        config.markets = [dict(m) for m in _DEMO_MARKETS]
+    config.validate()
+    return config
+
+
+def demo_keys(path: Path) -> tuple[str, str, bool]:
+    """Return (api key, secret, created): the pair stored at `path`, made and saved if absent."""
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            return str(doc["api_key"]), str(doc["secret"]), False
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"--keys-file {path} is not a sandbox keys file (a JSON object with api_key and "
+                "secret); delete it to make a new pair, or pass another --keys-file"
+            ) from None
+    api_key, secret = secrets.token_hex(32), secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp makes it 0600
+        json.dump({"api_key": api_key, "secret": secret}, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return api_key, secret, True
+
+
+async def serve(
+    config: SandboxConfig, out: TextIO = sys.stdout, keys_file: Path | None = None
+) -> None:
+    """Start the exchange, print its URLs and the demo key pair, serve until cancelled."""
+    ex = SandboxExchange(config)
+    if keys_file is None:
+        api_key, secret, created = secrets.token_hex(32), secrets.token_hex(32), True
+    else:
+        api_key, secret, created = demo_keys(keys_file)
+    ex.add_account(api_key, secret, dict(DEMO_BALANCES))
+    await ex.start()
+    try:
+        print(f"sandbox REST   {ex.rest_url}", file=out)
+        print(f"sandbox WS     {ex.ws_url}", file=out)
+        print(f"sandbox WS-API {ex.ws_api_url}", file=out)
+        print(f"admin          {ex.base_url}/admin/faults", file=out)
+        if ex.drift is not None:
+            c = config
+            print(
+                f"arb drift      every {c.arb_drift_every_ms} ms one of {len(ex.drift.triangles)} "
+                f"triangles pays {c.arb_drift_edge_pct}% beyond fees for up to "
+                f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
+                file=out,
+            )
+        print(f"demo api key   {api_key}", file=out)
+        print(f"demo secret    {secret}", file=out)
+        if keys_file is not None:
+            state = "new pair saved to" if created else "same pair as before, from"
+            print(f"demo keys      {state} {keys_file}; store them in the vault with", file=out)
+            print(
+                f"  tradeguard keys add sandbox-main --venue binance --stdin < {keys_file}",
+                file=out,
+            )
+        out.flush()
+        await asyncio.Event().wait()
+    finally:
+        await ex.stop()
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    """Entry point for `tradeguard sandbox`."""
+    config = build_config(args)
+    try:
+        asyncio.run(serve(config, keys_file=args.keys_file))
+    except KeyboardInterrupt:
+        return 0
+    return 0

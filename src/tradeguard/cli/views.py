@@ -1,0 +1,193 @@
+"""Read commands: `status`, `orders`, `positions`, `balances`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tradeguard.cli.common import (
+    EXIT_OK,
+    add_source_options,
+    money,
+    open_storage,
+    page_title,
+    ts_text,
+)
+
+
+def add_view_parsers(sub: Any) -> None:
+    """Register the read commands on the top-level parser."""
+    for name, func, helptext, example in (
+        ("status", cmd_status, "trading state and strategy figures", "tradeguard status"),
+        ("orders", cmd_orders, "orders from the journal, newest first",
+         "tradeguard orders --limit 20 --open"),
+        ("positions", cmd_positions, "open (or all) positions, newest first",
+         "tradeguard positions --all"),
+        ("balances", cmd_balances, "balances per venue", "tradeguard balances --json"),
+    ):  # fmt: skip
+        sp = sub.add_parser(name, help=helptext, description=helptext, epilog=f"example: {example}")
+        add_source_options(sp)
+        sp.set_defaults(func=func)
+        if name in ("orders", "positions"):
+            sp.add_argument("--limit", type=_positive, default=50, help="rows to show (default 50)")
+        if name == "orders":
+            sp.add_argument("--open", action="store_true", help="only open orders")
+        if name == "positions":
+            sp.add_argument("--all", action="store_true", help="include closed positions")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """Print the trading state and each strategy's figures."""
+    from tradeguard.node import RISK_STATE_KEY, STATS_KEY
+
+    storage = open_storage(args)
+    risk = storage.kv_get(RISK_STATE_KEY) or {}
+    stats = storage.kv_get(STATS_KEY) or {}
+    runs = storage.load_run_states()
+    state = risk.get("state", "ACTIVE")
+    # The reason explains a halt or a reduction; once ACTIVE again it is history, not status.
+    reason = (risk.get("state_reason") or risk.get("reason")) if state != "ACTIVE" else None
+    out = {
+        "trading_state": state,
+        "halt_reason": reason or None,
+        "stats": stats,
+        "kill": storage.kv_get("kill.last_report"),
+        "strategies": [_run_json(r) for r in runs],
+    }
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return EXIT_OK
+    console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    t = Table(title=f"Strategies ({len(runs)})")
+    for col in ("id", "status", "trades", "won", "lost", "total P&L", "last trade (UTC)"):
+        t.add_column(
+            col, justify="right" if col in ("trades", "won", "lost", "total P&L") else "left"
+        )
+    for r in runs:
+        t.add_row(
+            r.strategy_id,
+            r.status,
+            str(r.total_trades),
+            str(r.winning_trades),
+            str(r.losing_trades),
+            money(r.total_pnl),
+            ts_text(r.last_trade_ts),
+        )
+    console.print(t)
+    return EXIT_OK
+
+
+def _run_json(r: Any) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+
+
+def cmd_orders(args: argparse.Namespace, console: Console) -> int:
+    """Print the newest journaled orders."""
+    storage = open_storage(args)
+    orders = storage.load_orders(open_only=args.open, limit=args.limit)
+    if args.json:
+        print(json.dumps([_order_json(o) for o in orders], indent=2))
+        return EXIT_OK
+    total = None if args.open else storage.count_orders()
+    # Eight columns fit 80 characters without box lines; --json has every field.
+    t = Table(
+        title=page_title("Orders", len(orders), total),
+        box=None,
+        pad_edge=False,
+        header_style="bold underline",
+    )
+    for col in ("client id", "symbol", "side", "amount", "price", "filled", "status", "updated"):
+        right = col in ("amount", "price", "filled")
+        t.add_column(col, no_wrap=True, justify="right" if right else "left")
+    for o in orders:
+        t.add_row(
+            o.client_order_id,
+            o.symbol,
+            o.side.value,
+            f"{o.amount:f}",
+            "market" if o.price is None else f"{o.price:f}",
+            "all" if o.filled == o.amount else f"{o.filled:f}",
+            o.status.value,
+            ts_text(o.updated_ts)[5:16],
+        )
+    console.print(t)
+    return EXIT_OK
+
+
+def _order_json(o: Any) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id, "venue_order_id": o.venue_order_id,
+        "strategy_id": o.strategy_id, "venue": o.venue, "symbol": o.symbol,
+        "side": o.side.value, "type": o.type.value, "amount": str(o.amount),
+        "price": str(o.price) if o.price is not None else None, "status": o.status.value,
+        "filled": str(o.filled), "avg_price": str(o.avg_price), "fee": str(o.fee),
+        "reason": o.reason, "signal": o.signal, "created_ts": o.created_ts,
+        "updated_ts": o.updated_ts,
+    }  # fmt: skip
+
+
+def cmd_positions(args: argparse.Namespace, console: Console) -> int:
+    """Print open (or all) positions."""
+    storage = open_storage(args)
+    status = None if args.all else "open"
+    rows = storage.load_position_rows(status=status, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return EXIT_OK
+    total = len(storage.load_position_rows(status=status)) if len(rows) == args.limit else None
+    name = "Positions" + (" (all)" if args.all else " (open)")
+    t = Table(title=page_title(name, len(rows), total))
+    for col in ("symbol", "side", "status", "qty", "entry", "exit", "P&L", "P&L %"):
+        t.add_column(
+            col, justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left"
+        )
+    for r in rows:
+        t.add_row(
+            r["symbol"],
+            r["side"],
+            r["status"],
+            f"{r['quantity']:f}" if isinstance(r["quantity"], Decimal) else str(r["quantity"]),
+            money(r["entry_price"]),
+            money(r.get("exit_price")),
+            money(r.get("pnl")),
+            money(r.get("pnl_pct")),
+        )
+    console.print(t)
+    return EXIT_OK
+
+
+def cmd_balances(args: argparse.Namespace, console: Console) -> int:
+    """Print the stored balances per venue."""
+    storage = open_storage(args)
+    bals = storage.load_balances()
+    if args.json:
+        doc = [
+            {"venue": b.venue, "asset": b.asset, "free": str(b.free), "locked": str(b.locked),
+             "total": str(b.total)}
+            for b in bals
+        ]  # fmt: skip
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    t = Table(title=f"Balances ({len(bals)})")
+    for col in ("venue", "asset", "free", "locked", "total"):
+        t.add_column(col, justify="right" if col in ("free", "locked", "total") else "left")
+    for b in bals:
+        t.add_row(b.venue, b.asset, f"{b.free:f}", f"{b.locked:f}", f"{b.total:f}")
+    console.print(t)
+    return EXIT_OK

@@ -1,0 +1,132 @@
+"""The command line reads well: help everywhere, 80-column tables, quiet pipes, honest status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node_support import write_slice
+from pty_support import run_in_pty
+from test_cli_terminal import _short_config
+from tradeguard.cli import build_parser, main
+
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    found = []
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subs:
+        for name, sp in action.choices.items():
+            found += _commands(sp, (*path, name))
+    return found or [(path, parser)]
+
+
+def test_every_option_has_help_and_every_command_an_example():
+    missing = []
+    for path, parser in _commands(build_parser()):
+        for action in parser._actions:
+            if action.help is None and not isinstance(action, argparse._HelpAction):
+                missing.append(f"{' '.join(path)} {action.option_strings or action.dest}")
+        if "example: tradeguard" not in (parser.epilog or "") + (parser.description or ""):
+            missing.append(f"{' '.join(path)}: no example")
+    assert missing == []
+
+
+def test_durations_are_spelt_duration_everywhere(capsys):
+    for argv in (["run", "--help"], ["arb", "run", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "--duration S" in capsys.readouterr().out
+
+
+def test_keys_help_prints_no_markdown_fences(capsys):
+    with pytest.raises(SystemExit):
+        main(["keys", "--help"])
+    out = capsys.readouterr().out
+    assert "```" not in out and "tradeguard keys add binance-main --venue binance" in out
+
+
+def _ran(tmp_path: Path, data_dir: Path, rows: int = 3000) -> str:
+    cfg = str(_short_config(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", rows)))
+    assert main(["run", "--config", cfg, "--until-end", "--json"]) == 0
+    return cfg
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, data_dir, capsys):
+    cfg = _ran(tmp_path, data_dir)
+    proc = subprocess.Popen(
+        [str(EXE), "orders", "--config", cfg, "--limit", "500"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line, as with `| head -0`
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"BrokenPipeError" not in err and b"Traceback" not in err and err == b""
+
+
+def test_orders_table_fits_80_columns_and_says_what_page_it_shows(tmp_path, data_dir, capsys):
+    cfg = _ran(tmp_path, data_dir)
+    everything = ["orders", "--config", cfg, "--json", "--limit", "999"]
+    orders = json.loads(_stdout(capsys, everything))
+    assert len(orders) > 10
+    code, screen = run_in_pty(
+        [str(EXE), "orders", "--config", cfg, "--limit", "10"], cwd=tmp_path, columns=80
+    )
+    assert code == 0, screen
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r", "").splitlines()
+    assert f"Orders (10 of {len(orders)})" in screen
+    assert max(len(line) for line in lines) <= 80
+    for order in orders[:10]:  # one whole line per order: id, symbol and status unclipped
+        row = [line for line in lines if line.startswith(order["client_order_id"] + " ")]
+        assert len(row) == 1, (order["client_order_id"], screen)
+        assert order["symbol"] in row[0] and order["status"] in row[0] and "…" not in row[0]
+
+
+def _stdout(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+def test_status_drops_the_halt_reason_once_trading_resumed(tmp_path, data_dir, capsys):
+    cfg = _ran(tmp_path, data_dir, rows=100)
+    assert main(["kill", "--config", cfg, "--reason", "fat finger drill", "--json"]) == 0
+    assert "fat finger drill" in _stdout(capsys, ["status", "--config", cfg])
+    assert main(["resume", "--config", cfg, "--reason", "drill over", "--yes"]) == 0
+    status = _stdout(capsys, ["status", "--config", cfg])
+    assert "Trading state: ACTIVE" in status and "fat finger drill" not in status
+    doc = json.loads(_stdout(capsys, ["status", "--config", cfg, "--json"]))
+    assert doc["trading_state"] == "ACTIVE" and doc["halt_reason"] is None
+
+
+def test_resume_needs_no_vault(tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "live.toml"
+    cfg.write_text(
+        f"""
+mode = "sandbox"
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+[[venues]]
+name = "ex"
+kind = "ccxt"
+exchange = "binance"
+credentials = "not-in-any-vault"
+rest_url = "http://127.0.0.1:9"
+"""
+    )
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "no-such-vault.json"))
+    monkeypatch.delenv("TG_MASTER_PASSPHRASE", raising=False)
+    argv = ["resume", "--config", str(cfg), "--reason", "checked", "--yes", "--json"]
+    assert json.loads(_stdout(capsys, argv))["state"] == "ACTIVE"
+    assert os.path.exists(tmp_path / "tg.db")

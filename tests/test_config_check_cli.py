@@ -1,0 +1,73 @@
+"""`tradeguard config check` refuses every config `run` refuses, and says why in one line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli import main
+
+BAD = {
+    "unknown kind": ('kind = "nope"', "unknown strategy kind 'nope'"),
+    "negative fast": ("params = { fast = -5, slow = 20 }", "fast = -5"),
+    "misspelt param": ("params = { fsat = 5, slow = 20 }", "['fsat']"),
+    "fast not below slow": ("params = { fast = 30, slow = 20 }", "fast = 30 must be below slow"),
+    "cycle too long": ('kind = "triangular"\nparams = { max_cycle = 7 }', "max_cycle = 7"),
+}
+
+
+def _config(tmp_path: Path, strategy: str, data: str) -> str:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f"""
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+[[data]]
+path = "{data}"
+[[venues]]
+name = "paper"
+kind = "paper"
+balances = {{ USDT = "1000" }}
+[[strategies]]
+id = "s1"
+venue = "paper"
+symbol = "BTC/USDT"
+{strategy}
+"""
+    )
+    return str(cfg)
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_config_check_refuses_what_run_refuses(case, tmp_path, data_dir, capsys):
+    strategy, expected = BAD[case]
+    cfg = _config(tmp_path, strategy, str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv"))
+    assert main(["config", "check", cfg]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "strategies[s1]" in err and "Traceback" not in err
+    assert main(["run", "--config", cfg, "--until-end"]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_config_check_names_a_missing_data_file(tmp_path, capsys):
+    cfg = _config(tmp_path, 'params = { fast = 5, slow = 20, order_usd = "90" }', "gone.csv")
+    assert main(["config", "check", cfg]) == 2
+    err = capsys.readouterr().err
+    assert "data[0].path = 'gone.csv': no such file" in err
+
+
+def test_config_check_names_an_unknown_ccxt_exchange(tmp_path, data_dir, capsys, monkeypatch):
+    cfg = Path(_config(tmp_path, "", str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv")))
+    text = cfg.read_text().replace('kind = "paper"', 'kind = "ccxt"\nexchange = "binanse"')
+    cfg.write_text(text.replace('mode = "paper"', ""))
+    assert main(["config", "check", str(cfg)]) == 2
+    assert "exchange = 'binanse' is not a ccxt exchange" in capsys.readouterr().err
+
+
+def test_config_check_passes_a_good_config_without_trading(tmp_path, data_dir, capsys):
+    csv = str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv")
+    cfg = _config(tmp_path, 'params = { fast = 5, slow = 20, order_usd = "90" }', csv)
+    assert main(["config", "check", cfg]) == 0
+    assert "valid (paper mode, 1 venue(s), 1 strategy)" in capsys.readouterr().out
+    assert not (tmp_path / "tg.db").exists()

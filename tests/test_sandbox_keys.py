@@ -1,0 +1,100 @@
+"""The sandbox's demo account keeps its key pair across starts; the README's path repeats."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from tradeguard.cli import main
+from tradeguard.cli.keys import KeysIO, run_keys
+
+EXE = Path(sys.executable).parent / "tradeguard"
+PASS = "correct horse battery staple"
+
+
+def _start_sandbox(cwd: Path, *extra: str) -> dict[str, str]:
+    """Start `tradeguard sandbox`, read its banner up to the keys line, stop it; return fields."""
+    proc = subprocess.Popen(
+        [str(EXE), "sandbox", "--port", "0", *extra],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    banner: dict[str, str] = {}
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            key, _, value = line.partition("  ")
+            banner[key.strip()] = value.strip()
+            if key.startswith("demo keys"):
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "demo api key" in banner, err
+    assert "Traceback" not in err
+    return banner
+
+
+def test_every_sandbox_start_answers_to_the_same_demo_key_pair(tmp_path):
+    first = _start_sandbox(tmp_path)
+    keys_file = tmp_path / "tradeguard-sandbox-keys.json"
+    assert first["demo keys"].startswith("new pair saved to")
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    second = _start_sandbox(tmp_path)
+    assert second["demo keys"].startswith("same pair as before")
+    assert (second["demo api key"], second["demo secret"]) == (
+        first["demo api key"],
+        first["demo secret"],
+    )
+    stored = json.loads(keys_file.read_text())
+    assert stored == {"api_key": first["demo api key"], "secret": first["demo secret"]}
+
+
+def test_keys_file_flag_picks_another_pair(tmp_path):
+    default = _start_sandbox(tmp_path)
+    other = _start_sandbox(tmp_path, "--keys-file", str(tmp_path / "b" / "keys.json"))
+    assert other["demo api key"] != default["demo api key"]
+
+
+def test_adding_the_sandbox_keys_twice_is_repeatable(tmp_path):
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps({"api_key": "a" * 64, "secret": "b" * 64}))
+    argv = ["keys", "add", "sandbox-main", "--venue", "binance", "--stdin"]
+    argv += ["--vault", str(tmp_path / "vault.json")]
+    outs = []
+    for _ in range(2):
+        out, err = io.StringIO(), io.StringIO()
+        kio = KeysIO(
+            env={"TG_MASTER_PASSPHRASE": PASS}, stdin=io.StringIO(keys_file.read_text()),
+            stdout=out, stderr=err,
+        )  # fmt: skip
+        assert run_keys(argv, kio) == 0, err.getvalue()
+        outs.append(out.getvalue())
+    assert "stored sandbox-main" in outs[0]
+    assert "already holds these credentials" in outs[1]
+
+
+def test_other_values_for_an_entry_name_the_overwrite_flag(tmp_path):
+    argv = ["keys", "add", "s", "--venue", "binance", "--stdin", "--vault", str(tmp_path / "v")]
+    for secret in ("b" * 64, "c" * 64):
+        err = io.StringIO()
+        kio = KeysIO(
+            env={"TG_MASTER_PASSPHRASE": PASS},
+            stdin=io.StringIO(json.dumps({"api_key": "a" * 64, "secret": secret})),
+            stdout=io.StringIO(), stderr=err,
+        )  # fmt: skip
+        code = run_keys(argv, kio)
+    assert code == 1
+    message = err.getvalue()
+    assert "tradeguard keys add s --venue binance --overwrite" in message
+    assert "overwrite=True" not in message
+
+
+def test_sandbox_errors_name_the_flag_given(capsys):
+    assert main(["sandbox", "--arb-drift", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--arb-drift 5 is out of range" in err and "arb_drift_every_ms" not in err

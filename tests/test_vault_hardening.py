@@ -1,0 +1,117 @@
+"""Vault cost, upgrades and damaged files; files the node creates are private."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli import main
+from tradeguard.secrets import ScryptParams, Vault
+from tradeguard.storage.db import Database
+
+PASS = "correct horse battery staple"
+NEW_PASS = "another long master passphrase"
+FIELDS = {"api_key": "k" * 24, "secret": "s" * 32}
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+def _old_vault(path: Path) -> Vault:
+    vault = Vault(path, kdf=ScryptParams(n=2**14))
+    vault.create(PASS)
+    vault.add("binance-main", "binance", FIELDS)
+    return vault
+
+
+def test_new_vaults_use_owasp_scrypt_cost():
+    assert (ScryptParams().n, ScryptParams().r, ScryptParams().p) == (2**17, 8, 1)
+
+
+def test_a_weaker_vault_is_rekeyed_at_the_default_cost_on_unlock(tmp_path):
+    path = tmp_path / "vault.json"
+    _old_vault(path)
+    before = json.loads(path.read_text())
+    vault = Vault(path)
+    vault.unlock(PASS)
+    after = json.loads(path.read_text())
+    assert before["kdf"]["n"] == 2**14 and after["kdf"]["n"] == 2**17
+    assert after["salt"] != before["salt"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = Vault(path)
+    again.unlock(PASS)
+    assert again.get("binance-main").field("secret") == FIELDS["secret"]
+    assert json.loads(path.read_text())["salt"] == after["salt"]  # no second upgrade
+
+
+@pytest.mark.slow
+def test_rotate_master_to_scrypt_n_2_pow_20_works(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "vault.json"
+    _old_vault(path)
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASS)
+    monkeypatch.setenv("TG_NEW_MASTER_PASSPHRASE", NEW_PASS)
+    args = ["keys", "rotate-master", "--vault", str(path), "--scrypt-n", str(2**20)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert json.loads(path.read_text())["kdf"]["n"] == 2**20
+    vault = Vault(path)
+    vault.unlock(NEW_PASS)
+    assert vault.get("binance-main").field("api_key") == FIELDS["api_key"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: d["kdf"].update(n="lots"), "kdf.n = 'lots' is not a whole number"),
+        (lambda d: d["kdf"].pop("r"), "kdf.r = None is not a whole number"),
+        (lambda d: d.update(kdf="scrypt"), "kdf = 'scrypt' is not an object"),
+        (
+            lambda d: d["entries"]["binance-main"].update(created_at="yesterday"),
+            "created_at = 'yesterday' is not an ISO 8601 time",
+        ),
+    ],
+)
+def test_a_damaged_vault_file_is_one_line_naming_the_field(
+    damage, expected, tmp_path, monkeypatch, capsys
+):
+    path = tmp_path / "vault.json"
+    Vault(path, kdf=ScryptParams(n=2**17)).create(PASS)
+    vault = Vault(path)
+    vault.unlock(PASS)
+    vault.add("binance-main", "binance", FIELDS)
+    doc = json.loads(path.read_text())
+    damage(doc)
+    path.write_text(json.dumps(doc))
+    os.chmod(path, 0o600)
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASS)
+    code = main(["keys", "list", "--vault", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1 and expected in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_passphrase_without_a_terminal_is_one_line(tmp_path):
+    path = tmp_path / "vault.json"
+    _old_vault(path)
+    env = {k: v for k, v in os.environ.items() if k != "TG_MASTER_PASSPHRASE"}
+    proc = subprocess.run(
+        [str(EXE), "keys", "list", "--vault", str(path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60,
+        start_new_session=True,  # no controlling terminal, as under cron or CI
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "EOFError" not in proc.stderr
+    assert "set TG_MASTER_PASSPHRASE or run the command in a terminal" in proc.stderr
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "sub" / "tg.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for extra in path.parent.glob("tg.db-*"):
+        assert stat.S_IMODE(extra.stat().st_mode) == 0o600, extra
