@@ -38,6 +38,7 @@ from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
+from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import RunState, Storage
 from tradeguard.strategies.base import Strategy, create
 from tradeguard.venues.base import Venue
@@ -236,6 +237,8 @@ class TradingNode:
         self.bus = EventBus()
         replaying = config.mode in (TradingMode.PAPER, TradingMode.BACKTEST)
         self.clock: Clock = clock or (SimulatedClock() if replaying else Clock())
+        # One writer per database, taken before anything (migrations too) writes.
+        self.writer_lock = acquire_writer_lock(config.node.database_url)
         self.db = Database(config.node.database_url)
         self.db.migrate()
         self.storage = Storage(self.db)
@@ -941,10 +944,14 @@ class TradingNode:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
 
     def close(self) -> None:
-        self.orders.flush()
-        self.risk.flush()
-        self.flush_audit()
-        self.db.dispose()
+        try:
+            self.orders.flush()
+            self.risk.flush()
+            self.flush_audit()
+            self.db.dispose()
+        finally:
+            if self.writer_lock is not None:
+                self.writer_lock.release()
 
 
 def _closing_side(pos: Position) -> Side:
