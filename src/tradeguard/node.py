@@ -676,16 +676,18 @@ class TradingNode:
             in_flight=self._venue_busy,
         )
 
-    def _venue_busy(self, venue: str) -> bool:
+    def _venue_busy(self, venue: str) -> str:
         # Balances move while orders are open or unresolved, and a fill's stream message may trail
         # the venue's balance by a moment: read them only when the venue has been quiet a while.
         orders = self.orders
-        if any(o.venue == venue for o in orders.open.values()) or any(
-            o.venue == venue for o in orders.unknown.values()
-        ):
-            return True
+        waiting = [o for o in (*orders.open.values(), *orders.unknown.values()) if o.venue == venue]
+        if waiting:
+            ids = ", ".join(sorted({f"{o.client_order_id} ({o.status.value})" for o in waiting}))
+            return f"order(s) not finished or not resolved: {ids}"
         recent = self.clock.now_ms() - 2_000
-        return any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values())
+        if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
+            return "an order changed in the last 2 s; its fills may still be on the way"
+        return ""
 
     def _streamed(self) -> dict[Venue, list[str]]:
         wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
