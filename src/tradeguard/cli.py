@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.model.errors import ConfigError, TradeguardError
 
@@ -428,6 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except TradeguardError as exc:
         print(f"tradeguard: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"tradeguard: database error: {reason}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)

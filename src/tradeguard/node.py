@@ -241,6 +241,7 @@ class TradingNode:
         self.writer_lock = acquire_writer_lock(config.node.database_url)
         self.db = Database(config.node.database_url)
         self.db.migrate()
+        self.db.check_writable()
         self.storage = Storage(self.db)
         self.market = MarketState()
         self.portfolio = Portfolio(config.node.valuation_asset)

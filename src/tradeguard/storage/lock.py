@@ -101,7 +101,9 @@ def acquire_writer_lock(database_url: str) -> WriterLock | None:
     backend = url.get_backend_name()
     if backend == "sqlite":
         database = url.database or ""
-        if database in ("", ":memory:") or database.startswith("file::memory:"):
+        if database.startswith("file:"):  # a URI filename: file:path?mode=...
+            database = database[len("file:") :].split("?", 1)[0]
+        if database in ("", ":memory:") or database.startswith(":memory:"):
             return None
         return _lock_sqlite(Path(database).expanduser().resolve())
     if backend == "postgresql":
