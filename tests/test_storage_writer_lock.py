@@ -113,6 +113,11 @@ def _second_node_is_refused_then_takes_over_after_sigkill(
     assert orders.returncode == 0, orders.stderr
     assert len(json.loads(orders.stdout)) > 0
     assert _tg("status", "--config", str(cfg), "--json", cwd=tmp_path).returncode == 0
+    # The kill switch still reaches the running node, through its sentinel file.
+    kill = _tg("kill", "--config", str(cfg), "--reason", "drill", "--json", cwd=tmp_path)
+    assert kill.returncode == 0, kill.stderr
+    assert f"pid {holder.pid}" in json.loads(kill.stdout)["message"]
+    assert (tmp_path / "tg.kill").read_text().startswith("halt: drill")
 
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)

@@ -42,6 +42,10 @@ _PG_APP_NAME_MAX = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
 class WriterLockHeld(StorageError):
     """Another node writes this database; the message names it (pid, host, since)."""
 
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
 
 @dataclass(frozen=True, slots=True)
 class Holder:
@@ -131,7 +135,7 @@ def _lock_sqlite(database_file: Path) -> WriterLock:
     except BlockingIOError:
         holder = _read_holder(fd)
         os.close(fd)
-        raise WriterLockHeld(_refusal(str(database_file), holder, f"lock file {path}")) from None
+        raise _refusal(str(database_file), holder, f"lock file {path}") from None
     me = Holder.me()
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps({"pid": me.pid, "host": me.host, "since_ms": me.since_ms}).encode(), 0)
@@ -172,9 +176,7 @@ def _lock_postgres(url: URL, masked_url: str) -> WriterLock:
             holder = _pg_holder(conn, key)
             conn.close()
             engine.dispose()
-            raise WriterLockHeld(
-                _refusal(f"{masked_url}", holder, f"advisory lock {key} on database {database!r}")
-            )
+            raise _refusal(masked_url, holder, f"advisory lock {key} on database {database!r}")
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -217,10 +219,11 @@ def _parse_app_name(name: str) -> Holder | None:
         return None
 
 
-def _refusal(target: str, holder: Holder | None, what: str) -> str:
+def _refusal(target: str, holder: Holder | None, what: str) -> WriterLockHeld:
     who = holder.describe() if holder is not None else "another process (not yet named)"
-    return (
+    return WriterLockHeld(
         f"database {target} is already written by another tradeguard node ({who}; {what}); "
         "one node writes one database: stop that node first, or give this one its own "
-        "node.database_url (read-only commands such as status and orders still work)"
+        "node.database_url (read-only commands such as status and orders still work)",
+        who,
     )
