@@ -61,24 +61,21 @@ def read_csv_text(path: Path) -> str:
 
 
 class TimeOrder:
-    """Check that bars come in strictly increasing time; drop identical duplicate rows."""
+    """Check that bars come in strictly increasing time; drop identical duplicate rows.
 
-    __slots__ = ("dropped", "path", "prev", "prev_row")
+    The loader compares each timestamp with the last one kept itself (the fast path) and calls
+    `keep` only for a bar that is not later.
+    """
+
+    __slots__ = ("dropped", "path")
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.prev: Candle | None = None
-        self.prev_row = 0
         self.dropped = 0
 
-    def keep(self, bar: Candle, row: int, raw_ts: object) -> bool:
-        """Return True to keep `bar`, False for an identical duplicate; raise when out of order.
-
-        Called for bars whose timestamp is not above the last kept one (the caller's fast path
-        compares timestamps itself).
-        """
-        prev = self.prev
-        if prev is not None and bar.ts == prev.ts:
+    def keep(self, bar: Candle, row: int, raw_ts: object, prev: Candle, prev_row: int) -> bool:
+        """Return False for a row identical to `prev` (dropped); raise when out of order."""
+        if bar.ts == prev.ts:
             if (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
                 prev.open,
                 prev.high,
@@ -90,26 +87,19 @@ class TimeOrder:
                 return False
             raise DataFileError(
                 self.path,
-                f"duplicate timestamp with other values than row {self.prev_row}; "
+                f"duplicate timestamp with other values than row {prev_row}; "
                 "remove one of the two rows",
                 row=row,
                 column="timestamp",
                 value=raw_ts,
             )
-        if prev is not None:
-            raise DataFileError(
-                self.path,
-                f"timestamp goes backwards (row {self.prev_row} is later); sort the file by time",
-                row=row,
-                column="timestamp",
-                value=raw_ts,
-            )
-        return True
-
-    def kept(self, bar: Candle, row: int) -> None:
-        """Remember the last kept bar."""
-        self.prev = bar
-        self.prev_row = row
+        raise DataFileError(
+            self.path,
+            f"timestamp goes backwards (row {prev_row} is later); sort the file by time",
+            row=row,
+            column="timestamp",
+            value=raw_ts,
+        )
 
     def finish(self, rows: int) -> None:
         """Refuse a file without rows; log how many identical duplicates were dropped."""

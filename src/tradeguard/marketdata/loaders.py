@@ -293,7 +293,8 @@ def _iter_ohlcv_csv(
         fields = len(header)
         order = TimeOrder(path)
         last_ts = -(2**63)
-        rows = 0
+        prev: Candle | None = None
+        prev_line = rows = 0
         for line, rec in enumerate(reader, start=2):
             try:
                 ts = (parse_ts(rec[0]) - epoch) // ms
@@ -306,10 +307,9 @@ def _iter_ohlcv_csv(
             if quote_volume:
                 v = (v / c).quantize(quant)
             bar = Candle(symbol, ts, o, h, low, c, v, interval)
-            if ts <= last_ts and not order.keep(bar, line, rec[0]):
+            if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
                 continue
-            last_ts = ts
-            order.kept(bar, line)
+            last_ts, prev, prev_line = ts, bar, line
             rows += 1
             yield bar
         order.finish(rows)
@@ -333,7 +333,8 @@ def _with_interval(c: Candle, interval_s: int) -> Candle:
 def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> Iterator[Candle]:
     order = TimeOrder(path)
     last_ts = -(2**63)
-    rows = 0
+    prev: Candle | None = None
+    prev_line = rows = 0
     with io.StringIO(text, newline="") as fh:
         for line, rec in enumerate(csv.reader(fh), start=1):
             if not rec:
@@ -354,10 +355,9 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
             if quote_volume:
                 v = v.quantize(_SATOSHI)
             bar = Candle(symbol, ts, o, h, low, c, v, interval)
-            if ts <= last_ts and not order.keep(bar, line, rec[0]):
+            if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
                 continue
-            last_ts = ts
-            order.kept(bar, line)
+            last_ts, prev, prev_line = ts, bar, line
             rows += 1
             yield bar
     order.finish(rows)
@@ -416,6 +416,7 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
     _require(path, table, cols)
     out: list[Candle] = []
     order = TimeOrder(path)
+    prev_row = 0
     for row, vals in _arrow_rows(path, table, cols, time_col):
         try:
             ts = _int(vals[0], time_col)
@@ -426,9 +427,9 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
         if quote_volume:
             v = (v / c).quantize(_SATOSHI)
         bar = Candle(symbol, ts, o, h, low, c, v)
-        if out and ts <= out[-1].ts and not order.keep(bar, row, vals[0]):
+        if out and ts <= out[-1].ts and not order.keep(bar, row, vals[0], out[-1], prev_row):
             continue
-        order.kept(bar, row)
+        prev_row = row
         out.append(bar)
     order.finish(len(out))
     interval = _interval_from_name(path) or (
