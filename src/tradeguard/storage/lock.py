@@ -92,7 +92,9 @@ class WriterLock:
                 conn.engine.dispose()
 
     def __del__(self) -> None:
-        self.release()
+        # A lock dropped without release (a node that failed half-built) goes with its object.
+        with contextlib.suppress(Exception):
+            self.release()
 
 
 def acquire_writer_lock(database_url: str) -> WriterLock | None:
