@@ -116,6 +116,22 @@ async def test_venue_with_orders_in_flight_is_skipped(
     assert portfolio.book("bob").total("USDT") == Decimal(100000)
 
 
+async def test_skipped_venue_says_which_orders_it_waits_for(
+    venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    portfolio = Portfolio("USDT")
+    portfolio.book("alice").set("USDT", Decimal(1))
+    sync = _sync(venues, storage, portfolio, [])
+    sync.in_flight = lambda venue: (
+        "order(s) not finished: c1 (accepted)" if venue == "alice" else ""
+    )
+    found = await sync.sync_once()
+    assert sync.waiting == {"alice": "order(s) not finished: c1 (accepted)"}
+    assert "alice" not in {d.venue for d in found} and "bob" in {d.venue for d in found}
+    assert storage.load_balance_adjustments("alice") == []
+    assert portfolio.book("alice").total("USDT") == Decimal(1)
+
+
 async def test_aggregate_sums_assets_across_venues_in_usd(
     venues: dict[str, CcxtVenue], storage: Storage
 ) -> None:

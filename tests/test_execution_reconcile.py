@@ -169,3 +169,35 @@ async def test_transient_listing_failures_are_retried_within_one_reconciliation(
 
     assert report.ok, report.reason
     assert rig.venue.open_order_calls == 3
+
+
+async def test_balances_wait_while_an_order_has_fills_the_journal_could_not_book(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    await reconcile_all(rig)
+    adjustments = len(rig.storage.load_balance_adjustments("stub"))
+    placed = await rig.orders.submit(limit_buy(amount="0.002"))
+    assert placed.order is not None
+    cid = placed.order.client_order_id
+    # Filled on the venue, but its trade is missing from the trade history for now.
+    hidden = rig.venue.execute(cid, D("0.002"), D("49000"), push=False)
+    rig.venue.fills.remove(hidden)
+    ledger_btc = rig.portfolio.book("stub").total("BTC")
+
+    waiting = await reconcile_all(rig)
+
+    assert rig.orders.orders[cid].status is OrderStatus.ACCEPTED  # never guessed filled
+    assert [d["venue"] for d in waiting.balances_deferred] == ["stub"]
+    assert cid in waiting.balances_deferred[0]["reason"]
+    assert waiting.balance_adjustments == []
+    assert len(rig.storage.load_balance_adjustments("stub")) == adjustments
+    assert rig.portfolio.book("stub").total("BTC") == ledger_btc
+
+    rig.venue.fills.append(hidden)  # the venue's history catches up
+    settled = await reconcile_all(rig)
+
+    assert settled.balances_deferred == [] and settled.balance_adjustments == []
+    assert rig.orders.orders[cid].status is OrderStatus.FILLED
+    assert [f.trade_id for f in rig.storage.load_fills(client_order_id=cid)] == [hidden.trade_id]
+    assert rig.portfolio.book("stub").total("BTC") == ledger_btc + D("0.002")

@@ -40,6 +40,7 @@ from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
+from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import RunState, Storage
 from tradeguard.strategies.base import Strategy, create
 from tradeguard.venues.base import Venue
@@ -236,8 +237,11 @@ class TradingNode:
         self.bus = EventBus()
         replaying = config.mode in (TradingMode.PAPER, TradingMode.BACKTEST)
         self.clock: Clock = clock or (SimulatedClock() if replaying else Clock())
+        # One writer per database, taken before anything (migrations too) writes.
+        self.writer_lock = acquire_writer_lock(config.node.database_url)
         self.db = Database(config.node.database_url)
         self.db.migrate()
+        self.db.check_writable()
         self.storage = Storage(self.db)
         self.market = MarketState()
         self.portfolio = Portfolio(config.node.valuation_asset)
@@ -692,16 +696,18 @@ class TradingNode:
             in_flight=self._venue_busy,
         )
 
-    def _venue_busy(self, venue: str) -> bool:
+    def _venue_busy(self, venue: str) -> str:
         # Balances move while orders are open or unresolved, and a fill's stream message may trail
         # the venue's balance by a moment: read them only when the venue has been quiet a while.
         orders = self.orders
-        if any(o.venue == venue for o in orders.open.values()) or any(
-            o.venue == venue for o in orders.unknown.values()
-        ):
-            return True
+        waiting = [o for o in (*orders.open.values(), *orders.unknown.values()) if o.venue == venue]
+        if waiting:
+            ids = ", ".join(sorted({f"{o.client_order_id} ({o.status.value})" for o in waiting}))
+            return f"order(s) not finished or not resolved: {ids}"
         recent = self.clock.now_ms() - 2_000
-        return any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values())
+        if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
+            return "an order changed in the last 2 s; its fills may still be on the way"
+        return ""
 
     def _streamed(self) -> dict[Venue, list[str]]:
         wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
@@ -960,10 +966,14 @@ class TradingNode:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
 
     def close(self) -> None:
-        self.orders.flush()
-        self.risk.flush()
-        self.flush_audit()
-        self.db.dispose()
+        try:
+            self.orders.flush()
+            self.risk.flush()
+            self.flush_audit()
+            self.db.dispose()
+        finally:
+            if self.writer_lock is not None:
+                self.writer_lock.release()
 
 
 def _closing_side(pos: Position) -> Side:

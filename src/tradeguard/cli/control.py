@@ -56,7 +56,12 @@ def _node(args: argparse.Namespace) -> Any:
 
 
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
-    node = _node(args)
+    from tradeguard.storage.lock import WriterLockHeld
+
+    try:
+        node = _node(args)
+    except WriterLockHeld as exc:
+        return _kill_running_node(args, console, exc)
     try:
         report = asyncio.run(_kill(node, args))
     finally:
@@ -73,6 +78,27 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
     return 0 if not report["failed"] else 1
+
+
+def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) -> int:
+    """Another node writes the database: ask it to halt through its kill sentinel file."""
+    from pathlib import Path
+
+    config = config_from_args(args)
+    sentinel = Path(config.node.kill_sentinel)
+    sentinel.write_text(
+        f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n", encoding="utf-8"
+    )
+    message = (
+        f"a running node writes the database ({held.holder}): asked it to halt through its kill "
+        f"sentinel {sentinel}; it halts within node.kill_poll_interval_s = "
+        f"{config.node.kill_poll_interval_s} s"
+    )
+    if args.json:
+        print(json.dumps({"sentinel": str(sentinel), "message": message}))
+    else:
+        console.print(message, markup=False)
+    return 0
 
 
 async def _kill(node: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradeguard.cli.common import EXIT_CONFIG, EXIT_ERROR
 from tradeguard.model.errors import ConfigError, TradeguardError
@@ -69,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except (TradeguardError, VaultError, CredentialError) as exc:
         print(f"tradeguard: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"tradeguard: database error: {reason}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 The exchange is the source of truth. A ledger total that differs from the venue's by more than
 the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
-ledger is set to the venue's figures. A venue with orders in flight is skipped: its balances may
-be moving while we read them.
+ledger is set to the venue's figures. A venue with orders open, unresolved or just finished is
+skipped (`waiting` says why): its balances may be moving with fills not booked yet, and such a
+difference must never become an adjustment.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class BalanceSync:
         clock: Clock,
         tolerance_pct: Decimal = Decimal("0.1"),
         tolerance_abs: Decimal = Decimal("0.00000001"),
-        in_flight: Callable[[str], bool] | None = None,
+        in_flight: Callable[[str], bool | str] | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -79,6 +80,7 @@ class BalanceSync:
         self.tolerance_abs = tolerance_abs
         self.in_flight = in_flight or (lambda _venue: False)
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
+        self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
     def beyond_tolerance(self, ledger: Decimal, venue: Decimal) -> bool:
         """Tell whether two totals differ by more than both the absolute and relative tolerance."""
@@ -92,12 +94,17 @@ class BalanceSync:
         """Poll one venue (or all), store, compare with the ledger and correct it."""
         found: list[Discrepancy] = []
         self.skipped = []
+        self.waiting = {}
         for name, venue in self.venues.items():
             if venue_name is not None and name != venue_name:
                 continue
-            if self.in_flight(name):
+            busy = self.in_flight(name)
+            if busy:
+                # Balances move with fills not booked yet: a difference now is no adjustment.
+                why = busy if isinstance(busy, str) else "it has orders in flight"
                 self.skipped.append(name)
-                log.info("balance sync: skipping %s, it has orders in flight", name)
+                self.waiting[name] = why
+                log.info("balance sync: %s waits: %s", name, why)
                 continue
             try:
                 balances = await venue.fetch_balances()

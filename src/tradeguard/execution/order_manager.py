@@ -281,7 +281,14 @@ class OrderManager:
             return 0
         venue = self.venues[order.venue]
         before = len(order.trade_ids)
-        fills = await venue.fetch_fills(order.symbol, max(order.created_ts - 60_000, 0))
+        fills: list[Fill] = []
+        venue_order_id = report.venue_order_id or order.venue_order_id
+        by_order = getattr(venue, "fetch_order_fills", None)
+        if by_order is not None and venue_order_id:
+            # The order's own trades: a page of the symbol's history may end before them.
+            fills = await by_order(order.client_order_id, venue_order_id, order.symbol)
+        if not fills:
+            fills = await venue.fetch_fills(order.symbol, max(order.created_ts - 60_000, 0))
         for f in fills:
             if f.client_order_id == order.client_order_id:
                 self.on_fill(f)

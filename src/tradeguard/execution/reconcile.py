@@ -9,7 +9,10 @@ Per venue, in this order:
 4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
    once each by venue trade id;
 5. balances: the venue is the truth; every difference from the ledger is recorded as an
-   adjustment, then the ledger and the database take the venue's figures;
+   adjustment, then the ledger and the database take the venue's figures; but while an order of
+   the venue is unresolved (the venue reports fills or an end the journal could not book yet,
+   or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
+   adjustment: the report's `balances_deferred` says which orders it waits for;
 6. positions: spot holdings that positions claim but the venue does not hold are reported.
 
 If any step cannot complete, the report says which venue, which step, how many attempts, the
@@ -67,6 +70,7 @@ class ReconcileReport:
     unknown_orders: list[str] = field(default_factory=list)
     balance_adjustments: list[dict[str, str]] = field(default_factory=list)
     position_mismatches: list[dict[str, str]] = field(default_factory=list)
+    balances_deferred: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -157,8 +161,10 @@ async def _reconcile_venue(
 
     # 2. every open journal order of this venue
     earliest_open: int | None = None
+    unresolved: list[str] = []
     for order in [o for o in list(om.open.values()) if o.venue == name]:
         if order.client_order_id in om.in_submit:
+            unresolved.append(order.client_order_id)
             continue  # its submit is still on the wire; a query now could outrun it
         report.orders_checked += 1
         before = (order.status, order.filled)
@@ -174,6 +180,7 @@ async def _reconcile_venue(
                 )
                 report.fills_recovered += got
             om.on_order_report(seen)
+            result: OrderReport | None = seen
         else:
             # Not open on the venue: finished there, or never received. Ask by client order id.
             trades = len(order.trade_ids)
@@ -183,6 +190,8 @@ async def _reconcile_venue(
                 report.orders_missing.append(order.client_order_id)
         if (order.status, order.filled) != before:
             report.orders_updated.append(order.client_order_id)
+        if _unresolved(order, result) or order.client_order_id in om.unknown:
+            unresolved.append(order.client_order_id)
 
     # 3. open venue orders the journal never knew
     for cid, seen in venue_open.items():
@@ -220,12 +229,28 @@ async def _reconcile_venue(
     for symbol in sorted(symbols):
         report.fills_recovered += await _catch_up_symbol(node, name, venue, symbol, since, call)
 
-    # 5. balances: the venue is the truth
-    balances = await call("fetch_balances", venue.fetch_balances)
-    _apply_balances(node, name, balances, report)
+    # 5. balances: the venue is the truth, once every order's fills are booked
+    if unresolved:
+        why = (
+            f"order(s) {', '.join(sorted(unresolved))} not resolved yet (the venue reports fills "
+            "or an end not booked, or cannot be asked); balances wait so that a missed fill is "
+            "never booked as an adjustment"
+        )
+        log.warning("venue %s: balance reconciliation deferred: %s", name, why)
+        report.balances_deferred.append({"venue": name, "reason": why})
+    else:
+        balances = await call("fetch_balances", venue.fetch_balances)
+        _apply_balances(node, name, balances, report)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
+
+
+def _unresolved(order: Any, seen: OrderReport | None) -> bool:
+    """Tell whether the venue reports more of `order` than the journal could book."""
+    if order.status.is_terminal or seen is None:
+        return False
+    return seen.filled > order.filled or seen.status.is_terminal
 
 
 async def _call(
@@ -284,10 +309,10 @@ async def _catch_up_symbol(
             node.orders.on_fill(fill)
             known.add((fill.trade_id, fill.side.value))
             recovered += 1
-        if not new or not batch:
+        if not batch:
             return recovered
         # A venue answers a bounded page; ask again from the newest fill seen (dedup covers the
-        # overlap) until a page brings nothing new.
+        # overlap) until the pages end. A page of fills already booked says nothing of the next.
         newest = max(f.ts for f in batch)
         if newest <= cursor:
             return recovered

@@ -23,6 +23,7 @@ CSV files and 1-based records for binary files.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import os
@@ -34,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tradeguard.marketdata.checks import TimeOrder, read_csv_text
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.events import BookDelta, BookEvent, BookSnapshot, Level
 from tradeguard.model.market import Candle, Quote, TradeTick
@@ -47,6 +49,7 @@ _SATOSHI = Decimal("1e-8")
 _EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
 _OHLCV_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
+_KLINE_FIELDS = 12  # Binance kline CSV: open time .. ignore
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -211,6 +214,15 @@ def _bar_columns(ts_parser: Parser) -> list[tuple[str, Parser]]:
     ]
 
 
+def _field_count_error(path: Path, row: int, rec: Sequence[str], expected: int) -> DataFileError:
+    return DataFileError(
+        path,
+        f"expected {expected} fields, got {len(rec)}; the row may be cut short or joined",
+        row=row,
+        value=",".join(rec),
+    )
+
+
 def _bar_error(path: Path, row: int, values: Sequence[object], ts_parser: Parser) -> DataFileError:
     err = _diagnose(path, row, values, _bar_columns(ts_parser))
     if err.column is None and len(values) >= 6:
@@ -255,20 +267,19 @@ def iter_candles(
     if suffix == ".feather":
         return iter(_load_feather_candles(p, sym, volume_unit == "quote"))
     if suffix in (".csv", ".txt"):
-        with p.open(newline="") as fh:
-            first = fh.readline()
-        if not first.strip():
-            raise DataFileError(p, "file is empty; expected OHLCV rows")
-        if first[0].isdigit():
-            return _iter_kline_csv(p, sym, volume_unit == "quote")
+        text = read_csv_text(p)
+        if text.lstrip()[0].isdigit():
+            return _iter_kline_csv(p, text, sym, volume_unit == "quote")
         interval = _interval_from_name(p)
-        bars = _iter_ohlcv_csv(p, sym, volume_unit != "base", interval or 60)
+        bars = _iter_ohlcv_csv(p, text, sym, volume_unit != "base", interval or 60)
         return bars if interval is not None else _with_inferred_interval(p, bars)
     raise DataFileError(p, f"unknown candle format {suffix!r}; expected .csv or .feather")
 
 
-def _iter_ohlcv_csv(path: Path, symbol: str, quote_volume: bool, interval: int) -> Iterator[Candle]:
-    with path.open(newline="") as fh:
+def _iter_ohlcv_csv(
+    path: Path, text: str, symbol: str, quote_volume: bool, interval: int
+) -> Iterator[Candle]:
+    with io.StringIO(text, newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader, [])]
         if header[:6] != _OHLCV_HEADER:
@@ -279,6 +290,11 @@ def _iter_ohlcv_csv(path: Path, symbol: str, quote_volume: bool, interval: int) 
         parse_ts = datetime.fromisoformat
         epoch, ms = _EPOCH, _MS
         quant = _SATOSHI
+        fields = len(header)
+        order = TimeOrder(path)
+        last_ts = -(2**63)
+        prev: Candle | None = None
+        prev_line = rows = 0
         for line, rec in enumerate(reader, start=2):
             try:
                 ts = (parse_ts(rec[0]) - epoch) // ms
@@ -286,9 +302,17 @@ def _iter_ohlcv_csv(path: Path, symbol: str, quote_volume: bool, interval: int) 
                 _check_bar(o, h, low, c, v)
             except (ValueError, ArithmeticError, IndexError, TypeError):
                 raise _bar_error(path, line, rec, _utc_text_ms) from None
+            if len(rec) != fields:
+                raise _field_count_error(path, line, rec, fields)
             if quote_volume:
                 v = (v / c).quantize(quant)
-            yield Candle(symbol, ts, o, h, low, c, v, interval)
+            bar = Candle(symbol, ts, o, h, low, c, v, interval)
+            if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
+                continue
+            last_ts, prev, prev_line = ts, bar, line
+            rows += 1
+            yield bar
+        order.finish(rows)
 
 
 def _with_inferred_interval(path: Path, bars: Iterator[Candle]) -> Iterator[Candle]:
@@ -306,8 +330,12 @@ def _with_interval(c: Candle, interval_s: int) -> Candle:
     return Candle(c.symbol, c.ts, c.open, c.high, c.low, c.close, c.volume, interval_s)
 
 
-def _iter_kline_csv(path: Path, symbol: str, quote_volume: bool) -> Iterator[Candle]:
-    with path.open(newline="") as fh:
+def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> Iterator[Candle]:
+    order = TimeOrder(path)
+    last_ts = -(2**63)
+    prev: Candle | None = None
+    prev_line = rows = 0
+    with io.StringIO(text, newline="") as fh:
         for line, rec in enumerate(csv.reader(fh), start=1):
             if not rec:
                 continue
@@ -321,10 +349,18 @@ def _iter_kline_csv(path: Path, symbol: str, quote_volume: bool) -> Iterator[Can
             except (ValueError, ArithmeticError, IndexError):
                 cols = [*_bar_columns(_int), ("close_time", _int)]
                 raise _diagnose(path, line, rec, cols) from None
+            if len(rec) != _KLINE_FIELDS:
+                raise _field_count_error(path, line, rec, _KLINE_FIELDS)
             interval = round((close_ts + 1 - ts) / 1000)
             if quote_volume:
                 v = v.quantize(_SATOSHI)
-            yield Candle(symbol, ts, o, h, low, c, v, interval)
+            bar = Candle(symbol, ts, o, h, low, c, v, interval)
+            if ts <= last_ts and not order.keep(bar, line, rec[0], prev, prev_line):  # type: ignore[arg-type]
+                continue
+            last_ts, prev, prev_line = ts, bar, line
+            rows += 1
+            yield bar
+    order.finish(rows)
 
 
 def _read_arrow(path: Path, kind: str) -> Any:
@@ -379,6 +415,8 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
     cols = [time_col, "open", "high", "low", "close", "volume"]
     _require(path, table, cols)
     out: list[Candle] = []
+    order = TimeOrder(path)
+    prev_row = 0
     for row, vals in _arrow_rows(path, table, cols, time_col):
         try:
             ts = _int(vals[0], time_col)
@@ -388,7 +426,12 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
             raise _bar_error(path, row, vals, _int) from None
         if quote_volume:
             v = (v / c).quantize(_SATOSHI)
-        out.append(Candle(symbol, ts, o, h, low, c, v))
+        bar = Candle(symbol, ts, o, h, low, c, v)
+        if out and ts <= out[-1].ts and not order.keep(bar, row, vals[0], out[-1], prev_row):
+            continue
+        prev_row = row
+        out.append(bar)
+    order.finish(len(out))
     interval = _interval_from_name(path) or (
         _interval_from_times(path, [c.ts for c in out]) if len(out) > 1 else 60
     )

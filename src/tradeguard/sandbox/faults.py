@@ -17,6 +17,8 @@ class Faults:
       overrides it per path (e.g. `{"/api/v3/order": 300}`).
     - `drop_response_after_execute`: the next N order placements are executed but their HTTP
       connection is closed without an answer (the client sees a network error).
+    - `drop_execution_reports`: the next N order placements send the placing account no
+      `executionReport` on the user stream (balances still stream): a lost execution report.
     - `http_5xx_rate`: share of REST requests (0..1) answered 503 before doing anything.
     - `burst_429`: the next N REST requests are answered 429 with Retry-After.
     - `partial_fills`: K > 1 makes every crossing order fill in K slices, one per loop turn,
@@ -28,6 +30,7 @@ class Faults:
     latency_ms: int = 0
     latency_ms_by_endpoint: dict[str, int] = field(default_factory=dict)
     drop_response_after_execute: int = 0
+    drop_execution_reports: int = 0
     http_5xx_rate: float = 0.0
     burst_429: int = 0
     partial_fills: int = 0
@@ -48,6 +51,12 @@ class Faults:
                 "drop_response_after_execute",
                 self.drop_response_after_execute,
                 self.drop_response_after_execute >= 0,
+                ">= 0",
+            ),
+            (
+                "drop_execution_reports",
+                self.drop_execution_reports,
+                self.drop_execution_reports >= 0,
                 ">= 0",
             ),
             ("http_5xx_rate", self.http_5xx_rate, 0.0 <= self.http_5xx_rate <= 1.0, "0..1"),
@@ -99,6 +108,7 @@ class Faults:
                 "latency_ms": 0,
                 "latency_ms_by_endpoint": {},
                 "drop_response_after_execute": 0,
+                "drop_execution_reports": 0,
                 "http_5xx_rate": 0.0,
                 "burst_429": 0,
                 "partial_fills": 0,
@@ -134,5 +144,12 @@ class Faults:
         """Consume one dropped order response, if any remains."""
         if self.drop_response_after_execute > 0:
             self.drop_response_after_execute -= 1
+            return True
+        return False
+
+    def take_report_drop(self) -> bool:
+        """Consume one placement whose execution reports are withheld, if any remains."""
+        if self.drop_execution_reports > 0:
+            self.drop_execution_reports -= 1
             return True
         return False

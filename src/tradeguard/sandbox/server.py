@@ -708,7 +708,8 @@ class SandboxExchange:
             client_order_id=a["client_order_id"],
             max_fill_qty=cap,
         )
-        self._publish(result, {a["symbol"]})
+        withheld = key.account_id if self.faults.take_report_drop() else None
+        self._publish(result, {a["symbol"]}, withhold_reports_of=withheld)
         order = result.order
         assert order is not None
         if order.working:
@@ -980,9 +981,13 @@ class SandboxExchange:
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _publish(self, result: Result, symbols: set[str]) -> None:
+    def _publish(
+        self, result: Result, symbols: set[str], withhold_reports_of: str | None = None
+    ) -> None:
         now = self.now_ms()
         for e in result.executions:
+            if e.account_id == withhold_reports_of:
+                continue  # fault injection: this execution report is lost
             self._to_account(e.account_id, execution_report(e))
         for account_id, assets in result.touched.items():
             if account_id in (FEE_ACCOUNT, HOUSE_ACCOUNT):

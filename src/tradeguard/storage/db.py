@@ -175,6 +175,21 @@ class Database:
                 "is running and node.database_url (host, port, user, password, database) is right"
             ) from None
 
+    def check_writable(self) -> None:
+        """Write a row and roll it back, or raise StorageError saying the database is read-only."""
+        probe = text("INSERT INTO alembic_version (version_num) VALUES ('write-probe')")
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(probe)
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StorageError(
+                f"database {self.masked_url} cannot be written ({reason}); make the database "
+                "file and its directory writable for this user, or grant write access "
+                "(read-only commands such as status and orders work without it)"
+            ) from None
+
     def alembic_config(self) -> Config:
         """Build the Alembic config for the migrations shipped in the package (no alembic.ini)."""
         cfg = Config()

@@ -408,6 +408,22 @@ class CcxtVenue(Venue):
                 out.append(fill)
         return out
 
+    async def fetch_order_fills(
+        self, client_order_id: str, venue_order_id: str, symbol: str
+    ) -> list[Fill]:
+        """Every execution of one order, from the venue's trade history for its order id."""
+        if not venue_order_id or not self.client.has.get("fetchOrderTrades"):
+            return []
+        rows = await self._call(
+            "fetch_order_fills", self.client.fetch_order_trades, venue_order_id, symbol
+        )
+        out: list[Fill] = []
+        for t in rows:
+            fill = self._fill({"symbol": symbol, **t}, client_order_id)
+            if fill is not None:
+                out.append(fill)
+        return out
+
     async def _cid_for(self, trade: Mapping[str, Any]) -> str:
         vid = str(trade.get("order") or "")
         cid = self._cid_by_venue_id.get(vid)

@@ -1,0 +1,113 @@
+"""Checks a candle file must pass before it is replayed.
+
+- The file is text: no NUL byte (a binary file), valid UTF-8 (a BOM is allowed).
+- It ends with a line end: a last line without one is taken as truncated (a number cut short
+  still parses, so `1266572.0451` cut to `1266` would replay as a wrong volume).
+- It holds at least one row besides the header.
+- Timestamps strictly increase. Duplicate policy: a row whose timestamp and values are identical
+  to the row before is dropped and counted (the count is logged as a warning); a row with the
+  same timestamp but other values is an error, as is any timestamp going backwards.
+
+Each error names the file, the row (1-based file line, or record for binary formats) and the
+value.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tradeguard.marketdata.errors import DataFileError
+from tradeguard.model.market import Candle
+
+log = logging.getLogger(__name__)
+
+
+def read_csv_text(path: Path) -> str:
+    """Read a CSV file as UTF-8 text, refusing binary, non-UTF-8 and truncated files."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read the file: {exc.strerror}") from None
+    if not data.strip():
+        raise DataFileError(path, "file is empty; expected OHLCV rows")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataFileError(
+            path,
+            f"binary data (NUL byte at byte offset {nul}); expected CSV text",
+            row=data.count(b"\n", 0, nul) + 1,
+            value=data[max(0, nul - 8) : nul + 8],
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            path,
+            f"not UTF-8 text (byte offset {exc.start}); save the file as UTF-8",
+            row=data.count(b"\n", 0, exc.start) + 1,
+            value=data[exc.start : exc.start + 4],
+        ) from None
+    if not text.endswith("\n"):
+        last = text.rsplit("\n", 1)[-1]
+        raise DataFileError(
+            path,
+            "the last line has no line end, so it may be cut short; complete the row and end "
+            "the file with a newline",
+            row=text.count("\n") + 1,
+            value=last,
+        )
+    return text
+
+
+class TimeOrder:
+    """Check that bars come in strictly increasing time; drop identical duplicate rows.
+
+    The loader compares each timestamp with the last one kept itself (the fast path) and calls
+    `keep` only for a bar that is not later.
+    """
+
+    __slots__ = ("dropped", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dropped = 0
+
+    def keep(self, bar: Candle, row: int, raw_ts: object, prev: Candle, prev_row: int) -> bool:
+        """Return False for a row identical to `prev` (dropped); raise when out of order."""
+        if bar.ts == prev.ts:
+            if (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
+                prev.open,
+                prev.high,
+                prev.low,
+                prev.close,
+                prev.volume,
+            ):
+                self.dropped += 1
+                return False
+            raise DataFileError(
+                self.path,
+                f"duplicate timestamp with other values than row {prev_row}; "
+                "remove one of the two rows",
+                row=row,
+                column="timestamp",
+                value=raw_ts,
+            )
+        raise DataFileError(
+            self.path,
+            f"timestamp goes backwards (row {prev_row} is later); sort the file by time",
+            row=row,
+            column="timestamp",
+            value=raw_ts,
+        )
+
+    def finish(self, rows: int) -> None:
+        """Refuse a file without rows; log how many identical duplicates were dropped."""
+        if rows == 0 and self.dropped == 0:
+            raise DataFileError(self.path, "no rows after the header; expected OHLCV rows", row=1)
+        if self.dropped:
+            log.warning(
+                "%s: dropped %d row(s) identical to the row before (duplicate timestamps)",
+                self.path,
+                self.dropped,
+            )
