@@ -39,6 +39,7 @@ class SandboxConfig:
     arb_drift_every_ms: int = 0  # 0 = off
     arb_drift_hold_ms: int = 1000
     arb_drift_edge_pct: Decimal = Decimal(1)
+    request_log_path: Path | None = None
     faults: Faults = field(default_factory=Faults)
     markets: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)

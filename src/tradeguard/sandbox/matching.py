@@ -30,6 +30,7 @@ SELL = "SELL"
 LIMIT = "LIMIT"
 MARKET = "MARKET"
 LIMIT_MAKER = "LIMIT_MAKER"
+ORDER_TYPES = (LIMIT, LIMIT_MAKER, MARKET)
 
 NEW = "NEW"
 PARTIALLY_FILLED = "PARTIALLY_FILLED"
@@ -391,6 +392,7 @@ class MatchingEngine:
         price: Decimal | None = None,
         quote_qty: Decimal | None = None,
         time_in_force: str = "GTC",
+        stop_price: Decimal | None = None,
         client_order_id: str = "",
         max_fill_qty: Decimal | None = None,
         validate_only: bool = False,

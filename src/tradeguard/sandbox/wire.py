@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+import string
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.money import ZERO
 from tradeguard.sandbox.matching import (
     BUY,
     EngineOrder,
     Execution,
     MarketSpec,
+    MatchingEngine,
     Trade,
 )
 
 _Q8 = Decimal("0.00000001")
+_BASE62 = string.digits + string.ascii_letters
+
+
+def cancel_client_id(order_id: int) -> str:
+    """The 22-character id Binance gives a cancel sent without `newClientOrderId`."""
+    digest = int.from_bytes(hashlib.sha256(f"cancel:{order_id}".encode()).digest()[:17], "big")
+    out = []
+    for _ in range(22):
+        digest, i = divmod(digest, 62)
+        out.append(_BASE62[i])
+    return "".join(out)
 
 
 def d8(value: Decimal) -> str:
@@ -207,7 +222,7 @@ def execution_report(e: Execution) -> dict[str, Any]:
         "e": "executionReport",
         "E": e.event_ms,
         "s": e.symbol,
-        "c": e.client_order_id if not canceled else f"cancel-{e.order_id}",
+        "c": e.client_order_id if not canceled else cancel_client_id(e.order_id),
         "S": e.side,
         "o": e.type,
         "f": e.time_in_force,
@@ -255,3 +270,49 @@ def account_position(now_ms: int, balances: list[tuple[str, Decimal, Decimal]]) 
 def side_of_taker(t: Trade) -> str:
     """The aggressor side of a trade."""
     return "SELL" if t.buyer_is_maker else BUY
+
+
+def book_ticker_row(engine: MatchingEngine, symbol: str) -> dict[str, Any]:
+    """One row of `GET /api/v3/ticker/bookTicker`."""
+    bid, ask = engine.best(symbol)
+    return {
+        "symbol": symbol,
+        "bidPrice": d8(bid[0] if bid else ZERO),
+        "bidQty": d8(bid[1] if bid else ZERO),
+        "askPrice": d8(ask[0] if ask else ZERO),
+        "askQty": d8(ask[1] if ask else ZERO),
+    }
+
+
+def ticker_row(engine: MatchingEngine, symbol: str, now: int) -> dict[str, Any]:
+    """One row of `GET /api/v3/ticker/24hr` over the last 24 hours of trades."""
+    trades = [t for t in engine.trades[symbol] if t.time_ms >= now - 86_400_000]
+    bid, ask = engine.best(symbol)
+    last = engine.last_price(symbol) or ZERO
+    open_ = trades[0].price if trades else last
+    vol = sum((t.qty for t in trades), ZERO)
+    qvol = sum((t.quote_qty for t in trades), ZERO)
+    change = last - open_
+    return {
+        "symbol": symbol,
+        "priceChange": d8(change),
+        "priceChangePercent": f"{(change / open_ * 100 if open_ else ZERO):.3f}",
+        "weightedAvgPrice": d8(qvol / vol if vol else last),
+        "prevClosePrice": d8(open_),
+        "lastPrice": d8(last),
+        "lastQty": d8(trades[-1].qty if trades else ZERO),
+        "bidPrice": d8(bid[0] if bid else ZERO),
+        "bidQty": d8(bid[1] if bid else ZERO),
+        "askPrice": d8(ask[0] if ask else ZERO),
+        "askQty": d8(ask[1] if ask else ZERO),
+        "openPrice": d8(open_),
+        "highPrice": d8(max((t.price for t in trades), default=last)),
+        "lowPrice": d8(min((t.price for t in trades), default=last)),
+        "volume": d8(vol),
+        "quoteVolume": d8(qvol),
+        "openTime": now - 86_400_000,
+        "closeTime": now,
+        "firstId": trades[0].trade_id if trades else -1,
+        "lastId": trades[-1].trade_id if trades else -1,
+        "count": len(trades),
+    }
