@@ -34,6 +34,7 @@ from tradeguard.sandbox.publisher import Publisher
 from tradeguard.sandbox.ratelimit import WeightLimiter
 from tradeguard.sandbox.reqlog import RequestLog
 from tradeguard.sandbox.rest_account import AccountRoutes
+from tradeguard.sandbox.rest_lists import ListRoutes
 from tradeguard.sandbox.rest_market import MarketRoutes
 from tradeguard.sandbox.rest_orders import OrderRoutes
 from tradeguard.sandbox.streams import StreamHub
@@ -269,6 +270,7 @@ class SandboxExchange:
         MarketRoutes(self).register(r)
         AccountRoutes(self).register(r)
         OrderRoutes(self).register(r)
+        ListRoutes(self).register(r)
         AdminRoutes(self).register(r)
         r.add_get("/ws", self._ws_market)
         r.add_get("/ws/{tail:.+}", self._ws_market)
@@ -308,8 +310,13 @@ class SandboxExchange:
     # -- publishing ------------------------------------------------------------------------
 
     def publish(self, result: Result, symbols: set[str]) -> None:
-        """Send the events of an engine result to the streams."""
-        self.publisher.publish(result, symbols, self.now_ms())
+        """Send the events of an engine result to the streams, then trigger crossed stops."""
+        now = self.now_ms()
+        self.publisher.publish(result, symbols, now)
+        for symbol in sorted({t.symbol for t in result.trades}):
+            triggered = self.engine.trigger_stops(symbol, now)
+            if triggered.executions:
+                self.publish(triggered, {symbol})
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run a background task that stops with the exchange."""

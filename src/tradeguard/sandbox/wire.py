@@ -10,6 +10,8 @@ from typing import Any
 from tradeguard.model.money import ZERO
 from tradeguard.sandbox.matching import (
     BUY,
+    ORDER_TYPES,
+    TRIGGERED_KIND,
     EngineOrder,
     Execution,
     MarketSpec,
@@ -48,9 +50,9 @@ def symbol_info(spec: MarketSpec) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
@@ -100,12 +102,14 @@ def order_result(
     out: dict[str, Any] = {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "transactTime": now_ms,
     }
     if resp_type == "ACK":
         return out
+    if order.type in TRIGGERED_KIND:
+        out["stopPrice"] = d8(order.stop_price)
     out.update(
         {
             "price": d8(order.price),
@@ -145,7 +149,7 @@ def order_query(order: EngineOrder) -> dict[str, Any]:
     return {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "price": d8(order.price),
         "origQty": d8(order.orig_qty),
@@ -155,25 +159,25 @@ def order_query(order: EngineOrder) -> dict[str, Any]:
         "timeInForce": order.time_in_force,
         "type": order.type,
         "side": order.side,
-        "stopPrice": d8(Decimal(0)),
+        "stopPrice": d8(order.stop_price),
         "icebergQty": d8(Decimal(0)),
         "time": order.created_ms,
         "updateTime": order.updated_ms,
-        "isWorking": order.on_book or order.working,
+        "isWorking": order.on_book or order.working or order.triggered,
         "workingTime": order.created_ms,
         "origQuoteOrderQty": d8(order.orig_quote_qty),
         "selfTradePreventionMode": "NONE",
     }
 
 
-def cancel_result(order: EngineOrder, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
+def cancel_result(order: EngineOrder, cancel_id: str, now_ms: int) -> dict[str, Any]:
     """The answer to `DELETE /api/v3/order`."""
-    return {
+    out = {
         "symbol": order.symbol,
         "origClientOrderId": order.client_order_id,
         "orderId": order.order_id,
-        "orderListId": -1,
-        "clientOrderId": cancel_client_id,
+        "orderListId": order.order_list_id,
+        "clientOrderId": cancel_id,
         "transactTime": now_ms,
         "price": d8(order.price),
         "origQty": d8(order.orig_qty),
@@ -186,6 +190,9 @@ def cancel_result(order: EngineOrder, cancel_client_id: str, now_ms: int) -> dic
         "side": order.side,
         "selfTradePreventionMode": "NONE",
     }
+    if order.type in TRIGGERED_KIND:
+        out["stopPrice"] = d8(order.stop_price)
+    return out
 
 
 def my_trade(t: Trade, account_id: str, spec: MarketSpec) -> list[dict[str, Any]]:
@@ -228,9 +235,9 @@ def execution_report(e: Execution) -> dict[str, Any]:
         "f": e.time_in_force,
         "q": d8(e.orig_qty),
         "p": d8(e.price),
-        "P": d8(Decimal(0)),
+        "P": d8(e.stop_price),
         "F": d8(Decimal(0)),
-        "g": -1,
+        "g": e.order_list_id,
         "C": e.client_order_id if canceled else "",
         "x": e.exec_type,
         "X": e.status,
@@ -315,4 +322,29 @@ def ticker_row(engine: MatchingEngine, symbol: str, now: int) -> dict[str, Any]:
         "firstId": trades[0].trade_id if trades else -1,
         "lastId": trades[-1].trade_id if trades else -1,
         "count": len(trades),
+    }
+
+
+def order_list_result(
+    list_id: int,
+    list_client_id: str,
+    status: tuple[str, str],
+    orders: list[EngineOrder],
+    reports: list[dict[str, Any]],
+    now_ms: int,
+) -> dict[str, Any]:
+    """The answer to `POST /api/v3/orderList/oco`: the list, its orders and their reports."""
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": status[0],
+        "listOrderStatus": status[1],
+        "listClientOrderId": list_client_id,
+        "transactionTime": now_ms,
+        "symbol": orders[0].symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in orders
+        ],
+        "orderReports": reports,
     }
