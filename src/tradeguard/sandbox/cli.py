@@ -80,6 +80,17 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--arb-drift-edge", type=_number, default=None, metavar="PCT",
         help="profit the moved triangle offers beyond taker fees, in percent (default 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--replay", nargs="+", metavar="FILE[:SYMBOL]", help="markets follow these candle files"
+    )
+    p.add_argument("--speed", type=_number, default=None, metavar="N", help="replay N times faster")
+    p.add_argument(
+        "--log-requests",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON lines of every REST call",
+    )
     p.set_defaults(func=run_sandbox_command)
     return p
 
@@ -104,10 +115,12 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         config.arb_drift_hold_ms = args.arb_drift_hold
     if args.arb_drift_edge is not None:
         config.arb_drift_edge_pct = args.arb_drift_edge
-    if config.arb_drift_every_ms and not config.markets and not config.universe_markets:
+    config.apply_cli(args.replay, args.speed, args.log_requests)
+    if config.arb_drift_every_ms and config.uses_demo_markets():
         config.universe_markets = DRIFT_UNIVERSE_MARKETS
-    if not config.markets and not config.universe_markets:
+    if config.uses_demo_markets():
         config.markets = [dict(m) for m in _DEMO_MARKETS]
+        config.start_demo_walk()
     config.validate()
     return config
 
@@ -117,7 +130,9 @@ async def serve(config: SandboxConfig, out: TextIO = sys.stdout) -> None:
     ex = SandboxExchange(config)
     api_key = secrets.token_hex(32)
     secret = secrets.token_hex(32)
-    ex.add_account(api_key, secret, {"USDT": Decimal("100000"), "BTC": Decimal("2")})
+    ex.add_account(
+        api_key, secret, {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("50")}
+    )
     await ex.start()
     try:
         print(f"sandbox REST   {ex.rest_url}", file=out)

@@ -30,6 +30,11 @@ class Publisher:
         self.update_id: dict[str, int] = {}
         self._published: dict[str, tuple[Levels, Levels]] = {}
         self._kline_open: dict[str, int] = {}  # stream name -> open time of the last sent kline
+        self.latest_ms: dict[str, int] = {}  # symbol -> time of its latest trade
+
+    def market_now(self, symbol: str, now: int) -> int:
+        """The later of the clock and the symbol's latest trade (a fast replay runs ahead)."""
+        return max(now, self.latest_ms.get(symbol, 0))
 
     def add_symbol(self, symbol: str) -> None:
         """Start tracking a market's book for depth diffs."""
@@ -49,6 +54,7 @@ class Publisher:
         for t in result.trades:
             symbols.add(t.symbol)
             self.klines.add_trade(t.symbol, t.time_ms, t.price, t.qty, not t.buyer_is_maker)
+            self.latest_ms[t.symbol] = max(self.latest_ms.get(t.symbol, 0), t.time_ms)
         for symbol in symbols:
             trades = [t for t in result.trades if t.symbol == symbol]
             self._publish_market(symbol, now, trades)
@@ -106,7 +112,7 @@ class Publisher:
         prefix = f"{symbol.lower()}@kline_"
         for name in self.hub.wanted(prefix):
             interval = name[len(prefix) :]
-            rows = self.klines.klines(symbol, interval, limit=2, now_ms=now)
+            rows = self.klines.klines(symbol, interval, 2, self.market_now(symbol, now))
             if not rows:
                 continue
             sent = self._kline_open.get(name)

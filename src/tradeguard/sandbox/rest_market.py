@@ -141,7 +141,8 @@ class MarketRoutes:
         end = int_param(q, "endTime")
         if start is not None and end is not None and start > end:
             raise ApiError(-1023, "Start time is greater than end time.")
-        bars = self.ex.klines.klines(symbol, interval, limit, self.ex.now_ms(), start, end)
+        now = self.ex.publisher.market_now(symbol, self.ex.now_ms())
+        bars = self.ex.klines.klines(symbol, interval, limit, now, start, end)
         return web.json_response([kline_row(b, interval) for b in bars])
 
     def _trades_window(self, q: Any, id_param: str) -> tuple[str, list[Trade]]:

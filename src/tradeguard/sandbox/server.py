@@ -29,9 +29,11 @@ from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
 from tradeguard.sandbox.middleware import make_middleware
+from tradeguard.sandbox.motion import RandomWalk
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.publisher import Publisher
 from tradeguard.sandbox.ratelimit import WeightLimiter
+from tradeguard.sandbox.replay import Replay, ReplaySource
 from tradeguard.sandbox.reqlog import RequestLog
 from tradeguard.sandbox.rest_account import AccountRoutes
 from tradeguard.sandbox.rest_lists import ListRoutes
@@ -69,6 +71,8 @@ class SandboxExchange:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._app = self._build_app()
+        self.replays: list[Replay] = []
+        self.walk: RandomWalk | None = None
         self._seed_from_config()
         self.drift: ArbDrift | None = None
 
@@ -95,6 +99,12 @@ class SandboxExchange:
         self._port = sockets[0].getsockname()[1]
         if self.drift is not None:
             self.spawn(self.drift.run())
+        for replay in self.replays:
+            self.spawn(replay.run())
+        if c.walk_every_ms and self.replays == [] and self.config.markets:
+            symbols = [m["symbol"].replace("/", "").upper() for m in self.config.markets]
+            self.walk = RandomWalk(self, symbols, c.walk_every_ms, c.walk_step_pct, c.seed)
+            self.spawn(self.walk.run())
 
     async def stop(self) -> None:
         """Close every websocket and stop serving."""
@@ -201,23 +211,29 @@ class SandboxExchange:
         self.publisher.add_symbol(spec.symbol)
         return spec
 
-    def set_book(self, symbol: str, bids: Levels, asks: Levels) -> Result:
+    def set_book(self, symbol: str, bids: Levels, asks: Levels, at_ms: int | None = None) -> Result:
         """Replace the house market maker's quotes; crossing quotes fill resting orders."""
         result = self.engine.set_book(
             symbol.replace("/", ""),
             [(dec(p), dec(q)) for p, q in bids],
             [(dec(p), dec(q)) for p, q in asks],
-            self.now_ms(),
+            self.now_ms() if at_ms is None else at_ms,
         )
         self.publish(result, {symbol.replace("/", "")})
         return result
 
     def trade_through(
-        self, symbol: str, side: str, price: Decimal | str, qty: Decimal | str
+        self,
+        symbol: str,
+        side: str,
+        price: Decimal | str,
+        qty: Decimal | str,
+        at_ms: int | None = None,
     ) -> Result:
         """Have the house trade `qty` against resting orders up to `price` (IOC)."""
         sym = symbol.replace("/", "")
-        result = self.engine.trade_through(sym, side.upper(), dec(price), dec(qty), self.now_ms())
+        now = self.now_ms() if at_ms is None else at_ms
+        result = self.engine.trade_through(sym, side.upper(), dec(price), dec(qty), now)
         self.publish(result, {sym})
         return result
 
@@ -261,6 +277,13 @@ class SandboxExchange:
             )
         if self.config.universe_markets:
             seed_universe(self, self.config.universe_markets, self.config.seed)
+        for arg in self.config.replay:
+            replay = Replay(
+                self, ReplaySource.parse(arg), self.config.replay_speed,
+                self.config.replay_history_bars,
+            )  # fmt: skip
+            replay.list_market()
+            self.replays.append(replay)
 
     # -- app -------------------------------------------------------------------------------
 
