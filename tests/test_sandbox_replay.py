@@ -156,3 +156,26 @@ def test_bar_merge_keeps_the_first_open_and_the_last_close() -> None:
         D("2.5"),
         D("4"),
     )
+
+
+def _cli_config(argv: list[str]) -> SandboxConfig:
+    import argparse
+
+    from tradeguard.sandbox.cli import add_sandbox_parser, build_config
+
+    parser = argparse.ArgumentParser()
+    add_sandbox_parser(parser.add_subparsers())
+    return build_config(parser.parse_args(["sandbox", "--port", "0", *argv]))
+
+
+def test_cli_demo_markets_walk_and_replay_lists_only_the_recorded_market(tmp_path: Path) -> None:
+    demo = _cli_config([])
+    assert [m["symbol"] for m in demo.markets] == ["BTCUSDT", "ETHUSDT"]
+    assert demo.walk_every_ms == 1000
+    log = tmp_path / "r.jsonl"
+    replayed = _cli_config(
+        ["--replay", f"{ETH_BTC}:ETH/BTC", "--speed", "60", "--log-requests", str(log)]
+    )
+    assert (replayed.markets, replayed.walk_every_ms) == ([], 0)
+    assert (replayed.replay, replayed.replay_speed) == ([f"{ETH_BTC}:ETH/BTC"], D(60))
+    assert replayed.request_log_path == log

@@ -207,22 +207,9 @@ class MatchingEngine:
         time_in_force = validate(
             spec, type_, qty, price, quote_qty, stop_price, time_in_force, enforce_minimums
         )
-        if client_order_id and (account_id, symbol, client_order_id) in self._by_client_id:
-            existing = self.orders[self._by_client_id[(account_id, symbol, client_order_id)]]
-            if not existing.is_final:
-                raise EngineReject(-2010, "Duplicate order sent.")
+        self._check_state(account_id, symbol, side, type_, price, stop_price, client_order_id)
         book = self._books[symbol]
-        opposite = SELL if side == BUY else BUY
         limit = price if TRIGGERED_KIND.get(type_, type_) != MARKET else None
-        if (
-            type_ == LIMIT_MAKER
-            and book.side(opposite)
-            and crosses(side, limit, next(iter(book.side(opposite))))
-        ):
-            raise EngineReject(-2010, "Order would immediately match and take.")
-        if type_ in TRIGGERED_KIND:
-            assert stop_price is not None
-            check_trigger(type_, side, stop_price, self.last_price(symbol))
         lock_asset, need = lock_need(
             spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds,
             self.last_price(symbol),
@@ -237,29 +224,20 @@ class MatchingEngine:
             fok_fails = fillable < qty
         if validate_only:
             return Result()
-        order = EngineOrder(
-            order_id=self._next_order_id,
-            client_order_id=client_order_id or f"sandbox-{self._next_order_id}",
-            account_id=account_id,
-            symbol=symbol,
-            side=side,
-            type=type_,
-            time_in_force=time_in_force,
-            price=price if price is not None else ZERO,
-            orig_qty=qty if qty is not None else ZERO,
-            orig_quote_qty=quote_qty if quote_qty is not None else ZERO,
-            created_ms=now_ms,
-            updated_ms=now_ms,
-            lock_asset=lock_asset,
-            locked=need,
-            stop_price=stop_price if stop_price is not None else ZERO,
-            order_list_id=order_list_id,
-        )
-        self._next_order_id += 1
-        self.orders[order.order_id] = order
-        self._by_client_id[(account_id, symbol, order.client_order_id)] = order.order_id
-        bal.free -= need
-        bal.locked += need
+        order = self._open(
+            EngineOrder(
+                order_id=self._next_order_id,
+                client_order_id=client_order_id or f"sandbox-{self._next_order_id}",
+                account_id=account_id, symbol=symbol, side=side, type=type_,
+                time_in_force=time_in_force,
+                price=price if price is not None else ZERO,
+                orig_qty=qty if qty is not None else ZERO,
+                orig_quote_qty=quote_qty if quote_qty is not None else ZERO,
+                created_ms=now_ms, updated_ms=now_ms, lock_asset=lock_asset, locked=need,
+                stop_price=stop_price if stop_price is not None else ZERO,
+                order_list_id=order_list_id,
+            )
+        )  # fmt: skip
         result = Result(order=order)
         result.touch(account_id, lock_asset)
         result.executions.append(self._exec(order, "NEW", now_ms))
@@ -270,6 +248,38 @@ class MatchingEngine:
         else:
             self._match(order, now_ms, result, max_fill_qty)
         return result
+
+    def _check_state(
+        self,
+        account_id: str,
+        symbol: str,
+        side: str,
+        type_: str,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        client_order_id: str,
+    ) -> None:
+        """Refuse what the book or the account's orders forbid now (-2010)."""
+        if client_order_id and (account_id, symbol, client_order_id) in self._by_client_id:
+            existing = self.orders[self._by_client_id[(account_id, symbol, client_order_id)]]
+            if not existing.is_final:
+                raise EngineReject(-2010, "Duplicate order sent.")
+        opposite = self._books[symbol].side(SELL if side == BUY else BUY)
+        if type_ == LIMIT_MAKER and opposite and crosses(side, price, next(iter(opposite))):
+            raise EngineReject(-2010, "Order would immediately match and take.")
+        if type_ in TRIGGERED_KIND:
+            assert stop_price is not None
+            check_trigger(type_, side, stop_price, self.last_price(symbol))
+
+    def _open(self, order: EngineOrder) -> EngineOrder:
+        """Register a new order and move its funds from free to locked."""
+        self._next_order_id += 1
+        self.orders[order.order_id] = order
+        self._by_client_id[(order.account_id, order.symbol, order.client_order_id)] = order.order_id
+        bal = self.accounts[order.account_id].bal(order.lock_asset)
+        bal.free -= order.locked
+        bal.locked += order.locked
+        return order
 
     def resume(self, order_id: int, now_ms: int, max_fill_qty: Decimal | None = None) -> Result:
         """Continue matching a `working` order; without a cap, rest or expire what is left."""
