@@ -167,3 +167,23 @@ async def test_unknown_stream_is_refused_with_binance_error(ex: SandboxExchange)
         async with s.get(f"{ex.base_url}/stream?streams=ethusdt@trade") as resp:
             assert resp.status == 400
             assert (await resp.json())["code"] == 2
+
+
+async def test_kline_and_agg_trade_events_carry_binance_fields(ex: SandboxExchange) -> None:
+    async with aiohttp.ClientSession() as s:
+        url = f"{ex.base_url}/stream?streams=btcusdt@kline_1m/btcusdt@aggTrade"
+        async with s.ws_connect(url) as ws:
+            await eventually(lambda: len(ex.ws_subscriptions()) == 2)
+            ex.trade_through("BTCUSDT", "BUY", "50001", "0.3")
+            got = {}
+            while len(got) < 2:
+                msg = await ws.receive_json(timeout=5)
+                got[msg["stream"]] = msg["data"]
+    k = got["btcusdt@kline_1m"]["k"]
+    assert (k["s"], k["i"], k["f"], k["L"], k["n"], k["x"]) == ("BTCUSDT", "1m", 1, 1, 1, False)
+    assert (k["o"], k["c"], k["v"], k["T"] - k["t"]) == ("50001.00000000", "50001.00000000",
+                                                         "0.30000000", 59_999)  # fmt: skip
+    agg = got["btcusdt@aggtrade"]
+    assert (agg["e"], agg["a"], agg["p"], agg["q"], agg["m"]) == (
+        "aggTrade", 1, "50001.00000000", "0.30000000", False,
+    )  # fmt: skip

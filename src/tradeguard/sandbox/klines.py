@@ -41,15 +41,20 @@ class Bar:
     trades: int = 0
     taker_buy_volume: Decimal = ZERO
     taker_buy_quote: Decimal = ZERO
+    first_id: int = -1
+    last_id: int = -1
 
-    def add(self, price: Decimal, qty: Decimal, taker_buy: bool, n: int = 1) -> None:
+    def add(self, price: Decimal, qty: Decimal, taker_buy: bool, trade_id: int = -1) -> None:
         """Fold one trade into the bar."""
+        if self.first_id < 0:
+            self.first_id = trade_id
+        self.last_id = trade_id
         self.high = max(self.high, price)
         self.low = min(self.low, price)
         self.close = price
         self.volume += qty
         self.quote_volume += qty * price
-        self.trades += n
+        self.trades += 1
         if taker_buy:
             self.taker_buy_volume += qty
             self.taker_buy_quote += qty * price
@@ -64,6 +69,10 @@ class Bar:
         self.trades += later.trades
         self.taker_buy_volume += later.taker_buy_volume
         self.taker_buy_quote += later.taker_buy_quote
+        if self.first_id < 0:
+            self.first_id = later.first_id
+        if later.last_id >= 0:
+            self.last_id = later.last_id
 
 
 def bucket_start(ts_ms: int, interval: str) -> int:
@@ -92,7 +101,13 @@ class KlineStore:
         self._bars: dict[str, SortedDict] = {}
 
     def add_trade(
-        self, symbol: str, ts_ms: int, price: Decimal, qty: Decimal, taker_buy: bool
+        self,
+        symbol: str,
+        ts_ms: int,
+        price: Decimal,
+        qty: Decimal,
+        taker_buy: bool,
+        trade_id: int = -1,
     ) -> None:
         """Record one trade in its one-second base bar."""
         bars = self._bars.setdefault(symbol, SortedDict())
@@ -102,7 +117,7 @@ class KlineStore:
             bar = bars[start] = Bar(start, price, price, price, price)
             if len(bars) > MAX_BASE_BARS:
                 bars.popitem(0)
-        bar.add(price, qty, taker_buy)
+        bar.add(price, qty, taker_buy, trade_id)
 
     def add_bar(self, symbol: str, bar: Bar) -> None:
         """Record a whole bar (replayed history), merged with what its open time holds."""
@@ -201,8 +216,8 @@ def kline_event(
             "T": next_start(bar.open_ms, interval) - 1,
             "s": symbol,
             "i": interval,
-            "f": -1,
-            "L": -1,
+            "f": bar.first_id,
+            "L": bar.last_id,
             "o": d8(bar.open),
             "c": d8(bar.close),
             "h": d8(bar.high),

@@ -53,7 +53,9 @@ class Publisher:
             self.hub.to_account(account_id, account_position(now, rows))
         for t in result.trades:
             symbols.add(t.symbol)
-            self.klines.add_trade(t.symbol, t.time_ms, t.price, t.qty, not t.buyer_is_maker)
+            self.klines.add_trade(
+                t.symbol, t.time_ms, t.price, t.qty, not t.buyer_is_maker, t.trade_id
+            )
             self.latest_ms[t.symbol] = max(self.latest_ms.get(t.symbol, 0), t.time_ms)
         for symbol in symbols:
             trades = [t for t in result.trades if t.symbol == symbol]
