@@ -24,7 +24,9 @@ INTERVAL_MS = {
     "1w": 604800 * _S, "1M": 0,
 }  # fmt: skip
 _WEEK_OFFSET_MS = 4 * 86400 * _S  # Binance weeks open on Monday; 1970-01-01 was a Thursday
-MAX_BASE_BARS = 200_000  # per symbol; the oldest are dropped beyond this
+MAX_BASE_BARS = 200_000  # per symbol and resolution; the oldest are dropped beyond this
+_DAY_MS = 86_400 * _S
+_RESOLUTIONS_MS = (_S, 60 * _S, 3600 * _S, _DAY_MS)
 
 
 @dataclass(slots=True)
@@ -95,10 +97,20 @@ def next_start(open_ms: int, interval: str) -> int:
 
 
 class KlineStore:
-    """Base bars per symbol and the klines folded from them."""
+    """Bars per symbol at a few resolutions, and the klines folded from them.
+
+    Each trade lands in its second, minute, hour and day bar; a query folds the coarsest
+    resolution that divides its interval, so 1,000 hourly klines fold 1,000 bars, not 3.6 M.
+    """
 
     def __init__(self) -> None:
-        self._bars: dict[str, SortedDict] = {}
+        self._bars: dict[tuple[str, int], SortedDict] = {}
+
+    def _level(self, symbol: str, size_ms: int) -> SortedDict:
+        bars = self._bars.get((symbol, size_ms))
+        if bars is None:
+            bars = self._bars[(symbol, size_ms)] = SortedDict()
+        return bars
 
     def add_trade(
         self,
@@ -109,24 +121,27 @@ class KlineStore:
         taker_buy: bool,
         trade_id: int = -1,
     ) -> None:
-        """Record one trade in its one-second base bar."""
-        bars = self._bars.setdefault(symbol, SortedDict())
-        start = ts_ms // _S * _S
-        bar = bars.get(start)
-        if bar is None:
-            bar = bars[start] = Bar(start, price, price, price, price)
-            if len(bars) > MAX_BASE_BARS:
-                bars.popitem(0)
-        bar.add(price, qty, taker_buy, trade_id)
+        """Record one trade in its bar of every resolution."""
+        for size in _RESOLUTIONS_MS:
+            bars = self._level(symbol, size)
+            start = ts_ms // size * size
+            bar = bars.get(start)
+            if bar is None:
+                bar = bars[start] = Bar(start, price, price, price, price)
+                if len(bars) > MAX_BASE_BARS:
+                    bars.popitem(0)
+            bar.add(price, qty, taker_buy, trade_id)
 
     def add_bar(self, symbol: str, bar: Bar) -> None:
-        """Record a whole bar (replayed history), merged with what its open time holds."""
-        bars = self._bars.setdefault(symbol, SortedDict())
-        held = bars.get(bar.open_ms)
-        if held is None:
-            bars[bar.open_ms] = replace(bar)
-        else:
-            held.merge(bar)
+        """Record a whole bar (replayed history), merged with what its bucket already holds."""
+        for size in _RESOLUTIONS_MS:
+            bars = self._level(symbol, size)
+            start = bar.open_ms // size * size if size > _S else bar.open_ms
+            held = bars.get(start)
+            if held is None:
+                bars[start] = replace(bar, open_ms=start)
+            else:
+                held.merge(bar)
 
     def current(self, symbol: str, interval: str, now_ms: int) -> Bar | None:
         """The kline of `interval` holding `now_ms`, if the symbol has traded."""
@@ -143,7 +158,9 @@ class KlineStore:
         end_ms: int | None = None,
     ) -> list[Bar]:
         """Up to `limit` klines: the first ones from `start_ms`, else the last ones to `end_ms`."""
-        bars = self._bars.get(symbol)
+        size = INTERVAL_MS[interval] or _DAY_MS
+        resolution = max(r for r in _RESOLUTIONS_MS if size % r == 0)
+        bars = self._bars.get((symbol, resolution))
         if not bars:
             return []
         hi = now_ms if end_ms is None else min(end_ms, now_ms)
