@@ -147,6 +147,8 @@ async def serve(config: SandboxConfig, out: TextIO = sys.stdout) -> None:
                 f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
                 file=out,
             )
+        for r in ex.replays:
+            print(f"replay         {r.source.symbol} from {r.source.path} x{r.speed}", file=out)
         print(f"demo api key   {api_key}", file=out)
         print(f"demo secret    {secret}  (shown once: store it in the vault now)", file=out)
         out.flush()
