@@ -51,7 +51,7 @@ _DEMO_MARKETS: list[dict[str, Any]] = [
 
 DRIFT_UNIVERSE_MARKETS = 150
 DEFAULT_KEYS_FILE = "tradeguard-sandbox-keys.json"
-DEMO_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("2")}
+DEMO_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("50")}
 # Config keys the command line sets, and the flag that sets each.
 _FLAGS = {
     "sandbox.host": "--host", "sandbox.port": "--port", "sandbox.universe_markets": "--universe",
@@ -119,6 +119,17 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--arb-drift-edge", type=_number, default=None, metavar="PCT",
         help="profit the moved triangle offers beyond taker fees, in percent (default 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--replay", nargs="+", metavar="FILE[:SYMBOL]", help="markets follow these candle files"
+    )
+    p.add_argument("--speed", type=_number, default=None, metavar="N", help="replay N times faster")
+    p.add_argument(
+        "--log-requests",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON lines of every REST call",
+    )
     p.set_defaults(func=run_sandbox_command)
     return p
 
@@ -165,10 +176,12 @@ def _merge(args: argparse.Namespace) -> SandboxConfig:
         config.arb_drift_hold_ms = args.arb_drift_hold
     if args.arb_drift_edge is not None:
         config.arb_drift_edge_pct = args.arb_drift_edge
-    if config.arb_drift_every_ms and not config.markets and not config.universe_markets:
+    config.apply_cli(args.replay, args.speed, args.log_requests)
+    if config.arb_drift_every_ms and config.uses_demo_markets():
         config.universe_markets = DRIFT_UNIVERSE_MARKETS
-    if not config.markets and not config.universe_markets:
+    if config.uses_demo_markets():
         config.markets = [dict(m) for m in _DEMO_MARKETS]
+        config.start_demo_walk()
     config.validate()
     return config
 
@@ -218,6 +231,8 @@ async def serve(
                 f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
                 file=out,
             )
+        for r in ex.replays:
+            print(f"replay         {r.source.symbol} from {r.source.path} x{r.speed}", file=out)
         print(f"demo api key   {api_key}", file=out)
         print(f"demo secret    {secret}", file=out)
         if keys_file is not None:

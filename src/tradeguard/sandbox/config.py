@@ -14,6 +14,7 @@ from tradeguard.model.money import dec
 from tradeguard.sandbox.faults import Faults
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+DEMO_WALK_MS = 1000
 
 
 @dataclass(slots=True)
@@ -26,6 +27,11 @@ class SandboxConfig:
     `arb_drift_every_ms` > 0 starts the arbitrage drift (`sandbox.drift`): after each pause of
     that many ms it moves one market of a triangle so that the triangle pays
     `arb_drift_edge_pct` beyond taker fees, for `arb_drift_hold_ms` or until traded away.
+    `replay` lists candle files (`FILE[:SYMBOL]`) whose markets follow the recorded bars,
+    `replay_speed` times faster than real time after `replay_history_bars` bars of history.
+    `walk_every_ms` > 0 moves every configured market by a seeded random walk of
+    `walk_step_pct` (one standard deviation, percent) per step, printing a trade each step.
+    `request_log_path` appends one JSON line per REST call (API key masked, no signature).
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +45,12 @@ class SandboxConfig:
     arb_drift_every_ms: int = 0  # 0 = off
     arb_drift_hold_ms: int = 1000
     arb_drift_edge_pct: Decimal = Decimal(1)
+    request_log_path: Path | None = None
+    replay: list[str] = field(default_factory=list)  # "FILE" or "FILE:SYMBOL"
+    replay_speed: Decimal = Decimal(1)
+    replay_history_bars: int = 500
+    walk_every_ms: int = 0  # 0 = off
+    walk_step_pct: Decimal = Decimal("0.05")
     faults: Faults = field(default_factory=Faults)
     markets: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -88,6 +100,61 @@ class SandboxConfig:
                 f"sandbox.arb_drift_edge_pct={self.arb_drift_edge_pct} is out of range; allowed "
                 "0.01..20 (percent of profit beyond taker fees)"
             )
+        self._validate_motion()
+
+    def _validate_motion(self) -> None:
+        try:
+            self.replay_speed = dec(self.replay_speed, "sandbox.replay_speed")
+            self.walk_step_pct = dec(self.walk_step_pct, "sandbox.walk_step_pct")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not Decimal("0.01") <= self.replay_speed <= 10_000:
+            raise ConfigError(
+                f"sandbox.replay_speed={self.replay_speed} is out of range; allowed 0.01..10000 "
+                "(times real time)"
+            )
+        if not 1 <= self.replay_history_bars <= 100_000:
+            raise ConfigError(
+                f"sandbox.replay_history_bars={self.replay_history_bars} is out of range; "
+                "allowed 1..100000"
+            )
+        if not (self.walk_every_ms == 0 or 10 <= self.walk_every_ms <= 3_600_000):
+            raise ConfigError(
+                f"sandbox.walk_every_ms={self.walk_every_ms} is out of range; allowed 0 (off) "
+                "or 10..3600000 ms"
+            )
+        if not Decimal(0) < self.walk_step_pct <= 5:
+            raise ConfigError(
+                f"sandbox.walk_step_pct={self.walk_step_pct} is out of range; allowed 0..5 "
+                "(percent per step, one standard deviation)"
+            )
+        if self.request_log_path is not None:
+            self.request_log_path = Path(self.request_log_path)
+            if not self.request_log_path.parent.is_dir():
+                raise ConfigError(
+                    f"sandbox.request_log_path={str(self.request_log_path)!r}: folder "
+                    f"{str(self.request_log_path.parent)!r} does not exist; create it first"
+                )
+
+    def apply_cli(
+        self, replay: list[str] | None, speed: Decimal | None, request_log: Path | None
+    ) -> None:
+        """Take `--replay`, `--speed` and `--log-requests` over the file's settings."""
+        if replay:
+            self.replay = list(replay)
+        if speed is not None:
+            self.replay_speed = speed
+        if request_log is not None:
+            self.request_log_path = request_log
+
+    def uses_demo_markets(self) -> bool:
+        """No markets, universe or replay configured: the demo markets are listed."""
+        return not self.markets and not self.universe_markets and not self.replay
+
+    def start_demo_walk(self) -> None:
+        """Let the demo markets move by the random walk unless the config says otherwise."""
+        if not self.walk_every_ms:
+            self.walk_every_ms = DEMO_WALK_MS
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxConfig:

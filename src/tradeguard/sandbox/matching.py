@@ -11,232 +11,55 @@ by trading.
 
 from __future__ import annotations
 
-import contextlib
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sortedcontainers import SortedDict
+from tradeguard.model.money import ZERO, quantize_down
+from tradeguard.sandbox.book import Book, crosses, simulate
+from tradeguard.sandbox.contingent import ContingentOrders, check_trigger
+from tradeguard.sandbox.house import house_trade, set_house_book
+from tradeguard.sandbox.orders import (
+    BUY,
+    CANCELED,
+    EXPIRED,
+    FEE_ACCOUNT,
+    FILLED,
+    HOUSE_ACCOUNT,
+    INSUFFICIENT_BALANCE,
+    LIMIT,
+    LIMIT_MAKER,
+    MARKET,
+    NEW,
+    ORDER_TYPES,
+    PARTIALLY_FILLED,
+    REJECTED,
+    SELL,
+    STOP_LOSS,
+    STOP_LOSS_LIMIT,
+    TAKE_PROFIT,
+    TAKE_PROFIT_LIMIT,
+    TRIGGERED_KIND,
+    Account,
+    AssetBalance,
+    EngineOrder,
+    EngineReject,
+    Execution,
+    MarketSpec,
+    Result,
+    Trade,
+)
+from tradeguard.sandbox.validation import lock_need, validate
 
-from tradeguard.model.money import ZERO, is_multiple, quantize_down
+__all__ = [
+    "BUY", "CANCELED", "EXPIRED", "FEE_ACCOUNT", "FILLED", "HOUSE_ACCOUNT",
+    "INSUFFICIENT_BALANCE", "LIMIT", "LIMIT_MAKER", "MARKET", "NEW", "ORDER_TYPES",
+    "PARTIALLY_FILLED", "REJECTED", "SELL", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT", "TRIGGERED_KIND", "Account", "AssetBalance", "EngineOrder",
+    "EngineReject", "Execution", "MarketSpec", "MatchingEngine", "Result", "Trade",
+]  # fmt: skip
 
-FEE_ACCOUNT = "__fees__"
-HOUSE_ACCOUNT = "__house__"
 _FEE_QUANTUM = Decimal("0.00000001")
-
-BUY = "BUY"
-SELL = "SELL"
-LIMIT = "LIMIT"
-MARKET = "MARKET"
-LIMIT_MAKER = "LIMIT_MAKER"
-
-NEW = "NEW"
-PARTIALLY_FILLED = "PARTIALLY_FILLED"
-FILLED = "FILLED"
-CANCELED = "CANCELED"
-EXPIRED = "EXPIRED"
-REJECTED = "REJECTED"
-_FINAL = frozenset({FILLED, CANCELED, EXPIRED, REJECTED})
-
-
-class EngineReject(Exception):
-    """An order or cancel the exchange refuses, with Binance's error code and HTTP status."""
-
-    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.http_status = http_status
-
-
-INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
-
-
-@dataclass(frozen=True, slots=True)
-class MarketSpec:
-    """A spot market and its filters (PRICE_FILTER, LOT_SIZE, NOTIONAL) and fee rates."""
-
-    symbol: str
-    base: str
-    quote: str
-    tick: Decimal
-    step: Decimal
-    min_qty: Decimal
-    min_notional: Decimal
-    maker_fee: Decimal = Decimal("0.001")
-    taker_fee: Decimal = Decimal("0.001")
-    min_price: Decimal = Decimal("0")
-    max_price: Decimal = Decimal("1000000")
-    max_qty: Decimal = Decimal("9000000")
-
-
-@dataclass(slots=True)
-class AssetBalance:
-    """Free and locked amounts of one asset."""
-
-    free: Decimal = ZERO
-    locked: Decimal = ZERO
-
-
-@dataclass(slots=True)
-class Account:
-    """Balances of one account, keyed by asset."""
-
-    account_id: str
-    balances: dict[str, AssetBalance] = field(default_factory=dict)
-
-    def bal(self, asset: str) -> AssetBalance:
-        """Return the balance of `asset`, created at zero on first use."""
-        b = self.balances.get(asset)
-        if b is None:
-            b = self.balances[asset] = AssetBalance()
-        return b
-
-
-@dataclass(slots=True)
-class EngineOrder:
-    """An order as the exchange keeps it."""
-
-    order_id: int
-    client_order_id: str
-    account_id: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    price: Decimal  # 0 for market orders
-    orig_qty: Decimal  # 0 for market orders by quote amount
-    orig_quote_qty: Decimal
-    created_ms: int
-    updated_ms: int
-    executed_qty: Decimal = ZERO
-    cum_quote: Decimal = ZERO
-    status: str = NEW
-    lock_asset: str = ""
-    locked: Decimal = ZERO  # still held for this order
-    seq: int = 0
-    on_book: bool = False
-    working: bool = False  # being filled in slices (fault injection), not on the book
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in _FINAL
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One match between a taker and a maker order."""
-
-    trade_id: int
-    symbol: str
-    price: Decimal
-    qty: Decimal
-    quote_qty: Decimal
-    time_ms: int
-    buyer_order_id: int
-    seller_order_id: int
-    buyer_account: str
-    seller_account: str
-    buyer_is_maker: bool
-    buyer_fee: Decimal
-    seller_fee: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """A snapshot of an order at one event, the payload of a Binance `executionReport`."""
-
-    account_id: str
-    exec_type: str  # NEW, TRADE, CANCELED, EXPIRED, REJECTED
-    order_id: int
-    client_order_id: str
-    orig_client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    price: Decimal
-    orig_qty: Decimal
-    orig_quote_qty: Decimal
-    status: str
-    executed_qty: Decimal
-    cum_quote: Decimal
-    created_ms: int
-    event_ms: int
-    on_book: bool
-    last_qty: Decimal = ZERO
-    last_price: Decimal = ZERO
-    commission: Decimal = ZERO
-    commission_asset: str | None = None
-    trade_id: int = -1
-    is_maker: bool = False
-
-
-@dataclass(slots=True)
-class Result:
-    """What one engine call did: the order, its trades, the events, the accounts it touched."""
-
-    order: EngineOrder | None = None
-    trades: list[Trade] = field(default_factory=list)
-    executions: list[Execution] = field(default_factory=list)
-    touched: dict[str, set[str]] = field(default_factory=dict)  # account -> assets
-
-    def touch(self, account_id: str, *assets: str) -> None:
-        self.touched.setdefault(account_id, set()).update(assets)
-
-    def merge(self, other: Result) -> None:
-        self.trades.extend(other.trades)
-        self.executions.extend(other.executions)
-        for acc, assets in other.touched.items():
-            self.touch(acc, *assets)
-
-
-class _Book:
-    """One market's resting orders: price -> FIFO queue, bids best-first, asks best-first."""
-
-    def __init__(self) -> None:
-        self.bids: SortedDict = SortedDict(lambda p: -p)
-        self.asks: SortedDict = SortedDict()
-
-    def side(self, side: str) -> SortedDict:
-        return self.bids if side == BUY else self.asks
-
-    def add(self, order: EngineOrder) -> None:
-        levels = self.side(order.side)
-        queue = levels.get(order.price)
-        if queue is None:
-            queue = levels[order.price] = deque()
-        queue.append(order)
-        order.on_book = True
-
-    def remove(self, order: EngineOrder) -> None:
-        levels = self.side(order.side)
-        queue = levels.get(order.price)
-        if queue is not None:
-            with contextlib.suppress(ValueError):
-                queue.remove(order)
-            if not queue:
-                del levels[order.price]
-        order.on_book = False
-
-    def levels(self, side: str, depth: int | None = None) -> list[tuple[Decimal, Decimal]]:
-        out: list[tuple[Decimal, Decimal]] = []
-        for price, queue in self.side(side).items():
-            out.append((price, sum((o.remaining for o in queue), ZERO)))
-            if depth is not None and len(out) >= depth:
-                break
-        return out
-
-
-def _crosses(taker_side: str, limit: Decimal | None, maker_price: Decimal) -> bool:
-    if limit is None:
-        return True
-    return maker_price <= limit if taker_side == BUY else maker_price >= limit
+_MANDATORY = "Mandatory parameter '{}' was not sent, was empty/null, or malformed."
 
 
 class MatchingEngine:
@@ -248,18 +71,19 @@ class MatchingEngine:
         self.markets: dict[str, MarketSpec] = {}
         self.orders: dict[int, EngineOrder] = {}
         self.trades: dict[str, list[Trade]] = {}
-        self._books: dict[str, _Book] = {}
+        self._books: dict[str, Book] = {}
         self._by_client_id: dict[tuple[str, str, str], int] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
         self._seq = 0
+        self.contingent = ContingentOrders(self)
 
     # -- setup -----------------------------------------------------------------------------
 
     def add_market(self, spec: MarketSpec) -> None:
         """Register a market (replacing its rules if it exists; the book is kept)."""
         self.markets[spec.symbol] = spec
-        self._books.setdefault(spec.symbol, _Book())
+        self._books.setdefault(spec.symbol, Book())
         self.trades.setdefault(spec.symbol, [])
 
     def add_account(self, account_id: str, balances: dict[str, Decimal] | None = None) -> Account:
@@ -343,40 +167,6 @@ class MatchingEngine:
                 out[asset] = out.get(asset, ZERO) + b.free + b.locked
         return out
 
-    # -- validation ------------------------------------------------------------------------
-
-    def _check_filters(
-        self,
-        spec: MarketSpec,
-        type_: str,
-        qty: Decimal | None,
-        price: Decimal | None,
-        minimums: bool = True,
-    ) -> None:
-        if price is not None:
-            if price <= 0:
-                raise EngineReject(-1013, "Invalid price.")
-            if (
-                price < spec.min_price
-                or price > spec.max_price
-                or not is_multiple(price - spec.min_price, spec.tick)
-            ):
-                raise EngineReject(-1013, "Filter failure: PRICE_FILTER")
-        if qty is not None:
-            if qty <= 0:
-                raise EngineReject(-1013, "Invalid quantity.")
-            if (
-                (minimums and qty < spec.min_qty)
-                or qty > spec.max_qty
-                or not is_multiple(qty, spec.step)
-            ):
-                name = "MARKET_LOT_SIZE" if type_ == MARKET else "LOT_SIZE"
-                raise EngineReject(-1013, f"Filter failure: {name}")
-
-    def _check_notional(self, spec: MarketSpec, notional: Decimal, minimums: bool = True) -> None:
-        if minimums and notional < spec.min_notional:
-            raise EngineReject(-1013, "Filter failure: NOTIONAL")
-
     # -- order entry -----------------------------------------------------------------------
 
     def place(
@@ -391,16 +181,22 @@ class MatchingEngine:
         price: Decimal | None = None,
         quote_qty: Decimal | None = None,
         time_in_force: str = "GTC",
+        stop_price: Decimal | None = None,
         client_order_id: str = "",
         max_fill_qty: Decimal | None = None,
         validate_only: bool = False,
         enforce_minimums: bool = True,
+        order_list_id: int = -1,
+        hold_funds: bool = True,
     ) -> Result:
         """Validate, lock funds for and match one order; raise EngineReject if refused.
 
         `max_fill_qty` caps what this call fills; the order then stays `working` (neither
         resting nor final) until `resume` finishes it, which is how sliced fills are injected.
         `enforce_minimums=False` skips LOT_SIZE minimum and NOTIONAL (house liquidity only).
+        Stop orders (`STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`) wait, funds locked, until
+        `trigger_stops` sees a trade cross `stop_price`; an order list's stop leg locks nothing
+        until then, as its other leg holds the funds.
         """
         spec = self.market(symbol)
         acc = self.accounts.get(account_id)
@@ -408,121 +204,82 @@ class MatchingEngine:
             raise EngineReject(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         if side not in (BUY, SELL):
             raise EngineReject(-1100, "Illegal characters found in parameter 'side'.")
-        if type_ in (LIMIT, LIMIT_MAKER):
-            if price is None:
-                raise EngineReject(
-                    -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-                )
-            if qty is None:
-                raise EngineReject(
-                    -1102,
-                    "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.",
-                )
-            if type_ == LIMIT and time_in_force not in ("GTC", "IOC", "FOK"):
-                raise EngineReject(-1115, "Invalid timeInForce.")
-            self._check_filters(spec, type_, qty, price, enforce_minimums)
-            self._check_notional(spec, qty * price, enforce_minimums)
-        elif type_ == MARKET:
-            if price is not None:
-                raise EngineReject(-1106, "Parameter 'price' sent when not required.")
-            if (qty is None) == (quote_qty is None):
-                raise EngineReject(
-                    -1102,
-                    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
-                )
-            if qty is not None:
-                self._check_filters(spec, type_, qty, None)
-            elif quote_qty is not None and quote_qty <= 0:
-                raise EngineReject(-1013, "Invalid quoteOrderQty.")
-            time_in_force = "GTC"
+        time_in_force = validate(
+            spec, type_, qty, price, quote_qty, stop_price, time_in_force, enforce_minimums
+        )
+        self._check_state(account_id, symbol, side, type_, price, stop_price, client_order_id)
+        book = self._books[symbol]
+        limit = price if TRIGGERED_KIND.get(type_, type_) != MARKET else None
+        lock_asset, need = lock_need(
+            spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds,
+            self.last_price(symbol),
+        )  # fmt: skip
+        bal = acc.bal(lock_asset)
+        if need > bal.free:
+            raise EngineReject(-2010, INSUFFICIENT_BALANCE)
+        fok_fails = False
+        if type_ == LIMIT and time_in_force == "FOK":
+            assert qty is not None
+            fillable, _ = simulate(book, side, limit, qty=qty)
+            fok_fails = fillable < qty
+        if validate_only:
+            return Result()
+        order = self._open(
+            EngineOrder(
+                order_id=self._next_order_id,
+                client_order_id=client_order_id or f"sandbox-{self._next_order_id}",
+                account_id=account_id, symbol=symbol, side=side, type=type_,
+                time_in_force=time_in_force,
+                price=price if price is not None else ZERO,
+                orig_qty=qty if qty is not None else ZERO,
+                orig_quote_qty=quote_qty if quote_qty is not None else ZERO,
+                created_ms=now_ms, updated_ms=now_ms, lock_asset=lock_asset, locked=need,
+                stop_price=stop_price if stop_price is not None else ZERO,
+                order_list_id=order_list_id,
+            )
+        )  # fmt: skip
+        result = Result(order=order)
+        result.touch(account_id, lock_asset)
+        result.executions.append(self._exec(order, "NEW", now_ms))
+        if type_ in TRIGGERED_KIND:
+            self.contingent.hold(order)
+        elif fok_fails:
+            self._finish(order, EXPIRED, now_ms, result)
         else:
-            raise EngineReject(-1116, "Invalid orderType.")
+            self._match(order, now_ms, result, max_fill_qty)
+        return result
+
+    def _check_state(
+        self,
+        account_id: str,
+        symbol: str,
+        side: str,
+        type_: str,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        client_order_id: str,
+    ) -> None:
+        """Refuse what the book or the account's orders forbid now (-2010)."""
         if client_order_id and (account_id, symbol, client_order_id) in self._by_client_id:
             existing = self.orders[self._by_client_id[(account_id, symbol, client_order_id)]]
             if not existing.is_final:
                 raise EngineReject(-2010, "Duplicate order sent.")
-
-        book = self._books[symbol]
-        opposite = SELL if side == BUY else BUY
-        limit = price if type_ != MARKET else None
-        if (
-            type_ == LIMIT_MAKER
-            and book.side(opposite)
-            and _crosses(side, limit, next(iter(book.side(opposite))))
-        ):
+        opposite = self._books[symbol].side(SELL if side == BUY else BUY)
+        if type_ == LIMIT_MAKER and opposite and crosses(side, price, next(iter(opposite))):
             raise EngineReject(-2010, "Order would immediately match and take.")
+        if type_ in TRIGGERED_KIND:
+            assert stop_price is not None
+            check_trigger(type_, side, stop_price, self.last_price(symbol))
 
-        # Work out what to lock before touching anything.
-        if side == BUY:
-            lock_asset = spec.quote
-            if type_ == MARKET:
-                if quote_qty is not None:
-                    need = quote_qty
-                    self._check_notional(spec, quote_qty)
-                else:
-                    assert qty is not None
-                    fill_qty, cost = self._simulate(book, side, None, qty=qty)
-                    need = cost
-                    ref = self.last_price(symbol)
-                    if ref is not None:
-                        self._check_notional(spec, qty * ref)
-            else:
-                assert qty is not None and price is not None
-                need = qty * price
-        else:
-            lock_asset = spec.base
-            if type_ == MARKET and quote_qty is not None:
-                fill_qty, _ = self._simulate(book, side, None, quote=quote_qty, step=spec.step)
-                need = fill_qty
-                self._check_notional(spec, quote_qty)
-            else:
-                assert qty is not None
-                need = qty
-                if type_ == MARKET:
-                    ref = self.last_price(symbol)
-                    if ref is not None:
-                        self._check_notional(spec, qty * ref)
-        bal = acc.bal(lock_asset)
-        if need > bal.free:
-            raise EngineReject(-2010, INSUFFICIENT_BALANCE)
-        if type_ == LIMIT and time_in_force == "FOK":
-            assert qty is not None
-            fillable, _ = self._simulate(book, side, limit, qty=qty)
-            fok_fails = fillable < qty
-        else:
-            fok_fails = False
-        if validate_only:
-            return Result()
-
-        order = EngineOrder(
-            order_id=self._next_order_id,
-            client_order_id=client_order_id or f"sandbox-{self._next_order_id}",
-            account_id=account_id,
-            symbol=symbol,
-            side=side,
-            type=type_,
-            time_in_force=time_in_force,
-            price=price if price is not None else ZERO,
-            orig_qty=qty if qty is not None else ZERO,
-            orig_quote_qty=quote_qty if quote_qty is not None else ZERO,
-            created_ms=now_ms,
-            updated_ms=now_ms,
-            lock_asset=lock_asset,
-            locked=need,
-        )
+    def _open(self, order: EngineOrder) -> EngineOrder:
+        """Register a new order and move its funds from free to locked."""
         self._next_order_id += 1
         self.orders[order.order_id] = order
-        self._by_client_id[(account_id, symbol, order.client_order_id)] = order.order_id
-        bal.free -= need
-        bal.locked += need
-        result = Result(order=order)
-        result.touch(account_id, lock_asset)
-        result.executions.append(self._exec(order, "NEW", now_ms))
-        if fok_fails:
-            self._finish(order, EXPIRED, now_ms, result)
-            return result
-        self._match(order, now_ms, result, max_fill_qty)
-        return result
+        self._by_client_id[(order.account_id, order.symbol, order.client_order_id)] = order.order_id
+        bal = self.accounts[order.account_id].bal(order.lock_asset)
+        bal.free -= order.locked
+        bal.locked += order.locked
+        return order
 
     def resume(self, order_id: int, now_ms: int, max_fill_qty: Decimal | None = None) -> Result:
         """Continue matching a `working` order; without a cap, rest or expire what is left."""
@@ -551,50 +308,53 @@ class MatchingEngine:
             raise EngineReject(-2011, "Unknown order sent.")
         result = Result(order=order)
         self._finish(order, CANCELED, now_ms, result)
+        self.contingent.cancel_siblings(order, now_ms, result)
         return result
 
+    def trigger_stops(self, symbol: str, now_ms: int) -> Result:
+        """Activate the stop orders the last trade of `symbol` has crossed."""
+        return self.contingent.trigger(symbol, now_ms)
+
+    def activate(self, order: EngineOrder, now_ms: int, result: Result) -> None:
+        """Turn a triggered stop order into its market or limit order: lock funds, match."""
+        bal = self.accounts[order.account_id].bal(order.lock_asset)
+        bal.locked -= order.locked
+        bal.free += order.locked
+        order.locked = ZERO
+        if order.side == SELL:
+            need = order.orig_qty
+        elif order.kind == MARKET:
+            _, need = simulate(self._books[order.symbol], BUY, None, qty=order.orig_qty)
+        else:
+            need = order.orig_qty * order.price
+        order.triggered = True
+        order.updated_ms = now_ms
+        result.touch(order.account_id, order.lock_asset)
+        if need > bal.free:
+            self._finish(order, EXPIRED, now_ms, result)
+            return
+        bal.free -= need
+        bal.locked += need
+        order.locked = need
+        self._match(order, now_ms, result, None)
+
+    def close(self, order: EngineOrder, status: str, now_ms: int, result: Result) -> None:
+        """End an open order with `status` (CANCELED, EXPIRED), releasing its funds."""
+        self._finish(order, status, now_ms, result)
+
     # -- internals -------------------------------------------------------------------------
-
-    def _simulate(
-        self,
-        book: _Book,
-        side: str,
-        limit: Decimal | None,
-        *,
-        qty: Decimal | None = None,
-        quote: Decimal | None = None,
-        step: Decimal = ZERO,
-    ) -> tuple[Decimal, Decimal]:
-        """Walk the opposite side without changing it: (base filled, quote spent/received)."""
-        filled = ZERO
-        cost = ZERO
-        opposite = SELL if side == BUY else BUY
-        for level_price, level_qty in book.levels(opposite):
-            if not _crosses(side, limit, level_price):
-                break
-            if qty is not None:
-                take = min(level_qty, qty - filled)
-            else:
-                assert quote is not None
-                take = min(level_qty, quantize_down((quote - cost) / level_price, step))
-            if take <= 0:
-                break
-            filled += take
-            cost += take * level_price
-        return filled, cost
-
     def _match(
         self, order: EngineOrder, now_ms: int, result: Result, max_fill_qty: Decimal | None
     ) -> None:
         spec = self.markets[order.symbol]
         book = self._books[order.symbol]
         opposite_levels = book.side(SELL if order.side == BUY else BUY)
-        limit = order.price if order.type != MARKET else None
+        limit = order.price if order.kind != MARKET else None
         budget = max_fill_qty
-        by_quote = order.type == MARKET and order.orig_quote_qty > 0
+        by_quote = order.kind == MARKET and order.orig_quote_qty > 0
         while opposite_levels:
             level_price = next(iter(opposite_levels))
-            if not _crosses(order.side, limit, level_price):
+            if not crosses(order.side, limit, level_price):
                 break
             queue = opposite_levels[level_price]
             maker = queue[0]
@@ -628,7 +388,7 @@ class MatchingEngine:
             order.working = True
             return
         order.working = False
-        if (order.type == LIMIT and order.time_in_force == "GTC") or order.type == LIMIT_MAKER:
+        if (order.kind == LIMIT and order.time_in_force == "GTC") or order.kind == LIMIT_MAKER:
             self._seq += 1
             order.seq = self._seq
             book.add(order)
@@ -670,7 +430,7 @@ class MatchingEngine:
         buyer = self.accounts[buy.account_id]
         qb = buyer.bal(spec.quote)
         # A limit buy locked qty * its limit; release the price improvement with the spend.
-        release = qty * buy.price if buy.type != MARKET else quote_amt
+        release = qty * buy.price if buy.kind != MARKET else quote_amt
         release = min(release, buy.locked)
         qb.locked -= release
         buy.locked -= release
@@ -707,7 +467,7 @@ class MatchingEngine:
             o.executed_qty += qty
             o.cum_quote += quote_amt
             o.updated_ms = now_ms
-            full = o.type != MARKET or o.orig_quote_qty == 0
+            full = o.kind != MARKET or o.orig_quote_qty == 0
             o.status = FILLED if full and o.remaining == 0 else PARTIALLY_FILLED
             result.touch(o.account_id, spec.base, spec.quote)
             result.touch(self.fee_account, fee_asset)
@@ -724,12 +484,16 @@ class MatchingEngine:
                     is_maker=o is maker,
                 )
             )
+            if o.order_list_id >= 0:
+                self.contingent.cancel_siblings(o, now_ms, result)
 
     def _finish(
         self, order: EngineOrder, status: str, now_ms: int, result: Result, emit: bool = True
     ) -> None:
         if order.on_book:
             self._books[order.symbol].remove(order)
+        if order.type in TRIGGERED_KIND and not order.triggered:
+            self.contingent.remove(order)
         if order.locked > 0:
             bal = self.accounts[order.account_id].bal(order.lock_asset)
             bal.locked -= order.locked
@@ -762,6 +526,8 @@ class MatchingEngine:
             created_ms=order.created_ms,
             event_ms=now_ms,
             on_book=order.on_book,
+            stop_price=order.stop_price,
+            order_list_id=order.order_list_id,
             **kw,  # type: ignore[arg-type]
         )
 
@@ -776,24 +542,7 @@ class MatchingEngine:
         house: str = HOUSE_ACCOUNT,
     ) -> Result:
         """Replace the house account's resting orders; crossing levels trade with resting orders."""
-        spec = self.market(symbol)
-        result = Result()
-        for o in self.open_orders(house, symbol):
-            result.merge(self.cancel(house, symbol, now_ms, order_id=o.order_id))
-        bids = list(bids)
-        asks = list(asks)
-        need_quote = sum((p * q for p, q in bids), ZERO)
-        need_base = sum((q for _, q in asks), ZERO)
-        acc = self.add_account(house)
-        # The house never runs dry: top it up to what this book needs.
-        if acc.bal(spec.quote).free < need_quote:
-            acc.bal(spec.quote).free = need_quote
-        if acc.bal(spec.base).free < need_base:
-            acc.bal(spec.base).free = need_base
-        for side, levels in ((SELL, asks), (BUY, bids)):
-            for p, q in levels:
-                result.merge(self._house_order(house, symbol, side, p, q, now_ms, "GTC"))
-        return result
+        return set_house_book(self, symbol, bids, asks, now_ms, house)
 
     def trade_through(
         self,
@@ -805,32 +554,4 @@ class MatchingEngine:
         house: str = HOUSE_ACCOUNT,
     ) -> Result:
         """Have the house send an IOC limit order that trades with resting orders up to `price`."""
-        spec = self.market(symbol)
-        acc = self.add_account(house)
-        if side == BUY and acc.bal(spec.quote).free < qty * price:
-            acc.bal(spec.quote).free = qty * price
-        if side == SELL and acc.bal(spec.base).free < qty:
-            acc.bal(spec.base).free = qty
-        return self._house_order(house, symbol, side, price, qty, now_ms, "IOC")
-
-    def _house_order(
-        self,
-        house: str,
-        symbol: str,
-        side: str,
-        price: Decimal,
-        qty: Decimal,
-        now_ms: int,
-        tif: str,
-    ) -> Result:
-        return self.place(
-            house,
-            symbol,
-            side,
-            LIMIT,
-            now_ms,
-            qty=qty,
-            price=price,
-            time_in_force=tif,
-            enforce_minimums=False,
-        )
+        return house_trade(self, symbol, side, price, qty, now_ms, house)

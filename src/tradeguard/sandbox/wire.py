@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import string
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.money import ZERO
 from tradeguard.sandbox.matching import (
     BUY,
+    ORDER_TYPES,
+    TRIGGERED_KIND,
     EngineOrder,
     Execution,
     MarketSpec,
+    MatchingEngine,
     Trade,
 )
 
 _Q8 = Decimal("0.00000001")
+_BASE62 = string.digits + string.ascii_letters
+
+
+def cancel_client_id(order_id: int) -> str:
+    """The 22-character id Binance gives a cancel sent without `newClientOrderId`."""
+    digest = int.from_bytes(hashlib.sha256(f"cancel:{order_id}".encode()).digest()[:17], "big")
+    out = []
+    for _ in range(22):
+        digest, i = divmod(digest, 62)
+        out.append(_BASE62[i])
+    return "".join(out)
 
 
 def d8(value: Decimal) -> str:
@@ -33,9 +50,9 @@ def symbol_info(spec: MarketSpec) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
@@ -85,12 +102,14 @@ def order_result(
     out: dict[str, Any] = {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "transactTime": now_ms,
     }
     if resp_type == "ACK":
         return out
+    if order.type in TRIGGERED_KIND:
+        out["stopPrice"] = d8(order.stop_price)
     out.update(
         {
             "price": d8(order.price),
@@ -130,7 +149,7 @@ def order_query(order: EngineOrder) -> dict[str, Any]:
     return {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "price": d8(order.price),
         "origQty": d8(order.orig_qty),
@@ -140,25 +159,25 @@ def order_query(order: EngineOrder) -> dict[str, Any]:
         "timeInForce": order.time_in_force,
         "type": order.type,
         "side": order.side,
-        "stopPrice": d8(Decimal(0)),
+        "stopPrice": d8(order.stop_price),
         "icebergQty": d8(Decimal(0)),
         "time": order.created_ms,
         "updateTime": order.updated_ms,
-        "isWorking": order.on_book or order.working,
+        "isWorking": order.on_book or order.working or order.triggered,
         "workingTime": order.created_ms,
         "origQuoteOrderQty": d8(order.orig_quote_qty),
         "selfTradePreventionMode": "NONE",
     }
 
 
-def cancel_result(order: EngineOrder, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
+def cancel_result(order: EngineOrder, cancel_id: str, now_ms: int) -> dict[str, Any]:
     """The answer to `DELETE /api/v3/order`."""
-    return {
+    out = {
         "symbol": order.symbol,
         "origClientOrderId": order.client_order_id,
         "orderId": order.order_id,
-        "orderListId": -1,
-        "clientOrderId": cancel_client_id,
+        "orderListId": order.order_list_id,
+        "clientOrderId": cancel_id,
         "transactTime": now_ms,
         "price": d8(order.price),
         "origQty": d8(order.orig_qty),
@@ -171,6 +190,9 @@ def cancel_result(order: EngineOrder, cancel_client_id: str, now_ms: int) -> dic
         "side": order.side,
         "selfTradePreventionMode": "NONE",
     }
+    if order.type in TRIGGERED_KIND:
+        out["stopPrice"] = d8(order.stop_price)
+    return out
 
 
 def my_trade(t: Trade, account_id: str, spec: MarketSpec) -> list[dict[str, Any]]:
@@ -207,15 +229,15 @@ def execution_report(e: Execution) -> dict[str, Any]:
         "e": "executionReport",
         "E": e.event_ms,
         "s": e.symbol,
-        "c": e.client_order_id if not canceled else f"cancel-{e.order_id}",
+        "c": e.client_order_id if not canceled else cancel_client_id(e.order_id),
         "S": e.side,
         "o": e.type,
         "f": e.time_in_force,
         "q": d8(e.orig_qty),
         "p": d8(e.price),
-        "P": d8(Decimal(0)),
+        "P": d8(e.stop_price),
         "F": d8(Decimal(0)),
-        "g": -1,
+        "g": e.order_list_id,
         "C": e.client_order_id if canceled else "",
         "x": e.exec_type,
         "X": e.status,
@@ -255,3 +277,74 @@ def account_position(now_ms: int, balances: list[tuple[str, Decimal, Decimal]]) 
 def side_of_taker(t: Trade) -> str:
     """The aggressor side of a trade."""
     return "SELL" if t.buyer_is_maker else BUY
+
+
+def book_ticker_row(engine: MatchingEngine, symbol: str) -> dict[str, Any]:
+    """One row of `GET /api/v3/ticker/bookTicker`."""
+    bid, ask = engine.best(symbol)
+    return {
+        "symbol": symbol,
+        "bidPrice": d8(bid[0] if bid else ZERO),
+        "bidQty": d8(bid[1] if bid else ZERO),
+        "askPrice": d8(ask[0] if ask else ZERO),
+        "askQty": d8(ask[1] if ask else ZERO),
+    }
+
+
+def ticker_row(engine: MatchingEngine, symbol: str, now: int) -> dict[str, Any]:
+    """One row of `GET /api/v3/ticker/24hr` over the last 24 hours of trades."""
+    trades = [t for t in engine.trades[symbol] if t.time_ms >= now - 86_400_000]
+    bid, ask = engine.best(symbol)
+    last = engine.last_price(symbol) or ZERO
+    open_ = trades[0].price if trades else last
+    vol = sum((t.qty for t in trades), ZERO)
+    qvol = sum((t.quote_qty for t in trades), ZERO)
+    change = last - open_
+    return {
+        "symbol": symbol,
+        "priceChange": d8(change),
+        "priceChangePercent": f"{(change / open_ * 100 if open_ else ZERO):.3f}",
+        "weightedAvgPrice": d8(qvol / vol if vol else last),
+        "prevClosePrice": d8(open_),
+        "lastPrice": d8(last),
+        "lastQty": d8(trades[-1].qty if trades else ZERO),
+        "bidPrice": d8(bid[0] if bid else ZERO),
+        "bidQty": d8(bid[1] if bid else ZERO),
+        "askPrice": d8(ask[0] if ask else ZERO),
+        "askQty": d8(ask[1] if ask else ZERO),
+        "openPrice": d8(open_),
+        "highPrice": d8(max((t.price for t in trades), default=last)),
+        "lowPrice": d8(min((t.price for t in trades), default=last)),
+        "volume": d8(vol),
+        "quoteVolume": d8(qvol),
+        "openTime": now - 86_400_000,
+        "closeTime": now,
+        "firstId": trades[0].trade_id if trades else -1,
+        "lastId": trades[-1].trade_id if trades else -1,
+        "count": len(trades),
+    }
+
+
+def order_list_result(
+    list_id: int,
+    list_client_id: str,
+    status: tuple[str, str],
+    orders: list[EngineOrder],
+    reports: list[dict[str, Any]],
+    now_ms: int,
+) -> dict[str, Any]:
+    """The answer to `POST /api/v3/orderList/oco`: the list, its orders and their reports."""
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": status[0],
+        "listOrderStatus": status[1],
+        "listClientOrderId": list_client_id,
+        "transactionTime": now_ms,
+        "symbol": orders[0].symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in orders
+        ],
+        "orderReports": reports,
+    }

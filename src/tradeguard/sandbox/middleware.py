@@ -1,0 +1,108 @@
+"""Around every request: loopback-only admin, injected faults, request weight, error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import InvalidOperation
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from tradeguard.sandbox.matching import EngineReject
+from tradeguard.sandbox.params import ApiError, error_response
+from tradeguard.sandbox.ratelimit import request_weight
+
+if TYPE_CHECKING:
+    from tradeguard.sandbox.server import SandboxExchange
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_API_CODE = web.ResponseKey("api_code", int)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_middleware(ex: SandboxExchange) -> Middleware:
+    """The exchange's aiohttp middleware."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/admin"):
+            return await _admin(request, handler)
+        if not (path.startswith("/api/") or path.startswith("/sapi/")):
+            return await handler(request)
+        resp = await _api(ex, request, handler)
+        if ex.request_log is not None:
+            body = (await request.text()) if request.can_read_body else ""
+            ex.request_log.write(
+                ex.now_ms(), request.method, path, request.query_string, body,
+                request.headers.get("X-MBX-APIKEY"), resp.status,
+                resp.get(_API_CODE),
+            )  # fmt: skip
+        return resp
+
+    return middleware
+
+
+async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.remote not in _LOOPBACK:
+        return error_response(ApiError(-2015, "Admin endpoints answer loopback only.", 403))
+    try:
+        return await handler(request)
+    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+        return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
+    except EngineReject as exc:
+        return error_response(ApiError(exc.code, exc.msg, exc.http_status))
+
+
+def _coded(exc: ApiError) -> web.Response:
+    resp = error_response(exc)
+    resp[_API_CODE] = exc.code
+    return resp
+
+
+async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    delay = ex.faults.latency_for(path)
+    if delay:
+        await asyncio.sleep(delay / 1000)
+    if ex.faults.take_5xx():
+        return web.Response(status=503, text="Service Unavailable.")
+    now = ex.now_ms()
+    if ex.faults.take_429():
+        burst = _coded(
+            ApiError(-1003, "Too many requests; current limit is exceeded. (injected)", 429)
+        )
+        burst.headers["Retry-After"] = "1"
+        return burst
+    ip = request.remote or "?"
+    verdict = ex.limiter.check(ip, request_weight(request.method, path, dict(request.query)), now)
+    if not verdict.allowed:
+        if verdict.status == 418:
+            msg = (
+                f"Way too much request weight used; IP banned until "
+                f"{verdict.banned_until_ms}. Please use WebSocket Streams for live "
+                "updates to avoid bans."
+            )
+        else:
+            msg = (
+                "Too much request weight used; current limit is "
+                f"{ex.limiter.limit_per_minute} request weight per 1 MINUTE. Please use "
+                "WebSocket Streams for live updates to avoid polling the API."
+            )
+        refused = _coded(ApiError(-1003, msg, verdict.status))
+        refused.headers["Retry-After"] = str(verdict.retry_after_s)
+        refused.headers["X-MBX-USED-WEIGHT-1M"] = str(verdict.used_weight)
+        return refused
+    resp: web.StreamResponse
+    try:
+        resp = await handler(request)
+    except ApiError as exc:
+        resp = _coded(exc)
+    except EngineReject as exc:
+        resp = _coded(ApiError(exc.code, exc.msg, exc.http_status))
+    resp.headers["X-MBX-USED-WEIGHT-1M"] = str(verdict.used_weight)
+    resp.headers["X-MBX-USED-WEIGHT"] = str(verdict.used_weight)
+    return resp

@@ -1,0 +1,236 @@
+"""Signed order endpoints: place, test, query, cancel, open and past orders, own trades."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tradeguard.model.money import quantize_down
+from tradeguard.sandbox.auth import ApiKey
+from tradeguard.sandbox.matching import BUY, ORDER_TYPES, SELL, EngineOrder, EngineReject
+from tradeguard.sandbox.params import ApiError, int_param, num, required
+from tradeguard.sandbox.wire import (
+    cancel_client_id,
+    cancel_result,
+    my_trade,
+    order_query,
+    order_result,
+)
+
+if TYPE_CHECKING:
+    from tradeguard.sandbox.server import SandboxExchange
+
+_CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_TIF_TYPES = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+
+
+def client_id(params: dict[str, str], name: str) -> str:
+    """A client order id parameter, checked against Binance's pattern ('' when absent)."""
+    cid = params.get(name, "")
+    if cid and not _CLIENT_ID_RE.match(cid):
+        raise ApiError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is "
+            "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+        )
+    return cid
+
+
+def order_args(engine: Any, params: dict[str, str]) -> dict[str, Any]:
+    """The engine's `place` arguments from a new-order request, checked as Binance does."""
+    symbol = required(params, "symbol")
+    spec = engine.market(symbol)
+    side = required(params, "side").upper()
+    if side not in (BUY, SELL):
+        raise ApiError(
+            -1100, "Illegal characters found in parameter 'side'; legal range is 'BUY', 'SELL'."
+        )
+    type_ = required(params, "type").upper()
+    if type_ not in ORDER_TYPES:
+        raise ApiError(-1116, "Invalid orderType.")
+    tif = params.get("timeInForce", "")
+    if type_ in _TIF_TYPES and not tif:
+        raise ApiError(
+            -1102,
+            "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
+        )
+    if type_ not in _TIF_TYPES and tif:
+        raise ApiError(-1106, "Parameter 'timeInForce' sent when not required.")
+    return {
+        "spec": spec,
+        "symbol": symbol,
+        "side": side,
+        "type_": type_,
+        "qty": num(params, "quantity"),
+        "price": num(params, "price"),
+        "quote_qty": num(params, "quoteOrderQty"),
+        "stop_price": num(params, "stopPrice"),
+        "time_in_force": tif or "GTC",
+        "client_order_id": client_id(params, "newClientOrderId"),
+        "resp_type": params.get("newOrderRespType", "FULL").upper(),
+    }
+
+
+class OrderRoutes:
+    """Handlers of the signed order endpoints."""
+
+    def __init__(self, ex: SandboxExchange) -> None:
+        self.ex = ex
+        self.engine = ex.engine
+
+    def register(self, r: web.UrlDispatcher) -> None:
+        """Add the routes to an app's router."""
+        r.add_post("/api/v3/order", self.new_order)
+        r.add_post("/api/v3/order/test", self.test_order)
+        r.add_get("/api/v3/order", self.get_order)
+        r.add_delete("/api/v3/order", self.cancel_order)
+        r.add_get("/api/v3/openOrders", self.open_orders)
+        r.add_delete("/api/v3/openOrders", self.cancel_open_orders)
+        r.add_get("/api/v3/allOrders", self.all_orders)
+        r.add_get("/api/v3/myTrades", self.my_trades)
+
+    def _place(self, account_id: str, a: dict[str, Any], **kw: Any) -> Any:
+        return self.engine.place(
+            account_id, a["symbol"], a["side"], a["type_"], self.ex.now_ms(),
+            qty=a["qty"], price=a["price"], quote_qty=a["quote_qty"],
+            stop_price=a["stop_price"], time_in_force=a["time_in_force"],
+            client_order_id=a["client_order_id"], **kw,
+        )  # fmt: skip
+
+    async def new_order(self, request: web.Request) -> web.StreamResponse:
+        key, params = await self.ex.auth.signed(request)
+        a = order_args(self.engine, params)
+        spec = a["spec"]
+        now = self.ex.now_ms()
+        slices = self.ex.faults.partial_fills
+        cap: Decimal | None = None
+        if slices > 1 and a["qty"] is not None:
+            cap = max(quantize_down(a["qty"] / slices, spec.step), spec.step)
+        result = self._place(key.account_id, a, max_fill_qty=cap)
+        withheld = key.account_id if self.ex.faults.take_report_drop() else None
+        self.ex.publish(result, {a["symbol"]}, withhold_reports_of=withheld)
+        order = result.order
+        assert order is not None
+        if order.working:
+            self.ex.spawn(self._fill_in_slices(order, cap))
+        if self.ex.faults.take_drop():
+            # Executed, but the client never hears back: close the socket unanswered.
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        return web.json_response(order_result(order, result.trades, a["resp_type"], now, spec))
+
+    async def _fill_in_slices(self, order: EngineOrder, cap: Decimal | None) -> None:
+        faults = self.ex.faults
+        for i in range(1, max(faults.partial_fills, 2)):
+            await asyncio.sleep(0.01)
+            if order.is_final or not order.working:
+                return
+            last = i >= faults.partial_fills - 1
+            result = self.engine.resume(order.order_id, self.ex.now_ms(), None if last else cap)
+            self.ex.publish(result, {order.symbol})
+        if order.working:
+            self.ex.publish(
+                self.engine.resume(order.order_id, self.ex.now_ms(), None), {order.symbol}
+            )
+
+    async def test_order(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        self._place(key.account_id, order_args(self.engine, params), validate_only=True)
+        return web.json_response({})
+
+    def _find(self, key: ApiKey, params: dict[str, str]) -> EngineOrder:
+        symbol = required(params, "symbol")
+        self.engine.market(symbol)
+        if "orderId" in params:
+            oid = int_param(params, "orderId")
+            return self.engine.find_order(key.account_id, symbol, order_id=oid)
+        if "origClientOrderId" in params:
+            return self.engine.find_order(
+                key.account_id, symbol, client_order_id=params["origClientOrderId"]
+            )
+        raise ApiError(
+            -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+        )
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        return web.json_response(order_query(self._find(key, params)))
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        symbol = required(params, "symbol")
+        try:
+            order = self._find(key, params)
+        except EngineReject:
+            raise ApiError(-2011, "Unknown order sent.") from None
+        result = self.engine.cancel(
+            key.account_id, symbol, self.ex.now_ms(), order_id=order.order_id
+        )
+        self.ex.publish(result, {symbol})
+        cancel_id = client_id(params, "newClientOrderId") or cancel_client_id(order.order_id)
+        return web.json_response(cancel_result(order, cancel_id, self.ex.now_ms()))
+
+    async def cancel_open_orders(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        symbol = required(params, "symbol")
+        self.engine.market(symbol)
+        open_ = self.engine.open_orders(key.account_id, symbol)
+        if not open_:
+            raise ApiError(-2011, "Unknown order sent.")
+        rows = []
+        for order in open_:
+            if order.is_final:
+                continue  # cancelled with its order list
+            result = self.engine.cancel(
+                key.account_id, symbol, self.ex.now_ms(), order_id=order.order_id
+            )
+            self.ex.publish(result, {symbol})
+            rows.append(cancel_result(order, cancel_client_id(order.order_id), self.ex.now_ms()))
+        return web.json_response(rows)
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        symbol = params.get("symbol")
+        if symbol:
+            self.engine.market(symbol)
+        return web.json_response(
+            [order_query(o) for o in self.engine.open_orders(key.account_id, symbol)]
+        )
+
+    async def all_orders(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        symbol = required(params, "symbol")
+        self.engine.market(symbol)
+        limit = min(int(params.get("limit", "500")), 1000)
+        rows = [
+            o
+            for o in self.engine.orders.values()
+            if o.account_id == key.account_id
+            and o.symbol == symbol
+            and o.order_id >= int(params.get("orderId", "0"))
+            and o.created_ms >= int(params.get("startTime", "0"))
+        ]
+        return web.json_response([order_query(o) for o in rows[:limit]])
+
+    async def my_trades(self, request: web.Request) -> web.Response:
+        key, params = await self.ex.auth.signed(request)
+        symbol = required(params, "symbol")
+        spec = self.engine.market(symbol)
+        limit = min(int(params.get("limit", "500")), 1000)
+        from_id = int(params.get("fromId", "0"))
+        start = int(params.get("startTime", "0"))
+        end = int(params.get("endTime", str(2**62)))
+        order_id = int(params["orderId"]) if "orderId" in params else None
+        rows: list[dict[str, Any]] = []
+        for t in self.engine.trades[symbol]:
+            if t.trade_id < from_id or not start <= t.time_ms <= end:
+                continue
+            for row in my_trade(t, key.account_id, spec):
+                if order_id is None or row["orderId"] == order_id:
+                    rows.append(row)
+        return web.json_response(rows[:limit])

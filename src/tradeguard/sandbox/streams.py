@@ -1,0 +1,192 @@
+"""Websocket connections: market streams (raw and combined), listen-key user streams, fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tradeguard.sandbox.faults import Faults
+
+KLINE_INTERVALS = (
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h",
+    "1d", "3d", "1w", "1M",
+)  # fmt: skip
+_KINDS = frozenset(
+    {"trade", "aggtrade", "bookticker", "depth", "depth@100ms", "depth@1000ms", "ticker",
+     "miniticker"}
+)  # fmt: skip
+_NAME_RE = re.compile(r"^([a-z0-9]{2,30})@(.+)$")
+
+
+def stream_name(raw: str, symbols: Callable[[str], bool]) -> str | None:
+    """The canonical name of a market stream (`btcusdt@kline_1m`), or None if unsupported.
+
+    The symbol and kind are lower-cased as Binance does; a kline interval keeps its case
+    (`1m` is a minute, `1M` a month).
+    """
+    m = _NAME_RE.match(raw.strip().lower())
+    if m is None or not symbols(m.group(1).upper()):
+        return None
+    kind = m.group(2)
+    if kind.startswith("kline_"):
+        interval = raw.strip().split("@", 1)[1][len("kline_") :]
+        return f"{m.group(1)}@kline_{interval}" if interval in KLINE_INTERVALS else None
+    return f"{m.group(1)}@{kind}" if kind in _KINDS else None
+
+
+@dataclass(eq=False)
+class WsConn:
+    """One websocket: its mode, market streams, user stream and outgoing queue."""
+
+    ws: web.WebSocketResponse
+    mode: str  # "raw", "combined" or "wsapi"
+    streams: set[str] = field(default_factory=set)
+    account_id: str | None = None  # raw listen-key user stream
+    subs: dict[int, str] = field(default_factory=dict)  # ws-api subscription id -> account
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    sent: int = 0
+
+
+class StreamHub:
+    """Every open websocket and the routing of events to them."""
+
+    def __init__(self, faults: Faults, symbols: Callable[[str], bool]) -> None:
+        self.faults = faults
+        self.conns: set[WsConn] = set()
+        self._symbols = symbols
+        self._writers: set[asyncio.Task[None]] = set()
+
+    async def open(self, request: web.Request, mode: str) -> WsConn:
+        """Accept a websocket and start its writer."""
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+        await ws.prepare(request)
+        conn = WsConn(ws=ws, mode=mode)
+        self.conns.add(conn)
+        task = asyncio.get_running_loop().create_task(self._writer(conn))
+        self._writers.add(task)
+        task.add_done_callback(self._writers.discard)
+        return conn
+
+    async def close_all(self) -> None:
+        """Close every websocket and stop the writers."""
+        for conn in list(self.conns):
+            await conn.ws.close()
+        for task in list(self._writers):
+            task.cancel()
+
+    def drop_all(self) -> int:
+        """Drop every connection now; return how many were open."""
+        n = len(self.conns)
+        for conn in list(self.conns):
+            conn.queue.put_nowait(None)
+        return n
+
+    async def _writer(self, conn: WsConn) -> None:
+        try:
+            while True:
+                text = await conn.queue.get()
+                if text is None:
+                    break
+                await conn.ws.send_str(text)
+                conn.sent += 1
+                every = self.faults.disconnect_ws_every_n
+                if every and conn.sent >= every:
+                    break
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self.conns.discard(conn)
+            with contextlib.suppress(Exception):
+                await conn.ws.close()
+
+    def send(self, conn: WsConn, payload: Any) -> None:
+        """Queue one JSON message (twice under the duplicate-messages fault)."""
+        text = json.dumps(payload)
+        conn.queue.put_nowait(text)
+        if self.faults.duplicate_ws_messages:
+            conn.queue.put_nowait(text)
+
+    def names(self, raw: list[str]) -> tuple[list[str], str | None]:
+        """Canonical stream names, and the first unsupported one (None if all are valid)."""
+        out: list[str] = []
+        for r in raw:
+            name = stream_name(r, self._symbols)
+            if name is None:
+                return out, r
+            out.append(name)
+        return out, None
+
+    async def read_loop(
+        self, conn: WsConn, on_wsapi: Callable[[WsConn, dict[str, Any]], None]
+    ) -> None:
+        """Answer requests on a connection until it closes."""
+        try:
+            async for msg in conn.ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    req = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
+                    continue
+                if conn.mode == "wsapi":
+                    on_wsapi(conn, req)
+                else:
+                    self.stream_request(conn, req)
+        finally:
+            self.conns.discard(conn)
+            conn.queue.put_nowait(None)
+
+    def stream_request(self, conn: WsConn, req: dict[str, Any]) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS on a market stream connection."""
+        method = req.get("method")
+        rid = req.get("id")
+        params = [str(p) for p in (req.get("params") or [])]
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            names, bad = self.names(params)
+            if bad is not None:
+                msg = f"Invalid request: unknown stream '{bad}'"
+                self.send(conn, {"error": {"code": 2, "msg": msg}, "id": rid})
+                return
+            if method == "SUBSCRIBE":
+                conn.streams.update(names)
+            else:
+                conn.streams.difference_update(names)
+            self.send(conn, {"result": None, "id": rid})
+        elif method == "LIST_SUBSCRIPTIONS":
+            self.send(conn, {"result": sorted(conn.streams), "id": rid})
+        else:
+            msg = f"Invalid request: unknown method {method!r}"
+            self.send(conn, {"error": {"code": 2, "msg": msg}, "id": rid})
+
+    def to_account(self, account_id: str, event: dict[str, Any]) -> None:
+        """Send a user data event to every stream of that account."""
+        for conn in list(self.conns):
+            if conn.account_id == account_id:
+                self.send(conn, event)
+            for sub_id, acc in conn.subs.items():
+                if acc == account_id:
+                    self.send(conn, {"subscriptionId": sub_id, "event": event})
+
+    def to_stream(self, name: str, event: dict[str, Any]) -> None:
+        """Send a market event to the subscribers of stream `name` (depth covers depth@100ms)."""
+        is_depth = name.endswith("@depth")
+        for conn in list(self.conns):
+            for sub in conn.streams:
+                if sub == name or (is_depth and sub.startswith(name + "@")):
+                    if conn.mode == "combined":
+                        self.send(conn, {"stream": sub, "data": event})
+                    else:
+                        self.send(conn, event)
+                    break
+
+    def wanted(self, prefix: str) -> set[str]:
+        """Subscribed stream names starting with `prefix` (e.g. the klines of one symbol)."""
+        return {s for conn in self.conns for s in conn.streams if s.startswith(prefix)}
