@@ -38,7 +38,12 @@ class Denial:
 
 
 class Check:
-    """One intent under check; order rules fill in the figures the later rules read."""
+    """The intent under check; order rules fill in the figures the later rules read.
+
+    The engine keeps one and reuses it for every check (`start`): a figure is always written by
+    the rule that owns it before a later rule reads it, so only the inputs and the figures an
+    approval reads without a rule having set them (`bound`, `exposure`) are reset.
+    """
 
     __slots__ = (
         "bound",
@@ -46,6 +51,7 @@ class Check:
         "equity",
         "equity_usd",
         "exposure",
+        "held",
         "inst",
         "intent",
         "market",
@@ -60,20 +66,13 @@ class Check:
         "reducing",
         "usd_rate",
     )
+    intent: OrderIntent
+    portfolio: PortfolioView
+    market: MarketView
+    now: int
 
-    def __init__(
-        self,
-        engine: RiskEngine,
-        intent: OrderIntent,
-        portfolio: PortfolioView,
-        market: MarketView,
-        now: int,
-    ) -> None:
+    def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
-        self.intent = intent
-        self.portfolio = portfolio
-        self.market = market
-        self.now = now
         self.inst: Instrument | None = None
         self.mid = ZERO
         self.price: Decimal | None = None
@@ -87,6 +86,19 @@ class Check:
         self.equity_usd = ZERO
         self.order_risk = ZERO
         self.exposure: Exposure | None = None
+        self.held = False  # the intent's (venue, symbol, strategy) already holds exposure
+
+    def start(
+        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, now: int
+    ) -> Check:
+        """Set the inputs of a new check and clear what an approval could read unset."""
+        self.intent = intent
+        self.portfolio = portfolio
+        self.market = market
+        self.now = now
+        self.bound = None
+        self.exposure = None
+        return self
 
 
 class Rule:

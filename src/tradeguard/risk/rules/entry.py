@@ -9,10 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
-from tradeguard.model.money import fmt
+from tradeguard.model.money import ZERO, fmt
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.valuation import STABLECOINS
+
+_BUY = Side.BUY
 
 
 class ValuationRule(Rule):
@@ -32,9 +34,14 @@ class ValuationRule(Rule):
 
 class MinAccountBalance(Rule):
     key, code = "min_account_balance_usd", "MIN_ACCOUNT_BALANCE"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.min_account_balance_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.min_account_balance_usd
+        limit = self.limit
         if c.equity_usd >= limit:
             return None
         return self.deny(
@@ -55,7 +62,7 @@ class NoEquity(Rule):
         return None
 
     def check(self, c: Check) -> Denial | None:
-        if c.equity > 0:
+        if c.equity > ZERO:
             return None
         return self.deny(
             c.equity,
@@ -67,9 +74,14 @@ class NoEquity(Rule):
 
 class MaxOrderNotional(Rule):
     key, code = "max_order_notional_usd", "MAX_ORDER_NOTIONAL"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_order_notional_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.max_order_notional_usd
+        limit = self.limit
         if c.notional_usd <= limit:
             return None
         return self.deny(
@@ -89,10 +101,10 @@ class MaxOrderNotionalPct(Rule):
         self.fraction = frac(config.max_order_notional_pct)
 
     def check(self, c: Check) -> Denial | None:
-        pct = self.config.max_order_notional_pct
         cap = c.equity_usd * self.fraction
         if c.notional_usd <= cap:
             return None
+        pct = self.config.max_order_notional_pct
         return self.deny(
             c.notional_usd,
             cap,
@@ -104,9 +116,14 @@ class MaxOrderNotionalPct(Rule):
 
 class MinOrderNotional(Rule):
     key, code = "min_order_notional_usd", "MIN_ORDER_NOTIONAL"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.min_order_notional_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.min_order_notional_usd
+        limit = self.limit
         if c.notional_usd >= limit:
             return None
         return self.deny(
@@ -123,7 +140,7 @@ class DailyLossLimit(Rule):
     def check(self, c: Check) -> Denial | None:
         day_start, limit, _, _ = c.engine.loss_limits(c.now, c.equity)
         loss = day_start - c.equity
-        if loss <= 0 or loss < limit:
+        if loss <= ZERO or loss < limit:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -144,7 +161,7 @@ class WeeklyLossLimit(Rule):
     def check(self, c: Check) -> Denial | None:
         _, _, week_start, limit = c.engine.loss_limits(c.now, c.equity)
         loss = week_start - c.equity
-        if limit is None or loss <= 0 or loss < limit:
+        if limit is None or loss <= ZERO or loss < limit:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -177,12 +194,17 @@ class Cooldown(Rule):
 
 class MaxTradesPerDay(Rule):
     key, code = "max_trades_per_day", "MAX_TRADES_PER_DAY"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_trades_per_day
 
     def applies(self, valuation_is_usd: bool) -> bool:
-        return self.config.max_trades_per_day is not None
+        return self.limit is not None
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.max_trades_per_day
+        limit = self.limit
         n = c.engine.trades_today
         if limit is None or n < limit:
             return None
@@ -196,12 +218,17 @@ class MaxTradesPerDay(Rule):
 
 class MaxOpenPositions(Rule):
     key, code = "max_open_positions", "MAX_OPEN_POSITIONS"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_open_positions
 
     def check(self, c: Check) -> Denial | None:
-        exposure, i = c.exposure, c.intent
+        exposure = c.exposure
         assert exposure is not None
-        n, limit = len(exposure.keys), self.config.max_open_positions
-        if n < limit or (i.venue, i.symbol, i.strategy_id) in exposure.keys:
+        n, limit = len(exposure.keys), self.limit
+        if n < limit or c.held:
             return None
         return self.deny(
             Decimal(n),
@@ -221,9 +248,9 @@ class OnePositionPerStrategy(Rule):
         exposure, i = c.exposure, c.intent
         assert exposure is not None
         if (
-            not self.config.one_position_per_strategy
+            c.held
+            or not self.config.one_position_per_strategy
             or i.strategy_id not in exposure.strategies
-            or (i.venue, i.symbol, i.strategy_id) in exposure.keys
         ):
             return None
         return self.deny(
@@ -244,11 +271,11 @@ class PortfolioHeat(Rule):
 
     def check(self, c: Check) -> Denial | None:
         assert c.exposure is not None
-        pct = self.config.max_portfolio_heat_pct
         heat = c.exposure.heat_usd + c.order_risk
         cap = c.equity_usd * self.fraction
         if heat <= cap:
             return None
+        pct = self.config.max_portfolio_heat_pct
         return self.deny(
             heat,
             cap,
@@ -267,14 +294,14 @@ class StableReserve(Rule):
         self.fraction = frac(config.stable_reserve_pct)
 
     def check(self, c: Check) -> Denial | None:
-        if c.intent.side is not Side.BUY or c.quote not in STABLECOINS:
+        if c.intent.side is not _BUY or c.quote not in STABLECOINS:
             return None
         assert c.exposure is not None
-        pct = self.config.stable_reserve_pct
         after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
         reserve = c.equity_usd * self.fraction
         if after >= reserve:
             return None
+        pct = self.config.stable_reserve_pct
         return self.deny(
             after,
             reserve,

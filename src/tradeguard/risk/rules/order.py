@@ -15,11 +15,15 @@ from tradeguard.risk.valuation import STABLECOINS
 ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
+# bound once: enum members read on every check
+_BUY = Side.BUY
+_LIMIT = OrderType.LIMIT
+_REDUCING = TradingState.REDUCING
 
 
 def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> Decimal:
     """The worst price a market order may fill at; rounded toward the mid, within the cap."""
-    if side is Side.BUY:
+    if side is _BUY:
         raw = mid * (_ONE + slip_frac)
         return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > 0 else raw
     raw = mid * (_ONE - slip_frac)
@@ -33,13 +37,18 @@ def shrinks(net: Decimal, side: Side, amount: Decimal) -> bool:
 
 class VenueBreakerRule(Rule):
     key, code = "venue_error_threshold", "VENUE_BREAKER_OPEN"
+    __slots__ = ("half_open_ms",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.half_open_ms = config.venue_half_open_after_s * 1000
 
     def check(self, c: Check) -> Denial | None:
         venue = c.intent.venue
         breaker = c.engine.venue_breakers.get(venue)
-        after_s = self.config.venue_half_open_after_s
-        if breaker is None or breaker.allows(c.now, after_s * 1000):
+        if breaker is None or breaker.allows(c.now, self.half_open_ms):
             return None
+        after_s = self.config.venue_half_open_after_s
         return self.deny(
             None,
             None,
@@ -51,14 +60,20 @@ class VenueBreakerRule(Rule):
 
 class StaleDataRule(Rule):
     key, code = "stale_data_s", "STALE_MARKET_DATA"
+    __slots__ = ("limit_ms",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit_ms = config.stale_data_s * 1000
 
     def check(self, c: Check) -> Denial | None:
         symbol = c.intent.symbol
         last = c.market.last_update_ms(symbol)
-        limit_s = self.config.stale_data_s
-        if last is not None and c.now - last <= limit_s * 1000:
-            c.engine.data_fresh(c.intent, c.now)
+        if last is not None and c.now - last <= self.limit_ms:
+            if symbol in c.engine.stale_symbols:
+                c.engine.data_fresh(c.intent, c.now)
             return None
+        limit_s = self.config.stale_data_s
         age = None if last is None else Decimal(c.now - last) / 1000
         c.engine.data_stale(c.intent, c.now, age)
         seen = "never" if age is None else f"{age} s ago"
@@ -79,8 +94,8 @@ class InstrumentRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i = c.intent
-        c.inst = c.market.instrument(i.venue, i.symbol)
-        if c.inst is not None:
+        c.inst = inst = c.market.instrument(i.venue, i.symbol)
+        if inst is not None:
             return None
         return self.deny(
             None,
@@ -113,7 +128,7 @@ class PriceRule(Rule):
                 "NO_REFERENCE_PRICE",
             )
         c.mid = mid
-        if i.type is OrderType.LIMIT:
+        if i.type is _LIMIT:
             return self._limit(c, mid)
         c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
         violation = inst.violation(i.amount, None)
@@ -127,7 +142,7 @@ class PriceRule(Rule):
                 f"order rejected: notional {notional} {inst.quote} is below the minimum "
                 f"{inst.min_notional} for {i.symbol}",
             )
-        return _instrument_denial(c, violation)
+        return None if violation is None else _instrument_denial(c, violation)
 
     def _limit(self, c: Check, mid: Decimal) -> Denial | None:
         i, inst = c.intent, c.inst
@@ -151,12 +166,11 @@ class PriceRule(Rule):
                 f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
             )
         c.price = price
-        return _instrument_denial(c, inst.violation(i.amount, price))
+        violation = inst.violation(i.amount, price)
+        return None if violation is None else _instrument_denial(c, violation)
 
 
-def _instrument_denial(c: Check, violation: InstrumentViolation | None) -> Denial | None:
-    if violation is None:
-        return None
+def _instrument_denial(c: Check, violation: InstrumentViolation) -> Denial:
     return Denial(
         violation.code,
         "instrument",
@@ -176,8 +190,8 @@ class ReduceOnlyRule(Rule):
     def check(self, c: Check) -> Denial | None:
         i = c.intent
         c.net = net = c.portfolio.net_quantity(i.venue, i.symbol)
-        c.reducing = shrinks(net, i.side, i.amount)
-        if not i.reduce_only or c.reducing:
+        c.reducing = reducing = bool(net) and shrinks(net, i.side, i.amount)
+        if not i.reduce_only or reducing:
             return None
         return self.deny(
             i.amount,
@@ -198,11 +212,7 @@ class ReducingStateRule(Rule):
         engine = c.engine
         # An arbitrage unwind trades a stranded asset back to where the cycle started: it
         # shrinks exposure though no position of its own says so.
-        if (
-            engine.state is not TradingState.REDUCING
-            or c.reducing
-            or c.intent.tag == ARB_UNWIND_TAG
-        ):
+        if engine.state is not _REDUCING or c.reducing or c.intent.tag == ARB_UNWIND_TAG:
             return None
         return self.deny(
             None,
