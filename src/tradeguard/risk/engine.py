@@ -22,7 +22,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
@@ -61,7 +61,6 @@ KILL_FLATTEN_TAG = "kill-flatten"
 _HALTED = TradingState.HALTED
 _BUY = Side.BUY
 _APPROVED = EventKind.RISK_APPROVED
-_ONE = Decimal(1)
 CEILING_OVERRIDE = "risk.ceiling_override"
 # Summed exposure is re-read after every fill and at least this often (marks, cancels).
 _EXPOSURE_MAX_AGE_MS = 1_000
@@ -161,7 +160,8 @@ class RiskEngine(RiskObservers):
             c = Check(self)
         else:
             self._spare = None
-        c.start(intent, portfolio, market, now)
+        c.intent, c.portfolio, c.market, c.now = intent, portfolio, market, now
+        c.bound = None  # set for market orders only
         denial = None
         for check in self._order_rules:
             denial = check(c)
@@ -195,7 +195,7 @@ class RiskEngine(RiskObservers):
         if exposure is None or now - exposure.ts >= _EXPOSURE_MAX_AGE_MS:
             k = self.valuation.usd_per_unit
             exposure = self._exposure = self._meter.measure(
-                c.portfolio, c.market, now, _ONE if k is None else k
+                c.portfolio, c.market, now, ONE if k is None else k
             )
         c.exposure = exposure
         i = c.intent
@@ -206,10 +206,10 @@ class RiskEngine(RiskObservers):
         else:
             k = self.valuation.usd_per_unit
             c.equity_usd = equity if k is None else equity * k
-        stop, price = i.stop_loss, c.price
-        assert price is not None
+        stop = i.stop_loss
         if stop is not None:
-            c.order_risk = i.amount * abs(price - stop) * c.usd_rate
+            risk = i.amount * abs(c.price - stop)
+            c.order_risk = risk if c.usd_rate is ONE else risk * c.usd_rate
         else:
             c.order_risk = c.notional_usd * self._assumed_stop_frac
         for check in self._entry_rules:
@@ -222,12 +222,12 @@ class RiskEngine(RiskObservers):
         """Count an approval: order rate, a half-open breaker's probe, exposure, trades today."""
         intent = c.intent
         venue = intent.venue
-        self._rate.take(venue)
-        breaker = self.venue_breakers.get(venue)
+        c.bucket.take()
+        breaker = c.breaker
         if breaker is not None:
             breaker.on_sent()
-        exposure = c.exposure
-        if exposure is not None:
+        if not c.reducing:  # an entry: it passed the entry rules, which set the exposure
+            exposure = c.exposure
             if not c.held:
                 exposure.keys.add((venue, intent.symbol, intent.strategy_id))
                 exposure.strategies.add(intent.strategy_id)

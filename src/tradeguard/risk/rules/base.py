@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import OrderIntent
+from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.exposure import Exposure
 from tradeguard.risk.views import MarketView, PortfolioView
@@ -38,15 +39,17 @@ class Denial:
 
 
 class Check:
-    """The intent under check; order rules fill in the figures the later rules read.
+    """The intent under check; rules fill in the figures the later rules and the engine read.
 
-    The engine keeps one and reuses it for every check (`start`): a figure is always written by
-    the rule that owns it before a later rule reads it, so only the inputs and the figures an
-    approval reads without a rule having set them (`bound`, `exposure`) are reset.
+    The engine keeps one and reuses it for every check: each figure is written by the rule that
+    owns it before anything reads it, so only the inputs and `bound` (set for market orders
+    only) are reset per check.
     """
 
     __slots__ = (
         "bound",
+        "breaker",
+        "bucket",
         "engine",
         "equity",
         "equity_usd",
@@ -54,6 +57,7 @@ class Check:
         "held",
         "inst",
         "intent",
+        "limits",
         "market",
         "mid",
         "net",
@@ -66,16 +70,22 @@ class Check:
         "reducing",
         "usd_rate",
     )
+    # inputs, set by the engine
     intent: OrderIntent
     portfolio: PortfolioView
     market: MarketView
     now: int
+    # figures without a neutral value: set by their rule before any read
+    breaker: VenueBreaker | None  # VenueBreakerRule: the venue's error breaker, if any
+    inst: Instrument  # InstrumentRule
+    price: Decimal  # PriceRule: the limit price or a market order's bound
+    bucket: RateBucket  # OrderRateRule: the venue's bucket an approval takes a token from
+    exposure: Exposure  # the engine, before the entry rules
+    limits: tuple[Decimal, Decimal, Decimal, Decimal | None]  # DailyLossLimit: loss_limits()
 
     def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
-        self.inst: Instrument | None = None
         self.mid = ZERO
-        self.price: Decimal | None = None
         self.bound: Decimal | None = None
         self.net = ZERO
         self.reducing = False
@@ -85,20 +95,7 @@ class Check:
         self.equity = ZERO  # in the valuation asset
         self.equity_usd = ZERO
         self.order_risk = ZERO
-        self.exposure: Exposure | None = None
         self.held = False  # the intent's (venue, symbol, strategy) already holds exposure
-
-    def start(
-        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, now: int
-    ) -> Check:
-        """Set the inputs of a new check and clear what an approval could read unset."""
-        self.intent = intent
-        self.portfolio = portfolio
-        self.market = market
-        self.now = now
-        self.bound = None
-        self.exposure = None
-        return self
 
 
 class Rule:

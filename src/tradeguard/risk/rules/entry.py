@@ -138,7 +138,8 @@ class DailyLossLimit(Rule):
     key, code = "daily_loss_limit_pct", "DAILY_LOSS_LIMIT"
 
     def check(self, c: Check) -> Denial | None:
-        day_start, limit, _, _ = c.engine.loss_limits(c.now, c.equity)
+        c.limits = c.engine.loss_limits(c.now, c.equity)
+        day_start, limit, _, _ = c.limits
         loss = day_start - c.equity
         if loss <= ZERO or loss < limit:
             return None
@@ -159,7 +160,7 @@ class WeeklyLossLimit(Rule):
         return c.weekly_loss_limit_pct is not None or c.weekly_loss_limit_usd is not None
 
     def check(self, c: Check) -> Denial | None:
-        _, _, week_start, limit = c.engine.loss_limits(c.now, c.equity)
+        _, _, week_start, limit = c.limits  # set by DailyLossLimit, which always applies
         loss = week_start - c.equity
         if limit is None or loss <= ZERO or loss < limit:
             return None
@@ -180,7 +181,8 @@ class Cooldown(Rule):
         if not cooldowns:
             return None
         i = c.intent
-        until = max(cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0))
+        mine, every = cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0)
+        until = mine if mine > every else every
         if c.now >= until:
             return None
         left = Decimal(until - c.now) / 1000
@@ -226,7 +228,6 @@ class MaxOpenPositions(Rule):
 
     def check(self, c: Check) -> Denial | None:
         exposure = c.exposure
-        assert exposure is not None
         n, limit = len(exposure.keys), self.limit
         if n < limit or c.held:
             return None
@@ -246,7 +247,6 @@ class OnePositionPerStrategy(Rule):
 
     def check(self, c: Check) -> Denial | None:
         exposure, i = c.exposure, c.intent
-        assert exposure is not None
         if (
             c.held
             or not self.config.one_position_per_strategy
@@ -270,7 +270,6 @@ class PortfolioHeat(Rule):
         self.fraction = frac(config.max_portfolio_heat_pct)
 
     def check(self, c: Check) -> Denial | None:
-        assert c.exposure is not None
         heat = c.exposure.heat_usd + c.order_risk
         cap = c.equity_usd * self.fraction
         if heat <= cap:
@@ -296,7 +295,6 @@ class StableReserve(Rule):
     def check(self, c: Check) -> Denial | None:
         if c.intent.side is not _BUY or c.quote not in STABLECOINS:
             return None
-        assert c.exposure is not None
         after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
         reserve = c.equity_usd * self.fraction
         if after >= reserve:

@@ -6,7 +6,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
-from tradeguard.model.money import fmt
+from tradeguard.model.money import ONE, ZERO, fmt
 from tradeguard.risk.breakers import RateBucket
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
@@ -14,7 +14,6 @@ from tradeguard.risk.valuation import STABLECOINS
 
 ARB_UNWIND_TAG = "arb-unwind"  # orders that take a stranded arbitrage asset back
 _HUNDRED = Decimal(100)
-_ONE = Decimal(1)
 # bound once: enum members read on every check
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
@@ -24,9 +23,9 @@ _REDUCING = TradingState.REDUCING
 def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> Decimal:
     """The worst price a market order may fill at; rounded toward the mid, within the cap."""
     if side is _BUY:
-        raw = mid * (_ONE + slip_frac)
+        raw = mid * (ONE + slip_frac)
         return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > 0 else raw
-    raw = mid * (_ONE - slip_frac)
+    raw = mid * (ONE - slip_frac)
     return (raw / tick).to_integral_value(ROUND_CEILING) * tick if tick > 0 else raw
 
 
@@ -45,7 +44,7 @@ class VenueBreakerRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         venue = c.intent.venue
-        breaker = c.engine.venue_breakers.get(venue)
+        c.breaker = breaker = c.engine.venue_breakers.get(venue)
         if breaker is None or breaker.allows(c.now, self.half_open_ms):
             return None
         after_s = self.config.venue_half_open_after_s
@@ -94,8 +93,9 @@ class InstrumentRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i = c.intent
-        c.inst = inst = c.market.instrument(i.venue, i.symbol)
+        inst = c.market.instrument(i.venue, i.symbol)
         if inst is not None:
+            c.inst = inst
             return None
         return self.deny(
             None,
@@ -118,9 +118,8 @@ class PriceRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i, inst = c.intent, c.inst
-        assert inst is not None
         mid = c.market.mid(i.symbol)
-        if mid is None or mid <= 0:
+        if mid is None or mid <= ZERO:
             return self.deny(
                 None,
                 None,
@@ -128,8 +127,35 @@ class PriceRule(Rule):
                 "NO_REFERENCE_PRICE",
             )
         c.mid = mid
-        if i.type is _LIMIT:
-            return self._limit(c, mid)
+        if i.type is not _LIMIT:
+            return self._market(c, mid)
+        price = i.price
+        if price is None or price <= ZERO:
+            return Denial(
+                "INVALID_PRICE",
+                "price",
+                price,
+                None,
+                f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
+            )
+        if abs(price - mid) > mid * self.band_frac:
+            return self._outside_band(price, mid)
+        c.price = price
+        violation = inst.violation(i.amount, price)
+        return None if violation is None else _instrument_denial(c, violation)
+
+    def _outside_band(self, price: Decimal, mid: Decimal) -> Denial:
+        band_pct = self.config.price_band_pct
+        dev = abs(price - mid) / mid * _HUNDRED
+        return self.deny(
+            dev,
+            band_pct,
+            f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
+            f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
+        )
+
+    def _market(self, c: Check, mid: Decimal) -> Denial | None:
+        i, inst = c.intent, c.inst
         c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
         violation = inst.violation(i.amount, None)
         if violation is None and i.amount * mid < inst.min_notional:
@@ -142,31 +168,6 @@ class PriceRule(Rule):
                 f"order rejected: notional {notional} {inst.quote} is below the minimum "
                 f"{inst.min_notional} for {i.symbol}",
             )
-        return None if violation is None else _instrument_denial(c, violation)
-
-    def _limit(self, c: Check, mid: Decimal) -> Denial | None:
-        i, inst = c.intent, c.inst
-        assert inst is not None
-        price = i.price
-        if price is None or price <= 0:
-            return Denial(
-                "INVALID_PRICE",
-                "price",
-                price,
-                None,
-                f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
-            )
-        band_pct = self.config.price_band_pct
-        if abs(price - mid) > mid * self.band_frac:
-            dev = abs(price - mid) / mid * _HUNDRED
-            return self.deny(
-                dev,
-                band_pct,
-                f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
-                f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
-            )
-        c.price = price
-        violation = inst.violation(i.amount, price)
         return None if violation is None else _instrument_denial(c, violation)
 
 
@@ -236,6 +237,7 @@ class OrderRateRule(Rule):
         if bucket is None:
             bucket = self.buckets[venue] = RateBucket(float(self.config.max_orders_per_s), c.now)
         if bucket.available(c.now):
+            c.bucket = bucket
             return None
         limit = self.config.max_orders_per_s
         return self.deny(
@@ -245,10 +247,6 @@ class OrderRateRule(Rule):
             "(risk.max_orders_per_s)",
         )
 
-    def take(self, venue: str) -> None:
-        """Count one approved order."""
-        self.buckets[venue].take()
-
 
 class UsdPriceRule(Rule):
     """The order's value in USD: its quote asset needs a USD price."""
@@ -256,17 +254,17 @@ class UsdPriceRule(Rule):
     key, code = "valuation_asset_usd", "NO_USD_PRICE"
 
     def check(self, c: Check) -> Denial | None:
-        assert c.inst is not None and c.price is not None
         quote = c.quote = c.inst.quote
-        if quote in STABLECOINS:
-            c.usd_rate = _ONE
-        else:
-            rate = c.portfolio.price_of(quote)
-            k = c.engine.valuation.usd_per_unit
-            if rate is None or k is None:
-                return self._missing(c, quote, rate is None)
-            c.usd_rate = rate * k
-        c.notional_usd = c.intent.amount * c.price * c.usd_rate
+        if quote in STABLECOINS:  # one unit is one USD: no multiplication by one
+            c.usd_rate = ONE
+            c.notional_usd = c.intent.amount * c.price
+            return None
+        rate = c.portfolio.price_of(quote)
+        k = c.engine.valuation.usd_per_unit
+        if rate is None or k is None:
+            return self._missing(c, quote, rate is None)
+        c.usd_rate = usd_rate = rate * k
+        c.notional_usd = c.intent.amount * c.price * usd_rate
         return None
 
     def _missing(self, c: Check, quote: str, no_rate: bool) -> Denial:
