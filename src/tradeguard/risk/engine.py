@@ -59,6 +59,7 @@ __all__ = [
 KILL_FLATTEN_TAG = "kill-flatten"
 # bound once: enum members and constants read on every check
 _HALTED = TradingState.HALTED
+_ACTIVE = TradingState.ACTIVE
 _BUY = Side.BUY
 _APPROVED = EventKind.RISK_APPROVED
 CEILING_OVERRIDE = "risk.ceiling_override"
@@ -102,7 +103,9 @@ class RiskEngine(RiskObservers):
         self._is_usd = is_usd = self.valuation.is_usd
         self._rate = OrderRateRule(config)
         # the order rate closes the rules every order meets: its bucket counts approvals
-        self._order_rules = (*build(ORDER_RULES, config, is_usd), self._rate.check)
+        rate = self._rate.check
+        self._order_rules = (*build(ORDER_RULES, config, is_usd), rate)
+        self._active_order_rules = (*build(ORDER_RULES, config, is_usd, active=True), rate)
         self._pricing_rules = build(PRICING_RULES, config, is_usd)
         self._entry_rules = build(ENTRY_RULES, config, is_usd)
         self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
@@ -163,7 +166,8 @@ class RiskEngine(RiskObservers):
         c.intent, c.portfolio, c.market, c.now = intent, portfolio, market, now
         c.bound = None  # set for market orders only
         denial = None
-        for check in self._order_rules:
+        rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules
+        for check in rules:
             denial = check(c)
             if denial is not None:
                 break

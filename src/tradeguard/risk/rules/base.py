@@ -103,6 +103,8 @@ class Rule:
 
     key: ClassVar[str]
     code: ClassVar[str]
+    # True for a rule that can deny only while trading is not ACTIVE (left out while it is)
+    inactive_only: ClassVar[bool] = False
     __slots__ = ("config",)
 
     def __init__(self, config: RiskConfig) -> None:

@@ -61,6 +61,10 @@ class NoEquity(Rule):
     def default(cls) -> None:
         return None
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        # A positive minimum balance, checked first, already refuses zero or negative equity.
+        return self.config.min_account_balance_usd <= 0
+
     def check(self, c: Check) -> Denial | None:
         if c.equity > ZERO:
             return None

@@ -204,6 +204,7 @@ class ReduceOnlyRule(Rule):
 
 class ReducingStateRule(Rule):
     key, code = "state", "TRADING_REDUCING"
+    inactive_only = True
 
     @classmethod
     def default(cls) -> None:
