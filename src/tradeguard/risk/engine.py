@@ -102,11 +102,10 @@ class RiskEngine(RiskObservers):
         super().__init__(config, clock, store, emit, valuation_asset)
         self._is_usd = is_usd = self.valuation.is_usd
         self._rate = OrderRateRule(config)
-        # the order rate closes the rules every order meets: its bucket counts approvals
-        rate = self._rate.check
-        self._order_rules = (*build(ORDER_RULES, config, is_usd), rate)
-        self._active_order_rules = (*build(ORDER_RULES, config, is_usd, active=True), rate)
-        self._pricing_rules = build(PRICING_RULES, config, is_usd)
+        # every order: the order rules, the order rate (its bucket counts approvals), pricing
+        tail = (self._rate.check, *build(PRICING_RULES, config, is_usd))
+        self._order_rules = (*build(ORDER_RULES, config, is_usd), *tail)
+        self._active_order_rules = (*build(ORDER_RULES, config, is_usd, active=True), *tail)
         self._entry_rules = build(ENTRY_RULES, config, is_usd)
         self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
         self._assumed_stop_frac = self._meter.assumed_stop_frac
@@ -172,15 +171,8 @@ class RiskEngine(RiskObservers):
             if denial is not None:
                 break
         else:
-            if not self._is_usd:
-                self.valuation.refresh(portfolio)
-            for check in self._pricing_rules:
-                denial = check(c)
-                if denial is not None:
-                    break
-            else:
-                if not c.reducing:
-                    denial = self._check_entry(c)
+            if not c.reducing:
+                denial = self._check_entry(c)
         if denial is not None:
             decision = self._deny(intent, now, denial)
         else:

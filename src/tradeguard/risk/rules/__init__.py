@@ -31,6 +31,7 @@ from tradeguard.risk.rules.order import (
     ReducingStateRule,
     StaleDataRule,
     UsdPriceRule,
+    ValuationPriceRule,
     VenueBreakerRule,
 )
 
@@ -44,7 +45,7 @@ ORDER_RULES: tuple[type[Rule], ...] = (
     ReducingStateRule,
 )
 # After the order rate: what values the order in USD.
-PRICING_RULES: tuple[type[Rule], ...] = (UsdPriceRule,)
+PRICING_RULES: tuple[type[Rule], ...] = (ValuationPriceRule, UsdPriceRule)
 # Orders that open or grow exposure.
 ENTRY_RULES: tuple[type[Rule], ...] = (
     ValuationRule,

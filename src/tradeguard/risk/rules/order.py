@@ -249,6 +249,19 @@ class OrderRateRule(Rule):
         )
 
 
+class ValuationPriceRule(Rule):
+    """Read the valuation asset's USD price from the market before the order is valued."""
+
+    key, code = "valuation_asset_usd", "NO_USD_PRICE"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return not valuation_is_usd
+
+    def check(self, c: Check) -> Denial | None:
+        c.engine.valuation.refresh(c.portfolio)
+        return None  # a missing price is refused by the rules that need one
+
+
 class UsdPriceRule(Rule):
     """The order's value in USD: its quote asset needs a USD price."""
 
