@@ -162,7 +162,10 @@ class RiskEngine(RiskObservers):
             c = Check(self)
         else:
             self._spare = None
-        c.intent, c.portfolio, c.market, c.now = intent, portfolio, market, now
+        c.intent = intent
+        c.portfolio = portfolio
+        c.market = market
+        c.now = now
         c.bound = None  # set for market orders only
         denial = None
         rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules

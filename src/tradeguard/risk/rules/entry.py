@@ -142,8 +142,8 @@ class DailyLossLimit(Rule):
     key, code = "daily_loss_limit_pct", "DAILY_LOSS_LIMIT"
 
     def check(self, c: Check) -> Denial | None:
-        c.limits = c.engine.loss_limits(c.now, c.equity)
-        day_start, limit, _, _ = c.limits
+        c.limits = limits = c.engine.loss_limits(c.now, c.equity)
+        day_start, limit, _, _ = limits
         loss = day_start - c.equity
         if loss <= ZERO or loss < limit:
             return None
@@ -251,11 +251,7 @@ class OnePositionPerStrategy(Rule):
 
     def check(self, c: Check) -> Denial | None:
         exposure, i = c.exposure, c.intent
-        if (
-            c.held
-            or not self.config.one_position_per_strategy
-            or i.strategy_id not in exposure.strategies
-        ):
+        if c.held or i.strategy_id not in exposure.strategies:  # (built only when the key is on)
             return None
         return self.deny(
             None,
