@@ -148,13 +148,7 @@ class RiskEngine(RiskObservers):
     ) -> RiskDecision:
         now = self._clock.now_ms()
         if self.state is _HALTED:
-            if intent.tag == KILL_FLATTEN_TAG and intent.reduce_only:
-                return self._check_flatten(intent, portfolio, market, now)
-            reason = (
-                f"order rejected: trading is HALTED ({self.state_reason}, by {self.state_by}); "
-                "run `tradeguard resume` after checking why"
-            )
-            return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
+            return self._halted(intent, portfolio, market, now)
         # One context serves every check; a check begun inside another (from an event handler)
         # or after one that raised takes a fresh one.
         c = self._spare
@@ -186,6 +180,17 @@ class RiskEngine(RiskObservers):
             )
         self._spare = c
         return decision
+
+    def _halted(
+        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, now: int
+    ) -> RiskDecision:
+        if intent.tag == KILL_FLATTEN_TAG and intent.reduce_only:
+            return self._check_flatten(intent, portfolio, market, now)
+        reason = (
+            f"order rejected: trading is HALTED ({self.state_reason}, by {self.state_by}); "
+            "run `tradeguard resume` after checking why"
+        )
+        return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
 
     def _check_entry(self, c: Check) -> Denial | None:
         """Set the entry figures (exposure, equity, the order's risk), then run the entry rules."""

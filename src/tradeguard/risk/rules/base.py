@@ -76,7 +76,7 @@ class Check:
     market: MarketView
     now: int
     # figures without a neutral value: set by their rule before any read
-    breaker: VenueBreaker | None  # VenueBreakerRule: the venue's error breaker, if any
+    breaker: VenueBreaker | None  # VenueBreakerRule: the venue's breaker unless closed
     inst: Instrument  # InstrumentRule
     price: Decimal  # PriceRule: the limit price or a market order's bound
     bucket: RateBucket  # OrderRateRule: the venue's bucket an approval takes a token from

@@ -7,7 +7,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
 from tradeguard.model.money import ONE, ZERO, fmt
-from tradeguard.risk.breakers import RateBucket
+from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.valuation import STABLECOINS
@@ -18,6 +18,7 @@ _HUNDRED = Decimal(100)
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
 _REDUCING = TradingState.REDUCING
+_CLOSED = VenueBreaker.CLOSED
 
 
 def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> Decimal:
@@ -44,8 +45,12 @@ class VenueBreakerRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         venue = c.intent.venue
-        c.breaker = breaker = c.engine.venue_breakers.get(venue)
-        if breaker is None or breaker.allows(c.now, self.half_open_ms):
+        breaker = c.engine.venue_breakers.get(venue)
+        if breaker is None or breaker.state == _CLOSED:
+            c.breaker = None  # nothing to tell a closed breaker about an approval
+            return None
+        c.breaker = breaker
+        if breaker.allows(c.now, self.half_open_ms):
             return None
         after_s = self.config.venue_half_open_after_s
         return self.deny(
