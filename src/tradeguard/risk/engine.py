@@ -60,7 +60,6 @@ KILL_FLATTEN_TAG = "kill-flatten"
 # bound once: enum members and constants read on every check
 _HALTED = TradingState.HALTED
 _ACTIVE = TradingState.ACTIVE
-_BUY = Side.BUY
 _APPROVED = EventKind.RISK_APPROVED
 CEILING_OVERRIDE = "risk.ceiling_override"
 # Summed exposure is re-read after every fill and at least this often (marks, cancels).
@@ -236,7 +235,7 @@ class RiskEngine(RiskObservers):
                 exposure.keys.add((venue, intent.symbol, intent.strategy_id))
                 exposure.strategies.add(intent.strategy_id)
             exposure.heat_usd += c.order_risk
-            if intent.side is _BUY and c.quote in STABLECOINS:
+            if c.stable_buy:
                 exposure.pending_stable_usd += c.notional_usd
             self.trades_today += 1
             self._dirty = self._counts_dirty = True

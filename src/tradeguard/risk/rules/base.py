@@ -66,8 +66,8 @@ class Check:
         "order_risk",
         "portfolio",
         "price",
-        "quote",
         "reducing",
+        "stable_buy",
         "usd_rate",
     )
     # inputs, set by the engine
@@ -89,7 +89,7 @@ class Check:
         self.bound: Decimal | None = None
         self.net = ZERO
         self.reducing = False
-        self.quote = ""
+        self.stable_buy = False  # a buy paid in a stablecoin
         self.usd_rate = ZERO
         self.notional_usd = ZERO
         self.equity = ZERO  # in the valuation asset

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, fmt
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
-from tradeguard.risk.valuation import STABLECOINS
-
-_BUY = Side.BUY
 
 
 class ValuationRule(Rule):
@@ -293,7 +289,7 @@ class StableReserve(Rule):
         self.fraction = frac(config.stable_reserve_pct)
 
     def check(self, c: Check) -> Denial | None:
-        if c.intent.side is not _BUY or c.quote not in STABLECOINS:
+        if not c.stable_buy:
             return None
         after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
         reserve = c.equity_usd * self.fraction

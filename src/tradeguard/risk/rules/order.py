@@ -273,11 +273,13 @@ class UsdPriceRule(Rule):
     key, code = "valuation_asset_usd", "NO_USD_PRICE"
 
     def check(self, c: Check) -> Denial | None:
-        quote = c.quote = c.inst.quote
+        quote = c.inst.quote
         if quote in STABLECOINS:  # one unit is one USD: no multiplication by one
+            c.stable_buy = c.intent.side is _BUY
             c.usd_rate = ONE
             c.notional_usd = c.intent.amount * c.price
             return None
+        c.stable_buy = False
         rate = c.portfolio.price_of(quote)
         k = c.engine.valuation.usd_per_unit
         if rate is None or k is None:
