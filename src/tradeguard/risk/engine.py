@@ -9,6 +9,8 @@ to the audit log. The rules are classes in `risk/rules/`, evaluated in order:
   REDUCING), the order rate and the order's USD value apply to every order.
 - `ENTRY_RULES` (exposure, losses, counts, cooldowns) apply to orders that open or grow
   exposure; an exit is never trapped by them.
+The tuples of bound `check`s are built once per config, leaving out rules that cannot deny under
+it (and the REDUCING rule while trading is ACTIVE); one `Check` context is reused across checks.
 Breakers and the persisted state live in `observers.py` and `state.py`.
 """
 
