@@ -130,7 +130,9 @@ class RateBucket:
     def available(self, now: int) -> bool:
         """Refill for the time elapsed and tell whether one order may go."""
         if now > self.last_ms:
-            self.tokens = min(self.capacity, self.tokens + (now - self.last_ms) * self.rate_per_ms)
+            tokens = self.tokens + (now - self.last_ms) * self.rate_per_ms
+            cap = self.capacity
+            self.tokens = tokens if tokens < cap else cap
             self.last_ms = now
         # A tiny tolerance so float refills of exactly one token count as one.
         return self.tokens >= 1.0 - 1e-9

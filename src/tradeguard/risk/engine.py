@@ -9,6 +9,8 @@ to the audit log. The rules are classes in `risk/rules/`, evaluated in order:
   REDUCING), the order rate and the order's USD value apply to every order.
 - `ENTRY_RULES` (exposure, losses, counts, cooldowns) apply to orders that open or grow
   exposure; an exit is never trapped by them.
+The tuples of bound `check`s are built once per config, leaving out rules that cannot deny under
+it (and the REDUCING rule while trading is ACTIVE); one `Check` context is reused across checks.
 Breakers and the persisted state live in `observers.py` and `state.py`.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
@@ -57,6 +59,10 @@ __all__ = [
 ]
 
 KILL_FLATTEN_TAG = "kill-flatten"
+# bound once: enum members and constants read on every check
+_HALTED = TradingState.HALTED
+_ACTIVE = TradingState.ACTIVE
+_APPROVED = EventKind.RISK_APPROVED
 CEILING_OVERRIDE = "risk.ceiling_override"
 # Summed exposure is re-read after every fill and at least this often (marks, cancels).
 _EXPOSURE_MAX_AGE_MS = 1_000
@@ -95,15 +101,20 @@ class RiskEngine(RiskObservers):
         valuation_asset: str = "USDT",
     ) -> None:
         super().__init__(config, clock, store, emit, valuation_asset)
-        is_usd = self.valuation.is_usd
-        self._order_rules = build(ORDER_RULES, config, is_usd)
+        self._is_usd = is_usd = self.valuation.is_usd
         self._rate = OrderRateRule(config)
-        self._pricing_rules = build(PRICING_RULES, config, is_usd)
+        # every order: the order rules, the order rate (its bucket counts approvals), pricing
+        tail = (self._rate.check, *build(PRICING_RULES, config, is_usd))
+        self._order_rules = (*build(ORDER_RULES, config, is_usd), *tail)
+        self._active_order_rules = (*build(ORDER_RULES, config, is_usd, active=True), *tail)
         self._entry_rules = build(ENTRY_RULES, config, is_usd)
         self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
+        self._assumed_stop_frac = self._meter.assumed_stop_frac
         self._slip_frac = frac(config.market_slippage_cap_pct)
-        self._stale: set[str] = set()
+        self.stale_symbols: set[str] = set()
         self._exposure: Exposure | None = None
+        self._spare: Check | None = Check(self)
+        self._max_notional_usd = config.max_order_notional_usd
         self._max_notional_str = str(config.max_order_notional_usd)
         overrides = config.ceiling_overrides()
         if overrides:
@@ -125,65 +136,87 @@ class RiskEngine(RiskObservers):
         per-day limits and without publishing anything (for "would this pass?" queries).
         """
         if dry_run:
-            emit, stale = self._emit, set(self._stale)
+            emit, stale = self._emit, set(self.stale_symbols)
             self._emit = _discard
             try:
                 return self._decide(intent, portfolio, market, True)
             finally:
-                self._emit, self._stale = emit, stale
+                self._emit, self.stale_symbols = emit, stale
         return self._decide(intent, portfolio, market, False)
 
     def _decide(
         self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, dry_run: bool
     ) -> RiskDecision:
         now = self._clock.now_ms()
-        if self.state is TradingState.HALTED:
-            if intent.tag == KILL_FLATTEN_TAG and intent.reduce_only:
-                return self._check_flatten(intent, portfolio, market, now)
-            reason = (
-                f"order rejected: trading is HALTED ({self.state_reason}, by {self.state_by}); "
-                "run `tradeguard resume` after checking why"
-            )
-            return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
-        c = Check(self, intent, portfolio, market, now)
-        for check in self._order_rules:
+        if self.state is _HALTED:
+            return self._halted(intent, portfolio, market, now)
+        # One context serves every check; a check begun inside another (from an event handler)
+        # or after one that raised takes a fresh one.
+        c = self._spare
+        if c is None:
+            c = Check(self)
+        else:
+            self._spare = None
+        c.intent = intent
+        c.portfolio = portfolio
+        c.market = market
+        c.now = now
+        c.bound = None  # set for market orders only
+        denial = None
+        rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules
+        for check in rules:
             denial = check(c)
             if denial is not None:
-                return self._deny(intent, now, denial)
-        denial = self._rate.check(c)
-        if denial is None:
-            if not self.valuation.is_usd:
-                self.valuation.refresh(portfolio)
-            for check in self._pricing_rules:
-                denial = check(c)
-                if denial is not None:
-                    break
-        if denial is None and not c.reducing:
-            denial = self._check_entry(c)
+                break
+        else:
+            if not c.reducing:
+                denial = self._check_entry(c)
         if denial is not None:
-            return self._deny(intent, now, denial)
-        if not dry_run:
-            self._count(c)
-        return RiskDecision(
-            True, "OK", "", c.bound, "", c.notional_usd, self.config.max_order_notional_usd
+            decision = self._deny(intent, now, denial)
+        else:
+            if not dry_run:
+                self._count(c)
+            decision = RiskDecision(
+                True, "OK", "", c.bound, "", c.notional_usd, self._max_notional_usd
+            )
+        self._spare = c
+        return decision
+
+    def _halted(
+        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, now: int
+    ) -> RiskDecision:
+        if intent.tag == KILL_FLATTEN_TAG and intent.reduce_only:
+            return self._check_flatten(intent, portfolio, market, now)
+        reason = (
+            f"order rejected: trading is HALTED ({self.state_reason}, by {self.state_by}); "
+            "run `tradeguard resume` after checking why"
         )
+        return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
 
     def _check_entry(self, c: Check) -> Denial | None:
+        """Set the entry figures (exposure, equity, the order's risk), then run the entry rules."""
         exposure = self._exposure
-        k = self.valuation.usd_per_unit
-        if exposure is None or c.now - exposure.ts >= _EXPOSURE_MAX_AGE_MS:
+        now = c.now
+        if exposure is None or now - exposure.ts >= _EXPOSURE_MAX_AGE_MS:
+            k = self.valuation.usd_per_unit
             exposure = self._exposure = self._meter.measure(
-                c.portfolio, c.market, c.now, k if k is not None else Decimal(1)
+                c.portfolio, c.market, now, ONE if k is None else k
             )
         c.exposure = exposure
+        i = c.intent
+        c.held = (i.venue, i.symbol, i.strategy_id) in exposure.keys
         c.equity = equity = c.portfolio.equity()
-        c.equity_usd = equity if self.valuation.is_usd or k is None else equity * k
-        stop, price, amount = c.intent.stop_loss, c.price, c.intent.amount
-        assert price is not None
-        if stop is not None:
-            c.order_risk = amount * abs(price - stop) * c.usd_rate
+        if self._is_usd:
+            c.equity_usd = equity
         else:
-            c.order_risk = c.notional_usd * self._meter.assumed_stop_frac
+            k = self.valuation.usd_per_unit
+            c.equity_usd = equity if k is None else equity * k
+        stop = i.stop_loss
+        if stop is not None:
+            risk = i.amount * abs(c.price - stop)
+            c.order_risk = risk if c.usd_rate is ONE else risk * c.usd_rate
+        else:
+            c.order_risk = c.notional_usd * self._assumed_stop_frac
         for check in self._entry_rules:
             denial = check(c)
             if denial is not None:
@@ -193,36 +226,30 @@ class RiskEngine(RiskObservers):
     def _count(self, c: Check) -> None:
         """Count an approval: order rate, a half-open breaker's probe, exposure, trades today."""
         intent = c.intent
-        self._rate.take(intent.venue)
-        breaker = self.venue_breakers.get(intent.venue)
+        venue = intent.venue
+        c.bucket.take()
+        breaker = c.breaker
         if breaker is not None:
             breaker.on_sent()
-        exposure = c.exposure
-        if exposure is not None:
-            exposure.keys.add((intent.venue, intent.symbol, intent.strategy_id))
-            exposure.strategies.add(intent.strategy_id)
+        if not c.reducing:  # an entry: it passed the entry rules, which set the exposure
+            exposure = c.exposure
+            if not c.held:
+                exposure.keys.add((venue, intent.symbol, intent.strategy_id))
+                exposure.strategies.add(intent.strategy_id)
             exposure.heat_usd += c.order_risk
-            if intent.side is Side.BUY and c.quote in STABLECOINS:
+            if c.stable_buy:
                 exposure.pending_stable_usd += c.notional_usd
             self.trades_today += 1
             self._dirty = self._counts_dirty = True
+        bound = c.bound
         data = {
             "code": "OK",
             "notional_usd": str(c.notional_usd),
             "max_order_notional_usd": self._max_notional_str,
             "entry": not c.reducing,
-            "price_bound": _s(c.bound),
+            "price_bound": None if bound is None else str(bound),
         }
-        self._emit(
-            Event(
-                EventKind.RISK_APPROVED,
-                c.now,
-                data,
-                intent.venue,
-                intent.symbol,
-                intent.strategy_id,
-            )
-        )
+        self._emit(Event(_APPROVED, c.now, data, venue, intent.symbol, intent.strategy_id))
 
     def loss_limits(self, now: int, equity: Decimal) -> tuple[Decimal, Decimal, Decimal, Any]:
         """(day start, daily limit, week start, weekly limit) in the valuation asset."""
@@ -305,14 +332,14 @@ class RiskEngine(RiskObservers):
 
     def data_fresh(self, intent: OrderIntent, now: int) -> None:
         """Clear the stale-data breaker of a symbol whose data is fresh again."""
-        if intent.symbol in self._stale:
-            self._stale.discard(intent.symbol)
+        if intent.symbol in self.stale_symbols:
+            self.stale_symbols.discard(intent.symbol)
             self._publish(EventKind.BREAKER_RESET, now, {"breaker": "stale_data"}, intent)
 
     def data_stale(self, intent: OrderIntent, now: int, age: Decimal | None) -> None:
         """Trip the stale-data breaker of a symbol (once until its data is fresh)."""
-        if intent.symbol not in self._stale:
-            self._stale.add(intent.symbol)
+        if intent.symbol not in self.stale_symbols:
+            self.stale_symbols.add(intent.symbol)
             data = {"breaker": "stale_data", "age_s": _s(age), "limit_s": self.config.stale_data_s}
             self._publish(EventKind.BREAKER_TRIPPED, now, data, intent, "warning")
 
@@ -384,4 +411,4 @@ class RiskEngine(RiskObservers):
     # reporting ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Describe the state, every breaker and each limit's use, for the API and dashboard."""
-        return snapshot(self, sorted(self._stale), self._clock.now_ms())
+        return snapshot(self, sorted(self.stale_symbols), self._clock.now_ms())

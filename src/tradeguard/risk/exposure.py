@@ -61,6 +61,7 @@ class ExposureMeter:
         strategies_add = exp.strategies.add
         mid = market.mid
         rate_of = self.usd_rate
+        stable_get = self.stable_quote.get
         heat = ZERO
         for pos in portfolio.open_positions():
             qty = pos.quantity
@@ -78,7 +79,8 @@ class ExposureMeter:
                 risk = (mark - stop) * qty
                 if risk <= 0:
                     continue
-            heat += risk * rate_of(symbol, portfolio, usd_per_unit)
+            # a known stablecoin quote needs no rate (the first sight of a symbol learns it)
+            heat += risk if stable_get(symbol) else risk * rate_of(symbol, portfolio, usd_per_unit)
         for order in portfolio.open_orders():
             if order.reduce_only or not order.is_open:
                 continue

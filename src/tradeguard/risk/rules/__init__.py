@@ -31,6 +31,7 @@ from tradeguard.risk.rules.order import (
     ReducingStateRule,
     StaleDataRule,
     UsdPriceRule,
+    ValuationPriceRule,
     VenueBreakerRule,
 )
 
@@ -44,7 +45,7 @@ ORDER_RULES: tuple[type[Rule], ...] = (
     ReducingStateRule,
 )
 # After the order rate: what values the order in USD.
-PRICING_RULES: tuple[type[Rule], ...] = (UsdPriceRule,)
+PRICING_RULES: tuple[type[Rule], ...] = (ValuationPriceRule, UsdPriceRule)
 # Orders that open or grow exposure.
 ENTRY_RULES: tuple[type[Rule], ...] = (
     ValuationRule,
@@ -65,10 +66,14 @@ ENTRY_RULES: tuple[type[Rule], ...] = (
 
 
 def build(
-    rules: tuple[type[Rule], ...], config: RiskConfig, valuation_is_usd: bool
+    rules: tuple[type[Rule], ...], config: RiskConfig, valuation_is_usd: bool, active: bool = False
 ) -> tuple[Callable[[Check], Denial | None], ...]:
-    """The `check` of each rule that applies under this config, in order."""
-    built = (cls(config) for cls in rules)
+    """The `check` of each rule that applies under this config, in order.
+
+    `active` builds the tuple used while trading is ACTIVE, without the rules that only deny
+    in another state.
+    """
+    built = (cls(config) for cls in rules if not (active and cls.inactive_only))
     return tuple(rule.check for rule in built if rule.applies(valuation_is_usd))
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import OrderIntent
+from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.exposure import Exposure
 from tradeguard.risk.views import MarketView, PortfolioView
@@ -38,16 +39,25 @@ class Denial:
 
 
 class Check:
-    """One intent under check; order rules fill in the figures the later rules read."""
+    """The intent under check; rules fill in the figures the later rules and the engine read.
+
+    The engine keeps one and reuses it for every check: each figure is written by the rule that
+    owns it before anything reads it, so only the inputs and `bound` (set for market orders
+    only) are reset per check.
+    """
 
     __slots__ = (
         "bound",
+        "breaker",
+        "bucket",
         "engine",
         "equity",
         "equity_usd",
         "exposure",
+        "held",
         "inst",
         "intent",
+        "limits",
         "market",
         "mid",
         "net",
@@ -56,37 +66,36 @@ class Check:
         "order_risk",
         "portfolio",
         "price",
-        "quote",
         "reducing",
+        "stable_buy",
         "usd_rate",
     )
+    # inputs, set by the engine
+    intent: OrderIntent
+    portfolio: PortfolioView
+    market: MarketView
+    now: int
+    # figures without a neutral value: set by their rule before any read
+    breaker: VenueBreaker | None  # VenueBreakerRule: the venue's breaker unless closed
+    inst: Instrument  # InstrumentRule
+    price: Decimal  # PriceRule: the limit price or a market order's bound
+    bucket: RateBucket  # OrderRateRule: the venue's bucket an approval takes a token from
+    exposure: Exposure  # the engine, before the entry rules
+    limits: tuple[Decimal, Decimal, Decimal, Decimal | None]  # DailyLossLimit: loss_limits()
 
-    def __init__(
-        self,
-        engine: RiskEngine,
-        intent: OrderIntent,
-        portfolio: PortfolioView,
-        market: MarketView,
-        now: int,
-    ) -> None:
+    def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
-        self.intent = intent
-        self.portfolio = portfolio
-        self.market = market
-        self.now = now
-        self.inst: Instrument | None = None
         self.mid = ZERO
-        self.price: Decimal | None = None
         self.bound: Decimal | None = None
         self.net = ZERO
         self.reducing = False
-        self.quote = ""
+        self.stable_buy = False  # a buy paid in a stablecoin
         self.usd_rate = ZERO
         self.notional_usd = ZERO
         self.equity = ZERO  # in the valuation asset
         self.equity_usd = ZERO
         self.order_risk = ZERO
-        self.exposure: Exposure | None = None
+        self.held = False  # the intent's (venue, symbol, strategy) already holds exposure
 
 
 class Rule:
@@ -94,6 +103,8 @@ class Rule:
 
     key: ClassVar[str]
     code: ClassVar[str]
+    # True for a rule that can deny only while trading is not ACTIVE (left out while it is)
+    inactive_only: ClassVar[bool] = False
     __slots__ = ("config",)
 
     def __init__(self, config: RiskConfig) -> None:

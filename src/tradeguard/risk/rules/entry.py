@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradeguard.model.enums import Side
-from tradeguard.model.money import fmt
+from tradeguard.model.money import ZERO, fmt
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
-from tradeguard.risk.valuation import STABLECOINS
 
 
 class ValuationRule(Rule):
@@ -32,9 +30,14 @@ class ValuationRule(Rule):
 
 class MinAccountBalance(Rule):
     key, code = "min_account_balance_usd", "MIN_ACCOUNT_BALANCE"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.min_account_balance_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.min_account_balance_usd
+        limit = self.limit
         if c.equity_usd >= limit:
             return None
         return self.deny(
@@ -54,8 +57,12 @@ class NoEquity(Rule):
     def default(cls) -> None:
         return None
 
+    def applies(self, valuation_is_usd: bool) -> bool:
+        # A positive minimum balance, checked first, already refuses zero or negative equity.
+        return self.config.min_account_balance_usd <= 0
+
     def check(self, c: Check) -> Denial | None:
-        if c.equity > 0:
+        if c.equity > ZERO:
             return None
         return self.deny(
             c.equity,
@@ -67,9 +74,14 @@ class NoEquity(Rule):
 
 class MaxOrderNotional(Rule):
     key, code = "max_order_notional_usd", "MAX_ORDER_NOTIONAL"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_order_notional_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.max_order_notional_usd
+        limit = self.limit
         if c.notional_usd <= limit:
             return None
         return self.deny(
@@ -89,10 +101,10 @@ class MaxOrderNotionalPct(Rule):
         self.fraction = frac(config.max_order_notional_pct)
 
     def check(self, c: Check) -> Denial | None:
-        pct = self.config.max_order_notional_pct
         cap = c.equity_usd * self.fraction
         if c.notional_usd <= cap:
             return None
+        pct = self.config.max_order_notional_pct
         return self.deny(
             c.notional_usd,
             cap,
@@ -104,9 +116,14 @@ class MaxOrderNotionalPct(Rule):
 
 class MinOrderNotional(Rule):
     key, code = "min_order_notional_usd", "MIN_ORDER_NOTIONAL"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.min_order_notional_usd
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.min_order_notional_usd
+        limit = self.limit
         if c.notional_usd >= limit:
             return None
         return self.deny(
@@ -121,9 +138,10 @@ class DailyLossLimit(Rule):
     key, code = "daily_loss_limit_pct", "DAILY_LOSS_LIMIT"
 
     def check(self, c: Check) -> Denial | None:
-        day_start, limit, _, _ = c.engine.loss_limits(c.now, c.equity)
+        c.limits = limits = c.engine.loss_limits(c.now, c.equity)
+        day_start, limit, _, _ = limits
         loss = day_start - c.equity
-        if loss <= 0 or loss < limit:
+        if loss <= ZERO or loss < limit:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -142,9 +160,9 @@ class WeeklyLossLimit(Rule):
         return c.weekly_loss_limit_pct is not None or c.weekly_loss_limit_usd is not None
 
     def check(self, c: Check) -> Denial | None:
-        _, _, week_start, limit = c.engine.loss_limits(c.now, c.equity)
+        _, _, week_start, limit = c.limits  # set by DailyLossLimit, which always applies
         loss = week_start - c.equity
-        if limit is None or loss <= 0 or loss < limit:
+        if limit is None or loss <= ZERO or loss < limit:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -163,7 +181,8 @@ class Cooldown(Rule):
         if not cooldowns:
             return None
         i = c.intent
-        until = max(cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0))
+        mine, every = cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0)
+        until = mine if mine > every else every
         if c.now >= until:
             return None
         left = Decimal(until - c.now) / 1000
@@ -177,12 +196,17 @@ class Cooldown(Rule):
 
 class MaxTradesPerDay(Rule):
     key, code = "max_trades_per_day", "MAX_TRADES_PER_DAY"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_trades_per_day
 
     def applies(self, valuation_is_usd: bool) -> bool:
-        return self.config.max_trades_per_day is not None
+        return self.limit is not None
 
     def check(self, c: Check) -> Denial | None:
-        limit = self.config.max_trades_per_day
+        limit = self.limit
         n = c.engine.trades_today
         if limit is None or n < limit:
             return None
@@ -196,12 +220,16 @@ class MaxTradesPerDay(Rule):
 
 class MaxOpenPositions(Rule):
     key, code = "max_open_positions", "MAX_OPEN_POSITIONS"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_open_positions
 
     def check(self, c: Check) -> Denial | None:
-        exposure, i = c.exposure, c.intent
-        assert exposure is not None
-        n, limit = len(exposure.keys), self.config.max_open_positions
-        if n < limit or (i.venue, i.symbol, i.strategy_id) in exposure.keys:
+        exposure = c.exposure
+        n, limit = len(exposure.keys), self.limit
+        if n < limit or c.held:
             return None
         return self.deny(
             Decimal(n),
@@ -219,12 +247,7 @@ class OnePositionPerStrategy(Rule):
 
     def check(self, c: Check) -> Denial | None:
         exposure, i = c.exposure, c.intent
-        assert exposure is not None
-        if (
-            not self.config.one_position_per_strategy
-            or i.strategy_id not in exposure.strategies
-            or (i.venue, i.symbol, i.strategy_id) in exposure.keys
-        ):
+        if c.held or i.strategy_id not in exposure.strategies:  # (built only when the key is on)
             return None
         return self.deny(
             None,
@@ -243,12 +266,11 @@ class PortfolioHeat(Rule):
         self.fraction = frac(config.max_portfolio_heat_pct)
 
     def check(self, c: Check) -> Denial | None:
-        assert c.exposure is not None
-        pct = self.config.max_portfolio_heat_pct
         heat = c.exposure.heat_usd + c.order_risk
         cap = c.equity_usd * self.fraction
         if heat <= cap:
             return None
+        pct = self.config.max_portfolio_heat_pct
         return self.deny(
             heat,
             cap,
@@ -267,14 +289,13 @@ class StableReserve(Rule):
         self.fraction = frac(config.stable_reserve_pct)
 
     def check(self, c: Check) -> Denial | None:
-        if c.intent.side is not Side.BUY or c.quote not in STABLECOINS:
+        if not c.stable_buy:
             return None
-        assert c.exposure is not None
-        pct = self.config.stable_reserve_pct
         after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
         reserve = c.equity_usd * self.fraction
         if after >= reserve:
             return None
+        pct = self.config.stable_reserve_pct
         return self.deny(
             after,
             reserve,

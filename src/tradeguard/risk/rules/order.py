@@ -6,23 +6,27 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
-from tradeguard.model.money import fmt
+from tradeguard.model.money import ONE, ZERO, fmt
 from tradeguard.model.order import ARB_UNWIND_TAG
-from tradeguard.risk.breakers import RateBucket
+from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.valuation import STABLECOINS
 
 _HUNDRED = Decimal(100)
-_ONE = Decimal(1)
+# bound once: enum members read on every check
+_BUY = Side.BUY
+_LIMIT = OrderType.LIMIT
+_REDUCING = TradingState.REDUCING
+_CLOSED = VenueBreaker.CLOSED
 
 
 def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> Decimal:
     """The worst price a market order may fill at; rounded toward the mid, within the cap."""
-    if side is Side.BUY:
-        raw = mid * (_ONE + slip_frac)
+    if side is _BUY:
+        raw = mid * (ONE + slip_frac)
         return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > 0 else raw
-    raw = mid * (_ONE - slip_frac)
+    raw = mid * (ONE - slip_frac)
     return (raw / tick).to_integral_value(ROUND_CEILING) * tick if tick > 0 else raw
 
 
@@ -33,13 +37,22 @@ def shrinks(net: Decimal, side: Side, amount: Decimal) -> bool:
 
 class VenueBreakerRule(Rule):
     key, code = "venue_error_threshold", "VENUE_BREAKER_OPEN"
+    __slots__ = ("half_open_ms",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.half_open_ms = config.venue_half_open_after_s * 1000
 
     def check(self, c: Check) -> Denial | None:
         venue = c.intent.venue
         breaker = c.engine.venue_breakers.get(venue)
-        after_s = self.config.venue_half_open_after_s
-        if breaker is None or breaker.allows(c.now, after_s * 1000):
+        if breaker is None or breaker.state == _CLOSED:
+            c.breaker = None  # nothing to tell a closed breaker about an approval
             return None
+        c.breaker = breaker
+        if breaker.allows(c.now, self.half_open_ms):
+            return None
+        after_s = self.config.venue_half_open_after_s
         return self.deny(
             None,
             None,
@@ -51,14 +64,20 @@ class VenueBreakerRule(Rule):
 
 class StaleDataRule(Rule):
     key, code = "stale_data_s", "STALE_MARKET_DATA"
+    __slots__ = ("limit_ms",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit_ms = config.stale_data_s * 1000
 
     def check(self, c: Check) -> Denial | None:
         symbol = c.intent.symbol
         last = c.market.last_update_ms(symbol)
-        limit_s = self.config.stale_data_s
-        if last is not None and c.now - last <= limit_s * 1000:
-            c.engine.data_fresh(c.intent, c.now)
+        if last is not None and c.now - last <= self.limit_ms:
+            if symbol in c.engine.stale_symbols:
+                c.engine.data_fresh(c.intent, c.now)
             return None
+        limit_s = self.config.stale_data_s
         age = None if last is None else Decimal(c.now - last) / 1000
         c.engine.data_stale(c.intent, c.now, age)
         seen = "never" if age is None else f"{age} s ago"
@@ -79,8 +98,9 @@ class InstrumentRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i = c.intent
-        c.inst = c.market.instrument(i.venue, i.symbol)
-        if c.inst is not None:
+        inst = c.market.instrument(i.venue, i.symbol)
+        if inst is not None:
+            c.inst = inst
             return None
         return self.deny(
             None,
@@ -103,9 +123,8 @@ class PriceRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i, inst = c.intent, c.inst
-        assert inst is not None
         mid = c.market.mid(i.symbol)
-        if mid is None or mid <= 0:
+        if mid is None or mid <= ZERO:
             return self.deny(
                 None,
                 None,
@@ -113,8 +132,35 @@ class PriceRule(Rule):
                 "NO_REFERENCE_PRICE",
             )
         c.mid = mid
-        if i.type is OrderType.LIMIT:
-            return self._limit(c, mid)
+        if i.type is not _LIMIT:
+            return self._market(c, mid)
+        price = i.price
+        if price is None or price <= ZERO:
+            return Denial(
+                "INVALID_PRICE",
+                "price",
+                price,
+                None,
+                f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
+            )
+        if abs(price - mid) > mid * self.band_frac:
+            return self._outside_band(price, mid)
+        c.price = price
+        violation = inst.violation(i.amount, price)
+        return None if violation is None else _instrument_denial(c, violation)
+
+    def _outside_band(self, price: Decimal, mid: Decimal) -> Denial:
+        band_pct = self.config.price_band_pct
+        dev = abs(price - mid) / mid * _HUNDRED
+        return self.deny(
+            dev,
+            band_pct,
+            f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
+            f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
+        )
+
+    def _market(self, c: Check, mid: Decimal) -> Denial | None:
+        i, inst = c.intent, c.inst
         c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
         violation = inst.violation(i.amount, None)
         if violation is None and i.amount * mid < inst.min_notional:
@@ -127,36 +173,10 @@ class PriceRule(Rule):
                 f"order rejected: notional {notional} {inst.quote} is below the minimum "
                 f"{inst.min_notional} for {i.symbol}",
             )
-        return _instrument_denial(c, violation)
-
-    def _limit(self, c: Check, mid: Decimal) -> Denial | None:
-        i, inst = c.intent, c.inst
-        assert inst is not None
-        price = i.price
-        if price is None or price <= 0:
-            return Denial(
-                "INVALID_PRICE",
-                "price",
-                price,
-                None,
-                f"order rejected: limit order on {i.symbol} needs a positive price, got {price}",
-            )
-        band_pct = self.config.price_band_pct
-        if abs(price - mid) > mid * self.band_frac:
-            dev = abs(price - mid) / mid * _HUNDRED
-            return self.deny(
-                dev,
-                band_pct,
-                f"order rejected: limit price {price} is {fmt(dev)}% from the mid {mid}, "
-                f"beyond price_band_pct={band_pct} (risk.price_band_pct)",
-            )
-        c.price = price
-        return _instrument_denial(c, inst.violation(i.amount, price))
+        return None if violation is None else _instrument_denial(c, violation)
 
 
-def _instrument_denial(c: Check, violation: InstrumentViolation | None) -> Denial | None:
-    if violation is None:
-        return None
+def _instrument_denial(c: Check, violation: InstrumentViolation) -> Denial:
     return Denial(
         violation.code,
         "instrument",
@@ -176,8 +196,8 @@ class ReduceOnlyRule(Rule):
     def check(self, c: Check) -> Denial | None:
         i = c.intent
         c.net = net = c.portfolio.net_quantity(i.venue, i.symbol)
-        c.reducing = shrinks(net, i.side, i.amount)
-        if not i.reduce_only or c.reducing:
+        c.reducing = reducing = bool(net) and shrinks(net, i.side, i.amount)
+        if not i.reduce_only or reducing:
             return None
         return self.deny(
             i.amount,
@@ -189,6 +209,7 @@ class ReduceOnlyRule(Rule):
 
 class ReducingStateRule(Rule):
     key, code = "state", "TRADING_REDUCING"
+    inactive_only = True
 
     @classmethod
     def default(cls) -> None:
@@ -198,11 +219,7 @@ class ReducingStateRule(Rule):
         engine = c.engine
         # An arbitrage unwind trades a stranded asset back to where the cycle started: it
         # shrinks exposure though no position of its own says so.
-        if (
-            engine.state is not TradingState.REDUCING
-            or c.reducing
-            or c.intent.tag == ARB_UNWIND_TAG
-        ):
+        if engine.state is not _REDUCING or c.reducing or c.intent.tag == ARB_UNWIND_TAG:
             return None
         return self.deny(
             None,
@@ -226,6 +243,7 @@ class OrderRateRule(Rule):
         if bucket is None:
             bucket = self.buckets[venue] = RateBucket(float(self.config.max_orders_per_s), c.now)
         if bucket.available(c.now):
+            c.bucket = bucket
             return None
         limit = self.config.max_orders_per_s
         return self.deny(
@@ -235,9 +253,18 @@ class OrderRateRule(Rule):
             "(risk.max_orders_per_s)",
         )
 
-    def take(self, venue: str) -> None:
-        """Count one approved order."""
-        self.buckets[venue].take()
+
+class ValuationPriceRule(Rule):
+    """Read the valuation asset's USD price from the market before the order is valued."""
+
+    key, code = "valuation_asset_usd", "NO_USD_PRICE"
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return not valuation_is_usd
+
+    def check(self, c: Check) -> Denial | None:
+        c.engine.valuation.refresh(c.portfolio)
+        return None  # a missing price is refused by the rules that need one
 
 
 class UsdPriceRule(Rule):
@@ -246,17 +273,19 @@ class UsdPriceRule(Rule):
     key, code = "valuation_asset_usd", "NO_USD_PRICE"
 
     def check(self, c: Check) -> Denial | None:
-        assert c.inst is not None and c.price is not None
-        quote = c.quote = c.inst.quote
-        if quote in STABLECOINS:
-            c.usd_rate = _ONE
-        else:
-            rate = c.portfolio.price_of(quote)
-            k = c.engine.valuation.usd_per_unit
-            if rate is None or k is None:
-                return self._missing(c, quote, rate is None)
-            c.usd_rate = rate * k
-        c.notional_usd = c.intent.amount * c.price * c.usd_rate
+        quote = c.inst.quote
+        if quote in STABLECOINS:  # one unit is one USD: no multiplication by one
+            c.stable_buy = c.intent.side is _BUY
+            c.usd_rate = ONE
+            c.notional_usd = c.intent.amount * c.price
+            return None
+        c.stable_buy = False
+        rate = c.portfolio.price_of(quote)
+        k = c.engine.valuation.usd_per_unit
+        if rate is None or k is None:
+            return self._missing(c, quote, rate is None)
+        c.usd_rate = usd_rate = rate * k
+        c.notional_usd = c.intent.amount * c.price * usd_rate
         return None
 
     def _missing(self, c: Check, quote: str, no_rate: bool) -> Denial:
