@@ -288,3 +288,11 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, data)) from None
+
+
+def load_config_for(path: str | Path | None, database_url: str | None = None) -> Config:
+    """Load the config as `load_config` does, pointed at `database_url` when one is given."""
+    config = load_config(path)
+    if database_url:
+        config.node.database_url = database_url
+    return config

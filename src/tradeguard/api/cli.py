@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -59,13 +60,19 @@ def add_api_parsers(sub: Any) -> None:
 
 def _store(args: argparse.Namespace) -> Any:
     from tradeguard.api.auth import TokenStore
-    from tradeguard.cli import _config_from_args
+    from tradeguard.config import load_config_for
     from tradeguard.storage.db import Database
 
-    config = _config_from_args(args)
+    config = load_config_for(args.config, args.db)
     db = Database(config.node.database_url)
     db.migrate()
     return TokenStore(db)
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_token_create(args: argparse.Namespace, console: Console) -> int:
@@ -92,16 +99,14 @@ def cmd_token_list(args: argparse.Namespace, console: Console) -> int:
     t = Table(title=f"API tokens ({len(tokens)})")
     for col in ("id", "name", "role", "totp", "created", "last used", "revoked"):
         t.add_column(col)
-    from tradeguard.cli import _ts
-
     for tok in tokens:
         t.add_row(
             tok.id,
             tok.name,
             tok.role.label,
             "yes" if tok.totp else "no",
-            _ts(tok.created_ts),
-            _ts(tok.last_used_ts),
+            _when(tok.created_ts),
+            _when(tok.last_used_ts),
             "yes" if tok.revoked else "",
         )
     console.print(t)
@@ -137,11 +142,11 @@ def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from tradeguard.cli import _config_from_args
+    from tradeguard.config import load_config_for
     from tradeguard.logsetup import setup_logging
     from tradeguard.node import TradingNode
 
-    config = _config_from_args(args)
+    config = load_config_for(args.config, args.db)
     setup_logging(config.node.log_format, config.node.log_level)
     node = TradingNode(config)
     try:
