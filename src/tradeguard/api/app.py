@@ -23,8 +23,10 @@ from fastapi.responses import JSONResponse
 
 from tradeguard.api.arb_figures import ArbFigures
 from tradeguard.api.auth import FailureLimiter, TokenStore
+from tradeguard.api.clients import parse_networks
 from tradeguard.api.errors import invalid_request
 from tradeguard.api.fastpath import StateFastPath
+from tradeguard.api.gate import RequestGate
 from tradeguard.api.metrics import NodeMetrics
 from tradeguard.api.routes import (
     arbitrage,
@@ -63,6 +65,8 @@ def create_app(
         passphrase=passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV),
         metrics=NodeMetrics(node, arb=arb),
         arb=arb,
+        max_body_bytes=node.config.api.max_body_bytes,
+        proxies=parse_networks(node.config.api.trusted_proxies),
     )
 
     @contextlib.asynccontextmanager
@@ -91,6 +95,7 @@ def create_app(
     # Valid requests for the state skip the framework; the route stays for the schema and for
     # every request that must be refused.
     app.add_middleware(StateFastPath, api=state)
+    app.add_middleware(RequestGate, api=state)
     return app
 
 

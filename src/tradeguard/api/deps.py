@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradeguard.api.auth import AuthError, Role, TokenInfo
+from tradeguard.api.clients import client_address
 from tradeguard.api.state import ApiState, Principal
 
 API = "/api/v1"
@@ -25,13 +26,29 @@ def api_state(request: Request) -> ApiState:
     return state
 
 
-def client_of(request: Request | WebSocket) -> str:
-    """Return the caller's address."""
-    return request.client.host if request.client is not None else "unknown"
+def client_of(conn: Request | WebSocket) -> str:
+    """Return the caller's address (behind a trusted proxy, the one it forwards)."""
+    known = conn.scope.get("state", {}).get("client")
+    if isinstance(known, str):
+        return known
+    api: ApiState = conn.app.state.api
+    return client_address(conn.scope, api.proxies)
 
 
-def authenticate(state: ApiState, token: str | None, client: str) -> TokenInfo:
-    """Return the token's info, or raise 429 (client being limited) or 401 (audited)."""
+def authenticate(
+    state: ApiState,
+    token: str | None,
+    client: str,
+    channel: str = "http",
+    reason: str | None = None,
+) -> TokenInfo:
+    """Return the token's info, or raise 401 (counted, audited) or 429 (client over the limit).
+
+    A valid token always passes: the failed-auth limit holds back guessing, never a holder.
+    """
+    info = state.tokens.verify(token) if token else None
+    if info is not None:
+        return info
     wait = state.limiter.blocked_for(client)
     if wait > 0:
         raise HTTPException(
@@ -39,23 +56,20 @@ def authenticate(state: ApiState, token: str | None, client: str) -> TokenInfo:
             f"too many failed authentications from {client}; try again in {wait:.0f} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    info = state.tokens.verify(token) if token else None
-    if info is None:
-        state.limiter.fail(client)
-        state.audit(
-            "api.auth_failed",
-            None,
-            {"reason": "missing" if not token else "invalid"},
-            "warning",
-            client=client,
-        )
-        raise HTTPException(
-            401,
-            "a valid API token is required: send `Authorization: Bearer <token>` "
-            "(create one with `tradeguard token create --name NAME --role viewer`)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return info
+    state.limiter.fail(client)
+    state.audit(
+        "api.auth_failed",
+        None,
+        {"reason": reason or ("missing" if not token else "invalid"), "channel": channel},
+        "warning",
+        client=client,
+    )
+    raise HTTPException(
+        401,
+        "a valid API token is required: send `Authorization: Bearer <token>` "
+        "(create one with `tradeguard token create --name NAME --role viewer`)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
@@ -65,8 +79,10 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
     ) -> Principal:
         client = client_of(request)
-        token = creds.credentials if creds is not None else None
-        info = authenticate(api_state(request), token, client)
+        info = request.scope.get("state", {}).get("token")  # checked at the gate
+        if not isinstance(info, TokenInfo):
+            token = creds.credentials if creds is not None else None
+            info = authenticate(api_state(request), token, client)
         if info.role < role:
             raise HTTPException(
                 403,

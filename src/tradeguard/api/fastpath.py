@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tradeguard.api.auth import Role
+from tradeguard.api.auth import Role, TokenInfo
 from tradeguard.api.deps import API
 from tradeguard.api.serialisers import json_response, state_payload
 from tradeguard.api.state import ApiState
@@ -16,10 +16,9 @@ class StateFastPath:
     """Answer GET /state for a valid viewer token without the framework.
 
     Dashboards and monitors poll it while a replay shares the event loop, where FastAPI's
-    routing, dependency resolution and exception layers cost more than the answer itself. Only
-    a request the route would answer with 200 is taken here, after the same bearer parsing, rate
-    limit and token check; every other one (no token, a bad or revoked one, a client being
-    limited) goes on to the route, which refuses and audits it as always.
+    routing, dependency resolution and exception layers cost more than the answer itself. It
+    sits inside the request gate, so only a request carrying a token the gate accepted is
+    taken here; every other one goes on to the route.
     """
 
     def __init__(self, app: ASGIApp, api: ApiState) -> None:
@@ -38,16 +37,5 @@ class StateFastPath:
         await self.app(scope, receive, send)
 
     def _viewer(self, scope: Scope) -> bool:
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if header is None:
-            return False
-        # As HTTPBearer reads it: "<scheme> <credentials>", scheme case-insensitive.
-        scheme, _, credentials = header.decode("latin-1").partition(" ")
-        credentials = credentials.strip()
-        if scheme.lower() != "bearer" or not credentials:
-            return False
-        client = scope["client"][0] if scope.get("client") else "unknown"
-        if self.api.limiter.blocked_for(client) > 0:
-            return False
-        info = self.api.tokens.verify(credentials)
-        return info is not None and info.role >= Role.VIEWER
+        info = scope.get("state", {}).get("token")  # checked at the gate
+        return isinstance(info, TokenInfo) and info.role >= Role.VIEWER

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.api.arb_figures import ArbFigures
 from tradeguard.api.auth import FailureLimiter, TokenInfo, TokenStore
+from tradeguard.api.clients import Network
 from tradeguard.api.confirmations import Confirmations
 from tradeguard.api.metrics import NodeMetrics
 from tradeguard.model.events import Event
@@ -39,6 +40,8 @@ class ApiState:
     metrics: NodeMetrics
     arb: ArbFigures
     confirmations: Confirmations = field(default_factory=Confirmations)
+    max_body_bytes: int = 65_536
+    proxies: tuple[Network, ...] = ()
 
     def audit(
         self,

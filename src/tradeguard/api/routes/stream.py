@@ -19,6 +19,18 @@ WS_AUTH_TIMEOUT_S = 5.0
 router = APIRouter()
 
 
+def token_of(frame: str | None) -> str | None:
+    """Return the token of a first frame `{"token": "..."}`; None for any other shape."""
+    if frame is None:
+        return None  # a binary frame
+    try:
+        doc = json.loads(frame)
+    except ValueError:
+        return None
+    token = doc.get("token") if isinstance(doc, dict) else None
+    return token if isinstance(token, str) else None
+
+
 @router.websocket(f"{API}/stream")
 async def stream(ws: WebSocket) -> None:
     """Push every event as JSON; authenticate with ?token= or a first {"token": ...}."""
@@ -27,16 +39,19 @@ async def stream(ws: WebSocket) -> None:
     await ws.accept()
     client = client_of(ws)
     token = ws.query_params.get("token")
+    reason = None
     try:
         if not token:
-            first = await asyncio.wait_for(ws.receive_text(), WS_AUTH_TIMEOUT_S)
-            with contextlib.suppress(ValueError, AttributeError):
-                token = json.loads(first).get("token")
-        info = authenticate(api, token, client)
-    except (HTTPException, TimeoutError, WebSocketDisconnect) as exc:
-        reason = exc.detail if isinstance(exc, HTTPException) else "authentication timed out"
+            first = await asyncio.wait_for(ws.receive(), WS_AUTH_TIMEOUT_S)
+            if first["type"] == "websocket.disconnect":
+                return
+            token = token_of(first.get("text"))
+            reason = "malformed first frame" if token is None else None
+        info = authenticate(api, token, client, "stream", reason)
+    except (HTTPException, TimeoutError) as exc:
+        why = exc.detail if isinstance(exc, HTTPException) else "authentication timed out"
         with contextlib.suppress(Exception):
-            await ws.close(code=4401, reason=str(reason)[:120])
+            await ws.close(code=4401, reason=str(why)[:120])
         return
     queue = node.bus.queue(2_000)
     await ws.send_text(json.dumps({"type": "hello", "token_id": info.id, "role": info.role.label}))
