@@ -116,7 +116,7 @@ async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(tmp_p
 async def test_a_trusted_proxy_names_the_client_for_limits_and_audit(tmp_path, data_dir):
     node = await replayed_node(tmp_path, data_dir, rows=30)
     node.config.api.trusted_proxies = ["127.0.0.0/8"]
-    app, tokens = build_app(node, failures_per_min=3)
+    app, _ = build_app(node, failures_per_min=3)
     spoofer = {**bearer("tg_guess"), "X-Forwarded-For": "203.0.113.7"}
     async with client(app) as http:
         codes = [(await http.get("/api/v1/mode", headers=spoofer)).status_code for _ in range(4)]

@@ -128,7 +128,7 @@ def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_int
 
 async def test_auth_failures_from_one_address_are_rate_limited(tmp_path, data_dir):
     node = await replayed_node(tmp_path, data_dir, rows=30)
-    app, tokens = build_app(node, failures_per_min=5)
+    app, _ = build_app(node, failures_per_min=5)
     async with client(app) as http:
         codes = [
             (await http.get("/api/v1/state", headers=bearer("tg_guess"))).status_code
