@@ -27,6 +27,7 @@ from tradeguard.api.clients import parse_networks
 from tradeguard.api.errors import invalid_request
 from tradeguard.api.fastpath import StateFastPath
 from tradeguard.api.gate import RequestGate
+from tradeguard.api.headers import SecurityHeaders
 from tradeguard.api.metrics import NodeMetrics
 from tradeguard.api.routes import (
     arbitrage,
@@ -96,6 +97,7 @@ def create_app(
     # every request that must be refused.
     app.add_middleware(StateFastPath, api=state)
     app.add_middleware(RequestGate, api=state)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -28,6 +28,9 @@ def _decimal(value: Any) -> Decimal:
         value = str(value)
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError('must be a decimal string of at most 40 characters, such as "0.015"')
+    if not value.isascii():
+        # Decimal() reads any Unicode digit ("１" is 1); the schema promises ASCII only.
+        raise ValueError(f'{value!r} must be written with ASCII digits 0-9, such as "0.015"')
     try:
         d = Decimal(value.strip())
     except InvalidOperation:

@@ -6,6 +6,8 @@ Decimals go out as their exact strings; the hot reads skip FastAPI's validation 
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
+from tradeguard.portfolio.analytics import Performance
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -61,6 +64,20 @@ def page(items: list[Any], limit: int, offset: int, total: int | None = None) ->
     out: dict[str, Any] = {"items": items, "limit": limit, "offset": offset, "count": len(items)}
     if total is not None:
         out["total"] = total
+    return out
+
+
+def performance_json(perf: Performance) -> dict[str, Any]:
+    """Describe performance figures; a non-finite float becomes null, never "inf".
+
+    A profit factor with no losing trade is unbounded: null, with `profit_factor_infinite`.
+    """
+    out: dict[str, Any] = {}
+    for key, value in asdict(perf).items():
+        finite = not isinstance(value, float) or math.isfinite(value)
+        out[key] = value if finite else None
+    pf = perf.profit_factor
+    out["profit_factor_infinite"] = pf is not None and math.isinf(pf)
     return out
 
 

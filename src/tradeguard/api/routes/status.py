@@ -17,9 +17,9 @@ router = APIRouter(tags=["status"])
 
 
 @router.get(f"{API}/health")
-async def health() -> dict[str, Any]:
-    """Say the API is up (no token needed)."""
-    return {"status": "ok", "ts": int(time.time() * 1000)}
+async def health(api: ApiState = state_dep) -> dict[str, Any]:
+    """Say the API is up and in which mode the node trades (no token needed)."""
+    return {"status": "ok", "mode": api.node.mode.value, "ts": int(time.time() * 1000)}
 
 
 @router.get(f"{API}/mode")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
-from tradeguard.api.serialisers import page
+from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingState
 from tradeguard.portfolio import analytics
@@ -84,7 +84,7 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
         else node.risk.state.value.lower(),
         "open_orders": sum(1 for o in node.orders.open.values() if o.strategy_id == sid),
         "position": str(position),
-        "performance": perf.to_json(),
+        "performance": performance_json(perf),
         "arb": arb,
         "run": None
         if run is None
