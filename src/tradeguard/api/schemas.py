@@ -15,6 +15,9 @@ from tradeguard.risk.engine import KILL_FLATTEN_TAG
 MAX_AMOUNT = Decimal("1e12")
 MAX_PLACES = 18
 MAX_SIGNAL_BYTES = 4096
+# What the schema promises: ASCII digits, > 0, < 1e12, at most 18 places (the validator below
+# also reads exponents, so its errors can name the limit a value breaks).
+MONEY_PATTERN = r"^([1-9][0-9]{0,11}(\.[0-9]{1,18})?|0\.[0-9]{0,17}[1-9])$"
 
 
 def _decimal(value: Any) -> Decimal:
@@ -48,7 +51,7 @@ def _decimal(value: Any) -> Decimal:
 Money = Annotated[
     Decimal,
     BeforeValidator(_decimal),
-    Field(json_schema_extra={"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}),
+    Field(json_schema_extra={"type": "string", "pattern": MONEY_PATTERN}),
 ]
 
 

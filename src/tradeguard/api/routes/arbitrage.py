@@ -9,13 +9,15 @@ from fastapi.exceptions import RequestValidationError
 
 from tradeguard.api.arb_figures import execution_json, held_now
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.portfolio.arb_summary import OUTCOMES, ArbSummary
 from tradeguard.storage.arb_repository import count_arb_executions, load_arb_executions
 
-router = APIRouter(tags=["arbitrage"])
+router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES)
 _OUTCOME_PATTERN = "^(" + "|".join(OUTCOMES) + ")$"
+_UNTIL = "epoch ms, exclusive; must be after since_ts"
 
 
 def arb_json(api: ApiState, summary: ArbSummary) -> dict[str, Any]:
@@ -48,7 +50,9 @@ async def get_arb_executions(
     strategy_id: str | None = Query(None, max_length=64),
     outcome: str | None = Query(None, pattern=_OUTCOME_PATTERN),
     since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
-    until_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, exclusive"),
+    until_ts: int | None = Query(
+        None, ge=0, le=10**15, description="epoch ms, exclusive; after since_ts"
+    ),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> dict[str, Any]:
@@ -71,7 +75,9 @@ async def get_arb_summary(
     api: ApiState = state_dep,
     strategy_id: str | None = Query(None, max_length=64),
     since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
-    until_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, exclusive"),
+    until_ts: int | None = Query(
+        None, ge=0, le=10**15, description="epoch ms, exclusive; after since_ts"
+    ),
 ) -> dict[str, Any]:
     """Return arbitrage figures: cycles by outcome, profit, slippage, latency, held assets."""
     _window(since_ts, until_ts)

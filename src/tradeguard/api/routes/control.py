@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse
 
 from tradeguard.api.confirmations import PAPER_RESET
 from tradeguard.api.deps import API, admin, second_factor, state_dep, trader
+from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT
 from tradeguard.api.schemas import KillRequest, ModeRequest, ResetRequest, ResumeRequest
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingMode
 from tradeguard.risk.engine import ResumeRefused
 
-router = APIRouter(tags=["control"])
+router = APIRouter(tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT})
 
 
 @router.post(f"{API}/kill")

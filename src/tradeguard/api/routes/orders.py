@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, trader, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
@@ -15,7 +16,7 @@ from tradeguard.api.state import ApiState, Principal
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=AUTH_RESPONSES)
 
 
 @router.get(f"{API}/orders")
@@ -51,7 +52,7 @@ async def get_orders(
     return page([order_json(o) for o in fresh], limit, offset)
 
 
-@router.get(f"{API}/orders/{{client_order_id}}")
+@router.get(f"{API}/orders/{{client_order_id}}", responses=NOT_FOUND)
 async def get_order(
     client_order_id: str, who: Principal = viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:

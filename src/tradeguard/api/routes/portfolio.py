@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.portfolio import analytics
 
-router = APIRouter(tags=["portfolio"])
+router = APIRouter(tags=["portfolio"], responses=AUTH_RESPONSES)
 
 
 @router.get(f"{API}/balances")

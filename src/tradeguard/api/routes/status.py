@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, OPEN_RESPONSES
 from tradeguard.api.metrics import CONTENT_TYPE
 from tradeguard.api.serialisers import event_json, json_response, state_payload
 from tradeguard.api.state import ApiState, Principal
@@ -16,13 +17,13 @@ from tradeguard.api.state import ApiState, Principal
 router = APIRouter(tags=["status"])
 
 
-@router.get(f"{API}/health")
+@router.get(f"{API}/health", responses=OPEN_RESPONSES)
 async def health(api: ApiState = state_dep) -> dict[str, Any]:
     """Say the API is up and in which mode the node trades (no token needed)."""
     return {"status": "ok", "mode": api.node.mode.value, "ts": int(time.time() * 1000)}
 
 
-@router.get(f"{API}/mode")
+@router.get(f"{API}/mode", responses=AUTH_RESPONSES)
 async def get_mode(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Return the trading mode and how to change it."""
     return {
@@ -33,13 +34,13 @@ async def get_mode(who: Principal = viewer, api: ApiState = state_dep) -> dict[s
     }
 
 
-@router.get(f"{API}/state", response_model=None)
+@router.get(f"{API}/state", response_model=None, responses=AUTH_RESPONSES)
 async def get_state(who: Principal = viewer, api: ApiState = state_dep) -> Response:
     """Return trading state, breakers, kill switch and daily P&L against its limit."""
     return json_response(state_payload(api.node))
 
 
-@router.get(f"{API}/events")
+@router.get(f"{API}/events", responses=AUTH_RESPONSES)
 async def get_events(
     who: Principal = viewer,
     api: ApiState = state_dep,
@@ -53,7 +54,17 @@ async def get_events(
     return {"items": [event_json(e) for e in events]}
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        **AUTH_RESPONSES,
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
+)
 async def metrics(who: Principal = viewer, api: ApiState = state_dep) -> Response:
     """Prometheus metrics (viewer token: set `authorization` in the scrape config)."""
     await api.metrics.collect_arb()

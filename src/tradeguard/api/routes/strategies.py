@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
 from tradeguard.api.serialisers import page, performance_json
@@ -17,7 +18,7 @@ from tradeguard.model.enums import TradingState
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.arb_summary import ArbSummary
 
-router = APIRouter()
+router = APIRouter(responses=AUTH_RESPONSES)
 
 
 def _strategy_ids(api: ApiState, arb_ids: list[str]) -> list[str]:
@@ -114,7 +115,9 @@ def _add_routes(prefix: str) -> None:
             "items": [await _strategy(api, sid, arb_ids) for sid in _strategy_ids(api, arb_ids)]
         }
 
-    @router.get(f"{API}/{prefix}/{{strategy_id}}", tags=[tag], name=f"get_{prefix}")
+    @router.get(
+        f"{API}/{prefix}/{{strategy_id}}", tags=[tag], name=f"get_{prefix}", responses=NOT_FOUND
+    )
     async def get_strategy(
         strategy_id: str, who: Principal = viewer, api: ApiState = state_dep
     ) -> dict[str, Any]:
@@ -126,7 +129,12 @@ def _add_routes(prefix: str) -> None:
             )
         return await _strategy(api, strategy_id, arb_ids)
 
-    @router.get(f"{API}/{prefix}/{{strategy_id}}/trades", tags=[tag], name=f"{prefix}_trades")
+    @router.get(
+        f"{API}/{prefix}/{{strategy_id}}/trades",
+        tags=[tag],
+        name=f"{prefix}_trades",
+        responses=NOT_FOUND,
+    )
     async def strategy_trades(
         strategy_id: str,
         who: Principal = viewer,
