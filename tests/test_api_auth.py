@@ -128,18 +128,40 @@ def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_int
 
 async def test_auth_failures_from_one_address_are_rate_limited(tmp_path, data_dir):
     node = await replayed_node(tmp_path, data_dir, rows=30)
-    app, tokens = build_app(node, failures_per_min=5)
+    app, _ = build_app(node, failures_per_min=5)
     async with client(app) as http:
         codes = [
             (await http.get("/api/v1/state", headers=bearer("tg_guess"))).status_code
             for _ in range(6)
         ]
-        valid_but_blocked = await http.get("/api/v1/state", headers=bearer(tokens.viewer))
+        still_limited = await http.get("/api/v1/mode", headers=bearer("tg_guess"))
     assert codes == [401] * 5 + [429]
-    assert valid_but_blocked.status_code == 429
-    assert "Retry-After" in valid_but_blocked.headers
+    assert still_limited.status_code == 429
+    assert "Retry-After" in still_limited.headers
     failures = node.storage.load_events(kind_prefix="api.auth_failed")
     assert len(failures) == 5 and failures[0].data["client"] == "127.0.0.1"
+    node.close()
+
+
+async def test_a_valid_token_passes_while_its_address_is_limited_and_the_kill_switch_works(
+    tmp_path, data_dir
+):
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, tokens = build_app(node, failures_per_min=10)
+    async with client(app) as http:
+        guesses = [
+            (await http.post("/api/v1/kill", json={}, headers=bearer("tg_guess"))).status_code
+            for _ in range(11)
+        ]
+        state = await http.get("/api/v1/state", headers=bearer(tokens.viewer))
+        kill = await http.post(
+            "/api/v1/kill", json={"reason": "stop"}, headers=bearer(tokens.trader)
+        )
+        after = await http.get("/api/v1/mode", headers=bearer("tg_guess"))
+    assert guesses == [401] * 10 + [429]
+    assert state.status_code == 200
+    assert kill.status_code == 200 and kill.json()["trading_state"] == "HALTED"
+    assert after.status_code == 429  # guessing stays limited
     node.close()
 
 

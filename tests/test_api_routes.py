@@ -317,3 +317,23 @@ async def test_state_shows_a_fill_a_paper_reset_and_a_kill_at_once(tmp_path, dat
     assert killed["trading_state"] == "HALTED" and killed["kill_switch"]["engaged"] is True
     assert killed["kill_switch"]["last"]["reason"] == "state test"
     node.close()
+
+
+async def test_amounts_in_fullwidth_or_other_unicode_digits_are_a_422_naming_the_field(
+    tmp_path, data_dir
+):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    app, tokens = build_app(node)
+    answers = {}
+    async with client(app) as http:
+        for label, amount in (("fullwidth", "１"), ("arabic-indic", "٠.٥"), ("devanagari", "१")):
+            r = await http.post(
+                "/api/v1/orders", json={**BUY, "amount": amount}, headers=bearer(tokens.trader)
+            )
+            answers[label] = r
+    for r in answers.values():
+        assert r.status_code == 422
+        err = r.json()["errors"][0]
+        assert err["field"] == "amount" and "ASCII digits" in err["message"]
+    assert node.storage.load_orders() == []
+    node.close()

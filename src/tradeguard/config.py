@@ -132,6 +132,24 @@ class ApiConfig(_Strict):
     tls_keyfile: str | None = None
     # failed authentications per client IP per minute before it gets 429 for the rest of it
     auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
+    # request bodies above this many bytes are refused with 413 before they are read whole
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
+    # addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR such as 10.0.0.0/8"
+                ) from None
+        return v
 
 
 class NodeConfig(_Strict):

@@ -975,6 +975,92 @@ class TradingNode:
             if self.writer_lock is not None:
                 self.writer_lock.release()
 
+    # paper account reset ------------------------------------------------------------------------
+    async def reset_paper_account(self, by: str) -> dict[str, Any]:
+        """Cancel open paper orders, close position records and restore the configured balances.
+
+        A paper venue with an order that could not be cancelled is left as it is (listed under
+        `failed`); the report names what was cancelled, closed and restored.
+        """
+        names = [vc.name for vc in self.config.venues if vc.kind == "paper"]
+        report: dict[str, Any] = {
+            "venues": names,
+            "cancelled": [],
+            "closed_positions": [],
+            "failed": [],
+            "balances": {},
+        }
+        ready = []  # venues with nothing working any more: only those are reset
+        for name in names:
+            cancelled, failed = await self.orders.cancel_all(name)
+            report["cancelled"].extend(cancelled)
+            report["failed"].extend({"id": i, "reason": r} for i, r in failed)
+            if failed:
+                reason = f"not reset: {len(failed)} order(s) could not be cancelled"
+                report["failed"].append({"id": name, "reason": reason})
+            else:
+                ready.append(name)
+        now = self.clock.now_ms()
+        report["closed_positions"] = self._close_paper_positions(ready, now)
+        self._restore_paper_balances(ready, now, report)
+        self.risk.invalidate_exposure()
+        self.invalidate_equity()
+        self._emit("paper.reset", {"by": by, **report}, "warning")
+        return report
+
+    def _close_paper_positions(self, venues: list[str], now: int) -> list[str]:
+        from tradeguard.model.position import ClosedTrade
+
+        closed = []
+        for key, pos in list(self.portfolio.positions.items()):
+            if pos.venue not in venues:
+                continue
+            if pos.quantity != 0:
+                mark = self.portfolio.marks.get(pos.symbol, pos.avg_entry)
+                pnl = pos.unrealized_pnl(mark)
+                entry_notional = abs(pos.quantity) * pos.avg_entry
+                trade = ClosedTrade(
+                    venue=pos.venue,
+                    symbol=pos.symbol,
+                    strategy_id=pos.strategy_id,
+                    side=Side.BUY if pos.quantity > 0 else Side.SELL,
+                    entry_price=pos.avg_entry,
+                    exit_price=mark,
+                    amount=abs(pos.quantity),
+                    pnl=pnl,
+                    pnl_pct=pnl / entry_notional * 100 if entry_notional else ZERO,
+                    opened_ts=pos.opened_ts,
+                    closed_ts=now,
+                )
+                self.storage.close_position(trade, pos)
+                closed.append(f"{pos.venue}:{pos.symbol}:{pos.strategy_id}")
+            del self.portfolio.positions[key]
+        return closed
+
+    def _restore_paper_balances(self, venues: list[str], now: int, report: dict[str, Any]) -> None:
+        from tradeguard.model.balance import Balance
+        from tradeguard.model.errors import DefinitiveVenueError
+        from tradeguard.venues.paper import PaperVenue
+
+        for vc in self.config.venues:
+            venue = self.venues.get(vc.name)
+            if vc.name not in venues or not isinstance(venue, PaperVenue):
+                continue
+            configured = {a: Decimal(q) for a, q in vc.balances.items()}
+            try:
+                restored = venue.reset_balances(configured)
+            except DefinitiveVenueError as exc:
+                report["failed"].append({"id": vc.name, "reason": str(exc)})
+                continue
+            # The ledger follows the venue, and also forgets assets only the ledger knew.
+            book = self.portfolio.book(vc.name)
+            held = {b.asset for b in restored}
+            restored += [Balance(vc.name, a, ZERO) for a in book.assets() if a not in held]
+            self.portfolio.set_balances(vc.name, restored)
+            self.orders.discard_pending_balances(vc.name)
+            self.storage.upsert_balances(vc.name, restored, ts=now)
+            report["balances"][vc.name] = {b.asset: str(b.total) for b in restored}
+
 
 def _closing_side(pos: Position) -> Side:
     return Side.SELL if pos.quantity > 0 else Side.BUY

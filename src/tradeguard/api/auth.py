@@ -30,13 +30,12 @@ from typing import Any
 import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
 
 from tradeguard.model.errors import TradeguardError
 from tradeguard.secrets.vault import PASSPHRASE_ENV, ScryptParams
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
-from tradeguard.storage.tables import api_tokens
+from tradeguard.storage.tokens import TokenRow, TokenRows
 
 TOKEN_PREFIX = "tg_"
 TOTP_KEY_PREFIX = "api.totp."
@@ -114,6 +113,7 @@ class TokenStore:
         self, db: Database, storage: Storage | None = None, recheck_s: float = RECHECK_S
     ) -> None:
         self.db = db
+        self.rows = TokenRows(db)
         self.storage = storage or Storage(db)
         self.recheck_s = recheck_s
         # token hash -> (info, monotonic time it was read from the database)
@@ -143,26 +143,14 @@ class TokenStore:
             last_used_ts=None,
             revoked=False,
         )
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                api_tokens.insert(),
-                {
-                    "id": info.id,
-                    "name": info.name,
-                    "role": role.label,
-                    "token_hash": hash_token(token),
-                    "created_ts": info.created_ts,
-                    "last_used_ts": None,
-                    "revoked": False,
-                },
-            )
+        self.rows.insert(
+            TokenRow(info.id, info.name, role.label, hash_token(token), info.created_ts)
+        )
         return info, token
 
     def list(self) -> list[TokenInfo]:
         """Return every token, oldest first."""
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_ts)).all()
-        return [self._info(r._mapping) for r in rows]
+        return [self._info(r) for r in self.rows.all()]
 
     def get(self, name_or_id: str) -> TokenInfo:
         """Return the active token with this name or id, or raise AuthError."""
@@ -174,8 +162,7 @@ class TokenStore:
     def revoke(self, name_or_id: str) -> TokenInfo:
         """Revoke the active token with this name or id; it stops working at once."""
         info = self.get(name_or_id)
-        with self.db.engine.begin() as conn:
-            conn.execute(update(api_tokens).where(api_tokens.c.id == info.id).values(revoked=True))
+        self.rows.revoke(info.id)
         self._forget(info.id)
         self.storage.kv_delete(TOTP_KEY_PREFIX + info.id)
         return info
@@ -195,11 +182,8 @@ class TokenStore:
         if entry is not None and now - entry[1] < self.recheck_s:
             info = entry[0]
         else:
-            with self.db.engine.connect() as conn:
-                rows = conn.execute(
-                    select(api_tokens).where(api_tokens.c.token_hash == digest)
-                ).all()
-            found = self._info(rows[0]._mapping) if rows else None
+            row = self.rows.by_hash(digest)
+            found = self._info(row) if row is not None else None
             with self._lock:
                 if found is None or found.revoked:
                     self._by_hash.pop(digest, None)
@@ -218,20 +202,17 @@ class TokenStore:
         if now - self._touched.get(token_id, 0) < _TOUCH_EVERY_MS:
             return
         self._touched[token_id] = now
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_ts=now)
-            )
+        self.rows.touch(token_id, now)
 
-    def _info(self, row: Any) -> TokenInfo:
+    def _info(self, row: TokenRow) -> TokenInfo:
         return TokenInfo(
-            id=row["id"],
-            name=row["name"],
-            role=Role.parse(row["role"]),
-            created_ts=row["created_ts"],
-            last_used_ts=row["last_used_ts"],
-            revoked=bool(row["revoked"]),
-            totp=self.storage.kv_get(TOTP_KEY_PREFIX + row["id"]) is not None,
+            id=row.id,
+            name=row.name,
+            role=Role.parse(row.role),
+            created_ts=row.created_ts,
+            last_used_ts=row.last_used_ts,
+            revoked=row.revoked,
+            totp=self.storage.kv_get(TOTP_KEY_PREFIX + row.id) is not None,
         )
 
     # TOTP ---------------------------------------------------------------------------------------

@@ -90,6 +90,12 @@ class NodeMetrics:
             ["strategy", "asset"],
             registry=r,
         )
+        self.auth_failures = Counter(
+            "tradeguard_api_auth_failures",
+            "Refused API authentications, by channel (http, stream) and reason",
+            ["channel", "reason"],
+            registry=r,
+        )
         self.lag_interval_s = lag_interval_s
         self._lag_task: asyncio.Task[None] | None = None
         node.bus.subscribe(self.on_event)
@@ -97,7 +103,7 @@ class NodeMetrics:
 
     # feeds --------------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Count order, fill, denial and arbitrage-cycle events."""
+        """Count order, fill, denial, refused-authentication and arbitrage-cycle events."""
         kind = event.kind
         if kind.startswith("order."):
             self.orders.labels(event.venue, kind[6:]).inc()
@@ -105,6 +111,9 @@ class NodeMetrics:
             self.fills.labels(event.venue, event.symbol).inc()
         elif kind == EventKind.RISK_DENIED:
             self.denials.labels(str(event.data.get("code", "UNKNOWN"))).inc()
+        elif kind == "api.auth_failed":
+            data = event.data
+            self.auth_failures.labels(data.get("channel", "http"), data.get("reason", "")).inc()
         elif kind == EventKind.ARB_EXECUTION:
             outcome = str(event.data.get("outcome", "unknown"))
             self.arb_cycles.labels(event.strategy_id, outcome).inc()

@@ -15,6 +15,9 @@ from tradeguard.risk.engine import KILL_FLATTEN_TAG
 MAX_AMOUNT = Decimal("1e12")
 MAX_PLACES = 18
 MAX_SIGNAL_BYTES = 4096
+# What the schema promises: ASCII digits, > 0, < 1e12, at most 18 places (the validator below
+# also reads exponents, so its errors can name the limit a value breaks).
+MONEY_PATTERN = r"^([1-9][0-9]{0,11}(\.[0-9]{1,18})?|0\.[0-9]{0,17}[1-9])$"
 
 
 def _decimal(value: Any) -> Decimal:
@@ -28,6 +31,9 @@ def _decimal(value: Any) -> Decimal:
         value = str(value)
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError('must be a decimal string of at most 40 characters, such as "0.015"')
+    if not value.isascii():
+        # Decimal() reads any Unicode digit ("１" is 1); the schema promises ASCII only.
+        raise ValueError(f'{value!r} must be written with ASCII digits 0-9, such as "0.015"')
     try:
         d = Decimal(value.strip())
     except InvalidOperation:
@@ -45,7 +51,7 @@ def _decimal(value: Any) -> Decimal:
 Money = Annotated[
     Decimal,
     BeforeValidator(_decimal),
-    Field(json_schema_extra={"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}),
+    Field(json_schema_extra={"type": "string", "pattern": MONEY_PATTERN}),
 ]
 
 

@@ -97,6 +97,9 @@ class ApiServer:
             port=self.port,
             log_level="warning",
             access_log=False,
+            # X-Forwarded-For is read by the API itself, only from api.trusted_proxies.
+            proxy_headers=False,
+            ws_max_size=cfg.max_body_bytes,
             lifespan="on",
             ws="websockets-sansio",
             ssl_certfile=cfg.tls_certfile if self.tls else None,

@@ -27,6 +27,14 @@ function num(v, places = 2) {
   if (!Number.isFinite(n)) return String(v);
   return n.toLocaleString(undefined, { minimumFractionDigits: places, maximumFractionDigits: places });
 }
+// prices keep six significant digits below 1 (a 0.00001234 price must not read "0.00")
+function price(v) {
+  if (v === null || v === undefined || v === "") return "–";
+  const n = Number(v);
+  if (!Number.isFinite(n)) return String(v);
+  if (n === 0 || Math.abs(n) >= 1) return num(v, 2);
+  return n.toLocaleString(undefined, { maximumSignificantDigits: 6 });
+}
 function qty(v) { return v === null || v === undefined ? "–" : String(Number(v)); }
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
@@ -146,12 +154,12 @@ async function refresh() {
     renderState(state);
     fillTable("positions", positions.items, (tr, p) => {
       cell(tr, p.symbol); cell(tr, p.strategy_id); cell(tr, p.side); cell(tr, qty(p.quantity));
-      cell(tr, num(p.entry_price)); cell(tr, num(p.mark));
+      cell(tr, price(p.entry_price)); cell(tr, price(p.mark));
       const td = cell(tr, ""); signed(td, p.unrealized_pnl);
     });
     fillTable("open-orders", orders.items, (tr, o) => {
       cell(tr, o.client_order_id); cell(tr, o.symbol); cell(tr, o.side); cell(tr, o.type);
-      cell(tr, qty(o.amount)); cell(tr, num(o.price)); cell(tr, o.status);
+      cell(tr, qty(o.amount)); cell(tr, price(o.price)); cell(tr, o.status);
     });
     fillTable("balances", balances.items, (tr, b) => {
       cell(tr, b.venue); cell(tr, b.asset); cell(tr, qty(b.free)); cell(tr, qty(b.locked));
@@ -162,12 +170,12 @@ async function refresh() {
       cell(tr, s.id); cell(tr, s.status); cell(tr, String(p.trades));
       cell(tr, p.win_rate === null ? "–" : (100 * p.win_rate).toFixed(1) + "%");
       cell(tr, p.sharpe === null ? "–" : Number(p.sharpe).toFixed(2));
-      cell(tr, p.profit_factor === null ? "–" : (p.profit_factor === "inf" ? "∞" : Number(p.profit_factor).toFixed(2)));
+      cell(tr, p.profit_factor_infinite ? "∞" : (p.profit_factor === null ? "–" : Number(p.profit_factor).toFixed(2)));
       const td = cell(tr, ""); signed(td, p.total_pnl);
     });
     fillTable("trades", trades.items, (tr, t) => {
       cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);
-      cell(tr, qty(t.amount)); cell(tr, num(t.price)); cell(tr, num(t.fee, 4));
+      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, num(t.fee, 4));
       cell(tr, describeSignal(t.signal), "signal");
     });
     const arbStrategy = strategies.items.some((s) => s.kind === "triangular");
@@ -298,6 +306,19 @@ function connect() {
   };
 }
 
+// mode and health need no token, so they show before login too
+async function showHealth() {
+  try {
+    const res = await fetch(API + "/health");
+    const body = await res.json();
+    $("mode").textContent = "mode " + body.mode;
+    $("health").textContent = res.ok ? "api ok" : "api down";
+    $("health").className = res.ok ? "pill on" : "pill off";
+  } catch (e) {
+    $("health").textContent = "api down"; $("health").className = "pill off";
+  }
+}
+
 function showLogin(message) {
   $("login").classList.remove("hidden");
   $("main").classList.add("hidden");
@@ -359,5 +380,6 @@ document.addEventListener("DOMContentLoaded", () => {
     if (socket) socket.close();
     showLogin("");
   });
+  showHealth();
   if (token()) start(); else showLogin("");
 });

@@ -1,0 +1,117 @@
+"""The dependencies every router shares: the API state, the caller and their role, TOTP."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tradeguard.api.auth import AuthError, Role, TokenInfo
+from tradeguard.api.clients import client_address
+from tradeguard.api.state import ApiState, Principal
+
+API = "/api/v1"
+MAX_LIMIT = 500
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="an API token from `tradeguard token create`"
+)
+
+
+def api_state(request: Request) -> ApiState:
+    """Return the API state of the app serving `request`."""
+    state: ApiState = request.app.state.api
+    return state
+
+
+def client_of(conn: Request | WebSocket) -> str:
+    """Return the caller's address (behind a trusted proxy, the one it forwards)."""
+    known = conn.scope.get("state", {}).get("client")
+    if isinstance(known, str):
+        return known
+    api: ApiState = conn.app.state.api
+    return client_address(conn.scope, api.proxies)
+
+
+def authenticate(
+    state: ApiState,
+    token: str | None,
+    client: str,
+    channel: str = "http",
+    reason: str | None = None,
+) -> TokenInfo:
+    """Return the token's info, or raise 401 (counted, audited) or 429 (client over the limit).
+
+    A valid token always passes: the failed-auth limit holds back guessing, never a holder.
+    """
+    info = state.tokens.verify(token) if token else None
+    if info is not None:
+        return info
+    wait = state.limiter.blocked_for(client)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many failed authentications from {client}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    state.limiter.fail(client)
+    state.audit(
+        "api.auth_failed",
+        None,
+        {"reason": reason or ("missing" if not token else "invalid"), "channel": channel},
+        "warning",
+        client=client,
+    )
+    raise HTTPException(
+        401,
+        "a valid API token is required: send `Authorization: Bearer <token>` "
+        "(create one with `tradeguard token create --name NAME --role viewer`)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """Build the dependency admitting a token of `role` or higher."""
+
+    async def dependency(
+        request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+    ) -> Principal:
+        client = client_of(request)
+        info = request.scope.get("state", {}).get("token")  # checked at the gate
+        if not isinstance(info, TokenInfo):
+            token = creds.credentials if creds is not None else None
+            info = authenticate(api_state(request), token, client)
+        if info.role < role:
+            raise HTTPException(
+                403,
+                f"token {info.name!r} has role {info.role.label}; this needs {role.label} "
+                "or higher (create one with `tradeguard token create --role "
+                f"{role.label}`)",
+            )
+        return Principal(info, client)
+
+    return dependency
+
+
+viewer: Any = Depends(require(Role.VIEWER))
+trader: Any = Depends(require(Role.TRADER))
+admin: Any = Depends(require(Role.ADMIN))
+state_dep: Any = Depends(api_state)
+
+
+def second_factor(state: ApiState, who: Principal, request: Request, action: str) -> None:
+    """Check the TOTP code in X-TOTP for `action`; raise 401 saying what is wrong."""
+    code = request.headers.get("x-totp")
+    if not code:
+        state.limiter.fail(who.client)
+        raise HTTPException(
+            401, f"{action} needs a second factor: send the current TOTP code in X-TOTP"
+        )
+    try:
+        state.tokens.verify_totp(who.token.id, code, state.passphrase)
+    except AuthError as exc:
+        state.limiter.fail(who.client)
+        state.audit("api.totp_failed", who, {"action": action}, "warning")
+        raise HTTPException(401, str(exc)) from None

@@ -1,0 +1,129 @@
+"""The door of every HTTP request: the token checked and the body capped before it is read.
+
+A request to a route that needs a token is refused (401, or 429 for a client over the
+failed-auth limit) from its headers alone, so an anonymous upload is never read. A body larger
+than `api.max_body_bytes` is refused with 413: at once when Content-Length says so, else as
+soon as the bytes streamed in pass the limit. A valid token is never refused by the failed-auth
+limit, so a trader locked behind someone else's bad guesses can still hit the kill switch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tradeguard.api.clients import client_address
+from tradeguard.api.deps import API, authenticate
+from tradeguard.api.state import ApiState
+
+_OPEN_PATHS = frozenset({f"{API}/health"})
+
+
+def needs_token(path: str) -> bool:
+    """Tell whether a request to `path` must carry a valid token."""
+    return (path.startswith("/api/") and path not in _OPEN_PATHS) or path == "/metrics"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """Return the credentials of an `Authorization: Bearer …` header, as HTTPBearer reads it."""
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    if header is None:
+        return None
+    scheme, _, credentials = header.decode("latin-1").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        return None
+    return credentials
+
+
+class BodyTooLarge(HTTPException):
+    """The body streamed in passed the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large(limit))
+
+
+def too_large(limit: int) -> str:
+    """Say that a body is over the limit, naming the limit and the key."""
+    return f"request body exceeds {limit} bytes (api.max_body_bytes)"
+
+
+async def _refuse(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
+    body = orjson.dumps({"detail": detail})
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    # The body is left unread: the server closes the connection after answering.
+    raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class RequestGate:
+    """Resolve the client, check the token, cap the body (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, api: ApiState) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = self.api
+        client = client_address(scope, api.proxies)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["client"] = client
+        if needs_token(scope["path"]):
+            try:
+                state["token"] = authenticate(api, bearer_token(scope), client)
+            except HTTPException as exc:
+                await _refuse(send, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+                return
+        limit = api.max_body_bytes
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, 413, too_large(limit), {})
+            return
+        await self._capped(scope, receive, send, limit)
+
+    async def _capped(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        received = 0
+        started = over = False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if over:  # hang up rather than read the rest of the body to keep the connection
+                    message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _refuse(send, 413, too_large(limit), {})

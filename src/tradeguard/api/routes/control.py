@@ -1,0 +1,117 @@
+"""Control routes: the kill switch, resume, mode changes and the paper-account reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from tradeguard.api.confirmations import PAPER_RESET
+from tradeguard.api.deps import API, admin, second_factor, state_dep, trader
+from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT
+from tradeguard.api.schemas import KillRequest, ModeRequest, ResetRequest, ResumeRequest
+from tradeguard.api.serialisers import clean
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.enums import TradingMode
+from tradeguard.risk.engine import ResumeRefused
+
+router = APIRouter(tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT})
+
+
+@router.post(f"{API}/kill")
+async def kill(
+    body: KillRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Halt trading and cancel every open order; `flatten` (needs X-TOTP) closes positions."""
+    node = api.node
+    if body.flatten:
+        second_factor(api, who, request, "flatten")
+    report = await node.kill(body.reason, who.by, flatten=body.flatten)
+    api.audit(
+        "api.kill",
+        who,
+        {
+            "reason": body.reason,
+            "flatten": body.flatten,
+            "cancelled": len(report.get("cancelled", [])),
+        },
+        "critical",
+    )
+    return {"trading_state": node.risk.state.value, "report": clean(report)}
+
+
+@router.post(f"{API}/resume")
+async def resume(
+    body: ResumeRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+) -> Any:
+    """Leave HALTED/REDUCING (needs X-TOTP); refused (409) while a daily-loss halt holds."""
+    second_factor(api, who, request, "resume")
+    risk = api.node.risk
+    before = risk.state.value
+    try:
+        risk.resume(who.by, body.reason)
+    except ResumeRefused as exc:
+        api.audit("api.resume_refused", who, {"reason": body.reason, "why": str(exc)})
+        return JSONResponse({"error": str(exc), "trading_state": before}, status_code=409)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    api.audit("api.resume", who, {"reason": body.reason, "from": before}, "warning")
+    return {"trading_state": risk.state.value, "from": before}
+
+
+@router.put(f"{API}/mode")
+async def put_mode(
+    body: ModeRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+) -> Any:
+    """Switch mode: only a restart can, so any real change answers 409 saying how."""
+    if body.mode is TradingMode.LIVE:
+        second_factor(api, who, request, "switching to live")
+    current = api.node.mode
+    if body.mode is current:
+        return {"mode": current.value, "changed": False}
+    api.audit("api.mode_refused", who, {"from": current.value, "to": body.mode.value})
+    how = f'set mode = "{body.mode.value}" in the config file and restart the node'
+    if body.mode is TradingMode.LIVE:
+        how += " with `tradeguard run --confirm-live` (live trading is an explicit opt-in)"
+    return JSONResponse(
+        {
+            "error": f"switching from {current.value} to {body.mode.value} needs a restart: "
+            "venues and the clock are fixed when the node starts; " + how,
+            "mode": current.value,
+            "changed": False,
+        },
+        status_code=409,
+    )
+
+
+@router.post(f"{API}/paper/reset")
+async def paper_reset(
+    body: ResetRequest, request: Request, who: Principal = admin, api: ApiState = state_dep
+) -> Any:
+    """Reset the paper account: call once for a confirmation code, again with it (X-TOTP)."""
+    node = api.node
+    has_paper = any(vc.kind == "paper" for vc in node.config.venues)
+    if node.mode is TradingMode.LIVE or not has_paper:
+        return JSONResponse(
+            {"error": f"no paper account to reset in {node.mode.value} mode"}, status_code=409
+        )
+    if body.confirm is None:
+        code = api.confirmations.issue(PAPER_RESET, who.token.id)
+        api.audit("api.paper_reset_requested", who, {})
+        return {
+            "confirm": code,
+            "expires_in_s": int(api.confirmations.ttl_s),
+            "next": f'POST {API}/paper/reset with {{"confirm": "<code>"}} and X-TOTP '
+            "to cancel open orders, close positions and restore the configured "
+            "balances",
+        }
+    second_factor(api, who, request, "paper reset")
+    if not api.confirmations.redeem(body.confirm, PAPER_RESET, who.token.id):
+        return JSONResponse(
+            {"error": "the confirmation code is unknown, used or expired; ask for a new one"},
+            status_code=409,
+        )
+    report = await node.reset_paper_account(who.by)
+    api.audit("api.paper_reset", who, {"cancelled": len(report["cancelled"])}, "warning")
+    return {"reset": True, "report": clean(report)}

@@ -1,0 +1,83 @@
+"""Portfolio routes: balances, positions and the equity curve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES
+from tradeguard.api.serialisers import clean, page, position_json, text
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.portfolio import analytics
+
+router = APIRouter(tags=["portfolio"], responses=AUTH_RESPONSES)
+
+
+@router.get(f"{API}/balances")
+async def get_balances(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+    """Return the ledger balances per venue and asset, valued in the valuation asset."""
+    portfolio = api.node.portfolio
+    items = []
+    for b in portfolio.all_balances():
+        if not b.total:
+            continue
+        price = portfolio.price_of(b.asset)
+        items.append(
+            {
+                "venue": b.venue,
+                "asset": b.asset,
+                "free": str(b.free),
+                "locked": str(b.locked),
+                "total": str(b.total),
+                "value": text(b.total * price) if price is not None else None,
+            }
+        )
+    return {"items": items, "valuation_asset": portfolio.valuation_asset}
+
+
+@router.get(f"{API}/positions")
+async def get_positions(
+    who: Principal = viewer,
+    api: ApiState = state_dep,
+    status: str = Query("open", pattern="^(open|closed)$"),
+    strategy_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> dict[str, Any]:
+    """Return open positions (live), or closed round trips from the database."""
+    node = api.node
+    if status == "open":
+        marks = node.portfolio.marks
+        items = [
+            position_json(p, marks.get(p.symbol))
+            for p in node.portfolio.open_positions()
+            if strategy_id is None or p.strategy_id == strategy_id
+        ]
+        return page(items[offset : offset + limit], limit, offset, len(items))
+    rows = node.storage.load_position_rows("closed", strategy_id, limit + offset)
+    return page([clean(r) for r in rows[offset:]], limit, offset)
+
+
+@router.get(f"{API}/equity")
+async def get_equity(
+    who: Principal = viewer, api: ApiState = state_dep, points: int = Query(500, ge=2, le=5000)
+) -> dict[str, Any]:
+    """Return the equity curve and its drawdown (percent from the running peak)."""
+    node = api.node
+    curve = list(node.equity_curve)
+    now = node.clock.now_ms()
+    if not curve or curve[-1][0] < now:
+        curve.append((now, node.portfolio.equity()))
+    if len(curve) > points:
+        step = len(curve) / points
+        curve = [curve[int(i * step)] for i in range(points - 1)] + [curve[-1]]
+    dd = analytics.drawdowns([e for _, e in curve])
+    return {
+        "points": [
+            {"ts": t, "equity": str(e), "drawdown_pct": round(d, 4)}
+            for (t, e), d in zip(curve, dd, strict=True)
+        ],
+        "max_drawdown_pct": round(max(dd, default=0.0), 4),
+    }

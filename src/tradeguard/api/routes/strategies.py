@@ -1,0 +1,152 @@
+"""Strategy routes (also served as bots): status, performance and recent trades."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.routes.arbitrage import arb_json
+from tradeguard.api.routes.orders import trades
+from tradeguard.api.serialisers import page, performance_json
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.enums import TradingState
+from tradeguard.portfolio import analytics
+from tradeguard.portfolio.arb_summary import ArbSummary
+
+router = APIRouter(responses=AUTH_RESPONSES)
+
+
+def _strategy_ids(api: ApiState, arb_ids: list[str]) -> list[str]:
+    node = api.node
+    ids = [s.id for s in node.strategies]
+    for r in node.storage.load_run_states():
+        if r.strategy_id not in ids:
+            ids.append(r.strategy_id)
+    for o in node.orders.orders.values():
+        if o.strategy_id not in ids and o.strategy_id:
+            ids.append(o.strategy_id)
+    ids.extend(sid for sid in arb_ids if sid not in ids)
+    return ids
+
+
+def _arb_performance(api: ApiState, summary: ArbSummary) -> analytics.Performance:
+    """Score a triangular strategy by its cycles: their legs open no positions.
+
+    Each cycle with a fill is one trade; its profit is valued in the valuation asset at the
+    current price of its start asset (a cycle whose start asset has no price is left out of
+    the P&L figures, never out of the counts).
+    """
+    valued = []
+    for r in summary.results:
+        price = api.node.portfolio.price_of(r.start_asset)
+        if price is not None:
+            valued.append(r.profit * price)
+    perf = analytics.performance(valued, [r.profit_pct for r in summary.results])
+    n, wins = summary.with_fill, summary.profitable
+    return replace(perf, trades=n, wins=wins, losses=n - wins, win_rate=wins / n if n else None)
+
+
+async def _performance(
+    api: ApiState, sid: str, kind: str
+) -> tuple[analytics.Performance, dict[str, Any] | None]:
+    if kind == "triangular":
+        summary = await api.arb.summary(sid)
+        return _arb_performance(api, summary), arb_json(api, summary)
+    rows = api.node.storage.load_position_rows(status="closed", strategy_id=sid)
+    pnls = [r["pnl"] for r in rows if r.get("pnl") is not None]
+    pcts = [r["pnl_pct"] for r in rows if r.get("pnl_pct") is not None]
+    return analytics.performance(pnls, pcts if len(pcts) == len(pnls) else None), None
+
+
+async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, Any]:
+    node = api.node
+    strat = next((s for s in node.strategies if s.id == sid), None)
+    run = node.storage.load_run_state(sid)
+    kind = strat.kind if strat is not None else "external"
+    if strat is None and sid in arb_ids:
+        kind = "triangular"
+    perf, arb = await _performance(api, sid, kind)
+    position = sum(
+        (p.quantity for p in node.portfolio.open_positions() if p.strategy_id == sid),
+        Decimal(0),
+    )
+    return {
+        "id": sid,
+        "kind": kind,
+        "venue": strat.venue if strat is not None else None,
+        "symbol": strat.symbol if strat is not None else None,
+        "status": ("running" if strat is not None else "external")
+        if node.risk.state is TradingState.ACTIVE
+        else node.risk.state.value.lower(),
+        "open_orders": sum(1 for o in node.orders.open.values() if o.strategy_id == sid),
+        "position": str(position),
+        "performance": performance_json(perf),
+        "arb": arb,
+        "run": None
+        if run is None
+        else {
+            "total_trades": run.total_trades,
+            "winning_trades": run.winning_trades,
+            "losing_trades": run.losing_trades,
+            "total_pnl": str(run.total_pnl),
+            "last_signal_ts": run.last_signal_ts,
+            "last_trade_ts": run.last_trade_ts,
+        },
+    }
+
+
+def _add_routes(prefix: str) -> None:
+    tag = prefix
+
+    @router.get(f"{API}/{prefix}", tags=[tag], name=f"list_{prefix}")
+    async def list_strategies(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+        """Return every strategy (bot) with its status and performance summary.
+
+        A triangular strategy is scored by its arbitrage cycles and carries their summary
+        in `arb` (see GET /arb/summary).
+        """
+        arb_ids = api.arb.strategy_ids()
+        return {
+            "items": [await _strategy(api, sid, arb_ids) for sid in _strategy_ids(api, arb_ids)]
+        }
+
+    @router.get(
+        f"{API}/{prefix}/{{strategy_id}}", tags=[tag], name=f"get_{prefix}", responses=NOT_FOUND
+    )
+    async def get_strategy(
+        strategy_id: str, who: Principal = viewer, api: ApiState = state_dep
+    ) -> dict[str, Any]:
+        """Return one strategy (bot) with its status and performance summary."""
+        arb_ids = api.arb.strategy_ids()
+        if strategy_id not in _strategy_ids(api, arb_ids):
+            raise HTTPException(
+                404, f"no strategy {strategy_id!r}; GET {API}/strategies lists them"
+            )
+        return await _strategy(api, strategy_id, arb_ids)
+
+    @router.get(
+        f"{API}/{prefix}/{{strategy_id}}/trades",
+        tags=[tag],
+        name=f"{prefix}_trades",
+        responses=NOT_FOUND,
+    )
+    async def strategy_trades(
+        strategy_id: str,
+        who: Principal = viewer,
+        api: ApiState = state_dep,
+        limit: int = Query(50, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0, le=1_000_000),
+    ) -> dict[str, Any]:
+        """Return a strategy's (bot's) recent trades, each with the signal behind it."""
+        if strategy_id not in _strategy_ids(api, api.arb.strategy_ids()):
+            raise HTTPException(404, f"no strategy {strategy_id!r}")
+        return page(trades(api.node, strategy_id, None, limit, offset), limit, offset)
+
+
+for _prefix in ("strategies", "bots"):
+    _add_routes(_prefix)
