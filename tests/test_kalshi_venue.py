@@ -18,8 +18,8 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Resolution
 from tradeguard.sandbox.kalshi.server import KalshiExchange
-from tradeguard.venues.kalshi.signing import load_private_key, sign
 from tradeguard.sandbox.testing import eventually
+from tradeguard.venues.kalshi.signing import load_private_key, sign
 from tradeguard.venues.kalshi.venue import KalshiVenue
 
 D = Decimal
@@ -100,7 +100,7 @@ def _h(key_id: str, ts: str, sig: str) -> dict[str, str]:
 
 async def test_buy_yes_crosses_the_no_book_and_charges_kalshi_fees():
     async with KalshiExchange() as ex:
-        venue, rec, key_id, _ = await started(ex)
+        venue, rec, _, _ = await started(ex)
         try:
             instruments = await venue.load_instruments()
             assert instruments[YES].price_tick == D("0.01") and instruments[YES].kind == "outcome"
@@ -142,7 +142,7 @@ async def test_reused_client_order_id_and_unfunded_order_are_refused():
                 await venue.submit(make_order("tg1-3", NO, Side.BUY, "1", "0.40"))
             with pytest.raises(DefinitiveVenueError, match="insufficient_balance"):
                 await venue.submit(make_order("tg1-4", YES, Side.BUY, "5000", "0.40"))
-            with pytest.raises(DefinitiveVenueError, match="needs 5.00 yes contracts"):
+            with pytest.raises(DefinitiveVenueError, match=r"needs 5\.00 yes contracts"):
                 await venue.submit(make_order("tg1-5", YES, Side.SELL, "5", "0.40"))
         finally:
             await venue.close()
