@@ -22,7 +22,15 @@ from aiohttp import web
 
 from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.model.outcome import Outcome, Resolution, polymarket_fee
-from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrder, BookReject
+from tradeguard.sandbox.binary_book import (
+    FOK,
+    GTC,
+    IOC,
+    BinaryBook,
+    BinaryOrder,
+    BookReject,
+    Trade,
+)
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
@@ -77,7 +85,8 @@ class PolymarketExchange:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         for path, handler in (
-            ("/ok", self._ok), ("/time", self._time), ("/version", self._version),
+            ("/ok", self._ok), ("/markets", self._markets),
+            ("/time", self._time), ("/version", self._version),
             ("/tick-size", self._tick_size), ("/neg-risk", self._neg_risk),
             ("/book", self._book), ("/clob-markets/{cid}", self._clob_market),
             ("/auth/derive-api-key", self._derive_key), ("/data/orders", self._orders),
@@ -204,6 +213,22 @@ class PolymarketExchange:
     async def _version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": 2})
 
+    async def _markets(self, request: web.Request) -> web.Response:
+        rows = [
+            {
+                "condition_id": m.condition_id, "market_slug": m.slug, "question": m.slug,
+                "tokens": [
+                    {"token_id": m.yes_token, "outcome": "Yes"},
+                    {"token_id": m.no_token, "outcome": "No"},
+                ],
+                "minimum_tick_size": str(m.tick), "minimum_order_size": str(m.min_size),
+                "neg_risk": m.neg_risk, "active": not m.resolved, "closed": bool(m.resolved),
+                "fee_rate": str(m.fee_rate), "fee_exponent": str(m.fee_exponent),
+            }
+            for m in self.markets.values()
+        ]  # fmt: skip
+        return web.json_response({"data": rows, "next_cursor": "LTE=", "count": len(rows)})
+
     async def _tick_size(self, request: web.Request) -> web.Response:
         market, _ = self._token(request.query.get("token_id", ""))
         return web.json_response({"minimum_tick_size": float(market.tick)})
@@ -319,11 +344,11 @@ class PolymarketExchange:
                 self.accounts[o.account].apply_leg(o, t.size, price, fee)
                 if o.status != "resting":
                     self.accounts[o.account].release(o)
-                self.trades.setdefault(o.account, []).append(
-                    self._trade_json(t.trade_id, o, t.size, price, fee, o is t.taker)
-                )
+                self.trades.setdefault(o.account, []).append(self._trade_json(t, o, price, fee))
         if order.status != "resting":
             acct.release(order)
+        if self.faults.take_drop():
+            raise web.HTTPServiceUnavailable  # executed, but the answer is lost
         status = (
             "live" if order.status == "resting" else ("matched" if order.filled else "unmatched")
         )
@@ -334,17 +359,21 @@ class PolymarketExchange:
             "transactionsHashes": [_tx_hash(t.trade_id) for t in trades],
         })  # fmt: skip
 
-    def _trade_json(
-        self, tid: str, o: BinaryOrder, size: Decimal, price: Decimal, fee: Decimal, taker: bool
-    ) -> dict[str, Any]:
+    def _trade_json(self, t: Trade, o: BinaryOrder, price: Decimal, fee: Decimal) -> dict[str, Any]:
+        """One account's side of a match (each side has its own id, so fills stay idempotent)."""
         m = self.markets[o.market]
+        maker_price = t.maker.own_price(t.yes_price)
         return {
-            "id": f"{tid}-{o.order_id[:10]}", "taker_order_id": o.order_id, "market": o.market,
-            "asset_id": m.yes_token if o.outcome is Outcome.YES else m.no_token,
-            "side": "BUY" if o.buy else "SELL", "size": str(size), "price": str(price),
-            "fee_paid": str(fee), "trader_side": "TAKER" if taker else "MAKER",
-            "status": "CONFIRMED", "match_time": str(self.now_s()),
-            "transaction_hash": _tx_hash(tid),
+            "id": f"{t.trade_id}-{o.order_id[2:12]}", "taker_order_id": t.taker.order_id,
+            "maker_orders": [{
+                "order_id": t.maker.order_id, "matched_amount": str(t.size),
+                "price": str(maker_price),
+            }],
+            "market": o.market, "asset_id": m.yes_token if o.outcome is Outcome.YES else m.no_token,
+            "side": "BUY" if o.buy else "SELL", "size": str(t.size), "price": str(price),
+            "fee_paid": str(fee), "trader_side": "TAKER" if o is t.taker else "MAKER",
+            "status": "CONFIRMED", "match_time": str(t.ts // 1000),
+            "transaction_hash": _tx_hash(t.trade_id),
         }  # fmt: skip
 
     def order_json(self, o: BinaryOrder) -> dict[str, Any]:
