@@ -54,7 +54,7 @@ class FillModelConfig(_Strict):
 
 class VenueConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    kind: Literal["paper", "ccxt"] = "paper"
+    kind: Literal["paper", "ccxt", "kalshi", "polymarket"] = "paper"
     exchange: str = "binance"
     credentials: str | None = None  # vault entry name; secrets never live in the config file
     sandbox: bool = True

@@ -309,6 +309,11 @@ class TradingNode:
         for vc in self.config.venues:
             if vc.kind == "paper":
                 self.venues[vc.name] = self._paper_venue(vc)
+            elif vc.kind in ("kalshi", "polymarket"):
+                from tradeguard.venues.pm_build import build_pm_venue
+
+                creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
+                self.venues[vc.name] = build_pm_venue(vc, self.clock, creds)
             else:
                 from tradeguard.venues.ccxt_venue import build_ccxt_venue
 
@@ -461,6 +466,10 @@ class TradingNode:
             await venue.connect()
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
+            adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
+            if adopt is not None:
+                for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
+                    adopt(order)
         from tradeguard.execution.reconcile import reconcile_and_gate
 
         self.reconcile_report = await reconcile_and_gate(self, "startup")
@@ -960,3 +969,23 @@ def _first_after(candles: list[Candle], ts: int) -> int:
         else:
             hi = mid
     return lo
+
+
+def _vault_entry(venue: str, entry: str) -> Any:
+    """Decrypt one vault entry for a venue (TG_VAULT_PATH, TG_VAULT_PASSPHRASE or a prompt)."""
+    import os
+
+    from tradeguard.secrets import Vault, read_passphrase
+    from tradeguard.secrets.cli import default_vault_path
+
+    vault = Vault(default_vault_path(dict(os.environ)))
+    if not vault.exists:
+        raise ConfigError(
+            f"venue {venue}: credentials={entry!r} but the vault {vault.path} does not exist "
+            "(set TG_VAULT_PATH or run `tradeguard keys add`)"
+        )
+    vault.unlock(read_passphrase(dict(os.environ)))
+    try:
+        return vault.get(entry)
+    finally:
+        vault.lock()

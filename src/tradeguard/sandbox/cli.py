@@ -80,6 +80,14 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--arb-drift-edge", type=_number, default=None, metavar="PCT",
         help="profit the moved triangle offers beyond taker fees, in percent (default 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--dialect", choices=["binance", "kalshi", "polymarket"], default="binance",
+        help="which venue's API to speak (kalshi and polymarket serve a demo event universe)",
+    )  # fmt: skip
+    p.add_argument(
+        "--keys-file", type=Path, default=None,
+        help="kalshi/polymarket: write the demo account's credentials here as JSON, reuse them",
+    )  # fmt: skip
     p.set_defaults(func=run_sandbox_command)
     return p
 
@@ -142,6 +150,17 @@ async def serve(config: SandboxConfig, out: TextIO = sys.stdout) -> None:
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
     """Entry point for `tradeguard sandbox`."""
+    if getattr(args, "dialect", "binance") != "binance":
+        from tradeguard.sandbox.pm_serve import serve_pm
+
+        try:
+            asyncio.run(serve_pm(args.dialect, args.host, args.port, args.keys_file))
+        except KeyboardInterrupt:
+            return 0
+        except ValueError as exc:  # a bad keys file or host: one line, no traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     config = build_config(args)
     try:
         asyncio.run(serve(config))

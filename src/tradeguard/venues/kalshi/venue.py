@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
@@ -35,6 +37,7 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.outcome_quotes import poll_quotes, quote_from_bids
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +71,14 @@ class KalshiVenue(Venue):
         clock: Clock,
         ws_url: str = "",
         stream_fills: bool = True,
+        quote_poll_s: float = 1.0,
     ) -> None:
         super().__init__(name)
         self.client = KalshiClient(rest_url, key_id, private_key_pem)
         self.clock = clock
         self.ws_url = ws_url
         self.stream_fills = stream_fills and bool(ws_url)
+        self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
         self._ws_task: asyncio.Task[None] | None = None
         self._ws_ready = asyncio.Event()
@@ -243,6 +248,22 @@ class KalshiVenue(Venue):
             )
             for r in rows
         ]
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        """Best bid/ask of one outcome from the REST order book (bids only on both sides)."""
+        ticker, outcome, _ = parse_outcome_symbol(symbol)
+        book = await self._call("fetch_quote", self.client.orderbook(ticker))
+
+        def best(rows: list[list[str]]) -> tuple[Decimal, Decimal] | None:
+            return (dec(rows[-1][0]), dec(rows[-1][1])) if rows else None
+
+        return quote_from_bids(
+            symbol, outcome, best(book["yes_dollars"]), best(book["no_dollars"]),
+            self.clock.now_ms(),
+        )  # fmt: skip
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
 
     async def _watch_fills(self) -> None:
         path = self.ws_url.split("://", 1)[1].split("/", 1)[1]

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +28,13 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class PolymarketVenue(Venue):
         clock: Clock,
         api_creds: dict[str, str] | None = None,
         heartbeat_s: float = 5.0,
+        quote_poll_s: float = 1.0,
     ) -> None:
         super().__init__(name)
         self.url = url.rstrip("/")
@@ -60,6 +64,7 @@ class PolymarketVenue(Venue):
         self.signer = OrderSigner(private_key)
         self.api_creds = dict(api_creds) if api_creds else None
         self.heartbeat_s = heartbeat_s
+        self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
@@ -211,7 +216,10 @@ class PolymarketVenue(Venue):
 
     def adopt(self, order: Order) -> None:
         """Recompute the hash of a journaled order (after a restart) so it can be queried."""
-        self._hashes[order.client_order_id] = self.order_hash(order)
+        try:
+            self._hashes[order.client_order_id] = self.order_hash(order)
+        except DefinitiveVenueError as exc:  # its market is gone: queries stay unanswered
+            log.warning("%s: cannot adopt %s: %s", self.name, order.client_order_id, exc)
 
     async def cancel(self, order: Order) -> OrderReport:
         order_hash = self._hashes.get(order.client_order_id) or self.order_hash(order)
@@ -225,7 +233,12 @@ class PolymarketVenue(Venue):
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         order_hash = self._hashes.get(client_order_id)
         if order_hash is None:
-            return None  # never signed here: `adopt` the journaled order first
+            # Not knowing the hash is not the venue saying "no such order": stay unknown.
+            raise AmbiguousVenueError(
+                self.name,
+                f"fetch_order: no order hash for {client_order_id}; adopt the journaled order",
+                "HASH_UNKNOWN",
+            )
         return await self._query(client_order_id, symbol, order_hash)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
@@ -279,6 +292,18 @@ class PolymarketVenue(Venue):
             if amount:
                 out.append(Balance(self.name, symbol.split("/", 1)[0], amount))
         return out
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        """Best bid/ask of one outcome token from the REST book (best levels come last)."""
+        token, _ = self._token(symbol)
+        book = await self._send("fetch_quote", "GET", "/book", {}, params={"token_id": token})
+        bids, asks = book["bids"], book["asks"]
+        bid = (dec(bids[-1]["price"]), dec(bids[-1]["size"])) if bids else (ZERO, ZERO)
+        ask = (dec(asks[-1]["price"]), dec(asks[-1]["size"])) if asks else (Decimal(1), ZERO)
+        return Quote(symbol, self.clock.now_ms(), bid[0], bid[1], ask[0], ask[1])
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
 
     # dead-man switch ---------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
