@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -90,3 +91,42 @@ async def test_a_broken_keys_file_is_one_line_naming_the_field(tmp_path: Path):
     assert err.decode().strip() == (
         f"error: keys file {keys_file}: field 'private_key_pem' is missing or empty"
     )
+
+
+async def test_pm_markets_lists_outcomes_with_books_from_the_vault_configured_venue(
+    tmp_path: Path,
+):
+    from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
+    from tradeguard.secrets import ScryptParams, Vault
+
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    try:
+        vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
+        vault.create("correct horse battery staple 42")
+        vault.add("kalshi-demo", "kalshi", keys)
+        vault.lock()
+        config = tmp_path / "tg.toml"
+        config.write_text(
+            f'mode = "sandbox"\n[[venues]]\nname = "kalshi"\nkind = "kalshi"\n'
+            f'credentials = "kalshi-demo"\nrest_url = "{server.rest_url}"\n'
+        )
+        env = {
+            **os.environ,
+            "TG_VAULT_PATH": str(tmp_path / "vault.json"),
+            "TG_MASTER_PASSPHRASE": "correct horse battery staple 42",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tradeguard.cli", "pm", "markets", "--venue", "kalshi",
+            "--config", str(config), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        lines = {ln.split()[0]: ln.split()[1:] for ln in out.decode().splitlines()[1:]}
+        assert lines["KXFED-26DEC-T4.00"] == ["0.4400", "0.4600", "0.5400", "0.5600"]
+        assert len(lines) == 4  # the four demo events listed on Kalshi
+        assert keys["private_key_pem"].splitlines()[1] not in out.decode() + err.decode()
+    finally:
+        await server.stop()

@@ -23,7 +23,7 @@ KALSHI_URLS = {
 POLYMARKET_URL = "https://clob.polymarket.com"
 
 
-def build_pm_venue(vc: Any, clock: Clock, credentials: Any) -> Venue:
+def build_pm_venue(vc: Any, clock: Clock, credentials: Any, stream: bool = True) -> Venue:
     """Return the venue for a kalshi or polymarket VenueConfig (ConfigError names the gap)."""
     if credentials is None:
         fields = "key_id, private_key_pem" if vc.kind == "kalshi" else "private_key"
@@ -35,9 +35,12 @@ def build_pm_venue(vc: Any, clock: Clock, credentials: Any) -> Venue:
         from tradeguard.venues.kalshi.venue import KalshiVenue
 
         rest, ws = KALSHI_URLS[bool(vc.sandbox)]
+        if vc.rest_url:  # a local server: its WebSocket lives next to its REST API
+            rest = vc.rest_url
+            ws = rest.replace("http", "ws", 1).replace("/trade-api/v2", "/trade-api/ws/v2")
         return KalshiVenue(
-            vc.name, vc.rest_url or rest, credentials.field("key_id"),
-            credentials.field("private_key_pem"), clock, vc.ws_url or ws,
+            vc.name, rest, credentials.field("key_id"), credentials.field("private_key_pem"),
+            clock, vc.ws_url or ws, stream_fills=stream,
         )  # fmt: skip
     if vc.kind == "polymarket":
         from tradeguard.venues.polymarket.venue import PolymarketVenue

@@ -87,7 +87,12 @@ class KalshiVenue(Venue):
         await self.load_instruments()
         if self.stream_fills:
             self._ws_task = asyncio.create_task(self._watch_fills(), name=f"{self.name}:fills")
-            await asyncio.wait_for(self._ws_ready.wait(), 10)
+            try:
+                await asyncio.wait_for(self._ws_ready.wait(), 10)
+            except TimeoutError:
+                raise AmbiguousVenueError(
+                    self.name, f"fill stream {self.ws_url} did not subscribe within 10 s", "WS"
+                ) from None
 
     async def close(self) -> None:
         if self._ws_task is not None:
