@@ -210,3 +210,59 @@ async def test_settlement_pays_yes_holders_and_splits_fifty_fifty():
                 await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.47"))
         finally:
             await venue.close()
+
+
+async def test_market_channels_stream_book_trades_and_settlement_over_signed_websocket():
+    import aiohttp
+
+    async with KalshiExchange() as ex:
+        venue, _, key_id, pem = await started(ex)
+        key = load_private_key(pem)
+        now = str(int(time.time() * 1000))
+        headers = _h(key_id, now, sign(key, now, "GET", "/trade-api/ws/v2"))
+        got: list[dict] = []
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.ws_url, headers=_h(key_id, now, "AAAA")) as bad,
+            ):
+                pytest.fail(f"unsigned handshake accepted: {bad}")
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 401
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.ws_url, headers=headers) as ws,
+            ):
+                channels = ["orderbook_delta", "trade", "market_lifecycle_v2"]
+                params = {"channels": channels, "market_tickers": [TICKER]}
+                await ws.send_json({"id": 1, "cmd": "subscribe", "params": params})
+                while len(got) < 4:  # three acks and the book snapshot
+                    got.append(await ws.receive_json(timeout=5))
+                snapshot = next(m for m in got if m["type"] == "orderbook_snapshot")["msg"]
+                assert snapshot["yes_dollars"][-1] == ["0.4500", "100.00"]
+                assert snapshot["no_dollars"][-1] == ["0.5300", "100.00"]
+                await venue.submit(make_order("tg1-11", YES, Side.BUY, "4", "0.47"))
+                trade = await _next_of(ws, "trade")
+                assert (trade["yes_price_dollars"], trade["count_fp"]) == ("0.4700", "4.00")
+                async with http.post(
+                    f"{ex.base_url}/admin/resolve", json={"ticker": TICKER, "result": "maybe"}
+                ) as bad_resolve:
+                    body = await bad_resolve.json()
+                    assert bad_resolve.status == 400
+                    assert "'maybe' is not one of yes, no, 50-50" in body["error"]["message"]
+                async with http.post(
+                    f"{ex.base_url}/admin/resolve", json={"ticker": TICKER, "result": "no"}
+                ) as ok:
+                    assert (await ok.json()) == {"settled": 1}
+                lifecycle = await _next_of(ws, "market_lifecycle_v2")
+                assert lifecycle["result"] == "no"
+        finally:
+            await venue.close()
+
+
+async def _next_of(ws, kind: str) -> dict:
+    while True:
+        msg = await ws.receive_json(timeout=5)
+        if msg["type"] == kind:
+            return msg["msg"]

@@ -101,6 +101,7 @@ class PolymarketExchange:
         r.add_delete("/cancel-all", self._cancel_all)
         r.add_post("/v1/heartbeats", self._heartbeat_in)
         r.add_post("/admin/resolve", self._admin_resolve)
+        r.add_post("/admin/faults", self._admin_faults)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
@@ -464,6 +465,10 @@ class PolymarketExchange:
             raise PolyError(f"condition_id {body.get('condition_id')!r} is not a market", 404)
         self.resolve(body["condition_id"], resolution)
         return web.json_response({"resolved": resolution.value})
+
+    async def _admin_faults(self, request: web.Request) -> web.Response:
+        self.faults.update(await request.json())
+        return web.json_response(self.faults.to_dict())
 
 
 def _tx_hash(trade_id: str) -> str:
