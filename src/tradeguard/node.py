@@ -471,7 +471,9 @@ class TradingNode:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
                     adopt(order)
         from tradeguard.execution.reconcile import reconcile_and_gate
+        from tradeguard.execution.settlement import settle_resolved
 
+        await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
 
     async def stop(self) -> None:
@@ -732,7 +734,9 @@ class TradingNode:
                 next_ckpt = now + cfg.checkpoint_interval_s
             if now >= next_rec:
                 from tradeguard.execution.reconcile import reconcile_and_gate
+                from tradeguard.execution.settlement import settle_resolved
 
+                await settle_resolved(self)
                 self.reconcile_report = await reconcile_and_gate(self, "periodic")
                 next_rec = now + cfg.reconcile_interval_s
             await self.timeouts.sweep()

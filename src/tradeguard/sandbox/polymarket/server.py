@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from tradeguard.model.money import ONE, ZERO, dec
-from tradeguard.model.outcome import Outcome, Resolution, polymarket_fee
+from tradeguard.model.outcome import Outcome, Resolution, payout, polymarket_fee
 from tradeguard.sandbox.binary_book import (
     FOK,
     GTC,
@@ -219,8 +219,8 @@ class PolymarketExchange:
             {
                 "condition_id": m.condition_id, "market_slug": m.slug, "question": m.slug,
                 "tokens": [
-                    {"token_id": m.yes_token, "outcome": "Yes"},
-                    {"token_id": m.no_token, "outcome": "No"},
+                    _token_json(m, m.yes_token, Outcome.YES),
+                    _token_json(m, m.no_token, Outcome.NO),
                 ],
                 "minimum_tick_size": str(m.tick), "minimum_order_size": str(m.min_size),
                 "neg_risk": m.neg_risk, "active": not m.resolved, "closed": bool(m.resolved),
@@ -469,6 +469,14 @@ class PolymarketExchange:
     async def _admin_faults(self, request: web.Request) -> web.Response:
         self.faults.update(await request.json())
         return web.json_response(self.faults.to_dict())
+
+
+def _token_json(m: PolyMarket, token: str, outcome: Outcome) -> dict[str, Any]:
+    row: dict[str, Any] = {"token_id": token, "outcome": outcome.value.capitalize()}
+    if m.resolved:
+        paid = payout(Resolution(m.resolved), outcome)
+        row.update({"winner": paid == ONE, "price": float(paid)})
+    return row
 
 
 def _tx_hash(trade_id: str) -> str:

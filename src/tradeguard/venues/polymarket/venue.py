@@ -31,7 +31,13 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order
-from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
+from tradeguard.model.outcome import (
+    Outcome,
+    Resolution,
+    Settlement,
+    outcome_instrument,
+    parse_outcome_symbol,
+)
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.outcome_quotes import poll_quotes
@@ -154,6 +160,21 @@ class PolymarketVenue(Venue):
                 self._tokens[inst.symbol] = (token["token_id"], bool(m["neg_risk"]))
                 self._symbol_of_token[token["token_id"]] = inst.symbol
         return dict(self.instruments)
+
+    async def fetch_settlements(self) -> list[Settlement]:
+        """Resolved markets: a winning YES or NO token, or neither (void, paid 0.50 each)."""
+        data = await self._send("fetch_settlements", "GET", "/markets", {})
+        out = []
+        for m in data["data"]:
+            if not m.get("closed"):
+                continue
+            winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
+            resolution = Resolution(winners[0]) if winners else Resolution.VOID
+            out.append(Settlement(
+                self.name, m["market_slug"], resolution, ZERO, ZERO, ZERO, QUOTE,
+                self.clock.now_ms(),
+            ))  # fmt: skip
+        return out
 
     # orders ------------------------------------------------------------------------------
     def order_hash(self, order: Order) -> str:
