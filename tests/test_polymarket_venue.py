@@ -139,3 +139,74 @@ async def test_neg_risk_market_is_signed_against_the_neg_risk_exchange():
             assert report.status is OrderStatus.ACCEPTED
         finally:
             await venue.close()
+
+
+async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_channel_the_book():
+    import aiohttp
+
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
+        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+        maker_wallet, taker_wallet = Account.create(), Account.create()
+        ex.add_account(maker_wallet.address, D("1000"))
+        ex.add_account(taker_wallet.address, D("1000"))
+        ws_user = ex.url.replace("http", "ws") + "/ws/user"
+        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
+                                ws_url=ws_user)  # fmt: skip
+        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
+        rec = Recorder()
+        maker.set_listener(rec)
+        await maker.connect()
+        await taker.connect()
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/market") as market_ws,
+            ):
+                await market_ws.send_json({"assets_ids": ["1001"], "type": "market"})
+                first = await market_ws.receive_json(timeout=5)
+                assert first[0]["event_type"] == "book"
+                assert first[0]["bids"][-1] == {"price": "0.45", "size": "100"}
+                await maker.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.46"))
+                assert rec.fills == []
+                await taker.submit(make_order("tg2-1", NO, Side.BUY, "10", "0.54"))
+                await eventually(lambda: len(rec.fills) == 1)
+                fill = rec.fills[0]
+                assert (fill.client_order_id, fill.price, fill.amount, fill.fee) == (
+                    "tg1-8",
+                    D("0.46"),
+                    D(10),
+                    D(0),
+                )
+                assert fill.liquidity.value == "maker"
+                kinds = set()
+                while "last_trade_price" not in kinds:
+                    msg = await market_ws.receive_json(timeout=5)
+                    kinds.add(msg["event_type"])
+                    if msg["event_type"] == "last_trade_price":
+                        assert (msg["price"], msg["size"]) == ("0.46", "10")
+        finally:
+            await maker.close()
+            await taker.close()
+
+
+async def test_user_channel_refuses_a_wrong_secret():
+    import aiohttp
+
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        try:
+            creds = dict(venue.api_creds or {})
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/user") as ws,
+            ):
+                auth = {
+                    "apiKey": creds["api_key"],
+                    "secret": "x",
+                    "passphrase": creds["passphrase"],
+                }
+                await ws.send_json({"auth": auth, "type": "user"})
+                assert await ws.receive_json(timeout=5) == {"error": "Unauthorized/Invalid api key"}
+        finally:
+            await venue.close()

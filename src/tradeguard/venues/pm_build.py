@@ -21,6 +21,7 @@ KALSHI_URLS = {
     ),
 }
 POLYMARKET_URL = "https://clob.polymarket.com"
+POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 
 
 def build_pm_venue(vc: Any, clock: Clock, credentials: Any, stream: bool = True) -> Venue:
@@ -53,7 +54,12 @@ def build_pm_venue(vc: Any, clock: Clock, credentials: Any, stream: bool = True)
         api = None
         if all(k in credentials for k in ("api_key", "secret", "passphrase")):
             api = {k: credentials.field(k) for k in ("api_key", "secret", "passphrase")}
-        return PolymarketVenue(
-            vc.name, vc.rest_url or POLYMARKET_URL, credentials.field("private_key"), clock, api
+        rest = vc.rest_url or POLYMARKET_URL
+        ws = vc.ws_url or (
+            rest.replace("http", "ws", 1) + "/ws/user" if vc.rest_url else POLYMARKET_USER_WS
         )
+        return PolymarketVenue(
+            vc.name, rest, credentials.field("private_key"), clock, api,
+            ws_url=ws if stream else "",
+        )  # fmt: skip
     raise ConfigError(f"venue {vc.name}: kind {vc.kind!r} is not kalshi or polymarket")

@@ -9,10 +9,9 @@ async with KalshiExchange() as ex:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +25,7 @@ from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.ws_hub import WsConn, WsHub
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -54,13 +54,6 @@ class KalshiMarket:
     result: str = ""
 
 
-@dataclass(slots=True)
-class _Ws:
-    ws: web.WebSocketResponse
-    account: str
-    subs: dict[int, tuple[str, set[str]]] = field(default_factory=dict)  # sid -> channel, tickers
-
-
 class KalshiExchange:
     """The local Kalshi: markets, accounts, signed REST, streams, admin resolution and faults."""
 
@@ -77,8 +70,7 @@ class KalshiExchange:
         self.faults = Faults()
         self.clock_offset_ms = 0
         self._writes: dict[str, list[int]] = {}
-        self._ws: list[_Ws] = []
-        self._sid = itertools.count(1)
+        self.hub = WsHub()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -110,8 +102,7 @@ class KalshiExchange:
         self._port = int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        for conn in list(self._ws):
-            await conn.ws.close()
+        await self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -462,8 +453,8 @@ class KalshiExchange:
         acct = self._auth(request)
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
-        conn = _Ws(ws, acct.account_id)
-        self._ws.append(conn)
+        conn = WsConn(ws, acct.account_id)
+        self.hub.conns.append(conn)
         try:
             async for msg in ws:
                 try:
@@ -473,63 +464,42 @@ class KalshiExchange:
                     continue
                 await self._ws_command(conn, cmd)
         finally:
-            self._ws.remove(conn)
+            self.hub.conns.remove(conn)
         return ws
 
-    async def _ws_command(self, conn: _Ws, cmd: dict[str, Any]) -> None:
+    async def _ws_command(self, conn: WsConn, cmd: dict[str, Any]) -> None:
         params = cmd.get("params") or {}
         if cmd.get("cmd") != "subscribe":
-            await conn.ws.send_json(
-                {"id": cmd.get("id"), "type": "error", "msg": {"code": 2, "msg": "unknown command"}}
-            )
+            error = {"code": 2, "msg": "unknown command"}
+            await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
             return
         tickers = set(
             params.get("market_tickers")
             or ([params["market_ticker"]] if params.get("market_ticker") else [])
         )
         for channel in params.get("channels", []):
-            sid = next(self._sid)
-            conn.subs[sid] = (channel, tickers)
-            await conn.ws.send_json(
-                {"id": cmd.get("id"), "type": "subscribed", "msg": {"channel": channel, "sid": sid}}
-            )
+            sid = self.hub.subscribe(conn, channel, tickers)
+            ack = {"channel": channel, "sid": sid}
+            await conn.ws.send_json({"id": cmd.get("id"), "type": "subscribed", "msg": ack})
             if channel == "orderbook_delta":
-                for t in tickers & set(self.markets):
-                    await conn.ws.send_json(
-                        {
-                            "type": "orderbook_snapshot",
-                            "sid": sid,
-                            "msg": book_json(t, *self.book.levels(t)),
-                        }
-                    )
-
-    def _send(self, conn: _Ws, payload: dict[str, Any]) -> None:
-        if not conn.ws.closed:
-            asyncio.get_running_loop().create_task(conn.ws.send_json(payload))
+                for t in sorted(tickers & set(self.markets)):
+                    book = book_json(t, *self.book.levels(t))
+                    await conn.ws.send_json({"type": "orderbook_snapshot", "sid": sid, "msg": book})
 
     def _broadcast(self, channel: str, ticker: str, msg: dict[str, Any], kind: str = "") -> None:
-        for conn in self._ws:
-            for sid, (ch, tickers) in conn.subs.items():
-                if ch == channel and (not tickers or ticker in tickers):
-                    self._send(conn, {"type": kind or channel, "sid": sid, "msg": msg})
+        self.hub.publish(
+            channel, ticker, lambda sid: {"type": kind or channel, "sid": sid, "msg": msg}
+        )
 
     def _to_account(self, account: str, channel: str, msg: dict[str, Any]) -> None:
-        for conn in self._ws:
-            if conn.account != account:
-                continue
-            for sid, (ch, _) in conn.subs.items():
-                if ch == channel:
-                    self._send(conn, {"type": channel, "sid": sid, "msg": msg})
+        ticker = str(msg.get("ticker", ""))
+        payload = {"type": channel, "msg": msg}
+        self.hub.publish(channel, ticker, lambda sid: {**payload, "sid": sid}, account=account)
 
     def _publish_book(self, ticker: str) -> None:
-        self._broadcast(
-            "orderbook_delta",
-            ticker,
-            book_json(ticker, *self.book.levels(ticker)),
-            "orderbook_snapshot",
-        )
-        market = self.markets[ticker]
-        self._broadcast("ticker", ticker, self._market_json(market))
+        book = book_json(ticker, *self.book.levels(ticker))
+        self._broadcast("orderbook_delta", ticker, book, "orderbook_snapshot")
+        self._broadcast("ticker", ticker, self._market_json(self.markets[ticker]))
 
     # admin -------------------------------------------------------------------------------
     async def _admin_resolve(self, request: web.Request) -> web.Response:

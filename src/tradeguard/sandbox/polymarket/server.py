@@ -33,7 +33,9 @@ from tradeguard.sandbox.binary_book import (
 )
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
+from tradeguard.sandbox.ws_hub import WsHub
 
 HOUSE = "house"
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -77,6 +79,7 @@ class PolymarketExchange:
         self.trades: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
         self.clock_offset_s = 0
+        self.hub = WsHub()
         self._heartbeat: dict[str, float] = {}  # address -> monotonic deadline
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -100,6 +103,8 @@ class PolymarketExchange:
         r.add_delete("/orders", self._cancel_many)
         r.add_delete("/cancel-all", self._cancel_all)
         r.add_post("/v1/heartbeats", self._heartbeat_in)
+        r.add_get("/ws/market", self._ws_market)
+        r.add_get("/ws/user", self._ws_user)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -112,6 +117,7 @@ class PolymarketExchange:
     async def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        await self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -333,6 +339,7 @@ class PolymarketExchange:
         except BookReject as exc:
             acct.release(order)
             raise PolyError(str(exc), 400) from None
+        rows: list[dict[str, Any]] = []
         for t in trades:
             for o in (t.taker, t.maker):
                 price = o.own_price(t.yes_price)
@@ -345,9 +352,14 @@ class PolymarketExchange:
                 self.accounts[o.account].apply_leg(o, t.size, price, fee)
                 if o.status != "resting":
                     self.accounts[o.account].release(o)
-                self.trades.setdefault(o.account, []).append(self._trade_json(t, o, price, fee))
+                row = self._trade_json(t, o, price, fee)
+                self.trades.setdefault(o.account, []).append(row)
+                rows.append({**row, "owner": o.account})
         if order.status != "resting":
             acct.release(order)
+        streams.publish_order(self, order, "PLACEMENT")
+        streams.publish_trades(self, trades, rows)
+        streams.publish_book(self, order.market)
         if self.faults.take_drop():
             raise web.HTTPServiceUnavailable  # executed, but the answer is lost
         status = (
@@ -433,6 +445,8 @@ class PolymarketExchange:
             if o.status == "resting" and pick(o) and self.book.cancel(o.order_id):
                 self.accounts[o.account].release(o)
                 done.append(o.order_id)
+                streams.publish_order(self, o, "CANCELLATION")
+                streams.publish_book(self, o.market)
         return done, {}
 
     async def _cancel(self, request: web.Request) -> web.Response:
@@ -465,6 +479,12 @@ class PolymarketExchange:
             raise PolyError(f"condition_id {body.get('condition_id')!r} is not a market", 404)
         self.resolve(body["condition_id"], resolution)
         return web.json_response({"resolved": resolution.value})
+
+    async def _ws_market(self, request: web.Request) -> web.WebSocketResponse:
+        return await streams.market_ws(self, request)
+
+    async def _ws_user(self, request: web.Request) -> web.WebSocketResponse:
+        return await streams.user_ws(self, request)
 
     async def _admin_faults(self, request: web.Request) -> web.Response:
         self.faults.update(await request.json())

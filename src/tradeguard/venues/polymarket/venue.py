@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import httpx
 from py_clob_client_v2.headers.headers import create_level_1_headers
 from py_clob_client_v2.signer import Signer
@@ -62,6 +63,7 @@ class PolymarketVenue(Venue):
         api_creds: dict[str, str] | None = None,
         heartbeat_s: float = 5.0,
         quote_poll_s: float = 1.0,
+        ws_url: str = "",
     ) -> None:
         super().__init__(name)
         self.url = url.rstrip("/")
@@ -77,6 +79,9 @@ class PolymarketVenue(Venue):
         self._hashes: dict[str, str] = {}  # client order id -> order hash
         self._http = httpx.AsyncClient(timeout=10.0)
         self._heartbeat: asyncio.Task[None] | None = None
+        self.ws_url = ws_url
+        self._user_task: asyncio.Task[None] | None = None
+        self._user_ready = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -91,13 +96,48 @@ class PolymarketVenue(Venue):
                 "passphrase": data["passphrase"],
             }  # fmt: skip
         await self.load_instruments()
+        if self.ws_url:
+            self._user_task = asyncio.create_task(self._watch_user(), name=f"{self.name}:user")
+            try:
+                await asyncio.wait_for(self._user_ready.wait(), 10)
+            except TimeoutError:
+                raise AmbiguousVenueError(
+                    self.name, f"user channel {self.ws_url} did not subscribe within 10 s", "WS"
+                ) from None
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        for task in (self._heartbeat, self._user_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._http.aclose()
+
+    async def _watch_user(self) -> None:
+        """Fills of resting orders from the `user` channel, reconnecting when it drops."""
+        assert self.api_creds is not None
+        auth = {
+            "apiKey": self.api_creds["api_key"], "secret": self.api_creds["secret"],
+            "passphrase": self.api_creds["passphrase"],
+        }  # fmt: skip
+        while True:
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.ws_connect(self.ws_url, heartbeat=10) as ws,
+                ):
+                    await ws.send_json({"auth": auth, "markets": [], "type": "user"})
+                    async for msg in ws:
+                        event = msg.json()
+                        if event.get("event_type") == "subscribed":
+                            self._user_ready.set()
+                        elif event.get("event_type") == "trade" and self._listener is not None:
+                            self._listener.on_fill(self.fill_from(event))
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "%s: user channel lost (%s); reconnecting", self.name, type(exc).__name__
+                )
+            await asyncio.sleep(0.5)
 
     # HTTP --------------------------------------------------------------------------------
     def _l2(self, method: str, path: str, body: str) -> dict[str, str]:
@@ -281,22 +321,20 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         data = await self._private("fetch_fills", "GET", "/data/trades")
+        fills = [self.fill_from(row) for row in data["data"]]
+        return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+
+    def fill_from(self, row: dict[str, Any]) -> Fill:
+        """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
         by_hash = {h: c for c, h in self._hashes.items()}
-        fills = []
-        for row in data["data"]:
-            if self._symbol_of_token.get(row["asset_id"]) != symbol:
-                continue
-            taker = row["trader_side"] == "TAKER"
-            oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
-            ts = int(row["match_time"]) * 1000
-            if ts < since_ts:
-                continue
-            fills.append(Fill(
-                self.name, symbol, by_hash.get(oid, ""), oid, row["id"], Side(row["side"].lower()),
-                dec(row["price"]), dec(row["size"]), dec(row["fee_paid"]), QUOTE,
-                LiquiditySide.TAKER if taker else LiquiditySide.MAKER, ts,
-            ))  # fmt: skip
-        return fills
+        taker = row["trader_side"] == "TAKER"
+        oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
+        return Fill(
+            self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
+            row["id"], Side(row["side"].lower()), dec(row["price"]), dec(row["size"]),
+            dec(row["fee_paid"]), QUOTE, LiquiditySide.TAKER if taker else LiquiditySide.MAKER,
+            int(row["match_time"]) * 1000,
+        )  # fmt: skip
 
     async def fetch_balances(self) -> list[Balance]:
         """pUSD cash and the outcome tokens held."""
