@@ -329,13 +329,21 @@ class TradingNode:
                 venue=vc.name, symbol=ic.symbol, base=base, quote=quote,
                 price_tick=ic.price_tick, amount_step=ic.amount_step, min_amount=ic.min_amount,
                 min_notional=ic.min_notional, maker_fee=ic.maker_fee, taker_fee=ic.taker_fee,
+                kind="outcome" if vc.exchange in ("kalshi", "polymarket") else "spot",
             )  # fmt: skip
             instruments[ic.symbol] = inst
             self.market.add_instrument(inst)
         stored = self.storage.load_balances(vc.name)
         balances = {b.asset: b.total for b in stored} if stored else dict(vc.balances)
         fm = vc.fill_model
-        venue = PaperVenue(
+        paper_cls: Any = PaperVenue
+        if vc.exchange in ("kalshi", "polymarket"):  # outcome contracts with that venue's fees
+            from functools import partial
+
+            from tradeguard.venues.outcome_paper import OutcomePaperVenue
+
+            paper_cls = partial(OutcomePaperVenue, dialect=vc.exchange)
+        venue = paper_cls(
             vc.name, instruments, balances, self.clock,
             FillConfig(
                 slippage_bps=fm.slippage_bps,
