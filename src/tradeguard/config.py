@@ -43,7 +43,8 @@ class _Strict(BaseModel):
 class InstrumentConfig(_Strict):
     """A market's rules, for venues (paper) that do not publish them."""
 
-    symbol: str = Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+    # spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
+    symbol: str = Field(pattern=r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$")
     price_tick: Decimal = Field(gt=0)
     amount_step: Decimal = Field(gt=0)
     min_amount: Decimal = Field(default=Decimal(0), ge=0)
@@ -62,7 +63,7 @@ class FillModelConfig(_Strict):
 
 class VenueConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    kind: Literal["paper", "ccxt"] = "paper"
+    kind: Literal["paper", "ccxt", "kalshi", "polymarket"] = "paper"
     exchange: str = "binance"
     credentials: str | None = None  # vault entry name; secrets never live in the config file
     sandbox: bool = True

@@ -317,6 +317,11 @@ class TradingNode:
         for vc in self.config.venues:
             if vc.kind == "paper":
                 self.venues[vc.name] = self._paper_venue(vc)
+            elif vc.kind in ("kalshi", "polymarket"):
+                from tradeguard.venues.pm_build import build_pm_venue
+
+                creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
+                self.venues[vc.name] = build_pm_venue(vc, self.clock, creds)
             else:
                 from tradeguard.venues.ccxt_venue import build_ccxt_venue
 
@@ -332,13 +337,21 @@ class TradingNode:
                 venue=vc.name, symbol=ic.symbol, base=base, quote=quote,
                 price_tick=ic.price_tick, amount_step=ic.amount_step, min_amount=ic.min_amount,
                 min_notional=ic.min_notional, maker_fee=ic.maker_fee, taker_fee=ic.taker_fee,
+                kind="outcome" if vc.exchange in ("kalshi", "polymarket") else "spot",
             )  # fmt: skip
             instruments[ic.symbol] = inst
             self.market.add_instrument(inst)
         stored = self.storage.load_balances(vc.name)
         balances = {b.asset: b.total for b in stored} if stored else dict(vc.balances)
         fm = vc.fill_model
-        venue = PaperVenue(
+        paper_cls: Any = PaperVenue
+        if vc.exchange in ("kalshi", "polymarket"):  # outcome contracts with that venue's fees
+            from functools import partial
+
+            from tradeguard.venues.outcome_paper import OutcomePaperVenue
+
+            paper_cls = partial(OutcomePaperVenue, dialect=vc.exchange)
+        venue = paper_cls(
             vc.name, instruments, balances, self.clock,
             FillConfig(
                 slippage_bps=fm.slippage_bps,
@@ -471,8 +484,14 @@ class TradingNode:
             await venue.connect()
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
+            adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
+            if adopt is not None:
+                for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
+                    adopt(order)
         from tradeguard.execution.reconcile import reconcile_and_gate
+        from tradeguard.execution.settlement import settle_resolved
 
+        await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
 
     async def stop(self) -> None:
@@ -748,7 +767,9 @@ class TradingNode:
                 next_ckpt = now + cfg.checkpoint_interval_s
             if now >= next_rec:
                 from tradeguard.execution.reconcile import reconcile_and_gate
+                from tradeguard.execution.settlement import settle_resolved
 
+                await settle_resolved(self)
                 self.reconcile_report = await reconcile_and_gate(self, "periodic")
                 next_rec = now + cfg.reconcile_interval_s
             await self.timeouts.sweep()
@@ -1075,3 +1096,23 @@ def _first_after(candles: list[Candle], ts: int) -> int:
         else:
             hi = mid
     return lo
+
+
+def _vault_entry(venue: str, entry: str) -> Any:
+    """Decrypt one vault entry for a venue (TG_VAULT_PATH, TG_VAULT_PASSPHRASE or a prompt)."""
+    import os
+
+    from tradeguard.secrets import Vault, read_passphrase
+    from tradeguard.secrets.vault import default_vault_path
+
+    vault = Vault(default_vault_path(dict(os.environ)))
+    if not vault.exists:
+        raise ConfigError(
+            f"venue {venue}: credentials={entry!r} but the vault {vault.path} does not exist "
+            "(set TG_VAULT_PATH or run `tradeguard keys add`)"
+        )
+    vault.unlock(read_passphrase(dict(os.environ)))
+    try:
+        return vault.get(entry)
+    finally:
+        vault.lock()

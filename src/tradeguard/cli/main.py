@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
     from tradeguard.cli.keys import add_keys_parser
+    from tradeguard.cli.pm import add_pm_parser
     from tradeguard.cli.run import add_run_parser
     from tradeguard.cli.sandbox import add_sandbox_parser
     from tradeguard.cli.views import add_view_parsers
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(sub)
     add_sandbox_parser(sub)
     add_arb_parser(sub)
+    add_pm_parser(sub)
     return p
 
 

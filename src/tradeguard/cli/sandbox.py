@@ -93,6 +93,11 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--keys-file", type=Path, default=Path(DEFAULT_KEYS_FILE), metavar="PATH",
         help=f"the demo account's key pair, created on first start (default ./{DEFAULT_KEYS_FILE})",
     )  # fmt: skip
+    p.add_argument(
+        "--dialect", choices=["binance", "kalshi", "polymarket"], default="binance",
+        help="which venue's API to speak (kalshi and polymarket serve a demo event universe; "
+        "their keys file defaults to ./tradeguard-DIALECT-keys.json)",
+    )  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     p.add_argument("--port", type=int, default=8765, help="TCP port (0 picks a free one)")
     p.add_argument("--config", type=Path, default=None, help="TOML or JSON sandbox config")
@@ -250,9 +255,27 @@ async def serve(
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
     """Entry point for `tradeguard sandbox`."""
+    if args.dialect != "binance":
+        return _run_prediction_sandbox(args)
     config = build_config(args)
     try:
         asyncio.run(serve(config, keys_file=args.keys_file))
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def _run_prediction_sandbox(args: argparse.Namespace) -> int:
+    from tradeguard.sandbox.pm_serve import serve_pm
+
+    keys_file = args.keys_file
+    if keys_file == Path(DEFAULT_KEYS_FILE):
+        keys_file = Path(f"tradeguard-{args.dialect}-keys.json")
+    try:
+        asyncio.run(serve_pm(args.dialect, args.host, args.port, keys_file))
+    except KeyboardInterrupt:
+        return 0
+    except ValueError as exc:  # a bad keys file or host: one line, no traceback
+        print(f"tradeguard: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -31,6 +31,7 @@ class Instrument:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     max_amount: Decimal = ZERO  # 0 means no venue maximum
+    kind: str = "spot"  # "outcome": a binary contract priced strictly inside (0, 1)
 
     @property
     def key(self) -> str:
@@ -65,6 +66,11 @@ class Instrument:
         if price is not None:
             if price <= 0:
                 return InstrumentViolation("INVALID_PRICE", f"price {price} must be positive")
+            if self.kind == "outcome" and price >= 1:
+                return InstrumentViolation(
+                    "PRICE_FILTER",
+                    f"price {price} must be below 1 for the outcome {self.symbol}",
+                )
             if not is_multiple(price, self.price_tick):
                 return InstrumentViolation(
                     "PRICE_FILTER",

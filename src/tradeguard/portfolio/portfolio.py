@@ -11,7 +11,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.position import ClosedTrade, Position
 
-STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})
+STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 

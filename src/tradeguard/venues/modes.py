@@ -23,8 +23,11 @@ def live_confirmed(confirm_live: bool, environ: Mapping[str, str]) -> bool:
     return confirm_live or environ.get(CONFIRM_ENV, "").strip().lower() == "yes"
 
 
+_EXCHANGE_KINDS = ("ccxt", "kalshi", "polymarket")
+
+
 def _reaches_real_exchange(vc: Any) -> bool:
-    return vc.kind == "ccxt" and not vc.sandbox and not vc.rest_url
+    return vc.kind in _EXCHANGE_KINDS and not vc.sandbox and not vc.rest_url
 
 
 def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> None:
@@ -54,8 +57,11 @@ def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> N
     if not config.venues:
         problems.append('no venue is configured; add a [[venues]] entry with kind = "ccxt"')
     for vc in config.venues:
-        if vc.kind != "ccxt":
-            problems.append(f'venue {vc.name!r} is kind={vc.kind!r}; live needs kind = "ccxt"')
+        if vc.kind not in _EXCHANGE_KINDS:
+            problems.append(
+                f"venue {vc.name!r} is kind={vc.kind!r}; live needs kind = ccxt, kalshi or "
+                "polymarket"
+            )
         elif vc.sandbox or vc.rest_url:
             problems.append(
                 f"venue {vc.name!r} points at a sandbox (sandbox={vc.sandbox}, "

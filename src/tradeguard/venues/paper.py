@@ -496,6 +496,12 @@ class PaperVenue(Venue):
         return [Balance(b.venue, b.asset, b.free, b.locked) for b in self._balances.all()]
 
     # execution ---------------------------------------------------------------------------------
+    def fee_for(
+        self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide
+    ) -> Decimal:
+        """The fee of one execution; venues with another fee model override this."""
+        return price * qty * (inst.maker_fee if liquidity is _MAKER else inst.taker_fee)
+
     def _execute(
         self,
         po: _PaperOrder,
@@ -507,7 +513,7 @@ class PaperVenue(Venue):
     ) -> Fill:
         inst = m.inst
         notional = price * qty
-        fee = notional * (inst.maker_fee if liquidity is _MAKER else inst.taker_fee)
+        fee = self.fee_for(inst, price, qty, liquidity)
         base = self._balances.get(inst.base)
         quote = self._balances.get(inst.quote)
         if po.is_buy:

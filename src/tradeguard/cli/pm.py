@@ -1,0 +1,63 @@
+"""`tradeguard pm markets --venue NAME`: a prediction-market venue's events, outcomes and books."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, TextIO
+
+from tradeguard.clock import Clock
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.outcome import parse_outcome_symbol
+
+PM_KINDS = ("kalshi", "polymarket")
+
+
+def add_pm_parser(sub: Any) -> None:
+    """Register `pm markets`."""
+    pm = sub.add_parser("pm", help="prediction-market venues (kalshi, polymarket)")
+    pm_sub = pm.add_subparsers(dest="pm_command", required=True)
+    markets = pm_sub.add_parser("markets", help="list events and outcomes with best bid/ask")
+    markets.add_argument(
+        "--venue", required=True, help="a [[venues]] name of kind kalshi/polymarket"
+    )
+    markets.add_argument("--config", default=None, help="TOML config file")
+    markets.set_defaults(func=cmd_pm_markets)
+
+
+def cmd_pm_markets(args: argparse.Namespace) -> int:
+    from tradeguard.config import load_config
+    from tradeguard.node import _vault_entry
+    from tradeguard.venues.pm_build import build_pm_venue
+
+    config = load_config(args.config)
+    vc = next((v for v in config.venues if v.name == args.venue), None)
+    if vc is None or vc.kind not in PM_KINDS:
+        known = [v.name for v in config.venues if v.kind in PM_KINDS]
+        raise ConfigError(
+            f"--venue {args.venue!r} is not a kalshi or polymarket venue of the config; "
+            f"known: {known or 'none'}"
+        )
+    creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
+    venue = build_pm_venue(vc, Clock(), creds, stream=False)
+    asyncio.run(print_markets(venue, sys.stdout))
+    return 0
+
+
+async def print_markets(venue: Any, out: TextIO) -> None:
+    """Print one line per market: YES and NO best bid/ask with sizes."""
+    try:
+        await venue.connect()
+        symbols = sorted(venue.instruments)
+        quotes = {s: await venue.fetch_quote(s) for s in symbols}
+        markets = sorted({parse_outcome_symbol(s)[0] for s in symbols})
+        print(f"{'market':36} {'YES bid':>8} {'YES ask':>8} {'NO bid':>8} {'NO ask':>8}", file=out)
+        for market in markets:
+            cells = []
+            for side in ("YES", "NO"):
+                q = next(v for k, v in quotes.items() if k.startswith(f"{market}:{side}/"))
+                cells += [f"{q.bid:.4f}"[:8], f"{q.ask:.4f}"[:8]]
+            print(f"{market:36} " + " ".join(f"{c:>8}" for c in cells), file=out)
+    finally:
+        await venue.close()

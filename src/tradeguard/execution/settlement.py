@@ -1,0 +1,76 @@
+"""Turn resolved outcome markets into cash: each open position closes at the payout price.
+
+A settlement is booked like an execution so the ledger still equals its fills: one journaled
+settlement order per (strategy, outcome) position, filled at 1, 0 or 0.50 with no fee. Its id is
+a function of the market, outcome and strategy, so a settlement seen twice is booked once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
+from tradeguard.model.errors import VenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order
+from tradeguard.model.outcome import Outcome, Settlement, outcome_symbol, payout
+
+log = logging.getLogger(__name__)
+
+
+def settlement_id(venue: str, market: str, outcome: Outcome, strategy_id: str) -> str:
+    digest = hashlib.sha256(f"{venue}|{market}|{outcome.value}|{strategy_id}".encode())
+    return f"stl{digest.hexdigest()[:24]}"
+
+
+def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
+    """Close every position of the settled market through the order manager; return the fills."""
+    fills: list[Fill] = []
+    for outcome in Outcome:
+        symbol = outcome_symbol(settlement.market, outcome, settlement.quote)
+        price = payout(settlement.resolution, outcome)
+        for (venue, sym, strategy_id), pos in list(om.portfolio.positions.items()):
+            if venue != settlement.venue or sym != symbol or pos.quantity == 0:
+                continue
+            cid = settlement_id(venue, settlement.market, outcome, strategy_id)
+            if cid in om.orders or om.storage.get_order(cid) is not None:
+                continue
+            side = Side.SELL if pos.quantity > 0 else Side.BUY
+            amount = abs(pos.quantity)
+            order = Order(
+                cid, strategy_id, venue, symbol, side, OrderType.MARKET, amount, price,
+                created_ts=ts, updated_ts=ts,
+                signal={"settlement": settlement.resolution.value},
+            )  # fmt: skip
+            order.transition(OrderStatus.SUBMITTED, ts)
+            order.transition(OrderStatus.ACCEPTED, ts, reason="market resolved")
+            with om.storage.transaction():
+                om.storage.upsert_order(order)
+            om.orders[cid] = order
+            fill = Fill(
+                venue, symbol, cid, cid, f"settle-{cid}", side, price, amount, ZERO,
+                settlement.quote, LiquiditySide.MAKER, ts,
+            )  # fmt: skip
+            om.on_fill(fill)
+            fills.append(fill)
+    return fills
+
+
+async def settle_resolved(node: Any) -> list[Fill]:
+    """Ask every venue that reports settlements and book the ones not booked yet."""
+    fills: list[Fill] = []
+    for venue in node.venues.values():
+        fetch = getattr(venue, "fetch_settlements", None)
+        if fetch is None:
+            continue
+        try:
+            settlements = await fetch()
+        except VenueError as exc:  # asked again at the next reconciliation
+            log.warning("settlements of %s not read: %s", venue.name, exc)
+            continue
+        for settlement in settlements:
+            fills += apply_settlement(node.orders, settlement, node.clock.now_ms())
+    return fills

@@ -1,0 +1,114 @@
+"""Binary outcome contracts: YES/NO instruments priced in [0, 1], fee models and settlement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import ONE, ZERO
+
+CENT = Decimal("0.01")
+MICRO = Decimal("0.000001")
+HALF = Decimal("0.5")
+
+
+class Outcome(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+    @property
+    def other(self) -> Outcome:
+        return Outcome.NO if self is Outcome.YES else Outcome.YES
+
+
+class Resolution(StrEnum):
+    """How a market settles: YES pays 1, NO pays 1 to NO holders, VOID pays 0.5 to both."""
+
+    YES = "yes"
+    NO = "no"
+    VOID = "void"
+
+    @classmethod
+    def parse(cls, text: str) -> Resolution:
+        value = {"50-50": "void", "fifty_fifty": "void", "void": "void"}.get(text.lower(), text)
+        try:
+            return cls(value.lower())
+        except ValueError:
+            raise ValueError(f"resolution: {text!r} is not one of yes, no, 50-50 (void)") from None
+
+
+def payout(resolution: Resolution, outcome: Outcome) -> Decimal:
+    """Cash paid per contract of `outcome` when the market resolves as `resolution`."""
+    if resolution is Resolution.VOID:
+        return HALF
+    return ONE if resolution.value == outcome.value else ZERO
+
+
+def outcome_symbol(market: str, outcome: Outcome, quote: str) -> str:
+    """The unified symbol of one outcome, `KXFED-26DEC:YES/USD`."""
+    return f"{market}:{outcome.value.upper()}/{quote}"
+
+
+def parse_outcome_symbol(symbol: str) -> tuple[str, Outcome, str]:
+    """Split `MARKET:YES/QUOTE` into market, outcome and quote; ValueError naming the symbol."""
+    base, _, quote = symbol.partition("/")
+    market, _, side = base.rpartition(":")
+    if not market or side.lower() not in ("yes", "no") or not quote:
+        raise ValueError(f"symbol {symbol!r} is not an outcome symbol MARKET:YES/QUOTE")
+    return market, Outcome(side.lower()), quote
+
+
+def outcome_instrument(
+    venue: str,
+    market: str,
+    outcome: Outcome,
+    quote: str,
+    tick: Decimal,
+    step: Decimal,
+    min_amount: Decimal,
+    taker_fee_bound: Decimal,
+) -> Instrument:
+    """An Instrument for one outcome; `taker_fee_bound` is the worst fee per unit of notional."""
+    return Instrument(
+        venue=venue,
+        symbol=outcome_symbol(market, outcome, quote),
+        base=f"{market}:{outcome.value.upper()}",
+        quote=quote,
+        price_tick=tick,
+        amount_step=step,
+        min_amount=min_amount,
+        maker_fee=ZERO,
+        taker_fee=taker_fee_bound,
+        kind="outcome",
+    )
+
+
+def kalshi_fee(count: Decimal, price: Decimal, rate: Decimal = Decimal("0.07")) -> Decimal:
+    """Kalshi's trading fee: rate * C * P * (1 - P), rounded up to the cent."""
+    raw = rate * count * price * (ONE - price)
+    return raw.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def polymarket_fee(shares: Decimal, price: Decimal, rate: Decimal, exponent: Decimal) -> Decimal:
+    """Polymarket's taker fee: shares * r * (p * (1 - p)) ** e, in collateral units (6 places)."""
+    if rate == 0 or shares == 0:
+        return ZERO
+    base = price * (ONE - price)
+    factor = base**exponent if base > 0 else ZERO
+    return (shares * rate * factor).quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A resolved market turned a position into cash."""
+
+    venue: str
+    market: str
+    resolution: Resolution
+    yes_contracts: Decimal
+    no_contracts: Decimal
+    cash: Decimal
+    quote: str
+    ts: int

@@ -1,0 +1,1 @@
+"""A local server speaking Polymarket's CLOB V2 on loopback."""

@@ -1,0 +1,94 @@
+"""A small async client for Kalshi's Trade API v2: every request signed with RSA-PSS."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tradeguard.venues.kalshi.signing import API_PREFIX, auth_headers, load_private_key
+
+
+class KalshiApiError(Exception):
+    """Kalshi answered with an error: HTTP status, Kalshi's code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class KalshiClient:
+    """Signed REST calls; `rest_url` ends with `/trade-api/v2`."""
+
+    def __init__(
+        self, rest_url: str, key_id: str, private_key_pem: str, timeout_s: float = 10.0
+    ) -> None:
+        self.rest_url = rest_url.rstrip("/")
+        if not self.rest_url.endswith(API_PREFIX):
+            raise ValueError(f"kalshi rest_url {rest_url!r} must end with {API_PREFIX}")
+        self.key_id = key_id
+        self._key = load_private_key(private_key_pem)
+        self._http = httpx.AsyncClient(timeout=timeout_s)
+
+    def signed_headers(self, method: str, path: str, now_ms: int) -> dict[str, str]:
+        """Headers for `path` below /trade-api/v2 (also used for the WebSocket handshake)."""
+        return auth_headers(self.key_id, self._key, now_ms, method, path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Call `path` (below /trade-api/v2); raise KalshiApiError on an error answer."""
+        full = f"{API_PREFIX}{path}"
+        headers = self.signed_headers(method, full, int(time.time() * 1000))
+        resp = await self._http.request(
+            method, f"{self.rest_url}{path}", params=params, json=body, headers=headers
+        )
+        if resp.status_code >= 400:
+            code, message = "http_error", resp.text[:200]
+            try:
+                err = resp.json().get("error") or {}
+                code, message = str(err.get("code", code)), str(err.get("message", message))
+            except ValueError:
+                pass
+            raise KalshiApiError(resp.status_code, code, message)
+        data: dict[str, Any] = resp.json()
+        return data
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # the calls the venue uses ------------------------------------------------------------
+    async def markets(self, status: str = "open") -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/markets", {"status": status}))["markets"])
+
+    async def orderbook(self, ticker: str) -> dict[str, Any]:
+        data = await self.request("GET", f"/markets/{ticker}/orderbook")
+        return dict(data["orderbook_fp"])
+
+    async def create_order(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict((await self.request("POST", "/portfolio/orders", body=body))["order"])
+
+    async def cancel_order(self, order_id: str) -> dict[str, Any]:
+        return dict((await self.request("DELETE", f"/portfolio/orders/{order_id}"))["order"])
+
+    async def orders(self, ticker: str | None = None, status: str | None = None) -> list[Any]:
+        params = {k: v for k, v in (("ticker", ticker), ("status", status)) if v}
+        return list((await self.request("GET", "/portfolio/orders", params))["orders"])
+
+    async def fills(self, ticker: str | None = None, order_id: str | None = None) -> list[Any]:
+        params = {k: v for k, v in (("ticker", ticker), ("order_id", order_id)) if v}
+        return list((await self.request("GET", "/portfolio/fills", params))["fills"])
+
+    async def balance(self) -> dict[str, Any]:
+        return await self.request("GET", "/portfolio/balance")
+
+    async def positions(self) -> list[Any]:
+        return list((await self.request("GET", "/portfolio/positions"))["market_positions"])
+
+    async def settlements(self) -> list[Any]:
+        return list((await self.request("GET", "/portfolio/settlements"))["settlements"])

@@ -1,0 +1,295 @@
+"""The `kalshi` venue: binary contracts on Kalshi through our signed client.
+
+Every order carries our client order id (journaled before send); an unknown outcome (timeout,
+5xx, 429, a duplicate id) is resolved by listing the account's orders, never by guessing.
+Fills arrive on the signed `fill` WebSocket channel and in the answer to `submit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import httpx
+
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
+from tradeguard.model.money import ONE, ZERO, dec
+from tradeguard.model.order import Order
+from tradeguard.model.outcome import (
+    Outcome,
+    Resolution,
+    Settlement,
+    outcome_instrument,
+    outcome_symbol,
+    parse_outcome_symbol,
+)
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.base import Venue
+from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.outcome_quotes import poll_quotes, quote_from_bids
+
+log = logging.getLogger(__name__)
+
+QUOTE = "USD"
+_TIF = {
+    TimeInForce.GTC: "good_till_canceled",
+    TimeInForce.IOC: "immediate_or_cancel",
+    TimeInForce.FOK: "fill_or_kill",
+}
+_STATUS = {"resting": OrderStatus.ACCEPTED, "canceled": OrderStatus.CANCELLED}
+
+
+def _status(row: dict[str, Any]) -> OrderStatus:
+    filled, size = dec(row["fill_count_fp"]), dec(row["initial_count_fp"])
+    if row["status"] == "executed" or (size > 0 and filled == size):
+        return OrderStatus.FILLED
+    if row["status"] == "resting" and filled > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    return _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+
+
+class KalshiVenue(Venue):
+    """A Kalshi account; credentials (key id, RSA key PEM) are handed in by the builder."""
+
+    def __init__(
+        self,
+        name: str,
+        rest_url: str,
+        key_id: str,
+        private_key_pem: str,
+        clock: Clock,
+        ws_url: str = "",
+        stream_fills: bool = True,
+        quote_poll_s: float = 1.0,
+    ) -> None:
+        super().__init__(name)
+        self.client = KalshiClient(rest_url, key_id, private_key_pem)
+        self.clock = clock
+        self.ws_url = ws_url
+        self.stream_fills = stream_fills and bool(ws_url)
+        self.quote_poll_s = quote_poll_s
+        self.instruments: dict[str, Instrument] = {}
+        self._ws_task: asyncio.Task[None] | None = None
+        self._ws_ready = asyncio.Event()
+
+    async def connect(self) -> None:
+        await self.load_instruments()
+        if self.stream_fills:
+            self._ws_task = asyncio.create_task(self._watch_fills(), name=f"{self.name}:fills")
+            try:
+                await asyncio.wait_for(self._ws_ready.wait(), 10)
+            except TimeoutError:
+                raise AmbiguousVenueError(
+                    self.name, f"fill stream {self.ws_url} did not subscribe within 10 s", "WS"
+                ) from None
+
+    async def close(self) -> None:
+        if self._ws_task is not None:
+            self._ws_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ws_task
+        await self.client.close()
+
+    async def _call(self, op: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except KalshiApiError as exc:
+            text = f"{op} failed: {exc}"
+            if exc.status >= 500 or exc.status == 429 or exc.code == "order_already_exists":
+                raise AmbiguousVenueError(self.name, text, exc.code) from None
+            raise DefinitiveVenueError(self.name, text, exc.code) from None
+        except (httpx.TransportError, OSError) as exc:
+            raise AmbiguousVenueError(
+                self.name, f"{op} failed: {type(exc).__name__}", "NETWORK"
+            ) from None
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        for m in await self._call("load_instruments", self.client.markets("open")):
+            tick = dec(m.get("tick_size_dollars", "0.01"))
+            for outcome in Outcome:
+                inst = outcome_instrument(
+                    self.name, m["ticker"], outcome, QUOTE, tick, ONE, ONE, Decimal("0.07")
+                )
+                self.instruments[inst.symbol] = inst
+        return dict(self.instruments)
+
+    def order_body(self, order: Order) -> dict[str, Any]:
+        """The create-order request for `order` (a market order becomes an IOC at the limit)."""
+        ticker, outcome, _ = parse_outcome_symbol(order.symbol)
+        if order.type is OrderType.MARKET:
+            price = Decimal("0.99") if order.side is Side.BUY else Decimal("0.01")
+            tif = "immediate_or_cancel"
+        else:
+            assert order.price is not None
+            price, tif = order.price, _TIF[order.time_in_force]
+        return {
+            "ticker": ticker,
+            "client_order_id": order.client_order_id,
+            "side": outcome.value,
+            "action": order.side.value,
+            "count_fp": f"{order.amount:.2f}",
+            f"{outcome.value}_price_dollars": f"{price:.4f}",
+            "time_in_force": tif,
+            "self_trade_prevention_type": "taker_at_cross",
+            "post_only": False,
+            "reduce_only": order.reduce_only,
+        }
+
+    def _report(self, row: dict[str, Any]) -> OrderReport:
+        side = Outcome(row["side"])
+        own = dec(row[f"{side.value}_price_dollars"])
+        filled = dec(row["fill_count_fp"])
+        cost = dec(row.get("taker_fill_cost_dollars", "0"))
+        return OrderReport(
+            venue=self.name,
+            symbol=outcome_symbol(row["ticker"], side, QUOTE),
+            client_order_id=row["client_order_id"],
+            venue_order_id=row["order_id"],
+            status=_status(row),
+            filled=filled,
+            avg_price=cost / filled if filled else ZERO,
+            amount=dec(row["initial_count_fp"]),
+            ts=self.clock.now_ms(),
+            side=row["action"],
+            price=own,
+        )
+
+    def fill_from(self, row: dict[str, Any]) -> Fill:
+        """A Fill from a REST or WebSocket fill row (the fill id makes it idempotent)."""
+        side = Outcome(row["side"])
+        return Fill(
+            venue=self.name,
+            symbol=outcome_symbol(row.get("ticker") or row["market_ticker"], side, QUOTE),
+            client_order_id=row.get("client_order_id", ""),
+            venue_order_id=row["order_id"],
+            trade_id=row["fill_id"],
+            side=Side(row["action"]),
+            price=dec(row[f"{side.value}_price_dollars"]),
+            amount=dec(row["count_fp"]),
+            fee=dec(row.get("fee_cost", "0")),
+            fee_asset=QUOTE,
+            liquidity=LiquiditySide.TAKER if row.get("is_taker") else LiquiditySide.MAKER,
+            ts=int(row["ts"]) * 1000,
+        )
+
+    async def submit(self, order: Order) -> OrderReport:
+        row = await self._call("submit", self.client.create_order(self.order_body(order)))
+        report = self._report(row)
+        if report.filled > 0:
+            await self._deliver_fills(row["order_id"])
+        return report
+
+    async def _deliver_fills(self, order_id: str) -> None:
+        rows = await self._call("fetch_fills", self.client.fills(order_id=order_id))
+        if self._listener is not None:
+            for row in rows:
+                self._listener.on_fill(self.fill_from(row))
+
+    async def cancel(self, order: Order) -> OrderReport:
+        order_id = order.venue_order_id
+        if not order_id:
+            found = await self.fetch_order(order.client_order_id, order.symbol)
+            if found is None:
+                raise DefinitiveVenueError(self.name, "cancel: order unknown", "ORDER_NOT_FOUND")
+            order_id = found.venue_order_id
+        row = await self._call("cancel", self.client.cancel_order(order_id))
+        return self._report(row)
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        ticker = parse_outcome_symbol(symbol)[0]
+        rows = await self._call("fetch_order", self.client.orders(ticker=ticker))
+        for row in rows:
+            if row["client_order_id"] == client_order_id:
+                return self._report(row)
+        return None
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        ticker = parse_outcome_symbol(symbol)[0] if symbol else None
+        rows = await self._call("fetch_open_orders", self.client.orders(ticker, "resting"))
+        reports = [self._report(r) for r in rows]
+        return [r for r in reports if symbol is None or r.symbol == symbol]
+
+    async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        ticker = parse_outcome_symbol(symbol)[0]
+        rows = await self._call("fetch_fills", self.client.fills(ticker=ticker))
+        fills = [self.fill_from(r) for r in rows]
+        return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+
+    async def fetch_balances(self) -> list[Balance]:
+        """USD cash and, per market, the contracts held (a negative Kalshi position is NO)."""
+        bal = await self._call("fetch_balances", self.client.balance())
+        out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
+        for p in await self._call("fetch_balances", self.client.positions()):
+            pos = dec(p["position_fp"])
+            if pos:
+                side = Outcome.YES if pos > 0 else Outcome.NO
+                out.append(Balance(self.name, f"{p['ticker']}:{side.value.upper()}", abs(pos)))
+        return out
+
+    async def fetch_settlements(self) -> list[Settlement]:
+        """Every settled market of the account, as cash events."""
+        rows = await self._call("fetch_settlements", self.client.settlements())
+        return [
+            Settlement(
+                venue=self.name,
+                market=r["ticker"],
+                resolution=Resolution.parse(r["market_result"]),
+                yes_contracts=dec(r["yes_count_fp"]),
+                no_contracts=dec(r["no_count_fp"]),
+                cash=dec(r["revenue_dollars"]),
+                quote=QUOTE,
+                ts=int(r["settled_time"]),
+            )
+            for r in rows
+        ]
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        """Best bid/ask of one outcome from the REST order book (bids only on both sides)."""
+        ticker, outcome, _ = parse_outcome_symbol(symbol)
+        book = await self._call("fetch_quote", self.client.orderbook(ticker))
+
+        def best(rows: list[list[str]]) -> tuple[Decimal, Decimal] | None:
+            return (dec(rows[-1][0]), dec(rows[-1][1])) if rows else None
+
+        return quote_from_bids(
+            symbol, outcome, best(book["yes_dollars"]), best(book["no_dollars"]),
+            self.clock.now_ms(),
+        )  # fmt: skip
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+
+    async def _watch_fills(self) -> None:
+        path = self.ws_url.split("://", 1)[1].split("/", 1)[1]
+        while True:
+            headers = self.client.signed_headers("GET", f"/{path}", self.clock.now_ms())
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.ws_connect(self.ws_url, headers=headers, heartbeat=10) as ws,
+                ):
+                    await ws.send_json(
+                        {"id": 1, "cmd": "subscribe", "params": {"channels": ["fill"]}}
+                    )
+                    async for msg in ws:
+                        data = msg.json()
+                        if data.get("type") == "subscribed":
+                            self._ws_ready.set()
+                        elif data.get("type") == "fill" and self._listener is not None:
+                            self._listener.on_fill(self.fill_from(data["msg"]))
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "%s: fill stream lost (%s); reconnecting", self.name, type(exc).__name__
+                )
+            await asyncio.sleep(0.5)

@@ -1,0 +1,378 @@
+"""The `polymarket` venue: CLOB V2 orders signed locally, L2-authenticated REST, heartbeats.
+
+The order hash is Polymarket's order id and is a pure function of the journaled order (see
+`signing`), so an unknown outcome is resolved by recomputing it and asking `/data/order/{hash}`.
+While orders rest, a heartbeat runs as a dead-man switch: if this process dies the CLOB cancels
+them after 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import httpx
+from py_clob_client_v2.headers.headers import create_level_1_headers
+from py_clob_client_v2.signer import Signer
+from py_clob_client_v2.signing.hmac import build_hmac_signature
+
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
+from tradeguard.model.money import ZERO, dec
+from tradeguard.model.order import Order
+from tradeguard.model.outcome import (
+    Outcome,
+    Resolution,
+    Settlement,
+    outcome_instrument,
+    parse_outcome_symbol,
+)
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.base import Venue
+from tradeguard.venues.outcome_quotes import poll_quotes
+from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
+
+log = logging.getLogger(__name__)
+
+QUOTE = "PUSD"
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "FAK", TimeInForce.FOK: "FOK"}
+_STATUS = {"LIVE": OrderStatus.ACCEPTED, "CANCELED": OrderStatus.CANCELLED}
+
+
+class PolymarketVenue(Venue):
+    """A Polymarket wallet; the private key and (optionally) L2 credentials are handed in."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        private_key: str,
+        clock: Clock,
+        api_creds: dict[str, str] | None = None,
+        heartbeat_s: float = 5.0,
+        quote_poll_s: float = 1.0,
+        ws_url: str = "",
+    ) -> None:
+        super().__init__(name)
+        self.url = url.rstrip("/")
+        self.clock = clock
+        self._key = private_key
+        self.signer = OrderSigner(private_key)
+        self.api_creds = dict(api_creds) if api_creds else None
+        self.heartbeat_s = heartbeat_s
+        self.quote_poll_s = quote_poll_s
+        self.instruments: dict[str, Instrument] = {}
+        self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
+        self._symbol_of_token: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}  # client order id -> order hash
+        self._http = httpx.AsyncClient(timeout=10.0)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.ws_url = ws_url
+        self._user_task: asyncio.Task[None] | None = None
+        self._user_ready = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
+
+    async def connect(self) -> None:
+        """Derive L2 credentials by L1 auth (unless handed in) and load the markets."""
+        if self.api_creds is None:
+            headers = create_level_1_headers(Signer(self._key, 137), timestamp=int(time.time()))
+            data = await self._send("derive_api_key", "GET", "/auth/derive-api-key", headers)
+            self.api_creds = {
+                "api_key": data["apiKey"], "secret": data["secret"],
+                "passphrase": data["passphrase"],
+            }  # fmt: skip
+        await self.load_instruments()
+        if self.ws_url:
+            self._user_task = asyncio.create_task(self._watch_user(), name=f"{self.name}:user")
+            try:
+                await asyncio.wait_for(self._user_ready.wait(), 10)
+            except TimeoutError:
+                raise AmbiguousVenueError(
+                    self.name, f"user channel {self.ws_url} did not subscribe within 10 s", "WS"
+                ) from None
+
+    async def close(self) -> None:
+        for task in (self._heartbeat, self._user_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._http.aclose()
+
+    async def _watch_user(self) -> None:
+        """Fills of resting orders from the `user` channel, reconnecting when it drops."""
+        assert self.api_creds is not None
+        auth = {
+            "apiKey": self.api_creds["api_key"], "secret": self.api_creds["secret"],
+            "passphrase": self.api_creds["passphrase"],
+        }  # fmt: skip
+        while True:
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.ws_connect(self.ws_url, heartbeat=10) as ws,
+                ):
+                    await ws.send_json({"auth": auth, "markets": [], "type": "user"})
+                    async for msg in ws:
+                        event = msg.json()
+                        if event.get("event_type") == "subscribed":
+                            self._user_ready.set()
+                        elif event.get("event_type") == "trade" and self._listener is not None:
+                            self._listener.on_fill(self.fill_from(event))
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "%s: user channel lost (%s); reconnecting", self.name, type(exc).__name__
+                )
+            await asyncio.sleep(0.5)
+
+    # HTTP --------------------------------------------------------------------------------
+    def _l2(self, method: str, path: str, body: str) -> dict[str, str]:
+        assert self.api_creds is not None
+        ts = str(int(time.time()))
+        return {
+            "POLY_ADDRESS": self.signer.address,
+            "POLY_SIGNATURE": build_hmac_signature(
+                self.api_creds["secret"], ts, method, path, body or None
+            ),
+            "POLY_TIMESTAMP": ts,
+            "POLY_API_KEY": self.api_creds["api_key"],
+            "POLY_PASSPHRASE": self.api_creds["passphrase"],
+            "Content-Type": "application/json",
+        }
+
+    async def _send(
+        self, op: str, method: str, path: str, headers: dict[str, str], body: str = "", **kw: Any
+    ) -> Any:
+        try:
+            resp = await self._http.request(
+                method, f"{self.url}{path}", headers=headers, content=body or None, **kw
+            )
+        except (httpx.TransportError, OSError) as exc:
+            raise AmbiguousVenueError(
+                self.name, f"{op} failed: {type(exc).__name__}", "NETWORK"
+            ) from None
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")
+        if resp.status_code >= 400:
+            try:
+                text = str(resp.json().get("error", resp.text))
+            except ValueError:
+                text = resp.text[:200]
+            raise DefinitiveVenueError(
+                self.name, f"{op} failed: HTTP {resp.status_code}: {text}", "REJECTED"
+            )
+        return resp.json()
+
+    async def _private(
+        self, op: str, method: str, path: str, payload: Any = None, **kw: Any
+    ) -> Any:
+        body = json.dumps(payload, separators=(",", ":")) if payload is not None else ""
+        return await self._send(op, method, path, self._l2(method, path, body), body, **kw)
+
+    # markets -----------------------------------------------------------------------------
+    async def load_instruments(self) -> dict[str, Instrument]:
+        data = await self._send("load_instruments", "GET", "/markets", {})
+        for m in data["data"]:
+            if m.get("closed"):
+                continue
+            tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
+            for token in m["tokens"]:
+                outcome = Outcome(token["outcome"].lower())
+                inst = outcome_instrument(
+                    self.name, m["market_slug"], outcome, QUOTE, tick, Decimal("0.01"),
+                    min_size, Decimal("0.25"),
+                )  # fmt: skip
+                self.instruments[inst.symbol] = inst
+                self._tokens[inst.symbol] = (token["token_id"], bool(m["neg_risk"]))
+                self._symbol_of_token[token["token_id"]] = inst.symbol
+        return dict(self.instruments)
+
+    async def fetch_settlements(self) -> list[Settlement]:
+        """Resolved markets: a winning YES or NO token, or neither (void, paid 0.50 each)."""
+        data = await self._send("fetch_settlements", "GET", "/markets", {})
+        out = []
+        for m in data["data"]:
+            if not m.get("closed"):
+                continue
+            winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
+            resolution = Resolution(winners[0]) if winners else Resolution.VOID
+            out.append(Settlement(
+                self.name, m["market_slug"], resolution, ZERO, ZERO, ZERO, QUOTE,
+                self.clock.now_ms(),
+            ))  # fmt: skip
+        return out
+
+    # orders ------------------------------------------------------------------------------
+    def order_hash(self, order: Order) -> str:
+        """Polymarket's id of `order`, computed from the journaled fields alone."""
+        return self._signed(order)[0]
+
+    def _signed(self, order: Order) -> tuple[str, Any]:
+        token, neg_risk = self._token(order.symbol)
+        price = order.price
+        if order.type is OrderType.MARKET or price is None:
+            price = Decimal("0.99") if order.side is Side.BUY else Decimal("0.01")
+        return self.signer.sign(
+            order.client_order_id, token, order.side is Side.BUY, order.amount, price,
+            order.created_ts, neg_risk,
+        )  # fmt: skip
+
+    def _token(self, symbol: str) -> tuple[str, bool]:
+        found = self._tokens.get(symbol)
+        if found is None:
+            parse_outcome_symbol(symbol)
+            raise DefinitiveVenueError(self.name, f"unknown market {symbol}", "BAD_SYMBOL")
+        return found
+
+    async def submit(self, order: Order) -> OrderReport:
+        order_hash, signed = self._signed(order)
+        self._hashes[order.client_order_id] = order_hash
+        assert self.api_creds is not None
+        tif = "FAK" if order.type is OrderType.MARKET else _TIF[order.time_in_force]
+        payload = order_payload(signed, self.api_creds["api_key"], tif, False)
+        answer = await self._private("submit", "POST", "/order", payload)
+        if not answer.get("success"):
+            raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
+        report = await self._query(order.client_order_id, order.symbol, order_hash)
+        if report is not None and report.filled > 0:
+            for fill in await self.fetch_fills(order.symbol):
+                if fill.venue_order_id == order_hash and self._listener is not None:
+                    self._listener.on_fill(fill)
+        if report is not None and report.status.is_open:
+            self._start_heartbeat()
+        return report or OrderReport(
+            self.name, order.symbol, order.client_order_id, order_hash, OrderStatus.ACCEPTED,
+            amount=order.amount, ts=self.clock.now_ms(),
+        )  # fmt: skip
+
+    async def _query(self, cid: str, symbol: str, order_hash: str) -> OrderReport | None:
+        row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
+        if not row:
+            return None
+        filled, size = dec(row["size_matched"]), dec(row["original_size"])
+        status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+        if filled == size:
+            status = OrderStatus.FILLED
+        elif filled > 0 and status is OrderStatus.ACCEPTED:
+            status = OrderStatus.PARTIALLY_FILLED
+        return OrderReport(
+            self.name, symbol, cid, order_hash, status, filled=filled,
+            avg_price=dec(row["price"]) if filled else ZERO, amount=size,
+            ts=self.clock.now_ms(), side=row["side"].lower(), price=dec(row["price"]),
+        )  # fmt: skip
+
+    def adopt(self, order: Order) -> None:
+        """Recompute the hash of a journaled order (after a restart) so it can be queried."""
+        try:
+            self._hashes[order.client_order_id] = self.order_hash(order)
+        except DefinitiveVenueError as exc:  # its market is gone: queries stay unanswered
+            log.warning("%s: cannot adopt %s: %s", self.name, order.client_order_id, exc)
+
+    async def cancel(self, order: Order) -> OrderReport:
+        order_hash = self._hashes.get(order.client_order_id) or self.order_hash(order)
+        answer = await self._private("cancel", "DELETE", "/order", {"orderID": order_hash})
+        if order_hash not in answer.get("canceled", []):
+            raise DefinitiveVenueError(self.name, f"cancel refused: {answer}", "ORDER_NOT_FOUND")
+        report = await self._query(order.client_order_id, order.symbol, order_hash)
+        assert report is not None
+        return report
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        order_hash = self._hashes.get(client_order_id)
+        if order_hash is None:
+            # Not knowing the hash is not the venue saying "no such order": stay unknown.
+            raise AmbiguousVenueError(
+                self.name,
+                f"fetch_order: no order hash for {client_order_id}; adopt the journaled order",
+                "HASH_UNKNOWN",
+            )
+        return await self._query(client_order_id, symbol, order_hash)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        data = await self._private("fetch_open_orders", "GET", "/data/orders")
+        by_hash = {h: c for c, h in self._hashes.items()}
+        out = []
+        for row in data["data"]:
+            sym = self._symbol_of_token.get(row["asset_id"], "")
+            if symbol is not None and sym != symbol:
+                continue
+            filled = dec(row["size_matched"])
+            out.append(OrderReport(
+                self.name, sym, by_hash.get(row["id"], ""), row["id"],
+                OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED,
+                filled=filled, amount=dec(row["original_size"]), ts=self.clock.now_ms(),
+                side=row["side"].lower(), price=dec(row["price"]),
+            ))  # fmt: skip
+        return out
+
+    async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        data = await self._private("fetch_fills", "GET", "/data/trades")
+        fills = [self.fill_from(row) for row in data["data"]]
+        return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
+
+    def fill_from(self, row: dict[str, Any]) -> Fill:
+        """A Fill from one of our trade rows (REST `/data/trades` or the `user` channel)."""
+        by_hash = {h: c for c, h in self._hashes.items()}
+        taker = row["trader_side"] == "TAKER"
+        oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
+        return Fill(
+            self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
+            row["id"], Side(row["side"].lower()), dec(row["price"]), dec(row["size"]),
+            dec(row["fee_paid"]), QUOTE, LiquiditySide.TAKER if taker else LiquiditySide.MAKER,
+            int(row["match_time"]) * 1000,
+        )  # fmt: skip
+
+    async def fetch_balances(self) -> list[Balance]:
+        """pUSD cash and the outcome tokens held."""
+        data = await self._private(
+            "fetch_balances", "GET", "/balance-allowance", params={"asset_type": "COLLATERAL"}
+        )
+        out = [Balance(self.name, QUOTE, Decimal(data["balance"]) / SCALE)]
+        for symbol, (token, _) in self._tokens.items():
+            held = await self._private(
+                "fetch_balances", "GET", "/balance-allowance",
+                params={"asset_type": "CONDITIONAL", "token_id": token},
+            )  # fmt: skip
+            amount = Decimal(held["balance"]) / SCALE
+            if amount:
+                out.append(Balance(self.name, symbol.split("/", 1)[0], amount))
+        return out
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        """Best bid/ask of one outcome token from the REST book (best levels come last)."""
+        token, _ = self._token(symbol)
+        book = await self._send("fetch_quote", "GET", "/book", {}, params={"token_id": token})
+        bids, asks = book["bids"], book["asks"]
+        bid = (dec(bids[-1]["price"]), dec(bids[-1]["size"])) if bids else (ZERO, ZERO)
+        ask = (dec(asks[-1]["price"]), dec(asks[-1]["size"])) if asks else (Decimal(1), ZERO)
+        return Quote(symbol, self.clock.now_ms(), bid[0], bid[1], ask[0], ask[1])
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+
+    # dead-man switch ---------------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}:heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                await self._private("heartbeat", "POST", "/v1/heartbeats", {"heartbeat_id": ""})
+            except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+                log.warning("%s: heartbeat failed: %s", self.name, exc)
+            await asyncio.sleep(self.heartbeat_s)

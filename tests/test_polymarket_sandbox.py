@@ -1,0 +1,126 @@
+"""The official Polymarket client (py-clob-client-v2) against our local CLOB over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import httpx
+from eth_account import Account
+from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
+from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
+
+from tradeguard.model.outcome import Resolution
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+
+D = Decimal
+YES_TOKEN, NO_TOKEN = (
+    "71321045679252212594626385532706912750332728571942532289631379312455583992563",
+    "2",
+)
+
+
+async def started(ex: PolymarketExchange):
+    market = ex.add_market("fed-dec", YES_TOKEN, NO_TOKEN, fee_rate=D("0.02"))
+    ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+    wallet = Account.create()
+    ex.add_account(wallet.address, D("1000"))
+    client = ClobClient(ex.url, chain_id=137, key=wallet.key.hex())
+    client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
+    return market, wallet, client
+
+
+async def test_official_client_places_lists_and_cancels_orders():
+    async with PolymarketExchange() as ex:
+        _, wallet, client = await started(ex)
+        rest = await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY"),
+        )
+        assert rest["success"] and rest["status"] == "live"
+        orders = await asyncio.to_thread(client.get_open_orders)
+        assert [o["id"] for o in orders] == [rest["orderID"]]
+        assert (await asyncio.to_thread(client.get_order, rest["orderID"]))["status"] == "LIVE"
+        cancelled = await asyncio.to_thread(
+            client.cancel_order, type("P", (), {"orderID": rest["orderID"]})
+        )
+        assert cancelled["canceled"] == [rest["orderID"]]
+        assert await asyncio.to_thread(client.get_open_orders) == []
+        # a crossing buy fills against the NO bids and pays the taker fee 10 * 0.02 * 0.47 * 0.53
+        taken = await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.50, size=10, side="BUY"),
+            None,
+            OrderType.FOK,
+        )
+        assert taken["status"] == "matched" and len(taken["tradeIDs"]) == 1
+        acct = ex.accounts[wallet.address.lower()]
+        assert acct.cash == D("1000") - D("4.7") - D("0.049820")
+        trades = await asyncio.to_thread(client.get_trades)
+        assert [(t["price"], t["size"]) for t in trades] == [("0.47", "10")]
+
+
+async def test_tampered_order_and_wrong_exchange_are_refused():
+    async with PolymarketExchange() as ex:
+        _, _, client = await started(ex)
+        signed = await asyncio.to_thread(
+            client.create_order, OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY")
+        )
+        payload = order_to_json_v2(signed, client.creds.api_key, "GTC")
+        payload["order"]["makerAmount"] = str(int(payload["order"]["makerAmount"]) - 1)
+        answer = await asyncio.to_thread(_post_raw, client, payload)
+        assert answer == (400, {"error": "invalid order signature"})
+        # signed against the neg-risk exchange for a market that is not neg-risk
+        neg = await asyncio.to_thread(
+            client.create_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY"),
+            PartialCreateOrderOptions(neg_risk=True),
+        )
+        answer = await asyncio.to_thread(
+            _post_raw, client, order_to_json_v2(neg, client.creds.api_key, "GTC")
+        )
+        assert answer == (400, {"error": "invalid order signature"})
+        bad_key = dict(client.creds.__dict__)
+        client.creds.api_passphrase = "wrong"
+        answer = await asyncio.to_thread(_post_raw, client, payload)
+        assert answer[0] == 401 and "Invalid api key" in answer[1]["error"]
+        assert bad_key["api_passphrase"] != "wrong"
+
+
+def _post_raw(client: ClobClient, payload: dict) -> tuple[int, dict]:
+    body = json.dumps(payload, separators=(",", ":"))
+    headers = client._l2_headers("POST", "/order", body=payload, serialized_body=body)
+    headers["Content-Type"] = "application/json"
+    resp = httpx.post(f"{client.host}/order", content=body, headers=headers)
+    return resp.status_code, resp.json()
+
+
+async def test_heartbeat_dead_man_switch_and_fifty_fifty_resolution():
+    async with PolymarketExchange() as ex:
+        market, wallet, client = await started(ex)
+        import tradeguard.sandbox.polymarket.server as srv
+
+        srv.HEARTBEAT_TIMEOUT_S = 0.3
+        try:
+            await asyncio.to_thread(
+                client.create_and_post_order,
+                OrderArgsV2(token_id=NO_TOKEN, price=0.50, size=10, side="BUY"),
+            )
+            await asyncio.to_thread(client.post_heartbeat)
+            from tradeguard.sandbox.testing import eventually
+
+            await eventually(lambda: not ex.book.resting(market.condition_id)[2:], timeout_s=3)
+            assert await asyncio.to_thread(client.get_open_orders) == []
+        finally:
+            srv.HEARTBEAT_TIMEOUT_S = 10.0
+        await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=NO_TOKEN, price=0.55, size=10, side="BUY"),
+        )
+        acct = ex.accounts[wallet.address.lower()]
+        before = acct.cash
+        ex.resolve(market.condition_id, Resolution.parse("50-50"))
+        assert acct.cash == before + D("5")
+        assert acct.settlements[0]["no_count"] == D("10")

@@ -1,0 +1,212 @@
+"""The polymarket venue against our local CLOB: signing, query by recomputed hash, heartbeats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from eth_account import Account
+
+import tradeguard.sandbox.polymarket.server as clob
+from tradeguard.clock import Clock
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.order import Order
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.sandbox.testing import eventually
+from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+D = Decimal
+YES = "fed-dec:YES/PUSD"
+NO = "fed-dec:NO/PUSD"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.fills = []
+
+    def on_order_report(self, report) -> None: ...
+
+    def on_fill(self, fill) -> None:
+        self.fills.append(fill)
+
+    def on_balances(self, venue, balances) -> None: ...
+
+
+def make_order(cid, symbol, side, amount, price, tif=TimeInForce.GTC, ts=1_700_000_000_000):
+    return Order(
+        cid, "s1", "polymarket", symbol, side, OrderType.LIMIT, D(amount), D(price), tif,
+        created_ts=ts,
+    )  # fmt: skip
+
+
+async def started(ex: PolymarketExchange, **kw):
+    ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"), **kw)
+    ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+    wallet = Account.create()
+    ex.add_account(wallet.address, D("1000"))
+    key = wallet.key.hex()
+    venue = PolymarketVenue("polymarket", ex.url, key, Clock())
+    rec = Recorder()
+    venue.set_listener(rec)
+    await venue.connect()
+    return venue, rec, key
+
+
+async def test_resting_order_is_listed_and_cancelled_and_its_hash_is_known_before_send():
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        try:
+            order = make_order("tg1-1", YES, Side.BUY, "10", "0.40")
+            expected = venue.order_hash(order)
+            report = await venue.submit(order)
+            assert report.status is OrderStatus.ACCEPTED and report.venue_order_id == expected
+            assert [r.client_order_id for r in await venue.fetch_open_orders(YES)] == ["tg1-1"]
+            cancelled = await venue.cancel(order)
+            assert cancelled.status is OrderStatus.CANCELLED
+            assert await venue.fetch_open_orders() == []
+        finally:
+            await venue.close()
+
+
+async def test_crossing_buy_fills_with_taker_fee_and_tokens_appear_in_balances():
+    async with PolymarketExchange() as ex:
+        venue, rec, _ = await started(ex)
+        try:
+            report = await venue.submit(make_order("tg1-2", YES, Side.BUY, "10", "0.50"))
+            assert report.status is OrderStatus.FILLED
+            assert [(f.price, f.amount, f.fee) for f in rec.fills] == [
+                (D("0.47"), D(10), D("0.049820"))
+            ]
+            balances = {b.asset: b.total for b in await venue.fetch_balances()}
+            assert balances == {"PUSD": D("1000") - D("4.7") - D("0.04982"), "fed-dec:YES": 10}
+            with pytest.raises(DefinitiveVenueError, match="Size \\(1\\) lower than the minimum"):
+                await venue.submit(make_order("tg1-3", YES, Side.BUY, "1", "0.40"))
+        finally:
+            await venue.close()
+
+
+async def test_lost_answer_is_resolved_by_the_recomputed_hash_after_a_restart():
+    async with PolymarketExchange() as ex:
+        venue, _, key = await started(ex)
+        order = make_order("tg1-4", NO, Side.BUY, "10", "0.50")
+        ex.faults.update({"http_5xx_rate": 1.0})
+        try:
+            with pytest.raises(AmbiguousVenueError):
+                await venue.submit(order)
+        finally:
+            ex.faults.update({"http_5xx_rate": 0.0})
+            await venue.close()
+        # a fresh process knows nothing but the journaled order
+        fresh = PolymarketVenue("polymarket", ex.url, key, Clock())
+        await fresh.connect()
+        try:
+            with pytest.raises(AmbiguousVenueError, match="adopt the journaled order"):
+                await fresh.fetch_order("tg1-4", NO)
+            fresh.adopt(order)
+            assert await fresh.fetch_order("tg1-4", NO) is None  # never reached the CLOB
+            await fresh.submit(order)
+            found = await fresh.fetch_order("tg1-4", NO)
+            assert found is not None and found.status is OrderStatus.ACCEPTED
+            # executed, answer lost: the query by hash finds the fill
+            ex.faults.update({"drop_response_after_execute": 1})
+            taker = make_order("tg1-5", YES, Side.BUY, "5", "0.47")
+            with pytest.raises(AmbiguousVenueError):
+                await fresh.submit(taker)
+            found = await fresh.fetch_order("tg1-5", YES)
+            assert found is not None and found.status is OrderStatus.FILLED
+            assert [f.client_order_id for f in await fresh.fetch_fills(YES)] == ["tg1-5"]
+        finally:
+            await fresh.close()
+
+
+async def test_heartbeat_keeps_orders_and_its_absence_cancels_them(monkeypatch):
+    monkeypatch.setattr(clob, "HEARTBEAT_TIMEOUT_S", 0.5)
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.heartbeat_s = 0.1
+        await venue.submit(make_order("tg1-7", YES, Side.BUY, "10", "0.40"))
+        await eventually(lambda: bool(ex._heartbeat))
+        await venue.close()  # the process "dies": no more heartbeats
+        await eventually(lambda: len(ex.book.resting(next(iter(ex.markets)))) == 2, timeout_s=3)
+
+
+async def test_neg_risk_market_is_signed_against_the_neg_risk_exchange():
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex, neg_risk=True)
+        try:
+            report = await venue.submit(make_order("tg1-6", YES, Side.BUY, "10", "0.40"))
+            assert report.status is OrderStatus.ACCEPTED
+        finally:
+            await venue.close()
+
+
+async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_channel_the_book():
+    import aiohttp
+
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
+        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+        maker_wallet, taker_wallet = Account.create(), Account.create()
+        ex.add_account(maker_wallet.address, D("1000"))
+        ex.add_account(taker_wallet.address, D("1000"))
+        ws_user = ex.url.replace("http", "ws") + "/ws/user"
+        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
+                                ws_url=ws_user)  # fmt: skip
+        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
+        rec = Recorder()
+        maker.set_listener(rec)
+        await maker.connect()
+        await taker.connect()
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/market") as market_ws,
+            ):
+                await market_ws.send_json({"assets_ids": ["1001"], "type": "market"})
+                first = await market_ws.receive_json(timeout=5)
+                assert first[0]["event_type"] == "book"
+                assert first[0]["bids"][-1] == {"price": "0.45", "size": "100"}
+                await maker.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.46"))
+                assert rec.fills == []
+                await taker.submit(make_order("tg2-1", NO, Side.BUY, "10", "0.54"))
+                await eventually(lambda: len(rec.fills) == 1)
+                fill = rec.fills[0]
+                assert (fill.client_order_id, fill.price, fill.amount, fill.fee) == (
+                    "tg1-8",
+                    D("0.46"),
+                    D(10),
+                    D(0),
+                )
+                assert fill.liquidity.value == "maker"
+                kinds = set()
+                while "last_trade_price" not in kinds:
+                    msg = await market_ws.receive_json(timeout=5)
+                    kinds.add(msg["event_type"])
+                    if msg["event_type"] == "last_trade_price":
+                        assert (msg["price"], msg["size"]) == ("0.46", "10")
+        finally:
+            await maker.close()
+            await taker.close()
+
+
+async def test_user_channel_refuses_a_wrong_secret():
+    import aiohttp
+
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        try:
+            creds = dict(venue.api_creds or {})
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/user") as ws,
+            ):
+                auth = {
+                    "apiKey": creds["api_key"],
+                    "secret": "x",
+                    "passphrase": creds["passphrase"],
+                }
+                await ws.send_json({"auth": auth, "type": "user"})
+                assert await ws.receive_json(timeout=5) == {"error": "Unauthorized/Invalid api key"}
+        finally:
+            await venue.close()
