@@ -161,7 +161,7 @@ def test_bar_merge_keeps_the_first_open_and_the_last_close() -> None:
 def _cli_config(argv: list[str]) -> SandboxConfig:
     import argparse
 
-    from tradeguard.sandbox.cli import add_sandbox_parser, build_config
+    from tradeguard.cli.sandbox import add_sandbox_parser, build_config
 
     parser = argparse.ArgumentParser()
     add_sandbox_parser(parser.add_subparsers())
