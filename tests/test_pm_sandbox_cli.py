@@ -89,7 +89,7 @@ async def test_a_broken_keys_file_is_one_line_naming_the_field(tmp_path: Path):
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert err.decode().strip() == (
-        f"error: keys file {keys_file}: field 'private_key_pem' is missing or empty"
+        f"tradeguard: keys file {keys_file}: field 'private_key_pem' is missing or empty"
     )
 
 

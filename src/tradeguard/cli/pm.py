@@ -18,7 +18,11 @@ def add_pm_parser(sub: Any) -> None:
     """Register `pm markets`."""
     pm = sub.add_parser("pm", help="prediction-market venues (kalshi, polymarket)")
     pm_sub = pm.add_subparsers(dest="pm_command", required=True)
-    markets = pm_sub.add_parser("markets", help="list events and outcomes with best bid/ask")
+    markets = pm_sub.add_parser(
+        "markets",
+        help="list events and outcomes with best bid/ask",
+        epilog="example: tradeguard pm markets --venue kalshi --config my.toml",
+    )
     markets.add_argument(
         "--venue", required=True, help="a [[venues]] name of kind kalshi/polymarket"
     )
