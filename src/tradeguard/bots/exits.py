@@ -33,6 +33,7 @@ EXIT_FIELDS = (
     "trailing_distance_pct",
 )
 _SAVE_BEST_EVERY_MS = 1_000
+_RETRY_MS = 5_000
 
 
 class ExitError(TradeguardError):
@@ -92,6 +93,7 @@ class ExitPlan:
     exiting: str | None = None  # the client order id of the exit order in flight
     reason: str | None = None
     saved_ms: int = 0
+    retry_ms: int = 0  # after a refused exit order, the next try waits until then
 
     @property
     def key(self) -> str:
@@ -239,7 +241,7 @@ class ExitManager:
         before = (plan.best, plan.armed)
         now = host.now_ms()
         reason = evaluate(plan, entry, qty > 0, price, now)
-        if reason is not None:
+        if reason is not None and now >= plan.retry_ms:
             side = Side.SELL if qty > 0 else Side.BUY
             intent = OrderIntent(
                 plan.bot, plan.venue, plan.symbol, side, abs(qty), OrderType.MARKET,
@@ -248,6 +250,8 @@ class ExitManager:
             )  # fmt: skip
             plan.exiting = await host.submit_exit(intent)
             plan.reason = reason
+            if plan.exiting is None:
+                plan.retry_ms = now + _RETRY_MS
             changed = True
             log.info("bot %s: %s on %s at %s", plan.bot, reason, plan.symbol, price)
         elif plan.armed != before[1] or (
