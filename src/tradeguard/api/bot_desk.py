@@ -22,7 +22,7 @@ from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
 from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitManager, ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
-from tradeguard.bots.spec import BotError, BotSpec
+from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import OrderIntent
@@ -85,7 +85,7 @@ class BotDesk:
         """Return one bot, or raise BotError naming the known ones."""
         known = self.registry()
         if name not in known:
-            raise BotError(f"unknown bot {name!r}; known: {sorted(known) or 'none'}")
+            raise UnknownBot(f"unknown bot {name!r}; known: {sorted(known) or 'none'}")
         return known[name]
 
     def set_enabled(self, name: str, enabled: bool) -> None:

@@ -25,6 +25,10 @@ class BotError(TradeguardError):
     """A bot's name, spec or request is not acceptable; the message names field, value, limit."""
 
 
+class UnknownBot(BotError):
+    """No bot of that name is registered."""
+
+
 @dataclass(frozen=True, slots=True)
 class BotSpec:
     """One bot's limits (USD), cooldowns (s), breaker and confirmation policy."""

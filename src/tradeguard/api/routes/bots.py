@@ -17,7 +17,7 @@ router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES)
 _BOT = Path(pattern=BOT_ID)
 
 
-@router.get(f"{API}/bots")
+@router.get(f"{API}/safety/bots")
 async def list_bots(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Return every bot with its limits, state and results (win rate, P&L, by score)."""
     desk = desk_of(api)

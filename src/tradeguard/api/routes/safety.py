@@ -16,9 +16,10 @@ from tradeguard.api.deps import API, bot_trader, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.bots.spec import UnknownBot
 from tradeguard.model.errors import TradeguardError
 
-router = APIRouter(tags=["safety"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["safety"], responses={**AUTH_RESPONSES, **NOT_FOUND})
 
 
 def own_bot(who: Principal, bot_id: str) -> None:
@@ -43,7 +44,7 @@ async def validate_trade(
     try:
         out = desk_of(api).validate(body.bot_id, body.doc())
     except TradeguardError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "approved": out["approved"]}
     api.audit("api.bot_validate", who, {**audit, "codes": out["codes"]})
     return out
@@ -73,7 +74,7 @@ async def emergency_stop(
     try:
         out = await desk_of(api).stop_bot(bot_id, who.by)
     except TradeguardError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     api.audit("api.bot_stop", who, {"bot": bot_id, "reason": body.reason}, "warning")
     return {"scope": "bot", **out}
 
@@ -91,7 +92,7 @@ async def execute_trade(
     try:
         out = await desk_of(api).execute(body.bot_id, body.doc(), who.by)
     except TradeguardError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "trade_id": out["trade_id"]}
     api.audit("api.bot_execute", who, {**audit, "status": out["status"], "code": out["code"]})
     ok = out["status"] in ("submitted", "in_flight")
