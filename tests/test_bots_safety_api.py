@@ -109,6 +109,9 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
         again = (await _validate(r, r.alpha, score="0.5")).json()
         # only the risk engine's cooldown after a (fee-)losing trade holds it now
         assert again["codes"] == ["COOLDOWN"], again
+        stats = (await r.http.get("/api/v1/bots/alpha/stats", headers=r.alpha)).json()
+        assert (stats["trades"], stats["wins"]) == (1, 0)
+        assert [(b["bucket"], b["trades"]) for b in stats["by_score"]] == [("0.5-0.6", 1)]
     finally:
         await r.http.aclose()
         r.node.close()

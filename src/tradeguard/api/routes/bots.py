@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from tradeguard.api.bot_schemas import BOT_ID, ClosePositions
+from tradeguard.api.bot_schemas import ClosePositions
 from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
@@ -14,7 +14,7 @@ from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.errors import TradeguardError
 
 router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES)
-_BOT = Path(pattern=BOT_ID)
+_BOT = Path(max_length=64)
 
 
 @router.get(f"{API}/safety/bots")

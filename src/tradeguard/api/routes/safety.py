@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.bot_desk import BotDesk
-from tradeguard.api.bot_schemas import BOT_ID, EmergencyStop, ExecuteTrade, TradeSignal
+from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.serialisers import clean
@@ -113,7 +113,7 @@ async def trade_status(
 
 @router.get(f"{API}/trades/recent/{{bot_id}}")
 async def recent_trades(
-    bot_id: str = Path(pattern=BOT_ID), who: Principal = viewer, api: ApiState = state_dep
+    bot_id: str = Path(max_length=64), who: Principal = viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return the bot's latest trades, newest first."""
     own_bot(who, bot_id)
