@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -275,6 +275,8 @@ class TradingNode:
         self._held_n = 0
         self._trough: tuple[Decimal, Decimal] | None = None  # (peak, lowest equity seen under it)
         self._run_states: dict[str, RunState] = {}
+        # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
+        self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
         self.storage.add_commit_hook(self._write_audit)
         self.bus.subscribe(self._audit)
         self._build_venues()
@@ -749,6 +751,8 @@ class TradingNode:
             strat.on_ticker(quote)
         if self._ctx.queue:
             await self._drain()
+        for listener in self.price_listeners:
+            await listener(quote.symbol, quote.mid)
         self.stats.events += 1
         self._events_this_run += 1
 

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from tradeguard.api.arb_figures import ArbFigures
 from tradeguard.api.auth import FailureLimiter, TokenStore
+from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.clients import parse_networks
 from tradeguard.api.errors import invalid_request
 from tradeguard.api.fastpath import StateFastPath
@@ -31,10 +32,12 @@ from tradeguard.api.headers import SecurityHeaders
 from tradeguard.api.metrics import NodeMetrics
 from tradeguard.api.routes import (
     arbitrage,
+    bots,
     control,
     dashboard,
     orders,
     portfolio,
+    safety,
     status,
     strategies,
     stream,
@@ -46,7 +49,8 @@ if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_ROUTERS = (status, portfolio, orders, strategies, arbitrage, control, stream, dashboard)
+_ROUTERS = (status, portfolio, orders, strategies, arbitrage, control, stream, dashboard, safety)
+_ROUTERS_MORE = (bots,)
 
 
 def create_app(
@@ -85,12 +89,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.api = state
+    BotDesk.for_node(node)  # stored exit rules are enforced from the start
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_request(exc)
 
-    for area in _ROUTERS:
+    for area in (*_ROUTERS, *_ROUTERS_MORE):
         app.include_router(area.router)
     dashboard.mount_static(app)
     # Valid requests for the state skip the framework; the route stays for the schema and for

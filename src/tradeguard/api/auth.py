@@ -83,10 +83,12 @@ class TokenInfo:
     last_used_ts: int | None
     revoked: bool
     totp: bool = False
+    bot: str | None = None  # a bot token trades only as this bot
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
+            "bot": self.bot,
             "id": self.id,
             "name": self.name,
             "role": self.role.label,
@@ -124,8 +126,11 @@ class TokenStore:
         self._lock = threading.Lock()
 
     # tokens -------------------------------------------------------------------------------------
-    def create(self, name: str, role: Role) -> tuple[TokenInfo, str]:
-        """Create a token; return its info and the token, which is never retrievable again."""
+    def create(self, name: str, role: Role, bot: str | None = None) -> tuple[TokenInfo, str]:
+        """Create a token; return its info and the token, which is never retrievable again.
+
+        With `bot`, the token may trade only as that bot (whatever its role).
+        """
         name = name.strip()
         if not name or len(name) > 64:
             raise AuthError(f"token name {name!r} must be 1 to 64 characters long")
@@ -142,9 +147,10 @@ class TokenStore:
             created_ts=_now_ms(),
             last_used_ts=None,
             revoked=False,
+            bot=bot,
         )
         self.rows.insert(
-            TokenRow(info.id, info.name, role.label, hash_token(token), info.created_ts)
+            TokenRow(info.id, info.name, role.label, hash_token(token), info.created_ts, bot_id=bot)
         )
         return info, token
 
@@ -213,6 +219,7 @@ class TokenStore:
             last_used_ts=row.last_used_ts,
             revoked=row.revoked,
             totp=self.storage.kv_get(TOTP_KEY_PREFIX + row.id) is not None,
+            bot=row.bot_id,
         )
 
     # TOTP ---------------------------------------------------------------------------------------

@@ -72,8 +72,12 @@ def authenticate(
     )
 
 
-def require(role: Role) -> Callable[..., Awaitable[Principal]]:
-    """Build the dependency admitting a token of `role` or higher."""
+def require(role: Role, bots: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """Build the dependency admitting a token of `role` or higher.
+
+    A token bound to a bot passes only reads, or routes built with `bots=True` (which check the
+    bot themselves).
+    """
 
     async def dependency(
         request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
@@ -83,6 +87,12 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         if not isinstance(info, TokenInfo):
             token = creds.credentials if creds is not None else None
             info = authenticate(api_state(request), token, client)
+        if info.bot is not None and role > Role.VIEWER and not bots:
+            raise HTTPException(
+                403,
+                f"token {info.name!r} is bound to bot {info.bot!r}; it may only trade through "
+                "/api/v1/safety and /api/v1/trades as that bot",
+            )
         if info.role < role:
             raise HTTPException(
                 403,
@@ -98,6 +108,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 viewer: Any = Depends(require(Role.VIEWER))
 trader: Any = Depends(require(Role.TRADER))
 admin: Any = Depends(require(Role.ADMIN))
+bot_trader: Any = Depends(require(Role.TRADER, bots=True))
 state_dep: Any = Depends(api_state)
 
 

@@ -221,7 +221,57 @@ api_tokens = Table(
     Column("created_ts", EpochMs, nullable=False),
     Column("last_used_ts", EpochMs, nullable=True),
     Column("revoked", Boolean, nullable=False),
+    # Set for a token that may trade only as this bot (its role is then trader).
+    Column("bot_id", String, nullable=True),
     UniqueConstraint("token_hash"),
+)
+
+# Outside decision-makers trading over HTTP: limits and sizing live in `spec` (JSON).
+bots = Table(
+    "bots",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("spec", JsonType, nullable=False),
+    Column("created_ts", EpochMs, nullable=False),
+    Column("updated_ts", EpochMs, nullable=False),
+)
+
+# Approvals handed out by validate-trade; `used_ts` is set once, when execute redeems one.
+bot_confirmations = Table(
+    "bot_confirmations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("bot", String, nullable=False),
+    Column("doc", JsonType, nullable=False),
+    Column("issued_ts", EpochMs, nullable=False),
+    Column("expires_ts", EpochMs, nullable=False),
+    Column("used_ts", EpochMs, nullable=True),
+    Index(None, "bot", "issued_ts"),
+)
+
+# Every trade a bot asked for, with its score, confirmations and the size rule used.
+bot_trades = Table(
+    "bot_trades",
+    metadata,
+    Column("trade_id", String, primary_key=True),
+    Column("bot", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("client_order_id", String, nullable=True),
+    Column("doc", JsonType, nullable=False),
+    Column("created_ts", EpochMs, nullable=False),
+    Index(None, "bot", "created_ts"),
+)
+
+# Server-side exit rules of open bot positions, one per (venue, symbol, bot).
+bot_exits = Table(
+    "bot_exits",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("bot", String, nullable=False),
+    Column("doc", JsonType, nullable=False),
+    Column("updated_ts", EpochMs, nullable=False),
 )
 
 arb_executions = Table(

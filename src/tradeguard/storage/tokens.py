@@ -29,6 +29,7 @@ class TokenRow:
     created_ts: int
     last_used_ts: int | None = None
     revoked: bool = False
+    bot_id: str | None = None
 
 
 def _row(m: Any) -> TokenRow:
@@ -40,6 +41,7 @@ def _row(m: Any) -> TokenRow:
         created_ts=m["created_ts"],
         last_used_ts=m["last_used_ts"],
         revoked=bool(m["revoked"]),
+        bot_id=m["bot_id"],
     )
 
 
@@ -62,6 +64,7 @@ class TokenRows:
                     "created_ts": row.created_ts,
                     "last_used_ts": row.last_used_ts,
                     "revoked": row.revoked,
+                    "bot_id": row.bot_id,
                 },
             )
 

@@ -1,0 +1,348 @@
+"""The safety service for bots: registry, validate (with confirmation ids), execute, exits.
+
+```python
+desk = BotDesk.for_node(node)
+desk.validate("alpha", {"symbol": "BTC/USDT", "side": "buy", "score": "0.8"})
+await desk.execute("alpha", {"symbol": "BTC/USDT", "side": "buy", "confirmation_id": "cf_..."})
+```
+
+Bots trade as strategy id = bot name, so the journal, positions and risk engine see them as any
+strategy; their own limits are checked first (`bots.gate`), then the risk engine's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import weakref
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.api.bot_exit_host import NodeExitHost
+from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
+from tradeguard.bots.confirm import agreeing, refusal
+from tradeguard.bots.exits import ExitManager, ExitPlan
+from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
+from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import OrderIntent
+from tradeguard.storage.bot_rows import BotRows
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+_DAY_MS = 86_400_000
+_STREAK_KEY = "bots.streak_reset."
+_desks: weakref.WeakKeyDictionary[TradingNode, BotDesk] = weakref.WeakKeyDictionary()
+
+
+def _side(value: Any) -> Side:
+    try:
+        return Side(str(value).lower())
+    except ValueError:
+        raise BotError(f"side={value!r} must be buy or sell") from None
+
+
+def _score(doc: dict[str, Any]) -> Decimal | None:
+    raw = doc.get("score", doc.get("temperature"))
+    if raw is None:
+        return None
+    if isinstance(raw, bool | float) or not isinstance(raw, str | int):
+        raise BotError(f'score={raw!r} must be a decimal string such as "0.82"')
+    try:
+        d = Decimal(str(raw))
+    except InvalidOperation:
+        raise BotError(f"score={raw!r} is not a decimal number") from None
+    if not d.is_finite() or abs(d) > 1_000_000:
+        raise BotError(f"score={raw} must be a finite number within +-1000000")
+    return d
+
+
+class BotDesk:
+    """One node's bots: their registry, confirmations, trades, exits and figures."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.rows = BotRows(node.db)
+        self.exits = ExitManager(NodeExitHost(node, self.rows))
+        self.exits.load(self.rows.exits())
+        node.price_listeners.append(self.exits.on_price)
+
+    @classmethod
+    def for_node(cls, node: TradingNode) -> BotDesk:
+        """Return the node's desk, building it (and loading stored exits) once."""
+        desk = _desks.get(node)
+        if desk is None:
+            desk = _desks[node] = cls(node)
+        return desk
+
+    # registry ----------------------------------------------------------------------------------
+    def registry(self) -> dict[str, tuple[BotSpec, bool]]:
+        """Return every bot as name -> (spec, enabled); read fresh so CLI edits count at once."""
+        return {r.name: (BotSpec.parse(r.name, r.spec), r.enabled) for r in self.rows.bots()}
+
+    def bot(self, name: str) -> tuple[BotSpec, bool]:
+        """Return one bot, or raise BotError naming the known ones."""
+        known = self.registry()
+        if name not in known:
+            raise UnknownBot(f"unknown bot {name!r}; known: {sorted(known) or 'none'}")
+        return known[name]
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable a bot; enabling also restarts its losing-streak count."""
+        spec, _ = self.bot(name)
+        now = self.node.clock.now_ms()
+        self.rows.save_bot(name, enabled, spec.to_doc(), now)
+        if enabled:
+            self.node.storage.kv_set(_STREAK_KEY + name, {"ts": now})
+
+    # figures -----------------------------------------------------------------------------------
+    def _closed(self, bot: str) -> list[dict[str, Any]]:
+        return self.node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
+
+    def book(self, spec: BotSpec, symbol: str) -> BotBook:
+        """Return the bot's figures the gate reads."""
+        node = self.node
+        pos = node.portfolio.positions.get((spec.venue, symbol, spec.name))
+        qty = pos.quantity if pos is not None else ZERO
+        mark = node.portfolio.marks.get(symbol) or (pos.avg_entry if pos is not None else ZERO)
+        now = node.clock.now_ms()
+        day_start = now - now % _DAY_MS
+        closed = self._closed(spec.name)
+        reset = node.storage.kv_get(_STREAK_KEY + spec.name) or {}
+        since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
+        streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
+        trades = self.rows.trades(spec.name, limit=1)
+        return BotBook(
+            position_qty=qty,
+            position_usd=abs(qty) * mark,
+            open_symbols=tuple(
+                p.symbol for p in node.portfolio.open_positions() if p.strategy_id == spec.name
+            ),
+            last_trade_ms=trades[0]["created_ts"] if trades else 0,
+            realized_today_usd=sum(
+                (r["pnl"] for r in closed if (r["exit_ts"] or 0) >= day_start), ZERO
+            ),
+            losing_streak=losing_streak(streak_pnls),
+        )
+
+    def stats(self, bot: str) -> dict[str, Any]:
+        """Return the bot's win rate, P&L, expectancy and accuracy by score bucket."""
+        trades = sorted(self.rows.trades(bot, limit=5000), key=lambda t: t["created_ts"])
+        scored = []
+        for row in self._closed(bot):
+            entry_ts = row["entry_ts"]
+            opening = [t for t in trades if t["symbol"] == row["symbol"]
+                       and t["created_ts"] <= entry_ts and not t.get("reducing")]  # fmt: skip
+            score = opening[-1].get("score") if opening else None
+            scored.append(ScoredTrade(row["pnl"], Decimal(score) if score is not None else None))
+        return {"bot": bot, **bot_stats(scored)}
+
+    # validate and execute ------------------------------------------------------------------------
+    def _ask(self, spec: BotSpec, doc: dict[str, Any]) -> tuple[TradeAsk, Decimal | None, str]:
+        symbol = str(doc.get("symbol", ""))
+        side = _side(doc.get("side"))
+        score = _score(doc)
+        size, rule = spec.sizing.size_usd(score, spec.max_order_usd)
+        if size > spec.max_order_usd:
+            size, rule = spec.max_order_usd, f"{rule}, capped at max_order_usd"
+        return TradeAsk(symbol, side, size), score, rule
+
+    def _risk(self, spec: BotSpec, ask: TradeAsk, verdict: Verdict) -> Decimal | None:
+        """Run the risk engine on the sized order; return the amount, or None after a denial."""
+        node = self.node
+        amount = self._amount(spec, ask, verdict)
+        if amount is None:
+            return None
+        intent = OrderIntent(spec.name, spec.venue, ask.symbol, ask.side, amount, OrderType.MARKET,
+                             reduce_only=verdict.reducing)  # fmt: skip
+        decision = node.risk.check(intent, node.orders, node.market, dry_run=True)
+        if not decision.approved:
+            verdict.deny(decision.code, decision.reason)
+            return None
+        return amount
+
+    def _amount(self, spec: BotSpec, ask: TradeAsk, verdict: Verdict) -> Decimal | None:
+        node = self.node
+        if verdict.reducing:
+            pos = node.portfolio.positions.get((spec.venue, ask.symbol, spec.name))
+            return abs(pos.quantity) if pos is not None else None
+        price = node.market.mid(ask.symbol)
+        if price is None or price <= 0:
+            verdict.deny("NO_PRICE", f"no market price for {ask.symbol} yet; try again shortly")
+            return None
+        amount = ask.size_usd / price
+        inst = node.market.instrument(spec.venue, ask.symbol)
+        if inst is not None:
+            amount = inst.round_amount(amount)
+        if amount <= 0:
+            verdict.deny("BOT_SIZE_ZERO", f"{ask.size_usd} USD buys no {ask.symbol} step")
+            return None
+        return amount
+
+    def validate(self, bot: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Check a trade; when approved (and the bot confirms), hand out a confirmation id."""
+        spec, enabled = self.bot(bot)
+        ask, score, rule = self._ask(spec, doc)
+        now = self.node.clock.now_ms()
+        verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        amount = self._risk(spec, ask, verdict) if verdict.approved else None
+        out: dict[str, Any] = {
+            "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
+            "side": ask.side.value, "score": None if score is None else str(score),
+            "size_usd": str(ask.size_usd), "size_rule": rule, "reasons": verdict.reasons,
+            "codes": verdict.codes, "reducing": verdict.reducing,
+        }  # fmt: skip
+        if verdict.approved:
+            out["amount"] = str(amount)
+            conf_id = "cf_" + secrets.token_hex(8)
+            expires = now + spec.confirmation_ttl_s * 1000
+            self.rows.add_confirmation(
+                conf_id, bot, {"symbol": ask.symbol, "side": ask.side.value,
+                               "score": out["score"], "size_usd": out["size_usd"]},
+                now, expires,
+            )  # fmt: skip
+            out.update(confirmation_id=conf_id, expires_ts=expires)
+            window = self.rows.confirmations_since(bot, now - spec.confirmation_window_s * 1000)
+            out["agreeing_signals"] = agreeing(window, ask.symbol, ask.side.value)
+            out["signals_needed"] = spec.confirmations_needed
+        return out
+
+    def _confirmed(
+        self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int
+    ) -> tuple[str, str, list[str]]:
+        """Check and redeem the confirmation; return (code, reason, ids) with code "" when ok."""
+        if not spec.require_confirmation:
+            return "", "", []
+        conf_id = str(doc.get("confirmation_id") or "")
+        if not conf_id:
+            return "CONFIRMATION_REQUIRED", (
+                f"bot {spec.name} needs a confirmation_id from POST "
+                "/api/v1/safety/validate-trade before execute"
+            ), []  # fmt: skip
+        why = refusal(self.rows.confirmation(conf_id), conf_id, spec.name, ask.symbol,
+                      ask.side.value, now)  # fmt: skip
+        if why is not None:
+            return "CONFIRMATION_REFUSED", why, [conf_id]
+        window = self.rows.confirmations_since(spec.name, now - spec.confirmation_window_s * 1000)
+        agree = [c for c in window if c["symbol"] == ask.symbol and c["side"] == ask.side.value]
+        if len(agree) < spec.confirmations_needed:
+            return "SIGNALS_NEEDED", (
+                f"bot {spec.name}: {len(agree)} agreeing signal(s) in the last "
+                f"{spec.confirmation_window_s} s, confirmations_needed={spec.confirmations_needed}"
+            ), [conf_id]  # fmt: skip
+        if not self.rows.redeem_confirmation(conf_id, now):
+            return "CONFIRMATION_REFUSED", f"confirmation {conf_id!r} was already used", [conf_id]
+        return "", "", [c["id"] for c in agree]
+
+    async def execute(self, bot: str, doc: dict[str, Any], by: str) -> dict[str, Any]:
+        """Redeem the confirmation, size the order, send it down the order path, record it."""
+        spec, enabled = self.bot(bot)
+        ask, score, rule = self._ask(spec, doc)
+        node = self.node
+        now = node.clock.now_ms()
+        trade_id = "bt_" + secrets.token_hex(8)
+        record: dict[str, Any] = {
+            "side": ask.side.value, "venue": spec.venue, "score": None if score is None
+            else str(score), "size_usd": str(ask.size_usd), "size_rule": rule, "by": by,
+            "signal": doc.get("signal") if isinstance(doc.get("signal"), dict) else {},
+        }  # fmt: skip
+        verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
+        code, reason, confs = self._confirmed(spec, ask, doc, now) if verdict.approved else (
+            verdict.codes[0], "; ".join(verdict.reasons), [])  # fmt: skip
+        record.update(confirmations=confs, reducing=verdict.reducing)
+        amount = self._amount(spec, ask, verdict) if not code else None
+        if amount is None and not code:
+            code, reason = verdict.codes[0], "; ".join(verdict.reasons)
+        coid = None
+        status = "denied"
+        if amount is not None:
+            intent = OrderIntent(
+                bot, spec.venue, ask.symbol, ask.side, amount, OrderType.MARKET,
+                reduce_only=verdict.reducing, signal={**record["signal"], "score": record["score"],
+                                                      "bot_trade": trade_id},
+                tag="bot",
+            )  # fmt: skip
+            result = await node.submit(intent)
+            status, code, reason = result.status, result.code, result.reason
+            record["amount"] = str(amount)
+            if result.order is not None:
+                coid = result.order.client_order_id
+            if result.ok and plan is not None:
+                plan.entry_order = coid
+                self.exits.add(plan)
+        record.update(code=code or "OK", reason=reason)
+        if plan is not None:
+            record["exits"] = plan.rules_json()
+        self.rows.save_trade(trade_id, bot, ask.symbol, status, coid, record, now)
+        return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
+
+    def trade_status(self, trade_id: str) -> dict[str, Any] | None:
+        """Return a stored trade with its order's current status and fills."""
+        trade = self.rows.trade(trade_id)
+        if trade is None:
+            return None
+        coid = trade.get("client_order_id")
+        if coid:
+            node = self.node
+            order = node.orders.orders.get(coid) or node.storage.get_order(coid)
+            if order is not None:
+                trade["order_status"] = order.status.value
+                trade["filled"] = str(order.filled)
+                trade["avg_fill_price"] = str(order.avg_price)
+        return trade
+
+    async def stop_bot(self, bot: str, by: str) -> dict[str, Any]:
+        """Disable a bot and cancel its open orders; its positions and exits stay."""
+        self.set_enabled(bot, False)
+        cancelled = []
+        for order in list(self.node.orders.open.values()):
+            if order.strategy_id == bot:
+                await self.node.orders.cancel(order.client_order_id)
+                cancelled.append(order.client_order_id)
+        return {"bot_id": bot, "enabled": False, "cancelled": cancelled, "by": by}
+
+    async def close_positions(self, bot: str, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Close the bot's open positions (or the one on `symbol`) with reduce-only orders."""
+        self.bot(bot)
+        out = []
+        for pos in self.node.portfolio.open_positions():
+            if pos.strategy_id != bot or (symbol is not None and pos.symbol != symbol):
+                continue
+            side = Side.SELL if pos.quantity > 0 else Side.BUY
+            intent = OrderIntent(bot, pos.venue, pos.symbol, side, abs(pos.quantity),
+                                 OrderType.MARKET, reduce_only=True, tag="bot_close",
+                                 signal={"exit": "emergency_close"})  # fmt: skip
+            result = await self.node.submit(intent)
+            out.append({
+                "venue": pos.venue, "symbol": pos.symbol, "amount": str(abs(pos.quantity)),
+                "status": result.status, "code": result.code or "OK", "reason": result.reason,
+                "client_order_id": result.order.client_order_id if result.order else None,
+            })  # fmt: skip
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Return the safety status: trading state and each bot's limits, figures and exits."""
+        node = self.node
+        bots = []
+        for name, (spec, enabled) in self.registry().items():
+            positions = [p for p in node.portfolio.open_positions() if p.strategy_id == name]
+            closed = self._closed(name)
+            now = node.clock.now_ms()
+            bots.append({
+                "bot_id": name, "enabled": enabled, "limits": spec.to_doc(),
+                "open_positions": [{"venue": p.venue, "symbol": p.symbol,
+                                    "quantity": str(p.quantity), "entry": str(p.avg_entry)}
+                                   for p in positions],
+                "realized_today": str(sum((r["pnl"] for r in closed
+                                           if (r["exit_ts"] or 0) >= now - now % _DAY_MS), ZERO)),
+                "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active}
+                          for p in self.exits.for_bot(name)],
+            })  # fmt: skip
+        return {
+            "trading_state": node.risk.state.value,
+            "halted": node.risk.state.value == "HALTED",
+            "mode": node.mode.value,
+            "bots": bots,
+        }

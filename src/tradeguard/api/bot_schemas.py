@@ -1,0 +1,55 @@
+"""Request bodies of the safety and bot routes: strict, numbers as decimal strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
+_PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
+_SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$"
+BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TradeSignal(_Body):
+    """A bot's trade as its safety client sends it; `score` or `temperature` sizes it."""
+
+    bot_id: str = Field(pattern=BOT_ID)
+    symbol: str = Field(pattern=_SYMBOL)
+    side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
+    score: str | None = Field(default=None, pattern=_DEC)
+    temperature: str | None = Field(default=None, pattern=_DEC)
+    signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
+
+    def doc(self) -> dict[str, Any]:
+        """Return the fields the desk reads."""
+        return self.model_dump(exclude_none=True)
+
+
+class ExecuteTrade(TradeSignal):
+    """A trade to execute, with its confirmation id and optional server-side exits."""
+
+    confirmation_id: str | None = Field(default=None, max_length=64)
+    stop_loss_pct: str | None = Field(default=None, pattern=_PCT)
+    take_profit_pct: str | None = Field(default=None, pattern=_PCT)
+    trailing_activation_pct: str | None = Field(default=None, pattern=_PCT)
+    trailing_distance_pct: str | None = Field(default=None, pattern=_PCT)
+    time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400)
+
+
+class EmergencyStop(_Body):
+    """Stop one bot (disable it, cancel its orders), or, without `bot_id`, halt the node."""
+
+    bot_id: str | None = Field(default=None, pattern=BOT_ID)
+    reason: str = Field(default="emergency stop from the safety API", min_length=1, max_length=200)
+
+
+class ClosePositions(_Body):
+    """Close the bot's positions, or only the one on `symbol`."""
+
+    symbol: str | None = Field(default=None, pattern=_SYMBOL)

@@ -1,0 +1,102 @@
+"""Bot routes: the registry with figures, enable/disable, closing positions, cancelling orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from tradeguard.api.bot_schemas import ClosePositions
+from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.routes.safety import desk_of, own_bot
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.errors import TradeguardError
+
+router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES)
+_BOT = Path(max_length=64)
+
+
+@router.get(f"{API}/safety/bots")
+async def list_bots(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+    """Return every bot with its limits, state and results (win rate, P&L, by score)."""
+    desk = desk_of(api)
+    items = []
+    for name, (spec, enabled) in desk.registry().items():
+        if who.token.bot is not None and name != who.token.bot:
+            continue
+        items.append({"bot_id": name, "enabled": enabled, "limits": spec.to_doc(),
+                      "stats": desk.stats(name)})  # fmt: skip
+    return {"items": items}
+
+
+@router.get(f"{API}/bots/{{bot_id}}/stats", responses=NOT_FOUND)
+async def bot_stats(
+    bot_id: str = _BOT, who: Principal = viewer, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Return one bot's win rate, P&L, expectancy and signal accuracy by score bucket."""
+    own_bot(who, bot_id)
+    desk = desk_of(api)
+    try:
+        desk.bot(bot_id)
+    except TradeguardError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return desk.stats(bot_id)
+
+
+async def _set_enabled(api: ApiState, who: Principal, bot_id: str, on: bool) -> dict[str, Any]:
+    try:
+        desk_of(api).set_enabled(bot_id, on)
+    except TradeguardError as exc:
+        raise HTTPException(404, str(exc)) from None
+    api.audit("api.bot_enable" if on else "api.bot_disable", who, {"bot": bot_id}, "warning")
+    return {"bot_id": bot_id, "enabled": on}
+
+
+@router.post(f"{API}/bots/{{bot_id}}/enable", responses=NOT_FOUND)
+async def enable_bot(
+    bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Let the bot trade (it restarts its losing-streak count)."""
+    return await _set_enabled(api, who, bot_id, True)
+
+
+@router.post(f"{API}/bots/{{bot_id}}/disable", responses=NOT_FOUND)
+async def disable_bot(
+    bot_id: str = _BOT, who: Principal = trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Stop the bot from opening trades; its exits keep running."""
+    return await _set_enabled(api, who, bot_id, False)
+
+
+@router.post(f"{API}/bots/{{bot_id}}/close-positions", responses=NOT_FOUND)
+async def close_positions(
+    body: ClosePositions,
+    request: Request,
+    bot_id: str = _BOT,
+    who: Principal = trader,
+    api: ApiState = state_dep,
+) -> dict[str, Any]:
+    """Close the bot's positions (or one, by `symbol`) with reduce-only orders; needs X-TOTP."""
+    second_factor(api, who, request, "close bot positions")
+    try:
+        closed = await desk_of(api).close_positions(bot_id, body.symbol)
+    except TradeguardError as exc:
+        raise HTTPException(404, str(exc)) from None
+    api.audit("api.bot_close", who, {"bot": bot_id, "symbol": body.symbol,
+                                     "orders": len(closed)}, "warning")  # fmt: skip
+    return {"bot_id": bot_id, "orders": closed}
+
+
+@router.post(f"{API}/orders/{{client_order_id}}/cancel", responses=NOT_FOUND)
+async def cancel_order(
+    client_order_id: str = Path(max_length=64), who: Principal = trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Cancel one open order."""
+    orders = api.node.orders
+    if client_order_id not in orders.open:
+        raise HTTPException(404, f"no open order with client order id {client_order_id!r}")
+    report = await orders.cancel(client_order_id)
+    api.audit("api.cancel", who, {"client_order_id": client_order_id})
+    status = report.status.value if report is not None else "unknown"
+    return {"client_order_id": client_order_id, "status": status}

@@ -1,0 +1,121 @@
+"""The safety-service routes bots already speak: validate, execute, status, emergency stop.
+
+A token bound to a bot acts only as that bot; trader tokens may act for any bot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import JSONResponse
+
+from tradeguard.api.bot_desk import BotDesk
+from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
+from tradeguard.api.deps import API, bot_trader, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.serialisers import clean
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.bots.spec import UnknownBot
+from tradeguard.model.errors import TradeguardError
+
+router = APIRouter(tags=["safety"], responses={**AUTH_RESPONSES, **NOT_FOUND})
+
+
+def own_bot(who: Principal, bot_id: str) -> None:
+    """Refuse (403) a bot-bound token acting for another bot."""
+    bound = who.token.bot
+    if bound is not None and bound != bot_id:
+        raise HTTPException(
+            403, f"token {who.token.name!r} is bound to bot {bound!r}; it cannot act for {bot_id!r}"
+        )
+
+
+def desk_of(api: ApiState) -> BotDesk:
+    return BotDesk.for_node(api.node)
+
+
+@router.post(f"{API}/safety/validate-trade")
+async def validate_trade(
+    body: TradeSignal, who: Principal = bot_trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Approve or deny a trade with reasons; an approval carries a confirmation id."""
+    own_bot(who, body.bot_id)
+    try:
+        out = desk_of(api).validate(body.bot_id, body.doc())
+    except TradeguardError as exc:
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
+    audit = {"bot": body.bot_id, "symbol": body.symbol, "approved": out["approved"]}
+    api.audit("api.bot_validate", who, {**audit, "codes": out["codes"]})
+    return out
+
+
+@router.get(f"{API}/safety/status")
+async def safety_status(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+    """Return the trading state and every bot's limits, positions, today's P&L and exits."""
+    out = desk_of(api).status()
+    if who.token.bot is not None:
+        out["bots"] = [b for b in out["bots"] if b["bot_id"] == who.token.bot]
+    return out
+
+
+@router.post(f"{API}/safety/emergency-stop")
+async def emergency_stop(
+    body: EmergencyStop, who: Principal = bot_trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Disable one bot and cancel its orders; without `bot_id`, halt the whole node."""
+    bot_id = body.bot_id or who.token.bot
+    if bot_id is None:
+        report = await api.node.kill(body.reason, who.by)
+        api.audit("api.kill", who, {"reason": body.reason, "via": "safety"}, "critical")
+        return {"scope": "node", "trading_state": api.node.risk.state.value,
+                "report": clean(report)}  # fmt: skip
+    own_bot(who, bot_id)
+    try:
+        out = await desk_of(api).stop_bot(bot_id, who.by)
+    except TradeguardError as exc:
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
+    api.audit("api.bot_stop", who, {"bot": bot_id, "reason": body.reason}, "warning")
+    return {"scope": "bot", **out}
+
+
+@router.post(
+    f"{API}/trades/execute",
+    status_code=201,
+    responses={200: {"description": "denied or rejected: no order is working"}},
+)
+async def execute_trade(
+    body: ExecuteTrade, who: Principal = bot_trader, api: ApiState = state_dep
+) -> JSONResponse:
+    """Redeem the confirmation, size by score, and send the order down the one order path."""
+    own_bot(who, body.bot_id)
+    try:
+        out = await desk_of(api).execute(body.bot_id, body.doc(), who.by)
+    except TradeguardError as exc:
+        raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
+    audit = {"bot": body.bot_id, "symbol": body.symbol, "trade_id": out["trade_id"]}
+    api.audit("api.bot_execute", who, {**audit, "status": out["status"], "code": out["code"]})
+    ok = out["status"] in ("submitted", "in_flight")
+    return JSONResponse(clean(out), status_code=201 if ok else 200)
+
+
+@router.get(f"{API}/trades/status/{{trade_id}}", responses=NOT_FOUND)
+async def trade_status(
+    trade_id: str = Path(max_length=64), who: Principal = viewer, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Return one bot trade: score, confirmations, size rule, order status and fills."""
+    trade = desk_of(api).trade_status(trade_id)
+    if trade is None or (who.token.bot is not None and trade["bot"] != who.token.bot):
+        raise HTTPException(404, f"no bot trade with id {trade_id!r}")
+    out: dict[str, Any] = clean(trade)
+    return out
+
+
+@router.get(f"{API}/trades/recent/{{bot_id}}")
+async def recent_trades(
+    bot_id: str = Path(max_length=64), who: Principal = viewer, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Return the bot's latest trades, newest first."""
+    own_bot(who, bot_id)
+    items = desk_of(api).rows.trades(bot_id, limit=50)
+    return {"bot_id": bot_id, "items": clean(items)}

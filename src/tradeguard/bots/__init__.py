@@ -1,0 +1,1 @@
+"""Outside decision-makers trading over HTTP: their limits, confirmations, sizing and exits."""

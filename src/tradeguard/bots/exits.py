@@ -1,0 +1,262 @@
+"""Server-side exits of bot positions: stop-loss, take-profit, trailing stop and time stop.
+
+```python
+manager = ExitManager(host)            # host: positions, orders, submit, persistence, clock
+manager.add(ExitPlan.parse("alpha", "paper", "BTC/USDT", {"stop_loss_pct": "2"}, entry_order))
+await manager.on_price("BTC/USDT", Decimal("41000"))   # may send a reduce-only market order
+```
+
+Rules are percentages of the position's average entry, so a market entry needs no price. Each
+plan is stored by the host on every change of state and reloaded at start, so exits hold across
+restarts. A firing rule sends one reduce-only market order for the whole position through the
+host's `submit` (the normal order path: risk, journal, venue).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.errors import TradeguardError
+from tradeguard.model.order import OrderIntent
+
+log = logging.getLogger(__name__)
+
+_HUNDRED = Decimal(100)
+EXIT_FIELDS = (
+    "stop_loss_pct",
+    "take_profit_pct",
+    "trailing_activation_pct",
+    "trailing_distance_pct",
+)
+_SAVE_BEST_EVERY_MS = 1_000
+_RETRY_MS = 5_000
+
+
+class ExitError(TradeguardError):
+    """An exit rule is malformed; the message names the field, the value and the range."""
+
+
+class ExitHost(Protocol):
+    """What the exit manager needs from the node around it."""
+
+    def position(self, venue: str, symbol: str, bot: str) -> tuple[Decimal, Decimal, int]:
+        """Return (signed quantity, average entry, opened ms) of the bot's position."""
+
+    def order_open(self, client_order_id: str) -> bool:
+        """Tell whether the order may still fill (working or unresolved)."""
+
+    async def submit_exit(self, intent: OrderIntent) -> str | None:
+        """Send the intent down the order path; return its client order id, or None if denied."""
+
+    def save_plan(self, key: str, bot: str, doc: dict[str, Any]) -> None: ...
+
+    def delete_plan(self, key: str) -> None: ...
+
+    def now_ms(self) -> int: ...
+
+
+def _pct(name: str, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+        raise ExitError(f'{name}={value!r} must be a decimal string such as "2.5"')
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise ExitError(f"{name}={value!r} is not a decimal number") from None
+    if not d.is_finite() or not 0 < d <= 100:
+        raise ExitError(f"{name}={value} must be > 0 and <= 100 (percent of entry)")
+    return d
+
+
+@dataclass(slots=True)
+class ExitPlan:
+    """The exit rules of one bot position, and how far they have got."""
+
+    bot: str
+    venue: str
+    symbol: str
+    stop_loss_pct: Decimal | None = None
+    take_profit_pct: Decimal | None = None
+    trailing_activation_pct: Decimal | None = None
+    trailing_distance_pct: Decimal | None = None
+    time_stop_s: int | None = None
+    entry_order: str | None = None
+    active: bool = False  # the position has been seen open
+    opened_ms: int = 0
+    best: Decimal | None = None
+    armed: bool = False  # the trailing stop follows the best price
+    exiting: str | None = None  # the client order id of the exit order in flight
+    reason: str | None = None
+    saved_ms: int = 0
+    retry_ms: int = 0  # after a refused exit order, the next try waits until then
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue}|{self.symbol}|{self.bot}"
+
+    @classmethod
+    def parse(
+        cls, bot: str, venue: str, symbol: str, doc: dict[str, Any], entry_order: str | None
+    ) -> ExitPlan | None:
+        """Build a plan from request fields; None when no rule is given."""
+        pcts = {k: _pct(k, doc.get(k)) for k in EXIT_FIELDS}
+        time_stop = doc.get("time_stop_s")
+        if time_stop is not None and (
+            isinstance(time_stop, bool) or not isinstance(time_stop, int)
+            or not 1 <= time_stop <= 30 * 86_400
+        ):  # fmt: skip
+            raise ExitError(f"time_stop_s={time_stop!r} must be a whole number from 1 to 2592000")
+        if pcts["trailing_activation_pct"] is not None and pcts["trailing_distance_pct"] is None:
+            raise ExitError("trailing_activation_pct needs trailing_distance_pct")
+        if all(v is None for v in pcts.values()) and time_stop is None:
+            return None
+        return cls(
+            bot, venue, symbol, pcts["stop_loss_pct"], pcts["take_profit_pct"],
+            pcts["trailing_activation_pct"], pcts["trailing_distance_pct"], time_stop, entry_order,
+        )  # fmt: skip
+
+    def to_doc(self) -> dict[str, Any]:
+        """Return the plan as a JSON-ready document (Decimals as strings)."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            v = getattr(self, name)
+            out[name] = str(v) if isinstance(v, Decimal) else v
+        return out
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ExitPlan:
+        """Rebuild a stored plan."""
+        plan = cls(doc["bot"], doc["venue"], doc["symbol"])
+        for name, v in doc.items():
+            if name in ("bot", "venue", "symbol") or not hasattr(plan, name):
+                continue
+            if name in (*EXIT_FIELDS, "best") and v is not None:
+                v = Decimal(v)
+            setattr(plan, name, v)
+        return plan
+
+    def rules_json(self) -> dict[str, Any]:
+        """The rules alone, for API answers."""
+        out: dict[str, Any] = {k: _s(getattr(self, k)) for k in EXIT_FIELDS}
+        out["time_stop_s"] = self.time_stop_s
+        return out
+
+
+def _s(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def evaluate(plan: ExitPlan, entry: Decimal, long: bool, price: Decimal, now_ms: int) -> str | None:
+    """Feed a price; return "stop_loss", "take_profit", "trailing_stop", "time_stop" or None."""
+    if plan.best is None or (price > plan.best if long else price < plan.best):
+        plan.best = price
+    move_pct = ((price - entry) if long else (entry - price)) / entry * _HUNDRED
+    if plan.stop_loss_pct is not None and move_pct <= -plan.stop_loss_pct:
+        return "stop_loss"
+    if plan.take_profit_pct is not None and move_pct >= plan.take_profit_pct:
+        return "take_profit"
+    distance = plan.trailing_distance_pct
+    if distance is not None:
+        best = plan.best
+        if not plan.armed:
+            best_move = ((best - entry) if long else (entry - best)) / entry * _HUNDRED
+            plan.armed = best_move >= (plan.trailing_activation_pct or Decimal(0))
+        if plan.armed:
+            retrace = ((best - price) if long else (price - best)) / best * _HUNDRED
+            if retrace >= distance:
+                return "trailing_stop"
+    if plan.time_stop_s is not None and now_ms >= plan.opened_ms + plan.time_stop_s * 1000:
+        return "time_stop"
+    return None
+
+
+class ExitManager:
+    """Hold the exit plans of bot positions and enforce them on every price."""
+
+    def __init__(self, host: ExitHost) -> None:
+        self.host = host
+        self.plans: dict[str, ExitPlan] = {}
+        self._by_symbol: dict[str, list[str]] = {}
+
+    def load(self, docs: list[dict[str, Any]]) -> None:
+        """Take the stored plans (at start)."""
+        for doc in docs:
+            self._index(ExitPlan.from_doc(doc))
+
+    def add(self, plan: ExitPlan) -> None:
+        """Start enforcing `plan` (replacing any plan of the same position) and store it."""
+        self._index(plan)
+        self._save(plan)
+
+    def remove(self, key: str) -> None:
+        """Stop enforcing the plan of one position."""
+        plan = self.plans.pop(key, None)
+        if plan is not None:
+            self._by_symbol[plan.symbol].remove(key)
+            self.host.delete_plan(key)
+
+    def for_bot(self, bot: str) -> list[ExitPlan]:
+        """Return the bot's plans."""
+        return [p for p in self.plans.values() if p.bot == bot]
+
+    def _index(self, plan: ExitPlan) -> None:
+        if plan.key not in self.plans:
+            self._by_symbol.setdefault(plan.symbol, []).append(plan.key)
+        self.plans[plan.key] = plan
+
+    def _save(self, plan: ExitPlan) -> None:
+        plan.saved_ms = self.host.now_ms()
+        self.host.save_plan(plan.key, plan.bot, plan.to_doc())
+
+    async def on_price(self, symbol: str, price: Decimal) -> None:
+        """Check every plan on `symbol` against `price`; send exits that fire."""
+        keys = self._by_symbol.get(symbol)
+        if not keys:
+            return
+        for key in list(keys):
+            plan = self.plans.get(key)
+            if plan is not None:
+                await self._step(plan, price)
+
+    async def _step(self, plan: ExitPlan, price: Decimal) -> None:
+        host = self.host
+        if plan.exiting is not None:
+            if host.order_open(plan.exiting):
+                return
+            plan.exiting = None  # filled (the position check below ends the plan) or refused
+        qty, entry, opened_ms = host.position(plan.venue, plan.symbol, plan.bot)
+        if qty == 0:
+            pending = plan.entry_order is not None and host.order_open(plan.entry_order)
+            if plan.active or not pending:
+                self.remove(plan.key)
+            return
+        changed = not plan.active
+        if not plan.active:
+            plan.active, plan.opened_ms = True, opened_ms or host.now_ms()
+        before = (plan.best, plan.armed)
+        now = host.now_ms()
+        reason = evaluate(plan, entry, qty > 0, price, now)
+        if reason is not None and now >= plan.retry_ms:
+            side = Side.SELL if qty > 0 else Side.BUY
+            intent = OrderIntent(
+                plan.bot, plan.venue, plan.symbol, side, abs(qty), OrderType.MARKET,
+                reduce_only=True, signal={"exit": reason, "price": str(price)},
+                tag=f"exit:{reason}",
+            )  # fmt: skip
+            plan.exiting = await host.submit_exit(intent)
+            plan.reason = reason
+            if plan.exiting is None:
+                plan.retry_ms = now + _RETRY_MS
+            changed = True
+            log.info("bot %s: %s on %s at %s", plan.bot, reason, plan.symbol, price)
+        elif plan.armed != before[1] or (
+            plan.best != before[0] and now - plan.saved_ms >= _SAVE_BEST_EVERY_MS
+        ):
+            changed = True
+        if changed:
+            self._save(plan)

@@ -1,0 +1,133 @@
+"""A bot's own pre-trade checks, before the risk engine's: pure, over plain figures.
+
+```python
+verdict = check_trade(spec, enabled=True, ask=TradeAsk("BTC/USDT", Side.BUY, Decimal("30")),
+                      book=BotBook(...), now_ms=now)
+verdict.approved, verdict.reasons
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tradeguard.bots.spec import BotSpec
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class TradeAsk:
+    """What a bot asks for: a side on a symbol, sized in USD."""
+
+    symbol: str
+    side: Side
+    size_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BotBook:
+    """The bot's figures the checks read: its position on the symbol and its recent results."""
+
+    position_qty: Decimal = ZERO  # signed: long > 0
+    position_usd: Decimal = ZERO  # absolute value at the mark
+    open_symbols: tuple[str, ...] = ()
+    last_trade_ms: int = 0
+    realized_today_usd: Decimal = ZERO
+    losing_streak: int = 0
+
+
+@dataclass(slots=True)
+class Verdict:
+    """Approved, or denied with one (code, reason) per failed check."""
+
+    denials: list[tuple[str, str]] = field(default_factory=list)
+    reducing: bool = False
+
+    @property
+    def approved(self) -> bool:
+        return not self.denials
+
+    @property
+    def reasons(self) -> list[str]:
+        return [r for _, r in self.denials]
+
+    @property
+    def codes(self) -> list[str]:
+        return [c for c, _ in self.denials]
+
+    def deny(self, code: str, reason: str) -> None:
+        self.denials.append((code, reason))
+
+
+def is_reducing(qty: Decimal, side: Side) -> bool:
+    """Tell whether `side` shrinks a position of signed `qty`."""
+    return (qty > 0 and side is Side.SELL) or (qty < 0 and side is Side.BUY)
+
+
+def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_ms: int) -> Verdict:
+    """Run the bot's checks; a trade that closes its position skips the entry checks."""
+    v = Verdict(reducing=is_reducing(book.position_qty, ask.side))
+    n = spec.name
+    if not enabled:
+        v.deny(
+            "BOT_DISABLED",
+            f"bot {n} is disabled; enable it with `tradeguard bot enable {n}` or the dashboard",
+        )
+    if spec.symbols and ask.symbol not in spec.symbols:
+        v.deny(
+            "BOT_SYMBOL",
+            f"bot {n} may not trade {ask.symbol}; its symbols are {', '.join(spec.symbols)} "
+            "(bot symbols)",
+        )
+    if v.reducing:
+        return v
+    if ask.size_usd <= 0:
+        v.deny("BOT_SIZE_ZERO", f"bot {n}: the size rule gives 0 USD for this score; no trade")
+    if ask.size_usd > spec.max_order_usd:
+        v.deny(
+            "BOT_MAX_ORDER",
+            f"bot {n}: order {ask.size_usd} USD exceeds max_order_usd={spec.max_order_usd}",
+        )
+    if book.position_qty != 0 and spec.one_position_per_symbol:
+        v.deny(
+            "BOT_ONE_POSITION",
+            f"bot {n} already holds a position on {ask.symbol}; a second entry is refused until "
+            "it is closed (one_position_per_symbol)",
+        )
+    after = book.position_usd + ask.size_usd
+    if after > spec.max_position_usd:
+        v.deny(
+            "BOT_MAX_POSITION",
+            f"bot {n}: position would be {after} USD, above max_position_usd="
+            f"{spec.max_position_usd}",
+        )
+    _check_results(spec, book, now_ms, v)
+    return v
+
+
+def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> None:
+    n = spec.name
+    if spec.cooldown_s and book.last_trade_ms:
+        left_ms = book.last_trade_ms + spec.cooldown_s * 1000 - now_ms
+        if left_ms > 0:
+            v.deny(
+                "BOT_COOLDOWN",
+                f"bot {n} is cooling down for {Decimal(left_ms) / 1000} s more "
+                f"(cooldown_s={spec.cooldown_s})",
+            )
+    loss = -book.realized_today_usd
+    if loss >= spec.daily_loss_usd:
+        v.deny(
+            "BOT_DAILY_LOSS",
+            f"bot {n}: today's loss {loss} USD reached daily_loss_usd={spec.daily_loss_usd}; "
+            "trading resumes at 00:00 UTC",
+        )
+    if book.losing_streak >= spec.max_losing_streak:
+        v.deny(
+            "BOT_LOSING_STREAK",
+            f"bot {n}: {book.losing_streak} losing trades in a row reached max_losing_streak="
+            f"{spec.max_losing_streak}; a winning trade or `tradeguard bot enable {n}` "
+            "after a review resets it",
+        )

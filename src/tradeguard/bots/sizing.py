@@ -1,0 +1,119 @@
+"""Order size from a signal's score: a step table or a line between two bounds.
+
+```python
+rule = SizeRule.parse("sizing", {"kind": "linear", "min_score": "0.5", "max_score": "1",
+                                 "min_usd": "10", "max_usd": "50"})
+rule.size_usd(Decimal("0.75"))   # -> (Decimal("30"), "linear 0.5..1 -> 10..50 USD")
+```
+
+The result is always capped afterwards by the bot's limits and the risk engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tradeguard.model.errors import TradeguardError
+from tradeguard.model.money import ZERO
+
+
+class SizingError(TradeguardError):
+    """A sizing rule is malformed; the message names the field and value."""
+
+
+def _dec(what: str, value: Any) -> Decimal:
+    if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+        raise SizingError(f'{what}={value!r} must be a decimal string such as "0.5"')
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise SizingError(f"{what}={value!r} is not a decimal number") from None
+    if not d.is_finite():
+        raise SizingError(f"{what}={value!r} is not finite")
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRule:
+    """`fixed` (the bot's max order), `table` (score >= step -> USD) or `linear` (two bounds)."""
+
+    kind: str = "fixed"
+    steps: tuple[tuple[Decimal, Decimal], ...] = ()  # (min score, USD), ascending by score
+    min_score: Decimal = ZERO
+    max_score: Decimal = Decimal(1)
+    min_usd: Decimal = ZERO
+    max_usd: Decimal = ZERO
+
+    @classmethod
+    def parse(cls, what: str, doc: Any) -> SizeRule:
+        """Build a rule from its document; raise SizingError naming the field."""
+        if not isinstance(doc, dict):
+            raise SizingError(f"{what} must be a table with kind = fixed, table or linear")
+        kind = doc.get("kind", "fixed")
+        if kind == "fixed":
+            return cls()
+        if kind == "table":
+            raw = doc.get("steps")
+            if not isinstance(raw, list) or not raw:
+                raise SizingError(f'{what}.steps must be a list of ["min score", "usd"] pairs')
+            steps = []
+            for i, pair in enumerate(raw):
+                if not isinstance(pair, list | tuple) or len(pair) != 2:
+                    raise SizingError(f'{what}.steps[{i}]={pair!r} must be ["min score", "usd"]')
+                usd = _dec(f"{what}.steps[{i}] usd", pair[1])
+                if usd < 0:
+                    raise SizingError(f"{what}.steps[{i}] usd={usd} must be >= 0")
+                steps.append((_dec(f"{what}.steps[{i}] score", pair[0]), usd))
+            return cls(kind="table", steps=tuple(sorted(steps)))
+        if kind == "linear":
+            keys = ("min_score", "max_score", "min_usd", "max_usd")
+            missing = [k for k in keys if k not in doc]
+            if missing:
+                raise SizingError(f"{what}: linear sizing needs {missing[0]}")
+            v = {k: _dec(f"{what}.{k}", doc[k]) for k in keys}
+            if v["min_score"] >= v["max_score"]:
+                raise SizingError(
+                    f"{what}.min_score={v['min_score']} must be below max_score={v['max_score']}"
+                )
+            if not 0 <= v["min_usd"] <= v["max_usd"]:
+                raise SizingError(
+                    f"{what}: need 0 <= min_usd={v['min_usd']} <= max_usd={v['max_usd']}"
+                )
+            return cls(
+                kind="linear", min_score=v["min_score"], max_score=v["max_score"],
+                min_usd=v["min_usd"], max_usd=v["max_usd"],
+            )  # fmt: skip
+        raise SizingError(f"{what}.kind={kind!r} must be fixed, table or linear")
+
+    def size_usd(self, score: Decimal | None, fallback_usd: Decimal) -> tuple[Decimal, str]:
+        """Return (USD size, the rule as words) for a score; `fallback_usd` for `fixed`."""
+        if self.kind == "fixed" or score is None:
+            return fallback_usd, f"fixed {fallback_usd} USD" + (
+                " (no score given)" if self.kind != "fixed" else ""
+            )
+        if self.kind == "table":
+            usd = ZERO
+            used = "below every step"
+            for min_score, step_usd in self.steps:
+                if score >= min_score:
+                    usd, used = step_usd, f"score >= {min_score}"
+            return usd, f"table step {used} -> {usd} USD"
+        clamped = min(max(score, self.min_score), self.max_score)
+        frac = (clamped - self.min_score) / (self.max_score - self.min_score)
+        usd = self.min_usd + (self.max_usd - self.min_usd) * frac
+        if score < self.min_score:
+            usd = ZERO  # under the lower bound the signal is too weak to trade
+        words = f"linear {self.min_score}..{self.max_score} -> {self.min_usd}..{self.max_usd} USD"
+        return usd.quantize(Decimal("0.01")), words
+
+    def to_doc(self) -> dict[str, Any]:
+        """Return the rule as a JSON-ready document."""
+        if self.kind == "table":
+            return {"kind": "table", "steps": [[str(s), str(u)] for s, u in self.steps]}
+        if self.kind == "linear":
+            return {"kind": "linear", "min_score": str(self.min_score),
+                    "max_score": str(self.max_score), "min_usd": str(self.min_usd),
+                    "max_usd": str(self.max_usd)}  # fmt: skip
+        return {"kind": "fixed"}

@@ -1,0 +1,175 @@
+"""`tradeguard bot …`: register bots, enable or disable them, give each a bound API token.
+
+These write only the bot and token tables, so they work beside a running node, which reads the
+registry on every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+
+from tradeguard.bots.spec import BotError, BotSpec, check_name
+from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args
+
+_STREAK_KEY = "bots.streak_reset."
+
+
+def add_bot_parser(sub: Any) -> None:
+    """Register `bot` on the top-level parser."""
+    bot = sub.add_parser("bot", help="signal bots: add, list, enable, disable, token")
+    bsub = bot.add_subparsers(dest="bot_command", required=True)
+    add = bsub.add_parser(
+        "add",
+        help="register a bot (disabled until `bot enable`)",
+        epilog="example: tradeguard bot add alpha --max-order-usd 50 --max-position-usd 100 "
+        "--daily-loss-usd 20 --symbols BTC/USDT",
+    )
+    add.add_argument("name", help="bot id: lowercase letters, digits, - and _")
+    add.add_argument("--max-order-usd", required=True, help="largest single order, USD")
+    add.add_argument("--max-position-usd", required=True, help="largest position per symbol, USD")
+    add.add_argument("--daily-loss-usd", required=True, help="realized loss that stops it today")
+    add.add_argument("--venue", default="paper", help="venue it trades on (default paper)")
+    add.add_argument("--symbols", default="", help="comma-separated symbols it may trade")
+    add.add_argument("--cooldown-s", type=int, help="seconds between its trades")
+    add.add_argument("--max-losing-streak", type=int, help="losing trades in a row that stop it")
+    add.add_argument("--confirmation-ttl-s", type=int, help="how long a confirmation id is valid")
+    add.add_argument("--signals", type=int, help="agreeing approvals needed before execute")
+    add.add_argument("--window-s", type=int, help="window the agreeing approvals must fall in")
+    add.add_argument("--no-confirmation", action="store_true", help="execute without an id")
+    add.add_argument("--allow-adding", action="store_true", help="allow a second entry")
+    add.add_argument("--sizing", help='JSON size rule, e.g. {"kind": "linear", ...}')
+    add.add_argument("--update", action="store_true", help="replace an existing bot's limits")
+    add.set_defaults(func=cmd_bot_add)
+    for name, func, text in (
+        ("list", cmd_bot_list, "list bots and their limits"),
+        ("enable", cmd_bot_enable, "let a bot trade (restarts its losing-streak count)"),
+        ("disable", cmd_bot_disable, "stop a bot opening trades"),
+        ("token", cmd_bot_token, "create an API token that trades only as this bot"),
+    ):
+        sp = bsub.add_parser(name, help=text, epilog=f"example: tradeguard bot {name}"
+                             + ("" if name == "list" else " alpha"))  # fmt: skip
+        if name != "list":
+            sp.add_argument("name", help="bot id")
+        sp.set_defaults(func=func)
+    for sp in (add, *[bsub.choices[n] for n in ("list", "enable", "disable", "token")]):
+        add_source_options(sp)
+
+
+def _rows(args: argparse.Namespace) -> Any:
+    from tradeguard.storage.bot_rows import BotRows
+    from tradeguard.storage.db import Database
+
+    db = Database(config_from_args(args).node.database_url)
+    db.migrate()
+    return BotRows(db)
+
+
+def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "max_order_usd": args.max_order_usd,
+        "max_position_usd": args.max_position_usd,
+        "daily_loss_usd": args.daily_loss_usd,
+        "venue": args.venue,
+        "symbols": [s.strip() for s in args.symbols.split(",") if s.strip()],
+    }
+    optional = {
+        "cooldown_s": args.cooldown_s,
+        "max_losing_streak": args.max_losing_streak,
+        "confirmation_ttl_s": args.confirmation_ttl_s,
+        "confirmations_needed": args.signals,
+        "confirmation_window_s": args.window_s,
+    }
+    doc.update({k: v for k, v in optional.items() if v is not None})
+    if args.no_confirmation:
+        doc["require_confirmation"] = False
+    if args.allow_adding:
+        doc["one_position_per_symbol"] = False
+    if args.sizing:
+        try:
+            doc["sizing"] = json.loads(args.sizing)
+        except json.JSONDecodeError as exc:
+            raise BotError(f"--sizing is not JSON: {exc.msg} at column {exc.colno}") from None
+    return doc
+
+
+def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
+    spec = BotSpec.parse(args.name, _spec_doc(args))
+    rows = _rows(args)
+    existing = {r.name: r for r in rows.bots()}
+    if args.name in existing and not args.update:
+        raise BotError(f"bot {args.name!r} exists; add --update to replace its limits")
+    enabled = existing[args.name].enabled if args.name in existing else False
+    rows.save_bot(spec.name, enabled, spec.to_doc(), int(time.time() * 1000))
+    if args.json:
+        print(json.dumps({"bot_id": spec.name, "enabled": enabled, **spec.to_doc()}))
+    else:
+        state = "enabled" if enabled else "disabled until `tradeguard bot enable " + spec.name + "`"
+        console.print(f"Bot {spec.name!r} saved ({state}).")
+    return EXIT_OK
+
+
+def cmd_bot_list(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    bots = _rows(args).bots()
+    if args.json:
+        print(json.dumps([{"bot_id": b.name, "enabled": b.enabled, **b.spec} for b in bots]))
+        return EXIT_OK
+    t = Table(title=f"Bots ({len(bots)})")
+    for col in ("bot", "on", "order", "position", "day loss", "symbols"):
+        t.add_column(col)
+    for b in bots:
+        s = b.spec
+        symbols = ",".join(s["symbols"]) or "any"
+        on = "yes" if b.enabled else "no"
+        limits = (s["max_order_usd"], s["max_position_usd"], s["daily_loss_usd"])
+        t.add_row(b.name, on, *limits, symbols)
+    console.print(t)
+    return EXIT_OK
+
+
+def _set(args: argparse.Namespace, console: Console, on: bool) -> int:
+    rows = _rows(args)
+    found = {r.name: r for r in rows.bots()}.get(check_name(args.name))
+    if found is None:
+        raise BotError(f"unknown bot {args.name!r}; `tradeguard bot list` shows them")
+    now = int(time.time() * 1000)
+    rows.save_bot(found.name, on, found.spec, now)
+    if on:
+        from tradeguard.storage.repository import Storage
+
+        Storage(rows.db).kv_set(_STREAK_KEY + found.name, {"ts": now})
+    if args.json:
+        print(json.dumps({"bot_id": found.name, "enabled": on}))
+    else:
+        console.print(f"Bot {found.name!r} {'enabled' if on else 'disabled'}.")
+    return EXIT_OK
+
+
+def cmd_bot_enable(args: argparse.Namespace, console: Console) -> int:
+    return _set(args, console, True)
+
+
+def cmd_bot_disable(args: argparse.Namespace, console: Console) -> int:
+    return _set(args, console, False)
+
+
+def cmd_bot_token(args: argparse.Namespace, console: Console) -> int:
+    from tradeguard.api.auth import Role, TokenStore
+
+    rows = _rows(args)
+    if check_name(args.name) not in {r.name for r in rows.bots()}:
+        raise BotError(f"unknown bot {args.name!r}; add it first with `tradeguard bot add`")
+    info, token = TokenStore(rows.db).create(f"bot-{args.name}", Role.TRADER, bot=args.name)
+    if args.json:
+        print(json.dumps({**info.to_json(), "token": token}))
+        return EXIT_OK
+    console.print(f"Created token {info.name!r} ({info.id}) bound to bot {args.name!r}.")
+    console.print("The token is shown once; only its hash is stored:")
+    print(token)
+    return EXIT_OK

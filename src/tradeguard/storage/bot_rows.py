@@ -1,0 +1,186 @@
+"""Bot rows: the registry, confirmations, trades and server-side exit rules.
+
+```python
+rows = BotRows(db)
+rows.save_bot("alpha", enabled=False, spec={...}, ts=now)
+rows.bots()                          # -> [BotRow]
+rows.redeem_confirmation("cf_1", now)  # -> True once, then False
+```
+
+Documents are JSON with money as strings; the `bots/` package reads and writes their shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from tradeguard.storage.db import Database
+from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots
+
+
+@dataclass(frozen=True, slots=True)
+class BotRow:
+    """One registered bot: its spec as stored."""
+
+    name: str
+    enabled: bool
+    spec: dict[str, Any]
+    created_ts: int
+    updated_ts: int
+
+
+class BotRows:
+    """Read and write the bot tables; every write commits on its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # registry ----------------------------------------------------------------------------------
+    def save_bot(self, name: str, enabled: bool, spec: dict[str, Any], ts: int) -> None:
+        """Insert or replace a bot's row."""
+        with self.db.engine.begin() as conn:
+            found = conn.execute(select(bots.c.created_ts).where(bots.c.name == name)).first()
+            if found is None:
+                conn.execute(
+                    bots.insert(),
+                    {"name": name, "enabled": enabled, "spec": spec, "created_ts": ts,
+                     "updated_ts": ts},
+                )  # fmt: skip
+            else:
+                conn.execute(
+                    update(bots)
+                    .where(bots.c.name == name)
+                    .values(enabled=enabled, spec=spec, updated_ts=ts)
+                )
+
+    def bots(self) -> list[BotRow]:
+        """Return every bot, by name."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(bots).order_by(bots.c.name)).all()
+        return [
+            BotRow(r.name, bool(r.enabled), dict(r.spec), r.created_ts, r.updated_ts) for r in rows
+        ]
+
+    def delete_bot(self, name: str) -> bool:
+        """Remove a bot's row; True if it existed."""
+        with self.db.engine.begin() as conn:
+            return conn.execute(delete(bots).where(bots.c.name == name)).rowcount > 0
+
+    # confirmations ------------------------------------------------------------------------------
+    def add_confirmation(
+        self, conf_id: str, bot: str, doc: dict[str, Any], issued_ts: int, expires_ts: int
+    ) -> None:
+        """Store a confirmation handed out by validate-trade."""
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                bot_confirmations.insert(),
+                {"id": conf_id, "bot": bot, "doc": doc, "issued_ts": issued_ts,
+                 "expires_ts": expires_ts, "used_ts": None},
+            )  # fmt: skip
+
+    def confirmation(self, conf_id: str) -> dict[str, Any] | None:
+        """Return a confirmation as a dict (doc fields plus bot, issued/expires/used), or None."""
+        with self.db.engine.connect() as conn:
+            r = conn.execute(
+                select(bot_confirmations).where(bot_confirmations.c.id == conf_id)
+            ).first()
+        if r is None:
+            return None
+        return {**dict(r.doc), "id": r.id, "bot": r.bot, "issued_ts": r.issued_ts,
+                "expires_ts": r.expires_ts, "used_ts": r.used_ts}  # fmt: skip
+
+    def confirmations_since(self, bot: str, since_ts: int) -> list[dict[str, Any]]:
+        """Return the bot's confirmations issued at or after `since_ts`, oldest first."""
+        stmt = (
+            select(bot_confirmations)
+            .where(bot_confirmations.c.bot == bot, bot_confirmations.c.issued_ts >= since_ts)
+            .order_by(bot_confirmations.c.issued_ts)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [{**dict(r.doc), "id": r.id, "issued_ts": r.issued_ts} for r in rows]
+
+    def redeem_confirmation(self, conf_id: str, ts: int) -> bool:
+        """Mark a confirmation used; True only for the first caller (atomic in the database)."""
+        with self.db.engine.begin() as conn:
+            done = conn.execute(
+                update(bot_confirmations)
+                .where(bot_confirmations.c.id == conf_id, bot_confirmations.c.used_ts.is_(None))
+                .values(used_ts=ts)
+            )
+            return done.rowcount == 1
+
+    # trades --------------------------------------------------------------------------------------
+    def save_trade(
+        self,
+        trade_id: str,
+        bot: str,
+        symbol: str,
+        status: str,
+        client_order_id: str | None,
+        doc: dict[str, Any],
+        ts: int,
+    ) -> None:
+        """Insert or update one bot trade."""
+        values = {"bot": bot, "symbol": symbol, "status": status,
+                  "client_order_id": client_order_id, "doc": doc}  # fmt: skip
+        with self.db.engine.begin() as conn:
+            found = conn.execute(
+                select(bot_trades.c.trade_id).where(bot_trades.c.trade_id == trade_id)
+            ).first()
+            if found is None:
+                conn.execute(
+                    bot_trades.insert(), {"trade_id": trade_id, "created_ts": ts, **values}
+                )
+            else:
+                conn.execute(
+                    update(bot_trades).where(bot_trades.c.trade_id == trade_id).values(**values)
+                )
+
+    def trade(self, trade_id: str) -> dict[str, Any] | None:
+        """Return one bot trade, or None."""
+        with self.db.engine.connect() as conn:
+            r = conn.execute(select(bot_trades).where(bot_trades.c.trade_id == trade_id)).first()
+        return _trade(r) if r is not None else None
+
+    def trades(self, bot: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Return bot trades, newest first."""
+        stmt = select(bot_trades)
+        if bot is not None:
+            stmt = stmt.where(bot_trades.c.bot == bot)
+        stmt = stmt.order_by(bot_trades.c.created_ts.desc()).limit(limit)
+        with self.db.engine.connect() as conn:
+            return [_trade(r) for r in conn.execute(stmt).all()]
+
+    # exits -----------------------------------------------------------------------------------
+    def save_exit(self, key: str, bot: str, doc: dict[str, Any], ts: int) -> None:
+        """Insert or replace the exit rules of one position."""
+        with self.db.engine.begin() as conn:
+            conn.execute(delete(bot_exits).where(bot_exits.c.key == key))
+            conn.execute(bot_exits.insert(), {"key": key, "bot": bot, "doc": doc, "updated_ts": ts})
+
+    def delete_exit(self, key: str) -> None:
+        """Forget the exit rules of one position."""
+        with self.db.engine.begin() as conn:
+            conn.execute(delete(bot_exits).where(bot_exits.c.key == key))
+
+    def exits(self) -> list[dict[str, Any]]:
+        """Return every stored exit document."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(bot_exits).order_by(bot_exits.c.key)).all()
+        return [dict(r.doc) for r in rows]
+
+
+def _trade(r: Any) -> dict[str, Any]:
+    return {
+        **dict(r.doc),
+        "trade_id": r.trade_id,
+        "bot": r.bot,
+        "symbol": r.symbol,
+        "status": r.status,
+        "client_order_id": r.client_order_id,
+        "created_ts": r.created_ts,
+    }

@@ -1,0 +1,104 @@
+"""Server-side exits of bot positions on the paper venue: they fire on moving prices, with
+reduce-only orders through the order path, and hold across a restart of the node."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bots_support import SYMBOL, desk, mid, quote, rig
+from test_api_support import client
+from tradeguard.api.app import create_app
+from tradeguard.node import TradingNode
+
+
+async def _enter(r, **exits) -> str:
+    body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.5"}
+    v = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.alpha)
+    body["confirmation_id"] = v.json()["confirmation_id"]
+    e = await r.http.post("/api/v1/trades/execute", json={**body, **exits}, headers=r.alpha)
+    assert e.status_code == 201, e.text
+    assert e.json()["exits"]["stop_loss_pct"] == exits.get("stop_loss_pct")
+    return e.json()["client_order_id"]
+
+
+def _exit_orders(node: TradingNode) -> list:
+    return [o for o in node.orders.orders.values() if o.signal.get("exit")]
+
+
+async def test_a_stop_loss_fires_with_a_reduce_only_order_and_closes_the_position(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _enter(r, stop_loss_pct="1", take_profit_pct="5")
+        start = mid(r.node)
+        await quote(r.node, start)  # fills the entry
+        assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity > 0
+        await quote(r.node, start * Decimal("0.995"))  # -0.5%: holds
+        assert _exit_orders(r.node) == []
+        await quote(r.node, start * Decimal("0.985"))  # -1.5%: the stop fires
+        [order] = _exit_orders(r.node)
+        assert (
+            order.signal["exit"] == "stop_loss"
+            and order.reduce_only
+            and order.strategy_id == "alpha"
+        )
+        await quote(r.node, start * Decimal("0.985"))  # fills the exit
+        assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+        await quote(r.node, start * Decimal("0.98"))  # the plan is gone with the position
+        assert desk(r.node).exits.plans == {}
+        assert len(_exit_orders(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_trailing_stop_arms_then_fires_on_the_retrace(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _enter(r, trailing_activation_pct="1", trailing_distance_pct="0.5")
+        start = mid(r.node)
+        await quote(r.node, start)
+        await quote(r.node, start * Decimal("0.997"))  # a dip before arming does nothing
+        await quote(r.node, start * Decimal("1.02"))  # +2%: armed, best = +2%
+        assert _exit_orders(r.node) == []
+        await quote(r.node, start * Decimal("1.017"))  # -0.29% from the best: holds
+        assert _exit_orders(r.node) == []
+        await quote(r.node, start * Decimal("1.013"))  # -0.69% from the best: fires
+        assert [o.signal["exit"] for o in _exit_orders(r.node)] == ["trailing_stop"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_exit_rules_survive_a_restart_and_fire_after_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    await _enter(r, take_profit_pct="2", time_stop_s=3600)
+    start = mid(r.node)
+    await quote(r.node, start)
+    qty = r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity
+    assert qty > 0
+    await quote(r.node, start * Decimal("1.01"))
+    r.node._checkpoint(r.node.clock.now_ms())
+    config, last_bar = r.node.config, r.node.market.candles[SYMBOL]
+    await r.http.aclose()
+    await r.node.stop()
+    r.node.close()
+
+    node = TradingNode(config)
+    await node.start()
+    await node.run()
+    app = create_app(node)  # the API builds the bot desk, which loads the stored rules
+    http = client(app)
+    try:
+        node.market.on_candle(last_bar)  # the market data feed carries on where it was
+        [plan] = desk(node).exits.plans.values()
+        assert plan.active and plan.take_profit_pct == Decimal("2")
+        assert node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == qty
+        await quote(node, start * Decimal("1.025"))  # +2.5%: take-profit
+        [order] = _exit_orders(node)
+        assert order.signal["exit"] == "take_profit" and order.reduce_only
+        assert order.amount == qty and order.strategy_id == "alpha"
+    finally:
+        await http.aclose()
+        node.close()

@@ -1,0 +1,171 @@
+"""The safety routes against a running paper node: validate, confirm, execute, one position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bots_support import SYMBOL, add_bot, mid, quote, rig
+from tradeguard.api.bot_desk import BotDesk
+
+
+async def _validate(r, headers, bot="alpha", score="0.75", side="buy"):
+    body = {"bot_id": bot, "symbol": SYMBOL, "side": side, "score": score}
+    return await r.http.post("/api/v1/safety/validate-trade", json=body, headers=headers)
+
+
+async def _execute(r, headers, conf_id, bot="alpha", score="0.75", **extra):
+    body = {"bot_id": bot, "symbol": SYMBOL, "side": "buy", "score": score,
+            "confirmation_id": conf_id, **extra}  # fmt: skip
+    return await r.http.post("/api/v1/trades/execute", json=body, headers=headers)
+
+
+async def test_validate_sizes_by_score_and_execute_records_score_and_rule(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        v = await _validate(r, r.alpha)
+        assert v.status_code == 200, v.text
+        out = v.json()
+        assert out["approved"] is True and out["reasons"] == []
+        # linear 0.5..1 -> 20..60 USD: a score of 0.75 sizes 40 USD
+        assert Decimal(out["size_usd"]) == Decimal("40")
+        assert out["confirmation_id"].startswith("cf_")
+        e = await _execute(r, r.alpha, out["confirmation_id"])
+        assert e.status_code == 201, e.text
+        trade = e.json()
+        assert trade["status"] == "submitted"
+        assert trade["score"] == "0.75" and trade["size_rule"].startswith("linear")
+        assert trade["confirmations"] == [out["confirmation_id"]]
+        order = r.node.orders.orders[trade["client_order_id"]]
+        assert order.strategy_id == "alpha"
+        assert order.amount * mid(r.node) <= Decimal("40")
+        s = await r.http.get(f"/api/v1/trades/status/{trade['trade_id']}", headers=r.alpha)
+        assert s.status_code == 200 and s.json()["score"] == "0.75"
+        recent = await r.http.get("/api/v1/trades/recent/alpha", headers=r.alpha)
+        assert [t["trade_id"] for t in recent.json()["items"]] == [trade["trade_id"]]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_confirmation_reused_expired_or_mismatched_is_refused(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        assert (await _execute(r, r.alpha, conf)).status_code == 201
+        again = (await _execute(r, r.alpha, conf)).json()
+        assert again["status"] == "denied" and "already used" in again["reason"]
+        # a fresh id, but for beta's trade, presented by a trader for alpha
+        other = (await _validate(r, r.trader, bot="beta")).json()["confirmation_id"]
+        wrong = (await _execute(r, r.trader, other)).json()
+        assert wrong["code"] == "CONFIRMATION_REFUSED" and "issued for beta" in wrong["reason"]
+        late = (await _validate(r, r.trader, bot="beta")).json()["confirmation_id"]
+        r.node.clock.advance_to(r.node.clock.now_ms() + 31_000)  # confirmation_ttl_s = 30
+        expired = (await _execute(r, r.trader, late, bot="beta")).json()
+        assert expired["status"] == "denied" and "expired" in expired["reason"]
+        missing = (await _execute(r, r.trader, None, bot="beta")).json()
+        assert missing["code"] == "CONFIRMATION_REQUIRED"
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_n_agreeing_signals_are_needed_inside_the_window(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "gamma", confirmations_needed=2, confirmation_window_s=60)
+        first = (await _validate(r, r.trader, bot="gamma")).json()
+        short = (await _execute(r, r.trader, first["confirmation_id"], bot="gamma")).json()
+        assert short["code"] == "SIGNALS_NEEDED" and "1 agreeing" in short["reason"]
+        second = (await _validate(r, r.trader, bot="gamma")).json()
+        assert second["agreeing_signals"] == 2
+        ok = await _execute(r, r.trader, second["confirmation_id"], bot="gamma")
+        assert ok.status_code == 201, ok.text
+        assert len(ok.json()["confirmations"]) == 2
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha, score="0.5")).json()["confirmation_id"]
+        assert (await _execute(r, r.alpha, conf, score="0.5")).status_code == 201
+        await quote(r.node, mid(r.node))  # the paper venue fills the market order
+        pos = r.node.portfolio.positions[("paper", SYMBOL, "alpha")]
+        assert pos.quantity > 0
+        denied = (await _validate(r, r.alpha, score="0.5")).json()
+        assert denied["approved"] is False and "BOT_ONE_POSITION" in denied["codes"]
+        assert "confirmation_id" not in denied
+        # selling closes it (no new entry), then a new entry is approved again
+        sell = (await _validate(r, r.alpha, side="sell")).json()
+        assert sell["approved"] and sell["reducing"]
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "sell",
+                "confirmation_id": sell["confirmation_id"]}  # fmt: skip
+        closed = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
+        assert closed.status_code == 201, closed.text
+        await quote(r.node, mid(r.node))
+        assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+        again = (await _validate(r, r.alpha, score="0.5")).json()
+        # only the risk engine's cooldown after a (fee-)losing trade holds it now
+        assert again["codes"] == ["COOLDOWN"], again
+        stats = (await r.http.get("/api/v1/bots/alpha/stats", headers=r.alpha)).json()
+        assert (stats["trades"], stats["wins"]) == (1, 0)
+        assert [(b["bucket"], b["trades"]) for b in stats["by_score"]] == [("0.5-0.6", 1)]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_bot_token_is_refused_for_another_bot_and_on_plain_routes(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        other = await _validate(r, r.alpha, bot="beta")
+        assert other.status_code == 403 and "bound to bot 'alpha'" in other.json()["detail"]
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"bot_id": "beta"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 403
+        order = {"venue": "paper", "symbol": SYMBOL, "side": "buy", "amount": "0.001",
+                 "strategy_id": "beta"}  # fmt: skip
+        plain = await r.http.post("/api/v1/orders", json=order, headers=r.alpha)
+        assert plain.status_code == 403
+        assert not [o for o in r.node.orders.orders.values() if o.strategy_id == "beta"]
+        recent = await r.http.get("/api/v1/trades/recent/beta", headers=r.alpha)
+        assert recent.status_code == 403
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_disabled_bot_and_a_foreign_symbol_are_denied_with_reasons(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "delta", enabled=False)
+        off = (await _validate(r, r.trader, bot="delta")).json()
+        assert off["approved"] is False and "BOT_DISABLED" in off["codes"]
+        add_bot(r.node, "eps", symbols=["ETH/USDT"])
+        body = {"bot_id": "eps", "symbol": SYMBOL, "side": "buy", "score": "0.9"}
+        foreign = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        assert "BOT_SYMBOL" in foreign.json()["codes"]
+        weak = (await _validate(r, r.trader, score="0.2")).json()
+        assert weak["approved"] is False and "BOT_SIZE_ZERO" in weak["codes"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_emergency_stop_disables_the_bot_and_status_shows_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 200 and stop.json()["scope"] == "bot"
+        status = (await r.http.get("/api/v1/safety/status", headers=r.alpha)).json()
+        assert [(b["bot_id"], b["enabled"]) for b in status["bots"]] == [("alpha", False)]
+        assert BotDesk.for_node(r.node).bot("alpha")[1] is False
+        halt = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.trader)  # fmt: skip
+        assert halt.json()["scope"] == "node" and r.node.risk.state.value == "HALTED"
+    finally:
+        await r.http.aclose()
+        r.node.close()
