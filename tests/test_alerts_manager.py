@@ -135,7 +135,8 @@ async def test_failing_channel_does_not_hold_back_the_others() -> None:
 
 def test_on_event_without_workers_returns_at_once_and_counts_drops() -> None:
     ch = RecordingChannel()
-    manager = AlertManager(AlertsConfig(queue_size=100), [ch])
+    quiet = {"win_rate_low": False}  # 5000 losses would also raise a win-rate alert
+    manager = AlertManager(AlertsConfig(queue_size=100, rules=quiet), [ch])
     started = time.perf_counter()
     for ts in range(5000):
         manager.on_event(closed(ts))
@@ -235,7 +236,7 @@ async def test_events_from_another_thread_are_handed_to_the_loop() -> None:
 
 async def test_stop_drains_queued_alerts_before_closing() -> None:
     ch = RecordingChannel()
-    manager = AlertManager(AlertsConfig(), [ch])
+    manager = AlertManager(AlertsConfig(rules={"win_rate_low": False}), [ch])
     for ts in range(20):
         manager.on_event(closed(ts))
     await manager.start()

@@ -137,6 +137,8 @@ class ApiConfig(_Strict):
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     # addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)
     trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+    # a plain POST /api/v1/kill (no flatten) also needs the caller's TOTP code in X-TOTP
+    require_totp_for_kill: bool = False
 
     @field_validator("trusted_proxies")
     @classmethod

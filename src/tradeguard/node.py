@@ -311,6 +311,7 @@ class TradingNode:
             if manager.channels:
                 self.alerts = manager
                 self.bus.subscribe(manager.on_event)
+                self.market.candle_listeners.append(manager.on_candle)
         self._day: int | None = None
         self._day_start_equity = ZERO
 

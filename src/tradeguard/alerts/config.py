@@ -18,6 +18,9 @@ RULE_NAMES = (
     "daily_summary",
     "arb_held",
     "arb_unwound",
+    "win_rate_low",
+    "sharpe_low",
+    "unusual_volume",
 )
 
 
@@ -40,6 +43,12 @@ class AlertRules(_Strict):
     arb_held: bool = True
     # An arbitrage cycle failed a leg and sold what it held back to the start asset (warning).
     arb_unwound: bool = True
+    # Win rate over the last closed trades fell below alerts.performance.win_rate_min_pct.
+    win_rate_low: bool = True
+    # Annualised Sharpe over the last closed trades fell below alerts.performance.sharpe_min.
+    sharpe_low: bool = True
+    # A candle's volume on a traded symbol above volume_factor x its rolling mean.
+    unusual_volume: bool = True
 
     def enabled(self, rule: str) -> bool:
         """Tell whether `rule` is switched on (unknown names are off)."""
@@ -125,9 +134,28 @@ class SmtpConfig(_Strict):
         return bool(self.host)
 
 
+class PerformanceConfig(_Strict):
+    """Thresholds of the performance alerts (`[alerts.performance]`)."""
+
+    # win rate below this percentage over the last `win_rate_trades` closed trades
+    win_rate_min_pct: float = Field(default=35.0, ge=0, le=100)
+    win_rate_trades: int = Field(default=20, ge=2, le=10_000)
+    # annualised Sharpe of the last `sharpe_trades` closed trades' returns below this
+    sharpe_min: float = Field(default=1.0, ge=-100, le=100)
+    sharpe_trades: int = Field(default=20, ge=3, le=10_000)
+    # a candle's volume above `volume_factor` x the mean of the previous `volume_window` candles
+    volume_factor: float = Field(default=5.0, gt=1, le=1000)
+    volume_window: int = Field(default=288, ge=10, le=100_000)
+
+
 def _default_intervals() -> dict[str, float]:
     # A flapping venue or a rejecting strategy must not flood the operator's phone.
-    return {"venue_error": 60.0, "order_failed": 10.0, "daily_loss_warning": 3600.0}
+    return {
+        "venue_error": 60.0,
+        "order_failed": 10.0,
+        "daily_loss_warning": 3600.0,
+        "unusual_volume": 3600.0,
+    }
 
 
 class AlertsConfig(_Strict):
@@ -138,6 +166,7 @@ class AlertsConfig(_Strict):
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     max_retries: int = Field(default=5, ge=0, le=50)
     retry_backoff_s: float = Field(default=1.0, gt=0, le=600)
     retry_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)

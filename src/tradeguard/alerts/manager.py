@@ -22,8 +22,10 @@ from typing import Any
 
 from tradeguard.alerts.channels import Channel
 from tradeguard.alerts.config import AlertsConfig
+from tradeguard.alerts.performance import PerformanceWatch
 from tradeguard.alerts.rules import Alert, alert_for, daily_summary_event
 from tradeguard.model.events import Event
+from tradeguard.model.market import Candle
 from tradeguard.secrets.redact import redact
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class AlertManager:
         self._workers: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self.performance = PerformanceWatch(config.performance)
 
     # producer side: synchronous, O(1), never blocks ----------------------------------------
     def on_event(self, event: Event) -> None:
@@ -68,12 +71,26 @@ class AlertManager:
             if not self.config.enabled or not self.channels:
                 return
             alert = alert_for(event)
-            if alert is None or not self.config.rules.enabled(alert.rule):
-                return
-            self.enqueue(alert)
+            if alert is not None and self.config.rules.enabled(alert.rule):
+                self.enqueue(alert)
+            for perf in self.performance.on_event(event):
+                if self.config.rules.enabled(perf.rule):
+                    self.enqueue(perf)
         except Exception:
             self.counters["errors"] += 1
             log.exception("alert rule failed for event %s", event.kind)
+
+    def on_candle(self, candle: Candle) -> None:
+        """Feed a closed candle to the volume watch; never blocks and never raises."""
+        try:
+            if not self.config.enabled or not self.channels:
+                return
+            alert = self.performance.on_candle(candle)
+            if alert is not None and self.config.rules.enabled(alert.rule):
+                self.enqueue(alert)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("volume alert failed for candle %s", candle.symbol)
 
     def enqueue(self, alert: Alert) -> bool:
         """Queue `alert` for every channel unless rate-limited; return whether it was queued."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,8 @@ class MarketState:
         self.books: dict[str, Any] = {}
         self._last_ms: dict[str, int] = {}
         self._mid: dict[str, Decimal] = {}
+        # called with every candle after it is stored (e.g. the alerts' volume watch)
+        self.candle_listeners: list[Callable[[Candle], None]] = []
 
     def add_instrument(self, inst: Instrument) -> None:
         self.instruments[(inst.venue, inst.symbol)] = inst
@@ -32,6 +35,8 @@ class MarketState:
         self._last_ms[sym] = candle.close_ts
         if sym not in self.quotes:
             self._mid[sym] = candle.close
+        for listener in self.candle_listeners:
+            listener(candle)
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes[quote.symbol] = quote

@@ -106,7 +106,10 @@ class Strategy:
 StrategyFactory = Callable[[str, str, str, dict[str, Any]], Strategy]
 _REGISTRY: dict[str, StrategyFactory] = {}
 # Kinds whose module is imported only when a config uses them (heavy imports).
-_LAZY = {"triangular": "tradeguard.strategies.triangular.strategy"}
+_LAZY = {
+    "triangular": "tradeguard.strategies.triangular.strategy",
+    "token_unlock": "tradeguard.strategies.token_unlock.strategy",
+}
 
 
 def register(kind: str) -> Callable[[type[Strategy]], type[Strategy]]:

@@ -23,10 +23,15 @@ router = APIRouter(tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT})
 async def kill(
     body: KillRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
-    """Halt trading and cancel every open order; `flatten` (needs X-TOTP) closes positions."""
+    """Halt trading and cancel every open order; `flatten` (needs X-TOTP) closes positions.
+
+    With `api.require_totp_for_kill` every kill needs X-TOTP; without a valid code it is 403.
+    """
     node = api.node
     if body.flatten:
         second_factor(api, who, request, "flatten")
+    elif node.config.api.require_totp_for_kill:
+        _kill_second_factor(api, who, request)
     report = await node.kill(body.reason, who.by, flatten=body.flatten)
     api.audit(
         "api.kill",
@@ -39,6 +44,17 @@ async def kill(
         "critical",
     )
     return {"trading_state": node.risk.state.value, "report": clean(report)}
+
+
+def _kill_second_factor(api: ApiState, who: Principal, request: Request) -> None:
+    """Refuse (403) a kill without a valid TOTP code while api.require_totp_for_kill holds."""
+    try:
+        second_factor(api, who, request, "kill")
+    except HTTPException as exc:
+        api.audit("api.kill_refused", who, {"why": str(exc.detail)}, "warning")
+        raise HTTPException(
+            403, f"{exc.detail} (api.require_totp_for_kill = true; trading is not halted)"
+        ) from None
 
 
 @router.post(f"{API}/resume")

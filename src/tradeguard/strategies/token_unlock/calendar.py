@@ -1,0 +1,197 @@
+"""The token-unlock calendar: a CSV or JSON file of unlock events, validated row by row.
+
+Columns (CSV header, or keys of each JSON object): `token`, `unlock_time_utc`, `amount`,
+`pct_of_supply` (percent of circulating supply), `source_url`, and an optional `note`. CSV lines
+starting with `#` are comments. Every bad row is reported, each on one line naming the file, the
+row, the field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+REQUIRED = ("token", "unlock_time_utc", "amount", "pct_of_supply", "source_url")
+OPTIONAL = ("note",)
+_TOKEN = re.compile(r"^[A-Z0-9]{1,20}$")
+_MAX_REPORTED = 20
+
+
+class CalendarError(ValueError):
+    """The calendar file cannot be used; the message lists every bad row (up to 20)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockEvent:
+    """One scheduled unlock of `amount` tokens, `pct_of_supply` % of the circulating supply."""
+
+    token: str
+    unlock_ms: int
+    amount: Decimal
+    pct_of_supply: Decimal
+    source_url: str
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        """Return a stable id for the event (token and unlock time)."""
+        return f"{self.token}@{self.unlock_ms}"
+
+    @property
+    def when(self) -> str:
+        """Return the unlock time as ISO 8601 UTC."""
+        return datetime.fromtimestamp(self.unlock_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _time_ms(raw: str) -> int:
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)  # raises ValueError on anything else
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    elif dt.utcoffset() != UTC.utcoffset(None):
+        raise ValueError("offset")
+    return int(dt.timestamp() * 1000)
+
+
+def _decimal(raw: str) -> Decimal | None:
+    try:
+        value = Decimal(raw.strip().replace("_", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
+    """Check one row's fields; return the event, or None and one message per bad field."""
+    errors: list[str] = []
+    cells = {k: "" if row.get(k) is None else str(row.get(k)).strip() for k in REQUIRED + OPTIONAL}
+    token = cells["token"].upper()
+    if not _TOKEN.match(token):
+        errors.append(f"token = {cells['token']!r}: expected 1-20 letters or digits, e.g. ETH")
+    unlock_ms = 0
+    try:
+        unlock_ms = _time_ms(cells["unlock_time_utc"])
+    except ValueError:
+        errors.append(
+            f"unlock_time_utc = {cells['unlock_time_utc']!r}: expected an ISO 8601 UTC time "
+            "such as 2018-01-15T12:00:00Z"
+        )
+    amount = _decimal(cells["amount"])
+    if amount is None or amount <= 0:
+        errors.append(f"amount = {cells['amount']!r}: expected a number above 0 (tokens)")
+    pct = _decimal(cells["pct_of_supply"])
+    if pct is None or not 0 < pct <= 100:
+        errors.append(f"pct_of_supply = {cells['pct_of_supply']!r}: expected a number in (0, 100]")
+    url = cells["source_url"]
+    if not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url:
+        errors.append(f"source_url = {url!r}: expected an http(s) URL of at most 500 characters")
+    if errors or amount is None or pct is None:
+        return None, errors
+    return UnlockEvent(token, unlock_ms, amount, pct, url, cells["note"]), []
+
+
+def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = [(n, line) for n, line in lines if not line.lstrip().startswith("#")]
+    if not lines:
+        raise CalendarError(f"unlock calendar {name}: no header and no rows")
+    header_no, header_line = lines[0]
+    header = [h.strip() for h in next(csv.reader([header_line]))]
+    _check_columns(name, f"header (line {header_no})", header)
+    out = []
+    for n, line in lines[1:]:
+        cells = next(csv.reader(io.StringIO(line)))
+        if len(cells) != len(header):
+            out.append((n, {"__width__": f"{len(cells)} fields, the header has {len(header)}"}))
+            continue
+        out.append((n, dict(zip(header, cells, strict=True))))
+    return out
+
+
+def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CalendarError(f"unlock calendar {name}: not valid JSON: {exc}") from None
+    if isinstance(doc, dict):
+        doc = doc.get("events")
+    if not isinstance(doc, list):
+        raise CalendarError(
+            f'unlock calendar {name}: expected a list of events (or {{"events": [...]}})'
+        )
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, item in enumerate(doc, 1):
+        if not isinstance(item, dict):
+            out.append((i, {"__width__": f"expected an object, got {type(item).__name__}"}))
+            continue
+        _check_columns(name, f"event {i}", list(item))
+        out.append((i, item))
+    return out
+
+
+def _check_columns(name: str, where: str, columns: list[str]) -> None:
+    missing = [c for c in REQUIRED if c not in columns]
+    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+    if missing or unknown:
+        parts = [f"missing {missing}"] if missing else []
+        parts += [f"unknown {unknown}"] if unknown else []
+        raise CalendarError(
+            f"unlock calendar {name} {where}: {'; '.join(parts)} columns; "
+            f"expected {list(REQUIRED)} (+ optional {list(OPTIONAL)})"
+        )
+
+
+def parse_calendar(text: str, name: str, fmt: str) -> list[UnlockEvent]:
+    """Parse calendar text (`fmt` "csv" or "json"); raise CalendarError listing bad rows."""
+    rows = _json_rows(text, name) if fmt == "json" else _csv_rows(text, name)
+    label = "event" if fmt == "json" else "line"
+    events: list[UnlockEvent] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for n, row in rows:
+        if "__width__" in row:
+            problems.append(f"{name} {label} {n}: {row['__width__']}")
+            continue
+        event, errors = parse_row(row)
+        problems.extend(f"{name} {label} {n}: {e}" for e in errors)
+        if event is None:
+            continue
+        if event.key in seen:
+            problems.append(
+                f"{name} {label} {n}: {event.token} at {event.when} repeats "
+                f"{label} {seen[event.key]}"
+            )
+            continue
+        seen[event.key] = n
+        events.append(event)
+    if problems:
+        more = len(problems) - _MAX_REPORTED
+        shown = problems[:_MAX_REPORTED] + ([f"... and {more} more"] if more > 0 else [])
+        raise CalendarError("unlock calendar has bad rows:\n  " + "\n  ".join(shown))
+    if not events:
+        raise CalendarError(f"unlock calendar {name}: no events (a header alone is not a calendar)")
+    return sorted(events, key=lambda e: (e.unlock_ms, e.token))
+
+
+def load_calendar(path: str | Path) -> list[UnlockEvent]:
+    """Read and validate a `.csv` or `.json` unlock calendar; raise CalendarError if unusable."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise CalendarError(f"unlock calendar {p}: expected a .csv or .json file, got {suffix!r}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CalendarError(f"unlock calendar {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalendarError(f"unlock calendar {p} cannot be read: {exc}") from None
+    return parse_calendar(text, str(p), suffix[1:])

@@ -1,0 +1,66 @@
+"""`api.require_totp_for_kill`: a plain emergency stop over the API asks for the second factor."""
+
+from __future__ import annotations
+
+from test_api_support import bearer, build_app, client, replayed_node
+from tradeguard.config import ApiConfig
+from tradeguard.model import TradingState
+
+
+def test_kill_needs_no_totp_by_default():
+    assert ApiConfig().require_totp_for_kill is False
+
+
+async def test_kill_without_totp_is_refused_403_when_required(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        r = await http.post("/api/v1/kill", json={}, headers=bearer(tokens.trader))
+    assert r.status_code == 403, r.text
+    detail = r.json()["detail"]
+    assert "X-TOTP" in detail and "api.require_totp_for_kill" in detail
+    assert node.risk.state is TradingState.ACTIVE
+    refused = node.storage.load_events(kind_prefix="api.kill_refused")
+    assert refused and refused[0].data["token_id"] == tokens.trader_id
+    node.close()
+
+
+async def test_kill_with_a_wrong_totp_is_refused_403_when_required(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    app, tokens = build_app(node)
+    wrong = "000000" if tokens.trader_totp.now() != "000000" else "111111"
+    async with client(app) as http:
+        r = await http.post(
+            "/api/v1/kill", json={}, headers={**bearer(tokens.trader), "X-TOTP": wrong}
+        )
+    assert r.status_code == 403, r.text
+    assert "TOTP code is wrong" in r.json()["detail"]
+    assert node.risk.state is TradingState.ACTIVE
+    node.close()
+
+
+async def test_kill_with_a_valid_totp_halts_when_required(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        r = await http.post(
+            "/api/v1/kill",
+            json={"reason": "unlock week"},
+            headers=bearer(tokens.trader, tokens.trader_totp),
+        )
+    assert r.status_code == 200, r.text
+    assert node.risk.state is TradingState.HALTED
+    node.close()
+
+
+async def test_plain_kill_without_totp_still_halts_when_not_required(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        r = await http.post("/api/v1/kill", json={}, headers=bearer(tokens.trader))
+    assert r.status_code == 200, r.text
+    assert node.risk.state is TradingState.HALTED
+    node.close()

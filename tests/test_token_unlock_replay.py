@@ -1,0 +1,53 @@
+"""`tradeguard run --until-end` with examples/token_unlock.toml trades around the unlocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = Path(sys.executable).parent / "tradeguard"
+ROOT = Path(__file__).resolve().parents[1]
+H = 3_600_000
+ETH_UNLOCK = 1515931200000  # 2018-01-14T12:00:00Z, an EXAMPLE event of the sample calendar
+XLM_UNLOCK = 1516809600000  # 2018-01-24T16:00:00Z
+
+
+def _tg(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_paper_replay_exits_before_and_reenters_after_the_example_unlocks(tmp_path, data_dir):
+    (tmp_path / "examples").mkdir()
+    for name in ("token_unlock.toml", "unlock_calendar.csv"):
+        shutil.copy(ROOT / "examples" / name, tmp_path / "examples" / name)
+    env = dict(os.environ, TG_DATA_DIR=str(data_dir))
+    run = _tg(["run", "--until-end", "--config", "examples/token_unlock.toml"], tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    assert "23,000" in run.stdout  # four BTC-quoted 5-minute files
+    out = _tg(["orders", "--db", "sqlite:///token_unlock.db", "--json", "--limit", "500"],
+              tmp_path, env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    orders = doc["items"] if isinstance(doc, dict) else doc
+    assert all(o["status"] == "filled" for o in orders)
+    by = {(o["symbol"], o["side"], o["signal"]["reason"], o["created_ts"]) for o in orders}
+    # lead_h = lag_h = 24: out a day before each unlock, back in a day after it
+    assert ("ETH/BTC", "sell", "unlock_ahead", ETH_UNLOCK - 24 * H) in by
+    assert ("ETH/BTC", "buy", "unlock_passed", ETH_UNLOCK + 24 * H) in by
+    assert ("XLM/BTC", "sell", "unlock_ahead", XLM_UNLOCK - 24 * H) in by
+    assert ("XLM/BTC", "buy", "unlock_passed", XLM_UNLOCK + 24 * H) in by
+    # no position is held inside a window: no buy between an exit and its re-entry
+    for sym, unlock in (("ETH/BTC", ETH_UNLOCK), ("XLM/BTC", XLM_UNLOCK)):
+        inside = [o for o in orders if o["symbol"] == sym
+                  and unlock - 24 * H < o["created_ts"] < unlock + 24 * H]  # fmt: skip
+        assert inside == []
+    # the 1 % TRX event is below min_supply_pct and TRX is not traded
+    assert not any(o["symbol"] == "TRX/BTC" for o in orders)
+    reasons = {o["signal"]["reason"] for o in orders}
+    assert "stop_loss" in reasons and "outside_unlock_window" in reasons

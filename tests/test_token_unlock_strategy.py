@@ -1,0 +1,248 @@
+"""The token_unlock strategy's entries and exits on hand-made candles, through a stub context."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradeguard.model.enums import Side
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Candle, Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.model.position import Position
+from tradeguard.strategies.base import create
+
+H = 3_600_000
+T0 = 1_515_600_000_000  # 2018-01-10T16:00:00Z, a candle close
+UNLOCK = T0 + 48 * H
+CAL = (
+    "token,unlock_time_utc,amount,pct_of_supply,source_url\n"
+    "ETH,2018-01-12T16:00:00Z,1000,3,https://example.com/eth\n"
+    "ETH,2018-01-20T16:00:00Z,1000,1,https://example.com/eth-small\n"
+)
+
+
+class StubContext:
+    """Fills every market intent at once at the last close; keeps one position per symbol."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, Position] = {}
+        self.balances = {"BTC": Decimal("1"), "ETH": Decimal(0)}
+        self.intents: list[OrderIntent] = []
+        self.open_orders = 0
+        self.last: dict[str, Decimal] = {}
+
+    def now_ms(self) -> int:
+        return 0
+
+    def position(self, strategy_id: str, venue: str, symbol: str) -> Position:
+        return self.positions.setdefault(symbol, Position(venue, symbol, strategy_id))
+
+    def free(self, venue: str, asset: str) -> Decimal:
+        return self.balances.get(asset, Decimal(0))
+
+    def equity(self) -> Decimal:
+        eth = self.balances["ETH"] * self.last.get("ETH/BTC", Decimal(0))
+        return self.balances["BTC"] + eth
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return Instrument(venue, symbol, "ETH", "BTC", Decimal("0.000001"), Decimal("0.001"))
+
+    def instruments(self, venue: str) -> list[Instrument]:
+        return []
+
+    def quote(self, symbol: str) -> Quote | None:
+        return None
+
+    def open_order_count(self, strategy_id: str, symbol: str) -> int:
+        return self.open_orders
+
+    def emit(self, intent: OrderIntent) -> None:
+        self.intents.append(intent)
+        price = self.last[intent.symbol]
+        pos = self.position(intent.strategy_id, intent.venue, intent.symbol)
+        signed = intent.amount if intent.side is Side.BUY else -intent.amount
+        if pos.quantity == 0:
+            pos.avg_entry = price
+        pos.quantity += signed
+        if pos.quantity == 0:
+            pos.avg_entry = Decimal(0)
+        self.balances["ETH"] += signed
+        self.balances["BTC"] -= signed * price
+
+
+def _strategy(tmp_path: Path, **params: Any) -> tuple[Any, StubContext]:
+    cal = tmp_path / "cal.csv"
+    cal.write_text(CAL, encoding="utf-8")
+    strat = create("token_unlock", "unlock", "paper", "ETH/BTC", {"calendar": str(cal), **params})
+    ctx = StubContext()
+    strat.bind(ctx)
+    return strat, ctx
+
+
+def _feed(strat: Any, ctx: StubContext, close_ms: int, price: str) -> None:
+    c = Decimal(price)
+    ctx.last["ETH/BTC"] = c
+    strat.on_candle(Candle("ETH/BTC", close_ms - 300_000, c, c, c, c, Decimal(10), 300))
+
+
+def _reasons(ctx: StubContext) -> list[tuple[str, str]]:
+    return [(i.side.value, i.signal["reason"]) for i in ctx.intents]
+
+
+def test_spot_holds_outside_the_window_exits_lead_hours_before_and_reenters_lag_after(tmp_path):
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    assert _reasons(ctx) == [("buy", "outside_unlock_window")]
+    buy = ctx.intents[0]
+    # 20 % of 1 BTC equity, less 2 % headroom for the risk engine's price bound
+    assert buy.amount == Decimal("1.96") and buy.stop_loss == Decimal("0.098")
+    assert buy.take_profit == Decimal("0.105")
+    _feed(strat, ctx, UNLOCK - 24 * H - 300_000, "0.1")  # one candle before the window
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+    sell = ctx.intents[-1]
+    assert sell.reduce_only and sell.amount == Decimal("1.96")
+    assert sell.signal["unlock"]["time_utc"] == "2018-01-12T16:00:00Z"
+    assert sell.signal["unlock"]["source_url"] == "https://example.com/eth"
+    _feed(strat, ctx, UNLOCK, "0.09")
+    _feed(strat, ctx, UNLOCK + 12 * H - 300_000, "0.09")
+    assert len(ctx.intents) == 2  # flat through the window
+    _feed(strat, ctx, UNLOCK + 12 * H, "0.09")
+    assert _reasons(ctx)[-1] == ("buy", "unlock_passed")
+    assert ctx.intents[-1].signal["unlock"]["time_utc"] == "2018-01-12T16:00:00Z"
+
+
+def test_an_unlock_below_min_supply_pct_is_ignored(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    small = UNLOCK + 8 * 24 * H  # the 1 % unlock
+    _feed(strat, ctx, small - 24 * H, "0.1")
+    _feed(strat, ctx, small, "0.1")
+    assert _reasons(ctx) == [("buy", "outside_unlock_window")]
+
+
+def test_stop_loss_exits_and_waits_the_reentry_cooldown(tmp_path):
+    strat, ctx = _strategy(tmp_path, reentry_cooldown_h="6")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.0985")  # -1.5 %: held
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, T0 + 600_000, "0.098")  # -2 %
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    _feed(strat, ctx, T0 + 600_000 + 6 * H - 300_000, "0.098")
+    assert len(ctx.intents) == 2
+    _feed(strat, ctx, T0 + 600_000 + 6 * H, "0.098")
+    assert _reasons(ctx)[-1] == ("buy", "outside_unlock_window")
+
+
+def test_take_profit_at_plus_5_pct(tmp_path):
+    strat, ctx = _strategy(tmp_path, trailing_stop_pct="0")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.1049")
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, T0 + 600_000, "0.105")
+    assert _reasons(ctx)[-1] == ("sell", "take_profit")
+
+
+def test_trailing_stop_arms_after_plus_3_pct_then_follows_the_high(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.1029")
+    _feed(strat, ctx, T0 + 600_000, "0.1015")  # -1.36 % from the high, but not armed yet
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, T0 + 900_000, "0.104")  # +4 %: armed
+    _feed(strat, ctx, T0 + 1_200_000, "0.1025")  # -1.44 % from 0.104
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, T0 + 1_500_000, "0.10244")  # -1.5 %
+    assert _reasons(ctx)[-1] == ("sell", "trailing_stop")
+
+
+def test_short_mode_sells_lead_hours_before_and_buys_back_lag_hours_after(tmp_path):
+    strat, ctx = _strategy(tmp_path, short=True, lead_h="6", lag_h="6")
+    _feed(strat, ctx, T0, "0.1")
+    assert ctx.intents == []  # flat outside the windows
+    _feed(strat, ctx, UNLOCK - 6 * H, "0.1")
+    assert _reasons(ctx) == [("sell", "unlock_ahead")]
+    assert ctx.positions["ETH/BTC"].quantity < 0
+    assert ctx.intents[0].stop_loss == Decimal("0.102")
+    _feed(strat, ctx, UNLOCK, "0.097")
+    assert len(ctx.intents) == 1
+    _feed(strat, ctx, UNLOCK + 6 * H, "0.097")
+    assert _reasons(ctx)[-1] == ("buy", "unlock_passed")
+    assert ctx.intents[-1].reduce_only
+    assert ctx.positions["ETH/BTC"].quantity == 0
+
+
+def test_a_stopped_out_short_is_not_reopened_in_the_same_window(tmp_path):
+    strat, ctx = _strategy(tmp_path, short=True, lead_h="6", lag_h="6")
+    _feed(strat, ctx, UNLOCK - 6 * H, "0.1")
+    _feed(strat, ctx, UNLOCK - 5 * H, "0.1025")
+    assert _reasons(ctx) == [("sell", "unlock_ahead"), ("buy", "stop_loss")]
+    for k in range(1, 12):
+        _feed(strat, ctx, UNLOCK - 5 * H + k * H, "0.1")
+    assert len(ctx.intents) == 2
+
+
+def test_nothing_is_sent_while_an_order_of_the_strategy_is_working(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    ctx.open_orders = 1
+    _feed(strat, ctx, T0, "0.1")
+    assert ctx.intents == []
+
+
+def test_an_entry_under_min_order_usd_is_not_sent(tmp_path):
+    strat, ctx = _strategy(tmp_path, quote_usd="100")  # 0.196 BTC = 19.60 USD < 50
+    _feed(strat, ctx, T0, "0.1")
+    assert ctx.intents == []
+
+
+def test_state_round_trip_resumes_the_same_decisions(tmp_path):
+    strat, ctx = _strategy(tmp_path, reentry_cooldown_h="6")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.098")  # stop: cooldown until T0 + 300_000 + 6 h
+    resumed, ctx2 = _strategy(tmp_path, reentry_cooldown_h="6")
+    resumed.restore(strat.state())
+    ctx2.positions, ctx2.balances = ctx.positions, ctx.balances
+    _feed(resumed, ctx2, T0 + 3 * H, "0.098")
+    assert ctx2.intents == []  # still cooling down after the restart
+    _feed(resumed, ctx2, T0 + 300_000 + 6 * H, "0.098")
+    assert _reasons(ctx2) == [("buy", "outside_unlock_window")]
+
+
+def test_a_trailing_stop_armed_before_a_restart_stays_armed(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.104")
+    state = strat.state()
+    assert state["slots"]["ETH/BTC"]["tracker"]["trailing_armed"] is True
+    resumed, ctx2 = _strategy(tmp_path)
+    resumed.restore(state)
+    ctx2.positions, ctx2.balances = ctx.positions, ctx.balances
+    _feed(resumed, ctx2, T0 + 600_000, "0.10244")
+    assert _reasons(ctx2) == [("sell", "trailing_stop")]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"lead_h": "-1"}, "strategy param lead_h = -1: must be in [0, 720]"),
+        ({"position_pct": "0"}, "strategy param position_pct = 0: must be in [0.1, 100]"),
+        ({"short": "yes"}, "strategy param short = 'yes': must be true or false"),
+        ({"leadh": "1"}, "unknown token_unlock params ['leadh']"),
+        ({"symbols": ["ADA/BTC"]}, "ADA/BTC has no unlock of at least min_supply_pct=2%"),
+        ({"symbols": "ETH/BTC"}, "must be a list of 1-100 symbols"),
+    ],
+)
+def test_bad_params_are_refused_naming_the_param(tmp_path, params, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        _strategy(tmp_path, **params)
+
+
+def test_a_missing_calendar_param_or_file_is_refused():
+    with pytest.raises(ValueError, match="strategy param calendar is missing"):
+        create("token_unlock", "u", "paper", "ETH/BTC", {})
+    with pytest.raises(ValueError, match=r"unlock calendar nope\.csv does not exist"):
+        create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "nope.csv"})

@@ -1,0 +1,127 @@
+"""The unlock calendar: CSV and JSON files validated row by row, with one line per problem."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeguard.strategies.token_unlock import CalendarError, load_calendar, parse_calendar
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "token,unlock_time_utc,amount,pct_of_supply,source_url,note"
+GOOD = "ETH,2018-01-14T12:00:00Z,3000000,3.1,https://example.com/eth,EXAMPLE"
+
+
+def _csv(tmp_path: Path, *lines: str) -> Path:
+    p = tmp_path / "cal.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_a_good_csv_row_becomes_an_event_in_utc(tmp_path):
+    (event,) = load_calendar(_csv(tmp_path, "# a comment", HEADER, GOOD))
+    assert event.token == "ETH"
+    assert event.unlock_ms == 1515931200000  # 2018-01-14T12:00:00Z
+    assert event.when == "2018-01-14T12:00:00Z"
+    assert event.amount == Decimal(3000000) and event.pct_of_supply == Decimal("3.1")
+    assert event.source_url == "https://example.com/eth" and event.note == "EXAMPLE"
+
+
+def test_a_time_without_offset_is_taken_as_utc(tmp_path):
+    row = GOOD.replace("2018-01-14T12:00:00Z", "2018-01-14 12:00")
+    (event,) = load_calendar(_csv(tmp_path, HEADER, row))
+    assert event.unlock_ms == 1515931200000
+
+
+def test_every_bad_row_is_reported_with_its_line_field_and_value(tmp_path):
+    path = _csv(
+        tmp_path,
+        HEADER,
+        GOOD,
+        "eth!,2018-01-15T00:00:00Z,5,1,https://example.com/x,",
+        "ADA,15/01/2018,5,1,https://example.com/x,",
+        "ADA,2018-01-15T00:00:00+02:00,5,1,https://example.com/x,",
+        "LTC,2018-01-16T00:00:00Z,-5,1,https://example.com/x,",
+        "XLM,2018-01-16T00:00:00Z,5,150,https://example.com/x,",
+        "TRX,2018-01-16T00:00:00Z,5,1,ftp://example.com/x,",
+        "NXT,2018-01-16T00:00:00Z,5",
+    )
+    with pytest.raises(CalendarError) as err:
+        load_calendar(path)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "unlock calendar has bad rows:"
+    text = str(err.value)
+    assert f"{path} line 3: token = 'eth!'" in text
+    assert f"{path} line 4: unlock_time_utc = '15/01/2018'" in text
+    assert f"{path} line 5: unlock_time_utc = '2018-01-15T00:00:00+02:00'" in text
+    assert f"{path} line 6: amount = '-5': expected a number above 0" in text
+    assert f"{path} line 7: pct_of_supply = '150': expected a number in (0, 100]" in text
+    assert f"{path} line 8: source_url = 'ftp://example.com/x'" in text
+    assert f"{path} line 9: 3 fields, the header has 6" in text
+    assert len(lines) == 8  # the good row raises nothing
+
+
+def test_a_repeated_token_and_time_is_refused(tmp_path):
+    with pytest.raises(CalendarError, match="line 3: ETH at 2018-01-14T12:00:00Z repeats line 2"):
+        load_calendar(_csv(tmp_path, HEADER, GOOD, GOOD))
+
+
+def test_missing_and_unknown_columns_name_the_header(tmp_path):
+    with pytest.raises(CalendarError) as err:
+        load_calendar(_csv(tmp_path, "token,when,amount,pct_of_supply,source_url", GOOD))
+    assert "header (line 1): missing ['unlock_time_utc']; unknown ['when']" in str(err.value)
+
+
+def test_a_header_without_rows_and_an_empty_file_are_refused(tmp_path):
+    with pytest.raises(CalendarError, match="no events"):
+        load_calendar(_csv(tmp_path, HEADER))
+    with pytest.raises(CalendarError, match="no header and no rows"):
+        load_calendar(_csv(tmp_path, "# only a comment"))
+
+
+def test_missing_file_and_other_suffix_are_one_line_errors(tmp_path):
+    with pytest.raises(CalendarError, match="does not exist"):
+        load_calendar(tmp_path / "nope.csv")
+    with pytest.raises(CalendarError, match=r"expected a \.csv or \.json file, got '\.txt'"):
+        load_calendar(tmp_path / "cal.txt")
+
+
+def test_a_json_calendar_is_read_and_checked_per_event(tmp_path):
+    good = {
+        "token": "ADA",
+        "unlock_time_utc": "2018-01-17T00:00:00Z",
+        "amount": 1300000000,
+        "pct_of_supply": 5,
+        "source_url": "https://example.com/ada",
+    }
+    p = tmp_path / "cal.json"
+    p.write_text(json.dumps({"events": [good]}), encoding="utf-8")
+    (event,) = load_calendar(p)
+    assert (event.token, event.pct_of_supply) == ("ADA", Decimal(5))
+    bad = dict(good, pct_of_supply=0)
+    p.write_text(json.dumps([good, bad, "x"]), encoding="utf-8")
+    with pytest.raises(CalendarError) as err:
+        load_calendar(p)
+    assert "event 2: pct_of_supply = '0'" in str(err.value)
+    assert "event 3: expected an object, got str" in str(err.value)
+
+
+def test_many_bad_rows_are_capped_in_the_message():
+    rows = "\n".join(f"ETH,2018-01-{d:02d}T00:00:00Z,1,0,https://e.com/x," for d in range(1, 26))
+    with pytest.raises(CalendarError) as err:
+        parse_calendar(HEADER + "\n" + rows, "cal.csv", "csv")
+    assert str(err.value).endswith("... and 5 more")
+
+
+def test_the_sample_calendar_is_valid_and_labelled_as_examples():
+    path = ROOT / "examples" / "unlock_calendar.csv"
+    events = load_calendar(path)
+    assert {e.token for e in events} >= {"ETH", "ADA", "LTC", "XLM"}
+    assert all(e.note.startswith("EXAMPLE") for e in events)
+    assert all(e.source_url.startswith("https://example.com/EXAMPLE/") for e in events)
+    assert "none is a real token unlock" in path.read_text(encoding="utf-8")
+    # inside the window of the bundled BTC-quoted 5-minute candles
+    assert all(1515560100000 < e.unlock_ms < 1517287800000 for e in events)
