@@ -120,3 +120,13 @@ def test_roi_per_day_spreads_roi_over_days_to_the_later_settlement() -> None:
     assert opp.roi_pct == opp.profit / opp.capital * 100
     assert opp.roi_per_day_pct == opp.roi_pct / opp.days_locked
     assert opp.days_locked > 1
+
+
+def test_best_skips_pairs_below_the_minimum_roi() -> None:
+    s = _scanner()
+    s.update_book("k", "KXFED:YES/USD", [(D("0.40"), D(10))])
+    s.update_book("pm", "fed-above-4:NO/PUSD", [(D("0.55"), D(10))])
+    # ROI is 0.2805 / 9.7195 = 2.886 %
+    found = s.best(NOW, D(2))
+    assert found is not None and found.pair_id == "fed"
+    assert s.best(NOW, D(3)) is None

@@ -146,7 +146,7 @@ class _Book:
             p = int(price * MICRO)
             if hundredths <= 0 or not 0 < p < MICRO:
                 continue
-            k = fees.k18(p)
+            k = _k18(fees, p)
             h += hundredths
             cost += p * hundredths
             w += hundredths * k
@@ -170,8 +170,19 @@ class _Book:
         return cost, fee_micro(kalshi, w, r), i
 
 
-# (profit in 1e-8 $, direction, contracts)
-_Score = tuple[int, int, int]
+_K18: dict[tuple[FeeModel, int], int] = {}
+
+
+def _k18(fees: FeeModel, price_micro: int) -> int:
+    key = (fees, price_micro)
+    got = _K18.get(key)
+    if got is None:
+        got = _K18[key] = fees.k18(price_micro)
+    return got
+
+
+# (profit in 1e-8 $, direction, contracts, capital in 1e-8 $)
+_Score = tuple[int, int, int, int]
 
 
 class PairScanner:
@@ -214,14 +225,14 @@ class PairScanner:
         for d, (a, b) in enumerate(pair.directions):
             got = self._best_size(pair, a, b)
             if got is not None and (best is None or got[0] > best[0]):
-                best = (got[0], d, got[1])
+                best = (got[0], d, got[1], got[2])
         if best is None:
             self.scores.pop(pair.pair_id, None)
         else:
             self.scores[pair.pair_id] = best
 
-    def _best_size(self, pair: ScanPair, a: PairLeg, b: PairLeg) -> tuple[int, int] | None:
-        """Return (profit in 1e-8 $, contracts) of the most profitable size, if any profits."""
+    def _best_size(self, pair: ScanPair, a: PairLeg, b: PairLeg) -> tuple[int, int, int] | None:
+        """Return (profit, contracts, capital) of the most profitable size (1e-8 $), if any."""
         ba = self._books.get((a.venue, a.symbol))
         bb = self._books.get((b.venue, b.symbol))
         if ba is None or bb is None or not ba.prices or not bb.prices:
@@ -230,7 +241,7 @@ class PairScanner:
             return None  # the cheapest pair already costs $1 or more: the common case, fast
         ka, kb = a.fees.dialect == "kalshi", b.fees.dialect == "kalshi"
         i = j = 0
-        best: tuple[int, int] | None = None
+        best: tuple[int, int, int] | None = None
         cap = pair.max_contracts * 100
         while i < len(ba.prices) and j < len(bb.prices):
             if ba.prices[i] + bb.prices[j] >= MICRO:
@@ -242,7 +253,7 @@ class PairScanner:
                 cost_b, fee_b, _ = bb.take(n * 100, kb)
                 profit = n * _E8 - cost_a - cost_b - (fee_a + fee_b) * 100
                 if profit > 0 and (best is None or profit > best[0]):
-                    best = (profit, n)
+                    best = (profit, n, n * _E8 - profit)
             if edge_h >= cap:
                 break
             if ba.cum_h[i] == edge_h:
@@ -256,7 +267,7 @@ class PairScanner:
         score = self.scores.get(pair_id)
         if score is None:
             return None
-        profit8, d, n = score
+        profit8, d, n, _ = score
         pair = self.pairs[pair_id]
         legs = tuple(self._plan(leg, n) for leg in pair.directions[d])
         days = Decimal(max(pair.settles_at_ms - now_ms, DAY_MS)) / DAY_MS
@@ -290,13 +301,16 @@ class PairScanner:
         self, now_ms: int, min_roi_pct: Decimal = ZERO, skip: frozenset[str] = frozenset()
     ) -> PairOpportunity | None:
         """Return the profitable opportunity with the best ROI per day at or above the minimum."""
-        found: PairOpportunity | None = None
-        for pair_id in self.scores:
-            if pair_id in skip:
+        floor = float(min_roi_pct) / 100
+        best_id, best_key = "", 0.0
+        for pair_id, (profit8, _, _, capital8) in self.scores.items():
+            roi = profit8 / capital8
+            if pair_id in skip or roi < floor:
                 continue
-            opp = self.opportunity(pair_id, now_ms)
-            if opp is None or opp.roi_pct < min_roi_pct:
-                continue
-            if found is None or opp.roi_per_day_pct > found.roi_per_day_pct:
-                found = opp
+            days = max(self.pairs[pair_id].settles_at_ms - now_ms, DAY_MS) / DAY_MS
+            if not best_id or roi / days > best_key:
+                best_id, best_key = pair_id, roi / days
+        found = self.opportunity(best_id, now_ms) if best_id else None
+        if found is not None and found.roi_pct < min_roi_pct:  # float ranking, Decimal verdict
+            return None
         return found
