@@ -28,6 +28,9 @@ def add_pm_parser(sub: Any) -> None:
     )
     markets.add_argument("--config", default=None, help="TOML config file")
     markets.set_defaults(func=cmd_pm_markets)
+    from tradeguard.cli.pm_arb import add_pm_arb_parsers
+
+    add_pm_arb_parsers(pm_sub)
 
 
 def cmd_pm_markets(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Polymarket <-> Kalshi arbitrage on human-mapped pairs: both legs or neither."""

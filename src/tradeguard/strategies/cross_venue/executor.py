@@ -1,0 +1,414 @@
+"""Both legs or neither: the thinner leg first as FOK, the other as FOK, else unwind or hold.
+
+```python
+executor = PairExecutor({"pm": pm_gateway, "kalshi": k_gateway}, "pmarb", PairExecConfig(),
+                        limits=PairLimits(), book=LimitBook(), refusal=lambda pair_id, now: "")
+attempt = await executor.execute(opportunity)     # one arb_executions row, whatever happens
+```
+
+One attempt:
+- the pair's map entry must still allow trading (reviewed, review not expired), the strategy's
+  limits must pass (trimming the size to the caps' room), and the risk engine's cycle check must
+  approve both legs as one; each leg still passes the risk check and the journal on submit;
+- the leg with less depth at its limit goes first, fill-or-kill at the worst level its size
+  needs; if it does not fill, nothing is at risk (`failed`);
+- the second leg goes fill-or-kill at the highest price that still keeps `min_edge_usd` per
+  contract pair given what the first leg actually cost (fees at that price included);
+- if the second leg does not fill, the first is sold back (IOC) no lower than the price that
+  keeps the loss within `max_unwind_loss_usd` (`unwound`); what does not sell is held and a
+  critical `arb.held` event says what, where and why (`held`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.limits import (
+    LimitBook,
+    OpenPair,
+    PairLimits,
+    check_limits,
+)
+from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
+from tradeguard.strategies.gateway import ExecutionGateway
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+
+
+class PairExecConfig(BaseModel):
+    """`[strategies.params.exec]` of a cross_venue strategy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    leg_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # The second leg's limit keeps at least this profit per contract pair, in USD.
+    min_edge_usd: Decimal = Field(default=ZERO, ge=0, lt=1)
+    # Most an unwind of a lone first leg may lose (prices and fees), in USD.
+    max_unwind_loss_usd: Decimal = Field(default=Decimal(5), ge=0, le=Decimal(100_000))
+
+
+class PairExecutor:
+    """Execute pair opportunities through two venues' execution gateways, one at a time."""
+
+    def __init__(
+        self,
+        gateways: Mapping[str, ExecutionGateway],
+        strategy_id: str,
+        config: PairExecConfig | None = None,
+        *,
+        limits: PairLimits | None = None,
+        book: LimitBook | None = None,
+        fees: Mapping[str, FeeModel] | None = None,
+        refusal: Callable[[str, int], str] | None = None,
+        mode: str = "PAPER",
+    ) -> None:
+        self.gateways = dict(gateways)
+        self.strategy_id = strategy_id
+        self.config = config or PairExecConfig()
+        self.limits = limits or PairLimits()
+        self.book = book or LimitBook()
+        self.fees = dict(fees or {})
+        self.refusal = refusal or (lambda _pair, _now: "")
+        self.mode = mode
+        self.attempts: list[PairAttempt] = []
+        self._lock = asyncio.Lock()
+        self._clock = next(iter(self.gateways.values()))
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether a pair is being executed now."""
+        return self._lock.locked()
+
+    def _fee(self, venue: str) -> FeeModel:
+        found = self.fees.get(venue)
+        if found is None:
+            kind = self.gateways[venue].venue_kind
+            found = FeeModel.default("kalshi" if "kalshi" in kind else "polymarket")
+        return found
+
+    async def execute(self, opp: PairOpportunity) -> PairAttempt:
+        """Run one attempt and record it; never raises for a venue's no."""
+        now = self._clock.now_ms()
+        rec = PairAttempt(
+            self.strategy_id,
+            opp.pair_id,
+            opp.event,
+            opp.direction,
+            self.mode,
+            opp.contracts,
+            opp.edge,
+            opp.profit,
+            opp.roi_pct,
+            ts=now,
+        )
+        started = time.perf_counter()
+        if self._lock.locked():
+            rec.reason = "pair rejected: another pair is still executing"
+        else:
+            async with self._lock:
+                try:
+                    await self._run(rec, opp, started)
+                except Exception as exc:  # the record is written whatever broke
+                    log.exception("pair %s failed", opp.pair_id)
+                    rec.reason = f"pair aborted by an error: {exc!r}"
+                    rec.outcome = "held" if any(leg.filled for leg in rec.legs) else "failed"
+                    if rec.outcome == "held":
+                        self._hold(rec, rec.legs[0])
+        rec.latency_ms = (time.perf_counter() - started) * 1000
+        return self._finish(rec)
+
+    async def _run(self, rec: PairAttempt, opp: PairOpportunity, started: float) -> None:
+        why = self.refusal(opp.pair_id, rec.ts)
+        if why:
+            rec.code, rec.reason = "PAIR_REFUSED", f"pair rejected: {why}"
+            return
+        verdict = check_limits(self.limits, self.book, opp, rec.ts)
+        if not verdict.ok:
+            rec.code, rec.reason = verdict.code, verdict.reason
+            return
+        n = rec.contracts = verdict.contracts
+        rec.expected_profit = opp.edge * n
+        first_plan, second_plan = sorted(opp.legs, key=lambda leg: leg.depth_at_limit)
+        intents = [self._intent(p.venue, p.symbol, Side.BUY, n, p.limit_price) for p in opp.legs]
+        cost = opp.capital * n / opp.contracts
+        fees = sum((leg.fee for leg in opp.legs), ZERO) * n / opp.contracts
+        gross_pct = (n - cost + fees) / cost * HUNDRED
+        decision = self.gateways[first_plan.venue].check_cycle(
+            intents, gross_pct, fees / cost * HUNDRED, cost
+        )
+        if not decision.approved:
+            rec.code = decision.code
+            rec.reason = decision.reason or f"pair rejected by risk: {decision.code}"
+            return
+        first = await self._send(
+            "first",
+            first_plan.venue,
+            first_plan.symbol,
+            Side.BUY,
+            n,
+            first_plan.limit_price,
+            TimeInForce.FOK,
+        )
+        rec.legs.append(first)
+        if first.filled <= 0:
+            rec.outcome = "rejected" if first.status in ("not_sent", "denied") else "failed"
+            rec.reason = first.reason or f"first leg {first.symbol} filled nothing"
+            return
+        held = first.filled
+        limit = self._second_limit(second_plan, first, held)
+        if limit is None:
+            second = PairLegResult(
+                "second",
+                second_plan.venue,
+                second_plan.symbol,
+                Side.BUY,
+                held,
+                ZERO,
+                reason="no price keeps the edge after leg one",
+            )
+        else:
+            second = await self._send(
+                "second",
+                second_plan.venue,
+                second_plan.symbol,
+                Side.BUY,
+                held,
+                limit,
+                TimeInForce.FOK,
+            )
+        rec.legs.append(second)
+        rec.decision_to_acks_ms = (time.perf_counter() - started) * 1000
+        if second.filled >= held:
+            self._completed(rec, opp, first, second)
+            return
+        rec.reason = second.reason or f"second leg {second.symbol} did not fill"
+        await self._unwind(rec, first, held - second.filled)
+
+    def _completed(
+        self, rec: PairAttempt, opp: PairOpportunity, first: PairLegResult, second: PairLegResult
+    ) -> None:
+        n = first.filled
+        rec.capital = -(first.cash + second.cash)
+        rec.fees = first.fee + second.fee
+        rec.actual_profit = n - rec.capital
+        rec.actual_edge = rec.actual_profit / n
+        rec.outcome = "completed"
+        by_venue = {leg.venue: leg.symbol for leg in (first, second)}
+        venues = (opp.legs[0].venue, opp.legs[1].venue)
+        self.book.record_trade(rec.ts)
+        self.book.open.append(
+            OpenPair(
+                opp.pair_id,
+                opp.event,
+                opp.direction,
+                n,
+                rec.capital,
+                opp.settles_at_ms,
+                venues,
+                (by_venue[venues[0]], by_venue[venues[1]]),
+            )
+        )
+
+    def _second_limit(self, plan: LegPlan, first: PairLegResult, n: Decimal) -> Decimal | None:
+        """Return the highest tick price for the second leg that keeps min_edge_usd, if any."""
+        inst = self.gateways[plan.venue].instrument(plan.symbol)
+        tick = inst.price_tick if inst is not None else CENT
+        paid = -first.cash / first.filled  # per contract, fee included
+        fees = self._fee(plan.venue)
+        price = ((ONE - paid - self.config.min_edge_usd) / tick).to_integral_value(
+            rounding=ROUND_FLOOR
+        ) * tick
+        price = min(price, ONE - tick)
+        while price > 0:
+            fee = fees.order_fee([(price, n)]) / n
+            if ONE - paid - price - fee >= self.config.min_edge_usd:
+                return price
+            price -= tick
+        return None
+
+    async def _unwind(self, rec: PairAttempt, first: PairLegResult, amount: Decimal) -> None:
+        """Sell back `amount` of the first leg within the loss cap, else hold it and alert."""
+        cap = self.config.max_unwind_loss_usd
+        cost = -first.cash * amount / first.filled
+        inst = self.gateways[first.venue].instrument(first.symbol)
+        tick = inst.price_tick if inst is not None else CENT
+        fees = self._fee(first.venue)
+        floor = ((cost - cap) / amount / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+        price = max(floor, tick)
+        while price < ONE and cost - (amount * price - fees.order_fee([(price, amount)])) > cap:
+            price += tick
+        if price >= ONE:
+            leg = PairLegResult(
+                "unwind",
+                first.venue,
+                first.symbol,
+                Side.SELL,
+                amount,
+                ZERO,
+                reason="no sell price keeps the loss within the cap",
+            )
+        else:
+            leg = await self._send(
+                "unwind", first.venue, first.symbol, Side.SELL, amount, price, TimeInForce.IOC
+            )
+        rec.legs.append(leg)
+        sold_cost = cost * leg.filled / amount
+        rec.actual_profit = leg.cash - sold_cost if leg.filled else ZERO
+        rec.fees = first.fee * (leg.filled / first.filled) + leg.fee
+        self.book.record_trade(rec.ts, rec.actual_profit)
+        left = amount - leg.filled
+        if left > 0:
+            rec.held[first.symbol] = left
+            rec.capital = cost * left / amount
+            rec.outcome = "held"
+            self._hold(rec, leg)
+        else:
+            rec.outcome = "unwound"
+
+    def _intent(
+        self,
+        venue: str,
+        symbol: str,
+        side: Side,
+        amount: Decimal,
+        price: Decimal,
+        tif: TimeInForce = TimeInForce.FOK,
+        role: str = "leg",
+    ) -> OrderIntent:
+        return OrderIntent(
+            strategy_id=self.strategy_id,
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            amount=amount,
+            type=OrderType.LIMIT,
+            price=price,
+            time_in_force=tif,
+            signal={"arb": role, "kind": "cross_venue"},
+            tag=ARB_UNWIND_TAG if role == "unwind" else f"arb-{role}",
+        )
+
+    async def _send(
+        self,
+        role: str,
+        venue: str,
+        symbol: str,
+        side: Side,
+        amount: Decimal,
+        price: Decimal,
+        tif: TimeInForce,
+    ) -> PairLegResult:
+        leg = PairLegResult(role, venue, symbol, side, amount, price)
+        gateway = self.gateways[venue]
+        started = time.perf_counter()
+        result = await gateway.submit(self._intent(venue, symbol, side, amount, price, tif, role))
+        order = result.order
+        if order is not None:
+            leg.client_order_id = order.client_order_id
+        if not result.ok or order is None:
+            leg.status = "denied" if result.status == "denied" else "rejected"
+            leg.reason = f"{role} leg {symbol} on {venue} {result.status}: {result.reason}"
+            leg.latency_ms = (time.perf_counter() - started) * 1000
+            return leg
+        cid = order.client_order_id
+        final = await gateway.wait_terminal(cid, self.config.leg_timeout_s)
+        if final is not None and not final.status.is_terminal:
+            await gateway.cancel(cid)
+            final = await gateway.wait_terminal(cid, self.config.leg_timeout_s)
+        leg.latency_ms = (time.perf_counter() - started) * 1000
+        order = final or order
+        leg.status = order.status.value
+        fills = gateway.fills(cid)
+        if fills:
+            leg.filled = sum((f.amount for f in fills), ZERO)
+            leg.avg_price = sum((f.amount * f.price for f in fills), ZERO) / leg.filled
+            leg.fee = sum((f.fee for f in fills), ZERO)
+        else:
+            leg.filled, leg.avg_price, leg.fee = order.filled, order.avg_price, order.fee
+        if order.status is not OrderStatus.FILLED:
+            leg.reason = (
+                f"{role} leg {symbol} on {venue} {leg.status}: filled {leg.filled} of {amount} "
+                f"within {price}" + (f" ({order.reason})" if order.reason else "")
+            )
+        gateway.forget(cid)
+        return leg
+
+    def _hold(self, rec: PairAttempt, leg: PairLegResult) -> None:
+        held = ", ".join(f"{q} {s}" for s, q in rec.held.items()) or leg.symbol
+        self.gateways[leg.venue].publish(
+            Event(
+                EventKind.ARB_HELD,
+                self._clock.now_ms(),
+                {
+                    "path": f"{rec.pair_id} d{rec.direction}",
+                    "pair_id": rec.pair_id,
+                    "mode": self.mode,
+                    "held": {s: str(q) for s, q in rec.held.items()},
+                    "reason": rec.reason,
+                    "message": (
+                        f"[{self.mode}] pair {rec.pair_id}: {held} held unhedged on {leg.venue} "
+                        f"(second leg failed, unwind did not fill within max_unwind_loss_usd="
+                        f"{self.config.max_unwind_loss_usd}); sell it or hedge it by hand"
+                    ),
+                },
+                leg.venue,
+                leg.symbol,
+                self.strategy_id,
+                "critical",
+            )
+        )
+
+    def _finish(self, rec: PairAttempt) -> PairAttempt:
+        gateway = next(iter(self.gateways.values()))
+        rec.record_id = gateway.record_execution(rec.to_row())
+        if any(leg.filled for leg in rec.legs):
+            symbols = tuple(dict.fromkeys(leg.symbol for leg in rec.legs))
+            gateway.observe_cycle(
+                symbols, rec.actual_profit if rec.outcome != "completed" else ZERO, rec.ts
+            )
+        severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
+        why = f" ({rec.reason})" if rec.reason else ""
+        edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
+        gateway.publish(
+            Event(
+                EventKind.ARB_EXECUTION,
+                gateway.now_ms(),
+                {
+                    "record_id": rec.record_id,
+                    "kind": "cross_venue",
+                    "mode": rec.mode,
+                    "path": f"{rec.pair_id} d{rec.direction}",
+                    "pair_id": rec.pair_id,
+                    "outcome": rec.outcome,
+                    "reason": rec.reason,
+                    "contracts": str(rec.contracts),
+                    "expected_edge": str(rec.expected_edge),
+                    "actual_edge": str(rec.actual_edge),
+                    "actual_profit": str(rec.actual_profit),
+                    "start_asset": "USD",
+                    "message": (
+                        f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "
+                        f"{rec.contracts} contracts, edge {edge} USD per pair{why}"
+                    ),
+                },
+                rec.legs[0].venue if rec.legs else "",
+                rec.legs[0].symbol if rec.legs else "",
+                self.strategy_id,
+                severity.get(rec.outcome, "info"),
+            )
+        )
+        self.attempts.append(rec)
+        return rec

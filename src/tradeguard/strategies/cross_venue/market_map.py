@@ -1,0 +1,241 @@
+"""The human-curated map of Polymarket <-> Kalshi pairs: the only source of what may be traded.
+
+```python
+book = load_market_map("examples/pm_map.toml")
+pair = book.pairs["fed-dec-above-4"]
+why = pair.refusal(now_ms)        # "" when the pair may be traded, else why not
+```
+
+Pairs are never matched by title. Each entry names the Polymarket market (slug and token ids) and
+the Kalshi ticker, how YES on one side maps to the other (`orientation`), each side's resolution
+source, time and void rule, and who reviewed the pairing and until when the review holds. A pair
+that is unreviewed, whose review has expired, or whose two sides void differently is refused.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from tradeguard.model.errors import ConfigError
+
+Orientation = Literal["same", "inverted"]
+VOID_RULES = ("50-50", "refund", "none")
+_PAIR_KEYS = {
+    "id",
+    "event",
+    "orientation",
+    "reviewed_by",
+    "reviewed_at",
+    "review_expires_at",
+    "close_tolerance_s",
+    "notes",
+    "polymarket",
+    "kalshi",
+}
+_SIDE_KEYS = {
+    "polymarket": {
+        "market",
+        "yes_token",
+        "no_token",
+        "resolution_source",
+        "resolves_at",
+        "void_rule",
+    },
+    "kalshi": {"ticker", "resolution_source", "resolves_at", "void_rule"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MapSide:
+    """One venue's half of a pair: its market, how and when it resolves, what voids it."""
+
+    market: str  # Polymarket slug or Kalshi ticker
+    resolution_source: str
+    resolves_at_ms: int
+    void_rule: str
+    yes_token: str = ""
+    no_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MappedPair:
+    """Two markets a human says are the same contract (or each other's inverse)."""
+
+    id: str
+    event: str
+    orientation: Orientation
+    polymarket: MapSide
+    kalshi: MapSide
+    reviewed_by: str
+    reviewed_at_ms: int
+    review_expires_at_ms: int
+    close_tolerance_s: int
+
+    @property
+    def settles_at_ms(self) -> int:
+        """Return the later of the two resolution times (capital is locked until then)."""
+        return max(self.polymarket.resolves_at_ms, self.kalshi.resolves_at_ms)
+
+    def refusal(self, now_ms: int) -> str:
+        """Return why this pair may not be traded at `now_ms`, or "" when it may."""
+        if not self.reviewed_by or not self.reviewed_at_ms:
+            return f"pair {self.id}: not reviewed (set reviewed_by and reviewed_at after a review)"
+        if now_ms >= self.review_expires_at_ms:
+            return (
+                f"pair {self.id}: review by {self.reviewed_by} expired at "
+                f"{_iso(self.review_expires_at_ms)}; review it again and move review_expires_at"
+            )
+        if self.polymarket.void_rule != self.kalshi.void_rule:
+            return (
+                f"pair {self.id}: void rules differ (polymarket {self.polymarket.void_rule!r}, "
+                f"kalshi {self.kalshi.void_rule!r}); a void on one side would not hedge the other"
+            )
+        gap_s = abs(self.polymarket.resolves_at_ms - self.kalshi.resolves_at_ms) / 1000
+        if gap_s > self.close_tolerance_s:
+            return (
+                f"pair {self.id}: resolution times differ by {gap_s:.0f} s, beyond "
+                f"close_tolerance_s={self.close_tolerance_s}"
+            )
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketMap:
+    """Every mapped pair by id, and the file it came from."""
+
+    pairs: dict[str, MappedPair]
+    source: str = ""
+
+    def tradeable(self, now_ms: int) -> list[MappedPair]:
+        """Return the pairs that may be traded now (reviewed, unexpired, same void rule)."""
+        return [p for p in self.pairs.values() if not p.refusal(now_ms)]
+
+
+def load_market_map(path: str | Path) -> MarketMap:
+    """Read and check a map file; ConfigError names the file, the pair, the key and the value."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"market map {p}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"market map {p}: not valid TOML ({exc})") from None
+    return parse_market_map(doc, str(p))
+
+
+def parse_market_map(doc: dict[str, Any], source: str = "market map") -> MarketMap:
+    """Build a MarketMap from parsed TOML (`[[pairs]]` entries)."""
+    unknown = sorted(set(doc) - {"pairs"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; expected [[pairs]]")
+    raw = doc.get("pairs", [])
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{source}: no [[pairs]] entry; add at least one reviewed pair")
+    pairs: dict[str, MappedPair] = {}
+    seen_markets: dict[str, str] = {}
+    for i, entry in enumerate(raw):
+        pair = _pair(entry, f"{source}: pairs[{i}]")
+        if pair.id in pairs:
+            raise ConfigError(f"{source}: pairs[{i}].id = {pair.id!r} is used twice")
+        for market in (f"pm:{pair.polymarket.market}", f"k:{pair.kalshi.market}"):
+            if market in seen_markets:
+                raise ConfigError(
+                    f"{source}: pairs[{i}] maps {market.split(':', 1)[1]!r} again (already in "
+                    f"pair {seen_markets[market]!r}); a market belongs to one pair"
+                )
+            seen_markets[market] = pair.id
+        pairs[pair.id] = pair
+    return MarketMap(pairs, source)
+
+
+def _pair(entry: Any, where: str) -> MappedPair:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(entry) - _PAIR_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(_PAIR_KEYS)}")
+    pair_id = _text(entry, "id", where)
+    where = f"{where} ({pair_id})"
+    orientation = entry.get("orientation", "same")
+    if orientation not in ("same", "inverted"):
+        raise ConfigError(
+            f"{where}.orientation = {orientation!r}: must be 'same' (YES is YES) or 'inverted' "
+            "(Polymarket YES is Kalshi NO)"
+        )
+    tolerance = entry.get("close_tolerance_s", 3600)
+    if not isinstance(tolerance, int) or not 0 <= tolerance <= 7 * 86_400:
+        raise ConfigError(
+            f"{where}.close_tolerance_s = {tolerance!r}: must be an integer in [0, 604800] s"
+        )
+    reviewed_by = str(entry.get("reviewed_by", "")).strip()
+    reviewed_at = _time(entry, "reviewed_at", where) if "reviewed_at" in entry else 0
+    expires = _time(entry, "review_expires_at", where) if "review_expires_at" in entry else 0
+    if reviewed_at and expires and expires <= reviewed_at:
+        raise ConfigError(
+            f"{where}.review_expires_at = {_iso(expires)}: must be after reviewed_at "
+            f"{_iso(reviewed_at)}"
+        )
+    return MappedPair(
+        id=pair_id,
+        event=str(entry.get("event", pair_id)),
+        orientation=orientation,
+        polymarket=_side(entry, "polymarket", where),
+        kalshi=_side(entry, "kalshi", where),
+        reviewed_by=reviewed_by,
+        reviewed_at_ms=reviewed_at,
+        review_expires_at_ms=expires,
+        close_tolerance_s=tolerance,
+    )
+
+
+def _side(entry: dict[str, Any], venue: str, where: str) -> MapSide:
+    raw = entry.get(venue)
+    where = f"{where}.{venue}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: missing; each pair names both sides")
+    unknown = sorted(set(raw) - _SIDE_KEYS[venue])
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(_SIDE_KEYS[venue])}")
+    void = raw.get("void_rule")
+    if void not in VOID_RULES:
+        raise ConfigError(f"{where}.void_rule = {void!r}: must be one of {list(VOID_RULES)}")
+    side = MapSide(
+        market=_text(raw, "market" if venue == "polymarket" else "ticker", where),
+        resolution_source=_text(raw, "resolution_source", where),
+        resolves_at_ms=_time(raw, "resolves_at", where),
+        void_rule=void,
+        yes_token=_text(raw, "yes_token", where) if venue == "polymarket" else "",
+        no_token=_text(raw, "no_token", where) if venue == "polymarket" else "",
+    )
+    if side.yes_token and side.yes_token == side.no_token:
+        raise ConfigError(f"{where}: yes_token and no_token are the same ({side.yes_token!r})")
+    return side
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key} = {value!r}: required, a non-empty string")
+    return value.strip()
+
+
+def _time(raw: dict[str, Any], key: str, where: str) -> int:
+    value = raw.get(key)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    else:
+        raise ConfigError(
+            f"{where}.{key} = {value!r}: required, a TOML date or date-time such as "
+            "2026-12-17T19:00:00Z"
+        )
+    return int(moment.timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

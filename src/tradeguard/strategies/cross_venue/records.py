@@ -1,0 +1,143 @@
+"""What one pair attempt did, as one `arb_executions` row (`cycle.kind = "cross_venue"`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO
+
+PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
+KIND = "cross_venue"
+
+
+@dataclass(slots=True)
+class PairLegResult:
+    """One order of a pair attempt (a leg or the unwind) and what it did."""
+
+    role: str  # "first" | "second" | "unwind"
+    venue: str
+    symbol: str
+    side: Side
+    contracts: Decimal
+    limit_price: Decimal
+    filled: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    fee: Decimal = ZERO
+    status: str = "not_sent"
+    client_order_id: str = ""
+    latency_ms: float = 0.0
+    reason: str = ""
+
+    @property
+    def cash(self) -> Decimal:
+        """Return cash out (a buy, fee included) or in (a sell, fee deducted); buys negative."""
+        gross = self.filled * self.avg_price
+        return -(gross + self.fee) if self.side is Side.BUY else gross - self.fee
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the leg as JSON-safe data (Decimals as strings)."""
+        return {
+            "role": self.role,
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "contracts": str(self.contracts),
+            "limit_price": str(self.limit_price),
+            "filled": str(self.filled),
+            "avg_price": str(self.avg_price),
+            "fee": str(self.fee),
+            "status": self.status,
+            "client_order_id": self.client_order_id,
+            "latency_ms": round(self.latency_ms, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class PairAttempt:
+    """One attempt on one pair: expected versus actual edge, both legs, fees, latency, outcome."""
+
+    strategy_id: str
+    pair_id: str
+    event: str
+    direction: int
+    mode: str  # "PAPER" or "LIVE" (sandbox runs are PAPER: no real money)
+    contracts: Decimal
+    expected_edge: Decimal  # per contract pair, after fees
+    expected_profit: Decimal
+    expected_roi_pct: Decimal
+    outcome: PairOutcome = "rejected"
+    reason: str = ""
+    code: str = ""
+    actual_edge: Decimal = ZERO
+    actual_profit: Decimal = ZERO  # completed: at settlement value 1; unwound: the loss taken
+    fees: Decimal = ZERO
+    capital: Decimal = ZERO
+    legs: list[PairLegResult] = field(default_factory=list)
+    held: dict[str, Decimal] = field(default_factory=dict)  # symbol -> contracts left unhedged
+    latency_ms: float = 0.0
+    decision_to_acks_ms: float = 0.0  # decision to both legs answered by the venues
+    ts: int = 0
+    record_id: int | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        """Return the `arb_executions` row of this attempt."""
+        return {
+            "strategy_id": self.strategy_id,
+            "cycle": {
+                "kind": KIND,
+                "path": f"{self.pair_id} d{self.direction}",
+                "pair_id": self.pair_id,
+                "event": self.event,
+                "direction": self.direction,
+                "mode": self.mode,
+            },
+            "start_asset": "USD",
+            "expected_profit_pct": self.expected_roi_pct,
+            "actual_profit": self.actual_profit,
+            "fees": self.fees,
+            "legs": {
+                "size": str(self.contracts),
+                "expected_edge": str(self.expected_edge),
+                "expected_profit": str(self.expected_profit),
+                "actual_edge": str(self.actual_edge),
+                "capital": str(self.capital),
+                "code": self.code,
+                "reason": self.reason,
+                "decision_to_acks_ms": round(self.decision_to_acks_ms, 3),
+                "legs": [leg.to_json() for leg in self.legs if leg.role != "unwind"],
+                "unwinds": [leg.to_json() for leg in self.legs if leg.role == "unwind"],
+                "held": {s: str(q) for s, q in self.held.items()},
+            },
+            "outcome": self.outcome,
+            "latency_ms": round(self.latency_ms),
+            "ts": self.ts,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the attempt for `--json` output and the API."""
+        row = self.to_row()
+        return {
+            "id": self.record_id,
+            "ts": self.ts,
+            "pair_id": self.pair_id,
+            "direction": self.direction,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "code": self.code,
+            "reason": self.reason,
+            "contracts": str(self.contracts),
+            "expected_edge": str(self.expected_edge),
+            "actual_edge": str(self.actual_edge),
+            "expected_profit": str(self.expected_profit),
+            "actual_profit": str(self.actual_profit),
+            "fees": str(self.fees),
+            "latency_ms": round(self.latency_ms, 3),
+            "decision_to_acks_ms": round(self.decision_to_acks_ms, 3),
+            "legs": row["legs"]["legs"],
+            "unwinds": row["legs"]["unwinds"],
+            "held": row["legs"]["held"],
+        }

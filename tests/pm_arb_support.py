@@ -1,0 +1,159 @@
+"""A hand-written execution gateway over an in-memory outcome book, for the pair executor tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import LiquiditySide, OrderStatus, Side, TimeInForce
+from tradeguard.model.events import Event
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
+from tradeguard.strategies.cross_venue.fees import FeeModel
+
+D = Decimal
+
+
+@dataclass
+class Answer:
+    ok: bool
+    status: str
+    order: Order | None
+    reason: str = ""
+
+
+@dataclass
+class Decision:
+    approved: bool = True
+    code: str = "OK"
+    reason: str = ""
+
+
+@dataclass
+class StubGateway:
+    """One venue: asks and bids per symbol; FOK fills all within the limit or nothing."""
+
+    venue: str
+    fees: FeeModel
+    strategy_id: str = "pmarb"
+    venue_kind: str = "paper"
+    asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
+    decision: Decision = field(default_factory=Decision)
+    events: list[Event] = field(default_factory=list)
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    sent: list[Order] = field(default_factory=list)
+    observed: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
+    _fills: dict[str, list[Fill]] = field(default_factory=dict)
+    clock_ms: int = 1_780_000_000_000
+
+    def now_ms(self) -> int:
+        return self.clock_ms
+
+    async def submit(self, intent: OrderIntent) -> Answer:
+        cid = f"{self.venue}-{len(self.sent) + 1}"
+        order = Order.from_intent(intent, cid, self.clock_ms)
+        self.sent.append(order)
+        order.transition(OrderStatus.SUBMITTED)
+        if intent.symbol in self.refuse:
+            order.transition(OrderStatus.REJECTED, reason="venue said no")
+            return Answer(False, "rejected", order, "venue said no")
+        order.transition(OrderStatus.ACCEPTED)
+        book = (self.asks if intent.side is Side.BUY else self.bids).get(intent.symbol, [])
+        assert intent.price is not None
+        takes = _walk(book, intent.amount, intent.price, intent.side is Side.BUY)
+        got = sum((q for _, q in takes), D(0))
+        if intent.time_in_force is TimeInForce.FOK and got < intent.amount:
+            takes = []
+        fee_total = self.fees.order_fee(takes)
+        for n, (price, qty) in enumerate(takes):
+            fee = fee_total if n == 0 else D(0)
+            fill = Fill(
+                self.venue,
+                intent.symbol,
+                cid,
+                cid,
+                f"{cid}-{n}",
+                intent.side,
+                price,
+                qty,
+                fee,
+                "USD",
+                LiquiditySide.TAKER,
+                self.clock_ms,
+            )
+            order.apply_fill(fill)
+            self._fills.setdefault(cid, []).append(fill)
+            _consume(book, price, qty)
+        if order.status is not OrderStatus.FILLED:
+            order.transition(OrderStatus.EXPIRED, reason="not filled within the limit")
+        return Answer(True, order.status.value, order)
+
+    async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None:
+        return next(o for o in self.sent if o.client_order_id == client_order_id)
+
+    async def cancel(self, client_order_id: str) -> None:
+        return None
+
+    def fills(self, client_order_id: str) -> list[Fill]:
+        return list(self._fills.get(client_order_id, ()))
+
+    def forget(self, client_order_id: str) -> None:
+        self._fills.pop(client_order_id, None)
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        market, outcome, quote = parse_outcome_symbol(symbol)
+        return outcome_instrument(
+            self.venue, market, Outcome(outcome), quote, D("0.01"), D(1), D(1), D("0.07")
+        )
+
+    def instruments(self) -> list[Instrument]:
+        return []
+
+    def levels(self, symbol: str, side: Side) -> list[tuple[Decimal, Decimal]] | None:
+        return None
+
+    def usd_price(self, asset: str) -> Decimal | None:
+        return D(1)
+
+    def check_cycle(
+        self, legs: Sequence[OrderIntent], gross: Decimal, fees: Decimal, notional: Decimal
+    ) -> Decision:
+        return self.decision
+
+    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
+        self.observed.append((symbols, pnl_usd))
+
+    def record_execution(self, row: Mapping[str, Any]) -> int | None:
+        self.rows.append(row)
+        return len(self.rows)
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def _walk(
+    book: list[tuple[Decimal, Decimal]], amount: Decimal, limit: Decimal, buy: bool
+) -> list[tuple[Decimal, Decimal]]:
+    out, left = [], amount
+    for price, qty in book:
+        if left <= 0 or (price > limit if buy else price < limit):
+            break
+        take = min(qty, left)
+        out.append((price, take))
+        left -= take
+    return out
+
+
+def _consume(book: list[tuple[Decimal, Decimal]], price: Decimal, qty: Decimal) -> None:
+    for i, (p, q) in enumerate(book):
+        if p == price:
+            book[i] = (p, q - qty)
+            if book[i][1] <= 0:
+                del book[i]
+            return

@@ -1,0 +1,160 @@
+"""Pair executor: both legs or neither, unwind within the cap, held legs alert, limits deny."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from pm_arb_support import Decision, StubGateway
+from test_pm_arb_scanner import NOW, pair_doc
+from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.limits import LimitBook, OpenPair, PairLimits
+from tradeguard.strategies.cross_venue.market_map import parse_market_map
+from tradeguard.strategies.cross_venue.scanner import PairOpportunity, PairScanner, scan_pair
+
+D = Decimal
+TODAY = NOW // 86_400_000
+K_YES, PM_NO = "KXFED:YES/USD", "fed-above-4:NO/PUSD"
+
+
+def _setup(
+    k_asks: list, pm_asks: list, **exec_kw: object
+) -> tuple[PairExecutor, StubGateway, StubGateway, PairOpportunity]:
+    pair = parse_market_map(pair_doc()).pairs["fed"]
+    pm_fees, k_fees = FeeModel.default("polymarket"), FeeModel.default("kalshi")
+    scanner = PairScanner([scan_pair(pair, "pm", "k", pm_fees, k_fees)])
+    scanner.update_book("k", K_YES, k_asks)
+    scanner.update_book("pm", PM_NO, pm_asks)
+    opp = scanner.opportunity("fed", NOW)
+    assert opp is not None
+    k = StubGateway("k", k_fees, asks={K_YES: copy.deepcopy(k_asks)})
+    pm = StubGateway("pm", pm_fees, asks={PM_NO: copy.deepcopy(pm_asks)})
+    limits = exec_kw.pop("limits", PairLimits())
+    book = exec_kw.pop("book", LimitBook())
+    executor = PairExecutor(
+        {"pm": pm, "k": k},
+        "pmarb",
+        PairExecConfig(**exec_kw),
+        limits=limits,  # type: ignore[arg-type]
+        book=book,
+        fees={"pm": pm_fees, "k": k_fees},  # type: ignore[arg-type]
+    )
+    return executor, k, pm, opp
+
+
+async def test_both_legs_fill_thinner_first_and_record_expected_versus_actual() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    assert [leg.venue for leg in rec.legs] == ["k", "pm"]  # kalshi offers 10, polymarket 50
+    assert all(o.time_in_force.value == "FOK" for o in (*k.sent, *pm.sent))
+    assert rec.actual_profit == D("0.2805") == rec.expected_profit
+    row = pm.rows[0]
+    assert row["outcome"] == "completed" and row["cycle"]["kind"] == "cross_venue"
+    assert executor.book.trades_today == 1 and executor.book.open[0].contracts == 10
+    event = pm.events[-1]
+    assert event.data["message"].startswith("[PAPER] pair fed: completed, 10 contracts")
+
+
+async def test_second_leg_failure_is_unwound_within_the_loss_cap() -> None:
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))], [(D("0.55"), D(50))], max_unwind_loss_usd=D(1)
+    )
+    pm.refuse.add(PM_NO)
+    k.bids[K_YES] = [(D("0.38"), D(10))]
+    rec = await executor.execute(opp)
+    assert rec.outcome == "unwound", rec.reason
+    unwind = rec.legs[-1]
+    assert unwind.role == "unwind" and unwind.filled == 10 and unwind.side.value == "sell"
+    # bought 10 at 0.40 + 0.17 fee = 4.17; sold at 0.38 less ceil(0.07*10*.38*.62) 0.17 = 3.63
+    assert rec.actual_profit == D("-0.54")
+    assert -rec.actual_profit <= D(1)
+    assert executor.book.realised_today == D("-0.54")
+
+
+async def test_unwind_refuses_bids_beyond_the_cap_and_holds_with_a_critical_alert() -> None:
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))], [(D("0.55"), D(50))], max_unwind_loss_usd=D("0.50")
+    )
+    pm.refuse.add(PM_NO)
+    k.bids[K_YES] = [(D("0.30"), D(10))]  # selling there would lose 1.54 > 0.50
+    rec = await executor.execute(opp)
+    assert rec.outcome == "held"
+    assert rec.held == {K_YES: D(10)}
+    unwind = rec.legs[-1]
+    assert unwind.limit_price >= D("0.36") and unwind.filled == 0
+    held = [e for e in k.events if e.kind == "arb.held"]
+    assert held and held[0].severity == "critical"
+    assert "10 KXFED:YES/USD held unhedged on k" in held[0].data["message"]
+
+
+async def test_first_leg_not_filled_leaves_nothing_at_risk() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.asks[K_YES] = [(D("0.40"), D(4))]  # the book thinned before the order arrived
+    rec = await executor.execute(opp)
+    assert rec.outcome == "failed"
+    assert pm.sent == [] and len(k.sent) == 1
+
+
+async def test_an_unreviewed_pair_is_refused_before_any_order() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    doc = pair_doc()
+    del doc["pairs"][0]["reviewed_by"]
+    pair = parse_market_map(doc).pairs["fed"]
+    executor.refusal = lambda _pid, now: pair.refusal(now)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "PAIR_REFUSED"
+    assert "not reviewed" in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
+async def test_risk_engine_cycle_denial_stops_the_pair() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.decision = Decision(False, "ARB_CYCLE_NOTIONAL", "cycle rejected: size too big")
+    pm.decision = k.decision
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "ARB_CYCLE_NOTIONAL"
+    assert k.sent == [] and pm.sent == []
+
+
+def _open(capital: str, event: str = "fed-dec", pair_id: str = "fed") -> OpenPair:
+    return OpenPair(pair_id, event, 1, D(10), D(capital), NOW + 10**10, ("k", "pm"), ("a", "b"))
+
+
+@pytest.mark.parametrize(
+    ("limits", "book", "code", "words"),
+    [
+        (PairLimits(), LimitBook(TODAY, 0, D(-500)), "DAILY_LOSS", "daily_loss_usd=500"),
+        (PairLimits(), LimitBook(TODAY, 10), "MAX_TRADES", "max_trades_per_day=10"),
+        (PairLimits(min_roi_pct=D(5)), LimitBook(), "MIN_ROI", "min_roi_pct=5"),
+        (PairLimits(), LimitBook(open=[_open("999.5")]), "MAX_POSITION", "max_position_usd=1,000"),
+        (
+            PairLimits(max_event_exposure_usd=D(100)),
+            LimitBook(open=[_open("99.5", pair_id="x")]),
+            "EVENT_EXPOSURE",
+            "max_event_exposure_usd=100",
+        ),
+    ],
+)
+async def test_each_limit_denies_with_its_reason(
+    limits: PairLimits, book: LimitBook, code: str, words: str
+) -> None:
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))], [(D("0.55"), D(50))], limits=limits, book=book
+    )
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == code
+    assert words in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
+async def test_size_is_trimmed_to_the_room_left_under_max_position() -> None:
+    book = LimitBook(open=[_open("995.5")])
+    executor, k, _, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))], book=book)
+    rec = await executor.execute(opp)
+    # 9.7195 USD per 10 pairs: 4.5 USD of room fits 4 pairs
+    assert rec.outcome == "completed" and rec.contracts == 4
+    assert k.sent[0].amount == 4

@@ -1,0 +1,80 @@
+"""Market map: only reviewed, unexpired pairs with one void rule are traded; checks name gaps."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli.pm_arb import check_pair
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.outcome import Outcome, outcome_instrument
+from tradeguard.strategies.cross_venue.market_map import load_market_map, parse_market_map
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml"
+NOW = 1_780_000_000_000  # 2026-05-28
+
+
+def test_example_map_trades_only_reviewed_pairs() -> None:
+    book = load_market_map(EXAMPLE)
+    assert sorted(book.pairs) == ["btc-dec-above-100k", "fed-dec-above-4", "nyc-rain-monday"]
+    tradeable = [p.id for p in book.tradeable(NOW)]
+    assert "nyc-rain-monday" not in tradeable
+    assert "not reviewed" in book.pairs["nyc-rain-monday"].refusal(NOW)
+    # BTC resolves 2 h apart on the two venues: beyond the 1 h tolerance.
+    assert "differ by 7140 s" in book.pairs["btc-dec-above-100k"].refusal(NOW)
+    assert tradeable == ["fed-dec-above-4"]
+
+
+def test_expired_review_and_different_void_rules_are_refused() -> None:
+    book = load_market_map(EXAMPLE)
+    fed = book.pairs["fed-dec-above-4"]
+    assert "expired at 2027-01-05" in fed.refusal(fed.review_expires_at_ms)
+    doc = {"pairs": [_entry(void_k="refund")]}
+    assert "void rules differ" in parse_market_map(doc).pairs["p"].refusal(NOW)
+
+
+def test_bad_entries_name_the_pair_the_key_and_the_value() -> None:
+    with pytest.raises(ConfigError, match=r"pairs\[0\] \(p\)\.orientation = 'upside'"):
+        parse_market_map({"pairs": [_entry(orientation="upside")]})
+    with pytest.raises(ConfigError, match=r"maps 'K' again"):
+        second = _entry()
+        second["id"] = "q"
+        second["polymarket"]["market"] = "other"
+        parse_market_map({"pairs": [_entry(), second]})
+
+
+def test_check_pair_reports_missing_markets_and_wrong_tokens() -> None:
+    pair = load_market_map(EXAMPLE).pairs["fed-dec-above-4"]
+    pm = _listed("pm", "fed-above-4pct-dec", "PUSD")
+    k = _listed("k", "KXFED-26DEC-T4.00", "USD")
+    ok = check_pair(pair, pm, k, lambda s: pair.polymarket.yes_token if ":YES" in s
+                    else pair.polymarket.no_token, NOW)  # fmt: skip
+    assert ok.ok, ok.problems
+    bad = check_pair(pair, pm, {}, lambda s: "999", NOW)
+    assert not bad.ok
+    assert any("kalshi: KXFED-26DEC-T4.00:YES/USD is not listed" in p for p in bad.problems)
+    assert any("yes_token 339134" in p and "venue's 999" in p for p in bad.problems)
+
+
+def _listed(venue: str, market: str, quote: str) -> dict:
+    out = {}
+    for o in Outcome:
+        inst = outcome_instrument(venue, market, o, quote, Decimal("0.01"), Decimal(1),
+                                  Decimal(1), Decimal("0.07"))  # fmt: skip
+        out[inst.symbol] = inst
+    return out
+
+
+def _entry(orientation: str = "same", void_k: str = "50-50") -> dict:
+    import datetime as dt
+
+    day = dt.date(2026, 12, 1)
+    side = {"resolution_source": "src", "resolves_at": day, "void_rule": "50-50"}
+    return {
+        "id": "p", "orientation": orientation, "reviewed_by": "ana",
+        "reviewed_at": dt.date(2026, 1, 1), "review_expires_at": dt.date(2027, 1, 1),
+        "polymarket": {**side, "market": "m", "yes_token": "1", "no_token": "2"},
+        "kalshi": {**side, "ticker": "K", "void_rule": void_k},
+    }  # fmt: skip
