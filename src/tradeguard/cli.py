@@ -408,6 +408,7 @@ def _optional_parsers(sub: Any) -> None:
         ("tradeguard.secrets.cli", "add_keys_parser"),
         ("tradeguard.sandbox.cli", "add_sandbox_parser"),
         ("tradeguard.strategies.triangular.cli", "add_arb_parser"),
+        ("tradeguard.doctor", "add_doctor_parser"),
     ):
         mod = __import__(module, fromlist=[fn])
         getattr(mod, fn)(sub)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import time
@@ -60,6 +61,13 @@ EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
 # Everything a replay needs to continue from its last commit, written in that commit.
 REPLAY_STATE_KEY = "replay.state"
+# A replay with paper venues only commits whole candles at most this often (seconds): a
+# resumed replay redoes the candles after the last commit exactly as they ran the first time.
+_REPLAY_COMMIT_S = 0.1
+_CURVE_KEEP = 2000  # equity-curve points stored
+_CURVE_FOLD = 32  # samples a candle's commit carries before they join the stored curve
+# What only a change of trading state moves: equal, the two copies tell the same story.
+_RISK_STATE_IDENTITY = ("state", "state_ts", "state_by", "last_kill", "last_resume")
 
 
 class StorageStateStore:
@@ -78,6 +86,15 @@ class StorageStateStore:
 
     def load(self) -> dict[str, Any] | None:
         value = self.storage.kv_get(self.key)
+        # A replay commits the engine's counters with every candle it commits; they are the
+        # newest unless the state was changed since (a kill or resume from the command line).
+        replay = _replay_state(self.storage)
+        newer = replay.get("risk") if replay is not None else None
+        if isinstance(newer, dict) and (
+            not isinstance(value, dict)
+            or all(newer.get(k) == value.get(k) for k in _RISK_STATE_IDENTITY)
+        ):
+            value = newer
         if isinstance(value, dict):
             self._last_state = value.get("state")
             return value
@@ -266,7 +283,12 @@ class TradingNode:
         self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
         self.equity_sample_ms = 15 * 60_000
         self._next_sample = 0
-        self._curve_saved_ts = 0
+        # The stored curve as "ts:equity;" text (the last `_CURVE_KEEP` points), and the samples
+        # not yet in it: a candle's commit carries only those, folded in every `_CURVE_FOLD`.
+        self._curve_text = ""
+        self._curve_text_n = 0
+        self._curve_tail: list[str] = []
+        self._curve_tail_ts = 0
         self._day: int | None = None
         self._day_start_equity = ZERO
         self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
@@ -407,8 +429,12 @@ class TradingNode:
             self.stats = RunStats.from_json(stats)
             self.resumed = True
         curve = self.storage.kv_get(EQUITY_KEY)
-        if isinstance(curve, list):
-            self.equity_curve.extend((int(t), Decimal(e)) for t, e in curve)
+        if isinstance(curve, list):  # written by an older version
+            curve = "".join(f"{t}:{e};" for t, e in curve)
+        if isinstance(curve, str):
+            self._curve_text = curve
+            self._curve_text_n = curve.count(";")
+            self.equity_curve.extend(_curve_points(curve))
         self._restore_replay_state()
         if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
             self.clock.advance_to(self.stats.last_ts)
@@ -434,8 +460,8 @@ class TradingNode:
 
     def _restore_replay_state(self) -> None:
         """Take back what the last commit of a replay wrote: stats, cursor, strategy states."""
-        data = self.storage.kv_get(REPLAY_STATE_KEY)
-        if not isinstance(data, dict):
+        data = _replay_state(self.storage)
+        if data is None:
             self._cursor = (int(self.storage.kv_get(CURSOR_KEY) or 0), 0)
             return
         self.stats = RunStats.from_json(data.get("stats") or {})
@@ -444,10 +470,12 @@ class TradingNode:
         self._strategy_states = dict(data.get("strategies") or {})
         self._signal_ts.update(data.get("signal_ts") or {})
         self._trade_ts.update(data.get("trade_ts") or {})
-        curve_ts = self.equity_curve[-1][0] if self.equity_curve else -1
-        for t, e in data.get("curve_tail") or []:
-            if int(t) > curve_ts:
-                self.equity_curve.append((int(t), Decimal(e)))
+        curve_ts = self._curve_tail_ts = self.equity_curve[-1][0] if self.equity_curve else 0
+        for t, e in _curve_points(str(data.get("curve_tail") or "")):
+            if t > curve_ts:
+                self.equity_curve.append((t, e))
+                self._curve_tail.append(f"{t}:{e};")
+                self._curve_tail_ts = t
         self._day = None if self.stats.day < 0 else self.stats.day
         self._day_start_equity = self.stats.day_start_equity
         self._next_sample = self.stats.next_sample_ts
@@ -649,7 +677,11 @@ class TradingNode:
         open_orders = self.orders.open
         marks = portfolio.marks
         observe_equity = self._observe_equity
-        storage = self.storage
+        unit = self.storage.unit_status()
+        perf = time.perf_counter
+        commit_due = perf() + _REPLAY_COMMIT_S
+        risk = self.risk
+        committed_state = risk.state
         for i in range(start_idx, total):
             c = candles[i]
             symbol = c.symbol
@@ -678,12 +710,13 @@ class TradingNode:
                 if progress is not None:
                     progress(i + 1, total)
                 await self.poll_kill_sentinel()
-            if storage.unit_dirty:
+            # Commits fall between candles only; a change of trading state is not kept waiting.
+            if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
                 self._commit_candle(candles, i)
+                commit_due = perf() + _REPLAY_COMMIT_S
+                committed_state = risk.state
             if not i & 7 and pacer.due():
                 await pacer.pause()  # let the API, alerts and streams run between candles
-                if storage.unit_dirty:  # what they wrote joins this candle's state
-                    self._commit_candle(candles, i)
             if not until_end and self._stop_requested:
                 break
         if candles and start_idx < total:
@@ -952,12 +985,7 @@ class TradingNode:
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
-            last = self.equity_curve[-1][0] if self.equity_curve else 0
-            if last != self._curve_saved_ts:  # an unchanged curve is not rewritten
-                self._curve_saved_ts = last
-                curve = list(self.equity_curve)[-2000:]
-                self.storage.kv_set(EQUITY_KEY, [[t, str(e)] for t, e in curve])
-            self._save_replay_state(ts, done_at_ts)
+            self._save_replay_state(ts, done_at_ts, fold=True)
         self.risk.flush()
 
     def _commit_candle(self, candles: list[Candle], i: int) -> None:
@@ -972,12 +1000,15 @@ class TradingNode:
         stats.next_sample_ts = self._next_sample
         return stats.to_json()
 
-    def _save_replay_state(self, ts: int, done_at_ts: int) -> None:
+    def _save_replay_state(self, ts: int, done_at_ts: int, fold: bool = False) -> None:
         # One row, so a candle that changed something pays one extra write for all of it.
-        curve_from = self._curve_saved_ts
-        newer = takewhile(lambda p: p[0] > curve_from, reversed(self.equity_curve))
-        tail = [[t, str(e)] for t, e in newer]
-        tail.reverse()
+        tail_from = self._curve_tail_ts
+        newer = list(takewhile(lambda p: p[0] > tail_from, reversed(self.equity_curve)))
+        if newer:
+            self._curve_tail += [f"{t}:{e};" for t, e in reversed(newer)]
+            self._curve_tail_ts = newer[0][0]
+        if self._curve_tail and (fold or len(self._curve_tail) >= _CURVE_FOLD):
+            self._fold_curve()
         state = {
             "cursor": ts,
             "cursor_n": done_at_ts,
@@ -985,10 +1016,21 @@ class TradingNode:
             "strategies": {s.id: s.state() for s in self.strategies},
             "signal_ts": self._signal_ts,
             "trade_ts": self._trade_ts,
-            "curve_tail": tail,
+            "curve_tail": "".join(self._curve_tail),
+            "risk": self.risk.to_state(),
         }
-        self.storage.kv_set(REPLAY_STATE_KEY, state, ts)
-        self._risk_store.save(self.risk.to_state())
+        # Encoded here: plain JSON types only, and one string is the storage layer's fast path.
+        self.storage.kv_set(REPLAY_STATE_KEY, json.dumps(state, separators=(",", ":")), ts)
+
+    def _fold_curve(self) -> None:
+        text = self._curve_text + "".join(self._curve_tail)
+        n = self._curve_text_n + len(self._curve_tail)
+        if n > _CURVE_KEEP + _CURVE_FOLD * 4:
+            cut = n - _CURVE_KEEP
+            text = text.split(";", cut)[-1]
+            n = _CURVE_KEEP
+        self._curve_text, self._curve_text_n, self._curve_tail = text, n, []
+        self.storage.kv_set(EQUITY_KEY, text)
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
         closed = self.portfolio.closed_trades
@@ -1087,6 +1129,19 @@ class TradingNode:
 
 def _closing_side(pos: Position) -> Side:
     return Side.SELL if pos.quantity > 0 else Side.BUY
+
+
+def _replay_state(storage: Storage) -> dict[str, Any] | None:
+    raw = storage.kv_get(REPLAY_STATE_KEY)
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return data if isinstance(data, dict) else None
+
+
+def _curve_points(text: str) -> Iterator[tuple[int, Decimal]]:
+    for point in text.split(";"):
+        if point:
+            t, e = point.split(":")
+            yield int(t), Decimal(e)
 
 
 def _first_at(candles: list[Candle], ts: int) -> int:

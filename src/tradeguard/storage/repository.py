@@ -263,6 +263,11 @@ class Storage:
         """Tell whether the open unit of work holds writes not yet committed."""
         return self._tx.dirty
 
+    def unit_status(self) -> _Tx:
+        """This thread's transaction state; its `dirty` is `unit_dirty`, read without a call
+        (for a loop that asks once per market event)."""
+        return self._tx
+
     def mark_dirty(self) -> None:
         """Make the open unit of work commit at the next `commit_unit()`."""
         self._tx.dirty = True
