@@ -61,9 +61,6 @@ EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
 # Everything a replay needs to continue from its last commit, written in that commit.
 REPLAY_STATE_KEY = "replay.state"
-# A replay with paper venues only commits whole candles at most this often (seconds): a
-# resumed replay redoes the candles after the last commit exactly as they ran the first time.
-_REPLAY_COMMIT_S = 0.1
 _CURVE_KEEP = 2000  # equity-curve points stored
 _CURVE_FOLD = 32  # samples a candle's commit carries before they join the stored curve
 # What only a change of trading state moves: equal, the two copies tell the same story.
@@ -679,7 +676,8 @@ class TradingNode:
         observe_equity = self._observe_equity
         unit = self.storage.unit_status()
         perf = time.perf_counter
-        commit_due = perf() + _REPLAY_COMMIT_S
+        interval = self.config.node.replay_commit_interval_s
+        commit_due = perf() + interval
         risk = self.risk
         committed_state = risk.state
         for i in range(start_idx, total):
@@ -710,10 +708,12 @@ class TradingNode:
                 if progress is not None:
                     progress(i + 1, total)
                 await self.poll_kill_sentinel()
-            # Commits fall between candles only; a change of trading state is not kept waiting.
+            # Commits fall between candles only, and need not follow every candle: a resumed
+            # replay redoes the candles after its last commit exactly as they first ran. A
+            # change of trading state is not kept waiting.
             if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
                 self._commit_candle(candles, i)
-                commit_due = perf() + _REPLAY_COMMIT_S
+                commit_due = perf() + interval
                 committed_state = risk.state
             if not i & 7 and pacer.due():
                 await pacer.pause()  # let the API, alerts and streams run between candles

@@ -7,9 +7,11 @@ assert result.clean, result.to_json()
 
 Each round replays the same data in a fresh database: `tradeguard run --until-end` in a child
 process, SIGKILLed after a random delay, started again, until the kills of that round are spent;
-then one last run to the end. The round's orders, fills, positions and balances are then compared
-value for value with those of a run never interrupted (client order ids aside: they are random
-per process by design).
+then one last run to the end. With `commit_kills_pct` a share of the kills land exactly on a commit
+instead: the child kills itself just before (work since the last commit is lost) or just after
+its n-th commit of the run (`python -m tradeguard.execution.paper_chaos --kill-at N[b|a] ...`).
+The round's orders, fills, positions and balances are then compared value for value with those
+of a run never interrupted (client order ids aside: they are random per process by design).
 """
 
 from __future__ import annotations
@@ -40,8 +42,14 @@ class PaperChaosSettings:
     kills_per_round: int = 10
     min_run_s: float = 0.3
     max_run_s: float | None = None  # None: 95 % of the clean run's wall time
+    commit_kills_pct: float = 0.0  # share of kills placed on a commit rather than a delay
+    max_commit: int = 8  # commit kills pick the n-th commit of a run, n in [1, max_commit]
+    # The kills of the first round, in order, instead of drawn ones: a number is a delay in
+    # seconds, a string a commit ("2b": just before the run's 2nd commit, "2a": just after).
+    kill_plan: list[float | str] = field(default_factory=list)
     data_path: Path | None = None  # None: the built-in quick-start data
     checkpoint_every: int | None = None  # None: the config default
+    commit_interval_s: float | None = None  # node.replay_commit_interval_s; None: the default
 
 
 @dataclass
@@ -52,6 +60,7 @@ class PaperChaosResult:
     rounds: int = 0
     runs_finished_early: int = 0
     mismatched_rounds: int = 0
+    fills_before_creation: int = 0
     differences: list[str] = field(default_factory=list)
     orders: int = 0
     fills: int = 0
@@ -61,7 +70,7 @@ class PaperChaosResult:
 
     @property
     def clean(self) -> bool:
-        return self.mismatched_rounds == 0 and self.rounds > 0
+        return self.mismatched_rounds == 0 and self.rounds > 0 and not self.fills_before_creation
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -115,18 +124,28 @@ def diff_snapshots(want: dict[str, list[Any]], got: dict[str, list[Any]]) -> lis
     return out
 
 
-def _snapshot(db_path: Path) -> dict[str, list[Any]]:
+def fills_before_creation(storage: Storage) -> list[str]:
+    """Trade ids of fills at a market time before their order was created (must be none)."""
+    created = {o.client_order_id: o.created_ts for o in storage.load_orders()}
+    return [f.trade_id for f in storage.load_fills() if f.ts < created.get(f.client_order_id, f.ts)]
+
+
+def _snapshot(db_path: Path) -> tuple[dict[str, list[Any]], list[str]]:
     db = Database(f"sqlite:///{db_path}")
     try:
-        return ledger_snapshot(Storage(db))
+        storage = Storage(db)
+        return ledger_snapshot(storage), fills_before_creation(storage)
     finally:
         db.dispose()
 
 
 def _write_config(settings: PaperChaosSettings) -> Path | None:
-    lines = []
+    node = []
     if settings.checkpoint_every is not None:
-        lines += ["[node]", f"checkpoint_every = {settings.checkpoint_every}", ""]
+        node.append(f"checkpoint_every = {settings.checkpoint_every}")
+    if settings.commit_interval_s is not None:
+        node.append(f"replay_commit_interval_s = {settings.commit_interval_s}")
+    lines = ["[node]", *node, ""] if node else []
     if settings.data_path is not None:
         lines += [
             "[[data]]",
@@ -141,9 +160,12 @@ def _write_config(settings: PaperChaosSettings) -> Path | None:
     return path
 
 
-def _command(db_path: Path, config: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "tradeguard.cli", "run", "--until-end", "--json"]
-    cmd += ["--db", f"sqlite:///{db_path}"]
+def _command(db_path: Path, config: Path | None, kill_at: str = "") -> list[str]:
+    if kill_at:
+        cmd = [sys.executable, "-m", "tradeguard.execution.paper_chaos", "--kill-at", kill_at]
+    else:
+        cmd = [sys.executable, "-m", "tradeguard.cli"]
+    cmd += ["run", "--until-end", "--json", "--db", f"sqlite:///{db_path}"]
     if config is not None:
         cmd += ["--config", str(config)]
     return cmd
@@ -162,8 +184,11 @@ def _run_to_end(cmd: list[str], cwd: Path) -> None:
         raise RuntimeError(f"replay exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
 
 
-def _run_and_kill(cmd: list[str], cwd: Path, after_s: float) -> bool:
-    """Start a replay, SIGKILL it after `after_s`; False if it had already finished."""
+def _run_and_kill(cmd: list[str], cwd: Path, after_s: float, self_kill: bool = False) -> bool:
+    """Start a replay, SIGKILL it after `after_s`; False if it had already finished.
+
+    With `self_kill` the child kills itself; exit by SIGKILL then counts as the kill.
+    """
     proc = subprocess.Popen(
         cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -177,6 +202,8 @@ def _run_and_kill(cmd: list[str], cwd: Path, after_s: float) -> bool:
         if proc.stderr is not None:
             err = proc.stderr.read()
             proc.stderr.close()
+    if self_kill and proc.returncode == -signal.SIGKILL:
+        return True
     if proc.returncode != 0:
         raise RuntimeError(f"replay exited {proc.returncode}: {err.strip()[-2000:]}")
     return False
@@ -196,7 +223,8 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
     _run_to_end(_command(clean_db, config), work)
     longest = settings.max_run_s or 0.95 * (time.monotonic() - clean_started)
     longest = max(longest, settings.min_run_s + 0.1)
-    want = _snapshot(clean_db)
+    want, early = _snapshot(clean_db)
+    result.fills_before_creation += len(early)
     result.orders, result.fills = len(want["orders"]), len(want["fills"])
     result.closed_positions = sum(1 for p in want["positions"] if ("status", "closed") in p)
     result.balances = {asset: str(free + locked) for _, asset, free, locked in want["balances"]}
@@ -206,9 +234,18 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
         _remove_db(db)
         cmd = _command(db, config)
         in_round = min(settings.kills_per_round, settings.kills - result.kills)
+        plan = list(settings.kill_plan) if result.rounds == 1 else []
+        if plan:
+            in_round = len(plan)
         done = 0
         while done < in_round:
-            if _run_and_kill(cmd, work, rng.uniform(settings.min_run_s, longest)):
+            kill = plan[done] if plan else _draw_kill(rng, settings, longest)
+            run, delay = cmd, _RUN_TIMEOUT_S
+            if isinstance(kill, str):
+                run = _command(db, config, kill)
+            else:
+                delay = kill
+            if _run_and_kill(run, work, delay, self_kill=run is not cmd):
                 done += 1
             else:
                 result.runs_finished_early += 1
@@ -220,7 +257,11 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
             result.mismatched_rounds += 1
             break
         _run_to_end(cmd, work)
-        diffs = diff_snapshots(want, _snapshot(db))
+        got, early = _snapshot(db)
+        result.fills_before_creation += len(early)
+        diffs = diff_snapshots(want, got)
+        if early:
+            diffs.append(f"fills before their order's creation: {early[:5]}")
         if diffs:
             result.mismatched_rounds += 1
             result.differences += [f"round {result.rounds}: {d}" for d in diffs]
@@ -228,3 +269,40 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
             _remove_db(db)
     result.elapsed_s = round(time.monotonic() - started, 1)
     return result
+
+
+def _draw_kill(rng: random.Random, settings: PaperChaosSettings, longest: float) -> float | str:
+    delay = rng.uniform(settings.min_run_s, longest)
+    if rng.random() * 100 < settings.commit_kills_pct:
+        return f"{rng.randint(1, settings.max_commit)}{rng.choice('ba')}"
+    return delay
+
+
+def _kill_at_commit(spec: str) -> None:
+    """Make this process SIGKILL itself just before ("b") or after ("a") its n-th commit."""
+    n, when = int(spec[:-1]), spec[-1]
+    original = Storage.commit_unit
+    seen = [0]
+
+    def commit(storage: Storage) -> bool:
+        if not storage.unit_dirty:
+            return original(storage)
+        seen[0] += 1
+        if seen[0] == n and when == "b":
+            os.kill(os.getpid(), signal.SIGKILL)
+        done = original(storage)
+        if seen[0] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return done
+
+    Storage.commit_unit = commit  # type: ignore[method-assign,assignment]
+
+
+if __name__ == "__main__":
+    from tradeguard.cli import main
+
+    argv = sys.argv[1:]
+    if argv[:1] == ["--kill-at"]:
+        _kill_at_commit(argv[1])
+        argv = argv[2:]
+    sys.exit(main(argv))
