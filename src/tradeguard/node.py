@@ -289,6 +289,7 @@ class TradingNode:
         self._day: int | None = None
         self._day_start_equity = ZERO
         self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
+        self._candle_units = False  # a replay is committing whole candles
         self._strategy_states: dict[str, dict[str, Any]] = {}
         self._ctx = _Context(self)
         self.strategies: list[Strategy] = []
@@ -639,9 +640,14 @@ class TradingNode:
                 _first_at(candles, cursor) + cursor_n if cursor_n else _first_after(candles, cursor)
             )
             self._warm_up(candles, start_idx)
-        unit = self.storage.unit_of_work() if self._atomic_candles else nullcontext()
-        with unit:
-            await self._replay_loop(candles, start_idx, until_end, progress, pacer)
+        atomic = self._atomic_candles
+        unit = self.storage.unit_of_work() if atomic else nullcontext()
+        self._candle_units = atomic
+        try:
+            with unit:
+                await self._replay_loop(candles, start_idx, until_end, progress, pacer)
+        finally:
+            self._candle_units = False
         if progress is not None:
             progress(len(candles), len(candles))
         await self.stop_strategies()
@@ -1017,8 +1023,10 @@ class TradingNode:
             "signal_ts": self._signal_ts,
             "trade_ts": self._trade_ts,
             "curve_tail": "".join(self._curve_tail),
-            "risk": self.risk.to_state(),
         }
+        if self._candle_units:
+            # Written with every commit of the replay, so never older than the engine's own row.
+            state["risk"] = self.risk.to_state()
         # Encoded here: plain JSON types only, and one string is the storage layer's fast path.
         self.storage.kv_set(REPLAY_STATE_KEY, json.dumps(state, separators=(",", ":")), ts)
 
