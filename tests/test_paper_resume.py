@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -92,3 +95,30 @@ async def test_a_restored_venue_accepts_a_reduce_only_sell_of_the_position_it_ha
 
     assert report.status is OrderStatus.ACCEPTED
     assert venue.net_position("BTC/USDT") == D("0.002")
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_resumed_not_started_over(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    data = write_slice(data_dir, tmp_path / "btc.csv", 6_000)
+    config = tmp_path / "tg.toml"
+    config.write_text(
+        "[node]\ncheckpoint_every = 10000000\nreplay_commit_interval_s = 0\n\n"
+        f'[[data]]\npath = "{data}"\nsymbol = "BTC/USDT"\nvenue = "paper"\n'
+    )
+    args = ["run", "--until-end", "--db", f"sqlite:///{tmp_path / 'tg.db'}", "--config"]
+    args.append(str(config))
+    killed = subprocess.run(
+        [sys.executable, "-m", "tradeguard.execution.paper_chaos", "--kill-at", "4a", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    again = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert again.returncode == 0, again.stderr
+    assert "Resuming from the stored state" in again.stdout + again.stderr
+    assert "Starting a paper run" not in again.stdout + again.stderr
