@@ -30,6 +30,7 @@ from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
 _RUN_TIMEOUT_S = 600.0
+_IDLE_ROUNDS_MAX = 5  # rounds in a row without a kill before giving up
 
 
 @dataclass
@@ -228,6 +229,7 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
     result.orders, result.fills = len(want["orders"]), len(want["fills"])
     result.closed_positions = sum(1 for p in want["positions"] if ("status", "closed") in p)
     result.balances = {asset: str(free + locked) for _, asset, free, locked in want["balances"]}
+    idle = 0
     while result.kills < settings.kills:
         result.rounds += 1
         db = work / f"round{result.rounds}.db"
@@ -251,9 +253,10 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
                 result.runs_finished_early += 1
                 break
         result.kills += done
-        if done == 0:
-            # Every run finished before its kill: the delays are too long for this data.
-            result.differences.append("a replay finished before max_run_s; shorten the delays")
+        idle = idle + 1 if done == 0 else 0
+        if idle == _IDLE_ROUNDS_MAX:
+            # Runs keep finishing before their kill: the delays are too long for this data.
+            result.differences.append("replays finish before their kills; shorten max_run_s")
             result.mismatched_rounds += 1
             break
         _run_to_end(cmd, work)
