@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import os
 import time
@@ -16,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,13 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.pacing import Pacer
 from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.replay_state import (
+    CurveLog,
+    done_at,
+    load_replay_state,
+    resume_index,
+    save_replay_state,
+)
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
@@ -59,10 +64,6 @@ STATS_KEY = "run.stats"
 HEARTBEAT_KEY = "node.heartbeat"
 EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
-# Everything a replay needs to continue from its last commit, written in that commit.
-REPLAY_STATE_KEY = "replay.state"
-_CURVE_KEEP = 2000  # equity-curve points stored
-_CURVE_FOLD = 32  # samples a candle's commit carries before they join the stored curve
 # What only a change of trading state moves: equal, the two copies tell the same story.
 _RISK_STATE_IDENTITY = ("state", "state_ts", "state_by", "last_kill", "last_resume")
 
@@ -85,7 +86,7 @@ class StorageStateStore:
         value = self.storage.kv_get(self.key)
         # A replay commits the engine's counters with every candle it commits; they are the
         # newest unless the state was changed since (a kill or resume from the command line).
-        replay = _replay_state(self.storage)
+        replay = load_replay_state(self.storage)
         newer = replay.get("risk") if replay is not None else None
         if isinstance(newer, dict) and (
             not isinstance(value, dict)
@@ -280,12 +281,7 @@ class TradingNode:
         self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
         self.equity_sample_ms = 15 * 60_000
         self._next_sample = 0
-        # The stored curve as "ts:equity;" text (the last `_CURVE_KEEP` points), and the samples
-        # not yet in it: a candle's commit carries only those, folded in every `_CURVE_FOLD`.
-        self._curve_text = ""
-        self._curve_text_n = 0
-        self._curve_tail: list[str] = []
-        self._curve_tail_ts = 0
+        self._curve_log = CurveLog()  # the stored curve, and samples a commit still carries
         self._day: int | None = None
         self._day_start_equity = ZERO
         self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
@@ -426,13 +422,6 @@ class TradingNode:
         if isinstance(stats, dict):
             self.stats = RunStats.from_json(stats)
             self.resumed = True
-        curve = self.storage.kv_get(EQUITY_KEY)
-        if isinstance(curve, list):  # written by an older version
-            curve = "".join(f"{t}:{e};" for t, e in curve)
-        if isinstance(curve, str):
-            self._curve_text = curve
-            self._curve_text_n = curve.count(";")
-            self.equity_curve.extend(_curve_points(curve))
         self._restore_replay_state()
         if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
             self.clock.advance_to(self.stats.last_ts)
@@ -458,8 +447,10 @@ class TradingNode:
 
     def _restore_replay_state(self) -> None:
         """Take back what the last commit of a replay wrote: stats, cursor, strategy states."""
-        data = _replay_state(self.storage)
-        if data is None:
+        data = load_replay_state(self.storage) or {}
+        tail = str(data.get("curve_tail") or "")
+        self._curve_log.load(self.storage.kv_get(EQUITY_KEY), tail, self.equity_curve)
+        if not data:
             self._cursor = (int(self.storage.kv_get(CURSOR_KEY) or 0), 0)
             return
         self.stats = RunStats.from_json(data.get("stats") or {})
@@ -468,12 +459,6 @@ class TradingNode:
         self._strategy_states = dict(data.get("strategies") or {})
         self._signal_ts.update(data.get("signal_ts") or {})
         self._trade_ts.update(data.get("trade_ts") or {})
-        curve_ts = self._curve_tail_ts = self.equity_curve[-1][0] if self.equity_curve else 0
-        for t, e in _curve_points(str(data.get("curve_tail") or "")):
-            if t > curve_ts:
-                self.equity_curve.append((t, e))
-                self._curve_tail.append(f"{t}:{e};")
-                self._curve_tail_ts = t
         self._day = None if self.stats.day < 0 else self.stats.day
         self._day_start_equity = self.stats.day_start_equity
         self._next_sample = self.stats.next_sample_ts
@@ -636,9 +621,7 @@ class TradingNode:
         )
         start_idx = 0
         if cursor:
-            start_idx = (
-                _first_at(candles, cursor) + cursor_n if cursor_n else _first_after(candles, cursor)
-            )
+            start_idx = resume_index(candles, cursor, cursor_n)
             self._warm_up(candles, start_idx)
         atomic = self._atomic_candles
         unit = self.storage.unit_of_work() if atomic else nullcontext()
@@ -710,7 +693,7 @@ class TradingNode:
             if not stats.first_ts:
                 stats.first_ts = c.ts
             if (i + 1) % every == 0:
-                self._checkpoint(c.ts, _done_at(candles, i))
+                self._checkpoint(c.ts, done_at(candles, i))
                 if progress is not None:
                     progress(i + 1, total)
                 await self.poll_kill_sentinel()
@@ -726,7 +709,7 @@ class TradingNode:
             if not until_end and self._stop_requested:
                 break
         if candles and start_idx < total:
-            self._checkpoint(candles[-1].ts, _done_at(candles, total - 1))
+            self._checkpoint(candles[-1].ts, done_at(candles, total - 1))
 
     _stop_requested = False
 
@@ -996,7 +979,7 @@ class TradingNode:
 
     def _commit_candle(self, candles: list[Candle], i: int) -> None:
         """Commit everything candle `i` changed, with the cursor at that candle."""
-        self._save_replay_state(candles[i].ts, _done_at(candles, i))
+        self._save_replay_state(candles[i].ts, done_at(candles, i))
         self.storage.commit_unit()
 
     def _stats_json(self) -> dict[str, Any]:
@@ -1008,13 +991,10 @@ class TradingNode:
 
     def _save_replay_state(self, ts: int, done_at_ts: int, fold: bool = False) -> None:
         # One row, so a candle that changed something pays one extra write for all of it.
-        tail_from = self._curve_tail_ts
-        newer = list(takewhile(lambda p: p[0] > tail_from, reversed(self.equity_curve)))
-        if newer:
-            self._curve_tail += [f"{t}:{e};" for t, e in reversed(newer)]
-            self._curve_tail_ts = newer[0][0]
-        if self._curve_tail and (fold or len(self._curve_tail) >= _CURVE_FOLD):
-            self._fold_curve()
+        curve = self._curve_log
+        curve.take(self.equity_curve)
+        if curve.fold_due(fold):
+            self.storage.kv_set(EQUITY_KEY, curve.fold())
         state = {
             "cursor": ts,
             "cursor_n": done_at_ts,
@@ -1022,23 +1002,12 @@ class TradingNode:
             "strategies": {s.id: s.state() for s in self.strategies},
             "signal_ts": self._signal_ts,
             "trade_ts": self._trade_ts,
-            "curve_tail": "".join(self._curve_tail),
+            "curve_tail": curve.tail_text(),
         }
         if self._candle_units:
             # Written with every commit of the replay, so never older than the engine's own row.
             state["risk"] = self.risk.to_state()
-        # Encoded here: plain JSON types only, and one string is the storage layer's fast path.
-        self.storage.kv_set(REPLAY_STATE_KEY, json.dumps(state, separators=(",", ":")), ts)
-
-    def _fold_curve(self) -> None:
-        text = self._curve_text + "".join(self._curve_tail)
-        n = self._curve_text_n + len(self._curve_tail)
-        if n > _CURVE_KEEP + _CURVE_FOLD * 4:
-            cut = n - _CURVE_KEEP
-            text = text.split(";", cut)[-1]
-            n = _CURVE_KEEP
-        self._curve_text, self._curve_text_n, self._curve_tail = text, n, []
-        self.storage.kv_set(EQUITY_KEY, text)
+        save_replay_state(self.storage, state, ts)
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
         closed = self.portfolio.closed_trades
@@ -1137,46 +1106,3 @@ class TradingNode:
 
 def _closing_side(pos: Position) -> Side:
     return Side.SELL if pos.quantity > 0 else Side.BUY
-
-
-def _replay_state(storage: Storage) -> dict[str, Any] | None:
-    raw = storage.kv_get(REPLAY_STATE_KEY)
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    return data if isinstance(data, dict) else None
-
-
-def _curve_points(text: str) -> Iterator[tuple[int, Decimal]]:
-    for point in text.split(";"):
-        if point:
-            t, e = point.split(":")
-            yield int(t), Decimal(e)
-
-
-def _first_at(candles: list[Candle], ts: int) -> int:
-    lo, hi = 0, len(candles)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if candles[mid].ts < ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _done_at(candles: list[Candle], i: int) -> int:
-    """How many candles sharing candle i's timestamp are done once candle i is."""
-    ts, n = candles[i].ts, 1
-    while i - n >= 0 and candles[i - n].ts == ts:
-        n += 1
-    return n
-
-
-def _first_after(candles: list[Candle], ts: int) -> int:
-    lo, hi = 0, len(candles)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if candles[mid].ts <= ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
