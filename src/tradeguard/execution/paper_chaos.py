@@ -302,10 +302,9 @@ def _kill_at_commit(spec: str) -> None:
 
 
 if __name__ == "__main__":
-    from tradeguard.cli import main
+    import runpy
 
-    argv = sys.argv[1:]
-    if argv[:1] == ["--kill-at"]:
-        _kill_at_commit(argv[1])
-        argv = argv[2:]
-    sys.exit(main(argv))
+    if sys.argv[1:2] == ["--kill-at"]:
+        _kill_at_commit(sys.argv[2])
+        del sys.argv[1:3]
+    runpy.run_module("tradeguard.cli", run_name="__main__", alter_sys=True)
