@@ -96,6 +96,13 @@ class LedgerAudit:
     def ok(self) -> bool:
         return not self.mismatches
 
+    def only(self, venues: set[str]) -> LedgerAudit:
+        """The lines of `venues` alone."""
+        return LedgerAudit(
+            [a for a in self.assets if a.venue in venues],
+            [p for p in self.positions if p.venue in venues],
+        )
+
     def describe(self) -> list[str]:
         """One line per mismatch (empty when the ledger equals its fills)."""
         return [m.describe() for m in self.mismatches]
