@@ -1,10 +1,16 @@
 """Kill the trading node with SIGKILL many times on a faulty sandbox; print what was lost.
 
     .venv/bin/python benchmarks/chaos.py --kills 200 [--seed 7] [--workdir DIR]
+    .venv/bin/python benchmarks/chaos.py --paper --kills 200 [--seed 7] [--workdir DIR]
 
 Prints JSON: kills, duplicates, missing fills, balance mismatches, unknown orders (all must be
 0), the mean and max recovery time (process start to completed start-up reconciliation), and
 counts of orders and fills.
+
+`--paper` kills the quick-start paper replay instead (at random delays and, for
+`--commit-kills-pct` of the kills, just before or after a commit), resumes it to the end in
+rounds of `--kills-per-round`, and compares each round's orders, fills, positions and balances
+with one uninterrupted run: `mismatched_rounds` and `fills_before_creation` must be 0.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from tradeguard.execution.chaos import ChaosSettings, run_chaos
+from tradeguard.execution.paper_chaos import PaperChaosSettings, run_paper_chaos
 
 
 def main() -> None:
@@ -26,7 +33,13 @@ def main() -> None:
     p.add_argument("--max-run-s", type=float, default=2.0)
     p.add_argument("--startup-kill-pct", type=float, default=20.0)
     p.add_argument("--workdir", type=Path, default=None, help="keep the database and logs here")
+    p.add_argument("--paper", action="store_true", help="kill the paper replay instead")
+    p.add_argument("--kills-per-round", type=int, default=10)
+    p.add_argument("--commit-kills-pct", type=float, default=50.0)
     args = p.parse_args()
+    if args.paper:
+        paper(args)
+        return
     with tempfile.TemporaryDirectory(prefix="tg-chaos-") as tmp:
         settings = ChaosSettings(
             workdir=args.workdir or Path(tmp),
@@ -65,6 +78,22 @@ def main() -> None:
             default=str,
         )
     )
+
+
+def paper(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="tg-paper-chaos-") as tmp:
+        settings = PaperChaosSettings(
+            workdir=args.workdir or Path(tmp),
+            kills=args.kills,
+            seed=args.seed,
+            kills_per_round=args.kills_per_round,
+            min_run_s=args.min_run_s,
+            commit_kills_pct=args.commit_kills_pct,
+            max_commit=20,
+            commit_interval_s=0,
+        )
+        result = run_paper_chaos(settings)
+    print(json.dumps(result.to_json(), indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -165,6 +165,8 @@ class NodeConfig(_Strict):
     replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)
     kill_sentinel: str = "tradeguard.kill"
     checkpoint_every: int = Field(default=5_000, ge=1, le=10_000_000)
+    # paper replay: whole candles commit at most this often (0 = every candle that wrote)
+    replay_commit_interval_s: float = Field(default=0.1, ge=0, le=3600)
     # live and sandbox modes
     checkpoint_interval_s: float = Field(default=5.0, gt=0, le=3600)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=86_400)

@@ -12,6 +12,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,12 @@ from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.gateway import OrderPathGateway
+from tradeguard.execution.ledger_audit import (
+    START_BALANCES_KEY,
+    LedgerAudit,
+    audit_storage,
+    stored_start_balances,
+)
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode
@@ -37,6 +44,13 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.pacing import Pacer
 from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.replay_state import (
+    CurveLog,
+    done_at,
+    load_replay_state,
+    resume_index,
+    save_replay_state,
+)
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
@@ -53,6 +67,8 @@ STATS_KEY = "run.stats"
 HEARTBEAT_KEY = "node.heartbeat"
 EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
+# What only a change of trading state moves: equal, the two copies tell the same story.
+_RISK_STATE_IDENTITY = ("state", "state_ts", "state_by", "last_kill", "last_resume")
 
 
 class StorageStateStore:
@@ -71,6 +87,15 @@ class StorageStateStore:
 
     def load(self) -> dict[str, Any] | None:
         value = self.storage.kv_get(self.key)
+        # A replay commits the engine's counters with every candle it commits; they are the
+        # newest unless the state was changed since (a kill or resume from the command line).
+        replay = load_replay_state(self.storage)
+        newer = replay.get("risk") if replay is not None else None
+        if isinstance(newer, dict) and (
+            not isinstance(value, dict)
+            or all(newer.get(k) == value.get(k) for k in _RISK_STATE_IDENTITY)
+        ):
+            value = newer
         if isinstance(value, dict):
             self._last_state = value.get("state")
             return value
@@ -101,6 +126,10 @@ class RunStats:
     denied: int = 0
     first_ts: int = 0
     last_ts: int = 0
+    # the node's daily-summary day and its opening equity, and the next equity-curve sample
+    day: int = -1
+    day_start_equity: Decimal = ZERO
+    next_sample_ts: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
@@ -245,10 +274,11 @@ class TradingNode:
         self.storage = Storage(self.db)
         self.market = MarketState()
         self.portfolio = Portfolio(config.node.valuation_asset)
+        self._risk_store = StorageStateStore(self.storage)
         self.risk = RiskEngine(
             config.risk,
             self.clock,
-            StorageStateStore(self.storage),
+            self._risk_store,
             self.bus.publish,
             config.node.valuation_asset,
         )
@@ -261,7 +291,12 @@ class TradingNode:
         self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
         self.equity_sample_ms = 15 * 60_000
         self._next_sample = 0
-        self._curve_saved_ts = 0
+        self._curve_log = CurveLog()  # the stored curve, and samples a commit still carries
+        self._day: int | None = None
+        self._day_start_equity = ZERO
+        self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
+        self._candle_units = False  # a replay is committing whole candles
+        self._strategy_states: dict[str, dict[str, Any]] = {}
         self._ctx = _Context(self)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
@@ -312,8 +347,6 @@ class TradingNode:
                 self.alerts = manager
                 self.bus.subscribe(manager.on_event)
                 self.market.candle_listeners.append(manager.on_candle)
-        self._day: int | None = None
-        self._day_start_equity = ZERO
 
     # construction ------------------------------------------------------------------------------
     def _build_venues(self) -> None:
@@ -364,23 +397,56 @@ class TradingNode:
         )  # fmt: skip
         self._paper[vc.name] = venue
         if not stored:
-            from tradeguard.model.balance import Balance
-
-            self.portfolio.set_balances(
-                vc.name, [Balance(vc.name, a, q) for a, q in balances.items()]
-            )
+            self._open_ledger(vc.name, balances)
         return venue
+
+    def _open_ledger(self, venue: str, balances: dict[str, Decimal]) -> None:
+        """Start a paper venue's ledger: its balances, stored with them as the audit's start."""
+        from tradeguard.model.balance import Balance
+
+        rows = [Balance(venue, a, q) for a, q in balances.items()]
+        self.portfolio.set_balances(venue, rows)
+        starts = self.storage.kv_get(START_BALANCES_KEY)
+        starts = dict(starts) if isinstance(starts, dict) else {}
+        starts[venue] = {a: str(q) for a, q in balances.items()}
+        with self.storage.transaction():
+            self.storage.kv_set(START_BALANCES_KEY, starts)
+            self.storage.upsert_balances(venue, rows, ts=self.clock.now_ms())
+
+    def start_balances(self) -> dict[str, dict[str, Decimal]]:
+        """Each venue's balances when its ledger began (paper: from config if never recorded)."""
+        starts = stored_start_balances(self.storage)
+        for vc in self.config.venues:
+            if vc.kind == "paper" and vc.name not in starts:
+                starts[vc.name] = dict(vc.balances)
+        return starts
+
+    def audit_ledger(self) -> LedgerAudit:
+        """Check balances and open positions against their fills; halt with the figures if a
+        paper venue's ledger differs.
+
+        An exchange venue's stored balances are its own reports, which equal its fills only
+        through the adjustments reconciliation records: a difference there is logged.
+        """
+        audit = audit_storage(self.storage, self.start_balances(), self.orders.balance_only)
+        paper = audit.only(set(self._paper))
+        if not paper.ok:
+            log.error("%s", paper.reason())
+            self.risk.halt(paper.reason(), "ledger_audit")
+        elif not audit.ok:
+            log.warning("%s", audit.reason())
+        return audit
 
     def _restore(self) -> None:
         """Take back balances, positions, open orders and run figures from the database."""
         for b in self.storage.load_balances():
             self.portfolio.book(b.venue).set(b.asset, b.free, b.locked)
-        for pos in self.storage.load_open_positions():
+        for pos in self.storage.load_flat_positions() + self.storage.load_open_positions():
             self.portfolio.positions[(pos.venue, pos.symbol, pos.strategy_id)] = pos
         open_orders = self.storage.load_orders(open_only=True)
         self.orders.restore(open_orders)
         for name, paper in self._paper.items():
-            last_o, last_t = self._last_paper_ids(name)
+            last_o, last_t = self._restore_paper(name, paper)
             paper.resume_ids(last_o, last_t)
         for order in open_orders:
             paper = self._paper.get(order.venue)
@@ -390,23 +456,46 @@ class TradingNode:
         if isinstance(stats, dict):
             self.stats = RunStats.from_json(stats)
             self.resumed = True
-        curve = self.storage.kv_get(EQUITY_KEY)
-        if isinstance(curve, list):
-            self.equity_curve.extend((int(t), Decimal(e)) for t, e in curve)
+        self._restore_replay_state()
         if isinstance(self.clock, SimulatedClock) and self.stats.last_ts:
             self.clock.advance_to(self.stats.last_ts)
 
-    def _last_paper_ids(self, venue: str) -> tuple[int, int]:
-        """Highest paper order and trade numbers stored, so ids never repeat after a restart."""
+    def _restore_paper(self, venue: str, paper: Any) -> tuple[int, int]:
+        """Give a paper venue its net positions back from the fills; return the highest paper
+        order and trade numbers stored, so ids never repeat after a restart."""
         last_o = last_t = 0
         prefix_o, prefix_t = f"{venue}-o", f"{venue}-t"
         for o in self.storage.load_orders(venue=venue):
             if o.venue_order_id.startswith(prefix_o):
                 last_o = max(last_o, int(o.venue_order_id[len(prefix_o) :] or 0))
+        net: dict[str, Decimal] = {}
         for f in self.storage.load_fills(venue=venue):
             if f.trade_id.startswith(prefix_t):
                 last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
+            signed = f.amount if f.side is Side.BUY else -f.amount
+            net[f.symbol] = net.get(f.symbol, ZERO) + signed
+        for symbol, qty in net.items():
+            if symbol in paper.instruments:
+                paper.restore_position(symbol, qty)
         return last_o, last_t
+
+    def _restore_replay_state(self) -> None:
+        """Take back what the last commit of a replay wrote: stats, cursor, strategy states."""
+        data = load_replay_state(self.storage) or {}
+        tail = str(data.get("curve_tail") or "")
+        self._curve_log.load(self.storage.kv_get(EQUITY_KEY), tail, self.equity_curve)
+        if not data:
+            self._cursor = (int(self.storage.kv_get(CURSOR_KEY) or 0), 0)
+            return
+        self.stats = RunStats.from_json(data.get("stats") or {})
+        self.resumed = True
+        self._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
+        self._strategy_states = dict(data.get("strategies") or {})
+        self._signal_ts.update(data.get("signal_ts") or {})
+        self._trade_ts.update(data.get("trade_ts") or {})
+        self._day = None if self.stats.day < 0 else self.stats.day
+        self._day_start_equity = self.stats.day_start_equity
+        self._next_sample = self.stats.next_sample_ts
 
     def _build_strategies(self) -> None:
         for sc in self.config.strategies:
@@ -421,9 +510,12 @@ class TradingNode:
             except ValueError as exc:
                 raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
             strat.bind(self._ctx)
-            state = self.storage.load_run_state(sc.id)
-            if state is not None and state.state:
-                strat.restore(state.state)
+            saved = self._strategy_states.get(sc.id)
+            if saved is None:
+                run = self.storage.load_run_state(sc.id)
+                saved = run.state if run is not None else None
+            if saved:
+                strat.restore(saved)
             self.strategies.append(strat)
         self._index_symbols()
 
@@ -496,6 +588,7 @@ class TradingNode:
 
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
+        self.ledger_report = self.audit_ledger()
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
@@ -546,6 +639,11 @@ class TradingNode:
         finally:
             gc.unfreeze()
 
+    @property
+    def _atomic_candles(self) -> bool:
+        # With only in-process paper venues, a candle's writes commit together or not at all.
+        return bool(self._paper) and len(self._paper) == len(self.venues)
+
     async def _replay(
         self, until_end: bool, progress: Callable[[int, int], None] | None
     ) -> RunSummary:
@@ -555,7 +653,7 @@ class TradingNode:
         # time against every API request.
         candles = await pacer.collect(self.candle_stream())
         gc.freeze()
-        cursor = self.storage.kv_get(CURSOR_KEY) or 0
+        cursor, cursor_n = self._cursor
         if not self.stats.start_equity:
             self.stats.start_equity = self.portfolio.equity() if self.portfolio.marks else ZERO
         self.start_strategies()
@@ -565,8 +663,32 @@ class TradingNode:
         )
         start_idx = 0
         if cursor:
-            start_idx = _first_after(candles, cursor)
+            start_idx = resume_index(candles, cursor, cursor_n)
             self._warm_up(candles, start_idx)
+        atomic = self._atomic_candles
+        unit = self.storage.unit_of_work() if atomic else nullcontext()
+        self._candle_units = atomic
+        try:
+            with unit:
+                await self._replay_loop(candles, start_idx, until_end, progress, pacer)
+        finally:
+            self._candle_units = False
+        if progress is not None:
+            progress(len(candles), len(candles))
+        await self.stop_strategies()
+        await pacer.pause()
+        summary = self.summary(time.perf_counter() - started)
+        self._emit(EventKind.RUN_FINISHED, summary.to_json())
+        return summary
+
+    async def _replay_loop(
+        self,
+        candles: list[Candle],
+        start_idx: int,
+        until_end: bool,
+        progress: Callable[[int, int], None] | None,
+        pacer: Pacer,
+    ) -> None:
         total = len(candles)
         clock = self.clock
         sim = clock if isinstance(clock, SimulatedClock) else None
@@ -584,11 +706,22 @@ class TradingNode:
         marks = portfolio.marks
         observe_equity = self._observe_equity
         pace = self._replay_pace()
+        unit = self.storage.unit_status()
+        perf = time.perf_counter
+        interval = self.config.node.replay_commit_interval_s
+        commit_due = perf() + interval
+        risk = self.risk
+        committed_state = risk.state
         for i in range(start_idx, total):
             c = candles[i]
             symbol = c.symbol
             close_ts = c.close_ts
             if pace is not None:
+                # Nothing waits uncommitted through a real-time pause.
+                if unit.dirty and i > start_idx:
+                    self._commit_candle(candles, i - 1)
+                    commit_due = perf() + interval
+                    committed_state = risk.state
                 await pace.wait_until(close_ts, self._paced_stop)
             if sim is not None:
                 sim.advance_to(close_ts)
@@ -604,29 +737,29 @@ class TradingNode:
                 strat.on_candle(c)
             if queue:
                 await self._drain()
-            if not i & 7 and pacer.due():
-                await pacer.pause()  # let the API, alerts and streams run between candles
             stats.events += 1
             self._events_this_run += 1
             stats.last_ts = c.ts
             if not stats.first_ts:
                 stats.first_ts = c.ts
             if (i + 1) % every == 0:
-                self._checkpoint(c.ts)
+                self._checkpoint(c.ts, done_at(candles, i))
                 if progress is not None:
                     progress(i + 1, total)
                 await self.poll_kill_sentinel()
+            # Commits fall between candles only, and need not follow every candle: a resumed
+            # replay redoes the candles after its last commit exactly as they first ran. A
+            # change of trading state is not kept waiting.
+            if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
+                self._commit_candle(candles, i)
+                commit_due = perf() + interval
+                committed_state = risk.state
+            if not i & 7 and pacer.due():
+                await pacer.pause()  # let the API, alerts and streams run between candles
             if not until_end and self._stop_requested:
                 break
         if candles and start_idx < total:
-            self._checkpoint(candles[-1].ts)
-        if progress is not None:
-            progress(total, total)
-        await self.stop_strategies()
-        await pacer.pause()
-        summary = self.summary(time.perf_counter() - started)
-        self._emit(EventKind.RUN_FINISHED, summary.to_json())
-        return summary
+            self._checkpoint(candles[-1].ts, done_at(candles, total - 1))
 
     _stop_requested = False
 
@@ -791,20 +924,31 @@ class TradingNode:
         return out
 
     def _warm_up(self, candles: list[Candle], start_idx: int) -> None:
-        need = max((s.warmup_candles for s in self.strategies), default=0)
-        lo = max(0, start_idx - need)
-        for s in self.strategies:
+        """Bring market state back to the last committed candle; strategies whose state was not
+        restored whole are fed the candles they need, muted."""
+        cold = [s for s in self.strategies if not s.restored_exactly]
+        need = max((s.warmup_candles for s in cold), default=0)
+        lo = max(0, start_idx - max(need, 1))
+        for s in cold:
             s.muted = True
+        last: dict[str, Candle] = {}
         try:
             for c in candles[lo:start_idx]:
                 self.market.on_candle(c)
                 self.portfolio.marks[c.symbol] = c.close
+                last[c.symbol] = c
                 for strat in self._by_symbol.get(c.symbol, ()):
-                    strat.on_candle(c)
+                    if not strat.restored_exactly:
+                        strat.on_candle(c)
         finally:
-            for s in self.strategies:
+            for s in cold:
                 s.muted = False
             self._ctx.queue.clear()
+        paper_by_symbol = self._paper_for_symbols()
+        for symbol, c in last.items():
+            paper = paper_by_symbol.get(symbol)
+            if paper is not None:
+                paper.prime(c)
 
     def _observe_equity(self, ts: int, symbol: str = "") -> None:
         # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
@@ -880,10 +1024,10 @@ class TradingNode:
     def _record_signal(self, intent: OrderIntent) -> None:
         self._signal_ts[intent.strategy_id] = self.clock.now_ms()
 
-    def _checkpoint(self, ts: int) -> None:
+    def _checkpoint(self, ts: int, done_at_ts: int = 0) -> None:
         with self.storage.transaction():
             self.storage.kv_set(CURSOR_KEY, ts)
-            self.storage.kv_set(STATS_KEY, self.stats.to_json())
+            self.storage.kv_set(STATS_KEY, self._stats_json())
             for strat in self.strategies:
                 state = self._run_state(strat.id)
                 self._fill_run_state(state, strat.id)
@@ -896,12 +1040,40 @@ class TradingNode:
                 self.storage.save_run_state(state)
             for pos in self.portfolio.open_positions():
                 self.storage.save_position(pos, self.portfolio.marks.get(pos.symbol))
-            last = self.equity_curve[-1][0] if self.equity_curve else 0
-            if last != self._curve_saved_ts:  # an unchanged curve is not rewritten
-                self._curve_saved_ts = last
-                curve = list(self.equity_curve)[-2000:]
-                self.storage.kv_set(EQUITY_KEY, [[t, str(e)] for t, e in curve])
+            self._save_replay_state(ts, done_at_ts, fold=True)
         self.risk.flush()
+
+    def _commit_candle(self, candles: list[Candle], i: int) -> None:
+        """Commit everything candle `i` changed, with the cursor at that candle."""
+        self._save_replay_state(candles[i].ts, done_at(candles, i))
+        self.storage.commit_unit()
+
+    def _stats_json(self) -> dict[str, Any]:
+        stats = self.stats
+        stats.day = -1 if self._day is None else self._day
+        stats.day_start_equity = self._day_start_equity
+        stats.next_sample_ts = self._next_sample
+        return stats.to_json()
+
+    def _save_replay_state(self, ts: int, done_at_ts: int, fold: bool = False) -> None:
+        # One row, so a candle that changed something pays one extra write for all of it.
+        curve = self._curve_log
+        curve.take(self.equity_curve)
+        if curve.fold_due(fold):
+            self.storage.kv_set(EQUITY_KEY, curve.fold())
+        state = {
+            "cursor": ts,
+            "cursor_n": done_at_ts,
+            "stats": self._stats_json(),
+            "strategies": {s.id: s.state() for s in self.strategies},
+            "signal_ts": self._signal_ts,
+            "trade_ts": self._trade_ts,
+            "curve_tail": curve.tail_text(),
+        }
+        if self._candle_units:
+            # Written with every commit of the replay, so never older than the engine's own row.
+            state["risk"] = self.risk.to_state()
+        save_replay_state(self.storage, state, ts)
 
     def _fill_run_state(self, state: RunState, strategy_id: str) -> None:
         closed = self.portfolio.closed_trades
@@ -1090,17 +1262,6 @@ class TradingNode:
 
 def _closing_side(pos: Position) -> Side:
     return Side.SELL if pos.quantity > 0 else Side.BUY
-
-
-def _first_after(candles: list[Candle], ts: int) -> int:
-    lo, hi = 0, len(candles)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if candles[mid].ts <= ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _vault_entry(venue: str, entry: str) -> Any:

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.bots import add_bot_parser
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
+    from tradeguard.cli.doctor import add_doctor_parser
     from tradeguard.cli.keys import add_keys_parser
     from tradeguard.cli.pm import add_pm_parser
     from tradeguard.cli.run import add_run_parser
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
     add_view_parsers(sub)
+    add_doctor_parser(sub)
     add_config_parser(sub)
     add_control_parsers(sub)
     add_api_parsers(sub)

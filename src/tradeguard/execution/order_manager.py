@@ -118,7 +118,8 @@ class OrderManager:
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
         self.not_found_grace_ms = int(not_found_grace_s * 1000)
-        self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal]]] = {}
+        # venue -> (balances, their values, when the venue reported them)
+        self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], int]] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.
         self._pending_rows: dict[str, Order] = {}
@@ -539,7 +540,11 @@ class OrderManager:
 
     def on_balances(self, venue: str, balances: list[Balance]) -> None:
         """Record the venue's balances (the source of truth); written with the next commit."""
-        self._pending_balances[venue] = (balances, self.portfolio.values_of(balances))
+        self._pending_balances[venue] = (
+            balances,
+            self.portfolio.values_of(balances),
+            self.clock.now_ms(),
+        )
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
@@ -554,8 +559,8 @@ class OrderManager:
     def _write_behind(self) -> None:
         if self._pending_balances:
             pending, self._pending_balances = self._pending_balances, {}
-            for venue, (balances, usd) in pending.items():
-                self.storage.upsert_balances(venue, balances, usd)
+            for venue, (balances, usd, ts) in pending.items():
+                self.storage.upsert_balances(venue, balances, usd, ts)
         if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}
             for order in rows.values():

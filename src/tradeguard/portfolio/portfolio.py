@@ -81,12 +81,13 @@ class Portfolio:
         notional = fill.price * fill.amount
         if fill.side is Side.BUY:
             book.get(base).free += fill.amount
-            book.get(quote).free -= notional
+            _spend(book.get(quote), notional)
         else:
-            book.get(base).free -= fill.amount
+            # A sell's base is what the venue locked for it, as far as the ledger knows of locks.
+            _spend(book.get(base), fill.amount, locked_first=True)
             book.get(quote).free += notional
         if fill.fee:
-            book.get(fill.fee_asset).free -= fill.fee
+            _spend(book.get(fill.fee_asset), fill.fee)
         fee_q = fill.fee_in_quote
         self.fees_paid += fee_q
         self.marks.setdefault(fill.symbol, fill.price)
@@ -230,3 +231,17 @@ class Portfolio:
                 if mark is not None:
                     total += pos.unrealized_pnl(mark)
         return total
+
+
+def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
+    """Take `amount` out of a balance: from what is locked first if asked, else from free;
+    what free cannot cover comes out of the locked part."""
+    if locked_first and bal.locked > 0:
+        take = min(bal.locked, amount)
+        bal.locked -= take
+        amount -= take
+    bal.free -= amount
+    if bal.free < 0 < bal.locked:
+        shift = min(-bal.free, bal.locked)
+        bal.free += shift
+        bal.locked -= shift

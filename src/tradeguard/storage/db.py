@@ -201,6 +201,10 @@ class Database:
         cfg = self.alembic_config()
         try:
             with self.engine.begin() as conn:
+                if self.is_sqlite:
+                    # The driver opens transactions only for DML: without this, each CREATE
+                    # commits alone and a kill mid-migration leaves half a schema.
+                    conn.exec_driver_sql("BEGIN")
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:

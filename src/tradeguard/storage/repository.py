@@ -121,6 +121,8 @@ class _Tx(threading.local):
     conn: Connection | None = None
     depth: int = 0
     held: Connection | None = None  # kept checked out by holding_connection()
+    unit: Any = None  # the open transaction of a unit of work (see unit_of_work())
+    dirty: bool = False  # something was written in the open unit of work
 
 
 class Storage:
@@ -176,6 +178,7 @@ class Storage:
         tx = self._tx
         if tx.conn is not None:
             tx.depth += 1
+            tx.dirty = True
             try:
                 yield
             finally:
@@ -229,6 +232,58 @@ class Storage:
             tx.held = None
             conn.close()
 
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Join every write of this thread into one open transaction until `commit_unit()`.
+
+        Nested `transaction()` blocks join it instead of committing; `commit_unit()` runs the
+        commit hooks and commits everything written since the last one, or nothing if nothing
+        was. An error escaping the block rolls the uncommitted writes back. Needs
+        `holding_connection()` around it.
+        """
+        tx = self._tx
+        held = tx.held
+        if held is None or tx.conn is not None:
+            raise RuntimeError("unit_of_work() needs holding_connection() and no open transaction")
+        tx.unit = held.begin()
+        tx.conn, tx.depth, tx.dirty = held, 1, False
+        try:
+            yield
+        except BaseException:
+            tx.unit.rollback()
+            raise
+        else:
+            self.commit_unit()
+            tx.unit.commit()
+        finally:
+            tx.conn, tx.depth, tx.unit, tx.dirty = None, 0, None, False
+
+    @property
+    def unit_dirty(self) -> bool:
+        """Tell whether the open unit of work holds writes not yet committed."""
+        return self._tx.dirty
+
+    def unit_status(self) -> _Tx:
+        """This thread's transaction state; its `dirty` is `unit_dirty`, read without a call
+        (for a loop that asks once per market event)."""
+        return self._tx
+
+    def mark_dirty(self) -> None:
+        """Make the open unit of work commit at the next `commit_unit()`."""
+        self._tx.dirty = True
+
+    def commit_unit(self) -> bool:
+        """Run the commit hooks and commit the open unit of work if it wrote anything."""
+        tx = self._tx
+        if tx.unit is None or not tx.dirty:
+            return False
+        for hook in self._commit_hooks:
+            hook()
+        tx.unit.commit()
+        tx.unit = tx.conn.begin() if tx.conn is not None else None
+        tx.dirty = False
+        return True
+
     def add_commit_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook` inside every outermost transaction, just before it commits.
 
@@ -241,22 +296,28 @@ class Storage:
         return self._tx.conn is not None
 
     def _write(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
-        conn = self._tx.conn
+        tx = self._tx
+        conn = tx.conn
         if conn is not None:
+            tx.dirty = True
             return conn.execute(stmt, params)
         with self._begin() as conn:
             return conn.execute(stmt, params)
 
     def _run(self, stmt: DriverStatement, row: Mapping[str, Any]) -> Any:
-        conn = self._tx.conn
+        tx = self._tx
+        conn = tx.conn
         if conn is not None:
+            tx.dirty = True
             return stmt.execute(conn, row)
         with self._begin() as conn:
             return stmt.execute(conn, row)
 
     def _run_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
-        conn = self._tx.conn
+        tx = self._tx
+        conn = tx.conn
         if conn is not None:
+            tx.dirty = True
             stmt.execute_many(conn, rows)
             return
         with self._begin() as conn:
@@ -545,6 +606,18 @@ class Storage:
         """Return every open position as a model Position (signed quantity)."""
         stmt = select(positions).where(positions.c.status == _OPEN).order_by(positions.c.id)
         return [_position_from_row(r) for r in self._read(stmt)]
+
+    def load_flat_positions(self) -> list[Position]:
+        """Return, for each key with no open row, its position as its last close left it (flat,
+        with the running realized P&L and fees)."""
+        open_keys = {(p.venue, p.symbol, p.strategy_id) for p in self.load_open_positions()}
+        stmt = select(positions).where(positions.c.status == _CLOSED).order_by(positions.c.id)
+        last: dict[tuple[str, str, str], Row[Any]] = {}
+        for r in self._read(stmt):
+            key = (r.venue, r.symbol, r.strategy_id)
+            if key not in open_keys:
+                last[key] = r
+        return [_flat_position_from_row(r) for r in last.values()]
 
     def closed_pnls(self, strategy_id: str | None = None) -> list[Decimal]:
         """Return the P&L of every closed position that has one, newest first."""
@@ -908,6 +981,17 @@ def _position_from_row(r: Row[Any]) -> Position:
         trip_entry=r.trip_entry,
         last_exit_price=r.last_exit_price,
     )
+
+
+def _flat_position_from_row(r: Row[Any]) -> Position:
+    """The position a closed row leaves behind: flat, with its running P&L, fees, last trip."""
+    return Position(
+        venue=r.venue, symbol=r.symbol, strategy_id=r.strategy_id,
+        realized_pnl=r.realized_pnl, fees=r.fees, opened_ts=r.entry_ts,
+        updated_ts=r.updated_ts, stop_loss=r.stop_loss, take_profit=r.take_profit,
+        trip_pnl=r.pnl, trip_max_qty=r.quantity, trip_entry=r.trip_entry,
+        last_exit_price=r.last_exit_price,
+    )  # fmt: skip
 
 
 def _run_state_from_row(r: Row[Any]) -> RunState:

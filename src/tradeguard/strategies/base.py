@@ -53,6 +53,8 @@ class Strategy:
         self.params = params
         self.ctx: StrategyContext | None = None
         self.muted = False  # True while warming up: intents are dropped
+        # True once `restore` took back every indicator: a resume feeds it no warm-up candles
+        self.restored_exactly = False
 
     # lifecycle -----------------------------------------------------------------------------
     def bind(self, ctx: StrategyContext) -> None:

@@ -158,10 +158,20 @@ class MACrossover(Strategy):
         )
 
     def state(self) -> dict[str, Any]:
+        # The whole signal state: a resume continues the same float sums, not a re-warmed copy.
+        out: dict[str, Any] = {
+            "fast": self.fast,
+            "slow": self.slow,
+            "fast_win": list(self._fast_win),
+            "slow_win": list(self._slow_win),
+            "fast_sum": self._fast_sum,
+            "slow_sum": self._slow_sum,
+            "prev_diff": self._prev_diff,
+        }
         t = self._tracker
-        if t is None:
-            return {}
-        return {"best": str(t.best), "trailing_armed": t.trailing_armed, "entry": str(t.entry)}
+        if t is not None:
+            out.update(best=str(t.best), trailing_armed=t.trailing_armed, entry=str(t.entry))
+        return out
 
     def restore(self, state: dict[str, Any]) -> None:
         if state.get("entry"):
@@ -169,3 +179,11 @@ class MACrossover(Strategy):
             t.best = Decimal(state["best"])
             t.trailing_armed = bool(state.get("trailing_armed"))
             self._tracker = t
+        if state.get("fast") == self.fast and state.get("slow") == self.slow:
+            self._fast_win.extend(float(x) for x in state["fast_win"])
+            self._slow_win.extend(float(x) for x in state["slow_win"])
+            self._fast_sum = float(state["fast_sum"])
+            self._slow_sum = float(state["slow_sum"])
+            prev = state.get("prev_diff")
+            self._prev_diff = None if prev is None else float(prev)
+            self.restored_exactly = True

@@ -93,6 +93,18 @@ class BookView(Protocol):
     def mid(self) -> Decimal | None: ...
 
 
+def _counter_of(venue_id: str, prefix: str) -> int | None:
+    tail = venue_id[len(prefix) :] if venue_id.startswith(prefix) else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def _crosses(po: _PaperOrder, close: Decimal) -> bool:
+    """Tell whether a limit order crosses the last close (it then takes on the next candle)."""
+    if po.price is None:
+        return False
+    return po.price >= close if po.is_buy else po.price <= close
+
+
 def _crossed(book: BookView) -> bool:
     """Tell whether a book is crossed mid-update; matching against it would invent prices."""
     bid, ask = book.bids(1), book.asks(1)
@@ -298,17 +310,25 @@ class PaperVenue(Venue):
 
     # restart -----------------------------------------------------------------------------------
     def restore_order(self, order: Order) -> None:
-        """Adopt a still-open order from the journal after a restart, locking its funds again."""
+        """Adopt a still-open order from the journal after a restart, locking its funds again.
+
+        It keeps its venue order id and its place in the queue, and meets only market data from
+        its creation on: a bar that opened before the order was sent never fills it.
+        """
         m = self._market(order.symbol)
         if order.client_order_id in self._orders or not order.is_open:
             return
         self._resume_counter_from(order.venue_order_id, "o")
         for trade_id in order.trade_ids:
             self._resume_counter_from(trade_id, "t")
-        self._order_n += 1
+        seq = _counter_of(order.venue_order_id, f"{self.name}-o")
+        if seq is None:
+            self._order_n += 1
+            seq = self._order_n
+        after = m.candle.ts if m.candle is not None else -1
         po = _PaperOrder(
             client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id or f"{self.name}-o{self._order_n}",
+            venue_order_id=order.venue_order_id or f"{self.name}-o{seq}",
             symbol=order.symbol,
             side=order.side,
             type=order.type,
@@ -316,20 +336,41 @@ class PaperVenue(Venue):
             price=order.price if order.type is OrderType.LIMIT else None,
             tif=order.time_in_force,
             reduce_only=order.reduce_only,
-            seq=self._order_n,
+            seq=seq,
             created_ts=order.created_ts,
-            after_candle_ts=m.candle.ts if m.candle is not None else -1,
+            after_candle_ts=max(after, order.created_ts - 1),
             status=(OrderStatus.PARTIALLY_FILLED if order.filled > 0 else OrderStatus.ACCEPTED),
             filled=order.filled,
             cost=order.avg_price * order.filled,
             fee=order.fee,
-            taker_pending=order.type is OrderType.MARKET,
+            taker_pending=order.type is OrderType.MARKET or order.time_in_force in _IMMEDIATE,
             updated_ts=order.updated_ts,
         )
+        if not po.taker_pending and m.candle is not None and po.filled == 0:
+            po.taker_pending = _crosses(po, m.candle.close)
         # Funds of a restored order are locked from what the journal says is free now.
         self._lock(po, m.inst, po.remaining)
         self._orders[po.client_order_id] = po
         m.working.append(po)
+        m.working.sort(key=lambda w: w.seq)
+
+    def prime(self, candle: Candle) -> None:
+        """Take the last candle seen before a restart as the current one, without matching.
+
+        A limit order restored from that candle's commit is marketable as it was on arrival.
+        """
+        m = self._markets.get(candle.symbol)
+        if m is None:
+            return
+        m.candle = candle
+        for po in m.working:
+            if po.created_ts >= candle.close_ts and po.filled == 0 and not po.taker_pending:
+                po.after_candle_ts = max(po.after_candle_ts, candle.ts)
+                po.taker_pending = _crosses(po, candle.close)
+
+    def restore_position(self, symbol: str, net: Decimal) -> None:
+        """Set this venue's net traded amount on `symbol` (buys minus sells of its fills)."""
+        self._market(symbol).position = net
 
     def resume_ids(self, last_order_n: int, last_trade_n: int) -> None:
         """Continue the id counters after a restart so new trade ids never repeat old ones."""

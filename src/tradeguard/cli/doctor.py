@@ -1,0 +1,88 @@
+"""`tradeguard doctor`: the ledger audit the node runs at start, on demand.
+
+    tradeguard doctor [--db URL | --config FILE] [--json]
+
+Exit 0 when every balance and open position equals its fills, 1 with the figures otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
+
+EXIT_OK, EXIT_MISMATCH = 0, 1
+
+
+def add_doctor_parser(sub: Any) -> None:
+    """Register `tradeguard doctor`."""
+    sp = sub.add_parser("doctor", help="audit the ledger: balances and positions against fills")
+    sp.add_argument("--config", help="TOML config file (default: built-in paper config)")
+    sp.add_argument("--db", help="database URL (overrides node.database_url)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print the ledger audit of the configured database; exit 1 on a mismatch."""
+    from tradeguard.config import load_config
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    config = load_config(args.config)
+    if args.db:
+        config.node.database_url = args.db
+    db = Database(config.node.database_url)
+    try:
+        db.migrate()
+        storage = Storage(db)
+        starts = stored_start_balances(storage)
+        for vc in config.venues:
+            if vc.kind == "paper" and vc.name not in starts:
+                starts[vc.name] = dict(vc.balances)
+        audit = audit_storage(storage, starts, _balance_only(config))
+    finally:
+        db.dispose()
+    if args.json:
+        print(json.dumps(audit.to_json(), indent=2))
+    else:
+        print("\n".join(render(audit)))
+    return EXIT_OK if audit.ok else EXIT_MISMATCH
+
+
+def _balance_only(config: Any) -> set[str]:
+    # Multi-leg strategies book balances only: their fills belong to no position.
+    return {sc.id for sc in config.strategies if sc.kind == "triangular"}
+
+
+def render(audit: LedgerAudit) -> list[str]:
+    """The audit as text: one line per asset and open position, then the verdict."""
+    lines = ["balances (stored = start + fills - fees + adjustments):"]
+    for a in audit.assets:
+        mark = "ok" if not a.difference else f"MISMATCH {_s(a.difference)}"
+        lines.append(
+            f"  {a.venue} {a.asset}: stored {_s(a.stored)} = {_s(a.start)} + {_s(a.fills)} "
+            f"- {_s(a.fees)} + {_s(a.adjustments)}  {mark}"
+        )
+    lines.append("open positions (quantity = net of their fills):")
+    if not audit.positions:
+        lines.append("  none")
+    for p in audit.positions:
+        mark = "ok" if not p.difference else f"MISMATCH {_s(p.difference)}"
+        lines.append(
+            f"  {p.venue} {p.symbol} ({p.strategy_id or '-'}): {_s(p.stored)} "
+            f"vs fills {_s(p.fills)}  {mark}"
+        )
+    if audit.ok:
+        lines.append("ledger ok: every balance and open position equals its fills")
+    else:
+        lines.append(f"ledger MISMATCH ({len(audit.mismatches)}):")
+        lines += [f"  {m}" for m in audit.describe()]
+    return lines
+
+
+def _s(d: Decimal) -> str:
+    return format(d.normalize(), "f") if d else "0"

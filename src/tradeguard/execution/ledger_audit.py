@@ -1,0 +1,234 @@
+"""The ledger audit: stored balances and open positions must equal what their fills explain.
+
+```python
+audit = audit_storage(storage, start_balances={"paper": {"USDT": Decimal("10000")}})
+if not audit.ok:
+    print("\\n".join(audit.describe()))
+```
+
+Per venue and asset: stored total (free + locked) = starting balance + every fill's base and
+quote movement - fees in their asset + recorded balance adjustments. Per open position: its
+quantity = the signed sum of the fills booked to its (venue, symbol, strategy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.model.position import Position
+
+START_BALANCES_KEY = "ledger.start_balances"
+
+# (venue, asset) and (venue, symbol, strategy_id)
+_AssetKey = tuple[str, str]
+_PositionKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetLine:
+    """One venue's asset: where its stored total should come from, and whether it does."""
+
+    venue: str
+    asset: str
+    start: Decimal
+    fills: Decimal
+    fees: Decimal
+    adjustments: Decimal
+    stored: Decimal
+
+    @property
+    def expected(self) -> Decimal:
+        return self.start + self.fills - self.fees + self.adjustments
+
+    @property
+    def difference(self) -> Decimal:
+        return self.stored - self.expected
+
+    def describe(self) -> str:
+        return (
+            f"{self.venue} {self.asset}: stored {self.stored} != start {self.start} + fills "
+            f"{self.fills} - fees {self.fees} + adjustments {self.adjustments} = {self.expected} "
+            f"(difference {self.difference})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionLine:
+    """One open position against the net of its fills."""
+
+    venue: str
+    symbol: str
+    strategy_id: str
+    stored: Decimal
+    fills: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.stored - self.fills
+
+    def describe(self) -> str:
+        return (
+            f"{self.venue} {self.symbol} ({self.strategy_id or '-'}): open position "
+            f"{self.stored} != net of its fills {self.fills} (difference {self.difference})"
+        )
+
+
+@dataclass(slots=True)
+class LedgerAudit:
+    """Every line checked; `ok` when none differs."""
+
+    assets: list[AssetLine] = field(default_factory=list)
+    positions: list[PositionLine] = field(default_factory=list)
+
+    @property
+    def mismatches(self) -> list[AssetLine | PositionLine]:
+        bad: list[AssetLine | PositionLine] = [a for a in self.assets if a.difference]
+        return bad + [p for p in self.positions if p.difference]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def only(self, venues: set[str]) -> LedgerAudit:
+        """The lines of `venues` alone."""
+        return LedgerAudit(
+            [a for a in self.assets if a.venue in venues],
+            [p for p in self.positions if p.venue in venues],
+        )
+
+    def describe(self) -> list[str]:
+        """One line per mismatch (empty when the ledger equals its fills)."""
+        return [m.describe() for m in self.mismatches]
+
+    def reason(self) -> str:
+        """The halt reason: every mismatch with its figures, and the way out."""
+        return (
+            "ledger audit failed: "
+            + "; ".join(self.describe())
+            + "; inspect with `tradeguard doctor`, correct the ledger, then `tradeguard resume`"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "assets": [_asset_json(a) for a in self.assets],
+            "positions": [_position_json(p) for p in self.positions],
+            "mismatches": self.describe(),
+        }
+
+
+def audit_ledger(
+    start: Mapping[str, Mapping[str, Decimal]],
+    fills: Iterable[tuple[Fill, str]],
+    adjustments: Iterable[tuple[str, str, Decimal]],
+    balances: Iterable[Balance],
+    open_positions: Iterable[Position],
+    balance_only: Iterable[str] = (),
+) -> LedgerAudit:
+    """Compare balances and open positions with start + fills - fees + adjustments.
+
+    `fills` pairs each fill with the strategy it was booked to; fills of `balance_only`
+    strategies (multi-leg executions) move balances but belong to no position.
+    """
+    moved: dict[_AssetKey, Decimal] = {}
+    fees: dict[_AssetKey, Decimal] = {}
+    nets: dict[_PositionKey, Decimal] = {}
+    untracked = set(balance_only)
+    for fill, strategy_id in fills:
+        base, quote = fill.base, fill.quote
+        notional = fill.price * fill.amount
+        signed = fill.amount if fill.side is Side.BUY else -fill.amount
+        _add(moved, (fill.venue, base), signed)
+        _add(moved, (fill.venue, quote), -notional if fill.side is Side.BUY else notional)
+        if fill.fee:
+            _add(fees, (fill.venue, fill.fee_asset), fill.fee)
+        if strategy_id not in untracked:
+            _add(nets, (fill.venue, fill.symbol, strategy_id), signed)
+    adjusted: dict[_AssetKey, Decimal] = {}
+    for venue, asset, difference in adjustments:
+        _add(adjusted, (venue, asset), difference)
+    stored = {(b.venue, b.asset): b.total for b in balances}
+    keys = set(stored) | set(moved) | set(fees) | set(adjusted)
+    keys |= {(v, a) for v, assets in start.items() for a in assets}
+    audit = LedgerAudit()
+    for venue, asset in sorted(keys):
+        audit.assets.append(
+            AssetLine(
+                venue, asset, start.get(venue, {}).get(asset, ZERO),
+                moved.get((venue, asset), ZERO), fees.get((venue, asset), ZERO),
+                adjusted.get((venue, asset), ZERO), stored.get((venue, asset), ZERO),
+            )
+        )  # fmt: skip
+    held = {(p.venue, p.symbol, p.strategy_id): p.quantity for p in open_positions}
+    for key in sorted(set(held) | {k for k, q in nets.items() if q}):
+        venue, symbol, sid = key
+        audit.positions.append(
+            PositionLine(venue, symbol, sid, held.get(key, ZERO), nets.get(key, ZERO))
+        )
+    return audit
+
+
+def audit_storage(
+    storage: Any,
+    start_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
+    balance_only: Iterable[str] = (),
+) -> LedgerAudit:
+    """Run the audit over what `storage` holds; starting balances default to the stored ones."""
+    start = start_balances if start_balances is not None else stored_start_balances(storage)
+    strategy_of = storage.fill_strategy_ids()
+    fills = [(f, strategy_of.get(f.client_order_id, "")) for f in storage.load_fills()]
+    adjustments = [
+        (r["venue"], r["asset"], r["difference"]) for r in storage.load_balance_adjustments()
+    ]
+    return audit_ledger(
+        start,
+        fills,
+        adjustments,
+        storage.load_balances(),
+        storage.load_open_positions(),
+        balance_only,
+    )
+
+
+def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:
+    """The starting balances recorded when each venue's ledger began (none: empty)."""
+    raw = storage.kv_get(START_BALANCES_KEY)
+    if not isinstance(raw, dict):
+        return {}
+    return {v: {a: Decimal(str(q)) for a, q in assets.items()} for v, assets in raw.items()}
+
+
+def _add(sums: dict[Any, Decimal], key: Any, amount: Decimal) -> None:
+    sums[key] = sums.get(key, ZERO) + amount
+
+
+def _asset_json(a: AssetLine) -> dict[str, str]:
+    return {
+        "venue": a.venue,
+        "asset": a.asset,
+        "start": str(a.start),
+        "fills": str(a.fills),
+        "fees": str(a.fees),
+        "adjustments": str(a.adjustments),
+        "expected": str(a.expected),
+        "stored": str(a.stored),
+        "difference": str(a.difference),
+    }
+
+
+def _position_json(p: PositionLine) -> dict[str, str]:
+    return {
+        "venue": p.venue,
+        "symbol": p.symbol,
+        "strategy_id": p.strategy_id,
+        "stored": str(p.stored),
+        "fills": str(p.fills),
+        "difference": str(p.difference),
+    }

@@ -1,0 +1,109 @@
+"""What a replay commits so that a resumed run continues from exactly its last commit.
+
+The replay state is one key/value row written with every commit of a replay: the cursor (the
+last candle committed, and how many candles of its timestamp were done), the run figures, every
+strategy's state, and the equity-curve samples taken since the stored curve was last written.
+The equity curve itself is kept as "ts:equity;" text, so a commit appends a few samples rather
+than rewriting two thousand.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from itertools import takewhile
+from typing import Any
+
+from tradeguard.model.market import Candle
+
+REPLAY_STATE_KEY = "replay.state"
+CURVE_KEEP = 2000  # equity-curve points stored
+CURVE_FOLD = 32  # samples a commit carries before they join the stored curve
+
+
+def load_replay_state(storage: Any) -> dict[str, Any] | None:
+    """Return the replay state of the last commit, or None when no replay committed."""
+    raw = storage.kv_get(REPLAY_STATE_KEY)
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return data if isinstance(data, dict) else None
+
+
+def save_replay_state(storage: Any, state: dict[str, Any], ts: int) -> None:
+    """Write the replay state (plain JSON types only) as one encoded string."""
+    # One string is the storage layer's fast path: no walk over every list item.
+    storage.kv_set(REPLAY_STATE_KEY, json.dumps(state, separators=(",", ":")), ts)
+
+
+def resume_index(candles: Sequence[Candle], cursor_ts: int, done_at_ts: int) -> int:
+    """Index of the first candle after the cursor (candle ts, candles of that ts done)."""
+    stamps = [c.ts for c in candles]
+    if done_at_ts:
+        return bisect_left(stamps, cursor_ts) + done_at_ts
+    return bisect_right(stamps, cursor_ts)  # a cursor written without the count
+
+
+def done_at(candles: Sequence[Candle], i: int) -> int:
+    """How many candles sharing candle i's timestamp are done once candle i is."""
+    ts, n = candles[i].ts, 1
+    while i - n >= 0 and candles[i - n].ts == ts:
+        n += 1
+    return n
+
+
+def curve_points(text: str) -> Iterator[tuple[int, Decimal]]:
+    """Parse "ts:equity;" text into (ts, equity) points."""
+    for point in text.split(";"):
+        if point:
+            t, e = point.split(":")
+            yield int(t), Decimal(e)
+
+
+class CurveLog:
+    """The stored equity curve and the samples not yet in it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.count = 0
+        self.tail: list[str] = []
+        self.tail_ts = 0
+
+    def load(self, stored: Any, tail: str, curve: Any) -> None:
+        """Take back the stored curve and a commit's tail; append their points to `curve`."""
+        if isinstance(stored, list):  # written as a list of pairs by an older version
+            stored = "".join(f"{t}:{e};" for t, e in stored)
+        if isinstance(stored, str):
+            self.text, self.count = stored, stored.count(";")
+            curve.extend(curve_points(stored))
+        last = self.tail_ts = curve[-1][0] if curve else 0
+        for t, e in curve_points(tail):
+            if t > last:
+                curve.append((t, e))
+                self.tail.append(f"{t}:{e};")
+                self.tail_ts = t
+
+    def take(self, curve: Any) -> None:
+        """Note the samples of `curve` newer than the last one noted."""
+        since = self.tail_ts
+        newer = list(takewhile(lambda p: p[0] > since, reversed(curve)))
+        if newer:
+            self.tail += [f"{t}:{e};" for t, e in reversed(newer)]
+            self.tail_ts = newer[0][0]
+
+    def fold_due(self, force: bool = False) -> bool:
+        """Tell whether the tail should join the stored curve now."""
+        return bool(self.tail) and (force or len(self.tail) >= CURVE_FOLD)
+
+    def fold(self) -> str:
+        """Move the tail into the stored text (the last CURVE_KEEP points); return the text."""
+        text = self.text + "".join(self.tail)
+        n = self.count + len(self.tail)
+        if n > CURVE_KEEP + CURVE_FOLD * 4:
+            text = text.split(";", n - CURVE_KEEP)[-1]
+            n = CURVE_KEEP
+        self.text, self.count, self.tail = text, n, []
+        return text
+
+    def tail_text(self) -> str:
+        return "".join(self.tail)

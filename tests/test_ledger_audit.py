@@ -1,0 +1,126 @@
+"""The ledger audit: balances = start + fills - fees + adjustments, positions = their fills."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from node_support import node_for, paper_config, write_slice
+from tradeguard.execution.ledger_audit import audit_ledger
+from tradeguard.model import Balance, Fill, LiquiditySide, Position, Side, TradingState
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+
+D = Decimal
+START = {"paper": {"USDT": D("1000")}}
+
+
+def _fill(side: Side, amount: str, price: str, fee: str, trade: str) -> Fill:
+    return Fill(
+        venue="paper", symbol="BTC/USDT", client_order_id="c", venue_order_id="o",
+        trade_id=trade, side=side, price=D(price), amount=D(amount), fee=D(fee),
+        fee_asset="USDT", liquidity=LiquiditySide.TAKER, ts=1,
+    )  # fmt: skip
+
+
+FILLS = [
+    (_fill(Side.BUY, "0.002", "40000", "0.08", "t1"), "s"),
+    (_fill(Side.SELL, "0.001", "41000", "0.041", "t2"), "s"),
+]
+# 1000 - 80 - 0.08 + 41 - 0.041 = 960.879 USDT; 0.001 BTC
+BALANCES = [Balance("paper", "USDT", D("960.879"), D("0")), Balance("paper", "BTC", D("0.001"))]
+OPEN = [Position("paper", "BTC/USDT", "s", quantity=D("0.001"))]
+
+
+def test_a_ledger_that_equals_its_fills_passes_with_every_figure() -> None:
+    audit = audit_ledger(START, FILLS, [], BALANCES, OPEN)
+
+    assert audit.ok, audit.describe()
+    usdt = next(a for a in audit.assets if a.asset == "USDT")
+    assert (usdt.start, usdt.fills, usdt.fees, usdt.expected) == (
+        D("1000"), D("-39.000"), D("0.121"), D("960.879"),
+    )  # fmt: skip
+    assert [(p.stored, p.fills) for p in audit.positions] == [(D("0.001"), D("0.001"))]
+
+
+def test_a_balance_off_by_a_cent_is_reported_with_the_exact_figures() -> None:
+    bad = [Balance("paper", "USDT", D("960.889")), BALANCES[1]]
+
+    audit = audit_ledger(START, FILLS, [], bad, OPEN)
+
+    assert not audit.ok
+    assert audit.describe() == [
+        "paper USDT: stored 960.889 != start 1000 + fills -39.000 - fees 0.121 + adjustments 0 "
+        "= 960.879 (difference 0.010)"
+    ]
+
+
+def test_a_recorded_adjustment_explains_a_difference() -> None:
+    moved = [Balance("paper", "USDT", D("970.879")), BALANCES[1]]
+
+    audit = audit_ledger(START, FILLS, [("paper", "USDT", D("10"))], moved, OPEN)
+
+    assert audit.ok, audit.describe()
+
+
+def test_an_open_position_its_fills_do_not_explain_is_a_mismatch() -> None:
+    grown = [Position("paper", "BTC/USDT", "s", quantity=D("0.003"))]
+
+    audit = audit_ledger(START, FILLS, [], BALANCES, grown)
+
+    assert audit.describe() == [
+        "paper BTC/USDT (s): open position 0.003 != net of its fills 0.001 (difference 0.002)"
+    ]
+    # Fills of a balance-only strategy (a multi-leg execution) belong to no position.
+    assert audit_ledger(START, FILLS, [], BALANCES, [], balance_only={"s"}).ok
+
+
+async def test_an_edited_balance_row_halts_the_node_at_start_and_doctor_prints_it(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    data = write_slice(data_dir, tmp_path / "btc.csv", 3000)
+    db_url = f"sqlite:///{tmp_path / 'tg.db'}"
+    node = node_for(paper_config(db_url, data, tmp=tmp_path))
+    try:
+        await node.start()
+        assert node.ledger_report.ok, node.ledger_report.describe()
+        summary = await node.run()
+        assert summary.fills > 0
+    finally:
+        node.close()
+    db = Database(db_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE balances SET free = '12345' WHERE asset = 'USDT'")
+    finally:
+        db.dispose()
+
+    node = node_for(paper_config(db_url, data, tmp=tmp_path))
+    try:
+        await node.start()
+        assert node.risk.state is TradingState.HALTED
+        reason = node.risk.state_reason
+        assert reason.startswith("ledger audit failed: paper USDT: stored 12345 != start 10000")
+        stored_state = Storage(node.db).kv_get("risk.state")
+        assert stored_state is not None and stored_state["state"] == "HALTED"
+    finally:
+        node.close()
+
+    cmd = [sys.executable, "-m", "tradeguard.cli", "doctor", "--db", db_url]
+    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    as_json = subprocess.run(
+        [*cmd, "--json"], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert text.returncode == 1, text.stderr
+    assert "ledger MISMATCH (1):" in text.stdout
+    assert "paper USDT: stored 12345 != start 10000" in text.stdout
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["ok"] is False
+    usdt = next(a for a in report["assets"] if a["asset"] == "USDT")
+    assert usdt["stored"] == "12345" and Decimal(usdt["difference"]) == D("12345") - D(
+        usdt["expected"]
+    )
