@@ -20,6 +20,7 @@ ALIASES = {
     "pacing": "model",
     "logsetup": "secrets",
     "configdoc": "cli",
+    "replay_state": "node",
 }
 
 ALL = "*"

@@ -61,7 +61,9 @@ def test_arb_run_json_lists_the_cycles_and_totals_of_this_run(
     assert completed and totals["outcomes"]["completed"] == len(completed)
     first = completed[0]
     assert first["path"].startswith("USDT -> ") and first["path"].endswith(" -> USDT")
-    assert Decimal(first["actual_profit"]) > 0 and Decimal(first["expected_profit_pct"]) >= 1
+    assert Decimal(first["actual_profit"]) > 0 and Decimal(first["expected_profit_pct"]) >= Decimal(
+        "0.5"
+    )
     assert first["orders"] == 3 and first["latency_ms"] is not None
     assert totals["orders"] == doc["summary"]["orders"] == sum(c["orders"] for c in cycles)
     assert Decimal(totals["actual_profit"]["USDT"]) == sum(

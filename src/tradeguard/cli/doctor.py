@@ -19,7 +19,11 @@ EXIT_OK, EXIT_MISMATCH = 0, 1
 
 def add_doctor_parser(sub: Any) -> None:
     """Register `tradeguard doctor`."""
-    sp = sub.add_parser("doctor", help="audit the ledger: balances and positions against fills")
+    sp = sub.add_parser(
+        "doctor",
+        help="audit the ledger: balances and positions against fills",
+        epilog="example: tradeguard doctor --config examples/paper.toml --json",
+    )
     sp.add_argument("--config", help="TOML config file (default: built-in paper config)")
     sp.add_argument("--db", help="database URL (overrides node.database_url)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
