@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from dex_support import ChainThread, connected_venue, running_chain, settings_for
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
@@ -16,8 +17,6 @@ from tradeguard.sandbox.chain.deploy import ROUTER_INIT_CODE_HASH, pair_init_cod
 from tradeguard.venues.uniswap_v2 import abi, amm
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
-
-from dex_support import ChainThread, connected_venue, running_chain, settings_for
 
 _seq = iter(range(1, 10_000))
 
