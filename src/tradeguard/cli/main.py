@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the `tradeguard` parser with every command registered."""
     from tradeguard.cli.api import add_api_parsers
     from tradeguard.cli.arb import add_arb_parser
+    from tradeguard.cli.chain import add_chain_parser
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
     from tradeguard.cli.keys import add_keys_parser
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(sub)
     add_sandbox_parser(sub)
     add_arb_parser(sub)
+    add_chain_parser(sub)
     return p
 
 
