@@ -317,6 +317,12 @@ class TradingNode:
         for vc in self.config.venues:
             if vc.kind == "paper":
                 self.venues[vc.name] = self._paper_venue(vc)
+            elif vc.kind == "uniswap_v2":
+                from tradeguard.execution.dex_journal import StoredTxJournal
+                from tradeguard.venues.uniswap_v2.build import build_uniswap_venue
+
+                journal = StoredTxJournal(self.storage)
+                self.venues[vc.name] = build_uniswap_venue(vc, journal, self.config.source_dir)
             else:
                 from tradeguard.venues.ccxt_venue import build_ccxt_venue
 

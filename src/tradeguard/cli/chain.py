@@ -40,8 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         from tradeguard.sandbox.chain.server import serve_chain
     except ImportError as exc:
         raise ConfigError(
-            f"the local chain needs the dex extra ({exc.name} is missing): "
-            "pip install -e '.[dex]'"
+            f"the local chain needs the dex extra ({exc.name} is missing): pip install -e '.[dex]'"
         ) from None
     path = Path(args.deployment_file)
 
