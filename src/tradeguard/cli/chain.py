@@ -10,9 +10,8 @@ from typing import Any
 from tradeguard.model.errors import ConfigError
 
 EXAMPLE = """\
-example:
-  tradeguard chain --port 8545 --deployment-file tradeguard-chain.json
-  tradeguard run --config examples/dex_local.toml     # in a second terminal
+example: tradeguard chain --port 8545 --deployment-file tradeguard-chain.json
+then, in a second terminal: tradeguard run --config examples/dex_local.toml
 """
 
 
