@@ -22,6 +22,9 @@ step 2/6 "installing tradeguard and its development dependencies into .venv (pip
 step 3/6 "checking PostgreSQL on 127.0.0.1:5432 and Chromium (started or installed when missing)"
 bash scripts/services.sh
 
+# The local chain's Uniswap V2 contracts: npm tarballs, cached, sha256 pinned, never committed.
+bash scripts/fetch_uniswap.sh
+
 step 4/6 "ruff: lint and format"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks

@@ -16,7 +16,7 @@ def _stub(path: Path, name: str) -> None:
 
 def test_test_script_announces_each_step_before_running_it(tmp_path):
     (tmp_path / "scripts").mkdir()
-    for script in ("test.sh", "services.sh"):
+    for script in ("test.sh", "services.sh", "fetch_uniswap.sh"):
         shutil.copy(ROOT / "scripts" / script, tmp_path / "scripts" / script)
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)

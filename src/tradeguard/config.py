@@ -28,6 +28,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.risk.config import RiskConfig
+from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 # Variables that share the prefix but are not config keys.
 _NOT_OVERRIDES = frozenset(
@@ -63,7 +64,7 @@ class FillModelConfig(_Strict):
 
 class VenueConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    kind: Literal["paper", "ccxt", "kalshi", "polymarket"] = "paper"
+    kind: Literal["paper", "ccxt", "kalshi", "polymarket", "uniswap_v2"] = "paper"
     exchange: str = "binance"
     credentials: str | None = None  # vault entry name; secrets never live in the config file
     sandbox: bool = True
@@ -73,6 +74,7 @@ class VenueConfig(_Strict):
     instruments: list[InstrumentConfig] = Field(default_factory=list)
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
     symbols: list[str] = Field(default_factory=list)
+    dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
 
     @field_validator("balances")
     @classmethod

@@ -358,6 +358,12 @@ class TradingNode:
 
                 creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
                 self.venues[vc.name] = build_pm_venue(vc, self.clock, creds)
+            elif vc.kind == "uniswap_v2":
+                from tradeguard.execution.dex_journal import StoredTxJournal
+                from tradeguard.venues.uniswap_v2.build import build_uniswap_venue
+
+                journal = StoredTxJournal(self.storage)
+                self.venues[vc.name] = build_uniswap_venue(vc, journal, self.config.source_dir)
             else:
                 from tradeguard.venues.ccxt_venue import build_ccxt_venue
 

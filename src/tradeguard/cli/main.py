@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.api import add_api_parsers
     from tradeguard.cli.arb import add_arb_parser
     from tradeguard.cli.bots import add_bot_parser
+    from tradeguard.cli.chain import add_chain_parser
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
     from tradeguard.cli.doctor import add_doctor_parser
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arb_parser(sub)
     add_pm_parser(sub)
     add_bot_parser(sub)
+    add_chain_parser(sub)
     return p
 
 

@@ -1,0 +1,149 @@
+"""A JSON-RPC server over HTTP in front of an in-process EVM (eth-tester on py-evm).
+
+```python
+chain = LocalChain()                        # a fresh chain, auto-mining each transaction
+server = RpcServer(chain, port=8545)
+await server.start()                        # http://127.0.0.1:8545, the eth_* web3 needs
+```
+
+Calls are answered one at a time on the server's event loop, so the EVM is never entered twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+# eth-tester answers these with Python values; JSON-RPC wants hex quantities and data.
+_PARSE_ERROR = -32700
+_INVALID_REQUEST = -32600
+_SERVER_ERROR = -32000
+_REVERTED = 3
+
+
+class LocalChain:
+    """One EVM and the web3 request function that speaks JSON-RPC shapes to it."""
+
+    def __init__(self) -> None:
+        from eth_tester import EthereumTester, PyEVMBackend
+        from web3 import Web3
+        from web3.providers.eth_tester import EthereumTesterProvider
+
+        self.tester = EthereumTester(PyEVMBackend())
+        self.provider = EthereumTesterProvider(self.tester)
+        self.w3 = Web3(self.provider)
+        self._request = self.provider.request_func(self.w3, self.w3.middleware_onion)
+
+    def set_automine(self, on: bool) -> None:
+        """Mine each transaction at once (on) or keep them pending until `mine` (off)."""
+        if on:
+            self.tester.enable_auto_mine_transactions()
+        else:
+            self.tester.disable_auto_mine_transactions()
+
+    def mine(self, blocks: int = 1) -> None:
+        self.tester.mine_blocks(blocks)
+
+    def call(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """Answer one JSON-RPC call: `{"result": …}` or `{"error": {"code", "message"}}`."""
+        from eth_tester.exceptions import TransactionFailed
+
+        if method == "evm_mine":
+            self.mine(int(params[0], 16) if params else 1)
+            return {"result": "0x0"}
+        if method == "tg_setAutomine":
+            self.set_automine(bool(params and params[0]))
+            return {"result": True}
+        try:
+            response = self._request(method, params)
+        except TransactionFailed as exc:
+            message = str(exc.args[0]) if exc.args else "execution reverted"
+            return {"error": {"code": _REVERTED, "message": message, "data": _revert_data(message)}}
+        except Exception as exc:  # the EVM refuses (bad nonce, fee too low): an RPC error
+            return {"error": {"code": _SERVER_ERROR, "message": f"{type(exc).__name__}: {exc}"}}
+        if "error" in response:
+            return {"error": dict(response["error"])}
+        return {"result": to_json(response.get("result"))}
+
+
+def _revert_data(message: str) -> str:
+    """Encode a revert reason as Error(string) data, as real nodes return it."""
+    from eth_abi import encode
+
+    reason = message.removeprefix("execution reverted: ")
+    return "0x08c379a0" + encode(["string"], [reason]).hex()
+
+
+def to_json(value: Any) -> Any:
+    """Turn eth-tester's Python values into JSON-RPC shapes (ints and bytes as hex)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return str(value)
+
+
+class RpcServer:
+    """Serve `chain` as JSON-RPC over HTTP on 127.0.0.1 (batch requests included)."""
+
+    def __init__(self, chain: LocalChain, host: str = "127.0.0.1", port: int = 8545) -> None:
+        self.chain = chain
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if self.port == 0 and server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return _reply(
+                {"jsonrpc": "2.0", "id": None, "error": _err(_PARSE_ERROR, "parse error")}
+            )
+        if isinstance(body, list):
+            return _reply([self._one(item) for item in body])
+        return _reply(self._one(body))
+
+    def _one(self, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict) or not isinstance(item.get("method"), str):
+            return {"jsonrpc": "2.0", "id": None, "error": _err(_INVALID_REQUEST, "bad request")}
+        params = item.get("params") or []
+        answer = self.chain.call(item["method"], list(params))
+        return {"jsonrpc": "2.0", "id": item.get("id"), **answer}
+
+
+def _err(code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+def _reply(payload: Any) -> web.Response:
+    return web.Response(text=json.dumps(payload), content_type="application/json")

@@ -1,0 +1,65 @@
+"""The `[venues.dex]` table of a `kind = "uniswap_v2"` venue, and the settings built from it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
+
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+class DexVenueConfig(BaseModel):
+    """Addresses come from the keys below or from a `tradeguard chain` deployment file."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    deployment_file: str | None = None  # fills rpc_url, router, factory and tokens when unset
+    rpc_url: str = "http://127.0.0.1:8545"
+    router: str | None = Field(default=None, pattern=_ADDRESS)
+    factory: str | None = Field(default=None, pattern=_ADDRESS)
+    tokens: dict[str, str] = Field(default_factory=dict)  # symbol -> address
+    token_decimals: dict[str, int] = Field(default_factory=dict)  # default 18
+    slippage_bps: int = Field(default=50, ge=0, le=5_000)
+    deadline_s: int = Field(default=120, ge=10, le=3_600)
+    max_fee_per_gas_gwei: Decimal = Field(default=Decimal(50), gt=0, le=10_000)
+    priority_fee_gwei: Decimal = Field(default=Decimal(1), ge=0, le=1_000)
+    gas_limit: int = Field(default=0, ge=0, le=30_000_000)  # 0 = estimate
+    approve_unlimited: bool = False
+    # a swap worth more than this (in the pair's quote asset) is refused; 0 = no cap
+    max_tx_value: Decimal = Field(default=Decimal(0), ge=0)
+    receipt_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    stuck_after_s: float = Field(default=120.0, gt=0, le=86_400)
+    fee_bump_pct: Decimal = Field(default=Decimal(15), ge=10, le=200)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> DexVenueConfig:
+        if self.deployment_file is None and (self.router is None or self.factory is None):
+            raise ValueError("set router and factory, or deployment_file (tradeguard chain)")
+        return self
+
+    def settings(self, symbols: list[str], base_dir: Path | None = None) -> DexSettings:
+        """Build the venue's settings, reading the deployment file when one is named."""
+        rpc, router, factory, tokens = self.rpc_url, self.router, self.factory, dict(self.tokens)
+        if self.deployment_file is not None:
+            path = Path(self.deployment_file)
+            if not path.is_absolute() and base_dir is not None and not path.is_file():
+                path = base_dir / path
+            d = json.loads(path.read_text(encoding="utf-8"))
+            rpc, router, factory = d["rpc_url"], d["router"], d["factory"]
+            tokens = {**d["tokens"], **tokens}
+        assert router is not None and factory is not None
+        return DexSettings(
+            rpc_url=rpc, router=router, factory=factory,
+            tokens={s: Token(s, a, self.token_decimals.get(s, 18)) for s, a in tokens.items()},
+            symbols=symbols, slippage_bps=self.slippage_bps, deadline_s=self.deadline_s,
+            max_fee_per_gas_gwei=self.max_fee_per_gas_gwei,
+            priority_fee_gwei=self.priority_fee_gwei, gas_limit=self.gas_limit,
+            approve_unlimited=self.approve_unlimited, max_tx_value=self.max_tx_value,
+            receipt_timeout_s=self.receipt_timeout_s, stuck_after_s=self.stuck_after_s,
+            fee_bump_pct=self.fee_bump_pct,
+        )  # fmt: skip

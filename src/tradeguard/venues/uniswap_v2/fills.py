@@ -1,0 +1,72 @@
+"""Turn a swap receipt into a fill: token amounts from Transfer logs, gas as the fee."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
+from tradeguard.venues.uniswap_v2.amm import from_units
+from tradeguard.venues.uniswap_v2.settings import Token
+
+_TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    return str(value).lower().removeprefix("0x")
+
+
+def net_transfers(receipt: Any, token: str, wallet: str) -> int:
+    """Return what `wallet` received of `token` in `receipt` less what it sent."""
+    token_hex, me = _hex(token), _hex(wallet)
+    net = 0
+    for log in receipt["logs"]:
+        topics = [_hex(t) for t in log["topics"]]
+        if _hex(log["address"]) != token_hex or len(topics) != 3 or topics[0] != _TRANSFER_TOPIC:
+            continue
+        value = int(_hex(log["data"]) or "0", 16)
+        if topics[2][-40:] == me:
+            net += value
+        if topics[1][-40:] == me:
+            net -= value
+    return net
+
+
+def gas_fee_wei(receipt: Any) -> int:
+    return int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice") or 0)
+
+
+def swap_fill(
+    venue: str,
+    symbol: str,
+    cid: str,
+    side: Side,
+    receipt: Any,
+    base: Token,
+    quote: Token,
+    wallet: str,
+    ts: int,
+) -> Fill:
+    """Return the fill a mined swap made (trade id = transaction hash, fee = gas in ETH)."""
+    base_units = abs(net_transfers(receipt, base.address, wallet))
+    quote_units = abs(net_transfers(receipt, quote.address, wallet))
+    amount = from_units(base_units, base.decimals)
+    quote_amount = from_units(quote_units, quote.decimals)
+    tx_hash = "0x" + _hex(receipt["transactionHash"])
+    return Fill(
+        venue=venue,
+        symbol=symbol,
+        client_order_id=cid,
+        venue_order_id=tx_hash,
+        trade_id=tx_hash,
+        side=side,
+        price=quote_amount / amount if amount else Decimal(0),
+        amount=amount,
+        fee=from_units(gas_fee_wei(receipt), 18),
+        fee_asset="ETH",
+        liquidity=LiquiditySide.TAKER,
+        ts=ts,
+    )

@@ -1,0 +1,143 @@
+"""The chain as the venue sees it: reads, fee data, broadcast, receipts and revert reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tradeguard.venues.uniswap_v2 import abi
+
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")
+
+
+@dataclass(frozen=True, slots=True)
+class TxLookup:
+    """What the chain knows of a hash: mined (with receipt), pending, or unknown."""
+
+    state: str  # mined | pending | unknown
+    receipt: Any = None
+
+
+class RpcFailure(Exception):
+    """The node answered with an error; `reverted` when execution reverted (with `reason`)."""
+
+    def __init__(self, message: str, reverted: bool = False, reason: str = "") -> None:
+        super().__init__(message)
+        self.reverted = reverted
+        self.reason = reason
+
+
+def decode_revert(data: Any) -> str:
+    """Return the Error(string) reason in revert data, or '' when there is none."""
+    from eth_abi import decode
+
+    raw = bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else data
+    if not isinstance(raw, bytes | bytearray) or raw[:4] != _ERROR_SELECTOR:
+        return ""
+    try:
+        return str(decode(["string"], bytes(raw[4:]))[0])
+    except Exception:
+        return ""
+
+
+def revert_reason(exc: BaseException) -> str:
+    """Return the revert reason web3 put in a ContractLogicError (or its message)."""
+    reason = decode_revert(getattr(exc, "data", None))
+    if reason:
+        return reason
+    text = str(getattr(exc, "message", None) or exc)
+    return text.removeprefix("execution reverted: ").strip("'\" ")
+
+
+class ChainClient:
+    """Thin async wrapper over web3 for one RPC endpoint."""
+
+    def __init__(self, rpc_url: str, timeout_s: float = 10.0) -> None:
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+
+    async def close(self) -> None:
+        await self.w3.provider.disconnect()
+
+    def contract(self, address: str, kind: list[dict[str, Any]]) -> Any:
+        return self.w3.eth.contract(address=self.w3.to_checksum_address(address), abi=kind)
+
+    async def chain_id(self) -> int:
+        return int(await self.w3.eth.chain_id)
+
+    async def reserves(self, pair: str) -> tuple[int, int, int]:
+        r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
+        return int(r0), int(r1), int(await self.w3.eth.block_number)
+
+    async def token_balance(self, token: str, owner: str) -> int:
+        return int(await self.contract(token, abi.ERC20).functions.balanceOf(owner).call())
+
+    async def allowance(self, token: str, owner: str, spender: str) -> int:
+        fn = self.contract(token, abi.ERC20).functions.allowance(owner, spender)
+        return int(await fn.call())
+
+    async def eth_balance(self, owner: str) -> int:
+        return int(await self.w3.eth.get_balance(owner))  # type: ignore[arg-type]
+
+    async def base_fee(self) -> int:
+        block = await self.w3.eth.get_block("latest")
+        return int(block.get("baseFeePerGas") or 0)
+
+    async def timestamp(self) -> int:
+        return int((await self.w3.eth.get_block("latest"))["timestamp"])
+
+    async def nonce(self, owner: str, pending: bool = True) -> int:
+        tag = "pending" if pending else "latest"
+        count = await self.w3.eth.get_transaction_count(owner, tag)  # type: ignore[arg-type]
+        return int(count)
+
+    async def estimate_gas(self, tx: dict[str, Any]) -> int:
+        from web3.exceptions import ContractLogicError
+
+        try:
+            return int(await self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            reason = revert_reason(exc)
+            raise RpcFailure(f"execution reverted: {reason}", True, reason) from None
+
+    async def send_raw(self, raw_tx: str) -> str:
+        """Broadcast; an 'already known' answer counts as sent. Connection errors propagate."""
+        from web3.exceptions import Web3RPCError
+
+        try:
+            sent = await self.w3.eth.send_raw_transaction(raw_tx)  # type: ignore[arg-type]
+            return "0x" + bytes(sent).hex()
+        except Web3RPCError as exc:
+            text = str(exc)
+            if "already known" in text.lower() or "already imported" in text.lower():
+                return ""
+            raise RpcFailure(text) from None
+
+    async def lookup(self, tx_hash: str) -> TxLookup:
+        """Tell whether `tx_hash` is mined, pending or unknown to the node."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            receipt = None
+        if receipt is not None and receipt.get("blockNumber") is not None:
+            return TxLookup("mined", receipt)
+        try:
+            await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return TxLookup("unknown")
+        return TxLookup("pending")
+
+    async def replay_reason(self, tx_hash: str, block: int) -> str:
+        """Re-run a reverted transaction as a call at its block to read the reason."""
+        from web3.exceptions import ContractLogicError
+
+        tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+        try:
+            await self.w3.eth.call(call, block - 1)  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            return revert_reason(exc)
+        return ""

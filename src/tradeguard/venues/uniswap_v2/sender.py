@@ -1,0 +1,140 @@
+"""Sign, journal, then broadcast: the only way a transaction leaves the node.
+
+```python
+sender = TxSender("dex", chain, store, key, chain_id, max_fee_cap_wei, clock_ms)
+record = await sender.send("cid-1", "swap", tx)      # journaled (committed) before broadcast
+```
+
+Nonces come from the larger of the chain's pending count and the journal's highest nonce + 1,
+so pending transactions keep their nonces across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
+from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
+
+GWEI = 10**9
+
+
+def gwei(value: int) -> str:
+    return f"{Decimal(value) / GWEI:f}"
+
+
+class TxSender:
+    """Holds the wallet key (never shown) and sends journaled transactions from it."""
+
+    def __init__(
+        self,
+        venue: str,
+        chain: ChainClient,
+        store: TxStore,
+        private_key: str,
+        chain_id: int,
+        max_fee_cap_wei: int,
+        priority_fee_wei: int,
+        now_ms: Callable[[], int],
+    ) -> None:
+        from eth_account import Account
+
+        self.venue = venue
+        self.chain = chain
+        self.store = store
+        self._account = Account.from_key(private_key)
+        self.address: str = self._account.address
+        self.chain_id = chain_id
+        self.max_fee_cap_wei = max_fee_cap_wei
+        self.priority_fee_wei = priority_fee_wei
+        self.now_ms = now_ms
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"TxSender(venue={self.venue!r}, address={self.address})"
+
+    async def fees(self) -> tuple[int, int]:
+        """Return (max fee, priority fee) per gas, or refuse when the network asks above the cap."""
+        base = await self.chain.base_fee()
+        tip = min(self.priority_fee_wei, self.max_fee_cap_wei)
+        if base + tip > self.max_fee_cap_wei:
+            raise DefinitiveVenueError(
+                self.venue,
+                f"gas refused: the network asks {gwei(base + tip)} gwei per gas (base fee "
+                f"{gwei(base)} + tip {gwei(tip)}), above max_fee_per_gas_gwei="
+                f"{gwei(self.max_fee_cap_wei)}; wait for lower fees or raise the cap",
+                "FEE_CAP",
+            )
+        return min(self.max_fee_cap_wei, 2 * base + tip), tip
+
+    async def next_nonce(self) -> int:
+        chain_next = await self.chain.nonce(self.address, pending=True)
+        stored = self.store.max_nonce(self.venue, self.address)
+        return max(chain_next, (stored + 1) if stored is not None else 0)
+
+    def sign(self, tx: dict[str, Any]) -> tuple[str, str]:
+        signed = self._account.sign_transaction(tx)
+        return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+
+    async def send(
+        self, cid: str, kind: str, tx: dict[str, Any], detail: dict[str, Any] | None = None
+    ) -> TxRecord:
+        """Fill in nonce and fees, sign, journal, broadcast; return the journaled record."""
+        async with self._lock:
+            max_fee, tip = await self.fees()
+            tx = {
+                **tx,
+                "from": self.address,
+                "chainId": self.chain_id,
+                "maxFeePerGas": max_fee,
+                "maxPriorityFeePerGas": tip,
+                "type": 2,
+            }
+            tx["nonce"] = await self.next_nonce()
+            return await self._sign_and_send(cid, kind, tx, detail or {})
+
+    async def _sign_and_send(
+        self, cid: str, kind: str, tx: dict[str, Any], detail: dict[str, Any]
+    ) -> TxRecord:
+        tx_hash, raw = self.sign(tx)
+        now = self.now_ms()
+        unsigned = {k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items()}
+        record = TxRecord(
+            tx_hash=tx_hash, venue=self.venue, client_order_id=cid, kind=kind,
+            sender=self.address, nonce=int(tx["nonce"]), raw_tx=raw,
+            max_fee_per_gas=int(tx["maxFeePerGas"]), created_ts=now, updated_ts=now,
+            detail={**detail, "tx": unsigned},
+        )  # fmt: skip
+        self.store.save(record)  # committed before the network hears of it
+        return await self.broadcast(record)
+
+    async def broadcast(self, record: TxRecord) -> TxRecord:
+        """Send a journaled raw transaction (again); the same bytes can never swap twice."""
+        try:
+            await self.chain.send_raw(record.raw_tx)
+        except RpcFailure as exc:
+            failed = record.with_status("dropped", self.now_ms())
+            self.store.save(failed)
+            raise DefinitiveVenueError(
+                self.venue, f"transaction {record.tx_hash} refused by the node: {exc}", "TX_REFUSED"
+            ) from None
+        except Exception as exc:
+            raise AmbiguousVenueError(
+                self.venue, f"broadcast of {record.tx_hash} has no answer: {exc}", "TX_UNKNOWN"
+            ) from None
+        sent = record.with_status("sent", self.now_ms())
+        self.store.save(sent)
+        return sent
+
+    async def resign(self, record: TxRecord, tx: dict[str, Any], kind: str) -> TxRecord:
+        """Sign `tx` with `record`'s nonce (a fee bump or a cancel); mark `record` replaced."""
+        async with self._lock:
+            tx = {**tx, "nonce": record.nonce, "chainId": self.chain_id, "type": 2}
+            new = await self._sign_and_send(record.client_order_id, kind, tx, dict(record.detail))
+            self.store.save(replace(record, status="replaced", updated_ts=self.now_ms()))
+            return new

@@ -1,0 +1,44 @@
+"""What one Uniswap V2 venue is configured with: addresses, tokens, caps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    symbol: str
+    address: str
+    decimals: int = 18
+
+
+@dataclass(frozen=True, slots=True)
+class DexSettings:
+    """Addresses and limits of one DEX account; amounts in token units, fees in gwei."""
+
+    rpc_url: str
+    router: str
+    factory: str
+    tokens: dict[str, Token]
+    symbols: list[str]
+    slippage_bps: int = 50
+    deadline_s: int = 120
+    max_fee_per_gas_gwei: Decimal = Decimal(50)
+    priority_fee_gwei: Decimal = Decimal(1)
+    gas_limit: int = 0  # 0: estimate each transaction (a revert is refused before signing)
+    approve_unlimited: bool = False
+    max_tx_value: Decimal = Decimal(0)  # in the pair's quote asset; 0 = no cap
+    receipt_timeout_s: float = 30.0
+    stuck_after_s: float = 120.0
+    fee_bump_pct: Decimal = Decimal(15)
+    gas_asset: str = "ETH"
+    pairs: dict[str, str] = field(default_factory=dict)  # symbol -> pair address, else factory
+
+    def token(self, symbol: str) -> Token:
+        try:
+            return self.tokens[symbol]
+        except KeyError:
+            raise ValueError(
+                f"token {symbol!r} has no address; configured tokens: {sorted(self.tokens)}"
+            ) from None

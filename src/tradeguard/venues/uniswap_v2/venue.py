@@ -1,0 +1,297 @@
+"""A Uniswap V2 pool set as a venue: market orders become router swaps from one wallet.
+
+```python
+venue = UniswapV2Venue("dex", settings, store, private_key)
+await venue.connect()                          # chain id, pairs from the factory, reserves
+price = venue.quote("WETH/USD", Side.SELL, Decimal("1"))   # from cached reserves, fee included
+report = await venue.submit(order)             # approve exact amount, swap, fill from receipt
+```
+
+A sell is an exact-input swap (`amountOutMin` = quote less the slippage cap); a buy is an
+exact-output swap (`amountInMax` = quote plus the cap). Every transaction is journaled before
+broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs a second swap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.base import Venue
+from tradeguard.venues.uniswap_v2 import abi, amm
+from tradeguard.venues.uniswap_v2.fills import swap_fill
+from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
+from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
+from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
+from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
+from tradeguard.venues.uniswap_v2.waiting import TxWatcher
+
+FEE = Decimal("0.003")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class UniswapV2Venue(Venue):
+    """Swaps on a Uniswap V2 router from one wallet; fills come from receipts."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: DexSettings,
+        store: TxStore,
+        private_key: str,
+        now_ms: Callable[[], int] = _now_ms,
+        chain: ChainClient | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.store = store
+        self.now_ms = now_ms
+        self.chain = chain or ChainClient(settings.rpc_url)
+        self._key = private_key
+        self.sender: TxSender | None = None
+        self.pairs: dict[str, tuple[str, bool]] = {}  # symbol -> (pair, base is token0)
+        self.reserves: dict[str, amm.Reserves] = {}
+        self.fills: dict[str, Fill] = {}  # by trade id (tx hash)
+        self.watcher: TxWatcher | None = None
+
+    def __repr__(self) -> str:
+        return f"UniswapV2Venue(name={self.name!r}, router={self.settings.router})"
+
+    @property
+    def address(self) -> str:
+        """The wallet address (public; the key never leaves the sender)."""
+        return self._sender().address
+
+    def _sender(self) -> TxSender:
+        if self.sender is None:
+            raise DefinitiveVenueError(self.name, "venue is not connected (call connect first)")
+        return self.sender
+
+    # connection and markets ----------------------------------------------------------------
+    async def connect(self) -> None:
+        s = self.settings
+        chain_id = await self.chain.chain_id()
+        cap = int(s.max_fee_per_gas_gwei * GWEI)
+        tip = int(s.priority_fee_gwei * GWEI)
+        self.sender = TxSender(
+            self.name, self.chain, self.store, self._key, chain_id, cap, tip, self.now_ms
+        )
+        self._key = ""
+        self.watcher = TxWatcher(self, self.sender)
+        factory = self.chain.contract(s.factory, abi.FACTORY)
+        for symbol in s.symbols:
+            base, quote = self._tokens(symbol)
+            pair = (
+                s.pairs.get(symbol)
+                or await factory.functions.getPair(base.address, quote.address).call()
+            )
+            if int(pair, 16) == 0:
+                raise DefinitiveVenueError(
+                    self.name, f"no pool for {symbol} at factory {s.factory}", "NO_POOL"
+                )
+            self.pairs[symbol] = (pair, int(base.address, 16) < int(quote.address, 16))
+            await self.refresh(symbol)
+
+    async def close(self) -> None:
+        await self.chain.close()
+
+    def _tokens(self, symbol: str) -> tuple[Token, Token]:
+        base, _, quote = symbol.partition("/")
+        return self.settings.token(base), self.settings.token(quote)
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        out: dict[str, Instrument] = {}
+        for symbol in self.settings.symbols:
+            base, quote = self._tokens(symbol)
+            out[symbol] = Instrument(
+                venue=self.name, symbol=symbol, base=base.symbol, quote=quote.symbol,
+                price_tick=Decimal(1).scaleb(-quote.decimals),
+                amount_step=Decimal(1).scaleb(-base.decimals), maker_fee=FEE, taker_fee=FEE,
+            )  # fmt: skip
+        return out
+
+    async def refresh(self, symbol: str) -> amm.Reserves:
+        """Read the pair's reserves (getReserves) into the cache."""
+        pair, base_first = self.pairs[symbol]
+        r0, r1, block = await self.chain.reserves(pair)
+        reserves = amm.Reserves(r0, r1, block) if base_first else amm.Reserves(r1, r0, block)
+        self.reserves[symbol] = reserves
+        return reserves
+
+    def apply_sync(self, pair: str, reserve0: int, reserve1: int, block: int) -> str | None:
+        """Take a pair's Sync event into the cache; return the symbol it belongs to."""
+        for symbol, (address, base_first) in self.pairs.items():
+            if address.lower() == pair.lower():
+                r = (reserve0, reserve1) if base_first else (reserve1, reserve0)
+                self.reserves[symbol] = amm.Reserves(r[0], r[1], block)
+                return symbol
+        return None
+
+    def quote(self, symbol: str, side: Side, amount: Decimal) -> Decimal:
+        """Return the average price of trading `amount` base now (cached reserves, 0.3 % fee)."""
+        base, quote = self._tokens(symbol)
+        r = self.reserves[symbol]
+        units = amm.to_units(amount, base.decimals)
+        if side is Side.SELL:
+            got = amm.amount_out(units, r.base, r.quote)
+        else:
+            got = amm.amount_in(units, r.quote, r.base)
+        return amm.from_units(got, quote.decimals) / amount
+
+    def mid(self, symbol: str) -> Decimal:
+        base, quote = self._tokens(symbol)
+        return self.reserves[symbol].mid(base.decimals, quote.decimals)
+
+    # orders --------------------------------------------------------------------------------
+    async def submit(self, order: Order) -> OrderReport:
+        known = self.store.for_order(self.name, order.client_order_id)
+        if any(r.kind != "approve" for r in known):
+            report = await self.fetch_order(order.client_order_id, order.symbol)
+            if report is not None:
+                return report
+        if order.type is not OrderType.MARKET:
+            raise DefinitiveVenueError(
+                self.name, f"order type {order.type.value} is not supported; use market", "TYPE"
+            )
+        plan = await self._plan(order)
+        sender = self._sender()
+        await self._approve(order.client_order_id, plan["token_in"], plan["max_in"])
+        plan["tx"]["gas"] = self.settings.gas_limit or await self._estimate(plan["tx"])
+        record = await sender.send(
+            order.client_order_id, "swap", plan["tx"], {"symbol": order.symbol,
+            "side": order.side.value, "amount_in_max": str(plan["max_in"]),
+            "min_out": str(plan["min_out"])},
+        )  # fmt: skip
+        return await self._watcher().wait(order, record)
+
+    def _watcher(self) -> TxWatcher:
+        if self.watcher is None:
+            raise DefinitiveVenueError(self.name, "venue is not connected (call connect first)")
+        return self.watcher
+
+    async def _plan(self, order: Order) -> dict[str, Any]:
+        """Quote from fresh reserves, apply the caps, and build the router call."""
+        s = self.settings
+        base, quote = self._tokens(order.symbol)
+        r = await self.refresh(order.symbol)
+        units = amm.to_units(order.amount, base.decimals)
+        if order.side is Side.SELL:
+            quoted = amm.amount_out(units, r.base, r.quote)
+            amount_in, min_out = units, amm.min_out(quoted, s.slippage_bps)
+            path, fn_name = [base.address, quote.address], "swapExactTokensForTokens"
+            args = (amount_in, min_out)
+            token_in, max_in = base, units
+        else:
+            quoted = amm.amount_in(units, r.quote, r.base)
+            max_in = amm.max_in(quoted, s.slippage_bps)
+            path, fn_name = [quote.address, base.address], "swapTokensForExactTokens"
+            args = (units, max_in)
+            token_in, min_out = quote, units
+        self._check_value_cap(order, amm.from_units(quoted, quote.decimals), quote)
+        deadline = await self.chain.timestamp() + s.deadline_s
+        router = self.chain.contract(s.router, abi.ROUTER)
+        sender = self._sender()
+        fn = getattr(router.functions, fn_name)(*args, path, sender.address, deadline)
+        data = fn._encode_transaction_data()
+        tx: dict[str, Any] = {"to": router.address, "value": 0, "data": data}
+        return {"tx": tx, "token_in": token_in, "max_in": max_in, "min_out": min_out}
+
+    def _check_value_cap(self, order: Order, notional: Decimal, quote: Token) -> None:
+        cap = self.settings.max_tx_value
+        if cap > 0 and notional > cap:
+            raise DefinitiveVenueError(
+                self.name,
+                f"order refused: swap value {notional:f} {quote.symbol} exceeds max_tx_value="
+                f"{cap:f} {quote.symbol} per transaction; split it or send it through the "
+                "multi-sig by hand (docs/dex.md)",
+                "TX_VALUE_CAP",
+            )
+
+    async def _approve(self, cid: str, token: Token, amount: int) -> None:
+        """Approve the router for exactly `amount` (or unlimited when configured) if short."""
+        sender = self._sender()
+        have = await self.chain.allowance(token.address, sender.address, self.settings.router)
+        if have >= amount:
+            return
+        value = abi.MAX_UINT256 if self.settings.approve_unlimited else amount
+        erc20 = self.chain.contract(token.address, abi.ERC20)
+        data = erc20.functions.approve(self.settings.router, value)._encode_transaction_data()
+        tx = {"to": erc20.address, "value": 0, "data": data}
+        tx["gas"] = self.settings.gas_limit or await self._estimate(tx)
+        record = await sender.send(f"{cid}:approve", "approve", tx, {"amount": str(value)})
+        await self._watcher().wait_mined(record)
+
+    async def _estimate(self, tx: dict[str, Any]) -> int:
+        try:
+            gas = await self.chain.estimate_gas({**tx, "from": self._sender().address})
+        except RpcFailure as exc:
+            raise DefinitiveVenueError(
+                self.name, f"swap refused: {exc.reason}", "REVERTED"
+            ) from None
+        return gas * 12 // 10
+
+    async def cancel(self, order: Order) -> OrderReport:
+        """A pending swap is cancelled by a zero-value self-transfer with its nonce."""
+        await self._watcher().cancel(order.client_order_id)
+        report = await self.fetch_order(order.client_order_id, order.symbol)
+        if report is None:
+            cid, status = order.client_order_id, OrderStatus.CANCELLED
+            return OrderReport(self.name, order.symbol, cid, "", status)
+        return report
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        known = self.store.for_order(self.name, client_order_id)
+        records = [r for r in known if r.kind != "approve"]
+        if not records:
+            return None
+        return await self._watcher().resolve(client_order_id, symbol, records)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        out = []
+        for record in self.store.open_records(self.name):
+            sym = str(record.detail.get("symbol", ""))
+            if record.kind == "approve" or (symbol is not None and sym != symbol):
+                continue
+            report = await self.fetch_order(record.client_order_id, sym)
+            if report is not None and report.status.is_open:
+                out.append(report)
+        return out
+
+    async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        return [f for f in self.fills.values() if f.symbol == symbol and f.ts >= since_ts]
+
+    async def fetch_balances(self) -> list[Balance]:
+        me = self._sender().address
+        wei = await self.chain.eth_balance(me)
+        out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
+        for token in self.settings.tokens.values():
+            units = await self.chain.token_balance(token.address, me)
+            out.append(Balance(self.name, token.symbol, amm.from_units(units, token.decimals)))
+        return [b for b in out if b.free != 0]
+
+    def fill_from_receipt(self, record: TxRecord, receipt: Any) -> Fill:
+        """Decode a mined swap's fill and hand it to the listener (once per hash)."""
+        symbol = str(record.detail["symbol"])
+        base, quote = self._tokens(symbol)
+        side = Side(str(record.detail["side"]))
+        fill = swap_fill(
+            self.name, symbol, record.client_order_id, side, receipt, base, quote,
+            record.sender, self.now_ms(),
+        )  # fmt: skip
+        if fill.trade_id not in self.fills:
+            self.fills[fill.trade_id] = fill
+            if self._listener is not None:
+                self._listener.on_fill(fill)
+        return self.fills[fill.trade_id]

@@ -1,0 +1,168 @@
+"""Follow journaled transactions to their end: receipts, revert reasons, lost and stuck ones.
+
+After a crash `resolve` looks every journaled hash of an order up: mined (a fill, or a rejection
+with the router's reason), pending (still in flight, replaced with a bumped fee once stuck), or
+unknown to the node (the same signed bytes are broadcast again while their nonce is unused,
+else the order is rejected as dropped). A second swap is never signed for the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.uniswap_v2.rpc import TxLookup
+from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
+from tradeguard.venues.uniswap_v2.txstore import TxRecord
+
+if TYPE_CHECKING:
+    from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
+
+_NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
+POLL_S = 0.05
+
+
+def unsigned_tx(record: TxRecord) -> dict[str, Any]:
+    raw = dict(record.detail["tx"])
+    return {k: int(v, 16) if k in _NUMERIC and isinstance(v, str) else v for k, v in raw.items()}
+
+
+class TxWatcher:
+    """Turns what the chain knows of journaled transactions into order reports."""
+
+    def __init__(self, venue: UniswapV2Venue, sender: TxSender) -> None:
+        self.venue = venue
+        self.sender = sender
+
+    async def wait_mined(self, record: TxRecord) -> Any:
+        """Wait for `record`'s receipt; refuse with the reason when it reverted."""
+        lookup = await self._poll(record)
+        if lookup.state != "mined":
+            raise DefinitiveVenueError(
+                self.venue.name,
+                f"approval {record.tx_hash} not mined within "
+                f"{self.venue.settings.receipt_timeout_s}s; the order was not sent",
+                "APPROVAL_PENDING",
+            )
+        if int(lookup.receipt["status"]) != 1:
+            reason = await self._reason(record, lookup.receipt)
+            raise DefinitiveVenueError(self.venue.name, f"approval reverted: {reason}", "REVERTED")
+        self._save(record, "mined")
+        return lookup.receipt
+
+    async def wait(self, order: Order, record: TxRecord) -> OrderReport:
+        """Wait up to the receipt timeout; a swap still pending is reported in flight."""
+        await self._poll(record)
+        report = await self.resolve(order.client_order_id, order.symbol, [record])
+        if report.status is OrderStatus.REJECTED:
+            raise DefinitiveVenueError(self.venue.name, report.reason, "REVERTED")
+        return report
+
+    async def _poll(self, record: TxRecord) -> TxLookup:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.venue.settings.receipt_timeout_s
+        while True:
+            lookup = await self.venue.chain.lookup(record.tx_hash)
+            if lookup.state == "mined" or loop.time() >= until:
+                return lookup
+            await asyncio.sleep(POLL_S)
+
+    async def resolve(self, cid: str, symbol: str, records: list[TxRecord]) -> OrderReport:
+        """Report an order from every transaction journaled for it."""
+        pending: TxRecord | None = None
+        for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
+            lookup = await self.venue.chain.lookup(record.tx_hash)
+            if lookup.state == "mined":
+                return await self._mined(cid, symbol, record, lookup.receipt)
+            if lookup.state == "pending" and pending is None:
+                pending = record
+        if pending is None:
+            pending = await self._rebroadcast(records)
+        if pending is None:
+            return self._report(cid, symbol, records[-1], OrderStatus.REJECTED,
+                                "dropped: its nonce was used by another transaction")  # fmt: skip
+        pending = await self._unstick(pending)
+        return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
+
+    async def _mined(self, cid: str, symbol: str, record: TxRecord, receipt: Any) -> OrderReport:
+        if int(receipt["status"]) != 1:
+            self._save(record, "reverted")
+            reason = await self._reason(record, receipt)
+            return self._report(cid, symbol, record, OrderStatus.REJECTED, reason)
+        self._save(record, "mined")
+        if record.kind == "cancel":
+            return self._report(cid, symbol, record, OrderStatus.CANCELLED, "cancelled on chain")
+        fill = self.venue.fill_from_receipt(record, receipt)
+        return OrderReport(
+            self.venue.name, symbol, cid, record.tx_hash, OrderStatus.FILLED,
+            filled=fill.amount, avg_price=fill.price, amount=fill.amount,
+            ts=fill.ts, side=fill.side.value,
+        )  # fmt: skip
+
+    async def _rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
+        """Broadcast the newest journaled bytes again while their nonce is still unused."""
+        newest = max(records, key=lambda r: r.created_ts)
+        used = await self.venue.chain.nonce(self.sender.address, pending=False)
+        if newest.nonce < used:
+            for r in records:
+                self._save(r, "dropped")
+            return None
+        return await self.sender.broadcast(newest)
+
+    async def _unstick(self, record: TxRecord) -> TxRecord:
+        """Replace a transaction pending past `stuck_after_s` with a bumped fee, or cancel it."""
+        s = self.venue.settings
+        age_s = (self.venue.now_ms() - record.created_ts) / 1000
+        if age_s < s.stuck_after_s:
+            return record
+        return await self.bump(record, cancel=False)
+
+    async def bump(self, record: TxRecord, cancel: bool) -> TxRecord:
+        """Re-sign `record`'s nonce with fees raised by fee_bump_pct; cancel = self-transfer."""
+        bump = 1 + self.venue.settings.fee_bump_pct / 100
+        tx = unsigned_tx(record)
+        fee = int(Decimal(tx["maxFeePerGas"]) * bump) + 1
+        tip = int(Decimal(tx["maxPriorityFeePerGas"]) * bump) + 1
+        if fee > self.sender.max_fee_cap_wei:
+            if not cancel:
+                return await self.bump(record, cancel=True)
+            raise DefinitiveVenueError(
+                self.venue.name,
+                f"cannot replace {record.tx_hash}: a bumped fee of {gwei(fee)} gwei is above "
+                f"max_fee_per_gas_gwei={gwei(self.sender.max_fee_cap_wei)}",
+                "FEE_CAP",
+            )
+        if cancel:
+            me = self.sender.address
+            tx = {"to": me, "from": me, "value": 0, "data": "0x", "gas": 21_000}
+        tx.update(maxFeePerGas=fee, maxPriorityFeePerGas=min(tip, fee))
+        return await self.sender.resign(record, tx, "cancel" if cancel else record.kind)
+
+    async def cancel(self, cid: str) -> None:
+        """Cancel the order's pending swap by a zero-value self-transfer with its nonce."""
+        for record in self.venue.store.for_order(self.venue.name, cid):
+            if record.kind != "swap" or record.status not in ("signed", "sent"):
+                continue
+            if (await self.venue.chain.lookup(record.tx_hash)).state == "pending":
+                await self.bump(record, cancel=True)
+
+    async def _reason(self, record: TxRecord, receipt: Any) -> str:
+        reason = await self.venue.chain.replay_reason(record.tx_hash, int(receipt["blockNumber"]))
+        return reason or f"transaction {record.tx_hash} reverted"
+
+    def _save(self, record: TxRecord, status: str) -> None:
+        if record.status != status:
+            self.venue.store.save(record.with_status(status, self.venue.now_ms()))
+
+    def _report(
+        self, cid: str, symbol: str, record: TxRecord, status: OrderStatus, reason: str = ""
+    ) -> OrderReport:
+        return OrderReport(
+            self.venue.name, symbol, cid, record.tx_hash, status, reason=reason,
+            ts=self.venue.now_ms(), side=str(record.detail.get("side", "")),
+        )  # fmt: skip

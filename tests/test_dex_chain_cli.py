@@ -1,0 +1,50 @@
+"""`tradeguard chain` deploys the contracts, writes the deployment file and answers JSON-RPC."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from conftest import eventually
+
+
+def test_chain_command_serves_json_rpc_and_writes_a_private_deployment_file(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "chain.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tradeguard.cli",
+            "chain",
+            "--port",
+            "0",
+            "--deployment-file",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: out.is_file() and out.stat().st_size > 0, timeout_s=120)
+        d = json.loads(out.read_text())
+        assert os.stat(out).st_mode & 0o777 == 0o600
+        assert d["rpc_url"].startswith("http://127.0.0.1:")
+        assert set(d["pairs"]) == {"WETH/USD", "TKA/USD"}
+        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []})
+        req = urllib.request.Request(
+            d["rpc_url"], body.encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            answer = json.loads(resp.read())
+        assert answer == {"jsonrpc": "2.0", "id": 7, "result": hex(d["chain_id"])}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

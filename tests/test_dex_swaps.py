@@ -1,0 +1,185 @@
+"""Swaps on the real Uniswap V2 contracts over JSON-RPC: amounts, refusals, approvals, fees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, running_chain, settings_for
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.sandbox.chain.deploy import ROUTER_INIT_CODE_HASH, pair_init_code_hash
+from tradeguard.venues.uniswap_v2 import abi, amm
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
+
+_seq = iter(range(1, 10_000))
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+def _order(side: Side, amount: str, symbol: str = "WETH/USD") -> Order:
+    n = next(_seq)
+    return Order(
+        client_order_id=f"dex-{n}", strategy_id="t", venue="dex", symbol=symbol, side=side,
+        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
+    )  # fmt: skip
+
+
+class _Fills:
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    def on_order_report(self, report: object) -> None:
+        pass
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_balances(self, venue: str, balances: object) -> None:
+        pass
+
+
+def test_pair_init_code_hash_is_the_one_router02_uses(chain: ChainThread) -> None:
+    from eth_utils import keccak, to_checksum_address
+
+    assert pair_init_code_hash() == ROUTER_INIT_CODE_HASH
+    d = chain.deployment
+    a, b = sorted([d.tokens["WETH"], d.tokens["USD"]], key=lambda x: int(x, 16))
+    salt = keccak(bytes.fromhex(a[2:]) + bytes.fromhex(b[2:]))
+    raw = b"\xff" + bytes.fromhex(d.factory[2:]) + salt + bytes.fromhex(ROUTER_INIT_CODE_HASH)
+    assert to_checksum_address(keccak(raw)[12:]) == d.pairs["WETH/USD"]
+
+
+async def test_sell_receives_get_amounts_out_and_the_constant_product(chain: ChainThread) -> None:
+    d = chain.deployment
+    venue = await connected_venue(d)
+    listener = _Fills()
+    venue.set_listener(listener)
+    r = await venue.refresh("WETH/USD")
+    units = 3 * 10**17
+    router = venue.chain.contract(d.router, abi.ROUTER)
+    path = [d.tokens["WETH"], d.tokens["USD"]]
+    quoted = (await router.functions.getAmountsOut(units, path).call())[-1]
+    assert quoted == amm.amount_out(units, r.base, r.quote)
+    assert quoted == (units * 997 * r.quote) // (r.base * 1000 + units * 997)
+    before = await venue.chain.token_balance(d.tokens["USD"], d.wallet_address)
+
+    report = await venue.submit(_order(Side.SELL, "0.3"))
+
+    after = await venue.chain.token_balance(d.tokens["USD"], d.wallet_address)
+    assert after - before == quoted
+    assert report.status is OrderStatus.FILLED
+    (fill,) = listener.fills
+    assert fill.amount == Decimal("0.3")
+    assert fill.price == amm.from_units(quoted, 18) / Decimal("0.3")
+    assert fill.fee_asset == "ETH" and fill.fee > 0
+    assert (await venue.refresh("WETH/USD")).base == r.base + units
+
+
+async def test_buy_is_exact_output_with_an_exact_approval(chain: ChainThread) -> None:
+    d = chain.deployment
+    venue = await connected_venue(d, slippage_bps=100)
+    r = await venue.refresh("TKA/USD")
+    want = 250 * 10**18
+    need = amm.amount_in(want, r.quote, r.base)
+    before = await venue.chain.token_balance(d.tokens["TKA"], d.wallet_address)
+
+    report = await venue.submit(_order(Side.BUY, "250", "TKA/USD"))
+
+    assert report.status is OrderStatus.FILLED
+    got = await venue.chain.token_balance(d.tokens["TKA"], d.wallet_address) - before
+    assert got == want
+    (approve,) = [x for x in venue.store.for_order("dex", report.client_order_id + ":approve")]
+    assert int(approve.detail["amount"]) == amm.max_in(need, 100) < abi.MAX_UINT256
+    left = await venue.chain.allowance(d.tokens["USD"], d.wallet_address, d.router)
+    assert left == amm.max_in(need, 100) - need
+
+
+async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
+    d = chain.deployment
+    venue = await connected_venue(d)
+    await venue.submit(_order(Side.SELL, "0.1"))
+    assert await venue.chain.allowance(d.tokens["WETH"], d.wallet_address, d.router) == 0
+
+
+class _StaleVenue(UniswapV2Venue):
+    """Sees the quote reserve three times too high: its quote and amountOutMin are too high."""
+
+    async def refresh(self, symbol: str) -> amm.Reserves:
+        r = await super().refresh(symbol)
+        return amm.Reserves(r.base, r.quote * 3, r.block)
+
+
+async def _stale_venue(chain: ChainThread, **overrides: object) -> UniswapV2Venue:
+    d = chain.deployment
+    venue = _StaleVenue("dex", settings_for(d, **overrides), MemoryTxStore(), d.wallet_private_key)
+    await venue.connect()
+    return venue
+
+
+async def test_too_high_amount_out_min_is_refused_with_the_router_reason(
+    chain: ChainThread,
+) -> None:
+    venue = await _stale_venue(chain)
+    with pytest.raises(DefinitiveVenueError, match="INSUFFICIENT_OUTPUT_AMOUNT") as exc:
+        await venue.submit(_order(Side.SELL, "0.2"))
+    assert exc.value.code == "REVERTED"
+    await venue.close()
+
+
+async def test_a_mined_revert_becomes_a_rejection_with_the_reason(chain: ChainThread) -> None:
+    venue = await _stale_venue(chain, gas_limit=300_000)
+    with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT"):
+        await venue.submit(_order(Side.SELL, "0.2"))
+    store = venue.store
+    assert isinstance(store, MemoryTxStore)
+    assert [r.status for r in store.rows.values() if r.kind == "swap"] == ["reverted"]
+    await venue.close()
+
+
+async def test_a_deadline_in_the_past_is_refused(chain: ChainThread) -> None:
+    venue = await connected_venue(chain.deployment, deadline_s=-600)
+    with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: EXPIRED"):
+        await venue.submit(_order(Side.SELL, "0.1"))
+
+
+async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
+    chain: ChainThread,
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store, max_fee_per_gas_gwei=Decimal("0.000001"))
+    with pytest.raises(DefinitiveVenueError, match="max_fee_per_gas_gwei") as exc:
+        await venue.submit(_order(Side.SELL, "0.1"))
+    assert exc.value.code == "FEE_CAP"
+    assert store.rows == {}
+
+
+async def test_a_swap_above_the_value_cap_is_refused_before_signing(chain: ChainThread) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store, max_tx_value=Decimal(1000))
+    with pytest.raises(DefinitiveVenueError, match="max_tx_value=1000 USD") as exc:
+        await venue.submit(_order(Side.SELL, "1"))
+    assert exc.value.code == "TX_VALUE_CAP"
+    assert store.rows == {}
+
+
+async def test_the_wallet_key_never_reaches_logs_or_reprs(
+    chain: ChainThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = chain.deployment.wallet_private_key
+    caplog.set_level(logging.DEBUG)
+    venue = await connected_venue(chain.deployment)
+    report = await venue.submit(_order(Side.SELL, "0.05"))
+    text = caplog.text + repr(venue) + repr(venue.sender) + repr(report)
+    text += repr(list(venue.store.rows.values()))  # type: ignore[attr-defined]
+    assert key[2:] not in text.lower() and key[2:].upper() not in text
+    assert venue.address == chain.deployment.wallet_address
