@@ -160,3 +160,49 @@ params = {{ lookback = 30, order_usd = "90", stop_loss_pct = "0.5", take_profit_
     reasons = {o["signal"]["reason"] for o in mine if o.get("signal")}
     assert "breakout" in reasons
     assert reasons & {"stop_loss", "take_profit"}
+
+
+def test_strategy_new_writes_a_template_that_config_check_accepts(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    new = subprocess.run(
+        [str(EXE), "strategy", "new", "dip_buyer"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert new.returncode == 0, new.stderr
+    assert "strategies/dip_buyer.py:DipBuyer" in new.stdout
+    again = subprocess.run(
+        [str(EXE), "strategy", "new", "dip_buyer"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert again.returncode != 0 and "--overwrite" in again.stderr
+    assert "Traceback" not in again.stderr
+    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
+    cfg = tmp_path / "tg.toml"
+    cfg.write_text(
+        f"""
+mode = "paper"
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+[[data]]
+path = "{data}"
+symbol = "BTC/USDT"
+venue = "paper"
+[[venues]]
+name = "paper"
+kind = "paper"
+balances = {{ USDT = "10000" }}
+[[strategies]]
+id = "dip"
+kind = "strategies/dip_buyer.py:DipBuyer"
+venue = "paper"
+symbol = "BTC/USDT"
+"""
+    )
+    check = subprocess.run(
+        [str(EXE), "config", "check", str(cfg)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    cfg.write_text(cfg.read_text().replace("DipBuyer", "NoSuchClass"))
+    bad = subprocess.run(
+        [str(EXE), "config", "check", str(cfg)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "no attribute 'NoSuchClass'" in bad.stdout + bad.stderr

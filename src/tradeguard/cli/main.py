@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.pm import add_pm_parser
     from tradeguard.cli.run import add_run_parser
     from tradeguard.cli.sandbox import add_sandbox_parser
+    from tradeguard.cli.strategy import add_strategy_parser
     from tradeguard.cli.views import add_view_parsers
 
     p = argparse.ArgumentParser(
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_api_parsers(sub)
     add_keys_parser(sub)
     add_sandbox_parser(sub)
+    add_strategy_parser(sub)
     add_arb_parser(sub)
     add_pm_parser(sub)
     add_bot_parser(sub)
