@@ -115,7 +115,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
     if trades:
         tt = Table(title="Last closed trades")
         for col in ("symbol", "side", "entry", "exit", "P&L", "P&L %", "closed (UTC)"):
-            tt.add_column(col)
+            tt.add_column(col, no_wrap=True)
         for r in trades:
             tt.add_row(
                 r["symbol"],
@@ -124,9 +124,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
                 money(r["exit_price"]),
                 money(r["pnl"]),
                 money(r["pnl_pct"]),
-                ts_text(r["exit_ts"]),
+                ts_text(r["exit_ts"])[:16],  # to the minute: the table fits 80 columns
             )
         console.print(tt)
-    console.print(
-        "Inspect with: tradeguard status | orders | positions | balances  (--json for scripts)"
-    )
+    console.print("Inspect with: tradeguard status | orders | positions | balances (--json)")
