@@ -151,7 +151,8 @@ async def serve_pm(
             base = server.url
         print(f"admin          {base}/admin/resolve", file=out)
         if shown is not None:
-            print(f"scenario       {scenario} on {', '.join(shown[0].markets)}", file=out)
+            names = [(t if dialect == "kalshi" else m) for t, m, *_ in DEMO_EVENTS if t and m]
+            print(f"scenario       {scenario} on {', '.join(names)}", file=out)
         where = f"in {keys_file}" if keys_file else "not saved (pass --keys-file FILE)"
         print(f"demo account   funded with {DEMO_CASH}; credentials {where}", file=out)
         out.flush()
