@@ -1,5 +1,9 @@
 """Rescoring 1,000 mapped pairs on one book update: p50/p99 in microseconds, printed as JSON.
 
+`python benchmarks/pm_arb.py legs` instead measures, on the two local servers, decision to both
+legs acknowledged (p50/p99 in ms) over 40 completed pairs through a node's order path (risk check,
+journal, signed venue request, fill) with the `arb` scenario's mispricing shown for each.
+
 Each pair has ten-level books on both venues; one in ten has a mispricing on its top levels, the
 rest cost more than $1 together. Every update replaces one book (a random pair, a random side)
 and rescores the pairs on it, then asks for the best opportunity among the profitable pairs.
@@ -8,11 +12,16 @@ Target: p99 <= 50 us.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import os
 import random
+import sys
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.market_map import parse_market_map
@@ -78,5 +87,104 @@ def _pct(xs: list[float]) -> dict[str, float]:
     return {q: round(s[int(len(s) * f) - 1], 2) for q, f in (("p50", 0.5), ("p99", 0.99))}
 
 
+LEG_PAIRS = 40
+
+
+async def legs_main() -> None:
+    from tradeguard.config import Config
+    from tradeguard.node import TradingNode
+    from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        paired_markets,
+        polymarket_demo,
+        polymarket_keys,
+    )  # fmt: skip
+    from tradeguard.secrets import ScryptParams, Vault
+    from tradeguard.strategies.cross_venue.executor import PairExecutor
+    from tradeguard.strategies.cross_venue.limits import PairLimits
+    from tradeguard.strategies.cross_venue.market_map import load_market_map
+
+    tmp = Path(tempfile.mkdtemp(prefix="pm_arb_legs_"))
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    vault = Vault(tmp / "vault.json", kdf=ScryptParams(n=2**14))
+    vault.create("bench passphrase 1234567")
+    vault.add("k", "kalshi", k_keys)
+    vault.add("p", "polymarket", {"private_key": pm_keys["private_key"]})
+    vault.lock()
+    os.environ.update(
+        TG_VAULT_PATH=str(tmp / "vault.json"), TG_MASTER_PASSPHRASE="bench passphrase 1234567"
+    )
+    await kalshi.start()
+    await pm.start()
+    cfg = Config.model_validate({
+        "mode": "sandbox",
+        "node": {"database_url": f"sqlite:///{tmp / 'tg.db'}", "kill_sentinel": str(tmp / "k"),
+                 "valuation_asset": "USD", "log_level": "WARNING"},
+        "venues": [
+            {"name": "kalshi", "kind": "kalshi", "credentials": "k", "rest_url": kalshi.rest_url,
+             "ws_url": kalshi.ws_url},
+            {"name": "polymarket", "kind": "polymarket", "credentials": "p", "rest_url": pm.url},
+        ],
+        "data": [], "strategies": [],
+        "risk": {"min_order_notional_usd": "1", "price_band_pct": "10",
+                 "max_order_notional_usd": "1000", "arb_max_cycle_notional_usd": "1000",
+                 "max_trades_per_day": 1000, "max_orders_per_s": 50},
+    })  # fmt: skip
+    node = TradingNode(cfg)
+    await node.start()
+    pair = load_market_map(Path(__file__).parents[1] / "examples" / "pm_map.toml").pairs[
+        "fed-dec-above-4"
+    ]
+    gateways = {v: node._ctx.execution_gateway("bench", v) for v in ("polymarket", "kalshi")}
+    fees = {"polymarket": FeeModel.default("polymarket"), "kalshi": FeeModel.default("kalshi")}
+    big = Decimal(10_000_000)
+    limits = PairLimits(max_trades_per_day=10_000, max_position_usd=big,
+                        max_event_exposure_usd=big, max_venue_exposure_usd=big,
+                        max_locked_beyond_usd=big)  # fmt: skip
+    executor = PairExecutor(gateways, "bench", limits=limits, fees=fees)
+    scan = scan_pair(pair, "polymarket", "kalshi", fees["polymarket"], fees["kalshi"])
+    scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1], ArbScenarioConfig())
+    acks: list[float] = []
+    outcomes: dict[str, int] = {}
+    try:
+        for _ in range(LEG_PAIRS):
+            scenario.appear(scenario.markets[0])
+            kalshi.seed_book(pair.kalshi.market, [("0.44", "20")], [])  # what the last pair took
+            scanner = PairScanner([scan])
+            for venue, legs in (
+                ("polymarket", scan.directions[0][0]),
+                ("kalshi", scan.directions[0][1]),
+            ):
+                q = await node.venues[venue].fetch_quote(legs.symbol)  # type: ignore[attr-defined]
+                await node.on_quote(q)
+                scanner.update_book(venue, legs.symbol, [(q.ask, q.ask_size)])
+            opp = scanner.best(node.clock.now_ms())
+            if opp is None:
+                raise SystemExit("no opportunity: the scenario did not misprice the pair")
+            rec = await executor.execute(opp)
+            outcomes[rec.outcome] = outcomes.get(rec.outcome, 0) + 1
+            if rec.outcome == "completed":
+                acks.append(rec.decision_to_acks_ms)
+            else:
+                print(rec.reason, file=sys.stderr)
+            scenario.vanish(scenario.markets[0])
+    finally:
+        await node.stop()
+        node.close()
+        await pm.stop()
+        await kalshi.stop()
+    print(json.dumps({
+        "benchmark": "pm_arb.decision_to_both_legs_acked_local_servers",
+        "pairs": LEG_PAIRS, "outcomes": outcomes,
+        "decision_to_acks_ms": _pct(acks) if acks else None,
+    }, indent=2))  # fmt: skip
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["legs"]:
+        asyncio.run(legs_main())
+    else:
+        main()

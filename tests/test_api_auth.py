@@ -29,6 +29,7 @@ BODIES = {
     "/api/v1/resume": {"reason": "auth test"},
     "/api/v1/mode": {"mode": "paper"},
     "/api/v1/paper/reset": {},
+    "/api/trading/reset": {},
 }  # fmt: skip
 
 

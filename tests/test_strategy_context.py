@@ -33,6 +33,7 @@ CONTEXT_SURFACE = {
     "emit",
     "open_order_count",
     "execution_gateway",
+    "trading_mode",  # paper, sandbox or live: whether an arbitrage record is PAPER or LIVE
     "queue",  # the emitted intents, drained by the node
 }
 # What the gateway offers: the ExecutionGateway protocol's members, nothing more.

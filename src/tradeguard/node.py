@@ -191,6 +191,10 @@ class _Context:
     def now_ms(self) -> int:
         return self._node.clock.now_ms()
 
+    @property
+    def trading_mode(self) -> str:
+        return self._node.mode.value
+
     def position(self, strategy_id: str, venue: str, symbol: str) -> Position:
         return self._node.portfolio.position(venue, symbol, strategy_id)
 
@@ -873,7 +877,8 @@ class TradingNode:
     def _streamed(self) -> dict[Venue, list[str]]:
         wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
         for strat in self.strategies:
-            wanted.setdefault(self.venues[strat.venue], {}).update(dict.fromkeys(strat.symbols))
+            for venue, symbols in strat.venue_symbols.items():
+                wanted.setdefault(self.venues[venue], {}).update(dict.fromkeys(symbols))
         return {venue: list(syms) for venue, syms in wanted.items() if syms}
 
     async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:

@@ -18,6 +18,7 @@ RULE_NAMES = (
     "daily_summary",
     "arb_held",
     "arb_unwound",
+    "arb_settlement_mismatch",
     "win_rate_low",
     "sharpe_low",
     "unusual_volume",
@@ -43,6 +44,8 @@ class AlertRules(_Strict):
     arb_held: bool = True
     # An arbitrage cycle failed a leg and sold what it held back to the start asset (warning).
     arb_unwound: bool = True
+    # A held cross-venue pair resolved differently on its two venues (critical, with the loss).
+    arb_settlement_mismatch: bool = True
     # Win rate over the last closed trades fell below alerts.performance.win_rate_min_pct.
     win_rate_low: bool = True
     # Annualised Sharpe over the last closed trades fell below alerts.performance.sharpe_min.

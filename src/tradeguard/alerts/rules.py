@@ -280,6 +280,29 @@ def _arb_unwound(e: Event) -> Alert | None:
     )
 
 
+def _arb_settlement_mismatch(e: Event) -> Alert | None:
+    d = e.data
+    if not d.get("mismatch"):
+        return None  # a pair that resolved alike paid what was expected
+    pair = d.get("pair_id", "?")
+    text = (
+        f"Arbitrage pair settled with a mismatch: {d['mismatch']}; loss "
+        f"{_plain(d.get('mismatch_loss'))} USD against a hedged payout, P&L "
+        f"{_signed(d.get('pnl'))} USD{_where(e)}. Check both venues' resolutions and the "
+        "market map entry"
+    )
+    if e.strategy_id:
+        text += f" [strategy {e.strategy_id}]"
+    return Alert(
+        "arb_settlement_mismatch",
+        f"Arbitrage pair settlement mismatch: {pair}",
+        text,
+        "critical",
+        f"arb_settlement_mismatch:{e.strategy_id}:{pair}",
+        e.ts,
+    )
+
+
 def _daily_summary(e: Event) -> Alert:
     d = e.data
     ccy = d.get("currency", "USD")
@@ -363,6 +386,7 @@ _BUILDERS = {
     EventKind.DAILY_SUMMARY: _daily_summary,
     EventKind.ARB_HELD: _arb_held,
     EventKind.ARB_EXECUTION: _arb_unwound,
+    EventKind.ARB_SETTLED: _arb_settlement_mismatch,
 }
 
 ALERT_KINDS = frozenset(_BUILDERS)

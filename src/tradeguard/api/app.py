@@ -41,6 +41,7 @@ from tradeguard.api.routes import (
     status,
     strategies,
     stream,
+    trading,
 )
 from tradeguard.api.state import ApiState
 from tradeguard.secrets.vault import PASSPHRASE_ENV
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTERS = (status, portfolio, orders, strategies, arbitrage, control, stream, dashboard, safety)
-_ROUTERS_MORE = (bots,)
+_ROUTERS_MORE = (bots, trading)
 
 
 def create_app(

@@ -29,8 +29,10 @@ def add_pm_parser(sub: Any) -> None:
     markets.add_argument("--config", default=None, help="TOML config file")
     markets.set_defaults(func=cmd_pm_markets)
     from tradeguard.cli.pm_arb import add_pm_arb_parsers
+    from tradeguard.cli.pm_arb_run import add_pm_arb_run_parser
 
     add_pm_arb_parsers(pm_sub)
+    add_pm_arb_run_parser(pm_sub)
 
 
 def cmd_pm_markets(args: argparse.Namespace) -> int:

@@ -98,6 +98,11 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="which venue's API to speak (kalshi and polymarket serve a demo event universe; "
         "their keys file defaults to ./tradeguard-DIALECT-keys.json)",
     )  # fmt: skip
+    p.add_argument(
+        "--scenario", choices=["arb", "arb-fail"], default="",
+        help="kalshi/polymarket: mispricings against the other venue appear and vanish on the "
+        "markets listed on both (arb-fail: pulled the instant the second leg arrives)",
+    )  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     p.add_argument("--port", type=int, default=8765, help="TCP port (0 picks a free one)")
     p.add_argument("--config", type=Path, default=None, help="TOML or JSON sandbox config")
@@ -272,7 +277,7 @@ def _run_prediction_sandbox(args: argparse.Namespace) -> int:
     if keys_file == Path(DEFAULT_KEYS_FILE):
         keys_file = Path(f"tradeguard-{args.dialect}-keys.json")
     try:
-        asyncio.run(serve_pm(args.dialect, args.host, args.port, keys_file))
+        asyncio.run(serve_pm(args.dialect, args.host, args.port, keys_file, scenario=args.scenario))
     except KeyboardInterrupt:
         return 0
     except ValueError as exc:  # a bad keys file or host: one line, no traceback

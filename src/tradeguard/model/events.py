@@ -52,3 +52,4 @@ class EventKind:
     DAILY_SUMMARY = "pnl.daily_summary"
     ARB_EXECUTION = "arb.execution"  # one arbitrage cycle attempt ended (any outcome)
     ARB_HELD = "arb.held"  # a cycle left an asset stranded (critical)
+    ARB_SETTLED = "arb.settled"  # a held pair resolved (critical when its sides disagreed)

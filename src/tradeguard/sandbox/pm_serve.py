@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from eth_account import Account
 
 from tradeguard.sandbox.kalshi.server import KalshiExchange
+from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 
 DEMO_CASH = Decimal("10000")
@@ -128,6 +129,7 @@ async def serve_pm(
     keys_file: Path | None = None,
     out: TextIO = sys.stdout,
     ready: asyncio.Event | None = None,
+    scenario: str = "",
 ) -> None:
     """Run the `dialect` server until cancelled, printing its URLs and where the keys are."""
     server: Any
@@ -138,6 +140,7 @@ async def serve_pm(
     else:
         raise ValueError(f"dialect {dialect!r} is not one of binance, kalshi, polymarket")
     await server.start()
+    shown = start_scenario(dialect, server, scenario) if scenario else None
     try:
         if dialect == "kalshi":
             print(f"kalshi REST    {server.rest_url}", file=out)
@@ -147,6 +150,9 @@ async def serve_pm(
             print(f"polymarket     {server.url}", file=out)
             base = server.url
         print(f"admin          {base}/admin/resolve", file=out)
+        if shown is not None:
+            names = [(t if dialect == "kalshi" else m) for t, m, *_ in DEMO_EVENTS if t and m]
+            print(f"scenario       {scenario} on {', '.join(names)}", file=out)
         where = f"in {keys_file}" if keys_file else "not saved (pass --keys-file FILE)"
         print(f"demo account   funded with {DEMO_CASH}; credentials {where}", file=out)
         out.flush()
@@ -154,4 +160,24 @@ async def serve_pm(
             ready.set()
         await asyncio.Event().wait()
     finally:
+        if shown is not None:
+            shown[1].cancel()
         await server.stop()
+
+
+def paired_markets(dialect: str, server: Any) -> list[str]:
+    """Return the server's market ids of the demo events listed on both venues."""
+    if dialect == "kalshi":
+        return [t for t, slug, *_ in DEMO_EVENTS if t and slug]
+    by_slug = {m.slug: cid for cid, m in server.markets.items()}
+    return [by_slug[slug] for t, slug, *_ in DEMO_EVENTS if t and slug]
+
+
+def start_scenario(
+    dialect: str, server: Any, scenario: str
+) -> tuple[ArbScenario, asyncio.Task[None]]:
+    """Start `scenario` (arb, arb-fail) on the server's paired markets; return it and its task."""
+    shown = ArbScenario(
+        server.book, paired_markets(dialect, server), ArbScenarioConfig.named(scenario)
+    )
+    return shown, asyncio.create_task(shown.run(), name=f"scenario:{scenario}")

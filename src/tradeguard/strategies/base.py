@@ -100,6 +100,11 @@ class Strategy:
         return (self.symbol,)
 
     @property
+    def venue_symbols(self) -> dict[str, tuple[str, ...]]:
+        """Return the symbols to stream per venue (a strategy spanning venues overrides this)."""
+        return {self.venue: self.symbols}
+
+    @property
     def position(self) -> Position:
         assert self.ctx is not None, "strategy is not bound to a node"
         return self.ctx.position(self.id, self.venue, self.symbol)
@@ -111,6 +116,7 @@ _REGISTRY: dict[str, StrategyFactory] = {}
 _LAZY = {
     "triangular": "tradeguard.strategies.triangular.strategy",
     "token_unlock": "tradeguard.strategies.token_unlock.strategy",
+    "cross_venue": "tradeguard.strategies.cross_venue.strategy",
 }
 
 

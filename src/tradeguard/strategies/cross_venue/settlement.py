@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradeguard.model.outcome import Outcome, Resolution, payout
+from tradeguard.model.outcome import Outcome, Resolution, parse_outcome_symbol, payout
 from tradeguard.strategies.cross_venue.limits import OpenPair
+
+HALF = Decimal("0.5")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +58,51 @@ def settle_pair(
             f"{paid} for {n} contracts instead of {n}"
         )
     return PairSettlement(held.pair_id, paid, paid - held.capital, mismatch, n - paid)
+
+
+def resolution_from_fill(symbol: str, price: Decimal) -> Resolution | None:
+    """Return the market's resolution a settlement fill at `price` shows, if it shows one."""
+    try:
+        _, outcome, _ = parse_outcome_symbol(symbol)
+    except ValueError:
+        return None
+    if price == 1:
+        return Resolution(outcome.value)
+    if price == 0:
+        return Resolution(outcome.other.value)
+    if price == HALF:
+        return Resolution.VOID
+    return None
+
+
+class SettlementWatch:
+    """Learn resolutions from settlement fills; settle each held pair once both sides resolved."""
+
+    def __init__(self, pm_venue: str, orientations: dict[str, str]) -> None:
+        self.pm_venue = pm_venue
+        self.orientations = orientations  # pair id -> "same" | "inverted"
+        self.resolved: dict[str, Resolution] = {}  # outcome symbol -> its market's resolution
+
+    def on_fill(self, symbol: str, price: Decimal, trade_id: str) -> None:
+        """Take a fill; only the node's settlement fills (`settle-…`) say anything here."""
+        if not trade_id.startswith("settle-"):
+            return
+        found = resolution_from_fill(symbol, price)
+        if found is not None:
+            self.resolved[symbol] = found
+
+    def due(self, held: list[OpenPair]) -> list[tuple[OpenPair, PairSettlement]]:
+        """Return the held pairs whose two markets have both resolved, with their settlement."""
+        out = []
+        for pair in held:
+            by_venue = dict(zip(pair.venues, pair.legs, strict=True))
+            pm_symbol = by_venue.get(self.pm_venue)
+            k_symbol = next((s for v, s in by_venue.items() if v != self.pm_venue), None)
+            if pm_symbol is None or k_symbol is None:
+                continue
+            pm, kalshi = self.resolved.get(pm_symbol), self.resolved.get(k_symbol)
+            if pm is None or kalshi is None:
+                continue
+            orientation = self.orientations.get(pair.pair_id, "same")
+            out.append((pair, settle_pair(pair, orientation, pm, kalshi)))
+        return out

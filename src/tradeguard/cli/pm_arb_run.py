@@ -1,0 +1,113 @@
+"""`tradeguard pm arb run --config FILE`: trade the config's cross_venue strategy, then report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from typing import Any, TextIO
+
+from rich.console import Console
+
+from tradeguard.cli.common import config_from_args, open_node, print_start, start_run_stop
+from tradeguard.model.errors import ConfigError
+
+
+def add_pm_arb_run_parser(pm_sub: Any) -> None:
+    """Register `pm arb run` under the `pm` command group."""
+    arb = pm_sub.add_parser("arb", help="Polymarket <-> Kalshi arbitrage on the market map")
+    arb_sub = arb.add_subparsers(dest="pm_arb_command", required=True)
+    run = arb_sub.add_parser(
+        "run",
+        help="trade the config's cross_venue strategy on both venues (sandbox or live mode)",
+        epilog="example: tradeguard pm arb run --config examples/pm_arb_sandbox.toml --duration 60",
+    )
+    run.add_argument("--config", required=True, help="TOML config with a cross_venue strategy")
+    run.add_argument("--db", help="database URL (overrides node.database_url)")
+    run.add_argument(
+        "--duration", dest="duration_s", type=float, default=None, metavar="S",
+        help="stop after S seconds (default: until Ctrl-C)",
+    )  # fmt: skip
+    run.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
+    )
+    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    run.add_argument("--json", action="store_true", help="print the attempts as JSON")
+    run.set_defaults(func=cmd_pm_arb_run)
+
+
+def cmd_pm_arb_run(args: argparse.Namespace) -> int:
+    """Run the node's live loop, then print every pair attempt; return the exit code."""
+    from tradeguard.model.enums import TradingMode
+
+    config = config_from_args(args)
+    ids = [s.id for s in config.strategies if s.enabled and s.kind == "cross_venue"]
+    if not ids:
+        raise ConfigError(
+            f"{args.config}: no enabled strategy of kind 'cross_venue'; add a [[strategies]] "
+            'entry with kind = "cross_venue" (see examples/pm_arb_sandbox.toml)'
+        )
+    if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
+        raise ConfigError(
+            f"{args.config}: mode = {config.mode.value!r}, but pm arb run trades on both venues' "
+            'streams; set mode = "sandbox" (local servers) or mode = "live"'
+        )
+    node = open_node(config, args.confirm_live, args.log_format)
+    try:
+        print_start(Console(stderr=True, highlight=False), node)
+        summary = asyncio.run(start_run_stop(node, None, args.duration_s))
+        attempts = [
+            a.to_json() for s in node.strategies if s.id in ids for a in getattr(s, "attempts", [])
+        ]
+        if args.json:
+            doc = {"summary": summary.to_json(), "attempts": attempts, "totals": totals(attempts)}
+            print(json.dumps(doc, indent=2))
+        else:
+            print_attempts(attempts, sys.stdout)
+    finally:
+        node.close()
+    return 0
+
+
+def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Count outcomes and add up profit and fees (USD) over the attempts."""
+    outcomes: dict[str, int] = {}
+    for a in attempts:
+        outcomes[a["outcome"]] = outcomes.get(a["outcome"], 0) + 1
+    profit = sum((Decimal(a["actual_profit"]) for a in attempts), Decimal(0))
+    fees = sum((Decimal(a["fees"]) for a in attempts), Decimal(0))
+    return {
+        "attempts": len(attempts),
+        "outcomes": outcomes,
+        "actual_profit_usd": str(profit),
+        "fees_usd": str(fees),
+    }
+
+
+def print_attempts(attempts: list[dict[str, Any]], out: TextIO) -> None:
+    """Print one line per attempt and a totals line."""
+    if not attempts:
+        print("No pair was attempted (no mapped pair cleared min_roi_pct).", file=out)
+    for a in attempts:
+        legs = ", ".join(
+            f"{leg['role']} {leg['venue']} {leg['symbol']} {leg['filled']}@{leg['avg_price']}"
+            for leg in [*a["legs"], *a["unwinds"]]
+        )
+        why = f" ({a['reason']})" if a["reason"] else ""
+        print(
+            f"{a['pair_id']} d{a['direction']} {a['outcome']}: {a['contracts']} contracts, edge "
+            f"{a['expected_edge']} -> {a['actual_edge']} USD, profit {a['actual_profit']} USD; "
+            f"{legs}{why}",
+            file=out,
+        )
+    t = totals(attempts)
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(t["outcomes"].items())) or "none"
+    print(
+        f"Pairs: {t['attempts']} ({outcomes}); profit {t['actual_profit_usd']} USD, "
+        f"fees {t['fees_usd']} USD",
+        file=out,
+    )

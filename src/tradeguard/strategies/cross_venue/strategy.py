@@ -1,0 +1,298 @@
+"""The `cross_venue` strategy kind: mapped Polymarket <-> Kalshi pairs traded inside a node.
+
+```toml
+[[strategies]]
+id = "pmarb"
+kind = "cross_venue"
+venue = "polymarket"              # the Polymarket venue; `symbol` is not used
+[strategies.params]
+map = "examples/pm_map.toml"      # the reviewed market map (relative to the working directory)
+kalshi_venue = "kalshi"
+cooldown_s = 1
+[strategies.params.exec]          # PairExecConfig
+max_unwind_loss_usd = "5"
+[strategies.params.limits]        # PairLimits
+max_position_usd = "200"
+```
+
+Every quote of a mapped outcome (its best ask and size, on its own venue) rescores the pairs on
+that book; when no pair is executing and the cooldown has passed, the pair with the best ROI per
+day above `limits.min_roi_pct` is executed both legs or neither through the two venues'
+execution gateways. The limits' book (today's trades and P&L, the pairs held) is the strategy's
+state. Every `settle_check_s` the pairs whose two markets have both resolved are settled: the
+P&L is booked and a mismatch raises a critical `arb.settled` event with the loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.market import Quote
+from tradeguard.strategies.base import Strategy, StrategyContext, register
+from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
+from tradeguard.strategies.cross_venue.market_map import MarketMap, load_market_map
+from tradeguard.strategies.cross_venue.records import PairAttempt
+from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
+from tradeguard.strategies.cross_venue.settlement import SettlementWatch
+from tradeguard.strategies.gateway import ExecutionContext, ExecutionGateway
+
+log = logging.getLogger(__name__)
+
+
+class CrossVenueParams(BaseModel):
+    """`params` of a `kind = "cross_venue"` strategy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    map: str = Field(min_length=1)
+    kalshi_venue: str = Field(default="kalshi", min_length=1)
+    pm_quote: str = Field(default="PUSD", pattern=r"^[A-Z0-9]{2,10}$")
+    # Pause after each attempt before the next may start, in seconds.
+    cooldown_s: float = Field(default=1.0, ge=0, le=3600)
+    # How long stopping the node waits for a running pair, in seconds.
+    stop_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # How often held pairs are checked for resolution, in seconds.
+    settle_check_s: float = Field(default=60.0, gt=0, le=86_400)
+    exec: PairExecConfig = Field(default_factory=PairExecConfig)
+    limits: PairLimits = Field(default_factory=PairLimits)
+
+
+def parse_params(strategy_id: str, params: dict[str, Any]) -> CrossVenueParams:
+    """Validate the params; ValueError names the key, the value and what is allowed."""
+    try:
+        return CrossVenueParams.model_validate(params)
+    except ValidationError as exc:
+        parts = []
+        for e in exc.errors():
+            where = "params." + ".".join(str(p) for p in e["loc"])
+            parts.append(f"{where} = {e.get('input')!r}: {e['msg']}")
+        raise ValueError("; ".join(parts)) from None
+
+
+@register("cross_venue")
+class CrossVenueStrategy(Strategy):
+    """Scan mapped pairs on both venues' quotes and execute the best one, one pair at a time."""
+
+    def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
+        super().__init__(strategy_id, venue, symbol, params)
+        self.settings = parse_params(strategy_id, params)
+        self.market_map: MarketMap = load_market_map(Path(self.settings.map))
+        self.book = LimitBook()
+        self.executor: PairExecutor | None = None
+        self.scanner: PairScanner | None = None
+        self.watch = SettlementWatch(
+            venue, {p.id: p.orientation for p in self.market_map.pairs.values()}
+        )
+        self._venue_of: dict[str, str] = {}
+        self._task: asyncio.Task[PairAttempt] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._cool_until = 0
+        self._stopping = False
+        self._gateway: ExecutionGateway | None = None
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Return every mapped outcome symbol on both venues (known after on_start)."""
+        return tuple(self._venue_of)
+
+    @property
+    def venue_symbols(self) -> dict[str, tuple[str, ...]]:
+        """Return the symbols to stream, each on its own venue."""
+        out: dict[str, list[str]] = {}
+        for symbol, venue in self._venue_of.items():
+            out.setdefault(venue, []).append(symbol)
+        return {v: tuple(s) for v, s in out.items()}
+
+    @property
+    def attempts(self) -> list[PairAttempt]:
+        """Return the pair attempts since start, oldest first."""
+        return list(self.executor.attempts) if self.executor is not None else []
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether a pair is executing."""
+        return self._task is not None and not self._task.done()
+
+    def bind(self, ctx: StrategyContext) -> None:
+        """Take both venues' execution gateways and build the executor on them."""
+        if not isinstance(ctx, ExecutionContext):
+            raise ConfigError(
+                f"strategies[{self.id}]: kind 'cross_venue' runs inside a trading node, which "
+                "lends it execution gateways; this context does not"
+            )
+        super().bind(ctx)
+        pm, kalshi = self.venue, self.settings.kalshi_venue
+        if pm == kalshi:
+            raise ConfigError(
+                f"strategies[{self.id}]: venue and params.kalshi_venue are both {pm!r}; name "
+                "the Polymarket venue in `venue` and the Kalshi venue in params.kalshi_venue"
+            )
+        gateways = {pm: ctx.execution_gateway(self.id, pm)}
+        gateways[kalshi] = ctx.execution_gateway(self.id, kalshi)
+        self._gateway = gateways[pm]
+        fees = {pm: FeeModel.default("polymarket"), kalshi: FeeModel.default("kalshi")}
+        pairs = self.market_map.pairs
+        self.executor = PairExecutor(
+            gateways,
+            self.id,
+            self.settings.exec,
+            limits=self.settings.limits,
+            book=self.book,
+            fees=fees,
+            refusal=lambda pair_id, now: pairs[pair_id].refusal(now),
+            # sandbox and paper runs move no real money: their records say PAPER
+            mode="LIVE" if getattr(ctx, "trading_mode", "") == "live" else "PAPER",
+        )
+
+    def on_start(self) -> None:
+        """Index the map's tradeable pairs and start listening to their outcome quotes."""
+        ctx = self.ctx
+        assert ctx is not None
+        now = ctx.now_ms()
+        pm, kalshi = self.venue, self.settings.kalshi_venue
+        tradeable = self.market_map.tradeable(now)
+        if not tradeable:
+            raise ConfigError(
+                f"strategies[{self.id}]: no pair of {self.market_map.source} may be traded now "
+                "(unreviewed, review expired, or void rules differ); check it with "
+                f"`tradeguard pm map check {self.market_map.source}`"
+            )
+        fees = (FeeModel.default("polymarket"), FeeModel.default("kalshi"))
+        scan = [scan_pair(p, pm, kalshi, *fees, pm_quote=self.settings.pm_quote) for p in tradeable]
+        self.scanner = PairScanner(scan)
+        self._venue_of = {s: v for v in (pm, kalshi) for s in self.scanner.symbols(v)}
+        missing = [s for s, v in self._venue_of.items() if ctx.instrument(v, s) is None]
+        if missing:
+            raise ConfigError(
+                f"strategies[{self.id}]: mapped symbols {missing[:4]} are not listed on their "
+                "venue; run `tradeguard pm map check` against this config"
+            )
+        self._stopping = False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            self._timer = loop.create_task(self._settle_loop(), name=f"settle:{self.id}")
+        log.info("strategy %s: %d pairs over %s and %s", self.id, len(scan), pm, kalshi)
+
+    def on_ticker(self, quote: Quote) -> None:
+        """Rescore the pairs on this outcome's ask book; maybe start the best pair."""
+        scanner = self.scanner
+        venue = self._venue_of.get(quote.symbol)
+        if scanner is None or venue is None:
+            return
+        asks = [(quote.ask, quote.ask_size)] if quote.ask_size > 0 and quote.ask < 1 else []
+        scanner.update_book(venue, quote.symbol, asks)
+        if not (self.muted or self._stopping):
+            self.poll()
+
+    def poll(self) -> asyncio.Task[PairAttempt] | None:
+        """Start the best qualifying pair unless one is running or the cooldown holds."""
+        if self.busy or self.scanner is None or self.executor is None or self.ctx is None:
+            return None
+        now = self.ctx.now_ms()
+        if now < self._cool_until:
+            return None
+        opp = self.scanner.best(now, self.settings.limits.min_roi_pct)
+        if opp is None:
+            return None
+        self._task = asyncio.create_task(self._execute(opp), name=f"pair:{opp.pair_id}")
+        return self._task
+
+    async def _execute(self, opp: Any) -> PairAttempt:
+        assert self.executor is not None and self.ctx is not None
+        try:
+            return await self.executor.execute(opp)
+        finally:
+            self._cool_until = self.ctx.now_ms() + int(self.settings.cooldown_s * 1000)
+
+    def on_fill(self, fill: Fill) -> None:
+        """Learn market resolutions from the node's settlement fills."""
+        self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
+
+    async def _settle_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.settle_check_s)
+            try:
+                self.check_settlements()
+            except Exception:
+                log.exception("strategy %s: settlement check failed", self.id)
+
+    def check_settlements(self) -> list[Event]:
+        """Settle the held pairs whose markets have both resolved; return the events published."""
+        assert self.ctx is not None
+        now = self.ctx.now_ms()
+        events = []
+        for held, result in self.watch.due(self.book.open):
+            self.book.open.remove(held)
+            self.book.realise(now, result.pnl)
+            mismatch = bool(result.mismatch)
+            text = result.mismatch or f"pair {held.pair_id}: both sides resolved alike"
+            event = Event(
+                EventKind.ARB_SETTLED,
+                now,
+                {
+                    "pair_id": held.pair_id,
+                    "path": f"{held.pair_id} d{held.direction}",
+                    "contracts": str(held.contracts),
+                    "payout": str(result.payout),
+                    "pnl": str(result.pnl),
+                    "mismatch": result.mismatch,
+                    "mismatch_loss": str(result.mismatch_loss),
+                    "message": f"{text}; P&L {result.pnl} USD",
+                },
+                self.venue,
+                held.legs[0],
+                self.id,
+                "critical" if mismatch else "info",
+            )
+            if self._gateway is not None:
+                self._gateway.publish(event)
+            events.append(event)
+        return events
+
+    async def on_stopping(self) -> None:
+        """Start no new pair; wait up to stop_timeout_s for the running one."""
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        task = self._task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settings.stop_timeout_s)
+        except TimeoutError:
+            log.error(
+                "strategy %s: a pair was still executing after stop_timeout_s=%s; check "
+                "`tradeguard orders --open` and its arb_executions record once it ends",
+                self.id,
+                self.settings.stop_timeout_s,
+            )
+
+    def state(self) -> dict[str, Any]:
+        """Return the limits' book (today's trades and P&L, the pairs held) and resolutions."""
+        return {
+            "limits": self.book.to_json(),
+            "resolved": {s: r.value for s, r in self.watch.resolved.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back the limits' book and the resolutions seen before a restart."""
+        from tradeguard.model.outcome import Resolution
+
+        restored = LimitBook.from_json(state.get("limits") or {})
+        self.book.day, self.book.trades_today = restored.day, restored.trades_today
+        self.book.realised_today, self.book.open = restored.realised_today, restored.open
+        for symbol, value in (state.get("resolved") or {}).items():
+            self.watch.resolved[symbol] = Resolution(value)

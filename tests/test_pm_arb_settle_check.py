@@ -1,0 +1,125 @@
+"""The cross_venue strategy's settlement check: P&L booked, a mismatch alerted with its loss."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pm_arb_support import StubGateway
+from tradeguard.alerts.rules import alert_for
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.events import EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.strategies.base import create
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+MAP = Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml"
+PM_YES = "fed-above-4pct-dec:YES/PUSD"
+K_NO = "KXFED-26DEC-T4.00:NO/USD"
+D = Decimal
+
+
+class Ctx:
+    """A node context reduced to what the strategy reads: clock, gateways."""
+
+    def __init__(self) -> None:
+        self.gateways = {
+            "polymarket": StubGateway("polymarket", FeeModel.default("polymarket")),
+            "kalshi": StubGateway("kalshi", FeeModel.default("kalshi")),
+        }
+
+    def now_ms(self) -> int:
+        return 1_780_000_000_000
+
+    def position(self, strategy_id, venue, symbol):  # pragma: no cover - not read here
+        raise AssertionError("not used")
+
+    def free(self, venue, asset):  # pragma: no cover
+        return ZERO
+
+    def equity(self):  # pragma: no cover
+        return ZERO
+
+    def instrument(self, venue, symbol):
+        return None
+
+    def instruments(self, venue):
+        return []
+
+    def quote(self, symbol):
+        return None
+
+    def emit(self, intent) -> None:  # pragma: no cover
+        raise AssertionError("the strategy trades through gateways only")
+
+    def open_order_count(self, strategy_id, symbol) -> int:
+        return 0
+
+    def execution_gateway(self, strategy_id, venue):
+        return self.gateways[venue]
+
+
+def settle_fill(venue: str, symbol: str, price: str) -> Fill:
+    return Fill(
+        venue, symbol, "stl1", "stl1", "settle-stl1", Side.SELL, D(price), D(10), ZERO,
+        "USD", LiquiditySide.MAKER, 1,
+    )  # fmt: skip
+
+
+def holding_strategy() -> tuple[CrossVenueStrategy, Ctx]:
+    strat = create(
+        "cross_venue", "pmarb", "polymarket", "", {"map": str(MAP), "kalshi_venue": "kalshi"}
+    )
+    assert isinstance(strat, CrossVenueStrategy)
+    ctx = Ctx()
+    strat.bind(ctx)
+    strat.book.open.append(
+        OpenPair("fed-dec-above-4", "fed-2026-12", 0, D(10), D("9.40"), 0,
+                 ("polymarket", "kalshi"), (PM_YES, K_NO))
+    )  # fmt: skip
+    return strat, ctx
+
+
+def test_pair_resolved_alike_books_its_pnl_and_raises_no_alert() -> None:
+    strat, ctx = holding_strategy()
+    strat.on_fill(settle_fill("polymarket", PM_YES, "1"))
+    assert strat.check_settlements() == []  # one side resolved: not yet
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    (event,) = strat.check_settlements()
+    assert event.kind == EventKind.ARB_SETTLED and event.severity == "info"
+    assert event.data["pnl"] == "0.60" and event.data["mismatch"] == ""
+    assert strat.book.open == [] and strat.book.realised_today == D("0.60")
+    assert alert_for(event) is None
+    assert ctx.gateways["polymarket"].events == [event]
+
+
+def test_mismatched_resolution_publishes_a_critical_alert_with_the_loss() -> None:
+    strat, _ = holding_strategy()
+    strat.on_fill(settle_fill("polymarket", PM_YES, "0"))  # Polymarket resolved NO
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))  # Kalshi resolved YES: both legs lose
+    (event,) = strat.check_settlements()
+    assert event.severity == "critical"
+    assert event.data["payout"] == "0" and event.data["mismatch_loss"] == "10"
+    assert event.data["pnl"] == "-9.40"
+    alert = alert_for(event)
+    assert alert is not None and alert.severity == "critical"
+    assert "polymarket resolved no, kalshi yes" in alert.text
+    assert "loss 10 USD" in alert.text and "P&L -9.40 USD" in alert.text
+
+
+def test_ordinary_fills_say_nothing_about_resolution_and_state_survives_a_restart() -> None:
+    strat, _ = holding_strategy()
+    strat.on_fill(settle_fill("polymarket", PM_YES, "1").__class__(
+        "polymarket", PM_YES, "c1", "v1", "t1", Side.BUY, D(1), D(1), ZERO, "PUSD",
+        LiquiditySide.TAKER, 1,
+    ))  # fmt: skip
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    assert strat.watch.resolved == {K_NO: strat.watch.resolved[K_NO]}
+    again, _ = holding_strategy()
+    again.book.open.clear()
+    again.restore(strat.state())
+    assert again.book.open == strat.book.open
+    assert again.watch.resolved == strat.watch.resolved
