@@ -41,3 +41,54 @@ def paper_config(
 
 def node_for(cfg: Config) -> TradingNode:
     return TradingNode(cfg)
+
+
+MA_STRATEGY_TOML = """
+[[strategies]]
+id = "ma_cross"
+kind = "ma_crossover"
+venue = "paper"
+symbol = "BTC/USDT"
+params = { fast = 5, slow = 20, order_usd = "90" }
+"""
+
+
+def write_paper_toml(
+    tmp_path: Path,
+    data: Path,
+    *,
+    db_url: str | None = None,
+    strategies: str = MA_STRATEGY_TOML,
+    node_extra: str = "",
+    extra: str = "",
+    folder: Path | None = None,
+    name: str = "tg.toml",
+) -> Path:
+    """Write the paper config the command-line tests run: one BTC/USDT paper venue and data file."""
+    db = db_url or f"sqlite:///{tmp_path / 'tg.db'}"
+    cfg = (folder or tmp_path) / name
+    cfg.write_text(
+        f"""
+mode = "paper"
+[node]
+database_url = "{db}"
+kill_sentinel = "{tmp_path / "tg.kill"}"
+{node_extra}
+[[data]]
+path = "{data}"
+symbol = "BTC/USDT"
+venue = "paper"
+[[venues]]
+name = "paper"
+kind = "paper"
+balances = {{ USDT = "10000" }}
+[[venues.instruments]]
+symbol = "BTC/USDT"
+price_tick = "0.01"
+amount_step = "0.00001"
+min_notional = "5"
+{strategies}
+{extra}
+"""
+    )
+    return cfg

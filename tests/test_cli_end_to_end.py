@@ -10,43 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from node_support import write_slice
+from node_support import write_paper_toml, write_slice
 from tradeguard.cli import main
 
 EXE = Path(sys.executable).parent / "tradeguard"
 
 
 def _config(tmp_path: Path, data: Path, extra: str = "") -> Path:
-    cfg = tmp_path / "tg.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "sqlite:///{tmp_path / "tg.db"}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
-[[venues.instruments]]
-symbol = "BTC/USDT"
-price_tick = "0.01"
-amount_step = "0.00001"
-min_notional = "5"
-[[strategies]]
-id = "ma_cross"
-kind = "ma_crossover"
-venue = "paper"
-symbol = "BTC/USDT"
-params = {{ fast = 5, slow = 20, order_usd = "90" }}
-{extra}
-"""
-    )
-    return cfg
+    return write_paper_toml(tmp_path, data, extra=extra)
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:

@@ -7,34 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from node_support import write_slice
+from node_support import write_paper_toml, write_slice
 from tradeguard.cli import main
 
 
 def _config(tmp_path: Path, db_url: str, data: Path) -> Path:
-    cfg = tmp_path / "tg.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "{db_url}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
-[[venues.instruments]]
-symbol = "BTC/USDT"
-price_tick = "0.01"
-amount_step = "0.00001"
-min_notional = "5"
-"""
-    )
-    return cfg
+    return write_paper_toml(tmp_path, data, db_url=db_url, strategies="")
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -7,43 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from node_support import write_slice
+from node_support import write_paper_toml, write_slice
 from pty_support import run_in_pty
 
 EXE = Path(sys.executable).parent / "tradeguard"
 
 
 def _short_config(tmp_path: Path, data: Path) -> Path:
-    cfg = tmp_path / "short.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "sqlite:///{tmp_path / "tg.db"}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-checkpoint_every = 500
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
-[[venues.instruments]]
-symbol = "BTC/USDT"
-price_tick = "0.01"
-amount_step = "0.00001"
-min_notional = "5"
-[[strategies]]
-id = "ma_cross"
-kind = "ma_crossover"
-venue = "paper"
-symbol = "BTC/USDT"
-params = {{ fast = 5, slow = 20, order_usd = "90" }}
-"""
-    )
-    return cfg
+    return write_paper_toml(tmp_path, data, node_extra="checkpoint_every = 500", name="short.toml")
 
 
 def test_run_until_end_in_a_terminal_shows_the_summary_fresh_and_resumed(tmp_path, data_dir):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from node_support import node_for, paper_config, write_slice
+from node_support import node_for, paper_config, write_paper_toml, write_slice
 from tradeguard.storage.lock import WriterLockHeld, acquire_writer_lock, lock_path
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -30,35 +30,7 @@ node.close()
 
 
 def _config(tmp_path: Path, db_url: str, data: Path) -> Path:
-    cfg = tmp_path / "tg.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "{db_url}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
-[[venues.instruments]]
-symbol = "BTC/USDT"
-price_tick = "0.01"
-amount_step = "0.00001"
-min_notional = "5"
-[[strategies]]
-id = "ma_cross"
-kind = "ma_crossover"
-venue = "paper"
-symbol = "BTC/USDT"
-params = {{ fast = 5, slow = 20, order_usd = "90" }}
-"""
-    )
-    return cfg
+    return write_paper_toml(tmp_path, data, db_url=db_url)
 
 
 def _tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

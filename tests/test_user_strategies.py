@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node_support import write_slice
+from node_support import write_paper_toml, write_slice
 from tradeguard.strategies.base import Strategy, create
 from tradeguard.strategies.loader import StrategyLoadError, load_strategy_class
 from tradeguard.strategies.template import class_name, write_template
@@ -108,34 +108,15 @@ def test_a_user_strategy_file_outside_the_package_trades_in_tradeguard_run(
     work = tmp_path / "project"
     write_template("my_breakout", work / "strategies")
     data = write_slice(data_dir, tmp_path / "btc.csv", 4000)
-    cfg = work / "tg.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "sqlite:///{tmp_path / "tg.db"}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
-[[venues.instruments]]
-symbol = "BTC/USDT"
-price_tick = "0.01"
-amount_step = "0.00001"
-min_notional = "5"
+    mine = """
 [[strategies]]
 id = "mine"
 kind = "strategies/my_breakout.py:MyBreakout"
 venue = "paper"
 symbol = "BTC/USDT"
-params = {{ lookback = 30, order_usd = "90", stop_loss_pct = "0.5", take_profit_pct = "0.5" }}
+params = { lookback = 30, order_usd = "90", stop_loss_pct = "0.5", take_profit_pct = "0.5" }
 """
-    )
+    cfg = write_paper_toml(tmp_path, data, strategies=mine, folder=work)
     # Run from another folder: the strategy file is found beside the config.
     run = subprocess.run(
         [str(EXE), "run", "--until-end", "--config", str(cfg)],
@@ -176,27 +157,14 @@ def test_strategy_new_writes_a_template_that_config_check_accepts(
     assert again.returncode != 0 and "--overwrite" in again.stderr
     assert "Traceback" not in again.stderr
     data = write_slice(data_dir, tmp_path / "btc.csv", 200)
-    cfg = tmp_path / "tg.toml"
-    cfg.write_text(
-        f"""
-mode = "paper"
-[node]
-database_url = "sqlite:///{tmp_path / "tg.db"}"
-[[data]]
-path = "{data}"
-symbol = "BTC/USDT"
-venue = "paper"
-[[venues]]
-name = "paper"
-kind = "paper"
-balances = {{ USDT = "10000" }}
+    dip = """
 [[strategies]]
 id = "dip"
 kind = "strategies/dip_buyer.py:DipBuyer"
 venue = "paper"
 symbol = "BTC/USDT"
 """
-    )
+    cfg = write_paper_toml(tmp_path, data, strategies=dip)
     check = subprocess.run(
         [str(EXE), "config", "check", str(cfg)], cwd=tmp_path, capture_output=True, text=True
     )
