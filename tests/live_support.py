@@ -79,11 +79,15 @@ def sandbox_config(
             "risk": RISK,
             "venues": [
                 {
-                    "name": "binance", "kind": "ccxt", "exchange": "binance",
-                    "credentials": "alice", "rest_url": ex.rest_url, "ws_url": ex.ws_url,
+                    "name": "binance",
+                    "kind": "ccxt",
+                    "exchange": "binance",
+                    "credentials": "alice",
+                    "rest_url": ex.rest_url,
+                    "ws_url": ex.ws_url,
                     "symbols": ["BTC/USDT"],
                 }
-            ],  # fmt: skip
+            ],
             "strategies": strategies,
         }
     )

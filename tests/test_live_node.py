@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ async def test_ma_crossover_warms_up_from_rest_and_trades_on_live_candles(tmp_pa
         assert len(warm) == 6  # slow + 1 closed candles of REST history, never traded on
         stamps = [c.ts for c in warm + live]
         assert stamps == sorted(set(stamps)), "each closed candle is delivered once, in order"
-        assert all(b - a == 60_000 for a, b in zip(stamps, stamps[1:], strict=False))
+        assert all(b - a == 60_000 for a, b in itertools.pairwise(stamps))
         replay = ex.replays[0]
         # Live candles are the replayed bars, closed, on the venue's (shifted) timestamps.
         for c in live:

@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from live_support import sandbox_config, write_vault
 from test_ccxt_support import make_venue
 from test_live_hub import Sink
-
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.enums import OrderType, Side
@@ -47,7 +47,9 @@ async def test_book_and_trades_stream_from_the_sandbox_into_the_hub() -> None:
 
 
 async def _wait_book(hub: LiveHub, venue: str):  # type: ignore[no-untyped-def]
-    await eventually(lambda: (venue, "BTC/USDT") in hub.books and hub.books[(venue, "BTC/USDT")].seq)
+    await eventually(
+        lambda: (venue, "BTC/USDT") in hub.books and hub.books[(venue, "BTC/USDT")].seq
+    )
     return hub.books[(venue, "BTC/USDT")]
 
 

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.control import add_control_parsers
     from tradeguard.cli.keys import add_keys_parser
     from tradeguard.cli.pm import add_pm_parser
+    from tradeguard.cli.record import add_record_parser
     from tradeguard.cli.run import add_run_parser
     from tradeguard.cli.sandbox import add_sandbox_parser
     from tradeguard.cli.views import add_view_parsers
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arb_parser(sub)
     add_pm_parser(sub)
     add_bot_parser(sub)
+    add_record_parser(sub)
     return p
 
 
