@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_support import btc_slice, replaying_sandbox
 
+from live_support import btc_slice, replaying_sandbox
 from tradeguard.cli.record import parse_duration
 from tradeguard.marketdata.loaders import load_candles, load_quotes, load_trades
 from tradeguard.model.errors import ConfigError
@@ -43,7 +43,12 @@ async def test_record_writes_candles_trades_and_quotes_in_the_shared_layout(
             "BTC/USDT", bar.open, bar.high, bar.low, bar.close,
         )  # fmt: skip
     trades = load_trades(out / "trades" / "BTC_USDT-trades.parquet")
-    assert len(trades) >= 4 * len(candles)  # the sandbox prints four trades a bar
+    by_minute = {c.ts: c for c in candles}
+    covered = [t for t in trades if t.ts - t.ts % 60_000 in by_minute]
+    assert len(covered) >= 8  # the sandbox prints four trades a bar
+    for t in covered:  # every recorded trade lies inside its recorded minute's range
+        bar = by_minute[t.ts - t.ts % 60_000]
+        assert bar.low <= t.price <= bar.high
     assert len({t.trade_id for t in trades}) == len(trades)
     quotes = load_quotes(out / "orderbook" / "BTC_USDT-quotes.parquet")
     assert quotes and all(q.bid < q.ask for q in quotes)
