@@ -226,10 +226,10 @@ class LiveHub:
             for bar in fanout.on_base(base):
                 await self.sink.on_live_candle(bar, False)
 
-        async def backfill() -> None:
+        async def backfill(until: int | None = None) -> None:
             # The closed base candles since the last one delivered, from REST (a reconnect, a gap).
             since = closer.last_closed_ts + BASE_S * 1000
-            for c in await self._history(src, sym, base_tf, since):
+            for c in await self._history(src, sym, base_tf, since, until):
                 closer.seed(c.ts)
                 await deliver(c)
 
@@ -242,7 +242,7 @@ class LiveHub:
                 st.seen()
                 if last >= 0 and closed.ts > last + BASE_S * 1000:
                     closer.last_closed_ts = last
-                    await backfill()
+                    await backfill(closed.ts)
                     closer.seed(closed.ts)
                 await deliver(closed)
 
@@ -289,21 +289,26 @@ class LiveHub:
             await self.sink.on_live_candle(c, True)
         if open_from is None:
             return
-        for c in await self._history(src, sym, timeframe_of(BASE_S), open_from):
+        for c in await self._history(src, sym, timeframe_of(BASE_S), open_from, None):
             closer.seed(c.ts)
             for bar in fanout.on_base(c):
                 await self.sink.on_live_candle(bar, False)
 
     async def _history(
-        self, src: MarketSource, symbol: str, timeframe: str, since_ms: int
+        self, src: MarketSource, symbol: str, timeframe: str, since_ms: int, until: int | None
     ) -> list[Candle]:
-        """Closed candles from `since_ms` on, page by page (the venue's open candle left out)."""
+        """Closed candles from `since_ms` (and before `until`), page by page.
+
+        Without `until` the venue's last candle is taken as still open and left out; with it,
+        every candle before a closed one is closed (a venue's REST may lag its stream).
+        """
         out: list[Candle] = []
         while True:
             page = await src.fetch_candles(symbol, timeframe, since_ms, PAGE)
-            page = [c for c in page if c.ts >= since_ms]
-            if len(page) < PAGE:
-                out.extend(page[:-1])
+            full = len(page) >= PAGE
+            page = [c for c in page if c.ts >= since_ms and (until is None or c.ts < until)]
+            if not full or not page or (until is not None and page[-1].ts + 1 >= until):
+                out.extend(page if until is not None else page[:-1])
                 return out
             out.extend(page)
             since_ms = page[-1].ts + 1
