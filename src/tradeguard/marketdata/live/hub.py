@@ -289,6 +289,8 @@ class LiveHub:
             await self.sink.on_live_candle(c, True)
         if open_from is None:
             return
+        # Everything before the open bucket is delivered: a stream that starts later back-fills.
+        closer.seed(open_from - BASE_S * 1000)
         for c in await self._history(src, sym, timeframe_of(BASE_S), open_from, None):
             closer.seed(c.ts)
             for bar in fanout.on_base(c):
