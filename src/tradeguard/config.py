@@ -173,6 +173,8 @@ class NodeConfig(_Strict):
     checkpoint_interval_s: float = Field(default=5.0, gt=0, le=3600)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # an order for a symbol no stream carries subscribes it and waits this long for a quote
+    subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
 
 
 class Config(_Strict):

@@ -32,13 +32,17 @@ from tradeguard.execution.ledger_audit import (
     stored_start_balances,
 )
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
+from tradeguard.marketdata.book import OrderBook
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.live.source import QuoteStreamSource
+from tradeguard.marketdata.live.subscriptions import timeframe_s
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.market import Candle, Quote
+from tradeguard.model.market import Candle, Quote, TradeTick
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
@@ -69,6 +73,7 @@ EQUITY_KEY = "run.equity_curve"
 RISK_STATE_KEY = "risk.state"
 # What only a change of trading state moves: equal, the two copies tell the same story.
 _RISK_STATE_IDENTITY = ("state", "state_ts", "state_by", "last_kill", "last_resume")
+_STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 
 class StorageStateStore:
@@ -314,6 +319,7 @@ class TradingNode:
         self._held_n = 0
         self._trough: tuple[Decimal, Decimal] | None = None  # (peak, lowest equity seen under it)
         self._run_states: dict[str, RunState] = {}
+        self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
         self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
         self.storage.add_commit_hook(self._write_audit)
@@ -602,6 +608,8 @@ class TradingNode:
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
+        if self.live is not None:
+            await self.live.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         for venue in self.venues.values():
@@ -613,6 +621,10 @@ class TradingNode:
     # running -----------------------------------------------------------------------------------
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Send an intent down the one order path (risk -> journal -> venue)."""
+        if self.mode in _STREAMING and self.market.last_update_ms(intent.symbol) is None:
+            # An order (e.g. over HTTP) for a symbol nobody streams: subscribe it on demand.
+            wait_s = self.config.node.subscribe_wait_s
+            await self.live_hub().ensure_quotes(intent.venue, intent.symbol, wait_s)
         result = await self.orders.submit(intent)
         self.stats.orders += result.ok
         self.stats.denied += result.status == "denied"
@@ -815,11 +827,9 @@ class TradingNode:
         # out of the cyclic collector's sight, a full collection does not stall the loop over it.
         gc.freeze()
         self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed})
-        tasks = [
-            asyncio.create_task(self._pump_quotes(v, syms), name=f"quotes:{v.name}")
-            for v, syms in self._streamed().items()
-        ]
-        tasks.append(asyncio.create_task(self._duties(), name="duties"))
+        hub = self.live_hub()
+        hub.subscribe(s for strat in self.strategies for s in strat.subscriptions())
+        tasks = [asyncio.create_task(self._duties(), name="duties")]
         sync = self.balance_sync()
         if sync is not None:
             interval = self.config.reconcile.balance_sync_interval_s
@@ -832,6 +842,8 @@ class TradingNode:
                 for t in tasks:
                     if t.done() and t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
+                if (failed := hub.failure()) is not None:
+                    raise failed
                 await asyncio.sleep(0.05)
         finally:
             for t in tasks:
@@ -874,16 +886,69 @@ class TradingNode:
             return "an order changed in the last 2 s; its fills may still be on the way"
         return ""
 
-    def _streamed(self) -> dict[Venue, list[str]]:
-        wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
-        for strat in self.strategies:
-            for venue, symbols in strat.venue_symbols.items():
-                wanted.setdefault(self.venues[venue], {}).update(dict.fromkeys(symbols))
-        return {venue: list(syms) for venue, syms in wanted.items() if syms}
+    def live_hub(self) -> LiveHub:
+        """The live market-data hub over every venue with a public market-data source."""
+        if self.live is None:
+            sources: dict[str, Any] = {}
+            for name, venue in self.venues.items():
+                if hasattr(venue, "market_data"):
+                    sources[name] = venue.market_data()
+                elif name not in self._paper:  # quotes only: prediction markets, pools
+                    sources[name] = QuoteStreamSource(name, venue.stream_quotes)
+            self.live = LiveHub(sources, self)
+        return self.live
 
-    async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:
-        async for quote in venue.stream_quotes(symbols):
-            await self.on_quote(quote)
+    async def on_live_candle(self, candle: Candle, warmup: bool) -> None:
+        """Feed one closed live candle to the strategies that asked for its interval."""
+        wanted = [
+            s for s in self._by_symbol.get(candle.symbol, ())
+            if s.timeframe and timeframe_s(s.timeframe) == candle.interval_s
+        ]  # fmt: skip
+        if warmup:  # history before the run: rebuilds indicators, never trades
+            for s in wanted:
+                s.muted = True
+            try:
+                for s in wanted:
+                    s.on_candle(candle)
+            finally:
+                for s in wanted:
+                    s.muted = False
+                self._ctx.queue.clear()
+            return
+        self.market.on_candle(candle)
+        if candle.symbol not in self.market.quotes:
+            self.portfolio.marks[candle.symbol] = candle.close
+        for s in wanted:
+            s.on_candle(candle)
+        if self._ctx.queue:
+            await self._drain()
+        self.stats.events += 1
+        self._events_this_run += 1
+
+    async def on_book(self, book: OrderBook) -> None:
+        """Feed one L2 book update to market state, paper fills and the strategies."""
+        self.market.on_book(book)
+        for paper in self._paper.values():
+            paper.on_book(book)
+        for s in self._by_symbol.get(book.symbol, ()):
+            if s.book_depth:
+                s.on_book(book)
+        if self._ctx.queue:
+            await self._drain()
+
+    async def on_trade(self, trade: TradeTick) -> None:
+        """Feed one public trade to paper fills and the strategies that want trades."""
+        for paper in self._paper.values():
+            paper.on_trade(trade)
+        for s in self._by_symbol.get(trade.symbol, ()):
+            if s.wants_trades:
+                s.on_trade(trade)
+        if self._ctx.queue:
+            await self._drain()
+
+    def on_stream_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Publish a market-data stream's reconnect or book resync."""
+        self._emit(kind, data, "warning")
 
     async def on_quote(self, quote: Quote) -> None:
         """Feed one best bid/ask update through market state, equity and strategies."""

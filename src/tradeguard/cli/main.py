@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.doctor import add_doctor_parser
     from tradeguard.cli.keys import add_keys_parser
     from tradeguard.cli.pm import add_pm_parser
+    from tradeguard.cli.record import add_record_parser
     from tradeguard.cli.run import add_run_parser
     from tradeguard.cli.sandbox import add_sandbox_parser
     from tradeguard.cli.strategy import add_strategy_parser
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pm_parser(sub)
     add_bot_parser(sub)
     add_chain_parser(sub)
+    add_record_parser(sub)
     return p
 
 

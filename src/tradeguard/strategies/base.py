@@ -7,9 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.market import Candle, Quote
+from tradeguard.model.market import Candle, Quote, TradeTick
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
 
@@ -45,6 +46,11 @@ class Strategy:
 
     kind = "base"
     warmup_candles = 0  # candles replayed (with emission off) after a restart to rebuild state
+    # Live (sandbox/live modes) market data; replays feed the data file's own bars instead.
+    timeframe: str | None = "1m"  # closed candles at this timeframe (None: no candles)
+    book_depth = 0  # L2 levels per side for on_book (0: no book)
+    wants_trades = False  # public trades for on_trade
+    wants_quotes = True  # best bid/ask for on_ticker
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         self.id = strategy_id
@@ -72,6 +78,9 @@ class Strategy:
     def on_book(self, book: Any) -> None:
         """Called for every order book change."""
 
+    def on_trade(self, trade: TradeTick) -> None:
+        """Called for every public trade of a subscribed symbol (when `wants_trades`)."""
+
     def on_fill(self, fill: Fill) -> None:
         """Called once per execution of one of this strategy's orders."""
 
@@ -98,6 +107,25 @@ class Strategy:
     def symbols(self) -> tuple[str, ...]:
         """Return the symbols whose market data this strategy receives (known after on_start)."""
         return (self.symbol,)
+
+    def subscriptions(self) -> list[Subscription]:
+        """Return the live streams this strategy needs (from the class attributes by default)."""
+        subs = []
+        for venue, symbols in self.venue_symbols.items():
+            for sym in symbols:
+                if self.timeframe:
+                    subs.append(
+                        Subscription(
+                            "candles", venue, sym, self.timeframe, warmup=self.warmup_candles
+                        )
+                    )
+                if self.book_depth:
+                    subs.append(Subscription("book", venue, sym, depth=self.book_depth))
+                if self.wants_trades:
+                    subs.append(Subscription("trades", venue, sym))
+                if self.wants_quotes:
+                    subs.append(Subscription("quotes", venue, sym))
+        return subs
 
     @property
     def venue_symbols(self) -> dict[str, tuple[str, ...]]:

@@ -11,6 +11,7 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.marketdata.live.subscriptions import timeframe_s
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.market import Candle
 from tradeguard.model.money import dec, quantize_down
@@ -41,7 +42,7 @@ class MACrossover(Strategy):
         super().__init__(strategy_id, venue, symbol, params)
         known = {
             "fast", "slow", "order_usd", "stop_loss_pct", "take_profit_pct",
-            "trailing_stop_pct", "trailing_activation_pct",
+            "trailing_stop_pct", "trailing_activation_pct", "timeframe",
         }  # fmt: skip
         unknown = set(params) - known
         if unknown:
@@ -60,6 +61,8 @@ class MACrossover(Strategy):
             trailing_activation_pct=_dec_param(params, "trailing_activation_pct", "0", "0", "1000"),
         )
         self.warmup_candles = self.slow + 1
+        self.timeframe = str(params.get("timeframe", "1m"))
+        timeframe_s(self.timeframe)  # live candles at this timeframe; replays use the data's bars
         self._fast_win: deque[float] = deque(maxlen=self.fast)
         self._slow_win: deque[float] = deque(maxlen=self.slow)
         self._fast_sum = 0.0

@@ -70,6 +70,9 @@ WEIGHTS: dict[str, float] = {
     "fetch_balances": 20,
     "fetch_ticker": 2,
     "fetch_bids_asks": 4,
+    "fetch_ohlcv": 2,
+    "fetch_order_book": 5,
+    "fetch_trades": 25,
     "api_restrictions": 1,
 }
 
@@ -587,6 +590,12 @@ class CcxtVenue(Venue):
         finally:
             if watch is not None:
                 watch.cancel()
+
+    def market_data(self) -> Any:
+        """Return this venue's public market data for the live hub (klines, books, trades)."""
+        from tradeguard.venues.ccxt_market import CcxtMarketData
+
+        return CcxtMarketData(self)
 
     def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
         """Return the cached best bid/ask messages of `symbols` not handed on yet."""

@@ -83,6 +83,8 @@ def parse_params(strategy_id: str, params: dict[str, Any]) -> CrossVenueParams:
 class CrossVenueStrategy(Strategy):
     """Scan mapped pairs on both venues' quotes and execute the best one, one pair at a time."""
 
+    timeframe = None  # quotes only
+
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
         self.settings = parse_params(strategy_id, params)

@@ -117,6 +117,8 @@ def _field(loc: list[str]) -> tuple[type[BaseModel], FieldInfo | None]:
 class TriangularStrategy(Strategy):
     """Scan the venue's cycles on every quote and execute the best one, one cycle at a time."""
 
+    timeframe = None  # quotes only
+
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
         self.settings = parse_params(params)

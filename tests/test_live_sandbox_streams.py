@@ -1,0 +1,78 @@
+"""Books, trades and on-demand quotes through ccxt.pro from the sandbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from live_support import sandbox_config, write_vault
+from test_ccxt_support import make_venue
+from test_live_hub import Sink
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+D = Decimal
+
+
+async def test_book_and_trades_stream_from_the_sandbox_into_the_hub() -> None:
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        sink = Sink()
+        hub = LiveHub({venue.name: venue.market_data()}, sink)
+        hub.subscribe([
+            Subscription("book", venue.name, "BTC/USDT", depth=5),
+            Subscription("trades", venue.name, "BTC/USDT"),
+        ])  # fmt: skip
+        try:
+            book = await _wait_book(hub, venue.name)
+            assert book.best_ask() == (D("50001"), D(1))  # the REST snapshot came first
+            ex.set_book("BTCUSDT", bids=[("49990", "3")], asks=[("50010", "4")])
+            await eventually(lambda: book.best_ask() == (D("50010"), D(4)))
+            assert book.bids() == [(D("49990"), D(3))]
+            ex.trade_through("BTCUSDT", "SELL", "49990", "0.5")
+            await eventually(lambda: len(sink.trades) == 1)
+            stats = {s["stream"]: s for s in hub.status()}
+            assert stats["book"]["messages"] >= 2 and stats["trades"]["messages"] == 1
+            assert not stats["book"]["polled"] and not stats["trades"]["polled"]
+        finally:
+            await hub.stop()
+            await venue.close()
+
+
+async def _wait_book(hub: LiveHub, venue: str):  # type: ignore[no-untyped-def]
+    await eventually(
+        lambda: (venue, "BTC/USDT") in hub.books and hub.books[(venue, "BTC/USDT")].seq
+    )
+    return hub.books[(venue, "BTC/USDT")]
+
+
+async def test_an_order_for_a_symbol_nobody_streams_subscribes_it_instead_of_a_stale_denial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_vault(tmp_path, monkeypatch)
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, []))  # no strategy streams anything
+        await node.start()
+        try:
+            assert node.market.last_update_ms("BTC/USDT") is None
+            intent = OrderIntent(
+                strategy_id="http", venue="binance", symbol="BTC/USDT", side=Side.BUY,
+                amount=D("0.001"), type=OrderType.MARKET,
+            )  # fmt: skip
+            result = await node.submit(intent)
+            assert result.ok, result.reason
+            assert node.market.quotes["BTC/USDT"].ask == D("50001")
+            assert node.live is not None
+            assert [(s["symbol"], s["stream"]) for s in node.live.status()] == [
+                ("BTC/USDT", "quotes")
+            ]
+        finally:
+            await node.stop()
+            node.close()
