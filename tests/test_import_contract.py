@@ -9,6 +9,7 @@ list only shrinks.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tradeguard"
@@ -43,6 +44,11 @@ MAY_IMPORT: dict[str, set[str] | str] = {
     "node": ALL,
     "api": ALL,
     "cli": ALL,
+}
+# room -> {room it may import only in part: the modules of that room it may import}
+ONLY_MODULES: dict[str, dict[str, set[str]]] = {
+    # credentials are handed to venues; a venue never opens the vault itself
+    "venues": {"secrets": {"secrets.redact", "secrets.permissions"}},
 }
 # Rooms that nothing but these may import (the top of the house).
 TOP = {"node": {"backtest", "api", "cli"}, "api": {"cli"}, "cli": set()}
@@ -92,9 +98,12 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _allowed(room: str, target: str) -> bool:
+def _allowed(room: str, target: str, imported: str = "") -> bool:
     if target == room:
         return True
+    only = ONLY_MODULES.get(room, {}).get(target)
+    if only is not None and imported not in only:
+        return False
     rule = MAY_IMPORT.get(room)
     if rule is None:
         return False
@@ -109,7 +118,7 @@ def _violations() -> set[tuple[str, str]]:
         room = _room(module)
         for imported in _imports(path):
             target = _target_room(imported)
-            if not _allowed(room, target):
+            if not _allowed(room, target, imported):
                 bad.add((module, target))
     return bad
 
@@ -139,3 +148,19 @@ def test_contract_catches_an_upward_import() -> None:
     assert not _allowed("node", "api")
     assert _allowed("node", "execution")
     assert _allowed("cli", "api")
+
+
+def test_a_venue_may_redact_but_never_open_the_vault() -> None:
+    assert _allowed("venues", "secrets", "secrets.redact")
+    assert _allowed("venues", "secrets", "secrets.permissions")
+    assert not _allowed("venues", "secrets", "secrets.vault")
+    assert not _allowed("venues", "secrets", "secrets")  # the package hands out the vault too
+    assert _allowed("node", "secrets", "secrets.vault")
+
+
+def test_the_contract_sees_a_venue_module_importing_the_vault(tmp_path, monkeypatch) -> None:
+    venue = tmp_path / "tradeguard" / "venues" / "leaky.py"
+    venue.parent.mkdir(parents=True)
+    venue.write_text("from tradeguard.secrets.vault import Vault\n", encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path / "tradeguard")
+    assert ("venues.leaky", "secrets") in _violations()
