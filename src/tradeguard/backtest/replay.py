@@ -20,7 +20,6 @@ from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
-from tradeguard.model.money import ZERO
 from tradeguard.pacing import Pacer
 
 if TYPE_CHECKING:
@@ -80,8 +79,8 @@ async def _replay(
     candles = await pacer.collect(node.candle_stream())
     gc.freeze()
     cursor, cursor_n = node._cursor
-    if not node.stats.start_equity:
-        node.stats.start_equity = node.portfolio.equity() if node.portfolio.marks else ZERO
+    if node.run_equity.start is None and node.portfolio.marks:
+        node.run_equity.start = node.portfolio.equity()
     node.start_strategies()
     node._emit(
         EventKind.RUN_STARTED,

@@ -8,6 +8,7 @@ from tradeguard.node.state_store import RISK_STATE_KEY, StorageStateStore
 from tradeguard.node.stats import (
     CURSOR_KEY,
     EQUITY_KEY,
+    FIGURES_KEY,
     HEARTBEAT_KEY,
     STATS_KEY,
     RunStats,
@@ -19,6 +20,7 @@ _vault_entry = vault_entry
 __all__ = [
     "CURSOR_KEY",
     "EQUITY_KEY",
+    "FIGURES_KEY",
     "HEARTBEAT_KEY",
     "RISK_STATE_KEY",
     "STATS_KEY",

@@ -19,7 +19,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.state_store import StorageStateStore
-from tradeguard.node.stats import TradeTotals
+from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import RiskEngine
 from tradeguard.risk.kill import KillSwitch
@@ -80,10 +80,12 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close
     # (a checkpoint must not re-read every closed trade, which grows without bound).
     for sc in config.strategies:
-        totals = node._trade_totals[sc.id] = TradeTotals()
-        for pnl in node.storage.closed_pnls(strategy_id=sc.id):
-            totals.add(pnl)
+        node._trade_totals[sc.id] = TradeTotals()
+    for row in node.storage.load_position_rows(status="closed"):
+        if row.get("pnl") is not None:
+            node._trade_totals.setdefault(row["strategy_id"], TradeTotals()).add(row["pnl"])
     node._closed_seen = len(node.portfolio.closed_trades)
+    node._fees_before = node.storage.fill_fees()[1]
     node.timeouts = OrderTimeouts.from_config(
         config.strategies, node.orders, node.market, node.submit
     )

@@ -10,7 +10,9 @@ from tradeguard.clock import SimulatedClock
 from tradeguard.model.enums import Side
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
-from tradeguard.node.stats import CURSOR_KEY, EQUITY_KEY, STATS_KEY, RunStats, TradeTotals
+from tradeguard.node.stats import CURSOR_KEY, EQUITY_KEY, FIGURES_KEY, STATS_KEY, RunStats
+from tradeguard.portfolio.equity import EquityTracker
+from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.storage.repository import RunState
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
     with node.storage.transaction():
         node.storage.kv_set(CURSOR_KEY, ts)
         node.storage.kv_set(STATS_KEY, stats_json(node))
+        node.storage.kv_set(FIGURES_KEY, node.figures().to_json())
         for strat in node.strategies:
             state = run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
@@ -46,6 +49,10 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
 
 def stats_json(node: TradingNode) -> dict[str, Any]:
     stats = node.stats
+    run = node.run_equity
+    stats.start_equity = ZERO if run.start is None else run.start
+    stats.peak_equity = ZERO if run.peak is None else run.peak
+    stats.max_drawdown_pct = run.max_drawdown_pct
     stats.day = -1 if node._day is None else node._day
     stats.day_start_equity = node._day_start_equity
     stats.next_sample_ts = node._next_sample
@@ -74,11 +81,7 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
 
 
 def fill_run_state(node: TradingNode, state: RunState, strategy_id: str) -> None:
-    closed = node.portfolio.closed_trades
-    for trade in closed[node._closed_seen :]:
-        node._trade_totals.setdefault(trade.strategy_id, TradeTotals()).add(trade.pnl)
-    node._closed_seen = len(closed)
-    totals = node._trade_totals.get(strategy_id) or TradeTotals()
+    totals = node.fold_closed_trades().get(strategy_id) or TradeTotals()
     state.total_trades = totals.trades
     state.winning_trades = totals.wins
     state.losing_trades = totals.trades - totals.wins
@@ -117,6 +120,12 @@ def restore(node: TradingNode) -> None:
         node.stats = RunStats.from_json(stats)
         node.resumed = True
     _restore_replay_state(node)
+    stats = node.stats
+    node.run_equity = EquityTracker(
+        peak=stats.peak_equity or None,
+        start=stats.start_equity or None,
+        max_drawdown=stats.max_drawdown_pct,
+    )
     if isinstance(node.clock, SimulatedClock) and node.stats.last_ts:
         node.clock.advance_to(node.stats.last_ts)
 

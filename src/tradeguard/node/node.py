@@ -10,6 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +36,9 @@ from tradeguard.node import live
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.state_store import StorageStateStore
-from tradeguard.node.stats import RunStats, RunSummary, TradeTotals
+from tradeguard.node.stats import RunStats, RunSummary
+from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
+from tradeguard.portfolio.figures import Figures, TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
@@ -101,7 +104,9 @@ class TradingNode:
         self._equity = ZERO
         self._held: frozenset[str] | None = None
         self._held_n = 0
-        self._trough: tuple[Decimal, Decimal] | None = None  # (peak, lowest equity seen under it)
+        # the run's equity, peak and max drawdown (restored from the run figures)
+        self.run_equity = EquityTracker()
+        self._fees_before = ZERO  # fees of the fills stored before this process started
         self._run_states: dict[str, RunState] = {}
         self._trade_totals: dict[str, TradeTotals] = {}
         self._closed_seen = 0
@@ -283,7 +288,7 @@ class TradingNode:
         if self._equity_dirty or symbol in held:
             self._equity = equity = self.portfolio.equity()
             self._equity_dirty = False
-            self._track_drawdown(equity)
+            self.run_equity.observe(equity)
         else:
             equity = self._equity
         day = ts // _DAY_MS
@@ -297,21 +302,30 @@ class TradingNode:
             self._next_sample = ts + self.equity_sample_ms
         self.risk.observe_equity(ts, equity)
 
-    def _track_drawdown(self, equity: Decimal) -> None:
-        stats = self.stats
-        if not stats.start_equity:
-            stats.start_equity = equity
-        peak = stats.peak_equity
-        if equity > peak:
-            stats.peak_equity = equity
-        elif peak and (
-            self._trough is None or self._trough[0] is not peak or equity < self._trough[1]
-        ):
-            # Under one peak the drawdown grows only at a new low: between lows nothing to do.
-            self._trough = (peak, equity)
-            dd = (peak - equity) / peak * 100
-            if dd > stats.max_drawdown_pct:
-                stats.max_drawdown_pct = dd
+    def fold_closed_trades(self) -> dict[str, TradeTotals]:
+        """Add the trades closed since the last call to each strategy's totals; return them."""
+        closed = self.portfolio.closed_trades
+        for trade in closed[self._closed_seen :]:
+            self._trade_totals.setdefault(trade.strategy_id, TradeTotals()).add(trade.pnl)
+        self._closed_seen = len(closed)
+        return self._trade_totals
+
+    def figures(self) -> Figures:
+        """Return the run's figures now: the one source the CLI, API, metrics and dashboard read."""
+        self.fold_closed_trades()
+        equity = self.portfolio.equity()
+        run = self.run_equity
+        return Figures(
+            equity=equity,
+            start_equity=ZERO if run.start is None else run.start,
+            peak_equity=ZERO if run.peak is None else run.peak,
+            realized_pnl=sum((t.pnl for t in self._trade_totals.values()), ZERO),
+            unrealized_pnl=self.portfolio.unrealized_pnl(),
+            fees=self._fees_before + self.portfolio.fees_paid,
+            max_drawdown_pct=run.max_drawdown_pct,
+            drawdown_pct=max(drawdown_pct(run.peak, equity) or ZERO, ZERO),
+            trades={sid: replace(t) for sid, t in self._trade_totals.items()},
+        )
 
     def _held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) on any venue."""
@@ -393,9 +407,8 @@ class TradingNode:
         return await self._execute_kill(request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
-        pnls = self.storage.closed_pnls()
-        fill_count, fees = self.storage.fill_fees()
-        realized = sum(pnls, ZERO)
+        """Return the end-of-run summary, its money figures from `figures()`."""
+        figures = self.figures()
         open_pos = []
         for p in self.portfolio.open_positions():
             mark = self.portfolio.marks.get(p.symbol, p.avg_entry)
@@ -410,16 +423,16 @@ class TradingNode:
             events_total=self.stats.events,
             orders=self.storage.count_orders(),
             denied=self.stats.denied,
-            fills=fill_count,
-            closed_trades=len(pnls),
-            winning_trades=sum(1 for p in pnls if p > 0),
-            losing_trades=sum(1 for p in pnls if p <= 0),
-            realized_pnl=realized,
-            unrealized_pnl=self.portfolio.unrealized_pnl(),
-            fees=fees,
-            start_equity=self.stats.start_equity,
-            end_equity=self.portfolio.equity(),
-            max_drawdown_pct=self.stats.max_drawdown_pct,
+            fills=self.storage.fill_fees()[0],
+            closed_trades=figures.closed_trades,
+            winning_trades=figures.winning_trades,
+            losing_trades=figures.closed_trades - figures.winning_trades,
+            realized_pnl=figures.realized_pnl,
+            unrealized_pnl=figures.unrealized_pnl,
+            fees=figures.fees,
+            start_equity=figures.start_equity,
+            end_equity=figures.equity,
+            max_drawdown_pct=figures.max_drawdown_pct,
             trading_state=self.risk.state.value,
             resumed=self.resumed,
             first_ts=self.stats.first_ts,

@@ -10,6 +10,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.money import ZERO
 from tradeguard.model.position import ClosedTrade
+from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.venues.paper import PaperVenue
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ def _close_paper_positions(node: TradingNode, venues: list[str], now: int) -> li
                 closed_ts=now,
             )
             node.storage.close_position(trade, pos)
+            node.fold_closed_trades()
+            node._trade_totals.setdefault(pos.strategy_id, TradeTotals()).add(pnl)
             closed.append(f"{pos.venue}:{pos.symbol}:{pos.strategy_id}")
         del node.portfolio.positions[key]
     return closed

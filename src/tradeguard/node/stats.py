@@ -12,6 +12,7 @@ CURSOR_KEY = "replay.cursor_ms"
 STATS_KEY = "run.stats"
 HEARTBEAT_KEY = "node.heartbeat"
 EQUITY_KEY = "run.equity_curve"
+FIGURES_KEY = "run.figures"  # the last checkpoint's Figures, for readers of the database
 
 
 @dataclass
@@ -78,17 +79,3 @@ class RunSummary:
             out[k] = str(v) if isinstance(v, Decimal) else v
         out["total_pnl"] = str(self.total_pnl)
         return out
-
-
-@dataclass(slots=True)
-class TradeTotals:
-    """A strategy's closed trades so far: how many, how many won, their P&L."""
-
-    trades: int = 0
-    wins: int = 0
-    pnl: Decimal = ZERO
-
-    def add(self, pnl: Decimal) -> None:
-        self.trades += 1
-        self.wins += pnl > 0
-        self.pnl += pnl
