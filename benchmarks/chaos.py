@@ -21,8 +21,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from tradeguard.execution.chaos import ChaosSettings, run_chaos
-from tradeguard.execution.paper_chaos import PaperChaosSettings, run_paper_chaos
+from tradeguard.chaos.exchange import ChaosSettings, run_chaos
+from tradeguard.chaos.paper import PaperChaosSettings, run_paper_chaos
 
 
 def main() -> None:

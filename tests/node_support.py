@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.config import Config, default_config
-from tradeguard.node import TradingNode
+from tradeguard.node import TradingNode, build_node
 
 BTC_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 
@@ -40,7 +40,7 @@ def paper_config(
 
 
 def node_for(cfg: Config) -> TradingNode:
-    return TradingNode(cfg)
+    return build_node(cfg)
 
 
 MA_STRATEGY_TOML = """

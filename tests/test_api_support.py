@@ -14,7 +14,7 @@ from node_support import paper_config, write_slice
 from tradeguard.api.app import create_app
 from tradeguard.api.auth import Role, TokenStore
 from tradeguard.model import OrderIntent, OrderType, Side
-from tradeguard.node import TradingNode
+from tradeguard.node import TradingNode, build_node
 
 PASSPHRASE = "correct horse battery staple for tests"
 PERMISSIVE = {
@@ -43,7 +43,7 @@ async def replayed_node(tmp_path: Path, data_dir: Path, rows: int = 200) -> Trad
     cfg = paper_config(
         f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
     )
-    node = TradingNode(cfg)
+    node = build_node(cfg)
     await node.start()
     await node.run()
     return node

@@ -17,6 +17,7 @@ from tradeguard.clock import Clock
 from tradeguard.config import VenueConfig
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.model import AmbiguousVenueError, OrderStatus, Side
+from tradeguard.node.credentials import venue_credentials
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 from tradeguard.secrets import ScryptParams, Vault, find_secrets, install_redaction, scan_paths
@@ -64,7 +65,7 @@ async def test_whole_sandbox_session_leaks_no_secret(
     try:
         vc = VenueConfig(name=VENUE, kind="ccxt", exchange="binance", credentials="sbx-keys",
                          sandbox=True, rest_url=ex.rest_url, ws_url=ex.ws_url)  # fmt: skip
-        venue = build_ccxt_venue(vc, Clock(), environ=env)
+        venue = build_ccxt_venue(vc, Clock(), credentials=venue_credentials(vc, env))
         stack = await build_stack(ex, db_dir, key=api_key, venue=venue)
         try:
             # orders: a resting limit order cancelled, a market fill, partial fills

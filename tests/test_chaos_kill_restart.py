@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tradeguard.execution.chaos import ChaosSettings, run_chaos
+from tradeguard.chaos.exchange import ChaosSettings, run_chaos
 
 
 async def test_twenty_kills_leave_no_duplicate_missing_fill_balance_gap_or_unknown_order(

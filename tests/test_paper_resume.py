@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from node_support import write_slice
+from tradeguard.chaos.paper import PaperChaosSettings, run_paper_chaos
 from tradeguard.clock import SimulatedClock
-from tradeguard.execution.paper_chaos import PaperChaosSettings, run_paper_chaos
 from tradeguard.model import Order, OrderStatus, OrderType, Side
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle
@@ -109,7 +109,7 @@ def test_a_run_killed_before_its_first_checkpoint_is_resumed_not_started_over(
     args = ["run", "--until-end", "--db", f"sqlite:///{tmp_path / 'tg.db'}", "--config"]
     args.append(str(config))
     killed = subprocess.run(
-        [sys.executable, "-m", "tradeguard.execution.paper_chaos", "--kill-at", "4a", *args],
+        [sys.executable, "-m", "tradeguard.chaos.paper", "--kill-at", "4a", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr

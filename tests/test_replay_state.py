@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
+from tradeguard.backtest.replay_state import CURVE_FOLD, CURVE_KEEP, CurveLog, done_at, resume_index
 from tradeguard.model.market import Candle
-from tradeguard.replay_state import CURVE_FOLD, CURVE_KEEP, CurveLog, done_at, resume_index
 
 D = Decimal
 

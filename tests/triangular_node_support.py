@@ -14,7 +14,7 @@ from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
 from tradeguard.model import Quote, dec
-from tradeguard.node import TradingNode
+from tradeguard.node import TradingNode, build_node
 from tradeguard.sandbox import SandboxConfig, SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
 from tradeguard.secrets.vault import ScryptParams, Vault
@@ -202,7 +202,7 @@ def paper_arb_config(
 
 async def started_paper_arb_node(config: Config) -> TradingNode:
     """Start a paper node on `config` at the universe's time, its strategies running."""
-    node = TradingNode(config)
+    node = build_node(config)
     await node.start()
     assert isinstance(node.clock, SimulatedClock)
     node.clock.advance_to(START_MS)

@@ -43,6 +43,9 @@ class NodeMetrics:
         self.equity = Gauge("tradeguard_equity", "Equity in the valuation asset", registry=r)
         self.realized = Gauge("tradeguard_realized_pnl", "Realized P&L since start", registry=r)
         self.unrealized = Gauge("tradeguard_unrealized_pnl", "Unrealized P&L", registry=r)
+        self.max_drawdown = Gauge(
+            "tradeguard_max_drawdown_pct", "Deepest drawdown of the run, percent", registry=r
+        )
         self.daily_pnl = Gauge("tradeguard_daily_pnl", "P&L since the UTC day started", registry=r)
         self.open_orders = Gauge("tradeguard_open_orders", "Open orders", registry=r)
         self.open_positions = Gauge("tradeguard_open_positions", "Open positions", registry=r)
@@ -156,10 +159,12 @@ class NodeMetrics:
     # scrape -------------------------------------------------------------------------------------
     def _refresh(self) -> None:
         node = self.node
-        equity = node.portfolio.equity()
+        figures = node.figures()
+        equity = figures.equity
         self.equity.set(float(equity))
-        self.realized.set(float(node.portfolio.realized_pnl))
-        self.unrealized.set(float(node.portfolio.unrealized_pnl()))
+        self.realized.set(float(figures.realized_pnl))
+        self.unrealized.set(float(figures.unrealized_pnl))
+        self.max_drawdown.set(float(figures.max_drawdown_pct))
         day_start = node.risk.day_start_equity
         self.daily_pnl.set(float(equity - day_start) if day_start is not None else 0.0)
         self.open_orders.set(len(node.orders.open))

@@ -169,8 +169,9 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
     risk = node.risk
     snap = risk.snapshot()
     portfolio = node.portfolio
-    stats = node.stats
-    equity = portfolio.equity()
+    figures = node.figures()
+    equity = figures.equity
+    snap["equity"] = equity  # one equity figure: the risk engine's last sample may trail it
     day_start = risk.day_start_equity
     daily = snap["limits"]["daily_loss"]
     return {
@@ -189,12 +190,13 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
             "used_pct": daily.get("used_pct"),
         },
         "equity": equity,
-        "start_equity": stats.start_equity,
-        "peak_equity": stats.peak_equity,
-        "max_drawdown_pct": stats.max_drawdown_pct,
-        "realized_pnl": portfolio.realized_pnl,
-        "unrealized_pnl": portfolio.unrealized_pnl(),
-        "fees": portfolio.fees_paid,
+        "start_equity": figures.start_equity,
+        "peak_equity": figures.peak_equity,
+        "max_drawdown_pct": figures.max_drawdown_pct,
+        "drawdown_pct": figures.drawdown_pct,
+        "realized_pnl": figures.realized_pnl,
+        "unrealized_pnl": figures.unrealized_pnl,
+        "fees": figures.fees,
         "open_orders": len(node.orders.open),
         "open_positions": len(portfolio.open_positions()),
         "valuation_asset": portfolio.valuation_asset,

@@ -37,7 +37,7 @@ def add_pm_parser(sub: Any) -> None:
 
 def cmd_pm_markets(args: argparse.Namespace) -> int:
     from tradeguard.config import load_config
-    from tradeguard.node import _vault_entry
+    from tradeguard.node import vault_entry as _vault_entry
     from tradeguard.venues.pm_build import build_pm_venue
 
     config = load_config(args.config)

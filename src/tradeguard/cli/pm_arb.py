@@ -88,7 +88,7 @@ def check_pair(
 def cmd_pm_map_check(args: argparse.Namespace) -> int:
     """Load the map and the config's two venues, check every pair, print what was found."""
     from tradeguard.config import load_config
-    from tradeguard.node import _vault_entry
+    from tradeguard.node import vault_entry as _vault_entry
     from tradeguard.venues.pm_build import build_pm_venue
 
     book = load_market_map(args.file)

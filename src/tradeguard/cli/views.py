@@ -54,7 +54,7 @@ def _positive(text: str) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
-    from tradeguard.node import RISK_STATE_KEY, STATS_KEY
+    from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
 
     storage = open_storage(args)
     risk = storage.kv_get(RISK_STATE_KEY) or {}
@@ -67,6 +67,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "trading_state": state,
         "halt_reason": reason or None,
         "stats": stats,
+        "figures": storage.kv_get(FIGURES_KEY),
         "kill": storage.kv_get("kill.last_report"),
         "strategies": [_run_json(r) for r in runs],
     }
@@ -74,6 +75,13 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(out, indent=2, default=str))
         return EXIT_OK
     console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    figures = out["figures"]
+    if isinstance(figures, dict):
+        console.print(
+            f"Equity {money(Decimal(figures['equity']))}  realized P&L "
+            f"{money(Decimal(figures['realized_pnl']))}  max drawdown "
+            f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
+        )
     t = Table(title=f"Strategies ({len(runs)})")
     for col in ("id", "status", "trades", "won", "lost", "total P&L", "last trade (UTC)"):
         t.add_column(

@@ -30,6 +30,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
+from tradeguard.execution.host import ReconcileHost
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
@@ -81,7 +82,7 @@ class ReconcileReport:
         self.reason = reason if not self.reason else f"{self.reason}; {reason}"
 
 
-async def reconcile_all(node: Any, trigger: str = "startup") -> ReconcileReport:
+async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> ReconcileReport:
     """Reconcile the journal, fills, balances and positions with every venue of `node`."""
     cfg = node.config.reconcile
     om = node.orders
@@ -133,7 +134,7 @@ async def reconcile_all(node: Any, trigger: str = "startup") -> ReconcileReport:
     return report
 
 
-async def reconcile_and_gate(node: Any, trigger: str = "periodic") -> ReconcileReport:
+async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> ReconcileReport:
     """Reconcile, halt the node when it fails, and lift a halt only the reconciler had set."""
     report = await reconcile_all(node, trigger)
     risk = node.risk
@@ -147,7 +148,7 @@ async def reconcile_and_gate(node: Any, trigger: str = "periodic") -> ReconcileR
 
 
 async def _reconcile_venue(
-    node: Any, name: str, venue: Any, report: ReconcileReport, checkpoint: int | None
+    node: ReconcileHost, name: str, venue: Any, report: ReconcileReport, checkpoint: int | None
 ) -> None:
     cfg = node.config.reconcile
     om = node.orders
@@ -277,7 +278,9 @@ async def _call(
     )
 
 
-def _symbols_of(node: Any, venue: str, venue_open: dict[str, OrderReport], since: int) -> set[str]:
+def _symbols_of(
+    node: ReconcileHost, venue: str, venue_open: dict[str, OrderReport], since: int
+) -> set[str]:
     """Symbols whose fills must be caught up: strategies, open orders, recent journal orders."""
     symbols = {s.symbol for s in node.strategies if s.venue == venue}
     symbols.update(r.symbol for r in venue_open.values() if r.symbol)
@@ -289,7 +292,7 @@ def _symbols_of(node: Any, venue: str, venue_open: dict[str, OrderReport], since
 
 
 async def _catch_up_symbol(
-    node: Any,
+    node: ReconcileHost,
     venue_name: str,
     venue: Any,
     symbol: str,
@@ -320,7 +323,7 @@ async def _catch_up_symbol(
 
 
 def _apply_balances(
-    node: Any, venue: str, balances: list[Balance], report: ReconcileReport
+    node: ReconcileHost, venue: str, balances: list[Balance], report: ReconcileReport
 ) -> None:
     book = node.portfolio.book(venue)
     by_asset = {b.asset: b for b in balances}
@@ -351,7 +354,7 @@ def _apply_balances(
         node.storage.upsert_balances(venue, rows, usd, ts=now)
 
 
-def _check_positions(node: Any, venue: str, report: ReconcileReport) -> None:
+def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -> None:
     book = node.portfolio.book(venue)
     held: dict[str, Decimal] = {}
     for pos in node.portfolio.open_positions():

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from typing import Any
 
+from tradeguard.execution.host import SettlementHost
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
 from tradeguard.model.fill import Fill
@@ -59,7 +60,7 @@ def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
     return fills
 
 
-async def settle_resolved(node: Any) -> list[Fill]:
+async def settle_resolved(node: SettlementHost) -> list[Fill]:
     """Ask every venue that reports settlements and book the ones not booked yet."""
     fills: list[Fill] = []
     for venue in node.venues.values():

@@ -33,7 +33,8 @@ from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.secrets import check_withdrawal_permission, redact
+from tradeguard.secrets.permissions import check_withdrawal_permission
+from tradeguard.secrets.redact import redact
 from tradeguard.venues.base import Venue
 from tradeguard.venues.ccxt_ratelimit import RateLimiter
 
@@ -752,29 +753,8 @@ def ccxt_client_factory(
     return factory
 
 
-def build_ccxt_venue(
-    vc: Any,
-    clock: Clock,
-    *,
-    credentials: Any = None,
-    environ: Mapping[str, str] | None = None,
-) -> CcxtVenue:
-    """Build the venue for a `kind = "ccxt"` VenueConfig, reading keys from the vault."""
-    if credentials is None and vc.credentials:
-        import os
-
-        from tradeguard.secrets.vault import Vault, default_vault_path, read_passphrase
-
-        env = dict(os.environ if environ is None else environ)
-        vault = Vault(default_vault_path(env))
-        if not vault.exists:
-            raise ConfigError(
-                f"venue {vc.name}: credentials={vc.credentials!r} but the vault "
-                f"{vault.path} does not exist (set TG_VAULT_PATH or run `tradeguard keys add`)"
-            )
-        vault.unlock(read_passphrase(env))
-        credentials = vault.get(vc.credentials)
-        vault.lock()
+def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtVenue:
+    """Build the venue for a `kind = "ccxt"` VenueConfig with the credentials handed in."""
     fields = credentials.ccxt_config() if credentials is not None else {}
     factory = ccxt_client_factory(
         vc.exchange, fields, sandbox=vc.sandbox, rest_url=vc.rest_url, ws_url=vc.ws_url

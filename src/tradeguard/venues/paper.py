@@ -308,6 +308,10 @@ class PaperVenue(Venue):
         """Every non-zero balance (copies)."""
         return self._balance_copies()
 
+    def balances(self) -> list[Balance]:
+        """Every non-zero balance (copies), without a round trip."""
+        return self._balance_copies()
+
     # restart -----------------------------------------------------------------------------------
     def restore_order(self, order: Order) -> None:
         """Adopt a still-open order from the journal after a restart, locking its funds again.

@@ -64,7 +64,7 @@ async def get_positions(
 async def get_equity(
     who: Principal = viewer, api: ApiState = state_dep, points: int = Query(500, ge=2, le=5000)
 ) -> dict[str, Any]:
-    """Return the equity curve and its drawdown (percent from the running peak)."""
+    """Return the equity curve, each point's drawdown in the curve, and the run's max drawdown."""
     node = api.node
     curve = list(node.equity_curve)
     now = node.clock.now_ms()
@@ -79,5 +79,6 @@ async def get_equity(
             {"ts": t, "equity": str(e), "drawdown_pct": round(d, 4)}
             for (t, e), d in zip(curve, dd, strict=True)
         ],
-        "max_drawdown_pct": round(max(dd, default=0.0), 4),
+        # the run's figure (node.figures), not the deepest dip among the points sent
+        "max_drawdown_pct": round(float(node.figures().max_drawdown_pct), 4),
     }

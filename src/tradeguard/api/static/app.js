@@ -113,7 +113,7 @@ function renderLimits(risk) {
   const rows = [
     ["Daily loss", risk.limits.daily_loss],
     ["Weekly loss", risk.limits.weekly_loss],
-    ["Drawdown", risk.breakers.drawdown],
+    ["Current drawdown", risk.breakers.drawdown],
     ["Trades today", risk.limits.trades_today],
   ];
   const cl = risk.breakers.consecutive_losses;
@@ -187,7 +187,7 @@ async function refresh() {
     const pts = equity.points;
     drawLine("equity-chart", pts.map((p) => Number(p.equity)), "#3fb950", false);
     drawLine("drawdown-chart", pts.map((p) => -p.drawdown_pct), "#f85149", false);
-    $("max-dd").textContent = equity.max_drawdown_pct.toFixed(2) + "%";
+    $("max-dd").textContent = num(state.max_drawdown_pct, 3) + "%";  // the run's, not the chart's
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     $("updated").textContent = "update failed: " + e.message;

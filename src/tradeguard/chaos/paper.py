@@ -9,7 +9,7 @@ Each round replays the same data in a fresh database: `tradeguard run --until-en
 process, SIGKILLed after a random delay, started again, until the kills of that round are spent;
 then one last run to the end. With `commit_kills_pct` a share of the kills land exactly on a commit
 instead: the child kills itself just before (work since the last commit is lost) or just after
-its n-th commit of the run (`python -m tradeguard.execution.paper_chaos --kill-at N[b|a] ...`).
+its n-th commit of the run (`python -m tradeguard.chaos.paper --kill-at N[b|a] ...`).
 The round's orders, fills, positions and balances are then compared value for value with those
 of a run never interrupted (client order ids aside: they are random per process by design).
 """
@@ -163,7 +163,7 @@ def _write_config(settings: PaperChaosSettings) -> Path | None:
 
 def _command(db_path: Path, config: Path | None, kill_at: str = "") -> list[str]:
     if kill_at:
-        cmd = [sys.executable, "-m", "tradeguard.execution.paper_chaos", "--kill-at", kill_at]
+        cmd = [sys.executable, "-m", "tradeguard.chaos.paper", "--kill-at", kill_at]
     else:
         cmd = [sys.executable, "-m", "tradeguard.cli"]
     cmd += ["run", "--until-end", "--json", "--db", f"sqlite:///{db_path}"]

@@ -1,0 +1,237 @@
+"""The replay loop: recorded candles through market state, strategies, risk and paper venues.
+
+A replay commits whole candles (with only in-process paper venues, a candle's writes commit
+together or not at all), so a run killed at any moment resumes from its last commit exactly.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.backtest.replay_state import done_at, resume_index
+from tradeguard.backtest.speed import ReplaySpeed
+from tradeguard.clock import SimulatedClock
+from tradeguard.config import Config
+from tradeguard.model.events import EventKind
+from tradeguard.model.market import Candle
+from tradeguard.pacing import Pacer
+
+if TYPE_CHECKING:
+    from tradeguard.node import RunSummary, TradingNode
+
+
+def resolve_data_path(path: str) -> Path:
+    """Resolve a data path: absolute, relative to cwd, or relative to the data directory."""
+    from tradeguard.marketdata.loaders import default_data_dir
+
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return default_data_dir() / path
+
+
+def candle_stream(config: Config) -> Iterator[Candle]:
+    """Yield the configured data sets' candles, merged in time order."""
+    from tradeguard.marketdata.loaders import iter_candles
+
+    streams: list[Iterable[Candle]] = [
+        iter_candles(resolve_data_path(dc.path), symbol=dc.symbol) for dc in config.data
+    ]
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    yield from heapq.merge(*streams, key=lambda c: c.ts)
+
+
+async def replay(
+    node: TradingNode, until_end: bool = True, progress: Callable[[int, int], None] | None = None
+) -> RunSummary:
+    """Replay the configured data through strategies, risk and the paper venue."""
+    # What is alive now, then the data set, lives for the whole replay. Frozen, it is out of
+    # the cyclic collector's sight: a full collection over it would stall the loop (and the
+    # API it serves) for 50-100 ms. The collector gets it back when the replay ends.
+    gc.freeze()
+    try:
+        with node.storage.holding_connection():
+            return await _replay(node, until_end, progress)
+    finally:
+        gc.unfreeze()
+
+
+def _atomic_candles(node: TradingNode) -> bool:
+    # With only in-process paper venues, a candle's writes commit together or not at all.
+    return bool(node._paper) and len(node._paper) == len(node.venues)
+
+
+async def _replay(
+    node: TradingNode, until_end: bool, progress: Callable[[int, int], None] | None
+) -> RunSummary:
+    started = time.perf_counter()
+    pacer = Pacer()
+    # Parsed on the loop in slices, not in a thread that would hold the GIL for 5 ms at a
+    # time against every API request.
+    candles = await pacer.collect(node.candle_stream())
+    gc.freeze()
+    cursor, cursor_n = node._cursor
+    if node.run_equity.start is None and node.portfolio.marks:
+        node.run_equity.start = node.portfolio.equity()
+    node.start_strategies()
+    node._emit(
+        EventKind.RUN_STARTED,
+        {"mode": node.mode.value, "resumed": node.resumed, "cursor_ms": cursor},
+    )
+    start_idx = 0
+    if cursor:
+        start_idx = resume_index(candles, cursor, cursor_n)
+        _warm_up(node, candles, start_idx)
+    atomic = _atomic_candles(node)
+    unit = node.storage.unit_of_work() if atomic else nullcontext()
+    node._candle_units = atomic
+    try:
+        with unit:
+            await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
+    finally:
+        node._candle_units = False
+    if progress is not None:
+        progress(len(candles), len(candles))
+    await node.stop_strategies()
+    await pacer.pause()
+    summary = node.summary(time.perf_counter() - started)
+    node._emit(EventKind.RUN_FINISHED, summary.to_json())
+    return summary
+
+
+async def _replay_loop(
+    node: TradingNode,
+    candles: list[Candle],
+    start_idx: int,
+    until_end: bool,
+    progress: Callable[[int, int], None] | None,
+    pacer: Pacer,
+) -> None:
+    total = len(candles)
+    clock = node.clock
+    sim = clock if isinstance(clock, SimulatedClock) else None
+    market_on_candle = node.market.on_candle
+    portfolio = node.portfolio
+    by_symbol = node._by_symbol
+    queue = node._ctx.queue
+    paper_by_symbol = _paper_for_symbols(node)
+    every = node.config.node.checkpoint_every
+    stats = node.stats
+    # Order timeouts run on the replay's clock: a limit resting past its strategy's timeout
+    # is cancelled (and maybe re-sent) at the first candle after it expired, as live does.
+    timeouts = node.timeouts if node.timeouts.policies else None
+    open_orders = node.orders.open
+    marks = portfolio.marks
+    observe_equity = node._observe_equity
+    pace = _replay_pace(node)
+    unit = node.storage.unit_status()
+    perf = time.perf_counter
+    interval = node.config.node.replay_commit_interval_s
+    commit_due = perf() + interval
+    risk = node.risk
+    committed_state = risk.state
+    for i in range(start_idx, total):
+        c = candles[i]
+        symbol = c.symbol
+        close_ts = c.close_ts
+        if pace is not None:
+            # Nothing waits uncommitted through a real-time pause.
+            if unit.dirty and i > start_idx:
+                node._commit_candle(candles, i - 1)
+                commit_due = perf() + interval
+                committed_state = risk.state
+            await pace.wait_until(close_ts, lambda: _paced_stop(node))
+        if sim is not None:
+            sim.advance_to(close_ts)
+        market_on_candle(c)
+        marks[symbol] = c.close
+        paper = paper_by_symbol.get(symbol)
+        if paper is not None:
+            paper.on_candle(c)
+        if timeouts is not None and open_orders:
+            await timeouts.sweep()
+        observe_equity(close_ts, symbol)
+        for strat in by_symbol.get(symbol, ()):
+            strat.on_candle(c)
+        if queue:
+            await node._drain()
+        stats.events += 1
+        node._events_this_run += 1
+        stats.last_ts = c.ts
+        if not stats.first_ts:
+            stats.first_ts = c.ts
+        if (i + 1) % every == 0:
+            node._checkpoint(c.ts, done_at(candles, i))
+            if progress is not None:
+                progress(i + 1, total)
+            await node.poll_kill_sentinel()
+        # Commits fall between candles only, and need not follow every candle: a resumed
+        # replay redoes the candles after its last commit exactly as they first ran. A
+        # change of trading state is not kept waiting.
+        if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
+            node._commit_candle(candles, i)
+            commit_due = perf() + interval
+            committed_state = risk.state
+        if not i & 7 and pacer.due():
+            await pacer.pause()  # let the API, alerts and streams run between candles
+        if not until_end and node._stop_requested:
+            break
+    if candles and start_idx < total:
+        node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+def _replay_pace(node: TradingNode) -> ReplaySpeed | None:
+    """node.replay_speed > 0 holds the replay to that many times real time."""
+    speed = node.config.node.replay_speed
+    return ReplaySpeed(speed) if speed > 0 else None
+
+
+async def _paced_stop(node: TradingNode) -> bool:
+    """While a paced replay waits: watch the kill sentinel; tell whether to stop waiting."""
+    await node.poll_kill_sentinel()
+    return node._stop_requested
+
+
+def _paper_for_symbols(node: TradingNode) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dc in node.config.data:
+        paper = node._paper.get(dc.venue)
+        if paper is not None:
+            out[dc.symbol] = paper
+    return out
+
+
+def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
+    """Bring market state back to the last committed candle; strategies whose state was not
+    restored whole are fed the candles they need, muted."""
+    cold = [s for s in node.strategies if not s.restored_exactly]
+    need = max((s.warmup_candles for s in cold), default=0)
+    lo = max(0, start_idx - max(need, 1))
+    for s in cold:
+        s.muted = True
+    last: dict[str, Candle] = {}
+    try:
+        for c in candles[lo:start_idx]:
+            node.market.on_candle(c)
+            node.portfolio.marks[c.symbol] = c.close
+            last[c.symbol] = c
+            for strat in node._by_symbol.get(c.symbol, ()):
+                if not strat.restored_exactly:
+                    strat.on_candle(c)
+    finally:
+        for s in cold:
+            s.muted = False
+        node._ctx.queue.clear()
+    paper_by_symbol = _paper_for_symbols(node)
+    for symbol, c in last.items():
+        paper = paper_by_symbol.get(symbol)
+        if paper is not None:
+            paper.prime(c)

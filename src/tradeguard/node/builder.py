@@ -1,0 +1,199 @@
+"""Build every part of a node from one config: the one wiring tests and commands reuse."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.alerts import build_manager
+from tradeguard.clock import Clock
+from tradeguard.config import Config, VenueConfig
+from tradeguard.execution.ledger_audit import START_BALANCES_KEY
+from tradeguard.execution.order_manager import OrderManager
+from tradeguard.execution.timeouts import OrderTimeouts
+from tradeguard.marketdata.state import MarketState
+from tradeguard.model.balance import Balance
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.instrument import Instrument
+from tradeguard.node.checkpoint import restore
+from tradeguard.node.credentials import venue_credentials
+from tradeguard.node.state_store import StorageStateStore
+from tradeguard.portfolio.figures import TradeTotals
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.risk.engine import RiskEngine
+from tradeguard.risk.kill import KillSwitch
+from tradeguard.storage.db import Database
+from tradeguard.storage.lock import acquire_writer_lock
+from tradeguard.storage.repository import Storage
+from tradeguard.strategies.base import create
+from tradeguard.venues.base import Venue
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+def build_node(
+    config: Config, clock: Clock | None = None, venues: dict[str, Venue] | None = None
+) -> TradingNode:
+    """Build a node for `config`; `venues` (by name) replace the configured ones of that name."""
+    from tradeguard.node.node import TradingNode
+
+    return TradingNode(config, clock=clock, venues=venues)
+
+
+def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
+    """Wire storage, market, portfolio, risk, venues, orders, strategies, timeouts and alerts."""
+    config = node.config
+    # One writer per database, taken before anything (migrations too) writes.
+    node.writer_lock = acquire_writer_lock(config.node.database_url)
+    node.db = Database(config.node.database_url)
+    node.db.migrate()
+    node.db.check_writable()
+    node.storage = Storage(node.db)
+    node.market = MarketState()
+    node.portfolio = Portfolio(config.node.valuation_asset)
+    node._risk_store = StorageStateStore(node.storage)
+    node.risk = RiskEngine(
+        config.risk,
+        node.clock,
+        node._risk_store,
+        node.bus.publish,
+        config.node.valuation_asset,
+    )
+    node.kill_switch = KillSwitch(node.risk, node.clock, config.node.kill_sentinel)
+    node.storage.add_commit_hook(node._write_audit)
+    node.bus.subscribe(node._audit)
+    _build_venues(node, venues or {})
+    node.orders = OrderManager(
+        storage=node.storage,
+        venues=node.venues,
+        risk=node.risk,
+        portfolio=node.portfolio,
+        market=node.market,
+        bus=node.bus,
+        clock=node.clock,
+    )
+    node.orders.fill_listeners.append(node._route_fill)
+    restore(node)
+    _build_strategies(node)
+    # Closed-trade totals per strategy: read from the journal once, then kept as trades close
+    # (a checkpoint must not re-read every closed trade, which grows without bound).
+    for sc in config.strategies:
+        node._trade_totals[sc.id] = TradeTotals()
+    for row in node.storage.load_position_rows(status="closed"):
+        if row.get("pnl") is not None:
+            node._trade_totals.setdefault(row["strategy_id"], TradeTotals()).add(row["pnl"])
+    node._closed_seen = len(node.portfolio.closed_trades)
+    node._fees_before = node.storage.fill_fees()[1]
+    node.timeouts = OrderTimeouts.from_config(
+        config.strategies, node.orders, node.market, node.submit
+    )
+    if config.alerts.enabled:
+        manager = build_manager(config.alerts)
+        if manager.channels:
+            node.alerts = manager
+            node.bus.subscribe(manager.on_event)
+            node.market.candle_listeners.append(manager.on_candle)
+
+
+def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
+    from tradeguard.venues.paper import PaperVenue
+
+    for vc in node.config.venues:
+        if vc.name not in given:
+            node.venues[vc.name] = _configured_venue(node, vc)
+    for name, venue in given.items():
+        node.venues[name] = venue
+        if isinstance(venue, PaperVenue):
+            node._paper[name] = venue
+            if not node.storage.load_balances(name):
+                _open_ledger(node, name, {b.asset: b.total for b in venue.balances()})
+
+
+def _configured_venue(node: TradingNode, vc: VenueConfig) -> Venue:
+    if vc.kind == "paper":
+        return _paper_venue(node, vc)
+    credentials = venue_credentials(vc)
+    if vc.kind in ("kalshi", "polymarket"):
+        from tradeguard.venues.pm_build import build_pm_venue
+
+        return build_pm_venue(vc, node.clock, credentials)
+    if vc.kind == "uniswap_v2":
+        from tradeguard.execution.dex_journal import StoredTxJournal
+        from tradeguard.venues.uniswap_v2.build import build_uniswap_venue
+
+        journal = StoredTxJournal(node.storage)
+        return build_uniswap_venue(vc, journal, node.config.source_dir, credentials=credentials)
+    from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+    return build_ccxt_venue(vc, node.clock, credentials=credentials)
+
+
+def _paper_venue(node: TradingNode, vc: VenueConfig) -> Venue:
+    from tradeguard.venues.paper import FillConfig, PaperVenue
+
+    instruments: dict[str, Instrument] = {}
+    for ic in vc.instruments:
+        base, quote = ic.symbol.split("/")
+        inst = Instrument(
+            venue=vc.name, symbol=ic.symbol, base=base, quote=quote,
+            price_tick=ic.price_tick, amount_step=ic.amount_step, min_amount=ic.min_amount,
+            min_notional=ic.min_notional, maker_fee=ic.maker_fee, taker_fee=ic.taker_fee,
+            kind="outcome" if vc.exchange in ("kalshi", "polymarket") else "spot",
+        )  # fmt: skip
+        instruments[ic.symbol] = inst
+        node.market.add_instrument(inst)
+    stored = node.storage.load_balances(vc.name)
+    balances = {b.asset: b.total for b in stored} if stored else dict(vc.balances)
+    fm = vc.fill_model
+    paper_cls: Any = PaperVenue
+    if vc.exchange in ("kalshi", "polymarket"):  # outcome contracts with that venue's fees
+        from tradeguard.venues.outcome_paper import OutcomePaperVenue
+
+        paper_cls = partial(OutcomePaperVenue, dialect=vc.exchange)
+    venue = paper_cls(
+        vc.name, instruments, balances, node.clock,
+        FillConfig(
+            slippage_bps=fm.slippage_bps,
+            impact_bps_per_pct=fm.impact_bps_per_pct,
+            max_participation=fm.max_participation_pct / 100,
+        ),
+    )  # fmt: skip
+    node._paper[vc.name] = venue
+    if not stored:
+        _open_ledger(node, vc.name, balances)
+    return venue
+
+
+def _open_ledger(node: TradingNode, venue: str, balances: dict[str, Decimal]) -> None:
+    """Start a paper venue's ledger: its balances, stored with them as the audit's start."""
+    rows = [Balance(venue, a, q) for a, q in balances.items()]
+    node.portfolio.set_balances(venue, rows)
+    starts = node.storage.kv_get(START_BALANCES_KEY)
+    starts = dict(starts) if isinstance(starts, dict) else {}
+    starts[venue] = {a: str(q) for a, q in balances.items()}
+    with node.storage.transaction():
+        node.storage.kv_set(START_BALANCES_KEY, starts)
+        node.storage.upsert_balances(venue, rows, ts=node.clock.now_ms())
+
+
+def _build_strategies(node: TradingNode) -> None:
+    from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
+
+    for sc in node.config.strategies:
+        if not sc.enabled:
+            continue
+        try:
+            strat = create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params, node.config.source_dir)
+        except ValueError as exc:
+            raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
+        strat.bind(node._ctx)
+        saved = node._strategy_states.get(sc.id)
+        if saved is None:
+            run = node.storage.load_run_state(sc.id)
+            saved = run.state if run is not None else None
+        if saved:
+            strat.restore(saved)
+        node.strategies.append(strat)
+    node._index_symbols()

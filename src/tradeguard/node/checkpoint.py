@@ -1,0 +1,169 @@
+"""What the node writes so a restart continues where it stopped, and how it reads it back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.backtest.replay_state import done_at, load_replay_state, save_replay_state
+from tradeguard.clock import SimulatedClock
+from tradeguard.model.enums import Side
+from tradeguard.model.market import Candle
+from tradeguard.model.money import ZERO
+from tradeguard.node.stats import CURSOR_KEY, EQUITY_KEY, FIGURES_KEY, STATS_KEY, RunStats
+from tradeguard.portfolio.equity import EquityTracker
+from tradeguard.portfolio.figures import TradeTotals
+from tradeguard.storage.repository import RunState
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
+    """Commit the cursor, run figures, strategy run states and open positions at `ts`."""
+    with node.storage.transaction():
+        node.storage.kv_set(CURSOR_KEY, ts)
+        node.storage.kv_set(STATS_KEY, stats_json(node))
+        node.storage.kv_set(FIGURES_KEY, node.figures().to_json())
+        for strat in node.strategies:
+            state = run_state(node, strat.id)
+            fill_run_state(node, state, strat.id)
+            state.cursor_ts = ts
+            state.state = strat.state()
+            if strat.id in node._signal_ts:
+                state.last_signal_ts = node._signal_ts[strat.id]
+            if strat.id in node._trade_ts:
+                state.last_trade_ts = node._trade_ts[strat.id]
+            node.storage.save_run_state(state)
+        for pos in node.portfolio.open_positions():
+            node.storage.save_position(pos, node.portfolio.marks.get(pos.symbol))
+        save_state(node, ts, done_at_ts, fold=True)
+    node.risk.flush()
+
+
+def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
+    """Commit everything candle `i` changed, with the cursor at that candle."""
+    save_state(node, candles[i].ts, done_at(candles, i))
+    node.storage.commit_unit()
+
+
+def stats_json(node: TradingNode) -> dict[str, Any]:
+    stats = node.stats
+    run = node.run_equity
+    stats.start_equity = ZERO if run.start is None else run.start
+    stats.peak_equity = ZERO if run.peak is None else run.peak
+    stats.max_drawdown_pct = run.max_drawdown_pct
+    stats.day = -1 if node._day is None else node._day
+    stats.day_start_equity = node._day_start_equity
+    stats.next_sample_ts = node._next_sample
+    return stats.to_json()
+
+
+def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) -> None:
+    # One row, so a candle that changed something pays one extra write for all of it.
+    curve = node._curve_log
+    curve.take(node.equity_curve)
+    if curve.fold_due(fold):
+        node.storage.kv_set(EQUITY_KEY, curve.fold())
+    state = {
+        "cursor": ts,
+        "cursor_n": done_at_ts,
+        "stats": stats_json(node),
+        "strategies": {s.id: s.state() for s in node.strategies},
+        "signal_ts": node._signal_ts,
+        "trade_ts": node._trade_ts,
+        "curve_tail": curve.tail_text(),
+    }
+    if node._candle_units:
+        # Written with every commit of the replay, so never older than the engine's own row.
+        state["risk"] = node.risk.to_state()
+    save_replay_state(node.storage, state, ts)
+
+
+def fill_run_state(node: TradingNode, state: RunState, strategy_id: str) -> None:
+    totals = node.fold_closed_trades().get(strategy_id) or TradeTotals()
+    state.total_trades = totals.trades
+    state.winning_trades = totals.wins
+    state.losing_trades = totals.trades - totals.wins
+    state.total_pnl = totals.pnl
+
+
+def run_state(node: TradingNode, strategy_id: str) -> RunState:
+    # Read once: this node is the only writer of its strategies' run states.
+    state = node._run_states.get(strategy_id)
+    if state is None:
+        state = node.storage.load_run_state(strategy_id)
+        if state is None:
+            state = RunState(strategy_id=strategy_id, status="running")
+        state.updated_ts = 0  # each save stamps its own time
+        node._run_states[strategy_id] = state
+    return state
+
+
+def restore(node: TradingNode) -> None:
+    """Take back balances, positions, open orders and run figures from the database."""
+    for b in node.storage.load_balances():
+        node.portfolio.book(b.venue).set(b.asset, b.free, b.locked)
+    for pos in node.storage.load_flat_positions() + node.storage.load_open_positions():
+        node.portfolio.positions[(pos.venue, pos.symbol, pos.strategy_id)] = pos
+    open_orders = node.storage.load_orders(open_only=True)
+    node.orders.restore(open_orders)
+    for name, paper in node._paper.items():
+        last_o, last_t = _restore_paper(node, name, paper)
+        paper.resume_ids(last_o, last_t)
+    for order in open_orders:
+        paper = node._paper.get(order.venue)
+        if paper is not None:
+            paper.restore_order(order)
+    stats = node.storage.kv_get(STATS_KEY)
+    if isinstance(stats, dict):
+        node.stats = RunStats.from_json(stats)
+        node.resumed = True
+    _restore_replay_state(node)
+    stats = node.stats
+    node.run_equity = EquityTracker(
+        peak=stats.peak_equity or None,
+        start=stats.start_equity or None,
+        max_drawdown=stats.max_drawdown_pct,
+    )
+    if isinstance(node.clock, SimulatedClock) and node.stats.last_ts:
+        node.clock.advance_to(node.stats.last_ts)
+
+
+def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]:
+    """Give a paper venue its net positions back from the fills; return the highest paper
+    order and trade numbers stored, so ids never repeat after a restart."""
+    last_o = last_t = 0
+    prefix_o, prefix_t = f"{venue}-o", f"{venue}-t"
+    for o in node.storage.load_orders(venue=venue):
+        if o.venue_order_id.startswith(prefix_o):
+            last_o = max(last_o, int(o.venue_order_id[len(prefix_o) :] or 0))
+    net: dict[str, Decimal] = {}
+    for f in node.storage.load_fills(venue=venue):
+        if f.trade_id.startswith(prefix_t):
+            last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
+        signed = f.amount if f.side is Side.BUY else -f.amount
+        net[f.symbol] = net.get(f.symbol, ZERO) + signed
+    for symbol, qty in net.items():
+        if symbol in paper.instruments:
+            paper.restore_position(symbol, qty)
+    return last_o, last_t
+
+
+def _restore_replay_state(node: TradingNode) -> None:
+    """Take back what the last commit of a replay wrote: stats, cursor, strategy states."""
+    data = load_replay_state(node.storage) or {}
+    tail = str(data.get("curve_tail") or "")
+    node._curve_log.load(node.storage.kv_get(EQUITY_KEY), tail, node.equity_curve)
+    if not data:
+        node._cursor = (int(node.storage.kv_get(CURSOR_KEY) or 0), 0)
+        return
+    node.stats = RunStats.from_json(data.get("stats") or {})
+    node.resumed = True
+    node._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
+    node._strategy_states = dict(data.get("strategies") or {})
+    node._signal_ts.update(data.get("signal_ts") or {})
+    node._trade_ts.update(data.get("trade_ts") or {})
+    node._day = None if node.stats.day < 0 else node.stats.day
+    node._day_start_equity = node.stats.day_start_equity
+    node._next_sample = node.stats.next_sample_ts

@@ -1,0 +1,73 @@
+"""The StrategyContext the node hands to strategies."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tradeguard.execution.gateway import OrderPathGateway
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.model.position import Position
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+class NodeContext:
+    """The StrategyContext handed to strategies: reads, an intent queue, execution gateways."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self._node = node
+        self.queue: list[OrderIntent] = []
+        self._gateways: dict[tuple[str, str], OrderPathGateway] = {}
+
+    def now_ms(self) -> int:
+        return self._node.clock.now_ms()
+
+    @property
+    def trading_mode(self) -> str:
+        return self._node.mode.value
+
+    def position(self, strategy_id: str, venue: str, symbol: str) -> Position:
+        return self._node.portfolio.position(venue, symbol, strategy_id)
+
+    def free(self, venue: str, asset: str) -> Decimal:
+        return self._node.portfolio.book(venue).free(asset)
+
+    def equity(self) -> Decimal:
+        return self._node.portfolio.equity()
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return self._node.market.instrument(venue, symbol)
+
+    def instruments(self, venue: str) -> list[Instrument]:
+        return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._node.market.quotes.get(symbol)
+
+    def emit(self, intent: OrderIntent) -> None:
+        self.queue.append(intent)
+
+    def open_order_count(self, strategy_id: str, symbol: str) -> int:
+        return self._node.orders.open_order_count(strategy_id, symbol)
+
+    def execution_gateway(self, strategy_id: str, venue: str) -> OrderPathGateway:
+        """Lend a multi-leg strategy one venue's order path (one gateway per strategy/venue)."""
+        gateway = self._gateways.get((strategy_id, venue))
+        if gateway is None:
+            node = self._node
+            if venue not in node.venues:
+                raise ConfigError(
+                    f"strategies[{strategy_id}]: venue {venue!r} is not configured; "
+                    f"configured venues: {sorted(node.venues)}"
+                )
+            kind = "paper" if venue in node._paper else "ccxt"
+            gateway = OrderPathGateway(
+                node.orders, node.risk, venue, strategy_id, submit=node.submit, venue_kind=kind
+            )
+            self._gateways[(strategy_id, venue)] = gateway
+        return gateway

@@ -1,0 +1,96 @@
+"""Live market data into the node: the hub over every venue's streams, and what each event feeds.
+
+Closed candles go to the strategies that asked for their interval (muted while warming up from
+REST history), books and public trades to market state, the paper venues' fills and the
+strategies that want them; quotes take the node's own path (`TradingNode.on_quote`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.marketdata.book import OrderBook
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.live.source import QuoteStreamSource
+from tradeguard.marketdata.live.subscriptions import timeframe_s
+from tradeguard.model.market import Candle, Quote, TradeTick
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+def build_hub(node: TradingNode) -> LiveHub:
+    """A hub over every venue with public market data; quote-only venues stream quotes."""
+    sources: dict[str, Any] = {}
+    for name, venue in node.venues.items():
+        if hasattr(venue, "market_data"):
+            sources[name] = venue.market_data()
+        elif name not in node._paper:  # prediction markets, pools: best bid/ask only
+            sources[name] = QuoteStreamSource(name, venue.stream_quotes)
+    return LiveHub(sources, NodeFeed(node))
+
+
+class NodeFeed:
+    """The hub's sink: hands each live event to the node's parts."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+
+    async def on_quote(self, quote: Quote) -> None:
+        await self.node.on_quote(quote)
+
+    async def on_live_candle(self, candle: Candle, warmup: bool) -> None:
+        """Feed one closed live candle to the strategies that asked for its interval."""
+        node = self.node
+        wanted = [
+            s for s in node._by_symbol.get(candle.symbol, ())
+            if s.timeframe and timeframe_s(s.timeframe) == candle.interval_s
+        ]  # fmt: skip
+        if warmup:  # history before the run: rebuilds indicators, never trades
+            for s in wanted:
+                s.muted = True
+            try:
+                for s in wanted:
+                    s.on_candle(candle)
+            finally:
+                for s in wanted:
+                    s.muted = False
+                node._ctx.queue.clear()
+            return
+        node.market.on_candle(candle)
+        if candle.symbol not in node.market.quotes:
+            node.portfolio.marks[candle.symbol] = candle.close
+        for s in wanted:
+            s.on_candle(candle)
+        await self._drain()
+        node.stats.events += 1
+        node._events_this_run += 1
+
+    async def on_book(self, book: OrderBook) -> None:
+        """Feed one L2 book update to market state, paper fills and the strategies."""
+        node = self.node
+        node.market.on_book(book)
+        for paper in node._paper.values():
+            paper.on_book(book)
+        for s in node._by_symbol.get(book.symbol, ()):
+            if s.book_depth:
+                s.on_book(book)
+        await self._drain()
+
+    async def on_trade(self, trade: TradeTick) -> None:
+        """Feed one public trade to paper fills and the strategies that want trades."""
+        node = self.node
+        for paper in node._paper.values():
+            paper.on_trade(trade)
+        for s in node._by_symbol.get(trade.symbol, ()):
+            if s.wants_trades:
+                s.on_trade(trade)
+        await self._drain()
+
+    def on_stream_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Publish a market-data stream's reconnect or book resync."""
+        self.node._emit(kind, data, "warning")
+
+    async def _drain(self) -> None:
+        if self.node._ctx.queue:
+            await self.node._drain()

@@ -1,0 +1,119 @@
+"""The live loop: venue streams -> strategies -> the order path, with its background duties.
+
+Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
+reconciliation, order timeouts, retries of unresolved orders, and the balance sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from typing import TYPE_CHECKING
+
+from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.execution.settlement import settle_resolved
+from tradeguard.model.events import EventKind
+from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSummary:
+    """Trade on venue streams until stopped: quotes -> strategies -> the order path.
+
+    Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
+    """
+    started = time.perf_counter()
+    node._stop_requested = False
+    node.start_strategies()
+    # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
+    # out of the cyclic collector's sight, a full collection does not stall the loop over it.
+    gc.freeze()
+    node._emit(EventKind.RUN_STARTED, {"mode": node.mode.value, "resumed": node.resumed})
+    hub = node.live_hub()
+    hub.subscribe(s for strat in node.strategies for s in strat.subscriptions())
+    tasks = [asyncio.create_task(_duties(node), name="duties")]
+    sync = balance_sync(node)
+    if sync is not None:
+        interval = node.config.reconcile.balance_sync_interval_s
+        tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        while not node._stop_requested:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            for t in tasks:
+                if t.done() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+            if (failed := hub.failure()) is not None:
+                raise failed
+            await asyncio.sleep(0.05)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await node.stop_strategies()
+        node._checkpoint(node.clock.now_ms())
+        gc.unfreeze()
+    summary = node.summary(time.perf_counter() - started)
+    node._emit(EventKind.RUN_FINISHED, summary.to_json())
+    return summary
+
+
+def balance_sync(node: TradingNode) -> BalanceSync | None:
+    """Build the periodic balance sync over the exchange venues, or None when it is off."""
+    rc = node.config.reconcile
+    venues = {n: v for n, v in node.venues.items() if n not in node._paper}
+    if rc.balance_sync_interval_s <= 0 or not venues:
+        return None
+    return BalanceSync(
+        venues,
+        node.portfolio,
+        node.storage,
+        node.bus,
+        node.clock,
+        tolerance_pct=rc.balance_tolerance_pct,
+        tolerance_abs=rc.balance_tolerance_abs,
+        in_flight=lambda venue: _venue_busy(node, venue),
+    )
+
+
+def _venue_busy(node: TradingNode, venue: str) -> str:
+    # Balances move while orders are open or unresolved, and a fill's stream message may trail
+    # the venue's balance by a moment: read them only when the venue has been quiet a while.
+    orders = node.orders
+    waiting = [o for o in (*orders.open.values(), *orders.unknown.values()) if o.venue == venue]
+    if waiting:
+        ids = ", ".join(sorted({f"{o.client_order_id} ({o.status.value})" for o in waiting}))
+        return f"order(s) not finished or not resolved: {ids}"
+    recent = node.clock.now_ms() - 2_000
+    if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
+        return "an order changed in the last 2 s; its fills may still be on the way"
+    return ""
+
+
+async def _duties(node: TradingNode) -> None:
+    cfg = node.config.node
+    next_ckpt = next_rec = next_kill = time.monotonic()
+    next_rec += cfg.reconcile_interval_s
+    while True:
+        now = time.monotonic()
+        if now >= next_kill:
+            await node.poll_kill_sentinel()
+            next_kill = now + cfg.kill_poll_interval_s
+        if now >= next_ckpt:
+            node._checkpoint(node.clock.now_ms())
+            node.storage.kv_set(HEARTBEAT_KEY, {"pid": os.getpid(), "ts": node.clock.now_ms()})
+            next_ckpt = now + cfg.checkpoint_interval_s
+        if now >= next_rec:
+            await settle_resolved(node)
+            node.reconcile_report = await reconcile_and_gate(node, "periodic")
+            next_rec = now + cfg.reconcile_interval_s
+        await node.timeouts.sweep()
+        if node.orders.unknown:
+            await node.orders.retry_unknown()
+        await asyncio.sleep(min(cfg.kill_poll_interval_s, 0.2))

@@ -1,0 +1,478 @@
+"""TradingNode: one process trading one config along the one order path.
+
+Paper, backtest, sandbox and live differ only in the venues and the clock plugged in; the
+builder wires the parts, the replay loop lives in `backtest.replay`, the live loop in `live`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.alerts import AlertManager, daily_summary_event
+from tradeguard.backtest.replay_state import CurveLog
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock, SimulatedClock
+from tradeguard.config import Config
+from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
+from tradeguard.execution.order_manager import OrderManager, SubmitResult
+from tradeguard.execution.timeouts import OrderTimeouts
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.state import MarketState
+from tradeguard.model.enums import OrderType, Side, TradingMode
+from tradeguard.model.events import Event
+from tradeguard.model.fill import Fill
+from tradeguard.model.market import Candle, Quote
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.position import Position
+from tradeguard.node import checkpoint as ckpt
+from tradeguard.node import live
+from tradeguard.node.builder import assemble
+from tradeguard.node.context import NodeContext
+from tradeguard.node.feed import build_hub
+from tradeguard.node.state_store import StorageStateStore
+from tradeguard.node.stats import RunStats, RunSummary
+from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
+from tradeguard.portfolio.figures import Figures, TradeTotals
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
+from tradeguard.risk.kill import KillRequest, KillSwitch
+from tradeguard.storage.db import Database
+from tradeguard.storage.lock import WriterLock
+from tradeguard.storage.repository import RunState, Storage
+from tradeguard.strategies.base import Strategy
+from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
+_STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
+
+
+class TradingNode:
+    """One process trading one config: storage, venues, risk, order manager, strategies."""
+
+    # the parts the builder wires
+    writer_lock: WriterLock | None
+    db: Database
+    storage: Storage
+    market: MarketState
+    portfolio: Portfolio
+    risk: RiskEngine
+    kill_switch: KillSwitch
+    orders: OrderManager
+    timeouts: OrderTimeouts
+    _risk_store: StorageStateStore
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        venues: dict[str, Venue] | None = None,
+    ) -> None:
+        self.config = config
+        self.mode = config.mode
+        self.bus = EventBus()
+        replaying = config.mode in (TradingMode.PAPER, TradingMode.BACKTEST)
+        self.clock: Clock = clock or (SimulatedClock() if replaying else Clock())
+        self.venues: dict[str, Venue] = {}
+        self.resumed = False
+        self.stats = RunStats()
+        self._events_this_run = 0
+        # (ts, equity) sampled every `equity_sample_ms` of clock time, for charts and reports
+        self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=20_000)
+        self.equity_sample_ms = 15 * 60_000
+        self._next_sample = 0
+        self._curve_log = CurveLog()  # the stored curve, and samples a commit still carries
+        self._day: int | None = None
+        self._day_start_equity = ZERO
+        self._cursor: tuple[int, int] = (0, 0)  # (candle ts, candles of that ts done)
+        self._candle_units = False  # a replay is committing whole candles
+        self._strategy_states: dict[str, dict[str, Any]] = {}
+        self._ctx = NodeContext(self)
+        self.strategies: list[Strategy] = []
+        self._by_symbol: dict[str, list[Strategy]] = {}
+        self._paper: dict[str, Any] = {}
+        self._audit_buf: list[Event] = []
+        self._signal_ts: dict[str, int] = {}
+        self._trade_ts: dict[str, int] = {}
+        self._equity_dirty = True
+        self._equity = ZERO
+        self._held: frozenset[str] | None = None
+        self._held_n = 0
+        # the run's equity, peak and max drawdown (restored from the run figures)
+        self.run_equity = EquityTracker()
+        self._fees_before = ZERO  # fees of the fills stored before this process started
+        self._run_states: dict[str, RunState] = {}
+        self._trade_totals: dict[str, TradeTotals] = {}
+        self._closed_seen = 0
+        # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
+        self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
+        self.alerts: AlertManager | None = None
+        self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
+        assemble(self, venues)
+
+    def start_balances(self) -> dict[str, dict[str, Decimal]]:
+        """Each venue's balances when its ledger began (paper: from config if never recorded)."""
+        starts = stored_start_balances(self.storage)
+        for vc in self.config.venues:
+            if vc.kind == "paper" and vc.name not in starts:
+                starts[vc.name] = dict(vc.balances)
+        return starts
+
+    def audit_ledger(self) -> LedgerAudit:
+        """Check balances and open positions against their fills; halt with the figures if a
+        paper venue's ledger differs.
+
+        An exchange venue's stored balances are its own reports, which equal its fills only
+        through the adjustments reconciliation records: a difference there is logged.
+        """
+        audit = audit_storage(self.storage, self.start_balances(), self.orders.balance_only)
+        paper = audit.only(set(self._paper))
+        if not paper.ok:
+            log.error("%s", paper.reason())
+            self.risk.halt(paper.reason(), "ledger_audit")
+        elif not audit.ok:
+            log.warning("%s", audit.reason())
+        return audit
+
+    def _index_symbols(self) -> None:
+        """Route each symbol's market data to the strategies that trade it."""
+        self._by_symbol = {}
+        for strat in self.strategies:
+            for symbol in strat.symbols:
+                self._by_symbol.setdefault(symbol, []).append(strat)
+
+    # events ------------------------------------------------------------------------------------
+    def _audit(self, event: Event) -> None:
+        """Buffer an audit event; it is written with the next journal commit (or at once if
+        critical), so the order path pays one commit, not one per event."""
+        self._audit_buf.append(event)
+        if event.severity == "critical" or len(self._audit_buf) >= 500:
+            self.flush_audit()
+
+    def _write_audit(self) -> None:
+        if self._audit_buf:
+            batch, self._audit_buf = self._audit_buf, []
+            self.storage.append_events(batch)
+
+    def flush_audit(self) -> None:
+        """Write buffered audit events now."""
+        if self._audit_buf:
+            with self.storage.transaction():
+                pass  # the commit hook writes the buffer
+
+    def invalidate_equity(self) -> None:
+        """Drop the cached equity and held symbols; call after balances change outside a fill."""
+        self._equity_dirty = True
+        self._held = None
+
+    def _route_fill(self, fill: Fill, order: Order | None) -> None:
+        self.invalidate_equity()
+        if order is None:
+            return
+        for strat in self.strategies:
+            if strat.id == order.strategy_id:
+                strat.on_fill(fill)
+        self._trade_ts[order.strategy_id] = fill.ts
+
+    # lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect venues, load their instruments and reconcile before any new order."""
+        if self.alerts is not None:
+            await self.alerts.start()
+        for venue in self.venues.values():
+            await venue.connect()
+            for inst in (await venue.load_instruments()).values():
+                self.market.add_instrument(inst)
+            adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
+            if adopt is not None:
+                for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
+                    adopt(order)
+        from tradeguard.execution.reconcile import reconcile_and_gate
+        from tradeguard.execution.settlement import settle_resolved
+
+        await settle_resolved(self)  # before the balance check, which would book it as a gap
+        self.reconcile_report = await reconcile_and_gate(self, "startup")
+        self.ledger_report = self.audit_ledger()
+
+    async def stop(self) -> None:
+        """Close venue connections and write a last checkpoint."""
+        if self.live is not None:
+            await self.live.stop()
+        if self.alerts is not None:
+            await self.alerts.stop()
+        for venue in self.venues.values():
+            try:
+                await venue.close()
+            except Exception:
+                log.exception("closing venue %s failed", venue.name)
+
+    # running -----------------------------------------------------------------------------------
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        """Send an intent down the one order path (risk -> journal -> venue)."""
+        if self.mode in _STREAMING and self.market.last_update_ms(intent.symbol) is None:
+            # An order (e.g. over HTTP) for a symbol nobody streams: subscribe it on demand.
+            wait_s = self.config.node.subscribe_wait_s
+            await self.live_hub().ensure_quotes(intent.venue, intent.symbol, wait_s)
+        result = await self.orders.submit(intent)
+        self.stats.orders += result.ok
+        self.stats.denied += result.status == "denied"
+        return result
+
+    def candle_stream(self) -> Iterator[Candle]:
+        from tradeguard.backtest.replay import candle_stream
+
+        return candle_stream(self.config)
+
+    async def run(
+        self, until_end: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> RunSummary:
+        """Replay the configured data through strategies, risk and the paper venue."""
+        from tradeguard.backtest.replay import replay
+
+        return await replay(self, until_end, progress)
+
+    _stop_requested = False
+
+    def start_strategies(self) -> None:
+        """Call every strategy's on_start, then route the symbols each now trades."""
+        for strat in self.strategies:
+            strat.on_start()
+        self._index_symbols()
+
+    async def stop_strategies(self) -> None:
+        """Let every strategy finish what is in flight (bounded by itself), then stop it."""
+        for strat in self.strategies:
+            try:
+                await strat.on_stopping()
+            except Exception:
+                log.exception("strategy %s: stopping failed", strat.id)
+        for strat in self.strategies:
+            strat.on_stop()
+
+    def request_stop(self) -> None:
+        """Ask a running live loop (or replay) to stop at the next step."""
+        self._stop_requested = True
+
+    async def run_live(self, duration_s: float | None = None) -> RunSummary:
+        """Trade on venue streams until stopped: quotes -> strategies -> the order path."""
+        return await live.run_live(self, duration_s)
+
+    def balance_sync(self) -> BalanceSync | None:
+        """Build the periodic balance sync over the exchange venues, or None when it is off."""
+        return live.balance_sync(self)
+
+    def live_hub(self) -> LiveHub:
+        """Return the live market-data hub over every venue's streams (built on first use)."""
+        if self.live is None:
+            self.live = build_hub(self)
+        return self.live
+
+    async def on_quote(self, quote: Quote) -> None:
+        """Feed one best bid/ask update through market state, equity and strategies."""
+        self.market.on_quote(quote)
+        for paper in self._paper.values():
+            paper.on_quote(quote)  # paper venues fill against the quotes the node is fed
+        self.portfolio.marks[quote.symbol] = quote.mid
+        self._observe_equity(quote.ts, quote.symbol)
+        for strat in self._by_symbol.get(quote.symbol, ()):
+            strat.on_ticker(quote)
+        if self._ctx.queue:
+            await self._drain()
+        for listener in self.price_listeners:
+            await listener(quote.symbol, quote.mid)
+        self.stats.events += 1
+        self._events_this_run += 1
+
+    def _observe_equity(self, ts: int, symbol: str = "") -> None:
+        # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
+        # run figures, which it alone moves) otherwise.
+        held = self._held
+        if held is None or self._held_n != len(self.portfolio.marks):
+            held = self._held_symbols()
+        if self._equity_dirty or symbol in held:
+            self._equity = equity = self.portfolio.equity()
+            self._equity_dirty = False
+            self.run_equity.observe(equity)
+        else:
+            equity = self._equity
+        day = ts // _DAY_MS
+        if day != self._day:
+            if self._day is not None:
+                self._daily_summary(self._day, ts, equity)
+            self._day = day
+            self._day_start_equity = equity
+        if ts >= self._next_sample:
+            self.equity_curve.append((ts, equity))
+            self._next_sample = ts + self.equity_sample_ms
+        self.risk.observe_equity(ts, equity)
+
+    def fold_closed_trades(self) -> dict[str, TradeTotals]:
+        """Add the trades closed since the last call to each strategy's totals; return them."""
+        closed = self.portfolio.closed_trades
+        for trade in closed[self._closed_seen :]:
+            self._trade_totals.setdefault(trade.strategy_id, TradeTotals()).add(trade.pnl)
+        self._closed_seen = len(closed)
+        return self._trade_totals
+
+    def figures(self) -> Figures:
+        """Return the run's figures now: the one source the CLI, API, metrics and dashboard read."""
+        self.fold_closed_trades()
+        equity = self.portfolio.equity()
+        run = self.run_equity
+        return Figures(
+            equity=equity,
+            start_equity=ZERO if run.start is None else run.start,
+            peak_equity=ZERO if run.peak is None else run.peak,
+            realized_pnl=sum((t.pnl for t in self._trade_totals.values()), ZERO),
+            unrealized_pnl=self.portfolio.unrealized_pnl(),
+            fees=self._fees_before + self.portfolio.fees_paid,
+            max_drawdown_pct=run.max_drawdown_pct,
+            drawdown_pct=max(drawdown_pct(run.peak, equity) or ZERO, ZERO),
+            trades={sid: replace(t) for sid, t in self._trade_totals.items()},
+        )
+
+    def _held_symbols(self) -> frozenset[str]:
+        """Symbols whose base asset this node holds (or owes) on any venue."""
+        held = self._held
+        if held is None or self._held_n != len(self.portfolio.marks):
+            self._held_n = len(self.portfolio.marks)
+            assets = {b.asset for b in self.portfolio.all_balances() if b.total}
+            held = self._held = frozenset(
+                s for s in self.portfolio.marks if s.split("/")[0] in assets
+            )
+        return held
+
+    def _daily_summary(self, day: int, ts: int, equity: Decimal) -> None:
+        """Publish the P&L summary of the UTC day that just ended (audit log and alerts)."""
+        label = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+        self.bus.publish(
+            daily_summary_event(
+                label, ts, equity - self._day_start_equity, equity=equity,
+                start_equity=self._day_start_equity,
+                open_positions=len(self.portfolio.open_positions()),
+                currency=self.config.node.valuation_asset,
+            )
+        )  # fmt: skip
+
+    async def _drain(self) -> None:
+        queue = self._ctx.queue
+        while queue:
+            intents = queue[:]
+            queue.clear()
+            for intent in intents:
+                self._record_signal(intent)
+                await self.submit(intent)
+
+    def _record_signal(self, intent: OrderIntent) -> None:
+        self._signal_ts[intent.strategy_id] = self.clock.now_ms()
+
+    def _checkpoint(self, ts: int, done_at_ts: int = 0) -> None:
+        ckpt.checkpoint(self, ts, done_at_ts)
+
+    def _commit_candle(self, candles: list[Candle], i: int) -> None:
+        ckpt.commit_candle(self, candles, i)
+
+    # control -----------------------------------------------------------------------------------
+    async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, Any]:
+        """Halt, cancel every open order on every venue, optionally flatten; report it all."""
+        request = self.kill_switch.trigger(reason, by, flatten)
+        return await self._execute_kill(request)
+
+    async def _execute_kill(self, request: KillRequest) -> dict[str, Any]:
+        report = self.kill_switch.report(request)
+        cancelled, failed = await self.orders.cancel_all()
+        report.cancelled.extend(cancelled)
+        report.failed.extend(failed)
+        if request.flatten:
+            for pos in self.portfolio.open_positions():
+                intent = OrderIntent(
+                    strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
+                    side=_closing_side(pos), amount=abs(pos.quantity), type=OrderType.MARKET,
+                    reduce_only=True, tag=KILL_FLATTEN_TAG,
+                    signal={"reason": "kill switch flatten"},
+                )  # fmt: skip
+                result = await self.orders.submit(intent)
+                if result.ok:
+                    report.closed_positions.append(f"{pos.venue}:{pos.symbol}")
+                else:
+                    report.failed.append((f"{pos.venue}:{pos.symbol}", result.reason))
+        self.kill_switch.finish(report)
+        self.flush_audit()
+        sentinel = self.kill_switch.sentinel_path
+        if sentinel is not None:
+            sentinel.unlink(missing_ok=True)
+        return report.to_json()
+
+    async def poll_kill_sentinel(self) -> dict[str, Any] | None:
+        """Run the kill switch if the sentinel file has appeared; return its report."""
+        request = self.kill_switch.poll()
+        if request is None:
+            return None
+        return await self._execute_kill(request)
+
+    def summary(self, elapsed_s: float = 0.0) -> RunSummary:
+        """Return the end-of-run summary, its money figures from `figures()`."""
+        figures = self.figures()
+        open_pos = []
+        for p in self.portfolio.open_positions():
+            mark = self.portfolio.marks.get(p.symbol, p.avg_entry)
+            open_pos.append({
+                "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
+                "quantity": str(p.quantity), "entry": str(p.avg_entry), "mark": str(mark),
+                "unrealized_pnl": str(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
+            })  # fmt: skip
+        return RunSummary(
+            mode=self.mode.value,
+            events=self._events_this_run,
+            events_total=self.stats.events,
+            orders=self.storage.count_orders(),
+            denied=self.stats.denied,
+            fills=self.storage.fill_fees()[0],
+            closed_trades=figures.closed_trades,
+            winning_trades=figures.winning_trades,
+            losing_trades=figures.closed_trades - figures.winning_trades,
+            realized_pnl=figures.realized_pnl,
+            unrealized_pnl=figures.unrealized_pnl,
+            fees=figures.fees,
+            start_equity=figures.start_equity,
+            end_equity=figures.equity,
+            max_drawdown_pct=figures.max_drawdown_pct,
+            trading_state=self.risk.state.value,
+            resumed=self.resumed,
+            first_ts=self.stats.first_ts,
+            last_ts=self.stats.last_ts,
+            elapsed_s=elapsed_s,
+            open_positions=open_pos,
+        )
+
+    def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:
+        self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))
+
+    def close(self) -> None:
+        try:
+            self.orders.flush()
+            self.risk.flush()
+            self.flush_audit()
+            self.db.dispose()
+        finally:
+            if self.writer_lock is not None:
+                self.writer_lock.release()
+
+    async def reset_paper_account(self, by: str) -> dict[str, Any]:
+        """Cancel open paper orders, close position records and restore the configured balances."""
+        from tradeguard.node.paper_reset import reset_paper_account
+
+        return await reset_paper_account(self, by)
+
+
+def _closing_side(pos: Position) -> Side:
+    return Side.SELL if pos.quantity > 0 else Side.BUY

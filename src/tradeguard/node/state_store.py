@@ -1,0 +1,55 @@
+"""The risk engine's state persisted in the database's kv table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeguard.backtest.replay_state import load_replay_state
+from tradeguard.storage.repository import Storage
+
+RISK_STATE_KEY = "risk.state"
+# What only a change of trading state moves: equal, the two copies tell the same story.
+_RISK_STATE_IDENTITY = ("state", "state_ts", "state_by", "last_kill", "last_resume")
+
+
+class StorageStateStore:
+    """Risk-engine state persisted in the database's kv table.
+
+    A change of trading state (ACTIVE/REDUCING/HALTED) is written at once; counter updates
+    ride on the next journal commit or checkpoint, so the order path pays no extra commit.
+    """
+
+    def __init__(self, storage: Storage, key: str = RISK_STATE_KEY) -> None:
+        self.storage = storage
+        self.key = key
+        self._pending: dict[str, Any] | None = None
+        self._last_state: Any = None
+        storage.add_commit_hook(self._write_pending)
+
+    def load(self) -> dict[str, Any] | None:
+        value = self.storage.kv_get(self.key)
+        # A replay commits the engine's counters with every candle it commits; they are the
+        # newest unless the state was changed since (a kill or resume from the command line).
+        replay = load_replay_state(self.storage)
+        newer = replay.get("risk") if replay is not None else None
+        if isinstance(newer, dict) and (
+            not isinstance(value, dict)
+            or all(newer.get(k) == value.get(k) for k in _RISK_STATE_IDENTITY)
+        ):
+            value = newer
+        if isinstance(value, dict):
+            self._last_state = value.get("state")
+            return value
+        return None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self._pending = state
+        if state.get("state") != self._last_state or self.storage.in_transaction:
+            self._last_state = state.get("state")
+            with self.storage.transaction():
+                pass  # the commit hook writes it
+
+    def _write_pending(self) -> None:
+        if self._pending is not None:
+            state, self._pending = self._pending, None
+            self.storage.kv_set(self.key, state)

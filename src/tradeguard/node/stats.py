@@ -1,0 +1,81 @@
+"""Run figures kept across restarts, and the end-of-run summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.money import ZERO
+
+CURSOR_KEY = "replay.cursor_ms"
+STATS_KEY = "run.stats"
+HEARTBEAT_KEY = "node.heartbeat"
+EQUITY_KEY = "run.equity_curve"
+FIGURES_KEY = "run.figures"  # the last checkpoint's Figures, for readers of the database
+
+
+@dataclass
+class RunStats:
+    """Figures for the end-of-run summary; kept across restarts."""
+
+    start_equity: Decimal = ZERO
+    peak_equity: Decimal = ZERO
+    max_drawdown_pct: Decimal = ZERO
+    events: int = 0
+    orders: int = 0
+    denied: int = 0
+    first_ts: int = 0
+    last_ts: int = 0
+    # the node's daily-summary day and its opening equity, and the next equity-curve sample
+    day: int = -1
+    day_start_equity: Decimal = ZERO
+    next_sample_ts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunStats:
+        s = cls()
+        for k, v in data.items():
+            if hasattr(s, k):
+                cur = getattr(s, k)
+                setattr(s, k, Decimal(v) if isinstance(cur, Decimal) else v)
+        return s
+
+
+@dataclass
+class RunSummary:
+    mode: str
+    events: int
+    events_total: int
+    orders: int
+    denied: int
+    fills: int
+    closed_trades: int
+    winning_trades: int
+    losing_trades: int
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    start_equity: Decimal
+    end_equity: Decimal
+    max_drawdown_pct: Decimal
+    trading_state: str
+    resumed: bool
+    first_ts: int
+    last_ts: int
+    elapsed_s: float
+    open_positions: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.end_equity - self.start_equity
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = str(v) if isinstance(v, Decimal) else v
+        out["total_pnl"] = str(self.total_pnl)
+        return out
