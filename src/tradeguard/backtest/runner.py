@@ -208,3 +208,18 @@ def _collect(
     metrics["elapsed_s"] = summary.elapsed_s
     metrics["valuation_asset"] = node.config.node.valuation_asset
     return BacktestResult(run_dir, metrics, trades, curve, summary, series)
+
+
+def write_outputs(result: BacktestResult, title: str) -> list[Path]:
+    """Write the exports and the HTML report of a finished run into its directory."""
+    from tradeguard.backtest.exports import write_exports
+    from tradeguard.backtest.report import write_report
+
+    written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
+    written.append(
+        write_report(
+            result.run_dir, title, metrics=result.metrics, trades=result.trades,
+            curve=result.curve, candles=result.candles,
+        )  # fmt: skip
+    )
+    return written

@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the `tradeguard` parser with every command registered."""
     from tradeguard.cli.api import add_api_parsers
     from tradeguard.cli.arb import add_arb_parser
+    from tradeguard.cli.backtest import add_backtest_parsers
     from tradeguard.cli.bots import add_bot_parser
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arb_parser(sub)
     add_pm_parser(sub)
     add_bot_parser(sub)
+    add_backtest_parsers(sub)
     return p
 
 
