@@ -17,13 +17,13 @@ from tradeguard.strategies.exits import ExitRules, ExitTracker
 
 
 class EmaCross(FrameStrategy):
-    window = 200
+    window = 400
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
         self.fast = int(params.get("fast", 12))
         self.slow = int(params.get("slow", 26))
-        if not 1 <= self.fast < self.slow <= self.window // 2:
+        if not 1 <= self.fast < self.slow <= 100:
             raise ValueError(f"params fast={self.fast}, slow={self.slow}: need 1 <= fast < slow <= 100")
         self.stake = Decimal(str(params.get("stake", "0.01")))
         self.rules = ExitRules(

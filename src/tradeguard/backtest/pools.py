@@ -51,7 +51,10 @@ class RayPool:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES, **kwargs)
+            ray.init(
+                num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES,
+                _node_ip_address="127.0.0.1", **kwargs,
+            )  # fmt: skip
 
     def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
         ray = self._ray
