@@ -114,6 +114,17 @@ def run_backtest(
     series: dict[str, list[Candle]] | None = None,
 ) -> BacktestResult:
     """Run `config` as a backtest in the fresh directory `run_dir`; return its figures."""
+    return asyncio.run(arun_backtest(config, run_dir, window, progress, series))
+
+
+async def arun_backtest(
+    config: Config,
+    run_dir: Path,
+    window: BacktestWindow | None = None,
+    progress: Progress | None = None,
+    series: dict[str, list[Candle]] | None = None,
+) -> BacktestResult:
+    """`run_backtest` for a caller already inside an event loop."""
     window = window or BacktestWindow()
     prepare_run_dir(run_dir)
     bt = backtest_config(config, run_dir)
@@ -129,7 +140,7 @@ def run_backtest(
         interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms
-        summary = asyncio.run(_drive(node, progress))
+        summary = await _drive(node, progress)
         return _collect(node, summary, run_dir, series)
     finally:
         node.close()
