@@ -53,8 +53,9 @@ def test_backtest_writes_a_fresh_run_directory_and_refuses_to_reuse_it(tmp_path,
 
 def test_timeframe_aggregates_the_candles_and_a_bad_one_is_named(tmp_path, capsys, data_dir):
     cfg = write_config(tmp_path, pairs=("ETH",))
-    code, stdout, _ = run_cli(capsys, "backtest", "--config", str(cfg), "--out",
-                              str(tmp_path / "h1"), "--timeframe", "1h", "--json", *WINDOW)  # fmt: skip
+    out = str(tmp_path / "h1")
+    code, stdout, _ = run_cli(capsys, "backtest", "--config", str(cfg), "--out", out,
+                              "--timeframe", "1h", "--json", *WINDOW)  # fmt: skip
     assert code == 0
     assert json.loads(stdout)["candles"] == 3 * 24
     code, _, err = run_cli(capsys, "backtest", "--config", str(cfg), "--timeframe", "7m")

@@ -24,7 +24,9 @@ class EmaCross(FrameStrategy):
         self.fast = int(params.get("fast", 12))
         self.slow = int(params.get("slow", 26))
         if not 1 <= self.fast < self.slow <= 100:
-            raise ValueError(f"params fast={self.fast}, slow={self.slow}: need 1 <= fast < slow <= 100")
+            raise ValueError(
+                f"params fast={self.fast}, slow={self.slow}: need 1 <= fast < slow <= 100"
+            )
         self.stake = Decimal(str(params.get("stake", "0.01")))
         self.rules = ExitRules(
             stop_loss_pct=Decimal(str(params.get("stop_loss_pct", "2"))),
@@ -69,8 +71,13 @@ class EmaCross(FrameStrategy):
             return
         self.emit(
             OrderIntent(
-                strategy_id=self.id, venue=self.venue, symbol=self.symbol, side=side,
-                amount=amount, type=OrderType.MARKET, reduce_only=side is Side.SELL,
+                strategy_id=self.id,
+                venue=self.venue,
+                symbol=self.symbol,
+                side=side,
+                amount=amount,
+                type=OrderType.MARKET,
+                reduce_only=side is Side.SELL,
                 signal={"reason": reason, "close": str(candle.close), "candle_ts": candle.ts},
             )
         )

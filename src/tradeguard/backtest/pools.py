@@ -24,7 +24,9 @@ class ProcessPool:
     def __init__(self, workers: int, note: str = "") -> None:
         self.workers = workers
         self.note = note
-        self._pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = cf.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")
+        )
 
     def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
         futures = [self._pool.submit(fn, job) for job in jobs]

@@ -82,8 +82,10 @@ def render_report(
         "<h2>Drawdown %</h2>",
         line_chart(
             {"drawdown %": [(r["ts"], -r["drawdown_pct"]) for r in eq]},
-            height=160, css_class="drawdown", fill=True,
-        ),  # fmt: skip
+            height=160,
+            css_class="drawdown",
+            fill=True,
+        ),
         "<h2>Monthly returns %</h2>",
         _heatmap(monthly_returns(curve, start)),
         "<h2>Per pair</h2>",
@@ -117,8 +119,8 @@ def write_report(run_dir: Path, title: str, **kwargs: Any) -> Path:
 
 def _kpis(metrics: dict[str, Any]) -> str:
     cells = [
-        f'<div class="kpi" data-key="{key}"><b>{fmt(metrics.get(key))}</b><span>{label}</span></div>'
-        for key, label in KPIS
+        f'<div class="kpi" data-key="{k}"><b>{fmt(metrics.get(k))}</b><span>{label}</span></div>'
+        for k, label in KPIS
     ]
     return f'<div class="kpis">{"".join(cells)}</div>'
 

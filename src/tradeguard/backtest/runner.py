@@ -13,6 +13,7 @@ the commit policy differs: the journal's writes are batched into one commit ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections import deque
@@ -189,11 +190,8 @@ class _BatchCommits:
     def abort(self) -> None:
         tx, self._tx = self._tx, None
         if tx is not None:
-            err = RuntimeError("backtest aborted")
-            try:
-                tx.__exit__(RuntimeError, err, None)
-            except RuntimeError:
-                pass
+            with contextlib.suppress(RuntimeError):
+                tx.__exit__(RuntimeError, RuntimeError("backtest aborted"), None)
 
 
 def _precompute(node: TradingNode, series: dict[str, list[Candle]]) -> None:
@@ -229,8 +227,12 @@ def write_outputs(result: BacktestResult, title: str) -> list[Path]:
     written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
     written.append(
         write_report(
-            result.run_dir, title, metrics=result.metrics, trades=result.trades,
-            curve=result.curve, candles=result.candles,
-        )  # fmt: skip
+            result.run_dir,
+            title,
+            metrics=result.metrics,
+            trades=result.trades,
+            curve=result.curve,
+            candles=result.candles,
+        )
     )
     return written

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -42,7 +42,7 @@ def thin(points: Sequence[tuple[int, float]], limit: int = 1500) -> list[tuple[i
 
 
 def line_chart(
-    series: dict[str, Sequence[tuple[int, float]]],
+    series: Mapping[str, Sequence[tuple[int, float]]],
     width: int = 1000,
     height: int = 260,
     css_class: str = "line",

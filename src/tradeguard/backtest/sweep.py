@@ -50,7 +50,9 @@ def run_combo(job: SweepJob) -> dict[str, Any]:
     run_dir = Path(job.run_dir)
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an interrupted attempt: start it again from clean
-    config = Config.model_validate(apply_values(json.loads(json.dumps(job.config)), job.combo.values))
+    config = Config.model_validate(
+        apply_values(json.loads(json.dumps(job.config)), job.combo.values)
+    )
     if job.source_dir is not None:
         config._source_dir = Path(job.source_dir)
     result = run_backtest(config, run_dir, job.window)
@@ -167,7 +169,9 @@ def _job(
     return SweepJob(base, source, combo, str(run_dir.resolve()), window)
 
 
-def folds(first_ms: int, last_ms: int, train_days: int, test_days: int) -> Iterator[tuple[int, int, int]]:
+def folds(
+    first_ms: int, last_ms: int, train_days: int, test_days: int
+) -> Iterator[tuple[int, int, int]]:
     """Yield (train start, test start, test end) in ms, each fold moved on by one test span."""
     day = 86_400_000
     start = first_ms - first_ms % day

@@ -66,4 +66,4 @@ def _reason(fill: Fill | None, orders: dict[str, Order]) -> str:
     if order is None:
         return "unknown"
     reason = order.signal.get("reason") if order.signal else None
-    return str(reason or order.tag or "signal")
+    return str(reason or "signal")

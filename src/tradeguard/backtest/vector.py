@@ -36,7 +36,7 @@ from tradeguard.strategies.base import Strategy
 
 
 def ema(values: Any, span: int) -> Any:
-    """Return the exponential moving average (alpha = 2 / (span + 1)), seeded with the first value."""
+    """Return the exponential moving average (alpha 2 / (span + 1)), seeded with the first value."""
     xs = np.asarray(values, dtype=np.float64)
     out = np.empty_like(xs)
     if not len(xs):

@@ -198,7 +198,9 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
         print(json.dumps(json_safe(outcome.__dict__), indent=2))
         return EXIT_OK
-    info.print(f"engine: {outcome.engine}; {outcome.skipped} combination(s) resumed from {args.out}")
+    info.print(
+        f"engine: {outcome.engine}; {outcome.skipped} combination(s) resumed from {args.out}"
+    )
     _print_board(console, outcome.leaderboard[: args.top], grid.metric)
     for f in outcome.folds:
         console.print(
