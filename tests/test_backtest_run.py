@@ -126,7 +126,7 @@ class _Recording(FrameStrategy):
         return self._inner.prepare(frame)
 
     def on_row(self, candle, row):
-        self.rows.append(row)
+        self.rows.append(row.to_dict())
 
 
 def test_vectorised_signals_match_the_incremental_ones(data_dir):

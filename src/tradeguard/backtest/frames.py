@@ -80,9 +80,31 @@ def load_series(
     for dc in config.data:
         if dc.kind != "candles":
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
-        candles = load_candles(resolve_data_path(dc.path), symbol=dc.symbol)
+        candles = _cached_candles(str(resolve_data_path(dc.path)), dc.symbol)
         out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
     return out
+
+
+_CACHE: dict[tuple[str, str], tuple[int, list[Candle]]] = {}
+_CACHE_FILES = 64
+
+
+def _cached_candles(path: str, symbol: str) -> list[Candle]:
+    """Load a candle file once per process (a sweep worker runs many combinations on it)."""
+    import os
+
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = -1  # the loader names the missing file
+    hit = _CACHE.get((path, symbol))
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    candles = load_candles(path, symbol=symbol)
+    if len(_CACHE) >= _CACHE_FILES:
+        _CACHE.clear()
+    _CACHE[(path, symbol)] = (mtime, candles)
+    return candles
 
 
 def to_frame(candles: Sequence[Candle]) -> Frame:

@@ -60,7 +60,7 @@ class FrameStrategy(Strategy):
         super().__init__(strategy_id, venue, symbol, params)
         self.warmup_candles = max(self.warmup_candles, self.window)
         self._rows: dict[int, int] = {}
-        self._pre: Frame | None = None
+        self._pre: dict[str, list[Any]] | None = None
         self._recent: deque[Candle] = deque(maxlen=self.window)
         self._aggs = [CandleAggregator(TIMEFRAMES[tf]) for tf in self.timeframes]
 
@@ -69,7 +69,7 @@ class FrameStrategy(Strategy):
         """Add indicator columns to `frame` (numpy arrays of equal length) and return it."""
         return frame
 
-    def on_row(self, candle: Candle, row: dict[str, float]) -> None:
+    def on_row(self, candle: Candle, row: Row) -> None:
         """Act on one closed candle with its row of `prepare`'s columns."""
 
     def on_bar(self, interval_s: int, bar: Candle) -> None:
@@ -79,19 +79,21 @@ class FrameStrategy(Strategy):
     def precompute(self, candles: Sequence[Candle]) -> None:
         """Run `prepare` once over the pair's whole series (what a backtest does)."""
         frame = self.prepare(to_frame(candles))
-        self._pre = frame
-        self._rows = {int(ts): i for i, ts in enumerate(frame["ts"].tolist())}
+        self._pre = {k: _column(v) for k, v in frame.items()}
+        self._rows = {int(ts): i for i, ts in enumerate(self._pre["ts"])}
 
-    def row_for(self, candle: Candle) -> dict[str, float]:
+    def row_for(self, candle: Candle) -> Row:
         """Return `prepare`'s values for `candle`: precomputed, else over the rolling window."""
-        index = self._rows.get(candle.ts) if self._pre is not None else None
-        if index is not None and self._pre is not None:
-            return {k: _item(v, index) for k, v in self._pre.items()}
+        pre = self._pre
+        if pre is not None:
+            index = self._rows.get(candle.ts)
+            if index is not None:
+                return Row(pre, index)
         recent = self._recent
         if not recent or recent[-1] is not candle:
             recent.append(candle)
         frame = self.prepare(to_frame(recent))
-        return {k: _item(v, -1) for k, v in frame.items()}
+        return Row({k: _column(v[-1:]) for k, v in frame.items()}, 0)
 
     def on_candle(self, candle: Candle) -> None:
         if self._pre is None:
@@ -102,6 +104,25 @@ class FrameStrategy(Strategy):
         self.on_row(candle, self.row_for(candle))
 
 
-def _item(column: Any, index: int) -> float:
-    value = column[index]
-    return value.item() if hasattr(value, "item") else value
+class Row:
+    """One candle's values of every column `prepare` returned: `row["fast"]`."""
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, columns: dict[str, list[Any]], index: int) -> None:
+        self._columns = columns
+        self._index = index
+
+    def __getitem__(self, name: str) -> Any:
+        return self._columns[name][self._index]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        column = self._columns.get(name)
+        return default if column is None else column[self._index]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v[self._index] for k, v in self._columns.items()}
+
+
+def _column(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
