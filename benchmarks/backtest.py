@@ -13,6 +13,7 @@ Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep]
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -108,6 +109,30 @@ def bench_sweep(tmp: Path) -> dict[str, Any]:
     return out
 
 
+def _burn(n: int) -> float:
+    started = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - started
+
+
+def bench_machine() -> dict[str, Any]:
+    """What 2 workers can gain at all right now: a pure CPU loop on the same pool (calibration)."""
+    from tradeguard.backtest.pools import make_pool
+
+    out: dict[str, Any] = {"load_average_1m": round(os.getloadavg()[0], 2)}
+    took = {}
+    for workers in (1, 2):
+        with make_pool(workers) as pool:
+            list(pool.map_unordered(_burn, [10] * workers))
+            started = time.perf_counter()
+            list(pool.map_unordered(_burn, [3_000_000] * 8))
+            took[workers] = time.perf_counter() - started
+    out["cpu_loop_speedup_2w"] = round(took[1] / took[2], 2)
+    return out
+
+
 def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -115,6 +140,7 @@ def main() -> None:
         figures.update(bench_backtest_process(tmp))
         figures.update(bench_node(tmp))
         if "--skip-sweep" not in sys.argv:
+            figures.update(bench_machine())
             figures.update(bench_sweep(tmp))
     print(json.dumps(figures, indent=2))
 
