@@ -143,3 +143,56 @@ def test_vectorised_signals_match_the_incremental_ones(data_dir):
     for a, b in zip(whole.rows, rolling.rows, strict=True):
         assert (a["cross_up"], a["cross_down"]) == (b["cross_up"], b["cross_down"])
         assert a["diff"] == pytest.approx(b["diff"], rel=1e-9, abs=1e-15)
+
+
+class _TwoTimeframes(FrameStrategy):
+    window = 50
+    timeframes = ("15m", "1h")
+
+    def __init__(self) -> None:
+        super().__init__("s", "paper", "ETH/BTC", {})
+        self.bars: dict[int, list] = {900: [], 3600: []}
+
+    def on_bar(self, interval_s, bar):
+        self.bars[interval_s].append(bar)
+
+
+def test_a_strategy_gets_longer_timeframes_of_its_symbol(data_dir):
+    from tradeguard.marketdata.candles import aggregate
+
+    candles = load_candles(data_dir / "candles" / "ETH_BTC-5m.feather", symbol="ETH/BTC")[:600]
+    strat = _TwoTimeframes()
+    for c in candles:
+        strat.on_candle(c)
+    for interval in (900, 3600):
+        expected = aggregate(candles, interval)
+        # every bar but a last partial one, the same as aggregating the whole series
+        assert strat.bars[interval] == expected[: len(strat.bars[interval])]
+        assert len(strat.bars[interval]) >= len(expected) - 1
+    by_ts = {c.ts: c for c in candles}
+    for bar in strat.bars[3600][1:4]:  # the first hour may start mid-way
+        assert bar.open == by_ts[bar.ts].open
+        assert bar.close == by_ts[bar.ts + 55 * 60_000].close
+
+
+def test_a_backtest_batches_its_journal_commits(tmp_path, data_dir):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    commits: list[int] = []
+
+    def count(_conn) -> None:
+        commits.append(1)
+
+    event.listen(Engine, "commit", count)
+    try:
+        window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-15"),
+                                commit_every=1_000)  # fmt: skip
+        result = run_backtest(load_config(write_config(tmp_path)), tmp_path / "run", window)
+    finally:
+        event.remove(Engine, "commit", count)
+    candles = result.summary.events
+    assert result.summary.orders > 50
+    # start-up writes (migrations, balances, reconciliation) and one commit per 1,000 candles
+    assert len(commits) < 40 + candles // 1_000
+    assert len(commits) < result.summary.orders / 2
