@@ -103,3 +103,18 @@ def test_grid_values_reach_every_strategy_and_bad_grids_are_named(tmp_path):
         load_grid(bad)
     with pytest.raises(ConfigError, match="cannot replace a list element"):
         apply_values(config, {"strategies.*": 1})
+
+
+def test_a_combination_the_strategy_refuses_stops_the_sweep_before_it_starts(
+    tmp_path, capsys, data_dir
+):
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategies.*.params.fast" = [12, 30]\n')
+    code = main(["sweep", "--config", str(cfg), "--grid", str(grid), "--out",
+                 str(tmp_path / "s"), "--no-ray"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("tradeguard: grid combination fast=30: ")
+    assert "fast=30, slow=26" in err
+    assert not (tmp_path / "s").exists()

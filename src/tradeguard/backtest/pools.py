@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 RAY_OBJECT_STORE_BYTES = 100 * 1024 * 1024
+MAX_WORKERS = 256
 
 
 class ProcessPool:
@@ -64,7 +65,15 @@ class RayPool:
         pending = [remote.remote(job) for job in jobs]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                from tradeguard.model.errors import TradeguardError
+
+                cause = str(getattr(exc, "cause", exc)).strip().splitlines()
+                first = cause[0] if cause else str(exc)
+                raise TradeguardError(f"a sweep combination failed: {first}") from None
+            yield result
 
     def close(self) -> None:
         self._ray.shutdown()
@@ -80,10 +89,10 @@ def ray_available() -> bool:
 @contextmanager
 def make_pool(workers: int, address: str | None = None, use_ray: bool = True) -> Iterator[Any]:
     """Yield a Ray pool when Ray is installed (and wanted), else a process pool."""
-    if workers < 1:
+    if not 1 <= workers <= MAX_WORKERS:
         from tradeguard.model.errors import ConfigError
 
-        raise ConfigError(f"--workers {workers}: must be at least 1")
+        raise ConfigError(f"--workers {workers}: must be between 1 and {MAX_WORKERS}")
     pool: RayPool | ProcessPool
     if use_ray and ray_available():
         pool = RayPool(workers, address)

@@ -140,10 +140,12 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every combination (per fold with walk-forward); rank by the grid's metric."""
     window = window or BacktestWindow()
-    out_dir.mkdir(parents=True, exist_ok=True)
     base = config.model_dump(mode="json")
     source = str(config.source_dir) if config.source_dir is not None else None
     combos = grid.combos()
+    for combo in combos:
+        check_combo(base, source, combo)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with make_pool(workers, ray_address, use_ray) as pool:
         if walk_forward is None:
             jobs = [_job(base, source, c, out_dir / "combos", window) for c in combos]
@@ -160,6 +162,22 @@ def run_sweep(
         encoding="utf-8",
     )  # fmt: skip
     return outcome
+
+
+def check_combo(base: dict[str, Any], source: str | None, combo: Combo) -> None:
+    """Build a combination's config and strategies, or raise naming the combination."""
+    from pydantic import ValidationError
+
+    from tradeguard.strategies.base import create
+
+    try:
+        config = Config.model_validate(apply_values(json.loads(json.dumps(base)), combo.values))
+        for sc in config.strategies:
+            create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params, Path(source) if source else None)
+    except (ValidationError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in reason[:3])
+        raise ConfigError(f"grid combination {combo.label}: {detail}") from None
 
 
 def _job(
