@@ -96,8 +96,7 @@ class FrameStrategy(Strategy):
         return Row({k: _column(v[-1:]) for k, v in frame.items()}, 0)
 
     def on_candle(self, candle: Candle) -> None:
-        if self._pre is None:
-            self._recent.append(candle)
+        self._recent.append(candle)  # also when precomputed: a later candle falls back to it
         for agg in self._aggs:
             for bar in agg.update_all(candle):
                 self.on_bar(agg.interval_s, bar)
