@@ -43,7 +43,7 @@ def add_backtest_parsers(sub: Any) -> None:
         "compare", help="metrics side by side and overlaid equity curves of finished runs",
         epilog="example: tradeguard backtest compare backtests/a backtests/b",
     )  # fmt: skip
-    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run directories")
     cmp_.add_argument("--html", default="backtest-compare.html", help="comparison page to write")
     cmp_.add_argument("--json", action="store_true", help="print the table as JSON")
     cmp_.set_defaults(func=cmd_compare)
