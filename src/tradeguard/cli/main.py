@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the `tradeguard` parser with every command registered."""
     from tradeguard.cli.api import add_api_parsers
     from tradeguard.cli.arb import add_arb_parser
+    from tradeguard.cli.backtest import add_backtest_parsers
     from tradeguard.cli.bots import add_bot_parser
     from tradeguard.cli.chain import add_chain_parser
     from tradeguard.cli.config_cmd import add_config_parser
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bot_parser(sub)
     add_chain_parser(sub)
     add_record_parser(sub)
+    add_backtest_parsers(sub)
     return p
 
 

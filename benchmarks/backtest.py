@@ -1,0 +1,149 @@
+"""Backtest benchmark: one JSON object of wall time, memory and throughput figures.
+
+- `backtest_*`: the whole `tradeguard backtest` process on the seven BTC-quoted 5-minute pairs
+  (examples/backtest/btc_pairs.toml: EMA 12/26, 2 % stop, 5 % take-profit, 0.1 % fee,
+  stake 0.01 BTC, up to 7 open trades), wall time and peak RSS of that process.
+- `idle_candles_per_s`: candle events through the node with a strategy that never trades.
+- `orders_per_s`: orders (risk, journal, paper venue, fill) per second in backtest durability.
+- `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2.
+
+Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "backtest" / "btc_pairs.toml"
+HERE = Path(__file__).resolve().parent
+
+
+def bench_backtest_process(tmp: Path) -> dict[str, Any]:
+    """Time the whole CLI process, as a user runs it."""
+    argv = [sys.executable, "-m", "tradeguard.cli", "backtest", "--config", str(CONFIG),
+            "--out", str(tmp / "bt"), "--json"]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    metrics = json.loads(done.stdout)
+    return {
+        "backtest_wall_s": round(wall, 3),
+        "backtest_peak_rss_mib": round(peak_kib / 1024, 1),
+        "backtest_replay_s": round(metrics["elapsed_s"], 3),
+        "backtest_candles": metrics["candles"],
+        "backtest_trades": metrics["trades"],
+    }
+
+
+def _config_with(kind: str, params: dict[str, Any]) -> Any:
+    from tradeguard.config import load_config
+
+    config = load_config(CONFIG)
+    for sc in config.strategies:
+        sc.kind = kind
+        sc.params = dict(params)
+    return config
+
+
+def bench_node(tmp: Path) -> dict[str, Any]:
+    """Candle events per second (idle strategy) and orders per second (one per candle)."""
+    from tradeguard.backtest.runner import run_backtest
+
+    idle = run_backtest(_config_with(f"{HERE / 'backtest_strategies.py'}:Idle", {}), tmp / "idle")
+    busy = run_backtest(
+        _config_with(f"{HERE / 'backtest_strategies.py'}:EveryCandle", {"amount": "0.01"}),
+        tmp / "busy",
+    )
+    return {
+        "idle_candles": idle.summary.events,
+        "idle_candles_per_s": round(idle.summary.events / idle.summary.elapsed_s),
+        "orders": busy.summary.orders,
+        "orders_per_s": round(busy.summary.orders / busy.summary.elapsed_s),
+    }
+
+
+def bench_sweep(tmp: Path) -> dict[str, Any]:
+    """16 combinations at 1 and at 2 workers; throughput excludes starting the workers."""
+    from tradeguard.backtest.grid import Grid
+    from tradeguard.backtest.pools import make_pool
+    from tradeguard.backtest.runner import BacktestWindow
+    from tradeguard.backtest.sweep import SweepJob, run_combo, run_combos
+    from tradeguard.config import load_config
+
+    config = load_config(CONFIG)
+    base = config.model_dump(mode="json")
+    grid = Grid({"strategies.*.params.fast": [6, 8, 10, 12], "strategies.*.params.slow": [
+        20, 26, 32, 40]})  # fmt: skip
+    day = BacktestWindow(1515628800000, 1515715200000)
+    out: dict[str, Any] = {}
+    for workers in (1, 2):
+        jobs = [
+            SweepJob(base, str(config.source_dir), c,
+                     str(tmp / f"sweep{workers}" / f"{c.index:02d}"), BacktestWindow())
+            for c in grid.combos()
+        ]  # fmt: skip
+        warm = [
+            SweepJob(base, str(config.source_dir), c, str(tmp / f"warm{workers}" / str(c.index)),
+                     day)
+            for c in grid.combos()[:workers]
+        ]  # fmt: skip
+        with make_pool(workers) as pool:
+            list(pool.map_unordered(run_combo, warm))  # workers started, data loaded
+            started = time.perf_counter()
+            results, _ = run_combos(jobs, pool)
+            elapsed = time.perf_counter() - started
+            out["sweep_engine"] = pool.engine
+        out[f"sweep_{workers}w_s"] = round(elapsed, 2)
+        out[f"sweep_{workers}w_combos_per_s"] = round(len(results) / elapsed, 3)
+    out["sweep_speedup_2w"] = round(out["sweep_1w_s"] / out["sweep_2w_s"], 2)
+    return out
+
+
+def _burn(n: int) -> float:
+    started = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - started
+
+
+def bench_machine() -> dict[str, Any]:
+    """What 2 workers can gain at all right now: a pure CPU loop on the same pool (calibration)."""
+    from tradeguard.backtest.pools import make_pool
+
+    out: dict[str, Any] = {"load_average_1m": round(os.getloadavg()[0], 2)}
+    took = {}
+    for workers in (1, 2):
+        with make_pool(workers) as pool:
+            list(pool.map_unordered(_burn, [10] * workers))
+            started = time.perf_counter()
+            list(pool.map_unordered(_burn, [3_000_000] * 8))
+            took[workers] = time.perf_counter() - started
+    out["cpu_loop_speedup_2w"] = round(took[1] / took[2], 2)
+    return out
+
+
+def main() -> None:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        figures.update(bench_backtest_process(tmp))
+        figures.update(bench_node(tmp))
+        if "--skip-sweep" not in sys.argv:
+            figures.update(bench_machine())
+            figures.update(bench_sweep(tmp))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Candles for a backtest: each `[[data]]` file cut to a date window and resampled to a timeframe.
+
+```python
+tf = parse_timeframe("15m")                       # 900
+series = load_series(config, parse_date("2018-01-15"), None, tf)
+frame = to_frame(series["ETH/BTC"])               # {"ts": ..., "close": ...} numpy arrays
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tradeguard.config import Config
+from tradeguard.marketdata.candles import aggregate
+from tradeguard.marketdata.loaders import load_candles
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.market import Candle
+
+TIMEFRAMES = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
+Frame = dict[str, Any]  # column name -> numpy array (ts int64, prices float64)
+
+
+def parse_timeframe(text: str | None) -> int | None:
+    """Return a timeframe's seconds (`5m` -> 300), None for none, or raise naming the choices."""
+    if text is None or text == "":
+        return None
+    seconds = TIMEFRAMES.get(text)
+    if seconds is None:
+        raise ConfigError(f"--timeframe {text!r}: not one of {', '.join(TIMEFRAMES)}")
+    return seconds
+
+
+def parse_date(text: str | None, field: str = "--from") -> int | None:
+    """Return a UTC date or datetime (`2018-01-15`, `2018-01-15T12:00`) as epoch ms."""
+    if text is None or text == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{field} {text!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def cut(candles: Sequence[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:
+    """Return the candles opening in [start_ms, end_ms) (either bound may be None)."""
+    lo = 0 if start_ms is None else _first_at(candles, start_ms)
+    hi = len(candles) if end_ms is None else _first_at(candles, end_ms)
+    return list(candles[lo:hi])
+
+
+def resample(candles: list[Candle], interval_s: int | None, where: str) -> list[Candle]:
+    """Aggregate candles up to `interval_s`; the same interval is kept; a shorter one refused."""
+    if interval_s is None or not candles or candles[0].interval_s == interval_s:
+        return candles
+    source = candles[0].interval_s
+    if interval_s < source or interval_s % source:
+        raise ConfigError(
+            f"--timeframe {interval_s}s: {where} holds {source}s candles; pick a multiple of "
+            f"{source}s (candles are aggregated up, never split)"
+        )
+    return aggregate(candles, interval_s)
+
+
+def load_series(
+    config: Config, start_ms: int | None, end_ms: int | None, interval_s: int | None
+) -> dict[str, list[Candle]]:
+    """Load every candle `[[data]]` file, cut to the window and resampled; keyed by symbol."""
+    from tradeguard.node import resolve_data_path
+
+    out: dict[str, list[Candle]] = {}
+    for dc in config.data:
+        if dc.kind != "candles":
+            raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
+        candles = _cached_candles(str(resolve_data_path(dc.path)), dc.symbol)
+        out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
+    return out
+
+
+_CACHE: dict[tuple[str, str], tuple[int, list[Candle]]] = {}
+_CACHE_FILES = 64
+
+
+def _cached_candles(path: str, symbol: str) -> list[Candle]:
+    """Load a candle file once per process (a sweep worker runs many combinations on it)."""
+    import os
+
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = -1  # the loader names the missing file
+    hit = _CACHE.get((path, symbol))
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    candles = load_candles(path, symbol=symbol)
+    if len(_CACHE) >= _CACHE_FILES:
+        _CACHE.clear()
+    _CACHE[(path, symbol)] = (mtime, candles)
+    return candles
+
+
+def to_frame(candles: Sequence[Candle]) -> Frame:
+    """Return one pair's candles as numpy columns: ts (int64 ms) and float64 OHLCV."""
+    return {
+        "ts": np.fromiter((c.ts for c in candles), dtype=np.int64, count=len(candles)),
+        "open": np.fromiter((c.open for c in candles), dtype=np.float64, count=len(candles)),
+        "high": np.fromiter((c.high for c in candles), dtype=np.float64, count=len(candles)),
+        "low": np.fromiter((c.low for c in candles), dtype=np.float64, count=len(candles)),
+        "close": np.fromiter((c.close for c in candles), dtype=np.float64, count=len(candles)),
+        "volume": np.fromiter((c.volume for c in candles), dtype=np.float64, count=len(candles)),
+    }
+
+
+def _first_at(candles: Sequence[Candle], ts: int) -> int:
+    lo, hi = 0, len(candles)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if candles[mid].ts < ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

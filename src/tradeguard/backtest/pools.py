@@ -1,0 +1,111 @@
+"""Where sweep jobs run: Ray (local by default, or an existing cluster) or a process pool.
+
+Ray is the optional `sweep` extra. Without it, `make_pool` falls back to a local process pool
+and says so (`pool.engine == "processes"`, `pool.note`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+RAY_OBJECT_STORE_BYTES = 100 * 1024 * 1024
+MAX_WORKERS = 256
+
+
+class ProcessPool:
+    """A local pool of worker processes (spawned, so each starts clean)."""
+
+    engine = "processes"
+
+    def __init__(self, workers: int, note: str = "") -> None:
+        self.workers = workers
+        self.note = note
+        self._pool = cf.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
+        futures = [self._pool.submit(fn, job) for job in jobs]
+        for fut in cf.as_completed(futures):
+            yield fut.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayPool:
+    """Jobs as Ray tasks: a local Ray with `workers` CPUs, or the cluster at `address`."""
+
+    engine = "ray"
+
+    def __init__(self, workers: int, address: str | None = None) -> None:
+        import ray
+
+        self._ray = ray
+        self.workers = workers
+        self.note = f"Ray cluster at {address}" if address else f"local Ray, {workers} CPUs"
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(
+                num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES,
+                _node_ip_address="127.0.0.1", **kwargs,
+            )  # fmt: skip
+
+    def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
+        ray = self._ray
+        remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+        pending = [remote.remote(job) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                from tradeguard.model.errors import TradeguardError
+
+                cause = str(getattr(exc, "cause", exc)).strip().splitlines()
+                first = cause[0] if cause else str(exc)
+                raise TradeguardError(f"a sweep combination failed: {first}") from None
+            yield result
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def ray_available() -> bool:
+    """Tell whether Ray is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+@contextmanager
+def make_pool(workers: int, address: str | None = None, use_ray: bool = True) -> Iterator[Any]:
+    """Yield a Ray pool when Ray is installed (and wanted), else a process pool."""
+    if not 1 <= workers <= MAX_WORKERS:
+        from tradeguard.model.errors import ConfigError
+
+        raise ConfigError(f"--workers {workers}: must be between 1 and {MAX_WORKERS}")
+    pool: RayPool | ProcessPool
+    if use_ray and ray_available():
+        pool = RayPool(workers, address)
+    else:
+        if address:
+            from tradeguard.model.errors import ConfigError
+
+            raise ConfigError(
+                f"--ray-address {address}: Ray is not installed (pip install 'tradeguard[sweep]')"
+            )
+        why = "Ray not installed" if use_ray else "Ray not asked for"
+        pool = ProcessPool(workers, f"local process pool, {workers} workers ({why})")
+    try:
+        yield pool
+    finally:
+        pool.close()

@@ -1,0 +1,171 @@
+"""The backtest report: one self-contained HTML file (inline CSS and SVG, nothing fetched).
+
+Sections: the metrics, equity and drawdown, each pair's candles with entry and exit markers
+(hover a marker for its reason), the monthly returns heatmap, per-pair and per-exit-reason
+tables, and the trade table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from tradeguard.backtest.exports import equity_rows, utc_text
+from tradeguard.backtest.metrics import TradeRecord, daily_closes
+from tradeguard.backtest.svg import Marker, candle_chart, line_chart
+from tradeguard.model.market import Candle
+
+CSS = """
+body{font:14px system-ui,sans-serif;margin:24px;color:#111;background:#fff}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;
+text-align:right}th{background:#f3f4f6}td.l,th.l{text-align:left}
+.tick{font-size:10px;fill:#555}svg text{font-size:11px}
+.kpis{display:grid;grid-template-columns:repeat(6,auto);gap:6px 18px;max-width:1000px}
+.kpi b{display:block;font-size:16px}.kpi span{color:#555;font-size:12px}
+.heat td{min-width:54px}.pos{color:#166534}.neg{color:#991b1b}
+.trades{max-height:480px;overflow:auto;display:inline-block}
+"""
+
+KPIS = (
+    ("total_return_pct", "Total return %"), ("cagr_pct", "CAGR %"), ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"), ("calmar", "Calmar"), ("max_drawdown_pct", "Max drawdown %"),
+    ("win_rate_pct", "Win rate %"), ("profit_factor", "Profit factor"),
+    ("expectancy", "Expectancy"), ("exposure_pct", "Exposure %"), ("trades", "Trades"),
+    ("fees", "Fees"),
+)  # fmt: skip
+GROUP_COLUMNS = ("trades", "win_rate", "profit_factor", "expectancy", "net_pnl", "fees")
+
+
+def fmt(value: Any) -> str:
+    """Format a figure for a table: 4 significant decimals for floats, '-' for None."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 0.01:
+            return f"{value:.4g}"
+        return f"{value:,.4f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def monthly_returns(curve: Sequence[tuple[int, float]], start: float) -> dict[str, float]:
+    """Return each calendar month's return in percent (`2018-01` -> 3.2), month end on month end."""
+    out: dict[str, float] = {}
+    prev = start
+    ends: dict[str, float] = {}
+    for day, equity in daily_closes(curve):
+        ends[datetime.fromtimestamp(day / 1000, UTC).strftime("%Y-%m")] = equity
+    for month, equity in ends.items():
+        out[month] = (equity / prev - 1) * 100 if prev else 0.0
+        prev = equity
+    return out
+
+
+def render_report(
+    title: str,
+    metrics: dict[str, Any],
+    trades: Sequence[TradeRecord],
+    curve: Sequence[tuple[int, float]],
+    candles: dict[str, Sequence[Candle]],
+) -> str:
+    """Return the whole report as one HTML document."""
+    eq = equity_rows(curve)
+    start = float(metrics.get("start_equity") or (curve[0][1] if curve else 0))
+    parts = [
+        f"<h1>{escape(title)}</h1>",
+        _kpis(metrics),
+        "<h2>Equity</h2>",
+        line_chart({"equity": [(r["ts"], r["equity"]) for r in eq]}, css_class="equity"),
+        "<h2>Drawdown %</h2>",
+        line_chart(
+            {"drawdown %": [(r["ts"], -r["drawdown_pct"]) for r in eq]},
+            height=160,
+            css_class="drawdown",
+            fill=True,
+        ),
+        "<h2>Monthly returns %</h2>",
+        _heatmap(monthly_returns(curve, start)),
+        "<h2>Per pair</h2>",
+        _group_table("pair", metrics.get("per_pair", {})),
+        "<h2>Per exit reason</h2>",
+        _group_table("exit reason", metrics.get("per_exit_reason", {})),
+    ]
+    for symbol, series in candles.items():
+        mine = [t for t in trades if t.symbol == symbol]
+        markers = [Marker(t.entry_ts, float(t.entry_price), "entry", t.entry_reason) for t in mine]
+        markers += [Marker(t.exit_ts, float(t.exit_price), "exit", t.exit_reason) for t in mine]
+        parts.append(f'<h2 class="pair">{escape(symbol)} ({len(mine)} trades)</h2>')
+        parts.append(candle_chart(series, markers))
+    parts.append(f"<h2>Trades ({len(trades)})</h2>")
+    parts.append(_trade_table(trades))
+    conventions = escape(str(metrics.get("conventions", "")))
+    parts.append(f"<p>Ratios: {conventions}. Times are UTC.</p>")
+    body = "\n".join(parts)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>"
+    )
+
+
+def write_report(run_dir: Path, title: str, **kwargs: Any) -> Path:
+    """Write `report.html` into `run_dir` and return its path."""
+    path = run_dir / "report.html"
+    path.write_text(render_report(title, **kwargs), encoding="utf-8")
+    return path
+
+
+def _kpis(metrics: dict[str, Any]) -> str:
+    cells = [
+        f'<div class="kpi" data-key="{k}"><b>{fmt(metrics.get(k))}</b><span>{label}</span></div>'
+        for k, label in KPIS
+    ]
+    return f'<div class="kpis">{"".join(cells)}</div>'
+
+
+def _heatmap(months: dict[str, float]) -> str:
+    years = sorted({m[:4] for m in months})
+    head = "".join(f"<th>{m:02d}</th>" for m in range(1, 13))
+    rows = []
+    for year in years:
+        cells = []
+        for m in range(1, 13):
+            value = months.get(f"{year}-{m:02d}")
+            if value is None:
+                cells.append("<td></td>")
+                continue
+            alpha = min(1.0, abs(value) / 10) * 0.8 + 0.1
+            rgb = "22,163,74" if value >= 0 else "220,38,38"
+            cells.append(f'<td style="background:rgba({rgb},{alpha:.2f})">{value:.2f}</td>')
+        rows.append(f'<tr><th class="l">{year}</th>{"".join(cells)}</tr>')
+    return f'<table class="heat"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _group_table(name: str, groups: dict[str, dict[str, Any]]) -> str:
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in GROUP_COLUMNS)
+    rows = [
+        f'<tr><td class="l">{escape(k)}</td>'
+        + "".join(f"<td>{fmt(v.get(c))}</td>" for c in GROUP_COLUMNS)
+        + "</tr>"
+        for k, v in groups.items()
+    ]
+    return f'<table><tr><th class="l">{name}</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _trade_table(trades: Sequence[TradeRecord]) -> str:
+    cols = ("pair", "entry (UTC)", "exit (UTC)", "entry", "exit", "P&L", "P&L %", "fees",
+            "entry reason", "exit reason")  # fmt: skip
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    rows = []
+    for t in trades:
+        cls = "pos" if t.pnl > 0 else "neg"
+        rows.append(
+            f'<tr class="{cls}"><td class="l">{escape(t.symbol)}</td><td>{utc_text(t.entry_ts)}'
+            f"</td><td>{utc_text(t.exit_ts)}</td><td>{t.entry_price}</td><td>{t.exit_price}</td>"
+            f"<td>{t.pnl:.8f}</td><td>{t.pnl_pct:.3f}</td><td>{t.fees:.8f}</td>"
+            f'<td class="l">{escape(t.entry_reason)}</td><td class="l">{escape(t.exit_reason)}'
+            "</td></tr>"
+        )
+    return f'<div class="trades"><table id="trades"><tr>{head}</tr>{"".join(rows)}</table></div>'

@@ -1,0 +1,238 @@
+"""Run one backtest: a clean run directory, the node on a simulated clock, batch commits.
+
+```python
+result = run_backtest(load_config("bt.toml"), Path("backtests/ema"), BacktestWindow())
+result.metrics["sharpe"], result.run_dir / "report.html"
+```
+
+The node, its risk engine, order journal and paper venue are the ones a paper run uses; only
+the commit policy differs: the journal's writes are batched into one commit every
+`commit_every` candles (a killed backtest is rerun from the start, never resumed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradeguard.backtest.frames import load_series
+from tradeguard.backtest.metrics import TradeRecord, compute_metrics
+from tradeguard.backtest.trades import trade_records
+from tradeguard.backtest.vector import FrameStrategy
+from tradeguard.clock import SimulatedClock
+from tradeguard.config import Config
+from tradeguard.model.enums import TradingMode
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.market import Candle
+from tradeguard.node import RunSummary, TradingNode
+
+DB_NAME = "backtest.db"
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestWindow:
+    """What part of the data to replay, and at which timeframe."""
+
+    start_ms: int | None = None
+    end_ms: int | None = None
+    timeframe_s: int | None = None
+    commit_every: int = 20_000  # candles per journal commit
+
+
+@dataclass
+class BacktestResult:
+    """A finished backtest: where it lives and what it found."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    trades: list[TradeRecord]
+    curve: list[tuple[int, float]]
+    summary: RunSummary
+    candles: dict[str, list[Candle]] = field(default_factory=dict)
+
+
+class BacktestNode(TradingNode):
+    """The trading node replaying series loaded (cut and resampled) before it starts."""
+
+    series: dict[str, list[Candle]]
+
+    def candle_stream(self) -> Iterator[Candle]:
+        streams = list(self.series.values())
+        if len(streams) == 1:
+            return iter(streams[0])
+        return heapq.merge(*streams, key=lambda c: c.ts)
+
+
+def prepare_run_dir(run_dir: Path) -> Path:
+    """Create a fresh run directory; refuse one that already holds a run."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"--out {run_dir}: the directory is not empty; every backtest starts clean in its "
+            "own directory (pick a new --out or remove that one)"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def default_run_dir(base: Path = Path("backtests")) -> Path:
+    """Return `backtests/YYYYmmdd-HHMMSS[-n]`, a directory name not taken yet."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    candidate = base / stamp
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{stamp}-{n}"
+    return candidate
+
+
+def backtest_config(config: Config, run_dir: Path) -> Config:
+    """Return a copy of `config` that runs as a backtest writing only inside `run_dir`."""
+    bt = config.model_copy(deep=True)
+    bt._source_dir = config.source_dir
+    bt.mode = TradingMode.BACKTEST
+    bt.node.database_url = f"sqlite:///{(run_dir / DB_NAME).resolve()}"
+    bt.node.kill_sentinel = str((run_dir / "tradeguard.kill").resolve())
+    bt.node.replay_speed = 0
+    bt.api.enabled = False
+    bt.alerts.enabled = False
+    return bt
+
+
+def run_backtest(
+    config: Config,
+    run_dir: Path,
+    window: BacktestWindow | None = None,
+    progress: Progress | None = None,
+    series: dict[str, list[Candle]] | None = None,
+) -> BacktestResult:
+    """Run `config` as a backtest in the fresh directory `run_dir`; return its figures."""
+    return asyncio.run(arun_backtest(config, run_dir, window, progress, series))
+
+
+async def arun_backtest(
+    config: Config,
+    run_dir: Path,
+    window: BacktestWindow | None = None,
+    progress: Progress | None = None,
+    series: dict[str, list[Candle]] | None = None,
+) -> BacktestResult:
+    """`run_backtest` for a caller already inside an event loop."""
+    window = window or BacktestWindow()
+    prepare_run_dir(run_dir)
+    bt = backtest_config(config, run_dir)
+    if series is None:
+        series = load_series(bt, window.start_ms, window.end_ms, window.timeframe_s)
+    if not any(series.values()):
+        raise ConfigError("no candles in the chosen window (check --from/--to and [[data]])")
+    bt.node.checkpoint_every = window.commit_every
+    node = BacktestNode(bt, clock=SimulatedClock())
+    try:
+        node.series = series
+        _precompute(node, series)
+        interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
+        node.equity_curve = deque()
+        node.equity_sample_ms = interval_ms
+        summary = await _drive(node, progress)
+        return _collect(node, summary, run_dir, series)
+    finally:
+        node.close()
+
+
+async def _drive(node: TradingNode, progress: Progress | None) -> RunSummary:
+    batch = _BatchCommits(node)
+
+    def on_progress(done: int, total: int) -> None:
+        batch.cycle()
+        if progress is not None:
+            progress(done, total)
+
+    await node.start()
+    batch.open()
+    try:
+        summary = await node.run(until_end=True, progress=on_progress)
+    except BaseException:
+        batch.abort()
+        raise
+    batch.close()
+    await node.stop()
+    return summary
+
+
+class _BatchCommits:
+    """Keep one journal transaction open across many candles; commit it at each checkpoint."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self._storage = node.storage
+        self._tx: AbstractContextManager[None] | None = None
+
+    def open(self) -> None:
+        self._tx = self._storage.transaction()
+        self._tx.__enter__()
+
+    def close(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            tx.__exit__(None, None, None)
+
+    def cycle(self) -> None:
+        self.close()
+        self.open()
+
+    def abort(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            with contextlib.suppress(RuntimeError):
+                tx.__exit__(RuntimeError, RuntimeError("backtest aborted"), None)
+
+
+def _precompute(node: TradingNode, series: dict[str, list[Candle]]) -> None:
+    for strat in node.strategies:
+        if isinstance(strat, FrameStrategy) and strat.symbol in series:
+            strat.precompute(series[strat.symbol])
+
+
+def _collect(
+    node: TradingNode, summary: RunSummary, run_dir: Path, series: dict[str, list[Candle]]
+) -> BacktestResult:
+    orders = node.storage.load_orders()
+    fills = node.storage.load_fills()
+    trades = trade_records(node.portfolio.closed_trades, orders, fills)
+    curve = [(ts, float(eq)) for ts, eq in node.equity_curve]
+    start = float(summary.start_equity)
+    metrics = compute_metrics(curve, trades, start)
+    metrics["orders"] = summary.orders
+    metrics["fills"] = summary.fills
+    metrics["denied"] = summary.denied
+    metrics["candles"] = summary.events
+    metrics["open_positions"] = len(summary.open_positions)
+    metrics["elapsed_s"] = summary.elapsed_s
+    metrics["valuation_asset"] = node.config.node.valuation_asset
+    return BacktestResult(run_dir, metrics, trades, curve, summary, series)
+
+
+def write_outputs(result: BacktestResult, title: str) -> list[Path]:
+    """Write the exports and the HTML report of a finished run into its directory."""
+    from tradeguard.backtest.exports import write_exports
+    from tradeguard.backtest.report import write_report
+
+    written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
+    written.append(
+        write_report(
+            result.run_dir,
+            title,
+            metrics=result.metrics,
+            trades=result.trades,
+            curve=result.curve,
+            candles=result.candles,
+        )
+    )
+    return written

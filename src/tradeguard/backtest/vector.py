@@ -1,0 +1,127 @@
+"""Strategies with a vectorised hook: indicators over a whole pair at once, the same in live.
+
+```python
+class EmaCross(FrameStrategy):
+    def prepare(self, frame):                    # numpy columns in, columns out
+        frame["fast"] = ema(frame["close"], 12)
+        frame["slow"] = ema(frame["close"], 26)
+        return frame
+
+    def on_row(self, candle, row):               # row: this candle's values of every column
+        if row["fast"] > row["slow"]: ...
+```
+
+A backtest calls `precompute(candles)` once with the pair's whole series, so `prepare` runs
+once over it. Without that (paper replays, live trading) every candle is appended to a rolling
+window of `window` candles and `prepare` runs over the window; the candle's row is the last one.
+Indicators with a memory shorter than the window (EMA, SMA, RSI...) give the same values both
+ways; a test pins that the signals match.
+
+`timeframes = ("1h",)` also hands the strategy `on_bar(interval_s, bar)` for every completed bar
+of those longer timeframes, aggregated from the candles it receives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tradeguard.backtest.frames import TIMEFRAMES, Frame, to_frame
+from tradeguard.marketdata.candles import CandleAggregator
+from tradeguard.model.market import Candle
+from tradeguard.strategies.base import Strategy
+
+
+def ema(values: Any, span: int) -> Any:
+    """Return the exponential moving average (alpha 2 / (span + 1)), seeded with the first value."""
+    xs = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(xs)
+    if not len(xs):
+        return out
+    alpha = 2.0 / (span + 1)
+    keep = 1.0 - alpha
+    acc = float(xs[0])
+    for i, x in enumerate(xs.tolist()):
+        acc = alpha * x + keep * acc
+        out[i] = acc
+    return out
+
+
+class FrameStrategy(Strategy):
+    """A strategy whose indicators come from `prepare(frame)`; it acts in `on_row`."""
+
+    window = 500  # candles kept for the incremental path
+    timeframes: tuple[str, ...] = ()
+
+    def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
+        super().__init__(strategy_id, venue, symbol, params)
+        self.warmup_candles = max(self.warmup_candles, self.window)
+        self._rows: dict[int, int] = {}
+        self._pre: dict[str, list[Any]] | None = None
+        self._recent: deque[Candle] = deque(maxlen=self.window)
+        self._aggs = [CandleAggregator(TIMEFRAMES[tf]) for tf in self.timeframes]
+
+    # to override -------------------------------------------------------------------------------
+    def prepare(self, frame: Frame) -> Frame:
+        """Add indicator columns to `frame` (numpy arrays of equal length) and return it."""
+        return frame
+
+    def on_row(self, candle: Candle, row: Row) -> None:
+        """Act on one closed candle with its row of `prepare`'s columns."""
+
+    def on_bar(self, interval_s: int, bar: Candle) -> None:
+        """Called for every completed bar of a timeframe named in `timeframes`."""
+
+    # driving -----------------------------------------------------------------------------------
+    def precompute(self, candles: Sequence[Candle]) -> None:
+        """Run `prepare` once over the pair's whole series (what a backtest does)."""
+        frame = self.prepare(to_frame(candles))
+        self._pre = {k: _column(v) for k, v in frame.items()}
+        self._rows = {int(ts): i for i, ts in enumerate(self._pre["ts"])}
+
+    def row_for(self, candle: Candle) -> Row:
+        """Return `prepare`'s values for `candle`: precomputed, else over the rolling window."""
+        pre = self._pre
+        if pre is not None:
+            index = self._rows.get(candle.ts)
+            if index is not None:
+                return Row(pre, index)
+        recent = self._recent
+        if not recent or recent[-1] is not candle:
+            recent.append(candle)
+        frame = self.prepare(to_frame(recent))
+        return Row({k: _column(v[-1:]) for k, v in frame.items()}, 0)
+
+    def on_candle(self, candle: Candle) -> None:
+        self._recent.append(candle)  # also when precomputed: a later candle falls back to it
+        for agg in self._aggs:
+            for bar in agg.update_all(candle):
+                self.on_bar(agg.interval_s, bar)
+        self.on_row(candle, self.row_for(candle))
+
+
+class Row:
+    """One candle's values of every column `prepare` returned: `row["fast"]`."""
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, columns: dict[str, list[Any]], index: int) -> None:
+        self._columns = columns
+        self._index = index
+
+    def __getitem__(self, name: str) -> Any:
+        return self._columns[name][self._index]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        column = self._columns.get(name)
+        return default if column is None else column[self._index]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v[self._index] for k, v in self._columns.items()}
+
+
+def _column(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)

@@ -1,0 +1,234 @@
+"""`tradeguard backtest`, `tradeguard backtest compare` and `tradeguard sweep`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tradeguard.cli.common import EXIT_OK, ts_text
+from tradeguard.model.errors import ConfigError
+
+SHOWN = (
+    ("total_return_pct", "Total return %"), ("cagr_pct", "CAGR %"),
+    ("sharpe", "Sharpe (daily, 365 d, rf 0)"), ("sortino", "Sortino (daily, 365 d, rf 0)"),
+    ("calmar", "Calmar"), ("max_drawdown_pct", "Max drawdown %"), ("win_rate_pct", "Win rate %"),
+    ("profit_factor", "Profit factor"), ("expectancy", "Expectancy per trade"),
+    ("exposure_pct", "Exposure %"), ("trades", "Trades"), ("avg_duration_s", "Avg duration s"),
+    ("median_duration_s", "Median duration s"), ("fees", "Fees"), ("end_equity", "End equity"),
+)  # fmt: skip
+
+
+def add_backtest_parsers(sub: Any) -> None:
+    """Register `backtest` (with `compare`) and `sweep` on the top-level parser."""
+    bt = sub.add_parser(
+        "backtest",
+        help="replay data through a config in a fresh run directory; metrics and a report",
+        description="Backtest a config: every run starts clean in its own directory.",
+        epilog="example: tradeguard backtest --config examples/backtest/btc_pairs.toml "
+        "--timeframe 15m --out backtests/ema15",
+    )
+    _window_options(bt)
+    bt.add_argument("--out", help="run directory (new or empty; default backtests/<UTC time>)")
+    bt.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    bt.set_defaults(func=cmd_backtest)
+    inner = bt.add_subparsers(dest="backtest_command")
+    cmp_ = inner.add_parser(
+        "compare", help="metrics side by side and overlaid equity curves of finished runs",
+        epilog="example: tradeguard backtest compare backtests/a backtests/b",
+    )  # fmt: skip
+    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run directories")
+    cmp_.add_argument("--html", default="backtest-compare.html", help="comparison page to write")
+    cmp_.add_argument("--json", action="store_true", help="print the table as JSON")
+    cmp_.set_defaults(func=cmd_compare)
+    sw = sub.add_parser(
+        "sweep",
+        help="run a parameter grid as independent backtests on Ray (or a process pool)",
+        epilog="example: tradeguard sweep --config bt.toml --grid grid.toml --workers 2",
+    )
+    _window_options(sw)
+    sw.add_argument("--grid", required=True, help="grid TOML ([grid] 'path' = [values])")
+    sw.add_argument("--workers", type=int, default=2, help="parallel backtests (default 2)")
+    sw.add_argument("--ray-address", help="join an existing Ray cluster instead of a local one")
+    sw.add_argument("--no-ray", action="store_true", help="use a local process pool")
+    sw.add_argument("--walk-forward", metavar="TRAIN:TEST", help="fold lengths in days, e.g. 10:5")
+    sw.add_argument("--metric", help="leaderboard metric (default: the grid's, else sharpe)")
+    sw.add_argument("--out", default="sweeps/latest", help="sweep directory (resumed if present)")
+    sw.add_argument("--top", type=int, default=10, help="leaderboard rows shown")
+    sw.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    sw.set_defaults(func=cmd_sweep)
+
+
+def _window_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML config file", required=False)
+    p.add_argument("--from", dest="date_from", help="first day (UTC), YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="end day (UTC, exclusive), YYYY-MM-DD")
+    p.add_argument("--timeframe", help="aggregate candles to 1m, 5m, 15m, 1h, 4h or 1d")
+
+
+def _window(args: argparse.Namespace) -> Any:
+    from tradeguard.backtest.frames import parse_date, parse_timeframe
+    from tradeguard.backtest.runner import BacktestWindow
+
+    start = parse_date(args.date_from, "--from")
+    end = parse_date(args.date_to, "--to")
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"--to {args.date_to} must be after --from {args.date_from}")
+    return BacktestWindow(start, end, parse_timeframe(args.timeframe))
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from tradeguard.config import load_config
+
+    if not args.config:
+        raise ConfigError("--config FILE is required (a TOML config with [[data]] and strategies)")
+    return load_config(args.config)
+
+
+@contextmanager
+def _bar(console: Console, label: str, hidden: bool) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeRemainingColumn as Eta
+
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), Eta(), console=console,
+        transient=True, disable=hidden or not console.is_terminal,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
+    """Run one backtest, write its files and print the metrics table."""
+    from tradeguard.backtest.runner import default_run_dir, run_backtest, write_outputs
+
+    config = _config(args)
+    window = _window(args)
+    run_dir = Path(args.out) if args.out else default_run_dir()
+    with _bar(console, "backtest", args.json) as progress:
+        result = run_backtest(config, run_dir, window, progress)
+    write_outputs(result, f"Backtest {Path(args.config).name} ({run_dir.name})")
+    if args.json:
+        from tradeguard.backtest.exports import json_safe
+
+        print(json.dumps(json_safe(result.metrics), indent=2))
+        return EXIT_OK
+    print_metrics(console, result.metrics, str(run_dir))
+    return EXIT_OK
+
+
+def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
+    """Print the metrics table, the per-pair and per-exit-reason tables and the files."""
+    t = Table(title=f"Backtest {ts_text(m.get('first_ts'))} → {ts_text(m.get('last_ts'))} UTC")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for key, label in SHOWN:
+        t.add_row(label, _fmt(m.get(key)))
+    console.print(t)
+    for name, groups in (("pair", m["per_pair"]), ("exit reason", m["per_exit_reason"])):
+        g = Table(title=f"Per {name}")
+        for col in (name, "trades", "win rate %", "profit factor", "net P&L", "fees"):
+            g.add_column(col, justify="left" if col == name else "right")
+        for key, row in groups.items():
+            wr = row["win_rate"] * 100 if row["win_rate"] is not None else None
+            g.add_row(key, str(row["trades"]), _fmt(wr), _fmt(row["profit_factor"]),
+                      _fmt(row["net_pnl"]), _fmt(row["fees"]))  # fmt: skip
+        console.print(g)
+    console.print(f"Run directory: {run_dir} (report.html, trades.csv, equity.csv, metrics.json)")
+
+
+def _fmt(v: Any) -> str:
+    from tradeguard.backtest.report import fmt
+
+    return fmt(v)
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """Print finished runs' metrics side by side; write the overlaid equity page."""
+    from tradeguard.backtest.compare import compare_table, load_runs, render_compare
+
+    runs = load_runs([Path(d) for d in args.run_dirs])
+    rows = compare_table(runs)
+    Path(args.html).write_text(render_compare(runs), encoding="utf-8")
+    if args.json:
+        names = [name for name, _, _ in runs]
+        print(json.dumps({r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}, indent=2))
+        return EXIT_OK
+    t = Table(title="Backtest comparison")
+    t.add_column("metric")
+    for name, _, _ in runs:
+        t.add_column(name, justify="right")
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"Equity curves overlaid in {args.html}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    """Run a grid of backtests; print the leaderboard (and out-of-sample folds)."""
+    from dataclasses import replace
+
+    from tradeguard.backtest.grid import load_grid
+    from tradeguard.backtest.pools import ray_available
+    from tradeguard.backtest.sweep import run_sweep
+
+    config = _config(args)
+    grid = load_grid(Path(args.grid))
+    if args.metric:
+        grid = replace(grid, metric=args.metric)
+    split = _split(args.walk_forward)
+    use_ray = not args.no_ray
+    info = Console(stderr=True, highlight=False)
+    if use_ray and not ray_available():
+        info.print("Ray is not installed (pip install 'tradeguard[sweep]'): using a process pool")
+    with _bar(console, "sweep", args.json) as progress:
+        outcome = run_sweep(
+            config, grid, Path(args.out), args.workers, args.ray_address, _window(args),
+            split, progress, use_ray,
+        )  # fmt: skip
+    if args.json:
+        from tradeguard.backtest.exports import json_safe
+
+        print(json.dumps(json_safe(outcome.__dict__), indent=2))
+        return EXIT_OK
+    info.print(
+        f"engine: {outcome.engine}; {outcome.skipped} combination(s) resumed from {args.out}"
+    )
+    _print_board(console, outcome.leaderboard[: args.top], grid.metric)
+    for f in outcome.folds:
+        console.print(
+            f"fold {f['fold']}: best {f['best']} in-sample {grid.metric.lstrip('-')}="
+            f"{_fmt(f['in_sample'].get(grid.metric.lstrip('-')))}, out-of-sample return "
+            f"{_fmt(f['out_of_sample'].get('total_return_pct'))} %"
+        )
+    if outcome.out_of_sample:
+        console.print(f"out of sample: {json.dumps(outcome.out_of_sample)}")
+    return EXIT_OK
+
+
+def _split(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"--walk-forward {text!r}: use TRAIN:TEST in whole days, e.g. 10:5")
+    return int(parts[0]), int(parts[1])
+
+
+def _print_board(console: Console, rows: list[dict[str, Any]], metric: str) -> None:
+    t = Table(title=f"Leaderboard by {metric}")
+    for col in ("#", "values", "sharpe", "total return %", "max dd %", "trades"):
+        t.add_column(col, justify="left" if col == "values" else "right")
+    for i, r in enumerate(rows, 1):
+        m = r["metrics"]
+        values = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["values"].items())
+        t.add_row(str(i), values, _fmt(m.get("sharpe")), _fmt(m.get("total_return_pct")),
+                  _fmt(m.get("max_drawdown_pct")), _fmt(m.get("trades")))  # fmt: skip
+    console.print(t)
