@@ -6,19 +6,18 @@ result.metrics["sharpe"], result.run_dir / "report.html"
 ```
 
 The node, its risk engine, order journal and paper venue are the ones a paper run uses; only
-the commit policy differs: the journal's writes are batched into one commit every
-`commit_every` candles (a killed backtest is rerun from the start, never resumed).
+the commit policy differs: the replay's unit of work (the same journal code) commits when the
+trading state changes and at the end instead of every 0.1 s (a killed backtest is rerun from
+the start, never resumed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ class BacktestWindow:
     start_ms: int | None = None
     end_ms: int | None = None
     timeframe_s: int | None = None
-    commit_every: int = 20_000  # candles per journal commit
+    commit_every: int = 20_000  # candles per checkpoint (progress, kill sentinel)
 
 
 @dataclass
@@ -58,6 +57,9 @@ class BacktestResult:
     curve: list[tuple[int, float]]
     summary: RunSummary
     candles: dict[str, list[Candle]] = field(default_factory=dict)
+
+
+BACKTEST_COMMIT_INTERVAL_S = 3600.0
 
 
 class BacktestNode(TradingNode):
@@ -134,6 +136,9 @@ async def arun_backtest(
     if not any(series.values()):
         raise ConfigError("no candles in the chosen window (check --from/--to and [[data]])")
     bt.node.checkpoint_every = window.commit_every
+    # The replay's unit of work, committed rarely: a change of trading state and the end of the
+    # run commit; a killed backtest is run again from the start, never resumed.
+    bt.node.replay_commit_interval_s = BACKTEST_COMMIT_INTERVAL_S
     node = BacktestNode(bt, clock=SimulatedClock())
     try:
         node.series = series
@@ -148,50 +153,10 @@ async def arun_backtest(
 
 
 async def _drive(node: TradingNode, progress: Progress | None) -> RunSummary:
-    batch = _BatchCommits(node)
-
-    def on_progress(done: int, total: int) -> None:
-        batch.cycle()
-        if progress is not None:
-            progress(done, total)
-
     await node.start()
-    batch.open()
-    try:
-        summary = await node.run(until_end=True, progress=on_progress)
-    except BaseException:
-        batch.abort()
-        raise
-    batch.close()
+    summary = await node.run(until_end=True, progress=progress)
     await node.stop()
     return summary
-
-
-class _BatchCommits:
-    """Keep one journal transaction open across many candles; commit it at each checkpoint."""
-
-    def __init__(self, node: TradingNode) -> None:
-        self._storage = node.storage
-        self._tx: AbstractContextManager[None] | None = None
-
-    def open(self) -> None:
-        self._tx = self._storage.transaction()
-        self._tx.__enter__()
-
-    def close(self) -> None:
-        tx, self._tx = self._tx, None
-        if tx is not None:
-            tx.__exit__(None, None, None)
-
-    def cycle(self) -> None:
-        self.close()
-        self.open()
-
-    def abort(self) -> None:
-        tx, self._tx = self._tx, None
-        if tx is not None:
-            with contextlib.suppress(RuntimeError):
-                tx.__exit__(RuntimeError, RuntimeError("backtest aborted"), None)
 
 
 def _precompute(node: TradingNode, series: dict[str, list[Candle]]) -> None:
