@@ -20,6 +20,7 @@ from typing import Any
 
 from tradeguard.alerts import AlertManager, build_manager, daily_summary_event
 from tradeguard.backtest.speed import ReplaySpeed
+from tradeguard.bots.node_exits import bot_specs, node_exit_manager, wanted_symbols
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config, DataConfig, VenueConfig
@@ -32,6 +33,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_balances,
 )
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
+from tradeguard.marketdata.quote_pumps import QuotePumps
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode
 from tradeguard.model.errors import ConfigError
@@ -53,6 +55,7 @@ from tradeguard.replay_state import (
 )
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
+from tradeguard.storage.bot_rows import BotRows, ExitPlanRows
 from tradeguard.storage.db import Database
 from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import RunState, Storage
@@ -261,6 +264,9 @@ def resolve_data_path(path: str) -> Path:
     return default_data_dir() / path
 
 
+_RESYNC_STREAMS_S = 2.0  # how often the live loop looks for symbols bots newly need
+
+
 class TradingNode:
     """One process trading one config: storage, venues, risk, order manager, strategies."""
 
@@ -330,6 +336,10 @@ class TradingNode:
         )
         self.orders.fill_listeners.append(self._route_fill)
         self._restore()
+        self.bot_exits = node_exit_manager(
+            self.portfolio, self.orders, self.submit, ExitPlanRows(self.storage), self.clock
+        )
+        self.price_listeners.append(self.bot_exits.on_price)
         self._build_strategies()
         # Closed-trade totals per strategy: read from the journal once, then kept as trades close
         # (a checkpoint must not re-read every closed trade, which grows without bound).
@@ -706,6 +716,7 @@ class TradingNode:
         portfolio = self.portfolio
         by_symbol = self._by_symbol
         queue = self._ctx.queue
+        price_listeners = self.price_listeners
         paper_by_symbol = self._paper_for_symbols()
         every = self.config.node.checkpoint_every
         stats = self.stats
@@ -747,6 +758,8 @@ class TradingNode:
                 strat.on_candle(c)
             if queue:
                 await self._drain()
+            for listener in price_listeners:
+                await listener(symbol, c.close)
             stats.events += 1
             self._events_this_run += 1
             stats.last_ts = c.ts
@@ -815,11 +828,10 @@ class TradingNode:
         # out of the cyclic collector's sight, a full collection does not stall the loop over it.
         gc.freeze()
         self._emit(EventKind.RUN_STARTED, {"mode": self.mode.value, "resumed": self.resumed})
-        tasks = [
-            asyncio.create_task(self._pump_quotes(v, syms), name=f"quotes:{v.name}")
-            for v, syms in self._streamed().items()
-        ]
-        tasks.append(asyncio.create_task(self._duties(), name="duties"))
+        pumps: QuotePumps[Venue] = QuotePumps(self.on_quote)
+        pumps.sync(self._streamed())
+        resync = time.monotonic() + _RESYNC_STREAMS_S
+        tasks = [asyncio.create_task(self._duties(), name="duties")]
         sync = self.balance_sync()
         if sync is not None:
             interval = self.config.reconcile.balance_sync_interval_s
@@ -832,8 +844,13 @@ class TradingNode:
                 for t in tasks:
                     if t.done() and t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
+                pumps.raise_failed()
+                if time.monotonic() >= resync:  # a bot may have taken a new symbol
+                    pumps.sync(self._streamed())
+                    resync = time.monotonic() + _RESYNC_STREAMS_S
                 await asyncio.sleep(0.05)
         finally:
+            await pumps.close()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -879,11 +896,13 @@ class TradingNode:
         for strat in self.strategies:
             for venue, symbols in strat.venue_symbols.items():
                 wanted.setdefault(self.venues[venue], {}).update(dict.fromkeys(symbols))
+        specs = bot_specs(BotRows(self.db).bots())
+        for name, held in wanted_symbols(
+            specs, self.bot_exits.plans.values(), self.portfolio
+        ).items():
+            if name in self.venues and name not in self._paper:
+                wanted.setdefault(self.venues[name], {}).update(dict.fromkeys(held))
         return {venue: list(syms) for venue, syms in wanted.items() if syms}
-
-    async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:
-        async for quote in venue.stream_quotes(symbols):
-            await self.on_quote(quote)
 
     async def on_quote(self, quote: Quote) -> None:
         """Feed one best bid/ask update through market state, equity and strategies."""
