@@ -20,6 +20,7 @@ from typing import Any
 
 from tradeguard.alerts import AlertManager, build_manager, daily_summary_event
 from tradeguard.backtest.speed import ReplaySpeed
+from tradeguard.bots.config_apply import apply_config_bots
 from tradeguard.bots.node_exits import bot_specs, node_exit_manager, wanted_symbols
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
@@ -340,6 +341,7 @@ class TradingNode:
             self.portfolio, self.orders, self.submit, ExitPlanRows(self.storage), self.clock
         )
         self.price_listeners.append(self.bot_exits.on_price)
+        apply_config_bots(BotRows(self.db), config.bots, self.clock.now_ms())
         self._build_strategies()
         # Closed-trade totals per strategy: read from the journal once, then kept as trades close
         # (a checkpoint must not re-read every closed trade, which grows without bound).
