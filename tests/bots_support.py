@@ -43,6 +43,7 @@ class BotRig:
     trader: dict[str, str]
     alpha: dict[str, str]  # a token bound to bot alpha
     tokens: Any
+    app: Any = None
 
 
 async def rig(tmp_path: Path, data_dir: Path) -> BotRig:
@@ -54,7 +55,7 @@ async def rig(tmp_path: Path, data_dir: Path) -> BotRig:
     _, alpha = TokenStore(node.db, node.storage).create("alpha-bot", Role.TRADER, bot="alpha")
     return BotRig(
         node, client(app), {"Authorization": f"Bearer {tokens.trader}"},
-        {"Authorization": f"Bearer {alpha}"}, tokens,
+        {"Authorization": f"Bearer {alpha}"}, tokens, app,
     )  # fmt: skip
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bots_support import SYMBOL, desk, mid, quote, rig
-from test_api_support import client
-from tradeguard.api.app import create_app
+from node_support import write_slice
 from tradeguard.node import TradingNode
+from tradeguard.storage.bot_rows import ExitPlanRows
 
 
 async def _enter(r, **exits) -> str:
@@ -71,7 +71,7 @@ async def test_a_trailing_stop_arms_then_fires_on_the_retrace(tmp_path, data_dir
         r.node.close()
 
 
-async def test_exit_rules_survive_a_restart_and_fire_after_it(tmp_path, data_dir):
+async def test_exit_rules_survive_a_restart_and_close_the_position_after_it(tmp_path, data_dir):
     r = await rig(tmp_path, data_dir)
     await _enter(r, take_profit_pct="2", time_stop_s=3600)
     start = mid(r.node)
@@ -85,20 +85,43 @@ async def test_exit_rules_survive_a_restart_and_fire_after_it(tmp_path, data_dir
     await r.node.stop()
     r.node.close()
 
-    node = TradingNode(config)
-    await node.start()
-    await node.run()
-    app = create_app(node)  # the API builds the bot desk, which loads the stored rules
-    http = client(app)
+    node = TradingNode(config)  # no API: the node itself loads and enforces the stored rules
     try:
+        await node.start()
+        await node.run()
         node.market.on_candle(last_bar)  # the market data feed carries on where it was
-        [plan] = desk(node).exits.plans.values()
+        [plan] = node.bot_exits.plans.values()
         assert plan.active and plan.take_profit_pct == Decimal("2")
         assert node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == qty
         await quote(node, start * Decimal("1.025"))  # +2.5%: take-profit
         [order] = _exit_orders(node)
         assert order.signal["exit"] == "take_profit" and order.reduce_only
         assert order.amount == qty and order.strategy_id == "alpha"
+        await quote(node, start * Decimal("1.025"))  # the paper venue fills the exit
+        assert node.orders.orders[order.client_order_id].status.value == "filled"
+        assert node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+        await quote(node, start * Decimal("1.03"))
+        assert node.bot_exits.plans == {}
+        assert ExitPlanRows(node.storage).exits() == []
     finally:
-        await http.aclose()
         node.close()
+
+
+async def test_a_replay_feeds_candle_closes_to_the_exit_rules(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _enter(r, stop_loss_pct="0.3", take_profit_pct="0.3")
+        await quote(r.node, mid(r.node))  # fills the entry
+        entry = r.node.portfolio.positions[("paper", SYMBOL, "alpha")].avg_entry
+        write_slice(data_dir, tmp_path / "btc.csv", 800)  # the data file grows; replay the rest
+        await r.node.run()
+        [order] = _exit_orders(r.node)
+        assert order.signal["exit"] in ("stop_loss", "take_profit")
+        moved = abs(Decimal(order.signal["price"]) - entry) / entry * 100
+        assert moved >= Decimal("0.3")
+        assert r.node.orders.orders[order.client_order_id].status.value == "filled"
+        assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+        assert r.node.bot_exits.plans == {}
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -177,6 +177,31 @@ class NodeConfig(_Strict):
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
 
 
+class BotConfig(_Strict):
+    """A signal bot applied at start: registered if new, else the fields named here win."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    enabled: bool | None = None  # unset: keep the stored state (a new bot starts disabled)
+    max_order_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    max_position_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    daily_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    venue: str | None = None
+    symbols: list[str] | None = Field(default=None, max_length=500)
+    cooldown_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
+    max_losing_streak: int | None = Field(default=None, ge=1, le=1000)
+    confirmation_ttl_s: int | None = Field(default=None, ge=1, le=3600)
+    confirmations_needed: int | None = Field(default=None, ge=1, le=20)
+    confirmation_window_s: int | None = Field(default=None, ge=1, le=86_400)
+    require_confirmation: bool | None = None
+    one_position_per_symbol: bool | None = None
+    sizing: dict[str, Any] | None = None  # {"kind": "fixed" | "table" | "linear", ...}
+
+    def named_fields(self) -> dict[str, Any]:
+        """Return the spec fields this entry sets (money as strings), without name and enabled."""
+        doc = self.model_dump(exclude_unset=True, exclude={"name", "enabled"})
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in doc.items()}
+
+
 class Config(_Strict):
     mode: TradingMode = TradingMode.PAPER
     node: NodeConfig = Field(default_factory=NodeConfig)
@@ -187,6 +212,7 @@ class Config(_Strict):
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    bots: list[BotConfig] = Field(default_factory=list, max_length=200)
     # The config file's folder: relative strategy files are looked up there first.
     _source_dir: Path | None = PrivateAttr(default=None)
 
@@ -206,6 +232,12 @@ class Config(_Strict):
         ids = [s.id for s in self.strategies]
         if len(set(ids)) != len(ids):
             raise ValueError(f"strategy ids must be unique, got {ids}")
+        bots = [b.name for b in self.bots]
+        if len(set(bots)) != len(bots):
+            raise ValueError(f"bot names must be unique, got {bots}")
+        for b in self.bots:
+            if b.venue is not None and b.venue not in names:
+                raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self

@@ -16,6 +16,7 @@ from tradeguard.alerts.config import (
 )
 from tradeguard.config import (
     ApiConfig,
+    BotConfig,
     Config,
     DataConfig,
     FillModelConfig,
@@ -48,6 +49,12 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
         TriangularExecConfig,
         "How it executes a cycle. `strategy_id` is always the strategy's `id`; `fees_charged_in`"
         " defaults by venue (paper: `quote`, ccxt: `received`).",
+    ),
+    (
+        "[[bots]]",
+        BotConfig,
+        "Signal bots applied at start: a new one is registered (disabled unless `enabled = true`);"
+        " on a registered one the keys named here win (see docs/bots.md).",
     ),
     ("risk", RiskConfig, "Pre-trade limits and breakers (see docs/risk.md)."),
     ("reconcile", ReconcileConfig, "Reconciliation of the journal with the venues."),

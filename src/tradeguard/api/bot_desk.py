@@ -17,10 +17,9 @@ import weakref
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.api.bot_exit_host import NodeExitHost
 from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
 from tradeguard.bots.confirm import agreeing, refusal
-from tradeguard.bots.exits import ExitManager, ExitPlan
+from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
@@ -64,9 +63,7 @@ class BotDesk:
     def __init__(self, node: TradingNode) -> None:
         self.node = node
         self.rows = BotRows(node.db)
-        self.exits = ExitManager(NodeExitHost(node, self.rows))
-        self.exits.load(self.rows.exits())
-        node.price_listeners.append(self.exits.on_price)
+        self.exits = node.bot_exits
 
     @classmethod
     def for_node(cls, node: TradingNode) -> BotDesk:

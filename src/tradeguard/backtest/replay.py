@@ -122,6 +122,7 @@ async def _replay_loop(
     portfolio = node.portfolio
     by_symbol = node._by_symbol
     queue = node._ctx.queue
+    price_listeners = node.price_listeners
     paper_by_symbol = _paper_for_symbols(node)
     every = node.config.node.checkpoint_every
     stats = node.stats
@@ -163,6 +164,8 @@ async def _replay_loop(
             strat.on_candle(c)
         if queue:
             await node._drain()
+        for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
+            await listener(symbol, c.close)
         stats.events += 1
         node._events_this_run += 1
         stats.last_ts = c.ts

@@ -7,6 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.alerts import build_manager
+from tradeguard.bots.config_apply import apply_config_bots
+from tradeguard.bots.node_exits import node_exit_manager
 from tradeguard.clock import Clock
 from tradeguard.config import Config, VenueConfig
 from tradeguard.execution.ledger_audit import START_BALANCES_KEY
@@ -23,6 +25,7 @@ from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import RiskEngine
 from tradeguard.risk.kill import KillSwitch
+from tradeguard.storage.bot_rows import BotRows, ExitPlanRows
 from tradeguard.storage.db import Database
 from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import Storage
@@ -76,6 +79,11 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     )
     node.orders.fill_listeners.append(node._route_fill)
     restore(node)
+    node.bot_exits = node_exit_manager(
+        node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock
+    )
+    node.price_listeners.append(node.bot_exits.on_price)
+    apply_config_bots(BotRows(node.db), node.config.bots, node.clock.now_ms())
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close
     # (a checkpoint must not re-read every closed trade, which grows without bound).

@@ -12,11 +12,14 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.execution.settlement import settle_resolved
+from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import EventKind
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary
+from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -36,6 +39,8 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     node._emit(EventKind.RUN_STARTED, {"mode": node.mode.value, "resumed": node.resumed})
     hub = node.live_hub()
     hub.subscribe(s for strat in node.strategies for s in strat.subscriptions())
+    hub.subscribe(bot_quotes(node))
+    resync = time.monotonic() + RESYNC_STREAMS_S
     tasks = [asyncio.create_task(_duties(node), name="duties")]
     sync = balance_sync(node)
     if sync is not None:
@@ -51,6 +56,9 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
                     raise t.exception()  # type: ignore[misc]
             if (failed := hub.failure()) is not None:
                 raise failed
+            if time.monotonic() >= resync:  # a bot may have taken a new symbol
+                hub.subscribe(bot_quotes(node))
+                resync = time.monotonic() + RESYNC_STREAMS_S
             await asyncio.sleep(0.05)
     finally:
         for t in tasks:
@@ -94,6 +102,21 @@ def _venue_busy(node: TradingNode, venue: str) -> str:
     if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
         return "an order changed in the last 2 s; its fills may still be on the way"
     return ""
+
+
+RESYNC_STREAMS_S = 2.0  # how often the live loop looks for symbols bots newly need
+
+
+def bot_quotes(node: TradingNode) -> list[Subscription]:
+    """Quotes for every symbol a bot trades, holds or guards with exit rules, on live venues."""
+    specs = bot_specs(BotRows(node.db).bots())
+    wanted = wanted_symbols(specs, node.bot_exits.plans.values(), node.portfolio)
+    return [
+        Subscription("quotes", venue, symbol)
+        for venue, symbols in wanted.items()
+        if venue in node.venues and venue not in node._paper
+        for symbol in symbols
+    ]
 
 
 async def _duties(node: TradingNode) -> None:

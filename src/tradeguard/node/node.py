@@ -115,6 +115,7 @@ class TradingNode:
         self._closed_seen = 0
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
         self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
+        self.bot_exits: Any = None  # the bots' server-side exits (bots.node_exits), built with it
         self.alerts: AlertManager | None = None
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         assemble(self, venues)

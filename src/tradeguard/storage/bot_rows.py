@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
 from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots
 
 
@@ -156,21 +157,28 @@ class BotRows:
             return [_trade(r) for r in conn.execute(stmt).all()]
 
     # exits -----------------------------------------------------------------------------------
+
+
+class ExitPlanRows:
+    """The exit rules of bot positions, written with the node's other writes (its unit of work
+    in a replay), so a plan's state commits together with the fills that moved it."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
     def save_exit(self, key: str, bot: str, doc: dict[str, Any], ts: int) -> None:
         """Insert or replace the exit rules of one position."""
-        with self.db.engine.begin() as conn:
-            conn.execute(delete(bot_exits).where(bot_exits.c.key == key))
-            conn.execute(bot_exits.insert(), {"key": key, "bot": bot, "doc": doc, "updated_ts": ts})
+        with self.storage.transaction():
+            self.storage._write(delete(bot_exits).where(bot_exits.c.key == key))
+            self.storage._write(bot_exits.insert().values(key=key, bot=bot, doc=doc, updated_ts=ts))
 
     def delete_exit(self, key: str) -> None:
         """Forget the exit rules of one position."""
-        with self.db.engine.begin() as conn:
-            conn.execute(delete(bot_exits).where(bot_exits.c.key == key))
+        self.storage._write(delete(bot_exits).where(bot_exits.c.key == key))
 
     def exits(self) -> list[dict[str, Any]]:
         """Return every stored exit document."""
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(select(bot_exits).order_by(bot_exits.c.key)).all()
+        rows = self.storage._read(select(bot_exits).order_by(bot_exits.c.key))
         return [dict(r.doc) for r in rows]
 
 

@@ -1,0 +1,142 @@
+"""The bots' exit manager as a part of the node: positions, orders, the order path, storage.
+
+```python
+exits = node_exit_manager(node.portfolio, node.orders, node.submit, ExitPlanRows(storage), clock)
+node.price_listeners.append(exits.on_price)      # every quote, and every candle close in replays
+wanted_symbols(bot_specs(rows.bots()), exits.plans.values(), portfolio)  # venue -> symbols
+```
+
+The node builds it, so exits hold wherever the node runs, with or without the API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradeguard.bots.exits import ExitManager, ExitPlan
+from tradeguard.bots.spec import BotError, BotSpec
+from tradeguard.clock import Clock
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.portfolio.portfolio import Portfolio
+
+log = logging.getLogger(__name__)
+
+
+class OpenOrders(Protocol):
+    """The order manager's view of orders that may still fill."""
+
+    @property
+    def open(self) -> Mapping[str, Order]: ...
+
+    @property
+    def unknown(self) -> Mapping[str, Order]: ...
+
+
+class Submitted(Protocol):
+    """What the order path answers: whether it was sent, and the order."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def order(self) -> Order | None: ...
+
+
+class PlanStore(Protocol):
+    """Where exit plans are kept (with the node's other writes)."""
+
+    def save_exit(self, key: str, bot: str, doc: dict[str, Any], ts: int) -> None: ...
+
+    def delete_exit(self, key: str) -> None: ...
+
+    def exits(self) -> list[dict[str, Any]]: ...
+
+
+Submit = Callable[[OrderIntent], Awaitable[Submitted]]
+
+
+class NodeExitHost:
+    """Implements `bots.exits.ExitHost` over the parts of a node."""
+
+    def __init__(
+        self, portfolio: Portfolio, orders: OpenOrders, submit: Submit, store: PlanStore,
+        clock: Clock,
+    ) -> None:  # fmt: skip
+        self.portfolio = portfolio
+        self.orders = orders
+        self.submit = submit
+        self.store = store
+        self.clock = clock
+
+    def position(self, venue: str, symbol: str, bot: str) -> tuple[Decimal, Decimal, int]:
+        pos = self.portfolio.positions.get((venue, symbol, bot))
+        if pos is None:
+            return ZERO, ZERO, 0
+        return pos.quantity, pos.avg_entry, pos.opened_ts
+
+    def order_open(self, client_order_id: str) -> bool:
+        return client_order_id in self.orders.open or client_order_id in self.orders.unknown
+
+    async def submit_exit(self, intent: OrderIntent) -> str | None:
+        result = await self.submit(intent)
+        return result.order.client_order_id if result.ok and result.order else None
+
+    def save_plan(self, key: str, bot: str, doc: dict[str, Any]) -> None:
+        self.store.save_exit(key, bot, doc, self.clock.now_ms())
+
+    def delete_plan(self, key: str) -> None:
+        self.store.delete_exit(key)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+
+def node_exit_manager(
+    portfolio: Portfolio, orders: OpenOrders, submit: Submit, store: PlanStore, clock: Clock
+) -> ExitManager:
+    """Build the exit manager of a node and load the stored plans into it."""
+    manager = ExitManager(NodeExitHost(portfolio, orders, submit, store, clock))
+    manager.load(store.exits())
+    return manager
+
+
+class RegistryRow(Protocol):
+    """A stored bot: its name and spec document."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def spec(self) -> dict[str, Any]: ...
+
+
+def bot_specs(rows: Iterable[RegistryRow]) -> list[BotSpec]:
+    """Parse stored bots, leaving out (and logging) one whose spec no longer parses."""
+    out = []
+    for row in rows:
+        try:
+            out.append(BotSpec.parse(row.name, row.spec))
+        except BotError as exc:
+            log.error("bot %s: stored spec refused: %s", row.name, exc)
+    return out
+
+
+def wanted_symbols(
+    specs: Iterable[BotSpec], plans: Iterable[ExitPlan], portfolio: Portfolio
+) -> dict[str, list[str]]:
+    """Return venue -> symbols the bots need quotes for: those they trade, hold or guard."""
+    out: dict[str, dict[str, None]] = {}  # ordered sets
+    names = set()
+    for spec in specs:
+        names.add(spec.name)
+        out.setdefault(spec.venue, {}).update(dict.fromkeys(spec.symbols))
+    for plan in plans:
+        out.setdefault(plan.venue, {})[plan.symbol] = None
+    for pos in portfolio.open_positions():
+        if pos.strategy_id in names:
+            out.setdefault(pos.venue, {})[pos.symbol] = None
+    return {venue: list(syms) for venue, syms in out.items() if syms}

@@ -1,0 +1,67 @@
+"""`[[bots]]` in the config: registered at start; on a registered bot the named fields win."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from node_support import write_paper_toml, write_slice
+from tradeguard.config import load_config
+from tradeguard.model.errors import ConfigError
+from tradeguard.node import TradingNode
+from tradeguard.storage.bot_rows import BotRows
+
+ALPHA = """
+[[bots]]
+name = "alpha"
+enabled = true
+max_order_usd = "50"
+max_position_usd = "100"
+daily_loss_usd = "20"
+symbols = ["BTC/USDT"]
+sizing = { kind = "linear", min_score = "0.5", max_score = "1", min_usd = "20", max_usd = "50" }
+"""
+
+
+def _stored(node: TradingNode) -> dict[str, tuple[bool, dict]]:
+    return {b.name: (b.enabled, b.spec) for b in BotRows(node.db).bots()}
+
+
+def test_config_bots_are_registered_and_named_fields_win_on_restart(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    node = TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=ALPHA)))
+    try:
+        enabled, spec = _stored(node)["alpha"]
+        assert enabled is True and spec["symbols"] == ["BTC/USDT"]
+        assert Decimal(spec["max_order_usd"]) == 50 and spec["sizing"]["kind"] == "linear"
+        # an operator changes a field the config does not name, and one it names
+        BotRows(node.db).save_bot("alpha", False, {**spec, "cooldown_s": 90,
+                                                  "max_order_usd": "10"}, 1)  # fmt: skip
+    finally:
+        node.close()
+    changed = ALPHA.replace('max_position_usd = "100"', 'max_position_usd = "80"').replace(
+        "enabled = true\n", ""
+    )
+    node = TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=changed)))
+    try:
+        enabled, spec = _stored(node)["alpha"]
+        assert spec["cooldown_s"] == 90  # not named: the stored value stays
+        assert Decimal(spec["max_order_usd"]) == 50  # named: the config wins
+        assert Decimal(spec["max_position_usd"]) == 80
+        assert enabled is False  # enabled not named: the stored state stays
+    finally:
+        node.close()
+
+
+def test_a_bad_config_bot_is_refused_with_the_field_named(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    new = '\n[[bots]]\nname = "beta"\nmax_order_usd = "50"\n'
+    with pytest.raises(ConfigError, match=r"\[\[bots\]\] entry: bot beta: max_position_usd is"):
+        TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=new)))
+    bad_venue = ALPHA + 'venue = "nowhere"\n'
+    with pytest.raises(ConfigError, match="bot 'alpha' uses venue 'nowhere'"):
+        load_config(write_paper_toml(tmp_path, data, strategies="", extra=bad_venue))
+    too_big = ALPHA.replace('daily_loss_usd = "20"', 'daily_loss_usd = "-1"')
+    with pytest.raises(ConfigError, match="daily_loss_usd"):
+        load_config(write_paper_toml(tmp_path, data, strategies="", extra=too_big))
