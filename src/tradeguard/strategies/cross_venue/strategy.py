@@ -15,8 +15,8 @@ max_unwind_loss_usd = "5"
 max_position_usd = "200"
 ```
 
-Every quote of a mapped outcome (its best ask and size, on its own venue) rescores the pairs on
-that book; when no pair is executing and the cooldown has passed, the pair with the best ROI per
+Every quote of a mapped outcome (its ask levels, or the best ask when the feed gives only the
+top of the book, on its own venue) rescores the pairs on that book; when no pair is executing and the cooldown has passed, the pair with the best ROI per
 day above `limits.min_roi_pct` is executed both legs or neither through the two venues'
 execution gateways. The limits' book (today's trades and P&L, the pairs held) is the strategy's
 state. Every `settle_check_s` the pairs whose two markets have both resolved are settled: the
@@ -192,7 +192,8 @@ class CrossVenueStrategy(Strategy):
         venue = self._venue_of.get(quote.symbol)
         if scanner is None or venue is None:
             return
-        asks = [(quote.ask, quote.ask_size)] if quote.ask_size > 0 and quote.ask < 1 else []
+        levels = quote.asks or ((quote.ask, quote.ask_size),)  # depth when the feed has it
+        asks = [(p, q) for p, q in levels if q > 0 and p < 1]
         scanner.update_book(venue, quote.symbol, asks)
         if not (self.muted or self._stopping):
             self.poll()
