@@ -16,11 +16,12 @@ max_position_usd = "200"
 ```
 
 Every quote of a mapped outcome (its ask levels, or the best ask when the feed gives only the
-top of the book, on its own venue) rescores the pairs on that book; when no pair is executing and the cooldown has passed, the pair with the best ROI per
-day above `limits.min_roi_pct` is executed both legs or neither through the two venues'
-execution gateways. The limits' book (today's trades and P&L, the pairs held) is the strategy's
-state. Every `settle_check_s` the pairs whose two markets have both resolved are settled: the
-P&L is booked and a mismatch raises a critical `arb.settled` event with the loss.
+top of the book, on its own venue) rescores the pairs on that book; when no pair is executing
+and the cooldown has passed, the pair with the best ROI per day above `limits.min_roi_pct` is
+executed both legs or neither through the two venues' execution gateways. The limits' book
+(today's trades and P&L, the pairs held) is the strategy's state. Every `settle_check_s` the
+pairs whose two markets have both resolved are settled: the P&L is booked and a mismatch raises
+a critical `arb.settled` event with the loss.
 """
 
 from __future__ import annotations
