@@ -13,6 +13,7 @@ from typing import Any
 
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
@@ -54,9 +55,35 @@ def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
                 venue, symbol, cid, cid, f"settle-{cid}", side, price, amount, ZERO,
                 settlement.quote, LiquiditySide.MAKER, ts,
             )  # fmt: skip
+            # published before the fill so the audit row commits with the fill's changes
+            om.bus.publish(settlement_event(settlement, order, outcome))
             om.on_fill(fill)
             fills.append(fill)
     return fills
+
+
+def settlement_event(settlement: Settlement, order: Order, outcome: Outcome) -> Event:
+    """The `settlement` event of one position closed by its market's resolution."""
+    price = order.price if order.price is not None else ZERO
+    cash = order.amount * price * (1 if order.side is Side.SELL else -1)
+    return Event(
+        EventKind.SETTLEMENT,
+        order.created_ts,
+        {
+            "market": settlement.market,
+            "resolution": settlement.resolution.value,
+            "outcome": outcome.value,
+            "contracts": str(order.amount),
+            "side": order.side.value,
+            "payout_price": str(price),
+            "cash": str(cash),
+            "quote": settlement.quote,
+            "client_order_id": order.client_order_id,
+        },
+        settlement.venue,
+        order.symbol,
+        order.strategy_id,
+    )
 
 
 async def settle_resolved(node: Any) -> list[Fill]:
