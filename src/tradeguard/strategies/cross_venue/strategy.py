@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,15 @@ class CrossVenueStrategy(Strategy):
             return await self.executor.execute(opp)
         finally:
             self._cool_until = self.ctx.now_ms() + int(self.settings.cooldown_s * 1000)
+
+    def held_assets(self) -> dict[tuple[str, str], Decimal]:
+        """Return the outcome tokens the held pairs should have on each venue (reconciliation)."""
+        out: dict[tuple[str, str], Decimal] = {}
+        for pair in self.book.open:
+            for venue, symbol in zip(pair.venues, pair.legs, strict=True):
+                key = (venue, symbol.split("/", 1)[0])
+                out[key] = out.get(key, Decimal(0)) + pair.contracts
+        return out
 
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills."""
