@@ -36,8 +36,10 @@ from tradeguard.api.routes import (
     control,
     dashboard,
     orders,
+    pm_arb,
     portfolio,
     safety,
+    settlements,
     status,
     strategies,
     stream,
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTERS = (status, portfolio, orders, strategies, arbitrage, control, stream, dashboard, safety)
-_ROUTERS_MORE = (bots, trading)
+_ROUTERS_MORE = (bots, trading, settlements, pm_arb)
 
 
 def create_app(

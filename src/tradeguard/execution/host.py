@@ -18,6 +18,9 @@ class Traded(Protocol):
     """A strategy as reconciliation sees it: the venue and symbol whose fills it catches up."""
 
     @property
+    def id(self) -> str: ...
+
+    @property
     def venue(self) -> str: ...
 
     @property

@@ -362,9 +362,18 @@ def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -
             continue
         base = pos.symbol.split("/", 1)[0]
         held[base] = held.get(base, ZERO) + pos.quantity
+    held_by: dict[str, list[str]] = {}
+    for strat in node.strategies:  # multi-leg holdings without positions (cross-venue pairs)
+        assets = getattr(strat, "held_assets", None)
+        for (v, base), qty in (assets() if assets is not None else {}).items():
+            if v == venue and qty > 0:
+                held[base] = held.get(base, ZERO) + qty
+                held_by.setdefault(base, []).append(strat.id)
     for base, qty in sorted(held.items()):
         total = book.total(base)
         if qty > total:
-            report.position_mismatches.append(
-                {"venue": venue, "asset": base, "positions": str(qty), "venue_total": str(total)}
-            )
+            row = {"venue": venue, "asset": base, "positions": str(qty), "venue_total": str(total)}
+            if base in held_by:
+                row["held_by"] = ", ".join(held_by[base])
+            log.warning("%s: %s held %s but the venue has %s", venue, base, qty, total)
+            report.position_mismatches.append(row)

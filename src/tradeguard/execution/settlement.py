@@ -14,6 +14,7 @@ from typing import Any
 from tradeguard.execution.host import SettlementHost
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
@@ -28,36 +29,90 @@ def settlement_id(venue: str, market: str, outcome: Outcome, strategy_id: str) -
 
 
 def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
-    """Close every position of the settled market through the order manager; return the fills."""
+    """Close every holding of the settled market through the order manager; return the fills.
+
+    Positions are closed per strategy. Outcome tokens bought by balance-only strategies (the
+    cross-venue pairs) have no position: what the ledger still holds after that is closed for
+    the balance-only strategy that last traded the symbol.
+    """
     fills: list[Fill] = []
     for outcome in Outcome:
         symbol = outcome_symbol(settlement.market, outcome, settlement.quote)
-        price = payout(settlement.resolution, outcome)
         for (venue, sym, strategy_id), pos in list(om.portfolio.positions.items()):
-            if venue != settlement.venue or sym != symbol or pos.quantity == 0:
-                continue
-            cid = settlement_id(venue, settlement.market, outcome, strategy_id)
-            if cid in om.orders or om.storage.get_order(cid) is not None:
-                continue
-            side = Side.SELL if pos.quantity > 0 else Side.BUY
-            amount = abs(pos.quantity)
-            order = Order(
-                cid, strategy_id, venue, symbol, side, OrderType.MARKET, amount, price,
-                created_ts=ts, updated_ts=ts,
-                signal={"settlement": settlement.resolution.value},
-            )  # fmt: skip
-            order.transition(OrderStatus.SUBMITTED, ts)
-            order.transition(OrderStatus.ACCEPTED, ts, reason="market resolved")
-            with om.storage.transaction():
-                om.storage.upsert_order(order)
-            om.orders[cid] = order
-            fill = Fill(
-                venue, symbol, cid, cid, f"settle-{cid}", side, price, amount, ZERO,
-                settlement.quote, LiquiditySide.MAKER, ts,
-            )  # fmt: skip
-            om.on_fill(fill)
-            fills.append(fill)
+            if venue == settlement.venue and sym == symbol and pos.quantity != 0:
+                fill = _close(om, settlement, outcome, strategy_id, pos.quantity, ts)
+                fills += [fill] if fill is not None else []
+        owner = _balance_only_owner(om, settlement.venue, symbol)
+        held = om.portfolio.book(settlement.venue).total(symbol.split("/", 1)[0])
+        if owner and held > 0:
+            fill = _close(om, settlement, outcome, owner, held, ts)
+            fills += [fill] if fill is not None else []
     return fills
+
+
+def _balance_only_owner(om: Any, venue: str, symbol: str) -> str:
+    owners = [
+        o for o in om.orders.values()
+        if o.venue == venue and o.symbol == symbol and o.strategy_id in om.balance_only
+        and o.filled > 0
+    ]  # fmt: skip
+    if owners:
+        return str(max(owners, key=lambda o: o.updated_ts).strategy_id)
+    only = sorted(om.balance_only)
+    return only[0] if len(only) == 1 else ""
+
+
+def _close(
+    om: Any, settlement: Settlement, outcome: Outcome, strategy_id: str, held: Any, ts: int
+) -> Fill | None:
+    venue, symbol = settlement.venue, outcome_symbol(settlement.market, outcome, settlement.quote)
+    cid = settlement_id(venue, settlement.market, outcome, strategy_id)
+    if cid in om.orders or om.storage.get_order(cid) is not None:
+        return None
+    price = payout(settlement.resolution, outcome)
+    side = Side.SELL if held > 0 else Side.BUY
+    amount = abs(held)
+    order = Order(
+        cid, strategy_id, venue, symbol, side, OrderType.MARKET, amount, price,
+        created_ts=ts, updated_ts=ts, signal={"settlement": settlement.resolution.value},
+    )  # fmt: skip
+    order.transition(OrderStatus.SUBMITTED, ts)
+    order.transition(OrderStatus.ACCEPTED, ts, reason="market resolved")
+    with om.storage.transaction():
+        om.storage.upsert_order(order)
+    om.orders[cid] = order
+    fill = Fill(
+        venue, symbol, cid, cid, f"settle-{cid}", side, price, amount, ZERO,
+        settlement.quote, LiquiditySide.MAKER, ts,
+    )  # fmt: skip
+    # published before the fill so the audit row commits with the fill's changes
+    om.bus.publish(settlement_event(settlement, order, outcome))
+    om.on_fill(fill)
+    return fill
+
+
+def settlement_event(settlement: Settlement, order: Order, outcome: Outcome) -> Event:
+    """The `settlement` event of one position closed by its market's resolution."""
+    price = order.price if order.price is not None else ZERO
+    cash = order.amount * price * (1 if order.side is Side.SELL else -1)
+    return Event(
+        EventKind.SETTLEMENT,
+        order.created_ts,
+        {
+            "market": settlement.market,
+            "resolution": settlement.resolution.value,
+            "outcome": outcome.value,
+            "contracts": str(order.amount),
+            "side": order.side.value,
+            "payout_price": str(price),
+            "cash": str(cash),
+            "quote": settlement.quote,
+            "client_order_id": order.client_order_id,
+        },
+        settlement.venue,
+        order.symbol,
+        order.strategy_id,
+    )
 
 
 async def settle_resolved(node: SettlementHost) -> list[Fill]:

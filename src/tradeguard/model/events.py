@@ -53,3 +53,4 @@ class EventKind:
     ARB_EXECUTION = "arb.execution"  # one arbitrage cycle attempt ended (any outcome)
     ARB_HELD = "arb.held"  # a cycle left an asset stranded (critical)
     ARB_SETTLED = "arb.settled"  # a held pair resolved (critical when its sides disagreed)
+    SETTLEMENT = "settlement"  # a resolved market turned one position into cash

@@ -26,7 +26,11 @@ class Candle:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Best bid and ask with sizes at one instant."""
+    """Best bid and ask with sizes at one instant, and the book's depth when the feed has it.
+
+    `bids` (highest first) and `asks` (lowest first) hold (price, size) levels including the
+    best one; they are empty when the source gives only the top of the book.
+    """
 
     symbol: str
     ts: int
@@ -34,6 +38,8 @@ class Quote:
     bid_size: Decimal
     ask: Decimal
     ask_size: Decimal
+    bids: tuple[tuple[Decimal, Decimal], ...] = ()
+    asks: tuple[tuple[Decimal, Decimal], ...] = ()
 
     @property
     def mid(self) -> Decimal:

@@ -8,6 +8,7 @@ YES seller (merge) in one price-time queue. Funds are the server's business; thi
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -81,6 +82,8 @@ class BinaryBook:
         self.orders: dict[str, BinaryOrder] = {}
         self._seq = itertools.count(1)
         self._trade_seq = itertools.count(1)
+        # called with a market's name whenever its book changed (the servers' book streams)
+        self.listeners: list[Callable[[str], None]] = []
 
     def add_market(self, market: str) -> None:
         self._bids.setdefault(market, [])
@@ -128,6 +131,8 @@ class BinaryBook:
                 order.status = "canceled"
         elif order.remaining <= 0:
             order.status = "executed"
+        if trades or order.status == "resting":
+            self._changed(order.market)
         return trades
 
     def cancel(self, order_id: str) -> BinaryOrder | None:
@@ -138,7 +143,12 @@ class BinaryBook:
         queue = self._bids[order.market] if order.yes_bid else self._asks[order.market]
         queue.remove(order)
         order.status = "canceled"
+        self._changed(order.market)
         return order
+
+    def _changed(self, market: str) -> None:
+        for listener in self.listeners:
+            listener(market)
 
     def _fill(self, taker: BinaryOrder, maker: BinaryOrder, size: Decimal) -> Trade:
         yes_price = maker.yes_price

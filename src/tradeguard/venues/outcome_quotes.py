@@ -1,9 +1,9 @@
-"""Best bid/ask of binary outcomes from venue books, and a polling quote stream."""
+"""Quotes of binary outcomes from venue books (best levels and depth), and a polling stream."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from decimal import Decimal
 
 from tradeguard.model.market import Quote
@@ -11,6 +11,7 @@ from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.outcome import Outcome
 
 Level = tuple[Decimal, Decimal]
+DEPTH = 10  # levels per side handed to the node
 
 
 def quote_from_bids(
@@ -23,15 +24,44 @@ def quote_from_bids(
     return Quote(symbol, ts, bid, bid_size, ask, ask_size)
 
 
+def depth_quote(
+    symbol: str, bids: Iterable[Level], asks: Iterable[Level], ts: int, depth: int = DEPTH
+) -> Quote:
+    """A quote carrying up to `depth` levels a side (bids highest first, asks lowest first)."""
+    b = tuple(sorted((lv for lv in bids if lv[1] > 0), reverse=True)[:depth])
+    a = tuple(sorted(lv for lv in asks if lv[1] > 0)[:depth])
+    bid, bid_size = b[0] if b else (ZERO, ZERO)
+    ask, ask_size = a[0] if a else (ONE, ZERO)
+    return Quote(symbol, ts, bid, bid_size, ask, ask_size, b, a)
+
+
+def outcome_depth_quote(
+    symbol: str,
+    outcome: Outcome,
+    yes_bids: Iterable[Level],
+    no_bids: Iterable[Level],
+    ts: int,
+    depth: int = DEPTH,
+) -> Quote:
+    """One outcome's quote from both sides' bids: its asks are the other side's bids at 1 - p."""
+    own, other = (yes_bids, no_bids) if outcome is Outcome.YES else (no_bids, yes_bids)
+    return depth_quote(symbol, own, [(ONE - p, q) for p, q in other], ts, depth)
+
+
+def quote_key(q: Quote) -> tuple[object, ...]:
+    """What makes a quote new to a consumer (the timestamp does not)."""
+    return (q.bid, q.bid_size, q.ask, q.ask_size, q.bids, q.asks)
+
+
 async def poll_quotes(
     fetch: Callable[[str], Awaitable[Quote]], symbols: list[str], every_s: float
 ) -> AsyncIterator[Quote]:
     """Yield each symbol's quote first, then whenever it changes; REST snapshots every `every_s`."""
-    last: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+    last: dict[str, tuple[object, ...]] = {}
     while True:
         for symbol in symbols:
             q = await fetch(symbol)
-            key = (q.bid, q.bid_size, q.ask, q.ask_size)
+            key = quote_key(q)
             if last.get(symbol) != key:
                 last[symbol] = key
                 yield q

@@ -23,6 +23,7 @@ from tradeguard.model.outcome import Outcome, Resolution, kalshi_fee
 from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrder, BookReject
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
+from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
 from tradeguard.sandbox.ws_hub import WsConn, WsHub
@@ -71,6 +72,7 @@ class KalshiExchange:
         self.clock_offset_ms = 0
         self._writes: dict[str, list[int]] = {}
         self.hub = WsHub()
+        self.book_feed = KalshiBookFeed(self.hub, self.book, self._publish_ticker)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -330,7 +332,6 @@ class KalshiExchange:
         if self.book.cancel(order.order_id) is None:
             raise KalshiError(404, "not_found", f"order {order.order_id} is not resting")
         acct.release(order)
-        self._publish_book(order.market)
         return web.json_response({"order": order_json(order), "reduced_by_fp": fp(before)})
 
     async def _fills(self, request: web.Request) -> web.Response:
@@ -446,7 +447,6 @@ class KalshiExchange:
                 "market_ticker": market.ticker, "yes_price_dollars": dollars(t.yes_price),
                 "count_fp": fp(t.size), "taker_side": t.taker.outcome.value, "ts": t.ts // 1000,
             })  # fmt: skip
-        self._publish_book(market.ticker)
 
     # websocket ---------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -483,8 +483,7 @@ class KalshiExchange:
             await conn.ws.send_json({"id": cmd.get("id"), "type": "subscribed", "msg": ack})
             if channel == "orderbook_delta":
                 for t in sorted(tickers & set(self.markets)):
-                    book = book_json(t, *self.book.levels(t))
-                    await conn.ws.send_json({"type": "orderbook_snapshot", "sid": sid, "msg": book})
+                    await conn.ws.send_json(self.book_feed.snapshot(sid, t))
 
     def _broadcast(self, channel: str, ticker: str, msg: dict[str, Any], kind: str = "") -> None:
         self.hub.publish(
@@ -496,10 +495,9 @@ class KalshiExchange:
         payload = {"type": channel, "msg": msg}
         self.hub.publish(channel, ticker, lambda sid: {**payload, "sid": sid}, account=account)
 
-    def _publish_book(self, ticker: str) -> None:
-        book = book_json(ticker, *self.book.levels(ticker))
-        self._broadcast("orderbook_delta", ticker, book, "orderbook_snapshot")
-        self._broadcast("ticker", ticker, self._market_json(self.markets[ticker]))
+    def _publish_ticker(self, ticker: str) -> None:
+        if ticker in self.markets:
+            self._broadcast("ticker", ticker, self._market_json(self.markets[ticker]))
 
     # admin -------------------------------------------------------------------------------
     async def _admin_resolve(self, request: web.Request) -> web.Response:

@@ -80,6 +80,7 @@ class PolymarketExchange:
         self.faults = Faults()
         self.clock_offset_s = 0
         self.hub = WsHub()
+        self.feed = streams.MarketFeed(self)
         self._heartbeat: dict[str, float] = {}  # address -> monotonic deadline
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -359,7 +360,6 @@ class PolymarketExchange:
             acct.release(order)
         streams.publish_order(self, order, "PLACEMENT")
         streams.publish_trades(self, trades, rows)
-        streams.publish_book(self, order.market)
         if self.faults.take_drop():
             raise web.HTTPServiceUnavailable  # executed, but the answer is lost
         status = (
@@ -446,7 +446,6 @@ class PolymarketExchange:
                 self.accounts[o.account].release(o)
                 done.append(o.order_id)
                 streams.publish_order(self, o, "CANCELLATION")
-                streams.publish_book(self, o.market)
         return done, {}
 
     async def _cancel(self, request: web.Request) -> web.Response:

@@ -1,7 +1,8 @@
-"""Polymarket's WebSocket channels on the local CLOB: `market` (books, trades) and `user`."""
+"""Polymarket's WebSocket channels on the local CLOB: `market` (books, changes, trades), `user`."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
             ex.hub.subscribe(conn, "market", assets)
-            await ws.send_json([
-                {"event_type": "book", **ex.book_json(a)} for a in sorted(assets) if a in ex.tokens
-            ])  # fmt: skip
+            await ws.send_json([ex.feed.snapshot(a) for a in sorted(assets) if a in ex.tokens])
     finally:
         ex.hub.conns.remove(conn)
     return ws
@@ -69,11 +68,73 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
     return ws
 
 
-def publish_book(ex: PolymarketExchange, condition_id: str) -> None:
-    market = ex.markets[condition_id]
-    for token in (market.yes_token, market.no_token):
-        book = {"event_type": "book", **ex.book_json(token)}
-        ex.hub.publish("market", token, lambda _sid, b=book: b)  # type: ignore[misc]
+class MarketFeed:
+    """The `market` channel's book messages: `book` on subscribe, then `price_change` events.
+
+    Changes are coalesced per event-loop turn; each `price_change` lists the levels of one
+    token whose size changed, with the new size (0 removes the level), as Polymarket sends them.
+    """
+
+    def __init__(self, ex: PolymarketExchange) -> None:
+        self.ex = ex
+        self.sent: dict[str, dict[tuple[str, str], str]] = {}  # token -> (side, price) -> size
+        self._dirty: set[str] = set()
+        self._scheduled = False
+        ex.book.listeners.append(self.changed)
+
+    def changed(self, condition_id: str) -> None:
+        self._dirty.add(condition_id)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def snapshot(self, token: str) -> dict[str, Any]:
+        """The full book of `token`, after publishing what is pending (so no change is lost)."""
+        self.flush()
+        book = self.ex.book_json(token)
+        self.sent[token] = _levels(book)
+        return {"event_type": "book", **book}
+
+    def flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        for cid in sorted(dirty):
+            market = self.ex.markets.get(cid)
+            if market is None:
+                continue
+            for token in (market.yes_token, market.no_token):
+                self._publish(cid, token)
+
+    def _publish(self, cid: str, token: str) -> None:
+        book = self.ex.book_json(token)
+        old, new = self.sent.get(token, {}), _levels(book)
+        self.sent[token] = new
+        best_bid = book["bids"][-1]["price"] if book["bids"] else "0"
+        best_ask = book["asks"][-1]["price"] if book["asks"] else "1"
+        changes = [
+            {"asset_id": token, "price": price, "size": new.get((side, price), "0"),
+             "side": side, "hash": "", "best_bid": best_bid, "best_ask": best_ask}
+            for side, price in sorted(old.keys() | new.keys())
+            if old.get((side, price)) != new.get((side, price))
+        ]  # fmt: skip
+        if changes:
+            event = {
+                "event_type": "price_change", "market": cid, "price_changes": changes,
+                "timestamp": book["timestamp"],
+            }  # fmt: skip
+            self.ex.hub.publish("market", token, lambda _sid, e=event: e)  # type: ignore[misc]
+
+
+def _levels(book: dict[str, Any]) -> dict[tuple[str, str], str]:
+    out = {("BUY", lv["price"]): lv["size"] for lv in book["bids"]}
+    out.update({("SELL", lv["price"]): lv["size"] for lv in book["asks"]})
+    return out
 
 
 def publish_trades(ex: PolymarketExchange, trades: list[Trade], rows: list[dict[str, Any]]) -> None:

@@ -15,18 +15,20 @@ max_unwind_loss_usd = "5"
 max_position_usd = "200"
 ```
 
-Every quote of a mapped outcome (its best ask and size, on its own venue) rescores the pairs on
-that book; when no pair is executing and the cooldown has passed, the pair with the best ROI per
-day above `limits.min_roi_pct` is executed both legs or neither through the two venues'
-execution gateways. The limits' book (today's trades and P&L, the pairs held) is the strategy's
-state. Every `settle_check_s` the pairs whose two markets have both resolved are settled: the
-P&L is booked and a mismatch raises a critical `arb.settled` event with the loss.
+Every quote of a mapped outcome (its ask levels, or the best ask when the feed gives only the
+top of the book, on its own venue) rescores the pairs on that book; when no pair is executing
+and the cooldown has passed, the pair with the best ROI per day above `limits.min_roi_pct` is
+executed both legs or neither through the two venues' execution gateways. The limits' book
+(today's trades and P&L, the pairs held) is the strategy's state. Every `settle_check_s` the
+pairs whose two markets have both resolved are settled: the P&L is booked and a mismatch raises
+a critical `arb.settled` event with the loss.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +196,8 @@ class CrossVenueStrategy(Strategy):
         venue = self._venue_of.get(quote.symbol)
         if scanner is None or venue is None:
             return
-        asks = [(quote.ask, quote.ask_size)] if quote.ask_size > 0 and quote.ask < 1 else []
+        levels = quote.asks or ((quote.ask, quote.ask_size),)  # depth when the feed has it
+        asks = [(p, q) for p, q in levels if q > 0 and p < 1]
         scanner.update_book(venue, quote.symbol, asks)
         if not (self.muted or self._stopping):
             self.poll()
@@ -218,6 +221,15 @@ class CrossVenueStrategy(Strategy):
             return await self.executor.execute(opp)
         finally:
             self._cool_until = self.ctx.now_ms() + int(self.settings.cooldown_s * 1000)
+
+    def held_assets(self) -> dict[tuple[str, str], Decimal]:
+        """Return the outcome tokens the held pairs should have on each venue (reconciliation)."""
+        out: dict[tuple[str, str], Decimal] = {}
+        for pair in self.book.open:
+            for venue, symbol in zip(pair.venues, pair.legs, strict=True):
+                key = (venue, symbol.split("/", 1)[0])
+                out[key] = out.get(key, Decimal(0)) + pair.contracts
+        return out
 
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills."""

@@ -36,8 +36,10 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
-from tradeguard.venues.outcome_quotes import poll_quotes, quote_from_bids
+from tradeguard.venues.outcome_quotes import poll_quotes
+from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class KalshiVenue(Venue):
         self.instruments: dict[str, Instrument] = {}
         self._ws_task: asyncio.Task[None] | None = None
         self._ws_ready = asyncio.Event()
+        self.book_stats = StreamStats()
 
     async def connect(self) -> None:
         await self.load_instruments()
@@ -255,20 +258,25 @@ class KalshiVenue(Venue):
         ]
 
     async def fetch_quote(self, symbol: str) -> Quote:
-        """Best bid/ask of one outcome from the REST order book (bids only on both sides)."""
+        """One outcome's quote with depth from the REST order book (bids only on both sides)."""
         ticker, outcome, _ = parse_outcome_symbol(symbol)
-        book = await self._call("fetch_quote", self.client.orderbook(ticker))
-
-        def best(rows: list[list[str]]) -> tuple[Decimal, Decimal] | None:
-            return (dec(rows[-1][0]), dec(rows[-1][1])) if rows else None
-
-        return quote_from_bids(
-            symbol, outcome, best(book["yes_dollars"]), best(book["no_dollars"]),
-            self.clock.now_ms(),
-        )  # fmt: skip
+        book = KalshiBook()
+        book.reset(await self._call("fetch_quote", self.client.orderbook(ticker)))
+        return book.quote(symbol, outcome, self.clock.now_ms())
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        """The `orderbook_delta` channel after a REST snapshot; REST polling while it is down."""
+        if not self.ws_url:
+            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        path = "/" + self.ws_url.split("://", 1)[1].split("/", 1)[1]
+
+        def ws() -> AsyncIterator[Quote]:
+            headers = lambda: self.client.signed_headers("GET", path, self.clock.now_ms())  # noqa: E731
+            return kalshi_ws_quotes(self.ws_url, headers, symbols, self.clock.now_ms)
+
+        return stream_with_fallback(
+            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+        )
 
     async def _watch_fills(self) -> None:
         path = self.ws_url.split("://", 1)[1].split("/", 1)[1]

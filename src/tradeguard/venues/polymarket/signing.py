@@ -12,6 +12,8 @@ from dataclasses import asdict
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.order_utils import (
     ExchangeOrderBuilderV2,
@@ -20,6 +22,7 @@ from py_clob_client_v2.order_utils import (
     SignedOrderV2,
 )
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
+from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 from py_clob_client_v2.signer import Signer
 
 SCALE = Decimal(1_000_000)
@@ -90,8 +93,19 @@ class OrderSigner:
         order = builder.build_order(data)
         order.salt = str(salt_for(client_order_id))
         typed = builder.build_order_typed_data(order)
-        signed = SignedOrderV2(**asdict(order), signature=builder.build_order_signature(typed))
-        return builder.build_order_hash(typed), signed
+        if typed["message"]["signatureType"] == int(SignatureTypeV2.POLY_1271):
+            signature, order_hash = (
+                builder.build_order_signature(typed),
+                builder.build_order_hash(typed),
+            )
+        else:
+            # The builder encodes the typed data once for the signature and again for the hash;
+            # one encoding gives both (the signed message's hash is the order hash).
+            msg = Account.sign_message(
+                encode_typed_data(full_message=typed), self._signer.private_key
+            )
+            signature, order_hash = "0x" + msg.signature.hex(), "0x" + msg.message_hash.hex()
+        return order_hash, SignedOrderV2(**asdict(order), signature=signature)
 
 
 def order_payload(signed: Any, api_key: str, order_type: str, post_only: bool) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.outcome_quotes import poll_quotes
+from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class PolymarketVenue(Venue):
         self.ws_url = ws_url
         self._user_task: asyncio.Task[None] | None = None
         self._user_ready = asyncio.Event()
+        self.book_stats = StreamStats()
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -353,16 +356,29 @@ class PolymarketVenue(Venue):
         return out
 
     async def fetch_quote(self, symbol: str) -> Quote:
-        """Best bid/ask of one outcome token from the REST book (best levels come last)."""
+        """One outcome token's quote with depth from the REST book."""
         token, _ = self._token(symbol)
-        book = await self._send("fetch_quote", "GET", "/book", {}, params={"token_id": token})
-        bids, asks = book["bids"], book["asks"]
-        bid = (dec(bids[-1]["price"]), dec(bids[-1]["size"])) if bids else (ZERO, ZERO)
-        ask = (dec(asks[-1]["price"]), dec(asks[-1]["size"])) if asks else (Decimal(1), ZERO)
-        return Quote(symbol, self.clock.now_ms(), bid[0], bid[1], ask[0], ask[1])
+        book = TokenBook()
+        book.reset(await self._send("fetch_quote", "GET", "/book", {}, params={"token_id": token}))
+        return book.quote(symbol, self.clock.now_ms())
+
+    @property
+    def market_ws_url(self) -> str:
+        """The `market` channel next to the `user` channel (empty when streams are off)."""
+        return self.ws_url.removesuffix("/user") + "/market" if self.ws_url else ""
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        """The `market` channel after a REST snapshot; REST polling while it is down."""
+        if not self.market_ws_url:
+            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        tokens = {self._token(s)[0]: s for s in symbols}
+
+        def ws() -> AsyncIterator[Quote]:
+            return market_ws_quotes(self.market_ws_url, tokens, self.clock.now_ms)
+
+        return stream_with_fallback(
+            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+        )
 
     # dead-man switch ---------------------------------------------------------------------
     def _start_heartbeat(self) -> None:

@@ -1,0 +1,82 @@
+"""Cross-venue arbitrage route: the latest pair attempts, the pairs held, settlement mismatches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from tradeguard.api.deps import API, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.events import EventKind
+from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES)
+
+
+def attempt_json(row: dict[str, Any]) -> dict[str, Any]:
+    """One recorded pair attempt: pair, direction, size, edges, outcome."""
+    cycle, legs = row.get("cycle") or {}, row.get("legs") or {}
+    return {
+        "id": row["id"],
+        "ts": row["ts"],
+        "strategy_id": row["strategy_id"],
+        "pair_id": cycle.get("pair_id", ""),
+        "direction": cycle.get("direction"),
+        "mode": cycle.get("mode", ""),
+        "size": legs.get("size"),
+        "expected_edge": legs.get("expected_edge"),
+        "actual_edge": legs.get("actual_edge"),
+        "actual_profit": None if row.get("actual_profit") is None else str(row["actual_profit"]),
+        "outcome": row["outcome"],
+        "reason": legs.get("reason", ""),
+        "latency_ms": row.get("latency_ms"),
+    }
+
+
+def held_json(strategy_id: str, p: Any) -> dict[str, Any]:
+    """One pair held until it settles."""
+    return {
+        "strategy_id": strategy_id,
+        "pair_id": p.pair_id,
+        "event": p.event,
+        "direction": p.direction,
+        "contracts": str(p.contracts),
+        "capital": str(p.capital),
+        "settles_at_ms": p.settles_at_ms,
+        "legs": [f"{v} {s}" for v, s in zip(p.venues, p.legs, strict=False)],
+    }
+
+
+@router.get(f"{API}/pm/arb")
+async def get_pm_arb(
+    who: Principal = viewer,
+    api: ApiState = state_dep,
+    limit: int = Query(20, ge=1, le=200),
+) -> dict[str, Any]:
+    """Return the cross-venue strategies' latest attempts, held pairs and settlement mismatches."""
+    node = api.node
+    strategies = [s for s in node.strategies if isinstance(s, CrossVenueStrategy)]
+    attempts: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for strat in strategies:
+        rows = load_arb_executions(
+            node.storage, strategy_id=strat.id, limit=limit, newest_first=True
+        )
+        attempts += [attempt_json(r) for r in rows if (r.get("cycle") or {}).get("pair_id")]
+        held += [held_json(strat.id, p) for p in strat.book.open]
+    attempts.sort(key=lambda a: a["ts"], reverse=True)
+    settled = node.storage.load_events(kind_prefix=EventKind.ARB_SETTLED, limit=200)
+    mismatches = [
+        {"ts": e.ts, "strategy_id": e.strategy_id, **e.data}
+        for e in settled
+        if e.data.get("mismatch")
+    ]
+    return {
+        "strategies": [s.id for s in strategies],
+        "attempts": attempts[:limit],
+        "held": held,
+        "mismatches": mismatches[:limit],
+    }

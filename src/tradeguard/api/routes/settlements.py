@@ -1,0 +1,31 @@
+"""Settlement routes: resolved markets whose positions turned into cash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.errors import AUTH_RESPONSES
+from tradeguard.api.serialisers import page
+from tradeguard.api.state import ApiState, Principal
+from tradeguard.storage.settlement_log import count_settlements, load_settlements
+
+router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES)
+
+
+@router.get(f"{API}/settlements")
+async def get_settlements(
+    who: Principal = viewer,
+    api: ApiState = state_dep,
+    venue: str | None = Query(None, min_length=1, max_length=64),
+    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> dict[str, Any]:
+    """Return settlements, newest first: market, resolution, contracts, payout and cash."""
+    storage = api.node.storage
+    rows = load_settlements(storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset)
+    total = count_settlements(storage, venue=venue, since_ts=since_ts)
+    return page(rows, limit, offset, total)

@@ -1,0 +1,111 @@
+"""A venue's WebSocket book stream with a REST snapshot first and polling while it is down.
+
+```python
+quotes = stream_with_fallback("kalshi", symbols, fetch_quote, lambda: ws_quotes(...), 1.0)
+```
+
+The REST snapshot of every symbol comes first. Then the WebSocket feed runs; a sequence gap
+(`StreamGap`) reconnects at once, which brings fresh snapshots; any other failure falls back to
+REST polling every `poll_s` for `retry_s` before the stream is tried again. A quote is yielded
+only when it differs from the last one of its symbol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.market import Quote
+from tradeguard.venues.outcome_quotes import quote_key
+
+log = logging.getLogger(__name__)
+
+
+class StreamGap(Exception):
+    """A book message arrived out of sequence: the local book can no longer be trusted."""
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """What a book stream went through: resyncs after gaps, fallbacks to polling."""
+
+    resyncs: int = 0
+    fallbacks: int = 0
+    ws_quotes: int = 0
+    polled_quotes: int = 0
+
+
+_FAILURES = (
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    ValueError,
+    KeyError,
+    AmbiguousVenueError,
+    DefinitiveVenueError,
+)
+
+
+async def stream_with_fallback(
+    name: str,
+    symbols: list[str],
+    fetch: Callable[[str], Awaitable[Quote]],
+    ws_quotes: Callable[[], AsyncIterator[Quote]],
+    poll_s: float,
+    retry_s: float = 5.0,
+    stats: StreamStats | None = None,
+) -> AsyncIterator[Quote]:
+    """Yield quotes of `symbols`: REST first, then the stream, polling while it fails."""
+    stats = stats if stats is not None else StreamStats()
+    last: dict[str, tuple[object, ...]] = {}
+
+    def fresh(q: Quote) -> bool:
+        key = quote_key(q)
+        if last.get(q.symbol) == key:
+            return False
+        last[q.symbol] = key
+        return True
+
+    async def poll_round() -> list[Quote]:
+        out = []
+        for symbol in symbols:
+            try:
+                q = await fetch(symbol)
+            except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+                log.warning("%s: book snapshot of %s failed: %s", name, symbol, exc)
+                continue
+            if fresh(q):
+                stats.polled_quotes += 1
+                out.append(q)
+        return out
+
+    for q in await poll_round():
+        yield q
+    while True:
+        try:
+            async for q in ws_quotes():
+                if fresh(q):
+                    stats.ws_quotes += 1
+                    yield q
+            reason = "closed by the venue"
+        except StreamGap as exc:
+            stats.resyncs += 1
+            log.warning("%s: book stream resync: %s", name, exc)
+            continue
+        except _FAILURES as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        stats.fallbacks += 1
+        log.warning("%s: book stream down (%s); polling REST every %s s", name, reason, poll_s)
+        until = time.monotonic() + retry_s
+        while True:
+            for q in await poll_round():
+                yield q
+            if time.monotonic() >= until:
+                break
+            await asyncio.sleep(poll_s)
