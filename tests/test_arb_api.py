@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from test_api_support import bearer, build_app, client
-from tradeguard.node import TradingNode
+from tradeguard.node import TradingNode, build_node
 from tradeguard.portfolio.arb_summary import percentile
 from tradeguard.storage.arb_repository import insert_arb_execution, load_arb_executions
 from tradeguard.strategies.triangular.executor import ArbExecution
@@ -353,3 +353,28 @@ def test_latency_percentiles_are_nearest_rank() -> None:
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
     assert percentile([7], 99) == 7 and percentile([], 50) is None
     assert percentile([10, 20], 50) == 10 and percentile([10, 20], 99) == 20
+
+
+async def test_status_figures_score_a_triangular_strategy_as_the_api_does(tmp_path: Path) -> None:
+    config = paper_arb_config(tmp_path, HOLD_PARAMS, risk=RATE_LIMITED_RISK)
+    node = await started_paper_arb_node(config)
+    try:
+        done, _held = await completed_then_held(node)
+        app, tokens = build_app(node)
+        async with client(app) as http:
+            one = (await http.get("/api/v1/strategies/tri", headers=bearer(tokens.viewer))).json()
+        figures = node.figures()
+        node._checkpoint(node.clock.now_ms())  # what `tradeguard status` reads
+    finally:
+        await node.stop_strategies()
+        node.close()
+    perf = one["performance"]
+    tri = figures.trades["tri"]
+    assert (tri.trades, tri.wins, tri.losses) == (perf["trades"], perf["wins"], perf["losses"])
+    assert tri.trades == 2 and tri.pnl == done["actual_profit"]
+    assert figures.realized_pnl == done["actual_profit"]
+    again = build_node(config)  # a restart reads the recorded cycles back
+    try:
+        assert again.figures().trades["tri"] == tri
+    finally:
+        again.close()

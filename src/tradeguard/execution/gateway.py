@@ -61,6 +61,7 @@ class OrderPathGateway:
         *,
         submit: Callable[[OrderIntent], Awaitable[SubmitResult]] | None = None,
         venue_kind: str = "paper",
+        on_record: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._om = orders
         self._risk = risk
@@ -69,6 +70,7 @@ class OrderPathGateway:
         self.venue = venue
         self.strategy_id = strategy_id
         self.venue_kind = venue_kind
+        self._on_record = on_record  # the node counts each recorded cycle in its figures
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
         orders.fill_listeners.append(self._on_fill)
@@ -149,7 +151,10 @@ class OrderPathGateway:
         storage = self._om.storage
         if storage is None:
             return None
-        return insert_arb_execution(storage, row)
+        row_id = insert_arb_execution(storage, row)
+        if self._on_record is not None:
+            self._on_record(row)
+        return row_id
 
     def publish(self, event: Event) -> None:
         """Put an event on the node's bus (alerts, audit log, dashboard)."""

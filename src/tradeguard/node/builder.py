@@ -21,10 +21,12 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.state_store import StorageStateStore
+from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import RiskEngine
 from tradeguard.risk.kill import KillSwitch
+from tradeguard.storage.arb_repository import arb_strategy_ids, load_arb_executions
 from tradeguard.storage.bot_rows import BotRows, ExitPlanRows
 from tradeguard.storage.db import Database
 from tradeguard.storage.lock import acquire_writer_lock
@@ -93,6 +95,11 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         if row.get("pnl") is not None:
             node._trade_totals.setdefault(row["strategy_id"], TradeTotals()).add(row["pnl"])
     node._closed_seen = len(node.portfolio.closed_trades)
+    # Multi-leg strategies open no positions: their trades are their recorded cycles.
+    for sid in arb_strategy_ids(node.storage):
+        summary = node.arb_cycles[sid] = ArbSummary()
+        for row in load_arb_executions(node.storage, strategy_id=sid):
+            summary.add(row)
     node._fees_before = node.storage.fill_fees()[1]
     node.timeouts = OrderTimeouts.from_config(
         config.strategies, node.orders, node.market, node.submit

@@ -67,7 +67,8 @@ class NodeContext:
                 )
             kind = "paper" if venue in node._paper else "ccxt"
             gateway = OrderPathGateway(
-                node.orders, node.risk, venue, strategy_id, submit=node.submit, venue_kind=kind
-            )
+                node.orders, node.risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
+                on_record=node.note_arb_cycle,
+            )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway
         return gateway

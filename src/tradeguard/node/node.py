@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -39,6 +39,7 @@ from tradeguard.node.context import NodeContext
 from tradeguard.node.feed import build_hub
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import RunStats, RunSummary
+from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
 from tradeguard.portfolio.figures import Figures, TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
@@ -112,6 +113,8 @@ class TradingNode:
         self._fees_before = ZERO  # fees of the fills stored before this process started
         self._run_states: dict[str, RunState] = {}
         self._trade_totals: dict[str, TradeTotals] = {}
+        # recorded arbitrage cycles per strategy (their legs open no positions)
+        self.arb_cycles: dict[str, ArbSummary] = {}
         self._closed_seen = 0
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
         self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
@@ -329,17 +332,36 @@ class TradingNode:
         self.fold_closed_trades()
         equity = self.portfolio.equity()
         run = self.run_equity
+        trades = {sid: replace(t) for sid, t in self._trade_totals.items()}
+        for sid, cycles in self.arb_cycles.items():
+            trades[sid] = self._cycle_totals(cycles, trades.get(sid))
         return Figures(
             equity=equity,
             start_equity=ZERO if run.start is None else run.start,
             peak_equity=ZERO if run.peak is None else run.peak,
-            realized_pnl=sum((t.pnl for t in self._trade_totals.values()), ZERO),
+            realized_pnl=sum((t.pnl for t in trades.values()), ZERO),
             unrealized_pnl=self.portfolio.unrealized_pnl(),
             fees=self._fees_before + self.portfolio.fees_paid,
             max_drawdown_pct=run.max_drawdown_pct,
             drawdown_pct=max(drawdown_pct(run.peak, equity) or ZERO, ZERO),
-            trades={sid: replace(t) for sid, t in self._trade_totals.items()},
+            trades=trades,
         )
+
+    def _cycle_totals(self, cycles: ArbSummary, closed: TradeTotals | None) -> TradeTotals:
+        """A multi-leg strategy's trades: each cycle with a fill, its profit valued now."""
+        pnl = ZERO
+        for asset, profit in cycles.profit.items():
+            price = self.portfolio.price_of(asset)
+            if price is not None:  # an asset without a price stays out of P&L, not the counts
+                pnl += profit * price
+        base = closed or TradeTotals()
+        return TradeTotals(
+            base.trades + cycles.with_fill, base.wins + cycles.profitable, base.pnl + pnl
+        )
+
+    def note_arb_cycle(self, row: Mapping[str, Any]) -> None:
+        """Count one recorded arbitrage cycle in its strategy's figures."""
+        self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
     def _held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) on any venue."""
