@@ -78,7 +78,9 @@ async def test_sell_receives_get_amounts_out_and_the_constant_product(chain: Cha
     after = await venue.chain.token_balance(d.tokens["USD"], d.wallet_address)
     assert after - before == quoted
     assert report.status is OrderStatus.FILLED
-    (fill,) = listener.fills
+    (fill,) = [f for f in listener.fills if f.amount]
+    (approval_gas,) = [f for f in listener.fills if not f.amount]  # the approval's gas, booked
+    assert approval_gas.fee > 0 and approval_gas.trade_id != fill.trade_id
     assert fill.amount == Decimal("0.3")
     assert fill.price == amm.from_units(quoted, 18) / Decimal("0.3")
     assert fill.fee_asset == "ETH" and fill.fee > 0
@@ -138,11 +140,44 @@ async def test_too_high_amount_out_min_is_refused_with_the_router_reason(
 
 async def test_a_mined_revert_becomes_a_rejection_with_the_reason(chain: ChainThread) -> None:
     venue = await _stale_venue(chain, gas_limit=300_000)
+    seen = _Fills()
+    venue.set_listener(seen)
+    eth_before = await venue.chain.eth_balance(chain.deployment.wallet_address)
+    order = _order(Side.SELL, "0.2")
     with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT"):
-        await venue.submit(_order(Side.SELL, "0.2"))
+        await venue.submit(order)
     store = venue.store
     assert isinstance(store, MemoryTxStore)
-    assert [r.status for r in store.rows.values() if r.kind == "swap"] == ["reverted"]
+    (swap,) = [r for r in store.rows.values() if r.kind == "swap"]
+    assert swap.status == "reverted"
+    # the gas the reverted swap burnt is booked as a fee-only fill (with the approval's gas)
+    fees = {f.trade_id: f for f in seen.fills}
+    assert swap.tx_hash in fees and all(f.amount == 0 for f in seen.fills)
+    assert {f.client_order_id for f in seen.fills} == {order.client_order_id}
+    assert fees[swap.tx_hash].fee > 0 and fees[swap.tx_hash].fee_asset == "ETH"
+    eth_after = await venue.chain.eth_balance(chain.deployment.wallet_address)
+    spent = sum((f.fee for f in seen.fills), Decimal(0))
+    assert amm.to_units(spent, 18) == eth_before - eth_after
+    await venue.close()
+
+
+async def test_a_swap_past_the_risk_price_bound_is_refused_before_signing(
+    chain: ChainThread,
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)
+    order = _order(Side.SELL, "0.1")
+    mid = venue.mid("WETH/USD")
+    order.price_bound = mid  # the pool pays less than the mid (fee and impact): past the bound
+    with pytest.raises(DefinitiveVenueError, match="past the risk bound") as exc:
+        await venue.submit(order)
+    assert exc.value.code == "PRICE_BOUND" and store.rows == {}
+    bounded = _order(Side.SELL, "0.1")
+    bounded.price_bound = (mid * Decimal("0.99")).quantize(Decimal("0.01"))
+    report = await venue.submit(bounded)
+    assert report.status is OrderStatus.FILLED and report.avg_price >= bounded.price_bound
+    (swap,) = [r for r in store.rows.values() if r.kind == "swap"]
+    assert int(swap.detail["min_out"]) >= amm.to_units(Decimal("0.1") * bounded.price_bound, 18)
     await venue.close()
 
 

@@ -874,6 +874,10 @@ class TradingNode:
         wanted: dict[Venue, dict[str, None]] = {}  # ordered sets
         for strat in self.strategies:
             wanted.setdefault(self.venues[strat.venue], {}).update(dict.fromkeys(strat.symbols))
+        for venue in self.venues.values():  # venues that price their own markets (a DEX pool)
+            own = getattr(venue, "quote_symbols", ())
+            if own:
+                wanted.setdefault(venue, {}).update(dict.fromkeys(own))
         return {venue: list(syms) for venue, syms in wanted.items() if syms}
 
     async def _pump_quotes(self, venue: Venue, symbols: list[str]) -> None:
