@@ -14,9 +14,12 @@ broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
 from typing import Any
 
 from tradeguard.model.balance import Balance
@@ -39,8 +42,21 @@ from tradeguard.venues.uniswap_v2.waiting import TxWatcher
 FEE = Decimal("0.003")
 
 
+# Crash tests: the swap's hash is written to this file after broadcast, then the venue waits
+# for ever, so the process can be killed before its receipt is read.
+PAUSE_ENV = "TRADEGUARD_DEX_PAUSE_AFTER_BROADCAST"
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def _pause_after_broadcast(record: TxRecord) -> None:
+    path = os.environ.get(PAUSE_ENV)
+    if not path:
+        return
+    Path(path).write_text(record.tx_hash, encoding="utf-8")
+    await asyncio.Event().wait()
 
 
 class UniswapV2Venue(Venue):
@@ -191,6 +207,7 @@ class UniswapV2Venue(Venue):
             "side": order.side.value, "amount_in_max": str(plan["max_in"]),
             "min_out": str(plan["min_out"])},
         )  # fmt: skip
+        await _pause_after_broadcast(record)
         return await self._watcher().wait(order, record)
 
     def _watcher(self) -> TxWatcher:
