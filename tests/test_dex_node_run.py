@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from decimal import Decimal
@@ -103,3 +104,51 @@ def _try_order(dex: DexSetup) -> Any:
         return dex.order("sell", "0.1")
     except OSError as exc:  # the node died with the request open
         return exc
+
+
+def test_the_wallet_key_never_reaches_logs_the_database_or_api_responses(
+    dex: DexSetup,
+) -> None:
+    from dex_node_support import PASSPHRASE, cli
+    from tradeguard.secrets import find_secrets, scan_paths
+
+    key = str(dex.deployment["wallet_private_key"])
+    watched = [key, key[2:], key[2:].upper(), PASSPHRASE]
+    dex.start_node({"TG_NODE__LOG_LEVEL": "DEBUG"})
+    eventually(lambda: dex.request("POST", "/api/v1/risk/validate", {
+        "venue": "dex", "symbol": "TKA/USD", "side": "sell", "amount": "10"})["approved"],
+        timeout_s=30, interval_s=0.2)  # fmt: skip
+    answers = [
+        dex.order("sell", "10", "TKA/USD"),
+        dex.order("buy", "6"),
+        dex.request(
+            "POST",
+            "/api/v1/orders",
+            {
+                "venue": "dex",
+                "symbol": "TKA/USD",
+                "side": "sell",
+                "type": "limit",
+                "price": "2",
+                "amount": "5",
+            },
+        ),
+    ]  # a swap, a risk denial, a venue refusal (a pool takes market orders only)
+    assert answers[0]["status"] == "submitted" and answers[1]["status"] == "denied"
+    assert answers[2]["code"] == "TYPE", answers[2]
+    paths = ["/api/v1/orders", "/api/v1/fills", "/api/v1/balances", "/api/v1/balances/combined",
+             "/api/v1/events", "/api/v1/state", "/api/v1/mode"]  # fmt: skip
+    responses = [json.dumps(answers)] + [json.dumps(dex.get(p)) for p in paths]
+    assert any('"dex"' in r and "TKA" in r for r in responses)  # the session really happened
+    outputs = [
+        cli(*argv, "--config", str(dex.config), env=dex.env)
+        for argv in (["orders", "--json"], ["balances", "--combined", "--json"])
+    ]
+    outputs.append(cli("keys", "list", env=dex.env))
+    dex.stop_nodes()
+
+    assert "dex-demo" in outputs[-1] and dex.deployment["wallet_address"] not in key
+    assert find_secrets("\n".join(responses + outputs), watched) == []
+    assert dex.node_log() and find_secrets(dex.node_log(), watched) == []
+    assert scan_paths([dex.db_path, *dex.root.glob("node-*.log")], watched) == {}
+    assert bytes.fromhex(key[2:]) not in dex.db_path.read_bytes()
