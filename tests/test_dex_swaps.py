@@ -85,6 +85,7 @@ async def test_sell_receives_get_amounts_out_and_the_constant_product(chain: Cha
     assert fill.price == amm.from_units(quoted, 18) / Decimal("0.3")
     assert fill.fee_asset == "ETH" and fill.fee > 0
     assert (await venue.refresh("WETH/USD")).base == r.base + units
+    await venue.close()
 
 
 async def test_buy_is_exact_output_with_an_exact_approval(chain: ChainThread) -> None:
@@ -104,6 +105,7 @@ async def test_buy_is_exact_output_with_an_exact_approval(chain: ChainThread) ->
     assert int(approve.detail["amount"]) == amm.max_in(need, 100) < abi.MAX_UINT256
     left = await venue.chain.allowance(d.tokens["USD"], d.wallet_address, d.router)
     assert left == amm.max_in(need, 100) - need
+    await venue.close()
 
 
 async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
@@ -111,6 +113,7 @@ async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
     venue = await connected_venue(d)
     await venue.submit(_order(Side.SELL, "0.1"))
     assert await venue.chain.allowance(d.tokens["WETH"], d.wallet_address, d.router) == 0
+    await venue.close()
 
 
 class _StaleVenue(UniswapV2Venue):
@@ -185,6 +188,7 @@ async def test_a_deadline_in_the_past_is_refused(chain: ChainThread) -> None:
     venue = await connected_venue(chain.deployment, deadline_s=-600)
     with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: EXPIRED"):
         await venue.submit(_order(Side.SELL, "0.1"))
+    await venue.close()
 
 
 async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
@@ -196,6 +200,7 @@ async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
         await venue.submit(_order(Side.SELL, "0.1"))
     assert exc.value.code == "FEE_CAP"
     assert store.rows == {}
+    await venue.close()
 
 
 async def test_a_swap_above_the_value_cap_is_refused_before_signing(chain: ChainThread) -> None:
@@ -205,6 +210,7 @@ async def test_a_swap_above_the_value_cap_is_refused_before_signing(chain: Chain
         await venue.submit(_order(Side.SELL, "1"))
     assert exc.value.code == "TX_VALUE_CAP"
     assert store.rows == {}
+    await venue.close()
 
 
 async def test_the_wallet_key_never_reaches_logs_or_reprs(
@@ -218,3 +224,4 @@ async def test_the_wallet_key_never_reaches_logs_or_reprs(
     text += repr(list(venue.store.rows.values()))  # type: ignore[attr-defined]
     assert key[2:] not in text.lower() and key[2:].upper() not in text
     assert venue.address == chain.deployment.wallet_address
+    await venue.close()
