@@ -78,11 +78,14 @@ async def test_sell_receives_get_amounts_out_and_the_constant_product(chain: Cha
     after = await venue.chain.token_balance(d.tokens["USD"], d.wallet_address)
     assert after - before == quoted
     assert report.status is OrderStatus.FILLED
-    (fill,) = listener.fills
+    (fill,) = [f for f in listener.fills if f.amount]
+    (approval_gas,) = [f for f in listener.fills if not f.amount]  # the approval's gas, booked
+    assert approval_gas.fee > 0 and approval_gas.trade_id != fill.trade_id
     assert fill.amount == Decimal("0.3")
     assert fill.price == amm.from_units(quoted, 18) / Decimal("0.3")
     assert fill.fee_asset == "ETH" and fill.fee > 0
     assert (await venue.refresh("WETH/USD")).base == r.base + units
+    await venue.close()
 
 
 async def test_buy_is_exact_output_with_an_exact_approval(chain: ChainThread) -> None:
@@ -102,6 +105,7 @@ async def test_buy_is_exact_output_with_an_exact_approval(chain: ChainThread) ->
     assert int(approve.detail["amount"]) == amm.max_in(need, 100) < abi.MAX_UINT256
     left = await venue.chain.allowance(d.tokens["USD"], d.wallet_address, d.router)
     assert left == amm.max_in(need, 100) - need
+    await venue.close()
 
 
 async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
@@ -109,6 +113,7 @@ async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
     venue = await connected_venue(d)
     await venue.submit(_order(Side.SELL, "0.1"))
     assert await venue.chain.allowance(d.tokens["WETH"], d.wallet_address, d.router) == 0
+    await venue.close()
 
 
 class _StaleVenue(UniswapV2Venue):
@@ -138,11 +143,44 @@ async def test_too_high_amount_out_min_is_refused_with_the_router_reason(
 
 async def test_a_mined_revert_becomes_a_rejection_with_the_reason(chain: ChainThread) -> None:
     venue = await _stale_venue(chain, gas_limit=300_000)
+    seen = _Fills()
+    venue.set_listener(seen)
+    eth_before = await venue.chain.eth_balance(chain.deployment.wallet_address)
+    order = _order(Side.SELL, "0.2")
     with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT"):
-        await venue.submit(_order(Side.SELL, "0.2"))
+        await venue.submit(order)
     store = venue.store
     assert isinstance(store, MemoryTxStore)
-    assert [r.status for r in store.rows.values() if r.kind == "swap"] == ["reverted"]
+    (swap,) = [r for r in store.rows.values() if r.kind == "swap"]
+    assert swap.status == "reverted"
+    # the gas the reverted swap burnt is booked as a fee-only fill (with the approval's gas)
+    fees = {f.trade_id: f for f in seen.fills}
+    assert swap.tx_hash in fees and all(f.amount == 0 for f in seen.fills)
+    assert {f.client_order_id for f in seen.fills} == {order.client_order_id}
+    assert fees[swap.tx_hash].fee > 0 and fees[swap.tx_hash].fee_asset == "ETH"
+    eth_after = await venue.chain.eth_balance(chain.deployment.wallet_address)
+    spent = sum((f.fee for f in seen.fills), Decimal(0))
+    assert amm.to_units(spent, 18) == eth_before - eth_after
+    await venue.close()
+
+
+async def test_a_swap_past_the_risk_price_bound_is_refused_before_signing(
+    chain: ChainThread,
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)
+    order = _order(Side.SELL, "0.1")
+    mid = venue.mid("WETH/USD")
+    order.price_bound = mid  # the pool pays less than the mid (fee and impact): past the bound
+    with pytest.raises(DefinitiveVenueError, match="past the risk bound") as exc:
+        await venue.submit(order)
+    assert exc.value.code == "PRICE_BOUND" and store.rows == {}
+    bounded = _order(Side.SELL, "0.1")
+    bounded.price_bound = (mid * Decimal("0.99")).quantize(Decimal("0.01"))
+    report = await venue.submit(bounded)
+    assert report.status is OrderStatus.FILLED and report.avg_price >= bounded.price_bound
+    (swap,) = [r for r in store.rows.values() if r.kind == "swap"]
+    assert int(swap.detail["min_out"]) >= amm.to_units(Decimal("0.1") * bounded.price_bound, 18)
     await venue.close()
 
 
@@ -150,6 +188,7 @@ async def test_a_deadline_in_the_past_is_refused(chain: ChainThread) -> None:
     venue = await connected_venue(chain.deployment, deadline_s=-600)
     with pytest.raises(DefinitiveVenueError, match="UniswapV2Router: EXPIRED"):
         await venue.submit(_order(Side.SELL, "0.1"))
+    await venue.close()
 
 
 async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
@@ -161,6 +200,7 @@ async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
         await venue.submit(_order(Side.SELL, "0.1"))
     assert exc.value.code == "FEE_CAP"
     assert store.rows == {}
+    await venue.close()
 
 
 async def test_a_swap_above_the_value_cap_is_refused_before_signing(chain: ChainThread) -> None:
@@ -170,6 +210,7 @@ async def test_a_swap_above_the_value_cap_is_refused_before_signing(chain: Chain
         await venue.submit(_order(Side.SELL, "1"))
     assert exc.value.code == "TX_VALUE_CAP"
     assert store.rows == {}
+    await venue.close()
 
 
 async def test_the_wallet_key_never_reaches_logs_or_reprs(
@@ -183,3 +224,4 @@ async def test_the_wallet_key_never_reaches_logs_or_reprs(
     text += repr(list(venue.store.rows.values()))  # type: ignore[attr-defined]
     assert key[2:] not in text.lower() and key[2:].upper() not in text
     assert venue.address == chain.deployment.wallet_address
+    await venue.close()

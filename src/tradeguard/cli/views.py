@@ -40,6 +40,12 @@ def add_view_parsers(sub: Any) -> None:
             sp.add_argument("--open", action="store_true", help="only open orders")
         if name == "positions":
             sp.add_argument("--all", action="store_true", help="include closed positions")
+        if name == "balances":
+            sp.add_argument(
+                "--combined",
+                action="store_true",
+                help="one view across venues: per asset totals, per venue values",
+            )
 
 
 def _positive(text: str) -> int:
@@ -183,6 +189,8 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
 def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     """Print the stored balances per venue."""
     storage = open_storage(args)
+    if getattr(args, "combined", False):
+        return _combined_balances(args, storage, console)
     bals = storage.load_balances()
     if args.json:
         doc = [
@@ -198,4 +206,27 @@ def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     for b in bals:
         t.add_row(b.venue, b.asset, f"{b.free:f}", f"{b.locked:f}", f"{b.total:f}")
     console.print(t)
+    return EXIT_OK
+
+
+def _combined_balances(args: argparse.Namespace, storage: Any, console: Console) -> int:
+    from tradeguard.cli.common import config_from_args
+    from tradeguard.portfolio.combined import combine, holdings_from_rows
+
+    valuation = config_from_args(args).node.valuation_asset
+    view = combine(holdings_from_rows(storage.load_balance_rows()), valuation)
+    if args.json:
+        print(json.dumps(view.to_json(), indent=2))
+        return EXIT_OK
+    venues = sorted(view.venue_values)
+    t = Table(title=f"Balances across {len(venues)} venue(s), valued in {valuation}")
+    for col in ("asset", "total", *venues, "value"):
+        t.add_column(col, justify="left" if col == "asset" else "right")
+    for row in view.to_json()["assets"]:
+        parts = [row["venues"].get(v, "") for v in venues]
+        t.add_row(row["asset"], row["total"], *parts, money(row["value"]))
+    t.add_row("value", "", *[money(view.venue_values[v]) for v in venues], money(view.total_value))
+    console.print(t)
+    if view.unpriced:
+        console.print(f"no price for {', '.join(view.unpriced)}: left out of the values")
     return EXIT_OK

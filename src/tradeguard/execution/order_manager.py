@@ -460,7 +460,11 @@ class OrderManager:
                     order.trade_ids.add(fill.trade_id)
                 return
             before = order.status if order is not None else None
-            if order is not None:
+            # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
+            fee_only = fill.amount == 0
+            if order is not None and fee_only:
+                order.trade_ids.add(fill.trade_id)
+            elif order is not None:
                 if order.status.is_terminal or order.filled + fill.amount > order.amount:
                     # The money moved whatever our journal says: book the fill, keep the state,
                     # and say so loudly.
@@ -486,7 +490,7 @@ class OrderManager:
                         order.status.value,
                         fill.ts,
                     )
-            tracked = strategy_id not in self.balance_only
+            tracked = strategy_id not in self.balance_only and not fee_only
             pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id) if tracked else None
             was_flat = pos is not None and pos.quantity == 0
             closed = self.portfolio.apply_fill(fill, strategy_id, position=tracked)

@@ -31,6 +31,7 @@ class Instrument:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     max_amount: Decimal = ZERO  # 0 means no venue maximum
+    max_notional: Decimal = ZERO  # per order, in the quote asset (a DEX's per-tx cap); 0 = none
     kind: str = "spot"  # "outcome": a binary contract priced strictly inside (0, 1)
 
     @property

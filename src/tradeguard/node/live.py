@@ -108,15 +108,19 @@ RESYNC_STREAMS_S = 2.0  # how often the live loop looks for symbols bots newly n
 
 
 def bot_quotes(node: TradingNode) -> list[Subscription]:
-    """Quotes for every symbol a bot trades, holds or guards with exit rules, on live venues."""
+    """Quotes for every symbol a bot trades, holds or guards with exit rules, on live venues,
+    and for the markets a venue prices itself (a DEX pool), so HTTP orders find a price."""
     specs = bot_specs(BotRows(node.db).bots())
     wanted = wanted_symbols(specs, node.bot_exits.plans.values(), node.portfolio)
-    return [
+    subs = [
         Subscription("quotes", venue, symbol)
         for venue, symbols in wanted.items()
         if venue in node.venues and venue not in node._paper
         for symbol in symbols
     ]
+    for name, venue in node.venues.items():
+        subs.extend(Subscription("quotes", name, s) for s in getattr(venue, "quote_symbols", ()))
+    return subs
 
 
 async def _duties(node: TradingNode) -> None:

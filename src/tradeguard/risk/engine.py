@@ -5,7 +5,8 @@ to the audit log. The rules are classes in `risk/rules/`, evaluated in order:
 - HALTED denies every order, with one narrow exception: intents issued by the kill switch itself
   to flatten positions (`tag="kill-flatten"`, `reduce_only=True`) pass when they only shrink the
   net position on their symbol, within the market slippage cap.
-- `ORDER_RULES` (venue breaker, stale data, instrument, price band / bound, reduce-only,
+- `ORDER_RULES` (venue breaker, stale data, instrument, price band / bound, per-transaction
+  value cap, reduce-only,
   REDUCING), the order rate and the order's USD value apply to every order.
 - `ENTRY_RULES` (exposure, losses, counts, cooldowns) apply to orders that open or grow
   exposure; an exit is never trapped by them.

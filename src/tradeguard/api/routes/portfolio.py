@@ -11,6 +11,7 @@ from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.portfolio import analytics
+from tradeguard.portfolio.combined import combine, holdings_of
 
 router = APIRouter(tags=["portfolio"], responses=AUTH_RESPONSES)
 
@@ -35,6 +36,16 @@ async def get_balances(who: Principal = viewer, api: ApiState = state_dep) -> di
             }
         )
     return {"items": items, "valuation_asset": portfolio.valuation_asset}
+
+
+@router.get(f"{API}/balances/combined")
+async def get_combined_balances(
+    who: Principal = viewer, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Return every venue's balances in one view: per asset totals with each venue's part, and
+    per venue values, in the valuation asset."""
+    portfolio = api.node.portfolio
+    return combine(holdings_of(portfolio), portfolio.valuation_asset).to_json()
 
 
 @router.get(f"{API}/positions")

@@ -148,7 +148,7 @@ async function refresh() {
   try {
     const [state, positions, orders, balances, strategies, trades, equity, arbSummary] =
       await Promise.all([
-        api("/state"), api("/positions"), api("/orders?status=open"), api("/balances"),
+        api("/state"), api("/positions"), api("/orders?status=open"), api("/balances/combined"),
         api("/strategies"), api("/trades?limit=25"), api("/equity?points=400"), api("/arb/summary"),
       ]);
     renderState(state);
@@ -161,9 +161,14 @@ async function refresh() {
       cell(tr, o.client_order_id); cell(tr, o.symbol); cell(tr, o.side); cell(tr, o.type);
       cell(tr, qty(o.amount)); cell(tr, price(o.price)); cell(tr, o.status);
     });
-    fillTable("balances", balances.items, (tr, b) => {
-      cell(tr, b.venue); cell(tr, b.asset); cell(tr, qty(b.free)); cell(tr, qty(b.locked));
-      cell(tr, num(b.value));
+    // exchanges, DEX wallets and prediction markets side by side, valued in one asset
+    $("balance-venues").textContent = Object.entries(balances.venues)
+      .map(([v, value]) => v + " " + num(value)).join(" · ") +
+      " · total " + num(balances.total_value) + " " + balances.valuation_asset;
+    fillTable("balances", balances.assets, (tr, a) => {
+      cell(tr, a.asset); cell(tr, qty(a.total));
+      cell(tr, Object.entries(a.venues).map(([v, q]) => v + ": " + qty(q)).join(" · "));
+      cell(tr, num(a.value));
     });
     fillTable("strategies", strategies.items, (tr, s) => {
       const p = s.performance;

@@ -25,6 +25,7 @@ from tradeguard.risk.rules.entry import (
 from tradeguard.risk.rules.order import (
     ARB_UNWIND_TAG,
     InstrumentRule,
+    MaxTxValueRule,
     OrderRateRule,
     PriceRule,
     ReduceOnlyRule,
@@ -41,6 +42,7 @@ ORDER_RULES: tuple[type[Rule], ...] = (
     StaleDataRule,
     InstrumentRule,
     PriceRule,
+    MaxTxValueRule,
     ReduceOnlyRule,
     ReducingStateRule,
 )

@@ -176,6 +176,37 @@ class PriceRule(Rule):
         return None if violation is None else _instrument_denial(c, violation)
 
 
+class MaxTxValueRule(Rule):
+    """A venue's per-transaction value cap (a DEX wallet's `max_tx_value`), before the journal.
+
+    The order is valued at the higher of the mid and its price (a market order's bound), so a
+    swap the venue would refuse from fresh reserves is refused here first, with a reason code.
+    """
+
+    key, code = "instrument.max_notional", "TX_VALUE_CAP"
+
+    @classmethod
+    def default(cls) -> None:
+        return None
+
+    def check(self, c: Check) -> Denial | None:
+        cap = c.inst.max_notional
+        if cap <= ZERO:
+            return None
+        i = c.intent
+        value = i.amount * max(c.price, c.mid)
+        if value <= cap:
+            return None
+        q = c.inst.quote
+        return self.deny(
+            value,
+            cap,
+            f"order rejected: {i.symbol} order value {fmt(value)} {q} exceeds the venue's "
+            f"per-transaction cap max_tx_value={fmt(cap)} {q} (venues.{i.venue}); split it, or "
+            "move larger amounts through a multi-sig by hand",
+        )
+
+
 def _instrument_denial(c: Check, violation: InstrumentViolation) -> Denial:
     return Denial(
         violation.code,

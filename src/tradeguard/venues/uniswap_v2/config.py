@@ -35,6 +35,10 @@ class DexVenueConfig(BaseModel):
     receipt_timeout_s: float = Field(default=30.0, gt=0, le=600)
     stuck_after_s: float = Field(default=120.0, gt=0, le=86_400)
     fee_bump_pct: Decimal = Field(default=Decimal(15), ge=10, le=200)
+    # quotes: new blocks are read for Sync events every quote_poll_s; reserves re-read every
+    # quote_refresh_s so a quiet pool's quote stays fresh for the risk engine
+    quote_poll_s: float = Field(default=1.0, ge=0.05, le=60)
+    quote_refresh_s: float = Field(default=15.0, ge=1, le=3_600)
 
     @model_validator(mode="after")
     def _addresses(self) -> DexVenueConfig:
@@ -61,5 +65,6 @@ class DexVenueConfig(BaseModel):
             priority_fee_gwei=self.priority_fee_gwei, gas_limit=self.gas_limit,
             approve_unlimited=self.approve_unlimited, max_tx_value=self.max_tx_value,
             receipt_timeout_s=self.receipt_timeout_s, stuck_after_s=self.stuck_after_s,
-            fee_bump_pct=self.fee_bump_pct,
+            fee_bump_pct=self.fee_bump_pct, quote_poll_s=self.quote_poll_s,
+            quote_refresh_s=self.quote_refresh_s,
         )  # fmt: skip

@@ -70,3 +70,15 @@ def swap_fill(
         liquidity=LiquiditySide.TAKER,
         ts=ts,
     )
+
+
+def gas_fill(venue: str, symbol: str, cid: str, side: Side, receipt: Any, ts: int) -> Fill:
+    """Return a fee-only fill (amount 0) for the gas a transaction spent without swapping:
+    a reverted swap, an approval, a cancel."""
+    tx_hash = "0x" + _hex(receipt["transactionHash"])
+    return Fill(
+        venue=venue, symbol=symbol, client_order_id=cid, venue_order_id=tx_hash,
+        trade_id=tx_hash, side=side, price=Decimal(0), amount=Decimal(0),
+        fee=from_units(gas_fee_wei(receipt), 18), fee_asset="ETH",
+        liquidity=LiquiditySide.TAKER, ts=ts,
+    )  # fmt: skip

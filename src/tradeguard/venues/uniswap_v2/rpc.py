@@ -8,6 +8,8 @@ from typing import Any
 from tradeguard.venues.uniswap_v2 import abi
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
+# keccak("Sync(uint112,uint112)"): a pair's reserves after every swap, mint and burn
+SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,28 @@ class ChainClient:
     async def reserves(self, pair: str) -> tuple[int, int, int]:
         r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
         return int(r0), int(r1), int(await self.w3.eth.block_number)
+
+    async def block_number(self) -> int:
+        return int(await self.w3.eth.block_number)
+
+    async def sync_logs(
+        self, pairs: list[str], first: int, last: int
+    ) -> list[tuple[str, int, int, int]]:
+        """Return (pair, reserve0, reserve1, block) of every `Sync` event in blocks first..last."""
+        logs = await self.w3.eth.get_logs(
+            {
+                "address": [self.w3.to_checksum_address(p) for p in pairs],
+                "fromBlock": first,
+                "toBlock": last,
+                "topics": [SYNC_TOPIC],
+            }
+        )
+        out = []
+        for log in logs:
+            data = bytes(log["data"])
+            r0, r1 = int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big")
+            out.append((str(log["address"]), r0, r1, int(log["blockNumber"])))
+        return out
 
     async def token_balance(self, token: str, owner: str) -> int:
         return int(await self.contract(token, abi.ERC20).functions.balanceOf(owner).call())

@@ -14,9 +14,12 @@ broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import AsyncIterator, Callable
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
 from typing import Any
 
 from tradeguard.model.balance import Balance
@@ -24,11 +27,12 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.uniswap_v2 import abi, amm
-from tradeguard.venues.uniswap_v2.fills import swap_fill
+from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
@@ -38,8 +42,21 @@ from tradeguard.venues.uniswap_v2.waiting import TxWatcher
 FEE = Decimal("0.003")
 
 
+# Crash tests: the swap's hash is written to this file after broadcast, then the venue waits
+# for ever, so the process can be killed before its receipt is read.
+PAUSE_ENV = "TRADEGUARD_DEX_PAUSE_AFTER_BROADCAST"
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def _pause_after_broadcast(record: TxRecord) -> None:
+    path = os.environ.get(PAUSE_ENV)
+    if not path:
+        return
+    Path(path).write_text(record.tx_hash, encoding="utf-8")
+    await asyncio.Event().wait()
 
 
 class UniswapV2Venue(Venue):
@@ -119,6 +136,7 @@ class UniswapV2Venue(Venue):
                 venue=self.name, symbol=symbol, base=base.symbol, quote=quote.symbol,
                 price_tick=Decimal(1).scaleb(-quote.decimals),
                 amount_step=Decimal(1).scaleb(-base.decimals), maker_fee=FEE, taker_fee=FEE,
+                max_notional=self.settings.max_tx_value,
             )  # fmt: skip
         return out
 
@@ -134,6 +152,9 @@ class UniswapV2Venue(Venue):
         """Take a pair's Sync event into the cache; return the symbol it belongs to."""
         for symbol, (address, base_first) in self.pairs.items():
             if address.lower() == pair.lower():
+                cached = self.reserves.get(symbol)
+                if cached is not None and cached.block > block:
+                    return None  # older than what getReserves already gave
                 r = (reserve0, reserve1) if base_first else (reserve1, reserve0)
                 self.reserves[symbol] = amm.Reserves(r[0], r[1], block)
                 return symbol
@@ -150,7 +171,19 @@ class UniswapV2Venue(Venue):
             got = amm.amount_in(units, r.quote, r.base)
         return amm.from_units(got, quote.decimals) / amount
 
+    @property
+    def quote_symbols(self) -> list[str]:
+        """The symbols whose quotes the node streams even when no strategy trades them."""
+        return list(self.settings.symbols)
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Quotes from the reserves: Sync events of new blocks, re-read every quote_refresh_s."""
+        from tradeguard.venues.uniswap_v2.quotes import reserve_quotes
+
+        return reserve_quotes(self, symbols)
+
     def mid(self, symbol: str) -> Decimal:
+        """Return the reserves' ratio (quote per base), no fee, no impact."""
         base, quote = self._tokens(symbol)
         return self.reserves[symbol].mid(base.decimals, quote.decimals)
 
@@ -167,13 +200,14 @@ class UniswapV2Venue(Venue):
             )
         plan = await self._plan(order)
         sender = self._sender()
-        await self._approve(order.client_order_id, plan["token_in"], plan["max_in"])
+        await self._approve(order, plan["token_in"], plan["max_in"])
         plan["tx"]["gas"] = self.settings.gas_limit or await self._estimate(plan["tx"])
         record = await sender.send(
             order.client_order_id, "swap", plan["tx"], {"symbol": order.symbol,
             "side": order.side.value, "amount_in_max": str(plan["max_in"]),
             "min_out": str(plan["min_out"])},
         )  # fmt: skip
+        await _pause_after_broadcast(record)
         return await self._watcher().wait(order, record)
 
     def _watcher(self) -> TxWatcher:
@@ -189,17 +223,17 @@ class UniswapV2Venue(Venue):
         units = amm.to_units(order.amount, base.decimals)
         if order.side is Side.SELL:
             quoted = amm.amount_out(units, r.base, r.quote)
-            amount_in, min_out = units, amm.min_out(quoted, s.slippage_bps)
+            min_out = amm.min_out(quoted, s.slippage_bps)
             path, fn_name = [base.address, quote.address], "swapExactTokensForTokens"
-            args = (amount_in, min_out)
             token_in, max_in = base, units
         else:
             quoted = amm.amount_in(units, r.quote, r.base)
             max_in = amm.max_in(quoted, s.slippage_bps)
             path, fn_name = [quote.address, base.address], "swapTokensForExactTokens"
-            args = (units, max_in)
             token_in, min_out = quote, units
         self._check_value_cap(order, amm.from_units(quoted, quote.decimals), quote)
+        min_out, max_in = self._within_bound(order, quoted, quote, min_out, max_in)
+        args = (units, min_out) if order.side is Side.SELL else (units, max_in)
         deadline = await self.chain.timestamp() + s.deadline_s
         router = self.chain.contract(s.router, abi.ROUTER)
         sender = self._sender()
@@ -207,6 +241,33 @@ class UniswapV2Venue(Venue):
         data = fn._encode_transaction_data()
         tx: dict[str, Any] = {"to": router.address, "value": 0, "data": data}
         return {"tx": tx, "token_in": token_in, "max_in": max_in, "min_out": min_out}
+
+    def _within_bound(
+        self, order: Order, quoted: int, quote: Token, min_out: int, max_in: int
+    ) -> tuple[int, int]:
+        """Hold the swap to the risk engine's price bound: refuse a quote past it, and never let
+        amountOutMin / amountInMax allow worse than the bound."""
+        bound = order.price_bound
+        if bound is None or bound <= 0:
+            return min_out, max_in
+        limit = order.amount * bound
+        limit_units = amm.to_units(
+            limit.quantize(Decimal(1).scaleb(-quote.decimals), ROUND_FLOOR if order.side is
+            Side.SELL else ROUND_CEILING), quote.decimals,
+        )  # fmt: skip
+        sell = order.side is Side.SELL
+        if (quoted < limit_units) if sell else (quoted > limit_units):
+            avg = amm.from_units(quoted, quote.decimals) / order.amount
+            raise DefinitiveVenueError(
+                self.name,
+                f"swap refused: the pool's price {avg:.6f} {quote.symbol} for {order.amount:f} "
+                f"{order.symbol} is past the risk bound {bound:f} "
+                "(risk.market_slippage_cap_pct from the reserves' mid)",
+                "PRICE_BOUND",
+            )
+        if sell:
+            return max(min_out, limit_units), max_in
+        return min_out, min(max_in, limit_units)
 
     def _check_value_cap(self, order: Order, notional: Decimal, quote: Token) -> None:
         cap = self.settings.max_tx_value
@@ -219,7 +280,7 @@ class UniswapV2Venue(Venue):
                 "TX_VALUE_CAP",
             )
 
-    async def _approve(self, cid: str, token: Token, amount: int) -> None:
+    async def _approve(self, order: Order, token: Token, amount: int) -> None:
         """Approve the router for exactly `amount` (or unlimited when configured) if short."""
         sender = self._sender()
         have = await self.chain.allowance(token.address, sender.address, self.settings.router)
@@ -230,7 +291,8 @@ class UniswapV2Venue(Venue):
         data = erc20.functions.approve(self.settings.router, value)._encode_transaction_data()
         tx = {"to": erc20.address, "value": 0, "data": data}
         tx["gas"] = self.settings.gas_limit or await self._estimate(tx)
-        record = await sender.send(f"{cid}:approve", "approve", tx, {"amount": str(value)})
+        detail = {"amount": str(value), "symbol": order.symbol, "side": order.side.value}
+        record = await sender.send(f"{order.client_order_id}:approve", "approve", tx, detail)
         await self._watcher().wait_mined(record)
 
     async def _estimate(self, tx: dict[str, Any]) -> int:
@@ -290,6 +352,19 @@ class UniswapV2Venue(Venue):
             self.name, symbol, record.client_order_id, side, receipt, base, quote,
             record.sender, self.now_ms(),
         )  # fmt: skip
+        return self._deliver(fill)
+
+    def gas_from_receipt(self, record: TxRecord, receipt: Any) -> Fill | None:
+        """Book the gas of a mined transaction that swapped nothing as a fee-only fill."""
+        symbol = str(record.detail.get("symbol", ""))
+        if not symbol or int(receipt.get("gasUsed") or 0) == 0:
+            return None
+        side = Side(str(record.detail.get("side", "buy")))
+        cid = record.client_order_id.removesuffix(":approve")
+        fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
+        return self._deliver(fill)
+
+    def _deliver(self, fill: Fill) -> Fill:
         if fill.trade_id not in self.fills:
             self.fills[fill.trade_id] = fill
             if self._listener is not None:

@@ -49,6 +49,7 @@ class TxWatcher:
                 f"{self.venue.settings.receipt_timeout_s}s; the order was not sent",
                 "APPROVAL_PENDING",
             )
+        self.venue.gas_from_receipt(record, lookup.receipt)
         if int(lookup.receipt["status"]) != 1:
             reason = await self._reason(record, lookup.receipt)
             raise DefinitiveVenueError(self.venue.name, f"approval reverted: {reason}", "REVERTED")
@@ -90,6 +91,8 @@ class TxWatcher:
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
 
     async def _mined(self, cid: str, symbol: str, record: TxRecord, receipt: Any) -> OrderReport:
+        if int(receipt["status"]) != 1 or record.kind == "cancel":
+            self.venue.gas_from_receipt(record, receipt)  # gas spent, nothing swapped
         if int(receipt["status"]) != 1:
             self._save(record, "reverted")
             reason = await self._reason(record, receipt)
