@@ -52,11 +52,16 @@ class InstrumentConfig(_Strict):
     min_notional: Decimal = Field(default=Decimal(0), ge=0)
     maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.05"))
     taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.05"))
+    # paper candle fills: this market's own slippage (bps), else the venue's fill_model value
+    slippage_bps: Decimal | None = Field(default=None, ge=0, le=1000)
 
 
 class FillModelConfig(_Strict):
     """How the paper venue fills when it only has candles."""
 
+    # next_open: a taker fills at the next candle's open; in_candle: at once, at the close of
+    # the candle it was placed on (both moved by slippage and impact, inside [low, high])
+    fill_at: Literal["next_open", "in_candle"] = "next_open"
     slippage_bps: Decimal = Field(default=Decimal(5), ge=0, le=1000)
     impact_bps_per_pct: Decimal = Field(default=Decimal(2), ge=0, le=1000)
     max_participation_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)

@@ -173,6 +173,10 @@ def _paper_venue(node: TradingNode, vc: VenueConfig) -> Venue:
             slippage_bps=fm.slippage_bps,
             impact_bps_per_pct=fm.impact_bps_per_pct,
             max_participation=fm.max_participation_pct / 100,
+            fill_at=fm.fill_at,
+            instrument_slippage_bps={
+                ic.symbol: ic.slippage_bps for ic in vc.instruments if ic.slippage_bps is not None
+            },
         ),
     )  # fmt: skip
     node._paper[vc.name] = venue

@@ -6,7 +6,7 @@ Everything here is a plain function over `Decimal`; the paper venue decides when
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradeguard.model.errors import ConfigError
@@ -15,6 +15,7 @@ from tradeguard.model.money import ONE, ZERO, quantize_down
 
 BPS = Decimal(10_000)
 HUNDRED = Decimal(100)
+FILL_AT = ("next_open", "in_candle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +27,33 @@ class FillConfig:
     max_participation: the largest fraction of one candle's (or tick's) volume this venue may
         take, 0 < x <= 1 (0.1 = 10%).
     stale_after_ms: a book or quote older than this (against the clock) is not used for fills.
+    fill_at: with candles only, "next_open" fills a taker at the open of the first candle after
+        the order; "in_candle" fills it at once at the close of the candle it was placed on.
+    instrument_slippage_bps: per-symbol `slippage_bps`, overriding the venue's value.
     """
 
     slippage_bps: Decimal = Decimal(5)
     impact_bps_per_pct: Decimal = Decimal(2)
     max_participation: Decimal = Decimal("0.1")
     stale_after_ms: int = 5_000
+    fill_at: str = "next_open"
+    instrument_slippage_bps: dict[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not ZERO <= self.slippage_bps <= 1000:
             raise ConfigError(
                 f"fill_model.slippage_bps={self.slippage_bps} is outside [0, 1000] bps; "
                 "set a value in that range"
+            )
+        for symbol, bps in self.instrument_slippage_bps.items():
+            if not ZERO <= bps <= 1000:
+                raise ConfigError(
+                    f"instruments[{symbol}].slippage_bps={bps} is outside [0, 1000] bps; "
+                    "set a value in that range"
+                )
+        if self.fill_at not in FILL_AT:
+            raise ConfigError(
+                f"fill_model.fill_at={self.fill_at!r} is not one of {', '.join(FILL_AT)}"
             )
         if not ZERO <= self.impact_bps_per_pct <= 1000:
             raise ConfigError(
@@ -53,6 +69,10 @@ class FillConfig:
             raise ConfigError(
                 f"fill_model.stale_after_ms={self.stale_after_ms} must be positive (milliseconds)"
             )
+
+    def slippage_for(self, symbol: str) -> Decimal:
+        """The fixed slippage of `symbol`: its own value if configured, else the venue's."""
+        return self.instrument_slippage_bps.get(symbol, self.slippage_bps)
 
 
 def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
@@ -126,17 +146,25 @@ def participation_cap(volume: Decimal, max_participation: Decimal, used: Decimal
 
 
 def candle_taker_price(
-    candle: Candle, buy: bool, amount: Decimal, config: FillConfig, tick: Decimal
+    candle: Candle,
+    buy: bool,
+    amount: Decimal,
+    config: FillConfig,
+    tick: Decimal,
+    *,
+    at: Decimal | None = None,
 ) -> Decimal:
-    """Price of a taker fill on `candle`: its open moved against us, clamped to [low, high].
+    """Price of a taker fill on `candle`: `at` (its open by default) moved against us, clamped.
 
-    The move is `slippage_bps + impact_bps_per_pct * participation_pct`, where participation is
-    `amount / candle.volume` in percent. Rounded to the tick against us, then clamped.
+    The move is `slippage_bps + impact_bps_per_pct * participation_pct`, where slippage_bps is
+    the symbol's own value when configured and participation is `amount / candle.volume` in
+    percent. Rounded to the tick against us, then clamped to the candle's [low, high].
     """
+    base = candle.open if at is None else at
     pct = amount / candle.volume * HUNDRED if candle.volume > 0 else ZERO
-    bps = config.slippage_bps + config.impact_bps_per_pct * pct
+    bps = config.slippage_for(candle.symbol) + config.impact_bps_per_pct * pct
     if buy:
-        price = ceil_to_step(candle.open * (ONE + bps / BPS), tick)
+        price = ceil_to_step(base * (ONE + bps / BPS), tick)
         return min(max(price, candle.low), candle.high)
-    price = floor_to_step(candle.open * (ONE - bps / BPS), tick)
+    price = floor_to_step(base * (ONE - bps / BPS), tick)
     return max(min(price, candle.high), candle.low)

@@ -163,6 +163,7 @@ class _Market:
     quote_ask_taken: dict[Decimal, Decimal] = field(default_factory=dict)
     position: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
+    candle_used: Decimal = ZERO  # taken from the current candle's volume by in-candle fills
 
 
 class PaperVenue(Venue):
@@ -195,6 +196,7 @@ class PaperVenue(Venue):
         if m is None:
             return
         m.candle = candle
+        m.candle_used = ZERO
         if m.working:
             self._match_candle(m, candle)
 
@@ -264,7 +266,8 @@ class PaperVenue(Venue):
             reduce_only=order.reduce_only,
             seq=self._order_n,
             created_ts=now,
-            after_candle_ts=m.candle.ts if m.candle is not None else -1,
+            # a bar that opened before the order existed never fills it
+            after_candle_ts=max(m.candle.ts if m.candle is not None else -1, now - 1),
             updated_ts=now,
         )
         self._lock(po, m.inst)
@@ -635,13 +638,22 @@ class PaperVenue(Venue):
             taken = m.quote_ask_taken if buy else m.quote_bid_taken
             source = "quote"
         if levels is None:
-            # Candles only: nothing can trade before the next bar opens.
+            # Candles only: nothing can trade before the next bar opens ("next_open"), or
+            # a taker fills now at the last close ("in_candle", while that close is fresh).
             if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
                 po.taker_pending = True
             elif m.candle is not None:
                 assert po.price is not None
                 close = m.candle.close
                 po.taker_pending = po.price >= close if buy else po.price <= close
+            candle = m.candle
+            if (
+                po.taker_pending
+                and self.config.fill_at == "in_candle"
+                and candle is not None
+                and candle.close_ts <= now <= candle.close_ts + stale
+            ):
+                return self._fill_in_candle(po, m, candle, now)
             return []
         inst = m.inst
         budget = None
@@ -671,6 +683,51 @@ class PaperVenue(Venue):
             )
         return fills
 
+    def _candle_taker(
+        self, po: _PaperOrder, m: _Market, candle: Candle, room: Decimal, at: Decimal
+    ) -> tuple[Decimal, Decimal]:
+        """(price, amount) of a taker fill on `candle` from price `at`, within `room` volume.
+
+        The amount is what free quote can pay (market buys) and 0 when the price would be
+        beyond a limit order's own price, or when a FOK order cannot fill whole.
+        """
+        inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
+        qty = min(po.remaining, quantize_down(room, step))
+        price = ZERO
+        if qty > 0:
+            price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
+            if buy and not po.lock_asset:
+                free = self._balances.free(inst.quote)
+                afford = quantize_down(free / (price * (ONE + inst.taker_fee)), step)
+                if afford < qty:
+                    qty = afford
+                    if qty > 0:
+                        # Less participation, less impact: the price only improves.
+                        price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
+            if po.price is not None and (price > po.price if buy else price < po.price):
+                qty = ZERO  # the market is beyond the limit: it rests instead
+        if po.tif is TimeInForce.FOK and qty < po.remaining:
+            qty = ZERO
+        return price, qty
+
+    def _fill_in_candle(self, po: _PaperOrder, m: _Market, candle: Candle, now: int) -> list[Fill]:
+        """Fill a taker at once at `candle`'s close moved against us, within its volume cap."""
+        po.taker_pending = False
+        room = candle.volume * self.config.max_participation - m.candle_used
+        price, qty = self._candle_taker(po, m, candle, room, candle.close)
+        fills: list[Fill] = []
+        if qty > 0:
+            fills.append(self._execute(po, m, price, qty, _TAKER, now))
+            m.candle_used += qty
+        if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
+            self._finish_immediate(
+                po, now,
+                f"filled {po.filled} of {po.amount} in the candle it was placed on "
+                f"(at most {self.config.max_participation} of its volume {candle.volume}); "
+                "the rest expired",
+            )  # fmt: skip
+        return fills
+
     def _match_candle(self, m: _Market, candle: Candle) -> None:
         low, high, ts = candle.low, candle.high, candle.ts
         # Only orders this bar can touch: pending takers, and limits it trades through.
@@ -697,23 +754,7 @@ class PaperVenue(Venue):
                 continue
             touched.append(po)
             po.taker_pending = False
-            buy = po.is_buy
-            qty = min(po.remaining, quantize_down(cap - used, step))
-            price = ZERO
-            if qty > 0:
-                price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick)
-                if buy and not po.lock_asset:
-                    free = self._balances.free(inst.quote)
-                    afford = quantize_down(free / (price * (ONE + inst.taker_fee)), step)
-                    if afford < qty:
-                        qty = afford
-                        if qty > 0:
-                            # Less participation, less impact: the price only improves.
-                            price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick)
-                if po.price is not None and (price > po.price if buy else price < po.price):
-                    qty = ZERO  # the market opened beyond the limit: it rests instead
-            if po.tif is TimeInForce.FOK and qty < po.remaining:
-                qty = ZERO
+            price, qty = self._candle_taker(po, m, candle, cap - used, candle.open)
             if qty > 0:
                 fills.append(self._execute(po, m, price, qty, _TAKER, candle.ts))
                 used += qty
