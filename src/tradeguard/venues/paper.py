@@ -16,10 +16,13 @@ Fill rules (the promise is honesty: never better than the data allows)
   price; what this venue took from a level is remembered until the next book update, so two
   orders never take the same liquidity. Quote: up to the quoted size at the quoted price.
   Whatever the book or quote cannot fill EXPIRES (the order reports EXPIRED with its partial
-  fill, as Binance does). Candles only: the order waits for the NEXT candle and fills at its open
-  moved against us by `slippage_bps + impact_bps_per_pct * participation_pct`, rounded to the tick
-  against us and clamped inside that candle's [low, high], for at most `max_participation` of the
-  candle's volume; the remainder expires. Taker fee.
+  fill, as Binance does). Candles only, `fill_at="next_open"`: the order waits for the NEXT candle
+  (one opening at or after its creation) and fills at its open; `fill_at="in_candle"`: it fills
+  at once at the close of the last candle while that close is fresh (`stale_after_ms`), stamped
+  at the order's time. Either price is moved against us by `slippage_bps` (the symbol's own, else
+  the venue's) `+ impact_bps_per_pct * participation_pct`, rounded to the tick against us and
+  clamped inside that candle's [low, high], for at most `max_participation` of the candle's
+  volume; the remainder expires. Taker fee.
 - Limit orders rest (funds locked) and fill at their own price, maker fee, only when the market
   trades THROUGH them (touching is not enough): a later candle with low < price for a buy
   (high > price for a sell), at most `max_participation` of that candle's volume, shared by all
@@ -28,7 +31,7 @@ Fill rules (the promise is honesty: never better than the data allows)
   opposite best is strictly through the price, limited to the displayed amount beyond it.
 - A limit order marketable on arrival takes liquidity as a taker at the book's or quote's prices
   up to its own price. With candles only it is marketable when it crosses the last close; it then
-  takes on the next candle like a market order (never beyond its price) and the rest rests.
+  takes like a market order in the fill_at mode (never beyond its price) and the rest rests.
 - Time in force: GTC rests; IOC fills what it can at once and EXPIRES the rest; FOK fills
   everything at once or EXPIRES untouched. With candles only, "at once" means the next candle.
 - reduce_only is checked against this venue's own net position per symbol (buys minus sells);
