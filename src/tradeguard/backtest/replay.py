@@ -144,12 +144,7 @@ async def _replay_loop(
         symbol = c.symbol
         close_ts = c.close_ts
         if pace is not None:
-            # Nothing waits uncommitted through a real-time pause.
-            if unit.dirty and i > start_idx:
-                node._commit_candle(candles, i - 1)
-                commit_due = perf() + interval
-                committed_state = risk.state
-            await pace.wait_until(close_ts, lambda: _paced_stop(node))
+            await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
         if sim is not None:
             sim.advance_to(close_ts)
         market_on_candle(c)
@@ -195,6 +190,15 @@ def _replay_pace(node: TradingNode) -> ReplaySpeed | None:
     """node.replay_speed > 0 holds the replay to that many times real time."""
     speed = node.config.node.replay_speed
     return ReplaySpeed(speed) if speed > 0 else None
+
+
+async def _paced_wait(
+    node: TradingNode, pace: ReplaySpeed, candles: list[Candle], i: int, dirty: bool
+) -> None:
+    """Hold the replay to real time before candle `i`; nothing waits uncommitted."""
+    if dirty:
+        node._commit_candle(candles, i - 1)
+    await pace.wait_until(candles[i].close_ts, lambda: _paced_stop(node))
 
 
 async def _paced_stop(node: TradingNode) -> bool:

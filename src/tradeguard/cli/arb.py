@@ -13,7 +13,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tradeguard.cli.common import config_from_args, open_node, print_start, start_run_stop
+from tradeguard.cli.common import (
+    add_trading_options,
+    config_from_args,
+    open_node,
+    print_start,
+    start_run_stop,
+    streaming_strategy_ids,
+)
 from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.strategies.triangular.markets import (
     MarketDataError,
@@ -82,21 +89,7 @@ def add_arb_parser(subparsers: Any) -> None:
     )
     run.add_argument("--config", required=True, help="TOML config with a triangular strategy")
     run.add_argument("--db", help="database URL (overrides node.database_url)")
-    run.add_argument(
-        "--duration",
-        dest="duration_s",
-        type=float,
-        default=None,
-        metavar="S",
-        help="stop after S seconds (default: until Ctrl-C)",
-    )
-    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
-    run.add_argument(
-        "--confirm-live",
-        action="store_true",
-        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
-    )
-    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    add_trading_options(run, "stop after S seconds (default: until Ctrl-C)")
     run.add_argument("--json", action="store_true", help="machine-readable output")
     run.set_defaults(func=cmd_arb_run)
 
@@ -275,21 +268,12 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
     """Run the node's live loop, then print the cycles it executed; return the exit code."""
     import asyncio
 
-    from tradeguard.model.enums import TradingMode
     from tradeguard.storage.arb_repository import load_arb_executions
 
     config = config_from_args(args)
-    ids = [s.id for s in config.strategies if s.enabled and s.kind == "triangular"]
-    if not ids:
-        raise ConfigError(
-            f"{args.config}: no enabled strategy of kind 'triangular'; add a [[strategies]] "
-            'entry with kind = "triangular" (see examples/triangular_sandbox.toml)'
-        )
-    if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
-        raise ConfigError(
-            f"{args.config}: mode = {config.mode.value!r}, but arb run trades on venue streams; "
-            'set mode = "sandbox" (local sandbox or testnet) or mode = "live"'
-        )
+    ids = streaming_strategy_ids(
+        config, args.config, "triangular", "arb run", "examples/triangular_sandbox.toml"
+    )
     node = open_node(config, args.confirm_live, args.log_format)
     try:
         print_start(Console(stderr=True, highlight=False) if args.json else console, node)

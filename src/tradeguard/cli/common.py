@@ -12,6 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
+from tradeguard.model.errors import ConfigError
+
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 
@@ -36,6 +38,40 @@ def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> N
     sp.add_argument("--db", help="database URL (overrides node.database_url)")
     if json_flag:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_trading_options(sp: argparse.ArgumentParser, duration_help: str) -> None:
+    """Add --duration (with the old --duration-s spelling), --confirm-live and --log-format."""
+    sp.add_argument(
+        "--duration", dest="duration_s", type=float, default=None, metavar="S", help=duration_help
+    )
+    sp.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
+    sp.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
+    )
+    sp.add_argument("--log-format", choices=["text", "json"], help="log line format")
+
+
+def streaming_strategy_ids(
+    config: Any, source: str, kind: str, command: str, example: str
+) -> list[str]:
+    """Return the enabled strategies of `kind`; refuse a config without one or not streaming."""
+    from tradeguard.model.enums import TradingMode
+
+    ids = [s.id for s in config.strategies if s.enabled and s.kind == kind]
+    if not ids:
+        raise ConfigError(
+            f"{source}: no enabled strategy of kind {kind!r}; add a [[strategies]] entry with "
+            f'kind = "{kind}" (see {example})'
+        )
+    if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
+        raise ConfigError(
+            f"{source}: mode = {config.mode.value!r}, but {command} trades on venue streams; "
+            'set mode = "sandbox" (local servers or testnet) or mode = "live"'
+        )
+    return ids
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

@@ -11,8 +11,14 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from tradeguard.cli.common import config_from_args, open_node, print_start, start_run_stop
-from tradeguard.model.errors import ConfigError
+from tradeguard.cli.common import (
+    add_trading_options,
+    config_from_args,
+    open_node,
+    print_start,
+    start_run_stop,
+    streaming_strategy_ids,
+)
 
 
 def add_pm_arb_run_parser(pm_sub: Any) -> None:
@@ -26,36 +32,17 @@ def add_pm_arb_run_parser(pm_sub: Any) -> None:
     )
     run.add_argument("--config", required=True, help="TOML config with a cross_venue strategy")
     run.add_argument("--db", help="database URL (overrides node.database_url)")
-    run.add_argument(
-        "--duration", dest="duration_s", type=float, default=None, metavar="S",
-        help="stop after S seconds (default: until Ctrl-C)",
-    )  # fmt: skip
-    run.add_argument(
-        "--confirm-live",
-        action="store_true",
-        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
-    )
-    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
+    add_trading_options(run, "stop after S seconds (default: until Ctrl-C)")
     run.add_argument("--json", action="store_true", help="print the attempts as JSON")
     run.set_defaults(func=cmd_pm_arb_run)
 
 
 def cmd_pm_arb_run(args: argparse.Namespace) -> int:
     """Run the node's live loop, then print every pair attempt; return the exit code."""
-    from tradeguard.model.enums import TradingMode
-
     config = config_from_args(args)
-    ids = [s.id for s in config.strategies if s.enabled and s.kind == "cross_venue"]
-    if not ids:
-        raise ConfigError(
-            f"{args.config}: no enabled strategy of kind 'cross_venue'; add a [[strategies]] "
-            'entry with kind = "cross_venue" (see examples/pm_arb_sandbox.toml)'
-        )
-    if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
-        raise ConfigError(
-            f"{args.config}: mode = {config.mode.value!r}, but pm arb run trades on both venues' "
-            'streams; set mode = "sandbox" (local servers) or mode = "live"'
-        )
+    ids = streaming_strategy_ids(
+        config, args.config, "cross_venue", "pm arb run", "examples/pm_arb_sandbox.toml"
+    )
     node = open_node(config, args.confirm_live, args.log_format)
     try:
         print_start(Console(stderr=True, highlight=False), node)

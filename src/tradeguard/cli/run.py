@@ -13,6 +13,7 @@ from rich.table import Table
 from tradeguard.cli.common import (
     EXIT_OK,
     add_source_options,
+    add_trading_options,
     config_from_args,
     money,
     open_node,
@@ -32,21 +33,7 @@ def add_run_parser(sub: Any) -> None:
     )
     add_source_options(run)
     run.add_argument("--until-end", action="store_true", help="replay to the end of data and exit")
-    run.add_argument("--log-format", choices=["text", "json"], help="log line format")
-    run.add_argument(
-        "--duration",
-        dest="duration_s",
-        type=float,
-        default=None,
-        metavar="S",
-        help="sandbox/live: stop after S seconds (default: until Ctrl-C)",
-    )
-    run.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
-    run.add_argument(
-        "--confirm-live",
-        action="store_true",
-        help="required (or TG_CONFIRM_LIVE=yes) to trade real money in mode 'live'",
-    )
+    add_trading_options(run, "sandbox/live: stop after S seconds (default: until Ctrl-C)")
     run.set_defaults(func=cmd_run)
 
 

@@ -14,51 +14,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
+from tradeguard.execution.fill_application import FillApplication, RiskGate
+from tradeguard.execution.order_events import order_data
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
-from tradeguard.model.events import Event, EventKind
+from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.ids import ClientOrderIdFactory
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.model.position import ClosedTrade, Position
+from tradeguard.model.position import Position
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+
+__all__ = ["ORDER_RESOLVED", "OrderManager", "RiskGate", "SubmitResult", "external_order"]
 
 log = logging.getLogger(__name__)
 
 # An order that was in unknown state has been answered for (a string kind: subscribers match it).
 ORDER_RESOLVED = "order.resolved"
-
-_STATUS_EVENT = {
-    OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
-    OrderStatus.PARTIALLY_FILLED: EventKind.ORDER_PARTIALLY_FILLED,
-    OrderStatus.FILLED: EventKind.ORDER_FILLED,
-    OrderStatus.CANCELLED: EventKind.ORDER_CANCELLED,
-    OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
-    OrderStatus.EXPIRED: EventKind.ORDER_EXPIRED,
-}
-
-
-class RiskGate(Protocol):
-    """The part of the risk engine the order manager calls."""
-
-    def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any: ...
-
-    def observe_fill(
-        self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None
-    ) -> None: ...
-
-    def observe_venue_error(self, venue: str, ts: int, error: str) -> None: ...
-
-    def observe_venue_ok(self, venue: str, ts: int) -> None: ...
-
-    def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +54,7 @@ class SubmitResult:
         return self.status in ("submitted", "in_flight")
 
 
-class OrderManager:
+class OrderManager(FillApplication):
     """Owns every order of the node; implements the `VenueListener` protocol."""
 
     def __init__(
@@ -399,182 +378,10 @@ class OrderManager:
             EventKind.ORDER_CANCELLED,
             self.clock.now_ms(),
             order,
-            {**_order_data(order), "reason": "external order cancelled by reconciliation"},
+            {**order_data(order), "reason": "external order cancelled by reconciliation"},
             severity="warning",
         )
         return result
-
-    # VenueListener -----------------------------------------------------------------------------
-    def on_order_report(self, report: OrderReport) -> None:
-        """Apply a venue's view of an order, moving only forward."""
-        order = self.orders.get(report.client_order_id)
-        if order is None:
-            self._publish(
-                EventKind.VENUE_ERROR,
-                report.ts or self.clock.now_ms(),
-                None,
-                {
-                    "error": "report for an order the journal does not know",
-                    "client_order_id": report.client_order_id,
-                },
-                venue=report.venue,
-                symbol=report.symbol,
-            )
-            return
-        new_id = bool(report.venue_order_id and not order.venue_order_id)
-        if new_id:
-            order.venue_order_id = report.venue_order_id
-        status = report.status
-        if status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
-            if order.status is OrderStatus.SUBMITTED:
-                self._transition(order, OrderStatus.ACCEPTED)  # journals the venue id too
-            elif new_id:
-                self._write_order(order)
-            return
-        if new_id:
-            self._write_order(order)
-        if order.status.is_terminal or status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
-            return
-        # cancelled / expired / rejected: wait for fills the venue says happened first
-        if report.filled > order.filled:
-            self._pending_terminal[order.client_order_id] = report
-            return
-        if status is OrderStatus.REJECTED and order.status is not OrderStatus.SUBMITTED:
-            status = OrderStatus.CANCELLED
-        self._transition(order, status, reason=report.reason)
-
-    def on_fill(self, fill: Fill) -> None:
-        """Apply one execution exactly once (dedup by venue trade id)."""
-        order = self.orders.get(fill.client_order_id)
-        if order is None and fill.client_order_id:
-            # A finished order is not kept in memory after a restart; the journal has it.
-            order = self.storage.get_order(fill.client_order_id)
-            if order is not None:
-                self.orders[order.client_order_id] = order
-        if order is not None and fill.trade_id in order.trade_ids:
-            return
-        strategy_id = order.strategy_id if order is not None else ""
-        with self.storage.transaction():
-            if not self.storage.insert_fill(fill, strategy_id):
-                if order is not None:
-                    order.trade_ids.add(fill.trade_id)
-                return
-            before = order.status if order is not None else None
-            # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
-            fee_only = fill.amount == 0
-            if order is not None and fee_only:
-                order.trade_ids.add(fill.trade_id)
-            elif order is not None:
-                if order.status.is_terminal or order.filled + fill.amount > order.amount:
-                    # The money moved whatever our journal says: book the fill, keep the state,
-                    # and say so loudly.
-                    order.trade_ids.add(fill.trade_id)
-                    log.error(
-                        "fill %s for %s arrived with the order %s (filled %s of %s)",
-                        fill.trade_id,
-                        order.client_order_id,
-                        order.status.value,
-                        order.filled,
-                        order.amount,
-                    )
-                else:
-                    order.apply_fill(fill)
-                self._write_order(order)
-                if before is not order.status:
-                    # Transitions still waiting (an acknowledgement) go first: the log keeps
-                    # the order in which they happened.
-                    self._write_transitions()
-                    self.storage.record_transition(
-                        order.client_order_id,
-                        before.value if before else "",
-                        order.status.value,
-                        fill.ts,
-                    )
-            tracked = strategy_id not in self.balance_only and not fee_only
-            pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id) if tracked else None
-            was_flat = pos is not None and pos.quantity == 0
-            closed = self.portfolio.apply_fill(fill, strategy_id, position=tracked)
-            if pos is not None:
-                if was_flat and pos.quantity != 0 and order is not None:
-                    pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
-                if closed is not None:
-                    self.storage.close_position(closed, pos)
-                if pos.quantity != 0:
-                    self.storage.save_position(pos, fill.price)
-            # What the fill sets off (a breaker, the risk counters, its audit events) is written
-            # with the fill, in one commit.
-            self.risk.observe_fill(fill, closed, strategy_id)
-            self._publish(
-                EventKind.FILL,
-                fill.ts,
-                order,
-                _fill_data(fill),
-                venue=fill.venue,
-                symbol=fill.symbol,
-            )
-            if order is not None and before is not order.status:
-                self._publish_order(_STATUS_EVENT[order.status], order)
-            if was_flat and pos is not None and pos.quantity != 0:
-                self._publish(
-                    EventKind.POSITION_OPENED,
-                    fill.ts,
-                    order,
-                    _position_data(pos),
-                    venue=fill.venue,
-                    symbol=fill.symbol,
-                )
-            if closed is not None:
-                self._publish(
-                    EventKind.POSITION_CLOSED,
-                    fill.ts,
-                    order,
-                    _closed_data(closed),
-                    venue=fill.venue,
-                    symbol=fill.symbol,
-                )
-        if order is not None:
-            if order.status.is_terminal:
-                self.open.pop(order.client_order_id, None)
-            pending = self._pending_terminal.get(order.client_order_id)
-            if pending is not None and order.filled >= pending.filled:
-                del self._pending_terminal[order.client_order_id]
-                self.on_order_report(pending)
-        for listener in self.fill_listeners:
-            listener(fill, order)
-
-    def on_balances(self, venue: str, balances: list[Balance]) -> None:
-        """Record the venue's balances (the source of truth); written with the next commit."""
-        self._pending_balances[venue] = (
-            balances,
-            self.portfolio.values_of(balances),
-            self.clock.now_ms(),
-        )
-
-    def flush(self) -> None:
-        """Write what is waiting for the next commit (balances, non-critical transitions)."""
-        if self._pending_balances or self._pending_journal or self._pending_rows:
-            with self.storage.transaction():
-                pass  # the commit hook writes it
-
-    def discard_pending_balances(self, venue: str) -> None:
-        """Drop balances queued for `venue` (a fresher snapshot is being written)."""
-        self._pending_balances.pop(venue, None)
-
-    def _write_behind(self) -> None:
-        if self._pending_balances:
-            pending, self._pending_balances = self._pending_balances, {}
-            for venue, (balances, usd, ts) in pending.items():
-                self.storage.upsert_balances(venue, balances, usd, ts)
-        if self._pending_journal or self._pending_rows:
-            rows, self._pending_rows = self._pending_rows, {}
-            for order in rows.values():
-                self.storage.upsert_order(order)
-            self._write_transitions()
-
-    def _write_transitions(self) -> None:
-        journal, self._pending_journal = self._pending_journal, []
-        for cid, before, after, ts, reason in journal:
-            self.storage.record_transition(cid, before, after, ts, reason)
 
     # the portfolio view the risk engine reads ---------------------------------------------------
     def equity(self) -> Decimal:
@@ -605,59 +412,6 @@ class OrderManager:
         result: Decimal = self.portfolio.book(venue).free(asset)
         return result
 
-    # internals ---------------------------------------------------------------------------------
-    def _transition(self, order: Order, status: OrderStatus, reason: str = "") -> None:
-        before = order.status
-        now = self.clock.now_ms()
-        order.transition(status, now, reason)
-        if status is OrderStatus.ACCEPTED:
-            # An acknowledgement moves no money: journal it with the next commit. If the process
-            # dies first, the order is still SUBMITTED in the journal and reconciliation asks the
-            # venue, which is the rule for any in-flight order.
-            self._pending_rows[order.client_order_id] = order
-            self._pending_journal.append(
-                (order.client_order_id, before.value, status.value, now, reason)
-            )
-        else:
-            with self.storage.transaction():
-                self._write_order(order)
-                self.storage.record_transition(
-                    order.client_order_id, before.value, status.value, now, reason
-                )
-        if status.is_terminal:
-            self.open.pop(order.client_order_id, None)
-        severity = "warning" if status is OrderStatus.REJECTED else "info"
-        self._publish_order(_STATUS_EVENT[status], order, severity=severity)
-
-    def _write_order(self, order: Order) -> None:
-        # The row gets the order's latest state now: a write of it still waiting is not needed.
-        self.storage.upsert_order(order)
-        self._pending_rows.pop(order.client_order_id, None)
-
-    def _publish_order(self, kind: str, order: Order, severity: str = "info") -> None:
-        self._publish(kind, self.clock.now_ms(), order, _order_data(order), severity=severity)
-
-    def _publish(
-        self,
-        kind: str,
-        ts: int,
-        source: Order | OrderIntent | None,
-        data: dict[str, Any],
-        venue: str = "",
-        symbol: str = "",
-        severity: str = "info",
-    ) -> None:
-        event = Event(
-            kind=kind,
-            ts=ts,
-            data=data,
-            venue=venue or (source.venue if source is not None else ""),
-            symbol=symbol or (source.symbol if source is not None else ""),
-            strategy_id=source.strategy_id if source is not None else "",
-            severity=severity,
-        )
-        self.bus.publish(event)
-
 
 def external_order(venue: str, r: OrderReport, now: int) -> Order:
     """An Order for a venue order the journal never knew (strategy id `external`)."""
@@ -678,53 +432,3 @@ def external_order(venue: str, r: OrderReport, now: int) -> Order:
         created_ts=r.ts or now,
         updated_ts=now,
     )
-
-
-def _order_data(o: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id,
-        "venue_order_id": o.venue_order_id,
-        "side": o.side.value,
-        "type": o.type.value,
-        "amount": str(o.amount),
-        "price": str(o.price) if o.price is not None else None,
-        "status": o.status.value,
-        "filled": str(o.filled),
-        "avg_price": str(o.avg_price),
-        "reason": o.reason,
-        "signal": o.signal,
-    }
-
-
-def _fill_data(f: Fill) -> dict[str, Any]:
-    return {
-        "client_order_id": f.client_order_id,
-        "trade_id": f.trade_id,
-        "side": f.side.value,
-        "price": str(f.price),
-        "amount": str(f.amount),
-        "fee": str(f.fee),
-        "fee_asset": f.fee_asset,
-        "liquidity": f.liquidity.value,
-    }
-
-
-def _position_data(p: Position) -> dict[str, Any]:
-    return {
-        "side": "long" if p.quantity > 0 else "short",
-        "quantity": str(p.quantity),
-        "entry_price": str(p.avg_entry),
-        "stop_loss": str(p.stop_loss) if p.stop_loss is not None else None,
-        "take_profit": str(p.take_profit) if p.take_profit is not None else None,
-    }
-
-
-def _closed_data(t: ClosedTrade) -> dict[str, Any]:
-    return {
-        "side": "long" if t.side.value == "buy" else "short",
-        "amount": str(t.amount),
-        "entry_price": str(t.entry_price),
-        "exit_price": str(t.exit_price),
-        "pnl": str(t.pnl),
-        "pnl_pct": str(t.pnl_pct.quantize(Decimal("0.0001"))),
-    }

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.model.balance import Balance
@@ -147,11 +147,14 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
     return report
 
 
+class _Call(Protocol):
+    def __call__(self, step: str, fn: Callable[[], Awaitable[T]]) -> Awaitable[T]: ...
+
+
 async def _reconcile_venue(
     node: ReconcileHost, name: str, venue: Any, report: ReconcileReport, checkpoint: int | None
 ) -> None:
     cfg = node.config.reconcile
-    om = node.orders
 
     async def call(step: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await _call(name, step, fn, cfg.call_attempts, cfg.call_timeout_s)
@@ -161,6 +164,51 @@ async def _reconcile_venue(
     venue_open: dict[str, OrderReport] = {r.client_order_id: r for r in listed}
 
     # 2. every open journal order of this venue
+    earliest_open, unresolved = await _check_open_orders(node, name, venue_open, report, call)
+
+    # 3. open venue orders the journal never knew
+    await _check_unknown_orders(node, venue_open, report, call)
+
+    # 4. fills since the last checkpoint
+    lookback_ms = int(cfg.fills_lookback_s * 1000)
+    if checkpoint is not None:
+        since = checkpoint - lookback_ms
+    elif earliest_open is not None:
+        since = earliest_open - lookback_ms
+    else:
+        since = node.clock.now_ms() - lookback_ms
+    if earliest_open is not None:
+        since = min(since, earliest_open - lookback_ms)
+    symbols = _symbols_of(node, name, venue_open, since)
+    for symbol in sorted(symbols):
+        report.fills_recovered += await _catch_up_symbol(node, name, venue, symbol, since, call)
+
+    # 5. balances: the venue is the truth, once every order's fills are booked
+    if unresolved:
+        why = (
+            f"order(s) {', '.join(sorted(unresolved))} not resolved yet (the venue reports fills "
+            "or an end not booked, or cannot be asked); balances wait so that a missed fill is "
+            "never booked as an adjustment"
+        )
+        log.warning("venue %s: balance reconciliation deferred: %s", name, why)
+        report.balances_deferred.append({"venue": name, "reason": why})
+    else:
+        balances = await call("fetch_balances", venue.fetch_balances)
+        _apply_balances(node, name, balances, report)
+
+    # 6. positions against holdings (spot: a long needs the base asset on the venue)
+    _check_positions(node, name, report)
+
+
+async def _check_open_orders(
+    node: ReconcileHost,
+    name: str,
+    venue_open: dict[str, OrderReport],
+    report: ReconcileReport,
+    call: _Call,
+) -> tuple[int | None, list[str]]:
+    """Bring each open journal order of venue `name` up to date; return (earliest, unresolved)."""
+    om = node.orders
     earliest_open: int | None = None
     unresolved: list[str] = []
     for order in [o for o in list(om.open.values()) if o.venue == name]:
@@ -193,8 +241,15 @@ async def _reconcile_venue(
             report.orders_updated.append(order.client_order_id)
         if _unresolved(order, result) or order.client_order_id in om.unknown:
             unresolved.append(order.client_order_id)
+    return earliest_open, unresolved
 
-    # 3. open venue orders the journal never knew
+
+async def _check_unknown_orders(
+    node: ReconcileHost, venue_open: dict[str, OrderReport], report: ReconcileReport, call: _Call
+) -> None:
+    """Adopt or cancel the venue's open orders the journal never knew."""
+    cfg = node.config.reconcile
+    om = node.orders
     for cid, seen in venue_open.items():
         if cid in om.orders:
             continue
@@ -215,36 +270,6 @@ async def _reconcile_venue(
                 )
         else:
             await call(f"cancel external {cid}", partial(om.cancel_external, seen))
-
-    # 4. fills since the last checkpoint
-    lookback_ms = int(cfg.fills_lookback_s * 1000)
-    if checkpoint is not None:
-        since = checkpoint - lookback_ms
-    elif earliest_open is not None:
-        since = earliest_open - lookback_ms
-    else:
-        since = node.clock.now_ms() - lookback_ms
-    if earliest_open is not None:
-        since = min(since, earliest_open - lookback_ms)
-    symbols = _symbols_of(node, name, venue_open, since)
-    for symbol in sorted(symbols):
-        report.fills_recovered += await _catch_up_symbol(node, name, venue, symbol, since, call)
-
-    # 5. balances: the venue is the truth, once every order's fills are booked
-    if unresolved:
-        why = (
-            f"order(s) {', '.join(sorted(unresolved))} not resolved yet (the venue reports fills "
-            "or an end not booked, or cannot be asked); balances wait so that a missed fill is "
-            "never booked as an adjustment"
-        )
-        log.warning("venue %s: balance reconciliation deferred: %s", name, why)
-        report.balances_deferred.append({"venue": name, "reason": why})
-    else:
-        balances = await call("fetch_balances", venue.fetch_balances)
-        _apply_balances(node, name, balances, report)
-
-    # 6. positions against holdings (spot: a long needs the base asset on the venue)
-    _check_positions(node, name, report)
 
 
 def _unresolved(order: Any, seen: OrderReport | None) -> bool:

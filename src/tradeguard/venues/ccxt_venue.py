@@ -25,160 +25,45 @@ import ccxt
 
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
-from tradeguard.model.errors import AmbiguousVenueError, ConfigError, DefinitiveVenueError
+from tradeguard.model.enums import OrderType
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.secrets.permissions import check_withdrawal_permission
 from tradeguard.secrets.redact import redact
-from tradeguard.venues.base import Venue
-from tradeguard.venues.ccxt_ratelimit import RateLimiter
+from tradeguard.venues.ccxt_clients import (
+    SPOT_OPTIONS,
+    ClientFactory,
+    ccxt_client_factory,
+    local_urls,
+)
+from tradeguard.venues.ccxt_connection import (
+    WEIGHTS,
+    CcxtConnection,
+    map_ccxt_error,
+    num_or_none,
+    num_or_zero,
+)
+
+__all__ = [
+    "SPOT_OPTIONS",
+    "WEIGHTS",
+    "CcxtVenue",
+    "ClientFactory",
+    "build_ccxt_venue",
+    "ccxt_client_factory",
+    "local_urls",
+    "map_ccxt_error",
+]
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], Any]
 
-# Options that keep a spot account to spot endpoints, and keep ccxt from re-sending requests or
-# rewriting market orders into quote-amount orders.
-SPOT_OPTIONS: dict[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": ["spot"],
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-    "maxRetriesOnFailure": 0,
-    "quoteOrderQty": False,
-    "createMarketBuyOrderRequiresPrice": False,
-    "warnOnFetchOpenOrdersWithoutSymbol": False,
-}
-
-# Where an exchange takes our client order id on a new order, and on a query or cancel.
-_CID_PARAM = {"binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
-_QUERY_PARAM = {"binance": "origClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
-
-# Request weights (Binance spot figures; a fair guide elsewhere).
-WEIGHTS: dict[str, float] = {
-    "load_markets": 20,
-    "submit": 1,
-    "cancel": 1,
-    "fetch_order": 4,
-    "fetch_open_orders": 6,
-    "fetch_open_orders_all": 80,
-    "fetch_fills": 20,
-    "fetch_balances": 20,
-    "fetch_ticker": 2,
-    "fetch_bids_asks": 4,
-    "fetch_ohlcv": 2,
-    "fetch_order_book": 5,
-    "fetch_trades": 25,
-    "api_restrictions": 1,
-}
-
-_DEFINITIVE: tuple[tuple[type[Exception], str], ...] = (
-    (ccxt.InsufficientFunds, "INSUFFICIENT_FUNDS"),
-    (ccxt.OrderNotFound, "ORDER_NOT_FOUND"),
-    (ccxt.InvalidOrder, "INVALID_ORDER"),
-    (ccxt.PermissionDenied, "PERMISSION_DENIED"),
-    (ccxt.AuthenticationError, "AUTHENTICATION"),
-    (ccxt.BadSymbol, "BAD_SYMBOL"),
-    (ccxt.BadRequest, "BAD_REQUEST"),
-)
-_AMBIGUOUS: tuple[tuple[type[Exception], str], ...] = (
-    (ccxt.RequestTimeout, "TIMEOUT"),
-    (ccxt.OnMaintenance, "MAINTENANCE"),
-    (ccxt.ExchangeNotAvailable, "EXCHANGE_NOT_AVAILABLE"),
-    (ccxt.RateLimitExceeded, "RATE_LIMITED"),
-    (ccxt.DDoSProtection, "RATE_LIMITED"),
-    (ccxt.NetworkError, "NETWORK"),
-)
-_STATUS = {
-    "open": OrderStatus.ACCEPTED,
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELLED,
-    "cancelled": OrderStatus.CANCELLED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-
-
-def map_ccxt_error(venue: str, op: str, exc: BaseException) -> Exception:
-    """Turn a ccxt exception into DefinitiveVenueError or AmbiguousVenueError (text redacted)."""
-    text = redact(f"{op} failed: {type(exc).__name__}: {exc}")
-    for cls, code in _DEFINITIVE:
-        if isinstance(exc, cls):
-            return DefinitiveVenueError(venue, text, code)
-    for cls, code in _AMBIGUOUS:
-        if isinstance(exc, cls):
-            return AmbiguousVenueError(venue, text, code)
-    # Anything else (an unmapped exchange error, a parse failure) leaves the outcome unknown:
-    # the safe reading is "ask the venue", never "it was refused".
-    return AmbiguousVenueError(venue, text, "UNKNOWN")
-
-
-def _num(value: Any, field: str) -> Decimal:
-    return ZERO if value is None else dec(value, field)
-
-
-def _opt(value: Any, field: str) -> Decimal | None:
-    return None if value is None else dec(value, field)
-
-
-class CcxtVenue(Venue):
+class CcxtVenue(CcxtConnection):
     """An exchange account through ccxt; fills, order updates and balances arrive on streams."""
-
-    def __init__(
-        self,
-        name: str,
-        client_factory: ClientFactory,
-        clock: Clock,
-        *,
-        symbols: list[str] | None = None,
-        rate_limit_per_minute: int = 6000,
-        limiter: RateLimiter | None = None,
-        max_rate_limit_retries: int = 3,
-        max_backoff_s: float = 30.0,
-        ws_backoff_s: float = 0.05,
-        ws_backoff_max_s: float = 5.0,
-        stream_user_data: bool = True,
-        quote_refresh_s: float = 15.0,
-    ) -> None:
-        super().__init__(name)
-        if rate_limit_per_minute <= 0:
-            raise ConfigError(
-                f"venue {name}: rate_limit_per_minute={rate_limit_per_minute} must be > 0"
-            )
-        self.client = client_factory()
-        options = self.client.options
-        options.update(SPOT_OPTIONS)
-        create = dict(options.get("createOrder") or {})
-        create.update({"quoteOrderQty": False, "createMarketBuyOrderRequiresPrice": False})
-        options["createOrder"] = create
-        # Our limiter paces requests; ccxt's own throttle would only add a second queue.
-        self.client.enableRateLimit = False
-        self.clock = clock
-        self.symbols = list(symbols or [])
-        self.limiter = limiter or RateLimiter(rate_limit_per_minute / 6, rate_limit_per_minute / 60)
-        self.max_rate_limit_retries = max_rate_limit_retries
-        self.max_backoff_s = max_backoff_s
-        self.ws_backoff_s = ws_backoff_s
-        self.ws_backoff_max_s = ws_backoff_max_s
-        self.stream_user_data = stream_user_data
-        self.quote_refresh_s = quote_refresh_s
-        self.exchange_id: str = self.client.id
-        self._cid_param = _CID_PARAM.get(self.exchange_id, "clientOrderId")
-        self._query_param = _QUERY_PARAM.get(self.exchange_id, "clientOrderId")
-        self.instruments: dict[str, Instrument] = {}
-        self.withdrawal_warning: str | None = None
-        self.backoffs: list[tuple[str, float]] = []  # (operation, seconds paused) per 429/418
-        self.reconnects = 0
-        self._cid_by_venue_id: dict[str, str] = {}
-        self._open: dict[str, tuple[str, int]] = {}  # cid -> (symbol, created ms), ours, open
-        self._mids: dict[str, Decimal] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closing = False
 
     # lifecycle -------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -211,55 +96,6 @@ class CcxtVenue(Venue):
         self._tasks = []
         await self.client.close()
 
-    async def _check_permissions(self) -> None:
-        restrictions = getattr(self.client, "sapi_get_account_apirestrictions", None)
-        if restrictions is None or not self.client.apiKey:
-            return
-        try:
-            answer = await self._call("api_restrictions", restrictions)
-        except (DefinitiveVenueError, AmbiguousVenueError) as exc:
-            log.warning("venue %s: could not read the API key's permissions: %s", self.name, exc)
-            return
-        warning = check_withdrawal_permission(self.name, answer if isinstance(answer, dict) else {})
-        if warning is not None:
-            self.withdrawal_warning = warning
-            log.warning(warning)
-
-    # requests --------------------------------------------------------------------------------
-    async def _call(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        weight = WEIGHTS.get(op, 1)
-        for attempt in range(self.max_rate_limit_retries + 1):
-            await self.limiter.acquire(weight)
-            try:
-                return await fn(*args)
-            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-                # A 429/418 is refused before execution, so a retry cannot double an order.
-                wait = self._retry_after(exc, attempt)
-                self.limiter.pause(wait)
-                self.backoffs.append((op, wait))
-                log.warning(
-                    "venue %s: %s rate-limited (%s); pausing requests for %.2f s",
-                    self.name,
-                    op,
-                    type(exc).__name__,
-                    wait,
-                )
-                if attempt >= self.max_rate_limit_retries or wait > self.max_backoff_s:
-                    raise map_ccxt_error(self.name, op, exc) from None
-            except ccxt.BaseError as exc:
-                raise map_ccxt_error(self.name, op, exc) from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _retry_after(self, exc: BaseException, attempt: int) -> float:
-        headers = getattr(self.client, "last_response_headers", None) or {}
-        for key, value in headers.items():
-            if str(key).lower() == "retry-after":
-                try:
-                    return max(float(value), 0.0)
-                except ValueError:
-                    break
-        return min(self.max_backoff_s, 0.5 * (2**attempt))
-
     # markets ---------------------------------------------------------------------------------
     async def load_instruments(self) -> dict[str, Instrument]:
         """Load the exchange's spot markets and map precision, limits and fees to Instruments."""
@@ -290,11 +126,11 @@ class CcxtVenue(Venue):
             quote=m["quote"],
             price_tick=tick,
             amount_step=step,
-            min_amount=_num(amount.get("min"), "limits.amount.min"),
-            min_notional=_num(cost.get("min"), "limits.cost.min"),
-            maker_fee=_num(m.get("maker", "0.001"), "maker"),
-            taker_fee=_num(m.get("taker", "0.001"), "taker"),
-            max_amount=_num(amount.get("max"), "limits.amount.max"),
+            min_amount=num_or_zero(amount.get("min"), "limits.amount.min"),
+            min_notional=num_or_zero(cost.get("min"), "limits.cost.min"),
+            maker_fee=num_or_zero(m.get("maker", "0.001"), "maker"),
+            taker_fee=num_or_zero(m.get("taker", "0.001"), "taker"),
+            max_amount=num_or_zero(amount.get("max"), "limits.amount.max"),
         )
 
     def _step(self, value: Any) -> Decimal | None:
@@ -358,7 +194,7 @@ class CcxtVenue(Venue):
             ref = order.price_bound or self._mids.get(order.symbol)
             if ref is None:
                 ticker = await self._call("fetch_ticker", self.client.fetch_ticker, order.symbol)
-                ref = _opt(ticker.get("last") or ticker.get("bid"), "ticker.last")
+                ref = num_or_none(ticker.get("last") or ticker.get("bid"), "ticker.last")
             if ref is not None and order.amount * ref < inst.min_notional:
                 raise DefinitiveVenueError(
                     self.name,
@@ -582,9 +418,9 @@ class CcxtVenue(Venue):
                         symbol=sym,
                         ts=int(t.get("timestamp") or self.clock.now_ms()),
                         bid=dec(t["bid"], "bid"),
-                        bid_size=_num(t.get("bidVolume"), "bidVolume"),
+                        bid_size=num_or_zero(t.get("bidVolume"), "bidVolume"),
                         ask=dec(t["ask"], "ask"),
-                        ask_size=_num(t.get("askVolume"), "askVolume"),
+                        ask_size=num_or_zero(t.get("askVolume"), "askVolume"),
                     )
                     self._mids[sym] = quote.mid
                     yield quote
@@ -602,155 +438,6 @@ class CcxtVenue(Venue):
         """Return the cached best bid/ask messages of `symbols` not handed on yet."""
         cache = getattr(self.client, "bidsasks", None) or {}
         return {s: cache[s] for s in symbols if s in cache and cache[s] is not delivered.get(s)}
-
-    # mapping ---------------------------------------------------------------------------------
-    def _report(self, raw: Mapping[str, Any], cid: str = "") -> OrderReport:
-        vid = str(raw.get("id") or "")
-        # The id we sent wins: a cancel answer carries the cancel request's own client id.
-        cid = self._cid_by_venue_id.get(vid) or cid or str(raw.get("clientOrderId") or "")
-        if vid and cid:
-            self._cid_by_venue_id[vid] = cid
-        filled = _num(raw.get("filled"), "filled")
-        status = _STATUS.get(str(raw.get("status") or "open"), OrderStatus.ACCEPTED)
-        if status is OrderStatus.ACCEPTED and filled > 0:
-            status = OrderStatus.PARTIALLY_FILLED
-        if status.is_terminal:
-            self._open.pop(cid, None)
-        return OrderReport(
-            venue=self.name,
-            symbol=str(raw.get("symbol") or ""),
-            client_order_id=cid,
-            venue_order_id=vid,
-            status=status,
-            filled=filled,
-            avg_price=_num(raw.get("average"), "average"),
-            amount=_num(raw.get("amount"), "amount"),
-            reason=str(raw.get("status") or "") if status is OrderStatus.REJECTED else "",
-            ts=int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0),
-            side=str(raw.get("side") or ""),
-            price=_opt(raw.get("price"), "price"),
-        )
-
-    def _fill(self, raw: Mapping[str, Any], cid: str) -> Fill | None:
-        trade_id = raw.get("id")
-        if trade_id is None or not cid or not raw.get("side") or not raw.get("symbol"):
-            return None
-        fee = raw.get("fee") or {}
-        liquidity = (
-            LiquiditySide.MAKER if raw.get("takerOrMaker") == "maker" else LiquiditySide.TAKER
-        )
-        return Fill(
-            venue=self.name,
-            symbol=str(raw["symbol"]),
-            client_order_id=cid,
-            venue_order_id=str(raw.get("order") or ""),
-            trade_id=str(trade_id),
-            side=Side(str(raw["side"])),
-            price=dec(raw["price"], "price"),
-            amount=dec(raw["amount"], "amount"),
-            fee=_num(fee.get("cost"), "fee.cost"),
-            fee_asset=str(fee.get("currency") or ""),
-            liquidity=liquidity,
-            ts=int(raw.get("timestamp") or self.clock.now_ms()),
-        )
-
-    def _balances(self, raw: Mapping[str, Any], keep_zero: bool = False) -> list[Balance]:
-        free = raw.get("free") or {}
-        used = raw.get("used") or {}
-        out: list[Balance] = []
-        for asset in sorted(set(free) | set(used)):
-            b = Balance(
-                self.name, asset, _num(free.get(asset), "free"), _num(used.get(asset), "used")
-            )
-            if keep_zero or b.total != 0:
-                out.append(b)
-        return out
-
-
-def local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
-    """The `urls['api']` of a Binance-compatible exchange on `rest_url` (our local sandbox)."""
-    base = rest_url.rstrip("/")
-    for suffix in ("/api/v3", "/api"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    ws_base = (ws_url or base.replace("http", "ws", 1)).rstrip("/")
-    for suffix in ("/ws",):
-        if ws_base.endswith(suffix):
-            ws_base = ws_base[: -len(suffix)]
-    unsupported = (
-        *("sapiV2", "sapiV3", "sapiV4", "dapiPublic", "dapiPrivate", "dapiPrivateV2"),
-        *("dapiData", "eapiPublic", "eapiPrivate", "fapiPublic", "fapiPublicV2"),
-        *("fapiPublicV3", "fapiPrivate", "fapiPrivateV2", "fapiPrivateV3", "fapiData"),
-        *("papi", "papiV2"),
-    )
-    # Futures, options and margin bases point at a path that answers 404 on the local host, so a
-    # stray call fails loudly instead of reaching a real exchange.
-    urls: dict[str, Any] = {key: f"{base}/unsupported/{key}" for key in unsupported}
-    urls.update(
-        {
-            "public": f"{base}/api/v3",
-            "private": f"{base}/api/v3",
-            "v3": f"{base}/api/v3",
-            "v1": f"{base}/api/v1",
-            "sapi": f"{base}/sapi/v1",
-            "ws": {
-                "spot": f"{ws_base}/ws",
-                "margin": f"{ws_base}/ws",
-                "linear": f"{ws_base}/ws/unsupported-linear",
-                "inverse": f"{ws_base}/ws/unsupported-inverse",
-                "papi": f"{ws_base}/ws/unsupported-papi",
-                "ws-api": {
-                    "spot": f"{ws_base}/ws-api/v3",
-                    "linear": f"{ws_base}/ws-api/v3/unsupported-linear",
-                    "inverse": f"{ws_base}/ws-api/v3/unsupported-inverse",
-                },
-            },
-        }
-    )
-    return urls
-
-
-def ccxt_client_factory(
-    exchange: str,
-    credentials: Mapping[str, str] | None = None,
-    *,
-    sandbox: bool = True,
-    rest_url: str | None = None,
-    ws_url: str | None = None,
-    timeout_ms: int = 10_000,
-) -> ClientFactory:
-    """Return a factory of `ccxt.pro.<exchange>` clients: local sandbox, testnet, or live."""
-    import ccxt.pro as ccxtpro
-
-    cls = getattr(ccxtpro, exchange, None)
-    if cls is None:
-        raise ConfigError(
-            f"venue exchange={exchange!r} is not a ccxt.pro exchange; pick one of ccxt.pro's "
-            "exchange ids (e.g. 'binance')"
-        )
-    if rest_url is not None and exchange != "binance":
-        raise ConfigError(
-            f"venue rest_url={rest_url!r} needs exchange='binance' (the local sandbox speaks "
-            f"Binance's API), got exchange={exchange!r}"
-        )
-    creds = dict(credentials or {})
-
-    def factory() -> Any:
-        client = cls(
-            {
-                **creds,
-                "timeout": timeout_ms,
-                "enableRateLimit": False,
-                "options": dict(SPOT_OPTIONS),
-            }
-        )
-        if rest_url is not None:
-            client.urls["api"] = local_urls(rest_url, ws_url)
-        elif sandbox:
-            client.set_sandbox_mode(True)  # the exchange's testnet
-        return client
-
-    return factory
 
 
 def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtVenue:

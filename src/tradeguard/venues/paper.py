@@ -33,7 +33,8 @@ Fill rules (the promise is honesty: never better than the data allows)
   up to its own price. With candles only it is marketable when it crosses the last close; it then
   takes like a market order in the fill_at mode (never beyond its price) and the rest rests.
 - Time in force: GTC rests; IOC fills what it can at once and EXPIRES the rest; FOK fills
-  everything at once or EXPIRES untouched. With candles only, "at once" means the next candle.
+  everything at once or EXPIRES untouched. With candles only, "at once" means the next candle
+  (with fill_at="in_candle": the last close).
 - reduce_only is checked against this venue's own net position per symbol (buys minus sells);
   an order that would open or grow it is refused with REDUCE_ONLY_REJECTED.
 - Fees are exact Decimal fractions of the fill notional from the Instrument (maker or taker),
@@ -52,124 +53,37 @@ Fill rules (the promise is honesty: never better than the data allows)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance, BalanceBook
-from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, Quote, TradeTick
-from tradeguard.model.money import ONE, ZERO, quantize_down
+from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.base import Venue
-from tradeguard.venues.fill_model import (
-    FillConfig,
-    candle_taker_price,
-    take,
-    walk_levels,
+from tradeguard.venues.fill_model import FillConfig
+from tradeguard.venues.paper_matching import PaperMatching
+from tradeguard.venues.paper_state import (
+    BUY,
+    IMMEDIATE,
+    BookView,
+    PaperMarket,
+    PaperOrder,
+    counter_of,
+    crosses_close,
+    is_crossed,
 )
 
 __all__ = ["BookView", "FillConfig", "PaperVenue"]
 
-_MAKER = LiquiditySide.MAKER
-_TAKER = LiquiditySide.TAKER
-_BUY = Side.BUY
-_IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
 
-
-class BookView(Protocol):
-    """The part of `tradeguard.marketdata.book.OrderBook` the paper venue reads."""
-
-    symbol: str
-    ts: int
-
-    def bids(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]: ...
-
-    def asks(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]: ...
-
-    def mid(self) -> Decimal | None: ...
-
-
-def _counter_of(venue_id: str, prefix: str) -> int | None:
-    tail = venue_id[len(prefix) :] if venue_id.startswith(prefix) else ""
-    return int(tail) if tail.isdigit() else None
-
-
-def _crosses(po: _PaperOrder, close: Decimal) -> bool:
-    """Tell whether a limit order crosses the last close (it then takes on the next candle)."""
-    if po.price is None:
-        return False
-    return po.price >= close if po.is_buy else po.price <= close
-
-
-def _crossed(book: BookView) -> bool:
-    """Tell whether a book is crossed mid-update; matching against it would invent prices."""
-    bid, ask = book.bids(1), book.asks(1)
-    return bool(bid and ask and bid[0][0] >= ask[0][0])
-
-
-@dataclass(slots=True)
-class _PaperOrder:
-    client_order_id: str
-    venue_order_id: str
-    symbol: str
-    side: Side
-    type: OrderType
-    amount: Decimal
-    price: Decimal | None
-    tif: TimeInForce
-    reduce_only: bool
-    seq: int
-    created_ts: int
-    # Only candles opening after this one may fill the order: no look-ahead into a bar that
-    # had already closed when the order was sent.
-    after_candle_ts: int
-    status: OrderStatus = OrderStatus.ACCEPTED
-    filled: Decimal = ZERO
-    cost: Decimal = ZERO
-    fee: Decimal = ZERO
-    lock_asset: str = ""
-    lock_per_unit: Decimal = ZERO
-    locked: Decimal = ZERO
-    taker_pending: bool = False
-    reason: str = ""
-    updated_ts: int = 0
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.amount - self.filled
-
-    @property
-    def is_buy(self) -> bool:
-        return self.side is _BUY
-
-
-@dataclass(slots=True)
-class _Market:
-    """Per-symbol state: the latest data, the liquidity we took, and the working orders."""
-
-    inst: Instrument
-    working: list[_PaperOrder] = field(default_factory=list)
-    candle: Candle | None = None
-    quote: Quote | None = None
-    trade: TradeTick | None = None
-    book: BookView | None = None
-    book_bids_taken: dict[Decimal, Decimal] = field(default_factory=dict)
-    book_asks_taken: dict[Decimal, Decimal] = field(default_factory=dict)
-    quote_bid_taken: dict[Decimal, Decimal] = field(default_factory=dict)
-    quote_ask_taken: dict[Decimal, Decimal] = field(default_factory=dict)
-    position: Decimal = ZERO
-    fills: list[Fill] = field(default_factory=list)
-    candle_used: Decimal = ZERO  # taken from the current candle's volume by in-candle fills
-
-
-class PaperVenue(Venue):
+class PaperVenue(PaperMatching):
     """A simulated spot exchange that fills honestly against the market data it is fed."""
 
     def __init__(
@@ -187,8 +101,8 @@ class PaperVenue(Venue):
         self._balances = BalanceBook(name)
         for asset, amount in balances.items():
             self._balances.set(asset, amount)
-        self._markets: dict[str, _Market] = {s: _Market(i) for s, i in instruments.items()}
-        self._orders: dict[str, _PaperOrder] = {}
+        self._markets: dict[str, PaperMarket] = {s: PaperMarket(i) for s, i in instruments.items()}
+        self._orders: dict[str, PaperOrder] = {}
         self._order_n = 0
         self._trade_n = 0
 
@@ -237,7 +151,7 @@ class PaperVenue(Venue):
             m.book_bids_taken = {}
         if m.book_asks_taken:
             m.book_asks_taken = {}
-        if m.working and not _crossed(book):
+        if m.working and not is_crossed(book):
             self._match_levels(m, book.bids(), book.asks(), book.ts, False)
 
     # Venue -------------------------------------------------------------------------------------
@@ -257,7 +171,7 @@ class PaperVenue(Venue):
         self._validate(order, m)
         now = self.clock.now_ms()
         self._order_n += 1
-        po = _PaperOrder(
+        po = PaperOrder(
             client_order_id=order.client_order_id,
             venue_order_id=f"{self.name}-o{self._order_n}",
             symbol=order.symbol,
@@ -331,12 +245,12 @@ class PaperVenue(Venue):
         self._resume_counter_from(order.venue_order_id, "o")
         for trade_id in order.trade_ids:
             self._resume_counter_from(trade_id, "t")
-        seq = _counter_of(order.venue_order_id, f"{self.name}-o")
+        seq = counter_of(order.venue_order_id, f"{self.name}-o")
         if seq is None:
             self._order_n += 1
             seq = self._order_n
         after = m.candle.ts if m.candle is not None else -1
-        po = _PaperOrder(
+        po = PaperOrder(
             client_order_id=order.client_order_id,
             venue_order_id=order.venue_order_id or f"{self.name}-o{seq}",
             symbol=order.symbol,
@@ -353,11 +267,11 @@ class PaperVenue(Venue):
             filled=order.filled,
             cost=order.avg_price * order.filled,
             fee=order.fee,
-            taker_pending=order.type is OrderType.MARKET or order.time_in_force in _IMMEDIATE,
+            taker_pending=order.type is OrderType.MARKET or order.time_in_force in IMMEDIATE,
             updated_ts=order.updated_ts,
         )
         if not po.taker_pending and m.candle is not None and po.filled == 0:
-            po.taker_pending = _crosses(po, m.candle.close)
+            po.taker_pending = crosses_close(po, m.candle.close)
         # Funds of a restored order are locked from what the journal says is free now.
         self._lock(po, m.inst, po.remaining)
         self._orders[po.client_order_id] = po
@@ -376,7 +290,7 @@ class PaperVenue(Venue):
         for po in m.working:
             if po.created_ts >= candle.close_ts and po.filled == 0 and not po.taker_pending:
                 po.after_candle_ts = max(po.after_candle_ts, candle.ts)
-                po.taker_pending = _crosses(po, candle.close)
+                po.taker_pending = crosses_close(po, candle.close)
 
     def restore_position(self, symbol: str, net: Decimal) -> None:
         """Set this venue's net traded amount on `symbol` (buys minus sells of its fills)."""
@@ -435,7 +349,7 @@ class PaperVenue(Venue):
     def _refuse(self, code: str, message: str) -> NoReturn:
         raise DefinitiveVenueError(self.name, f"order rejected ({code}): {message}", code=code)
 
-    def _market(self, symbol: str) -> _Market:
+    def _market(self, symbol: str) -> PaperMarket:
         m = self._markets.get(symbol)
         if m is None:
             self._refuse(
@@ -444,7 +358,7 @@ class PaperVenue(Venue):
             )
         return m
 
-    def _validate(self, order: Order, m: _Market) -> None:
+    def _validate(self, order: Order, m: PaperMarket) -> None:
         inst = m.inst
         limit = order.type is OrderType.LIMIT
         if limit and order.price is None:
@@ -470,7 +384,7 @@ class PaperVenue(Venue):
                 )
         if order.reduce_only:
             pos = m.position
-            grows = pos == 0 or (pos > 0) == (order.side is _BUY) or order.amount > abs(pos)
+            grows = pos == 0 or (pos > 0) == (order.side is BUY) or order.amount > abs(pos)
             if grows:
                 self._refuse(
                     "REDUCE_ONLY_REJECTED",
@@ -479,7 +393,7 @@ class PaperVenue(Venue):
                     f"{abs(pos)} on the opposite side",
                 )
         bal = self._balances
-        if order.side is _BUY:
+        if order.side is BUY:
             if ref is None:
                 return  # a market buy with no price yet: each fill is capped by the free quote
             rate = max(inst.maker_fee, inst.taker_fee) if limit else inst.taker_fee
@@ -501,9 +415,9 @@ class PaperVenue(Venue):
                     f"{free} {inst.base}; spot cannot sell what it does not hold",
                 )
 
-    def _last_price(self, m: _Market, side: Side) -> Decimal | None:
+    def _last_price(self, m: PaperMarket, side: Side) -> Decimal | None:
         """The latest price the data holds for taking on `side` (the touch, else the last trade)."""
-        buy = side is _BUY
+        buy = side is BUY
         best: tuple[int, Decimal] | None = None
         if m.candle is not None:
             best = (m.candle.close_ts, m.candle.close)
@@ -519,350 +433,3 @@ class PaperVenue(Venue):
             if touch:
                 best = (m.book.ts, touch[0][0])
         return best[1] if best is not None else None
-
-    # balances ----------------------------------------------------------------------------------
-    def _lock(self, po: _PaperOrder, inst: Instrument, amount: Decimal | None = None) -> None:
-        qty = po.amount if amount is None else amount
-        if po.is_buy:
-            if po.price is None:
-                return
-            po.lock_asset = inst.quote
-            po.lock_per_unit = po.price * (ONE + max(inst.maker_fee, inst.taker_fee))
-        else:
-            po.lock_asset = inst.base
-            po.lock_per_unit = ONE
-        po.locked = po.lock_per_unit * qty
-        bal = self._balances.get(po.lock_asset)
-        bal.free -= po.locked
-        bal.locked += po.locked
-
-    def _release(self, po: _PaperOrder) -> None:
-        if po.locked:
-            bal = self._balances.get(po.lock_asset)
-            bal.locked -= po.locked
-            bal.free += po.locked
-            po.locked = ZERO
-
-    def _balance_copies(self) -> list[Balance]:
-        return [Balance(b.venue, b.asset, b.free, b.locked) for b in self._balances.all()]
-
-    # execution ---------------------------------------------------------------------------------
-    def fee_for(
-        self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide
-    ) -> Decimal:
-        """The fee of one execution; venues with another fee model override this."""
-        return price * qty * (inst.maker_fee if liquidity is _MAKER else inst.taker_fee)
-
-    def _execute(
-        self,
-        po: _PaperOrder,
-        m: _Market,
-        price: Decimal,
-        qty: Decimal,
-        liquidity: LiquiditySide,
-        ts: int,
-    ) -> Fill:
-        inst = m.inst
-        notional = price * qty
-        fee = self.fee_for(inst, price, qty, liquidity)
-        base = self._balances.get(inst.base)
-        quote = self._balances.get(inst.quote)
-        if po.is_buy:
-            if po.lock_asset:
-                release = po.lock_per_unit * qty
-                po.locked -= release
-                quote.locked -= release
-                quote.free += release - notional - fee
-            else:
-                quote.free -= notional + fee
-            base.free += qty
-            m.position += qty
-        else:
-            po.locked -= qty
-            base.locked -= qty
-            quote.free += notional - fee
-            m.position -= qty
-        po.filled += qty
-        po.cost += notional
-        po.fee += fee
-        po.updated_ts = ts
-        if po.filled == po.amount:
-            po.status = OrderStatus.FILLED
-            self._release(po)  # a buy that filled below its limit leaves some lock behind
-        else:
-            po.status = OrderStatus.PARTIALLY_FILLED
-        self._trade_n += 1
-        fill = Fill(
-            venue=self.name,
-            symbol=po.symbol,
-            client_order_id=po.client_order_id,
-            venue_order_id=po.venue_order_id,
-            trade_id=f"{self.name}-t{self._trade_n}",
-            side=po.side,
-            price=price,
-            amount=qty,
-            fee=fee,
-            fee_asset=inst.quote,
-            liquidity=liquidity,
-            ts=ts,
-        )
-        m.fills.append(fill)
-        return fill
-
-    def _close(self, po: _PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
-        po.status = status
-        po.reason = reason
-        po.updated_ts = ts
-        po.taker_pending = False
-        self._release(po)
-        m = self._markets[po.symbol]
-        if po in m.working:
-            m.working.remove(po)
-
-    def _finish_immediate(self, po: _PaperOrder, ts: int, why: str) -> None:
-        """Expire what an order that may not rest could not fill."""
-        if po.status is OrderStatus.FILLED:
-            return
-        self._close(po, OrderStatus.EXPIRED, ts, why)
-
-    def _on_arrival(self, po: _PaperOrder, m: _Market, now: int) -> list[Fill]:
-        buy = po.is_buy
-        stale = self.config.stale_after_ms
-        levels: list[tuple[Decimal, Decimal]] | None = None
-        taken: dict[Decimal, Decimal] = {}
-        source = ""
-        if m.book is not None and now - m.book.ts <= stale and not _crossed(m.book):
-            levels = m.book.asks() if buy else m.book.bids()
-            taken = m.book_asks_taken if buy else m.book_bids_taken
-            source = "book"
-        elif m.quote is not None and now - m.quote.ts <= stale:
-            q = m.quote
-            levels = [(q.ask, q.ask_size)] if buy else [(q.bid, q.bid_size)]
-            taken = m.quote_ask_taken if buy else m.quote_bid_taken
-            source = "quote"
-        if levels is None:
-            # Candles only: nothing can trade before the next bar opens ("next_open"), or
-            # a taker fills now at the last close ("in_candle", while that close is fresh).
-            if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
-                po.taker_pending = True
-            elif m.candle is not None:
-                assert po.price is not None
-                close = m.candle.close
-                po.taker_pending = po.price >= close if buy else po.price <= close
-            candle = m.candle
-            if (
-                po.taker_pending
-                and self.config.fill_at == "in_candle"
-                and candle is not None
-                and candle.close_ts <= now <= candle.close_ts + stale
-            ):
-                return self._fill_in_candle(po, m, candle, now)
-            return []
-        inst = m.inst
-        budget = None
-        if buy and not po.lock_asset:
-            budget = self._balances.free(inst.quote)
-        pieces = walk_levels(
-            levels,
-            taken,
-            po.amount,
-            inst.amount_step,
-            buy=buy,
-            limit=po.price,
-            quote_budget=budget,
-            fee_rate=inst.taker_fee,
-        )
-        if po.tif is TimeInForce.FOK and sum((q for _, q in pieces), ZERO) < po.amount:
-            pieces = []
-        take(taken, pieces)
-        fills = [self._execute(po, m, p, q, _TAKER, now) for p, q in pieces]
-        if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
-            self._finish_immediate(
-                po,
-                now,
-                f"{po.tif.value if po.type is OrderType.LIMIT else 'market'} order filled "
-                f"{po.filled} of {po.amount} from the {source} (liquidity, limit price and free "
-                "balance allowing); the rest expired",
-            )
-        return fills
-
-    def _candle_taker(
-        self, po: _PaperOrder, m: _Market, candle: Candle, room: Decimal, at: Decimal
-    ) -> tuple[Decimal, Decimal]:
-        """(price, amount) of a taker fill on `candle` from price `at`, within `room` volume.
-
-        The amount is what free quote can pay (market buys) and 0 when the price would be
-        beyond a limit order's own price, or when a FOK order cannot fill whole.
-        """
-        inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
-        qty = min(po.remaining, quantize_down(room, step))
-        price = ZERO
-        if qty > 0:
-            price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
-            if buy and not po.lock_asset:
-                free = self._balances.free(inst.quote)
-                afford = quantize_down(free / (price * (ONE + inst.taker_fee)), step)
-                if afford < qty:
-                    qty = afford
-                    if qty > 0:
-                        # Less participation, less impact: the price only improves.
-                        price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
-            if po.price is not None and (price > po.price if buy else price < po.price):
-                qty = ZERO  # the market is beyond the limit: it rests instead
-        if po.tif is TimeInForce.FOK and qty < po.remaining:
-            qty = ZERO
-        return price, qty
-
-    def _fill_in_candle(self, po: _PaperOrder, m: _Market, candle: Candle, now: int) -> list[Fill]:
-        """Fill a taker at once at `candle`'s close moved against us, within its volume cap."""
-        po.taker_pending = False
-        room = candle.volume * self.config.max_participation - m.candle_used
-        price, qty = self._candle_taker(po, m, candle, room, candle.close)
-        fills: list[Fill] = []
-        if qty > 0:
-            fills.append(self._execute(po, m, price, qty, _TAKER, now))
-            m.candle_used += qty
-        if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
-            self._finish_immediate(
-                po, now,
-                f"filled {po.filled} of {po.amount} in the candle it was placed on "
-                f"(at most {self.config.max_participation} of its volume {candle.volume}); "
-                "the rest expired",
-            )  # fmt: skip
-        return fills
-
-    def _match_candle(self, m: _Market, candle: Candle) -> None:
-        low, high, ts = candle.low, candle.high, candle.ts
-        # Only orders this bar can touch: pending takers, and limits it trades through.
-        orders = [
-            po
-            for po in m.working
-            if ts > po.after_candle_ts
-            and (
-                po.taker_pending
-                or (po.price is not None and (low < po.price if po.is_buy else high > po.price))
-            )
-        ]
-        if not orders:
-            return
-        inst = m.inst
-        cfg = self.config
-        step = inst.amount_step
-        cap = candle.volume * cfg.max_participation
-        used = ZERO
-        fills: list[Fill] = []
-        touched: list[_PaperOrder] = []
-        for po in orders:
-            if not po.taker_pending:
-                continue
-            touched.append(po)
-            po.taker_pending = False
-            price, qty = self._candle_taker(po, m, candle, cap - used, candle.open)
-            if qty > 0:
-                fills.append(self._execute(po, m, price, qty, _TAKER, candle.ts))
-                used += qty
-            if po.type is OrderType.MARKET or po.tif in _IMMEDIATE:
-                self._finish_immediate(
-                    po, candle.close_ts,
-                    f"filled {po.filled} of {po.amount} on the next candle "
-                    f"(at most {cfg.max_participation} of its volume {candle.volume}); "
-                    "the rest expired",
-                )  # fmt: skip
-        for po in orders:
-            if po.taker_pending or po.status.is_terminal or po.price is None:
-                continue
-            if not (candle.low < po.price if po.is_buy else candle.high > po.price):
-                continue
-            qty = min(po.remaining, quantize_down(cap - used, step))
-            if qty <= 0:
-                break
-            fills.append(self._execute(po, m, po.price, qty, _MAKER, candle.close_ts))
-            used += qty
-            if po not in touched:
-                touched.append(po)
-        self._settle(m, fills, touched)
-
-    def _match_trade(self, m: _Market, trade: TradeTick) -> None:
-        step = m.inst.amount_step
-        used = ZERO
-        fills: list[Fill] = []
-        touched: list[_PaperOrder] = []
-        for po in list(m.working):
-            if po.taker_pending or po.price is None:
-                continue
-            if not (trade.price < po.price if po.is_buy else trade.price > po.price):
-                continue
-            qty = min(po.remaining, quantize_down(trade.amount - used, step))
-            if qty <= 0:
-                break
-            fills.append(self._execute(po, m, po.price, qty, _MAKER, trade.ts))
-            used += qty
-            touched.append(po)
-        self._settle(m, fills, touched)
-
-    def _match_levels(
-        self,
-        m: _Market,
-        bids: list[tuple[Decimal, Decimal]],
-        asks: list[tuple[Decimal, Decimal]],
-        ts: int,
-        is_quote: bool,
-    ) -> None:
-        step = m.inst.amount_step
-        fills: list[Fill] = []
-        touched: list[_PaperOrder] = []
-        for po in list(m.working):
-            if po.taker_pending or po.price is None:
-                continue
-            buy = po.is_buy
-            if is_quote:
-                taken = m.quote_ask_taken if buy else m.quote_bid_taken
-            else:
-                taken = m.book_asks_taken if buy else m.book_bids_taken
-            pieces = walk_levels(
-                asks if buy else bids, taken, po.remaining, step,
-                buy=buy, limit=po.price, inclusive=False,
-            )  # fmt: skip
-            if not pieces:
-                continue
-            take(taken, pieces)
-            qty = sum((q for _, q in pieces), ZERO)
-            fills.append(self._execute(po, m, po.price, qty, _MAKER, ts))
-            touched.append(po)
-        self._settle(m, fills, touched)
-
-    def _settle(self, m: _Market, fills: list[Fill], touched: list[_PaperOrder]) -> None:
-        if not touched:
-            return
-        for po in touched:
-            if po.status.is_terminal and po in m.working:
-                m.working.remove(po)
-        self._push(fills, touched, bool(fills) or any(po.status.is_terminal for po in touched))
-
-    # listener ----------------------------------------------------------------------------------
-    def _push(self, fills: Iterable[Fill], reports: list[_PaperOrder], balances: bool) -> None:
-        listener = self._listener
-        if listener is None:
-            return
-        for fill in fills:
-            listener.on_fill(fill)
-        for po in reports:
-            listener.on_order_report(self._report(po))
-        if balances:
-            listener.on_balances(self.name, self._balance_copies())
-
-    def _report(self, po: _PaperOrder) -> OrderReport:
-        return OrderReport(
-            venue=self.name,
-            symbol=po.symbol,
-            client_order_id=po.client_order_id,
-            venue_order_id=po.venue_order_id,
-            status=po.status,
-            filled=po.filled,
-            avg_price=po.cost / po.filled if po.filled else ZERO,
-            amount=po.amount,
-            reason=po.reason,
-            ts=po.updated_ts,
-            side=po.side.value,
-            price=po.price,
-        )

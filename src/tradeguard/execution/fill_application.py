@@ -1,0 +1,296 @@
+"""Fill application: venues' order reports, fills and balances booked exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradeguard.bus import EventBus
+from tradeguard.clock import Clock
+from tradeguard.execution.order_events import (
+    STATUS_EVENT,
+    closed_data,
+    fill_data,
+    order_data,
+    position_data,
+)
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.position import ClosedTrade
+from tradeguard.model.reports import OrderReport
+
+# The order manager's logger: these records are its own.
+log = logging.getLogger("tradeguard.execution.order_manager")
+
+
+class RiskGate(Protocol):
+    """The part of the risk engine the order manager calls."""
+
+    def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any: ...
+
+    def observe_fill(
+        self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None
+    ) -> None: ...
+
+    def observe_venue_error(self, venue: str, ts: int, error: str) -> None: ...
+
+    def observe_venue_ok(self, venue: str, ts: int) -> None: ...
+
+    def observe_venue_refusal(self, venue: str, ts: int, code: str, error: str) -> None: ...
+
+
+class FillApplication:
+    """Apply what venues report (order states, fills, balances) to the journal and portfolio."""
+
+    storage: Any
+    risk: RiskGate
+    portfolio: Any
+    bus: EventBus
+    clock: Clock
+    orders: dict[str, Order]
+    open: dict[str, Order]
+    balance_only: set[str]
+    fill_listeners: list[Callable[[Fill, Order | None], None]]
+    _pending_terminal: dict[str, OrderReport]
+    _pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], int]]
+    _pending_rows: dict[str, Order]
+    _pending_journal: list[tuple[str, str, str, int, str]]
+
+    # VenueListener -----------------------------------------------------------------------------
+    def on_order_report(self, report: OrderReport) -> None:
+        """Apply a venue's view of an order, moving only forward."""
+        order = self.orders.get(report.client_order_id)
+        if order is None:
+            self._publish(
+                EventKind.VENUE_ERROR,
+                report.ts or self.clock.now_ms(),
+                None,
+                {
+                    "error": "report for an order the journal does not know",
+                    "client_order_id": report.client_order_id,
+                },
+                venue=report.venue,
+                symbol=report.symbol,
+            )
+            return
+        new_id = bool(report.venue_order_id and not order.venue_order_id)
+        if new_id:
+            order.venue_order_id = report.venue_order_id
+        status = report.status
+        if status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            if order.status is OrderStatus.SUBMITTED:
+                self._transition(order, OrderStatus.ACCEPTED)  # journals the venue id too
+            elif new_id:
+                self._write_order(order)
+            return
+        if new_id:
+            self._write_order(order)
+        if order.status.is_terminal or status in (OrderStatus.SUBMITTED, OrderStatus.NEW):
+            return
+        # cancelled / expired / rejected: wait for fills the venue says happened first
+        if report.filled > order.filled:
+            self._pending_terminal[order.client_order_id] = report
+            return
+        if status is OrderStatus.REJECTED and order.status is not OrderStatus.SUBMITTED:
+            status = OrderStatus.CANCELLED
+        self._transition(order, status, reason=report.reason)
+
+    def on_fill(self, fill: Fill) -> None:
+        """Apply one execution exactly once (dedup by venue trade id)."""
+        order = self.orders.get(fill.client_order_id)
+        if order is None and fill.client_order_id:
+            # A finished order is not kept in memory after a restart; the journal has it.
+            order = self.storage.get_order(fill.client_order_id)
+            if order is not None:
+                self.orders[order.client_order_id] = order
+        if order is not None and fill.trade_id in order.trade_ids:
+            return
+        strategy_id = order.strategy_id if order is not None else ""
+        with self.storage.transaction():
+            if not self.storage.insert_fill(fill, strategy_id):
+                if order is not None:
+                    order.trade_ids.add(fill.trade_id)
+                return
+            before = order.status if order is not None else None
+            # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
+            fee_only = fill.amount == 0
+            if order is not None and fee_only:
+                order.trade_ids.add(fill.trade_id)
+            elif order is not None:
+                self._fill_order(order, fill)
+            self._book_fill(fill, order, before, strategy_id, fee_only)
+        if order is not None:
+            if order.status.is_terminal:
+                self.open.pop(order.client_order_id, None)
+            pending = self._pending_terminal.get(order.client_order_id)
+            if pending is not None and order.filled >= pending.filled:
+                del self._pending_terminal[order.client_order_id]
+                self.on_order_report(pending)
+        for listener in self.fill_listeners:
+            listener(fill, order)
+
+    def _fill_order(self, order: Order, fill: Fill) -> None:
+        before = order.status
+        if order.status.is_terminal or order.filled + fill.amount > order.amount:
+            # The money moved whatever our journal says: book the fill, keep the state,
+            # and say so loudly.
+            order.trade_ids.add(fill.trade_id)
+            log.error(
+                "fill %s for %s arrived with the order %s (filled %s of %s)",
+                fill.trade_id,
+                order.client_order_id,
+                order.status.value,
+                order.filled,
+                order.amount,
+            )
+        else:
+            order.apply_fill(fill)
+        self._write_order(order)
+        if before is not order.status:
+            # Transitions still waiting (an acknowledgement) go first: the log keeps
+            # the order in which they happened.
+            self._write_transitions()
+            self.storage.record_transition(
+                order.client_order_id,
+                before.value if before else "",
+                order.status.value,
+                fill.ts,
+            )
+
+    def _book_fill(
+        self,
+        fill: Fill,
+        order: Order | None,
+        before: OrderStatus | None,
+        strategy_id: str,
+        fee_only: bool,
+    ) -> None:
+        tracked = strategy_id not in self.balance_only and not fee_only
+        pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id) if tracked else None
+        was_flat = pos is not None and pos.quantity == 0
+        closed = self.portfolio.apply_fill(fill, strategy_id, position=tracked)
+        if pos is not None:
+            if was_flat and pos.quantity != 0 and order is not None:
+                pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
+            if closed is not None:
+                self.storage.close_position(closed, pos)
+            if pos.quantity != 0:
+                self.storage.save_position(pos, fill.price)
+        # What the fill sets off (a breaker, the risk counters, its audit events) is written
+        # with the fill, in one commit.
+        self.risk.observe_fill(fill, closed, strategy_id)
+        self._publish(
+            EventKind.FILL, fill.ts, order, fill_data(fill), venue=fill.venue, symbol=fill.symbol
+        )
+        if order is not None and before is not order.status:
+            self._publish_order(STATUS_EVENT[order.status], order)
+        if was_flat and pos is not None and pos.quantity != 0:
+            self._publish(
+                EventKind.POSITION_OPENED,
+                fill.ts,
+                order,
+                position_data(pos),
+                venue=fill.venue,
+                symbol=fill.symbol,
+            )
+        if closed is not None:
+            self._publish(
+                EventKind.POSITION_CLOSED,
+                fill.ts,
+                order,
+                closed_data(closed),
+                venue=fill.venue,
+                symbol=fill.symbol,
+            )
+
+    def on_balances(self, venue: str, balances: list[Balance]) -> None:
+        """Record the venue's balances (the source of truth); written with the next commit."""
+        self._pending_balances[venue] = (
+            balances,
+            self.portfolio.values_of(balances),
+            self.clock.now_ms(),
+        )
+
+    def flush(self) -> None:
+        """Write what is waiting for the next commit (balances, non-critical transitions)."""
+        if self._pending_balances or self._pending_journal or self._pending_rows:
+            with self.storage.transaction():
+                pass  # the commit hook writes it
+
+    def discard_pending_balances(self, venue: str) -> None:
+        """Drop balances queued for `venue` (a fresher snapshot is being written)."""
+        self._pending_balances.pop(venue, None)
+
+    def _write_behind(self) -> None:
+        if self._pending_balances:
+            pending, self._pending_balances = self._pending_balances, {}
+            for venue, (balances, usd, ts) in pending.items():
+                self.storage.upsert_balances(venue, balances, usd, ts)
+        if self._pending_journal or self._pending_rows:
+            rows, self._pending_rows = self._pending_rows, {}
+            for order in rows.values():
+                self.storage.upsert_order(order)
+            self._write_transitions()
+
+    def _write_transitions(self) -> None:
+        journal, self._pending_journal = self._pending_journal, []
+        for cid, before, after, ts, reason in journal:
+            self.storage.record_transition(cid, before, after, ts, reason)
+
+    # internals ---------------------------------------------------------------------------------
+    def _transition(self, order: Order, status: OrderStatus, reason: str = "") -> None:
+        before = order.status
+        now = self.clock.now_ms()
+        order.transition(status, now, reason)
+        if status is OrderStatus.ACCEPTED:
+            # An acknowledgement moves no money: journal it with the next commit. If the process
+            # dies first, the order is still SUBMITTED in the journal and reconciliation asks the
+            # venue, which is the rule for any in-flight order.
+            self._pending_rows[order.client_order_id] = order
+            self._pending_journal.append(
+                (order.client_order_id, before.value, status.value, now, reason)
+            )
+        else:
+            with self.storage.transaction():
+                self._write_order(order)
+                self.storage.record_transition(
+                    order.client_order_id, before.value, status.value, now, reason
+                )
+        if status.is_terminal:
+            self.open.pop(order.client_order_id, None)
+        severity = "warning" if status is OrderStatus.REJECTED else "info"
+        self._publish_order(STATUS_EVENT[status], order, severity=severity)
+
+    def _write_order(self, order: Order) -> None:
+        # The row gets the order's latest state now: a write of it still waiting is not needed.
+        self.storage.upsert_order(order)
+        self._pending_rows.pop(order.client_order_id, None)
+
+    def _publish_order(self, kind: str, order: Order, severity: str = "info") -> None:
+        self._publish(kind, self.clock.now_ms(), order, order_data(order), severity=severity)
+
+    def _publish(
+        self,
+        kind: str,
+        ts: int,
+        source: Order | OrderIntent | None,
+        data: dict[str, Any],
+        venue: str = "",
+        symbol: str = "",
+        severity: str = "info",
+    ) -> None:
+        event = Event(
+            kind=kind,
+            ts=ts,
+            data=data,
+            venue=venue or (source.venue if source is not None else ""),
+            symbol=symbol or (source.symbol if source is not None else ""),
+            strategy_id=source.strategy_id if source is not None else "",
+            severity=severity,
+        )
+        self.bus.publish(event)

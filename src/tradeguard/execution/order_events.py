@@ -1,0 +1,71 @@
+"""What the order manager publishes: the event kind of each order status and the event data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.events import EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.model.position import ClosedTrade, Position
+
+STATUS_EVENT = {
+    OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED: EventKind.ORDER_PARTIALLY_FILLED,
+    OrderStatus.FILLED: EventKind.ORDER_FILLED,
+    OrderStatus.CANCELLED: EventKind.ORDER_CANCELLED,
+    OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
+    OrderStatus.EXPIRED: EventKind.ORDER_EXPIRED,
+}
+
+
+def order_data(o: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id,
+        "venue_order_id": o.venue_order_id,
+        "side": o.side.value,
+        "type": o.type.value,
+        "amount": str(o.amount),
+        "price": str(o.price) if o.price is not None else None,
+        "status": o.status.value,
+        "filled": str(o.filled),
+        "avg_price": str(o.avg_price),
+        "reason": o.reason,
+        "signal": o.signal,
+    }
+
+
+def fill_data(f: Fill) -> dict[str, Any]:
+    return {
+        "client_order_id": f.client_order_id,
+        "trade_id": f.trade_id,
+        "side": f.side.value,
+        "price": str(f.price),
+        "amount": str(f.amount),
+        "fee": str(f.fee),
+        "fee_asset": f.fee_asset,
+        "liquidity": f.liquidity.value,
+    }
+
+
+def position_data(p: Position) -> dict[str, Any]:
+    return {
+        "side": "long" if p.quantity > 0 else "short",
+        "quantity": str(p.quantity),
+        "entry_price": str(p.avg_entry),
+        "stop_loss": str(p.stop_loss) if p.stop_loss is not None else None,
+        "take_profit": str(p.take_profit) if p.take_profit is not None else None,
+    }
+
+
+def closed_data(t: ClosedTrade) -> dict[str, Any]:
+    return {
+        "side": "long" if t.side.value == "buy" else "short",
+        "amount": str(t.amount),
+        "entry_price": str(t.entry_price),
+        "exit_price": str(t.exit_price),
+        "pnl": str(t.pnl),
+        "pnl_pct": str(t.pnl_pct.quantize(Decimal("0.0001"))),
+    }

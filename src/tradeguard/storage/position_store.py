@@ -1,0 +1,209 @@
+"""Positions, balances and balance adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from tradeguard.model import ZERO, Balance, ClosedTrade, Position
+from tradeguard.storage.rows import (
+    POSITION_CLOSED,
+    POSITION_OPEN,
+    flat_position_from_row,
+    new_id,
+    now_ms,
+    position_from_row,
+    position_row,
+    side_name,
+)
+from tradeguard.storage.tables import balance_adjustments, positions
+from tradeguard.storage.tables import balances as balances_table
+from tradeguard.storage.unit_of_work import StorageCore
+
+
+class PositionStore(StorageCore):
+    """Read and write positions and balances."""
+
+    # positions ---------------------------------------------------------------------------------
+    def save_position(self, pos: Position, mark: Decimal | None = None) -> None:
+        """Upsert the open row of `pos`'s (venue, symbol, strategy); a flat one only updates it."""
+        row = position_row(pos, mark)
+        if pos.quantity == 0:
+            # Flat: refresh an existing open row (closing is close_position's job), never create.
+            row["key_venue"], row["key_symbol"] = pos.venue, pos.symbol
+            row["key_strategy_id"] = pos.strategy_id
+            self._run(self._flat_position_stmt, row)
+            return
+        self._run(self._save_position_stmt, row)
+
+    def close_position(self, trade: ClosedTrade, pos: Position) -> None:
+        """Mark the open row of the trade's key closed with exit price, time and P&L."""
+        values: dict[str, Any] = {
+            "status": POSITION_CLOSED,
+            "side": side_name(trade.side),
+            "quantity": trade.amount,
+            "entry_price": trade.entry_price,
+            "entry_ts": trade.opened_ts,
+            "exit_price": trade.exit_price,
+            "exit_ts": trade.closed_ts,
+            "pnl": trade.pnl,
+            "pnl_pct": trade.pnl_pct,
+            "realized_pnl": pos.realized_pnl,
+            "fees": pos.fees,
+            "current_price": trade.exit_price,
+            "unrealized_pnl": ZERO,
+            "last_exit_price": trade.exit_price,
+            "updated_ts": trade.closed_ts,
+        }
+        key = {
+            "key_venue": trade.venue,
+            "key_symbol": trade.symbol,
+            "key_strategy_id": trade.strategy_id,
+        }
+        if self._run(self._close_position_stmt, {**values, **key}):
+            return
+        # The position opened and closed without an open row being saved: record the trip anyway.
+        row = {
+            "venue": trade.venue,
+            "symbol": trade.symbol,
+            "strategy_id": trade.strategy_id,
+            "stop_loss": None,
+            "take_profit": None,
+            "trip_pnl": trade.pnl,
+            "trip_max_qty": trade.amount,
+            "trip_entry": trade.entry_price,
+            **values,
+        }
+        self._write(positions.insert(), row)
+
+    def load_open_positions(self) -> list[Position]:
+        """Return every open position as a model Position (signed quantity)."""
+        stmt = select(positions).where(positions.c.status == POSITION_OPEN).order_by(positions.c.id)
+        return [position_from_row(r) for r in self._read(stmt)]
+
+    def load_flat_positions(self) -> list[Position]:
+        """Return, for each key with no open row, its position as its last close left it (flat,
+        with the running realized P&L and fees)."""
+        open_keys = {(p.venue, p.symbol, p.strategy_id) for p in self.load_open_positions()}
+        stmt = (
+            select(positions).where(positions.c.status == POSITION_CLOSED).order_by(positions.c.id)
+        )
+        last: dict[tuple[str, str, str], Row[Any]] = {}
+        for r in self._read(stmt):
+            key = (r.venue, r.symbol, r.strategy_id)
+            if key not in open_keys:
+                last[key] = r
+        return [flat_position_from_row(r) for r in last.values()]
+
+    def closed_pnls(self, strategy_id: str | None = None) -> list[Decimal]:
+        """Return the P&L of every closed position that has one, newest first."""
+        stmt = select(positions.c.pnl).where(
+            positions.c.status == POSITION_CLOSED, positions.c.pnl.is_not(None)
+        )
+        if strategy_id is not None:
+            stmt = stmt.where(positions.c.strategy_id == strategy_id)
+        return [r[0] for r in self._read(stmt.order_by(positions.c.id.desc()))]
+
+    def load_position_rows(
+        self,
+        status: str | None = None,
+        strategy_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return position rows as dicts (Decimals intact), newest first; status open|closed."""
+        stmt = select(positions)
+        if status is not None:
+            stmt = stmt.where(positions.c.status == status)
+        if strategy_id is not None:
+            stmt = stmt.where(positions.c.strategy_id == strategy_id)
+        stmt = stmt.order_by(positions.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    # balances ----------------------------------------------------------------------------------
+    def upsert_balances(
+        self,
+        venue: str,
+        balances: list[Balance],
+        usd_values: Mapping[str, Decimal] | None = None,
+        ts: int | None = None,
+    ) -> None:
+        """Insert or update one row per asset; without usd_values the stored USD value is kept."""
+        if not balances:
+            return
+        now = now_ms() if ts is None else ts
+        rows = [
+            {
+                "venue": venue,
+                "asset": b.asset,
+                "free": b.free,
+                "locked": b.locked,
+                "total": b.total,
+                "usd_value": usd_values.get(b.asset) if usd_values is not None else None,
+                "updated_ts": now,
+            }
+            for b in balances
+        ]
+        stmt = (
+            self._upsert_balance_stmt
+            if usd_values is not None
+            else self._upsert_balance_keep_usd_stmt
+        )
+        self._run_many(stmt, rows)
+
+    def load_balances(self, venue: str | None = None) -> list[Balance]:
+        """Return stored balances, by venue then asset."""
+        stmt = select(
+            balances_table.c.venue,
+            balances_table.c.asset,
+            balances_table.c.free,
+            balances_table.c.locked,
+        )
+        if venue is not None:
+            stmt = stmt.where(balances_table.c.venue == venue)
+        stmt = stmt.order_by(balances_table.c.venue, balances_table.c.asset)
+        return [Balance(r.venue, r.asset, r.free, r.locked) for r in self._read(stmt)]
+
+    def load_balance_rows(self, venue: str | None = None) -> list[dict[str, Any]]:
+        """Return stored balance rows as dicts, including total, usd_value and updated_ts."""
+        stmt = select(balances_table)
+        if venue is not None:
+            stmt = stmt.where(balances_table.c.venue == venue)
+        stmt = stmt.order_by(balances_table.c.venue, balances_table.c.asset)
+        return [dict(r._mapping) for r in self._read(stmt)]
+
+    def record_balance_adjustment(
+        self,
+        venue: str,
+        asset: str,
+        ledger_total: Decimal,
+        venue_total: Decimal,
+        reason: str,
+        ts: int,
+    ) -> int:
+        """Record a reconciliation correction (difference = venue_total - ledger_total)."""
+        result = self._write(
+            balance_adjustments.insert(),
+            {
+                "venue": venue,
+                "asset": asset,
+                "ledger_total": ledger_total,
+                "venue_total": venue_total,
+                "difference": venue_total - ledger_total,
+                "reason": reason,
+                "ts": ts,
+            },
+        )
+        return new_id(result)
+
+    def load_balance_adjustments(self, venue: str | None = None) -> list[dict[str, Any]]:
+        """Return recorded balance corrections, newest first."""
+        stmt = select(balance_adjustments)
+        if venue is not None:
+            stmt = stmt.where(balance_adjustments.c.venue == venue)
+        stmt = stmt.order_by(balance_adjustments.c.id.desc())
+        return [dict(r._mapping) for r in self._read(stmt)]

@@ -1,0 +1,333 @@
+"""The storage core: transactions, units of work and the compiled statements of the order path."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Executable, Row, Table, TextClause, bindparam, text
+
+from tradeguard.storage.db import Database
+from tradeguard.storage.driver import DriverStatement
+from tradeguard.storage.rows import POSITION_OPEN
+from tradeguard.storage.tables import balances as balances_table
+from tradeguard.storage.tables import (
+    events,
+    fills,
+    kv_state,
+    order_transitions,
+    orders,
+    positions,
+    strategy_runs,
+)
+
+_POSITION_KEY = ("venue", "symbol", "strategy_id")
+# The open-row update of a flat position: everything but the key and the close fields; without a
+# mark (None) the stored mark and unrealized P&L are kept.
+_FLAT_POSITION_FIELDS = (
+    "quantity", "entry_price", "entry_ts", "stop_loss", "take_profit", "realized_pnl", "fees",
+    "current_price", "unrealized_pnl", "trip_pnl", "trip_max_qty", "trip_entry",
+    "last_exit_price", "updated_ts",
+)  # fmt: skip
+_KEEP_IF_NULL = ("current_price", "unrealized_pnl")
+_CLOSE_POSITION_FIELDS = (
+    "status", "side", "quantity", "entry_price", "entry_ts", "exit_price", "exit_ts", "pnl",
+    "pnl_pct", "realized_pnl", "fees", "current_price", "unrealized_pnl", "last_exit_price",
+    "updated_ts",
+)  # fmt: skip
+_ORDER_IDENTITY = ("venue", "symbol", "created_ts")
+
+
+class _Tx(threading.local):
+    # Per thread, so one thread's open transaction never swallows another thread's writes.
+    conn: Connection | None = None
+    depth: int = 0
+    held: Connection | None = None  # kept checked out by holding_connection()
+    unit: Any = None  # the open transaction of a unit of work (see unit_of_work())
+    dirty: bool = False  # something was written in the open unit of work
+
+
+class StorageCore:
+    """Run statements: every write commits unless inside `transaction()` or a unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._engine = db.engine
+        self._tx = _Tx()
+        self._commit_hooks: list[Callable[[], None]] = []
+        # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
+        driver = self._driver
+        # A client order id names one order on one market from its creation: those indexed
+        # columns are left alone on update, so a status change rewrites no page of their indexes.
+        self._upsert_order_stmt = driver(
+            self._upsert(orders, ["client_order_id"], keep=_ORDER_IDENTITY)
+        )
+        # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
+        self._insert_fill_stmt = driver(
+            self._upsert(
+                fills, ["venue", "symbol", "trade_id", "side"], do_nothing=True, returning="id"
+            )
+        )
+        self._insert_transition_stmt = driver(self._insert(order_transitions))
+        self._insert_event_stmt = events.insert()
+        self._insert_events_stmt = driver(self._insert(events))
+        self._upsert_kv_stmt = driver(self._upsert(kv_state, ["key"]))
+        self._upsert_run_stmt = self._upsert(strategy_runs, ["strategy_id"])
+        self._upsert_balance_stmt = driver(self._upsert(balances_table, ["venue", "asset"]))
+        self._upsert_balance_keep_usd_stmt = driver(
+            self._upsert(balances_table, ["venue", "asset"], keep=("usd_value",))
+        )
+        self._save_position_stmt = driver(
+            self._upsert(
+                positions,
+                ["venue", "symbol", "strategy_id"],
+                # Must read exactly like the partial index predicate in tables.py.
+                key_where="status = 'open'",
+                keep=("status", "exit_price", "exit_ts", "pnl", "pnl_pct"),
+                # Without a mark, keep the last one rather than blanking it.
+                coalesce=_KEEP_IF_NULL,
+            )
+        )
+        self._flat_position_stmt = driver(
+            self._open_position_update(_FLAT_POSITION_FIELDS, coalesce=_KEEP_IF_NULL)
+        )
+        self._close_position_stmt = driver(self._open_position_update(_CLOSE_POSITION_FIELDS))
+
+    # transactions ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Batch writes into one commit at the outermost exit; an escaping error rolls back all."""
+        tx = self._tx
+        if tx.conn is not None:
+            tx.depth += 1
+            tx.dirty = True
+            try:
+                yield
+            finally:
+                tx.depth -= 1
+            return
+        held = tx.held
+        if held is not None:
+            with held.begin():
+                yield from self._outermost(tx, held)
+            return
+        with self._engine.begin() as conn:
+            yield from self._outermost(tx, conn)
+
+    def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
+        tx.conn, tx.depth = conn, 1
+        try:
+            yield
+            for hook in self._commit_hooks:
+                hook()
+        finally:
+            tx.conn, tx.depth = None, 0
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        # One statement outside transaction(): committed at once, without the commit hooks.
+        held = self._tx.held
+        if held is None:
+            with self._engine.begin() as conn:
+                yield conn
+        else:
+            with held.begin():
+                yield held
+
+    @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """Keep one pooled connection for this thread's reads and writes until the block ends.
+
+        For a loop that commits many times a second (a replay): taking a connection from the pool
+        and giving it back costs more than a small commit's statements. Other threads keep using
+        the pool.
+        """
+        tx = self._tx
+        if tx.held is not None or tx.conn is not None:
+            yield
+            return
+        conn = self._engine.connect()
+        tx.held = conn
+        try:
+            yield
+        finally:
+            tx.held = None
+            conn.close()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Join every write of this thread into one open transaction until `commit_unit()`.
+
+        Nested `transaction()` blocks join it instead of committing; `commit_unit()` runs the
+        commit hooks and commits everything written since the last one, or nothing if nothing
+        was. An error escaping the block rolls the uncommitted writes back. Needs
+        `holding_connection()` around it.
+        """
+        tx = self._tx
+        held = tx.held
+        if held is None or tx.conn is not None:
+            raise RuntimeError("unit_of_work() needs holding_connection() and no open transaction")
+        tx.unit = held.begin()
+        tx.conn, tx.depth, tx.dirty = held, 1, False
+        try:
+            yield
+        except BaseException:
+            tx.unit.rollback()
+            raise
+        else:
+            self.commit_unit()
+            tx.unit.commit()
+        finally:
+            tx.conn, tx.depth, tx.unit, tx.dirty = None, 0, None, False
+
+    @property
+    def unit_dirty(self) -> bool:
+        """Tell whether the open unit of work holds writes not yet committed."""
+        return self._tx.dirty
+
+    def unit_status(self) -> _Tx:
+        """This thread's transaction state; its `dirty` is `unit_dirty`, read without a call
+        (for a loop that asks once per market event)."""
+        return self._tx
+
+    def mark_dirty(self) -> None:
+        """Make the open unit of work commit at the next `commit_unit()`."""
+        self._tx.dirty = True
+
+    def commit_unit(self) -> bool:
+        """Run the commit hooks and commit the open unit of work if it wrote anything."""
+        tx = self._tx
+        if tx.unit is None or not tx.dirty:
+            return False
+        for hook in self._commit_hooks:
+            hook()
+        tx.unit.commit()
+        tx.unit = tx.conn.begin() if tx.conn is not None else None
+        tx.dirty = False
+        return True
+
+    def add_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` inside every outermost transaction, just before it commits.
+
+        Used to piggyback buffered writes (the audit log) on journal commits.
+        """
+        self._commit_hooks.append(hook)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx.conn is not None
+
+    def _write(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            tx.dirty = True
+            return conn.execute(stmt, params)
+        with self._begin() as conn:
+            return conn.execute(stmt, params)
+
+    def _run(self, stmt: DriverStatement, row: Mapping[str, Any]) -> Any:
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            tx.dirty = True
+            return stmt.execute(conn, row)
+        with self._begin() as conn:
+            return stmt.execute(conn, row)
+
+    def _run_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            tx.dirty = True
+            stmt.execute_many(conn, rows)
+            return
+        with self._begin() as conn:
+            stmt.execute_many(conn, rows)
+
+    def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            return conn.execute(stmt).all()
+        held = tx.held
+        if held is not None:
+            try:
+                return held.execute(stmt).all()
+            finally:
+                held.rollback()  # end the read's transaction: the next one sees newer commits
+        with self._engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    # statement builders ------------------------------------------------------------------------
+    def _driver(self, clause: TextClause) -> DriverStatement:
+        return DriverStatement(clause, self._engine.dialect, self._engine.hide_parameters)
+
+    def _insert(self, table: Table) -> TextClause:
+        q = self._engine.dialect.identifier_preparer.quote
+        cols = [c for c in table.c if not (c.name == "id" and c.autoincrement is True)]
+        sql = (
+            f"INSERT INTO {q(table.name)} ({', '.join(q(c.name) for c in cols)}) "
+            f"VALUES ({', '.join(':' + c.name for c in cols)})"
+        )
+        return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in cols))
+
+    def _open_position_update(
+        self, names: Sequence[str], *, coalesce: Iterable[str] = ()
+    ) -> TextClause:
+        """UPDATE the open row of one (venue, symbol, strategy_id); one statement, no SELECT."""
+        q = self._engine.dialect.identifier_preparer.quote
+        merge = set(coalesce)
+        sets = [
+            f"{q(n)} = COALESCE(:{n}, {q(n)})" if n in merge else f"{q(n)} = :{n}" for n in names
+        ]
+        sql = (
+            f"UPDATE {q(positions.name)} SET {', '.join(sets)} "
+            f"WHERE {q('venue')} = :key_venue AND {q('symbol')} = :key_symbol "
+            f"AND {q('strategy_id')} = :key_strategy_id AND {q('status')} = '{POSITION_OPEN}'"
+        )
+        binds = [bindparam(n, type_=positions.c[n].type) for n in names]
+        binds += [bindparam(f"key_{k}", type_=positions.c[k].type) for k in _POSITION_KEY]
+        return text(sql).bindparams(*binds)
+
+    # Upserts are written as text: SQLAlchemy 2.0 does not cache the compiled form of dialect
+    # ON CONFLICT constructs, and recompiling on every call would cost more than the write.
+    # The syntax (ON CONFLICT ... excluded.col) is the same on SQLite and PostgreSQL.
+    def _upsert(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        *,
+        keep: Iterable[str] = (),
+        coalesce: Iterable[str] = (),
+        key_where: str = "",
+        do_nothing: bool = False,
+        returning: str = "",
+    ) -> TextClause:
+        q = self._engine.dialect.identifier_preparer.quote
+        # Surrogate ids are left to the database.
+        cols = [c for c in table.c if not (c.name == "id" and c.autoincrement is True)]
+        names = [c.name for c in cols]
+        target = f"({', '.join(q(k) for k in keys)})" + (f" WHERE {key_where}" if key_where else "")
+        sql = (
+            f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
+            f"VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT {target} "
+        )
+        if do_nothing:
+            sql += "DO NOTHING"
+        else:
+            skip = set(keys) | set(keep)
+            merge = set(coalesce)
+            sets = [
+                f"{q(n)} = COALESCE(excluded.{q(n)}, {q(table.name)}.{q(n)})"
+                if n in merge
+                else f"{q(n)} = excluded.{q(n)}"
+                for n in names
+                if n not in skip
+            ]
+            sql += "DO UPDATE SET " + ", ".join(sets)
+        if returning:
+            sql += f" RETURNING {q(returning)}"
+        return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in cols))

@@ -1,0 +1,109 @@
+"""ccxt.pro clients for a venue: spot-only options, the local sandbox's URLs, testnet or live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tradeguard.model.errors import ConfigError
+
+ClientFactory = Callable[[], Any]
+
+# Options that keep a spot account to spot endpoints, and keep ccxt from re-sending requests or
+# rewriting market orders into quote-amount orders.
+SPOT_OPTIONS: dict[str, Any] = {
+    "defaultType": "spot",
+    "fetchMarkets": ["spot"],
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    "maxRetriesOnFailure": 0,
+    "quoteOrderQty": False,
+    "createMarketBuyOrderRequiresPrice": False,
+    "warnOnFetchOpenOrdersWithoutSymbol": False,
+}
+
+
+def local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
+    """The `urls['api']` of a Binance-compatible exchange on `rest_url` (our local sandbox)."""
+    base = rest_url.rstrip("/")
+    for suffix in ("/api/v3", "/api"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    ws_base = (ws_url or base.replace("http", "ws", 1)).rstrip("/")
+    for suffix in ("/ws",):
+        if ws_base.endswith(suffix):
+            ws_base = ws_base[: -len(suffix)]
+    unsupported = (
+        *("sapiV2", "sapiV3", "sapiV4", "dapiPublic", "dapiPrivate", "dapiPrivateV2"),
+        *("dapiData", "eapiPublic", "eapiPrivate", "fapiPublic", "fapiPublicV2"),
+        *("fapiPublicV3", "fapiPrivate", "fapiPrivateV2", "fapiPrivateV3", "fapiData"),
+        *("papi", "papiV2"),
+    )
+    # Futures, options and margin bases point at a path that answers 404 on the local host, so a
+    # stray call fails loudly instead of reaching a real exchange.
+    urls: dict[str, Any] = {key: f"{base}/unsupported/{key}" for key in unsupported}
+    urls.update(
+        {
+            "public": f"{base}/api/v3",
+            "private": f"{base}/api/v3",
+            "v3": f"{base}/api/v3",
+            "v1": f"{base}/api/v1",
+            "sapi": f"{base}/sapi/v1",
+            "ws": {
+                "spot": f"{ws_base}/ws",
+                "margin": f"{ws_base}/ws",
+                "linear": f"{ws_base}/ws/unsupported-linear",
+                "inverse": f"{ws_base}/ws/unsupported-inverse",
+                "papi": f"{ws_base}/ws/unsupported-papi",
+                "ws-api": {
+                    "spot": f"{ws_base}/ws-api/v3",
+                    "linear": f"{ws_base}/ws-api/v3/unsupported-linear",
+                    "inverse": f"{ws_base}/ws-api/v3/unsupported-inverse",
+                },
+            },
+        }
+    )
+    return urls
+
+
+def ccxt_client_factory(
+    exchange: str,
+    credentials: Mapping[str, str] | None = None,
+    *,
+    sandbox: bool = True,
+    rest_url: str | None = None,
+    ws_url: str | None = None,
+    timeout_ms: int = 10_000,
+) -> ClientFactory:
+    """Return a factory of `ccxt.pro.<exchange>` clients: local sandbox, testnet, or live."""
+    import ccxt.pro as ccxtpro
+
+    cls = getattr(ccxtpro, exchange, None)
+    if cls is None:
+        raise ConfigError(
+            f"venue exchange={exchange!r} is not a ccxt.pro exchange; pick one of ccxt.pro's "
+            "exchange ids (e.g. 'binance')"
+        )
+    if rest_url is not None and exchange != "binance":
+        raise ConfigError(
+            f"venue rest_url={rest_url!r} needs exchange='binance' (the local sandbox speaks "
+            f"Binance's API), got exchange={exchange!r}"
+        )
+    creds = dict(credentials or {})
+
+    def factory() -> Any:
+        client = cls(
+            {
+                **creds,
+                "timeout": timeout_ms,
+                "enableRateLimit": False,
+                "options": dict(SPOT_OPTIONS),
+            }
+        )
+        if rest_url is not None:
+            client.urls["api"] = local_urls(rest_url, ws_url)
+        elif sandbox:
+            client.set_sandbox_mode(True)  # the exchange's testnet
+        return client
+
+    return factory

@@ -1,0 +1,268 @@
+"""The connection under a ccxt venue: paced requests, mapped errors, raw answers read as model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import LiquiditySide, OrderStatus, Side
+from tradeguard.model.errors import AmbiguousVenueError, ConfigError, DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import ZERO, dec
+from tradeguard.model.reports import OrderReport
+from tradeguard.secrets.permissions import check_withdrawal_permission
+from tradeguard.secrets.redact import redact
+from tradeguard.venues.base import Venue
+from tradeguard.venues.ccxt_clients import SPOT_OPTIONS, ClientFactory
+from tradeguard.venues.ccxt_ratelimit import RateLimiter
+
+# One logger for the whole venue, whichever module logs.
+log = logging.getLogger("tradeguard.venues.ccxt_venue")
+
+# Where an exchange takes our client order id on a new order, and on a query or cancel.
+CID_PARAM = {"binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
+QUERY_PARAM = {"binance": "origClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
+
+# Request weights (Binance spot figures; a fair guide elsewhere).
+WEIGHTS: dict[str, float] = {
+    "load_markets": 20,
+    "submit": 1,
+    "cancel": 1,
+    "fetch_order": 4,
+    "fetch_open_orders": 6,
+    "fetch_open_orders_all": 80,
+    "fetch_fills": 20,
+    "fetch_balances": 20,
+    "fetch_ticker": 2,
+    "fetch_bids_asks": 4,
+    "fetch_ohlcv": 2,
+    "fetch_order_book": 5,
+    "fetch_trades": 25,
+    "api_restrictions": 1,
+}
+
+_DEFINITIVE: tuple[tuple[type[Exception], str], ...] = (
+    (ccxt.InsufficientFunds, "INSUFFICIENT_FUNDS"),
+    (ccxt.OrderNotFound, "ORDER_NOT_FOUND"),
+    (ccxt.InvalidOrder, "INVALID_ORDER"),
+    (ccxt.PermissionDenied, "PERMISSION_DENIED"),
+    (ccxt.AuthenticationError, "AUTHENTICATION"),
+    (ccxt.BadSymbol, "BAD_SYMBOL"),
+    (ccxt.BadRequest, "BAD_REQUEST"),
+)
+_AMBIGUOUS: tuple[tuple[type[Exception], str], ...] = (
+    (ccxt.RequestTimeout, "TIMEOUT"),
+    (ccxt.OnMaintenance, "MAINTENANCE"),
+    (ccxt.ExchangeNotAvailable, "EXCHANGE_NOT_AVAILABLE"),
+    (ccxt.RateLimitExceeded, "RATE_LIMITED"),
+    (ccxt.DDoSProtection, "RATE_LIMITED"),
+    (ccxt.NetworkError, "NETWORK"),
+)
+CCXT_STATUS = {
+    "open": OrderStatus.ACCEPTED,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def map_ccxt_error(venue: str, op: str, exc: BaseException) -> Exception:
+    """Turn a ccxt exception into DefinitiveVenueError or AmbiguousVenueError (text redacted)."""
+    text = redact(f"{op} failed: {type(exc).__name__}: {exc}")
+    for cls, code in _DEFINITIVE:
+        if isinstance(exc, cls):
+            return DefinitiveVenueError(venue, text, code)
+    for cls, code in _AMBIGUOUS:
+        if isinstance(exc, cls):
+            return AmbiguousVenueError(venue, text, code)
+    # Anything else (an unmapped exchange error, a parse failure) leaves the outcome unknown:
+    # the safe reading is "ask the venue", never "it was refused".
+    return AmbiguousVenueError(venue, text, "UNKNOWN")
+
+
+def num_or_zero(value: Any, field: str) -> Decimal:
+    return ZERO if value is None else dec(value, field)
+
+
+def num_or_none(value: Any, field: str) -> Decimal | None:
+    return None if value is None else dec(value, field)
+
+
+class CcxtConnection(Venue):
+    """An exchange account's client through ccxt: requests paced and retried, answers mapped."""
+
+    def __init__(
+        self,
+        name: str,
+        client_factory: ClientFactory,
+        clock: Clock,
+        *,
+        symbols: list[str] | None = None,
+        rate_limit_per_minute: int = 6000,
+        limiter: RateLimiter | None = None,
+        max_rate_limit_retries: int = 3,
+        max_backoff_s: float = 30.0,
+        ws_backoff_s: float = 0.05,
+        ws_backoff_max_s: float = 5.0,
+        stream_user_data: bool = True,
+        quote_refresh_s: float = 15.0,
+    ) -> None:
+        super().__init__(name)
+        if rate_limit_per_minute <= 0:
+            raise ConfigError(
+                f"venue {name}: rate_limit_per_minute={rate_limit_per_minute} must be > 0"
+            )
+        self.client = client_factory()
+        options = self.client.options
+        options.update(SPOT_OPTIONS)
+        create = dict(options.get("createOrder") or {})
+        create.update({"quoteOrderQty": False, "createMarketBuyOrderRequiresPrice": False})
+        options["createOrder"] = create
+        # Our limiter paces requests; ccxt's own throttle would only add a second queue.
+        self.client.enableRateLimit = False
+        self.clock = clock
+        self.symbols = list(symbols or [])
+        self.limiter = limiter or RateLimiter(rate_limit_per_minute / 6, rate_limit_per_minute / 60)
+        self.max_rate_limit_retries = max_rate_limit_retries
+        self.max_backoff_s = max_backoff_s
+        self.ws_backoff_s = ws_backoff_s
+        self.ws_backoff_max_s = ws_backoff_max_s
+        self.stream_user_data = stream_user_data
+        self.quote_refresh_s = quote_refresh_s
+        self.exchange_id: str = self.client.id
+        self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")
+        self._query_param = QUERY_PARAM.get(self.exchange_id, "clientOrderId")
+        self.instruments: dict[str, Instrument] = {}
+        self.withdrawal_warning: str | None = None
+        self.backoffs: list[tuple[str, float]] = []  # (operation, seconds paused) per 429/418
+        self.reconnects = 0
+        self._cid_by_venue_id: dict[str, str] = {}
+        self._open: dict[str, tuple[str, int]] = {}  # cid -> (symbol, created ms), ours, open
+        self._mids: dict[str, Decimal] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    async def _check_permissions(self) -> None:
+        restrictions = getattr(self.client, "sapi_get_account_apirestrictions", None)
+        if restrictions is None or not self.client.apiKey:
+            return
+        try:
+            answer = await self._call("api_restrictions", restrictions)
+        except (DefinitiveVenueError, AmbiguousVenueError) as exc:
+            log.warning("venue %s: could not read the API key's permissions: %s", self.name, exc)
+            return
+        warning = check_withdrawal_permission(self.name, answer if isinstance(answer, dict) else {})
+        if warning is not None:
+            self.withdrawal_warning = warning
+            log.warning(warning)
+
+    # requests --------------------------------------------------------------------------------
+    async def _call(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        weight = WEIGHTS.get(op, 1)
+        for attempt in range(self.max_rate_limit_retries + 1):
+            await self.limiter.acquire(weight)
+            try:
+                return await fn(*args)
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                # A 429/418 is refused before execution, so a retry cannot double an order.
+                wait = self._retry_after(exc, attempt)
+                self.limiter.pause(wait)
+                self.backoffs.append((op, wait))
+                log.warning(
+                    "venue %s: %s rate-limited (%s); pausing requests for %.2f s",
+                    self.name,
+                    op,
+                    type(exc).__name__,
+                    wait,
+                )
+                if attempt >= self.max_rate_limit_retries or wait > self.max_backoff_s:
+                    raise map_ccxt_error(self.name, op, exc) from None
+            except ccxt.BaseError as exc:
+                raise map_ccxt_error(self.name, op, exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_after(self, exc: BaseException, attempt: int) -> float:
+        headers = getattr(self.client, "last_response_headers", None) or {}
+        for key, value in headers.items():
+            if str(key).lower() == "retry-after":
+                try:
+                    return max(float(value), 0.0)
+                except ValueError:
+                    break
+        return min(self.max_backoff_s, 0.5 * (2**attempt))
+
+    # mapping ---------------------------------------------------------------------------------
+    def _report(self, raw: Mapping[str, Any], cid: str = "") -> OrderReport:
+        vid = str(raw.get("id") or "")
+        # The id we sent wins: a cancel answer carries the cancel request's own client id.
+        cid = self._cid_by_venue_id.get(vid) or cid or str(raw.get("clientOrderId") or "")
+        if vid and cid:
+            self._cid_by_venue_id[vid] = cid
+        filled = num_or_zero(raw.get("filled"), "filled")
+        status = CCXT_STATUS.get(str(raw.get("status") or "open"), OrderStatus.ACCEPTED)
+        if status is OrderStatus.ACCEPTED and filled > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        if status.is_terminal:
+            self._open.pop(cid, None)
+        return OrderReport(
+            venue=self.name,
+            symbol=str(raw.get("symbol") or ""),
+            client_order_id=cid,
+            venue_order_id=vid,
+            status=status,
+            filled=filled,
+            avg_price=num_or_zero(raw.get("average"), "average"),
+            amount=num_or_zero(raw.get("amount"), "amount"),
+            reason=str(raw.get("status") or "") if status is OrderStatus.REJECTED else "",
+            ts=int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0),
+            side=str(raw.get("side") or ""),
+            price=num_or_none(raw.get("price"), "price"),
+        )
+
+    def _fill(self, raw: Mapping[str, Any], cid: str) -> Fill | None:
+        trade_id = raw.get("id")
+        if trade_id is None or not cid or not raw.get("side") or not raw.get("symbol"):
+            return None
+        fee = raw.get("fee") or {}
+        liquidity = (
+            LiquiditySide.MAKER if raw.get("takerOrMaker") == "maker" else LiquiditySide.TAKER
+        )
+        return Fill(
+            venue=self.name,
+            symbol=str(raw["symbol"]),
+            client_order_id=cid,
+            venue_order_id=str(raw.get("order") or ""),
+            trade_id=str(trade_id),
+            side=Side(str(raw["side"])),
+            price=dec(raw["price"], "price"),
+            amount=dec(raw["amount"], "amount"),
+            fee=num_or_zero(fee.get("cost"), "fee.cost"),
+            fee_asset=str(fee.get("currency") or ""),
+            liquidity=liquidity,
+            ts=int(raw.get("timestamp") or self.clock.now_ms()),
+        )
+
+    def _balances(self, raw: Mapping[str, Any], keep_zero: bool = False) -> list[Balance]:
+        free = raw.get("free") or {}
+        used = raw.get("used") or {}
+        out: list[Balance] = []
+        for asset in sorted(set(free) | set(used)):
+            b = Balance(
+                self.name,
+                asset,
+                num_or_zero(free.get(asset), "free"),
+                num_or_zero(used.get(asset), "used"),
+            )
+            if keep_zero or b.total != 0:
+                out.append(b)
+        return out

@@ -1,0 +1,387 @@
+"""Paper fills: balance locks, executions and matching against candles, trades, books and quotes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from tradeguard.clock import Clock
+from tradeguard.model.balance import Balance, BalanceBook
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, TimeInForce
+from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Candle, TradeTick
+from tradeguard.model.money import ONE, ZERO, quantize_down
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.base import Venue
+from tradeguard.venues.fill_model import FillConfig, candle_taker_price, take, walk_levels
+from tradeguard.venues.paper_state import (
+    IMMEDIATE,
+    MAKER,
+    TAKER,
+    PaperMarket,
+    PaperOrder,
+    is_crossed,
+)
+
+
+class PaperMatching(Venue):
+    """Match working orders against market data, book the fills and push them to the listener."""
+
+    instruments: dict[str, Instrument]
+    clock: Clock
+    config: FillConfig
+    _balances: BalanceBook
+    _markets: dict[str, PaperMarket]
+    _orders: dict[str, PaperOrder]
+    _order_n: int
+    _trade_n: int
+
+    # balances ----------------------------------------------------------------------------------
+    def _lock(self, po: PaperOrder, inst: Instrument, amount: Decimal | None = None) -> None:
+        qty = po.amount if amount is None else amount
+        if po.is_buy:
+            if po.price is None:
+                return
+            po.lock_asset = inst.quote
+            po.lock_per_unit = po.price * (ONE + max(inst.maker_fee, inst.taker_fee))
+        else:
+            po.lock_asset = inst.base
+            po.lock_per_unit = ONE
+        po.locked = po.lock_per_unit * qty
+        bal = self._balances.get(po.lock_asset)
+        bal.free -= po.locked
+        bal.locked += po.locked
+
+    def _release(self, po: PaperOrder) -> None:
+        if po.locked:
+            bal = self._balances.get(po.lock_asset)
+            bal.locked -= po.locked
+            bal.free += po.locked
+            po.locked = ZERO
+
+    def _balance_copies(self) -> list[Balance]:
+        return [Balance(b.venue, b.asset, b.free, b.locked) for b in self._balances.all()]
+
+    # execution ---------------------------------------------------------------------------------
+    def fee_for(
+        self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide
+    ) -> Decimal:
+        """The fee of one execution; venues with another fee model override this."""
+        return price * qty * (inst.maker_fee if liquidity is MAKER else inst.taker_fee)
+
+    def _execute(
+        self,
+        po: PaperOrder,
+        m: PaperMarket,
+        price: Decimal,
+        qty: Decimal,
+        liquidity: LiquiditySide,
+        ts: int,
+    ) -> Fill:
+        inst = m.inst
+        notional = price * qty
+        fee = self.fee_for(inst, price, qty, liquidity)
+        base = self._balances.get(inst.base)
+        quote = self._balances.get(inst.quote)
+        if po.is_buy:
+            if po.lock_asset:
+                release = po.lock_per_unit * qty
+                po.locked -= release
+                quote.locked -= release
+                quote.free += release - notional - fee
+            else:
+                quote.free -= notional + fee
+            base.free += qty
+            m.position += qty
+        else:
+            po.locked -= qty
+            base.locked -= qty
+            quote.free += notional - fee
+            m.position -= qty
+        po.filled += qty
+        po.cost += notional
+        po.fee += fee
+        po.updated_ts = ts
+        if po.filled == po.amount:
+            po.status = OrderStatus.FILLED
+            self._release(po)  # a buy that filled below its limit leaves some lock behind
+        else:
+            po.status = OrderStatus.PARTIALLY_FILLED
+        self._trade_n += 1
+        fill = Fill(
+            venue=self.name,
+            symbol=po.symbol,
+            client_order_id=po.client_order_id,
+            venue_order_id=po.venue_order_id,
+            trade_id=f"{self.name}-t{self._trade_n}",
+            side=po.side,
+            price=price,
+            amount=qty,
+            fee=fee,
+            fee_asset=inst.quote,
+            liquidity=liquidity,
+            ts=ts,
+        )
+        m.fills.append(fill)
+        return fill
+
+    def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
+        po.status = status
+        po.reason = reason
+        po.updated_ts = ts
+        po.taker_pending = False
+        self._release(po)
+        m = self._markets[po.symbol]
+        if po in m.working:
+            m.working.remove(po)
+
+    def _finish_immediate(self, po: PaperOrder, ts: int, why: str) -> None:
+        """Expire what an order that may not rest could not fill."""
+        if po.status is OrderStatus.FILLED:
+            return
+        self._close(po, OrderStatus.EXPIRED, ts, why)
+
+    def _on_arrival(self, po: PaperOrder, m: PaperMarket, now: int) -> list[Fill]:
+        buy = po.is_buy
+        stale = self.config.stale_after_ms
+        levels: list[tuple[Decimal, Decimal]] | None = None
+        taken: dict[Decimal, Decimal] = {}
+        source = ""
+        if m.book is not None and now - m.book.ts <= stale and not is_crossed(m.book):
+            levels = m.book.asks() if buy else m.book.bids()
+            taken = m.book_asks_taken if buy else m.book_bids_taken
+            source = "book"
+        elif m.quote is not None and now - m.quote.ts <= stale:
+            q = m.quote
+            levels = [(q.ask, q.ask_size)] if buy else [(q.bid, q.bid_size)]
+            taken = m.quote_ask_taken if buy else m.quote_bid_taken
+            source = "quote"
+        if levels is None:
+            # Candles only: nothing can trade before the next bar opens ("next_open"), or
+            # a taker fills now at the last close ("in_candle", while that close is fresh).
+            if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+                po.taker_pending = True
+            elif m.candle is not None:
+                assert po.price is not None
+                close = m.candle.close
+                po.taker_pending = po.price >= close if buy else po.price <= close
+            candle = m.candle
+            if (
+                po.taker_pending
+                and self.config.fill_at == "in_candle"
+                and candle is not None
+                and candle.close_ts <= now <= candle.close_ts + stale
+            ):
+                return self._fill_in_candle(po, m, candle, now)
+            return []
+        inst = m.inst
+        budget = None
+        if buy and not po.lock_asset:
+            budget = self._balances.free(inst.quote)
+        pieces = walk_levels(
+            levels,
+            taken,
+            po.amount,
+            inst.amount_step,
+            buy=buy,
+            limit=po.price,
+            quote_budget=budget,
+            fee_rate=inst.taker_fee,
+        )
+        if po.tif is TimeInForce.FOK and sum((q for _, q in pieces), ZERO) < po.amount:
+            pieces = []
+        take(taken, pieces)
+        fills = [self._execute(po, m, p, q, TAKER, now) for p, q in pieces]
+        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+            self._finish_immediate(
+                po,
+                now,
+                f"{po.tif.value if po.type is OrderType.LIMIT else 'market'} order filled "
+                f"{po.filled} of {po.amount} from the {source} (liquidity, limit price and free "
+                "balance allowing); the rest expired",
+            )
+        return fills
+
+    def _candle_taker(
+        self, po: PaperOrder, m: PaperMarket, candle: Candle, room: Decimal, at: Decimal
+    ) -> tuple[Decimal, Decimal]:
+        """(price, amount) of a taker fill on `candle` from price `at`, within `room` volume.
+
+        The amount is what free quote can pay (market buys) and 0 when the price would be
+        beyond a limit order's own price, or when a FOK order cannot fill whole.
+        """
+        inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
+        qty = min(po.remaining, quantize_down(room, step))
+        price = ZERO
+        if qty > 0:
+            price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
+            if buy and not po.lock_asset:
+                free = self._balances.free(inst.quote)
+                afford = quantize_down(free / (price * (ONE + inst.taker_fee)), step)
+                if afford < qty:
+                    qty = afford
+                    if qty > 0:
+                        # Less participation, less impact: the price only improves.
+                        price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
+            if po.price is not None and (price > po.price if buy else price < po.price):
+                qty = ZERO  # the market is beyond the limit: it rests instead
+        if po.tif is TimeInForce.FOK and qty < po.remaining:
+            qty = ZERO
+        return price, qty
+
+    def _fill_in_candle(
+        self, po: PaperOrder, m: PaperMarket, candle: Candle, now: int
+    ) -> list[Fill]:
+        """Fill a taker at once at `candle`'s close moved against us, within its volume cap."""
+        po.taker_pending = False
+        room = candle.volume * self.config.max_participation - m.candle_used
+        price, qty = self._candle_taker(po, m, candle, room, candle.close)
+        fills: list[Fill] = []
+        if qty > 0:
+            fills.append(self._execute(po, m, price, qty, TAKER, now))
+            m.candle_used += qty
+        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+            self._finish_immediate(
+                po, now,
+                f"filled {po.filled} of {po.amount} in the candle it was placed on "
+                f"(at most {self.config.max_participation} of its volume {candle.volume}); "
+                "the rest expired",
+            )  # fmt: skip
+        return fills
+
+    def _match_candle(self, m: PaperMarket, candle: Candle) -> None:
+        low, high, ts = candle.low, candle.high, candle.ts
+        # Only orders this bar can touch: pending takers, and limits it trades through.
+        orders = [
+            po
+            for po in m.working
+            if ts > po.after_candle_ts
+            and (
+                po.taker_pending
+                or (po.price is not None and (low < po.price if po.is_buy else high > po.price))
+            )
+        ]
+        if not orders:
+            return
+        inst = m.inst
+        cfg = self.config
+        step = inst.amount_step
+        cap = candle.volume * cfg.max_participation
+        used = ZERO
+        fills: list[Fill] = []
+        touched: list[PaperOrder] = []
+        for po in orders:
+            if not po.taker_pending:
+                continue
+            touched.append(po)
+            po.taker_pending = False
+            price, qty = self._candle_taker(po, m, candle, cap - used, candle.open)
+            if qty > 0:
+                fills.append(self._execute(po, m, price, qty, TAKER, candle.ts))
+                used += qty
+            if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+                self._finish_immediate(
+                    po, candle.close_ts,
+                    f"filled {po.filled} of {po.amount} on the next candle "
+                    f"(at most {cfg.max_participation} of its volume {candle.volume}); "
+                    "the rest expired",
+                )  # fmt: skip
+        for po in orders:
+            if po.taker_pending or po.status.is_terminal or po.price is None:
+                continue
+            if not (candle.low < po.price if po.is_buy else candle.high > po.price):
+                continue
+            qty = min(po.remaining, quantize_down(cap - used, step))
+            if qty <= 0:
+                break
+            fills.append(self._execute(po, m, po.price, qty, MAKER, candle.close_ts))
+            used += qty
+            if po not in touched:
+                touched.append(po)
+        self._settle(m, fills, touched)
+
+    def _match_trade(self, m: PaperMarket, trade: TradeTick) -> None:
+        step = m.inst.amount_step
+        used = ZERO
+        fills: list[Fill] = []
+        touched: list[PaperOrder] = []
+        for po in list(m.working):
+            if po.taker_pending or po.price is None:
+                continue
+            if not (trade.price < po.price if po.is_buy else trade.price > po.price):
+                continue
+            qty = min(po.remaining, quantize_down(trade.amount - used, step))
+            if qty <= 0:
+                break
+            fills.append(self._execute(po, m, po.price, qty, MAKER, trade.ts))
+            used += qty
+            touched.append(po)
+        self._settle(m, fills, touched)
+
+    def _match_levels(
+        self,
+        m: PaperMarket,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+        ts: int,
+        is_quote: bool,
+    ) -> None:
+        step = m.inst.amount_step
+        fills: list[Fill] = []
+        touched: list[PaperOrder] = []
+        for po in list(m.working):
+            if po.taker_pending or po.price is None:
+                continue
+            buy = po.is_buy
+            if is_quote:
+                taken = m.quote_ask_taken if buy else m.quote_bid_taken
+            else:
+                taken = m.book_asks_taken if buy else m.book_bids_taken
+            pieces = walk_levels(
+                asks if buy else bids, taken, po.remaining, step,
+                buy=buy, limit=po.price, inclusive=False,
+            )  # fmt: skip
+            if not pieces:
+                continue
+            take(taken, pieces)
+            qty = sum((q for _, q in pieces), ZERO)
+            fills.append(self._execute(po, m, po.price, qty, MAKER, ts))
+            touched.append(po)
+        self._settle(m, fills, touched)
+
+    def _settle(self, m: PaperMarket, fills: list[Fill], touched: list[PaperOrder]) -> None:
+        if not touched:
+            return
+        for po in touched:
+            if po.status.is_terminal and po in m.working:
+                m.working.remove(po)
+        self._push(fills, touched, bool(fills) or any(po.status.is_terminal for po in touched))
+
+    # listener ----------------------------------------------------------------------------------
+    def _push(self, fills: Iterable[Fill], reports: list[PaperOrder], balances: bool) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        for fill in fills:
+            listener.on_fill(fill)
+        for po in reports:
+            listener.on_order_report(self._report(po))
+        if balances:
+            listener.on_balances(self.name, self._balance_copies())
+
+    def _report(self, po: PaperOrder) -> OrderReport:
+        return OrderReport(
+            venue=self.name,
+            symbol=po.symbol,
+            client_order_id=po.client_order_id,
+            venue_order_id=po.venue_order_id,
+            status=po.status,
+            filled=po.filled,
+            avg_price=po.cost / po.filled if po.filled else ZERO,
+            amount=po.amount,
+            reason=po.reason,
+            ts=po.updated_ts,
+            side=po.side.value,
+            price=po.price,
+        )
