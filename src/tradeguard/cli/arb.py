@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradeguard.cli.common import (
-    add_trading_options,
+    add_strategy_run_options,
     config_from_args,
     open_node,
     print_start,
@@ -87,10 +87,7 @@ def add_arb_parser(subparsers: Any) -> None:
         help="trade the config's triangular strategy on its venue (sandbox or live mode)",
         epilog="example: tradeguard arb run --config examples/triangular_sandbox.toml",
     )
-    run.add_argument("--config", required=True, help="TOML config with a triangular strategy")
-    run.add_argument("--db", help="database URL (overrides node.database_url)")
-    add_trading_options(run, "stop after S seconds (default: until Ctrl-C)")
-    run.add_argument("--json", action="store_true", help="machine-readable output")
+    add_strategy_run_options(run, "triangular", "machine-readable output")
     run.set_defaults(func=cmd_arb_run)
 
 

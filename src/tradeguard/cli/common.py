@@ -40,6 +40,14 @@ def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> N
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def add_strategy_run_options(sp: argparse.ArgumentParser, kind: str, json_help: str) -> None:
+    """Options of a command that runs one kind of streaming strategy (`arb run`, `pm arb run`)."""
+    sp.add_argument("--config", required=True, help=f"TOML config with a {kind} strategy")
+    sp.add_argument("--db", help="database URL (overrides node.database_url)")
+    add_trading_options(sp, "stop after S seconds (default: until Ctrl-C)")
+    sp.add_argument("--json", action="store_true", help=json_help)
+
+
 def add_trading_options(sp: argparse.ArgumentParser, duration_help: str) -> None:
     """Add --duration (with the old --duration-s spelling), --confirm-live and --log-format."""
     sp.add_argument(

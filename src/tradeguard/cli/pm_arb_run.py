@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from tradeguard.cli.common import (
-    add_trading_options,
+    add_strategy_run_options,
     config_from_args,
     open_node,
     print_start,
@@ -30,10 +30,7 @@ def add_pm_arb_run_parser(pm_sub: Any) -> None:
         help="trade the config's cross_venue strategy on both venues (sandbox or live mode)",
         epilog="example: tradeguard pm arb run --config examples/pm_arb_sandbox.toml --duration 60",
     )
-    run.add_argument("--config", required=True, help="TOML config with a cross_venue strategy")
-    run.add_argument("--db", help="database URL (overrides node.database_url)")
-    add_trading_options(run, "stop after S seconds (default: until Ctrl-C)")
-    run.add_argument("--json", action="store_true", help="print the attempts as JSON")
+    add_strategy_run_options(run, "cross_venue", "print the attempts as JSON")
     run.set_defaults(func=cmd_pm_arb_run)
 
 
