@@ -53,7 +53,7 @@ def test_arb_run_json_lists_the_cycles_and_totals_of_this_run(
 ) -> None:
     config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
 
-    assert main(["arb", "run", "--config", config, "--duration", "1.5", "--json"]) == 0
+    assert main(["arb", "run", "--config", config, "--duration", "4", "--json"]) == 0
 
     doc = json.loads(capsys.readouterr().out)
     cycles, totals = doc["cycles"], doc["totals"]
@@ -78,7 +78,7 @@ def test_arb_run_prints_a_table_of_cycles_and_a_second_run_reports_only_its_own(
 ) -> None:
     config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
 
-    assert main(["arb", "run", "--config", config, "--duration", "1"]) == 0
+    assert main(["arb", "run", "--config", config, "--duration", "3"]) == 0
     out = capsys.readouterr().out
     found = re.search(r"Cycles \((\d+)\)", out)
     assert found is not None and int(found.group(1)) >= 1
