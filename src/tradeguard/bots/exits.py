@@ -14,14 +14,17 @@ host's `submit` (the normal order path: risk, journal, venue).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from tradeguard.bots.native_exits import NativeHost, cancel_native, place_native
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import TradeguardError
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order, OrderIntent
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class ExitError(TradeguardError):
     """An exit rule is malformed; the message names the field, the value and the range."""
 
 
-class ExitHost(Protocol):
+class ExitHost(NativeHost, Protocol):
     """What the exit manager needs from the node around it."""
 
     def position(self, venue: str, symbol: str, bot: str) -> tuple[Decimal, Decimal, int]:
@@ -94,6 +97,8 @@ class ExitPlan:
     reason: str | None = None
     saved_ms: int = 0
     retry_ms: int = 0  # after a refused exit order, the next try waits until then
+    native: bool = False  # stop-loss / take-profit rest on the venue (bots.native_exits)
+    native_orders: list[str] = field(default_factory=list)  # their client order ids
 
     @property
     def key(self) -> str:
@@ -151,15 +156,21 @@ def _s(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
 
 
-def evaluate(plan: ExitPlan, entry: Decimal, long: bool, price: Decimal, now_ms: int) -> str | None:
-    """Feed a price; return "stop_loss", "take_profit", "trailing_stop", "time_stop" or None."""
+def evaluate(
+    plan: ExitPlan, entry: Decimal, long: bool, price: Decimal, now_ms: int, on_venue: bool = False
+) -> str | None:
+    """Feed a price; return "stop_loss", "take_profit", "trailing_stop", "time_stop" or None.
+
+    `on_venue`: the stop-loss and take-profit rest on the venue, only the other rules run here.
+    """
     if plan.best is None or (price > plan.best if long else price < plan.best):
         plan.best = price
     move_pct = ((price - entry) if long else (entry - price)) / entry * _HUNDRED
-    if plan.stop_loss_pct is not None and move_pct <= -plan.stop_loss_pct:
-        return "stop_loss"
-    if plan.take_profit_pct is not None and move_pct >= plan.take_profit_pct:
-        return "take_profit"
+    if not on_venue:
+        if plan.stop_loss_pct is not None and move_pct <= -plan.stop_loss_pct:
+            return "stop_loss"
+        if plan.take_profit_pct is not None and move_pct >= plan.take_profit_pct:
+            return "take_profit"
     distance = plan.trailing_distance_pct
     if distance is not None:
         best = plan.best
@@ -182,6 +193,8 @@ class ExitManager:
         self.host = host
         self.plans: dict[str, ExitPlan] = {}
         self._by_symbol: dict[str, list[str]] = {}
+        self._busy: set[str] = set()  # plans with a step under way (a step awaits the venue)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def load(self, docs: list[dict[str, Any]]) -> None:
         """Take the stored plans (at start)."""
@@ -190,8 +203,33 @@ class ExitManager:
 
     def add(self, plan: ExitPlan) -> None:
         """Start enforcing `plan` (replacing any plan of the same position) and store it."""
+        fixed = plan.stop_loss_pct is not None or plan.take_profit_pct is not None
+        plan.native = fixed and self.host.native_exits(plan.venue)
         self._index(plan)
         self._save(plan)
+        if plan.native:
+            self._kick(plan.key)  # the entry may have filled already
+
+    def on_fill(self, fill: Fill, order: Order | None) -> None:
+        """After a fill of a bot: end the plan of a closed position, or place its venue exits."""
+        if order is None:
+            return
+        key = f"{order.venue}|{order.symbol}|{order.strategy_id}"
+        if key in self.plans:
+            self._kick(key)
+
+    def _qty(self, plan: ExitPlan) -> Decimal:
+        return self.host.position(plan.venue, plan.symbol, plan.bot)[0]
+
+    def _kick(self, key: str) -> None:
+        """Run a step of plan `key` soon, without a price (a fill listener cannot await)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # the next price does it
+        task = loop.create_task(self._step_key(key, None))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def remove(self, key: str) -> None:
         """Stop enforcing the plan of one position."""
@@ -219,11 +257,25 @@ class ExitManager:
         if not keys:
             return
         for key in list(keys):
-            plan = self.plans.get(key)
-            if plan is not None:
-                await self._step(plan, price)
+            await self._step_key(key, price)
 
-    async def _step(self, plan: ExitPlan, price: Decimal) -> None:
+    async def _step_key(self, key: str, price: Decimal | None) -> None:
+        plan = self.plans.get(key)
+        if plan is None or key in self._busy:
+            return
+        self._busy.add(key)
+        try:
+            await self._step(plan, price)
+        finally:
+            self._busy.discard(key)
+
+    async def _finish(self, plan: ExitPlan) -> None:
+        """The position is closed: cancel what still rests on the venue, then drop the plan."""
+        if plan.native_orders and not await cancel_native(self.host, plan):
+            return  # a cancel failed: the next step tries again
+        self.remove(plan.key)
+
+    async def _step(self, plan: ExitPlan, price: Decimal | None) -> None:
         host = self.host
         if plan.exiting is not None:
             if host.order_open(plan.exiting):
@@ -233,14 +285,28 @@ class ExitManager:
         if qty == 0:
             pending = plan.entry_order is not None and host.order_open(plan.entry_order)
             if plan.active or not pending:
-                self.remove(plan.key)
+                await self._finish(plan)
             return
         changed = not plan.active
         if not plan.active:
             plan.active, plan.opened_ms = True, opened_ms or host.now_ms()
+        if plan.native and await self._native(plan, qty, entry):
+            changed = True
+        if price is None:
+            if changed:
+                self._save(plan)
+            return
         before = (plan.best, plan.armed)
         now = host.now_ms()
-        reason = evaluate(plan, entry, qty > 0, price, now)
+        reason = evaluate(plan, entry, qty > 0, price, now, bool(plan.native_orders))
+        if reason is not None and plan.native_orders and not await cancel_native(host, plan):
+            reason, plan.retry_ms = None, now + _RETRY_MS  # still resting: never sell twice
+        if reason is not None and plan.native_orders:
+            plan.native, plan.native_orders = False, []
+            qty = self._qty(plan)
+            if qty == 0:  # a venue exit filled while being cancelled
+                await self._finish(plan)
+                return
         if reason is not None and now >= plan.retry_ms:
             side = Side.SELL if qty > 0 else Side.BUY
             intent = OrderIntent(
@@ -260,3 +326,20 @@ class ExitManager:
             changed = True
         if changed:
             self._save(plan)
+
+    async def _native(self, plan: ExitPlan, qty: Decimal, entry: Decimal) -> bool:
+        """Place the venue exits once the entry is done; tell whether the plan changed."""
+        host = self.host
+        if plan.native_orders:
+            if any(host.order_open(cid) for cid in plan.native_orders):
+                return False
+            # Every venue exit ended and the position is still open (expired, cancelled by
+            # hand, a stop-limit that missed): the engine takes the rules over.
+            log.warning("bot %s: venue exits %s ended; the engine enforces them", plan.bot,
+                        plan.native_orders)  # fmt: skip
+            plan.native, plan.native_orders = False, []
+            return True
+        if plan.entry_order is not None and host.order_open(plan.entry_order):
+            return False  # size the exits on the whole entry
+        await place_native(host, plan, qty, entry)
+        return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -27,13 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class OpenOrders(Protocol):
-    """The order manager's view of orders that may still fill."""
+    """The order manager's view of orders that may still fill, and its OCO and cancel calls."""
 
     @property
     def open(self) -> Mapping[str, Order]: ...
 
     @property
     def unknown(self) -> Mapping[str, Order]: ...
+
+    async def submit_oco(self, take_profit: OrderIntent, stop: OrderIntent) -> Any: ...
+
+    async def cancel(self, client_order_id: str) -> Any: ...
 
 
 class Submitted(Protocol):
@@ -64,13 +69,39 @@ class NodeExitHost:
 
     def __init__(
         self, portfolio: Portfolio, orders: OpenOrders, submit: Submit, store: PlanStore,
-        clock: Clock,
+        clock: Clock, native: NativeVenues | None = None,
     ) -> None:  # fmt: skip
         self.portfolio = portfolio
         self.orders = orders
         self.submit = submit
         self.store = store
         self.clock = clock
+        self.native = native or NativeVenues({}, lambda venue, symbol: None)
+
+    def native_exits(self, venue: str) -> bool:
+        return self.native.enabled.get(venue, False)
+
+    def price_tick(self, venue: str, symbol: str) -> Decimal | None:
+        return self.native.tick(venue, symbol)
+
+    def plan_orders(self, key: str) -> list[str]:
+        return [
+            cid for cid, o in {**self.orders.open, **self.orders.unknown}.items()
+            if o.signal.get("exit_plan") == key
+        ]  # fmt: skip
+
+    async def submit_native(self, intents: list[OrderIntent]) -> tuple[list[str], str]:
+        if len(intents) == 2:
+            results = await self.orders.submit_oco(intents[0], intents[1])
+        else:
+            results = [await self.submit(intents[0])]
+        ids = [r.order.client_order_id for r in results if r.ok and r.order is not None]
+        return ids, "" if ids else "; ".join(
+            dict.fromkeys(f"{r.code}: {r.reason}" for r in results)
+        )
+
+    async def cancel(self, client_order_id: str) -> None:
+        await self.orders.cancel(client_order_id)
 
     def position(self, venue: str, symbol: str, bot: str) -> tuple[Decimal, Decimal, int]:
         pos = self.portfolio.positions.get((venue, symbol, bot))
@@ -95,11 +126,20 @@ class NodeExitHost:
         return self.clock.now_ms()
 
 
+@dataclass(frozen=True, slots=True)
+class NativeVenues:
+    """Which venues rest exits themselves (switched on and able), and their price ticks."""
+
+    enabled: Mapping[str, bool]
+    tick: Callable[[str, str], Decimal | None]
+
+
 def node_exit_manager(
-    portfolio: Portfolio, orders: OpenOrders, submit: Submit, store: PlanStore, clock: Clock
-) -> ExitManager:
+    portfolio: Portfolio, orders: OpenOrders, submit: Submit, store: PlanStore, clock: Clock,
+    native: NativeVenues | None = None,
+) -> ExitManager:  # fmt: skip
     """Build the exit manager of a node and load the stored plans into it."""
-    manager = ExitManager(NodeExitHost(portfolio, orders, submit, store, clock))
+    manager = ExitManager(NodeExitHost(portfolio, orders, submit, store, clock, native))
     manager.load(store.exits())
     return manager
 

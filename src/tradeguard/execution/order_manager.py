@@ -19,6 +19,7 @@ from typing import Any
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.fill_application import FillApplication, RiskGate
+from tradeguard.execution.oco import submit_oco
 from tradeguard.execution.order_events import order_data
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -190,6 +191,12 @@ class OrderManager(FillApplication):
         self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
         self.on_order_report(report)
         return SubmitResult("submitted", order)
+
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop: OrderIntent
+    ) -> tuple[SubmitResult, SubmitResult]:
+        """Check, journal and send a take-profit limit and a stop as one OCO (`execution.oco`)."""
+        return await submit_oco(self, take_profit, stop)
 
     def _latency(self, venue: str, op: str, started: float) -> None:
         if self.latency_listeners:

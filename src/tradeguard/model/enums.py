@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -21,6 +22,41 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    # Resting until the market reaches `trigger_price`, then a market (or, `_limit`, a limit)
+    # order. A stop-loss sell triggers on a fall, a take-profit sell on a rise; buys mirror.
+    STOP_LOSS = "stop_loss"
+    STOP_LOSS_LIMIT = "stop_loss_limit"
+    TAKE_PROFIT = "take_profit"
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
+
+    @property
+    def is_trigger(self) -> bool:
+        return self in _TRIGGERED
+
+    @property
+    def has_limit(self) -> bool:
+        """Whether the order carries a limit price (plain limit or a triggered limit)."""
+        return self in _WITH_LIMIT
+
+
+_TRIGGERED = frozenset(
+    {OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT,
+     OrderType.TAKE_PROFIT_LIMIT}
+)  # fmt: skip
+_WITH_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+
+
+def trigger_on_fall(type_: OrderType, side: Side) -> bool:
+    """Whether a trigger order fires when the price falls to its trigger (else on a rise)."""
+    stop = type_ in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
+    return stop is (side is Side.SELL)
+
+
+def trigger_crossed(
+    type_: OrderType, side: Side, trigger: Decimal, low: Decimal, high: Decimal
+) -> bool:
+    """Whether prices spanning [low, high] reach the trigger of an order of this type and side."""
+    return low <= trigger if trigger_on_fall(type_, side) else high >= trigger
 
 
 class TimeInForce(StrEnum):

@@ -52,6 +52,7 @@ class OrderIntent:
     take_profit: Decimal | None = None
     signal: dict[str, Any] = field(default_factory=dict)
     tag: str = ""
+    trigger_price: Decimal | None = None  # stop / take-profit types only
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ class Order:
     take_profit: Decimal | None = None
     signal: dict[str, Any] = field(default_factory=dict)
     trade_ids: set[str] = field(default_factory=set)
+    trigger_price: Decimal | None = None
+    oco_group: str = ""  # the two legs of an OCO share it (the venue's list client id)
 
     @classmethod
     def from_intent(cls, intent: OrderIntent, client_order_id: str, ts: int) -> Order:
@@ -100,6 +103,7 @@ class Order:
             stop_loss=intent.stop_loss,
             take_profit=intent.take_profit,
             signal=dict(intent.signal),
+            trigger_price=intent.trigger_price,
         )
 
     @property

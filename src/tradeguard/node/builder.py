@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.alerts import build_manager
 from tradeguard.bots.config_apply import apply_config_bots
-from tradeguard.bots.node_exits import node_exit_manager
+from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
 from tradeguard.clock import Clock
 from tradeguard.config import Config, VenueConfig
 from tradeguard.execution.ledger_audit import START_BALANCES_KEY
@@ -82,9 +82,11 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.orders.fill_listeners.append(node._route_fill)
     restore(node)
     node.bot_exits = node_exit_manager(
-        node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock
-    )
+        node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock,
+        _native_venues(node),
+    )  # fmt: skip
     node.price_listeners.append(node.bot_exits.on_price)
+    node.orders.fill_listeners.append(node.bot_exits.on_fill)
     apply_config_bots(BotRows(node.db), node.config.bots, node.clock.now_ms())
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close
@@ -216,3 +218,18 @@ def _build_strategies(node: TradingNode) -> None:
             strat.restore(saved)
         node.strategies.append(strat)
     node._index_symbols()
+
+
+def _native_venues(node: TradingNode) -> NativeVenues:
+    """The venues where bots' exits rest on the venue: switched on and able."""
+    enabled = {
+        vc.name: vc.native_exits and node.venues[vc.name].native_stops
+        for vc in node.config.venues
+        if vc.name in node.venues
+    }
+
+    def tick(venue: str, symbol: str) -> Decimal | None:
+        inst = node.market.instrument(venue, symbol)
+        return None if inst is None else inst.price_tick
+
+    return NativeVenues(enabled, tick)

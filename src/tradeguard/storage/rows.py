@@ -81,6 +81,8 @@ def order_row(o: Order) -> dict[str, Any]:
         "reason": o.reason,
         "created_ts": o.created_ts,
         "updated_ts": o.updated_ts,
+        "trigger_price": o.trigger_price,
+        "oco_group": o.oco_group,
     }
 
 
@@ -108,6 +110,8 @@ def order_from_row(r: Row[Any]) -> Order:
         stop_loss=r.stop_loss,
         take_profit=r.take_profit,
         signal=dict(r.signal or {}),
+        trigger_price=r.trigger_price,
+        oco_group=r.oco_group or "",
     )
 
 

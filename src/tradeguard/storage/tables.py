@@ -56,6 +56,8 @@ orders = Table(
     Column("reason", Text, nullable=False),
     Column("created_ts", EpochMs, nullable=False),
     Column("updated_ts", EpochMs, nullable=False),
+    Column("trigger_price", DecimalType, nullable=True),
+    Column("oco_group", String, nullable=False, server_default=""),
     Index(None, "status"),
     Index(None, "venue", "symbol"),
     Index(None, "created_ts"),

@@ -34,6 +34,10 @@ class Venue(ABC):
     """
 
     name: str
+    # Whether the venue rests stop / take-profit orders (`OrderType.is_trigger`) itself, and
+    # whether it takes an OCO pair through `submit_oco`.
+    native_stops: bool = False
+    native_oco: bool = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -55,6 +59,13 @@ class Venue(ABC):
     @abstractmethod
     async def submit(self, order: Order) -> OrderReport:
         """Send a new order carrying `order.client_order_id`."""
+
+    async def submit_oco(self, take_profit: Order, stop: Order) -> list[OrderReport]:
+        """Send a take-profit limit and a stop as one OCO list (`stop.oco_group` names it).
+
+        Answers one report per leg. Errors as for `submit`; only where `native_oco` is set.
+        """
+        raise NotImplementedError(f"venue {self.name} has no OCO orders")
 
     @abstractmethod
     async def cancel(self, order: Order) -> OrderReport:

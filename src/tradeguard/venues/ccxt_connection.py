@@ -140,6 +140,8 @@ class CcxtConnection(Venue):
         self.stream_user_data = stream_user_data
         self.quote_refresh_s = quote_refresh_s
         self.exchange_id: str = self.client.id
+        # Binance spot rests stop / take-profit orders and OCO lists (venues.ccxt_stops).
+        self.native_stops = self.native_oco = self.exchange_id == "binance"
         self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")
         self._query_param = QUERY_PARAM.get(self.exchange_id, "clientOrderId")
         self.instruments: dict[str, Instrument] = {}

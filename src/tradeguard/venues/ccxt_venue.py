@@ -47,6 +47,7 @@ from tradeguard.venues.ccxt_connection import (
     num_or_none,
     num_or_zero,
 )
+from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 
 __all__ = [
     "SPOT_OPTIONS",
@@ -155,17 +156,21 @@ class CcxtVenue(CcxtConnection):
         await self._check_rules(order, inst)
         params: dict[str, Any] = {self._cid_param: order.client_order_id}
         price: float | None = None
+        wire_type = order.type.value
         if order.type is OrderType.LIMIT:
             assert order.price is not None
             price = float(order.price)
             params["timeInForce"] = order.time_in_force.value
+        elif order.type.is_trigger:
+            wire_type, price, extra = trigger_args(order)
+            params.update(extra)
         self._open[order.client_order_id] = (order.symbol, order.created_ts)
         try:
             raw = await self._call(
                 "submit",
                 self.client.create_order,
                 order.symbol,
-                order.type.value,
+                wire_type,
                 order.side.value,
                 float(order.amount),
                 price,
@@ -186,6 +191,10 @@ class CcxtVenue(CcxtConnection):
             if fill is not None and self._listener is not None:
                 self._listener.on_fill(fill)
         return report
+
+    async def submit_oco(self, take_profit: Order, stop: Order) -> list[OrderReport]:
+        """Send a take-profit and a stop as one OCO list (Binance `orderList/oco`)."""
+        return await submit_oco(self, take_profit, stop)
 
     async def _check_rules(self, order: Order, inst: Instrument) -> None:
         violation = inst.violation(order.amount, order.price if order.price else None)

@@ -11,12 +11,14 @@ from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
+from tradeguard.risk.rules.trigger import check_trigger
 from tradeguard.risk.valuation import STABLECOINS
 
 _HUNDRED = Decimal(100)
 # bound once: enum members read on every check
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
 _REDUCING = TradingState.REDUCING
 _CLOSED = VenueBreaker.CLOSED
 
@@ -133,7 +135,9 @@ class PriceRule(Rule):
             )
         c.mid = mid
         if i.type is not _LIMIT:
-            return self._market(c, mid)
+            if i.type is _MARKET:
+                return self._market(c, mid)
+            return check_trigger(c, mid, self.band_frac, self.config.price_band_pct)
         price = i.price
         if price is None or price <= ZERO:
             return Denial(

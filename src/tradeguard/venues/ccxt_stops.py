@@ -1,0 +1,95 @@
+"""Stop, take-profit and OCO orders through ccxt, where the exchange has them (Binance spot).
+
+ccxt's unified `create_order` takes a Binance spot trigger order as its type (`STOP_LOSS`,
+`STOP_LOSS_LIMIT`, `TAKE_PROFIT`, `TAKE_PROFIT_LIMIT`) with `params={"stopPrice": ...}`. ccxt
+has no unified spot OCO: the pair goes out on Binance's own `POST /api/v3/orderList/oco`
+through ccxt's implicit method `private_post_orderlist_oco`, one request for both legs. The leg
+above the market is the take-profit of a sell (the stop of a buy), the leg below the other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.ccxt_connection import map_ccxt_error
+
+if TYPE_CHECKING:
+    from tradeguard.venues.ccxt_venue import CcxtVenue
+
+# Exchanges whose spot API takes the trigger types above and the OCO endpoint.
+NATIVE_STOP_EXCHANGES = frozenset({"binance"})
+_WIRE_TYPE = {
+    OrderType.STOP_LOSS: "STOP_LOSS",
+    OrderType.STOP_LOSS_LIMIT: "STOP_LOSS_LIMIT",
+    OrderType.TAKE_PROFIT: "TAKE_PROFIT",
+    OrderType.TAKE_PROFIT_LIMIT: "TAKE_PROFIT_LIMIT",
+    OrderType.LIMIT: "LIMIT_MAKER",  # an OCO's plain take-profit leg
+}
+
+
+def trigger_args(order: Order) -> tuple[str, float | None, dict[str, Any]]:
+    """The ccxt (type, price, params) of a trigger order, params beyond the client id."""
+    assert order.trigger_price is not None
+    params: dict[str, Any] = {"stopPrice": str(order.trigger_price)}
+    price = None
+    if order.type.has_limit:
+        assert order.price is not None
+        price = float(order.price)
+        params["timeInForce"] = order.time_in_force.value
+    return _WIRE_TYPE[order.type], price, params
+
+
+def _leg(prefix: str, order: Order, venue: CcxtVenue) -> dict[str, str]:
+    symbol = order.symbol
+    out = {f"{prefix}Type": _WIRE_TYPE[order.type], f"{prefix}ClientOrderId": order.client_order_id}
+    if order.trigger_price is not None:
+        out[f"{prefix}StopPrice"] = venue.client.price_to_precision(
+            symbol, str(order.trigger_price)
+        )
+    if order.type.has_limit and order.price is not None:
+        out[f"{prefix}Price"] = venue.client.price_to_precision(symbol, str(order.price))
+        if order.type is not OrderType.LIMIT:
+            out[f"{prefix}TimeInForce"] = order.time_in_force.value
+    return out
+
+
+async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[OrderReport]:
+    """Send both legs as one Binance OCO list; answer one report per leg."""
+    method = getattr(venue.client, "private_post_orderlist_oco", None)
+    if method is None or venue.exchange_id not in NATIVE_STOP_EXCHANGES:
+        raise DefinitiveVenueError(
+            venue.name, f"{venue.exchange_id} takes no OCO orders through tradeguard",
+            "OCO_UNSUPPORTED",
+        )  # fmt: skip
+    market = venue.client.market(stop.symbol)
+    above, below = (take_profit, stop) if stop.side is Side.SELL else (stop, take_profit)
+    request = {
+        "symbol": market["id"],
+        "side": stop.side.value.upper(),
+        "quantity": venue.client.amount_to_precision(stop.symbol, str(stop.amount)),
+        "listClientOrderId": stop.oco_group,
+        "newOrderRespType": "FULL",
+        **_leg("above", above, venue),
+        **_leg("below", below, venue),
+    }
+    for order in (take_profit, stop):
+        venue._open[order.client_order_id] = (order.symbol, order.created_ts)
+    try:
+        raw = await venue._call("submit", method, request)
+    except DefinitiveVenueError:
+        for order in (take_profit, stop):
+            venue._open.pop(order.client_order_id, None)
+        raise
+    except Exception as exc:
+        if isinstance(exc, AmbiguousVenueError):
+            raise
+        raise map_ccxt_error(venue.name, "submit", exc) from None
+    reports = []
+    for row in raw.get("orderReports") or ():
+        parsed = venue.client.parse_order(row, market)
+        reports.append(venue._report(parsed, str(row.get("clientOrderId") or "")))
+    return reports
