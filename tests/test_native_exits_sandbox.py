@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,7 @@ from native_exits_support import (
     vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.model.enums import OrderStatus, OrderType
+from tradeguard.model.order import Order
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -60,5 +65,85 @@ async def test_a_bot_entry_with_sl_and_tp_becomes_an_oco_that_the_sandbox_trigge
         finally:
             node.request_stop()
             await live
+            await node.stop()
+            node.close()
+
+
+async def _kill_child(tmp_path, cfg, moment: str) -> list[dict]:
+    cfg_file = tmp_path / "config.json"
+    cfg_file.write_text(cfg.model_dump_json())
+    child = Path(__file__).with_name("native_exits_crash_child.py")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(child), str(cfg_file), moment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-3000:])
+    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+
+
+def _exit_orders(node: TradingNode) -> list[Order]:
+    return [o for o in node.storage.load_orders() if o.signal.get("exit_plan") == KEY]
+
+
+@pytest.mark.parametrize("moment", ["before_oco", "after_oco"])
+async def test_a_node_killed_around_the_oco_placement_ends_with_exactly_one_oco(
+    tmp_path, moment: str
+):
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        lines = await _kill_child(tmp_path, cfg, moment)
+        assert "entry" in lines[0], lines
+        assert sandbox_lists(ex) == ([] if moment == "before_oco" else [["NEW", "NEW"]])
+        node = TradingNode(cfg)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: bot_qty(node) > 0, 10)
+            await eventually(
+                lambda: (
+                    KEY in node.bot_exits.plans
+                    and len(node.bot_exits.plans[KEY].native_orders) == 2
+                ),
+                10,
+            )
+            assert sandbox_lists(ex) == [["NEW", "NEW"]]  # one OCO, never two
+            assert len(_exit_orders(node)) == 2
+            if moment == "after_oco":  # the placed pair was adopted, not replaced
+                assert sorted(node.bot_exits.plans[KEY].native_orders) == sorted(lines[1]["placed"])
+            ex.set_book("BTCUSDT", bids=[("52600", "5")], asks=[("52610", "5")])
+            ex.trade_through("BTCUSDT", "BUY", "52610", "0.001")  # through the take-profit
+            await eventually(lambda: bot_qty(node) == 0)
+            await eventually(lambda: KEY not in node.bot_exits.plans)
+            assert sandbox_lists(ex) == [["CANCELED", "FILLED"]]
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+async def test_a_stop_that_fires_while_the_node_is_down_is_a_fill_after_restart(tmp_path):
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        lines = await _kill_child(tmp_path, cfg, "after_oco")
+        tp_id, sl_id = lines[1]["placed"]
+        ex.set_book("BTCUSDT", bids=[("48500", "5")], asks=[("48510", "5")])
+        ex.trade_through("BTCUSDT", "SELL", "48500", "0.001")  # the node is down
+        assert sandbox_lists(ex) == [["FILLED", "CANCELED"]]
+        node = TradingNode(cfg)
+        await node.start()  # reconciliation: the stop's fill, the take-profit's cancel
+        try:
+            assert node.storage.get_order(sl_id).status is OrderStatus.FILLED
+            assert node.storage.get_order(tp_id).status is OrderStatus.CANCELLED
+            assert bot_qty(node) == 0
+            [fill] = [f for f in node.storage.load_fills() if f.client_order_id == sl_id]
+            assert fill.price == Decimal("48500")
+            await node.bot_exits.on_price("BTC/USDT", Decimal("48505"))
+            assert KEY not in node.bot_exits.plans
+            assert sandbox_lists(ex) == [["FILLED", "CANCELED"]]
+        finally:
             await node.stop()
             node.close()

@@ -1,0 +1,48 @@
+"""Child process: a sandbox node whose bot enters with SL+TP; SIGKILLed around the OCO.
+
+argv: config.json moment, where moment is `before_oco` (the entry filled, the OCO never sent) or
+`after_oco` (the OCO journaled and placed, the exit plan not yet told).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from native_exits_support import add_alpha, enter
+from tradeguard.config import Config
+from tradeguard.node import TradingNode
+
+
+async def main() -> None:
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    moment = sys.argv[2]
+    node = TradingNode(cfg)
+    add_alpha(node)
+    await node.start()
+    live = asyncio.create_task(node.run_live(duration_s=60))
+    place = node.orders.submit_oco
+
+    async def die(*intents: Any) -> Any:
+        if moment == "after_oco":
+            results = await place(*intents)
+            ids = [r.order.client_order_id for r in results if r.order is not None]
+            print(json.dumps({"placed": ids}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    node.orders.submit_oco = die  # type: ignore[method-assign]
+    while node.market.mid("BTC/USDT") != Decimal(50000):
+        await asyncio.sleep(0.01)
+    trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+    print(json.dumps({"entry": trade["client_order_id"]}), flush=True)
+    await live
+    print(json.dumps({"unexpected": "not killed"}), flush=True)
+
+
+asyncio.run(main())
