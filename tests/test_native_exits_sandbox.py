@@ -147,3 +147,27 @@ async def test_a_stop_that_fires_while_the_node_is_down_is_a_fill_after_restart(
         finally:
             await node.stop()
             node.close()
+
+
+async def test_the_kill_switch_cancels_a_resting_oco(tmp_path):
+    ex = seeded_exchange()
+    async with ex:
+        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+        add_alpha(node)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
+            await enter(node, stop_loss_pct="2", take_profit_pct="5")
+            await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
+            legs = list(node.bot_exits.plans[KEY].native_orders)
+            report = await node.kill("test", by="test")
+            assert sorted(report["cancelled"]) == sorted(legs), report
+            assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
+            for cid in legs:
+                assert node.storage.get_order(cid).status is OrderStatus.CANCELLED
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
