@@ -68,7 +68,6 @@ from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.fill_model import FillConfig
-from tradeguard.venues.paper_matching import PaperMatching
 from tradeguard.venues.paper_state import (
     BUY,
     IMMEDIATE,
@@ -79,11 +78,12 @@ from tradeguard.venues.paper_state import (
     crosses_close,
     is_crossed,
 )
+from tradeguard.venues.paper_stops import PaperStops
 
 __all__ = ["BookView", "FillConfig", "PaperVenue"]
 
 
-class PaperVenue(PaperMatching):
+class PaperVenue(PaperStops):
     """A simulated spot exchange that fills honestly against the market data it is fed."""
 
     def __init__(
@@ -105,6 +105,8 @@ class PaperVenue(PaperMatching):
         self._orders: dict[str, PaperOrder] = {}
         self._order_n = 0
         self._trade_n = 0
+        self._oco: dict[str, list[PaperOrder]] = {}  # OCO group -> its legs, while open
+        self._sibling_reports: list[PaperOrder] = []
 
     # market data -------------------------------------------------------------------------------
     def on_candle(self, candle: Candle) -> None:
@@ -116,6 +118,8 @@ class PaperVenue(PaperMatching):
         m.candle_used = ZERO
         if m.working:
             self._match_candle(m, candle)
+        if m.stops:
+            self._trigger(m, candle.low, candle.high, candle.close_ts)
 
     def on_quote(self, quote: Quote) -> None:
         """Take a best bid/ask update: fill resting orders it crosses."""
@@ -131,6 +135,8 @@ class PaperVenue(PaperMatching):
             self._match_levels(
                 m, [(quote.bid, quote.bid_size)], [(quote.ask, quote.ask_size)], quote.ts, True
             )
+        if m.stops:
+            self._trigger(m, quote.bid, quote.ask, quote.ts)
 
     def on_trade(self, trade: TradeTick) -> None:
         """Take a public trade: fill resting orders it prints through."""
@@ -140,6 +146,8 @@ class PaperVenue(PaperMatching):
         m.trade = trade
         if m.working:
             self._match_trade(m, trade)
+        if m.stops:
+            self._trigger(m, trade.price, trade.price, trade.ts)
 
     def on_book(self, book: BookView) -> None:
         """Take an order book update: forget liquidity taken from the old one, fill crossings."""
@@ -153,6 +161,10 @@ class PaperVenue(PaperMatching):
             m.book_asks_taken = {}
         if m.working and not is_crossed(book):
             self._match_levels(m, book.bids(), book.asks(), book.ts, False)
+        if m.stops and not is_crossed(book):
+            bid, ask = book.bids(1), book.asks(1)
+            if bid and ask:
+                self._trigger(m, bid[0][0], ask[0][0], book.ts)
 
     # Venue -------------------------------------------------------------------------------------
     async def load_instruments(self) -> dict[str, Instrument]:
@@ -169,9 +181,23 @@ class PaperVenue(PaperMatching):
                 "send a new id",
             )
         self._validate(order, m)
+        if order.type.is_trigger:
+            po = self._hold(order, m)
+            self._push([], [], True)
+            return self._report(po)
         now = self.clock.now_ms()
+        po = self._new_order(order, m, now)
+        self._lock(po, m.inst)
+        self._orders[po.client_order_id] = po
+        fills = self._on_arrival(po, m, now)
+        if po.status.is_open:
+            m.working.append(po)
+        self._push(fills, [], True)
+        return self._report(po)
+
+    def _new_order(self, order: Order, m: PaperMarket, now: int) -> PaperOrder:
         self._order_n += 1
-        po = PaperOrder(
+        return PaperOrder(
             client_order_id=order.client_order_id,
             venue_order_id=f"{self.name}-o{self._order_n}",
             symbol=order.symbol,
@@ -187,13 +213,6 @@ class PaperVenue(PaperMatching):
             after_candle_ts=max(m.candle.ts if m.candle is not None else -1, now - 1),
             updated_ts=now,
         )
-        self._lock(po, m.inst)
-        self._orders[po.client_order_id] = po
-        fills = self._on_arrival(po, m, now)
-        if po.status.is_open:
-            m.working.append(po)
-        self._push(fills, [], True)
-        return self._report(po)
 
     async def cancel(self, order: Order) -> OrderReport:
         """Cancel a working order; UNKNOWN_ORDER if it is unknown or already closed."""
@@ -217,7 +236,9 @@ class PaperVenue(PaperMatching):
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         """Every working order, oldest first (all symbols when `symbol` is None)."""
         markets = self._markets.values() if symbol is None else [self._market(symbol)]
-        orders = sorted((po for m in markets for po in m.working), key=lambda po: po.seq)
+        orders = sorted(
+            (po for m in markets for po in (*m.working, *m.stops)), key=lambda po: po.seq
+        )
         return [self._report(po) for po in orders]
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
@@ -270,6 +291,9 @@ class PaperVenue(PaperMatching):
             taker_pending=order.type is OrderType.MARKET or order.time_in_force in IMMEDIATE,
             updated_ts=order.updated_ts,
         )
+        if order.type.is_trigger:
+            self._restore_stop(order, po, m)
+            return
         if not po.taker_pending and m.candle is not None and po.filled == 0:
             po.taker_pending = crosses_close(po, m.candle.close)
         # Funds of a restored order are locked from what the journal says is free now.

@@ -75,6 +75,8 @@ class PaperOrder:
     taker_pending: bool = False
     reason: str = ""
     updated_ts: int = 0
+    trigger_price: Decimal | None = None  # waiting stop / take-profit (venues.paper_stops)
+    oco_group: str = ""
 
     @property
     def remaining(self) -> Decimal:
@@ -102,3 +104,4 @@ class PaperMarket:
     position: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
     candle_used: Decimal = ZERO  # taken from the current candle's volume by in-candle fills
+    stops: list[PaperOrder] = field(default_factory=list)  # trigger orders not yet triggered
