@@ -308,6 +308,8 @@ class BotDesk:
             if pos.strategy_id != bot or (symbol is not None and pos.symbol != symbol):
                 continue
             side = Side.SELL if pos.quantity > 0 else Side.BUY
+            # Exits resting on the venue hold the coins (and would sell them a second time).
+            await self.exits.release(pos.venue, pos.symbol, bot)
             intent = OrderIntent(bot, pos.venue, pos.symbol, side, abs(pos.quantity),
                                  OrderType.MARKET, reduce_only=True, tag="bot_close",
                                  signal={"exit": "emergency_close"})  # fmt: skip

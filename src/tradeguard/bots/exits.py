@@ -238,6 +238,18 @@ class ExitManager:
             self._by_symbol[plan.symbol].remove(key)
             self.host.delete_plan(key)
 
+    async def release(self, venue: str, symbol: str, bot: str) -> bool:
+        """Cancel the venue exits of a position about to be closed another way; the engine
+        enforces the plan's rules from then on. Tell whether nothing rests on the venue."""
+        plan = self.plans.get(f"{venue}|{symbol}|{bot}")
+        if plan is None or not plan.native_orders:
+            return True
+        if not await cancel_native(self.host, plan):
+            return False
+        plan.native, plan.native_orders = False, []
+        self._save(plan)
+        return True
+
     def for_bot(self, bot: str) -> list[ExitPlan]:
         """Return the bot's plans."""
         return [p for p in self.plans.values() if p.bot == bot]
