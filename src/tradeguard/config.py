@@ -80,12 +80,9 @@ class VenueConfig(_Strict):
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
     symbols: list[str] = Field(default_factory=list)
     dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
-    native_exits: bool = Field(
-        default=False,
-        description="Rest bots' stop-loss / take-profit on this venue (an OCO when both are "
-        "set) where it supports stop orders (ccxt Binance, paper); trailing and time stops stay "
-        "in the engine. Off: the engine enforces every exit rule on live prices.",
-    )
+    # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
+    # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
+    native_exits: bool = False
 
     @field_validator("balances")
     @classmethod

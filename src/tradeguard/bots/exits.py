@@ -353,5 +353,8 @@ class ExitManager:
             return True
         if plan.entry_order is not None and host.order_open(plan.entry_order):
             return False  # size the exits on the whole entry
+        if not host.native_exits(plan.venue):  # switched off since the plan was made
+            plan.native = False
+            return True
         await place_native(host, plan, qty, entry)
         return True
