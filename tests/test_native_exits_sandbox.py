@@ -20,8 +20,8 @@ from native_exits_support import (
     sandbox_lists,
     vault_env,  # noqa: F401  (a fixture)
 )
-from tradeguard.model.enums import OrderStatus, OrderType
-from tradeguard.model.order import Order
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -166,6 +166,47 @@ async def test_the_kill_switch_cancels_a_resting_oco(tmp_path):
             assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
             for cid in legs:
                 assert node.storage.get_order(cid).status is OrderStatus.CANCELLED
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+def _pair(node: TradingNode, tp: str, sl: str) -> tuple[OrderIntent, OrderIntent]:
+    qty = bot_qty(node)
+    return tuple(  # type: ignore[return-value]
+        OrderIntent("alpha", "binance", "BTC/USDT", Side.SELL, qty, kind, reduce_only=True,
+                    trigger_price=Decimal(price))
+        for kind, price in ((OrderType.TAKE_PROFIT, tp), (OrderType.STOP_LOSS, sl))
+    )  # fmt: skip
+
+
+async def test_an_oco_the_venue_refuses_leaves_both_legs_rejected_in_the_journal(tmp_path):
+    ex = seeded_exchange()
+    async with ex:
+        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+        add_alpha(node)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
+            await enter(node)  # no exit rules: a plain entry, bought at the ask (50,001)
+            await eventually(lambda: bot_qty(node) > 0)
+            # Both triggers sit on the right side of the mid (50,000), so risk passes; the
+            # sandbox checks them against its last trade (50,001) and refuses the pair.
+            tp, sl = await node.orders.submit_oco(*_pair(node, "50000.5", "49990"))
+            assert (tp.status, sl.status) == ("rejected", "rejected"), (tp, sl)
+            for r in (tp, sl):
+                assert r.order is not None
+                stored = node.storage.get_order(r.order.client_order_id)
+                assert stored.status is OrderStatus.REJECTED and stored.oco_group != ""
+                assert stored.trigger_price == r.order.trigger_price
+            assert sandbox_lists(ex) == []
+
+            node.venues["binance"].native_oco = False
+            tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
+            assert (tp.status, tp.code) == ("denied", "OCO_UNSUPPORTED")
         finally:
             node.request_stop()
             await live
