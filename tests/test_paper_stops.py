@@ -185,3 +185,14 @@ async def test_a_trigger_order_without_a_trigger_price_is_refused() -> None:
     order.trigger_price = None
     with pytest.raises(Exception, match="INVALID_TRIGGER"):
         await v.submit(order)
+
+
+async def test_a_candle_that_opened_before_the_stop_was_placed_never_triggers_it() -> None:
+    v, rec, clock = venue()
+    clock.advance_to(MIN + 30_000)  # half-way through the next bar
+    await v.submit(trigger_order("sl", OrderType.STOP_LOSS, "95"))
+    clock.advance_to(2 * MIN)
+    v.on_candle(candle(1, "100", "100", "90", "96"))  # its low may have come before the order
+    clock.advance_to(3 * MIN)
+    v.on_candle(candle(2, "96", "97", "96", "96"))
+    assert rec.fills == [] and (await v.fetch_order("sl", "BTC/USDT")).status.is_open

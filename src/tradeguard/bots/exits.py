@@ -9,7 +9,9 @@ await manager.on_price("BTC/USDT", Decimal("41000"))   # may send a reduce-only 
 Rules are percentages of the position's average entry, so a market entry needs no price. Each
 plan is stored by the host on every change of state and reloaded at start, so exits hold across
 restarts. A firing rule sends one reduce-only market order for the whole position through the
-host's `submit` (the normal order path: risk, journal, venue).
+host's `submit` (the normal order path: risk, journal, venue). A plan ends as soon as a fill
+closes its position. Where the venue is switched to `native_exits`, the stop-loss and take-profit
+rest on the venue instead (`bots.native_exits`); trailing and time stops stay here.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class PaperVenue(PaperStops):
         if m.working:
             self._match_candle(m, candle)
         if m.stops:
-            self._trigger(m, candle.low, candle.high, candle.close_ts)
+            self._trigger(m, candle.low, candle.high, candle.close_ts, candle.ts)
 
     def on_quote(self, quote: Quote) -> None:
         """Take a best bid/ask update: fill resting orders it crosses."""

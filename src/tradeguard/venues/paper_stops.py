@@ -112,11 +112,15 @@ class PaperStops(PaperMatching):
         m.stops.append(po)
 
     # triggering --------------------------------------------------------------------------------
-    def _trigger(self, m: PaperMarket, low: Decimal, high: Decimal, ts: int) -> None:
-        """Fire every waiting order of `m` that prices spanning [low, high] reach."""
+    def _trigger(
+        self, m: PaperMarket, low: Decimal, high: Decimal, ts: int, since: int | None = None
+    ) -> None:
+        """Fire every waiting order of `m` that prices spanning [low, high] reach; the data
+        began at `since` (a candle's open) and meets only orders that existed by then."""
+        began = ts if since is None else since
         due = [
             po for po in m.stops
-            if po.created_ts <= ts and po.trigger_price is not None
+            if po.created_ts <= began and po.trigger_price is not None
             and trigger_crossed(po.type, po.side, po.trigger_price, low, high)
         ]  # fmt: skip
         due.sort(key=lambda po: po.type not in _STOP_FIRST)
