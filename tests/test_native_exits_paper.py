@@ -64,6 +64,8 @@ async def test_the_stop_of_a_resting_oco_closes_the_position_and_ends_the_plan_a
         tp, sl = (node.orders.orders[c] for c in node.bot_exits.plans[KEY].native_orders)
         assert (tp.type, sl.type) == (OrderType.TAKE_PROFIT, OrderType.STOP_LOSS)
         assert tp.oco_group == sl.oco_group and sl.amount == _qty(node)
+        [alpha] = [b for b in desk(node).status()["bots"] if b["bot_id"] == "alpha"]
+        assert alpha["exits"][0]["on_venue"] == [tp.client_order_id, sl.client_order_id]
         _candle(node, start * Decimal("0.985"))  # through the stop: triggered at the close
         assert _qty(node) > 0
         _candle(node, start * Decimal("0.984"))  # filled at this bar's open

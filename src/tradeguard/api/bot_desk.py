@@ -336,7 +336,8 @@ class BotDesk:
                                    for p in positions],
                 "realized_today": str(sum((r["pnl"] for r in closed
                                            if (r["exit_ts"] or 0) >= now - now % _DAY_MS), ZERO)),
-                "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active}
+                "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
+                           "on_venue": list(p.native_orders)}
                           for p in self.exits.for_bot(name)],
             })  # fmt: skip
         return {
