@@ -336,7 +336,9 @@ class LiveHub:
             )
             if snap.seq and snap.seq < book.seq:
                 return  # an older snapshot than what the book holds
-            book.apply_snapshot(snap.bids, snap.asks, snap.ts, snap.seq)
+            # A REST snapshot may carry no time (Binance's has none): it is as of its receipt.
+            ts = snap.ts or int(time.time() * 1000)
+            book.apply_snapshot(snap.bids, snap.asks, ts, snap.seq)
             st.seen()
             await self.sink.on_book(book)
 
