@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from live_support import sandbox_config, write_vault
+from live_support import move_books, sandbox_config, two_symbol_sandbox, write_vault
 from tradeguard.marketdata.live.streams import StaleWatch, StreamStats
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import eventually
 
 D = Decimal
 
@@ -59,15 +59,13 @@ async def test_a_stopped_book_stream_blocks_only_its_symbol_until_it_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_vault(tmp_path, monkeypatch)
-    async with seeded_exchange() as ex:
-        ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
-        ex.set_book("ETHUSDT", bids=[("2999", "5")], asks=[("3001", "5")])
+    async with two_symbol_sandbox() as ex:
         config = sandbox_config(tmp_path, ex, [])
         config.risk.stale_data_s = 1
         config.venues[0].symbols = ["BTC/USDT", "ETH/USDT"]
         node = TradingNode(config)
         await node.start()
-        mover = asyncio.create_task(_move_books(ex))
+        mover = asyncio.create_task(move_books(ex))
         try:
             hub = node.live_hub()
             hub.subscribe(
@@ -96,16 +94,6 @@ async def test_a_stopped_book_stream_blocks_only_its_symbol_until_it_returns(
             node.close()
     kinds = [e.kind for e in node.storage.load_events(kind_prefix="marketdata.", limit=50)]
     assert "marketdata.stale" in kinds and "marketdata.fresh" in kinds
-
-
-async def _move_books(ex) -> None:  # type: ignore[no-untyped-def]
-    step = 0
-    while True:
-        step += 1
-        tick = step % 2
-        ex.set_book("BTCUSDT", bids=[(str(49_999 - tick), "1")], asks=[(str(50_001 + tick), "1")])
-        ex.set_book("ETHUSDT", bids=[(str(2_999 - tick), "5")], asks=[(str(3_001 + tick), "5")])
-        await asyncio.sleep(0.1)
 
 
 async def _bid(node: TradingNode, symbol: str, price: str):  # type: ignore[no-untyped-def]
