@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import asyncio
 
 import pytest
 

@@ -19,19 +19,19 @@ from tradeguard.marketdata.live.recorder import Recorder
 from tradeguard.marketdata.loaders import load_book_events, load_candles, load_quotes, load_trades
 from tradeguard.marketdata.replay import replay_sync
 from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.venues.paper import PaperVenue
 
 D = Decimal
-from tradeguard.model.errors import ConfigError
 
 
 async def test_record_writes_candles_trades_and_quotes_in_the_shared_layout(
     tmp_path: Path,
 ) -> None:
-    data = btc_slice(tmp_path, 300)
+    data = btc_slice(tmp_path, 1200)  # minutes for 90 s: a slow start still finds it playing
     out = tmp_path / "rec"
     async with replaying_sandbox(data, speed=600, history=100) as ex:
         cfg = tmp_path / "rec.toml"
@@ -42,10 +42,10 @@ async def test_record_writes_candles_trades_and_quotes_in_the_shared_layout(
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tradeguard.cli", "record", "--config", str(cfg),
-            "--duration", "4s", "--out", str(out), "--book-depth", "5", "--book-every", "0.5",
+            "--duration", "6s", "--out", str(out), "--book-depth", "5", "--book-every", "0.5",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
         assert proc.returncode == 0, stderr.decode()
         replay = ex.replays[0]
     assert "recorded" in stdout.decode()

@@ -1,4 +1,4 @@
-"""A silent live stream makes only its own symbol stale, and the symbol trades again on its return."""
+"""A silent live stream makes only its own symbol stale; the symbol trades again on its return."""
 
 from __future__ import annotations
 

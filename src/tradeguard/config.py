@@ -248,7 +248,9 @@ class Config(_Strict):
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
         kinds = {v.name: v.kind for v in self.venues}
         for v in self.venues:
-            if v.data_venue is not None and (v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"):
+            if v.data_venue is not None and (
+                v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"
+            ):
                 raise ValueError(
                     f"venue {v.name!r}: data_venue={v.data_venue!r} must name a venue of kind "
                     f"'ccxt' and be set on a paper venue only; ccxt venues: "

@@ -15,6 +15,7 @@ from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
     any_value,
+    arrow_rows,
     diagnose,
     existing,
     int_value,
@@ -23,7 +24,6 @@ from tradeguard.marketdata.data_files import (
     read_arrow,
     require,
     symbol_from_path,
-    arrow_rows,
 )
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.events import BookDelta, BookEvent, BookSnapshot, Level
@@ -150,7 +150,9 @@ def _load_snapshot_parquet(path: Path, symbol: str) -> list[BookEvent]:
     header = table.column_names
     require(path, table, ["timestamp"])
     sides = {
-        side: [(f"{side}[{n}].price", f"{side}[{n}].amount") for n, _ in _level_indexes(header, side)]
+        side: [
+            (f"{side}[{n}].price", f"{side}[{n}].amount") for n, _ in _level_indexes(header, side)
+        ]
         for side in ("asks", "bids")
     }
     if not sides["asks"] and not sides["bids"]:

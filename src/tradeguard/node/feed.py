@@ -79,7 +79,9 @@ class NodeFeed:
         node._events_this_run += 1
 
     def _finest(self, symbol: str) -> int:
-        spans = [timeframe_s(s.timeframe) for s in self.node._by_symbol.get(symbol, ()) if s.timeframe]
+        spans = [
+            timeframe_s(s.timeframe) for s in self.node._by_symbol.get(symbol, ()) if s.timeframe
+        ]
         return min(spans, default=0)
 
     async def on_book(self, book: OrderBook) -> None:

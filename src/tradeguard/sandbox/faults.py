@@ -78,7 +78,9 @@ class Faults:
                     f"sandbox.faults.{name}={value!r} is out of range; allowed {allowed}"
                 )
         names = self.silent_streams
-        if not isinstance(names, list) or any(not isinstance(n, str) or "@" not in n for n in names):
+        if not isinstance(names, list) or any(
+            not isinstance(n, str) or "@" not in n for n in names
+        ):
             raise ConfigError(
                 f"sandbox.faults.silent_streams={self.silent_streams!r}: expected a list of "
                 "stream names like 'btcusdt@depth'"

@@ -16,6 +16,7 @@ from tradeguard.marketdata.events import BookSnapshot
 from tradeguard.marketdata.live.subscriptions import timeframe_s
 from tradeguard.model.market import Candle, Quote, TradeTick
 from tradeguard.model.money import ZERO, dec
+from tradeguard.venues.ccxt_trade_tap import TradeTap
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -100,6 +101,7 @@ class CcxtMarketData:
         self.client = venue.client
         self._seen_trades: dict[str, Any] = {}
         self._closed = _closed_klines(self.client)
+        self._tap = TradeTap.of(self.client)
 
     def closed_flag(self, symbol: str, timeframe: str, ts: int) -> bool:
         """Whether the venue's kline stream flagged the candle opened at `ts` as closed."""
@@ -145,6 +147,8 @@ class CcxtMarketData:
         return [trade_from_ccxt(t) for t in raw]
 
     async def watch_trades(self, symbol: str) -> list[TradeTick]:
+        if self._tap is not None:  # Binance: trades read from their frames (the fast path)
+            return await self._tap.watch(symbol)
         raw = await self.client.watch_trades(symbol)
         return [trade_from_ccxt(t) for t in raw]
 

@@ -6,8 +6,9 @@ price, amount, cost`), `OUT/orderbook/BASE_QUOTE-quotes.parquet` (`timestamp, sy
 ask_size, ask, bid_size, bid`) and `OUT/orderbook/BASE_QUOTE-book_snapshot_N.parquet` (the top N
 levels a side every `book_every_s` of the venue's time, in tardis' column names: `timestamp` ms,
 `symbol`, `asks[i].price, asks[i].amount, bids[i].price, bids[i].amount`, empty past the book's
-depth): the files `marketdata/loaders.py` reads, the sandbox replays and backtests run on. Prices go to files as float64, like the recorded data they sit beside; the
-loaders turn them back into Decimal. Each flush rewrites a file whole through a temporary file
+depth): the files `marketdata/loaders.py` reads, the sandbox replays and backtests run on.
+Prices go to files as float64, like the recorded data they sit beside; the loaders turn them
+back into Decimal. Each flush rewrites a file whole through a temporary file
 and a rename, so a killed recording leaves the last flushed files intact.
 """
 
