@@ -137,3 +137,28 @@ class _Listener:
 
     def on_balances(self, venue: str, balances: object) -> None:
         pass
+
+
+def test_a_bad_recorded_book_row_is_named_not_a_traceback(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tradeguard.marketdata.errors import DataFileError
+
+    path = tmp_path / "BTC_USDT-book_snapshot_1.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "timestamp": [1, 2],
+                "symbol": ["BTC/USDT"] * 2,
+                "asks[0].price": [101.0, -5.0],
+                "asks[0].amount": [1.0, 1.0],
+                "bids[0].price": [100.0, 100.0],
+                "bids[0].amount": [1.0, 1.0],
+            }
+        ),
+        path,
+    )
+    with pytest.raises(DataFileError, match=r"row 2.*asks\[0\]\.price") as err:
+        load_book_events(path)
+    assert "-5" in str(err.value)
