@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from tradeguard.config import Config
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
 from tradeguard.secrets.vault import ScryptParams, Vault
 
 PASSPHRASE = "correct horse battery staple"
@@ -91,3 +92,22 @@ def sandbox_config(
             "strategies": strategies,
         }
     )
+
+
+def two_symbol_sandbox() -> SandboxExchange:
+    """The seeded sandbox (BTCUSDT around 50,000) with ETHUSDT around 3,000 as well."""
+    ex = seeded_exchange()
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    ex.set_book("ETHUSDT", bids=[("2999", "5")], asks=[("3001", "5")])
+    return ex
+
+
+async def move_books(ex: SandboxExchange, every_s: float = 0.1) -> None:
+    """Move both symbols' best bid and ask by one tick, back and forth, until cancelled."""
+    step = 0
+    while True:
+        step += 1
+        tick = step % 2
+        ex.set_book("BTCUSDT", bids=[(str(49_999 - tick), "1")], asks=[(str(50_001 + tick), "1")])
+        ex.set_book("ETHUSDT", bids=[(str(2_999 - tick), "5")], asks=[(str(3_001 + tick), "5")])
+        await asyncio.sleep(every_s)

@@ -39,6 +39,29 @@ def test_a_candle_closes_once_when_the_next_one_starts() -> None:
     assert closer.current is not None and closer.current.close == D(7)
 
 
+def test_a_flagged_candle_closes_on_its_final_row_once_and_never_before() -> None:
+    closer = CandleCloser(60)
+    # (row, venue says closed): repeats of the open candle, its final row, then late repeats
+    rows = [(_bar(0, "1"), False), (_bar(0, "2"), False), (_bar(0, "3"), True),
+            (_bar(0, "3"), True), (_bar(0, "9"), False), (_bar(60_000, "4"), False),
+            (_bar(60_000, "5"), False)]  # fmt: skip
+    out = [closer.update(r, flag) for r, flag in rows]
+    assert out[:2] == [None, None], "an open candle is not emitted before the venue closes it"
+    assert out[2] == _bar(0, "3"), "emitted on the flagged row, with that row's values"
+    assert out[3:] == [None] * 4, "never twice: not on a repeat, nor when the next one starts"
+    assert closer.current == _bar(60_000, "5")
+    assert closer.update(_bar(60_000, "6"), True) == _bar(60_000, "6")
+    assert closer.update(_bar(120_000, "7")) is None
+
+
+def test_a_flag_for_a_later_candle_skips_the_open_one_for_the_back_fill() -> None:
+    closer = CandleCloser(60)
+    assert closer.update(_bar(0, "1")) is None
+    # the flagged row of minute 0 was lost; minute 1 arrives closed
+    assert closer.update(_bar(60_000, "2"), True) == _bar(60_000, "2")
+    assert closer.last_closed_ts == 60_000 and closer.current is None
+
+
 def test_seeded_closer_never_repeats_a_candle_the_warm_up_delivered() -> None:
     closer = CandleCloser(60)
     closer.seed(60_000)

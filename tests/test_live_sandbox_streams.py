@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -76,3 +77,83 @@ async def test_an_order_for_a_symbol_nobody_streams_subscribes_it_instead_of_a_s
         finally:
             await node.stop()
             node.close()
+
+
+async def test_klines_close_on_the_venues_flag_once_and_not_before() -> None:
+    minute = 60_000
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        sink = Sink()
+        hub = LiveHub({venue.name: venue.market_data()}, sink)
+        t0 = (ex.now_ms() // minute + 1) * minute  # the sandbox runs ahead on its trades
+        hub.subscribe([Subscription("candles", venue.name, "BTC/USDT", "1m")])
+        try:
+            await eventually(lambda: any("kline" in s for s in ex.ws_subscriptions()))
+
+            def messages() -> int:
+                return int(hub.status()[0]["messages"])
+
+            for i in range(3):  # three trades inside minute t0: the candle stays open
+                seen = messages()
+                ex.trade_through("BTCUSDT", "BUY", "50001", "0.01", at_ms=t0 + 1000 * i)
+                await eventually(lambda: messages() > seen)  # noqa: B023
+            assert (t0 // minute, False) not in sink.candles, "not emitted before it closes"
+            # a trade in the next minute: the venue sends minute t0 flagged closed, then t0+1
+            ex.trade_through("BTCUSDT", "BUY", "50001", "0.01", at_ms=t0 + minute + 10)
+            await eventually(lambda: (t0 // minute, False) in sink.candles)
+            source = hub.sources[venue.name]
+            assert source.closed_flag("BTC/USDT", "1m", t0), "closed on the venue's `x` flag"
+            assert not source.closed_flag("BTC/USDT", "1m", t0 + minute)
+            seen = messages()
+            ex.trade_through("BTCUSDT", "BUY", "50002", "0.01", at_ms=t0 + minute + 20)
+            await eventually(lambda: messages() > seen)
+        finally:
+            await hub.stop()
+            await venue.close()
+    live = [m for m, warm in sink.candles if not warm]
+    assert live.count(t0 // minute) == 1 and (t0 + minute) // minute not in live
+
+
+async def test_trades_read_from_binance_frames_equal_ccxts_own_parse() -> None:
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        source = venue.market_data()
+        try:
+            assert source._tap is not None  # the fast path is on for Binance
+            watching = asyncio.ensure_future(source.watch_trades("BTC/USDT"))
+            await eventually(lambda: any("@trade" in s for s in ex.ws_subscriptions()))
+            ex.trade_through("BTCUSDT", "SELL", "49998", "1.5")  # two prints, the taker sells
+            got = await asyncio.wait_for(watching, 10)
+            while len(got) < 2:
+                got += await asyncio.wait_for(source.watch_trades("BTC/USDT"), 10)
+            rest = await source.fetch_trades("BTC/USDT", None)
+        finally:
+            await venue.close()
+    assert got == rest[-2:], "the same ticks as ccxt's parse of the venue's trade list"
+    assert [(t.price, t.amount, t.side) for t in got] == [
+        (D("49999"), D(1), "sell"), (D("49998"), D("0.5"), "sell"),
+    ]  # fmt: skip
+
+
+async def test_a_dropped_trade_socket_raises_to_the_hub_and_the_stream_resumes() -> None:
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        sink = Sink()
+        hub = LiveHub({venue.name: venue.market_data()}, sink, backoff_s=0.01)
+        hub.subscribe([Subscription("trades", venue.name, "BTC/USDT")])
+        try:
+            await eventually(lambda: any("@trade" in s for s in ex.ws_subscriptions()))
+            ex.trade_through("BTCUSDT", "BUY", "50001", "0.1")
+            await eventually(lambda: len(sink.trades) == 1)
+            ex.disconnect_websockets()
+            await eventually(lambda: hub.status()[0]["reconnects"] == 1)
+            await eventually(lambda: any("@trade" in s for s in ex.ws_subscriptions()))
+            ex.trade_through("BTCUSDT", "BUY", "50001", "0.1")
+            await eventually(lambda: len(sink.trades) == 2)
+        finally:
+            await hub.stop()
+            await venue.close()
+    assert len(set(sink.trades)) == 2

@@ -187,3 +187,29 @@ async def test_kline_and_agg_trade_events_carry_binance_fields(ex: SandboxExchan
     assert (agg["e"], agg["a"], agg["p"], agg["q"], agg["m"]) == (
         "aggTrade", 1, "50001.00000000", "0.30000000", False,
     )  # fmt: skip
+
+
+async def test_the_rest_market_data_routes_answer_in_binance_shapes(
+    ex: SandboxExchange, client: Any
+) -> None:
+    ex.trade_through("BTCUSDT", "BUY", "50001", "0.4")
+    ex.trade_through("BTCUSDT", "SELL", "49999", "0.2")
+    sym = {"symbol": "BTCUSDT"}
+    ui = await client.public_get_uiklines({**sym, "interval": "1m", "limit": 5})
+    plain = await client.public_get_klines({**sym, "interval": "1m", "limit": 5})
+    assert ui == plain and ui[-1][4] == "49999.00000000"  # the last close is the last trade
+    agg = await client.public_get_aggtrades(sym)
+    assert [(a["p"], a["q"], a["m"]) for a in agg[-2:]] == [
+        ("50001.00000000", "0.40000000", False), ("49999.00000000", "0.20000000", True),
+    ]  # fmt: skip
+    avg = await client.public_get_avgprice(sym)
+    assert set(avg) >= {"mins", "price"} and Decimal(avg["price"]) > 0
+    price = await client.public_get_ticker_price(sym)
+    assert price == {"symbol": "BTCUSDT", "price": "49999.00000000"}
+    book = await client.public_get_ticker_bookticker(sym)
+    assert (book["bidPrice"], book["bidQty"], book["askPrice"], book["askQty"]) == (
+        "49999.00000000",
+        "0.80000000",
+        "50001.00000000",
+        "0.60000000",
+    )  # what the two trades left of the best levels

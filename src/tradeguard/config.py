@@ -79,6 +79,9 @@ class VenueConfig(_Strict):
     instruments: list[InstrumentConfig] = Field(default_factory=list)
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
     symbols: list[str] = Field(default_factory=list)
+    # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
+    # quotes, candles) feed this venue's strategies and fills
+    data_venue: str | None = None
     dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
     # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
     # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
@@ -246,6 +249,16 @@ class Config(_Strict):
         for b in self.bots:
             if b.venue is not None and b.venue not in names:
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
+        kinds = {v.name: v.kind for v in self.venues}
+        for v in self.venues:
+            if v.data_venue is not None and (
+                v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"
+            ):
+                raise ValueError(
+                    f"venue {v.name!r}: data_venue={v.data_venue!r} must name a venue of kind "
+                    f"'ccxt' and be set on a paper venue only; ccxt venues: "
+                    f"{sorted(n for n, k in kinds.items() if k == 'ccxt')}"
+                )
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self

@@ -35,6 +35,7 @@ from tradeguard.api.routes import (
     bots,
     control,
     dashboard,
+    marketdata,
     orders,
     pm_arb,
     portfolio,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTERS = (status, portfolio, orders, strategies, arbitrage, control, stream, dashboard, safety)
-_ROUTERS_MORE = (bots, trading, settlements, pm_arb)
+_ROUTERS_MORE = (bots, trading, settlements, pm_arb, marketdata)
 
 
 def create_app(

@@ -33,15 +33,23 @@ def parse_duration(text: str) -> float:
 def add_record_parser(sub: Any) -> None:
     p = sub.add_parser(
         "record",
-        help="capture live candles, trades and quotes to files",
+        help="capture live candles, trades, quotes and order books to files",
         description="Record the live streams of the config's exchange venues (their `symbols` "
-        "and the strategies' symbols) to candles/, trades/ and orderbook/ under --out.",
+        "and the strategies' symbols) to candles/, trades/ and orderbook/ under --out: closed "
+        "1m candles, public trades, best bid/ask, and book snapshots (top --book-depth levels "
+        "a side, one every --book-every seconds).",
         epilog="example: tradeguard record --config sandbox.toml --duration 1h --out data/rec",
     )
     p.add_argument("--config", required=True, help="TOML config naming the venues")
     p.add_argument("--duration", default="1h", help="how long to record (90s, 30m, 1h)")
     p.add_argument("--out", default="recorded", help="output directory (default: ./recorded)")
     p.add_argument("--flush-every", type=float, default=60.0, help="seconds between file writes")
+    p.add_argument(
+        "--book-depth", type=int, default=10, help="book levels a side to record (0: no books)"
+    )
+    p.add_argument(
+        "--book-every", type=float, default=1.0, help="seconds between book snapshots (1)"
+    )
     p.set_defaults(func=cmd_record)
 
 
@@ -52,16 +60,23 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     duration_s = parse_duration(args.duration)
     if not 1 <= args.flush_every <= 3600:
         raise ConfigError(f"record --flush-every {args.flush_every}: must be in [1, 3600] seconds")
+    if not 0 <= args.book_depth <= 1000:
+        raise ConfigError(f"record --book-depth {args.book_depth}: must be in [0, 1000] levels")
+    if not 0.01 <= args.book_every <= 3600:
+        raise ConfigError(f"record --book-every {args.book_every}: must be in [0.01, 3600] seconds")
     config = load_config(args.config)
     if not any(vc.kind == "ccxt" and vc.symbols for vc in config.venues):
         raise ConfigError(
             f"record --config {args.config}: no venue of kind 'ccxt' with `symbols` to record; "
             'add one (e.g. symbols = ["BTC/USDT"])'
         )
-    written, counts = asyncio.run(_record(config, Path(args.out), duration_s, args.flush_every))
+    books = (args.book_depth, args.book_every)
+    written, counts = asyncio.run(
+        _record(config, Path(args.out), duration_s, args.flush_every, books)
+    )
     console.print(
         f"recorded {counts['candles']} candles, {counts['trades']} trades, "
-        f"{counts['quotes']} quotes"
+        f"{counts['quotes']} quotes, {counts['books']} book snapshots"
     )
     for path in written:
         console.print(f"  {path}")
@@ -69,7 +84,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _record(
-    config: Any, out: Path, duration_s: float, flush_every_s: float
+    config: Any, out: Path, duration_s: float, flush_every_s: float, books: tuple[int, float]
 ) -> tuple[list[Path], dict[str, int]]:
     from tradeguard.clock import Clock
     from tradeguard.marketdata.live.hub import LiveHub
@@ -88,7 +103,9 @@ async def _record(
                 Subscription("trades", vc.name, sym),
                 Subscription("quotes", vc.name, sym),
             ]
-    recorder = Recorder(out)
+            if books[0]:
+                subs.append(Subscription("book", vc.name, sym, depth=books[0]))
+    recorder = Recorder(out, max(books[0], 1), books[1])
     hub = LiveHub({v.name: v.market_data() for v in venues}, recorder)
     written: list[Path] = []
     try:

@@ -15,11 +15,14 @@ from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
     any_value,
+    arrow_rows,
     diagnose,
     existing,
     int_value,
     non_negative,
     positive,
+    read_arrow,
+    require,
     symbol_from_path,
 )
 from tradeguard.marketdata.errors import DataFileError
@@ -31,7 +34,8 @@ def load_book_events(
 ) -> list[BookEvent]:
     """Load book snapshots and deltas from one file or several in order (e.g. snapshot, updates).
 
-    Accepts Binance depth CSVs, tardis `book_snapshot_*` CSVs and Bybit `ob500` zips.
+    Accepts Binance depth CSVs, tardis `book_snapshot_*` CSVs, the recorder's snapshot parquet
+    files (tardis column names, `timestamp` in ms) and Bybit `ob500` zips.
     """
     if not isinstance(path, (str, os.PathLike)):
         events: list[BookEvent] = []
@@ -42,6 +46,8 @@ def load_book_events(
     sym = symbol or symbol_from_path(p)
     if p.suffix.lower() == ".zip":
         return _load_bybit_zip(p, sym)
+    if p.suffix.lower() == ".parquet":
+        return _load_snapshot_parquet(p, sym)
     with p.open(newline="") as fh:
         header = fh.readline().strip().split(",")
     if header[:3] == ["symbol", "timestamp", "first_update_id"]:
@@ -135,6 +141,42 @@ def _load_tardis_snapshots(path: Path, symbol: str, header: list[str]) -> list[B
                 err = diagnose(path, line, rec, cols)
                 raise err from None
             events.append(BookSnapshot(symbol, ts, 0, bids, asks))
+    return events
+
+
+def _load_snapshot_parquet(path: Path, symbol: str) -> list[BookEvent]:
+    """Book snapshots as `tradeguard record` writes them: one row per snapshot."""
+    table = read_arrow(path, "parquet")
+    header = table.column_names
+    require(path, table, ["timestamp"])
+    sides = {
+        side: [
+            (f"{side}[{n}].price", f"{side}[{n}].amount") for n, _ in _level_indexes(header, side)
+        ]
+        for side in ("asks", "bids")
+    }
+    if not sides["asks"] and not sides["bids"]:
+        raise DataFileError(path, f"no `asks[i].price`/`bids[i].price` columns in {header}")
+    names = ["timestamp", *(c for pairs in sides.values() for pair in pairs for c in pair)]
+    require(path, table, names)
+    events: list[BookEvent] = []
+    for row, values in arrow_rows(path, table, names, "timestamp"):
+        rec = dict(zip(names, values, strict=True))
+        try:
+            levels = {
+                side: tuple(
+                    (positive(rec[pc], pc), non_negative(rec[ac], ac))
+                    for pc, ac in pairs
+                    if rec[pc] is not None and rec[ac]
+                )
+                for side, pairs in sides.items()
+            }
+            ts = int_value(rec["timestamp"], "timestamp")
+        except (ValueError, ArithmeticError):
+            checks: list[tuple[str, Parser]] = [("timestamp", int_value)]
+            checks += [(c, _tardis_field) for c in names[1:]]
+            raise diagnose(path, row, ["" if v is None else v for v in values], checks) from None
+        events.append(BookSnapshot(symbol, ts, 0, levels["bids"], levels["asks"]))
     return events
 
 

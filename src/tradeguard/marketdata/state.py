@@ -19,6 +19,8 @@ class MarketState:
         self.quotes: dict[str, Quote] = {}
         self.books: dict[str, Any] = {}
         self._last_ms: dict[str, int] = {}
+        # symbol -> {stream kind: time of its last message} for live streams gone silent
+        self.stalled: dict[str, dict[str, int]] = {}
         self._mid: dict[str, Decimal] = {}
         # called with every candle after it is stored (e.g. the alerts' volume watch)
         self.candle_listeners: list[Callable[[Candle], None]] = []
@@ -53,5 +55,24 @@ class MarketState:
     def mid(self, symbol: str) -> Decimal | None:
         return self._mid.get(symbol)
 
+    def stall(self, symbol: str, stream: str, last_ms: int) -> None:
+        """Mark one live stream of `symbol` silent since `last_ms` (its data is that old)."""
+        self.stalled.setdefault(symbol, {})[stream] = last_ms
+
+    def unstall(self, symbol: str, stream: str) -> None:
+        """A silent stream of `symbol` spoke again."""
+        kinds = self.stalled.get(symbol)
+        if kinds is not None:
+            kinds.pop(stream, None)
+            if not kinds:
+                del self.stalled[symbol]
+
     def last_update_ms(self, symbol: str) -> int | None:
-        return self._last_ms.get(symbol)
+        """When `symbol`'s market data was last fresh: while one of its live streams is silent,
+        that stream's last message, even if other streams go on (a stalled book is stale data)."""
+        last = self._last_ms.get(symbol)
+        stalled = self.stalled.get(symbol)
+        if stalled:
+            oldest = min(stalled.values())
+            return oldest if last is None else min(last, oldest)
+        return last

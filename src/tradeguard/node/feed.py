@@ -20,14 +20,21 @@ if TYPE_CHECKING:
 
 
 def build_hub(node: TradingNode) -> LiveHub:
-    """A hub over every venue with public market data; quote-only venues stream quotes."""
+    """A hub over every venue with public market data; quote-only venues stream quotes.
+
+    A paper venue with `data_venue` takes that venue's source: its strategies' subscriptions
+    join the exchange's streams, and its fills follow the same live data.
+    """
     sources: dict[str, Any] = {}
     for name, venue in node.venues.items():
         if hasattr(venue, "market_data"):
             sources[name] = venue.market_data()
         elif name not in node._paper:  # prediction markets, pools: best bid/ask only
             sources[name] = QuoteStreamSource(name, venue.stream_quotes)
-    return LiveHub(sources, NodeFeed(node))
+    for vc in node.config.venues:
+        if vc.kind == "paper" and vc.data_venue in sources:
+            sources[vc.name] = sources[vc.data_venue]
+    return LiveHub(sources, NodeFeed(node), stale_after_s=node.config.risk.stale_data_s)
 
 
 class NodeFeed:
@@ -58,6 +65,11 @@ class NodeFeed:
                 node._ctx.queue.clear()
             return
         node.market.on_candle(candle)
+        if wanted and candle.interval_s == self._finest(candle.symbol):
+            # Paper orders fill on the finest bars streamed, by the replays' fill model (a
+            # longer bar would count the same volume twice).
+            for paper in node._paper.values():
+                paper.on_candle(candle)
         if candle.symbol not in node.market.quotes:
             node.portfolio.marks[candle.symbol] = candle.close
         for s in wanted:
@@ -65,6 +77,12 @@ class NodeFeed:
         await self._drain()
         node.stats.events += 1
         node._events_this_run += 1
+
+    def _finest(self, symbol: str) -> int:
+        spans = [
+            timeframe_s(s.timeframe) for s in self.node._by_symbol.get(symbol, ()) if s.timeframe
+        ]
+        return min(spans, default=0)
 
     async def on_book(self, book: OrderBook) -> None:
         """Feed one L2 book update to market state, paper fills and the strategies."""
@@ -88,8 +106,14 @@ class NodeFeed:
         await self._drain()
 
     def on_stream_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Publish a market-data stream's reconnect or book resync."""
-        self.node._emit(kind, data, "warning")
+        """Publish a stream's reconnect, book resync, silence or return; a silent stream makes
+        its symbol's data stale (the risk engine denies it) until it speaks again."""
+        market = self.node.market
+        if kind == "marketdata.stale":
+            market.stall(data["symbol"], data["stream"], int(data["last_ms"]))
+        elif kind == "marketdata.fresh":
+            market.unstall(data["symbol"], data["stream"])
+        self.node._emit(kind, data, "info" if kind == "marketdata.fresh" else "warning")
 
     async def _drain(self) -> None:
         if self.node._ctx.queue:

@@ -25,6 +25,8 @@ class Faults:
       each pushed on the user stream.
     - `duplicate_ws_messages`: every websocket message is sent twice.
     - `disconnect_ws_every_n`: close each websocket after it has sent N messages (0 = never).
+    - `silent_streams`: market streams (e.g. `["ethusdt@depth"]`) whose messages are withheld
+      while listed: one symbol's stream stalls, the connection and every other stream go on.
     """
 
     latency_ms: int = 0
@@ -36,6 +38,7 @@ class Faults:
     partial_fills: int = 0
     duplicate_ws_messages: bool = False
     disconnect_ws_every_n: int = 0
+    silent_streams: list[str] = field(default_factory=list)
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -74,6 +77,14 @@ class Faults:
                 raise ConfigError(
                     f"sandbox.faults.{name}={value!r} is out of range; allowed {allowed}"
                 )
+        names = self.silent_streams
+        if not isinstance(names, list) or any(
+            not isinstance(n, str) or "@" not in n for n in names
+        ):
+            raise ConfigError(
+                f"sandbox.faults.silent_streams={self.silent_streams!r}: expected a list of "
+                "stream names like 'btcusdt@depth'"
+            )
         for path, ms in self.latency_ms_by_endpoint.items():
             if not 0 <= ms <= 60_000:
                 raise ConfigError(
@@ -114,6 +125,7 @@ class Faults:
                 "partial_fills": 0,
                 "duplicate_ws_messages": False,
                 "disconnect_ws_every_n": 0,
+                "silent_streams": [],
             }
         )
 
@@ -146,6 +158,10 @@ class Faults:
             self.drop_response_after_execute -= 1
             return True
         return False
+
+    def silenced(self, stream: str) -> bool:
+        """Whether messages of market stream `stream` are withheld (`depth` covers its speeds)."""
+        return any(stream == n or stream.startswith(n + "@") for n in self.silent_streams)
 
     def take_report_drop(self) -> bool:
         """Consume one placement whose execution reports are withheld, if any remains."""

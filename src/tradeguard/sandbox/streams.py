@@ -178,6 +178,8 @@ class StreamHub:
     def to_stream(self, name: str, event: dict[str, Any]) -> None:
         """Send a market event to the subscribers of stream `name` (depth covers depth@100ms)."""
         is_depth = name.endswith("@depth")
+        if self.faults.silent_streams and self.faults.silenced(name):
+            return
         for conn in list(self.conns):
             for sub in conn.streams:
                 if sub == name or (is_depth and sub.startswith(name + "@")):

@@ -16,6 +16,7 @@ from tradeguard.marketdata.events import BookSnapshot
 from tradeguard.marketdata.live.subscriptions import timeframe_s
 from tradeguard.model.market import Candle, Quote, TradeTick
 from tradeguard.model.money import ZERO, dec
+from tradeguard.venues.ccxt_trade_tap import TradeTap
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -59,6 +60,38 @@ def trade_from_ccxt(raw: Mapping[str, Any]) -> TradeTick:
     )
 
 
+_CLOSED_KEPT = 64  # flagged open times remembered per (market, interval)
+
+
+def _closed_klines(client: Any) -> dict[tuple[str, str], set[int]]:
+    """Keep the open times of klines the venue flags closed (`x`), which ccxt's rows drop.
+
+    ccxt hands a kline message to `handle_ohlcv`, which keeps only [t, o, h, l, c, v]; the
+    wrapper notes the flag first. Installed once per client; a client without the handler
+    (another venue) never flags, and its candles close when the next one starts.
+    """
+    kept: dict[tuple[str, str], set[int]] | None = getattr(client, "_tg_closed_klines", None)
+    if kept is not None:
+        return kept
+    kept = {}
+    client._tg_closed_klines = kept
+    handle = getattr(client, "handle_ohlcv", None)
+    if handle is None:
+        return kept
+
+    def noting(ws_client: Any, message: Any) -> Any:
+        k = message.get("k") if isinstance(message, dict) else None
+        if isinstance(k, dict) and k.get("x") is True and k.get("s") and k.get("i"):
+            opened = kept.setdefault((str(k["s"]), str(k["i"])), set())
+            opened.add(int(k["t"]))
+            if len(opened) > _CLOSED_KEPT:
+                opened.discard(min(opened))
+        return handle(ws_client, message)
+
+    client.handle_ohlcv = noting
+    return kept
+
+
 class CcxtMarketData:
     """The `MarketSource` of one `CcxtVenue` (sharing its client and rate limiter)."""
 
@@ -67,6 +100,16 @@ class CcxtMarketData:
         self.name = venue.name
         self.client = venue.client
         self._seen_trades: dict[str, Any] = {}
+        self._closed = _closed_klines(self.client)
+        self._tap = TradeTap.of(self.client)
+
+    def closed_flag(self, symbol: str, timeframe: str, ts: int) -> bool:
+        """Whether the venue's kline stream flagged the candle opened at `ts` as closed."""
+        try:
+            market_id = self.client.market_id(symbol)
+        except Exception:
+            return False
+        return ts in self._closed.get((market_id, timeframe), ())
 
     def streams(self) -> set[str]:
         has = self.client.has
@@ -104,6 +147,8 @@ class CcxtMarketData:
         return [trade_from_ccxt(t) for t in raw]
 
     async def watch_trades(self, symbol: str) -> list[TradeTick]:
+        if self._tap is not None:  # Binance: trades read from their frames (the fast path)
+            return await self._tap.watch(symbol)
         raw = await self.client.watch_trades(symbol)
         return [trade_from_ccxt(t) for t in raw]
 

@@ -190,6 +190,7 @@ async function refresh() {
       $("arb").classList.add("hidden");
     }
     await refreshPm(strategies.items);
+    await refreshStreams();
     const pts = equity.points;
     drawLine("equity-chart", pts.map((p) => Number(p.equity)), "#3fb950", false);
     drawLine("drawdown-chart", pts.map((p) => -p.drawdown_pct), "#f85149", false);

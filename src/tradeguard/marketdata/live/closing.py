@@ -1,7 +1,9 @@
 """Closed candles from live streams: each emitted once, on the venue's timestamps.
 
-A kline stream (ccxt `watch_ohlcv`) sends the current, unclosed candle again and again; a candle
-is closed when a newer one starts. `CandleCloser` turns that stream into closed candles, each once.
+A kline stream (ccxt `watch_ohlcv`) sends the current, unclosed candle again and again. A venue
+that flags its candles (Binance's kline `x`) says when one closed, on its own clock: the candle is
+emitted then, with the values of that final row. Without the flag, a candle is closed when a
+newer one starts. `CandleCloser` turns either stream into closed candles, each once.
 `CandleFanout` feeds closed base candles (1m) through the same `CandleAggregator` replays use, so
 5m/15m/1h/4h/1d bars open and close on the same UTC boundaries in both. `TradeBar` builds the
 running candle from public trades, for venues without a kline stream.
@@ -14,7 +16,8 @@ from tradeguard.model.market import Candle, TradeTick
 
 
 class CandleCloser:
-    """Emit each candle of one symbol and timeframe once, when the next one starts."""
+    """Emit each candle of one symbol and timeframe once: when the venue flags it closed, else
+    when the next one starts."""
 
     def __init__(self, interval_s: int) -> None:
         self.interval_s = interval_s
@@ -27,16 +30,23 @@ class CandleCloser:
         if self._current is not None and self._current.ts <= self.last_closed_ts:
             self._current = None
 
-    def update(self, candle: Candle) -> Candle | None:
-        """Take one stream row; return the candle it closes, if any."""
+    def update(self, candle: Candle, closed: bool = False) -> Candle | None:
+        """Take one stream row (`closed`: the venue flags it final); return the candle it
+        closes, if any."""
         if candle.ts <= self.last_closed_ts:
             return None  # a row of a candle already delivered
         cur = self._current
+        if cur is not None and candle.ts < cur.ts:
+            return None  # an out-of-order repeat of an older row
+        if closed:
+            # The venue's word: this row is the candle, final. One still open before it (its
+            # flagged row lost) closes too, but only a caller's back-fill can deliver it.
+            self._current = None
+            self.last_closed_ts = candle.ts
+            return candle
         if cur is None or candle.ts == cur.ts:
             self._current = candle
             return None
-        if candle.ts < cur.ts:
-            return None  # an out-of-order repeat of an older row
         self._current = candle
         self.last_closed_ts = cur.ts
         return cur

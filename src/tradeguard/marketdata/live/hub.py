@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any, Protocol
 
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.live.closing import CandleCloser, CandleFanout, TradeBar
 from tradeguard.marketdata.live.source import MarketSource
+from tradeguard.marketdata.live.streams import StaleWatch, StreamStats
 from tradeguard.marketdata.live.subscriptions import (
     Subscription,
     SymbolNeeds,
@@ -46,37 +47,6 @@ class LiveSink(Protocol):
     def on_stream_event(self, kind: str, data: dict[str, Any]) -> None: ...
 
 
-@dataclass
-class StreamStats:
-    """Figures of one stream, surfaced by `LiveHub.status()`."""
-
-    venue: str
-    symbol: str
-    kind: str
-    polled: bool = False
-    messages: int = 0
-    reconnects: int = 0
-    resyncs: int = 0
-    last_wall_ms: int = 0
-    error: str = ""
-    first: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def seen(self) -> None:
-        self.messages += 1
-        self.last_wall_ms = int(time.time() * 1000)
-        if not self.first.is_set():
-            self.first.set()
-
-    def to_json(self) -> dict[str, Any]:
-        age = (time.time() * 1000 - self.last_wall_ms) / 1000 if self.last_wall_ms else None
-        return {
-            "venue": self.venue, "symbol": self.symbol, "stream": self.kind,
-            "polled": self.polled, "messages": self.messages, "reconnects": self.reconnects,
-            "resyncs": self.resyncs, "age_s": None if age is None else round(age, 3),
-            "error": self.error,
-        }  # fmt: skip
-
-
 def _is_gap(exc: BaseException) -> bool:
     return type(exc).__name__ in ("ChecksumError", "BookSequenceError", "InvalidNonce")
 
@@ -92,6 +62,7 @@ class LiveHub:
         backoff_s: float = 0.05,
         backoff_max_s: float = 5.0,
         poll_s: float = 2.0,
+        stale_after_s: float = 60.0,
     ) -> None:
         self.sources = sources
         self.sink = sink
@@ -100,14 +71,18 @@ class LiveHub:
         self.poll_s = poll_s
         self.stats: dict[tuple[str, str, str], StreamStats] = {}
         self.books: dict[tuple[str, str], OrderBook] = {}
+        self.watch = StaleWatch(self.stats, self._report, stale_after_s, BASE_S)
         self._needs: dict[tuple[str, str], SymbolNeeds] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._watching: asyncio.Task[None] | None = None
 
     # subscribing ---------------------------------------------------------------------------------
     def subscribe(self, subscriptions: Iterable[Subscription]) -> None:
         """Start the streams these subscriptions need that are not running yet."""
         quotes: dict[str, list[str]] = {}
-        for (venue, symbol), needs in merge(subscriptions).items():
+        if self._watching is None:
+            self._watching = asyncio.create_task(self.watch.run(), name="live:stale-watch")
+        for (venue, symbol), needs in merge(self._routed(subscriptions)).items():
             source = self.sources.get(venue)
             if source is None:
                 continue  # a venue fed by replays (paper) has no live source
@@ -123,11 +98,31 @@ class LiveHub:
         for venue, symbols in quotes.items():
             self._start_quotes(self.sources[venue], symbols)
 
+    def _routed(self, subscriptions: Iterable[Subscription]) -> list[Subscription]:
+        # A venue may take its data from another's source (a paper venue fed by an exchange):
+        # its subscriptions join that source's streams.
+        out = []
+        for sub in subscriptions:
+            source = self.sources.get(sub.venue)
+            routed = source is not None and source.name != sub.venue
+            out.append(replace(sub, venue=source.name) if routed and source else sub)
+        return out
+
+    def _report(self, kind: str, st: StreamStats) -> None:
+        data = {**st.to_json(), "last_ms": st.last_wall_ms or st.started_wall_ms}
+        if kind == "marketdata.stale":
+            log.warning(
+                "live data: %s %s %s stale: no message for %.1f s",
+                st.venue, st.symbol, st.kind, st.age_ms(int(time.time() * 1000)) / 1000,
+            )  # fmt: skip
+        self.sink.on_stream_event(kind, data)
+
     async def ensure_quotes(self, venue: str, symbol: str, wait_s: float) -> bool:
         """Subscribe `symbol`'s quotes if nobody streams them; wait up to `wait_s` for one."""
         source = self.sources.get(venue)
         if source is None:
             return False
+        venue = source.name
         st = self.stats.get((venue, symbol, "quotes"))
         if st is None:
             log.info("live data: %s %s quotes subscribed on demand", venue, symbol)
@@ -154,6 +149,9 @@ class LiveHub:
     async def stop(self) -> None:
         """Cancel every stream task and wait for them."""
         tasks = list({id(t): t for t in self._tasks.values()}.values())
+        if self._watching is not None:
+            tasks.append(self._watching)
+            self._watching = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -169,14 +167,17 @@ class LiveHub:
         key = (source.name, needs.symbol, kind)
         if key in self._tasks:
             return
-        self.stats[key] = StreamStats(source.name, needs.symbol, kind, kind not in source.streams())
+        self.stats[key] = StreamStats(
+            source.name, needs.symbol, kind, kind not in source.streams(),
+            on_fresh=self.watch.fresh,
+        )  # fmt: skip
         self._tasks[key] = asyncio.create_task(body(source, needs), name=f"live:{'/'.join(key)}")
 
     def _start_quotes(self, source: MarketSource, symbols: list[str]) -> None:
         polled = "quotes" not in source.streams()
         for symbol in symbols:
             self.stats[(source.name, symbol, "quotes")] = StreamStats(
-                source.name, symbol, "quotes", polled
+                source.name, symbol, "quotes", polled, on_fresh=self.watch.fresh
             )
         task = asyncio.create_task(
             self._quotes(source, symbols, polled), name=f"live:{source.name}/quotes"
@@ -234,13 +235,19 @@ class LiveHub:
                 closer.seed(c.ts)
                 await deliver(c)
 
+        # A venue that flags closed candles (Binance's kline `x`) closes them on its clock.
+        flagged: Callable[[str, str, int], bool] = getattr(
+            src, "closed_flag", lambda symbol, timeframe, ts: False
+        )
+
         async def take(rows: list[Candle]) -> None:
+            if rows:
+                st.seen()  # every kline message keeps the stream fresh, closing or not
             for row in rows:
                 last = closer.last_closed_ts
-                closed = closer.update(row)
+                closed = closer.update(row, flagged(sym, base_tf, row.ts))
                 if closed is None:
                     continue
-                st.seen()
                 if last >= 0 and closed.ts > last + BASE_S * 1000:
                     closer.last_closed_ts = last
                     await backfill(closed.ts)
@@ -329,7 +336,9 @@ class LiveHub:
             )
             if snap.seq and snap.seq < book.seq:
                 return  # an older snapshot than what the book holds
-            book.apply_snapshot(snap.bids, snap.asks, snap.ts, snap.seq)
+            # A REST snapshot may carry no time (Binance's has none): it is as of its receipt.
+            ts = snap.ts or int(time.time() * 1000)
+            book.apply_snapshot(snap.bids, snap.asks, ts, snap.seq)
             st.seen()
             await self.sink.on_book(book)
 

@@ -2,10 +2,13 @@
 
 `OUT/candles/BASE_QUOTE-1m.feather` (freqtrade candles: `date` UTC, `open,high,low,close,volume`),
 `OUT/trades/BASE_QUOTE-trades.parquet` (freqtrade trades: `timestamp` ms, `id, type, side,
-price, amount, cost`) and `OUT/orderbook/BASE_QUOTE-quotes.parquet` (`timestamp, symbol,
-ask_size, ask, bid_size, bid`): the files `marketdata/loaders.py` reads, the sandbox replays and
-backtests run on. Prices go to files as float64, like the recorded data they sit beside; the
-loaders turn them back into Decimal. Each flush rewrites a file whole through a temporary file
+price, amount, cost`), `OUT/orderbook/BASE_QUOTE-quotes.parquet` (`timestamp, symbol,
+ask_size, ask, bid_size, bid`) and `OUT/orderbook/BASE_QUOTE-book_snapshot_N.parquet` (the top N
+levels a side every `book_every_s` of the venue's time, in tardis' column names: `timestamp` ms,
+`symbol`, `asks[i].price, asks[i].amount, bids[i].price, bids[i].amount`, empty past the book's
+depth): the files `marketdata/loaders.py` reads, the sandbox replays and backtests run on.
+Prices go to files as float64, like the recorded data they sit beside; the loaders turn them
+back into Decimal. Each flush rewrites a file whole through a temporary file
 and a rename, so a killed recording leaves the last flushed files intact.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.marketdata.book import OrderBook
+from tradeguard.marketdata.events import BookSnapshot
 from tradeguard.model.market import Candle, Quote, TradeTick
 
 
@@ -24,13 +28,21 @@ def _stem(symbol: str) -> str:
 
 
 class Recorder:
-    """A `LiveSink` that keeps closed 1m candles, trades and quotes and writes them on flush."""
+    """A `LiveSink` that keeps closed 1m candles, trades, quotes and book snapshots (top
+    `book_depth` levels, at most one per `book_every_s`) and writes them on flush."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, book_depth: int = 10, book_every_s: float = 1.0) -> None:
+        if not 1 <= book_depth <= 1000:
+            raise ValueError(f"book_depth={book_depth}: must be in [1, 1000] levels a side")
+        if not 0 < book_every_s <= 3600:
+            raise ValueError(f"book_every_s={book_every_s}: must be in (0, 3600] seconds")
         self.out_dir = out_dir
+        self.book_depth = book_depth
+        self.book_every_ms = int(book_every_s * 1000)
         self.candles: dict[str, list[Candle]] = {}
         self.trades: dict[str, list[TradeTick]] = {}
         self.quotes: dict[str, list[Quote]] = {}
+        self.books: dict[str, list[BookSnapshot]] = {}
         self.events: list[tuple[str, dict[str, Any]]] = []
 
     async def on_live_candle(self, candle: Candle, warmup: bool) -> None:
@@ -41,7 +53,15 @@ class Recorder:
         self.quotes.setdefault(quote.symbol, []).append(quote)
 
     async def on_book(self, book: OrderBook) -> None:
-        """Books are not recorded (their best levels arrive as quotes)."""
+        """Keep the top levels when `book_every_s` passed (venue time) since the last kept."""
+        kept = self.books.setdefault(book.symbol, [])
+        if kept and book.ts - kept[-1].ts < self.book_every_ms:
+            return
+        depth = self.book_depth
+        kept.append(
+            BookSnapshot(book.symbol, book.ts, book.seq, tuple(book.bids(depth)),
+                         tuple(book.asks(depth)))
+        )  # fmt: skip
 
     async def on_trade(self, trade: TradeTick) -> None:
         self.trades.setdefault(trade.symbol, []).append(trade)
@@ -55,6 +75,7 @@ class Recorder:
             "candles": sum(map(len, self.candles.values())),
             "trades": sum(map(len, self.trades.values())),
             "quotes": sum(map(len, self.quotes.values())),
+            "books": sum(map(len, self.books.values())),
         }
 
     def flush(self) -> list[Path]:
@@ -90,7 +111,26 @@ class Recorder:
                 "bid": [float(q.bid) for q in quotes],
             })  # fmt: skip
             written.append(self._write(table, "orderbook", f"{_stem(sym)}-quotes.parquet"))
+        for sym, books in self.books.items():
+            name = f"{_stem(sym)}-book_snapshot_{self.book_depth}.parquet"
+            written.append(self._write(self._book_table(sym, books), "orderbook", name))
         return written
+
+    def _book_table(self, symbol: str, books: list[BookSnapshot]) -> Any:
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {
+            "timestamp": pa.array([b.ts for b in books], pa.int64()),
+            "symbol": [symbol] * len(books),
+        }
+        for i in range(self.book_depth):
+            for side in ("asks", "bids"):
+                levels = [getattr(b, side)[i] if i < len(getattr(b, side)) else None for b in books]
+                for j, part in enumerate(("price", "amount")):
+                    columns[f"{side}[{i}].{part}"] = pa.array(
+                        [None if lv is None else float(lv[j]) for lv in levels], pa.float64()
+                    )
+        return pa.table(columns)
 
     def _write(self, table: Any, folder: str, name: str) -> Path:
         path = self.out_dir / folder / name
