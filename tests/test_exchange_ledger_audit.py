@@ -70,7 +70,8 @@ async def _crash_after_send(tmp_path: Path, cfg: Config) -> None:
 
 
 def _venue_totals(ex: SandboxExchange) -> dict[str, Decimal]:
-    return {a: free + locked for a, (free, locked) in ex.balances(ALICE_KEY).items() if free + locked}
+    totals = {a: free + locked for a, (free, locked) in ex.balances(ALICE_KEY).items()}
+    return {a: q for a, q in totals.items() if q}
 
 
 @pytest.mark.usefixtures("vault_env")

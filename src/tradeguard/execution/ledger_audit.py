@@ -257,7 +257,9 @@ def _add_fill(
     _add(moved, (fill.venue, fill.quote), -notional if buy else notional)
     if fill.fee:
         _add(fees, (fill.venue, fill.fee_asset), fill.fee)
-        _add(rounding, (fill.venue, fill.fee_asset), Decimal(1).scaleb(fill.fee.as_tuple()[2]))
+        exponent = fill.fee.as_tuple().exponent
+        if isinstance(exponent, int):
+            _add(rounding, (fill.venue, fill.fee_asset), Decimal(1).scaleb(exponent))
 
 
 def _add(sums: dict[Any, Decimal], key: Any, amount: Decimal) -> None:
