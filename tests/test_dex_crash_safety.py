@@ -9,6 +9,8 @@ import pytest
 
 from dex_support import ChainThread, connected_venue, running_chain
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
@@ -103,3 +105,56 @@ async def test_the_nonce_manager_keeps_journaled_nonces_across_restarts(
     assert await second.sender.next_nonce() >= journaled + 1
     await first.close()
     await second.close()
+
+
+async def test_gas_of_an_approval_mined_after_the_process_stopped_waiting_is_booked_once(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    first = await connected_venue(d, store, receipt_timeout_s=0.2)
+    order = _order("approve-gas-1", "5")
+    order.symbol = "TKA/USD"
+    have = await first.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
+    assert have < 5 * 10**18  # an approval is needed first
+    chain.automine(False)
+    try:
+        with pytest.raises(DefinitiveVenueError, match="not mined within"):
+            await first.submit(order)  # broadcast; the node stops waiting (or dies) here
+        await first.close()
+    finally:
+        chain.automine(True)
+    chain.mine()
+    [approval] = [r for r in store.rows.values() if r.kind == "approve"]
+    receipt = chain.rpc("eth_getTransactionReceipt", approval.tx_hash)["result"]
+    spent = Decimal(int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16))
+
+    second = await connected_venue(d, store)  # after the restart
+    seen = _Fills()
+    second.set_listener(seen)
+    assert await second.fetch_order("approve-gas-1", "TKA/USD") is None  # no swap was sent
+    await second.fetch_fills("TKA/USD")
+
+    [gas] = seen.fills
+    assert (gas.trade_id, gas.client_order_id, gas.amount) == (
+        approval.tx_hash,
+        "approve-gas-1",
+        Decimal(0),
+    )
+    assert (gas.fee, gas.fee_asset) == (spent.scaleb(-18), "ETH")
+    assert store.rows[approval.tx_hash].status == "mined"
+    await second.close()
+
+
+class _Fills:
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    def on_order_report(self, report: object) -> None:
+        pass
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_balances(self, venue: str, balances: object) -> None:
+        pass

@@ -113,18 +113,21 @@ async def test_external_order_is_cancelled_when_configured(tmp_path: Path) -> No
 
 async def test_balances_take_the_venue_figures_and_record_each_difference(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
+    opened = await reconcile_all(rig)  # the first reconciliation opens the ledger: no adjustment
+    assert opened.balance_adjustments == [] and rig.storage.load_balance_adjustments() == []
     rig.portfolio.book("stub").set("USDT", D("9000"))
     rig.portfolio.book("stub").set("ETH", D("2"))
+    rig.portfolio.book("stub").set("BTC", D("0"))
     rig.venue.balances = {"USDT": D("10000"), "BTC": D("1")}
 
-    report = await reconcile_all(rig)
+    report = await reconcile_all(rig, "periodic")
 
     stored = {b.asset: b.total for b in rig.storage.load_balances("stub")}
     assert stored == {"USDT": D("10000"), "BTC": D("1"), "ETH": D("0")}
     diffs = {a["asset"]: a["difference"] for a in report.balance_adjustments}
     assert diffs == {"USDT": "1000", "BTC": "1", "ETH": "-2"}
     assert len(rig.storage.load_balance_adjustments("stub")) == 3
-    assert (await reconcile_all(rig)).balance_adjustments == []
+    assert (await reconcile_all(rig, "periodic")).balance_adjustments == []
 
 
 async def test_long_position_larger_than_the_venue_holding_is_reported(tmp_path: Path) -> None:

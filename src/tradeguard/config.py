@@ -141,7 +141,8 @@ class ApiConfig(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    # TLS certificate and key (PEM files); without them a non-loopback bind is warned about
+    # TLS certificate and key (PEM files; a relative path is taken from the config file's
+    # folder); without them a non-loopback bind is warned about
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
     # failed authentications per client IP per minute before it gets 429 for the rest of it
@@ -231,6 +232,21 @@ class Config(_Strict):
     def source_dir(self) -> Path | None:
         """Return the folder of the file this config was read from, if any."""
         return self._source_dir
+
+    def file_path(self, field: str, raw: str) -> Path:
+        """Resolve the file named by config key `field`: a relative path is taken from the
+        config file's folder (the working directory for a config built in code); ConfigError
+        names the key, the value and the path looked at when there is no such file."""
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (self._source_dir or Path.cwd()) / path
+        if not path.is_file():
+            where = "the config file's folder" if self._source_dir else "the working directory"
+            raise ConfigError(
+                f"{field} = {raw!r}: no file at {path} (a relative path is taken from {where}; "
+                "give a path from there or an absolute one)"
+            )
+        return path
 
     @model_validator(mode="after")
     def _references(self) -> Config:

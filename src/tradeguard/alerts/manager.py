@@ -7,6 +7,11 @@ await manager.start()
 ...
 await manager.stop()              # drains for up to config.drain_timeout_s
 ```
+
+Alerts are part of the unit of work: with `hold` set (true while the caller's transaction is
+open), an alert is held until that transaction commits (`seal` in the commit, `release` after
+it). Work lost to a crash before its commit never sends its alerts, and a resumed run that
+redoes it sends them once.
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ class AlertManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self.performance = PerformanceWatch(config.performance)
+        self.hold: Callable[[], bool] | None = None
+        self._held: list[Alert] = []
+        self._sealed: list[Alert] = []
 
     # producer side: synchronous, O(1), never blocks ----------------------------------------
     def on_event(self, event: Event) -> None:
@@ -104,13 +112,31 @@ class AlertManager:
             if len(self._last_sent) >= _DEDUPE_KEYS_MAX:
                 self._prune(now)
             self._last_sent[alert.dedupe_key] = now
+        if self.hold is not None and self.hold():
+            self._held.append(alert)  # the work it reports is not committed yet
+            return True
+        self._hand_over(alert)
+        return True
+
+    def seal(self) -> None:
+        """Take the held alerts into the commit being made (a storage commit hook)."""
+        if self._held:
+            self._sealed.extend(self._held)
+            self._held = []
+
+    def release(self) -> None:
+        """Queue the alerts of the commit just made (a storage after-commit hook)."""
+        sealed, self._sealed = self._sealed, []
+        for alert in sealed:
+            self._hand_over(alert)
+
+    def _hand_over(self, alert: Alert) -> None:
         loop = self._loop
         if loop is not None and self._loop_thread != threading.get_ident() and not loop.is_closed():
             # asyncio queues are not thread-safe: hand over to the loop's thread.
             loop.call_soon_threadsafe(self._put, alert)
         else:
             self._put(alert)
-        return True
 
     def _prune(self, now: float) -> None:
         horizon = max(self.config.min_interval_s.values(), default=0.0)

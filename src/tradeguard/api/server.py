@@ -74,6 +74,15 @@ class ApiServer:
         self.port = port if port is not None else cfg.port
         self.app = app or create_app(node)
         self.tls = bool(cfg.tls_certfile and cfg.tls_keyfile)
+        # Relative to the config file's folder, checked before binding.
+        self._tls_files = (
+            (
+                str(node.config.file_path("api.tls_certfile", cfg.tls_certfile)),
+                str(node.config.file_path("api.tls_keyfile", cfg.tls_keyfile)),
+            )
+            if cfg.tls_certfile and cfg.tls_keyfile
+            else (None, None)
+        )
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -102,8 +111,8 @@ class ApiServer:
             ws_max_size=cfg.max_body_bytes,
             lifespan="on",
             ws="websockets-sansio",
-            ssl_certfile=cfg.tls_certfile if self.tls else None,
-            ssl_keyfile=cfg.tls_keyfile if self.tls else None,
+            ssl_certfile=self._tls_files[0],
+            ssl_keyfile=self._tls_files[1],
             timeout_graceful_shutdown=3,
         )
         server = self._server = _Server(config)

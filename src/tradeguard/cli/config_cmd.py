@@ -41,7 +41,7 @@ def _strategy_problems(config: Any) -> list[str]:
         if not sc.enabled:
             continue
         try:
-            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params))
+            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params), config.source_dir)
         except (ValueError, TypeError, ConfigError) as exc:
             problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
     return problems

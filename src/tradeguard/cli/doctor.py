@@ -3,6 +3,8 @@
     tradeguard doctor [--db URL | --config FILE] [--json]
 
 Exit 0 when every balance and open position equals its fills, 1 with the figures otherwise.
+An exchange venue's stored balances are its last report (run it after a start, whose
+reconciliation stores them); they may differ from the ledger by the fees' rounding.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         db.migrate()
         storage = Storage(db)
         starts = stored_start_balances(storage)
+        paper = {vc.name for vc in config.venues if vc.kind == "paper"}
         for vc in config.venues:
             if vc.kind == "paper" and vc.name not in starts:
                 starts[vc.name] = dict(vc.balances)
-        audit = audit_storage(storage, starts, _balance_only(config))
+        # Exchange venues round the fees they charge; their stored figures are their reports.
+        audit = audit_storage(storage, starts, _balance_only(config), rounded=set(starts) - paper)
     finally:
         db.dispose()
     if args.json:
@@ -66,7 +70,7 @@ def render(audit: LedgerAudit) -> list[str]:
     """The audit as text: one line per asset and open position, then the verdict."""
     lines = ["balances (stored = start + fills - fees + adjustments):"]
     for a in audit.assets:
-        mark = "ok" if not a.difference else f"MISMATCH {_s(a.difference)}"
+        mark = "ok" if not a.off else f"MISMATCH {_s(a.difference)}"
         lines.append(
             f"  {a.venue} {a.asset}: stored {_s(a.stored)} = {_s(a.start)} + {_s(a.fills)} "
             f"- {_s(a.fees)} + {_s(a.adjustments)}  {mark}"

@@ -9,6 +9,10 @@ if not audit.ok:
 Per venue and asset: stored total (free + locked) = starting balance + every fill's base and
 quote movement - fees in their asset + recorded balance adjustments. Per open position: its
 quantity = the signed sum of the fills booked to its (venue, symbol, strategy).
+
+An exchange venue's ledger starts at the venue's figures on its first reconciliation, and its
+stored totals are the venue's own reports: there a difference within the fees' rounding (one
+unit of the last digit of each fee charged in the asset) is no mismatch.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class AssetLine:
     fees: Decimal
     adjustments: Decimal
     stored: Decimal
+    tolerance: Decimal = ZERO  # the fees' rounding, on exchange venues
 
     @property
     def expected(self) -> Decimal:
@@ -51,11 +56,17 @@ class AssetLine:
     def difference(self) -> Decimal:
         return self.stored - self.expected
 
+    @property
+    def off(self) -> bool:
+        """Tell whether the stored total differs from the expected one beyond the tolerance."""
+        return abs(self.difference) > self.tolerance
+
     def describe(self) -> str:
+        rounding = f", beyond the fees' rounding {self.tolerance}" if self.tolerance else ""
         return (
             f"{self.venue} {self.asset}: stored {self.stored} != start {self.start} + fills "
             f"{self.fills} - fees {self.fees} + adjustments {self.adjustments} = {self.expected} "
-            f"(difference {self.difference})"
+            f"(difference {self.difference}{rounding})"
         )
 
 
@@ -89,7 +100,7 @@ class LedgerAudit:
 
     @property
     def mismatches(self) -> list[AssetLine | PositionLine]:
-        bad: list[AssetLine | PositionLine] = [a for a in self.assets if a.difference]
+        bad: list[AssetLine | PositionLine] = [a for a in self.assets if a.off]
         return bad + [p for p in self.positions if p.difference]
 
     @property
@@ -131,24 +142,23 @@ def audit_ledger(
     balances: Iterable[Balance],
     open_positions: Iterable[Position],
     balance_only: Iterable[str] = (),
+    rounded: Iterable[str] = (),
 ) -> LedgerAudit:
     """Compare balances and open positions with start + fills - fees + adjustments.
 
     `fills` pairs each fill with the strategy it was booked to; fills of `balance_only`
-    strategies (multi-leg executions) move balances but belong to no position.
+    strategies (multi-leg executions) move balances but belong to no position. The balances
+    of `rounded` venues (exchanges, which round the fees they charge) may differ by the fees'
+    rounding.
     """
     moved: dict[_AssetKey, Decimal] = {}
     fees: dict[_AssetKey, Decimal] = {}
+    rounding: dict[_AssetKey, Decimal] = {}
     nets: dict[_PositionKey, Decimal] = {}
     untracked = set(balance_only)
     for fill, strategy_id in fills:
-        base, quote = fill.base, fill.quote
-        notional = fill.price * fill.amount
+        _add_fill(moved, fees, rounding, fill)
         signed = fill.amount if fill.side is Side.BUY else -fill.amount
-        _add(moved, (fill.venue, base), signed)
-        _add(moved, (fill.venue, quote), -notional if fill.side is Side.BUY else notional)
-        if fill.fee:
-            _add(fees, (fill.venue, fill.fee_asset), fill.fee)
         if strategy_id not in untracked:
             _add(nets, (fill.venue, fill.symbol, strategy_id), signed)
     adjusted: dict[_AssetKey, Decimal] = {}
@@ -158,12 +168,14 @@ def audit_ledger(
     keys = set(stored) | set(moved) | set(fees) | set(adjusted)
     keys |= {(v, a) for v, assets in start.items() for a in assets}
     audit = LedgerAudit()
+    tolerant = set(rounded)
     for venue, asset in sorted(keys):
         audit.assets.append(
             AssetLine(
                 venue, asset, start.get(venue, {}).get(asset, ZERO),
                 moved.get((venue, asset), ZERO), fees.get((venue, asset), ZERO),
                 adjusted.get((venue, asset), ZERO), stored.get((venue, asset), ZERO),
+                rounding.get((venue, asset), ZERO) if venue in tolerant else ZERO,
             )
         )  # fmt: skip
     held = {(p.venue, p.symbol, p.strategy_id): p.quantity for p in open_positions}
@@ -179,6 +191,7 @@ def audit_storage(
     storage: Any,
     start_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
     balance_only: Iterable[str] = (),
+    rounded: Iterable[str] = (),
 ) -> LedgerAudit:
     """Run the audit over what `storage` holds; starting balances default to the stored ones."""
     start = start_balances if start_balances is not None else stored_start_balances(storage)
@@ -194,7 +207,34 @@ def audit_storage(
         storage.load_balances(),
         storage.load_open_positions(),
         balance_only,
+        rounded,
     )
+
+
+def venue_ledger(storage: Any, venue: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """One venue's durable ledger without its start: per asset, fills - fees + adjustments;
+    and per asset, the fees' rounding (one unit of each fee's last digit)."""
+    moved: dict[_AssetKey, Decimal] = {}
+    fees: dict[_AssetKey, Decimal] = {}
+    rounding: dict[_AssetKey, Decimal] = {}
+    for fill in storage.load_fills(venue=venue):
+        _add_fill(moved, fees, rounding, fill)
+    for (_, asset), fee in fees.items():
+        _add(moved, (venue, asset), -fee)
+    for r in storage.load_balance_adjustments(venue):
+        _add(moved, (venue, r["asset"]), r["difference"])
+    return (
+        {asset: q for (_, asset), q in moved.items()},
+        {asset: q for (_, asset), q in rounding.items()},
+    )
+
+
+def record_start_balances(storage: Any, venue: str, balances: Mapping[str, Decimal]) -> None:
+    """Record where `venue`'s ledger starts (inside the caller's transaction)."""
+    starts = storage.kv_get(START_BALANCES_KEY)
+    starts = dict(starts) if isinstance(starts, dict) else {}
+    starts[venue] = {a: str(q) for a, q in balances.items()}
+    storage.kv_set(START_BALANCES_KEY, starts)
 
 
 def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:
@@ -203,6 +243,23 @@ def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:
     if not isinstance(raw, dict):
         return {}
     return {v: {a: Decimal(str(q)) for a, q in assets.items()} for v, assets in raw.items()}
+
+
+def _add_fill(
+    moved: dict[_AssetKey, Decimal],
+    fees: dict[_AssetKey, Decimal],
+    rounding: dict[_AssetKey, Decimal],
+    fill: Fill,
+) -> None:
+    notional = fill.price * fill.amount
+    buy = fill.side is Side.BUY
+    _add(moved, (fill.venue, fill.base), fill.amount if buy else -fill.amount)
+    _add(moved, (fill.venue, fill.quote), -notional if buy else notional)
+    if fill.fee:
+        _add(fees, (fill.venue, fill.fee_asset), fill.fee)
+        exponent = fill.fee.as_tuple().exponent
+        if isinstance(exponent, int):
+            _add(rounding, (fill.venue, fill.fee_asset), Decimal(1).scaleb(exponent))
 
 
 def _add(sums: dict[Any, Decimal], key: Any, amount: Decimal) -> None:

@@ -12,7 +12,11 @@ Per venue, in this order:
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
    or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
-   adjustment: the report's `balances_deferred` says which orders it waits for;
+   adjustment: the report's `balances_deferred` says which orders it waits for. A venue's first
+   reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the
+   venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
+   stored report, which a crash may have left behind its fills): a difference beyond the fees'
+   rounding is never booked but reported (`ledger_differences`), and the ledger audit halts;
 6. positions: spot holdings that positions claim but the venue does not hold are reported.
 
 If any step cannot complete, the report says which venue, which step, how many attempts, the
@@ -24,13 +28,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from tradeguard.execution.host import ReconcileHost
+from tradeguard.execution.ledger_audit import (
+    record_start_balances,
+    stored_start_balances,
+    venue_ledger,
+)
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
@@ -72,6 +81,7 @@ class ReconcileReport:
     balance_adjustments: list[dict[str, str]] = field(default_factory=list)
     position_mismatches: list[dict[str, str]] = field(default_factory=list)
     balances_deferred: list[dict[str, str]] = field(default_factory=list)
+    ledger_differences: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -353,30 +363,69 @@ def _apply_balances(
     book = node.portfolio.book(venue)
     by_asset = {b.asset: b for b in balances}
     now = node.clock.now_ms()
+    start = stored_start_balances(node.storage).get(venue)
+    durable: dict[str, Decimal] | None = None
+    rounding: dict[str, Decimal] = {}
+    if start is None or report.trigger == "startup":
+        durable, rounding = venue_ledger(node.storage, venue)
     rows: list[Balance] = []
     with node.storage.transaction():
-        for asset in sorted(set(by_asset) | set(book.assets())):
+        if start is None:
+            # The venue's first reconciliation: its ledger starts at the venue's figures.
+            assert durable is not None
+            opening = {a: by_asset[a].total if a in by_asset else ZERO for a in by_asset}
+            for asset, moved in durable.items():
+                opening[asset] = opening.get(asset, ZERO) - moved
+            record_start_balances(node.storage, venue, opening)
+            durable = None
+        assets = set(by_asset) | set(book.assets()) | set(durable or ()) | set(start or ())
+        for asset in sorted(assets):
             truth = by_asset.get(asset) or Balance(venue, asset, ZERO, ZERO)
-            ledger = book.total(asset)
+            if durable is not None:
+                ledger = (start or {}).get(asset, ZERO) + durable.get(asset, ZERO)
+            elif start is None:
+                ledger = truth.total
+            else:
+                ledger = book.total(asset)
             if ledger != truth.total:
-                node.storage.record_balance_adjustment(
-                    venue, asset, ledger, truth.total, f"reconcile ({report.trigger})", now
-                )
-                report.balance_adjustments.append(
-                    {
-                        "venue": venue,
-                        "asset": asset,
-                        "ledger": str(ledger),
-                        "venue_total": str(truth.total),
-                        "difference": str(truth.total - ledger),
-                    }
-                )
+                _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
         usd = node.portfolio.values_of(rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)
         node.storage.upsert_balances(venue, rows, usd, ts=now)
+
+
+def _book_difference(
+    node: ReconcileHost,
+    venue: str,
+    asset: str,
+    ledger: Decimal,
+    venue_total: Decimal,
+    rounding: Mapping[str, Decimal],
+    report: ReconcileReport,
+) -> None:
+    """Record a difference as an adjustment; at start-up, only within the fees' rounding."""
+    row = {
+        "venue": venue,
+        "asset": asset,
+        "ledger": str(ledger),
+        "venue_total": str(venue_total),
+        "difference": str(venue_total - ledger),
+    }
+    if report.trigger == "startup" and abs(venue_total - ledger) > rounding.get(asset, ZERO):
+        log.error(
+            "venue %s %s: the venue holds %s but the ledger (start + fills - fees + "
+            "adjustments) says %s; not booked as an adjustment (see `tradeguard doctor`)",
+            venue, asset, venue_total, ledger,
+        )  # fmt: skip
+        report.ledger_differences.append(row)
+        return
+    node.storage.record_balance_adjustment(
+        venue, asset, ledger, venue_total, f"reconcile ({report.trigger})", node.clock.now_ms()
+    )
+    report.balance_adjustments.append(row)
 
 
 def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -> None:

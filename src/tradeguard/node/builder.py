@@ -110,6 +110,10 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         manager = build_manager(config.alerts)
         if manager.channels:
             node.alerts = manager
+            # Sent only once the work they report is committed (see AlertManager.hold).
+            manager.hold = lambda: node.storage.in_transaction
+            node.storage.add_commit_hook(manager.seal)
+            node.storage.add_after_commit_hook(manager.release)
             node.bus.subscribe(manager.on_event)
             node.market.candle_listeners.append(manager.on_candle)
 

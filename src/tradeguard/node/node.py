@@ -133,16 +133,24 @@ class TradingNode:
 
     def audit_ledger(self) -> LedgerAudit:
         """Check balances and open positions against their fills; halt with the figures if a
-        paper venue's ledger differs.
+        venue's ledger differs.
 
-        An exchange venue's stored balances are its own reports, which equal its fills only
-        through the adjustments reconciliation records: a difference there is logged.
+        An exchange venue's stored balances are its own reports: it is checked once start-up
+        reconciliation has stored them (not while they wait for an unresolved order, nor when
+        it failed, which halts anyway), within the fees' rounding.
         """
-        audit = audit_storage(self.storage, self.start_balances(), self.orders.balance_only)
-        paper = audit.only(set(self._paper))
-        if not paper.ok:
-            log.error("%s", paper.reason())
-            self.risk.halt(paper.reason(), "ledger_audit")
+        exchanges = set(self.venues) - set(self._paper)
+        report = getattr(self, "reconcile_report", None)
+        if report is not None:
+            exchanges -= {d["venue"] for d in report.balances_deferred}
+            exchanges -= {v for v in exchanges if f"venue {v}:" in report.reason}
+        audit = audit_storage(
+            self.storage, self.start_balances(), self.orders.balance_only, rounded=exchanges
+        )
+        checked = audit.only(set(self._paper) | exchanges)
+        if not checked.ok:
+            log.error("%s", checked.reason())
+            self.risk.halt(checked.reason(), "ledger_audit")
         elif not audit.ok:
             log.warning("%s", audit.reason())
         return audit

@@ -57,6 +57,7 @@ class StorageCore:
         self._engine = db.engine
         self._tx = _Tx()
         self._commit_hooks: list[Callable[[], None]] = []
+        self._after_commit_hooks: list[Callable[[], None]] = []
         # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
         driver = self._driver
         # A client order id names one order on one market from its creation: those indexed
@@ -112,9 +113,10 @@ class StorageCore:
         if held is not None:
             with held.begin():
                 yield from self._outermost(tx, held)
-            return
-        with self._engine.begin() as conn:
-            yield from self._outermost(tx, conn)
+        else:
+            with self._engine.begin() as conn:
+                yield from self._outermost(tx, conn)
+        self._after_commit()
 
     def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
         tx.conn, tx.depth = conn, 1
@@ -206,6 +208,7 @@ class StorageCore:
         tx.unit.commit()
         tx.unit = tx.conn.begin() if tx.conn is not None else None
         tx.dirty = False
+        self._after_commit()
         return True
 
     def add_commit_hook(self, hook: Callable[[], None]) -> None:
@@ -214,6 +217,15 @@ class StorageCore:
         Used to piggyback buffered writes (the audit log) on journal commits.
         """
         self._commit_hooks.append(hook)
+
+    def add_after_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` after every outermost commit (what may leave the process only once the
+        work it reports is durable: alerts)."""
+        self._after_commit_hooks.append(hook)
+
+    def _after_commit(self) -> None:
+        for hook in self._after_commit_hooks:
+            hook()
 
     @property
     def in_transaction(self) -> bool:

@@ -6,7 +6,7 @@ id = "pmarb"
 kind = "cross_venue"
 venue = "polymarket"              # the Polymarket venue; `symbol` is not used
 [strategies.params]
-map = "examples/pm_map.toml"      # the reviewed market map (relative to the working directory)
+map = "pm_map.toml"               # the reviewed market map (relative to the config file's folder)
 kalshi_venue = "kalshi"
 cooldown_s = 1
 [strategies.params.exec]          # PairExecConfig
@@ -86,6 +86,7 @@ class CrossVenueStrategy(Strategy):
     """Scan mapped pairs on both venues' quotes and execute the best one, one pair at a time."""
 
     timeframe = None  # quotes only
+    path_params = ("map",)  # relative to the config file's folder
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)

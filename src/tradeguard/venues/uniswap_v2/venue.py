@@ -314,6 +314,7 @@ class UniswapV2Venue(Venue):
         return report
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        await self._book_approvals(client_order_id)
         known = self.store.for_order(self.name, client_order_id)
         records = [r for r in known if r.kind != "approve"]
         if not records:
@@ -332,6 +333,7 @@ class UniswapV2Venue(Venue):
         return out
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        await self._book_approvals()
         return [f for f in self.fills.values() if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:
@@ -363,6 +365,23 @@ class UniswapV2Venue(Venue):
         cid = record.client_order_id.removesuffix(":approve")
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
+
+    async def _book_approvals(self, client_order_id: str | None = None) -> None:
+        """Book the gas of approvals mined while nobody waited for their receipt (the process
+        died, or the wait timed out): once each, the trade id being the hash."""
+        for record in self.store.open_records(self.name):
+            if record.kind != "approve" or record.tx_hash in self.fills:
+                continue
+            if (
+                client_order_id is not None
+                and record.client_order_id != f"{client_order_id}:approve"
+            ):
+                continue
+            lookup = await self.chain.lookup(record.tx_hash)
+            if lookup.state == "mined":
+                self.gas_from_receipt(record, lookup.receipt)
+                status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
+                self.store.save(record.with_status(status, self.now_ms()))
 
     def _deliver(self, fill: Fill) -> Fill:
         if fill.trade_id not in self.fills:

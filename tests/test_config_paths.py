@@ -1,0 +1,84 @@
+"""Files named in a config are taken from the config file's folder, not the working directory;
+a missing one is a one-line error naming the key, the value and the path looked at."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli.config_cmd import check_config
+from tradeguard.config import load_config
+from tradeguard.model.errors import ConfigError
+from tradeguard.strategies.base import create
+from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+def _pm_config(folder: Path, map_value: str = "pm_map.toml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(EXAMPLES / "pm_map.toml", folder / "pm_map.toml")
+    text = (EXAMPLES / "pm_arb_sandbox.toml").read_text()
+    assert 'map = "pm_map.toml"' in text
+    cfg = folder / "pm.toml"
+    cfg.write_text(text.replace('map = "pm_map.toml"', f"map = {map_value!r}"))
+    return cfg
+
+
+def test_the_market_map_is_read_next_to_the_config_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _pm_config(tmp_path / "conf")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    config = load_config(cfg)
+    sc = config.strategies[0]
+    strat = create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params), config.source_dir)
+
+    assert isinstance(strat, CrossVenueStrategy)
+    assert strat.market_map.source == str(tmp_path / "conf" / "pm_map.toml")
+    assert [p for p in check_config(config) if p.startswith("strategies")] == []
+
+
+def test_a_missing_market_map_names_the_param_and_the_path_it_looked_at(tmp_path: Path) -> None:
+    cfg = _pm_config(tmp_path / "conf", "maps/pm_map.toml")
+
+    checked = subprocess.run(
+        [str(EXE), "config", "check", str(cfg)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert checked.returncode != 0
+    assert "Traceback" not in checked.stderr
+    looked = tmp_path / "conf" / "maps" / "pm_map.toml"
+    expected = (
+        f"strategies[pmarb]: strategy param map = 'maps/pm_map.toml': no file at {looked} "
+        "(a relative path is taken from the config file's folder"
+    )
+    assert expected in " ".join((checked.stdout + checked.stderr).split())
+
+
+def test_tls_files_are_taken_from_the_config_folder_and_a_missing_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "cert.pem").write_text("cert")
+    cfg = conf / "tg.toml"
+    cfg.write_text('[api]\ntls_certfile = "cert.pem"\ntls_keyfile = "key.pem"\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config(cfg)
+
+    assert config.file_path("api.tls_certfile", "cert.pem") == conf / "cert.pem"
+    with pytest.raises(ConfigError) as err:
+        config.file_path("api.tls_keyfile", "key.pem")
+    assert str(err.value) == (
+        f"api.tls_keyfile = 'key.pem': no file at {conf / 'key.pem'} (a relative path is taken "
+        "from the config file's folder; give a path from there or an absolute one)"
+    )

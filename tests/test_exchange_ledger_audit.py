@@ -1,0 +1,146 @@
+"""The ledger audit on an exchange venue: real ccxt against the sandbox on 127.0.0.1.
+
+A node SIGKILLed after the venue executed its order and before it recorded the fill restarts,
+books the fill once (by venue trade id) and passes the audit against the venue's balances; a
+fill counted twice halts it with the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeguard.config import Config
+from tradeguard.model import OrderStatus, TradingState
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
+from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
+
+PASSPHRASE = "correct horse battery staple"
+CHILD = Path(__file__).with_name("ccxt_crash_child.py")
+
+
+def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
+    return Config.model_validate({
+        "mode": "sandbox",
+        "node": {
+            "database_url": f"sqlite:///{tmp_path / 'tg.db'}",
+            "kill_sentinel": str(tmp_path / "tg.kill"),
+            "reconcile_interval_s": 3600,
+        },
+        "reconcile": {"balance_sync_interval_s": 0},
+        "venues": [{
+            "name": "binance", "kind": "ccxt", "exchange": "binance", "credentials": "alice",
+            "rest_url": ex.rest_url, "ws_url": ex.ws_url, "symbols": ["BTC/USDT"],
+        }],
+        "strategies": [],
+        "risk": {"max_order_notional_usd": "1000", "min_order_notional_usd": "0"},
+    })  # fmt: skip
+
+
+@pytest.fixture
+def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
+    vault.create(PASSPHRASE)
+    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
+    vault.lock()
+    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
+
+
+async def _crash_after_send(tmp_path: Path, cfg: Config) -> None:
+    cfg_file = tmp_path / "config.json"
+    cfg_file.write_text(cfg.model_dump_json())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), str(cfg_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
+
+
+def _venue_totals(ex: SandboxExchange) -> dict[str, Decimal]:
+    totals = {a: free + locked for a, (free, locked) in ex.balances(ALICE_KEY).items()}
+    return {a: q for a, q in totals.items() if q}
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_fill_executed_before_a_sigkill_is_booked_once_and_the_audit_agrees_with_the_venue(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg = _config(tmp_path, ex)
+        ex.faults.update({"drop_execution_reports": 1})  # the user stream says nothing either
+        await _crash_after_send(tmp_path, cfg)
+        trades = ex.engine.trades["BTCUSDT"]
+        assert len(trades) == 1  # the venue executed the order; the node never heard of it
+
+        for _restart in range(2):
+            node = TradingNode(cfg)
+            try:
+                await node.start()
+                assert node.reconcile_report.ok, node.reconcile_report.reason
+                assert node.ledger_report.ok, node.ledger_report.describe()
+                assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+                fills = node.storage.load_fills(venue="binance")
+                assert [f.trade_id for f in fills] == [str(trades[0].trade_id)]
+                [order] = node.storage.load_orders(venue="binance")
+                assert (order.status, order.filled) == (OrderStatus.FILLED, Decimal("0.002"))
+                stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
+                assert {a: q for a, q in stored.items() if q} == _venue_totals(ex)
+                assert node.storage.load_balance_adjustments("binance") == []
+            finally:
+                await node.stop()
+                node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg = _config(tmp_path, ex)
+        await _crash_after_send(tmp_path, cfg)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            assert node.ledger_report.ok, node.ledger_report.describe()
+            [fill] = node.storage.load_fills(venue="binance")
+        finally:
+            await node.stop()
+            node.close()
+        # The same execution booked again under another id: the ledger now says 0.004 BTC bought.
+        db = Database(cfg.node.database_url)
+        with Storage(db).transaction():
+            Storage(db).insert_fill(replace(fill, trade_id=f"{fill.trade_id}-again"), "s1")
+        db.dispose()
+
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            assert node.risk.state is TradingState.HALTED
+            reason = node.risk.state_reason
+            btc = format(_venue_totals(ex)["BTC"].normalize(), "f")
+            assert reason.startswith(f"ledger audit failed: binance BTC: stored {btc} != start 1")
+            twice = fill.amount - (fill.fee if fill.fee_asset == "BTC" else 0)
+            assert f"(difference {-twice}, beyond the fees' rounding" in reason
+            assert reason.endswith("then `tradeguard resume`")
+            assert node.storage.load_balance_adjustments("binance") == []
+        finally:
+            await node.stop()
+            node.close()
+
+    cmd = [sys.executable, "-m", "tradeguard.cli", "doctor", "--db", cfg.node.database_url]
+    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert text.returncode == 1, text.stderr
+    assert f"binance BTC: stored {btc} != start 1" in text.stdout
