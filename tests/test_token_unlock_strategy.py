@@ -244,5 +244,38 @@ def test_bad_params_are_refused_naming_the_param(tmp_path, params, message):
 def test_a_missing_calendar_param_or_file_is_refused():
     with pytest.raises(ValueError, match="strategy param calendar is missing"):
         create("token_unlock", "u", "paper", "ETH/BTC", {})
-    with pytest.raises(ValueError, match=r"unlock calendar nope\.csv does not exist"):
+    with pytest.raises(ValueError, match=r"strategy param calendar = 'nope\.csv': no file at "):
         create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "nope.csv"})
+
+
+def test_a_relative_calendar_is_taken_from_the_config_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "cal.csv").write_text(CAL, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not where the calendar is
+    strat = create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "cal.csv"}, folder)
+    assert strat.schedules["ETH/BTC"].windows[0].event.source_url == "https://example.com/eth"
+    with pytest.raises(ValueError) as err:
+        create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "gone.csv"}, folder)
+    assert str(folder / "gone.csv") in str(err.value)
+    assert "strategy param calendar = 'gone.csv'" in str(err.value)
+    assert "config file's folder" in str(err.value)
+
+
+def test_windows_follow_market_time_when_quotes_lag_the_candles(tmp_path):
+    # A fast replay: candles carry the replay's time, quotes the (earlier) wall clock.
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")
+    assert ctx.intents == []  # inside the window from the start: nothing to hold
+    ctx.last["ETH/BTC"] = Decimal("0.1")
+    wall = T0  # long before the window on the wall clock
+    strat.on_ticker(Quote("ETH/BTC", wall, Decimal("0.0999"), Decimal(1), Decimal("0.1001"),
+                          Decimal(1)))  # fmt: skip
+    assert ctx.intents == []  # still inside the window on market time: no entry
+    assert strat.state()["market_ms"] == UNLOCK - 24 * H
+    again, ctx2 = _strategy(tmp_path, lead_h="24", lag_h="12")
+    again.restore(strat.state())
+    ctx2.last["ETH/BTC"] = Decimal("0.1")
+    again.on_ticker(Quote("ETH/BTC", wall, Decimal("0.0999"), Decimal(1), Decimal("0.1001"),
+                          Decimal(1)))  # fmt: skip
+    assert ctx2.intents == []  # the market time survives a restart

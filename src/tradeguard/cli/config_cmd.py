@@ -41,7 +41,7 @@ def _strategy_problems(config: Any) -> list[str]:
         if not sc.enabled:
             continue
         try:
-            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params))
+            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params), config.source_dir)
         except (ValueError, TypeError, ConfigError) as exc:
             problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
     return problems
@@ -79,7 +79,7 @@ def _data_problems(config: Any) -> list[str]:
         return []
     problems = []
     for i, dc in enumerate(config.data):
-        path = resolve_data_path(dc.path)
+        path = resolve_data_path(dc.path, config.source_dir)
         if not path.is_file():
             problems.append(f"data[{i}].path = {dc.path!r}: no such file (looked at {path})")
             continue

@@ -51,6 +51,8 @@ class Strategy:
     book_depth = 0  # L2 levels per side for on_book (0: no book)
     wants_trades = False  # public trades for on_trade
     wants_quotes = True  # best bid/ask for on_ticker
+    # Params naming files: a relative path is taken from the config file's folder.
+    path_params: tuple[str, ...] = ()
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         self.id = strategy_id
@@ -183,4 +185,31 @@ def create(
         except StrategyLoadError as exc:
             known = sorted({*_REGISTRY, *_LAZY})
             raise ValueError(f"{exc} (built-in kinds: {known})") from None
-    return factory(strategy_id, venue, symbol, params)
+    keys = getattr(factory, "path_params", ())
+    return factory(strategy_id, venue, symbol, resolve_path_params(params, keys, base_dir))
+
+
+def resolve_path_params(
+    params: dict[str, Any], keys: tuple[str, ...], base_dir: Path | None
+) -> dict[str, Any]:
+    """Return `params` with each file param in `keys` made absolute and checked to exist.
+
+    A relative path is taken from `base_dir` (the config file's folder), or from the working
+    directory for a config built in code.
+    """
+    out = dict(params)
+    for key in keys:
+        raw = out.get(key)
+        if not isinstance(raw, str) or not raw:
+            continue  # the strategy reports a missing or mistyped value itself
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        if not path.is_file():
+            where = "the config file's folder" if base_dir else "the working directory"
+            raise ValueError(
+                f"strategy param {key} = {raw!r}: no file at {path} (a relative path is taken "
+                f"from {where}; give a path from there or an absolute one)"
+            )
+        out[key] = str(path)
+    return out

@@ -107,6 +107,8 @@ class _Slot:
 class TokenUnlock(Strategy):
     """Out of (or short) each token around its large unlocks; parameters validated here."""
 
+    path_params = ("calendar",)
+
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
         unknown = set(params) - _KNOWN
@@ -155,6 +157,9 @@ class TokenUnlock(Strategy):
                 )
             self.schedules[sym] = sched
         self._slots = {sym: _Slot() for sym in self._symbols}
+        # The latest market time seen. A fast replay's candles run ahead of the wall-clock
+        # stamps of its quotes; unlock windows are read on market time, which never goes back.
+        self._market_ms = 0
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -171,6 +176,7 @@ class TokenUnlock(Strategy):
     # decisions ------------------------------------------------------------------------------
     def _step(self, sym: str, price: Decimal, ts: int) -> None:
         ctx = self.ctx
+        ts = self._market_ms = max(ts, self._market_ms)
         if ctx is None or self.muted or ctx.open_order_count(self.id, sym):
             return
         pos = ctx.position(self.id, self.venue, sym)
@@ -283,9 +289,13 @@ class TokenUnlock(Strategy):
 
     # crash safety ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"slots": {sym: slot.to_json() for sym, slot in self._slots.items()}}
+        return {
+            "slots": {sym: slot.to_json() for sym, slot in self._slots.items()},
+            "market_ms": self._market_ms,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._market_ms = max(self._market_ms, int(state.get("market_ms", 0)))
         for sym, doc in (state.get("slots") or {}).items():
             if sym in self._slots:
                 self._slots[sym] = _Slot.from_json(doc, self.rules)
