@@ -34,6 +34,7 @@ class StubContext:
         self.intents: list[OrderIntent] = []
         self.open_orders = 0
         self.last: dict[str, Decimal] = {}
+        self.base_fee_pct = Decimal(0)  # a venue keeping its fee on a buy in the base asset
 
     def now_ms(self) -> int:
         return 0
@@ -70,7 +71,9 @@ class StubContext:
         pos.quantity += signed
         if pos.quantity == 0:
             pos.avg_entry = Decimal(0)
-        self.balances["ETH"] += signed
+        self.balances["ETH"] += signed - (
+            intent.amount * self.base_fee_pct / 100 if signed > 0 else 0
+        )
         self.balances["BTC"] -= signed * price
 
 
@@ -115,6 +118,18 @@ def test_spot_holds_outside_the_window_exits_lead_hours_before_and_reenters_lag_
     _feed(strat, ctx, UNLOCK + 12 * H, "0.09")
     assert _reasons(ctx)[-1] == ("buy", "unlock_passed")
     assert ctx.intents[-1].signal["unlock"]["time_utc"] == "2018-01-12T16:00:00Z"
+
+
+def test_a_fee_kept_in_the_base_asset_leaves_dust_that_does_not_block_the_next_entry(tmp_path):
+    strat, ctx = _strategy(tmp_path, reentry_cooldown_h="1")
+    ctx.base_fee_pct = Decimal("0.1")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.098")  # -2 %: stop-loss sells what the venue left
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].amount == Decimal("1.958")  # 1.96 bought, 0.00196 kept as fee
+    assert ctx.positions["ETH/BTC"].quantity == Decimal("0.002")  # dust nothing can sell
+    _feed(strat, ctx, T0 + 300_000 + H, "0.098")
+    assert _reasons(ctx)[-1] == ("buy", "outside_unlock_window")  # back in after the cooldown
 
 
 def test_an_unlock_below_min_supply_pct_is_ignored(tmp_path):

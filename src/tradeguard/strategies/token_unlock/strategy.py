@@ -182,7 +182,7 @@ class TokenUnlock(Strategy):
         pos = ctx.position(self.id, self.venue, sym)
         slot = self._slots[sym]
         window = self.schedules[sym].window_at(ts)
-        if pos.quantity:
+        if pos.quantity and not self._dust(sym, pos.quantity):
             self._manage(sym, slot, pos, window, price, ts)
             return
         slot.tracker = None
@@ -220,9 +220,22 @@ class TokenUnlock(Strategy):
             reason = "unlock_passed"
         if reason is None:
             return
-        if reason in _EXIT_REASONS and long:
-            slot.resume_ms = ts + self.cooldown_ms
-        self._close(sym, pos.quantity, price, ts, reason, window)
+        levels = None
+        if reason in _EXIT_REASONS:
+            levels = {"entry": str(t.entry), "best": str(t.best)}
+            if long:
+                slot.resume_ms = ts + self.cooldown_ms
+        self._close(sym, pos.quantity, price, ts, reason, window, levels)
+
+    def _dust(self, sym: str, qty: Decimal) -> bool:
+        """A long of which nothing can be sold: the venue kept its fee in the base asset."""
+        return qty > 0 and self._sellable(sym, qty) <= 0
+
+    def _sellable(self, sym: str, qty: Decimal) -> Decimal:
+        assert self.ctx is not None
+        amount = min(qty, self.ctx.free(self.venue, sym.split("/")[0]))
+        inst = self.ctx.instrument(self.venue, sym)
+        return quantize_down(amount, inst.amount_step) if inst is not None else amount
 
     # orders ---------------------------------------------------------------------------------
     def _entry_amount(self, sym: str, price: Decimal) -> Decimal:
@@ -255,22 +268,31 @@ class TokenUnlock(Strategy):
         return True
 
     def _close(
-        self, sym: str, qty: Decimal, price: Decimal, ts: int, reason: str, window: Window | None
+        self,
+        sym: str,
+        qty: Decimal,
+        price: Decimal,
+        ts: int,
+        reason: str,
+        window: Window | None,
+        levels: dict[str, str] | None = None,
     ) -> None:
         assert self.ctx is not None
-        amount = abs(qty)
         if qty > 0:
-            amount = min(amount, self.ctx.free(self.venue, sym.split("/")[0]))
-        inst = self.ctx.instrument(self.venue, sym)
-        if inst is not None:
-            amount = quantize_down(amount, inst.amount_step)
+            amount = self._sellable(sym, qty)
+        else:
+            inst = self.ctx.instrument(self.venue, sym)
+            amount = quantize_down(-qty, inst.amount_step) if inst is not None else -qty
         if amount <= 0:
             return
+        signal = self._signal(sym, reason, price, ts, window)
+        if levels is not None:
+            signal["position"] = levels  # the entry and best price the exit rule measured from
         self.emit(
             OrderIntent(
                 strategy_id=self.id, venue=self.venue, symbol=sym,
                 side=Side.SELL if qty > 0 else Side.BUY, amount=amount, type=OrderType.MARKET,
-                reduce_only=True, signal=self._signal(sym, reason, price, ts, window),
+                reduce_only=True, signal=signal,
             )
         )  # fmt: skip
 
