@@ -173,6 +173,9 @@ class Replay:
                     # A new speed: the next step comes one new step after now.
                     anchor_t, anchor_n = loop.time(), n - 1
                     step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
+                else:
+                    # Behind time (a fast replay on a busy machine): still let requests in.
+                    await asyncio.sleep(0)
                 self.play_step(k, part)
                 n += 1
             self.played = k + 1
