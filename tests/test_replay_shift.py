@@ -125,3 +125,30 @@ def test_calendar_shift_refuses_with_a_reason(tmp_path, args, message):
               cwd=tmp_path)  # fmt: skip
     assert run.returncode != 0 and message in run.stderr, run.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_path):
+    import os
+    import shutil
+
+    from tradeguard.secrets.vault import ScryptParams, Vault
+
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    for name in ("token_unlock_sandbox.toml", "unlock_calendar.csv"):
+        shutil.copy(ROOT / "examples" / name, examples / name)
+    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
+    vault.create("pass phrase for the test")
+    env = dict(os.environ, TG_VAULT_PATH=str(tmp_path / "vault.json"))
+    cmd = [sys.executable, "-m", "tradeguard.cli", "config", "check",
+           "examples/token_unlock_sandbox.toml"]  # fmt: skip
+    before = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert before.returncode != 0
+    assert "strategy param calendar = 'rehearsal_calendar.csv': no file at" in before.stderr
+    assert str(examples / "rehearsal_calendar.csv") in before.stderr
+    shift = _tg("calendar", "shift", "examples/unlock_calendar.csv", "--by-ms", "0",
+                "--out", "examples/rehearsal_calendar.csv", cwd=tmp_path)  # fmt: skip
+    assert shift.returncode == 0, shift.stderr
+    after = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert after.returncode == 0, after.stderr
+    assert "valid (sandbox mode, 1 venue(s), 1 strategy)" in after.stdout
