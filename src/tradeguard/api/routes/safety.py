@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
-from tradeguard.api.routes.control import kill_second_factor
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.routes.control import kill_second_factor
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.bots.spec import UnknownBot
