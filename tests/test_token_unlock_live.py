@@ -287,6 +287,8 @@ async def test_unlock_bot_rehearses_live_exits_before_reenters_after_and_survive
             return done if kinds == EXITS else []
 
         await _until("a stop-loss, a take-profit and a trailing stop", exits, 180, proc)
+        _set_speed(ex, 1)  # the next price in 75 s: let the order at work finish, then stop
+        await _until("no order at work", lambda: not storage.load_orders(open_only=True), 30, proc)
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 60)
         orders = sorted(storage.load_orders(venue="rehearsal"), key=lambda o: o.created_ts)
