@@ -64,3 +64,29 @@ async def test_plain_kill_without_totp_still_halts_when_not_required(tmp_path, d
     assert r.status_code == 200, r.text
     assert node.risk.state is TradingState.HALTED
     node.close()
+
+
+async def test_the_safety_services_emergency_stop_needs_totp_to_halt_the_node_when_required(
+    tmp_path, data_dir
+):
+    from bots_support import add_bot
+
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    add_bot(node, "alpha")
+    app, tokens = build_app(node)
+    route = "/api/v1/safety/emergency-stop"
+    async with client(app) as http:
+        refused = await http.post(route, json={"reason": "drill"}, headers=bearer(tokens.trader))
+        assert refused.status_code == 403, refused.text
+        assert "api.require_totp_for_kill" in refused.json()["detail"]
+        assert node.risk.state is TradingState.ACTIVE
+        # one bot's stop is not a kill of the node: no second factor for it
+        bot = await http.post(route, json={"bot_id": "alpha"}, headers=bearer(tokens.trader))
+        assert bot.status_code == 200 and bot.json()["scope"] == "bot"
+        assert node.risk.state is TradingState.ACTIVE
+        ok = await http.post(route, json={"reason": "drill"},
+                             headers=bearer(tokens.trader, tokens.trader_totp))  # fmt: skip
+        assert ok.status_code == 200, ok.text
+    assert ok.json()["scope"] == "node" and node.risk.state is TradingState.HALTED
+    node.close()

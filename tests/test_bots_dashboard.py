@@ -1,8 +1,10 @@
 """The bots panel in real headless Chromium: a bot's figures show, and its controls act on the
-node through the existing routes (disable, close positions with the TOTP code)."""
+node through the existing routes: enable/disable, close a bot's positions or one position and
+resume trading with the TOTP code, cancel an open order."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -74,6 +76,76 @@ async def test_bots_panel_shows_figures_and_its_controls_act(tmp_path: Path, dat
             assert [o.signal["exit"] for o in closing] == ["emergency_close"]
             ARTIFACTS.mkdir(exist_ok=True)
             await page.locator("#bots").screenshot(path=str(ARTIFACTS / "dashboard_bots.png"))
+            await browser.close()
+    finally:
+        await server.stop()
+        await r.http.aclose()
+        node.close()
+
+
+async def test_bots_panel_enables_cancels_closes_one_position_and_resumes_with_totp(
+    tmp_path: Path, data_dir
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    r = await rig(tmp_path, data_dir)
+    node = r.node
+    await _trade(r, "buy")
+    await quote(node, mid(node))  # alpha holds a position
+    resting = {
+        "strategy_id": "beta",
+        "venue": "paper",
+        "symbol": SYMBOL,
+        "side": "buy",
+        "type": "limit",
+        "amount": "0.0005",
+        "price": str(mid(node) * Decimal("0.99")),
+    }
+    e = await r.http.post("/api/v1/orders", json=resting, headers=r.trader)
+    assert e.status_code == 201, e.text
+    pending = e.json()["client_order_id"]  # beta's limit order rests 1 % under the market
+    assert pending in node.orders.open
+    BotDesk.for_node(node).set_enabled("beta", False)
+    server = ApiServer(node, "127.0.0.1", 0, app=r.app)
+    await server.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1800})
+            await page.goto(f"{server.url}/")
+            await page.fill("#token-input", r.tokens.trader)
+            await page.click("#login-form button[type=submit]")
+            beta_row = page.locator('#bot-table tbody tr[data-bot="beta"]')
+            await beta_row.get_by_role("button", name="enable").click()
+            await expect(beta_row).to_contain_text("enabled")
+            assert BotDesk.for_node(node).bot("beta")[1] is True
+
+            order_row = page.locator("#bot-orders tbody tr", has_text=pending)
+            await order_row.get_by_role("button", name="cancel").click()
+            await expect(page.locator("#bots-msg")).to_have_text(f"cancel {pending}: done")
+            assert node.orders.orders[pending].status.value == "cancelled"
+
+            alpha_row = page.locator('#bot-table tbody tr[data-bot="alpha"]')
+            await page.fill("#bots-totp", r.tokens.trader_totp.now())
+            await alpha_row.get_by_role("button", name=f"close {SYMBOL}").click()
+            await expect(page.locator("#bots-msg")).to_have_text(f"close alpha {SYMBOL}: done")
+            [closing] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
+            assert closing.symbol == SYMBOL and closing.reduce_only
+            assert closing.signal["exit"] == "emergency_close"
+
+            await node.kill("drill", "pytest")
+            resume = page.locator("#bots-resume")
+            await expect(resume).to_be_visible(timeout=15_000)  # the panel refreshes every 5 s
+            await page.fill("#bots-totp", "")
+            await resume.click()
+            await expect(page.locator("#bots-msg")).to_contain_text("TOTP")
+            assert node.risk.state.value == "HALTED"  # nothing sent without the code
+            # a code is good once: the close used this step's, so the next step's (one step
+            # ahead is accepted for clock skew)
+            await page.fill("#bots-totp", r.tokens.trader_totp.at(time.time() + 30))
+            await resume.click()
+            await expect(page.locator("#bots-msg")).to_have_text("resume: done")
+            assert node.risk.state.value == "ACTIVE"
             await browser.close()
     finally:
         await server.stop()

@@ -125,3 +125,23 @@ async def test_a_replay_feeds_candle_closes_to_the_exit_rules(tmp_path, data_dir
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_time_stop_closes_the_position_once_it_has_been_held_that_long(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _enter(r, time_stop_s=150)
+        start = mid(r.node)
+        await quote(r.node, start)  # fills the entry; each quote is one minute later
+        opened = r.node.portfolio.positions[("paper", SYMBOL, "alpha")].opened_ts
+        assert opened > 0
+        while r.node.clock.now_ms() - opened < 150_000:  # held under the time stop: no exit
+            assert _exit_orders(r.node) == []
+            await quote(r.node, start)  # a flat price: only the time can close it
+        [order] = _exit_orders(r.node)
+        assert order.signal["exit"] == "time_stop" and order.reduce_only
+        await quote(r.node, start)
+        assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -169,3 +169,18 @@ async def test_emergency_stop_disables_the_bot_and_status_shows_it(tmp_path, dat
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_bot_configured_without_confirmation_executes_without_an_id(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "gamma", require_confirmation=False)
+        direct = await _execute(r, r.trader, None, bot="gamma")
+        assert direct.status_code == 201, direct.text
+        assert direct.json()["confirmations"] == []
+        # alpha keeps its own setting: still refused without one
+        refused = (await _execute(r, r.trader, None)).json()
+        assert refused["code"] == "CONFIRMATION_REQUIRED"
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,20 @@ def test_config_check_passes_a_good_config_without_trading(tmp_path, data_dir, c
     assert main(["config", "check", cfg]) == 0
     assert "valid (paper mode, 1 venue(s), 1 strategy)" in capsys.readouterr().out
     assert not (tmp_path / "tg.db").exists()
+
+
+def test_a_relative_data_path_is_found_next_to_the_config_file(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    rows = (data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv").read_text().splitlines()
+    (folder / "btc.csv").write_text("\n".join(rows[:200]) + "\n")
+    cfg = _config(folder, 'params = { fast = 5, slow = 20, order_usd = "90" }', "btc.csv")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["config", "check", cfg]) == 0, capsys.readouterr().err
+    assert main(["run", "--config", cfg, "--until-end"]) == 0
+    out = capsys.readouterr().out  # the 199 candles of the file beside the config
+    assert re.search(r"Candles replayed \(this run\)\W+199\b", out), out

@@ -51,3 +51,30 @@ def test_paper_replay_exits_before_and_reenters_after_the_example_unlocks(tmp_pa
     assert not any(o["symbol"] == "TRX/BTC" for o in orders)
     reasons = {o["signal"]["reason"] for o in orders}
     assert "stop_loss" in reasons and "outside_unlock_window" in reasons
+
+
+def test_the_examples_carry_every_limit_of_the_users_plan():
+    from decimal import Decimal
+
+    from tradeguard.config import load_config
+    from tradeguard.strategies.base import create
+
+    plan = {  # max 20 % per trade, min $50, 5 positions, 20 % stablecoins, daily -5 %,
+        "max_order_notional_pct": Decimal(20),  # 3 losses, drawdown -10 %, min balance $100
+        "min_order_notional_usd": Decimal(50),
+        "max_open_positions": 5,
+        "stable_reserve_pct": Decimal(20),
+        "daily_loss_limit_pct": Decimal(5),
+        "max_consecutive_losses": 3,
+        "max_drawdown_pct": Decimal(10),
+        "min_account_balance_usd": Decimal(100),
+    }
+    for name in ("token_unlock.toml", "token_unlock_sandbox.toml"):
+        risk = load_config(ROOT / "examples" / name, environ={}).risk
+        assert {k: getattr(risk, k) for k in plan} == plan, name
+    # and the strategy's own defaults: 20 % a trade, $50 minimum, SL 2 %, TP 5 %, trailing at +3 %
+    strat = create("token_unlock", "u", "paper", "ETH/BTC",
+                   {"calendar": str(ROOT / "examples" / "unlock_calendar.csv")})  # fmt: skip
+    assert (strat.position_pct, strat.min_order_usd) == (Decimal(20), Decimal(50))
+    r = strat.rules
+    assert (r.stop_loss_pct, r.take_profit_pct, r.trailing_activation_pct) == (2, 5, 3)

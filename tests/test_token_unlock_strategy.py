@@ -34,6 +34,7 @@ class StubContext:
         self.intents: list[OrderIntent] = []
         self.open_orders = 0
         self.last: dict[str, Decimal] = {}
+        self.base_fee_pct = Decimal(0)  # a venue keeping its fee on a buy in the base asset
 
     def now_ms(self) -> int:
         return 0
@@ -70,7 +71,9 @@ class StubContext:
         pos.quantity += signed
         if pos.quantity == 0:
             pos.avg_entry = Decimal(0)
-        self.balances["ETH"] += signed
+        self.balances["ETH"] += signed - (
+            intent.amount * self.base_fee_pct / 100 if signed > 0 else 0
+        )
         self.balances["BTC"] -= signed * price
 
 
@@ -115,6 +118,18 @@ def test_spot_holds_outside_the_window_exits_lead_hours_before_and_reenters_lag_
     _feed(strat, ctx, UNLOCK + 12 * H, "0.09")
     assert _reasons(ctx)[-1] == ("buy", "unlock_passed")
     assert ctx.intents[-1].signal["unlock"]["time_utc"] == "2018-01-12T16:00:00Z"
+
+
+def test_a_fee_kept_in_the_base_asset_leaves_dust_that_does_not_block_the_next_entry(tmp_path):
+    strat, ctx = _strategy(tmp_path, reentry_cooldown_h="1")
+    ctx.base_fee_pct = Decimal("0.1")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.098")  # -2 %: stop-loss sells what the venue left
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].amount == Decimal("1.958")  # 1.96 bought, 0.00196 kept as fee
+    assert ctx.positions["ETH/BTC"].quantity == Decimal("0.002")  # dust nothing can sell
+    _feed(strat, ctx, T0 + 300_000 + H, "0.098")
+    assert _reasons(ctx)[-1] == ("buy", "outside_unlock_window")  # back in after the cooldown
 
 
 def test_an_unlock_below_min_supply_pct_is_ignored(tmp_path):
@@ -244,5 +259,38 @@ def test_bad_params_are_refused_naming_the_param(tmp_path, params, message):
 def test_a_missing_calendar_param_or_file_is_refused():
     with pytest.raises(ValueError, match="strategy param calendar is missing"):
         create("token_unlock", "u", "paper", "ETH/BTC", {})
-    with pytest.raises(ValueError, match=r"unlock calendar nope\.csv does not exist"):
+    with pytest.raises(ValueError, match=r"strategy param calendar = 'nope\.csv': no file at "):
         create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "nope.csv"})
+
+
+def test_a_relative_calendar_is_taken_from_the_config_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "cal.csv").write_text(CAL, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not where the calendar is
+    strat = create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "cal.csv"}, folder)
+    assert strat.schedules["ETH/BTC"].windows[0].event.source_url == "https://example.com/eth"
+    with pytest.raises(ValueError) as err:
+        create("token_unlock", "u", "paper", "ETH/BTC", {"calendar": "gone.csv"}, folder)
+    assert str(folder / "gone.csv") in str(err.value)
+    assert "strategy param calendar = 'gone.csv'" in str(err.value)
+    assert "config file's folder" in str(err.value)
+
+
+def test_windows_follow_market_time_when_quotes_lag_the_candles(tmp_path):
+    # A fast replay: candles carry the replay's time, quotes the (earlier) wall clock.
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")
+    assert ctx.intents == []  # inside the window from the start: nothing to hold
+    ctx.last["ETH/BTC"] = Decimal("0.1")
+    wall = T0  # long before the window on the wall clock
+    strat.on_ticker(Quote("ETH/BTC", wall, Decimal("0.0999"), Decimal(1), Decimal("0.1001"),
+                          Decimal(1)))  # fmt: skip
+    assert ctx.intents == []  # still inside the window on market time: no entry
+    assert strat.state()["market_ms"] == UNLOCK - 24 * H
+    again, ctx2 = _strategy(tmp_path, lead_h="24", lag_h="12")
+    again.restore(strat.state())
+    ctx2.last["ETH/BTC"] = Decimal("0.1")
+    again.on_ticker(Quote("ETH/BTC", wall, Decimal("0.0999"), Decimal(1), Decimal("0.1001"),
+                          Decimal(1)))  # fmt: skip
+    assert ctx2.intents == []  # the market time survives a restart

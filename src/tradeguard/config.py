@@ -99,7 +99,8 @@ class VenueConfig(_Strict):
 class DataConfig(_Strict):
     """A recorded market-data file replayed into the node (paper and backtest modes)."""
 
-    path: str = DEFAULT_DATA_FILE  # relative paths resolve against the data directory
+    # A relative path: next to the config file, else the working directory, else the data directory.
+    path: str = DEFAULT_DATA_FILE
     symbol: str = "BTC/USDT"
     venue: str = "paper"
     kind: Literal["candles", "trades", "quotes", "book"] = "candles"

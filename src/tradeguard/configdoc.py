@@ -34,7 +34,13 @@ from tradeguard.strategies.triangular.strategy import TriangularParams
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("(top level)", Config, "The mode and the sections below."),
     ("node", NodeConfig, "Process-wide settings."),
-    ("[[data]]", DataConfig, "Recorded market data replayed in paper and backtest modes."),
+    (
+        "[[data]]",
+        DataConfig,
+        "Recorded market data replayed in paper and backtest modes. A relative `path` is looked "
+        "up next to the config file, then in the working directory, then in the data directory "
+        "(`$TG_DATA_DIR`, else `../shared/data`).",
+    ),
     ("[[venues]]", VenueConfig, "Trading venues; secrets live in the vault, never here."),
     ("[[venues]].instruments", InstrumentConfig, "Market rules for venues that publish none."),
     ("[[venues]].fill_model", FillModelConfig, "How the paper venue fills on candles."),

@@ -80,7 +80,7 @@ def load_series(
     for dc in config.data:
         if dc.kind != "candles":
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
-        candles = _cached_candles(str(resolve_data_path(dc.path)), dc.symbol)
+        candles = _cached_candles(str(resolve_data_path(dc.path, config.source_dir)), dc.symbol)
         out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
     return out
 

@@ -26,12 +26,17 @@ if TYPE_CHECKING:
     from tradeguard.node import RunSummary, TradingNode
 
 
-def resolve_data_path(path: str) -> Path:
-    """Resolve a data path: absolute, relative to cwd, or relative to the data directory."""
+def resolve_data_path(path: str, base_dir: Path | None = None) -> Path:
+    """Resolve a data path: absolute, else the first that exists of the config file's folder
+    (`base_dir`), the working directory and the data directory ($TG_DATA_DIR, ../shared/data)."""
     from tradeguard.marketdata.loaders import default_data_dir
 
-    p = Path(path)
-    if p.is_absolute() or p.exists():
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    if base_dir is not None and (base_dir / p).exists():
+        return base_dir / p
+    if p.exists():
         return p
     return default_data_dir() / path
 
@@ -41,7 +46,8 @@ def candle_stream(config: Config) -> Iterator[Candle]:
     from tradeguard.marketdata.loaders import iter_candles
 
     streams: list[Iterable[Candle]] = [
-        iter_candles(resolve_data_path(dc.path), symbol=dc.symbol) for dc in config.data
+        iter_candles(resolve_data_path(dc.path, config.source_dir), symbol=dc.symbol)
+        for dc in config.data
     ]
     if len(streams) == 1:
         yield from streams[0]

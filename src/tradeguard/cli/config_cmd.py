@@ -79,7 +79,7 @@ def _data_problems(config: Any) -> list[str]:
         return []
     problems = []
     for i, dc in enumerate(config.data):
-        path = resolve_data_path(dc.path)
+        path = resolve_data_path(dc.path, config.source_dir)
         if not path.is_file():
             problems.append(f"data[{i}].path = {dc.path!r}: no such file (looked at {path})")
             continue

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeguard.cli.arb import add_arb_parser
     from tradeguard.cli.backtest import add_backtest_parsers
     from tradeguard.cli.bots import add_bot_parser
+    from tradeguard.cli.calendar import add_calendar_parser
     from tradeguard.cli.chain import add_chain_parser
     from tradeguard.cli.config_cmd import add_config_parser
     from tradeguard.cli.control import add_control_parsers
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arb_parser(sub)
     add_pm_parser(sub)
     add_bot_parser(sub)
+    add_calendar_parser(sub)
     add_chain_parser(sub)
     add_record_parser(sub)
     add_backtest_parsers(sub)

@@ -15,6 +15,7 @@ import re
 import secrets
 import sys
 import tempfile
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -243,6 +244,11 @@ async def serve(
             )
         for r in ex.replays:
             print(f"replay         {r.source.symbol} from {r.source.path} x{r.speed}", file=out)
+            print(
+                f"  time shift   {r.shift_ms} ms: recorded {_utc(r.bars[r.history].ts)} plays "
+                f"at {_utc(r.start_ms)} (tradeguard calendar shift ... --sandbox {ex.base_url})",
+                file=out,
+            )
         print(f"demo api key   {api_key}", file=out)
         print(f"demo secret    {secret}", file=out)
         if keys_file is not None:
@@ -256,6 +262,10 @@ async def serve(
         await asyncio.Event().wait()
     finally:
         await ex.stop()
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:

@@ -29,6 +29,8 @@ class AdminRoutes:
         r.add_post("/admin/ws/disconnect", self.ws_disconnect)
         r.add_post("/admin/accounts", self.add_account)
         r.add_post("/admin/clock", self.clock)
+        r.add_get("/admin/replay", self.replay)
+        r.add_post("/admin/replay", self.set_replay)
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return web.json_response(self.ex.faults.to_dict())
@@ -71,3 +73,21 @@ class AdminRoutes:
         body = await request.json()
         self.ex.clock_offset_ms = int(body["offset_ms"])
         return web.json_response({"offset_ms": self.ex.clock_offset_ms, "now_ms": self.ex.now_ms()})
+
+    async def replay(self, request: web.Request) -> web.Response:
+        """Each replayed market: its file, speed and time shift (recorded time + shift_ms)."""
+        return web.json_response({"replays": [r.describe() for r in self.ex.replays]})
+
+    async def set_replay(self, request: web.Request) -> web.Response:
+        """Change the speed of every replay (or of `symbol`'s) from now on: {"speed": "60"}."""
+        body = await request.json()
+        chosen = [r for r in self.ex.replays if body.get("symbol") in (None, r.source.symbol)]
+        if not chosen:
+            return web.json_response({"error": f"no replay of {body.get('symbol')}"}, status=404)
+        try:
+            speed = dec(str(body.get("speed")), "speed")
+            for r in chosen:
+                r.set_speed(speed)
+        except (ConfigError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"replays": [r.describe() for r in self.ex.replays]})

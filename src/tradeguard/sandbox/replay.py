@@ -95,6 +95,7 @@ class Replay:
         median = volumes[len(volumes) // 2] if volumes else Decimal(1)
         self.depth = Depth(max(quantize_down(median, _STEP), _STEP))
         self.start_ms = 0
+        self._speed_changed = asyncio.Event()
 
     def list_market(self) -> None:
         """List the market and load the history bars, ending at the exchange's clock."""
@@ -110,6 +111,30 @@ class Replay:
         last = self.bars[self.history - 1].close
         quote_and_print(self.ex, s.symbol, last, ZERO, True, self.depth, self.start_ms)
 
+    @property
+    def shift_ms(self) -> int:
+        """Milliseconds added to the file's times: a recorded bar opening at t plays as t + shift.
+
+        Exact for a file without gaps; the player closes up a gap, so times after one drift.
+        """
+        return self.start_ms - self.bars[self.history].ts
+
+    def describe(self) -> dict[str, object]:
+        """What `/admin/replay` answers for this market (times in ms since the epoch)."""
+        first = self.bars[self.history]
+        return {
+            "symbol": self.source.symbol,
+            "file": str(self.source.path),
+            "speed": str(self.speed),
+            "interval_ms": self.interval_ms,
+            "shift_ms": self.shift_ms,
+            "history_bars": self.history,
+            "played_bars": self.played,
+            "bars": len(self.bars) - self.history,
+            "first_played_recorded_ms": first.ts,
+            "first_played_ms": self.start_ms,
+        }
+
     def bar_time(self, k: int) -> int:
         """Shifted open time of the k-th bar after the history."""
         return self.start_ms + k * self.interval_ms
@@ -124,17 +149,33 @@ class Replay:
         at = self.bar_time(k) + part * self.interval_ms // _PARTS
         quote_and_print(self.ex, self.source.symbol, price, qty, price >= prev, self.depth, at)
 
+    def set_speed(self, speed: Decimal) -> None:
+        """Play the bars still to come `speed` times faster than real time, from now on."""
+        if not Decimal("0.01") <= speed <= 10_000:
+            raise ConfigError(f"replay speed {speed} is out of range; allowed 0.01..10000")
+        self.speed = speed
+        self._speed_changed.set()
+
     async def run(self) -> None:
         """Play every remaining bar in time, then stop (the book stays at the last close)."""
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        anchor_t, anchor_n = loop.time(), 0
         step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
         n = 0
         for k in range(len(self.bars) - self.history):
             for part in range(_PARTS):
-                delay = t0 + n * step_s - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                while (delay := anchor_t + (n - anchor_n) * step_s - loop.time()) > 0:
+                    self._speed_changed.clear()
+                    try:
+                        await asyncio.wait_for(self._speed_changed.wait(), delay)
+                    except TimeoutError:
+                        break
+                    # A new speed: the next step comes one new step after now.
+                    anchor_t, anchor_n = loop.time(), n - 1
+                    step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
+                else:
+                    # Behind time (a fast replay on a busy machine): still let requests in.
+                    await asyncio.sleep(0)
                 self.play_step(k, part)
                 n += 1
             self.played = k + 1

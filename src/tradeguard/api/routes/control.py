@@ -31,7 +31,7 @@ async def kill(
     if body.flatten:
         second_factor(api, who, request, "flatten")
     elif node.config.api.require_totp_for_kill:
-        _kill_second_factor(api, who, request)
+        kill_second_factor(api, who, request)
     report = await node.kill(body.reason, who.by, flatten=body.flatten)
     api.audit(
         "api.kill",
@@ -46,7 +46,7 @@ async def kill(
     return {"trading_state": node.risk.state.value, "report": clean(report)}
 
 
-def _kill_second_factor(api: ApiState, who: Principal, request: Request) -> None:
+def kill_second_factor(api: ApiState, who: Principal, request: Request) -> None:
     """Refuse (403) a kill without a valid TOTP code while api.require_totp_for_kill holds."""
     try:
         second_factor(api, who, request, "kill")

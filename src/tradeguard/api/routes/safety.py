@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.routes.control import kill_second_factor
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.bots.spec import UnknownBot
@@ -61,11 +62,16 @@ async def safety_status(who: Principal = viewer, api: ApiState = state_dep) -> d
 
 @router.post(f"{API}/safety/emergency-stop")
 async def emergency_stop(
-    body: EmergencyStop, who: Principal = bot_trader, api: ApiState = state_dep
+    body: EmergencyStop, request: Request, who: Principal = bot_trader, api: ApiState = state_dep
 ) -> dict[str, Any]:
-    """Disable one bot and cancel its orders; without `bot_id`, halt the whole node."""
+    """Disable one bot and cancel its orders; without `bot_id`, halt the whole node.
+
+    Halting the node needs X-TOTP while `api.require_totp_for_kill` holds, as `/kill` does.
+    """
     bot_id = body.bot_id or who.token.bot
     if bot_id is None:
+        if api.node.config.api.require_totp_for_kill:
+            kill_second_factor(api, who, request)
         report = await api.node.kill(body.reason, who.by)
         api.audit("api.kill", who, {"reason": body.reason, "via": "safety"}, "critical")
         return {"scope": "node", "trading_state": api.node.risk.state.value,

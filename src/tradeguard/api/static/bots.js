@@ -58,9 +58,14 @@ function renderBots(items, positions) {
     const id = encodeURIComponent(b.bot_id);
     if (b.enabled) controlButton(td, "disable", "disable " + b.bot_id, () => botAction("/bots/" + id + "/disable"));
     else controlButton(td, "enable", "enable " + b.bot_id, () => botAction("/bots/" + id + "/enable"));
-    if (positions.some((p) => p.strategy_id === b.bot_id)) {
+    const mine = positions.filter((p) => p.strategy_id === b.bot_id);
+    if (mine.length) {
       controlButton(td, "close positions", "close " + b.bot_id,
         () => botAction("/bots/" + id + "/close-positions", {}, totpHeaders()));
+    }
+    for (const p of mine) {  // one position: the same route with its symbol
+      controlButton(td, "close " + p.symbol, "close " + b.bot_id + " " + p.symbol,
+        () => botAction("/bots/" + id + "/close-positions", { symbol: p.symbol }, totpHeaders()));
     }
   });
 }

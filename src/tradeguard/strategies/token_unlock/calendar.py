@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -195,3 +195,24 @@ def load_calendar(path: str | Path) -> list[UnlockEvent]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CalendarError(f"unlock calendar {p} cannot be read: {exc}") from None
     return parse_calendar(text, str(p), suffix[1:])
+
+
+def shift_events(events: list[UnlockEvent], shift_ms: int, label: str) -> list[UnlockEvent]:
+    """Return the events moved by `shift_ms`, each note saying so (`label` names the shift)."""
+    out = []
+    for e in events:
+        note = f"{e.note} [{label}: was {e.when}]".strip()
+        out.append(replace(e, unlock_ms=e.unlock_ms + shift_ms, note=note))
+    return out
+
+
+def calendar_csv(events: list[UnlockEvent], header_comment: str = "") -> str:
+    """Render events as a calendar CSV that `load_calendar` reads back unchanged."""
+    buf = io.StringIO()
+    for line in header_comment.splitlines():
+        buf.write(f"# {line}\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*REQUIRED, *OPTIONAL])
+    for e in events:
+        w.writerow([e.token, e.when, e.amount, e.pct_of_supply, e.source_url, e.note])
+    return buf.getvalue()

@@ -107,6 +107,8 @@ class _Slot:
 class TokenUnlock(Strategy):
     """Out of (or short) each token around its large unlocks; parameters validated here."""
 
+    path_params = ("calendar",)
+
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
         unknown = set(params) - _KNOWN
@@ -155,6 +157,9 @@ class TokenUnlock(Strategy):
                 )
             self.schedules[sym] = sched
         self._slots = {sym: _Slot() for sym in self._symbols}
+        # The latest market time seen. A fast replay's candles run ahead of the wall-clock
+        # stamps of its quotes; unlock windows are read on market time, which never goes back.
+        self._market_ms = 0
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -171,12 +176,13 @@ class TokenUnlock(Strategy):
     # decisions ------------------------------------------------------------------------------
     def _step(self, sym: str, price: Decimal, ts: int) -> None:
         ctx = self.ctx
+        ts = self._market_ms = max(ts, self._market_ms)
         if ctx is None or self.muted or ctx.open_order_count(self.id, sym):
             return
         pos = ctx.position(self.id, self.venue, sym)
         slot = self._slots[sym]
         window = self.schedules[sym].window_at(ts)
-        if pos.quantity:
+        if pos.quantity and not self._dust(sym, pos.quantity):
             self._manage(sym, slot, pos, window, price, ts)
             return
         slot.tracker = None
@@ -214,9 +220,22 @@ class TokenUnlock(Strategy):
             reason = "unlock_passed"
         if reason is None:
             return
-        if reason in _EXIT_REASONS and long:
-            slot.resume_ms = ts + self.cooldown_ms
-        self._close(sym, pos.quantity, price, ts, reason, window)
+        levels = None
+        if reason in _EXIT_REASONS:
+            levels = {"entry": str(t.entry), "best": str(t.best)}
+            if long:
+                slot.resume_ms = ts + self.cooldown_ms
+        self._close(sym, pos.quantity, price, ts, reason, window, levels)
+
+    def _dust(self, sym: str, qty: Decimal) -> bool:
+        """A long of which nothing can be sold: the venue kept its fee in the base asset."""
+        return qty > 0 and self._sellable(sym, qty) <= 0
+
+    def _sellable(self, sym: str, qty: Decimal) -> Decimal:
+        assert self.ctx is not None
+        amount = min(qty, self.ctx.free(self.venue, sym.split("/")[0]))
+        inst = self.ctx.instrument(self.venue, sym)
+        return quantize_down(amount, inst.amount_step) if inst is not None else amount
 
     # orders ---------------------------------------------------------------------------------
     def _entry_amount(self, sym: str, price: Decimal) -> Decimal:
@@ -249,22 +268,31 @@ class TokenUnlock(Strategy):
         return True
 
     def _close(
-        self, sym: str, qty: Decimal, price: Decimal, ts: int, reason: str, window: Window | None
+        self,
+        sym: str,
+        qty: Decimal,
+        price: Decimal,
+        ts: int,
+        reason: str,
+        window: Window | None,
+        levels: dict[str, str] | None = None,
     ) -> None:
         assert self.ctx is not None
-        amount = abs(qty)
         if qty > 0:
-            amount = min(amount, self.ctx.free(self.venue, sym.split("/")[0]))
-        inst = self.ctx.instrument(self.venue, sym)
-        if inst is not None:
-            amount = quantize_down(amount, inst.amount_step)
+            amount = self._sellable(sym, qty)
+        else:
+            inst = self.ctx.instrument(self.venue, sym)
+            amount = quantize_down(-qty, inst.amount_step) if inst is not None else -qty
         if amount <= 0:
             return
+        signal = self._signal(sym, reason, price, ts, window)
+        if levels is not None:
+            signal["position"] = levels  # the entry and best price the exit rule measured from
         self.emit(
             OrderIntent(
                 strategy_id=self.id, venue=self.venue, symbol=sym,
                 side=Side.SELL if qty > 0 else Side.BUY, amount=amount, type=OrderType.MARKET,
-                reduce_only=True, signal=self._signal(sym, reason, price, ts, window),
+                reduce_only=True, signal=signal,
             )
         )  # fmt: skip
 
@@ -283,9 +311,13 @@ class TokenUnlock(Strategy):
 
     # crash safety ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"slots": {sym: slot.to_json() for sym, slot in self._slots.items()}}
+        return {
+            "slots": {sym: slot.to_json() for sym, slot in self._slots.items()},
+            "market_ms": self._market_ms,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._market_ms = max(self._market_ms, int(state.get("market_ms", 0)))
         for sym, doc in (state.get("slots") or {}).items():
             if sym in self._slots:
                 self._slots[sym] = _Slot.from_json(doc, self.rules)

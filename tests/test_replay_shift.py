@@ -1,0 +1,154 @@
+"""A replay's time shift (served, printed, applied to a calendar) and its speed changed live."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tradeguard.cli.sandbox import serve
+from tradeguard.sandbox.config import SandboxConfig
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import eventually
+from tradeguard.strategies.token_unlock.calendar import load_calendar
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "unlock_calendar.csv"
+
+
+def _sandbox(data_dir: Path, speed: str = "1") -> SandboxExchange:
+    eth = data_dir / "candles" / "ETH_BTC-5m.feather"
+    return SandboxExchange(
+        SandboxConfig(
+            replay=[f"{eth}:ETH/BTC"], replay_speed=Decimal(speed), replay_history_bars=50
+        )
+    )
+
+
+def _tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+async def test_admin_replay_serves_the_shift_that_maps_recorded_bars_to_played_ones(data_dir):
+    async with _sandbox(data_dir) as ex, aiohttp.ClientSession() as s:
+        async with s.get(f"{ex.base_url}/admin/replay") as resp:
+            [doc] = (await resp.json())["replays"]
+        replay = ex.replays[0]
+        assert doc["symbol"] == "ETHBTC" and doc["history_bars"] == 50
+        assert doc["first_played_recorded_ms"] == replay.bars[50].ts
+        assert doc["first_played_ms"] == replay.bar_time(0)
+        for k in (0, 7, 100):  # every played bar sits at its recorded time plus the shift
+            assert replay.bars[50 + k].ts + doc["shift_ms"] == replay.bar_time(k)
+
+
+async def test_a_new_speed_applies_from_the_next_step(data_dir):
+    async with _sandbox(data_dir, speed="1") as ex, aiohttp.ClientSession() as s:
+        replay = ex.replays[0]
+        await asyncio.sleep(0.3)
+        assert replay.played == 0  # at real time a 5-minute bar takes 5 minutes
+        async with s.post(f"{ex.base_url}/admin/replay", json={"speed": "3000"}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["replays"][0]["speed"] == "3000"
+        await eventually(lambda: replay.played >= 5, timeout_s=20)  # 0.1 s a bar now
+        async with s.post(f"{ex.base_url}/admin/replay", json={"speed": "0"}) as resp:
+            assert resp.status == 400
+            assert "replay speed 0 is out of range" in (await resp.json())["error"]
+        body = {"speed": "2", "symbol": "BTCUSDT"}
+        async with s.post(f"{ex.base_url}/admin/replay", json=body) as resp:
+            assert resp.status == 404
+
+
+async def test_sandbox_start_up_prints_each_replays_time_shift(data_dir):
+    out = io.StringIO()
+    config = _sandbox(data_dir).config
+    config.port = 0
+    task = asyncio.create_task(serve(config, out))
+    try:
+        await eventually(lambda: "demo secret" in out.getvalue(), timeout_s=20)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    line = next(x for x in out.getvalue().splitlines() if "time shift" in x)
+    assert "ms: recorded 2018-01-10T" in line and "tradeguard calendar shift" in line
+
+
+def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path):
+    ok = _tg("calendar", "check", str(EXAMPLE), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "6 unlocks, no bad rows" in ok.stdout and "ETH      2 unlocks" in ok.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "token,unlock_time_utc,amount,pct_of_supply,source_url\n"
+        "ETH,2018-01-14T12:00:00Z,-1,3,https://example.com/a\n"
+    )
+    refused = _tg("calendar", "check", str(bad), cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "bad.csv line 2: amount = '-1': expected a number above 0" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_calendar_shift_by_ms_moves_every_unlock_and_keeps_the_original_time(tmp_path):
+    out = tmp_path / "moved.csv"
+    day = 86_400_000
+    run = _tg("calendar", "shift", str(EXAMPLE), "--by-ms", str(day), "--out", str(out),
+              cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    before, after = load_calendar(EXAMPLE), load_calendar(out)
+    assert [e.unlock_ms + day for e in before] == [e.unlock_ms for e in after]
+    assert [(e.token, e.amount, e.pct_of_supply, e.source_url) for e in before] == [
+        (e.token, e.amount, e.pct_of_supply, e.source_url) for e in after
+    ]
+    assert after[0].note.endswith(f"[shifted {day} ms: was {before[0].when}]")
+    again = _tg("calendar", "shift", str(EXAMPLE), "--by-ms", "1", "--out", str(out), cwd=tmp_path)
+    assert again.returncode != 0 and "pass --overwrite" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sandbox", "http://example.com:8765"], "expected the sandbox's loopback URL"),
+        (["--sandbox", "http://127.0.0.1:9"], "cannot read http://127.0.0.1:9/admin/replay"),
+        (["--by-ms", "5", "--symbol", "ETHBTC"], "--symbol goes with --sandbox"),
+    ],
+)
+def test_calendar_shift_refuses_with_a_reason(tmp_path, args, message):
+    run = _tg("calendar", "shift", str(EXAMPLE), *args, "--out", str(tmp_path / "x.csv"),
+              cwd=tmp_path)  # fmt: skip
+    assert run.returncode != 0 and message in run.stderr, run.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_path):
+    import os
+    import shutil
+
+    from tradeguard.secrets.vault import ScryptParams, Vault
+
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    for name in ("token_unlock_sandbox.toml", "unlock_calendar.csv"):
+        shutil.copy(ROOT / "examples" / name, examples / name)
+    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
+    vault.create("pass phrase for the test")
+    env = dict(os.environ, TG_VAULT_PATH=str(tmp_path / "vault.json"))
+    cmd = [sys.executable, "-m", "tradeguard.cli", "config", "check",
+           "examples/token_unlock_sandbox.toml"]  # fmt: skip
+    before = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert before.returncode != 0
+    assert "strategy param calendar = 'rehearsal_calendar.csv': no file at" in before.stderr
+    assert str(examples / "rehearsal_calendar.csv") in before.stderr
+    shift = _tg("calendar", "shift", "examples/unlock_calendar.csv", "--by-ms", "0",
+                "--out", "examples/rehearsal_calendar.csv", cwd=tmp_path)  # fmt: skip
+    assert shift.returncode == 0, shift.stderr
+    after = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert after.returncode == 0, after.stderr
+    assert "valid (sandbox mode, 1 venue(s), 1 strategy)" in after.stdout
