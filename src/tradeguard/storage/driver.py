@@ -31,11 +31,18 @@ _Processor = Callable[[Any], Any]
 class DriverStatement:
     """One write statement for one dialect: SQL text, parameter order and bind processors."""
 
-    __slots__ = ("_dialect", "_hide", "_names", "_positional", "_procs", "sql")
+    __slots__ = ("_dialect", "_hide", "_names", "_positional", "_procs", "sql", "table")
 
-    def __init__(self, clause: TextClause, dialect: Dialect, hide_parameters: bool = False) -> None:
+    def __init__(
+        self,
+        clause: TextClause,
+        dialect: Dialect,
+        hide_parameters: bool = False,
+        table: str = "",
+    ) -> None:
         compiled = clause.compile(dialect=dialect)
         self.sql: str = compiled.string
+        self.table = table  # the table it writes (a write batch keeps each table's order)
         self._dialect = dialect
         self._hide = hide_parameters
         binds = {bp.key: bp for bp in compiled.binds.values()}
@@ -86,7 +93,10 @@ class DriverStatement:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row in one DB-API executemany call."""
-        params = [self.params(r) for r in rows]
+        self.execute_params_many(conn, [self.params(r) for r in rows])
+
+    def execute_params_many(self, conn: Connection, params: list[Any]) -> None:
+        """Run once per set of driver parameters (from `params()`) in one executemany call."""
         raw = conn.connection.driver_connection
         assert raw is not None
         cursor = raw.cursor()

@@ -130,10 +130,13 @@ class Storage(OrderStore, PositionStore):
 
     def kv_set(self, key: str, value: Any, ts: int | None = None) -> None:
         """Store a JSON-able value under `key` (Decimals are stored as strings)."""
-        self._run(
-            self._upsert_kv_stmt,
-            {"key": key, "value": value, "updated_ts": now_ms() if ts is None else ts},
-        )
+        row = {"key": key, "value": value, "updated_ts": now_ms() if ts is None else ts}
+        batch = self._batch()
+        if batch is not None:
+            batch.add_keyed(self._upsert_kv_stmt, key, row)  # the value is encoded now
+            self._tx.dirty = True
+            return
+        self._run(self._upsert_kv_stmt, row)
 
     def kv_delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
