@@ -280,6 +280,20 @@ class StorageCore:
         with self._begin() as conn:
             stmt.execute_many(conn, rows)
 
+    def _run_params(self, stmt: DriverStatement, params: list[Any]) -> None:
+        """`_run_many` for rows already turned into driver parameters (`params_of`)."""
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            tx.dirty = True
+            if tx.batch is not None:
+                tx.batch.add_params(stmt, params)
+                return
+            stmt.execute_params_many(conn, params)
+            return
+        with self._begin() as conn:
+            stmt.execute_params_many(conn, params)
+
     def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
         tx = self._tx
         conn = tx.conn

@@ -59,6 +59,14 @@ class WriteBatch:
         queue.extend((stmt, params(r)) for r in rows)
         self.rows += len(rows)
 
+    def add_params(self, stmt: DriverStatement, params: list[Any]) -> None:
+        """Hold several rows of `stmt` already given as driver parameters, in order."""
+        queue = self._queues.get(stmt.table)
+        if queue is None:
+            queue = self._queues[stmt.table] = []
+        queue.extend((stmt, p) for p in params)
+        self.rows += len(params)
+
     def add_keyed(
         self, stmt: DriverStatement, key: Hashable, row: Mapping[str, Any], snapshot: bool = True
     ) -> None:
