@@ -467,7 +467,7 @@ class TradingNode:
             events_total=self.stats.events,
             orders=self.storage.count_orders(),
             denied=self.stats.denied,
-            fills=self.storage.fill_fees()[0],
+            fills=self.storage.count_fills(),
             closed_trades=figures.closed_trades,
             winning_trades=figures.winning_trades,
             losing_trades=figures.closed_trades - figures.winning_trades,

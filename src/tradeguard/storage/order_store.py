@@ -179,6 +179,10 @@ class OrderStore(StorageCore):
             total += fee_in_quote(symbol, price, fee, fee_asset)
         return n, total
 
+    def count_fills(self) -> int:
+        """Return how many fills are stored."""
+        return int(self._read(select(func.count()).select_from(fills))[0][0])
+
     def fill_keys(self, venue: str, symbol: str) -> set[tuple[str, str]]:
         """Return every stored (trade id, side) of one venue and symbol (for replay dedup)."""
         stmt = select(fills.c.trade_id, fills.c.side).where(
