@@ -177,7 +177,8 @@ class StorageCore:
         `batch=True` (a backtest's commit policy) holds the order path's writes in memory until
         the commit, which runs them table by table with one executemany per statement (see
         `write_batch`); reads in the unit see them all. What the commit leaves in the database
-        is the same.
+        is the same; a row the database refuses (a constraint) raises at that commit (or the
+        next read), not at the write, and the whole unit rolls back.
         """
         tx = self._tx
         held = tx.held
