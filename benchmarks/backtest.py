@@ -5,7 +5,9 @@
   stake 0.01 BTC, up to 7 open trades), wall time and peak RSS of that process.
 - `idle_candles_per_s`: candle events through the node with a strategy that never trades.
 - `orders_per_s`: orders (risk, journal, paper venue, fill) per second in backtest durability.
-- `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2.
+- `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2; the
+  CPU seconds of the worker processes and of everything else (Ray's own processes, the driver);
+  and how much more CPU the combinations took on 2 workers than on 1 (contention, not serial work).
 
 Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep]
 """
@@ -99,13 +101,48 @@ def bench_sweep(tmp: Path) -> dict[str, Any]:
         ]  # fmt: skip
         with make_pool(workers) as pool:
             list(pool.map_unordered(run_combo, warm))  # workers started, data loaded
+            cpu_before = _descendant_cpu_s()
             started = time.perf_counter()
             results, _ = run_combos(jobs, pool)
             elapsed = time.perf_counter() - started
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _descendant_cpu_s().items()}
             out["sweep_engine"] = pool.engine
         out[f"sweep_{workers}w_s"] = round(elapsed, 2)
         out[f"sweep_{workers}w_combos_per_s"] = round(len(results) / elapsed, 3)
+        # CPU seconds of the processes doing the combinations, and of everything else the pool
+        # runs (Ray's raylet, GCS and agents; the driver): what is not spread over the workers.
+        busy = sorted(cpu.values(), reverse=True)[:workers]
+        out[f"sweep_{workers}w_worker_cpu_s"] = round(sum(busy), 2)
+        out[f"sweep_{workers}w_other_cpu_s"] = round(sum(cpu.values()) - sum(busy), 2)
     out["sweep_speedup_2w"] = round(out["sweep_1w_s"] / out["sweep_2w_s"], 2)
+    # Above 1: a combination costs more CPU with both cores busy (caches, memory, other load).
+    out["sweep_2w_cpu_per_combo_ratio"] = round(
+        out["sweep_2w_worker_cpu_s"] / out["sweep_1w_worker_cpu_s"], 2
+    )
+    return out
+
+
+def _descendant_cpu_s() -> dict[int, float]:
+    """CPU seconds (user + system) of every live descendant of this process, and of itself."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    me = os.getpid()
+    out = {me: stats[me][1]} if me in stats else {}
+    frontier = [me]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, cpu) in stats.items():
+            if ppid == parent and pid not in out:
+                out[pid] = cpu
+                frontier.append(pid)
     return out
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from tradeguard.model import Order, OrderType, Position, Side
 from tradeguard.storage import Database, Storage
+from tradeguard.storage.driver import dumps_plain
 from tradeguard.storage.tables import orders, positions
 from tradeguard.storage.types import _jsonable_other, jsonable
 
@@ -73,6 +74,21 @@ def _order(**kw: Any) -> Order:
 )
 def test_fast_jsonable_matches_the_generic_conversion(value: Any) -> None:
     assert json.dumps(jsonable(value)) == json.dumps(_jsonable_other(value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": D("1.10"), "b": [1, 2.5, None, True], "c": {"d": (D("0"), "x")}, "é": '"q"\n'},
+        {1: "int key", False: "bool key", None: "none key", 2.5: "float key"},
+        [float("nan"), float("inf"), -0.0, 10**30, {}],
+        "plain",
+        D("1E+3"),
+        None,
+    ],
+)
+def test_stored_json_text_is_json_dumps_of_the_jsonable_value(value: Any) -> None:
+    assert dumps_plain(jsonable(value)) == json.dumps(jsonable(value))
 
 
 def test_jsonable_still_refuses_what_json_cannot_hold() -> None:

@@ -206,10 +206,12 @@ def test_fill_fees_count_every_fill_and_value_each_fee_in_its_quote(store: Stora
     fills = store.load_fills()
     assert store.fill_fees() == (4, D("0.7"))
     assert store.fill_fees() == (len(fills), sum((f.fee_in_quote for f in fills), D(0)))
+    assert store.count_fills() == 4
 
 
 def test_fill_fees_of_an_empty_journal_are_zero(store: Storage) -> None:
     assert store.fill_fees() == (0, D(0))
+    assert store.count_fills() == 0
 
 
 # positions ----------------------------------------------------------------------------------------

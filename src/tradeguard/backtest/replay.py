@@ -18,6 +18,7 @@ from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
+from tradeguard.model.enums import TradingMode
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
 from tradeguard.pacing import Pacer
@@ -97,7 +98,9 @@ async def _replay(
         start_idx = resume_index(candles, cursor, cursor_n)
         _warm_up(node, candles, start_idx)
     atomic = _atomic_candles(node)
-    unit = node.storage.unit_of_work() if atomic else nullcontext()
+    # A backtest's commit policy: its writes are held and run in batches at each commit.
+    batch = node.mode is TradingMode.BACKTEST
+    unit = node.storage.unit_of_work(batch=batch) if atomic else nullcontext()
     node._candle_units = atomic
     try:
         with unit:

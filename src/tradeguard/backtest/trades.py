@@ -6,6 +6,7 @@ fills opened and closed them (read back from the journal), the fees the sum of t
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -28,13 +29,14 @@ def trade_records(
         order = by_id.get(fill.client_order_id)
         strategy_id = order.strategy_id if order is not None else ""
         by_key.setdefault((strategy_id, fill.symbol), []).append(fill)
+    # Each key's fills are in time order: a trade's fills are one slice, found by bisection
+    # (a scan per trade would make a busy run's report quadratic in its fills).
+    stamps = {key: [f.ts for f in fs] for key, fs in by_key.items()}
     out: list[TradeRecord] = []
     for t in closed:
-        mine = [
-            f
-            for f in by_key.get((t.strategy_id, t.symbol), ())
-            if t.opened_ts <= f.ts <= t.closed_ts
-        ]
+        key = (t.strategy_id, t.symbol)
+        ts = stamps.get(key, [])
+        mine = by_key.get(key, [])[bisect_left(ts, t.opened_ts) : bisect_right(ts, t.closed_ts)]
         opening = Side.BUY if t.side is Side.BUY else Side.SELL
         entry = next((f for f in mine if f.side is opening), None)
         exit_ = next((f for f in reversed(mine) if f.side is not opening), None)

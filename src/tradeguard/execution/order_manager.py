@@ -133,7 +133,7 @@ class OrderManager(FillApplication):
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Check, journal and send one intent; never raises for a venue refusal."""
         now = self.clock.now_ms()
-        if (intent.venue, intent.symbol) in self.blocked_symbols():
+        if self.unknown and (intent.venue, intent.symbol) in self.blocked_symbols():
             reason = (
                 f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
                 "reconcile it first (tradeguard reconcile)"

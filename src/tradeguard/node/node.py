@@ -166,9 +166,17 @@ class TradingNode:
     def _audit(self, event: Event) -> None:
         """Buffer an audit event; it is written with the next journal commit (or at once if
         critical), so the order path pays one commit, not one per event."""
-        self._audit_buf.append(event)
-        if event.severity == "critical" or len(self._audit_buf) >= 500:
+        buf = self._audit_buf
+        buf.append(event)
+        if event.severity == "critical":
             self.flush_audit()
+        elif len(buf) >= 500:
+            if self.storage.in_unit_of_work:
+                # A replay's unit of work: write the batch into it (its commit carries them); a
+                # nested transaction() would only grow the buffer until that commit.
+                self._write_audit()
+            else:
+                self.flush_audit()
 
     def _write_audit(self) -> None:
         if self._audit_buf:
@@ -467,7 +475,7 @@ class TradingNode:
             events_total=self.stats.events,
             orders=self.storage.count_orders(),
             denied=self.stats.denied,
-            fills=self.storage.fill_fees()[0],
+            fills=self.storage.count_fills(),
             closed_trades=figures.closed_trades,
             winning_trades=figures.winning_trades,
             losing_trades=figures.closed_trades - figures.winning_trades,

@@ -14,6 +14,9 @@ from tradeguard.model.position import ClosedTrade, Position
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
+_Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
+_Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
+_ONE = Decimal(1)
 
 
 class Portfolio:
@@ -35,6 +38,9 @@ class Portfolio:
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
         self._routes: dict[str, tuple[tuple[str, bool], ...] | None] = {}
         self._routes_for = 0
+        # (asset, target) -> the marks price_of reads, rebuilt when marks gain symbols
+        self._paths: dict[tuple[str, str], _Paths] = {}
+        self._paths_for = 0
 
     # balances -------------------------------------------------------------------------------
     def book(self, venue: str) -> BalanceBook:
@@ -118,35 +124,60 @@ class Portfolio:
         """Value one unit of `asset` in `in_asset` from marks, directly or through one hop."""
         target = in_asset or self.valuation_asset
         if asset == target or (asset in STABLECOINS and target in STABLECOINS):
-            return Decimal(1)
-        direct = self._rate(asset, target)
-        if direct is not None:
-            return direct
-        for hop in ("BTC", "ETH", *sorted(STABLECOINS)):
-            if hop in (asset, target):
-                continue
-            first = self._rate(asset, hop)
+            return _ONE
+        marks = self.marks
+        if len(marks) != self._paths_for:
+            self._paths.clear()
+            self._paths_for = len(marks)
+        paths = self._paths.get((asset, target))
+        if paths is None:
+            paths = self._paths[(asset, target)] = self._price_paths(asset, target)
+        direct, hops = paths
+        price = _first_rate(marks, direct)
+        if price is not None:
+            return price
+        for first_leg, second_leg in hops:
+            first = _first_rate(marks, first_leg)
             if first is None:
                 continue
-            second = (
-                Decimal(1)
-                if hop in STABLECOINS and target in STABLECOINS
-                else self._rate(hop, target)
-            )
+            second = _ONE if second_leg is None else _first_rate(marks, second_leg)
             if second is not None:
                 return first * second
         return None
 
-    def _rate(self, asset: str, target: str) -> Decimal | None:
+    def _price_paths(self, asset: str, target: str) -> _Paths:
+        """The marks `price_of` may read for (asset, target), in the order it tries them.
+
+        Which marks exist changes only when a symbol is first marked; their values (a zero
+        mark is no price) are read on every call.
+        """
+        direct = self._rate_symbols(asset, target)
+        hops: list[tuple[_Leg, _Leg | None]] = []
+        for hop in ("BTC", "ETH", *sorted(STABLECOINS)):
+            if hop in (asset, target):
+                continue
+            first = self._rate_symbols(asset, hop)
+            if not first:
+                continue
+            if hop in STABLECOINS and target in STABLECOINS:
+                hops.append((first, None))
+                continue
+            second = self._rate_symbols(hop, target)
+            if second:
+                hops.append((first, second))
+        return direct, tuple(hops)
+
+    def _rate_symbols(self, asset: str, target: str) -> _Leg:
+        """Marked symbols quoting `asset` in `target` (any stablecoin for a stablecoin), with
+        whether each is inverted, in the order they are tried."""
         targets = STABLECOINS if target in STABLECOINS else (target,)
+        marks = self.marks
+        out: list[tuple[str, bool]] = []
         for t in targets:
-            px = self.marks.get(f"{asset}/{t}")
-            if px:
-                return px
-            inv = self.marks.get(f"{t}/{asset}")
-            if inv:
-                return Decimal(1) / inv
-        return None
+            for symbol, inverted in ((f"{asset}/{t}", False), (f"{t}/{asset}", True)):
+                if symbol in marks:
+                    out.append((symbol, inverted))
+        return tuple(out)
 
     def _route(self, asset: str) -> tuple[tuple[str, bool], ...] | None:
         """How to value `asset`: a chain of (mark symbol, inverted) hops, () for 1:1."""
@@ -231,6 +262,14 @@ class Portfolio:
                 if mark is not None:
                     total += pos.unrealized_pnl(mark)
         return total
+
+
+def _first_rate(marks: dict[str, Decimal], leg: _Leg) -> Decimal | None:
+    for symbol, inverted in leg:
+        px = marks[symbol]
+        if px:
+            return _ONE / px if inverted else px
+    return None
 
 
 def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:

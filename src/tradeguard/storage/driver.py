@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, TextClause
@@ -28,14 +29,44 @@ from tradeguard.storage.types import DecimalType, JsonType, jsonable
 _Processor = Callable[[Any], Any]
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with its defaults builds a fresh C encoder on every call; the order path encodes an
+# audit event's data per row, so one encoder is made once. Its input is `jsonable` output (plain
+# values, no cycles): the text is exactly json.dumps's.
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _refuse, encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+)
+
+
+def dumps_plain(value: Any) -> str:
+    """Return `json.dumps(value)` for plain JSON values (dict, list, str, numbers, None)."""
+    if _C_ENCODE is None:  # an interpreter without the C accelerator
+        return json.dumps(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
 class DriverStatement:
     """One write statement for one dialect: SQL text, parameter order and bind processors."""
 
-    __slots__ = ("_dialect", "_hide", "_names", "_positional", "_procs", "sql")
+    __slots__ = ("_dialect", "_hide", "_names", "_positional", "_procs", "sql", "table")
 
-    def __init__(self, clause: TextClause, dialect: Dialect, hide_parameters: bool = False) -> None:
+    def __init__(
+        self,
+        clause: TextClause,
+        dialect: Dialect,
+        hide_parameters: bool = False,
+        table: str = "",
+    ) -> None:
         compiled = clause.compile(dialect=dialect)
         self.sql: str = compiled.string
+        self.table = table  # the table it writes (a write batch keeps each table's order)
         self._dialect = dialect
         self._hide = hide_parameters
         binds = {bp.key: bp for bp in compiled.binds.values()}
@@ -54,15 +85,26 @@ class DriverStatement:
                 procs.append((i, _fast_processor(type_, dialect, proc, cast_json)))
         self._procs = tuple(procs)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The bind names, in the order `params_of` takes their values."""
+        return self._names
+
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """Return the driver parameters for one row (keyed by bind name)."""
-        values = [row[n] for n in self._names]
+        return self.params_of([row[n] for n in self._names], row)
+
+    def params_of(
+        self, values: list[Any], row: Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...] | dict[str, Any]:
+        """Return the driver parameters for one row given as its values in `names` order."""
         try:
             for i, proc in self._procs:
                 values[i] = proc(values[i])
         except Exception as exc:
             # What Connection.execute raises when a bind processor refuses a value.
-            raise StatementError(str(exc), self.sql, dict(row), exc) from exc
+            shown = dict(row) if row is not None else dict(zip(self._names, values, strict=True))
+            raise StatementError(str(exc), self.sql, shown, exc) from exc
         if self._positional:
             return tuple(values)
         return dict(zip(self._names, values, strict=True))
@@ -86,7 +128,10 @@ class DriverStatement:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row in one DB-API executemany call."""
-        params = [self.params(r) for r in rows]
+        self.execute_params_many(conn, [self.params(r) for r in rows])
+
+    def execute_params_many(self, conn: Connection, params: list[Any]) -> None:
+        """Run once per set of driver parameters (from `params()`) in one executemany call."""
         raw = conn.connection.driver_connection
         assert raw is not None
         cursor = raw.cursor()
@@ -134,7 +179,7 @@ def _fast_processor(
         return decimal
     if isinstance(type_, JsonType) and (name == "sqlite" or (name == "postgresql" and cast_json)):
         # The JSON text SQLAlchemy would send; on PostgreSQL the compiled SQL casts it ::JSONB.
-        dumps = getattr(dialect, "_json_serializer", None) or json.dumps
+        dumps = getattr(dialect, "_json_serializer", None) or dumps_plain
 
         def json_text(value: Any) -> Any:
             return None if value is None else dumps(jsonable(value))

@@ -28,6 +28,14 @@ class OrderStore(StorageCore):
     # orders ------------------------------------------------------------------------------------
     def upsert_order(self, order: Order) -> None:
         """Insert or replace the journal row of `order` (keyed by client order id)."""
+        batch = self._batch()
+        if batch is not None:
+            # Only the last state of an order reaches the commit; its row holds plain values.
+            batch.add_keyed(
+                self._upsert_order_stmt, order.client_order_id, order_row(order), snapshot=False
+            )
+            self._tx.dirty = True
+            return
         self._run(self._upsert_order_stmt, order_row(order))
 
     def get_order(self, client_order_id: str) -> Order | None:
@@ -107,8 +115,24 @@ class OrderStore(StorageCore):
     # fills -------------------------------------------------------------------------------------
     def insert_fill(self, fill: Fill, strategy_id: str = "") -> bool:
         """Store a fill once; return False (writing nothing) if its trade id is already stored."""
-        new_id = self._run(self._insert_fill_stmt, fill_row(fill, strategy_id))
+        row = fill_row(fill, strategy_id)
+        batch = self._batch()
+        if batch is not None:
+            keys = batch.fill_keys
+            if keys is None:
+                keys = batch.fill_keys = self._stored_fill_keys()
+            key = (row["venue"], row["symbol"], row["trade_id"], row["side"])
+            if key in keys:
+                return False
+            keys.add(key)
+            self._run(self._insert_fill_batch_stmt, row)
+            return True
+        new_id = self._run(self._insert_fill_stmt, row)
         return new_id is not None
+
+    def _stored_fill_keys(self) -> set[tuple[str, str, str, str]]:
+        stmt = select(fills.c.venue, fills.c.symbol, fills.c.trade_id, fills.c.side)
+        return {(r[0], r[1], r[2], r[3]) for r in self._read(stmt)}
 
     def load_fills(
         self,
@@ -154,6 +178,10 @@ class OrderStore(StorageCore):
             n += 1
             total += fee_in_quote(symbol, price, fee, fee_asset)
         return n, total
+
+    def count_fills(self) -> int:
+        """Return how many fills are stored."""
+        return int(self._read(select(func.count()).select_from(fills))[0][0])
 
     def fill_keys(self, venue: str, symbol: str) -> set[tuple[str, str]]:
         """Return every stored (trade id, side) of one venue and symbol (for replay dedup)."""

@@ -22,6 +22,7 @@ from tradeguard.storage.rows import (
 from tradeguard.storage.tables import balance_adjustments, positions
 from tradeguard.storage.tables import balances as balances_table
 from tradeguard.storage.unit_of_work import StorageCore
+from tradeguard.storage.write_batch import WriteBatch
 
 
 class PositionStore(StorageCore):
@@ -37,7 +38,20 @@ class PositionStore(StorageCore):
             row["key_strategy_id"] = pos.strategy_id
             self._run(self._flat_position_stmt, row)
             return
+        batch = self._batch()
+        if batch is not None:
+            self._open_position_keys(batch).add((pos.venue, pos.symbol, pos.strategy_id))
         self._run(self._save_position_stmt, row)
+
+    def _open_position_keys(self, batch: WriteBatch) -> set[tuple[str, str, str]]:
+        """The keys with an open row, as a write batch tracks them (read when first needed)."""
+        keys = batch.open_positions
+        if keys is None:
+            stmt = select(positions.c.venue, positions.c.symbol, positions.c.strategy_id).where(
+                positions.c.status == POSITION_OPEN
+            )
+            keys = batch.open_positions = {(r[0], r[1], r[2]) for r in self._read(stmt)}
+        return keys
 
     def close_position(self, trade: ClosedTrade, pos: Position) -> None:
         """Mark the open row of the trade's key closed with exit price, time and P&L."""
@@ -63,7 +77,15 @@ class PositionStore(StorageCore):
             "key_symbol": trade.symbol,
             "key_strategy_id": trade.strategy_id,
         }
-        if self._run(self._close_position_stmt, {**values, **key}):
+        batch = self._batch()
+        if batch is not None:
+            open_keys = self._open_position_keys(batch)
+            trip = (trade.venue, trade.symbol, trade.strategy_id)
+            if trip in open_keys:
+                open_keys.discard(trip)
+                self._run(self._close_position_stmt, {**values, **key})
+                return
+        elif self._run(self._close_position_stmt, {**values, **key}):
             return
         # The position opened and closed without an open row being saved: record the trip anyway.
         row = {
@@ -135,6 +157,10 @@ class PositionStore(StorageCore):
         """Insert or update one row per asset; without usd_values the stored USD value is kept."""
         if not balances:
             return
+        batch = self._batch()
+        if batch is not None:
+            self._hold_balances(batch, venue, balances, usd_values, ts)
+            return
         now = now_ms() if ts is None else ts
         rows = [
             {
@@ -154,6 +180,33 @@ class PositionStore(StorageCore):
             else self._upsert_balance_keep_usd_stmt
         )
         self._run_many(stmt, rows)
+
+    def _hold_balances(
+        self,
+        batch: WriteBatch,
+        venue: str,
+        balances: list[Balance],
+        usd_values: Mapping[str, Decimal] | None,
+        ts: int | None,
+    ) -> None:
+        """Hold the last row per (venue, asset); a row keeping the USD value takes the held one."""
+        now = now_ms() if ts is None else ts
+        full, keep_usd = self._upsert_balance_stmt, self._upsert_balance_keep_usd_stmt
+        for b in balances:
+            row: dict[str, Any] = {
+                "venue": venue, "asset": b.asset, "free": b.free, "locked": b.locked,
+                "total": b.total, "usd_value": None, "updated_ts": now,
+            }  # fmt: skip
+            stmt = full
+            if usd_values is not None:
+                row["usd_value"] = usd_values.get(b.asset)
+            else:
+                stmt = keep_usd
+                held = batch.held(balances_table.name, (venue, b.asset))
+                if held is not None and held[0] is full:
+                    stmt, row["usd_value"] = full, held[1]["usd_value"]
+            batch.add_keyed(stmt, (venue, b.asset), row, snapshot=False)
+        self._tx.dirty = True
 
     def load_balances(self, venue: str | None = None) -> list[Balance]:
         """Return stored balances, by venue then asset."""

@@ -13,6 +13,7 @@ with storage.transaction():          # one commit for the whole block
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -67,21 +68,11 @@ class Storage(OrderStore, PositionStore):
         """Append several events to the audit log in one statement."""
         if not batch:
             return
-        self._run_many(
-            self._insert_events_stmt,
-            [
-                {
-                    "ts": e.ts,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "venue": e.venue,
-                    "symbol": e.symbol,
-                    "strategy_id": e.strategy_id,
-                    "data": e.data,
-                }
-                for e in batch
-            ],
-        )
+        stmt = self._insert_events_stmt
+        # The columns are the Event's own field names: read in statement order, no dict per row.
+        values = attrgetter(*stmt.names)
+        params = stmt.params_of
+        self._run_params(stmt, [params(list(values(e))) for e in batch])
 
     def append_event(self, event: Event) -> int:
         """Append one event to the audit log and return its id."""
@@ -130,10 +121,13 @@ class Storage(OrderStore, PositionStore):
 
     def kv_set(self, key: str, value: Any, ts: int | None = None) -> None:
         """Store a JSON-able value under `key` (Decimals are stored as strings)."""
-        self._run(
-            self._upsert_kv_stmt,
-            {"key": key, "value": value, "updated_ts": now_ms() if ts is None else ts},
-        )
+        row = {"key": key, "value": value, "updated_ts": now_ms() if ts is None else ts}
+        batch = self._batch()
+        if batch is not None:
+            batch.add_keyed(self._upsert_kv_stmt, key, row)  # the value is encoded now
+            self._tx.dirty = True
+            return
+        self._run(self._upsert_kv_stmt, row)
 
     def kv_delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""

@@ -22,6 +22,7 @@ from tradeguard.storage.tables import (
     positions,
     strategy_runs,
 )
+from tradeguard.storage.write_batch import WriteBatch
 
 _POSITION_KEY = ("venue", "symbol", "strategy_id")
 # The open-row update of a flat position: everything but the key and the close fields; without a
@@ -47,6 +48,7 @@ class _Tx(threading.local):
     held: Connection | None = None  # kept checked out by holding_connection()
     unit: Any = None  # the open transaction of a unit of work (see unit_of_work())
     dirty: bool = False  # something was written in the open unit of work
+    batch: WriteBatch | None = None  # the open unit's writes held for its commit (backtests)
 
 
 class StorageCore:
@@ -63,22 +65,26 @@ class StorageCore:
         # A client order id names one order on one market from its creation: those indexed
         # columns are left alone on update, so a status change rewrites no page of their indexes.
         self._upsert_order_stmt = driver(
-            self._upsert(orders, ["client_order_id"], keep=_ORDER_IDENTITY)
+            self._upsert(orders, ["client_order_id"], keep=_ORDER_IDENTITY), orders
         )
+        fill_key = ["venue", "symbol", "trade_id", "side"]
         # RETURNING tells a skipped duplicate apart on both backends (rowcount does not on PG).
         self._insert_fill_stmt = driver(
-            self._upsert(
-                fills, ["venue", "symbol", "trade_id", "side"], do_nothing=True, returning="id"
-            )
+            self._upsert(fills, fill_key, do_nothing=True, returning="id"), fills
         )
-        self._insert_transition_stmt = driver(self._insert(order_transitions))
+        # A write batch knows its duplicates before the database does: no RETURNING, which
+        # executemany cannot take.
+        self._insert_fill_batch_stmt = driver(self._upsert(fills, fill_key, do_nothing=True), fills)
+        self._insert_transition_stmt = driver(self._insert(order_transitions), order_transitions)
         self._insert_event_stmt = events.insert()
-        self._insert_events_stmt = driver(self._insert(events))
-        self._upsert_kv_stmt = driver(self._upsert(kv_state, ["key"]))
+        self._insert_events_stmt = driver(self._insert(events), events)
+        self._upsert_kv_stmt = driver(self._upsert(kv_state, ["key"]), kv_state)
         self._upsert_run_stmt = self._upsert(strategy_runs, ["strategy_id"])
-        self._upsert_balance_stmt = driver(self._upsert(balances_table, ["venue", "asset"]))
+        self._upsert_balance_stmt = driver(
+            self._upsert(balances_table, ["venue", "asset"]), balances_table
+        )
         self._upsert_balance_keep_usd_stmt = driver(
-            self._upsert(balances_table, ["venue", "asset"], keep=("usd_value",))
+            self._upsert(balances_table, ["venue", "asset"], keep=("usd_value",)), balances_table
         )
         self._save_position_stmt = driver(
             self._upsert(
@@ -89,12 +95,15 @@ class StorageCore:
                 keep=("status", "exit_price", "exit_ts", "pnl", "pnl_pct"),
                 # Without a mark, keep the last one rather than blanking it.
                 coalesce=_KEEP_IF_NULL,
-            )
+            ),
+            positions,
         )
         self._flat_position_stmt = driver(
-            self._open_position_update(_FLAT_POSITION_FIELDS, coalesce=_KEEP_IF_NULL)
+            self._open_position_update(_FLAT_POSITION_FIELDS, coalesce=_KEEP_IF_NULL), positions
         )
-        self._close_position_stmt = driver(self._open_position_update(_CLOSE_POSITION_FIELDS))
+        self._close_position_stmt = driver(
+            self._open_position_update(_CLOSE_POSITION_FIELDS), positions
+        )
 
     # transactions ------------------------------------------------------------------------------
     @contextmanager
@@ -159,13 +168,19 @@ class StorageCore:
             conn.close()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[None]:
+    def unit_of_work(self, batch: bool = False) -> Iterator[None]:
         """Join every write of this thread into one open transaction until `commit_unit()`.
 
         Nested `transaction()` blocks join it instead of committing; `commit_unit()` runs the
         commit hooks and commits everything written since the last one, or nothing if nothing
         was. An error escaping the block rolls the uncommitted writes back. Needs
         `holding_connection()` around it.
+
+        `batch=True` (a backtest's commit policy) holds the order path's writes in memory until
+        the commit, which runs them table by table with one executemany per statement (see
+        `write_batch`); reads in the unit see them all. What the commit leaves in the database
+        is the same; a row the database refuses (a constraint) raises at that commit (or the
+        next read), not at the write, and the whole unit rolls back.
         """
         tx = self._tx
         held = tx.held
@@ -173,16 +188,19 @@ class StorageCore:
             raise RuntimeError("unit_of_work() needs holding_connection() and no open transaction")
         tx.unit = held.begin()
         tx.conn, tx.depth, tx.dirty = held, 1, False
+        tx.batch = WriteBatch() if batch else None
         try:
             yield
         except BaseException:
+            if tx.batch is not None:
+                tx.batch.discard()
             tx.unit.rollback()
             raise
         else:
             self.commit_unit()
             tx.unit.commit()
         finally:
-            tx.conn, tx.depth, tx.unit, tx.dirty = None, 0, None, False
+            tx.conn, tx.depth, tx.unit, tx.dirty, tx.batch = None, 0, None, False, None
 
     @property
     def unit_dirty(self) -> bool:
@@ -205,6 +223,8 @@ class StorageCore:
             return False
         for hook in self._commit_hooks:
             hook()
+        if tx.batch is not None and tx.conn is not None:
+            tx.batch.flush(tx.conn)
         tx.unit.commit()
         tx.unit = tx.conn.begin() if tx.conn is not None else None
         tx.dirty = False
@@ -231,20 +251,31 @@ class StorageCore:
     def in_transaction(self) -> bool:
         return self._tx.conn is not None
 
+    @property
+    def in_unit_of_work(self) -> bool:
+        """Tell whether this thread has a unit of work open (see `unit_of_work()`)."""
+        return self._tx.unit is not None
+
     def _write(self, stmt: Executable, params: Any = None) -> CursorResult[Any]:
         tx = self._tx
         conn = tx.conn
         if conn is not None:
             tx.dirty = True
+            if tx.batch is not None:
+                tx.batch.flush(conn)  # what was written before runs before it
             return conn.execute(stmt, params)
         with self._begin() as conn:
             return conn.execute(stmt, params)
 
     def _run(self, stmt: DriverStatement, row: Mapping[str, Any]) -> Any:
+        """Run one write; in a write batch it is held (and the result is None)."""
         tx = self._tx
         conn = tx.conn
         if conn is not None:
             tx.dirty = True
+            if tx.batch is not None:
+                tx.batch.add(stmt, row)
+                return None
             return stmt.execute(conn, row)
         with self._begin() as conn:
             return stmt.execute(conn, row)
@@ -254,15 +285,34 @@ class StorageCore:
         conn = tx.conn
         if conn is not None:
             tx.dirty = True
+            if tx.batch is not None:
+                tx.batch.add_many(stmt, rows)
+                return
             stmt.execute_many(conn, rows)
             return
         with self._begin() as conn:
             stmt.execute_many(conn, rows)
 
+    def _run_params(self, stmt: DriverStatement, params: list[Any]) -> None:
+        """`_run_many` for rows already turned into driver parameters (`params_of`)."""
+        tx = self._tx
+        conn = tx.conn
+        if conn is not None:
+            tx.dirty = True
+            if tx.batch is not None:
+                tx.batch.add_params(stmt, params)
+                return
+            stmt.execute_params_many(conn, params)
+            return
+        with self._begin() as conn:
+            stmt.execute_params_many(conn, params)
+
     def _read(self, stmt: Executable) -> Sequence[Row[Any]]:
         tx = self._tx
         conn = tx.conn
         if conn is not None:
+            if tx.batch is not None:
+                tx.batch.flush(conn)
             return conn.execute(stmt).all()
         held = tx.held
         if held is not None:
@@ -274,8 +324,14 @@ class StorageCore:
             return conn.execute(stmt).all()
 
     # statement builders ------------------------------------------------------------------------
-    def _driver(self, clause: TextClause) -> DriverStatement:
-        return DriverStatement(clause, self._engine.dialect, self._engine.hide_parameters)
+    def _driver(self, clause: TextClause, table: Table) -> DriverStatement:
+        engine = self._engine
+        return DriverStatement(clause, engine.dialect, engine.hide_parameters, table.name)
+
+    def _batch(self) -> WriteBatch | None:
+        """The open unit's write batch, or None when writes run as they come."""
+        tx = self._tx
+        return tx.batch if tx.conn is not None else None
 
     def _insert(self, table: Table) -> TextClause:
         q = self._engine.dialect.identifier_preparer.quote
