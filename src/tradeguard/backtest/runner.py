@@ -47,7 +47,7 @@ class BacktestWindow:
     commit_every: int = 20_000  # candles per checkpoint (progress, kill sentinel)
 
 
-@dataclass
+@dataclass(repr=False)
 class BacktestResult:
     """A finished backtest: where it lives and what it found."""
 
@@ -57,6 +57,11 @@ class BacktestResult:
     curve: list[tuple[int, float]]
     summary: RunSummary
     candles: dict[str, list[Candle]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Short: asyncio.run formats its main task (and so this result) as it returns, and a
+        # repr of every candle and curve point took a third of a second.
+        return f"BacktestResult({str(self.run_dir)!r}, trades={len(self.trades)})"
 
 
 BACKTEST_COMMIT_INTERVAL_S = 3600.0
@@ -173,7 +178,8 @@ def _collect(
     trades = trade_records(node.portfolio.closed_trades, orders, fills)
     curve = [(ts, float(eq)) for ts, eq in node.equity_curve]
     start = float(summary.start_equity)
-    metrics = compute_metrics(curve, trades, start)
+    open_since = [p.opened_ts for p in node.portfolio.open_positions() if p.opened_ts]
+    metrics = compute_metrics(curve, trades, start, open_since=open_since)
     metrics["orders"] = summary.orders
     metrics["fills"] = summary.fills
     metrics["denied"] = summary.denied
