@@ -19,6 +19,11 @@ ways; a test pins that the signals match.
 
 `timeframes = ("1h",)` also hands the strategy `on_bar(interval_s, bar)` for every completed bar
 of those longer timeframes, aggregated from the candles it receives.
+
+`frame_type = "pandas"` hands `prepare` a pandas DataFrame instead (columns open, high, low,
+close, volume as float64; a UTC DatetimeIndex of the candles' open times) and takes one back.
+pandas is optional (`pip install 'tradeguard[frames]'`); without it such a strategy is refused
+with that advice when it is built.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ import numpy as np
 
 from tradeguard.backtest.frames import TIMEFRAMES, Frame, to_frame
 from tradeguard.marketdata.candles import CandleAggregator
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 from tradeguard.strategies.base import Strategy
+
+FRAME_TYPES = ("numpy", "pandas")
 
 
 def ema(values: Any, span: int) -> Any:
@@ -55,9 +63,17 @@ class FrameStrategy(Strategy):
 
     window = 500  # candles kept for the incremental path
     timeframes: tuple[str, ...] = ()
+    frame_type = "numpy"  # or "pandas": what `prepare` receives and returns
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
+        if self.frame_type not in FRAME_TYPES:
+            raise ConfigError(
+                f"strategy {strategy_id}: frame_type {self.frame_type!r} is not one of "
+                f"{', '.join(FRAME_TYPES)}"
+            )
+        if self.frame_type == "pandas":
+            _pandas(strategy_id)  # refuse now, not at the first candle
         self.warmup_candles = max(self.warmup_candles, self.window)
         self._rows: dict[int, int] = {}
         self._pre: dict[str, list[Any]] | None = None
@@ -78,8 +94,7 @@ class FrameStrategy(Strategy):
     # driving -----------------------------------------------------------------------------------
     def precompute(self, candles: Sequence[Candle]) -> None:
         """Run `prepare` once over the pair's whole series (what a backtest does)."""
-        frame = self.prepare(to_frame(candles))
-        self._pre = {k: _column(v) for k, v in frame.items()}
+        self._pre = self._prepared(candles)
         self._rows = {int(ts): i for i, ts in enumerate(self._pre["ts"])}
 
     def row_for(self, candle: Candle) -> Row:
@@ -92,8 +107,15 @@ class FrameStrategy(Strategy):
         recent = self._recent
         if not recent or recent[-1] is not candle:
             recent.append(candle)
-        frame = self.prepare(to_frame(recent))
-        return Row({k: _column(v[-1:]) for k, v in frame.items()}, 0)
+        columns = self._prepared(recent)
+        return Row({k: v[-1:] for k, v in columns.items()}, 0)
+
+    def _prepared(self, candles: Sequence[Candle]) -> dict[str, list[Any]]:
+        """Run `prepare` over `candles` in the frame type asked for; return its columns."""
+        frame = to_frame(candles)
+        if self.frame_type == "pandas":
+            return _from_pandas(self.prepare(_to_pandas(frame, self.id)))
+        return {k: _column(v) for k, v in self.prepare(frame).items()}
 
     def on_candle(self, candle: Candle) -> None:
         self._recent.append(candle)  # also when precomputed: a later candle falls back to it
@@ -125,3 +147,35 @@ class Row:
 
 def _column(values: Any) -> list[Any]:
     return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _pandas(strategy_id: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ConfigError(
+            f"strategy {strategy_id}: frame_type 'pandas' needs pandas, which is not installed; "
+            "install it (pip install 'tradeguard[frames]') or use frame_type 'numpy'"
+        ) from None
+    return pandas
+
+
+def _to_pandas(frame: Frame, strategy_id: str) -> Any:
+    pd = _pandas(strategy_id)
+    index = pd.DatetimeIndex(pd.to_datetime(frame["ts"], unit="ms", utc=True), name="time")
+    names = ("open", "high", "low", "close", "volume")
+    return pd.DataFrame({k: frame[k] for k in names}, index=index)
+
+
+def _from_pandas(df: Any) -> dict[str, list[Any]]:
+    """Columns of a DataFrame `prepare` returned, with "ts" (epoch ms) from its time index."""
+    pd = _pandas("?")
+    if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
+        raise ConfigError(
+            f"prepare returned {type(df).__name__}: a pandas strategy must return the DataFrame "
+            "it was given (or one with the same time index), with its columns added"
+        )
+    out: dict[str, list[Any]] = {"ts": df.index.as_unit("ms").asi8.tolist()}
+    for name in df.columns:
+        out[str(name)] = df[name].to_numpy().tolist()
+    return out
