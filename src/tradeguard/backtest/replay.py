@@ -14,10 +14,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
-from tradeguard.config import Config
+from tradeguard.config import TIMEFRAME_S, Config
+from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
 from tradeguard.pacing import Pacer
@@ -133,6 +135,7 @@ async def _replay_loop(
     marks = portfolio.marks
     observe_equity = node._observe_equity
     pace = _replay_pace(node)
+    bars = BarFeed.of(node)
     unit = node.storage.unit_status()
     perf = time.perf_counter
     interval = node.config.node.replay_commit_interval_s
@@ -155,6 +158,8 @@ async def _replay_loop(
         if timeouts is not None and open_orders:
             await timeouts.sweep()
         observe_equity(close_ts, symbol)
+        if bars is not None:
+            bars.feed(c, by_symbol.get(symbol, ()))
         for strat in by_symbol.get(symbol, ()):
             strat.on_candle(c)
         if queue:
@@ -184,6 +189,43 @@ async def _replay_loop(
             break
     if candles and start_idx < total:
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+class BarFeed:
+    """Longer bars of `[[data]] timeframes`, built as the candles pass, handed to strategies.
+
+    A bar goes to the symbol's strategies (`on_bar`) with the candle that completes it, before
+    that candle's `on_candle`. A resumed replay starts the bars afresh: the first bar of each
+    timeframe after a resume may hold fewer candles than its span.
+    """
+
+    def __init__(self, timeframes: dict[str, tuple[str, list[str]]]) -> None:
+        self._aggs = {
+            symbol: [CandleAggregator(TIMEFRAME_S[tf]) for tf in tfs]
+            for symbol, (_, tfs) in timeframes.items()
+        }
+        self._where = {symbol: where for symbol, (where, _) in timeframes.items()}
+        self._checked: set[str] = set()
+
+    @classmethod
+    def of(cls, node: TradingNode) -> BarFeed | None:
+        """The feed for the node's `[[data]]` entries, or None when none lists timeframes."""
+        wanted = {dc.symbol: (dc.path, dc.timeframes) for dc in node.config.data if dc.timeframes}
+        return cls(wanted) if wanted else None
+
+    def feed(self, candle: Candle, strategies: Iterable[Any]) -> None:
+        """Add one candle; hand every bar it completes to `strategies`."""
+        aggs = self._aggs.get(candle.symbol)
+        if not aggs:
+            return
+        if candle.symbol not in self._checked:
+            tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
+            check_bar_timeframes(self._where[candle.symbol], tfs, candle.interval_s)
+            self._checked.add(candle.symbol)
+        for agg in aggs:
+            for bar in agg.update_all(candle):
+                for strat in strategies:
+                    strat.on_bar(agg.interval_s, bar)
 
 
 def _replay_pace(node: TradingNode) -> ReplaySpeed | None:
