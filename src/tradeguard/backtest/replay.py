@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.backtest.bulk import SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
@@ -78,7 +79,8 @@ async def _replay(
     pacer = Pacer()
     # Parsed on the loop in slices, not in a thread that would hold the GIL for 5 ms at a
     # time against every API request.
-    candles = await pacer.collect(node.candle_stream())
+    merged = getattr(node, "merged", None)  # a backtest merges its loaded series up front
+    candles = merged if merged is not None else await pacer.collect(node.candle_stream())
     gc.freeze()
     cursor, cursor_n = node._cursor
     if node.run_equity.start is None and node.portfolio.marks:
@@ -142,7 +144,21 @@ async def _replay_loop(
     commit_due = perf() + interval
     risk = node.risk
     committed_state = risk.state
-    for i in range(start_idx, total):
+    # A backtest of vectorised strategies skips the candles without a signal while it holds
+    # nothing (backtest/bulk.py); every other candle runs one by one below.
+    plan: SkipPlan | None = getattr(node, "skip_plan", None)
+    plan = plan if pace is None and bars is None else None
+    next_signal = plan.next_signal if plan is not None else None
+    i = start_idx - 1
+    while i + 1 < total:
+        i += 1
+        if next_signal is not None and next_signal[i] != i and can_skip(node):
+            i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
+            if pacer.due():
+                await pacer.pause()
+            if not until_end and node._stop_requested:
+                break
+            continue
         c = candles[i]
         symbol = c.symbol
         close_ts = c.close_ts
@@ -189,6 +205,26 @@ async def _replay_loop(
             break
     if candles and start_idx < total:
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+async def _skip(
+    node: TradingNode,
+    candles: list[Candle],
+    plan: SkipPlan,
+    i: int,
+    every: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Advance over the candles from i without a signal (to a checkpoint at most); return the
+    index of the last one done."""
+    j = min(plan.next_signal[i], (i // every + 1) * every, len(candles))
+    advance_flat(node, candles, plan, i, j)
+    if j % every == 0:
+        node._checkpoint(candles[j - 1].ts, done_at(candles, j - 1))
+        if progress is not None:
+            progress(j, len(candles))
+        await node.poll_kill_sentinel()
+    return j - 1
 
 
 class BarFeed:

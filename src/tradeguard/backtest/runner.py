@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
 from tradeguard.backtest.trades import trade_records
@@ -45,6 +46,8 @@ class BacktestWindow:
     end_ms: int | None = None
     timeframe_s: int | None = None
     commit_every: int = 20_000  # candles per checkpoint (progress, kill sentinel)
+    # skip the candles without a signal while nothing is held (vectorised strategies only)
+    skip_flat: bool = True
 
 
 @dataclass(repr=False)
@@ -71,8 +74,12 @@ class BacktestNode(TradingNode):
     """The trading node replaying series loaded (cut and resampled) before it starts."""
 
     series: dict[str, list[Candle]]
+    merged: list[Candle] | None = None
+    skip_plan: SkipPlan | None = None
 
     def candle_stream(self) -> Iterator[Candle]:
+        if self.merged is not None:
+            return iter(self.merged)
         streams = list(self.series.values())
         if len(streams) == 1:
             return iter(streams[0])
@@ -148,6 +155,8 @@ async def arun_backtest(
     try:
         node.series = series
         _precompute(node, series)
+        node.merged, plan = merge_with_plan(series, node.strategies)
+        node.skip_plan = plan if window.skip_flat else None
         interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms

@@ -23,14 +23,15 @@ _PER_MS = {"s": -1000, "ms": 1, "us": 1000, "ns": 1_000_000}
 def fast_feather_candles(path: Path, table: Any, time_col: str, symbol: str) -> list[Candle] | None:
     """Return the candles of a clean table, or None to send the caller down the checked path."""
     import numpy as np
+    import pyarrow as pa
 
     columns = [table.column(c) for c in (time_col, *PRICE_COLUMNS, "volume")]
     if table.num_rows == 0 or any(c.null_count for c in columns):
         return None
     ts = _ms_array(columns[0])
-    values = [c.to_numpy() for c in columns[1:]]
-    if ts is None or any(v.dtype.kind != "f" for v in values):
+    if ts is None or not all(pa.types.is_float64(c.type) for c in columns[1:]):
         return None
+    values = [_numpy(c, np.float64) for c in columns[1:]]
     o, h, low, c, v = values
     with np.errstate(invalid="ignore"):
         ok = (low > 0) & (low <= o) & (o <= h) & (low <= c) & (c <= h) & (v >= 0)
@@ -50,14 +51,31 @@ def fast_feather_candles(path: Path, table: Any, time_col: str, symbol: str) -> 
     ]
 
 
+def _numpy(column: Any, dtype: Any) -> Any:
+    """A null-free fixed-width column as a numpy view of its buffer.
+
+    Not `ChunkedArray.to_numpy()`: that imports pandas when it is installed (60 ms, 35 MiB).
+    """
+    import numpy as np
+
+    arr = column.combine_chunks()
+    width = np.dtype(dtype).itemsize
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * width)
+
+
 def _ms_array(column: Any) -> Any:
     """A time column as int64 epoch ms (integers are taken as ms), or None for another type."""
+    import numpy as np
     import pyarrow as pa
 
-    if pa.types.is_integer(column.type):
-        return column.cast(pa.int64()).to_numpy()
-    if not pa.types.is_timestamp(column.type):
+    # Timestamps are int64 underneath: read the buffer, no cast (pyarrow.compute costs 10 MiB).
+    if pa.types.is_int64(column.type) or pa.types.is_timestamp(column.type):
+        raw = _numpy(column, np.int64)
+    elif pa.types.is_integer(column.type):
+        raw = _numpy(column.cast(pa.int64()), np.int64)
+    else:
         return None
-    raw = column.cast(pa.int64()).to_numpy()
+    if not pa.types.is_timestamp(column.type):
+        return raw
     per_ms = _PER_MS[column.type.unit]
     return raw * -per_ms if per_ms < 0 else raw // per_ms
