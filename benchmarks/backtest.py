@@ -41,8 +41,9 @@ def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
     argv = ["backtest", "--config", str(CONFIG), "--out", str(out), "--json"]
     code = (
         "import resource, runpy, sys; sys.argv = ['tradeguard', *sys.argv[1:]]; "
-        "import atexit; atexit.register(lambda: print('PEAK', "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); "
+        "import atexit; u = lambda: resource.getrusage(resource.RUSAGE_SELF); "
+        "atexit.register(lambda: print('PEAK', u().ru_maxrss, u().ru_utime + u().ru_stime, "
+        "file=sys.stderr)); "
         "runpy.run_module('tradeguard.cli', run_name='__main__')"
     )
     started = time.perf_counter()
@@ -50,8 +51,10 @@ def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"backtest failed: {done.stderr}")
-    peak = next(int(x.split()[1]) for x in done.stderr.splitlines() if x.startswith("PEAK"))
-    return wall, peak / 1024, json.loads(done.stdout)
+    line = next(x.split() for x in done.stderr.splitlines() if x.startswith("PEAK"))
+    metrics = json.loads(done.stdout)
+    metrics["cpu_s"] = float(line[2])
+    return wall, int(line[1]) / 1024, metrics
 
 
 def bench_backtest_process(tmp: Path) -> dict[str, Any]:
@@ -60,8 +63,9 @@ def bench_backtest_process(tmp: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     compiled_here = not (src / "__pycache__").exists()
     if compiled_here:
-        wall, _, _ = _run_backtest_process(tmp / "cold")
+        wall, _, cold = _run_backtest_process(tmp / "cold")
         out["backtest_cold_wall_s"] = round(wall, 3)
+        out["backtest_cold_cpu_s"] = round(cold["cpu_s"], 3)
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
     try:
         wall, peak, metrics = _run_backtest_process(tmp / "bt")
@@ -71,6 +75,7 @@ def bench_backtest_process(tmp: Path) -> dict[str, Any]:
                 shutil.rmtree(cache)
     out.update(
         backtest_wall_s=round(wall, 3),
+        backtest_cpu_s=round(metrics["cpu_s"], 3),
         backtest_peak_rss_mib=round(peak, 1),
         backtest_replay_s=round(metrics["elapsed_s"], 3),
         backtest_candles=metrics["candles"],
@@ -168,7 +173,7 @@ def bench_machine() -> dict[str, Any]:
 
 
 def main() -> None:
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_average_1m_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         figures.update(bench_backtest_process(tmp))
