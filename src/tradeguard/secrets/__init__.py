@@ -1,12 +1,24 @@
 """Encrypted credential vault and log redaction."""
 
-# Names load on first use: redaction is needed everywhere, the vault (and its cryptography
-# library) only by the commands that open it.
+# The vault's names load on first use: redaction is needed everywhere, the vault (and its
+# cryptography library) only by the commands that open it. Redaction is imported at once: its
+# function `redact` shares its name with the submodule, and importing the submodule later
+# would leave the module, not the function, under that name.
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from tradeguard.secrets.redact import (
+    RedactingFilter,
+    find_secrets,
+    install_redaction,
+    redact,
+    register_secret,
+    registered_secrets,
+    scan_paths,
+)
 
 if TYPE_CHECKING:
     from tradeguard.secrets.credentials import (
@@ -16,15 +28,6 @@ if TYPE_CHECKING:
     )
     from tradeguard.secrets.permissions import (
         check_withdrawal_permission,
-    )
-    from tradeguard.secrets.redact import (
-        RedactingFilter,
-        find_secrets,
-        install_redaction,
-        redact,
-        register_secret,
-        registered_secrets,
-        scan_paths,
     )
     from tradeguard.secrets.vault import (
         EntryInfo,
@@ -39,13 +42,6 @@ _WHERE = {
     "Credentials": "tradeguard.secrets.credentials",
     "mask_id": "tradeguard.secrets.credentials",
     "check_withdrawal_permission": "tradeguard.secrets.permissions",
-    "RedactingFilter": "tradeguard.secrets.redact",
-    "find_secrets": "tradeguard.secrets.redact",
-    "install_redaction": "tradeguard.secrets.redact",
-    "redact": "tradeguard.secrets.redact",
-    "register_secret": "tradeguard.secrets.redact",
-    "registered_secrets": "tradeguard.secrets.redact",
-    "scan_paths": "tradeguard.secrets.redact",
     "EntryInfo": "tradeguard.secrets.vault",
     "ScryptParams": "tradeguard.secrets.vault",
     "Vault": "tradeguard.secrets.vault",
