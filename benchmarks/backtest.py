@@ -3,7 +3,18 @@
 - `backtest_*`: the whole `tradeguard backtest` process on the seven BTC-quoted 5-minute pairs
   (examples/backtest/btc_pairs.toml: EMA 12/26, 2 % stop, 5 % take-profit, 0.1 % fee,
   stake 0.01 BTC, up to 7 open trades), wall time and peak RSS of that process.
-- `idle_candles_per_s`: candle events through the node with a strategy that never trades.
+  The environment sets PYTHONDONTWRITEBYTECODE=1, so an editable install compiles every module
+  of `src/` at every start (site-packages hold .pyc files from pip). Both figures are printed:
+  `backtest_cold_wall_s` with no .pyc under `src/` (any there are removed first: they are
+  generated files), and `backtest_wall_s` after `python -m compileall src/tradeguard`, which is
+  what an installed package (and scripts/test.sh) has; the .pyc files are removed again unless
+  there were some before. `*_cpu_s` is the process's user + system CPU time, which a busy
+  machine disturbs less than the wall time.
+- `idle_candles_per_s_callback`: candle events through the node with a strategy that never
+  trades, every candle delivered to its `on_candle` (the path paper and live trading take).
+- `idle_candles_per_s_vectorised`: the same with a vectorised strategy (`FrameStrategy` with a
+  `signal_columns` never set): the backtest advances over candles without a signal in bulk
+  while nothing is held (backtest/bulk.py), so this measures that bookkeeping, not callbacks.
 - `orders_per_s`: orders (risk, journal, paper venue, fill) per second in backtest durability.
 - `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2; the
   CPU seconds of the worker processes and of everything else (Ray's own processes, the driver);
@@ -16,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,22 +40,57 @@ CONFIG = ROOT / "examples" / "backtest" / "btc_pairs.toml"
 HERE = Path(__file__).resolve().parent
 
 
-def bench_backtest_process(tmp: Path) -> dict[str, Any]:
-    """Time the whole CLI process, as a user runs it."""
-    argv = [sys.executable, "-m", "tradeguard.cli", "backtest", "--config", str(CONFIG),
-            "--out", str(tmp / "bt"), "--json"]  # fmt: skip
+def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
+    """Run the CLI as a user does; return wall seconds, peak RSS MiB and the metrics."""
+    argv = ["backtest", "--config", str(CONFIG), "--out", str(out), "--json"]
+    code = (
+        "import resource, runpy, sys; sys.argv = ['tradeguard', *sys.argv[1:]]; "
+        "import atexit; u = lambda: resource.getrusage(resource.RUSAGE_SELF); "
+        "atexit.register(lambda: print('PEAK', u().ru_maxrss, u().ru_utime + u().ru_stime, "
+        "file=sys.stderr)); "
+        "runpy.run_module('tradeguard.cli', run_name='__main__')"
+    )
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"backtest failed: {done.stderr}")
+    line = next(x.split() for x in done.stderr.splitlines() if x.startswith("PEAK"))
     metrics = json.loads(done.stdout)
-    return {
-        "backtest_wall_s": round(wall, 3),
-        "backtest_peak_rss_mib": round(peak_kib / 1024, 1),
-        "backtest_replay_s": round(metrics["elapsed_s"], 3),
-        "backtest_candles": metrics["candles"],
-        "backtest_trades": metrics["trades"],
+    metrics["cpu_s"] = float(line[2])
+    return wall, int(line[1]) / 1024, metrics
+
+
+def bench_backtest_process(tmp: Path) -> dict[str, Any]:
+    """Time the whole CLI process, as a user runs it: cold (src not compiled) and compiled."""
+    src = ROOT / "src" / "tradeguard"
+    had_caches = any(src.rglob("__pycache__"))
+    _drop_caches(src)  # generated files (gitignored): the cold run compiles every module
+    wall, _, cold = _run_backtest_process(tmp / "cold")
+    out: dict[str, Any] = {
+        "backtest_cold_wall_s": round(wall, 3),
+        "backtest_cold_cpu_s": round(cold["cpu_s"], 3),
     }
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
+    try:
+        wall, peak, metrics = _run_backtest_process(tmp / "bt")
+    finally:
+        if not had_caches:
+            _drop_caches(src)
+    out.update(
+        backtest_wall_s=round(wall, 3),
+        backtest_cpu_s=round(metrics["cpu_s"], 3),
+        backtest_peak_rss_mib=round(peak, 1),
+        backtest_replay_s=round(metrics["elapsed_s"], 3),
+        backtest_candles=metrics["candles"],
+        backtest_trades=metrics["trades"],
+    )
+    return out
+
+
+def _drop_caches(src: Path) -> None:
+    for cache in list(src.rglob("__pycache__")):
+        shutil.rmtree(cache)
 
 
 def _config_with(kind: str, params: dict[str, Any]) -> Any:
@@ -58,17 +104,17 @@ def _config_with(kind: str, params: dict[str, Any]) -> Any:
 
 
 def bench_node(tmp: Path) -> dict[str, Any]:
-    """Candle events per second (idle strategy) and orders per second (one per candle)."""
+    """Candle events per second (idle strategies) and orders per second (one per candle)."""
     from tradeguard.backtest.runner import run_backtest
 
-    idle = run_backtest(_config_with(f"{HERE / 'backtest_strategies.py'}:Idle", {}), tmp / "idle")
-    busy = run_backtest(
-        _config_with(f"{HERE / 'backtest_strategies.py'}:EveryCandle", {"amount": "0.01"}),
-        tmp / "busy",
-    )
+    strategies = HERE / "backtest_strategies.py"
+    idle = run_backtest(_config_with(f"{strategies}:Idle", {}), tmp / "idle")
+    vector = run_backtest(_config_with(f"{strategies}:IdleVector", {}), tmp / "idle_vector")
+    busy = run_backtest(_config_with(f"{strategies}:EveryCandle", {"amount": "0.01"}), tmp / "busy")
     return {
         "idle_candles": idle.summary.events,
-        "idle_candles_per_s": round(idle.summary.events / idle.summary.elapsed_s),
+        "idle_candles_per_s_callback": round(idle.summary.events / idle.summary.elapsed_s),
+        "idle_candles_per_s_vectorised": round(vector.summary.events / vector.summary.elapsed_s),
         "orders": busy.summary.orders,
         "orders_per_s": round(busy.summary.orders / busy.summary.elapsed_s),
     }
@@ -171,7 +217,7 @@ def bench_machine() -> dict[str, Any]:
 
 
 def main() -> None:
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_average_1m_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         figures.update(bench_backtest_process(tmp))

@@ -1,10 +1,14 @@
-"""Strategies for benchmarks/backtest.py: one that never trades, one that trades every candle."""
+"""Strategies for benchmarks/backtest.py: two that never trade (a plain callback one and a
+vectorised one), and one that trades every candle."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
+from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.market import Candle
 from tradeguard.model.order import OrderIntent
@@ -16,6 +20,16 @@ class Idle(Strategy):
 
     def on_candle(self, candle: Candle) -> None:
         return None
+
+
+class IdleVector(FrameStrategy):
+    """Vectorised, with a signal column that is never set: a backtest may skip every candle."""
+
+    signal_columns = ("signal",)
+
+    def prepare(self, frame: dict[str, Any]) -> dict[str, Any]:
+        frame["signal"] = np.zeros(len(frame["close"]))
+        return frame
 
 
 class EveryCandle(Strategy):

@@ -16,6 +16,9 @@ fi
 step 2/6 "installing tradeguard and its development dependencies into .venv (pip; a minute or two on a fresh machine)"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet --progress-bar off -e '.[dev]'
+# pip compiles site-packages, not an editable src/: compile it too, or every start (each CLI
+# test, each sweep worker) compiles it again when PYTHONDONTWRITEBYTECODE is set.
+.venv/bin/python -m compileall -q src/tradeguard
 
 # System pieces the tests use: PostgreSQL must be up (its tests never skip), Chromium for the
 # dashboard tests.

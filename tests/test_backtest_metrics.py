@@ -70,6 +70,25 @@ def test_exposure_counts_overlapping_trades_once():
     assert exposure(trades, T0, T0 + 10 * 3_600_000) == pytest.approx(0.4)
 
 
+def test_exposure_counts_positions_still_open_at_the_end():
+    trades = [trade("A", 0, 2, "1", "tp")]
+    # closed: hours [0, 2]; open at 7 h until the end (10 h): [7, 10]; 5 of 10 hours
+    assert exposure(trades, T0, T0 + 10 * 3_600_000, open_since=[T0 + 7 * 3_600_000]) == (
+        pytest.approx(0.5)
+    )
+    # an open position overlapping a closed trade counts once: [0, 2] and [1, 10] = 10 of 10
+    assert exposure(trades, T0, T0 + 10 * 3_600_000, open_since=[T0 + 3_600_000]) == 1.0
+    # opened before the window starts: counted from the start only
+    assert exposure([], T0, T0 + 10 * 3_600_000, open_since=[T0 - 3_600_000]) == 1.0
+
+
+def test_compute_metrics_exposure_includes_the_open_position():
+    curve = [(T0 + h * 3_600_000, 100.0) for h in range(11)]  # 10 hours
+    m = compute_metrics(curve, [], 100.0, open_since=[T0 + 6 * 3_600_000])
+    assert m["exposure_pct"] == pytest.approx(40.0)
+    assert compute_metrics(curve, [], 100.0)["exposure_pct"] == 0.0
+
+
 def test_trade_table_win_rate_profit_factor_expectancy_and_durations():
     trades = [
         trade("A", 0, 1, "10", "take_profit"),

@@ -18,6 +18,8 @@ from tradeguard.strategies.exits import ExitRules, ExitTracker
 
 class EmaCross(FrameStrategy):
     window = 400
+    # on_row acts on a flat book only at a cross: a backtest may skip the other candles
+    signal_columns = ("cross_up", "cross_down")
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)

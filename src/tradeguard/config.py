@@ -96,6 +96,9 @@ class VenueConfig(_Strict):
         return v
 
 
+TIMEFRAME_S = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
+
+
 class DataConfig(_Strict):
     """A recorded market-data file replayed into the node (paper and backtest modes)."""
 
@@ -104,6 +107,20 @@ class DataConfig(_Strict):
     symbol: str = "BTC/USDT"
     venue: str = "paper"
     kind: Literal["candles", "trades", "quotes", "book"] = "candles"
+    # Longer bars built from this file's candles as they replay (paper replay and backtest):
+    # each of this symbol's strategies gets `on_bar(interval_s, bar)` for every completed one.
+    # Each must be a multiple of the file's own (or --timeframe's) interval.
+    timeframes: list[str] = Field(default_factory=list)
+
+    @field_validator("timeframes")
+    @classmethod
+    def _known_timeframes(cls, value: list[str]) -> list[str]:
+        for tf in value:
+            if tf not in TIMEFRAME_S:
+                raise ValueError(f"timeframes: {tf!r} is not one of {', '.join(TIMEFRAME_S)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"timeframes: {value} names a timeframe twice")
+        return value
 
 
 class StrategyConfig(_Strict):

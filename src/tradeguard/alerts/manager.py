@@ -23,15 +23,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tradeguard.alerts.channels import Channel
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.alerts.performance import PerformanceWatch
 from tradeguard.alerts.rules import Alert, alert_for, daily_summary_event
 from tradeguard.model.events import Event
 from tradeguard.model.market import Candle
 from tradeguard.secrets.redact import redact
+
+if TYPE_CHECKING:
+    from tradeguard.alerts.channels import Channel
 
 log = logging.getLogger(__name__)
 

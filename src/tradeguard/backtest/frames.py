@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from tradeguard.config import Config
+from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import aggregate
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 
-TIMEFRAMES = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
+TIMEFRAMES = TIMEFRAME_S  # name -> seconds
 Frame = dict[str, Any]  # column name -> numpy array (ts int64, prices float64)
 
 
@@ -82,7 +82,21 @@ def load_series(
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
         candles = _cached_candles(str(resolve_data_path(dc.path, config.source_dir)), dc.symbol)
         out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
+        if out[dc.symbol]:
+            check_bar_timeframes(dc.path, dc.timeframes, out[dc.symbol][0].interval_s)
     return out
+
+
+def check_bar_timeframes(where: str, timeframes: Sequence[str], source_s: int) -> None:
+    """Refuse a `[[data]] timeframes` entry that is not a multiple of the candles replayed."""
+    for tf in timeframes:
+        seconds = TIMEFRAME_S[tf]
+        if seconds < source_s or seconds % source_s:
+            raise ConfigError(
+                f"data {where}: timeframes {tf!r} ({seconds}s) is not a multiple of the "
+                f"{source_s}s candles replayed; list only longer multiples (bars are built up, "
+                "never split)"
+            )
 
 
 _CACHE: dict[tuple[str, str], tuple[int, list[Candle]]] = {}

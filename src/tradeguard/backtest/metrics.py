@@ -120,14 +120,21 @@ def max_drawdown_pct(curve: Iterable[tuple[int, float]]) -> float:
     return float(tracker.max_drawdown_pct)
 
 
-def exposure(trades: Sequence[TradeRecord], start_ts: int, end_ts: int) -> float | None:
-    """Return the share of [start_ts, end_ts] with at least one trade open (0..1)."""
+def exposure(
+    trades: Sequence[TradeRecord], start_ts: int, end_ts: int, open_since: Sequence[int] = ()
+) -> float | None:
+    """Return the share of [start_ts, end_ts] with at least one trade open (0..1).
+
+    `open_since` holds the entry times of positions still open when the run ended: each counts
+    as open from its entry to `end_ts`.
+    """
     span = end_ts - start_ts
     if span <= 0:
         return None
     covered = 0
     cur_lo = cur_hi = None
-    for lo, hi in sorted((max(t.entry_ts, start_ts), min(t.exit_ts, end_ts)) for t in trades):
+    spans = [(t.entry_ts, t.exit_ts) for t in trades] + [(ts, end_ts) for ts in open_since]
+    for lo, hi in sorted((max(lo, start_ts), min(hi, end_ts)) for lo, hi in spans if hi > lo):
         if cur_hi is None or lo > cur_hi:
             if cur_hi is not None and cur_lo is not None:
                 covered += cur_hi - cur_lo
@@ -171,8 +178,12 @@ def compute_metrics(
     trades: Sequence[TradeRecord],
     start_equity: float,
     fees: float | None = None,
+    open_since: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """Return every backtest figure as a JSON-ready dict (see the module doc for conventions)."""
+    """Return every backtest figure as a JSON-ready dict (see the module doc for conventions).
+
+    `open_since`: entry times of the positions still open at the end (they count in exposure).
+    """
     end_equity = curve[-1][1] if curve else start_equity
     start_ts = curve[0][0] if curve else 0
     end_ts = curve[-1][0] if curve else 0
@@ -190,7 +201,7 @@ def compute_metrics(
         "sortino": sortino_ratio(returns),
         "calmar": growth / (mdd / 100) if growth is not None and mdd > 0 else None,
         "max_drawdown_pct": mdd,
-        "exposure_pct": _pct(exposure(trades, start_ts, end_ts)),
+        "exposure_pct": _pct(exposure(trades, start_ts, end_ts, open_since)),
         **table,
         "win_rate_pct": _pct(wins_share),
         "fees": table["fees"] if fees is None else fees,

@@ -14,10 +14,13 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.backtest.bulk import SkipPlan, advance_flat, can_skip
+from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
-from tradeguard.config import Config
+from tradeguard.config import TIMEFRAME_S, Config
+from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
@@ -83,7 +86,8 @@ async def _replay(
     pacer = Pacer()
     # Parsed on the loop in slices, not in a thread that would hold the GIL for 5 ms at a
     # time against every API request.
-    candles = await pacer.collect(node.candle_stream())
+    merged = getattr(node, "merged", None)  # a backtest merges its loaded series up front
+    candles = merged if merged is not None else await pacer.collect(node.candle_stream())
     gc.freeze()
     cursor, cursor_n = node._cursor
     if node.run_equity.start is None and node.portfolio.marks:
@@ -142,13 +146,28 @@ async def _replay_loop(
     marks = portfolio.marks
     observe_equity = node._observe_equity
     pace = _replay_pace(node)
+    bars = BarFeed.of(node)
     unit = node.storage.unit_status()
     perf = time.perf_counter
     interval = node.config.node.replay_commit_interval_s
     commit_due = perf() + interval
     risk = node.risk
     committed_state = risk.state
-    for i in range(start_idx, total):
+    # A backtest of vectorised strategies skips the candles without a signal while it holds
+    # nothing (backtest/bulk.py); every other candle runs one by one below.
+    plan: SkipPlan | None = getattr(node, "skip_plan", None)
+    plan = plan if pace is None and bars is None else None
+    next_signal = plan.next_signal if plan is not None else None
+    i = start_idx - 1
+    while i + 1 < total:
+        i += 1
+        if next_signal is not None and next_signal[i] != i and can_skip(node):
+            i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
+            if pacer.due():
+                await pacer.pause()
+            if not until_end and node._stop_requested:
+                break
+            continue
         c = candles[i]
         symbol = c.symbol
         close_ts = c.close_ts
@@ -164,6 +183,8 @@ async def _replay_loop(
         if timeouts is not None and open_orders:
             await timeouts.sweep()
         observe_equity(close_ts, symbol)
+        if bars is not None:
+            bars.feed(c, by_symbol.get(symbol, ()))
         for strat in by_symbol.get(symbol, ()):
             strat.on_candle(c)
         if queue:
@@ -193,6 +214,63 @@ async def _replay_loop(
             break
     if candles and start_idx < total:
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+async def _skip(
+    node: TradingNode,
+    candles: list[Candle],
+    plan: SkipPlan,
+    i: int,
+    every: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Advance over the candles from i without a signal (to a checkpoint at most); return the
+    index of the last one done."""
+    j = min(plan.next_signal[i], (i // every + 1) * every, len(candles))
+    advance_flat(node, candles, plan, i, j)
+    if j % every == 0:
+        node._checkpoint(candles[j - 1].ts, done_at(candles, j - 1))
+        if progress is not None:
+            progress(j, len(candles))
+        await node.poll_kill_sentinel()
+    return j - 1
+
+
+class BarFeed:
+    """Longer bars of `[[data]] timeframes`, built as the candles pass, handed to strategies.
+
+    A bar goes to the symbol's strategies (`on_bar`) with the candle that completes it, before
+    that candle's `on_candle`. A resumed replay starts the bars afresh: the first bar of each
+    timeframe after a resume may hold fewer candles than its span.
+    """
+
+    def __init__(self, timeframes: dict[str, tuple[str, list[str]]]) -> None:
+        self._aggs = {
+            symbol: [CandleAggregator(TIMEFRAME_S[tf]) for tf in tfs]
+            for symbol, (_, tfs) in timeframes.items()
+        }
+        self._where = {symbol: where for symbol, (where, _) in timeframes.items()}
+        self._checked: set[str] = set()
+
+    @classmethod
+    def of(cls, node: TradingNode) -> BarFeed | None:
+        """The feed for the node's `[[data]]` entries, or None when none lists timeframes."""
+        wanted = {dc.symbol: (dc.path, dc.timeframes) for dc in node.config.data if dc.timeframes}
+        return cls(wanted) if wanted else None
+
+    def feed(self, candle: Candle, strategies: Iterable[Any]) -> None:
+        """Add one candle; hand every bar it completes to `strategies`."""
+        aggs = self._aggs.get(candle.symbol)
+        if not aggs:
+            return
+        if candle.symbol not in self._checked:
+            tfs = [tf for tf, s in TIMEFRAME_S.items() if any(a.interval_s == s for a in aggs)]
+            check_bar_timeframes(self._where[candle.symbol], tfs, candle.interval_s)
+            self._checked.add(candle.symbol)
+        for agg in aggs:
+            for bar in agg.update_all(candle):
+                for strat in strategies:
+                    strat.on_bar(agg.interval_s, bar)
 
 
 def _replay_pace(node: TradingNode) -> ReplaySpeed | None:

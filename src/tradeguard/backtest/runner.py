@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
 from tradeguard.backtest.trades import trade_records
@@ -45,9 +46,11 @@ class BacktestWindow:
     end_ms: int | None = None
     timeframe_s: int | None = None
     commit_every: int = 20_000  # candles per checkpoint (progress, kill sentinel)
+    # skip the candles without a signal while nothing is held (vectorised strategies only)
+    skip_flat: bool = True
 
 
-@dataclass
+@dataclass(repr=False)
 class BacktestResult:
     """A finished backtest: where it lives and what it found."""
 
@@ -58,6 +61,11 @@ class BacktestResult:
     summary: RunSummary
     candles: dict[str, list[Candle]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # Short: asyncio.run formats its main task (and so this result) as it returns, and a
+        # repr of every candle and curve point took a third of a second.
+        return f"BacktestResult({str(self.run_dir)!r}, trades={len(self.trades)})"
+
 
 BACKTEST_COMMIT_INTERVAL_S = 3600.0
 
@@ -66,8 +74,12 @@ class BacktestNode(TradingNode):
     """The trading node replaying series loaded (cut and resampled) before it starts."""
 
     series: dict[str, list[Candle]]
+    merged: list[Candle] | None = None
+    skip_plan: SkipPlan | None = None
 
     def candle_stream(self) -> Iterator[Candle]:
+        if self.merged is not None:
+            return iter(self.merged)
         streams = list(self.series.values())
         if len(streams) == 1:
             return iter(streams[0])
@@ -143,6 +155,8 @@ async def arun_backtest(
     try:
         node.series = series
         _precompute(node, series)
+        node.merged, plan = merge_with_plan(series, node.strategies)
+        node.skip_plan = plan if window.skip_flat else None
         interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms
@@ -173,7 +187,8 @@ def _collect(
     trades = trade_records(node.portfolio.closed_trades, orders, fills)
     curve = [(ts, float(eq)) for ts, eq in node.equity_curve]
     start = float(summary.start_equity)
-    metrics = compute_metrics(curve, trades, start)
+    open_since = [p.opened_ts for p in node.portfolio.open_positions() if p.opened_ts]
+    metrics = compute_metrics(curve, trades, start, open_since=open_since)
     metrics["orders"] = summary.orders
     metrics["fills"] = summary.fills
     metrics["denied"] = summary.denied

@@ -19,10 +19,16 @@ ways; a test pins that the signals match.
 
 `timeframes = ("1h",)` also hands the strategy `on_bar(interval_s, bar)` for every completed bar
 of those longer timeframes, aggregated from the candles it receives.
+
+`frame_type = "pandas"` hands `prepare` a pandas DataFrame instead (columns open, high, low,
+close, volume as float64; a UTC DatetimeIndex of the candles' open times) and takes one back.
+pandas is optional (`pip install 'tradeguard[frames]'`); without it such a strategy is refused
+with that advice when it is built.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -31,8 +37,11 @@ import numpy as np
 
 from tradeguard.backtest.frames import TIMEFRAMES, Frame, to_frame
 from tradeguard.marketdata.candles import CandleAggregator
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 from tradeguard.strategies.base import Strategy
+
+FRAME_TYPES = ("numpy", "pandas")
 
 
 def ema(values: Any, span: int) -> Any:
@@ -55,13 +64,27 @@ class FrameStrategy(Strategy):
 
     window = 500  # candles kept for the incremental path
     timeframes: tuple[str, ...] = ()
+    frame_type = "numpy"  # or "pandas": what `prepare` receives and returns
+    # Columns of `prepare` that carry this strategy's signals. Naming them is a promise: while
+    # the node holds nothing, `on_row` does nothing on a row where all of them are 0, so that a
+    # backtest may skip such rows (backtest/bulk.py). Empty: every row is delivered.
+    signal_columns: tuple[str, ...] = ()
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
+        if self.frame_type not in FRAME_TYPES:
+            raise ConfigError(
+                f"strategy {strategy_id}: frame_type {self.frame_type!r} is not one of "
+                f"{', '.join(FRAME_TYPES)}"
+            )
+        if self.frame_type == "pandas":
+            _pandas(strategy_id)  # refuse now, not at the first candle
         self.warmup_candles = max(self.warmup_candles, self.window)
         self._rows: dict[int, int] = {}
-        self._pre: dict[str, list[Any]] | None = None
+        self._pre: dict[str, Sequence[Any]] | None = None
         self._recent: deque[Candle] = deque(maxlen=self.window)
+        self._series: Sequence[Candle] = ()
+        self._skipped: Candle | None = None
         self._aggs = [CandleAggregator(TIMEFRAMES[tf]) for tf in self.timeframes]
 
     # to override -------------------------------------------------------------------------------
@@ -78,9 +101,23 @@ class FrameStrategy(Strategy):
     # driving -----------------------------------------------------------------------------------
     def precompute(self, candles: Sequence[Candle]) -> None:
         """Run `prepare` once over the pair's whole series (what a backtest does)."""
-        frame = self.prepare(to_frame(candles))
-        self._pre = {k: _column(v) for k, v in frame.items()}
+        self._pre = self._prepared(candles)
         self._rows = {int(ts): i for i, ts in enumerate(self._pre["ts"])}
+        self._series = candles
+
+    def signal_rows(self) -> Any:
+        """Which precomputed rows carry a signal (numpy bools), or None when it cannot be said."""
+        pre = self._pre
+        if pre is None or not self.signal_columns or self.timeframes:
+            return None
+        rows = np.zeros(len(pre["ts"]), dtype=bool)
+        for name in self.signal_columns:
+            rows |= np.asarray(pre[name], dtype=np.float64) != 0
+        return rows
+
+    def skipped_through(self, candle: Candle) -> None:
+        """The backtest skipped this strategy's candles up to `candle` (none had a signal)."""
+        self._skipped = candle
 
     def row_for(self, candle: Candle) -> Row:
         """Return `prepare`'s values for `candle`: precomputed, else over the rolling window."""
@@ -92,10 +129,26 @@ class FrameStrategy(Strategy):
         recent = self._recent
         if not recent or recent[-1] is not candle:
             recent.append(candle)
-        frame = self.prepare(to_frame(recent))
-        return Row({k: _column(v[-1:]) for k, v in frame.items()}, 0)
+        columns = self._prepared(recent)
+        return Row({k: v[-1:] for k, v in columns.items()}, 0)
+
+    def _refill(self, through: Candle) -> None:
+        """Rebuild the rolling window as if every skipped candle had been appended."""
+        end = self._rows[through.ts] + 1
+        self._recent.clear()
+        self._recent.extend(self._series[max(0, end - self.window) : end])
+        self._skipped = None
+
+    def _prepared(self, candles: Sequence[Candle]) -> dict[str, Sequence[Any]]:
+        """Run `prepare` over `candles` in the frame type asked for; return its columns."""
+        frame = to_frame(candles)
+        if self.frame_type == "pandas":
+            return _from_pandas(self.prepare(_to_pandas(frame, self.id)))
+        return {k: _column(v) for k, v in self.prepare(frame).items()}
 
     def on_candle(self, candle: Candle) -> None:
+        if self._skipped is not None:
+            self._refill(self._skipped)
         self._recent.append(candle)  # also when precomputed: a later candle falls back to it
         for agg in self._aggs:
             for bar in agg.update_all(candle):
@@ -108,7 +161,7 @@ class Row:
 
     __slots__ = ("_columns", "_index")
 
-    def __init__(self, columns: dict[str, list[Any]], index: int) -> None:
+    def __init__(self, columns: dict[str, Sequence[Any]], index: int) -> None:
         self._columns = columns
         self._index = index
 
@@ -123,5 +176,47 @@ class Row:
         return {k: v[self._index] for k, v in self._columns.items()}
 
 
-def _column(values: Any) -> list[Any]:
+def _column(values: Any) -> Any:
+    """A column as a compact sequence whose items are plain Python numbers or objects.
+
+    float64 and int64 numpy columns become `array.array` (8 bytes a value, a third of a list
+    of floats; items come out as Python floats and ints); anything else a list.
+    """
+    dtype = getattr(values, "dtype", None)
+    if dtype == np.float64:
+        return array("d", np.ascontiguousarray(values).tobytes())
+    if dtype == np.int64:
+        return array("q", np.ascontiguousarray(values).tobytes())
     return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _pandas(strategy_id: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ConfigError(
+            f"strategy {strategy_id}: frame_type 'pandas' needs pandas, which is not installed; "
+            "install it (pip install 'tradeguard[frames]') or use frame_type 'numpy'"
+        ) from None
+    return pandas
+
+
+def _to_pandas(frame: Frame, strategy_id: str) -> Any:
+    pd = _pandas(strategy_id)
+    index = pd.DatetimeIndex(pd.to_datetime(frame["ts"], unit="ms", utc=True), name="time")
+    names = ("open", "high", "low", "close", "volume")
+    return pd.DataFrame({k: frame[k] for k in names}, index=index)
+
+
+def _from_pandas(df: Any) -> dict[str, Sequence[Any]]:
+    """Columns of a DataFrame `prepare` returned, with "ts" (epoch ms) from its time index."""
+    pd = _pandas("?")
+    if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
+        raise ConfigError(
+            f"prepare returned {type(df).__name__}: a pandas strategy must return the DataFrame "
+            "it was given (or one with the same time index), with its columns added"
+        )
+    out: dict[str, Sequence[Any]] = {"ts": _column(df.index.as_unit("ms").asi8)}
+    for name in df.columns:
+        out[str(name)] = _column(df[name].to_numpy())
+    return out

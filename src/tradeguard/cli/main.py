@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
-
-from tradeguard.cli.common import EXIT_CONFIG, EXIT_ERROR
 from tradeguard.model.errors import ConfigError, TradeguardError
-from tradeguard.secrets.credentials import CredentialError
-from tradeguard.secrets.vault import VaultError
+
+EXIT_ERROR, EXIT_CONFIG = 1, 2  # the values of tradeguard.cli.common, without importing it
 
 DESCRIPTION = """\
 Trade one config on one order path: risk engine, order journal, venue.
@@ -26,53 +24,58 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the `tradeguard` parser with every command registered."""
-    from tradeguard.cli.api import add_api_parsers
-    from tradeguard.cli.arb import add_arb_parser
-    from tradeguard.cli.backtest import add_backtest_parsers
-    from tradeguard.cli.bots import add_bot_parser
-    from tradeguard.cli.calendar import add_calendar_parser
-    from tradeguard.cli.chain import add_chain_parser
-    from tradeguard.cli.config_cmd import add_config_parser
-    from tradeguard.cli.control import add_control_parsers
-    from tradeguard.cli.doctor import add_doctor_parser
-    from tradeguard.cli.keys import add_keys_parser
-    from tradeguard.cli.pm import add_pm_parser
-    from tradeguard.cli.record import add_record_parser
-    from tradeguard.cli.run import add_run_parser
-    from tradeguard.cli.sandbox import add_sandbox_parser
-    from tradeguard.cli.strategy import add_strategy_parser
-    from tradeguard.cli.views import add_view_parsers
+# Which module registers which top-level command. A command imports only its own module (and
+# what that imports), so `tradeguard backtest` never loads the sandbox servers or the API;
+# `tradeguard --help` (no command named) loads them all. tests/test_cli_lazy.py pins the table.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "add_run_parser"),
+    "status": ("views", "add_view_parsers"),
+    "orders": ("views", "add_view_parsers"),
+    "positions": ("views", "add_view_parsers"),
+    "balances": ("views", "add_view_parsers"),
+    "doctor": ("doctor", "add_doctor_parser"),
+    "config": ("config_cmd", "add_config_parser"),
+    "kill": ("control", "add_control_parsers"),
+    "resume": ("control", "add_control_parsers"),
+    "serve": ("api", "add_api_parsers"),
+    "token": ("api", "add_api_parsers"),
+    "keys": ("keys", "add_keys_parser"),
+    "sandbox": ("sandbox", "add_sandbox_parser"),
+    "strategy": ("strategy", "add_strategy_parser"),
+    "arb": ("arb", "add_arb_parser"),
+    "pm": ("pm", "add_pm_parser"),
+    "bot": ("bots", "add_bot_parser"),
+    "chain": ("chain", "add_chain_parser"),
+    "record": ("record", "add_record_parser"),
+    "calendar": ("calendar", "add_calendar_parser"),
+    "backtest": ("backtest", "add_backtest_parsers"),
+    "sweep": ("backtest", "add_backtest_parsers"),
+}
 
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the `tradeguard` parser: every command, or only the module registering `command`."""
     p = argparse.ArgumentParser(
         prog="tradeguard", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
     sub = p.add_subparsers(dest="command", required=True)
-    add_run_parser(sub)
-    add_view_parsers(sub)
-    add_doctor_parser(sub)
-    add_config_parser(sub)
-    add_control_parsers(sub)
-    add_api_parsers(sub)
-    add_keys_parser(sub)
-    add_sandbox_parser(sub)
-    add_strategy_parser(sub)
-    add_arb_parser(sub)
-    add_pm_parser(sub)
-    add_bot_parser(sub)
-    add_calendar_parser(sub)
-    add_chain_parser(sub)
-    add_record_parser(sub)
-    add_backtest_parsers(sub)
+    registrars = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
+    for module, func in dict.fromkeys(registrars):
+        getattr(importlib.import_module(f"tradeguard.cli.{module}"), func)(sub)
     return p
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of `argv` (its first argument, the top level having no options)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
-    console = _Console(stderr=False, highlight=False)
+    console = _console()
     try:
         func = args.func
         takes_console = func.__code__.co_argcount >= 2
@@ -84,22 +87,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tradeguard: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (TradeguardError, VaultError, CredentialError) as exc:
+    except TradeguardError as exc:
         print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"tradeguard: database error: {reason}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if _raised_by(exc, "tradeguard.secrets.vault", "VaultError") or _raised_by(
+            exc, "tradeguard.secrets.credentials", "CredentialError"
+        ):
+            print(f"tradeguard: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        if _raised_by(exc, "sqlalchemy.exc", "SQLAlchemyError"):
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            print(f"tradeguard: database error: {reason}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # Rich would exit 1 here; `main` ends every broken pipe the same quiet way.
-        raise BrokenPipeError
+def _raised_by(exc: BaseException, module: str, name: str) -> bool:
+    """Tell whether `exc` is `module.name`; a module never imported cannot have raised it."""
+    loaded = sys.modules.get(module)
+    kind = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(kind, type) and isinstance(exc, kind)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1 here; `main` ends every broken pipe the same quiet way.
+            raise BrokenPipeError
+
+    return _Console(stderr=False, highlight=False)
 
 
 def _quiet_broken_pipe() -> int:

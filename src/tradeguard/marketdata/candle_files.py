@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from tradeguard.marketdata.arrow_candles import fast_feather_candles
 from tradeguard.marketdata.checks import TimeOrder, read_csv_text
 from tradeguard.marketdata.data_files import (
     EPOCH,
@@ -168,6 +169,10 @@ def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[C
     time_col = "date" if "date" in table.column_names else "timestamp"
     cols = [time_col, "open", "high", "low", "close", "volume"]
     require(path, table, cols)
+    if not quote_volume:
+        fast = fast_feather_candles(path, table, time_col, symbol)
+        if fast is not None:
+            return fast
     out: list[Candle] = []
     order = TimeOrder(path)
     prev_row = 0

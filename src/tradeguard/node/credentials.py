@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradeguard.model.errors import ConfigError
-from tradeguard.secrets import Vault, read_passphrase
-from tradeguard.secrets.vault import default_vault_path
 
 
 def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
@@ -20,6 +18,9 @@ def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
 
 def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None) -> Any:
     """Decrypt one vault entry for a venue (TG_VAULT_PATH, TG_VAULT_PASSPHRASE or a prompt)."""
+    # Imported here: the vault's cryptography library is for venues with credentials only.
+    from tradeguard.secrets.vault import Vault, default_vault_path, read_passphrase
+
     env = dict(os.environ if environ is None else environ)
     vault = Vault(default_vault_path(env))
     if not vault.exists:

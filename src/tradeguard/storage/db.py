@@ -10,10 +10,8 @@ import sqlite3
 import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -21,11 +19,19 @@ from sqlalchemy.pool import StaticPool
 
 from tradeguard.storage.errors import StorageError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL at the default 4 KiB page
 SQLITE_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024  # what a checkpoint truncates the WAL file to
 SQLITE_CHECKPOINT_INTERVAL_S = 0.05  # how often the background thread checkpoints the WAL
+
+# The newest migration. An empty SQLite database is created from the table metadata and stamped
+# at this revision instead of replaying every migration through Alembic (a backtest creates a
+# fresh database per run); tests/test_storage_fresh_schema.py proves both give the same schema.
+SCHEMA_HEAD = "0005"
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +198,19 @@ class Database:
 
     def alembic_config(self) -> Config:
         """Build the Alembic config for the migrations shipped in the package (no alembic.ini)."""
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return cfg
 
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to `revision` (head by default); a no-op when already there."""
+        if revision == "head" and self.is_sqlite and self._is_empty():
+            self.create_at_head()
+            return
+        from alembic import command
+
         cfg = self.alembic_config()
         try:
             with self.engine.begin() as conn:
@@ -209,6 +222,30 @@ class Database:
                 command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:
             raise StorageError(f"database {self.masked_url}: migration failed: {exc}") from exc
+
+    def create_at_head(self) -> None:
+        """Create the head schema in an empty SQLite database from the metadata, and stamp it."""
+        from tradeguard.storage.tables import metadata
+
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("BEGIN")  # every CREATE commits together, or none does
+                metadata.create_all(conn)
+                conn.exec_driver_sql(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+                conn.exec_driver_sql(
+                    "INSERT INTO alembic_version (version_num) VALUES (?)", (SCHEMA_HEAD,)
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"database {self.masked_url}: creating the schema failed: {exc}"
+            ) from exc
+
+    def _is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == 0
 
     def current_revision(self) -> str | None:
         """Return the schema revision the database is at, or None before any migration."""

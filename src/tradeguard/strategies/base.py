@@ -74,6 +74,9 @@ class Strategy:
     def on_candle(self, candle: Candle) -> None:
         """Called for every closed candle of a subscribed symbol."""
 
+    def on_bar(self, interval_s: int, bar: Candle) -> None:
+        """Called for every completed bar of a `[[data]] timeframes` entry of the symbol."""
+
     def on_ticker(self, quote: Quote) -> None:
         """Called for every best bid/ask update."""
 

@@ -1,0 +1,165 @@
+"""Skip, in one step, the candles of a backtest on which nothing can happen.
+
+A backtest whose strategies are all vectorised (`FrameStrategy` with `signal_columns`) knows in
+advance which candles carry a signal. While the node holds nothing (no open order, no position,
+no base asset, trading ACTIVE), a candle without a signal changes only bookkeeping: the market
+state's and the paper venue's last candle per symbol, the marks, the clock, the event counts,
+the flat equity curve and the daily roll. `advance_flat` does exactly that bookkeeping for a
+whole stretch of such candles at once; the next candle with a signal (or the stretch's end)
+goes through the one-candle-at-a-time path as usual. tests/test_backtest_bulk.py pins that
+trades, equity curve and metrics are identical either way.
+
+What differs: the risk engine sees the (unchanged) equity at the stretch's first and last
+candle and at each new UTC day, not at every candle, so its periodic state save may fall on
+another candle of the stretch; no figure depends on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.backtest.vector import FrameStrategy
+from tradeguard.model.enums import TradingState
+from tradeguard.model.market import Candle
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class SkipPlan:
+    """For the merged candle list: each candle's close time, and the next candle with a signal."""
+
+    close_ts: list[int]
+    next_signal: list[int]  # index of the first candle at or after i that must run one by one
+
+    @property
+    def skippable(self) -> int:
+        """How many candles carry no signal."""
+        return sum(1 for i, j in enumerate(self.next_signal) if j != i)
+
+
+def merge_with_plan(
+    series: dict[str, list[Candle]], strategies: Sequence[Any]
+) -> tuple[list[Candle], SkipPlan | None]:
+    """Merge the series in time order (ties in series order); plan the skips when possible."""
+    import numpy as np
+
+    lists = [s for s in series.values() if s]
+    stamps = np.concatenate([np.fromiter((c.ts for c in s), np.int64, len(s)) for s in lists])
+    order = np.argsort(stamps, kind="stable")
+    flat = [c for s in lists for c in s]
+    candles = [flat[k] for k in order.tolist()]
+    active = _active_rows(series, strategies)
+    if active is None:
+        return candles, None
+    merged_active = np.concatenate([active[sym] for sym, s in series.items() if s])[order]
+    n = len(candles)
+    signal_at = np.flatnonzero(merged_active)
+    signal_at = np.append(signal_at, n)
+    next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
+    close_ts = [c.ts + c.interval_s * 1000 for c in candles]
+    return candles, SkipPlan(close_ts, next_signal.tolist())
+
+
+def _active_rows(series: dict[str, list[Candle]], strategies: Sequence[Any]) -> dict[str, Any]:
+    """Per symbol, which rows must run one by one; None when some strategy cannot say."""
+    import numpy as np
+
+    out = {sym: np.zeros(len(s), dtype=bool) for sym, s in series.items()}
+    for strat in strategies:
+        if strat.symbol not in series:
+            continue
+        rows = strat.signal_rows() if isinstance(strat, FrameStrategy) else None
+        if rows is None or len(rows) != len(series[strat.symbol]):
+            return None  # type: ignore[return-value]
+        out[strat.symbol] |= rows
+    return out
+
+
+def can_skip(node: TradingNode) -> bool:
+    """Tell whether the node holds nothing, so that a candle without a signal is bookkeeping."""
+    return (
+        not node.orders.open
+        and not node._ctx.queue
+        and not node.market.candle_listeners
+        and _quiet_listeners(node)
+        and not node._equity_dirty
+        and not node._held_symbols()
+        and node.risk.state is TradingState.ACTIVE
+        and node._equity > 0
+    )
+
+
+def _quiet_listeners(node: TradingNode) -> bool:
+    """Price listeners are the bots' exit rules only, with no plan to check."""
+    exits = getattr(node, "bot_exits", None)
+    if exits is None:
+        return not node.price_listeners
+    return not exits.plans and all(f == exits.on_price for f in node.price_listeners)
+
+
+def advance_flat(node: TradingNode, candles: list[Candle], plan: SkipPlan, i: int, j: int) -> None:
+    """Do the bookkeeping of candles[i:j] (none with a signal, the node holding nothing)."""
+    close_ts = plan.close_ts
+    equity = node._equity
+    curve = node.equity_curve
+    sample_ms = node.equity_sample_ms
+    next_sample = node._next_sample
+    day = node._day
+    last: dict[str, Candle] = {}
+    rolls: list[int] = []
+    for k in range(i, j):
+        ts = close_ts[k]
+        c = candles[k]
+        last[c.symbol] = c
+        if ts >= next_sample:
+            curve.append((ts, equity))
+            next_sample = ts + sample_ms
+        if ts // DAY_MS != day:
+            rolls.append(k)
+            day = ts // DAY_MS
+    node._next_sample = next_sample
+    _observe_days(node, plan, [i, *rolls, j - 1], equity)
+    _take_last(node, last)
+    n = j - i
+    stats = node.stats
+    stats.events += n
+    node._events_this_run += n
+    stats.last_ts = candles[j - 1].ts
+    if not stats.first_ts:
+        stats.first_ts = candles[i].ts
+
+
+def _observe_days(node: TradingNode, plan: SkipPlan, at: list[int], equity: Any) -> None:
+    """Daily summaries and the risk engine's view at the stretch's ends and each new day."""
+    sim = node.clock
+    for k in sorted(set(at)):
+        ts = plan.close_ts[k]
+        sim.advance_to(ts)  # type: ignore[attr-defined]
+        d = ts // DAY_MS
+        if d != node._day:
+            if node._day is not None:
+                node._daily_summary(node._day, ts, equity)
+            node._day = d
+            node._day_start_equity = equity
+        node.risk.observe_equity(ts, equity)
+
+
+def _take_last(node: TradingNode, last: dict[str, Candle]) -> None:
+    """Leave each symbol's market state, mark, paper venue and strategies at its last candle."""
+    paper_by_symbol = {dc.symbol: node._paper.get(dc.venue) for dc in node.config.data}
+    marks = node.portfolio.marks
+    for symbol, c in last.items():
+        node.market.on_candle(c)
+        marks[symbol] = c.close
+        paper = paper_by_symbol.get(symbol)
+        if paper is not None:
+            paper.on_candle(c)
+        for strat in node._by_symbol.get(symbol, ()):
+            if isinstance(strat, FrameStrategy):  # every one is, when a plan exists
+                strat.skipped_through(c)

@@ -1,0 +1,81 @@
+"""Feather candles the fast way: whole columns as numpy arrays, checked at once.
+
+A clean file (no nulls, finite values, low <= open/close <= high, volume >= 0, strictly rising
+times) is read column-wise and each distinct price is converted to `Decimal` once, then shared
+by every candle that holds it (prices repeat a lot at a tick of 1e-8). The values are the ones
+the row-by-row loader gives (the same 15-significant-digit conversion). Anything else returns
+None and the caller reads the file row by row, which names the first bad row and column.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradeguard.marketdata.data_files import interval_from_name, interval_from_times
+from tradeguard.model.market import Candle
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+_PER_MS = {"s": -1000, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def fast_feather_candles(path: Path, table: Any, time_col: str, symbol: str) -> list[Candle] | None:
+    """Return the candles of a clean table, or None to send the caller down the checked path."""
+    import numpy as np
+    import pyarrow as pa
+
+    columns = [table.column(c) for c in (time_col, *PRICE_COLUMNS, "volume")]
+    if table.num_rows == 0 or any(c.null_count for c in columns):
+        return None
+    ts = _ms_array(columns[0])
+    if ts is None or not all(pa.types.is_float64(c.type) for c in columns[1:]):
+        return None
+    values = [_numpy(c, np.float64) for c in columns[1:]]
+    o, h, low, c, v = values
+    with np.errstate(invalid="ignore"):
+        ok = (low > 0) & (low <= o) & (o <= h) & (low <= c) & (c <= h) & (v >= 0)
+        ok &= np.isfinite(h) & np.isfinite(v)
+    if not ok.all() or (len(ts) > 1 and not (np.diff(ts) > 0).all()):
+        return None
+    distinct, index = np.unique(np.concatenate(values[:4]), return_inverse=True)
+    prices = [Decimal(format(x, ".15g")) for x in distinct.tolist()]
+    volumes = [Decimal(format(x, ".15g")) for x in v.tolist()]
+    n = len(ts)
+    at = index.reshape(4, n).tolist()
+    stamps = ts.tolist()
+    interval = interval_from_name(path) or (interval_from_times(path, stamps) if n > 1 else 60)
+    return [
+        Candle(symbol, t, prices[a], prices[b], prices[d], prices[e], vol, interval)
+        for t, a, b, d, e, vol in zip(stamps, at[0], at[1], at[2], at[3], volumes, strict=True)
+    ]
+
+
+def _numpy(column: Any, dtype: Any) -> Any:
+    """A null-free fixed-width column as a numpy view of its buffer.
+
+    Not `ChunkedArray.to_numpy()`: that imports pandas when it is installed (60 ms, 35 MiB).
+    """
+    import numpy as np
+
+    arr = column.combine_chunks()
+    width = np.dtype(dtype).itemsize
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * width)
+
+
+def _ms_array(column: Any) -> Any:
+    """A time column as int64 epoch ms (integers are taken as ms), or None for another type."""
+    import numpy as np
+    import pyarrow as pa
+
+    # Timestamps are int64 underneath: read the buffer, no cast (pyarrow.compute costs 10 MiB).
+    if pa.types.is_int64(column.type) or pa.types.is_timestamp(column.type):
+        raw = _numpy(column, np.int64)
+    elif pa.types.is_integer(column.type):
+        raw = _numpy(column.cast(pa.int64()), np.int64)
+    else:
+        return None
+    if not pa.types.is_timestamp(column.type):
+        return raw
+    per_ms = _PER_MS[column.type.unit]
+    return raw * -per_ms if per_ms < 0 else raw // per_ms

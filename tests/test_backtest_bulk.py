@@ -1,0 +1,114 @@
+"""Skipping the candles without a signal while nothing is held changes nothing: the same trades,
+equity curve and metrics as delivering every candle one by one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backtest_support import write_config
+from tradeguard.backtest import replay
+from tradeguard.backtest.bulk import merge_with_plan
+from tradeguard.backtest.frames import parse_date
+from tradeguard.backtest.runner import BacktestResult, BacktestWindow, run_backtest
+from tradeguard.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_STRATEGIES = ROOT / "benchmarks" / "backtest_strategies.py"
+
+
+def _figures(result: BacktestResult) -> tuple[Any, ...]:
+    trades = [
+        (t.symbol, t.entry_ts, t.exit_ts, t.entry_price, t.exit_price, t.amount, t.pnl, t.fees,
+         t.entry_reason, t.exit_reason)
+        for t in result.trades
+    ]  # fmt: skip
+    metrics = {k: v for k, v in result.metrics.items() if k != "elapsed_s"}
+    return trades, result.curve, metrics, result.summary.events
+
+
+def _both(cfg_path: Path, tmp_path: Path, window: BacktestWindow, monkeypatch) -> tuple:
+    skipped: list[int] = []
+    real = replay.advance_flat
+
+    def counting(node, candles, plan, i, j):
+        skipped.append(j - i)
+        return real(node, candles, plan, i, j)
+
+    monkeypatch.setattr(replay, "advance_flat", counting)
+    cfg = load_config(cfg_path)
+    one = run_backtest(cfg, tmp_path / "one", dataclasses.replace(window, skip_flat=False))
+    assert skipped == []
+    bulk = run_backtest(cfg, tmp_path / "bulk", window)
+    return one, bulk, sum(skipped)
+
+
+def _window(**kw: Any) -> BacktestWindow:
+    return BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-18"), **kw)
+
+
+def test_skipping_flat_candles_gives_the_same_trades_curve_and_metrics(
+    tmp_path, data_dir, monkeypatch
+):
+    cfg = write_config(tmp_path, pairs=("ETH", "ADA", "LTC"))
+    one, bulk, skipped = _both(cfg, tmp_path, _window(commit_every=1_000), monkeypatch)
+    assert len(one.trades) > 20
+    assert skipped > 500  # the stretches were really skipped, not run one by one
+    assert _figures(bulk) == _figures(one)
+
+
+def test_an_idle_vectorised_strategy_skips_everything_and_keeps_the_curve(
+    tmp_path, data_dir, monkeypatch
+):
+    path = write_config(tmp_path, pairs=("ETH", "ADA"))
+    text = path.read_text(encoding="utf-8")
+    import re
+
+    text = re.sub(r'kind = "[^"]*:EmaCross"', f'kind = "{BENCH_STRATEGIES}:IdleVector"', text)
+    path.write_text(text, encoding="utf-8")
+    one, bulk, skipped = _both(path, tmp_path, _window(), monkeypatch)
+    assert _figures(bulk) == _figures(one)
+    assert skipped >= one.summary.events - 2  # all but the first candle(s), while equity is unset
+    assert len(one.curve) > 1000
+
+
+def test_a_callback_strategy_gets_every_candle(tmp_path, data_dir):
+    path = write_config(tmp_path, pairs=("ETH",))
+    text = path.read_text(encoding="utf-8")
+    import re
+
+    text = re.sub(r'kind = "[^"]*:EmaCross"', f'kind = "{BENCH_STRATEGIES}:Idle"', text)
+    path.write_text(text, encoding="utf-8")
+    from tradeguard.backtest.frames import load_series
+    from tradeguard.strategies.loader import load_strategy_class
+
+    cfg = load_config(path)
+    series = load_series(cfg, parse_date("2018-01-12"), parse_date("2018-01-13"), None)
+    strat = load_strategy_class(f"{BENCH_STRATEGIES}:Idle")("s", "paper", "ETH/BTC", {})
+    candles, plan = merge_with_plan(series, [strat])
+    assert plan is None and len(candles) == 288
+
+
+def test_merged_candles_keep_time_order_and_series_order_on_ties(data_dir, tmp_path):
+    from tradeguard.backtest.frames import load_series
+
+    cfg = load_config(write_config(tmp_path, pairs=("ETH", "ADA")))
+    series = load_series(cfg, parse_date("2018-01-12"), parse_date("2018-01-13"), None)
+    candles, _ = merge_with_plan(series, [])
+    assert [c.ts for c in candles] == sorted(c.ts for c in candles)
+    assert [c.symbol for c in candles[:2]] == list(series)  # same ts: the first series first
+    assert len(candles) == sum(len(s) for s in series.values())
+
+
+@pytest.mark.parametrize("checkpoint", [97, 1_000])
+def test_skips_stop_at_every_checkpoint(tmp_path, data_dir, monkeypatch, checkpoint):
+    cfg = write_config(tmp_path, pairs=("ETH", "ADA"))
+    seen: list[int] = []
+    progress = lambda done, total: seen.append(done)  # noqa: E731
+    result = run_backtest(load_config(cfg), tmp_path / "r", _window(commit_every=checkpoint),
+                          progress=progress)  # fmt: skip
+    total = result.summary.events
+    assert seen[:-1] == list(range(checkpoint, total + 1, checkpoint))

@@ -1,0 +1,50 @@
+"""`tradeguard <command>` loads only that command's module: the backtest path never imports the
+sandbox servers, the API, the exchange client, Alembic, pandas or the vault's cryptography."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tradeguard.cli import common
+from tradeguard.cli.main import COMMANDS, EXIT_CONFIG, EXIT_ERROR, build_parser
+
+
+def _choices(parser) -> set[str]:
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return set(sub.choices)
+
+
+def test_the_command_table_names_every_command_and_its_module():
+    assert _choices(build_parser()) == set(COMMANDS)
+    for command in COMMANDS:
+        assert command in _choices(build_parser(command))
+
+
+def test_exit_codes_are_the_shared_ones():
+    assert (EXIT_ERROR, EXIT_CONFIG) == (common.EXIT_ERROR, common.EXIT_CONFIG)
+
+
+HEAVY = ["aiohttp", "alembic", "ccxt", "fastapi", "httpx", "cryptography", "pandas",
+         "tradeguard.sandbox", "tradeguard.api", "pyarrow.compute"]  # fmt: skip
+
+
+def test_the_backtest_command_imports_nothing_it_does_not_use(tmp_path, data_dir):
+    code = (
+        "import json, sys\n"
+        "from tradeguard.cli.main import main\n"
+        f"main(['backtest', '--config', {str(_small_config(tmp_path))!r}, '--out', "
+        f"{str(tmp_path / 'run')!r}, '--from', '2018-01-12', '--to', '2018-01-13', '--json'])\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["trades"] >= 0  # the run really happened
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def _small_config(tmp_path):
+    from backtest_support import write_config
+
+    return write_config(tmp_path, pairs=("ETH",))

@@ -1,0 +1,98 @@
+"""The column-wise feather loader gives exactly the row-by-row loader's candles, and leaves
+every bad file to the row-by-row loader's clear errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pytest
+
+from tradeguard.marketdata import candle_files
+from tradeguard.marketdata.arrow_candles import fast_feather_candles
+from tradeguard.marketdata.errors import DataFileError
+from tradeguard.marketdata.loaders import load_candles
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CANDLES = DATA / "candles"
+
+
+def _row_by_row(path: Path, symbol: str, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    with monkeypatch.context() as m:
+        m.setattr(candle_files, "fast_feather_candles", lambda *a: None)
+        return load_candles(path, symbol=symbol)
+
+
+@pytest.mark.skipif(not CANDLES.is_dir(), reason=f"market data not found at {CANDLES}")
+@pytest.mark.parametrize("name", ["ETH_BTC-5m.feather", "TRX_BTC-5m.feather", "XRP_ETH-1m.feather"])
+def test_fast_feather_equals_the_row_by_row_loader(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = CANDLES / name
+    table = feather.read_table(path)
+    symbol = name.split("-")[0].replace("_", "/")
+    fast = fast_feather_candles(path, table, "date", symbol)
+    assert fast is not None  # a clean file takes the fast path
+    slow = _row_by_row(path, symbol, monkeypatch)
+    assert fast == slow
+    for a, b in zip(fast, slow, strict=True):  # the same Decimal text, not only equal values
+        assert (str(a.open), str(a.close), str(a.volume)) == (
+            str(b.open),
+            str(b.close),
+            str(b.volume),
+        )
+        assert type(a.close) is Decimal and a.interval_s == b.interval_s
+
+
+def _write(tmp_path: Path, **columns: list[object]) -> Path:
+    base: dict[str, list[object]] = {
+        "date": [0, 60_000, 120_000],
+        "open": [1.0, 1.1, 1.2],
+        "high": [1.5, 1.5, 1.5],
+        "low": [0.9, 0.9, 0.9],
+        "close": [1.1, 1.2, 1.3],
+        "volume": [10.0, 11.0, 12.0],
+    }
+    base.update(columns)
+    path = tmp_path / "X_Y-1m.feather"
+    feather.write_feather(pa.table(base), path)
+    return path
+
+
+def test_fast_feather_hands_a_nan_to_the_checked_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, close=[1.1, float("nan"), 1.3])
+    assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
+    with pytest.raises(DataFileError) as err:
+        load_candles(path, symbol="X/Y")
+    assert "row 2" in str(err.value)
+
+
+def test_fast_feather_hands_a_close_above_high_to_the_checked_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, close=[1.1, 1.6, 1.3])
+    assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
+    with pytest.raises(DataFileError, match="row 2: inconsistent bar"):
+        load_candles(path, symbol="X/Y")
+
+
+def test_fast_feather_hands_duplicate_rows_to_the_checked_path(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        date=[0, 60_000, 60_000],
+        open=[1.0, 1.1, 1.1],
+        close=[1.1, 1.2, 1.2],
+        volume=[10.0, 11.0, 11.0],
+    )
+    assert fast_feather_candles(path, feather.read_table(path), "date", "X/Y") is None
+    candles = load_candles(path, symbol="X/Y")  # the identical duplicate is dropped, as before
+    assert [c.ts for c in candles] == [0, 60_000]
+    assert candles[1].close == Decimal("1.2")
+
+
+def test_fast_feather_reads_integer_ms_times_and_float_noise_as_prices(tmp_path: Path) -> None:
+    path = _write(tmp_path, close=[0.052900000000000005, 1.2, 1.3], low=[0.05, 0.9, 0.9])
+    candles = load_candles(path, symbol="X/Y")
+    assert [c.ts for c in candles] == [0, 60_000, 120_000]
+    assert candles[0].close == Decimal("0.0529") and str(candles[0].close) == "0.0529"
+    assert candles[0].interval_s == 60

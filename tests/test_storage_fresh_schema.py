@@ -1,0 +1,92 @@
+"""An empty SQLite database is created from the table metadata and stamped at the head
+revision instead of replaying the migrations: both ways must give the same schema."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from tradeguard.storage.db import SCHEMA_HEAD, Database
+
+
+def _migrated(path: Path) -> Database:
+    """Run every migration through Alembic, as a database older than the fast path was made."""
+    db = Database(f"sqlite:///{path}")
+    cfg = db.alembic_config()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return db
+
+
+def _schema(path: Path) -> dict[str, object]:
+    """Every table's columns, indexes and foreign keys, and its DDL with whitespace folded."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        out: dict[str, object] = {}
+        for kind, name, table, sql in rows:
+            text = re.sub(r"\s+", " ", (sql or "").replace('"', "")).replace("( ", "(")
+            out[f"{kind}:{name}"] = (table, text.replace(" )", ")"))
+            if kind == "table":
+                out[f"columns:{name}"] = conn.execute(f"PRAGMA table_info({name})").fetchall()
+                out[f"fks:{name}"] = conn.execute(f"PRAGMA foreign_key_list({name})").fetchall()
+                indexes = conn.execute(f"PRAGMA index_list({name})").fetchall()
+                out[f"indexes:{name}"] = sorted(
+                    (i[1], i[2], i[3], i[4],
+                     conn.execute(f"PRAGMA index_xinfo({i[1]})").fetchall())
+                    for i in indexes
+                )  # fmt: skip
+        return out
+    finally:
+        conn.close()
+
+
+def test_fresh_sqlite_schema_equals_the_migrated_one(tmp_path: Path) -> None:
+    migrated = _migrated(tmp_path / "migrated.db")
+    fresh = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.migrate()
+    a, b = _schema(tmp_path / "migrated.db"), _schema(tmp_path / "fresh.db")
+    assert len(a) > 40  # every table, index and pragma listing compared, not an empty schema
+    assert sorted(a) == sorted(b)
+    for key in a:
+        assert a[key] == b[key], key
+    assert fresh.current_revision() == migrated.current_revision() == SCHEMA_HEAD
+    migrated.dispose()
+    fresh.dispose()
+
+
+def test_schema_head_is_the_newest_migration() -> None:
+    cfg = Database("sqlite://").alembic_config()
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
+
+
+def test_fresh_database_then_later_migrations_still_apply(tmp_path: Path) -> None:
+    # A database created at head is a normal Alembic database: migrate() is a no-op on it.
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    before = _schema(tmp_path / "a.db")
+    db.migrate()
+    assert _schema(tmp_path / "a.db") == before
+    db.dispose()
+
+
+def test_schema_comparison_notices_a_missing_index(tmp_path: Path) -> None:
+    # Guards the comparison above against comparing nothing.
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    before = _schema(tmp_path / "a.db")
+    conn = sqlite3.connect(tmp_path / "a.db")
+    name = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"
+    ).fetchone()[0]
+    conn.execute(f"DROP INDEX {name}")
+    conn.commit()
+    conn.close()
+    assert _schema(tmp_path / "a.db") != before
+    db.dispose()
