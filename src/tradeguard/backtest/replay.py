@@ -139,9 +139,7 @@ async def _replay_loop(
     paper_by_symbol = _paper_for_symbols(node)
     every = node.config.node.checkpoint_every
     stats = node.stats
-    # Order timeouts run on the replay's clock: a limit resting past its strategy's timeout
-    # is cancelled (and maybe re-sent) at the first candle after it expired, as live does.
-    timeouts = node.timeouts if node.timeouts.policies else None
+    timeouts = node.timeouts if node.timeouts.policies else None  # on the replay's clock
     open_orders = node.orders.open
     marks = portfolio.marks
     observe_equity = node._observe_equity
@@ -153,10 +151,7 @@ async def _replay_loop(
     commit_due = perf() + interval
     risk = node.risk
     committed_state = risk.state
-    # A backtest of vectorised strategies skips the candles without a signal while it holds
-    # nothing (backtest/bulk.py); every other candle runs one by one below.
-    plan: SkipPlan | None = getattr(node, "skip_plan", None)
-    plan = plan if pace is None and bars is None else None
+    plan = _skip_plan(node, pace is None and bars is None)
     next_signal = plan.next_signal if plan is not None else None
     i = start_idx - 1
     while i + 1 < total:
@@ -191,19 +186,10 @@ async def _replay_loop(
             await node._drain()
         for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
             await listener(symbol, c.close)
-        stats.events += 1
-        node._events_this_run += 1
-        stats.last_ts = c.ts
-        if not stats.first_ts:
-            stats.first_ts = c.ts
+        _count(node, stats, c)
         if (i + 1) % every == 0:
-            node._checkpoint(c.ts, done_at(candles, i))
-            if progress is not None:
-                progress(i + 1, total)
-            await node.poll_kill_sentinel()
-        # Commits fall between candles only, and need not follow every candle: a resumed
-        # replay redoes the candles after its last commit exactly as they first ran. A
-        # change of trading state is not kept waiting.
+            await _checkpoint_at(node, candles, i, progress)
+        # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
         if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
             node._commit_candle(candles, i)
             commit_due = perf() + interval
@@ -214,6 +200,36 @@ async def _replay_loop(
             break
     if candles and start_idx < total:
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+def _skip_plan(node: TradingNode, allowed: bool) -> SkipPlan | None:
+    """The bulk-skip plan of a backtest of vectorised strategies (backtest/bulk.py): it skips the
+    candles without a signal while nothing is held. None when pacing or a bar feed needs every
+    candle."""
+    plan: SkipPlan | None = getattr(node, "skip_plan", None)
+    return plan if allowed else None
+
+
+def _count(node: TradingNode, stats: Any, c: Candle) -> None:
+    """Count one candle event in the run's figures."""
+    stats.events += 1
+    node._events_this_run += 1
+    stats.last_ts = c.ts
+    if not stats.first_ts:
+        stats.first_ts = c.ts
+
+
+async def _checkpoint_at(
+    node: TradingNode,
+    candles: list[Candle],
+    i: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """The periodic checkpoint, progress report and kill-sentinel poll after candle `i`."""
+    node._checkpoint(candles[i].ts, done_at(candles, i))
+    if progress is not None:
+        progress(i + 1, len(candles))
+    await node.poll_kill_sentinel()
 
 
 async def _skip(
