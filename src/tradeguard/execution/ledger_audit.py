@@ -8,7 +8,8 @@ if not audit.ok:
 
 Per venue and asset: stored total (free + locked) = starting balance + every fill's base and
 quote movement - fees in their asset + recorded balance adjustments. Per open position: its
-quantity = the signed sum of the fills booked to its (venue, symbol, strategy).
+quantity = the signed sum of the base moved (net of fees taken in base) by the fills booked to
+its (venue, symbol, strategy), where a reduction leaving less than the lot step flattens it.
 
 An exchange venue's ledger starts at the venue's figures on its first reconciliation, and its
 stored totals are the venue's own reports: there a difference within the fees' rounding (one
@@ -26,7 +27,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
-from tradeguard.model.position import Position
+from tradeguard.model.position import Position, leaves_dust
 
 START_BALANCES_KEY = "ledger.start_balances"
 
@@ -143,14 +144,18 @@ def audit_ledger(
     open_positions: Iterable[Position],
     balance_only: Iterable[str] = (),
     rounded: Iterable[str] = (),
+    lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> LedgerAudit:
     """Compare balances and open positions with start + fills - fees + adjustments.
 
     `fills` pairs each fill with the strategy it was booked to; fills of `balance_only`
     strategies (multi-leg executions) move balances but belong to no position. The balances
     of `rounded` venues (exchanges, which round the fees they charge) may differ by the fees'
-    rounding.
+    rounding. A position moves by the base its fills moved (net of fees taken in base), and a
+    reduction that leaves less than the (venue, symbol)'s lot step in `lot_steps` flattens it,
+    as the portfolio does.
     """
+    steps = lot_steps or {}
     moved: dict[_AssetKey, Decimal] = {}
     fees: dict[_AssetKey, Decimal] = {}
     rounding: dict[_AssetKey, Decimal] = {}
@@ -158,9 +163,13 @@ def audit_ledger(
     untracked = set(balance_only)
     for fill, strategy_id in fills:
         _add_fill(moved, fees, rounding, fill)
-        signed = fill.amount if fill.side is Side.BUY else -fill.amount
+        signed = fill.base_moved if fill.side is Side.BUY else -fill.base_moved
         if strategy_id not in untracked:
-            _add(nets, (fill.venue, fill.symbol, strategy_id), signed)
+            key = (fill.venue, fill.symbol, strategy_id)
+            before = nets.get(key, ZERO)
+            after = before + signed
+            dust = steps.get((fill.venue, fill.symbol), ZERO)
+            nets[key] = ZERO if leaves_dust(before, after, dust) else after
     adjusted: dict[_AssetKey, Decimal] = {}
     for venue, asset, difference in adjustments:
         _add(adjusted, (venue, asset), difference)
@@ -192,6 +201,7 @@ def audit_storage(
     start_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
     balance_only: Iterable[str] = (),
     rounded: Iterable[str] = (),
+    lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> LedgerAudit:
     """Run the audit over what `storage` holds; starting balances default to the stored ones."""
     start = start_balances if start_balances is not None else stored_start_balances(storage)
@@ -208,6 +218,7 @@ def audit_storage(
         storage.load_open_positions(),
         balance_only,
         rounded,
+        lot_steps,
     )
 
 
