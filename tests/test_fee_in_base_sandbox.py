@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from execution_stubs import Rig, _Config
 from test_ccxt_support import ALICE_KEY, SYMBOL, VENUE, Stack, build_stack
 from tradeguard.execution.ledger_audit import audit_storage
+from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model import OrderStatus, Side
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -92,3 +94,24 @@ async def test_a_remainder_below_the_lot_step_flattens_the_position(
     # Without the lot step the audit counts the remainder as a position the store lacks.
     blind = audit_storage(stack.storage, {VENUE: start}, rounded={VENUE})
     assert [(p.stored, p.fills) for p in blind.positions] == [(0, Decimal("0.0000096"))]
+
+
+async def test_reconciliation_finds_the_position_within_what_the_account_holds(
+    ex: SandboxExchange, tmp_path: Path
+) -> None:
+    # An account with no BTC of its own: the position is all it holds.
+    ex.add_account("dora-key-0001", "dora-secret-0001", {"USDT": Decimal(10000)})
+    stack = await build_stack(ex, tmp_path, key="dora-key-0001", secret="dora-secret-0001")
+    try:
+        await _fill(stack, Side.BUY, Decimal("0.01"))
+        host = Rig(
+            stack.storage, {VENUE: stack.venue}, stack.om, stack.portfolio, stack.market,
+            stack.risk, stack.bus, stack.clock, _Config(), [], [], stack.db,  # type: ignore[arg-type]
+        )  # fmt: skip
+        report = await reconcile_all(host, "periodic")
+        assert report.ok, report.reason
+        assert report.position_mismatches == []  # no "held 0.01 but the venue has 0.00999"
+        held = {a: f + lk for a, (f, lk) in ex.balances("dora-key-0001").items()}
+        assert stack.portfolio.position(VENUE, SYMBOL, "t").quantity == held["BTC"]
+    finally:
+        await stack.close()
