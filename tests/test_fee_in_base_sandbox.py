@@ -11,7 +11,7 @@ import pytest
 
 from execution_stubs import Rig, _Config
 from test_ccxt_support import ALICE_KEY, SYMBOL, VENUE, Stack, build_stack
-from tradeguard.execution.ledger_audit import audit_storage
+from tradeguard.execution.ledger_audit import audit_storage, record_lot_steps
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model import OrderStatus, Side
 from tradeguard.sandbox.server import SandboxExchange
@@ -88,12 +88,15 @@ async def test_a_remainder_below_the_lot_step_flattens_the_position(
     assert _held(ex)["BTC"] - start["BTC"] == Decimal("0.0000096")  # dust stays in the account
     stack.om.flush()
     assert not stack.storage.load_open_positions()
-    steps = {(VENUE, SYMBOL): step}
-    audit = audit_storage(stack.storage, {VENUE: start}, rounded={VENUE}, lot_steps=steps)
-    assert audit.positions == []
     # Without the lot step the audit counts the remainder as a position the store lacks.
     blind = audit_storage(stack.storage, {VENUE: start}, rounded={VENUE})
     assert [(p.stored, p.fills) for p in blind.positions] == [(0, Decimal("0.0000096"))]
+    steps = {(VENUE, SYMBOL): step}
+    audit = audit_storage(stack.storage, {VENUE: start}, rounded={VENUE}, lot_steps=steps)
+    assert audit.positions == []
+    # The node keeps the steps with the ledger; an offline audit (doctor) reads them back.
+    record_lot_steps(stack.storage, steps)
+    assert audit_storage(stack.storage, {VENUE: start}, rounded={VENUE}).positions == []
 
 
 async def test_reconciliation_finds_the_position_within_what_the_account_holds(

@@ -30,6 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.position import Position, leaves_dust
 
 START_BALANCES_KEY = "ledger.start_balances"
+LOT_STEPS_KEY = "ledger.lot_steps"  # "venue|symbol" -> lot step, as the node last loaded them
 
 # (venue, asset) and (venue, symbol, strategy_id)
 _AssetKey = tuple[str, str]
@@ -203,8 +204,11 @@ def audit_storage(
     rounded: Iterable[str] = (),
     lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> LedgerAudit:
-    """Run the audit over what `storage` holds; starting balances default to the stored ones."""
+    """Run the audit over what `storage` holds; starting balances and lot steps default to the
+    stored ones."""
     start = start_balances if start_balances is not None else stored_start_balances(storage)
+    if lot_steps is None:
+        lot_steps = stored_lot_steps(storage)
     strategy_of = storage.fill_strategy_ids()
     fills = [(f, strategy_of.get(f.client_order_id, "")) for f in storage.load_fills()]
     adjustments = [
@@ -254,6 +258,28 @@ def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:
     if not isinstance(raw, dict):
         return {}
     return {v: {a: Decimal(str(q)) for a, q in assets.items()} for v, assets in raw.items()}
+
+
+def record_lot_steps(storage: Any, steps: Mapping[tuple[str, str], Decimal]) -> None:
+    """Keep the instruments' lot steps with the ledger, so an offline audit (`tradeguard
+    doctor`) flattens a remainder below one step as the node did."""
+    stored = storage.kv_get(LOT_STEPS_KEY)
+    merged = dict(stored) if isinstance(stored, dict) else {}
+    merged.update({f"{venue}|{symbol}": str(step) for (venue, symbol), step in steps.items()})
+    if merged != stored:
+        storage.kv_set(LOT_STEPS_KEY, merged)
+
+
+def stored_lot_steps(storage: Any) -> dict[tuple[str, str], Decimal]:
+    """The lot steps `record_lot_steps` kept (none: empty)."""
+    raw = storage.kv_get(LOT_STEPS_KEY)
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[tuple[str, str], Decimal] = {}
+    for key, step in raw.items():
+        venue, _, symbol = str(key).partition("|")
+        out[(venue, symbol)] = Decimal(str(step))
+    return out
 
 
 def _add_fill(

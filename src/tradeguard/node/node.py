@@ -20,7 +20,12 @@ from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config
 from tradeguard.execution.balance_sync import BalanceSync
-from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
+from tradeguard.execution.ledger_audit import (
+    LedgerAudit,
+    audit_storage,
+    record_lot_steps,
+    stored_start_balances,
+)
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.live.hub import LiveHub
@@ -218,6 +223,7 @@ class TradingNode:
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
                     adopt(order)
+        record_lot_steps(self.storage, self.portfolio.lot_steps)
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
