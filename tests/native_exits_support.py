@@ -71,3 +71,10 @@ def sandbox_lists(ex: SandboxExchange) -> list[list[str]]:
 def bot_qty(node: TradingNode) -> Decimal:
     pos = node.portfolio.positions.get(("binance", "BTC/USDT", "alpha"))
     return Decimal(0) if pos is None else pos.quantity
+
+
+def sellable_qty(node: TradingNode) -> Decimal:
+    """What an exit can sell: the position (net of the buyer's fee the sandbox takes in BTC)
+    rounded down to the lot step."""
+    pos = node.portfolio.positions.get(("binance", "BTC/USDT", "alpha"))
+    return Decimal(0) if pos is None else node.portfolio.sellable(pos)

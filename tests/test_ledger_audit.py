@@ -124,3 +124,36 @@ async def test_an_edited_balance_row_halts_the_node_at_start_and_doctor_prints_i
     assert usdt["stored"] == "12345" and Decimal(usdt["difference"]) == D("12345") - D(
         usdt["expected"]
     )
+
+
+def _btc_fill(side: Side, amount: str, fee: str, trade: str) -> Fill:
+    return Fill(
+        venue="sbx", symbol="BTC/USDT", client_order_id="c", venue_order_id="o",
+        trade_id=trade, side=side, price=D("50000"), amount=D(amount), fee=D(fee),
+        fee_asset="BTC" if side is Side.BUY else "USDT", liquidity=LiquiditySide.TAKER, ts=1,
+    )  # fmt: skip
+
+
+def test_a_position_equals_the_base_its_fills_moved_net_of_fees_taken_in_base() -> None:
+    buy = _btc_fill(Side.BUY, "0.01", "0.00001", "b1")
+    assert buy.base_moved == D("0.00999")
+    held = [Position("sbx", "BTC/USDT", "s", quantity=D("0.00999"))]
+
+    stored = [Balance("sbx", "BTC", D("0.00999")), Balance("sbx", "USDT", D("500"))]
+
+    audit = audit_ledger({"sbx": {"USDT": D("1000")}}, [(buy, "s")], [], stored, held)
+
+    assert [(p.stored, p.fills) for p in audit.positions] == [(D("0.00999"), D("0.00999"))]
+    assert audit.ok, audit.describe()
+
+
+def test_a_remainder_below_the_lot_step_counts_as_flat_when_the_step_is_known() -> None:
+    fills = [
+        (_btc_fill(Side.BUY, "0.0004", "0.0000004", "b1"), "s"),
+        (_btc_fill(Side.SELL, "0.00039", "0.0195", "s1"), "s"),
+    ]
+    steps = {("sbx", "BTC/USDT"): D("0.00001")}
+
+    assert audit_ledger({}, fills, [], [], [], lot_steps=steps).positions == []
+    blind = audit_ledger({}, fills, [], [], [])
+    assert [(p.stored, p.fills) for p in blind.positions] == [(D("0"), D("0.0000096"))]

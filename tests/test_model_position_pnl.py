@@ -3,7 +3,7 @@
 from decimal import Decimal as D
 
 from tradeguard.model import Side
-from tradeguard.model.position import Position
+from tradeguard.model.position import Position, leaves_dust
 
 
 def test_long_round_trip_net_of_fees():
@@ -66,3 +66,29 @@ def test_would_reduce():
     assert p.would_reduce(Side.SELL, D("2"))
     assert not p.would_reduce(Side.SELL, D("2.1"))
     assert not p.would_reduce(Side.BUY, D("1"))
+
+
+def test_a_reduction_leaving_less_than_the_lot_step_closes_the_trip():
+    p = Position("v", "BTC/USDT", "s")
+    # bought 0.0004 at 100 with the 0.1% fee kept in BTC: 0.0003996 held, fee 0.00004 USDT
+    p.apply(Side.BUY, D("100"), D("0.0003996"), D("0.00004"), 1)
+    closed = p.apply(Side.SELL, D("110"), D("0.00039"), D("0.0000429"), 2, dust=D("0.00001"))
+    assert closed is not None and p.is_flat and p.avg_entry == 0
+    assert closed.amount == D("0.0003996")
+    # P&L on what was sold; the 0.0000096 left stays in the balance (and in equity)
+    assert closed.pnl == D("0.00039") * 10 - D("0.00004") - D("0.0000429")
+
+
+def test_a_remainder_of_a_lot_step_or_more_stays_open():
+    p = Position("v", "BTC/USDT", "s")
+    p.apply(Side.BUY, D("100"), D("0.0003996"), D("0"), 1)
+    assert p.apply(Side.SELL, D("110"), D("0.00038"), D("0"), 2, dust=D("0.00001")) is None
+    assert p.quantity == D("0.0000196")
+
+
+def test_dust_never_flattens_an_increase_or_an_unreduced_position():
+    assert not leaves_dust(D("0"), D("0.000005"), D("0.00001"))  # an opening fill
+    assert not leaves_dust(D("0.000002"), D("0.000005"), D("0.00001"))  # an increase
+    assert not leaves_dust(D("0.0004"), D("-0.000005"), D("0.00001"))  # a flip
+    assert leaves_dust(D("-0.0004"), D("-0.000005"), D("0.00001"))  # a short's remainder
+    assert not leaves_dust(D("0.0004"), D("0.000005"), D("0"))  # no known step

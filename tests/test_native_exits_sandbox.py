@@ -18,6 +18,7 @@ from native_exits_support import (
     enter,
     native_config,
     sandbox_lists,
+    sellable_qty,
     vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -48,7 +49,10 @@ async def test_a_bot_entry_with_sl_and_tp_becomes_an_oco_that_the_sandbox_trigge
             entry = node.portfolio.positions[("binance", "BTC/USDT", "alpha")].avg_entry
             assert sl.trigger_price == (entry * Decimal("0.98")).quantize(Decimal("0.01"))
             assert tp.trigger_price == (entry * Decimal("1.05")).quantize(Decimal("0.01"))
-            assert sl.reduce_only and sl.amount == bot_qty(node)
+            # The exits sell what the account holds (the entry less its fee in BTC), rounded
+            # down to the lot step; the stop's fill then flattens the position.
+            assert sl.reduce_only and sl.amount == sellable_qty(node) == tp.amount
+            assert 0 < bot_qty(node) - sl.amount < Decimal("0.00001")
             assert sandbox_lists(ex) == [["NEW", "NEW"]]
 
             # The sandbox's own trades fall through the stop: it fires and sells on the venue.
@@ -56,6 +60,7 @@ async def test_a_bot_entry_with_sl_and_tp_becomes_an_oco_that_the_sandbox_trigge
             ex.trade_through("BTCUSDT", "SELL", "48500", "0.001")
             await eventually(lambda: bot_qty(node) == 0)
             await eventually(lambda: KEY not in node.bot_exits.plans)
+            assert [t.strategy_id for t in node.portfolio.closed_trades] == ["alpha"]
             assert node.orders.orders[sl.client_order_id].status is OrderStatus.FILLED
             await eventually(
                 lambda: node.orders.orders[tp.client_order_id].status is OrderStatus.CANCELLED
@@ -174,7 +179,7 @@ async def test_the_kill_switch_cancels_a_resting_oco(tmp_path):
 
 
 def _pair(node: TradingNode, tp: str, sl: str) -> tuple[OrderIntent, OrderIntent]:
-    qty = bot_qty(node)
+    qty = sellable_qty(node)
     return tuple(  # type: ignore[return-value]
         OrderIntent("alpha", "binance", "BTC/USDT", Side.SELL, qty, kind, reduce_only=True,
                     trigger_price=Decimal(price))

@@ -163,7 +163,7 @@ class BotDesk:
         node = self.node
         if verdict.reducing:
             pos = node.portfolio.positions.get((spec.venue, ask.symbol, spec.name))
-            return abs(pos.quantity) if pos is not None else None
+            return abs(node.portfolio.sellable(pos)) if pos is not None else None
         price = node.market.mid(ask.symbol)
         if price is None or price <= 0:
             verdict.deny("NO_PRICE", f"no market price for {ask.symbol} yet; try again shortly")
@@ -310,12 +310,13 @@ class BotDesk:
             side = Side.SELL if pos.quantity > 0 else Side.BUY
             # Exits resting on the venue hold the coins (and would sell them a second time).
             await self.exits.release(pos.venue, pos.symbol, bot)
-            intent = OrderIntent(bot, pos.venue, pos.symbol, side, abs(pos.quantity),
+            amount = abs(self.node.portfolio.sellable(pos))  # what an order can close
+            intent = OrderIntent(bot, pos.venue, pos.symbol, side, amount,
                                  OrderType.MARKET, reduce_only=True, tag="bot_close",
                                  signal={"exit": "emergency_close"})  # fmt: skip
             result = await self.node.submit(intent)
             out.append({
-                "venue": pos.venue, "symbol": pos.symbol, "amount": str(abs(pos.quantity)),
+                "venue": pos.venue, "symbol": pos.symbol, "amount": str(amount),
                 "status": result.status, "code": result.code or "OK", "reason": result.reason,
                 "client_order_id": result.order.client_order_id if result.order else None,
             })  # fmt: skip

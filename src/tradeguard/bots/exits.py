@@ -49,7 +49,8 @@ class ExitHost(NativeHost, Protocol):
     """What the exit manager needs from the node around it."""
 
     def position(self, venue: str, symbol: str, bot: str) -> tuple[Decimal, Decimal, int]:
-        """Return (signed quantity, average entry, opened ms) of the bot's position."""
+        """Return (signed quantity an order can close, average entry, opened ms) of the bot's
+        position."""
 
     def order_open(self, client_order_id: str) -> bool:
         """Tell whether the order may still fill (working or unresolved)."""

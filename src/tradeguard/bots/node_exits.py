@@ -107,7 +107,9 @@ class NodeExitHost:
         pos = self.portfolio.positions.get((venue, symbol, bot))
         if pos is None:
             return ZERO, ZERO, 0
-        return pos.quantity, pos.avg_entry, pos.opened_ts
+        # Exits are sized on what an order can sell: a fee taken in base leaves less than a
+        # lot step, which the exit's fill then flattens.
+        return self.portfolio.sellable(pos), pos.avg_entry, pos.opened_ts
 
     def order_open(self, client_order_id: str) -> bool:
         return client_order_id in self.orders.open or client_order_id in self.orders.unknown

@@ -8,7 +8,8 @@ if not audit.ok:
 
 Per venue and asset: stored total (free + locked) = starting balance + every fill's base and
 quote movement - fees in their asset + recorded balance adjustments. Per open position: its
-quantity = the signed sum of the fills booked to its (venue, symbol, strategy).
+quantity = the signed sum of the base moved (net of fees taken in base) by the fills booked to
+its (venue, symbol, strategy), where a reduction leaving less than the lot step flattens it.
 
 An exchange venue's ledger starts at the venue's figures on its first reconciliation, and its
 stored totals are the venue's own reports: there a difference within the fees' rounding (one
@@ -26,9 +27,10 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
-from tradeguard.model.position import Position
+from tradeguard.model.position import Position, leaves_dust
 
 START_BALANCES_KEY = "ledger.start_balances"
+LOT_STEPS_KEY = "ledger.lot_steps"  # "venue|symbol" -> lot step, as the node last loaded them
 
 # (venue, asset) and (venue, symbol, strategy_id)
 _AssetKey = tuple[str, str]
@@ -143,14 +145,18 @@ def audit_ledger(
     open_positions: Iterable[Position],
     balance_only: Iterable[str] = (),
     rounded: Iterable[str] = (),
+    lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> LedgerAudit:
     """Compare balances and open positions with start + fills - fees + adjustments.
 
     `fills` pairs each fill with the strategy it was booked to; fills of `balance_only`
     strategies (multi-leg executions) move balances but belong to no position. The balances
     of `rounded` venues (exchanges, which round the fees they charge) may differ by the fees'
-    rounding.
+    rounding. A position moves by the base its fills moved (net of fees taken in base), and a
+    reduction that leaves less than the (venue, symbol)'s lot step in `lot_steps` flattens it,
+    as the portfolio does.
     """
+    steps = lot_steps or {}
     moved: dict[_AssetKey, Decimal] = {}
     fees: dict[_AssetKey, Decimal] = {}
     rounding: dict[_AssetKey, Decimal] = {}
@@ -158,9 +164,13 @@ def audit_ledger(
     untracked = set(balance_only)
     for fill, strategy_id in fills:
         _add_fill(moved, fees, rounding, fill)
-        signed = fill.amount if fill.side is Side.BUY else -fill.amount
+        signed = fill.base_moved if fill.side is Side.BUY else -fill.base_moved
         if strategy_id not in untracked:
-            _add(nets, (fill.venue, fill.symbol, strategy_id), signed)
+            key = (fill.venue, fill.symbol, strategy_id)
+            before = nets.get(key, ZERO)
+            after = before + signed
+            dust = steps.get((fill.venue, fill.symbol), ZERO)
+            nets[key] = ZERO if leaves_dust(before, after, dust) else after
     adjusted: dict[_AssetKey, Decimal] = {}
     for venue, asset, difference in adjustments:
         _add(adjusted, (venue, asset), difference)
@@ -192,9 +202,13 @@ def audit_storage(
     start_balances: Mapping[str, Mapping[str, Decimal]] | None = None,
     balance_only: Iterable[str] = (),
     rounded: Iterable[str] = (),
+    lot_steps: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> LedgerAudit:
-    """Run the audit over what `storage` holds; starting balances default to the stored ones."""
+    """Run the audit over what `storage` holds; starting balances and lot steps default to the
+    stored ones."""
     start = start_balances if start_balances is not None else stored_start_balances(storage)
+    if lot_steps is None:
+        lot_steps = stored_lot_steps(storage)
     strategy_of = storage.fill_strategy_ids()
     fills = [(f, strategy_of.get(f.client_order_id, "")) for f in storage.load_fills()]
     adjustments = [
@@ -208,6 +222,7 @@ def audit_storage(
         storage.load_open_positions(),
         balance_only,
         rounded,
+        lot_steps,
     )
 
 
@@ -243,6 +258,28 @@ def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:
     if not isinstance(raw, dict):
         return {}
     return {v: {a: Decimal(str(q)) for a, q in assets.items()} for v, assets in raw.items()}
+
+
+def record_lot_steps(storage: Any, steps: Mapping[tuple[str, str], Decimal]) -> None:
+    """Keep the instruments' lot steps with the ledger, so an offline audit (`tradeguard
+    doctor`) flattens a remainder below one step as the node did."""
+    stored = storage.kv_get(LOT_STEPS_KEY)
+    merged = dict(stored) if isinstance(stored, dict) else {}
+    merged.update({f"{venue}|{symbol}": str(step) for (venue, symbol), step in steps.items()})
+    if merged != stored:
+        storage.kv_set(LOT_STEPS_KEY, merged)
+
+
+def stored_lot_steps(storage: Any) -> dict[tuple[str, str], Decimal]:
+    """The lot steps `record_lot_steps` kept (none: empty)."""
+    raw = storage.kv_get(LOT_STEPS_KEY)
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[tuple[str, str], Decimal] = {}
+    for key, step in raw.items():
+        venue, _, symbol = str(key).partition("|")
+        out[(venue, symbol)] = Decimal(str(step))
+    return out
 
 
 def _add_fill(

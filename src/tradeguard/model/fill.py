@@ -45,6 +45,15 @@ class Fill:
         return fee_in_quote(self.symbol, self.price, self.fee, self.fee_asset)
 
     @property
+    def base_moved(self) -> Decimal:
+        """The base the account gained (BUY) or gave up (SELL): a fee the venue takes in the
+        base asset (Binance on a buy) is base the account never holds, so a position moved by
+        this figure holds what the account holds."""
+        if self.fee == 0 or self.fee_asset != self.base:
+            return self.amount
+        return self.amount - self.fee if self.side is Side.BUY else self.amount + self.fee
+
+    @property
     def dedup_key(self) -> tuple[str, str, str]:
         return (self.venue, self.symbol, self.trade_id)
 

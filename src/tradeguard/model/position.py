@@ -77,9 +77,19 @@ class Position:
         return amount <= abs(self.quantity)
 
     def apply(
-        self, side: Side, price: Decimal, amount: Decimal, fee_quote: Decimal, ts: int
+        self,
+        side: Side,
+        price: Decimal,
+        amount: Decimal,
+        fee_quote: Decimal,
+        ts: int,
+        dust: Decimal = ZERO,
     ) -> ClosedTrade | None:
-        """Apply one execution; return the round trip it completed, if it flattened or flipped."""
+        """Apply one execution; return the round trip it completed, if it flattened or flipped.
+
+        A reducing fill that leaves less than `dust` (the venue's lot step: what no order can
+        sell) flattens the position; the remainder stays in the account's balance.
+        """
         signed = amount if side is Side.BUY else -amount
         qty = self.quantity
         closed: ClosedTrade | None = None
@@ -103,6 +113,8 @@ class Position:
             self.realized_pnl += gross - fee_quote
             self.trip_pnl += gross - close_fee
             self.quantity = qty + signed
+            if leaves_dust(qty, self.quantity, dust):
+                self.quantity = ZERO
             self.last_exit_price = price
             if self.quantity == 0 or (self.quantity > 0) != (qty > 0):
                 closed = self._close_trip(Side.BUY if qty > 0 else Side.SELL, price, ts)
@@ -139,3 +151,10 @@ class Position:
             opened_ts=self.opened_ts,
             closed_ts=ts,
         )
+
+
+def leaves_dust(before: Decimal, after: Decimal, dust: Decimal) -> bool:
+    """Tell whether a reduction from `before` to `after` leaves only an unsellable remainder
+    (less than `dust`, the lot step, on the same side): such a position counts as flat."""
+    same_side = after != 0 and (after > 0) == (before > 0)
+    return same_side and abs(after) < abs(before) and abs(after) < dust

@@ -142,7 +142,7 @@ def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]
     for f in node.storage.load_fills(venue=venue):
         if f.trade_id.startswith(prefix_t):
             last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
-        signed = f.amount if f.side is Side.BUY else -f.amount
+        signed = f.base_moved if f.side is Side.BUY else -f.base_moved
         net[f.symbol] = net.get(f.symbol, ZERO) + signed
     for symbol, qty in net.items():
         if symbol in paper.instruments:

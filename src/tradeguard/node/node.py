@@ -20,7 +20,12 @@ from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config
 from tradeguard.execution.balance_sync import BalanceSync
-from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
+from tradeguard.execution.ledger_audit import (
+    LedgerAudit,
+    audit_storage,
+    record_lot_steps,
+    stored_start_balances,
+)
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.live.hub import LiveHub
@@ -145,8 +150,9 @@ class TradingNode:
             exchanges -= {d["venue"] for d in report.balances_deferred}
             exchanges -= {v for v in exchanges if f"venue {v}:" in report.reason}
         audit = audit_storage(
-            self.storage, self.start_balances(), self.orders.balance_only, rounded=exchanges
-        )
+            self.storage, self.start_balances(), self.orders.balance_only, rounded=exchanges,
+            lot_steps=self.portfolio.lot_steps,
+        )  # fmt: skip
         checked = audit.only(set(self._paper) | exchanges)
         if not checked.ok:
             log.error("%s", checked.reason())
@@ -212,10 +218,12 @@ class TradingNode:
             await venue.connect()
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
+                self.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
             adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
                     adopt(order)
+        record_lot_steps(self.storage, self.portfolio.lot_steps)
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
@@ -433,9 +441,10 @@ class TradingNode:
         report.failed.extend(failed)
         if request.flatten:
             for pos in self.portfolio.open_positions():
+                amount = abs(self.portfolio.sellable(pos))  # what an order can close
                 intent = OrderIntent(
                     strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
-                    side=_closing_side(pos), amount=abs(pos.quantity), type=OrderType.MARKET,
+                    side=_closing_side(pos), amount=amount, type=OrderType.MARKET,
                     reduce_only=True, tag=KILL_FLATTEN_TAG,
                     signal={"reason": "kill switch flatten"},
                 )  # fmt: skip

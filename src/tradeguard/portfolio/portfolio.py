@@ -8,7 +8,7 @@ from decimal import Decimal
 from tradeguard.model.balance import Balance, BalanceBook
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
 
 STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})
@@ -35,6 +35,9 @@ class Portfolio:
         self.closed_trades: list[ClosedTrade] = []
         self.fees_paid = ZERO
         self.realized_pnl = ZERO
+        # (venue, symbol) -> lot step: a position left with less than this (a fee taken in
+        # base) holds nothing any order can sell, and counts as flat
+        self.lot_steps: dict[tuple[str, str], Decimal] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
         self._routes: dict[str, tuple[tuple[str, bool], ...] | None] = {}
         self._routes_for = 0
@@ -64,6 +67,12 @@ class Portfolio:
         if pos is None:
             pos = self.positions[key] = Position(venue, symbol, strategy_id)
         return pos
+
+    def sellable(self, pos: Position) -> Decimal:
+        """The signed part of `pos` an order can close: its quantity rounded toward zero to
+        the lot step (a fee taken in base leaves a remainder no order can sell)."""
+        step = self.lot_steps.get((pos.venue, pos.symbol), ZERO)
+        return quantize_down(pos.quantity, step) if step else pos.quantity
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.quantity != 0]
@@ -101,7 +110,10 @@ class Portfolio:
             return None
         pos = self.position(fill.venue, fill.symbol, strategy_id)
         before = pos.realized_pnl
-        closed = pos.apply(fill.side, fill.price, fill.amount, fee_q, fill.ts)
+        # The position moves by the base the account gained or gave up (net of a fee taken in
+        # base); the fee's cost stays in fee_q, so entry cost = price * amount as paid.
+        dust = self.lot_steps.get((fill.venue, fill.symbol), ZERO)
+        closed = pos.apply(fill.side, fill.price, fill.base_moved, fee_q, fill.ts, dust)
         self.realized_pnl += pos.realized_pnl - before
         if closed is not None:
             self.closed_trades.append(closed)

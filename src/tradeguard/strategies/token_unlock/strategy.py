@@ -228,7 +228,10 @@ class TokenUnlock(Strategy):
         self._close(sym, pos.quantity, price, ts, reason, window, levels)
 
     def _dust(self, sym: str, qty: Decimal) -> bool:
-        """A long of which nothing can be sold: the venue kept its fee in the base asset."""
+        """A long of which nothing can be sold (the balance has not caught up with the fill).
+
+        The portfolio already nets a fee kept in base and flattens a remainder below the lot
+        step; this guards the moment the free balance lags the position."""
         return qty > 0 and self._sellable(sym, qty) <= 0
 
     def _sellable(self, sym: str, qty: Decimal) -> Decimal:
