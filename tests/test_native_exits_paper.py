@@ -11,6 +11,7 @@ from node_support import paper_config, write_slice
 from test_api_support import PERMISSIVE
 from tradeguard.model.enums import OrderStatus, OrderType
 from tradeguard.node import TradingNode, build_node
+from tradeguard.node.checkpoint import checkpoint
 from tradeguard.sandbox.testing import eventually
 
 KEY = f"paper|{SYMBOL}|alpha"
@@ -135,3 +136,31 @@ async def test_with_native_exits_off_the_engine_keeps_enforcing_the_stop(tmp_pat
         assert order.signal["exit"] == "stop_loss" and order.type is OrderType.MARKET
     finally:
         node.close()
+
+
+async def test_a_stop_fired_before_a_restart_fills_after_it_without_crossing_again(
+    tmp_path, data_dir
+):
+    node = await _node(tmp_path, data_dir)
+    try:
+        await _enter(node, stop_loss_pct="1", take_profit_pct="5")
+        start = mid(node)
+        await quote(node, start)
+        await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
+        sl = node.bot_exits.plans[KEY].native_orders[1]
+        _candle(node, start * Decimal("0.985"))  # through the stop: fired, fills at the next open
+        assert _qty(node) > 0 and list(node.venues["paper"].triggered_state()) == [sl]
+        checkpoint(node, node.clock.now_ms())  # the commit the process dies after
+        last = node.market.candles[SYMBOL]
+    finally:
+        node.close()
+
+    again = await _node(tmp_path, data_dir)
+    try:
+        assert list(again.venues["paper"].triggered_state()) == [sl]
+        again.market.candles[SYMBOL] = last
+        _candle(again, start)  # back above the stop: only a stop still fired sells here
+        assert _qty(again) == 0
+        assert again.orders.orders[sl].status is OrderStatus.FILLED
+    finally:
+        again.close()

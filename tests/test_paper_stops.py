@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -196,3 +197,39 @@ async def test_a_candle_that_opened_before_the_stop_was_placed_never_triggers_it
     clock.advance_to(3 * MIN)
     v.on_candle(candle(2, "96", "97", "96", "96"))
     assert rec.fills == [] and (await v.fetch_order("sl", "BTC/USDT")).status.is_open
+
+
+async def test_a_stop_fired_before_a_restart_comes_back_fired_and_fills_as_uninterrupted() -> None:
+    """A commit between the candle that fires a stop and the one that fills it: the resumed
+    venue fills it at the same open as a venue never stopped, not on the next crossing."""
+    v, rec, clock = venue()
+    await v.submit(trigger_order("sl", OrderType.STOP_LOSS, "95"))
+    clock.advance_to(2 * MIN)
+    v.on_candle(candle(1, "97", "97", "94", "95"))  # fires at this bar's close
+    saved = json.loads(json.dumps(v.triggered_state()))  # as the run state stores it
+    assert list(saved) == ["sl"] and saved["sl"][0] == OrderType.MARKET.value
+    journaled = trigger_order("sl", OrderType.STOP_LOSS, "95")  # the journal keeps its type
+    journaled.status, journaled.venue_order_id, journaled.created_ts = (
+        OrderStatus.ACCEPTED, "paper-o1", MIN,
+    )  # fmt: skip
+
+    w, rec2, clock2 = venue()
+    w.restore_order(journaled)
+    w.prime(candle(1, "97", "97", "94", "95"))
+    w.restore_triggered(saved)
+    assert w.triggered_state() == saved
+    # The next bar never reaches 95 again: only a stop that stayed fired fills on it.
+    for venue_, clk in ((v, clock), (w, clock2)):
+        clk.advance_to(3 * MIN)
+        venue_.on_candle(candle(2, "96", "99", "96", "98"))
+    assert [f.price for f in rec2.fills] == [f.price for f in rec.fills] == [D("96")]
+    btc = next(b for b in w.balances() if b.asset == "BTC")
+    assert (btc.free, btc.locked) == (D("0.5"), D("0"))
+
+
+async def test_an_armed_stop_is_not_in_the_triggered_state() -> None:
+    v, _, clock = venue()
+    await v.submit(trigger_order("sl", OrderType.STOP_LOSS, "95"))
+    clock.advance_to(2 * MIN)
+    v.on_candle(candle(1, "100", "100", "96", "97"))  # not reached
+    assert v.triggered_state() == {}

@@ -77,6 +77,9 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     if node._candle_units:
         # Written with every commit of the replay, so never older than the engine's own row.
         state["risk"] = node.risk.to_state()
+    fired = {name: t for name, paper in node._paper.items() if (t := paper.triggered_state())}
+    if fired:
+        state["paper_triggered"] = fired
     save_replay_state(node.storage, state, ts)
 
 
@@ -153,6 +156,9 @@ def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]
 def _restore_replay_state(node: TradingNode) -> None:
     """Take back what the last commit of a replay wrote: stats, cursor, strategy states."""
     data = load_replay_state(node.storage) or {}
+    for name, fired in (data.get("paper_triggered") or {}).items():
+        if name in node._paper:
+            node._paper[name].restore_triggered(fired)
     tail = str(data.get("curve_tail") or "")
     node._curve_log.load(node.storage.kv_get(EQUITY_KEY), tail, node.equity_curve)
     if not data:

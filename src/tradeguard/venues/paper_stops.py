@@ -11,15 +11,17 @@
 - An OCO holds the funds once. A fill of one leg, or the trigger of a trigger leg, cancels the
   other; cancelling one leg cancels both. When one candle reaches both legs the stop-loss wins:
   the data cannot tell which came first, and the paper venue never assumes the better one.
-- After a restart a journaled trigger order is armed again (one triggered but not yet filled
-  when the process died is armed again too, and fires on the next data that reaches it).
+- After a restart a journaled trigger order is armed again. One that had fired but was still
+  working at the last commit comes back fired (`triggered_state` is saved with the run state in
+  the same commit, `restore_triggered` reads it back), so a resumed run fills it as an
+  uninterrupted one would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, trigger_crossed
 from tradeguard.model.fill import Fill
@@ -110,6 +112,36 @@ class PaperStops(PaperMatching):
         legs.append(po)
         self._orders[po.client_order_id] = po
         m.stops.append(po)
+
+    def triggered_state(self) -> dict[str, list[Any]]:
+        """The trigger orders that fired and still work: [type, after_candle_ts, taker_pending,
+        updated_ts] by client order id, JSON-ready, for the run state of each commit."""
+        return {
+            po.client_order_id: [po.type.value, po.after_candle_ts, po.taker_pending, po.updated_ts]
+            for po in self._orders.values()
+            if po.trigger_price is not None and po.status.is_open
+            and po not in self._markets[po.symbol].stops
+        }  # fmt: skip
+
+    def restore_triggered(self, state: Mapping[str, list[Any]]) -> None:
+        """Put restored trigger orders that had fired before the restart back among the working
+        orders, as they were at the commit (they were armed again by `restore_order`)."""
+        for cid, (type_, after, pending, updated) in state.items():
+            po = self._orders.get(cid)
+            if po is None or not po.status.is_open:
+                continue
+            m = self._markets[po.symbol]
+            if po not in m.stops:
+                continue
+            m.stops.remove(po)
+            if po.oco_group:  # its other leg was cancelled when it fired
+                self._oco.pop(po.oco_group, None)
+            po.type, po.after_candle_ts = OrderType(type_), int(after)
+            po.taker_pending, po.updated_ts = bool(pending), int(updated)
+            if not po.lock_asset:
+                self._lock(po, m.inst)
+            m.working.append(po)
+            m.working.sort(key=lambda w: w.seq)
 
     # triggering --------------------------------------------------------------------------------
     def _trigger(
