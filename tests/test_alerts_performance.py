@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -135,3 +136,28 @@ def test_a_switched_off_rule_is_not_queued():
         manager.on_candle(candle("10", i * 300_000))
     manager.on_candle(candle("1000", 10 * 300_000))
     assert manager.pending() == 0
+
+
+def test_a_watch_restored_from_its_saved_state_alerts_as_one_never_stopped():
+    """The run state carries the watch across a restart: trades, crossings, volume windows."""
+    cfg = PerformanceConfig(win_rate_trades=4, sharpe_min=-100, volume_window=10, volume_factor=3)
+    events = [closed(p, i * DAY) for i, p in enumerate(["1", "-1", "-1", "-1", "-1", "2", "-1"])]
+    candles = [candle(v, i * 300_000) for i, v in enumerate(["100.1"] * 12 + ["900", "50"])]
+
+    def feed(watch: PerformanceWatch, evs: list[Event], cds: list[Candle]) -> list[str]:
+        out = [a.rule for e in evs for a in watch.on_event(e)]
+        return out + [a.rule for c in cds if (a := watch.on_candle(c)) is not None]
+
+    whole = PerformanceWatch(cfg)
+    whole.on_event(Event(EventKind.FILL, 1, {}, "paper", "ETH/BTC"))
+    expected = feed(whole, events, candles)
+    assert expected == ["win_rate_low", "unusual_volume"]
+
+    first = PerformanceWatch(cfg)
+    first.on_event(Event(EventKind.FILL, 1, {}, "paper", "ETH/BTC"))
+    before = feed(first, events[:4], candles[:11])  # the crossing has happened by here
+    resumed = PerformanceWatch(cfg)
+    resumed.load_state(json.loads(json.dumps(first.to_state())))
+    assert resumed.to_state() == first.to_state()
+    assert before + feed(resumed, events[4:], candles[11:]) == expected
+    assert feed(PerformanceWatch(cfg), events[4:], candles[11:]) != expected[len(before) :]

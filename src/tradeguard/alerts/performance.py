@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from tradeguard.alerts.config import PerformanceConfig
 from tradeguard.alerts.rules import Alert
@@ -44,6 +46,33 @@ class PerformanceWatch:
         self._volumes: dict[str, deque[float]] = {}
         self._sums: dict[str, float] = {}
         self.traded: set[str] = set()
+
+    def to_state(self) -> dict[str, Any]:
+        """What the watch remembers, JSON-ready, so a resumed run alerts as an uninterrupted one."""
+        return {
+            "trades": [list(t) for t in self._trades],
+            "low": sorted(self._low),
+            "volumes": {sym: list(w) for sym, w in self._volumes.items()},
+            "sums": dict(self._sums),
+            "traded": sorted(self.traded),
+        }
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        """Take back what `to_state` saved (windows cut to this config's lengths)."""
+        self._trades.clear()
+        self._trades.extend((int(ts), float(pct)) for ts, pct in data.get("trades") or ())
+        self._low = {str(rule) for rule in data.get("low") or ()}
+        maxlen = self.config.volume_window
+        self._volumes = {
+            str(sym): deque((float(v) for v in vols), maxlen=maxlen)
+            for sym, vols in (data.get("volumes") or {}).items()
+        }
+        sums = data.get("sums") or {}
+        self._sums = {
+            sym: float(sums[sym]) if sym in sums and len(w) == len(data["volumes"][sym]) else sum(w)
+            for sym, w in self._volumes.items()
+        }
+        self.traded = {str(sym) for sym in data.get("traded") or ()}
 
     def on_event(self, event: Event) -> list[Alert]:
         """Take a bus event; return the performance alerts it raises (often none)."""

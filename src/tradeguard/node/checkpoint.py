@@ -77,6 +77,8 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     if node._candle_units:
         # Written with every commit of the replay, so never older than the engine's own row.
         state["risk"] = node.risk.to_state()
+    if node.alerts is not None and node.alerts.channels:  # the watch is fed only then
+        state["performance"] = node.alerts.performance.to_state()
     fired = {name: t for name, paper in node._paper.items() if (t := paper.triggered_state())}
     if fired:
         state["paper_triggered"] = fired
@@ -159,6 +161,8 @@ def _restore_replay_state(node: TradingNode) -> None:
     for name, fired in (data.get("paper_triggered") or {}).items():
         if name in node._paper:
             node._paper[name].restore_triggered(fired)
+    if node.alerts is not None and isinstance(data.get("performance"), dict):
+        node.alerts.performance.load_state(data["performance"])
     tail = str(data.get("curve_tail") or "")
     node._curve_log.load(node.storage.kv_get(EQUITY_KEY), tail, node.equity_curve)
     if not data:
