@@ -8,20 +8,20 @@ each carrying the change in contracts at one price (`delta_fp`), as Kalshi sends
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.money import ONE
 from tradeguard.sandbox.binary_book import BinaryBook
+from tradeguard.sandbox.coalesce import CoalescedFeed
 from tradeguard.sandbox.kalshi.wire import dollars, fp
 from tradeguard.sandbox.ws_hub import WsHub
 
 Levels = dict[tuple[str, Decimal], Decimal]  # (side "yes"/"no", price) -> contracts bid
 
 
-class KalshiBookFeed:
+class KalshiBookFeed(CoalescedFeed):
     """What subscribers of `orderbook_delta` have been told, and the next message of each sid."""
 
     def __init__(self, hub: WsHub, book: BinaryBook, on_flush: Callable[[str], None]) -> None:
@@ -29,8 +29,7 @@ class KalshiBookFeed:
         self.sent: dict[str, Levels] = {}
         self.skip_seq = 0
         self._seq: dict[int, int] = {}
-        self._dirty: set[str] = set()
-        self._scheduled = False
+        super().__init__()
         book.listeners.append(self.changed)
 
     def levels(self, ticker: str) -> Levels:
@@ -56,23 +55,9 @@ class KalshiBookFeed:
         }
         return {"type": "orderbook_snapshot", "sid": sid, "seq": self.next_seq(sid), "msg": msg}
 
-    def changed(self, ticker: str) -> None:
-        self._dirty.add(ticker)
-        if self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
-
     def flush(self) -> None:
         """Publish the level changes of every market changed since the last flush."""
-        self._scheduled = False
-        dirty, self._dirty = self._dirty, set()
-        for ticker in sorted(dirty):
+        for ticker in self.take_dirty():
             old = self.sent.get(ticker, {})
             new = self.levels(ticker)
             self.sent[ticker] = new

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
+from tradeguard.sandbox.coalesce import CoalescedFeed
 from tradeguard.sandbox.ws_hub import WsConn
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
     return ws
 
 
-class MarketFeed:
+class MarketFeed(CoalescedFeed):
     """The `market` channel's book messages: `book` on subscribe, then `price_change` events.
 
     Changes are coalesced per event-loop turn; each `price_change` lists the levels of one
@@ -78,21 +78,8 @@ class MarketFeed:
     def __init__(self, ex: PolymarketExchange) -> None:
         self.ex = ex
         self.sent: dict[str, dict[tuple[str, str], str]] = {}  # token -> (side, price) -> size
-        self._dirty: set[str] = set()
-        self._scheduled = False
+        super().__init__()
         ex.book.listeners.append(self.changed)
-
-    def changed(self, condition_id: str) -> None:
-        self._dirty.add(condition_id)
-        if self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
 
     def snapshot(self, token: str) -> dict[str, Any]:
         """The full book of `token`, after publishing what is pending (so no change is lost)."""
@@ -102,9 +89,7 @@ class MarketFeed:
         return {"event_type": "book", **book}
 
     def flush(self) -> None:
-        self._scheduled = False
-        dirty, self._dirty = self._dirty, set()
-        for cid in sorted(dirty):
+        for cid in self.take_dirty():
             market = self.ex.markets.get(cid)
             if market is None:
                 continue
