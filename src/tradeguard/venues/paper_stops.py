@@ -116,12 +116,13 @@ class PaperStops(PaperMatching):
     def triggered_state(self) -> dict[str, list[Any]]:
         """The trigger orders that fired and still work: [type, after_candle_ts, taker_pending,
         updated_ts] by client order id, JSON-ready, for the run state of each commit."""
+        # A fired order works among the others; an armed one waits in `stops`, never here.
         return {
             po.client_order_id: [po.type.value, po.after_candle_ts, po.taker_pending, po.updated_ts]
-            for po in self._orders.values()
+            for m in self._markets.values()
+            for po in m.working
             if po.trigger_price is not None and po.status.is_open
-            and po not in self._markets[po.symbol].stops
-        }  # fmt: skip
+        }
 
     def restore_triggered(self, state: Mapping[str, list[Any]]) -> None:
         """Put restored trigger orders that had fired before the restart back among the working
