@@ -74,7 +74,7 @@ async def test_a_bot_only_symbol_is_streamed_and_its_stop_closes_the_position(tm
             await eventually(lambda: KEY in node.portfolio.positions
                              and node.portfolio.positions[KEY].quantity > 0)  # fmt: skip
             ex.set_book("BTCUSDT", bids=[("49000", "5")], asks=[("49010", "5")])  # -2 %
-            await eventually(lambda: node.portfolio.positions[KEY].quantity == 0)
+            await eventually(lambda: node.portfolio.positions[KEY].quantity == 0, timeout_s=15)
             [exit_order] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
             assert exit_order.signal["exit"] == "stop_loss" and exit_order.reduce_only
             ex.set_book("BTCUSDT", bids=[("48990", "5")], asks=[("49000", "5")])

@@ -64,6 +64,9 @@ class ExitHost(NativeHost, Protocol):
 
     def now_ms(self) -> int: ...
 
+    def on_wall_clock(self) -> bool:
+        """Tell whether time is the wall's (live, sandbox), not a replay's."""
+
 
 def _pct(name: str, value: Any) -> Decimal | None:
     if value is None:
@@ -198,6 +201,7 @@ class ExitManager:
         self._by_symbol: dict[str, list[str]] = {}
         self._busy: set[str] = set()  # plans with a step under way (a step awaits the venue)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_price: dict[str, Decimal] = {}  # by symbol, for retries without a new price
 
     def load(self, docs: list[dict[str, Any]]) -> None:
         """Take the stored plans (at start)."""
@@ -224,15 +228,32 @@ class ExitManager:
     def _qty(self, plan: ExitPlan) -> Decimal:
         return self.host.position(plan.venue, plan.symbol, plan.bot)[0]
 
-    def _kick(self, key: str) -> None:
-        """Run a step of plan `key` soon, without a price (a fill listener cannot await)."""
+    def _kick(self, key: str, price: Decimal | None = None) -> None:
+        """Run a step of plan `key` soon (a fill listener cannot await)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # the next price does it
-        task = loop.create_task(self._step_key(key, None))
+        task = loop.create_task(self._step_key(key, price))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _retry_later(self, plan: ExitPlan) -> None:
+        """Try a refused exit again once the pause is over, at the symbol's latest price, even
+        if the market sends no new price by then (a quiet market must not keep a stop waiting)."""
+        if not self.host.on_wall_clock():
+            return  # a replay's next candle brings the next price, at a time the data fixes
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        def again() -> None:
+            price = self._last_price.get(plan.symbol)
+            if price is not None and plan.key in self.plans:
+                self._kick(plan.key, price)
+
+        loop.call_later(_RETRY_MS / 1000 + 0.05, again)
 
     def remove(self, key: str) -> None:
         """Stop enforcing the plan of one position."""
@@ -271,6 +292,7 @@ class ExitManager:
         keys = self._by_symbol.get(symbol)
         if not keys:
             return
+        self._last_price[symbol] = price
         for key in list(keys):
             await self._step_key(key, price)
 
@@ -333,6 +355,7 @@ class ExitManager:
             plan.reason = reason
             if plan.exiting is None:
                 plan.retry_ms = now + _RETRY_MS
+                self._retry_later(plan)
             changed = True
             log.info("bot %s: %s on %s at %s", plan.bot, reason, plan.symbol, price)
         elif plan.armed != before[1] or (

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from tradeguard.bots.exits import ExitManager, ExitPlan
 from tradeguard.bots.spec import BotError, BotSpec
-from tradeguard.clock import Clock
+from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.portfolio.portfolio import Portfolio
@@ -126,6 +126,9 @@ class NodeExitHost:
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
+
+    def on_wall_clock(self) -> bool:
+        return not isinstance(self.clock, SimulatedClock)
 
 
 @dataclass(frozen=True, slots=True)
