@@ -31,6 +31,7 @@ from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle
 from tradeguard.node import RunSummary, TradingNode
 
@@ -160,8 +161,10 @@ async def arun_backtest(
         interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms
+        fills: list[Fill] = []  # as applied: the report needs them, not a read of the journal
+        node.orders.fill_listeners.append(lambda fill, _order: fills.append(fill))
         summary = await _drive(node, progress)
-        return _collect(node, summary, run_dir, series)
+        return _collect(node, summary, run_dir, series, fills)
     finally:
         node.close()
 
@@ -180,10 +183,15 @@ def _precompute(node: TradingNode, series: dict[str, list[Candle]]) -> None:
 
 
 def _collect(
-    node: TradingNode, summary: RunSummary, run_dir: Path, series: dict[str, list[Candle]]
+    node: TradingNode,
+    summary: RunSummary,
+    run_dir: Path,
+    series: dict[str, list[Candle]],
+    fills: list[Fill],
 ) -> BacktestResult:
-    orders = node.storage.load_orders()
-    fills = node.storage.load_fills()
+    # The journal's order: time, then as stored (a stable sort keeps the application order).
+    fills.sort(key=lambda f: f.ts)
+    orders = node.orders.orders.values()  # a fresh run: every order is still in memory
     trades = trade_records(node.portfolio.closed_trades, orders, fills)
     curve = [(ts, float(eq)) for ts, eq in node.equity_curve]
     start = float(summary.start_equity)
