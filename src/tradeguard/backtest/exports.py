@@ -25,9 +25,18 @@ TRADE_FIELDS = (
 )  # fmt: skip
 
 
+_DAY_MS = 86_400_000
+_DAY_TEXT: dict[int, str] = {}
+
+
 def utc_text(ms: int) -> str:
     """Format epoch ms as `YYYY-MM-DD HH:MM` UTC."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    day, rest = divmod(int(ms), _DAY_MS)
+    date = _DAY_TEXT.get(day)
+    if date is None:  # one strftime per day: a curve has thousands of points a day shares
+        date = _DAY_TEXT[day] = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    minutes = rest // 60_000
+    return f"{date} {minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def json_safe(value: Any) -> Any:
@@ -41,15 +50,31 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def json_text(value: Any, **kwargs: Any) -> str:
+    """`json.dumps(json_safe(value))`, walking the value only when it holds a non-finite float."""
+    try:
+        return json.dumps(value, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(json_safe(value), **kwargs)
+
+
+def drawdowns(curve: Sequence[tuple[int, float]]) -> list[float]:
+    """Return each point's drawdown from the running peak, in percent."""
+    out = []
+    peak = -math.inf
+    for _, equity in curve:
+        if equity > peak:
+            peak = equity
+        out.append((peak - equity) / peak * 100 if peak > 0 else 0.0)
+    return out
+
+
 def equity_rows(curve: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
     """Return the curve as rows with the drawdown from the running peak, in percent."""
-    rows = []
-    peak = -math.inf
-    for ts, equity in curve:
-        peak = max(peak, equity)
-        dd = (peak - equity) / peak * 100 if peak > 0 else 0.0
-        rows.append({"ts": ts, "time": utc_text(ts), "equity": equity, "drawdown_pct": dd})
-    return rows
+    return [
+        {"ts": ts, "time": utc_text(ts), "equity": equity, "drawdown_pct": dd}
+        for (ts, equity), dd in zip(curve, drawdowns(curve), strict=True)
+    ]
 
 
 def write_exports(
@@ -61,7 +86,7 @@ def write_exports(
     """Write metrics.json, trades.csv/json and equity.csv/json into `run_dir`; return them."""
     written = []
     path = run_dir / "metrics.json"
-    path.write_text(json.dumps(json_safe(metrics), indent=2), encoding="utf-8")
+    path.write_text(json_text(metrics, indent=2), encoding="utf-8")
     written.append(path)
     trade_rows = [t.to_json() for t in trades]
     written += _table(run_dir / "trades", TRADE_FIELDS, trade_rows)
@@ -73,11 +98,11 @@ def write_exports(
 def _table(stem: Path, fields: Sequence[str], rows: list[dict[str, Any]]) -> list[Path]:
     csv_path = stem.with_suffix(".csv")
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(fh)
+        writer.writerow(fields)
+        writer.writerows([[row.get(f, "") for f in fields] for row in rows])
     json_path = stem.with_suffix(".json")
-    json_path.write_text(json.dumps(json_safe(rows)), encoding="utf-8")
+    json_path.write_text(json_text(rows), encoding="utf-8")
     return [csv_path, json_path]
 
 

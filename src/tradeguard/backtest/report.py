@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from tradeguard.backtest.exports import equity_rows, utc_text
+from tradeguard.backtest.exports import drawdowns, utc_text
 from tradeguard.backtest.metrics import TradeRecord, daily_closes
 from tradeguard.backtest.svg import Marker, candle_chart, line_chart
 from tradeguard.model.market import Candle
@@ -72,16 +72,16 @@ def render_report(
     candles: dict[str, Sequence[Candle]],
 ) -> str:
     """Return the whole report as one HTML document."""
-    eq = equity_rows(curve)
+    dd = drawdowns(curve)
     start = float(metrics.get("start_equity") or (curve[0][1] if curve else 0))
     parts = [
         f"<h1>{escape(title)}</h1>",
         _kpis(metrics),
         "<h2>Equity</h2>",
-        line_chart({"equity": [(r["ts"], r["equity"]) for r in eq]}, css_class="equity"),
+        line_chart({"equity": curve}, css_class="equity"),
         "<h2>Drawdown %</h2>",
         line_chart(
-            {"drawdown %": [(r["ts"], -r["drawdown_pct"]) for r in eq]},
+            {"drawdown %": [(ts, -d) for (ts, _), d in zip(curve, dd, strict=True)]},
             height=160,
             css_class="drawdown",
             fill=True,
