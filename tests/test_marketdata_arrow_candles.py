@@ -11,7 +11,7 @@ import pyarrow.feather as feather
 import pytest
 
 from tradeguard.marketdata import candle_files
-from tradeguard.marketdata.arrow_candles import fast_feather_candles
+from tradeguard.marketdata.arrow_candles import ColumnCandles, fast_feather_candles
 from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.loaders import load_candles
 
@@ -44,6 +44,26 @@ def test_fast_feather_equals_the_row_by_row_loader(
             str(b.volume),
         )
         assert type(a.close) is Decimal and a.interval_s == b.interval_s
+
+
+@pytest.mark.skipif(not CANDLES.is_dir(), reason=f"market data not found at {CANDLES}")
+def test_loaded_columns_are_the_frames_of_the_candles_whole_and_cut() -> None:
+    import numpy as np
+
+    from tradeguard.backtest.frames import cut, to_frame
+
+    loaded = load_candles(CANDLES / "TRX_BTC-5m.feather", symbol="TRX/BTC")
+    assert isinstance(loaded, ColumnCandles)
+    for candles in (loaded, cut(loaded, loaded[100].ts, loaded[250].ts)):
+        assert isinstance(candles, ColumnCandles)
+        given, converted = to_frame(candles), to_frame(list(candles))
+        assert list(given) == list(converted)
+        for name, column in converted.items():
+            assert given[name].dtype == column.dtype
+            assert np.array_equal(given[name], column), name
+    frame = to_frame(loaded)
+    frame["close"][0] = -1.0  # a strategy's prepare may write into its frame
+    assert to_frame(loaded)["close"][0] == float(loaded[0].close)
 
 
 def _write(tmp_path: Path, **columns: list[object]) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tradeguard.config import TIMEFRAME_S, Config
+from tradeguard.marketdata.arrow_candles import ColumnCandles
 from tradeguard.marketdata.candles import aggregate
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
@@ -54,6 +55,8 @@ def cut(candles: Sequence[Candle], start_ms: int | None, end_ms: int | None) -> 
     """Return the candles opening in [start_ms, end_ms) (either bound may be None)."""
     lo = 0 if start_ms is None else _first_at(candles, start_ms)
     hi = len(candles) if end_ms is None else _first_at(candles, end_ms)
+    if isinstance(candles, ColumnCandles):
+        return candles.window(lo, hi)
     return list(candles[lo:hi])
 
 
@@ -123,6 +126,8 @@ def _cached_candles(path: str, symbol: str) -> list[Candle]:
 
 def to_frame(candles: Sequence[Candle]) -> Frame:
     """Return one pair's candles as numpy columns: ts (int64 ms) and float64 OHLCV."""
+    if isinstance(candles, ColumnCandles):  # as loaded: the loader's columns, copied
+        return {k: v.copy() for k, v in candles.columns.items()}
     return {
         "ts": np.fromiter((c.ts for c in candles), dtype=np.int64, count=len(candles)),
         "open": np.fromiter((c.open for c in candles), dtype=np.float64, count=len(candles)),

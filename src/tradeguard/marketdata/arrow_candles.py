@@ -20,7 +20,9 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 _PER_MS = {"s": -1000, "ms": 1, "us": 1000, "ns": 1_000_000}
 
 
-def fast_feather_candles(path: Path, table: Any, time_col: str, symbol: str) -> list[Candle] | None:
+def fast_feather_candles(
+    path: Path, table: Any, time_col: str, symbol: str
+) -> ColumnCandles | None:
     """Return the candles of a clean table, or None to send the caller down the checked path."""
     import numpy as np
     import pyarrow as pa
@@ -39,16 +41,43 @@ def fast_feather_candles(path: Path, table: Any, time_col: str, symbol: str) -> 
     if not ok.all() or (len(ts) > 1 and not (np.diff(ts) > 0).all()):
         return None
     distinct, index = np.unique(np.concatenate(values[:4]), return_inverse=True)
-    prices = [Decimal(format(x, ".15g")) for x in distinct.tolist()]
-    volumes = [Decimal(format(x, ".15g")) for x in v.tolist()]
+    prices, price_floats = _decimals(distinct)
+    volumes, volume_floats = _decimals(v)
     n = len(ts)
-    at = index.reshape(4, n).tolist()
+    at = index.reshape(4, n)
     stamps = ts.tolist()
     interval = interval_from_name(path) or (interval_from_times(path, stamps) if n > 1 else 60)
-    return [
+    rows = at.tolist()
+    out = ColumnCandles(
         Candle(symbol, t, prices[a], prices[b], prices[d], prices[e], vol, interval)
-        for t, a, b, d, e, vol in zip(stamps, at[0], at[1], at[2], at[3], volumes, strict=True)
-    ]
+        for t, a, b, d, e, vol in zip(stamps, *rows, volumes, strict=True)
+    )
+    out.columns = {"ts": ts.astype(np.int64, copy=True)}
+    for name, where in zip(PRICE_COLUMNS, at, strict=True):
+        out.columns[name] = price_floats[where]
+    out.columns["volume"] = volume_floats
+    return out
+
+
+class ColumnCandles(list[Candle]):
+    """Candles with the float64 columns of their values (`float(candle.close)`...), which the
+    loader has at hand; a backtest's frames take them instead of converting every Decimal."""
+
+    columns: dict[str, Any]
+
+    def window(self, lo: int, hi: int) -> ColumnCandles:
+        """The candles [lo:hi] with their columns."""
+        out = ColumnCandles(self[lo:hi])
+        out.columns = {k: v[lo:hi] for k, v in self.columns.items()}
+        return out
+
+
+def _decimals(values: Any) -> tuple[list[Decimal], Any]:
+    """Each value as the loader's Decimal (15 significant digits) and as that Decimal's float."""
+    import numpy as np
+
+    texts = [format(x, ".15g") for x in values.tolist()]
+    return list(map(Decimal, texts)), np.array(list(map(float, texts)), dtype=np.float64)
 
 
 def _numpy(column: Any, dtype: Any) -> Any:

@@ -49,7 +49,16 @@ def load_candles(
     volume / close) or "base". By default the header CSV (FTX export layout) is quote and the
     other formats are base.
     """
-    return list(iter_candles(path, symbol, volume_unit))
+    p = existing(path)
+    if p.suffix.lower() == ".feather":  # as loaded: a fast load keeps its float columns
+        _check_unit(volume_unit)
+        return _load_feather_candles(p, symbol or symbol_from_path(p), volume_unit == "quote")
+    return list(iter_candles(p, symbol, volume_unit))
+
+
+def _check_unit(volume_unit: str | None) -> None:
+    if volume_unit not in (None, "quote", "base"):
+        raise ValueError(f"volume_unit={volume_unit!r}: use 'quote', 'base' or None")
 
 
 def iter_candles(
@@ -61,8 +70,7 @@ def iter_candles(
     with the API). A bad row raises when the iteration reaches it.
     """
     p = existing(path)
-    if volume_unit not in (None, "quote", "base"):
-        raise ValueError(f"volume_unit={volume_unit!r}: use 'quote', 'base' or None")
+    _check_unit(volume_unit)
     sym = symbol or symbol_from_path(p)
     suffix = p.suffix.lower()
     if suffix == ".feather":
