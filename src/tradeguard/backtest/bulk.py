@@ -95,6 +95,45 @@ def can_skip(node: TradingNode) -> bool:
     )
 
 
+class QuietSymbols:
+    """Which symbol's candle without a signal needs no strategy call: the per-symbol skip.
+
+    A candle of a symbol nothing is held or working in (no order of it open, no position of
+    its strategies, no base asset), trading ACTIVE, goes through market state, the paper venue
+    and the equity observation as usual; its strategies only learn that it passed
+    (`skipped_through`), as `signal_columns` promises that `on_row` would do nothing on it.
+    Only symbols whose strategies all trade that one symbol are eligible.
+    """
+
+    def __init__(self, node: TradingNode) -> None:
+        self._node = node
+        self._strategies: dict[str, list[FrameStrategy]] = {}
+        for symbol, strategies in node._by_symbol.items():
+            mine = [s for s in strategies if isinstance(s, FrameStrategy)]
+            if len(mine) == len(strategies) and all(s.symbols == (symbol,) for s in mine):
+                self._strategies[symbol] = mine
+
+    def strategies(self, symbol: str) -> list[FrameStrategy] | None:
+        """The symbol's strategies when its candle without a signal may skip them, else None."""
+        mine = self._strategies.get(symbol)
+        if mine is None:
+            return None
+        node = self._node
+        orders = node.orders
+        if orders.open and any(o.symbol == symbol for o in orders.open.values()):
+            return None
+        if orders.unknown or node._ctx.queue or node.risk.state is not TradingState.ACTIVE:
+            return None
+        if symbol in node._held_symbols() or not _quiet_listeners(node):
+            return None
+        positions = node.portfolio.positions
+        for strat in mine:
+            pos = positions.get((strat.venue, symbol, strat.id))
+            if pos is not None and pos.quantity:
+                return None
+        return mine
+
+
 def _quiet_listeners(node: TradingNode) -> bool:
     """Price listeners are the bots' exit rules only, with no plan to check."""
     exits = getattr(node, "bot_exits", None)

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.backtest.bulk import SkipPlan, advance_flat, can_skip
+from tradeguard.backtest.bulk import QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
@@ -153,6 +153,7 @@ async def _replay_loop(
     committed_state = risk.state
     plan = _skip_plan(node, pace is None and bars is None)
     next_signal = plan.next_signal if plan is not None else None
+    quiet = QuietSymbols(node) if plan is not None else None
     i = start_idx - 1
     while i + 1 < total:
         i += 1
@@ -166,6 +167,8 @@ async def _replay_loop(
         c = candles[i]
         symbol = c.symbol
         close_ts = c.close_ts
+        # decided before the candle moves anything: a fill on it makes its strategies run
+        skipping = quiet.strategies(symbol) if quiet and next_signal[i] != i else None  # type: ignore[index]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
         if sim is not None:
@@ -178,14 +181,18 @@ async def _replay_loop(
         if timeouts is not None and open_orders:
             await timeouts.sweep()
         observe_equity(close_ts, symbol)
-        if bars is not None:
-            bars.feed(c, by_symbol.get(symbol, ()))
-        for strat in by_symbol.get(symbol, ()):
-            strat.on_candle(c)
-        if queue:
-            await node._drain()
-        for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
-            await listener(symbol, c.close)
+        if skipping is not None:
+            for strat in skipping:
+                strat.skipped_through(c)
+        else:
+            if bars is not None:
+                bars.feed(c, by_symbol.get(symbol, ()))
+            for strat in by_symbol.get(symbol, ()):
+                strat.on_candle(c)
+            if queue:
+                await node._drain()
+            for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
+                await listener(symbol, c.close)
         _count(node, stats, c)
         if (i + 1) % every == 0:
             await _checkpoint_at(node, candles, i, progress)

@@ -1,8 +1,9 @@
 """The `tradeguard` command line.
 
-`main` is the console script; `common` holds the helpers every command module shares.
+`run` is the console script (`main` returns the exit code instead); `common` holds the helpers
+every command module shares.
 """
 
-from tradeguard.cli.main import build_parser, main
+from tradeguard.cli.main import build_parser, main, run
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]

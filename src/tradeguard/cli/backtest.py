@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from tradeguard.cli.common import EXIT_OK, ts_text
 from tradeguard.model.errors import ConfigError
@@ -95,6 +94,9 @@ def _config(args: argparse.Namespace) -> Any:
 
 @contextmanager
 def _bar(console: Console, label: str, hidden: bool) -> Iterator[Callable[[int, int], None]]:
+    if hidden or not console.is_terminal:  # a bar that would not show: rich.progress unloaded
+        yield lambda done, total: None
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.progress import TimeRemainingColumn as Eta
 
@@ -142,6 +144,8 @@ def _backtest(args: argparse.Namespace, console: Console) -> int:
 
 def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
     """Print the metrics table, the per-pair and per-exit-reason tables and the files."""
+    from rich.table import Table
+
     t = Table(title=f"Backtest {ts_text(m.get('first_ts'))} → {ts_text(m.get('last_ts'))} UTC")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -177,6 +181,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         names = [name for name, _, _ in runs]
         print(json.dumps({r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}, indent=2))
         return EXIT_OK
+    from rich.table import Table
+
     t = Table(title="Backtest comparison")
     t.add_column("metric")
     for name, _, _ in runs:
@@ -240,6 +246,8 @@ def _split(text: str | None) -> tuple[int, int] | None:
 
 
 def _print_board(console: Console, rows: list[dict[str, Any]], metric: str) -> None:
+    from rich.table import Table
+
     t = Table(title=f"Leaderboard by {metric}")
     for col in ("#", "values", "sharpe", "total return %", "max dd %", "trades"):
         t.add_column(col, justify="left" if col == "values" else "right")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from tradeguard.model.errors import ConfigError, TradeguardError
 
@@ -104,6 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tradeguard: database error: {reason}", file=sys.stderr)
             return EXIT_ERROR
         raise
+
+
+def run() -> NoReturn:
+    """The console script: run the command line, then end the process with its exit code."""
+    code = main()
+    # Everything alive now goes with the process: frozen, it is spared the cyclic collector's
+    # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
+    gc.freeze()
+    sys.exit(code)
 
 
 def _raised_by(exc: BaseException, module: str, name: str) -> bool:
