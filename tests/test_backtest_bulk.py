@@ -60,6 +60,28 @@ def test_skipping_flat_candles_gives_the_same_trades_curve_and_metrics(
     assert _figures(bulk) == _figures(one)
 
 
+def test_skipping_a_quiet_symbols_strategies_while_others_hold_changes_nothing(
+    tmp_path, data_dir, monkeypatch
+):
+    from tradeguard.backtest import bulk
+
+    quiet: list[str] = []
+    real = bulk.QuietSymbols.strategies
+
+    def counting(self, symbol):
+        mine = real(self, symbol)
+        if mine is not None and self._node.portfolio.open_positions():
+            quiet.append(symbol)  # skipped although the node holds something (another pair)
+        return mine
+
+    monkeypatch.setattr(bulk.QuietSymbols, "strategies", counting)
+    cfg = write_config(tmp_path, pairs=("ETH", "ADA", "LTC", "XLM"))
+    one, both, _ = _both(cfg, tmp_path, _window(commit_every=1_000), monkeypatch)
+    assert len(one.trades) > 40
+    assert len(quiet) > 1_000 and len(set(quiet)) == 4
+    assert _figures(both) == _figures(one)
+
+
 def test_an_idle_vectorised_strategy_skips_everything_and_keeps_the_curve(
     tmp_path, data_dir, monkeypatch
 ):

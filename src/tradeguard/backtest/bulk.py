@@ -6,8 +6,10 @@ no base asset, trading ACTIVE), a candle without a signal changes only bookkeepi
 state's and the paper venue's last candle per symbol, the marks, the clock, the event counts,
 the flat equity curve and the daily roll. `advance_flat` does exactly that bookkeeping for a
 whole stretch of such candles at once; the next candle with a signal (or the stretch's end)
-goes through the one-candle-at-a-time path as usual. tests/test_backtest_bulk.py pins that
-trades, equity curve and metrics are identical either way.
+goes through the one-candle-at-a-time path as usual. While something is held, `QuietSymbols`
+tells the replay which candle (no signal, its own symbol holding nothing) may leave its
+strategies out. tests/test_backtest_bulk.py pins that trades, equity curve and metrics are
+identical either way.
 
 What differs: the risk engine sees the (unchanged) equity at the stretch's first and last
 candle and at each new UTC day, not at every candle, so its periodic state save may fall on

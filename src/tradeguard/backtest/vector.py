@@ -66,8 +66,9 @@ class FrameStrategy(Strategy):
     timeframes: tuple[str, ...] = ()
     frame_type = "numpy"  # or "pandas": what `prepare` receives and returns
     # Columns of `prepare` that carry this strategy's signals. Naming them is a promise: while
-    # the node holds nothing, `on_row` does nothing on a row where all of them are 0, so that a
-    # backtest may skip such rows (backtest/bulk.py). Empty: every row is delivered.
+    # its symbol holds nothing (no open order of it, no position, no base asset), `on_row` does
+    # nothing on a row where all of them are 0, so that a backtest may skip such rows
+    # (backtest/bulk.py). Empty: every row is delivered.
     signal_columns: tuple[str, ...] = ()
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
