@@ -86,12 +86,12 @@ def _active_rows(series: dict[str, list[Candle]], strategies: Sequence[Any]) -> 
 def can_skip(node: TradingNode) -> bool:
     """Tell whether the node holds nothing, so that a candle without a signal is bookkeeping."""
     return (
-        not node.orders.open
+        not node._held_symbols()  # first: what fails most (something is held)
+        and not node.orders.open
         and not node._ctx.queue
         and not node.market.candle_listeners
         and _quiet_listeners(node)
         and not node._equity_dirty
-        and not node._held_symbols()
         and node.risk.state is TradingState.ACTIVE
         and node._equity > 0
     )
@@ -121,19 +121,19 @@ class QuietSymbols:
         if mine is None:
             return None
         node = self._node
+        if symbol in node._held_symbols():
+            return None
         orders = node.orders
         if orders.open and any(o.symbol == symbol for o in orders.open.values()):
             return None
         if orders.unknown or node._ctx.queue or node.risk.state is not TradingState.ACTIVE:
-            return None
-        if symbol in node._held_symbols() or not _quiet_listeners(node):
             return None
         positions = node.portfolio.positions
         for strat in mine:
             pos = positions.get((strat.venue, symbol, strat.id))
             if pos is not None and pos.quantity:
                 return None
-        return mine
+        return mine if _quiet_listeners(node) else None
 
 
 def _quiet_listeners(node: TradingNode) -> bool:

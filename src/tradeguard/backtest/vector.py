@@ -103,7 +103,8 @@ class FrameStrategy(Strategy):
     def precompute(self, candles: Sequence[Candle]) -> None:
         """Run `prepare` once over the pair's whole series (what a backtest does)."""
         self._pre = self._prepared(candles)
-        self._rows = {int(ts): i for i, ts in enumerate(self._pre["ts"])}
+        stamps = self._pre["ts"]
+        self._rows = dict(zip(stamps, range(len(stamps)), strict=True))
         self._series = candles
 
     def signal_rows(self) -> Any:

@@ -18,7 +18,7 @@ from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
-from tradeguard.node.checkpoint import restore
+from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.portfolio.arb_summary import ArbSummary
@@ -215,9 +215,8 @@ def _build_strategies(node: TradingNode) -> None:
             raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
         strat.bind(node._ctx)
         saved = node._strategy_states.get(sc.id)
-        if saved is None:
-            run = node.storage.load_run_state(sc.id)
-            saved = run.state if run is not None else None
+        if saved is None:  # read once: the checkpoints keep this row from here on
+            saved = run_state(node, sc.id).state
         if saved:
             strat.restore(saved)
         node.strategies.append(strat)

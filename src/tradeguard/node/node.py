@@ -30,7 +30,7 @@ from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.state import MarketState
-from tradeguard.model.enums import OrderType, Side, TradingMode
+from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
@@ -326,7 +326,8 @@ class TradingNode:
         held = self._held
         if held is None or self._held_n != len(self.portfolio.marks):
             held = self._held_symbols()
-        if self._equity_dirty or symbol in held:
+        fresh = self._equity_dirty or symbol in held
+        if fresh:
             self._equity = equity = self.portfolio.equity()
             self._equity_dirty = False
             self.run_equity.observe(equity)
@@ -334,6 +335,7 @@ class TradingNode:
             equity = self._equity
         day = ts // _DAY_MS
         if day != self._day:
+            fresh = True
             if self._day is not None:
                 self._daily_summary(self._day, ts, equity)
             self._day = day
@@ -341,7 +343,10 @@ class TradingNode:
         if ts >= self._next_sample:
             self.equity_curve.append((ts, equity))
             self._next_sample = ts + self.equity_sample_ms
-        self.risk.observe_equity(ts, equity)
+        # The same equity on the same day trips nothing while trading is ACTIVE; a replay
+        # committing whole candles carries the risk state in each commit, so it may skip it.
+        if fresh or not self._candle_units or self.risk.state is not TradingState.ACTIVE:
+            self.risk.observe_equity(ts, equity)
 
     def fold_closed_trades(self) -> dict[str, TradeTotals]:
         """Add the trades closed since the last call to each strategy's totals; return them."""
