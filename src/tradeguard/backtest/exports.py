@@ -90,9 +90,33 @@ def write_exports(
     written.append(path)
     trade_rows = [t.to_json() for t in trades]
     written += _table(run_dir / "trades", TRADE_FIELDS, trade_rows)
-    eq_rows = equity_rows(curve)
-    written += _table(run_dir / "equity", ("ts", "time", "equity", "drawdown_pct"), eq_rows)
+    written += _equity_files(run_dir / "equity", curve)
     return written
+
+
+def _equity_files(stem: Path, curve: Sequence[tuple[int, float]]) -> list[Path]:
+    """equity.csv and equity.json, each value formatted once for both (the curve is long).
+
+    The text is what `csv.writer` and `json.dumps(json_safe(equity_rows(curve)))` write.
+    """
+    csv_lines = ["ts,time,equity,drawdown_pct\r\n"]
+    json_rows = []
+    for (ts, equity), dd in zip(curve, drawdowns(curve), strict=True):
+        t, e, d = utc_text(ts), repr(float(equity)), repr(float(dd))
+        csv_lines.append(f"{ts},{t},{e},{d}\r\n")
+        json_rows.append(
+            f'{{"ts": {ts}, "time": "{t}", "equity": {_json_float(e)}, '
+            f'"drawdown_pct": {_json_float(d)}}}'
+        )
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    csv_path.write_text("".join(csv_lines), encoding="utf-8", newline="")
+    json_path.write_text("[" + ", ".join(json_rows) + "]", encoding="utf-8")
+    return [csv_path, json_path]
+
+
+def _json_float(text: str) -> str:
+    # json_safe's strings for the values JSON has no number for
+    return f'"{text}"' if text in ("inf", "-inf", "nan") else text
 
 
 def _table(stem: Path, fields: Sequence[str], rows: list[dict[str, Any]]) -> list[Path]:

@@ -1,0 +1,48 @@
+"""The run files are written from strings built once, and the report's candle bars from the loaded
+float columns: the bytes and bars are the ones the row-by-row writers and Decimal candles give."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tradeguard.backtest.exports import _equity_files, equity_rows, json_safe
+from tradeguard.backtest.svg import _group
+from tradeguard.marketdata.arrow_candles import ColumnCandles
+from tradeguard.marketdata.loaders import load_candles
+
+CANDLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "candles"
+CURVES = {
+    "long": [(1515542700000 + i * 300_000, 1.0 + math.sin(i) / 10) for i in range(3000)],
+    "odd values": [(0, math.inf), (60_000, math.nan), (120_000, -1.5), (180_000, 0.0)],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize("name", list(CURVES))
+def test_equity_files_are_what_the_csv_and_json_writers_give(tmp_path: Path, name: str) -> None:
+    curve = CURVES[name]
+    rows = equity_rows(curve)
+    fields = ("ts", "time", "equity", "drawdown_pct")
+    with (tmp_path / "expected.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(fields)
+        writer.writerows([[row[f] for f in fields] for row in rows])
+    csv_path, json_path = _equity_files(tmp_path / "equity", curve)
+    assert csv_path.read_bytes() == (tmp_path / "expected.csv").read_bytes()
+    assert json_path.read_text(encoding="utf-8") == json.dumps(json_safe(rows))
+
+
+@pytest.mark.skipif(not CANDLES.is_dir(), reason=f"market data not found at {CANDLES}")
+@pytest.mark.parametrize("limit", [250, 7, 10_000])
+def test_candle_bars_from_columns_equal_the_bars_from_decimals(limit: int) -> None:
+    loaded = load_candles(CANDLES / "ETH_BTC-5m.feather", symbol="ETH/BTC")
+    assert isinstance(loaded, ColumnCandles)
+    for candles in (loaded, loaded.window(13, 1_013)):
+        bars = _group(candles, limit)
+        assert bars == _group(list(candles), limit)
+        assert all(type(v) is float for v in bars[0][1:]) and type(bars[0][0]) is int
