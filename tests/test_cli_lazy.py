@@ -26,8 +26,20 @@ def test_exit_codes_are_the_shared_ones():
     assert (EXIT_ERROR, EXIT_CONFIG) == (common.EXIT_ERROR, common.EXIT_CONFIG)
 
 
-HEAVY = ["aiohttp", "alembic", "ccxt", "fastapi", "httpx", "cryptography", "pandas",
-         "tradeguard.sandbox", "tradeguard.api", "pyarrow.compute"]  # fmt: skip
+HEAVY = [
+    "aiohttp",
+    "alembic",
+    "ccxt",
+    "fastapi",
+    "httpx",
+    "cryptography",
+    "pandas",
+    "tradeguard.sandbox",
+    "tradeguard.api",
+    "pyarrow.compute",
+    "rich.progress",
+    "rich.table",
+]  # fmt: skip  (with --json: no bar, no table)
 
 
 def test_the_backtest_command_imports_nothing_it_does_not_use(tmp_path, data_dir):
@@ -48,3 +60,12 @@ def _small_config(tmp_path):
     from backtest_support import write_config
 
     return write_config(tmp_path, pairs=("ETH",))
+
+
+def test_the_console_entry_exits_with_the_commands_code():
+    done = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "backtest"], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == EXIT_CONFIG
+    assert "--config FILE is required" in done.stderr
