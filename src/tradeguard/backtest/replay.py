@@ -128,20 +128,13 @@ async def _replay_loop(
     progress: Callable[[int, int], None] | None,
     pacer: Pacer,
 ) -> None:
-    total = len(candles)
-    clock = node.clock
-    sim = clock if isinstance(clock, SimulatedClock) else None
+    total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
+    sim = node.clock if isinstance(node.clock, SimulatedClock) else None
     market_on_candle = node.market.on_candle
-    portfolio = node.portfolio
-    by_symbol = node._by_symbol
-    queue = node._ctx.queue
-    price_listeners = node.price_listeners
+    by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     paper_by_symbol = _paper_for_symbols(node)
-    every = node.config.node.checkpoint_every
-    stats = node.stats
     timeouts = node.timeouts if node.timeouts.policies else None  # on the replay's clock
-    open_orders = node.orders.open
-    marks = portfolio.marks
+    open_orders, marks = node.orders.open, node.portfolio.marks
     observe_equity = node._observe_equity
     pace = _replay_pace(node)
     bars = BarFeed.of(node)
