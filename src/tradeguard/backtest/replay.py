@@ -175,8 +175,8 @@ async def _replay_loop(
             await timeouts.sweep()
         observe_equity(close_ts, symbol)
         if skipping is not None:
-            for strat in skipping:
-                strat.skipped_through(c)
+            for skipped in skipping:
+                skipped.skipped_through(c)
         else:
             if bars is not None:
                 bars.feed(c, by_symbol.get(symbol, ()))
