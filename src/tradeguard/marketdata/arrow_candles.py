@@ -10,6 +10,7 @@ None and the caller reads the file row by row, which names the first bad row and
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,12 @@ def fast_feather_candles(
     at = index.reshape(4, n)
     stamps = ts.tolist()
     interval = interval_from_name(path) or (interval_from_times(path, stamps) if n > 1 else 60)
-    rows = at.tolist()
+    # Built by map() over whole columns: no Python-level loop body per candle.
+    opens, highs, lows, closes = (list(map(prices.__getitem__, row)) for row in at.tolist())
     out = ColumnCandles(
-        Candle(symbol, t, prices[a], prices[b], prices[d], prices[e], vol, interval)
-        for t, a, b, d, e, vol in zip(stamps, *rows, volumes, strict=True)
-    )
+        map(Candle, repeat(symbol, n), stamps, opens, highs, lows, closes, volumes,
+            repeat(interval, n))
+    )  # fmt: skip
     out.columns = {"ts": ts.astype(np.int64, copy=True)}
     for name, where in zip(PRICE_COLUMNS, at, strict=True):
         out.columns[name] = price_floats[where]
@@ -76,7 +78,7 @@ def _decimals(values: Any) -> tuple[list[Decimal], Any]:
     """Each value as the loader's Decimal (15 significant digits) and as that Decimal's float."""
     import numpy as np
 
-    texts = [format(x, ".15g") for x in values.tolist()]
+    texts = list(map(format, values.tolist(), repeat(".15g", len(values))))
     return list(map(Decimal, texts)), np.array(list(map(float, texts)), dtype=np.float64)
 
 
