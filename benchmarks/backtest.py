@@ -9,7 +9,8 @@
   generated files), and `backtest_wall_s` after `python -m compileall src/tradeguard`, which is
   what an installed package (and scripts/test.sh) has; the .pyc files are removed again unless
   there were some before. `*_cpu_s` is the process's user + system CPU time, which a busy
-  machine disturbs less than the wall time.
+  machine disturbs less than the wall time. The compiled process runs three times: the figures
+  are the best of them, each run's are listed (`backtest_wall_runs_s`, `backtest_cpu_runs_s`).
 - `idle_candles_per_s_callback`: candle events through the node with a strategy that never
   trades, every candle delivered to its `on_candle` (the path paper and live trading take).
 - `idle_candles_per_s_vectorised`: the same with a vectorised strategy (`FrameStrategy` with a
@@ -38,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "backtest" / "btc_pairs.toml"
 HERE = Path(__file__).resolve().parent
+PROCESS_RUNS = 3
 
 
 def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
@@ -72,18 +74,24 @@ def bench_backtest_process(tmp: Path) -> dict[str, Any]:
         "backtest_cold_cpu_s": round(cold["cpu_s"], 3),
     }
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
+    runs = []
     try:
-        wall, peak, metrics = _run_backtest_process(tmp / "bt")
+        for n in range(PROCESS_RUNS):  # the best of a few: a shared machine only adds time
+            runs.append(_run_backtest_process(tmp / f"bt{n}"))
     finally:
         if not had_caches:
             _drop_caches(src)
+    wall, _, metrics = min(runs, key=lambda r: r[0])
     out.update(
         backtest_wall_s=round(wall, 3),
-        backtest_cpu_s=round(metrics["cpu_s"], 3),
-        backtest_peak_rss_mib=round(peak, 1),
+        backtest_cpu_s=round(min(r[2]["cpu_s"] for r in runs), 3),
+        backtest_wall_runs_s=[round(r[0], 3) for r in runs],
+        backtest_cpu_runs_s=[round(r[2]["cpu_s"], 3) for r in runs],
+        backtest_peak_rss_mib=round(max(r[1] for r in runs), 1),
         backtest_replay_s=round(metrics["elapsed_s"], 3),
         backtest_candles=metrics["candles"],
         backtest_trades=metrics["trades"],
+        load_average_1m_after_backtest=round(os.getloadavg()[0], 2),
     )
     return out
 
