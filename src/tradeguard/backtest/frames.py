@@ -126,8 +126,8 @@ def _cached_candles(path: str, symbol: str) -> list[Candle]:
 
 def to_frame(candles: Sequence[Candle]) -> Frame:
     """Return one pair's candles as numpy columns: ts (int64 ms) and float64 OHLCV."""
-    if isinstance(candles, ColumnCandles):  # as loaded: the loader's columns, copied
-        return {k: v.copy() for k, v in candles.columns.items()}
+    if isinstance(candles, ColumnCandles) and len(candles.columns["ts"]) == len(candles):
+        return {k: v.copy() for k, v in candles.columns.items()}  # as loaded, copied
     return {
         "ts": np.fromiter((c.ts for c in candles), dtype=np.int64, count=len(candles)),
         "open": np.fromiter((c.open for c in candles), dtype=np.float64, count=len(candles)),

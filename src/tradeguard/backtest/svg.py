@@ -119,7 +119,7 @@ def _group(candles: Sequence[Candle], limit: int) -> list[tuple[int, float, floa
         return []
     per = -(-len(candles) // limit)
     columns = getattr(candles, "columns", None)  # loaded candles carry their float columns
-    if columns is not None:
+    if columns is not None and len(columns["ts"]) == len(candles):
         return _group_columns(columns, len(candles), per)
     out = []
     for i in range(0, len(candles), per):
