@@ -1,5 +1,6 @@
 """`tradeguard <command>` loads only that command's module: the backtest path never imports the
-sandbox servers, the API, the exchange client, Alembic, pandas or the vault's cryptography."""
+sandbox servers, the API, the exchange client, Alembic, pandas, the vault's cryptography or
+SQLAlchemy's PostgreSQL dialect."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ HEAVY = [
     "tradeguard.sandbox",
     "tradeguard.api",
     "pyarrow.compute",
-    "rich.progress",
-    "rich.table",
-]  # fmt: skip  (with --json: no bar, no table)
+    "rich.progress",  # with --json: no progress bar
+    "rich.table",  # and no table
+    "sqlalchemy.dialects.postgresql",  # a SQLite database never needs it
+]
 
 
 def test_the_backtest_command_imports_nothing_it_does_not_use(tmp_path, data_dir):

@@ -86,6 +86,22 @@ def test_events_table_refuses_truncate_on_postgres(storage_pg_url: str) -> None:
     db.dispose()
 
 
+@pytest.mark.postgres
+def test_postgres_gets_the_partial_open_positions_index_both_ways(storage_pg_url: str) -> None:
+    db = Database(storage_pg_url)  # gives the tables their PostgreSQL options
+    for create in (db.migrate, lambda: metadata.create_all(db.engine)):
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS positions CASCADE"))
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        create()
+        with db.engine.connect() as conn:
+            sql = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_positions_open'")
+            ).scalar_one()
+        assert "UNIQUE" in sql and "WHERE" in sql and "'open'" in sql
+    db.dispose()
+
+
 def test_metadata_create_all_also_installs_append_only_triggers(storage_sqlite_url: str) -> None:
     db = Database(storage_sqlite_url)
     metadata.create_all(db.engine)

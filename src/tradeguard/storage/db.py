@@ -148,6 +148,9 @@ class Database:
                 if "uri" not in self.url.query:
                     file_path = os.path.abspath(database)  # the file pysqlite opens
         elif self.dialect == "postgresql":
+            from tradeguard.storage.tables import add_postgresql_options
+
+            add_postgresql_options()
             kwargs["pool_pre_ping"] = True
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)

@@ -139,8 +139,7 @@ positions = Table(
         "symbol",
         "strategy_id",
         unique=True,
-        sqlite_where=text("status = 'open'"),
-        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),  # postgresql_where: add_postgresql_options()
     ),
     Index(None, "status", "strategy_id"),
 )
@@ -293,6 +292,17 @@ arb_executions = Table(
     Index(None, "strategy_id", "ts"),
     Index(None, "ts"),
 )
+
+
+def add_postgresql_options() -> None:
+    """Give the tables their PostgreSQL-only options (`Database` does, for a PostgreSQL URL).
+
+    Naming one loads SQLAlchemy's PostgreSQL dialect (~20 ms), which a SQLite database never
+    needs. Calling it again changes nothing.
+    """
+    index = next(i for i in positions.indexes if i.name == "uq_positions_open")
+    index.dialect_kwargs["postgresql_where"] = text("status = 'open'")
+
 
 # Statements that make `events` append-only, per dialect. Migration 0001 carries its own copy
 # (migrations are history and must not change when this file does).
