@@ -6,7 +6,6 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.alerts import build_manager
 from tradeguard.bots.config_apply import apply_config_bots
 from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
 from tradeguard.clock import Clock
@@ -107,6 +106,8 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         config.strategies, node.orders, node.market, node.submit
     )
     if config.alerts.enabled:
+        from tradeguard.alerts import build_manager
+
         manager = build_manager(config.alerts)
         if manager.channels:
             node.alerts = manager

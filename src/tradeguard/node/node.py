@@ -12,14 +12,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tradeguard.alerts import AlertManager, daily_summary_event
+from tradeguard.alerts.rules import daily_summary_event
 from tradeguard.backtest.replay_state import CurveLog
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
 from tradeguard.config import Config
-from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.ledger_audit import (
     LedgerAudit,
     audit_storage,
@@ -28,7 +27,6 @@ from tradeguard.execution.ledger_audit import (
 )
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
-from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
 from tradeguard.model.events import Event
@@ -38,10 +36,8 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.node import checkpoint as ckpt
-from tradeguard.node import live
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
-from tradeguard.node.feed import build_hub
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import RunStats, RunSummary
 from tradeguard.portfolio.arb_summary import ArbSummary
@@ -55,6 +51,11 @@ from tradeguard.storage.lock import WriterLock
 from tradeguard.storage.repository import RunState, Storage
 from tradeguard.strategies.base import Strategy
 from tradeguard.venues.base import Venue
+
+if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first needs them
+    from tradeguard.alerts import AlertManager
+    from tradeguard.execution.balance_sync import BalanceSync
+    from tradeguard.marketdata.live.hub import LiveHub
 
 log = logging.getLogger(__name__)
 
@@ -292,15 +293,21 @@ class TradingNode:
 
     async def run_live(self, duration_s: float | None = None) -> RunSummary:
         """Trade on venue streams until stopped: quotes -> strategies -> the order path."""
+        from tradeguard.node import live
+
         return await live.run_live(self, duration_s)
 
     def balance_sync(self) -> BalanceSync | None:
         """Build the periodic balance sync over the exchange venues, or None when it is off."""
+        from tradeguard.node import live
+
         return live.balance_sync(self)
 
     def live_hub(self) -> LiveHub:
         """Return the live market-data hub over every venue's streams (built on first use)."""
         if self.live is None:
+            from tradeguard.node.feed import build_hub
+
             self.live = build_hub(self)
         return self.live
 
