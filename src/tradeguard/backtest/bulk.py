@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.vector import FrameStrategy
+from tradeguard.marketdata.arrow_candles import ColumnCandles
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 
@@ -52,10 +54,10 @@ def merge_with_plan(
     import numpy as np
 
     lists = [s for s in series.values() if s]
-    stamps = np.concatenate([np.fromiter((c.ts for c in s), np.int64, len(s)) for s in lists])
+    stamps = np.concatenate([_column(s, "ts") for s in lists])
     order = np.argsort(stamps, kind="stable")
-    flat = [c for s in lists for c in s]
-    candles = [flat[k] for k in order.tolist()]
+    flat = list(chain.from_iterable(lists))
+    candles = list(map(flat.__getitem__, order.tolist()))
     active = _active_rows(series, strategies)
     if active is None:
         return candles, None
@@ -64,8 +66,20 @@ def merge_with_plan(
     signal_at = np.flatnonzero(merged_active)
     signal_at = np.append(signal_at, n)
     next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
-    close_ts = [c.ts + c.interval_s * 1000 for c in candles]
+    spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
+    close_ts = (stamps + spans)[order].tolist()
     return candles, SkipPlan(close_ts, next_signal.tolist())
+
+
+def _column(candles: Sequence[Candle], name: str) -> Any:
+    """One int64 field of every candle: from the loaded columns when the list has them."""
+    import numpy as np
+
+    if isinstance(candles, ColumnCandles) and len(candles.columns["ts"]) == len(candles):
+        if name == "ts":
+            return candles.columns["ts"]
+        return np.full(len(candles), candles[0].interval_s, dtype=np.int64)  # one per file
+    return np.fromiter((getattr(c, name) for c in candles), np.int64, len(candles))
 
 
 def _active_rows(series: dict[str, list[Candle]], strategies: Sequence[Any]) -> dict[str, Any]:

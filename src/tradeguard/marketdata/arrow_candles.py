@@ -62,8 +62,9 @@ def fast_feather_candles(
 
 
 class ColumnCandles(list[Candle]):
-    """Candles with the float64 columns of their values (`float(candle.close)`...), which the
-    loader has at hand; a backtest's frames take them instead of converting every Decimal."""
+    """Candles of one file (one symbol, one interval) with the columns of their values: ts as
+    int64, OHLCV as float64 (`float(candle.close)`...), which the loader has at hand; a
+    backtest's frames take them instead of converting every Decimal."""
 
     columns: dict[str, Any]
 
