@@ -134,3 +134,32 @@ def test_skips_stop_at_every_checkpoint(tmp_path, data_dir, monkeypatch, checkpo
                           progress=progress)  # fmt: skip
     total = result.summary.events
     assert seen[:-1] == list(range(checkpoint, total + 1, checkpoint))
+
+
+def test_merging_loaded_series_equals_merging_plain_lists(data_dir, tmp_path):
+    from tradeguard.backtest.frames import load_series
+    from tradeguard.marketdata.arrow_candles import ColumnCandles
+
+    cfg = load_config(write_config(tmp_path, pairs=("ETH", "ADA", "LTC")))
+    series = load_series(cfg, parse_date("2018-01-12"), parse_date("2018-01-15"), None)
+    assert all(isinstance(s, ColumnCandles) for s in series.values())
+    plain = {symbol: list(s) for symbol, s in series.items()}
+    for strategies in ([], _precomputed(cfg, series)):
+        loaded, loaded_plan = merge_with_plan(series, strategies)
+        listed, listed_plan = merge_with_plan(plain, strategies)
+        assert loaded == listed
+        if strategies:
+            assert loaded_plan is not None and listed_plan is not None
+            assert loaded_plan.close_ts == listed_plan.close_ts == [c.close_ts for c in loaded]
+            assert loaded_plan.next_signal == listed_plan.next_signal
+
+
+def _precomputed(cfg, series):
+    from tradeguard.strategies.loader import load_strategy_class
+
+    out = []
+    for sc in cfg.strategies:
+        strat = load_strategy_class(sc.kind)(sc.id, sc.venue, sc.symbol, sc.params)
+        strat.precompute(series[sc.symbol])
+        out.append(strat)
+    return out
