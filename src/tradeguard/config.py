@@ -86,6 +86,9 @@ class VenueConfig(_Strict):
     # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
     # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
     native_exits: bool = False
+    # With native_exits: an armed trailing stop moves the resting stop up to its level (cancel,
+    # then place again) at most once per this many seconds; 0 keeps trailing stops in the engine.
+    native_trailing_interval_s: int = Field(default=60, ge=0, le=86_400)
 
     @field_validator("balances")
     @classmethod

@@ -338,7 +338,8 @@ class BotDesk:
                 "realized_today": str(sum((r["pnl"] for r in closed
                                            if (r["exit_ts"] or 0) >= now - now % _DAY_MS), ZERO)),
                 "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
-                           "on_venue": list(p.native_orders)}
+                           "on_venue": list(p.native_orders),
+                           "stop_on_venue": None if p.native_stop is None else str(p.native_stop)}
                           for p in self.exits.for_bot(name)],
             })  # fmt: skip
         return {

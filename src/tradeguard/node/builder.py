@@ -236,4 +236,5 @@ def _native_venues(node: TradingNode) -> NativeVenues:
         inst = node.market.instrument(venue, symbol)
         return None if inst is None else inst.price_tick
 
-    return NativeVenues(enabled, tick)
+    trailing = {vc.name: vc.native_trailing_interval_s * 1000 for vc in node.config.venues}
+    return NativeVenues(enabled, tick, trailing)
