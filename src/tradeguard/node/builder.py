@@ -122,7 +122,11 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
     from tradeguard.venues.paper import PaperVenue
 
     for vc in node.config.venues:
-        if vc.name not in given:
+        if vc.data_only:  # public market data only: never an order, a balance or a key
+            from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+            node.data_venues[vc.name] = build_ccxt_venue(vc, node.clock)
+        elif vc.name not in given:
             node.venues[vc.name] = _configured_venue(node, vc)
     for name, venue in given.items():
         node.venues[name] = venue

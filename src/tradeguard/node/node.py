@@ -106,6 +106,7 @@ class TradingNode:
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._paper: dict[str, Any] = {}
+        self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
         self._audit_buf: list[Event] = []
         self._signal_ts: dict[str, int] = {}
         self._trade_ts: dict[str, int] = {}
@@ -223,6 +224,8 @@ class TradingNode:
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
                     adopt(order)
+        for venue in self.data_venues.values():
+            await venue.load_instruments()  # public: the markets their streams map symbols by
         record_lot_steps(self.storage, self.portfolio.lot_steps)
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
@@ -237,7 +240,7 @@ class TradingNode:
             await self.live.stop()
         if self.alerts is not None:
             await self.alerts.stop()
-        for venue in self.venues.values():
+        for venue in (*self.venues.values(), *self.data_venues.values()):
             try:
                 await venue.close()
             except Exception:
