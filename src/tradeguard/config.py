@@ -85,6 +85,10 @@ class VenueConfig(_Strict):
     # kind = "ccxt": public market data only (no credentials, no orders, no balances), for the
     # paper venues that name it as data_venue; allowed on a real exchange outside live mode.
     data_only: bool = False
+    # kind = "ccxt": a market order goes out as a limit order at the risk engine's slippage
+    # bound, immediate-or-cancel ("protected"), or as the exchange's market order ("market";
+    # refused for buys where the exchange sizes market buys in the quote currency).
+    market_orders: Literal["protected", "market"] = "protected"
     dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
     # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
     # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
