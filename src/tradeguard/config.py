@@ -225,6 +225,7 @@ class BotConfig(_Strict):
     max_order_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     max_position_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     daily_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    weekly_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     venue: str | None = None
     symbols: list[str] | None = Field(default=None, max_length=500)
     cooldown_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
