@@ -89,6 +89,8 @@ class VenueConfig(_Strict):
     # bound, immediate-or-cancel ("protected"), or as the exchange's market order ("market";
     # refused for buys where the exchange sizes market buys in the quote currency).
     market_orders: Literal["protected", "market"] = "protected"
+    # Live mode refuses a key that can withdraw funds (Binance reports it) unless this is set.
+    allow_withdrawal_key: bool = False
     dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
     # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
     # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
