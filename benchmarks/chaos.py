@@ -21,8 +21,10 @@ import json
 import tempfile
 from pathlib import Path
 
+from tradeguard.backtest.replay import resolve_data_path
 from tradeguard.chaos.exchange import ChaosSettings, run_chaos
-from tradeguard.chaos.paper import PaperChaosSettings, run_paper_chaos
+from tradeguard.chaos.paper import TRIGGER_STRATEGIES, PaperChaosSettings, run_paper_chaos
+from tradeguard.config import DEFAULT_DATA_FILE
 
 
 def main() -> None:
@@ -36,6 +38,10 @@ def main() -> None:
     p.add_argument("--paper", action="store_true", help="kill the paper replay instead")
     p.add_argument("--kills-per-round", type=int, default=10)
     p.add_argument("--commit-kills-pct", type=float, default=50.0)
+    p.add_argument(
+        "--triggers", action="store_true",
+        help="with --paper: two strategies resting stop and take-profit orders, on 3,000 candles",
+    )  # fmt: skip
     args = p.parse_args()
     if args.paper:
         paper(args)
@@ -80,6 +86,14 @@ def main() -> None:
     )
 
 
+def _first_candles(out: Path, rows: int) -> Path:
+    """The header and the first `rows` candles of the bundled BTC/USDT file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = resolve_data_path(DEFAULT_DATA_FILE).read_text().splitlines()[: rows + 1]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
 def paper(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="tg-paper-chaos-") as tmp:
         settings = PaperChaosSettings(
@@ -89,9 +103,13 @@ def paper(args: argparse.Namespace) -> None:
             kills_per_round=args.kills_per_round,
             min_run_s=args.min_run_s,
             commit_kills_pct=args.commit_kills_pct,
-            max_commit=20,
+            max_commit=400 if args.triggers else 20,
             commit_interval_s=0,
         )
+        if args.triggers:
+            settings.strategies = TRIGGER_STRATEGIES
+            settings.checkpoint_every = 10_000_000
+            settings.data_path = _first_candles(settings.workdir / "btc.csv", 3_000)
         result = run_paper_chaos(settings)
     print(json.dumps(result.to_json(), indent=2, default=str))
 

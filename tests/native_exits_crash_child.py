@@ -1,7 +1,10 @@
 """Child process: a sandbox node whose bot enters with SL+TP; SIGKILLed around the OCO.
 
 argv: config.json moment, where moment is `before_oco` (the entry filled, the OCO never sent) or
-`after_oco` (the OCO journaled and placed, the exit plan not yet told).
+`after_oco` (the OCO journaled and placed, the exit plan not yet told); or, with a trailing stop
+whose move the parent sets off by raising the price once the first OCO rests, `move_cancel` (the
+move saved, the resting pair not yet cancelled) or `move_place` (the pair cancelled, the moved
+pair never sent).
 """
 
 from __future__ import annotations
@@ -36,10 +39,33 @@ async def main() -> None:
             print(json.dumps({"placed": ids}), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    node.orders.submit_oco = die  # type: ignore[method-assign]
+    cancel = node.orders.cancel
+
+    async def place_then_die_later(*intents: Any) -> Any:
+        if moment == "move_place" and placed:
+            os.kill(os.getpid(), signal.SIGKILL)
+        results = await place(*intents)
+        placed.extend(r.order.client_order_id for r in results if r.order is not None)
+        print(json.dumps({"placed": placed}), flush=True)
+        return results
+
+    async def cancel_or_die(cid: str) -> Any:
+        if moment == "move_cancel":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await cancel(cid)
+
+    placed: list[str] = []
+    exits = {"stop_loss_pct": "2", "take_profit_pct": "5"}
+    if moment.startswith("move_"):
+        node.orders.submit_oco = place_then_die_later  # type: ignore[method-assign]
+        node.orders.cancel = cancel_or_die  # type: ignore[method-assign]
+        exits = {"stop_loss_pct": "2", "take_profit_pct": "10", "trailing_activation_pct": "1",
+                 "trailing_distance_pct": "1"}  # fmt: skip
+    else:
+        node.orders.submit_oco = die  # type: ignore[method-assign]
     while node.market.mid("BTC/USDT") != Decimal(50000):
         await asyncio.sleep(0.01)
-    trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+    trade = await enter(node, **exits)
     print(json.dumps({"entry": trade["client_order_id"]}), flush=True)
     await live
     print(json.dumps({"unexpected": "not killed"}), flush=True)

@@ -59,3 +59,27 @@ def test_stats_give_win_rate_expectancy_and_accuracy_by_score_bucket():
         ("0.6-0.7", 1, "0.00"),
         ("0.8-0.9", 2, "100.00"),
     ]
+
+
+def test_a_weekly_loss_limit_stops_entries_until_monday_and_lets_exits_through():
+    spec = BotSpec.parse("a", {**BASE, "weekly_loss_usd": "60"})
+    assert BotSpec.parse("a", spec.to_doc()) == spec
+    assert BotSpec.parse("a", BASE).weekly_loss_usd is None  # optional
+    with pytest.raises(BotError, match=r"bot a: weekly_loss_usd=0 must be > 0"):
+        BotSpec.parse("a", {**BASE, "weekly_loss_usd": "0"})
+    ask = TradeAsk("BTC/USDT", Side.BUY, Decimal(30))
+    lost = BotBook(realized_today_usd=Decimal(-5), realized_week_usd=Decimal(-60))
+    entry = check_trade(spec, True, ask, lost, 0)
+    assert entry.codes == ["BOT_WEEKLY_LOSS"]
+    assert entry.reasons == [
+        "bot a: this week's loss 60 USD reached weekly_loss_usd=60; trading resumes on Monday "
+        "00:00 UTC"
+    ]
+    almost = BotBook(realized_week_usd=Decimal("-59.99"))
+    assert check_trade(spec, True, ask, almost, 0).approved
+    held = BotBook(position_qty=Decimal(-1), realized_week_usd=Decimal(-100))
+    assert check_trade(spec, True, ask, held, 0).approved  # a closing trade is never stopped
+    unlimited = BotSpec.parse("a", BASE)
+    assert check_trade(
+        unlimited, True, ask, BotBook(realized_week_usd=Decimal(-(10**6))), 0
+    ).approved

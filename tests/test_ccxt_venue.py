@@ -99,13 +99,51 @@ async def test_limit_order_is_acknowledged_listed_and_cancelled(stack: Stack) ->
     assert await stack.venue.fetch_open_orders(SYMBOL) == []
 
 
-async def test_market_order_goes_out_as_base_quantity_without_price(stack: Stack) -> None:
+async def test_a_market_order_goes_out_as_an_ioc_limit_at_its_protective_bound(
+    stack: Stack,
+) -> None:
     result = await stack.submit(Side.BUY, "0.01")
     assert result.status == "submitted"
-    [placed] = stack.sandbox_orders(result.order.client_order_id)
-    assert placed.type == "MARKET"
+    order = result.order
+    # the bound: the mid 50,000 plus risk.market_slippage_cap_pct, rounded down to the tick
+    assert order.type is OrderType.MARKET and order.price_bound is not None
+    [placed] = stack.sandbox_orders(order.client_order_id)
+    assert (placed.type, placed.time_in_force) == ("LIMIT", "IOC")
+    assert placed.price == order.price_bound > Decimal(50001)
     assert placed.orig_qty == Decimal("0.01")
     assert placed.orig_quote_qty == 0  # never converted into a quote-amount order
+    await eventually(lambda: order.status is OrderStatus.FILLED)
+    [fill] = stack.storage.load_fills(client_order_id=order.client_order_id)
+    assert fill.price == Decimal(50001)  # at the book, not at the bound
+
+
+async def test_a_protected_market_order_stops_at_its_bound_and_the_rest_expires(
+    stack: Stack,
+) -> None:
+    bound = Decimal(50000) * (1 + Decimal(stack.risk.config.market_slippage_cap_pct) / 100)
+    # 0.01 BTC at the ask, the next 0.02 beyond the bound: a market order would take both
+    stack.ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=[("50001", "0.01"),
+                                                             (str(bound + 100), "5")])  # fmt: skip
+    result = await stack.submit(Side.BUY, "0.03")
+    order = result.order
+    await eventually(lambda: order.status.is_terminal)
+    assert order.status is OrderStatus.EXPIRED and order.filled == Decimal("0.01")
+    assert [f.price for f in stack.storage.load_fills(client_order_id=order.client_order_id)] == [
+        Decimal(50001)
+    ]
+
+
+async def test_market_orders_market_sends_the_exchange_s_market_order(
+    ex: SandboxExchange, tmp_path: Path
+) -> None:
+    s = await build_stack(ex, tmp_path, market_orders="market")
+    try:
+        result = await s.submit(Side.BUY, "0.01")
+        [placed] = s.sandbox_orders(result.order.client_order_id)
+        assert placed.type == "MARKET" and placed.orig_qty == Decimal("0.01")
+        assert placed.orig_quote_qty == 0
+    finally:
+        await s.close()
 
 
 async def test_market_fill_is_applied_once_from_answer_and_stream(stack: Stack) -> None:

@@ -4,8 +4,10 @@ quotes and closed candles by the replays' fill model, and never from what came b
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,10 +15,13 @@ from live_support import sandbox_config, write_vault
 from tradeguard.config import Config
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.venues.modes import check_mode
 
 D = Decimal
 MINUTE = 60_000
@@ -100,3 +105,79 @@ def test_data_venue_must_name_an_exchange_venue(tmp_path: Path) -> None:
             "mode": "sandbox",
             "venues": [{"name": "paper", "kind": "paper", "data_venue": "nowhere"}],
         })  # fmt: skip
+
+
+def data_only_paper(tmp_path: Path, ex: SandboxExchange, **binance: Any) -> dict[str, Any]:
+    """A paper venue fed by a `data_only` exchange venue that holds no keys."""
+    doc = paper_on_live(tmp_path, ex).model_dump(mode="json", exclude_defaults=True)
+    doc["strategies"] = []
+    venue = doc["venues"][0]
+    del venue["credentials"]
+    venue.update({"data_only": True, **binance})
+    return doc
+
+
+async def test_a_data_only_venue_feeds_paper_fills_and_never_sends_a_key(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    async with seeded_exchange(SandboxConfig(request_log_path=log)) as ex:
+        node = TradingNode(Config.model_validate(data_only_paper(tmp_path, ex)))
+        assert set(node.venues) == {"paper"} and set(node.data_venues) == {"binance"}
+        await node.start()
+        run = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            hub = node.live_hub()
+            hub.subscribe([Subscription("quotes", "paper", "BTC/USDT")])
+            await eventually(lambda: any(s["venue"] == "binance" for s in hub.status()))
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000))
+            by_quote = await _rest(node, "49500")
+            ex.set_book("BTCUSDT", bids=[("49300", "1")], asks=[("49400", "0.5")])
+            await eventually(lambda: _order(node, by_quote).status is OrderStatus.FILLED)
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+        balances = {b.asset: b.total for b in node.storage.load_balances("paper")}
+        assert node.storage.load_balances("binance") == []  # no account read, none stored
+        node.close()
+    # at the limit price, with the paper venue's 0.1 % fee
+    assert balances["BTC"] == D("0.01") and balances["USDT"] == D("10000") - D("495") - D("0.495")
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {c["path"] for c in calls} >= {"/api/v3/exchangeInfo"}
+    assert [c for c in calls if "api_key" in c or "signature" in c["params"]] == []
+    private = ("/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades",
+               "/api/v3/userDataStream")  # fmt: skip
+    assert not [c for c in calls if c["path"].startswith(private)]
+
+
+def test_data_only_is_for_a_keyless_exchange_venue_that_nothing_trades_on(tmp_path: Path) -> None:
+    ex = seeded_exchange()
+    with pytest.raises(
+        ValueError,
+        match=r"venue 'binance': data_only = true is for a kind = "
+        r"'ccxt' venue without credentials \(kind='ccxt', credentials='alice'\)",
+    ):
+        Config.model_validate(data_only_paper(tmp_path, ex, credentials="alice"))
+    doc = data_only_paper(tmp_path, ex)
+    doc["strategies"] = [{"id": "s", "kind": "ma_crossover", "venue": "binance",
+                          "symbol": "BTC/USDT"}]  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"strategy 's' trades on venue 'binance', which is "
+        r"data_only .* venues that trade: \['paper'\]",
+    ):
+        Config.model_validate(doc)
+
+
+def test_outside_live_mode_a_real_exchange_may_be_read_only_as_data_only(tmp_path: Path) -> None:
+    ex = seeded_exchange()
+    real = data_only_paper(tmp_path, ex, sandbox=False)
+    for key in ("rest_url", "ws_url"):
+        del real["venues"][0][key]
+    check_mode(Config.model_validate(real), confirm_live=False, environ={})  # accepted
+    real["venues"][0]["data_only"] = False
+    with pytest.raises(
+        ConfigError,
+        match=r"venue\(s\) \['binance'\] have sandbox = false .* "
+        r"data_only = true to read its market data only",
+    ):
+        check_mode(Config.model_validate(real), confirm_live=False, environ={})

@@ -82,10 +82,22 @@ class VenueConfig(_Strict):
     # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
     # quotes, candles) feed this venue's strategies and fills
     data_venue: str | None = None
+    # kind = "ccxt": public market data only (no credentials, no orders, no balances), for the
+    # paper venues that name it as data_venue; allowed on a real exchange outside live mode.
+    data_only: bool = False
+    # kind = "ccxt": a market order goes out as a limit order at the risk engine's slippage
+    # bound, immediate-or-cancel ("protected"), or as the exchange's market order ("market";
+    # refused for buys where the exchange sizes market buys in the quote currency).
+    market_orders: Literal["protected", "market"] = "protected"
+    # Live mode refuses a key that can withdraw funds (Binance reports it) unless this is set.
+    allow_withdrawal_key: bool = False
     dex: DexVenueConfig | None = None  # kind = "uniswap_v2": addresses, slippage, gas and caps
     # Rest bots' stop-loss / take-profit on this venue (an OCO when both are set) where it has
     # stop orders (ccxt Binance, paper); off: the engine enforces every exit rule on live prices.
     native_exits: bool = False
+    # With native_exits: an armed trailing stop moves the resting stop up to its level (cancel,
+    # then place again) at most once per this many seconds; 0 keeps trailing stops in the engine.
+    native_trailing_interval_s: int = Field(default=60, ge=0, le=86_400)
 
     @field_validator("balances")
     @classmethod
@@ -215,6 +227,7 @@ class BotConfig(_Strict):
     max_order_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     max_position_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     daily_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    weekly_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     venue: str | None = None
     symbols: list[str] | None = Field(default=None, max_length=500)
     cooldown_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
@@ -266,6 +279,26 @@ class Config(_Strict):
             )
         return path
 
+    def _data_only_references(self, names: list[str]) -> None:
+        data_only = {v.name for v in self.venues if v.data_only}
+        for v in self.venues:
+            if v.data_only and (v.kind != "ccxt" or v.credentials):
+                raise ValueError(
+                    f"venue {v.name!r}: data_only = true is for a kind = 'ccxt' venue without "
+                    f"credentials (kind={v.kind!r}, credentials={v.credentials!r}); it reads "
+                    "public market data only"
+                )
+        users = [(f"strategy {s.id!r}", s.venue) for s in self.strategies]
+        users += [(f"bot {b.name!r}", b.venue) for b in self.bots if b.venue is not None]
+        for who, venue in users:
+            if venue in data_only:
+                trading = sorted(n for n in names if n not in data_only)
+                raise ValueError(
+                    f"{who} trades on venue {venue!r}, which is data_only (market data, no "
+                    f"orders); trade on a paper venue with data_venue = {venue!r}; venues that "
+                    f"trade: {trading}"
+                )
+
     @model_validator(mode="after")
     def _references(self) -> Config:
         names = [v.name for v in self.venues]
@@ -284,6 +317,7 @@ class Config(_Strict):
             if b.venue is not None and b.venue not in names:
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
         kinds = {v.name: v.kind for v in self.venues}
+        self._data_only_references(names)
         for v in self.venues:
             if v.data_venue is not None and (
                 v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"

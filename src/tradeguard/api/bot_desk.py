@@ -25,6 +25,7 @@ from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import OrderIntent
+from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class BotDesk:
         mark = node.portfolio.marks.get(symbol) or (pos.avg_entry if pos is not None else ZERO)
         now = node.clock.now_ms()
         day_start = now - now % _DAY_MS
+        week_start = (iso_week(now) * 7 - 3) * _DAY_MS  # Monday 00:00 UTC
         closed = self._closed(spec.name)
         reset = node.storage.kv_get(_STREAK_KEY + spec.name) or {}
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
@@ -119,6 +121,9 @@ class BotDesk:
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=sum(
                 (r["pnl"] for r in closed if (r["exit_ts"] or 0) >= day_start), ZERO
+            ),
+            realized_week_usd=sum(
+                (r["pnl"] for r in closed if (r["exit_ts"] or 0) >= week_start), ZERO
             ),
             losing_streak=losing_streak(streak_pnls),
         )
@@ -338,7 +343,8 @@ class BotDesk:
                 "realized_today": str(sum((r["pnl"] for r in closed
                                            if (r["exit_ts"] or 0) >= now - now % _DAY_MS), ZERO)),
                 "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
-                           "on_venue": list(p.native_orders)}
+                           "on_venue": list(p.native_orders),
+                           "stop_on_venue": None if p.native_stop is None else str(p.native_stop)}
                           for p in self.exits.for_bot(name)],
             })  # fmt: skip
         return {

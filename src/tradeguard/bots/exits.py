@@ -11,7 +11,8 @@ plan is stored by the host on every change of state and reloaded at start, so ex
 restarts. A firing rule sends one reduce-only market order for the whole position through the
 host's `submit` (the normal order path: risk, journal, venue). A plan ends as soon as a fill
 closes its position. Where the venue is switched to `native_exits`, the stop-loss and take-profit
-rest on the venue instead (`bots.native_exits`); trailing and time stops stay here.
+rest on the venue instead (`bots.native_exits`), and an armed trailing stop moves the resting stop
+up behind the price; the trailing and time stops are also enforced here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from tradeguard.bots.native_exits import NativeHost, cancel_native, place_native
+from tradeguard.bots.native_exits import (
+    NativeHost,
+    cancel_native,
+    place_native,
+    resting_stop,
+    trailing_level,
+)
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import TradeguardError
 from tradeguard.model.fill import Fill
@@ -105,6 +112,9 @@ class ExitPlan:
     retry_ms: int = 0  # after a refused exit order, the next try waits until then
     native: bool = False  # stop-loss / take-profit rest on the venue (bots.native_exits)
     native_orders: list[str] = field(default_factory=list)  # their client order ids
+    native_stop: Decimal | None = None  # where the trailing stop moved the resting stop
+    native_moved_ms: int = 0  # when it last did
+    native_moving: bool = False  # between cancelling the resting exits and placing them again
 
     @property
     def key(self) -> str:
@@ -146,7 +156,7 @@ class ExitPlan:
         for name, v in doc.items():
             if name in ("bot", "venue", "symbol") or not hasattr(plan, name):
                 continue
-            if name in (*EXIT_FIELDS, "best") and v is not None:
+            if name in (*EXIT_FIELDS, "best", "native_stop") and v is not None:
                 v = Decimal(v)
             setattr(plan, name, v)
         return plan
@@ -210,8 +220,12 @@ class ExitManager:
 
     def add(self, plan: ExitPlan) -> None:
         """Start enforcing `plan` (replacing any plan of the same position) and store it."""
+        host = self.host
         fixed = plan.stop_loss_pct is not None or plan.take_profit_pct is not None
-        plan.native = fixed and self.host.native_exits(plan.venue)
+        trails = plan.trailing_distance_pct is not None
+        plan.native = host.native_exits(plan.venue) and (
+            fixed or (trails and host.trailing_interval_ms(plan.venue) > 0)
+        )
         self._index(plan)
         self._save(plan)
         if plan.native:
@@ -336,6 +350,8 @@ class ExitManager:
         before = (plan.best, plan.armed)
         now = host.now_ms()
         reason = evaluate(plan, entry, qty > 0, price, now, bool(plan.native_orders))
+        if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
+            return
         if reason is not None and plan.native_orders and not await cancel_native(host, plan):
             reason, plan.retry_ms = None, now + _RETRY_MS  # still resting: never sell twice
         if reason is not None and plan.native_orders:
@@ -369,18 +385,59 @@ class ExitManager:
         """Place the venue exits once the entry is done; tell whether the plan changed."""
         host = self.host
         if plan.native_orders:
-            if any(host.order_open(cid) for cid in plan.native_orders):
+            # Still resting: done, unless a move of the stop the process did not live to
+            # finish left them there (cancel, then place below).
+            resting = any(host.order_open(cid) for cid in plan.native_orders)
+            if resting and (not plan.native_moving or not await cancel_native(host, plan)):
                 return False
-            # Every venue exit ended and the position is still open (expired, cancelled by
-            # hand, a stop-limit that missed): the engine takes the rules over.
-            log.warning("bot %s: venue exits %s ended; the engine enforces them", plan.bot,
-                        plan.native_orders)  # fmt: skip
-            plan.native, plan.native_orders = False, []
-            return True
+            if not plan.native_moving:
+                # Every venue exit ended and the position is still open (expired, cancelled by
+                # hand, a stop-limit that missed): the engine takes the rules over.
+                log.warning("bot %s: venue exits %s ended; the engine enforces them", plan.bot,
+                            plan.native_orders)  # fmt: skip
+                plan.native, plan.native_orders = False, []
+                return True
+            plan.native_orders = []  # cancelled by a move the process did not live to finish
         if plan.entry_order is not None and host.order_open(plan.entry_order):
             return False  # size the exits on the whole entry
         if not host.native_exits(plan.venue):  # switched off since the plan was made
             plan.native = False
             return True
-        await place_native(host, plan, qty, entry)
+        placed = await place_native(host, plan, qty, entry)
+        plan.native_moving = False
+        return placed
+
+    async def _trail_on_venue(self, plan: ExitPlan, qty: Decimal, entry: Decimal, now: int) -> bool:
+        """Move the resting stop up to the armed trailing stop's level (cancel, then place),
+        at most once per the venue's interval; tell whether it did (the plan is saved)."""
+        host = self.host
+        interval = host.trailing_interval_ms(plan.venue)
+        if interval <= 0 or now - plan.native_moved_ms < interval:
+            return False
+        if plan.entry_order is not None and host.order_open(plan.entry_order):
+            return False
+        long = qty > 0
+        tick = host.price_tick(plan.venue, plan.symbol)
+        level = trailing_level(plan, long, tick)
+        resting = resting_stop(plan, entry, long, tick) if plan.native_orders else None
+        if level is None:
+            return False
+        if resting is not None and (level <= resting if long else level >= resting):
+            return False  # the resting stop is already as tight
+        previous = plan.native_stop
+        # Saved before the cancel: a process dying from here on places the stop at `level`.
+        plan.native_stop, plan.native_moved_ms, plan.native_moving = level, now, True
+        self._save(plan)
+        if plan.native_orders and not await cancel_native(host, plan):
+            plan.native_stop, plan.native_moving = previous, False  # still resting: retry later
+            self._save(plan)
+            return True
+        plan.native_orders = []
+        if self._qty(plan) == 0:  # a venue exit filled while being cancelled
+            await self._finish(plan)
+            return True
+        await place_native(host, plan, self._qty(plan), entry)
+        plan.native_moving = False
+        log.info("bot %s: stop on %s moved to %s (trailing)", plan.bot, plan.symbol, level)
+        self._save(plan)
         return True

@@ -35,6 +35,7 @@ class BotBook:
     open_symbols: tuple[str, ...] = ()
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
+    realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC
     losing_streak: int = 0
 
 
@@ -123,6 +124,13 @@ def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> Non
             "BOT_DAILY_LOSS",
             f"bot {n}: today's loss {loss} USD reached daily_loss_usd={spec.daily_loss_usd}; "
             "trading resumes at 00:00 UTC",
+        )
+    week_loss = -book.realized_week_usd
+    if spec.weekly_loss_usd is not None and week_loss >= spec.weekly_loss_usd:
+        v.deny(
+            "BOT_WEEKLY_LOSS",
+            f"bot {n}: this week's loss {week_loss} USD reached weekly_loss_usd="
+            f"{spec.weekly_loss_usd}; trading resumes on Monday 00:00 UTC",
         )
     if book.losing_streak >= spec.max_losing_streak:
         v.deny(

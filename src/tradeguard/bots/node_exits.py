@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -81,6 +81,9 @@ class NodeExitHost:
     def native_exits(self, venue: str) -> bool:
         return self.native.enabled.get(venue, False)
 
+    def trailing_interval_ms(self, venue: str) -> int:
+        return self.native.trailing_ms.get(venue, 0)
+
     def price_tick(self, venue: str, symbol: str) -> Decimal | None:
         return self.native.tick(venue, symbol)
 
@@ -133,10 +136,12 @@ class NodeExitHost:
 
 @dataclass(frozen=True, slots=True)
 class NativeVenues:
-    """Which venues rest exits themselves (switched on and able), and their price ticks."""
+    """Which venues rest exits themselves (switched on and able), their price ticks, and how
+    often an armed trailing stop may move the resting stop (ms; 0 or absent: never)."""
 
     enabled: Mapping[str, bool]
     tick: Callable[[str, str], Decimal | None]
+    trailing_ms: Mapping[str, int] = field(default_factory=dict)
 
 
 def node_exit_manager(

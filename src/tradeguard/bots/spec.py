@@ -37,6 +37,7 @@ class BotSpec:
     max_order_usd: Decimal
     max_position_usd: Decimal
     daily_loss_usd: Decimal
+    weekly_loss_usd: Decimal | None = None  # unset: only the daily limit (and the node's own)
     venue: str = "paper"
     symbols: tuple[str, ...] = ()  # empty: any symbol the node trades
     cooldown_s: int = 0
@@ -61,6 +62,10 @@ class BotSpec:
             if key not in doc:
                 raise BotError(f'bot {name}: {key} is required (a USD amount such as "50")')
             kw[key] = money(f"bot {name}: {key}", doc[key], _MONEY_CAP)
+        if doc.get("weekly_loss_usd") is not None:
+            kw["weekly_loss_usd"] = money(
+                f"bot {name}: weekly_loss_usd", doc["weekly_loss_usd"], _MONEY_CAP
+            )
         if "venue" in doc:
             kw["venue"] = str(doc["venue"])
         if "symbols" in doc:

@@ -16,9 +16,11 @@ of a run never interrupted (client order ids aside: they are random per process 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,10 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradeguard.backtest.replay_state import REPLAY_STATE_KEY
+from tradeguard.config import default_config
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
 _RUN_TIMEOUT_S = 600.0
+# Two strategies resting trigger orders that fire often (chaos.trigger_strategy), for
+# `strategies=`: kills then come while fired orders wait for their fill.
+_TRIGGERS = f"{Path(__file__).with_name('trigger_strategy.py')}:StopEveryEntry"
+TRIGGER_STRATEGIES: list[tuple[str, dict[str, str | int]]] = [
+    (_TRIGGERS, {"stop_pct": "0.01", "every": 3}),
+    (_TRIGGERS, {"stop_pct": "0.02", "every": 2, "amount": "0.001"}),
+]
 _IDLE_ROUNDS_MAX = 5  # rounds in a row without a kill before giving up
 
 
@@ -51,6 +62,9 @@ class PaperChaosSettings:
     data_path: Path | None = None  # None: the built-in quick-start data
     checkpoint_every: int | None = None  # None: the config default
     commit_interval_s: float | None = None  # node.replay_commit_interval_s; None: the default
+    # Strategies instead of the built-in one, on the built-in paper venue and symbol: each a
+    # (kind, params) pair, kind "file.py:Class" or a registered kind, params strings and numbers.
+    strategies: list[tuple[str, dict[str, str | int]]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +81,8 @@ class PaperChaosResult:
     fills: int = 0
     closed_positions: int = 0
     balances: dict[str, str] = field(default_factory=dict)
+    # Kills whose last commit held paper trigger orders that had fired but not yet filled.
+    kills_with_fired_triggers: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -154,11 +170,51 @@ def _write_config(settings: PaperChaosSettings) -> Path | None:
             'symbol = "BTC/USDT"',
             'venue = "paper"',
         ]
+    if settings.strategies:
+        lines += _strategy_lines(settings)
     if not lines:
         return None
     path = settings.workdir / "paper_chaos.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _strategy_lines(settings: PaperChaosSettings) -> list[str]:
+    """The built-in paper venue and `settings.strategies` on it."""
+    inst = default_config()["venues"][0]["instruments"][0]
+    lines = [
+        "[[venues]]", 'name = "paper"', 'kind = "paper"', 'balances = { USDT = "10000" }',
+        "[[venues.instruments]]", *(f'{k} = "{v}"' for k, v in inst.items()),
+        # Strategies that trade every few minutes: no cooldowns, no losing-streak breaker.
+        "[risk]", "cooldown_after_trade_s = 0", "cooldown_after_loss_s = 0",
+        "max_consecutive_losses = 1000", "max_trades_per_day = 100000",
+    ]  # fmt: skip
+    for n, (kind, params) in enumerate(settings.strategies, 1):
+        values = ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items())
+        lines += [
+            "[[strategies]]", f'id = "chaos{n}"', f"kind = {json.dumps(kind)}",
+            'venue = "paper"', 'symbol = "BTC/USDT"', f"params = {{ {values} }}",
+        ]  # fmt: skip
+    return lines
+
+
+def fired_triggers(db_path: Path) -> int:
+    """Paper trigger orders the database's last commit holds as fired and not yet filled
+    (read only: the next run must find the database as the kill left it)."""
+    if not db_path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM kv_state WHERE key = ?", (REPLAY_STATE_KEY,))
+        found = row.fetchone()
+    except sqlite3.Error:  # killed before the schema was complete: nothing committed yet
+        return 0
+    finally:
+        conn.close()
+    value = json.loads(found[0]) if found else None
+    state = json.loads(value) if isinstance(value, str) else value
+    fired = state.get("paper_triggered") if isinstance(state, dict) else None
+    return sum(len(ids) for ids in (fired or {}).values())
 
 
 def _command(db_path: Path, config: Path | None, kill_at: str = "") -> list[str]:
@@ -249,6 +305,7 @@ def run_paper_chaos(settings: PaperChaosSettings) -> PaperChaosResult:
                 delay = kill
             if _run_and_kill(run, work, delay, self_kill=run is not cmd):
                 done += 1
+                result.kills_with_fired_triggers += fired_triggers(db) > 0
             else:
                 result.runs_finished_early += 1
                 break

@@ -33,6 +33,9 @@ def add_bot_parser(sub: Any) -> None:
     add.add_argument("--max-order-usd", required=True, help="largest single order, USD")
     add.add_argument("--max-position-usd", required=True, help="largest position per symbol, USD")
     add.add_argument("--daily-loss-usd", required=True, help="realized loss that stops it today")
+    add.add_argument(
+        "--weekly-loss-usd", help="realized loss that stops it until Monday 00:00 UTC (optional)"
+    )
     add.add_argument("--venue", default="paper", help="venue it trades on (default paper)")
     add.add_argument("--symbols", default="", help="comma-separated symbols it may trade")
     add.add_argument("--cooldown-s", type=int, help="seconds between its trades")
@@ -78,6 +81,7 @@ def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
         "symbols": [s.strip() for s in args.symbols.split(",") if s.strip()],
     }
     optional = {
+        "weekly_loss_usd": args.weekly_loss_usd,
         "cooldown_s": args.cooldown_s,
         "max_losing_streak": args.max_losing_streak,
         "confirmation_ttl_s": args.confirmation_ttl_s,

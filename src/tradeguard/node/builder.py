@@ -123,7 +123,11 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
     from tradeguard.venues.paper import PaperVenue
 
     for vc in node.config.venues:
-        if vc.name not in given:
+        if vc.data_only:  # public market data only: never an order, a balance or a key
+            from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+            node.data_venues[vc.name] = build_ccxt_venue(vc, node.clock)
+        elif vc.name not in given:
             node.venues[vc.name] = _configured_venue(node, vc)
     for name, venue in given.items():
         node.venues[name] = venue
@@ -236,4 +240,5 @@ def _native_venues(node: TradingNode) -> NativeVenues:
         inst = node.market.instrument(venue, symbol)
         return None if inst is None else inst.price_tick
 
-    return NativeVenues(enabled, tick)
+    trailing = {vc.name: vc.native_trailing_interval_s * 1000 for vc in node.config.venues}
+    return NativeVenues(enabled, tick, trailing)

@@ -23,9 +23,10 @@ def build_hub(node: TradingNode) -> LiveHub:
     """A hub over every venue with public market data; quote-only venues stream quotes.
 
     A paper venue with `data_venue` takes that venue's source: its strategies' subscriptions
-    join the exchange's streams, and its fills follow the same live data.
+    join the exchange's streams, and its fills follow the same live data. A `data_only` venue
+    is a source and nothing else (no orders, balances or keys).
     """
-    sources: dict[str, Any] = {}
+    sources: dict[str, Any] = {n: v.market_data() for n, v in node.data_venues.items()}
     for name, venue in node.venues.items():
         if hasattr(venue, "market_data"):
             sources[name] = venue.market_data()

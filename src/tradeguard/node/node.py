@@ -29,7 +29,8 @@ from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
-from tradeguard.model.events import Event
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO
@@ -107,6 +108,7 @@ class TradingNode:
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._paper: dict[str, Any] = {}
+        self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
         self._audit_buf: list[Event] = []
         self._signal_ts: dict[str, int] = {}
         self._trade_ts: dict[str, int] = {}
@@ -217,6 +219,7 @@ class TradingNode:
             await self.alerts.start()
         for venue in self.venues.values():
             await venue.connect()
+            self._check_key(venue)
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
                 self.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
@@ -224,6 +227,8 @@ class TradingNode:
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
                     adopt(order)
+        for venue in self.data_venues.values():
+            await venue.load_instruments()  # public: the markets their streams map symbols by
         record_lot_steps(self.storage, self.portfolio.lot_steps)
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
@@ -238,7 +243,7 @@ class TradingNode:
             await self.live.stop()
         if self.alerts is not None:
             await self.alerts.stop()
-        for venue in self.venues.values():
+        for venue in (*self.venues.values(), *self.data_venues.values()):
             try:
                 await venue.close()
             except Exception:
@@ -513,6 +518,29 @@ class TradingNode:
             elapsed_s=elapsed_s,
             open_positions=open_pos,
         )
+
+    def _check_key(self, venue: Any) -> None:
+        """A key that can withdraw funds: a critical venue error (alerted) and, in live mode,
+        no start unless the venue's config allows it by name."""
+        warning = getattr(venue, "withdrawal_warning", None)
+        if not warning:
+            return
+        self.bus.publish(
+            Event(
+                EventKind.VENUE_ERROR,
+                self.clock.now_ms(),
+                {"error": warning, "op": "api_key_permissions"},
+                venue=venue.name,
+                severity="critical",
+            )
+        )
+        vc = next((v for v in self.config.venues if v.name == venue.name), None)
+        if self.mode is TradingMode.LIVE and not (vc is not None and vc.allow_withdrawal_key):
+            raise ConfigError(
+                f"venue {venue.name}: refusing to trade live with an API key that can withdraw "
+                f"funds ({warning}); create a key with trading permission only, or set "
+                f"allow_withdrawal_key = true on venue {venue.name} to accept the risk"
+            )
 
     def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))

@@ -10,7 +10,9 @@ from tradeguard.model.errors import ConfigError
 ClientFactory = Callable[[], Any]
 
 # Options that keep a spot account to spot endpoints, and keep ccxt from re-sending requests or
-# rewriting market orders into quote-amount orders.
+# rewriting market orders into quote-amount orders. `createMarketBuyOrderRequiresPrice` is left
+# as each exchange has it: where it exists (Coinbase, OKX, Bybit, Gate, ...) a market buy is
+# sized in the quote currency, and False there would spend the base amount as quote.
 SPOT_OPTIONS: dict[str, Any] = {
     "defaultType": "spot",
     "fetchMarkets": ["spot"],
@@ -18,7 +20,6 @@ SPOT_OPTIONS: dict[str, Any] = {
     "fetchMargins": False,
     "maxRetriesOnFailure": 0,
     "quoteOrderQty": False,
-    "createMarketBuyOrderRequiresPrice": False,
     "warnOnFetchOpenOrdersWithoutSymbol": False,
 }
 

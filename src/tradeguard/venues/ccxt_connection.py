@@ -28,7 +28,10 @@ from tradeguard.venues.ccxt_ratelimit import RateLimiter
 log = logging.getLogger("tradeguard.venues.ccxt_venue")
 
 # Where an exchange takes our client order id on a new order, and on a query or cancel.
-CID_PARAM = {"binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
+CID_PARAM = {
+    "binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId",
+    "coinbase": "client_order_id",
+}  # fmt: skip
 QUERY_PARAM = {"binance": "origClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
 
 # Request weights (Binance spot figures; a fair guide elsewhere).
@@ -116,6 +119,7 @@ class CcxtConnection(Venue):
         ws_backoff_max_s: float = 5.0,
         stream_user_data: bool = True,
         quote_refresh_s: float = 15.0,
+        market_orders: str = "protected",
     ) -> None:
         super().__init__(name)
         if rate_limit_per_minute <= 0:
@@ -124,10 +128,17 @@ class CcxtConnection(Venue):
             )
         self.client = client_factory()
         options = self.client.options
+        # ccxt gives this option to the exchanges whose market buy spends a quote amount.
+        self.quote_sized_market_buy = "createMarketBuyOrderRequiresPrice" in options
         options.update(SPOT_OPTIONS)
         create = dict(options.get("createOrder") or {})
-        create.update({"quoteOrderQty": False, "createMarketBuyOrderRequiresPrice": False})
+        create["quoteOrderQty"] = False
         options["createOrder"] = create
+        if market_orders not in ("protected", "market"):
+            raise ConfigError(
+                f"venue {name}: market_orders={market_orders!r} must be 'protected' or 'market'"
+            )
+        self.market_orders = market_orders
         # Our limiter paces requests; ccxt's own throttle would only add a second queue.
         self.client.enableRateLimit = False
         self.clock = clock

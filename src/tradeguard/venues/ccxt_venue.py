@@ -25,7 +25,7 @@ import ccxt
 
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import OrderType
+from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
@@ -144,7 +144,9 @@ class CcxtVenue(CcxtConnection):
 
     # orders ----------------------------------------------------------------------------------
     async def submit(self, order: Order) -> OrderReport:
-        """Send `order` with our client order id; market orders go out without a price."""
+        """Send `order` with our client order id. A market order goes out as a limit order at
+        the risk engine's protective bound, immediate-or-cancel (`market_orders = "protected"`),
+        or as the exchange's own market order (`"market"`)."""
         inst = self.instruments.get(order.symbol)
         if inst is None:
             raise DefinitiveVenueError(
@@ -164,6 +166,10 @@ class CcxtVenue(CcxtConnection):
         elif order.type.is_trigger:
             wire_type, price, extra = trigger_args(order)
             params.update(extra)
+        else:
+            wire_type, price = self._market_args(order, inst)
+            if price is not None:
+                params["timeInForce"] = "IOC"
         self._open[order.client_order_id] = (order.symbol, order.created_ts)
         try:
             raw = await self._call(
@@ -191,6 +197,28 @@ class CcxtVenue(CcxtConnection):
             if fill is not None and self._listener is not None:
                 self._listener.on_fill(fill)
         return report
+
+    def _market_args(self, order: Order, inst: Instrument) -> tuple[str, float | None]:
+        """The wire (type, price) of a market order: a limit at its bound, or a plain market."""
+        if self.market_orders == "protected":
+            if order.price_bound is None:
+                raise DefinitiveVenueError(
+                    self.name,
+                    f"market order {order.client_order_id} has no protective price bound (the "
+                    "risk engine sets one from the mid); refused rather than sent unprotected",
+                    "NO_REFERENCE_PRICE",
+                )
+            return "limit", float(order.price_bound)
+        if self.quote_sized_market_buy and order.side is Side.BUY:
+            raise DefinitiveVenueError(
+                self.name,
+                f"{self.exchange_id} sizes a market buy in {inst.quote}, not in {inst.base}: "
+                f"buy {order.amount} {inst.base} would be sent as a quote amount; set "
+                f'market_orders = "protected" on venue {self.name} (a limit order at the '
+                "slippage bound, immediate-or-cancel)",
+                "MARKET_BUY_QUOTE_SIZED",
+            )
+        return "market", None
 
     async def submit_oco(self, take_profit: Order, stop: Order) -> list[OrderReport]:
         """Send a take-profit and a stop as one OCO list (Binance `orderList/oco`)."""
@@ -455,4 +483,7 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     factory = ccxt_client_factory(
         vc.exchange, fields, sandbox=vc.sandbox, rest_url=vc.rest_url, ws_url=vc.ws_url
     )
-    return CcxtVenue(vc.name, factory, clock, symbols=list(vc.symbols) or None)
+    return CcxtVenue(
+        vc.name, factory, clock, symbols=list(vc.symbols) or None,
+        market_orders=getattr(vc, "market_orders", "protected"),
+    )  # fmt: skip

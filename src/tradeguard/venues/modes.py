@@ -27,7 +27,11 @@ _EXCHANGE_KINDS = ("ccxt", "kalshi", "polymarket")
 
 
 def _reaches_real_exchange(vc: Any) -> bool:
-    return vc.kind in _EXCHANGE_KINDS and not vc.sandbox and not vc.rest_url
+    """Tell whether the venue would trade on a real exchange (a data-only one never trades)."""
+    return (
+        vc.kind in _EXCHANGE_KINDS and not vc.sandbox and not vc.rest_url
+        and not getattr(vc, "data_only", False)
+    )  # fmt: skip
 
 
 def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> None:
@@ -39,7 +43,8 @@ def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> N
             raise ConfigError(
                 f"mode={mode.value!r} but venue(s) {real} have sandbox = false and no rest_url, "
                 "so they would trade real money; set sandbox = true (testnet) or rest_url (the "
-                'local sandbox), or switch to mode = "live" with --confirm-live'
+                "local sandbox), data_only = true to read its market data only, or switch to "
+                'mode = "live" with --confirm-live'
             )
         return
     problems: list[str] = []

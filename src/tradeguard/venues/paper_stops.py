@@ -112,6 +112,7 @@ class PaperStops(PaperMatching):
         legs.append(po)
         self._orders[po.client_order_id] = po
         m.stops.append(po)
+        m.stops.sort(key=lambda w: w.seq)
 
     def triggered_state(self) -> dict[str, list[Any]]:
         """The trigger orders that fired and still work: [type, after_candle_ts, taker_pending,
@@ -156,7 +157,9 @@ class PaperStops(PaperMatching):
             if po.created_ts <= began and po.trigger_price is not None
             and trigger_crossed(po.type, po.side, po.trigger_price, low, high)
         ]  # fmt: skip
-        due.sort(key=lambda po: po.type not in _STOP_FIRST)
+        # Stops first, then in the order they were placed: the same order after a restart,
+        # whatever order the journal gave them back in.
+        due.sort(key=lambda po: (po.type not in _STOP_FIRST, po.seq))
         for po in due:
             if po.status.is_terminal:
                 continue  # the other leg of an OCO fired first
