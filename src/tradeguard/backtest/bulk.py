@@ -124,10 +124,14 @@ class QuietSymbols:
     def __init__(self, node: TradingNode) -> None:
         self._node = node
         self._strategies: dict[str, list[FrameStrategy]] = {}
-        for symbol, strategies in node._by_symbol.items():
-            mine = [s for s in strategies if isinstance(s, FrameStrategy)]
-            if len(mine) == len(strategies) and all(s.symbols == (symbol,) for s in mine):
-                self._strategies[symbol] = mine
+        # The price listeners are the bots' exit rules alone (else nothing qualifies): then
+        # only whether those have a plan can change during the replay.
+        if _exits_alone(node):
+            for symbol, strategies in node._by_symbol.items():
+                mine = [s for s in strategies if isinstance(s, FrameStrategy)]
+                if len(mine) == len(strategies) and all(s.symbols == (symbol,) for s in mine):
+                    self._strategies[symbol] = mine
+        self._exits = getattr(node, "bot_exits", None)
 
     def strategies(self, symbol: str) -> list[FrameStrategy] | None:
         """The symbol's strategies when its candle without a signal may skip them, else None."""
@@ -147,15 +151,22 @@ class QuietSymbols:
             pos = positions.get((strat.venue, symbol, strat.id))
             if pos is not None and pos.quantity:
                 return None
-        return mine if _quiet_listeners(node) else None
+        exits = self._exits
+        return None if exits is not None and exits.plans else mine
+
+
+def _exits_alone(node: TradingNode) -> bool:
+    """The price listeners are the bots' exit rules, or there are none."""
+    exits = getattr(node, "bot_exits", None)
+    if exits is None:
+        return not node.price_listeners
+    return all(f == exits.on_price for f in node.price_listeners)
 
 
 def _quiet_listeners(node: TradingNode) -> bool:
     """Price listeners are the bots' exit rules only, with no plan to check."""
     exits = getattr(node, "bot_exits", None)
-    if exits is None:
-        return not node.price_listeners
-    return not exits.plans and all(f == exits.on_price for f in node.price_listeners)
+    return _exits_alone(node) and (exits is None or not exits.plans)
 
 
 def advance_flat(node: TradingNode, candles: list[Candle], plan: SkipPlan, i: int, j: int) -> None:
