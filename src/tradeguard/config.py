@@ -199,6 +199,19 @@ class ApiConfig(_Strict):
         return v
 
 
+class HealthConfig(_Strict):
+    """When `GET /api/v1/health` (and the dead-man ping) says degraded or down."""
+
+    # the live loop's last beat older than this: down (it beats several times a second)
+    heartbeat_max_age_s: float = Field(default=30.0, ge=1, le=3600)
+    # the event loop waking a timer later than this: degraded
+    loop_lag_max_s: float = Field(default=1.0, gt=0, le=600)
+    # more live market-data streams stale than this: degraded
+    stale_streams_max: int = Field(default=0, ge=0, le=100_000)
+    # more orders in an unknown state (awaiting a venue's answer) than this: degraded
+    unresolved_orders_max: int = Field(default=0, ge=0, le=100_000)
+
+
 class NodeConfig(_Strict):
     name: str = "tradeguard"
     database_url: str = "sqlite:///tradeguard.db"
@@ -254,6 +267,7 @@ class Config(_Strict):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     bots: list[BotConfig] = Field(default_factory=list, max_length=200)
     # The config file's folder: relative strategy files are looked up there first.

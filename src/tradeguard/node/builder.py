@@ -107,7 +107,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         config.strategies, node.orders, node.market, node.submit
     )
     if config.alerts.enabled:
-        manager = build_manager(config.alerts)
+        manager = build_manager(config.alerts, mode=config.mode.value)
         if manager.channels:
             node.alerts = manager
             # Sent only once the work they report is committed (see AlertManager.hold).
