@@ -50,6 +50,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
         interval = node.config.reconcile.balance_sync_interval_s
         tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
     if (ping := dead_man_ping(node)) is not None:
+        node.liveness.ping = ping
         tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:

@@ -95,6 +95,7 @@ class Liveness:
     running: bool = False
     beat_ms: int = 0  # wall clock of the last beat
     lag_s: float | None = None  # how late the loop last woke the live duties
+    ping: Any = None  # the dead-man ping of this run (alerts.deadman.DeadManPing), if any
 
     def start(self) -> None:
         self.started = self.running = True
