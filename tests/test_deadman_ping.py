@@ -87,30 +87,32 @@ async def live_node(
 async def test_pings_come_at_the_interval_stop_while_halted_and_end_with_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with ping_receiver() as rec:
-        async with live_node(tmp_path, monkeypatch, rec.url(), method="POST") as (node, run):
-            await eventually(lambda: len(rec.pings) >= 4, timeout_s=10)
-            ping = node.liveness.ping
-            assert isinstance(ping, DeadManPing)
-            gaps = [b[0] - a[0] for a, b in zip(rec.pings, rec.pings[1:], strict=False)]
-            assert min(gaps) >= INTERVAL_S * 0.8, gaps
-            assert {(m, p) for _, m, p in rec.pings} == {("POST", f"/ping/{TOKEN}")}
+    async with (
+        ping_receiver() as rec,
+        live_node(tmp_path, monkeypatch, rec.url(), method="POST") as (node, run),
+    ):
+        await eventually(lambda: len(rec.pings) >= 4, timeout_s=10)
+        ping = node.liveness.ping
+        assert isinstance(ping, DeadManPing)
+        gaps = [b[0] - a[0] for a, b in zip(rec.pings, rec.pings[1:], strict=False)]
+        assert min(gaps) >= INTERVAL_S * 0.8, gaps
+        assert {(m, p) for _, m, p in rec.pings} == {("POST", f"/ping/{TOKEN}")}
 
-            await node.kill("dead-man drill", by="operator")
-            skipped = ping.counters["skipped"]
-            await eventually(lambda: ping.counters["skipped"] >= skipped + 1)
-            halted_at = len(rec.pings)
-            await eventually(lambda: ping.counters["skipped"] >= skipped + 4, timeout_s=10)
-            assert len(rec.pings) == halted_at, "no ping while trading is halted"
+        await node.kill("dead-man drill", by="operator")
+        skipped = ping.counters["skipped"]
+        await eventually(lambda: ping.counters["skipped"] >= skipped + 1)
+        halted_at = len(rec.pings)
+        await eventually(lambda: ping.counters["skipped"] >= skipped + 4, timeout_s=10)
+        assert len(rec.pings) == halted_at, "no ping while trading is halted"
 
-            node.risk.resume("operator", "drill over")
-            await eventually(lambda: len(rec.pings) >= halted_at + 2, timeout_s=10)
+        node.risk.resume("operator", "drill over")
+        await eventually(lambda: len(rec.pings) >= halted_at + 2, timeout_s=10)
 
-            node.request_stop()
-            await run
-            stopped_at = len(rec.pings)
-            await asyncio.sleep(INTERVAL_S * 4)  # several intervals with no run: no ping
-            assert len(rec.pings) == stopped_at
+        node.request_stop()
+        await run
+        stopped_at = len(rec.pings)
+        await asyncio.sleep(INTERVAL_S * 4)  # several intervals with no run: no ping
+        assert len(rec.pings) == stopped_at
 
 
 async def test_a_failing_ping_is_logged_masked_and_the_node_runs_on(

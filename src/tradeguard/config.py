@@ -415,6 +415,13 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
     return data
 
 
+def _secret_key(key: str) -> bool:
+    # Webhook and ping URLs carry their token; a database URL may carry a password.
+    return key in ("url", "heartbeat_url", "database_url") or key.endswith(
+        ("token", "password", "secret")
+    )
+
+
 def _describe(err: ValidationError, data: dict[str, Any]) -> str:
     lines = []
     for e in err.errors():
@@ -422,6 +429,8 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
         value = e.get("input")
         if isinstance(value, dict) and len(str(value)) > 120:
             value = "{…}"
+        elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
+            value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
         msg = e["msg"]
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
