@@ -84,7 +84,9 @@ async def test_a_live_node_is_ok_then_degraded_by_a_stale_stream_and_down_once_s
                     Subscription(kind, "binance", sym, depth=5 if kind == "book" else 0)
                     for sym in ("BTC/USDT", "ETH/USDT") for kind in ("book", "quotes")
                 )  # fmt: skip
-                ok = await _until(http, lambda r: _check(r, "market_data")["streams"] == 4)
+                ok = await _until(
+                    http, lambda r: _check(r, "market_data")["streams"] == 4 and r.is_success
+                )
                 body = ok.json()
                 assert (ok.status_code, body["status"], body["mode"]) == (200, "ok", "sandbox")
                 assert _check(ok, "heartbeat")["state"] == "beating"
