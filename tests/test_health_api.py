@@ -199,3 +199,43 @@ async def test_a_heartbeat_older_than_the_limit_is_down(tmp_path: Path, data_dir
     assert slow_loop["status"] == "degraded"
     assert slow_loop["checks"]["event_loop"]["lag_s"] == pytest.approx(1.5)
     assert Decimal(str(late["checks"]["heartbeat"]["age_s"])) > Decimal("30")
+
+
+async def test_an_order_the_venue_cannot_answer_for_degrades_the_health_until_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradeguard.model.enums import OrderType, Side
+    from tradeguard.model.order import OrderIntent
+    from tradeguard.sandbox.testing import seeded_exchange
+
+    write_vault(tmp_path, monkeypatch)
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, []))
+        await node.start()
+        run = asyncio.create_task(node.run_live())
+        try:
+            async with served(node) as (http, _):
+                beating = await _until(http, lambda r: _check(r, "heartbeat")["state"] == "beating")
+                assert beating.status_code == 200 and node.live is not None
+                node.live.subscribe([Subscription("quotes", "binance", "BTC/USDT")])
+                await eventually(lambda: node.market.last_update_ms("BTC/USDT") is not None)
+                ex.faults.update({"http_5xx_rate": 1.0})  # the order and every query after it
+                result = await node.submit(
+                    OrderIntent("http", "binance", "BTC/USDT", Side.BUY, Decimal("0.01"),
+                                OrderType.LIMIT, price=Decimal("49000"))
+                )  # fmt: skip
+                assert result.order is not None
+                assert result.order.client_order_id in node.orders.unknown, result
+                stuck = await http.get(HEALTH)
+                assert stuck.status_code == 503
+                assert _check(stuck, "orders") == {
+                    "status": "degraded", "unresolved": 1, "open": _check(stuck, "orders")["open"],
+                    "limit": 0,
+                }  # fmt: skip
+                ex.faults.update({"http_5xx_rate": 0.0})
+                await _until(http, lambda r: _check(r, "orders")["unresolved"] == 0, 20)
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+            node.close()
