@@ -25,8 +25,9 @@ async def test_a_bnb_fee_is_valued_at_booking_stored_and_charged_to_the_position
 ) -> None:
     s = Stack(tmp_path)
     s.portfolio.mark("BNB/USDT", D(600))
-    intent = OrderIntent("bot", VENUE, "ETH/USDT", Side.BUY, D("0.1"), OrderType.LIMIT,
-                         price=D(3050))  # fmt: skip  (below the ask: it rests)
+    intent = OrderIntent(
+        "bot", VENUE, "ETH/USDT", Side.BUY, D("0.1"), OrderType.LIMIT, price=D(3050)
+    )  # fmt: skip  (below the ask: it rests)
     result = await s.orders.submit(intent)
     assert result.ok and result.order is not None
     cid = result.order.client_order_id

@@ -176,8 +176,8 @@ class OrderStore(StorageCore):
         n, total = 0, ZERO
         for symbol, price, fee, fee_asset, fee_quote in self._read(stmt):
             n += 1
-            total += fee_quote if fee_quote is not None else fee_in_quote(
-                symbol, price, fee, fee_asset
+            total += (
+                fee_quote if fee_quote is not None else fee_in_quote(symbol, price, fee, fee_asset)
             )
         return n, total
 
