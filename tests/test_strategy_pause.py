@@ -13,11 +13,13 @@ from test_api_support import PERMISSIVE, next_candle
 from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.cli.main import main
 from tradeguard.config import Config, load_config
-from tradeguard.model import OrderIntent, OrderType, Quote, Side, dec
+from tradeguard.model import OrderIntent, OrderType, Quote, Side, TradingMode, dec
 from tradeguard.model.events import EventKind
 from tradeguard.node import TradingNode, build_node
-from tradeguard.node.pause import PAUSED_CODE, pauses_of, stored_pauses
+from tradeguard.node.pause import PAUSED_CODE, pauses_of, store_pause, stored_pauses
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
 from triangular_node_support import paper_arb_config
 
 SID = "ma_cross"
@@ -194,3 +196,53 @@ async def test_a_paused_triangular_strategy_starts_no_cycle_until_resumed(
         assert node.storage.load_orders() != []
     finally:
         node.close()
+
+
+async def test_a_kill_switch_flatten_closes_a_paused_strategy_s_position(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    node = await _started(_config(tmp_path, data_dir))
+    try:
+        await _emit(node, Side.BUY, "0.001")
+        next_candle(node)
+        assert _position(node) > 0
+        pauses_of(node).pause(SID, "test", "flatten check")
+        report = await node.kill("drill", "pytest", flatten=True)
+        next_candle(node)
+        assert report["closed_positions"] == [f"paper:{BTC}"]
+        assert _position(node) == 0
+    finally:
+        node.close()
+
+
+async def test_a_pause_written_beside_a_running_node_is_picked_up_by_its_refresh(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """What `tradeguard strategy pause` writes reaches a node trading on live streams, whose
+    quotes call `refresh` (a replay never rereads the set)."""
+    node = await _started(_config(tmp_path, data_dir))
+    try:
+        assert pauses_of(node).refresh not in node.price_listeners  # paper: read once, at build
+        beside = Storage(Database(node.config.node.database_url))
+        store_pause(beside, SID, {"by": "cli", "reason": "beside", "ts": 1})
+        await pauses_of(node).refresh()
+        assert pauses_of(node).ids == {SID}
+        store_pause(beside, SID, None)
+        await pauses_of(node).refresh()  # within REFRESH_S of the last read: not reread yet
+        assert pauses_of(node).ids == {SID}
+        beside.db.dispose()
+    finally:
+        node.close()
+
+
+def test_a_node_on_live_streams_rereads_the_paused_set_and_a_replay_does_not(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    cfg = _config(tmp_path, data_dir, rows=50)
+    for mode, listens in ((TradingMode.PAPER, False), (TradingMode.SANDBOX, True)):
+        cfg.mode = mode
+        node = build_node(cfg)
+        try:
+            assert (pauses_of(node).refresh in node.price_listeners) is listens, mode
+        finally:
+            node.close()
