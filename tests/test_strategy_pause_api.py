@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -10,8 +11,9 @@ from fastapi import FastAPI
 
 from node_support import paper_config, write_slice
 from test_api_support import PERMISSIVE, Tokens, bearer, build_app, client
+from tradeguard.model import OrderIntent, OrderType, Quote, Side
 from tradeguard.node import TradingNode, build_node
-from tradeguard.node.pause import pauses_of
+from tradeguard.node.pause import PAUSED_CODE, pauses_of
 
 SID = "ma_cross"
 PAUSE = f"/api/v1/strategies/{SID}/pause"
@@ -25,6 +27,16 @@ async def _node(tmp_path: Path, data_dir: Path) -> TradingNode:
     await node.start()
     await node.run()
     return node
+
+
+async def _entry(node: TradingNode) -> None:
+    """The strategy emits a market buy; a quote drains its intents into the order path."""
+    strat = node.strategies[0]
+    strat.emit(OrderIntent(SID, "paper", "BTC/USDT", Side.BUY, Decimal("0.001"), OrderType.MARKET))
+    mid = node.market.mid("BTC/USDT")
+    assert mid is not None
+    q = Quote("BTC/USDT", node.clock.now_ms(), mid - 1, Decimal(5), mid + 1, Decimal(5))
+    await node.on_quote(q)
 
 
 def _fresh_codes(app: FastAPI) -> None:
@@ -60,6 +72,15 @@ async def test_pause_and_resume_need_totp_are_audited_and_show_in_the_list(
             assert await _listed(http, tokens) == {SID: True}
             one = await http.get(f"/api/v1/strategies/{SID}", headers=bearer(tokens.viewer))
             assert one.json()["pause"]["reason"] == "token unlock on Friday"
+            await _entry(node)  # refused: listed with the other denials
+            r = await http.get(
+                "/api/v1/events", params={"kind_prefix": "risk.denied"},
+                headers=bearer(tokens.viewer),
+            )  # fmt: skip
+            [denied] = [e for e in r.json()["items"] if e["data"]["code"] == PAUSED_CODE]
+            assert denied["strategy_id"] == SID and "paused" in denied["data"]["reason"]
+            metrics = await http.get("/metrics", headers=bearer(tokens.viewer))
+            assert f'tradeguard_risk_denials_total{{code="{PAUSED_CODE}"}} 1.0' in metrics.text
 
             _fresh_codes(app)
             r = await http.post(
