@@ -13,7 +13,7 @@ from test_api_support import PERMISSIVE, next_candle
 from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.cli.main import main
 from tradeguard.config import Config, load_config
-from tradeguard.model import OrderIntent, OrderType, Quote, Side, TradingMode, dec
+from tradeguard.model import OrderIntent, OrderType, Quote, Side, dec
 from tradeguard.model.events import EventKind
 from tradeguard.node import TradingNode, build_node
 from tradeguard.node.pause import PAUSED_CODE, pauses_of, store_pause, stored_pauses
@@ -215,34 +215,21 @@ async def test_a_kill_switch_flatten_closes_a_paused_strategy_s_position(
         node.close()
 
 
-async def test_a_pause_written_beside_a_running_node_is_picked_up_by_its_refresh(
+async def test_a_pause_written_beside_a_running_node_is_reread_at_most_once_a_second(
     tmp_path: Path, data_dir: Path
 ) -> None:
-    """What `tradeguard strategy pause` writes reaches a node trading on live streams, whose
-    quotes call `refresh` (a replay never rereads the set)."""
+    """What `tradeguard strategy pause` writes reaches a node on live streams, whose feed calls
+    `tick` before each market event (a replay never does)."""
     node = await _started(_config(tmp_path, data_dir))
     try:
-        assert pauses_of(node).refresh not in node.price_listeners  # paper: read once, at build
         beside = Storage(Database(node.config.node.database_url))
         store_pause(beside, SID, {"by": "cli", "reason": "beside", "ts": 1})
-        await pauses_of(node).refresh()
+        assert pauses_of(node).ids == set()  # the replay read the set once, at build
+        pauses_of(node).tick()
         assert pauses_of(node).ids == {SID}
         store_pause(beside, SID, None)
-        await pauses_of(node).refresh()  # within REFRESH_S of the last read: not reread yet
+        pauses_of(node).tick()  # within REFRESH_S of the last read: not reread yet
         assert pauses_of(node).ids == {SID}
         beside.db.dispose()
     finally:
         node.close()
-
-
-def test_a_node_on_live_streams_rereads_the_paused_set_and_a_replay_does_not(
-    tmp_path: Path, data_dir: Path
-) -> None:
-    cfg = _config(tmp_path, data_dir, rows=50)
-    for mode, listens in ((TradingMode.PAPER, False), (TradingMode.SANDBOX, True)):
-        cfg.mode = mode
-        node = build_node(cfg)
-        try:
-            assert (pauses_of(node).refresh in node.price_listeners) is listens, mode
-        finally:
-            node.close()

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.execution.gateway import OrderPathGateway
-from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -29,10 +28,8 @@ class NodeContext:
         self._paused = self.pauses.ids  # the same set: one membership test per intent
 
     def load_pauses(self) -> None:
-        """Read the stored pauses; on live streams, reread them as quotes arrive."""
+        """Read the stored pauses (the live feed rereads them, see `node.pause`)."""
         self.pauses.load()
-        if self._node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
-            self._node.price_listeners.append(self.pauses.refresh)
 
     def now_ms(self) -> int:
         return self._node.clock.now_ms()

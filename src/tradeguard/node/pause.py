@@ -7,8 +7,9 @@ flattens, which never go through a strategy's context. A multi-leg strategy star
 the refusal sits at its cycle check, so the legs of a cycle under way complete or unwind.
 
 The paused set is stored under `PAUSED_KEY` in kv_state and read when the node is built, so a
-restart (or a resumed replay) keeps it. A node trading on live streams also rereads it every
-`REFRESH_S` seconds, so a pause written by `tradeguard strategy pause` beside it takes hold.
+restart (or a resumed replay) keeps it. A node on live streams also rereads it before a market
+event once `REFRESH_S` has passed since the last read, so a pause that `tradeguard strategy pause`
+writes beside it holds for every event from a second after the write; a replay never rereads.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ class StrategyPauses:
         self.ids.discard(strategy_id)
         return was
 
-    async def refresh(self, symbol: str = "", price: Decimal | None = None) -> None:
-        """Reread the stored set at most every REFRESH_S (a price listener on live streams)."""
+    def tick(self) -> None:
+        """Reread the stored set if REFRESH_S has passed (before each live market event)."""
         now = time.monotonic()
         if now < self._next_refresh:
             return
