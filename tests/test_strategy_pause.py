@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from node_support import paper_config, write_paper_toml, write_slice
 from test_api_support import PERMISSIVE, next_candle
@@ -231,5 +232,22 @@ async def test_a_pause_written_beside_a_running_node_is_reread_at_most_once_a_se
         pauses_of(node).tick()  # within REFRESH_S of the last read: not reread yet
         assert pauses_of(node).ids == {SID}
         beside.db.dispose()
+    finally:
+        node.close()
+
+
+async def test_a_failed_reread_keeps_the_paused_set(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = await _started(_config(tmp_path, data_dir))
+    try:
+        pauses_of(node).pause(SID, "test", "busy database")
+
+        def busy(storage: Storage) -> None:
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+        monkeypatch.setattr("tradeguard.node.pause.stored_pauses", busy)
+        pauses_of(node).tick()
+        assert pauses_of(node).ids == {SID}
     finally:
         node.close()

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.engine import RiskDecision
@@ -99,7 +101,12 @@ class StrategyPauses:
         if now < self._next_refresh:
             return
         self._next_refresh = now + REFRESH_S
-        entries = stored_pauses(self._node.storage)
+        try:
+            entries = stored_pauses(self._node.storage)
+        except SQLAlchemyError as exc:  # e.g. the database busy: keep the set, retry later
+            log.warning("could not reread the paused strategies (%s); keeping %s", exc,
+                        sorted(self.ids) or "none")  # fmt: skip
+            return
         if entries.keys() != self.entries.keys():
             log.info("paused strategies now: %s", sorted(entries) or "none")
         self._adopt(entries)
@@ -135,7 +142,8 @@ class StrategyPauses:
         reason = (
             f"order denied: strategy {sid} is paused (by {entry.get('by', '?')}: "
             f"{entry.get('reason', '')}); {what}; exits still run; resume it with "
-            f"`tradeguard strategy resume {sid}` or POST /api/v1/strategies/{sid}/resume"
+            f"`tradeguard strategy resume {sid} --reason ...` or POST "
+            f"/api/v1/strategies/{sid}/resume"
         )
         data = {
             "code": PAUSED_CODE, "rule": "strategy_pause", "value": None, "limit": None,
