@@ -133,6 +133,7 @@ async def test_venue_errors_and_the_kill_switch_degrade_the_health_with_the_reas
         async with served(node) as (http, _):
             ok = await http.get(HEALTH)
             assert (ok.status_code, ok.json()["status"]) == (200, "ok"), ok.json()
+            assert (await http.head(HEALTH)).status_code == 200
             assert _check(ok, "heartbeat") == {
                 "status": "ok", "state": "not_live", "age_s": None, "limit_s": 30.0,
             }  # fmt: skip
@@ -141,6 +142,8 @@ async def test_venue_errors_and_the_kill_switch_degrade_the_health_with_the_reas
                 node.risk.observe_venue_error("paper", now, "HTTP 502 from the venue")
             tripped = await http.get(HEALTH)
             assert (tripped.status_code, tripped.json()["status"]) == (503, "degraded")
+            head = await http.head(HEALTH)  # uptime checkers that read the code alone
+            assert (head.status_code, head.content) == (503, b"")
             assert _check(tripped, "venues")["venues"]["paper"] == {"breaker": "open"}
             assert _check(tripped, "trading")["status"] == "ok"
 

@@ -55,6 +55,13 @@ async def health(
     return JSONResponse(body, status_code=200 if body["status"] == OK else 503)
 
 
+@router.head(f"{API}/health", include_in_schema=False)
+async def health_head(api: ApiState = state_dep) -> Response:
+    """The same grade as GET, as a status code alone (many uptime checkers ask with HEAD)."""
+    body = assess(api.node, api.metrics.last_lag_s, verbose=False)
+    return Response(status_code=200 if body["status"] == OK else 503)
+
+
 @router.get(f"{API}/mode", responses=AUTH_RESPONSES)
 async def get_mode(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Return the trading mode and how to change it."""
