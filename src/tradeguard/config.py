@@ -32,7 +32,14 @@ from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 # Variables that share the prefix but are not config keys.
 _NOT_OVERRIDES = frozenset(
-    {"TG_MASTER_PASSPHRASE", "TG_CONFIRM_LIVE", "TG_DATA_DIR", "TG_VAULT_PATH", "TG_API_TOKEN"}
+    {
+        "TG_MASTER_PASSPHRASE",
+        "TG_BACKUP_PASSPHRASE",
+        "TG_CONFIRM_LIVE",
+        "TG_DATA_DIR",
+        "TG_VAULT_PATH",
+        "TG_API_TOKEN",
+    }
 )
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 
