@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tradeguard.cli.common import EXIT_ERROR, EXIT_OK, config_from_args
-
-DATABASE_PART, VAULT_PART = "database", "vault"
 
 
 def add_backup_parsers(sub: Any) -> None:
@@ -28,8 +25,8 @@ def add_backup_parsers(sub: Any) -> None:
     sp = sub.add_parser(
         "backup",
         help="write an encrypted, consistent backup of the database and the vault",
-        epilog="example: TG_BACKUP_PASSPHRASE=... tradeguard backup --config paper.toml "
-        "--out backups/tg-2026-01-31.tgb",
+        epilog="example: tradeguard backup --config paper.toml --out backups/tg-2026-01-31.tgb "
+        "(passphrase from TG_BACKUP_PASSPHRASE, else a prompt)",
     )
     sp.add_argument("--config", help="TOML config file (default: built-in paper config)")
     sp.add_argument("--db", help="database URL (overrides node.database_url)")
@@ -57,30 +54,18 @@ def add_backup_parsers(sub: Any) -> None:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Snapshot the database (and vault), encrypt, and write the backup file atomically."""
-    from tradeguard.secrets.backup_file import PASSPHRASE_ENV, seal, write_atomic
+    from tradeguard.node.backups import write_backup
+    from tradeguard.secrets.backup_file import PASSPHRASE_ENV
     from tradeguard.secrets.vault import read_passphrase
     from tradeguard.storage.db import mask_url
-    from tradeguard.storage.snapshot import take_snapshot
 
     config = config_from_args(args)
     vault = _vault_to_include(args.vault)
     passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
-    snapshot = take_snapshot(config.node.database_url)
-    parts = {DATABASE_PART: snapshot.image}
-    if vault is not None:
-        parts[VAULT_PART] = vault.read_bytes()
-    data = seal(
-        parts,
-        passphrase=passphrase,
-        created_ts=int(time.time() * 1000),
-        schema_head=snapshot.revision,
-        dialect=snapshot.dialect,
-    )
-    out = Path(args.out)
-    write_atomic(out, data)
-    held = f"database {mask_url(config.node.database_url)} ({snapshot.dialect}, schema "
-    held += f"{snapshot.revision})" + (f" and vault {vault}" if vault else ", no vault")
-    print(f"backup {out}: {len(data):,} bytes, encrypted; holds {held}")
+    done = write_backup(config.node.database_url, Path(args.out), passphrase, vault)
+    held = f"database {mask_url(config.node.database_url)} ({done.dialect}, schema "
+    held += f"{done.revision})" + (f" and vault {vault}" if vault else ", no vault")
+    print(f"backup {done.path}: {done.size:,} bytes, encrypted; holds {held}")
     return EXIT_OK
 
 
@@ -104,7 +89,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """Decrypt a backup into a database (under its writer lock) and audit the ledger."""
     from tradeguard.cli.doctor import render
     from tradeguard.secrets.backup_file import (
+        DATABASE_PART,
         PASSPHRASE_ENV,
+        VAULT_PART,
         BackupFileError,
         open_backup,
         read_info,

@@ -1,7 +1,8 @@
 """The live loop: venue streams -> strategies -> the order path, with its background duties.
 
 Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
-reconciliation, order timeouts, retries of unresolved orders, and the balance sync.
+reconciliation, order timeouts, retries of unresolved orders, the balance sync, and scheduled
+backups.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary
 from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
+    from tradeguard.node.backups import ScheduledBackups
     from tradeguard.node.node import TradingNode
 
 
@@ -31,6 +33,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
     """
     started = time.perf_counter()
+    backups = _scheduled_backups(node)
     node._stop_requested = False
     node.start_strategies()
     # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
@@ -46,6 +49,8 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     if sync is not None:
         interval = node.config.reconcile.balance_sync_interval_s
         tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
+    if backups is not None:
+        tasks.append(asyncio.create_task(backups.run(), name="backups"))
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:
         while not node._stop_requested:
@@ -70,6 +75,16 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())
     return summary
+
+
+def _scheduled_backups(node: TradingNode) -> ScheduledBackups | None:
+    # Built before trading starts: a missing backup passphrase stops the node here. Imported
+    # only when configured: the vault's cryptography stays out of replays and backtests.
+    if not node.config.node.backup_interval_s:
+        return None
+    from tradeguard.node.backups import ScheduledBackups
+
+    return ScheduledBackups(node.config.node)
 
 
 def balance_sync(node: TradingNode) -> BalanceSync | None:

@@ -34,6 +34,7 @@ MAGIC = b"TGBACKUP"
 FORMAT = "tradeguard-backup"
 FORMAT_VERSION = 1
 PASSPHRASE_ENV = "TG_BACKUP_PASSPHRASE"
+DATABASE_PART, VAULT_PART = "database", "vault"  # the names of the parts a backup holds
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PLAINTEXT_BYTES = 2**31 - 1 - 16  # one AES-GCM call of the cryptography package
 _CHECK_LABEL = b"tradeguard-backup key check v1"
