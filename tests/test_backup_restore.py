@@ -98,6 +98,9 @@ def test_postgres_backup_restores_into_postgres_and_sqlite(
     assert _restore(out, lite, cfg) == 0
     _assert_same(url, lite)
     assert main(["doctor", "--config", cfg, "--db", storage_pg_url]) == 0
+    assert _restore(out, storage_pg_url, cfg) == 1  # holds data now
+    assert _restore(out, storage_pg_url, cfg, "--force") == 0
+    _assert_same(url, storage_pg_url)
 
 
 @pytest.mark.postgres
