@@ -32,8 +32,16 @@ from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 # Variables that share the prefix but are not config keys.
 _NOT_OVERRIDES = frozenset(
-    {"TG_MASTER_PASSPHRASE", "TG_CONFIRM_LIVE", "TG_DATA_DIR", "TG_VAULT_PATH", "TG_API_TOKEN"}
+    {
+        "TG_MASTER_PASSPHRASE",
+        "TG_BACKUP_PASSPHRASE",
+        "TG_CONFIRM_LIVE",
+        "TG_DATA_DIR",
+        "TG_VAULT_PATH",
+        "TG_API_TOKEN",
+    }
 )
+MIN_BACKUP_INTERVAL_S = 60  # each backup derives a scrypt key and copies the whole database
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 
 
@@ -230,6 +238,21 @@ class NodeConfig(_Strict):
     kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
+    # live and sandbox modes: an encrypted backup every N seconds (0 = off; TG_BACKUP_PASSPHRASE
+    # must be set) into backup_dir, keeping the newest backup_keep (docs/backup.md)
+    backup_interval_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
+    backup_dir: str = "backups"
+    backup_keep: int = Field(default=7, ge=1, le=10_000)
+
+    @field_validator("backup_interval_s")
+    @classmethod
+    def _backup_interval(cls, v: float) -> float:
+        if 0 < v < MIN_BACKUP_INTERVAL_S:
+            raise ValueError(
+                f"backup_interval_s = {v:g} is too often: give 0 (off) or at least "
+                f"{MIN_BACKUP_INTERVAL_S} seconds"
+            )
+        return v
 
 
 class BotConfig(_Strict):

@@ -1,8 +1,8 @@
 """The live loop: venue streams -> strategies -> the order path, with its background duties.
 
 Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
-reconciliation, order timeouts, retries of unresolved orders, the balance sync and the
-dead-man ping.
+reconciliation, order timeouts, retries of unresolved orders, the balance sync, the dead-man
+ping and scheduled backups.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
+    from tradeguard.node.backups import ScheduledBackups
     from tradeguard.node.node import TradingNode
 
 
@@ -33,6 +34,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
     """
     started = time.perf_counter()
+    backups = _scheduled_backups(node)
     node._stop_requested = False
     node.start_strategies()
     # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
@@ -52,6 +54,8 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     if (ping := dead_man_ping(node)) is not None:
         node.liveness.ping = ping
         tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
+    if backups is not None:
+        tasks.append(asyncio.create_task(backups.run(), name="backups"))
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:
         while not node._stop_requested:
@@ -77,6 +81,16 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())
     return summary
+
+
+def _scheduled_backups(node: TradingNode) -> ScheduledBackups | None:
+    # Built before trading starts: a missing backup passphrase stops the node here. Imported
+    # only when configured: the vault's cryptography stays out of replays and backtests.
+    if not node.config.node.backup_interval_s:
+        return None
+    from tradeguard.node.backups import ScheduledBackups
+
+    return ScheduledBackups(node.config.node)
 
 
 def balance_sync(node: TradingNode) -> BalanceSync | None:
