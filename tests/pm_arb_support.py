@@ -44,6 +44,7 @@ class StubGateway:
     asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
+    cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
@@ -54,6 +55,9 @@ class StubGateway:
 
     def now_ms(self) -> int:
         return self.clock_ms
+
+    def free(self, asset: str) -> Decimal | None:
+        return self.cash.get(asset)
 
     async def submit(self, intent: OrderIntent) -> Answer:
         cid = f"{self.venue}-{len(self.sent) + 1}"

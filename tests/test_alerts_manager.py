@@ -299,3 +299,42 @@ async def test_all_three_channels_receive_one_alert(
     assert paths == [f"/bot{TOKEN}/sendMessage", "/hook"]
     [(_, msg)] = smtp_server.inbox.messages
     assert msg["Subject"] == "[tradeguard] WARNING: Daily loss warning"
+
+
+@pytest.mark.parametrize(
+    ("mode", "mark"),
+    [("live", "[LIVE] "), ("sandbox", "[SANDBOX] "), ("paper", "[PAPER] "), ("backtest", "")],
+)
+async def test_every_title_says_the_mode_and_a_backtest_none(mode: str, mark: str) -> None:
+    ch = RecordingChannel()
+    manager = AlertManager(AlertsConfig(), [ch], mode=mode)
+    await manager.start()
+    manager.on_event(venue_error("binance"))
+    summary = manager.daily_summary("2026-12-04", 1, Decimal("12.5"))
+    manager.enqueue(Alert("kill_switch", "Kill switch done", "text", "critical", "k"))
+    await manager.stop()
+    assert summary is not None and summary.title == f"{mark}Daily P&L summary 2026-12-04"
+    assert [a.title for a in ch.sent] == [
+        f"{mark}Venue error: binance",
+        f"{mark}Daily P&L summary 2026-12-04",
+        f"{mark}Kill switch done",
+    ]
+
+
+async def test_arb_completed_is_opt_in_and_sends_once_per_execution() -> None:
+    def completed(record_id: int) -> Event:
+        data = {"record_id": record_id, "path": "A -> B -> A", "outcome": "completed",
+                "start_asset": "USDT", "actual_profit": "1", "expected_profit_pct": "0.1",
+                "actual_profit_pct": "0.1"}  # fmt: skip
+        return Event(EventKind.ARB_EXECUTION, record_id, data, "paper", "B/A", "tri")
+
+    default, opted = RecordingChannel(), RecordingChannel()
+    off = AlertManager(AlertsConfig(), [default], mode="live")
+    on = AlertManager(AlertsConfig.model_validate({"rules": {"arb_completed": True}}), [opted])
+    for manager in (off, on):
+        await manager.start()
+        for record_id in (1, 2):
+            manager.on_event(completed(record_id))
+        await manager.stop()
+    assert default.sent == []
+    assert [a.dedupe_key for a in opted.sent] == ["arb_completed:tri:1", "arb_completed:tri:2"]

@@ -222,9 +222,11 @@ def test_secrets_in_event_data_never_reach_alert_text() -> None:
     assert "***" in alert.text
 
 
-def test_config_defaults_turn_every_rule_on() -> None:
+def test_config_defaults_turn_every_rule_on_but_the_opt_in_arb_completed() -> None:
     cfg = AlertsConfig()
-    assert all(cfg.rules.model_dump().values())
+    rules = cfg.rules.model_dump()
+    assert rules.pop("arb_completed") is False
+    assert all(rules.values())
     assert cfg.max_retries == 5
     assert cfg.min_interval_s["venue_error"] == 60
 
@@ -302,10 +304,58 @@ def test_an_unwound_arbitrage_cycle_is_a_warning_with_actual_against_expected() 
     )
 
 
-@pytest.mark.parametrize("outcome", ["completed", "held", "rejected", "failed"])
+@pytest.mark.parametrize("outcome", ["held", "rejected", "failed"])
 def test_other_arbitrage_outcomes_raise_no_cycle_alert(outcome: str) -> None:
     # `held` has its own critical `arb.held` alert; the rest put nothing at risk.
     assert alert_for(_arb(EventKind.ARB_EXECUTION, {"outcome": outcome, "path": "A -> B"})) is None
+
+
+def test_a_completed_triangular_cycle_reports_actual_against_expected_profit() -> None:
+    event = _arb(
+        EventKind.ARB_EXECUTION,
+        {
+            "record_id": 7,
+            "path": "USDT -> BTC -> ETH -> USDT",
+            "start_asset": "USDT",
+            "outcome": "completed",
+            "expected_profit_pct": "0.3120",
+            "actual_profit": "2.9871",
+            "actual_profit_pct": "0.29871",
+        },
+        "info",
+    )
+    alert = alert_for(event)
+    assert alert is not None
+    assert (alert.rule, alert.severity) == ("arb_completed", "info")
+    assert alert.title == "Arbitrage completed: USDT -> BTC -> ETH -> USDT"
+    assert alert.text == (
+        "Arbitrage cycle completed: USDT -> BTC -> ETH -> USDT on paper; actual profit 2.9871 "
+        "USDT (+0.299%) against expected +0.312% [strategy tri]"
+    )
+    assert alert.dedupe_key == "arb_completed:tri:7"
+
+
+def test_a_completed_cross_venue_pair_reports_actual_against_expected_profit() -> None:
+    event = _arb(
+        EventKind.ARB_EXECUTION,
+        {
+            "record_id": 3,
+            "kind": "cross_venue",
+            "path": "fed-cut d1",
+            "outcome": "completed",
+            "contracts": "40",
+            "expected_edge": "0.05",
+            "actual_edge": "0.04",
+            "actual_profit": "1.6",
+        },
+        "info",
+    )
+    alert = alert_for(event)
+    assert alert is not None and alert.rule == "arb_completed"
+    assert alert.text == (
+        "Arbitrage pair completed: fed-cut d1 on paper, 40 contracts; actual profit +1.60 USD "
+        "(edge 0.04 per pair) against expected +2.00 USD (edge 0.05 per pair) [strategy tri]"
+    )
 
 
 def test_arbitrage_rules_can_be_switched_off_and_rate_limited() -> None:

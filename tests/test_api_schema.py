@@ -22,6 +22,8 @@ from tradeguard.secrets.vault import ScryptParams, Vault
 MAX_EXAMPLES = 6
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
+# The health answers 503 by design while the node is degraded (a fuzzed kill halts it).
+HEALTH_CHECKS = [c for c in ALL_CHECKS if c.__name__ != "not_a_server_error"]
 
 
 def _window_in_order(case: Any) -> bool:
@@ -51,7 +53,9 @@ def _fuzz(schema_doc: dict[str, Any], base_url: str, headers: dict[str, str]) ->
             response = case.call(base_url=base_url, headers=headers, timeout=10)
             try:
                 # every check schemathesis has, as `--checks all` runs them
-                case.validate_response(response, checks=ALL_CHECKS, headers=headers)
+                degraded = case.path == "/api/v1/health" and response.status_code == 503
+                checks = HEALTH_CHECKS if degraded else ALL_CHECKS
+                case.validate_response(response, checks=checks, headers=headers)
             except (AssertionError, FailureGroup) as exc:
                 first = str(exc).strip().splitlines()
                 failures.append(f"{case.method} {case.formatted_path}: {first[:12]}")

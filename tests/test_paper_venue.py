@@ -777,3 +777,32 @@ async def test_market_data_for_symbols_not_listed_is_ignored() -> None:
     venue.on_trade(TradeTick("ETH/USDT", 0, "1", D(1), D(1), "buy"))
     assert rec.fills == []
     assert await venue.load_instruments() == {"BTC/USDT": SPOT}
+
+
+# --- a market order's protective bound (risk.market_slippage_cap_pct) --------------------------
+async def test_a_market_order_walks_the_book_no_further_than_its_bound() -> None:
+    venue, rec, book, _ = book_venue()
+    levels = book.bids()
+    bound = levels[2][0]  # the third bid: a sell may take the first three levels, no more
+    o = order("c1", "sell", "1000")
+    o.price_bound = bound
+    report = await venue.submit(o)
+    assert [(f.price, f.amount) for f in rec.fills_of("c1")] == levels[:3]
+    assert report.status is OrderStatus.EXPIRED
+    assert report.filled == sum((q for _, q in levels[:3]), ZERO)
+
+
+async def test_a_market_order_whose_next_candle_opens_beyond_its_bound_expires_unfilled() -> None:
+    candles = perp_candles(10)
+    venue, rec, clock = candle_venue({"USD": "100000"})
+    feed(venue, clock, candles[:1])
+    gap = candles[1].open * D("0.999")  # the next open is above what this buy may pay
+    capped = order("m1", "buy", "0.5", symbol="BTC/USD")
+    capped.price_bound = gap
+    free_buy = order("m2", "buy", "0.5", symbol="BTC/USD")  # no bound: fills as before
+    await venue.submit(capped)
+    await venue.submit(free_buy)
+    feed(venue, clock, [candles[1]])
+    assert rec.fills_of("m1") == [] and len(rec.fills_of("m2")) == 1
+    final = await venue.fetch_order("m1", "BTC/USD")
+    assert final is not None and final.status is OrderStatus.EXPIRED and final.filled == 0

@@ -158,3 +158,16 @@ async def test_size_is_trimmed_to_the_room_left_under_max_position() -> None:
     # 9.7195 USD per 10 pairs: 4.5 USD of room fits 4 pairs
     assert rec.outcome == "completed" and rec.contracts == 4
     assert k.sent[0].amount == 4
+
+
+async def test_a_venue_short_of_cash_for_its_leg_refuses_the_pair_before_either_is_sent() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.cash["USD"] = D(100)
+    pm.cash["PUSD"] = D("5.00")  # the Polymarket leg needs 10 x 0.55 plus its fee
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "PAIR_FUNDS"
+    assert rec.reason.startswith("pair rejected: pm has 5.00 PUSD free, its fed-above-4:NO/PUSD "
+                                 "leg needs up to 5.5")  # fmt: skip
+    assert k.sent == [] and pm.sent == []  # no leg went out, so nothing to unwind
+    pm.cash["PUSD"] = D(100)
+    assert (await executor.execute(opp)).outcome == "completed"

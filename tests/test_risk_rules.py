@@ -305,3 +305,30 @@ def test_reduce_only_works_for_shorts_too() -> None:
     rig.at(T0 + 1000)
     assert rig.check(buy("1.0001", reduce_only=True)).code == "REDUCE_ONLY_WOULD_GROW"
     assert rig.check(sell("0.5", reduce_only=True)).code == "REDUCE_ONLY_WOULD_GROW"
+
+
+def test_max_position_notional_counts_every_strategy_s_position_and_working_entries() -> None:
+    rig = Rig(max_position_notional_usd=D(250), max_order_notional_usd=D(1000))
+    assert rig.check(buy("2.5")).approved  # 250 USD from flat: at the limit
+    rig.book.hold("BTC/USDT", D("1.5"), D(100), strategy_id="other")  # another strategy's 150
+    rig.at(T0 + 1000)
+    d = rig.check(buy("1.0001"))  # 150 + 100.01
+    assert (d.approved, d.code, d.rule) == (
+        False, "MAX_POSITION_NOTIONAL", "max_position_notional_usd"
+    )  # fmt: skip
+    assert d.value == D("250.0100") and d.limit == D(250)
+    assert d.reason == (
+        "order rejected: the BTC/USDT position on paper would be 2.5001 (250.01 USD with working "
+        "orders), above max_position_notional_usd=250.00 (risk.max_position_notional_usd)"
+    )
+    working = Order.from_intent(buy("0.5"), "c-w", T0)
+    working.transition(OrderStatus.SUBMITTED)
+    working.transition(OrderStatus.ACCEPTED)
+    rig.book.orders.append(working)  # a resting buy of 0.5 counts as well
+    rig.at(T0 + 2000)
+    assert rig.check(buy("0.6")).code == "MAX_POSITION_NOTIONAL"  # 150 + 50 + 60
+    rig.at(T0 + 3000)
+    assert rig.check(buy("0.5")).approved  # 150 + 50 + 50
+    rig.at(T0 + 4000)
+    assert rig.check(sell("1.5")).approved  # reducing: never stopped by it
+    assert Rig().config.max_position_notional_usd is None  # off unless set

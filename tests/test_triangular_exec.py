@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from test_triangular_exec_support import CYCLE, Stack
-from tradeguard.model import Event, Order, OrderIntent, Side, quantize_down
+from test_triangular_exec_support import CYCLE, VENUE, Stack
+from tradeguard.model import Balance, Event, Order, OrderIntent, Side, quantize_down
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.gateway import ExecutionGateway, Levels, SubmitOutcome
 from tradeguard.strategies.triangular.executor import ARB_HELD, TriangularExecutor
@@ -321,6 +321,9 @@ class GatedGateway:
     def usd_price(self, asset: str) -> Decimal | None:
         return self.inner.usd_price(asset)
 
+    def free(self, asset: str) -> Decimal | None:
+        return self.inner.free(asset)
+
     def publish(self, event: Event) -> None:
         self.inner.publish(event)
 
@@ -398,3 +401,24 @@ async def test_unwind_passes_while_trading_is_reducing_and_new_cycles_do_not(
     assert await s.venue_balance("ETH") == 0
     again = await s.executor.execute(s.opportunity(), SIZE)
     assert again.outcome == "rejected" and "REDUCING" in again.reason
+
+
+async def test_a_cycle_is_sized_to_the_free_start_asset_and_refused_without_any(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, usdt=Decimal(2000))
+    # 1,700 of the 2,000 USDT held by other orders: 300 free, the cycle is asked for 1,000
+    s.portfolio.set_balances(VENUE, [Balance(VENUE, "USDT", Decimal(300), Decimal(1700))])
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec.reason
+    assert rec.size == Decimal(300) and rec.spent <= Decimal(300)
+    assert rec.expected_profit == Decimal(300) * rec.expected_profit_pct / 100
+
+    (tmp_path / "empty").mkdir()
+    empty = Stack(tmp_path / "empty", usdt=Decimal(2000))
+    empty.portfolio.set_balances(VENUE, [Balance(VENUE, "USDT", Decimal(0), Decimal(2000))])
+    refused = await empty.executor.execute(empty.opportunity(), SIZE)
+    assert refused.outcome == "rejected" and empty.orders.orders == {}
+    assert refused.reason == (
+        "cycle rejected: no free USDT on paper to start with (free 0, the cycle wants 1000)"
+    )

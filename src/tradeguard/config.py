@@ -32,8 +32,16 @@ from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 # Variables that share the prefix but are not config keys.
 _NOT_OVERRIDES = frozenset(
-    {"TG_MASTER_PASSPHRASE", "TG_CONFIRM_LIVE", "TG_DATA_DIR", "TG_VAULT_PATH", "TG_API_TOKEN"}
+    {
+        "TG_MASTER_PASSPHRASE",
+        "TG_BACKUP_PASSPHRASE",
+        "TG_CONFIRM_LIVE",
+        "TG_DATA_DIR",
+        "TG_VAULT_PATH",
+        "TG_API_TOKEN",
+    }
 )
+MIN_BACKUP_INTERVAL_S = 60  # each backup derives a scrypt key and copies the whole database
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 
 
@@ -199,6 +207,19 @@ class ApiConfig(_Strict):
         return v
 
 
+class HealthConfig(_Strict):
+    """When `GET /api/v1/health` (and the dead-man ping) says degraded or down."""
+
+    # the live loop's last beat older than this: down (it beats several times a second)
+    heartbeat_max_age_s: float = Field(default=30.0, ge=1, le=3600)
+    # the event loop waking a timer later than this: degraded
+    loop_lag_max_s: float = Field(default=1.0, gt=0, le=600)
+    # more live market-data streams stale than this: degraded
+    stale_streams_max: int = Field(default=0, ge=0, le=100_000)
+    # more orders in an unknown state (awaiting a venue's answer) than this: degraded
+    unresolved_orders_max: int = Field(default=0, ge=0, le=100_000)
+
+
 class NodeConfig(_Strict):
     name: str = "tradeguard"
     database_url: str = "sqlite:///tradeguard.db"
@@ -217,6 +238,21 @@ class NodeConfig(_Strict):
     kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
+    # live and sandbox modes: an encrypted backup every N seconds (0 = off; TG_BACKUP_PASSPHRASE
+    # must be set) into backup_dir, keeping the newest backup_keep (docs/backup.md)
+    backup_interval_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
+    backup_dir: str = "backups"
+    backup_keep: int = Field(default=7, ge=1, le=10_000)
+
+    @field_validator("backup_interval_s")
+    @classmethod
+    def _backup_interval(cls, v: float) -> float:
+        if 0 < v < MIN_BACKUP_INTERVAL_S:
+            raise ValueError(
+                f"backup_interval_s = {v:g} is too often: give 0 (off) or at least "
+                f"{MIN_BACKUP_INTERVAL_S} seconds"
+            )
+        return v
 
 
 class BotConfig(_Strict):
@@ -254,6 +290,7 @@ class Config(_Strict):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     bots: list[BotConfig] = Field(default_factory=list, max_length=200)
     # The config file's folder: relative strategy files are looked up there first.
@@ -401,6 +438,13 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
     return data
 
 
+def _secret_key(key: str) -> bool:
+    # Webhook and ping URLs carry their token; a database URL may carry a password.
+    return key in ("url", "heartbeat_url", "database_url") or key.endswith(
+        ("token", "password", "secret")
+    )
+
+
 def _describe(err: ValidationError, data: dict[str, Any]) -> str:
     lines = []
     for e in err.errors():
@@ -408,6 +452,8 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
         value = e.get("input")
         if isinstance(value, dict) and len(str(value)) > 120:
             value = "{…}"
+        elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
+            value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
         msg = e["msg"]
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))

@@ -52,7 +52,7 @@ class Channel(Protocol):
         ...
 
 
-def _guard_secret(value: str) -> None:
+def guard_secret(value: str) -> None:
     """Register `value` for redaction and mask it in httpx's request log lines."""
     global _httpx_guarded
     register_secret(value)
@@ -126,7 +126,7 @@ class WebhookChannel(_HttpChannel):
         self._format = format
         # The path of a Slack/Discord webhook is its credential; only the host is shown.
         self._host = urlsplit(url).netloc
-        _guard_secret(url)
+        guard_secret(url)
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         """Return the JSON body sent for `alert`."""
@@ -174,7 +174,7 @@ class TelegramChannel(_HttpChannel):
         self._chat_id = chat_id
         self._api_base = api_base.rstrip("/")
         self._parse_mode = parse_mode
-        _guard_secret(bot_token)
+        guard_secret(bot_token)
 
     def __repr__(self) -> str:
         return f"TelegramChannel(chat_id={self._chat_id!r}, api_base={self._api_base!r})"

@@ -19,6 +19,7 @@ RULE_NAMES = (
     "arb_held",
     "arb_unwound",
     "arb_settlement_mismatch",
+    "arb_completed",
     "win_rate_low",
     "sharpe_low",
     "unusual_volume",
@@ -30,7 +31,7 @@ class _Strict(BaseModel):
 
 
 class AlertRules(_Strict):
-    """Which events raise an alert; every rule is on by default."""
+    """Which events raise an alert; every rule but `arb_completed` is on by default."""
 
     position_opened: bool = True
     position_closed: bool = True
@@ -46,6 +47,9 @@ class AlertRules(_Strict):
     arb_unwound: bool = True
     # A held cross-venue pair resolved differently on its two venues (critical, with the loss).
     arb_settlement_mismatch: bool = True
+    # A cross-venue or triangular arbitrage completed, with its expected and actual profit
+    # (info; off by default: a busy scanner completes many).
+    arb_completed: bool = False
     # Win rate over the last closed trades fell below alerts.performance.win_rate_min_pct.
     win_rate_low: bool = True
     # Annualised Sharpe over the last closed trades fell below alerts.performance.sharpe_min.
@@ -178,6 +182,22 @@ class AlertsConfig(_Strict):
     drain_timeout_s: float = Field(default=5.0, ge=0, le=300)
     # Per rule: the same alert (same dedupe key) is sent at most once per interval.
     min_interval_s: dict[str, float] = Field(default_factory=_default_intervals)
+    # Dead-man ping (healthchecks.io, Uptime Kuma push): a live node calls this URL every
+    # heartbeat_interval_s while its health is ok; silence means trouble. Empty means off.
+    heartbeat_url: SecretStr = SecretStr("")
+    heartbeat_interval_s: float = Field(default=60.0, ge=0.1, le=86_400)
+    heartbeat_method: Literal["GET", "POST"] = "GET"
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _check_heartbeat_url(cls, v: SecretStr) -> SecretStr:
+        raw = v.get_secret_value()
+        if raw and not raw.startswith(("http://", "https://")):
+            raise ValueError(
+                "alerts.heartbeat_url must start with http:// or https:// (the value is hidden "
+                "because ping URLs carry a token); leave it empty to switch the ping off"
+            )
+        return v
 
     @field_validator("min_interval_s")
     @classmethod

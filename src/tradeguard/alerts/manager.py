@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 _DEDUPE_KEYS_MAX = 4096
 COUNTERS = ("enqueued", "sent", "failed", "retried", "dropped", "suppressed", "errors")
+# Every title says whether real money is involved; a backtest's alerts carry no mark.
+MODE_MARKS = {"live": "[LIVE]", "sandbox": "[SANDBOX]", "paper": "[PAPER]"}
 
 
 class AlertManager:
@@ -52,8 +55,11 @@ class AlertManager:
         *,
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        mode: str = "",
     ) -> None:
         self.config = config
+        self.mode = mode
+        self._mark = MODE_MARKS.get(mode, "")
         self.channels = list(channels)
         self._sleep = sleep
         self._monotonic = monotonic
@@ -102,8 +108,16 @@ class AlertManager:
             self.counters["errors"] += 1
             log.exception("volume alert failed for candle %s", candle.symbol)
 
+    def marked(self, alert: Alert) -> Alert:
+        """Return `alert` with its title prefixed by the node's mode ([LIVE], [PAPER], ...)."""
+        mark = self._mark
+        if not mark or alert.title.startswith(mark):
+            return alert
+        return dataclasses.replace(alert, title=f"{mark} {alert.title}")
+
     def enqueue(self, alert: Alert) -> bool:
         """Queue `alert` for every channel unless rate-limited; return whether it was queued."""
+        alert = self.marked(alert)
         interval = self.config.min_interval_s.get(alert.rule, 0.0)
         if interval > 0:
             now = self._monotonic()
@@ -164,6 +178,7 @@ class AlertManager:
         alert = alert_for(event)
         if alert is None or not self.config.enabled or not self.config.rules.enabled(alert.rule):
             return None
+        alert = self.marked(alert)
         self.enqueue(alert)
         return alert
 
@@ -259,8 +274,13 @@ class AlertManager:
             return
 
 
-def build_manager(config: AlertsConfig, *, sleep: Sleep = asyncio.sleep) -> AlertManager:
-    """Create an AlertManager with a channel for each one configured in `config`."""
+def build_manager(
+    config: AlertsConfig, *, sleep: Sleep = asyncio.sleep, mode: str = ""
+) -> AlertManager:
+    """Create an AlertManager with a channel for each one configured in `config`.
+
+    `mode` is the node's trading mode; it marks every alert's title ([LIVE], [PAPER], ...).
+    """
     from tradeguard.alerts.channels import build_channels
 
-    return AlertManager(config, build_channels(config), sleep=sleep)
+    return AlertManager(config, build_channels(config), sleep=sleep, mode=mode)

@@ -255,10 +255,49 @@ def _arb_held(e: Event) -> Alert:
     )
 
 
-def _arb_unwound(e: Event) -> Alert | None:
+def _arb_execution(e: Event) -> Alert | None:
+    outcome = e.data.get("outcome")
+    if outcome == "unwound":
+        return _arb_unwound(e)
+    if outcome == "completed":
+        return _arb_completed(e)
+    return None  # held has its own alert; nothing traded otherwise
+
+
+def _arb_completed(e: Event) -> Alert:
     d = e.data
-    if d.get("outcome") != "unwound":
-        return None  # completed is routine, held has its own alert, nothing traded otherwise
+    path = d.get("path", "?")
+    if d.get("kind") == "cross_venue":
+        contracts = _dec(d.get("contracts"))
+        edge = _dec(d.get("expected_edge"))
+        expected = None if contracts is None or edge is None else contracts * edge
+        text = (
+            f"Arbitrage pair completed: {path}{_where(e)}, {_plain(contracts)} contracts; "
+            f"actual profit {_signed(d.get('actual_profit'))} USD (edge "
+            f"{_plain(d.get('actual_edge'))} per pair) against expected {_signed(expected)} USD "
+            f"(edge {_plain(edge)} per pair)"
+        )
+    else:
+        profit = f"{_plain(d.get('actual_profit'))} {d.get('start_asset') or ''}".rstrip()
+        text = (
+            f"Arbitrage cycle completed: {path}{_where(e)}; actual profit {profit} "
+            f"({_pct(d.get('actual_profit_pct'), signed=True, step='0.001')}) against expected "
+            f"{_pct(d.get('expected_profit_pct'), signed=True, step='0.001')}"
+        )
+    if e.strategy_id:
+        text += f" [strategy {e.strategy_id}]"
+    return Alert(
+        "arb_completed",
+        f"Arbitrage completed: {path}",
+        text,
+        "info",
+        f"arb_completed:{e.strategy_id}:{d.get('record_id') or e.ts}",
+        e.ts,
+    )
+
+
+def _arb_unwound(e: Event) -> Alert:
+    d = e.data
     path = d.get("path", "?")
     profit = f"{_plain(d.get('actual_profit'))} {d.get('start_asset') or ''}".rstrip()
     text = (
@@ -385,7 +424,7 @@ _BUILDERS = {
     EventKind.VENUE_ERROR: _venue_error,
     EventKind.DAILY_SUMMARY: _daily_summary,
     EventKind.ARB_HELD: _arb_held,
-    EventKind.ARB_EXECUTION: _arb_unwound,
+    EventKind.ARB_EXECUTION: _arb_execution,
     EventKind.ARB_SETTLED: _arb_settlement_mismatch,
 }
 

@@ -100,6 +100,7 @@ class NodeMetrics:
             registry=r,
         )
         self.lag_interval_s = lag_interval_s
+        self.last_lag_s: float | None = None  # for the health check
         self._lag_task: asyncio.Task[None] | None = None
         node.bus.subscribe(self.on_event)
         node.orders.latency_listeners.append(self.on_latency)
@@ -137,6 +138,7 @@ class NodeMetrics:
             lag = max(0.0, loop.time() - started - interval)
             self.loop_lag.observe(lag)
             self.loop_lag_last.set(lag)
+            self.last_lag_s = lag
 
     def start(self) -> None:
         """Start measuring event-loop lag in the running loop."""

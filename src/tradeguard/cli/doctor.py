@@ -44,14 +44,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     db = Database(config.node.database_url)
     try:
         db.migrate()
-        storage = Storage(db)
-        starts = stored_start_balances(storage)
-        paper = {vc.name for vc in config.venues if vc.kind == "paper"}
-        for vc in config.venues:
-            if vc.kind == "paper" and vc.name not in starts:
-                starts[vc.name] = dict(vc.balances)
-        # Exchange venues round the fees they charge; their stored figures are their reports.
-        audit = audit_storage(storage, starts, _balance_only(config), rounded=set(starts) - paper)
+        audit = audit_database(Storage(db), config)
     finally:
         db.dispose()
     if args.json:
@@ -59,6 +52,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print("\n".join(render(audit)))
     return EXIT_OK if audit.ok else EXIT_MISMATCH
+
+
+def audit_database(storage: Any, config: Any) -> LedgerAudit:
+    """Audit the ledger in `storage`; paper venues without a stored start use the config's."""
+    starts = stored_start_balances(storage)
+    paper = {vc.name for vc in config.venues if vc.kind == "paper"}
+    for vc in config.venues:
+        if vc.kind == "paper" and vc.name not in starts:
+            starts[vc.name] = dict(vc.balances)
+    # Exchange venues round the fees they charge; their stored figures are their reports.
+    return audit_storage(storage, starts, _balance_only(config), rounded=set(starts) - paper)
 
 
 def _balance_only(config: Any) -> set[str]:

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "positions": ("views", "add_view_parsers"),
     "balances": ("views", "add_view_parsers"),
     "doctor": ("doctor", "add_doctor_parser"),
+    "backup": ("backup", "add_backup_parsers"),
+    "restore": ("backup", "add_backup_parsers"),
     "config": ("config_cmd", "add_config_parser"),
     "kill": ("control", "add_control_parsers"),
     "resume": ("control", "add_control_parsers"),

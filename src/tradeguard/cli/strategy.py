@@ -1,21 +1,30 @@
-"""`tradeguard strategy new NAME`: write a commented strategy of one's own to start from."""
+"""`tradeguard strategy …`: write a strategy template; pause or resume one strategy's entries.
+
+Pause and resume write the stored paused set (kv_state), as `bot enable` writes the bot table:
+they work beside a running node, which rereads the set every second on live streams; a replay
+reads it when it starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from tradeguard.cli.common import EXIT_OK
+from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, open_storage
 from tradeguard.model.errors import ConfigError
 from tradeguard.strategies.template import write_template
 
 
 def add_strategy_parser(sub: Any) -> None:
-    """Register `strategy new`."""
-    st = sub.add_parser("strategy", help="strategies of your own")
+    """Register `strategy new`, `strategy pause` and `strategy resume`."""
+    st = sub.add_parser("strategy", help="strategies of your own; pause or resume one")
     st_sub = st.add_subparsers(dest="strategy_command", required=True)
     new = st_sub.add_parser(
         "new",
@@ -28,6 +37,17 @@ def add_strategy_parser(sub: Any) -> None:
     )
     new.add_argument("--overwrite", action="store_true", help="replace an existing file")
     new.set_defaults(func=cmd_strategy_new)
+    for name, verb in (("pause", "stop"), ("resume", "restart")):
+        sp = st_sub.add_parser(
+            name,
+            help=f"{verb} one strategy's new entries (its exits keep running; recorded)",
+            epilog=f'example: tradeguard strategy {name} ma --reason "unlock week" --config c.toml',
+        )
+        sp.add_argument("strategy_id", metavar="ID", help="the strategy's id in the config")
+        sp.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+        sp.add_argument("--by", default=None, help="who (default: the OS user)")
+        add_source_options(sp)
+        sp.set_defaults(func=cmd_strategy_pause, pause=name == "pause")
 
 
 def cmd_strategy_new(args: argparse.Namespace, console: Console) -> int:
@@ -48,3 +68,43 @@ def cmd_strategy_new(args: argparse.Namespace, console: Console) -> int:
         markup=False,
     )
     return EXIT_OK
+
+
+def cmd_strategy_pause(args: argparse.Namespace, console: Console) -> int:
+    """Store a pause (or its end) for one configured strategy and record who and why."""
+    from tradeguard.model.events import Event
+    from tradeguard.node.pause import MAX_REASON, store_pause, stored_pauses
+
+    reason = args.reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise ConfigError(f"--reason must hold 1 to {MAX_REASON} characters (got {len(reason)})")
+    config = config_from_args(args)
+    storage = open_storage(args)
+    sid, by, now = args.strategy_id, args.by or _who(), int(time.time() * 1000)
+    try:
+        stored = stored_pauses(storage)
+        known = sorted({s.id for s in config.strategies} | set(stored))
+        if sid not in known:
+            raise ConfigError(f"no strategy {sid!r} to pause or resume; known: {known}")
+        entry = {"by": by, "reason": reason, "ts": now} if args.pause else None
+        kind = "strategy.paused" if args.pause else "strategy.resumed"
+        with storage.transaction():
+            store_pause(storage, sid, entry)
+            data = {"strategy": sid, "by": by, "reason": reason, "was_paused": sid in stored}
+            storage.append_events([Event(kind, now, data, strategy_id=sid, severity="warning")])
+    finally:
+        storage.db.dispose()
+    if args.json:
+        print(json.dumps({"id": sid, "paused": bool(args.pause), "was_paused": sid in stored}))
+    elif args.pause:
+        console.print(f"Strategy {sid!r} paused: no new entries; its exits keep running.")
+    else:
+        console.print(f"Strategy {sid!r} resumed: it may open positions again.")
+    return EXIT_OK
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid {os.getuid()}"

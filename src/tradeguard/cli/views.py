@@ -14,6 +14,7 @@ from rich.table import Table
 from tradeguard.cli.common import (
     EXIT_OK,
     add_source_options,
+    config_from_args,
     money,
     open_storage,
     page_title,
@@ -40,6 +41,12 @@ def add_view_parsers(sub: Any) -> None:
             sp.add_argument("--open", action="store_true", help="only open orders")
         if name == "positions":
             sp.add_argument("--all", action="store_true", help="include closed positions")
+        if name == "status":
+            sp.add_argument(
+                "--api",
+                metavar="URL",
+                help="ask this API's /api/v1/health (default: the config's API when enabled)",
+            )
         if name == "balances":
             sp.add_argument(
                 "--combined",
@@ -60,9 +67,13 @@ def _positive(text: str) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
+    from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
 
     storage = open_storage(args)
+    config = config_from_args(args)
+    base = api_base(config, args.api)
+    health = fetch_health(base) if base else None
     risk = storage.kv_get(RISK_STATE_KEY) or {}
     stats = storage.kv_get(STATS_KEY) or {}
     runs = storage.load_run_states()
@@ -76,11 +87,14 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "figures": storage.kv_get(FIGURES_KEY),
         "kill": storage.kv_get("kill.last_report"),
         "strategies": [_run_json(r) for r in runs],
+        "heartbeat": heartbeat_view(storage, config),
+        "health": health,
     }
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return EXIT_OK
     console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
     if isinstance(figures, dict):
         console.print(

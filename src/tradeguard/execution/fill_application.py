@@ -102,6 +102,8 @@ class FillApplication:
 
     def on_fill(self, fill: Fill) -> None:
         """Apply one execution exactly once (dedup by venue trade id)."""
+        if fill.fee_in_third_asset:  # valued once, stored with the fill
+            fill = self.portfolio.valued_fee(fill)
         order = self.orders.get(fill.client_order_id)
         if order is None and fill.client_order_id:
             # A finished order is not kept in memory after a restart; the journal has it.

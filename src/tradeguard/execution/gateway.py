@@ -185,6 +185,14 @@ class OrderPathGateway:
             return [(quote.bid, quote.bid_size)]
         return None
 
+    def free(self, asset: str) -> Decimal | None:
+        """The venue's free balance of `asset` in the ledger (venue pushes keep it current)."""
+        book = self._om.portfolio.books.get(self.venue)
+        if book is None:  # never synced: not known, rather than zero
+            return None
+        free: Decimal = book.free(asset)
+        return free
+
     def usd_price(self, asset: str) -> Decimal | None:
         """Return one unit of `asset` in USD from the portfolio's marks."""
         price: Decimal | None = self._om.portfolio.price_of(asset)

@@ -25,6 +25,9 @@ class Fill:
     fee_asset: str
     liquidity: LiquiditySide
     ts: int
+    # The fee valued in the quote asset when it is paid in a third asset (BNB, a DEX's gas in
+    # ETH), at the price known when the fill was booked; None where it follows from the fill.
+    fee_quote: Decimal | None = None
 
     @property
     def base(self) -> str:
@@ -41,8 +44,16 @@ class Fill:
 
     @property
     def fee_in_quote(self) -> Decimal:
-        """Fee valued in the quote asset (fees charged in base are valued at the fill price)."""
+        """Fee valued in the quote asset (fees charged in base are valued at the fill price, in a
+        third asset at the price the node knew when it booked the fill)."""
+        if self.fee_quote is not None:
+            return self.fee_quote
         return fee_in_quote(self.symbol, self.price, self.fee, self.fee_asset)
+
+    @property
+    def fee_in_third_asset(self) -> bool:
+        """Tell whether the fee is paid in neither the base nor the quote asset."""
+        return bool(self.fee) and self.fee_asset not in (self.base, self.quote)
 
     @property
     def base_moved(self) -> Decimal:

@@ -108,7 +108,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     if config.alerts.enabled:
         from tradeguard.alerts import build_manager
 
-        manager = build_manager(config.alerts)
+        manager = build_manager(config.alerts, mode=config.mode.value)
         if manager.channels:
             node.alerts = manager
             # Sent only once the work they report is committed (see AlertManager.hold).
@@ -211,6 +211,7 @@ def _open_ledger(node: TradingNode, venue: str, balances: dict[str, Decimal]) ->
 def _build_strategies(node: TradingNode) -> None:
     from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
 
+    node._ctx.load_pauses()  # before any strategy binds or emits
     for sc in node.config.strategies:
         if not sc.enabled:
             continue

@@ -11,6 +11,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
+from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -23,6 +24,12 @@ class NodeContext:
         self._node = node
         self.queue: list[OrderIntent] = []
         self._gateways: dict[tuple[str, str], OrderPathGateway] = {}
+        self.pauses = StrategyPauses(node)
+        self._paused = self.pauses.ids  # the same set: one membership test per intent
+
+    def load_pauses(self) -> None:
+        """Read the stored pauses (the live feed rereads them, see `node.pause`)."""
+        self.pauses.load()
 
     def now_ms(self) -> int:
         return self._node.clock.now_ms()
@@ -50,6 +57,8 @@ class NodeContext:
         return self._node.market.quotes.get(symbol)
 
     def emit(self, intent: OrderIntent) -> None:
+        if intent.strategy_id in self._paused and self.pauses.refuses(intent, self.queue):
+            return
         self.queue.append(intent)
 
     def open_order_count(self, strategy_id: str, symbol: str) -> int:
@@ -66,8 +75,9 @@ class NodeContext:
                     f"configured venues: {sorted(node.venues)}"
                 )
             kind = "paper" if venue in node._paper else "ccxt"
+            risk = PausedCycleRisk(node.risk, self.pauses, strategy_id)
             gateway = OrderPathGateway(
-                node.orders, node.risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
+                node.orders, risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
                 on_record=node.note_arb_cycle,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway

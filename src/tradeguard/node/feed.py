@@ -2,7 +2,8 @@
 
 Closed candles go to the strategies that asked for their interval (muted while warming up from
 REST history), books and public trades to market state, the paper venues' fills and the
-strategies that want them; quotes take the node's own path (`TradingNode.on_quote`).
+strategies that want them; quotes take the node's own path (`TradingNode.on_quote`). Before each
+event the stored set of paused strategies is reread when a second has passed (`node.pause`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ class NodeFeed:
 
     def __init__(self, node: TradingNode) -> None:
         self.node = node
+        self._tick = node._ctx.pauses.tick
 
     async def on_quote(self, quote: Quote) -> None:
+        self._tick()
         await self.node.on_quote(quote)
 
     async def on_live_candle(self, candle: Candle, warmup: bool) -> None:
         """Feed one closed live candle to the strategies that asked for its interval."""
+        self._tick()
         node = self.node
         wanted = [
             s for s in node._by_symbol.get(candle.symbol, ())
@@ -87,6 +91,7 @@ class NodeFeed:
 
     async def on_book(self, book: OrderBook) -> None:
         """Feed one L2 book update to market state, paper fills and the strategies."""
+        self._tick()
         node = self.node
         node.market.on_book(book)
         for paper in node._paper.values():
@@ -98,6 +103,7 @@ class NodeFeed:
 
     async def on_trade(self, trade: TradeTick) -> None:
         """Feed one public trade to paper fills and the strategies that want trades."""
+        self._tick()
         node = self.node
         for paper in node._paper.values():
             paper.on_trade(trade)

@@ -1,7 +1,8 @@
 """The live loop: venue streams -> strategies -> the order path, with its background duties.
 
 Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
-reconciliation, order timeouts, retries of unresolved orders, and the balance sync.
+reconciliation, order timeouts, retries of unresolved orders, the balance sync, the dead-man
+ping and scheduled backups.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import EventKind
-from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary
+from tradeguard.node.health import dead_man_ping
+from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
+    from tradeguard.node.backups import ScheduledBackups
     from tradeguard.node.node import TradingNode
 
 
@@ -31,6 +34,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
     """
     started = time.perf_counter()
+    backups = _scheduled_backups(node)
     node._stop_requested = False
     node.start_strategies()
     # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
@@ -41,11 +45,17 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     hub.subscribe(s for strat in node.strategies for s in strat.subscriptions())
     hub.subscribe(bot_quotes(node))
     resync = time.monotonic() + RESYNC_STREAMS_S
+    node.liveness.start()
     tasks = [asyncio.create_task(_duties(node), name="duties")]
     sync = balance_sync(node)
     if sync is not None:
         interval = node.config.reconcile.balance_sync_interval_s
         tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
+    if (ping := dead_man_ping(node)) is not None:
+        node.liveness.ping = ping
+        tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
+    if backups is not None:
+        tasks.append(asyncio.create_task(backups.run(), name="backups"))
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:
         while not node._stop_requested:
@@ -61,6 +71,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
                 resync = time.monotonic() + RESYNC_STREAMS_S
             await asyncio.sleep(0.05)
     finally:
+        node.liveness.stop()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -70,6 +81,16 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())
     return summary
+
+
+def _scheduled_backups(node: TradingNode) -> ScheduledBackups | None:
+    # Built before trading starts: a missing backup passphrase stops the node here. Imported
+    # only when configured: the vault's cryptography stays out of replays and backtests.
+    if not node.config.node.backup_interval_s:
+        return None
+    from tradeguard.node.backups import ScheduledBackups
+
+    return ScheduledBackups(node.config.node)
 
 
 def balance_sync(node: TradingNode) -> BalanceSync | None:
@@ -127,14 +148,19 @@ async def _duties(node: TradingNode) -> None:
     cfg = node.config.node
     next_ckpt = next_rec = next_kill = time.monotonic()
     next_rec += cfg.reconcile_interval_s
+    nap = min(cfg.kill_poll_interval_s, 0.2)
+    woke_due: float | None = None
     while True:
         now = time.monotonic()
+        # How late the loop woke this task: the event-loop lag the health check reads.
+        node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
         if now >= next_kill:
             await node.poll_kill_sentinel()
             next_kill = now + cfg.kill_poll_interval_s
         if now >= next_ckpt:
             node._checkpoint(node.clock.now_ms())
-            node.storage.kv_set(HEARTBEAT_KEY, {"pid": os.getpid(), "ts": node.clock.now_ms()})
+            beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}
+            node.storage.kv_set(HEARTBEAT_KEY, beat)
             next_ckpt = now + cfg.checkpoint_interval_s
         if now >= next_rec:
             await settle_resolved(node)
@@ -143,4 +169,5 @@ async def _duties(node: TradingNode) -> None:
         await node.timeouts.sweep()
         if node.orders.unknown:
             await node.orders.retry_unknown()
-        await asyncio.sleep(min(cfg.kill_poll_interval_s, 0.2))
+        woke_due = time.monotonic() + nap
+        await asyncio.sleep(nap)

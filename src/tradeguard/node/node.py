@@ -40,7 +40,7 @@ from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.state_store import StorageStateStore
-from tradeguard.node.stats import RunStats, RunSummary
+from tradeguard.node.stats import Liveness, RunStats, RunSummary
 from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
 from tradeguard.portfolio.figures import Figures, TradeTotals
@@ -129,6 +129,7 @@ class TradingNode:
         self.bot_exits: Any = None  # the bots' server-side exits (bots.node_exits), built with it
         self.alerts: AlertManager | None = None
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
+        self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
         assemble(self, venues)
 
     def start_balances(self) -> dict[str, dict[str, Decimal]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -79,3 +80,35 @@ class RunSummary:
             out[k] = str(v) if isinstance(v, Decimal) else v
         out["total_pnl"] = str(self.total_pnl)
         return out
+
+
+def wall_ms() -> int:
+    """Return the wall-clock time in milliseconds (heartbeats are compared across processes)."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Liveness:
+    """What the live loop says of itself: whether it runs, its last beat and the loop's lag."""
+
+    started: bool = False  # the live loop ran in this process
+    running: bool = False
+    beat_ms: int = 0  # wall clock of the last beat
+    lag_s: float | None = None  # how late the loop last woke the live duties
+    ping: Any = None  # the dead-man ping of this run (alerts.deadman.DeadManPing), if any
+
+    def start(self) -> None:
+        self.started = self.running = True
+        self.beat_ms = wall_ms()
+
+    def beat(self, lag_s: float | None = None) -> None:
+        self.beat_ms = wall_ms()
+        if lag_s is not None:
+            self.lag_s = lag_s
+
+    def stop(self) -> None:
+        self.running = False
+
+    def age_s(self, now_ms: int) -> float | None:
+        """Seconds since the last beat, None when the live loop never ran here."""
+        return max(0.0, (now_ms - self.beat_ms) / 1000) if self.started else None

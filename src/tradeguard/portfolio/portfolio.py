@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from tradeguard.model.balance import Balance, BalanceBook
@@ -17,6 +18,8 @@ PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
 _Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
 _ONE = Decimal(1)
+# A native coin and its wrapped token are one price (gas is paid in ETH, pools hold WETH).
+_WRAPPED = {"ETH": "WETH", "WETH": "ETH", "BNB": "WBNB", "WBNB": "BNB", "MATIC": "WMATIC"}
 
 
 class Portfolio:
@@ -118,6 +121,19 @@ class Portfolio:
         if closed is not None:
             self.closed_trades.append(closed)
         return closed
+
+    def valued_fee(self, fill: Fill) -> Fill:
+        """Return `fill` with its fee valued in the quote asset when paid in a third asset
+        (BNB, gas in ETH), from the marks now; unchanged when there is no such price."""
+        if not fill.fee_in_third_asset or fill.fee_quote is not None:
+            return fill
+        asset, quote = fill.fee_asset, fill.quote
+        price = self.price_of(asset, quote)
+        if price is None and asset in _WRAPPED:
+            price = self.price_of(_WRAPPED[asset], quote)
+        if price is None:
+            return fill
+        return replace(fill, fee_quote=fill.fee * price)
 
     # valuation ------------------------------------------------------------------------------
     def mark(self, symbol: str, price: Decimal) -> None:

@@ -49,6 +49,8 @@ class RiskConfig(BaseModel):
     # per order
     max_order_notional_usd: Decimal = Field(default=_d(100), gt=0, le=_d(10_000_000))
     max_order_notional_pct: Decimal = Field(default=_d(20), gt=0, le=100)
+    # per venue and symbol: the account's net position plus working entry orders (off: None)
+    max_position_notional_usd: Decimal | None = Field(default=None, gt=0, le=_d(100_000_000))
     min_order_notional_usd: Decimal = Field(default=_d(10), ge=0, le=_d(1_000_000))
     price_band_pct: Decimal = Field(default=_d(2), gt=0, le=100)
     market_slippage_cap_pct: Decimal = Field(default=_d(1), gt=0, le=100)

@@ -170,13 +170,15 @@ class OrderStore(StorageCore):
 
     def fill_fees(self) -> tuple[int, Decimal]:
         """Return how many fills are stored and the sum of their fees, each in its quote asset."""
-        stmt = select(fills.c.symbol, fills.c.price, fills.c.fee, fills.c.fee_asset).order_by(
-            fills.c.ts, fills.c.id
-        )
+        stmt = select(
+            fills.c.symbol, fills.c.price, fills.c.fee, fills.c.fee_asset, fills.c.fee_quote
+        ).order_by(fills.c.ts, fills.c.id)
         n, total = 0, ZERO
-        for symbol, price, fee, fee_asset in self._read(stmt):
+        for symbol, price, fee, fee_asset, fee_quote in self._read(stmt):
             n += 1
-            total += fee_in_quote(symbol, price, fee, fee_asset)
+            total += (
+                fee_quote if fee_quote is not None else fee_in_quote(symbol, price, fee, fee_asset)
+            )
         return n, total
 
     def count_fills(self) -> int:

@@ -130,6 +130,7 @@ def fill_row(f: Fill, strategy_id: str) -> dict[str, Any]:
         "fee_asset": f.fee_asset,
         "liquidity": f.liquidity.value,
         "ts": f.ts,
+        "fee_quote": f.fee_quote,
     }
 
 
@@ -147,6 +148,7 @@ def fill_from_row(r: Row[Any]) -> Fill:
         fee_asset=r.fee_asset,
         liquidity=LiquiditySide(r.liquidity),
         ts=r.ts,
+        fee_quote=r.fee_quote,
     )
 
 

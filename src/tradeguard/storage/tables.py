@@ -99,6 +99,8 @@ fills = Table(
     Column("fee_asset", String, nullable=False),
     Column("liquidity", String, nullable=False),
     Column("ts", EpochMs, nullable=False),
+    # the fee in the quote asset where it was paid in a third asset (else null: computed)
+    Column("fee_quote", DecimalType, nullable=True),
     UniqueConstraint("venue", "symbol", "trade_id", "side"),
     Index(None, "client_order_id"),
     Index(None, "ts"),

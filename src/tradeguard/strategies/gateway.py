@@ -89,6 +89,9 @@ class ExecutionGateway(Protocol):
 
     def usd_price(self, asset: str) -> Decimal | None: ...
 
+    def free(self, asset: str) -> Decimal | None:
+        """The venue's free balance of `asset` as the ledger knows it (None: not known)."""
+
     def check_cycle(
         self,
         legs: Sequence[OrderIntent],

@@ -207,6 +207,7 @@ class PaperVenue(PaperStops):
             price=order.price if order.type is OrderType.LIMIT else None,
             tif=order.time_in_force,
             reduce_only=order.reduce_only,
+            bound=order.price_bound if order.type is OrderType.MARKET else None,
             seq=self._order_n,
             created_ts=now,
             # a bar that opened before the order existed never fills it
@@ -281,6 +282,7 @@ class PaperVenue(PaperStops):
             price=order.price if order.type is OrderType.LIMIT else None,
             tif=order.time_in_force,
             reduce_only=order.reduce_only,
+            bound=order.price_bound if order.type is OrderType.MARKET else None,
             seq=seq,
             created_ts=order.created_ts,
             after_candle_ts=max(after, order.created_ts - 1),

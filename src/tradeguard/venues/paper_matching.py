@@ -185,7 +185,7 @@ class PaperMatching(Venue):
             po.amount,
             inst.amount_step,
             buy=buy,
-            limit=po.price,
+            limit=po.worst_price,
             quote_budget=budget,
             fee_rate=inst.taker_fee,
         )
@@ -224,8 +224,9 @@ class PaperMatching(Venue):
                     if qty > 0:
                         # Less participation, less impact: the price only improves.
                         price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
-            if po.price is not None and (price > po.price if buy else price < po.price):
-                qty = ZERO  # the market is beyond the limit: it rests instead
+            worst = po.worst_price
+            if worst is not None and (price > worst if buy else price < worst):
+                qty = ZERO  # beyond the limit (it rests) or a market order's bound (it expires)
         if po.tif is TimeInForce.FOK and qty < po.remaining:
             qty = ZERO
         return price, qty

@@ -77,6 +77,13 @@ class PaperOrder:
     updated_ts: int = 0
     trigger_price: Decimal | None = None  # waiting stop / take-profit (venues.paper_stops)
     oco_group: str = ""
+    # a market order's protective price bound (the risk engine's slippage cap): never beyond it
+    bound: Decimal | None = None
+
+    @property
+    def worst_price(self) -> Decimal | None:
+        """The worst price the order may fill at: its limit, else its bound, else None."""
+        return self.price if self.price is not None else self.bound
 
     @property
     def remaining(self) -> Decimal:

@@ -2,25 +2,64 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.deps import (
+    API,
+    MAX_LIMIT,
+    authenticate,
+    client_of,
+    state_dep,
+    viewer,
+)
 from tradeguard.api.errors import AUTH_RESPONSES, OPEN_RESPONSES
+from tradeguard.api.gate import bearer_token
 from tradeguard.api.metrics import CONTENT_TYPE
 from tradeguard.api.serialisers import event_json, json_response, state_payload
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.node.health import OK, assess
 
 router = APIRouter(tags=["status"])
 
 
-@router.get(f"{API}/health", responses=OPEN_RESPONSES)
-async def health(api: ApiState = state_dep) -> dict[str, Any]:
-    """Say the API is up and in which mode the node trades (no token needed)."""
-    return {"status": "ok", "mode": api.node.mode.value, "ts": int(time.time() * 1000)}
+_HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OPEN_RESPONSES,
+    200: {"description": "status ok: every check passed"},
+    401: AUTH_RESPONSES[401],
+    422: AUTH_RESPONSES[422],
+    429: AUTH_RESPONSES[429],
+    503: {"description": "status degraded or down: `checks` says which part and why"},
+}
+
+
+@router.get(f"{API}/health", response_model=None, responses=_HEALTH_RESPONSES)
+async def health(
+    request: Request,
+    api: ApiState = state_dep,
+    verbose: bool = Query(
+        False, description="add breaker errors and stale streams' names (needs a viewer token)"
+    ),
+) -> JSONResponse:
+    """Grade the node ok, degraded or down (HTTP 200 or 503); no token needed.
+
+    Checks: the live loop's heartbeat, event-loop lag, venue breakers, stale market data,
+    trading state and unresolved orders; thresholds under `[health]`.
+    """
+    if verbose:
+        # Read by hand: the route stays open, so the schema declares no security for it.
+        authenticate(api, bearer_token(request.scope), client_of(request))
+    body = assess(api.node, api.metrics.last_lag_s, verbose=verbose)
+    return JSONResponse(body, status_code=200 if body["status"] == OK else 503)
+
+
+@router.head(f"{API}/health", include_in_schema=False)
+async def health_head(api: ApiState = state_dep) -> Response:
+    """The same grade as GET, as a status code alone (many uptime checkers ask with HEAD)."""
+    body = assess(api.node, api.metrics.last_lag_s, verbose=False)
+    return Response(status_code=200 if body["status"] == OK else 503)
 
 
 @router.get(f"{API}/mode", responses=AUTH_RESPONSES)

@@ -1,4 +1,4 @@
-"""Strategy routes (also served as bots): status, performance and recent trades."""
+"""Strategy routes (also served as bots): status, performance and recent trades; pausing one."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.deps import API, MAX_LIMIT, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingState
+from tradeguard.node.pause import MAX_REASON, pauses_of
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.arb_summary import ArbSummary
 
@@ -83,6 +85,8 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
         "status": ("running" if strat is not None else "external")
         if node.risk.state is TradingState.ACTIVE
         else node.risk.state.value.lower(),
+        "paused": sid in pauses_of(node).ids,
+        "pause": pauses_of(node).entries.get(sid),
         "open_orders": sum(1 for o in node.orders.open.values() if o.strategy_id == sid),
         "position": str(position),
         "performance": performance_json(perf),
@@ -150,3 +154,55 @@ def _add_routes(prefix: str) -> None:
 
 for _prefix in ("strategies", "bots"):
     _add_routes(_prefix)
+
+
+class PauseRequest(BaseModel):
+    """Why a strategy is paused or resumed (recorded in the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+
+_STRATEGY = Path(max_length=64)
+
+
+def _pausable(api: ApiState, strategy_id: str) -> None:
+    """404 unless the strategy is configured (or still carries a stored pause)."""
+    pauses = pauses_of(api.node)
+    known = sorted({s.id for s in api.node.strategies} | pauses.ids)
+    if strategy_id not in known:
+        raise HTTPException(404, f"no strategy {strategy_id!r} to pause or resume; known: {known}")
+
+
+@router.post(f"{API}/strategies/{{strategy_id}}/pause", tags=["strategies"], responses=NOT_FOUND)
+async def pause_strategy(
+    body: PauseRequest,
+    request: Request,
+    strategy_id: str = _STRATEGY,
+    who: Principal = trader,
+    api: ApiState = state_dep,
+) -> dict[str, Any]:
+    """Stop the strategy's new entries (needs X-TOTP); its exits and running cycles go on."""
+    second_factor(api, who, request, "pause a strategy")
+    _pausable(api, strategy_id)
+    entry = pauses_of(api.node).pause(strategy_id, who.by, body.reason)
+    api.audit("api.strategy_pause", who, {"strategy": strategy_id, "reason": body.reason},
+              "warning")  # fmt: skip
+    return {"id": strategy_id, "paused": True, "pause": entry}
+
+
+@router.post(f"{API}/strategies/{{strategy_id}}/resume", tags=["strategies"], responses=NOT_FOUND)
+async def resume_strategy(
+    body: PauseRequest,
+    request: Request,
+    strategy_id: str = _STRATEGY,
+    who: Principal = trader,
+    api: ApiState = state_dep,
+) -> dict[str, Any]:
+    """Let the strategy open positions again (needs X-TOTP)."""
+    second_factor(api, who, request, "resume a strategy")
+    _pausable(api, strategy_id)
+    was = pauses_of(api.node).resume(strategy_id)
+    api.audit("api.strategy_resume", who, {"strategy": strategy_id, "reason": body.reason,
+                                           "was_paused": was}, "warning")  # fmt: skip
+    return {"id": strategy_id, "paused": False, "was_paused": was}

@@ -172,11 +172,14 @@ async function refresh() {
     });
     fillTable("strategies", strategies.items, (tr, s) => {
       const p = s.performance;
-      cell(tr, s.id); cell(tr, s.status); cell(tr, String(p.trades));
+      tr.dataset.strategy = s.id;
+      cell(tr, s.id); cell(tr, s.paused ? "paused" : s.status, s.paused ? "neg status" : "status");
+      cell(tr, String(p.trades));
       cell(tr, p.win_rate === null ? "–" : (100 * p.win_rate).toFixed(1) + "%");
       cell(tr, p.sharpe === null ? "–" : Number(p.sharpe).toFixed(2));
       cell(tr, p.profit_factor_infinite ? "∞" : (p.profit_factor === null ? "–" : Number(p.profit_factor).toFixed(2)));
       const td = cell(tr, ""); signed(td, p.total_pnl);
+      pauseControl(cell(tr, ""), s);  // strategies.js
     });
     fillTable("trades", trades.items, (tr, t) => {
       cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, fmt
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
@@ -111,6 +112,44 @@ class MaxOrderNotionalPct(Rule):
             f"order rejected: notional {fmt(c.notional_usd)} USD exceeds "
             f"max_order_notional_pct={pct}% of equity = {fmt(cap)} USD "
             "(risk.max_order_notional_pct)",
+        )
+
+
+class MaxPositionNotional(Rule):
+    """The position an entry would leave on its venue and symbol (every strategy's net
+    quantity, plus working entry orders on that side, plus this order) at the order's price,
+    in USD, within `max_position_notional_usd`."""
+
+    key, code = "max_position_notional_usd", "MAX_POSITION_NOTIONAL"
+    __slots__ = ("limit",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit = config.max_position_notional_usd
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return self.limit is not None
+
+    def check(self, c: Check) -> Denial | None:
+        limit = self.limit
+        assert limit is not None
+        i = c.intent
+        signed = i.amount if i.side is Side.BUY else -i.amount
+        working = ZERO
+        for o in c.portfolio.open_orders():
+            same = o.venue == i.venue and o.symbol == i.symbol and o.side is i.side
+            if same and not o.reduce_only:
+                working += o.amount - o.filled
+        after = abs(c.net + signed) + working
+        value = after * c.price * c.usd_rate
+        if value <= limit:
+            return None
+        return self.deny(
+            value,
+            limit,
+            f"order rejected: the {i.symbol} position on {i.venue} would be {after} "
+            f"({fmt(value)} USD with working orders), above max_position_notional_usd="
+            f"{fmt(limit)} (risk.max_position_notional_usd)",
         )
 
 

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,6 +153,10 @@ class PairExecutor:
             rec.code = decision.code
             rec.reason = decision.reason or f"pair rejected by risk: {decision.code}"
             return
+        short = self._short_of_funds(opp, n)
+        if short:
+            rec.code, rec.reason = "PAIR_FUNDS", short
+            return
         first = await self._send(
             "first",
             first_plan.venue,
@@ -196,6 +200,22 @@ class PairExecutor:
             return
         rec.reason = second.reason or f"second leg {second.symbol} did not fill"
         await self._unwind(rec, first, held - second.filled)
+
+    def _short_of_funds(self, opp: PairOpportunity, n: Decimal) -> str:
+        """Why a venue cannot pay for its leg (both are checked before the first is sent, so a
+        shortfall never turns into an unwind), or ""."""
+        for leg in opp.legs:
+            gateway = self.gateways[leg.venue]
+            inst = gateway.instrument(leg.symbol)
+            free = gateway.free(inst.quote) if inst is not None else None
+            need = (leg.limit_price * n + leg.fee * n / opp.contracts).quantize(CENT, ROUND_UP)
+            if free is not None and free < need:
+                return (
+                    f"pair rejected: {leg.venue} has {free} {inst.quote if inst else ''} free, "
+                    f"its {leg.symbol} leg needs up to {need} ({n} contracts at {leg.limit_price} "
+                    "plus fees); both legs are checked before the first is sent"
+                )
+        return ""
 
     def _completed(
         self, rec: PairAttempt, opp: PairOpportunity, first: PairLegResult, second: PairLegResult

@@ -176,6 +176,15 @@ class TriangularExecutor:
         if cfg.max_size_usd is not None and rec.size * usd > cfg.max_size_usd:
             rec.size = cfg.max_size_usd / usd
             rec.expected_profit = rec.size * rec.expected_profit_pct / HUNDRED
+        free = self.gateway.free(opp.start_asset)
+        if free is not None and rec.size > free:
+            if free <= 0:
+                return (
+                    f"cycle rejected: no free {opp.start_asset} on {self.gateway.venue} to start "
+                    f"with (free {free}, the cycle wants {rec.size})"
+                )
+            rec.size = free  # the first leg can spend only what is free
+            rec.expected_profit = rec.size * rec.expected_profit_pct / HUNDRED
         if rec.size <= 0:
             return (
                 f"cycle rejected: size {rec.size} {opp.start_asset} is not positive "

@@ -1,0 +1,181 @@
+"""`tradeguard backup` and `tradeguard restore`: encrypted, consistent copies of the journal.
+
+    tradeguard backup [--config FILE] [--db URL] [--vault PATH] --out PATH
+    tradeguard restore --in PATH --db URL [--config FILE] [--vault-out PATH] [--force]
+
+The passphrase comes from TG_BACKUP_PASSPHRASE or a prompt without echo. A backup may be taken
+while a node runs; a restore takes the node's writer lock, so it refuses while one runs, and
+ends with the ledger audit of `tradeguard doctor` (exit 1 when the ledger does not add up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tradeguard.cli.common import EXIT_ERROR, EXIT_OK, config_from_args
+
+
+def add_backup_parsers(sub: Any) -> None:
+    """Register `tradeguard backup` and `tradeguard restore`."""
+    sp = sub.add_parser(
+        "backup",
+        help="write an encrypted, consistent backup of the database and the vault",
+        epilog="example: tradeguard backup --config paper.toml --out backups/tg-2026-01-31.tgb "
+        "(passphrase from TG_BACKUP_PASSPHRASE, else a prompt)",
+    )
+    sp.add_argument("--config", help="TOML config file (default: built-in paper config)")
+    sp.add_argument("--db", help="database URL (overrides node.database_url)")
+    sp.add_argument(
+        "--vault",
+        help="vault file to include (default: TG_VAULT_PATH, else ./tradeguard-vault.json "
+        "when it exists)",
+    )
+    sp.add_argument("--out", required=True, help="backup file to write (replaced atomically)")
+    sp.set_defaults(func=cmd_backup)
+    rp = sub.add_parser(
+        "restore",
+        help="restore a backup into a database, then audit the ledger",
+        epilog="example: tradeguard restore --in backups/tg.tgb --db sqlite:///restored.db",
+    )
+    rp.add_argument("--in", dest="input", required=True, help="backup file to read")
+    rp.add_argument("--db", required=True, help="database URL to restore into")
+    rp.add_argument("--config", help="TOML config for the audit's paper start balances")
+    rp.add_argument("--vault-out", help="where to write the backed-up vault file")
+    rp.add_argument(
+        "--force", action="store_true", help="replace a database (and vault file) that has data"
+    )
+    rp.set_defaults(func=cmd_restore)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Snapshot the database (and vault), encrypt, and write the backup file atomically."""
+    from tradeguard.node.backups import write_backup
+    from tradeguard.secrets.backup_file import PASSPHRASE_ENV
+    from tradeguard.secrets.vault import read_passphrase
+    from tradeguard.storage.db import mask_url
+
+    config = config_from_args(args)
+    vault = _vault_to_include(args.vault)
+    passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
+    done = write_backup(config.node.database_url, Path(args.out), passphrase, vault)
+    held = f"database {mask_url(config.node.database_url)} ({done.dialect}, schema "
+    held += f"{done.revision})" + (f" and vault {vault}" if vault else ", no vault")
+    print(f"backup {done.path}: {done.size:,} bytes, encrypted; holds {held}")
+    return EXIT_OK
+
+
+def _vault_to_include(given: str | None) -> Path | None:
+    from tradeguard.model.errors import ConfigError
+    from tradeguard.secrets.vault import VAULT_PATH_ENV, default_vault_path
+
+    named = given or os.environ.get(VAULT_PATH_ENV)
+    path = Path(named) if named else default_vault_path()
+    if path.is_file():
+        return path
+    if named:
+        raise ConfigError(
+            f"vault {path} (from {'--vault' if given else VAULT_PATH_ENV}) does not exist; "
+            "give the right path, or unset it to back up the database alone"
+        )
+    return None
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Decrypt a backup into a database (under its writer lock) and audit the ledger."""
+    from tradeguard.cli.doctor import render
+    from tradeguard.secrets.backup_file import (
+        DATABASE_PART,
+        PASSPHRASE_ENV,
+        VAULT_PART,
+        BackupFileError,
+        open_backup,
+        read_info,
+    )
+    from tradeguard.secrets.vault import read_passphrase
+    from tradeguard.storage.lock import acquire_writer_lock
+
+    try:
+        info = read_info(Path(args.input))  # a damaged file fails before the prompt
+        _check_revision(args.input, info.schema_head)
+        passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase")
+        info, parts = open_backup(Path(args.input), passphrase)
+    except BackupFileError as exc:
+        print(f"tradeguard: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    vault_out = _vault_target(args, VAULT_PART in parts)
+    lock = acquire_writer_lock(args.db)
+    try:
+        counts, audit = _restore_and_audit(args, parts[DATABASE_PART])
+    finally:
+        if lock is not None:
+            lock.release()
+    if vault_out is not None:
+        from tradeguard.secrets.backup_file import write_atomic
+
+        write_atomic(vault_out, parts[VAULT_PART])
+    created = datetime.fromtimestamp(info.created_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    rows = sum(counts.values())
+    print(
+        f"restored backup of {created} UTC ({info.dialect}, schema {info.schema_head}): "
+        f"{rows:,} rows in {len(counts)} tables"
+        + (f"; vault written to {vault_out}" if vault_out else "")
+    )
+    print("\n".join(render(audit)))
+    return EXIT_OK if audit.ok else EXIT_ERROR
+
+
+def _check_revision(path: str, revision: str) -> None:
+    from tradeguard.secrets.backup_file import BackupFileError
+    from tradeguard.storage.db import SCHEMA_HEAD
+    from tradeguard.storage.snapshot import known_revision
+
+    if not known_revision(revision):
+        raise BackupFileError(
+            f"backup {path} is at schema revision {revision!r}, newer than this tradeguard "
+            f"(head {SCHEMA_HEAD!r}): restore it with a tradeguard at least as new as the one "
+            "that wrote it"
+        )
+
+
+def _vault_target(args: argparse.Namespace, has_vault: bool) -> Path | None:
+    from tradeguard.model.errors import ConfigError
+
+    if args.vault_out is None:
+        if has_vault:
+            print(
+                "note: the backup holds a vault file; give --vault-out PATH to restore it",
+                file=sys.stderr,
+            )
+        return None
+    if not has_vault:
+        raise ConfigError(f"backup {args.input} holds no vault file; drop --vault-out")
+    path = Path(args.vault_out)
+    if path.exists() and not args.force:
+        raise ConfigError(f"vault {path} exists; give --force to replace it, or another path")
+    return path
+
+
+def _restore_and_audit(args: argparse.Namespace, image: bytes) -> tuple[dict[str, int], Any]:
+    from tradeguard.cli.doctor import audit_database
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.errors import StorageError
+    from tradeguard.storage.repository import Storage
+    from tradeguard.storage.snapshot import database_has_rows, restore_image
+
+    config = config_from_args(args)
+    target = Database(args.db)
+    try:
+        if database_has_rows(target) and not args.force:
+            raise StorageError(
+                f"database {target.masked_url} already holds data; restoring would replace "
+                "it: give --force to replace it, or restore into an empty database"
+            )
+        counts = restore_image(image, target, replace=args.force)
+        return counts, audit_database(Storage(target), config)
+    finally:
+        target.dispose()

@@ -1,0 +1,164 @@
+"""Backups as processes: killed midway, taken while a node writes, the passphrase prompt."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import eventually
+from node_support import write_paper_toml, write_slice
+from tradeguard.cli import main
+from tradeguard.secrets.backup_file import PASSPHRASE_ENV, open_backup
+
+EXE = Path(sys.executable).parent / "tradeguard"
+PASS = "correct horse battery staple"
+MARKER = "plaintext-marker-7f3a"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TG_")}
+    if "TG_DATA_DIR" in os.environ:
+        env["TG_DATA_DIR"] = os.environ["TG_DATA_DIR"]
+    return env | extra
+
+
+def _paper_db(tmp_path: Path, data_dir: Path, rows: int = 3000) -> tuple[str, Path]:
+    data = write_slice(data_dir, tmp_path / "btc.csv", rows)
+    cfg = write_paper_toml(tmp_path, data)
+    done = subprocess.run([EXE, "run", "--config", str(cfg), "--until-end"], env=_env(),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return str(cfg), tmp_path / "tg.db"
+
+
+def _pad_events(db: Path, rows: int) -> None:
+    """Make the database large enough that writing its backup takes a while."""
+    conn = sqlite3.connect(db)
+    payload = json.dumps({"note": MARKER, "pad": os.urandom(600).hex()})
+    with conn:
+        conn.executemany(
+            "INSERT INTO events (ts, kind, severity, venue, symbol, strategy_id, data) "
+            "VALUES (?, 'padding', 'info', 'paper', 'BTC/USDT', '', ?)",
+            ((i, payload) for i in range(rows)),
+        )
+    conn.close()
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+
+
+def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, data_dir):
+    cfg, db = _paper_db(tmp_path, data_dir)
+    _pad_events(db, 60_000)  # about 80 MB
+    out = tmp_path / "backups" / "tg.tgb"
+    argv = [EXE, "backup", "--config", cfg, "--out", str(out)]
+    killed_midway = False
+    for _ in range(5):
+        proc = subprocess.Popen(argv, env=_env(**{PASSPHRASE_ENV: PASS}))
+        eventually(lambda p=proc: bool(_temp_files(out.parent)) or p.poll() is not None, 120, 0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_midway = proc.wait() == -signal.SIGKILL
+            break
+        proc.wait()
+        out.unlink(missing_ok=True)  # it finished first; try again
+    assert killed_midway
+    assert not out.exists()
+    for leftover in _temp_files(out.parent):  # what a kill leaves is ciphertext, privately
+        assert leftover.stat().st_mode & 0o777 == 0o600
+        assert MARKER.encode() not in leftover.read_bytes()
+    done = subprocess.run(argv, env=_env(**{PASSPHRASE_ENV: PASS}), timeout=300)
+    assert done.returncode == 0
+    _, parts = open_backup(out, PASS)
+    assert MARKER.encode() in parts["database"]
+
+
+def _fills(db: Path) -> int:
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM fills").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+def test_a_backup_taken_while_a_node_writes_is_consistent(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv(PASSPHRASE_ENV, PASS)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 45_000)
+    cfg = str(write_paper_toml(tmp_path, data, node_extra="replay_speed = 12000"))
+    node = subprocess.Popen([EXE, "run", "--config", cfg, "--until-end"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        eventually(lambda: _fills(tmp_path / "tg.db") >= 6 or node.poll() is not None, 120)
+        taken = []
+        for i in range(3):
+            out = tmp_path / f"live{i}.tgb"
+            assert main(["backup", "--config", cfg, "--out", str(out)]) == 0
+            taken.append((out, _fills(tmp_path / "tg.db")))
+        assert node.poll() is None, "the node finished before the backups: nothing proven"
+    finally:
+        node.kill()
+        node.wait()
+    seen = 0
+    for i, (out, fills_after) in enumerate(taken):
+        target = tmp_path / f"restored{i}.db"
+        assert (
+            main(["restore", "--in", str(out), "--db", f"sqlite:///{target}", "--config", cfg]) == 0
+        )
+        restored = _fills(target)
+        assert seen <= restored <= fills_after
+        seen = restored
+
+
+def test_the_passphrase_prompt_does_not_echo(tmp_path, data_dir):
+    cfg, _ = _paper_db(tmp_path, data_dir, rows=500)
+    out = tmp_path / "prompted.tgb"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command on a terminal of its own
+        os.chdir(tmp_path)
+        os.execve(str(EXE), [str(EXE), "backup", "--config", cfg, "--out", str(out)], _env())
+    transcript = b""
+    for prompt in (b"backup passphrase: ", b"repeat backup passphrase: "):
+        transcript = _read_until(fd, transcript, prompt)
+        os.write(fd, PASS.encode() + b"\n")
+    transcript = _read_until(fd, transcript, None)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, transcript.decode(errors="replace")
+    assert PASS.encode() not in transcript
+    assert b"encrypted" in transcript
+    info, parts = open_backup(out, PASS)
+    assert info.dialect == "sqlite" and parts["database"]
+
+
+def _read_until(fd: int, seen: bytes, wanted: bytes | None, timeout_s: float = 60) -> bytes:
+    """Read the terminal until `wanted` appears after `seen` (None: until the child exits)."""
+    start = len(seen)
+    deadline = time.monotonic() + timeout_s
+    while wanted is None or wanted not in seen[start:]:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {wanted!r} on the terminal; got {seen[start:]!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            assert wanted is None, f"terminal closed before {wanted!r}; got {seen[start:]!r}"
+            return seen
+        seen += chunk
+    return seen

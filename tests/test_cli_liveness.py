@@ -1,0 +1,118 @@
+"""`tradeguard status` shows the stored heartbeat and the API's health; [health] is validated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from live_support import sandbox_config, write_vault
+from node_support import write_paper_toml, write_slice
+from test_api_support import build_app
+from tradeguard.api.server import ApiServer
+from tradeguard.cli import main
+from tradeguard.cli.liveness import heartbeat_view
+from tradeguard.config import Config
+from tradeguard.node import TradingNode
+from tradeguard.node.stats import HEARTBEAT_KEY
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+
+async def _status(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    # In a thread: the command asks the API that this loop serves.
+    assert await asyncio.to_thread(main, ["status", *argv, "--json"]) == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return out
+
+
+async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_vault(tmp_path, monkeypatch)
+    async with seeded_exchange() as ex:
+        config = sandbox_config(tmp_path, ex, [])
+        db = config.node.database_url
+        node = TradingNode(config)
+        await node.start()
+        app, _ = build_app(node)
+        server = ApiServer(node, "127.0.0.1", 0, app=app)
+        await server.start()
+        run = asyncio.create_task(node.run_live())
+        try:
+            await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
+            live = await _status(capsys, ["--db", db, "--api", server.url])
+            await node.kill("status drill", by="operator")
+            halted = await _status(capsys, ["--db", db, "--api", server.url])
+        finally:
+            node.request_stop()
+            await run
+            await server.stop()
+            await node.stop()
+            node.close()
+    gone = await _status(capsys, ["--db", db, "--api", server.url])
+    assert live["heartbeat"]["state"] == "beating" and live["heartbeat"]["age_s"] < 10
+    assert live["health"]["status"] == "ok" and live["health"]["mode"] == "sandbox"
+    assert halted["health"]["status"] == "degraded"
+    assert halted["health"]["checks"]["trading"]["state"] == "HALTED"
+    assert gone["health"]["status"] == "unreachable" and server.url in gone["health"]["api"]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["status", "--db", db, "--api", server.url]) == 0
+    text = capsys.readouterr().out
+    assert "Heartbeat: beating" in text and "API not reachable" in text
+
+
+def test_a_stored_heartbeat_older_than_the_limit_is_late(tmp_path: Path, data_dir: Path) -> None:
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    config = Config.model_validate({"node": {"database_url": f"sqlite:///{tmp_path / 'a.db'}"}})
+    db = Database(config.node.database_url)
+    db.migrate()
+    storage = Storage(db)
+    assert heartbeat_view(storage, config)["state"] == "none"
+    storage.kv_set(HEARTBEAT_KEY, {"pid": 4242, "ts": 1_000, "wall_ms": 1_000_000})
+    assert heartbeat_view(storage, config, now_ms=1_030_000)["state"] == "beating"
+    late = heartbeat_view(storage, config, now_ms=1_030_001)
+    assert (late["state"], late["age_s"], late["pid"]) == ("late", 30.0, 4242)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "value", "limit"),
+    [
+        ("[health]\nloop_lag_max_s = 900\n", "health.loop_lag_max_s", "900", "600"),
+        ("[health]\nheartbeat_max_age_s = 0\n", "health.heartbeat_max_age_s", "0", "1"),
+        ("[alerts]\nheartbeat_interval_s = 0.01\n", "alerts.heartbeat_interval_s", "0.01", "0.1"),
+    ],
+)
+def test_health_settings_are_validated_naming_field_value_and_limit(
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: str,
+    field: str,
+    value: str,
+    limit: str,
+) -> None:
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    bad = write_paper_toml(tmp_path, data, extra=extra)
+    capsys.readouterr()
+    assert main(["config", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and value in err and limit in err, err
+
+
+def test_a_heartbeat_url_that_is_not_http_is_refused_without_echoing_it(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    bad = write_paper_toml(
+        tmp_path, data, extra='[alerts]\nheartbeat_url = "ftp://hc.example/secret-token-123"\n'
+    )
+    capsys.readouterr()
+    assert main(["config", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "alerts.heartbeat_url" in err and "secret-token-123" not in err, err
