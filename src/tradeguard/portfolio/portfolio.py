@@ -137,7 +137,9 @@ class Portfolio:
     ) -> dict[str, Decimal]:
         """`values_of` at `marks`, a copy of this portfolio's marks taken earlier."""
         current = self.marks
-        self.marks = marks  # marks only gain symbols: the price paths cached stay right
+        # price_of rebuilds its cached paths when the count of marks differs; marks only gain
+        # symbols, so a copy of the same count holds the same symbols.
+        self.marks = marks
         try:
             return self.values_of(balances)
         finally:

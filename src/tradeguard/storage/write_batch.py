@@ -65,12 +65,16 @@ class WriteBatch:
 
     def add_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Hold several rows of `stmt`, in order."""
+        if not rows:
+            return
         params = stmt.params
         self._run_of(stmt).extend([params(r) for r in rows])
         self.rows += len(rows)
 
     def add_params(self, stmt: DriverStatement, params: list[Any]) -> None:
         """Hold several rows of `stmt` already given as driver parameters, in order."""
+        if not params:
+            return
         self._run_of(stmt).extend(params)
         self.rows += len(params)
 
