@@ -16,7 +16,11 @@
 - `idle_candles_per_s_vectorised`: the same with a vectorised strategy (`FrameStrategy` with a
   `signal_columns` never set): the backtest advances over candles without a signal in bulk
   while nothing is held (backtest/bulk.py), so this measures that bookkeeping, not callbacks.
-- `orders_per_s`: orders (risk, journal, paper venue, fill) per second in backtest durability.
+- `orders_per_s`: orders (risk, journal, paper venue, fill) per second in backtest durability,
+  a strategy buying a fixed stake in quote on one candle and selling it on the next, on all seven
+  pairs; `orders_denied` counts the intents the risk engine refused (their time is in the
+  figure too, so it must stay near 0), and `orders_run_cpu_s` is the process CPU time of that
+  whole backtest call.
 - `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2; the
   CPU seconds of the worker processes and of everything else (Ray's own processes, the driver);
   and how much more CPU the combinations took on 2 workers than on 1 (contention, not serial work).
@@ -118,13 +122,18 @@ def bench_node(tmp: Path) -> dict[str, Any]:
     strategies = HERE / "backtest_strategies.py"
     idle = run_backtest(_config_with(f"{strategies}:Idle", {}), tmp / "idle")
     vector = run_backtest(_config_with(f"{strategies}:IdleVector", {}), tmp / "idle_vector")
-    busy = run_backtest(_config_with(f"{strategies}:EveryCandle", {"amount": "0.01"}), tmp / "busy")
+    cpu_before = time.process_time()
+    busy = run_backtest(_config_with(f"{strategies}:EveryCandle", {"stake": "0.01"}), tmp / "busy")
+    busy_cpu = time.process_time() - cpu_before
     return {
         "idle_candles": idle.summary.events,
         "idle_candles_per_s_callback": round(idle.summary.events / idle.summary.elapsed_s),
         "idle_candles_per_s_vectorised": round(vector.summary.events / vector.summary.elapsed_s),
         "orders": busy.summary.orders,
+        "orders_denied": busy.summary.denied,
         "orders_per_s": round(busy.summary.orders / busy.summary.elapsed_s),
+        # the whole run_backtest call (loading, report included), less disturbed by other load
+        "orders_run_cpu_s": round(busy_cpu, 2),
     }
 
 

@@ -184,3 +184,34 @@ async def test_a_bot_configured_without_confirmation_executes_without_an_id(tmp_
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_the_status_summary_shows_active_trades_with_live_p_and_l(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha, score="0.5")).json()["confirmation_id"]
+        assert (await _execute(r, r.alpha, conf, score="0.5", stop_loss_pct="5")).status_code == 201
+        start = mid(r.node)
+        await quote(r.node, start)  # the entry fills
+        pos = r.node.portfolio.positions[("paper", SYMBOL, "alpha")]
+        await quote(r.node, start + 100)  # the market moves 100 up
+        s = await r.http.get("/api/v1/bots/status/summary", headers=r.alpha)
+        assert s.status_code == 200, s.text
+        doc = s.json()
+        assert [b["bot_id"] for b in doc["bots"]] == ["alpha"]  # a bound token sees its own
+        [trade] = doc["bots"][0]["active_trades"]
+        mark = Decimal(trade["mark"])
+        assert trade["side"] == "long" and Decimal(trade["quantity"]) == pos.quantity
+        assert Decimal(trade["entry"]) == pos.avg_entry and mark == r.node.market.mid(SYMBOL)
+        assert Decimal(trade["unrealized_pnl"]) == (mark - pos.avg_entry) * pos.quantity > 0
+        assert trade["exits"]["stop_loss_pct"] == "5"
+        assert doc["active_trades"] == 1 and doc["unrealized_pnl"] == trade["unrealized_pnl"]
+        everyone = (await r.http.get("/api/v1/bots/status/summary", headers={
+            "Authorization": r.trader["Authorization"]})).json()  # fmt: skip
+        assert {b["bot_id"] for b in everyone["bots"]} == {"alpha", "beta"}
+        assert next(b for b in everyone["bots"] if b["bot_id"] == "beta")["active_trades"] == []
+        anonymous = await r.http.get("/api/v1/bots/status/summary")
+        assert anonymous.status_code == 401
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -267,10 +267,11 @@ async def test_ws_disconnect_resubscribes_and_later_fills_arrive(
     result = await stack.submit(Side.BUY, "0.1", "49500")
     order = result.order
     assert ex.disconnect_websockets() >= 1
-    await eventually(lambda: stack.venue.reconnects >= 1)
-    await eventually(lambda: f"user:{ex.account_id('alice-key')}" in ex.ws_subscriptions())
+    # Generous waits: a reconnect after backoff on a loaded machine can take seconds.
+    await eventually(lambda: stack.venue.reconnects >= 1, 15)
+    await eventually(lambda: f"user:{ex.account_id('alice-key')}" in ex.ws_subscriptions(), 15)
     ex.trade_through(SYMBOL, "SELL", "49500", "0.1")
-    await eventually(lambda: order.status is OrderStatus.FILLED)
+    await eventually(lambda: order.status is OrderStatus.FILLED, 15)
     assert len(stack.storage.load_fills(client_order_id=order.client_order_id)) == 1
 
 

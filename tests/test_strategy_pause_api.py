@@ -81,6 +81,15 @@ async def test_pause_and_resume_need_totp_are_audited_and_show_in_the_list(
             assert denied["strategy_id"] == SID and "paused" in denied["data"]["reason"]
             metrics = await http.get("/metrics", headers=bearer(tokens.viewer))
             assert f'tradeguard_risk_denials_total{{code="{PAUSED_CODE}"}} 1.0' in metrics.text
+            # An outside system sending the paused strategy's entry over HTTP is held too.
+            order = {"strategy_id": SID, "venue": "paper", "symbol": "BTC/USDT", "side": "buy",
+                     "amount": "0.001", "type": "market"}  # fmt: skip
+            sent = await http.post("/api/v1/orders", json=order, headers=bearer(tokens.trader))
+            assert sent.status_code == 200, sent.text
+            assert (sent.json()["status"], sent.json()["code"]) == ("denied", PAUSED_CODE)
+            other = await http.post("/api/v1/orders", json={**order, "strategy_id": "desk"},
+                                    headers=bearer(tokens.trader))  # fmt: skip
+            assert other.json()["code"] != PAUSED_CODE  # another strategy id is not paused
 
             _fresh_codes(app)
             r = await http.post(
@@ -89,7 +98,7 @@ async def test_pause_and_resume_need_totp_are_audited_and_show_in_the_list(
             )  # fmt: skip
             assert r.status_code == 200, r.text
             assert r.json() == {"id": SID, "paused": False, "was_paused": True}
-            assert await _listed(http, tokens) == {SID: False}
+            assert await _listed(http, tokens) == {SID: False, "desk": False}
         [paused] = node.storage.load_events(kind_prefix="api.strategy_pause")
         assert paused.data["strategy"] == SID and paused.data["reason"] == body["reason"]
         assert paused.data["token_id"] == tokens.trader_id

@@ -327,6 +327,53 @@ class BotDesk:
             })  # fmt: skip
         return out
 
+    def summary(self, only: str | None = None) -> dict[str, Any]:
+        """Each bot's active trades with live P&L at the current marks, for frequent polling
+        (memory only: no venue call; closed results from the journal's closed positions)."""
+        node = self.node
+        now = node.clock.now_ms()
+        day_start = now - now % _DAY_MS
+        open_by_bot: dict[str, list[Any]] = {}
+        for p in node.portfolio.open_positions():
+            open_by_bot.setdefault(p.strategy_id, []).append(p)
+        bots: list[dict[str, Any]] = []
+        unrealized_all, active = ZERO, 0
+        for name, (_, enabled) in self.registry().items():
+            if only is not None and name != only:
+                continue
+            trades, unrealized = [], ZERO
+            for p in open_by_bot.get(name, []):
+                mark = node.market.mid(p.symbol) or node.portfolio.marks.get(p.symbol)
+                pnl = p.unrealized_pnl(mark) if mark is not None else None
+                unrealized += pnl or ZERO
+                plan = self.exits.plans.get(f"{p.venue}|{p.symbol}|{name}")
+                trades.append({
+                    "venue": p.venue, "symbol": p.symbol,
+                    "side": "long" if p.quantity > 0 else "short",
+                    "quantity": str(p.quantity), "entry": str(p.avg_entry),
+                    "mark": None if mark is None else str(mark),
+                    "unrealized_pnl": None if pnl is None else str(pnl),
+                    "opened_ts": p.opened_ts,
+                    "exits": None if plan is None else plan.rules_json(),
+                    "open_orders": node.orders.open_order_count(name, p.symbol),
+                })  # fmt: skip
+            closed = self._closed(name)
+            unrealized_all += unrealized
+            active += len(trades)
+            bots.append({
+                "bot_id": name, "enabled": enabled, "active_trades": trades,
+                "unrealized_pnl": str(unrealized),
+                "realized_today": str(sum((r["pnl"] for r in closed
+                                           if (r["exit_ts"] or 0) >= day_start), ZERO)),
+                "realized_total": str(sum((r["pnl"] for r in closed), ZERO)),
+                "closed_trades": len(closed),
+            })  # fmt: skip
+        return {
+            "ts": now, "mode": node.mode.value, "trading_state": node.risk.state.value,
+            "active_trades": active,
+            "unrealized_pnl": str(unrealized_all), "bots": bots,
+        }  # fmt: skip
+
     def status(self) -> dict[str, Any]:
         """Return the safety status: trading state and each bot's limits, figures and exits."""
         node = self.node

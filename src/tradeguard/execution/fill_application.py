@@ -212,11 +212,9 @@ class FillApplication:
 
     def on_balances(self, venue: str, balances: list[Balance]) -> None:
         """Record the venue's balances (the source of truth); written with the next commit."""
-        self._pending_balances[venue] = (
-            balances,
-            self.portfolio.values_of(balances),
-            self.clock.now_ms(),
-        )
+        # Valued at the write, at the marks of now: a venue reports after every fill, and only
+        # its last report before a commit is written.
+        self._pending_balances[venue] = (balances, dict(self.portfolio.marks), self.clock.now_ms())
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
@@ -231,7 +229,8 @@ class FillApplication:
     def _write_behind(self) -> None:
         if self._pending_balances:
             pending, self._pending_balances = self._pending_balances, {}
-            for venue, (balances, usd, ts) in pending.items():
+            for venue, (balances, marks, ts) in pending.items():
+                usd = self.portfolio.values_at(balances, marks)
                 self.storage.upsert_balances(venue, balances, usd, ts)
         if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}

@@ -69,6 +69,7 @@ class StrategyPauses:
         self.ids: set[str] = set()  # mutated in place: the context holds the same object
         self.entries: dict[str, dict[str, Any]] = {}
         self._next_refresh = 0.0
+        self.last: RiskDecision | None = None  # the latest refusal, for callers that answer it
 
     def load(self) -> None:
         """Read the stored pauses (at build, before any strategy emits)."""
@@ -130,8 +131,8 @@ class StrategyPauses:
             )  # fmt: skip
             if position.would_reduce(intent.side, intent.amount + pending):
                 return False
-        self.deny(intent, f"{intent.side.value} {intent.amount} {intent.symbol} would open or grow "
-                          "its position")  # fmt: skip
+        self.last = self.deny(intent, f"{intent.side.value} {intent.amount} {intent.symbol} would "
+                                      "open or grow its position")  # fmt: skip
         return True
 
     def deny(self, intent: OrderIntent, what: str) -> RiskDecision:

@@ -148,6 +148,19 @@ class Portfolio:
                 out[b.asset] = b.total * px
         return out
 
+    def values_at(
+        self, balances: Iterable[Balance], marks: dict[str, Decimal]
+    ) -> dict[str, Decimal]:
+        """`values_of` at `marks`, a copy of this portfolio's marks taken earlier."""
+        current = self.marks
+        # price_of rebuilds its cached paths when the count of marks differs; marks only gain
+        # symbols, so a copy of the same count holds the same symbols.
+        self.marks = marks
+        try:
+            return self.values_of(balances)
+        finally:
+            self.marks = current
+
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
         """Value one unit of `asset` in `in_asset` from marks, directly or through one hop."""
         target = in_asset or self.valuation_asset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import CursorResult, Row
@@ -86,7 +87,14 @@ def order_row(o: Order) -> dict[str, Any]:
     }
 
 
-def order_from_row(r: Row[Any]) -> Order:
+def _columns(row: Row[Any]) -> SimpleNamespace:
+    # A Row answers each attribute through its __getattr__ fallback, at ~1 µs apiece: for the
+    # bulk loads (every order and fill of a run) the columns are read out once.
+    return SimpleNamespace(**row._asdict())
+
+
+def order_from_row(row: Row[Any]) -> Order:
+    r = _columns(row)
     return Order(
         client_order_id=r.client_order_id,
         strategy_id=r.strategy_id,
@@ -134,7 +142,8 @@ def fill_row(f: Fill, strategy_id: str) -> dict[str, Any]:
     }
 
 
-def fill_from_row(r: Row[Any]) -> Fill:
+def fill_from_row(row: Row[Any]) -> Fill:
+    r = _columns(row)
     return Fill(
         venue=r.venue,
         symbol=r.symbol,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Executable, Row, Table, TextClause, bindparam, text
@@ -51,6 +51,23 @@ class _Tx(threading.local):
     batch: WriteBatch | None = None  # the open unit's writes held for its commit (backtests)
 
 
+class _Nested:
+    """A `transaction()` inside an open one: it only counts its depth (see `StorageCore`)."""
+
+    __slots__ = ("_tx",)
+
+    def __init__(self, tx: _Tx) -> None:
+        self._tx = tx
+
+    def __enter__(self) -> None:
+        tx = self._tx
+        tx.depth += 1
+        tx.dirty = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._tx.depth -= 1
+
+
 class StorageCore:
     """Run statements: every write commits unless inside `transaction()` or a unit of work."""
 
@@ -58,6 +75,7 @@ class StorageCore:
         self.db = db
         self._engine = db.engine
         self._tx = _Tx()
+        self._nested = _Nested(self._tx)  # per-thread state lives in _Tx (a threading.local)
         self._commit_hooks: list[Callable[[], None]] = []
         self._after_commit_hooks: list[Callable[[], None]] = []
         # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
@@ -106,18 +124,16 @@ class StorageCore:
         )
 
     # transactions ------------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Batch writes into one commit at the outermost exit; an escaping error rolls back all."""
+        if self._tx.conn is not None:
+            # Joining the open one: the order path does this several times per order.
+            return self._nested
+        return self._outermost_transaction()
+
+    @contextmanager
+    def _outermost_transaction(self) -> Iterator[None]:
         tx = self._tx
-        if tx.conn is not None:
-            tx.depth += 1
-            tx.dirty = True
-            try:
-                yield
-            finally:
-                tx.depth -= 1
-            return
         held = tx.held
         if held is not None:
             with held.begin():

@@ -33,7 +33,11 @@ class WriteBatch:
     __slots__ = ("_keyed", "_queues", "fill_keys", "open_positions", "rows")
 
     def __init__(self) -> None:
-        self._queues: dict[str, list[tuple[DriverStatement, Any]]] = {}
+        # table -> runs of one statement, in order: [statement, [driver parameters, ...]]. A run
+        # per statement, not a (statement, parameters) pair per row: the parameters of a row hold
+        # only plain values, which the cyclic collector stops tracking, and a long batch must
+        # not make every full collection walk a pair per row.
+        self._queues: dict[str, list[list[Any]]] = {}
         # table -> key -> (statement, row or driver parameters, whether they are parameters)
         self._keyed: dict[str, dict[Hashable, tuple[DriverStatement, Any, bool]]] = {}
         # (venue, symbol, trade_id, side) of every stored fill, read when first needed
@@ -42,29 +46,36 @@ class WriteBatch:
         self.open_positions: set[tuple[str, str, str]] | None = None
         self.rows = 0  # rows waiting
 
-    def add(self, stmt: DriverStatement, row: Mapping[str, Any]) -> None:
-        """Hold one row of `stmt` (its parameters are taken now)."""
+    def _run_of(self, stmt: DriverStatement) -> list[Any]:
+        """The list to append `stmt`'s next rows to (a new run unless it is the last one)."""
         queue = self._queues.get(stmt.table)
         if queue is None:
             queue = self._queues[stmt.table] = []
-        queue.append((stmt, stmt.params(row)))
+        elif queue[-1][0] is stmt:
+            params: list[Any] = queue[-1][1]
+            return params
+        params = []
+        queue.append([stmt, params])
+        return params
+
+    def add(self, stmt: DriverStatement, row: Mapping[str, Any]) -> None:
+        """Hold one row of `stmt` (its parameters are taken now)."""
+        self._run_of(stmt).append(stmt.params(row))
         self.rows += 1
 
     def add_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Hold several rows of `stmt`, in order."""
-        queue = self._queues.get(stmt.table)
-        if queue is None:
-            queue = self._queues[stmt.table] = []
+        if not rows:
+            return
         params = stmt.params
-        queue.extend((stmt, params(r)) for r in rows)
+        self._run_of(stmt).extend([params(r) for r in rows])
         self.rows += len(rows)
 
     def add_params(self, stmt: DriverStatement, params: list[Any]) -> None:
         """Hold several rows of `stmt` already given as driver parameters, in order."""
-        queue = self._queues.get(stmt.table)
-        if queue is None:
-            queue = self._queues[stmt.table] = []
-        queue.extend((stmt, p) for p in params)
+        if not params:
+            return
+        self._run_of(stmt).extend(params)
         self.rows += len(params)
 
     def add_keyed(
@@ -103,24 +114,17 @@ class WriteBatch:
         for table in tables:
             entries = keyed.get(table)
             if entries:
-                _run_runs(
-                    conn,
-                    [
-                        (stmt, values if is_params else stmt.params(values))
-                        for stmt, values, is_params in entries.values()
-                    ],
-                )
-            queue = queues.get(table)
-            if queue:
-                _run_runs(conn, queue)
+                _run_keyed(conn, list(entries.values()))
+            for stmt, params in queues.get(table, ()):
+                stmt.execute_params_many(conn, params)
 
     def discard(self) -> None:
         """Forget every held row (the unit rolled back)."""
         self._keyed, self._queues, self.rows = {}, {}, 0
 
 
-def _run_runs(conn: Connection, rows: list[tuple[DriverStatement, Any]]) -> None:
-    """Run rows in order, one executemany per run of the same statement."""
+def _run_keyed(conn: Connection, rows: list[tuple[DriverStatement, Any, bool]]) -> None:
+    """Run keyed rows in order, one executemany per run of the same statement."""
     start = 0
     n = len(rows)
     while start < n:
@@ -128,5 +132,11 @@ def _run_runs(conn: Connection, rows: list[tuple[DriverStatement, Any]]) -> None
         end = start + 1
         while end < n and rows[end][0] is stmt:
             end += 1
-        stmt.execute_params_many(conn, [p for _, p in rows[start:end]])
+        stmt.execute_params_many(
+            conn,
+            [
+                values if is_params else stmt.params(values)
+                for _, values, is_params in rows[start:end]
+            ],
+        )
         start = end

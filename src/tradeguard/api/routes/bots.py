@@ -30,6 +30,13 @@ async def list_bots(who: Principal = viewer, api: ApiState = state_dep) -> dict[
     return {"items": items}
 
 
+@router.get(f"{API}/bots/status/summary")
+async def bots_summary(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+    """Every bot's active trades with live P&L at the current marks (poll it every few
+    seconds: it reads memory only); a token bound to a bot sees that bot alone."""
+    return desk_of(api).summary(only=who.token.bot)
+
+
 @router.get(f"{API}/bots/{{bot_id}}/stats", responses=NOT_FOUND)
 async def bot_stats(
     bot_id: str = _BOT, who: Principal = viewer, api: ApiState = state_dep

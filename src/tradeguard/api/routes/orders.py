@@ -12,6 +12,8 @@ from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.execution.order_manager import SubmitResult
+from tradeguard.node.pause import pauses_of
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -156,7 +158,14 @@ async def post_order(
 ) -> JSONResponse:
     """Send an external intent down the one order path: risk, journal, venue."""
     intent = body.to_intent(who.by)
-    result = await api.node.submit(intent)
+    pauses = pauses_of(api.node)
+    if intent.strategy_id in pauses.ids and pauses.refuses(intent, ()):
+        # An outside system trading as a paused strategy is held to the pause as well.
+        decision = pauses.last
+        assert decision is not None
+        result = SubmitResult("denied", None, decision.code, decision.reason or "")
+    else:
+        result = await api.node.submit(intent)
     out: dict[str, Any] = {
         "status": result.status,
         "code": result.code or "OK",
