@@ -20,6 +20,7 @@ RISK = {
     "max_trades_per_day": 1000,
     "max_order_notional_usd": "100",
     "max_consecutive_losses": 1,  # the first losing trade trips the breaker
+    "market_slippage_cap_pct": "5",  # a market order fills no further than 5 % from the mid
 }
 
 
@@ -56,7 +57,7 @@ async def test_losing_fill_and_the_breaker_it_trips_are_journaled_with_their_eve
             )
         )
         assert sell.ok, sell.reason
-        _next_candle(node, "0.95")  # the sell fills 5 % lower: a losing trade
+        _next_candle(node, "0.97")  # the sell fills 3 % lower: a losing trade
 
         assert node.risk.state is TradingState.REDUCING
         journal = Storage(reader)
