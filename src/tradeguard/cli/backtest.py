@@ -114,14 +114,14 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     # backtest does no linear algebra. A user's own setting wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # The candles, journal and curve live until the run's files are written: the cyclic
-    # collector would only rescan them, ~0.2 s a run for no memory back.
-    collecting = gc.isenabled()
-    gc.disable()
+    # collector would only rescan them, ~0.2 s a run for no memory back. It still runs, rarely,
+    # so a very long backtest that does make cycles gets them back.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 50)
     try:
         return _backtest(args, console)
     finally:
-        if collecting:
-            gc.enable()
+        gc.set_threshold(*thresholds)
 
 
 def _backtest(args: argparse.Namespace, console: Console) -> int:
