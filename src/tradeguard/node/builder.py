@@ -211,7 +211,7 @@ def _open_ledger(node: TradingNode, venue: str, balances: dict[str, Decimal]) ->
 def _build_strategies(node: TradingNode) -> None:
     from tradeguard.strategies import rehearsal  # noqa: F401  (registers itself)
 
-    node._ctx.load_pauses()  # before any strategy binds or emits
+    node._ctx._pauses.load()  # before any strategy binds or emits
     for sc in node.config.strategies:
         if not sc.enabled:
             continue

@@ -24,12 +24,9 @@ class NodeContext:
         self._node = node
         self.queue: list[OrderIntent] = []
         self._gateways: dict[tuple[str, str], OrderPathGateway] = {}
-        self.pauses = StrategyPauses(node)
-        self._paused = self.pauses.ids  # the same set: one membership test per intent
-
-    def load_pauses(self) -> None:
-        """Read the stored pauses (the live feed rereads them, see `node.pause`)."""
-        self.pauses.load()
+        # Private: a strategy sees its context's public surface only (a test pins it).
+        self._pauses = StrategyPauses(node)
+        self._paused = self._pauses.ids  # the same set: one membership test per intent
 
     def now_ms(self) -> int:
         return self._node.clock.now_ms()
@@ -57,7 +54,7 @@ class NodeContext:
         return self._node.market.quotes.get(symbol)
 
     def emit(self, intent: OrderIntent) -> None:
-        if intent.strategy_id in self._paused and self.pauses.refuses(intent, self.queue):
+        if intent.strategy_id in self._paused and self._pauses.refuses(intent, self.queue):
             return
         self.queue.append(intent)
 
@@ -75,7 +72,7 @@ class NodeContext:
                     f"configured venues: {sorted(node.venues)}"
                 )
             kind = "paper" if venue in node._paper else "ccxt"
-            risk = PausedCycleRisk(node.risk, self.pauses, strategy_id)
+            risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)
             gateway = OrderPathGateway(
                 node.orders, risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
                 on_record=node.note_arb_cycle,

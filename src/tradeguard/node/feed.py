@@ -44,7 +44,7 @@ class NodeFeed:
 
     def __init__(self, node: TradingNode) -> None:
         self.node = node
-        self._tick = node._ctx.pauses.tick
+        self._tick = node._ctx._pauses.tick
 
     async def on_quote(self, quote: Quote) -> None:
         self._tick()

@@ -58,7 +58,7 @@ def store_pause(storage: Storage, strategy_id: str, entry: Mapping[str, Any] | N
 
 def pauses_of(node: TradingNode) -> StrategyPauses:
     """Return the node's paused strategies (held by the context its strategies emit through)."""
-    return node._ctx.pauses
+    return node._ctx._pauses
 
 
 class StrategyPauses:
