@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,20 @@ async def test_the_live_loop_writes_rotated_backups_that_restore(tmp_path, monke
     finally:
         restored.dispose()
         source.dispose()
+
+
+def test_rotation_sweeps_temp_files_a_killed_backup_left_an_hour_ago(tmp_path):
+    backups = ScheduledBackups(
+        _node(tmp_path, f"sqlite:///{tmp_path / 'tg.db'}"), env={PASSPHRASE_ENV: PASS}
+    )
+    backups.folder.mkdir()
+    old = backups.folder / ".tradeguard-20260101T000000000000Z.tgb.abc123.tmp"
+    fresh = backups.folder / ".tradeguard-20260101T010000000000Z.tgb.def456.tmp"
+    other = backups.folder / ".someone-else.tmp"
+    for path in (old, fresh, other):
+        path.write_bytes(b"ciphertext")
+    now = fresh.stat().st_mtime + 60
+    os.utime(old, (now - 7200, now - 7200))  # two hours old: its backup died
+    os.utime(other, (now - 7200, now - 7200))
+    assert backups.rotate(now=now) == [old]
+    assert sorted(p.name for p in backups.folder.iterdir()) == sorted([fresh.name, other.name])

@@ -89,3 +89,18 @@ def test_a_relative_data_path_is_found_next_to_the_config_file(
     assert main(["run", "--config", cfg, "--until-end"]) == 0
     out = capsys.readouterr().out  # the 199 candles of the file beside the config
     assert re.search(r"Candles replayed \(this run\)\W+199\b", out), out
+
+
+def test_config_check_names_scheduled_backups_without_their_passphrase(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    csv = str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv")
+    cfg = Path(_config(tmp_path, 'params = { fast = 5, slow = 20, order_usd = "90" }', csv))
+    cfg.write_text(cfg.read_text().replace("[node]\n", "[node]\nbackup_interval_s = 3600\n"))
+    monkeypatch.delenv("TG_BACKUP_PASSPHRASE", raising=False)
+    assert main(["config", "check", str(cfg)]) == 2
+    assert "node.backup_interval_s = 3600 but TG_BACKUP_PASSPHRASE is not set" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("TG_BACKUP_PASSPHRASE", "correct horse battery staple")
+    assert main(["config", "check", str(cfg)]) == 0

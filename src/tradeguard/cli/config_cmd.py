@@ -29,7 +29,25 @@ def add_config_parser(sub: Any) -> None:
 
 def check_config(config: Any) -> list[str]:
     """Return one line per problem `run` would stop at in the strategies, venues and data."""
-    return [*_strategy_problems(config), *_venue_problems(config), *_data_problems(config)]
+    return [
+        *_strategy_problems(config), *_venue_problems(config), *_data_problems(config),
+        *_backup_problems(config),
+    ]  # fmt: skip
+
+
+def _backup_problems(config: Any, env: Any = None) -> list[str]:
+    import os
+
+    from tradeguard.secrets.backup_file import PASSPHRASE_ENV
+
+    interval = config.node.backup_interval_s
+    if interval and not (os.environ if env is None else env).get(PASSPHRASE_ENV):
+        return [
+            f"node.backup_interval_s = {interval:g} but {PASSPHRASE_ENV} is not set: the node "
+            "would refuse to start trading (it cannot prompt); set it where the node runs, or "
+            "node.backup_interval_s = 0"
+        ]
+    return []
 
 
 def _strategy_problems(config: Any) -> list[str]:

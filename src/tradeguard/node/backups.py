@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEDULED_PREFIX, SUFFIX = "tradeguard-", ".tgb"
+_TEMP_MAX_AGE_S = 3600.0  # a temp file older than this belongs to a backup that died
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,19 @@ class ScheduledBackups:
         self.rotate()
         return out
 
-    def rotate(self) -> list[Path]:
-        """Delete the oldest scheduled backups beyond `backup_keep`; return what was deleted."""
+    def rotate(self, now: float | None = None) -> list[Path]:
+        """Delete the oldest scheduled backups beyond `backup_keep`, and temp files a killed
+        backup left more than an hour ago; return what was deleted."""
         # The timestamp in the name sorts by time; other files in the folder are left alone.
         ours = sorted(self.folder.glob(f"{SCHEDULED_PREFIX}*{SUFFIX}"))
         stale = ours[: max(0, len(ours) - self._keep)]
+        cutoff = (time.time() if now is None else now) - _TEMP_MAX_AGE_S
+        for tmp in self.folder.glob(f".{SCHEDULED_PREFIX}*{SUFFIX}.*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:  # ciphertext only, but it takes disk
+                    stale.append(tmp)
+            except FileNotFoundError:
+                continue
         for path in stale:
             path.unlink(missing_ok=True)
         return stale
