@@ -151,3 +151,35 @@ async def test_hostile_pause_requests_get_a_clear_4xx_and_pause_nothing(
         assert "203.0.113" not in event.data["client"]
     finally:
         node.close()
+
+
+async def test_a_pause_may_cancel_the_strategy_s_working_entries_and_only_those(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    node = await _node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    mid = node.market.mid("BTC/USDT")
+    assert mid is not None
+    below = (mid * Decimal("0.99")).quantize(Decimal("0.01"))
+
+    async def rest(sid: str) -> str:
+        r = await node.submit(OrderIntent(sid, "paper", "BTC/USDT", Side.BUY, Decimal("0.001"),
+                                          OrderType.LIMIT, price=below))  # fmt: skip
+        assert r.ok and r.order is not None, r.reason
+        return r.order.client_order_id
+
+    try:
+        mine, other = await rest(SID), await rest("desk")
+        async with client(app) as http:
+            r = await http.post(PAUSE, json={"reason": "news", "cancel_entries": True},
+                                headers=bearer(tokens.trader, tokens.trader_totp))  # fmt: skip
+            assert r.status_code == 200, r.text
+            assert (r.json()["cancelled"], r.json()["cancel_failed"]) == ([mine], [])
+            bad = await http.post(PAUSE, json={"reason": "x", "cancel_entries": "yes please"},
+                                  headers=bearer(tokens.trader, tokens.trader_totp))  # fmt: skip
+            assert bad.status_code in (401, 422)  # a used code, or the wrong type: never a 500
+        assert mine not in node.orders.open and other in node.orders.open
+        [paused] = node.storage.load_events(kind_prefix="api.strategy_pause")
+        assert paused.data["cancelled"] == [mine]
+    finally:
+        node.close()

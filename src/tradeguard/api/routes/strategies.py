@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from tradeguard.node.pause import MAX_REASON, pauses_of
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.arb_summary import ArbSummary
 
+log = logging.getLogger(__name__)
 router = APIRouter(responses=AUTH_RESPONSES)
 
 
@@ -163,6 +165,12 @@ class PauseRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
+class PauseStrategy(PauseRequest):
+    """A pause, and whether to cancel the strategy's entry orders still working."""
+
+    cancel_entries: bool = False
+
+
 _STRATEGY = Path(max_length=64)
 
 
@@ -176,7 +184,7 @@ def _pausable(api: ApiState, strategy_id: str) -> None:
 
 @router.post(f"{API}/strategies/{{strategy_id}}/pause", tags=["strategies"], responses=NOT_FOUND)
 async def pause_strategy(
-    body: PauseRequest,
+    body: PauseStrategy,
     request: Request,
     strategy_id: str = _STRATEGY,
     who: Principal = trader,
@@ -186,9 +194,33 @@ async def pause_strategy(
     second_factor(api, who, request, "pause a strategy")
     _pausable(api, strategy_id)
     entry = pauses_of(api.node).pause(strategy_id, who.by, body.reason)
-    api.audit("api.strategy_pause", who, {"strategy": strategy_id, "reason": body.reason},
+    cancelled, failed = await _cancel_entries(api, strategy_id) if body.cancel_entries else ([], [])
+    api.audit("api.strategy_pause", who, {"strategy": strategy_id, "reason": body.reason,
+                                          "cancelled": cancelled, "cancel_failed": failed},
               "warning")  # fmt: skip
-    return {"id": strategy_id, "paused": True, "pause": entry}
+    out = {"id": strategy_id, "paused": True, "pause": entry}
+    if body.cancel_entries:
+        out.update(cancelled=cancelled, cancel_failed=failed)
+    return out
+
+
+async def _cancel_entries(api: ApiState, strategy_id: str) -> tuple[list[str], list[str]]:
+    """Cancel the strategy's working orders that are not reduce-only (its entries); exits and
+    resting stops stay. Return (cancelled, failed) client order ids."""
+    orders = api.node.orders
+    entries = [o.client_order_id for o in list(orders.open.values())
+               if o.strategy_id == strategy_id and not o.reduce_only]  # fmt: skip
+    cancelled: list[str] = []
+    failed: list[str] = []
+    for cid in entries:
+        try:
+            await orders.cancel(cid)
+        except Exception as exc:  # reported to the caller; the order stays known as open
+            log.warning("pause of %s: cancel of %s failed: %s", strategy_id, cid, exc)
+            failed.append(cid)
+        else:
+            (cancelled if cid not in orders.open else failed).append(cid)
+    return cancelled, failed
 
 
 @router.post(f"{API}/strategies/{{strategy_id}}/resume", tags=["strategies"], responses=NOT_FOUND)
