@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "orders": ("views", "add_view_parsers"),
     "positions": ("views", "add_view_parsers"),
     "balances": ("views", "add_view_parsers"),
+    "fills": ("export", "add_export_parser"),
     "doctor": ("doctor", "add_doctor_parser"),
     "backup": ("backup", "add_backup_parsers"),
     "restore": ("backup", "add_backup_parsers"),

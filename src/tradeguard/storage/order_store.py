@@ -168,6 +168,42 @@ class OrderStore(StorageCore):
             stmt = stmt.offset(offset)
         return [fill_from_row(r) for r in self._read(stmt)]
 
+    def fill_pages(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        since_ts: int | None = None,
+        until_ts: int | None = None,
+        page: int = 5000,
+    ) -> Any:
+        """Yield (fill, strategy id) oldest first, `page` rows a query (an export of any size)."""
+        stmt = select(fills)
+        if venue is not None:
+            stmt = stmt.where(fills.c.venue == venue)
+        if symbol is not None:
+            stmt = stmt.where(fills.c.symbol == symbol)
+        if since_ts is not None:
+            stmt = stmt.where(fills.c.ts >= since_ts)
+        if until_ts is not None:
+            stmt = stmt.where(fills.c.ts < until_ts)
+        stmt = stmt.order_by(fills.c.ts, fills.c.id)
+        after: tuple[int, int] | None = None
+        while True:
+            query = (
+                stmt
+                if after is None
+                else stmt.where(
+                    (fills.c.ts > after[0]) | ((fills.c.ts == after[0]) & (fills.c.id > after[1]))
+                )
+            )
+            rows = self._read(query.limit(page))
+            for r in rows:
+                yield fill_from_row(r), r.strategy_id
+            if len(rows) < page:
+                return
+            after = (rows[-1].ts, rows[-1].id)
+
     def fill_fees(self) -> tuple[int, Decimal]:
         """Return how many fills are stored and the sum of their fees, each in its quote asset."""
         stmt = select(
