@@ -8,13 +8,13 @@ import struct
 
 import pytest
 
+from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.backup_file import (
     MAGIC,
     BackupFileError,
     open_backup,
     read_info,
     seal,
-    write_atomic,
 )
 from tradeguard.secrets.vault import ScryptParams
 

@@ -10,7 +10,8 @@ import pytest
 from node_support import write_paper_toml, write_slice
 from tradeguard.chaos.paper import ledger_snapshot
 from tradeguard.cli import main
-from tradeguard.secrets.backup_file import PASSPHRASE_ENV, read_info, seal, write_atomic
+from tradeguard.secrets.atomic import write_atomic
+from tradeguard.secrets.backup_file import PASSPHRASE_ENV, read_info, seal
 from tradeguard.secrets.vault import ScryptParams, Vault
 from tradeguard.storage import Database, Storage
 from tradeguard.storage.db import SCHEMA_HEAD

@@ -10,7 +10,6 @@ frame = to_frame(series["ETH/BTC"])               # {"ts": ..., "close": ...} nu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from tradeguard.marketdata.arrow_candles import ColumnCandles
 from tradeguard.marketdata.candles import aggregate
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.fields import parse_utc
 from tradeguard.model.market import Candle
 
 TIMEFRAMES = TIMEFRAME_S  # name -> seconds
@@ -38,17 +38,7 @@ def parse_timeframe(text: str | None) -> int | None:
 
 def parse_date(text: str | None, field: str = "--from") -> int | None:
     """Return a UTC date or datetime (`2018-01-15`, `2018-01-15T12:00`) as epoch ms."""
-    if text is None or text == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{field} {text!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return parse_utc(text, field)
 
 
 def cut(candles: Sequence[Candle], start_ms: int | None, end_ms: int | None) -> list[Candle]:

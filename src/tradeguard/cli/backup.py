@@ -115,7 +115,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if lock is not None:
             lock.release()
     if vault_out is not None:
-        from tradeguard.secrets.backup_file import write_atomic
+        from tradeguard.secrets.atomic import write_atomic
 
         write_atomic(vault_out, parts[VAULT_PART])
     created = datetime.fromtimestamp(info.created_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")

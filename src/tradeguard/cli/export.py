@@ -24,6 +24,7 @@ from rich.console import Console
 
 from tradeguard.cli.common import EXIT_OK, add_source_options, open_storage
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.fields import parse_utc
 from tradeguard.model.fill import Fill
 
 COLUMNS = (
@@ -52,20 +53,6 @@ def add_export_parser(sub: Any) -> None:
     sp.set_defaults(func=cmd_fills)
 
 
-def _moment(text: str | None, flag: str) -> int | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{flag} {text!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def fill_row(fill: Fill, strategy_id: str) -> list[str]:
     """One CSV row: decimals as the journal's exact text."""
     when = datetime.fromtimestamp(fill.ts / 1000, UTC).isoformat(timespec="milliseconds")
@@ -90,7 +77,7 @@ def write_csv(rows: Iterable[tuple[Fill, str]], out: TextIO) -> int:
 
 def cmd_fills(args: argparse.Namespace, console: Console) -> int:
     """Export the journal's fills as CSV."""
-    since, until = _moment(args.since, "--since"), _moment(args.until, "--until")
+    since, until = parse_utc(args.since, "--since"), parse_utc(args.until, "--until")
     if since is not None and until is not None and until <= since:
         raise ConfigError(f"--until {args.until} must be after --since {args.since}")
     storage = open_storage(args)

@@ -1,9 +1,13 @@
-"""A config field's bounds in words, for error messages and the config reference."""
+"""A config field's bounds in words, for error messages and the config reference; reading a
+date given on the command line."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from tradeguard.model.errors import ConfigError
 
 
 class _Field(Protocol):
@@ -25,3 +29,19 @@ def field_range(info: _Field, patterns: bool = False) -> str:
         if pattern:
             parts.append(f"matches `{pattern}`")
     return ", ".join(parts)
+
+
+def parse_utc(text: str | None, field: str) -> int | None:
+    """Return a UTC date or moment (`2018-01-15`, `2018-01-15T12:00`) as epoch ms; None for
+    none given; ConfigError naming `field` and the text otherwise."""
+    if text is None or text == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{field} {text!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradeguard.model.errors import ConfigError
+from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.backup_file import (
     DATABASE_PART,
     PASSPHRASE_ENV,
     VAULT_PART,
     seal,
-    write_atomic,
 )
 from tradeguard.secrets.vault import check_passphrase, default_vault_path
 from tradeguard.storage.snapshot import take_snapshot

@@ -18,7 +18,6 @@ import hmac
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,6 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_PLAINTEXT_BYTES = 2**31 - 1 - 16  # one AES-GCM call of the cryptography package
 _CHECK_LABEL = b"tradeguard-backup key check v1"
 _TAG_BYTES = 16
-_WRITE_CHUNK = 1 << 20
 
 
 class BackupFileError(Exception):
@@ -109,31 +107,6 @@ def seal(
     prefix = MAGIC + struct.pack(">I", len(body)) + body
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, prefix)
     return prefix + hashlib.sha256(prefix).digest() + ciphertext
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a 0600 temp file, fsync, rename: never half a file."""
-    path = Path(path)
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            view = memoryview(data)
-            for start in range(0, len(data), _WRITE_CHUNK):
-                fh.write(view[start : start + _WRITE_CHUNK])
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_info(path: Path) -> BackupInfo:
