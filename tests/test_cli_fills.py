@@ -83,3 +83,35 @@ def test_bad_input_is_named_and_leaves_no_file(journal, tmp_path, capsys, args, 
     assert message in capsys.readouterr().err
     assert [p.name for p in tmp_path.glob("*.csv")] == ["btc.csv"]  # the data, nothing written
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+KILL_CHILD = """
+import os, signal, sys
+from tradeguard.cli import export, main
+rows_seen = []
+plain = export.fill_row
+def dying_row(fill, strategy_id):
+    rows_seen.append(fill)
+    if len(rows_seen) == 5:  # some rows are in the temp file by now
+        os.kill(os.getpid(), signal.SIGKILL)
+    return plain(fill, strategy_id)
+export.fill_row = dying_row
+sys.exit(main(["fills", "--db", sys.argv[1], "--out", sys.argv[2]]))
+"""
+
+
+def test_an_export_killed_midway_leaves_the_previous_file_whole(journal, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "fills.csv"
+    out.write_text("the export of yesterday\n")
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_CHILD, f"sqlite:///{journal}", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert out.read_text() == "the export of yesterday\n"  # never half of the new one
+    [tmp] = tmp_path.glob(".fills.csv.*.tmp")  # what the killed process was writing
+    assert tmp.stat().st_mode & 0o777 == 0o600  # private, like the journal it copies

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from rich.console import Console
 
@@ -26,6 +24,7 @@ from tradeguard.cli.common import EXIT_OK, add_source_options, open_storage
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import parse_utc
 from tradeguard.model.fill import Fill
+from tradeguard.secrets.atomic import atomic_file
 
 COLUMNS = (
     "time_utc", "ts_ms", "venue", "symbol", "side", "price", "amount", "quote_amount", "fee",
@@ -64,7 +63,7 @@ def fill_row(fill: Fill, strategy_id: str) -> list[str]:
     ]  # fmt: skip
 
 
-def write_csv(rows: Iterable[tuple[Fill, str]], out: TextIO) -> int:
+def write_csv(rows: Iterable[tuple[Fill, str]], out: IO[str]) -> int:
     """Write the header and one line per fill; return how many fills."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -93,16 +92,9 @@ def cmd_fills(args: argparse.Namespace, console: Console) -> int:
 
 
 def _write_file(path: Path, rows: Iterable[tuple[Fill, str]]) -> int:
-    """Write through a temp file beside `path`, then rename: a failed export leaves no half file."""
+    """Write the CSV whole or not at all: a failed export leaves no half file under `path`."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"--out {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            n = write_csv(rows, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return n
+    with atomic_file(path, text=True, mkdir=False) as fh:
+        return write_csv(rows, fh)

@@ -8,23 +8,30 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 _WRITE_CHUNK = 1 << 20  # a large backup goes to the kernel a megabyte at a time
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a 0600 temp file, fsync, rename: never half a file."""
+@contextmanager
+def atomic_file(path: Path, *, text: bool = False, mkdir: bool = True) -> Iterator[IO[Any]]:
+    """Open a 0600 temp file beside `path` to write; on a clean exit fsync it, rename it to
+    `path` and fsync the folder; on any error remove it. Never half a file under `path`."""
     path = Path(path)
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    if mkdir:
+        directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            view = memoryview(data)
-            for start in range(0, len(data), _WRITE_CHUNK):
-                fh.write(view[start : start + _WRITE_CHUNK])
+        handle: IO[Any] = (
+            os.fdopen(fd, "w", newline="", encoding="utf-8") if text else os.fdopen(fd, "wb")
+        )
+        with handle as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -36,3 +43,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (`atomic_file`), a megabyte at a time."""
+    with atomic_file(path) as fh:
+        view = memoryview(data)
+        for start in range(0, len(data), _WRITE_CHUNK):
+            fh.write(view[start : start + _WRITE_CHUNK])

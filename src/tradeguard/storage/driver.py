@@ -126,10 +126,6 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row in one DB-API executemany call."""
-        self.execute_params_many(conn, [self.params(r) for r in rows])
-
     def execute_params_many(self, conn: Connection, params: list[Any]) -> None:
         """Run once per set of driver parameters (from `params()`) in one executemany call."""
         raw = conn.connection.driver_connection

@@ -297,17 +297,9 @@ class StorageCore:
             return stmt.execute(conn, row)
 
     def _run_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
-        tx = self._tx
-        conn = tx.conn
-        if conn is not None:
-            tx.dirty = True
-            if tx.batch is not None:
-                tx.batch.add_many(stmt, rows)
-                return
-            stmt.execute_many(conn, rows)
-            return
-        with self._begin() as conn:
-            stmt.execute_many(conn, rows)
+        """Run (or, in a write batch, hold) several rows of `stmt`, in order."""
+        params = stmt.params
+        self._run_params(stmt, [params(r) for r in rows])
 
     def _run_params(self, stmt: DriverStatement, params: list[Any]) -> None:
         """`_run_many` for rows already turned into driver parameters (`params_of`)."""

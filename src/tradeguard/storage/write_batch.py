@@ -16,7 +16,7 @@ Reads inside the unit run `flush()` first, so they see every write before them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -62,14 +62,6 @@ class WriteBatch:
         """Hold one row of `stmt` (its parameters are taken now)."""
         self._run_of(stmt).append(stmt.params(row))
         self.rows += 1
-
-    def add_many(self, stmt: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Hold several rows of `stmt`, in order."""
-        if not rows:
-            return
-        params = stmt.params
-        self._run_of(stmt).extend([params(r) for r in rows])
-        self.rows += len(rows)
 
     def add_params(self, stmt: DriverStatement, params: list[Any]) -> None:
         """Hold several rows of `stmt` already given as driver parameters, in order."""
