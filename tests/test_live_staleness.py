@@ -55,6 +55,31 @@ def test_a_stalled_stream_dates_its_symbol_while_other_streams_go_on() -> None:
     assert market.last_update_ms("ETH/USDT") == 9_000 and not market.stalled
 
 
+def test_two_venues_book_streams_of_one_symbol_stall_and_recover_separately() -> None:
+    from types import SimpleNamespace
+
+    from tradeguard.node.feed import NodeFeed
+
+    market = MarketState()
+    market._last_ms["BTC/USDT"] = 9_000
+    pauses = SimpleNamespace(tick=lambda: None)
+    node = SimpleNamespace(market=market, _emit=lambda *a: None,
+                           _ctx=SimpleNamespace(_pauses=pauses))  # fmt: skip
+    feed = NodeFeed(node)  # type: ignore[arg-type]
+
+    def event(kind: str, venue: str, last_ms: int = 0) -> None:
+        feed.on_stream_event(kind, {"venue": venue, "symbol": "BTC/USDT", "stream": "book",
+                                    "last_ms": last_ms})  # fmt: skip
+
+    event("marketdata.stale", "binance", 1_000)
+    event("marketdata.stale", "okx", 5_000)
+    assert market.last_update_ms("BTC/USDT") == 1_000  # the older silence counts
+    event("marketdata.fresh", "okx")
+    assert market.last_update_ms("BTC/USDT") == 1_000  # binance is still silent
+    event("marketdata.fresh", "binance")
+    assert market.last_update_ms("BTC/USDT") == 9_000 and not market.stalled
+
+
 async def test_a_stopped_book_stream_blocks_only_its_symbol_until_it_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -116,10 +116,12 @@ class NodeFeed:
         """Publish a stream's reconnect, book resync, silence or return; a silent stream makes
         its symbol's data stale (the risk engine denies it) until it speaks again."""
         market = self.node.market
+        # Keyed by venue too: two venues streaming one symbol stall and recover separately.
+        stream = f"{data['venue']}/{data['stream']}"
         if kind == "marketdata.stale":
-            market.stall(data["symbol"], data["stream"], int(data["last_ms"]))
+            market.stall(data["symbol"], stream, int(data["last_ms"]))
         elif kind == "marketdata.fresh":
-            market.unstall(data["symbol"], data["stream"])
+            market.unstall(data["symbol"], stream)
         self.node._emit(kind, data, "info" if kind == "marketdata.fresh" else "warning")
 
     async def _drain(self) -> None:
