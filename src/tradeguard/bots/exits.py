@@ -352,8 +352,14 @@ class ExitManager:
         reason = evaluate(plan, entry, qty > 0, price, now, bool(plan.native_orders))
         if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
             return
-        if reason is not None and plan.native_orders and not await cancel_native(host, plan):
-            reason, plan.retry_ms = None, now + _RETRY_MS  # still resting: never sell twice
+        if reason is not None and plan.native_orders:
+            # Still resting: never sell twice. A failed cancel is tried again after the pause,
+            # at the last price even if the market goes quiet, not at every price before it.
+            if now < plan.retry_ms:
+                reason = None
+            elif not await cancel_native(host, plan):
+                reason, plan.retry_ms, changed = None, now + _RETRY_MS, True
+                self._retry_later(plan)
         if reason is not None and plan.native_orders:
             plan.native, plan.native_orders = False, []
             qty = self._qty(plan)
@@ -403,6 +409,8 @@ class ExitManager:
         if not host.native_exits(plan.venue):  # switched off since the plan was made
             plan.native = False
             return True
+        if plan.take_profit_pct is None and plan.stop_loss_pct is None and plan.native_stop is None:
+            return False  # a trailing stop not armed yet: nothing rests, nothing to look up
         placed = await place_native(host, plan, qty, entry)
         plan.native_moving = False
         return placed
@@ -433,10 +441,11 @@ class ExitManager:
             self._save(plan)
             return True
         plan.native_orders = []
-        if self._qty(plan) == 0:  # a venue exit filled while being cancelled
+        left = self._qty(plan)
+        if left == 0:  # a venue exit filled while being cancelled
             await self._finish(plan)
             return True
-        await place_native(host, plan, self._qty(plan), entry)
+        await place_native(host, plan, left, entry)
         plan.native_moving = False
         log.info("bot %s: stop on %s moved to %s (trailing)", plan.bot, plan.symbol, level)
         self._save(plan)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import Any, Protocol
 
 from tradeguard.bots.exits import ExitManager, ExitPlan
@@ -89,7 +90,7 @@ class NodeExitHost:
 
     def plan_orders(self, key: str) -> list[str]:
         return [
-            cid for cid, o in {**self.orders.open, **self.orders.unknown}.items()
+            cid for cid, o in chain(self.orders.open.items(), self.orders.unknown.items())
             if o.signal.get("exit_plan") == key
         ]  # fmt: skip
 
