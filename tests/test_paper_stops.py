@@ -233,3 +233,31 @@ async def test_an_armed_stop_is_not_in_the_triggered_state() -> None:
     clock.advance_to(2 * MIN)
     v.on_candle(candle(1, "100", "100", "96", "97"))  # not reached
     assert v.triggered_state() == {}
+
+
+@pytest.mark.parametrize("first", ["limit", "stop"])
+def test_a_restored_oco_with_a_limit_take_profit_holds_its_funds_once_and_sells_once(first):
+    w, rec, clock = venue()
+    tp = trigger_order("tp", OrderType.LIMIT, "105", "105")
+    tp.trigger_price = None
+    sl = trigger_order("sl", OrderType.STOP_LOSS, "95")
+    for o, vid in ((tp, "paper-o1"), (sl, "paper-o2")):
+        o.oco_group, o.status, o.venue_order_id, o.created_ts = (
+            "oco-1",
+            OrderStatus.ACCEPTED,
+            vid,
+            MIN,
+        )
+    for o in [tp, sl] if first == "limit" else [sl, tp]:  # journal order may be either
+        w.restore_order(o)
+    btc = next(b for b in w.balances() if b.asset == "BTC")
+    assert (btc.free, btc.locked) == (D("0.5"), D("0.5"))  # the pair holds 0.5 once
+    clock.advance_to(2 * MIN)
+    w.on_candle(candle(1, "104", "106", "104", "105"))  # the take-profit fills
+    clock.advance_to(3 * MIN)
+    w.on_candle(candle(2, "100", "100", "90", "92"))  # through the stop: it was cancelled
+    clock.advance_to(4 * MIN)
+    w.on_candle(candle(3, "92", "92", "91", "92"))
+    assert [(f.client_order_id, f.price) for f in rec.fills] == [("tp", D("105"))]
+    btc = next(b for b in w.balances() if b.asset == "BTC")
+    assert (btc.free, btc.locked) == (D("0.5"), D(0))

@@ -298,6 +298,8 @@ class PaperVenue(PaperStops):
             return
         if not po.taker_pending and m.candle is not None and po.filled == 0:
             po.taker_pending = crosses_close(po, m.candle.close)
+        if order.oco_group:
+            self._restore_oco_limit(order.oco_group, po)
         # Funds of a restored order are locked from what the journal says is free now.
         self._lock(po, m.inst, po.remaining)
         self._orders[po.client_order_id] = po

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, trigger_crossed
 from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.paper_matching import PaperMatching
@@ -113,6 +114,17 @@ class PaperStops(PaperMatching):
         self._orders[po.client_order_id] = po
         m.stops.append(po)
         m.stops.sort(key=lambda w: w.seq)
+
+    def _restore_oco_limit(self, group: str, po: PaperOrder) -> None:
+        """Link a restored limit leg to its OCO. It holds the pair's funds, as at placing: a
+        stop leg restored before it hands its lock over, so nothing is locked twice."""
+        po.oco_group = group
+        legs = self._oco.setdefault(group, [])
+        for leg in legs:
+            if leg.locked:
+                self._release(leg)
+                leg.lock_asset, leg.lock_per_unit = "", ZERO  # locks again only if it fires
+        legs.append(po)
 
     def triggered_state(self) -> dict[str, list[Any]]:
         """The trigger orders that fired and still work: [type, after_candle_ts, taker_pending,
