@@ -4,6 +4,7 @@ alert twice (alerts of uncommitted work were never sent)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -137,6 +138,51 @@ async def test_an_alert_waits_for_the_commit_of_the_work_it_reports(tmp_path: Pa
             await asyncio.wait_for(_until(lambda: len(sent) == 1), 5)
         manager.on_event(opened)  # outside any transaction: nothing to wait for
         await asyncio.wait_for(_until(lambda: len(sent) == 2), 5)
+    finally:
+        await manager.stop()
+        storage.db.dispose()
+
+
+async def test_an_alert_of_work_that_rolled_back_is_never_sent(tmp_path: Path) -> None:
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    storage.db.migrate()
+    sent: list[str] = []
+
+    class Recorder:
+        name = "recorder"
+
+        async def send(self, alert: Alert) -> None:
+            sent.append(alert.title)
+
+        async def aclose(self) -> None:
+            return None
+
+    manager = AlertManager(AlertsConfig(), [Recorder()])
+    manager.hold = lambda: storage.in_transaction
+    storage.add_commit_hook(manager.seal)
+    storage.add_after_commit_hook(manager.release)
+    storage.add_rollback_hook(manager.discard)
+    await manager.start()
+    lost = Event(
+        kind=EventKind.POSITION_OPENED, ts=1, venue="paper", symbol="BTC/USDT",
+        data={"side": "long", "quantity": "0.1", "entry_price": "50000"},
+    )  # fmt: skip
+    kept = Event(
+        kind=EventKind.POSITION_OPENED, ts=2, venue="paper", symbol="ETH/USDT",
+        data={"side": "long", "quantity": "1", "entry_price": "3000"},
+    )  # fmt: skip
+    try:
+        with contextlib.suppress(RuntimeError), storage.transaction():
+            manager.on_event(lost)
+            storage.kv_set("work", 1)
+            raise RuntimeError("the work fails before its commit")
+        with storage.transaction():  # the next commit sends its own alert only
+            manager.on_event(kept)
+            storage.kv_set("work", 2)
+        await asyncio.wait_for(_until(lambda: len(sent) == 1), 5)
+        await asyncio.sleep(0.1)
+        assert len(sent) == 1 and "ETH/USDT" in sent[0]
+        assert storage.kv_get("work") == 2
     finally:
         await manager.stop()
         storage.db.dispose()

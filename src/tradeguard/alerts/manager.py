@@ -140,6 +140,11 @@ class AlertManager:
             self._sealed.extend(self._held)
             self._held = []
 
+    def discard(self) -> None:
+        """Drop the alerts held for a commit that rolled back (a storage rollback hook): the
+        work they report never became durable."""
+        self._held, self._sealed = [], []
+
     def release(self) -> None:
         """Queue the alerts of the commit just made (a storage after-commit hook)."""
         sealed, self._sealed = self._sealed, []

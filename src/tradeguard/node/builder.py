@@ -115,6 +115,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
             manager.hold = lambda: node.storage.in_transaction
             node.storage.add_commit_hook(manager.seal)
             node.storage.add_after_commit_hook(manager.release)
+            node.storage.add_rollback_hook(manager.discard)
             node.bus.subscribe(manager.on_event)
             node.market.candle_listeners.append(manager.on_candle)
 

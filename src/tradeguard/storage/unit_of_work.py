@@ -78,6 +78,7 @@ class StorageCore:
         self._nested = _Nested(self._tx)  # per-thread state lives in _Tx (a threading.local)
         self._commit_hooks: list[Callable[[], None]] = []
         self._after_commit_hooks: list[Callable[[], None]] = []
+        self._rollback_hooks: list[Callable[[], None]] = []
         # The order path's writes: compiled once, run on the DB-API cursor (see driver.py).
         driver = self._driver
         # A client order id names one order on one market from its creation: those indexed
@@ -135,12 +136,16 @@ class StorageCore:
     def _outermost_transaction(self) -> Iterator[None]:
         tx = self._tx
         held = tx.held
-        if held is not None:
-            with held.begin():
-                yield from self._outermost(tx, held)
-        else:
-            with self._engine.begin() as conn:
-                yield from self._outermost(tx, conn)
+        try:
+            if held is not None:
+                with held.begin():
+                    yield from self._outermost(tx, held)
+            else:
+                with self._engine.begin() as conn:
+                    yield from self._outermost(tx, conn)
+        except BaseException:  # the block or its commit failed: nothing of it is durable
+            self._rolled_back()
+            raise
         self._after_commit()
 
     def _outermost(self, tx: _Tx, conn: Connection) -> Iterator[None]:
@@ -211,6 +216,7 @@ class StorageCore:
             if tx.batch is not None:
                 tx.batch.discard()
             tx.unit.rollback()
+            self._rolled_back()
             raise
         else:
             self.commit_unit()
@@ -258,6 +264,15 @@ class StorageCore:
         """Run `hook` after every outermost commit (what may leave the process only once the
         work it reports is durable: alerts)."""
         self._after_commit_hooks.append(hook)
+
+    def add_rollback_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` when an outermost transaction (or unit of work) rolls back: what was held
+        for its commit (alerts) must be dropped, not sent with the next one."""
+        self._rollback_hooks.append(hook)
+
+    def _rolled_back(self) -> None:
+        for hook in self._rollback_hooks:
+            hook()
 
     def _after_commit(self) -> None:
         for hook in self._after_commit_hooks:
