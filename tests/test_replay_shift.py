@@ -152,3 +152,33 @@ def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_pa
     after = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert after.returncode == 0, after.stderr
     assert "valid (sandbox mode, 1 venue(s), 1 strategy)" in after.stdout
+
+
+async def test_a_new_speed_takes_effect_even_while_the_replay_is_behind_time() -> None:
+    import asyncio
+    import time
+    from decimal import Decimal as Dec
+    from types import SimpleNamespace
+
+    from tradeguard.sandbox.replay import Replay
+
+    played: list[float] = []
+
+    def slow_step(k: int, part: int) -> None:
+        played.append(time.monotonic())
+        time.sleep(0.001)  # each step costs more than the speed allows: always behind
+
+    fake = SimpleNamespace(
+        bars=[None] * 100_000, history=1, interval_ms=60_000, speed=Dec(100_000), played=0,
+        _speed_changed=asyncio.Event(), play_step=slow_step,
+    )  # fmt: skip
+    runner = asyncio.create_task(Replay.run(fake))  # type: ignore[arg-type]
+    await asyncio.sleep(0.2)
+    assert len(played) > 20  # racing through the bars
+    Replay.set_speed(fake, Dec(1))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)  # the handler's turn: the loop is behind time
+    changed_at = len(played)
+    await asyncio.sleep(0.5)
+    runner.cancel()
+    # at 1x a step is 15 s apart: at most the one already due plays
+    assert len(played) - changed_at <= 1, len(played) - changed_at

@@ -162,15 +162,20 @@ class Replay:
         anchor_t, anchor_n = loop.time(), 0
         step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
         n = 0
+        self._speed_changed.clear()
         for k in range(len(self.bars) - self.history):
             for part in range(_PARTS):
-                while (delay := anchor_t + (n - anchor_n) * step_s - loop.time()) > 0:
+                if self._speed_changed.is_set():  # set while this loop was busy or behind
                     self._speed_changed.clear()
+                    anchor_t, anchor_n = loop.time(), n - 1
+                    step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
+                while (delay := anchor_t + (n - anchor_n) * step_s - loop.time()) > 0:
                     try:
                         await asyncio.wait_for(self._speed_changed.wait(), delay)
                     except TimeoutError:
                         break
                     # A new speed: the next step comes one new step after now.
+                    self._speed_changed.clear()
                     anchor_t, anchor_n = loop.time(), n - 1
                     step_s = float(self.interval_ms) / 1000 / _PARTS / float(self.speed)
                 else:
