@@ -119,12 +119,8 @@ class BotDesk:
                 p.symbol for p in node.portfolio.open_positions() if p.strategy_id == spec.name
             ),
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
-            realized_today_usd=sum(
-                (r["pnl"] for r in closed if (r["exit_ts"] or 0) >= day_start), ZERO
-            ),
-            realized_week_usd=sum(
-                (r["pnl"] for r in closed if (r["exit_ts"] or 0) >= week_start), ZERO
-            ),
+            realized_today_usd=realized_since(closed, day_start),
+            realized_week_usd=realized_since(closed, week_start),
             losing_streak=losing_streak(streak_pnls),
         )
 
@@ -363,8 +359,7 @@ class BotDesk:
             bots.append({
                 "bot_id": name, "enabled": enabled, "active_trades": trades,
                 "unrealized_pnl": str(unrealized),
-                "realized_today": str(sum((r["pnl"] for r in closed
-                                           if (r["exit_ts"] or 0) >= day_start), ZERO)),
+                "realized_today": str(realized_since(closed, day_start)),
                 "realized_total": str(sum((r["pnl"] for r in closed), ZERO)),
                 "closed_trades": len(closed),
             })  # fmt: skip
@@ -387,8 +382,7 @@ class BotDesk:
                 "open_positions": [{"venue": p.venue, "symbol": p.symbol,
                                     "quantity": str(p.quantity), "entry": str(p.avg_entry)}
                                    for p in positions],
-                "realized_today": str(sum((r["pnl"] for r in closed
-                                           if (r["exit_ts"] or 0) >= now - now % _DAY_MS), ZERO)),
+                "realized_today": str(realized_since(closed, now - now % _DAY_MS)),
                 "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
                            "on_venue": list(p.native_orders),
                            "stop_on_venue": None if p.native_stop is None else str(p.native_stop)}
@@ -400,3 +394,8 @@ class BotDesk:
             "mode": node.mode.value,
             "bots": bots,
         }
+
+
+def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:
+    """The realized P&L of the closed positions that closed at or after `ts`."""
+    return sum((r["pnl"] for r in closed if (r["exit_ts"] or 0) >= ts), ZERO)

@@ -54,7 +54,10 @@ class NodeContext:
         return self._node.market.quotes.get(symbol)
 
     def emit(self, intent: OrderIntent) -> None:
-        if intent.strategy_id in self._paused and self._pauses.refuses(intent, self.queue):
+        if (
+            intent.strategy_id in self._paused
+            and self._pauses.refuses(intent, self.queue) is not None
+        ):
             return
         self.queue.append(intent)
 

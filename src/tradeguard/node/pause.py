@@ -69,7 +69,6 @@ class StrategyPauses:
         self.ids: set[str] = set()  # mutated in place: the context holds the same object
         self.entries: dict[str, dict[str, Any]] = {}
         self._next_refresh = 0.0
-        self.last: RiskDecision | None = None  # the latest refusal, for callers that answer it
 
     def load(self) -> None:
         """Read the stored pauses (at build, before any strategy emits)."""
@@ -113,14 +112,15 @@ class StrategyPauses:
         self._adopt(entries)
 
     # refusals ----------------------------------------------------------------------------------
-    def refuses(self, intent: OrderIntent, queued: Sequence[OrderIntent]) -> bool:
-        """Tell whether a paused strategy's intent opens or grows a position (and record it).
+    def refuses(self, intent: OrderIntent, queued: Sequence[OrderIntent]) -> RiskDecision | None:
+        """The refusal of a paused strategy's intent that opens or grows a position (recorded),
+        or None when it may go.
 
         Intents already queued on the same side count against the position, so two exits
         queued together cannot flip it.
         """
         if intent.reduce_only:
-            return False
+            return None
         key = (intent.venue, intent.symbol, intent.strategy_id)
         position = self._node.portfolio.positions.get(key)
         if position is not None:
@@ -130,10 +130,9 @@ class StrategyPauses:
                 Decimal(0),
             )  # fmt: skip
             if position.would_reduce(intent.side, intent.amount + pending):
-                return False
-        self.last = self.deny(intent, f"{intent.side.value} {intent.amount} {intent.symbol} would "
-                                      "open or grow its position")  # fmt: skip
-        return True
+                return None
+        return self.deny(intent, f"{intent.side.value} {intent.amount} {intent.symbol} would "
+                                 "open or grow its position")  # fmt: skip
 
     def deny(self, intent: OrderIntent, what: str) -> RiskDecision:
         """Publish the `risk.denied` event of a paused strategy's refused entry or cycle."""

@@ -147,17 +147,11 @@ class OrderStore(StorageCore):
         newest_first: bool = False,
     ) -> list[Fill]:
         """Return stored fills, oldest first (the order to replay them in) unless newest_first."""
-        stmt = select(fills)
-        if venue is not None:
-            stmt = stmt.where(fills.c.venue == venue)
-        if symbol is not None:
-            stmt = stmt.where(fills.c.symbol == symbol)
+        stmt = _fills_query(venue, symbol, since_ts)
         if client_order_id is not None:
             stmt = stmt.where(fills.c.client_order_id == client_order_id)
         if strategy_id is not None:
             stmt = stmt.where(fills.c.strategy_id == strategy_id)
-        if since_ts is not None:
-            stmt = stmt.where(fills.c.ts >= since_ts)
         if newest_first:
             stmt = stmt.order_by(fills.c.ts.desc(), fills.c.id.desc())
         else:
@@ -178,13 +172,7 @@ class OrderStore(StorageCore):
         page: int = 5000,
     ) -> Any:
         """Yield (fill, strategy id) oldest first, `page` rows a query (an export of any size)."""
-        stmt = select(fills)
-        if venue is not None:
-            stmt = stmt.where(fills.c.venue == venue)
-        if symbol is not None:
-            stmt = stmt.where(fills.c.symbol == symbol)
-        if since_ts is not None:
-            stmt = stmt.where(fills.c.ts >= since_ts)
+        stmt = _fills_query(venue, symbol, since_ts)
         if until_ts is not None:
             stmt = stmt.where(fills.c.ts < until_ts)
         stmt = stmt.order_by(fills.c.ts, fills.c.id)
@@ -232,3 +220,15 @@ class OrderStore(StorageCore):
         """Map each stored client order id to the strategy its fills were booked to."""
         stmt = select(fills.c.client_order_id, fills.c.strategy_id).distinct()
         return {cid: sid for cid, sid in self._read(stmt)}
+
+
+def _fills_query(venue: str | None, symbol: str | None, since_ts: int | None) -> Any:
+    """The fills of a venue and symbol (either may be None: all) from `since_ts` on."""
+    stmt = select(fills)
+    if venue is not None:
+        stmt = stmt.where(fills.c.venue == venue)
+    if symbol is not None:
+        stmt = stmt.where(fills.c.symbol == symbol)
+    if since_ts is not None:
+        stmt = stmt.where(fills.c.ts >= since_ts)
+    return stmt

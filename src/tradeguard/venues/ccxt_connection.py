@@ -28,6 +28,8 @@ from tradeguard.venues.ccxt_ratelimit import RateLimiter
 log = logging.getLogger("tradeguard.venues.ccxt_venue")
 
 # Where an exchange takes our client order id on a new order, and on a query or cancel.
+# Exchanges whose stop, take-profit and OCO orders the venue sends (ccxt_stops) and rests exits on.
+NATIVE_STOP_EXCHANGES = frozenset({"binance"})
 CID_PARAM = {
     "binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId",
     "coinbase": "client_order_id",
@@ -152,7 +154,7 @@ class CcxtConnection(Venue):
         self.quote_refresh_s = quote_refresh_s
         self.exchange_id: str = self.client.id
         # Binance spot rests stop / take-profit orders and OCO lists (venues.ccxt_stops).
-        self.native_stops = self.native_oco = self.exchange_id == "binance"
+        self.native_stops = self.native_oco = self.exchange_id in NATIVE_STOP_EXCHANGES
         self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")
         self._query_param = QUERY_PARAM.get(self.exchange_id, "clientOrderId")
         self.instruments: dict[str, Instrument] = {}

@@ -15,13 +15,12 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.ccxt_connection import map_ccxt_error
+from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES, map_ccxt_error
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
 
 # Exchanges whose spot API takes the trigger types above and the OCO endpoint.
-NATIVE_STOP_EXCHANGES = frozenset({"binance"})
 _WIRE_TYPE = {
     OrderType.STOP_LOSS: "STOP_LOSS",
     OrderType.STOP_LOSS_LIMIT: "STOP_LOSS_LIMIT",

@@ -485,5 +485,5 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     )
     return CcxtVenue(
         vc.name, factory, clock, symbols=list(vc.symbols) or None,
-        market_orders=getattr(vc, "market_orders", "protected"),
+        market_orders=vc.market_orders,
     )  # fmt: skip

@@ -30,7 +30,7 @@ def _reaches_real_exchange(vc: Any) -> bool:
     """Tell whether the venue would trade on a real exchange (a data-only one never trades)."""
     return (
         vc.kind in _EXCHANGE_KINDS and not vc.sandbox and not vc.rest_url
-        and not getattr(vc, "data_only", False)
+        and not vc.data_only
     )  # fmt: skip
 
 

@@ -159,11 +159,10 @@ async def post_order(
     """Send an external intent down the one order path: risk, journal, venue."""
     intent = body.to_intent(who.by)
     pauses = pauses_of(api.node)
-    if intent.strategy_id in pauses.ids and pauses.refuses(intent, ()):
+    refusal = pauses.refuses(intent, ()) if intent.strategy_id in pauses.ids else None
+    if refusal is not None:
         # An outside system trading as a paused strategy is held to the pause as well.
-        decision = pauses.last
-        assert decision is not None
-        result = SubmitResult("denied", None, decision.code, decision.reason or "")
+        result = SubmitResult("denied", None, refusal.code, refusal.reason or "")
     else:
         result = await api.node.submit(intent)
     out: dict[str, Any] = {
