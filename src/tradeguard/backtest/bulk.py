@@ -24,7 +24,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.vector import FrameStrategy
-from tradeguard.marketdata.arrow_candles import ColumnCandles
+from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Candle
 
@@ -75,9 +75,10 @@ def _column(candles: Sequence[Candle], name: str) -> Any:
     """One int64 field of every candle: from the loaded columns when the list has them."""
     import numpy as np
 
-    if isinstance(candles, ColumnCandles) and len(candles.columns["ts"]) == len(candles):
+    columns = columns_of(candles)
+    if columns is not None:
         if name == "ts":
-            return candles.columns["ts"]
+            return columns["ts"]
         return np.full(len(candles), candles[0].interval_s, dtype=np.int64)  # one per file
     return np.fromiter((getattr(c, name) for c in candles), np.int64, len(candles))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.backtest.metrics import TradeRecord
+from tradeguard.portfolio import analytics
 
 TRADE_FIELDS = (
     "symbol", "strategy_id", "side", "entry_ts", "exit_ts", "entry_price", "exit_price",
@@ -60,13 +61,7 @@ def json_text(value: Any, **kwargs: Any) -> str:
 
 def drawdowns(curve: Sequence[tuple[int, float]]) -> list[float]:
     """Return each point's drawdown from the running peak, in percent."""
-    out = []
-    peak = -math.inf
-    for _, equity in curve:
-        if equity > peak:
-            peak = equity
-        out.append((peak - equity) / peak * 100 if peak > 0 else 0.0)
-    return out
+    return analytics.drawdowns([equity for _, equity in curve])
 
 
 def equity_rows(curve: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tradeguard.config import TIMEFRAME_S, Config
-from tradeguard.marketdata.arrow_candles import ColumnCandles
+from tradeguard.marketdata.arrow_candles import ColumnCandles, columns_of
 from tradeguard.marketdata.candles import aggregate
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
@@ -116,8 +116,9 @@ def _cached_candles(path: str, symbol: str) -> list[Candle]:
 
 def to_frame(candles: Sequence[Candle]) -> Frame:
     """Return one pair's candles as numpy columns: ts (int64 ms) and float64 OHLCV."""
-    if isinstance(candles, ColumnCandles) and len(candles.columns["ts"]) == len(candles):
-        return {k: v.copy() for k, v in candles.columns.items()}  # as loaded, copied
+    columns = columns_of(candles)
+    if columns is not None:
+        return {k: v.copy() for k, v in columns.items()}  # as loaded, copied
     return {
         "ts": np.fromiter((c.ts for c in candles), dtype=np.int64, count=len(candles)),
         "open": np.fromiter((c.open for c in candles), dtype=np.float64, count=len(candles)),

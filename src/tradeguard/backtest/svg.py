@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.market import Candle
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4d7c0f")
@@ -118,8 +119,8 @@ def _group(candles: Sequence[Candle], limit: int) -> list[tuple[int, float, floa
     if not candles:
         return []
     per = -(-len(candles) // limit)
-    columns = getattr(candles, "columns", None)  # loaded candles carry their float columns
-    if columns is not None and len(columns["ts"]) == len(candles):
+    columns = columns_of(candles)  # loaded candles carry their float columns
+    if columns is not None:
         return _group_columns(columns, len(candles), per)
     out = []
     for i in range(0, len(candles), per):

@@ -9,6 +9,7 @@ None and the caller reads the file row by row, which names the first bad row and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import repeat
 from pathlib import Path
@@ -73,6 +74,14 @@ class ColumnCandles(list[Candle]):
         out = ColumnCandles(self[lo:hi])
         out.columns = {k: v[lo:hi] for k, v in self.columns.items()}
         return out
+
+
+def columns_of(candles: Sequence[Candle]) -> dict[str, Any] | None:
+    """The loaded columns of `candles`, while they still match the list (it may have been
+    changed since loading); None for a plain list."""
+    if isinstance(candles, ColumnCandles) and len(candles.columns["ts"]) == len(candles):
+        return candles.columns
+    return None
 
 
 def _decimals(values: Any) -> tuple[list[Decimal], Any]:
