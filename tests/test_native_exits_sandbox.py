@@ -22,6 +22,7 @@ from native_exits_support import (
     vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.events import EventKind
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -212,6 +213,50 @@ async def test_an_oco_the_venue_refuses_leaves_both_legs_rejected_in_the_journal
             node.venues["binance"].native_oco = False
             tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
             assert (tp.status, tp.code) == ("denied", "OCO_UNSUPPORTED")
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+async def test_an_oco_whose_answer_is_lost_is_audited_and_resolved_by_query_not_guessed(tmp_path):
+    ex = seeded_exchange()
+    async with ex:
+        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+        add_alpha(node)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
+            await enter(node)
+            await eventually(lambda: bot_qty(node) > 0)
+            ex.faults.drop_response_after_execute = 1  # the list is placed, the answer lost
+            tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
+            assert (tp.status, sl.status) == ("in_flight", "in_flight"), (tp, sl)
+            assert tp.code == sl.code == "AMBIGUOUS"
+            legs = [r.order for r in (tp, sl)]
+            assert all(o is not None and o.status is OrderStatus.ACCEPTED for o in legs)
+            assert sandbox_lists(ex) == [["NEW", "NEW"]]  # one list on the venue, not two
+
+            def audited(kind: str) -> list:
+                node.flush_audit()  # written with the next commit (a checkpoint at the latest)
+                return node.storage.load_events(kind_prefix=kind)
+
+            assert sorted(e.data["client_order_id"] for e in audited(EventKind.VENUE_ERROR)) == (
+                sorted(o.client_order_id for o in legs if o is not None)
+            )
+
+            # An order in unknown state blocks its symbol: an OCO there is refused and audited.
+            assert legs[0] is not None
+            node.orders.unknown[legs[0].client_order_id] = legs[0]
+            tp2, sl2 = await node.orders.submit_oco(*_pair(node, "53000", "48000"))
+            assert (tp2.status, tp2.code) == (sl2.status, sl2.code) == (
+                "denied", "ORDER_STATE_UNKNOWN"
+            )  # fmt: skip
+            [denied] = audited(EventKind.RISK_DENIED)
+            assert denied.data["code"] == "ORDER_STATE_UNKNOWN"
+            assert sandbox_lists(ex) == [["NEW", "NEW"]]
         finally:
             node.request_stop()
             await live

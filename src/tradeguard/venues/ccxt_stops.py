@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType, Side
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES, map_ccxt_error
+from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -76,19 +76,16 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
         **_leg("below", below, venue),
     }
     for order in (take_profit, stop):
-        venue._open[order.client_order_id] = (order.symbol, order.created_ts)
-    try:
-        raw = await venue._call("submit", method, request)
-    except DefinitiveVenueError:
-        for order in (take_profit, stop):
-            venue._open.pop(order.client_order_id, None)
-        raise
-    except Exception as exc:
-        if isinstance(exc, AmbiguousVenueError):
-            raise
-        raise map_ccxt_error(venue.name, "submit", exc) from None
+        inst = venue.instruments.get(order.symbol)
+        if inst is not None:
+            await venue._check_rules(order, inst)
+    raw = await venue._send((take_profit, stop), method, request)
     reports = []
     for row in raw.get("orderReports") or ():
         parsed = venue.client.parse_order(row, market)
-        reports.append(venue._report(parsed, str(row.get("clientOrderId") or "")))
+        cid = str(row.get("clientOrderId") or "")
+        reports.append(venue._report(parsed, cid))
+        for leg in (take_profit, stop):
+            if leg.client_order_id == cid:  # a leg that filled as it arrived
+                venue._apply_trades(parsed, leg)
     return reports
