@@ -64,12 +64,3 @@ async def submit_oco(
     first, second = await om.send((tp, sl), venue.submit_oco, tp, sl)
     return first, second
 
-
-def oco_sibling(orders: dict[str, Order], order: Order) -> Order | None:
-    """Return the other leg of `order`'s OCO, if it is known."""
-    if not order.oco_group:
-        return None
-    for other in orders.values():
-        if other.oco_group == order.oco_group and other.client_order_id != order.client_order_id:
-            return other
-    return None
