@@ -101,7 +101,8 @@ class BotDesk:
     def book(self, spec: BotSpec, symbol: str) -> BotBook:
         """Return the bot's figures the gate reads."""
         node = self.node
-        pos = node.portfolio.positions.get((spec.venue, symbol, spec.name))
+        portfolio = node.portfolio
+        pos = portfolio.positions.get((spec.venue, symbol, spec.name))
         qty = pos.quantity if pos is not None else ZERO
         mark = node.portfolio.marks.get(symbol) or (pos.avg_entry if pos is not None else ZERO)
         now = node.clock.now_ms()
@@ -113,11 +114,10 @@ class BotDesk:
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
         trades = self.rows.trades(spec.name, limit=1)
         return BotBook(
-            position_qty=qty,
+            # A remainder below the venue's minimum order cannot be closed: it holds no entry
+            # back (the next entry adds to it, and its exit sells both).
+            position_qty=qty if pos is None or portfolio.closable(pos) else ZERO,
             position_usd=abs(qty) * mark,
-            open_symbols=tuple(
-                p.symbol for p in node.portfolio.open_positions() if p.strategy_id == spec.name
-            ),
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
@@ -164,7 +164,7 @@ class BotDesk:
         node = self.node
         if verdict.reducing:
             pos = node.portfolio.positions.get((spec.venue, ask.symbol, spec.name))
-            return abs(node.portfolio.sellable(pos)) if pos is not None else None
+            return abs(node.portfolio.closable(pos)) if pos is not None else None
         price = node.market.mid(ask.symbol)
         if price is None or price <= 0:
             verdict.deny("NO_PRICE", f"no market price for {ask.symbol} yet; try again shortly")

@@ -32,7 +32,6 @@ class BotBook:
 
     position_qty: Decimal = ZERO  # signed: long > 0
     position_usd: Decimal = ZERO  # absolute value at the mark
-    open_symbols: tuple[str, ...] = ()
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
     realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC

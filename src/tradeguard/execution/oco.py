@@ -63,4 +63,3 @@ async def submit_oco(
     om.journal_submitted((tp, sl), now, f"OCO {sl.oco_group}")
     first, second = await om.send((tp, sl), venue.submit_oco, tp, sl)
     return first, second
-

@@ -224,6 +224,10 @@ class TradingNode:
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
                 self.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
+                self.portfolio.order_minimums[(inst.venue, inst.symbol)] = (
+                    inst.min_amount,
+                    inst.min_notional,
+                )
             adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:

@@ -41,6 +41,8 @@ class Portfolio:
         # (venue, symbol) -> lot step: a position left with less than this (a fee taken in
         # base) holds nothing any order can sell, and counts as flat
         self.lot_steps: dict[tuple[str, str], Decimal] = {}
+        # (venue, symbol) -> (minimum amount, minimum notional) of one order there
+        self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
         self._routes: dict[str, tuple[tuple[str, bool], ...] | None] = {}
         self._routes_for = 0
@@ -76,6 +78,22 @@ class Portfolio:
         the lot step (a fee taken in base leaves a remainder no order can sell)."""
         step = self.lot_steps.get((pos.venue, pos.symbol), ZERO)
         return quantize_down(pos.quantity, step) if step else pos.quantity
+
+    def closable(self, pos: Position) -> Decimal:
+        """The signed part of `pos` one order can close now: `sellable`, or zero when that is
+        below the venue's minimum amount or, at the mark, its minimum notional (a remainder a
+        partly filled exit left, which no order can sell). The position keeps it; this only
+        tells what an exit or a bot's gate can do with it."""
+        amount = self.sellable(pos)
+        minimums = self.order_minimums.get((pos.venue, pos.symbol))
+        if minimums is None or amount == 0:
+            return amount
+        min_amount, min_notional = minimums
+        mark = self.marks.get(pos.symbol)
+        size = abs(amount)
+        if size < min_amount or (mark is not None and size * mark < min_notional):
+            return ZERO
+        return amount
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.quantity != 0]
