@@ -103,3 +103,51 @@ async def test_balance_sync_is_off_for_paper_venues_and_when_its_interval_is_zer
         assert paper_node.balance_sync() is None
     finally:
         paper_node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.model.market import Quote
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2), "XYZ": Decimal(7)})
+    async with ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        await node.start()
+        portfolio = node.portfolio
+        assert portfolio.price_of("BNB") is None  # the node trades BTC/USDT only
+        fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
+                   Decimal("0.01"), Decimal("0.001"), "BNB", LiquiditySide.TAKER, 1)  # fmt: skip
+        assert portfolio.valued_fee(fee).fee_quote is None  # unvalued: it would count 0
+        live = asyncio.create_task(node.run_live(duration_s=20))
+        try:
+            await eventually(lambda: portfolio.price_of("BNB") == Decimal(600))
+            book = portfolio.book("binance").all()
+            assert portfolio.values_of(book)["BNB"] == Decimal(1200)  # in the equity now
+            assert "XYZ" not in portfolio.values_of(book)  # no venue lists a market for it
+            status = node.reference_prices().status()
+            assert (status["BNB"], status["XYZ"]) == ("binance BNB/USDT", "none")
+            assert portfolio.valued_fee(fee).fee_quote == Decimal("0.6")
+            ex.set_book("BNBUSDT", bids=[("699", "10")], asks=[("701", "10")])
+            await eventually(lambda: portfolio.price_of("BNB") == Decimal(700))  # refreshed
+            stored = {b["asset"]: b for b in node.storage.load_balance_rows("binance")}
+            assert stored["BNB"]["usd_value"] == Decimal(1400)
+            # BTC too had no price (no strategy streams it): a ticker read marks it, until a
+            # stream does; then the stream's fresher marks are left alone.
+            assert status["BTC"] == "binance BTC/USDT"
+            await node.on_quote(Quote("BTC/USDT", 1, Decimal(51_000), Decimal(1),
+                                      Decimal(51_002), Decimal(1)))  # fmt: skip
+            await eventually(lambda: "BTC" not in node.reference_prices().status())
+            await asyncio.sleep(0.2)  # more passes
+            assert portfolio.price_of("BTC") == Decimal(51_001)
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()

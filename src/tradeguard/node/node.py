@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.alerts import AlertManager
     from tradeguard.execution.balance_sync import BalanceSync
     from tradeguard.marketdata.live.hub import LiveHub
+    from tradeguard.portfolio.reference_prices import ReferencePrices
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class TradingNode:
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._paper: dict[str, Any] = {}
+        self._reference: ReferencePrices | None = None
         self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
         self._audit_buf: list[Event] = []
         self._signal_ts: dict[str, int] = {}
@@ -312,6 +314,16 @@ class TradingNode:
         from tradeguard.node import live
 
         return live.balance_sync(self)
+
+    def reference_prices(self) -> ReferencePrices:
+        """Marks for held and fee assets no traded market prices (built on first use), from the
+        exchange and data venues' public quotes."""
+        if self._reference is None:
+            from tradeguard.portfolio.reference_prices import ReferencePrices
+
+            venues = {n: v for n, v in self.venues.items() if n not in self._paper}
+            self._reference = ReferencePrices(self.portfolio, {**venues, **self.data_venues})
+        return self._reference
 
     def live_hub(self) -> LiveHub:
         """Return the live market-data hub over every venue's streams (built on first use)."""

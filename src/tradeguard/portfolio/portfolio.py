@@ -41,6 +41,8 @@ class Portfolio:
         # (venue, symbol) -> lot step: a position left with less than this (a fee taken in
         # base) holds nothing any order can sell, and counts as flat
         self.lot_steps: dict[tuple[str, str], Decimal] = {}
+        # third assets fees were paid in while no mark priced them (reference_prices.py)
+        self.unvalued_fee_assets: set[str] = set()
         # (venue, symbol) -> (minimum amount, minimum notional) of one order there
         self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
@@ -150,6 +152,7 @@ class Portfolio:
         if price is None and asset in _WRAPPED:
             price = self.price_of(_WRAPPED[asset], quote)
         if price is None:
+            self.unvalued_fee_assets.add(asset)
             return fill
         return replace(fill, fee_quote=fill.fee * price)
 

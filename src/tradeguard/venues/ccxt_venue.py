@@ -477,6 +477,17 @@ class CcxtVenue(CcxtConnection):
             if watch is not None:
                 watch.cancel()
 
+    def lists(self, symbol: str) -> bool:
+        """Tell whether the exchange has the market `symbol` (loaded with the instruments)."""
+        return symbol in (self.client.markets or {})
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """The best bid and ask of any market of the exchange, from its ticker."""
+        from tradeguard.venues.ccxt_market import CcxtMarketData
+
+        quote: Quote | None = await CcxtMarketData(self).fetch_quote(symbol)
+        return quote
+
     def market_data(self) -> Any:
         """Return this venue's public market data for the live hub (klines, books, trades)."""
         from tradeguard.venues.ccxt_market import CcxtMarketData
