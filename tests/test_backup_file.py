@@ -234,6 +234,37 @@ def test_writing_and_reading_hold_one_chunk_in_memory_not_the_part(tmp_path):
     assert written_peak < 8 << 20 and read_peak < 8 << 20  # a 32 MiB part, 1 MiB chunks
 
 
+class _ChangedAfterHashing(io.FileIO):
+    """A part's file that another writer changes in place once it has been hashed (the
+    writer rewinds it to encrypt it)."""
+
+    change = b""
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        with open(self.name, "r+b") as other:
+            other.seek(0, os.SEEK_END if self.change.startswith(b"+") else os.SEEK_SET)
+            other.write(self.change.lstrip(b"+"))
+        return super().seek(pos, whence)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(b"X", "its database changed while"), (b"+more", "a part became longer while")],
+)
+def test_a_part_that_changes_while_it_is_backed_up_fails_and_leaves_nothing(
+    tmp_path, change, message
+):
+    image = tmp_path / "image.db"
+    image.write_bytes(b"0" * 10_000)
+    out = tmp_path / "out" / "b.tgb"
+    part = _ChangedAfterHashing(image, "rb")
+    part.change = change
+    with part, pytest.raises(BackupFileError, match=f"cannot write backup .*{message}"):
+        write_backup_file(out, [("database", part)], passphrase=PASS, created_ts=0,
+                          schema_head="0006", dialect="sqlite", kdf=CHEAP)  # fmt: skip
+    assert list(out.parent.iterdir()) == []
+
+
 def test_a_format_1_backup_still_opens(tmp_path):
     info, parts = open_backup(FORMAT1, FORMAT1_PASS)
     assert (info.version, info.dialect, [p.name for p in info.parts]) == (

@@ -140,11 +140,14 @@ def write_backup_file(
     body = json.dumps(header, sort_keys=True).encode("utf-8")
     prefix = MAGIC + struct.pack(">I", len(body)) + body
     digest = hashlib.sha256(prefix).digest()
-    sources = [fh for _, fh in parts]
+    sources = [_Hashing(fh) for _, fh in parts]
     try:
         with atomic_file(out) as fh:
             fh.write(prefix + digest)
             sealed = encrypt_chunks(key, nonce_prefix, digest, sources, total, chunk_bytes, fh)
+            for (name, _, sha), source in zip(described, sources, strict=True):
+                if source.hexdigest() != sha:  # the header would promise other contents
+                    raise StreamError("read", f"its {name} changed while it was being encrypted")
     except OSError as exc:
         raise BackupFileError(
             f"cannot write backup {out}: {exc.strerror or exc}; nothing was written under "
@@ -162,6 +165,22 @@ def _size_and_sha256(fh: IO[bytes]) -> tuple[int, str]:
         size += len(block)
     fh.seek(0)
     return size, digest.hexdigest()
+
+
+class _Hashing:
+    """A file being read, with the SHA-256 of what was read so far."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 class BackupReader:

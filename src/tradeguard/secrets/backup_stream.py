@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 TAG_BYTES = 16
 NONCE_PREFIX_BYTES = 8
 MAX_CHUNKS = 2**32  # the counter's 4 bytes in the nonce
+
+
+class Readable(Protocol):
+    """What a part is read from: a binary file, or anything with its `read`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class StreamError(Exception):
@@ -64,7 +70,7 @@ def encrypt_chunks(
     key: bytes,
     nonce_prefix: bytes,
     header_digest: bytes,
-    sources: Sequence[IO[bytes]],
+    sources: Sequence[Readable],
     total: int,
     chunk_bytes: int,
     out: IO[bytes],
@@ -91,7 +97,7 @@ def encrypt_chunks(
     return written
 
 
-def _read_from(sources: list[IO[bytes]], want: int) -> bytes:
+def _read_from(sources: list[Readable], want: int) -> bytes:
     """Read up to `want` bytes from the first sources, dropping each one it exhausts."""
     pieces: list[bytes] = []
     while want > 0 and sources:
