@@ -89,14 +89,16 @@ def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, da
     for leftover in left:  # what a kill leaves is ciphertext, privately
         assert leftover.stat().st_mode & 0o777 == 0o600
         assert MARKER.encode() not in leftover.read_bytes()
-    # Killed while copying the database: its private copy is left, until the next backup.
-    _kill_when(argv, lambda: any(_plain(p) for p in _temp_files(out.parent)), env)
+    # Killed while copying the database: its private copy is left beside the database (in the
+    # clear there already), never in the backup folder, until the next backup sweeps it.
+    _kill_when(argv, lambda: any(_plain(p) for p in _temp_files(db.parent)), env)
     assert not out.exists()
-    copies = [p for p in _temp_files(out.parent) if _plain(p)]
+    copies = [p for p in _temp_files(db.parent) if _plain(p)]
     assert copies and all(p.stat().st_mode & 0o777 == 0o600 for p in copies)
+    assert not any(_plain(p) for p in _temp_files(out.parent))
     done = subprocess.run(argv, env=env, timeout=300)
     assert done.returncode == 0
-    assert not any(_plain(p) for p in _temp_files(out.parent))  # swept: their process is gone
+    assert not any(_plain(p) for p in _temp_files(db.parent))  # swept: their process is gone
     _, parts = open_backup(out, PASS)
     assert MARKER.encode() in parts["database"]
 

@@ -163,7 +163,7 @@ def test_restore_refuses_while_a_node_holds_the_writer_lock(tmp_path, data_dir, 
 def test_a_backup_from_a_newer_schema_is_refused(tmp_path, data_dir, capsys):
     cfg, url = _paper_run(tmp_path, data_dir)
     out = tmp_path / "newer.tgb"
-    with taken_snapshot(url, tmp_path, "newer") as snapshot:
+    with taken_snapshot(url, "newer") as snapshot:
         parts = [("database", snapshot.file)]
         write_backup_file(out, parts, passphrase=PASS, created_ts=0, schema_head="9999",
                           dialect="sqlite", kdf=ScryptParams(n=2**14))  # fmt: skip

@@ -47,15 +47,15 @@ class Written:
 def write_backup(database_url: str, out: Path, passphrase: str, vault: Path | None) -> Written:
     """Snapshot the database (and `vault`), encrypt, and write `out` atomically.
 
-    The snapshot is a private temporary file beside `out`, encrypted from there a chunk at a
-    time: memory stays bounded whatever the database's size."""
+    The snapshot is a private temporary file (beside a SQLite database, see `taken_snapshot`),
+    encrypted from there a chunk at a time: memory stays bounded whatever the database's size."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_orphans(out.parent)  # what backups killed while copying left behind
     except OSError as exc:
         raise BackupFileError(f"cannot write backup {out}: {exc.strerror or exc}") from None
-    with taken_snapshot(database_url, out.parent, out.name) as snapshot, ExitStack() as stack:
+    with taken_snapshot(database_url, out.name) as snapshot, ExitStack() as stack:
         parts: list[tuple[str, IO[bytes]]] = [(DATABASE_PART, snapshot.file)]
         if vault is not None:
             try:

@@ -10,8 +10,9 @@ to a private temporary file (storage/scratch) so that memory stays bounded whate
   whose types keep Decimals exact. This needs no `pg_dump` matching the server's version, and
   the result restores into SQLite or PostgreSQL alike.
 
-The image file's name is removed as soon as the copy is complete: the backup reads it through
-the open file, and nothing is left behind however the backup ends from then on.
+The image file sits beside a SQLite source, or in the system's temporary folder for PostgreSQL
+(never in the backup folder). Its name is removed as soon as the copy is complete: the backup
+reads it through the open file, and nothing is left behind however the backup ends from then on.
 
 A restore opens the image (a temporary file again), upgrades it through the migrations when it
 was taken at an older revision, and copies every table into the target in one transaction.
@@ -20,6 +21,7 @@ was taken at an older revision, and copies every table into the target in one tr
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from tradeguard.storage.db import (
     normalize_url,
 )
 from tradeguard.storage.errors import StorageError
-from tradeguard.storage.scratch import new_scratch_file, remove_scratch
+from tradeguard.storage.scratch import new_scratch_file, remove_orphans, remove_scratch
 from tradeguard.storage.tables import metadata
 
 COPY_BATCH_ROWS = 2000
@@ -56,14 +58,23 @@ class Snapshot:
 
 
 @contextmanager
-def taken_snapshot(url: str, folder: Path, stem: str) -> Iterator[Snapshot]:
-    """Copy the database at `url` into a private SQLite image file in `folder` (named after
-    `stem`); yield it open for reading, its name already removed. The source is only read."""
+def taken_snapshot(url: str, stem: str) -> Iterator[Snapshot]:
+    """Copy the database at `url` into a private SQLite image file (named after `stem`); yield
+    it open for reading, its name already removed. The source is only read.
+
+    The plaintext copy lives beside a SQLite source (where the database itself is in the clear
+    already), or in the system's temporary folder for PostgreSQL: never in the backup folder,
+    which may be synced off the machine, even when a kill leaves it behind."""
     parsed = normalize_url(url)
     dialect = parsed.get_backend_name()
     if dialect not in ("sqlite", "postgresql"):
         raise StorageError(f"cannot back up a {dialect} database; use SQLite or PostgreSQL")
+    if dialect == "sqlite":
+        folder = Path(parsed.database or "").expanduser().resolve().parent
+    else:
+        folder = Path(tempfile.gettempdir())
     try:
+        remove_orphans(folder)  # what backups killed while copying left behind
         image = new_scratch_file(folder, stem)
     except OSError as exc:
         raise StorageError(f"cannot create a temporary file in {folder}: {exc.strerror}") from None
