@@ -136,8 +136,12 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
             assert portfolio.valued_fee(fee).fee_quote == Decimal("0.6")
             ex.set_book("BNBUSDT", bids=[("699", "10")], asks=[("701", "10")])
             await eventually(lambda: portfolio.price_of("BNB") == Decimal(700))  # refreshed
-            stored = {b["asset"]: b for b in node.storage.load_balance_rows("binance")}
-            assert stored["BNB"]["usd_value"] == Decimal(1400)
+
+            def stored_bnb() -> object:
+                rows = node.storage.load_balance_rows("binance")
+                return next(r["usd_value"] for r in rows if r["asset"] == "BNB")
+
+            await eventually(lambda: stored_bnb() == Decimal(1400))  # the pass stores it next
             # BTC too had no price (no strategy streams it): a ticker read marks it, until a
             # stream does; then the stream's fresher marks are left alone.
             assert status["BTC"] == "binance BTC/USDT"
@@ -146,6 +150,59 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
             await eventually(lambda: "BTC" not in node.reference_prices().status())
             await asyncio.sleep(0.2)  # more passes
             assert portfolio.price_of("BTC") == Decimal(51_001)
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_path: Path) -> None:
+    from tradeguard.model.enums import OrderType, Side
+    from tradeguard.model.market import Quote
+    from tradeguard.model.order import OrderIntent
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2)}, bnb_fees=True)
+    async with ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=20))
+        try:
+            await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
+            now = node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
+                                      Decimal(50_001), Decimal(1)))  # fmt: skip
+            intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
+                                 OrderType.MARKET)  # fmt: skip
+            result = await node.orders.submit(intent)
+            assert result.ok, result
+            await eventually(lambda: bool(node.storage.load_fills()))
+            [fill] = node.storage.load_fills()
+            # 0.1 % of 50.001 USDT, 25 % off, in BNB at 600: what Binance takes from BNB
+            fee = (Decimal("50.001") * Decimal("0.00075") / 600).quantize(Decimal("1E-8"))
+            assert (fill.fee_asset, fill.fee) == ("BNB", fee)
+            assert fill.fee_quote == fee * 600  # valued when booked, not counted as 0
+            pos = node.portfolio.positions[("binance", "BTC/USDT", "manual")]
+            assert pos.quantity == Decimal("0.001")  # the whole amount bought: no fee in BTC
+            assert pos.fees == fee * 600
+            book = node.portfolio.book("binance")
+            await eventually(lambda: book.total("BNB") == 2 - fee)
+            venue = {b.asset: b.total for b in await node.venues["binance"].fetch_balances()}
+            assert venue["BNB"] == 2 - fee and venue["BTC"] == Decimal("1.001")
+
+            def stored(asset: str) -> object:
+                rows = node.storage.load_balance_rows("binance")
+                return next((r["total"] for r in rows if r["asset"] == asset), None)
+
+            # The balance sync stores the venue's figures once the order is done with; the
+            # ledger (start + fills - fees, the BNB fee included) must then equal them.
+            await eventually(lambda: (stored("BTC"), stored("BNB")) == (Decimal("1.001"), 2 - fee))
+            audit = node.audit_ledger()
+            assert audit.ok, audit.reason()
         finally:
             node.request_stop()
             await live

@@ -66,6 +66,7 @@ class AdminRoutes:
             body["secret"],
             {k: dec(str(v), k) for k, v in body.get("balances", {}).items()},
             bool(body.get("can_withdraw", False)),
+            bool(body["bnb_fees"]) if "bnb_fees" in body else None,
         )
         return web.json_response({"account_id": account_id})
 
