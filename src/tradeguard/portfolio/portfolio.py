@@ -9,10 +9,8 @@ from decimal import Decimal
 from tradeguard.model.balance import Balance, BalanceBook
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO, quantize_down
+from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
-
-STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order

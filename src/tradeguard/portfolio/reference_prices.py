@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.errors import VenueError
-from tradeguard.portfolio.portfolio import STABLECOINS, Portfolio
+from tradeguard.model.money import STABLECOINS
+from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
