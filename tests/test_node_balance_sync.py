@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from node_support import trading_live
 from tradeguard.config import Config
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
@@ -65,8 +66,7 @@ async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
         await node.start()
         book = node.portfolio.book("binance")
         assert book.total("USDT") == Decimal(100_000)
-        live = asyncio.create_task(node.run_live(duration_s=20))
-        try:
+        async with trading_live(node, duration_s=20):
             # A deposit made outside the engine: no order, no stream message announces it.
             ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": Decimal(250)})
             await eventually(lambda: book.total("USDT") == Decimal(100_250))
@@ -80,11 +80,6 @@ async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
             )  # fmt: skip
             stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
             assert stored["USDT"] == Decimal(100_250)
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -125,8 +120,7 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
         fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
                    Decimal("0.01"), Decimal("0.001"), "BNB", LiquiditySide.TAKER, 1)  # fmt: skip
         assert portfolio.valued_fee(fee).fee_quote is None  # unvalued: it would count 0
-        live = asyncio.create_task(node.run_live(duration_s=20))
-        try:
+        async with trading_live(node, duration_s=20):
             await eventually(lambda: portfolio.price_of("BNB") == Decimal(600))
             book = portfolio.book("binance").all()
             assert portfolio.values_of(book)["BNB"] == Decimal(1200)  # in the equity now
@@ -150,11 +144,6 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
             await eventually(lambda: "BTC" not in node.reference_prices().status())
             await asyncio.sleep(0.2)  # more passes
             assert portfolio.price_of("BTC") == Decimal(51_001)
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -170,8 +159,7 @@ async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_
     async with ex:
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=20))
-        try:
+        async with trading_live(node, duration_s=20):
             await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
             now = node.clock.now_ms()
             await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
@@ -203,8 +191,3 @@ async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_
             await eventually(lambda: (stored("BTC"), stored("BNB")) == (Decimal("1.001"), 2 - fee))
             audit = node.audit_ledger()
             assert audit.ok, audit.reason()
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
