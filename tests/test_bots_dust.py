@@ -53,9 +53,9 @@ async def test_a_remainder_below_the_minimum_order_does_not_block_the_next_entry
         assert node.portfolio.closable(node.portfolio.positions[POS]) == 0
         again = desk(node).validate("alpha", {"symbol": SYMBOL, "side": "buy", "score": "0.5"})
         assert "BOT_ONE_POSITION" not in again["codes"], again
-        # A bot's close of the dust is no reducing trade it could send.
-        sell = desk(node).validate("alpha", {"symbol": SYMBOL, "side": "sell"})
-        assert not sell.get("reducing")
+        # A sell closes it as far as an order can: not at all. Refused, and never a new short.
+        sell = desk(node).validate("alpha", {"symbol": SYMBOL, "side": "sell", "score": "0.5"})
+        assert sell["approved"] is False and "DUST_REMAINDER" in sell["codes"], sell
         # The next entry adds to the remainder; its exit then sells both.
         await _enter(node)
         pos = node.portfolio.positions[POS]
@@ -78,5 +78,29 @@ async def test_an_exit_plan_ends_when_only_an_unsellable_remainder_is_left(tmp_p
         assert node.portfolio.positions[POS].quantity > 0  # the ledger keeps the remainder
         # the entry and the partial sell only: no exit order the risk engine must refuse
         assert len(node.orders.orders) == 2
+    finally:
+        node.close()
+
+
+async def test_a_price_dip_never_turns_a_whole_position_into_dust(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        add_bot(node, "alpha")
+        inst = node.market.instrument("paper", SYMBOL)
+        assert inst is not None
+        await _enter(node, stop_loss_pct="10", take_profit_pct="20")
+        pos = node.portfolio.positions[POS]
+        entry = mid(node)
+        # The minimum notional is above the position's value after a 5 % dip: still a
+        # position an order may close, whatever the price; its exits stay.
+        node.portfolio.order_minimums[("paper", SYMBOL)] = (
+            inst.min_amount, pos.quantity * entry * Decimal("0.97")
+        )  # fmt: skip
+        key = f"paper|{SYMBOL}|alpha"
+        await quote(node, (entry * Decimal("0.95")).quantize(Decimal("0.01")))
+        assert node.portfolio.closable(pos) == node.portfolio.sellable(pos) > 0
+        assert key in node.bot_exits.plans
+        held = desk(node).validate("alpha", {"symbol": SYMBOL, "side": "buy", "score": "0.5"})
+        assert "BOT_ONE_POSITION" in held["codes"]
     finally:
         node.close()

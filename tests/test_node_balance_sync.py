@@ -12,6 +12,7 @@ from node_support import trading_live
 from tradeguard.config import Config
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
+from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
 from tradeguard.secrets.vault import ScryptParams, Vault
 
@@ -191,3 +192,63 @@ async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_
             await eventually(lambda: (stored("BTC"), stored("BNB")) == (Decimal("1.001"), 2 - fee))
             audit = node.audit_ledger()
             assert audit.ok, audit.reason()
+
+
+def _bnb_exchange() -> SandboxExchange:
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(50)})
+    return ex
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_restarted_node_values_held_bnb_at_once_from_the_kept_mark(
+    tmp_path: Path,
+) -> None:
+    async with _bnb_exchange() as ex:
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05)
+        node = TradingNode(cfg)
+        await node.start()
+        async with trading_live(node, duration_s=20):
+            await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
+        # The ticker is slow now: the restarted node must not count BNB as 0 meanwhile.
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 2000}
+        again = TradingNode(cfg)
+        await again.start()
+        try:
+            assert again.portfolio.price_of("BNB") == Decimal(600)
+            assert again.reference_prices().status()["BNB"] == "binance BNB/USDT"
+        finally:
+            again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_stream_mark_set_while_the_ticker_is_read_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    async with _bnb_exchange() as ex:
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 500}
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=3600))
+        await node.start()
+        try:
+            refs = node.reference_prices()
+            reading = asyncio.create_task(refs.refresh())
+            await asyncio.sleep(0.2)  # the ticker request is out
+            node.portfolio.mark("BNB/USDT", Decimal(700))  # a stream's fresher mark
+            await reading
+            assert node.portfolio.price_of("BNB") == Decimal(700)
+        finally:
+            node.close()
+
+
+async def test_the_sandbox_refuses_a_bnb_fee_flag_that_is_no_boolean() -> None:
+    import httpx
+
+    async with seeded_exchange() as ex, httpx.AsyncClient(base_url=ex.base_url) as http:
+        body = {"api_key": "k", "secret": "s", "bnb_fees": "false"}
+        bad = await http.post("/admin/accounts", json=body)
+        assert bad.status_code == 400 and "bnb_fees must be true or false" in bad.text
+        ok = await http.post("/admin/accounts", json={**body, "bnb_fees": True})
+        assert ok.status_code == 200
+        assert ex.engine.accounts[ok.json()["account_id"]].bnb_fees is True

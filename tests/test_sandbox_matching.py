@@ -206,3 +206,15 @@ def test_an_account_paying_fees_in_bnb_pays_less_in_bnb_while_its_bnb_lasts() ->
     e.accounts["a"].bal("BNB").free = D("0.0001")  # not enough for the next fee
     second = e.place("a", "BTCUSDT", BUY, MARKET, 3, qty=D("1")).trades[0]
     assert (second.buyer_fee, second.buyer_fee_asset) == (D("0.002"), "BTC")
+
+
+def test_one_account_on_both_sides_pays_its_second_bnb_fee_only_from_what_is_left() -> None:
+    e = _with_bnb(engine())
+    e.add_account("s", {"BNB": D("0.0003"), "USDT": D("1000"), "BTC": D("5")}).bnb_fees = True
+    before = e.totals()
+    e.place("s", "BTCUSDT", SELL, LIMIT, 1, qty=D("1"), price=D("100"))
+    t = e.place("s", "BTCUSDT", BUY, MARKET, 2, qty=D("1")).trades[0]
+    # the buyer's 0.00025 BNB leaves 0.00005: the seller's 0.000125 is paid in USDT instead
+    assert (t.buyer_fee_asset, t.seller_fee_asset) == ("BNB", "USDT")
+    assert bal(e, "s", "BNB")[0] == D("0.00005")
+    assert e.totals() == before

@@ -237,6 +237,8 @@ class TradingNode:
         for venue in self.data_venues.values():
             await venue.load_instruments()  # public: the markets their streams map symbols by
         record_lot_steps(self.storage, self.portfolio.lot_steps)
+        if len(self.venues) > len(self._paper) or self.data_venues:
+            self.reference_prices().load()  # held assets valued before any equity is read
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
@@ -322,7 +324,9 @@ class TradingNode:
             from tradeguard.portfolio.reference_prices import ReferencePrices
 
             venues = {n: v for n, v in self.venues.items() if n not in self._paper}
-            self._reference = ReferencePrices(self.portfolio, {**venues, **self.data_venues})
+            self._reference = ReferencePrices(
+                self.portfolio, {**venues, **self.data_venues}, self.storage
+            )
         return self._reference
 
     def live_hub(self) -> LiveHub:

@@ -80,18 +80,22 @@ class Portfolio:
         return quantize_down(pos.quantity, step) if step else pos.quantity
 
     def closable(self, pos: Position) -> Decimal:
-        """The signed part of `pos` one order can close now: `sellable`, or zero when that is
-        below the venue's minimum amount or, at the mark, its minimum notional (a remainder a
-        partly filled exit left, which no order can sell). The position keeps it; this only
-        tells what an exit or a bot's gate can do with it."""
+        """The signed part of `pos` one order can close: `sellable`, or zero for a remainder no
+        order can sell. That is less than the venue's minimum amount, or what a partly filled
+        exit left below the minimum notional at that exit's price. It does not depend on the
+        price afterwards: a position never reduced is never dust because the price fell. The
+        position keeps the remainder; this only tells what an exit or a bot's gate can do."""
         amount = self.sellable(pos)
         minimums = self.order_minimums.get((pos.venue, pos.symbol))
         if minimums is None or amount == 0:
             return amount
         min_amount, min_notional = minimums
-        mark = self.marks.get(pos.symbol)
         size = abs(amount)
-        if size < min_amount or (mark is not None and size * mark < min_notional):
+        if size < min_amount:
+            return ZERO
+        exit_price = pos.last_exit_price
+        reduced = abs(pos.quantity) < pos.trip_max_qty and exit_price > 0
+        if reduced and size * exit_price < min_notional:
             return ZERO
         return amount
 

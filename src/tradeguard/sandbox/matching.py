@@ -429,16 +429,17 @@ class MatchingEngine:
         seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
         buyer = self.accounts[buy.account_id]
         seller = self.accounts[sell.account_id]
-        # Each side pays in what it receives, or in BNB where its account asks for that.
+        fees = self.accounts[self.fee_account]
+        # Each side pays in what it receives, or in BNB where its account asks for that. A
+        # BNB fee is taken at once: one account on both sides pays the second from what is left.
         buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, self._bnb_price)
+        if buyer_fee is not None:
+            _move(buyer, fees, BNB, buyer_fee)
         seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, self._bnb_price)
+        if seller_fee is not None:
+            _move(seller, fees, BNB, seller_fee)
         buyer_asset = spec.base if buyer_fee is None else BNB
         seller_asset = spec.quote if seller_fee is None else BNB
-        if buyer_fee is None:
-            buyer_fee = self._fee(qty, buyer_rate)
-        if seller_fee is None:
-            seller_fee = self._fee(quote_amt, seller_rate)
-        fees = self.accounts[self.fee_account]
 
         qb = buyer.bal(spec.quote)
         # A limit buy locked qty * its limit; release the price improvement with the spend.
@@ -448,15 +449,17 @@ class MatchingEngine:
         buy.locked -= release
         qb.free += release - quote_amt
         buyer.bal(spec.base).free += qty
-        buyer.bal(buyer_asset).free -= buyer_fee
-        fees.bal(buyer_asset).free += buyer_fee
+        if buyer_fee is None:
+            buyer_fee = self._fee(qty, buyer_rate)
+            _move(buyer, fees, spec.base, buyer_fee)
 
         sb = seller.bal(spec.base)
         sb.locked -= qty
         sell.locked -= qty
         seller.bal(spec.quote).free += quote_amt
-        seller.bal(seller_asset).free -= seller_fee
-        fees.bal(seller_asset).free += seller_fee
+        if seller_fee is None:
+            seller_fee = self._fee(quote_amt, seller_rate)
+            _move(seller, fees, spec.quote, seller_fee)
 
         trade = Trade(
             trade_id=self._next_trade_id,
@@ -570,3 +573,9 @@ class MatchingEngine:
     ) -> Result:
         """Have the house send an IOC limit order that trades with resting orders up to `price`."""
         return house_trade(self, symbol, side, price, qty, now_ms, house)
+
+
+def _move(payer: Account, fees: Account, asset: str, amount: Decimal) -> None:
+    """Take a fee of `amount` in `asset` from the payer's free balance to the fee account."""
+    payer.bal(asset).free -= amount
+    fees.bal(asset).free += amount

@@ -17,11 +17,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import web
 
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
-from tradeguard.sandbox.admin import AdminRoutes
+from tradeguard.sandbox.admin import AdminRoutes, flag
 from tradeguard.sandbox.auth import ApiKey, Auth
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
@@ -282,7 +284,7 @@ class SandboxExchange:
                 a["secret"],
                 {k: dec(str(v), k) for k, v in a.get("balances", {}).items()},
                 bool(a.get("can_withdraw", False)),
-                bool(a.get("bnb_fees", False)),
+                _account_flag(a, "bnb_fees"),
             )
         if self.config.universe_markets:
             seed_universe(self, self.config.universe_markets, self.config.seed)
@@ -357,3 +359,11 @@ class SandboxExchange:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _account_flag(row: dict[str, Any], name: str) -> bool:
+    """An account row's true/false field of the sandbox config (false when absent)."""
+    try:
+        return bool(flag(row, name))
+    except ValueError as exc:
+        raise ConfigError(f"sandbox accounts: {exc}") from None
