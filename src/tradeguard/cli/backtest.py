@@ -117,7 +117,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     # collector would only rescan them, ~0.2 s a run for no memory back. It still runs, rarely,
     # so a very long backtest that does make cycles gets them back.
     thresholds = gc.get_threshold()
-    gc.set_threshold(200_000, 50, 50)
+    gc.set_threshold(200_000, 50, 50)  # as run_backtest does (runner.QUIET_GC_THRESHOLD)
     try:
         return _backtest(args, console)
     finally:
