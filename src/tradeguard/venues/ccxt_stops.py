@@ -15,7 +15,7 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES
+from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES, map_ccxt_error
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -64,17 +64,10 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
             venue.name, f"{venue.exchange_id} takes no OCO orders through tradeguard",
             "OCO_UNSUPPORTED",
         )  # fmt: skip
-    market = venue.client.market(stop.symbol)
-    above, below = (take_profit, stop) if stop.side is Side.SELL else (stop, take_profit)
-    request = {
-        "symbol": market["id"],
-        "side": stop.side.value.upper(),
-        "quantity": venue.client.amount_to_precision(stop.symbol, str(stop.amount)),
-        "listClientOrderId": stop.oco_group,
-        "newOrderRespType": "FULL",
-        **_leg("above", above, venue),
-        **_leg("below", below, venue),
-    }
+    try:
+        market, request = _request(venue, take_profit, stop)
+    except Exception as exc:  # ccxt refuses the symbol or an amount before anything is sent
+        raise map_ccxt_error(venue.name, "submit", exc) from None
     for order in (take_profit, stop):
         inst = venue.instruments.get(order.symbol)
         if inst is not None:
@@ -89,3 +82,19 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
             if leg.client_order_id == cid:  # a leg that filled as it arrived
                 venue._apply_trades(parsed, leg)
     return reports
+
+
+def _request(venue: CcxtVenue, take_profit: Order, stop: Order) -> tuple[Any, dict[str, Any]]:
+    """The market and the OCO list request of both legs, amounts and prices in its precision."""
+    market = venue.client.market(stop.symbol)
+    above, below = (take_profit, stop) if stop.side is Side.SELL else (stop, take_profit)
+    request = {
+        "symbol": market["id"],
+        "side": stop.side.value.upper(),
+        "quantity": venue.client.amount_to_precision(stop.symbol, str(stop.amount)),
+        "listClientOrderId": stop.oco_group,
+        "newOrderRespType": "FULL",
+        **_leg("above", above, venue),
+        **_leg("below", below, venue),
+    }
+    return market, request
