@@ -98,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tradeguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if _raised_by(exc, "tradeguard.secrets.vault", "VaultError") or _raised_by(
-            exc, "tradeguard.secrets.credentials", "CredentialError"
+        if any(
+            _raised_by(exc, f"tradeguard.secrets.{module}", name)
+            for module, name in _SECRETS_ERRORS
         ):
             print(f"tradeguard: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -117,6 +118,14 @@ def run() -> NoReturn:
     # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
     gc.freeze()
     sys.exit(code)
+
+
+# Errors of the secrets room (which imports nothing of ours): each one line, exit 1.
+_SECRETS_ERRORS = (
+    ("vault", "VaultError"),
+    ("credentials", "CredentialError"),
+    ("backup_file", "BackupFileError"),
+)
 
 
 def _raised_by(exc: BaseException, module: str, name: str) -> bool:

@@ -18,11 +18,11 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
+from tradeguard.execution.reference_prices import ReferencePrices
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO
-from tradeguard.portfolio.reference_prices import ReferencePrices
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)

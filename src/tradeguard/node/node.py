@@ -56,8 +56,8 @@ from tradeguard.venues.base import Venue
 if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first needs them
     from tradeguard.alerts import AlertManager
     from tradeguard.execution.balance_sync import BalanceSync
+    from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
-    from tradeguard.portfolio.reference_prices import ReferencePrices
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ class TradingNode:
         """Marks for held and fee assets no traded market prices (built on first use), from the
         exchange and data venues' public quotes."""
         if self._reference is None:
-            from tradeguard.portfolio.reference_prices import ReferencePrices
+            from tradeguard.execution.reference_prices import ReferencePrices
 
             venues = {n: v for n, v in self.venues.items() if n not in self._paper}
             self._reference = ReferencePrices(

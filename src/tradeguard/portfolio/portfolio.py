@@ -39,7 +39,7 @@ class Portfolio:
         # (venue, symbol) -> lot step: a position left with less than this (a fee taken in
         # base) holds nothing any order can sell, and counts as flat
         self.lot_steps: dict[tuple[str, str], Decimal] = {}
-        # third assets fees were paid in while no mark priced them (reference_prices.py)
+        # third assets fees were paid in while no mark priced them (execution/reference_prices.py)
         self.unvalued_fee_assets: set[str] = set()
         # (venue, symbol) -> (minimum amount, minimum notional) of one order there
         self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}

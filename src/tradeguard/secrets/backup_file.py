@@ -31,7 +31,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from tradeguard.model.errors import TradeguardError
 from tradeguard.secrets.atomic import atomic_file
 from tradeguard.secrets.backup_legacy import decrypt_v1, sealed_size_v1
 from tradeguard.secrets.backup_stream import (
@@ -59,8 +58,11 @@ _CHECK_LABEL = b"tradeguard-backup key check v1"
 _DIGEST_BYTES = 32
 
 
-class BackupFileError(TradeguardError):
-    """A backup file cannot be written or read; the message names the file and what is wrong."""
+class BackupFileError(Exception):
+    """A backup file cannot be written or read; the message names the file and what is wrong.
+
+    (The command line prints it as one line, as it does a vault error: `secrets` imports
+    nothing of ours, so this is no TradeguardError.)"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ class Venue(ABC):
 
     def lists(self, symbol: str) -> bool:
         """Tell whether the venue has a market `symbol`, traded here or not (reference prices
-        for what the account holds; see portfolio/reference_prices.py)."""
+        for what the account holds; see execution/reference_prices.py)."""
         return False
 
     async def fetch_reference_quote(self, symbol: str) -> Quote | None:
