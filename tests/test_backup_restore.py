@@ -263,3 +263,13 @@ def test_damaged_backups_each_give_their_error_and_exit_1(tmp_path, data_dir, ca
     assert _restore(out, f"sqlite:///{tmp_path / 'r.db'}", cfg) == 1
     assert "wrong passphrase" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_short_backup_passphrase_is_named_as_the_backup_one(tmp_path, data_dir, capsys, monkeypatch):
+    cfg, _ = _paper_run(tmp_path, data_dir)
+    monkeypatch.setenv(PASSPHRASE_ENV, "short")
+    assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 1
+    err = capsys.readouterr().err
+    assert f"backup passphrase ({PASSPHRASE_ENV}) is 5 characters long" in err
+    assert "at least 12" in err and "master" not in err
+    assert not (tmp_path / "x.tgb").exists()

@@ -69,6 +69,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
     from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
+    from tradeguard.node.pause import stored_pauses
 
     storage = open_storage(args)
     config = config_from_args(args)
@@ -77,6 +78,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     risk = storage.kv_get(RISK_STATE_KEY) or {}
     stats = storage.kv_get(STATS_KEY) or {}
     runs = storage.load_run_states()
+    pauses = stored_pauses(storage)
     state = risk.get("state", "ACTIVE")
     # The reason explains a halt or a reduction; once ACTIVE again it is history, not status.
     reason = (risk.get("state_reason") or risk.get("reason")) if state != "ACTIVE" else None
@@ -86,7 +88,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "stats": stats,
         "figures": storage.kv_get(FIGURES_KEY),
         "kill": storage.kv_get("kill.last_report"),
-        "strategies": [_run_json(r) for r in runs],
+        "strategies": [_run_json(r, state, pauses) for r in runs],
         "heartbeat": heartbeat_view(storage, config),
         "health": health,
     }
@@ -107,10 +109,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         t.add_column(
             col, justify="right" if col in ("trades", "won", "lost", "total P&L") else "left"
         )
-    for r in runs:
+    for r, shown in zip(runs, out["strategies"], strict=True):
         t.add_row(
             r.strategy_id,
-            r.status,
+            shown["status"],
             str(r.total_trades),
             str(r.winning_trades),
             str(r.losing_trades),
@@ -121,8 +123,17 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _run_json(r: Any) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A strategy's stored figures; its status says `paused` (stored pause) or the trading state
+    when that is not ACTIVE, as GET /api/v1/strategies does."""
+    out = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+    pause = pauses.get(r.strategy_id)
+    if pause is not None:
+        out["status"] = "paused"
+    elif state != "ACTIVE":
+        out["status"] = state.lower()
+    out["paused"], out["pause"] = pause is not None, pause
+    return out
 
 
 def cmd_orders(args: argparse.Namespace, console: Console) -> int:

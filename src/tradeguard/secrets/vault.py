@@ -126,11 +126,13 @@ def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
 
 
-def check_passphrase(passphrase: str) -> None:
-    """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters."""
+def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:
+    """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters.
+
+    `label` names it in the message (`backup passphrase (TG_BACKUP_PASSPHRASE)`)."""
     if len(passphrase) < MIN_PASSPHRASE_LEN:
         raise VaultError(
-            f"master passphrase is {len(passphrase)} characters long; it must be at least "
+            f"{label} is {len(passphrase)} characters long; it must be at least "
             f"{MIN_PASSPHRASE_LEN} (choose a longer one, e.g. several random words)"
         )
 
@@ -147,7 +149,7 @@ def read_passphrase(
     source = os.environ if env is None else env
     value = source.get(env_var)
     if value:
-        check_passphrase(value)
+        check_passphrase(value, f"{label} ({env_var})")
         return value
     try:
         value = prompt(f"{label}: ")
@@ -156,7 +158,7 @@ def read_passphrase(
         raise VaultError(
             f"no {label}: set {env_var} or run the command in a terminal to be prompted"
         ) from None
-    check_passphrase(value)
+    check_passphrase(value, label)
     if again != value:
         raise VaultError(f"the two {label} entries differ; nothing was changed, try again")
     return value
