@@ -15,6 +15,7 @@ from tradeguard.cli.common import (
     EXIT_OK,
     add_source_options,
     config_from_args,
+    figure,
     money,
     open_storage,
     page_title,
@@ -100,8 +101,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     figures = out["figures"]
     if isinstance(figures, dict):
         console.print(
-            f"Equity {money(Decimal(figures['equity']))}  realized P&L "
-            f"{money(Decimal(figures['realized_pnl']))}  max drawdown "
+            f"Equity {figure(Decimal(figures['equity']))}  realized P&L "
+            f"{figure(Decimal(figures['realized_pnl']))}  max drawdown "
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
     t = Table(title=f"Strategies ({len(runs)})")
@@ -116,7 +117,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             str(r.total_trades),
             str(r.winning_trades),
             str(r.losing_trades),
-            money(r.total_pnl),
+            figure(r.total_pnl),
             ts_text(r.last_trade_ts),
         )
     console.print(t)
@@ -190,21 +191,24 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(rows, indent=2, default=str))
         return EXIT_OK
     total = len(storage.load_position_rows(status=status)) if len(rows) == args.limit else None
-    name = "Positions" + (" (all)" if args.all else " (open)")
-    t = Table(title=page_title(name, len(rows), total))
+    name = "Positions, " + ("open and closed" if args.all else "open")
+    # Without box lines, as `orders`: BTC-quoted prices keep their digits within 80 columns.
+    t = Table(title=page_title(name, len(rows), total), box=None, pad_edge=False,
+              header_style="bold underline")  # fmt: skip
     for col in ("symbol", "side", "status", "qty", "entry", "exit", "P&L", "P&L %"):
         t.add_column(
-            col, justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left"
-        )
+            col, no_wrap=True,
+            justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left",
+        )  # fmt: skip
     for r in rows:
         t.add_row(
             r["symbol"],
             r["side"],
             r["status"],
             f"{r['quantity']:f}" if isinstance(r["quantity"], Decimal) else str(r["quantity"]),
-            money(r["entry_price"]),
-            money(r.get("exit_price")),
-            money(r.get("pnl")),
+            figure(r["entry_price"]),
+            figure(r.get("exit_price")),
+            figure(r.get("pnl")),
             money(r.get("pnl_pct")),
         )
     console.print(t)

@@ -137,9 +137,22 @@ def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:
         )
 
 
+def terminal_prompt(text: str) -> str:
+    """Ask on the controlling terminal without echo; EOFError when there is none.
+
+    `getpass` alone falls back to reading standard input, which may be a file meant for
+    something else (`keys add --stdin < keys.json`): its lines would be taken as the answer."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        raise EOFError("no terminal") from None
+    os.close(fd)
+    return getpass.getpass(text)
+
+
 def read_passphrase(
     env: Mapping[str, str] | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
+    prompt: Callable[[str], str] = terminal_prompt,
     *,
     env_var: str = PASSPHRASE_ENV,
     label: str = "master passphrase",
