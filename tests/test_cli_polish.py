@@ -163,3 +163,23 @@ def test_btc_quoted_prices_and_pnl_keep_their_digits_within_80_columns(tmp_path,
     ada = [line for line in screens[1].splitlines() if line.startswith("ADA/BTC")]
     assert len(entry) > 6 and any(f" {entry} " in line for line in ada), (entry, screens[1])
     assert re.search(r"Fees paid\s+│ 0\.00\d{3}", screens[0]), screens[0]
+
+
+def test_http_client_request_lines_stay_out_of_the_info_log(capsys):
+    """`pm arb run` polls both venues several times a second; httpx's per-request INFO lines
+    would bury the node's own messages (they are kept at DEBUG)."""
+    import logging
+
+    from tradeguard.logsetup import setup_logging
+
+    try:
+        setup_logging("text", "INFO")
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:8767/markets")
+        logging.getLogger("tradeguard.node").info("the node's own line")
+        err = capsys.readouterr().err
+        assert "the node's own line" in err and "HTTP Request" not in err
+        setup_logging("text", "DEBUG")
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:8767/book")
+        assert "HTTP Request: GET" in capsys.readouterr().err
+    finally:
+        setup_logging("text", "WARNING")
