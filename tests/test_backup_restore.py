@@ -265,7 +265,9 @@ def test_damaged_backups_each_give_their_error_and_exit_1(tmp_path, data_dir, ca
     assert not (tmp_path / "r.db").exists()
 
 
-def test_a_short_backup_passphrase_is_named_as_the_backup_one(tmp_path, data_dir, capsys, monkeypatch):
+def test_a_short_backup_passphrase_is_named_as_the_backup_one(
+    tmp_path, data_dir, capsys, monkeypatch
+):
     cfg, _ = _paper_run(tmp_path, data_dir)
     monkeypatch.setenv(PASSPHRASE_ENV, "short")
     assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 1

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pydantic import ValidationError
 
 from tradeguard.backtest.grid import apply_values, load_grid
@@ -250,7 +249,11 @@ def bare_flag_problems(doc: str, text: str) -> list[str]:
     """A span that starts with a flag (`--from`, `--keys-file PATH`) names an option of a
     command the same doc shows; say which flags belong to none of them."""
     shown = [*inline_commands(text)]
-    shown += [w for b in FENCE.finditer(text) for w in _shell_commands(Block(doc, 0, "", b.group(2), None))]
+    shown += [
+        w
+        for b in FENCE.finditer(text)
+        for w in _shell_commands(Block(doc, 0, "", b.group(2), None))
+    ]
     options: set[str] = set()
     for words in shown:
         parser = _command_parsers(words)
@@ -320,7 +323,9 @@ def test_a_bad_toml_block_or_marker_fails(tmp_path: Path):
         load_toml_block(bad, tmp_path)
     fragment = '[[strategies]]\nid = "s"\nkind = "ma_crossover"\nvenue = "nowhere"\n'
     with pytest.raises(ConfigError, match="nowhere"):
-        load_toml_block(Block("x.md", 1, "toml", fragment, "merge into examples/paper.toml"), tmp_path)
+        load_toml_block(
+            Block("x.md", 1, "toml", fragment, "merge into examples/paper.toml"), tmp_path
+        )
     with pytest.raises(AssertionError, match="unknown docs-check marker"):
         load_toml_block(Block("x.md", 1, "toml", "", "partial"), tmp_path)
     text = "x\n<!-- docs-check: merge into examples/paper.toml -->\n```toml\n[node]\n```\n"
