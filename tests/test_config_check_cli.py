@@ -124,3 +124,12 @@ def test_config_check_refuses_the_mode_and_venue_mismatches_run_refuses(tmp_path
     err = capsys.readouterr().err
     assert "mode = 'live': venue 'paper' points at a sandbox (sandbox=True" in err, err
     assert "not confirmed" not in err  # --confirm-live is given to `run`, not the file
+
+
+def test_a_file_that_is_not_a_config_gets_short_lines(capsys):
+    """`config check examples/pm_map.toml` (a market map): each refused key in one short line."""
+    root = Path(__file__).resolve().parents[1]
+    assert main(["config", "check", str(root / "examples" / "pm_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "pairs = '[… 3 entries]': Extra inputs are not permitted" in err, err
+    assert max(len(line) for line in err.splitlines()) < 160, err
