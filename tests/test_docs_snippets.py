@@ -277,10 +277,23 @@ def test_flags_named_alone_belong_to_a_command_of_the_doc(doc: Path):
     assert not problems, "; ".join(problems)
 
 
+def _command_paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[str]:
+    subs = _subparsers(parser)
+    if not subs:
+        return [" ".join(path)]
+    return [p for name, sp in subs.items() for p in _command_paths(sp, (*path, name))]
+
+
 def test_every_command_of_the_parser_is_documented_somewhere():
-    """The other direction: each top-level command appears as `tradeguard NAME` in the docs."""
+    """The other direction: each top-level command appears as `tradeguard NAME` in the docs, and
+    each sub-command (`token totp-setup`, `keys remove`) by its words."""
     text = "\n".join(d.read_text(encoding="utf-8") for d in DOCS)
     missing = [n for n in COMMANDS if not re.search(rf"tradeguard {n}\b", text)]
+    missing += [
+        p
+        for p in _command_paths(_PARSER)
+        if " " in p and not re.search(rf"\b{re.escape(p)}\b", text)
+    ]
     assert not missing, f"commands no doc shows: {missing}"
 
 
