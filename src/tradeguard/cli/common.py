@@ -8,11 +8,12 @@ import os
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.errors import ConfigError
+
+if TYPE_CHECKING:  # a command that prints only JSON never loads rich (see main.LazyConsole)
+    from rich.console import Console
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 

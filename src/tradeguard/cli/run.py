@@ -22,6 +22,7 @@ from tradeguard.cli.common import (
     start_run_stop,
     ts_text,
 )
+from tradeguard.cli.main import real_console
 
 
 def add_run_parser(sub: Any) -> None:
@@ -55,7 +56,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         with Progress(
             TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=console, transient=True, disable=args.json or not console.is_terminal,
+            console=real_console(console), transient=True,
+            disable=args.json or not console.is_terminal,
         ) as bar:  # fmt: skip
             task = bar.add_task("replay", total=None)
 
