@@ -305,3 +305,15 @@ def test_a_backup_written_in_format_1_restores(tmp_path, monkeypatch, capsys):
     restored.unlock("a long master passphrase")
     assert restored.get("binance-main").field("secret") == "s3cr3t-value"
     assert _leftovers(tmp_path) == []
+
+
+def test_a_short_backup_passphrase_is_named_as_the_backup_one(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    cfg, _ = _paper_run(tmp_path, data_dir)
+    monkeypatch.setenv(PASSPHRASE_ENV, "short")
+    assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 1
+    err = capsys.readouterr().err
+    assert f"backup passphrase ({PASSPHRASE_ENV}) is 5 characters long" in err
+    assert "at least 12" in err and "master" not in err
+    assert not (tmp_path / "x.tgb").exists()

@@ -33,6 +33,19 @@ def money(v: Any, places: int = 2) -> str:
     return f"{d.quantize(Decimal(1).scaleb(-places)):,}"
 
 
+def figure(v: Any, significant: int = 4) -> str:
+    """Like `money`, but a value below 1 keeps `significant` digits (trailing zeros beyond two
+    decimals dropped): 0.00005791 BTC for an ADA/BTC price, where `money` would print 0.00."""
+    if v is None:
+        return "-"
+    d = Decimal(str(v))
+    if d == 0 or abs(d) >= 1:
+        return money(d)
+    text = money(d, min(max(2, significant - 1 - d.adjusted()), 12))
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
+
+
 def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:
     """Add `--config`, `--db` and (optionally) `--json` to a command."""
     sp.add_argument("--config", help="TOML config file (default: built-in paper config)")

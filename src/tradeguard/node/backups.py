@@ -85,7 +85,7 @@ class ScheduledBackups:
                 "set for the node (it cannot prompt while trading); set it, or "
                 "node.backup_interval_s = 0 to turn scheduled backups off"
             )
-        check_passphrase(passphrase)
+        check_passphrase(passphrase, f"backup passphrase ({PASSPHRASE_ENV})")
         self._passphrase = passphrase
         self._url = node.database_url
         self._interval_s = node.backup_interval_s
