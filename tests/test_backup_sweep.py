@@ -309,7 +309,7 @@ def test_a_restore_refuses_an_image_removed_or_replaced_after_it_was_written(tmp
             pass
         assert not image.exists()
         image.write_bytes(b"x" * 4096)  # another file under the same name
-        with pytest.raises(StorageError, match="removed or replaced by another process"):
+        with pytest.raises(StorageError, match="another file is under its name"):
             _check_image(image, 4096)
     finally:
         remove_scratch(image)

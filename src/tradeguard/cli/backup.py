@@ -179,9 +179,12 @@ def _check_image(image: Path, size: int) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc)
     else:
-        if found.st_ino == held_inode(image) and found.st_size == size:
+        if found.st_ino != held_inode(image):
+            reason = "another file is under its name"
+        elif found.st_size != size:
+            reason = f"it is {found.st_size:,} bytes, the backup's database {size:,}"
+        else:
             return
-        reason = f"it is {found.st_size:,} bytes, the backup's database {size:,}"
     raise StorageError(
         f"cannot restore: the decrypted copy {image} was removed or replaced by another process "
         f"({reason}); nothing was changed"

@@ -21,8 +21,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 _MARK = ".plain-"
@@ -30,17 +29,6 @@ _ORPHAN = re.compile(r"^\..*\.plain-\d+-[^/]*\.tmp$")
 _SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 _ATTEMPTS = 5
 _held: dict[Path, int] = {}  # scratch file -> the descriptor holding its lock
-
-
-@contextmanager
-def scratch_file(folder: Path, stem: str) -> Iterator[Path]:
-    """Create an empty 0600 file in `folder` for a SQLite image; remove it (and any SQLite side
-    file) when the block ends, however it ends."""
-    path = new_scratch_file(folder, stem)
-    try:
-        yield path
-    finally:
-        remove_scratch(path)
 
 
 def new_scratch_file(folder: Path, stem: str) -> Path:
