@@ -310,3 +310,44 @@ def test_write_atomic_leaves_no_temp_file_and_replaces_whole(tmp_path):
     write_atomic(path, b"second")
     assert path.read_bytes() == b"second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.tgb"]
+
+
+@pytest.mark.parametrize("size", [CHUNK - 100, 3 * CHUNK + 5])
+def test_a_file_whose_last_chunk_was_not_sealed_as_final_is_refused(tmp_path, monkeypatch, size):
+    # Written whole, with every chunk sealed as not final: the final-chunk flag in the
+    # associated data is what refuses it (its sizes and parts are otherwise all right).
+    from tradeguard.secrets import backup_stream
+
+    sealed = backup_stream._associated
+    monkeypatch.setattr(backup_stream, "_associated", lambda d, i, _final: sealed(d, i, False))
+    path = tmp_path / "b.tgb"
+    _write(path, {"database": os.urandom(size)})
+    monkeypatch.undo()
+    last = -(-size // CHUNK)
+    with pytest.raises(BackupFileError, match=f"failed authentication: chunk {last} of {last} "):
+        open_backup(path, PASS)
+    _write(path, {"database": os.urandom(size)})  # sealed as written: the same file reads
+    assert len(open_backup(path, PASS)[1]["database"]) == size
+
+
+@pytest.mark.parametrize(("field", "value"), [("n", 2**18), ("r", 9), ("p", 2)])
+def test_scrypt_parameters_beyond_what_tradeguard_writes_are_refused_before_deriving(
+    backup, monkeypatch, field, value
+):
+    from tradeguard.secrets import vault
+
+    def derive(*_args):
+        raise AssertionError("the key was derived")
+
+    backup.write_bytes(_forge(backup.read_bytes(), lambda h: h["kdf"].update({field: value})))
+    monkeypatch.setattr(vault.ScryptParams, "derive", derive)
+    with pytest.raises(BackupFileError, match=f"asks scrypt .*{field}={value}.*beyond what"):
+        open_backup(backup, PASS)
+
+
+@pytest.mark.parametrize("chunk_bytes", [0, 4095, (64 << 20) + 1])
+def test_a_chunk_size_out_of_range_is_refused_when_writing(tmp_path, chunk_bytes):
+    path = tmp_path / "b.tgb"
+    with pytest.raises(BackupFileError, match=f"chunk_bytes {chunk_bytes:,} is not from 4,096"):
+        _write(path, chunk_bytes=chunk_bytes)
+    assert list(tmp_path.iterdir()) == []

@@ -106,7 +106,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _restore_from(args: argparse.Namespace, reader: BackupReader) -> int:
     from tradeguard.secrets.backup_file import DATABASE_PART, PASSPHRASE_ENV, VAULT_PART
     from tradeguard.secrets.vault import read_passphrase
-    from tradeguard.storage.scratch import remove_orphans, scratch_file
+    from tradeguard.storage.scratch import remove_orphans, remove_scratch
 
     info = reader.info
     _check_revision(args.input, info.schema_head)
@@ -114,15 +114,26 @@ def _restore_from(args: argparse.Namespace, reader: BackupReader) -> int:
     vault_out = _vault_target(args, info.part(VAULT_PART) is not None)
     folder = _scratch_folder(args.db)
     remove_orphans(folder)  # what restores killed midway left behind
-    with scratch_file(folder, "tradeguard-restore") as image:
+    image = _new_image(folder)
+    try:
         vault = io.BytesIO()
         with image.open("r+b") as fh:
             reader.extract(passphrase, {DATABASE_PART: fh, VAULT_PART: vault})
+        database = info.part(DATABASE_PART)
+        _check_image(image, database.size if database else 0)
         counts, audit = _locked_restore(args, image)
+    finally:
+        remove_scratch(image)
     if vault_out is not None:
         from tradeguard.secrets.atomic import write_atomic
 
-        write_atomic(vault_out, vault.getvalue())
+        try:
+            write_atomic(vault_out, vault.getvalue())
+        except OSError as exc:
+            raise ConfigError(
+                f"the database was restored, but the vault cannot be written to {vault_out}: "
+                f"{exc.strerror or exc}; restore again with --force and another --vault-out"
+            ) from None
     _report(info, counts, vault_out, audit)
     return EXIT_OK if audit.ok else EXIT_ERROR
 
@@ -142,6 +153,42 @@ def _scratch_folder(db_url: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"cannot create folder {folder} for --db: {exc.strerror}") from None
     return folder
+
+
+def _new_image(folder: Path) -> Path:
+    from tradeguard.storage.errors import StorageError
+    from tradeguard.storage.scratch import new_scratch_file
+
+    try:
+        return new_scratch_file(folder, "tradeguard-restore")
+    except OSError as exc:
+        raise StorageError(
+            f"cannot restore: cannot create the temporary copy of the database in {folder} "
+            f"(beside a SQLite target, else TMPDIR): {exc.strerror or exc}"
+        ) from None
+
+
+def _check_image(image: Path, size: int) -> None:
+    """Refuse to restore from `image` unless it is still the file the backup was decrypted
+    into, whole: never a file that replaced it, or one SQLite would create empty."""
+    from tradeguard.storage.errors import StorageError
+    from tradeguard.storage.scratch import held_inode
+
+    try:
+        found = image.stat()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    else:
+        if found.st_ino != held_inode(image):
+            reason = "another file is under its name"
+        elif found.st_size != size:
+            reason = f"it is {found.st_size:,} bytes, the backup's database {size:,}"
+        else:
+            return
+    raise StorageError(
+        f"cannot restore: the decrypted copy {image} was removed or replaced by another process "
+        f"({reason}); nothing was changed"
+    )
 
 
 def _locked_restore(args: argparse.Namespace, image: Path) -> tuple[dict[str, int], Any]:
@@ -194,7 +241,22 @@ def _vault_target(args: argparse.Namespace, has_vault: bool) -> Path | None:
     path = Path(args.vault_out)
     if path.exists() and not args.force:
         raise ConfigError(f"vault {path} exists; give --force to replace it, or another path")
+    _check_vault_out(path)
     return path
+
+
+def _check_vault_out(path: Path) -> None:
+    """Make sure the vault can be written at `path` before the database is touched."""
+    if path.is_dir():
+        raise ConfigError(f"--vault-out {path} is a folder; give the path of the vault file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--vault-out {path}: cannot create its folder {path.parent}: {exc.strerror or exc}"
+        ) from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--vault-out {path}: its folder {path.parent} is not writable")
 
 
 def _restore_and_audit(args: argparse.Namespace, image: Path) -> tuple[dict[str, int], Any]:

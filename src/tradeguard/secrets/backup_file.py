@@ -121,6 +121,11 @@ def write_backup_file(
     atomically, in format version 2; return its size. Each part is read twice (its SHA-256
     goes in the header, then it is encrypted), a chunk at a time."""
     register_secret(passphrase)
+    if not MIN_CHUNK_BYTES <= chunk_bytes <= MAX_CHUNK_BYTES:
+        raise BackupFileError(
+            f"cannot write backup {out}: chunk_bytes {chunk_bytes:,} is not from "
+            f"{MIN_CHUNK_BYTES:,} to {MAX_CHUNK_BYTES:,}"
+        )
     params = kdf or ScryptParams()
     described = [(name, *_size_and_sha256(fh)) for name, fh in parts]
     total = sum(size for _, size, _ in described)
@@ -279,6 +284,7 @@ def _stream_error(path: Path, exc: StreamError) -> BackupFileError:
 def _derive_key(path: Path, fields: Mapping[str, Any], passphrase: str) -> bytes:
     try:
         params = ScryptParams(**{k: fields["kdf"][k] for k in ("n", "r", "p")})
+        _check_cost(path, params)
         salt = _unb64(fields["salt"])
         expected = _unb64(fields["key_check"])
         key, check_key = params.derive(passphrase, salt)
@@ -290,6 +296,18 @@ def _derive_key(path: Path, fields: Mapping[str, Any], passphrase: str) -> bytes
             f"{PASSPHRASE_ENV} or at the prompt)"
         )
     return key
+
+
+def _check_cost(path: Path, params: ScryptParams) -> None:
+    """Refuse scrypt parameters beyond those tradeguard writes: the header is not authenticated
+    until the key is derived, so a damaged or crafted one must not set its memory or time."""
+    most = ScryptParams()
+    if params.n > most.n or params.r > most.r or params.p > most.p:
+        raise BackupFileError(
+            f"backup {path}: its header asks scrypt n={params.n}, r={params.r}, p={params.p}, "
+            f"beyond what tradeguard writes (n={most.n}, r={most.r}, p={most.p}); refused "
+            "before deriving the key: the file is damaged or was not written by tradeguard"
+        )
 
 
 def _field_bytes(path: Path, fields: Mapping[str, Any], name: str, size: int) -> bytes:

@@ -158,11 +158,10 @@ class Database:
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 # One shared connection, or every connection would see its own empty database.
                 kwargs["poolclass"] = StaticPool
-            else:
+            elif "uri" not in self.url.query:  # a URI names its file and how to open it
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 _create_private(Path(database).expanduser())
-                if "uri" not in self.url.query:
-                    file_path = os.path.abspath(database)  # the file pysqlite opens
+                file_path = os.path.abspath(database)  # the file pysqlite opens
         elif self.dialect == "postgresql":
             from tradeguard.storage.tables import add_postgresql_options
 

@@ -70,7 +70,10 @@ def taken_snapshot(url: str, stem: str) -> Iterator[Snapshot]:
     if dialect not in ("sqlite", "postgresql"):
         raise StorageError(f"cannot back up a {dialect} database; use SQLite or PostgreSQL")
     if dialect == "sqlite":
-        folder = Path(parsed.database or "").expanduser().resolve().parent
+        source = Path(parsed.database or "").expanduser()
+        if not source.is_file():
+            raise StorageError(f"no SQLite database at {source}; check --db or node.database_url")
+        folder = source.resolve().parent
     else:
         folder = Path(tempfile.gettempdir())
     try:
@@ -82,7 +85,7 @@ def taken_snapshot(url: str, stem: str) -> Iterator[Snapshot]:
         if dialect == "sqlite":
             _sqlite_copy(Path(parsed.database or "").expanduser(), image)
         else:
-            _postgres_copy(url, image)
+            _postgres_copy(url, image, folder)
         revision = _image_revision(image)
         if revision is None:
             raise StorageError(
@@ -132,7 +135,7 @@ def _image_revision(image: Path) -> str | None:
     return str(row[0]) if row else None
 
 
-def _postgres_copy(url: str, image: Path) -> None:
+def _postgres_copy(url: str, image: Path, folder: Path) -> None:
     source = Database(url)
     try:
         with source.engine.connect() as conn:
@@ -150,15 +153,21 @@ def _postgres_copy(url: str, image: Path) -> None:
                     for table in metadata.sorted_tables:
                         _copy_table(conn, out, table)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        orig = getattr(exc, "orig", None)
+        reason = str(orig or exc).strip().splitlines()[0]
+        if isinstance(orig, sqlite3.Error):  # the image, not the database (a full TMPDIR)
+            raise StorageError(f"cannot write the copy in {folder}: {reason}") from None
         raise StorageError(f"cannot read database {source.masked_url}: {reason}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot write the copy in {folder}: {exc.strerror or exc}") from None
     finally:
         source.dispose()
 
 
 @contextmanager
 def _image_database(image: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{image}", scratch=True)
+    # mode=rw: SQLite opens the file written for it, or fails; it never creates an empty one.
+    db = Database(f"sqlite:///file:{quote(str(image))}?mode=rw&uri=true", scratch=True)
     try:
         yield db
     finally:
@@ -182,9 +191,10 @@ def opened_image(image: Path) -> Iterator[Database]:
 def _copy_table(source: Connection, target: Connection, table: Table) -> int:
     """Copy every row of `table`, in primary-key order, in batches; return the count."""
     copied = 0
-    rows = source.execute(select(table).order_by(*table.primary_key.columns)).yield_per(
-        COPY_BATCH_ROWS
-    )
+    # yield_per as an execution option: PostgreSQL streams the rows through a server-side
+    # cursor (set on the result, after execution, every row would be fetched at once).
+    query = select(table).order_by(*table.primary_key.columns)
+    rows = source.execute(query.execution_options(yield_per=COPY_BATCH_ROWS))
     for batch in rows.partitions():
         target.execute(table.insert(), [row._asdict() for row in batch])
         copied += len(batch)
