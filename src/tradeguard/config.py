@@ -43,6 +43,7 @@ _NOT_OVERRIDES = frozenset(
 )
 MIN_BACKUP_INTERVAL_S = 60  # each backup derives a scrypt key and copies the whole database
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
+MAX_BALANCE = 10**15  # per asset; a starting balance above it is a typo, not an account
 
 
 class _Strict(BaseModel):
@@ -111,8 +112,8 @@ class VenueConfig(_Strict):
     @classmethod
     def _non_negative(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in v.items():
-            if amount < 0:
-                raise ValueError(f"balance for {asset} is {amount}; it must be >= 0")
+            if not 0 <= amount <= MAX_BALANCE:
+                raise ValueError(f"balance for {asset} is {amount}; allowed 0..{MAX_BALANCE:,}")
         return v
 
 
@@ -316,6 +317,21 @@ class Config(_Strict):
             )
         return path
 
+    def _data_references(self, names: list[str]) -> None:
+        if self.mode not in (TradingMode.PAPER, TradingMode.BACKTEST):
+            return  # sandbox and live modes trade on venue streams, not on [[data]] files
+        for i, d in enumerate(self.data):
+            if d.venue not in names:
+                raise ValueError(
+                    f"data[{i}] ({d.path}) feeds venue {d.venue!r}, which is not configured; "
+                    f"known venues: {names}"
+                )
+            if d.kind != "candles":
+                raise ValueError(
+                    f"data[{i}].kind = {d.kind!r}: paper and backtest runs replay candles only; "
+                    "give a candle file (kind = 'candles')"
+                )
+
     def _data_only_references(self, names: list[str]) -> None:
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
@@ -355,6 +371,7 @@ class Config(_Strict):
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
         kinds = {v.name: v.kind for v in self.venues}
         self._data_only_references(names)
+        self._data_references(names)
         for v in self.venues:
             if v.data_venue is not None and (
                 v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"
@@ -469,12 +486,20 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         data = default_config()
     else:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config file {p} is a directory (pass --config with a TOML file)")
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (pass --config with a TOML file)")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.strerror}") from None
         if "venues" not in data and "strategies" not in data:
             base = default_config()
             base.update(data)

@@ -58,12 +58,20 @@ class Grid:
 
 def load_grid(path: Path) -> Grid:
     """Read a grid file; refuse an empty, non-list or oversized grid with a one-line reason."""
-    if not path.is_file():
-        raise ConfigError(f"--grid {path}: file not found")
+    try:
+        found = path.is_file()
+    except OSError:  # a name too long for the file system
+        found = False
+    if not found:
+        raise ConfigError(f"--grid {str(path)[:80]!r}: no such file; give a grid TOML file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--grid {path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"--grid {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     axes = data.get("grid")
     if not isinstance(axes, dict) or not axes:
         raise ConfigError(f"--grid {path}: needs a [grid] table of 'config.path' = [values]")
