@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.cli.common import EXIT_ERROR, EXIT_OK, config_from_args
+from tradeguard.model.errors import ConfigError
 
 
 def add_backup_parsers(sub: Any) -> None:
@@ -60,6 +61,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from tradeguard.storage.db import mask_url
 
     config = config_from_args(args)
+    if Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as db.tgb")
     vault = _vault_to_include(args.vault)
     passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
     done = write_backup(config.node.database_url, Path(args.out), passphrase, vault)
@@ -70,7 +73,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _vault_to_include(given: str | None) -> Path | None:
-    from tradeguard.model.errors import ConfigError
     from tradeguard.secrets.vault import VAULT_PATH_ENV, default_vault_path
 
     named = given or os.environ.get(VAULT_PATH_ENV)
