@@ -87,7 +87,22 @@ def load_grid(path: Path) -> Grid:
     metric = data.get("metric", "sharpe")
     if not isinstance(metric, str):
         raise ConfigError(f"--grid {path}: metric = {metric!r}: must be a metric name")
+    check_metric(metric, f"--grid {path}: metric")
     return Grid(axes=axes, metric=metric)
+
+
+def check_metric(metric: str, where: str) -> str:
+    """Return `metric` if the leaderboard can rank by it; ConfigError names the known ones."""
+    from tradeguard.backtest.metrics import compute_metrics
+
+    figures = compute_metrics([], [], 1.0)
+    known = sorted(k for k, v in figures.items() if not isinstance(v, dict | str))
+    if metric.removeprefix("-") not in known:
+        raise ConfigError(
+            f"{where} = {metric!r}: not a metric; one of {', '.join(known)} "
+            '(prefix "-" ranks lowest first)'
+        )
+    return metric
 
 
 def apply_values(config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
