@@ -201,3 +201,31 @@ def test_bad_config_under_a_terminal_shows_one_line_and_exits_2(tmp_path):
     )
     assert code == 2, screen
     assert "Traceback" not in screen and "not UTF-8" in screen
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--metric", "nope", "--no-ray"], "--metric = 'nope': not a metric; one of"),
+        (["--top", "0", "--no-ray"], "--top: 0 must be at least 1"),
+        (["--ray-address", "garbage:::"], "--ray-address 'garbage:::'"),
+        (["--out", str(EXAMPLES / "paper.toml"), "--no-ray"], "not a directory"),
+    ],
+    ids=["metric", "top", "ray-address", "out-file"],
+)
+def test_a_bad_sweep_option_is_a_usage_error(tmp_path, capsys, monkeypatch, extra, needle):
+    monkeypatch.chdir(tmp_path)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategies.*.params.fast" = [8, 12]\n', encoding="utf-8")
+    argv = ["sweep", "--config", str(EXAMPLES / "paper.toml"), "--grid", str(grid), *extra]
+    code, err = _run(argv, capsys)
+    assert code == 2 and needle in err
+    assert not list(tmp_path.rglob("metrics.json"))  # refused before any backtest ran
+
+
+def test_a_grid_file_naming_an_unknown_metric_is_refused(tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('metric = "profit"\n[grid]\n"strategies.*.params.fast" = [8]\n', "utf-8")
+    argv = ["sweep", "--config", str(EXAMPLES / "paper.toml"), "--grid", str(grid), "--no-ray"]
+    code, err = _run(argv, capsys)
+    assert code == 2 and "metric = 'profit': not a metric" in err
