@@ -5,6 +5,7 @@ Usage and config errors exit 2; a file or address the system refuses exits 1.
 
 from __future__ import annotations
 
+import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -113,10 +114,19 @@ def test_money_of_any_magnitude_formats_instead_of_raising():
             ('venue = "paper"\n\n[[venues]]', 'venue = "paper"\nkind = "trades"\n\n[[venues]]'),
             "data[0].kind = 'trades'",
         ),
+        (
+            ('venue = "paper"\nsymbol = "BTC/USDT"\n\n[strategies.params]',
+             'venue = "paper"\nsymbol = "ETH/USDT"\n\n[strategies.params]'),
+            "strategy 'ma_cross' symbol = 'ETH/USDT' is not listed on venue 'paper'",
+        ),
+        (
+            ('symbol = "BTC/USDT"\nvenue = "paper"', 'symbol = "ETH/USDT"\nvenue = "paper"'),
+            "data[0].symbol = 'ETH/USDT' is not listed on venue 'paper'",
+        ),
     ],
-    ids=["unknown-venue", "not-candles"],
-)
-def test_a_data_entry_a_paper_run_cannot_replay_is_refused(tmp_path, capsys, edit, needle):
+    ids=["unknown-venue", "not-candles", "strategy-symbol", "data-symbol"],
+)  # fmt: skip
+def test_a_reference_a_paper_run_cannot_serve_is_refused(tmp_path, capsys, edit, needle):
     cfg = _paper_toml(tmp_path, edit)
     code, err = _run(["config", "check", str(cfg)], capsys)
     assert code == 2 and needle in err
@@ -229,3 +239,12 @@ def test_a_grid_file_naming_an_unknown_metric_is_refused(tmp_path, capsys):
     argv = ["sweep", "--config", str(EXAMPLES / "paper.toml"), "--grid", str(grid), "--no-ray"]
     code, err = _run(argv, capsys)
     assert code == 2 and "metric = 'profit': not a metric" in err
+
+
+def test_a_bot_on_a_venue_the_config_lacks_is_refused(tmp_path, capsys):
+    db = ["--db", f"sqlite:///{tmp_path / 'tg.db'}"]
+    limits = ["--max-order-usd", "50", "--max-position-usd", "100", "--daily-loss-usd", "20"]
+    code, err = _run(["bot", "add", "alpha", *limits, "--venue", "binanse", *db], capsys)
+    assert code == 2 and "--venue 'binanse' is not a venue of the config" in err
+    assert main(["bot", "list", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == []  # nothing saved

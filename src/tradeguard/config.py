@@ -331,6 +331,15 @@ class Config(_Strict):
                     f"data[{i}].kind = {d.kind!r}: paper and backtest runs replay candles only; "
                     "give a candle file (kind = 'candles')"
                 )
+        listed = {v.name: [ic.symbol for ic in v.instruments] for v in self.venues if v.instruments}
+        users = [(f"data[{i}].symbol", d.symbol, d.venue) for i, d in enumerate(self.data)]
+        users += [(f"strategy {s.id!r} symbol", s.symbol, s.venue) for s in self.strategies]
+        for who, symbol, venue in users:
+            if venue in listed and symbol not in listed[venue]:
+                raise ValueError(
+                    f"{who} = {symbol!r} is not listed on venue {venue!r}; its instruments: "
+                    f"{listed[venue]} (add a [[venues.instruments]] entry or fix the symbol)"
+                )
 
     def _data_only_references(self, names: list[str]) -> None:
         data_only = {v.name for v in self.venues if v.data_only}

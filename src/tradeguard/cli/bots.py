@@ -107,6 +107,9 @@ def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
         spec = BotSpec.parse(args.name, _spec_doc(args))
     except BotError as exc:  # a bad name or limit on the command line: a usage error
         raise ConfigError(str(exc)) from None
+    venues = [v.name for v in config_from_args(args).venues]
+    if spec.venue not in venues:
+        raise ConfigError(f"--venue {spec.venue!r} is not a venue of the config; known: {venues}")
     rows = _rows(args)
     existing = {r.name: r for r in rows.bots()}
     if args.name in existing and not args.update:
