@@ -5,6 +5,7 @@ Usage and config errors exit 2; a file or address the system refuses exits 1.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from decimal import Decimal
@@ -15,6 +16,7 @@ import pytest
 from pty_support import run_in_pty
 from tradeguard.cli import main
 from tradeguard.cli.common import money
+from tradeguard.cli.keys import KeysIO, run_keys
 from tradeguard.model.money import fmt
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -248,3 +250,28 @@ def test_a_bot_on_a_venue_the_config_lacks_is_refused(tmp_path, capsys):
     assert code == 2 and "--venue 'binanse' is not a venue of the config" in err
     assert main(["bot", "list", "--json", *db]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == []  # nothing saved
+
+
+@pytest.mark.parametrize(
+    ("stdin", "needle"),
+    [
+        ("api_key=\udcff\udcfe\nsecret=abc\n", "not UTF-8 text or control characters"),
+        ("api_key=a\x1b[2Jb\nsecret=abc\n", "not UTF-8 text or control characters"),
+        ("api_key=" + "a" * 20_000 + "\n", "20,000 characters long; allowed at most 16,384"),
+    ],
+    ids=["not-utf8", "control", "huge"],
+)
+def test_a_credential_that_cannot_be_an_exchange_key_is_refused_unstored(tmp_path, stdin, needle):
+    vault = tmp_path / "v.vault"
+    err = io.StringIO()
+    kio = KeysIO(
+        env={"TG_MASTER_PASSPHRASE": "correct horse battery staple"},
+        stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=err,
+    )  # fmt: skip
+    argv = ["keys", "add", "main", "--venue", "binance", "--stdin", "--vault", str(vault)]
+    assert run_keys(argv, kio) == 1
+    assert needle in err.getvalue() and "\udcff" not in err.getvalue()
+    listing = io.StringIO()
+    kio.stdout = listing
+    assert run_keys(["keys", "list", "--json", "--vault", str(vault)], kio) == 0
+    assert json.loads(listing.getvalue()) == []
