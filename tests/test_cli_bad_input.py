@@ -275,3 +275,14 @@ def test_a_credential_that_cannot_be_an_exchange_key_is_refused_unstored(tmp_pat
     kio.stdout = listing
     assert run_keys(["keys", "list", "--json", "--vault", str(vault)], kio) == 0
     assert json.loads(listing.getvalue()) == []
+
+
+def test_a_bad_environment_override_names_the_variable(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TG_RISK__MAX_ORDER_NOTIONAL_USD", "abc")
+    code, err = _run(["config", "check", str(EXAMPLES / "paper.toml")], capsys)
+    assert code == 2
+    assert "risk.max_order_notional_usd = 'abc' (set by $TG_RISK__MAX_ORDER_NOTIONAL_USD)" in err
+    monkeypatch.delenv("TG_RISK__MAX_ORDER_NOTIONAL_USD")
+    cfg = _paper_toml(tmp_path, ('max_order_notional_usd = "100"', 'max_order_notional_usd = "-1"'))
+    code, err = _run(["config", "check", str(cfg)], capsys)
+    assert code == 2 and "set by" not in err  # a value from the file names no variable

@@ -445,14 +445,22 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
-    for key, raw in environ.items():
+def _override_paths(environ: dict[str, str]) -> dict[str, list[str]]:
+    """Map each `TG_A__B` override variable to its key path (`["a", "b"]`)."""
+    out = {}
+    for key in environ:
         if not key.startswith("TG_") or key in _NOT_OVERRIDES:
             continue
         path = [p.lower() for p in key[3:].split("__") if p]
-        if not path:
-            continue
+        if path:
+            out[key] = path
+    return out
+
+
+def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
+    for key, path in _override_paths(environ).items():
+        raw = environ[key]
         node: Any = data
         for part in path[:-1]:
             nxt = node.get(part) if isinstance(node, dict) else None
@@ -471,10 +479,17 @@ def _secret_key(key: str) -> bool:
     )
 
 
-def _describe(err: ValidationError, data: dict[str, Any]) -> str:
+def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str]) -> str:
+    overrides = _override_paths(environ)
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # A value from the environment is easy to forget: name the variable that set it.
+        source = next(
+            (f" (set by ${k})" for k, path in overrides.items()
+             if [str(p) for p in e["loc"][: len(path)]] == path),
+            "",
+        )  # fmt: skip
         value = e.get("input")
         if isinstance(value, dict) and len(str(value)) > 120:
             value = "{…}"
@@ -484,7 +499,7 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         hint = f" (allowed: {limits})" if limits else ""
-        lines.append(f"  {loc} = {value!r}: {msg}{hint}")
+        lines.append(f"  {loc} = {value!r}{source}: {msg}{hint}")
     return "invalid configuration:\n" + "\n".join(lines)
 
 
@@ -517,7 +532,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, data)) from None
+        raise ConfigError(_describe(exc, data, env)) from None
     if path is not None:
         config._source_dir = Path(path).resolve().parent
     return config
