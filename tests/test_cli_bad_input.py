@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -286,3 +287,21 @@ def test_a_bad_environment_override_names_the_variable(tmp_path, capsys, monkeyp
     cfg = _paper_toml(tmp_path, ('max_order_notional_usd = "100"', 'max_order_notional_usd = "-1"'))
     code, err = _run(["config", "check", str(cfg)], capsys)
     assert code == 2 and "set by" not in err  # a value from the file names no variable
+
+
+def test_strategy_new_into_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "taken.txt"
+    target.write_text("x", encoding="utf-8")
+    code, err = _run(["strategy", "new", "mine", "--dir", str(target)], capsys)
+    assert code == 2 and "not a directory" in err
+
+
+def test_totp_setup_for_an_unknown_token_fails_before_asking_a_passphrase(tmp_path):
+    code, screen = run_in_pty(
+        [str(EXE), "token", "totp-setup", "--name", "nope", "--db", f"sqlite:///{tmp_path}/t.db"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "TG_MASTER_PASSPHRASE"},
+        timeout_s=60,
+    )
+    assert code == 1 and "no active token named 'nope'" in screen
+    assert "passphrase" not in screen.lower()

@@ -147,8 +147,10 @@ def cmd_token_revoke(args: argparse.Namespace, console: Console) -> int:
 def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.secrets.vault import read_passphrase
 
+    store = _store(args)
+    store.get(args.name)  # an unknown name fails before the passphrase prompt
     passphrase = read_passphrase()
-    uri = _store(args).setup_totp(args.name, passphrase)
+    uri = store.setup_totp(args.name, passphrase)
     if args.json:
         print(json.dumps({"name": args.name, "provisioning_uri": uri}))
         return EXIT_OK
