@@ -318,8 +318,10 @@ class Config(_Strict):
         return path
 
     def _data_references(self, names: list[str]) -> None:
-        if self.mode not in (TradingMode.PAPER, TradingMode.BACKTEST):
-            return  # sandbox and live modes trade on venue streams, not on [[data]] files
+        if self.mode not in (TradingMode.PAPER, TradingMode.BACKTEST) or not names:
+            # sandbox and live modes trade on venue streams, not on [[data]] files; a config
+            # without venues (read-only commands, tests) replays nothing
+            return
         for i, d in enumerate(self.data):
             if d.venue not in names:
                 raise ValueError(
