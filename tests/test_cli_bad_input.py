@@ -305,3 +305,31 @@ def test_totp_setup_for_an_unknown_token_fails_before_asking_a_passphrase(tmp_pa
     )
     assert code == 1 and "no active token named 'nope'" in screen
     assert "passphrase" not in screen.lower()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--symbols", ",,,;"], "symbol ';' is not BASE/QUOTE"),
+        (["--symbols", "btc/usdt"], "symbol 'btc/usdt' is not BASE/QUOTE"),
+        (["--sizing", '{"kind": "fixed", "usd": 5}'], "unknown key(s) ['usd'] for kind = 'fixed'"),
+        (["--sizing", '{"kind": "linear", "min_score": 0, "max_score": 1, "min_usd": 1, '
+                      '"max_usd": 2, "maxusd": 3}'], "unknown key(s) ['maxusd']"),
+    ],
+    ids=["symbols-junk", "symbols-lower", "sizing-fixed", "sizing-linear"],
+)  # fmt: skip
+def test_a_bot_symbol_or_sizing_key_that_would_be_ignored_is_refused(
+    tmp_path, capsys, extra, needle
+):
+    db = ["--db", f"sqlite:///{tmp_path / 'tg.db'}"]
+    limits = ["--max-order-usd", "50", "--max-position-usd", "100", "--daily-loss-usd", "20"]
+    code, err = _run(["bot", "add", "alpha", *limits, *extra, *db], capsys)
+    assert code == 2 and needle in err
+
+
+def test_a_config_bot_with_a_misshapen_symbol_is_refused(tmp_path, capsys):
+    cfg = _paper_toml(tmp_path)
+    with cfg.open("a", encoding="utf-8") as fh:
+        fh.write('\n[[bots]]\nname = "alpha"\nsymbols = ["btc-usdt"]\n')
+    code, err = _run(["config", "check", str(cfg)], capsys)
+    assert code == 2 and "bots.0.symbols" in err and "'btc-usdt' is not BASE/QUOTE" in err

@@ -8,6 +8,7 @@ Environment overrides use `__` between nesting levels: `TG_RISK__MAX_ORDER_NOTIO
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -50,11 +51,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
+SYMBOL_PATTERN = r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$"
+_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+
+
 class InstrumentConfig(_Strict):
     """A market's rules, for venues (paper) that do not publish them."""
 
-    # spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
-    symbol: str = Field(pattern=r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$")
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
     price_tick: Decimal = Field(gt=0)
     amount_step: Decimal = Field(gt=0)
     min_amount: Decimal = Field(default=Decimal(0), ge=0)
@@ -275,6 +280,14 @@ class BotConfig(_Strict):
     require_confirmation: bool | None = None
     one_position_per_symbol: bool | None = None
     sizing: dict[str, Any] | None = None  # {"kind": "fixed" | "table" | "linear", ...}
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbol_shapes(cls, v: list[str] | None) -> list[str] | None:
+        for s in v or []:
+            if not _SYMBOL_RE.match(s):
+                raise ValueError(f"symbol {s!r} is not BASE/QUOTE in capitals, e.g. BTC/USDT")
+        return v
 
     def named_fields(self) -> dict[str, Any]:
         """Return the spec fields this entry sets (money as strings), without name and enabled."""

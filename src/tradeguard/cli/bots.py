@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.bots.spec import BotError, BotSpec, check_name
+from tradeguard.bots.spec import BotError, BotSpec, check_name, check_symbols
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args
 from tradeguard.model.errors import ConfigError
 
@@ -104,7 +104,9 @@ def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     try:
-        spec = BotSpec.parse(args.name, _spec_doc(args))
+        doc = _spec_doc(args)
+        check_symbols(args.name, doc["symbols"])
+        spec = BotSpec.parse(args.name, doc)
     except BotError as exc:  # a bad name or limit on the command line: a usage error
         raise ConfigError(str(exc)) from None
     venues = [v.name for v in config_from_args(args).venues]
