@@ -19,6 +19,7 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from pm_support import TICKER, seeded_kalshi
 from test_polymarket_sandbox import YES_TOKEN, _post_raw, started
 from tradeguard.model.errors import ConfigError
+from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.server import PREFIX, KalshiExchange
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -170,3 +171,30 @@ async def test_a_malformed_polymarket_order_is_a_400_not_a_500(where, value):
             payload["order"][where] = value
         status, body = await asyncio.to_thread(_post_raw, client, payload)
     assert status == 400 and "error" in body
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"method": "evm_mine", "params": ["0xffffffffff"]},
+        {"method": "evm_mine", "params": ["zz"]},
+        {"method": "evm_mine", "params": [5]},
+        {"method": "eth_blockNumber", "params": 5},
+        {"method": "eth_blockNumber", "params": {"a": 1}},
+    ],
+    ids=["mine-huge", "mine-not-hex", "mine-int", "params-int", "params-object"],
+)
+async def test_a_malformed_chain_rpc_call_is_a_json_rpc_error_not_a_500(call):
+    server = RpcServer(LocalChain(), port=0)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            body = {"jsonrpc": "2.0", "id": 7, **call}
+            async with http.post(server.url, json=body) as r:
+                answer = await r.json()
+            assert r.status == 200 and answer["id"] == 7 and answer["error"]["code"] == -32602
+            async with http.post(server.url, json={"jsonrpc": "2.0", "id": 8,
+                                                   "method": "eth_blockNumber"}) as r:  # fmt: skip
+                assert (await r.json())["result"] == "0x0"  # nothing was mined
+    finally:
+        await server.stop()
