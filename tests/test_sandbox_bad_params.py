@@ -198,3 +198,18 @@ async def test_a_malformed_chain_rpc_call_is_a_json_rpc_error_not_a_500(call):
                 assert (await r.json())["result"] == "0x0"  # nothing was mined
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("path", ["/ws-api/v3", "/stream", "/ws"])
+async def test_a_malformed_websocket_message_is_answered_and_the_socket_stays_open(sandbox, path):
+    base, http = sandbox
+    bad = ["[]", "null", "5", '{"id": 1, "method": "SUBSCRIBE", "params": 5}',
+           '{"id": 2, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": "x"}}',
+           '{"id": 3, "method": "ping", "params": [1]}']  # fmt: skip
+    async with http.ws_connect(base.replace("http", "ws") + path) as ws:
+        for text in bad:
+            await ws.send_str(text)
+            answer = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+            assert "error" in answer, (text, answer)
+        await ws.send_str('{"id": 9, "method": "LIST_SUBSCRIPTIONS"}')  # still served
+        assert json.loads((await asyncio.wait_for(ws.receive(), 5)).data)["id"] == 9
