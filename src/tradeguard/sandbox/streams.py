@@ -137,8 +137,8 @@ class StreamHub:
                     self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
                     continue
                 if not isinstance(req, dict):  # a list or a bare value: answer, keep the socket
-                    msg = "Invalid request: expected a JSON object"
-                    self.send(conn, {"error": {"code": 3, "msg": msg}, "id": None})
+                    why = "Invalid request: expected a JSON object"
+                    self.send(conn, {"error": {"code": 3, "msg": why}, "id": None})
                     continue
                 if conn.mode == "wsapi":
                     on_wsapi(conn, req)
