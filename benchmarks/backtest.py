@@ -20,7 +20,8 @@
   a strategy buying a fixed stake in quote on one candle and selling it on the next, on all seven
   pairs; `orders_denied` counts the intents the risk engine refused (their time is in the
   figure too, so it must stay near 0), and `orders_run_cpu_s` is the process CPU time of that
-  whole backtest call.
+  whole backtest call. `run_backtest` itself runs the cyclic collector rarely (as the command
+  does), so these figures include that policy.
 - `sweep_*`: 16 combinations on 1 and on 2 workers (Ray when installed); the speed-up of 2; the
   CPU seconds of the worker processes and of everything else (Ray's own processes, the driver);
   and how much more CPU the combinations took on 2 workers than on 1 (contention, not serial work).

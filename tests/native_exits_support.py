@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -9,12 +11,13 @@ from typing import Any
 import pytest
 
 from bots_support import ALPHA
+from node_support import trading_live
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.spec import BotSpec
 from tradeguard.config import Config
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually
 from tradeguard.secrets.vault import ScryptParams, Vault
 from tradeguard.storage.bot_rows import BotRows
 
@@ -78,3 +81,14 @@ def sellable_qty(node: TradingNode) -> Decimal:
     rounded down to the lot step."""
     pos = node.portfolio.positions.get(("binance", "BTC/USDT", "alpha"))
     return Decimal(0) if pos is None else node.portfolio.sellable(pos)
+
+
+@asynccontextmanager
+async def live_alpha(tmp_path: Path, ex: SandboxExchange) -> AsyncIterator[TradingNode]:
+    """A node trading live on `ex` with bot alpha, once it sees the sandbox's 50,000 mid."""
+    node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+    add_alpha(node)
+    await node.start()
+    async with trading_live(node):
+        await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
+        yield node

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,16 @@ min_notional = "5"
 """
     )
     return cfg
+
+
+@asynccontextmanager
+async def trading_live(node: TradingNode, duration_s: float = 60) -> AsyncIterator[TradingNode]:
+    """Run a started node's live loop for the block; then stop the loop and the node, close it."""
+    live = asyncio.create_task(node.run_live(duration_s=duration_s))
+    try:
+        yield node
+    finally:
+        node.request_stop()
+        await live
+        await node.stop()
+        node.close()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import pty
+import resource
 import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import eventually
@@ -56,30 +58,125 @@ def _temp_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
 
 
+def _plain(path: Path) -> bool:
+    return ".plain-" in path.name  # the private copy of the database, before encryption
+
+
+def _kill_when(argv: list[str], ready: Callable[[], bool], env: dict[str, str]) -> None:
+    """Start `argv` and SIGKILL it once `ready()`; retry when it finishes before."""
+    for _ in range(5):
+        proc = subprocess.Popen(argv, env=env)
+        eventually(lambda p=proc: ready() or p.poll() is not None, 120, 0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait() == -signal.SIGKILL
+            return
+        proc.wait()
+    raise AssertionError(f"{argv[1]} finished every time before it could be killed")
+
+
 def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, data_dir):
     cfg, db = _paper_db(tmp_path, data_dir)
     _pad_events(db, 60_000)  # about 80 MB
     out = tmp_path / "backups" / "tg.tgb"
     argv = [EXE, "backup", "--config", cfg, "--out", str(out)]
-    killed_midway = False
-    for _ in range(5):
-        proc = subprocess.Popen(argv, env=_env(**{PASSPHRASE_ENV: PASS}))
-        eventually(lambda p=proc: bool(_temp_files(out.parent)) or p.poll() is not None, 120, 0.001)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed_midway = proc.wait() == -signal.SIGKILL
-            break
-        proc.wait()
-        out.unlink(missing_ok=True)  # it finished first; try again
-    assert killed_midway
+    env = _env(**{PASSPHRASE_ENV: PASS})
+    # Killed while encrypting: the plaintext copy's name is already gone; ciphertext is left.
+    _kill_when(argv, lambda: any(not _plain(p) for p in _temp_files(out.parent)), env)
     assert not out.exists()
-    for leftover in _temp_files(out.parent):  # what a kill leaves is ciphertext, privately
+    left = _temp_files(out.parent)
+    assert left and not any(_plain(p) for p in left)
+    for leftover in left:  # what a kill leaves is ciphertext, privately
         assert leftover.stat().st_mode & 0o777 == 0o600
         assert MARKER.encode() not in leftover.read_bytes()
-    done = subprocess.run(argv, env=_env(**{PASSPHRASE_ENV: PASS}), timeout=300)
+    # Killed while copying the database: its private copy is left beside the database (in the
+    # clear there already), never in the backup folder, until the next backup sweeps it.
+    _kill_when(argv, lambda: any(_plain(p) for p in _temp_files(db.parent)), env)
+    assert not out.exists()
+    copies = [p for p in _temp_files(db.parent) if _plain(p)]
+    assert copies and all(p.stat().st_mode & 0o777 == 0o600 for p in copies)
+    assert not any(_plain(p) for p in _temp_files(out.parent))
+    done = subprocess.run(argv, env=env, timeout=300)
     assert done.returncode == 0
+    assert not any(_plain(p) for p in _temp_files(db.parent))  # swept: their process is gone
     _, parts = open_backup(out, PASS)
     assert MARKER.encode() in parts["database"]
+
+
+def _state(db: Path) -> tuple[object, ...]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return (
+            conn.execute("PRAGMA integrity_check").fetchone()[0],
+            conn.execute("SELECT count(*), max(id), sum(length(data)) FROM events").fetchone(),
+            conn.execute("SELECT count(*) FROM fills").fetchone()[0],
+            conn.execute("SELECT group_concat(total) FROM balances ORDER BY asset").fetchone(),
+        )
+    finally:
+        conn.close()
+
+
+def test_a_restore_killed_midway_leaves_the_target_untouched(tmp_path, data_dir):
+    cfg, db = _paper_db(tmp_path, data_dir)
+    _pad_events(db, 60_000)
+    out = tmp_path / "tg.tgb"
+    env = _env(**{PASSPHRASE_ENV: PASS})
+    assert subprocess.run([EXE, "backup", "--db", f"sqlite:///{db}", "--out", str(out)],
+                          env=env, timeout=300).returncode == 0  # fmt: skip
+    _pad_events(db, 10)  # the target differs from the backup
+    before = _state(db)
+    argv = [EXE, "restore", "--in", str(out), "--db", f"sqlite:///{db}", "--config", cfg]
+    argv.append("--force")
+    # Killed while decrypting into its private copy, then while replacing the tables.
+    _kill_when(argv, lambda: any(_plain(p) for p in _temp_files(tmp_path)), env)
+    assert _state(db) == before
+    wal = Path(f"{db}-wal")
+    _kill_when(argv, lambda: _size(wal) > 4 << 20, env)  # uncommitted rows spill to the WAL
+    assert _state(db) == before
+    left = [p for p in _temp_files(tmp_path) if _plain(p)]
+    assert left and all(p.stat().st_mode & 0o777 == 0o600 for p in left)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _state(db) != before and _state(db)[1][0] == before[1][0] - 10
+    assert _temp_files(tmp_path) == []
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _limited(max_file_bytes: int) -> Callable[[], None]:
+    """A child's file-size limit: a write beyond it fails (EFBIG), as on a full disk."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+
+def test_a_backup_or_restore_that_cannot_write_says_so_and_leaves_nothing(tmp_path, data_dir):
+    cfg, db = _paper_db(tmp_path, data_dir, rows=500)
+    _pad_events(db, 3000)  # a few MB
+    env = _env(**{PASSPHRASE_ENV: PASS})
+    out = tmp_path / "backups" / "tg.tgb"
+    argv = [EXE, "backup", "--db", f"sqlite:///{db}", "--out", str(out)]
+    size = db.stat().st_size
+    # The database's copy does not fit; then the copy fits and the backup file does not.
+    for limit, message in ((size // 2, "cannot copy SQLite database"),
+                           (size + 100, "cannot write backup")):  # fmt: skip
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                              preexec_fn=_limited(limit))  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists() and _temp_files(out.parent) == []
+    assert subprocess.run(argv, env=env, timeout=300).returncode == 0
+    target = tmp_path / "restored.db"
+    argv = [EXE, "restore", "--in", str(out), "--db", f"sqlite:///{target}", "--config", cfg]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=_limited(size // 2))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "cannot restore backup" in done.stderr and "File too large" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _temp_files(tmp_path) == [] and not target.exists()
 
 
 def _fills(db: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,12 @@ import pytest
 from node_support import write_paper_toml, write_slice
 from tradeguard.chaos.paper import ledger_snapshot
 from tradeguard.cli import main
-from tradeguard.secrets.atomic import write_atomic
-from tradeguard.secrets.backup_file import PASSPHRASE_ENV, read_info, seal
+from tradeguard.secrets.backup_file import PASSPHRASE_ENV, read_info, write_backup_file
 from tradeguard.secrets.vault import ScryptParams, Vault
 from tradeguard.storage import Database, Storage
 from tradeguard.storage.db import SCHEMA_HEAD
 from tradeguard.storage.lock import acquire_writer_lock
-from tradeguard.storage.snapshot import table_rows, take_snapshot
+from tradeguard.storage.snapshot import table_rows, taken_snapshot
 
 pytest_plugins = ["storage_fixtures"]
 
@@ -162,11 +162,12 @@ def test_restore_refuses_while_a_node_holds_the_writer_lock(tmp_path, data_dir, 
 
 def test_a_backup_from_a_newer_schema_is_refused(tmp_path, data_dir, capsys):
     cfg, url = _paper_run(tmp_path, data_dir)
-    snapshot = take_snapshot(url)
     out = tmp_path / "newer.tgb"
-    sealed = seal({"database": snapshot.image}, passphrase=PASS, created_ts=0,
-                  schema_head="9999", dialect="sqlite", kdf=ScryptParams(n=2**14))  # fmt: skip
-    write_atomic(out, sealed)
+    with taken_snapshot(url, "newer") as snapshot:
+        parts = [("database", snapshot.file)]
+        write_backup_file(out, parts, passphrase=PASS, created_ts=0, schema_head="9999",
+                          dialect="sqlite", kdf=ScryptParams(n=2**14))  # fmt: skip
+    assert _leftovers(tmp_path) == []
     capsys.readouterr()
     assert _restore(out, f"sqlite:///{tmp_path / 'r.db'}", cfg) == 1
     err = capsys.readouterr().err
@@ -263,3 +264,56 @@ def test_damaged_backups_each_give_their_error_and_exit_1(tmp_path, data_dir, ca
     assert _restore(out, f"sqlite:///{tmp_path / 'r.db'}", cfg) == 1
     assert "wrong passphrase" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".*.tmp"))
+
+
+def test_a_backup_damaged_in_its_last_chunk_leaves_the_target_untouched(tmp_path, data_dir, capsys):
+    # Every chunk is checked before the target is touched: --force on a database with data
+    # and a flipped byte near the end of the backup changes nothing.
+    cfg, url = _paper_run(tmp_path, data_dir)
+    out = tmp_path / "tg.tgb"
+    assert main(["backup", "--config", cfg, "--out", str(out)]) == 0
+    data = out.read_bytes()
+    out.write_bytes(data[:-20] + bytes([data[-20] ^ 0x01]) + data[-19:])
+    before = _contents(url)
+    capsys.readouterr()
+    assert _restore(out, url, cfg, "--force") == 1
+    err = capsys.readouterr().err
+    assert "failed authentication" in err and "Traceback" not in err
+    assert _contents(url) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_backup_written_in_format_1_restores(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(PASSPHRASE_ENV, "format one backup passphrase")
+    target, vault = f"sqlite:///{tmp_path / 'from-format1.db'}", tmp_path / "vault.json"
+    old = Path(__file__).parent / "data" / "backup-format1.tgb"
+    assert read_info(old).version == 1
+    argv = ["restore", "--in", str(old), "--db", target, "--vault-out", str(vault)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "ledger ok" in capsys.readouterr().out
+    rows, _ = _contents(target)
+    assert [(b["venue"], b["asset"], b["total"]) for b in rows["balances"]] == [
+        ("paper", "USDT", Decimal("10000"))
+    ]
+    assert [e["data"] for e in rows["events"]] == [{"note": "written by format 1"}]
+    restored = Vault(vault)
+    restored.unlock("a long master passphrase")
+    assert restored.get("binance-main").field("secret") == "s3cr3t-value"
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_short_backup_passphrase_is_named_as_the_backup_one(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    cfg, _ = _paper_run(tmp_path, data_dir)
+    monkeypatch.setenv(PASSPHRASE_ENV, "short")
+    assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 1
+    err = capsys.readouterr().err
+    assert f"backup passphrase ({PASSPHRASE_ENV}) is 5 characters long" in err
+    assert "at least 12" in err and "master" not in err
+    assert not (tmp_path / "x.tgb").exists()

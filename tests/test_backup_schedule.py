@@ -106,7 +106,9 @@ async def test_the_live_loop_writes_rotated_backups_that_restore(tmp_path, monke
     # moment, so mid-run the audit can differ (as `doctor` would on the live file); the journal
     # itself must come back: every restored fill and order is one the node wrote.
     restored = Database(f"sqlite:///{tmp_path / 'restored.db'}")
-    restore_image(parts["database"], restored, replace=False)
+    image = tmp_path / "image.db"
+    image.write_bytes(parts["database"])
+    restore_image(image, restored, replace=False)
     source = Database(config.node.database_url)
     try:
         got, have = table_rows(restored), table_rows(source)

@@ -68,3 +68,28 @@ def test_live_banner_is_loud_and_names_venues_and_limits() -> None:
     assert "binance (binance)" in banner
     assert "max order notional:  100 USD" in banner
     assert lines[0] == "!" * 72
+
+
+def test_paper_and_sandbox_modes_refuse_a_dex_venue_on_a_real_chain(tmp_path) -> None:
+    """A uniswap_v2 venue whose RPC is not on this machine would spend real funds: only a local
+    chain is allowed outside live mode, whether the URL is in the config or the deployment file."""
+    dex = {"router": "0x" + "1" * 40, "factory": "0x" + "2" * 40}
+    venue = {"name": "dex", "kind": "uniswap_v2", "credentials": "w", "symbols": ["WETH/USD"]}
+
+    def config(mode: str, **extra: Any) -> Config:
+        vc = {**venue, "dex": {**dex, **extra}}
+        return Config.model_validate({"mode": mode, "venues": [vc], "strategies": []})
+
+    for mode in ("paper", "sandbox"):
+        with pytest.raises(ConfigError, match=r"dex \(eth\.example\.org\).*real funds"):
+            check_mode(config(mode, rpc_url="https://eth.example.org/v2/KEY"), False, {})
+        check_mode(config(mode), False, {})  # the default: http://127.0.0.1:8545
+        check_mode(config(mode, rpc_url="http://localhost:8545"), False, {})
+    deployment = tmp_path / "chain.json"
+    deployment.write_text('{"rpc_url": "https://rpc.example.net", "router": "x", "factory": "y",'
+                          ' "tokens": {}}')  # fmt: skip
+    on_file = {"deployment_file": str(deployment)}
+    with pytest.raises(ConfigError, match=r"rpc\.example\.net"):
+        check_mode(config("sandbox", **on_file), False, {})
+    deployment.write_text('{"rpc_url": "http://127.0.0.1:8545", "tokens": {}}')
+    check_mode(config("sandbox", **on_file), False, {})

@@ -38,7 +38,8 @@ HEAVY = [
     "tradeguard.sandbox",
     "tradeguard.api",
     "pyarrow.compute",
-    "rich.progress",  # with --json: no progress bar
+    "rich.console",  # with --json: nothing printed through rich
+    "rich.progress",  # no progress bar
     "rich.table",  # and no table
     "sqlalchemy.dialects.postgresql",  # a SQLite database never needs it
 ]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import tradeguard
+from ast_support import parse
 
 SRC = Path(tradeguard.__file__).parent
 CLI = SRC / "cli"
@@ -15,7 +16,7 @@ CLI = SRC / "cli"
 
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
         elif isinstance(node, ast.Import):
@@ -45,7 +46,7 @@ def test_cli_modules_and_functions_fit_their_limits():
         text = path.read_text(encoding="utf-8")
         if len(text.splitlines()) > 600:
             too_long.append(f"{path.name}: {len(text.splitlines())} lines")
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(parse(text)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 if length > 80:

@@ -130,3 +130,56 @@ rest_url = "http://127.0.0.1:9"
     argv = ["resume", "--config", str(cfg), "--reason", "checked", "--yes", "--json"]
     assert json.loads(_stdout(capsys, argv))["state"] == "ACTIVE"
     assert os.path.exists(tmp_path / "tg.db")
+
+
+def test_btc_quoted_prices_and_pnl_keep_their_digits_within_80_columns(tmp_path, data_dir):
+    """An ADA/BTC price of 0.00005791 BTC is shown so, never as 0.00, in `run` and `positions`."""
+    root = Path(__file__).resolve().parents[1]
+    cfg = str(root / "examples" / "token_unlock.toml")  # BTC-quoted pairs, BTC valuation
+    env = {**os.environ, "TG_DATA_DIR": str(data_dir)}
+    screens = []
+    for argv in (["run", "--until-end"], ["positions", "--all", "--limit", "20"]):
+        code, screen = run_in_pty(
+            [str(EXE), *argv, "--config", cfg, "--db", f"sqlite:///{tmp_path / 'tu.db'}"],
+            cwd=tmp_path, env=env, columns=80,
+        )  # fmt: skip
+        assert code == 0, screen
+        screens.append(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r", ""))
+    rows = json.loads(
+        subprocess.run(
+            [str(EXE), "positions", "--all", "--json", "--config", cfg,
+             "--db", f"sqlite:///{tmp_path / 'tu.db'}"],
+            env=env, capture_output=True, text=True, check=True, cwd=tmp_path,
+        ).stdout
+    )  # fmt: skip
+    closed = next(r for r in rows if r["symbol"] == "ADA/BTC" and r["status"] == "closed")
+    from decimal import Decimal
+
+    entry = format(Decimal(closed["entry_price"]).normalize(), "f")  # 0.0000534: on a 1e-8 tick
+    for screen in screens:
+        lines = [line for line in screen.splitlines() if "replay" not in line]
+        assert max(len(line) for line in lines) <= 80, screen
+        assert "…" not in screen and " 0.00 " not in screen, screen
+    ada = [line for line in screens[1].splitlines() if line.startswith("ADA/BTC")]
+    assert len(entry) > 6 and any(f" {entry} " in line for line in ada), (entry, screens[1])
+    assert re.search(r"Fees paid\s+│ 0\.00\d{3}", screens[0]), screens[0]
+
+
+def test_http_client_request_lines_stay_out_of_the_info_log(capsys):
+    """`pm arb run` polls both venues several times a second; httpx's per-request INFO lines
+    would bury the node's own messages (they are kept at DEBUG)."""
+    import logging
+
+    from tradeguard.logsetup import setup_logging
+
+    try:
+        setup_logging("text", "INFO")
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:8767/markets")
+        logging.getLogger("tradeguard.node").info("the node's own line")
+        err = capsys.readouterr().err
+        assert "the node's own line" in err and "HTTP Request" not in err
+        setup_logging("text", "DEBUG")
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:8767/book")
+        assert "HTTP Request: GET" in capsys.readouterr().err
+    finally:
+        setup_logging("text", "WARNING")

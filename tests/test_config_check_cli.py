@@ -104,3 +104,32 @@ def test_config_check_names_scheduled_backups_without_their_passphrase(
     )
     monkeypatch.setenv("TG_BACKUP_PASSPHRASE", "correct horse battery staple")
     assert main(["config", "check", str(cfg)]) == 0
+
+
+def test_config_check_refuses_the_mode_and_venue_mismatches_run_refuses(tmp_path, data_dir, capsys):
+    """A sandbox config on a real exchange, and a live one on a testnet: `run` refuses both
+    before trading, so `config check` names them too."""
+    cfg = Path(_config(tmp_path, "", str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv")))
+    base = cfg.read_text().split("[[strategies]]")[0]
+    venue = 'kind = "ccxt"\nexchange = "binance"\nsandbox = false\ncredentials = "main"'
+    cfg.write_text('mode = "sandbox"\n' + base.replace('kind = "paper"', venue))
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "have sandbox = false and no rest_url, so they would trade real money" in err
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "would trade real money" in capsys.readouterr().err
+    testnet = venue.replace("sandbox = false", "sandbox = true")
+    cfg.write_text('mode = "live"\n' + base.replace('kind = "paper"', testnet))
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "mode = 'live': venue 'paper' points at a sandbox (sandbox=True" in err, err
+    assert "not confirmed" not in err  # --confirm-live is given to `run`, not the file
+
+
+def test_a_file_that_is_not_a_config_gets_short_lines(capsys):
+    """`config check examples/pm_map.toml` (a market map): each refused key in one short line."""
+    root = Path(__file__).resolve().parents[1]
+    assert main(["config", "check", str(root / "examples" / "pm_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "pairs = '[… 3 entries]': Extra inputs are not permitted" in err, err
+    assert max(len(line) for line in err.splitlines()) < 160, err

@@ -12,6 +12,8 @@ import ast
 import sys
 from pathlib import Path
 
+from ast_support import parse
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "tradeguard"
 
 # Top-level modules that belong to a room of their own name elsewhere in the table.
@@ -68,20 +70,8 @@ def _target_room(imported: str) -> str:
     return "cli" if imported.split(".")[-1] == "cli" else _room(imported)
 
 
-def _parse(source: str) -> ast.Module:
-    # CPython 3.11 keeps the AST converter's recursion depth in shared state: a parse in another
-    # thread at the same moment (a server a test started) makes this one fail with SystemError.
-    for attempt in range(5):
-        try:
-            return ast.parse(source)
-        except SystemError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _imports(path: Path) -> set[str]:
-    tree = _parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

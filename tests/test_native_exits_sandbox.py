@@ -13,15 +13,16 @@ import pytest
 
 from native_exits_support import (
     KEY,
-    add_alpha,
     bot_qty,
     enter,
+    live_alpha,
     native_config,
     sandbox_lists,
     sellable_qty,
     vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.events import EventKind
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -31,47 +32,36 @@ pytestmark = pytest.mark.usefixtures("vault_env")
 
 async def test_a_bot_entry_with_sl_and_tp_becomes_an_oco_that_the_sandbox_triggers(tmp_path):
     ex = seeded_exchange()
-    async with ex:
-        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
-        add_alpha(node)
-        await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
-            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
-            trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
-            assert trade["status"] == "submitted", trade
-            await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
-            plan = node.bot_exits.plans[KEY]
-            tp, sl = (node.storage.get_order(cid) for cid in plan.native_orders)
-            assert tp is not None and sl is not None
-            assert (tp.type, sl.type) == (OrderType.TAKE_PROFIT, OrderType.STOP_LOSS)
-            assert tp.oco_group == sl.oco_group != ""
-            entry = node.portfolio.positions[("binance", "BTC/USDT", "alpha")].avg_entry
-            assert sl.trigger_price == (entry * Decimal("0.98")).quantize(Decimal("0.01"))
-            assert tp.trigger_price == (entry * Decimal("1.05")).quantize(Decimal("0.01"))
-            # The exits sell what the account holds (the entry less its fee in BTC), rounded
-            # down to the lot step; the stop's fill then flattens the position.
-            assert sl.reduce_only and sl.amount == sellable_qty(node) == tp.amount
-            assert 0 < bot_qty(node) - sl.amount < Decimal("0.00001")
-            assert sandbox_lists(ex) == [["NEW", "NEW"]]
+    async with ex, live_alpha(tmp_path, ex) as node:
+        trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        assert trade["status"] == "submitted", trade
+        await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
+        plan = node.bot_exits.plans[KEY]
+        tp, sl = (node.storage.get_order(cid) for cid in plan.native_orders)
+        assert tp is not None and sl is not None
+        assert (tp.type, sl.type) == (OrderType.TAKE_PROFIT, OrderType.STOP_LOSS)
+        assert tp.oco_group == sl.oco_group != ""
+        entry = node.portfolio.positions[("binance", "BTC/USDT", "alpha")].avg_entry
+        assert sl.trigger_price == (entry * Decimal("0.98")).quantize(Decimal("0.01"))
+        assert tp.trigger_price == (entry * Decimal("1.05")).quantize(Decimal("0.01"))
+        # The exits sell what the account holds (the entry less its fee in BTC), rounded
+        # down to the lot step; the stop's fill then flattens the position.
+        assert sl.reduce_only and sl.amount == sellable_qty(node) == tp.amount
+        assert 0 < bot_qty(node) - sl.amount < Decimal("0.00001")
+        assert sandbox_lists(ex) == [["NEW", "NEW"]]
 
-            # The sandbox's own trades fall through the stop: it fires and sells on the venue.
-            ex.set_book("BTCUSDT", bids=[("48500", "5")], asks=[("48510", "5")])
-            ex.trade_through("BTCUSDT", "SELL", "48500", "0.001")
-            await eventually(lambda: bot_qty(node) == 0)
-            await eventually(lambda: KEY not in node.bot_exits.plans)
-            assert [t.strategy_id for t in node.portfolio.closed_trades] == ["alpha"]
-            assert node.orders.orders[sl.client_order_id].status is OrderStatus.FILLED
-            await eventually(
-                lambda: node.orders.orders[tp.client_order_id].status is OrderStatus.CANCELLED
-            )
-            assert node.storage.get_order(sl.client_order_id).status is OrderStatus.FILLED
-            assert sandbox_lists(ex) == [["FILLED", "CANCELED"]]
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
+        # The sandbox's own trades fall through the stop: it fires and sells on the venue.
+        ex.set_book("BTCUSDT", bids=[("48500", "5")], asks=[("48510", "5")])
+        ex.trade_through("BTCUSDT", "SELL", "48500", "0.001")
+        await eventually(lambda: bot_qty(node) == 0)
+        await eventually(lambda: KEY not in node.bot_exits.plans)
+        assert [t.strategy_id for t in node.portfolio.closed_trades] == ["alpha"]
+        assert node.orders.orders[sl.client_order_id].status is OrderStatus.FILLED
+        await eventually(
+            lambda: node.orders.orders[tp.client_order_id].status is OrderStatus.CANCELLED
+        )
+        assert node.storage.get_order(sl.client_order_id).status is OrderStatus.FILLED
+        assert sandbox_lists(ex) == [["FILLED", "CANCELED"]]
 
 
 async def _kill_child(tmp_path, cfg, moment: str) -> list[dict]:
@@ -156,26 +146,15 @@ async def test_a_stop_that_fires_while_the_node_is_down_is_a_fill_after_restart(
 
 async def test_the_kill_switch_cancels_a_resting_oco(tmp_path):
     ex = seeded_exchange()
-    async with ex:
-        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
-        add_alpha(node)
-        await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
-            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
-            await enter(node, stop_loss_pct="2", take_profit_pct="5")
-            await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
-            legs = list(node.bot_exits.plans[KEY].native_orders)
-            report = await node.kill("test", by="test")
-            assert sorted(report["cancelled"]) == sorted(legs), report
-            assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
-            for cid in legs:
-                assert node.storage.get_order(cid).status is OrderStatus.CANCELLED
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        await eventually(lambda: len(node.bot_exits.plans[KEY].native_orders) == 2)
+        legs = list(node.bot_exits.plans[KEY].native_orders)
+        report = await node.kill("test", by="test")
+        assert sorted(report["cancelled"]) == sorted(legs), report
+        assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
+        for cid in legs:
+            assert node.storage.get_order(cid).status is OrderStatus.CANCELLED
 
 
 def _pair(node: TradingNode, tp: str, sl: str) -> tuple[OrderIntent, OrderIntent]:
@@ -189,31 +168,53 @@ def _pair(node: TradingNode, tp: str, sl: str) -> tuple[OrderIntent, OrderIntent
 
 async def test_an_oco_the_venue_refuses_leaves_both_legs_rejected_in_the_journal(tmp_path):
     ex = seeded_exchange()
-    async with ex:
-        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
-        add_alpha(node)
-        await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
-            await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
-            await enter(node)  # no exit rules: a plain entry, bought at the ask (50,001)
-            await eventually(lambda: bot_qty(node) > 0)
-            # Both triggers sit on the right side of the mid (50,000), so risk passes; the
-            # sandbox checks them against its last trade (50,001) and refuses the pair.
-            tp, sl = await node.orders.submit_oco(*_pair(node, "50000.5", "49990"))
-            assert (tp.status, sl.status) == ("rejected", "rejected"), (tp, sl)
-            for r in (tp, sl):
-                assert r.order is not None
-                stored = node.storage.get_order(r.order.client_order_id)
-                assert stored.status is OrderStatus.REJECTED and stored.oco_group != ""
-                assert stored.trigger_price == r.order.trigger_price
-            assert sandbox_lists(ex) == []
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node)  # no exit rules: a plain entry, bought at the ask (50,001)
+        await eventually(lambda: bot_qty(node) > 0)
+        # Both triggers sit on the right side of the mid (50,000), so risk passes; the
+        # sandbox checks them against its last trade (50,001) and refuses the pair.
+        tp, sl = await node.orders.submit_oco(*_pair(node, "50000.5", "49990"))
+        assert (tp.status, sl.status) == ("rejected", "rejected"), (tp, sl)
+        for r in (tp, sl):
+            assert r.order is not None
+            stored = node.storage.get_order(r.order.client_order_id)
+            assert stored.status is OrderStatus.REJECTED and stored.oco_group != ""
+            assert stored.trigger_price == r.order.trigger_price
+        assert sandbox_lists(ex) == []
 
-            node.venues["binance"].native_oco = False
-            tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
-            assert (tp.status, tp.code) == ("denied", "OCO_UNSUPPORTED")
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
+        node.venues["binance"].native_oco = False
+        tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
+        assert (tp.status, tp.code) == ("denied", "OCO_UNSUPPORTED")
+
+
+async def test_an_oco_whose_answer_is_lost_is_audited_and_resolved_by_query_not_guessed(tmp_path):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node)
+        await eventually(lambda: bot_qty(node) > 0)
+        ex.faults.drop_response_after_execute = 1  # the list is placed, the answer lost
+        tp, sl = await node.orders.submit_oco(*_pair(node, "52000", "49000"))
+        assert (tp.status, sl.status) == ("in_flight", "in_flight"), (tp, sl)
+        assert tp.code == sl.code == "AMBIGUOUS"
+        legs = [r.order for r in (tp, sl)]
+        assert all(o is not None and o.status is OrderStatus.ACCEPTED for o in legs)
+        assert sandbox_lists(ex) == [["NEW", "NEW"]]  # one list on the venue, not two
+
+        def audited(kind: str) -> list:
+            node.flush_audit()  # written with the next commit (a checkpoint at the latest)
+            return node.storage.load_events(kind_prefix=kind)
+
+        assert sorted(e.data["client_order_id"] for e in audited(EventKind.VENUE_ERROR)) == (
+            sorted(o.client_order_id for o in legs if o is not None)
+        )
+
+        # An order in unknown state blocks its symbol: an OCO there is refused and audited.
+        assert legs[0] is not None
+        node.orders.unknown[legs[0].client_order_id] = legs[0]
+        tp2, sl2 = await node.orders.submit_oco(*_pair(node, "53000", "48000"))
+        assert (tp2.status, tp2.code) == (sl2.status, sl2.code) == (
+            "denied", "ORDER_STATE_UNKNOWN"
+        )  # fmt: skip
+        [denied] = audited(EventKind.RISK_DENIED)
+        assert denied.data["code"] == "ORDER_STATE_UNKNOWN"
+        assert sandbox_lists(ex) == [["NEW", "NEW"]]

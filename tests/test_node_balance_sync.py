@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from node_support import trading_live
 from tradeguard.config import Config
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
+from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
 from tradeguard.secrets.vault import ScryptParams, Vault
 
@@ -65,8 +67,7 @@ async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
         await node.start()
         book = node.portfolio.book("binance")
         assert book.total("USDT") == Decimal(100_000)
-        live = asyncio.create_task(node.run_live(duration_s=20))
-        try:
+        async with trading_live(node, duration_s=20):
             # A deposit made outside the engine: no order, no stream message announces it.
             ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": Decimal(250)})
             await eventually(lambda: book.total("USDT") == Decimal(100_250))
@@ -80,11 +81,6 @@ async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
             )  # fmt: skip
             stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
             assert stored["USDT"] == Decimal(100_250)
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -103,3 +99,156 @@ async def test_balance_sync_is_off_for_paper_venues_and_when_its_interval_is_zer
         assert paper_node.balance_sync() is None
     finally:
         paper_node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.model.market import Quote
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2), "XYZ": Decimal(7)})
+    async with ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        await node.start()
+        portfolio = node.portfolio
+        assert portfolio.price_of("BNB") is None  # the node trades BTC/USDT only
+        fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
+                   Decimal("0.01"), Decimal("0.001"), "BNB", LiquiditySide.TAKER, 1)  # fmt: skip
+        assert portfolio.valued_fee(fee).fee_quote is None  # unvalued: it would count 0
+        async with trading_live(node, duration_s=20):
+            await eventually(lambda: portfolio.price_of("BNB") == Decimal(600))
+            book = portfolio.book("binance").all()
+            assert portfolio.values_of(book)["BNB"] == Decimal(1200)  # in the equity now
+            assert "XYZ" not in portfolio.values_of(book)  # no venue lists a market for it
+            status = node.reference_prices().status()
+            assert (status["BNB"], status["XYZ"]) == ("binance BNB/USDT", "none")
+            assert portfolio.valued_fee(fee).fee_quote == Decimal("0.6")
+            ex.set_book("BNBUSDT", bids=[("699", "10")], asks=[("701", "10")])
+            await eventually(lambda: portfolio.price_of("BNB") == Decimal(700))  # refreshed
+
+            def stored_bnb() -> object:
+                rows = node.storage.load_balance_rows("binance")
+                return next(r["usd_value"] for r in rows if r["asset"] == "BNB")
+
+            await eventually(lambda: stored_bnb() == Decimal(1400))  # the pass stores it next
+            # BTC too had no price (no strategy streams it): a ticker read marks it, until a
+            # stream does; then the stream's fresher marks are left alone.
+            assert status["BTC"] == "binance BTC/USDT"
+            await node.on_quote(Quote("BTC/USDT", 1, Decimal(51_000), Decimal(1),
+                                      Decimal(51_002), Decimal(1)))  # fmt: skip
+            await eventually(lambda: "BTC" not in node.reference_prices().status())
+            await asyncio.sleep(0.2)  # more passes
+            assert portfolio.price_of("BTC") == Decimal(51_001)
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_path: Path) -> None:
+    from tradeguard.model.enums import OrderType, Side
+    from tradeguard.model.market import Quote
+    from tradeguard.model.order import OrderIntent
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2)}, bnb_fees=True)
+    async with ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        await node.start()
+        async with trading_live(node, duration_s=20):
+            await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
+            now = node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
+                                      Decimal(50_001), Decimal(1)))  # fmt: skip
+            intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
+                                 OrderType.MARKET)  # fmt: skip
+            result = await node.orders.submit(intent)
+            assert result.ok, result
+            await eventually(lambda: bool(node.storage.load_fills()))
+            [fill] = node.storage.load_fills()
+            # 0.1 % of 50.001 USDT, 25 % off, in BNB at 600: what Binance takes from BNB
+            fee = (Decimal("50.001") * Decimal("0.00075") / 600).quantize(Decimal("1E-8"))
+            assert (fill.fee_asset, fill.fee) == ("BNB", fee)
+            assert fill.fee_quote == fee * 600  # valued when booked, not counted as 0
+            pos = node.portfolio.positions[("binance", "BTC/USDT", "manual")]
+            assert pos.quantity == Decimal("0.001")  # the whole amount bought: no fee in BTC
+            assert pos.fees == fee * 600
+            book = node.portfolio.book("binance")
+            await eventually(lambda: book.total("BNB") == 2 - fee)
+            venue = {b.asset: b.total for b in await node.venues["binance"].fetch_balances()}
+            assert venue["BNB"] == 2 - fee and venue["BTC"] == Decimal("1.001")
+
+            def stored(asset: str) -> object:
+                rows = node.storage.load_balance_rows("binance")
+                return next((r["total"] for r in rows if r["asset"] == asset), None)
+
+            # The balance sync stores the venue's figures once the order is done with; the
+            # ledger (start + fills - fees, the BNB fee included) must then equal them.
+            await eventually(lambda: (stored("BTC"), stored("BNB")) == (Decimal("1.001"), 2 - fee))
+            audit = node.audit_ledger()
+            assert audit.ok, audit.reason()
+
+
+def _bnb_exchange() -> SandboxExchange:
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(50)})
+    return ex
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_restarted_node_values_held_bnb_at_once_from_the_kept_mark(
+    tmp_path: Path,
+) -> None:
+    async with _bnb_exchange() as ex:
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05)
+        node = TradingNode(cfg)
+        await node.start()
+        async with trading_live(node, duration_s=20):
+            await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
+        # The ticker is slow now: the restarted node must not count BNB as 0 meanwhile.
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 2000}
+        again = TradingNode(cfg)
+        await again.start()
+        try:
+            assert again.portfolio.price_of("BNB") == Decimal(600)
+            assert again.reference_prices().status()["BNB"] == "binance BNB/USDT"
+        finally:
+            again.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_stream_mark_set_while_the_ticker_is_read_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    async with _bnb_exchange() as ex:
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 500}
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=3600))
+        await node.start()
+        try:
+            refs = node.reference_prices()
+            reading = asyncio.create_task(refs.refresh())
+            await asyncio.sleep(0.2)  # the ticker request is out
+            node.portfolio.mark("BNB/USDT", Decimal(700))  # a stream's fresher mark
+            await reading
+            assert node.portfolio.price_of("BNB") == Decimal(700)
+        finally:
+            node.close()
+
+
+async def test_the_sandbox_refuses_a_bnb_fee_flag_that_is_no_boolean() -> None:
+    import httpx
+
+    async with seeded_exchange() as ex, httpx.AsyncClient(base_url=ex.base_url) as http:
+        body = {"api_key": "k", "secret": "s", "bnb_fees": "false"}
+        bad = await http.post("/admin/accounts", json=body)
+        assert bad.status_code == 400 and "bnb_fees must be true or false" in bad.text
+        ok = await http.post("/admin/accounts", json={**body, "bnb_fees": True})
+        assert ok.status_code == 200
+        assert ex.engine.accounts[ok.json()["account_id"]].bnb_fees is True

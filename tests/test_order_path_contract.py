@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ast_support import parse
 from node_support import node_for, paper_config, write_slice
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tradeguard"
@@ -16,7 +17,7 @@ ORDER_MANAGER = SRC / "execution" / "order_manager.py"
 def _venue_calls(path: Path) -> list[int]:
     """Lines calling `.submit(` / `.cancel(` on something named like a venue."""
     lines = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         if node.func.attr not in ("submit", "cancel"):

@@ -122,3 +122,26 @@ def test_a_run_killed_before_its_first_checkpoint_is_resumed_not_started_over(
     assert again.returncode == 0, again.stderr
     assert "Resuming from the stored state" in again.stdout + again.stderr
     assert "Starting a paper run" not in again.stdout + again.stderr
+
+
+def test_a_resumed_multi_pair_replay_values_every_open_position_as_the_first_run_did(
+    tmp_path: Path, data_dir: Path, capsys, monkeypatch
+) -> None:
+    """Four BTC-quoted pairs end with positions open in two of them: the run resumed after the
+    end (nothing left to replay) reports the same equity and unrealized P&L, every pair's last
+    close restored as its mark, not only the pair of the very last candle."""
+    from tradeguard.cli.main import main
+
+    monkeypatch.setenv("TG_DATA_DIR", str(data_dir))
+    cfg = str(Path(__file__).resolve().parents[1] / "examples" / "token_unlock.toml")
+    argv = ["run", "--until-end", "--json", "--config", cfg, "--db", f"sqlite:///{tmp_path}/u.db"]
+    figures = []
+    for _ in range(2):
+        assert main(argv) == 0
+        out = json.loads(capsys.readouterr().out)
+        figures.append((out["resumed"], out["end_equity"], out["unrealized_pnl"], out["events"]))
+        symbols = {p["symbol"] for p in out["open_positions"]}
+    first, again = figures
+    assert len(symbols) >= 2 and Decimal(first[2]) != 0, figures  # the case the test is about
+    assert again[0] is True and again[3] == 0 and first[0] is False
+    assert again[1:3] == first[1:3], figures

@@ -199,6 +199,20 @@ def test_stable_reserve_keeps_twenty_percent_in_stablecoins() -> None:
     assert (d.code, d.value, d.limit) == ("STABLE_RESERVE", D("1999.9900"), D("2000.00"))
 
 
+def test_an_outcome_bought_with_pusd_spends_the_stable_reserve() -> None:
+    # Polymarket's outcomes settle in PUSD: paying in it spends stablecoins like USDT does.
+    rig = Rig(max_order_notional_usd=D(1000))
+    rig.market.set("ETH/USDT", D(100), T0)
+    rig.market.set("WIN:YES/PUSD", D("0.5"), T0)
+    rig.book.hold("ETH/USDT", D(79), D(100), strategy_id="x")
+    rig.book.cash = D(2100)  # equity 10,000, reserve 2,000
+    assert rig.check(buy("200", "0.5", symbol="WIN:YES/PUSD")).approved  # leaves 2,000
+    rig.engine.invalidate_exposure()
+    rig.at(T0 + 1000)
+    d = rig.check(buy("202", "0.5", symbol="WIN:YES/PUSD"))  # 101 PUSD: 1,999 left
+    assert (d.code, d.value, d.limit) == ("STABLE_RESERVE", D("1999.0"), D("2000.00"))
+
+
 def test_price_band_on_limit_orders() -> None:
     rig = Rig()
     assert rig.check(buy("0.5", "102")).approved  # 2% = limit

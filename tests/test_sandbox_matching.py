@@ -180,3 +180,41 @@ def test_set_book_crossing_a_resting_order_fills_it() -> None:
     e.set_book("BTCUSDT", bids=[], asks=[(D("99.5"), D("0.4"))], now_ms=2)
     assert r.order is not None and r.order.executed_qty == D("0.4")
     assert r.order.status == PARTIALLY_FILLED
+
+
+def _with_bnb(e: MatchingEngine) -> MatchingEngine:
+    e.add_market(MarketSpec("BNBUSDT", "BNB", "USDT", D("0.1"), D("0.001"), D("0.001"), D("5"),
+                            D("0.001"), D("0.001")))  # fmt: skip
+    e.add_account("d", {"BNB": D("100"), "USDT": D("1000")})
+    e.place("d", "BNBUSDT", SELL, LIMIT, 1, qty=D("1"), price=D("601"))
+    e.place("d", "BNBUSDT", BUY, LIMIT, 2, qty=D("1"), price=D("599"))  # BNB at 600 (mid)
+    return e
+
+
+def test_an_account_paying_fees_in_bnb_pays_less_in_bnb_while_its_bnb_lasts() -> None:
+    e = _with_bnb(engine())
+    e.add_account("a", {"BNB": D("0.001")}).bnb_fees = True
+    before = e.totals()
+    e.place("b", "BTCUSDT", SELL, LIMIT, 1, qty=D("2"), price=D("100"))
+    first = e.place("a", "BTCUSDT", BUY, MARKET, 2, qty=D("1")).trades[0]
+    # 100 USDT * 0.2 % taker, 25 % off, at 600 USDT a BNB: in BNB, the whole BTC received
+    assert (first.buyer_fee, first.buyer_fee_asset) == (D("0.00025"), "BNB")
+    assert bal(e, "a", "BTC")[0] == D("11") and bal(e, "a", "BNB")[0] == D("0.00075")
+    assert (first.seller_fee, first.seller_fee_asset) == (D("0.1"), "USDT")  # b: option off
+    assert e.totals() == before  # BNB moved to the fee account, nothing made or lost
+    assert bal(e, FEE_ACCOUNT, "BNB")[0] == D("0.00025")
+    e.accounts["a"].bal("BNB").free = D("0.0001")  # not enough for the next fee
+    second = e.place("a", "BTCUSDT", BUY, MARKET, 3, qty=D("1")).trades[0]
+    assert (second.buyer_fee, second.buyer_fee_asset) == (D("0.002"), "BTC")
+
+
+def test_one_account_on_both_sides_pays_its_second_bnb_fee_only_from_what_is_left() -> None:
+    e = _with_bnb(engine())
+    e.add_account("s", {"BNB": D("0.0003"), "USDT": D("1000"), "BTC": D("5")}).bnb_fees = True
+    before = e.totals()
+    e.place("s", "BTCUSDT", SELL, LIMIT, 1, qty=D("1"), price=D("100"))
+    t = e.place("s", "BTCUSDT", BUY, MARKET, 2, qty=D("1")).trades[0]
+    # the buyer's 0.00025 BNB leaves 0.00005: the seller's 0.000125 is paid in USDT instead
+    assert (t.buyer_fee_asset, t.seller_fee_asset) == ("BNB", "USDT")
+    assert bal(e, "s", "BNB")[0] == D("0.00005")
+    assert e.totals() == before

@@ -251,3 +251,33 @@ async def test_a_failed_reread_keeps_the_paused_set(
         assert pauses_of(node).ids == {SID}
     finally:
         node.close()
+
+
+def test_status_shows_a_paused_strategy_and_a_halt_in_its_table_and_json(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import re
+    import sys
+
+    from pty_support import run_in_pty
+
+    toml = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 300))
+    base = ["--config", str(toml)]
+    assert main(["run", "--until-end", *base]) == 0
+    assert main(["strategy", "pause", SID, "--reason", "unlock", "--by", "ops", *base]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", *base]) == 0
+    [shown] = json.loads(capsys.readouterr().out)["strategies"]
+    assert shown["status"] == "paused" and shown["paused"] is True
+    assert shown["pause"]["by"] == "ops" and shown["pause"]["reason"] == "unlock"
+    argv = [sys.executable, "-m", "tradeguard.cli", "status", *base]
+    code, screen = run_in_pty(argv, cwd=tmp_path, timeout_s=60)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert code == 0 and "│ ma_cross │ paused " in screen, screen
+    assert main(["strategy", "resume", SID, "--reason", "done", *base]) == 0
+    assert main(["kill", *base]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", *base]) == 0
+    [shown] = json.loads(capsys.readouterr().out)["strategies"]
+    assert shown["status"] == "halted" and shown["paused"] is False and shown["pause"] is None

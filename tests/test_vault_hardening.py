@@ -115,3 +115,30 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for extra in path.parent.glob("tg.db-*"):
         assert stat.S_IMODE(extra.stat().st_mode) == 0o600, extra
+
+
+def test_without_a_terminal_keys_add_never_takes_piped_keys_as_the_passphrase(tmp_path):
+    """`keys add --stdin < keys.json` under cron: stdin holds the keys, not the passphrase."""
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"api_key": "k" , "secret": "s"}\n{"api_key": "k2", "secret": "s2"}\n')
+    env = {k: v for k, v in os.environ.items() if k != "TG_MASTER_PASSPHRASE"}
+    env["TG_VAULT_PATH"] = str(tmp_path / "vault.json")
+    argv = [str(EXE), "keys", "add", "main", "--venue", "binance", "--stdin"]
+    with keys.open() as stdin:
+        proc = subprocess.run(
+            argv, stdin=stdin, capture_output=True, text=True, env=env, timeout=60,
+            start_new_session=True,  # no controlling terminal
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "no master passphrase: set TG_MASTER_PASSPHRASE" in proc.stderr, proc.stderr
+    assert "characters long" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "vault.json").exists()
+    env["TG_MASTER_PASSPHRASE"] = PASS  # the secrets themselves are not asked for either
+    proc = subprocess.run(
+        [*argv[:-1]], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+        timeout=60, start_new_session=True,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no terminal to ask for api_key for main: pipe the fields as JSON with --stdin" in (
+        proc.stderr
+    )

@@ -506,8 +506,8 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
             "",
         )  # fmt: skip
         value = e.get("input")
-        if isinstance(value, dict) and len(str(value)) > 120:
-            value = "{…}"
+        if isinstance(value, dict | list) and len(str(value)) > 120:
+            value = "{…}" if isinstance(value, dict) else f"[… {len(value)} entries]"
         elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
             value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
         msg = e["msg"]

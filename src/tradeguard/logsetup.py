@@ -41,6 +41,11 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (the Kalshi and Polymarket venues poll several a second):
+    # kept for DEBUG, where they are what is asked for.
+    chatty = logging.DEBUG if root.getEffectiveLevel() <= logging.DEBUG else logging.WARNING
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(chatty)
     from tradeguard.secrets.redact import install_redaction
 
     install_redaction()

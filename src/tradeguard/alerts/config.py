@@ -169,6 +169,10 @@ class AlertsConfig(_Strict):
     """Alert rules, channels and delivery settings."""
 
     enabled: bool = True
+    # A vault entry holding the channels' secrets (fields webhook_url, telegram_bot_token,
+    # smtp_password, heartbeat_url): each fills the setting left empty here, so no token needs
+    # to sit in the config file or the environment. Empty means none.
+    credentials: str = Field(default="", max_length=128)
     rules: AlertRules = Field(default_factory=AlertRules)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)

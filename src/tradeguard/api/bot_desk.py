@@ -101,7 +101,8 @@ class BotDesk:
     def book(self, spec: BotSpec, symbol: str) -> BotBook:
         """Return the bot's figures the gate reads."""
         node = self.node
-        pos = node.portfolio.positions.get((spec.venue, symbol, spec.name))
+        portfolio = node.portfolio
+        pos = portfolio.positions.get((spec.venue, symbol, spec.name))
         qty = pos.quantity if pos is not None else ZERO
         mark = node.portfolio.marks.get(symbol) or (pos.avg_entry if pos is not None else ZERO)
         now = node.clock.now_ms()
@@ -114,10 +115,10 @@ class BotDesk:
         trades = self.rows.trades(spec.name, limit=1)
         return BotBook(
             position_qty=qty,
+            # A remainder below the venue's minimum order cannot be closed: it holds no entry
+            # back (the next entry adds to it, and its exit sells both).
+            dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
             position_usd=abs(qty) * mark,
-            open_symbols=tuple(
-                p.symbol for p in node.portfolio.open_positions() if p.strategy_id == spec.name
-            ),
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
@@ -164,7 +165,14 @@ class BotDesk:
         node = self.node
         if verdict.reducing:
             pos = node.portfolio.positions.get((spec.venue, ask.symbol, spec.name))
-            return abs(node.portfolio.sellable(pos)) if pos is not None else None
+            amount = abs(node.portfolio.closable(pos)) if pos is not None else ZERO
+            if amount == 0 and pos is not None and pos.quantity:
+                verdict.deny(
+                    "DUST_REMAINDER",
+                    f"the remainder {abs(pos.quantity)} of {ask.symbol} is below what one order "
+                    f"on {spec.venue} may sell (its minimum amount or notional); nothing to sell",
+                )
+            return amount or None
         price = node.market.mid(ask.symbol)
         if price is None or price <= 0:
             verdict.deny("NO_PRICE", f"no market price for {ask.symbol} yet; try again shortly")

@@ -319,6 +319,17 @@ def _paper_for_symbols(node: TradingNode) -> dict[str, Any]:
     return out
 
 
+def _last_per_symbol(candles: list[Candle], end: int) -> list[Candle]:
+    """The last candle of each symbol among `candles[:end]`, in time order."""
+    symbols = {c.symbol for c in candles}
+    found: dict[str, int] = {}
+    for j in range(end - 1, -1, -1):
+        found.setdefault(candles[j].symbol, j)
+        if len(found) == len(symbols):
+            break
+    return [candles[j] for j in sorted(found.values())]
+
+
 def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     """Bring market state back to the last committed candle; strategies whose state was not
     restored whole are fed the candles they need, muted."""
@@ -328,6 +339,12 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     for s in cold:
         s.muted = True
     last: dict[str, Candle] = {}
+    # Every symbol's last candle before the window, as the first run had them: marks for the
+    # positions of symbols whose next candle is still to come (or never comes: a finished run).
+    for c in _last_per_symbol(candles, lo):
+        node.market.on_candle(c)
+        node.portfolio.marks[c.symbol] = c.close
+        last[c.symbol] = c
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)

@@ -31,8 +31,9 @@ class BotBook:
     """The bot's figures the checks read: its position on the symbol and its recent results."""
 
     position_qty: Decimal = ZERO  # signed: long > 0
+    # the position is a remainder no order can sell (Portfolio.closable): no entry is held back
+    dust: bool = False
     position_usd: Decimal = ZERO  # absolute value at the mark
-    open_symbols: tuple[str, ...] = ()
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
     realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC
@@ -91,7 +92,7 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
             "BOT_MAX_ORDER",
             f"bot {n}: order {ask.size_usd} USD exceeds max_order_usd={spec.max_order_usd}",
         )
-    if book.position_qty != 0 and spec.one_position_per_symbol:
+    if book.position_qty != 0 and not book.dust and spec.one_position_per_symbol:
         v.deny(
             "BOT_ONE_POSITION",
             f"bot {n} already holds a position on {ask.symbol}; a second entry is refused until "

@@ -112,8 +112,9 @@ class NodeExitHost:
         if pos is None:
             return ZERO, ZERO, 0
         # Exits are sized on what an order can sell: a fee taken in base leaves less than a
-        # lot step, which the exit's fill then flattens.
-        return self.portfolio.sellable(pos), pos.avg_entry, pos.opened_ts
+        # lot step, which the exit's fill then flattens; a remainder below the venue's minimum
+        # order is nothing an exit can sell (the plan ends).
+        return self.portfolio.closable(pos), pos.avg_entry, pos.opened_ts
 
     def order_open(self, client_order_id: str) -> bool:
         return client_order_id in self.orders.open or client_order_id in self.orders.unknown

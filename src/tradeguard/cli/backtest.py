@@ -9,12 +9,14 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.cli.common import EXIT_OK, ts_text
+from tradeguard.cli.main import real_console
 from tradeguard.model.errors import ConfigError
+
+if TYPE_CHECKING:  # `backtest --json` never loads rich (see main.LazyConsole)
+    from rich.console import Console
 
 SHOWN = (
     ("total_return_pct", "Total return %"), ("cagr_pct", "CAGR %"),
@@ -101,7 +103,7 @@ def _bar(console: Console, label: str, hidden: bool) -> Iterator[Callable[[int, 
     from rich.progress import TimeRemainingColumn as Eta
 
     with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), Eta(), console=console,
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), Eta(), console=real_console(console),
         transient=True, disable=hidden or not console.is_terminal,
     ) as bar:  # fmt: skip
         task = bar.add_task(label, total=None)
@@ -117,7 +119,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     # collector would only rescan them, ~0.2 s a run for no memory back. It still runs, rarely,
     # so a very long backtest that does make cycles gets them back.
     thresholds = gc.get_threshold()
-    gc.set_threshold(200_000, 50, 50)
+    gc.set_threshold(200_000, 50, 50)  # as run_backtest does (runner.QUIET_GC_THRESHOLD)
     try:
         return _backtest(args, console)
     finally:
@@ -210,6 +212,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         grid = replace(grid, metric=check_metric(args.metric, "--metric"))
     split = _split(args.walk_forward)
     use_ray = not args.no_ray
+    from rich.console import Console
+
     info = Console(stderr=True, highlight=False)
     if use_ray and not ray_available():
         info.print("Ray is not installed (pip install 'tradeguard[sweep]'): using a process pool")

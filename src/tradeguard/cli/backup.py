@@ -11,14 +11,19 @@ ends with the ledger audit of `tradeguard doctor` (exit 1 when the ledger does n
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.cli.common import EXIT_ERROR, EXIT_OK, config_from_args
 from tradeguard.model.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tradeguard.secrets.backup_file import BackupInfo, BackupReader
 
 
 def add_backup_parsers(sub: Any) -> None:
@@ -88,38 +93,73 @@ def _vault_to_include(given: str | None) -> Path | None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    """Decrypt a backup into a database (under its writer lock) and audit the ledger."""
-    from tradeguard.cli.doctor import render
-    from tradeguard.secrets.backup_file import (
-        DATABASE_PART,
-        PASSPHRASE_ENV,
-        VAULT_PART,
-        BackupFileError,
-        open_backup,
-        read_info,
-    )
-    from tradeguard.secrets.vault import read_passphrase
-    from tradeguard.storage.lock import acquire_writer_lock
+    """Decrypt a backup into a database (under its writer lock) and audit the ledger.
 
-    try:
-        info = read_info(Path(args.input))  # a damaged file fails before the prompt
-        _check_revision(args.input, info.schema_head)
-        passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase")
-        info, parts = open_backup(Path(args.input), passphrase)
-    except BackupFileError as exc:
-        print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    vault_out = _vault_target(args, VAULT_PART in parts)
-    lock = acquire_writer_lock(args.db)
-    try:
-        counts, audit = _restore_and_audit(args, parts[DATABASE_PART])
-    finally:
-        if lock is not None:
-            lock.release()
+    The backup is read once: its header first (a damaged file fails before the prompt), then
+    its contents, decrypted a chunk at a time into a private temporary file beside the target
+    database. Only when every byte is authenticated and checked is the target touched."""
+    from tradeguard.secrets.backup_file import BackupReader
+
+    # A BackupFileError (exit 1) says which way the file, or the passphrase, is wrong.
+    with BackupReader(Path(args.input)) as reader:
+        return _restore_from(args, reader)
+
+
+def _restore_from(args: argparse.Namespace, reader: BackupReader) -> int:
+    from tradeguard.secrets.backup_file import DATABASE_PART, PASSPHRASE_ENV, VAULT_PART
+    from tradeguard.secrets.vault import read_passphrase
+    from tradeguard.storage.scratch import remove_orphans, scratch_file
+
+    info = reader.info
+    _check_revision(args.input, info.schema_head)
+    passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase")
+    vault_out = _vault_target(args, info.part(VAULT_PART) is not None)
+    folder = _scratch_folder(args.db)
+    remove_orphans(folder)  # what restores killed midway left behind
+    with scratch_file(folder, "tradeguard-restore") as image:
+        vault = io.BytesIO()
+        with image.open("r+b") as fh:
+            reader.extract(passphrase, {DATABASE_PART: fh, VAULT_PART: vault})
+        counts, audit = _locked_restore(args, image)
     if vault_out is not None:
         from tradeguard.secrets.atomic import write_atomic
 
-        write_atomic(vault_out, parts[VAULT_PART])
+        write_atomic(vault_out, vault.getvalue())
+    _report(info, counts, vault_out, audit)
+    return EXIT_OK if audit.ok else EXIT_ERROR
+
+
+def _scratch_folder(db_url: str) -> Path:
+    """Where a restore decrypts the backed-up database: beside a SQLite target, else the
+    system's temporary folder (TMPDIR)."""
+    from tradeguard.storage.db import normalize_url
+
+    parsed = normalize_url(db_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database or "").expanduser().absolute().parent
+    else:
+        folder = Path(tempfile.gettempdir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create folder {folder} for --db: {exc.strerror}") from None
+    return folder
+
+
+def _locked_restore(args: argparse.Namespace, image: Path) -> tuple[dict[str, int], Any]:
+    from tradeguard.storage.lock import acquire_writer_lock
+
+    lock = acquire_writer_lock(args.db)
+    try:
+        return _restore_and_audit(args, image)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _report(info: BackupInfo, counts: dict[str, int], vault_out: Path | None, audit: Any) -> None:
+    from tradeguard.cli.doctor import render
+
     created = datetime.fromtimestamp(info.created_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
     rows = sum(counts.values())
     print(
@@ -128,7 +168,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         + (f"; vault written to {vault_out}" if vault_out else "")
     )
     print("\n".join(render(audit)))
-    return EXIT_OK if audit.ok else EXIT_ERROR
 
 
 def _check_revision(path: str, revision: str) -> None:
@@ -145,8 +184,6 @@ def _check_revision(path: str, revision: str) -> None:
 
 
 def _vault_target(args: argparse.Namespace, has_vault: bool) -> Path | None:
-    from tradeguard.model.errors import ConfigError
-
     if args.vault_out is None:
         if has_vault:
             print(
@@ -162,7 +199,7 @@ def _vault_target(args: argparse.Namespace, has_vault: bool) -> Path | None:
     return path
 
 
-def _restore_and_audit(args: argparse.Namespace, image: bytes) -> tuple[dict[str, int], Any]:
+def _restore_and_audit(args: argparse.Namespace, image: Path) -> tuple[dict[str, int], Any]:
     from tradeguard.cli.doctor import audit_database
     from tradeguard.storage.db import Database
     from tradeguard.storage.errors import StorageError

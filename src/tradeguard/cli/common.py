@@ -8,11 +8,12 @@ import os
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.errors import ConfigError
+
+if TYPE_CHECKING:  # a command that prints only JSON never loads rich (see main.LazyConsole)
+    from rich.console import Console
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 MAX_DURATION_S = 366 * 86_400  # --duration: a year at most
@@ -57,6 +58,19 @@ def seconds(text: str) -> float:
             "(leave it out to run until Ctrl-C)"
         )
     return value
+
+
+def figure(v: Any, significant: int = 4) -> str:
+    """Like `money`, but a value below 1 keeps `significant` digits (trailing zeros beyond two
+    decimals dropped): 0.00005791 BTC for an ADA/BTC price, where `money` would print 0.00."""
+    if v is None:
+        return "-"
+    d = Decimal(str(v))
+    if d == 0 or abs(d) >= 1:
+        return money(d)
+    text = money(d, min(max(2, significant - 1 - d.adjusted()), 12))
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
 
 
 def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:

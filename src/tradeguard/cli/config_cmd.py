@@ -30,9 +30,24 @@ def add_config_parser(sub: Any) -> None:
 def check_config(config: Any) -> list[str]:
     """Return one line per problem `run` would stop at in the strategies, venues and data."""
     return [
-        *_strategy_problems(config), *_venue_problems(config), *_data_problems(config),
-        *_backup_problems(config),
+        *_mode_problems(config), *_strategy_problems(config), *_venue_problems(config),
+        *_data_problems(config), *_backup_problems(config),
     ]  # fmt: skip
+
+
+def _mode_problems(config: Any) -> list[str]:
+    """What `run` refuses about the mode and its venues (a real exchange outside live mode, a
+    live config with an unlimited risk limit...); `--confirm-live` is the run's to give."""
+    from tradeguard.venues.modes import check_mode
+
+    try:
+        check_mode(config, confirm_live=True, environ={})
+    except ConfigError as exc:
+        lines = str(exc).splitlines()
+        if len(lines) > 1:  # 'refusing to start in mode = "live":' then one "  - ..." each
+            return [f"mode = {config.mode.value!r}: {line.strip()[2:]}" for line in lines[1:]]
+        return [_one_line(exc)]
+    return []
 
 
 def _backup_problems(config: Any, env: Any = None) -> list[str]:

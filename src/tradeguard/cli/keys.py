@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ from tradeguard.secrets.vault import (
     VaultError,
     default_vault_path,
     read_passphrase,
+    terminal_prompt,
 )
 
 KEYS_HELP = f"""\
@@ -64,7 +64,7 @@ class KeysIO:
         """Return the streams to use now, filling gaps from the running process."""
         return _IO(
             env=os.environ if self.env is None else self.env,
-            prompt=self.prompt or getpass.getpass,
+            prompt=self.prompt or terminal_prompt,
             stdin=self.stdin or sys.stdin,
             stdout=self.stdout or sys.stdout,
             stderr=self.stderr or sys.stderr,
@@ -213,6 +213,15 @@ def _run(command: Callable[[argparse.Namespace, _IO], int], args: Any, io: KeysI
         return EXIT_ERROR
 
 
+def _ask(io: _IO, text: str) -> str:
+    try:
+        return io.prompt(text).strip()
+    except EOFError:
+        raise VaultError(
+            f"no terminal to ask for {text.rstrip(': ')}: pipe the fields as JSON with --stdin"
+        ) from None
+
+
 def _vault(args: argparse.Namespace, io: _IO) -> Vault:
     return Vault(args.vault or default_vault_path(io.env))
 
@@ -277,7 +286,7 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
         fields = dict(argv_values)
         for key in names or list(DEFAULT_FIELDS):
             if key not in fields:
-                fields[key] = io.prompt(f"{key} for {args.name}: ").strip()
+                fields[key] = _ask(io, f"{key} for {args.name}: ")
     if not args.overwrite and _holds(vault, args.name, args.venue, fields):
         io.out(f"{args.name} already holds these credentials (venue {args.venue}); nothing changed")
         return EXIT_OK

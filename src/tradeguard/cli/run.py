@@ -15,12 +15,14 @@ from tradeguard.cli.common import (
     add_source_options,
     add_trading_options,
     config_from_args,
+    figure,
     money,
     open_node,
     print_start,
     start_run_stop,
     ts_text,
 )
+from tradeguard.cli.main import real_console
 
 
 def add_run_parser(sub: Any) -> None:
@@ -54,7 +56,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         with Progress(
             TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=console, transient=True, disable=args.json or not console.is_terminal,
+            console=real_console(console), transient=True,
+            disable=args.json or not console.is_terminal,
         ) as bar:  # fmt: skip
             task = bar.add_task("replay", total=None)
 
@@ -86,11 +89,11 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
             "Closed trades (won / lost)",
             f"{s.closed_trades} ({s.winning_trades} / {s.losing_trades})",
         ),
-        ("Realized P&L (net of fees)", money(s.realized_pnl)),
-        ("Unrealized P&L", money(s.unrealized_pnl)),
-        ("Fees paid", money(s.fees)),
-        ("Equity start → end", f"{money(s.start_equity)} → {money(s.end_equity)}"),
-        ("Total P&L", money(s.total_pnl)),
+        ("Realized P&L (net of fees)", figure(s.realized_pnl)),
+        ("Unrealized P&L", figure(s.unrealized_pnl)),
+        ("Fees paid", figure(s.fees)),
+        ("Equity start → end", f"{figure(s.start_equity)} → {figure(s.end_equity)}"),
+        ("Total P&L", figure(s.total_pnl)),
         ("Max drawdown", f"{money(s.max_drawdown_pct, 3)} %"),
         ("Trading state", s.trading_state),
         ("Elapsed", f"{s.elapsed_s:.2f} s"),
@@ -100,16 +103,17 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
     console.print(t)
     trades = node.storage.load_position_rows(status="closed", limit=8)
     if trades:
-        tt = Table(title="Last closed trades")
+        tt = Table(title="Last closed trades", box=None, pad_edge=False,
+                   header_style="bold underline")  # fmt: skip
         for col in ("symbol", "side", "entry", "exit", "P&L", "P&L %", "closed (UTC)"):
             tt.add_column(col, no_wrap=True)
         for r in trades:
             tt.add_row(
                 r["symbol"],
                 r["side"],
-                money(r["entry_price"]),
-                money(r["exit_price"]),
-                money(r["pnl"]),
+                figure(r["entry_price"]),
+                figure(r["exit_price"]),
+                figure(r["pnl"]),
                 money(r["pnl_pct"]),
                 ts_text(r["exit_ts"])[:16],  # to the minute: the table fits 80 columns
             )

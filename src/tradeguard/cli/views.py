@@ -15,6 +15,7 @@ from tradeguard.cli.common import (
     EXIT_OK,
     add_source_options,
     config_from_args,
+    figure,
     money,
     open_storage,
     page_title,
@@ -72,6 +73,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
     from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
+    from tradeguard.node.pause import stored_pauses
 
     storage = open_storage(args)
     config = config_from_args(args)
@@ -80,6 +82,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     risk = storage.kv_get(RISK_STATE_KEY) or {}
     stats = storage.kv_get(STATS_KEY) or {}
     runs = storage.load_run_states()
+    pauses = stored_pauses(storage)
     state = risk.get("state", "ACTIVE")
     # The reason explains a halt or a reduction; once ACTIVE again it is history, not status.
     reason = (risk.get("state_reason") or risk.get("reason")) if state != "ACTIVE" else None
@@ -89,7 +92,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "stats": stats,
         "figures": storage.kv_get(FIGURES_KEY),
         "kill": storage.kv_get("kill.last_report"),
-        "strategies": [_run_json(r) for r in runs],
+        "strategies": [_run_json(r, state, pauses) for r in runs],
         "heartbeat": heartbeat_view(storage, config),
         "health": health,
     }
@@ -101,8 +104,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     figures = out["figures"]
     if isinstance(figures, dict):
         console.print(
-            f"Equity {money(Decimal(figures['equity']))}  realized P&L "
-            f"{money(Decimal(figures['realized_pnl']))}  max drawdown "
+            f"Equity {figure(Decimal(figures['equity']))}  realized P&L "
+            f"{figure(Decimal(figures['realized_pnl']))}  max drawdown "
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
     t = Table(title=f"Strategies ({len(runs)})")
@@ -110,22 +113,31 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         t.add_column(
             col, justify="right" if col in ("trades", "won", "lost", "total P&L") else "left"
         )
-    for r in runs:
+    for r, shown in zip(runs, out["strategies"], strict=True):
         t.add_row(
             r.strategy_id,
-            r.status,
+            shown["status"],
             str(r.total_trades),
             str(r.winning_trades),
             str(r.losing_trades),
-            money(r.total_pnl),
+            figure(r.total_pnl),
             ts_text(r.last_trade_ts),
         )
     console.print(t)
     return EXIT_OK
 
 
-def _run_json(r: Any) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A strategy's stored figures; its status says `paused` (stored pause) or the trading state
+    when that is not ACTIVE, as GET /api/v1/strategies does."""
+    out = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+    pause = pauses.get(r.strategy_id)
+    if pause is not None:
+        out["status"] = "paused"
+    elif state != "ACTIVE":
+        out["status"] = state.lower()
+    out["paused"], out["pause"] = pause is not None, pause
+    return out
 
 
 def cmd_orders(args: argparse.Namespace, console: Console) -> int:
@@ -182,21 +194,24 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(rows, indent=2, default=str))
         return EXIT_OK
     total = len(storage.load_position_rows(status=status)) if len(rows) == args.limit else None
-    name = "Positions" + (" (all)" if args.all else " (open)")
-    t = Table(title=page_title(name, len(rows), total))
+    name = "Positions, " + ("open and closed" if args.all else "open")
+    # Without box lines, as `orders`: BTC-quoted prices keep their digits within 80 columns.
+    t = Table(title=page_title(name, len(rows), total), box=None, pad_edge=False,
+              header_style="bold underline")  # fmt: skip
     for col in ("symbol", "side", "status", "qty", "entry", "exit", "P&L", "P&L %"):
         t.add_column(
-            col, justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left"
-        )
+            col, no_wrap=True,
+            justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left",
+        )  # fmt: skip
     for r in rows:
         t.add_row(
             r["symbol"],
             r["side"],
             r["status"],
             f"{r['quantity']:f}" if isinstance(r["quantity"], Decimal) else str(r["quantity"]),
-            money(r["entry_price"]),
-            money(r.get("exit_price")),
-            money(r.get("pnl")),
+            figure(r["entry_price"]),
+            figure(r.get("exit_price")),
+            figure(r.get("pnl")),
             money(r.get("pnl_pct")),
         )
     console.print(t)

@@ -18,6 +18,7 @@ from typing import Any
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
+from tradeguard.execution.reference_prices import ReferencePrices
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.model.events import Event, EventKind
@@ -65,6 +66,7 @@ class BalanceSync:
         tolerance_pct: Decimal = Decimal("0.1"),
         tolerance_abs: Decimal = Decimal("0.00000001"),
         in_flight: Callable[[str], bool | str] | None = None,
+        reference: ReferencePrices | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -79,6 +81,8 @@ class BalanceSync:
         self.tolerance_pct = tolerance_pct
         self.tolerance_abs = tolerance_abs
         self.in_flight = in_flight or (lambda _venue: False)
+        # marks for held assets no traded market prices (BNB for fees): read before valuing
+        self.reference = reference
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
         self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
@@ -95,6 +99,8 @@ class BalanceSync:
         found: list[Discrepancy] = []
         self.skipped = []
         self.waiting = {}
+        if self.reference is not None:
+            await self.reference.refresh()
         for name, venue in self.venues.items():
             if venue_name is not None and name != venue_name:
                 continue

@@ -11,12 +11,9 @@ the caller then keeps the exit on the engine side.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
-from tradeguard.model.enums import OrderStatus, OrderType
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
-from tradeguard.model.events import EventKind
+from tradeguard.model.enums import OrderType
 from tradeguard.model.order import Order, OrderIntent
 
 if TYPE_CHECKING:
@@ -38,7 +35,6 @@ async def submit_oco(
     om: OrderManager, take_profit: OrderIntent, stop: OrderIntent
 ) -> tuple[SubmitResult, SubmitResult]:
     """Check, journal and send a take-profit limit and a stop as one OCO; never raises."""
-    from tradeguard.execution.order_manager import SubmitResult
 
     venue = om.venues.get(stop.venue)
     if venue is None or not venue.native_oco:
@@ -49,62 +45,21 @@ async def submit_oco(
             "an OCO pairs a take-profit (limit, take_profit, take_profit_limit) with a stop "
             f"(stop_loss, stop_loss_limit); got {take_profit.type.value} and {stop.type.value}",
         )
-    if (stop.venue, stop.symbol) in om.blocked_symbols():
-        return _refused(
-            "ORDER_STATE_UNKNOWN",
-            f"order denied: {stop.symbol} on {stop.venue} has an order in unknown state",
-        )
+    now = om.clock.now_ms()
+    for intent in (take_profit, stop):
+        blocked = om.deny_if_blocked(intent, now)
+        if blocked is not None:
+            return blocked, blocked
+    decisions = []
     for intent in (take_profit, stop):
         decision = om.risk.check(intent, om, om.market)
         if not decision.approved:
             return _refused(decision.code, decision.reason)
-    now = om.clock.now_ms()
+        decisions.append(decision)
     tp, sl = (Order.from_intent(i, om.ids.next(), now) for i in (take_profit, stop))
+    for order, decision in zip((tp, sl), decisions, strict=True):
+        order.price_bound = getattr(decision, "price_bound", None)
     tp.oco_group = sl.oco_group = f"{OCO_GROUP_PREFIX}{sl.client_order_id}"
-    with om.storage.transaction():
-        for order in (tp, sl):
-            order.transition(OrderStatus.SUBMITTED, now)
-            om.storage.upsert_order(order)
-            om.storage.record_transition(
-                order.client_order_id, OrderStatus.NEW.value, OrderStatus.SUBMITTED.value, now,
-                f"OCO {sl.oco_group}",
-            )  # fmt: skip
-    for order in (tp, sl):
-        om.orders[order.client_order_id] = om.open[order.client_order_id] = order
-        om._publish_order(EventKind.ORDER_SUBMITTED, order)
-    started = time.perf_counter()
-    om.in_submit.update((tp.client_order_id, sl.client_order_id))
-    try:
-        reports = await venue.submit_oco(tp, sl)
-    except DefinitiveVenueError as exc:
-        om.risk.observe_venue_refusal(stop.venue, om.clock.now_ms(), exc.code, str(exc))
-        for order in (tp, sl):
-            if order.status is OrderStatus.SUBMITTED:
-                om._transition(order, OrderStatus.REJECTED, reason=str(exc))
-        code = exc.code or "VENUE_REJECTED"
-        return SubmitResult("rejected", tp, code, str(exc)), SubmitResult("rejected", sl, code)
-    except AmbiguousVenueError as exc:
-        om.in_submit.difference_update((tp.client_order_id, sl.client_order_id))
-        om.risk.observe_venue_error(stop.venue, om.clock.now_ms(), str(exc))
-        for order in (tp, sl):
-            await om.resolve(order)
-        return SubmitResult("in_flight", tp, "AMBIGUOUS", str(exc)), SubmitResult(
-            "in_flight", sl, "AMBIGUOUS", str(exc)
-        )
-    finally:
-        om.in_submit.difference_update((tp.client_order_id, sl.client_order_id))
-        om._latency(stop.venue, "submit", started)
-    om.risk.observe_venue_ok(stop.venue, om.clock.now_ms())
-    for report in reports:
-        om.on_order_report(report)
-    return SubmitResult("submitted", tp), SubmitResult("submitted", sl)
-
-
-def oco_sibling(orders: dict[str, Order], order: Order) -> Order | None:
-    """Return the other leg of `order`'s OCO, if it is known."""
-    if not order.oco_group:
-        return None
-    for other in orders.values():
-        if other.oco_group == order.oco_group and other.client_order_id != order.client_order_id:
-            return other
-    return None
+    om.journal_submitted((tp, sl), now, f"OCO {sl.oco_group}")
+    first, second = await om.send((tp, sl), venue.submit_oco, tp, sl)
+    return first, second

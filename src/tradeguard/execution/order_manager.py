@@ -133,18 +133,9 @@ class OrderManager(FillApplication):
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Check, journal and send one intent; never raises for a venue refusal."""
         now = self.clock.now_ms()
-        if self.unknown and (intent.venue, intent.symbol) in self.blocked_symbols():
-            reason = (
-                f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
-                "reconcile it first (tradeguard reconcile)"
-            )
-            self._publish(
-                EventKind.RISK_DENIED,
-                now,
-                intent,
-                {"code": "ORDER_STATE_UNKNOWN", "reason": reason},
-            )
-            return SubmitResult("denied", None, "ORDER_STATE_UNKNOWN", reason)
+        blocked = self.deny_if_blocked(intent, now)
+        if blocked is not None:
+            return blocked
         venue = self.venues.get(intent.venue)
         if venue is None:
             reason = f"order denied: unknown venue {intent.venue!r}; known: {sorted(self.venues)}"
@@ -154,43 +145,78 @@ class OrderManager(FillApplication):
             return SubmitResult("denied", None, decision.code, decision.reason)
         order = Order.from_intent(intent, self.ids.next(), now)
         order.price_bound = getattr(decision, "price_bound", None)
-        order.transition(OrderStatus.SUBMITTED, now)
+        self.journal_submitted((order,), now)
+        return (await self.send((order,), venue.submit, order))[0]
+
+    def deny_if_blocked(self, intent: OrderIntent, now: int) -> SubmitResult | None:
+        """The denial (audited) of an intent on a symbol with an order in unknown state."""
+        if not self.unknown or (intent.venue, intent.symbol) not in self.blocked_symbols():
+            return None
+        reason = (
+            f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
+            "reconcile it first (tradeguard reconcile)"
+        )
+        self._publish(
+            EventKind.RISK_DENIED, now, intent, {"code": "ORDER_STATE_UNKNOWN", "reason": reason}
+        )
+        return SubmitResult("denied", None, "ORDER_STATE_UNKNOWN", reason)
+
+    def journal_submitted(self, orders: tuple[Order, ...], now: int, reason: str = "") -> None:
+        """Journal new orders as SUBMITTED in one commit, before anything is sent."""
         with self.storage.transaction():
-            self.storage.upsert_order(order)
-            self.storage.record_transition(
-                order.client_order_id, OrderStatus.NEW.value, OrderStatus.SUBMITTED.value, now
-            )
-        self.orders[order.client_order_id] = order
-        self.open[order.client_order_id] = order
-        self._publish_order(EventKind.ORDER_SUBMITTED, order)
+            for order in orders:
+                order.transition(OrderStatus.SUBMITTED, now)
+                self.storage.upsert_order(order)
+                self.storage.record_transition(
+                    order.client_order_id,
+                    OrderStatus.NEW.value,
+                    OrderStatus.SUBMITTED.value,
+                    now,
+                    reason,
+                )
+        for order in orders:
+            self.orders[order.client_order_id] = order
+            self.open[order.client_order_id] = order
+            self._publish_order(EventKind.ORDER_SUBMITTED, order)
+
+    async def send(
+        self, orders: tuple[Order, ...], call: Callable[..., Any], *args: Any
+    ) -> list[SubmitResult]:
+        """Send journaled orders in one venue request (`call(*args)` answers one report, or a
+        list of them); one result per order. A refusal rejects them; an ambiguous answer is
+        audited and resolved by query, never guessed."""
+        name = orders[0].venue
+        cids = [o.client_order_id for o in orders]
         started = time.perf_counter()
-        self.in_submit.add(order.client_order_id)
+        self.in_submit.update(cids)
         try:
-            report = await venue.submit(order)
+            answer = await call(*args)
         except DefinitiveVenueError as exc:
-            self._latency(order.venue, "submit", started)
-            self.risk.observe_venue_refusal(order.venue, self.clock.now_ms(), exc.code, str(exc))
-            if order.status is OrderStatus.SUBMITTED:
-                self._transition(order, OrderStatus.REJECTED, reason=str(exc))
-            return SubmitResult("rejected", order, exc.code or "VENUE_REJECTED", str(exc))
+            self._latency(name, "submit", started)
+            self.risk.observe_venue_refusal(name, self.clock.now_ms(), exc.code, str(exc))
+            for order in orders:
+                if order.status is OrderStatus.SUBMITTED:
+                    self._transition(order, OrderStatus.REJECTED, reason=str(exc))
+            code = exc.code or "VENUE_REJECTED"
+            return [SubmitResult("rejected", o, code, str(exc)) for o in orders]
         except AmbiguousVenueError as exc:
-            self.in_submit.discard(order.client_order_id)
-            self._latency(order.venue, "submit", started)
-            self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
-            self._publish(
-                EventKind.VENUE_ERROR,
-                self.clock.now_ms(),
-                order,
-                {"error": str(exc), "client_order_id": order.client_order_id},
-            )
-            await self.resolve(order)
-            return SubmitResult("in_flight", order, "AMBIGUOUS", str(exc))
+            self.in_submit.difference_update(cids)
+            self._latency(name, "submit", started)
+            now = self.clock.now_ms()
+            self.risk.observe_venue_error(name, now, str(exc))
+            for order in orders:
+                data = {"error": str(exc), "client_order_id": order.client_order_id}
+                self._publish(EventKind.VENUE_ERROR, now, order, data)
+            for order in orders:
+                await self.resolve(order)
+            return [SubmitResult("in_flight", o, "AMBIGUOUS", str(exc)) for o in orders]
         finally:
-            self.in_submit.discard(order.client_order_id)
-        self._latency(order.venue, "submit", started)
-        self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
-        self.on_order_report(report)
-        return SubmitResult("submitted", order)
+            self.in_submit.difference_update(cids)
+        self._latency(name, "submit", started)
+        self.risk.observe_venue_ok(name, self.clock.now_ms())
+        for report in answer if isinstance(answer, list) else (answer,):
+            self.on_order_report(report)
+        return [SubmitResult("submitted", o) for o in orders]
 
     async def submit_oco(
         self, take_profit: OrderIntent, stop: OrderIntent

@@ -6,21 +6,23 @@ import asyncio
 import logging
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from tradeguard.model.errors import ConfigError
-from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.backup_file import (
     DATABASE_PART,
     PASSPHRASE_ENV,
     VAULT_PART,
-    seal,
+    BackupFileError,
+    write_backup_file,
 )
 from tradeguard.secrets.vault import check_passphrase, default_vault_path
-from tradeguard.storage.snapshot import take_snapshot
+from tradeguard.storage.scratch import remove_orphans
+from tradeguard.storage.snapshot import taken_snapshot
 
 if TYPE_CHECKING:
     from tradeguard.config import NodeConfig
@@ -43,20 +45,32 @@ class Written:
 
 
 def write_backup(database_url: str, out: Path, passphrase: str, vault: Path | None) -> Written:
-    """Snapshot the database (and `vault`), encrypt, and write `out` atomically."""
-    snapshot = take_snapshot(database_url)
-    parts = {DATABASE_PART: snapshot.image}
-    if vault is not None:
-        parts[VAULT_PART] = vault.read_bytes()
-    data = seal(
-        parts,
-        passphrase=passphrase,
-        created_ts=int(time.time() * 1000),
-        schema_head=snapshot.revision,
-        dialect=snapshot.dialect,
-    )
-    write_atomic(out, data)
-    return Written(out, len(data), snapshot.dialect, snapshot.revision, vault)
+    """Snapshot the database (and `vault`), encrypt, and write `out` atomically.
+
+    The snapshot is a private temporary file (beside a SQLite database, see `taken_snapshot`),
+    encrypted from there a chunk at a time: memory stays bounded whatever the database's size."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphans(out.parent)  # what backups killed while copying left behind
+    except OSError as exc:
+        raise BackupFileError(f"cannot write backup {out}: {exc.strerror or exc}") from None
+    with taken_snapshot(database_url, out.name) as snapshot, ExitStack() as stack:
+        parts: list[tuple[str, IO[bytes]]] = [(DATABASE_PART, snapshot.file)]
+        if vault is not None:
+            try:
+                parts.append((VAULT_PART, stack.enter_context(vault.open("rb"))))
+            except OSError as exc:
+                raise BackupFileError(f"cannot read vault {vault}: {exc.strerror}") from None
+        size = write_backup_file(
+            out,
+            parts,
+            passphrase=passphrase,
+            created_ts=int(time.time() * 1000),
+            schema_head=snapshot.revision,
+            dialect=snapshot.dialect,
+        )
+    return Written(out, size, snapshot.dialect, snapshot.revision, vault)
 
 
 class ScheduledBackups:
@@ -71,7 +85,7 @@ class ScheduledBackups:
                 "set for the node (it cannot prompt while trading); set it, or "
                 "node.backup_interval_s = 0 to turn scheduled backups off"
             )
-        check_passphrase(passphrase)
+        check_passphrase(passphrase, f"backup passphrase ({PASSPHRASE_ENV})")
         self._passphrase = passphrase
         self._url = node.database_url
         self._interval_s = node.backup_interval_s

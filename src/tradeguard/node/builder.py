@@ -107,7 +107,10 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     )
     if config.alerts.enabled:
         from tradeguard.alerts import build_manager
+        from tradeguard.node.credentials import alerts_with_vault_secrets
 
+        # the channels' and the dead-man ping's secrets, from the vault where the config says
+        config.alerts = alerts_with_vault_secrets(config.alerts)
         manager = build_manager(config.alerts, mode=config.mode.value)
         if manager.channels:
             node.alerts = manager

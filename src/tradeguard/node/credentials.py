@@ -33,3 +33,51 @@ def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None
         return vault.get(entry)
     finally:
         vault.lock()
+
+
+# vault field -> (the alerts section, the setting it fills); None: the alerts table itself
+ALERT_SECRETS: dict[str, tuple[str | None, str]] = {
+    "webhook_url": ("webhook", "url"),
+    "telegram_bot_token": ("telegram", "bot_token"),
+    "smtp_password": ("smtp", "password"),
+    "heartbeat_url": (None, "heartbeat_url"),
+}
+
+
+def alerts_with_vault_secrets(alerts: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """Return the alert settings with the secrets of the vault entry `alerts.credentials` filled
+    in (unchanged when it names none). A secret set both there and in the config, a field that
+    is no alert secret, or a value its setting refuses is a ConfigError; no value is shown."""
+    if not alerts.credentials:
+        return alerts
+    from pydantic import ValidationError
+
+    entry = alerts.credentials
+    creds = vault_entry("alerts", entry, environ)
+    unknown = sorted(set(creds.field_names()) - set(ALERT_SECRETS))
+    if unknown:
+        raise ConfigError(
+            f"alerts.credentials={entry!r}: field(s) {', '.join(unknown)} are no alert secret; "
+            f"the entry may hold {', '.join(ALERT_SECRETS)}"
+        )
+    data = alerts.model_dump()
+    for field, (section, name) in ALERT_SECRETS.items():
+        value = creds.get(field)
+        if value is None:
+            continue
+        holder = data if section is None else data[section]
+        if holder[name].get_secret_value():
+            where = name if section is None else f"{section}.{name}"
+            raise ConfigError(
+                f"alerts.{where} is set in the config and as {field} in the vault entry "
+                f"{entry!r}; keep it in one place (the vault)"
+            )
+        holder[name] = value
+    try:
+        return type(alerts).model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"alerts.{where} from the vault entry {entry!r}: {first['msg']}"
+        ) from None

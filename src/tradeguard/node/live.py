@@ -108,6 +108,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         tolerance_pct=rc.balance_tolerance_pct,
         tolerance_abs=rc.balance_tolerance_abs,
         in_flight=lambda venue: _venue_busy(node, venue),
+        reference=node.reference_prices(),
     )
 
 

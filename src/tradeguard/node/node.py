@@ -56,6 +56,7 @@ from tradeguard.venues.base import Venue
 if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first needs them
     from tradeguard.alerts import AlertManager
     from tradeguard.execution.balance_sync import BalanceSync
+    from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class TradingNode:
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._paper: dict[str, Any] = {}
+        self._reference: ReferencePrices | None = None
         self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
         self._audit_buf: list[Event] = []
         self._signal_ts: dict[str, int] = {}
@@ -224,6 +226,10 @@ class TradingNode:
             for inst in (await venue.load_instruments()).values():
                 self.market.add_instrument(inst)
                 self.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
+                self.portfolio.order_minimums[(inst.venue, inst.symbol)] = (
+                    inst.min_amount,
+                    inst.min_notional,
+                )
             adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
             if adopt is not None:
                 for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
@@ -231,6 +237,8 @@ class TradingNode:
         for venue in self.data_venues.values():
             await venue.load_instruments()  # public: the markets their streams map symbols by
         record_lot_steps(self.storage, self.portfolio.lot_steps)
+        if len(self.venues) > len(self._paper) or self.data_venues:
+            self.reference_prices().load()  # held assets valued before any equity is read
         from tradeguard.execution.reconcile import reconcile_and_gate
         from tradeguard.execution.settlement import settle_resolved
 
@@ -308,6 +316,18 @@ class TradingNode:
         from tradeguard.node import live
 
         return live.balance_sync(self)
+
+    def reference_prices(self) -> ReferencePrices:
+        """Marks for held and fee assets no traded market prices (built on first use), from the
+        exchange and data venues' public quotes."""
+        if self._reference is None:
+            from tradeguard.execution.reference_prices import ReferencePrices
+
+            venues = {n: v for n, v in self.venues.items() if n not in self._paper}
+            self._reference = ReferencePrices(
+                self.portfolio, {**venues, **self.data_venues}, self.storage
+            )
+        return self._reference
 
     def live_hub(self) -> LiveHub:
         """Return the live market-data hub over every venue's streams (built on first use)."""

@@ -9,10 +9,8 @@ from decimal import Decimal
 from tradeguard.model.balance import Balance, BalanceBook
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO, quantize_down
+from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
-
-STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP", "PUSD"})
 
 PositionKey = tuple[str, str, str]  # venue, symbol, strategy_id
 _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
@@ -41,6 +39,10 @@ class Portfolio:
         # (venue, symbol) -> lot step: a position left with less than this (a fee taken in
         # base) holds nothing any order can sell, and counts as flat
         self.lot_steps: dict[tuple[str, str], Decimal] = {}
+        # third assets fees were paid in while no mark priced them (execution/reference_prices.py)
+        self.unvalued_fee_assets: set[str] = set()
+        # (venue, symbol) -> (minimum amount, minimum notional) of one order there
+        self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
         self._routes: dict[str, tuple[tuple[str, bool], ...] | None] = {}
         self._routes_for = 0
@@ -76,6 +78,26 @@ class Portfolio:
         the lot step (a fee taken in base leaves a remainder no order can sell)."""
         step = self.lot_steps.get((pos.venue, pos.symbol), ZERO)
         return quantize_down(pos.quantity, step) if step else pos.quantity
+
+    def closable(self, pos: Position) -> Decimal:
+        """The signed part of `pos` one order can close: `sellable`, or zero for a remainder no
+        order can sell. That is less than the venue's minimum amount, or what a partly filled
+        exit left below the minimum notional at that exit's price. It does not depend on the
+        price afterwards: a position never reduced is never dust because the price fell. The
+        position keeps the remainder; this only tells what an exit or a bot's gate can do."""
+        amount = self.sellable(pos)
+        minimums = self.order_minimums.get((pos.venue, pos.symbol))
+        if minimums is None or amount == 0:
+            return amount
+        min_amount, min_notional = minimums
+        size = abs(amount)
+        if size < min_amount:
+            return ZERO
+        exit_price = pos.last_exit_price
+        reduced = abs(pos.quantity) < pos.trip_max_qty and exit_price > 0
+        if reduced and size * exit_price < min_notional:
+            return ZERO
+        return amount
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.quantity != 0]
@@ -132,6 +154,7 @@ class Portfolio:
         if price is None and asset in _WRAPPED:
             price = self.price_of(_WRAPPED[asset], quote)
         if price is None:
+            self.unvalued_fee_assets.add(asset)
             return fill
         return replace(fill, fee_quote=fill.fee * price)
 

@@ -25,7 +25,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ONE, STABLECOINS, ZERO
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
@@ -46,7 +46,6 @@ from tradeguard.risk.rules import (
 from tradeguard.risk.rules.base import frac
 from tradeguard.risk.rules.order import price_bound, shrinks
 from tradeguard.risk.state import ResumeRefused
-from tradeguard.risk.valuation import STABLECOINS
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 
 __all__ = [

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
-from tradeguard.model.money import ZERO
-from tradeguard.risk.valuation import STABLECOINS
+from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.risk.views import MarketView, PortfolioView
 
 _ONE = Decimal(1)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.views import PortfolioView
 
-STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD", "TUSD", "USDP"})
 _ONE = Decimal(1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -66,6 +66,7 @@ class AdminRoutes:
             body["secret"],
             {k: dec(str(v), k) for k, v in body.get("balances", {}).items()},
             bool(body.get("can_withdraw", False)),
+            flag(body, "bnb_fees"),
         )
         return web.json_response({"account_id": account_id})
 
@@ -91,3 +92,11 @@ class AdminRoutes:
         except (ConfigError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"replays": [r.describe() for r in self.ex.replays]})
+
+
+def flag(row: dict[str, Any], name: str) -> bool | None:
+    """A true/false field of an account row (None when absent); "false" is no boolean."""
+    value = row.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"{name} must be true or false (a JSON boolean), got {value!r}")

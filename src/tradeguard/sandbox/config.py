@@ -22,7 +22,8 @@ class SandboxConfig:
     """Every key has a default; `port=0` picks a free port.
 
     `markets` rows: `{symbol, base, quote, tick, step, min_qty, min_notional, maker_fee,
-    taker_fee, bids?, asks?}`; `accounts` rows: `{api_key, secret, balances, can_withdraw?}`;
+    taker_fee, bids?, asks?}`; `accounts` rows: `{api_key, secret, balances, can_withdraw?,
+    bnb_fees?}` (fees paid in BNB, sandbox/fees.py);
     `universe_markets` > 0 adds a generated universe of that many markets.
     `arb_drift_every_ms` > 0 starts the arbitrage drift (`sandbox.drift`): after each pause of
     that many ms it moves one market of a triangle so that the triangle pays

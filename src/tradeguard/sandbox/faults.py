@@ -16,8 +16,9 @@ class Faults:
 
     - `latency_ms`: delay before answering every REST request; `latency_ms_by_endpoint`
       overrides it per path (e.g. `{"/api/v3/order": 300}`).
-    - `drop_response_after_execute`: the next N order placements are executed but their HTTP
-      connection is closed without an answer (the client sees a network error).
+    - `drop_response_after_execute`: the next N order placements (an OCO list counts as one) are
+      executed but their HTTP connection is closed without an answer (the client sees a
+      network error).
     - `drop_execution_reports`: the next N order placements send the placing account no
       `executionReport` on the user stream (balances still stream): a lost execution report.
     - `http_5xx_rate`: share of REST requests (0..1) answered 503 before doing anything.

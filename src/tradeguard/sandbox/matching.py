@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.sandbox.book import Book, crosses, simulate
 from tradeguard.sandbox.contingent import ContingentOrders, check_trigger
+from tradeguard.sandbox.fees import BNB, bnb_fee
 from tradeguard.sandbox.house import house_trade, set_house_book
 from tradeguard.sandbox.orders import (
     BUY,
@@ -405,6 +406,9 @@ class MatchingEngine:
                 return
         self._finish(order, EXPIRED, now_ms, result)
 
+    def _bnb_price(self, symbol: str) -> Decimal | None:
+        return self.last_price(symbol) if symbol in self.markets else None
+
     def _fee(self, amount: Decimal, rate: Decimal) -> Decimal:
         return (amount * rate).quantize(_FEE_QUANTUM, rounding=ROUND_HALF_UP)
 
@@ -423,11 +427,20 @@ class MatchingEngine:
         buyer_is_maker = buy is maker
         buyer_rate = spec.maker_fee if buyer_is_maker else spec.taker_fee
         seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
-        buyer_fee = self._fee(qty, buyer_rate)
-        seller_fee = self._fee(quote_amt, seller_rate)
-        fees = self.accounts[self.fee_account]
-
         buyer = self.accounts[buy.account_id]
+        seller = self.accounts[sell.account_id]
+        fees = self.accounts[self.fee_account]
+        # Each side pays in what it receives, or in BNB where its account asks for that. A
+        # BNB fee is taken at once: one account on both sides pays the second from what is left.
+        buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, self._bnb_price)
+        if buyer_fee is not None:
+            _move(buyer, fees, BNB, buyer_fee)
+        seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, self._bnb_price)
+        if seller_fee is not None:
+            _move(seller, fees, BNB, seller_fee)
+        buyer_asset = spec.base if buyer_fee is None else BNB
+        seller_asset = spec.quote if seller_fee is None else BNB
+
         qb = buyer.bal(spec.quote)
         # A limit buy locked qty * its limit; release the price improvement with the spend.
         release = qty * buy.price if buy.kind != MARKET else quote_amt
@@ -435,15 +448,18 @@ class MatchingEngine:
         qb.locked -= release
         buy.locked -= release
         qb.free += release - quote_amt
-        buyer.bal(spec.base).free += qty - buyer_fee
-        fees.bal(spec.base).free += buyer_fee
+        buyer.bal(spec.base).free += qty
+        if buyer_fee is None:
+            buyer_fee = self._fee(qty, buyer_rate)
+            _move(buyer, fees, spec.base, buyer_fee)
 
-        seller = self.accounts[sell.account_id]
         sb = seller.bal(spec.base)
         sb.locked -= qty
         sell.locked -= qty
-        seller.bal(spec.quote).free += quote_amt - seller_fee
-        fees.bal(spec.quote).free += seller_fee
+        seller.bal(spec.quote).free += quote_amt
+        if seller_fee is None:
+            seller_fee = self._fee(quote_amt, seller_rate)
+            _move(seller, fees, spec.quote, seller_fee)
 
         trade = Trade(
             trade_id=self._next_trade_id,
@@ -459,17 +475,19 @@ class MatchingEngine:
             buyer_is_maker=buyer_is_maker,
             buyer_fee=buyer_fee,
             seller_fee=seller_fee,
+            buyer_fee_asset=buyer_asset,
+            seller_fee_asset=seller_asset,
         )
         self._next_trade_id += 1
         self.trades[spec.symbol].append(trade)
         result.trades.append(trade)
-        for o, fee, fee_asset in ((buy, buyer_fee, spec.base), (sell, seller_fee, spec.quote)):
+        for o, fee, fee_asset in ((buy, buyer_fee, buyer_asset), (sell, seller_fee, seller_asset)):
             o.executed_qty += qty
             o.cum_quote += quote_amt
             o.updated_ms = now_ms
             full = o.kind != MARKET or o.orig_quote_qty == 0
             o.status = FILLED if full and o.remaining == 0 else PARTIALLY_FILLED
-            result.touch(o.account_id, spec.base, spec.quote)
+            result.touch(o.account_id, spec.base, spec.quote, fee_asset)
             result.touch(self.fee_account, fee_asset)
             result.executions.append(
                 self._exec(
@@ -555,3 +573,9 @@ class MatchingEngine:
     ) -> Result:
         """Have the house send an IOC limit order that trades with resting orders up to `price`."""
         return house_trade(self, symbol, side, price, qty, now_ms, house)
+
+
+def _move(payer: Account, fees: Account, asset: str, amount: Decimal) -> None:
+    """Take a fee of `amount` in `asset` from the payer's free balance to the fee account."""
+    payer.bal(asset).free -= amount
+    fees.bal(asset).free += amount

@@ -90,6 +90,8 @@ class Account:
 
     account_id: str
     balances: dict[str, AssetBalance] = field(default_factory=dict)
+    # Binance's "use BNB to pay fees": fees taken in BNB at a discount while BNB covers them
+    bnb_fees: bool = False
 
     def bal(self, asset: str) -> AssetBalance:
         """Return the balance of `asset`, created at zero on first use."""
@@ -158,6 +160,8 @@ class Trade:
     buyer_is_maker: bool
     buyer_fee: Decimal
     seller_fee: Decimal
+    buyer_fee_asset: str = ""  # "" = the asset received (base for the buyer, quote for the seller)
+    seller_fee_asset: str = ""
 
 
 @dataclass(frozen=True, slots=True)

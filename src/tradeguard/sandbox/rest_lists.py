@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -66,6 +67,11 @@ class ListRoutes:
         resp_type = params.get("newOrderRespType", "FULL").upper()
         reports = [order_result(o, result.trades, resp_type, now, spec) for o in orders]
         status = self.engine.contingent.list_status(lst.list_id)
+        if self.ex.faults.take_drop():
+            # Placed, but the client never hears back: close the socket unanswered.
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
         return web.json_response(
             order_list_result(lst.list_id, lst.client_id, status, orders, reports, now)
         )

@@ -17,11 +17,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import web
 
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
-from tradeguard.sandbox.admin import AdminRoutes
+from tradeguard.sandbox.admin import AdminRoutes, flag
 from tradeguard.sandbox.auth import ApiKey, Auth
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
@@ -163,15 +165,23 @@ class SandboxExchange:
         secret: str,
         balances: dict[str, Decimal] | None = None,
         can_withdraw: bool = False,
+        bnb_fees: bool | None = None,
     ) -> str:
-        """Create an account reachable with this key pair; return its account id."""
+        """Create an account reachable with this key pair (or top up an existing one); return
+        its account id. `bnb_fees`: pay fees in BNB (Binance's option; see sandbox/fees.py)."""
         if api_key in self.auth.keys:
-            key = self.auth.keys[api_key]
-            self.engine.add_account(key.account_id, balances)
-            return key.account_id
-        account_id = f"acct-{len(self.auth.keys) + 1}"
-        self.engine.add_account(account_id, {a: dec(v, a) for a, v in (balances or {}).items()})
-        self.auth.keys[api_key] = ApiKey(api_key, secret, account_id, can_withdraw, self.now_ms())
+            account_id = self.auth.keys[api_key].account_id
+            acc = self.engine.add_account(account_id, balances)
+        else:
+            account_id = f"acct-{len(self.auth.keys) + 1}"
+            acc = self.engine.add_account(
+                account_id, {a: dec(v, a) for a, v in (balances or {}).items()}
+            )
+            self.auth.keys[api_key] = ApiKey(
+                api_key, secret, account_id, can_withdraw, self.now_ms()
+            )
+        if bnb_fees is not None:
+            acc.bnb_fees = bnb_fees
         return account_id
 
     def account_id(self, api_key: str) -> str:
@@ -274,6 +284,7 @@ class SandboxExchange:
                 a["secret"],
                 {k: dec(str(v), k) for k, v in a.get("balances", {}).items()},
                 bool(a.get("can_withdraw", False)),
+                _account_flag(a, "bnb_fees"),
             )
         if self.config.universe_markets:
             seed_universe(self, self.config.universe_markets, self.config.seed)
@@ -348,3 +359,11 @@ class SandboxExchange:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _account_flag(row: dict[str, Any], name: str) -> bool:
+    """An account row's true/false field of the sandbox config (false when absent)."""
+    try:
+        return bool(flag(row, name))
+    except ValueError as exc:
+        raise ConfigError(f"sandbox accounts: {exc}") from None

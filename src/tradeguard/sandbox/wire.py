@@ -136,7 +136,7 @@ def order_result(
                     "price": d8(t.price),
                     "qty": d8(t.qty),
                     "commission": d8(t.buyer_fee if is_buyer else t.seller_fee),
-                    "commissionAsset": spec.base if is_buyer else spec.quote,
+                    "commissionAsset": fee_asset(t, spec, is_buyer),
                     "tradeId": t.trade_id,
                 }
             )
@@ -212,7 +212,7 @@ def my_trade(t: Trade, account_id: str, spec: MarketSpec) -> list[dict[str, Any]
                 "qty": d8(t.qty),
                 "quoteQty": d8(t.quote_qty),
                 "commission": d8(t.buyer_fee if is_buyer else t.seller_fee),
-                "commissionAsset": spec.base if is_buyer else spec.quote,
+                "commissionAsset": fee_asset(t, spec, is_buyer),
                 "time": t.time_ms,
                 "isBuyer": is_buyer,
                 "isMaker": t.buyer_is_maker == is_buyer,
@@ -348,3 +348,10 @@ def order_list_result(
         ],
         "orderReports": reports,
     }
+
+
+def fee_asset(t: Trade, spec: MarketSpec, is_buyer: bool) -> str:
+    """The asset a trade side paid its fee in: what it received, unless paid in BNB."""
+    if is_buyer:
+        return t.buyer_fee_asset or spec.base
+    return t.seller_fee_asset or spec.quote

@@ -127,18 +127,33 @@ def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(source.get(VAULT_PATH_ENV) or DEFAULT_VAULT_FILE)
 
 
-def check_passphrase(passphrase: str) -> None:
-    """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters."""
+def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:
+    """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters.
+
+    `label` names it in the message (`backup passphrase (TG_BACKUP_PASSPHRASE)`)."""
     if len(passphrase) < MIN_PASSPHRASE_LEN:
         raise VaultError(
-            f"master passphrase is {len(passphrase)} characters long; it must be at least "
+            f"{label} is {len(passphrase)} characters long; it must be at least "
             f"{MIN_PASSPHRASE_LEN} (choose a longer one, e.g. several random words)"
         )
 
 
+def terminal_prompt(text: str) -> str:
+    """Ask on the controlling terminal without echo; EOFError when there is none.
+
+    `getpass` alone falls back to reading standard input, which may be a file meant for
+    something else (`keys add --stdin < keys.json`): its lines would be taken as the answer."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        raise EOFError("no terminal") from None
+    os.close(fd)
+    return getpass.getpass(text)
+
+
 def read_passphrase(
     env: Mapping[str, str] | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
+    prompt: Callable[[str], str] = terminal_prompt,
     *,
     env_var: str = PASSPHRASE_ENV,
     label: str = "master passphrase",
@@ -148,7 +163,7 @@ def read_passphrase(
     source = os.environ if env is None else env
     value = source.get(env_var)
     if value:
-        check_passphrase(value)
+        check_passphrase(value, f"{label} ({env_var})")
         return value
     try:
         value = prompt(f"{label}: ")
@@ -157,7 +172,7 @@ def read_passphrase(
         raise VaultError(
             f"no {label}: set {env_var} or run the command in a terminal to be prompted"
         ) from None
-    check_passphrase(value)
+    check_passphrase(value, label)
     if again != value:
         raise VaultError(f"the two {label} entries differ; nothing was changed, try again")
     return value

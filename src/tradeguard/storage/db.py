@@ -84,6 +84,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # A throwaway copy (a backup's or a restore's image): no journal, no syncs. A failure
+    # discards the whole file, so nothing needs rolling back or surviving a crash.
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=OFF")
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cur.close()
+
+
 def _create_private(path: Path) -> None:
     """Create a new database file readable by its owner only (SQLite's WAL files follow it)."""
     with contextlib.suppress(FileExistsError):
@@ -128,9 +141,12 @@ class _WalCheckpointer:
 
 
 class Database:
-    """A SQLite or PostgreSQL database; connects at once or raises StorageError."""
+    """A SQLite or PostgreSQL database; connects at once or raises StorageError.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    `scratch=True` opens a SQLite file as a throwaway copy: no journal, no WAL, no syncs.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, scratch: bool = False) -> None:
         self.url = normalize_url(url)
         self.masked_url = mask_url(self.url)
         self.dialect = self.url.get_backend_name()
@@ -157,10 +173,10 @@ class Database:
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise StorageError(f"database {self.masked_url}: cannot create engine: {exc}") from None
         if self.dialect == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _scratch_pragmas if scratch else _sqlite_pragmas)
         self.ping()
         self._checkpointer: _WalCheckpointer | None = None
-        if file_path is not None:
+        if file_path is not None and not scratch:
             self._checkpointer = _WalCheckpointer(file_path, SQLITE_CHECKPOINT_INTERVAL_S)
             weakref.finalize(self, self._checkpointer.stop)
 

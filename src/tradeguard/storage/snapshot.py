@@ -1,27 +1,32 @@
-"""Consistent snapshots of a database as a SQLite image, and their restore into any database.
+"""Consistent snapshots of a database as a SQLite image file, and their restore into any database.
 
-Whatever the source, a snapshot is the bytes of a SQLite database at the source's schema
-revision, built in memory (nothing reaches the disk unencrypted):
+Whatever the source, a snapshot is a SQLite database at the source's schema revision, written
+to a private temporary file (storage/scratch) so that memory stays bounded whatever the size:
 
 - SQLite: the online backup API copies every page in one step, inside one read transaction,
   so a node writing the WAL database meanwhile neither waits nor tears the copy.
 - PostgreSQL: every table is read inside one REPEATABLE READ, READ ONLY transaction (one
-  snapshot of the whole database) and written into the in-memory image through the table
-  metadata, whose types keep Decimals exact. This needs no `pg_dump` matching the server's
-  version, and the result restores into SQLite or PostgreSQL alike.
+  snapshot of the whole database) and written into the image through the table metadata,
+  whose types keep Decimals exact. This needs no `pg_dump` matching the server's version, and
+  the result restores into SQLite or PostgreSQL alike.
 
-A restore opens the image in memory, upgrades it through the migrations when it was taken at
-an older revision, and copies every table into the target in one transaction.
+The image file sits beside a SQLite source, or in the system's temporary folder for PostgreSQL
+(never in the backup folder). Its name is removed as soon as the copy is complete: the backup
+reads it through the open file, and nothing is left behind however the backup ends from then on.
+
+A restore opens the image (a temporary file again), upgrades it through the migrations when it
+was taken at an older revision, and copies every table into the target in one transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -36,63 +41,98 @@ from tradeguard.storage.db import (
     normalize_url,
 )
 from tradeguard.storage.errors import StorageError
+from tradeguard.storage.scratch import new_scratch_file, remove_orphans, remove_scratch
 from tradeguard.storage.tables import metadata
 
 COPY_BATCH_ROWS = 2000
-_LEGACY_JOURNAL = 1  # SQLite header bytes 18-19: 1 = rollback journal, 2 = WAL
+_LEGACY_JOURNAL = b"\x01\x01"  # SQLite header bytes 18-19: 1 = rollback journal, 2 = WAL
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A database's contents as a SQLite image, with where it came from."""
+    """A database's contents as a SQLite image, open for reading, with where it came from."""
 
-    image: bytes
+    file: IO[bytes]
     dialect: str
     revision: str
 
 
-def take_snapshot(url: str) -> Snapshot:
-    """Copy the database at `url` into a SQLite image; the source is only read."""
+@contextmanager
+def taken_snapshot(url: str, stem: str) -> Iterator[Snapshot]:
+    """Copy the database at `url` into a private SQLite image file (named after `stem`); yield
+    it open for reading, its name already removed. The source is only read.
+
+    The plaintext copy lives beside a SQLite source (where the database itself is in the clear
+    already), or in the system's temporary folder for PostgreSQL: never in the backup folder,
+    which may be synced off the machine, even when a kill leaves it behind."""
     parsed = normalize_url(url)
     dialect = parsed.get_backend_name()
-    if dialect == "sqlite":
-        image = _sqlite_image(Path(parsed.database or "").expanduser())
-    elif dialect == "postgresql":
-        image = _postgres_image(url)
-    else:
+    if dialect not in ("sqlite", "postgresql"):
         raise StorageError(f"cannot back up a {dialect} database; use SQLite or PostgreSQL")
-    with opened_image(image) as db:
-        revision = db.current_revision()
-    if revision is None:
-        raise StorageError(
-            f"database {mask_url(parsed)} has no schema revision: it is not a tradeguard "
-            "database, or no node has started on it yet"
-        )
-    return Snapshot(image, dialect, revision)
+    if dialect == "sqlite":
+        folder = Path(parsed.database or "").expanduser().resolve().parent
+    else:
+        folder = Path(tempfile.gettempdir())
+    try:
+        remove_orphans(folder)  # what backups killed while copying left behind
+        image = new_scratch_file(folder, stem)
+    except OSError as exc:
+        raise StorageError(f"cannot create a temporary file in {folder}: {exc.strerror}") from None
+    try:
+        if dialect == "sqlite":
+            _sqlite_copy(Path(parsed.database or "").expanduser(), image)
+        else:
+            _postgres_copy(url, image)
+        revision = _image_revision(image)
+        if revision is None:
+            raise StorageError(
+                f"database {mask_url(parsed)} has no schema revision: it is not a tradeguard "
+                "database, or no node has started on it yet"
+            )
+        handle = image.open("rb")
+    finally:
+        remove_scratch(image)  # the open handle keeps the contents until it is closed
+    with handle:
+        yield Snapshot(handle, dialect, revision)
 
 
-def _sqlite_image(path: Path) -> bytes:
+def _sqlite_copy(path: Path, image: Path) -> None:
     if not path.is_file():
         raise StorageError(f"no SQLite database at {path}; check --db or node.database_url")
     try:
         source = sqlite3.connect(
             f"file:{quote(str(path))}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
         )
-        memory = sqlite3.connect(":memory:")
+        target = sqlite3.connect(image)
         try:
-            source.backup(memory)  # pages=-1: every page in one step, one read transaction
-            image = bytearray(memory.serialize())
+            target.execute("PRAGMA journal_mode=OFF")  # a throwaway copy: no journal file
+            target.execute("PRAGMA synchronous=OFF")
+            source.backup(target)  # pages=-1: every page in one step, one read transaction
         finally:
             source.close()
-            memory.close()
+            target.close()
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot read SQLite database {path}: {exc}") from None
-    # An in-memory database cannot open a WAL-mode image; the restore never needs the WAL.
-    image[18] = image[19] = _LEGACY_JOURNAL
-    return bytes(image)
+        raise StorageError(f"cannot copy SQLite database {path} to {image.parent}: {exc}") from None
+    # The copy keeps the source's WAL flag; a plain file opens without -wal/-shm files, and
+    # format 1's restore (in memory) could not open a WAL image.
+    with image.open("r+b") as fh:
+        fh.seek(18)
+        fh.write(_LEGACY_JOURNAL)
 
 
-def _postgres_image(url: str) -> bytes:
+def _image_revision(image: Path) -> str | None:
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(image))}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _postgres_copy(url: str, image: Path) -> None:
     source = Database(url)
     try:
         with source.engine.connect() as conn:
@@ -104,12 +144,11 @@ def _postgres_image(url: str) -> bytes:
                     f"tradeguard writes {SCHEMA_HEAD!r}: start the node once (it upgrades the "
                     "schema) or back it up with the tradeguard version that wrote it"
                 )
-            with _memory_database() as memory:
-                memory.migrate()
-                with memory.engine.begin() as out:
+            with _image_database(image) as out_db:
+                out_db.migrate()
+                with out_db.engine.begin() as out:
                     for table in metadata.sorted_tables:
                         _copy_table(conn, out, table)
-                return _serialize(memory)  # after the commit: uncommitted pages are not in it
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StorageError(f"cannot read database {source.masked_url}: {reason}") from None
@@ -118,31 +157,19 @@ def _postgres_image(url: str) -> bytes:
 
 
 @contextmanager
-def _memory_database() -> Iterator[Database]:
-    db = Database("sqlite://")
+def _image_database(image: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{image}", scratch=True)
     try:
         yield db
     finally:
         db.dispose()
 
 
-def _driver_connection(db: Database) -> sqlite3.Connection:
-    raw = db.engine.raw_connection()  # the one connection of the StaticPool
-    conn = raw.driver_connection
-    assert isinstance(conn, sqlite3.Connection)
-    return conn
-
-
-def _serialize(db: Database) -> bytes:
-    return _driver_connection(db).serialize()
-
-
 @contextmanager
-def opened_image(image: bytes) -> Iterator[Database]:
-    """Open a SQLite image as an in-memory Database (changes stay in memory)."""
-    with _memory_database() as db:
+def opened_image(image: Path) -> Iterator[Database]:
+    """Open a SQLite image file as a throwaway Database after SQLite's quick check."""
+    with _image_database(image) as db:
         try:
-            _driver_connection(db).deserialize(image)
             with db.engine.connect() as conn:
                 verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         except (sqlite3.Error, SQLAlchemyError) as exc:
@@ -175,8 +202,8 @@ def database_has_rows(db: Database) -> bool:
         )
 
 
-def restore_image(image: bytes, target: Database, *, replace: bool) -> dict[str, int]:
-    """Load the image into `target` at the current schema head; return rows per table.
+def restore_image(image: Path, target: Database, *, replace: bool) -> dict[str, int]:
+    """Load the image file into `target` at the current schema head; return rows per table.
 
     With `replace`, the target's tables are dropped and created afresh in the transaction that
     loads the image (the events table refuses DELETE), so a failure leaves it as it was.

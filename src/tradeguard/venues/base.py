@@ -87,6 +87,15 @@ class Venue(ABC):
     async def fetch_balances(self) -> list[Balance]:
         """Every non-zero balance on the account."""
 
+    def lists(self, symbol: str) -> bool:
+        """Tell whether the venue has a market `symbol`, traded here or not (reference prices
+        for what the account holds; see execution/reference_prices.py)."""
+        return False
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """The quote of a market the venue lists (public data), or None where it has none."""
+        return None
+
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """Best bid/ask updates for `symbols`, for live and sandbox trading.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType, Side
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES, map_ccxt_error
@@ -64,6 +64,28 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
             venue.name, f"{venue.exchange_id} takes no OCO orders through tradeguard",
             "OCO_UNSUPPORTED",
         )  # fmt: skip
+    try:
+        market, request = _request(venue, take_profit, stop)
+    except Exception as exc:  # ccxt refuses the symbol or an amount before anything is sent
+        raise map_ccxt_error(venue.name, "submit", exc) from None
+    for order in (take_profit, stop):
+        inst = venue.instruments.get(order.symbol)
+        if inst is not None:
+            await venue._check_rules(order, inst)
+    raw = await venue._send((take_profit, stop), method, request)
+    reports = []
+    for row in raw.get("orderReports") or ():
+        parsed = venue.client.parse_order(row, market)
+        cid = str(row.get("clientOrderId") or "")
+        reports.append(venue._report(parsed, cid))
+        for leg in (take_profit, stop):
+            if leg.client_order_id == cid:  # a leg that filled as it arrived
+                venue._apply_trades(parsed, leg)
+    return reports
+
+
+def _request(venue: CcxtVenue, take_profit: Order, stop: Order) -> tuple[Any, dict[str, Any]]:
+    """The market and the OCO list request of both legs, amounts and prices in its precision."""
     market = venue.client.market(stop.symbol)
     above, below = (take_profit, stop) if stop.side is Side.SELL else (stop, take_profit)
     request = {
@@ -75,20 +97,4 @@ async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[
         **_leg("above", above, venue),
         **_leg("below", below, venue),
     }
-    for order in (take_profit, stop):
-        venue._open[order.client_order_id] = (order.symbol, order.created_ts)
-    try:
-        raw = await venue._call("submit", method, request)
-    except DefinitiveVenueError:
-        for order in (take_profit, stop):
-            venue._open.pop(order.client_order_id, None)
-        raise
-    except Exception as exc:
-        if isinstance(exc, AmbiguousVenueError):
-            raise
-        raise map_ccxt_error(venue.name, "submit", exc) from None
-    reports = []
-    for row in raw.get("orderReports") or ():
-        parsed = venue.client.parse_order(row, market)
-        reports.append(venue._report(parsed, str(row.get("clientOrderId") or "")))
-    return reports
+    return market, request

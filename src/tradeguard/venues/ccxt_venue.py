@@ -170,33 +170,45 @@ class CcxtVenue(CcxtConnection):
             wire_type, price = self._market_args(order, inst)
             if price is not None:
                 params["timeInForce"] = "IOC"
-        self._open[order.client_order_id] = (order.symbol, order.created_ts)
+        raw = await self._send(
+            (order,),
+            self.client.create_order,
+            order.symbol,
+            wire_type,
+            order.side.value,
+            float(order.amount),
+            price,
+            params,
+        )
+        report = self._report(raw, order.client_order_id)
+        self._apply_trades(raw, order)
+        return report
+
+    async def _send(self, orders: tuple[Order, ...], fn: Any, *args: Any) -> Any:
+        """Send one order request (one order, or an OCO pair): the orders count as open on the
+        venue from now on, and stop counting if the venue refuses them outright. Errors come
+        out as our venue errors (refused or ambiguous)."""
+        for order in orders:
+            self._open[order.client_order_id] = (order.symbol, order.created_ts)
         try:
-            raw = await self._call(
-                "submit",
-                self.client.create_order,
-                order.symbol,
-                wire_type,
-                order.side.value,
-                float(order.amount),
-                price,
-                params,
-            )
+            return await self._call("submit", fn, *args)
         except DefinitiveVenueError:
-            self._open.pop(order.client_order_id, None)
+            for order in orders:
+                self._open.pop(order.client_order_id, None)
+            raise
+        except AmbiguousVenueError:
             raise
         except Exception as exc:
-            if isinstance(exc, AmbiguousVenueError):
-                raise
             raise map_ccxt_error(self.name, "submit", exc) from None
-        report = self._report(raw, order.client_order_id)
+
+    def _apply_trades(self, raw: Mapping[str, Any], order: Order) -> None:
+        """Book the trades an order answer carries (an order that filled as it arrived)."""
         for trade in raw.get("trades") or ():
             # Trades inside an order answer may omit the side and symbol: they are the order's.
             trade = {"symbol": order.symbol, **trade, "side": trade.get("side") or order.side.value}
             fill = self._fill(trade, order.client_order_id)
             if fill is not None and self._listener is not None:
                 self._listener.on_fill(fill)
-        return report
 
     def _market_args(self, order: Order, inst: Instrument) -> tuple[str, float | None]:
         """The wire (type, price) of a market order: a limit at its bound, or a plain market."""
@@ -464,6 +476,17 @@ class CcxtVenue(CcxtConnection):
         finally:
             if watch is not None:
                 watch.cancel()
+
+    def lists(self, symbol: str) -> bool:
+        """Tell whether the exchange has the market `symbol` (loaded with the instruments)."""
+        return symbol in (self.client.markets or {})
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """The best bid and ask of any market of the exchange, from its ticker."""
+        from tradeguard.venues.ccxt_market import CcxtMarketData
+
+        quote: Quote | None = await CcxtMarketData(self).fetch_quote(symbol)
+        return quote
 
     def market_data(self) -> Any:
         """Return this venue's public market data for the live hub (klines, books, trades)."""

@@ -34,10 +34,34 @@ def _reaches_real_exchange(vc: Any) -> bool:
     )  # fmt: skip
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _real_chain_host(vc: Any, config: Any) -> str | None:
+    """A DEX venue's JSON-RPC host when it is not this machine (a real chain), else None; only
+    the host is named, as an RPC URL may carry a key in its path."""
+    from urllib.parse import urlsplit
+
+    if vc.kind != "uniswap_v2" or vc.dex is None:
+        return None
+    url = str(vc.dex.chain_url(getattr(config, "source_dir", None)))
+    host = (urlsplit(url).hostname or "").lower()
+    return None if host in _LOOPBACK or host.startswith("127.") else host or url.split(":")[0]
+
+
 def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> None:
     """Refuse a config whose mode and venues disagree, or live trading without every safeguard."""
     mode = TradingMode(config.mode)
     if mode is not TradingMode.LIVE:
+        chains = {vc.name: h for vc in config.venues if (h := _real_chain_host(vc, config))}
+        if chains:
+            hosts = ", ".join(f"{name} ({host})" for name, host in chains.items())
+            raise ConfigError(
+                f"mode={mode.value!r} but DEX venue(s) {hosts} send swaps to a chain that is "
+                "not on this machine, so they would spend real funds; in paper and sandbox modes "
+                "a uniswap_v2 venue trades only on a local chain (tradeguard chain, rpc_url on "
+                "127.0.0.1)"
+            )
         real = [vc.name for vc in config.venues if _reaches_real_exchange(vc)]
         if real:
             raise ConfigError(

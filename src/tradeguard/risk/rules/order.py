@@ -6,13 +6,12 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
-from tradeguard.model.money import ONE, ZERO, fmt
+from tradeguard.model.money import ONE, STABLECOINS, ZERO, fmt
 from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.rules.trigger import check_trigger
-from tradeguard.risk.valuation import STABLECOINS
 
 _HUNDRED = Decimal(100)
 # bound once: enum members read on every check

@@ -67,10 +67,4 @@ def check_trigger(c: Check, mid: Decimal, band_frac: Decimal, band_pct: Decimal)
             violation.code, "instrument", None, None,
             f"order rejected: {violation.message} (instrument rules of {i.venue})",
         )  # fmt: skip
-    if i.amount * price < inst.min_notional:
-        return Denial(
-            "MIN_NOTIONAL", "instrument.min_notional", i.amount * price, inst.min_notional,
-            f"order rejected: notional {i.amount * price} {inst.quote} at the trigger/limit "
-            f"price {price} is below the minimum {inst.min_notional} for {i.symbol}",
-        )  # fmt: skip
     return None

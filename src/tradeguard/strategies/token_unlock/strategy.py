@@ -17,10 +17,9 @@ from typing import Any
 
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.market import Candle, Quote
-from tradeguard.model.money import dec, quantize_down
+from tradeguard.model.money import STABLECOINS, dec, quantize_down
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
-from tradeguard.portfolio import STABLECOINS
 from tradeguard.strategies.base import Strategy, register
 from tradeguard.strategies.exits import ExitRules, ExitTracker
 from tradeguard.strategies.token_unlock.calendar import load_calendar

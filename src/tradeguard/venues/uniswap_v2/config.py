@@ -46,6 +46,18 @@ class DexVenueConfig(BaseModel):
             raise ValueError("set router and factory, or deployment_file (tradeguard chain)")
         return self
 
+    def chain_url(self, base_dir: Path | None = None) -> str:
+        """The JSON-RPC URL swaps go to: the deployment file's when one is named and readable."""
+        if self.deployment_file is None:
+            return self.rpc_url
+        path = Path(self.deployment_file)
+        if not path.is_absolute() and base_dir is not None and not path.is_file():
+            path = base_dir / path
+        try:
+            return str(json.loads(path.read_text(encoding="utf-8"))["rpc_url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.rpc_url  # not written yet (`tradeguard chain` makes it): the default
+
     def settings(self, symbols: list[str], base_dir: Path | None = None) -> DexSettings:
         """Build the venue's settings, reading the deployment file when one is named."""
         rpc, router, factory, tokens = self.rpc_url, self.router, self.factory, dict(self.tokens)

@@ -1,0 +1,140 @@
+"""Prices for what the account holds or pays fees in but no strategy trades.
+
+BNB kept on Binance for the fee discount, a coin left from an old trade, gas in ETH: without a
+price, such a holding counts nothing in the equity the loss and drawdown halts read, and a fee
+paid in it counts 0 in P&L. `ReferencePrices` finds, for each such asset, a market some venue
+lists against an asset that is already priced (the valuation asset, a stablecoin, BTC, ETH),
+reads its quote (public data, one ticker request) and marks it in the portfolio; later passes
+refresh the same markets. The marks are kept in storage: a restarted node values such holdings
+from the last ones at once (no drop in equity, so no false drawdown halt) until it reads new ones.
+
+```python
+refs = ReferencePrices(node.portfolio, exchange_venues, node.storage)
+refs.load()                   # at start: the marks kept by the last run
+await refs.refresh()          # marks e.g. BNB/USDT; nothing to do when every asset is priced
+refs.status()                 # {"BNB": "binance BNB/USDT", ...}, "none" where no venue lists one
+```
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.errors import VenueError
+from tradeguard.model.money import STABLECOINS
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
+
+_HUBS = ("BTC", "ETH")
+MARKS_KEY = "reference.marks"  # asset -> [venue, symbol, last mark]
+
+
+class ReferencePrices:
+    """Marks for held and fee assets that no traded market prices."""
+
+    def __init__(
+        self, portfolio: Portfolio, venues: Mapping[str, Venue], storage: Any = None
+    ) -> None:
+        self.portfolio = portfolio
+        self.venues = venues
+        self.storage = storage
+        self.markets: dict[str, tuple[str, str]] = {}  # asset -> (venue, symbol) marked
+        self._marked: dict[str, Decimal] = {}  # symbol -> the mark set here last
+        self.unlisted: set[str] = set()  # assets no venue lists a priced market for
+
+    def wanted(self) -> list[str]:
+        """Assets held (any venue) or paid as fees that no mark prices, and those marked here."""
+        portfolio = self.portfolio
+        for asset, (_, symbol) in list(self.markets.items()):
+            if portfolio.marks.get(symbol) != self._marked.get(symbol):
+                # A stream marks it now (a strategy trades it): fresher than a ticker here.
+                del self.markets[asset]
+                self._marked.pop(symbol, None)
+        assets = {b.asset for b in portfolio.all_balances() if b.total}
+        assets |= portfolio.unvalued_fee_assets
+        unpriced = {a for a in assets if portfolio.price_of(a) is None}
+        return sorted(unpriced | set(self.markets))
+
+    def load(self) -> None:
+        """Mark what the last run kept, where nothing marks it yet (called at start)."""
+        kept = self.storage.kv_get(MARKS_KEY) if self.storage is not None else None
+        if not isinstance(kept, dict):
+            return
+        for asset, row in kept.items():
+            try:
+                venue, symbol, price = str(row[0]), str(row[1]), Decimal(str(row[2]))
+            except (IndexError, KeyError, TypeError, ArithmeticError):
+                continue  # a damaged row: read it again from the venue
+            if venue in self.venues and symbol not in self.portfolio.marks and price > 0:
+                self.portfolio.mark(symbol, price)
+                self.markets[asset] = (venue, symbol)
+                self._marked[symbol] = price
+
+    async def refresh(self) -> dict[str, Decimal]:
+        """Mark every wanted asset's market from its venue's quote; return the marks set. A
+        venue that cannot answer leaves the last mark in place; nothing here raises."""
+        marked: dict[str, Decimal] = {}
+        for asset in self.wanted():
+            try:
+                mid = await self._read(asset)
+            except Exception as exc:  # one asset's price must not stop the balance sync
+                log.warning("reference price of %s not read: %s", asset, exc)
+                continue
+            if mid is not None:
+                marked[self.markets[asset][1]] = mid
+        if marked and self.storage is not None:
+            self.storage.kv_set(
+                MARKS_KEY,
+                {a: [v, s, str(self._marked[s])] for a, (v, s) in sorted(self.markets.items())},
+            )
+        return marked
+
+    async def _read(self, asset: str) -> Decimal | None:
+        found = self.markets.get(asset) or self._market_for(asset)
+        if found is None:
+            if asset not in self.unlisted:
+                log.warning("no venue lists a priced market for %s: it counts nothing", asset)
+                self.unlisted.add(asset)
+            return None
+        venue, symbol = found
+        before = self.portfolio.marks.get(symbol)
+        try:
+            quote = await self.venues[venue].fetch_reference_quote(symbol)
+        except VenueError as exc:
+            log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
+            return None
+        if quote is None or quote.bid <= 0 or quote.ask <= 0:
+            return None
+        if self.portfolio.marks.get(symbol) != before:
+            return None  # a stream marked it while the ticker was read: its mark is fresher
+        mid = quote.mid
+        self.portfolio.mark(symbol, mid)
+        self._marked[symbol] = mid
+        self.markets[asset] = found
+        self.unlisted.discard(asset)
+        return mid
+
+    def _market_for(self, asset: str) -> tuple[str, str] | None:
+        """A (venue, symbol) pairing `asset` with a priced asset, either way round."""
+        portfolio = self.portfolio
+        valuation = portfolio.valuation_asset
+        others = [valuation, *sorted(STABLECOINS - {valuation}), *_HUBS]
+        for other in others:
+            if other == asset or (other != valuation and portfolio.price_of(other) is None):
+                continue
+            for symbol in (f"{asset}/{other}", f"{other}/{asset}"):
+                for name, venue in self.venues.items():
+                    if venue.lists(symbol):
+                        return name, symbol
+        return None
+
+    def status(self) -> dict[str, Any]:
+        """What prices each asset: `venue symbol`, or "none" where no venue lists a market."""
+        out: dict[str, Any] = {a: f"{v} {s}" for a, (v, s) in sorted(self.markets.items())}
+        out.update({a: "none" for a in sorted(self.unlisted)})
+        return out
