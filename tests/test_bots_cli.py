@@ -29,4 +29,4 @@ def test_bot_add_refuses_a_bad_limit_in_one_line(tmp_path, capsys):
     code = main(["bot", "add", "alpha", "--max-order-usd", "-5", "--max-position-usd", "100",
                  "--daily-loss-usd", "20", *db])  # fmt: skip
     err = capsys.readouterr().err
-    assert code == 1 and "max_order_usd=-5 must be > 0" in err and "Traceback" not in err
+    assert code == 2 and "max_order_usd=-5 must be > 0" in err and "Traceback" not in err

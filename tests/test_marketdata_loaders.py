@@ -307,3 +307,40 @@ def test_default_data_dir_honours_env_and_finds_shared_data(monkeypatch, tmp_pat
     monkeypatch.delenv("TG_DATA_DIR")
     monkeypatch.chdir(tmp_path)  # not next to shared/: falls back to the repo root
     assert default_data_dir() == DATA.resolve()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"symbol,timestamp,first_update_id\n\xff\xfe,1,2\n", "not UTF-8 text"),
+        (b"symbol,timestamp\x00,first_update_id\n", "binary data"),
+        (b"", "file is empty"),
+        (b"symbol,timestamp,first_update_id,last_update_id\nBTCUSDT,1,2", "no line end"),
+    ],
+    ids=["not-utf8", "binary", "empty", "cut-short"],
+)
+def test_a_book_csv_that_is_not_clean_text_is_one_error(tmp_path: Path, content, needle):
+    path = tmp_path / "binance_BTCUSDT_depth.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFileError, match=needle):
+        load_book_events(path)
+
+
+def test_trades_out_of_time_order_name_the_record(tmp_path: Path):
+    path = tmp_path / "XRP_ETH-trades.parquet"
+    table = pa.table(
+        {
+            "timestamp": [1, 5, 5, 3],
+            "id": ["a", "b", "c", "d"],
+            "type": ["None"] * 4,
+            "side": ["buy", "sell", "buy", "sell"],
+            "price": [1.5, 1.5, 1.5, 1.5],
+            "amount": [1.0, 2.0, 1.0, 1.0],
+            "cost": [1.5, 3.0, 1.5, 1.5],
+        }
+    )
+    pq.write_table(table, path)
+    with pytest.raises(DataFileError, match=r"row 4, column 'timestamp', value 3: .*backwards"):
+        load_trades(path)
+    pq.write_table(table.slice(0, 3), path)  # equal times (one match, several trades) are fine
+    assert [t.ts for t in load_trades(path)] == [1, 5, 5]

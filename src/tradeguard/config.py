@@ -8,6 +8,7 @@ Environment overrides use `__` between nesting levels: `TG_RISK__MAX_ORDER_NOTIO
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -43,17 +44,22 @@ _NOT_OVERRIDES = frozenset(
 )
 MIN_BACKUP_INTERVAL_S = 60  # each backup derives a scrypt key and copies the whole database
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
+MAX_BALANCE = 10**15  # per asset; a starting balance above it is a typo, not an account
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
+SYMBOL_PATTERN = r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$"
+_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+
+
 class InstrumentConfig(_Strict):
     """A market's rules, for venues (paper) that do not publish them."""
 
-    # spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
-    symbol: str = Field(pattern=r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$")
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
     price_tick: Decimal = Field(gt=0)
     amount_step: Decimal = Field(gt=0)
     min_amount: Decimal = Field(default=Decimal(0), ge=0)
@@ -111,8 +117,8 @@ class VenueConfig(_Strict):
     @classmethod
     def _non_negative(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in v.items():
-            if amount < 0:
-                raise ValueError(f"balance for {asset} is {amount}; it must be >= 0")
+            if not 0 <= amount <= MAX_BALANCE:
+                raise ValueError(f"balance for {asset} is {amount}; allowed 0..{MAX_BALANCE:,}")
         return v
 
 
@@ -275,6 +281,14 @@ class BotConfig(_Strict):
     one_position_per_symbol: bool | None = None
     sizing: dict[str, Any] | None = None  # {"kind": "fixed" | "table" | "linear", ...}
 
+    @field_validator("symbols")
+    @classmethod
+    def _symbol_shapes(cls, v: list[str] | None) -> list[str] | None:
+        for s in v or []:
+            if not _SYMBOL_RE.match(s):
+                raise ValueError(f"symbol {s!r} is not BASE/QUOTE in capitals, e.g. BTC/USDT")
+        return v
+
     def named_fields(self) -> dict[str, Any]:
         """Return the spec fields this entry sets (money as strings), without name and enabled."""
         doc = self.model_dump(exclude_unset=True, exclude={"name", "enabled"})
@@ -316,6 +330,32 @@ class Config(_Strict):
             )
         return path
 
+    def _data_references(self, names: list[str]) -> None:
+        if self.mode not in (TradingMode.PAPER, TradingMode.BACKTEST) or not names:
+            # sandbox and live modes trade on venue streams, not on [[data]] files; a config
+            # without venues (read-only commands, tests) replays nothing
+            return
+        for i, d in enumerate(self.data):
+            if d.venue not in names:
+                raise ValueError(
+                    f"data[{i}] ({d.path}) feeds venue {d.venue!r}, which is not configured; "
+                    f"known venues: {names}"
+                )
+            if d.kind != "candles":
+                raise ValueError(
+                    f"data[{i}].kind = {d.kind!r}: paper and backtest runs replay candles only; "
+                    "give a candle file (kind = 'candles')"
+                )
+        listed = {v.name: [ic.symbol for ic in v.instruments] for v in self.venues if v.instruments}
+        users = [(f"data[{i}].symbol", d.symbol, d.venue) for i, d in enumerate(self.data)]
+        users += [(f"strategy {s.id!r} symbol", s.symbol, s.venue) for s in self.strategies]
+        for who, symbol, venue in users:
+            if venue in listed and symbol not in listed[venue]:
+                raise ValueError(
+                    f"{who} = {symbol!r} is not listed on venue {venue!r}; its instruments: "
+                    f"{listed[venue]} (add a [[venues.instruments]] entry or fix the symbol)"
+                )
+
     def _data_only_references(self, names: list[str]) -> None:
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
@@ -355,6 +395,7 @@ class Config(_Strict):
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")
         kinds = {v.name: v.kind for v in self.venues}
         self._data_only_references(names)
+        self._data_references(names)
         for v in self.venues:
             if v.data_venue is not None and (
                 v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"
@@ -419,14 +460,22 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
-    for key, raw in environ.items():
+def _override_paths(environ: dict[str, str]) -> dict[str, list[str]]:
+    """Map each `TG_A__B` override variable to its key path (`["a", "b"]`)."""
+    out = {}
+    for key in environ:
         if not key.startswith("TG_") or key in _NOT_OVERRIDES:
             continue
         path = [p.lower() for p in key[3:].split("__") if p]
-        if not path:
-            continue
+        if path:
+            out[key] = path
+    return out
+
+
+def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
+    for key, path in _override_paths(environ).items():
+        raw = environ[key]
         node: Any = data
         for part in path[:-1]:
             nxt = node.get(part) if isinstance(node, dict) else None
@@ -445,10 +494,17 @@ def _secret_key(key: str) -> bool:
     )
 
 
-def _describe(err: ValidationError, data: dict[str, Any]) -> str:
+def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str]) -> str:
+    overrides = _override_paths(environ)
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # A value from the environment is easy to forget: name the variable that set it.
+        source = next(
+            (f" (set by ${k})" for k, path in overrides.items()
+             if [str(p) for p in e["loc"][: len(path)]] == path),
+            "",
+        )  # fmt: skip
         value = e.get("input")
         if isinstance(value, dict | list) and len(str(value)) > 120:
             value = "{…}" if isinstance(value, dict) else f"[… {len(value)} entries]"
@@ -458,7 +514,7 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         hint = f" (allowed: {limits})" if limits else ""
-        lines.append(f"  {loc} = {value!r}: {msg}{hint}")
+        lines.append(f"  {loc} = {value!r}{source}: {msg}{hint}")
     return "invalid configuration:\n" + "\n".join(lines)
 
 
@@ -469,12 +525,20 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         data = default_config()
     else:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config file {p} is a directory (pass --config with a TOML file)")
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (pass --config with a TOML file)")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.strerror}") from None
         if "venues" not in data and "strategies" not in data:
             base = default_config()
             base.update(data)
@@ -483,7 +547,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, data)) from None
+        raise ConfigError(_describe(exc, data, env)) from None
     if path is not None:
         config._source_dir = Path(path).resolve().parent
     return config

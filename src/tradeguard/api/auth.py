@@ -132,8 +132,11 @@ class TokenStore:
         With `bot`, the token may trade only as that bot (whatever its role).
         """
         name = name.strip()
-        if not name or len(name) > 64:
-            raise AuthError(f"token name {name!r} must be 1 to 64 characters long")
+        if not name or len(name) > 64 or not name.isprintable():
+            raise AuthError(
+                f"token name {name[:80]!r} must be 1 to 64 printable characters (no control "
+                "characters or line breaks)"
+            )
         if any(t.name == name and not t.revoked for t in self.list()):
             raise AuthError(
                 f"an active token named {name!r} exists; revoke it first "

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradeguard.api.app import create_app
+from tradeguard.model.errors import TradeguardError
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -55,7 +56,7 @@ async def _serve(server: _Server) -> None:
         await server.serve()
     except SystemExit:
         # uvicorn exits the process when it cannot bind; here that must be an ordinary error.
-        raise RuntimeError("uvicorn stopped during start-up (see the log above)") from None
+        raise TradeguardError("uvicorn stopped during start-up (see the log above)") from None
 
 
 class ApiServer:
@@ -120,7 +121,7 @@ class ApiServer:
         while not server.started:
             if self._task.done():
                 exc = self._task.exception()
-                raise RuntimeError(
+                raise TradeguardError(
                     f"the API could not start on {self.host}:{self.port}: {exc or 'it exited'}; "
                     "pick another port (api.port) or stop what uses it"
                 )

@@ -58,12 +58,20 @@ class Grid:
 
 def load_grid(path: Path) -> Grid:
     """Read a grid file; refuse an empty, non-list or oversized grid with a one-line reason."""
-    if not path.is_file():
-        raise ConfigError(f"--grid {path}: file not found")
+    try:
+        found = path.is_file()
+    except OSError:  # a name too long for the file system
+        found = False
+    if not found:
+        raise ConfigError(f"--grid {str(path)[:80]!r}: no such file; give a grid TOML file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--grid {path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"--grid {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     axes = data.get("grid")
     if not isinstance(axes, dict) or not axes:
         raise ConfigError(f"--grid {path}: needs a [grid] table of 'config.path' = [values]")
@@ -79,7 +87,22 @@ def load_grid(path: Path) -> Grid:
     metric = data.get("metric", "sharpe")
     if not isinstance(metric, str):
         raise ConfigError(f"--grid {path}: metric = {metric!r}: must be a metric name")
+    check_metric(metric, f"--grid {path}: metric")
     return Grid(axes=axes, metric=metric)
+
+
+def check_metric(metric: str, where: str) -> str:
+    """Return `metric` if the leaderboard can rank by it; ConfigError names the known ones."""
+    from tradeguard.backtest.metrics import compute_metrics
+
+    figures = compute_metrics([], [], 1.0)
+    known = sorted(k for k, v in figures.items() if not isinstance(v, dict | str))
+    if metric.removeprefix("-") not in known:
+        raise ConfigError(
+            f"{where} = {metric!r}: not a metric; one of {', '.join(known)} "
+            '(prefix "-" ranks lowest first)'
+        )
+    return metric
 
 
 def apply_values(config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

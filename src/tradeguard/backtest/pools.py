@@ -52,7 +52,14 @@ class RayPool:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
-            ray.init(address=address, **kwargs)
+            try:
+                ray.init(address=address, **kwargs)
+            except (ValueError, ConnectionError) as exc:
+                from tradeguard.model.errors import ConfigError
+
+                raise ConfigError(
+                    f"--ray-address {address!r}: {exc}; give the head node as HOST:PORT"
+                ) from None
         else:
             ray.init(
                 num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_BYTES,

@@ -91,12 +91,17 @@ class BacktestNode(TradingNode):
 
 def prepare_run_dir(run_dir: Path) -> Path:
     """Create a fresh run directory; refuse one that already holds a run."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir}: not a directory; give a new or empty directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(
             f"--out {run_dir}: the directory is not empty; every backtest starts clean in its "
             "own directory (pick a new --out or remove that one)"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {run_dir}: cannot create it ({exc.strerror})") from None
     return run_dir
 
 

@@ -18,6 +18,12 @@ from typing import Any
 from tradeguard.model.errors import TradeguardError
 from tradeguard.model.money import ZERO
 
+_SIZING_KEYS = {
+    "fixed": {"kind"},
+    "table": {"kind", "steps"},
+    "linear": {"kind", "min_score", "max_score", "min_usd", "max_usd"},
+}
+
 
 class SizingError(TradeguardError):
     """A sizing rule is malformed; the message names the field and value."""
@@ -52,6 +58,13 @@ class SizeRule:
         if not isinstance(doc, dict):
             raise SizingError(f"{what} must be a table with kind = fixed, table or linear")
         kind = doc.get("kind", "fixed")
+        allowed = _SIZING_KEYS.get(kind) if isinstance(kind, str) else None
+        unknown = sorted(set(doc) - allowed) if allowed is not None else []
+        if unknown:  # a misspelt key would be dropped and the bot sized another way than meant
+            raise SizingError(
+                f"{what}: unknown key(s) {unknown} for kind = {kind!r}; "
+                f"known: {sorted(allowed or ())}"
+            )
         if kind == "fixed":
             return cls()
         if kind == "table":

@@ -141,3 +141,20 @@ def integer(what: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise BotError(f"{what}={value!r} must be a whole number from {lo} to {hi}")
     return value
+
+
+_SYMBOL_RE = re.compile(r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$")
+
+
+def check_symbols(name: str, raw: Any) -> tuple[str, ...]:
+    """Return a new bot's symbols, each BASE/QUOTE (or MARKET:YES/QUOTE); BotError names a bad
+    one. Checked where symbols come in (command line, config), not on reading stored bots."""
+    if not isinstance(raw, list | tuple):
+        raise BotError(f"bot {name}: symbols = {raw!r} must be a list such as ['BTC/USDT']")
+    for s in raw:
+        if not isinstance(s, str) or not _SYMBOL_RE.match(s):
+            raise BotError(
+                f"bot {name}: symbol {s!r} is not BASE/QUOTE in capitals (e.g. BTC/USDT) or "
+                "MARKET:YES/QUOTE"
+            )
+    return tuple(raw)

@@ -12,7 +12,14 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, ts_text
+from tradeguard.cli.common import (
+    EXIT_OK,
+    add_source_options,
+    config_from_args,
+    port_number,
+    ts_text,
+)
+from tradeguard.model.errors import ConfigError
 
 
 def add_api_parsers(sub: Any) -> None:
@@ -25,7 +32,7 @@ def add_api_parsers(sub: Any) -> None:
     serve.add_argument("--config", help="TOML config file (default: built-in paper config)")
     serve.add_argument("--db", help="database URL (overrides node.database_url)")
     serve.add_argument("--host", help="bind address (default api.host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default api.port, 8000)")
+    serve.add_argument("--port", type=port_number, help="port (default api.port, 8000)")
     serve.set_defaults(func=cmd_serve)
 
     tok = sub.add_parser("token", help="API tokens: create, list, revoke, TOTP setup")
@@ -85,9 +92,13 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def cmd_token_create(args: argparse.Namespace, console: Console) -> int:
-    from tradeguard.api.auth import Role
+    from tradeguard.api.auth import AuthError, Role
 
-    info, token = _store(args).create(args.name, Role.parse(args.role))
+    store = _store(args)
+    try:
+        info, token = store.create(args.name, Role.parse(args.role))
+    except AuthError as exc:  # a bad --name: a usage error
+        raise ConfigError(str(exc)) from None
     if args.json:
         print(json.dumps({**info.to_json(), "token": token}))
         return EXIT_OK
@@ -136,8 +147,10 @@ def cmd_token_revoke(args: argparse.Namespace, console: Console) -> int:
 def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.secrets.vault import read_passphrase
 
+    store = _store(args)
+    store.get(args.name)  # an unknown name fails before the passphrase prompt
     passphrase = read_passphrase()
-    uri = _store(args).setup_totp(args.name, passphrase)
+    uri = store.setup_totp(args.name, passphrase)
     if args.json:
         print(json.dumps({"name": args.name, "provisioning_uri": uri}))
         return EXIT_OK

@@ -108,6 +108,10 @@ def _read_json(path: Path, what: str) -> object:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MarketDataError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise MarketDataError(
+            f"{path}: the {what} file is not UTF-8 text (byte {exc.start}); expected JSON"
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

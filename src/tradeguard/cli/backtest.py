@@ -63,7 +63,7 @@ def add_backtest_parsers(sub: Any) -> None:
     sw.add_argument("--walk-forward", metavar="TRAIN:TEST", help="fold lengths in days, e.g. 10:5")
     sw.add_argument("--metric", help="leaderboard metric (default: the grid's, else sharpe)")
     sw.add_argument("--out", default="sweeps/latest", help="sweep directory (resumed if present)")
-    sw.add_argument("--top", type=int, default=10, help="leaderboard rows shown")
+    sw.add_argument("--top", type=_rows, default=10, help="leaderboard rows shown")
     sw.add_argument("--json", action="store_true", help="print the outcome as JSON")
     sw.set_defaults(func=cmd_sweep)
 
@@ -200,14 +200,16 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     """Run a grid of backtests; print the leaderboard (and out-of-sample folds)."""
     from dataclasses import replace
 
-    from tradeguard.backtest.grid import load_grid
+    from tradeguard.backtest.grid import check_metric, load_grid
     from tradeguard.backtest.pools import ray_available
     from tradeguard.backtest.sweep import run_sweep
 
     config = _config(args)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: not a directory; give the sweep's directory")
     grid = load_grid(Path(args.grid))
     if args.metric:
-        grid = replace(grid, metric=args.metric)
+        grid = replace(grid, metric=check_metric(args.metric, "--metric"))
     split = _split(args.walk_forward)
     use_ray = not args.no_ray
     from rich.console import Console
@@ -238,6 +240,16 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     if outcome.out_of_sample:
         console.print(f"out of sample: {json.dumps(outcome.out_of_sample)}")
     return EXIT_OK
+
+
+def _rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def _split(text: str | None) -> tuple[int, int] | None:

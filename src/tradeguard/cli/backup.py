@@ -66,6 +66,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from tradeguard.storage.db import mask_url
 
     config = config_from_args(args)
+    if Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as db.tgb")
     vault = _vault_to_include(args.vault)
     passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
     done = write_backup(config.node.database_url, Path(args.out), passphrase, vault)

@@ -13,8 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.bots.spec import BotError, BotSpec, check_name
+from tradeguard.bots.spec import BotError, BotSpec, check_name, check_symbols
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args
+from tradeguard.model.errors import ConfigError
 
 _STREAK_KEY = "bots.streak_reset."
 
@@ -102,7 +103,15 @@ def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
-    spec = BotSpec.parse(args.name, _spec_doc(args))
+    try:
+        doc = _spec_doc(args)
+        check_symbols(args.name, doc["symbols"])
+        spec = BotSpec.parse(args.name, doc)
+    except BotError as exc:  # a bad name or limit on the command line: a usage error
+        raise ConfigError(str(exc)) from None
+    venues = [v.name for v in config_from_args(args).venues]
+    if spec.venue not in venues:
+        raise ConfigError(f"--venue {spec.venue!r} is not a venue of the config; known: {venues}")
     rows = _rows(args)
     existing = {r.name: r for r in rows.bots()}
     if args.name in existing and not args.update:

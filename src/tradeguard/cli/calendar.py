@@ -31,6 +31,19 @@ from tradeguard.strategies.token_unlock.calendar import (
 )
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_SHIFT_MS = 100 * 365 * 86_400_000  # a century either way; beyond, dates stop existing
+
+
+def _shift_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of ms") from None
+    if abs(value) > MAX_SHIFT_MS:
+        raise argparse.ArgumentTypeError(
+            f"{value} is out of range; allowed -{MAX_SHIFT_MS:,}..{MAX_SHIFT_MS:,} ms (a century)"
+        )
+    return value
 
 
 def add_calendar_parser(sub: Any) -> None:
@@ -55,7 +68,9 @@ def add_calendar_parser(sub: Any) -> None:
     shift.add_argument("file", type=Path, help="the calendar to shift (.csv or .json)")
     shift.add_argument("--out", type=Path, required=True, help="the shifted calendar (.csv)")
     by = shift.add_mutually_exclusive_group(required=True)
-    by.add_argument("--by-ms", type=int, metavar="MS", help="add MS milliseconds to every time")
+    by.add_argument(
+        "--by-ms", type=_shift_ms, metavar="MS", help="add MS milliseconds to every time"
+    )
     by.add_argument(
         "--sandbox", metavar="URL", help="take the shift from a replaying sandbox's /admin/replay"
     )
@@ -98,7 +113,12 @@ def cmd_calendar_shift(args: argparse.Namespace, console: Console) -> int:
         if args.symbol is not None:
             raise ConfigError("--symbol goes with --sandbox (it picks the replayed market)")
         shift_ms, source = args.by_ms, "--by-ms"
-    moved = shift_events(events, shift_ms, f"shifted {shift_ms} ms")
+    try:
+        moved = shift_events(events, shift_ms, f"shifted {shift_ms} ms")
+    except (OverflowError, ValueError):
+        raise ConfigError(
+            f"{source} {shift_ms}: moves an unlock time outside years 1-9999"
+        ) from None
     comment = (
         f"{args.file} shifted by {shift_ms} ms ({source}) for a rehearsal on a replay.\n"
         "Each note keeps the original time. Not real unlock times."

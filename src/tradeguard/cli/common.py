@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # a command that prints only JSON never loads rich (see main.
     from rich.console import Console
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+MAX_DURATION_S = 366 * 86_400  # --duration: a year at most
 
 
 def ts_text(ms: int | None) -> str:
@@ -29,8 +30,34 @@ def money(v: Any, places: int = 2) -> str:
     """Format a money value with thousands separators and `places` decimals, or `-`."""
     if v is None:
         return "-"
-    d = Decimal(str(v))
-    return f"{d.quantize(Decimal(1).scaleb(-places)):,}"
+    from tradeguard.model.money import fmt
+
+    return fmt(Decimal(str(v)), places)
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port argument (0 picks a free one); argparse reports a bad one as usage."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed 0..65535")
+    return value
+
+
+def seconds(text: str) -> float:
+    """Parse a duration in seconds: a finite number above 0 (argparse reports a bad one)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range; allowed above 0 up to {MAX_DURATION_S:,} seconds "
+            "(leave it out to run until Ctrl-C)"
+        )
+    return value
 
 
 def figure(v: Any, significant: int = 4) -> str:
@@ -65,9 +92,9 @@ def add_strategy_run_options(sp: argparse.ArgumentParser, kind: str, json_help: 
 def add_trading_options(sp: argparse.ArgumentParser, duration_help: str) -> None:
     """Add --duration (with the old --duration-s spelling), --confirm-live and --log-format."""
     sp.add_argument(
-        "--duration", dest="duration_s", type=float, default=None, metavar="S", help=duration_help
+        "--duration", dest="duration_s", type=seconds, default=None, metavar="S", help=duration_help
     )
-    sp.add_argument("--duration-s", dest="duration_s", type=float, help=argparse.SUPPRESS)
+    sp.add_argument("--duration-s", dest="duration_s", type=seconds, help=argparse.SUPPRESS)
     sp.add_argument(
         "--confirm-live",
         action="store_true",

@@ -94,6 +94,8 @@ def cmd_fills(args: argparse.Namespace, console: Console) -> int:
 def _write_file(path: Path, rows: Iterable[tuple[Fill, str]]) -> int:
     """Write the CSV whole or not at all: a failed export leaves no half file under `path`."""
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is a directory; give a file name such as fills.csv")
     if not folder.is_dir():
         raise ConfigError(f"--out {str(path)!r}: folder {str(folder)!r} does not exist")
     with atomic_file(path, text=True, mkdir=False) as fh:

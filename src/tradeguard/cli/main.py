@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
 import os
@@ -108,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             print(f"tradeguard: database error: {reason}", file=sys.stderr)
             return EXIT_ERROR
+        if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _NET_ERRNOS):
+            # A path or an address the user gave that the system refused: say which and why.
+            print(f"tradeguard: {_os_error_text(exc)}", file=sys.stderr)
+            return EXIT_ERROR
         raise
 
 
@@ -118,6 +123,17 @@ def run() -> NoReturn:
     # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
     gc.freeze()
     sys.exit(code)
+
+
+_NET_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+
+
+def _os_error_text(exc: OSError) -> str:
+    if exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen: {exc.strerror or exc} (another process holds the port; pick --port)"
+    return f"cannot listen: {exc.strerror or exc}"
 
 
 # Errors of the secrets room (which imports nothing of ours): each one line, exit 1.

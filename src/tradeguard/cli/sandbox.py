@@ -203,7 +203,7 @@ def demo_keys(path: Path) -> tuple[str, str, bool]:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             return str(doc["api_key"]), str(doc["secret"]), False
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OSError):
             raise ConfigError(
                 f"--keys-file {path} is not a sandbox keys file (a JSON object with api_key and "
                 "secret); delete it to make a new pair, or pass another --keys-file"

@@ -52,6 +52,8 @@ def add_strategy_parser(sub: Any) -> None:
 
 def cmd_strategy_new(args: argparse.Namespace, console: Console) -> int:
     """Write the template and say how to run it."""
+    if args.dir.exists() and not args.dir.is_dir():
+        raise ConfigError(f"--dir {args.dir}: not a directory; give the folder to write into")
     try:
         path = write_template(args.name, args.dir, overwrite=args.overwrite)
     except (ValueError, FileExistsError) as exc:

@@ -56,13 +56,16 @@ def add_view_parsers(sub: Any) -> None:
             )
 
 
+MAX_ROWS = 1_000_000  # a page beyond this is a typo (and beyond what SQLite takes as LIMIT)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if not 1 <= value <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed 1..{MAX_ROWS:,}")
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tradeguard.marketdata.checks import read_csv_text
 from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
@@ -48,12 +50,13 @@ def load_book_events(
         return _load_bybit_zip(p, sym)
     if p.suffix.lower() == ".parquet":
         return _load_snapshot_parquet(p, sym)
-    with p.open(newline="") as fh:
-        header = fh.readline().strip().split(",")
+    # Binary, non-UTF-8 and cut-short files are refused here, one line naming the byte.
+    text = read_csv_text(p)
+    header = text.split("\n", 1)[0].strip().split(",")
     if header[:3] == ["symbol", "timestamp", "first_update_id"]:
-        return _load_binance_depth(p, sym)
+        return _load_binance_depth(p, sym, text)
     if header[:4] == ["exchange", "symbol", "timestamp", "local_timestamp"]:
-        return _load_tardis_snapshots(p, sym, header)
+        return _load_tardis_snapshots(p, sym, header, text)
     raise DataFileError(
         p,
         "unknown book format; expected a Binance depth CSV, a tardis snapshot CSV or a "
@@ -75,7 +78,7 @@ _DEPTH_COLUMNS: list[tuple[str, Parser]] = [
 ]
 
 
-def _load_binance_depth(path: Path, symbol: str) -> list[BookEvent]:
+def _load_binance_depth(path: Path, symbol: str, text: str) -> list[BookEvent]:
     events: list[BookEvent] = []
     batch_key: tuple[str, int, int, int, int] | None = None
     bids: list[Level] = []
@@ -91,7 +94,7 @@ def _load_binance_depth(path: Path, symbol: str) -> list[BookEvent]:
             prev = pu if pu >= 0 else None
             events.append(BookDelta(symbol, ts, last, tuple(bids), tuple(asks), first, prev))
 
-    with path.open(newline="") as fh:
+    with io.StringIO(text, newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         for line, rec in enumerate(reader, start=2):
@@ -121,11 +124,13 @@ def _load_binance_depth(path: Path, symbol: str) -> list[BookEvent]:
     return events
 
 
-def _load_tardis_snapshots(path: Path, symbol: str, header: list[str]) -> list[BookEvent]:
+def _load_tardis_snapshots(
+    path: Path, symbol: str, header: list[str], text: str
+) -> list[BookEvent]:
     ask_cols = [(i, header.index(f"asks[{n}].price")) for n, i in _level_indexes(header, "asks")]
     bid_cols = [(i, header.index(f"bids[{n}].price")) for n, i in _level_indexes(header, "bids")]
     events: list[BookEvent] = []
-    with path.open(newline="") as fh:
+    with io.StringIO(text, newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         for line, rec in enumerate(reader, start=2):

@@ -30,7 +30,7 @@ def read_csv_text(path: Path) -> str:
     except OSError as exc:
         raise DataFileError(path, f"cannot read the file: {exc.strerror}") from None
     if not data.strip():
-        raise DataFileError(path, "file is empty; expected OHLCV rows")
+        raise DataFileError(path, "file is empty; expected a header and rows")
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DataFileError(

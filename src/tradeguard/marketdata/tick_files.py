@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from tradeguard.marketdata.data_files import (
     Parser,
     PathLike,
@@ -58,6 +61,7 @@ def load_trades(path: PathLike, symbol: str | None = None) -> list[TradeTick]:
             checks = [(ts_col, int_value), (id_col, any_value), (price_col, positive),
                       (amount_col, positive), (side_col, side_of)]  # fmt: skip
             raise diagnose(p, row, [ts, tid, price, amount, side], checks) from None
+    _check_time_order(p, out)
     return out
 
 
@@ -111,4 +115,19 @@ def load_quotes(path: PathLike, symbol: str | None = None) -> list[Quote]:
             )
         except (ValueError, ArithmeticError):
             raise diagnose(p, row, [ts, bid, bid_size, ask, ask_size], checks) from None
+    _check_time_order(p, out)
     return out
+
+
+def _check_time_order(path: Path, ticks: Sequence[TradeTick | Quote]) -> None:
+    """Refuse a tick earlier than the one before it (equal times are common: one match, many
+    trades); a replay of an unsorted file would move the clock backwards."""
+    for i in range(1, len(ticks)):
+        if ticks[i].ts < ticks[i - 1].ts:
+            raise DataFileError(
+                path,
+                f"timestamp goes backwards (record {i} is later); sort the file by time",
+                row=i + 1,
+                column="timestamp",
+                value=ticks[i].ts,
+            )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -54,5 +54,9 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
 
 def fmt(value: Decimal, places: int = 2) -> str:
     """Format money for people: thousands separators, fixed places."""
+    if not value.is_finite():
+        return str(value)
     q = Decimal(1).scaleb(-places)
-    return f"{value.quantize(q, rounding=ROUND_HALF_EVEN):,}"
+    # Enough digits for any magnitude: the default 28 would fail on a value above 1e26.
+    digits = max(28, value.adjusted() + places + 2)
+    return f"{value.quantize(q, rounding=ROUND_HALF_EVEN, context=Context(prec=digits)):,}"

@@ -92,10 +92,7 @@ class SandboxConfig:
                 f"sandbox.arb_drift_hold_ms={self.arb_drift_hold_ms} is out of range; allowed "
                 "10..600000 ms"
             )
-        try:
-            self.arb_drift_edge_pct = dec(self.arb_drift_edge_pct, "sandbox.arb_drift_edge_pct")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        self.arb_drift_edge_pct = _finite(self.arb_drift_edge_pct, "sandbox.arb_drift_edge_pct")
         if not Decimal("0.01") <= self.arb_drift_edge_pct <= 20:
             raise ConfigError(
                 f"sandbox.arb_drift_edge_pct={self.arb_drift_edge_pct} is out of range; allowed "
@@ -104,11 +101,8 @@ class SandboxConfig:
         self._validate_motion()
 
     def _validate_motion(self) -> None:
-        try:
-            self.replay_speed = dec(self.replay_speed, "sandbox.replay_speed")
-            self.walk_step_pct = dec(self.walk_step_pct, "sandbox.walk_step_pct")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        self.replay_speed = _finite(self.replay_speed, "sandbox.replay_speed")
+        self.walk_step_pct = _finite(self.walk_step_pct, "sandbox.walk_step_pct")
         if not Decimal("0.01") <= self.replay_speed <= 10_000:
             raise ConfigError(
                 f"sandbox.replay_speed={self.replay_speed} is out of range; allowed 0.01..10000 "
@@ -175,6 +169,31 @@ class SandboxConfig:
         """Load a `.toml` or `.json` file (TOML may nest everything under `[sandbox]`)."""
         if not path.exists():
             raise ConfigError(f"sandbox config file {path} does not exist; pass an existing file")
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"sandbox config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            kind = "JSON" if path.suffix == ".json" else "TOML"
+            raise ConfigError(f"sandbox config file {path} is not valid {kind}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(
+                f"sandbox config file {path} cannot be read: {exc.strerror}"
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"sandbox config file {path}: expected a table of settings")
         return cls.from_dict(data)
+
+
+def _finite(value: object, field: str) -> Decimal:
+    """A number setting as Decimal; NaN and infinity are refused (they defeat range checks)."""
+    try:
+        result = dec(value, field)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not result.is_finite():
+        raise ConfigError(f"{field}={value!r} is not a finite number")
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -48,7 +49,8 @@ class Faults:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first out-of-range field."""
+        """Raise ConfigError naming the first field of the wrong type or out of range."""
+        self._check_types()
         checks: list[tuple[str, object, bool, str]] = [
             ("latency_ms", self.latency_ms, 0 <= self.latency_ms <= 60_000, "0..60000"),
             (
@@ -86,12 +88,40 @@ class Faults:
                 f"sandbox.faults.silent_streams={self.silent_streams!r}: expected a list of "
                 "stream names like 'btcusdt@depth'"
             )
+        if not isinstance(self.latency_ms_by_endpoint, dict):
+            raise ConfigError(
+                f"sandbox.faults.latency_ms_by_endpoint={self.latency_ms_by_endpoint!r}: "
+                'expected a table of path = ms, e.g. {"/api/v3/order": 300}'
+            )
         for path, ms in self.latency_ms_by_endpoint.items():
+            if not _is_number(ms):
+                raise ConfigError(
+                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r}: expected a number"
+                )
             if not 0 <= ms <= 60_000:
                 raise ConfigError(
                     f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r} is out of range; "
                     "allowed 0..60000"
                 )
+
+    def _check_types(self) -> None:
+        # A string or NaN where a number belongs would fail the range checks with a TypeError
+        # (or pass them): name the field instead.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(f.default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(f.default, int | float):
+                ok = _is_number(value) and (isinstance(f.default, float) or isinstance(value, int))
+            else:
+                continue
+            if not ok:
+                kind = (
+                    "true or false" if isinstance(f.default, bool)
+                    else "a finite number" if isinstance(f.default, float)
+                    else "a whole number"
+                )  # fmt: skip
+                raise ConfigError(f"sandbox.faults.{f.name}={value!r}: expected {kind}")
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (from config or the admin endpoint); unknown keys are refused."""
@@ -101,6 +131,8 @@ class Faults:
             raise ConfigError(
                 f"sandbox.faults: unknown key(s) {unknown}; known keys are {sorted(known)}"
             )
+        if not isinstance(changes, dict):
+            raise ConfigError(f"sandbox.faults: expected a table of settings, got {changes!r}")
         old = self.to_dict()
         for key, value in changes.items():
             setattr(self, key, value)
@@ -170,3 +202,7 @@ class Faults:
             self.drop_execution_reports -= 1
             return True
         return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

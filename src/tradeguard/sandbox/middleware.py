@@ -50,6 +50,13 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.remote not in _LOOPBACK:
         return error_response(ApiError(-2015, "Admin endpoints answer loopback only.", 403))
     try:
+        if request.method == "POST" and request.can_read_body:
+            body = await request.json()  # aiohttp keeps the bytes for the handler's read
+            if not isinstance(body, dict):
+                kind = type(body).__name__
+                return web.json_response(
+                    {"error": f"the body is JSON {kind}; send a JSON object"}, status=400
+                )
         return await handler(request)
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
         return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)

@@ -27,7 +27,9 @@ def request_weight(method: str, path: str, query: dict[str, str]) -> int:
     """Return the weight Binance charges for one request."""
     has_symbol = "symbol" in query or "symbols" in query
     if path == "/api/v3/depth":
-        limit = int(query.get("limit", "100") or 100)
+        raw = query.get("limit") or "100"
+        # A malformed limit is weighed as the default; the handler then refuses it (-1100).
+        limit = int(raw) if raw.isdigit() and len(raw) < 10 else 100
         if limit <= 100:
             return 5
         if limit <= 500:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tradeguard.marketdata.errors import DataFileError
 from tradeguard.marketdata.loaders import load_candles, symbol_from_path
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
@@ -47,7 +48,17 @@ class ReplaySource:
         """Read `FILE` or `FILE:SYMBOL` (`ETHBTC` or `ETH/BTC`; default from the file name)."""
         path_text, _, sym = arg.rpartition(":") if ":" in arg else (arg, "", "")
         path = Path(path_text)
-        unified = sym.upper() if sym else symbol_from_path(path)
+        try:
+            unified = sym.upper() if sym else symbol_from_path(path)
+        except DataFileError as exc:
+            if not path.is_file():  # the name was mistyped: say so, not that it has no symbol
+                what = "a directory" if path.is_dir() else "no such file"
+                raise ConfigError(
+                    f"sandbox --replay {arg!r}: {what}; give a candle file (.csv, .feather)"
+                ) from None
+            raise ConfigError(
+                f"sandbox --replay {arg!r}: {exc}; or write FILE:BASE/QUOTE"
+            ) from None
         if "/" in unified:
             base, quote = unified.split("/", 1)
         else:

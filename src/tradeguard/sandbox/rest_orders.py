@@ -206,14 +206,16 @@ class OrderRoutes:
         key, params = await self.ex.auth.signed(request)
         symbol = required(params, "symbol")
         self.engine.market(symbol)
-        limit = min(int(params.get("limit", "500")), 1000)
+        limit = _page_limit(params)
+        first_id = int_param(params, "orderId", 0) or 0
+        start = int_param(params, "startTime", 0) or 0
         rows = [
             o
             for o in self.engine.orders.values()
             if o.account_id == key.account_id
             and o.symbol == symbol
-            and o.order_id >= int(params.get("orderId", "0"))
-            and o.created_ms >= int(params.get("startTime", "0"))
+            and o.order_id >= first_id
+            and o.created_ms >= start
         ]
         return web.json_response([order_query(o) for o in rows[:limit]])
 
@@ -221,11 +223,11 @@ class OrderRoutes:
         key, params = await self.ex.auth.signed(request)
         symbol = required(params, "symbol")
         spec = self.engine.market(symbol)
-        limit = min(int(params.get("limit", "500")), 1000)
-        from_id = int(params.get("fromId", "0"))
-        start = int(params.get("startTime", "0"))
-        end = int(params.get("endTime", str(2**62)))
-        order_id = int(params["orderId"]) if "orderId" in params else None
+        limit = _page_limit(params)
+        from_id = int_param(params, "fromId", 0) or 0
+        start = int_param(params, "startTime", 0) or 0
+        end = int_param(params, "endTime", 2**62) or 0
+        order_id = int_param(params, "orderId")
         rows: list[dict[str, Any]] = []
         for t in self.engine.trades[symbol]:
             if t.trade_id < from_id or not start <= t.time_ms <= end:
@@ -234,3 +236,13 @@ class OrderRoutes:
                 if order_id is None or row["orderId"] == order_id:
                     rows.append(row)
         return web.json_response(rows[:limit])
+
+
+def _page_limit(params: Any) -> int:
+    """`limit` of a history query: above 0; more than 1000 is cut to 1000, as Binance does."""
+    value = int_param(params, "limit", 500)
+    if value is None or value < 1:
+        raise ApiError(
+            -1100, "Illegal characters found in parameter 'limit'; legal range is '1..1000'."
+        )
+    return min(value, 1000)

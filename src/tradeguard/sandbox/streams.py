@@ -136,6 +136,10 @@ class StreamHub:
                 except json.JSONDecodeError:
                     self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
                     continue
+                if not isinstance(req, dict):  # a list or a bare value: answer, keep the socket
+                    why = "Invalid request: expected a JSON object"
+                    self.send(conn, {"error": {"code": 3, "msg": why}, "id": None})
+                    continue
                 if conn.mode == "wsapi":
                     on_wsapi(conn, req)
                 else:
@@ -148,7 +152,12 @@ class StreamHub:
         """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS on a market stream connection."""
         method = req.get("method")
         rid = req.get("id")
-        params = [str(p) for p in (req.get("params") or [])]
+        raw = req.get("params") or []
+        if not isinstance(raw, list):
+            msg = "Invalid request: params must be a list of stream names"
+            self.send(conn, {"error": {"code": 2, "msg": msg}, "id": rid})
+            return
+        params = [str(p) for p in raw]
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             names, bad = self.names(params)
             if bad is not None:

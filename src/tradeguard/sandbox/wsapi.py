@@ -22,7 +22,10 @@ class WsApi:
         """Answer one request with a result or a Binance error."""
         rid = req.get("id")
         try:
-            result = self._call(conn, req.get("method"), req.get("params") or {})
+            params = req.get("params") or {}
+            if not isinstance(params, dict):
+                raise ApiError(-1100, "Illegal parameters: 'params' must be a JSON object.")
+            result = self._call(conn, req.get("method"), params)
         except ApiError as exc:
             error = {"code": exc.code, "msg": exc.msg}
             self.hub.send(conn, {"id": rid, "status": exc.status, "error": error})
@@ -50,7 +53,13 @@ class WsApi:
             sub = params.get("subscriptionId")
             if sub is None:
                 conn.subs.clear()
-            else:
+            elif (isinstance(sub, int) and not isinstance(sub, bool)) or (
+                isinstance(sub, str) and sub.isdigit() and len(sub) < 19
+            ):
                 conn.subs.pop(int(sub), None)
+            else:
+                raise ApiError(
+                    -1100, f"Illegal parameter 'subscriptionId' {sub!r}: not an integer."
+                )
             return {}
         raise ApiError(-1100, f"Unsupported method {method!r} in this sandbox.")

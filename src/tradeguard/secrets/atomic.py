@@ -6,6 +6,7 @@ The vault and the backups both write this way, so a process killed midway leaves
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ def atomic_file(path: Path, *, text: bool = False, mkdir: bool = True) -> Iterat
     """Open a 0600 temp file beside `path` to write; on a clean exit fsync it, rename it to
     `path` and fsync the folder; on any error remove it. Never half a file under `path`."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file name", str(path))
     directory = path.parent
     if mkdir:
         directory.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ _CHECK_LABEL = b"tradeguard-vault key check v1"
 _AAD_LABEL = b"tradeguard-vault entry v1\x00"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_FIELD_CHARS = 16_384  # a PEM private key is ~3,300; an API secret is under 200
 
 
 class VaultError(Exception):
@@ -216,6 +217,20 @@ def _validate_entry(name: str, venue: str, fields: Mapping[str, str]) -> None:
             )
         if not isinstance(value, str) or not value:
             raise VaultError(f"field {key!r} of entry {name!r} is empty; give a value")
+        # The value is never echoed: it is a secret. Only what is wrong with it is said.
+        if len(value) > MAX_FIELD_CHARS:
+            raise VaultError(
+                f"field {key!r} of entry {name!r} is {len(value):,} characters long; allowed "
+                f"at most {MAX_FIELD_CHARS:,} (was a file piped in by mistake?)"
+            )
+        if any(
+            ("\ud800" <= c <= "\udfff") or (c < " " and c not in "\n\r\t") or c == "\x7f"
+            for c in value
+        ):
+            raise VaultError(
+                f"field {key!r} of entry {name!r} holds bytes that are not UTF-8 text or control "
+                "characters; give the value as the exchange shows it"
+            )
 
 
 def _timestamp(entry: Mapping[str, Any], key: str, name: str) -> datetime:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # eth-tester answers these with Python values; JSON-RPC wants hex quantities and data.
 _PARSE_ERROR = -32700
 _INVALID_REQUEST = -32600
+_INVALID_PARAMS = -32602
+MAX_MINE_BLOCKS = 10_000
 _SERVER_ERROR = -32000
 _REVERTED = 3
 
@@ -53,7 +55,15 @@ class LocalChain:
         from eth_tester.exceptions import TransactionFailed
 
         if method == "evm_mine":
-            self.mine(int(params[0], 16) if params else 1)
+            blocks = _block_count(params)
+            if blocks is None:
+                return {
+                    "error": _err(
+                        _INVALID_PARAMS,
+                        f"evm_mine takes one hex block count from 0x1 to {hex(MAX_MINE_BLOCKS)}",
+                    )
+                }
+            self.mine(blocks)
             return {"result": "0x0"}
         if method == "tg_setAutomine":
             self.set_automine(bool(params and params[0]))
@@ -137,8 +147,26 @@ class RpcServer:
         if not isinstance(item, dict) or not isinstance(item.get("method"), str):
             return {"jsonrpc": "2.0", "id": None, "error": _err(_INVALID_REQUEST, "bad request")}
         params = item.get("params") or []
-        answer = self.chain.call(item["method"], list(params))
+        if not isinstance(params, list):
+            return {
+                "jsonrpc": "2.0", "id": item.get("id"),
+                "error": _err(_INVALID_PARAMS, "params must be a JSON array"),
+            }  # fmt: skip
+        answer = self.chain.call(item["method"], params)
         return {"jsonrpc": "2.0", "id": item.get("id"), **answer}
+
+
+def _block_count(params: list[Any]) -> int | None:
+    """evm_mine's block count (default 1), or None when it is not a hex count in range."""
+    if not params:
+        return 1
+    raw = params[0]
+    try:
+        blocks = int(raw, 16) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    # Each block is mined in Python: a huge count would hold the chain for hours.
+    return blocks if blocks is not None and 1 <= blocks <= MAX_MINE_BLOCKS else None
 
 
 def _err(code: int, message: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.model.outcome import Outcome, Resolution, kalshi_fee
 from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrder, BookReject
@@ -33,6 +34,7 @@ WS_PATH = "/trade-api/ws/v2"
 HOUSE = "house"
 _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": FOK}
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
+MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
 
 
 class KalshiError(Exception):
@@ -206,8 +208,10 @@ class KalshiExchange:
             if request.path.startswith("/admin"):
                 if request.remote not in _LOOPBACK:
                     raise KalshiError(403, "forbidden", "admin endpoints answer loopback only")
+                await _object_body(request)
                 return await handler(request)
             if request.path.startswith(PREFIX):
+                await _object_body(request)
                 delay = self.faults.latency_for(request.path)
                 if delay:
                     await asyncio.sleep(delay / 1000)
@@ -338,7 +342,10 @@ class KalshiExchange:
         acct = self._auth(request)
         rows = self.fills.get(acct.account_id, [])
         ticker, order_id = request.query.get("ticker"), request.query.get("order_id")
-        min_ts = int(request.query.get("min_ts", "0"))
+        raw_ts = request.query.get("min_ts") or "0"
+        if not raw_ts.isdigit() or len(raw_ts) > 18:
+            raise KalshiError(400, "invalid_parameters", f"min_ts {raw_ts!r} is not a whole number")
+        min_ts = int(raw_ts)
         rows = [
             f for f in rows
             if (not ticker or f["ticker"] == ticker) and (not order_id or f["order_id"] == order_id)
@@ -379,11 +386,17 @@ class KalshiExchange:
             )
         except (ValueError, InvalidOperation) as exc:
             raise KalshiError(400, "invalid_parameters", str(exc)) from None
-        if count <= 0 or count != count.to_integral_value():
+        if not count.is_finite() or not 0 < count <= MAX_COUNT or count % 1:
             raise KalshiError(
-                400, "invalid_parameters", f"count {count} must be a positive whole number"
+                400,
+                "invalid_parameters",
+                f"count {count} must be a whole number from 1 to {MAX_COUNT:,}",
             )
-        if not (market.tick <= price <= ONE - market.tick) or price % market.tick:
+        if not price.is_finite() or not market.tick <= price <= ONE - market.tick:
+            raise KalshiError(
+                400, "invalid_price", f"price {price} is off the {market.tick} grid in (0, 1)"
+            )
+        if price % market.tick:
             raise KalshiError(
                 400, "invalid_price", f"price {price} is off the {market.tick} grid in (0, 1)"
             )
@@ -512,8 +525,24 @@ class KalshiExchange:
         )
 
     async def _admin_faults(self, request: web.Request) -> web.Response:
-        self.faults.update(await request.json())
+        try:
+            self.faults.update(await request.json())
+        except ConfigError as exc:
+            raise KalshiError(400, "invalid_parameters", str(exc)) from None
         return web.json_response(self.faults.to_dict())
+
+
+async def _object_body(request: web.Request) -> None:
+    """Refuse a POST body that is not a JSON object (aiohttp keeps it for the handler)."""
+    if request.method != "POST" or not request.can_read_body:
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        raise KalshiError(400, "invalid_parameters", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        kind = type(body).__name__
+        raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")
 
 
 def _d(value: object) -> Decimal:

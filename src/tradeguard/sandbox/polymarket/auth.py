@@ -7,9 +7,11 @@ import hashlib
 import hmac
 from typing import Any
 
+from eth_abi.exceptions import EncodingError
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+from eth_utils.exceptions import ValidationError
 
 CHAIN_ID = 137
 EXCHANGE_V2 = "0xE111180000d2663C0091e4f400237545B87B996B"
@@ -80,7 +82,8 @@ def verify_order(order: dict[str, Any], neg_risk: bool) -> str:
     try:
         msg = encode_typed_data(full_message=order_typed_data(order, neg_risk))
         recovered = Account.recover_message(msg, signature=order["signature"])
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, EncodingError, ValidationError) as exc:
+        # a field of the wrong type or size: the eth libraries raise their own families
         raise PolyAuthError(f"invalid order payload: {type(exc).__name__}", 400) from None
     if int(order["signatureType"]) != 0:
         raise PolyAuthError("only EOA (signatureType 0) orders are supported here", 400)

@@ -297,8 +297,14 @@ class PolymarketExchange:
                     del self._heartbeat[address]
                     self._cancel_where(lambda o, a=address: o.account == a)
 
-    def _parse(self, acct: OutcomeAccount, payload: dict[str, Any]) -> BinaryOrder:
-        signed = payload.get("order") or {}
+    def _parse(self, acct: OutcomeAccount, body: str) -> BinaryOrder:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise PolyError("the body is not valid JSON", 400) from None
+        signed = payload.get("order") if isinstance(payload, dict) else None
+        if not isinstance(signed, dict):
+            raise PolyError("the body must be a JSON object with an `order` object", 400)
         market, outcome = self._token(str(signed.get("tokenId", "")))
         order_hash = verify_order(signed, market.neg_risk)
         if str(signed.get("maker", "")).lower() != acct.account_id:
@@ -328,7 +334,7 @@ class PolymarketExchange:
 
     async def _post_order(self, request: web.Request) -> web.Response:
         acct, body = await self._l2(request)
-        order = self._parse(acct, json.loads(body))
+        order = self._parse(acct, body)
         market = self.markets[order.market]
         fee_bound = polymarket_fee(order.size, order.price, market.fee_rate, market.fee_exponent)
         try:

@@ -124,6 +124,10 @@ def load_market_map(path: str | Path) -> MarketMap:
         raise ConfigError(f"market map {p}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"market map {p}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"market map {p}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     return parse_market_map(doc, str(p))
 
 

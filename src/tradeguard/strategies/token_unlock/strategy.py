@@ -42,7 +42,8 @@ _EXIT_REASONS = ("stop_loss", "take_profit", "trailing_stop")
 
 def _dec_param(params: dict[str, Any], key: str, default: str, lo: str, hi: str) -> Decimal:
     value = dec(params.get(key, default), field=key)
-    if not Decimal(lo) <= value <= Decimal(hi):
+    # NaN compares as an error, not as False: test finiteness first
+    if not value.is_finite() or not Decimal(lo) <= value <= Decimal(hi):
         raise ValueError(f"strategy param {key} = {value}: must be in [{lo}, {hi}]")
     return value
 

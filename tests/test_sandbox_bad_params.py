@@ -1,0 +1,215 @@
+"""Malformed requests to the sandbox venues (Binance, Kalshi, Polymarket) get each venue's JSON
+error answer, never a 500; a bad fault setting is refused and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives import serialization
+from py_clob_client_v2.clob_types import OrderArgsV2
+from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
+
+from pm_support import TICKER, seeded_kalshi
+from test_polymarket_sandbox import YES_TOKEN, _post_raw, started
+from tradeguard.model.errors import ConfigError
+from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
+from tradeguard.sandbox.faults import Faults
+from tradeguard.sandbox.kalshi.server import PREFIX, KalshiExchange
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
+from tradeguard.venues.kalshi.signing import sign as kalshi_sign
+
+BAD_INTS = ["nan", "1e400", "abc", "0x10", "1.5", "", "9" * 40]
+
+
+def _signed(params: dict[str, str]) -> str:
+    query = urllib.parse.urlencode({**params, "timestamp": str(int(time.time() * 1000))})
+    sig = hmac.new(ALICE_SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
+    return f"{query}&signature={sig}"
+
+
+@pytest.fixture
+async def sandbox():
+    ex = seeded_exchange()
+    await ex.start()
+    async with aiohttp.ClientSession(headers={"X-MBX-APIKEY": ALICE_KEY}) as http:
+        yield ex.base_url, http
+    await ex.stop()
+
+
+HISTORY_PARAMS = [
+    *(("/api/v3/allOrders", n) for n in ("limit", "orderId", "startTime")),
+    *(("/api/v3/myTrades", n) for n in ("limit", "orderId", "startTime", "endTime", "fromId")),
+]
+
+
+@pytest.mark.parametrize(("path", "name"), HISTORY_PARAMS)
+async def test_a_malformed_integer_in_a_history_query_is_binance_1100(sandbox, path, name):
+    base, http = sandbox
+    for value in BAD_INTS:
+        query = _signed({"symbol": "BTCUSDT", name: value})
+        async with http.get(f"{base}{path}?{query}") as resp:
+            body = await resp.json()
+        if value == "":
+            assert resp.status == 200, body  # an empty parameter counts as absent
+            continue
+        assert resp.status == 400, (value, body)
+        assert body["code"] == -1100 and name in body["msg"]
+
+
+async def test_a_zero_history_limit_is_refused_and_a_large_one_is_capped(sandbox):
+    base, http = sandbox
+    async with http.get(
+        f"{base}/api/v3/allOrders?{_signed({'symbol': 'BTCUSDT', 'limit': '0'})}"
+    ) as r:
+        assert r.status == 400 and (await r.json())["code"] == -1100
+    query = _signed({"symbol": "BTCUSDT", "limit": "5000"})
+    async with http.get(f"{base}/api/v3/allOrders?{query}") as r:
+        assert r.status == 200 and await r.json() == []
+
+
+@pytest.mark.parametrize("value", BAD_INTS[:-2])
+async def test_a_malformed_depth_limit_is_binance_1100_not_a_500(sandbox, value):
+    base, http = sandbox
+    async with http.get(f"{base}/api/v3/depth", params={"symbol": "BTCUSDT", "limit": value}) as r:
+        body = await r.json()
+    assert r.status == 400 and body["code"] == -1100, body
+
+
+@pytest.mark.parametrize("path", ["/admin/faults", "/admin/replay", "/admin/book", "/admin/clock"])
+@pytest.mark.parametrize("body", [b"[]", b"null", b'"x"', b"3"])
+async def test_an_admin_body_that_is_not_an_object_is_a_400(sandbox, path, body):
+    base, http = sandbox
+    headers = {"Content-Type": "application/json"}
+    async with http.post(f"{base}{path}", data=body, headers=headers) as r:
+        answer = await r.json()
+    assert r.status == 400 and "send a JSON object" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"latency_ms": "nan"}, {"latency_ms": 5.5}, {"http_5xx_rate": float("nan")},
+     {"duplicate_ws_messages": "yes"}, {"latency_ms_by_endpoint": {"/api/v3/order": "x"}}],
+)  # fmt: skip
+def test_a_fault_of_the_wrong_type_is_refused_and_leaves_the_faults_as_they_were(changes):
+    faults = Faults()
+    faults.update({"latency_ms": 10})
+    with pytest.raises(ConfigError, match=f"sandbox.faults.{next(iter(changes))}"):
+        faults.update(changes)
+    assert faults.to_dict() == {**Faults().to_dict(), "latency_ms": 10}
+
+
+@pytest.fixture
+async def kalshi():
+    ex = KalshiExchange("127.0.0.1", 0)
+    key_id, pem = seeded_kalshi(ex)
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    await ex.start()
+    async with aiohttp.ClientSession() as http:
+
+        async def post(path: str, data: str) -> tuple[int, dict]:
+            ts = str(int(time.time() * 1000))
+            headers = {
+                "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": ts,
+                "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, ts, "POST", PREFIX + path),
+                "Content-Type": "application/json",
+            }  # fmt: skip
+            async with http.post(ex.rest_url + path, data=data, headers=headers) as r:
+                return r.status, await r.json()
+
+        yield ex, post
+    await ex.stop()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [("count", "NaN", "invalid_parameters"), ("count", 10**30, "invalid_parameters"),
+     ("count", "Infinity", "invalid_parameters"), ("yes_price_dollars", "nan", "invalid_price"),
+     ("yes_price_dollars", "sNaN", "invalid_price")],
+)  # fmt: skip
+async def test_a_kalshi_order_with_a_non_finite_or_huge_number_is_a_400(kalshi, field, value, code):
+    _, post = kalshi
+    order = {"ticker": TICKER, "side": "yes", "action": "buy", "count": 1,
+             "yes_price_dollars": "0.46", field: value}  # fmt: skip
+    status, body = await post("/portfolio/orders", json.dumps(order))
+    assert status == 400 and body["error"]["code"] == code
+
+
+@pytest.mark.parametrize("data", ["[]", "null", "{", '"x"'])
+async def test_a_kalshi_body_that_is_not_a_json_object_is_a_400(kalshi, data):
+    ex, post = kalshi
+    status, body = await post("/portfolio/orders", data)
+    assert status == 400 and body["error"]["code"] == "invalid_parameters"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{ex.base_url}/admin/faults", data=data) as r:
+            assert r.status == 400
+        async with http.post(f"{ex.base_url}/admin/faults", json={"latency_ms": "nan"}) as r:
+            assert r.status == 400 and "latency_ms" in (await r.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("order", "x"), ("order", None), ("maker", 5), ("signature", "0x00"), ("salt", [])],
+)
+async def test_a_malformed_polymarket_order_is_a_400_not_a_500(where, value):
+    async with PolymarketExchange() as ex:
+        _, _, client = await started(ex)
+        signed = await asyncio.to_thread(
+            client.create_order, OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY")
+        )
+        payload = order_to_json_v2(signed, client.creds.api_key, "GTC")
+        if where == "order":
+            payload["order"] = value
+        else:
+            payload["order"][where] = value
+        status, body = await asyncio.to_thread(_post_raw, client, payload)
+    assert status == 400 and "error" in body
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"method": "evm_mine", "params": ["0xffffffffff"]},
+        {"method": "evm_mine", "params": ["zz"]},
+        {"method": "evm_mine", "params": [5]},
+        {"method": "eth_blockNumber", "params": 5},
+        {"method": "eth_blockNumber", "params": {"a": 1}},
+    ],
+    ids=["mine-huge", "mine-not-hex", "mine-int", "params-int", "params-object"],
+)
+async def test_a_malformed_chain_rpc_call_is_a_json_rpc_error_not_a_500(call):
+    server = RpcServer(LocalChain(), port=0)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            body = {"jsonrpc": "2.0", "id": 7, **call}
+            async with http.post(server.url, json=body) as r:
+                answer = await r.json()
+            assert r.status == 200 and answer["id"] == 7 and answer["error"]["code"] == -32602
+            async with http.post(server.url, json={"jsonrpc": "2.0", "id": 8,
+                                                   "method": "eth_blockNumber"}) as r:  # fmt: skip
+                assert (await r.json())["result"] == "0x0"  # nothing was mined
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("path", ["/ws-api/v3", "/stream", "/ws"])
+async def test_a_malformed_websocket_message_is_answered_and_the_socket_stays_open(sandbox, path):
+    base, http = sandbox
+    bad = ["[]", "null", "5", '{"id": 1, "method": "SUBSCRIBE", "params": 5}',
+           '{"id": 2, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": "x"}}',
+           '{"id": 3, "method": "ping", "params": [1]}']  # fmt: skip
+    async with http.ws_connect(base.replace("http", "ws") + path) as ws:
+        for text in bad:
+            await ws.send_str(text)
+            answer = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+            assert "error" in answer, (text, answer)
+        await ws.send_str('{"id": 9, "method": "LIST_SUBSCRIPTIONS"}')  # still served
+        assert json.loads((await asyncio.wait_for(ws.receive(), 5)).data)["id"] == 9
