@@ -36,3 +36,17 @@ def test_values_at_an_earlier_copy_of_the_marks_are_the_values_of_then() -> None
     assert portfolio.marks["ETH/BTC"] == D("0.07")
     assert portfolio.values_of(_balances()) == now
     assert now["XRP"] == D("0.0010")
+
+
+def test_native_eth_held_for_gas_is_valued_through_the_weth_market_everywhere() -> None:
+    portfolio = Portfolio(valuation_asset="USDC")
+    portfolio.mark("WETH/USDC", D("2000"))
+    portfolio.set_balances("dex", [Balance("dex", "ETH", D("1.5")), Balance("dex", "USDC", D(10))])
+    assert portfolio.price_of("ETH") == D("2000")
+    assert portfolio.values_of(portfolio.book("dex").all())["ETH"] == D("3000")
+    assert portfolio.equity() == D("3010")  # the figure status shows, as balances --combined
+    assert portfolio.unpriced_assets() == []
+    # and the other way round: a pool quoted in ETH values WETH
+    other = Portfolio(valuation_asset="ETH")
+    other.mark("UNI/WETH", D("0.004"))
+    assert other.price_of("UNI") == D("0.004")

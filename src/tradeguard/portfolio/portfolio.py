@@ -17,7 +17,14 @@ _Leg = tuple[tuple[str, bool], ...]  # (marked symbol, inverted), tried in order
 _Paths = tuple[_Leg, tuple[tuple[_Leg, _Leg | None], ...]]  # direct; (first, second) hops
 _ONE = Decimal(1)
 # A native coin and its wrapped token are one price (gas is paid in ETH, pools hold WETH).
+# A coin and its wrapped token are worth the same: a WETH market values ETH (gas) and back.
 _WRAPPED = {"ETH": "WETH", "WETH": "ETH", "BNB": "WBNB", "WBNB": "BNB", "MATIC": "WMATIC"}
+
+
+def _aliases(asset: str) -> tuple[str, ...]:
+    """`asset`, then its wrapped (or native) twin if it has one."""
+    twin = _WRAPPED.get(asset)
+    return (asset,) if twin is None else (asset, twin)
 
 
 class Portfolio:
@@ -150,9 +157,7 @@ class Portfolio:
         if not fill.fee_in_third_asset or fill.fee_quote is not None:
             return fill
         asset, quote = fill.fee_asset, fill.quote
-        price = self.price_of(asset, quote)
-        if price is None and asset in _WRAPPED:
-            price = self.price_of(_WRAPPED[asset], quote)
+        price = self.price_of(asset, quote)  # ETH through a WETH market too
         if price is None:
             self.unvalued_fee_assets.add(asset)
             return fill
@@ -234,13 +239,14 @@ class Portfolio:
     def _rate_symbols(self, asset: str, target: str) -> _Leg:
         """Marked symbols quoting `asset` in `target` (any stablecoin for a stablecoin), with
         whether each is inverted, in the order they are tried."""
-        targets = STABLECOINS if target in STABLECOINS else (target,)
+        targets = STABLECOINS if target in STABLECOINS else _aliases(target)
         marks = self.marks
         out: list[tuple[str, bool]] = []
         for t in targets:
-            for symbol, inverted in ((f"{asset}/{t}", False), (f"{t}/{asset}", True)):
-                if symbol in marks:
-                    out.append((symbol, inverted))
+            for a in _aliases(asset):
+                for symbol, inverted in ((f"{a}/{t}", False), (f"{t}/{a}", True)):
+                    if symbol in marks:
+                        out.append((symbol, inverted))
         return tuple(out)
 
     def _route(self, asset: str) -> tuple[tuple[str, bool], ...] | None:
@@ -275,12 +281,13 @@ class Portfolio:
         return route
 
     def _hop(self, asset: str, target: str) -> tuple[tuple[str, bool], ...] | None:
-        targets = STABLECOINS if target in STABLECOINS else (target,)
+        targets = STABLECOINS if target in STABLECOINS else _aliases(target)
         for t in targets:
-            if f"{asset}/{t}" in self.marks:
-                return ((f"{asset}/{t}", False),)
-            if f"{t}/{asset}" in self.marks:
-                return ((f"{t}/{asset}", True),)
+            for a in _aliases(asset):
+                if f"{a}/{t}" in self.marks:
+                    return ((f"{a}/{t}", False),)
+                if f"{t}/{a}" in self.marks:
+                    return ((f"{t}/{a}", True),)
         return None
 
     def equity(self, venue: str | None = None) -> Decimal:
