@@ -219,6 +219,9 @@ async def test_telegram_error_and_logs_never_show_the_token(
     receiver: HttpReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # httpx's own level too: a command line run in-process earlier (logsetup) quiets it to
+    # WARNING for good, and its request lines are what this test reads
+    caplog.set_level(logging.DEBUG, logger="httpx")
     ch = TelegramChannel(TOKEN, "42", api_base=receiver.base)
     await ch.send(ALERT)
     receiver.statuses = [401]
