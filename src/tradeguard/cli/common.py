@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -186,6 +188,10 @@ async def start_run_stop(
     await node.start()
     try:
         if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
+            # A service manager stops with SIGTERM: end the live loop as Ctrl-C would, with its
+            # last checkpoint and summary (a replay killed any way resumes from its last commit).
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, node.request_stop)
             return await node.run_live(duration_s=duration_s)
         summary = await node.run(until_end=True, progress=progress)
         if server is not None and serve_after:

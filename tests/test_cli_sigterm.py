@@ -1,0 +1,79 @@
+"""A service manager stops `tradeguard run` with SIGTERM: a live run ends as Ctrl-C ends it, with
+its final checkpoint, its run.finished record and its summary, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from live_support import write_vault
+from tradeguard.sandbox.testing import seeded_exchange
+
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+def _kv(db: Path, key: str) -> object:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM kv_state WHERE key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:
+        return None  # not created yet
+    finally:
+        conn.close()
+    return None if row is None else json.loads(row[0])
+
+
+async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(tmp_path, monkeypatch):
+    write_vault(tmp_path, monkeypatch)
+    db = tmp_path / "tg.db"
+    async with seeded_exchange() as ex:
+        config = tmp_path / "sandbox.toml"
+        config.write_text(f"""
+mode = "sandbox"
+strategies = []
+[node]
+database_url = "sqlite:///{db}"
+kill_sentinel = "{tmp_path / "tg.kill"}"
+checkpoint_interval_s = 0.2
+[reconcile]
+balance_sync_interval_s = 0
+[[venues]]
+name = "binance"
+kind = "ccxt"
+exchange = "binance"
+credentials = "alice"
+rest_url = "{ex.rest_url}"
+ws_url = "{ex.ws_url}"
+symbols = ["BTC/USDT"]
+""")
+        proc = await asyncio.create_subprocess_exec(
+            str(EXE), "run", "--config", str(config), "--json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            for _ in range(600):  # the live loop's first heartbeat: it is trading
+                if _kv(db, "node.heartbeat") is not None or proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert proc.returncode is None, await proc.stderr.read()  # type: ignore[union-attr]
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["mode"] == "sandbox" and summary["trading_state"] == "ACTIVE"
+    assert b"Traceback" not in err
+    conn = sqlite3.connect(db)
+    kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY id")]
+    conn.close()
+    assert kinds[-1] == "run.finished"  # the run ended itself; nothing was cut off
