@@ -78,7 +78,7 @@ def test_paper_and_sandbox_modes_refuse_a_dex_venue_on_a_real_chain(tmp_path) ->
 
     def config(mode: str, **extra: Any) -> Config:
         vc = {**venue, "dex": {**dex, **extra}}
-        return Config.model_validate({"mode": mode, "venues": [vc], "strategies": []})
+        return Config.model_validate({"mode": mode, "venues": [vc], "strategies": [], "data": []})
 
     for mode in ("paper", "sandbox"):
         with pytest.raises(ConfigError, match=r"dex \(eth\.example\.org\).*real funds"):
