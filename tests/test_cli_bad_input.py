@@ -220,7 +220,7 @@ def test_bad_config_under_a_terminal_shows_one_line_and_exits_2(tmp_path):
     ("extra", "needle"),
     [
         (["--metric", "nope", "--no-ray"], "--metric = 'nope': not a metric; one of"),
-        (["--top", "0", "--no-ray"], "--top: 0 must be at least 1"),
+        (["--top", "0", "--no-ray"], "--top: 0 is out of range; allowed 1..1,000,000"),
         (["--ray-address", "garbage:::"], "--ray-address 'garbage:::'"),
         (["--out", str(EXAMPLES / "paper.toml"), "--no-ray"], "not a directory"),
     ],

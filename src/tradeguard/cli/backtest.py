@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.cli.common import EXIT_OK, ts_text
+from tradeguard.cli.common import EXIT_OK, ts_text, whole_number
 from tradeguard.cli.main import real_console
 from tradeguard.model.errors import ConfigError
 
@@ -242,14 +242,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _rows(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+_rows = whole_number(1, 1_000_000)
 
 
 def _split(text: str | None) -> tuple[int, int] | None:

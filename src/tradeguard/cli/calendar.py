@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from tradeguard.cli.common import EXIT_OK
+from tradeguard.cli.common import EXIT_OK, whole_number
 from tradeguard.model.errors import ConfigError
 from tradeguard.strategies.token_unlock.calendar import (
     CalendarError,
@@ -34,16 +34,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_SHIFT_MS = 100 * 365 * 86_400_000  # a century either way; beyond, dates stop existing
 
 
-def _shift_ms(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of ms") from None
-    if abs(value) > MAX_SHIFT_MS:
-        raise argparse.ArgumentTypeError(
-            f"{value} is out of range; allowed -{MAX_SHIFT_MS:,}..{MAX_SHIFT_MS:,} ms (a century)"
-        )
-    return value
+_shift_ms = whole_number(
+    -MAX_SHIFT_MS, MAX_SHIFT_MS, "ms", f"-{MAX_SHIFT_MS:,}..{MAX_SHIFT_MS:,} ms (a century)"
+)
 
 
 def add_calendar_parser(sub: Any) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,15 +38,25 @@ def money(v: Any, places: int = 2) -> str:
     return fmt(Decimal(str(v)), places)
 
 
-def port_number(text: str) -> int:
-    """Parse a TCP port argument (0 picks a free one); argparse reports a bad one as usage."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed 0..65535")
-    return value
+def whole_number(low: int, high: int, unit: str = "", allowed: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high (a bad one is reported as usage, exit 2);
+    `allowed` words the range in the message (default `low..high unit`)."""
+    what = f"whole number of {unit}" if unit else "whole number"
+    shown = allowed or f"{low:,}..{high:,}{f' {unit}' if unit else ''}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed {shown}")
+        return value
+
+    return parse
+
+
+port_number = whole_number(0, 65535, allowed="0..65535")  # 0 picks a free port
 
 
 def seconds(text: str) -> float:

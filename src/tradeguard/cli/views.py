@@ -20,6 +20,7 @@ from tradeguard.cli.common import (
     open_storage,
     page_title,
     ts_text,
+    whole_number,
 )
 
 
@@ -59,14 +60,7 @@ def add_view_parsers(sub: Any) -> None:
 MAX_ROWS = 1_000_000  # a page beyond this is a typo (and beyond what SQLite takes as LIMIT)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_ROWS:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed 1..{MAX_ROWS:,}")
-    return value
+_positive = whole_number(1, MAX_ROWS)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
