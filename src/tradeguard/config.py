@@ -28,6 +28,7 @@ from tradeguard.alerts.config import AlertsConfig
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
+from tradeguard.model.instrument import SYMBOL_PATTERN
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
@@ -51,8 +52,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-# spot `BTC/USDT`, or an outcome contract `MARKET:YES/USD` (paper kalshi/polymarket)
-SYMBOL_PATTERN = r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$"
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 
 
@@ -286,7 +285,7 @@ class BotConfig(_Strict):
     def _symbol_shapes(cls, v: list[str] | None) -> list[str] | None:
         for s in v or []:
             if not _SYMBOL_RE.match(s):
-                raise ValueError(f"symbol {s!r} is not BASE/QUOTE in capitals, e.g. BTC/USDT")
+                raise ValueError(f"symbol {s!r} is not BASE/QUOTE, e.g. BTC/USDT or wstETH/WETH")
         return v
 
     def named_fields(self) -> dict[str, Any]:
@@ -337,9 +336,11 @@ class Config(_Strict):
             return
         for i, d in enumerate(self.data):
             if d.venue not in names:
+                default = "" if "data" in self.model_fields_set else " (the built-in default)"
                 raise ValueError(
-                    f"data[{i}] ({d.path}) feeds venue {d.venue!r}, which is not configured; "
-                    f"known venues: {names}"
+                    f"data[{i}]{default} ({d.path}) feeds venue {d.venue!r}, which is not "
+                    f"configured; known venues: {names} (add a [[data]] entry with venue = one "
+                    "of them, or data = [] to replay nothing)"
                 )
             if d.kind != "candles":
                 raise ValueError(
@@ -506,7 +507,8 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
             "",
         )  # fmt: skip
         value = e.get("input")
-        if isinstance(value, dict | list) and len(str(value)) > 120:
+        if isinstance(value, dict | list):
+            # a whole table may hold a credential (a ping URL, a token): never printed
             value = "{…}" if isinstance(value, dict) else f"[… {len(value)} entries]"
         elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
             value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential

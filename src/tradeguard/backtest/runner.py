@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
@@ -120,7 +122,14 @@ def backtest_config(config: Config, run_dir: Path) -> Config:
     """Return a copy of `config` that runs as a backtest writing only inside `run_dir`."""
     bt = config.model_copy(deep=True)
     bt._source_dir = config.source_dir
-    bt.mode = TradingMode.BACKTEST
+    try:
+        bt.mode = TradingMode.BACKTEST  # re-checks what only paper and backtest configs need
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(
+            f"this config cannot run as a backtest: {first['msg'].removeprefix('Value error, ')} "
+            "(a backtest replays the config's [[data]] files on paper venues)"
+        ) from None
     bt.node.database_url = f"sqlite:///{(run_dir / DB_NAME).resolve()}"
     bt.node.kill_sentinel = str((run_dir / "tradeguard.kill").resolve())
     bt.node.replay_speed = 0

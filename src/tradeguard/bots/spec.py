@@ -16,6 +16,7 @@ from typing import Any
 
 from tradeguard.bots.sizing import SizeRule, SizingError
 from tradeguard.model.errors import TradeguardError
+from tradeguard.model.instrument import SYMBOL_PATTERN
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _MONEY_CAP = Decimal(1_000_000)
@@ -143,7 +144,7 @@ def integer(what: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
-_SYMBOL_RE = re.compile(r"^([A-Z0-9]+|[A-Za-z0-9._-]+:(YES|NO))/[A-Z0-9]+$")
+SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 
 
 def check_symbols(name: str, raw: Any) -> tuple[str, ...]:
@@ -152,9 +153,9 @@ def check_symbols(name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple):
         raise BotError(f"bot {name}: symbols = {raw!r} must be a list such as ['BTC/USDT']")
     for s in raw:
-        if not isinstance(s, str) or not _SYMBOL_RE.match(s):
+        if not isinstance(s, str) or not SYMBOL_RE.match(s):
             raise BotError(
-                f"bot {name}: symbol {s!r} is not BASE/QUOTE in capitals (e.g. BTC/USDT) or "
+                f"bot {name}: symbol {s!r} is not BASE/QUOTE (e.g. BTC/USDT, wstETH/WETH) or "
                 "MARKET:YES/QUOTE"
             )
     return tuple(raw)

@@ -7,6 +7,12 @@ from decimal import Decimal
 
 from tradeguard.model.money import ZERO, is_multiple, quantize_down, quantize_nearest
 
+# A symbol as venues spell it: spot `BTC/USDT` (DEX tokens may be mixed case: `wstETH/WETH`,
+# `USDC.e/WETH`, but each side holds a capital or a digit: `btc/usdt` is a typo), or an outcome
+# contract `MARKET:YES/USD`; no spaces, one slash.
+_SIDE = r"[A-Za-z0-9._-]*[A-Z0-9][A-Za-z0-9._-]*"
+SYMBOL_PATTERN = rf"^({_SIDE}|[A-Za-z0-9._-]+:(YES|NO))/{_SIDE}$"
+
 
 @dataclass(frozen=True, slots=True)
 class InstrumentViolation:

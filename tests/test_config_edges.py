@@ -1,0 +1,78 @@
+"""Config edges: a sandbox config run as a backtest, a whole table in an error message, mixed-case
+DEX symbols for bots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli.main import main
+from tradeguard.config import load_config
+from tradeguard.model.errors import ConfigError
+
+SANDBOX_CCXT = """\
+mode = "sandbox"
+[[venues]]
+name = "binance"
+kind = "ccxt"
+rest_url = "http://127.0.0.1:9"
+[[strategies]]
+id = "ma"
+kind = "ma_crossover"
+venue = "binance"
+symbol = "BTC/USDT"
+"""
+
+
+def test_backtest_of_a_sandbox_config_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    # load_config accepts it (a sandbox run streams; it replays no [[data]]) ...
+    cfg = tmp_path / "sb.toml"
+    cfg.write_text(SANDBOX_CCXT)
+    load_config(cfg, environ={})
+    # ... run as a backtest, its default data feeds no paper venue: one line, exit 2
+    code = main(["backtest", "--config", str(cfg), "--out", str(tmp_path / "run")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot run as a backtest" in err and "data[0] (the built-in default)" in err
+    assert "Traceback" not in err
+
+
+def test_alerts_model_error_does_not_print_the_ping_url(tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(
+        '[alerts]\nheartbeat_url = "https://hc-ping.com/SECRET-TOKEN-1234"\n'
+        "retry_backoff_s = 10\nretry_backoff_max_s = 5\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, environ={})
+    assert "SECRET-TOKEN" not in str(err.value)
+
+
+DEX = """\
+mode = "sandbox"
+[[venues]]
+name = "uni"
+kind = "uniswap_v2"
+credentials = "wallet"
+[venues.dex]
+router = "0x0000000000000000000000000000000000000001"
+factory = "0x0000000000000000000000000000000000000002"
+[venues.dex.tokens]
+wstETH = "0x0000000000000000000000000000000000000003"
+WETH = "0x0000000000000000000000000000000000000004"
+[[strategies]]
+id = "s1"
+kind = "ma_crossover"
+venue = "uni"
+symbol = "wstETH/WETH"
+"""
+
+
+def test_a_bot_may_trade_the_dex_pair_a_strategy_trades(tmp_path: Path) -> None:
+    cfg = tmp_path / "dex.toml"
+    cfg.write_text(DEX)
+    load_config(cfg, environ={})  # the strategy on wstETH/WETH loads
+    cfg.write_text(DEX + '[[bots]]\nname = "b1"\nvenue = "uni"\nsymbols = ["wstETH/WETH"]\n')
+    config = load_config(cfg, environ={})  # mixed-case tokens are symbols as the DEX spells them
+    assert config.bots[0].symbols == ["wstETH/WETH"]
