@@ -26,6 +26,17 @@ RULE_NAMES = (
 )
 
 
+def _http_url(v: SecretStr, field: str, why: str, what: str) -> SecretStr:
+    """An http(s) URL or empty (off); the refusal never shows the value, a credential."""
+    raw = v.get_secret_value()
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ValueError(
+            f"{field} must start with http:// or https:// (the value is hidden because {why}); "
+            f"leave it empty to switch {what} off"
+        )
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -72,13 +83,7 @@ class WebhookConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, v: SecretStr) -> SecretStr:
-        raw = v.get_secret_value()
-        if raw and not raw.startswith(("http://", "https://")):
-            raise ValueError(
-                "alerts.webhook.url must start with http:// or https:// (the value is hidden "
-                "because webhook URLs are credentials); leave it empty to switch webhooks off"
-            )
-        return v
+        return _http_url(v, "alerts.webhook.url", "webhook URLs are credentials", "webhooks")
 
     @property
     def configured(self) -> bool:
@@ -195,13 +200,7 @@ class AlertsConfig(_Strict):
     @field_validator("heartbeat_url")
     @classmethod
     def _check_heartbeat_url(cls, v: SecretStr) -> SecretStr:
-        raw = v.get_secret_value()
-        if raw and not raw.startswith(("http://", "https://")):
-            raise ValueError(
-                "alerts.heartbeat_url must start with http:// or https:// (the value is hidden "
-                "because ping URLs carry a token); leave it empty to switch the ping off"
-            )
-        return v
+        return _http_url(v, "alerts.heartbeat_url", "ping URLs carry a token", "the ping")
 
     @field_validator("min_interval_s")
     @classmethod
