@@ -425,42 +425,9 @@ class MatchingEngine:
         quote_amt = qty * price
         buy, sell = (taker, maker) if taker.side == BUY else (maker, taker)
         buyer_is_maker = buy is maker
-        buyer_rate = spec.maker_fee if buyer_is_maker else spec.taker_fee
-        seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
-        buyer = self.accounts[buy.account_id]
-        seller = self.accounts[sell.account_id]
-        fees = self.accounts[self.fee_account]
-        # Each side pays in what it receives, or in BNB where its account asks for that. A
-        # BNB fee is taken at once: one account on both sides pays the second from what is left.
-        buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, self._bnb_price)
-        if buyer_fee is not None:
-            _move(buyer, fees, BNB, buyer_fee)
-        seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, self._bnb_price)
-        if seller_fee is not None:
-            _move(seller, fees, BNB, seller_fee)
-        buyer_asset = spec.base if buyer_fee is None else BNB
-        seller_asset = spec.quote if seller_fee is None else BNB
-
-        qb = buyer.bal(spec.quote)
-        # A limit buy locked qty * its limit; release the price improvement with the spend.
-        release = qty * buy.price if buy.kind != MARKET else quote_amt
-        release = min(release, buy.locked)
-        qb.locked -= release
-        buy.locked -= release
-        qb.free += release - quote_amt
-        buyer.bal(spec.base).free += qty
-        if buyer_fee is None:
-            buyer_fee = self._fee(qty, buyer_rate)
-            _move(buyer, fees, spec.base, buyer_fee)
-
-        sb = seller.bal(spec.base)
-        sb.locked -= qty
-        sell.locked -= qty
-        seller.bal(spec.quote).free += quote_amt
-        if seller_fee is None:
-            seller_fee = self._fee(quote_amt, seller_rate)
-            _move(seller, fees, spec.quote, seller_fee)
-
+        (buyer_fee, buyer_asset), (seller_fee, seller_asset) = self._settle(
+            spec, buy, sell, buyer_is_maker, qty, quote_amt
+        )
         trade = Trade(
             trade_id=self._next_trade_id,
             symbol=spec.symbol,
@@ -504,6 +471,53 @@ class MatchingEngine:
             )
             if o.order_list_id >= 0:
                 self.contingent.cancel_siblings(o, now_ms, result)
+
+    def _settle(
+        self,
+        spec: MarketSpec,
+        buy: EngineOrder,
+        sell: EngineOrder,
+        buyer_is_maker: bool,
+        qty: Decimal,
+        quote_amt: Decimal,
+    ) -> tuple[tuple[Decimal, str], tuple[Decimal, str]]:
+        """Move both sides' balances and fees for one trade; return each side's (fee, asset)."""
+        buyer_rate = spec.maker_fee if buyer_is_maker else spec.taker_fee
+        seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
+        buyer = self.accounts[buy.account_id]
+        seller = self.accounts[sell.account_id]
+        fees = self.accounts[self.fee_account]
+        # Each side pays in what it receives, or in BNB where its account asks for that. A
+        # BNB fee is taken at once: one account on both sides pays the second from what is left.
+        buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, self._bnb_price)
+        if buyer_fee is not None:
+            _move(buyer, fees, BNB, buyer_fee)
+        seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, self._bnb_price)
+        if seller_fee is not None:
+            _move(seller, fees, BNB, seller_fee)
+        buyer_asset = spec.base if buyer_fee is None else BNB
+        seller_asset = spec.quote if seller_fee is None else BNB
+
+        qb = buyer.bal(spec.quote)
+        # A limit buy locked qty * its limit; release the price improvement with the spend.
+        release = qty * buy.price if buy.kind != MARKET else quote_amt
+        release = min(release, buy.locked)
+        qb.locked -= release
+        buy.locked -= release
+        qb.free += release - quote_amt
+        buyer.bal(spec.base).free += qty
+        if buyer_fee is None:
+            buyer_fee = self._fee(qty, buyer_rate)
+            _move(buyer, fees, spec.base, buyer_fee)
+
+        sb = seller.bal(spec.base)
+        sb.locked -= qty
+        sell.locked -= qty
+        seller.bal(spec.quote).free += quote_amt
+        if seller_fee is None:
+            seller_fee = self._fee(quote_amt, seller_rate)
+            _move(seller, fees, spec.quote, seller_fee)
+        return (buyer_fee, buyer_asset), (seller_fee, seller_asset)
 
     def _finish(
         self, order: EngineOrder, status: str, now_ms: int, result: Result, emit: bool = True
