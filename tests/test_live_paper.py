@@ -181,3 +181,35 @@ def test_outside_live_mode_a_real_exchange_may_be_read_only_as_data_only(tmp_pat
         r"data_only = true to read its market data only",
     ):
         check_mode(Config.model_validate(real), confirm_live=False, environ={})
+
+
+async def test_a_paper_account_on_a_data_only_venue_values_bnb_from_its_public_ticker(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    ex = seeded_exchange(SandboxConfig(request_log_path=log))
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    async with ex:
+        doc = data_only_paper(tmp_path, ex)
+        doc["venues"][1]["balances"] = {"USDT": "10000", "BNB": "2"}  # no strategy trades it
+        doc["node"]["reference_prices_interval_s"] = 0.05
+        node = TradingNode(Config.model_validate(doc))
+        await node.start()
+        portfolio = node.portfolio
+        assert portfolio.price_of("BNB") == D(600)  # read once before trading starts
+        run = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            ex.set_book("BNBUSDT", bids=[("699", "10")], asks=[("701", "10")])
+            await eventually(lambda: portfolio.price_of("BNB") == D(700))  # and on a schedule
+            assert portfolio.values_of(portfolio.book("paper").all())["BNB"] == D(1400)
+            assert node.reference_prices().status()["BNB"] == "binance BNB/USDT"
+        finally:
+            node.request_stop()
+            await run
+            await node.stop()
+            node.close()
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(c["path"] == "/api/v3/ticker/24hr" for c in calls)
+    assert [c for c in calls if "api_key" in c or "signature" in c["params"]] == []
+    assert not [c for c in calls if c["path"].startswith(("/api/v3/account", "/api/v3/order"))]

@@ -115,12 +115,13 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
     ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2), "XYZ": Decimal(7)})
     async with ex:
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
-        await node.start()
         portfolio = node.portfolio
-        assert portfolio.price_of("BNB") is None  # the node trades BTC/USDT only
         fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
                    Decimal("0.01"), Decimal("0.001"), "BNB", LiquiditySide.TAKER, 1)  # fmt: skip
-        assert portfolio.valued_fee(fee).fee_quote is None  # unvalued: it would count 0
+        assert portfolio.valued_fee(fee).fee_quote is None  # unpriced: it would count 0
+        portfolio.unvalued_fee_assets.clear()
+        await node.start()  # the node trades BTC/USDT only; start reads BNB's price once
+        assert portfolio.price_of("BNB") == Decimal(600)
         async with trading_live(node, duration_s=20):
             await eventually(lambda: portfolio.price_of("BNB") == Decimal(600))
             book = portfolio.book("binance").all()
@@ -252,3 +253,62 @@ async def test_the_sandbox_refuses_a_bnb_fee_flag_that_is_no_boolean() -> None:
         ok = await http.post("/admin/accounts", json={**body, "bnb_fees": True})
         assert ok.status_code == 200
         assert ex.engine.accounts[ok.json()["account_id"]].bnb_fees is True
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fresh_node_prices_its_fee_asset_before_trading_so_the_first_fee_counts(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.model.enums import OrderType, Side
+    from tradeguard.model.market import Quote
+    from tradeguard.model.order import OrderIntent
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2)}, bnb_fees=True)
+    async with ex:
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)  # no balance sync pass
+        cfg.node.reference_prices_interval_s = 0  # and no later reference pass: start alone
+        node = TradingNode(cfg)
+        await node.start()
+        # the first order goes out at once: nothing but the start-up pass has priced BNB
+        async with trading_live(node, duration_s=20):
+            now = node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
+                                      Decimal(50_001), Decimal(1)))  # fmt: skip
+            intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
+                                 OrderType.MARKET)  # fmt: skip
+            assert (await node.orders.submit(intent)).ok
+            await eventually(lambda: bool(node.storage.load_fills()))
+            [fill] = node.storage.load_fills()
+            assert fill.fee_asset == "BNB" and fill.fee > 0
+            assert fill.fee_quote == fill.fee * 600  # counted, not 0
+            assert node.figures().fees == fill.fee * 600
+            assert node.portfolio.unvalued_fee_assets == set()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_venue_too_slow_for_the_start_up_pass_is_logged_and_start_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    async with _bnb_exchange() as ex:
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 3000}
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)
+        cfg.node.reference_prices_timeout_s = 0.2
+        node = TradingNode(cfg)
+        try:
+            with caplog.at_level(logging.WARNING, "tradeguard.execution.reference_prices"):
+                await node.start()
+            assert node.portfolio.price_of("BNB") is None  # not read, and start went on
+            assert node.risk.state.value == "ACTIVE"
+            said = [r.getMessage() for r in caplog.records]
+            assert any(
+                "not read within 0.2 s (node.reference_prices_timeout_s)" in m and "BNB" in m
+                for m in said
+            ), said
+        finally:
+            await node.stop()
+            node.close()

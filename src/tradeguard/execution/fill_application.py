@@ -118,6 +118,11 @@ class FillApplication:
                 if order is not None:
                     order.trade_ids.add(fill.trade_id)
                 return
+            if fill.fee_in_third_asset and fill.fee_quote is None:
+                log.warning(
+                    "fill %s %s: the fee %s %s counts 0 in fees and P&L: no price for %s yet",
+                    fill.venue, fill.trade_id, fill.fee, fill.fee_asset, fill.fee_asset,
+                )  # fmt: skip
             before = order.status if order is not None else None
             # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
             fee_only = fill.amount == 0

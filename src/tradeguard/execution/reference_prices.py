@@ -8,9 +8,16 @@ reads its quote (public data, one ticker request) and marks it in the portfolio;
 refresh the same markets. The marks are kept in storage: a restarted node values such holdings
 from the last ones at once (no drop in equity, so no false drawdown halt) until it reads new ones.
 
+A node reads them once before trading starts (`refresh_within`, bounded: a venue that does not
+answer in time is logged and trading starts anyway), then at every balance-sync pass, or on its
+own schedule (`run`) where no balance sync runs (paper venues on a data_only venue).
+A fee booked while its asset has no price counts 0 in fees and P&L and is logged as such: it is
+never revalued later at a price of another moment.
+
 ```python
 refs = ReferencePrices(node.portfolio, exchange_venues, node.storage)
 refs.load()                   # at start: the marks kept by the last run
+await refs.refresh_within(10) # before trading: a fee paid in BNB must not count 0
 await refs.refresh()          # marks e.g. BNB/USDT; nothing to do when every asset is priced
 refs.status()                 # {"BNB": "binance BNB/USDT", ...}, "none" where no venue lists one
 ```
@@ -18,6 +25,7 @@ refs.status()                 # {"BNB": "binance BNB/USDT", ...}, "none" where n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -93,6 +101,31 @@ class ReferencePrices:
                 {a: [v, s, str(self._marked[s])] for a, (v, s) in sorted(self.markets.items())},
             )
         return marked
+
+    async def refresh_within(self, timeout_s: float) -> bool:
+        """Refresh, waiting at most `timeout_s`; tell whether it finished. On time-out, log what
+        stays unpriced and go on (marks read by then are kept)."""
+        try:
+            await asyncio.wait_for(self.refresh(), timeout_s)
+            return True
+        except TimeoutError:
+            pending = [a for a in self.wanted() if self.portfolio.price_of(a) is None]
+            log.warning(
+                "reference prices not read within %s s (node.reference_prices_timeout_s); "
+                "going on without them: %s count 0 until a later pass reads them",
+                timeout_s,
+                ", ".join(pending) or "nothing",
+            )
+            return False
+
+    async def run(self, interval_s: float) -> None:
+        """Refresh every `interval_s` seconds until cancelled (the first after one interval)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh()
+            except Exception:  # storage trouble: the next pass tries again
+                log.exception("reference prices pass failed")
 
     async def _read(self, asset: str) -> Decimal | None:
         found = self.markets.get(asset) or self._market_for(asset)

@@ -1,8 +1,8 @@
 """The live loop: venue streams -> strategies -> the order path, with its background duties.
 
 Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
-reconciliation, order timeouts, retries of unresolved orders, the balance sync, the dead-man
-ping and scheduled backups.
+reconciliation, order timeouts, retries of unresolved orders, the balance sync (or, without
+one, the reference prices' own refresh), the dead-man ping and scheduled backups.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     if sync is not None:
         interval = node.config.reconcile.balance_sync_interval_s
         tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
+    elif (every := node.config.node.reference_prices_interval_s) and node._reference is not None:
+        # No balance sync reads them (paper venues on live data): their own schedule.
+        tasks.append(asyncio.create_task(node._reference.run(every), name="reference-prices"))
     if (ping := dead_man_ping(node)) is not None:
         node.liveness.ping = ping
         tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
