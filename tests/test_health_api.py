@@ -20,11 +20,15 @@ from live_support import move_books, sandbox_config, two_symbol_sandbox, write_v
 from test_api_support import Tokens, bearer, build_app, replayed_node
 from tradeguard.api.server import ApiServer
 from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.market import Quote
+from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.node.health import assess
 from tradeguard.sandbox.testing import eventually
 
 HEALTH = "/api/v1/health"
+D = Decimal
 
 
 @contextlib.asynccontextmanager
@@ -85,13 +89,21 @@ async def test_a_live_node_is_ok_then_degraded_by_a_stale_stream_and_down_once_s
                     for sym in ("BTC/USDT", "ETH/USDT") for kind in ("book", "quotes")
                 )  # fmt: skip
                 ok = await _until(
-                    http, lambda r: _check(r, "market_data")["streams"] == 4 and r.is_success
+                    http,
+                    lambda r: (
+                        _check(r, "market_data")["streams"] == 4
+                        and _user_stream(r)["state"] == "connected"
+                        and r.is_success
+                    ),
                 )
                 body = ok.json()
                 assert (ok.status_code, body["status"], body["mode"]) == (200, "ok", "sandbox")
                 assert _check(ok, "heartbeat")["state"] == "beating"
                 assert _check(ok, "heartbeat")["age_s"] < 5
-                assert _check(ok, "venues")["venues"] == {"binance": {"breaker": "closed"}}
+                [(name, venue)] = _check(ok, "venues")["venues"].items()
+                assert (name, venue["breaker"], venue["user_stream"]["state"]) == (
+                    "binance", "closed", "connected",
+                ), venue  # fmt: skip
 
                 ex.faults.update({"silent_streams": ["ethusdt@depth"]})
                 stale = await _until(http, lambda r: r.json()["status"] == "degraded")
@@ -144,7 +156,9 @@ async def test_venue_errors_and_the_kill_switch_degrade_the_health_with_the_reas
             assert (tripped.status_code, tripped.json()["status"]) == (503, "degraded")
             head = await http.head(HEALTH)  # uptime checkers that read the code alone
             assert (head.status_code, head.content) == (503, b"")
-            assert _check(tripped, "venues")["venues"]["paper"] == {"breaker": "open"}
+            assert _check(tripped, "venues")["venues"]["paper"] == {
+                "breaker": "open", "user_stream": {"state": "none"},  # paper fills in-process
+            }  # fmt: skip
             assert _check(tripped, "trading")["status"] == "ok"
 
             await node.kill("health drill", by="operator")
@@ -240,5 +254,53 @@ async def test_an_order_the_venue_cannot_answer_for_degrades_the_health_until_re
         finally:
             node.request_stop()
             await run
+            await node.stop()
+            node.close()
+
+
+def _user_stream(r: httpx.Response) -> dict[str, Any]:
+    return _check(r, "venues")["venues"]["binance"]["user_stream"]  # type: ignore[no-any-return]
+
+
+async def test_the_user_stream_flag_goes_false_when_the_sandbox_websockets_die_and_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_vault(tmp_path, monkeypatch)
+    async with two_symbol_sandbox() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, []))
+        await node.start()
+        try:
+            async with served(node) as (http, _):
+                up = await _until(http, lambda r: _user_stream(r)["state"] == "connected")
+                first = _user_stream(up)
+                assert (first["connected"], first["reconnects"]) == (True, 0)
+                # an update on the private stream: a resting order's execution report
+                now = node.clock.now_ms()
+                await node.on_quote(Quote("BTC/USDT", now, D(49_999), D(1), D(50_001), D(1)))
+                buy = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.001"),
+                                  OrderType.LIMIT, price=D(49_000))  # fmt: skip
+                assert (await node.orders.submit(buy)).ok
+                heard = await _until(
+                    http, lambda r: _user_stream(r)["last_message_age_s"] is not None
+                )
+                assert _user_stream(heard)["last_message_age_s"] >= 0
+
+                ex.faults.update({"refuse_ws": True})  # the stream side goes down
+                assert ex.disconnect_websockets() >= 1
+                down = await _until(http, lambda r: _user_stream(r)["state"] == "disconnected")
+                lost = _user_stream(down)
+                assert (lost["connected"], lost["reconnects"]) == (False, 1)
+                assert lost["since_ms"] > first["since_ms"]
+                assert (down.status_code, _check(down, "venues")["status"]) == (503, "degraded")
+
+                ex.faults.update({"refuse_ws": False})  # and comes back
+                back = await _until(
+                    http, lambda r: _user_stream(r)["state"] == "connected", timeout_s=30
+                )
+                again = _user_stream(back)
+                assert (again["connected"], again["reconnects"]) == (True, 1)
+                assert again["since_ms"] > lost["since_ms"]
+                assert _check(back, "venues")["status"] == "ok"
+        finally:
             await node.stop()
             node.close()

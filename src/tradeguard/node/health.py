@@ -26,7 +26,8 @@ _REASON_MAX = 200
 def assess(
     node: TradingNode, lag_s: float | None, *, verbose: bool = False, now_ms: int | None = None
 ) -> dict[str, Any]:
-    """Grade the node's liveness, loop, venues, market data, trading state and orders.
+    """Grade the node's liveness, loop, venues (breakers, user streams), market data, trading
+    state and orders.
 
     `lag_s` is the event loop's last measured lag (None when not measured yet).
     """
@@ -35,7 +36,7 @@ def assess(
     checks = {
         "heartbeat": _heartbeat(node, cfg, now),
         "event_loop": _event_loop(lag_s, cfg),
-        "venues": _venues(node, verbose),
+        "venues": _venues(node, verbose, now),
         "market_data": _market_data(node, cfg, verbose),
         "trading": _trading(node),
         "orders": _orders(node, cfg),
@@ -66,11 +67,11 @@ def _event_loop(lag_s: float | None, cfg: HealthConfig) -> dict[str, Any]:
     return {"status": DEGRADED if late else OK, "lag_s": lag, "limit_s": limit}
 
 
-def _venues(node: TradingNode, verbose: bool) -> dict[str, Any]:
+def _venues(node: TradingNode, verbose: bool, now: int) -> dict[str, Any]:
     breakers = node.risk.venue_breakers
     venues: dict[str, Any] = {}
     status = OK
-    for name in sorted(node.venues):
+    for name, venue in sorted(node.venues.items()):
         b = breakers.get(name)
         state = b.state if b is not None else "closed"
         item: dict[str, Any] = {"breaker": state}
@@ -79,6 +80,10 @@ def _venues(node: TradingNode, verbose: bool) -> dict[str, Any]:
             item["last_error"] = _short(b.last_error)
         if state != "closed":
             status = DEGRADED  # open refuses orders; half-open lets one probe through
+        stream = venue.user_stream
+        item["user_stream"] = {"state": "none"} if stream is None else stream.to_json(now)
+        if item["user_stream"]["state"] == "disconnected":
+            status = DEGRADED  # fills and cancels are learnt only at the next reconciliation
         venues[name] = item
     return {"status": status, "venues": venues}
 

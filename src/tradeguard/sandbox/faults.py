@@ -27,6 +27,8 @@ class Faults:
       each pushed on the user stream.
     - `duplicate_ws_messages`: every websocket message is sent twice.
     - `disconnect_ws_every_n`: close each websocket after it has sent N messages (0 = never).
+    - `refuse_ws`: the websocket side is down: every new websocket is refused with 503 while
+      true (drop the open ones with `POST /admin/ws/disconnect`); REST goes on.
     - `silent_streams`: market streams (e.g. `["ethusdt@depth"]`) whose messages are withheld
       while listed: one symbol's stream stalls, the connection and every other stream go on.
     """
@@ -40,6 +42,7 @@ class Faults:
     partial_fills: int = 0
     duplicate_ws_messages: bool = False
     disconnect_ws_every_n: int = 0
+    refuse_ws: bool = False
     silent_streams: list[str] = field(default_factory=list)
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
@@ -158,6 +161,7 @@ class Faults:
                 "partial_fills": 0,
                 "duplicate_ws_messages": False,
                 "disconnect_ws_every_n": 0,
+                "refuse_ws": False,
                 "silent_streams": [],
             }
         )

@@ -64,7 +64,9 @@ class StreamHub:
         self._writers: set[asyncio.Task[None]] = set()
 
     async def open(self, request: web.Request, mode: str) -> WsConn:
-        """Accept a websocket and start its writer."""
+        """Accept a websocket and start its writer (refused while `faults.refuse_ws`)."""
+        if self.faults.refuse_ws:
+            raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         conn = WsConn(ws=ws, mode=mode)

@@ -12,6 +12,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
+from tradeguard.venues.user_stream import UserStreamState
 
 
 class VenueListener(Protocol):
@@ -38,6 +39,9 @@ class Venue(ABC):
     # whether it takes an OCO pair through `submit_oco`.
     native_stops: bool = False
     native_oco: bool = False
+    # The private stream of order, fill and balance updates, where the venue has one (health
+    # reads it); None: updates come from requests alone (paper, chains, polled venues).
+    user_stream: UserStreamState | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

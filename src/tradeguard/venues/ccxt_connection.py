@@ -165,6 +165,7 @@ class CcxtConnection(Venue):
         self._open: dict[str, tuple[str, int]] = {}  # cid -> (symbol, created ms), ours, open
         self._mids: dict[str, Decimal] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._failing: set[str] = set()  # user streams between a failure and their next message
         self._closing = False
 
     async def _check_permissions(self) -> None:

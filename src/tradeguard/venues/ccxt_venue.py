@@ -48,6 +48,7 @@ from tradeguard.venues.ccxt_connection import (
     num_or_zero,
 )
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
+from tradeguard.venues.user_stream import UserStreamState
 
 __all__ = [
     "SPOT_OPTIONS",
@@ -61,6 +62,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# What ccxt names the futures of watch_orders, watch_my_trades and watch_balance by.
+_USER_HASHES = ("orders", "myTrades", "balance")
 
 
 class CcxtVenue(CcxtConnection):
@@ -73,6 +76,8 @@ class CcxtVenue(CcxtConnection):
         await self.load_instruments()
         await self._check_permissions()
         if self.stream_user_data and self.client.has.get("watchOrders"):
+            self.user_stream = UserStreamState()
+            self._failing = set()
             self._tasks = [
                 asyncio.create_task(
                     self._watch("orders", self.client.watch_orders, self._on_orders),
@@ -86,6 +91,7 @@ class CcxtVenue(CcxtConnection):
                     self._watch("balance", self.client.watch_balance, self._on_balance),
                     name=f"{self.name}:watch_balance",
                 ),
+                asyncio.create_task(self._watch_socket(), name=f"{self.name}:user_socket"),
             ]
 
     async def close(self) -> None:
@@ -342,6 +348,9 @@ class CcxtVenue(CcxtConnection):
                 raise
             except Exception as exc:
                 failures += 1
+                self._failing.add(what)
+                if self.user_stream is not None:
+                    self.user_stream.set_connected(False)
                 if failures == 1:
                     self.reconnects += 1
                 delay = min(self.ws_backoff_max_s, self.ws_backoff_s * 2 ** (failures - 1))
@@ -353,7 +362,10 @@ class CcxtVenue(CcxtConnection):
                     delay,
                 )
                 await asyncio.sleep(delay)
+                self._failing.discard(what)  # subscribing again: the socket tells from here
                 continue
+            if self.user_stream is not None:
+                self.user_stream.on_message()
             if failures:
                 failures = 0
                 await self._catch_up()
@@ -361,6 +373,31 @@ class CcxtVenue(CcxtConnection):
                 handle(items)
             except Exception:
                 log.exception("venue %s: handling a %s update failed", self.name, what)
+
+    async def _watch_socket(self, every_s: float = 0.25) -> None:
+        """Keep `user_stream` true to the socket between messages (a quiet account sends none)."""
+        closed_seen = 0
+        while not self._closing:
+            stream = self.user_stream
+            if stream is not None:
+                up = not self._failing and self._user_socket_open()
+                # Twice in a row: between a message and the next watch call no future waits;
+                # and "connecting" until the first connection or failure.
+                closed_seen = 0 if up else closed_seen + 1
+                if up or self._failing or (closed_seen >= 2 and stream.since_ms is not None):
+                    stream.set_connected(up)
+            await asyncio.sleep(every_s)
+
+    def _user_socket_open(self) -> bool:
+        """Tell whether an open ccxt websocket carries a pending user-data subscription."""
+        for client in (getattr(self.client, "clients", None) or {}).values():
+            waiting = " ".join(str(h) for h in getattr(client, "futures", {}))
+            if not any(word in waiting for word in _USER_HASHES):
+                continue
+            connected = getattr(client, "connected", None)
+            if connected is not None and connected.done() and not client.closed():
+                return True
+        return False
 
     async def _catch_up(self) -> None:
         """After a reconnect, ask REST for what the stream may have missed."""

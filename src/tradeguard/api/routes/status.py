@@ -45,8 +45,8 @@ async def health(
 ) -> JSONResponse:
     """Grade the node ok, degraded or down (HTTP 200 or 503); no token needed.
 
-    Checks: the live loop's heartbeat, event-loop lag, venue breakers, stale market data,
-    trading state and unresolved orders; thresholds under `[health]`.
+    Checks: the live loop's heartbeat, event-loop lag, venue breakers and private user streams,
+    stale market data, trading state and unresolved orders; thresholds under `[health]`.
     """
     if verbose:
         # Read by hand: the route stays open, so the schema declares no security for it.

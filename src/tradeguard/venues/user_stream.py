@@ -1,0 +1,61 @@
+"""The state of a venue's private user-data stream (order, fill and balance updates), for health.
+
+Orders filled while this stream is down are only learnt at the next reconciliation, so the
+health check says per venue whether it is connected, since when, how old its last message is
+and how often it was lost. A venue without such a stream (paper, a chain polled for receipts)
+holds none.
+
+```python
+stream = UserStreamState()
+stream.set_connected(True)     # the socket opened and the subscription stands
+stream.on_message()            # an update arrived (connected too)
+stream.set_connected(False)    # lost: reconnects + 1, until it is back
+stream.to_json(now_ms)         # {"state": "disconnected", "since_ms": ..., "reconnects": 1, ...}
+```
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class UserStreamState:
+    """Connected or not, since when, the last message, and how often it was lost."""
+
+    connected: bool = False
+    since_ms: int | None = None  # when `connected` took its value (None: not tried yet)
+    last_message_ms: int | None = None
+    reconnects: int = 0  # times the stream was lost after it had been connected
+
+    def set_connected(self, connected: bool) -> None:
+        """Record the stream up or down; a change from up to down counts a reconnect."""
+        if connected == self.connected and self.since_ms is not None:
+            return
+        if self.connected and not connected:
+            self.reconnects += 1
+        self.connected = connected
+        self.since_ms = _wall_ms()
+
+    def on_message(self) -> None:
+        """Record an update received (the stream is connected)."""
+        self.set_connected(True)
+        self.last_message_ms = _wall_ms()
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
+        """The state for the health answer: numbers and states only."""
+        last = self.last_message_ms
+        state = "connecting" if self.since_ms is None else None
+        return {
+            "state": state or ("connected" if self.connected else "disconnected"),
+            "connected": self.connected,
+            "since_ms": self.since_ms,
+            "last_message_age_s": None if last is None else round(max(0, now_ms - last) / 1000, 3),
+            "reconnects": self.reconnects,
+        }
