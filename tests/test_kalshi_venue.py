@@ -180,6 +180,22 @@ async def test_fill_of_a_resting_order_arrives_on_the_signed_websocket():
             await venue.close()
 
 
+async def test_the_fill_stream_state_follows_the_signed_websocket_down_and_back():
+    async with KalshiExchange() as ex:
+        venue, _, _, _ = await started(ex, stream=True)
+        try:
+            stream = venue.user_stream
+            assert stream is not None
+            await eventually(lambda: stream.connected and stream.last_message_ms is not None)
+            assert stream.reconnects == 0
+            await ex.hub.close()  # the server drops every websocket
+            await eventually(lambda: stream.reconnects == 1)
+            await eventually(lambda: stream.connected)  # subscribed again
+            assert stream.reconnects == 1
+        finally:
+            await venue.close()
+
+
 async def _second_account_venue(ex: KalshiExchange):
     pem, key = rsa_pem()
     key_id = ex.add_account(key.public_key(), D("100"))

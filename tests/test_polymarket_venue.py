@@ -210,3 +210,24 @@ async def test_user_channel_refuses_a_wrong_secret():
                 assert await ws.receive_json(timeout=5) == {"error": "Unauthorized/Invalid api key"}
         finally:
             await venue.close()
+
+
+async def test_the_user_channel_state_follows_its_websocket_down_and_back():
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
+        wallet = Account.create()
+        ex.add_account(wallet.address, D("1000"))
+        ws_user = ex.url.replace("http", "ws") + "/ws/user"
+        venue = PolymarketVenue("polymarket", ex.url, wallet.key.hex(), Clock(), ws_url=ws_user)
+        without = PolymarketVenue("pm2", ex.url, wallet.key.hex(), Clock())
+        await venue.connect()
+        try:
+            stream = venue.user_stream
+            assert stream is not None and stream.connected  # connect waits for the subscription
+            await ex.hub.close()  # the server drops every websocket
+            await eventually(lambda: stream.reconnects == 1)
+            await eventually(lambda: stream.connected)  # subscribed again
+            assert stream.reconnects == 1 and without.user_stream is None
+        finally:
+            await venue.close()
+            await without.close()

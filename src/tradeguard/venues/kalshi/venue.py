@@ -40,6 +40,7 @@ from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.user_stream import UserStreamState
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class KalshiVenue(Venue):
     async def connect(self) -> None:
         await self.load_instruments()
         if self.stream_fills:
+            self.user_stream = UserStreamState()
             self._ws_task = asyncio.create_task(self._watch_fills(), name=f"{self.name}:fills")
             try:
                 await asyncio.wait_for(self._ws_ready.wait(), 10)
@@ -280,6 +282,7 @@ class KalshiVenue(Venue):
 
     async def _watch_fills(self) -> None:
         path = self.ws_url.split("://", 1)[1].split("/", 1)[1]
+        stream = self.user_stream or UserStreamState()
         while True:
             headers = self.client.signed_headers("GET", f"/{path}", self.clock.now_ms())
             try:
@@ -292,6 +295,7 @@ class KalshiVenue(Venue):
                     )
                     async for msg in ws:
                         data = msg.json()
+                        stream.on_message()
                         if data.get("type") == "subscribed":
                             self._ws_ready.set()
                         elif data.get("type") == "fill" and self._listener is not None:
@@ -300,4 +304,5 @@ class KalshiVenue(Venue):
                 log.warning(
                     "%s: fill stream lost (%s); reconnecting", self.name, type(exc).__name__
                 )
+            stream.set_connected(False)  # closed, by an error or by the server
             await asyncio.sleep(0.5)

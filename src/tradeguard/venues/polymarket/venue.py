@@ -45,6 +45,7 @@ from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
+from tradeguard.venues.user_stream import UserStreamState
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class PolymarketVenue(Venue):
             }  # fmt: skip
         await self.load_instruments()
         if self.ws_url:
+            self.user_stream = UserStreamState()
             self._user_task = asyncio.create_task(self._watch_user(), name=f"{self.name}:user")
             try:
                 await asyncio.wait_for(self._user_ready.wait(), 10)
@@ -119,6 +121,7 @@ class PolymarketVenue(Venue):
     async def _watch_user(self) -> None:
         """Fills of resting orders from the `user` channel, reconnecting when it drops."""
         assert self.api_creds is not None
+        stream = self.user_stream or UserStreamState()
         auth = {
             "apiKey": self.api_creds["api_key"], "secret": self.api_creds["secret"],
             "passphrase": self.api_creds["passphrase"],
@@ -132,6 +135,7 @@ class PolymarketVenue(Venue):
                     await ws.send_json({"auth": auth, "markets": [], "type": "user"})
                     async for msg in ws:
                         event = msg.json()
+                        stream.on_message()
                         if event.get("event_type") == "subscribed":
                             self._user_ready.set()
                         elif event.get("event_type") == "trade" and self._listener is not None:
@@ -140,6 +144,7 @@ class PolymarketVenue(Venue):
                 log.warning(
                     "%s: user channel lost (%s); reconnecting", self.name, type(exc).__name__
                 )
+            stream.set_connected(False)  # closed, by an error or by the server
             await asyncio.sleep(0.5)
 
     # HTTP --------------------------------------------------------------------------------
