@@ -45,6 +45,10 @@ async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
         try:
             await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
             live = await _status(capsys, ["--db", db, "--api", server.url])
+            capsys.readouterr()
+            argv = ["status", "--db", db, "--api", server.url]
+            assert await asyncio.to_thread(main, argv) == 0
+            said = capsys.readouterr().out
             await node.kill("status drill", by="operator")
             halted = await _status(capsys, ["--db", db, "--api", server.url])
         finally:
@@ -56,6 +60,9 @@ async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
     gone = await _status(capsys, ["--db", db, "--api", server.url])
     assert live["heartbeat"]["state"] == "beating" and live["heartbeat"]["age_s"] < 10
     assert live["health"]["status"] == "ok" and live["health"]["mode"] == "sandbox"
+    stream = live["health"]["checks"]["venues"]["venues"]["binance"]["user_stream"]
+    assert stream["state"] in ("connecting", "connected") and stream["reconnects"] == 0
+    assert f"user stream binance: {stream['state']}" in said
     assert halted["health"]["status"] == "degraded"
     assert halted["health"]["checks"]["trading"]["state"] == "HALTED"
     assert gone["health"]["status"] == "unreachable" and server.url in gone["health"]["api"]

@@ -56,6 +56,7 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
 
             positions = page.locator("#positions tbody tr")
             await expect(positions).to_have_count(1)
+            await expect(page.locator("#user-streams")).to_have_text("user streams: paper: none")
             await expect(positions.first).to_contain_text("BTC/USDT")
             await expect(positions.first).to_contain_text("0.001")
             await expect(page.locator("#open-orders tbody tr")).to_have_count(2)

@@ -63,6 +63,9 @@ async def test_stream_stats_route_and_panel_show_a_stopped_stream_stale_then_liv
                 eth = page.locator('#stream-rows tr[data-stream="binance/ETH/USDT/book"]')
                 btc = page.locator('#stream-rows tr[data-stream="binance/BTC/USDT/book"]')
                 await expect(page.locator("#stream-rows tbody tr")).to_have_count(2)
+                await expect(page.locator("#user-streams")).to_contain_text(
+                    "binance: connected since"
+                )  # the private stream, from the health answer
                 await expect(eth).to_contain_text("live")
                 ex.faults.update({"silent_streams": ["ethusdt@depth"]})
                 # the stale event comes through the WebSocket: the panel updates, no reload

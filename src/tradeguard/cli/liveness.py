@@ -76,3 +76,24 @@ def print_liveness(
         if isinstance(check, dict) and check.get("status") != "ok":
             detail = {k: v for k, v in check.items() if k != "status"}
             console.print(f"  {name}: {check.get('status')} {detail}")
+    venues = ((health.get("checks") or {}).get("venues") or {}).get("venues") or {}
+    for name, item in sorted(venues.items()):
+        console.print(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")
+
+
+def user_stream_text(stream: dict[str, Any]) -> str:
+    """One venue's private stream in words: state, since when, last message, reconnects."""
+    state = str(stream.get("state") or "unknown")
+    if state == "none":
+        return "none (orders and fills are learnt by request)"
+    if state not in ("connected", "disconnected"):
+        return state
+    style = "green" if state == "connected" else "red"
+    parts = [f"[{style}]{state}[/]"]
+    if stream.get("since_ms"):
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(stream["since_ms"]) / 1000))
+        parts.append(f"since {since} UTC")
+    age = stream.get("last_message_age_s")
+    parts.append("no message yet" if age is None else f"last message {age} s ago")
+    parts.append(f"{stream.get('reconnects', 0)} reconnect(s)")
+    return ", ".join(parts)

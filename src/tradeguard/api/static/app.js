@@ -324,9 +324,24 @@ async function showHealth() {
     $("mode").textContent = "mode " + body.mode;
     $("health").textContent = res.ok ? "api ok" : "api down";
     $("health").className = res.ok ? "pill on" : "pill off";
+    showUserStreams(((body.checks || {}).venues || {}).venues || {});
   } catch (e) {
     $("health").textContent = "api down"; $("health").className = "pill off";
   }
+}
+
+// each venue's private stream (orders, fills, balances): connected since when, last message
+function showUserStreams(venues) {
+  const parts = Object.entries(venues).map(([v, item]) => {
+    const s = item.user_stream || {};
+    if (s.state === "none") return v + ": none";
+    if (s.state !== "connected" && s.state !== "disconnected") return v + ": " + (s.state || "?");
+    const since = s.since_ms ? new Date(s.since_ms).toISOString().slice(11, 19) + " UTC" : "?";
+    const last = s.last_message_age_s === null || s.last_message_age_s === undefined
+      ? "no message yet" : "last message " + s.last_message_age_s + " s ago";
+    return v + ": " + s.state + " since " + since + ", " + last + ", " + s.reconnects + " reconnect(s)";
+  });
+  $("user-streams").textContent = "user streams: " + (parts.join(" · ") || "no venues");
 }
 
 function showLogin(message) {
@@ -391,5 +406,6 @@ document.addEventListener("DOMContentLoaded", () => {
     showLogin("");
   });
   showHealth();
+  setInterval(showHealth, 5000);  // the health (and user streams) move without events
   if (token()) start(); else showLogin("");
 });
