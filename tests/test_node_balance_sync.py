@@ -294,6 +294,9 @@ async def test_a_venue_too_slow_for_the_start_up_pass_is_logged_and_start_goes_o
 ) -> None:
     import logging
 
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+
     async with _bnb_exchange() as ex:
         ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 3000}
         cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)
@@ -309,6 +312,18 @@ async def test_a_venue_too_slow_for_the_start_up_pass_is_logged_and_start_goes_o
                 "not read within 0.2 s (node.reference_prices_timeout_s)" in m and "BNB" in m
                 for m in said
             ), said
+            # a fee booked in BNB now counts 0, and the log says so
+            fee = Fill(
+                "binance", "BTC/USDT", "c9", "v9", "t9", Side.BUY, Decimal(50_000),
+                Decimal("0.001"), Decimal("0.0001"), "BNB", LiquiditySide.TAKER, 1,
+            )  # fmt: skip
+            with caplog.at_level(logging.WARNING, "tradeguard.execution.order_manager"):
+                node.orders.on_fill(fee)
+            assert node.storage.load_fills()[0].fee_quote is None
+            assert any(
+                "fee 0.0001 BNB counts 0 in fees and P&L: no price for BNB yet" in r.getMessage()
+                for r in caplog.records
+            )
         finally:
             await node.stop()
             node.close()
