@@ -327,3 +327,19 @@ async def test_a_venue_too_slow_for_the_start_up_pass_is_logged_and_start_goes_o
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_start_up_timeout_of_zero_skips_the_start_up_pass(tmp_path: Path) -> None:
+    async with _bnb_exchange() as ex:
+        cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)
+        cfg.node.reference_prices_timeout_s = 0
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            assert node.portfolio.price_of("BNB") is None  # left to the later passes
+            await node.reference_prices().refresh()
+            assert node.portfolio.price_of("BNB") == Decimal(600)
+        finally:
+            await node.stop()
+            node.close()

@@ -244,7 +244,8 @@ class NodeConfig(_Strict):
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
     # held and fee assets no traded market prices (BNB for fees): read once before trading
-    # starts, waiting at most this long (a venue slower than that is logged and skipped)
+    # starts, waiting at most this long (a venue slower than that is logged and skipped;
+    # 0 = not before trading starts)
     reference_prices_timeout_s: float = Field(default=10.0, ge=0, le=600)
     # ... and again this often where no balance sync pass reads them (paper venues on a
     # data_only venue, balance_sync_interval_s = 0); 0 = only before trading starts

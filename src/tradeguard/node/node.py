@@ -245,9 +245,10 @@ class TradingNode:
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
         self.ledger_report = self.audit_ledger()
-        if self._reference is not None and self.mode in _STREAMING:
+        wait_s = self.config.node.reference_prices_timeout_s
+        if self._reference is not None and self.mode in _STREAMING and wait_s > 0:
             # Before any strategy trades: a fee paid in BNB booked unpriced would count 0.
-            await self._reference.refresh_within(self.config.node.reference_prices_timeout_s)
+            await self._reference.refresh_within(wait_s)
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
