@@ -128,6 +128,8 @@ async def test_a_data_only_venue_feeds_paper_fills_and_never_sends_a_key(tmp_pat
             hub = node.live_hub()
             hub.subscribe([Subscription("quotes", "paper", "BTC/USDT")])
             await eventually(lambda: any(s["venue"] == "binance" for s in hub.status()))
+            # the book stream is subscribed on the exchange: a change after this is pushed
+            await eventually(lambda: any("bookticker" in s for s in ex.ws_subscriptions()))
             await eventually(lambda: node.market.mid("BTC/USDT") == D(50000))
             by_quote = await _rest(node, "49500")
             ex.set_book("BTCUSDT", bids=[("49300", "1")], asks=[("49400", "0.5")])
