@@ -240,3 +240,17 @@ def test_a_backtest_batches_its_journal_commits(tmp_path, data_dir):
     # start-up writes (migrations, balances, reconciliation) and one commit per 1,000 candles
     assert len(commits) < 40 + candles // 1_000
     assert len(commits) < result.summary.orders / 2
+
+
+def test_a_backtest_run_database_is_written_without_a_wal(tmp_path, data_dir):
+    import sqlite3
+
+    window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-13"))
+    result = run_backtest(load_config(write_config(tmp_path)), tmp_path / "run", window)
+    assert result.summary.orders > 0
+    conn = sqlite3.connect(tmp_path / "run" / "backtest.db")
+    try:  # WAL mode would stay with the file; the run's rollback journal was in memory
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == result.summary.orders
+    finally:
+        conn.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from decimal import Decimal
 from enum import Enum, IntEnum
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from tradeguard.model import Order, OrderType, Position, Side
 from tradeguard.storage import Database, Storage
-from tradeguard.storage.driver import dumps_plain
+from tradeguard.storage.driver import dumps_jsonable, dumps_plain
 from tradeguard.storage.tables import orders, positions
 from tradeguard.storage.types import _jsonable_other, jsonable
 
@@ -94,6 +95,31 @@ def test_stored_json_text_is_json_dumps_of_the_jsonable_value(value: Any) -> Non
 def test_jsonable_still_refuses_what_json_cannot_hold() -> None:
     with pytest.raises(TypeError, match="cannot store object"):
         jsonable({"x": object()})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": D("1.10"), "b": [1, 2.5, None, True], "c": {"d": (D("0"), "x")}, "é": '"q"\n'},
+        {"side": "buy", "amount": D("-0E-8"), "signal": {"close": D("1E+3"), "ts": 10**13}},
+        [float("nan"), float("inf"), -0.0, 10**30, {}, ()],
+        # what goes through `jsonable` first: keys other than str, enums, sets, subclasses
+        {1: "int key", False: "bool key", None: "none key", float("inf"): "inf key"},
+        {"deep": [{"ok": 1}, {True: "bool key in a list"}]},
+        {_Strish.A: "str-enum key", "v": _Strish.A, "c": _Color.RED, "l": _Level.HIGH},
+        {"d": _Dec("3.000"), "s": {3, 1, 2}, "o": OrderedDict([(2, "x")])},
+        ["plain", D("2.50"), None],
+        D("1E+3"),
+        "plain",
+    ],
+)
+def test_one_pass_json_text_equals_the_jsonable_conversion_then_dumps(value: Any) -> None:
+    assert dumps_jsonable(value) == json.dumps(jsonable(value))
+
+
+def test_one_pass_json_text_still_refuses_what_json_cannot_hold() -> None:
+    with pytest.raises(TypeError, match="cannot store object"):
+        dumps_jsonable({"x": [object()]})
 
 
 def test_order_decimals_and_signal_round_trip_exactly(store: Storage) -> None:

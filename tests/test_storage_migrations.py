@@ -121,6 +121,27 @@ def test_sqlite_connections_use_wal_normal_sync_and_foreign_keys(storage_sqlite_
     db.dispose()
 
 
+def test_a_disposable_database_keeps_rollback_but_no_wal_sync_or_checkpointer(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'run.db'}", disposable=True)
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "memory"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 0  # OFF
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert db._checkpointer is None
+    storage = Storage(db)
+    with pytest.raises(RuntimeError), storage.transaction():
+        storage.append_event(Event(kind="kill", ts=5))
+        raise RuntimeError("rolled back")
+    storage.append_event(Event(kind="resume", ts=6))
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT kind FROM events")).scalars().all() == ["resume"]
+    db.dispose()
+    assert not (tmp_path / "run.db-wal").exists()
+
+
 def test_a_file_database_checkpoints_its_wal_from_a_thread_of_its_own(tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
     db = Database(f"sqlite:///{path}")

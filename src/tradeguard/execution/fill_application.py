@@ -151,7 +151,7 @@ class FillApplication:
                 "fill %s for %s arrived with the order %s (filled %s of %s)",
                 fill.trade_id,
                 order.client_order_id,
-                order.status.value,
+                order.status._value_,
                 order.filled,
                 order.amount,
             )
@@ -164,8 +164,8 @@ class FillApplication:
             self._write_transitions()
             self.storage.record_transition(
                 order.client_order_id,
-                before.value if before else "",
-                order.status.value,
+                before._value_ if before else "",
+                order.status._value_,
                 fill.ts,
             )
 
@@ -259,13 +259,13 @@ class FillApplication:
             # venue, which is the rule for any in-flight order.
             self._pending_rows[order.client_order_id] = order
             self._pending_journal.append(
-                (order.client_order_id, before.value, status.value, now, reason)
+                (order.client_order_id, before._value_, status._value_, now, reason)
             )
         else:
             with self.storage.transaction():
                 self._write_order(order)
                 self.storage.record_transition(
-                    order.client_order_id, before.value, status.value, now, reason
+                    order.client_order_id, before._value_, status._value_, now, reason
                 )
         if status.is_terminal:
             self.open.pop(order.client_order_id, None)

@@ -21,15 +21,17 @@ STATUS_EVENT = {
 }
 
 
+# `member._value_` is `member.value` without the enum property (a Python call, ~0.1 µs): these
+# run several times per order.
 def order_data(o: Order) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id,
         "venue_order_id": o.venue_order_id,
-        "side": o.side.value,
-        "type": o.type.value,
+        "side": o.side._value_,
+        "type": o.type._value_,
         "amount": str(o.amount),
         "price": str(o.price) if o.price is not None else None,
-        "status": o.status.value,
+        "status": o.status._value_,
         "filled": str(o.filled),
         "avg_price": str(o.avg_price),
         "reason": o.reason,
@@ -41,12 +43,12 @@ def fill_data(f: Fill) -> dict[str, Any]:
     return {
         "client_order_id": f.client_order_id,
         "trade_id": f.trade_id,
-        "side": f.side.value,
+        "side": f.side._value_,
         "price": str(f.price),
         "amount": str(f.amount),
         "fee": str(f.fee),
         "fee_asset": f.fee_asset,
-        "liquidity": f.liquidity.value,
+        "liquidity": f.liquidity._value_,
     }
 
 
@@ -62,7 +64,7 @@ def position_data(p: Position) -> dict[str, Any]:
 
 def closed_data(t: ClosedTrade) -> dict[str, Any]:
     return {
-        "side": "long" if t.side.value == "buy" else "short",
+        "side": "long" if t.side._value_ == "buy" else "short",
         "amount": str(t.amount),
         "entry_price": str(t.entry_price),
         "exit_price": str(t.exit_price),

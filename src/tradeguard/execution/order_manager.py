@@ -169,8 +169,8 @@ class OrderManager(FillApplication):
                 self.storage.upsert_order(order)
                 self.storage.record_transition(
                     order.client_order_id,
-                    OrderStatus.NEW.value,
-                    OrderStatus.SUBMITTED.value,
+                    OrderStatus.NEW._value_,
+                    OrderStatus.SUBMITTED._value_,
                     now,
                     reason,
                 )

@@ -170,7 +170,7 @@ class RiskState:
         """Return the persisted state as a JSON-safe dict."""
         return {
             "version": STATE_VERSION,
-            "state": self.state.value,
+            "state": self.state._value_,
             "state_reason": self.state_reason,
             "reason": self.state_reason,  # alias read by status commands
             "state_by": self.state_by,

@@ -33,14 +33,26 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+class _NotPlain(Exception):
+    """A value `jsonable` would convert otherwise than the encoder's Decimal hook does."""
+
+
+def _decimal_text(value: Any) -> Any:
+    if type(value) is Decimal:
+        return str(value)  # what `jsonable` makes of it
+    raise _NotPlain
+
+
 # json.dumps with its defaults builds a fresh C encoder on every call; the order path encodes an
-# audit event's data per row, so one encoder is made once. Its input is `jsonable` output (plain
-# values, no cycles): the text is exactly json.dumps's.
-_C_ENCODE = (
-    None
+# audit event's data per row, so one encoder is made once (no cycle check: its input is plain
+# data). `_C_ENCODE` takes `jsonable` output, `_C_ENCODE_DECIMALS` also Decimals (as strings):
+# for both the text is exactly json.dumps's.
+_C_ENCODE, _C_ENCODE_DECIMALS = (
+    (None, None)
     if c_make_encoder is None
-    else c_make_encoder(
-        None, _refuse, encode_basestring_ascii, None, ": ", ", ", False, False, True
+    else tuple(
+        c_make_encoder(None, hook, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+        for hook in (_refuse, _decimal_text)
     )
 )
 
@@ -50,6 +62,54 @@ def dumps_plain(value: Any) -> str:
     if _C_ENCODE is None:  # an interpreter without the C accelerator
         return json.dumps(value)
     return "".join(_C_ENCODE(value, 0))
+
+
+# Exact types the encoder writes as `jsonable` + json.dumps would (Decimal through its hook).
+_LEAVES = frozenset({str, int, float, bool, type(None), Decimal})
+
+
+def _plain_dict(d: dict[Any, Any]) -> bool:
+    for k, v in d.items():
+        t = type(v)
+        if type(k) is not str or not (
+            t in _LEAVES
+            or (t is dict and _plain_dict(v))
+            or ((t is list or t is tuple) and _plain_items(v))
+        ):
+            return False
+    return True
+
+
+def _plain_items(seq: list[Any] | tuple[Any, ...]) -> bool:
+    for v in seq:
+        t = type(v)
+        if not (
+            t in _LEAVES
+            or (t is dict and _plain_dict(v))
+            or ((t is list or t is tuple) and _plain_items(v))
+        ):
+            return False
+    return True
+
+
+def dumps_jsonable(value: Any) -> str:
+    """Return `json.dumps(jsonable(value))` in one pass where it can.
+
+    Data of only exact plain types with string keys (what audit events carry) goes straight to
+    the C encoder, Decimals turned into strings as it meets them; anything else (an enum, a
+    set, a subclass, a key that is not a string) through `jsonable` first, as always.
+    """
+    t = type(value)
+    if _C_ENCODE_DECIMALS is not None and (
+        (t is dict and _plain_dict(value))
+        or ((t is list or t is tuple) and _plain_items(value))
+        or t in _LEAVES
+    ):
+        try:
+            return "".join(_C_ENCODE_DECIMALS(value, 0))
+        except _NotPlain:  # not reached: the check above admits only what the hook takes
+            pass
+    return dumps_plain(jsonable(value))
 
 
 class DriverStatement:
@@ -175,10 +235,16 @@ def _fast_processor(
         return decimal
     if isinstance(type_, JsonType) and (name == "sqlite" or (name == "postgresql" and cast_json)):
         # The JSON text SQLAlchemy would send; on PostgreSQL the compiled SQL casts it ::JSONB.
-        dumps = getattr(dialect, "_json_serializer", None) or dumps_plain
+        custom = getattr(dialect, "_json_serializer", None)
+        if custom is None:
 
-        def json_text(value: Any) -> Any:
-            return None if value is None else dumps(jsonable(value))
+            def json_text(value: Any) -> Any:
+                return None if value is None else dumps_jsonable(value)
 
-        return json_text
+            return json_text
+
+        def json_text_custom(value: Any) -> Any:
+            return None if value is None else custom(jsonable(value))
+
+        return json_text_custom
     return proc

@@ -58,19 +58,21 @@ class RunState:
 
 
 # row mapping -------------------------------------------------------------------------------------
+# `member._value_` is `member.value` without the enum property (a Python call): rows of the
+# order path are built several times per order.
 def order_row(o: Order) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id,
         "strategy_id": o.strategy_id,
         "venue": o.venue,
         "symbol": o.symbol,
-        "side": o.side.value,
-        "type": o.type.value,
+        "side": o.side._value_,
+        "type": o.type._value_,
         "amount": o.amount,
         "price": o.price,
-        "time_in_force": o.time_in_force.value,
+        "time_in_force": o.time_in_force._value_,
         "reduce_only": o.reduce_only,
-        "status": o.status.value,
+        "status": o.status._value_,
         "venue_order_id": o.venue_order_id,
         "filled": o.filled,
         "avg_price": o.avg_price,
@@ -131,12 +133,12 @@ def fill_row(f: Fill, strategy_id: str) -> dict[str, Any]:
         "client_order_id": f.client_order_id,
         "venue_order_id": f.venue_order_id,
         "strategy_id": strategy_id,
-        "side": f.side.value,
+        "side": f.side._value_,
         "price": f.price,
         "amount": f.amount,
         "fee": f.fee,
         "fee_asset": f.fee_asset,
-        "liquidity": f.liquidity.value,
+        "liquidity": f.liquidity._value_,
         "ts": f.ts,
         "fee_quote": f.fee_quote,
     }

@@ -383,6 +383,6 @@ class PaperMatching(Venue):
             amount=po.amount,
             reason=po.reason,
             ts=po.updated_ts,
-            side=po.side.value,
+            side=po.side._value_,
             price=po.price,
         )
