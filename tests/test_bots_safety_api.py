@@ -215,3 +215,18 @@ async def test_the_status_summary_shows_active_trades_with_live_p_and_l(tmp_path
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_body_that_is_not_json_is_named_as_such(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        for raw in (b"{", b'{"bot_id": "alpha",}', b"\xff\xfe"):
+            hdr = {**r.alpha, "Content-Type": "application/json"}
+            resp = await r.http.post("/api/v1/safety/validate-trade", content=raw, headers=hdr)
+            assert resp.status_code == 422, resp.text
+            doc = resp.json()
+            assert [e["field"] for e in doc["errors"]] == ["(body)"], doc
+            assert doc["error"].startswith("invalid request: (body): the body is not valid JSON (")
+    finally:
+        await r.http.aclose()
+        r.node.close()
