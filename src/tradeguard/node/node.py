@@ -245,6 +245,12 @@ class TradingNode:
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
         self.ledger_report = self.audit_ledger()
+        from tradeguard.execution.interrupted_arb import interrupted_arb_events
+
+        ids = [s.id for s in self.strategies]
+        for event in interrupted_arb_events(self.storage, ids, self.clock.now_ms()):
+            log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
+            self.bus.publish(event)
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
