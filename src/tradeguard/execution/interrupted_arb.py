@@ -82,8 +82,8 @@ def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: in
                          f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
         reason = (
             f"the node stopped during an attempt (no record names these legs): {text}; the "
-            "attempt was neither finished nor unwound, so check the venues and close or hedge "
-            "by hand"
+            "strategy neither recorded nor unwound it and does not track what it holds (a "
+            "pair's settlement included): check the venues, then close, hedge or keep it by hand"
         )
         data = {
             "path": "interrupted attempt",
