@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tradeguard.api.schemas import plain_json
 
 _DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 _PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
@@ -13,25 +14,8 @@ _SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
-_SIGNAL_DEPTH = 8  # levels of nesting a signal may have
-
-
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _plain_json(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse what JSON cannot carry back (NaN, Infinity) and nesting deeper than the limit."""
-    if depth > _SIGNAL_DEPTH:
-        raise ValueError(f"{where} is nested deeper than {_SIGNAL_DEPTH} levels")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} = {value}: not a finite number (JSON has no NaN or Infinity)")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _plain_json(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _plain_json(item, f"{where}[{i}]", depth + 1)
 
 
 class TradeSignal(_Body):
@@ -47,7 +31,7 @@ class TradeSignal(_Body):
     @field_validator("signal")
     @classmethod
     def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _plain_json(value, "signal")
+        plain_json(value, "signal")
         return value
 
     def doc(self) -> dict[str, Any]:
