@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from test_pm_arb_node import arb_config, vault_with_both
 from tradeguard.model.events import EventKind
 from tradeguard.model.outcome import Resolution
@@ -42,7 +44,12 @@ async def _run(cfg, until, seconds: float = 10.0) -> tuple[TradingNode, list]:
     return node, events
 
 
-async def test_a_held_pair_resolved_while_down_is_settled_after_restart(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stored", [True, False], ids=["balances-stored", "stopped-at-once"])
+async def test_a_held_pair_resolved_while_down_is_settled_after_restart(
+    tmp_path, monkeypatch, stored
+):
+    """`stopped-at-once`: the node stops right after the trade, before any reconciliation has
+    stored the venues' balances; the settlement reads the holding from the ledger's fills."""
     k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
     kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
     await kalshi.start()
@@ -59,7 +66,7 @@ async def test_a_held_pair_resolved_while_down_is_settled_after_restart(tmp_path
         def traded(node, _events):
             strat = node.strategies[0]
             held = isinstance(strat, CrossVenueStrategy) and bool(strat.book.open)
-            return held and node.reconcile_report.trigger == "periodic"
+            return held and (not stored or node.reconcile_report.trigger == "periodic")
 
         first, _ = await _run(cfg, traded)
         assert first.strategies[0].book.open, "no pair was bought"
@@ -74,6 +81,7 @@ async def test_a_held_pair_resolved_while_down_is_settled_after_restart(tmp_path
         assert len(done) == 1 and done[0].data["pair_id"] == "fed-dec-above-4", events
         assert not done[0].data["mismatch"] and Decimal(done[0].data["payout"]) == 20
         assert second.strategies[0].book.open == []
+        assert second.ledger_report is not None and second.ledger_report.ok
     finally:
         await pm.stop()
         await kalshi.stop()
