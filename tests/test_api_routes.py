@@ -337,3 +337,18 @@ async def test_amounts_in_fullwidth_or_other_unicode_digits_are_a_422_naming_the
         assert err["field"] == "amount" and "ASCII digits" in err["message"]
     assert node.storage.load_orders() == []
     node.close()
+
+
+async def test_an_intent_whose_signal_holds_nan_is_refused_before_the_journal(tmp_path, data_dir):
+    import json
+
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    raw = json.dumps({**BUY, "signal": {"rsi": float("nan")}})  # Python writes a bare NaN
+    hdr = {**bearer(tokens.trader), "Content-Type": "application/json"}
+    async with client(app) as http:
+        r = await http.post("/api/v1/orders", content=raw, headers=hdr)
+    assert r.status_code == 422, r.text
+    assert "signal.rsi = nan: not a finite number" in r.json()["error"]
+    assert node.storage.count_orders() == 0
+    node.close()

@@ -65,3 +65,29 @@ def test_a_bad_config_bot_is_refused_with_the_field_named(tmp_path, data_dir):
     too_big = ALPHA.replace('daily_loss_usd = "20"', 'daily_loss_usd = "-1"')
     with pytest.raises(ConfigError, match="daily_loss_usd"):
         load_config(write_paper_toml(tmp_path, data, strategies="", extra=too_big))
+
+
+def test_an_emergency_stopped_bot_stays_disabled_after_a_restart_until_enabled(tmp_path, data_dir):
+    import asyncio
+
+    from tradeguard.api.bot_desk import BotDesk
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    toml = write_paper_toml(tmp_path, data, strategies="", extra=ALPHA)  # says enabled = true
+    node = TradingNode(load_config(toml))
+    try:
+        assert _stored(node)["alpha"][0] is True
+        asyncio.run(BotDesk.for_node(node).stop_bot("alpha", "api:ops", "drill"))
+    finally:
+        node.close()
+    node = TradingNode(load_config(toml))
+    try:
+        assert _stored(node)["alpha"][0] is False  # the restart did not undo the stop
+        BotDesk.for_node(node).set_enabled("alpha", True)  # an enable by hand ends it
+    finally:
+        node.close()
+    node = TradingNode(load_config(toml))
+    try:
+        assert _stored(node)["alpha"][0] is True
+    finally:
+        node.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
@@ -212,6 +213,54 @@ async def test_the_status_summary_shows_active_trades_with_live_p_and_l(tmp_path
         assert next(b for b in everyone["bots"] if b["bot_id"] == "beta")["active_trades"] == []
         anonymous = await r.http.get("/api/v1/bots/status/summary")
         assert anonymous.status_code == 401
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_body_that_is_not_json_is_named_as_such(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        for raw in (b"{", b'{"bot_id": "alpha",}', b"\xff\xfe"):
+            hdr = {**r.alpha, "Content-Type": "application/json"}
+            resp = await r.http.post("/api/v1/safety/validate-trade", content=raw, headers=hdr)
+            assert resp.status_code == 422, resp.text
+            doc = resp.json()
+            assert [e["field"] for e in doc["errors"]] == ["(body)"], doc
+            assert doc["error"].startswith("invalid request: (body): the body is not valid JSON (")
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_signal_json_cannot_carry_back_is_refused_before_any_order(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        hdr = {**r.alpha, "Content-Type": "application/json"}
+        body = {
+            "bot_id": "alpha",
+            "symbol": SYMBOL,
+            "side": "buy",
+            "score": "0.75",
+            "confirmation_id": conf,
+            "signal": {"rsi": float("nan"), "z": [1, float("inf")]},
+        }
+        raw = json.dumps(body)  # Python writes NaN and Infinity, as many bots' JSON does
+        before = len(r.node.orders.orders)
+        resp = await r.http.post("/api/v1/trades/execute", content=raw, headers=hdr)
+        assert resp.status_code == 422, resp.text  # it used to send the order, then answer 500
+        assert resp.json()["errors"][0]["field"] == "signal"
+        assert "signal.rsi = nan: not a finite number" in resp.json()["error"]
+        assert len(r.node.orders.orders) == before
+        deep = {
+            "bot_id": "alpha",
+            "symbol": SYMBOL,
+            "side": "buy",
+            "signal": {"a": [[[[[[[[[1]]]]]]]]]},
+        }
+        nested = await r.http.post("/api/v1/safety/validate-trade", json=deep, headers=r.alpha)
+        assert nested.status_code == 422 and "nested deeper than 8" in nested.json()["error"]
     finally:
         await r.http.aclose()
         r.node.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,29 @@ def test_a_heartbeat_url_that_is_not_http_is_refused_without_echoing_it(
     assert main(["config", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "alerts.heartbeat_url" in err and "secret-token-123" not in err, err
+
+
+def test_a_fresh_heartbeat_of_a_process_that_has_ended_is_gone(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    config = Config.model_validate({"node": {"database_url": f"sqlite:///{tmp_path / 'a.db'}"}})
+    db = Database(config.node.database_url)
+    db.migrate()
+    storage = Storage(db)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid now names no process (a node killed with SIGKILL looks the same)
+    here = socket.gethostname()
+    storage.kv_set(HEARTBEAT_KEY, {"pid": ended.pid, "host": here, "ts": 1, "wall_ms": 1_000_000})
+    gone = heartbeat_view(storage, config, now_ms=1_005_000)
+    assert (gone["state"], gone["pid"]) == ("gone", ended.pid)
+    # a process that runs, or one on another host (it cannot be asked), is still beating
+    storage.kv_set(HEARTBEAT_KEY, {"pid": os.getpid(), "host": here, "ts": 1, "wall_ms": 1_000_000})
+    assert heartbeat_view(storage, config, now_ms=1_005_000)["state"] == "beating"
+    other = {"pid": ended.pid, "host": here + "-other", "ts": 1, "wall_ms": 1_000_000}
+    storage.kv_set(HEARTBEAT_KEY, other)
+    assert heartbeat_view(storage, config, now_ms=1_005_000)["state"] == "beating"

@@ -183,3 +183,31 @@ def test_http_client_request_lines_stay_out_of_the_info_log(capsys):
         assert "HTTP Request: GET" in capsys.readouterr().err
     finally:
         setup_logging("text", "WARNING")
+
+
+def test_orders_show_a_resting_stop_at_its_trigger_and_json_has_the_oco_fields(tmp_path, capsys):
+    from decimal import Decimal
+
+    from tradeguard.model.enums import OrderStatus, OrderType, Side
+    from tradeguard.model.order import Order
+    from tradeguard.storage.db import Database
+    from tradeguard.storage.repository import Storage
+
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    db = Database(url)
+    db.migrate()
+    legs = [("tg-sl", OrderType.STOP_LOSS, "49100.01"), ("tg-tp", OrderType.TAKE_PROFIT, "52000")]
+    for coid, kind, level in legs:
+        Storage(db).upsert_order(Order(
+            coid, "alpha", "binance", "BTC/USDT", Side.SELL, kind, Decimal("0.00077"),
+            status=OrderStatus.ACCEPTED, reduce_only=True, trigger_price=Decimal(level),
+            oco_group="oco-1", created_ts=1, updated_ts=1,
+        ))  # fmt: skip
+    doc = {o["client_order_id"]: o for o in json.loads(_stdout(capsys, ["orders", "--db", url,
+                                                                        "--json"]))}  # fmt: skip
+    assert doc["tg-sl"]["trigger_price"] == "49100.01" and doc["tg-sl"]["price"] is None
+    assert doc["tg-sl"]["oco_group"] == doc["tg-tp"]["oco_group"] == "oco-1"
+    assert doc["tg-tp"]["reduce_only"] is True and doc["tg-tp"]["type"] == "take_profit"
+    table = _stdout(capsys, ["orders", "--db", url])
+    row = next(line for line in table.splitlines() if line.startswith("tg-sl "))
+    assert "@49100.01" in row and "market" not in row

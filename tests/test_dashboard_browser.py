@@ -61,6 +61,9 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
             await expect(positions.first).to_contain_text("0.001")
             await expect(page.locator("#open-orders tbody tr")).to_have_count(2)
             await expect(page.locator("#trades tbody tr").first).to_contain_text("ma cross up")
+            fill = node.storage.load_fills(limit=1, newest_first=True)[0]
+            fee_cell = page.locator("#trades tbody tr").first.locator("td").nth(6)
+            await expect(fee_cell).to_have_text(f"{fill.fee:.4f} {fill.fee_asset}")  # in its asset
             await expect(page.locator("#ws-status")).to_have_text("live")
             await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
             await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")

@@ -231,3 +231,20 @@ async def test_the_user_channel_state_follows_its_websocket_down_and_back():
         finally:
             await venue.close()
             await without.close()
+
+
+async def test_the_admin_resolve_takes_a_market_slug_as_the_startup_lines_print_it():
+    import httpx
+
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002")
+        async with httpx.AsyncClient() as http:
+            by_slug = await http.post(
+                f"{ex.url}/admin/resolve", json={"condition_id": "fed-dec", "result": "yes"}
+            )
+            assert by_slug.status_code == 200, by_slug.text
+            unknown = await http.post(
+                f"{ex.url}/admin/resolve", json={"condition_id": "nope", "result": "yes"}
+            )
+        assert unknown.status_code == 404 and "'fed-dec'" in unknown.text
+        assert [m.resolved for m in ex.markets.values()] == ["yes"]

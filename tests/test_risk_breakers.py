@@ -212,3 +212,13 @@ def test_snapshot_reports_each_limit_used_and_its_limit() -> None:
     }  # fmt: skip
     assert snap["breakers"]["drawdown"]["used_pct"] == "4.2"
     assert snap["unset_limits"] == []
+
+
+def test_snapshot_counts_trades_as_whole_numbers() -> None:
+    rig = Rig(max_trades_per_day=10)
+    assert rig.check(buy("0.5")).approved
+    trades = rig.engine.snapshot()["limits"]["trades_today"]
+    assert trades == {
+        "used": str(rig.engine.trades_today), "limit": "10", "unit": "trades",
+        "used_pct": str(rig.engine.trades_today * 10) + ".0",
+    }  # fmt: skip

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
+from tradeguard.bots.config_apply import STOPPED_KEY
 from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
@@ -27,6 +28,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotRows
+from tradeguard.storage.repository import Storage
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -93,6 +95,7 @@ class BotDesk:
         self.rows.save_bot(name, enabled, spec.to_doc(), now)
         if enabled:
             self.node.storage.kv_set(_STREAK_KEY + name, {"ts": now})
+            Storage(self.node.db).kv_delete(STOPPED_KEY + name)
 
     # figures -----------------------------------------------------------------------------------
     def _closed(self, bot: str) -> list[dict[str, Any]]:
@@ -299,9 +302,15 @@ class BotDesk:
                 trade["avg_fill_price"] = str(order.avg_price)
         return trade
 
-    async def stop_bot(self, bot: str, by: str) -> dict[str, Any]:
-        """Disable a bot and cancel its open orders; its positions and exits stay."""
+    async def stop_bot(self, bot: str, by: str, reason: str = "") -> dict[str, Any]:
+        """Disable a bot and cancel its open orders; its positions and exits stay.
+
+        The stop is stored at once (not with the node's next commit) and outlives restarts: a
+        config saying `enabled = true` does not enable the bot again, only an enable by hand.
+        """
         self.set_enabled(bot, False)
+        stop = {"by": by, "reason": reason, "ts": self.node.clock.now_ms()}
+        Storage(self.node.db).kv_set(STOPPED_KEY + bot, stop)
         cancelled = []
         for order in list(self.node.orders.open.values()):
             if order.strategy_id == bot:

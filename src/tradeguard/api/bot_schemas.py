@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tradeguard.api.schemas import plain_json
 
 _DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 _PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
@@ -25,6 +27,12 @@ class TradeSignal(_Body):
     score: str | None = Field(default=None, pattern=_DEC)
     temperature: str | None = Field(default=None, pattern=_DEC)
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("signal")
+    @classmethod
+    def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        plain_json(value, "signal")
+        return value
 
     def doc(self) -> dict[str, Any]:
         """Return the fields the desk reads."""

@@ -18,6 +18,9 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
     """Answer 422 with every invalid field, its value (redacted, cut short) and its limit."""
     errors = []
     for e in exc.errors():
+        if e.get("type") == "json_invalid":  # loc is ("body", char offset), input is {}
+            errors.append(_not_json(e))
+            continue
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "(body)"
         ctx = e.get("ctx") or {}
         limits = {k: str(v) for k, v in ctx.items() if k in _LIMIT_KEYS}
@@ -25,8 +28,20 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
         msg = str(e.get("msg", "invalid"))
         errors.append({"field": loc, "value": shown, "message": redact(msg), **limits})
-    summary = "; ".join(f"{x['field']} = {x['value']}: {x['message']}" for x in errors)
+    summary = "; ".join(
+        f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
+        for x in errors
+    )
     return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+
+def _not_json(e: dict[str, Any]) -> dict[str, Any]:
+    """The body could not be parsed: say so, with the parser's reason and where it stopped."""
+    loc = e.get("loc", ())
+    at = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+    why = str((e.get("ctx") or {}).get("error", "")) or "not JSON"
+    return {"field": "(body)", "value": None,
+            "message": f"the body is not valid JSON ({why}{at}); send one JSON object"}  # fmt: skip
 
 
 # What the schema declares for refusals --------------------------------------------------------

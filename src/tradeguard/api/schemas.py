@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -15,6 +16,23 @@ from tradeguard.risk.engine import KILL_FLATTEN_TAG
 MAX_AMOUNT = Decimal("1e12")
 MAX_PLACES = 18
 MAX_SIGNAL_BYTES = 4096
+SIGNAL_DEPTH = 8  # levels of nesting a signal may have
+
+
+def plain_json(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse what JSON cannot carry back (NaN, Infinity) and nesting deeper than the limit."""
+    if depth > SIGNAL_DEPTH:
+        raise ValueError(f"{where} is nested deeper than {SIGNAL_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} = {value}: not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            plain_json(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            plain_json(item, f"{where}[{i}]", depth + 1)
+
+
 # What the schema promises: ASCII digits, > 0, < 1e12, at most 18 places (the validator below
 # also reads exponents, so its errors can name the limit a value breaks).
 MONEY_PATTERN = r"^([1-9][0-9]{0,11}(\.[0-9]{1,18})?|0\.[0-9]{0,17}[1-9])$"
@@ -89,6 +107,7 @@ class IntentRequest(_Body):
     @field_validator("signal")
     @classmethod
     def _small_signal(cls, v: dict[str, Any]) -> dict[str, Any]:
+        plain_json(v, "signal")
         size = len(json.dumps(v, default=str))
         if size > MAX_SIGNAL_BYTES:
             raise ValueError(f"signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}")

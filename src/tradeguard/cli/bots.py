@@ -154,9 +154,11 @@ def _set(args: argparse.Namespace, console: Console, on: bool) -> int:
     now = int(time.time() * 1000)
     rows.save_bot(found.name, on, found.spec, now)
     if on:
+        from tradeguard.bots.config_apply import STOPPED_KEY
         from tradeguard.storage.repository import Storage
 
         Storage(rows.db).kv_set(_STREAK_KEY + found.name, {"ts": now})
+        Storage(rows.db).kv_delete(STOPPED_KEY + found.name)  # an emergency stop ends here
     if args.json:
         print(json.dumps({"bot_id": found.name, "enabled": on}))
     else:

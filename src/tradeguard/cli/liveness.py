@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from typing import Any
 
@@ -22,7 +24,23 @@ def heartbeat_view(storage: Any, config: Any, now_ms: int | None = None) -> dict
     now = int(time.time() * 1000) if now_ms is None else now_ms
     age = max(0.0, (now - int(beat.get("wall_ms") or beat.get("ts") or 0)) / 1000)
     state = "late" if age > limit else "beating"
+    if state == "beating" and _gone(beat):
+        state = "gone"
     return {"state": state, "age_s": round(age, 1), "limit_s": limit, "pid": beat.get("pid")}
+
+
+def _gone(beat: dict[str, Any]) -> bool:
+    """Whether the beat's process, on this host, has ended (killed, crashed or stopped)."""
+    pid, host = beat.get("pid"), beat.get("host")
+    if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname():
+        return False  # another host's process (or a beat that does not say) cannot be asked
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists, under another user
+    return False
 
 
 def api_base(config: Any, given: str | None) -> str | None:
@@ -58,9 +76,11 @@ def print_liveness(
     if heartbeat["state"] == "none":
         console.print("Heartbeat: none stored (the node has not run live on this database)")
     else:
-        late = heartbeat["state"] == "late"
+        late = heartbeat["state"] in ("late", "gone")
         style = "red" if late else "green"
-        note = " (stopped or hung)" if late else ""
+        note = {"late": " (stopped or hung)", "gone": " (that process has ended)"}.get(
+            heartbeat["state"], ""
+        )
         console.print(
             f"Heartbeat: [{style}]{heartbeat['state']}[/], {heartbeat['age_s']} s ago "
             f"(limit {heartbeat['limit_s']} s, pid {heartbeat['pid']}){note}"

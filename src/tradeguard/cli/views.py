@@ -158,13 +158,24 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
             o.symbol,
             o.side.value,
             f"{o.amount:f}",
-            "market" if o.price is None else f"{o.price:f}",
+            _price_text(o),
             "all" if o.filled == o.amount else f"{o.filled:f}",
             o.status.value,
             ts_text(o.updated_ts)[5:16],
         )
     console.print(t)
     return EXIT_OK
+
+
+def _price_text(o: Any) -> str:
+    """The limit price; a stop or take-profit without one shows its trigger as `@level`."""
+    if o.price is not None:
+        return f"{o.price:f}"
+    return "market" if o.trigger_price is None else f"@{o.trigger_price:f}"
+
+
+def _dec_or_none(v: Any) -> str | None:
+    return None if v is None else str(v)
 
 
 def _order_json(o: Any) -> dict[str, Any]:
@@ -175,7 +186,10 @@ def _order_json(o: Any) -> dict[str, Any]:
         "price": str(o.price) if o.price is not None else None, "status": o.status.value,
         "filled": str(o.filled), "avg_price": str(o.avg_price), "fee": str(o.fee),
         "reason": o.reason, "signal": o.signal, "created_ts": o.created_ts,
-        "updated_ts": o.updated_ts,
+        "updated_ts": o.updated_ts, "time_in_force": o.time_in_force.value,
+        "reduce_only": o.reduce_only, "trigger_price": _dec_or_none(o.trigger_price),
+        "oco_group": o.oco_group, "stop_loss": _dec_or_none(o.stop_loss),
+        "take_profit": _dec_or_none(o.take_profit),
     }  # fmt: skip
 
 

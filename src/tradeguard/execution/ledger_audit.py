@@ -30,6 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.position import Position, leaves_dust
 
 START_BALANCES_KEY = "ledger.start_balances"
+START_TS_KEY = "ledger.start_ts"
 LOT_STEPS_KEY = "ledger.lot_steps"  # "venue|symbol" -> lot step, as the node last loaded them
 
 # (venue, asset) and (venue, symbol, strategy_id)
@@ -244,12 +245,29 @@ def venue_ledger(storage: Any, venue: str) -> tuple[dict[str, Decimal], dict[str
     )
 
 
-def record_start_balances(storage: Any, venue: str, balances: Mapping[str, Decimal]) -> None:
-    """Record where `venue`'s ledger starts (inside the caller's transaction)."""
+def record_start_balances(
+    storage: Any, venue: str, balances: Mapping[str, Decimal], read_ts: int | None = None
+) -> None:
+    """Record where `venue`'s ledger starts (inside the caller's transaction).
+
+    `read_ts` (epoch ms, taken before the venue's balances were read) dates the start: a fill
+    of the account older than it is already in those balances (`stored_start_ts`).
+    """
     starts = storage.kv_get(START_BALANCES_KEY)
     starts = dict(starts) if isinstance(starts, dict) else {}
     starts[venue] = {a: str(q) for a, q in balances.items()}
     storage.kv_set(START_BALANCES_KEY, starts)
+    if read_ts is not None:
+        stamps = storage.kv_get(START_TS_KEY)
+        stamps = dict(stamps) if isinstance(stamps, dict) else {}
+        stamps[venue] = int(read_ts)
+        storage.kv_set(START_TS_KEY, stamps)
+
+
+def stored_start_ts(storage: Any) -> dict[str, int]:
+    """When each venue's ledger began (ms; venues recorded before this was kept: absent)."""
+    raw = storage.kv_get(START_TS_KEY)
+    return {v: int(t) for v, t in raw.items()} if isinstance(raw, dict) else {}
 
 
 def stored_start_balances(storage: Any) -> dict[str, dict[str, Decimal]]:

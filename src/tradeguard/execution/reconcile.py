@@ -7,7 +7,8 @@ Per venue, in this order:
 3. open venue orders the journal never knew: adopted (strategy `external`) or cancelled, per
    `reconcile.external_orders`;
 4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
-   once each by venue trade id;
+   once each by venue trade id; a fill of no journal order older than the venue's ledger
+   opening is skipped (the opening balances hold it);
 5. balances: the venue is the truth; every difference from the ledger is recorded as an
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
@@ -38,12 +39,14 @@ from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
     stored_start_balances,
+    stored_start_ts,
     venue_ledger,
 )
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.reports import OrderReport
 
@@ -203,8 +206,9 @@ async def _reconcile_venue(
         log.warning("venue %s: balance reconciliation deferred: %s", name, why)
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
+        read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
         balances = await call("fetch_balances", venue.fetch_balances)
-        _apply_balances(node, name, balances, report)
+        _apply_balances(node, name, balances, report, read_ts)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
@@ -335,6 +339,7 @@ async def _catch_up_symbol(
     call: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
 ) -> int:
     known = node.storage.fill_keys(venue_name, symbol)
+    opened = stored_start_ts(node.storage).get(venue_name)
     recovered = 0
     cursor = since
     while True:
@@ -342,7 +347,11 @@ async def _catch_up_symbol(
             f"fetch_fills {symbol} since {cursor}",
             partial(venue.fetch_fills, symbol, max(cursor, 0)),
         )
-        new = [f for f in batch if (f.trade_id, f.side.value) not in known]
+        new = [
+            f
+            for f in batch
+            if (f.trade_id, f.side.value) not in known and not _before_ledger(node, f, opened)
+        ]
         for fill in sorted(new, key=lambda f: f.ts):
             node.orders.on_fill(fill)
             known.add((fill.trade_id, fill.side.value))
@@ -357,8 +366,21 @@ async def _catch_up_symbol(
         cursor = newest
 
 
+def _before_ledger(node: ReconcileHost, fill: Fill, opened: int | None) -> bool:
+    """A fill of no journal order made before the venue's ledger opened: the opening balances
+    hold it already (another database's trade, a trade by hand), so booking it counts it twice."""
+    if opened is None or fill.ts >= opened:
+        return False
+    coid = fill.client_order_id
+    return not coid or (coid not in node.orders.orders and node.storage.get_order(coid) is None)
+
+
 def _apply_balances(
-    node: ReconcileHost, venue: str, balances: list[Balance], report: ReconcileReport
+    node: ReconcileHost,
+    venue: str,
+    balances: list[Balance],
+    report: ReconcileReport,
+    read_ts: int | None = None,
 ) -> None:
     book = node.portfolio.book(venue)
     by_asset = {b.asset: b for b in balances}
@@ -376,7 +398,7 @@ def _apply_balances(
             opening = {a: by_asset[a].total if a in by_asset else ZERO for a in by_asset}
             for asset, moved in durable.items():
                 opening[asset] = opening.get(asset, ZERO) - moved
-            record_start_balances(node.storage, venue, opening)
+            record_start_balances(node.storage, venue, opening, read_ts)
             durable = None
         assets = set(by_asset) | set(book.assets()) | set(durable or ()) | set(start or ())
         for asset in sorted(assets):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.execution.host import SettlementHost
+from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
 from tradeguard.model.events import Event, EventKind
@@ -44,10 +46,19 @@ def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
                 fills += [fill] if fill is not None else []
         owner = _balance_only_owner(om, settlement.venue, symbol)
         held = om.portfolio.book(settlement.venue).total(symbol.split("/", 1)[0])
+        if owner:  # at start the book holds the stored balances, which may lag the fills
+            held = max(held, _ledger_holding(om.storage, settlement.venue, symbol))
         if owner and held > 0:
             fill = _close(om, settlement, outcome, owner, held, ts)
             fills += [fill] if fill is not None else []
     return fills
+
+
+def _ledger_holding(storage: Any, venue: str, symbol: str) -> Decimal:
+    """What the durable ledger (start + fills - fees + adjustments) holds of `symbol`'s base."""
+    asset = symbol.split("/", 1)[0]
+    start = stored_start_balances(storage).get(venue, {}).get(asset, ZERO)
+    return start + venue_ledger(storage, venue)[0].get(asset, ZERO)
 
 
 def _balance_only_owner(om: Any, venue: str, symbol: str) -> str:

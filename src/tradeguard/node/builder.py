@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.bots.config_apply import apply_config_bots
+from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
 from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
 from tradeguard.clock import Clock
 from tradeguard.config import Config, VenueConfig
@@ -33,6 +34,8 @@ from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.base import create
 from tradeguard.venues.base import Venue
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -88,7 +91,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     )  # fmt: skip
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
-    apply_config_bots(BotRows(node.db), node.config.bots, node.clock.now_ms())
+    _apply_config_bots(node)
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close
     # (a checkpoint must not re-read every closed trade, which grows without bound).
@@ -123,6 +126,16 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
             node.storage.add_rollback_hook(manager.discard)
             node.bus.subscribe(manager.on_event)
             node.market.candle_listeners.append(manager.on_candle)
+
+
+def _apply_config_bots(node: TradingNode) -> None:
+    """Register the config's bots; one the emergency stop disabled stays disabled."""
+    stopped = {b.name for b in node.config.bots if node.storage.kv_get(STOPPED_KEY + b.name)}
+    for name in sorted(stopped):
+        log.warning(
+            "bot %s stays disabled: the emergency stop halted it (bot enable ends it)", name
+        )
+    apply_config_bots(BotRows(node.db), node.config.bots, node.clock.now_ms(), stopped)
 
 
 def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import socket
 import time
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from tradeguard.model.events import EventKind
 from tradeguard.node.health import dead_man_ping
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
+
+_HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 
 if TYPE_CHECKING:
     from tradeguard.node.backups import ScheduledBackups
@@ -163,7 +166,8 @@ async def _duties(node: TradingNode) -> None:
             next_kill = now + cfg.kill_poll_interval_s
         if now >= next_ckpt:
             node._checkpoint(node.clock.now_ms())
-            beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}
+            beat = {"pid": os.getpid(), "host": _HOST, "ts": node.clock.now_ms(),
+                    "wall_ms": wall_ms()}  # fmt: skip
             node.storage.kv_set(HEARTBEAT_KEY, beat)
             next_ckpt = now + cfg.checkpoint_interval_s
         if now >= next_rec:

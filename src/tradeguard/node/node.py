@@ -249,6 +249,12 @@ class TradingNode:
         if self._reference is not None and self.mode in _STREAMING and wait_s > 0:
             # Before any strategy trades: a fee paid in BNB booked unpriced would count 0.
             await self._reference.refresh_within(wait_s)
+        from tradeguard.execution.interrupted_arb import interrupted_arb_events
+
+        ids = [s.id for s in self.strategies]
+        for event in interrupted_arb_events(self.storage, ids, self.clock.now_ms()):
+            log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
+            self.bus.publish(event)
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""

@@ -12,13 +12,17 @@ from tradeguard.risk.state import day_label
 _HUNDRED = Decimal(100)
 
 
-def _used(value: Decimal | None, limit: Decimal | None, unit: str) -> dict[str, Any]:
+def _used(
+    value: Decimal | None, limit: Decimal | None, unit: str, whole: bool = False
+) -> dict[str, Any]:
+    """`whole`: a count (trades), shown without decimals."""
     pct = None
     if value is not None and limit:
         pct = str((value / limit * _HUNDRED).quantize(Decimal("0.1")))
+    show = (lambda d: str(int(d))) if whole else fmt
     return {
-        "used": None if value is None else fmt(value),
-        "limit": None if limit is None else fmt(limit),
+        "used": None if value is None else show(value),
+        "limit": None if limit is None else show(limit),
         "unit": unit,
         "used_pct": pct,
     }
@@ -87,6 +91,7 @@ def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[
                 Decimal(engine.trades_today),
                 None if trades_limit is None else Decimal(trades_limit),
                 "trades",
+                whole=True,
             ),
             "max_order_notional_usd": str(c.max_order_notional_usd),
             "max_order_notional_pct": str(c.max_order_notional_pct),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.outcome import Outcome
+from tradeguard.secrets.redact import redact
 
 Level = tuple[Decimal, Decimal]
 DEPTH = 10  # levels per side handed to the node
@@ -66,3 +67,10 @@ async def poll_quotes(
                 last[symbol] = key
                 yield q
         await asyncio.sleep(every_s)
+
+
+def network_failure(op: str, exc: BaseException, url: str) -> str:
+    """Say that a request got no answer: the operation, the error and where it was sent."""
+    detail = str(exc).strip()
+    why = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return redact(f"{op} failed: {why} (no answer from {url}; is the venue up and rest_url right?)")

@@ -78,7 +78,7 @@ async def emergency_stop(
                 "report": clean(report)}  # fmt: skip
     own_bot(who, bot_id)
     try:
-        out = await desk_of(api).stop_bot(bot_id, who.by)
+        out = await desk_of(api).stop_bot(bot_id, who.by, body.reason)
     except TradeguardError as exc:
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     api.audit("api.bot_stop", who, {"bot": bot_id, "reason": body.reason}, "warning")

@@ -183,7 +183,7 @@ async function refresh() {
     });
     fillTable("trades", trades.items, (tr, t) => {
       cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);
-      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, num(t.fee, 4));
+      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, num(t.fee, 4) + (t.fee_asset ? " " + t.fee_asset : ""));  // a buy's fee may be in the base asset
       cell(tr, describeSignal(t.signal), "signal");
     });
     const arbStrategy = strategies.items.some((s) => s.kind === "triangular");

@@ -480,9 +480,16 @@ class PolymarketExchange:
             resolution = Resolution.parse(str(body.get("result", "")))
         except ValueError as exc:
             raise PolyError(str(exc), 400) from None
-        if body.get("condition_id") not in self.markets:
-            raise PolyError(f"condition_id {body.get('condition_id')!r} is not a market", 404)
-        self.resolve(body["condition_id"], resolution)
+        cid = body.get("condition_id")
+        by_slug = {m.slug: c for c, m in self.markets.items()}
+        cid = by_slug.get(cid, cid) if isinstance(cid, str) else cid  # a slug names it too
+        if cid not in self.markets:
+            raise PolyError(
+                f"condition_id {body.get('condition_id')!r} is not a market (give its condition "
+                f"id or slug; slugs: {sorted(by_slug)[:10]})",
+                404,
+            )
+        self.resolve(cid, resolution)
         return web.json_response({"resolved": resolution.value})
 
     async def _ws_market(self, request: web.Request) -> web.WebSocketResponse:

@@ -165,23 +165,27 @@ class CrossVenueStrategy(Strategy):
         assert ctx is not None
         now = ctx.now_ms()
         pm, kalshi = self.venue, self.settings.kalshi_venue
-        tradeable = self.market_map.tradeable(now)
-        if not tradeable:
+        fees = (FeeModel.default("polymarket"), FeeModel.default("kalshi"))
+        scan, missing = [], []
+        for pair in self.market_map.tradeable(now):
+            sp = scan_pair(pair, pm, kalshi, *fees, pm_quote=self.settings.pm_quote)
+            legs = sorted({(leg.venue, leg.symbol) for d in sp.directions for leg in d})
+            gone = [sym for v, sym in legs if ctx.instrument(v, sym) is None]
+            if gone:  # closed or resolved since the review: no new trades, its held pairs settle
+                log.warning("strategy %s: pair %s not traded: %s not listed open on their "
+                            "venue", self.id, pair.id, gone[:4])  # fmt: skip
+                missing += gone
+            else:
+                scan.append(sp)
+        if not scan and not self.book.open:
             raise ConfigError(
                 f"strategies[{self.id}]: no pair of {self.market_map.source} may be traded now "
-                "(unreviewed, review expired, or void rules differ); check it with "
-                f"`tradeguard pm map check {self.market_map.source}`"
+                "(unreviewed, review expired, void rules differ, or markets not listed open"
+                f"{': ' + str(missing[:4]) if missing else ''}); check it with "
+                f"`tradeguard pm map check {self.market_map.source}` against this config"
             )
-        fees = (FeeModel.default("polymarket"), FeeModel.default("kalshi"))
-        scan = [scan_pair(p, pm, kalshi, *fees, pm_quote=self.settings.pm_quote) for p in tradeable]
         self.scanner = PairScanner(scan)
         self._venue_of = {s: v for v in (pm, kalshi) for s in self.scanner.symbols(v)}
-        missing = [s for s, v in self._venue_of.items() if ctx.instrument(v, s) is None]
-        if missing:
-            raise ConfigError(
-                f"strategies[{self.id}]: mapped symbols {missing[:4]} are not listed on their "
-                "venue; run `tradeguard pm map check` against this config"
-            )
         self._stopping = False
         try:
             loop = asyncio.get_running_loop()

@@ -38,7 +38,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
-from tradeguard.venues.outcome_quotes import poll_quotes
+from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.user_stream import UserStreamState
 
@@ -116,7 +116,7 @@ class KalshiVenue(Venue):
             raise DefinitiveVenueError(self.name, text, exc.code) from None
         except (httpx.TransportError, OSError) as exc:
             raise AmbiguousVenueError(
-                self.name, f"{op} failed: {type(exc).__name__}", "NETWORK"
+                self.name, network_failure(op, exc, self.client.rest_url), "NETWORK"
             ) from None
 
     async def load_instruments(self) -> dict[str, Instrument]:

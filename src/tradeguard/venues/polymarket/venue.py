@@ -41,7 +41,7 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
-from tradeguard.venues.outcome_quotes import poll_quotes
+from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
@@ -171,7 +171,7 @@ class PolymarketVenue(Venue):
             )
         except (httpx.TransportError, OSError) as exc:
             raise AmbiguousVenueError(
-                self.name, f"{op} failed: {type(exc).__name__}", "NETWORK"
+                self.name, network_failure(op, exc, self.url), "NETWORK"
             ) from None
         if resp.status_code >= 500 or resp.status_code == 429:
             raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")

@@ -1,0 +1,101 @@
+"""Arbitrage attempts a crash cut short: legs in the journal that no recorded attempt names.
+
+```python
+events = interrupted_arb_events(storage, ["pmarb"], now_ms)   # at start, after reconciliation
+```
+
+An arbitrage strategy (`cross_venue`, `triangular`) records each attempt in `arb_executions`
+when it ends, naming every leg's client order id. A node killed between two legs leaves legs in
+the journal that no record names: a first leg filled and its hedge never sent (or sent and not
+seen), with no unwind, no record and no alert. At start, once reconciliation has brought those
+orders up to date, each strategy's unnamed legs that filled are reported as one critical
+`arb.held` event naming what they bought or sold, once (the reported ids are kept in kv_state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order
+from tradeguard.storage.arb_repository import load_arb_executions
+
+REPORTED_KEY = "arb.interrupted_reported"  # client order ids already reported
+_ORDERS = 200  # the newest orders of a strategy looked at
+_RECORDS = 50  # the newest records of a strategy whose legs count as named
+
+
+def _named_ids(doc: Any, out: set[str]) -> None:
+    """Collect every `client_order_id` inside a record's JSON."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key == "client_order_id" and isinstance(value, str):
+                out.add(value)
+            else:
+                _named_ids(value, out)
+    elif isinstance(doc, list):
+        for item in doc:
+            _named_ids(item, out)
+
+
+def interrupted_legs(storage: Any, strategy_id: str) -> list[Order]:
+    """Return the strategy's arbitrage legs that filled and that no recorded attempt names."""
+    legs = [
+        o
+        for o in storage.load_orders(strategy_id=strategy_id, limit=_ORDERS)
+        if isinstance(o.signal, dict) and "arb" in o.signal
+    ]
+    if not legs:
+        return []
+    records = load_arb_executions(
+        storage, strategy_id=strategy_id, limit=_RECORDS, newest_first=True
+    )
+    named: set[str] = set()
+    for rec in records:
+        _named_ids(rec.get("legs"), named)
+        _named_ids(rec.get("cycle"), named)
+    # Attempts run one at a time and a record's ts is its start: legs older than the oldest
+    # record read belong to records not read.
+    floor = int(records[-1]["ts"]) if len(records) == _RECORDS else None
+    return [
+        o
+        for o in reversed(legs)  # oldest first
+        if o.client_order_id not in named
+        and o.filled > ZERO
+        and (floor is None or o.created_ts >= floor)
+    ]
+
+
+def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: int) -> list[Event]:
+    """Return one critical `arb.held` event per strategy with unreported interrupted legs."""
+    stored = storage.kv_get(REPORTED_KEY)
+    reported = set(stored) if isinstance(stored, list) else set()
+    events = []
+    for sid in strategy_ids:
+        legs = [o for o in interrupted_legs(storage, sid) if o.client_order_id not in reported]
+        if not legs:
+            continue
+        held = {f"{o.symbol} on {o.venue} ({o.side.value})": str(o.filled) for o in legs}
+        text = "; ".join(f"{o.client_order_id} {o.side.value} {o.filled} {o.symbol} on "
+                         f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
+        reason = (
+            f"the node stopped during an attempt (no record names these legs): {text}; the "
+            "strategy neither recorded nor unwound it and does not track what it holds (a "
+            "pair's settlement included): check the venues, then close, hedge or keep it by hand"
+        )
+        data = {
+            "path": "interrupted attempt",
+            "held": held,
+            "reason": reason,
+            "client_order_ids": [o.client_order_id for o in legs],
+        }
+        first = legs[0]
+        events.append(
+            Event(EventKind.ARB_HELD, now_ms, data, first.venue, first.symbol, sid, "critical")
+        )
+        reported.update(o.client_order_id for o in legs)
+    if events:
+        storage.kv_set(REPORTED_KEY, sorted(reported))
+    return events

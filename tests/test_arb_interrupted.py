@@ -1,0 +1,59 @@
+"""A node killed between an arbitrage attempt's legs: at the next start the legs no record names
+are reported as one critical arb.held event, once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from node_support import write_paper_toml, write_slice
+from tradeguard.config import load_config
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.events import EventKind
+from tradeguard.model.order import Order
+from tradeguard.node import TradingNode
+from tradeguard.storage.arb_repository import insert_arb_execution
+
+LEGS = [  # (client order id, role, status, filled)
+    ("rec-1", "first", OrderStatus.FILLED, "0.001"),
+    ("rec-2", "second", OrderStatus.FILLED, "0.001"),
+    ("cut-1", "first", OrderStatus.FILLED, "0.002"),  # then the node was killed
+    ("cut-2", "second", OrderStatus.REJECTED, "0"),  # the hedge never reached the venue
+]
+
+
+async def _held_events_at_start(toml) -> list:
+    node = TradingNode(load_config(toml))
+    events: list = []
+    node.bus.subscribe(events.append)
+    try:
+        await node.start()
+    finally:
+        await node.stop()
+        node.close()
+    return [e for e in events if e.kind == EventKind.ARB_HELD]
+
+
+async def test_legs_no_record_names_are_reported_once_at_the_next_start(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    toml = write_paper_toml(tmp_path, data)
+    node = TradingNode(load_config(toml))
+    try:
+        sid = node.strategies[0].id
+        for i, (coid, role, status, filled) in enumerate(LEGS):
+            node.storage.upsert_order(Order(
+                coid, sid, "paper", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.002"),
+                status=status, filled=Decimal(filled), signal={"arb": role, "kind": "cross_venue"},
+                created_ts=1_000 + i, updated_ts=1_000 + i,
+            ))  # fmt: skip
+        insert_arb_execution(node.storage, {
+            "strategy_id": sid, "start_asset": "USD", "outcome": "completed", "ts": 1_000,
+            "legs": {"legs": [{"client_order_id": "rec-1"}, {"client_order_id": "rec-2"}]},
+        })  # fmt: skip
+    finally:
+        node.close()
+    held = await _held_events_at_start(toml)
+    assert len(held) == 1 and held[0].severity == "critical", held
+    assert held[0].strategy_id == sid and held[0].data["client_order_ids"] == ["cut-1"]
+    assert held[0].data["held"] == {"BTC/USDT on paper (buy)": "0.002"}
+    assert "cut-1 buy 0.002 BTC/USDT on paper" in held[0].data["reason"]
+    assert await _held_events_at_start(toml) == []  # reported once, not at every start
