@@ -288,7 +288,10 @@ async def test_a_triangular_strategy_is_scored_by_its_cycles(tmp_path: Path) -> 
         # Two cycles with a fill, one profitable (the held one counts its ETH at cost: 0).
         assert (perf["trades"], perf["wins"], perf["losses"]) == (2, 1, 1)
         assert perf["win_rate"] == 0.5
-        assert perf["total_pnl"] == pytest.approx(float(done["actual_profit"]))
+        # Money is an exact decimal string, as every amount the API answers.
+        assert isinstance(perf["total_pnl"], str) and isinstance(perf["avg_pnl"], str)
+        assert Decimal(perf["total_pnl"]) == done["actual_profit"] + held["actual_profit"]
+        assert Decimal(perf["avg_pnl"]) == Decimal(perf["total_pnl"]) / 2
         arb = one["arb"]
         assert arb["by_outcome"]["completed"] == 1 and arb["by_outcome"]["held"] == 1
         assert arb["profit"]["USDT"]["total"] == str(done["actual_profit"] + held["actual_profit"])
