@@ -21,7 +21,10 @@ def heartbeat_view(storage: Any, config: Any, now_ms: int | None = None) -> dict
         return {"state": "none", "age_s": None, "limit_s": limit, "pid": None}
     now = int(time.time() * 1000) if now_ms is None else now_ms
     age = max(0.0, (now - int(beat.get("wall_ms") or beat.get("ts") or 0)) / 1000)
-    state = "late" if age > limit else "beating"
+    if beat.get("stopped"):  # written by a live loop that ended (Ctrl-C, SIGTERM, --duration)
+        state = "stopped"
+    else:
+        state = "late" if age > limit else "beating"
     return {"state": state, "age_s": round(age, 1), "limit_s": limit, "pid": beat.get("pid")}
 
 
@@ -58,9 +61,9 @@ def print_liveness(
     if heartbeat["state"] == "none":
         console.print("Heartbeat: none stored (the node has not run live on this database)")
     else:
-        late = heartbeat["state"] == "late"
-        style = "red" if late else "green"
-        note = " (stopped or hung)" if late else ""
+        state = heartbeat["state"]
+        style = {"late": "red", "stopped": "yellow"}.get(state, "green")
+        note = {"late": " (stopped or hung)", "stopped": " (the live loop ended)"}.get(state, "")
         console.print(
             f"Heartbeat: [{style}]{heartbeat['state']}[/], {heartbeat['age_s']} s ago "
             f"(limit {heartbeat['limit_s']} s, pid {heartbeat['pid']}){note}"
