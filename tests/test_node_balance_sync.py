@@ -117,10 +117,10 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
         await node.start()
         portfolio = node.portfolio
-        assert portfolio.price_of("BNB") is None  # the node trades BTC/USDT only
+        # The node trades BTC/USDT only: the BNB it holds is read from its ticker at start.
+        assert portfolio.price_of("BNB") == Decimal(600)
         fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
                    Decimal("0.01"), Decimal("0.001"), "BNB", LiquiditySide.TAKER, 1)  # fmt: skip
-        assert portfolio.valued_fee(fee).fee_quote is None  # unvalued: it would count 0
         async with trading_live(node, duration_s=20):
             await eventually(lambda: portfolio.price_of("BNB") == Decimal(600))
             book = portfolio.book("binance").all()
@@ -252,3 +252,49 @@ async def test_the_sandbox_refuses_a_bnb_fee_flag_that_is_no_boolean() -> None:
         ok = await http.post("/admin/accounts", json={**body, "bnb_fees": True})
         assert ok.status_code == 200
         assert ex.engine.accounts[ok.json()["account_id"]].bnb_fees is True
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_every_held_asset_is_priced_before_the_first_quote_so_equity_is_whole(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from tradeguard.model.enums import TradingState
+    from tradeguard.model.market import Quote
+
+    t0 = int(time.time() * 1000)
+    later = t0 + 400_000  # the risk engine keeps its equity peak every 5 minutes
+
+    ex = seeded_exchange()
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    ex.set_book("ETHUSDT", bids=[("2999", "10")], asks=[("3001", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"USDT": Decimal(1000), "ETH": Decimal(100)})
+    async with ex:
+        config = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=3600)
+        first = TradingNode(config)
+        await first.start()
+        try:
+            # The quote of one held asset arrives before the other's: ETH must count already.
+            await first.on_quote(Quote("BTC/USDT", t0, Decimal(49_999), Decimal(1),
+                                       Decimal(50_001), Decimal(1)))  # fmt: skip
+            assert first.portfolio.unpriced_assets() == []
+            await first.on_quote(Quote("ETH/USDT", later, Decimal(2999), Decimal(1),
+                                       Decimal(3001), Decimal(1)))  # fmt: skip
+            # The run started from the whole equity (the ETH read from its ticker at 3,000).
+            assert first.portfolio.price_of("ETH") == Decimal(3000)
+            assert first.run_equity.start == first.portfolio.equity() > Decimal(300_000)
+            first._checkpoint(first.clock.now_ms())
+        finally:
+            await first.stop()
+            first.close()
+        # Restarted: its stored equity peak must not meet an equity without the ETH in it.
+        again = TradingNode(config)
+        await again.start()
+        try:
+            await again.on_quote(Quote("BTC/USDT", later + 1, Decimal(49_999), Decimal(1),
+                                       Decimal(50_001), Decimal(1)))  # fmt: skip
+            assert again.risk.state is TradingState.ACTIVE, again.risk.state_reason
+        finally:
+            await again.stop()
+            again.close()

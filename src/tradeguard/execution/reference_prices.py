@@ -11,6 +11,7 @@ from the last ones at once (no drop in equity, so no false drawdown halt) until 
 ```python
 refs = ReferencePrices(node.portfolio, exchange_venues, node.storage)
 refs.load()                   # at start: the marks kept by the last run
+await refs.refresh(unpriced_only=True)   # at start too: what is held and still has no price
 await refs.refresh()          # marks e.g. BNB/USDT; nothing to do when every asset is priced
 refs.status()                 # {"BNB": "binance BNB/USDT", ...}, "none" where no venue lists one
 ```
@@ -75,11 +76,15 @@ class ReferencePrices:
                 self.markets[asset] = (venue, symbol)
                 self._marked[symbol] = price
 
-    async def refresh(self) -> dict[str, Decimal]:
-        """Mark every wanted asset's market from its venue's quote; return the marks set. A
-        venue that cannot answer leaves the last mark in place; nothing here raises."""
+    async def refresh(self, unpriced_only: bool = False) -> dict[str, Decimal]:
+        """Mark every wanted asset's market from its venue's quote (with `unpriced_only`, only
+        those no mark prices yet: at start); return the marks set. A venue that cannot answer
+        leaves the last mark in place; nothing here raises."""
         marked: dict[str, Decimal] = {}
-        for asset in self.wanted():
+        wanted = self.wanted()
+        if unpriced_only:
+            wanted = [a for a in wanted if self.portfolio.price_of(a) is None]
+        for asset in wanted:
             try:
                 mid = await self._read(asset)
             except Exception as exc:  # one asset's price must not stop the balance sync

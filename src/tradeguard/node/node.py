@@ -244,6 +244,11 @@ class TradingNode:
 
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
+        if len(self.venues) > len(self._paper) or self.data_venues:
+            # Whatever is held unpriced now (a market no kept mark covers, or one only a stream
+            # will mark) is read from a ticker: the first quote of one symbol must not meet an
+            # equity without the others' holdings (a false drawdown halt, a wrong start equity).
+            await self.reference_prices().refresh(unpriced_only=True)
         self.ledger_report = self.audit_ledger()
 
     async def stop(self) -> None:
