@@ -298,3 +298,32 @@ async def test_every_held_asset_is_priced_before_the_first_quote_so_equity_is_wh
         finally:
             await again.stop()
             again.close()
+
+
+async def test_a_venue_without_a_usable_quote_leaves_the_price_to_the_next_one_listing_it() -> None:
+    from tradeguard.execution.reference_prices import ReferencePrices
+    from tradeguard.model.balance import Balance
+    from tradeguard.model.market import Quote
+    from tradeguard.portfolio.portfolio import Portfolio
+
+    class Listing:
+        def __init__(self, quote: Quote | None) -> None:
+            self.quote, self.asked = quote, 0
+
+        def lists(self, symbol: str) -> bool:
+            return symbol == "ETH/USDT"
+
+        async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+            self.asked += 1
+            return self.quote
+
+    portfolio = Portfolio()
+    portfolio.set_balances("b", [Balance("b", "ETH", Decimal(100))])
+    # Venue "a" lists ETH/USDT but its book has no bids (a ticker with bid 0): no price there.
+    one_sided = Listing(Quote("ETH/USDT", 1, Decimal(0), Decimal(0), Decimal(3001), Decimal(1)))
+    whole = Listing(Quote("ETH/USDT", 1, Decimal(2999), Decimal(1), Decimal(3001), Decimal(1)))
+    refs = ReferencePrices(portfolio, {"a": one_sided, "b": whole})  # type: ignore[dict-item]
+    await refs.refresh(unpriced_only=True)
+    assert one_sided.asked == 1 and whole.asked == 1
+    assert portfolio.price_of("ETH") == Decimal(3000)
+    assert refs.status() == {"ETH": "b ETH/USDT"}
