@@ -486,12 +486,7 @@ class TriangularExecutor:
                     run.add_dust(rec, asset, amount, ZERO)
                     return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
-                if (
-                    not buy
-                    and ex.status == "expired"
-                    and ex.filled <= 0 < ex.limit_price - worst_limit
-                ):
-                    ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
+                ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
             if ex.filled <= 0:
                 rec.held[asset] = rec.held.get(asset, ZERO) + amount
                 _add_reason(rec, ex.reason)
@@ -515,7 +510,12 @@ class TriangularExecutor:
         self, rec: ArbExecution, ex: LegExecution, qty: Decimal, bound: Decimal, inst: Instrument
     ) -> LegExecution:
         """Resend a sell hop that expired at the node's (stale) book level at its bound: the
-        same limit could only expire again; down to the bound, the IOC fills at the best bids."""
+        same limit could only expire again; down to the bound, the IOC fills at the best bids.
+        Any other hop is returned as it is."""
+        if ex.side is Side.BUY or ex.status != "expired" or ex.filled > 0:
+            return ex
+        if ex.limit_price <= bound:
+            return ex  # it was at the bound already
         again = LegExecution("unwind", len(rec.unwinds), ex.symbol, ex.side, ex.from_asset,
                              ex.to_asset, ex.scanned_price)  # fmt: skip
         _add_reason(rec, ex.reason)
