@@ -288,7 +288,10 @@ async def test_a_triangular_strategy_is_scored_by_its_cycles(tmp_path: Path) -> 
         # Two cycles with a fill, one profitable (the held one counts its ETH at cost: 0).
         assert (perf["trades"], perf["wins"], perf["losses"]) == (2, 1, 1)
         assert perf["win_rate"] == 0.5
-        assert perf["total_pnl"] == pytest.approx(float(done["actual_profit"]))
+        # Money is an exact decimal string, as every amount the API answers.
+        assert isinstance(perf["total_pnl"], str) and isinstance(perf["avg_pnl"], str)
+        assert Decimal(perf["total_pnl"]) == done["actual_profit"] + held["actual_profit"]
+        assert Decimal(perf["avg_pnl"]) == Decimal(perf["total_pnl"]) / 2
         arb = one["arb"]
         assert arb["by_outcome"]["completed"] == 1 and arb["by_outcome"]["held"] == 1
         assert arb["profit"]["USDT"]["total"] == str(done["actual_profit"] + held["actual_profit"])
@@ -378,3 +381,30 @@ async def test_status_figures_score_a_triangular_strategy_as_the_api_does(tmp_pa
         assert again.figures().trades["tri"] == tri
     finally:
         again.close()
+
+
+async def test_status_command_scores_a_triangular_strategy_by_its_cycles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tradeguard.cli import main
+
+    config = paper_arb_config(tmp_path, HOLD_PARAMS, risk=RATE_LIMITED_RISK)
+    node = await started_paper_arb_node(config)
+    try:
+        done, _held = await completed_then_held(node)
+        node._checkpoint(node.clock.now_ms())
+        tri = node.figures().trades["tri"]
+    finally:
+        await node.stop_strategies()
+        node.close()
+    capsys.readouterr()
+    assert main(["status", "--db", config.node.database_url, "--json"]) == 0
+    row = next(
+        s for s in json.loads(capsys.readouterr().out)["strategies"] if s["strategy_id"] == "tri"
+    )
+    # The strategy's stored run figures are its cycles', as the API and figures count them.
+    assert (row["total_trades"], row["winning_trades"], row["losing_trades"]) == (2, 1, 1)
+    assert (tri.trades, tri.wins) == (2, 1)
+    assert Decimal(row["total_pnl"]) == tri.pnl == done["actual_profit"]

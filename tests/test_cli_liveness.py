@@ -67,10 +67,12 @@ async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
     assert halted["health"]["status"] == "degraded"
     assert halted["health"]["checks"]["trading"]["state"] == "HALTED"
     assert gone["health"]["status"] == "unreachable" and server.url in gone["health"]["api"]
+    # A node that stopped cleanly says so at once: its last beat is no sign of life.
+    assert gone["heartbeat"]["state"] == "stopped" and gone["heartbeat"]["age_s"] < 10
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["status", "--db", db, "--api", server.url]) == 0
     text = capsys.readouterr().out
-    assert "Heartbeat: beating" in text and "API not reachable" in text
+    assert "Heartbeat: stopped" in text and "API not reachable" in text
 
 
 def test_a_stored_heartbeat_older_than_the_limit_is_late(tmp_path: Path, data_dir: Path) -> None:

@@ -35,3 +35,38 @@ def test_quick_start_command_in_a_terminal_replays_the_bundled_month(tmp_path, d
     code, screen = run_in_pty([str(EXE), "run", "--until-end"], cwd=tmp_path, env=env)
     assert code == 0, screen
     assert "Run summary" in screen and "45,031" in screen and "Traceback" not in screen
+
+
+async def test_a_sandbox_run_in_a_terminal_shows_no_replay_progress_bar(tmp_path, monkeypatch):
+    import asyncio
+
+    from live_support import write_vault
+    from tradeguard.sandbox.testing import seeded_exchange
+
+    write_vault(tmp_path, monkeypatch)
+    async with seeded_exchange() as ex:
+        config = tmp_path / "sandbox.toml"
+        config.write_text(f"""
+mode = "sandbox"
+strategies = []
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+kill_sentinel = "{tmp_path / "tg.kill"}"
+[reconcile]
+balance_sync_interval_s = 0
+[[venues]]
+name = "binance"
+kind = "ccxt"
+exchange = "binance"
+credentials = "alice"
+rest_url = "{ex.rest_url}"
+ws_url = "{ex.ws_url}"
+symbols = ["BTC/USDT"]
+""")
+        argv = [str(EXE), "run", "--config", str(config), "--duration", "2"]
+        code, screen = await asyncio.to_thread(run_in_pty, argv, cwd=tmp_path, timeout_s=120)
+    assert code == 0, screen
+    assert "Run summary (sandbox)" in screen and "Traceback" not in screen
+    # Nothing is replayed in a live run: no bar counting candles that never come.
+    assert "replay" not in screen and "0/?" not in screen
+    assert "Market events (this run)" in screen

@@ -58,7 +58,9 @@ def test_performance_summarises_closed_trades_for_the_dashboard():
     out = perf.to_json()
     assert out["trades"] == 4 and out["wins"] == 2 and out["losses"] == 2
     assert out["win_rate"] == 0.5
-    assert out["total_pnl"] == 10.0 and out["avg_pnl"] == 2.5
+    assert out["total_pnl"] == "10" and out["avg_pnl"] == "2.5"  # money stays exact
+    exact = performance([Decimal("0.1"), Decimal("0.2")])
+    assert exact.total_pnl == Decimal("0.3") and exact.to_json()["total_pnl"] == "0.3"
     # per-trade returns 1, -0.5, 0.7, -0.2: mean 0.25, sample sd 0.7141428 -> 0.350070
     assert out["sharpe"] == pytest.approx(0.350070, rel=1e-5)
     assert performance([1, 2]).to_json()["profit_factor"] == "inf"

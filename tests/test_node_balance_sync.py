@@ -343,3 +343,78 @@ async def test_a_start_up_timeout_of_zero_skips_the_start_up_pass(tmp_path: Path
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_every_held_asset_is_priced_before_the_first_quote_so_equity_is_whole(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from tradeguard.model.enums import TradingState
+    from tradeguard.model.market import Quote
+
+    t0 = int(time.time() * 1000)
+    later = t0 + 400_000  # the risk engine keeps its equity peak every 5 minutes
+
+    ex = seeded_exchange()
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    ex.set_book("ETHUSDT", bids=[("2999", "10")], asks=[("3001", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, {"USDT": Decimal(1000), "ETH": Decimal(100)})
+    async with ex:
+        config = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=3600)
+        first = TradingNode(config)
+        await first.start()
+        try:
+            # The quote of one held asset arrives before the other's: ETH must count already.
+            await first.on_quote(Quote("BTC/USDT", t0, Decimal(49_999), Decimal(1),
+                                       Decimal(50_001), Decimal(1)))  # fmt: skip
+            assert first.portfolio.unpriced_assets() == []
+            await first.on_quote(Quote("ETH/USDT", later, Decimal(2999), Decimal(1),
+                                       Decimal(3001), Decimal(1)))  # fmt: skip
+            # The run started from the whole equity (the ETH read from its ticker at 3,000).
+            assert first.portfolio.price_of("ETH") == Decimal(3000)
+            assert first.run_equity.start == first.portfolio.equity() > Decimal(300_000)
+            first._checkpoint(first.clock.now_ms())
+        finally:
+            await first.stop()
+            first.close()
+        # Restarted: its stored equity peak must not meet an equity without the ETH in it.
+        again = TradingNode(config)
+        await again.start()
+        try:
+            await again.on_quote(Quote("BTC/USDT", later + 1, Decimal(49_999), Decimal(1),
+                                       Decimal(50_001), Decimal(1)))  # fmt: skip
+            assert again.risk.state is TradingState.ACTIVE, again.risk.state_reason
+        finally:
+            await again.stop()
+            again.close()
+
+
+async def test_a_venue_without_a_usable_quote_leaves_the_price_to_the_next_one_listing_it() -> None:
+    from tradeguard.execution.reference_prices import ReferencePrices
+    from tradeguard.model.balance import Balance
+    from tradeguard.model.market import Quote
+    from tradeguard.portfolio.portfolio import Portfolio
+
+    class Listing:
+        def __init__(self, quote: Quote | None) -> None:
+            self.quote, self.asked = quote, 0
+
+        def lists(self, symbol: str) -> bool:
+            return symbol == "ETH/USDT"
+
+        async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+            self.asked += 1
+            return self.quote
+
+    portfolio = Portfolio()
+    portfolio.set_balances("b", [Balance("b", "ETH", Decimal(100))])
+    # Venue "a" lists ETH/USDT but its book has no bids (a ticker with bid 0): no price there.
+    one_sided = Listing(Quote("ETH/USDT", 1, Decimal(0), Decimal(0), Decimal(3001), Decimal(1)))
+    whole = Listing(Quote("ETH/USDT", 1, Decimal(2999), Decimal(1), Decimal(3001), Decimal(1)))
+    refs = ReferencePrices(portfolio, {"a": one_sided, "b": whole})  # type: ignore[dict-item]
+    await refs.refresh()
+    assert one_sided.asked == 1 and whole.asked == 1
+    assert portfolio.price_of("ETH") == Decimal(3000)
+    assert refs.status() == {"ETH": "b ETH/USDT"}

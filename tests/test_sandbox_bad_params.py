@@ -213,3 +213,14 @@ async def test_a_malformed_websocket_message_is_answered_and_the_socket_stays_op
             assert "error" in answer, (text, answer)
         await ws.send_str('{"id": 9, "method": "LIST_SUBSCRIPTIONS"}')  # still served
         assert json.loads((await asyncio.wait_for(ws.receive(), 5)).data)["id"] == 9
+
+
+@pytest.mark.parametrize("key", ["POST /api/v3/order", "api/v3/order", ""])
+def test_a_latency_key_that_is_no_path_is_refused_instead_of_matching_nothing(key):
+    # A key that is not a request path never matched: the latency asked for silently did not
+    # happen and the rehearsal ran without the fault.
+    faults = Faults()
+    with pytest.raises(ConfigError, match=r"latency_ms_by_endpoint.*a request path") as err:
+        faults.update({"latency_ms_by_endpoint": {key: 1500}})
+    assert repr(key) in str(err.value)
+    assert faults.latency_for("/api/v3/order") == 0

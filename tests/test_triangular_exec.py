@@ -11,7 +11,7 @@ from test_triangular_exec_support import CYCLE, VENUE, Stack
 from tradeguard.model import Balance, Event, Order, OrderIntent, Side, quantize_down
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.gateway import ExecutionGateway, Levels, SubmitOutcome
-from tradeguard.strategies.triangular.executor import ARB_HELD, TriangularExecutor
+from tradeguard.strategies.triangular.executor import ARB_HELD, ArbExecution, TriangularExecutor
 
 SIZE = Decimal(1000)  # USDT
 ETH_ASK, ETH_BID, ETH_FEE = Decimal("3103.76"), Decimal("3095.61"), Decimal("0.0004")
@@ -198,9 +198,11 @@ async def test_unwind_that_cannot_fill_within_the_loss_bound_holds_and_alerts(
     rec = await s.executor.execute(opp, SIZE)
 
     assert rec.outcome == "held"
-    (unwind,) = rec.unwinds
-    assert unwind.status == "expired" and unwind.filled == 0
-    assert unwind.limit_price >= rec.legs[0].spent / rec.legs[0].received * Decimal("0.99")
+    # At the book's level, then once more at the bound: neither finds bids that high.
+    first, again = rec.unwinds
+    assert first.status == again.status == "expired" and first.filled == again.filled == 0
+    bound = rec.legs[0].spent / rec.legs[0].received * Decimal("0.99")
+    assert first.limit_price > again.limit_price >= bound
     assert rec.held == {"ETH": rec.legs[0].received}
     assert [e.severity for e in s.events if e.kind == ARB_HELD] == ["critical"]
 
@@ -422,3 +424,34 @@ async def test_a_cycle_is_sized_to_the_free_start_asset_and_refused_without_any(
     assert refused.reason == (
         "cycle rejected: no free USDT on paper to start with (free 0, the cycle wants 1000)"
     )
+
+
+async def test_unwind_after_a_last_leg_that_expired_reaches_for_its_loss_bound_not_the_stale_book(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path)
+    opp = s.opportunity()
+    bids, asks = s.universe.book("A0009/USDT")
+    # Only the venue sees A0009/USDT's bids 0.5% lower: leg 3's IOC at the scanned price expires.
+    # The node's book still shows the old bids, but 0.5% lower is well within the 1% bound.
+    s.feed("A0009/USDT", [[p * 0.995, q] for p, q in bids], asks, state=False)
+
+    rec = await s.executor.execute(opp, SIZE)
+
+    third = rec.legs[2]
+    assert third.status == "expired" and third.filled == 0
+    # At the stale level that just failed, the unwind expires too; resent down to its bound it
+    # fills at the venue's best bids instead of holding the A0009.
+    stale, unwind = rec.unwinds
+    assert stale.limit_price == third.limit_price and stale.status == "expired"
+    assert third.limit_price > unwind.limit_price >= a9_cost(rec) * Decimal("0.99")
+    assert unwind.status == "filled" and unwind.filled == rec.legs[1].received
+    assert rec.outcome == "unwound" and rec.held == {}
+    assert unwind.avg_price >= Decimal(str(bids[0][0])) * Decimal("0.995") * Decimal("0.999")
+    assert await s.venue_balance("A0009") == 0
+
+
+def a9_cost(rec: ArbExecution) -> Decimal:
+    """Return the USDT cost of one A0009 that legs 1 and 2 bought."""
+    first, second = rec.legs[0], rec.legs[1]
+    return first.spent / first.received * second.spent / second.received

@@ -97,12 +97,16 @@ async def test_second_hop_that_cannot_fill_within_the_bound_holds_the_asset_in_h
     rec = await s.executor.execute(opp, SIZE)
 
     assert rec.outcome == "held"
-    first, second = rec.unwinds
+    # The second hop expired; resent at its bound it is beyond the risk engine's price band.
+    first, second, again = rec.unwinds
     assert first.status == "filled" and first.to_asset == "FDUSD"
     assert second.client_order_id and second.status == "expired" and second.filled == 0
-    # Its limit kept the whole way back within the bound.
+    assert (again.symbol, again.status, again.filled) == ("FDUSD/USDT", "denied", 0)
+    assert "unwind 3 (FDUSD/USDT) denied" in rec.reason and "price_band_pct=2" in rec.reason
+    # Its limits kept the whole way back within the bound.
     stranded, cost = rec.legs[1].received, stranded_cost(rec)
-    assert first.avg_price * second.limit_price >= cost / stranded * BOUND
+    assert first.avg_price * again.limit_price >= cost / stranded * BOUND
+    assert second.limit_price >= again.limit_price
     assert rec.held == {"FDUSD": first.received}
     assert "unwind 2 (FDUSD/USDT) expired" in rec.reason
     alerts = [e for e in s.events if e.kind == ARB_HELD]

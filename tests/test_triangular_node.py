@@ -93,10 +93,11 @@ async def test_sandbox_node_completes_a_drifted_cycle_and_books_match_the_exchan
             )
             assert venue["USDT"] == Decimal(10_000) + moved > Decimal(10_000)
             await aeventually(lambda: _node_balances(node, "sbx") == venue)
-            # The cycle is one the drift opened; it saw the level taken and undid the move early.
+            # The cycle goes through a market the drift moved (the way round it opened, or
+            # another triangle sharing that market); it saw the level taken and undid the move.
             assert ex.drift is not None and ex.drift.stats.traded_away >= 1
             traded = {leg["symbol"].replace("/", "") for leg in rec["legs"]["legs"]}
-            assert traded in [{x.symbol for x in m.path} for m in ex.drift.stats.history]
+            assert any(m.symbol in traded for m in ex.drift.stats.history), traded
         finally:
             await node.stop()
             node.close()

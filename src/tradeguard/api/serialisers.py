@@ -68,12 +68,15 @@ def page(items: list[Any], limit: int, offset: int, total: int | None = None) ->
 
 
 def performance_json(perf: Performance) -> dict[str, Any]:
-    """Describe performance figures; a non-finite float becomes null, never "inf".
+    """Describe performance figures: money as decimal strings, a non-finite float null, never "inf".
 
     A profit factor with no losing trade is unbounded: null, with `profit_factor_infinite`.
     """
     out: dict[str, Any] = {}
     for key, value in asdict(perf).items():
+        if isinstance(value, Decimal):  # money (total and mean P&L): an exact string
+            out[key] = str(value)
+            continue
         finite = not isinstance(value, float) or math.isfinite(value)
         out[key] = value if finite else None
     pf = perf.profit_factor

@@ -23,9 +23,12 @@ def heartbeat_view(storage: Any, config: Any, now_ms: int | None = None) -> dict
         return {"state": "none", "age_s": None, "limit_s": limit, "pid": None}
     now = int(time.time() * 1000) if now_ms is None else now_ms
     age = max(0.0, (now - int(beat.get("wall_ms") or beat.get("ts") or 0)) / 1000)
-    state = "late" if age > limit else "beating"
-    if state == "beating" and _gone(beat):
-        state = "gone"
+    if beat.get("stopped"):  # written by a live loop that ended (Ctrl-C, SIGTERM, --duration)
+        state = "stopped"
+    else:
+        state = "late" if age > limit else "beating"
+        if state == "beating" and _gone(beat):
+            state = "gone"
     return {"state": state, "age_s": round(age, 1), "limit_s": limit, "pid": beat.get("pid")}
 
 
@@ -76,11 +79,13 @@ def print_liveness(
     if heartbeat["state"] == "none":
         console.print("Heartbeat: none stored (the node has not run live on this database)")
     else:
-        late = heartbeat["state"] in ("late", "gone")
-        style = "red" if late else "green"
-        note = {"late": " (stopped or hung)", "gone": " (that process has ended)"}.get(
-            heartbeat["state"], ""
-        )
+        state = heartbeat["state"]
+        style = {"late": "red", "gone": "red", "stopped": "yellow"}.get(state, "green")
+        note = {
+            "late": " (stopped or hung)",
+            "gone": " (that process has ended)",
+            "stopped": " (the live loop ended)",
+        }.get(state, "")
         console.print(
             f"Heartbeat: [{style}]{heartbeat['state']}[/], {heartbeat['age_s']} s ago "
             f"(limit {heartbeat['limit_s']} s, pid {heartbeat['pid']}){note}"

@@ -54,10 +54,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     info = Console(stderr=True, highlight=False) if args.json else console
     try:
         print_start(info, node)
+        # Only a replay has candles to count: a live or sandbox run trades until stopped.
+        replay = node.mode.value in ("paper", "backtest")
         with Progress(
             TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=real_console(console), transient=True,
-            disable=args.json or not console.is_terminal,
+            disable=args.json or not console.is_terminal or not replay,
         ) as bar:  # fmt: skip
             task = bar.add_task("replay", total=None)
 
@@ -79,10 +81,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def print_summary(console: Console, s: Any, node: Any) -> None:
     """Print the run summary and the last closed trades."""
     t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
+    # A live or sandbox run counts the quotes and closed candles it handled, not a replay's.
+    events = "Candles replayed" if s.mode in ("paper", "backtest") else "Market events"
     rows = [
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
-        ("Candles replayed (this run)", f"{s.events:,}"),
-        ("Candles replayed (all runs)", f"{s.events_total:,}"),
+        (f"{events} (this run)", f"{s.events:,}"),
+        (f"{events} (all runs)", f"{s.events_total:,}"),
         ("Orders / fills", f"{s.orders:,} / {s.fills:,}"),
         ("Denied by risk", f"{s.denied:,}"),
         (

@@ -128,43 +128,46 @@ class ReferencePrices:
                 log.exception("reference prices pass failed")
 
     async def _read(self, asset: str) -> Decimal | None:
-        found = self.markets.get(asset) or self._market_for(asset)
-        if found is None:
+        kept = self.markets.get(asset)
+        found = [kept] if kept is not None else []
+        found += [m for m in self._markets_for(asset) if m != kept]
+        if not found:
             if asset not in self.unlisted:
                 log.warning("no venue lists a priced market for %s: it counts nothing", asset)
                 self.unlisted.add(asset)
             return None
-        venue, symbol = found
-        before = self.portfolio.marks.get(symbol)
-        try:
-            quote = await self.venues[venue].fetch_reference_quote(symbol)
-        except VenueError as exc:
-            log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
-            return None
-        if quote is None or quote.bid <= 0 or quote.ask <= 0:
-            return None
-        if self.portfolio.marks.get(symbol) != before:
-            return None  # a stream marked it while the ticker was read: its mark is fresher
-        mid = quote.mid
-        self.portfolio.mark(symbol, mid)
-        self._marked[symbol] = mid
-        self.markets[asset] = found
-        self.unlisted.discard(asset)
-        return mid
+        for venue, symbol in found:  # a venue without a usable quote leaves it to the next
+            before = self.portfolio.marks.get(symbol)
+            try:
+                quote = await self.venues[venue].fetch_reference_quote(symbol)
+            except VenueError as exc:
+                log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
+                continue
+            if quote is None or quote.bid <= 0 or quote.ask <= 0:
+                continue  # e.g. a book with no bids: its ticker says bid 0
+            if self.portfolio.marks.get(symbol) != before:
+                return None  # a stream marked it while the ticker was read: its mark is fresher
+            mid = quote.mid
+            self.portfolio.mark(symbol, mid)
+            self._marked[symbol] = mid
+            self.markets[asset] = (venue, symbol)
+            self.unlisted.discard(asset)
+            return mid
+        return None
 
-    def _market_for(self, asset: str) -> tuple[str, str] | None:
-        """A (venue, symbol) pairing `asset` with a priced asset, either way round."""
+    def _markets_for(self, asset: str) -> list[tuple[str, str]]:
+        """Every (venue, symbol) pairing `asset` with a priced asset, either way round, the
+        valuation asset first, then stablecoins, then BTC and ETH."""
         portfolio = self.portfolio
         valuation = portfolio.valuation_asset
         others = [valuation, *sorted(STABLECOINS - {valuation}), *_HUBS]
+        found: list[tuple[str, str]] = []
         for other in others:
             if other == asset or (other != valuation and portfolio.price_of(other) is None):
                 continue
             for symbol in (f"{asset}/{other}", f"{other}/{asset}"):
-                for name, venue in self.venues.items():
-                    if venue.lists(symbol):
-                        return name, symbol
-        return None
+                found.extend((name, symbol) for name, v in self.venues.items() if v.lists(symbol))
+        return found
 
     def status(self) -> dict[str, Any]:
         """What prices each asset: `venue symbol`, or "none" where no venue lists a market."""

@@ -83,6 +83,9 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
         await asyncio.gather(*tasks, return_exceptions=True)
         await node.stop_strategies()
         node._checkpoint(node.clock.now_ms())
+        # The last beat says the loop ended, so `tradeguard status` does not read it as alive.
+        beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}
+        node.storage.kv_set(HEARTBEAT_KEY, {**beat, "stopped": True})
         gc.unfreeze()
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())

@@ -246,8 +246,14 @@ class TradingNode:
         self.reconcile_report = await reconcile_and_gate(self, "startup")
         self.ledger_report = self.audit_ledger()
         wait_s = self.config.node.reference_prices_timeout_s
-        if self._reference is not None and self.mode in _STREAMING and wait_s > 0:
-            # Before any strategy trades: a fee paid in BNB booked unpriced would count 0.
+        if (
+            self._reference is not None
+            and wait_s > 0
+            and (self.mode in _STREAMING or self.data_venues)
+        ):
+            # Before any strategy trades, what is held or paid in fees without a mark is read
+            # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
+            # would meet an equity without the other holdings (a false drawdown halt).
             await self._reference.refresh_within(wait_s)
         from tradeguard.execution.interrupted_arb import interrupted_arb_events
 

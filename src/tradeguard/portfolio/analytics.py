@@ -6,7 +6,8 @@ profit_factor([10, -5, 7])       # 3.4
 sharpe([0.01, -0.005, 0.02])     # per-period mean over standard deviation
 ```
 
-These are analytics, so they work in floats; money stays `Decimal` everywhere else.
+Ratios are analytics, so they work in floats; the P&L sums (`Performance.total_pnl`,
+`avg_pnl`) are money and stay `Decimal`.
 """
 
 from __future__ import annotations
@@ -93,23 +94,26 @@ class Performance:
     win_rate: float | None
     profit_factor: float | None
     sharpe: float | None
-    total_pnl: float
-    avg_pnl: float | None
+    total_pnl: Decimal
+    avg_pnl: Decimal | None
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (an infinite profit factor becomes the string "inf")."""
+        """Return a JSON-ready dict: money as decimal strings, an infinite profit factor "inf"."""
         out = asdict(self)
         for key, value in out.items():
             if isinstance(value, float) and math.isinf(value):
                 out[key] = "inf"
+            elif isinstance(value, Decimal):
+                out[key] = str(value)
         return out
 
 
 def performance(pnls: Iterable[Number], pnl_pcts: Iterable[Number] | None = None) -> Performance:
     """Summarise closed trades; Sharpe is per trade, over `pnl_pcts` when given, else the P&Ls."""
-    xs = _floats(pnls)
+    exact = [v if isinstance(v, Decimal) else Decimal(str(v)) for v in pnls]
+    xs = _floats(exact)
     per_trade = _floats(pnl_pcts) if pnl_pcts is not None else xs
-    total = sum(xs)
+    total = sum(exact, Decimal(0))
     return Performance(
         trades=len(xs),
         wins=sum(1 for x in xs if x > 0),
@@ -118,5 +122,5 @@ def performance(pnls: Iterable[Number], pnl_pcts: Iterable[Number] | None = None
         profit_factor=profit_factor(xs),
         sharpe=sharpe(per_trade),
         total_pnl=total,
-        avg_pnl=total / len(xs) if xs else None,
+        avg_pnl=total / len(exact) if exact else None,
     )

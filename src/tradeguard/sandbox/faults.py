@@ -97,6 +97,12 @@ class Faults:
                 'expected a table of path = ms, e.g. {"/api/v3/order": 300}'
             )
         for path, ms in self.latency_ms_by_endpoint.items():
+            if not isinstance(path, str) or not path.startswith("/"):
+                # "POST /api/v3/order" or a path without its slash would match no request.
+                raise ConfigError(
+                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]: expected a request path "
+                    'starting with "/", e.g. "/api/v3/order" (any method)'
+                )
             if not _is_number(ms):
                 raise ConfigError(
                     f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r}: expected a number"

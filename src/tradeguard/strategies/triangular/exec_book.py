@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ONE, ZERO, quantize_down
@@ -97,3 +99,12 @@ def walk_levels(levels: Levels, qty: Decimal) -> tuple[Decimal, Decimal]:
         filled += take
         value += take * price
     return filled, value
+
+
+def fees_in_start(executions: Iterable[Any], cost_per_unit: Mapping[str, Decimal]) -> Decimal:
+    """Return the fees of a cycle's orders in the start asset, each at its asset's cost."""
+    total = ZERO
+    for ex in executions:
+        if ex.fee:
+            total += ex.fee * cost_per_unit.get(ex.fee_asset, ZERO)
+    return total

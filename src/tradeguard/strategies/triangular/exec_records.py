@@ -99,6 +99,20 @@ class ArbExecution:
         """Return how many orders reached the order path's venue step."""
         return sum(1 for leg in (*self.legs, *self.unwinds) if leg.client_order_id)
 
+    def event_data(self) -> dict[str, Any]:
+        """Return what the `arb.execution` event says of the cycle (Decimals as strings)."""
+        return {
+            "record_id": self.record_id,
+            "path": self.path,
+            "start_asset": self.start_asset,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "expected_profit_pct": str(self.expected_profit_pct),
+            "actual_profit": str(self.actual_profit),
+            "actual_profit_pct": str(self.actual_profit_pct),
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
     def to_row(self, cycle: dict[str, Any]) -> dict[str, Any]:
         """Return the `arb_executions` row for this record."""
         return {

@@ -27,8 +27,10 @@ How one cycle runs
 - Each hop is an IOC. Together their prices stay within `max_unwind_loss_pct` of the stranded
   asset's cost (fees come on top): before each hop the rest of the route is priced at the
   current books, the slack over the bound is shared evenly between the hops left, and the last
-  hop's limit is exactly the bound. A hop that fills nothing stops the unwind: what is in hand
-  is held (critical `arb.held`). Amounts too small to trade on the way back are dust.
+  hop's limit is exactly the bound. A sell hop whose IOC expired unfilled at the book's level
+  (the node's book lagged the venue's) is sent once more at its bound. A hop that fills nothing
+  stops the unwind: what is in hand is held (critical `arb.held`). Amounts too small to trade
+  on the way back are dust.
 - Outcome: `completed`, `unwound`, `held`, `rejected` (nothing sent) or `failed` (the first leg
   filled nothing). Profit is in the start asset; assets left over count at their cost.
 """
@@ -44,12 +46,14 @@ from decimal import Decimal
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.exec_book import (
     HUNDRED,
     below_minimum,
+    fees_in_start,
     gross_and_fees,
     order_amount,
     price_of,
@@ -422,7 +426,7 @@ class TriangularExecutor:
         rec.actual_profit = rec.returned + run.leftover_cost - rec.spent
         if rec.spent > 0:
             rec.actual_profit_pct = rec.actual_profit / rec.spent * HUNDRED
-        rec.fees = self._fees_in_start(rec, run.cost_per_unit)
+        rec.fees = fees_in_start((*rec.legs, *rec.unwinds), run.cost_per_unit)
 
     async def _unwind(
         self, rec: ArbExecution, s: Stranded, run: _Run, route: Route
@@ -482,6 +486,7 @@ class TriangularExecutor:
                     run.add_dust(rec, asset, amount, ZERO)
                     return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
+                ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
             if ex.filled <= 0:
                 rec.held[asset] = rec.held.get(asset, ZERO) + amount
                 _add_reason(rec, ex.reason)
@@ -501,12 +506,22 @@ class TriangularExecutor:
             asset, amount = hop.to_asset, ex.received
         return amount, stayed
 
-    def _fees_in_start(self, rec: ArbExecution, cost_per_unit: dict[str, Decimal]) -> Decimal:
-        total = ZERO
-        for ex in (*rec.legs, *rec.unwinds):
-            if ex.fee:
-                total += ex.fee * cost_per_unit.get(ex.fee_asset, ZERO)
-        return total
+    async def _sell_at_bound(
+        self, rec: ArbExecution, ex: LegExecution, qty: Decimal, bound: Decimal, inst: Instrument
+    ) -> LegExecution:
+        """Resend a sell hop that expired at the node's (stale) book level at its bound: the
+        same limit could only expire again; down to the bound, the IOC fills at the best bids.
+        Any other hop is returned as it is."""
+        if ex.side is Side.BUY or ex.status != "expired" or ex.filled > 0:
+            return ex
+        if ex.limit_price <= bound:
+            return ex  # it was at the bound already
+        again = LegExecution("unwind", len(rec.unwinds), ex.symbol, ex.side, ex.from_asset,
+                             ex.to_asset, ex.scanned_price)  # fmt: skip
+        _add_reason(rec, ex.reason)
+        again.limit_price = round_price(bound, inst.price_tick, False, bound)
+        rec.unwinds.append(again)
+        return await self._send(again, qty, inst.min_amount, inst.min_notional)
 
     def _alert_held(self, rec: ArbExecution) -> None:
         held = ", ".join(f"{q} {a}" for a, q in rec.held.items())
@@ -568,17 +583,7 @@ class TriangularExecutor:
             Event(
                 ARB_EXECUTION,
                 self.gateway.now_ms(),
-                {
-                    "record_id": rec.record_id,
-                    "path": rec.path,
-                    "start_asset": rec.start_asset,
-                    "outcome": rec.outcome,
-                    "reason": rec.reason,
-                    "expected_profit_pct": str(rec.expected_profit_pct),
-                    "actual_profit": str(rec.actual_profit),
-                    "actual_profit_pct": str(rec.actual_profit_pct),
-                    "latency_ms": round(rec.latency_ms, 3),
-                },
+                rec.event_data(),
                 self.gateway.venue,
                 opp.legs[0].symbol if opp.legs else "",
                 rec.strategy_id,
