@@ -218,24 +218,11 @@ class TradingNode:
     # lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect venues, load their instruments and reconcile before any new order."""
+        from tradeguard.node.startup import before_trading, connect_venues
+
         if self.alerts is not None:
             await self.alerts.start()
-        for venue in self.venues.values():
-            await venue.connect()
-            self._check_key(venue)
-            for inst in (await venue.load_instruments()).values():
-                self.market.add_instrument(inst)
-                self.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
-                self.portfolio.order_minimums[(inst.venue, inst.symbol)] = (
-                    inst.min_amount,
-                    inst.min_notional,
-                )
-            adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
-            if adopt is not None:
-                for order in [o for o in self.orders.open.values() if o.venue == venue.name]:
-                    adopt(order)
-        for venue in self.data_venues.values():
-            await venue.load_instruments()  # public: the markets their streams map symbols by
+        await connect_venues(self)
         record_lot_steps(self.storage, self.portfolio.lot_steps)
         if len(self.venues) > len(self._paper) or self.data_venues:
             self.reference_prices().load()  # held assets valued before any equity is read
@@ -245,22 +232,7 @@ class TradingNode:
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
         self.ledger_report = self.audit_ledger()
-        wait_s = self.config.node.reference_prices_timeout_s
-        if (
-            self._reference is not None
-            and wait_s > 0
-            and (self.mode in _STREAMING or self.data_venues)
-        ):
-            # Before any strategy trades, what is held or paid in fees without a mark is read
-            # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
-            # would meet an equity without the other holdings (a false drawdown halt).
-            await self._reference.refresh_within(wait_s)
-        from tradeguard.execution.interrupted_arb import interrupted_arb_events
-
-        ids = [s.id for s in self.strategies]
-        for event in interrupted_arb_events(self.storage, ids, self.clock.now_ms()):
-            log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
-            self.bus.publish(event)
+        await before_trading(self, self.mode in _STREAMING)
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""

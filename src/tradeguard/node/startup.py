@@ -1,0 +1,55 @@
+"""The steps of `TradingNode.start` around reconciliation.
+
+```python
+await connect_venues(node)            # venues connected, instruments and order minimums loaded
+...                                   # settlement, start-up reconciliation, ledger audit
+await before_trading(node, streaming) # held assets priced, interrupted arbitrage reported
+```
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from tradeguard.execution.interrupted_arb import interrupted_arb_events
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+log = logging.getLogger("tradeguard.node.node")
+
+
+async def connect_venues(node: TradingNode) -> None:
+    """Connect each trading venue and load its instruments; load the data venues' markets."""
+    for venue in node.venues.values():
+        await venue.connect()
+        node._check_key(venue)
+        for inst in (await venue.load_instruments()).values():
+            node.market.add_instrument(inst)
+            node.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
+            node.portfolio.order_minimums[(inst.venue, inst.symbol)] = (
+                inst.min_amount,
+                inst.min_notional,
+            )
+        adopt = getattr(venue, "adopt", None)  # venues that recompute ids from the journal
+        if adopt is not None:
+            for order in [o for o in node.orders.open.values() if o.venue == venue.name]:
+                adopt(order)
+    for venue in node.data_venues.values():
+        await venue.load_instruments()  # public: the markets their streams map symbols by
+
+
+async def before_trading(node: TradingNode, streaming: bool) -> None:
+    """Price what is held without a mark (bounded wait), then report arbitrage a crash cut."""
+    wait_s = node.config.node.reference_prices_timeout_s
+    refs = node._reference
+    if refs is not None and wait_s > 0 and (streaming or node.data_venues):
+        # Before any strategy trades, what is held or paid in fees without a mark is read
+        # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
+        # would meet an equity without the other holdings (a false drawdown halt).
+        await refs.refresh_within(wait_s)
+    ids = [s.id for s in node.strategies]
+    for event in interrupted_arb_events(node.storage, ids, node.clock.now_ms()):
+        log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
+        node.bus.publish(event)
