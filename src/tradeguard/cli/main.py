@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import gc
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -122,7 +124,25 @@ def run() -> NoReturn:
     # Everything alive now goes with the process: frozen, it is spared the cyclic collector's
     # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
     gc.freeze()
-    sys.exit(code)
+    if threading.active_count() == 1:
+        _exit_now(code)
+    sys.exit(code)  # a thread still runs: the interpreter's own shutdown waits for it
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process as `sys.exit` would, without tearing the interpreter down object by
+    object (every module, candle and order freed one at a time: 20-40 ms after a backtest,
+    for memory the system takes back anyway). The exit handlers still run, and the output
+    is flushed."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass  # the reader went away: as `main` does, quietly
+        except (OSError, ValueError):
+            code = code or 120  # what the interpreter exits with when this flush fails
+    os._exit(code)
 
 
 _NET_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
