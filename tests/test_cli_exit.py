@@ -1,16 +1,19 @@
-"""The console script ends the process without tearing the interpreter down, as sys.exit would
-end it otherwise: exit handlers run, output is flushed, the exit code is the command's."""
+"""After a backtest the console script ends the process without tearing the interpreter down:
+exit handlers run, output is flushed, the exit code is the command's."""
 
 from __future__ import annotations
 
 import gc
 import importlib
+import json
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
+
+from backtest_support import write_config
 
 cli_main = importlib.import_module("tradeguard.cli.main")  # the module, not its main()
 
@@ -47,6 +50,7 @@ def _unfreeze() -> Iterator[None]:
 
 def test_console_script_skips_the_interpreter_teardown(monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[str] = []
+    monkeypatch.setattr(cli_main.sys, "argv", ["tradeguard", "backtest", "--config", "x.toml"])
     monkeypatch.setattr(cli_main, "main", lambda: 3)
     monkeypatch.setattr(cli_main.threading, "active_count", lambda: 1)  # pytest may run others
     monkeypatch.setattr(cli_main.atexit, "_run_exitfuncs", lambda: ran.append("handlers"))
@@ -57,7 +61,19 @@ def test_console_script_skips_the_interpreter_teardown(monkeypatch: pytest.Monke
     assert ran == ["handlers"]  # the exit handlers ran before the process ended
 
 
+def test_other_commands_exit_through_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A command that may leave a file to the teardown to flush and close.
+    monkeypatch.setattr(cli_main.sys, "argv", ["tradeguard", "sandbox"])
+    monkeypatch.setattr(cli_main, "main", lambda: 0)
+    monkeypatch.setattr(cli_main.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(cli_main.os, "_exit", _fake_exit)
+    with pytest.raises(SystemExit) as ended:
+        cli_main.run()
+    assert ended.value.code == 0
+
+
 def test_console_script_waits_for_a_running_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_main.sys, "argv", ["tradeguard", "backtest"])
     monkeypatch.setattr(cli_main, "main", lambda: 0)
     monkeypatch.setattr(cli_main.os, "_exit", _fake_exit)
     release = threading.Event()
@@ -72,10 +88,14 @@ def test_console_script_waits_for_a_running_thread(monkeypatch: pytest.MonkeyPat
     assert ended.value.code == 0
 
 
-def test_output_and_exit_handlers_survive_the_quick_exit() -> None:
-    done = _run("config", "check", "--help")
+def test_output_and_exit_handlers_survive_the_quick_exit(tmp_path, data_dir) -> None:
+    cfg = write_config(tmp_path)
+    done = _run("backtest", "--config", str(cfg), "--out", str(tmp_path / "run"), "--json",
+                "--from", "2018-01-12", "--to", "2018-01-13")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.rstrip().endswith("example: tradeguard config check examples/paper.toml")
+    metrics = json.loads(done.stdout)  # the whole JSON reached the pipe
+    assert metrics["candles"] == 2 * 288
+    assert (tmp_path / "run" / "report.html").read_text(encoding="utf-8").endswith("</html>")
     assert "exit handler ran" in done.stderr
 
 
