@@ -102,6 +102,20 @@ def test_postgres_gets_the_partial_open_positions_index_both_ways(storage_pg_url
     db.dispose()
 
 
+def test_create_at_head_refuses_a_database_holding_a_table(storage_sqlite_url: str) -> None:
+    # It creates every table without looking for any first: on a database that is not empty
+    # it fails whole (nothing created, nothing stamped) instead of filling in the rest.
+    db = Database(storage_sqlite_url)
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE kv_state (key VARCHAR PRIMARY KEY)"))
+    with pytest.raises(StorageError, match="creating the schema failed"):
+        db.create_at_head()
+    with db.engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).all()
+    assert [n for (n,) in names] == ["kv_state"]
+    db.dispose()
+
+
 def test_metadata_create_all_also_installs_append_only_triggers(storage_sqlite_url: str) -> None:
     db = Database(storage_sqlite_url)
     metadata.create_all(db.engine)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import gc
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -122,7 +124,30 @@ def run() -> NoReturn:
     # Everything alive now goes with the process: frozen, it is spared the cyclic collector's
     # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
     gc.freeze()
-    sys.exit(code)
+    if _command_of(sys.argv[1:]) in QUICK_EXIT and threading.active_count() == 1:
+        _exit_now(code)
+    sys.exit(code)  # the interpreter's shutdown also waits for threads still running
+
+
+# Commands that end without the interpreter's teardown: what they write is closed before they
+# return (a file left open for the teardown to flush would lose its buffer).
+QUICK_EXIT = frozenset({"backtest"})
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process as `sys.exit` would, without tearing the interpreter down object by
+    object (every module, candle and order freed one at a time: ~20 ms of CPU after a
+    backtest, for memory the system takes back anyway). The exit handlers still run, and
+    stdout and stderr are flushed."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass  # the reader went away: as `main` does, quietly
+        except (OSError, ValueError):
+            code = code or 120  # what the interpreter exits with when this flush fails
+    os._exit(code)
 
 
 _NET_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})

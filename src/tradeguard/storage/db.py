@@ -273,7 +273,9 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("BEGIN")  # every CREATE commits together, or none does
-                metadata.create_all(conn)
+                # The database is empty (migrate checked): no table to look for first, which
+                # would be a query per table (~3 ms of a backtest's start).
+                metadata.create_all(conn, checkfirst=False)
                 conn.exec_driver_sql(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
                     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
