@@ -128,9 +128,13 @@ class ReferencePrices:
                 log.exception("reference prices pass failed")
 
     async def _read(self, asset: str) -> Decimal | None:
+        # Always in order of preference (the valuation asset's pair first: the mark `price_of`
+        # reads first), not the market read last: one that stood in while the preferred venue
+        # could not answer must not keep that venue's last mark in use for the rest of the run.
+        found = self._markets_for(asset)
         kept = self.markets.get(asset)
-        found = [kept] if kept is not None else []
-        found += [m for m in self._markets_for(asset) if m != kept]
+        if kept is not None and kept not in found:
+            found.append(kept)
         if not found:
             if asset not in self.unlisted:
                 log.warning("no venue lists a priced market for %s: it counts nothing", asset)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeguard.execution.reference_prices import ReferencePrices
+from tradeguard.model.balance import Balance
+from tradeguard.model.errors import VenueError
+from tradeguard.model.market import Quote
+from tradeguard.portfolio.portfolio import Portfolio
+
+D = Decimal
+
+
+class _Listing:
+    def __init__(self, symbol: str, mid: Decimal | None) -> None:
+        self.symbol, self.mid, self.asked = symbol, mid, 0
+
+    def lists(self, symbol: str) -> bool:
+        return symbol == self.symbol
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        self.asked += 1
+        if self.mid is None:
+            raise VenueError("a", "timed out")
+        return Quote(symbol, 1, self.mid, D(1), self.mid, D(1))
+
+
+async def test_a_venue_down_for_one_pass_is_asked_again_so_its_pair_does_not_stay_stale() -> None:
+    portfolio = Portfolio()
+    portfolio.set_balances("a", [Balance("a", "ETH", D(100))])
+    portfolio.mark("BTC/USDT", D(50_000))  # a traded stream's mark
+    a = _Listing("ETH/USDT", D(2000))
+    b = _Listing("ETH/BTC", D("0.06"))
+    refs = ReferencePrices(portfolio, {"a": a, "b": b})  # type: ignore[dict-item]
+    await refs.refresh()
+    assert portfolio.price_of("ETH") == D(2000)
+
+    a.mid = None  # one pass: venue a does not answer (b's ETH/BTC is read instead)
+    await refs.refresh()
+    assert b.asked == 1
+
+    a.mid = D(3100)  # a answers again: its pair, the one valuing ETH, is read again
+    await refs.refresh()
+    assert a.asked == 3
+    assert portfolio.price_of("ETH") == D(3100), refs.status()
+    assert refs.status() == {"ETH": "a ETH/USDT"}
