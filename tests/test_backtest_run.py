@@ -254,3 +254,19 @@ def test_a_backtest_run_database_is_written_without_a_wal(tmp_path, data_dir):
         assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == result.summary.orders
     finally:
         conn.close()
+
+
+def test_a_backtest_mode_config_run_on_its_own_database_keeps_the_durable_journal(tmp_path):
+    # `tradeguard run` of a mode = "backtest" config writes the config's database and resumes
+    # from its last commit: a kill -9 must not leave a half-written transaction in the file.
+    from sqlalchemy import text
+
+    config = load_config(write_config(tmp_path))
+    config.node.database_url = f"sqlite:///{tmp_path / 'kept.db'}"
+    node = TradingNode(config)
+    try:
+        with node.db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    finally:
+        node.close()

@@ -78,6 +78,8 @@ QUIET_GC_THRESHOLD = 200_000  # allocations between young collections while a ba
 class BacktestNode(TradingNode):
     """The trading node replaying series loaded (cut and resampled) before it starts."""
 
+    disposable_db = True  # its run directory's database: a killed run is run again
+
     series: dict[str, list[Candle]]
     merged: list[Candle] | None = None
     skip_plan: SkipPlan | None = None

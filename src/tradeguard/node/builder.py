@@ -16,7 +16,6 @@ from tradeguard.execution.order_manager import OrderManager
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
@@ -55,8 +54,9 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     config = node.config
     # One writer per database, taken before anything (migrations too) writes.
     node.writer_lock = acquire_writer_lock(config.node.database_url)
-    # A backtest's run database is a file of its run directory, made again by running again.
-    node.db = Database(config.node.database_url, disposable=config.mode is TradingMode.BACKTEST)
+    # A backtest's run database is a file of its run directory, made again by running again
+    # (not a mode = "backtest" config run by `tradeguard run`: that one resumes from its commits).
+    node.db = Database(config.node.database_url, disposable=node.disposable_db)
     node.db.migrate()
     node.db.check_writable()
     node.storage = Storage(node.db)

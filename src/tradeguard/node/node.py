@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradeguard.alerts.rules import daily_summary_event
 from tradeguard.backtest.replay_state import CurveLog
@@ -67,6 +67,10 @@ _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 class TradingNode:
     """One process trading one config: storage, venues, risk, order manager, strategies."""
+
+    # A run database no crash recovers (in-memory rollback journal, no syncs): only a run that
+    # is made again from the start, never resumed (the backtest runner's), may set this.
+    disposable_db: ClassVar[bool] = False
 
     # the parts the builder wires
     writer_lock: WriterLock | None
