@@ -346,6 +346,11 @@ class CcxtVenue(CcxtConnection):
                 items = await factory()
             except asyncio.CancelledError:
                 raise
+            except ccxt.NotSupported as exc:
+                # The exchange has no such stream (Coinbase: no watchBalance, no watchMyTrades):
+                # asking again cannot succeed, and it must not count the other streams as down.
+                log.info("venue %s: no %s stream (%s); REST reads cover it", self.name, what, exc)
+                return
             except Exception as exc:
                 failures += 1
                 self._failing.add(what)
