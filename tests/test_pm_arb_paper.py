@@ -161,15 +161,24 @@ async def test_a_paper_arb_fills_both_legs_at_the_live_books_with_each_venues_fe
         assert done and done[-1].data["outcome"] == "completed"
         assert done[-1].data["message"].startswith("[PAPER] pair fed-dec-above-4: completed")
         no_private_calls(kalshi, pm)
-        # both markets resolve YES on Polymarket / NO on Kalshi's side: the pair pays 1 each
+        # the event happens: YES on both venues; the Polymarket YES pays 1, the Kalshi NO 0
         await _resolve(kalshi, pm)
         fills = await _settle(node)
-        assert {(f.venue, f.symbol, f.price) for f in fills} == {
-            ("polymarket", f"{PM_YES}/PUSD", D(1)),
-            ("kalshi", f"{K_NO}/USD", D(1)),
+        assert {(f.venue, f.symbol, f.price, f.amount) for f in fills} == {
+            ("polymarket", f"{PM_YES}/PUSD", D(1), 20),
+            ("kalshi", f"{K_NO}/USD", D(0), 20),
         }
-        assert node.portfolio.book("kalshi").total("USD") == 1000 - D("11.2") - k_fee + 20
-        assert node.venues["kalshi"]._balances.total(K_NO) == 0  # paid out on paper too
+        assert node.portfolio.book("polymarket").total("PUSD") == 1000 - D("7.6") - pm_fee + 20
+        assert node.portfolio.book("kalshi").total("USD") == 1000 - D("11.2") - k_fee
+        for name, asset in (("polymarket", PM_YES), ("kalshi", K_NO)):  # paid out on paper too
+            balances = await node.venues[name].fetch_balances()
+            paper = {b.asset: b.total for b in balances if b.total}
+            assert asset not in paper
+            assert paper == {b.asset: b.total for b in node.portfolio.book(name).nonzero()}
+        assert await _settle(node) == []  # once
+        settled = strat.check_settlements()  # the strategy learnt both resolutions from fills
+        assert [e.kind for e in settled] == [EventKind.ARB_SETTLED] and strat.book.open == []
+        assert settled[0].severity != "critical"  # both sides resolved alike
     finally:
         await stop_all(node, kalshi, pm)
 
@@ -177,7 +186,7 @@ async def test_a_paper_arb_fills_both_legs_at_the_live_books_with_each_venues_fe
 async def _resolve(kalshi: Any, pm: Any) -> None:
     async with aiohttp.ClientSession() as s:
         r = await s.post(f"{kalshi.base_url}/admin/resolve",
-                         json={"ticker": "KXFED-26DEC-T4.00", "result": "no"})  # fmt: skip
+                         json={"ticker": "KXFED-26DEC-T4.00", "result": "yes"})  # fmt: skip
         assert r.status == 200, await r.text()
         r = await s.post(f"{pm.url}/admin/resolve",
                          json={"condition_id": "fed-above-4pct-dec", "result": "yes"})  # fmt: skip
