@@ -100,7 +100,10 @@ def _order(node: TradingNode, client_id: str):  # type: ignore[no-untyped-def]
 
 
 def test_data_venue_must_name_an_exchange_venue(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"data_venue='nowhere' must name a venue of kind 'ccxt'"):
+    with pytest.raises(
+        ValueError,
+        match=r"data_venue='nowhere' must name a venue of kind ccxt, kalshi or polymarket",
+    ):
         Config.model_validate({
             "mode": "sandbox",
             "venues": [{"name": "paper", "kind": "paper", "data_venue": "nowhere"}],
@@ -155,8 +158,8 @@ def test_data_only_is_for_a_keyless_exchange_venue_that_nothing_trades_on(tmp_pa
     ex = seeded_exchange()
     with pytest.raises(
         ValueError,
-        match=r"venue 'binance': data_only = true is for a kind = "
-        r"'ccxt' venue without credentials \(kind='ccxt', credentials='alice'\)",
+        match=r"venue 'binance': data_only = true is for a venue of kind ccxt, kalshi or "
+        r"polymarket without credentials \(kind='ccxt', credentials='alice'\)",
     ):
         Config.model_validate(data_only_paper(tmp_path, ex, credentials="alice"))
     doc = data_only_paper(tmp_path, ex)

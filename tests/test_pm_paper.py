@@ -96,3 +96,21 @@ async def test_a_paper_venue_with_exchange_kalshi_trades_outcomes_through_the_no
         assert denied.status == "denied" and "must be below 1" in denied.reason
     finally:
         await node.stop()
+
+
+async def test_a_depth_quote_is_walked_and_kalshi_rounds_the_fee_once_per_order():
+    venue, rec, symbol = venue_for("kalshi")
+    ts = venue.clock.now_ms()
+    asks = ((D("0.10"), D(3)), (D("0.11"), D(3)))
+    venue.on_quote(Quote(symbol, ts, D("0.08"), D(5), D("0.10"), D(3), ((D("0.08"), D(5)),), asks))
+    fok = order("p2", symbol, "6", "0.11")
+    fok.time_in_force = TimeInForce.FOK
+    report = await venue.submit(fok)
+    assert report.status is OrderStatus.FILLED
+    assert [(f.price, f.amount) for f in rec.fills] == [(D("0.10"), 3), (D("0.11"), 3)]
+    # ceil(0.07 * (3 * 0.10 * 0.90 + 3 * 0.11 * 0.89)) = ceil(0.039459); per fill it would
+    # have been 0.02 + 0.03
+    assert sum(f.fee for f in rec.fills) == D("0.04")
+    too_many = order("p3", symbol, "1", "0.11")
+    too_many.time_in_force = TimeInForce.FOK
+    assert (await venue.submit(too_many)).status is OrderStatus.EXPIRED  # the book is taken

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -93,10 +94,12 @@ class VenueConfig(_Strict):
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
     symbols: list[str] = Field(default_factory=list)
     # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
-    # quotes, candles) feed this venue's strategies and fills
+    # quotes, candles) feed this venue's strategies and fills; a kalshi or polymarket venue
+    # feeds a paper venue of the same `exchange`, which then takes that venue's markets
     data_venue: str | None = None
-    # kind = "ccxt": public market data only (no credentials, no orders, no balances), for the
-    # paper venues that name it as data_venue; allowed on a real exchange outside live mode.
+    # kind = "ccxt", "kalshi" or "polymarket": public market data only (no credentials, no
+    # orders, no balances), for the paper venues that name it as data_venue; allowed on a real
+    # exchange outside live mode.
     data_only: bool = False
     # kind = "ccxt": a market order goes out as a limit order at the risk engine's slippage
     # bound, immediate-or-cancel ("protected"), or as the exchange's market order ("market";
@@ -367,11 +370,11 @@ class Config(_Strict):
     def _data_only_references(self, names: list[str]) -> None:
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
-            if v.data_only and (v.kind != "ccxt" or v.credentials):
+            if v.data_only and (v.kind not in DATA_KINDS or v.credentials):
                 raise ValueError(
-                    f"venue {v.name!r}: data_only = true is for a kind = 'ccxt' venue without "
-                    f"credentials (kind={v.kind!r}, credentials={v.credentials!r}); it reads "
-                    "public market data only"
+                    f"venue {v.name!r}: data_only = true is for a venue of kind ccxt, kalshi "
+                    f"or polymarket without credentials (kind={v.kind!r}, "
+                    f"credentials={v.credentials!r}); it reads public market data only"
                 )
         users = [(f"strategy {s.id!r}", s.venue) for s in self.strategies]
         users += [(f"bot {b.name!r}", b.venue) for b in self.bots if b.venue is not None]
@@ -405,17 +408,38 @@ class Config(_Strict):
         self._data_only_references(names)
         self._data_references(names)
         for v in self.venues:
-            if v.data_venue is not None and (
-                v.kind != "paper" or kinds.get(v.data_venue) != "ccxt"
-            ):
-                raise ValueError(
-                    f"venue {v.name!r}: data_venue={v.data_venue!r} must name a venue of kind "
-                    f"'ccxt' and be set on a paper venue only; ccxt venues: "
-                    f"{sorted(n for n, k in kinds.items() if k == 'ccxt')}"
-                )
+            if v.data_venue is not None:
+                _check_data_venue(v, kinds)
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self
+
+
+DATA_KINDS = ("ccxt", "kalshi", "polymarket")
+OUTCOME_EXCHANGES = ("kalshi", "polymarket")
+
+
+def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str]) -> None:
+    """A paper venue's data_venue: a market data venue of a kind matching its exchange."""
+    kind = kinds.get(v.data_venue or "")
+    if v.kind != "paper" or kind not in DATA_KINDS:
+        raise ValueError(
+            f"venue {v.name!r}: data_venue={v.data_venue!r} must name a venue of kind ccxt, "
+            "kalshi or polymarket and be set on a paper venue only; such venues: "
+            f"{sorted(n for n, k in kinds.items() if k in DATA_KINDS)}"
+        )
+    outcome = v.exchange in OUTCOME_EXCHANGES
+    if (kind in OUTCOME_EXCHANGES or outcome) and kind != v.exchange:
+        raise ValueError(
+            f"venue {v.name!r}: exchange={v.exchange!r} but data_venue={v.data_venue!r} is of "
+            f"kind {kind!r}; a paper venue fills on its own exchange's books (set exchange = "
+            f"{kind!r} or name a {v.exchange} venue)"
+        )
+    if kind in OUTCOME_EXCHANGES and v.instruments:
+        raise ValueError(
+            f"venue {v.name!r}: instruments are listed, but a paper venue on {kind} venue "
+            f"{v.data_venue!r} takes that venue's markets; remove [[venues.instruments]]"
+        )
 
 
 def default_config() -> dict[str, Any]:

@@ -131,7 +131,8 @@ def streaming_strategy_ids(
     if config.mode not in (TradingMode.SANDBOX, TradingMode.LIVE):
         raise ConfigError(
             f"{source}: mode = {config.mode.value!r}, but {command} trades on venue streams; "
-            'set mode = "sandbox" (local servers or testnet) or mode = "live"'
+            'set mode = "sandbox" (local servers, testnet, or paper venues on an exchange\'s '
+            'live data through data_venue) or mode = "live"'
         )
     return ids
 

@@ -27,7 +27,8 @@ def add_pm_arb_run_parser(pm_sub: Any) -> None:
     arb_sub = arb.add_subparsers(dest="pm_arb_command", required=True)
     run = arb_sub.add_parser(
         "run",
-        help="trade the config's cross_venue strategy on both venues (sandbox or live mode)",
+        help="trade the config's cross_venue strategy on both venues (sandbox or live mode; "
+        "paper venues on the venues' live books: examples/pm_arb_paper.toml)",
         epilog="example: tradeguard pm arb run --config examples/pm_arb_sandbox.toml --duration 60",
     )
     add_strategy_run_options(run, "cross_venue", "print the attempts as JSON")

@@ -143,9 +143,7 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
 
     for vc in node.config.venues:
         if vc.data_only:  # public market data only: never an order, a balance or a key
-            from tradeguard.venues.ccxt_venue import build_ccxt_venue
-
-            node.data_venues[vc.name] = build_ccxt_venue(vc, node.clock)
+            node.data_venues[vc.name] = _data_venue(node, vc)
         elif vc.name not in given:
             node.venues[vc.name] = _configured_venue(node, vc)
     for name, venue in given.items():
@@ -154,6 +152,16 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
             node._paper[name] = venue
             if not node.storage.load_balances(name):
                 _open_ledger(node, name, {b.asset: b.total for b in venue.balances()})
+
+
+def _data_venue(node: TradingNode, vc: VenueConfig) -> Any:
+    if vc.kind in ("kalshi", "polymarket"):
+        from tradeguard.venues.pm_public import build_pm_data_venue
+
+        return build_pm_data_venue(vc, node.clock)
+    from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+    return build_ccxt_venue(vc, node.clock)
 
 
 def _configured_venue(node: TradingNode, vc: VenueConfig) -> Venue:
@@ -192,6 +200,11 @@ def _paper_venue(node: TradingNode, vc: VenueConfig) -> Venue:
     stored = node.storage.load_balances(vc.name)
     balances = {b.asset: b.total for b in stored} if stored else dict(vc.balances)
     fm = vc.fill_model
+    # A prediction market's stream sends a book when it changes: a quiet book is the current
+    # one for as long as the risk engine trusts the stream (risk.stale_data_s).
+    kinds = {v.name: v.kind for v in node.config.venues}
+    streamed = kinds.get(vc.data_venue or "") in ("kalshi", "polymarket")
+    stale_ms = node.config.risk.stale_data_s * 1000 if streamed else 5_000
     paper_cls: Any = PaperVenue
     if vc.exchange in ("kalshi", "polymarket"):  # outcome contracts with that venue's fees
         from tradeguard.venues.outcome_paper import OutcomePaperVenue
@@ -204,6 +217,7 @@ def _paper_venue(node: TradingNode, vc: VenueConfig) -> Venue:
             impact_bps_per_pct=fm.impact_bps_per_pct,
             max_participation=fm.max_participation_pct / 100,
             fill_at=fm.fill_at,
+            stale_after_ms=stale_ms,
             instrument_slippage_bps={
                 ic.symbol: ic.slippage_bps for ic in vc.instruments if ic.slippage_bps is not None
             },

@@ -27,7 +27,10 @@ def build_hub(node: TradingNode) -> LiveHub:
     join the exchange's streams, and its fills follow the same live data. A `data_only` venue
     is a source and nothing else (no orders, balances or keys).
     """
-    sources: dict[str, Any] = {n: v.market_data() for n, v in node.data_venues.items()}
+    sources: dict[str, Any] = {
+        n: v.market_data() if hasattr(v, "market_data") else QuoteStreamSource(n, v.stream_quotes)
+        for n, v in node.data_venues.items()
+    }
     for name, venue in node.venues.items():
         if hasattr(venue, "market_data"):
             sources[name] = venue.market_data()

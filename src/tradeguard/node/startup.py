@@ -13,6 +13,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from tradeguard.execution.interrupted_arb import interrupted_arb_events
+from tradeguard.venues.outcome_paper import OutcomePaperVenue
+from tradeguard.venues.pm_public import PublicData
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -21,7 +23,16 @@ log = logging.getLogger("tradeguard.node.node")
 
 
 async def connect_venues(node: TradingNode) -> None:
-    """Connect each trading venue and load its instruments; load the data venues' markets."""
+    """Load the data venues' markets (a paper venue on a prediction market takes them), then
+    connect each trading venue and load its instruments."""
+    for venue in node.data_venues.values():
+        await venue.load_instruments()  # public: the markets their streams map symbols by
+    for vc in node.config.venues:
+        data = node.data_venues.get(vc.data_venue or "")
+        paper = node.venues.get(vc.name)
+        if isinstance(data, PublicData) and isinstance(paper, OutcomePaperVenue):
+            paper.add_instruments(data.venue_instruments(vc.name), data.fee_rates)
+            paper.resolutions = data.fetch_resolutions  # settlement, from public listings
     for venue in node.venues.values():
         await venue.connect()
         node._check_key(venue)
@@ -36,8 +47,6 @@ async def connect_venues(node: TradingNode) -> None:
         if adopt is not None:
             for order in [o for o in node.orders.open.values() if o.venue == venue.name]:
                 adopt(order)
-    for venue in node.data_venues.values():
-        await venue.load_instruments()  # public: the markets their streams map symbols by
 
 
 async def before_trading(node: TradingNode, streaming: bool) -> None:

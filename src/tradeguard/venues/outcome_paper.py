@@ -1,17 +1,35 @@
 """Paper trading of Kalshi and Polymarket outcome contracts: the paper venue's honest fills
-against fed quotes, with the venue's own fee model instead of a fraction of notional."""
+against fed quotes, with the venue's own fee model instead of a fraction of notional.
+
+A quote carrying depth (the prediction-market streams' books) is taken as the symbol's order
+book, so a taker walks its levels; Kalshi's fee is rounded up to the cent once per order
+(over all its fills), as Kalshi charges it, and Polymarket's per fill.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
+from decimal import ROUND_CEILING, Decimal
 
 from tradeguard.clock import Clock
-from tradeguard.model.enums import LiquiditySide
+from tradeguard.model.enums import LiquiditySide, OrderStatus
+from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, ZERO
-from tradeguard.model.outcome import Outcome, kalshi_fee, outcome_instrument, polymarket_fee
+from tradeguard.model.outcome import (
+    Outcome,
+    Resolution,
+    Settlement,
+    outcome_instrument,
+    payout,
+    polymarket_fee,
+)
 from tradeguard.venues.fill_model import FillConfig
 from tradeguard.venues.paper import PaperVenue
+from tradeguard.venues.paper_state import PaperMarket, PaperOrder
+
+CENT = Decimal("0.01")
 
 QUOTES = {"kalshi": "USD", "polymarket": "PUSD"}
 
@@ -56,11 +74,128 @@ class OutcomePaperVenue(PaperVenue):
         self.maker_rate = maker_rate
         self.exponent = exponent
 
+        self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}  # per symbol, over the default
+        # which markets have resolved, by market id (a data venue's public listing), or None
+        self.resolutions: Callable[[], Awaitable[dict[str, Resolution]]] | None = None
+        self._order: PaperOrder | None = None  # the order a fill being priced belongs to
+        self._raw_fee: dict[str, Decimal] = {}  # Kalshi: unrounded fee so far, per order
+
+    def add_instruments(
+        self,
+        instruments: dict[str, Instrument],
+        fee_rates: dict[str, tuple[Decimal, Decimal]] | None = None,
+    ) -> None:
+        """List more markets (a data venue's, taken at start) with their own taker fee
+        (rate, exponent) where the venue publishes one; known markets are kept."""
+        for symbol, inst in instruments.items():
+            if symbol not in self.instruments:
+                self.instruments[symbol] = inst
+                self._markets[symbol] = PaperMarket(inst)
+        self.fee_rates.update(fee_rates or {})
+
+    async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
+        """Fills on `symbol`; none on a market this venue does not list (as the real venues
+        answer: a cross_venue strategy's unused `symbol` is asked for at reconciliation)."""
+        if symbol not in self._markets:
+            return []
+        return await super().fetch_fills(symbol, since_ts)
+
+    async def fetch_settlements(self) -> list[Settlement]:
+        """Pay out the outcome tokens held of every market `resolutions` says has resolved
+        (the data venue's public listing): each contract at 1, 0 or 0.50, no fee. A market is
+        paid once: its tokens are gone afterwards."""
+        if self.resolutions is None:
+            return []
+        resolved = await self.resolutions()
+        quote = QUOTES[self.dialect]
+        out = []
+        for asset in self._balances.assets():
+            market, _, side = asset.rpartition(":")
+            if not market or market not in resolved or side not in ("YES", "NO"):
+                continue
+            held = self._balances.free(asset)
+            if held <= 0:
+                continue
+            resolution = resolved[market]
+            cash = held * payout(resolution, Outcome(side.lower()))
+            self._balances.get(asset).free = ZERO
+            self._balances.get(quote).free += cash
+            yes, no = (held, ZERO) if side == "YES" else (ZERO, held)
+            out.append(Settlement(
+                self.name, market, resolution, yes, no, cash, quote, self.clock.now_ms()
+            ))  # fmt: skip
+        return out
+
+    def on_quote(self, quote: Quote) -> None:
+        """A quote with depth is the symbol's book (takers walk it); a bare one a quote."""
+        m = self._markets.get(quote.symbol)
+        if m is None or not (quote.bids or quote.asks):
+            super().on_quote(quote)
+            return
+        m.quote = quote
+        self.on_book(QuoteBook(quote))
+
+    def _execute(
+        self,
+        po: PaperOrder,
+        m: PaperMarket,
+        price: Decimal,
+        qty: Decimal,
+        liquidity: LiquiditySide,
+        ts: int,
+    ) -> Fill:
+        self._order = po
+        try:
+            return super()._execute(po, m, price, qty, liquidity, ts)
+        finally:
+            self._order = None
+            if po.status is OrderStatus.FILLED:
+                self._raw_fee.pop(po.client_order_id, None)
+
+    def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
+        self._raw_fee.pop(po.client_order_id, None)
+        super()._close(po, status, ts, reason)
+
     def fee_for(
         self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide
     ) -> Decimal:
         maker = liquidity is LiquiditySide.MAKER
+        taker_rate, exponent = self.fee_rates.get(inst.symbol, (self.taker_rate, self.exponent))
         if self.dialect == "kalshi":
-            rate = self.maker_rate if maker else self.taker_rate
-            return kalshi_fee(qty, price, rate) if rate else ZERO
-        return ZERO if maker else polymarket_fee(qty, price, self.taker_rate, self.exponent)
+            rate = self.maker_rate if maker else taker_rate
+            if not rate:
+                return ZERO
+            # once per order: what the order's fee rounds up to now, less what it paid so far
+            key = self._order.client_order_id if self._order is not None else ""
+            before = self._raw_fee.get(key, ZERO)
+            after = before + rate * qty * price * (ONE - price)
+            if key:
+                self._raw_fee[key] = after
+            return _cent_up(after) - _cent_up(before)
+        return ZERO if maker else polymarket_fee(qty, price, taker_rate, exponent)
+
+
+def _cent_up(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_CEILING)
+
+
+class QuoteBook:
+    """A depth quote read as an order book (the paper venue's `BookView`)."""
+
+    __slots__ = ("_asks", "_bids", "symbol", "ts")
+
+    def __init__(self, quote: Quote) -> None:
+        self.symbol, self.ts = quote.symbol, quote.ts
+        self._bids = list(quote.bids)
+        self._asks = list(quote.asks)
+
+    def bids(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        return self._bids[:depth] if depth is not None else list(self._bids)
+
+    def asks(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        return self._asks[:depth] if depth is not None else list(self._asks)
+
+    def mid(self) -> Decimal | None:
+        if not self._bids or not self._asks:
+            return None
+        return (self._bids[0][0] + self._asks[0][0]) / 2

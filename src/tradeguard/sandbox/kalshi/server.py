@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -72,6 +73,8 @@ class KalshiExchange:
         self.fills: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
         self.clock_offset_ms = 0
+        # the latest calls (method, path, query, whether it carried a key): what clients asked
+        self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
         self._writes: dict[str, list[int]] = {}
         self.hub = WsHub()
         self.book_feed = KalshiBookFeed(self.hub, self.book, self._publish_ticker)
@@ -204,6 +207,11 @@ class KalshiExchange:
     # HTTP plumbing -----------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/admin"):
+            self.requests.append({
+                "method": request.method, "path": request.path, "query": dict(request.query),
+                "signed": any(h.upper().startswith("KALSHI-ACCESS") for h in request.headers),
+            })  # fmt: skip
         try:
             if request.path.startswith("/admin"):
                 if request.remote not in _LOOPBACK:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -79,6 +80,8 @@ class PolymarketExchange:
         self.trades: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
         self.clock_offset_s = 0
+        # the latest calls (method, path, query, whether it carried a key): what clients asked
+        self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.hub = WsHub()
         self.feed = streams.MarketFeed(self)
         self._heartbeat: dict[str, float] = {}  # address -> monotonic deadline
@@ -179,6 +182,11 @@ class PolymarketExchange:
     # plumbing ----------------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/admin"):
+            self.requests.append({
+                "method": request.method, "path": request.path, "query": dict(request.query),
+                "signed": any(h.upper().startswith("POLY_") for h in request.headers),
+            })  # fmt: skip
         try:
             if request.path.startswith("/admin") and request.remote not in _LOOPBACK:
                 raise PolyError("admin endpoints answer loopback only", 403)

@@ -1,0 +1,207 @@
+"""Public market data of Kalshi and Polymarket (`data_only = true`): markets and books, no key.
+
+```toml
+[[venues]]
+name = "pm-data"
+kind = "polymarket"
+data_only = true          # no credentials: listing, books and the public market channel only
+```
+
+A data-only venue lists the open markets (the instruments a paper venue takes) and streams
+their books with depth, and reads which markets have resolved. It holds no key and sends no
+signed request: Polymarket's `market` WebSocket channel is public; Kalshi's WebSocket needs a
+key for every channel, so a data-only Kalshi venue polls the public REST book every
+`quote_poll_s` (1 s) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tradeguard.clock import Clock
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.market import Quote
+from tradeguard.model.money import ONE, dec
+from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, parse_outcome_symbol
+from tradeguard.venues.kalshi.book_stream import KalshiBook
+from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
+from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+
+
+class PublicData:
+    """What both data-only venues share: unsigned GETs, instruments, the node's hooks."""
+
+    kind = ""
+    quote = ""
+
+    def __init__(self, name: str, rest_url: str, clock: Clock, quote_poll_s: float = 1.0) -> None:
+        self.name = name
+        self.rest_url = rest_url.rstrip("/")
+        self.clock = clock
+        self.quote_poll_s = quote_poll_s
+        self.instruments: dict[str, Instrument] = {}
+        # taker fee (rate, exponent) per symbol where the listing gives the market's own
+        self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
+        self.book_stats = StreamStats()
+        self._http = httpx.AsyncClient(timeout=10.0)
+
+    async def get(self, op: str, path: str, params: dict[str, str] | None = None) -> Any:
+        """One public GET (no key, no signature); venue errors name the operation."""
+        try:
+            resp = await self._http.get(f"{self.rest_url}{path}", params=params)
+        except (httpx.TransportError, OSError) as exc:
+            raise AmbiguousVenueError(
+                self.name, network_failure(op, exc, self.rest_url), "NETWORK"
+            ) from None
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")
+        if resp.status_code >= 400:
+            text = resp.text[:200]
+            raise DefinitiveVenueError(self.name, f"{op} failed: HTTP {resp.status_code}: {text}")
+        return resp.json()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def lists(self, symbol: str) -> bool:
+        return False  # outcome tokens are never a reference price for another asset
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        return None
+
+    async def fetch_resolutions(self) -> dict[str, Resolution]:
+        """Resolved markets by id (each venue reads its public listing)."""
+        raise NotImplementedError
+
+    def venue_instruments(self, venue: str) -> dict[str, Instrument]:
+        """This venue's instruments as the paper venue `venue` lists them."""
+        return {s: _renamed(i, venue) for s, i in self.instruments.items()}
+
+
+def _renamed(inst: Instrument, venue: str) -> Instrument:
+    from dataclasses import replace
+
+    return replace(inst, venue=venue)
+
+
+class KalshiPublicData(PublicData):
+    """Kalshi's open markets and REST books (`rest_url` ends with /trade-api/v2)."""
+
+    kind = "kalshi"
+    quote = "USD"
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        data = await self.get("load_instruments", "/markets", {"status": "open"})
+        for m in data["markets"]:
+            tick = dec(m.get("tick_size_dollars", "0.01"))
+            for outcome in Outcome:
+                inst = outcome_instrument(
+                    self.name, m["ticker"], outcome, self.quote, tick, ONE, ONE, Decimal("0.07")
+                )
+                self.instruments[inst.symbol] = inst
+        return dict(self.instruments)
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        ticker, outcome, _ = parse_outcome_symbol(symbol)
+        book = KalshiBook()
+        data = await self.get("fetch_quote", f"/markets/{ticker}/orderbook")
+        book.reset(data["orderbook_fp"])
+        return book.quote(symbol, outcome, self.clock.now_ms())
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+
+    async def fetch_resolutions(self) -> dict[str, Resolution]:
+        """Markets no longer open with a result, by ticker."""
+        data = await self.get("fetch_resolutions", "/markets", {"status": "settled"})
+        return {
+            m["ticker"]: Resolution.parse(m["result"]) for m in data["markets"] if m.get("result")
+        }
+
+
+class PolymarketPublicData(PublicData):
+    """Polymarket's open markets, REST books and the public `market` channel."""
+
+    kind = "polymarket"
+    quote = "PUSD"
+
+    def __init__(
+        self, name: str, rest_url: str, clock: Clock, ws_url: str, quote_poll_s: float = 1.0
+    ) -> None:
+        super().__init__(name, rest_url, clock, quote_poll_s)
+        self.ws_url = ws_url
+        self._tokens: dict[str, str] = {}  # symbol -> token id
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        data = await self.get("load_instruments", "/markets")
+        for m in data["data"]:
+            if m.get("closed"):
+                continue
+            tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
+            for token in m["tokens"]:
+                outcome = Outcome(token["outcome"].lower())
+                inst = outcome_instrument(
+                    self.name, m["market_slug"], outcome, self.quote, tick, Decimal("0.01"),
+                    min_size, Decimal("0.25"),
+                )  # fmt: skip
+                self.instruments[inst.symbol] = inst
+                self._tokens[inst.symbol] = token["token_id"]
+                if m.get("fee_rate") is not None:
+                    rate = (dec(m["fee_rate"]), dec(m.get("fee_exponent", "1")))
+                    self.fee_rates[inst.symbol] = rate
+        return dict(self.instruments)
+
+    def _token(self, symbol: str) -> str:
+        token = self._tokens.get(symbol)
+        if token is None:
+            raise DefinitiveVenueError(self.name, f"unknown market {symbol}", "BAD_SYMBOL")
+        return token
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        book = TokenBook()
+        book.reset(await self.get("fetch_quote", "/book", {"token_id": self._token(symbol)}))
+        return book.quote(symbol, self.clock.now_ms())
+
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """The public `market` channel after a REST snapshot; REST polling while it is down."""
+        tokens = {self._token(s): s for s in symbols}
+
+        def ws() -> AsyncIterator[Quote]:
+            return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
+
+        return stream_with_fallback(
+            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+        )
+
+    async def fetch_resolutions(self) -> dict[str, Resolution]:
+        """Closed markets by slug: the winning token's side, or void when none won."""
+        data = await self.get("fetch_resolutions", "/markets")
+        out = {}
+        for m in data["data"]:
+            if m.get("closed"):
+                winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
+                out[m["market_slug"]] = Resolution(winners[0]) if winners else Resolution.VOID
+        return out
+
+
+def build_pm_data_venue(vc: Any, clock: Clock) -> PublicData:
+    """The data-only venue of a kalshi or polymarket VenueConfig (public endpoints only)."""
+    from tradeguard.venues.pm_build import KALSHI_URLS, POLYMARKET_URL
+
+    if vc.kind == "kalshi":
+        rest = vc.rest_url or KALSHI_URLS[bool(vc.sandbox)][0]
+        return KalshiPublicData(vc.name, rest, clock)
+    rest = vc.rest_url or POLYMARKET_URL
+    ws = vc.ws_url or (
+        rest.replace("http", "ws", 1) + "/ws/market" if vc.rest_url else POLYMARKET_MARKET_WS
+    )
+    return PolymarketPublicData(vc.name, rest, clock, ws)
+
+
+POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
