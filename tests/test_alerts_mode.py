@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import aeventually
 from test_alerts_channels import serve_http
 from triangular_node_support import (
     AFTER_BURST_MS,
+    CREDENTIALS,
     HOLD_PARAMS,
     RATE_LIMITED_RISK,
     feed_universe_quotes,
     paper_arb_config,
     started_paper_arb_node,
+    write_vault,
 )
 
 
@@ -48,3 +52,35 @@ async def test_a_paper_node_marks_titles_and_sends_each_completed_cycle_once(
     assert sent[0]["title"].startswith("[PAPER] Arbitrage completed: ")
     assert "actual profit" in sent[0]["text"] and "against expected" in sent[0]["text"]
     assert bodies and all(b["title"].startswith("[PAPER] ") for b in bodies)
+
+
+def test_a_sandbox_node_trading_only_paper_venues_on_live_data_marks_its_alerts_paper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradeguard.config import Config
+    from tradeguard.node import TradingNode
+
+    for key, value in write_vault(tmp_path).items():
+        monkeypatch.setenv(key, value)
+
+    def node_mode(venues: list[dict[str, object]]) -> str:
+        config = Config.model_validate({
+            "mode": "sandbox",
+            "node": {"database_url": f"sqlite:///{tmp_path / f'{len(venues)}.db'}"},
+            "venues": venues,
+            "alerts": {"webhook": {"url": "http://127.0.0.1:9/hook", "format": "generic"}},
+        })  # fmt: skip
+        node = TradingNode(config)
+        try:
+            assert node.alerts is not None
+            return node.alerts.mode
+        finally:
+            node.close()
+
+    data = {"name": "binance", "kind": "ccxt", "exchange": "binance", "sandbox": True,
+            "data_only": True, "rest_url": "http://127.0.0.1:9",
+            "ws_url": "ws://127.0.0.1:9"}  # fmt: skip
+    paper = {"name": "paper", "kind": "paper", "data_venue": "binance"}
+    assert node_mode([data, paper]) == "paper"  # no order reaches an exchange
+    traded = {**data, "name": "sbx", "data_only": False, "credentials": CREDENTIALS}
+    assert node_mode([data, paper, traded]) == "sandbox"

@@ -116,7 +116,10 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
 
         # the channels' and the dead-man ping's secrets, from the vault where the config says
         config.alerts = alerts_with_vault_secrets(config.alerts)
-        manager = build_manager(config.alerts, mode=config.mode.value)
+        mode = config.mode.value
+        if all(v.kind == "paper" for v in config.venues if not v.data_only):
+            mode = "paper"  # paper fills on live data (sandbox mode): no order reaches a venue
+        manager = build_manager(config.alerts, mode=mode)
         if manager.channels:
             node.alerts = manager
             # Sent only once the work they report is committed (see AlertManager.hold).
