@@ -56,15 +56,16 @@ def interrupted_legs(storage: Any, strategy_id: str) -> list[Order]:
     for rec in records:
         _named_ids(rec.get("legs"), named)
         _named_ids(rec.get("cycle"), named)
-    # Attempts run one at a time and a record's ts is its start: legs older than the oldest
-    # record read belong to records not read.
+    # Attempts run one at a time and a record's ts is its start: legs not newer than the oldest
+    # record read belong to records not read (the attempt before it may have sent its last leg
+    # in the very millisecond it started).
     floor = int(records[-1]["ts"]) if len(records) == _RECORDS else None
     return [
         o
         for o in reversed(legs)  # oldest first
         if o.client_order_id not in named
         and o.filled > ZERO
-        and (floor is None or o.created_ts >= floor)
+        and (floor is None or o.created_ts > floor)
     ]
 
 
