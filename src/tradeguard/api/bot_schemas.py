@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tradeguard.api.schemas import plain_json
+from tradeguard.api.schemas import NO_NUL, plain_json
 
 _DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 _PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
@@ -54,7 +54,9 @@ class EmergencyStop(_Body):
     """Stop one bot (disable it, cancel its orders), or, without `bot_id`, halt the node."""
 
     bot_id: str | None = Field(default=None, pattern=BOT_ID)
-    reason: str = Field(default="emergency stop from the safety API", min_length=1, max_length=200)
+    reason: str = Field(
+        default="emergency stop from the safety API", min_length=1, max_length=200, pattern=NO_NUL
+    )
 
 
 class ClosePositions(_Body):

@@ -19,6 +19,10 @@ MAX_SIGNAL_BYTES = 4096
 SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 
 
+# A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
+NO_NUL = r"^[^\x00]*$"
+
+
 def plain_json(value: Any, where: str, depth: int = 0) -> None:
     """Refuse what JSON cannot carry back (NaN, Infinity) and nesting deeper than the limit."""
     if depth > SIGNAL_DEPTH:
@@ -135,12 +139,14 @@ class IntentRequest(_Body):
 
 
 class KillRequest(_Body):
-    reason: str = Field(default="emergency stop from the API", min_length=1, max_length=200)
+    reason: str = Field(
+        default="emergency stop from the API", min_length=1, max_length=200, pattern=NO_NUL
+    )
     flatten: bool = False
 
 
 class ResumeRequest(_Body):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
 
 
 class ModeRequest(_Body):

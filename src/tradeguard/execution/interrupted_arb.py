@@ -14,7 +14,7 @@ orders up to date, each strategy's unnamed legs that filled are reported as one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from tradeguard.model.events import Event, EventKind
@@ -40,12 +40,16 @@ def _named_ids(doc: Any, out: set[str]) -> None:
             _named_ids(item, out)
 
 
-def interrupted_legs(storage: Any, strategy_id: str) -> list[Order]:
-    """Return the strategy's arbitrage legs that filled and that no recorded attempt names."""
+def interrupted_legs(storage: Any, strategy_id: str, skip: Collection[str] = ()) -> list[Order]:
+    """Return the strategy's arbitrage legs that filled and that no recorded attempt names
+    (legs in `skip`, already reported, are not looked at)."""
     legs = [
         o
         for o in storage.load_orders(strategy_id=strategy_id, limit=_ORDERS)
-        if isinstance(o.signal, dict) and "arb" in o.signal
+        if isinstance(o.signal, dict)
+        and "arb" in o.signal
+        and o.filled > ZERO
+        and o.client_order_id not in skip
     ]
     if not legs:
         return []
@@ -56,16 +60,28 @@ def interrupted_legs(storage: Any, strategy_id: str) -> list[Order]:
     for rec in records:
         _named_ids(rec.get("legs"), named)
         _named_ids(rec.get("cycle"), named)
-    # Attempts run one at a time and a record's ts is its start: legs older than the oldest
-    # record read belong to records not read.
+    # Attempts run one at a time and a record's ts is its start: a leg not newer than the
+    # oldest record read may belong to a record not read, the newest started by its creation
+    # (a fill booked after the start that first looked at the leg, then 50 refused attempts).
     floor = int(records[-1]["ts"]) if len(records) == _RECORDS else None
-    return [
-        o
-        for o in reversed(legs)  # oldest first
-        if o.client_order_id not in named
-        and o.filled > ZERO
-        and (floor is None or o.created_ts >= floor)
-    ]
+    out = []
+    for o in reversed(legs):  # oldest first
+        if o.client_order_id in named:
+            continue
+        if floor is not None and o.created_ts <= floor:
+            for rec in load_arb_executions(
+                storage,
+                strategy_id=strategy_id,
+                until_ts=o.created_ts + 1,
+                limit=_RECORDS,
+                newest_first=True,
+            ):
+                _named_ids(rec.get("legs"), named)
+                _named_ids(rec.get("cycle"), named)
+            if o.client_order_id in named:
+                continue
+        out.append(o)
+    return out
 
 
 def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: int) -> list[Event]:
@@ -74,7 +90,7 @@ def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: in
     reported = set(stored) if isinstance(stored, list) else set()
     events = []
     for sid in strategy_ids:
-        legs = [o for o in interrupted_legs(storage, sid) if o.client_order_id not in reported]
+        legs = interrupted_legs(storage, sid, reported)
         if not legs:
             continue
         held = {f"{o.symbol} on {o.venue} ({o.side.value})": str(o.filled) for o in legs}

@@ -30,13 +30,17 @@ def settlement_id(venue: str, market: str, outcome: Outcome, strategy_id: str) -
     return f"stl{digest.hexdigest()[:24]}"
 
 
-def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
+def apply_settlement(
+    om: Any, settlement: Settlement, ts: int, ledger: LedgerHoldings | None = None
+) -> list[Fill]:
     """Close every holding of the settled market through the order manager; return the fills.
 
     Positions are closed per strategy. Outcome tokens bought by balance-only strategies (the
     cross-venue pairs) have no position: what the ledger still holds after that is closed for
-    the balance-only strategy that last traded the symbol.
+    the balance-only strategy that last traded the symbol. `ledger` is shared by the
+    settlements of one pass, so the venue's fills are read once.
     """
+    ledger = ledger if ledger is not None else LedgerHoldings(om.storage)
     fills: list[Fill] = []
     for outcome in Outcome:
         symbol = outcome_symbol(settlement.market, outcome, settlement.quote)
@@ -44,21 +48,44 @@ def apply_settlement(om: Any, settlement: Settlement, ts: int) -> list[Fill]:
             if venue == settlement.venue and sym == symbol and pos.quantity != 0:
                 fill = _close(om, settlement, outcome, strategy_id, pos.quantity, ts)
                 fills += [fill] if fill is not None else []
+                ledger.booked(fill)
         owner = _balance_only_owner(om, settlement.venue, symbol)
         held = om.portfolio.book(settlement.venue).total(symbol.split("/", 1)[0])
         if owner:  # at start the book holds the stored balances, which may lag the fills
-            held = max(held, _ledger_holding(om.storage, settlement.venue, symbol))
+            held = max(held, ledger.holding(settlement.venue, symbol))
         if owner and held > 0:
             fill = _close(om, settlement, outcome, owner, held, ts)
             fills += [fill] if fill is not None else []
+            ledger.booked(fill)
     return fills
 
 
-def _ledger_holding(storage: Any, venue: str, symbol: str) -> Decimal:
-    """What the durable ledger (start + fills - fees + adjustments) holds of `symbol`'s base."""
-    asset = symbol.split("/", 1)[0]
-    start = stored_start_balances(storage).get(venue, {}).get(asset, ZERO)
-    return start + venue_ledger(storage, venue)[0].get(asset, ZERO)
+class LedgerHoldings:
+    """What the durable ledger (start + fills - fees + adjustments) holds per venue and asset,
+    read once per venue, then moved by the settlement fills booked after the read."""
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+        self._held: dict[str, dict[str, Decimal]] = {}
+
+    def holding(self, venue: str, symbol: str) -> Decimal:
+        """What the ledger holds of `symbol`'s base on `venue`."""
+        held = self._held.get(venue)
+        if held is None:
+            start = stored_start_balances(self._storage).get(venue, {})
+            moved = venue_ledger(self._storage, venue)[0]
+            held = self._held[venue] = {
+                a: start.get(a, ZERO) + moved.get(a, ZERO) for a in set(start) | set(moved)
+            }
+        return held.get(symbol.split("/", 1)[0], ZERO)
+
+    def booked(self, fill: Fill | None) -> None:
+        """Move the holding read by a settlement fill (no fee) booked after the read."""
+        held = self._held.get(fill.venue) if fill is not None else None
+        if fill is None or held is None:
+            return
+        base = fill.symbol.split("/", 1)[0]
+        held[base] = held.get(base, ZERO) + (fill.amount if fill.side is Side.BUY else -fill.amount)
 
 
 def _balance_only_owner(om: Any, venue: str, symbol: str) -> str:
@@ -138,6 +165,7 @@ async def settle_resolved(node: SettlementHost) -> list[Fill]:
         except VenueError as exc:  # asked again at the next reconciliation
             log.warning("settlements of %s not read: %s", venue.name, exc)
             continue
+        ledger = LedgerHoldings(node.orders.storage)  # one read of the fills per venue
         for settlement in settlements:
-            fills += apply_settlement(node.orders, settlement, node.clock.now_ms())
+            fills += apply_settlement(node.orders, settlement, node.clock.now_ms(), ledger)
     return fills

@@ -14,6 +14,7 @@ from tradeguard.api.deps import API, MAX_LIMIT, second_factor, state_dep, trader
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
+from tradeguard.api.schemas import NO_NUL
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingState
@@ -162,7 +163,7 @@ class PauseRequest(BaseModel):
     """Why a strategy is paused or resumed (recorded in the audit log)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=MAX_REASON)
+    reason: str = Field(min_length=1, max_length=MAX_REASON, pattern=NO_NUL)
 
 
 class PauseStrategy(PauseRequest):
