@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.types import TypeEngine
 
-from tradeguard.storage.types import DecimalType, JsonType, jsonable
+from tradeguard.storage.types import DecimalType, JsonType, jsonable, without_nul
 
 _Processor = Callable[[Any], Any]
 
@@ -236,15 +236,30 @@ def _fast_processor(
     if isinstance(type_, JsonType) and (name == "sqlite" or (name == "postgresql" and cast_json)):
         # The JSON text SQLAlchemy would send; on PostgreSQL the compiled SQL casts it ::JSONB.
         custom = getattr(dialect, "_json_serializer", None)
+        if custom is None and name == "postgresql":
+
+            def json_text_pg(value: Any) -> Any:
+                if value is None:
+                    return None
+                text = dumps_jsonable(value)
+                if "\\u0000" in text:  # a NUL, which JSONB refuses (or a text that reads so)
+                    return dumps_plain(without_nul(jsonable(value)))
+                return text
+
+            return json_text_pg
         if custom is None:
 
             def json_text(value: Any) -> Any:
                 return None if value is None else dumps_jsonable(value)
 
             return json_text
+        pg = name == "postgresql"
 
         def json_text_custom(value: Any) -> Any:
-            return None if value is None else custom(jsonable(value))
+            if value is None:
+                return None
+            out = jsonable(value)
+            return custom(without_nul(out) if pg else out)
 
         return json_text_custom
     return proc

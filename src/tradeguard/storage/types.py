@@ -78,6 +78,23 @@ class DecimalType(TypeDecorator[Decimal]):
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
+# PostgreSQL's TEXT and JSONB cannot hold the NUL character (JSONB refuses even its \u0000
+# escape): a string written there has each NUL replaced by this. SQLite keeps strings as given.
+NUL_STAND_IN = "\ufffd"
+
+
+def without_nul(value: Any) -> Any:
+    """Return `jsonable` output with every NUL in its strings and keys replaced by U+FFFD."""
+    t = type(value)
+    if t is str:
+        return value.replace("\x00", NUL_STAND_IN) if "\x00" in value else value
+    if t is dict:
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if t is list:
+        return [without_nul(v) for v in value]
+    return value
+
+
 def jsonable(value: Any) -> Any:
     """Return `value` with Decimals as strings, enums as their values, tuples and sets as lists."""
     # Exact-type checks first: the audit log and state rows are mostly flat dicts of plain values.
@@ -135,4 +152,5 @@ class JsonType(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return jsonable(value)
+        out = jsonable(value)
+        return without_nul(out) if dialect.name == "postgresql" else out
