@@ -128,3 +128,27 @@ async def test_fills_during_a_read_start_one_more_read_and_a_failed_read_is_logg
     reader.after_fill()  # this read fails: nothing delivered, the reader stays usable
     await reader.idle()
     assert len(delivered) == 2 and reader.reads == 2
+
+
+async def test_a_read_overlapped_by_another_read_is_made_again_not_delivered() -> None:
+    cash = [D(10)]
+    gate = asyncio.Event()
+    delivered: list[Decimal] = []
+
+    async def fetch() -> list[Balance]:
+        reader.read_started()
+        seen = cash[0]
+        await gate.wait()
+        return [Balance("v", "USD", seen)]
+
+    reader = BalanceReader("v", fetch, lambda _v, b: delivered.append(b[0].total))
+    reader.after_fill()
+    await asyncio.sleep(0)
+    # Reconciliation reads (and stores) fresher figures while our read is on its way.
+    cash[0] = D(7)
+    reconcile = asyncio.create_task(fetch())
+    await asyncio.sleep(0)
+    gate.set()
+    assert (await reconcile)[0].total == D(7)
+    await reader.idle()
+    assert delivered == [D(7)]  # the stale 10 never reaches storage after the fresher 7

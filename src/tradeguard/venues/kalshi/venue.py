@@ -239,6 +239,7 @@ class KalshiVenue(Venue):
 
     async def fetch_balances(self) -> list[Balance]:
         """USD cash and, per market, the contracts held (a negative Kalshi position is NO)."""
+        self.balance_reader.read_started()
         bal = await self._call("fetch_balances", self.client.balance())
         out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
         for p in await self._call("fetch_balances", self.client.positions()):

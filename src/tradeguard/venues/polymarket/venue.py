@@ -352,6 +352,7 @@ class PolymarketVenue(Venue):
 
     async def fetch_balances(self) -> list[Balance]:
         """pUSD cash and the outcome tokens held."""
+        self.balance_reader.read_started()
         data = await self._private(
             "fetch_balances", "GET", "/balance-allowance", params={"asset_type": "COLLATERAL"}
         )
