@@ -242,6 +242,8 @@ async def serve(
                 f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
                 file=out,
             )
+        refill = f"every {config.house_refill_ms} ms" if config.house_refill_ms else "off"
+        print(f"house refill   {refill} (sandbox.house_refill_ms)", file=out)
         for r in ex.replays:
             print(f"replay         {r.source.symbol} from {r.source.path} x{r.speed}", file=out)
             print(

@@ -32,6 +32,8 @@ class SandboxConfig:
     `replay_speed` times faster than real time after `replay_history_bars` bars of history.
     `walk_every_ms` > 0 moves every configured market by a seeded random walk of
     `walk_step_pct` (one standard deviation, percent) per step, printing a trade each step.
+    `house_refill_ms` > 0: that often, the house quotes its last ladder again on every market
+    where clients took from it (`sandbox.refill`); 0 = off, books drain as clients trade.
     `request_log_path` appends one JSON line per REST call (API key masked, no signature).
     """
 
@@ -46,6 +48,7 @@ class SandboxConfig:
     arb_drift_every_ms: int = 0  # 0 = off
     arb_drift_hold_ms: int = 1000
     arb_drift_edge_pct: Decimal = Decimal(1)
+    house_refill_ms: int = 1000  # 0 = off
     request_log_path: Path | None = None
     replay: list[str] = field(default_factory=list)  # "FILE" or "FILE:SYMBOL"
     replay_speed: Decimal = Decimal(1)
@@ -97,6 +100,11 @@ class SandboxConfig:
             raise ConfigError(
                 f"sandbox.arb_drift_edge_pct={self.arb_drift_edge_pct} is out of range; allowed "
                 "0.01..20 (percent of profit beyond taker fees)"
+            )
+        if not (self.house_refill_ms == 0 or 10 <= self.house_refill_ms <= 3_600_000):
+            raise ConfigError(
+                f"sandbox.house_refill_ms={self.house_refill_ms} is out of range; allowed 0 (off) "
+                "or 10..3600000 ms"
             )
         self._validate_motion()
 

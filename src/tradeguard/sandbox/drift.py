@@ -250,7 +250,12 @@ class ArbDrift:
         return Move(leg.symbol, path, before, (after_bids, after_asks), profit, side[0])
 
     def _house_book(self, symbol: str) -> tuple[Levels, Levels]:
-        """Return the house's resting levels on `symbol` (bids high to low, asks low to high)."""
+        """Return the house's ladder on `symbol` (bids high to low, asks low to high)."""
+        # The ladder the house means to quote, not what clients left of it: putting a move back
+        # must not make a drained book the ladder the refill keeps.
+        ladder = self.ex.refill.ladder(symbol)
+        if ladder is not None:
+            return ladder
         bids: dict[Decimal, Decimal] = {}
         asks: dict[Decimal, Decimal] = {}
         for o in self.ex.engine.open_orders(HOUSE_ACCOUNT, symbol):

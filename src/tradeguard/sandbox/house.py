@@ -1,4 +1,10 @@
-"""House liquidity: the house account's quotes and its trades through resting orders."""
+"""House liquidity: the house account's quotes and its trades through resting orders.
+
+The house is an unlimited market maker: before it quotes or prints, its account is given what
+that needs beyond its free balance, and the amount is added to `Account.issued`. The ledger
+stays balanced: each asset's total over all accounts (`MatchingEngine.totals`) equals what was
+deposited plus what the house was issued, and trading moves balances without changing totals.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.model.money import ZERO
-from tradeguard.sandbox.orders import BUY, HOUSE_ACCOUNT, LIMIT, SELL, Result
+from tradeguard.sandbox.orders import BUY, HOUSE_ACCOUNT, LIMIT, SELL, Account, Result
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.matching import MatchingEngine
@@ -31,11 +37,9 @@ def set_house_book(
     need_quote = sum((p * q for p, q in bids), ZERO)
     need_base = sum((q for _, q in asks), ZERO)
     acc = engine.add_account(house)
-    # The house never runs dry: top it up to what this book needs.
-    if acc.bal(spec.quote).free < need_quote:
-        acc.bal(spec.quote).free = need_quote
-    if acc.bal(spec.base).free < need_base:
-        acc.bal(spec.base).free = need_base
+    # The house never runs dry: it is issued what this book needs.
+    _fund(acc, spec.quote, need_quote)
+    _fund(acc, spec.base, need_base)
     for side, levels in ((SELL, asks), (BUY, bids)):
         for p, q in levels:
             result.merge(_house_order(engine, house, symbol, side, p, q, now_ms, "GTC"))
@@ -54,10 +58,10 @@ def house_trade(
     """Have the house send an IOC limit order that trades with resting orders up to `price`."""
     spec = engine.market(symbol)
     acc = engine.add_account(house)
-    if side == BUY and acc.bal(spec.quote).free < qty * price:
-        acc.bal(spec.quote).free = qty * price
-    if side == SELL and acc.bal(spec.base).free < qty:
-        acc.bal(spec.base).free = qty
+    if side == BUY:
+        _fund(acc, spec.quote, qty * price)
+    elif side == SELL:
+        _fund(acc, spec.base, qty)
     return _house_order(engine, house, symbol, side, price, qty, now_ms, "IOC")
 
 
@@ -82,3 +86,11 @@ def _house_order(
         time_in_force=tif,
         enforce_minimums=False,
     )
+
+
+def _fund(acc: Account, asset: str, need: Decimal) -> None:
+    """Issue the house what `need` takes beyond its free balance, and count it."""
+    short = need - acc.bal(asset).free
+    if short > 0:
+        acc.bal(asset).free += short
+        acc.issued[asset] = acc.issued.get(asset, ZERO) + short

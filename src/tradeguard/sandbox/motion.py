@@ -56,6 +56,9 @@ def quote_and_print(
     ex.set_book(symbol, bids, asks, at_ms)
     if print_qty > ZERO:
         ex.trade_through(symbol, SELL if rising else BUY, p, print_qty, at_ms)
+        # The print takes from the house's own top level: the ladder to keep is what is left.
+        near[0] = (p, qty)
+        ex.refill.remember(symbol, *((near, far) if rising else (far, near)))
     return p
 
 

@@ -92,6 +92,8 @@ class Account:
     balances: dict[str, AssetBalance] = field(default_factory=dict)
     # Binance's "use BNB to pay fees": fees taken in BNB at a discount while BNB covers them
     bnb_fees: bool = False
+    # What the exchange created for this account beyond deposits (the house market maker only)
+    issued: dict[str, Decimal] = field(default_factory=dict)
 
     def bal(self, asset: str) -> AssetBalance:
         """Return the balance of `asset`, created at zero on first use."""

@@ -35,6 +35,7 @@ from tradeguard.sandbox.motion import RandomWalk
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.publisher import Publisher
 from tradeguard.sandbox.ratelimit import WeightLimiter
+from tradeguard.sandbox.refill import HouseRefill
 from tradeguard.sandbox.replay import Replay, ReplaySource
 from tradeguard.sandbox.reqlog import RequestLog
 from tradeguard.sandbox.rest_account import AccountRoutes
@@ -75,8 +76,9 @@ class SandboxExchange:
         self._app = self._build_app()
         self.replays: list[Replay] = []
         self.walk: RandomWalk | None = None
-        self._seed_from_config()
         self.drift: ArbDrift | None = None
+        self.refill = HouseRefill(self, self.config.house_refill_ms)
+        self._seed_from_config()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,6 +103,8 @@ class SandboxExchange:
         self._port = sockets[0].getsockname()[1]
         if self.drift is not None:
             self.spawn(self.drift.run())
+        if c.house_refill_ms:
+            self.spawn(self.refill.run())
         for replay in self.replays:
             self.spawn(replay.run())
         if c.walk_every_ms and self.replays == [] and self.config.markets:
@@ -222,14 +226,16 @@ class SandboxExchange:
         return spec
 
     def set_book(self, symbol: str, bids: Levels, asks: Levels, at_ms: int | None = None) -> Result:
-        """Replace the house market maker's quotes; crossing quotes fill resting orders."""
-        result = self.engine.set_book(
-            symbol.replace("/", ""),
-            [(dec(p), dec(q)) for p, q in bids],
-            [(dec(p), dec(q)) for p, q in asks],
-            self.now_ms() if at_ms is None else at_ms,
-        )
-        self.publish(result, {symbol.replace("/", "")})
+        """Replace the house market maker's quotes; crossing quotes fill resting orders.
+
+        The house quotes these levels again when clients take them (`sandbox.refill`)."""
+        sym = symbol.replace("/", "")
+        bid_levels = [(dec(p), dec(q)) for p, q in bids]
+        ask_levels = [(dec(p), dec(q)) for p, q in asks]
+        now = self.now_ms() if at_ms is None else at_ms
+        result = self.engine.set_book(sym, bid_levels, ask_levels, now)
+        self.refill.remember(sym, bid_levels, ask_levels)
+        self.publish(result, {sym})
         return result
 
     def trade_through(

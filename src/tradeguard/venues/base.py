@@ -50,6 +50,11 @@ class Venue(ABC):
     def set_listener(self, listener: VenueListener) -> None:
         self._listener = listener
 
+    def push_balances(self, venue: str, balances: list[Balance]) -> None:
+        """Hand balances read from the venue to the listener, if one is set."""
+        if self._listener is not None:
+            self._listener.on_balances(venue, balances)
+
     async def connect(self) -> None:  # noqa: B027  (optional hook: paper venues need none)
         """Open connections and streams."""
 

@@ -2,7 +2,8 @@
 
 Every order carries our client order id (journaled before send); an unknown outcome (timeout,
 5xx, 429, a duplicate id) is resolved by listing the account's orders, never by guessing.
-Fills arrive on the signed `fill` WebSocket channel and in the answer to `submit`.
+Fills arrive on the signed `fill` WebSocket channel and in the answer to `submit`; balances are
+read after fills (`venues.fill_balances`), as the channel carries none.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
@@ -86,6 +88,7 @@ class KalshiVenue(Venue):
         self._ws_task: asyncio.Task[None] | None = None
         self._ws_ready = asyncio.Event()
         self.book_stats = StreamStats()
+        self.balance_reader = BalanceReader(name, self.fetch_balances, self.push_balances)
 
     async def connect(self) -> None:
         await self.load_instruments()
@@ -100,6 +103,7 @@ class KalshiVenue(Venue):
                 ) from None
 
     async def close(self) -> None:
+        await self.balance_reader.close()
         if self._ws_task is not None:
             self._ws_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,6 +204,8 @@ class KalshiVenue(Venue):
         if self._listener is not None:
             for row in rows:
                 self._listener.on_fill(self.fill_from(row))
+        if rows:
+            self.balance_reader.after_fill()
 
     async def cancel(self, order: Order) -> OrderReport:
         order_id = order.venue_order_id
@@ -233,6 +239,7 @@ class KalshiVenue(Venue):
 
     async def fetch_balances(self) -> list[Balance]:
         """USD cash and, per market, the contracts held (a negative Kalshi position is NO)."""
+        self.balance_reader.read_started()
         bal = await self._call("fetch_balances", self.client.balance())
         out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
         for p in await self._call("fetch_balances", self.client.positions()):
@@ -300,6 +307,7 @@ class KalshiVenue(Venue):
                             self._ws_ready.set()
                         elif data.get("type") == "fill" and self._listener is not None:
                             self._listener.on_fill(self.fill_from(data["msg"]))
+                            self.balance_reader.after_fill()
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "%s: fill stream lost (%s); reconnecting", self.name, type(exc).__name__

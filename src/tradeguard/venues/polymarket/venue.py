@@ -41,6 +41,7 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
@@ -86,6 +87,8 @@ class PolymarketVenue(Venue):
         self._user_task: asyncio.Task[None] | None = None
         self._user_ready = asyncio.Event()
         self.book_stats = StreamStats()
+        # The user channel carries fills, not balances: read them after fills.
+        self.balance_reader = BalanceReader(name, self.fetch_balances, self.push_balances)
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -111,6 +114,7 @@ class PolymarketVenue(Venue):
                 ) from None
 
     async def close(self) -> None:
+        await self.balance_reader.close()
         for task in (self._heartbeat, self._user_task):
             if task is not None:
                 task.cancel()
@@ -140,6 +144,7 @@ class PolymarketVenue(Venue):
                             self._user_ready.set()
                         elif event.get("event_type") == "trade" and self._listener is not None:
                             self._listener.on_fill(self.fill_from(event))
+                            self.balance_reader.after_fill()
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "%s: user channel lost (%s); reconnecting", self.name, type(exc).__name__
@@ -260,6 +265,7 @@ class PolymarketVenue(Venue):
             for fill in await self.fetch_fills(order.symbol):
                 if fill.venue_order_id == order_hash and self._listener is not None:
                     self._listener.on_fill(fill)
+            self.balance_reader.after_fill()
         if report is not None and report.status.is_open:
             self._start_heartbeat()
         return report or OrderReport(
@@ -346,6 +352,7 @@ class PolymarketVenue(Venue):
 
     async def fetch_balances(self) -> list[Balance]:
         """pUSD cash and the outcome tokens held."""
+        self.balance_reader.read_started()
         data = await self._private(
             "fetch_balances", "GET", "/balance-allowance", params={"asset_type": "COLLATERAL"}
         )
