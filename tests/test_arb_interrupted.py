@@ -57,3 +57,24 @@ async def test_legs_no_record_names_are_reported_once_at_the_next_start(tmp_path
     assert held[0].data["held"] == {"BTC/USDT on paper (buy)": "0.002"}
     assert "cut-1 buy 0.002 BTC/USDT on paper" in held[0].data["reason"]
     assert await _held_events_at_start(toml) == []  # reported once, not at every start
+
+
+async def test_two_cut_legs_on_one_symbol_and_side_add_up_in_what_is_held(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    toml = write_paper_toml(tmp_path, data)
+    node = TradingNode(load_config(toml))
+    try:
+        sid = node.strategies[0].id
+        cut = [("cut-1", "first", OrderStatus.FILLED, "0.002"),
+               ("cut-2", "retry", OrderStatus.CANCELLED, "0.001")]  # fmt: skip
+        for i, (coid, role, status, filled) in enumerate(cut):
+            node.storage.upsert_order(Order(
+                coid, sid, "paper", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.002"),
+                status=status, filled=Decimal(filled), signal={"arb": role, "kind": "cross_venue"},
+                created_ts=1_000 + i, updated_ts=1_000 + i,
+            ))  # fmt: skip
+    finally:
+        node.close()
+    [held] = await _held_events_at_start(toml)
+    assert held.data["client_order_ids"] == ["cut-1", "cut-2"]
+    assert held.data["held"] == {"BTC/USDT on paper (buy)": "0.003"}

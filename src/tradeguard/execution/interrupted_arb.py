@@ -15,6 +15,7 @@ orders up to date, each strategy's unnamed legs that filled are reported as one 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.events import Event, EventKind
@@ -93,7 +94,11 @@ def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: in
         legs = interrupted_legs(storage, sid, reported)
         if not legs:
             continue
-        held = {f"{o.symbol} on {o.venue} ({o.side.value})": str(o.filled) for o in legs}
+        totals: dict[str, Decimal] = {}
+        for o in legs:  # two legs on one symbol, venue and side add up
+            key = f"{o.symbol} on {o.venue} ({o.side.value})"
+            totals[key] = totals.get(key, ZERO) + o.filled
+        held = {key: str(amount) for key, amount in totals.items()}
         text = "; ".join(f"{o.client_order_id} {o.side.value} {o.filled} {o.symbol} on "
                          f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
         reason = (
