@@ -127,9 +127,11 @@ class OutcomePaperVenue(PaperVenue):
         return out
 
     def on_quote(self, quote: Quote) -> None:
-        """A quote with depth is the symbol's book (takers walk it); a bare one a quote."""
+        """A quote with depth is the symbol's book (takers walk it); a bare one a quote. Once a
+        symbol is fed books, one without levels is its book emptied, not a quote beside the last
+        book (whose liquidity is gone)."""
         m = self._markets.get(quote.symbol)
-        if m is None or not (quote.bids or quote.asks):
+        if m is None or not (quote.bids or quote.asks or isinstance(m.book, QuoteBook)):
             super().on_quote(quote)
             return
         m.quote = quote
