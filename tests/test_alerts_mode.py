@@ -84,3 +84,20 @@ def test_a_sandbox_node_trading_only_paper_venues_on_live_data_marks_its_alerts_
     assert node_mode([data, paper]) == "paper"  # no order reaches an exchange
     traded = {**data, "name": "sbx", "data_only": False, "credentials": CREDENTIALS}
     assert node_mode([data, paper, traded]) == "sandbox"
+
+
+def test_a_backtest_config_run_as_a_node_keeps_its_unmarked_alerts(tmp_path: Path) -> None:
+    from tradeguard.config import Config, default_config
+    from tradeguard.node import TradingNode
+
+    doc = default_config()
+    doc["mode"] = "backtest"
+    doc.setdefault("node", {}).update(
+        database_url=f"sqlite:///{tmp_path / 'tg.db'}", kill_sentinel=str(tmp_path / "k")
+    )
+    doc["alerts"] = {"enabled": True, "webhook": {"url": "http://127.0.0.1:9/h"}}
+    node = TradingNode(Config.model_validate(doc))
+    try:
+        assert node.alerts is not None and node.alerts.mode == "backtest"  # no [PAPER] mark
+    finally:
+        node.close()

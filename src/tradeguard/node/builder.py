@@ -16,6 +16,7 @@ from tradeguard.execution.order_manager import OrderManager
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
+from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
@@ -117,7 +118,8 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         # the channels' and the dead-man ping's secrets, from the vault where the config says
         config.alerts = alerts_with_vault_secrets(config.alerts)
         mode = config.mode.value
-        if all(v.kind == "paper" for v in config.venues if not v.data_only):
+        paper_only = all(v.kind == "paper" for v in config.venues if not v.data_only)
+        if config.mode is TradingMode.SANDBOX and paper_only:
             mode = "paper"  # paper fills on live data (sandbox mode): no order reaches a venue
         manager = build_manager(config.alerts, mode=mode)
         if manager.channels:

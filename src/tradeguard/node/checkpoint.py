@@ -152,8 +152,10 @@ def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]
             last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
         signed = f.base_moved if f.side is Side.BUY else -f.base_moved
         net[f.symbol] = net.get(f.symbol, ZERO) + signed
+    # an outcome paper venue takes its data venue's markets at start: it keeps those for then
+    later = hasattr(paper, "add_instruments")
     for symbol, qty in net.items():
-        if symbol in paper.instruments:
+        if symbol in paper.instruments or later:
             paper.restore_position(symbol, qty)
     return last_o, last_t
 

@@ -17,6 +17,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Outcome,
     Resolution,
@@ -79,6 +80,9 @@ class OutcomePaperVenue(PaperVenue):
         self.resolutions: Callable[[], Awaitable[dict[str, Resolution]]] | None = None
         self._order: PaperOrder | None = None  # the order a fill being priced belongs to
         self._raw_fee: dict[str, Decimal] = {}  # Kalshi: unrounded fee so far, per order
+        # a restart's open orders and net positions on markets a data venue lists only at start
+        self._unlisted_orders: list[Order] = []
+        self._unlisted_positions: dict[str, Decimal] = {}
 
     def add_instruments(
         self,
@@ -92,6 +96,25 @@ class OutcomePaperVenue(PaperVenue):
                 self.instruments[symbol] = inst
                 self._markets[symbol] = PaperMarket(inst)
         self.fee_rates.update(fee_rates or {})
+        for symbol in [s for s in self._unlisted_positions if s in self._markets]:
+            super().restore_position(symbol, self._unlisted_positions.pop(symbol))
+        orders, self._unlisted_orders = self._unlisted_orders, []
+        for order in orders:
+            self.restore_order(order)
+
+    def restore_order(self, order: Order) -> None:
+        """Adopt a journaled open order; one on a market not listed yet (a data venue's,
+        taken at start) waits for `add_instruments`."""
+        if order.symbol not in self._markets:
+            self._unlisted_orders.append(order)
+            return
+        super().restore_order(order)
+
+    def restore_position(self, symbol: str, net: Decimal) -> None:
+        if symbol not in self._markets:
+            self._unlisted_positions[symbol] = net
+            return
+        super().restore_position(symbol, net)
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Fills on `symbol`; none on a market this venue does not list (as the real venues
@@ -127,9 +150,11 @@ class OutcomePaperVenue(PaperVenue):
         return out
 
     def on_quote(self, quote: Quote) -> None:
-        """A quote with depth is the symbol's book (takers walk it); a bare one a quote."""
+        """A quote with depth is the symbol's book (takers walk it); a bare one a quote. Once a
+        symbol is fed books, one without levels is its book emptied, not a quote beside the last
+        book (whose liquidity is gone)."""
         m = self._markets.get(quote.symbol)
-        if m is None or not (quote.bids or quote.asks):
+        if m is None or not (quote.bids or quote.asks or isinstance(m.book, QuoteBook)):
             super().on_quote(quote)
             return
         m.quote = quote

@@ -120,9 +120,13 @@ class KalshiPublicData(PublicData):
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Markets no longer open with a result, by ticker."""
         data = await self.get("fetch_resolutions", "/markets", {"status": "settled"})
-        return {
-            m["ticker"]: Resolution.parse(m["result"]) for m in data["markets"] if m.get("result")
-        }
+        out = {}
+        for m in data["markets"]:
+            try:
+                out[m["ticker"]] = Resolution.parse(m.get("result") or "")
+            except ValueError:
+                continue  # no result yet, or one that is not yes, no or void (a scalar market)
+        return out
 
 
 class PolymarketPublicData(PublicData):
@@ -141,8 +145,8 @@ class PolymarketPublicData(PublicData):
     async def load_instruments(self) -> dict[str, Instrument]:
         data = await self.get("load_instruments", "/markets")
         for m in data["data"]:
-            if m.get("closed"):
-                continue
+            if m.get("closed") or not _yes_no(m):
+                continue  # a market of named outcomes (teams, over/under) is not a YES/NO pair
             tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
             for token in m["tokens"]:
                 outcome = Outcome(token["outcome"].lower())
@@ -184,10 +188,15 @@ class PolymarketPublicData(PublicData):
         data = await self.get("fetch_resolutions", "/markets")
         out = {}
         for m in data["data"]:
-            if m.get("closed"):
+            if m.get("closed") and _yes_no(m):
                 winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
                 out[m["market_slug"]] = Resolution(winners[0]) if winners else Resolution.VOID
         return out
+
+
+def _yes_no(market: dict[str, Any]) -> bool:
+    outcomes = sorted(str(t.get("outcome", "")).lower() for t in market.get("tokens") or ())
+    return outcomes == ["no", "yes"]
 
 
 def build_pm_data_venue(vc: Any, clock: Clock) -> PublicData:
