@@ -10,7 +10,10 @@ set ledger figures, and they wait while orders are in flight.
 
 Reconciliation stores the figures of its own read and drops a queued write. So that a read of
 ours that started earlier never lands after a fresher one, the venue calls `read_started` at
-the top of `fetch_balances`; a read another one overlapped is made again, not delivered.
+the top of `fetch_balances`; a read another one overlapped is made again, not delivered. And
+as a read that began before ours (reconciliation's, begun before the fill) may be stored after
+ours and drop it, the venue calls `read_finished` when each read ends: a read of ours delivered
+while another was running is followed by one more once none is.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class BalanceReader:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._started = 0  # reads of the venue's balances begun, by anyone
+        self._running = 0  # reads of the venue's balances under way, by anyone
+        self._behind = False  # ours delivered while another read was under way
         self.reads = 0  # reads delivered so far
 
     def after_fill(self) -> None:
@@ -53,6 +58,16 @@ class BalanceReader:
     def read_started(self) -> None:
         """Count a read of the venue's balances (ours, reconciliation's, the balance sync's)."""
         self._started += 1
+        self._running += 1
+
+    def read_finished(self) -> None:
+        """Count a read that ended (answered or not); read again if ours may be stored first."""
+        self._running = max(self._running - 1, 0)
+        if self._running == 0 and self._behind:
+            # An earlier read that was under way when ours was delivered is stored after it
+            # (reconciliation drops what is queued): read once more, after it.
+            self._behind = False
+            self.after_fill()
 
     async def _read(self) -> None:
         overlapped = 0
@@ -72,6 +87,8 @@ class BalanceReader:
                 continue
             self._deliver(self.venue, balances)
             self.reads += 1
+            if self._running:
+                self._behind = True
 
     async def idle(self) -> None:
         """Wait until no read is running (tests and shutdown)."""

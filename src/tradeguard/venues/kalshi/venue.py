@@ -240,6 +240,12 @@ class KalshiVenue(Venue):
     async def fetch_balances(self) -> list[Balance]:
         """USD cash and, per market, the contracts held (a negative Kalshi position is NO)."""
         self.balance_reader.read_started()
+        try:
+            return await self._read_balances()
+        finally:
+            self.balance_reader.read_finished()
+
+    async def _read_balances(self) -> list[Balance]:
         bal = await self._call("fetch_balances", self.client.balance())
         out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
         for p in await self._call("fetch_balances", self.client.positions()):

@@ -353,6 +353,12 @@ class PolymarketVenue(Venue):
     async def fetch_balances(self) -> list[Balance]:
         """pUSD cash and the outcome tokens held."""
         self.balance_reader.read_started()
+        try:
+            return await self._read_balances()
+        finally:
+            self.balance_reader.read_finished()
+
+    async def _read_balances(self) -> list[Balance]:
         data = await self._private(
             "fetch_balances", "GET", "/balance-allowance", params={"asset_type": "COLLATERAL"}
         )
