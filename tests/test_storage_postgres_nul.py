@@ -1,4 +1,5 @@
-"""PostgreSQL's TEXT and JSONB cannot hold NUL: a string holding one is stored with U+FFFD there.
+"""PostgreSQL's TEXT and JSONB cannot hold NUL: a string in a JSON value holding one is stored
+with U+FFFD there.
 
 A kill whose reason holds a NUL must still halt and survive a restart, and an order whose
 signal holds one must still be journaled (before, both raised on PostgreSQL). SQLite keeps the
