@@ -13,7 +13,8 @@ Per venue, in this order:
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
    or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
-   adjustment: the report's `balances_deferred` says which orders it waits for. A venue's first
+   adjustment: the report's `balances_deferred` says which orders it waits for; so are they
+   when a fill of the venue is booked while its balances are being read. A venue's first
    reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the
    venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
    stored report, which a crash may have left behind its fills): a difference beyond the fees'
@@ -207,8 +208,28 @@ async def _reconcile_venue(
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
-        balances = await call("fetch_balances", venue.fetch_balances)
-        _apply_balances(node, name, balances, report, read_ts)
+        during: list[str] = []
+
+        def watch(fill: Fill, _order: object) -> None:
+            if fill.venue == name:
+                during.append(fill.trade_id)
+
+        node.orders.fill_listeners.append(watch)
+        try:
+            balances = await call("fetch_balances", venue.fetch_balances)
+        finally:
+            node.orders.fill_listeners.remove(watch)
+        if during:
+            # Booked while the answer was on its way: the figures may predate them, and a
+            # difference now would book the fills a second time as an adjustment.
+            why = (
+                f"fill(s) {', '.join(during)} booked during the balance read; balances wait for "
+                "the next reconciliation so that a fill is never booked as an adjustment"
+            )
+            log.warning("venue %s: balance reconciliation deferred: %s", name, why)
+            report.balances_deferred.append({"venue": name, "reason": why})
+        else:
+            _apply_balances(node, name, balances, report, read_ts)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
