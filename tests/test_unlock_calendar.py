@@ -125,3 +125,10 @@ def test_the_sample_calendar_is_valid_and_labelled_as_examples():
     assert "none is a real token unlock" in path.read_text(encoding="utf-8")
     # inside the window of the bundled BTC-quoted 5-minute candles
     assert all(1515560100000 < e.unlock_ms < 1517287800000 for e in events)
+
+
+def test_a_deeply_nested_json_calendar_is_a_one_line_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(CalendarError, match=r"deep\.json: not valid JSON: nested too deeply"):
+        load_calendar(p)

@@ -122,6 +122,8 @@ def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CalendarError(f"unlock calendar {name}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CalendarError(f"unlock calendar {name}: not valid JSON: nested too deeply") from None
     if isinstance(doc, dict):
         doc = doc.get("events")
     if not isinstance(doc, list):
