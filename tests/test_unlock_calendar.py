@@ -132,3 +132,12 @@ def test_a_deeply_nested_json_calendar_is_a_one_line_error(tmp_path):
     p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with pytest.raises(CalendarError, match=r"deep\.json: not valid JSON: nested too deeply"):
         load_calendar(p)
+
+
+def test_a_calendar_larger_than_the_cap_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    from tradeguard.strategies.token_unlock import calendar
+
+    monkeypatch.setattr(calendar, "MAX_CALENDAR_BYTES", 1_000)
+    path = _csv(tmp_path, HEADER, *[GOOD.replace("3000000", str(n)) for n in range(1, 40)])
+    with pytest.raises(CalendarError, match=r"cal\.csv: larger than 1,000 bytes"):
+        load_calendar(path)

@@ -22,6 +22,7 @@ REQUIRED = ("token", "unlock_time_utc", "amount", "pct_of_supply", "source_url")
 OPTIONAL = ("note",)
 _TOKEN = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_REPORTED = 20
+MAX_CALENDAR_BYTES = 16 * 1024 * 1024  # far above any real calendar; /dev/zero is not one
 
 
 class CalendarError(ValueError):
@@ -191,7 +192,14 @@ def load_calendar(path: str | Path) -> list[UnlockEvent]:
     if suffix not in (".csv", ".json"):
         raise CalendarError(f"unlock calendar {p}: expected a .csv or .json file, got {suffix!r}")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CALENDAR_BYTES + 1)
+        if len(data) > MAX_CALENDAR_BYTES:
+            raise CalendarError(
+                f"unlock calendar {p}: larger than {MAX_CALENDAR_BYTES:,} bytes; "
+                "is it the right file?"
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise CalendarError(f"unlock calendar {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
