@@ -141,3 +141,30 @@ def test_a_calendar_larger_than_the_cap_is_refused_without_reading_it_whole(tmp_
     path = _csv(tmp_path, HEADER, *[GOOD.replace("3000000", str(n)) for n in range(1, 40)])
     with pytest.raises(CalendarError, match=r"cal\.csv: larger than 1,000 bytes"):
         load_calendar(path)
+
+
+@pytest.mark.parametrize(
+    ("when", "by_ms", "needle"),
+    [
+        ("9999-12-31T23:59:59Z", "280741200000", "outside years 1-9999"),
+        ("0001-01-01T00:00:00Z", "-86400000", "outside years 1-9999"),
+    ],
+)
+def test_a_shift_past_the_calendar_years_is_a_one_line_error(tmp_path, capsys, when, by_ms, needle):
+    from tradeguard.cli.main import main
+
+    src = _csv(tmp_path, HEADER, GOOD.replace("2018-01-14T12:00:00Z", when))
+    out = tmp_path / "out.csv"
+    code = main(["calendar", "shift", str(src), "--out", str(out), "--by-ms", by_ms])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_an_early_year_is_written_with_four_digits_and_reads_back(tmp_path):
+    from tradeguard.strategies.token_unlock.calendar import calendar_csv
+
+    (event,) = load_calendar(_csv(tmp_path, HEADER, GOOD.replace("2018", "0999")))
+    assert event.when == "0999-01-14T12:00:00Z"
+    again = parse_calendar(calendar_csv([event]), "again.csv", "csv")
+    assert again == [event]

@@ -48,7 +48,8 @@ class UnlockEvent:
     @property
     def when(self) -> str:
         """Return the unlock time as ISO 8601 UTC."""
-        return datetime.fromtimestamp(self.unlock_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        dt = datetime.fromtimestamp(self.unlock_ms / 1000, UTC)  # ValueError outside 1-9999
+        return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%SZ")  # %Y drops zeros before 1000
 
 
 def _time_ms(raw: str) -> int:
@@ -212,7 +213,9 @@ def shift_events(events: list[UnlockEvent], shift_ms: int, label: str) -> list[U
     out = []
     for e in events:
         note = f"{e.note} [{label}: was {e.when}]".strip()
-        out.append(replace(e, unlock_ms=e.unlock_ms + shift_ms, note=note))
+        moved = replace(e, unlock_ms=e.unlock_ms + shift_ms, note=note)
+        moved.when  # noqa: B018 - raises ValueError if the time left years 1-9999
+        out.append(moved)
     return out
 
 
