@@ -168,3 +168,15 @@ def test_an_early_year_is_written_with_four_digits_and_reads_back(tmp_path):
     assert event.when == "0999-01-14T12:00:00Z"
     again = parse_calendar(calendar_csv([event]), "again.csv", "csv")
     assert again == [event]
+
+
+def test_a_json_note_with_line_breaks_survives_a_shift_to_csv(tmp_path, capsys):
+    from tradeguard.cli.main import main
+
+    src = tmp_path / "cal.json"
+    row = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
+    src.write_text(json.dumps([{**row, "note": 'two\r\nlines, "quoted"'}]), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["calendar", "shift", str(src), "--out", str(out), "--by-ms", "1000"]) == 0
+    (event,) = load_calendar(out)
+    assert event.note.startswith('two lines, "quoted" [shifted 1000 ms')

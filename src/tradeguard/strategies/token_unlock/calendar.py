@@ -22,6 +22,7 @@ REQUIRED = ("token", "unlock_time_utc", "amount", "pct_of_supply", "source_url")
 OPTIONAL = ("note",)
 _TOKEN = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_REPORTED = 20
+_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")  # what splitlines() splits on
 MAX_CALENDAR_BYTES = 16 * 1024 * 1024  # far above any real calendar; /dev/zero is not one
 
 
@@ -98,7 +99,8 @@ def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
         errors.append(f"source_url = {url!r}: expected an http(s) URL of at most 500 characters")
     if errors or amount is None or pct is None:
         return None, errors
-    return UnlockEvent(token, unlock_ms, amount, pct, url, cells["note"]), []
+    note = _BREAKS.sub(" ", cells["note"])  # a CSV row is one line: a note must fit on it
+    return UnlockEvent(token, unlock_ms, amount, pct, url, note), []
 
 
 def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
