@@ -105,3 +105,31 @@ async def test_sentinel_file_triggers_the_kill_switch_during_a_run(tmp_path, dat
     stages = [e.data["stage"] for e in node.storage.load_events(kind_prefix="kill")]
     assert sorted(stages) == ["done", "triggered"]
     node.close()
+
+
+async def test_kill_from_another_folder_reaches_the_sentinel_the_running_node_watches(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    from node_support import write_paper_toml
+    from tradeguard.cli.main import main
+    from tradeguard.config import load_config
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
+    cfg_path = write_paper_toml(tmp_path, data)
+    text = cfg_path.read_text().replace(f'"{tmp_path / "tg.kill"}"', '"tg.kill"')
+    cfg_path.write_text(text)
+    node_dir, elsewhere = tmp_path / "node", tmp_path / "elsewhere"
+    node_dir.mkdir(), elsewhere.mkdir()
+    monkeypatch.chdir(node_dir)  # the node resolves its relative sentinel here
+    node = node_for(load_config(cfg_path))
+    await node.start()
+    try:
+        monkeypatch.chdir(elsewhere)
+        assert main(["kill", "--config", str(cfg_path), "--reason", "drill"]) == 0
+        assert str(node_dir / "tg.kill") in capsys.readouterr().out.replace("\n", "")
+        assert not (elsewhere / "tg.kill").exists()
+        await node.poll_kill_sentinel()
+        assert node.risk.state is TradingState.HALTED
+    finally:
+        await node.stop()
+        node.close()

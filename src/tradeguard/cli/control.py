@@ -84,8 +84,12 @@ def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) ->
     """Another node writes the database: ask it to halt through its kill sentinel file."""
     from pathlib import Path
 
+    from tradeguard.node.stats import KILL_SENTINEL_KEY
+
     config = config_from_args(args)
-    sentinel = Path(config.node.kill_sentinel)
+    # The path the running node resolved from its own folder, not from this one.
+    watched = open_storage(args).kv_get(KILL_SENTINEL_KEY)
+    sentinel = Path(watched if isinstance(watched, str) else config.node.kill_sentinel)
     sentinel.write_text(
         f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n", encoding="utf-8"
     )
