@@ -180,3 +180,14 @@ def test_a_json_note_with_line_breaks_survives_a_shift_to_csv(tmp_path, capsys):
     assert main(["calendar", "shift", str(src), "--out", str(out), "--by-ms", "1000"]) == 0
     (event,) = load_calendar(out)
     assert event.note.startswith('two lines, "quoted" [shifted 1000 ms')
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_a_calendar_saved_with_a_byte_order_mark_is_read(tmp_path, suffix):
+    # spreadsheet programs save "CSV UTF-8" with a BOM in front of the header
+    row = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
+    text = f"{HEADER}\r\n{GOOD}\r\n" if suffix == "csv" else json.dumps([row])
+    path = tmp_path / f"cal.{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (event,) = load_calendar(path)
+    assert event.token == "ETH" and event.unlock_ms == 1515931200000

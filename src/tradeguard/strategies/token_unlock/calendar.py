@@ -202,7 +202,7 @@ def load_calendar(path: str | Path) -> list[UnlockEvent]:
                 f"unlock calendar {p}: larger than {MAX_CALENDAR_BYTES:,} bytes; "
                 "is it the right file?"
             )
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
     except FileNotFoundError:
         raise CalendarError(f"unlock calendar {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
