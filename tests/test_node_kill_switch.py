@@ -133,3 +133,23 @@ async def test_kill_from_another_folder_reaches_the_sentinel_the_running_node_wa
     finally:
         await node.stop()
         node.close()
+
+
+async def test_resume_refuses_while_a_node_writes_the_database_and_changes_nothing(
+    tmp_path, data_dir, capsys
+):
+    # The running node keeps its own HALTED state and would write it back over the resume.
+    from tradeguard.cli.main import main
+
+    node = (await _node_with_resting_orders(tmp_path, data_dir, 0))[0]
+    await node.kill(reason="drill", by="test")
+    url = node.config.node.database_url
+    try:
+        assert main(["resume", "--db", url, "--reason", "x", "--yes"]) == 1
+        err = capsys.readouterr().err
+        assert "pid" in err and "/api/v1/resume" in err
+        assert node.risk.state is TradingState.HALTED
+        assert node.storage.load_events(kind_prefix="resume") == []
+    finally:
+        await node.stop()
+        node.close()

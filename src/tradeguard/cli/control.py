@@ -144,6 +144,22 @@ def _risk_engine(args: argparse.Namespace) -> tuple[Any, Any]:
     return storage, RiskEngine(config.risk, clock, StorageStateStore(storage), audit)
 
 
+def _resume_lock(args: argparse.Namespace) -> Any:
+    """Take the writer lock: a running node keeps its own state and would write it back."""
+    from tradeguard.storage.db import mask_url
+    from tradeguard.storage.lock import WriterLockHeld, acquire_writer_lock
+
+    url = config_from_args(args).node.database_url
+    try:
+        return acquire_writer_lock(url)
+    except WriterLockHeld as exc:
+        raise WriterLockHeld(
+            f"a running node writes {mask_url(url)} ({exc.holder}) and keeps its own trading "
+            "state: resume it through its API (POST /api/v1/resume) or stop it first",
+            exc.holder,
+        ) from None
+
+
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -157,6 +173,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
             return 1
     from tradeguard.risk.engine import ResumeRefused
 
+    lock = _resume_lock(args)
     storage, risk = _risk_engine(args)
     try:
         by = args.by or _who()
@@ -169,6 +186,8 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         state = risk.state.value
     finally:
         storage.db.dispose()
+        if lock is not None:
+            lock.release()
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:
