@@ -162,17 +162,24 @@ def open_storage(args: argparse.Namespace, existing: bool = False) -> Any:
     return Storage(db)
 
 
-def _refuse_missing_sqlite_file(url: str) -> None:
-    """A read of a SQLite file that is not there would make an empty one and show it."""
+def missing_sqlite_file(url: str) -> Path | None:
+    """Return the absolute path of the SQLite file `url` names if it does not exist."""
     from tradeguard.storage.db import normalize_url
-    from tradeguard.storage.errors import StorageError
 
     parsed = normalize_url(url)
     name = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") or "uri" in parsed.query:
-        return
+        return None
     path = Path(name).expanduser().absolute()
-    if not path.exists():
+    return None if path.exists() else path
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """A read of a SQLite file that is not there would make an empty one and show it."""
+    from tradeguard.storage.errors import StorageError
+
+    path = missing_sqlite_file(url)
+    if path is not None:
         raise StorageError(
             f"no database file at {path} (a relative sqlite path is taken from the current "
             "folder); check --db or the config's node.database_url"

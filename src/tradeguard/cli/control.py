@@ -12,7 +12,12 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.cli.common import add_source_options, config_from_args, open_storage
+from tradeguard.cli.common import (
+    add_source_options,
+    config_from_args,
+    missing_sqlite_file,
+    open_storage,
+)
 
 RESUME_PHRASE = "RESUME"
 
@@ -58,6 +63,7 @@ def _node(args: argparse.Namespace) -> Any:
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.storage.lock import WriterLockHeld
 
+    new_db = missing_sqlite_file(config_from_args(args).node.database_url)
     try:
         node = _node(args)
     except WriterLockHeld as exc:
@@ -77,6 +83,11 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         for f in report["failed"]:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
+        if new_db is not None:
+            console.print(
+                f"[yellow]no database was at {new_db}[/]: it was made now, so no running node "
+                "was halted (a relative sqlite path is taken from the current folder)"
+            )
     return 0 if not report["failed"] else 1
 
 
