@@ -46,3 +46,15 @@ def test_candle_bars_from_columns_equal_the_bars_from_decimals(limit: int) -> No
         bars = _group(candles, limit)
         assert bars == _group(list(candles), limit)
         assert all(type(v) is float for v in bars[0][1:]) and type(bars[0][0]) is int
+
+
+def test_the_report_gives_the_per_pair_win_rate_in_percent_like_its_headline() -> None:
+    from tradeguard.backtest.report import render_report
+
+    group = {"trades": 16, "win_rate": 0.3125, "profit_factor": 0.7, "expectancy": -0.1,
+             "net_pnl": -1.6, "fees": 0.6}  # fmt: skip
+    metrics = {"start_equity": 100.0, "win_rate_pct": 31.25, "per_pair": {"ADA/BTC": group},
+               "per_exit_reason": {"stop_loss": group}}  # fmt: skip
+    html = render_report("t", metrics, [], [(0, 100.0), (86_400_000, 99.0)], {})
+    assert html.count("<th>win rate %</th>") == 2
+    assert html.count("<td>31.2500</td>") == 2 and "0.3125" not in html

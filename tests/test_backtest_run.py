@@ -270,3 +270,14 @@ def test_a_backtest_mode_config_run_on_its_own_database_keeps_the_durable_journa
             assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     finally:
         node.close()
+
+
+def test_each_equity_point_counts_every_pair_closing_at_its_time(tmp_path, data_dir):
+    # Four pairs close a candle at the same time; the sample taken at that time must mark all
+    # four, so the last point (the end equity of the return, CAGR and Calmar) is the run's own.
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "token_unlock.toml")
+    window = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-20"))
+    result = run_backtest(cfg, tmp_path / "run", window)
+    assert result.metrics["open_positions"] > 0  # held marks move the end equity
+    assert result.curve[-1][1] == pytest.approx(float(result.summary.end_equity), rel=1e-12)
+    assert result.metrics["end_equity"] == pytest.approx(float(result.summary.end_equity))

@@ -333,3 +333,14 @@ def test_a_config_bot_with_a_misshapen_symbol_is_refused(tmp_path, capsys):
         fh.write('\n[[bots]]\nname = "alpha"\nsymbols = ["btc-usdt"]\n')
     code, err = _run(["config", "check", str(cfg)], capsys)
     assert code == 2 and "bots.0.symbols" in err and "'btc-usdt' is not BASE/QUOTE" in err
+
+
+@pytest.mark.parametrize("command", ["status", "orders", "positions", "balances", "fills"])
+def test_a_read_command_on_a_missing_database_file_says_so_and_creates_nothing(
+    tmp_path, capsys, command
+):
+    target = tmp_path / "typo.db"
+    code, err = _run([command, "--db", f"sqlite:///{target}"], capsys)
+    assert code == 1 and f"no database file at {target}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not target.exists()

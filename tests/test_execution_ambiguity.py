@@ -172,3 +172,40 @@ async def test_fill_replayed_many_times_is_applied_once(tmp_path: Path) -> None:
 
     assert len(rig.storage.load_fills()) == 1
     assert restarted.orders.orders[placed.order.client_order_id].filled == D("0.001")
+
+
+async def test_a_reconciliation_blip_never_lifts_a_halt_someone_else_set(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.venue.drop_submit = 1
+    rig.venue.fail_queries = 3
+    first = await rig.orders.submit(limit_buy())
+    assert first.order is not None
+    rig.risk.halt("kill switch: operator", "cli")  # the emergency stop
+    rig.venue.fail_queries = 10
+
+    failed = await reconcile_and_gate(rig, "periodic")
+    assert not failed.ok
+    assert rig.risk.state is TradingState.HALTED
+    assert rig.risk.state_by == "cli"  # still the kill switch's halt, not the reconciler's
+
+    rig.venue.fail_queries = 0
+    recovered = await reconcile_and_gate(rig, "periodic")
+    assert recovered.ok
+    assert rig.risk.state is TradingState.HALTED and rig.risk.state_by == "cli"
+
+
+async def test_a_refused_resume_after_a_good_reconciliation_keeps_the_node_running_halted(
+    tmp_path: Path,
+) -> None:
+    from tradeguard.risk.state import ResumeRefused
+
+    rig = make_rig(tmp_path)
+    rig.risk.halt("periodic reconciliation failed: x", "reconciler")
+
+    def refuse(by: str, reason: str) -> None:
+        raise ResumeRefused("resume refused: the daily loss limit halted trading today")
+
+    rig.risk.resume = refuse  # type: ignore[method-assign]
+    report = await reconcile_and_gate(rig, "periodic")  # used to raise out of the live loop
+    assert report.ok
+    assert rig.risk.state is TradingState.HALTED

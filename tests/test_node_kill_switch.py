@@ -105,3 +105,64 @@ async def test_sentinel_file_triggers_the_kill_switch_during_a_run(tmp_path, dat
     stages = [e.data["stage"] for e in node.storage.load_events(kind_prefix="kill")]
     assert sorted(stages) == ["done", "triggered"]
     node.close()
+
+
+async def test_kill_from_another_folder_reaches_the_sentinel_the_running_node_watches(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    from node_support import write_paper_toml
+    from tradeguard.cli.main import main
+    from tradeguard.config import load_config
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
+    cfg_path = write_paper_toml(tmp_path, data)
+    text = cfg_path.read_text().replace(f'"{tmp_path / "tg.kill"}"', '"tg.kill"')
+    cfg_path.write_text(text)
+    node_dir, elsewhere = tmp_path / "node", tmp_path / "elsewhere"
+    node_dir.mkdir(), elsewhere.mkdir()
+    monkeypatch.chdir(node_dir)  # the node resolves its relative sentinel here
+    node = node_for(load_config(cfg_path))
+    await node.start()
+    try:
+        monkeypatch.chdir(elsewhere)
+        assert main(["kill", "--config", str(cfg_path), "--reason", "drill"]) == 0
+        assert str(node_dir / "tg.kill") in capsys.readouterr().out.replace("\n", "")
+        assert not (elsewhere / "tg.kill").exists()
+        await node.poll_kill_sentinel()
+        assert node.risk.state is TradingState.HALTED
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_resume_refuses_while_a_node_writes_the_database_and_changes_nothing(
+    tmp_path, data_dir, capsys
+):
+    # The running node keeps its own HALTED state and would write it back over the resume.
+    from tradeguard.cli.main import main
+
+    node = (await _node_with_resting_orders(tmp_path, data_dir, 0))[0]
+    await node.kill(reason="drill", by="test")
+    url = node.config.node.database_url
+    try:
+        assert main(["resume", "--db", url, "--reason", "x", "--yes"]) == 1
+        err = capsys.readouterr().err
+        assert "pid" in err and "/api/v1/resume" in err
+        assert node.risk.state is TradingState.HALTED
+        assert node.storage.load_events(kind_prefix="resume") == []
+    finally:
+        await node.stop()
+        node.close()
+
+
+def test_kill_on_a_database_no_node_has_used_says_that_no_node_was_halted(
+    tmp_path, data_dir, capsys
+):
+    from node_support import write_paper_toml
+    from tradeguard.cli.main import main
+
+    cfg = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 50))
+    target = tmp_path / "not-the-node.db"
+    assert main(["kill", "--config", str(cfg), "--db", f"sqlite:///{target}"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"no database was at {target}" in out and "no running node was halted" in out

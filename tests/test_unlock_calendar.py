@@ -125,3 +125,69 @@ def test_the_sample_calendar_is_valid_and_labelled_as_examples():
     assert "none is a real token unlock" in path.read_text(encoding="utf-8")
     # inside the window of the bundled BTC-quoted 5-minute candles
     assert all(1515560100000 < e.unlock_ms < 1517287800000 for e in events)
+
+
+def test_a_deeply_nested_json_calendar_is_a_one_line_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(CalendarError, match=r"deep\.json: not valid JSON: nested too deeply"):
+        load_calendar(p)
+
+
+def test_a_calendar_larger_than_the_cap_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    from tradeguard.strategies.token_unlock import calendar
+
+    monkeypatch.setattr(calendar, "MAX_CALENDAR_BYTES", 1_000)
+    path = _csv(tmp_path, HEADER, *[GOOD.replace("3000000", str(n)) for n in range(1, 40)])
+    with pytest.raises(CalendarError, match=r"cal\.csv: larger than 1,000 bytes"):
+        load_calendar(path)
+
+
+@pytest.mark.parametrize(
+    ("when", "by_ms", "needle"),
+    [
+        ("9999-12-31T23:59:59Z", "280741200000", "outside years 1-9999"),
+        ("0001-01-01T00:00:00Z", "-86400000", "outside years 1-9999"),
+    ],
+)
+def test_a_shift_past_the_calendar_years_is_a_one_line_error(tmp_path, capsys, when, by_ms, needle):
+    from tradeguard.cli.main import main
+
+    src = _csv(tmp_path, HEADER, GOOD.replace("2018-01-14T12:00:00Z", when))
+    out = tmp_path / "out.csv"
+    code = main(["calendar", "shift", str(src), "--out", str(out), "--by-ms", by_ms])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_an_early_year_is_written_with_four_digits_and_reads_back(tmp_path):
+    from tradeguard.strategies.token_unlock.calendar import calendar_csv
+
+    (event,) = load_calendar(_csv(tmp_path, HEADER, GOOD.replace("2018", "0999")))
+    assert event.when == "0999-01-14T12:00:00Z"
+    again = parse_calendar(calendar_csv([event]), "again.csv", "csv")
+    assert again == [event]
+
+
+def test_a_json_note_with_line_breaks_survives_a_shift_to_csv(tmp_path, capsys):
+    from tradeguard.cli.main import main
+
+    src = tmp_path / "cal.json"
+    row = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
+    src.write_text(json.dumps([{**row, "note": 'two\r\nlines, "quoted"'}]), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["calendar", "shift", str(src), "--out", str(out), "--by-ms", "1000"]) == 0
+    (event,) = load_calendar(out)
+    assert event.note.startswith('two lines, "quoted" [shifted 1000 ms')
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_a_calendar_saved_with_a_byte_order_mark_is_read(tmp_path, suffix):
+    # spreadsheet programs save "CSV UTF-8" with a BOM in front of the header
+    row = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
+    text = f"{HEADER}\r\n{GOOD}\r\n" if suffix == "csv" else json.dumps([row])
+    path = tmp_path / f"cal.{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (event,) = load_calendar(path)
+    assert event.token == "ETH" and event.unlock_ms == 1515931200000

@@ -86,6 +86,8 @@ class CurveLog:
     def take(self, curve: Any) -> None:
         """Note the samples of `curve` newer than the last one noted."""
         since = self.tail_ts
+        if self.tail and curve and curve[-1][0] == since:  # the last sample, updated in place
+            self.tail[-1] = f"{since}:{curve[-1][1]};"
         newer = list(takewhile(lambda p: p[0] > since, reversed(curve)))
         if newer:
             self.tail += [f"{t}:{e};" for t, e in reversed(newer)]

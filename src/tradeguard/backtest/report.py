@@ -37,7 +37,11 @@ KPIS = (
     ("expectancy", "Expectancy"), ("exposure_pct", "Exposure %"), ("trades", "Trades"),
     ("fees", "Fees"),
 )  # fmt: skip
-GROUP_COLUMNS = ("trades", "win_rate", "profit_factor", "expectancy", "net_pnl", "fees")
+# (key, header, scale): the win rate is stored as a share and shown in percent, as in the KPIs
+GROUP_COLUMNS = (
+    ("trades", "trades", 1), ("win_rate", "win rate %", 100), ("profit_factor", "profit factor", 1),
+    ("expectancy", "expectancy", 1), ("net_pnl", "net pnl", 1), ("fees", "fees", 1),
+)  # fmt: skip
 
 
 def fmt(value: Any) -> str:
@@ -144,14 +148,18 @@ def _heatmap(months: dict[str, float]) -> str:
 
 
 def _group_table(name: str, groups: dict[str, dict[str, Any]]) -> str:
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in GROUP_COLUMNS)
+    head = "".join(f"<th>{h}</th>" for _, h, _ in GROUP_COLUMNS)
     rows = [
         f'<tr><td class="l">{escape(k)}</td>'
-        + "".join(f"<td>{fmt(v.get(c))}</td>" for c in GROUP_COLUMNS)
+        + "".join(f"<td>{fmt(_scaled(v.get(c), n))}</td>" for c, _, n in GROUP_COLUMNS)
         + "</tr>"
         for k, v in groups.items()
     ]
     return f'<table><tr><th class="l">{name}</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _scaled(value: Any, scale: int) -> Any:
+    return value * scale if scale != 1 and isinstance(value, int | float) else value
 
 
 def _trade_table(trades: Sequence[TradeRecord]) -> str:

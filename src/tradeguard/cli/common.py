@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.errors import ConfigError
@@ -148,15 +149,41 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return config
 
 
-def open_storage(args: argparse.Namespace) -> Any:
-    """Open (and migrate) the database the arguments point at."""
+def open_storage(args: argparse.Namespace, existing: bool = False) -> Any:
+    """Open (and migrate) the database the arguments point at; `existing`: refuse a new file."""
     from tradeguard.storage.db import Database
     from tradeguard.storage.repository import Storage
 
     config = config_from_args(args)
+    if existing:
+        _refuse_missing_sqlite_file(config.node.database_url)
     db = Database(config.node.database_url)
     db.migrate()
     return Storage(db)
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """Return the absolute path of the SQLite file `url` names if it does not exist."""
+    from tradeguard.storage.db import normalize_url
+
+    parsed = normalize_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") or "uri" in parsed.query:
+        return None
+    path = Path(name).expanduser().absolute()
+    return None if path.exists() else path
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """A read of a SQLite file that is not there would make an empty one and show it."""
+    from tradeguard.storage.errors import StorageError
+
+    path = missing_sqlite_file(url)
+    if path is not None:
+        raise StorageError(
+            f"no database file at {path} (a relative sqlite path is taken from the current "
+            "folder); check --db or the config's node.database_url"
+        )
 
 
 def open_node(config: Any, confirm_live: bool, log_format: str | None) -> Any:

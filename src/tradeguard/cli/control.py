@@ -12,7 +12,12 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.cli.common import add_source_options, config_from_args, open_storage
+from tradeguard.cli.common import (
+    add_source_options,
+    config_from_args,
+    missing_sqlite_file,
+    open_storage,
+)
 
 RESUME_PHRASE = "RESUME"
 
@@ -58,6 +63,7 @@ def _node(args: argparse.Namespace) -> Any:
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.storage.lock import WriterLockHeld
 
+    new_db = missing_sqlite_file(config_from_args(args).node.database_url)
     try:
         node = _node(args)
     except WriterLockHeld as exc:
@@ -77,6 +83,11 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         for f in report["failed"]:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
+        if new_db is not None:
+            console.print(
+                f"[yellow]no database was at {new_db}[/]: it was made now, so no running node "
+                "was halted (a relative sqlite path is taken from the current folder)"
+            )
     return 0 if not report["failed"] else 1
 
 
@@ -84,8 +95,12 @@ def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) ->
     """Another node writes the database: ask it to halt through its kill sentinel file."""
     from pathlib import Path
 
+    from tradeguard.node.stats import KILL_SENTINEL_KEY
+
     config = config_from_args(args)
-    sentinel = Path(config.node.kill_sentinel)
+    # The path the running node resolved from its own folder, not from this one.
+    watched = open_storage(args).kv_get(KILL_SENTINEL_KEY)
+    sentinel = Path(watched if isinstance(watched, str) else config.node.kill_sentinel)
     sentinel.write_text(
         f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n", encoding="utf-8"
     )
@@ -140,6 +155,22 @@ def _risk_engine(args: argparse.Namespace) -> tuple[Any, Any]:
     return storage, RiskEngine(config.risk, clock, StorageStateStore(storage), audit)
 
 
+def _resume_lock(args: argparse.Namespace) -> Any:
+    """Take the writer lock: a running node keeps its own state and would write it back."""
+    from tradeguard.storage.db import mask_url
+    from tradeguard.storage.lock import WriterLockHeld, acquire_writer_lock
+
+    url = config_from_args(args).node.database_url
+    try:
+        return acquire_writer_lock(url)
+    except WriterLockHeld as exc:
+        raise WriterLockHeld(
+            f"a running node writes {mask_url(url)} ({exc.holder}) and keeps its own trading "
+            "state: resume it through its API (POST /api/v1/resume) or stop it first",
+            exc.holder,
+        ) from None
+
+
 def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -153,6 +184,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
             return 1
     from tradeguard.risk.engine import ResumeRefused
 
+    lock = _resume_lock(args)
     storage, risk = _risk_engine(args)
     try:
         by = args.by or _who()
@@ -165,6 +197,8 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         state = risk.state.value
     finally:
         storage.db.dispose()
+        if lock is not None:
+            lock.release()
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:

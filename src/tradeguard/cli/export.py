@@ -79,7 +79,9 @@ def cmd_fills(args: argparse.Namespace, console: Console) -> int:
     since, until = parse_utc(args.since, "--since"), parse_utc(args.until, "--until")
     if since is not None and until is not None and until <= since:
         raise ConfigError(f"--until {args.until} must be after --since {args.since}")
-    storage = open_storage(args)
+    if args.out and Path(args.out).is_dir():  # a usage error comes before the database
+        raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as fills.csv")
+    storage = open_storage(args, existing=True)
     rows = storage.fill_pages(venue=args.venue, symbol=args.symbol, since_ts=since, until_ts=until)
     if not args.out:
         n = write_csv(rows, sys.stdout)

@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
     from tradeguard.node.pause import stored_pauses
 
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     config = config_from_args(args)
     base = api_base(config, args.api)
     health = fetch_health(base) if base else None
@@ -136,7 +136,7 @@ def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str
 
 def cmd_orders(args: argparse.Namespace, console: Console) -> int:
     """Print the newest journaled orders."""
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     orders = storage.load_orders(open_only=args.open, limit=args.limit)
     if args.json:
         print(json.dumps([_order_json(o) for o in orders], indent=2))
@@ -195,7 +195,7 @@ def _order_json(o: Any) -> dict[str, Any]:
 
 def cmd_positions(args: argparse.Namespace, console: Console) -> int:
     """Print open (or all) positions."""
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     status = None if args.all else "open"
     rows = storage.load_position_rows(status=status, limit=args.limit)
     if args.json:
@@ -228,7 +228,7 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     """Print the stored balances per venue."""
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     if getattr(args, "combined", False):
         return _combined_balances(args, storage, console)
     bals = storage.load_balances()

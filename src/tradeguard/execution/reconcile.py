@@ -50,6 +50,7 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.reports import OrderReport
+from tradeguard.risk.state import ResumeRefused
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,15 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
     risk = node.risk
     if not report.ok:
         log.error("%s reconciliation failed: %s", trigger, report.reason)
-        if risk.state is not TradingState.HALTED or risk.state_by != RECONCILER:
+        # A halt set by someone else (kill switch, loss limit, operator) already blocks every
+        # order; taking it over would let the next good reconciliation lift it.
+        if risk.state is not TradingState.HALTED:
             risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
     elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
-        risk.resume(RECONCILER, f"{trigger} reconciliation completed")
+        try:
+            risk.resume(RECONCILER, f"{trigger} reconciliation completed")
+        except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
+            log.warning("%s reconciliation completed; trading stays HALTED: %s", trigger, exc)
     return report
 
 

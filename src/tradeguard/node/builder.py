@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
@@ -22,6 +23,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.state_store import StorageStateStore
+from tradeguard.node.stats import KILL_SENTINEL_KEY
 from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
@@ -71,7 +73,11 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         node.bus.publish,
         config.node.valuation_asset,
     )
-    node.kill_switch = KillSwitch(node.risk, node.clock, config.node.kill_sentinel)
+    # Resolved once, and stored so that `tradeguard kill` run from any folder finds it.
+    sentinel = Path(config.node.kill_sentinel).resolve()
+    node.kill_switch = KillSwitch(node.risk, node.clock, sentinel)
+    with node.storage.transaction():
+        node.storage.kv_set(KILL_SENTINEL_KEY, str(sentinel))
     node.storage.add_commit_hook(node._write_audit)
     node.bus.subscribe(node._audit)
     _build_venues(node, venues or {})

@@ -365,9 +365,13 @@ class TradingNode:
                 self._daily_summary(self._day, ts, equity)
             self._day = day
             self._day_start_equity = equity
+        curve = self.equity_curve
         if ts >= self._next_sample:
-            self.equity_curve.append((ts, equity))
+            curve.append((ts, equity))
             self._next_sample = ts + self.equity_sample_ms
+        elif fresh and curve and curve[-1][0] == ts:
+            # another market's candle closing at the sample's time: the sample counts it too
+            curve[-1] = (ts, equity)
         # The same equity on the same day trips nothing while trading is ACTIVE; a replay
         # committing whole candles carries the risk state in each commit, so it may skip it.
         if fresh or not self._candle_units or self.risk.state is not TradingState.ACTIVE:

@@ -12,6 +12,7 @@ from tradeguard.model.money import ZERO
 CURSOR_KEY = "replay.cursor_ms"
 STATS_KEY = "run.stats"
 HEARTBEAT_KEY = "node.heartbeat"
+KILL_SENTINEL_KEY = "node.kill_sentinel"  # the absolute path the running node watches
 EQUITY_KEY = "run.equity_curve"
 FIGURES_KEY = "run.figures"  # the last checkpoint's Figures, for readers of the database
 

@@ -407,5 +407,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   showHealth();
   setInterval(showHealth, 5000);  // the health (and user streams) move without events
+  // marks move equity, P&L and drawdown without an event: refresh the figures on a timer too
+  setInterval(() => { if (token() && !document.hidden) scheduleRefresh(0); }, 5000);
   if (token()) start(); else showLogin("");
 });

@@ -22,6 +22,8 @@ REQUIRED = ("token", "unlock_time_utc", "amount", "pct_of_supply", "source_url")
 OPTIONAL = ("note",)
 _TOKEN = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_REPORTED = 20
+_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")  # what splitlines() splits on
+MAX_CALENDAR_BYTES = 16 * 1024 * 1024  # far above any real calendar; /dev/zero is not one
 
 
 class CalendarError(ValueError):
@@ -47,7 +49,8 @@ class UnlockEvent:
     @property
     def when(self) -> str:
         """Return the unlock time as ISO 8601 UTC."""
-        return datetime.fromtimestamp(self.unlock_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        dt = datetime.fromtimestamp(self.unlock_ms / 1000, UTC)  # ValueError outside 1-9999
+        return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%SZ")  # %Y drops zeros before 1000
 
 
 def _time_ms(raw: str) -> int:
@@ -96,7 +99,8 @@ def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
         errors.append(f"source_url = {url!r}: expected an http(s) URL of at most 500 characters")
     if errors or amount is None or pct is None:
         return None, errors
-    return UnlockEvent(token, unlock_ms, amount, pct, url, cells["note"]), []
+    note = _BREAKS.sub(" ", cells["note"])  # a CSV row is one line: a note must fit on it
+    return UnlockEvent(token, unlock_ms, amount, pct, url, note), []
 
 
 def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -122,6 +126,8 @@ def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CalendarError(f"unlock calendar {name}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CalendarError(f"unlock calendar {name}: not valid JSON: nested too deeply") from None
     if isinstance(doc, dict):
         doc = doc.get("events")
     if not isinstance(doc, list):
@@ -189,7 +195,14 @@ def load_calendar(path: str | Path) -> list[UnlockEvent]:
     if suffix not in (".csv", ".json"):
         raise CalendarError(f"unlock calendar {p}: expected a .csv or .json file, got {suffix!r}")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CALENDAR_BYTES + 1)
+        if len(data) > MAX_CALENDAR_BYTES:
+            raise CalendarError(
+                f"unlock calendar {p}: larger than {MAX_CALENDAR_BYTES:,} bytes; "
+                "is it the right file?"
+            )
+        text = data.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
     except FileNotFoundError:
         raise CalendarError(f"unlock calendar {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -202,7 +215,9 @@ def shift_events(events: list[UnlockEvent], shift_ms: int, label: str) -> list[U
     out = []
     for e in events:
         note = f"{e.note} [{label}: was {e.when}]".strip()
-        out.append(replace(e, unlock_ms=e.unlock_ms + shift_ms, note=note))
+        moved = replace(e, unlock_ms=e.unlock_ms + shift_ms, note=note)
+        moved.when  # noqa: B018 - raises ValueError if the time left years 1-9999
+        out.append(moved)
     return out
 
 
