@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
     assert live["health"]["status"] == "ok" and live["health"]["mode"] == "sandbox"
     stream = live["health"]["checks"]["venues"]["venues"]["binance"]["user_stream"]
     assert stream["state"] in ("connecting", "connected") and stream["reconnects"] == 0
-    assert f"user stream binance: {stream['state']}" in said
+    # printed by a later status call: the stream may have connected since the first one
+    assert re.search(r"user stream binance: (connecting|connected)", said), said
     assert halted["health"]["status"] == "degraded"
     assert halted["health"]["checks"]["trading"]["state"] == "HALTED"
     assert gone["health"]["status"] == "unreachable" and server.url in gone["health"]["api"]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from tradeguard.execution.interrupted_arb import interrupted_arb_events
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
-from tradeguard.venues.pm_public import PublicData
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -30,7 +29,11 @@ async def connect_venues(node: TradingNode) -> None:
     for vc in node.config.venues:
         data = node.data_venues.get(vc.data_venue or "")
         paper = node.venues.get(vc.name)
-        if isinstance(data, PublicData) and isinstance(paper, OutcomePaperVenue):
+        if data is None or not isinstance(paper, OutcomePaperVenue):
+            continue
+        from tradeguard.venues.pm_public import PublicData  # its HTTP client: only when used
+
+        if isinstance(data, PublicData):
             paper.add_instruments(data.venue_instruments(vc.name), data.fee_rates)
             paper.resolutions = data.fetch_resolutions  # settlement, from public listings
     for venue in node.venues.values():
