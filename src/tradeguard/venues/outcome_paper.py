@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, Decimal
 
 from tradeguard.clock import Clock
-from tradeguard.model.enums import LiquiditySide, OrderStatus
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -28,7 +28,7 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.venues.fill_model import FillConfig
 from tradeguard.venues.paper import PaperVenue
-from tradeguard.venues.paper_state import PaperMarket, PaperOrder
+from tradeguard.venues.paper_state import IMMEDIATE, PaperMarket, PaperOrder
 
 CENT = Decimal("0.01")
 
@@ -109,6 +109,14 @@ class OutcomePaperVenue(PaperVenue):
             self._unlisted_orders.append(order)
             return
         super().restore_order(order)
+        po = self._orders.get(order.client_order_id)
+        if po is not None and po.status.is_open and _immediate(po):
+            # the real venue ended it the moment it could not fill; reconciliation reads this
+            self._close(
+                po, OrderStatus.EXPIRED, self.clock.now_ms(),
+                f"{_kind(po)} order restored after a restart: the venue ended it long ago; "
+                f"filled {po.filled} of {po.amount}, the rest expired",
+            )  # fmt: skip
 
     def restore_position(self, symbol: str, net: Decimal) -> None:
         if symbol not in self._markets:
@@ -160,6 +168,20 @@ class OutcomePaperVenue(PaperVenue):
         m.quote = quote
         self.on_book(QuoteBook(quote))
 
+    def _on_arrival(self, po: PaperOrder, m: PaperMarket, now: int) -> list[Fill]:
+        """Match on arrival; an order that may not rest and found no fresh, uncrossed book to
+        take from expires at once (no candles ever come to fill it later)."""
+        fills = super()._on_arrival(po, m, now)
+        if po.status.is_open and _immediate(po):
+            book = m.book if m.book is not None else m.quote
+            age = "no book yet" if book is None else f"last book {now - book.ts} ms old"
+            self._finish_immediate(
+                po, now,
+                f"{_kind(po)} order on {po.symbol}: no fresh, uncrossed book to take from "
+                f"({age}, stale_after_ms={self.config.stale_after_ms}); the order expired",
+            )  # fmt: skip
+        return fills
+
     def _execute(
         self,
         po: PaperOrder,
@@ -198,6 +220,14 @@ class OutcomePaperVenue(PaperVenue):
                 self._raw_fee[key] = after
             return _cent_up(after) - _cent_up(before)
         return ZERO if maker else polymarket_fee(qty, price, taker_rate, exponent)
+
+
+def _immediate(po: PaperOrder) -> bool:
+    return po.type is OrderType.MARKET or po.tif in IMMEDIATE
+
+
+def _kind(po: PaperOrder) -> str:
+    return po.tif.value if po.type is OrderType.LIMIT else "market"
 
 
 def _cent_up(amount: Decimal) -> Decimal:
