@@ -22,6 +22,7 @@ from tradeguard.venues.paper_state import (
     PaperMarket,
     PaperOrder,
     is_crossed,
+    quote_crossed,
 )
 
 
@@ -148,11 +149,14 @@ class PaperMatching(Venue):
         levels: list[tuple[Decimal, Decimal]] | None = None
         taken: dict[Decimal, Decimal] = {}
         source = ""
-        if m.book is not None and now - m.book.ts <= stale and not is_crossed(m.book):
+        fresh_book = m.book is not None and now - m.book.ts <= stale
+        if fresh_book and m.book is not None and not is_crossed(m.book):
             levels = m.book.asks() if buy else m.book.bids()
             taken = m.book_asks_taken if buy else m.book_bids_taken
             source = "book"
-        elif m.quote is not None and now - m.quote.ts <= stale:
+        elif fresh_book:
+            pass  # a fresh crossed book is invalid until it uncrosses: no quote fallback either
+        elif m.quote is not None and now - m.quote.ts <= stale and not quote_crossed(m.quote):
             q = m.quote
             levels = [(q.ask, q.ask_size)] if buy else [(q.bid, q.bid_size)]
             taken = m.quote_ask_taken if buy else m.quote_bid_taken
