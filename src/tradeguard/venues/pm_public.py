@@ -31,6 +31,7 @@ from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, pa
 from tradeguard.venues.kalshi.book_stream import KalshiBook
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 
 
@@ -49,6 +50,7 @@ class PublicData:
         # taker fee (rate, exponent) per symbol where the listing gives the market's own
         self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
         self.book_stats = StreamStats()
+        self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
         self._http = httpx.AsyncClient(timeout=10.0)
 
     async def get(self, op: str, path: str, params: dict[str, str] | None = None) -> Any:
@@ -68,6 +70,24 @@ class PublicData:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def kalshi_listing(self, op: str, status: str) -> list[Any]:
+        """Every market of Kalshi's GET /markets with `status`, all pages."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self.get(op, "/markets", query)
+
+        return await kalshi_pages(
+            page, "markets", {"status": status}, venue=self.name, op=op, max_pages=self.max_pages
+        )
+
+    async def clob_listing(self, op: str) -> list[Any]:
+        """Every market of the CLOB's GET /markets, all pages."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self.get(op, "/markets", query)
+
+        return await clob_pages(page, venue=self.name, op=op, max_pages=self.max_pages)
 
     def lists(self, symbol: str) -> bool:
         return False  # outcome tokens are never a reference price for another asset
@@ -97,8 +117,7 @@ class KalshiPublicData(PublicData):
     quote = "USD"
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        data = await self.get("load_instruments", "/markets", {"status": "open"})
-        for m in data["markets"]:
+        for m in await self.kalshi_listing("load_instruments", "open"):
             tick = dec(m.get("tick_size_dollars", "0.01"))
             for outcome in Outcome:
                 inst = outcome_instrument(
@@ -119,9 +138,8 @@ class KalshiPublicData(PublicData):
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Markets no longer open with a result, by ticker."""
-        data = await self.get("fetch_resolutions", "/markets", {"status": "settled"})
         out = {}
-        for m in data["markets"]:
+        for m in await self.kalshi_listing("fetch_resolutions", "settled"):
             try:
                 out[m["ticker"]] = Resolution.parse(m.get("result") or "")
             except ValueError:
@@ -143,8 +161,7 @@ class PolymarketPublicData(PublicData):
         self._tokens: dict[str, str] = {}  # symbol -> token id
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        data = await self.get("load_instruments", "/markets")
-        for m in data["data"]:
+        for m in await self.clob_listing("load_instruments"):
             if m.get("closed") or not _yes_no(m):
                 continue  # a market of named outcomes (teams, over/under) is not a YES/NO pair
             tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
@@ -185,9 +202,8 @@ class PolymarketPublicData(PublicData):
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Closed markets by slug: the winning token's side, or void when none won."""
-        data = await self.get("fetch_resolutions", "/markets")
         out = {}
-        for m in data["data"]:
+        for m in await self.clob_listing("fetch_resolutions"):
             if m.get("closed") and _yes_no(m):
                 winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
                 out[m["market_slug"]] = Resolution(winners[0]) if winners else Resolution.VOID
