@@ -3,7 +3,8 @@ against fed quotes, with the venue's own fee model instead of a fraction of noti
 
 A quote carrying depth (the prediction-market streams' books) is taken as the symbol's order
 book, so a taker walks its levels; Kalshi's fee is rounded up to the cent once per order
-(over all its fills), as Kalshi charges it, and Polymarket's per fill.
+(over all its fills), as Kalshi charges it, and Polymarket's per fill. A Kalshi buy is checked
+and locked at that rounded-up fee, so its fills never take free USD below zero.
 """
 
 from __future__ import annotations
@@ -202,6 +203,26 @@ class OutcomePaperVenue(PaperVenue):
     def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
         self._raw_fee.pop(po.client_order_id, None)
         super()._close(po, status, ts, reason)
+
+    def buy_cost_bound(
+        self, inst: Instrument, price: Decimal, amount: Decimal, *, limit: bool
+    ) -> Decimal:
+        """Kalshi: the cost and the fee exactly as charged, rounded up to the cent once per
+        order (a fraction-of-notional bound fell short of the rounding)."""
+        if self.dialect != "kalshi":
+            return super().buy_cost_bound(inst, price, amount, limit=limit)
+        taker, _ = self.fee_rates.get(inst.symbol, (self.taker_rate, self.exponent))
+        rate = max(taker, self.maker_rate) if limit else taker
+        return amount * price + _cent_up(rate * amount * price * (ONE - price))
+
+    def lock_release(
+        self, po: PaperOrder, qty: Decimal, notional: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Kalshi: a fill frees what it costs (its fee's rounding included) from the lock,
+        which covers the whole order's cost at its limit; the rest goes when the order ends."""
+        if self.dialect != "kalshi":
+            return super().lock_release(po, qty, notional, fee)
+        return min(po.locked, notional + fee)
 
     def fee_for(
         self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide

@@ -65,7 +65,7 @@ from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, Quote, TradeTick
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.fill_model import FillConfig
@@ -426,8 +426,7 @@ class PaperVenue(PaperStops):
         if order.side is BUY:
             if ref is None:
                 return  # a market buy with no price yet: each fill is capped by the free quote
-            rate = max(inst.maker_fee, inst.taker_fee) if limit else inst.taker_fee
-            need = order.amount * ref * (ONE + rate)
+            need = self.buy_cost_bound(inst, ref, order.amount, limit=limit)
             free = bal.free(inst.quote)
             if need > free:
                 self._refuse(

@@ -46,10 +46,11 @@ class PaperMatching(Venue):
                 return
             po.lock_asset = inst.quote
             po.lock_per_unit = po.price * (ONE + max(inst.maker_fee, inst.taker_fee))
+            po.locked = self.buy_cost_bound(inst, po.price, qty, limit=True)
         else:
             po.lock_asset = inst.base
             po.lock_per_unit = ONE
-        po.locked = po.lock_per_unit * qty
+            po.locked = qty
         bal = self._balances.get(po.lock_asset)
         bal.free -= po.locked
         bal.locked += po.locked
@@ -63,6 +64,20 @@ class PaperMatching(Venue):
 
     def _balance_copies(self) -> list[Balance]:
         return [Balance(b.venue, b.asset, b.free, b.locked) for b in self._balances.all()]
+
+    def buy_cost_bound(
+        self, inst: Instrument, price: Decimal, amount: Decimal, *, limit: bool
+    ) -> Decimal:
+        """The most a buy of `amount` at `price` may cost, fees included (checked and locked);
+        venues with another fee model override this."""
+        rate = max(inst.maker_fee, inst.taker_fee) if limit else inst.taker_fee
+        return amount * price * (ONE + rate)
+
+    def lock_release(
+        self, po: PaperOrder, qty: Decimal, notional: Decimal, fee: Decimal
+    ) -> Decimal:
+        """What a buy's fill of `qty` frees of its lock (the rest goes when the order ends)."""
+        return po.lock_per_unit * qty
 
     # execution ---------------------------------------------------------------------------------
     def fee_for(
@@ -87,7 +102,7 @@ class PaperMatching(Venue):
         quote = self._balances.get(inst.quote)
         if po.is_buy:
             if po.lock_asset:
-                release = po.lock_per_unit * qty
+                release = self.lock_release(po, qty, notional, fee)
                 po.locked -= release
                 quote.locked -= release
                 quote.free += release - notional - fee
