@@ -248,3 +248,11 @@ def test_config_errors_name_the_venue_and_the_fix() -> None:
     with pytest.raises(ValueError, match=r"venue 'kd': data_only = true is for a venue of kind "
                        r"ccxt, kalshi or polymarket without credentials"):  # fmt: skip
         Config.model_validate(doc)
+
+
+def test_a_data_venue_that_is_a_trading_venue_is_refused_with_the_fix() -> None:
+    doc = _doc()
+    doc["venues"][0].update(data_only=False, credentials="kalshi-demo")
+    with pytest.raises(ValueError, match=r"venue 'paper': data_venue='kd' is a kalshi trading "
+                       r"venue; .*set data_only = true on 'kd'"):  # fmt: skip
+        Config.model_validate(doc)
