@@ -130,7 +130,8 @@ def no_private_calls(kalshi: Any, pm: Any) -> None:
     assert {c["method"] for c in k_calls + pm_calls} == {"GET"}
     assert not [c for c in k_calls if "/portfolio/" in c["path"] or c["path"].endswith("/ws/v2")]
     public_pm = ("/markets", "/book", "/ws/market")
-    assert [c["path"] for c in pm_calls if c["path"] not in public_pm] == []
+    others = [c["path"] for c in pm_calls if c["path"] not in public_pm]
+    assert [p for p in others if not p.startswith("/clob-markets/")] == []  # fee info: public
     assert any(c["path"] == "/ws/market" for c in pm_calls)  # the public book channel
 
 

@@ -90,13 +90,17 @@ class OutcomePaperVenue(PaperVenue):
         instruments: dict[str, Instrument],
         fee_rates: dict[str, tuple[Decimal, Decimal]] | None = None,
     ) -> None:
-        """List more markets (a data venue's, taken at start) with their own taker fee
-        (rate, exponent) where the venue publishes one; known markets are kept."""
+        """List more markets (a data venue's, taken at start); known markets are kept.
+
+        `fee_rates` is the data venue's table of each market's taker fee (rate, exponent),
+        shared, not copied: a venue that learns a market's fee when it first streams its book
+        (Polymarket) fills it in before the first book of that market arrives."""
         for symbol, inst in instruments.items():
             if symbol not in self.instruments:
                 self.instruments[symbol] = inst
                 self._markets[symbol] = PaperMarket(inst)
-        self.fee_rates.update(fee_rates or {})
+        if fee_rates is not None:
+            self.fee_rates = fee_rates
         for symbol in [s for s in self._unlisted_positions if s in self._markets]:
             super().restore_position(symbol, self._unlisted_positions.pop(symbol))
         orders, self._unlisted_orders = self._unlisted_orders, []

@@ -11,7 +11,9 @@ A data-only venue lists the open markets (the instruments a paper venue takes) a
 their books with depth, and reads which markets have resolved. It holds no key and sends no
 signed request: Polymarket's `market` WebSocket channel is public; Kalshi's WebSocket needs a
 key for every channel, so a data-only Kalshi venue polls the public REST book every
-`quote_poll_s` (1 s) instead.
+`quote_poll_s` (1 s) instead. Listings are read over every page (`venues/paging.py`). Before
+streaming a Polymarket market's books it reads that market's fee from the public
+`GET /clob-markets/{condition id}` (`fd: {r, e}`); the CLOB's `/markets` carries no fee.
 """
 
 from __future__ import annotations
@@ -159,6 +161,7 @@ class PolymarketPublicData(PublicData):
         super().__init__(name, rest_url, clock, quote_poll_s)
         self.ws_url = ws_url
         self._tokens: dict[str, str] = {}  # symbol -> token id
+        self._conditions: dict[str, str] = {}  # symbol -> condition id (its market's fee info)
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.clob_listing("load_instruments"):
@@ -173,10 +176,18 @@ class PolymarketPublicData(PublicData):
                 )  # fmt: skip
                 self.instruments[inst.symbol] = inst
                 self._tokens[inst.symbol] = token["token_id"]
-                if m.get("fee_rate") is not None:
-                    rate = (dec(m["fee_rate"]), dec(m.get("fee_exponent", "1")))
-                    self.fee_rates[inst.symbol] = rate
+                self._conditions[inst.symbol] = m["condition_id"]
         return dict(self.instruments)
+
+    async def load_fees(self, symbols: list[str]) -> None:
+        """Each market's taker fee (rate r, exponent e) from GET /clob-markets/{condition id},
+        `fd: {r, e}`, where the official client reads it (absent: no fee, as it takes it)."""
+        for cid in sorted({self._conditions[s] for s in symbols if s not in self.fee_rates}):
+            info = await self.get("load_fees", f"/clob-markets/{cid}")
+            fd = info.get("fd") or {}
+            fee = (dec(str(fd.get("r", 0))), dec(str(fd.get("e", 0))))
+            for symbol in (s for s, c in self._conditions.items() if c == cid):
+                self.fee_rates[symbol] = fee
 
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)
@@ -189,16 +200,19 @@ class PolymarketPublicData(PublicData):
         book.reset(await self.get("fetch_quote", "/book", {"token_id": self._token(symbol)}))
         return book.quote(symbol, self.clock.now_ms())
 
-    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        """The public `market` channel after a REST snapshot; REST polling while it is down."""
+    async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """The markets' fees first (a paper venue charges them on the fills these books make),
+        then the public `market` channel after a REST snapshot; REST polling while it is down."""
         tokens = {self._token(s): s for s in symbols}
+        await self.load_fees(symbols)
 
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
 
-        return stream_with_fallback(
+        async for quote in stream_with_fallback(
             self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
-        )
+        ):
+            yield quote
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Closed markets by slug: the winning token's side, or void when none won."""

@@ -241,7 +241,6 @@ class PolymarketExchange:
                 ],
                 "minimum_tick_size": str(m.tick), "minimum_order_size": str(m.min_size),
                 "neg_risk": m.neg_risk, "active": not m.resolved, "closed": bool(m.resolved),
-                "fee_rate": str(m.fee_rate), "fee_exponent": str(m.fee_exponent),
             }
             for m in self.markets.values()
         ]  # fmt: skip
