@@ -130,7 +130,8 @@ def no_private_calls(kalshi: Any, pm: Any) -> None:
     assert {c["method"] for c in k_calls + pm_calls} == {"GET"}
     assert not [c for c in k_calls if "/portfolio/" in c["path"] or c["path"].endswith("/ws/v2")]
     public_pm = ("/markets", "/book", "/ws/market")
-    assert [c["path"] for c in pm_calls if c["path"] not in public_pm] == []
+    others = [c["path"] for c in pm_calls if c["path"] not in public_pm]
+    assert [p for p in others if not p.startswith("/clob-markets/")] == []  # fee info: public
     assert any(c["path"] == "/ws/market" for c in pm_calls)  # the public book channel
 
 
@@ -247,4 +248,12 @@ def test_config_errors_name_the_venue_and_the_fix() -> None:
     doc["venues"][0]["credentials"] = "kalshi-demo"
     with pytest.raises(ValueError, match=r"venue 'kd': data_only = true is for a venue of kind "
                        r"ccxt, kalshi or polymarket without credentials"):  # fmt: skip
+        Config.model_validate(doc)
+
+
+def test_a_data_venue_that_is_a_trading_venue_is_refused_with_the_fix() -> None:
+    doc = _doc()
+    doc["venues"][0].update(data_only=False, credentials="kalshi-demo")
+    with pytest.raises(ValueError, match=r"venue 'paper': data_venue='kd' is a kalshi trading "
+                       r"venue; .*set data_only = true on 'kd'"):  # fmt: skip
         Config.model_validate(doc)

@@ -95,7 +95,7 @@ class VenueConfig(_Strict):
     symbols: list[str] = Field(default_factory=list)
     # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
     # quotes, candles) feed this venue's strategies and fills; a kalshi or polymarket venue
-    # feeds a paper venue of the same `exchange`, which then takes that venue's markets
+    # (data_only = true) feeds a paper venue of the same `exchange`, which takes its markets
     data_venue: str | None = None
     # kind = "ccxt", "kalshi" or "polymarket": public market data only (no credentials, no
     # orders, no balances), for the paper venues that name it as data_venue; allowed on a real
@@ -407,9 +407,10 @@ class Config(_Strict):
         kinds = {v.name: v.kind for v in self.venues}
         self._data_only_references(names)
         self._data_references(names)
+        data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
             if v.data_venue is not None:
-                _check_data_venue(v, kinds)
+                _check_data_venue(v, kinds, data_only)
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self
@@ -419,8 +420,9 @@ DATA_KINDS = ("ccxt", "kalshi", "polymarket")
 OUTCOME_EXCHANGES = ("kalshi", "polymarket")
 
 
-def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str]) -> None:
-    """A paper venue's data_venue: a market data venue of a kind matching its exchange."""
+def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str], data_only: set[str]) -> None:
+    """A paper venue's data_venue: a market data venue of a kind matching its exchange; on a
+    prediction market a `data_only` one (its public listing is what the paper venue lists)."""
     kind = kinds.get(v.data_venue or "")
     if v.kind != "paper" or kind not in DATA_KINDS:
         raise ValueError(
@@ -434,6 +436,13 @@ def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str]) -> None:
             f"venue {v.name!r}: exchange={v.exchange!r} but data_venue={v.data_venue!r} is of "
             f"kind {kind!r}; a paper venue fills on its own exchange's books (set exchange = "
             f"{kind!r} or name a {v.exchange} venue)"
+        )
+    if kind in OUTCOME_EXCHANGES and v.data_venue not in data_only:
+        raise ValueError(
+            f"venue {v.name!r}: data_venue={v.data_venue!r} is a {kind} trading venue; a paper "
+            f"venue takes its markets and books from a data-only one: set data_only = true on "
+            f"{v.data_venue!r} (and drop its credentials) or add a {kind} venue with "
+            "data_only = true for it"
         )
     if kind in OUTCOME_EXCHANGES and v.instruments:
         raise ValueError(

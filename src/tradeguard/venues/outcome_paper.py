@@ -3,7 +3,8 @@ against fed quotes, with the venue's own fee model instead of a fraction of noti
 
 A quote carrying depth (the prediction-market streams' books) is taken as the symbol's order
 book, so a taker walks its levels; Kalshi's fee is rounded up to the cent once per order
-(over all its fills), as Kalshi charges it, and Polymarket's per fill.
+(over all its fills), as Kalshi charges it, and Polymarket's per fill. A Kalshi buy is checked
+and locked at that rounded-up fee, so its fills never take free USD below zero.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, Decimal
 
 from tradeguard.clock import Clock
-from tradeguard.model.enums import LiquiditySide, OrderStatus
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -28,7 +29,7 @@ from tradeguard.model.outcome import (
 )
 from tradeguard.venues.fill_model import FillConfig
 from tradeguard.venues.paper import PaperVenue
-from tradeguard.venues.paper_state import PaperMarket, PaperOrder
+from tradeguard.venues.paper_state import IMMEDIATE, PaperMarket, PaperOrder
 
 CENT = Decimal("0.01")
 
@@ -89,13 +90,17 @@ class OutcomePaperVenue(PaperVenue):
         instruments: dict[str, Instrument],
         fee_rates: dict[str, tuple[Decimal, Decimal]] | None = None,
     ) -> None:
-        """List more markets (a data venue's, taken at start) with their own taker fee
-        (rate, exponent) where the venue publishes one; known markets are kept."""
+        """List more markets (a data venue's, taken at start); known markets are kept.
+
+        `fee_rates` is the data venue's table of each market's taker fee (rate, exponent),
+        shared, not copied: a venue that learns a market's fee when it first streams its book
+        (Polymarket) fills it in before the first book of that market arrives."""
         for symbol, inst in instruments.items():
             if symbol not in self.instruments:
                 self.instruments[symbol] = inst
                 self._markets[symbol] = PaperMarket(inst)
-        self.fee_rates.update(fee_rates or {})
+        if fee_rates is not None:
+            self.fee_rates = fee_rates
         for symbol in [s for s in self._unlisted_positions if s in self._markets]:
             super().restore_position(symbol, self._unlisted_positions.pop(symbol))
         orders, self._unlisted_orders = self._unlisted_orders, []
@@ -109,6 +114,14 @@ class OutcomePaperVenue(PaperVenue):
             self._unlisted_orders.append(order)
             return
         super().restore_order(order)
+        po = self._orders.get(order.client_order_id)
+        if po is not None and po.status.is_open and _immediate(po):
+            # the real venue ended it the moment it could not fill; reconciliation reads this
+            self._close(
+                po, OrderStatus.EXPIRED, self.clock.now_ms(),
+                f"{_kind(po)} order restored after a restart: the venue ended it long ago; "
+                f"filled {po.filled} of {po.amount}, the rest expired",
+            )  # fmt: skip
 
     def restore_position(self, symbol: str, net: Decimal) -> None:
         if symbol not in self._markets:
@@ -160,6 +173,20 @@ class OutcomePaperVenue(PaperVenue):
         m.quote = quote
         self.on_book(QuoteBook(quote))
 
+    def _on_arrival(self, po: PaperOrder, m: PaperMarket, now: int) -> list[Fill]:
+        """Match on arrival; an order that may not rest and found no fresh, uncrossed book to
+        take from expires at once (no candles ever come to fill it later)."""
+        fills = super()._on_arrival(po, m, now)
+        if po.status.is_open and _immediate(po):
+            book = m.book if m.book is not None else m.quote
+            age = "no book yet" if book is None else f"last book {now - book.ts} ms old"
+            self._finish_immediate(
+                po, now,
+                f"{_kind(po)} order on {po.symbol}: no fresh, uncrossed book to take from "
+                f"({age}, stale_after_ms={self.config.stale_after_ms}); the order expired",
+            )  # fmt: skip
+        return fills
+
     def _execute(
         self,
         po: PaperOrder,
@@ -181,6 +208,26 @@ class OutcomePaperVenue(PaperVenue):
         self._raw_fee.pop(po.client_order_id, None)
         super()._close(po, status, ts, reason)
 
+    def buy_cost_bound(
+        self, inst: Instrument, price: Decimal, amount: Decimal, *, limit: bool
+    ) -> Decimal:
+        """Kalshi: the cost and the fee exactly as charged, rounded up to the cent once per
+        order (a fraction-of-notional bound fell short of the rounding)."""
+        if self.dialect != "kalshi":
+            return super().buy_cost_bound(inst, price, amount, limit=limit)
+        taker, _ = self.fee_rates.get(inst.symbol, (self.taker_rate, self.exponent))
+        rate = max(taker, self.maker_rate) if limit else taker
+        return amount * price + _cent_up(rate * amount * price * (ONE - price))
+
+    def lock_release(
+        self, po: PaperOrder, qty: Decimal, notional: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Kalshi: a fill frees what it costs (its fee's rounding included) from the lock,
+        which covers the whole order's cost at its limit; the rest goes when the order ends."""
+        if self.dialect != "kalshi":
+            return super().lock_release(po, qty, notional, fee)
+        return min(po.locked, notional + fee)
+
     def fee_for(
         self, inst: Instrument, price: Decimal, qty: Decimal, liquidity: LiquiditySide
     ) -> Decimal:
@@ -198,6 +245,14 @@ class OutcomePaperVenue(PaperVenue):
                 self._raw_fee[key] = after
             return _cent_up(after) - _cent_up(before)
         return ZERO if maker else polymarket_fee(qty, price, taker_rate, exponent)
+
+
+def _immediate(po: PaperOrder) -> bool:
+    return po.type is OrderType.MARKET or po.tif in IMMEDIATE
+
+
+def _kind(po: PaperOrder) -> str:
+    return po.tif.value if po.type is OrderType.LIMIT else "market"
 
 
 def _cent_up(amount: Decimal) -> Decimal:

@@ -11,7 +11,8 @@ Fill rules (the promise is honesty: never better than the data allows)
 - Never more than the recorded liquidity, never at a price the data does not hold, never with
   look-ahead: an order only meets market data that arrives after it was submitted.
 - Sources, best first: a fresh book (`FillConfig.stale_after_ms` against the clock; a crossed
-  book is never matched), then a fresh quote, then candles.
+  book or quote is never matched, and a fresh crossed book is not passed over for the quote),
+  then a fresh quote, then candles.
 - Market orders. Book: walk the opposite levels from the best, one fill per level at the level's
   price; what this venue took from a level is remembered until the next book update, so two
   orders never take the same liquidity. Quote: up to the quoted size at the quoted price.
@@ -64,7 +65,7 @@ from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Candle, Quote, TradeTick
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.fill_model import FillConfig
@@ -77,6 +78,7 @@ from tradeguard.venues.paper_state import (
     counter_of,
     crosses_close,
     is_crossed,
+    quote_crossed,
 )
 from tradeguard.venues.paper_stops import PaperStops
 
@@ -131,7 +133,7 @@ class PaperVenue(PaperStops):
             m.quote_bid_taken = {}
         if m.quote_ask_taken:
             m.quote_ask_taken = {}
-        if m.working:
+        if m.working and not quote_crossed(quote):  # a crossed quote is never matched
             self._match_levels(
                 m, [(quote.bid, quote.bid_size)], [(quote.ask, quote.ask_size)], quote.ts, True
             )
@@ -424,8 +426,7 @@ class PaperVenue(PaperStops):
         if order.side is BUY:
             if ref is None:
                 return  # a market buy with no price yet: each fill is capped by the free quote
-            rate = max(inst.maker_fee, inst.taker_fee) if limit else inst.taker_fee
-            need = order.amount * ref * (ONE + rate)
+            need = self.buy_cost_bound(inst, ref, order.amount, limit=limit)
             free = bal.free(inst.quote)
             if need > free:
                 self._refuse(

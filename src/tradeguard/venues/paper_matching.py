@@ -22,6 +22,7 @@ from tradeguard.venues.paper_state import (
     PaperMarket,
     PaperOrder,
     is_crossed,
+    quote_crossed,
 )
 
 
@@ -45,10 +46,11 @@ class PaperMatching(Venue):
                 return
             po.lock_asset = inst.quote
             po.lock_per_unit = po.price * (ONE + max(inst.maker_fee, inst.taker_fee))
+            po.locked = self.buy_cost_bound(inst, po.price, qty, limit=True)
         else:
             po.lock_asset = inst.base
             po.lock_per_unit = ONE
-        po.locked = po.lock_per_unit * qty
+            po.locked = qty
         bal = self._balances.get(po.lock_asset)
         bal.free -= po.locked
         bal.locked += po.locked
@@ -62,6 +64,20 @@ class PaperMatching(Venue):
 
     def _balance_copies(self) -> list[Balance]:
         return [Balance(b.venue, b.asset, b.free, b.locked) for b in self._balances.all()]
+
+    def buy_cost_bound(
+        self, inst: Instrument, price: Decimal, amount: Decimal, *, limit: bool
+    ) -> Decimal:
+        """The most a buy of `amount` at `price` may cost, fees included (checked and locked);
+        venues with another fee model override this."""
+        rate = max(inst.maker_fee, inst.taker_fee) if limit else inst.taker_fee
+        return amount * price * (ONE + rate)
+
+    def lock_release(
+        self, po: PaperOrder, qty: Decimal, notional: Decimal, fee: Decimal
+    ) -> Decimal:
+        """What a buy's fill of `qty` frees of its lock (the rest goes when the order ends)."""
+        return po.lock_per_unit * qty
 
     # execution ---------------------------------------------------------------------------------
     def fee_for(
@@ -86,7 +102,7 @@ class PaperMatching(Venue):
         quote = self._balances.get(inst.quote)
         if po.is_buy:
             if po.lock_asset:
-                release = po.lock_per_unit * qty
+                release = self.lock_release(po, qty, notional, fee)
                 po.locked -= release
                 quote.locked -= release
                 quote.free += release - notional - fee
@@ -148,11 +164,14 @@ class PaperMatching(Venue):
         levels: list[tuple[Decimal, Decimal]] | None = None
         taken: dict[Decimal, Decimal] = {}
         source = ""
-        if m.book is not None and now - m.book.ts <= stale and not is_crossed(m.book):
+        fresh_book = m.book is not None and now - m.book.ts <= stale
+        if fresh_book and m.book is not None and not is_crossed(m.book):
             levels = m.book.asks() if buy else m.book.bids()
             taken = m.book_asks_taken if buy else m.book_bids_taken
             source = "book"
-        elif m.quote is not None and now - m.quote.ts <= stale:
+        elif fresh_book:
+            pass  # a fresh crossed book is invalid until it uncrosses: no quote fallback either
+        elif m.quote is not None and now - m.quote.ts <= stale and not quote_crossed(m.quote):
             q = m.quote
             levels = [(q.ask, q.ask_size)] if buy else [(q.bid, q.bid_size)]
             taken = m.quote_ask_taken if buy else m.quote_bid_taken

@@ -49,6 +49,11 @@ def is_crossed(book: BookView) -> bool:
     return bool(bid and ask and bid[0][0] >= ask[0][0])
 
 
+def quote_crossed(quote: Quote) -> bool:
+    """Tell whether a quote shows a bid at or above its ask (both sides with size)."""
+    return quote.bid_size > 0 and quote.ask_size > 0 and quote.bid >= quote.ask
+
+
 @dataclass(slots=True)
 class PaperOrder:
     client_order_id: str

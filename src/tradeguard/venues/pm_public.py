@@ -11,7 +11,9 @@ A data-only venue lists the open markets (the instruments a paper venue takes) a
 their books with depth, and reads which markets have resolved. It holds no key and sends no
 signed request: Polymarket's `market` WebSocket channel is public; Kalshi's WebSocket needs a
 key for every channel, so a data-only Kalshi venue polls the public REST book every
-`quote_poll_s` (1 s) instead.
+`quote_poll_s` (1 s) instead. Listings are read over every page (`venues/paging.py`). Before
+streaming a Polymarket market's books it reads that market's fee from the public
+`GET /clob-markets/{condition id}` (`fd: {r, e}`); the CLOB's `/markets` carries no fee.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, pa
 from tradeguard.venues.kalshi.book_stream import KalshiBook
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 
 
@@ -49,6 +52,7 @@ class PublicData:
         # taker fee (rate, exponent) per symbol where the listing gives the market's own
         self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
         self.book_stats = StreamStats()
+        self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
         self._http = httpx.AsyncClient(timeout=10.0)
 
     async def get(self, op: str, path: str, params: dict[str, str] | None = None) -> Any:
@@ -68,6 +72,24 @@ class PublicData:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def kalshi_listing(self, op: str, status: str) -> list[Any]:
+        """Every market of Kalshi's GET /markets with `status`, all pages."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self.get(op, "/markets", query)
+
+        return await kalshi_pages(
+            page, "markets", {"status": status}, venue=self.name, op=op, max_pages=self.max_pages
+        )
+
+    async def clob_listing(self, op: str) -> list[Any]:
+        """Every market of the CLOB's GET /markets, all pages."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self.get(op, "/markets", query)
+
+        return await clob_pages(page, venue=self.name, op=op, max_pages=self.max_pages)
 
     def lists(self, symbol: str) -> bool:
         return False  # outcome tokens are never a reference price for another asset
@@ -97,8 +119,7 @@ class KalshiPublicData(PublicData):
     quote = "USD"
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        data = await self.get("load_instruments", "/markets", {"status": "open"})
-        for m in data["markets"]:
+        for m in await self.kalshi_listing("load_instruments", "open"):
             tick = dec(m.get("tick_size_dollars", "0.01"))
             for outcome in Outcome:
                 inst = outcome_instrument(
@@ -119,9 +140,8 @@ class KalshiPublicData(PublicData):
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Markets no longer open with a result, by ticker."""
-        data = await self.get("fetch_resolutions", "/markets", {"status": "settled"})
         out = {}
-        for m in data["markets"]:
+        for m in await self.kalshi_listing("fetch_resolutions", "settled"):
             try:
                 out[m["ticker"]] = Resolution.parse(m.get("result") or "")
             except ValueError:
@@ -141,10 +161,10 @@ class PolymarketPublicData(PublicData):
         super().__init__(name, rest_url, clock, quote_poll_s)
         self.ws_url = ws_url
         self._tokens: dict[str, str] = {}  # symbol -> token id
+        self._conditions: dict[str, str] = {}  # symbol -> condition id (its market's fee info)
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        data = await self.get("load_instruments", "/markets")
-        for m in data["data"]:
+        for m in await self.clob_listing("load_instruments"):
             if m.get("closed") or not _yes_no(m):
                 continue  # a market of named outcomes (teams, over/under) is not a YES/NO pair
             tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
@@ -156,10 +176,18 @@ class PolymarketPublicData(PublicData):
                 )  # fmt: skip
                 self.instruments[inst.symbol] = inst
                 self._tokens[inst.symbol] = token["token_id"]
-                if m.get("fee_rate") is not None:
-                    rate = (dec(m["fee_rate"]), dec(m.get("fee_exponent", "1")))
-                    self.fee_rates[inst.symbol] = rate
+                self._conditions[inst.symbol] = m["condition_id"]
         return dict(self.instruments)
+
+    async def load_fees(self, symbols: list[str]) -> None:
+        """Each market's taker fee (rate r, exponent e) from GET /clob-markets/{condition id},
+        `fd: {r, e}`, where the official client reads it (absent: no fee, as it takes it)."""
+        for cid in sorted({self._conditions[s] for s in symbols if s not in self.fee_rates}):
+            info = await self.get("load_fees", f"/clob-markets/{cid}")
+            fd = info.get("fd") or {}
+            fee = (dec(str(fd.get("r", 0))), dec(str(fd.get("e", 0))))
+            for symbol in (s for s, c in self._conditions.items() if c == cid):
+                self.fee_rates[symbol] = fee
 
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)
@@ -172,22 +200,24 @@ class PolymarketPublicData(PublicData):
         book.reset(await self.get("fetch_quote", "/book", {"token_id": self._token(symbol)}))
         return book.quote(symbol, self.clock.now_ms())
 
-    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        """The public `market` channel after a REST snapshot; REST polling while it is down."""
+    async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """The markets' fees first (a paper venue charges them on the fills these books make),
+        then the public `market` channel after a REST snapshot; REST polling while it is down."""
         tokens = {self._token(s): s for s in symbols}
+        await self.load_fees(symbols)
 
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
 
-        return stream_with_fallback(
+        async for quote in stream_with_fallback(
             self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
-        )
+        ):
+            yield quote
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Closed markets by slug: the winning token's side, or void when none won."""
-        data = await self.get("fetch_resolutions", "/markets")
         out = {}
-        for m in data["data"]:
+        for m in await self.clob_listing("fetch_resolutions"):
             if m.get("closed") and _yes_no(m):
                 winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
                 out[m["market_slug"]] = Resolution(winners[0]) if winners else Resolution.VOID

@@ -28,6 +28,7 @@ from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.paging import kalshi_page
 from tradeguard.sandbox.ws_hub import WsConn, WsHub
 
 PREFIX = "/trade-api/v2"
@@ -61,11 +62,14 @@ class KalshiMarket:
 class KalshiExchange:
     """The local Kalshi: markets, accounts, signed REST, streams, admin resolution and faults."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, writes_per_s: int = 100) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, writes_per_s: int = 100, page_size: int = 1000
+    ) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
         self.host, self._port = host, port
         self.writes_per_s = writes_per_s
+        self.page_size = page_size  # rows per listing page at most (tests use a small one)
         self.book = BinaryBook()
         self.markets: dict[str, KalshiMarket] = {}
         self.accounts: dict[str, OutcomeAccount] = {HOUSE: OutcomeAccount(HOUSE, Decimal(10**9))}
@@ -281,7 +285,11 @@ class KalshiExchange:
             if (not event or m.event_ticker == event)
             and (not status or (status == "open") == (m.status == "active"))
         ]  # fmt: skip
-        return web.json_response({"markets": rows, "cursor": ""})
+        try:
+            page, cursor = kalshi_page(rows, request.query, self.page_size)
+        except ValueError as exc:
+            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        return web.json_response({"markets": page, "cursor": cursor})
 
     async def _market(self, request: web.Request) -> web.Response:
         market = self._market_or_404(request.match_info["ticker"])
@@ -373,7 +381,11 @@ class KalshiExchange:
             }
             for s in acct.settlements
         ]  # fmt: skip
-        return web.json_response({"settlements": rows, "cursor": ""})
+        try:
+            page, cursor = kalshi_page(rows, request.query, self.page_size)
+        except ValueError as exc:
+            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        return web.json_response({"settlements": page, "cursor": cursor})
 
     # order entry -------------------------------------------------------------------------
     def _parse_order(self, acct: OutcomeAccount, body: dict[str, Any]) -> BinaryOrder:

@@ -34,6 +34,7 @@ from tradeguard.sandbox.binary_book import (
 )
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.ws_hub import WsHub
@@ -68,10 +69,11 @@ class PolyMarket:
 class PolymarketExchange:
     """The local CLOB: markets keyed by condition id, books per token, accounts per address."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
         self.host, self._port = host, port
+        self.page_size = page_size  # markets per listing page at most (tests use a small one)
         self.book = BinaryBook()
         self.markets: dict[str, PolyMarket] = {}
         self.tokens: dict[str, tuple[PolyMarket, Outcome]] = {}
@@ -239,11 +241,16 @@ class PolymarketExchange:
                 ],
                 "minimum_tick_size": str(m.tick), "minimum_order_size": str(m.min_size),
                 "neg_risk": m.neg_risk, "active": not m.resolved, "closed": bool(m.resolved),
-                "fee_rate": str(m.fee_rate), "fee_exponent": str(m.fee_exponent),
             }
             for m in self.markets.values()
         ]  # fmt: skip
-        return web.json_response({"data": rows, "next_cursor": "LTE=", "count": len(rows)})
+        try:
+            page, cursor = clob_page(rows, request.query.get("next_cursor", ""), self.page_size)
+        except ValueError as exc:
+            raise PolyError(str(exc)) from None
+        return web.json_response(
+            {"data": page, "next_cursor": cursor, "limit": self.page_size, "count": len(page)}
+        )
 
     async def _tick_size(self, request: web.Request) -> web.Response:
         market, _ = self._token(request.query.get("token_id", ""))

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tradeguard.venues.kalshi.signing import API_PREFIX, auth_headers, load_private_key
+from tradeguard.venues.paging import MAX_PAGES, kalshi_pages
 
 
 class KalshiApiError(Exception):
@@ -63,8 +64,18 @@ class KalshiClient:
         await self._http.aclose()
 
     # the calls the venue uses ------------------------------------------------------------
-    async def markets(self, status: str = "open") -> list[dict[str, Any]]:
-        return list((await self.request("GET", "/markets", {"status": status}))["markets"])
+    async def markets(
+        self, status: str = "open", venue: str = "kalshi", max_pages: int = MAX_PAGES
+    ) -> list[dict[str, Any]]:
+        """Every market with `status`, following the listing's cursor over all its pages."""
+
+        async def page(query: dict[str, str]) -> dict[str, Any]:
+            return await self.request("GET", "/markets", query)
+
+        op = f"GET /markets?status={status}"
+        return await kalshi_pages(
+            page, "markets", {"status": status}, venue=venue, op=op, max_pages=max_pages
+        )
 
     async def orderbook(self, ticker: str) -> dict[str, Any]:
         data = await self.request("GET", f"/markets/{ticker}/orderbook")
@@ -90,5 +101,13 @@ class KalshiClient:
     async def positions(self) -> list[Any]:
         return list((await self.request("GET", "/portfolio/positions"))["market_positions"])
 
-    async def settlements(self) -> list[Any]:
-        return list((await self.request("GET", "/portfolio/settlements"))["settlements"])
+    async def settlements(self, venue: str = "kalshi", max_pages: int = MAX_PAGES) -> list[Any]:
+        """Every settlement of the account, all pages (200 a page)."""
+
+        async def page(query: dict[str, str]) -> dict[str, Any]:
+            return await self.request("GET", "/portfolio/settlements", query)
+
+        op = "GET /portfolio/settlements"
+        return await kalshi_pages(
+            page, "settlements", {}, venue=venue, op=op, limit=200, max_pages=max_pages
+        )

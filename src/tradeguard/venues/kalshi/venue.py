@@ -42,6 +42,7 @@ from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import UserStreamState
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class KalshiVenue(Venue):
         self.stream_fills = stream_fills and bool(ws_url)
         self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
+        self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
         self._ws_task: asyncio.Task[None] | None = None
         self._ws_ready = asyncio.Event()
         self.book_stats = StreamStats()
@@ -124,7 +126,9 @@ class KalshiVenue(Venue):
             ) from None
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        for m in await self._call("load_instruments", self.client.markets("open")):
+        for m in await self._call(
+            "load_instruments", self.client.markets("open", self.name, self.max_pages)
+        ):
             tick = dec(m.get("tick_size_dollars", "0.01"))
             for outcome in Outcome:
                 inst = outcome_instrument(
@@ -257,7 +261,9 @@ class KalshiVenue(Venue):
 
     async def fetch_settlements(self) -> list[Settlement]:
         """Every settled market of the account, as cash events."""
-        rows = await self._call("fetch_settlements", self.client.settlements())
+        rows = await self._call(
+            "fetch_settlements", self.client.settlements(self.name, self.max_pages)
+        )
         return [
             Settlement(
                 venue=self.name,

@@ -44,6 +44,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 from tradeguard.venues.user_stream import UserStreamState
@@ -78,6 +79,7 @@ class PolymarketVenue(Venue):
         self.heartbeat_s = heartbeat_s
         self.quote_poll_s = quote_poll_s
         self.instruments: dict[str, Instrument] = {}
+        self.max_pages = MAX_PAGES  # listings longer than this many pages are refused
         self._tokens: dict[str, tuple[str, bool]] = {}  # symbol -> token id, neg risk
         self._symbol_of_token: dict[str, str] = {}
         self._hashes: dict[str, str] = {}  # client order id -> order hash
@@ -197,9 +199,16 @@ class PolymarketVenue(Venue):
         return await self._send(op, method, path, self._l2(method, path, body), body, **kw)
 
     # markets -----------------------------------------------------------------------------
+    async def _listing(self, op: str) -> list[Any]:
+        """Every market of GET /markets, following `next_cursor` over all its pages."""
+
+        async def page(query: dict[str, str]) -> Any:
+            return await self._send(op, "GET", "/markets", {}, params=query)
+
+        return await clob_pages(page, venue=self.name, op=op, max_pages=self.max_pages)
+
     async def load_instruments(self) -> dict[str, Instrument]:
-        data = await self._send("load_instruments", "GET", "/markets", {})
-        for m in data["data"]:
+        for m in await self._listing("load_instruments"):
             if m.get("closed"):
                 continue
             tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
@@ -216,9 +225,8 @@ class PolymarketVenue(Venue):
 
     async def fetch_settlements(self) -> list[Settlement]:
         """Resolved markets: a winning YES or NO token, or neither (void, paid 0.50 each)."""
-        data = await self._send("fetch_settlements", "GET", "/markets", {})
         out = []
-        for m in data["data"]:
+        for m in await self._listing("fetch_settlements"):
             if not m.get("closed"):
                 continue
             winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
