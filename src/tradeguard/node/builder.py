@@ -118,25 +118,31 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         config.strategies, node.orders, node.market, node.submit
     )
     if config.alerts.enabled:
-        from tradeguard.alerts import build_manager
-        from tradeguard.node.credentials import alerts_with_vault_secrets
+        _attach_alerts(node)
 
-        # the channels' and the dead-man ping's secrets, from the vault where the config says
-        config.alerts = alerts_with_vault_secrets(config.alerts)
-        mode = config.mode.value
-        paper_only = all(v.kind == "paper" for v in config.venues if not v.data_only)
-        if config.mode is TradingMode.SANDBOX and paper_only:
-            mode = "paper"  # paper fills on live data (sandbox mode): no order reaches a venue
-        manager = build_manager(config.alerts, mode=mode)
-        if manager.channels:
-            node.alerts = manager
-            # Sent only once the work they report is committed (see AlertManager.hold).
-            manager.hold = lambda: node.storage.in_transaction
-            node.storage.add_commit_hook(manager.seal)
-            node.storage.add_after_commit_hook(manager.release)
-            node.storage.add_rollback_hook(manager.discard)
-            node.bus.subscribe(manager.on_event)
-            node.market.candle_listeners.append(manager.on_candle)
+
+def _attach_alerts(node: TradingNode) -> None:
+    """Build the alert manager; its alerts go out only after the work they report commits."""
+    config = node.config
+    from tradeguard.alerts import build_manager
+    from tradeguard.node.credentials import alerts_with_vault_secrets
+
+    # the channels' and the dead-man ping's secrets, from the vault where the config says
+    config.alerts = alerts_with_vault_secrets(config.alerts)
+    mode = config.mode.value
+    paper_only = all(v.kind == "paper" for v in config.venues if not v.data_only)
+    if config.mode is TradingMode.SANDBOX and paper_only:
+        mode = "paper"  # paper fills on live data (sandbox mode): no order reaches a venue
+    manager = build_manager(config.alerts, mode=mode)
+    if manager.channels:
+        node.alerts = manager
+        # Sent only once the work they report is committed (see AlertManager.hold).
+        manager.hold = lambda: node.storage.in_transaction
+        node.storage.add_commit_hook(manager.seal)
+        node.storage.add_after_commit_hook(manager.release)
+        node.storage.add_rollback_hook(manager.discard)
+        node.bus.subscribe(manager.on_event)
+        node.market.candle_listeners.append(manager.on_candle)
 
 
 def _apply_config_bots(node: TradingNode) -> None:
