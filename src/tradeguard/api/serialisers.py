@@ -141,6 +141,7 @@ def position_json(p: Position, mark: Decimal | None) -> dict[str, Any]:
         "entry_price": str(p.avg_entry),
         "mark": text(mark),
         "unrealized_pnl": text(p.unrealized_pnl(mark)) if mark is not None else None,
+        "unrealized_pnl_pct": text(p.unrealized_pnl_pct(mark)) if mark is not None else None,
         "realized_pnl": str(p.realized_pnl),
         "fees": str(p.fees),
         "stop_loss": text(p.stop_loss),

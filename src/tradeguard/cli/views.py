@@ -22,6 +22,7 @@ from tradeguard.cli.common import (
     ts_text,
     whole_number,
 )
+from tradeguard.model.position import unrealized_pct
 
 
 def add_view_parsers(sub: Any) -> None:
@@ -194,10 +195,10 @@ def _order_json(o: Any) -> dict[str, Any]:
 
 
 def cmd_positions(args: argparse.Namespace, console: Console) -> int:
-    """Print open (or all) positions."""
+    """Print open (or all) positions; open ones valued at the node's last stored marks."""
     storage = open_storage(args, existing=True)
     status = None if args.all else "open"
-    rows = storage.load_position_rows(status=status, limit=args.limit)
+    rows = [valued(r) for r in storage.load_position_rows(status=status, limit=args.limit)]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return EXIT_OK
@@ -206,10 +207,11 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
     # Without box lines, as `orders`: BTC-quoted prices keep their digits within 80 columns.
     t = Table(title=page_title(name, len(rows), total), box=None, pad_edge=False,
               header_style="bold underline")  # fmt: skip
-    for col in ("symbol", "side", "status", "qty", "entry", "exit", "P&L", "P&L %"):
+    price_col = "exit/mark" if args.all else "mark"
+    for col in ("symbol", "side", "status", "qty", "entry", price_col, "P&L", "P&L %"):
         t.add_column(
             col, no_wrap=True,
-            justify="right" if col in ("qty", "entry", "exit", "P&L", "P&L %") else "left",
+            justify="right" if col in ("qty", "entry", price_col, "P&L", "P&L %") else "left",
         )  # fmt: skip
     for r in rows:
         t.add_row(
@@ -218,12 +220,39 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
             r["status"],
             f"{r['quantity']:f}" if isinstance(r["quantity"], Decimal) else str(r["quantity"]),
             figure(r["entry_price"]),
-            figure(r.get("exit_price")),
-            figure(r.get("pnl")),
-            money(r.get("pnl_pct")),
+            *_price_and_pnl(r),
         )
     console.print(t)
+    if any(r["status"] == "open" for r in rows):
+        console.print("open positions: P&L unrealised, at the last mark the node stored")
     return EXIT_OK
+
+
+def valued(row: dict[str, Any]) -> dict[str, Any]:
+    """An open position row with `mark` (the node's last stored mark, None without one) and the
+    unrealized P&L at it, in quote and in percent of the entry notional. The P&L is worked out
+    from the row's current quantity and entry rather than read back, as a row saved without a
+    fresh mark keeps the P&L of the size it had then."""
+    if row.get("status") != "open":
+        return row
+    mark = row.get("current_price")
+    out = {**row, "mark": mark, "unrealized_pnl": None, "unrealized_pnl_pct": None}
+    if mark is not None:
+        entry = Decimal(row["entry_price"])
+        qty = Decimal(row["quantity"]) * (-1 if row["side"] == "short" else 1)
+        pnl = (Decimal(mark) - entry) * qty
+        out["unrealized_pnl"] = pnl
+        out["unrealized_pnl_pct"] = unrealized_pct(pnl, entry, qty)
+    return out
+
+
+def _price_and_pnl(r: dict[str, Any]) -> tuple[str, str, str]:
+    """The exit price and P&L of a closed row; the mark and unrealized P&L of an open one."""
+    if r["status"] != "open":
+        return figure(r.get("exit_price")), figure(r.get("pnl")), money(r.get("pnl_pct"))
+    if r["mark"] is None:
+        return "no mark", "-", "-"
+    return figure(r["mark"]), figure(r["unrealized_pnl"]), money(r["unrealized_pnl_pct"])
 
 
 def cmd_balances(args: argparse.Namespace, console: Console) -> int:

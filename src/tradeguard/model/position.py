@@ -26,6 +26,18 @@ class ClosedTrade:
     closed_ts: int
 
 
+PCT_STEP = Decimal("0.0001")  # percent figures to a hundredth of a basis point
+
+
+def unrealized_pct(pnl: Decimal, entry: Decimal, quantity: Decimal) -> Decimal | None:
+    """`pnl` over the entry notional (|quantity| x entry) in percent, to `PCT_STEP`; None when
+    there is no notional to measure against."""
+    basis = abs(quantity) * entry
+    if not basis:
+        return None
+    return (pnl / basis * 100).quantize(PCT_STEP)
+
+
 @dataclass(slots=True)
 class Position:
     """Signed quantity (long > 0, short < 0); realized P&L is net of every fee paid."""
@@ -61,6 +73,10 @@ class Position:
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         return (mark - self.avg_entry) * self.quantity
+
+    def unrealized_pnl_pct(self, mark: Decimal) -> Decimal | None:
+        """Unrealized P&L over the entry notional, in percent (None for a flat position)."""
+        return unrealized_pct(self.unrealized_pnl(mark), self.avg_entry, self.quantity)
 
     def total_pnl(self, mark: Decimal) -> Decimal:
         return self.realized_pnl + self.unrealized_pnl(mark)

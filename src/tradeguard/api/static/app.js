@@ -156,6 +156,7 @@ async function refresh() {
       cell(tr, p.symbol); cell(tr, p.strategy_id); cell(tr, p.side); cell(tr, qty(p.quantity));
       cell(tr, price(p.entry_price)); cell(tr, price(p.mark));
       const td = cell(tr, ""); signed(td, p.unrealized_pnl);
+      const pc = cell(tr, ""); signed(pc, p.unrealized_pnl_pct);
     });
     fillTable("open-orders", orders.items, (tr, o) => {
       cell(tr, o.client_order_id); cell(tr, o.symbol); cell(tr, o.side); cell(tr, o.type);
