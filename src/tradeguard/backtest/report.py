@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from tradeguard.backtest.exports import drawdowns, utc_text
 from tradeguard.backtest.metrics import TradeRecord, daily_closes
 from tradeguard.backtest.svg import Marker, candle_chart, line_chart
 from tradeguard.model.market import Candle
+from tradeguard.model.money import fmt as money
+from tradeguard.model.money import fmt_figure
 
 CSS = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#111;background:#fff}
@@ -45,14 +48,25 @@ GROUP_COLUMNS = (
 
 
 def fmt(value: Any) -> str:
-    """Format a figure for a table: 4 significant decimals for floats, '-' for None."""
+    """Format a figure for a table, never in scientific notation: 4 decimals, none from a
+    million up, 4 significant digits below 0.01 (-0.00009771); '-' for None."""
     if value is None:
         return "-"
-    if isinstance(value, float):
-        if value != 0 and abs(value) < 0.01:
-            return f"{value:.4g}"
-        return f"{value:,.4f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, float | Decimal):
+        d = value if isinstance(value, Decimal) else Decimal(repr(value))
+        if not d.is_finite():
+            return str(value)
+        if d != 0 and abs(d) < Decimal("0.01"):
+            return fmt_figure(d)
+        return money(d, 4) if abs(d) < 1_000_000 else money(d, 0)
     return str(value)
+
+
+def plain(value: Any) -> str:
+    """A number as plain decimal digits, exactly as given (a Decimal's own digits, a float's
+    shortest round-trip ones): 0.0000000534, never 5.34E-8."""
+    d = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return f"{d:f}" if d.is_finite() else str(value)
 
 
 def monthly_returns(curve: Sequence[tuple[int, float]], start: float) -> dict[str, float]:
@@ -171,7 +185,8 @@ def _trade_table(trades: Sequence[TradeRecord]) -> str:
         cls = "pos" if t.pnl > 0 else "neg"
         rows.append(
             f'<tr class="{cls}"><td class="l">{escape(t.symbol)}</td><td>{utc_text(t.entry_ts)}'
-            f"</td><td>{utc_text(t.exit_ts)}</td><td>{t.entry_price}</td><td>{t.exit_price}</td>"
+            f"</td><td>{utc_text(t.exit_ts)}</td><td>{plain(t.entry_price)}</td>"
+            f"<td>{plain(t.exit_price)}</td>"
             f"<td>{t.pnl:.8f}</td><td>{t.pnl_pct:.3f}</td><td>{t.fees:.8f}</td>"
             f'<td class="l">{escape(t.entry_reason)}</td><td class="l">{escape(t.exit_reason)}'
             "</td></tr>"

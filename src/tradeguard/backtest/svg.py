@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
 from typing import Any
 
 from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.market import Candle
+from tradeguard.model.money import plain_significant
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4d7c0f")
 
@@ -159,9 +161,14 @@ def _axes(fy: _Scale, lo: float, hi: float, width: int, height: int) -> str:
         y = fy(v)
         ticks.append(
             f'<line x1="50" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>'
-            f'<text x="2" y="{y + 4:.1f}" class="tick">{v:.6g}</text>'
+            f'<text x="2" y="{y + 4:.1f}" class="tick">{tick_text(v)}</text>'
         )
     return "".join(ticks)
+
+
+def tick_text(v: float) -> str:
+    """An axis label: six significant digits in plain decimals (0.0000534, 1234570)."""
+    return plain_significant(Decimal(repr(v)), 6)
 
 
 def _svg(css_class: str, width: int, height: int, parts: list[str]) -> str:

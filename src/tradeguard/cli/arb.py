@@ -22,6 +22,7 @@ from tradeguard.cli.common import (
     streaming_strategy_ids,
 )
 from tradeguard.model.errors import ConfigError, VenueError
+from tradeguard.model.money import plain_significant
 from tradeguard.strategies.triangular.markets import (
     MarketDataError,
     markets_from_ccxt,
@@ -154,7 +155,7 @@ def _opportunity_json(o: Opportunity) -> dict[str, Any]:
 
 
 def _size(value: Decimal) -> str:
-    return f"{value:.8g}" if value else "0"
+    return plain_significant(value, 8)
 
 
 def cmd_arb_scan(args: argparse.Namespace, console: Console) -> int:

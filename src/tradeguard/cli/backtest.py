@@ -172,6 +172,13 @@ def _fmt(v: Any) -> str:
     return fmt(v)
 
 
+def _param(v: Any) -> str:
+    """A grid value as written: a float's own digits (0.00001, not 1e-05)."""
+    from tradeguard.backtest.report import plain
+
+    return plain(v) if isinstance(v, float) else str(v)
+
+
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """Print finished runs' metrics side by side; write the overlaid equity page."""
     from tradeguard.backtest.compare import compare_table, load_runs, render_compare
@@ -262,7 +269,7 @@ def _print_board(console: Console, rows: list[dict[str, Any]], metric: str) -> N
         t.add_column(col, justify="left" if col == "values" else "right")
     for i, r in enumerate(rows, 1):
         m = r["metrics"]
-        values = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r["values"].items())
+        values = ", ".join(f"{k.split('.')[-1]}={_param(v)}" for k, v in r["values"].items())
         t.add_row(str(i), values, _fmt(m.get("sharpe")), _fmt(m.get("total_return_pct")),
                   _fmt(m.get("max_drawdown_pct")), _fmt(m.get("trades")))  # fmt: skip
     console.print(t)

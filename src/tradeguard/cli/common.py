@@ -79,12 +79,9 @@ def figure(v: Any, significant: int = 4) -> str:
     decimals dropped): 0.00005791 BTC for an ADA/BTC price, where `money` would print 0.00."""
     if v is None:
         return "-"
-    d = Decimal(str(v))
-    if d == 0 or abs(d) >= 1:
-        return money(d)
-    text = money(d, min(max(2, significant - 1 - d.adjusted()), 12))
-    whole, _, decimals = text.partition(".")
-    return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
+    from tradeguard.model.money import fmt_figure
+
+    return fmt_figure(Decimal(str(v)), significant)
 
 
 def add_source_options(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:

@@ -53,10 +53,37 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
 
 
 def fmt(value: Decimal, places: int = 2) -> str:
-    """Format money for people: thousands separators, fixed places."""
+    """Format money for people: thousands separators, fixed places, never an exponent."""
     if not value.is_finite():
         return str(value)
     q = Decimal(1).scaleb(-places)
     # Enough digits for any magnitude: the default 28 would fail on a value above 1e26.
     digits = max(28, value.adjusted() + places + 2)
-    return f"{value.quantize(q, rounding=ROUND_HALF_EVEN, context=Context(prec=digits)):,}"
+    # `f`: plain digits always; without it a quantized 0.0000001 would print as 1.000E-7.
+    return f"{value.quantize(q, rounding=ROUND_HALF_EVEN, context=Context(prec=digits)):,f}"
+
+
+def fmt_figure(value: Decimal, significant: int = 4, max_places: int = 12) -> str:
+    """Format a figure for people without scientific notation: as `fmt` (two places) from 1
+    up, below 1 with `significant` digits (trailing zeros beyond two places dropped), at most
+    `max_places` places: 0.00005791, -0.00009771. A value too small for those places reads
+    0.00, never -0.00."""
+    if not value.is_finite():
+        return str(value)
+    if value == 0 or abs(value) >= 1:
+        return fmt(value, 2)
+    text = fmt(value, min(max(2, significant - 1 - value.adjusted()), max_places))
+    whole, _, decimals = text.partition(".")
+    decimals = decimals.rstrip("0").ljust(2, "0")
+    return "0.00" if whole == "-0" and decimals == "00" else f"{whole}.{decimals}"
+
+
+def plain_significant(value: Decimal, significant: int) -> str:
+    """`value` to `significant` digits in plain decimals, trailing zeros dropped (0.0000534,
+    1234570): what `:g` shows, without the exponent it turns to below 1e-4 and at 1e6 and up."""
+    if not value.is_finite():
+        return str(value)
+    if value == 0:
+        return "0"
+    step = Decimal(1).scaleb(value.adjusted() - significant + 1)
+    return f"{value.quantize(step, rounding=ROUND_HALF_EVEN).normalize():f}"
