@@ -48,6 +48,12 @@ async def test_equity_and_unrealized_pnl_follow_the_marks_without_events(tmp_pat
             node.portfolio.marks["BTC/USDT"] = mark.quantize(Decimal("0.01"))
             await expect(mark_cell).not_to_have_text(before_mark, timeout=20_000)
             await expect(page.locator("#equity")).not_to_have_text(before_equity)
+            # the unrealized P&L in percent of the entry notional sits beside it
+            (pos,) = node.portfolio.open_positions()
+            pct = pos.unrealized_pnl_pct(node.portfolio.marks["BTC/USDT"])
+            assert pct is not None and pct > 5
+            pct_cell = page.locator("#positions tbody tr").first.locator("td").nth(7)
+            await expect(pct_cell).to_have_text(f"{pct:,.2f}")
             await browser.close()
     finally:
         await server.stop()
