@@ -50,13 +50,14 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.reports import OrderReport
+from tradeguard.risk.observers import RECONCILER_BY
 from tradeguard.risk.state import ResumeRefused
 
 log = logging.getLogger(__name__)
 
 REPORT_KEY = "reconcile.report"
 CHECKPOINT_KEY = "reconcile.checkpoint_ms"  # venue -> ms of the last successful reconciliation
-RECONCILER = "reconciler"
+RECONCILER = RECONCILER_BY  # the name a loss breaker takes a halt over from
 
 T = TypeVar("T")
 
