@@ -46,3 +46,17 @@ async def test_a_drawdown_during_a_reconciler_halt_is_not_forgotten_by_a_good_pa
     await reconcile_and_gate(rig, "periodic")
     eng.observe_equity(T0 + 2, D(8_800))
     assert eng.state is TradingState.HALTED  # max_drawdown_pct was passed
+
+
+async def test_a_reconciliation_blip_does_not_restart_the_drawdown_peak(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    risk_rig = Rig(daily_loss_limit_usd=D(50_000), daily_loss_limit_pct=D(25))
+    eng = risk_rig.engine
+    rig.risk = eng  # type: ignore[assignment]
+    eng.observe_equity(T0, D(10_000))  # the peak
+    eng.observe_equity(T0 + 1, D(9_100))  # 9% below it; the limit is 10%
+    eng.halt("periodic reconciliation failed: venue down", RECONCILER)
+    await reconcile_and_gate(rig, "periodic")  # the venue answers again: the halt is lifted
+    assert eng.state is TradingState.ACTIVE
+    eng.observe_equity(T0 + 2, D(8_500))  # 15% below the peak
+    assert eng.state is TradingState.HALTED

@@ -162,7 +162,7 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
             risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
     elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
         try:
-            risk.resume(RECONCILER, f"{trigger} reconciliation completed")
+            risk.lift_own_halt(RECONCILER, f"{trigger} reconciliation completed")
         except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
             log.warning("%s reconciliation completed; trading stays HALTED: %s", trigger, exc)
     return report
