@@ -204,6 +204,9 @@ class ApproveAll:
     def resume(self, by: str, reason: str) -> None:
         self.state, self.state_by = TradingState.ACTIVE, by
 
+    def lift_own_halt(self, by: str, reason: str) -> None:
+        self.resume(by, reason)
+
 
 class _Approved:
     approved = True

@@ -205,7 +205,7 @@ async def test_a_refused_resume_after_a_good_reconciliation_keeps_the_node_runni
     def refuse(by: str, reason: str) -> None:
         raise ResumeRefused("resume refused: the daily loss limit halted trading today")
 
-    rig.risk.resume = refuse  # type: ignore[method-assign]
+    rig.risk.lift_own_halt = refuse  # type: ignore[method-assign]
     report = await reconcile_and_gate(rig, "periodic")  # used to raise out of the live loop
     assert report.ok
     assert rig.risk.state is TradingState.HALTED

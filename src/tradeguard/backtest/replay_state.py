@@ -86,25 +86,32 @@ class CurveLog:
     def take(self, curve: Any) -> None:
         """Note the samples of `curve` newer than the last one noted."""
         since = self.tail_ts
-        if self.tail and curve and curve[-1][0] == since:  # the last sample, updated in place
-            self.tail[-1] = f"{since}:{curve[-1][1]};"
         newer = list(takewhile(lambda p: p[0] > since, reversed(curve)))
+        if self.tail and len(curve) > len(newer):
+            # the sample noted last, updated in place since (another market's candle closing
+            # at its time), perhaps before newer samples came
+            t, e = curve[-1 - len(newer)]
+            if t == since:
+                self.tail[-1] = f"{t}:{e};"
         if newer:
             self.tail += [f"{t}:{e};" for t, e in reversed(newer)]
             self.tail_ts = newer[0][0]
 
     def fold_due(self, force: bool = False) -> bool:
         """Tell whether the tail should join the stored curve now."""
-        return bool(self.tail) and (force or len(self.tail) >= CURVE_FOLD)
+        return len(self.tail) > 1 and (force or len(self.tail) >= CURVE_FOLD)
 
     def fold(self) -> str:
-        """Move the tail into the stored text (the last CURVE_KEEP points); return the text."""
-        text = self.text + "".join(self.tail)
-        n = self.count + len(self.tail)
+        """Move the tail but its last sample into the stored text (the last CURVE_KEEP points);
+        return the text. The last sample stays in the tail (written with each commit): another
+        market's candle closing at its time still updates it in place."""
+        folded, self.tail = self.tail[:-1], self.tail[-1:]
+        text = self.text + "".join(folded)
+        n = self.count + len(folded)
         if n > CURVE_KEEP + CURVE_FOLD * 4:
             text = text.split(";", n - CURVE_KEEP)[-1]
             n = CURVE_KEEP
-        self.text, self.count, self.tail = text, n, []
+        self.text, self.count = text, n
         return text
 
     def tail_text(self) -> str:

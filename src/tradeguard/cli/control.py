@@ -72,6 +72,8 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         report = asyncio.run(_kill(node, args))
     finally:
         node.close()
+    if new_db is not None:
+        report["new_database"] = str(new_db)  # made now: no running node was halted
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:

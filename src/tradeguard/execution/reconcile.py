@@ -50,13 +50,14 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.reports import OrderReport
+from tradeguard.risk.observers import RECONCILER_BY
 from tradeguard.risk.state import ResumeRefused
 
 log = logging.getLogger(__name__)
 
 REPORT_KEY = "reconcile.report"
 CHECKPOINT_KEY = "reconcile.checkpoint_ms"  # venue -> ms of the last successful reconciliation
-RECONCILER = "reconciler"
+RECONCILER = RECONCILER_BY  # the name a loss breaker takes a halt over from
 
 T = TypeVar("T")
 
@@ -161,7 +162,7 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
             risk.halt(f"{trigger} reconciliation failed: {report.reason}", RECONCILER)
     elif risk.state is TradingState.HALTED and risk.state_by == RECONCILER:
         try:
-            risk.resume(RECONCILER, f"{trigger} reconciliation completed")
+            risk.lift_own_halt(RECONCILER, f"{trigger} reconciliation completed")
         except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
             log.warning("%s reconciliation completed; trading stays HALTED: %s", trigger, exc)
     return report

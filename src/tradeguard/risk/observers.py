@@ -25,6 +25,9 @@ from tradeguard.risk.views import StateStore
 
 LOSS_STREAK_BY = "breaker:consecutive_losses"
 NO_EQUITY_BY = "breaker:no_equity"
+# The reconciler lifts its own halt after a good pass (execution.reconcile.RECONCILER): a loss
+# breaker tripping during that halt takes it over, so that only an operator lifts it.
+RECONCILER_BY = "reconciler"
 # Venue refusals that say the account itself is unusable: they open the breaker at once.
 ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
 _HUNDRED = Decimal(100)
@@ -178,10 +181,13 @@ class RiskObservers(RiskState):
         if self._check_equity_limits(ts, equity, peak, day_start):
             self._quiet_inputs = (equity, inputs)
 
+    def _halted_by_other_than_reconciler(self) -> bool:
+        return self.state is TradingState.HALTED and self.state_by != RECONCILER_BY
+
     def _no_equity(self, ts: int, equity: Decimal) -> None:
         """Zero or negative equity is no loss to measure: halt, saying what was read."""
         self._quiet_inputs = None
-        if self.state is TradingState.HALTED:
+        if self._halted_by_other_than_reconciler():
             return
         unit = self.valuation.unit
         data = {"breaker": "no_equity", "value": str(equity), "limit": "0"}
@@ -200,7 +206,7 @@ class RiskObservers(RiskState):
         c = self.config
         unit = self.valuation.unit
         dd_pct = self.equity_tracker.drawdown_pct(equity)
-        halted = self.state is TradingState.HALTED
+        halted = self._halted_by_other_than_reconciler()
         if dd_pct is not None and not halted and dd_pct >= c.max_drawdown_pct:
             quiet = False
             data = {
@@ -224,7 +230,7 @@ class RiskObservers(RiskState):
             self.daily_loss_halt_day = self.day
             data = {"breaker": "daily_loss", "value": str(loss), "limit": str(limit)}
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
-            if self.state is not TradingState.HALTED:
+            if not self._halted_by_other_than_reconciler():
                 self.halt(
                     f"daily loss {fmt(loss)} {unit} reached the limit {fmt(limit)} {unit}",
                     "breaker:daily_loss",

@@ -129,6 +129,25 @@ class RiskState:
         data = {"by": by, "reason": reason, "from": before.value}
         self._publish(EventKind.RESUME, now, data, None, "warning")
 
+    def lift_own_halt(self, by: str, reason: str) -> None:
+        """End a halt `by` set itself (a failed reconciliation's, lifted by a good one): back to
+        ACTIVE like `resume`, but the drawdown peak and the losing streak are kept; no loss
+        limit tripped, so nothing would halt again at once, and an exchange blip must not
+        give the breakers a fresh start. Refused (ResumeRefused) like `resume`."""
+        if self.state is not TradingState.HALTED or self.state_by != by:
+            return
+        now = self._clock.now_ms()
+        halt_day = self.daily_loss_halt_day
+        if halt_day is not None and utc_day(now) <= halt_day:
+            raise ResumeRefused(
+                f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
+                f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
+            )
+        self.last_resume = {"by": by, "reason": reason, "ts": now, "from": self.state.value}
+        self._set_state(TradingState.ACTIVE, reason, by)
+        data = {"by": by, "reason": reason, "from": TradingState.HALTED.value}
+        self._publish(EventKind.RESUME, now, data, None, "warning")
+
     def _set_state(self, state: TradingState, reason: str, by: str) -> None:
         now = self._clock.now_ms()
         before = self.state

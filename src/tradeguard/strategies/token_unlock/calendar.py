@@ -97,10 +97,21 @@ def parse_row(row: dict[str, Any]) -> tuple[UnlockEvent | None, list[str]]:
     url = cells["source_url"]
     if not url.startswith(("https://", "http://")) or len(url) > 500 or " " in url:
         errors.append(f"source_url = {url!r}: expected an http(s) URL of at most 500 characters")
+    for column in ("source_url", "note"):
+        if not _text(cells[column]):  # a JSON "\ud800" escape: no UTF-8 file can hold it
+            errors.append(f"{column}: holds a lone surrogate (\\ud800-\\udfff), not text")
     if errors or amount is None or pct is None:
         return None, errors
     note = _BREAKS.sub(" ", cells["note"])  # a CSV row is one line: a note must fit on it
     return UnlockEvent(token, unlock_ms, amount, pct, url, note), []
+
+
+def _text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -109,11 +120,18 @@ def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
     if not lines:
         raise CalendarError(f"unlock calendar {name}: no header and no rows")
     header_no, header_line = lines[0]
-    header = [h.strip() for h in next(csv.reader([header_line]))]
+    try:
+        header = [h.strip() for h in next(csv.reader([header_line]))]
+    except csv.Error as exc:
+        raise CalendarError(f"unlock calendar {name} header (line {header_no}): {exc}") from None
     _check_columns(name, f"header (line {header_no})", header)
     out = []
     for n, line in lines[1:]:
-        cells = next(csv.reader(io.StringIO(line)))
+        try:
+            cells = next(csv.reader(io.StringIO(line)))
+        except csv.Error as exc:  # a field over csv.field_size_limit() (128 KiB)
+            out.append((n, {"__width__": f"not a CSV row: {exc}"}))
+            continue
         if len(cells) != len(header):
             out.append((n, {"__width__": f"{len(cells)} fields, the header has {len(header)}"}))
             continue
@@ -124,7 +142,7 @@ def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
 def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
         raise CalendarError(f"unlock calendar {name}: not valid JSON: {exc}") from None
     except RecursionError:
         raise CalendarError(f"unlock calendar {name}: not valid JSON: nested too deeply") from None
