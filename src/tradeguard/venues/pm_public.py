@@ -18,6 +18,7 @@ streaming a Polymarket market's books it reads that market's fee from the public
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from tradeguard.clock import Clock
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, dec
@@ -35,6 +36,8 @@ from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+
+log = logging.getLogger(__name__)
 
 
 class PublicData:
@@ -179,15 +182,26 @@ class PolymarketPublicData(PublicData):
                 self._conditions[inst.symbol] = m["condition_id"]
         return dict(self.instruments)
 
-    async def load_fees(self, symbols: list[str]) -> None:
+    async def load_fees(self, symbols: list[str]) -> list[str]:
         """Each market's taker fee (rate r, exponent e) from GET /clob-markets/{condition id},
-        `fd: {r, e}`, where the official client reads it (absent: no fee, as it takes it)."""
+        `fd: {r, e}`, where the official client reads it (absent: no fee, as it takes it).
+        Return the symbols whose fee could not be read (logged; asked again next time)."""
+        unread: list[str] = []
         for cid in sorted({self._conditions[s] for s in symbols if s not in self.fee_rates}):
-            info = await self.get("load_fees", f"/clob-markets/{cid}")
-            fd = info.get("fd") or {}
+            try:
+                info = await self.get("load_fees", f"/clob-markets/{cid}")
+            except VenueError as exc:
+                gone = sorted(s for s, c in self._conditions.items() if c == cid)
+                log.warning("%s: fee of %s not read (%s): no book for it until it is",
+                            self.name, ", ".join(gone), exc)  # fmt: skip
+                unread += [s for s in gone if s in symbols]
+                continue
+            fd = info.get("fd") if isinstance(info, dict) else None
+            fd = fd if isinstance(fd, dict) else {}
             fee = (dec(str(fd.get("r", 0))), dec(str(fd.get("e", 0))))
             for symbol in (s for s, c in self._conditions.items() if c == cid):
                 self.fee_rates[symbol] = fee
+        return unread
 
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)
@@ -203,8 +217,13 @@ class PolymarketPublicData(PublicData):
     async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """The markets' fees first (a paper venue charges them on the fills these books make),
         then the public `market` channel after a REST snapshot; REST polling while it is down."""
+        unread = await self.load_fees(symbols)
+        # A market whose fee is unknown streams no book: a paper fill there would be charged
+        # nothing. The others stream; a later stream start asks for it again.
+        symbols = [s for s in symbols if s not in unread]
+        if not symbols:
+            raise AmbiguousVenueError(self.name, "no market's fee could be read", "FEES")
         tokens = {self._token(s): s for s in symbols}
-        await self.load_fees(symbols)
 
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
