@@ -191,3 +191,30 @@ def test_a_calendar_saved_with_a_byte_order_mark_is_read(tmp_path, suffix):
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     (event,) = load_calendar(path)
     assert event.token == "ETH" and event.unlock_ms == 1515931200000
+
+
+def test_a_deep_json_calendar_is_refused_before_parsing_even_with_a_raised_limit(tmp_path):
+    # A library (py_ecc) may raise the recursion limit to 100,000; the C parser would then
+    # overflow the stack (a crash). The depth is counted before parsing.
+    import subprocess
+    import sys
+
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    code = (
+        "import sys; sys.setrecursionlimit(100_000)\n"
+        "from tradeguard.strategies.token_unlock.calendar import CalendarError, load_calendar\n"
+        "try:\n    load_calendar(sys.argv[1])\nexcept CalendarError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "nested too deeply (more than 32 levels)" in done.stdout
+
+
+def test_brackets_inside_a_json_string_do_not_count_as_nesting():
+    from tradeguard.strategies.token_unlock.calendar import _too_deep
+
+    note = "[" * 100 + '\\"{' * 50  # brackets and escaped quotes inside one string
+    assert not _too_deep(f'[{{"token": "ABC", "note": "{note}"}}]')
+    assert _too_deep("[" * 33 + "]" * 33) and not _too_deep("[" * 32 + "]" * 32)

@@ -18,7 +18,11 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from eth_account import Account
+
+from tradeguard.model.recursion import kept_recursion_limit
+
+with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
+    from eth_account import Account
 
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig

@@ -8,8 +8,12 @@ import hmac
 from typing import Any
 
 from eth_abi.exceptions import EncodingError
-from eth_account import Account
-from eth_account.messages import encode_typed_data
+
+from tradeguard.model.recursion import kept_recursion_limit
+
+with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from eth_utils.exceptions import ValidationError
 

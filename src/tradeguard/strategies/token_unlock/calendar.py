@@ -139,7 +139,29 @@ def _csv_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
+_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+MAX_JSON_DEPTH = 32  # a calendar is a list (or {"events": [...]}) of flat objects
+
+
+def _too_deep(text: str) -> bool:
+    """Whether the JSON text nests deeper than MAX_JSON_DEPTH, counted before parsing: the
+    parser recurses on the C stack, which a deep document can overflow when a library has raised
+    the recursion limit."""
+    depth = 0
+    for ch in _NOT_BRACKETS.sub("", _JSON_STRINGS.sub("", text)):
+        depth += 1 if ch in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    if _too_deep(text):
+        raise CalendarError(
+            f"unlock calendar {name}: not valid JSON: nested too deeply "
+            f"(more than {MAX_JSON_DEPTH} levels)"
+        )
     try:
         doc = json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits

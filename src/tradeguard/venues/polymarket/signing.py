@@ -12,8 +12,11 @@ from dataclasses import asdict
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
+from tradeguard.model.recursion import kept_recursion_limit
+
+with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.order_utils import (
     ExchangeOrderBuilderV2,

@@ -55,7 +55,10 @@ class ChainClient:
     """Thin async wrapper over web3 for one RPC endpoint."""
 
     def __init__(self, rpc_url: str, timeout_s: float = 10.0) -> None:
-        from web3 import AsyncHTTPProvider, AsyncWeb3
+        from tradeguard.model.recursion import kept_recursion_limit
+
+        with kept_recursion_limit():  # web3 loads py_ecc, which raises it
+            from web3 import AsyncHTTPProvider, AsyncWeb3
 
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
 

@@ -42,7 +42,10 @@ class TxSender:
         priority_fee_wei: int,
         now_ms: Callable[[], int],
     ) -> None:
-        from eth_account import Account
+        from tradeguard.model.recursion import kept_recursion_limit
+
+        with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
+            from eth_account import Account
 
         self.venue = venue
         self.chain = chain
