@@ -11,8 +11,8 @@ Fill rules (the promise is honesty: never better than the data allows)
 - Never more than the recorded liquidity, never at a price the data does not hold, never with
   look-ahead: an order only meets market data that arrives after it was submitted.
 - Sources, best first: a fresh book (`FillConfig.stale_after_ms` against the clock; a crossed
-  book or quote is never matched, and a fresh crossed book is not passed over for the quote),
-  then a fresh quote, then candles.
+  book or quote is never matched, and a fresh crossed book is not passed over for the quote: an
+  IOC, FOK or market order meeting one expires at once), then a fresh quote, then candles.
 - Market orders. Book: walk the opposite levels from the best, one fill per level at the level's
   price; what this venue took from a level is remembered until the next book update, so two
   orders never take the same liquidity. Quote: up to the quoted size at the quoted price.

@@ -169,8 +169,11 @@ class PaperMatching(Venue):
             levels = m.book.asks() if buy else m.book.bids()
             taken = m.book_asks_taken if buy else m.book_bids_taken
             source = "book"
-        elif fresh_book:
-            pass  # a fresh crossed book is invalid until it uncrosses: no quote fallback either
+        elif fresh_book:  # crossed: invalid until it uncrosses, and no quote fallback either
+            if po.type is OrderType.MARKET or po.tif in IMMEDIATE:  # may not wait for it
+                why = f"the {po.symbol} book is crossed (best bid at or above best ask)"
+                self._finish_immediate(po, now, f"{why}: nothing to take; the order expired")
+                return []
         elif m.quote is not None and now - m.quote.ts <= stale and not quote_crossed(m.quote):
             q = m.quote
             levels = [(q.ask, q.ask_size)] if buy else [(q.bid, q.bid_size)]
