@@ -9,6 +9,7 @@ import re
 import sqlite3
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,31 +85,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
-def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # A throwaway copy (a backup's or a restore's image): no journal, no syncs. A failure
-    # discards the whole file, so nothing needs rolling back or surviving a crash.
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA journal_mode=OFF")
-        cur.execute("PRAGMA synchronous=OFF")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cur.close()
+def _unsynced_pragmas(journal_mode: str) -> Callable[[Any, Any], None]:
+    """Pragmas of a database no crash needs to survive: `journal_mode`, no syncs."""
+
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA journal_mode={journal_mode}")
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cur.close()
+
+    return pragmas
 
 
-def _disposable_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # A backtest's run database: one writer, no reader while it runs, and a run that stops
-    # half-way is run again, not recovered. The rollback journal stays (in memory: a failed
-    # transaction still rolls back), but no WAL to copy back and no syncs.
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA journal_mode=MEMORY")
-        cur.execute("PRAGMA synchronous=OFF")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cur.close()
+# A throwaway copy (a backup's or a restore's image): no journal. A failure discards the whole
+# file, so nothing needs rolling back or surviving a crash.
+_scratch_pragmas = _unsynced_pragmas("OFF")
+# A backtest's run database: one writer, no reader while it runs, and a run that stops half-way
+# is run again, not recovered. The rollback journal stays (in memory: a failed transaction
+# still rolls back), but no WAL to copy back.
+_disposable_pragmas = _unsynced_pragmas("MEMORY")
 
 
 def _create_private(path: Path) -> None:
