@@ -104,7 +104,9 @@ class RiskObservers(RiskState):
             for symbol in symbols:
                 self._cool(sid, symbol, ts + c.cooldown_after_loss_s * 1000)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
-        if n < limit or self.state is not TradingState.ACTIVE:
+        # Under the reconciler's halt the streak still counts: its lift must come back REDUCING.
+        under_reconciler = self.state is TradingState.HALTED and self.state_by == RECONCILER_BY
+        if n < limit or not (self.state is TradingState.ACTIVE or under_reconciler):
             self._save()
             return
         data = {"breaker": "consecutive_losses", "value": n, "limit": limit}
@@ -112,7 +114,7 @@ class RiskObservers(RiskState):
         pause = c.consecutive_loss_pause_s
         self.reducing_until = ts + pause * 1000 if pause else None
         until = f"; new entries resume after {pause} s" if pause else "; resume manually"
-        self.set_reducing(
+        self.reduce_after_halt(
             f"{n} consecutive losing trades reached max_consecutive_losses={limit}{until}",
             LOSS_STREAK_BY,
         )

@@ -2,7 +2,9 @@
 
 HALTED blocks every new order until an operator resumes; REDUCING lets only orders that shrink a
 position through and never softens a halt. A daily-loss halt cannot be resumed before the next
-UTC day; every other halt (kill switch, drawdown, no equity) can be resumed at once.
+UTC day; every other halt (kill switch, drawdown, no equity) can be resumed at once. A halt set
+over REDUCING remembers it: a halt lifted by the one who set it (the reconciler) goes back to
+REDUCING, never to ACTIVE; only an operator's `resume` returns to ACTIVE.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ class RiskState:
         self.cooldowns: dict[tuple[str, str], int] = {}
         self.last_resume: dict[str, Any] | None = None
         self.last_kill: dict[str, Any] | None = None
+        # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
+        # halt is lifted by the one who set it; None when the halt came over ACTIVE.
+        self.halted_over: dict[str, Any] | None = None
         self._dirty = False
         self._counts_dirty = False  # approvals: written at the next observation, not throttled
         self._last_save_ms = 0
@@ -95,7 +100,23 @@ class RiskState:
     # transitions --------------------------------------------------------------------------------
     def halt(self, reason: str, by: str) -> None:
         """Block every new order until `resume`; persisted at once."""
+        if self.state is not TradingState.HALTED:
+            self.halted_over = self._current() if self.state is TradingState.REDUCING else None
         self._set_state(TradingState.HALTED, reason, by)
+
+    def reduce_after_halt(self, reason: str, by: str) -> None:
+        """Make the state a halt lifts back to REDUCING (a breaker tripped while halted)."""
+        if self.state is not TradingState.HALTED:
+            self.set_reducing(reason, by)
+            return
+        if self.halted_over is None:
+            self.halted_over = {"state": TradingState.REDUCING.value, "reason": reason,
+                                "by": by, "ts": self._clock.now_ms()}  # fmt: skip
+        self._save()
+
+    def _current(self) -> dict[str, Any]:
+        return {"state": self.state.value, "reason": self.state_reason, "by": self.state_by,
+                "ts": self.state_ts}  # fmt: skip
 
     def set_reducing(self, reason: str, by: str) -> None:
         """Let only exposure-reducing orders pass; never softens a HALTED state."""
@@ -124,6 +145,8 @@ class RiskState:
         self.consecutive_losses = 0
         # Measure the next drawdown from here, or the old peak would halt again at once.
         self.equity_tracker.restart_peak()
+        self.reducing_until = None
+        self.halted_over = None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": before.value}
         self._set_state(TradingState.ACTIVE, reason, by)
         data = {"by": by, "reason": reason, "from": before.value}
@@ -131,9 +154,9 @@ class RiskState:
 
     def lift_own_halt(self, by: str, reason: str) -> None:
         """End a halt `by` set itself (a failed reconciliation's, lifted by a good one): back to
-        ACTIVE like `resume`, but the drawdown peak and the losing streak are kept; no loss
-        limit tripped, so nothing would halt again at once, and an exchange blip must not
-        give the breakers a fresh start. Refused (ResumeRefused) like `resume`."""
+        the state it was set over (REDUCING, or ACTIVE), never looser; the drawdown peak and
+        the losing streak are kept, as an exchange blip must not give the breakers a fresh
+        start. Refused (ResumeRefused) like `resume`."""
         if self.state is not TradingState.HALTED or self.state_by != by:
             return
         now = self._clock.now_ms()
@@ -143,9 +166,14 @@ class RiskState:
                 f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
                 f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
             )
+        over, self.halted_over = self.halted_over, None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": self.state.value}
-        self._set_state(TradingState.ACTIVE, reason, by)
-        data = {"by": by, "reason": reason, "from": TradingState.HALTED.value}
+        if over is not None and over.get("state") == TradingState.REDUCING.value:
+            self._set_state(TradingState.REDUCING, str(over["reason"]), str(over["by"]))
+        else:
+            self._set_state(TradingState.ACTIVE, reason, by)
+        data = {"by": by, "reason": reason, "from": TradingState.HALTED.value,
+                "to": self.state.value}  # fmt: skip
         self._publish(EventKind.RESUME, now, data, None, "warning")
 
     def _set_state(self, state: TradingState, reason: str, by: str) -> None:
@@ -209,6 +237,7 @@ class RiskState:
             "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
+            "halted_over": self.halted_over,
         }
 
     def _save(self) -> None:
@@ -249,3 +278,5 @@ class RiskState:
         self.cooldowns = {(s, sym): int(u) for s, sym, u in data.get("cooldowns") or []}
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
+        over = data.get("halted_over")
+        self.halted_over = dict(over) if isinstance(over, dict) else None
