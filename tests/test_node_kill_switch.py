@@ -153,32 +153,3 @@ async def test_resume_refuses_while_a_node_writes_the_database_and_changes_nothi
     finally:
         await node.stop()
         node.close()
-
-
-def test_kill_on_a_database_no_node_has_used_says_that_no_node_was_halted(
-    tmp_path, data_dir, capsys
-):
-    from node_support import write_paper_toml
-    from tradeguard.cli.main import main
-
-    cfg = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 50))
-    target = tmp_path / "not-the-node.db"
-    assert main(["kill", "--config", str(cfg), "--db", f"sqlite:///{target}"]) == 0
-    out = " ".join(capsys.readouterr().out.split())
-    assert f"no database was at {target}" in out and "no running node was halted" in out
-
-
-def test_kill_json_on_a_database_no_node_has_used_says_that_no_node_was_halted(
-    tmp_path, data_dir, capsys
-):
-    import json
-
-    from node_support import write_paper_toml
-    from tradeguard.cli.main import main
-
-    cfg = write_paper_toml(tmp_path, write_slice(data_dir, tmp_path / "btc.csv", 50))
-    target = tmp_path / "not-the-node.db"
-    code = main(["kill", "--config", str(cfg), "--db", f"sqlite:///{target}", "--json"])
-    report = json.loads(capsys.readouterr().out)
-    # a script reading the JSON must learn, as a reader of the text does, that nothing was halted
-    assert code != 0 or str(target) in json.dumps(report), (code, report)

@@ -153,7 +153,7 @@ def open_storage(args: argparse.Namespace, existing: bool = False) -> Any:
 
     config = config_from_args(args)
     if existing:
-        _refuse_missing_sqlite_file(config.node.database_url)
+        refuse_missing_sqlite_file(config.node.database_url)
     db = Database(config.node.database_url)
     db.migrate()
     return Storage(db)
@@ -171,8 +171,11 @@ def missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def _refuse_missing_sqlite_file(url: str) -> None:
-    """A read of a SQLite file that is not there would make an empty one and show it."""
+def refuse_missing_sqlite_file(url: str) -> None:
+    """Raise StorageError naming the path when `url` is a SQLite file that does not exist.
+
+    A command that reads or updates a node's database would make an empty one and act on it.
+    """
     from tradeguard.storage.errors import StorageError
 
     path = missing_sqlite_file(url)

@@ -15,8 +15,8 @@ from rich.console import Console
 from tradeguard.cli.common import (
     add_source_options,
     config_from_args,
-    missing_sqlite_file,
     open_storage,
+    refuse_missing_sqlite_file,
 )
 
 RESUME_PHRASE = "RESUME"
@@ -63,7 +63,8 @@ def _node(args: argparse.Namespace) -> Any:
 def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.storage.lock import WriterLockHeld
 
-    new_db = missing_sqlite_file(config_from_args(args).node.database_url)
+    # A typo'd path must not become a new database that "halted" no running node.
+    refuse_missing_sqlite_file(config_from_args(args).node.database_url)
     try:
         node = _node(args)
     except WriterLockHeld as exc:
@@ -72,8 +73,6 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         report = asyncio.run(_kill(node, args))
     finally:
         node.close()
-    if new_db is not None:
-        report["new_database"] = str(new_db)  # made now: no running node was halted
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -85,11 +84,6 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         for f in report["failed"]:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
-        if new_db is not None:
-            console.print(
-                f"[yellow]no database was at {new_db}[/]: it was made now, so no running node "
-                "was halted (a relative sqlite path is taken from the current folder)"
-            )
     return 0 if not report["failed"] else 1
 
 
@@ -143,7 +137,7 @@ def _risk_engine(args: argparse.Namespace) -> tuple[Any, Any]:
     from tradeguard.risk.engine import RiskEngine
 
     config = config_from_args(args)
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     clock: Clock = Clock()
     if config.mode.value in ("paper", "backtest"):
         # A replay's day is the data's day, as the node's clock would say.
@@ -163,6 +157,7 @@ def _resume_lock(args: argparse.Namespace) -> Any:
     from tradeguard.storage.lock import WriterLockHeld, acquire_writer_lock
 
     url = config_from_args(args).node.database_url
+    refuse_missing_sqlite_file(url)  # before the lock, whose file would be left behind
     try:
         return acquire_writer_lock(url)
     except WriterLockHeld as exc:

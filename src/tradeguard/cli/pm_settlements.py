@@ -34,7 +34,7 @@ def cmd_pm_settlements(args: argparse.Namespace, console: Console) -> int:
 
     if not 1 <= args.limit <= 500:
         raise ConfigError(f"--limit {args.limit} is outside 1..500")
-    storage = open_storage(args)
+    storage = open_storage(args, existing=True)
     rows = load_settlements(storage, venue=args.venue, limit=args.limit)
     if args.json:
         print(json.dumps(rows, indent=2))

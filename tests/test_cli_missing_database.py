@@ -1,0 +1,46 @@
+"""Commands that act on an existing node database refuse a SQLite file that is not there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [
+    ["resume", "--reason", "incident closed", "--yes"],
+    ["resume", "--reason", "incident closed", "--yes", "--json"],
+    ["kill", "--reason", "typo test"],
+    ["kill", "--reason", "typo test", "--json"],
+    ["status"],
+    ["orders"],
+    ["positions"],
+    ["balances", "--json"],
+    ["fills"],
+    ["pm", "settlements"],
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:1] + a[-1:]))
+def test_a_command_on_a_missing_database_file_names_it_exits_non_zero_and_creates_nothing(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    folder = tmp_path / "ops"
+    folder.mkdir()
+    target = folder / "typo.db"
+    env = {**os.environ, "TG_VAULT_PATH": str(tmp_path / "no-vault.json")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", *argv, "--db", f"sqlite:///{target}"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode != 0, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"no database file at {target}" in lines[0], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == []  # no database, no lock file
