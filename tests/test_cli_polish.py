@@ -125,11 +125,13 @@ credentials = "not-in-any-vault"
 rest_url = "http://127.0.0.1:9"
 """
     )
+    from tradeguard.storage.db import Database
+
+    Database(f"sqlite:///{tmp_path / 'tg.db'}").migrate()  # the node's database, as a run left it
     monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "no-such-vault.json"))
     monkeypatch.delenv("TG_MASTER_PASSPHRASE", raising=False)
     argv = ["resume", "--config", str(cfg), "--reason", "checked", "--yes", "--json"]
     assert json.loads(_stdout(capsys, argv))["state"] == "ACTIVE"
-    assert os.path.exists(tmp_path / "tg.db")
 
 
 def test_btc_quoted_prices_and_pnl_keep_their_digits_within_80_columns(tmp_path, data_dir):
