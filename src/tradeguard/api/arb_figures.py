@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.pool import StaticPool
 
 from tradeguard.model.balance import Balance
+from tradeguard.model.money import plain
 from tradeguard.portfolio.arb_summary import WITH_FILL, ArbSummary, decimal_or_none
 from tradeguard.storage.arb_repository import (
     arb_strategy_ids,
@@ -37,7 +38,7 @@ _BUILD_SLICE = 1000  # record ids read at once when a summary is built from scra
 
 def _text(value: Any) -> str | None:
     d = decimal_or_none(value)
-    return None if d is None else str(d)
+    return None if d is None else plain(d)
 
 
 def execution_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,5 +180,5 @@ def held_now(held: Mapping[str, Decimal], balances: Iterable[Balance]) -> dict[s
     for asset, amount in sorted(held.items()):
         left = min(amount, have.get(asset, Decimal(0)))
         if left > 0:
-            out[asset] = str(left)
+            out[asset] = plain(left)
     return out

@@ -24,7 +24,7 @@ from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotRows
@@ -198,12 +198,12 @@ class BotDesk:
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
-            "side": ask.side.value, "score": None if score is None else str(score),
-            "size_usd": str(ask.size_usd), "size_rule": rule, "reasons": verdict.reasons,
+            "side": ask.side.value, "score": None if score is None else plain(score),
+            "size_usd": plain(ask.size_usd), "size_rule": rule, "reasons": verdict.reasons,
             "codes": verdict.codes, "reducing": verdict.reducing,
         }  # fmt: skip
         if verdict.approved:
-            out["amount"] = str(amount)
+            out["amount"] = None if amount is None else plain(amount)
             conf_id = "cf_" + secrets.token_hex(8)
             expires = now + spec.confirmation_ttl_s * 1000
             self.rows.add_confirmation(
@@ -253,7 +253,7 @@ class BotDesk:
         trade_id = "bt_" + secrets.token_hex(8)
         record: dict[str, Any] = {
             "side": ask.side.value, "venue": spec.venue, "score": None if score is None
-            else str(score), "size_usd": str(ask.size_usd), "size_rule": rule, "by": by,
+            else plain(score), "size_usd": plain(ask.size_usd), "size_rule": rule, "by": by,
             "signal": doc.get("signal") if isinstance(doc.get("signal"), dict) else {},
         }  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
@@ -275,7 +275,7 @@ class BotDesk:
             )  # fmt: skip
             result = await node.submit(intent)
             status, code, reason = result.status, result.code, result.reason
-            record["amount"] = str(amount)
+            record["amount"] = plain(amount)
             if result.order is not None:
                 coid = result.order.client_order_id
             if result.ok and plan is not None:
@@ -298,8 +298,8 @@ class BotDesk:
             order = node.orders.orders.get(coid) or node.storage.get_order(coid)
             if order is not None:
                 trade["order_status"] = order.status.value
-                trade["filled"] = str(order.filled)
-                trade["avg_fill_price"] = str(order.avg_price)
+                trade["filled"] = plain(order.filled)
+                trade["avg_fill_price"] = plain(order.avg_price)
         return trade
 
     async def stop_bot(self, bot: str, by: str, reason: str = "") -> dict[str, Any]:
@@ -334,7 +334,7 @@ class BotDesk:
                                  signal={"exit": "emergency_close"})  # fmt: skip
             result = await self.node.submit(intent)
             out.append({
-                "venue": pos.venue, "symbol": pos.symbol, "amount": str(amount),
+                "venue": pos.venue, "symbol": pos.symbol, "amount": plain(amount),
                 "status": result.status, "code": result.code or "OK", "reason": result.reason,
                 "client_order_id": result.order.client_order_id if result.order else None,
             })  # fmt: skip
@@ -363,9 +363,9 @@ class BotDesk:
                 trades.append({
                     "venue": p.venue, "symbol": p.symbol,
                     "side": "long" if p.quantity > 0 else "short",
-                    "quantity": str(p.quantity), "entry": str(p.avg_entry),
-                    "mark": None if mark is None else str(mark),
-                    "unrealized_pnl": None if pnl is None else str(pnl),
+                    "quantity": plain(p.quantity), "entry": plain(p.avg_entry),
+                    "mark": None if mark is None else plain(mark),
+                    "unrealized_pnl": None if pnl is None else plain(pnl),
                     "opened_ts": p.opened_ts,
                     "exits": None if plan is None else plan.rules_json(),
                     "open_orders": node.orders.open_order_count(name, p.symbol),
@@ -375,15 +375,15 @@ class BotDesk:
             active += len(trades)
             bots.append({
                 "bot_id": name, "enabled": enabled, "active_trades": trades,
-                "unrealized_pnl": str(unrealized),
-                "realized_today": str(realized_since(closed, day_start)),
-                "realized_total": str(sum((r["pnl"] for r in closed), ZERO)),
+                "unrealized_pnl": plain(unrealized),
+                "realized_today": plain(realized_since(closed, day_start)),
+                "realized_total": plain(sum((r["pnl"] for r in closed), ZERO)),
                 "closed_trades": len(closed),
             })  # fmt: skip
         return {
             "ts": now, "mode": node.mode.value, "trading_state": node.risk.state.value,
             "active_trades": active,
-            "unrealized_pnl": str(unrealized_all), "bots": bots,
+            "unrealized_pnl": plain(unrealized_all), "bots": bots,
         }  # fmt: skip
 
     def status(self) -> dict[str, Any]:
@@ -397,12 +397,12 @@ class BotDesk:
             bots.append({
                 "bot_id": name, "enabled": enabled, "limits": spec.to_doc(),
                 "open_positions": [{"venue": p.venue, "symbol": p.symbol,
-                                    "quantity": str(p.quantity), "entry": str(p.avg_entry)}
+                                    "quantity": plain(p.quantity), "entry": plain(p.avg_entry)}
                                    for p in positions],
-                "realized_today": str(realized_since(closed, now - now % _DAY_MS)),
+                "realized_today": plain(realized_since(closed, now - now % _DAY_MS)),
                 "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
                            "on_venue": list(p.native_orders),
-                           "stop_on_venue": None if p.native_stop is None else str(p.native_stop)}
+                           "stop_on_venue": None if p.native_stop is None else plain(p.native_stop)}
                           for p in self.exits.for_bot(name)],
             })  # fmt: skip
         return {

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
+from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
 from tradeguard.portfolio.analytics import Performance
@@ -26,13 +27,13 @@ if TYPE_CHECKING:
 
 
 def text(v: Decimal | None) -> str | None:
-    """Return a Decimal as its exact string, None as None."""
-    return None if v is None else str(v)
+    """Return a Decimal as its exact plain string (never an exponent), None as None."""
+    return None if v is None else plain(v)
 
 
 def _encode_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)
     if isinstance(value, set | frozenset):
         return list(value)
     raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
@@ -51,7 +52,7 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 def clean(value: Any) -> Any:
     """Make `value` JSON-ready: Decimals as strings, containers as lists and string-keyed dicts."""
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -75,7 +76,7 @@ def performance_json(perf: Performance) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in asdict(perf).items():
         if isinstance(value, Decimal):  # money (total and mean P&L): an exact string
-            out[key] = str(value)
+            out[key] = plain(value)
             continue
         finite = not isinstance(value, float) or math.isfinite(value)
         out[key] = value if finite else None
@@ -94,14 +95,14 @@ def order_json(o: Order) -> dict[str, Any]:
         "symbol": o.symbol,
         "side": o.side.value,
         "type": o.type.value,
-        "amount": str(o.amount),
+        "amount": plain(o.amount),
         "price": text(o.price),
         "time_in_force": o.time_in_force.value,
         "reduce_only": o.reduce_only,
         "status": o.status.value,
-        "filled": str(o.filled),
-        "avg_price": str(o.avg_price),
-        "fee": str(o.fee),
+        "filled": plain(o.filled),
+        "avg_price": plain(o.avg_price),
+        "fee": plain(o.fee),
         "reason": o.reason,
         "price_bound": text(o.price_bound),
         "stop_loss": text(o.stop_loss),
@@ -121,9 +122,9 @@ def fill_json(f: Fill) -> dict[str, Any]:
         "venue_order_id": f.venue_order_id,
         "trade_id": f.trade_id,
         "side": f.side.value,
-        "price": str(f.price),
-        "amount": str(f.amount),
-        "fee": str(f.fee),
+        "price": plain(f.price),
+        "amount": plain(f.amount),
+        "fee": plain(f.fee),
         "fee_asset": f.fee_asset,
         "liquidity": f.liquidity.value,
         "ts": f.ts,
@@ -137,13 +138,13 @@ def position_json(p: Position, mark: Decimal | None) -> dict[str, Any]:
         "symbol": p.symbol,
         "strategy_id": p.strategy_id,
         "side": "long" if p.quantity > 0 else "short",
-        "quantity": str(p.quantity),
-        "entry_price": str(p.avg_entry),
+        "quantity": plain(p.quantity),
+        "entry_price": plain(p.avg_entry),
         "mark": text(mark),
         "unrealized_pnl": text(p.unrealized_pnl(mark)) if mark is not None else None,
         "unrealized_pnl_pct": text(p.unrealized_pnl_pct(mark)) if mark is not None else None,
-        "realized_pnl": str(p.realized_pnl),
-        "fees": str(p.fees),
+        "realized_pnl": plain(p.realized_pnl),
+        "fees": plain(p.fees),
         "stop_loss": text(p.stop_loss),
         "take_profit": text(p.take_profit),
         "opened_ts": p.opened_ts,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 
 BUCKET_WIDTH = Decimal("0.1")
 _CENT = Decimal("0.01")
@@ -34,7 +34,7 @@ def _bucket(score: Decimal | None, width: Decimal) -> str:
 
 
 def _pct(part: int, whole: int) -> str | None:
-    return str((Decimal(part) * 100 / whole).quantize(_CENT)) if whole else None
+    return plain((Decimal(part) * 100 / whole).quantize(_CENT)) if whole else None
 
 
 def bot_stats(trades: list[ScoredTrade], width: Decimal = BUCKET_WIDTH) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def bot_stats(trades: list[ScoredTrade], width: Decimal = BUCKET_WIDTH) -> dict[
                 "trades": len(group),
                 "wins": won,
                 "accuracy_pct": _pct(won, len(group)),
-                "pnl": str(sum((t.pnl for t in group), ZERO)),
+                "pnl": plain(sum((t.pnl for t in group), ZERO)),
             }
         )
     return {
@@ -65,10 +65,10 @@ def bot_stats(trades: list[ScoredTrade], width: Decimal = BUCKET_WIDTH) -> dict[
         "wins": len(wins),
         "losses": len(losses),
         "win_rate_pct": _pct(len(wins), n),
-        "pnl": str(total),
-        "expectancy": str((total / n).quantize(_CENT)) if n else None,
-        "avg_win": str((sum(wins, ZERO) / len(wins)).quantize(_CENT)) if wins else None,
-        "avg_loss": str((sum(losses, ZERO) / len(losses)).quantize(_CENT)) if losses else None,
+        "pnl": plain(total),
+        "expectancy": plain((total / n).quantize(_CENT)) if n else None,
+        "avg_win": plain((sum(wins, ZERO) / len(wins)).quantize(_CENT)) if wins else None,
+        "avg_loss": plain((sum(losses, ZERO) / len(losses)).quantize(_CENT)) if losses else None,
         "by_score": by_score,
     }
 

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradeguard.model.errors import TradeguardError
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 
 _SIZING_KEYS = {
     "fixed": {"kind"},
@@ -124,9 +124,9 @@ class SizeRule:
     def to_doc(self) -> dict[str, Any]:
         """Return the rule as a JSON-ready document."""
         if self.kind == "table":
-            return {"kind": "table", "steps": [[str(s), str(u)] for s, u in self.steps]}
+            return {"kind": "table", "steps": [[plain(s), plain(u)] for s, u in self.steps]}
         if self.kind == "linear":
-            return {"kind": "linear", "min_score": str(self.min_score),
-                    "max_score": str(self.max_score), "min_usd": str(self.min_usd),
-                    "max_usd": str(self.max_usd)}  # fmt: skip
+            return {"kind": "linear", "min_score": plain(self.min_score),
+                    "max_score": plain(self.max_score), "min_usd": plain(self.min_usd),
+                    "max_usd": plain(self.max_usd)}  # fmt: skip
         return {"kind": "fixed"}

@@ -16,6 +16,7 @@ from rich.table import Table
 from tradeguard.cli.common import (
     add_strategy_run_options,
     config_from_args,
+    json_default,
     open_node,
     print_start,
     start_run_stop,
@@ -232,7 +233,9 @@ def cmd_arb_snapshot(args: argparse.Namespace, console: Console) -> int:
     markets, tickers = asyncio.run(_fetch_snapshot(ccxt_venues[0]))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, doc in (("markets.json", markets), ("tickers.json", tickers)):
-        (args.out_dir / name).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+        (args.out_dir / name).write_text(
+            json.dumps(doc, indent=1, default=json_default), encoding="utf-8"
+        )
     console.print(
         f"wrote {len(markets)} markets and {len(tickers)} tickers of venue {ccxt_venues[0].name} "
         f"to {args.out_dir / 'markets.json'} and {args.out_dir / 'tickers.json'}; scan them with "

@@ -159,6 +159,15 @@ def open_storage(args: argparse.Namespace, existing: bool = False) -> Any:
     return Storage(db)
 
 
+def json_default(value: Any) -> str:
+    """Encode what `json.dumps` cannot: a Decimal as plain digits (never 1E-7), else its text."""
+    from decimal import Decimal
+
+    from tradeguard.model.money import plain
+
+    return plain(value) if isinstance(value, Decimal) else str(value)
+
+
 def missing_sqlite_file(url: str) -> Path | None:
     """Return the absolute path of the SQLite file `url` names if it does not exist."""
     from tradeguard.storage.db import normalize_url

@@ -15,6 +15,7 @@ from rich.console import Console
 from tradeguard.cli.common import (
     add_source_options,
     config_from_args,
+    json_default,
     open_storage,
     refuse_missing_sqlite_file,
 )
@@ -74,7 +75,7 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     finally:
         node.close()
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print(json.dumps(report, indent=2, default=json_default))
     else:
         console.print(f"[bold red]HALTED[/] — {report['reason']}")
         console.print(f"orders cancelled: {len(report['cancelled'])}")

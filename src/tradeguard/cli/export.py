@@ -24,6 +24,7 @@ from tradeguard.cli.common import EXIT_OK, add_source_options, open_storage
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import parse_utc
 from tradeguard.model.fill import Fill
+from tradeguard.model.money import plain
 from tradeguard.secrets.atomic import atomic_file
 
 COLUMNS = (
@@ -57,8 +58,8 @@ def fill_row(fill: Fill, strategy_id: str) -> list[str]:
     when = datetime.fromtimestamp(fill.ts / 1000, UTC).isoformat(timespec="milliseconds")
     return [
         when.replace("+00:00", "Z"), str(fill.ts), fill.venue, fill.symbol, fill.side.value,
-        str(fill.price), str(fill.amount), str(fill.price * fill.amount), str(fill.fee),
-        fill.fee_asset, str(fill.fee_in_quote), fill.liquidity.value, fill.trade_id,
+        plain(fill.price), plain(fill.amount), plain(fill.price * fill.amount), plain(fill.fee),
+        fill.fee_asset, plain(fill.fee_in_quote), fill.liquidity.value, fill.trade_id,
         fill.venue_order_id, fill.client_order_id, strategy_id,
     ]  # fmt: skip
 

@@ -16,12 +16,14 @@ from tradeguard.cli.common import (
     add_source_options,
     config_from_args,
     figure,
+    json_default,
     money,
     open_storage,
     page_title,
     ts_text,
     whole_number,
 )
+from tradeguard.model.money import plain
 from tradeguard.model.position import unrealized_pct
 
 
@@ -92,7 +94,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "health": health,
     }
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
     console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
     print_liveness(console, out["heartbeat"], health)
@@ -125,7 +127,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A strategy's stored figures; its status says `paused` (stored pause) or the trading state
     when that is not ACTIVE, as GET /api/v1/strategies does."""
-    out = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
+    out = {k: (plain(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
     pause = pauses.get(r.strategy_id)
     if pause is not None:
         out["status"] = "paused"
@@ -176,16 +178,16 @@ def _price_text(o: Any) -> str:
 
 
 def _dec_or_none(v: Any) -> str | None:
-    return None if v is None else str(v)
+    return None if v is None else plain(v)
 
 
 def _order_json(o: Any) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id, "venue_order_id": o.venue_order_id,
         "strategy_id": o.strategy_id, "venue": o.venue, "symbol": o.symbol,
-        "side": o.side.value, "type": o.type.value, "amount": str(o.amount),
-        "price": str(o.price) if o.price is not None else None, "status": o.status.value,
-        "filled": str(o.filled), "avg_price": str(o.avg_price), "fee": str(o.fee),
+        "side": o.side.value, "type": o.type.value, "amount": plain(o.amount),
+        "price": plain(o.price) if o.price is not None else None, "status": o.status.value,
+        "filled": plain(o.filled), "avg_price": plain(o.avg_price), "fee": plain(o.fee),
         "reason": o.reason, "signal": o.signal, "created_ts": o.created_ts,
         "updated_ts": o.updated_ts, "time_in_force": o.time_in_force.value,
         "reduce_only": o.reduce_only, "trigger_price": _dec_or_none(o.trigger_price),
@@ -200,7 +202,7 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
     status = None if args.all else "open"
     rows = [valued(r) for r in storage.load_position_rows(status=status, limit=args.limit)]
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps(rows, indent=2, default=json_default))
         return EXIT_OK
     total = len(storage.load_position_rows(status=status)) if len(rows) == args.limit else None
     name = "Positions, " + ("open and closed" if args.all else "open")
@@ -263,8 +265,8 @@ def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     bals = storage.load_balances()
     if args.json:
         doc = [
-            {"venue": b.venue, "asset": b.asset, "free": str(b.free), "locked": str(b.locked),
-             "total": str(b.total)}
+            {"venue": b.venue, "asset": b.asset, "free": plain(b.free), "locked": plain(b.locked),
+             "total": plain(b.total)}
             for b in bals
         ]  # fmt: skip
         print(json.dumps(doc, indent=2))

@@ -22,7 +22,7 @@ from tradeguard.execution.reference_prices import ReferencePrices
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -170,10 +170,10 @@ class BalanceSync:
                     severity="warning",
                     data={
                         "asset": d.asset,
-                        "ledger_total": str(d.ledger_total),
-                        "venue_total": str(d.venue_total),
-                        "difference": str(d.difference),
-                        "usd_value": str(usd[d.asset]) if d.asset in usd else None,
+                        "ledger_total": plain(d.ledger_total),
+                        "venue_total": plain(d.venue_total),
+                        "difference": plain(d.difference),
+                        "usd_value": plain(usd[d.asset]) if d.asset in usd else None,
                     },
                 )
             )

@@ -26,7 +26,7 @@ from typing import Any
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.position import Position, leaves_dust
 
 START_BALANCES_KEY = "ledger.start_balances"
@@ -255,7 +255,7 @@ def record_start_balances(
     """
     starts = storage.kv_get(START_BALANCES_KEY)
     starts = dict(starts) if isinstance(starts, dict) else {}
-    starts[venue] = {a: str(q) for a, q in balances.items()}
+    starts[venue] = {a: plain(q) for a, q in balances.items()}
     storage.kv_set(START_BALANCES_KEY, starts)
     if read_ts is not None:
         stamps = storage.kv_get(START_TS_KEY)
@@ -283,7 +283,7 @@ def record_lot_steps(storage: Any, steps: Mapping[tuple[str, str], Decimal]) -> 
     doctor`) flattens a remainder below one step as the node did."""
     stored = storage.kv_get(LOT_STEPS_KEY)
     merged = dict(stored) if isinstance(stored, dict) else {}
-    merged.update({f"{venue}|{symbol}": str(step) for (venue, symbol), step in steps.items()})
+    merged.update({f"{venue}|{symbol}": plain(step) for (venue, symbol), step in steps.items()})
     if merged != stored:
         storage.kv_set(LOT_STEPS_KEY, merged)
 
@@ -325,13 +325,13 @@ def _asset_json(a: AssetLine) -> dict[str, str]:
     return {
         "venue": a.venue,
         "asset": a.asset,
-        "start": str(a.start),
-        "fills": str(a.fills),
-        "fees": str(a.fees),
-        "adjustments": str(a.adjustments),
-        "expected": str(a.expected),
-        "stored": str(a.stored),
-        "difference": str(a.difference),
+        "start": plain(a.start),
+        "fills": plain(a.fills),
+        "fees": plain(a.fees),
+        "adjustments": plain(a.adjustments),
+        "expected": plain(a.expected),
+        "stored": plain(a.stored),
+        "difference": plain(a.difference),
     }
 
 
@@ -340,7 +340,7 @@ def _position_json(p: PositionLine) -> dict[str, str]:
         "venue": p.venue,
         "symbol": p.symbol,
         "strategy_id": p.strategy_id,
-        "stored": str(p.stored),
-        "fills": str(p.fills),
-        "difference": str(p.difference),
+        "stored": plain(p.stored),
+        "fills": plain(p.fills),
+        "difference": plain(p.difference),
     }

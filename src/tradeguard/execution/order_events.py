@@ -8,6 +8,7 @@ from typing import Any
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import ClosedTrade, Position
 
@@ -29,11 +30,11 @@ def order_data(o: Order) -> dict[str, Any]:
         "venue_order_id": o.venue_order_id,
         "side": o.side._value_,
         "type": o.type._value_,
-        "amount": str(o.amount),
-        "price": str(o.price) if o.price is not None else None,
+        "amount": plain(o.amount),
+        "price": plain(o.price) if o.price is not None else None,
         "status": o.status._value_,
-        "filled": str(o.filled),
-        "avg_price": str(o.avg_price),
+        "filled": plain(o.filled),
+        "avg_price": plain(o.avg_price),
         "reason": o.reason,
         "signal": o.signal,
     }
@@ -44,9 +45,9 @@ def fill_data(f: Fill) -> dict[str, Any]:
         "client_order_id": f.client_order_id,
         "trade_id": f.trade_id,
         "side": f.side._value_,
-        "price": str(f.price),
-        "amount": str(f.amount),
-        "fee": str(f.fee),
+        "price": plain(f.price),
+        "amount": plain(f.amount),
+        "fee": plain(f.fee),
         "fee_asset": f.fee_asset,
         "liquidity": f.liquidity._value_,
     }
@@ -55,19 +56,19 @@ def fill_data(f: Fill) -> dict[str, Any]:
 def position_data(p: Position) -> dict[str, Any]:
     return {
         "side": "long" if p.quantity > 0 else "short",
-        "quantity": str(p.quantity),
-        "entry_price": str(p.avg_entry),
-        "stop_loss": str(p.stop_loss) if p.stop_loss is not None else None,
-        "take_profit": str(p.take_profit) if p.take_profit is not None else None,
+        "quantity": plain(p.quantity),
+        "entry_price": plain(p.avg_entry),
+        "stop_loss": plain(p.stop_loss) if p.stop_loss is not None else None,
+        "take_profit": plain(p.take_profit) if p.take_profit is not None else None,
     }
 
 
 def closed_data(t: ClosedTrade) -> dict[str, Any]:
     return {
         "side": "long" if t.side._value_ == "buy" else "short",
-        "amount": str(t.amount),
-        "entry_price": str(t.entry_price),
-        "exit_price": str(t.exit_price),
-        "pnl": str(t.pnl),
-        "pnl_pct": str(t.pnl_pct.quantize(Decimal("0.0001"))),
+        "amount": plain(t.amount),
+        "entry_price": plain(t.entry_price),
+        "exit_price": plain(t.exit_price),
+        "pnl": plain(t.pnl),
+        "pnl_pct": plain(t.pnl_pct.quantize(Decimal("0.0001"))),
     }

@@ -48,7 +48,7 @@ from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.reports import OrderReport
 from tradeguard.risk.observers import RECONCILER_BY
 from tradeguard.risk.state import ResumeRefused
@@ -460,9 +460,9 @@ def _book_difference(
     row = {
         "venue": venue,
         "asset": asset,
-        "ledger": str(ledger),
-        "venue_total": str(venue_total),
-        "difference": str(venue_total - ledger),
+        "ledger": plain(ledger),
+        "venue_total": plain(venue_total),
+        "difference": plain(venue_total - ledger),
     }
     if report.trigger == "startup" and abs(venue_total - ledger) > rounding.get(asset, ZERO):
         log.error(
@@ -496,7 +496,12 @@ def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -
     for base, qty in sorted(held.items()):
         total = book.total(base)
         if qty > total:
-            row = {"venue": venue, "asset": base, "positions": str(qty), "venue_total": str(total)}
+            row = {
+                "venue": venue,
+                "asset": base,
+                "positions": plain(qty),
+                "venue_total": plain(total),
+            }
             if base in held_by:
                 row["held_by"] = ", ".join(held_by[base])
             log.warning("%s: %s held %s but the venue has %s", venue, base, qty, total)

@@ -18,7 +18,7 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, Settlement, outcome_symbol, payout
 
@@ -140,10 +140,10 @@ def settlement_event(settlement: Settlement, order: Order, outcome: Outcome) -> 
             "market": settlement.market,
             "resolution": settlement.resolution.value,
             "outcome": outcome.value,
-            "contracts": str(order.amount),
+            "contracts": plain(order.amount),
             "side": order.side.value,
-            "payout_price": str(price),
-            "cash": str(cash),
+            "payout_price": plain(price),
+            "cash": plain(cash),
             "quote": settlement.quote,
             "client_order_id": order.client_order_id,
         },

@@ -63,6 +63,12 @@ def fmt(value: Decimal, places: int = 2) -> str:
     return f"{value.quantize(q, rounding=ROUND_HALF_EVEN, context=Context(prec=digits)):,f}"
 
 
+def plain(value: Decimal) -> str:
+    """Return `value` as exact decimal text with no exponent (1E-7 -> 0.0000001, 1.0E+3 ->
+    1000): how an amount leaves the process as JSON; `str` would give Python's 1E-7."""
+    return f"{value:f}" if value.is_finite() else str(value)
+
+
 def fmt_figure(value: Decimal, significant: int = 4, max_places: int = 12) -> str:
     """Format a figure for people without scientific notation: as `fmt` (two places) from 1
     up, below 1 with `significant` digits (trailing zeros beyond two places dropped), at most

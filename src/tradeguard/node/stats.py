@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 
 CURSOR_KEY = "replay.cursor_ms"
 STATS_KEY = "run.stats"
@@ -35,7 +35,7 @@ class RunStats:
     next_sample_ts: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
+        return {k: plain(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunStats:
@@ -78,8 +78,8 @@ class RunSummary:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in self.__dict__.items():
-            out[k] = str(v) if isinstance(v, Decimal) else v
-        out["total_pnl"] = str(self.total_pnl)
+            out[k] = plain(v) if isinstance(v, Decimal) else v
+        out["total_pnl"] = plain(self.total_pnl)
         return out
 
 

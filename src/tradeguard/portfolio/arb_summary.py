@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradeguard.model.money import plain
+
 OUTCOMES = ("completed", "unwound", "held", "rejected", "failed")
 WITH_FILL = frozenset({"completed", "unwound", "held"})
 _ZERO = Decimal(0)
@@ -141,14 +143,14 @@ class ArbSummary:
             "win_rate": self.profitable / with_fill if with_fill else None,
             "profit": {
                 asset: {
-                    "total": str(total),
-                    "mean": str(total / self.profit_cycles[asset]),
+                    "total": plain(total),
+                    "mean": plain(total / self.profit_cycles[asset]),
                     "cycles": self.profit_cycles[asset],
                 }
                 for asset, total in sorted(self.profit.items())
             },
             "slippage_pct": {
-                "mean": str(self.slippage_sum / self.slippage_n) if self.slippage_n else None,
+                "mean": plain(self.slippage_sum / self.slippage_n) if self.slippage_n else None,
                 "cycles": self.slippage_n,
             },
             "latency_ms": {
@@ -156,7 +158,7 @@ class ArbSummary:
                 "p99": percentile(self.latencies_ms, 99),
                 "cycles": len(self.latencies_ms),
             },
-            "held": {a: str(q) for a, q in sorted(self.held.items()) if q},
+            "held": {a: plain(q) for a, q in sorted(self.held.items()) if q},
             "held_cycles": self.held_cycles,
             "last_held_ts": self.last_held_ts,
         }

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.money import plain
+
 ZERO = Decimal(0)
 
 
@@ -64,14 +66,14 @@ class Figures:
     def to_json(self) -> dict[str, Any]:
         """Return the figures with Decimals as strings, trades per strategy."""
         out: dict[str, Any] = {
-            name: str(getattr(self, name))
+            name: plain(getattr(self, name))
             for name in (
                 "equity", "start_equity", "peak_equity", "realized_pnl", "unrealized_pnl",
                 "fees", "max_drawdown_pct", "drawdown_pct", "total_pnl",
             )
         }  # fmt: skip
         out["trades"] = {
-            sid: {"trades": t.trades, "won": t.wins, "lost": t.losses, "pnl": str(t.pnl)}
+            sid: {"trades": t.trades, "won": t.wins, "lost": t.losses, "pnl": plain(t.pnl)}
             for sid, t in sorted(self.trades.items())
         }
         return out

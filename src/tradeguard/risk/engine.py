@@ -25,7 +25,7 @@ from typing import Any
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ONE, STABLECOINS, ZERO
+from tradeguard.model.money import ONE, STABLECOINS, ZERO, plain
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
@@ -86,7 +86,7 @@ def _discard(event: Event) -> None:
 
 
 def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else plain(value)
 
 
 class RiskEngine(RiskObservers):
@@ -118,7 +118,7 @@ class RiskEngine(RiskObservers):
         self._max_notional_str = str(config.max_order_notional_usd)
         overrides = config.ceiling_overrides()
         if overrides:
-            listed = [{"key": k, "value": str(v), "ceiling": str(c)} for k, v, c in overrides]
+            listed = [{"key": k, "value": plain(v), "ceiling": plain(c)} for k, v, c in overrides]
             data = {"overrides": listed, "acknowledgement": config.ceiling_override_ack}
             self._emit(Event(CEILING_OVERRIDE, clock.now_ms(), data, severity="warning"))
 
@@ -244,10 +244,10 @@ class RiskEngine(RiskObservers):
         bound = c.bound
         data = {
             "code": "OK",
-            "notional_usd": str(c.notional_usd),
+            "notional_usd": plain(c.notional_usd),
             "max_order_notional_usd": self._max_notional_str,
             "entry": not c.reducing,
-            "price_bound": None if bound is None else str(bound),
+            "price_bound": None if bound is None else plain(bound),
         }
         self._emit(Event(_APPROVED, c.now, data, venue, intent.symbol, intent.strategy_id))
 
@@ -316,7 +316,7 @@ class RiskEngine(RiskObservers):
                         f"{bound} (risk.market_slippage_cap_pct)",
                     ),
                 )
-        data = {"code": "KILL_FLATTEN", "price_bound": str(bound), "amount": str(intent.amount)}
+        data = {"code": "KILL_FLATTEN", "price_bound": plain(bound), "amount": plain(intent.amount)}
         self._emit(
             Event(
                 EventKind.RISK_APPROVED,
@@ -351,7 +351,7 @@ class RiskEngine(RiskObservers):
             "limit": _s(d.limit),
             "reason": d.reason,
             "side": intent.side.value,
-            "amount": str(intent.amount),
+            "amount": plain(intent.amount),
             "price": _s(intent.price),
             "tag": intent.tag,
         }
@@ -399,8 +399,8 @@ class RiskEngine(RiskObservers):
         data = {
             "code": "OK",
             "cycle_legs": len(legs),
-            "net_profit_pct": str(net),
-            "notional_usd": str(notional_usd),
+            "net_profit_pct": plain(net),
+            "notional_usd": plain(notional_usd),
         }
         self._emit(
             Event(EventKind.RISK_APPROVED, now, data, first.venue, first.symbol, first.strategy_id)

@@ -15,7 +15,7 @@ from tradeguard.clock import Clock
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO, fmt
+from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
@@ -192,7 +192,7 @@ class RiskObservers(RiskState):
         if self._halted_by_other_than_reconciler():
             return
         unit = self.valuation.unit
-        data = {"breaker": "no_equity", "value": str(equity), "limit": "0"}
+        data = {"breaker": "no_equity", "value": plain(equity), "limit": "0"}
         self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
         self.halt(
             f"no equity: the balances are worth {fmt(equity)} {unit} (read as zero or could not "
@@ -213,10 +213,10 @@ class RiskObservers(RiskState):
             quiet = False
             data = {
                 "breaker": "drawdown",
-                "value": str(dd_pct),
-                "limit": str(c.max_drawdown_pct),
-                "peak_equity": str(peak),
-                "equity": str(equity),
+                "value": plain(dd_pct),
+                "limit": plain(c.max_drawdown_pct),
+                "peak_equity": None if peak is None else plain(peak),
+                "equity": plain(equity),
             }
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
             self.halt(
@@ -230,7 +230,7 @@ class RiskObservers(RiskState):
         limit = self._daily_limit(day_start)
         if loss >= limit and self.daily_loss_halt_day != self.day:
             self.daily_loss_halt_day = self.day
-            data = {"breaker": "daily_loss", "value": str(loss), "limit": str(limit)}
+            data = {"breaker": "daily_loss", "value": plain(loss), "limit": plain(limit)}
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
             if not self._halted_by_other_than_reconciler():
                 self.halt(
@@ -246,9 +246,9 @@ class RiskObservers(RiskState):
             used = (loss / limit * _HUNDRED).quantize(Decimal("0.1"))
             data = {
                 "warning": "daily_loss",
-                "value": str(loss),
-                "limit": str(limit),
-                "used_pct": str(used),
+                "value": plain(loss),
+                "limit": plain(limit),
+                "used_pct": plain(used),
             }
             self._publish(EventKind.RISK_WARNING, ts, data, None, "warning")
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.model.money import ZERO, fmt
+from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.risk.observers import RiskObservers
 from tradeguard.risk.state import day_label
 
@@ -18,7 +18,7 @@ def _used(
     """`whole`: a count (trades), shown without decimals."""
     pct = None
     if value is not None and limit:
-        pct = str((value / limit * _HUNDRED).quantize(Decimal("0.1")))
+        pct = plain((value / limit * _HUNDRED).quantize(Decimal("0.1")))
     show = (lambda d: str(int(d))) if whole else fmt
     return {
         "used": None if value is None else show(value),
@@ -46,7 +46,7 @@ def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[
     c = engine.config
     equity = engine.last_equity
     daily, weekly = _losses(engine)
-    drawdown: dict[str, Any] = {"used": None, "limit": str(c.max_drawdown_pct), "unit": "%"}
+    drawdown: dict[str, Any] = {"used": None, "limit": plain(c.max_drawdown_pct), "unit": "%"}
     dd = engine.equity_tracker.drawdown_pct()
     if dd is not None and engine.peak_equity is not None:
         drawdown = _used(dd, c.max_drawdown_pct, "%")
@@ -93,10 +93,10 @@ def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[
                 "trades",
                 whole=True,
             ),
-            "max_order_notional_usd": str(c.max_order_notional_usd),
-            "max_order_notional_pct": str(c.max_order_notional_pct),
+            "max_order_notional_usd": plain(c.max_order_notional_usd),
+            "max_order_notional_pct": plain(c.max_order_notional_pct),
             "max_open_positions": c.max_open_positions,
-            "max_portfolio_heat_pct": str(c.max_portfolio_heat_pct),
+            "max_portfolio_heat_pct": plain(c.max_portfolio_heat_pct),
         },
         "cooldowns": [
             {"strategy_id": s, "symbol": sym, "until_ts": u}

@@ -13,6 +13,7 @@ from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.execution.order_manager import SubmitResult
+from tradeguard.model.money import plain
 from tradeguard.node.pause import pauses_of
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ async def post_order(
         {
             "symbol": intent.symbol,
             "side": intent.side.value,
-            "amount": str(intent.amount),
+            "amount": plain(intent.amount),
             "status": result.status,
             "code": out["code"],
             "client_order_id": out.get("client_order_id"),

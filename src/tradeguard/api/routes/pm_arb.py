@@ -10,6 +10,7 @@ from tradeguard.api.deps import API, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.events import EventKind
+from tradeguard.model.money import plain
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
 
@@ -29,7 +30,7 @@ def attempt_json(row: dict[str, Any]) -> dict[str, Any]:
         "size": legs.get("size"),
         "expected_edge": legs.get("expected_edge"),
         "actual_edge": legs.get("actual_edge"),
-        "actual_profit": None if row.get("actual_profit") is None else str(row["actual_profit"]),
+        "actual_profit": None if row.get("actual_profit") is None else plain(row["actual_profit"]),
         "outcome": row["outcome"],
         "reason": legs.get("reason", ""),
         "latency_ms": row.get("latency_ms"),
@@ -43,8 +44,8 @@ def held_json(strategy_id: str, p: Any) -> dict[str, Any]:
         "pair_id": p.pair_id,
         "event": p.event,
         "direction": p.direction,
-        "contracts": str(p.contracts),
-        "capital": str(p.capital),
+        "contracts": plain(p.contracts),
+        "capital": plain(p.capital),
         "settles_at_ms": p.settles_at_ms,
         "legs": [f"{v} {s}" for v, s in zip(p.venues, p.legs, strict=False)],
     }

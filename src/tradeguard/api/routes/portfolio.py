@@ -10,6 +10,7 @@ from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.money import plain
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.combined import combine, holdings_of
 
@@ -29,9 +30,9 @@ async def get_balances(who: Principal = viewer, api: ApiState = state_dep) -> di
             {
                 "venue": b.venue,
                 "asset": b.asset,
-                "free": str(b.free),
-                "locked": str(b.locked),
-                "total": str(b.total),
+                "free": plain(b.free),
+                "locked": plain(b.locked),
+                "total": plain(b.total),
                 "value": text(b.total * price) if price is not None else None,
             }
         )
@@ -87,7 +88,7 @@ async def get_equity(
     dd = analytics.drawdowns([e for _, e in curve])
     return {
         "points": [
-            {"ts": t, "equity": str(e), "drawdown_pct": round(d, 4)}
+            {"ts": t, "equity": plain(e), "drawdown_pct": round(d, 4)}
             for (t, e), d in zip(curve, dd, strict=True)
         ],
         # the run's figure (node.figures), not the deepest dip among the points sent

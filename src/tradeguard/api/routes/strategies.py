@@ -18,6 +18,7 @@ from tradeguard.api.schemas import NO_NUL
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingState
+from tradeguard.model.money import plain
 from tradeguard.node.pause import MAX_REASON, pauses_of
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.arb_summary import ArbSummary
@@ -91,7 +92,7 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
         "paused": sid in pauses_of(node).ids,
         "pause": pauses_of(node).entries.get(sid),
         "open_orders": sum(1 for o in node.orders.open.values() if o.strategy_id == sid),
-        "position": str(position),
+        "position": plain(position),
         "performance": performance_json(perf),
         "arb": arb,
         "run": None
@@ -100,7 +101,7 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
             "total_trades": run.total_trades,
             "winning_trades": run.winning_trades,
             "losing_trades": run.losing_trades,
-            "total_pnl": str(run.total_pnl),
+            "total_pnl": plain(run.total_pnl),
             "last_signal_ts": run.last_signal_ts,
             "last_trade_ts": run.last_trade_ts,
         },
