@@ -27,13 +27,14 @@ def heartbeat_view(storage: Any, config: Any, now_ms: int | None = None) -> dict
         state = "stopped"
     else:
         state = "late" if age > limit else "beating"
-        if state == "beating" and _gone(beat):
+        if state == "beating" and _gone(beat) and not _writer_alive(config):
             state = "gone"
     return {"state": state, "age_s": round(age, 1), "limit_s": limit, "pid": beat.get("pid")}
 
 
 def _gone(beat: dict[str, Any]) -> bool:
-    """Whether the beat's process, on this host, has ended (killed, crashed or stopped)."""
+    """Whether the beat's pid names no process here (it ended, or lives in another PID namespace
+    on the same hostname: the writer lock tells these apart)."""
     pid, host = beat.get("pid"), beat.get("host")
     if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname():
         return False  # another host's process (or a beat that does not say) cannot be asked
@@ -44,6 +45,14 @@ def _gone(beat: dict[str, Any]) -> bool:
     except OSError:
         return False  # it exists, under another user
     return False
+
+
+def _writer_alive(config: Any) -> bool:
+    """Whether a process holds the database's writer lock: the node may run in another PID
+    namespace on this hostname (a container), where its pid names nothing here."""
+    from tradeguard.storage.lock import writer_lock_held
+
+    return writer_lock_held(config.node.database_url) is True
 
 
 def api_base(config: Any, given: str | None) -> str | None:

@@ -117,6 +117,57 @@ def acquire_writer_lock(database_url: str) -> WriterLock | None:
     raise StorageError(f"database {masked_url}: no writer lock for the {backend} backend")
 
 
+def writer_lock_held(database_url: str) -> bool | None:
+    """Tell whether some process holds the database's writer lock; None when it cannot be told.
+
+    Works across PID namespaces (a node in a container sharing the file or the server): the
+    lock lives in the kernel or the database server, not in a process id. Meant for the rare
+    check of a node whose pid is not visible: the SQLite probe takes a shared lock for an
+    instant, so a node starting in that instant would be refused once.
+    """
+    url = normalize_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        database = url.database or ""
+        if database.startswith("file:"):
+            database = database[len("file:") :].split("?", 1)[0]
+        if database in ("", ":memory:") or database.startswith(":memory:"):
+            return None
+        return _sqlite_lock_held(lock_path(Path(database).expanduser().resolve()))
+    if backend == "postgresql":
+        return _pg_lock_held(url)
+    return None
+
+
+def _sqlite_lock_held(path: Path) -> bool | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # no node ever took it
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # drops the shared lock if it was taken
+    return False
+
+
+def _pg_lock_held(url: URL) -> bool | None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return _pg_holder(conn, pg_lock_key(url.database or "")) is not None
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
 def lock_path(database_file: Path) -> Path:
     """The lock file beside a SQLite database file."""
     return database_file.with_name(database_file.name + LOCK_SUFFIX)
