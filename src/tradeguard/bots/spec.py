@@ -17,6 +17,7 @@ from typing import Any
 from tradeguard.bots.sizing import SizeRule, SizingError
 from tradeguard.model.errors import TradeguardError
 from tradeguard.model.instrument import SYMBOL_PATTERN
+from tradeguard.model.money import plain
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _MONEY_CAP = Decimal(1_000_000)
@@ -102,7 +103,7 @@ class BotSpec:
     def to_doc(self) -> dict[str, Any]:
         """Return the spec as a JSON-ready document (without the name)."""
         doc = {k: v for k, v in asdict(self).items() if k not in ("name", "sizing")}
-        doc = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in doc.items()}
+        doc = {k: (plain(v) if isinstance(v, Decimal) else v) for k, v in doc.items()}
         doc["symbols"] = list(self.symbols)
         doc["sizing"] = self.sizing.to_doc()
         return doc

@@ -19,6 +19,7 @@ from tradeguard.cli.common import (
     start_run_stop,
     streaming_strategy_ids,
 )
+from tradeguard.model.money import plain
 
 
 def add_pm_arb_run_parser(pm_sub: Any) -> None:
@@ -68,8 +69,8 @@ def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "attempts": len(attempts),
         "outcomes": outcomes,
-        "actual_profit_usd": str(profit),
-        "fees_usd": str(fees),
+        "actual_profit_usd": plain(profit),
+        "fees_usd": plain(fees),
     }
 
 
