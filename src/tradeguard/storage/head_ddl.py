@@ -2,7 +2,8 @@
 one) is created from it instead of compiling the table metadata (~6 ms of a backtest's start).
 
 `sqlite_head.json` holds what `metadata.create_all` emits on SQLite (tables, indexes and the
-append-only triggers), in its order, and the revision it was made at. It is generated:
+append-only triggers), in the order it ran them (a table's indexes come in no fixed order), and
+the revision it was made at. It is generated:
 
     .venv/bin/python -m tradeguard.storage.head_ddl
 
@@ -18,7 +19,7 @@ STORED = Path(__file__).resolve().parent / "sqlite_head.json"
 
 
 def render_sqlite_ddl() -> list[str]:
-    """The statements `metadata.create_all(checkfirst=False)` runs on SQLite, in its order."""
+    """The statements `metadata.create_all(checkfirst=False)` runs on SQLite, in that order."""
     from sqlalchemy import create_mock_engine
 
     from tradeguard.storage.tables import metadata
