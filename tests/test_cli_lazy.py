@@ -72,3 +72,24 @@ def test_the_console_entry_exits_with_the_commands_code():
     )  # fmt: skip
     assert done.returncode == EXIT_CONFIG
     assert "--config FILE is required" in done.stderr
+
+
+def test_loading_the_command_line_spares_the_cyclic_collector():
+    # Modules load objects that live for good: the collector runs rarely while the package and
+    # a command's module load, and its thresholds are the process's own again afterwards.
+    code = (
+        "import gc, json\n"
+        "gc.set_threshold(700, 10, 10)\n"
+        "before = gc.get_stats()[0]['collections']\n"
+        "from tradeguard.cli.main import build_parser, main\n"
+        "try:\n"
+        "    main(['backtest', 'compare', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps([gc.get_stats()[0]['collections'] - before, gc.get_threshold()]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    collections, thresholds = json.loads(done.stdout.strip().splitlines()[-1])
+    assert thresholds == [700, 10, 10]
+    assert collections <= 5  # some thirty at the default threshold

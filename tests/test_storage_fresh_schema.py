@@ -3,6 +3,7 @@ revision instead of replaying the migrations: both ways must give the same schem
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,10 @@ from pathlib import Path
 from alembic import command
 from alembic.script import ScriptDirectory
 
+from tradeguard.storage import head_ddl
 from tradeguard.storage.db import SCHEMA_HEAD, Database
+from tradeguard.storage.head_ddl import render_sqlite_ddl, stored_sqlite_ddl
+from tradeguard.storage.tables import metadata
 
 
 def _migrated(path: Path) -> Database:
@@ -89,4 +93,51 @@ def test_schema_comparison_notices_a_missing_index(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     assert _schema(tmp_path / "a.db") != before
+    db.dispose()
+
+
+def test_stored_sqlite_ddl_is_what_the_metadata_emits() -> None:
+    # A fresh database runs the stored text; a change of tables.py must regenerate it.
+    stored = stored_sqlite_ddl(SCHEMA_HEAD)
+    assert stored is not None, "sqlite_head.json is missing or of another revision"
+    assert any("CREATE TRIGGER" in s for s in stored)  # the append-only triggers too
+    # the same statements (a table's indexes come in no fixed order: SQLAlchemy keeps a set)
+    assert sorted(stored) == sorted(render_sqlite_ddl()), (
+        "storage/sqlite_head.json differs from the table metadata: regenerate it with "
+        "`.venv/bin/python -m tradeguard.storage.head_ddl`"
+    )
+
+
+def _master(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    finally:
+        conn.close()
+
+
+def test_fresh_database_from_stored_ddl_equals_the_metadatas(tmp_path: Path) -> None:
+    fresh = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.migrate()  # from the stored statements
+    made = Database(f"sqlite:///{tmp_path / 'made.db'}")
+    with made.engine.begin() as conn:
+        metadata.create_all(conn, checkfirst=False)
+    fresh_master, made_master = _master(tmp_path / "fresh.db"), _master(tmp_path / "made.db")
+    assert len(made_master) > 30
+    # the very same text in sqlite_master, plus the revision's table
+    assert sorted(r for r in fresh_master if r[2] != "alembic_version") == sorted(made_master)
+    assert fresh.current_revision() == SCHEMA_HEAD
+    fresh.dispose()
+    made.dispose()
+
+
+def test_stored_ddl_of_another_revision_is_not_used(tmp_path: Path, monkeypatch) -> None:
+    stale = tmp_path / "sqlite_head.json"
+    stale.write_text(json.dumps({"revision": "0001", "statements": ["CREATE TABLE x (a)"]}))
+    monkeypatch.setattr(head_ddl, "STORED", stale)
+    assert stored_sqlite_ddl(SCHEMA_HEAD) is None
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()  # from the metadata
+    names = {r[1] for r in _master(tmp_path / "a.db")}
+    assert "orders" in names and "x" not in names
     db.dispose()

@@ -80,7 +80,12 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_of(argv))
+    thresholds = gc.get_threshold()
+    gc.set_threshold(200_000, *thresholds[1:])  # the command's modules load (see cli/__init__)
+    try:
+        parser = build_parser(_command_of(argv))
+    finally:
+        gc.set_threshold(*thresholds)
     args = parser.parse_args(argv)
     console = LazyConsole()
     try:

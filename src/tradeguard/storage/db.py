@@ -32,6 +32,8 @@ SQLITE_CHECKPOINT_INTERVAL_S = 0.05  # how often the background thread checkpoin
 # The newest migration. An empty SQLite database is created from the table metadata and stamped
 # at this revision instead of replaying every migration through Alembic (a backtest creates a
 # fresh database per run); tests/test_storage_fresh_schema.py proves both give the same schema.
+# It runs the metadata's DDL stored as text: a new migration regenerates it with
+# `python -m tradeguard.storage.head_ddl` (until then the metadata is compiled at each creation).
 SCHEMA_HEAD = "0006"
 
 log = logging.getLogger(__name__)
@@ -267,14 +269,20 @@ class Database:
 
     def create_at_head(self) -> None:
         """Create the head schema in an empty SQLite database from the metadata, and stamp it."""
+        from tradeguard.storage.head_ddl import stored_sqlite_ddl
         from tradeguard.storage.tables import metadata
 
+        # The metadata's DDL as stored text (head_ddl.py): compiling it costs more than running it.
+        statements = stored_sqlite_ddl(SCHEMA_HEAD)
         try:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("BEGIN")  # every CREATE commits together, or none does
                 # The database is empty (migrate checked): no table to look for first, which
                 # would be a query per table (~3 ms of a backtest's start).
-                metadata.create_all(conn, checkfirst=False)
+                if statements is None:
+                    metadata.create_all(conn, checkfirst=False)
+                for statement in statements or ():
+                    conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
                     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
