@@ -123,3 +123,17 @@ def test_ordinary_fills_say_nothing_about_resolution_and_state_survives_a_restar
     again.restore(strat.state())
     assert again.book.open == strat.book.open
     assert again.watch.resolved == strat.watch.resolved
+
+
+def test_a_leg_paid_out_at_settlement_is_no_longer_expected_on_its_venue() -> None:
+    # The node's settlement fill pays the tokens out before the strategy's next settle check;
+    # reconciliation must not then report them missing from the venue.
+    strat, _ = holding_strategy()
+    assert strat.held_assets() == {
+        ("polymarket", "fed-above-4pct-dec:YES"): D(10),
+        ("kalshi", "KXFED-26DEC-T4.00:NO"): D(10),
+    }
+    strat.on_fill(settle_fill("polymarket", PM_YES, "1"))
+    assert strat.held_assets() == {("kalshi", "KXFED-26DEC-T4.00:NO"): D(10)}
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    assert strat.held_assets() == {}

@@ -232,6 +232,8 @@ class CrossVenueStrategy(Strategy):
         out: dict[tuple[str, str], Decimal] = {}
         for pair in self.book.open:
             for venue, symbol in zip(pair.venues, pair.legs, strict=True):
+                if symbol in self.watch.resolved:
+                    continue  # paid out by a settlement fill, before the pair's settle check
                 key = (venue, symbol.split("/", 1)[0])
                 out[key] = out.get(key, Decimal(0)) + pair.contracts
         return out
