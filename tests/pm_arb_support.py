@@ -46,6 +46,7 @@ class StubGateway:
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
     cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
+    band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     sent: list[Order] = field(default_factory=list)
@@ -129,6 +130,12 @@ class StubGateway:
         self, legs: Sequence[OrderIntent], gross: Decimal, fees: Decimal, notional: Decimal
     ) -> Decision:
         return self.decision
+
+    def check_order(self, intent: OrderIntent) -> Decision:
+        assert intent.price is not None
+        if intent.symbol in self.band and intent.price > self.band[intent.symbol]:
+            return Decision(False, "PRICE_BAND", f"limit price {intent.price} beyond the band")
+        return Decision()
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.observed.append((symbols, pnl_usd))

@@ -171,3 +171,35 @@ async def test_a_venue_short_of_cash_for_its_leg_refuses_the_pair_before_either_
     assert k.sent == [] and pm.sent == []  # no leg went out, so nothing to unwind
     pm.cash["PUSD"] = D(100)
     assert (await executor.execute(opp)).outcome == "completed"
+
+
+async def test_a_second_leg_the_risk_engine_would_refuse_stops_the_pair_before_leg_one() -> None:
+    # A price band below even the second leg's planned price (its ask, 0.55) would refuse it
+    # after the first leg had filled, leaving the first to unwind or to hold.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.54")
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "PRICE_BAND", rec.reason
+    assert "before either leg was sent: second leg fed-above-4:NO/PUSD on pm" in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
+async def test_the_second_leg_goes_at_the_highest_price_its_risk_check_passed() -> None:
+    # Keeping the edge allows the second leg up to about 0.58; the band stops at 0.56, so it is
+    # sent at 0.56, a price the risk engine passed before the first leg was sent.
+    executor, _k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.56")
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    assert pm.sent[0].price == D("0.56")
+
+
+async def test_the_second_leg_is_never_sent_above_the_price_approved_before_leg_one() -> None:
+    # Leg one fills cheaper than its limit (0.30 of a 0.40 limit): the edge-keeping price rises,
+    # but the second leg stays within the price its risk check approved.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.asks[K_YES] = [(D("0.30"), D(10))]
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    approved = executor._second_limit(opp.legs[1], D("0.40") + D("0.17") / 10, D(10))
+    assert approved is not None and pm.sent[0].price == approved

@@ -100,6 +100,9 @@ class ExecutionGateway(Protocol):
         notional_usd: Decimal,
     ) -> CycleDecision: ...
 
+    def check_order(self, intent: OrderIntent) -> CycleDecision:
+        """Would the risk engine pass `intent` now? (Nothing counted, nothing published.)"""
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
 
     def record_execution(self, row: Mapping[str, Any]) -> int | None: ...
