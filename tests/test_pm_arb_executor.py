@@ -203,3 +203,29 @@ async def test_the_second_leg_is_never_sent_above_the_price_approved_before_leg_
     assert rec.outcome == "completed", rec.reason
     approved = executor._second_limit(opp.legs[1], D("0.40") + D("0.17") / 10, D(10))
     assert approved is not None and pm.sent[0].price == approved
+
+
+async def test_a_held_lone_leg_counts_against_the_pairs_max_position() -> None:
+    # A held first leg is capital in the pair: the next attempt may not add another lone leg
+    # beyond max_position_usd (4.17 USD held of a 10 USD cap leaves room for 5 pairs at 0.97).
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))],
+        [(D("0.55"), D(50))],
+        max_unwind_loss_usd=D("0.50"),
+        limits=PairLimits(max_position_usd=D(10)),
+    )
+    pm.refuse.add(PM_NO)
+    k.bids[K_YES] = [(D("0.30"), D(10))]
+    first = await executor.execute(opp)
+    assert first.outcome == "held" and first.held == {K_YES: D(10)}
+    (lone,) = executor.book.open
+    assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
+        ("k",),
+        (K_YES,),
+        D(10),
+        D("4.17"),
+    )
+    k.asks[K_YES] = [(D("0.40"), D(10))]
+    again = await executor.execute(opp)
+    assert again.contracts == 5, again.reason  # trimmed to the room the held leg leaves
+    assert LimitBook.from_json(executor.book.to_json()).open == executor.book.open

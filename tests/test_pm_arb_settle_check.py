@@ -137,3 +137,17 @@ def test_a_leg_paid_out_at_settlement_is_no_longer_expected_on_its_venue() -> No
     assert strat.held_assets() == {("kalshi", "KXFED-26DEC-T4.00:NO"): D(10)}
     strat.on_fill(settle_fill("kalshi", K_NO, "0"))
     assert strat.held_assets() == {}
+
+
+def test_a_lone_held_leg_is_released_with_its_pnl_when_its_market_resolves() -> None:
+    strat, _ = holding_strategy()
+    strat.book.open.clear()
+    strat.book.open.append(
+        OpenPair("fed-dec-above-4", "fed-2026-12", 0, D(10), D("4.17"), 0, ("kalshi",), (K_NO,))
+    )
+    assert strat.check_settlements() == []  # unresolved: still held
+    strat.on_fill(settle_fill("kalshi", K_NO, "1"))  # Kalshi resolved NO: the leg pays 1
+    (event,) = strat.check_settlements()
+    assert event.data["pnl"] == "5.83" and event.data["payout"] == "10"
+    assert "held leg" in event.data["message"]
+    assert strat.book.open == [] and strat.book.realised_today == D("5.83")

@@ -190,6 +190,12 @@ class PairExecutor:
             return
         rec.reason = second.reason or f"second leg {second.symbol} did not fill"
         await self._unwind(rec, first, held - second.filled)
+        if rec.outcome == "held":  # capital in the pair until it is sold or settles
+            left = rec.held[first.symbol]
+            self.book.open.append(
+                OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
+                         opp.settles_at_ms, (first.venue,), (first.symbol,))
+            )  # fmt: skip
 
     def _approve(
         self,

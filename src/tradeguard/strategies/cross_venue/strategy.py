@@ -259,7 +259,10 @@ class CrossVenueStrategy(Strategy):
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
-            text = result.mismatch or f"pair {held.pair_id}: both sides resolved alike"
+            alike = f"pair {held.pair_id}: both sides resolved alike"
+            if held.lone:
+                alike = f"pair {held.pair_id}: held leg {held.legs[0]} resolved"
+            text = result.mismatch or alike
             event = Event(
                 EventKind.ARB_SETTLED,
                 now,
