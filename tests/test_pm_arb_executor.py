@@ -229,3 +229,16 @@ async def test_a_held_lone_leg_counts_against_the_pairs_max_position() -> None:
     again = await executor.execute(opp)
     assert again.contracts == 5, again.reason  # trimmed to the room the held leg leaves
     assert LimitBook.from_json(executor.book.to_json()).open == executor.book.open
+
+
+async def test_edges_per_contract_pair_are_shown_to_the_micro_dollar() -> None:
+    # 20 contracts of a book whose profit does not divide evenly: the record, the JSON and the
+    # printed line carry 6 decimals, not 28 digits of a division.
+    executor, _k, _pm, opp = _setup([(D("0.40"), D(7))], [(D("0.55"), D(50))])
+    rec = await executor.execute(opp)
+    doc = rec.to_json()
+    for key in ("expected_edge", "actual_edge", "expected_profit"):
+        assert len(doc[key].partition(".")[2]) <= 6, (key, doc[key])
+    assert D(doc["expected_edge"]) == (opp.profit / opp.contracts).quantize(D("0.000001"))
+    row = rec.to_row()["legs"]
+    assert row["expected_edge"] == doc["expected_edge"] and row["actual_edge"] == doc["actual_edge"]

@@ -466,6 +466,7 @@ class PairExecutor:
         severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
         why = f" ({rec.reason})" if rec.reason else ""
         edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
+        shown = rec.to_json()
         gateway.publish(
             Event(
                 EventKind.ARB_EXECUTION,
@@ -479,8 +480,8 @@ class PairExecutor:
                     "outcome": rec.outcome,
                     "reason": rec.reason,
                     "contracts": str(rec.contracts),
-                    "expected_edge": str(rec.expected_edge),
-                    "actual_edge": str(rec.actual_edge),
+                    "expected_edge": shown["expected_edge"],
+                    "actual_edge": shown["actual_edge"],
                     "actual_profit": str(rec.actual_profit),
                     "start_asset": "USD",
                     "message": (
