@@ -242,3 +242,15 @@ async def test_edges_per_contract_pair_are_shown_to_the_micro_dollar() -> None:
     assert D(doc["expected_edge"]) == (opp.profit / opp.contracts).quantize(D("0.000001"))
     row = rec.to_row()["legs"]
     assert row["expected_edge"] == doc["expected_edge"] and row["actual_edge"] == doc["actual_edge"]
+
+
+async def test_one_trade_left_today_refuses_the_pair_rather_than_its_second_leg() -> None:
+    # The risk engine counts each leg as a trade: with room for one, the first leg would pass
+    # and the second be refused after it filled.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.trades_left = pm.trades_left = 1
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "MAX_TRADES_PER_DAY", rec.reason
+    assert k.sent == [] and pm.sent == []
+    k.trades_left = pm.trades_left = 2
+    assert (await executor.execute(opp)).outcome == "completed"

@@ -32,7 +32,12 @@ class RiskGate(Protocol):
     """The part of the risk engine the order manager calls."""
 
     def check(
-        self, intent: OrderIntent, portfolio: Any, market: Any, dry_run: bool = False
+        self,
+        intent: OrderIntent,
+        portfolio: Any,
+        market: Any,
+        dry_run: bool = False,
+        ahead: int = 0,
     ) -> Any: ...
 
     def observe_fill(

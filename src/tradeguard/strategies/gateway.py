@@ -100,8 +100,9 @@ class ExecutionGateway(Protocol):
         notional_usd: Decimal,
     ) -> CycleDecision: ...
 
-    def check_order(self, intent: OrderIntent) -> CycleDecision:
-        """Would the risk engine pass `intent` now? (Nothing counted, nothing published.)"""
+    def check_order(self, intent: OrderIntent, ahead: int = 0) -> CycleDecision:
+        """Would the risk engine pass `intent` now, after `ahead` earlier legs of the same plan?
+        (Nothing counted, nothing published.)"""
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
 
