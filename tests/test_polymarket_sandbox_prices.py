@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from py_clob_client_v2.exceptions import PolyApiException
-from test_polymarket_sandbox import NO_TOKEN, YES_TOKEN, started
 
+from test_polymarket_sandbox import NO_TOKEN, YES_TOKEN, started
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 
 
