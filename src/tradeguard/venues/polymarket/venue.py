@@ -42,7 +42,8 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
+from tradeguard.venues.http_answer import answer_json, no_answer
+from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
@@ -184,20 +185,8 @@ class PolymarketVenue(Venue):
                 method, f"{self.url}{path}", headers=headers, content=body or None, **kw
             )
         except (httpx.TransportError, OSError) as exc:
-            raise AmbiguousVenueError(
-                self.name, network_failure(op, exc, self.url), "NETWORK"
-            ) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")
-        if resp.status_code >= 400:
-            try:
-                text = str(resp.json().get("error", resp.text))
-            except ValueError:
-                text = resp.text[:200]
-            raise DefinitiveVenueError(
-                self.name, f"{op} failed: HTTP {resp.status_code}: {text}", "REJECTED"
-            )
-        return resp.json()
+            raise no_answer(self.name, op, exc, self.url) from None
+        return answer_json(self.name, op, resp)
 
     async def _private(
         self, op: str, method: str, path: str, payload: Any = None, **kw: Any
