@@ -254,3 +254,16 @@ async def test_one_trade_left_today_refuses_the_pair_rather_than_its_second_leg(
     assert k.sent == [] and pm.sent == []
     k.trades_left = pm.trades_left = 2
     assert (await executor.execute(opp)).outcome == "completed"
+
+
+def test_a_run_with_no_tradeable_pair_says_so_rather_than_blaming_min_roi() -> None:
+    import io
+
+    from tradeguard.cli.pm_arb_run import print_attempts
+
+    none, some = io.StringIO(), io.StringIO()
+    print_attempts([], none, tradeable=0)
+    print_attempts([], some, tradeable=1)
+    assert none.getvalue().startswith("No pair was attempted: no mapped pair could be traded")
+    assert "min_roi_pct" not in none.getvalue()
+    assert "no mapped pair cleared min_roi_pct" in some.getvalue()
