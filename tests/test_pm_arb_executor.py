@@ -84,6 +84,7 @@ async def test_unwind_refuses_bids_beyond_the_cap_and_holds_with_a_critical_aler
     rec = await executor.execute(opp)
     assert rec.outcome == "held"
     assert rec.held == {K_YES: D(10)}
+    assert rec.fees == D("0.17") == rec.legs[0].fee  # the held leg's fee was paid all the same
     unwind = rec.legs[-1]
     assert unwind.limit_price >= D("0.36") and unwind.filled == 0
     held = [e for e in k.events if e.kind == "arb.held"]

@@ -353,7 +353,7 @@ class PairExecutor:
         rec.legs.append(leg)
         sold_cost = cost * leg.filled / amount
         rec.actual_profit = leg.cash - sold_cost if leg.filled else ZERO
-        rec.fees = first.fee * (leg.filled / first.filled) + leg.fee
+        rec.fees = sum((paid.fee for paid in rec.legs), ZERO)  # every fee the attempt paid
         self.book.record_trade(rec.ts, rec.actual_profit)
         left = amount - leg.filled
         if left > 0:
