@@ -46,6 +46,8 @@ class StubGateway:
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
     cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
+    band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
+    trades_left: int | None = None  # the risk engine's trades-per-day room (None: no limit)
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     sent: list[Order] = field(default_factory=list)
@@ -129,6 +131,14 @@ class StubGateway:
         self, legs: Sequence[OrderIntent], gross: Decimal, fees: Decimal, notional: Decimal
     ) -> Decision:
         return self.decision
+
+    def check_order(self, intent: OrderIntent, ahead: int = 0) -> Decision:
+        assert intent.price is not None
+        if self.trades_left is not None and ahead >= self.trades_left:
+            return Decision(False, "MAX_TRADES_PER_DAY", f"{ahead} legs ahead use the day's room")
+        if intent.symbol in self.band and intent.price > self.band[intent.symbol]:
+            return Decision(False, "PRICE_BAND", f"limit price {intent.price} beyond the band")
+        return Decision()
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.observed.append((symbols, pnl_usd))

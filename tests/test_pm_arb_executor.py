@@ -84,6 +84,7 @@ async def test_unwind_refuses_bids_beyond_the_cap_and_holds_with_a_critical_aler
     rec = await executor.execute(opp)
     assert rec.outcome == "held"
     assert rec.held == {K_YES: D(10)}
+    assert rec.fees == D("0.17") == rec.legs[0].fee  # the held leg's fee was paid all the same
     unwind = rec.legs[-1]
     assert unwind.limit_price >= D("0.36") and unwind.filled == 0
     held = [e for e in k.events if e.kind == "arb.held"]
@@ -171,3 +172,99 @@ async def test_a_venue_short_of_cash_for_its_leg_refuses_the_pair_before_either_
     assert k.sent == [] and pm.sent == []  # no leg went out, so nothing to unwind
     pm.cash["PUSD"] = D(100)
     assert (await executor.execute(opp)).outcome == "completed"
+
+
+async def test_a_second_leg_the_risk_engine_would_refuse_stops_the_pair_before_leg_one() -> None:
+    # A price band below even the second leg's planned price (its ask, 0.55) would refuse it
+    # after the first leg had filled, leaving the first to unwind or to hold.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.54")
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "PRICE_BAND", rec.reason
+    assert "before either leg was sent: second leg fed-above-4:NO/PUSD on pm" in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
+async def test_the_second_leg_goes_at_the_highest_price_its_risk_check_passed() -> None:
+    # Keeping the edge allows the second leg up to about 0.58; the band stops at 0.56, so it is
+    # sent at 0.56, a price the risk engine passed before the first leg was sent.
+    executor, _k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.56")
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    assert pm.sent[0].price == D("0.56")
+
+
+async def test_the_second_leg_is_never_sent_above_the_price_approved_before_leg_one() -> None:
+    # Leg one fills cheaper than its limit (0.30 of a 0.40 limit): the edge-keeping price rises,
+    # but the second leg stays within the price its risk check approved.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.asks[K_YES] = [(D("0.30"), D(10))]
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    approved = executor._second_limit(opp.legs[1], D("0.40") + D("0.17") / 10, D(10))
+    assert approved is not None and pm.sent[0].price == approved
+
+
+async def test_a_held_lone_leg_counts_against_the_pairs_max_position() -> None:
+    # A held first leg is capital in the pair: the next attempt may not add another lone leg
+    # beyond max_position_usd (4.17 USD held of a 10 USD cap leaves room for 5 pairs at 0.97).
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))],
+        [(D("0.55"), D(50))],
+        max_unwind_loss_usd=D("0.50"),
+        limits=PairLimits(max_position_usd=D(10)),
+    )
+    pm.refuse.add(PM_NO)
+    k.bids[K_YES] = [(D("0.30"), D(10))]
+    first = await executor.execute(opp)
+    assert first.outcome == "held" and first.held == {K_YES: D(10)}
+    (lone,) = executor.book.open
+    assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
+        ("k",),
+        (K_YES,),
+        D(10),
+        D("4.17"),
+    )
+    k.asks[K_YES] = [(D("0.40"), D(10))]
+    again = await executor.execute(opp)
+    assert again.contracts == 5, again.reason  # trimmed to the room the held leg leaves
+    assert LimitBook.from_json(executor.book.to_json()).open == executor.book.open
+
+
+async def test_edges_per_contract_pair_are_shown_to_the_micro_dollar() -> None:
+    # 20 contracts of a book whose profit does not divide evenly: the record, the JSON and the
+    # printed line carry 6 decimals, not 28 digits of a division.
+    executor, _k, _pm, opp = _setup([(D("0.40"), D(7))], [(D("0.55"), D(50))])
+    rec = await executor.execute(opp)
+    doc = rec.to_json()
+    for key in ("expected_edge", "actual_edge", "expected_profit"):
+        assert len(doc[key].partition(".")[2]) <= 6, (key, doc[key])
+    assert D(doc["expected_edge"]) == (opp.profit / opp.contracts).quantize(D("0.000001"))
+    row = rec.to_row()["legs"]
+    assert row["expected_edge"] == doc["expected_edge"] and row["actual_edge"] == doc["actual_edge"]
+
+
+async def test_one_trade_left_today_refuses_the_pair_rather_than_its_second_leg() -> None:
+    # The risk engine counts each leg as a trade: with room for one, the first leg would pass
+    # and the second be refused after it filled.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.trades_left = pm.trades_left = 1
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "MAX_TRADES_PER_DAY", rec.reason
+    assert k.sent == [] and pm.sent == []
+    k.trades_left = pm.trades_left = 2
+    assert (await executor.execute(opp)).outcome == "completed"
+
+
+def test_a_run_with_no_tradeable_pair_says_so_rather_than_blaming_min_roi() -> None:
+    import io
+
+    from tradeguard.cli.pm_arb_run import print_attempts
+
+    none, some = io.StringIO(), io.StringIO()
+    print_attempts([], none, tradeable=0)
+    print_attempts([], some, tradeable=1)
+    assert none.getvalue().startswith("No pair was attempted: no mapped pair could be traded")
+    assert "min_roi_pct" not in none.getvalue()
+    assert "no mapped pair cleared min_roi_pct" in some.getvalue()

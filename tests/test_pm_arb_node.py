@@ -128,9 +128,11 @@ async def test_second_leg_liquidity_pulled_ends_unwound_within_the_cap(tmp_path,
         limits={"max_position_usd": "200"},
     )
     rec = strat.attempts[0]
+    assert len(rec.legs) >= 2, rec.reason
     first, second = rec.legs[0], rec.legs[1]
     assert first.venue == "kalshi" and first.filled > 0  # the thinner leg went first
     assert second.venue == "polymarket" and second.filled == 0
+    assert "fill-or-kill" in second.reason  # sent and refused unfilled, not denied by risk
     assert rec.outcome == "unwound", rec.reason
     assert rec.legs[2].role == "unwind" and rec.legs[2].filled == first.filled
     assert Decimal(0) > rec.actual_profit >= -cap

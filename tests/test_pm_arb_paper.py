@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tradeguard.cli.doctor import audit_database
 from tradeguard.config import Config
 from tradeguard.model.enums import Side
 from tradeguard.model.events import Event, EventKind
@@ -158,6 +159,8 @@ async def test_a_paper_arb_fills_both_legs_at_the_live_books_with_each_venues_fe
         assert k_book.total("USD") == 1000 - D("11.2") - k_fee
         stored = {b.asset: b.total for b in node.storage.load_balances("kalshi")}
         assert stored[K_NO] == 20  # journaled
+        audit = audit_database(node.storage, node.config)  # `tradeguard doctor`'s audit
+        assert audit.ok, audit.describe()  # pair legs belong to no position, as in the node
         done = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
         assert done and done[-1].data["outcome"] == "completed"
         assert done[-1].data["message"].startswith("[PAPER] pair fed-dec-above-4: completed")

@@ -123,3 +123,31 @@ def test_ordinary_fills_say_nothing_about_resolution_and_state_survives_a_restar
     again.restore(strat.state())
     assert again.book.open == strat.book.open
     assert again.watch.resolved == strat.watch.resolved
+
+
+def test_a_leg_paid_out_at_settlement_is_no_longer_expected_on_its_venue() -> None:
+    # The node's settlement fill pays the tokens out before the strategy's next settle check;
+    # reconciliation must not then report them missing from the venue.
+    strat, _ = holding_strategy()
+    assert strat.held_assets() == {
+        ("polymarket", "fed-above-4pct-dec:YES"): D(10),
+        ("kalshi", "KXFED-26DEC-T4.00:NO"): D(10),
+    }
+    strat.on_fill(settle_fill("polymarket", PM_YES, "1"))
+    assert strat.held_assets() == {("kalshi", "KXFED-26DEC-T4.00:NO"): D(10)}
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    assert strat.held_assets() == {}
+
+
+def test_a_lone_held_leg_is_released_with_its_pnl_when_its_market_resolves() -> None:
+    strat, _ = holding_strategy()
+    strat.book.open.clear()
+    strat.book.open.append(
+        OpenPair("fed-dec-above-4", "fed-2026-12", 0, D(10), D("4.17"), 0, ("kalshi",), (K_NO,))
+    )
+    assert strat.check_settlements() == []  # unresolved: still held
+    strat.on_fill(settle_fill("kalshi", K_NO, "1"))  # Kalshi resolved NO: the leg pays 1
+    (event,) = strat.check_settlements()
+    assert event.data["pnl"] == "5.83" and event.data["payout"] == "10"
+    assert "held leg" in event.data["message"]
+    assert strat.book.open == [] and strat.book.realised_today == D("5.83")

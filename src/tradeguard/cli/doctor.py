@@ -17,6 +17,7 @@ from typing import Any
 from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
 
 EXIT_OK, EXIT_MISMATCH = 0, 1
+MULTI_LEG_KINDS = frozenset({"triangular", "cross_venue"})
 
 
 def add_doctor_parser(sub: Any) -> None:
@@ -66,8 +67,9 @@ def audit_database(storage: Any, config: Any) -> LedgerAudit:
 
 
 def _balance_only(config: Any) -> set[str]:
-    # Multi-leg strategies book balances only: their fills belong to no position.
-    return {sc.id for sc in config.strategies if sc.kind == "triangular"}
+    # Multi-leg strategies (those trading through execution gateways: triangular cycles,
+    # cross-venue pairs) book balances only: their fills belong to no position.
+    return {sc.id for sc in config.strategies if sc.kind in MULTI_LEG_KINDS}
 
 
 def render(audit: LedgerAudit) -> list[str]:

@@ -39,8 +39,6 @@ def add_pm_parser(sub: Any) -> None:
 
 def cmd_pm_markets(args: argparse.Namespace) -> int:
     from tradeguard.config import load_config
-    from tradeguard.node import vault_entry as _vault_entry
-    from tradeguard.venues.pm_build import build_pm_venue
 
     config = load_config(args.config)
     vc = next((v for v in config.venues if v.name == args.venue), None)
@@ -50,16 +48,34 @@ def cmd_pm_markets(args: argparse.Namespace) -> int:
             f"--venue {args.venue!r} is not a kalshi or polymarket venue of the config; "
             f"known: {known or 'none'}"
         )
-    creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
-    venue = build_pm_venue(vc, Clock(), creds, stream=False)
-    asyncio.run(print_markets(venue, sys.stdout))
+    asyncio.run(print_markets(reading_venue(vc), sys.stdout))
     return 0
+
+
+def reading_venue(vc: Any) -> Any:
+    """The venue a read-only command (`pm markets`, `pm map check`) reads: a `data_only` one
+    with no key (public endpoints), any other with its vault entry."""
+    if vc.data_only:
+        from tradeguard.venues.pm_public import build_pm_data_venue
+
+        return build_pm_data_venue(vc, Clock())
+    from tradeguard.node import vault_entry as _vault_entry
+    from tradeguard.venues.pm_build import build_pm_venue
+
+    creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
+    return build_pm_venue(vc, Clock(), creds, stream=False)
+
+
+async def open_reading_venue(venue: Any) -> None:
+    """Load the venue's listed markets (a trading venue connects; a data-only one only lists)."""
+    connect = getattr(venue, "connect", None)
+    await (connect() if connect is not None else venue.load_instruments())
 
 
 async def print_markets(venue: Any, out: TextIO) -> None:
     """Print one line per market: YES and NO best bid/ask with sizes."""
     try:
-        await venue.connect()
+        await open_reading_venue(venue)
         symbols = sorted(venue.instruments)
         quotes = {s: await venue.fetch_quote(s) for s in symbols}
         markets = sorted({parse_outcome_symbol(s)[0] for s in symbols})

@@ -87,9 +87,8 @@ def check_pair(
 
 def cmd_pm_map_check(args: argparse.Namespace) -> int:
     """Load the map and the config's two venues, check every pair, print what was found."""
+    from tradeguard.cli.pm import reading_venue
     from tradeguard.config import load_config
-    from tradeguard.node import vault_entry as _vault_entry
-    from tradeguard.venues.pm_build import build_pm_venue
 
     book = load_market_map(args.file)
     config = load_config(args.config)
@@ -98,8 +97,7 @@ def cmd_pm_map_check(args: argparse.Namespace) -> int:
         vc = next((v for v in config.venues if v.kind == kind), None)
         if vc is None:
             raise ConfigError(f"--config {args.config}: no venue of kind {kind!r} to check against")
-        creds = _vault_entry(vc.name, vc.credentials) if vc.credentials else None
-        venues[kind] = build_pm_venue(vc, Clock(), creds, stream=False)
+        venues[kind] = reading_venue(vc)
     checks = asyncio.run(_check_all(book.pairs.values(), venues))
     _print(checks, args.json, sys.stdout)
     return 0 if all(c.ok for c in checks) else 1
@@ -107,20 +105,23 @@ def cmd_pm_map_check(args: argparse.Namespace) -> int:
 
 async def _check_all(pairs: Any, venues: dict[str, Any]) -> list[PairCheck]:
     pm, kalshi = venues["polymarket"], venues["kalshi"]
+    from tradeguard.cli.pm import open_reading_venue
+
     try:
-        await pm.connect()
-        await kalshi.connect()
+        await open_reading_venue(pm)
+        await open_reading_venue(kalshi)
     except VenueError as exc:
         raise ConfigError(f"cannot reach a venue to check the map: {exc}") from None
     try:
         tokens = getattr(pm, "_tokens", {})
+
+        def token_of(symbol: str) -> str:
+            # trading venue: symbol -> (token id, neg risk); data-only venue: symbol -> token id
+            found = tokens.get(symbol, "-")
+            return found if isinstance(found, str) else str(found[0])
+
         now = Clock().now_ms()
-        return [
-            check_pair(
-                p, pm.instruments, kalshi.instruments, lambda s: tokens.get(s, ("-",))[0], now
-            )
-            for p in pairs
-        ]
+        return [check_pair(p, pm.instruments, kalshi.instruments, token_of, now) for p in pairs]
     finally:
         await pm.close()
         await kalshi.close()

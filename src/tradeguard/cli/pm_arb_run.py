@@ -53,7 +53,12 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
             doc = {"summary": summary.to_json(), "attempts": attempts, "totals": totals(attempts)}
             print(json.dumps(doc, indent=2))
         else:
-            print_attempts(attempts, sys.stdout)
+            tradeable = sum(
+                len(getattr(getattr(s, "scanner", None), "pairs", {}))
+                for s in node.strategies
+                if s.id in ids
+            )
+            print_attempts(attempts, sys.stdout, tradeable)
     finally:
         node.close()
     return 0
@@ -74,9 +79,14 @@ def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def print_attempts(attempts: list[dict[str, Any]], out: TextIO) -> None:
-    """Print one line per attempt and a totals line."""
-    if not attempts:
+def print_attempts(
+    attempts: list[dict[str, Any]], out: TextIO, tradeable: int | None = None
+) -> None:
+    """Print one line per attempt and a totals line (`tradeable`: pairs the run could trade)."""
+    if not attempts and tradeable == 0:
+        print("No pair was attempted: no mapped pair could be traded (refused by the map, or "
+              "its markets not listed open; see the warnings above).", file=out)  # fmt: skip
+    elif not attempts:
         print("No pair was attempted (no mapped pair cleared min_roi_pct).", file=out)
     for a in attempts:
         legs = ", ".join(

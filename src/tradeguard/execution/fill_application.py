@@ -31,7 +31,14 @@ log = logging.getLogger("tradeguard.execution.order_manager")
 class RiskGate(Protocol):
     """The part of the risk engine the order manager calls."""
 
-    def check(self, intent: OrderIntent, portfolio: Any, market: Any) -> Any: ...
+    def check(
+        self,
+        intent: OrderIntent,
+        portfolio: Any,
+        market: Any,
+        dry_run: bool = False,
+        ahead: int = 0,
+    ) -> Any: ...
 
     def observe_fill(
         self, fill: Fill, closed: ClosedTrade | None, strategy_id: str | None = None

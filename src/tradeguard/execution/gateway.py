@@ -142,6 +142,14 @@ class OrderPathGateway:
         """Ask the risk engine about a cycle as a whole; each leg is still checked on submit."""
         return self._risk.check_cycle(legs, gross_profit_pct, fees_pct, notional_usd)
 
+    def check_order(self, intent: OrderIntent, ahead: int = 0) -> RiskDecision:
+        """Ask the risk engine whether `intent` would pass now, as a dry run (nothing counted,
+        nothing published), after `ahead` earlier legs of the same plan: a later leg's refusal
+        is found before the first leg is sent."""
+        om = self._om
+        decision: RiskDecision = om.risk.check(intent, om, om.market, dry_run=True, ahead=ahead)
+        return decision
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         """Report one execution's result to the risk engine as one trade of this strategy."""
         self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts)

@@ -129,23 +129,30 @@ class RiskEngine(RiskObservers):
         portfolio: PortfolioView,
         market: MarketView,
         dry_run: bool = False,
+        ahead: int = 0,
     ) -> RiskDecision:
         """Approve or deny one intent; an approved market order carries its price bound.
 
         `dry_run` answers the same question without counting an approval toward the rate and
-        per-day limits and without publishing anything (for "would this pass?" queries).
+        per-day limits and without publishing anything (for "would this pass?" queries);
+        `ahead` counts that many earlier legs of the same plan as trades already made.
         """
         if dry_run:
             emit, stale = self._emit, set(self.stale_symbols)
             self._emit = _discard
             try:
-                return self._decide(intent, portfolio, market, True)
+                return self._decide(intent, portfolio, market, True, ahead)
             finally:
                 self._emit, self.stale_symbols = emit, stale
         return self._decide(intent, portfolio, market, False)
 
     def _decide(
-        self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, dry_run: bool
+        self,
+        intent: OrderIntent,
+        portfolio: PortfolioView,
+        market: MarketView,
+        dry_run: bool,
+        ahead: int = 0,
     ) -> RiskDecision:
         now = self._clock.now_ms()
         if self.state is _HALTED:
@@ -162,6 +169,7 @@ class RiskEngine(RiskObservers):
         c.market = market
         c.now = now
         c.bound = None  # set for market orders only
+        c.ahead = ahead
         denial = None
         rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules
         for check in rules:

@@ -100,6 +100,10 @@ class ExecutionGateway(Protocol):
         notional_usd: Decimal,
     ) -> CycleDecision: ...
 
+    def check_order(self, intent: OrderIntent, ahead: int = 0) -> CycleDecision:
+        """Would the risk engine pass `intent` now, after `ahead` earlier legs of the same plan?
+        (Nothing counted, nothing published.)"""
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
 
     def record_execution(self, row: Mapping[str, Any]) -> int | None: ...

@@ -31,8 +31,9 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, dec
 from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, parse_outcome_symbol
+from tradeguard.venues.http_answer import answer_json, no_answer
 from tradeguard.venues.kalshi.book_stream import KalshiBook
-from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
+from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
@@ -63,15 +64,8 @@ class PublicData:
         try:
             resp = await self._http.get(f"{self.rest_url}{path}", params=params)
         except (httpx.TransportError, OSError) as exc:
-            raise AmbiguousVenueError(
-                self.name, network_failure(op, exc, self.rest_url), "NETWORK"
-            ) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")
-        if resp.status_code >= 400:
-            text = resp.text[:200]
-            raise DefinitiveVenueError(self.name, f"{op} failed: HTTP {resp.status_code}: {text}")
-        return resp.json()
+            raise no_answer(self.name, op, exc, self.rest_url) from None
+        return answer_json(self.name, op, resp)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -47,6 +47,7 @@ class Check:
     """
 
     __slots__ = (
+        "ahead",
         "bound",
         "breaker",
         "bucket",
@@ -96,6 +97,7 @@ class Check:
         self.equity_usd = ZERO
         self.order_risk = ZERO
         self.held = False  # the intent's (venue, symbol, strategy) already holds exposure
+        self.ahead = 0  # a dry run's earlier legs of the same plan, approved but not counted
 
 
 class Rule:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, fmt
+from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 
@@ -246,13 +247,19 @@ class MaxTradesPerDay(Rule):
 
     def check(self, c: Check) -> Denial | None:
         limit = self.limit
-        n = c.engine.trades_today
-        if limit is None or n < limit:
+        n = c.engine.trades_today + c.ahead
+        # an arbitrage unwind closes a lone leg: refusing it for the count would leave it held
+        if limit is None or n < limit or c.intent.tag == ARB_UNWIND_TAG:
             return None
+        counted = f"{c.engine.trades_today} trades today"
+        if c.ahead:
+            counted += f" and {c.ahead} leg{'s' if c.ahead > 1 else ''} ahead reach"
+        else:
+            counted += " reached"
         return self.deny(
             Decimal(n),
             Decimal(limit),
-            f"order rejected: {n} trades today reached max_trades_per_day={limit} "
+            f"order rejected: {counted} max_trades_per_day={limit} "
             "(risk.max_trades_per_day); the count restarts at 00:00 UTC",
         )
 

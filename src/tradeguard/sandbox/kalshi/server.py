@@ -234,7 +234,8 @@ class KalshiExchange:
             return await handler(request)
         except KalshiError as exc:
             body = {"error": {"code": exc.code, "message": exc.message, "details": ""}}
-            return web.json_response(body, status=exc.status)
+            retry = {"Retry-After": "1"} if exc.status == 429 else None  # when to come back
+            return web.json_response(body, status=exc.status, headers=retry)
 
     def _auth(self, request: web.Request) -> OutcomeAccount:
         try:

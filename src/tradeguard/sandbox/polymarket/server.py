@@ -98,6 +98,7 @@ class PolymarketExchange:
             ("/time", self._time), ("/version", self._version),
             ("/tick-size", self._tick_size), ("/neg-risk", self._neg_risk),
             ("/book", self._book), ("/clob-markets/{cid}", self._clob_market),
+            ("/midpoint", self._midpoint), ("/price", self._price), ("/spread", self._spread),
             ("/auth/derive-api-key", self._derive_key), ("/data/orders", self._orders),
             ("/data/order/{oid}", self._order), ("/data/trades", self._trades),
             ("/balance-allowance", self._balance),
@@ -192,6 +193,8 @@ class PolymarketExchange:
         try:
             if request.path.startswith("/admin") and request.remote not in _LOOPBACK:
                 raise PolyError("admin endpoints answer loopback only", 403)
+            if request.path.startswith("/admin"):  # faults never lock out their own switch
+                return await handler(request)
             delay = self.faults.latency_for(request.path)
             if delay:
                 await asyncio.sleep(delay / 1000)
@@ -203,7 +206,9 @@ class PolymarketExchange:
         except PolyAuthError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
         except PolyError as exc:
-            return web.json_response({"error": str(exc)}, status=exc.status)
+            # a 429 says when to come back, as the venue's does
+            retry = {"Retry-After": "1"} if exc.status == 429 else None
+            return web.json_response({"error": str(exc)}, status=exc.status, headers=retry)
 
     async def _l2(self, request: web.Request) -> tuple[OutcomeAccount, str]:
         body = await request.text()
@@ -287,6 +292,30 @@ class PolymarketExchange:
 
     async def _book(self, request: web.Request) -> web.Response:
         return web.json_response(self.book_json(request.query.get("token_id", "")))
+
+    def _touch(self, token_id: str) -> tuple[Decimal, Decimal]:
+        """The token's best bid and best ask (404 when a side is empty, as the venue answers)."""
+        book = self.book_json(token_id)
+        bids = [Decimal(level["price"]) for level in book["bids"]]
+        asks = [Decimal(level["price"]) for level in book["asks"]]
+        if not bids or not asks:
+            raise PolyError(f"No orderbook exists for the requested token id {token_id}", 404)
+        return max(bids), min(asks)
+
+    async def _midpoint(self, request: web.Request) -> web.Response:
+        bid, ask = self._touch(request.query.get("token_id", ""))
+        return web.json_response({"mid": str(((bid + ask) / 2).normalize())})
+
+    async def _price(self, request: web.Request) -> web.Response:
+        side = request.query.get("side", "").upper()
+        if side not in ("BUY", "SELL"):
+            raise PolyError(f"invalid side {side!r}: expected BUY or SELL", 400)
+        bid, ask = self._touch(request.query.get("token_id", ""))
+        return web.json_response({"price": str(bid if side == "BUY" else ask)})  # BUY: best bid
+
+    async def _spread(self, request: web.Request) -> web.Response:
+        bid, ask = self._touch(request.query.get("token_id", ""))
+        return web.json_response({"spread": str(ask - bid)})
 
     async def _derive_key(self, request: web.Request) -> web.Response:
         address, nonce = verify_l1(dict(request.headers), self.now_s())

@@ -42,7 +42,7 @@ from tradeguard.strategies.cross_venue.limits import (
 )
 from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
-from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -142,20 +142,8 @@ class PairExecutor:
         n = rec.contracts = verdict.contracts
         rec.expected_profit = opp.edge * n
         first_plan, second_plan = sorted(opp.legs, key=lambda leg: leg.depth_at_limit)
-        intents = [self._intent(p.venue, p.symbol, Side.BUY, n, p.limit_price) for p in opp.legs]
-        cost = opp.capital * n / opp.contracts
-        fees = sum((leg.fee for leg in opp.legs), ZERO) * n / opp.contracts
-        gross_pct = (n - cost + fees) / cost * HUNDRED
-        decision = self.gateways[first_plan.venue].check_cycle(
-            intents, gross_pct, fees / cost * HUNDRED, cost
-        )
-        if not decision.approved:
-            rec.code = decision.code
-            rec.reason = decision.reason or f"pair rejected by risk: {decision.code}"
-            return
-        short = self._short_of_funds(opp, n)
-        if short:
-            rec.code, rec.reason = "PAIR_FUNDS", short
+        second_cap = self._approve(rec, opp, n, first_plan, second_plan)
+        if second_cap is None:
             return
         first = await self._send(
             "first",
@@ -172,7 +160,9 @@ class PairExecutor:
             rec.reason = first.reason or f"first leg {first.symbol} filled nothing"
             return
         held = first.filled
-        limit = self._second_limit(second_plan, first, held)
+        limit = self._second_limit(second_plan, -first.cash / first.filled, held)
+        if limit is not None:  # never above the price the risk engine approved before leg one
+            limit = min(limit, second_cap)
         if limit is None:
             second = PairLegResult(
                 "second",
@@ -200,6 +190,82 @@ class PairExecutor:
             return
         rec.reason = second.reason or f"second leg {second.symbol} did not fill"
         await self._unwind(rec, first, held - second.filled)
+        if rec.outcome == "held":  # capital in the pair until it is sold or settles
+            left = rec.held[first.symbol]
+            self.book.open.append(
+                OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
+                         opp.settles_at_ms, (first.venue,), (first.symbol,))
+            )  # fmt: skip
+
+    def _approve(
+        self,
+        rec: PairAttempt,
+        opp: PairOpportunity,
+        n: Decimal,
+        first_plan: LegPlan,
+        second_plan: LegPlan,
+    ) -> Decimal | None:
+        """Approve the pair before any leg is sent: the risk engine's cycle check, each leg's own
+        risk check (the second at the highest price it may be sent at), the cash on both venues.
+        Return that highest second-leg price, or None with the refusal recorded on `rec`."""
+        first_fee = self._fee(first_plan.venue).order_fee([(first_plan.limit_price, n)])
+        cap = self._second_limit(second_plan, first_plan.limit_price + first_fee / n, n)
+        if cap is None:
+            rec.code = "PAIR_EDGE"
+            rec.reason = (
+                f"pair rejected: no {second_plan.symbol} price keeps min_edge_usd="
+                f"{self.config.min_edge_usd} if the first leg fills at its limit "
+                f"{first_plan.limit_price}"
+            )
+            return None
+        intents = [self._intent(p.venue, p.symbol, Side.BUY, n, p.limit_price) for p in opp.legs]
+        cost = opp.capital * n / opp.contracts
+        fees = sum((leg.fee for leg in opp.legs), ZERO) * n / opp.contracts
+        gross_pct = (n - cost + fees) / cost * HUNDRED
+        decision = self.gateways[first_plan.venue].check_cycle(
+            intents, gross_pct, fees / cost * HUNDRED, cost
+        )
+        if not decision.approved:
+            rec.code = decision.code
+            rec.reason = decision.reason or f"pair rejected by risk: {decision.code}"
+            return None
+        # A leg the risk engine would refuse must be found now: refused after leg one filled,
+        # the second leg leaves the first to unwind or to hold.
+        for ahead, (role, plan) in enumerate((("first", first_plan), ("second", second_plan))):
+            price, verdict = self._approved_price(plan, n, cap if ahead else None, ahead)
+            if price is None:
+                rec.code = verdict.code
+                rec.reason = (
+                    f"pair rejected before either leg was sent: {role} leg {plan.symbol} on "
+                    f"{plan.venue} at {plan.limit_price}: {verdict.reason or verdict.code}"
+                )
+                return None
+            if role == "second":
+                cap = price
+        short = self._short_of_funds(opp, n)
+        if short:
+            rec.code, rec.reason = "PAIR_FUNDS", short
+            return None
+        return cap
+
+    def _approved_price(
+        self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int
+    ) -> tuple[Decimal | None, CycleDecision]:
+        """The highest price from `cap` (None: the plan's limit) down to the plan's limit that
+        the risk engine passes for this leg after `ahead` earlier legs (a dry run), or None
+        with the refusal."""
+        gateway = self.gateways[plan.venue]
+        inst = gateway.instrument(plan.symbol)
+        tick = inst.price_tick if inst is not None else CENT
+        price = plan.limit_price if cap is None else cap
+        while True:
+            intent = self._intent(plan.venue, plan.symbol, Side.BUY, n, price)
+            verdict = gateway.check_order(intent, ahead)
+            if verdict.approved:
+                return price, verdict
+            if price <= plan.limit_price:
+                return None, verdict
+            price = max(price - tick, plan.limit_price)
 
     def _short_of_funds(self, opp: PairOpportunity, n: Decimal) -> str:
         """Why a venue cannot pay for its leg (both are checked before the first is sent, so a
@@ -242,11 +308,11 @@ class PairExecutor:
             )
         )
 
-    def _second_limit(self, plan: LegPlan, first: PairLegResult, n: Decimal) -> Decimal | None:
-        """Return the highest tick price for the second leg that keeps min_edge_usd, if any."""
+    def _second_limit(self, plan: LegPlan, paid: Decimal, n: Decimal) -> Decimal | None:
+        """Return the highest tick price for the second leg that keeps min_edge_usd given what
+        the first cost per contract (`paid`, fee included), if any."""
         inst = self.gateways[plan.venue].instrument(plan.symbol)
         tick = inst.price_tick if inst is not None else CENT
-        paid = -first.cash / first.filled  # per contract, fee included
         fees = self._fee(plan.venue)
         price = ((ONE - paid - self.config.min_edge_usd) / tick).to_integral_value(
             rounding=ROUND_FLOOR
@@ -287,7 +353,7 @@ class PairExecutor:
         rec.legs.append(leg)
         sold_cost = cost * leg.filled / amount
         rec.actual_profit = leg.cash - sold_cost if leg.filled else ZERO
-        rec.fees = first.fee * (leg.filled / first.filled) + leg.fee
+        rec.fees = sum((paid.fee for paid in rec.legs), ZERO)  # every fee the attempt paid
         self.book.record_trade(rec.ts, rec.actual_profit)
         left = amount - leg.filled
         if left > 0:
@@ -402,6 +468,7 @@ class PairExecutor:
         severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
         why = f" ({rec.reason})" if rec.reason else ""
         edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
+        shown = rec.to_json()
         gateway.publish(
             Event(
                 EventKind.ARB_EXECUTION,
@@ -415,8 +482,8 @@ class PairExecutor:
                     "outcome": rec.outcome,
                     "reason": rec.reason,
                     "contracts": str(rec.contracts),
-                    "expected_edge": str(rec.expected_edge),
-                    "actual_edge": str(rec.actual_edge),
+                    "expected_edge": shown["expected_edge"],
+                    "actual_edge": shown["actual_edge"],
                     "actual_profit": str(rec.actual_profit),
                     "start_asset": "USD",
                     "message": (

@@ -44,7 +44,8 @@ class PairLimits(BaseModel):
 
 @dataclass(slots=True)
 class OpenPair:
-    """Capital held in one pair until it settles."""
+    """Capital held in one pair until it settles: both legs, or a first leg held alone (its
+    second failed and the unwind did not sell it), which counts against the same limits."""
 
     pair_id: str
     event: str
@@ -52,8 +53,13 @@ class OpenPair:
     contracts: Decimal
     capital: Decimal
     settles_at_ms: int
-    venues: tuple[str, str]
-    legs: tuple[str, str]  # symbols held
+    venues: tuple[str, ...]  # one venue for a lone leg
+    legs: tuple[str, ...]  # symbols held
+
+    @property
+    def lone(self) -> bool:
+        """Tell whether this is a first leg held without its second."""
+        return len(self.legs) == 1
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
@@ -11,6 +11,7 @@ from tradeguard.model.money import ZERO
 
 PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 KIND = "cross_venue"
+MICRO = Decimal("0.000001")
 
 
 @dataclass(slots=True)
@@ -101,9 +102,9 @@ class PairAttempt:
             "fees": self.fees,
             "legs": {
                 "size": str(self.contracts),
-                "expected_edge": str(self.expected_edge),
-                "expected_profit": str(self.expected_profit),
-                "actual_edge": str(self.actual_edge),
+                "expected_edge": _micro(self.expected_edge),
+                "expected_profit": _micro(self.expected_profit),
+                "actual_edge": _micro(self.actual_edge),
                 "capital": str(self.capital),
                 "code": self.code,
                 "reason": self.reason,
@@ -130,9 +131,9 @@ class PairAttempt:
             "code": self.code,
             "reason": self.reason,
             "contracts": str(self.contracts),
-            "expected_edge": str(self.expected_edge),
-            "actual_edge": str(self.actual_edge),
-            "expected_profit": str(self.expected_profit),
+            "expected_edge": _micro(self.expected_edge),
+            "actual_edge": _micro(self.actual_edge),
+            "expected_profit": _micro(self.expected_profit),
             "actual_profit": str(self.actual_profit),
             "fees": str(self.fees),
             "latency_ms": round(self.latency_ms, 3),
@@ -141,3 +142,8 @@ class PairAttempt:
             "unwinds": row["legs"]["unwinds"],
             "held": row["legs"]["held"],
         }
+
+
+def _micro(value: Decimal) -> str:
+    # Edges are divisions (profit / contracts): shown to 1e-6 USD, not 28 digits.
+    return format(value.quantize(MICRO, ROUND_HALF_EVEN).normalize(), "f") if value else "0"

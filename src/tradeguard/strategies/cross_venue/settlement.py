@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import Outcome, Resolution, parse_outcome_symbol, payout
 from tradeguard.strategies.cross_venue.limits import OpenPair
 
@@ -95,6 +96,13 @@ class SettlementWatch:
         """Return the held pairs whose two markets have both resolved, with their settlement."""
         out = []
         for pair in held:
+            if pair.lone:  # a first leg held alone pays what its own market resolved to
+                found = self.resolved.get(pair.legs[0])
+                if found is not None:
+                    paid = pair.contracts * payout(found, parse_outcome_symbol(pair.legs[0])[1])
+                    out.append((pair, PairSettlement(pair.pair_id, paid, paid - pair.capital, "",
+                                                     ZERO)))  # fmt: skip
+                continue
             by_venue = dict(zip(pair.venues, pair.legs, strict=True))
             pm_symbol = by_venue.get(self.pm_venue)
             k_symbol = next((s for v, s in by_venue.items() if v != self.pm_venue), None)

@@ -232,6 +232,8 @@ class CrossVenueStrategy(Strategy):
         out: dict[tuple[str, str], Decimal] = {}
         for pair in self.book.open:
             for venue, symbol in zip(pair.venues, pair.legs, strict=True):
+                if symbol in self.watch.resolved:
+                    continue  # paid out by a settlement fill, before the pair's settle check
                 key = (venue, symbol.split("/", 1)[0])
                 out[key] = out.get(key, Decimal(0)) + pair.contracts
         return out
@@ -257,7 +259,10 @@ class CrossVenueStrategy(Strategy):
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
-            text = result.mismatch or f"pair {held.pair_id}: both sides resolved alike"
+            alike = f"pair {held.pair_id}: both sides resolved alike"
+            if held.lone:
+                alike = f"pair {held.pair_id}: held leg {held.legs[0]} resolved"
+            text = result.mismatch or alike
             event = Event(
                 EventKind.ARB_SETTLED,
                 now,

@@ -7,16 +7,26 @@ from typing import Any
 
 import httpx
 
+from tradeguard.venues.http_answer import error_detail, retry_after_s, route_of
 from tradeguard.venues.kalshi.signing import API_PREFIX, auth_headers, load_private_key
 from tradeguard.venues.paging import MAX_PAGES, kalshi_pages
 
 
 class KalshiApiError(Exception):
-    """Kalshi answered with an error: HTTP status, Kalshi's code and message."""
+    """Kalshi answered with an error (or a body that is not JSON, code `not_json`): HTTP status,
+    Kalshi's code and message, the route and the answer's Retry-After."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}")
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        route: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{route} answered HTTP {status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.route, self.retry_after = route, retry_after
 
 
 class KalshiClient:
@@ -49,15 +59,14 @@ class KalshiClient:
         resp = await self._http.request(
             method, f"{self.rest_url}{path}", params=params, json=body, headers=headers
         )
+        route = route_of(resp)
         if resp.status_code >= 400:
-            code, message = "http_error", resp.text[:200]
-            try:
-                err = resp.json().get("error") or {}
-                code, message = str(err.get("code", code)), str(err.get("message", message))
-            except ValueError:
-                pass
-            raise KalshiApiError(resp.status_code, code, message)
-        data: dict[str, Any] = resp.json()
+            code, message = error_detail(resp)
+            raise KalshiApiError(resp.status_code, code, message, route, retry_after_s(resp))
+        try:
+            data: dict[str, Any] = resp.json()
+        except ValueError:
+            raise KalshiApiError(resp.status_code, "not_json", resp.text, route) from None
         return data
 
     async def close(self) -> None:

@@ -38,9 +38,10 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
+from tradeguard.venues.http_answer import no_answer, not_json, status_error
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
-from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
+from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import UserStreamState
@@ -116,14 +117,14 @@ class KalshiVenue(Venue):
         try:
             return await coro
         except KalshiApiError as exc:
-            text = f"{op} failed: {exc}"
-            if exc.status >= 500 or exc.status == 429 or exc.code == "order_already_exists":
-                raise AmbiguousVenueError(self.name, text, exc.code) from None
-            raise DefinitiveVenueError(self.name, text, exc.code) from None
+            if exc.code == "not_json":
+                raise not_json(self.name, op, exc.route, exc.status, exc.message) from None
+            # a reused client order id may hide an order placed by an earlier, lost answer
+            raise status_error(self.name, op, exc.route, exc.status, exc.message, exc.code,
+                               exc.retry_after, ambiguous=exc.code == "order_already_exists",
+                               ) from None  # fmt: skip
         except (httpx.TransportError, OSError) as exc:
-            raise AmbiguousVenueError(
-                self.name, network_failure(op, exc, self.client.rest_url), "NETWORK"
-            ) from None
+            raise no_answer(self.name, op, exc, self.client.rest_url) from None
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._call(

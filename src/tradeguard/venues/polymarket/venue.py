@@ -42,7 +42,8 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
+from tradeguard.venues.http_answer import answer_json, no_answer
+from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
@@ -89,8 +90,13 @@ class PolymarketVenue(Venue):
         self._user_task: asyncio.Task[None] | None = None
         self._user_ready = asyncio.Event()
         self.book_stats = StreamStats()
-        # The user channel carries fills, not balances: read them after fills.
-        self.balance_reader = BalanceReader(name, self.fetch_balances, self.push_balances)
+        # The user channel carries fills, not balances: read them after fills. The CLOB
+        # answers one token per /balance-allowance request, so a read after a fill asks only
+        # for the tokens held at the last read and those traded since; reconciliation's read
+        # (`fetch_balances`) still asks for every listed token.
+        self.balance_reader = BalanceReader(name, self._fill_balances, self.push_balances)
+        self._held: set[str] = set()  # symbols with a balance at the last read
+        self._traded: set[str] = set()  # symbols filled since their last read
 
     def __repr__(self) -> str:
         return f"PolymarketVenue(name={self.name!r}, address={self.signer.address})"
@@ -145,7 +151,9 @@ class PolymarketVenue(Venue):
                         if event.get("event_type") == "subscribed":
                             self._user_ready.set()
                         elif event.get("event_type") == "trade" and self._listener is not None:
-                            self._listener.on_fill(self.fill_from(event))
+                            fill = self.fill_from(event)
+                            self._listener.on_fill(fill)
+                            self._traded.add(fill.symbol)
                             self.balance_reader.after_fill()
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
@@ -177,20 +185,8 @@ class PolymarketVenue(Venue):
                 method, f"{self.url}{path}", headers=headers, content=body or None, **kw
             )
         except (httpx.TransportError, OSError) as exc:
-            raise AmbiguousVenueError(
-                self.name, network_failure(op, exc, self.url), "NETWORK"
-            ) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise AmbiguousVenueError(self.name, f"{op} failed: HTTP {resp.status_code}", "HTTP")
-        if resp.status_code >= 400:
-            try:
-                text = str(resp.json().get("error", resp.text))
-            except ValueError:
-                text = resp.text[:200]
-            raise DefinitiveVenueError(
-                self.name, f"{op} failed: HTTP {resp.status_code}: {text}", "REJECTED"
-            )
-        return resp.json()
+            raise no_answer(self.name, op, exc, self.url) from None
+        return answer_json(self.name, op, resp)
 
     async def _private(
         self, op: str, method: str, path: str, payload: Any = None, **kw: Any
@@ -273,6 +269,7 @@ class PolymarketVenue(Venue):
             for fill in await self.fetch_fills(order.symbol):
                 if fill.venue_order_id == order_hash and self._listener is not None:
                     self._listener.on_fill(fill)
+            self._traded.add(order.symbol)
             self.balance_reader.after_fill()
         if report is not None and report.status.is_open:
             self._start_heartbeat()
@@ -359,26 +356,41 @@ class PolymarketVenue(Venue):
         )  # fmt: skip
 
     async def fetch_balances(self) -> list[Balance]:
-        """pUSD cash and the outcome tokens held."""
+        """pUSD cash and the outcome tokens held (every listed token is asked)."""
+        return await self._balances(list(self._tokens))
+
+    async def _fill_balances(self) -> list[Balance]:
+        # after a fill: the tokens held at the last read and those traded since
+        traded, self._traded = self._traded, set()
+        try:
+            return await self._balances(sorted((self._held | traded) & self._tokens.keys()))
+        except BaseException:
+            self._traded |= traded  # asked again by the next read
+            raise
+
+    async def _balances(self, symbols: list[str]) -> list[Balance]:
         self.balance_reader.read_started()
         try:
-            return await self._read_balances()
+            return await self._read_balances(symbols)
         finally:
             self.balance_reader.read_finished()
 
-    async def _read_balances(self) -> list[Balance]:
+    async def _read_balances(self, symbols: list[str]) -> list[Balance]:
         data = await self._private(
             "fetch_balances", "GET", "/balance-allowance", params={"asset_type": "COLLATERAL"}
         )
         out = [Balance(self.name, QUOTE, Decimal(data["balance"]) / SCALE)]
-        for symbol, (token, _) in self._tokens.items():
+        for symbol in symbols:
             held = await self._private(
                 "fetch_balances", "GET", "/balance-allowance",
-                params={"asset_type": "CONDITIONAL", "token_id": token},
+                params={"asset_type": "CONDITIONAL", "token_id": self._tokens[symbol][0]},
             )  # fmt: skip
             amount = Decimal(held["balance"]) / SCALE
             if amount:
                 out.append(Balance(self.name, symbol.split("/", 1)[0], amount))
+                self._held.add(symbol)
+            else:
+                self._held.discard(symbol)
         return out
 
     async def fetch_quote(self, symbol: str) -> Quote:

@@ -1,0 +1,55 @@
+"""`pm map check` and `pm markets` on a paper config: its data-only venues read both local
+servers' public listings without a key (they used to demand vault credentials)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _paper_config(tmp: Path, kalshi_url: str, pm_url: str) -> Path:
+    text = (ROOT / "examples" / "pm_arb_paper.toml").read_text()
+    text = text.replace("http://127.0.0.1:8766/trade-api/v2", kalshi_url)
+    text = text.replace("http://127.0.0.1:8767", pm_url)
+    text = text.replace('"sqlite:///pm_arb_paper.db"', f'"sqlite:///{tmp / "tg.db"}"')
+    path = tmp / "pm_arb_paper.toml"
+    path.write_text(text)
+    return path
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "TG_VAULT_PATH": str(tmp / "no-vault.json")}
+    return subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", *args],
+        capture_output=True, text=True, timeout=120, check=False, env=env, cwd=tmp,
+    )  # fmt: skip
+
+
+async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_path):
+    kalshi, pm = kalshi_demo(kalshi_keys(None)), polymarket_demo(polymarket_keys(None))
+    await kalshi.start()
+    await pm.start()
+    try:
+        config = _paper_config(tmp_path, kalshi.rest_url, pm.url)
+        check = await asyncio.to_thread(
+            _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
+            "--config", str(config),
+        )  # fmt: skip
+        markets = await asyncio.to_thread(
+            _cli, tmp_path, "pm", "markets", "--venue", "pm-data", "--config", str(config)
+        )
+    finally:
+        await pm.stop()
+        await kalshi.stop()
+    assert check.returncode == 1, check.stderr  # two pairs of the example map are refused
+    assert "ok      fed-dec-above-4" in check.stdout
+    assert "3 pairs: 1 tradeable, 2 refused" in check.stdout
+    assert markets.returncode == 0, markets.stderr
+    assert "fed-above-4pct-dec" in markets.stdout
+    assert not [c for c in kalshi.requests + pm.requests if c["signed"]]
