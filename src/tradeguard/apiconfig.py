@@ -21,6 +21,12 @@ class ApiConfig(_Strict):
     auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
     # request bodies above this many bytes are refused with 413 before they are read whole
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
+    # request heads (request line and headers) above this many bytes are refused with 431
+    max_header_bytes: int = Field(default=32_768, ge=4_096, le=1_048_576)
+    # a request not received whole (head and body) this long after its first byte gets 408
+    request_read_timeout_s: float = Field(default=10.0, ge=0.1, le=300)
+    # open connections (WebSocket streams included) beyond this are answered 503 and closed
+    max_connections: int = Field(default=256, ge=4, le=10_000)
     # addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)
     trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
     # a plain POST /api/v1/kill (no flatten) also needs the caller's TOTP code in X-TOTP
