@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class _Strict(BaseModel):
@@ -16,7 +16,7 @@ class ApiConfig(_Strict):
     # TLS certificate and key (PEM files; a relative path is taken from the config file's
     # folder); without them a non-loopback bind is warned about
     tls_certfile: str | None = None
-    tls_keyfile: str | None = None
+    tls_keyfile: str | None = Field(default=None, validate_default=True)
     # failed authentications per client IP per minute before it gets 429 for the rest of it
     auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
     # request bodies above this many bytes are refused with 413 before they are read whole
@@ -44,6 +44,17 @@ class ApiConfig(_Strict):
                 raise ValueError(
                     f"{item!r} is not an IP address or CIDR such as 10.0.0.0/8"
                 ) from None
+        return v
+
+    @field_validator("tls_keyfile")
+    @classmethod
+    def _tls_pair(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # One without the other served plain HTTP while `status` asked over https.
+        cert = info.data.get("tls_certfile")
+        if cert and not v:
+            raise ValueError(f"missing: api.tls_certfile = {cert!r} needs its key file; set both")
+        if v and not cert:
+            raise ValueError("api.tls_certfile is missing; set both or neither")
         return v
 
 
