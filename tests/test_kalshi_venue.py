@@ -180,6 +180,48 @@ async def test_fill_of_a_resting_order_arrives_on_the_signed_websocket():
             await venue.close()
 
 
+async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_still_arrive(caplog):
+    async with KalshiExchange() as ex:
+        venue, rec, _, _ = await started(ex, stream=True)
+        try:
+            await venue.submit(make_order("tg1-8", YES, Side.BUY, "3", "0.46"))
+            (conn,) = ex.hub.conns
+            # an HTML error page, JSON that is not an object, and fills no venue would send
+            await conn.ws.send_str("<html><body>502 Bad Gateway</body></html>")
+            await conn.ws.send_str("[1, 2]")
+            await conn.ws.send_json({"type": "fill", "msg": {"side": "maybe"}})
+            bad = {
+                "side": "yes",
+                "ticker": TICKER,
+                "order_id": "x",
+                "fill_id": "f-nan",
+                "action": "buy",
+                "yes_price_dollars": "0.46",
+                "count_fp": "NaN",
+                "ts": 1,
+            }
+            await conn.ws.send_json({"type": "fill", "msg": bad})
+            await conn.ws.send_json({"type": "fill", "msg": {**bad, "count_fp": "-3"}})
+            _, other = await _second_account_venue(ex)
+            await other.submit(make_order("tg2-2", NO, Side.BUY, "3", "0.54"))
+            await eventually(lambda: len(rec.fills) == 1)
+            assert (rec.fills[0].client_order_id, rec.fills[0].amount) == ("tg1-8", 3)
+            assert venue.user_stream is not None and venue.user_stream.connected
+            await other.close()
+        finally:
+            await venue.close()
+        skipped = [r.getMessage() for r in caplog.records if "fill stream frame" in r.getMessage()]
+        assert skipped == [
+            "kalshi: fill stream frame skipped: not JSON: '<html><body>502 Bad Gateway</body>"
+            "</html>'",
+            "kalshi: fill stream frame skipped: not a JSON object: '[1, 2]'",
+            "kalshi: fill stream frame skipped: side: 'maybe' is not yes or no",
+            "kalshi: fill stream frame skipped: count_fp: 'NaN' is not a finite amount >= 0",
+            "kalshi: fill stream frame skipped: count_fp: '-3' is not a finite amount >= 0",
+        ]
+        assert not [r for r in caplog.records if r.exc_info]
+
+
 async def test_the_fill_stream_state_follows_the_signed_websocket_down_and_back():
     async with KalshiExchange() as ex:
         venue, _, _, _ = await started(ex, stream=True)

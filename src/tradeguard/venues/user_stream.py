@@ -16,9 +16,13 @@ stream.to_json(now_ms)         # {"state": "disconnected", "since_ms": ..., "rec
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def _wall_ms() -> int:
@@ -59,3 +63,24 @@ class UserStreamState:
             "last_message_age_s": None if last is None else round(max(0, now_ms - last) / 1000, 3),
             "reconnects": self.reconnects,
         }
+
+
+def frame_object(venue: str, text: str) -> dict[str, Any] | None:
+    """A user-stream text frame as a JSON object; None, after one warning line, for anything
+    else (an HTML error page from a proxy, a list, garbage): one bad frame must not end the
+    stream that carries the account's fills."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        skip_frame(venue, f"not JSON: {text[:80]!r}")
+        return None
+    if not isinstance(data, dict):
+        skip_frame(venue, f"not a JSON object: {text[:80]!r}")
+        return None
+    return data
+
+
+def skip_frame(venue: str, why: str) -> None:
+    """Say in one line that a user-stream frame was skipped, and why (the fill, if it was
+    one, is learnt at the next reconciliation)."""
+    log.warning("%s: fill stream frame skipped: %s", venue, why)
