@@ -64,6 +64,24 @@ async def test_a_malformed_integer_in_a_history_query_is_binance_1100(sandbox, p
         assert body["code"] == -1100 and name in body["msg"]
 
 
+@pytest.mark.parametrize("signature", ["é", "ＡＢ", "%C3%A9" * 10, "%FF"])
+@pytest.mark.parametrize("where", ["query", "body"])
+async def test_a_non_ascii_signature_is_binance_1022_not_a_500(sandbox, signature, where):
+    # hmac.compare_digest refuses non-ASCII text: the sandbox answered 500 with a traceback
+    base, http = sandbox
+    query = urllib.parse.urlencode({"timestamp": str(int(time.time() * 1000))})
+    raw = f"{query}&signature={urllib.parse.quote(signature, safe='%')}"
+    if where == "query":
+        request = http.get(f"{base}/api/v3/account?{raw}")
+    else:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        request = http.post(f"{base}/api/v3/order", data=raw, headers=headers)
+    async with request as resp:
+        body = await resp.json()
+    assert resp.status == 400, body
+    assert body == {"code": -1022, "msg": "Signature for this request is not valid."}
+
+
 async def test_a_zero_history_limit_is_refused_and_a_large_one_is_capped(sandbox):
     base, http = sandbox
     async with http.get(
@@ -224,3 +242,28 @@ def test_a_latency_key_that_is_no_path_is_refused_instead_of_matching_nothing(ke
         faults.update({"latency_ms_by_endpoint": {key: 1500}})
     assert repr(key) in str(err.value)
     assert faults.latency_for("/api/v3/order") == 0
+
+
+async def test_a_non_ascii_polymarket_signature_or_secret_is_refused_not_a_500():
+    async with PolymarketExchange() as ex:
+        _, _, client = await started(ex)
+        body = json.dumps({"x": 1})
+        headers = client._l2_headers("POST", "/order", body={"x": 1}, serialized_body=body)
+        headers = {**headers, "POLY_SIGNATURE": "é", "Content-Type": "application/json"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{ex.url}/order", data=body.encode(), headers=headers) as resp,
+        ):
+            assert resp.status == 401, await resp.text()
+            assert (await resp.json())["error"] == "Unauthorized/Invalid signature"
+        creds = client.creds
+        for secret in ("é", "\\ud800"):  # the second a lone surrogate once json reads it
+            auth = {"apiKey": creds.api_key, "secret": "SECRET", "passphrase": creds.api_passphrase}
+            frame = json.dumps({"auth": auth, "type": "user"}).replace("SECRET", secret)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/user") as ws,
+            ):
+                await ws.send_str(frame)
+                answer = await ws.receive_json(timeout=5)
+            assert answer == {"error": "Unauthorized/Invalid api key"}
