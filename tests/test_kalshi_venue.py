@@ -113,6 +113,32 @@ async def test_buy_yes_crosses_the_no_book_and_charges_kalshi_fees():
             await venue.close()
 
 
+async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(caplog):
+    async with KalshiExchange() as ex:
+        venue, rec, _, _ = await started(ex)
+        try:
+            await venue.submit(make_order("tg1-9", YES, Side.BUY, "100", "0.50"))
+            ((account, rows),) = ex.fills.items()
+            good = rows[0]
+            ex.fills[account] = [
+                good,
+                {**good, "fill_id": "f-nan", "count_fp": "NaN"},
+                {**good, "fill_id": "f-neg", "yes_price_dollars": "-0.47"},
+                {**good, "fill_id": "f-side", "side": "maybe"},
+            ]
+            fills = await venue.fetch_fills(YES)
+        finally:
+            await venue.close()
+        assert [(f.trade_id, f.amount) for f in fills] == [(good["fill_id"], 100)]
+        assert [f.trade_id for f in rec.fills] == [good["fill_id"]]  # delivered once, at submit
+        skipped = [r.getMessage() for r in caplog.records if "fill row skipped" in r.getMessage()]
+        assert skipped == [
+            "kalshi: fill row skipped: count_fp: 'NaN' is not a finite amount >= 0",
+            "kalshi: fill row skipped: yes_price_dollars: '-0.47' is not a finite amount >= 0",
+            "kalshi: fill row skipped: side: 'maybe' is not yes or no",
+        ]
+
+
 async def test_resting_order_is_listed_cancelled_and_found_by_client_id():
     async with KalshiExchange() as ex:
         venue, _, _, _ = await started(ex)

@@ -43,7 +43,12 @@ from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
-from tradeguard.venues.user_stream import UserStreamState, frame_object, skip_frame
+from tradeguard.venues.user_stream import (
+    UserStreamState,
+    frame_object,
+    parsed_rows,
+    skip_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +214,8 @@ class KalshiVenue(Venue):
     async def _deliver_fills(self, order_id: str) -> None:
         rows = await self._call("fetch_fills", self.client.fills(order_id=order_id))
         if self._listener is not None:
-            for row in rows:
-                self._listener.on_fill(self.fill_from(row))
+            for fill in parsed_rows(self.name, rows, self.fill_from):
+                self._listener.on_fill(fill)
         if rows:
             self.balance_reader.after_fill()
 
@@ -241,7 +246,7 @@ class KalshiVenue(Venue):
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         ticker = parse_outcome_symbol(symbol)[0]
         rows = await self._call("fetch_fills", self.client.fills(ticker=ticker))
-        fills = [self.fill_from(r) for r in rows]
+        fills = parsed_rows(self.name, rows, self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:

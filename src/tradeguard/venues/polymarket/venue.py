@@ -47,7 +47,12 @@ from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
-from tradeguard.venues.user_stream import UserStreamState, frame_object, skip_frame
+from tradeguard.venues.user_stream import (
+    UserStreamState,
+    frame_object,
+    parsed_rows,
+    skip_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +359,7 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         data = await self._private("fetch_fills", "GET", "/data/trades")
-        fills = [self.fill_from(row) for row in data["data"]]
+        fills = parsed_rows(self.name, data["data"], self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
