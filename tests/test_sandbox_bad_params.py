@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sys
 import time
 import urllib.parse
 
@@ -267,3 +268,103 @@ async def test_a_non_ascii_polymarket_signature_or_secret_is_refused_not_a_500()
                 await ws.send_str(frame)
                 answer = await ws.receive_json(timeout=5)
             assert answer == {"error": "Unauthorized/Invalid api key"}
+
+
+DEEP = "[" * 5_000  # past the interpreter's default recursion limit inside json.loads
+
+
+@pytest.fixture
+def default_recursion_limit():
+    """The limit a sandbox process runs with (this test process imports the CLOB client, whose
+    Ethereum libraries raise it to 100,000)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    yield
+    sys.setrecursionlimit(limit)
+
+
+async def _answers(url: str, frames: list[str], headers: dict[str, str] | None = None) -> list:
+    """Send each frame on its own socket; return the first answer to each (text or close)."""
+    out = []
+    async with aiohttp.ClientSession() as http:
+        for frame in frames:
+            async with http.ws_connect(url, headers=headers or {}) as ws:
+                await ws.send_str(frame)
+                msg = await ws.receive(timeout=5)
+                out.append(msg.data if msg.type is aiohttp.WSMsgType.TEXT else msg.type.name)
+    return out
+
+
+@pytest.mark.usefixtures("default_recursion_limit")
+async def test_deeply_nested_json_on_a_sandbox_socket_is_answered_like_bad_json(caplog):
+    # RecursionError escaped the handlers: a traceback in the log and the socket dropped
+    async with seeded_exchange() as ex:
+        base = ex.base_url.replace("http", "ws")
+        for path in ("/ws-api/v3", "/ws", "/stream"):
+            bad, deep = await _answers(base + path, ["not json", DEEP])
+            assert deep == bad == '{"error": {"code": 3, "msg": "Invalid JSON"}, "id": null}'
+    async with PolymarketExchange() as ex:
+        for path in ("/ws/market", "/ws/user"):
+            bad, deep = await _answers(ex.url.replace("http", "ws") + path, ["not json", DEEP])
+            assert deep == bad and "error" in json.loads(deep)
+    async with KalshiExchange() as ex:
+        key_id, pem = seeded_kalshi(ex)
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        now = str(int(time.time() * 1000))
+        headers = {
+            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
+            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
+        }  # fmt: skip
+        bad, deep = await _answers(ex.ws_url, ["not json", DEEP], headers)
+        assert deep == bad == '{"type": "error", "msg": {"code": 1, "msg": "bad json"}}'
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.usefixtures("default_recursion_limit")
+async def test_deeply_nested_json_in_a_sandbox_request_is_a_400_not_a_500(caplog):
+    deep_query = "[" * 2_000  # fits in a request line once quoted
+    async with aiohttp.ClientSession() as http:
+        async with seeded_exchange() as ex:
+            for path in ("/admin/faults", "/admin/accounts"):
+                async with http.post(ex.base_url + path, data=DEEP) as r:
+                    assert (r.status, await r.json()) == (
+                        400,
+                        {"error": "the body is not valid JSON (nested too deeply)"},
+                    ), path
+            url = f"{ex.base_url}/api/v3/exchangeInfo?symbols={deep_query}"
+            async with http.get(url) as r:
+                assert r.status == 400
+                assert await r.json() == {
+                    "code": -1100,
+                    "msg": "Illegal characters found in parameter 'symbols'.",
+                }
+        async with KalshiExchange() as ex:
+            key_id, pem = seeded_kalshi(ex)
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+            ts = str(int(time.time() * 1000))
+            signature = kalshi_sign(key, ts, "POST", PREFIX + "/portfolio/orders")
+            headers = {
+                "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": ts,
+                "KALSHI-ACCESS-SIGNATURE": signature,
+                "Content-Type": "application/json",
+            }  # fmt: skip
+            admin = ex.rest_url.split("/trade-api")[0] + "/admin/faults"
+            for url, hdrs in ((ex.rest_url + "/portfolio/orders", headers), (admin, {})):
+                async with http.post(url, data=DEEP, headers=hdrs) as r:
+                    assert r.status == 400, url
+                    assert (await r.json())["error"]["message"] == "the body is not valid JSON"
+        async with PolymarketExchange() as ex:
+            for path in ("/admin/faults", "/admin/resolve"):
+                async with http.post(ex.url + path, data=DEEP) as r:
+                    assert (r.status, await r.json()) == (
+                        400,
+                        {"error": "the body is not valid JSON (nested too deeply)"},
+                    ), path
+        server = RpcServer(LocalChain(), port=0)
+        await server.start()
+        try:
+            async with http.post(server.url, data=DEEP) as r:
+                assert (await r.json())["error"]["message"] == "parse error"
+        finally:
+            await server.stop()
+    assert not [r for r in caplog.records if r.exc_info]

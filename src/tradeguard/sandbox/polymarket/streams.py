@@ -26,7 +26,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
             try:
                 sub = msg.json()
                 assets = {str(a) for a in sub["assets_ids"]}
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting recurses
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
             ex.hub.subscribe(conn, "market", assets)
@@ -46,7 +46,7 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
             try:
                 auth = msg.json()["auth"]
                 secret, passphrase, address = ex.creds[auth["apiKey"]]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 await ws.send_json({"error": "Unauthorized/Invalid api key"})
                 await ws.close()
                 break
