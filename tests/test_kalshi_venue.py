@@ -350,3 +350,39 @@ async def _next_of(ws, kind: str) -> dict:
         msg = await ws.receive_json(timeout=5)
         if msg["type"] == kind:
             return msg["msg"]
+
+
+async def test_an_html_page_or_garbage_with_status_200_is_an_ambiguous_venue_error():
+    # A proxy in front of the venue answering 200 with its own page: the order may or may not
+    # be placed, so the answer is ambiguous (resolved by query), never a stray JSON traceback.
+    from aiohttp import web
+
+    bodies = iter(["<html><body>Service maintenance</body></html>", "[1, 2]", "[" * 5_000])
+
+    async def hostile(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hostile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    try:
+        errors = []
+        for _ in range(3):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.50"))
+            errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: submit failed: HTTP 200 invalid_response: the answer is not"
+    assert errors == [
+        f"{head} JSON: '<html><body>Service maintenance</body></html>'",
+        f"{head} a JSON object: '[1, 2]'",
+        f"{head} JSON: '" + "[" * 80 + "'",
+    ]

@@ -288,3 +288,43 @@ async def test_the_admin_resolve_takes_a_market_slug_as_the_startup_lines_print_
             )
         assert unknown.status_code == 404 and "'fed-dec'" in unknown.text
         assert [m.resolved for m in ex.markets.values()] == ["yes"]
+
+
+async def test_an_html_page_or_garbage_from_the_clob_is_a_venue_error_naming_it():
+    from aiohttp import web
+
+    answers = iter([
+        (200, "<html><body>Cloudflare: checking your browser</body></html>"),
+        (200, "[" * 5_000),
+        (400, "[1, 2]"),
+    ])  # fmt: skip
+
+    async def hostile(request: web.Request) -> web.Response:
+        status, text = next(answers)
+        return web.Response(status=status, text=text, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hostile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    venue = PolymarketVenue("polymarket", f"http://127.0.0.1:{port}", Account.create().key.hex(),
+                            Clock())  # fmt: skip
+    try:
+        with pytest.raises(AmbiguousVenueError) as html:
+            await venue.load_instruments()
+        with pytest.raises(AmbiguousVenueError) as deep:
+            await venue.load_instruments()
+        with pytest.raises(DefinitiveVenueError) as listed:
+            await venue.load_instruments()
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "polymarket: load_instruments failed: the answer is not JSON"
+    assert str(html.value) == (
+        f"{head}: '<html><body>Cloudflare: checking your browser</body></html>'"
+    )
+    assert str(deep.value) == f"{head}: '" + "[" * 80 + "'"
+    assert str(listed.value) == "polymarket: load_instruments failed: HTTP 400: [1, 2]"

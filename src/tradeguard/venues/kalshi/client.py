@@ -10,6 +10,9 @@ import httpx
 from tradeguard.venues.kalshi.signing import API_PREFIX, auth_headers, load_private_key
 from tradeguard.venues.paging import MAX_PAGES, kalshi_pages
 
+# An answer that is not a JSON object (a proxy's HTML page, garbage): the call's outcome is unknown.
+INVALID_RESPONSE = "invalid_response"
+
 
 class KalshiApiError(Exception):
     """Kalshi answered with an error: HTTP status, Kalshi's code and message."""
@@ -54,10 +57,17 @@ class KalshiClient:
             try:
                 err = resp.json().get("error") or {}
                 code, message = str(err.get("code", code)), str(err.get("message", message))
-            except ValueError:
+            except (ValueError, RecursionError, AttributeError):  # not a Kalshi error object
                 pass
             raise KalshiApiError(resp.status_code, code, message)
-        data: dict[str, Any] = resp.json()
+        try:
+            data = resp.json()
+        except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
+            why = f"the answer is not JSON: {resp.text[:80]!r}"
+            raise KalshiApiError(resp.status_code, INVALID_RESPONSE, why) from None
+        if not isinstance(data, dict):
+            why = f"the answer is not a JSON object: {resp.text[:80]!r}"
+            raise KalshiApiError(resp.status_code, INVALID_RESPONSE, why)
         return data
 
     async def close(self) -> None:

@@ -39,7 +39,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
-from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.kalshi.client import INVALID_RESPONSE, KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import network_failure, poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
@@ -51,6 +51,8 @@ from tradeguard.venues.user_stream import (
 )
 
 log = logging.getLogger(__name__)
+# Answers after which the order may or may not stand: resolved by query.
+_AMBIGUOUS_CODES = frozenset({"order_already_exists", INVALID_RESPONSE})
 
 QUOTE = "USD"
 _TIF = {
@@ -122,7 +124,7 @@ class KalshiVenue(Venue):
             return await coro
         except KalshiApiError as exc:
             text = f"{op} failed: {exc}"
-            if exc.status >= 500 or exc.status == 429 or exc.code == "order_already_exists":
+            if exc.status >= 500 or exc.status == 429 or exc.code in _AMBIGUOUS_CODES:
                 raise AmbiguousVenueError(self.name, text, exc.code) from None
             raise DefinitiveVenueError(self.name, text, exc.code) from None
         except (httpx.TransportError, OSError) as exc:

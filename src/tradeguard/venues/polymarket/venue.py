@@ -201,12 +201,17 @@ class PolymarketVenue(Venue):
         if resp.status_code >= 400:
             try:
                 text = str(resp.json().get("error", resp.text))
-            except ValueError:
+            except (ValueError, RecursionError, AttributeError):  # not the CLOB's error object
                 text = resp.text[:200]
             raise DefinitiveVenueError(
                 self.name, f"{op} failed: HTTP {resp.status_code}: {text}", "REJECTED"
             )
-        return resp.json()
+        try:
+            return resp.json()
+        except (ValueError, RecursionError):  # a proxy's HTML page, garbage, deep nesting
+            # The call may have been carried out: an order is resolved by query.
+            why = f"{op} failed: the answer is not JSON: {resp.text[:80]!r}"
+            raise AmbiguousVenueError(self.name, why, "INVALID_RESPONSE") from None
 
     async def _private(
         self, op: str, method: str, path: str, payload: Any = None, **kw: Any
