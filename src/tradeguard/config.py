@@ -485,6 +485,12 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
     return data
 
 
+_UNKNOWN_KEY = (
+    "unknown key; credentials live in the vault (tradeguard keys add NAME) and [[venues]] "
+    'credentials = "NAME" names them'
+)
+
+
 def _secret_key(key: str) -> bool:
     # Webhook and ping URLs carry their token; a database URL may carry a password.
     return key in ("url", "heartbeat_url", "database_url") or key.endswith(
@@ -510,6 +516,10 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
         elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
             value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
         msg = e["msg"]
+        if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
+            # an unknown key may well be a credential pasted in: never echoed
+            lines.append(f"  {loc} = (not shown){source}: {_UNKNOWN_KEY}")
+            continue
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         hint = f" (allowed: {limits})" if limits else ""
