@@ -70,6 +70,34 @@ async def test_confirmation_reused_expired_or_mismatched_is_refused(tmp_path, da
         r.node.close()
 
 
+async def test_a_confirmation_is_refused_for_a_bigger_or_smaller_trade_than_validated(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    try:
+        small = (await _validate(r, r.alpha, score="0.5")).json()
+        assert Decimal(small["size_usd"]) == Decimal("20")
+        # the bot validates 20 USD, then presents the id with a score that sizes 60 USD
+        big = (await _execute(r, r.alpha, small["confirmation_id"], score="1")).json()
+        assert big["status"] == "denied" and big["code"] == "CONFIRMATION_REFUSED"
+        assert big["reason"] == (
+            f"confirmation {small['confirmation_id']!r} was issued for 20.00 USD, not 60.00 USD; "
+            "validate the trade again"
+        )
+        assert r.node.orders.orders == {}  # nothing was sent
+        mid_size = (await _validate(r, r.alpha, score="0.75")).json()
+        less = (await _execute(r, r.alpha, mid_size["confirmation_id"], score="0.5")).json()
+        assert (
+            less["code"] == "CONFIRMATION_REFUSED" and "40.00 USD, not 20.00 USD" in less["reason"]
+        )
+        # the refused ids were not spent: the validated trade still goes through
+        ok = await _execute(r, r.alpha, small["confirmation_id"], score="0.5")
+        assert ok.status_code == 201 and ok.json()["status"] == "submitted"
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
 async def test_n_agreeing_signals_are_needed_inside_the_window(tmp_path, data_dir):
     r = await rig(tmp_path, data_dir)
     try:

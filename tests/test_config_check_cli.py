@@ -133,3 +133,22 @@ def test_a_file_that_is_not_a_config_gets_short_lines(capsys):
     err = capsys.readouterr().err
     assert "pairs = '[… 3 entries]': Extra inputs are not permitted" in err, err
     assert max(len(line) for line in err.splitlines()) < 160, err
+
+
+@pytest.mark.parametrize("key", ["api_key", "apiSecret", "private_key", "passphrase", "mnemonic"])
+def test_a_credential_under_an_unknown_key_is_refused_without_being_echoed(
+    key, tmp_path, data_dir, capsys
+):
+    # A plain-text key pasted into the config was printed back to the terminal (and CI logs).
+    root = Path(__file__).resolve().parents[1]
+    base = (root / "examples" / "paper.toml").read_text()
+    cfg = tmp_path / "tg.toml"
+    secret = "SuperSecretValue123456"
+    cfg.write_text(base.replace('kind = "paper"\n', f'kind = "paper"\n{key} = "{secret}"\n', 1))
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert secret not in err
+    assert (
+        f"venues.0.{key} = (not shown): unknown key; credentials live in the vault "
+        '(tradeguard keys add NAME) and [[venues]] credentials = "NAME" names them'
+    ) in " ".join(err.split()), err

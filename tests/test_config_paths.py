@@ -82,3 +82,28 @@ def test_tls_files_are_taken_from_the_config_folder_and_a_missing_one_is_named(
         f"api.tls_keyfile = 'key.pem': no file at {conf / 'key.pem'} (a relative path is taken "
         "from the config file's folder; give a path from there or an absolute one)"
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("tls_certfile", "api.tls_keyfile = None: Value error, missing: api.tls_certfile = "
+         "'tls.pem' needs its key file; set both"),
+        ("tls_keyfile", "api.tls_keyfile = 'tls.pem': Value error, api.tls_certfile is missing; "
+         "set both or neither"),
+    ],
+)  # fmt: skip
+def test_half_a_tls_pair_is_refused_naming_the_missing_key(
+    tmp_path: Path, given: str, expected: str
+) -> None:
+    # One of the two used to serve plain HTTP (a warning at most) while `status` asked https.
+    cfg = tmp_path / "tg.toml"
+    cfg.write_text(f'[api]\nhost = "0.0.0.0"\n{given} = "tls.pem"\n')
+    checked = subprocess.run(
+        [str(EXE), "config", "check", str(cfg)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    out = " ".join((checked.stdout + checked.stderr).split())
+    assert checked.returncode != 0
+    assert expected in out
+    assert "Traceback" not in out

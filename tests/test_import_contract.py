@@ -23,6 +23,7 @@ ALIASES = {
     "pacing": "model",
     "logsetup": "secrets",
     "configdoc": "cli",
+    "apiconfig": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 

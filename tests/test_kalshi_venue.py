@@ -113,6 +113,32 @@ async def test_buy_yes_crosses_the_no_book_and_charges_kalshi_fees():
             await venue.close()
 
 
+async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(caplog):
+    async with KalshiExchange() as ex:
+        venue, rec, _, _ = await started(ex)
+        try:
+            await venue.submit(make_order("tg1-9", YES, Side.BUY, "100", "0.50"))
+            ((account, rows),) = ex.fills.items()
+            good = rows[0]
+            ex.fills[account] = [
+                good,
+                {**good, "fill_id": "f-nan", "count_fp": "NaN"},
+                {**good, "fill_id": "f-neg", "yes_price_dollars": "-0.47"},
+                {**good, "fill_id": "f-side", "side": "maybe"},
+            ]
+            fills = await venue.fetch_fills(YES)
+        finally:
+            await venue.close()
+        assert [(f.trade_id, f.amount) for f in fills] == [(good["fill_id"], 100)]
+        assert [f.trade_id for f in rec.fills] == [good["fill_id"]]  # delivered once, at submit
+        skipped = [r.getMessage() for r in caplog.records if "fill row skipped" in r.getMessage()]
+        assert skipped == [
+            "kalshi: fill row skipped: count_fp: 'NaN' is not a finite amount >= 0",
+            "kalshi: fill row skipped: yes_price_dollars: '-0.47' is not a finite amount >= 0",
+            "kalshi: fill row skipped: side: 'maybe' is not yes or no",
+        ]
+
+
 async def test_resting_order_is_listed_cancelled_and_found_by_client_id():
     async with KalshiExchange() as ex:
         venue, _, _, _ = await started(ex)
@@ -178,6 +204,48 @@ async def test_fill_of_a_resting_order_arrives_on_the_signed_websocket():
             await other_pem.close()
         finally:
             await venue.close()
+
+
+async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_still_arrive(caplog):
+    async with KalshiExchange() as ex:
+        venue, rec, _, _ = await started(ex, stream=True)
+        try:
+            await venue.submit(make_order("tg1-8", YES, Side.BUY, "3", "0.46"))
+            (conn,) = ex.hub.conns
+            # an HTML error page, JSON that is not an object, and fills no venue would send
+            await conn.ws.send_str("<html><body>502 Bad Gateway</body></html>")
+            await conn.ws.send_str("[1, 2]")
+            await conn.ws.send_json({"type": "fill", "msg": {"side": "maybe"}})
+            bad = {
+                "side": "yes",
+                "ticker": TICKER,
+                "order_id": "x",
+                "fill_id": "f-nan",
+                "action": "buy",
+                "yes_price_dollars": "0.46",
+                "count_fp": "NaN",
+                "ts": 1,
+            }
+            await conn.ws.send_json({"type": "fill", "msg": bad})
+            await conn.ws.send_json({"type": "fill", "msg": {**bad, "count_fp": "-3"}})
+            _, other = await _second_account_venue(ex)
+            await other.submit(make_order("tg2-2", NO, Side.BUY, "3", "0.54"))
+            await eventually(lambda: len(rec.fills) == 1)
+            assert (rec.fills[0].client_order_id, rec.fills[0].amount) == ("tg1-8", 3)
+            assert venue.user_stream is not None and venue.user_stream.connected
+            await other.close()
+        finally:
+            await venue.close()
+        skipped = [r.getMessage() for r in caplog.records if "fill stream frame" in r.getMessage()]
+        assert skipped == [
+            "kalshi: fill stream frame skipped: not JSON: '<html><body>502 Bad Gateway</body>"
+            "</html>'",
+            "kalshi: fill stream frame skipped: not a JSON object: '[1, 2]'",
+            "kalshi: fill stream frame skipped: side: 'maybe' is not yes or no",
+            "kalshi: fill stream frame skipped: count_fp: 'NaN' is not a finite amount >= 0",
+            "kalshi: fill stream frame skipped: count_fp: '-3' is not a finite amount >= 0",
+        ]
+        assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_the_fill_stream_state_follows_the_signed_websocket_down_and_back():
@@ -282,3 +350,39 @@ async def _next_of(ws, kind: str) -> dict:
         msg = await ws.receive_json(timeout=5)
         if msg["type"] == kind:
             return msg["msg"]
+
+
+async def test_an_html_page_or_garbage_with_status_200_is_an_ambiguous_venue_error():
+    # A proxy in front of the venue answering 200 with its own page: the order may or may not
+    # be placed, so the answer is ambiguous (resolved by query), never a stray JSON traceback.
+    from aiohttp import web
+
+    bodies = iter(["<html><body>Service maintenance</body></html>", "[1, 2]", "[" * 5_000])
+
+    async def hostile(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hostile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    try:
+        errors = []
+        for _ in range(3):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.50"))
+            errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: submit failed: HTTP 200 invalid_response: the answer is not"
+    assert errors == [
+        f"{head} JSON: '<html><body>Service maintenance</body></html>'",
+        f"{head} a JSON object: '[1, 2]'",
+        f"{head} JSON: '" + "[" * 80 + "'",
+    ]

@@ -5,6 +5,7 @@ Retry-After), 5xx, timeouts and bodies that are not JSON are ambiguous, other 4x
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -134,3 +135,37 @@ async def test_a_4xx_is_definitive_with_the_venues_own_words(servers) -> None:
         assert words in str(info.value), str(info.value)
     for venue in (k, pm_venue, k_data, pm_data):
         await venue.close()
+
+
+def _answer(status: int, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    request = httpx.Request("GET", "http://127.0.0.1:1/markets")
+    return httpx.Response(status, content=body, headers=headers, request=request)
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e999", "-inf"])
+def test_a_retry_after_that_is_not_a_finite_number_is_no_answer(raw: str) -> None:
+    from tradeguard.venues.http_answer import retry_after_s
+
+    assert retry_after_s(_answer(429, b"{}", {"Retry-After": raw})) is None
+    assert retry_after_s(_answer(429, b"{}", {"Retry-After": "99999999"})) == 3600.0
+    assert retry_after_s(_answer(429, b"{}", {"Retry-After": "2.5"})) == 2.5
+
+
+def test_a_body_nested_thousands_deep_is_not_json_not_a_recursion_error() -> None:
+    from tradeguard.venues.http_answer import answer_json, error_detail
+
+    deep = b"[" * 50_000
+    # another test's import of the Ethereum libraries may have raised the limit; a node keeps 1,000
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    try:
+        _deep_answers(deep, answer_json, error_detail)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _deep_answers(deep: bytes, answer_json: Any, error_detail: Any) -> None:
+    with pytest.raises(AmbiguousVenueError, match="not JSON"):
+        answer_json("kalshi", "list markets", _answer(200, deep))
+    code, message = error_detail(_answer(500, deep))
+    assert code == "" and message.startswith("[[[")

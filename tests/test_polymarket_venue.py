@@ -190,6 +190,46 @@ async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_chan
             await taker.close()
 
 
+async def test_hostile_frames_on_the_user_channel_are_skipped_and_later_fills_arrive(caplog):
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
+        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+        maker_wallet, taker_wallet = Account.create(), Account.create()
+        ex.add_account(maker_wallet.address, D("1000"))
+        ex.add_account(taker_wallet.address, D("1000"))
+        ws_user = ex.url.replace("http", "ws") + "/ws/user"
+        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
+                                ws_url=ws_user)  # fmt: skip
+        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
+        rec = Recorder()
+        maker.set_listener(rec)
+        await maker.connect()
+        await taker.connect()
+        try:
+            await maker.submit(make_order("tg1-9", YES, Side.BUY, "10", "0.46"))
+            (conn,) = ex.hub.conns
+            await conn.ws.send_str("<html>504 Gateway Time-out</html>")
+            await conn.ws.send_json({"event_type": "trade", "id": "t-bad"})
+            bad = {"event_type": "trade", "id": "t-neg", "trader_side": "TAKER",
+                   "taker_order_id": "0xabc", "asset_id": "1001", "side": "BUY",
+                   "price": "0.46", "size": "-10", "fee_paid": "0", "match_time": "1"}  # fmt: skip
+            await conn.ws.send_json(bad)
+            await taker.submit(make_order("tg2-3", NO, Side.BUY, "10", "0.54"))
+            await eventually(lambda: len(rec.fills) == 1)
+            assert (rec.fills[0].client_order_id, rec.fills[0].amount) == ("tg1-9", D(10))
+            assert maker.user_stream is not None and maker.user_stream.connected
+        finally:
+            await maker.close()
+            await taker.close()
+        skipped = [r.getMessage() for r in caplog.records if "fill stream frame" in r.getMessage()]
+        assert skipped == [
+            "polymarket: fill stream frame skipped: not JSON: '<html>504 Gateway Time-out</html>'",
+            "polymarket: fill stream frame skipped: missing 'trader_side'",
+            "polymarket: fill stream frame skipped: size: '-10' is not a finite amount >= 0",
+        ]
+        assert not [r for r in caplog.records if r.exc_info]
+
+
 async def test_user_channel_refuses_a_wrong_secret():
     import aiohttp
 
@@ -248,3 +288,43 @@ async def test_the_admin_resolve_takes_a_market_slug_as_the_startup_lines_print_
             )
         assert unknown.status_code == 404 and "'fed-dec'" in unknown.text
         assert [m.resolved for m in ex.markets.values()] == ["yes"]
+
+
+async def test_an_html_page_or_garbage_from_the_clob_is_a_venue_error_naming_it():
+    from aiohttp import web
+
+    answers = iter([
+        (200, "<html><body>Cloudflare: checking your browser</body></html>"),
+        (200, "[" * 5_000),
+        (400, "[1, 2]"),
+    ])  # fmt: skip
+
+    async def hostile(request: web.Request) -> web.Response:
+        status, text = next(answers)
+        return web.Response(status=status, text=text, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hostile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    venue = PolymarketVenue("polymarket", f"http://127.0.0.1:{port}", Account.create().key.hex(),
+                            Clock())  # fmt: skip
+    try:
+        with pytest.raises(AmbiguousVenueError) as html:
+            await venue.load_instruments()
+        with pytest.raises(AmbiguousVenueError) as deep:
+            await venue.load_instruments()
+        with pytest.raises(DefinitiveVenueError) as listed:
+            await venue.load_instruments()
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "polymarket: load_instruments failed: the answer is not JSON"
+    assert str(html.value) == (
+        f"{head}: '<html><body>Cloudflare: checking your browser</body></html>'"
+    )
+    assert str(deep.value) == f"{head}: '" + "[" * 80 + "'"
+    assert str(listed.value) == "polymarket: load_instruments failed: HTTP 400: [1, 2]"

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sys
 import time
 import urllib.parse
 
@@ -62,6 +63,24 @@ async def test_a_malformed_integer_in_a_history_query_is_binance_1100(sandbox, p
             continue
         assert resp.status == 400, (value, body)
         assert body["code"] == -1100 and name in body["msg"]
+
+
+@pytest.mark.parametrize("signature", ["é", "ＡＢ", "%C3%A9" * 10, "%FF"])
+@pytest.mark.parametrize("where", ["query", "body"])
+async def test_a_non_ascii_signature_is_binance_1022_not_a_500(sandbox, signature, where):
+    # hmac.compare_digest refuses non-ASCII text: the sandbox answered 500 with a traceback
+    base, http = sandbox
+    query = urllib.parse.urlencode({"timestamp": str(int(time.time() * 1000))})
+    raw = f"{query}&signature={urllib.parse.quote(signature, safe='%')}"
+    if where == "query":
+        request = http.get(f"{base}/api/v3/account?{raw}")
+    else:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        request = http.post(f"{base}/api/v3/order", data=raw, headers=headers)
+    async with request as resp:
+        body = await resp.json()
+    assert resp.status == 400, body
+    assert body == {"code": -1022, "msg": "Signature for this request is not valid."}
 
 
 async def test_a_zero_history_limit_is_refused_and_a_large_one_is_capped(sandbox):
@@ -224,3 +243,128 @@ def test_a_latency_key_that_is_no_path_is_refused_instead_of_matching_nothing(ke
         faults.update({"latency_ms_by_endpoint": {key: 1500}})
     assert repr(key) in str(err.value)
     assert faults.latency_for("/api/v3/order") == 0
+
+
+async def test_a_non_ascii_polymarket_signature_or_secret_is_refused_not_a_500():
+    async with PolymarketExchange() as ex:
+        _, _, client = await started(ex)
+        body = json.dumps({"x": 1})
+        headers = client._l2_headers("POST", "/order", body={"x": 1}, serialized_body=body)
+        headers = {**headers, "POLY_SIGNATURE": "é", "Content-Type": "application/json"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{ex.url}/order", data=body.encode(), headers=headers) as resp,
+        ):
+            assert resp.status == 401, await resp.text()
+            assert (await resp.json())["error"] == "Unauthorized/Invalid signature"
+        creds = client.creds
+        for secret in ("é", "\\ud800"):  # the second a lone surrogate once json reads it
+            auth = {"apiKey": creds.api_key, "secret": "SECRET", "passphrase": creds.api_passphrase}
+            frame = json.dumps({"auth": auth, "type": "user"}).replace("SECRET", secret)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(ex.url.replace("http", "ws") + "/ws/user") as ws,
+            ):
+                await ws.send_str(frame)
+                answer = await ws.receive_json(timeout=5)
+            assert answer == {"error": "Unauthorized/Invalid api key"}
+
+
+DEEP = "[" * 5_000  # past the interpreter's default recursion limit inside json.loads
+
+
+@pytest.fixture
+def default_recursion_limit():
+    """The limit a sandbox process runs with (this test process imports the CLOB client, whose
+    Ethereum libraries raise it to 100,000)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    yield
+    sys.setrecursionlimit(limit)
+
+
+async def _answers(url: str, frames: list[str], headers: dict[str, str] | None = None) -> list:
+    """Send each frame on its own socket; return the first answer to each (text or close)."""
+    out = []
+    async with aiohttp.ClientSession() as http:
+        for frame in frames:
+            async with http.ws_connect(url, headers=headers or {}) as ws:
+                await ws.send_str(frame)
+                msg = await ws.receive(timeout=5)
+                out.append(msg.data if msg.type is aiohttp.WSMsgType.TEXT else msg.type.name)
+    return out
+
+
+@pytest.mark.usefixtures("default_recursion_limit")
+async def test_deeply_nested_json_on_a_sandbox_socket_is_answered_like_bad_json(caplog):
+    # RecursionError escaped the handlers: a traceback in the log and the socket dropped
+    async with seeded_exchange() as ex:
+        base = ex.base_url.replace("http", "ws")
+        for path in ("/ws-api/v3", "/ws", "/stream"):
+            bad, deep = await _answers(base + path, ["not json", DEEP])
+            assert deep == bad == '{"error": {"code": 3, "msg": "Invalid JSON"}, "id": null}'
+    async with PolymarketExchange() as ex:
+        for path in ("/ws/market", "/ws/user"):
+            bad, deep = await _answers(ex.url.replace("http", "ws") + path, ["not json", DEEP])
+            assert deep == bad and "error" in json.loads(deep)
+    async with KalshiExchange() as ex:
+        key_id, pem = seeded_kalshi(ex)
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        now = str(int(time.time() * 1000))
+        headers = {
+            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
+            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
+        }  # fmt: skip
+        bad, deep = await _answers(ex.ws_url, ["not json", DEEP], headers)
+        assert deep == bad == '{"type": "error", "msg": {"code": 1, "msg": "bad json"}}'
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.usefixtures("default_recursion_limit")
+async def test_deeply_nested_json_in_a_sandbox_request_is_a_400_not_a_500(caplog):
+    deep_query = "[" * 2_000  # fits in a request line once quoted
+    async with aiohttp.ClientSession() as http:
+        async with seeded_exchange() as ex:
+            for path in ("/admin/faults", "/admin/accounts"):
+                async with http.post(ex.base_url + path, data=DEEP) as r:
+                    assert (r.status, await r.json()) == (
+                        400,
+                        {"error": "the body is not valid JSON (nested too deeply)"},
+                    ), path
+            url = f"{ex.base_url}/api/v3/exchangeInfo?symbols={deep_query}"
+            async with http.get(url) as r:
+                assert r.status == 400
+                assert await r.json() == {
+                    "code": -1100,
+                    "msg": "Illegal characters found in parameter 'symbols'.",
+                }
+        async with KalshiExchange() as ex:
+            key_id, pem = seeded_kalshi(ex)
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+            ts = str(int(time.time() * 1000))
+            signature = kalshi_sign(key, ts, "POST", PREFIX + "/portfolio/orders")
+            headers = {
+                "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": ts,
+                "KALSHI-ACCESS-SIGNATURE": signature,
+                "Content-Type": "application/json",
+            }  # fmt: skip
+            admin = ex.rest_url.split("/trade-api")[0] + "/admin/faults"
+            for url, hdrs in ((ex.rest_url + "/portfolio/orders", headers), (admin, {})):
+                async with http.post(url, data=DEEP, headers=hdrs) as r:
+                    assert r.status == 400, url
+                    assert (await r.json())["error"]["message"] == "the body is not valid JSON"
+        async with PolymarketExchange() as ex:
+            for path in ("/admin/faults", "/admin/resolve"):
+                async with http.post(ex.url + path, data=DEEP) as r:
+                    assert (r.status, await r.json()) == (
+                        400,
+                        {"error": "the body is not valid JSON (nested too deeply)"},
+                    ), path
+        server = RpcServer(LocalChain(), port=0)
+        await server.start()
+        try:
+            async with http.post(server.url, data=DEEP) as r:
+                assert (await r.json())["error"]["message"] == "parse error"
+        finally:
+            await server.stop()
+    assert not [r for r in caplog.records if r.exc_info]

@@ -26,6 +26,8 @@ from pydantic import (
 )
 
 from tradeguard.alerts.config import AlertsConfig
+from tradeguard.apiconfig import ApiConfig as ApiConfig
+from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
@@ -181,51 +183,6 @@ class ReconcileConfig(_Strict):
     # recorded adjustment); the ledger always takes the venue's figure
     balance_tolerance_pct: Decimal = Field(default=Decimal("0.1"), ge=0, le=100)
     balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
-
-
-class ApiConfig(_Strict):
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    # TLS certificate and key (PEM files; a relative path is taken from the config file's
-    # folder); without them a non-loopback bind is warned about
-    tls_certfile: str | None = None
-    tls_keyfile: str | None = None
-    # failed authentications per client IP per minute before it gets 429 for the rest of it
-    auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
-    # request bodies above this many bytes are refused with 413 before they are read whole
-    max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
-    # addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)
-    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
-    # a plain POST /api/v1/kill (no flatten) also needs the caller's TOTP code in X-TOTP
-    require_totp_for_kill: bool = False
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in v:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{item!r} is not an IP address or CIDR such as 10.0.0.0/8"
-                ) from None
-        return v
-
-
-class HealthConfig(_Strict):
-    """When `GET /api/v1/health` (and the dead-man ping) says degraded or down."""
-
-    # the live loop's last beat older than this: down (it beats several times a second)
-    heartbeat_max_age_s: float = Field(default=30.0, ge=1, le=3600)
-    # the event loop waking a timer later than this: degraded
-    loop_lag_max_s: float = Field(default=1.0, gt=0, le=600)
-    # more live market-data streams stale than this: degraded
-    stale_streams_max: int = Field(default=0, ge=0, le=100_000)
-    # more orders in an unknown state (awaiting a venue's answer) than this: degraded
-    unresolved_orders_max: int = Field(default=0, ge=0, le=100_000)
 
 
 class NodeConfig(_Strict):
@@ -528,6 +485,12 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
     return data
 
 
+_UNKNOWN_KEY = (
+    "unknown key; credentials live in the vault (tradeguard keys add NAME) and [[venues]] "
+    'credentials = "NAME" names them'
+)
+
+
 def _secret_key(key: str) -> bool:
     # Webhook and ping URLs carry their token; a database URL may carry a password.
     return key in ("url", "heartbeat_url", "database_url") or key.endswith(
@@ -553,6 +516,10 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
         elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
             value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
         msg = e["msg"]
+        if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
+            # an unknown key may well be a credential pasted in: never echoed
+            lines.append(f"  {loc} = (not shown){source}: {_UNKNOWN_KEY}")
+            continue
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         hint = f" (allowed: {limits})" if limits else ""

@@ -218,9 +218,12 @@ class BotDesk:
         return out
 
     def _confirmed(
-        self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int
+        self, spec: BotSpec, ask: TradeAsk, doc: dict[str, Any], now: int, reducing: bool
     ) -> tuple[str, str, list[str]]:
-        """Check and redeem the confirmation; return (code, reason, ids) with code "" when ok."""
+        """Check and redeem the confirmation; return (code, reason, ids) with code "" when ok.
+
+        An entry must be the size validated; a reducing trade closes the whole position, so its
+        size in USD does not count."""
         if not spec.require_confirmation:
             return "", "", []
         conf_id = str(doc.get("confirmation_id") or "")
@@ -230,7 +233,7 @@ class BotDesk:
                 "/api/v1/safety/validate-trade before execute"
             ), []  # fmt: skip
         why = refusal(self.rows.confirmation(conf_id), conf_id, spec.name, ask.symbol,
-                      ask.side.value, now)  # fmt: skip
+                      ask.side.value, None if reducing else ask.size_usd, now)  # fmt: skip
         if why is not None:
             return "CONFIRMATION_REFUSED", why, [conf_id]
         window = self.rows.confirmations_since(spec.name, now - spec.confirmation_window_s * 1000)
@@ -258,8 +261,10 @@ class BotDesk:
         }  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
-        code, reason, confs = self._confirmed(spec, ask, doc, now) if verdict.approved else (
-            verdict.codes[0], "; ".join(verdict.reasons), [])  # fmt: skip
+        code, reason, confs = (
+            self._confirmed(spec, ask, doc, now, verdict.reducing) if verdict.approved
+            else (verdict.codes[0], "; ".join(verdict.reasons), [])
+        )  # fmt: skip
         record.update(confirmations=confs, reducing=verdict.reducing)
         amount = self._amount(spec, ask, verdict) if not code else None
         if amount is None and not code:

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradeguard.api.app import create_app
+from tradeguard.api.wire import WireLimits, protocol_for
 from tradeguard.model.errors import TradeguardError
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class ApiServer:
             access_log=False,
             # X-Forwarded-For is read by the API itself, only from api.trusted_proxies.
             proxy_headers=False,
+            # connection count, request read time and head size capped (api/wire.py)
+            http=protocol_for(WireLimits.of(cfg)),
             ws_max_size=cfg.max_body_bytes,
             lifespan="on",
             ws="websockets-sansio",

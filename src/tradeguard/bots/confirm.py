@@ -1,17 +1,27 @@
 """Confirmation ids: an approval from validate-trade that execute must present.
 
-An id is bound to its bot, symbol and side, valid until `expires_ms`, and used once.
+An id is bound to its bot, symbol, side and size in USD, valid until `expires_ms`, and used
+once: execute cannot present it with a score or temperature that sizes another trade.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 
 def refusal(
-    conf: dict[str, Any] | None, conf_id: str, bot: str, symbol: str, side: str, now_ms: int
+    conf: dict[str, Any] | None,
+    conf_id: str,
+    bot: str,
+    symbol: str,
+    side: str,
+    size_usd: Decimal | None,
+    now_ms: int,
 ) -> str | None:
-    """Return why `conf` cannot be redeemed for this trade, or None when it can."""
+    """Return why `conf` cannot be redeemed for this trade, or None when it can.
+
+    `size_usd` None (a reducing trade, which closes the whole position) skips the size check."""
     if conf is None:
         return f"confirmation {conf_id!r} is unknown; ask POST /api/v1/safety/validate-trade"
     if conf.get("used_ts") is not None:
@@ -20,6 +30,14 @@ def refusal(
         return (
             f"confirmation {conf_id!r} was issued for {conf['bot']} {conf['side']} "
             f"{conf['symbol']}, not {bot} {side} {symbol}"
+        )
+    raw = conf.get("size_usd")
+    issued_usd = Decimal(str(raw)) if raw is not None else None
+    # a score or temperature that sizes another trade than the one validated
+    if size_usd is not None and issued_usd != size_usd:
+        return (
+            f"confirmation {conf_id!r} was issued for {issued_usd} USD, not {size_usd} USD; "
+            "validate the trade again"
         )
     if now_ms >= conf["expires_ts"]:
         late_s = (now_ms - conf["expires_ts"]) / 1000

@@ -108,7 +108,15 @@ class FillApplication:
         self._transition(order, status, reason=report.reason)
 
     def on_fill(self, fill: Fill) -> None:
-        """Apply one execution exactly once (dedup by venue trade id)."""
+        """Apply one execution exactly once (dedup by venue trade id); refuse, in one error
+        line, a fill no venue could have made (reconciliation then compares the balances)."""
+        why = implausible(fill)
+        if why:
+            log.error(
+                "fill %s of %s on %s refused: %s",
+                fill.trade_id, fill.client_order_id, fill.venue, why,
+            )  # fmt: skip
+            return
         if fill.fee_in_third_asset:  # valued once, stored with the fill
             fill = self.portfolio.valued_fee(fill)
         order = self.orders.get(fill.client_order_id)
@@ -307,3 +315,14 @@ class FillApplication:
             severity=severity,
         )
         self.bus.publish(event)
+
+
+def implausible(fill: Fill) -> str:
+    """Why `fill` cannot be a real execution (a NaN, infinite or negative amount or price, a
+    NaN or infinite fee), or "" when it can."""
+    for name, value in (("amount", fill.amount), ("price", fill.price)):
+        if not value.is_finite() or value < 0:
+            return f"{name} {value} is not a finite number >= 0"
+    if not fill.fee.is_finite():
+        return f"fee {fill.fee} is not a finite number"
+    return ""

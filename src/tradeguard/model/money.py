@@ -31,6 +31,17 @@ def dec(value: object, field: str = "value") -> Decimal:
     raise ValueError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
 
 
+def venue_amount(value: object, field: str) -> Decimal:
+    """A venue's amount, price or count: finite and >= 0, else ValueError naming the field."""
+    try:
+        result = dec(value, field)
+    except ValueError:
+        result = Decimal("NaN")
+    if not result.is_finite() or result < 0:
+        raise ValueError(f"{field}: {value!r} is not a finite amount >= 0")
+    return result
+
+
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` toward zero to a multiple of `step` (exchange lot-size rounding)."""
     if step <= 0:

@@ -72,7 +72,9 @@ class Auth:
     def check_signature(self, key: ApiKey, payload: str, signature: str) -> None:
         """Raise -1022 unless `signature` is the HMAC-SHA256 of `payload` under the key."""
         expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
+        # Bytes: compare_digest raises on non-ASCII text (a 500 for a junk signature).
+        given = signature.lower().encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(expected.encode(), given):
             raise ApiError(-1022, "Signature for this request is not valid.", 400)
 
     def check_timestamp(self, params: dict[str, str]) -> None:

@@ -58,6 +58,10 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
                     {"error": f"the body is JSON {kind}; send a JSON object"}, status=400
                 )
         return await handler(request)
+    except RecursionError:  # json.loads on thousands of nested arrays
+        return web.json_response(
+            {"error": "the body is not valid JSON (nested too deeply)"}, status=400
+        )
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
         return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
     except EngineReject as exc:

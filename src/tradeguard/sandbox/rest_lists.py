@@ -58,11 +58,13 @@ class ListRoutes:
                 -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."
             )
         now = self.ex.now_ms()
+        self.ex.open_cap.admit(key.account_id, symbol, 2)
         lst, result = self.engine.contingent.place_oco(
             key.account_id, symbol, side, qty, _leg(params, "above"), _leg(params, "below"),
             client_id(params, "listClientOrderId"), now,
         )  # fmt: skip
         self.ex.publish(result, {symbol})
+        self.ex.open_cap.placed(key.account_id, symbol, list(lst.order_ids))
         orders = [self.engine.orders[oid] for oid in lst.order_ids]
         resp_type = params.get("newOrderRespType", "FULL").upper()
         reports = [order_result(o, result.trades, resp_type, now, spec) for o in orders]

@@ -77,7 +77,7 @@ class MarketRoutes:
         if "symbols" in query:
             try:
                 names = json.loads(query["symbols"])
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # RecursionError: deep nesting
                 raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from None
             for n in names:
                 self.engine.market(n)

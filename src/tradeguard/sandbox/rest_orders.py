@@ -110,7 +110,10 @@ class OrderRoutes:
         cap: Decimal | None = None
         if slices > 1 and a["qty"] is not None:
             cap = max(quantize_down(a["qty"] / slices, spec.step), spec.step)
+        self.ex.open_cap.admit(key.account_id, a["symbol"])
         result = self._place(key.account_id, a, max_fill_qty=cap)
+        assert result.order is not None
+        self.ex.open_cap.placed(key.account_id, a["symbol"], [result.order.order_id])
         withheld = key.account_id if self.ex.faults.take_report_drop() else None
         self.ex.publish(result, {a["symbol"]}, withhold_reports_of=withheld)
         order = result.order

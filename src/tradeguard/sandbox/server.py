@@ -32,6 +32,7 @@ from tradeguard.sandbox.klines import KlineStore
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
 from tradeguard.sandbox.middleware import make_middleware
 from tradeguard.sandbox.motion import RandomWalk
+from tradeguard.sandbox.order_caps import OpenOrderCap
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.publisher import Publisher
 from tradeguard.sandbox.ratelimit import WeightLimiter
@@ -59,6 +60,7 @@ class SandboxExchange:
         self.config = config or SandboxConfig()
         self.faults: Faults = self.config.faults
         self.engine = MatchingEngine()
+        self.open_cap = OpenOrderCap(self.engine)
         self.clock_offset_ms = self.config.clock_offset_ms
         self._clock = clock or (lambda: int(time.time() * 1000))
         self.limiter = WeightLimiter(

@@ -135,7 +135,7 @@ class StreamHub:
                     continue
                 try:
                     req = json.loads(msg.data)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):  # RecursionError: deep nesting
                     self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
                     continue
                 if not isinstance(req, dict):  # a list or a bare value: answer, keep the socket

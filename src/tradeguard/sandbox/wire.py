@@ -18,6 +18,7 @@ from tradeguard.sandbox.matching import (
     MatchingEngine,
     Trade,
 )
+from tradeguard.sandbox.order_caps import MAX_NUM_ORDERS
 
 _Q8 = Decimal("0.00000001")
 _BASE62 = string.digits + string.ascii_letters
@@ -87,6 +88,7 @@ def symbol_info(spec: MarketSpec) -> dict[str, Any]:
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": MAX_NUM_ORDERS},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],

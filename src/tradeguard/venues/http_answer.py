@@ -15,6 +15,7 @@ done its work, so an order stays in flight until a query settles it. Another 4xx
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from typing import Any
 
@@ -38,9 +39,11 @@ def retry_after_s(resp: httpx.Response) -> float | None:
     if not raw:
         return None
     try:
-        return max(float(raw), 0.0)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # NaN or infinity from a hostile or broken server is no answer
+        return min(max(seconds, 0.0), 3600.0) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
@@ -59,7 +62,7 @@ def error_detail(resp: httpx.Response) -> tuple[str, str]:
     Polymarket's `{"error": "..."}`, else the body's first characters."""
     try:
         body = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         return "", one_line(resp.text)
     err = body.get("error", body.get("message", body)) if isinstance(body, dict) else body
     if isinstance(err, dict):
@@ -102,7 +105,7 @@ def answer_json(venue: str, op: str, resp: httpx.Response) -> Any:
         raise status_error(venue, op, route, status, message, code, retry_after_s(resp))
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise not_json(venue, op, route, status, resp.text) from None
 
 

@@ -16,9 +16,15 @@ stream.to_json(now_ms)         # {"state": "disconnected", "since_ms": ..., "rec
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _wall_ms() -> int:
@@ -59,3 +65,38 @@ class UserStreamState:
             "last_message_age_s": None if last is None else round(max(0, now_ms - last) / 1000, 3),
             "reconnects": self.reconnects,
         }
+
+
+def frame_object(venue: str, text: str) -> dict[str, Any] | None:
+    """A user-stream text frame as a JSON object; None, after one warning line, for anything
+    else (an HTML error page from a proxy, a list, garbage): one bad frame must not end the
+    stream that carries the account's fills."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        skip_frame(venue, f"not JSON: {text[:80]!r}")
+        return None
+    if not isinstance(data, dict):
+        skip_frame(venue, f"not a JSON object: {text[:80]!r}")
+        return None
+    return data
+
+
+def skip_frame(venue: str, why: str) -> None:
+    """Say in one line that a user-stream frame was skipped, and why (the fill, if it was
+    one, is learnt at the next reconciliation)."""
+    log.warning("%s: fill stream frame skipped: %s", venue, why)
+
+
+def parsed_rows(venue: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> list[T]:
+    """Parse a venue's fill rows; a row no venue would send (a missing field, a NaN or negative
+    amount) is skipped with one warning naming why instead of failing the whole answer (the
+    balances read after fills and the next reconciliation still see what really happened)."""
+    out = []
+    for row in rows:
+        try:
+            out.append(parse(row if isinstance(row, dict) else {}))
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            log.warning("%s: fill row skipped: %s", venue, why)
+    return out

@@ -135,7 +135,7 @@ class RpcServer:
     async def _handle(self, request: web.Request) -> web.Response:
         try:
             body = json.loads(await request.read())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
             return _reply(
                 {"jsonrpc": "2.0", "id": None, "error": _err(_PARSE_ERROR, "parse error")}
             )

@@ -493,7 +493,7 @@ class KalshiExchange:
             async for msg in ws:
                 try:
                     cmd = msg.json()
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
                     await ws.send_json({"type": "error", "msg": {"code": 1, "msg": "bad json"}})
                     continue
                 await self._ws_command(conn, cmd)
@@ -559,7 +559,7 @@ async def _object_body(request: web.Request) -> None:
         return
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
         raise KalshiError(400, "invalid_parameters", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         kind = type(body).__name__

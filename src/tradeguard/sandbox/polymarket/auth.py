@@ -151,6 +151,8 @@ def verify_l2(
     ):
         raise PolyAuthError("Unauthorized/Invalid api key")
     expected = hmac_signature(secret, ts, method, path, body)
-    if not hmac.compare_digest(expected, headers.get("POLY_SIGNATURE", "")):
+    # Bytes: compare_digest raises on non-ASCII text (a 500 for a junk signature).
+    given = headers.get("POLY_SIGNATURE", "").encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(expected.encode(), given):
         raise PolyAuthError("Unauthorized/Invalid signature")
     return address

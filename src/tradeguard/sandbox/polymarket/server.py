@@ -209,6 +209,9 @@ class PolymarketExchange:
             # a 429 says when to come back, as the venue's does
             retry = {"Retry-After": "1"} if exc.status == 429 else None
             return web.json_response({"error": str(exc)}, status=exc.status, headers=retry)
+        except RecursionError:  # json.loads on thousands of nested arrays
+            why = "the body is not valid JSON (nested too deeply)"
+            return web.json_response({"error": why}, status=400)
 
     async def _l2(self, request: web.Request) -> tuple[OutcomeAccount, str]:
         body = await request.text()
@@ -344,7 +347,7 @@ class PolymarketExchange:
     def _parse(self, acct: OutcomeAccount, body: str) -> BinaryOrder:
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PolyError("the body is not valid JSON", 400) from None
         signed = payload.get("order") if isinstance(payload, dict) else None
         if not isinstance(signed, dict):

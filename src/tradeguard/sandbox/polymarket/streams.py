@@ -26,7 +26,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
             try:
                 sub = msg.json()
                 assets = {str(a) for a in sub["assets_ids"]}
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting recurses
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
             ex.hub.subscribe(conn, "market", assets)
@@ -46,14 +46,12 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
             try:
                 auth = msg.json()["auth"]
                 secret, passphrase, address = ex.creds[auth["apiKey"]]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 await ws.send_json({"error": "Unauthorized/Invalid api key"})
                 await ws.close()
                 break
-            if not (
-                hmac.compare_digest(str(auth.get("secret", "")), secret)
-                and hmac.compare_digest(str(auth.get("passphrase", "")), passphrase)
-            ):
+            given = (auth.get("secret"), auth.get("passphrase"))
+            if not (_same(given[0], secret) and _same(given[1], passphrase)):
                 await ws.send_json({"error": "Unauthorized/Invalid api key"})
                 await ws.close()
                 break
@@ -140,3 +138,9 @@ def publish_trades(ex: PolymarketExchange, trades: list[Trade], rows: list[dict[
 def publish_order(ex: PolymarketExchange, order: BinaryOrder, kind: str) -> None:
     event = {"event_type": "order", "type": kind, **ex.order_json(order)}
     ex.hub.publish("user", "", lambda _sid: event, account=order.account)
+
+
+def _same(given: object, expected: str) -> bool:
+    """Compare a credential in constant time as bytes (compare_digest raises on non-ASCII)."""
+    raw = str(given if given is not None else "").encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(raw, expected.encode("utf-8", "surrogatepass"))

@@ -11,6 +11,9 @@ from tradeguard.venues.http_answer import error_detail, retry_after_s, route_of
 from tradeguard.venues.kalshi.signing import API_PREFIX, auth_headers, load_private_key
 from tradeguard.venues.paging import MAX_PAGES, kalshi_pages
 
+# An answer that is not a JSON object (a proxy's HTML page, garbage): the call's outcome is unknown.
+INVALID_RESPONSE = "invalid_response"
+
 
 class KalshiApiError(Exception):
     """Kalshi answered with an error (or a body that is not JSON, code `not_json`): HTTP status,
@@ -65,8 +68,10 @@ class KalshiClient:
             raise KalshiApiError(resp.status_code, code, message, route, retry_after_s(resp))
         try:
             data: dict[str, Any] = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
             raise KalshiApiError(resp.status_code, "not_json", resp.text, route) from None
+        if not isinstance(data, dict):  # a list or a bare value: not an answer of this API
+            raise KalshiApiError(resp.status_code, "not_json", resp.text, route)
         return data
 
     async def close(self) -> None:

@@ -25,7 +25,7 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ONE, ZERO, dec
+from tradeguard.model.money import ONE, ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Outcome,
@@ -44,7 +44,12 @@ from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
-from tradeguard.venues.user_stream import UserStreamState
+from tradeguard.venues.user_stream import (
+    UserStreamState,
+    frame_object,
+    parsed_rows,
+    skip_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +185,10 @@ class KalshiVenue(Venue):
         )
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
-        """A Fill from a REST or WebSocket fill row (the fill id makes it idempotent)."""
+        """A Fill from a REST or WebSocket fill row (the fill id makes it idempotent); a row
+        no venue would send (an unknown side, a NaN or negative count or price) is ValueError."""
+        if row.get("side") not in ("yes", "no"):
+            raise ValueError(f"side: {row.get('side')!r} is not yes or no")
         side = Outcome(row["side"])
         return Fill(
             venue=self.name,
@@ -189,8 +197,8 @@ class KalshiVenue(Venue):
             venue_order_id=row["order_id"],
             trade_id=row["fill_id"],
             side=Side(row["action"]),
-            price=dec(row[f"{side.value}_price_dollars"]),
-            amount=dec(row["count_fp"]),
+            price=venue_amount(row[f"{side.value}_price_dollars"], f"{side.value}_price_dollars"),
+            amount=venue_amount(row["count_fp"], "count_fp"),
             fee=dec(row.get("fee_cost", "0")),
             fee_asset=QUOTE,
             liquidity=LiquiditySide.TAKER if row.get("is_taker") else LiquiditySide.MAKER,
@@ -207,8 +215,8 @@ class KalshiVenue(Venue):
     async def _deliver_fills(self, order_id: str) -> None:
         rows = await self._call("fetch_fills", self.client.fills(order_id=order_id))
         if self._listener is not None:
-            for row in rows:
-                self._listener.on_fill(self.fill_from(row))
+            for fill in parsed_rows(self.name, rows, self.fill_from):
+                self._listener.on_fill(fill)
         if rows:
             self.balance_reader.after_fill()
 
@@ -239,7 +247,7 @@ class KalshiVenue(Venue):
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         ticker = parse_outcome_symbol(symbol)[0]
         rows = await self._call("fetch_fills", self.client.fills(ticker=ticker))
-        fills = [self.fill_from(r) for r in rows]
+        fills = parsed_rows(self.name, rows, self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:
@@ -300,6 +308,25 @@ class KalshiVenue(Venue):
             self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
         )
 
+    def _on_frame(self, msg: aiohttp.WSMessage) -> None:
+        data = (
+            frame_object(self.name, str(msg.data)) if msg.type is aiohttp.WSMsgType.TEXT else None
+        )
+        if data is None:
+            return
+        if data.get("type") == "subscribed":
+            self._ws_ready.set()
+        elif data.get("type") == "fill" and self._listener is not None:
+            row = data.get("msg")
+            try:
+                fill = self.fill_from(row if isinstance(row, dict) else {})
+            except (KeyError, ValueError, TypeError) as exc:
+                why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                skip_frame(self.name, why)
+                return
+            self._listener.on_fill(fill)
+            self.balance_reader.after_fill()
+
     async def _watch_fills(self) -> None:
         path = self.ws_url.split("://", 1)[1].split("/", 1)[1]
         stream = self.user_stream or UserStreamState()
@@ -314,13 +341,8 @@ class KalshiVenue(Venue):
                         {"id": 1, "cmd": "subscribe", "params": {"channels": ["fill"]}}
                     )
                     async for msg in ws:
-                        data = msg.json()
                         stream.on_message()
-                        if data.get("type") == "subscribed":
-                            self._ws_ready.set()
-                        elif data.get("type") == "fill" and self._listener is not None:
-                            self._listener.on_fill(self.fill_from(data["msg"]))
-                            self.balance_reader.after_fill()
+                        self._on_frame(msg)
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "%s: fill stream lost (%s); reconnecting", self.name, type(exc).__name__

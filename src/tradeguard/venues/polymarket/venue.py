@@ -30,7 +30,7 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Outcome,
@@ -48,7 +48,12 @@ from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
-from tradeguard.venues.user_stream import UserStreamState
+from tradeguard.venues.user_stream import (
+    UserStreamState,
+    frame_object,
+    parsed_rows,
+    skip_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +135,23 @@ class PolymarketVenue(Venue):
                     await task
         await self._http.aclose()
 
+    def _on_user_frame(self, msg: aiohttp.WSMessage) -> None:
+        text = msg.data if msg.type is aiohttp.WSMsgType.TEXT else f"<{msg.type.name} frame>"
+        event = frame_object(self.name, str(text))
+        if event is None:
+            return
+        if event.get("event_type") == "subscribed":
+            self._user_ready.set()
+        elif event.get("event_type") == "trade" and self._listener is not None:
+            try:
+                fill = self.fill_from(event)
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                skip_frame(self.name, f"missing {exc}" if isinstance(exc, KeyError) else str(exc))
+                return
+            self._listener.on_fill(fill)
+            self._traded.add(fill.symbol)
+            self.balance_reader.after_fill()
+
     async def _watch_user(self) -> None:
         """Fills of resting orders from the `user` channel, reconnecting when it drops."""
         assert self.api_creds is not None
@@ -146,15 +168,8 @@ class PolymarketVenue(Venue):
                 ):
                     await ws.send_json({"auth": auth, "markets": [], "type": "user"})
                     async for msg in ws:
-                        event = msg.json()
                         stream.on_message()
-                        if event.get("event_type") == "subscribed":
-                            self._user_ready.set()
-                        elif event.get("event_type") == "trade" and self._listener is not None:
-                            fill = self.fill_from(event)
-                            self._listener.on_fill(fill)
-                            self._traded.add(fill.symbol)
-                            self.balance_reader.after_fill()
+                        self._on_user_frame(msg)
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "%s: user channel lost (%s); reconnecting", self.name, type(exc).__name__
@@ -340,7 +355,7 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         data = await self._private("fetch_fills", "GET", "/data/trades")
-        fills = [self.fill_from(row) for row in data["data"]]
+        fills = parsed_rows(self.name, data["data"], self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
@@ -350,9 +365,9 @@ class PolymarketVenue(Venue):
         oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
         return Fill(
             self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
-            row["id"], Side(row["side"].lower()), dec(row["price"]), dec(row["size"]),
-            dec(row["fee_paid"]), QUOTE, LiquiditySide.TAKER if taker else LiquiditySide.MAKER,
-            int(row["match_time"]) * 1000,
+            row["id"], Side(str(row["side"]).lower()), venue_amount(row["price"], "price"),
+            venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
+            LiquiditySide.TAKER if taker else LiquiditySide.MAKER, int(row["match_time"]) * 1000,
         )  # fmt: skip
 
     async def fetch_balances(self) -> list[Balance]:

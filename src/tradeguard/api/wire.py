@@ -1,0 +1,144 @@
+"""The HTTP connection itself, before any route sees it: how many, how long, how big a head.
+
+uvicorn alone keeps a connection that sends nothing, half a request line or a body one byte a
+minute open for good, and reads request headers of any size into memory. Here:
+
+- at most `api.max_connections` connections (WebSocket streams included) are open at once; one
+  more is answered 503 and closed at once, so a flood cannot take every file descriptor the node
+  needs for its venues and its database;
+- a request must arrive whole (head and body) within `api.request_read_timeout_s` of its first
+  byte, or of the connection's opening: else 408 and the connection is closed;
+- a request head (request line and headers) over `api.max_header_bytes` is answered 431 and the
+  connection is closed before more of it is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from tradeguard.apiconfig import ApiConfig
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Busy"}
+
+
+@dataclass(frozen=True)
+class WireLimits:
+    """The connection limits of one server (see the module docstring)."""
+
+    max_connections: int
+    read_timeout_s: float
+    max_header_bytes: int
+
+    @classmethod
+    def of(cls, cfg: ApiConfig) -> WireLimits:
+        return cls(cfg.max_connections, cfg.request_read_timeout_s, cfg.max_header_bytes)
+
+
+def refusal(status: int, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer with a one-line JSON body that closes the connection."""
+    body = b'{"detail": "%s"}' % detail.encode()
+    return b"".join(
+        [
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]),
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+    )
+
+
+def protocol_for(limits: WireLimits) -> type[HttpToolsProtocol]:
+    """Return the uvicorn HTTP protocol class that enforces `limits`."""
+
+    class Guarded(GuardedHttp):
+        wire = limits
+
+    return Guarded
+
+
+class GuardedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the limits of the module docstring."""
+
+    wire: WireLimits
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._head_done = False
+        self._head_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.wire.max_connections:
+            self.transport = transport
+            cap = self.wire.max_connections
+            transport.write(refusal(503, f"{cap} connections already open (api.max_connections)"))
+            transport.close()
+            return
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._head_done:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._head_done or self._head_bytes <= self.wire.max_header_bytes:
+            return
+        if self.transport.is_closing():
+            return
+        cap = self.wire.max_header_bytes
+        self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._head_done = False
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the stream's own protocol takes the connection from here
+        super().handle_websocket_upgrade()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.wire.read_timeout_s, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        limit = f"{self.wire.read_timeout_s:g} s (api.request_read_timeout_s)"
+        self._hang_up(408, f"request not received whole within {limit}")
+
+    def _hang_up(self, status: int, detail: str) -> None:
+        """Answer `status` unless a response has begun, close, and end the request's reads."""
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            self.transport.write(refusal(status, detail))
+        if cycle is not None:
+            cycle.disconnected = True  # the route's next read is a disconnect, its answer dropped
+            cycle.message_event.set()
+        self._disarm()
+        self.transport.close()

@@ -1,0 +1,134 @@
+"""The served API's connections: slow or idle clients time out, heads and counts are capped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import websockets
+
+from test_api_support import bearer, build_app, replayed_node
+from tradeguard.api.server import ApiServer
+
+READ_TIMEOUT_S = 0.5
+
+
+@pytest.fixture
+async def served(tmp_path, data_dir) -> AsyncIterator[tuple[ApiServer, str]]:
+    """A served paper node with a short read timeout and few connections; yields it, a token."""
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    node.config.api.request_read_timeout_s = READ_TIMEOUT_S
+    node.config.api.max_connections = 8
+    node.config.api.max_header_bytes = 8_192
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        yield server, tokens.trader
+    finally:
+        await server.stop()
+        node.close()
+
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _open(server: ApiServer, first: bytes = b"") -> Conn:
+    """Connect and send `first`; the writer is kept (dropping it would close the connection)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    if first:
+        writer.write(first)
+        await writer.drain()
+    return reader, writer
+
+
+async def _answer(conn: Conn) -> tuple[int, dict[str, str]]:
+    """Read one whole answer (the server closes after it); return its status and JSON body."""
+    raw = await asyncio.wait_for(conn[0].read(), 10)
+    conn[1].close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def _connections(server: ApiServer) -> int:
+    assert server._server is not None
+    return len(server._server.server_state.connections)
+
+
+async def test_idle_half_sent_and_dribbled_requests_get_408_and_are_closed(served, caplog):
+    server, trader = served
+    caplog.set_level(logging.WARNING)
+    slow_body = (
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{" % trader.encode()
+    )
+    conns = [
+        await _open(server),
+        await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"),
+        await _open(server, slow_body),
+    ]
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/api/v1/health")).status_code == 200
+    answers = await asyncio.gather(*(_answer(c) for c in conns))
+    for status, body in answers:
+        assert status == 408
+        assert body["detail"] == (
+            "request not received whole within 0.5 s (api.request_read_timeout_s)"
+        )
+    await asyncio.sleep(0.1)
+    assert _connections(server) == 0
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback from the cut body
+
+
+async def test_a_request_head_over_the_cap_is_refused_431_before_it_is_read(served):
+    server, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    # Read as the answer comes: the reset that follows the hang-up drops what was not read.
+    answer = asyncio.create_task(reader.read(4_096))
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+    sent = 0
+    try:
+        for _ in range(1_000):  # up to 64 MB of one header
+            writer.write(b"X-Pad: " + b"a" * 65_536 + b"\r\n")
+            await writer.drain()
+            sent += 65_543
+    except (ConnectionError, OSError):
+        pass
+    raw = await asyncio.wait_for(answer, 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(body)["detail"] == "request head exceeds 8192 bytes (api.max_header_bytes)"
+    assert sent < 16 * 1024 * 1024  # hung up long before the client was done
+
+
+async def test_heads_under_the_cap_and_streams_outlive_the_read_timeout(served):
+    server, trader = served
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(trader)) as http:
+        padded = await http.get("/api/v1/state", headers={"X-Pad": "a" * 6_000})
+        assert padded.status_code == 200
+        body = {"pad": "b" * 60_000}  # one big body read in the same chunk as its head
+        assert (await http.post("/api/v1/orders", json=body)).status_code == 422
+    url = f"ws://127.0.0.1:{server.port}/api/v1/stream?token={trader}"
+    async with websockets.connect(url) as ws:
+        await asyncio.sleep(READ_TIMEOUT_S * 3)
+        await ws.ping()
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "hello"
+
+
+async def test_connections_over_the_cap_get_503_and_the_api_answers_once_they_go(served):
+    server, _ = served
+    held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(8)]
+    await asyncio.sleep(0.05)
+    status, body = await _answer(await _open(server))
+    assert status == 503
+    assert body["detail"] == "8 connections already open (api.max_connections)"
+    for _, writer in held:
+        writer.close()
+    await asyncio.sleep(0.1)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/api/v1/health")).status_code == 200
