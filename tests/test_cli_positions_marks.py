@@ -69,3 +69,27 @@ def test_api_positions_give_unrealized_pnl_in_percent_too():
         "210", "-5.0", "-5.0000",
     )  # fmt: skip
     assert position_json(pos, None)["unrealized_pnl_pct"] is None
+
+
+def test_positions_on_two_venues_say_which_venue_each_is_on(tmp_path, capsys):
+    """Two exchanges holding BTC/USDT: the table showed two BTC/USDT rows and no venue, so a
+    reader could not tell which exchange held which (`--json` had it)."""
+    url = f"sqlite:///{tmp_path / 'tg.db'}"
+    db = Database(url)
+    db.migrate()
+    store = Storage(db)
+    for venue, qty in (("exa", D("0.5")), ("exb", D("0.25"))):
+        pos = Position(venue, "BTC/USDT", "trend")
+        pos.apply(Side.BUY, D("50000"), qty, D("0"), ts=10)
+        store.save_position(pos, D("50100"))
+    db.dispose()
+    assert main(["positions", "--db", url]) == 0
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines() if "BTC/USDT" in ln]
+    assert sorted((ln[0], ln[1], ln[4]) for ln in lines) == [
+        ("exa", "BTC/USDT", "0.5"), ("exb", "BTC/USDT", "0.25"),
+    ]  # fmt: skip
+
+
+def test_positions_on_one_venue_name_it_in_the_title(tmp_path, capsys):
+    assert main(["positions", "--db", _db(tmp_path)]) == 0
+    assert "Positions, open (3) on paper" in capsys.readouterr().out

@@ -15,6 +15,11 @@ BAD = {
     "misspelt param": ("params = { fsat = 5, slow = 20 }", "['fsat']"),
     "fast not below slow": ("params = { fast = 30, slow = 20 }", "fast = 30 must be below slow"),
     "cycle too long": ('kind = "triangular"\nparams = { max_cycle = 7 }', "max_cycle = 7"),
+    # The risk check refused every cycle of that size: a node that never traded, "valid".
+    "cycle above the cycle cap": (
+        'kind = "triangular"\nparams = { exec = { max_size_usd = "500" } }',
+        "params.exec.max_size_usd = 500 is above risk.arb_max_cycle_notional_usd = 100",
+    ),
 }
 
 

@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 
 from dex_support import ChainThread, connected_venue, running_chain, settings_for
+from tradeguard.execution.reference_prices import ReferencePrices
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
+from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.chain.deploy import ROUTER_INIT_CODE_HASH, pair_init_code_hash
 from tradeguard.venues.uniswap_v2 import abi, amm
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
@@ -225,3 +227,27 @@ async def test_the_wallet_key_never_reaches_logs_or_reprs(
     assert key[2:] not in text.lower() and key[2:].upper() not in text
     assert venue.address == chain.deployment.wallet_address
     await venue.close()
+
+
+async def test_the_pools_price_what_the_wallet_holds_before_any_stream_quote(
+    chain: ChainThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start-up pass that prices held assets asked every venue for a market; the DEX venue
+    listed none, so a node on `tradeguard chain` logged `no venue lists a priced market for
+    WETH (TKA, ETH): it counts nothing` although its own pools price them."""
+    d = chain.deployment
+    venue = await connected_venue(d)
+    portfolio = Portfolio("USD")
+    for b in await venue.fetch_balances():
+        portfolio.book("dex").set(b.asset, b.free, b.locked)
+    refs = ReferencePrices(portfolio, {"dex": venue})
+
+    with caplog.at_level(logging.WARNING):
+        await refs.refresh()
+
+    assert "counts nothing" not in caplog.text
+    assert refs.status() == {"ETH": "dex WETH/USD", "TKA": "dex TKA/USD", "WETH": "dex WETH/USD"}
+    mid = venue.mid("WETH/USD")
+    assert portfolio.price_of("WETH") == portfolio.price_of("ETH") == mid
+    assert Decimal(1900) < mid < Decimal(2100)  # the demo pool's 2,000 USD
+    assert portfolio.price_of("TKA") == venue.mid("TKA/USD")

@@ -8,6 +8,7 @@ fill counted twice halts it with the figures.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import subprocess
 import sys
@@ -18,7 +19,10 @@ from pathlib import Path
 import pytest
 
 from tradeguard.config import Config
-from tradeguard.model import OrderStatus, TradingState
+from tradeguard.model import OrderStatus, Side, TradingState
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import LiquiditySide
+from tradeguard.model.fill import Fill
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
@@ -144,3 +148,60 @@ async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert text.returncode == 1, text.stderr
     assert f"binance BTC: stored {btc} != start 1" in text.stdout
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_failed_reconciliation_does_not_report_the_fees_rounding_as_a_ledger_mismatch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start whose reconciliation fails (the venue slow to answer) audits the venue's stored
+    balances for information only, and used to drop the fees' rounding from that audit: a
+    ledger `tradeguard doctor` passes was logged as `ledger audit failed: ... correct the
+    ledger, then tradeguard resume` (seen after a triangular run, fills in 10 decimals that the
+    exchange credits in 8)."""
+    async with seeded_exchange() as ex:
+        cfg = _config(tmp_path, ex)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            assert node.reconcile_report.ok, node.reconcile_report.reason
+        finally:
+            await node.stop()
+            node.close()
+        # A round trip the exchange booked in whole units of 1e-8 USDT, its notionals have 10.
+        fee = Decimal("0.00614989")
+        trip = [
+            Fill("binance", "BTC/USDT", f"c{i}", f"v{i}", f"t{i}", side, price,
+                 Decimal("0.000123"), fee, "USDT", LiquiditySide.TAKER, i)
+            for i, (side, price) in enumerate(
+                [(Side.BUY, Decimal("49999.1234")), (Side.SELL, Decimal("49999.5678"))]
+            )
+        ]  # fmt: skip
+        db = Database(cfg.node.database_url)
+        storage = Storage(db)
+        start = node.start_balances()["binance"]
+        credited = Decimal("0.00005466") - 2 * fee  # the venue's 8 decimals, not 0.0000546612
+        with storage.transaction():
+            for fill in trip:
+                storage.insert_fill(fill, "s1")
+            storage.upsert_balances("binance", [
+                Balance("binance", "BTC", start["BTC"], Decimal(0)),
+                Balance("binance", "USDT", start["USDT"] + credited, Decimal(0)),
+            ])  # fmt: skip
+        db.dispose()
+
+        cfg.reconcile.call_attempts = 1
+        cfg.reconcile.call_timeout_s = 0.3
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/openOrders": 2000}
+        node = TradingNode(cfg)
+        try:
+            with caplog.at_level(logging.WARNING):
+                await node.start()
+            assert not node.reconcile_report.ok
+            assert node.risk.state_reason.startswith("startup reconciliation failed")
+            assert node.ledger_report.ok, node.ledger_report.describe()
+            assert "ledger audit failed" not in caplog.text
+        finally:
+            ex.faults.reset()
+            await node.stop()
+            node.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from test_reconcile_missed_fill import _config, vault_env  # noqa: F401  (a fixture)
+from tradeguard.config import StrategyConfig
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side
 from tradeguard.model.enums import TradingState
 from tradeguard.node import TradingNode
@@ -59,6 +60,34 @@ async def test_a_restart_does_not_book_trades_older_than_the_ledger_again(tmp_pa
             assert node.storage.count_fills() == 0  # the older trades are not the node's fills
             free, locked = ex.balances(ALICE_KEY)["BTC"]
             assert node.portfolio.book("binance").total("BTC") == free + locked
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_new_database_does_not_book_the_accounts_recent_trades(tmp_path: Path) -> None:
+    """A new database on an account another database traded a minute ago: its first start-up
+    reconciliation booked those trades (the strategy's symbol, within `fills_lookback_s`) as
+    fills of no strategy, so a fresh node showed an open BTC/USDT position and P&L it never
+    made (seen with a triangular strategy, whose unused `symbol` defaults to BTC/USDT)."""
+    async with seeded_exchange() as ex:
+        _trades_by_hand(ex, 5)  # three sells, two buys: 0.0002 BTC short of where it began
+        config = _config(tmp_path, ex)
+        config.strategies = [
+            StrategyConfig(id="tri", kind="triangular", venue="binance", symbol="BTC/USDT")
+        ]
+        node = TradingNode(config)
+        try:
+            await node.start()
+            report = node.reconcile_report
+            assert report.ok and report.fills_recovered == 0, report.to_json()
+            assert node.storage.count_fills() == 0
+            assert node.storage.load_open_positions() == []
+            assert node.risk.state is not TradingState.HALTED, node.risk.state_reason
+            free, locked = ex.balances(ALICE_KEY)["BTC"]
+            assert node.portfolio.book("binance").total("BTC") == free + locked
+            assert node.start_balances()["binance"]["BTC"] == free + locked
         finally:
             await node.stop()
             node.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
+from typing import Any
 
 from test_ccxt_support import VENUE, build_stack
 from test_triangular_exec_support import CYCLE, small_universe
@@ -23,9 +24,8 @@ def _on_grid(value: float, step: Decimal, up: bool) -> Decimal:
     return (dec(value) / step).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * step
 
 
-async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_received_asset(
-    tmp_path: Path,
-) -> None:
+def _cycle_exchange() -> tuple[SandboxExchange, list[Any], dict[str, Book]]:
+    """A sandbox listing the test cycle's markets with the universe's books, Alice funded."""
     universe = small_universe()
     # Binance's wire carries 8 decimals, so no tick finer than 1e-8 can be listed there.
     markets = [
@@ -52,26 +52,39 @@ async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_receiv
         books[m.symbol] = (bids, asks)
         ex.set_book(m.symbol, bids, asks)
     ex.add_account(ALICE_KEY, ALICE_SECRET, {"USDT": Decimal(100_000)})
+    return ex, markets, books
+
+
+def _quote(stack: Any, symbol: str, bids: Any, asks: Any) -> None:
+    stack.market.on_quote(
+        Quote(symbol, stack.clock.now_ms(), bids[0][0], bids[0][1], asks[0][0], asks[0][1])
+    )
+    stack.portfolio.mark(symbol, (bids[0][0] + asks[0][0]) / 2)
+
+
+def _opportunity(stack: Any, markets: list[Any], books: dict[str, Book]) -> Any:
+    for symbol, (bids, asks) in books.items():
+        _quote(stack, symbol, bids, asks)
+    scanner = TriangularScanner(markets)
+    scanner.load_tickers(
+        {
+            s: Ticker(s, float(b[0][0]), float(a[0][0]), float(b[0][1]), float(a[0][1]))
+            for s, (b, a) in books.items()
+        }
+    )
+    opp = scanner.top(1, depth=books, prefer_start=["USDT"])[0]
+    assert tuple(leg.symbol for leg in opp.legs) == CYCLE
+    return opp
+
+
+async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_received_asset(
+    tmp_path: Path,
+) -> None:
+    ex, markets, books = _cycle_exchange()
     async with ex:
         stack = await build_stack(ex, tmp_path, risk={"arb_max_cycle_notional_usd": Decimal(5_000)})
         try:
-            for symbol, (bids, asks) in books.items():
-                stack.market.on_quote(
-                    Quote(
-                        symbol, stack.clock.now_ms(), bids[0][0], bids[0][1], asks[0][0],
-                        asks[0][1],
-                    )
-                )  # fmt: skip
-                stack.portfolio.mark(symbol, (bids[0][0] + asks[0][0]) / 2)
-            scanner = TriangularScanner(markets)
-            scanner.load_tickers(
-                {
-                    s: Ticker(s, float(b[0][0]), float(a[0][0]), float(b[0][1]), float(a[0][1]))
-                    for s, (b, a) in books.items()
-                }
-            )
-            opp = scanner.top(1, depth=books, prefer_start=["USDT"])[0]
-            assert tuple(leg.symbol for leg in opp.legs) == CYCLE
+            opp = _opportunity(stack, markets, books)
             config = TriangularExecConfig(fees_charged_in="received", start_assets=("USDT",))
             gateway = OrderPathGateway(stack.om, stack.risk, VENUE, config.strategy_id)
             executor = TriangularExecutor(gateway, config)
@@ -89,5 +102,30 @@ async def test_profitable_cycle_completes_on_the_sandbox_with_fees_in_the_receiv
             free_usdt = ex.balances(ALICE_KEY)["USDT"][0]
             assert free_usdt == Decimal(100_000) - rec.spent + rec.returned
             assert [r["outcome"] for r in load_arb_executions(stack.storage)] == ["completed"]
+        finally:
+            await stack.close()
+
+
+async def test_a_cycle_held_after_its_second_leg_is_no_win_on_the_sandbox(tmp_path: Path) -> None:
+    """What a held cycle keeps counts at its cost, chained through legs whose fee comes off
+    what they received (spent / received divides): the division's last digit used to leave an
+    actual profit of 2E-26, so a held cycle read as a winning one (the summary's win rate, the
+    risk engine's losing streak reset)."""
+    ex, markets, books = _cycle_exchange()
+    async with ex:
+        stack = await build_stack(ex, tmp_path, risk={"arb_max_cycle_notional_usd": Decimal(5_000)})
+        try:
+            opp = _opportunity(stack, markets, books)
+            bids, asks = books[CYCLE[2]]
+            _quote(stack, CYCLE[2], [(p * Decimal("0.97"), q) for p, q in bids], asks)
+            config = TriangularExecConfig(
+                fees_charged_in="received", start_assets=("USDT",), on_leg_failure="hold"
+            )
+            gateway = OrderPathGateway(stack.om, stack.risk, VENUE, config.strategy_id)
+            rec = await TriangularExecutor(gateway, config).execute(opp, Decimal(500))
+
+            assert rec.outcome == "held", rec.reason
+            assert rec.legs[1].fee_asset == "A0009" and "A0009" in rec.held
+            assert rec.actual_profit == 0 and rec.actual_profit_pct == 0, rec.actual_profit
         finally:
             await stack.close()

@@ -74,9 +74,14 @@ def _strategy_problems(config: Any) -> list[str]:
         if not sc.enabled:
             continue
         try:
-            create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params), config.source_dir)
+            strat = create(sc.kind, sc.id, sc.venue, sc.symbol, dict(sc.params), config.source_dir)
         except (ValueError, TypeError, ConfigError) as exc:
             problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
+            continue
+        conflicts = getattr(strat, "risk_conflicts", None)
+        problems += (
+            [f"strategies[{sc.id}]: {c}" for c in conflicts(config.risk)] if conflicts else []
+        )
     return problems
 
 

@@ -206,17 +206,23 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK
     total = len(storage.load_position_rows(status=status)) if len(rows) == args.limit else None
     name = "Positions, " + ("open and closed" if args.all else "open")
+    # Which venue holds each row: in a column when they are several, else in the title.
+    on = {r["venue"] for r in rows}
+    venues = len(on) > 1
+    where = f" on {next(iter(on))}" if len(on) == 1 else ""
     # Without box lines, as `orders`: BTC-quoted prices keep their digits within 80 columns.
-    t = Table(title=page_title(name, len(rows), total), box=None, pad_edge=False,
+    t = Table(title=page_title(name, len(rows), total) + where, box=None, pad_edge=False,
               header_style="bold underline")  # fmt: skip
     price_col = "exit/mark" if args.all else "mark"
-    for col in ("symbol", "side", "status", "qty", "entry", price_col, "P&L", "P&L %"):
+    cols = ("venue",) * venues + ("symbol", "side", "status", "qty", "entry", price_col)
+    for col in (*cols, "P&L", "P&L %"):
         t.add_column(
             col, no_wrap=True,
             justify="right" if col in ("qty", "entry", price_col, "P&L", "P&L %") else "left",
         )  # fmt: skip
     for r in rows:
         t.add_row(
+            *(r["venue"],) * venues,
             r["symbol"],
             r["side"],
             r["status"],

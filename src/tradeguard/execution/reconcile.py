@@ -8,7 +8,8 @@ Per venue, in this order:
    `reconcile.external_orders`;
 4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
    once each by venue trade id; a fill of no journal order older than the venue's ledger
-   opening is skipped (the opening balances hold it);
+   opening (on its first reconciliation: older than this one) is skipped (the opening
+   balances hold it);
 5. balances: the venue is the truth; every difference from the ledger is recorded as an
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
@@ -368,6 +369,10 @@ async def _catch_up_symbol(
 ) -> int:
     known = node.storage.fill_keys(venue_name, symbol)
     opened = stored_start_ts(node.storage).get(venue_name)
+    if opened is None and venue_name not in stored_start_balances(node.storage):
+        # The venue's first reconciliation: its ledger opens at the balances read after this
+        # catch-up, which already hold every earlier trade of the account.
+        opened = node.clock.now_ms()
     recovered = 0
     cursor = since
     while True:

@@ -33,7 +33,7 @@ from typing import Any
 
 from tradeguard.model.errors import VenueError
 from tradeguard.model.money import STABLECOINS
-from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.portfolio.portfolio import Portfolio, aliases
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,12 @@ class ReferencePrices:
         others = [valuation, *sorted(STABLECOINS - {valuation}), *_HUBS]
         found: list[tuple[str, str]] = []
         for other in others:
-            if other == asset or (other != valuation and portfolio.price_of(other) is None):
-                continue
-            for symbol in (f"{asset}/{other}", f"{other}/{asset}"):
-                found.extend((name, symbol) for name, v in self.venues.items() if v.lists(symbol))
+            # A coin's wrapped twin's market prices it too (ETH's gas at a WETH pool's price).
+            for held in aliases(asset):
+                if other == held or (other != valuation and portfolio.price_of(other) is None):
+                    continue
+                for symbol in (f"{held}/{other}", f"{other}/{held}"):
+                    found.extend((n, symbol) for n, v in self.venues.items() if v.lists(symbol))
         return found
 
     def status(self) -> dict[str, Any]:

@@ -269,6 +269,9 @@ def _build_strategies(node: TradingNode) -> None:
             strat = create(sc.kind, sc.id, sc.venue, sc.symbol, sc.params, node.config.source_dir)
         except ValueError as exc:
             raise ConfigError(f"strategies[{sc.id}]: {exc}") from None
+        conflicts = getattr(strat, "risk_conflicts", None)
+        for problem in conflicts(node.config.risk) if conflicts else ():
+            raise ConfigError(f"strategies[{sc.id}]: {problem}")
         strat.bind(node._ctx)
         saved = node._strategy_states.get(sc.id)
         if saved is None:  # read once: the checkpoints keep this row from here on

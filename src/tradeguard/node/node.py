@@ -154,13 +154,14 @@ class TradingNode:
         reconciliation has stored them (not while they wait for an unresolved order, nor when
         it failed, which halts anyway), within the fees' rounding.
         """
-        exchanges = set(self.venues) - set(self._paper)
+        rounded = set(self.venues) - set(self._paper)  # every exchange rounds its fees
+        exchanges = set(rounded)
         report = getattr(self, "reconcile_report", None)
         if report is not None:
             exchanges -= {d["venue"] for d in report.balances_deferred}
             exchanges -= {v for v in exchanges if f"venue {v}:" in report.reason}
         audit = audit_storage(
-            self.storage, self.start_balances(), self.orders.balance_only, rounded=exchanges,
+            self.storage, self.start_balances(), self.orders.balance_only, rounded=rounded,
             lot_steps=self.portfolio.lot_steps,
         )  # fmt: skip
         checked = audit.only(set(self._paper) | exchanges)

@@ -21,7 +21,7 @@ _ONE = Decimal(1)
 _WRAPPED = {"ETH": "WETH", "WETH": "ETH", "BNB": "WBNB", "WBNB": "BNB", "MATIC": "WMATIC"}
 
 
-def _aliases(asset: str) -> tuple[str, ...]:
+def aliases(asset: str) -> tuple[str, ...]:
     """`asset`, then its wrapped (or native) twin if it has one."""
     twin = _WRAPPED.get(asset)
     return (asset,) if twin is None else (asset, twin)
@@ -239,11 +239,11 @@ class Portfolio:
     def _rate_symbols(self, asset: str, target: str) -> _Leg:
         """Marked symbols quoting `asset` in `target` (any stablecoin for a stablecoin), with
         whether each is inverted, in the order they are tried."""
-        targets = STABLECOINS if target in STABLECOINS else _aliases(target)
+        targets = STABLECOINS if target in STABLECOINS else aliases(target)
         marks = self.marks
         out: list[tuple[str, bool]] = []
         for t in targets:
-            for a in _aliases(asset):
+            for a in aliases(asset):
                 for symbol, inverted in ((f"{a}/{t}", False), (f"{t}/{a}", True)):
                     if symbol in marks:
                         out.append((symbol, inverted))
@@ -281,9 +281,9 @@ class Portfolio:
         return route
 
     def _hop(self, asset: str, target: str) -> tuple[tuple[str, bool], ...] | None:
-        targets = STABLECOINS if target in STABLECOINS else _aliases(target)
+        targets = STABLECOINS if target in STABLECOINS else aliases(target)
         for t in targets:
-            for a in _aliases(asset):
+            for a in aliases(asset):
                 if f"{a}/{t}" in self.marks:
                     return ((f"{a}/{t}", False),)
                 if f"{t}/{a}" in self.marks:

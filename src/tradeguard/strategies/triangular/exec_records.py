@@ -140,3 +140,15 @@ class ArbExecution:
             "latency_ms": round(self.latency_ms),
             "ts": self.ts,
         }
+
+
+# Costs chain through divisions (spent / received per leg), exact to the context's 28 digits:
+# a difference this small against what the cycle spent is their last digit, not a result.
+_RESIDUE = Decimal("1e-20")
+
+
+def cycle_profit(returned: Decimal, leftover_cost: Decimal, spent: Decimal) -> Decimal:
+    """Return a cycle's actual profit in its start asset, what stays counted at its cost; a
+    rounding residue of the cost divisions is zero, so a held cycle is neither won nor lost."""
+    profit = returned + leftover_cost - spent
+    return ZERO if abs(profit) <= abs(spent) * _RESIDUE else profit

@@ -62,7 +62,7 @@ from tradeguard.strategies.triangular.exec_book import (
     worst_needed,
 )
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
-from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, cycle_profit
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
 from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
 
@@ -423,7 +423,7 @@ class TriangularExecutor:
             rec.outcome = "held" if rec.held else "unwound"
         if rec.outcome == "held":
             self._alert_held(rec)
-        rec.actual_profit = rec.returned + run.leftover_cost - rec.spent
+        rec.actual_profit = cycle_profit(rec.returned, run.leftover_cost, rec.spent)
         if rec.spent > 0:
             rec.actual_profit_pct = rec.actual_profit / rec.spent * HUNDRED
         rec.fees = fees_in_start((*rec.legs, *rec.unwinds), run.cost_per_unit)

@@ -224,6 +224,16 @@ class TriangularStrategy(Strategy):
                 self.settings.stop_timeout_s,
             )
 
+    def risk_conflicts(self, risk: Any) -> list[str]:
+        """Return the settings `risk` would refuse on every cycle (a node that never trades)."""
+        size, cap = self.exec_config.max_size_usd, risk.arb_max_cycle_notional_usd
+        if size is None or size <= cap:
+            return []
+        return [
+            f"params.exec.max_size_usd = {size} is above risk.arb_max_cycle_notional_usd = "
+            f"{cap}: check_cycle would refuse every cycle of that size (allowed: <= {cap})"
+        ]
+
     def state(self) -> dict[str, Any]:
         """Return the run's cycle counts (the cycles themselves are in arb_executions)."""
         runner = self.runner

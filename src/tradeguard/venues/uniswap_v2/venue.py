@@ -176,6 +176,19 @@ class UniswapV2Venue(Venue):
         """The symbols whose quotes the node streams even when no strategy trades them."""
         return list(self.settings.symbols)
 
+    def lists(self, symbol: str) -> bool:
+        """Tell whether `symbol` is one of the venue's pools (reference prices)."""
+        return symbol in self.settings.symbols
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """The pool's quote from reserves read now (None for a pool the venue has not)."""
+        if not self.lists(symbol):
+            return None
+        from tradeguard.venues.uniswap_v2.quotes import reserve_quote
+
+        await self.refresh(symbol)
+        return reserve_quote(self, symbol)
+
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """Quotes from the reserves: Sync events of new blocks, re-read every quote_refresh_s."""
         from tradeguard.venues.uniswap_v2.quotes import reserve_quotes
