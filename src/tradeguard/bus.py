@@ -18,13 +18,18 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: list[tuple[str, Handler]] = []
         self._queues: list[asyncio.Queue[Event]] = []
+        # kind -> its handlers in subscription order; the order path publishes a handful of
+        # kinds several times per order, and a prefix test per handler per event adds up
+        self._by_kind: dict[str, tuple[Handler, ...]] = {}
 
     def subscribe(self, handler: Handler, prefix: str = "") -> None:
         """Call `handler` for every event whose kind starts with `prefix` ("" for all)."""
         self._handlers.append((prefix, handler))
+        self._by_kind = {}
 
     def unsubscribe(self, handler: Handler) -> None:
         self._handlers = [(p, h) for p, h in self._handlers if h is not handler]
+        self._by_kind = {}
 
     def queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
         """Get a queue that receives every event; the oldest is dropped when it is full."""
@@ -37,12 +42,16 @@ class EventBus:
             self._queues.remove(q)
 
     def publish(self, event: Event) -> None:
-        for prefix, handler in self._handlers:
-            if event.kind.startswith(prefix):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("event handler failed for %s", event.kind)
+        kind = event.kind
+        handlers = self._by_kind.get(kind)
+        if handlers is None:
+            handlers = tuple(h for p, h in self._handlers if kind.startswith(p))
+            self._by_kind[kind] = handlers
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler failed for %s", kind)
         for q in self._queues:
             if q.full():
                 q.get_nowait()
