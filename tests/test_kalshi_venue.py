@@ -380,9 +380,11 @@ async def test_an_html_page_or_garbage_with_status_200_is_an_ambiguous_venue_err
     finally:
         await venue.close()
         await runner.cleanup()
-    head = "kalshi: submit failed: HTTP 200 invalid_response: the answer is not"
-    assert errors == [
-        f"{head} JSON: '<html><body>Service maintenance</body></html>'",
-        f"{head} a JSON object: '[1, 2]'",
-        f"{head} JSON: '" + "[" * 80 + "'",
-    ]
+    head = "kalshi: submit failed: POST /trade-api/v2/portfolio/orders answered HTTP 200 with a"
+    assert (
+        errors[0]
+        == f"{head} body that is not JSON: '<html><body>Service maintenance</body></html>'"
+    )
+    assert errors[1] == f"{head} body that is not JSON: '[1, 2]'"
+    assert errors[2].startswith(f"{head} body that is not JSON: '" + "[" * 80)
+    assert all("\n" not in e and len(e) < 300 for e in errors)

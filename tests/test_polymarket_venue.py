@@ -322,9 +322,12 @@ async def test_an_html_page_or_garbage_from_the_clob_is_a_venue_error_naming_it(
     finally:
         await venue.close()
         await runner.cleanup()
-    head = "polymarket: load_instruments failed: the answer is not JSON"
+    head = "polymarket: load_instruments failed: GET /markets answered HTTP 200 with a body"
     assert str(html.value) == (
-        f"{head}: '<html><body>Cloudflare: checking your browser</body></html>'"
+        f"{head} that is not JSON: '<html><body>Cloudflare: checking your browser</body></html>'"
     )
-    assert str(deep.value) == f"{head}: '" + "[" * 80 + "'"
-    assert str(listed.value) == "polymarket: load_instruments failed: HTTP 400: [1, 2]"
+    assert str(deep.value).startswith(f"{head} that is not JSON: '" + "[" * 80)
+    assert (
+        str(listed.value)
+        == "polymarket: load_instruments failed: GET /markets answered HTTP 400: [1, 2]"
+    )
