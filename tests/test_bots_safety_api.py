@@ -51,9 +51,11 @@ async def test_validate_sizes_by_score_and_execute_records_score_and_rule(tmp_pa
 async def test_confirmation_reused_expired_or_mismatched_is_refused(tmp_path, data_dir):
     r = await rig(tmp_path, data_dir)
     try:
-        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
-        assert (await _execute(r, r.alpha, conf)).status_code == 201
-        again = (await _execute(r, r.alpha, conf)).json()
+        # a bot that may add to its position, so that only the used id refuses the second
+        add_bot(r.node, "gamma", one_position_per_symbol=False)
+        conf = (await _validate(r, r.trader, bot="gamma")).json()["confirmation_id"]
+        assert (await _execute(r, r.trader, conf, bot="gamma")).status_code == 201
+        again = (await _execute(r, r.trader, conf, bot="gamma")).json()
         assert again["status"] == "denied" and "already used" in again["reason"]
         # a fresh id, but for beta's trade, presented by a trader for alpha
         other = (await _validate(r, r.trader, bot="beta")).json()["confirmation_id"]
@@ -261,6 +263,40 @@ async def test_a_signal_json_cannot_carry_back_is_refused_before_any_order(tmp_p
         }
         nested = await r.http.post("/api/v1/safety/validate-trade", json=deep, headers=r.alpha)
         assert nested.status_code == 422 and "nested deeper than 8" in nested.json()["error"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_an_entry_still_working_holds_the_next_entry_back(tmp_path, data_dir):
+    # Two confirmations taken while the bot was flat, executed one after the other: the first
+    # market order has not filled yet (the paper venue fills on the next candle), so the bot
+    # holds no position, but its entry is working. The second entry used to pass and the bot
+    # ended with two positions' worth, above max_position_usd.
+    r = await rig(tmp_path, data_dir)
+    try:
+        first = (await _validate(r, r.alpha, score="1")).json()["confirmation_id"]
+        second = (await _validate(r, r.alpha, score="1")).json()["confirmation_id"]
+        ok = await _execute(r, r.alpha, first, score="1")
+        assert ok.status_code == 201, ok.text
+        assert r.node.orders.open_order_count("alpha", SYMBOL) == 1
+        again = (await _validate(r, r.alpha, score="1")).json()
+        assert again["approved"] is False and "BOT_ONE_POSITION" in again["codes"], again
+        dup = await _execute(r, r.alpha, second, score="1")
+        assert dup.status_code == 200, dup.text
+        assert dup.json()["code"] == "BOT_ONE_POSITION", dup.json()
+        assert "working" in dup.json()["reason"]
+        assert r.node.orders.open_order_count("alpha", SYMBOL) == 1
+        await quote(r.node, mid(r.node))  # the one entry fills
+        pos = r.node.portfolio.positions[("paper", SYMBOL, "alpha")]
+        assert pos.quantity * mid(r.node) <= Decimal("60")
+        # with adding allowed, the working entry counts towards max_position_usd (100)
+        add_bot(r.node, "delta", one_position_per_symbol=False)
+        a = (await _validate(r, r.trader, bot="delta", score="1")).json()["confirmation_id"]
+        b = (await _validate(r, r.trader, bot="delta", score="1")).json()["confirmation_id"]
+        assert (await _execute(r, r.trader, a, bot="delta", score="1")).status_code == 201
+        over = (await _execute(r, r.trader, b, bot="delta", score="1")).json()
+        assert over["code"] == "BOT_MAX_POSITION", over
     finally:
         await r.http.aclose()
         r.node.close()

@@ -116,12 +116,18 @@ class BotDesk:
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
         trades = self.rows.trades(spec.name, limit=1)
+        working = ZERO
+        for o in node.orders.open.values():
+            if o.strategy_id == spec.name and o.symbol == symbol and not o.reduce_only:
+                working += o.remaining if o.side is Side.BUY else -o.remaining
         return BotBook(
             position_qty=qty,
             # A remainder below the venue's minimum order cannot be closed: it holds no entry
             # back (the next entry adds to it, and its exit sells both).
             dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
             position_usd=abs(qty) * mark,
+            working_qty=working,
+            working_usd=abs(working) * mark,
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
