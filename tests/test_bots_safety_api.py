@@ -300,3 +300,23 @@ async def test_an_entry_still_working_holds_the_next_entry_back(tmp_path, data_d
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_time_stop_that_is_not_a_whole_number_is_refused_before_any_order(
+    tmp_path, data_dir
+):
+    # JSON true was read as 1: the position was closed by a time stop a second after entry
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        for bad in (True, False, "60", [60]):
+            resp = await _execute(r, r.alpha, conf, time_stop_s=bad)
+            assert resp.status_code == 422, (bad, resp.text)
+            assert resp.json()["errors"][0]["field"] == "time_stop_s", resp.text
+        assert r.node.orders.orders == {}
+        ok = await _execute(r, r.alpha, conf, time_stop_s=60)
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["exits"]["time_stop_s"] == 60
+    finally:
+        await r.http.aclose()
+        r.node.close()
