@@ -320,3 +320,27 @@ async def test_a_time_stop_that_is_not_a_whole_number_is_refused_before_any_orde
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_signal_without_a_score_is_not_sized_above_the_bots_rule(tmp_path, data_dir):
+    # A bot sized by a step table (at most 30 USD) got max_order_usd (60) for a signal that
+    # carried no score at all: more than its strongest score would ever buy.
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "tab", sizing={"kind": "table", "steps": [["0.6", "10"], ["0.8", "30"]]})
+        body = {"bot_id": "tab", "symbol": SYMBOL, "side": "buy"}
+        out = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        doc = out.json()
+        assert doc["approved"] is False and doc["codes"] == ["BOT_SIZE_ZERO"], doc
+        assert Decimal(doc["size_usd"]) == 0
+        assert "needs a score" in doc["size_rule"], doc
+        strong = (await _validate(r, r.trader, bot="tab", score="0.9")).json()
+        assert strong["approved"] and Decimal(strong["size_usd"]) == Decimal("30"), strong
+        # a bot with the fixed rule still trades max_order_usd without a score
+        add_bot(r.node, "fix", sizing={"kind": "fixed"})
+        body = {"bot_id": "fix", "symbol": SYMBOL, "side": "buy"}
+        fixed = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        assert fixed.json()["approved"] and Decimal(fixed.json()["size_usd"]) == Decimal("60")
+    finally:
+        await r.http.aclose()
+        r.node.close()

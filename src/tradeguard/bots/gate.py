@@ -90,7 +90,7 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
     if v.reducing:
         return v
     if ask.size_usd <= 0:
-        v.deny("BOT_SIZE_ZERO", f"bot {n}: the size rule gives 0 USD for this score; no trade")
+        v.deny("BOT_SIZE_ZERO", f"bot {n}: the size rule gives 0 USD for this signal; no trade")
     if ask.size_usd > spec.max_order_usd:
         v.deny(
             "BOT_MAX_ORDER",
