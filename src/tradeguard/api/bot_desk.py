@@ -25,7 +25,7 @@ from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -272,6 +272,8 @@ class BotDesk:
             code, reason = verdict.codes[0], "; ".join(verdict.reasons)
         coid = None
         status = "denied"
+        if plan is not None:
+            record["exits"] = plan.rules_json()
         if amount is not None:
             intent = OrderIntent(
                 bot, spec.venue, ask.symbol, ask.side, amount, OrderType.MARKET,
@@ -279,19 +281,37 @@ class BotDesk:
                                                       "bot_trade": trade_id},
                 tag="bot",
             )  # fmt: skip
-            result = await node.submit(intent)
-            status, code, reason = result.status, result.code, result.reason
             record["amount"] = str(amount)
+            before = self.exits.plans.get(plan.key) if plan is not None else None
+
+            def keep(order: Order) -> None:
+                # Stored before the venue hears of the order: a node killed during the venue
+                # call comes back with the trade recorded and the entry's exits enforced.
+                self.rows.save_trade(trade_id, bot, ask.symbol, "sending",
+                                     order.client_order_id, {**record, "code": "OK",
+                                                             "reason": ""}, now)  # fmt: skip
+                if plan is not None:
+                    plan.entry_order = order.client_order_id
+                    self.exits.add(plan)
+
+            result = await node.submit(intent, keep)
+            status, code, reason = result.status, result.code, result.reason
             if result.order is not None:
                 coid = result.order.client_order_id
-            if result.ok and plan is not None:
-                plan.entry_order = coid
-                self.exits.add(plan)
+            if not result.ok and plan is not None and plan.entry_order is not None:
+                self._drop_plan(plan, before)
         record.update(code=code or "OK", reason=reason)
-        if plan is not None:
-            record["exits"] = plan.rules_json()
         self.rows.save_trade(trade_id, bot, ask.symbol, status, coid, record, now)
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
+
+    def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
+        """An entry the venue refused: its plan goes, the position's earlier plan comes back."""
+        if self.exits.plans.get(plan.key) is not plan:
+            return
+        if before is not None:
+            self.exits.add(before)
+        else:
+            self.exits.remove(plan.key)
 
     def trade_status(self, trade_id: str) -> dict[str, Any] | None:
         """Return a stored trade with its order's current status and fills."""
