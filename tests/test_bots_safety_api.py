@@ -107,6 +107,9 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
                 "confirmation_id": sell["confirmation_id"]}  # fmt: skip
         closed = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
         assert closed.status_code == 201, closed.text
+        # the record says the trade closed the position, not how a score would have sized it
+        assert closed.json()["size_rule"].startswith("closes the position"), closed.json()
+        assert sell["size_rule"].startswith("closes the position"), sell
         await quote(r.node, mid(r.node))
         assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
         again = (await _validate(r, r.alpha, score="0.5")).json()

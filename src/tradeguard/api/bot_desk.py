@@ -60,6 +60,10 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
     return d
 
 
+# A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
+CLOSING = "closes the position: its whole closable amount, not sized by score"
+
+
 class BotDesk:
     """One node's bots: their registry, confirmations, trades, exits and figures."""
 
@@ -201,6 +205,7 @@ class BotDesk:
         ask, score, rule = self._ask(spec, doc)
         now = self.node.clock.now_ms()
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        rule = CLOSING if verdict.reducing else rule
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
@@ -263,6 +268,8 @@ class BotDesk:
             "signal": doc.get("signal") if isinstance(doc.get("signal"), dict) else {},
         }  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        if verdict.reducing:
+            record["size_rule"] = CLOSING
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
         code, reason, confs = self._confirmed(spec, ask, doc, now) if verdict.approved else (
             verdict.codes[0], "; ".join(verdict.reasons), [])  # fmt: skip
