@@ -1,7 +1,8 @@
 """Child process: a sandbox node whose bot enters with SL+TP; SIGKILLed around the OCO.
 
-argv: config.json moment, where moment is `before_oco` (the entry filled, the OCO never sent) or
-`after_oco` (the OCO journaled and placed, the exit plan not yet told); or, with a trailing stop
+argv: config.json moment, where moment is `entry_sent` (the venue took the entry, the bot desk
+never heard back), `before_oco` (the entry filled, the OCO never sent) or `after_oco` (the OCO
+journaled and placed, the exit plan not yet told); or, with a trailing stop
 whose move the parent sets off by raising the price once the first OCO rests, `move_cancel` (the
 move saved, the resting pair not yet cancelled) or `move_place` (the pair cancelled, the moved
 pair never sent).
@@ -54,9 +55,19 @@ async def main() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return await cancel(cid)
 
+    venue = node.venues["binance"]
+    send = venue.submit
+
+    async def send_then_die(order: Any) -> Any:
+        await send(order)
+        print(json.dumps({"entry": order.client_order_id}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
     placed: list[str] = []
     exits = {"stop_loss_pct": "2", "take_profit_pct": "5"}
-    if moment.startswith("move_"):
+    if moment == "entry_sent":
+        venue.submit = send_then_die  # type: ignore[method-assign]
+    elif moment.startswith("move_"):
         node.orders.submit_oco = place_then_die_later  # type: ignore[method-assign]
         node.orders.cancel = cancel_or_die  # type: ignore[method-assign]
         exits = {"stop_loss_pct": "2", "take_profit_pct": "10", "trailing_activation_pct": "1",

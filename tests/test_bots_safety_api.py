@@ -51,9 +51,11 @@ async def test_validate_sizes_by_score_and_execute_records_score_and_rule(tmp_pa
 async def test_confirmation_reused_expired_or_mismatched_is_refused(tmp_path, data_dir):
     r = await rig(tmp_path, data_dir)
     try:
-        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
-        assert (await _execute(r, r.alpha, conf)).status_code == 201
-        again = (await _execute(r, r.alpha, conf)).json()
+        # a bot that may add to its position, so that only the used id refuses the second
+        add_bot(r.node, "gamma", one_position_per_symbol=False)
+        conf = (await _validate(r, r.trader, bot="gamma")).json()["confirmation_id"]
+        assert (await _execute(r, r.trader, conf, bot="gamma")).status_code == 201
+        again = (await _execute(r, r.trader, conf, bot="gamma")).json()
         assert again["status"] == "denied" and "already used" in again["reason"]
         # a fresh id, but for beta's trade, presented by a trader for alpha
         other = (await _validate(r, r.trader, bot="beta")).json()["confirmation_id"]
@@ -133,6 +135,9 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
                 "confirmation_id": sell["confirmation_id"]}  # fmt: skip
         closed = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
         assert closed.status_code == 201, closed.text
+        # the record says the trade closed the position, not how a score would have sized it
+        assert closed.json()["size_rule"].startswith("closes the position"), closed.json()
+        assert sell["size_rule"].startswith("closes the position"), sell
         await quote(r.node, mid(r.node))
         assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
         again = (await _validate(r, r.alpha, score="0.5")).json()
@@ -289,6 +294,84 @@ async def test_a_signal_json_cannot_carry_back_is_refused_before_any_order(tmp_p
         }
         nested = await r.http.post("/api/v1/safety/validate-trade", json=deep, headers=r.alpha)
         assert nested.status_code == 422 and "nested deeper than 8" in nested.json()["error"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_an_entry_still_working_holds_the_next_entry_back(tmp_path, data_dir):
+    # Two confirmations taken while the bot was flat, executed one after the other: the first
+    # market order has not filled yet (the paper venue fills on the next candle), so the bot
+    # holds no position, but its entry is working. The second entry used to pass and the bot
+    # ended with two positions' worth, above max_position_usd.
+    r = await rig(tmp_path, data_dir)
+    try:
+        first = (await _validate(r, r.alpha, score="1")).json()["confirmation_id"]
+        second = (await _validate(r, r.alpha, score="1")).json()["confirmation_id"]
+        ok = await _execute(r, r.alpha, first, score="1")
+        assert ok.status_code == 201, ok.text
+        assert r.node.orders.open_order_count("alpha", SYMBOL) == 1
+        again = (await _validate(r, r.alpha, score="1")).json()
+        assert again["approved"] is False and "BOT_ONE_POSITION" in again["codes"], again
+        dup = await _execute(r, r.alpha, second, score="1")
+        assert dup.status_code == 200, dup.text
+        assert dup.json()["code"] == "BOT_ONE_POSITION", dup.json()
+        assert "working" in dup.json()["reason"]
+        assert r.node.orders.open_order_count("alpha", SYMBOL) == 1
+        await quote(r.node, mid(r.node))  # the one entry fills
+        pos = r.node.portfolio.positions[("paper", SYMBOL, "alpha")]
+        assert pos.quantity * mid(r.node) <= Decimal("60")
+        # with adding allowed, the working entry counts towards max_position_usd (100)
+        add_bot(r.node, "delta", one_position_per_symbol=False)
+        a = (await _validate(r, r.trader, bot="delta", score="1")).json()["confirmation_id"]
+        b = (await _validate(r, r.trader, bot="delta", score="1")).json()["confirmation_id"]
+        assert (await _execute(r, r.trader, a, bot="delta", score="1")).status_code == 201
+        over = (await _execute(r, r.trader, b, bot="delta", score="1")).json()
+        assert over["code"] == "BOT_MAX_POSITION", over
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_time_stop_that_is_not_a_whole_number_is_refused_before_any_order(
+    tmp_path, data_dir
+):
+    # JSON true was read as 1: the position was closed by a time stop a second after entry
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        for bad in (True, False, "60", [60]):
+            resp = await _execute(r, r.alpha, conf, time_stop_s=bad)
+            assert resp.status_code == 422, (bad, resp.text)
+            assert resp.json()["errors"][0]["field"] == "time_stop_s", resp.text
+        assert r.node.orders.orders == {}
+        ok = await _execute(r, r.alpha, conf, time_stop_s=60)
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["exits"]["time_stop_s"] == 60
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_signal_without_a_score_is_not_sized_above_the_bots_rule(tmp_path, data_dir):
+    # A bot sized by a step table (at most 30 USD) got max_order_usd (60) for a signal that
+    # carried no score at all: more than its strongest score would ever buy.
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "tab", sizing={"kind": "table", "steps": [["0.6", "10"], ["0.8", "30"]]})
+        body = {"bot_id": "tab", "symbol": SYMBOL, "side": "buy"}
+        out = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        doc = out.json()
+        assert doc["approved"] is False and doc["codes"] == ["BOT_SIZE_ZERO"], doc
+        assert Decimal(doc["size_usd"]) == 0
+        assert "needs a score" in doc["size_rule"], doc
+        strong = (await _validate(r, r.trader, bot="tab", score="0.9")).json()
+        assert strong["approved"] and Decimal(strong["size_usd"]) == Decimal("30"), strong
+        # a bot with the fixed rule still trades max_order_usd without a score
+        add_bot(r.node, "fix", sizing={"kind": "fixed"})
+        body = {"bot_id": "fix", "symbol": SYMBOL, "side": "buy"}
+        fixed = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        assert fixed.json()["approved"] and Decimal(fixed.json()["size_usd"]) == Decimal("60")
     finally:
         await r.http.aclose()
         r.node.close()

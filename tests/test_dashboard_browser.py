@@ -67,6 +67,19 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
             await expect(page.locator("#ws-status")).to_have_text("live")
             await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
             await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")
+            # each limit reads as what is used of it, in its unit ("2.56 of 10.00 %"), with the
+            # share of the limit apart: "25.6% of 10.00 %" read as a 25.6 % drawdown
+            risk = await page.evaluate(
+                "t => fetch('/api/v1/state', {headers: {Authorization: 'Bearer ' + t}})"
+                ".then(r => r.json()).then(s => s.risk)",
+                tokens.trader,
+            )
+            for label, lim in (("Current drawdown", risk["breakers"]["drawdown"]),
+                               ("Trades today", risk["limits"]["trades_today"])):  # fmt: skip
+                pct = Decimal(lim["used_pct"])
+                want = f"{lim['used']} of {lim['limit']} {lim['unit']} ({pct:.1f}% used)"
+                row = page.locator(f'#limits [data-limit="{label}"]')
+                await expect(row).to_contain_text(want)
             await expect(page.locator("#arb")).to_be_hidden()  # no arbitrage on this node
 
             # a new order placed on the server appears through the WebSocket, no reload

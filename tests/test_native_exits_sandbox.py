@@ -21,6 +21,7 @@ from native_exits_support import (
     sellable_qty,
     vault_env,  # noqa: F401  (a fixture)
 )
+from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
 from tradeguard.model.order import Order, OrderIntent
@@ -112,6 +113,41 @@ async def test_a_node_killed_around_the_oco_placement_ends_with_exactly_one_oco(
             await eventually(lambda: bot_qty(node) == 0)
             await eventually(lambda: KEY not in node.bot_exits.plans)
             assert sandbox_lists(ex) == [["CANCELED", "FILLED"]]
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_record(tmp_path):
+    # The exit plan and the bot trade were stored only after the venue answered: a node killed
+    # in between came back holding the position with no stop-loss or take-profit at all, and
+    # the trade missing from the bot's records.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        lines = await _kill_child(tmp_path, cfg, "entry_sent")
+        entry = lines[0]["entry"]
+        node = TradingNode(cfg)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: bot_qty(node) > 0, 10)
+            assert node.storage.get_order(entry).status is OrderStatus.FILLED
+            await eventually(
+                lambda: (
+                    KEY in node.bot_exits.plans
+                    and len(node.bot_exits.plans[KEY].native_orders) == 2
+                ),
+                10,
+            )
+            plan = node.bot_exits.plans[KEY]
+            assert (plan.stop_loss_pct, plan.take_profit_pct) == (Decimal(2), Decimal(5))
+            assert sandbox_lists(ex) == [["NEW", "NEW"]]
+            [trade] = BotDesk.for_node(node).rows.trades("alpha", limit=10)
+            assert trade["client_order_id"] == entry
+            assert trade["score"] == "0.5" and trade["exits"]["stop_loss_pct"] == "2"
         finally:
             node.request_stop()
             await live

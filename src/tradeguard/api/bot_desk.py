@@ -25,7 +25,7 @@ from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -58,6 +58,10 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
     if not d.is_finite() or abs(d) > 1_000_000:
         raise BotError(f"score={raw} must be a finite number within +-1000000")
     return d
+
+
+# A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
+CLOSING = "closes the position: its whole closable amount, not sized by score"
 
 
 class BotDesk:
@@ -116,12 +120,18 @@ class BotDesk:
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
         trades = self.rows.trades(spec.name, limit=1)
+        working = ZERO
+        for o in node.orders.open.values():
+            if o.strategy_id == spec.name and o.symbol == symbol and not o.reduce_only:
+                working += o.remaining if o.side is Side.BUY else -o.remaining
         return BotBook(
             position_qty=qty,
             # A remainder below the venue's minimum order cannot be closed: it holds no entry
             # back (the next entry adds to it, and its exit sells both).
             dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
             position_usd=abs(qty) * mark,
+            working_qty=working,
+            working_usd=abs(working) * mark,
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
@@ -195,6 +205,7 @@ class BotDesk:
         ask, score, rule = self._ask(spec, doc)
         now = self.node.clock.now_ms()
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        rule = CLOSING if verdict.reducing else rule
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
@@ -260,6 +271,8 @@ class BotDesk:
             "signal": doc.get("signal") if isinstance(doc.get("signal"), dict) else {},
         }  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        if verdict.reducing:
+            record["size_rule"] = CLOSING
         plan = None if verdict.reducing else ExitPlan.parse(bot, spec.venue, ask.symbol, doc, None)
         code, reason, confs = (
             self._confirmed(spec, ask, doc, now, verdict.reducing) if verdict.approved
@@ -271,6 +284,8 @@ class BotDesk:
             code, reason = verdict.codes[0], "; ".join(verdict.reasons)
         coid = None
         status = "denied"
+        if plan is not None:
+            record["exits"] = plan.rules_json()
         if amount is not None:
             intent = OrderIntent(
                 bot, spec.venue, ask.symbol, ask.side, amount, OrderType.MARKET,
@@ -278,19 +293,37 @@ class BotDesk:
                                                       "bot_trade": trade_id},
                 tag="bot",
             )  # fmt: skip
-            result = await node.submit(intent)
-            status, code, reason = result.status, result.code, result.reason
             record["amount"] = plain(amount)
+            before = self.exits.plans.get(plan.key) if plan is not None else None
+
+            def keep(order: Order) -> None:
+                # Stored before the venue hears of the order: a node killed during the venue
+                # call comes back with the trade recorded and the entry's exits enforced.
+                self.rows.save_trade(trade_id, bot, ask.symbol, "sending",
+                                     order.client_order_id, {**record, "code": "OK",
+                                                             "reason": ""}, now)  # fmt: skip
+                if plan is not None:
+                    plan.entry_order = order.client_order_id
+                    self.exits.add(plan)
+
+            result = await node.submit(intent, keep)
+            status, code, reason = result.status, result.code, result.reason
             if result.order is not None:
                 coid = result.order.client_order_id
-            if result.ok and plan is not None:
-                plan.entry_order = coid
-                self.exits.add(plan)
+            if not result.ok and plan is not None and plan.entry_order is not None:
+                self._drop_plan(plan, before)
         record.update(code=code or "OK", reason=reason)
-        if plan is not None:
-            record["exits"] = plan.rules_json()
         self.rows.save_trade(trade_id, bot, ask.symbol, status, coid, record, now)
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
+
+    def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
+        """An entry the venue refused: its plan goes, the position's earlier plan comes back."""
+        if self.exits.plans.get(plan.key) is not plan:
+            return
+        if before is not None:
+            self.exits.add(before)
+        else:
+            self.exits.remove(plan.key)
 
     def trade_status(self, trade_id: str) -> dict[str, Any] | None:
         """Return a stored trade with its order's current status and fills."""

@@ -47,7 +47,8 @@ class ExecuteTrade(TradeSignal):
     take_profit_pct: str | None = Field(default=None, pattern=_PCT)
     trailing_activation_pct: str | None = Field(default=None, pattern=_PCT)
     trailing_distance_pct: str | None = Field(default=None, pattern=_PCT)
-    time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400)
+    # strict: JSON true would otherwise be read as 1 (a time stop a second after entry)
+    time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400, strict=True)
 
 
 class EmergencyStop(_Body):

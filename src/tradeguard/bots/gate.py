@@ -34,6 +34,10 @@ class BotBook:
     # the position is a remainder no order can sell (Portfolio.closable): no entry is held back
     dust: bool = False
     position_usd: Decimal = ZERO  # absolute value at the mark
+    # what the bot's entry orders still working on the symbol may add (signed: buys > 0); an
+    # entry sent but not filled yet holds the next one back as a position does
+    working_qty: Decimal = ZERO
+    working_usd: Decimal = ZERO  # its absolute value at the mark
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
     realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC
@@ -86,19 +90,26 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
     if v.reducing:
         return v
     if ask.size_usd <= 0:
-        v.deny("BOT_SIZE_ZERO", f"bot {n}: the size rule gives 0 USD for this score; no trade")
+        v.deny("BOT_SIZE_ZERO", f"bot {n}: the size rule gives 0 USD for this signal; no trade")
     if ask.size_usd > spec.max_order_usd:
         v.deny(
             "BOT_MAX_ORDER",
             f"bot {n}: order {ask.size_usd} USD exceeds max_order_usd={spec.max_order_usd}",
         )
-    if book.position_qty != 0 and not book.dust and spec.one_position_per_symbol:
-        v.deny(
-            "BOT_ONE_POSITION",
-            f"bot {n} already holds a position on {ask.symbol}; a second entry is refused until "
-            "it is closed (one_position_per_symbol)",
-        )
-    after = book.position_usd + ask.size_usd
+    if spec.one_position_per_symbol:
+        if book.position_qty != 0 and not book.dust:
+            v.deny(
+                "BOT_ONE_POSITION",
+                f"bot {n} already holds a position on {ask.symbol}; a second entry is refused "
+                "until it is closed (one_position_per_symbol)",
+            )
+        elif book.working_qty != 0:
+            v.deny(
+                "BOT_ONE_POSITION",
+                f"bot {n} has an entry order working on {ask.symbol}; a second entry is refused "
+                "until it is done and its position closed (one_position_per_symbol)",
+            )
+    after = book.position_usd + book.working_usd + ask.size_usd
     if after > spec.max_position_usd:
         v.deny(
             "BOT_MAX_POSITION",

@@ -101,11 +101,15 @@ class SizeRule:
         raise SizingError(f"{what}.kind={kind!r} must be fixed, table or linear")
 
     def size_usd(self, score: Decimal | None, fallback_usd: Decimal) -> tuple[Decimal, str]:
-        """Return (USD size, the rule as words) for a score; `fallback_usd` for `fixed`."""
-        if self.kind == "fixed" or score is None:
-            return fallback_usd, f"fixed {fallback_usd} USD" + (
-                " (no score given)" if self.kind != "fixed" else ""
-            )
+        """Return (USD size, the rule as words) for a score; `fallback_usd` for `fixed`.
+
+        A table or linear rule sizes nothing without a score: falling back to the bot's
+        largest order would trade a signal without a score above the rule's own maximum.
+        """
+        if self.kind == "fixed":
+            return fallback_usd, f"fixed {fallback_usd} USD"
+        if score is None:
+            return ZERO, f"{self.kind} sizing needs a score (or temperature); none given"
         if self.kind == "table":
             usd = ZERO
             used = "below every step"

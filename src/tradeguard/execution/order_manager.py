@@ -130,8 +130,15 @@ class OrderManager(FillApplication):
                 self.open[o.client_order_id] = o
 
     # submit ----------------------------------------------------------------------------------
-    async def submit(self, intent: OrderIntent) -> SubmitResult:
-        """Check, journal and send one intent; never raises for a venue refusal."""
+    async def submit(
+        self, intent: OrderIntent, before_send: Callable[[Order], None] | None = None
+    ) -> SubmitResult:
+        """Check, journal and send one intent; never raises for a venue refusal.
+
+        `before_send(order)` runs once the order has its client order id, before its journal
+        row: what the caller stores about the order there is durable before the venue hears of
+        it (a node killed during the venue call still has it after restart).
+        """
         now = self.clock.now_ms()
         blocked = self.deny_if_blocked(intent, now)
         if blocked is not None:
@@ -145,6 +152,8 @@ class OrderManager(FillApplication):
             return SubmitResult("denied", None, decision.code, decision.reason)
         order = Order.from_intent(intent, self.ids.next(), now)
         order.price_bound = getattr(decision, "price_bound", None)
+        if before_send is not None:
+            before_send(order)
         self.journal_submitted((order,), now)
         return (await self.send((order,), venue.submit, order))[0]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import socket
 import time
@@ -19,16 +20,29 @@ from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
-from tradeguard.model.events import EventKind
+from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
 
+log = logging.getLogger(__name__)
 _HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 
 if TYPE_CHECKING:
     from tradeguard.node.backups import ScheduledBackups
     from tradeguard.node.node import TradingNode
+
+
+def _log_risk(event: Event) -> None:
+    """Put a trading state change or a tripped breaker on the console too: a node with no alert
+    channel configured stopped trading without a word in its terminal."""
+    d = event.data
+    if event.kind == EventKind.STATE_CHANGED:
+        log.warning("trading state %s -> %s: %s (by %s)", d.get("from"), d.get("to"),
+                    d.get("reason"), d.get("by"))  # fmt: skip
+    else:
+        where = f" [{event.symbol}]" if event.symbol else ""
+        log.warning("circuit breaker tripped%s: %s", where, d)
 
 
 async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSummary:
@@ -49,6 +63,8 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     hub.subscribe(bot_quotes(node))
     resync = time.monotonic() + RESYNC_STREAMS_S
     node.liveness.start()
+    node.bus.subscribe(_log_risk, EventKind.STATE_CHANGED)
+    node.bus.subscribe(_log_risk, EventKind.BREAKER_TRIPPED)
     tasks = [asyncio.create_task(_duties(node), name="duties")]
     sync = balance_sync(node)
     if sync is not None:
@@ -77,6 +93,7 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
                 resync = time.monotonic() + RESYNC_STREAMS_S
             await asyncio.sleep(0.05)
     finally:
+        node.bus.unsubscribe(_log_risk)
         node.liveness.stop()
         for t in tasks:
             t.cancel()

@@ -252,13 +252,16 @@ class TradingNode:
                 log.exception("closing venue %s failed", venue.name)
 
     # running -----------------------------------------------------------------------------------
-    async def submit(self, intent: OrderIntent) -> SubmitResult:
-        """Send an intent down the one order path (risk -> journal -> venue)."""
+    async def submit(
+        self, intent: OrderIntent, before_send: Callable[[Order], None] | None = None
+    ) -> SubmitResult:
+        """Send an intent down the one order path (risk -> journal -> venue); `before_send`
+        as in `OrderManager.submit`."""
         if self.mode in _STREAMING and self.market.last_update_ms(intent.symbol) is None:
             # An order (e.g. over HTTP) for a symbol nobody streams: subscribe it on demand.
             wait_s = self.config.node.subscribe_wait_s
             await self.live_hub().ensure_quotes(intent.venue, intent.symbol, wait_s)
-        result = await self.orders.submit(intent)
+        result = await self.orders.submit(intent, before_send)
         self.stats.orders += result.ok
         self.stats.denied += result.status == "denied"
         return result

@@ -132,8 +132,11 @@ function renderLimits(risk) {
     if (pct !== null && pct >= 100) bar.classList.add("over"); else if (pct !== null && pct >= 80) bar.classList.add("warn");
     bar.appendChild(fill);
     const txt = document.createElement("span");
+    // what is used of the limit in its own unit, then the share of the limit: "2.56 of
+    // 10.00 % (25.6% used)"; a bare "25.6% of 10.00 %" read as a drawdown of 25.6 %
     txt.textContent = l.limit === null || l.limit === undefined ? "no limit set" :
-      (pct === null ? "–" : pct.toFixed(1) + "%") + " of " + l.limit + " " + (l.unit || "");
+      (l.used ?? "–") + " of " + l.limit + " " + (l.unit || "") +
+      (pct === null ? "" : " (" + pct.toFixed(1) + "% used)");
     div.append(name, bar, txt);
     box.appendChild(div);
   }
