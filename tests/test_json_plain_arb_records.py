@@ -1,0 +1,94 @@
+"""Arbitrage records leave the process with plain amounts too (0.00000025, 400000).
+
+A triangular cycle through a low-priced coin records leg prices such as 0.00000025 and fees such
+as 0.000000015; the executor's record, its `arb.execution` event and the API's list of cycles
+must not turn them into 2.5E-7 or 1.5E-8.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from test_api_support import bearer, build_app, client
+from test_json_plain_amounts import _exponents
+from tradeguard.model.enums import Side
+from tradeguard.storage.arb_repository import insert_arb_execution
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from triangular_node_support import paper_arb_config, started_paper_arb_node
+
+
+def _record() -> ArbExecution:
+    leg = LegExecution(
+        kind="leg",
+        index=0,
+        symbol="SHIB/USDT",
+        side=Side.BUY,
+        from_asset="USDT",
+        to_asset="SHIB",
+        scanned_price=Decimal("0.00000025"),
+        limit_price=Decimal("0.00000025"),
+        order_amount=Decimal("4E+5"),
+        filled=Decimal("4E+5"),
+        avg_price=Decimal("0.00000025"),
+        spent=Decimal("0.1"),
+        received=Decimal("4E+5"),
+        fee=Decimal("0.000000015"),
+        fee_asset="USDT",
+        status="filled",
+        client_order_id="tri-1",
+    )
+    return ArbExecution(
+        strategy_id="tri",
+        cycle_id=1,
+        path="USDT -> SHIB -> BTC -> USDT",
+        start_asset="USDT",
+        size=Decimal("0.1"),
+        expected_profit_pct=Decimal("0.5"),
+        expected_profit=Decimal("0.0000005"),
+        outcome="held",
+        reason="the second leg was denied",
+        spent=Decimal("0.1"),
+        actual_profit=Decimal("-0.00000003"),
+        actual_profit_pct=Decimal("-0.00003"),
+        fees=Decimal("0.000000015"),
+        legs=[leg],
+        held={"SHIB": Decimal("4E+5")},
+        dust={"BTC": Decimal("0.00000001")},
+        ts=1000,
+    )
+
+
+def test_arb_execution_event_and_row_write_plain_amounts() -> None:
+    rec = _record()
+    assert _exponents(rec.event_data(), "event") == []
+    row = rec.to_row({"cycle_id": 1, "path": rec.path, "legs": []})
+    assert _exponents(row["legs"], "row") == []
+    assert row["legs"]["legs"][0]["limit_price"] == "0.00000025"
+    assert row["legs"]["held"] == {"SHIB": "400000"}
+
+
+async def test_arb_executions_api_writes_plain_amounts_even_for_stored_exponents(
+    tmp_path: Path,
+) -> None:
+    node = await started_paper_arb_node(paper_arb_config(tmp_path))
+    rec = _record()
+    row = rec.to_row({"cycle_id": 1, "path": rec.path, "legs": []})
+    # As a record written before amounts were plain stored them.
+    stored_leg = dict(row["legs"]["legs"][0], limit_price="2.5E-7", fee="1.5E-8")
+    row["legs"] = dict(row["legs"], legs=[stored_leg], held={"SHIB": "4E+5"}, dust={"BTC": "1E-8"})
+    insert_arb_execution(node.storage, row)
+    app, tokens = build_app(node)
+    try:
+        async with client(app) as http:
+            r = await http.get("/api/v1/arb/executions", headers=bearer(tokens.admin))
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert len(items) == 1
+        assert _exponents(items, "items") == []
+        assert items[0]["legs"][0]["limit_price"] == "0.00000025"
+        assert items[0]["legs"][0]["fee"] == "0.000000015"
+        assert items[0]["held"] == {"SHIB": "400000"}
+        assert items[0]["dust"] == {"BTC": "0.00000001"}
+    finally:
+        node.close()
