@@ -10,9 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from test_api_support import bearer, build_app, client
+import pytest
+
+from test_api_support import bearer, build_app, client, next_candle
 from test_json_plain_amounts import _exponents
+from tradeguard.config import Config
 from tradeguard.model.enums import Side
+from tradeguard.node import TradingNode
 from tradeguard.storage.arb_repository import insert_arb_execution
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
 from triangular_node_support import paper_arb_config, started_paper_arb_node
@@ -90,5 +94,36 @@ async def test_arb_executions_api_writes_plain_amounts_even_for_stored_exponents
         assert items[0]["legs"][0]["fee"] == "0.000000015"
         assert items[0]["held"] == {"SHIB": "400000"}
         assert items[0]["dust"] == {"BTC": "0.00000001"}
+    finally:
+        node.close()
+
+
+async def test_run_summary_open_positions_write_plain_amounts(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `tradeguard run --json` prints this summary: a 0.0000005 BTC position must not read 5E-7.
+    import test_json_plain_amounts as plain_amounts
+
+    real = plain_amounts.build_node
+
+    def tiny_orders(config: Config) -> TradingNode:
+        doc = config.model_dump(mode="json")
+        doc["venues"][0]["instruments"][0]["min_notional"] = "0"
+        doc["risk"]["min_order_notional_usd"] = "0"
+        return real(Config.model_validate(doc))
+
+    monkeypatch.setattr(plain_amounts, "build_node", tiny_orders)
+    node = await plain_amounts._node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    buy = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.0000005"}
+    try:
+        async with client(app) as http:
+            placed = await http.post("/api/v1/orders", json=buy, headers=bearer(tokens.trader))
+            assert placed.status_code == 201, placed.text
+        next_candle(node)  # the market order fills
+        summary = node.summary().to_json()
+        assert summary["open_positions"], summary
+        assert _exponents(summary, "summary") == []
+        assert summary["open_positions"][0]["quantity"] == "0.0000005"
     finally:
         node.close()
