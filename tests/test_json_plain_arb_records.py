@@ -1,8 +1,9 @@
-"""Arbitrage records leave the process with plain amounts too (0.00000025, 400000).
+"""Amounts that still left as str(Decimal): arbitrage records, the run summary, the
+risk.approved event.
 
 A triangular cycle through a low-priced coin records leg prices such as 0.00000025 and fees such
 as 0.000000015; the executor's record, its `arb.execution` event and the API's list of cycles
-must not turn them into 2.5E-7 or 1.5E-8.
+must not turn them into 2.5E-7 or 1.5E-8. Nor may the run summary or an event the API shows.
 """
 
 from __future__ import annotations
@@ -125,5 +126,35 @@ async def test_run_summary_open_positions_write_plain_amounts(
         assert summary["open_positions"], summary
         assert _exponents(summary, "summary") == []
         assert summary["open_positions"][0]["quantity"] == "0.0000005"
+    finally:
+        node.close()
+
+
+async def test_risk_approved_events_write_the_notional_ceiling_plain(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ceiling written 5E+2 in the config is 500 in every risk.approved event the API shows.
+    import test_json_plain_amounts as plain_amounts
+
+    real = plain_amounts.build_node
+
+    def ceiling_as_exponent(config: Config) -> TradingNode:
+        doc = config.model_dump(mode="json")
+        doc["risk"]["max_order_notional_usd"] = "5E+2"
+        return real(Config.model_validate(doc))
+
+    monkeypatch.setattr(plain_amounts, "build_node", ceiling_as_exponent)
+    node = await plain_amounts._node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    buy = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}
+    try:
+        async with client(app) as http:
+            placed = await http.post("/api/v1/orders", json=buy, headers=bearer(tokens.trader))
+            assert placed.status_code == 201, placed.text
+            r = await http.get("/api/v1/events?limit=500", headers=bearer(tokens.admin))
+        assert r.status_code == 200, r.text
+        approved = [e for e in r.json()["items"] if e["kind"] == "risk.approved"]
+        assert approved, r.json()
+        assert [e["data"]["max_order_notional_usd"] for e in approved] == ["500"] * len(approved)
     finally:
         node.close()
