@@ -20,6 +20,8 @@ COMMANDS = [
     ["balances", "--json"],
     ["fills"],
     ["pm", "settlements"],
+    ["doctor"],
+    ["doctor", "--json"],
 ]
 
 

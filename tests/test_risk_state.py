@@ -196,3 +196,20 @@ def test_a_rising_peak_is_not_written_on_every_tick() -> None:
     rig.engine.observe_equity(T0 + 400_000, D(20_000))
     loaded = rig.store.load()
     assert loaded is not None and loaded["peak_equity"] == "20000"
+
+
+def test_a_losing_streak_under_the_reconcilers_halt_trips_its_breaker_once() -> None:
+    # As when ACTIVE (the first trip makes it REDUCING): one streak, one critical event and alert.
+    from tradeguard.risk.observers import RECONCILER_BY
+
+    rig = Rig(max_consecutive_losses=2)
+    rig.engine.halt("periodic reconciliation failed", RECONCILER_BY)
+    for i in range(4):
+        rig.engine.observe_cycle("s", ("BTC/USDT",), D("-5"), T0 + i)
+    tripped = [
+        e for e in rig.kinds(EventKind.BREAKER_TRIPPED) if e.data["breaker"] == "consecutive_losses"
+    ]
+    assert [e.data["value"] for e in tripped] == [2]
+    assert rig.engine.state is TradingState.HALTED
+    rig.engine.lift_own_halt(RECONCILER_BY, "periodic reconciliation completed")
+    assert rig.engine.state is TradingState.REDUCING

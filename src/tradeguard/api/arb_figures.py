@@ -41,6 +41,30 @@ def _text(value: Any) -> str | None:
     return None if d is None else plain(d)
 
 
+# The amounts in a recorded leg: stored as text (records made before amounts were written plain
+# hold 2.5E-7), shown as plain digits.
+_LEG_FIGURES = frozenset(
+    {"scanned_price", "limit_price", "order_amount", "filled", "avg_price", "spent", "received",
+     "fee", "price", "contracts"}
+)  # fmt: skip
+
+
+def _leg_json(leg: Any) -> Any:
+    if not isinstance(leg, Mapping):
+        return leg
+    return {k: _kept(v) if k in _LEG_FIGURES else v for k, v in leg.items()}
+
+
+def _amounts(by_asset: Any) -> dict[str, Any]:
+    return {a: _kept(q) for a, q in dict(by_asset or {}).items()}
+
+
+def _kept(value: Any) -> Any:
+    """A stored figure as plain digits; what does not read as a number is shown as stored."""
+    text = _text(value)
+    return value if text is None else text
+
+
 def execution_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """Describe one recorded cycle for the API (Decimals as strings)."""
     legs = row.get("legs") or {}
@@ -73,14 +97,14 @@ def execution_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "unwind_loss": _text(legs.get("unwind_loss")),
         "latency_ms": row.get("latency_ms"),
         "first_order_ms": legs.get("first_order_ms"),
-        "legs": list(legs.get("legs") or []),
-        "unwinds": list(legs.get("unwinds") or []),
-        "held": dict(legs.get("held") or {}),
-        "dust": dict(legs.get("dust") or {}),
+        "legs": [_leg_json(leg) for leg in legs.get("legs") or []],
+        "unwinds": [_leg_json(leg) for leg in legs.get("unwinds") or []],
+        "held": _amounts(legs.get("held")),
+        "dust": _amounts(legs.get("dust")),
         "scanned": {
-            "max_size": cycle.get("max_size"),
+            "max_size": _text(cycle.get("max_size")),
             "size_limited_by": cycle.get("size_limited_by"),
-            "legs": list(cycle.get("legs") or []),
+            "legs": [_leg_json(leg) for leg in cycle.get("legs") or []],
         },
     }
 

@@ -35,6 +35,7 @@ def add_doctor_parser(sub: Any) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print the ledger audit of the configured database; exit 1 on a mismatch."""
+    from tradeguard.cli.common import refuse_missing_sqlite_file
     from tradeguard.config import load_config
     from tradeguard.storage.db import Database
     from tradeguard.storage.repository import Storage
@@ -42,6 +43,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.db:
         config.node.database_url = args.db
+    refuse_missing_sqlite_file(config.node.database_url)  # an empty one would show a mismatch
     db = Database(config.node.database_url)
     try:
         db.migrate()

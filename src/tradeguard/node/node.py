@@ -33,7 +33,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.node import checkpoint as ckpt
@@ -513,8 +513,8 @@ class TradingNode:
             mark = self.portfolio.marks.get(p.symbol, p.avg_entry)
             open_pos.append({
                 "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
-                "quantity": str(p.quantity), "entry": str(p.avg_entry), "mark": str(mark),
-                "unrealized_pnl": str(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
+                "quantity": plain(p.quantity), "entry": plain(p.avg_entry), "mark": plain(mark),
+                "unrealized_pnl": plain(p.unrealized_pnl(mark).quantize(Decimal("0.01"))),
             })  # fmt: skip
         return RunSummary(
             mode=self.mode.value,

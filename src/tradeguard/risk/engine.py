@@ -115,7 +115,7 @@ class RiskEngine(RiskObservers):
         self._exposure: Exposure | None = None
         self._spare: Check | None = Check(self)
         self._max_notional_usd = config.max_order_notional_usd
-        self._max_notional_str = str(config.max_order_notional_usd)
+        self._max_notional_str = plain(config.max_order_notional_usd)
         overrides = config.ceiling_overrides()
         if overrides:
             listed = [{"key": k, "value": plain(v), "ceiling": plain(c)} for k, v, c in overrides]

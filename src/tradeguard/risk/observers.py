@@ -105,7 +105,13 @@ class RiskObservers(RiskState):
                 self._cool(sid, symbol, ts + c.cooldown_after_loss_s * 1000)
         n, limit = self.consecutive_losses, c.max_consecutive_losses
         # Under the reconciler's halt the streak still counts: its lift must come back REDUCING.
-        under_reconciler = self.state is TradingState.HALTED and self.state_by == RECONCILER_BY
+        # Once that is set (tripped already, or the halt came over REDUCING) it trips no more,
+        # as REDUCING itself does not.
+        under_reconciler = (
+            self.state is TradingState.HALTED
+            and self.state_by == RECONCILER_BY
+            and self.halted_over is None
+        )
         if n < limit or not (self.state is TradingState.ACTIVE or under_reconciler):
             self._save()
             return

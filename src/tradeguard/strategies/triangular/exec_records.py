@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 
 Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 
@@ -50,14 +50,14 @@ class LegExecution:
             "side": self.side.value,
             "from": self.from_asset,
             "to": self.to_asset,
-            "scanned_price": str(self.scanned_price),
-            "limit_price": str(self.limit_price),
-            "order_amount": str(self.order_amount),
-            "filled": str(self.filled),
-            "avg_price": str(self.avg_price),
-            "spent": str(self.spent),
-            "received": str(self.received),
-            "fee": str(self.fee),
+            "scanned_price": plain(self.scanned_price),
+            "limit_price": plain(self.limit_price),
+            "order_amount": plain(self.order_amount),
+            "filled": plain(self.filled),
+            "avg_price": plain(self.avg_price),
+            "spent": plain(self.spent),
+            "received": plain(self.received),
+            "fee": plain(self.fee),
             "fee_asset": self.fee_asset,
             "status": self.status,
             "client_order_id": self.client_order_id,
@@ -107,9 +107,9 @@ class ArbExecution:
             "start_asset": self.start_asset,
             "outcome": self.outcome,
             "reason": self.reason,
-            "expected_profit_pct": str(self.expected_profit_pct),
-            "actual_profit": str(self.actual_profit),
-            "actual_profit_pct": str(self.actual_profit_pct),
+            "expected_profit_pct": plain(self.expected_profit_pct),
+            "actual_profit": plain(self.actual_profit),
+            "actual_profit_pct": plain(self.actual_profit_pct),
             "latency_ms": round(self.latency_ms, 3),
         }
 
@@ -123,18 +123,18 @@ class ArbExecution:
             "actual_profit": self.actual_profit,
             "fees": self.fees,
             "legs": {
-                "size": str(self.size),
-                "expected_profit": str(self.expected_profit),
-                "actual_profit_pct": str(self.actual_profit_pct),
-                "spent": str(self.spent),
-                "returned": str(self.returned),
-                "unwind_loss": str(self.unwind_loss),
+                "size": plain(self.size),
+                "expected_profit": plain(self.expected_profit),
+                "actual_profit_pct": plain(self.actual_profit_pct),
+                "spent": plain(self.spent),
+                "returned": plain(self.returned),
+                "unwind_loss": plain(self.unwind_loss),
                 "first_order_ms": round(self.first_order_ms, 3),
                 "reason": self.reason,
                 "legs": [leg.to_json() for leg in self.legs],
                 "unwinds": [leg.to_json() for leg in self.unwinds],
-                "held": {a: str(q) for a, q in self.held.items()},
-                "dust": {a: str(q) for a, q in self.dust.items()},
+                "held": {a: plain(q) for a, q in self.held.items()},
+                "dust": {a: plain(q) for a, q in self.dust.items()},
             },
             "outcome": self.outcome,
             "latency_ms": round(self.latency_ms),

@@ -47,7 +47,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.exec_book import (
@@ -561,10 +561,10 @@ class TriangularExecutor:
             "cycle_id": opp.cycle_id,
             "path": opp.path(),
             "size_limited_by": opp.size_limited_by,
-            "max_size": str(opp.max_size),
+            "max_size": plain(opp.max_size),
             "legs": [
-                {"symbol": leg.symbol, "side": leg.side.value, "price": str(leg.price),
-                 "fee": str(leg.fee)}
+                {"symbol": leg.symbol, "side": leg.side.value, "price": plain(leg.price),
+                 "fee": plain(leg.fee)}
                 for leg in opp.legs
             ],
         }  # fmt: skip
