@@ -12,6 +12,8 @@ from tradeguard.model.money import ZERO
 PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 KIND = "cross_venue"
 
+INTERRUPTED_PAIR = "interrupted"  # pair id of an attempt taken up after a stop (not journaled)
+
 
 @dataclass(slots=True)
 class PairLegResult:
