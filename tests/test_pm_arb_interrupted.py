@@ -184,3 +184,16 @@ async def test_on_interrupted_hold_keeps_the_lone_leg_and_reports_it_once(tmp_pa
     finally:
         await node.stop()
         node.close()
+
+
+def test_a_bad_on_interrupted_is_refused_naming_the_key_and_the_choices() -> None:
+    from tradeguard.strategies.cross_venue.strategy import parse_params as pair_params
+    from tradeguard.strategies.triangular.strategy import parse_params as cycle_params
+
+    bad = {"exec": {"on_interrupted": "maybe"}}
+    msg = r"params.exec.on_interrupted = 'maybe': Input should be 'unwind' or 'hold'"
+    with pytest.raises(ValueError, match=msg):
+        cycle_params(bad)
+    map_path = str(Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml")
+    with pytest.raises(ValueError, match=msg):
+        pair_params("pmarb", {"map": map_path, "kalshi_venue": "kalshi", **bad})

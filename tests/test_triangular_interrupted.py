@@ -163,3 +163,25 @@ async def test_a_start_killed_while_unwinding_sends_nothing_more_and_records_the
             assert [e for e in events if e.kind == EventKind.ARB_HELD] == []
         finally:
             await _close(again)
+
+
+async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, on_interrupted="hold")
+        first = await _child(tmp_path, cfg, "between")
+        for start in range(2):
+            node, events = await _start(cfg)
+            try:
+                held = [e for e in events if e.kind == EventKind.ARB_HELD]
+                assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
+                assert load_arb_executions(node.storage, strategy_id="tri") == []
+                if start == 0:
+                    [event] = held
+                    assert event.data["client_order_ids"] == [first["first"]]
+                    assert "on_interrupted is `hold`" in event.data["reason"]
+                else:
+                    assert held == []
+            finally:
+                await _close(node)
