@@ -186,3 +186,29 @@ async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
                     assert held == []
             finally:
                 await _close(node)
+
+
+async def test_legs_that_are_no_chain_from_a_first_leg_are_recorded_held_untouched(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex)
+        first = await _child(tmp_path, cfg, "between")
+        node = TradingNode(cfg)
+        try:  # the journal holds a second leg whose first leg no longer shows
+            [order] = node.storage.load_orders(strategy_id="tri")
+            order.signal = {"arb": "leg", "index": 1}
+            node.storage.upsert_order(order)
+        finally:
+            node.close()
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "held" and rec["legs"]["unwinds"] == []
+            assert "is not forward leg 1 of one cycle" in rec["legs"]["reason"]
+            assert [leg["client_order_id"] for leg in rec["legs"]["legs"]] == [first["first"]]
+            assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
+            held = [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert [e.severity for e in held] == ["critical"]
+        finally:
+            await _close(node)

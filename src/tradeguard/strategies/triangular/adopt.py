@@ -149,7 +149,7 @@ def _held_as_found(
         strategy_id=runner.config.strategy_id,
         cycle_id=INTERRUPTED_CYCLE_ID,
         path="interrupted",
-        start_asset="",
+        start_asset="?",  # not known: the legs are no chain from one start asset
         size=ZERO,
         expected_profit_pct=ZERO,
         expected_profit=ZERO,
