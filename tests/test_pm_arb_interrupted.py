@@ -197,3 +197,28 @@ def test_a_bad_on_interrupted_is_refused_naming_the_key_and_the_choices() -> Non
     map_path = str(Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml")
     with pytest.raises(ValueError, match=msg):
         pair_params("pmarb", {"map": map_path, "kalshi_venue": "kalshi", **bad})
+
+
+async def test_a_halted_node_denies_the_start_up_unwind_and_records_the_leg_held(tmp_path, servers):
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node = TradingNode(cfg)
+    try:
+        node.kill_switch.trigger("halted after the crash", "test")  # persisted: survives
+    finally:
+        node.close()
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "held"
+        [unwind] = rec["legs"]["unwinds"]
+        assert unwind["status"] == "denied" and unwind["client_order_id"] == "", unwind
+        assert len(node.storage.load_orders(strategy_id="pmarb")) == 1  # nothing journaled
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert held.severity == "critical"
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+        print(f"\nhalted: {unwind['reason']}")
+    finally:
+        await node.stop()
+        node.close()
+    assert first["first"]
