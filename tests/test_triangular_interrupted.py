@@ -212,3 +212,28 @@ async def test_legs_that_are_no_chain_from_a_first_leg_are_recorded_held_untouch
             assert [e.severity for e in held] == ["critical"]
         finally:
             await _close(node)
+
+
+async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_usdt(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        legs = await _child(tmp_path, cfg, "between2")
+        assert Decimal(legs["btc"]) > 0, json.dumps(legs)
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+            named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
+            assert named == [legs["first"], legs["second"]]
+            [back] = rec["legs"]["unwinds"]
+            assert (back["symbol"], back["side"], back["from"]) == ("BTC/USDT", "sell", "BTC")
+            spent = Decimal(legs["spent"])
+            loss = spent - Decimal(rec["legs"]["returned"])
+            assert Decimal(0) < loss <= spent * Decimal("0.05"), loss  # two spreads, fees
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+            print(f"\ntwo legs unwound at start: {spent} USDT -> {legs['btc']} BTC -> "
+                  f"{rec['legs']['returned']} USDT")  # fmt: skip
+        finally:
+            await _close(node)
