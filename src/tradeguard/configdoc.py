@@ -29,6 +29,7 @@ from tradeguard.config import (
     field_range,
 )
 from tradeguard.risk.config import RiskConfig
+from tradeguard.strategies.cross_venue.executor import PairExecConfig
 from tradeguard.strategies.triangular.executor import TriangularExecConfig
 from tradeguard.strategies.triangular.strategy import TriangularParams
 
@@ -55,7 +56,18 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
         "[[strategies]].params.exec (kind triangular)",
         TriangularExecConfig,
         "How it executes a cycle. `strategy_id` is always the strategy's `id`; `fees_charged_in`"
-        " defaults by venue (paper: `quote`, ccxt: `received`).",
+        " defaults by venue (paper: `quote`, ccxt: `received`). `on_interrupted`: what the next"
+        " start does with legs a stopped node left without a record: trade them back within"
+        " `max_unwind_loss_pct` before the strategy trades (`unwind`, the default), or keep them"
+        " and raise one critical `arb.held` (`hold`).",
+    ),
+    (
+        "[[strategies]].params.exec (kind cross_venue)",
+        PairExecConfig,
+        "How it executes a pair (see docs/pm_arbitrage.md). `on_interrupted`: what the next start"
+        " does with a lone leg a stopped node left without a record: sell it back within"
+        " `max_unwind_loss_usd` before the strategy trades (`unwind`, the default), or keep it"
+        " and raise one critical `arb.held` (`hold`).",
     ),
     (
         "[[bots]]",

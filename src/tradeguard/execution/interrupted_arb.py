@@ -1,27 +1,31 @@
 """Arbitrage attempts a crash cut short: legs in the journal that no recorded attempt names.
 
 ```python
-events = interrupted_arb_events(storage, ["pmarb"], now_ms)   # at start, after reconciliation
+legs = interrupted_legs(storage, "pmarb", reported)   # at start, after reconciliation
+event = held_event("pmarb", legs, now_ms, HOLD_WHY)    # when they are kept
+record_held(storage, "pmarb", legs, now_ms, why)       # names them: no later start takes them
 ```
 
 An arbitrage strategy (`cross_venue`, `triangular`) records each attempt in `arb_executions`
 when it ends, naming every leg's client order id. A node killed between two legs leaves legs in
 the journal that no record names: a first leg filled and its hedge never sent (or sent and not
 seen), with no unwind, no record and no alert. At start, once reconciliation has brought those
-orders up to date, each strategy's unnamed legs that filled are reported as one critical
-`arb.held` event naming what they bought or sold, once (the reported ids are kept in kv_state).
+orders up to date, each strategy's unnamed legs that filled are found here; the node
+(`node/interrupted.py`) hands them to the strategy's executor to unwind, or reports them as one
+critical `arb.held` event naming what they bought or sold, once (the reported ids are kept in
+kv_state under `REPORTED_KEY`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
-from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.storage.arb_repository import insert_arb_execution, load_arb_executions
 
 REPORTED_KEY = "arb.interrupted_reported"  # client order ids already reported
 _ORDERS = 200  # the newest orders of a strategy looked at
@@ -85,38 +89,52 @@ def interrupted_legs(storage: Any, strategy_id: str, skip: Collection[str] = ())
     return out
 
 
-def interrupted_arb_events(storage: Any, strategy_ids: Iterable[str], now_ms: int) -> list[Event]:
-    """Return one critical `arb.held` event per strategy with unreported interrupted legs."""
-    stored = storage.kv_get(REPORTED_KEY)
-    reported = set(stored) if isinstance(stored, list) else set()
-    events = []
-    for sid in strategy_ids:
-        legs = interrupted_legs(storage, sid, reported)
-        if not legs:
-            continue
-        totals: dict[str, Decimal] = {}
-        for o in legs:  # two legs on one symbol, venue and side add up
-            key = f"{o.symbol} on {o.venue} ({o.side.value})"
-            totals[key] = totals.get(key, ZERO) + o.filled
-        held = {key: str(amount) for key, amount in totals.items()}
-        text = "; ".join(f"{o.client_order_id} {o.side.value} {o.filled} {o.symbol} on "
-                         f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
-        reason = (
-            f"the node stopped during an attempt (no record names these legs): {text}; the "
-            "strategy neither recorded nor unwound it and does not track what it holds (a "
-            "pair's settlement included): check the venues, then close, hedge or keep it by hand"
-        )
-        data = {
-            "path": "interrupted attempt",
-            "held": held,
-            "reason": reason,
-            "client_order_ids": [o.client_order_id for o in legs],
-        }
-        first = legs[0]
-        events.append(
-            Event(EventKind.ARB_HELD, now_ms, data, first.venue, first.symbol, sid, "critical")
-        )
-        reported.update(o.client_order_id for o in legs)
-    if events:
-        storage.kv_set(REPORTED_KEY, sorted(reported))
-    return events
+def held_event(strategy_id: str, legs: list[Order], now_ms: int, why: str) -> Event:
+    """Return the critical `arb.held` event naming what `legs` bought or sold, and `why`."""
+    totals: dict[str, Decimal] = {}
+    for o in legs:  # two legs on one symbol, venue and side add up
+        key = f"{o.symbol} on {o.venue} ({o.side.value})"
+        totals[key] = totals.get(key, ZERO) + o.filled
+    held = {key: str(amount) for key, amount in totals.items()}
+    text = "; ".join(f"{o.client_order_id} {o.side.value} {o.filled} {o.symbol} on "
+                     f"{o.venue} ({o.status.value})" for o in legs)  # fmt: skip
+    data = {
+        "path": "interrupted attempt",
+        "held": held,
+        "reason": f"{why}: {text}; {HAND}",
+        "client_order_ids": [o.client_order_id for o in legs],
+    }
+    first = legs[0]
+    return Event(
+        EventKind.ARB_HELD, now_ms, data, first.venue, first.symbol, strategy_id, "critical"
+    )
+
+
+def record_held(storage: Any, strategy_id: str, legs: list[Order], now_ms: int, why: str) -> int:
+    """Write the `held` record that names `legs`, so no later start takes them up again."""
+    row = {
+        "strategy_id": strategy_id,
+        "cycle": {"path": "interrupted attempt", "kind": "interrupted"},
+        "start_asset": "?",
+        "outcome": "held",
+        "ts": now_ms,
+        "legs": {
+            "reason": why,
+            "legs": [
+                {"client_order_id": o.client_order_id, "symbol": o.symbol, "venue": o.venue,
+                 "side": o.side.value, "filled": str(o.filled), "status": o.status.value}
+                for o in legs
+            ],
+        },
+    }  # fmt: skip
+    return int(insert_arb_execution(storage, row))
+
+
+HAND = (
+    "the strategy does not track what it holds (a pair's settlement included): check the "
+    "venues, then close, hedge or keep it by hand"
+)
+HOLD_WHY = (
+    "the node stopped during an attempt (no record names these legs) and the strategy's "
+    "on_interrupted is `hold`, so nothing was unwound"
+)

@@ -3,7 +3,7 @@
 ```python
 await connect_venues(node)            # venues connected, instruments and order minimums loaded
 ...                                   # settlement, start-up reconciliation, ledger audit
-await before_trading(node, streaming) # held assets priced, interrupted arbitrage reported
+await before_trading(node, streaming) # held assets priced, cut arbitrage unwound or held
 ```
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from tradeguard.execution.interrupted_arb import interrupted_arb_events
+from tradeguard.node.interrupted import take_up_interrupted
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ async def connect_venues(node: TradingNode) -> None:
 
 
 async def before_trading(node: TradingNode, streaming: bool) -> None:
-    """Price what is held without a mark (bounded wait), then report arbitrage a crash cut."""
+    """Price what is held without a mark (bounded wait), then unwind or report arbitrage a
+    crash cut."""
     wait_s = node.config.node.reference_prices_timeout_s
     refs = node._reference
     if refs is not None and wait_s > 0 and (streaming or node.data_venues):
@@ -61,7 +62,4 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
-    ids = [s.id for s in node.strategies]
-    for event in interrupted_arb_events(node.storage, ids, node.clock.now_ms()):
-        log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
-        node.bus.publish(event)
+    await take_up_interrupted(node)  # unwound by the executor, or held and reported

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +41,11 @@ from tradeguard.strategies.cross_venue.limits import (
     PairLimits,
     check_limits,
 )
-from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.records import (
+    INTERRUPTED_PAIR,
+    PairAttempt,
+    PairLegResult,
+)
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
 from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway
 
@@ -58,6 +63,9 @@ class PairExecConfig(BaseModel):
     min_edge_usd: Decimal = Field(default=ZERO, ge=0, lt=1)
     # Most an unwind of a lone first leg may lose (prices and fees), in USD.
     max_unwind_loss_usd: Decimal = Field(default=Decimal(5), ge=0, le=Decimal(100_000))
+    # A lone leg a stopped node left without a record, at the next start: sold back within
+    # max_unwind_loss_usd before the strategy trades (`unwind`), or kept and reported (`hold`).
+    on_interrupted: Literal["unwind", "hold"] = "unwind"
 
 
 class PairExecutor:
@@ -446,7 +454,7 @@ class PairExecutor:
                     "reason": rec.reason,
                     "message": (
                         f"[{self.mode}] pair {rec.pair_id}: {held} held unhedged on {leg.venue} "
-                        f"(second leg failed, unwind did not fill within max_unwind_loss_usd="
+                        f"({_cause(rec)}, unwind did not fill within max_unwind_loss_usd="
                         f"{self.config.max_unwind_loss_usd}); sell it or hedge it by hand"
                     ),
                 },
@@ -499,3 +507,9 @@ class PairExecutor:
         )
         self.attempts.append(rec)
         return rec
+
+
+def _cause(rec: PairAttempt) -> str:
+    if rec.pair_id == INTERRUPTED_PAIR:
+        return "the node stopped between the legs"
+    return "second leg failed"

@@ -13,6 +13,8 @@ PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 KIND = "cross_venue"
 MICRO = Decimal("0.000001")
 
+INTERRUPTED_PAIR = "interrupted"  # pair id of an attempt taken up after a stop (not journaled)
+
 
 @dataclass(slots=True)
 class PairLegResult:

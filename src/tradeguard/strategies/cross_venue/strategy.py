@@ -38,6 +38,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
+from tradeguard.model.order import Order
 from tradeguard.strategies.base import Strategy, StrategyContext, register
 from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
 from tradeguard.strategies.cross_venue.fees import FeeModel
@@ -285,6 +286,19 @@ class CrossVenueStrategy(Strategy):
                 self._gateway.publish(event)
             events.append(event)
         return events
+
+    @property
+    def on_interrupted(self) -> str:
+        """What the next start does with a leg a stop left without a record (unwind or hold)."""
+        return self.settings.exec.on_interrupted
+
+    async def adopt_interrupted(self, legs: list[Order], fills: dict[str, list[Fill]]) -> str:
+        """Sell back what an interrupted attempt left unhedged (within the loss cap) through
+        the executor; return the record's outcome (`held` when some of it stays)."""
+        from tradeguard.strategies.cross_venue.adopt import adopt_interrupted
+
+        assert self.executor is not None, "bind() first"
+        return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
     async def on_stopping(self) -> None:
         """Start no new pair; wait up to stop_timeout_s for the running one."""

@@ -17,6 +17,9 @@ class TriangularExecConfig(BaseModel):
     # Worst price a leg may take, as % beyond the scanned price; beyond it the leg is not sent.
     slippage_pct: Decimal = Field(default=Decimal(2), ge=0, le=10)
     on_leg_failure: Literal["unwind", "hold"] = "unwind"
+    # Filled legs a stopped node left without a record, at the next start: traded back within
+    # max_unwind_loss_pct before the strategy trades (`unwind`), or kept and reported (`hold`).
+    on_interrupted: Literal["unwind", "hold"] = "unwind"
     # Unwind prices stay within this % of the stranded asset's cost (fees come on top).
     max_unwind_loss_pct: Decimal = Field(default=Decimal(1), gt=0, le=20)
     leg_timeout_s: float = Field(default=5.0, gt=0, le=120)

@@ -514,12 +514,13 @@ class TriangularExecutor:
         Any other hop is returned as it is."""
         if ex.side is Side.BUY or ex.status != "expired" or ex.filled > 0:
             return ex
-        if ex.limit_price <= bound:
-            return ex  # it was at the bound already
+        at_bound = round_price(bound, inst.price_tick, False, bound)
+        if ex.limit_price <= at_bound:
+            return ex  # it was at the bound (to the tick) already: the same IOC would expire
         again = LegExecution("unwind", len(rec.unwinds), ex.symbol, ex.side, ex.from_asset,
                              ex.to_asset, ex.scanned_price)  # fmt: skip
         _add_reason(rec, ex.reason)
-        again.limit_price = round_price(bound, inst.price_tick, False, bound)
+        again.limit_price = at_bound
         rec.unwinds.append(again)
         return await self._send(again, qty, inst.min_amount, inst.min_notional)
 

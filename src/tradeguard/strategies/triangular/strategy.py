@@ -35,7 +35,9 @@ from pydantic.fields import FieldInfo
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range
+from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
+from tradeguard.model.order import Order
 from tradeguard.strategies.base import Strategy, StrategyContext, register
 from tradeguard.strategies.gateway import ExecutionContext
 from tradeguard.strategies.triangular.exec_runner import TriangularArbRunner
@@ -206,6 +208,19 @@ class TriangularStrategy(Strategy):
             runner.scanner.update_ticker(quote.symbol, bid, ask)
             return
         runner.on_ticker(quote.symbol, bid, ask, float(quote.bid_size), float(quote.ask_size))
+
+    @property
+    def on_interrupted(self) -> str:
+        """What the next start does with legs a stop left without a record (unwind or hold)."""
+        return self.exec_config.on_interrupted
+
+    async def adopt_interrupted(self, legs: list[Order], fills: dict[str, list[Fill]]) -> str:
+        """Trade back what an interrupted cycle's legs left (within the unwind bound) through
+        the executor; return the record's outcome (`held` when some of it stays)."""
+        from tradeguard.strategies.triangular.adopt import adopt_interrupted
+
+        assert self.executor is not None, "bind() first"
+        return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
     async def on_stopping(self) -> None:
         """Start no new cycle; wait up to stop_timeout_s for the running one to finish."""

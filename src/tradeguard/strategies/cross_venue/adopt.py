@@ -1,0 +1,128 @@
+"""A pair attempt a crash cut short, taken back by the executor at the next start.
+
+```python
+attempt = await adopt_interrupted(executor, legs, fills)   # the journal's unnamed filled legs
+```
+
+The legs the journal holds for one attempt (filled, no record naming them): a first leg, maybe a
+second that filled less, maybe part of an unwind already sold. What the first leg bought and
+nothing hedged or sold back is sold (IOC) no lower than the price that keeps the loss within
+`max_unwind_loss_usd`, through the risk engine and the journal, as after a second leg that fails
+during a run; what does not sell is held with a critical `arb.held` event. Legs of any other
+shape (two first legs, a hedge as large as the first leg) are held as found and reported. One
+`arb_executions` row names every leg, so they are never taken back twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import Order
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
+
+
+def _result(order: Order, fills: list[Fill]) -> PairLegResult:
+    leg = PairLegResult(
+        str(order.signal.get("arb", "")),
+        order.venue,
+        order.symbol,
+        order.side,
+        order.amount,
+        order.price or ZERO,
+        filled=order.filled,
+        avg_price=order.avg_price,
+        fee=order.fee,
+        status=order.status.value,
+        client_order_id=order.client_order_id,
+    )
+    if fills:
+        leg.filled = sum((f.amount for f in fills), ZERO)
+        leg.avg_price = sum((f.amount * f.price for f in fills), ZERO) / leg.filled
+        leg.fee = sum((f.fee for f in fills), ZERO)
+    return leg
+
+
+def _shape(legs: list[PairLegResult]) -> str:
+    """Return why the legs are not one attempt's first leg (+ hedge, + unwinds), or ""."""
+    roles = [leg.role for leg in legs]
+    if roles.count("first") != 1 or roles.count("second") > 1:
+        return f"the legs are not one attempt's (roles {roles})"
+    first = next(leg for leg in legs if leg.role == "first")
+    for leg in legs:
+        if leg.role == "unwind" and (leg.venue, leg.symbol) != (first.venue, first.symbol):
+            return f"unwind {leg.client_order_id} sold {leg.symbol}, not the first leg's"
+        if leg.role not in ("first", "second", "unwind"):
+            return f"{leg.client_order_id} has an unknown role {leg.role!r}"
+    return ""
+
+
+async def adopt_interrupted(
+    executor: PairExecutor, legs: list[Order], fills: Mapping[str, list[Fill]]
+) -> PairAttempt:
+    """Sell back what an interrupted attempt's first leg left unhedged, within the cap (the
+    journal's fills, when stored, say what each leg paid)."""
+    started = time.perf_counter()
+    results = [_result(o, fills.get(o.client_order_id, [])) for o in legs]
+    cids = ", ".join(o.client_order_id for o in legs)
+    rec = PairAttempt(
+        executor.strategy_id,
+        INTERRUPTED_PAIR,
+        "",
+        0,
+        executor.mode,
+        ZERO,
+        ZERO,
+        ZERO,
+        ZERO,
+        ts=executor._clock.now_ms(),
+        reason=f"the node stopped during this attempt ({cids}); adopted at start",
+    )
+    rec.legs.extend(results)
+    why = _shape(results)
+    async with executor._lock:
+        if why:
+            _hold_as_found(executor, rec, f"{rec.reason}, not unwound: {why}")
+        else:
+            await _unwind_rest(executor, rec, results)
+    rec.latency_ms = (time.perf_counter() - started) * 1000
+    return executor._finish(rec)
+
+
+async def _unwind_rest(executor: PairExecutor, rec: PairAttempt, legs: list[PairLegResult]) -> None:
+    first = next(leg for leg in legs if leg.role == "first")
+    hedged = sum((leg.filled for leg in legs if leg.role == "second"), ZERO)
+    sold = sum((leg.filled for leg in legs if leg.role == "unwind"), ZERO)
+    rec.contracts = first.filled
+    left = first.filled - hedged - sold
+    if hedged >= first.filled:
+        _hold_as_found(
+            executor,
+            rec,
+            f"{rec.reason}: both legs filled ({hedged} hedged of {first.filled}), a pair held "
+            "to settlement that the strategy's open pairs do not list; check it and keep it",
+        )
+        return
+    if left <= 0:
+        rec.outcome = "unwound"  # an unwind sold it all before the stop
+        return
+    await executor._unwind(rec, first, left)
+    if sold > 0 and rec.outcome == "unwound":
+        rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"
+
+
+def _hold_as_found(executor: PairExecutor, rec: PairAttempt, reason: str) -> None:
+    rec.reason, rec.outcome = reason, "held"
+    for leg in rec.legs:
+        if leg.side is Side.BUY:
+            rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) + leg.filled
+        else:
+            rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) - leg.filled
+    executor._hold(rec, rec.legs[0])
+
+
+__all__ = ["INTERRUPTED_PAIR", "adopt_interrupted"]

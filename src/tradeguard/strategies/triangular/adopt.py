@@ -1,0 +1,172 @@
+"""A cycle a crash cut short, taken back by the executor at the next start.
+
+```python
+record = await adopt_interrupted(executor, legs, fills)   # the journal's unnamed filled legs
+```
+
+The forward legs the journal holds (oldest first, filled, no record naming them) are chained as
+the executor chains them while running: what each received, less what the next spent, is left
+in between at its cost in the start asset (the first leg's input). What is left is then traded
+back exactly as after a leg failure during a run: the way back over the venue's markets, each
+hop an IOC whose prices stay within `max_unwind_loss_pct` of the cost, through the risk engine
+and the journal; what does not fill within the bound is held with a critical `arb.held` event.
+One `arb_executions` row names the interrupted legs and the unwind orders, so the legs are never
+taken back twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.order import Order
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from tradeguard.strategies.triangular.executor import TriangularExecutor, _Run
+from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
+from tradeguard.strategies.triangular.unwind_routes import Stranded
+
+INTERRUPTED_CYCLE_ID = -1  # the record of an adopted cycle: the scanner's id is not journaled
+
+
+def chain_of(
+    executor: TriangularExecutor, legs: list[Order], fills: Mapping[str, list[Fill]]
+) -> list[LegExecution] | str:
+    """Return the forward legs as executions, oldest first, or why they are no chain; the
+    journal's fills say what each received (a fee charged in the bought asset included)."""
+    out: list[LegExecution] = []
+    for n, order in enumerate(legs):
+        inst = executor.gateway.instrument(order.symbol)
+        index = order.signal.get("index")
+        if order.signal.get("arb") != "leg" or index != n:
+            return (
+                f"{order.client_order_id} is not forward leg {n + 1} of one cycle "
+                f"(signal {order.signal})"
+            )
+        if inst is None:
+            return f"{order.symbol} is not listed on {executor.gateway.venue}"
+        buy = order.side is Side.BUY
+        src, dst = (inst.quote, inst.base) if buy else (inst.base, inst.quote)
+        if out and out[-1].to_asset != src:
+            return f"leg {n + 1} ({order.symbol}) does not spend what leg {n} received"
+        ex = LegExecution("leg", n, order.symbol, order.side, src, dst, order.price or ZERO)
+        ex.limit_price = order.price or ZERO
+        ex.order_amount = order.amount
+        ex.status = order.status.value
+        ex.client_order_id = order.client_order_id
+        _apply(executor, ex, order, fills.get(order.client_order_id, []))
+        out.append(ex)
+    return out
+
+
+def _apply(executor: TriangularExecutor, ex: LegExecution, order: Order, fills: list[Fill]) -> None:
+    """Set what the leg spent and received from its stored fills (the order's totals, fee in
+    the quote, when none is stored)."""
+    if not fills:
+        executor._apply_fills(ex, order.client_order_id, order.filled, order.avg_price, order.fee)
+        return
+    qty = sum((f.amount for f in fills), ZERO)
+    value = sum((f.amount * f.price for f in fills), ZERO)
+    fee = sum((f.fee for f in fills), ZERO)
+    ex.filled, ex.avg_price, ex.fee, ex.fee_asset = qty, value / qty, fee, fills[0].fee_asset
+    ex.spent, ex.received = (value, qty) if ex.side is Side.BUY else (qty, value)
+    if ex.fee_asset == ex.from_asset:
+        ex.spent += fee
+    elif ex.fee_asset == ex.to_asset:
+        ex.received -= fee
+
+
+async def adopt_interrupted(
+    executor: TriangularExecutor, legs: list[Order], fills: Mapping[str, list[Fill]]
+) -> ArbExecution:
+    """Trade back what an interrupted cycle's filled legs left, within the unwind bound."""
+    # A lone leg is unwound whatever on_leg_failure says: `on_interrupted` chose it.
+    runner = TriangularExecutor(
+        executor.gateway, executor.config.model_copy(update={"on_leg_failure": "unwind"})
+    )
+    started = time.perf_counter()
+    chain = chain_of(executor, legs, fills)
+    cids = ", ".join(o.client_order_id for o in legs)
+    reason = f"the node stopped between the legs of this cycle ({cids}); adopted at start"
+    if isinstance(chain, str):
+        return _held_as_found(runner, legs, f"{reason}, not unwound: {chain}", started)
+    start = chain[0].from_asset
+    opp = Opportunity(
+        INTERRUPTED_CYCLE_ID,
+        start,
+        tuple(Leg(x.symbol, x.side, x.from_asset, x.to_asset, x.limit_price, ZERO) for x in chain),
+        ZERO,
+        chain[0].spent,
+        (),
+        "interrupted",
+    )
+    rec = ArbExecution(
+        strategy_id=runner.config.strategy_id,
+        cycle_id=INTERRUPTED_CYCLE_ID,
+        path=f"{opp.path()} (interrupted)",
+        start_asset=start,
+        size=chain[0].spent,
+        expected_profit_pct=ZERO,
+        expected_profit=ZERO,
+        ts=runner.gateway.now_ms(),
+        reason=reason,
+    )
+    rec.legs.extend(chain)
+    rec.spent = chain[0].spent
+    run = _Run(cost_per_unit={start: ONE})
+    amount = chain[0].spent
+    for i, ex in enumerate(chain):
+        residual = amount - ex.spent
+        if i > 0 and residual > 0:
+            run.stranded.append(
+                Stranded(ex.from_asset, residual, residual * run.cost_per_unit[ex.from_asset], i)
+            )
+        if ex.to_asset != start:
+            rate = run.cost_per_unit[ex.from_asset] * ex.spent / ex.received
+            run.cost_per_unit[ex.to_asset] = rate if ex.received > 0 else ZERO
+        amount = ex.received
+    last = chain[-1]
+    if last.to_asset == start:
+        rec.returned += last.received
+    elif amount > 0:
+        run.stranded.append(
+            Stranded(last.to_asset, amount, amount * run.cost_per_unit[last.to_asset], len(chain))
+        )
+    async with runner._lock:
+        await runner._settle(rec, opp, run)
+    if rec.outcome == "completed" and last.to_asset != start:
+        rec.outcome = "failed"  # only dust was left: nothing to trade back
+    return runner._finish(rec, opp, started)
+
+
+def _held_as_found(
+    runner: TriangularExecutor, legs: list[Order], reason: str, started: float
+) -> ArbExecution:
+    """Record legs that are no single cycle's chain as held, untouched, and alert."""
+    rec = ArbExecution(
+        strategy_id=runner.config.strategy_id,
+        cycle_id=INTERRUPTED_CYCLE_ID,
+        path="interrupted",
+        start_asset="?",  # not known: the legs are no chain from one start asset
+        size=ZERO,
+        expected_profit_pct=ZERO,
+        expected_profit=ZERO,
+        ts=runner.gateway.now_ms(),
+        reason=reason,
+        outcome="held",
+    )
+    for n, order in enumerate(legs):
+        ex = LegExecution("leg", n, order.symbol, order.side, "", "", order.price or ZERO)
+        ex.client_order_id, ex.filled = order.client_order_id, order.filled
+        ex.status, ex.avg_price = order.status.value, order.avg_price
+        rec.legs.append(ex)
+        key = f"{order.symbol} ({order.side.value})"
+        rec.held[key] = rec.held.get(key, ZERO) + order.filled
+    runner._alert_held(rec)
+    opp = Opportunity(INTERRUPTED_CYCLE_ID, "", (), ZERO, ZERO, (), "interrupted")
+    return runner._finish(rec, opp, started)
+
+
+__all__ = ["INTERRUPTED_CYCLE_ID", "adopt_interrupted", "chain_of"]

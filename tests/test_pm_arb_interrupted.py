@@ -1,0 +1,224 @@
+"""Cross-venue, both legs or neither across a crash: a node SIGKILLed after the first leg filled
+sells the lone leg back at the next start, within max_unwind_loss_usd, through the order path;
+a start killed during that unwind neither unwinds twice nor loses the record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_pm_arb_node import arb_config, vault_with_both
+from tradeguard.config import Config
+from tradeguard.model.enums import OrderStatus, Side
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node import TradingNode
+from tradeguard.node.interrupted import ADOPTING_KEY
+from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
+from tradeguard.storage.arb_repository import load_arb_executions
+
+NO = "KXFED-26DEC-T4.00:NO/USD"
+CAP = "1.5"
+CHILD = Path(__file__).with_name("pm_arb_crash_child.py")
+
+
+async def _child(tmp: Path, cfg: Config, *args: str) -> dict:
+    cfg_file = tmp / "config.json"
+    cfg_file.write_text(cfg.model_dump_json())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), str(cfg_file), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    (tmp / "child.err").write_bytes(err)
+    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
+    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:
+    node = TradingNode(cfg)
+    node.orders.not_found_grace_ms = 0  # the restart comes after the venue's queueing grace
+    events: list[Event] = []
+    node.bus.subscribe(events.append)
+    await node.start()
+    return node, events
+
+
+@pytest.fixture
+async def servers(tmp_path, monkeypatch):
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+    try:
+        yield kalshi, pm
+    finally:
+        await pm.stop()
+        await kalshi.stop()
+
+
+def _config(tmp: Path, servers, **exec_params: str) -> Config:
+    kalshi, pm = servers
+    return arb_config(tmp, kalshi, pm, exec_params, {"max_position_usd": "200"})
+
+
+async def test_lone_leg_killed_between_legs_is_sold_back_within_the_cap_at_next_start(
+    tmp_path, servers
+):
+    # 20 NO bought at the ask 0.56 (fee 0.35): the cap's lowest price, 0.52, is inside
+    # risk.price_band_pct=10 around the mid 0.55; the IOC sells at the bid 0.54.
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    assert Decimal(first["filled"]) == 20, first
+
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+        [leg] = rec["legs"]["legs"]
+        assert (leg["role"], leg["client_order_id"]) == ("first", first["first"])
+        [unwind] = rec["legs"]["unwinds"]
+        assert unwind["role"] == "unwind" and Decimal(unwind["filled"]) == 20
+        loss = -Decimal(rec["actual_profit"])
+        assert Decimal(0) < loss <= Decimal(CAP), loss
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+        sell = node.orders.orders[unwind["client_order_id"]]
+        assert sell.side is Side.SELL and sell.status is OrderStatus.FILLED
+        assert sell.signal["arb"] == "unwind"  # journaled as any order of the strategy
+        assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        done = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
+        assert [(e.data["outcome"], e.severity) for e in done] == [("unwound", "warning")]
+        assert node.storage.kv_get(ADOPTING_KEY) == {}
+        print(f"\nunwound at start: bought 20 at {first['price']}, sold at "
+              f"{unwind['avg_price']}, loss {loss} USD (cap {CAP})")  # fmt: skip
+    finally:
+        await node.stop()
+        node.close()
+    again, events = await _start(cfg)  # once: the record names both orders
+    try:
+        assert len(load_arb_executions(again.storage, strategy_id="pmarb")) == 1
+        assert not [e for e in events if e.kind in (EventKind.ARB_HELD, EventKind.ARB_EXECUTION)]
+        assert len(again.storage.load_orders(strategy_id="pmarb")) == 2
+    finally:
+        await again.stop()
+        again.close()
+
+
+async def test_unwind_beyond_the_cap_stays_held_and_is_never_sent_lower(tmp_path, servers):
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd="0.01")
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    for start in range(2):
+        node, events = await _start(cfg)
+        try:
+            recs = load_arb_executions(node.storage, strategy_id="pmarb")
+            assert [r["outcome"] for r in recs] == ["held"], recs
+            sells = [
+                o for o in node.storage.load_orders(strategy_id="pmarb") if o.side is Side.SELL
+            ]
+            assert len(sells) == 1 and sells[0].filled == 0, sells  # one IOC, at the bound
+            assert sells[0].price is not None and sells[0].price > Decimal("0.54")  # the bid
+            assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+            held = [e for e in events if e.kind == EventKind.ARB_HELD]
+            if start == 0:
+                assert [e.severity for e in held] == ["critical"]
+                assert {k: Decimal(v) for k, v in held[0].data["held"].items()} == {NO: 20}
+                print(f"\nheld at start: {held[0].data['message']} limit {sells[0].price}")
+            else:
+                assert held == []  # reported once; nothing sent again
+        finally:
+            await node.stop()
+            node.close()
+    assert first["first"]
+
+
+async def test_a_start_killed_while_unwinding_neither_unwinds_twice_nor_loses_the_record(
+    tmp_path, servers
+):
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    cut = await _child(tmp_path, cfg, "unwinding")  # the sell is journaled, then the kill
+    node, events = await _start(cfg)
+    try:
+        sell = node.orders.orders[cut["journaled"]]
+        assert sell.side is Side.SELL and sell.status is OrderStatus.REJECTED  # never left
+        orders = node.storage.load_orders(strategy_id="pmarb")
+        assert len(orders) == 2  # the lone leg and the one cut sell: nothing sent again
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "held"
+        named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
+        assert named == [first["first"]]
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert (
+            held.severity == "critical" and "stopped again while unwinding" in held.data["reason"]
+        )
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+        assert node.storage.kv_get(ADOPTING_KEY) == {}
+        print(f"\nkilled while unwinding: {held.data['reason']}")
+    finally:
+        await node.stop()
+        node.close()
+    again, events = await _start(cfg)
+    try:
+        assert len(again.storage.load_orders(strategy_id="pmarb")) == 2
+        assert [e for e in events if e.kind == EventKind.ARB_HELD] == []
+    finally:
+        await again.stop()
+        again.close()
+
+
+async def test_on_interrupted_hold_keeps_the_lone_leg_and_reports_it_once(tmp_path, servers):
+    cfg = _config(tmp_path, servers, on_interrupted="hold")
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node, events = await _start(cfg)
+    try:
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert held.data["client_order_ids"] == [first["first"]]
+        assert "on_interrupted is `hold`" in held.data["reason"]
+        assert len(node.storage.load_orders(strategy_id="pmarb")) == 1  # nothing sent
+    finally:
+        await node.stop()
+        node.close()
+
+
+def test_a_bad_on_interrupted_is_refused_naming_the_key_and_the_choices() -> None:
+    from tradeguard.strategies.cross_venue.strategy import parse_params as pair_params
+    from tradeguard.strategies.triangular.strategy import parse_params as cycle_params
+
+    bad = {"exec": {"on_interrupted": "maybe"}}
+    msg = r"params.exec.on_interrupted = 'maybe': Input should be 'unwind' or 'hold'"
+    with pytest.raises(ValueError, match=msg):
+        cycle_params(bad)
+    map_path = str(Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml")
+    with pytest.raises(ValueError, match=msg):
+        pair_params("pmarb", {"map": map_path, "kalshi_venue": "kalshi", **bad})
+
+
+async def test_a_halted_node_denies_the_start_up_unwind_and_records_the_leg_held(tmp_path, servers):
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node = TradingNode(cfg)
+    try:
+        node.kill_switch.trigger("halted after the crash", "test")  # persisted: survives
+    finally:
+        node.close()
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "held"
+        [unwind] = rec["legs"]["unwinds"]
+        assert unwind["status"] == "denied" and unwind["client_order_id"] == "", unwind
+        assert len(node.storage.load_orders(strategy_id="pmarb")) == 1  # nothing journaled
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert held.severity == "critical"
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+        print(f"\nhalted: {unwind['reason']}")
+    finally:
+        await node.stop()
+        node.close()
+    assert first["first"]

@@ -1,0 +1,239 @@
+"""Triangular, a cycle cut by a crash: a node SIGKILLed after its first leg filled trades what
+it bought back to the start asset at the next start, within max_unwind_loss_pct, through the
+order path; a start killed during that unwind neither unwinds twice nor loses the record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradeguard.config import Config
+from tradeguard.model.enums import OrderStatus, Side
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node import TradingNode
+from tradeguard.node.interrupted import ADOPTING_KEY
+from tradeguard.storage.arb_repository import load_arb_executions
+from triangular_node_support import (
+    ARB_PARAMS,
+    VENUE,
+    drifting_sandbox,
+    node_config,
+    sandbox_config,
+    write_vault,
+)
+
+CHILD = Path(__file__).with_name("tri_crash_child.py")
+
+
+@pytest.fixture
+def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in write_vault(tmp_path).items():
+        monkeypatch.setenv(key, value)
+
+
+def _cfg(tmp: Path, ex: Any, **exec_params: Any) -> Config:
+    params = {**ARB_PARAMS, "exec": {**ARB_PARAMS["exec"], **exec_params}}
+    return node_config(sandbox_config(tmp, ex, params=params))
+
+
+async def _child(tmp: Path, cfg: Config, *args: str) -> dict[str, Any]:
+    cfg_file = tmp / "config.json"
+    cfg_file.write_text(cfg.model_dump_json())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), str(cfg_file), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    (tmp / "child.err").write_bytes(err)
+    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-6000:])
+    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:
+    node = TradingNode(cfg)
+    node.orders.not_found_grace_ms = 0  # the restart comes after the venue's queueing grace
+    events: list[Event] = []
+    node.bus.subscribe(events.append)
+    await node.start()
+    return node, events
+
+
+async def _close(node: TradingNode) -> None:
+    await node.stop()
+    node.close()
+
+
+async def test_first_leg_killed_before_leg_two_is_traded_back_within_the_bound_at_next_start(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        first = await _child(tmp_path, cfg, "between")
+        assert Decimal(first["filled"]) > 0, first
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+            [leg] = rec["legs"]["legs"]
+            [back] = rec["legs"]["unwinds"]
+            assert leg["client_order_id"] == first["first"]
+            assert (back["symbol"], back["side"]) == (first["symbol"], "sell")
+            sell = node.orders.orders[back["client_order_id"]]
+            assert sell.status is OrderStatus.FILLED and sell.signal["arb"] == "unwind"
+            spent = Decimal(first["spent"])
+            assert Decimal(rec["legs"]["spent"]) == spent
+            loss = -Decimal(rec["actual_profit"])
+            # The bound holds the price within 3% of the cost; the sell's fee comes on top.
+            assert Decimal(0) < loss <= spent * Decimal("0.03") + sell.fee, loss
+            assert node.portfolio.book(VENUE).total(first["base"]) < Decimal(first["received"])
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert node.storage.kv_get(ADOPTING_KEY) == {}
+            print(f"\nunwound at start: {first['symbol']} bought for {spent} USDT, sold back "
+                  f"for {rec['legs']['returned']} USDT at {back['avg_price']} (limit "
+                  f"{back['limit_price']}), loss {loss} USDT")  # fmt: skip
+        finally:
+            await _close(node)
+        again, events = await _start(cfg)
+        try:  # once: the record names both orders
+            assert len(load_arb_executions(again.storage, strategy_id="tri")) == 1
+            assert len(again.storage.load_orders(strategy_id="tri")) == 2
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        finally:
+            await _close(again)
+
+
+async def test_unwind_that_cannot_fill_within_the_bound_stays_held_and_is_not_resent(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="0.01")  # inside the spread: no bid fits
+        first = await _child(tmp_path, cfg, "between")
+        for start in range(2):
+            node, events = await _start(cfg)
+            try:
+                [rec] = load_arb_executions(node.storage, strategy_id="tri")
+                assert rec["outcome"] == "held", json.dumps(rec, default=str)
+                orders = node.storage.load_orders(strategy_id="tri")
+                sells = [o for o in orders if o.side is Side.SELL]
+                # One IOC at the bound: the tick-rounded bound is not sent a second time.
+                assert len(sells) == 1 and sells[0].filled == 0, sells
+                bound = Decimal(first["spent"]) / Decimal(first["received"]) * Decimal("0.9999")
+                assert all(o.price is not None and o.price >= bound for o in sells), sells
+                held = [e for e in events if e.kind == EventKind.ARB_HELD]
+                if start == 0:
+                    assert [e.severity for e in held] == ["critical"]
+                    assert first["base"] in held[0].data["held"]
+                    print(f"\nheld at start: {held[0].data['message']}; sells {len(sells)} at "
+                          f"{[str(o.price) for o in sells]}, bid {first['bid']}")  # fmt: skip
+                else:
+                    assert held == [] and len(orders) == 1 + len(sells)  # nothing sent again
+            finally:
+                await _close(node)
+
+
+async def test_a_start_killed_while_unwinding_sends_nothing_more_and_records_the_legs(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        first = await _child(tmp_path, cfg, "between")
+        cut = await _child(tmp_path, cfg, "unwinding")
+        node, events = await _start(cfg)
+        try:
+            assert node.orders.orders[cut["journaled"]].status is OrderStatus.REJECTED
+            assert len(node.storage.load_orders(strategy_id="tri")) == 2  # no second unwind
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "held"
+            assert [leg["client_order_id"] for leg in rec["legs"]["legs"]] == [first["first"]]
+            [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert "stopped again while unwinding" in held.data["reason"]
+            assert node.portfolio.book(VENUE).total(first["base"]) >= Decimal(first["received"])
+            assert node.storage.kv_get(ADOPTING_KEY) == {}
+        finally:
+            await _close(node)
+        again, events = await _start(cfg)
+        try:
+            assert len(again.storage.load_orders(strategy_id="tri")) == 2
+            assert [e for e in events if e.kind == EventKind.ARB_HELD] == []
+        finally:
+            await _close(again)
+
+
+async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, on_interrupted="hold")
+        first = await _child(tmp_path, cfg, "between")
+        for start in range(2):
+            node, events = await _start(cfg)
+            try:
+                held = [e for e in events if e.kind == EventKind.ARB_HELD]
+                assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
+                assert load_arb_executions(node.storage, strategy_id="tri") == []
+                if start == 0:
+                    [event] = held
+                    assert event.data["client_order_ids"] == [first["first"]]
+                    assert "on_interrupted is `hold`" in event.data["reason"]
+                else:
+                    assert held == []
+            finally:
+                await _close(node)
+
+
+async def test_legs_that_are_no_chain_from_a_first_leg_are_recorded_held_untouched(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex)
+        first = await _child(tmp_path, cfg, "between")
+        node = TradingNode(cfg)
+        try:  # the journal holds a second leg whose first leg no longer shows
+            [order] = node.storage.load_orders(strategy_id="tri")
+            order.signal = {"arb": "leg", "index": 1}
+            node.storage.upsert_order(order)
+        finally:
+            node.close()
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "held" and rec["legs"]["unwinds"] == []
+            assert "is not forward leg 1 of one cycle" in rec["legs"]["reason"]
+            assert [leg["client_order_id"] for leg in rec["legs"]["legs"]] == [first["first"]]
+            assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
+            held = [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert [e.severity for e in held] == ["critical"]
+        finally:
+            await _close(node)
+
+
+async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_usdt(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        legs = await _child(tmp_path, cfg, "between2")
+        assert Decimal(legs["btc"]) > 0, json.dumps(legs)
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+            named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
+            assert named == [legs["first"], legs["second"]]
+            [back] = rec["legs"]["unwinds"]
+            assert (back["symbol"], back["side"], back["from"]) == ("BTC/USDT", "sell", "BTC")
+            spent = Decimal(legs["spent"])
+            loss = spent - Decimal(rec["legs"]["returned"])
+            assert Decimal(0) < loss <= spent * Decimal("0.05"), loss  # two spreads, fees
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+            print(f"\ntwo legs unwound at start: {spent} USDT -> {legs['btc']} BTC -> "
+                  f"{rec['legs']['returned']} USDT")  # fmt: skip
+        finally:
+            await _close(node)

@@ -1,0 +1,84 @@
+"""Child process: a triangular node killed (SIGKILL) between the legs of a cycle, or while the
+next start unwinds what the first leg bought.
+
+argv: config.json between|between2|unwinding
+- between: start, buy about 20 USDT of the first USDT market with a ticker as the cycle's first
+  leg (a real IOC through the executor and the order path), then die before leg 2 is sent;
+- between2: the same, then sell what it bought for BTC as leg 2, and die before leg 3;
+- unwinding: start with the venue's submit patched to die on the first sell, once the order is
+  journaled and before it leaves: the start-up unwind is cut short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+
+from tradeguard.config import Config
+from tradeguard.model.enums import Side
+from tradeguard.node import TradingNode
+from tradeguard.strategies.triangular.exec_records import LegExecution
+
+VENUE = "sbx"
+
+
+async def main() -> None:
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    node = TradingNode(cfg)
+    venue = node.venues[VENUE]
+    if sys.argv[2] == "unwinding":
+        send = venue.submit
+
+        async def die_on_sell(order):  # journaled; the request never leaves
+            if order.side is Side.SELL:
+                print(json.dumps({"journaled": order.client_order_id}), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            return await send(order)
+
+        venue.submit = die_on_sell  # type: ignore[method-assign]
+        await node.start()
+        print(json.dumps({"unexpected": "start ended"}), flush=True)
+        return
+    await node.start()
+    executor = node.strategies[0].executor  # type: ignore[attr-defined]
+    listed = {i.symbol: i for i in executor.gateway.instruments()}
+    two = sys.argv[2] == "between2"  # leg 2 (the alt sold for BTC) fills too, leg 3 never goes
+    for inst in sorted(listed.values(), key=lambda i: i.symbol):
+        quote = await venue.fetch_reference_quote(inst.symbol)  # type: ignore[attr-defined]
+        crossed = not two or f"{inst.base}/BTC" in listed
+        if inst.quote == "USDT" and quote is not None and quote.ask > 0 and crossed:
+            break
+    await node.on_quote(quote)
+    ex = LegExecution("leg", 0, inst.symbol, Side.BUY, "USDT", inst.base, quote.ask)
+    ex.limit_price = quote.ask
+    amount = (Decimal(20) / quote.ask / inst.amount_step).to_integral_value(ROUND_DOWN)
+    await executor._send(ex, amount * inst.amount_step, inst.min_amount, inst.min_notional)
+    out = {"first": ex.client_order_id, "symbol": inst.symbol, "base": inst.base,
+           "filled": str(ex.filled), "received": str(ex.received), "spent": str(ex.spent),
+           "bid": str(quote.bid)}  # fmt: skip
+    if two:
+        cross = listed[f"{inst.base}/BTC"]
+        btc = await venue.fetch_reference_quote("BTC/USDT")  # type: ignore[attr-defined]
+        await node.on_quote(btc)  # BTC valued in USD for the risk checks
+        q2 = await venue.fetch_reference_quote(cross.symbol)  # type: ignore[attr-defined]
+        await node.on_quote(q2)
+        leg2 = LegExecution("leg", 1, cross.symbol, Side.SELL, inst.base, "BTC", q2.bid)
+        leg2.limit_price = q2.bid
+        qty = (ex.received / cross.amount_step).to_integral_value(ROUND_DOWN) * cross.amount_step
+        await executor._send(leg2, qty, cross.min_amount, cross.min_notional)
+        out.update(
+            second=leg2.client_order_id,
+            btc=str(leg2.received),
+            sold=str(leg2.spent),
+            why=leg2.reason,
+        )
+    print(json.dumps(out), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the next leg is never sent
+
+
+asyncio.run(main())
