@@ -132,3 +132,46 @@ async def test_connections_over_the_cap_get_503_and_the_api_answers_once_they_go
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await http.get("/api/v1/health")).status_code == 200
+
+
+async def _next_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one answer of a kept-alive connection: its status and body."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    lines = head.decode().split("\r\n")
+    length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length"))
+    return int(lines[0].split()[1]), await reader.readexactly(length)
+
+
+async def test_a_request_pipelined_behind_a_slow_answer_is_not_timed_out(served):
+    """A client that sends its next request before the answer to the first (pipelining) got a
+    408 once the first took longer than the read timeout: the server itself held the second
+    request's body unread meanwhile, and the 408, first on the wire, read as the first
+    request's answer (that request ran; its own answer was dropped)."""
+    server, trader = served
+
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(READ_TIMEOUT_S * 3)
+        return {"answer": "slow"}
+
+    server.app.add_api_route("/test/slow", slow)
+    body = b'{"symbol": "BTC/USDT"}'
+    reader, writer = await _open(
+        server,
+        b"GET /test/slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        % (trader.encode(), len(body)),
+    )
+    await asyncio.sleep(0.05)
+    writer.write(body)  # the body in a later packet, as many clients send it
+    # and a third request whose head is still arriving while the first is answered
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\n")
+    await writer.drain()
+    first = await _next_answer(reader)
+    writer.write(b"Host: x\r\n\r\n")
+    second = await _next_answer(reader)
+    third = await _next_answer(reader)
+    writer.close()
+    assert first == (200, b'{"answer":"slow"}')
+    assert second[0] == 422, second  # the order route's own answer to a short body
+    assert third[0] == 200, third

@@ -7,7 +7,8 @@ minute open for good, and reads request headers of any size into memory. Here:
   more is answered 503 and closed at once, so a flood cannot take every file descriptor the node
   needs for its venues and its database;
 - a request must arrive whole (head and body) within `api.request_read_timeout_s` of its first
-  byte, or of the connection's opening: else 408 and the connection is closed;
+  byte, or of the connection's opening: else 408 and the connection is closed; a request sent
+  behind one still being answered (pipelined) has its time start when that answer is complete;
 - a request head (request line and headers) over `api.max_header_bytes` is answered 431 and the
   connection is closed before more of it is read.
 """
@@ -112,6 +113,11 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_bytes = 0
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._deadline is not None and not self.transport.is_closing():
+            self._arm()  # a request read meanwhile: its time starts with its turn
+
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the stream's own protocol takes the connection from here
         super().handle_websocket_upgrade()
@@ -125,9 +131,20 @@ class GuardedHttp(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _answer_owed(self) -> bool:
+        """Tell whether an earlier request of this connection is still being answered (the
+        client waits for it; a 408 now would be read as that request's answer)."""
+        if self.pipeline:
+            return True
+        cycle = self.cycle
+        return not self._head_done and cycle is not None and not cycle.response_complete
+
     def _timed_out(self) -> None:
         self._deadline = None
         if self.transport.is_closing():
+            return
+        if self._answer_owed():
+            self._arm()
             return
         limit = f"{self.wire.read_timeout_s:g} s (api.request_read_timeout_s)"
         self._hang_up(408, f"request not received whole within {limit}")
