@@ -175,3 +175,31 @@ async def test_a_request_pipelined_behind_a_slow_answer_is_not_timed_out(served)
     assert first == (200, b'{"answer":"slow"}')
     assert second[0] == 422, second  # the order route's own answer to a short body
     assert third[0] == 200, third
+
+
+async def test_a_slow_client_still_sending_reads_its_408(served):
+    """A client still sending its body when the read timeout struck saw the connection reset
+    (its unread bytes made the close a reset, which drops the answer unread), not the 408; so
+    did one whose second request on a kept-alive connection stalled (no 408 was written)."""
+    server, trader = served
+
+    async def dribble() -> AsyncIterator[bytes]:
+        for _ in range(8):  # 16 000 bytes over 0.8 s: honest, but slower than the 0.5 s allowed
+            yield b" " * 2_000
+            await asyncio.sleep(0.1)
+
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(trader)) as http:
+        answer = await http.post(
+            "/api/v1/orders",
+            content=dribble(),
+            headers={"content-type": "application/json", "content-length": "16000"},
+        )
+    assert answer.status_code == 408
+    assert answer.json()["detail"] == (
+        "request not received whole within 0.5 s (api.request_read_timeout_s)"
+    )
+    reader, writer = await _open(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await _next_answer(reader))[0] == 200
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\n")  # the next request stalls half-sent
+    assert (await _next_answer(reader))[0] == 408
+    writer.close()

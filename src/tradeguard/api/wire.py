@@ -11,6 +11,11 @@ minute open for good, and reads request headers of any size into memory. Here:
   behind one still being answered (pipelined) has its time start when that answer is complete;
 - a request head (request line and headers) over `api.max_header_bytes` is answered 431 and the
   connection is closed before more of it is read.
+
+Closing a socket with the client's bytes unread resets the connection, and the reset makes the
+client's system drop the answer before it is read: a client still sending its body saw a reset,
+not the 408. So the answer is sent with the end of our side, and what the client still sends is
+read and dropped (up to `_LINGER_BYTES`, for at most the read timeout) before the close.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tradeguard.apiconfig import ApiConfig
 
+_LINGER_BYTES = 1 << 20
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Busy"}
 
 
@@ -72,6 +78,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._head_done = False
         self._head_bytes = 0
+        self._lingered: int | None = None  # bytes dropped after a refusal (None: not refused)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.wire.max_connections:
@@ -88,6 +95,11 @@ class GuardedHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingered is not None:
+            self._lingered += len(data)
+            if self._lingered > _LINGER_BYTES:
+                self.transport.close()
+            return
         if not self._head_done:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -150,12 +162,18 @@ class GuardedHttp(HttpToolsProtocol):
         self._hang_up(408, f"request not received whole within {limit}")
 
     def _hang_up(self, status: int, detail: str) -> None:
-        """Answer `status` unless a response has begun, close, and end the request's reads."""
-        cycle = self.cycle
+        """Answer `status` unless a response has begun, end the request's reads, then close
+        once the client is done sending (see the module docstring)."""
+        # Before the head is whole, self.cycle is the previous request's (answered already).
+        cycle = self.cycle if self._head_done else None
         if cycle is None or not cycle.response_started:
             self.transport.write(refusal(status, detail))
         if cycle is not None:
             cycle.disconnected = True  # the route's next read is a disconnect, its answer dropped
             cycle.message_event.set()
         self._disarm()
-        self.transport.close()
+        self._lingered = 0
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.flow.resume_reading()
+        self.loop.call_later(self.wire.read_timeout_s, self.transport.close)
