@@ -16,6 +16,9 @@ Closing a socket with the client's bytes unread resets the connection, and the r
 client's system drop the answer before it is read: a client still sending its body saw a reset,
 not the 408. So the answer is sent with the end of our side, and what the client still sends is
 read and dropped (up to `_LINGER_BYTES`, for at most the read timeout) before the close.
+
+Over TLS this protocol starts after the handshake: a connection that never completes one is
+neither counted nor timed here (asyncio drops it after its own 60 s handshake timeout).
 """
 
 from __future__ import annotations
