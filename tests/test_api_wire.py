@@ -305,3 +305,19 @@ async def test_over_tls_connections_that_never_handshake_are_capped_and_timed_ou
         still_open += not ended
         writer.close()
     assert still_open == 0, f"{still_open} of 20 idle connections held (cap 8)"
+
+
+async def test_a_refused_connection_still_sending_does_not_hold_up_the_stop(served):
+    server, trader = served
+    reader, writer = await _open(
+        server,
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Length: 1000\r\n\r\n{" % trader.encode(),
+    )
+    assert (await _next_answer(reader))[0] == 408
+    writer.write(b" " * 100)  # still sending, never closing
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await server.stop()
+    assert loop.time() - began < READ_TIMEOUT_S / 2, loop.time() - began
+    writer.close()

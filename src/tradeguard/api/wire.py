@@ -113,6 +113,12 @@ class GuardedHttp(HttpToolsProtocol):
         cap = self.wire.max_header_bytes
         self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
 
+    def shutdown(self) -> None:
+        if self._lingered is not None:  # answered and refused already: nothing to wait for
+            self.transport.close()
+            return
+        super().shutdown()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._deadline is None:
