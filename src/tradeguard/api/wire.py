@@ -15,7 +15,8 @@ minute open for good, and reads request headers of any size into memory. Here:
 Closing a socket with the client's bytes unread resets the connection, and the reset makes the
 client's system drop the answer before it is read: a client still sending its body saw a reset,
 not the 408. So the answer is sent with the end of our side, and what the client still sends is
-read and dropped (up to `_LINGER_BYTES`, for at most the read timeout) before the close.
+read and dropped (up to `_LINGER_BYTES`, for at most `_LINGER_S` or the read timeout, the
+longer) before the close.
 
 Over TLS this protocol starts after the handshake: a connection that never completes one is
 neither counted nor timed here (asyncio drops it after its own 60 s handshake timeout).
@@ -32,6 +33,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from tradeguard.apiconfig import ApiConfig
 
 _LINGER_BYTES = 1 << 20
+_LINGER_S = 2.0
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Busy"}
 
 
@@ -185,4 +187,4 @@ class GuardedHttp(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.flow.resume_reading()
-        self.loop.call_later(self.wire.read_timeout_s, self.transport.close)
+        self.loop.call_later(max(_LINGER_S, self.wire.read_timeout_s), self.transport.close)
