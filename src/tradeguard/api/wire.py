@@ -7,9 +7,19 @@ minute open for good, and reads request headers of any size into memory. Here:
   more is answered 503 and closed at once, so a flood cannot take every file descriptor the node
   needs for its venues and its database;
 - a request must arrive whole (head and body) within `api.request_read_timeout_s` of its first
-  byte, or of the connection's opening: else 408 and the connection is closed;
+  byte, or of the connection's opening: else 408 and the connection is closed; a request sent
+  behind one still being answered (pipelined) has its time start when that answer is complete;
 - a request head (request line and headers) over `api.max_header_bytes` is answered 431 and the
   connection is closed before more of it is read.
+
+Closing a socket with the client's bytes unread resets the connection, and the reset makes the
+client's system drop the answer before it is read: a client still sending its body saw a reset,
+not the 408. So the answer is sent with the end of our side, and what the client still sends is
+read and dropped (up to `_LINGER_BYTES`, for at most `_LINGER_S` or the read timeout, the
+longer) before the close.
+
+Over TLS this protocol starts after the handshake: a connection that never completes one is
+neither counted nor timed here (asyncio drops it after its own 60 s handshake timeout).
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tradeguard.apiconfig import ApiConfig
 
+_LINGER_BYTES = 1 << 20
+_LINGER_S = 2.0
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Busy"}
 
 
@@ -71,6 +83,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._head_done = False
         self._head_bytes = 0
+        self._lingered: int | None = None  # bytes dropped after a refusal (None: not refused)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.wire.max_connections:
@@ -87,6 +100,11 @@ class GuardedHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingered is not None:
+            self._lingered += len(data)
+            if self._lingered > _LINGER_BYTES:
+                self.transport.close()
+            return
         if not self._head_done:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -96,6 +114,12 @@ class GuardedHttp(HttpToolsProtocol):
             return
         cap = self.wire.max_header_bytes
         self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
+
+    def shutdown(self) -> None:
+        if self._lingered is not None:  # answered and refused already: nothing to wait for
+            self.transport.close()
+            return
+        super().shutdown()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -112,6 +136,11 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_bytes = 0
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._deadline is not None and not self.transport.is_closing():
+            self._arm()  # a request read meanwhile: its time starts with its turn
+
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the stream's own protocol takes the connection from here
         super().handle_websocket_upgrade()
@@ -125,20 +154,37 @@ class GuardedHttp(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _answer_owed(self) -> bool:
+        """Tell whether an earlier request of this connection is still being answered (the
+        client waits for it; a 408 now would be read as that request's answer)."""
+        if self.pipeline:
+            return True
+        cycle = self.cycle
+        return not self._head_done and cycle is not None and not cycle.response_complete
+
     def _timed_out(self) -> None:
         self._deadline = None
         if self.transport.is_closing():
+            return
+        if self._answer_owed():
+            self._arm()
             return
         limit = f"{self.wire.read_timeout_s:g} s (api.request_read_timeout_s)"
         self._hang_up(408, f"request not received whole within {limit}")
 
     def _hang_up(self, status: int, detail: str) -> None:
-        """Answer `status` unless a response has begun, close, and end the request's reads."""
-        cycle = self.cycle
+        """Answer `status` unless a response has begun, end the request's reads, then close
+        once the client is done sending (see the module docstring)."""
+        # Before the head is whole, self.cycle is the previous request's (answered already).
+        cycle = self.cycle if self._head_done else None
         if cycle is None or not cycle.response_started:
             self.transport.write(refusal(status, detail))
         if cycle is not None:
             cycle.disconnected = True  # the route's next read is a disconnect, its answer dropped
             cycle.message_event.set()
         self._disarm()
-        self.transport.close()
+        self._lingered = 0
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.flow.resume_reading()
+        self.loop.call_later(max(_LINGER_S, self.wire.read_timeout_s), self.transport.close)
