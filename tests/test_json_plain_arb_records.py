@@ -8,6 +8,7 @@ must not turn them into 2.5E-7 or 1.5E-8. Nor may the run summary or an event th
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,3 +159,24 @@ async def test_risk_approved_events_write_the_notional_ceiling_plain(
         assert [e["data"]["max_order_notional_usd"] for e in approved] == ["500"] * len(approved)
     finally:
         node.close()
+
+
+def test_cross_venue_attempts_write_plain_amounts() -> None:
+    from tradeguard.model.enums import Side
+    from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+
+    leg = PairLegResult(
+        "first", "kalshi", "KX-YES", Side.BUY, Decimal("1E+3"), Decimal("0.5"),
+        filled=Decimal("1E+3"), avg_price=Decimal("5E-1"), fee=Decimal("2E-7"),
+    )  # fmt: skip
+    attempt = PairAttempt(
+        "pmarb", "p1", "event", 1, "PAPER", Decimal("1E+3"), Decimal("0.01"), Decimal("10"),
+        Decimal("2"), outcome="held", actual_profit=Decimal("-1E-7"), fees=Decimal("2E-7"),
+        capital=Decimal("5E+2"), legs=[leg], held={"KX-YES": Decimal("1E+3")},
+    )  # fmt: skip
+    text = json.dumps([attempt.to_json(), attempt.to_row()["legs"]])
+    assert "E+" not in text and "E-" not in text, text
+    out = attempt.to_json()
+    assert out["contracts"] == "1000" and out["fees"] == "0.0000002"
+    assert out["actual_profit"] == "-0.0000001" and out["held"] == {"KX-YES": "1000"}
+    assert out["legs"][0]["fee"] == "0.0000002" and out["legs"][0]["avg_price"] == "0.5"

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.limits import (
@@ -450,7 +450,7 @@ class PairExecutor:
                     "path": f"{rec.pair_id} d{rec.direction}",
                     "pair_id": rec.pair_id,
                     "mode": self.mode,
-                    "held": {s: str(q) for s, q in rec.held.items()},
+                    "held": {s: plain(q) for s, q in rec.held.items()},
                     "reason": rec.reason,
                     "message": (
                         f"[{self.mode}] pair {rec.pair_id}: {held} held unhedged on {leg.venue} "
@@ -489,10 +489,10 @@ class PairExecutor:
                     "pair_id": rec.pair_id,
                     "outcome": rec.outcome,
                     "reason": rec.reason,
-                    "contracts": str(rec.contracts),
+                    "contracts": plain(rec.contracts),
                     "expected_edge": shown["expected_edge"],
                     "actual_edge": shown["actual_edge"],
-                    "actual_profit": str(rec.actual_profit),
+                    "actual_profit": plain(rec.actual_profit),
                     "start_asset": "USD",
                     "message": (
                         f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "

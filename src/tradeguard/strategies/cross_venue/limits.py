@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradeguard.model.money import ZERO, fmt
+from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.strategies.cross_venue.scanner import DAY_MS, PairOpportunity
 
 
@@ -93,14 +93,14 @@ class LimitBook:
         return {
             "day": self.day,
             "trades_today": self.trades_today,
-            "realised_today": str(self.realised_today),
+            "realised_today": plain(self.realised_today),
             "open": [
                 {
                     "pair_id": o.pair_id,
                     "event": o.event,
                     "direction": o.direction,
-                    "contracts": str(o.contracts),
-                    "capital": str(o.capital),
+                    "contracts": plain(o.contracts),
+                    "capital": plain(o.capital),
                     "settles_at_ms": o.settles_at_ms,
                     "venues": list(o.venues),
                     "legs": list(o.legs),

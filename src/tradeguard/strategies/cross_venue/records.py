@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 
 PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
 KIND = "cross_venue"
@@ -47,11 +47,11 @@ class PairLegResult:
             "venue": self.venue,
             "symbol": self.symbol,
             "side": self.side.value,
-            "contracts": str(self.contracts),
-            "limit_price": str(self.limit_price),
-            "filled": str(self.filled),
-            "avg_price": str(self.avg_price),
-            "fee": str(self.fee),
+            "contracts": plain(self.contracts),
+            "limit_price": plain(self.limit_price),
+            "filled": plain(self.filled),
+            "avg_price": plain(self.avg_price),
+            "fee": plain(self.fee),
             "status": self.status,
             "client_order_id": self.client_order_id,
             "latency_ms": round(self.latency_ms, 3),
@@ -103,17 +103,17 @@ class PairAttempt:
             "actual_profit": self.actual_profit,
             "fees": self.fees,
             "legs": {
-                "size": str(self.contracts),
+                "size": plain(self.contracts),
                 "expected_edge": _micro(self.expected_edge),
                 "expected_profit": _micro(self.expected_profit),
                 "actual_edge": _micro(self.actual_edge),
-                "capital": str(self.capital),
+                "capital": plain(self.capital),
                 "code": self.code,
                 "reason": self.reason,
                 "decision_to_acks_ms": round(self.decision_to_acks_ms, 3),
                 "legs": [leg.to_json() for leg in self.legs if leg.role != "unwind"],
                 "unwinds": [leg.to_json() for leg in self.legs if leg.role == "unwind"],
-                "held": {s: str(q) for s, q in self.held.items()},
+                "held": {s: plain(q) for s, q in self.held.items()},
             },
             "outcome": self.outcome,
             "latency_ms": round(self.latency_ms),
@@ -132,12 +132,12 @@ class PairAttempt:
             "outcome": self.outcome,
             "code": self.code,
             "reason": self.reason,
-            "contracts": str(self.contracts),
+            "contracts": plain(self.contracts),
             "expected_edge": _micro(self.expected_edge),
             "actual_edge": _micro(self.actual_edge),
             "expected_profit": _micro(self.expected_profit),
-            "actual_profit": str(self.actual_profit),
-            "fees": str(self.fees),
+            "actual_profit": plain(self.actual_profit),
+            "fees": plain(self.fees),
             "latency_ms": round(self.latency_ms, 3),
             "decision_to_acks_ms": round(self.decision_to_acks_ms, 3),
             "legs": row["legs"]["legs"],

@@ -38,6 +38,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
+from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.strategies.base import Strategy, StrategyContext, register
 from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
@@ -270,11 +271,11 @@ class CrossVenueStrategy(Strategy):
                 {
                     "pair_id": held.pair_id,
                     "path": f"{held.pair_id} d{held.direction}",
-                    "contracts": str(held.contracts),
-                    "payout": str(result.payout),
-                    "pnl": str(result.pnl),
+                    "contracts": plain(held.contracts),
+                    "payout": plain(result.payout),
+                    "pnl": plain(result.pnl),
                     "mismatch": result.mismatch,
-                    "mismatch_loss": str(result.mismatch_loss),
+                    "mismatch_loss": plain(result.mismatch_loss),
                     "message": f"{text}; P&L {result.pnl} USD",
                 },
                 self.venue,
