@@ -146,7 +146,7 @@ async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_r
             assert (plan.stop_loss_pct, plan.take_profit_pct) == (Decimal(2), Decimal(5))
             assert sandbox_lists(ex) == [["NEW", "NEW"]]
             [trade] = BotDesk.for_node(node).rows.trades("alpha", limit=10)
-            assert trade["client_order_id"] == entry
+            assert trade["client_order_id"] == entry and trade["status"] == "submitted"
             assert trade["score"] == "0.5" and trade["exits"]["stop_loss_pct"] == "2"
         finally:
             node.request_stop()
@@ -254,3 +254,44 @@ async def test_an_oco_whose_answer_is_lost_is_audited_and_resolved_by_query_not_
         [denied] = audited(EventKind.RISK_DENIED)
         assert denied.data["code"] == "ORDER_STATE_UNKNOWN"
         assert sandbox_lists(ex) == [["NEW", "NEW"]]
+
+
+@pytest.mark.parametrize(
+    ("moment", "status", "code"),
+    [("entry_stored", "not_sent", "NOT_SENT"), ("entry_journaled", "rejected", "VENUE_REJECTED")],
+)
+async def test_a_node_killed_before_the_entry_reached_the_venue_settles_trade_and_plan(
+    tmp_path, moment, status, code
+):
+    # The trade record and the exit plan are stored before the entry is journaled and sent: a
+    # node killed in between comes back with neither a position nor an order on the venue. The
+    # plan ended, but the trade read "sending" (code OK) for ever.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        lines = await _kill_child(tmp_path, cfg, moment)
+        entry = lines[0]["entry"]
+        node = TradingNode(cfg)
+        # the plan was stored for the entry, before it was journaled
+        assert node.bot_exits.plans[KEY].entry_order == entry
+        journaled = node.storage.get_order(entry)
+        if journaled is not None:  # down past the not-found grace: the start's reconciliation
+            # finds that the entry never reached the venue
+            down_s = node.clock.now_ms() / 1000 - journaled.created_ts / 1000
+            await asyncio.sleep(max(0.0, node.orders.not_found_grace_ms / 1000 + 0.2 - down_s))
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            desk = BotDesk.for_node(node)
+            [trade] = desk.rows.trades("alpha", limit=10)
+            assert trade["client_order_id"] == entry
+            assert (trade["status"], trade["code"]) == (status, code), trade
+            assert trade["exits"]["stop_loss_pct"] == "2" and trade["score"] == "0.5"
+            await eventually(lambda: KEY not in node.bot_exits.plans, 10)
+            assert bot_qty(node) == 0 and sandbox_lists(ex) == []
+            assert [o for o in ex.engine.orders.values() if o.client_order_id == entry] == []
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()

@@ -23,7 +23,7 @@ from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
-from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.breakers import iso_week
@@ -62,6 +62,9 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
 
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
 CLOSING = "closes the position: its whole closable amount, not sized by score"
+# A trade stored before its order is journaled and sent, until the venue call returns.
+SENDING = "sending"
+_ROW_FIELDS = ("trade_id", "bot", "symbol", "status", "client_order_id", "created_ts")
 
 
 class BotDesk:
@@ -71,6 +74,26 @@ class BotDesk:
         self.node = node
         self.rows = BotRows(node.db)
         self.exits = node.bot_exits
+        self._settle_sending()
+
+    def _settle_sending(self) -> None:
+        """Settle the trades a stopped node left `sending`: it stored them before journaling
+        and sending their entry, and died before the venue call returned."""
+        for t in self.rows.trades_in(SENDING):
+            coid = t["client_order_id"]
+            order = self.node.storage.get_order(coid) if coid else None
+            doc = {k: v for k, v in t.items() if k not in _ROW_FIELDS}
+            if order is None:
+                status = "not_sent"
+                doc.update(code="NOT_SENT", reason="the node stopped before the order was "
+                           "journaled; nothing was sent")  # fmt: skip
+            elif order.status is OrderStatus.REJECTED:
+                status = "rejected"
+                doc.update(code="VENUE_REJECTED", reason=order.reason)
+            else:
+                status = "submitted"  # the journal holds it: its order status tells the rest
+            self.rows.save_trade(t["trade_id"], t["bot"], t["symbol"], status, coid, doc,
+                                 t["created_ts"])  # fmt: skip
 
     @classmethod
     def for_node(cls, node: TradingNode) -> BotDesk:
@@ -299,7 +322,7 @@ class BotDesk:
             def keep(order: Order) -> None:
                 # Stored before the venue hears of the order: a node killed during the venue
                 # call comes back with the trade recorded and the entry's exits enforced.
-                self.rows.save_trade(trade_id, bot, ask.symbol, "sending",
+                self.rows.save_trade(trade_id, bot, ask.symbol, SENDING,
                                      order.client_order_id, {**record, "code": "OK",
                                                              "reason": ""}, now)  # fmt: skip
                 if plan is not None:
