@@ -295,3 +295,25 @@ async def test_a_node_killed_before_the_entry_reached_the_venue_settles_trade_an
             await live
             await node.stop()
             node.close()
+
+
+async def test_two_closes_sent_at_once_sell_the_position_once(tmp_path):
+    # Both closes were checked while the first one awaited the venue: each was reducing and
+    # each sold the whole position, leaving the bot short on a spot account.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        trade = await enter(node)
+        assert trade["status"] == "submitted", trade
+        await eventually(lambda: bot_qty(node) > 0)
+        desk = BotDesk.for_node(node)
+        ask = {"symbol": "BTC/USDT", "side": "sell"}
+        confs = [desk.validate("alpha", ask)["confirmation_id"] for _ in range(2)]
+        outs = await asyncio.gather(
+            *(desk.execute("alpha", {**ask, "confirmation_id": c}, by="test") for c in confs)
+        )
+        codes = sorted((o["status"], o["code"]) for o in outs)
+        assert codes == [("denied", "BOT_CLOSE_WORKING"), ("submitted", "OK")], outs
+        await eventually(lambda: bot_qty(node) == 0)
+        await asyncio.sleep(0.5)  # a second sell would have filled by now
+        assert bot_qty(node) == 0
+        assert node.portfolio.positions[("binance", "BTC/USDT", "alpha")].quantity == 0

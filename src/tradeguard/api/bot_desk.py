@@ -143,10 +143,15 @@ class BotDesk:
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
         trades = self.rows.trades(spec.name, limit=1)
-        working = ZERO
+        working = closing = ZERO
         for o in node.orders.open.values():
-            if o.strategy_id == spec.name and o.symbol == symbol and not o.reduce_only:
-                working += o.remaining if o.side is Side.BUY else -o.remaining
+            if o.strategy_id != spec.name or o.symbol != symbol:
+                continue
+            signed = o.remaining if o.side is Side.BUY else -o.remaining
+            if not o.reduce_only:
+                working += signed
+            elif not o.signal.get("native"):  # an exit resting on the venue is not selling yet
+                closing += signed
         return BotBook(
             position_qty=qty,
             # A remainder below the venue's minimum order cannot be closed: it holds no entry
@@ -155,6 +160,7 @@ class BotDesk:
             position_usd=abs(qty) * mark,
             working_qty=working,
             working_usd=abs(working) * mark,
+            closing_qty=closing,
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
