@@ -26,7 +26,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 
@@ -317,3 +317,18 @@ async def test_two_closes_sent_at_once_sell_the_position_once(tmp_path):
         await asyncio.sleep(0.5)  # a second sell would have filled by now
         assert bot_qty(node) == 0
         assert node.portfolio.positions[("binance", "BTC/USDT", "alpha")].quantity == 0
+
+
+async def test_an_entry_the_venue_refuses_after_its_plan_was_stored_drops_the_plan(tmp_path):
+    # The plan is stored before the entry is sent: a refusal by the venue must take it back.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free = Decimal(0)
+        trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        assert trade["status"] == "rejected", trade
+        assert KEY not in node.bot_exits.plans
+        assert node.bot_exits.host.store.exits() == []
+        stored = BotDesk.for_node(node).rows.trade(trade["trade_id"])
+        assert stored["status"] == "rejected" and stored["code"] != "OK", stored
+        await asyncio.sleep(0.5)
+        assert sandbox_lists(ex) == []
