@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -332,3 +333,31 @@ async def test_an_entry_the_venue_refuses_after_its_plan_was_stored_drops_the_pl
         assert stored["status"] == "rejected" and stored["code"] != "OK", stored
         await asyncio.sleep(0.5)
         assert sandbox_lists(ex) == []
+
+
+async def test_an_entry_whose_exit_plan_cannot_be_stored_is_not_sent_nor_left_sending(tmp_path):
+    # before_send stores the trade, then the plan; the plan's write failing stopped the entry
+    # before its journal row (nothing sent), but the trade read "sending", code OK, and the
+    # plan of an order that never existed stayed in force.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        con = sqlite3.connect(tmp_path / "tg.db")
+        con.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON bot_exits "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        con.commit()
+        with pytest.raises(Exception, match="disk full"):
+            await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        desk = BotDesk.for_node(node)
+        [trade] = desk.rows.trades("alpha")
+        assert (trade["status"], trade["code"]) == ("not_sent", "NOT_SENT"), trade
+        assert "disk full" in trade["reason"]
+        assert trade["client_order_id"] not in node.orders.orders
+        assert KEY not in node.bot_exits.plans
+        assert [o for o in ex.engine.orders.values() if o.account_id != "__house__"] == []
+        con.execute("DROP TRIGGER full")
+        con.commit()
+        con.close()
+        again = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        assert again["status"] == "submitted", again

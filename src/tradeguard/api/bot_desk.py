@@ -324,6 +324,7 @@ class BotDesk:
             )  # fmt: skip
             record["amount"] = plain(amount)
             before = self.exits.plans.get(plan.key) if plan is not None else None
+            stored: list[str] = []
 
             def keep(order: Order) -> None:
                 # Stored before the venue hears of the order: a node killed during the venue
@@ -331,11 +332,20 @@ class BotDesk:
                 self.rows.save_trade(trade_id, bot, ask.symbol, SENDING,
                                      order.client_order_id, {**record, "code": "OK",
                                                              "reason": ""}, now)  # fmt: skip
+                stored.append(order.client_order_id)
                 if plan is not None:
                     plan.entry_order = order.client_order_id
                     self.exits.add(plan)
 
-            result = await node.submit(intent, keep)
+            try:
+                result = await node.submit(intent, keep)
+            except Exception as exc:
+                if stored and stored[0] not in node.orders.orders:  # never journaled nor sent
+                    doc = {**record, "code": "NOT_SENT", "reason": f"not sent: {exc}"}
+                    self.rows.save_trade(trade_id, bot, ask.symbol, "not_sent", stored[0], doc, now)
+                    if plan is not None:
+                        self._drop_plan(plan, before)
+                raise
             status, code, reason = result.status, result.code, result.reason
             if result.order is not None:
                 coid = result.order.client_order_id
@@ -346,7 +356,8 @@ class BotDesk:
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
 
     def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
-        """An entry the venue refused: its plan goes, the position's earlier plan comes back."""
+        """An entry the venue refused (or never sent): its plan goes, the position's earlier
+        plan comes back."""
         if self.exits.plans.get(plan.key) is not plan:
             return
         if before is not None:
