@@ -361,3 +361,19 @@ async def test_an_entry_whose_exit_plan_cannot_be_stored_is_not_sent_nor_left_se
         con.close()
         again = await enter(node, stop_loss_pct="2", take_profit_pct="5")
         assert again["status"] == "submitted", again
+
+
+async def test_two_entries_sent_at_once_trade_once(tmp_path):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        desk = BotDesk.for_node(node)
+        ask = {"symbol": "BTC/USDT", "side": "buy", "score": "0.5"}
+        confs = [desk.validate("alpha", ask)["confirmation_id"] for _ in range(2)]
+        outs = await asyncio.gather(
+            *(desk.execute("alpha", {**ask, "confirmation_id": c}, by="test") for c in confs)
+        )
+        codes = sorted((o["status"], o["code"]) for o in outs)
+        assert codes == [("denied", "BOT_ONE_POSITION"), ("submitted", "OK")], outs
+        await eventually(lambda: bot_qty(node) > 0)
+        await asyncio.sleep(0.5)
+        assert bot_qty(node) * 50_000 <= Decimal(21)  # one 20 USD entry
