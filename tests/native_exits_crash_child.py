@@ -1,11 +1,12 @@
 """Child process: a sandbox node whose bot enters with SL+TP; SIGKILLed around the OCO.
 
-argv: config.json moment, where moment is `entry_sent` (the venue took the entry, the bot desk
-never heard back), `before_oco` (the entry filled, the OCO never sent) or `after_oco` (the OCO
-journaled and placed, the exit plan not yet told); or, with a trailing stop
-whose move the parent sets off by raising the price once the first OCO rests, `move_cancel` (the
-move saved, the resting pair not yet cancelled) or `move_place` (the pair cancelled, the moved
-pair never sent).
+argv: config.json moment, where moment is `entry_stored` (the bot desk stored the trade and its
+exit plan, the entry never journaled), `entry_journaled` (the entry journaled, never sent),
+`entry_sent` (the venue took the entry, the bot desk never heard back), `before_oco` (the entry
+filled, the OCO never sent) or `after_oco` (the OCO journaled and placed, the exit plan not yet
+told); or, with a trailing stop whose move the parent sets off by raising the price once the
+first OCO rests, `move_cancel` (the move saved, the resting pair not yet cancelled) or
+`move_place` (the pair cancelled, the moved pair never sent).
 """
 
 from __future__ import annotations
@@ -63,10 +64,20 @@ async def main() -> None:
         print(json.dumps({"entry": order.client_order_id}), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
+    journal = node.orders.journal_submitted
+
+    def journal_or_die(orders: Any, now: int, reason: str = "") -> None:
+        if moment == "entry_journaled":
+            journal(orders, now, reason)
+        print(json.dumps({"entry": orders[0].client_order_id}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
     placed: list[str] = []
     exits = {"stop_loss_pct": "2", "take_profit_pct": "5"}
     if moment == "entry_sent":
         venue.submit = send_then_die  # type: ignore[method-assign]
+    elif moment in ("entry_stored", "entry_journaled"):
+        node.orders.journal_submitted = journal_or_die  # type: ignore[method-assign]
     elif moment.startswith("move_"):
         node.orders.submit_oco = place_then_die_later  # type: ignore[method-assign]
         node.orders.cancel = cancel_or_die  # type: ignore[method-assign]

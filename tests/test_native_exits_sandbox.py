@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 
@@ -146,7 +147,7 @@ async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_r
             assert (plan.stop_loss_pct, plan.take_profit_pct) == (Decimal(2), Decimal(5))
             assert sandbox_lists(ex) == [["NEW", "NEW"]]
             [trade] = BotDesk.for_node(node).rows.trades("alpha", limit=10)
-            assert trade["client_order_id"] == entry
+            assert trade["client_order_id"] == entry and trade["status"] == "submitted"
             assert trade["score"] == "0.5" and trade["exits"]["stop_loss_pct"] == "2"
         finally:
             node.request_stop()
@@ -254,3 +255,125 @@ async def test_an_oco_whose_answer_is_lost_is_audited_and_resolved_by_query_not_
         [denied] = audited(EventKind.RISK_DENIED)
         assert denied.data["code"] == "ORDER_STATE_UNKNOWN"
         assert sandbox_lists(ex) == [["NEW", "NEW"]]
+
+
+@pytest.mark.parametrize(
+    ("moment", "status", "code"),
+    [("entry_stored", "not_sent", "NOT_SENT"), ("entry_journaled", "rejected", "VENUE_REJECTED")],
+)
+async def test_a_node_killed_before_the_entry_reached_the_venue_settles_trade_and_plan(
+    tmp_path, moment, status, code
+):
+    # The trade record and the exit plan are stored before the entry is journaled and sent: a
+    # node killed in between comes back with neither a position nor an order on the venue. The
+    # plan ended, but the trade read "sending" (code OK) for ever.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        lines = await _kill_child(tmp_path, cfg, moment)
+        entry = lines[0]["entry"]
+        node = TradingNode(cfg)
+        # the plan was stored for the entry, before it was journaled
+        assert node.bot_exits.plans[KEY].entry_order == entry
+        journaled = node.storage.get_order(entry)
+        if journaled is not None:  # down past the not-found grace: the start's reconciliation
+            # finds that the entry never reached the venue
+            down_s = node.clock.now_ms() / 1000 - journaled.created_ts / 1000
+            await asyncio.sleep(max(0.0, node.orders.not_found_grace_ms / 1000 + 0.2 - down_s))
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            desk = BotDesk.for_node(node)
+            [trade] = desk.rows.trades("alpha", limit=10)
+            assert trade["client_order_id"] == entry
+            assert (trade["status"], trade["code"]) == (status, code), trade
+            assert trade["exits"]["stop_loss_pct"] == "2" and trade["score"] == "0.5"
+            await eventually(lambda: KEY not in node.bot_exits.plans, 10)
+            assert bot_qty(node) == 0 and sandbox_lists(ex) == []
+            assert [o for o in ex.engine.orders.values() if o.client_order_id == entry] == []
+        finally:
+            node.request_stop()
+            await live
+            await node.stop()
+            node.close()
+
+
+async def test_two_closes_sent_at_once_sell_the_position_once(tmp_path):
+    # Both closes were checked while the first one awaited the venue: each was reducing and
+    # each sold the whole position, leaving the bot short on a spot account.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        trade = await enter(node)
+        assert trade["status"] == "submitted", trade
+        await eventually(lambda: bot_qty(node) > 0)
+        desk = BotDesk.for_node(node)
+        ask = {"symbol": "BTC/USDT", "side": "sell"}
+        confs = [desk.validate("alpha", ask)["confirmation_id"] for _ in range(2)]
+        outs = await asyncio.gather(
+            *(desk.execute("alpha", {**ask, "confirmation_id": c}, by="test") for c in confs)
+        )
+        codes = sorted((o["status"], o["code"]) for o in outs)
+        assert codes == [("denied", "BOT_CLOSE_WORKING"), ("submitted", "OK")], outs
+        await eventually(lambda: bot_qty(node) == 0)
+        await asyncio.sleep(0.5)  # a second sell would have filled by now
+        assert bot_qty(node) == 0
+        assert node.portfolio.positions[("binance", "BTC/USDT", "alpha")].quantity == 0
+
+
+async def test_an_entry_the_venue_refuses_after_its_plan_was_stored_drops_the_plan(tmp_path):
+    # The plan is stored before the entry is sent: a refusal by the venue must take it back.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free = Decimal(0)
+        trade = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        assert trade["status"] == "rejected", trade
+        assert KEY not in node.bot_exits.plans
+        assert node.bot_exits.host.store.exits() == []
+        stored = BotDesk.for_node(node).rows.trade(trade["trade_id"])
+        assert stored["status"] == "rejected" and stored["code"] != "OK", stored
+        await asyncio.sleep(0.5)
+        assert sandbox_lists(ex) == []
+
+
+async def test_an_entry_whose_exit_plan_cannot_be_stored_is_not_sent_nor_left_sending(tmp_path):
+    # before_send stores the trade, then the plan; the plan's write failing stopped the entry
+    # before its journal row (nothing sent), but the trade read "sending", code OK, and the
+    # plan of an order that never existed stayed in force.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        con = sqlite3.connect(tmp_path / "tg.db")
+        con.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON bot_exits "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        con.commit()
+        with pytest.raises(Exception, match="disk full"):
+            await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        desk = BotDesk.for_node(node)
+        [trade] = desk.rows.trades("alpha")
+        assert (trade["status"], trade["code"]) == ("not_sent", "NOT_SENT"), trade
+        assert "disk full" in trade["reason"]
+        assert trade["client_order_id"] not in node.orders.orders
+        assert KEY not in node.bot_exits.plans
+        assert [o for o in ex.engine.orders.values() if o.account_id != "__house__"] == []
+        con.execute("DROP TRIGGER full")
+        con.commit()
+        con.close()
+        again = await enter(node, stop_loss_pct="2", take_profit_pct="5")
+        assert again["status"] == "submitted", again
+
+
+async def test_two_entries_sent_at_once_trade_once(tmp_path):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        desk = BotDesk.for_node(node)
+        ask = {"symbol": "BTC/USDT", "side": "buy", "score": "0.5"}
+        confs = [desk.validate("alpha", ask)["confirmation_id"] for _ in range(2)]
+        outs = await asyncio.gather(
+            *(desk.execute("alpha", {**ask, "confirmation_id": c}, by="test") for c in confs)
+        )
+        codes = sorted((o["status"], o["code"]) for o in outs)
+        assert codes == [("denied", "BOT_ONE_POSITION"), ("submitted", "OK")], outs
+        await eventually(lambda: bot_qty(node) > 0)
+        await asyncio.sleep(0.5)
+        assert bot_qty(node) * 50_000 <= Decimal(21)  # one 20 USD entry

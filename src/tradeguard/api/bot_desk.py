@@ -23,7 +23,7 @@ from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
-from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.breakers import iso_week
@@ -62,6 +62,9 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
 
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
 CLOSING = "closes the position: its whole closable amount, not sized by score"
+# A trade stored before its order is journaled and sent, until the venue call returns.
+SENDING = "sending"
+_ROW_FIELDS = ("trade_id", "bot", "symbol", "status", "client_order_id", "created_ts")
 
 
 class BotDesk:
@@ -71,6 +74,26 @@ class BotDesk:
         self.node = node
         self.rows = BotRows(node.db)
         self.exits = node.bot_exits
+        self._settle_sending()
+
+    def _settle_sending(self) -> None:
+        """Settle the trades a stopped node left `sending`: it stored them before journaling
+        and sending their entry, and died before the venue call returned."""
+        for t in self.rows.trades_in(SENDING):
+            coid = t["client_order_id"]
+            order = self.node.storage.get_order(coid) if coid else None
+            doc = {k: v for k, v in t.items() if k not in _ROW_FIELDS}
+            if order is None:
+                status = "not_sent"
+                doc.update(code="NOT_SENT", reason="the node stopped before the order was "
+                           "journaled; nothing was sent")  # fmt: skip
+            elif order.status is OrderStatus.REJECTED:
+                status = "rejected"
+                doc.update(code="VENUE_REJECTED", reason=order.reason)
+            else:
+                status = "submitted"  # the journal holds it: its order status tells the rest
+            self.rows.save_trade(t["trade_id"], t["bot"], t["symbol"], status, coid, doc,
+                                 t["created_ts"])  # fmt: skip
 
     @classmethod
     def for_node(cls, node: TradingNode) -> BotDesk:
@@ -120,10 +143,15 @@ class BotDesk:
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
         trades = self.rows.trades(spec.name, limit=1)
-        working = ZERO
+        working = closing = ZERO
         for o in node.orders.open.values():
-            if o.strategy_id == spec.name and o.symbol == symbol and not o.reduce_only:
-                working += o.remaining if o.side is Side.BUY else -o.remaining
+            if o.strategy_id != spec.name or o.symbol != symbol:
+                continue
+            signed = o.remaining if o.side is Side.BUY else -o.remaining
+            if not o.reduce_only:
+                working += signed
+            elif not o.signal.get("native"):  # an exit resting on the venue is not selling yet
+                closing += signed
         return BotBook(
             position_qty=qty,
             # A remainder below the venue's minimum order cannot be closed: it holds no entry
@@ -132,6 +160,7 @@ class BotDesk:
             position_usd=abs(qty) * mark,
             working_qty=working,
             working_usd=abs(working) * mark,
+            closing_qty=closing,
             last_trade_ms=trades[0]["created_ts"] if trades else 0,
             realized_today_usd=realized_since(closed, day_start),
             realized_week_usd=realized_since(closed, week_start),
@@ -295,18 +324,28 @@ class BotDesk:
             )  # fmt: skip
             record["amount"] = plain(amount)
             before = self.exits.plans.get(plan.key) if plan is not None else None
+            stored: list[str] = []
 
             def keep(order: Order) -> None:
                 # Stored before the venue hears of the order: a node killed during the venue
                 # call comes back with the trade recorded and the entry's exits enforced.
-                self.rows.save_trade(trade_id, bot, ask.symbol, "sending",
+                self.rows.save_trade(trade_id, bot, ask.symbol, SENDING,
                                      order.client_order_id, {**record, "code": "OK",
                                                              "reason": ""}, now)  # fmt: skip
+                stored.append(order.client_order_id)
                 if plan is not None:
                     plan.entry_order = order.client_order_id
                     self.exits.add(plan)
 
-            result = await node.submit(intent, keep)
+            try:
+                result = await node.submit(intent, keep)
+            except Exception as exc:
+                if stored and stored[0] not in node.orders.orders:  # never journaled nor sent
+                    doc = {**record, "code": "NOT_SENT", "reason": f"not sent: {exc}"}
+                    self.rows.save_trade(trade_id, bot, ask.symbol, "not_sent", stored[0], doc, now)
+                    if plan is not None:
+                        self._drop_plan(plan, before)
+                raise
             status, code, reason = result.status, result.code, result.reason
             if result.order is not None:
                 coid = result.order.client_order_id
@@ -317,7 +356,8 @@ class BotDesk:
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
 
     def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
-        """An entry the venue refused: its plan goes, the position's earlier plan comes back."""
+        """An entry the venue refused (or never sent): its plan goes, the position's earlier
+        plan comes back."""
         if self.exits.plans.get(plan.key) is not plan:
             return
         if before is not None:

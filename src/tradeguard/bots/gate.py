@@ -38,6 +38,8 @@ class BotBook:
     # entry sent but not filled yet holds the next one back as a position does
     working_qty: Decimal = ZERO
     working_usd: Decimal = ZERO  # its absolute value at the mark
+    # what the bot's closing orders still working on the symbol sell (or buy back), signed
+    closing_qty: Decimal = ZERO
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
     realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC
@@ -86,6 +88,12 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
             "BOT_SYMBOL",
             f"bot {n} may not trade {ask.symbol}; its symbols are {', '.join(spec.symbols)} "
             "(bot symbols)",
+        )
+    if v.reducing and book.closing_qty != 0:
+        v.deny(
+            "BOT_CLOSE_WORKING",
+            f"bot {n} has an order closing its position on {ask.symbol} working; a second close "
+            "is refused until it is done",
         )
     if v.reducing:
         return v

@@ -147,6 +147,13 @@ class BotRows:
             r = conn.execute(select(bot_trades).where(bot_trades.c.trade_id == trade_id)).first()
         return _trade(r) if r is not None else None
 
+    def trades_in(self, status: str) -> list[dict[str, Any]]:
+        """Return every bot trade in `status`, oldest first."""
+        stmt = select(bot_trades).where(bot_trades.c.status == status)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(bot_trades.c.created_ts)).all()
+        return [_trade(r) for r in rows]
+
     def trades(self, bot: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Return bot trades, newest first."""
         stmt = select(bot_trades)
