@@ -37,7 +37,12 @@ async def test_stream_stats_route_and_panel_show_a_stopped_stream_stale_then_liv
         try:
             async with client(app) as http:
                 empty = await http.get("/api/v1/marketdata/streams", headers=bearer(tokens.viewer))
-                assert empty.json() == {"items": [], "stale": 0, "stale_after_s": None}
+                assert empty.json() == {
+                    "items": [],
+                    "stale": 0,
+                    "rest_fallback": 0,
+                    "stale_after_s": None,
+                }
             hub = node.live_hub()
             hub.subscribe(
                 Subscription("book", "binance", sym, depth=5) for sym in ("BTC/USDT", "ETH/USDT")

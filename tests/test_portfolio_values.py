@@ -50,3 +50,22 @@ def test_native_eth_held_for_gas_is_valued_through_the_weth_market_everywhere() 
     other = Portfolio(valuation_asset="ETH")
     other.mark("UNI/WETH", D("0.004"))
     assert other.price_of("UNI") == D("0.004")
+
+
+def test_a_pegged_asset_counts_at_its_peg_only_while_no_market_prices_it() -> None:
+    pegs = {"USDT": Decimal(1), "PYUSD": Decimal("0.99")}
+    p = Portfolio("BTC", pegs, valuation_usd=Decimal(20_000))
+    p.set_balances("x", [Balance("x", "USDT", Decimal(10_000)), Balance("x", "BTC", Decimal(1))])
+    # no USDT market: 10,000 USDT at 1 USD, 20,000 USD per BTC
+    assert p.price_of("USDT") == Decimal("0.00005")
+    assert p.equity() == Decimal("1.5") and p.unpriced_assets() == []
+    assert p.price_of("USDT", pegs=False) is None  # what the reference prices still look for
+    p.mark("BTC/USDT", Decimal(25_000))  # a market price wins over the peg and the fixed rate
+    assert p.equity() == Decimal("1.4")
+    # in a stablecoin valuation the peg is the value; an asset without one stays unpriced
+    q = Portfolio("USDT", pegs)
+    q.set_balances("x", [Balance("x", "PYUSD", Decimal(100)), Balance("x", "XYZ", Decimal(5))])
+    assert q.equity() == Decimal("99.00") and q.unpriced_assets() == ["XYZ"]
+    # with no peg (pegged_assets = {}) or no USD price of BTC, USDT counts nothing
+    assert Portfolio("BTC", {}, Decimal(20_000)).price_of("USDT") is None
+    assert Portfolio("BTC", pegs, None).price_of("USDT") is None

@@ -32,6 +32,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.instrument import SYMBOL_PATTERN
+from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
@@ -191,6 +192,12 @@ class NodeConfig(_Strict):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     valuation_asset: str = "USDT"
+    # USD per unit of pegged assets, an ASSUMPTION used only where no market prices the asset
+    # (a market price always wins): a USDT balance on a venue listing only BTC markets counts
+    # 1 USD a unit, in BTC at risk.valuation_asset_usd. {} values such balances at nothing.
+    pegged_assets: dict[str, Decimal] = Field(
+        default_factory=lambda: {a: Decimal(1) for a in sorted(STABLECOINS)}, max_length=100
+    )
     # paper/backtest replays: 0 = as fast as possible, N = N x real time on the data clock
     replay_speed: float = Field(default=0.0, ge=0, le=1_000_000)
     kill_sentinel: str = "tradeguard.kill"
@@ -215,6 +222,18 @@ class NodeConfig(_Strict):
     backup_interval_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
     backup_dir: str = "backups"
     backup_keep: int = Field(default=7, ge=1, le=10_000)
+
+    @field_validator("pegged_assets")
+    @classmethod
+    def _pegs(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, usd in v.items():
+            if not asset.isalnum() or not asset.isupper() or len(asset) > 20:
+                raise ValueError(f"pegged_assets key {asset!r}: expected an asset code like USDT")
+            if not Decimal(0) < usd <= Decimal(1000):
+                raise ValueError(
+                    f"pegged_assets.{asset} = {usd}: expected USD per unit in (0, 1000]"
+                )
+        return v
 
     @field_validator("backup_interval_s")
     @classmethod

@@ -107,6 +107,12 @@ def _default(info: FieldInfo) -> str:
             return "(built in)"
         if isinstance(value, BaseModel):
             return "(section)"
+        if isinstance(value, dict) and value:  # as TOML writes it: {USDT = "1", ...}
+            pairs = ", ".join(
+                f"{k} = {v}" if isinstance(v, int | float) else f'{k} = "{v}"'
+                for k, v in value.items()
+            )
+            return f"`{{{pairs}}}`"
         return f"`{value}`" if value not in ([], {}) else "empty"
     value = info.default
     return "none" if value is None else f"`{value}`"

@@ -113,6 +113,18 @@ def print_liveness(
     venues = ((health.get("checks") or {}).get("venues") or {}).get("venues") or {}
     for name, item in sorted(venues.items()):
         console.print(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")
+    market = (health.get("checks") or {}).get("market_data") or {}
+    if market.get("rest_fallback"):
+        console.print(f"  market data streams: {fallback_text(market)}")
+
+
+def fallback_text(market: dict[str, Any]) -> str:
+    """Market-data streams whose websocket is down, in words: how many, since when, attempts."""
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(market["fallback_since_ms"]) / 1000))
+    return (
+        f"[red]degraded[/], {market['rest_fallback']} on REST fallback (websocket down) since "
+        f"{since} UTC, {market['reconnect_attempts']} reconnect attempt(s)"
+    )
 
 
 def user_stream_text(stream: dict[str, Any]) -> str:

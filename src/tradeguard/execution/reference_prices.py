@@ -65,7 +65,7 @@ class ReferencePrices:
                 self._marked.pop(symbol, None)
         assets = {b.asset for b in portfolio.all_balances() if b.total}
         assets |= portfolio.unvalued_fee_assets
-        unpriced = {a for a in assets if portfolio.price_of(a) is None}
+        unpriced = {a for a in assets if portfolio.price_of(a, pegs=False) is None}
         return sorted(unpriced | set(self.markets))
 
     def load(self) -> None:
@@ -109,7 +109,7 @@ class ReferencePrices:
             await asyncio.wait_for(self.refresh(), timeout_s)
             return True
         except TimeoutError:
-            pending = [a for a in self.wanted() if self.portfolio.price_of(a) is None]
+            pending = [a for a in self.wanted() if self.portfolio.price_of(a, pegs=False) is None]
             log.warning(
                 "reference prices not read within %s s (node.reference_prices_timeout_s); "
                 "going on without them: %s count 0 until a later pass reads them",
@@ -137,7 +137,12 @@ class ReferencePrices:
             found.append(kept)
         if not found:
             if asset not in self.unlisted:
-                log.warning("no venue lists a priced market for %s: it counts nothing", asset)
+                peg = self.portfolio.peg_price(asset, self.portfolio.valuation_asset)
+                log.warning(
+                    "no venue lists a priced market for %s: it counts %s",
+                    asset,
+                    "nothing" if peg is None else f"at its peg (node.pegged_assets), {peg:f}",
+                )
                 self.unlisted.add(asset)
             return None
         for venue, symbol in found:  # a venue without a usable quote leaves it to the next

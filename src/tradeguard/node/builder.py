@@ -64,7 +64,9 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.db.check_writable()
     node.storage = Storage(node.db)
     node.market = MarketState()
-    node.portfolio = Portfolio(config.node.valuation_asset)
+    node.portfolio = Portfolio(
+        config.node.valuation_asset, config.node.pegged_assets, config.risk.valuation_asset_usd
+    )
     node._risk_store = StorageStateStore(node.storage)
     node.risk = RiskEngine(
         config.risk,

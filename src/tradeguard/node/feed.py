@@ -125,7 +125,8 @@ class NodeFeed:
             market.stall(data["symbol"], stream, int(data["last_ms"]))
         elif kind == "marketdata.fresh":
             market.unstall(data["symbol"], stream)
-        self.node._emit(kind, data, "info" if kind == "marketdata.fresh" else "warning")
+        quiet = kind in ("marketdata.fresh", "marketdata.recovered")
+        self.node._emit(kind, data, "info" if quiet else "warning")
 
     async def _drain(self) -> None:
         if self.node._ctx.queue:

@@ -95,19 +95,32 @@ def _market_data(node: TradingNode, cfg: HealthConfig, verbose: bool) -> dict[st
         return {"status": OK, "state": "no_live_data", "streams": 0, "stale": 0, "limit": limit}
     streams = hub.status()
     stale = [s for s in streams if s["stale"]]
+    # a websocket down while REST snapshots stand in: data flows, slower and without depth
+    fallback = [s for s in streams if s.get("state") == "rest_fallback"]
     failed = hub.failure() is not None
-    status = DOWN if failed else (DEGRADED if len(stale) > limit else OK)
+    degraded = len(stale) > limit or bool(fallback)
+    status = DOWN if failed else (DEGRADED if degraded else OK)
+    state = "failed" if failed else ("rest_fallback" if fallback else "streaming")
     out: dict[str, Any] = {
         "status": status,
-        "state": "failed" if failed else "streaming",
+        "state": state,
         "streams": len(streams),
         "stale": len(stale),
+        "rest_fallback": len(fallback),
         "limit": limit,
     }
+    if fallback:
+        out["fallback_since_ms"] = min(s["fallback_since_ms"] for s in fallback)
+        out["reconnect_attempts"] = max(s["reconnect_attempts"] for s in fallback)
     if verbose:
         out["stale_streams"] = [
             {k: s[k] for k in ("venue", "symbol", "stream", "age_s", "reconnects")} for s in stale
         ]
+        out["fallback_streams"] = [
+            {k: s[k] for k in ("venue", "symbol", "stream", "fallback_since_ms",
+                               "reconnect_attempts", "error")}
+            for s in fallback
+        ]  # fmt: skip
     return out
 
 

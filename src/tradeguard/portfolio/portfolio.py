@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -31,12 +31,22 @@ class Portfolio:
     """Positions per (venue, symbol, strategy), ledger balances per venue, and equity.
 
     Equity is valued in `valuation_asset` (USDT by default, where every stablecoin counts 1:1)
-    from the latest marks; an asset with no route to the valuation asset counts 0 and is listed by
+    from the latest marks. An asset no market prices is valued at its peg when it has one
+    (`pegged`: USD per unit, `node.pegged_assets`), converted at `valuation_usd` (USD per unit
+    of the valuation asset, `risk.valuation_asset_usd`) when the valuation asset is not a
+    stablecoin; a market price always wins. Anything else counts 0 and is listed by
     `unpriced_assets`.
     """
 
-    def __init__(self, valuation_asset: str = "USDT") -> None:
+    def __init__(
+        self,
+        valuation_asset: str = "USDT",
+        pegged: Mapping[str, Decimal] | None = None,
+        valuation_usd: Decimal | None = None,
+    ) -> None:
         self.valuation_asset = valuation_asset
+        self.pegged = dict(pegged or {})
+        self.valuation_usd = valuation_usd
         self.books: dict[str, BalanceBook] = {}
         self.positions: dict[PositionKey, Position] = {}
         self.marks: dict[str, Decimal] = {}
@@ -189,9 +199,32 @@ class Portfolio:
         finally:
             self.marks = current
 
-    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
-        """Value one unit of `asset` in `in_asset` from marks, directly or through one hop."""
+    def price_of(
+        self, asset: str, in_asset: str | None = None, pegs: bool = True
+    ) -> Decimal | None:
+        """Value one unit of `asset` in `in_asset` from marks, directly or through one hop;
+        else (unless `pegs` is False) at its peg."""
         target = in_asset or self.valuation_asset
+        price = self._market_price(asset, target)
+        if price is None and pegs:
+            return self.peg_price(asset, target)
+        return price
+
+    def peg_price(self, asset: str, target: str) -> Decimal | None:
+        """One unit of a pegged `asset` in `target` at the pegs: `target` a stablecoin or
+        pegged itself, or the valuation asset at `valuation_usd`; None otherwise."""
+        usd = self.pegged.get(asset)
+        if usd is None:
+            return None
+        if target in self.pegged:
+            return usd / self.pegged[target]
+        if target in STABLECOINS:
+            return usd
+        if target == self.valuation_asset and self.valuation_usd:
+            return usd / self.valuation_usd
+        return None
+
+    def _market_price(self, asset: str, target: str) -> Decimal | None:
         if asset == target or (asset in STABLECOINS and target in STABLECOINS):
             return _ONE
         marks = self.marks
@@ -308,6 +341,8 @@ class Portfolio:
                 asset = bal.asset
                 route = routes[asset] if asset in routes else self._route(asset)
                 if route is None:
+                    peg = self.peg_price(asset, self.valuation_asset)
+                    total += qty * peg if peg is not None else ZERO
                     continue
                 for sym, inverted in route:
                     px = marks[sym]

@@ -19,6 +19,7 @@ from tradeguard.model.money import ZERO, dec
 from tradeguard.venues.ccxt_trade_tap import TradeTap
 
 if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
     from tradeguard.venues.ccxt_venue import CcxtVenue
 
 _STREAMS = {
@@ -163,3 +164,9 @@ class CcxtMarketData:
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         return self.venue.stream_quotes(symbols)
+
+    def stream_quotes_reporting(
+        self, symbols: list[str], fallback: RestFallback
+    ) -> AsyncIterator[Quote]:
+        """`stream_quotes`, telling `fallback` while REST snapshots stand in for the websocket."""
+        return self.venue.stream_quotes(symbols, fallback)

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ccxt
 
@@ -49,6 +49,9 @@ from tradeguard.venues.ccxt_connection import (
 )
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 from tradeguard.venues.user_stream import UserStreamState
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 __all__ = [
     "SPOT_OPTIONS",
@@ -444,13 +447,17 @@ class CcxtVenue(CcxtConnection):
         if self._listener is not None:
             self._listener.on_balances(self.name, self._balances(raw, keep_zero=True))
 
-    async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+    async def stream_quotes(
+        self, symbols: list[str], fallback: RestFallback | None = None
+    ) -> AsyncIterator[Quote]:
         """Best bid/ask updates for `symbols`, resubscribing after disconnects.
 
         A REST snapshot comes first, again after each stream failure, and every
         `quote_refresh_s` (0 = never): a stream only sends changes, so a quiet market would
         otherwise stay unknown until its book moves, and then look stale to the risk check. The
         stream is subscribed before the snapshot is asked for, so no change falls between them.
+        While the websocket fails, quotes come from those snapshots alone: `fallback` is told of
+        each failed attempt and of the first websocket message after them.
         """
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self.quote_refresh_s
@@ -483,15 +490,21 @@ class CcxtVenue(CcxtConnection):
                                 next_refresh = loop.time() + self.quote_refresh_s
                                 continue
                             got, watch = watch.result(), None
+                            if fallback is not None:
+                                fallback.up()
                             tickers = {s: t for s, t in got.items() if t is not delivered.get(s)}
                         delivered.update(tickers)
                     else:
                         t = await self.client.watch_ticker(symbols[0])
                         tickers = {t["symbol"]: t}
+                        if fallback is not None:
+                            fallback.up()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     failures += 1
+                    if fallback is not None:
+                        fallback.down(exc)
                     if watch is not None and watch.done():
                         watch = None
                         # What the old subscription cached may be older than the next snapshot.
@@ -503,21 +516,23 @@ class CcxtVenue(CcxtConnection):
                     continue
                 failures = 0
                 for sym, t in tickers.items():
-                    if t.get("bid") is None or t.get("ask") is None:
-                        continue
-                    quote = Quote(
-                        symbol=sym,
-                        ts=int(t.get("timestamp") or self.clock.now_ms()),
-                        bid=dec(t["bid"], "bid"),
-                        bid_size=num_or_zero(t.get("bidVolume"), "bidVolume"),
-                        ask=dec(t["ask"], "ask"),
-                        ask_size=num_or_zero(t.get("askVolume"), "askVolume"),
-                    )
-                    self._mids[sym] = quote.mid
-                    yield quote
+                    if t.get("bid") is not None and t.get("ask") is not None:
+                        quote = self._quote_of(sym, t)
+                        self._mids[sym] = quote.mid
+                        yield quote
         finally:
             if watch is not None:
                 watch.cancel()
+
+    def _quote_of(self, sym: str, t: Mapping[str, Any]) -> Quote:
+        return Quote(
+            symbol=sym,
+            ts=int(t.get("timestamp") or self.clock.now_ms()),
+            bid=dec(t["bid"], "bid"),
+            bid_size=num_or_zero(t.get("bidVolume"), "bidVolume"),
+            ask=dec(t["ask"], "ask"),
+            ask_size=num_or_zero(t.get("askVolume"), "askVolume"),
+        )
 
     def lists(self, symbol: str) -> bool:
         """Tell whether the exchange has the market `symbol` (loaded with the instruments)."""

@@ -12,6 +12,7 @@ async function refreshStreams() {
   $("streams").classList.toggle("hidden", data.items.length === 0);
   $("streams-summary").textContent = data.items.length + " streams · " +
     (data.stale ? data.stale + " stale" : "none stale") +
+    (data.rest_fallback ? " · " + data.rest_fallback + " degraded (websocket down, on REST)" : "") +
     (data.stale_after_s ? " (stale after " + data.stale_after_s + " s without a message)" : "");
   fillTable("stream-rows", data.items, (tr, s) => {
     cell(tr, s.venue); cell(tr, s.symbol); cell(tr, s.stream + (s.polled ? " (polled)" : ""));
@@ -19,11 +20,15 @@ async function refreshStreams() {
     cell(tr, String(s.reconnects)); cell(tr, String(s.resyncs));
     const td = cell(tr, "");
     const badge = document.createElement("span");
-    badge.className = "outcome " + (s.stale ? "stale" : "live");
-    badge.textContent = s.stale ? "stale" : "live";
+    const fallback = s.state === "rest_fallback";
+    badge.className = "outcome " + (s.stale || fallback ? "stale" : "live");
+    badge.textContent = s.stale ? "stale" : fallback ? "degraded: REST fallback since " +
+      new Date(s.fallback_since_ms).toISOString().slice(11, 19) + " UTC, " +
+      s.reconnect_attempts + " reconnect attempt(s)" : "live";
     td.appendChild(badge);
     tr.dataset.stream = s.venue + "/" + s.symbol + "/" + s.stream;
     tr.dataset.stale = String(s.stale);
+    tr.dataset.state = s.state;
     if (s.error) tr.title = s.error;
   });
 }

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.live.closing import CandleCloser, CandleFanout, TradeBar
 from tradeguard.marketdata.live.source import MarketSource
-from tradeguard.marketdata.live.streams import StaleWatch, StreamStats
+from tradeguard.marketdata.live.streams import RestFallback, StaleWatch, StreamStats
 from tradeguard.marketdata.live.subscriptions import (
     Subscription,
     SymbolNeeds,
@@ -384,6 +384,17 @@ class LiveHub:
         stats = {s: self.stats[(src.name, s, "quotes")] for s in symbols}
         first = stats[symbols[0]]
 
+        def changed(up: bool) -> None:
+            for st in stats.values():
+                if not up:
+                    st.reconnects += 1
+                kind = "marketdata.recovered" if up else "marketdata.rest_fallback"
+                self.sink.on_stream_event(kind, st.to_json())
+
+        fb = RestFallback(changed=changed)
+        for st in stats.values():
+            st.fallback = fb
+
         async def step() -> None:
             if polled:
                 for s in symbols:
@@ -393,7 +404,10 @@ class LiveHub:
                         await self.sink.on_quote(q)
                 await asyncio.sleep(self.poll_s)
                 return
-            async for q in src.stream_quotes(symbols):
+            # A venue that serves quotes from REST while its websocket is down says so here.
+            reporting = getattr(src, "stream_quotes_reporting", None)
+            quotes = src.stream_quotes(symbols) if reporting is None else reporting(symbols, fb)
+            async for q in quotes:
                 st = stats.get(q.symbol)
                 if st is not None:
                     st.seen()

@@ -23,6 +23,38 @@ def _wall_ms() -> int:
 
 
 @dataclass
+class RestFallback:
+    """A stream's websocket state while the venue serves it from REST snapshots instead.
+
+    The venue calls `down` on each failed websocket attempt and `up` on the first message the
+    websocket delivers again; `changed(up)` is called when it goes down and when it comes back.
+    """
+
+    since_ms: int = 0  # when the websocket went down (0: it is up)
+    attempts: int = 0  # reconnect attempts since then
+    error: str = ""
+    changed: Callable[[bool], None] | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.since_ms > 0
+
+    def down(self, exc: BaseException) -> None:
+        self.attempts += 1
+        self.error = f"{type(exc).__name__}: {exc}"[:200]
+        if not self.since_ms:
+            self.since_ms = _wall_ms()
+            if self.changed is not None:
+                self.changed(False)
+
+    def up(self) -> None:
+        if self.since_ms:
+            self.since_ms, self.attempts, self.error = 0, 0, ""
+            if self.changed is not None:
+                self.changed(True)
+
+
+@dataclass
 class StreamStats:
     """Figures of one stream, surfaced by `LiveHub.status()`."""
 
@@ -40,6 +72,17 @@ class StreamStats:
     first: asyncio.Event = field(default_factory=asyncio.Event)
     # called when a stale stream gets a message again
     on_fresh: Callable[[StreamStats], None] | None = field(default=None, repr=False)
+    # a websocket stream the venue may serve from REST while the socket is down
+    fallback: RestFallback | None = field(default=None, repr=False)
+
+    @property
+    def state(self) -> str:
+        """`polled` (no stream of this kind), `rest_fallback` (the websocket is down and REST
+        stands in) or `streaming`."""
+        if self.polled:
+            return "polled"
+        down = self.fallback is not None and self.fallback.active
+        return "rest_fallback" if down else "streaming"
 
     def seen(self) -> None:
         self.messages += 1
@@ -57,11 +100,15 @@ class StreamStats:
 
     def to_json(self) -> dict[str, Any]:
         age = (_wall_ms() - self.last_wall_ms) / 1000 if self.last_wall_ms else None
+        fb = self.fallback if self.fallback is not None and self.fallback.active else None
         return {
             "venue": self.venue, "symbol": self.symbol, "stream": self.kind,
-            "polled": self.polled, "messages": self.messages, "reconnects": self.reconnects,
-            "resyncs": self.resyncs, "age_s": None if age is None else round(age, 3),
-            "stale": self.stale, "error": self.error,
+            "state": self.state, "polled": self.polled, "messages": self.messages,
+            "reconnects": self.reconnects, "resyncs": self.resyncs,
+            "age_s": None if age is None else round(age, 3), "stale": self.stale,
+            "error": fb.error if fb is not None else self.error,
+            "fallback_since_ms": fb.since_ms if fb is not None else None,
+            "reconnect_attempts": fb.attempts if fb is not None else 0,
         }  # fmt: skip
 
 
