@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from tradeguard.execution.interrupted_arb import interrupted_arb_events
+from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
 
 if TYPE_CHECKING:
@@ -61,7 +62,22 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
+    warn_loss_limits(node)
     ids = [s.id for s in node.strategies]
     for event in interrupted_arb_events(node.storage, ids, node.clock.now_ms()):
         log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
         node.bus.publish(event)
+
+
+def warn_loss_limits(node: TradingNode) -> None:
+    """Warn when a loss limit is below an ordinary day's move of what the account holds."""
+    portfolio = node.portfolio
+    unit = portfolio.valuation_asset
+    values = portfolio.values_of(portfolio.all_balances())
+    stable = unit in STABLECOINS
+    held = sum(
+        (v for a, v in values.items() if a != unit and not (stable and a in STABLECOINS)), ZERO
+    )
+    node.risk.valuation.refresh(portfolio)
+    for warning in node.risk.loss_limit_warnings(portfolio.equity(), held):
+        log.warning(warning)
