@@ -76,3 +76,14 @@ def test_a_bot_may_trade_the_dex_pair_a_strategy_trades(tmp_path: Path) -> None:
     cfg.write_text(DEX + '[[bots]]\nname = "b1"\nvenue = "uni"\nsymbols = ["wstETH/WETH"]\n')
     config = load_config(cfg, environ={})  # mixed-case tokens are symbols as the DEX spells them
     assert config.bots[0].symbols == ["wstETH/WETH"]
+
+
+def test_holdings_is_refused_as_a_strategy_id(tmp_path: Path) -> None:
+    """`holdings` owns the account's spot trades made by hand: a strategy under that id would
+    have its fills booked as balances only, its positions never opened."""
+    cfg = tmp_path / "h.toml"
+    cfg.write_text(SANDBOX_CCXT.replace('id = "ma"', 'id = "holdings"'))
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    text = str(err.value)
+    assert "strategies.0.id" in text and "holdings" in text and "choose another id" in text

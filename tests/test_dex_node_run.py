@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import eventually
-from dex_node_support import DexSetup, dex_setup, running_chain_process
+from dex_node_support import DexSetup, cli, dex_setup, running_chain_process
 from tradeguard.venues.uniswap_v2.venue import PAUSE_ENV
 
 
@@ -152,3 +152,31 @@ def test_the_wallet_key_never_reaches_logs_the_database_or_api_responses(
     assert dex.node_log() and find_secrets(dex.node_log(), watched) == []
     assert scan_paths([dex.db_path, *dex.root.glob("node-*.log")], watched) == {}
     assert bytes.fromhex(key[2:]) not in dex.db_path.read_bytes()
+
+
+def _weth_shown(dex: DexSetup) -> Decimal | None:
+    rows = json.loads(cli("balances", "--config", str(dex.config), "--json", env=dex.env))
+    rows = rows["items"] if isinstance(rows, dict) else rows
+    return next((Decimal(r["total"]) for r in rows if r["asset"] == "WETH"), None)
+
+
+def test_balances_show_a_swap_once_its_receipt_is_read_not_at_the_next_sync(
+    dex: DexSetup,
+) -> None:
+    # Neither a reconciliation nor the balance sync runs during the test: only the read after
+    # the swap's fill can bring the new figures.
+    text = dex.config.read_text(encoding="utf-8")
+    text = text.replace("reconcile_interval_s = 2", "reconcile_interval_s = 3600")
+    dex.config.write_text(text + "\n[reconcile]\nbalance_sync_interval_s = 3600\n", "utf-8")
+    dex.start_node()
+    eventually(lambda: dex.request("POST", "/api/v1/risk/validate", {
+        "venue": "dex", "symbol": "WETH/USD", "side": "sell", "amount": "0.1"})["approved"],
+        timeout_s=30, interval_s=0.2)  # fmt: skip
+    before = Decimal(dex.token_balance("WETH")).scaleb(-18)
+    eventually(lambda: _weth_shown(dex) == before, timeout_s=30)
+
+    sent = dex.order("sell", "0.1")
+    cid = sent["client_order_id"]
+    eventually(lambda: dex.get(f"/api/v1/orders/{cid}")["status"] == "filled", timeout_s=30)
+
+    eventually(lambda: _weth_shown(dex) == before - Decimal("0.1"), timeout_s=5)

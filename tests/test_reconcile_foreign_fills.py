@@ -91,3 +91,52 @@ async def test_a_new_database_does_not_book_the_accounts_recent_trades(tmp_path:
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_selling_coins_held_by_hand_is_a_smaller_balance_not_a_short(
+    tmp_path: Path,
+) -> None:
+    """A sale made by hand after the node's ledger opened (on a venue no strategy trades):
+    it was booked as a fill of no strategy, so `tradeguard positions` showed a BTC/USDT short
+    of 0.0006 on an account still holding 0.9994 BTC."""
+    from tradeguard.execution.ledger_audit import audit_storage
+    from tradeguard.execution.reconcile import reconcile_all
+    from tradeguard.model.holdings import HOLDINGS
+
+    async with seeded_exchange() as ex:
+        config = _config(tmp_path, ex)
+        node = TradingNode(config)
+        try:
+            await node.start()
+            alice = ex.account_id(ALICE_KEY)
+            ex.engine.place(alice, "BTCUSDT", "SELL", "MARKET", ex.now_ms(), qty=Decimal("0.0006"))
+            # the symbol's fills are caught up with its journal orders: place one, then reconcile
+            mid = Quote("BTC/USDT", node.clock.now_ms(), Decimal("49999"), Decimal(1),
+                        Decimal("50001"), Decimal(1))  # fmt: skip
+            await node.on_quote(mid)
+            await node.submit(_resting_buy())
+            report = await reconcile_all(node, "periodic")
+            assert report.ok, report.to_json()
+            fills = node.storage.load_fills()
+            assert [(f.side, f.amount) for f in fills] == [(Side.SELL, Decimal("0.0006"))]
+            assert node.storage.fill_strategy_ids()[fills[0].client_order_id] == HOLDINGS
+            assert node.storage.load_open_positions() == []  # no short
+            assert not [p for p in node.portfolio.positions.values() if p.quantity]
+            free, locked = ex.balances(ALICE_KEY)["BTC"]
+            assert free + locked == Decimal("0.9994")
+            assert node.portfolio.book("binance").total("BTC") == free + locked
+            audit = audit_storage(node.storage, node.start_balances(), node.orders.balance_only,
+                                  rounded={"binance"})  # fmt: skip
+            assert audit.ok, audit
+        finally:
+            await node.stop()
+            node.close()
+        node = TradingNode(config)  # the start-up ledger audit agrees
+        try:
+            await node.start()
+            assert node.reconcile_report.ok and not node.reconcile_report.ledger_differences
+            assert node.risk.state is not TradingState.HALTED, node.risk.state_reason
+        finally:
+            await node.stop()
+            node.close()

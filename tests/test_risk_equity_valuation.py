@@ -112,7 +112,9 @@ def test_btc_valuation_converts_through_the_market_or_the_configured_price() -> 
     assert d.code == "MAX_ORDER_NOTIONAL" and d.value == D(2000)
 
 
-def test_btc_valuation_counts_losses_in_btc_and_usd_limits_at_the_btc_price() -> None:
+def test_btc_valuation_counts_losses_in_btc_and_usd_limits_at_the_btc_price(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rig, _ = btc_rig(valuation_asset_usd=D(40_000), daily_loss_limit_usd=D(2000))
     eng = rig.engine
     eng.observe_equity(T0, D(1))
@@ -120,7 +122,13 @@ def test_btc_valuation_counts_losses_in_btc_and_usd_limits_at_the_btc_price() ->
     assert eng.state is TradingState.ACTIVE
     eng.observe_equity(T0 + 2, D("0.95"))
     assert eng.state_by == "breaker:daily_loss"
-    assert eng.state_reason == "daily loss 0.05 BTC reached the limit 0.05 BTC"
+    assert eng.state_reason == (
+        "daily loss 0.05 BTC reached the limit 0.05 BTC (counted from the day's opening equity "
+        "1.00 BTC, price moves of holdings included)"
+    )
+    # said on the console as it happens, not only by `tradeguard status` afterwards
+    halts = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert [r.getMessage() for r in halts] == [f"trading HALTED: {eng.state_reason}"]
 
 
 def test_btc_quoted_feather_candles_config_builds_an_engine_valued_in_btc(tmp_path: Path) -> None:

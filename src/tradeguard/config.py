@@ -31,6 +31,7 @@ from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_PATTERN
 from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.config import RiskConfig
@@ -165,6 +166,13 @@ class StrategyConfig(_Strict):
     order_timeout_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
     # on timeout, re-send the unfilled rest of an entry at the current best price
     replace_on_timeout: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _not_holdings(cls, v: str) -> str:
+        if v == HOLDINGS:
+            raise ValueError(f"{v!r} names the account's trades made by hand; choose another id")
+        return v
 
 
 class ReconcileConfig(_Strict):

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.execution.ledger_audit import LedgerAudit, audit_storage, stored_start_balances
+from tradeguard.model.holdings import HOLDINGS
 
 EXIT_OK, EXIT_MISMATCH = 0, 1
 MULTI_LEG_KINDS = frozenset({"triangular", "cross_venue"})
@@ -71,7 +72,9 @@ def audit_database(storage: Any, config: Any) -> LedgerAudit:
 def _balance_only(config: Any) -> set[str]:
     # Multi-leg strategies (those trading through execution gateways: triangular cycles,
     # cross-venue pairs) book balances only: their fills belong to no position.
-    return {sc.id for sc in config.strategies if sc.kind in MULTI_LEG_KINDS}
+    # Spot trades of no journal order move balances only too (model.holdings).
+    multi = {sc.id for sc in config.strategies if sc.kind in MULTI_LEG_KINDS}
+    return multi | {HOLDINGS}
 
 
 def render(audit: LedgerAudit) -> list[str]:

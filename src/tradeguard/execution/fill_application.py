@@ -20,6 +20,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
@@ -61,6 +62,7 @@ class FillApplication:
     clock: Clock
     orders: dict[str, Order]
     open: dict[str, Order]
+    market: Any
     balance_only: set[str]
     fill_listeners: list[Callable[[Fill, Order | None], None]]
     _pending_terminal: dict[str, OrderReport]
@@ -127,7 +129,7 @@ class FillApplication:
                 self.orders[order.client_order_id] = order
         if order is not None and fill.trade_id in order.trade_ids:
             return
-        strategy_id = order.strategy_id if order is not None else ""
+        strategy_id = order.strategy_id if order is not None else self._foreign_owner(fill)
         with self.storage.transaction():
             if not self.storage.insert_fill(fill, strategy_id):
                 if order is not None:
@@ -155,6 +157,20 @@ class FillApplication:
                 self.on_order_report(pending)
         for listener in self.fill_listeners:
             listener(fill, order)
+
+    def _foreign_owner(self, fill: Fill) -> str:
+        """The strategy a fill of no journal order is booked to: on a spot market, HOLDINGS
+        (the account's balances, never a signed position: selling coins held by hand is no
+        short); elsewhere (outcome contracts) none, a position of no strategy."""
+        market = self.market
+        if market is None:
+            return ""
+        inst = market.instrument(fill.venue, fill.symbol)
+        if inst is not None:
+            return HOLDINGS if inst.kind == "spot" else ""
+        # a market the node did not load: spot unless the venue lists outcome contracts
+        kinds = {i.kind for (v, _), i in market.instruments.items() if v == fill.venue}
+        return HOLDINGS if kinds <= {"spot"} else ""
 
     def _fill_order(self, order: Order, fill: Fill) -> None:
         before = order.status

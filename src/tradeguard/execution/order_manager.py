@@ -26,6 +26,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.ids import ClientOrderIdFactory
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
@@ -92,7 +93,8 @@ class OrderManager(FillApplication):
         self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
         # strategies whose fills move balances only: their legs are not positions, their result
         # is accounted per execution (RiskEngine.observe_cycle)
-        self.balance_only: set[str] = set()
+        # HOLDINGS: spot trades of no journal order (by hand) move balances only
+        self.balance_only: set[str] = {HOLDINGS}
         # (venue, operation, seconds) for every venue call: metrics, dashboards
         self.latency_listeners: list[Callable[[str, str, float], None]] = []
         self.resolve_attempts = resolve_attempts

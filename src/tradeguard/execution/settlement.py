@@ -18,6 +18,7 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, Settlement, outcome_symbol, payout
@@ -96,7 +97,7 @@ def _balance_only_owner(om: Any, venue: str, symbol: str) -> str:
     ]  # fmt: skip
     if owners:
         return str(max(owners, key=lambda o: o.updated_ts).strategy_id)
-    only = sorted(om.balance_only)
+    only = sorted(om.balance_only - {HOLDINGS})  # HOLDINGS books spot trades, never outcomes
     return only[0] if len(only) == 1 else ""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.node.interrupted import take_up_interrupted
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
 
@@ -62,4 +63,19 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
+    warn_loss_limits(node)
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
+
+
+def warn_loss_limits(node: TradingNode) -> None:
+    """Warn when a loss limit is below an ordinary day's move of what the account holds."""
+    portfolio = node.portfolio
+    unit = portfolio.valuation_asset
+    values = portfolio.values_of(portfolio.all_balances())
+    stable = unit in STABLECOINS
+    held = sum(
+        (v for a, v in values.items() if a != unit and not (stable and a in STABLECOINS)), ZERO
+    )
+    node.risk.valuation.refresh(portfolio)
+    for warning in node.risk.loss_limit_warnings(portfolio.equity(), held):
+        log.warning(warning)

@@ -19,6 +19,7 @@ from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.model.position import ClosedTrade
 from tradeguard.risk.breakers import DAY_MS, VenueBreaker, iso_week
 from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.limit_fit import loss_limit_warnings
 from tradeguard.risk.state import RiskState
 from tradeguard.risk.valuation import Valuation
 from tradeguard.risk.views import StateStore
@@ -240,7 +241,9 @@ class RiskObservers(RiskState):
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
             if not self._halted_by_other_than_reconciler():
                 self.halt(
-                    f"daily loss {fmt(loss)} {unit} reached the limit {fmt(limit)} {unit}",
+                    f"daily loss {fmt(loss)} {unit} reached the limit {fmt(limit)} {unit} "
+                    f"(counted from the day's opening equity {fmt(day_start)} {unit}, price "
+                    "moves of holdings included)",
                     "breaker:daily_loss",
                 )
             else:
@@ -300,6 +303,14 @@ class RiskObservers(RiskState):
         if usd is not None:
             limits.append(usd)
         return min(limits) if limits else None
+
+    def loss_limit_warnings(self, equity: Decimal, held: Decimal) -> list[str]:
+        """Say which loss limits an ordinary day's move of `held` (valued in the valuation
+        asset, like `equity`) would reach on its own (see `limit_fit`)."""
+        return loss_limit_warnings(
+            self.config, equity, held, self.valuation.unit, self._daily_limit,
+            self._weekly_limit, self._usd_limit,
+        )  # fmt: skip
 
     # venues -------------------------------------------------------------------------------------
     def observe_venue_error(self, venue: str, ts: int, error: str) -> None:

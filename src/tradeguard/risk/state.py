@@ -9,6 +9,7 @@ REDUCING, never to ACTIVE; only an operator's `resume` returns to ACTIVE.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +24,8 @@ from tradeguard.portfolio.equity import EquityTracker
 from tradeguard.risk.breakers import VenueBreaker, utc_day
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.views import StateStore
+
+log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 
@@ -186,6 +189,9 @@ class RiskState:
         self._save()
         data = {"from": before.value, "to": state.value, "reason": reason, "by": by}
         severity = "critical" if state is TradingState.HALTED else "warning"
+        if state is TradingState.HALTED and before is not TradingState.HALTED:
+            # said where the operator looks, not only in the audit log and `tradeguard status`
+            log.critical("trading HALTED: %s", reason)
         self._publish(EventKind.STATE_CHANGED, now, data, None, severity)
 
     def emit(self, event: Event) -> None:

@@ -8,9 +8,16 @@ with anything else (BTC, ETH) the USD limits need that asset's USD price: read f
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Protocol
 
 from tradeguard.model.money import STABLECOINS
-from tradeguard.risk.views import PortfolioView
+
+
+class Priced(Protocol):
+    """What the valuation reads of a portfolio: one asset's price in another."""
+
+    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
+
 
 _ONE = Decimal(1)
 
@@ -28,7 +35,7 @@ class Valuation:
         self.unit = "USD" if self.is_usd else asset
         self.usd_per_unit: Decimal | None = _ONE if self.is_usd else fixed_usd
 
-    def refresh(self, portfolio: PortfolioView) -> Decimal | None:
+    def refresh(self, portfolio: Priced) -> Decimal | None:
         """Read the USD price from the market when it has one; return the price in use."""
         if self.is_usd:
             return _ONE

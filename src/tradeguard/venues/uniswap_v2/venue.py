@@ -24,13 +24,14 @@ from typing import Any
 
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
+from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
@@ -82,6 +83,9 @@ class UniswapV2Venue(Venue):
         self.reserves: dict[str, amm.Reserves] = {}
         self.fills: dict[str, Fill] = {}  # by trade id (tx hash)
         self.watcher: TxWatcher | None = None
+        # Balances read after each receipt's fill, as the prediction venues do after theirs:
+        # `tradeguard balances` shows the swap at once, not at the next balance sync.
+        self.balance_reader = BalanceReader(name, self._fill_balances, self.push_balances)
 
     def __repr__(self) -> str:
         return f"UniswapV2Venue(name={self.name!r}, router={self.settings.router})"
@@ -122,6 +126,7 @@ class UniswapV2Venue(Venue):
             await self.refresh(symbol)
 
     async def close(self) -> None:
+        await self.balance_reader.close()
         await self.chain.close()
 
     def _tokens(self, symbol: str) -> tuple[Token, Token]:
@@ -350,6 +355,21 @@ class UniswapV2Venue(Venue):
         return [f for f in self.fills.values() if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:
+        self.balance_reader.read_started()
+        try:
+            return await self._read_balances()
+        finally:
+            self.balance_reader.read_finished()
+
+    async def _fill_balances(self) -> list[Balance]:
+        try:
+            return await self.fetch_balances()
+        except (AmbiguousVenueError, DefinitiveVenueError):
+            raise
+        except Exception as exc:  # the node's RPC unreachable: the next read tries again
+            raise AmbiguousVenueError(self.name, f"balances not read: {exc}") from None
+
+    async def _read_balances(self) -> list[Balance]:
         me = self._sender().address
         wei = await self.chain.eth_balance(me)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
@@ -401,4 +421,5 @@ class UniswapV2Venue(Venue):
             self.fills[fill.trade_id] = fill
             if self._listener is not None:
                 self._listener.on_fill(fill)
+                self.balance_reader.after_fill()
         return self.fills[fill.trade_id]
