@@ -340,7 +340,7 @@ async def test_a_time_stop_that_is_not_a_whole_number_is_refused_before_any_orde
     r = await rig(tmp_path, data_dir)
     try:
         conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
-        for bad in (True, False, "60", [60]):
+        for bad in (True, False, "60", [60], 60.5):
             resp = await _execute(r, r.alpha, conf, time_stop_s=bad)
             assert resp.status_code == 422, (bad, resp.text)
             assert resp.json()["errors"][0]["field"] == "time_stop_s", resp.text

@@ -47,8 +47,16 @@ class ExecuteTrade(TradeSignal):
     take_profit_pct: str | None = Field(default=None, pattern=_PCT)
     trailing_activation_pct: str | None = Field(default=None, pattern=_PCT)
     trailing_distance_pct: str | None = Field(default=None, pattern=_PCT)
-    # strict: JSON true would otherwise be read as 1 (a time stop a second after entry)
-    time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400, strict=True)
+    # a JSON number with no fraction (477 or 477.0, both integers to JSON Schema); never true
+    # (read as 1: a time stop a second after entry) nor a string
+    time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400)
+
+    @field_validator("time_stop_s", mode="before")
+    @classmethod
+    def _time_stop_is_a_json_number(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return value
+        raise ValueError(f"expected a whole number of seconds, got {type(value).__name__}")
 
 
 class EmergencyStop(_Body):
