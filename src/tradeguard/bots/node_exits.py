@@ -119,6 +119,10 @@ class NodeExitHost:
     def order_open(self, client_order_id: str) -> bool:
         return client_order_id in self.orders.open or client_order_id in self.orders.unknown
 
+    def order_remaining(self, client_order_id: str) -> Decimal | None:
+        order = self.orders.open.get(client_order_id) or self.orders.unknown.get(client_order_id)
+        return None if order is None else order.remaining
+
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         result = await self.submit(intent)
         return result.order.client_order_id if result.ok and result.order else None
