@@ -63,6 +63,10 @@ class ExitHost(NativeHost, Protocol):
     def order_open(self, client_order_id: str) -> bool:
         """Tell whether the order may still fill (working or unresolved)."""
 
+    def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
+        """What the bot's closing orders on the symbol still working have left to fill (not
+        counting exits resting on the venue, which are not selling yet)."""
+
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         """Send the intent down the order path; return its client order id, or None if denied."""
 
@@ -353,6 +357,11 @@ class ExitManager:
         before = (plan.best, plan.armed)
         now = host.now_ms()
         reason = evaluate(plan, entry, qty > 0, price, now, bool(plan.native_orders))
+        if reason is not None and host.closing(plan.venue, plan.symbol, plan.bot):
+            # Another close of the position is working (the bot's own closing trade, a close
+            # by hand): one close at a time, or both sell the position. If it ends with the
+            # position still open, the rule fires again at the next price.
+            reason = None
         if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
             return
         if reason is not None and plan.native_orders:
