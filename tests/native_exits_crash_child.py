@@ -6,7 +6,10 @@ exit plan, the entry never journaled), `entry_journaled` (the entry journaled, n
 filled, the OCO never sent) or `after_oco` (the OCO journaled and placed, the exit plan not yet
 told); or, with a trailing stop whose move the parent sets off by raising the price once the
 first OCO rests, `move_cancel` (the move saved, the resting pair not yet cancelled) or
-`move_place` (the pair cancelled, the moved pair never sent).
+`move_place` (the pair cancelled, the moved pair never sent); or, with a second entry adding to
+the position once the first OCO rests, `add_cancel` (the replacement saved, the first pair not
+yet cancelled) or `add_place` (the first pair cancelled, the pair for the whole position never
+sent).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     moment = sys.argv[2]
     node = TradingNode(cfg)
-    add_alpha(node)
+    adding = moment.startswith("add_")
+    add_alpha(node, one_position_per_symbol=not adding)
     await node.start()
     live = asyncio.create_task(node.run_live(duration_s=60))
     place = node.orders.submit_oco
@@ -44,7 +48,7 @@ async def main() -> None:
     cancel = node.orders.cancel
 
     async def place_then_die_later(*intents: Any) -> Any:
-        if moment == "move_place" and placed:
+        if moment in ("move_place", "add_place") and placed:
             os.kill(os.getpid(), signal.SIGKILL)
         results = await place(*intents)
         placed.extend(r.order.client_order_id for r in results if r.order is not None)
@@ -52,7 +56,7 @@ async def main() -> None:
         return results
 
     async def cancel_or_die(cid: str) -> Any:
-        if moment == "move_cancel":
+        if moment in ("move_cancel", "add_cancel"):
             os.kill(os.getpid(), signal.SIGKILL)
         return await cancel(cid)
 
@@ -78,17 +82,23 @@ async def main() -> None:
         venue.submit = send_then_die  # type: ignore[method-assign]
     elif moment in ("entry_stored", "entry_journaled"):
         node.orders.journal_submitted = journal_or_die  # type: ignore[method-assign]
-    elif moment.startswith("move_"):
+    elif moment.startswith(("move_", "add_")):
         node.orders.submit_oco = place_then_die_later  # type: ignore[method-assign]
         node.orders.cancel = cancel_or_die  # type: ignore[method-assign]
-        exits = {"stop_loss_pct": "2", "take_profit_pct": "10", "trailing_activation_pct": "1",
-                 "trailing_distance_pct": "1"}  # fmt: skip
     else:
         node.orders.submit_oco = die  # type: ignore[method-assign]
+    if moment.startswith("move_"):
+        exits = {"stop_loss_pct": "2", "take_profit_pct": "10", "trailing_activation_pct": "1",
+                 "trailing_distance_pct": "1"}  # fmt: skip
     while node.market.mid("BTC/USDT") != Decimal(50000):
         await asyncio.sleep(0.01)
     trade = await enter(node, **exits)
     print(json.dumps({"entry": trade["client_order_id"]}), flush=True)
+    if adding:  # once the first pair rests, a second entry adds to the position
+        while not placed:
+            await asyncio.sleep(0.01)
+        trade = await enter(node, **exits)
+        print(json.dumps({"added": trade["client_order_id"]}), flush=True)
     await live
     print(json.dumps({"unexpected": "not killed"}), flush=True)
 

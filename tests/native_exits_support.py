@@ -50,8 +50,8 @@ def native_config(tmp_path: Path, rest_url: str, ws_url: str, native: bool = Tru
     })  # fmt: skip
 
 
-def add_alpha(node: TradingNode) -> None:
-    spec = BotSpec.parse("alpha", {**ALPHA, "venue": "binance"})
+def add_alpha(node: TradingNode, **changes: Any) -> None:
+    spec = BotSpec.parse("alpha", {**ALPHA, "venue": "binance", **changes})
     BotRows(node.db).save_bot("alpha", True, spec.to_doc(), node.clock.now_ms())
 
 
@@ -84,10 +84,12 @@ def sellable_qty(node: TradingNode) -> Decimal:
 
 
 @asynccontextmanager
-async def live_alpha(tmp_path: Path, ex: SandboxExchange) -> AsyncIterator[TradingNode]:
+async def live_alpha(
+    tmp_path: Path, ex: SandboxExchange, native: bool = True, **changes: Any
+) -> AsyncIterator[TradingNode]:
     """A node trading live on `ex` with bot alpha, once it sees the sandbox's 50,000 mid."""
-    node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
-    add_alpha(node)
+    node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url, native))
+    add_alpha(node, **changes)
     await node.start()
     async with trading_live(node):
         await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))

@@ -30,6 +30,9 @@ class QuietHost:
     def order_open(self, client_order_id: str) -> bool:
         return True
 
+    def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
+        return Decimal(0)
+
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         self.sent.append(intent)
         return None if len(self.sent) == 1 else "exit-2"

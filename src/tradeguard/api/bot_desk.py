@@ -407,6 +407,15 @@ class BotDesk:
             # Exits resting on the venue hold the coins (and would sell them a second time).
             await self.exits.release(pos.venue, pos.symbol, bot)
             amount = abs(self.node.portfolio.sellable(pos))  # what an order can close
+            working = self.exits.host.closing(pos.venue, pos.symbol, bot)
+            if working:  # one close at a time: both would sell the position
+                out.append({
+                    "venue": pos.venue, "symbol": pos.symbol, "amount": plain(amount),
+                    "status": "denied", "code": "BOT_CLOSE_WORKING", "client_order_id": None,
+                    "reason": f"bot {bot} has an order closing {plain(abs(working))} of "
+                    f"{pos.symbol} working; this close is not sent until it is done",
+                })  # fmt: skip
+                continue
             intent = OrderIntent(bot, pos.venue, pos.symbol, side, amount,
                                  OrderType.MARKET, reduce_only=True, tag="bot_close",
                                  signal={"exit": "emergency_close"})  # fmt: skip

@@ -28,6 +28,7 @@ from tradeguard.bots.native_exits import (
     cancel_native,
     place_native,
     resting_stop,
+    short_of,
     trailing_level,
 )
 from tradeguard.model.enums import OrderType, Side
@@ -61,6 +62,10 @@ class ExitHost(NativeHost, Protocol):
 
     def order_open(self, client_order_id: str) -> bool:
         """Tell whether the order may still fill (working or unresolved)."""
+
+    def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
+        """What the bot's closing orders on the symbol still working have left to fill (not
+        counting exits resting on the venue, which are not selling yet)."""
 
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         """Send the intent down the order path; return its client order id, or None if denied."""
@@ -342,6 +347,8 @@ class ExitManager:
         if not plan.active:
             plan.active, plan.opened_ms = True, opened_ms or host.now_ms()
         if plan.native and await self._native(plan, qty, entry):
+            if plan.key not in self.plans:
+                return  # ended while its exits were being replaced
             changed = True
         if price is None:
             if changed:
@@ -350,6 +357,11 @@ class ExitManager:
         before = (plan.best, plan.armed)
         now = host.now_ms()
         reason = evaluate(plan, entry, qty > 0, price, now, bool(plan.native_orders))
+        if reason is not None and host.closing(plan.venue, plan.symbol, plan.bot):
+            # Another close of the position is working (the bot's own closing trade, a close
+            # by hand): one close at a time, or both sell the position. If it ends with the
+            # position still open, the rule fires again at the next price.
+            reason = None
         if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
             return
         if reason is not None and plan.native_orders:
@@ -394,7 +406,11 @@ class ExitManager:
             # Still resting: done, unless a move of the stop the process did not live to
             # finish left them there (cancel, then place below).
             resting = any(host.order_open(cid) for cid in plan.native_orders)
-            if resting and (not plan.native_moving or not await cancel_native(host, plan)):
+            if resting and not plan.native_moving:
+                if not self._grown(plan, plan.native_orders, qty):
+                    return False
+                return await self._cover(plan, entry)
+            if resting and not await cancel_native(host, plan):
                 return False
             if not plan.native_moving:
                 # Every venue exit ended and the position is still open (expired, cancelled by
@@ -411,9 +427,42 @@ class ExitManager:
             return True
         if plan.take_profit_pct is None and plan.stop_loss_pct is None and plan.native_stop is None:
             return False  # a trailing stop not armed yet: nothing rests, nothing to look up
+        adopted = host.plan_orders(plan.key)
+        if adopted and self._grown(plan, adopted, qty):
+            # The pair of the position before a bot added to it (a new entry's plan takes the
+            # position's key over): it would leave the added part without a stop on the venue.
+            plan.native_orders = adopted
+            return await self._cover(plan, entry)
         placed = await place_native(host, plan, qty, entry)
         plan.native_moving = False
         return placed
+
+    def _grown(self, plan: ExitPlan, ids: list[str], qty: Decimal) -> bool:
+        """Tell whether resting exits cover less than the position, now that no entry of the
+        plan is still working (the position may still grow until then)."""
+        if plan.entry_order is not None and self.host.order_open(plan.entry_order):
+            return False
+        return short_of(self.host, ids, qty)
+
+    async def _cover(self, plan: ExitPlan, entry: Decimal) -> bool:
+        """Replace resting exits that cover less than the grown position with a pair for all of
+        it: cancel, then place (both would hold the same coins). The plan is saved as moving
+        first, so a process dying between the two steps places the pair after restart."""
+        host = self.host
+        log.info("bot %s: position on %s grew; exit orders %s are replaced for all of it",
+                 plan.bot, plan.symbol, plan.native_orders)  # fmt: skip
+        plan.native_moving = True
+        self._save(plan)
+        if not await cancel_native(host, plan):
+            return True  # still resting: the next step cancels again, then places
+        plan.native_orders = []
+        left = self._qty(plan)
+        if left == 0:  # a venue exit filled while being cancelled
+            await self._finish(plan)
+            return True
+        await place_native(host, plan, left, entry)
+        plan.native_moving = False
+        return True
 
     async def _trail_on_venue(self, plan: ExitPlan, qty: Decimal, entry: Decimal, now: int) -> bool:
         """Move the resting stop up to the armed trailing stop's level (cancel, then place),

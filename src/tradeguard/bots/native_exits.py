@@ -49,6 +49,9 @@ class NativeHost(Protocol):
 
     def order_open(self, client_order_id: str) -> bool: ...
 
+    def order_remaining(self, client_order_id: str) -> Decimal | None:
+        """What an order that may still fill has left to fill; None for one that may not."""
+
     async def submit_native(self, intents: list[OrderIntent]) -> tuple[list[str], str]:
         """Send one trigger order, or a take-profit and a stop as an OCO: (ids, refusal)."""
 
@@ -136,6 +139,13 @@ async def place_native(host: NativeHost, plan: ExitPlan, qty: Decimal, entry: De
             plan.venue, refusal,
         )  # fmt: skip
     return True
+
+
+def short_of(host: NativeHost, ids: list[str], qty: Decimal) -> bool:
+    """Tell whether a resting exit order among `ids` sells (or buys back) less than the position
+    `qty`: the position grew since (a bot adding to it) and part of it has no stop on the venue."""
+    rests = [host.order_remaining(cid) for cid in ids]
+    return any(r is not None and r < abs(qty) for r in rests)
 
 
 async def cancel_native(host: NativeHost, plan: ExitPlan) -> bool:

@@ -119,6 +119,18 @@ class NodeExitHost:
     def order_open(self, client_order_id: str) -> bool:
         return client_order_id in self.orders.open or client_order_id in self.orders.unknown
 
+    def order_remaining(self, client_order_id: str) -> Decimal | None:
+        order = self.orders.open.get(client_order_id) or self.orders.unknown.get(client_order_id)
+        return None if order is None else order.remaining
+
+    def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
+        return sum(
+            (o.remaining for o in chain(self.orders.open.values(), self.orders.unknown.values())
+             if o.strategy_id == bot and o.venue == venue and o.symbol == symbol
+             and o.reduce_only and not o.signal.get("native")),
+            ZERO,
+        )  # fmt: skip
+
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         result = await self.submit(intent)
         return result.order.client_order_id if result.ok and result.order else None

@@ -65,21 +65,13 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     node.liveness.start()
     node.bus.subscribe(_log_risk, EventKind.STATE_CHANGED)
     node.bus.subscribe(_log_risk, EventKind.BREAKER_TRIPPED)
-    tasks = [asyncio.create_task(_duties(node), name="duties")]
-    sync = balance_sync(node)
-    if sync is not None:
-        interval = node.config.reconcile.balance_sync_interval_s
-        tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
-    elif (every := node.config.node.reference_prices_interval_s) and node._reference is not None:
-        # No balance sync reads them (paper venues on live data): their own schedule.
-        tasks.append(asyncio.create_task(node._reference.run(every), name="reference-prices"))
-    if (ping := dead_man_ping(node)) is not None:
-        node.liveness.ping = ping
-        tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
-    if backups is not None:
-        tasks.append(asyncio.create_task(backups.run(), name="backups"))
+    tasks: list[asyncio.Task[None]] = []
     deadline = None if duration_s is None else time.monotonic() + duration_s
+    # Everything from the subscription on is undone in `finally`: a duty that fails to build
+    # (the balance sync refusing its tolerances) left the log handler subscribed, and a node
+    # run again in the same process logged every state change once per earlier attempt.
     try:
+        _start_duties(node, tasks, backups)
         while not node._stop_requested:
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -107,6 +99,25 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
     summary = node.summary(time.perf_counter() - started)
     node._emit(EventKind.RUN_FINISHED, summary.to_json())
     return summary
+
+
+def _start_duties(
+    node: TradingNode, tasks: list[asyncio.Task[None]], backups: ScheduledBackups | None
+) -> None:
+    """Start the background duties, appending each task to `tasks` as it starts."""
+    tasks.append(asyncio.create_task(_duties(node), name="duties"))
+    sync = balance_sync(node)
+    if sync is not None:
+        interval = node.config.reconcile.balance_sync_interval_s
+        tasks.append(asyncio.create_task(sync.run(interval), name="balance-sync"))
+    elif (every := node.config.node.reference_prices_interval_s) and node._reference is not None:
+        # No balance sync reads them (paper venues on live data): their own schedule.
+        tasks.append(asyncio.create_task(node._reference.run(every), name="reference-prices"))
+    if (ping := dead_man_ping(node)) is not None:
+        node.liveness.ping = ping
+        tasks.append(asyncio.create_task(ping.run(), name="dead-man-ping"))
+    if backups is not None:
+        tasks.append(asyncio.create_task(backups.run(), name="backups"))
 
 
 def _scheduled_backups(node: TradingNode) -> ScheduledBackups | None:

@@ -1,0 +1,69 @@
+"""Every path that closes a bot position counts the closes already working (real ccxt against
+the sandbox): an emergency close or a firing exit sent while the bot's own close still awaits
+the venue sells nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from native_exits_support import (
+    KEY,
+    bot_qty,
+    enter,
+    live_alpha,
+    vault_env,  # noqa: F401  (a fixture)
+)
+from tradeguard.api.bot_desk import BotDesk
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+SELL = {"symbol": "BTC/USDT", "side": "sell"}
+
+
+async def _close_by_hand(node: TradingNode) -> dict:
+    desk = BotDesk.for_node(node)
+    conf = desk.validate("alpha", SELL)["confirmation_id"]
+    return await desk.execute("alpha", {**SELL, "confirmation_id": conf}, by="test")
+
+
+async def _flat_after_a_while(node: TradingNode) -> None:
+    await eventually(lambda: bot_qty(node) == 0)
+    await asyncio.sleep(0.5)  # a second sell would have filled by now
+    assert bot_qty(node) == 0  # not short
+
+
+async def test_an_emergency_close_while_the_bots_close_works_sells_nothing_more(tmp_path):
+    # close_positions did not count the bot's closing order still awaiting the venue: both sold
+    # the whole position and the spot account went short.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        assert (await enter(node))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        desk = BotDesk.for_node(node)
+        manual, closes = await asyncio.gather(_close_by_hand(node), desk.close_positions("alpha"))
+        assert (manual["status"], manual["code"]) == ("submitted", "OK"), manual
+        [close] = closes
+        assert (close["status"], close["code"]) == ("denied", "BOT_CLOSE_WORKING"), close
+        assert "working" in close["reason"] and close["client_order_id"] is None
+        await _flat_after_a_while(node)
+
+
+async def test_a_stop_firing_while_the_bots_close_works_sends_no_second_sell(tmp_path):
+    # The exit manager sent its market sell for the whole position although the bot's own
+    # close was working: both filled, leaving the bot short.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node, stop_loss_pct="2"))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        await eventually(lambda: node.bot_exits.plans[KEY].active)
+        manual, _ = await asyncio.gather(
+            _close_by_hand(node), node.bot_exits.on_price("BTC/USDT", Decimal(45000))
+        )
+        assert (manual["status"], manual["code"]) == ("submitted", "OK"), manual
+        assert [o for o in node.orders.orders.values() if o.signal.get("exit")] == []
+        await _flat_after_a_while(node)
+        await eventually(lambda: KEY not in node.bot_exits.plans)
