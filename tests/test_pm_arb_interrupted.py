@@ -268,3 +268,26 @@ async def test_a_lone_leg_unwound_at_start_is_not_sold_again_after_fifty_later_r
     finally:
         await again.stop()
         again.close()
+
+
+async def test_tradeguard_kill_on_a_stopped_node_sends_no_start_up_unwind(tmp_path, servers):
+    # `tradeguard kill` on a node that is not running starts one to cancel and halt: HALTED must
+    # come before that start, which would otherwise sell the lone leg first.
+    from argparse import Namespace
+
+    from tradeguard.cli.control import _kill
+    from tradeguard.model.enums import TradingState
+
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node = TradingNode(cfg)
+    node.orders.not_found_grace_ms = 0
+    try:
+        report = await _kill(node, Namespace(reason="incident", flatten=False))
+        assert report["reason"].endswith("incident"), report
+        orders = node.storage.load_orders(strategy_id="pmarb")
+        assert [o.client_order_id for o in orders] == [first["first"]]  # nothing sold
+        assert node.risk.state is TradingState.HALTED
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+    finally:
+        node.close()
