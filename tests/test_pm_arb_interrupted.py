@@ -291,3 +291,25 @@ async def test_tradeguard_kill_on_a_stopped_node_sends_no_start_up_unwind(tmp_pa
         assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
     finally:
         node.close()
+
+
+async def test_a_kill_sentinel_left_while_the_node_was_down_halts_before_the_start_up_unwind(
+    tmp_path, servers
+):
+    # `tradeguard kill` against a running node writes the sentinel; a node killed before it
+    # polled the file (or a person who wrote it meanwhile) asked for no more orders.
+    from tradeguard.model.enums import TradingState
+
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    Path(cfg.node.kill_sentinel).write_text("halt: incident (by ops)\n", encoding="utf-8")
+    node, events = await _start(cfg)
+    try:
+        assert node.risk.state is TradingState.HALTED
+        orders = node.storage.load_orders(strategy_id="pmarb")
+        assert [o.client_order_id for o in orders] == [first["first"]]  # nothing sold
+        assert next(e.data["stage"] for e in events if e.kind == EventKind.KILL) == "triggered"
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+    finally:
+        await node.stop()
+        node.close()

@@ -62,4 +62,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # from a ticker: a fee paid in BNB would count 0, and the first quote of one symbol
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
+    # A kill sentinel written while the node was down (or not polled before a crash) asked for
+    # no more orders: it halts before the start-up unwind sends any.
+    await node.poll_kill_sentinel()
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
