@@ -222,3 +222,94 @@ async def test_a_halted_node_denies_the_start_up_unwind_and_records_the_leg_held
         await node.stop()
         node.close()
     assert first["first"]
+
+
+async def test_a_lone_leg_unwound_at_start_is_not_sold_again_after_fifty_later_records(
+    tmp_path, servers
+):
+    # The start-up record is stamped when the start runs, after the lone leg was created. Once
+    # 50 later records (refused attempts) push it out of the newest read, a start must still
+    # see that it names the leg; else it sells 20 NO again, here the 20 a person holds.
+    from tradeguard.model.enums import OrderType, TimeInForce
+    from tradeguard.model.order import OrderIntent
+    from tradeguard.strategies.cross_venue.scanner import LegPlan, PairOpportunity
+
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    await _child(tmp_path, cfg, "between", NO, "20")
+    node, _ = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "unwound"
+        executor = node.strategies[0].executor  # type: ignore[attr-defined]
+        executor.refusal = lambda _pair, _now: "on cooldown"
+        plan = LegPlan("kalshi", NO, Decimal(1), Decimal("0.5"), Decimal("0.5"), Decimal(0), 1)
+        opp = PairOpportunity(
+            "fed-dec-above-4", "fed-2026-12", 0, Decimal(1), (plan, plan), Decimal("0.01"), 0, 1
+        )
+        for _ in range(50):
+            await asyncio.sleep(0.002)  # each record a later ms
+            assert (await executor.execute(opp)).code == "PAIR_REFUSED"
+        quote = await node.venues["kalshi"].fetch_quote(NO)  # type: ignore[attr-defined]
+        await node.on_quote(quote)
+        bought = await node.submit(
+            OrderIntent("manual", "kalshi", NO, Side.BUY, Decimal(20), OrderType.LIMIT,
+                        quote.ask, TimeInForce.FOK)
+        )  # fmt: skip
+        assert bought.ok, bought
+    finally:
+        await node.stop()
+        node.close()
+    again, events = await _start(cfg)
+    try:
+        orders = again.storage.load_orders(strategy_id="pmarb")
+        assert len(orders) == 2, [(o.side, o.amount, o.status) for o in orders]  # nothing sent
+        assert [e for e in events if e.kind in (EventKind.ARB_HELD, EventKind.ARB_EXECUTION)] == []
+        assert again.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+    finally:
+        await again.stop()
+        again.close()
+
+
+async def test_tradeguard_kill_on_a_stopped_node_sends_no_start_up_unwind(tmp_path, servers):
+    # `tradeguard kill` on a node that is not running starts one to cancel and halt: HALTED must
+    # come before that start, which would otherwise sell the lone leg first.
+    from argparse import Namespace
+
+    from tradeguard.cli.control import _kill
+    from tradeguard.model.enums import TradingState
+
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node = TradingNode(cfg)
+    node.orders.not_found_grace_ms = 0
+    try:
+        report = await _kill(node, Namespace(reason="incident", flatten=False))
+        assert report["reason"].endswith("incident"), report
+        orders = node.storage.load_orders(strategy_id="pmarb")
+        assert [o.client_order_id for o in orders] == [first["first"]]  # nothing sold
+        assert node.risk.state is TradingState.HALTED
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+    finally:
+        node.close()
+
+
+async def test_a_kill_sentinel_left_while_the_node_was_down_halts_before_the_start_up_unwind(
+    tmp_path, servers
+):
+    # `tradeguard kill` against a running node writes the sentinel; a node killed before it
+    # polled the file (or a person who wrote it meanwhile) asked for no more orders.
+    from tradeguard.model.enums import TradingState
+
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    Path(cfg.node.kill_sentinel).write_text("halt: incident (by ops)\n", encoding="utf-8")
+    node, events = await _start(cfg)
+    try:
+        assert node.risk.state is TradingState.HALTED
+        orders = node.storage.load_orders(strategy_id="pmarb")
+        assert [o.client_order_id for o in orders] == [first["first"]]  # nothing sold
+        assert next(e.data["stage"] for e in events if e.kind == EventKind.KILL) == "triggered"
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 20
+    finally:
+        await node.stop()
+        node.close()

@@ -67,26 +67,33 @@ def interrupted_legs(storage: Any, strategy_id: str, skip: Collection[str] = ())
         _named_ids(rec.get("cycle"), named)
     # Attempts run one at a time and a record's ts is its start: a leg not newer than the
     # oldest record read may belong to a record not read, the newest started by its creation
-    # (a fill booked after the start that first looked at the leg, then 50 refused attempts).
+    # (a fill booked after the start that first looked at the leg, then 50 refused attempts),
+    # or, for a leg a crash cut, the first written after it (the next start's record).
     floor = int(records[-1]["ts"]) if len(records) == _RECORDS else None
     out = []
     for o in reversed(legs):  # oldest first
         if o.client_order_id in named:
             continue
         if floor is not None and o.created_ts <= floor:
-            for rec in load_arb_executions(
-                storage,
-                strategy_id=strategy_id,
-                until_ts=o.created_ts + 1,
-                limit=_RECORDS,
-                newest_first=True,
-            ):
-                _named_ids(rec.get("legs"), named)
-                _named_ids(rec.get("cycle"), named)
+            _name_around(storage, strategy_id, o.created_ts, named)
             if o.client_order_id in named:
                 continue
         out.append(o)
     return out
+
+
+def _name_around(storage: Any, strategy_id: str, created_ts: int, named: set[str]) -> None:
+    """Collect the ids named by the records last started by `created_ts` and first after it."""
+    before = load_arb_executions(
+        storage, strategy_id=strategy_id, until_ts=created_ts + 1, limit=_RECORDS,
+        newest_first=True,
+    )  # fmt: skip
+    after = load_arb_executions(
+        storage, strategy_id=strategy_id, since_ts=created_ts, limit=_RECORDS
+    )
+    for rec in (*before, *after):
+        _named_ids(rec.get("legs"), named)
+        _named_ids(rec.get("cycle"), named)
 
 
 def held_event(strategy_id: str, legs: list[Order], now_ms: int, why: str) -> Event:

@@ -467,9 +467,12 @@ class TradingNode:
         ckpt.commit_candle(self, candles, i)
 
     # control -----------------------------------------------------------------------------------
-    async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, Any]:
-        """Halt, cancel every open order on every venue, optionally flatten; report it all."""
-        request = self.kill_switch.trigger(reason, by, flatten)
+    async def kill(
+        self, reason: str, by: str, flatten: bool = False, request: KillRequest | None = None
+    ) -> dict[str, Any]:
+        """Halt (unless `request` was triggered already), cancel every open order on every
+        venue, optionally flatten; report it all."""
+        request = request or self.kill_switch.trigger(reason, by, flatten)
         return await self._execute_kill(request)
 
     async def _execute_kill(self, request: KillRequest) -> dict[str, Any]:

@@ -64,6 +64,9 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
     warn_loss_limits(node)
+    # A kill sentinel written while the node was down (or not polled before a crash) asked for
+    # no more orders: it halts before the start-up unwind sends any.
+    await node.poll_kill_sentinel()
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
 
 
