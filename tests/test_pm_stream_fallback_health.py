@@ -6,7 +6,8 @@ answers: the books keep coming from REST polling, and the health answer, the str
 dashboard (headless Chromium) and `tradeguard status` (a subprocess) show those streams degraded,
 on REST fallback, until the channel is back. The data-only Kalshi venue polls REST by design
 (Kalshi's WebSocket needs a key): it shows `polled`, never degraded. A trading Kalshi venue's
-`orderbook_delta` channel, refused by the local Kalshi's fault, reports the same way.
+`orderbook_delta` channel and a trading Polymarket venue's `market` channel, refused by the
+local servers' fault, report the same way; without a WebSocket they show `polled`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account import Account
 from playwright.async_api import async_playwright, expect
 
 from pm_support import TICKER, rsa_pem
@@ -36,8 +38,10 @@ from tradeguard.node import TradingNode
 from tradeguard.node.feed import _quotes_only
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.kalshi.venue import KalshiVenue
+from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 STREAMS = "/api/v1/marketdata/streams"
 
@@ -236,3 +240,46 @@ async def test_through_the_hub_a_refused_kalshi_channel_is_rest_fallback_and_no_
             await hub.stop()
             await streamed.close()
             await rest_only.close()
+
+
+async def test_a_trading_polymarket_venue_reports_its_refused_market_channel() -> None:
+    async with PolymarketExchange() as ex:
+        ex.add_market("fed-dec", "1001", "1002")
+        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+        wallet = Account.create()
+        ex.add_account(wallet.address, Decimal(1000))
+        ws = ex.url.replace("http", "ws", 1) + "/ws/user"
+        venue = PolymarketVenue("polymarket", ex.url, wallet.key.hex(), Clock(), ws_url=ws)
+        no_ws = PolymarketVenue("pm-rest", ex.url, wallet.key.hex(), Clock())
+        assert not venue.quotes_polled and no_ws.quotes_polled
+        await venue.connect()
+        turns: list[bool] = []
+        fb = RestFallback(changed=turns.append)
+        seen: list[Any] = []
+
+        async def follow() -> None:
+            async for q in venue.stream_quotes_reporting(["fed-dec:YES/PUSD"], fb):
+                seen.append(q)
+
+        task = asyncio.create_task(follow())
+        try:
+            await eventually(lambda: venue.book_stats.ws_quotes + len(seen) >= 1)
+            await eventually(lambda: any(c[0] == "market" for c in _subs_pm(ex)))
+            assert not fb.active
+            ex.faults.update({"refuse_ws": True})
+            assert await ex.disconnect_websockets() >= 1
+            await eventually(lambda: fb.active and fb.attempts >= 2, timeout_s=15)
+            assert turns == [False] and "503" in fb.error, fb
+            ex.faults.update({"refuse_ws": False})
+            await eventually(lambda: not fb.active, timeout_s=15)
+            assert turns == [False, True]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await venue.close()
+            await no_ws.close()
+
+
+def _subs_pm(ex: PolymarketExchange) -> list[tuple[str, set[str]]]:
+    return [sub for conn in ex.hub.conns for sub in conn.subs.values()]
