@@ -110,7 +110,7 @@ async def test_a_live_node_is_ok_then_degraded_by_a_stale_stream_and_down_once_s
                 assert stale.status_code == 503
                 assert _check(stale, "market_data") == {
                     "status": "degraded", "state": "streaming", "streams": 4, "stale": 1,
-                    "rest_fallback": 0, "limit": 0,
+                    "rest_fallback": 0, "polled": 0, "limit": 0,
                 }  # fmt: skip
                 assert "ETH/USDT" not in stale.text, "names only for a token holder"
                 detail = await http.get(HEALTH, params={"verbose": 1},

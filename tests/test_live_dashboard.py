@@ -41,6 +41,7 @@ async def test_stream_stats_route_and_panel_show_a_stopped_stream_stale_then_liv
                     "items": [],
                     "stale": 0,
                     "rest_fallback": 0,
+                    "polled": 0,
                     "stale_after_s": None,
                 }
             hub = node.live_hub()

@@ -116,6 +116,10 @@ def print_liveness(
     market = (health.get("checks") or {}).get("market_data") or {}
     if market.get("rest_fallback"):
         console.print(f"  market data streams: {fallback_text(market)}")
+    if market.get("polled"):
+        console.print(
+            f"  market data streams: {market['polled']} polled from REST by design (no websocket)"
+        )
 
 
 def fallback_text(market: dict[str, Any]) -> str:

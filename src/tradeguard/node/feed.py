@@ -28,18 +28,24 @@ def build_hub(node: TradingNode) -> LiveHub:
     is a source and nothing else (no orders, balances or keys).
     """
     sources: dict[str, Any] = {
-        n: v.market_data() if hasattr(v, "market_data") else QuoteStreamSource(n, v.stream_quotes)
+        n: v.market_data() if hasattr(v, "market_data") else _quotes_only(n, v)
         for n, v in node.data_venues.items()
     }
     for name, venue in node.venues.items():
         if hasattr(venue, "market_data"):
             sources[name] = venue.market_data()
         elif name not in node._paper:  # prediction markets, pools: best bid/ask only
-            sources[name] = QuoteStreamSource(name, venue.stream_quotes)
+            sources[name] = _quotes_only(name, venue)
     for vc in node.config.venues:
         if vc.kind == "paper" and vc.data_venue in sources:
             sources[vc.name] = sources[vc.data_venue]
     return LiveHub(sources, NodeFeed(node), stale_after_s=node.config.risk.stale_data_s)
+
+
+def _quotes_only(name: str, venue: Any) -> QuoteStreamSource:
+    """A venue streaming best bid/ask only, with whether it polls REST by design and how it
+    reports a REST fallback (when it has either)."""
+    return QuoteStreamSource(name, venue.stream_quotes, venue)
 
 
 class NodeFeed:

@@ -97,6 +97,8 @@ def _market_data(node: TradingNode, cfg: HealthConfig, verbose: bool) -> dict[st
     stale = [s for s in streams if s["stale"]]
     # a websocket down while REST snapshots stand in: data flows, slower and without depth
     fallback = [s for s in streams if s.get("state") == "rest_fallback"]
+    # REST by design (a data-only Kalshi venue): normal, counted so it is not taken for a socket
+    polled = sum(1 for s in streams if s.get("state") == "polled")
     failed = hub.failure() is not None
     degraded = len(stale) > limit or bool(fallback)
     status = DOWN if failed else (DEGRADED if degraded else OK)
@@ -107,6 +109,7 @@ def _market_data(node: TradingNode, cfg: HealthConfig, verbose: bool) -> dict[st
         "streams": len(streams),
         "stale": len(stale),
         "rest_fallback": len(fallback),
+        "polled": polled,
         "limit": limit,
     }
     if fallback:

@@ -52,3 +52,16 @@ class WsHub:
     async def close(self) -> None:
         for conn in list(self.conns):
             await conn.ws.close()
+
+    async def drop_all(self) -> int:
+        """Close every websocket now (the venue's side going away); return how many were open."""
+        conns = list(self.conns)
+        for conn in conns:
+            await conn.ws.close()
+        return len(conns)
+
+
+def refuse_if_down(refuse_ws: bool) -> None:
+    """Refuse a new websocket with 503 while the fault `refuse_ws` is on (REST still answers)."""
+    if refuse_ws:
+        raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")

@@ -7,7 +7,9 @@ quotes = stream_with_fallback("kalshi", symbols, fetch_quote, lambda: ws_quotes(
 The REST snapshot of every symbol comes first. Then the WebSocket feed runs; a sequence gap
 (`StreamGap`) reconnects at once, which brings fresh snapshots; any other failure falls back to
 REST polling every `poll_s` for `retry_s` before the stream is tried again. A quote is yielded
-only when it differs from the last one of its symbol.
+only when it differs from the last one of its symbol. A `fallback` (the live hub's) is told of
+each failed attempt and of the first WebSocket quote after them, so the stream's health says
+`rest_fallback` while REST stands in (docs/live_data.md).
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.market import Quote
 from tradeguard.venues.outcome_quotes import quote_key
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ async def stream_with_fallback(
     poll_s: float,
     retry_s: float = 5.0,
     stats: StreamStats | None = None,
+    fallback: RestFallback | None = None,
 ) -> AsyncIterator[Quote]:
     """Yield quotes of `symbols`: REST first, then the stream, polling while it fails."""
     stats = stats if stats is not None else StreamStats()
@@ -90,16 +97,21 @@ async def stream_with_fallback(
     while True:
         try:
             async for q in ws_quotes():
+                if fallback is not None:
+                    fallback.up()
                 if fresh(q):
                     stats.ws_quotes += 1
                     yield q
-            reason = "closed by the venue"
+            failure: Exception = ConnectionResetError("book stream closed by the venue")
         except StreamGap as exc:
             stats.resyncs += 1
             log.warning("%s: book stream resync: %s", name, exc)
             continue
         except _FAILURES as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            failure = exc
+        reason = f"{type(failure).__name__}: {failure}"
+        if fallback is not None:
+            fallback.down(failure)
         stats.fallbacks += 1
         log.warning("%s: book stream down (%s); polling REST every %s s", name, reason, poll_s)
         until = time.monotonic() + retry_s

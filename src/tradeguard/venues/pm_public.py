@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -37,6 +37,9 @@ from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,7 @@ class KalshiPublicData(PublicData):
 
     kind = "kalshi"
     quote = "USD"
+    quotes_polled = True  # no public WebSocket: REST books every `quote_poll_s`, by design
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.kalshi_listing("load_instruments", "open"):
@@ -151,6 +155,7 @@ class PolymarketPublicData(PublicData):
 
     kind = "polymarket"
     quote = "PUSD"
+    quotes_polled = False
 
     def __init__(
         self, name: str, rest_url: str, clock: Clock, ws_url: str, quote_poll_s: float = 1.0
@@ -208,9 +213,15 @@ class PolymarketPublicData(PublicData):
         book.reset(await self.get("fetch_quote", "/book", {"token_id": self._token(symbol)}))
         return book.quote(symbol, self.clock.now_ms())
 
-    async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+    def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return self.stream_quotes_reporting(symbols, None)
+
+    async def stream_quotes_reporting(
+        self, symbols: list[str], fallback: RestFallback | None
+    ) -> AsyncIterator[Quote]:
         """The markets' fees first (a paper venue charges them on the fills these books make),
-        then the public `market` channel after a REST snapshot; REST polling while it is down."""
+        then the public `market` channel after a REST snapshot; REST polling while it is down,
+        told to `fallback`."""
         unread = await self.load_fees(symbols)
         # A market whose fee is unknown streams no book: a paper fill there would be charged
         # nothing. The others stream; a later stream start asks for it again.
@@ -223,7 +234,13 @@ class PolymarketPublicData(PublicData):
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
 
         async for quote in stream_with_fallback(
-            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+            self.name,
+            symbols,
+            self.fetch_quote,
+            ws,
+            self.quote_poll_s,
+            stats=self.book_stats,
+            fallback=fallback,
         ):
             yield quote
 

@@ -24,5 +24,6 @@ async def get_streams(who: Principal = viewer, api: ApiState = state_dep) -> dic
         "items": items,
         "stale": sum(1 for s in items if s["stale"]),
         "rest_fallback": sum(1 for s in items if s["state"] == "rest_fallback"),
+        "polled": sum(1 for s in items if s["state"] == "polled"),
         "stale_after_s": None if hub is None else hub.watch.limit_ms / 1000,
     }

@@ -13,6 +13,7 @@ async function refreshStreams() {
   $("streams-summary").textContent = data.items.length + " streams · " +
     (data.stale ? data.stale + " stale" : "none stale") +
     (data.rest_fallback ? " · " + data.rest_fallback + " degraded (websocket down, on REST)" : "") +
+    (data.polled ? " · " + data.polled + " polled (REST by design)" : "") +
     (data.stale_after_s ? " (stale after " + data.stale_after_s + " s without a message)" : "");
   fillTable("stream-rows", data.items, (tr, s) => {
     cell(tr, s.venue); cell(tr, s.symbol); cell(tr, s.stream + (s.polled ? " (polled)" : ""));
@@ -24,7 +25,8 @@ async function refreshStreams() {
     badge.className = "outcome " + (s.stale || fallback ? "stale" : "live");
     badge.textContent = s.stale ? "stale" : fallback ? "degraded: REST fallback since " +
       new Date(s.fallback_since_ms).toISOString().slice(11, 19) + " UTC, " +
-      s.reconnect_attempts + " reconnect attempt(s)" : "live";
+      s.reconnect_attempts + " reconnect attempt(s)" :
+      s.state === "polled" ? "polled (REST by design)" : "live";
     td.appendChild(badge);
     tr.dataset.stream = s.venue + "/" + s.symbol + "/" + s.stream;
     tr.dataset.stale = String(s.stale);

@@ -175,9 +175,11 @@ class LiveHub:
 
     def _start_quotes(self, source: MarketSource, symbols: list[str]) -> None:
         polled = "quotes" not in source.streams()
+        # a venue whose own quote stream polls REST by design shows `polled`, not a fallback
+        by_design = polled or bool(getattr(source, "quotes_polled", False))
         for symbol in symbols:
             self.stats[(source.name, symbol, "quotes")] = StreamStats(
-                source.name, symbol, "quotes", polled, on_fresh=self.watch.fresh
+                source.name, symbol, "quotes", by_design, on_fresh=self.watch.fresh
             )
         task = asyncio.create_task(
             self._quotes(source, symbols, polled), name=f"live:{source.name}/quotes"

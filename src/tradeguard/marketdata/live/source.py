@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.marketdata.events import BookSnapshot
 from tradeguard.model.market import Candle, Quote, TradeTick
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 
 class MarketSource(Protocol):
@@ -41,19 +44,35 @@ class MarketSource(Protocol):
 
 
 class QuoteStreamSource:
-    """A venue that streams best bid/ask only (prediction markets, DEX pools) as a source."""
+    """A venue that streams best bid/ask only (prediction markets, DEX pools) as a source.
+
+    `quotes_polled`: the venue reads its quotes from REST by design (a data-only Kalshi venue,
+    a venue without a WebSocket): the stream's state is `polled`, not a fallback. A venue with
+    `stream_quotes_reporting` tells the hub while REST stands in for its WebSocket.
+    """
 
     serves = frozenset({"quotes"})
 
-    def __init__(self, name: str, stream: Callable[[list[str]], AsyncIterator[Quote]]) -> None:
+    def __init__(
+        self, name: str, stream: Callable[[list[str]], AsyncIterator[Quote]], venue: Any = None
+    ) -> None:
         self.name = name
         self._stream = stream
+        self.quotes_polled = bool(getattr(venue, "quotes_polled", False))
+        self._reporting = getattr(venue, "stream_quotes_reporting", None)
 
     def streams(self) -> set[str]:
         return {"quotes"}
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         return self._stream(symbols)
+
+    def stream_quotes_reporting(
+        self, symbols: list[str], fallback: RestFallback
+    ) -> AsyncIterator[Quote]:
+        if self._reporting is None:
+            return self._stream(symbols)
+        return self._reporting(symbols, fallback)
 
     async def fetch_quote(self, symbol: str) -> Quote | None:
         return None

@@ -29,7 +29,7 @@ from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
 from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import WsConn, WsHub
+from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -485,6 +485,7 @@ class KalshiExchange:
     # websocket ---------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         acct = self._auth(request)
+        refuse_if_down(self.faults.refuse_ws)
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
         conn = WsConn(ws, acct.account_id)
@@ -500,6 +501,10 @@ class KalshiExchange:
         finally:
             self.hub.conns.remove(conn)
         return ws
+
+    async def disconnect_websockets(self) -> int:
+        """Drop every websocket connection now; return how many were open."""
+        return await self.hub.drop_all()
 
     async def _ws_command(self, conn: WsConn, cmd: dict[str, Any]) -> None:
         params = cmd.get("params") or {}

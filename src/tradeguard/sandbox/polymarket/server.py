@@ -545,6 +545,10 @@ class PolymarketExchange:
     async def _ws_user(self, request: web.Request) -> web.WebSocketResponse:
         return await streams.user_ws(self, request)
 
+    async def disconnect_websockets(self) -> int:
+        """Drop every websocket connection now; return how many were open."""
+        return await self.hub.drop_all()
+
     async def _admin_faults(self, request: web.Request) -> web.Response:
         self.faults.update(await request.json())
         return web.json_response(self.faults.to_dict())

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
 from tradeguard.sandbox.coalesce import CoalescedFeed
-from tradeguard.sandbox.ws_hub import WsConn
+from tradeguard.sandbox.ws_hub import WsConn, refuse_if_down
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"assets_ids": [...], "type": "market"}` subscribes; each book comes first in full."""
+    refuse_if_down(ex.faults.refuse_ws)
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn = WsConn(ws, "")
@@ -38,6 +39,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
 
 async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"auth": {"apiKey", "secret", "passphrase"}, "type": "user"}`: this account's events."""
+    refuse_if_down(ex.faults.refuse_ws)
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn: WsConn | None = None

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -50,6 +50,9 @@ from tradeguard.venues.user_stream import (
     parsed_rows,
     skip_frame,
 )
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +297,19 @@ class KalshiVenue(Venue):
         book.reset(await self._call("fetch_quote", self.client.orderbook(ticker)))
         return book.quote(symbol, outcome, self.clock.now_ms())
 
+    @property
+    def quotes_polled(self) -> bool:
+        """No WebSocket configured: books come from REST every `quote_poll_s`, by design."""
+        return not self.ws_url
+
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        """The `orderbook_delta` channel after a REST snapshot; REST polling while it is down."""
+        return self.stream_quotes_reporting(symbols, None)
+
+    def stream_quotes_reporting(
+        self, symbols: list[str], fallback: RestFallback | None
+    ) -> AsyncIterator[Quote]:
+        """The `orderbook_delta` channel after a REST snapshot; REST polling while it is down,
+        told to `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.ws_url:
             return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
         path = "/" + self.ws_url.split("://", 1)[1].split("/", 1)[1]
@@ -305,7 +319,13 @@ class KalshiVenue(Venue):
             return kalshi_ws_quotes(self.ws_url, headers, symbols, self.clock.now_ms)
 
         return stream_with_fallback(
-            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+            self.name,
+            symbols,
+            self.fetch_quote,
+            ws,
+            self.quote_poll_s,
+            stats=self.book_stats,
+            fallback=fallback,
         )
 
     def _on_frame(self, msg: aiohttp.WSMessage) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -54,6 +54,9 @@ from tradeguard.venues.user_stream import (
     parsed_rows,
     skip_frame,
 )
+
+if TYPE_CHECKING:
+    from tradeguard.marketdata.live.streams import RestFallback
 
 log = logging.getLogger(__name__)
 
@@ -420,8 +423,19 @@ class PolymarketVenue(Venue):
         """The `market` channel next to the `user` channel (empty when streams are off)."""
         return self.ws_url.removesuffix("/user") + "/market" if self.ws_url else ""
 
+    @property
+    def quotes_polled(self) -> bool:
+        """No WebSocket configured: books come from REST every `quote_poll_s`, by design."""
+        return not self.market_ws_url
+
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        """The `market` channel after a REST snapshot; REST polling while it is down."""
+        return self.stream_quotes_reporting(symbols, None)
+
+    def stream_quotes_reporting(
+        self, symbols: list[str], fallback: RestFallback | None
+    ) -> AsyncIterator[Quote]:
+        """The `market` channel after a REST snapshot; REST polling while it is down, told to
+        `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.market_ws_url:
             return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
         tokens = {self._token(s)[0]: s for s in symbols}
@@ -430,7 +444,13 @@ class PolymarketVenue(Venue):
             return market_ws_quotes(self.market_ws_url, tokens, self.clock.now_ms)
 
         return stream_with_fallback(
-            self.name, symbols, self.fetch_quote, ws, self.quote_poll_s, stats=self.book_stats
+            self.name,
+            symbols,
+            self.fetch_quote,
+            ws,
+            self.quote_poll_s,
+            stats=self.book_stats,
+            fallback=fallback,
         )
 
     # dead-man switch ---------------------------------------------------------------------
