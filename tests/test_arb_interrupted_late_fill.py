@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from execution_stubs import make_rig
-from tradeguard.execution.interrupted_arb import interrupted_arb_events
+from tradeguard.execution.interrupted_arb import interrupted_legs
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import Order
 from tradeguard.storage.arb_repository import insert_arb_execution
@@ -27,7 +27,7 @@ def test_a_cut_leg_filled_after_the_start_is_reported_at_a_later_start(tmp_path)
     # killed after the first leg was sent; at the next start the venue is unreachable, the
     # journal still says submitted, filled 0: nothing to report yet
     storage.upsert_order(_leg(OrderStatus.SUBMITTED, "0"))
-    assert interrupted_arb_events(storage, [SID], 20_000) == []
+    assert interrupted_legs(storage, SID) == []
     # a periodic reconciliation books the fill; the halted strategy's attempts are refused and
     # recorded (each with its start time), as every attempt is
     storage.upsert_order(_leg(OrderStatus.FILLED, "5"))
@@ -36,7 +36,7 @@ def test_a_cut_leg_filled_after_the_start_is_reported_at_a_later_start(tmp_path)
             "strategy_id": SID, "start_asset": "USD", "outcome": "rejected",
             "ts": 30_000 + i, "legs": {"legs": [], "reason": "pair rejected by risk: HALTED"},
         })  # fmt: skip
-    events = interrupted_arb_events(storage, [SID], 90_000)  # the next start
-    assert [e.data["client_order_ids"] for e in events] == [["cut-1"]], (
+    legs = interrupted_legs(storage, SID)  # the next start
+    assert [o.client_order_id for o in legs] == ["cut-1"], (
         "5 contracts bought with no record, no unwind and no alert, ever"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from execution_stubs import make_rig
-from tradeguard.execution.interrupted_arb import interrupted_arb_events
+from tradeguard.execution.interrupted_arb import interrupted_legs
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import Order
 from tradeguard.storage.arb_repository import insert_arb_execution
@@ -33,4 +33,4 @@ def test_a_recorded_leg_created_in_the_ms_the_next_cycle_started_is_not_reported
     _record(storage, 1_000, ["leg-0", "leg-1", "leg-2"])
     for i in range(50):  # cycle 2 (at 1_005) and 49 more, each refused before any order
         _record(storage, 1_005 + i, [])
-    assert interrupted_arb_events(storage, [SID], 99_000) == []
+    assert interrupted_legs(storage, SID) == []
