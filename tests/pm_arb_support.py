@@ -140,6 +140,9 @@ class StubGateway:
             return Decision(False, "PRICE_BAND", f"limit price {intent.price} beyond the band")
         return Decision()
 
+    async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
+        return None  # `band` holds only a buy's highest price
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.observed.append((symbols, pnl_usd))
 

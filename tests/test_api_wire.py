@@ -285,11 +285,6 @@ async def test_over_tls_kept_alive_requests_streams_and_408_work(served_tls):
     assert status == 408
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="over TLS the limits start after the handshake: a connection that never begins one "
-    "is not counted in api.max_connections and is held for asyncio's 60 s handshake timeout",
-)
 async def test_over_tls_connections_that_never_handshake_are_capped_and_timed_out(served_tls):
     server, _, _ = served_tls
     idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
@@ -321,3 +316,16 @@ async def test_a_refused_connection_still_sending_does_not_hold_up_the_stop(serv
     await server.stop()
     assert loop.time() - began < READ_TIMEOUT_S / 2, loop.time() - began
     writer.close()
+
+
+async def test_over_tls_a_connection_in_its_handshake_does_not_hold_up_the_stop(served_tls):
+    server, _, _ = served_tls
+    idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await server.stop()
+    assert loop.time() - began < READ_TIMEOUT_S / 2, loop.time() - began
+    for reader, writer in idle:
+        assert await asyncio.wait_for(reader.read(1), 1) == b""
+        writer.close()

@@ -313,3 +313,29 @@ async def test_a_kill_sentinel_left_while_the_node_was_down_halts_before_the_sta
     finally:
         await node.stop()
         node.close()
+
+
+async def test_an_unwind_whose_cap_reaches_beyond_the_price_band_sells_at_the_bands_edge(
+    tmp_path, servers
+):
+    # A cap of 5 USD lets the 20 NO bought at 0.56 go as low as 0.35, far below the band's edge
+    # 0.50 (risk.price_band_pct=10 around the mid 0.55): sent there the risk engine refused the
+    # unwind and the leg stayed held. At the edge it passes and sells at the bid 0.54.
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd="5")
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    assert Decimal(first["filled"]) == 20, first
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+        [unwind] = rec["legs"]["unwinds"]
+        assert Decimal(unwind["filled"]) == 20, unwind
+        sell = node.orders.orders[unwind["client_order_id"]]
+        assert sell.price == Decimal("0.50") and sell.status is OrderStatus.FILLED, sell
+        assert Decimal("0.54") == sell.avg_price
+        assert 0 < -Decimal(rec["actual_profit"]) <= 5
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+        assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+    finally:
+        await node.stop()
+        node.close()

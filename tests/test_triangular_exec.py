@@ -335,6 +335,9 @@ class GatedGateway:
     def check_cycle(self, legs: Any, gross_pct: Decimal, fees_pct: Decimal, usd: Decimal) -> Any:
         return self.inner.check_cycle(legs, gross_pct, fees_pct, usd)
 
+    async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
+        return await self.inner.band_edge(symbol, side)
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.inner.observe_cycle(symbols, pnl_usd, ts)
 

@@ -84,7 +84,7 @@ async def test_leg_3_failure_unwinds_an_asset_without_a_direct_market_in_two_hop
     assert not [e for e in s.events if e.kind == ARB_HELD]
 
 
-async def test_second_hop_that_cannot_fill_within_the_bound_holds_the_asset_in_hand(
+async def test_an_expired_hop_whose_bound_is_beyond_the_price_band_is_resent_at_its_edge(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path, universe=small_universe(delist=NO_DIRECT))
@@ -96,13 +96,39 @@ async def test_second_hop_that_cannot_fill_within_the_bound_holds_the_asset_in_h
 
     rec = await s.executor.execute(opp, SIZE)
 
+    # Resent at its bound, beyond risk.price_band_pct=2 of the node's mid, the hop was refused
+    # and the FDUSD held; at the band's edge the risk engine passes it and it fills.
+    assert rec.outcome == "unwound", rec.reason
+    first, second, again = rec.unwinds
+    assert second.client_order_id and second.status == "expired" and second.filled == 0
+    assert (again.symbol, again.status) == ("FDUSD/USDT", "filled")
+    mid = s.market.mid("FDUSD/USDT")
+    assert mid is not None and again.limit_price >= mid * Decimal("0.98")
+    assert again.limit_price - Decimal("0.0001") < mid * Decimal("0.98")  # the edge, to the tick
+    stranded, cost = rec.legs[1].received, stranded_cost(rec)
+    assert first.avg_price * again.limit_price >= cost / stranded * BOUND
+    assert rec.held == {} and not [e for e in s.events if e.kind == ARB_HELD]
+
+
+async def test_second_hop_that_cannot_fill_within_the_bound_holds_the_asset_in_hand(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, universe=small_universe(delist=NO_DIRECT))
+    opp = s.opportunity(CYCLE_4)
+    fail_leg_3(s)
+    # Only the venue sees FDUSD/USDT 3% lower, beyond both the bound and the price band.
+    bids, asks = s.universe.book("FDUSD/USDT")
+    s.feed("FDUSD/USDT", [[p * 0.97, q] for p, q in bids], asks, state=False)
+
+    rec = await s.executor.execute(opp, SIZE)
+
     assert rec.outcome == "held"
-    # The second hop expired; resent at its bound it is beyond the risk engine's price band.
+    # The second hop expired; resent at the band's edge (its bound lies beyond) it expires too.
     first, second, again = rec.unwinds
     assert first.status == "filled" and first.to_asset == "FDUSD"
     assert second.client_order_id and second.status == "expired" and second.filled == 0
-    assert (again.symbol, again.status, again.filled) == ("FDUSD/USDT", "denied", 0)
-    assert "unwind 3 (FDUSD/USDT) denied" in rec.reason and "price_band_pct=2" in rec.reason
+    assert (again.symbol, again.status, again.filled) == ("FDUSD/USDT", "expired", 0)
+    assert again.client_order_id and "denied" not in rec.reason
     # Its limits kept the whole way back within the bound.
     stranded, cost = rec.legs[1].received, stranded_cost(rec)
     assert first.avg_price * again.limit_price >= cost / stranded * BOUND

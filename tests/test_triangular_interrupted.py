@@ -237,3 +237,27 @@ async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_us
                   f"{rec['legs']['returned']} USDT")  # fmt: skip
         finally:
             await _close(node)
+
+
+async def test_an_unwind_whose_bound_reaches_beyond_the_price_band_is_sent_at_the_bands_edge(
+    tmp_path: Path, vault_env: None
+) -> None:
+    # max_unwind_loss_pct=15 lets the sell go 15% below the cost, beyond risk.price_band_pct=5
+    # around the mid: sent at that bound the risk engine refused it and the leg stayed held.
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="15")
+        first = await _child(tmp_path, cfg, "between")
+        assert Decimal(first["filled"]) > 0, first
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+            denied = [u for u in rec["legs"]["unwinds"] if u["status"] == "denied"]
+            assert denied == [], denied
+            sells = [o for o in node.storage.load_orders(strategy_id="tri") if o.side is Side.SELL]
+            assert sells and sells[-1].status is OrderStatus.FILLED, sells
+            mid = node.market.mid(first["symbol"])
+            assert mid is not None and all(o.price >= mid * Decimal("0.95") for o in sells)
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        finally:
+            await _close(node)

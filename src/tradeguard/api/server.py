@@ -14,20 +14,36 @@ import uvicorn
 from fastapi import FastAPI
 
 from tradeguard.api.app import create_app
-from tradeguard.api.wire import WireLimits, protocol_for
+from tradeguard.api.wire import GuardedHttp, WireLimits, protocol_for
 from tradeguard.model.errors import TradeguardError
 
 if TYPE_CHECKING:
+    import socket
+
     from tradeguard.node import TradingNode
 
 log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, guarded: type[GuardedHttp]) -> None:
+        super().__init__(config)
+        self._guarded = guarded
+
     # The host process owns Ctrl-C (it must stop trading cleanly), so uvicorn takes no signals.
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # The listener takes plain TCP; each connection begins its TLS handshake once it is
+        # counted, within the read timeout (api/wire.py).
+        context, self.config.ssl = self.config.ssl, None
+        self._guarded.tls = context
+        try:
+            await super().startup(sockets)
+        finally:
+            self.config.ssl = context
 
 
 def is_loopback(host: str) -> bool:
@@ -102,6 +118,7 @@ class ApiServer:
             log.warning(warning)
             print(warning, file=sys.stderr, flush=True)
         cfg = self.node.config.api
+        guarded = protocol_for(WireLimits.of(cfg))
         config = uvicorn.Config(
             self.app,
             host=self.host,
@@ -111,7 +128,7 @@ class ApiServer:
             # X-Forwarded-For is read by the API itself, only from api.trusted_proxies.
             proxy_headers=False,
             # connection count, request read time and head size capped (api/wire.py)
-            http=protocol_for(WireLimits.of(cfg)),
+            http=guarded,
             ws_max_size=cfg.max_body_bytes,
             lifespan="on",
             ws="websockets-sansio",
@@ -119,7 +136,7 @@ class ApiServer:
             ssl_keyfile=self._tls_files[1],
             timeout_graceful_shutdown=3,
         )
-        server = self._server = _Server(config)
+        server = self._server = _Server(config, guarded)
         self._task = asyncio.create_task(_serve(server), name="api-server")
         while not server.started:
             if self._task.done():

@@ -18,13 +18,16 @@ not the 408. So the answer is sent with the end of our side, and what the client
 read and dropped (up to `_LINGER_BYTES`, for at most `_LINGER_S` or the read timeout, the
 longer) before the close.
 
-Over TLS this protocol starts after the handshake: a connection that never completes one is
-neither counted nor timed here (asyncio drops it after its own 60 s handshake timeout).
+Over TLS the listener takes plain TCP and each connection begins its own handshake once it is
+counted: a connection that does not complete the handshake within `api.request_read_timeout_s`
+is closed, and one more than `api.max_connections` is closed at once without an answer (none can
+be sent before a handshake).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +67,9 @@ def refusal(status: int, detail: str) -> bytes:
     )
 
 
-def protocol_for(limits: WireLimits) -> type[HttpToolsProtocol]:
-    """Return the uvicorn HTTP protocol class that enforces `limits`."""
+def protocol_for(limits: WireLimits) -> type[GuardedHttp]:
+    """Return the uvicorn HTTP protocol class that enforces `limits` (set its `tls` to serve
+    HTTPS on a plain TCP listener)."""
 
     class Guarded(GuardedHttp):
         wire = limits
@@ -77,29 +81,71 @@ class GuardedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol with the limits of the module docstring."""
 
     wire: WireLimits
+    tls: ssl.SSLContext | None = None  # the server's TLS context: the handshake is begun here
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._handshake: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # decrypted before the handshake's task resumed
         self._deadline: asyncio.TimerHandle | None = None
         self._head_done = False
         self._head_bytes = 0
         self._lingered: int | None = None  # bytes dropped after a refusal (None: not refused)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.transport = transport
         if len(self.connections) >= self.wire.max_connections:
-            self.transport = transport
-            cap = self.wire.max_connections
-            transport.write(refusal(503, f"{cap} connections already open (api.max_connections)"))
+            if self.tls is None:
+                cap = self.wire.max_connections
+                detail = f"{cap} connections already open (api.max_connections)"
+                transport.write(refusal(503, detail))
             transport.close()
             return
+        if self.tls is None:
+            self._opened(transport)
+            return
+        self.connections.add(self)  # counted while its handshake runs
+        self._early = []
+        self._handshake = self.loop.create_task(self._start_tls(transport, self.tls))
+
+    async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
+        """Complete the TLS handshake within the read timeout, then serve HTTP over it."""
+        try:
+            secured = await self.loop.start_tls(
+                transport,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self.wire.read_timeout_s,
+            )
+        except (OSError, asyncio.CancelledError):  # failed, timed out, gone or shut down
+            self.connections.discard(self)
+            transport.close()
+            return
+        if secured is None or secured.is_closing():
+            self.connections.discard(self)
+            transport.close()
+            return
+        self._opened(secured)
+        early, self._early = self._early or [], None
+        for data in early:
+            self.data_received(data)
+
+    def _opened(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.flow is None:  # refused, or its handshake never completed: no HTTP state yet
+            self.connections.discard(self)
+            return
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            self._early.append(data)
+            return
         if self._lingered is not None:
             self._lingered += len(data)
             if self._lingered > _LINGER_BYTES:
@@ -116,6 +162,11 @@ class GuardedHttp(HttpToolsProtocol):
         self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
 
     def shutdown(self) -> None:
+        if self.flow is None:  # still in its TLS handshake
+            if self._handshake is not None:
+                self._handshake.cancel()
+            self.transport.close()
+            return
         if self._lingered is not None:  # answered and refused already: nothing to wait for
             self.transport.close()
             return

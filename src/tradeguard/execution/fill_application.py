@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
@@ -25,12 +25,17 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
 
+if TYPE_CHECKING:
+    from tradeguard.risk.config import RiskConfig
+
 # The order manager's logger: these records are its own.
 log = logging.getLogger("tradeguard.execution.order_manager")
 
 
 class RiskGate(Protocol):
     """The part of the risk engine the order manager calls."""
+
+    config: RiskConfig
 
     def check(
         self,

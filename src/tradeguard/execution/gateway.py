@@ -28,6 +28,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
+from tradeguard.risk.rules.order import band_edge
 from tradeguard.storage.arb_repository import insert_arb_execution
 
 Levels = list[tuple[Decimal, Decimal]]
@@ -62,6 +63,7 @@ class OrderPathGateway:
         submit: Callable[[OrderIntent], Awaitable[SubmitResult]] | None = None,
         venue_kind: str = "paper",
         on_record: Callable[[Mapping[str, Any]], None] | None = None,
+        market_data: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._om = orders
         self._risk = risk
@@ -71,6 +73,7 @@ class OrderPathGateway:
         self.strategy_id = strategy_id
         self.venue_kind = venue_kind
         self._on_record = on_record  # the node counts each recorded cycle in its figures
+        self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
         orders.fill_listeners.append(self._on_fill)
@@ -149,6 +152,18 @@ class OrderPathGateway:
         om = self._om
         decision: RiskDecision = om.risk.check(intent, om, om.market, dry_run=True, ahead=ahead)
         return decision
+
+    async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
+        """Return the farthest from the mid a limit order on `symbol` may be priced now and still
+        pass risk.price_band_pct (a sell's lowest price, a buy's highest, to the tick), or None
+        without a reference price (subscribed first if nobody streams it) or the instrument."""
+        om = self._om
+        if self._market_data is not None:
+            await self._market_data(self.venue, symbol)
+        mid, inst = om.market.mid(symbol), self.instrument(symbol)
+        if mid is None or mid <= 0 or inst is None or inst.price_tick <= 0:
+            return None
+        return band_edge(side, mid, inst.price_tick, om.risk.config.price_band_pct)
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         """Report one execution's result to the risk engine as one trade of this strategy."""

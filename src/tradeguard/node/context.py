@@ -78,7 +78,7 @@ class NodeContext:
             risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)
             gateway = OrderPathGateway(
                 node.orders, risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
-                on_record=node.note_arb_cycle,
+                on_record=node.note_arb_cycle, market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway
         return gateway

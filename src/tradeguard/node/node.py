@@ -257,14 +257,17 @@ class TradingNode:
     ) -> SubmitResult:
         """Send an intent down the one order path (risk -> journal -> venue); `before_send`
         as in `OrderManager.submit`."""
-        if self.mode in _STREAMING and self.market.last_update_ms(intent.symbol) is None:
-            # An order (e.g. over HTTP) for a symbol nobody streams: subscribe it on demand.
-            wait_s = self.config.node.subscribe_wait_s
-            await self.live_hub().ensure_quotes(intent.venue, intent.symbol, wait_s)
+        await self.ensure_market_data(intent.venue, intent.symbol)
         result = await self.orders.submit(intent, before_send)
         self.stats.orders += result.ok
         self.stats.denied += result.status == "denied"
         return result
+
+    async def ensure_market_data(self, venue: str, symbol: str) -> None:
+        """Subscribe `symbol` on demand when nobody streams it (an order over HTTP, an unwind at
+        start), so that it has a reference price."""
+        if self.mode in _STREAMING and self.market.last_update_ms(symbol) is None:
+            await self.live_hub().ensure_quotes(venue, symbol, self.config.node.subscribe_wait_s)
 
     def candle_stream(self) -> Iterator[Candle]:
         from tradeguard.backtest.replay import candle_stream

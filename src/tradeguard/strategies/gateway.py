@@ -104,6 +104,10 @@ class ExecutionGateway(Protocol):
         """Would the risk engine pass `intent` now, after `ahead` earlier legs of the same plan?
         (Nothing counted, nothing published.)"""
 
+    async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
+        """The farthest from the mid a limit order on `symbol` may be priced now and still pass
+        risk.price_band_pct (a sell's lowest price, a buy's highest), or None if unknown."""
+
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
 
     def record_execution(self, row: Mapping[str, Any]) -> int | None: ...
@@ -116,3 +120,16 @@ class ExecutionContext(StrategyContext, Protocol):
     """A strategy context that also lends execution gateways (a trading node's does)."""
 
     def execution_gateway(self, strategy_id: str, venue: str) -> ExecutionGateway: ...
+
+
+async def within_band(
+    gateway: ExecutionGateway, symbol: str, side: Side, price: Decimal
+) -> Decimal:
+    """Return an unwind's `price` (its loss bound, or a price nearer the market), or the edge of
+    risk.price_band_pct when the bound lies beyond it: the risk engine refuses a sell below the
+    band's lowest price (a buy above its highest), while at the edge the order passes, may fill,
+    and still loses no more than the bound allows."""
+    edge = await gateway.band_edge(symbol, side)
+    if edge is None:
+        return price
+    return max(price, edge) if side is Side.SELL else min(price, edge)

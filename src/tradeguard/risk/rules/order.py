@@ -111,6 +111,15 @@ class InstrumentRule(Rule):
         )
 
 
+def band_edge(side: Side, mid: Decimal, tick: Decimal, band_pct: Decimal) -> Decimal:
+    """The farthest from `mid` a limit order's price may be and still pass `PriceRule`, to the
+    tick: a sell's lowest price, a buy's highest."""
+    reach = mid * frac(band_pct)
+    if side is Side.SELL:
+        return ((mid - reach) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+    return ((mid + reach) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+
 class PriceRule(Rule):
     """A reference price; a limit price inside the band; a market order's protective bound."""
 

@@ -15,7 +15,8 @@ One attempt:
 - the second leg goes fill-or-kill at the highest price that still keeps `min_edge_usd` per
   contract pair given what the first leg actually cost (fees at that price included);
 - if the second leg does not fill, the first is sold back (IOC) no lower than the price that
-  keeps the loss within `max_unwind_loss_usd` (`unwound`); what does not sell is held and a
+  keeps the loss within `max_unwind_loss_usd`, nor below the edge of `risk.price_band_pct`
+  (a lower limit is refused by the risk engine) (`unwound`); what does not sell is held and a
   critical `arb.held` event says what, where and why (`held`).
 """
 
@@ -47,7 +48,7 @@ from tradeguard.strategies.cross_venue.records import (
     PairLegResult,
 )
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
-from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway
+from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, within_band
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -344,6 +345,8 @@ class PairExecutor:
         price = max(floor, tick)
         while price < ONE and cost - (amount * price - fees.order_fee([(price, amount)])) > cap:
             price += tick
+        if price < ONE:  # never below the band's edge, where the risk engine would refuse it
+            price = await within_band(self.gateways[first.venue], first.symbol, Side.SELL, price)
         if price >= ONE:
             leg = PairLegResult(
                 "unwind",

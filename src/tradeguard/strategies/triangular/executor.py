@@ -26,11 +26,11 @@ How one cycle runs
   So an asset with no direct market to the start asset, or a poor one, still finds its way.
 - Each hop is an IOC. Together their prices stay within `max_unwind_loss_pct` of the stranded
   asset's cost (fees come on top): before each hop the rest of the route is priced at the
-  current books, the slack over the bound is shared evenly between the hops left, and the last
-  hop's limit is exactly the bound. A sell hop whose IOC expired unfilled at the book's level
-  (the node's book lagged the venue's) is sent once more at its bound. A hop that fills nothing
-  stops the unwind: what is in hand is held (critical `arb.held`). Amounts too small to trade
-  on the way back are dust.
+  current books, the slack over the bound is shared evenly between the hops left, the last hop's
+  limit is the bound; never past risk.price_band_pct's edge (refused there). A sell hop whose IOC
+  expired unfilled at the book's level (lagging the venue's) is resent at its bound. A hop that
+  fills nothing stops the unwind: what is in hand is held (critical `arb.held`). Amounts too
+  small to trade on the way back are dust.
 - Outcome: `completed`, `unwound`, `held`, `rejected` (nothing sent) or `failed` (the first leg
   filled nothing). Profit is in the start asset; assets left over count at their cost.
 """
@@ -469,7 +469,7 @@ class TriangularExecutor:
                     worst = worst_needed(levels, amount, buy, inst.taker_fee)
                     rate = max(bound, ONE / worst if buy else worst)
                 limit, worst_limit = price_of(rate, buy), price_of(bound, buy)
-                ex.limit_price = round_price(limit, inst.price_tick, buy, worst_limit)
+                ex.limit_price = await self._router.banded(ex, limit, worst_limit, inst)
                 qty = order_amount(
                     self.config.fees_charged_in,
                     amount,
@@ -514,7 +514,7 @@ class TriangularExecutor:
         Any other hop is returned as it is."""
         if ex.side is Side.BUY or ex.status != "expired" or ex.filled > 0:
             return ex
-        at_bound = round_price(bound, inst.price_tick, False, bound)
+        at_bound = await self._router.banded(ex, bound, bound, inst)
         if ex.limit_price <= at_bound:
             return ex  # it was at the bound (to the tick) already: the same IOC would expire
         again = LegExecution("unwind", len(rec.unwinds), ex.symbol, ex.side, ex.from_asset,

@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ONE, ZERO, quantize_down
-from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.gateway import ExecutionGateway, within_band
 from tradeguard.strategies.triangular.exec_book import (
     HUNDRED,
     affordable,
     below_minimum,
     order_amount,
     product,
+    round_price,
     walk_levels,
 )
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
+from tradeguard.strategies.triangular.exec_records import LegExecution
 
 
 @dataclass(slots=True)
@@ -192,6 +195,15 @@ class UnwindRouter:
             self.config.fees_charged_in, amount, price, buy, inst.taker_fee, inst.amount_step
         )
         return not below_minimum(qty, price, inst.min_amount, inst.min_notional)
+
+    async def banded(
+        self, ex: LegExecution, limit: Decimal, bound: Decimal, inst: Instrument
+    ) -> Decimal:
+        """Return an unwind hop's `limit` to the tick, never beyond its loss `bound`, nor beyond
+        the edge of risk.price_band_pct (a bound past it was refused, not sent, and what could
+        have filled at the edge stayed held)."""
+        price = round_price(limit, inst.price_tick, ex.side is Side.BUY, bound)
+        return await within_band(self.gateway, ex.symbol, ex.side, price)
 
     def price_route(
         self, route: Route, amount: Decimal
