@@ -212,7 +212,8 @@ class Portfolio:
 
     def peg_price(self, asset: str, target: str) -> Decimal | None:
         """One unit of a pegged `asset` in `target` at the pegs: `target` a stablecoin or
-        pegged itself, or the valuation asset at `valuation_usd`; None otherwise."""
+        pegged itself, else at `target`'s USD price from the marks (BTC/USDT), else for the
+        valuation asset at `valuation_usd`; None otherwise."""
         usd = self.pegged.get(asset)
         if usd is None:
             return None
@@ -220,6 +221,11 @@ class Portfolio:
             return usd / self.pegged[target]
         if target in STABLECOINS:
             return usd
+        # the market's USD price of BTC values USD cash like the USDT beside it, not the
+        # fixed rate (which stands in only while no market prices the valuation asset)
+        market = self._market_price(target, "USD")
+        if market:
+            return usd / market
         if target == self.valuation_asset and self.valuation_usd:
             return usd / self.valuation_usd
         return None
