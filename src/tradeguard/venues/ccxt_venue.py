@@ -457,7 +457,8 @@ class CcxtVenue(CcxtConnection):
         otherwise stay unknown until its book moves, and then look stale to the risk check. The
         stream is subscribed before the snapshot is asked for, so no change falls between them.
         While the websocket fails, quotes come from those snapshots alone: `fallback` is told of
-        each failed attempt and of the first websocket message after them.
+        each failed websocket attempt (a failed REST snapshot is none) and of the first websocket
+        message after them.
         """
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self.quote_refresh_s
@@ -468,11 +469,13 @@ class CcxtVenue(CcxtConnection):
         watch: asyncio.Future[Any] | None = None
         try:
             while not self._closing:
+                rest = False  # a failing REST snapshot is no websocket down
                 try:
                     if bids_asks and watch is None:
                         watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
                         await asyncio.sleep(0)  # its first step registers what it waits for
                     if snapshot:
+                        rest = True
                         tickers = await self._call(
                             "fetch_bids_asks", self.client.fetch_bids_asks, symbols
                         )
@@ -503,7 +506,7 @@ class CcxtVenue(CcxtConnection):
                     raise
                 except Exception as exc:
                     failures += 1
-                    if fallback is not None:
+                    if fallback is not None and not rest:
                         fallback.down(exc)
                     if watch is not None and watch.done():
                         watch = None
