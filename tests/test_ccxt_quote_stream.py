@@ -93,3 +93,34 @@ async def test_a_failing_rest_snapshot_is_not_reported_as_the_websocket_down() -
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             await venue.close()
+
+
+async def test_a_quiet_market_leaves_rest_fallback_once_its_websocket_is_back() -> None:
+    # The websocket is refused, then accepted again; the book does not move, so the stream
+    # brings no message. Its subscription is open again: the stream must not stay degraded.
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False, quote_refresh_s=0.2)
+        venue.ws_backoff_s = venue.ws_backoff_max_s = 0.1
+        await venue.connect()
+        fallback = RestFallback()
+        quotes = venue.stream_quotes(["BTC/USDT"], fallback)
+        reader = asyncio.create_task(_drain(quotes))
+        try:
+            await eventually(lambda: len(ex.ws_subscriptions()) == 1)
+            ex.faults.update({"refuse_ws": True})
+            ex.disconnect_websockets()
+            await eventually(lambda: fallback.active, timeout_s=10)
+            ex.faults.update({"refuse_ws": False})
+            await eventually(lambda: len(ex.ws_subscriptions()) == 1, timeout_s=10)
+            await eventually(lambda: not fallback.active, timeout_s=5)
+            assert fallback.attempts == 0 and fallback.error == ""
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await venue.close()
+
+
+async def _drain(quotes: AsyncIterator[Quote]) -> None:
+    async for _ in quotes:
+        pass
