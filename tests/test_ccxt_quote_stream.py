@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 from test_ccxt_support import make_venue
+from tradeguard.marketdata.live.streams import RestFallback
 from tradeguard.model import Quote
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -60,3 +62,65 @@ async def test_quiet_markets_are_read_again_so_their_quotes_stay_fresh() -> None
         finally:
             await quotes.aclose()  # type: ignore[attr-defined]
             await venue.close()
+
+
+async def test_a_failing_rest_snapshot_is_not_reported_as_the_websocket_down() -> None:
+    # REST answers 503 while the websocket streams on: the quote stream's periodic snapshot
+    # fails, which must not put the stream in rest_fallback ("websocket down, on REST").
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False, quote_refresh_s=0.2)
+        await venue.connect()
+        fallback = RestFallback()
+        quotes = venue.stream_quotes(["BTC/USDT"], fallback)
+        seen: list[Quote] = []
+
+        async def read() -> None:
+            async for q in quotes:
+                seen.append(q)
+
+        reader = asyncio.create_task(read())
+        try:
+            await eventually(lambda: len(seen) >= 1 and len(ex.ws_subscriptions()) == 1)
+            ex.faults.update({"http_5xx_rate": 1.0})
+            for i in range(30):  # the book moves: the websocket has news all along
+                ex.set_book("BTCUSDT", bids=[(str(49_000 + i), "1")], asks=[("50010", "1")])
+                await asyncio.sleep(0.1)
+            assert len(ex.ws_subscriptions()) == 1
+            assert not fallback.active, f"websocket reported down: {fallback.error}"
+            assert fallback.attempts == 0
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await venue.close()
+
+
+async def test_a_quiet_market_leaves_rest_fallback_once_its_websocket_is_back() -> None:
+    # The websocket is refused, then accepted again; the book does not move, so the stream
+    # brings no message. Its subscription is open again: the stream must not stay degraded.
+    async with seeded_exchange() as ex:
+        venue = make_venue(ex, stream_user_data=False, quote_refresh_s=0.2)
+        venue.ws_backoff_s = venue.ws_backoff_max_s = 0.1
+        await venue.connect()
+        fallback = RestFallback()
+        quotes = venue.stream_quotes(["BTC/USDT"], fallback)
+        reader = asyncio.create_task(_drain(quotes))
+        try:
+            await eventually(lambda: len(ex.ws_subscriptions()) == 1)
+            ex.faults.update({"refuse_ws": True})
+            ex.disconnect_websockets()
+            await eventually(lambda: fallback.active, timeout_s=10)
+            ex.faults.update({"refuse_ws": False})
+            await eventually(lambda: len(ex.ws_subscriptions()) == 1, timeout_s=10)
+            await eventually(lambda: not fallback.active, timeout_s=5)
+            assert fallback.attempts == 0 and fallback.error == ""
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await venue.close()
+
+
+async def _drain(quotes: AsyncIterator[Quote]) -> None:
+    async for _ in quotes:
+        pass

@@ -69,3 +69,26 @@ def test_a_pegged_asset_counts_at_its_peg_only_while_no_market_prices_it() -> No
     # with no peg (pegged_assets = {}) or no USD price of BTC, USDT counts nothing
     assert Portfolio("BTC", {}, Decimal(20_000)).price_of("USDT") is None
     assert Portfolio("BTC", pegs, None).price_of("USDT") is None
+
+
+def test_pegged_cash_in_a_btc_valuation_takes_btc_from_the_market_not_the_fixed_rate() -> None:
+    # A prediction venue's USD cash and a Polymarket USDC balance, valued in BTC, while the
+    # exchange marks BTC/USDT at 25,000 and risk.valuation_asset_usd says a stale 20,000: every
+    # stablecoin is one USD, so 10,000 USD is 0.4 BTC like 10,000 USDT, not 0.5 BTC.
+    pegs = {"USD": Decimal(1), "USDC": Decimal(1), "USDT": Decimal(1)}
+    p = Portfolio("BTC", pegs, valuation_usd=Decimal(20_000))
+    p.set_balances("kalshi", [Balance("kalshi", "USD", Decimal(10_000))])
+    p.set_balances("polymarket", [Balance("polymarket", "USDC", Decimal(10_000))])
+    p.set_balances("x", [Balance("x", "USDT", Decimal(10_000))])
+    p.mark("BTC/USDT", Decimal(25_000))
+    assert p.price_of("USDT") == Decimal("0.00004")
+    assert p.price_of("USD") == p.price_of("USDC") == Decimal("0.00004")
+    assert p.equity() == Decimal("1.2")
+    # BTC rises 60 %: the cash is worth less BTC, as the USDT is, whatever the fixed rate says
+    p.mark("BTC/USDT", Decimal(40_000))
+    assert p.equity() == Decimal("0.75")
+    # without a fixed rate the cash still counts at the market's BTC price, not nothing
+    q = Portfolio("BTC", pegs, valuation_usd=None)
+    q.set_balances("kalshi", [Balance("kalshi", "USD", Decimal(10_000))])
+    q.mark("BTC/USDT", Decimal(25_000))
+    assert q.equity() == Decimal("0.4") and q.unpriced_assets() == []

@@ -202,7 +202,8 @@ class NodeConfig(_Strict):
     valuation_asset: str = "USDT"
     # USD per unit of pegged assets, an ASSUMPTION used only where no market prices the asset
     # (a market price always wins): a USDT balance on a venue listing only BTC markets counts
-    # 1 USD a unit, in BTC at risk.valuation_asset_usd. {} values such balances at nothing.
+    # 1 USD a unit, in BTC at the BTC/USDT mark, else risk.valuation_asset_usd. {} values such
+    # balances at nothing.
     pegged_assets: dict[str, Decimal] = Field(
         default_factory=lambda: {a: Decimal(1) for a in sorted(STABLECOINS)}, max_length=100
     )

@@ -145,6 +145,7 @@ class ReferencePrices:
                 )
                 self.unlisted.add(asset)
             return None
+        unbid = False
         for venue, symbol in found:  # a venue without a usable quote leaves it to the next
             before = self.portfolio.marks.get(symbol)
             try:
@@ -153,6 +154,7 @@ class ReferencePrices:
                 log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
                 continue
             if quote is None or quote.bid <= 0 or quote.ask <= 0:
+                unbid = True
                 continue  # e.g. a book with no bids: its ticker says bid 0
             if self.portfolio.marks.get(symbol) != before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
@@ -161,7 +163,11 @@ class ReferencePrices:
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
             self.unlisted.discard(asset)
+            self.portfolio.unbid.discard(asset)
             return mid
+        if unbid and asset not in self.portfolio.unbid and asset in self.portfolio.pegged:
+            log.warning("%s: its listed markets bid nothing; it counts nothing, not its peg", asset)
+            self.portfolio.unbid.add(asset)
         return None
 
     def _markets_for(self, asset: str) -> list[tuple[str, str]]:

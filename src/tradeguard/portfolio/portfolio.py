@@ -58,6 +58,9 @@ class Portfolio:
         self.lot_steps: dict[tuple[str, str], Decimal] = {}
         # third assets fees were paid in while no mark priced them (execution/reference_prices.py)
         self.unvalued_fee_assets: set[str] = set()
+        # pegged assets whose listed markets bid nothing (execution/reference_prices.py): the
+        # market says they cannot be sold, so they do not count at their peg
+        self.unbid: set[str] = set()
         # (venue, symbol) -> (minimum amount, minimum notional) of one order there
         self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
@@ -212,14 +215,20 @@ class Portfolio:
 
     def peg_price(self, asset: str, target: str) -> Decimal | None:
         """One unit of a pegged `asset` in `target` at the pegs: `target` a stablecoin or
-        pegged itself, or the valuation asset at `valuation_usd`; None otherwise."""
+        pegged itself, else at `target`'s USD price from the marks (BTC/USDT), else for the
+        valuation asset at `valuation_usd`; None otherwise."""
         usd = self.pegged.get(asset)
-        if usd is None:
+        if usd is None or asset in self.unbid:
             return None
         if target in self.pegged:
             return usd / self.pegged[target]
         if target in STABLECOINS:
             return usd
+        # the market's USD price of BTC values USD cash like the USDT beside it, not the
+        # fixed rate (which stands in only while no market prices the valuation asset)
+        market = self._market_price(target, "USD")
+        if market:
+            return usd / market
         if target == self.valuation_asset and self.valuation_usd:
             return usd / self.valuation_usd
         return None

@@ -457,7 +457,7 @@ class CcxtVenue(CcxtConnection):
         otherwise stay unknown until its book moves, and then look stale to the risk check. The
         stream is subscribed before the snapshot is asked for, so no change falls between them.
         While the websocket fails, quotes come from those snapshots alone: `fallback` is told of
-        each failed attempt and of the first websocket message after them.
+        each failed websocket attempt (not a failed snapshot) and of the websocket being back.
         """
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self.quote_refresh_s
@@ -468,6 +468,7 @@ class CcxtVenue(CcxtConnection):
         watch: asyncio.Future[Any] | None = None
         try:
             while not self._closing:
+                rest = snapshot  # a failing REST snapshot is no websocket down
                 try:
                     if bids_asks and watch is None:
                         watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
@@ -486,6 +487,8 @@ class CcxtVenue(CcxtConnection):
                             wait = next_refresh - loop.time() if self.quote_refresh_s else None
                             done, _ = await asyncio.wait({watch}, timeout=wait)
                             if not done:
+                                if fallback is not None and self._ws_open():
+                                    fallback.up()  # back, on a market too quiet to say so
                                 snapshot = bool(self.client.has.get("fetchBidsAsks"))
                                 next_refresh = loop.time() + self.quote_refresh_s
                                 continue
@@ -503,7 +506,7 @@ class CcxtVenue(CcxtConnection):
                     raise
                 except Exception as exc:
                     failures += 1
-                    if fallback is not None:
+                    if fallback is not None and not rest:
                         fallback.down(exc)
                     if watch is not None and watch.done():
                         watch = None
@@ -523,6 +526,16 @@ class CcxtVenue(CcxtConnection):
         finally:
             if watch is not None:
                 watch.cancel()
+
+    def _ws_open(self) -> bool:
+        """Whether a websocket of the client is connected and open now."""
+        for client in list((getattr(self.client, "clients", None) or {}).values()):
+            connected = getattr(client, "connected", None)
+            if connected is None or not connected.done() or connected.cancelled():
+                continue
+            if connected.exception() is None and not client.closed():
+                return True
+        return False
 
     def _quote_of(self, sym: str, t: Mapping[str, Any]) -> Quote:
         return Quote(
