@@ -48,6 +48,7 @@ class StubGateway:
     decision: Decision = field(default_factory=Decision)
     band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
     trades_left: int | None = None  # the risk engine's trades-per-day room (None: no limit)
+    stable_room: Decimal | None = None  # stablecoins the reserve leaves to spend (None: any)
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     sent: list[Order] = field(default_factory=list)
@@ -132,12 +133,17 @@ class StubGateway:
     ) -> Decision:
         return self.decision
 
-    def check_order(self, intent: OrderIntent, ahead: int = 0) -> Decision:
+    def check_order(
+        self, intent: OrderIntent, ahead: int = 0, ahead_stable_usd: Decimal = D(0)
+    ) -> Decision:
         assert intent.price is not None
         if self.trades_left is not None and ahead >= self.trades_left:
             return Decision(False, "MAX_TRADES_PER_DAY", f"{ahead} legs ahead use the day's room")
         if intent.symbol in self.band and intent.price > self.band[intent.symbol]:
             return Decision(False, "PRICE_BAND", f"limit price {intent.price} beyond the band")
+        spend = ahead_stable_usd + intent.price * intent.amount
+        if self.stable_room is not None and spend > self.stable_room:
+            return Decision(False, "STABLE_RESERVE", f"{spend} USD spent, above the reserve")
         return Decision()
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:

@@ -185,6 +185,17 @@ async def test_a_second_leg_the_risk_engine_would_refuse_stops_the_pair_before_l
     assert k.sent == [] and pm.sent == []
 
 
+async def test_the_second_legs_dry_run_counts_the_cash_the_first_leg_spends() -> None:
+    # Each leg alone fits the stable reserve (9 USD to spend); both (4.00 plus its fee, then
+    # 5.50) do not: once leg one filled, the reserve would refuse leg two and leave it held.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.stable_room = D(9)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "STABLE_RESERVE", rec.reason
+    assert "before either leg was sent: second leg" in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
 async def test_the_second_leg_goes_at_the_highest_price_its_risk_check_passed() -> None:
     # Keeping the edge allows the second leg up to about 0.58; the band stops at 0.56, so it is
     # sent at 0.56, a price the risk engine passed before the first leg was sent.

@@ -20,6 +20,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
@@ -38,6 +39,7 @@ class RiskGate(Protocol):
         market: Any,
         dry_run: bool = False,
         ahead: int = 0,
+        ahead_stable_usd: Decimal = ZERO,
     ) -> Any: ...
 
     def observe_fill(

@@ -231,8 +231,11 @@ class PairExecutor:
             return None
         # A leg the risk engine would refuse must be found now: refused after leg one filled,
         # the second leg leaves the first to unwind or to hold.
+        spent = first_plan.limit_price * n + first_fee  # the first leg's cash, for the second
         for ahead, (role, plan) in enumerate((("first", first_plan), ("second", second_plan))):
-            price, verdict = self._approved_price(plan, n, cap if ahead else None, ahead)
+            price, verdict = self._approved_price(
+                plan, n, cap if ahead else None, ahead, spent if ahead else ZERO
+            )
             if price is None:
                 rec.code = verdict.code
                 rec.reason = (
@@ -249,18 +252,18 @@ class PairExecutor:
         return cap
 
     def _approved_price(
-        self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int
+        self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int, spent: Decimal
     ) -> tuple[Decimal | None, CycleDecision]:
         """The highest price from `cap` (None: the plan's limit) down to the plan's limit that
-        the risk engine passes for this leg after `ahead` earlier legs (a dry run), or None
-        with the refusal."""
+        the risk engine passes for this leg after `ahead` earlier legs spending `spent` USD (a
+        dry run), or None with the refusal."""
         gateway = self.gateways[plan.venue]
         inst = gateway.instrument(plan.symbol)
         tick = inst.price_tick if inst is not None else CENT
         price = plan.limit_price if cap is None else cap
         while True:
             intent = self._intent(plan.venue, plan.symbol, Side.BUY, n, price)
-            verdict = gateway.check_order(intent, ahead)
+            verdict = gateway.check_order(intent, ahead, spent)
             if verdict.approved:
                 return price, verdict
             if price <= plan.limit_price:
