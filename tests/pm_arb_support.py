@@ -44,6 +44,7 @@ class StubGateway:
     asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
+    broken: set[str] = field(default_factory=set)  # symbols whose submit raises (journal down)
     cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
     band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
@@ -63,6 +64,8 @@ class StubGateway:
         return self.cash.get(asset)
 
     async def submit(self, intent: OrderIntent) -> Answer:
+        if intent.symbol in self.broken:
+            raise OSError(f"journal write failed for {intent.symbol}: disk full")
         cid = f"{self.venue}-{len(self.sent) + 1}"
         order = Order.from_intent(intent, cid, self.clock_ms)
         self.sent.append(order)

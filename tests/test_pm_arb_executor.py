@@ -243,6 +243,27 @@ async def test_a_held_lone_leg_counts_against_the_pairs_max_position() -> None:
     assert LimitBook.from_json(executor.book.to_json()).open == executor.book.open
 
 
+async def test_a_leg_held_by_an_error_counts_against_the_pairs_max_position() -> None:
+    # The second leg's submit raises after the first filled: the first is held all the same,
+    # so it is capital in the pair (4.17 USD of a 10 USD cap leaves room for 5 pairs at 0.97).
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(20))], [(D("0.55"), D(50))], limits=PairLimits(max_position_usd=D(10))
+    )
+    pm.broken.add(PM_NO)
+    first = await executor.execute(opp)
+    assert first.outcome == "held" and first.held == {K_YES: D(10)}, first.reason
+    assert "journal write failed" in first.reason
+    (lone,) = executor.book.open
+    assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
+        ("k",), (K_YES,), D(10), D("4.17"),
+    )  # fmt: skip
+    (alert,) = [e for e in k.events if e.kind == "arb.held"]
+    assert alert.data["held"] == {K_YES: "10"}
+    pm.broken.clear()
+    second = await executor.execute(opp)
+    assert second.contracts == 5, second.reason
+
+
 async def test_edges_per_contract_pair_are_shown_to_the_micro_dollar() -> None:
     # 20 contracts of a book whose profit does not divide evenly: the record, the JSON and the
     # printed line carry 6 decimals, not 28 digits of a division.

@@ -126,7 +126,7 @@ class PairExecutor:
                     rec.reason = f"pair aborted by an error: {exc!r}"
                     rec.outcome = "held" if any(leg.filled for leg in rec.legs) else "failed"
                     if rec.outcome == "held":
-                        self._hold(rec, rec.legs[0])
+                        self._held_by_error(rec, opp)
         rec.latency_ms = (time.perf_counter() - started) * 1000
         return self._finish(rec)
 
@@ -196,6 +196,20 @@ class PairExecutor:
                 OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
                          opp.settles_at_ms, (first.venue,), (first.symbol,))
             )  # fmt: skip
+
+    def _held_by_error(self, rec: PairAttempt, opp: PairOpportunity) -> None:
+        """Book the first leg an error left held (less what a later leg bought or sold) in the
+        pair's book, as a held unwind does, and alert."""
+        first = rec.legs[0]
+        left = first.filled - sum((leg.filled for leg in rec.legs[1:]), ZERO)
+        if left > 0:  # (an error never follows the normal path booking it)
+            rec.held[first.symbol] = left
+            rec.capital = -first.cash * left / first.filled
+            self.book.open.append(
+                OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
+                         opp.settles_at_ms, (first.venue,), (first.symbol,))
+            )  # fmt: skip
+        self._hold(rec, first)
 
     def _approve(
         self,
