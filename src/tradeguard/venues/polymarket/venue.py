@@ -42,7 +42,7 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.http_answer import answer_json, no_answer
+from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
@@ -277,6 +277,8 @@ class PolymarketVenue(Venue):
         tif = "FAK" if order.type is OrderType.MARKET else _TIF[order.time_in_force]
         payload = order_payload(signed, self.api_creds["api_key"], tif, False)
         answer = await self._private("submit", "POST", "/order", payload)
+        if not isinstance(answer, dict):  # the order may be placed: resolved by query
+            raise not_object(self.name, "submit", "POST /order", answer)
         if not answer.get("success"):
             raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
@@ -319,6 +321,8 @@ class PolymarketVenue(Venue):
     async def cancel(self, order: Order) -> OrderReport:
         order_hash = self._hashes.get(order.client_order_id) or self.order_hash(order)
         answer = await self._private("cancel", "DELETE", "/order", {"orderID": order_hash})
+        if not isinstance(answer, dict):  # the order may be cancelled: resolved by query
+            raise not_object(self.name, "cancel", "DELETE /order", answer)
         if order_hash not in answer.get("canceled", []):
             raise DefinitiveVenueError(self.name, f"cancel refused: {answer}", "ORDER_NOT_FOUND")
         report = await self._query(order.client_order_id, order.symbol, order_hash)

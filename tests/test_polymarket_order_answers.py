@@ -1,0 +1,51 @@
+"""An order answer from the CLOB that is JSON but not an object (a proxy's `[]`, `null`, a bare
+string) leaves the order's fate unknown: the submit or cancel is an ambiguous venue error (the
+order is resolved by query), never an AttributeError that leaves it neither rejected nor
+resolved."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from test_polymarket_venue import YES, make_order, started
+from tradeguard.model.enums import Side
+from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+
+
+async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
+    bodies = iter(["[1, 2]", "null", '"ok"', "[]"])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for cid in ("tg1-1", "tg1-2", "tg1-3"):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
+                errors.append(str(err.value))
+            with pytest.raises(AmbiguousVenueError) as err:
+                await venue.cancel(make_order("tg1-1", YES, Side.BUY, "10", "0.40"))
+            errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    head = "polymarket: {} failed: {} /order answered with a body that is not a JSON object"
+    assert errors == [
+        head.format("submit", "POST") + ": '[1, 2]'",
+        head.format("submit", "POST") + ": 'null'",
+        head.format("submit", "POST") + ": '\"ok\"'",
+        head.format("cancel", "DELETE") + ": '[]'",
+    ]
