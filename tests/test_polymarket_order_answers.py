@@ -49,3 +49,38 @@ async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
         head.format("submit", "POST") + ": '\"ok\"'",
         head.format("cancel", "DELETE") + ": '[]'",
     ]
+
+
+async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() -> None:
+    # The CLOB's order answer always says "success"; `{}` from a proxy is not a refusal (the
+    # order may be live), and a placed order whose state cannot be read is not a traceback.
+    bodies = iter(["{}", '{"success": true, "orderID": "0x1"}', '{"status": "MATCHED"}'])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for cid in ("tg1-1", "tg1-2"):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
+                errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    assert errors == [
+        "polymarket: submit failed: POST /order answered with no 'success' field, not the "
+        "CLOB's order answer: '{}'",
+        "polymarket: fetch_order failed: GET /data/order/*** answered with an order missing "
+        "'size_matched': '{\"status\": \"MATCHED\"}'",
+    ]

@@ -127,14 +127,13 @@ def no_answer(venue: str, op: str, exc: BaseException, url: str) -> AmbiguousVen
     return AmbiguousVenueError(venue, network_failure(op, exc, url), "NETWORK")
 
 
-def not_object(venue: str, op: str, route: str, body: Any) -> AmbiguousVenueError:
+def not_object(
+    venue: str, op: str, route: str, body: Any, why: str = "a body that is not a JSON object"
+) -> AmbiguousVenueError:
     """The error for a success answer that is JSON but not the object the call expects (a
-    proxy's `[]`, `null` or bare string): whether the request did its work is unknown."""
+    proxy's `[]`, `null`, bare string or `{}`): whether the request did its work is unknown."""
     return AmbiguousVenueError(
         venue,
-        redact(
-            f"{op} failed: {route} answered with a body that is not a JSON object: "
-            f"{one_line(json.dumps(body))!r}"
-        ),
+        redact(f"{op} failed: {route} answered with {why}: {one_line(json.dumps(body))!r}"),
         "BAD_BODY",
     )

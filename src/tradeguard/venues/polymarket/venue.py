@@ -279,6 +279,9 @@ class PolymarketVenue(Venue):
         answer = await self._private("submit", "POST", "/order", payload)
         if not isinstance(answer, dict):  # the order may be placed: resolved by query
             raise not_object(self.name, "submit", "POST /order", answer)
+        if "success" not in answer:  # not the CLOB's answer (it always says): no refusal either
+            why = "no 'success' field, not the CLOB's order answer"
+            raise not_object(self.name, "submit", "POST /order", answer, why)
         if not answer.get("success"):
             raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
@@ -299,16 +302,23 @@ class PolymarketVenue(Venue):
         row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
         if not row:
             return None
-        filled, size = dec(row["size_matched"]), dec(row["original_size"])
-        status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+        try:
+            filled, size = dec(row["size_matched"]), dec(row["original_size"])
+            price = dec(row["price"])
+            status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+            side = row["side"].lower()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = f"an order missing {exc}" if isinstance(exc, KeyError) else f"an order ({exc})"
+            route = f"GET /data/order/{order_hash}"
+            raise not_object(self.name, "fetch_order", route, row, why) from None
         if filled == size:
             status = OrderStatus.FILLED
         elif filled > 0 and status is OrderStatus.ACCEPTED:
             status = OrderStatus.PARTIALLY_FILLED
         return OrderReport(
             self.name, symbol, cid, order_hash, status, filled=filled,
-            avg_price=dec(row["price"]) if filled else ZERO, amount=size,
-            ts=self.clock.now_ms(), side=row["side"].lower(), price=dec(row["price"]),
+            avg_price=price if filled else ZERO, amount=size,
+            ts=self.clock.now_ms(), side=side, price=price,
         )  # fmt: skip
 
     def adopt(self, order: Order) -> None:
