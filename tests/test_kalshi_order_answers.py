@@ -57,3 +57,37 @@ async def test_an_order_answer_without_an_order_is_ambiguous() -> None:
         f'{post} (missing \'side\'): \'{{"order": {{"status": "resting"}}}}\'',
         f"{delete} order (list indices must be integers or slices, not str): '{{\"order\": []}}'",
     ]
+
+
+async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
+    # fetch_order serves the order manager's resolve of an in-flight order, fetch_fills the
+    # fills of a submit: `{}` from a proxy must be a venue error like any other bad answer.
+    bodies = iter([{}, {"fills": None}, {"orders": 3}])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    errors = []
+    try:
+        for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_order("c", YES)):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await call
+            errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: {} failed: the answer is not Kalshi's"
+    assert errors == [
+        f"{head.format('fetch_fills')} (no 'fills')",
+        f"{head.format('fetch_fills')} ('NoneType' object is not iterable)",
+        f"{head.format('fetch_order')} ('int' object is not iterable)",
+    ]

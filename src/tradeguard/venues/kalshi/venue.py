@@ -132,6 +132,11 @@ class KalshiVenue(Venue):
                                ) from None  # fmt: skip
         except (httpx.TransportError, OSError) as exc:
             raise no_answer(self.name, op, exc, self.client.rest_url) from None
+        except (KeyError, TypeError) as exc:  # a JSON object without what the call reads
+            why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise AmbiguousVenueError(
+                self.name, f"{op} failed: the answer is not Kalshi's ({why})", "BAD_BODY"
+            ) from None
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._call(
