@@ -84,3 +84,38 @@ async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() 
         "polymarket: fetch_order failed: GET /data/order/*** answered with an order missing "
         "'size_matched': '{\"status\": \"MATCHED\"}'",
     ]
+
+
+async def test_a_trades_or_orders_answer_without_its_list_is_ambiguous() -> None:
+    # /data/trades serves the fills of a filled submit and reconciliation, /data/orders the
+    # open orders: `{}` or a list from a proxy is a venue error, not a KeyError or TypeError.
+    bodies = iter(["{}", "[1]", '{"data": null}'])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_open_orders()):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await call
+                errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    assert errors == [
+        "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '{}'",
+        "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '[1]'",
+        "polymarket: fetch_open_orders failed: GET /data/orders answered with no 'data' list: "
+        "'{\"data\": null}'",
+    ]

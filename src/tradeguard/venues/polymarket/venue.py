@@ -350,11 +350,20 @@ class PolymarketVenue(Venue):
             )
         return await self._query(client_order_id, symbol, order_hash)
 
+    async def _rows(self, op: str, path: str) -> list[Any]:
+        """The `data` list of a CLOB listing; an answer without it (a proxy's `{}`) is an
+        ambiguous venue error naming it."""
+        data = await self._private(op, "GET", path)
+        rows = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise not_object(self.name, op, f"GET {path}", data, "no 'data' list")
+        return rows
+
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
-        data = await self._private("fetch_open_orders", "GET", "/data/orders")
+        rows = await self._rows("fetch_open_orders", "/data/orders")
         by_hash = {h: c for c, h in self._hashes.items()}
         out = []
-        for row in data["data"]:
+        for row in rows:
             sym = self._symbol_of_token.get(row["asset_id"], "")
             if symbol is not None and sym != symbol:
                 continue
@@ -368,8 +377,8 @@ class PolymarketVenue(Venue):
         return out
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        data = await self._private("fetch_fills", "GET", "/data/trades")
-        fills = parsed_rows(self.name, data["data"], self.fill_from)
+        rows = await self._rows("fetch_fills", "/data/trades")
+        fills = parsed_rows(self.name, rows, self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
