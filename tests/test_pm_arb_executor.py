@@ -253,6 +253,7 @@ async def test_a_leg_held_by_an_error_counts_against_the_pairs_max_position() ->
     first = await executor.execute(opp)
     assert first.outcome == "held" and first.held == {K_YES: D(10)}, first.reason
     assert "journal write failed" in first.reason
+    assert first.fees == first.legs[0].fee > 0  # the fee the held leg paid is the attempt's
     (lone,) = executor.book.open
     assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
         ("k",), (K_YES,), D(10), D("4.17"),

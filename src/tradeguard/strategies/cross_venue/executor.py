@@ -201,6 +201,7 @@ class PairExecutor:
         """Book the first leg an error left held (less what a later leg bought or sold) in the
         pair's book, as a held unwind does, and alert."""
         first = rec.legs[0]
+        rec.fees = sum((leg.fee for leg in rec.legs), ZERO)  # every fee the attempt paid
         left = first.filled - sum((leg.filled for leg in rec.legs[1:]), ZERO)
         if left > 0:  # (an error never follows the normal path booking it)
             rec.held[first.symbol] = left
