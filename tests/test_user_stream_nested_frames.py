@@ -3,7 +3,10 @@ must not end the Kalshi fill stream or the Polymarket user channel (later fills 
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
+
+import pytest
 
 from test_kalshi_venue import NO, YES, _second_account_venue, make_order, started
 from tradeguard.model.enums import Side
@@ -12,6 +15,16 @@ from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.user_stream import frame_object
 
 DEEP = "[" * 100_000
+
+
+@pytest.fixture(autouse=True)
+def node_recursion_limit():
+    """The limit a node runs with (kept at 1,000 across the Ethereum imports; other test
+    modules import eth_account directly, which raises it to 100,000 in this process)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    yield
+    sys.setrecursionlimit(limit)
 
 
 def test_a_frame_nested_thousands_deep_is_skipped_in_one_line(caplog) -> None:
