@@ -44,10 +44,12 @@ class StubGateway:
     asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
+    broken: set[str] = field(default_factory=set)  # symbols whose submit raises (journal down)
     cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
     band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
     trades_left: int | None = None  # the risk engine's trades-per-day room (None: no limit)
+    stable_room: Decimal | None = None  # stablecoins the reserve leaves to spend (None: any)
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     sent: list[Order] = field(default_factory=list)
@@ -62,6 +64,8 @@ class StubGateway:
         return self.cash.get(asset)
 
     async def submit(self, intent: OrderIntent) -> Answer:
+        if intent.symbol in self.broken:
+            raise OSError(f"journal write failed for {intent.symbol}: disk full")
         cid = f"{self.venue}-{len(self.sent) + 1}"
         order = Order.from_intent(intent, cid, self.clock_ms)
         self.sent.append(order)
@@ -132,12 +136,17 @@ class StubGateway:
     ) -> Decision:
         return self.decision
 
-    def check_order(self, intent: OrderIntent, ahead: int = 0) -> Decision:
+    def check_order(
+        self, intent: OrderIntent, ahead: int = 0, ahead_stable_usd: Decimal = D(0)
+    ) -> Decision:
         assert intent.price is not None
         if self.trades_left is not None and ahead >= self.trades_left:
             return Decision(False, "MAX_TRADES_PER_DAY", f"{ahead} legs ahead use the day's room")
         if intent.symbol in self.band and intent.price > self.band[intent.symbol]:
             return Decision(False, "PRICE_BAND", f"limit price {intent.price} beyond the band")
+        spend = ahead_stable_usd + intent.price * intent.amount
+        if self.stable_room is not None and spend > self.stable_room:
+            return Decision(False, "STABLE_RESERVE", f"{spend} USD spent, above the reserve")
         return Decision()
 
     async def band_edge(self, symbol: str, side: Side) -> Decimal | None:

@@ -185,6 +185,17 @@ async def test_a_second_leg_the_risk_engine_would_refuse_stops_the_pair_before_l
     assert k.sent == [] and pm.sent == []
 
 
+async def test_the_second_legs_dry_run_counts_the_cash_the_first_leg_spends() -> None:
+    # Each leg alone fits the stable reserve (9 USD to spend); both (4.00 plus its fee, then
+    # 5.50) do not: once leg one filled, the reserve would refuse leg two and leave it held.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.stable_room = D(9)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "STABLE_RESERVE", rec.reason
+    assert "before either leg was sent: second leg" in rec.reason
+    assert k.sent == [] and pm.sent == []
+
+
 async def test_the_second_leg_goes_at_the_highest_price_its_risk_check_passed() -> None:
     # Keeping the edge allows the second leg up to about 0.58; the band stops at 0.56, so it is
     # sent at 0.56, a price the risk engine passed before the first leg was sent.
@@ -230,6 +241,28 @@ async def test_a_held_lone_leg_counts_against_the_pairs_max_position() -> None:
     again = await executor.execute(opp)
     assert again.contracts == 5, again.reason  # trimmed to the room the held leg leaves
     assert LimitBook.from_json(executor.book.to_json()).open == executor.book.open
+
+
+async def test_a_leg_held_by_an_error_counts_against_the_pairs_max_position() -> None:
+    # The second leg's submit raises after the first filled: the first is held all the same,
+    # so it is capital in the pair (4.17 USD of a 10 USD cap leaves room for 5 pairs at 0.97).
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(20))], [(D("0.55"), D(50))], limits=PairLimits(max_position_usd=D(10))
+    )
+    pm.broken.add(PM_NO)
+    first = await executor.execute(opp)
+    assert first.outcome == "held" and first.held == {K_YES: D(10)}, first.reason
+    assert "journal write failed" in first.reason
+    assert first.fees == first.legs[0].fee > 0  # the fee the held leg paid is the attempt's
+    (lone,) = executor.book.open
+    assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
+        ("k",), (K_YES,), D(10), D("4.17"),
+    )  # fmt: skip
+    (alert,) = [e for e in k.events if e.kind == "arb.held"]
+    assert alert.data["held"] == {K_YES: "10"}
+    pm.broken.clear()
+    second = await executor.execute(opp)
+    assert second.contracts == 5, second.reason
 
 
 async def test_edges_per_contract_pair_are_shown_to_the_micro_dollar() -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
 from tradeguard.model.order import OrderIntent
-from tradeguard.risk.engine import KILL_FLATTEN_TAG
+from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
 MAX_AMOUNT = Decimal("1e12")
 MAX_PLACES = 18
@@ -105,6 +105,11 @@ class IntentRequest(_Body):
             raise ValueError(
                 f"tag {KILL_FLATTEN_TAG!r} is reserved for the kill switch's own flatten orders; "
                 "use POST /api/v1/kill with flatten=true to close positions"
+            )
+        if v.strip().lower() == ARB_UNWIND_TAG:  # it passes max_trades_per_day and REDUCING
+            raise ValueError(
+                f"tag {ARB_UNWIND_TAG!r} is reserved for the arbitrage executors' unwinds; "
+                "use another tag (reduce_only=true closes a position while REDUCING)"
             )
         return v
 

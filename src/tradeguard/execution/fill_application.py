@@ -21,6 +21,7 @@ from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.holdings import HOLDINGS
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
@@ -44,6 +45,7 @@ class RiskGate(Protocol):
         market: Any,
         dry_run: bool = False,
         ahead: int = 0,
+        ahead_stable_usd: Decimal = ZERO,
     ) -> Any: ...
 
     def observe_fill(

@@ -26,6 +26,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
@@ -145,12 +146,17 @@ class OrderPathGateway:
         """Ask the risk engine about a cycle as a whole; each leg is still checked on submit."""
         return self._risk.check_cycle(legs, gross_profit_pct, fees_pct, notional_usd)
 
-    def check_order(self, intent: OrderIntent, ahead: int = 0) -> RiskDecision:
+    def check_order(
+        self, intent: OrderIntent, ahead: int = 0, ahead_stable_usd: Decimal = ZERO
+    ) -> RiskDecision:
         """Ask the risk engine whether `intent` would pass now, as a dry run (nothing counted,
-        nothing published), after `ahead` earlier legs of the same plan: a later leg's refusal
-        is found before the first leg is sent."""
+        nothing published), after `ahead` earlier legs of the same plan spending
+        `ahead_stable_usd` of stablecoins: a later leg's refusal is found before the first leg
+        is sent."""
         om = self._om
-        decision: RiskDecision = om.risk.check(intent, om, om.market, dry_run=True, ahead=ahead)
+        decision: RiskDecision = om.risk.check(
+            intent, om, om.market, dry_run=True, ahead=ahead, ahead_stable_usd=ahead_stable_usd
+        )
         return decision
 
     async def band_edge(self, symbol: str, side: Side) -> Decimal | None:

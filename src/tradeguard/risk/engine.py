@@ -130,18 +130,20 @@ class RiskEngine(RiskObservers):
         market: MarketView,
         dry_run: bool = False,
         ahead: int = 0,
+        ahead_stable_usd: Decimal = ZERO,
     ) -> RiskDecision:
         """Approve or deny one intent; an approved market order carries its price bound.
 
         `dry_run` answers the same question without counting an approval toward the rate and
         per-day limits and without publishing anything (for "would this pass?" queries);
-        `ahead` counts that many earlier legs of the same plan as trades already made.
+        `ahead` counts that many earlier legs of the same plan as trades already made, and
+        `ahead_stable_usd` the stablecoins those legs spend as already spent.
         """
         if dry_run:
             emit, stale = self._emit, set(self.stale_symbols)
             self._emit = _discard
             try:
-                return self._decide(intent, portfolio, market, True, ahead)
+                return self._decide(intent, portfolio, market, True, ahead, ahead_stable_usd)
             finally:
                 self._emit, self.stale_symbols = emit, stale
         return self._decide(intent, portfolio, market, False)
@@ -153,6 +155,7 @@ class RiskEngine(RiskObservers):
         market: MarketView,
         dry_run: bool,
         ahead: int = 0,
+        ahead_stable_usd: Decimal = ZERO,
     ) -> RiskDecision:
         now = self._clock.now_ms()
         if self.state is _HALTED:
@@ -170,6 +173,7 @@ class RiskEngine(RiskObservers):
         c.now = now
         c.bound = None  # set for market orders only
         c.ahead = ahead
+        c.ahead_stable_usd = ahead_stable_usd
         denial = None
         rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules
         for check in rules:

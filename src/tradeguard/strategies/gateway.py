@@ -26,6 +26,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.strategies.base import StrategyContext
 
@@ -100,9 +101,11 @@ class ExecutionGateway(Protocol):
         notional_usd: Decimal,
     ) -> CycleDecision: ...
 
-    def check_order(self, intent: OrderIntent, ahead: int = 0) -> CycleDecision:
-        """Would the risk engine pass `intent` now, after `ahead` earlier legs of the same plan?
-        (Nothing counted, nothing published.)"""
+    def check_order(
+        self, intent: OrderIntent, ahead: int = 0, ahead_stable_usd: Decimal = ZERO
+    ) -> CycleDecision:
+        """Would the risk engine pass `intent` now, after `ahead` earlier legs of the same plan
+        that spend `ahead_stable_usd` of stablecoins? (Nothing counted, nothing published.)"""
 
     async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
         """The farthest from the mid a limit order on `symbol` may be priced now and still pass

@@ -15,6 +15,7 @@ done its work, so an order stays in flight until a query settles it. Another 4xx
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from typing import Any
@@ -124,3 +125,15 @@ def not_json(venue: str, op: str, route: str, status: int, text: str) -> Ambiguo
 def no_answer(venue: str, op: str, exc: BaseException, url: str) -> AmbiguousVenueError:
     """The error for a request that got no answer (timeout, refused, reset)."""
     return AmbiguousVenueError(venue, network_failure(op, exc, url), "NETWORK")
+
+
+def not_object(
+    venue: str, op: str, route: str, body: Any, why: str = "a body that is not a JSON object"
+) -> AmbiguousVenueError:
+    """The error for a success answer that is JSON but not the object the call expects (a
+    proxy's `[]`, `null`, bare string or `{}`): whether the request did its work is unknown."""
+    return AmbiguousVenueError(
+        venue,
+        redact(f"{op} failed: {route} answered with {why}: {one_line(json.dumps(body))!r}"),
+        "BAD_BODY",
+    )

@@ -47,12 +47,17 @@ class StreamStats:
     polled_quotes: int = 0
 
 
+# A hostile frame is a failure of the session too: nested thousands deep (RecursionError), a
+# JSON list or bare value where an object belongs (AttributeError, TypeError).
 _FAILURES = (
     aiohttp.ClientError,
     OSError,
     TimeoutError,
     ValueError,
     KeyError,
+    RecursionError,
+    AttributeError,
+    TypeError,
     AmbiguousVenueError,
     DefinitiveVenueError,
 )

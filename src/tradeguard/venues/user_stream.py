@@ -73,7 +73,7 @@ def frame_object(venue: str, text: str) -> dict[str, Any] | None:
     stream that carries the account's fills."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         skip_frame(venue, f"not JSON: {text[:80]!r}")
         return None
     if not isinstance(data, dict):

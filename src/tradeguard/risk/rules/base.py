@@ -48,6 +48,7 @@ class Check:
 
     __slots__ = (
         "ahead",
+        "ahead_stable_usd",
         "bound",
         "breaker",
         "bucket",
@@ -98,6 +99,7 @@ class Check:
         self.order_risk = ZERO
         self.held = False  # the intent's (venue, symbol, strategy) already holds exposure
         self.ahead = 0  # a dry run's earlier legs of the same plan, approved but not counted
+        self.ahead_stable_usd = ZERO  # the stablecoins those earlier legs spend
 
 
 class Rule:

@@ -337,7 +337,8 @@ class StableReserve(Rule):
     def check(self, c: Check) -> Denial | None:
         if not c.stable_buy:
             return None
-        after = c.portfolio.stable_value() - c.exposure.pending_stable_usd - c.notional_usd
+        spent = c.exposure.pending_stable_usd + c.ahead_stable_usd  # earlier legs of a plan too
+        after = c.portfolio.stable_value() - spent - c.notional_usd
         reserve = c.equity_usd * self.fraction
         if after >= reserve:
             return None

@@ -31,9 +31,14 @@ class LocalChain:
     """One EVM and the web3 request function that speaks JSON-RPC shapes to it."""
 
     def __init__(self) -> None:
-        from eth_tester import EthereumTester, PyEVMBackend
-        from web3 import Web3
-        from web3.providers.eth_tester import EthereumTesterProvider
+        from tradeguard.model.recursion import kept_recursion_limit
+
+        # py-evm and py_ecc raise the recursion limit to 100,000 as they load: with it a body of
+        # thousands of '[' overflows the C stack in json.loads (SIGSEGV, not RecursionError).
+        with kept_recursion_limit():
+            from eth_tester import EthereumTester, PyEVMBackend
+            from web3 import Web3
+            from web3.providers.eth_tester import EthereumTesterProvider
 
         self.tester = EthereumTester(PyEVMBackend())
         self.provider = EthereumTesterProvider(self.tester)

@@ -135,7 +135,7 @@ class PairExecutor:
                     rec.reason = f"pair aborted by an error: {exc!r}"
                     rec.outcome = "held" if any(leg.filled for leg in rec.legs) else "failed"
                     if rec.outcome == "held":
-                        self._hold(rec, rec.legs[0])
+                        self._held_by_error(rec, opp)
         rec.latency_ms = (time.perf_counter() - started) * 1000
         return self._finish(rec)
 
@@ -206,6 +206,21 @@ class PairExecutor:
                          opp.settles_at_ms, (first.venue,), (first.symbol,))
             )  # fmt: skip
 
+    def _held_by_error(self, rec: PairAttempt, opp: PairOpportunity) -> None:
+        """Book the first leg an error left held (less what a later leg bought or sold) in the
+        pair's book, as a held unwind does, and alert."""
+        first = rec.legs[0]
+        rec.fees = sum((leg.fee for leg in rec.legs), ZERO)  # every fee the attempt paid
+        left = first.filled - sum((leg.filled for leg in rec.legs[1:]), ZERO)
+        if left > 0:  # (an error never follows the normal path booking it)
+            rec.held[first.symbol] = left
+            rec.capital = -first.cash * left / first.filled
+            self.book.open.append(
+                OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
+                         opp.settles_at_ms, (first.venue,), (first.symbol,))
+            )  # fmt: skip
+        self._hold(rec, first)
+
     def _approve(
         self,
         rec: PairAttempt,
@@ -240,8 +255,11 @@ class PairExecutor:
             return None
         # A leg the risk engine would refuse must be found now: refused after leg one filled,
         # the second leg leaves the first to unwind or to hold.
+        spent = first_plan.limit_price * n + first_fee  # the first leg's cash, for the second
         for ahead, (role, plan) in enumerate((("first", first_plan), ("second", second_plan))):
-            price, verdict = self._approved_price(plan, n, cap if ahead else None, ahead)
+            price, verdict = self._approved_price(
+                plan, n, cap if ahead else None, ahead, spent if ahead else ZERO
+            )
             if price is None:
                 rec.code = verdict.code
                 rec.reason = (
@@ -258,18 +276,18 @@ class PairExecutor:
         return cap
 
     def _approved_price(
-        self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int
+        self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int, spent: Decimal
     ) -> tuple[Decimal | None, CycleDecision]:
         """The highest price from `cap` (None: the plan's limit) down to the plan's limit that
-        the risk engine passes for this leg after `ahead` earlier legs (a dry run), or None
-        with the refusal."""
+        the risk engine passes for this leg after `ahead` earlier legs spending `spent` USD (a
+        dry run), or None with the refusal."""
         gateway = self.gateways[plan.venue]
         inst = gateway.instrument(plan.symbol)
         tick = inst.price_tick if inst is not None else CENT
         price = plan.limit_price if cap is None else cap
         while True:
             intent = self._intent(plan.venue, plan.symbol, Side.BUY, n, price)
-            verdict = gateway.check_order(intent, ahead)
+            verdict = gateway.check_order(intent, ahead, spent)
             if verdict.approved:
                 return price, verdict
             if price <= plan.limit_price:

@@ -96,10 +96,12 @@ class KalshiClient:
         return dict(data["orderbook_fp"])
 
     async def create_order(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict((await self.request("POST", "/portfolio/orders", body=body))["order"])
+        """The whole answer: `{"order": {...}}` from Kalshi (the caller reads the order)."""
+        return await self.request("POST", "/portfolio/orders", body=body)
 
     async def cancel_order(self, order_id: str) -> dict[str, Any]:
-        return dict((await self.request("DELETE", f"/portfolio/orders/{order_id}"))["order"])
+        """The whole answer: `{"order": {...}}` from Kalshi (the caller reads the order)."""
+        return await self.request("DELETE", f"/portfolio/orders/{order_id}")
 
     async def orders(self, ticker: str | None = None, status: str | None = None) -> list[Any]:
         params = {k: v for k, v in (("ticker", ticker), ("status", status)) if v}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -38,9 +39,10 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.http_answer import no_answer, not_json, status_error
+from tradeguard.venues.http_answer import no_answer, not_json, one_line, status_error
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.kalshi.signing import API_PREFIX
 from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
@@ -133,6 +135,11 @@ class KalshiVenue(Venue):
                                ) from None  # fmt: skip
         except (httpx.TransportError, OSError) as exc:
             raise no_answer(self.name, op, exc, self.client.rest_url) from None
+        except (KeyError, TypeError) as exc:  # a JSON object without what the call reads
+            why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise AmbiguousVenueError(
+                self.name, f"{op} failed: the answer is not Kalshi's ({why})", "BAD_BODY"
+            ) from None
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._call(
@@ -208,9 +215,24 @@ class KalshiVenue(Venue):
             ts=int(row["ts"]) * 1000,
         )
 
+    def _order_answer(self, op: str, route: str, data: dict[str, Any]) -> tuple[Any, OrderReport]:
+        """The order of an order answer and its report; an answer with no readable order (a
+        proxy's `{}`) leaves the request's effect unknown: an ambiguous error naming it."""
+        try:
+            row = data["order"]
+            return row, self._report(row)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise AmbiguousVenueError(
+                self.name,
+                f"{op} failed: {route} answered no readable order ({why}): "
+                f"{one_line(json.dumps(data))!r}",
+                "BAD_BODY",
+            ) from None
+
     async def submit(self, order: Order) -> OrderReport:
-        row = await self._call("submit", self.client.create_order(self.order_body(order)))
-        report = self._report(row)
+        data = await self._call("submit", self.client.create_order(self.order_body(order)))
+        row, report = self._order_answer("submit", f"POST {API_PREFIX}/portfolio/orders", data)
         if report.filled > 0:
             await self._deliver_fills(row["order_id"])
         return report
@@ -230,8 +252,9 @@ class KalshiVenue(Venue):
             if found is None:
                 raise DefinitiveVenueError(self.name, "cancel: order unknown", "ORDER_NOT_FOUND")
             order_id = found.venue_order_id
-        row = await self._call("cancel", self.client.cancel_order(order_id))
-        return self._report(row)
+        data = await self._call("cancel", self.client.cancel_order(order_id))
+        route = f"DELETE {API_PREFIX}/portfolio/orders/{order_id}"
+        return self._order_answer("cancel", route, data)[1]
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         ticker = parse_outcome_symbol(symbol)[0]

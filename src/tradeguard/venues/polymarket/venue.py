@@ -42,7 +42,7 @@ from tradeguard.model.outcome import (
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.http_answer import answer_json, no_answer
+from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
@@ -280,6 +280,11 @@ class PolymarketVenue(Venue):
         tif = "FAK" if order.type is OrderType.MARKET else _TIF[order.time_in_force]
         payload = order_payload(signed, self.api_creds["api_key"], tif, False)
         answer = await self._private("submit", "POST", "/order", payload)
+        if not isinstance(answer, dict):  # the order may be placed: resolved by query
+            raise not_object(self.name, "submit", "POST /order", answer)
+        if "success" not in answer:  # not the CLOB's answer (it always says): no refusal either
+            why = "no 'success' field, not the CLOB's order answer"
+            raise not_object(self.name, "submit", "POST /order", answer, why)
         if not answer.get("success"):
             raise DefinitiveVenueError(self.name, f"submit refused: {answer}", "REJECTED")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
@@ -300,16 +305,23 @@ class PolymarketVenue(Venue):
         row = await self._private("fetch_order", "GET", f"/data/order/{order_hash}")
         if not row:
             return None
-        filled, size = dec(row["size_matched"]), dec(row["original_size"])
-        status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+        try:
+            filled, size = dec(row["size_matched"]), dec(row["original_size"])
+            price = dec(row["price"])
+            status = _STATUS.get(row["status"], OrderStatus.ACCEPTED)
+            side = row["side"].lower()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = f"an order missing {exc}" if isinstance(exc, KeyError) else f"an order ({exc})"
+            route = f"GET /data/order/{order_hash}"
+            raise not_object(self.name, "fetch_order", route, row, why) from None
         if filled == size:
             status = OrderStatus.FILLED
         elif filled > 0 and status is OrderStatus.ACCEPTED:
             status = OrderStatus.PARTIALLY_FILLED
         return OrderReport(
             self.name, symbol, cid, order_hash, status, filled=filled,
-            avg_price=dec(row["price"]) if filled else ZERO, amount=size,
-            ts=self.clock.now_ms(), side=row["side"].lower(), price=dec(row["price"]),
+            avg_price=price if filled else ZERO, amount=size,
+            ts=self.clock.now_ms(), side=side, price=price,
         )  # fmt: skip
 
     def adopt(self, order: Order) -> None:
@@ -322,6 +334,8 @@ class PolymarketVenue(Venue):
     async def cancel(self, order: Order) -> OrderReport:
         order_hash = self._hashes.get(order.client_order_id) or self.order_hash(order)
         answer = await self._private("cancel", "DELETE", "/order", {"orderID": order_hash})
+        if not isinstance(answer, dict):  # the order may be cancelled: resolved by query
+            raise not_object(self.name, "cancel", "DELETE /order", answer)
         if order_hash not in answer.get("canceled", []):
             raise DefinitiveVenueError(self.name, f"cancel refused: {answer}", "ORDER_NOT_FOUND")
         report = await self._query(order.client_order_id, order.symbol, order_hash)
@@ -339,11 +353,20 @@ class PolymarketVenue(Venue):
             )
         return await self._query(client_order_id, symbol, order_hash)
 
+    async def _rows(self, op: str, path: str) -> list[Any]:
+        """The `data` list of a CLOB listing; an answer without it (a proxy's `{}`) is an
+        ambiguous venue error naming it."""
+        data = await self._private(op, "GET", path)
+        rows = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise not_object(self.name, op, f"GET {path}", data, "no 'data' list")
+        return rows
+
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
-        data = await self._private("fetch_open_orders", "GET", "/data/orders")
+        rows = await self._rows("fetch_open_orders", "/data/orders")
         by_hash = {h: c for c, h in self._hashes.items()}
         out = []
-        for row in data["data"]:
+        for row in rows:
             sym = self._symbol_of_token.get(row["asset_id"], "")
             if symbol is not None and sym != symbol:
                 continue
@@ -357,8 +380,8 @@ class PolymarketVenue(Venue):
         return out
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
-        data = await self._private("fetch_fills", "GET", "/data/trades")
-        fills = parsed_rows(self.name, data["data"], self.fill_from)
+        rows = await self._rows("fetch_fills", "/data/trades")
+        fills = parsed_rows(self.name, rows, self.fill_from)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     def fill_from(self, row: dict[str, Any]) -> Fill:

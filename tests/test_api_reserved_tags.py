@@ -1,0 +1,24 @@
+"""The arbitrage unwind's tag is the executors' own: an order from outside that carries it
+would pass where risk refuses every other entry (max_trades_per_day reached, REDUCING)."""
+
+from __future__ import annotations
+
+from test_api_support import bearer, build_app, client, replayed_node
+
+BUY = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}
+
+
+async def test_an_intent_with_the_arb_unwind_tag_is_refused(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    node.risk.trades_today = 1000  # the day's max_trades_per_day is used up
+    async with client(app) as http:
+        plain = await http.post("/api/v1/orders", json=BUY, headers=bearer(tokens.trader))
+        tagged = await http.post(
+            "/api/v1/orders", json={**BUY, "tag": "arb-unwind"}, headers=bearer(tokens.trader)
+        )
+    assert plain.json()["code"] == "MAX_TRADES_PER_DAY", plain.text
+    assert tagged.status_code == 422, tagged.text
+    assert "'arb-unwind' is reserved for the arbitrage executors' unwinds" in tagged.json()["error"]
+    assert node.storage.load_orders() == []
+    node.close()

@@ -1,0 +1,93 @@
+"""An order answer from Kalshi that is a JSON object but not an order (a proxy's `{}`, an
+order without its fields) leaves the order's fate unknown: submit and cancel are an
+ambiguous venue error (the order is resolved by query), never a KeyError or TypeError that
+leaves it neither rejected nor resolved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+
+from pm_support import rsa_pem
+from test_kalshi_venue import YES, make_order
+from tradeguard.clock import Clock
+from tradeguard.model.enums import Side
+from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.venues.kalshi.venue import KalshiVenue
+
+
+async def test_an_order_answer_without_an_order_is_ambiguous() -> None:
+    bodies = iter([{}, {"order": None}, {"order": {"status": "resting"}}, {"order": []}])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    errors = []
+    try:
+        for cid in ("tg1-1", "tg1-2", "tg1-3"):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await venue.submit(make_order(cid, YES, Side.BUY, "1", "0.50"))
+            errors.append(str(err.value))
+        order = make_order("tg1-4", YES, Side.BUY, "1", "0.50")
+        order.venue_order_id = "o-4"
+        with pytest.raises(AmbiguousVenueError) as err:
+            await venue.cancel(order)
+        errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: {} failed: {} /trade-api/v2/portfolio/orders{} answered an order without"
+    post, delete = head.format("submit", "POST", ""), head.format("cancel", "DELETE", "/o-4")
+    post = "kalshi: submit failed: POST /trade-api/v2/portfolio/orders answered no readable order"
+    delete = "kalshi: cancel failed: DELETE /trade-api/v2/portfolio/orders/o-4 answered no readable"
+    assert errors == [
+        f"{post} (missing 'order'): '{{}}'",
+        f"{post} ('NoneType' object is not subscriptable): '{{\"order\": null}}'",
+        f'{post} (missing \'side\'): \'{{"order": {{"status": "resting"}}}}\'',
+        f"{delete} order (list indices must be integers or slices, not str): '{{\"order\": []}}'",
+    ]
+
+
+async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
+    # fetch_order serves the order manager's resolve of an in-flight order, fetch_fills the
+    # fills of a submit: `{}` from a proxy must be a venue error like any other bad answer.
+    bodies = iter([{}, {"fills": None}, {"orders": 3}])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    errors = []
+    try:
+        for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_order("c", YES)):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await call
+            errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: {} failed: the answer is not Kalshi's"
+    assert errors == [
+        f"{head.format('fetch_fills')} (no 'fills')",
+        f"{head.format('fetch_fills')} ('NoneType' object is not iterable)",
+        f"{head.format('fetch_order')} ('int' object is not iterable)",
+    ]

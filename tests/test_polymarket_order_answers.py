@@ -1,0 +1,121 @@
+"""An order answer from the CLOB that is JSON but not an object (a proxy's `[]`, `null`, a bare
+string) leaves the order's fate unknown: the submit or cancel is an ambiguous venue error (the
+order is resolved by query), never an AttributeError that leaves it neither rejected nor
+resolved."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from test_polymarket_venue import YES, make_order, started
+from tradeguard.model.enums import Side
+from tradeguard.model.errors import AmbiguousVenueError
+from tradeguard.sandbox.polymarket.server import PolymarketExchange
+
+
+async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
+    bodies = iter(["[1, 2]", "null", '"ok"', "[]"])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for cid in ("tg1-1", "tg1-2", "tg1-3"):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
+                errors.append(str(err.value))
+            with pytest.raises(AmbiguousVenueError) as err:
+                await venue.cancel(make_order("tg1-1", YES, Side.BUY, "10", "0.40"))
+            errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    head = "polymarket: {} failed: {} /order answered with a body that is not a JSON object"
+    assert errors == [
+        head.format("submit", "POST") + ": '[1, 2]'",
+        head.format("submit", "POST") + ": 'null'",
+        head.format("submit", "POST") + ": '\"ok\"'",
+        head.format("cancel", "DELETE") + ": '[]'",
+    ]
+
+
+async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() -> None:
+    # The CLOB's order answer always says "success"; `{}` from a proxy is not a refusal (the
+    # order may be live), and a placed order whose state cannot be read is not a traceback.
+    bodies = iter(["{}", '{"success": true, "orderID": "0x1"}', '{"status": "MATCHED"}'])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for cid in ("tg1-1", "tg1-2"):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
+                errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    assert errors == [
+        "polymarket: submit failed: POST /order answered with no 'success' field, not the "
+        "CLOB's order answer: '{}'",
+        "polymarket: fetch_order failed: GET /data/order/*** answered with an order missing "
+        "'size_matched': '{\"status\": \"MATCHED\"}'",
+    ]
+
+
+async def test_a_trades_or_orders_answer_without_its_list_is_ambiguous() -> None:
+    # /data/trades serves the fills of a filled submit and reconciliation, /data/orders the
+    # open orders: `{}` or a list from a proxy is a venue error, not a KeyError or TypeError.
+    bodies = iter(["{}", "[1]", '{"data": null}'])
+
+    async def proxy(request: web.Request) -> web.Response:
+        return web.Response(text=next(bodies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with PolymarketExchange() as ex:
+        venue, _, _ = await started(ex)
+        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        errors = []
+        try:
+            for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_open_orders()):
+                with pytest.raises(AmbiguousVenueError) as err:
+                    await call
+                errors.append(str(err.value))
+        finally:
+            await venue.close()
+            await runner.cleanup()
+    assert errors == [
+        "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '{}'",
+        "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '[1]'",
+        "polymarket: fetch_open_orders failed: GET /data/orders answered with no 'data' list: "
+        "'{\"data\": null}'",
+    ]
