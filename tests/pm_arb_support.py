@@ -61,6 +61,9 @@ class StubGateway:
     def free(self, asset: str) -> Decimal | None:
         return self.cash.get(asset)
 
+    def sellable(self, asset: str) -> Decimal | None:
+        return self.cash.get(asset)
+
     async def submit(self, intent: OrderIntent) -> Answer:
         cid = f"{self.venue}-{len(self.sent) + 1}"
         order = Order.from_intent(intent, cid, self.clock_ms)
