@@ -63,6 +63,9 @@ class StubGateway:
     def free(self, asset: str) -> Decimal | None:
         return self.cash.get(asset)
 
+    def sellable(self, asset: str) -> Decimal | None:
+        return self.cash.get(asset)
+
     async def submit(self, intent: OrderIntent) -> Answer:
         if intent.symbol in self.broken:
             raise OSError(f"journal write failed for {intent.symbol}: disk full")

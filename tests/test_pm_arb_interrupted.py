@@ -21,6 +21,7 @@ from tradeguard.node import TradingNode
 from tradeguard.node.interrupted import ADOPTING_KEY
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.venues.kalshi.client import KalshiClient
 
 NO = "KXFED-26DEC-T4.00:NO/USD"
 CAP = "1.5"
@@ -50,8 +51,13 @@ async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:
 
 
 @pytest.fixture
-async def servers(tmp_path, monkeypatch):
-    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+def k_keys():
+    return kalshi_keys(None)
+
+
+@pytest.fixture
+async def servers(tmp_path, monkeypatch, k_keys):
+    pm_keys = polymarket_keys(None)
     kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
     await kalshi.start()
     await pm.start()
@@ -108,6 +114,74 @@ async def test_lone_leg_killed_between_legs_is_sold_back_within_the_cap_at_next_
     finally:
         await again.stop()
         again.close()
+
+
+async def test_a_lone_leg_with_a_sell_resting_by_hand_unwinds_only_the_contracts_it_leaves(
+    tmp_path, servers, k_keys
+):
+    # Kalshi reports positions, not locks: 12 of the 20 NO offered by hand at 0.99 while the node
+    # is down still show as held; reconciliation adopts the sell as `external`.
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd="0.6")  # 8 at >= 0.51: in the band
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    assert Decimal(first["filled"]) == 20, first
+    client = KalshiClient(servers[0].rest_url, k_keys["key_id"], k_keys["private_key_pem"])
+    try:
+        await client.create_order({"ticker": NO.split(":")[0], "client_order_id": "by-hand-2",
+                                   "side": "no", "action": "sell", "count_fp": "12.00",
+                                   "no_price_dollars": "0.9900",
+                                   "time_in_force": "good_till_canceled"})  # fmt: skip
+    finally:
+        await client.close()
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
+        [unwind] = rec["legs"]["unwinds"]
+        sell = node.orders.orders[unwind["client_order_id"]]
+        assert sell.amount == 8 and sell.filled == 8, sell  # the 12 on offer are not sold too
+        assert "12.00 KXFED-26DEC-T4.00:NO of the 20.00" in rec["legs"]["reason"], rec
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 12
+        [done] = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
+        assert "already gone, not held" in done.data["reason"], done.data
+        assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        print(f"\n12 of 20 offered by hand; start-up unwind sold {sell.filled}")
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_a_lone_leg_partly_sold_by_hand_while_down_is_unwound_only_for_what_is_held(
+    tmp_path, servers, k_keys
+):
+    cfg = _config(tmp_path, servers, max_unwind_loss_usd=CAP)
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    assert Decimal(first["filled"]) == 20, first
+    client = KalshiClient(servers[0].rest_url, k_keys["key_id"], k_keys["private_key_pem"])
+    try:  # the person sells 12 of the 20 NO by hand while the node is down
+        await client.create_order({"ticker": NO.split(":")[0], "client_order_id": "by-hand-1",
+                                   "side": "no", "action": "sell", "count_fp": "12.00",
+                                   "no_price_dollars": "0.0100",
+                                   "time_in_force": "immediate_or_cancel"})  # fmt: skip
+    finally:
+        await client.close()
+    node, events = await _start(cfg)
+    try:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        # The sale outside the node fails the start's ledger audit, so the risk engine denies
+        # the unwind; what it tried and what is held are the 8 still there, never 20.
+        [unwind] = rec["legs"]["unwinds"]
+        assert Decimal(unwind["contracts"]) == 8, unwind
+        assert {k: Decimal(v) for k, v in rec["legs"]["held"].items()} == {NO: 8}, rec
+        assert "12.00 KXFED-26DEC-T4.00:NO of the 20.00" in rec["legs"]["reason"], rec
+        assert "already gone, not held" in rec["legs"]["reason"]
+        assert len(node.storage.load_orders(strategy_id="pmarb")) <= 2
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert {k: Decimal(v) for k, v in held.data["held"].items()} == {NO: 8}, held.data
+        assert "already gone, not held" in held.data["reason"], held.data
+        print(f"\n12 of 20 sold by hand; unwind of {unwind['contracts']}: {held.data['message']}")
+    finally:
+        await node.stop()
+        node.close()
 
 
 async def test_unwind_beyond_the_cap_stays_held_and_is_never_sent_lower(tmp_path, servers):

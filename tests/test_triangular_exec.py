@@ -326,6 +326,9 @@ class GatedGateway:
     def free(self, asset: str) -> Decimal | None:
         return self.inner.free(asset)
 
+    def sellable(self, asset: str) -> Decimal | None:
+        return self.inner.sellable(asset)
+
     def publish(self, event: Event) -> None:
         self.inner.publish(event)
 

@@ -20,7 +20,10 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
 from tradeguard.node.interrupted import ADOPTING_KEY
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.venues.ccxt_clients import ccxt_client_factory
 from triangular_node_support import (
+    ALICE_KEY,
+    ALICE_SECRET,
     ARB_PARAMS,
     VENUE,
     drifting_sandbox,
@@ -259,5 +262,49 @@ async def test_an_unwind_whose_bound_reaches_beyond_the_price_band_is_sent_at_th
             mid = node.market.mid(first["symbol"])
             assert mid is not None and all(o.price >= mid * Decimal("0.95") for o in sells)
             assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        finally:
+            await _close(node)
+
+
+@pytest.mark.parametrize("by_hand", ["market", "resting"])
+async def test_a_leg_partly_sold_by_hand_while_down_is_unwound_only_for_what_is_held(
+    tmp_path: Path, vault_env: None, by_hand: str
+) -> None:
+    """`market`: sold by hand; `resting`: a sell placed by hand far above the book locks it."""
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        first = await _child(tmp_path, cfg, "between")
+        received = Decimal(first["received"])
+        client = ccxt_client_factory(
+            "binance", {"apiKey": ALICE_KEY, "secret": ALICE_SECRET},
+            rest_url=ex.rest_url, ws_url=ex.ws_url,
+        )()  # fmt: skip
+        try:  # the person sells about 60% of the bought coin by hand while the node is down
+            await client.load_markets()
+            qty = Decimal(client.amount_to_precision(first["symbol"], received * 6 / 10))
+            high = float(Decimal(first["bid"]) * 2) if by_hand == "resting" else None
+            await client.create_order(first["symbol"], by_hand.replace("resting", "limit"),
+                                      "sell", float(qty), high)  # fmt: skip
+            left = Decimal(str((await client.fetch_balance())["free"][first["base"]]))
+        finally:
+            await client.close()
+        assert 0 < left < received, (left, received)
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            unwinds = rec["legs"]["unwinds"]
+            sent = [node.orders.orders[u["client_order_id"]] for u in unwinds]
+            # Never more than the venue held: the coin sold by hand is not sold a second time.
+            assert sent and all(o.amount <= left for o in sent), (sent, left)
+            assert sum((o.filled for o in sent), Decimal(0)) > 0, json.dumps(rec, default=str)
+            assert f"{received - left} {first['base']} of the {received}" in rec["legs"]["reason"]
+            assert "already gone, not held" in rec["legs"]["reason"]
+            assert first["base"] not in rec["legs"]["held"], rec["legs"]["held"]
+            [done] = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
+            assert "no longer free on" in done.data["reason"], done.data
+            assert node.portfolio.book(VENUE).total(first["base"]) >= 0
+            sold = [str(o.filled) for o in sent]
+            print(f"\nbought {received} {first['base']}, {qty} sold by hand ({by_hand}), {left} "
+                  f"free; unwound {sold}: {rec['legs']['reason']}")  # fmt: skip
         finally:
             await _close(node)

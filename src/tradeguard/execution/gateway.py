@@ -222,6 +222,24 @@ class OrderPathGateway:
         free: Decimal = book.free(asset)
         return free
 
+    def sellable(self, asset: str) -> Decimal | None:
+        """The free `asset` that no open sell on this venue holds (None: not known): a venue
+        that reports positions rather than locks (Kalshi) counts a resting sell free."""
+        book = self._om.portfolio.books.get(self.venue)
+        if book is None:
+            return None
+        selling = sum(
+            (o.remaining for o in self._om.open_orders()
+             if o.venue == self.venue and o.side is Side.SELL and self._base(o.symbol) == asset),
+            Decimal(0),
+        )  # fmt: skip
+        held: Decimal = min(book.free(asset), book.total(asset) - selling)
+        return held
+
+    def _base(self, symbol: str) -> str:
+        inst = self.instrument(symbol)
+        return inst.base if inst is not None else symbol.split("/")[0]
+
     def usd_price(self, asset: str) -> Decimal | None:
         """Return one unit of `asset` in USD from the portfolio's marks."""
         price: Decimal | None = self._om.portfolio.price_of(asset)

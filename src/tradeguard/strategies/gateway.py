@@ -93,6 +93,9 @@ class ExecutionGateway(Protocol):
     def free(self, asset: str) -> Decimal | None:
         """The venue's free balance of `asset` as the ledger knows it (None: not known)."""
 
+    def sellable(self, asset: str) -> Decimal | None:
+        """The free `asset` that no open sell on the venue holds (None: not known)."""
+
     def check_cycle(
         self,
         legs: Sequence[OrderIntent],

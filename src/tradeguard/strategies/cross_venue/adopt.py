@@ -24,6 +24,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
+from tradeguard.strategies.held_now import unwind_amount
 
 
 def _result(order: Order, fills: list[Fill]) -> PairLegResult:
@@ -110,6 +111,13 @@ async def _unwind_rest(executor: PairExecutor, rec: PairAttempt, legs: list[Pair
     if left <= 0:
         rec.outcome = "unwound"  # an unwind sold it all before the stop
         return
+    gateway = executor.gateways[first.venue]
+    inst = gateway.instrument(first.symbol)
+    left, note = unwind_amount(gateway, inst.base, left) if inst else (left, "")
+    if note:
+        rec.reason, rec.outcome = f"{rec.reason}; {note}", "failed"  # failed: nothing sold
+        if left <= 0:
+            return
     await executor._unwind(rec, first, left)
     if sold > 0 and rec.outcome == "unwound":
         rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"

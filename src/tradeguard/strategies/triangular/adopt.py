@@ -23,8 +23,9 @@ from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import Order
+from tradeguard.strategies.held_now import unwind_amount
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
-from tradeguard.strategies.triangular.executor import TriangularExecutor, _Run
+from tradeguard.strategies.triangular.executor import TriangularExecutor, _add_reason, _Run
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
 from tradeguard.strategies.triangular.unwind_routes import Stranded
 
@@ -134,11 +135,29 @@ async def adopt_interrupted(
         run.stranded.append(
             Stranded(last.to_asset, amount, amount * run.cost_per_unit[last.to_asset], len(chain))
         )
+    _cap_to_held(runner, rec, run)
     async with runner._lock:
         await runner._settle(rec, opp, run)
     if rec.outcome == "completed" and last.to_asset != start:
         rec.outcome = "failed"  # only dust was left: nothing to trade back
     return runner._finish(rec, opp, started)
+
+
+def _cap_to_held(runner: TriangularExecutor, rec: ArbExecution, run: _Run) -> None:
+    """Trade back no more of each asset than the venue holds free now; what the legs left
+    beyond it is gone (counted at its cost, neither won nor lost) and the record says so."""
+    kept: list[Stranded] = []
+    for s in run.stranded:
+        taken = sum((k.amount for k in kept if k.asset == s.asset), ZERO)
+        amount, note = unwind_amount(runner.gateway, s.asset, s.amount + taken)
+        amount = max(amount - taken, ZERO)
+        if note:
+            _add_reason(rec, note)
+            run.leftover_cost += s.cost * (s.amount - amount) / s.amount
+            s.cost, s.amount = s.cost * amount / s.amount, amount
+        if amount > 0:
+            kept.append(s)
+    run.stranded = kept
 
 
 def _held_as_found(
