@@ -14,9 +14,12 @@ from native_exits_support import (
     bot_qty,
     enter,
     live_alpha,
+    sellable_qty,
     vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.api.bot_desk import BotDesk
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -65,5 +68,25 @@ async def test_a_stop_firing_while_the_bots_close_works_sends_no_second_sell(tmp
         )
         assert (manual["status"], manual["code"]) == ("submitted", "OK"), manual
         assert [o for o in node.orders.orders.values() if o.signal.get("exit")] == []
+        await _flat_after_a_while(node)
+        await eventually(lambda: KEY not in node.bot_exits.plans)
+
+
+async def test_a_target_resting_on_the_book_does_not_hold_the_stop_back(tmp_path):
+    # A reduce-only limit sell of the bot resting at a target counted as a close "working": the
+    # stop-loss sent nothing while it rested, so a fall through the stop never closed the bot.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node, stop_loss_pct="2"))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        await eventually(lambda: node.bot_exits.plans[KEY].active)
+        target = OrderIntent("alpha", "binance", "BTC/USDT", Side.SELL, sellable_qty(node),
+                             OrderType.LIMIT, price=Decimal(50900), reduce_only=True)  # fmt: skip
+        resting = await node.submit(target)
+        assert resting.ok and resting.order is not None, resting.reason
+        await node.bot_exits.on_price("BTC/USDT", Decimal(45000))  # 10% under the entry
+        await eventually(lambda: resting.order.client_order_id not in node.orders.open)
+        [stop] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
+        assert stop.signal["exit"] == "stop_loss"
         await _flat_after_a_while(node)
         await eventually(lambda: KEY not in node.bot_exits.plans)

@@ -33,6 +33,9 @@ class QuietHost:
     def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
         return Decimal(0)
 
+    def resting_closes(self, venue: str, symbol: str, bot: str) -> list[str]:
+        return []
+
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         self.sent.append(intent)
         return None if len(self.sent) == 1 else "exit-2"

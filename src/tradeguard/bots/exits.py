@@ -64,8 +64,12 @@ class ExitHost(NativeHost, Protocol):
         """Tell whether the order may still fill (working or unresolved)."""
 
     def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
-        """What the bot's closing orders on the symbol still working have left to fill (not
-        counting exits resting on the venue, which are not selling yet)."""
+        """What the bot's closing orders on the symbol being sent to trade now (market, IOC,
+        FOK) have left to fill (not counting orders resting on the book, exits or not)."""
+
+    def resting_closes(self, venue: str, symbol: str, bot: str) -> list[str]:
+        """The bot's closing orders on the symbol resting on the book that are not its exits
+        (a limit sell at a target): they may never end, and hold the coins an exit sells."""
 
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         """Send the intent down the order path; return its client order id, or None if denied."""
@@ -362,6 +366,9 @@ class ExitManager:
             # by hand): one close at a time, or both sell the position. If it ends with the
             # position still open, the rule fires again at the next price.
             reason = None
+        elif reason is not None and not await self._clear_closes(plan):
+            reason, plan.retry_ms, changed = None, now + _RETRY_MS, True
+            self._retry_later(plan)
         if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
             return
         if reason is not None and plan.native_orders:
@@ -398,6 +405,19 @@ class ExitManager:
             changed = True
         if changed:
             self._save(plan)
+
+    async def _clear_closes(self, plan: ExitPlan) -> bool:
+        """Cancel the bot's closing orders resting on the book before an exit fires (a target
+        that is never reached would hold the stop back for good, and holds the coins the exit
+        sells); tell whether none is left open."""
+        host = self.host
+        ids = host.resting_closes(plan.venue, plan.symbol, plan.bot)
+        for cid in ids:
+            try:
+                await host.cancel(cid)
+            except Exception as exc:  # tried again after the pause; the exit waits till then
+                log.warning("bot %s: cancel of closing order %s failed: %s", plan.bot, cid, exc)
+        return not any(host.order_open(cid) for cid in ids)
 
     async def _native(self, plan: ExitPlan, qty: Decimal, entry: Decimal) -> bool:
         """Place the venue exits once the entry is done; tell whether the plan changed."""

@@ -12,7 +12,7 @@ The node builds it, so exits hold wherever the node runs, with or without the AP
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from tradeguard.bots.exits import ExitManager, ExitPlan
 from tradeguard.bots.spec import BotError, BotSpec
 from tradeguard.clock import Clock, SimulatedClock
+from tradeguard.model.enums import OrderType, TimeInForce
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.portfolio.portfolio import Portfolio
@@ -123,13 +124,17 @@ class NodeExitHost:
         order = self.orders.open.get(client_order_id) or self.orders.unknown.get(client_order_id)
         return None if order is None else order.remaining
 
+    def _closes(self, venue: str, symbol: str, bot: str) -> Iterator[Order]:
+        for o in chain(self.orders.open.values(), self.orders.unknown.values()):
+            if (o.strategy_id == bot and o.venue == venue and o.symbol == symbol
+                    and o.reduce_only and not o.signal.get("native")):  # fmt: skip
+                yield o
+
     def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
-        return sum(
-            (o.remaining for o in chain(self.orders.open.values(), self.orders.unknown.values())
-             if o.strategy_id == bot and o.venue == venue and o.symbol == symbol
-             and o.reduce_only and not o.signal.get("native")),
-            ZERO,
-        )  # fmt: skip
+        return sum((o.remaining for o in self._closes(venue, symbol, bot) if not _rests(o)), ZERO)
+
+    def resting_closes(self, venue: str, symbol: str, bot: str) -> list[str]:
+        return [o.client_order_id for o in self._closes(venue, symbol, bot) if _rests(o)]
 
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         result = await self.submit(intent)
@@ -146,6 +151,11 @@ class NodeExitHost:
 
     def on_wall_clock(self) -> bool:
         return not isinstance(self.clock, SimulatedClock)
+
+
+def _rests(order: Order) -> bool:
+    """Tell whether an order waits on the book (a GTC limit or trigger) rather than trading now."""
+    return order.type is not OrderType.MARKET and order.time_in_force is TimeInForce.GTC
 
 
 @dataclass(frozen=True, slots=True)
