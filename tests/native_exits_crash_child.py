@@ -9,7 +9,9 @@ first OCO rests, `move_cancel` (the move saved, the resting pair not yet cancell
 `move_place` (the pair cancelled, the moved pair never sent); or, with a second entry adding to
 the position once the first OCO rests, `add_cancel` (the replacement saved, the first pair not
 yet cancelled) or `add_place` (the first pair cancelled, the pair for the whole position never
-sent).
+sent); or, once the entry's OCO rests, with the bot selling its position, `close_cancel`
+(the close lifting the pair, its cancel not yet sent) or `close_send` (the pair cancelled, the
+close never journaled).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from native_exits_support import add_alpha, enter
+from native_exits_support import KEY, add_alpha, enter
+from tradeguard.api.bot_desk import BotDesk
 from tradeguard.config import Config
 from tradeguard.node import TradingNode
 
@@ -82,6 +85,8 @@ async def main() -> None:
         venue.submit = send_then_die  # type: ignore[method-assign]
     elif moment in ("entry_stored", "entry_journaled"):
         node.orders.journal_submitted = journal_or_die  # type: ignore[method-assign]
+    elif moment.startswith("close_"):
+        pass
     elif moment.startswith(("move_", "add_")):
         node.orders.submit_oco = place_then_die_later  # type: ignore[method-assign]
         node.orders.cancel = cancel_or_die  # type: ignore[method-assign]
@@ -99,8 +104,32 @@ async def main() -> None:
             await asyncio.sleep(0.01)
         trade = await enter(node, **exits)
         print(json.dumps({"added": trade["client_order_id"]}), flush=True)
+    if moment.startswith("close_"):
+        await close_and_die(node, moment, cancel, journal)
     await live
     print(json.dumps({"unexpected": "not killed"}), flush=True)
+
+
+async def close_and_die(node: TradingNode, moment: str, cancel: Any, journal: Any) -> None:
+    """Once the pair rests, the bot sells its position; die at the cancel or at the close."""
+    while len(getattr(node.bot_exits.plans.get(KEY), "native_orders", [])) != 2:
+        await asyncio.sleep(0.01)
+    print(json.dumps({"placed": node.bot_exits.plans[KEY].native_orders}), flush=True)
+
+    async def cancel_or_die(cid: str) -> Any:
+        if moment == "close_cancel":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await cancel(cid)
+
+    def journal_or_die(orders: Any, now: int, reason: str = "") -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    node.orders.cancel = cancel_or_die  # type: ignore[method-assign]
+    node.orders.journal_submitted = journal_or_die  # type: ignore[method-assign]
+    desk = BotDesk.for_node(node)
+    ask = {"symbol": "BTC/USDT", "side": "sell"}
+    conf = desk.validate("alpha", ask)["confirmation_id"]
+    await desk.execute("alpha", {**ask, "confirmation_id": conf}, by="test")
 
 
 asyncio.run(main())

@@ -311,6 +311,10 @@ class BotDesk:
         amount = self._amount(spec, ask, verdict) if not code else None
         if amount is None and not code:
             code, reason = verdict.codes[0], "; ".join(verdict.reasons)
+        lifted = amount is not None and verdict.reducing
+        if lifted:
+            code, reason, amount = await self._lift(spec, enabled, ask, now)
+            lifted = amount is not None
         coid = None
         status = "denied"
         if plan is not None:
@@ -336,6 +340,8 @@ class BotDesk:
                 if plan is not None:
                     plan.entry_order = order.client_order_id
                     self.exits.add(plan)
+                elif lifted:
+                    self.exits.close_sent(spec.venue, ask.symbol, bot, order.client_order_id)
 
             try:
                 result = await node.submit(intent, keep)
@@ -346,6 +352,9 @@ class BotDesk:
                     if plan is not None:
                         self._drop_plan(plan, before)
                 raise
+            finally:
+                if lifted:  # a close refused or failed: the position gets its exits back
+                    self.exits.settle(spec.venue, ask.symbol, bot)
             status, code, reason = result.status, result.code, result.reason
             if result.order is not None:
                 coid = result.order.client_order_id
@@ -354,6 +363,27 @@ class BotDesk:
         record.update(code=code or "OK", reason=reason)
         self.rows.save_trade(trade_id, bot, ask.symbol, status, coid, record, now)
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
+
+    async def _lift(
+        self, spec: BotSpec, enabled: bool, ask: TradeAsk, now: int
+    ) -> tuple[str, str, Decimal | None]:
+        """Before a bot's own close: cancel the position's exits resting on the venue, then
+        check the close again, since the wait may have let another close start or an exit fill.
+        Return (code, reason, amount to sell); the amount is None when the close is not sent."""
+        if not await self.exits.lift(spec.venue, ask.symbol, spec.name):
+            return "BOT_EXITS_RESTING", (
+                f"bot {spec.name}: the exit orders resting on {spec.venue} for {ask.symbol} "
+                "are being changed or could not be cancelled; the close is not sent, try again"
+            ), None  # fmt: skip
+        verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
+        if not verdict.reducing and verdict.approved:
+            verdict.deny("BOT_POSITION_CLOSED", f"bot {spec.name}: the position on "
+                         f"{ask.symbol} closed while its exit orders were cancelled")  # fmt: skip
+        amount = self._amount(spec, ask, verdict) if verdict.approved else None
+        if amount is None:
+            self.exits.settle(spec.venue, ask.symbol, spec.name)
+            return verdict.codes[0], "; ".join(verdict.reasons), None
+        return "", "", amount
 
     def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
         """An entry the venue refused (or never sent): its plan goes, the position's earlier

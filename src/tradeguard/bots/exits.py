@@ -219,6 +219,7 @@ class ExitManager:
         self.plans: dict[str, ExitPlan] = {}
         self._by_symbol: dict[str, list[str]] = {}
         self._busy: set[str] = set()  # plans with a step under way (a step awaits the venue)
+        self._lifted: set[str] = set()  # plans whose venue exits a bot's own close cancelled
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_price: dict[str, Decimal] = {}  # by symbol, for retries without a new price
 
@@ -296,6 +297,46 @@ class ExitManager:
         plan.native, plan.native_orders = False, []
         self._save(plan)
         return True
+
+    async def lift(self, venue: str, symbol: str, bot: str) -> bool:
+        """Cancel the venue exits of a position before the bot's own close is sent (they hold
+        the coins it sells, and one firing meanwhile would sell twice); tell whether nothing
+        rests. The plan is saved as moving first and left alone by price steps until `settle`:
+        a node dying in between places the exits again at restart (none once the close
+        filled), and a close refused gets them back at once."""
+        key = f"{venue}|{symbol}|{bot}"
+        plan = self.plans.get(key)
+        if plan is None or not plan.native_orders:
+            return True
+        if key in self._busy:  # a step is changing them; the bot sends the close again
+            return False
+        self._busy.add(key)
+        plan.native_moving = True
+        self._save(plan)
+        if not await cancel_native(self.host, plan):
+            plan.native_moving = False
+            self._save(plan)
+            self._busy.discard(key)
+            return False
+        plan.native_orders = []
+        self._save(plan)
+        self._lifted.add(key)
+        return True
+
+    def close_sent(self, venue: str, symbol: str, bot: str, client_order_id: str) -> None:
+        """The lifted position's close is journaled: while it may fill, no exit is placed."""
+        plan = self.plans.get(f"{venue}|{symbol}|{bot}")
+        if plan is not None and plan.key in self._lifted:
+            plan.exiting = client_order_id
+            self._save(plan)
+
+    def settle(self, venue: str, symbol: str, bot: str) -> None:
+        """The bot's close after `lift` is done: a position still open gets its exits back."""
+        key = f"{venue}|{symbol}|{bot}"
+        if key in self._lifted:
+            self._lifted.discard(key)
+            self._busy.discard(key)
+            self._kick(key)
 
     def for_bot(self, bot: str) -> list[ExitPlan]:
         """Return the bot's plans."""
