@@ -450,6 +450,7 @@ def _apply_balances(
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)
         node.storage.upsert_balances(venue, rows, usd, ts=now)
+    book.read_from_venue = True
 
 
 def _book_difference(
