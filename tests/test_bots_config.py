@@ -91,3 +91,12 @@ def test_an_emergency_stopped_bot_stays_disabled_after_a_restart_until_enabled(t
         assert _stored(node)["alpha"][0] is True
     finally:
         node.close()
+
+
+def test_a_bot_named_holdings_is_refused(tmp_path, data_dir):
+    """A bot's orders are booked to its name; `holdings` owns the account's trades made by hand
+    and moves balances only, so such a bot's buys opened no position and its exits never ran."""
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    named = ALPHA.replace('name = "alpha"', 'name = "holdings"')
+    with pytest.raises(ConfigError, match="bot name 'holdings' names the account's trades"):
+        TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=named)))

@@ -157,3 +157,38 @@ def test_a_remainder_below_the_lot_step_counts_as_flat_when_the_step_is_known() 
     assert audit_ledger({}, fills, [], [], [], lot_steps=steps).positions == []
     blind = audit_ledger({}, fills, [], [], [])
     assert [(p.stored, p.fills) for p in blind.positions] == [(D("0"), D("0.0000096"))]
+
+
+def test_fills_of_no_journal_order_audit_by_their_own_owner_when_their_ids_are_empty(
+    tmp_path: Path,
+) -> None:
+    """Trades made by hand carry no client order id on some venues: a spot sale booked to
+    `holdings` and an outcome buy booked to no strategy (an open position) shared the id "",
+    and the audit, mapping fills to owners by client order id, gave both the same owner: the
+    stored position or the sale's missing one was reported as a ledger difference."""
+    from tradeguard.execution.ledger_audit import audit_storage
+
+    def by_hand(venue: str, symbol: str, side: Side, amount: str, price: str, trade: str) -> Fill:
+        return Fill(venue=venue, symbol=symbol, client_order_id="", venue_order_id="",
+                    trade_id=trade, side=side, price=D(price), amount=D(amount), fee=D(0),
+                    fee_asset=symbol.split("/")[1], liquidity=LiquiditySide.TAKER,
+                    ts=1)  # fmt: skip
+
+    db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
+    db.migrate()
+    storage = Storage(db)
+    with storage.transaction():
+        sale = by_hand("cex", "BTC/USDT", Side.SELL, "0.001", "40000", "h1")
+        storage.insert_fill(sale, "holdings")
+        storage.insert_fill(by_hand("kalshi", "KX:NO/USD", Side.BUY, "10", "0.4", "k1"), "")
+        storage.save_position(Position("kalshi", "KX:NO/USD", "", quantity=D("10")), D("0.4"))
+        cex = [Balance("cex", "BTC", D("0.999")), Balance("cex", "USDT", D("40"))]
+        storage.upsert_balances("cex", cex, None, 1)
+        outcome = [Balance("kalshi", "USD", D("96")), Balance("kalshi", "KX:NO", D("10"))]
+        storage.upsert_balances("kalshi", outcome, None, 1)
+    start = {"cex": {"BTC": D("1"), "USDT": D("0")}, "kalshi": {"USD": D("100")}}
+
+    audit = audit_storage(storage, start, {"holdings"})
+
+    assert audit.ok, audit.describe()
+    db.dispose()

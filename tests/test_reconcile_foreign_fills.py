@@ -140,3 +140,38 @@ async def test_selling_coins_held_by_hand_is_a_smaller_balance_not_a_short(
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_resting_sale_by_hand_that_fills_later_is_no_short_either(
+    tmp_path: Path,
+) -> None:
+    """A sell placed by hand that rests is adopted by reconciliation (strategy `external`);
+    when it fills, the sale of coins the account held showed as a BTC/USDT short of
+    `external`, as an immediate sale by hand did before HOLDINGS."""
+    from tradeguard.execution.reconcile import reconcile_all
+    from tradeguard.sandbox.testing import BOB_KEY
+
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex))
+        try:
+            await node.start()
+            alice, bob = ex.account_id(ALICE_KEY), ex.account_id(BOB_KEY)
+            ex.engine.place(alice, "BTCUSDT", "SELL", "LIMIT", ex.now_ms(),
+                            qty=Decimal("0.0006"), price=Decimal("50000"))  # fmt: skip
+            report = await reconcile_all(node, "periodic")
+            assert report.ok and report.external_orders, report.to_json()
+            ex.engine.place(bob, "BTCUSDT", "BUY", "LIMIT", ex.now_ms(),
+                            qty=Decimal("0.0006"), price=Decimal("50000"))  # fmt: skip
+            report = await reconcile_all(node, "periodic")
+            assert report.ok, report.to_json()
+            free, locked = ex.balances(ALICE_KEY)["BTC"]
+            assert free + locked == Decimal("0.9994")
+            assert [(f.side, f.amount) for f in node.storage.load_fills()] == [
+                (Side.SELL, Decimal("0.0006"))
+            ]
+            assert node.storage.load_open_positions() == []  # no short
+            assert not [p for p in node.portfolio.positions.values() if p.quantity]
+        finally:
+            await node.stop()
+            node.close()

@@ -308,3 +308,29 @@ async def test_a_leg_partly_sold_by_hand_while_down_is_unwound_only_for_what_is_
                   f"free; unwound {sold}: {rec['legs']['reason']}")  # fmt: skip
         finally:
             await _close(node)
+
+
+async def test_a_leg_whose_balance_the_start_could_not_read_is_held_not_recorded_as_gone(
+    tmp_path: Path, vault_env: None
+) -> None:
+    """The start-up reconciliation cannot read the account (every /api/v3/account call times
+    out): the book holds the balances stored before the crash, which may predate the leg's
+    fill. The unwind cap read them as what the venue holds now and recorded the bought coin as
+    already gone, not held, while it was all on the venue."""
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        first = await _child(tmp_path, cfg, "between")
+        received, base = Decimal(first["received"]), first["base"]
+        cfg.reconcile.call_timeout_s, cfg.reconcile.call_attempts = 0.5, 1
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/account": 3000}
+        node, _ = await _start(cfg)
+        try:
+            assert not node.reconcile_report.ok, node.reconcile_report.to_json()
+            free, locked = ex.balances(ALICE_KEY)[base]
+            assert free + locked >= received  # nothing of it was sold
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            assert "already gone" not in rec["legs"]["reason"], rec["legs"]["reason"]
+            held = {k: Decimal(v) for k, v in rec["legs"]["held"].items()}
+            assert held.get(base) == received, (held, received)
+        finally:
+            await _close(node)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
@@ -97,6 +98,16 @@ class IntentRequest(_Body):
     take_profit: Money | None = None
     signal: dict[str, Any] = Field(default_factory=dict)
     tag: str = Field(default="", max_length=40)
+
+    @field_validator("strategy_id")
+    @classmethod
+    def _not_holdings(cls, v: str) -> str:
+        if v == HOLDINGS:  # its fills move balances only: no position, no stop
+            raise ValueError(
+                f"strategy_id {v!r} names the account's trades made by hand, whose fills open "
+                "no position (a stop_loss would never be watched); use another strategy_id"
+            )
+        return v
 
     @field_validator("tag")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any
 
 from tradeguard.bots.sizing import SizeRule, SizingError
 from tradeguard.model.errors import TradeguardError
+from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_PATTERN
 from tradeguard.model.money import plain
 
@@ -121,6 +122,11 @@ def check_name(name: str) -> str:
         raise BotError(
             f"bot name {name!r} must be 1-32 characters: lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
+        )
+    if name == HOLDINGS:  # a bot's orders are booked to its name
+        raise BotError(
+            f"bot name {name!r} names the account's trades made by hand, whose fills open no "
+            "position (the bot's exits would never run); choose another name"
         )
     return name
 

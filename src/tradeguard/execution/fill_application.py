@@ -169,14 +169,18 @@ class FillApplication:
         """The strategy a fill of no journal order is booked to: on a spot market, HOLDINGS
         (the account's balances, never a signed position: selling coins held by hand is no
         short); elsewhere (outcome contracts) none, a position of no strategy."""
+        return self.foreign_owner(fill.venue, fill.symbol)
+
+    def foreign_owner(self, venue: str, symbol: str) -> str:
+        """The owner of a trade the node did not make on `symbol` (see `_foreign_owner`)."""
         market = self.market
         if market is None:
             return ""
-        inst = market.instrument(fill.venue, fill.symbol)
+        inst = market.instrument(venue, symbol)
         if inst is not None:
             return HOLDINGS if inst.kind == "spot" else ""
         # a market the node did not load: spot unless the venue lists outcome contracts
-        kinds = {i.kind for (v, _), i in market.instruments.items() if v == fill.venue}
+        kinds = {i.kind for (v, _), i in market.instruments.items() if v == venue}
         return HOLDINGS if kinds <= {"spot"} else ""
 
     def _fill_order(self, order: Order, fill: Fill) -> None:

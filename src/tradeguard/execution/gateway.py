@@ -224,9 +224,11 @@ class OrderPathGateway:
 
     def sellable(self, asset: str) -> Decimal | None:
         """The free `asset` that no open sell on this venue holds (None: not known): a venue
-        that reports positions rather than locks (Kalshi) counts a resting sell free."""
+        that reports positions rather than locks (Kalshi) counts a resting sell free. Not known
+        until a reconciliation read the venue's balances: the ones stored before a stop may
+        predate the last fills (a failed or deferred start-up read)."""
         book = self._om.portfolio.books.get(self.venue)
-        if book is None:
+        if book is None or not book.read_from_venue:
             return None
         selling = sum(
             (o.remaining for o in self._om.open_orders()

@@ -210,8 +210,9 @@ def audit_storage(
     start = start_balances if start_balances is not None else stored_start_balances(storage)
     if lot_steps is None:
         lot_steps = stored_lot_steps(storage)
-    strategy_of = storage.fill_strategy_ids()
-    fills = [(f, strategy_of.get(f.client_order_id, "")) for f in storage.load_fills()]
+    # each fill with the owner stored on its own row: fills of no journal order may share an
+    # empty client order id and still belong to different owners (holdings, none)
+    fills = list(storage.fill_pages())
     adjustments = [
         (r["venue"], r["asset"], r["difference"]) for r in storage.load_balance_adjustments()
     ]

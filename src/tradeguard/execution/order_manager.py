@@ -395,8 +395,11 @@ class OrderManager(FillApplication):
         return cancelled, failed
 
     def adopt_external(self, report: OrderReport) -> Order:
-        """Journal an open venue order the node never placed, as strategy `external`."""
+        """Journal an open venue order the node never placed, as strategy `external` (on a spot
+        market HOLDINGS: a resting sale by hand of coins held is no short when it fills)."""
         order = external_order(report.venue, report, self.clock.now_ms())
+        if self.foreign_owner(order.venue, order.symbol) == HOLDINGS:
+            order.strategy_id = HOLDINGS
         # Start from nothing filled: its fills are then booked one by one (catch_up_fills).
         order.filled, order.avg_price, order.status = ZERO, ZERO, OrderStatus.ACCEPTED
         with self.storage.transaction():

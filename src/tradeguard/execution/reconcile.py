@@ -4,8 +4,8 @@ Per venue, in this order:
 1. open orders, in one `fetch_open_orders` call, matched to the journal by client order id;
 2. journal orders the venue no longer lists as open: asked one by one by client order id (filled,
    cancelled, or never received); one that cannot be asked stays unknown and blocks its symbol;
-3. open venue orders the journal never knew: adopted (strategy `external`) or cancelled, per
-   `reconcile.external_orders`;
+3. open venue orders the journal never knew: adopted (strategy `external`; `holdings` on a spot
+   market) or cancelled, per `reconcile.external_orders`;
 4. fills since the last successful reconciliation (minus `reconcile.fills_lookback_s`), booked
    once each by venue trade id; a fill of no journal order older than the venue's ledger
    opening (on its first reconciliation: older than this one) is skipped (the opening
@@ -450,6 +450,7 @@ def _apply_balances(
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)
         node.storage.upsert_balances(venue, rows, usd, ts=now)
+    book.read_from_venue = True
 
 
 def _book_difference(

@@ -26,6 +26,9 @@ class BalanceBook:
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self._by_asset: dict[str, Balance] = {}
+        # True once a reconciliation of this process set the figures from the venue's answer;
+        # until then they are the ones stored before the last stop (they may predate fills)
+        self.read_from_venue = False
 
     def get(self, asset: str) -> Balance:
         bal = self._by_asset.get(asset)
