@@ -516,12 +516,18 @@ class ExitManager:
         self._save(plan)
         if not await cancel_native(host, plan):
             return True  # still resting: the next step cancels again, then places
+        await self._place_for_rest(plan, entry)
+        return True
+
+    async def _place_for_rest(self, plan: ExitPlan, entry: Decimal) -> bool:
+        """After the resting pair is cancelled: place one for what is still held, or finish
+        the plan when a venue exit filled meanwhile; tell whether a pair was placed."""
         plan.native_orders = []
         left = self._qty(plan)
         if left == 0:  # a venue exit filled while being cancelled
             await self._finish(plan)
-            return True
-        await place_native(host, plan, left, entry)
+            return False
+        await place_native(self.host, plan, left, entry)
         plan.native_moving = False
         return True
 
@@ -550,13 +556,8 @@ class ExitManager:
             plan.native_stop, plan.native_moving = previous, False  # still resting: retry later
             self._save(plan)
             return True
-        plan.native_orders = []
-        left = self._qty(plan)
-        if left == 0:  # a venue exit filled while being cancelled
-            await self._finish(plan)
+        if not await self._place_for_rest(plan, entry):
             return True
-        await place_native(host, plan, left, entry)
-        plan.native_moving = False
         log.info("bot %s: stop on %s moved to %s (trailing)", plan.bot, plan.symbol, level)
         self._save(plan)
         return True

@@ -136,7 +136,10 @@ class FillApplication:
                 self.orders[order.client_order_id] = order
         if order is not None and fill.trade_id in order.trade_ids:
             return
-        strategy_id = order.strategy_id if order is not None else self._foreign_owner(fill)
+        if order is not None:
+            strategy_id = order.strategy_id
+        else:
+            strategy_id = self.foreign_owner(fill.venue, fill.symbol)
         with self.storage.transaction():
             if not self.storage.insert_fill(fill, strategy_id):
                 if order is not None:
@@ -165,14 +168,10 @@ class FillApplication:
         for listener in self.fill_listeners:
             listener(fill, order)
 
-    def _foreign_owner(self, fill: Fill) -> str:
-        """The strategy a fill of no journal order is booked to: on a spot market, HOLDINGS
-        (the account's balances, never a signed position: selling coins held by hand is no
-        short); elsewhere (outcome contracts) none, a position of no strategy."""
-        return self.foreign_owner(fill.venue, fill.symbol)
-
     def foreign_owner(self, venue: str, symbol: str) -> str:
-        """The owner of a trade the node did not make on `symbol` (see `_foreign_owner`)."""
+        """The strategy a trade the node did not make on `symbol` is booked to: on a spot
+        market, HOLDINGS (the account's balances, never a signed position: selling coins held
+        by hand is no short); elsewhere (outcome contracts) none, a position of no strategy."""
         market = self.market
         if market is None:
             return ""

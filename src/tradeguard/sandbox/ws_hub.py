@@ -50,8 +50,7 @@ class WsHub:
                     self.send(conn, payload(sid))
 
     async def close(self) -> None:
-        for conn in list(self.conns):
-            await conn.ws.close()
+        await self.drop_all()
 
     async def drop_all(self) -> int:
         """Close every websocket now (the venue's side going away); return how many were open."""

@@ -281,8 +281,9 @@ class Database:
                 # would be a query per table (~3 ms of a backtest's start).
                 if statements is None:
                     metadata.create_all(conn, checkfirst=False)
-                for statement in statements or ():
-                    conn.exec_driver_sql(statement)
+                else:
+                    for statement in statements:
+                        conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
                     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"

@@ -20,9 +20,11 @@ from tradeguard.model.market import Quote
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
+    CENT,
     Outcome,
     Resolution,
     Settlement,
+    kalshi_fee,
     outcome_instrument,
     payout,
     polymarket_fee,
@@ -30,8 +32,6 @@ from tradeguard.model.outcome import (
 from tradeguard.venues.fill_model import FillConfig
 from tradeguard.venues.paper import PaperVenue
 from tradeguard.venues.paper_state import IMMEDIATE, PaperMarket, PaperOrder
-
-CENT = Decimal("0.01")
 
 QUOTES = {"kalshi": "USD", "polymarket": "PUSD"}
 
@@ -217,7 +217,7 @@ class OutcomePaperVenue(PaperVenue):
             return super().buy_cost_bound(inst, price, amount, limit=limit)
         taker, _ = self.fee_rates.get(inst.symbol, (self.taker_rate, self.exponent))
         rate = max(taker, self.maker_rate) if limit else taker
-        return amount * price + _cent_up(rate * amount * price * (ONE - price))
+        return amount * price + kalshi_fee(amount, price, rate)
 
     def lock_release(
         self, po: PaperOrder, qty: Decimal, notional: Decimal, fee: Decimal

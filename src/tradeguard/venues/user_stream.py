@@ -88,6 +88,15 @@ def skip_frame(venue: str, why: str) -> None:
     log.warning("%s: fill stream frame skipped: %s", venue, why)
 
 
+# What parsing a venue's fill row or frame raises when the row is not what the venue documents
+FILL_ROW_ERRORS = (KeyError, IndexError, ValueError, TypeError)
+
+
+def skip_reason(exc: Exception) -> str:
+    """Why a fill row or frame is skipped, in one line."""
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
 def parsed_rows(venue: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> list[T]:
     """Parse a venue's fill rows; a row no venue would send (a missing field, a NaN or negative
     amount) is skipped with one warning naming why instead of failing the whole answer (the
@@ -96,7 +105,6 @@ def parsed_rows(venue: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> l
     for row in rows:
         try:
             out.append(parse(row if isinstance(row, dict) else {}))
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            log.warning("%s: fill row skipped: %s", venue, why)
+        except FILL_ROW_ERRORS as exc:
+            log.warning("%s: fill row skipped: %s", venue, skip_reason(exc))
     return out

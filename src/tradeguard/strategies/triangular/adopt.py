@@ -125,8 +125,11 @@ async def adopt_interrupted(
                 Stranded(ex.from_asset, residual, residual * run.cost_per_unit[ex.from_asset], i)
             )
         if ex.to_asset != start:
-            rate = run.cost_per_unit[ex.from_asset] * ex.spent / ex.received
-            run.cost_per_unit[ex.to_asset] = rate if ex.received > 0 else ZERO
+            run.cost_per_unit[ex.to_asset] = (
+                run.cost_per_unit[ex.from_asset] * ex.spent / ex.received
+                if ex.received > 0
+                else ZERO
+            )
         amount = ex.received
     last = chain[-1]
     if last.to_asset == start:

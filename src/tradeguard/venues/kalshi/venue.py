@@ -47,10 +47,12 @@ from tradeguard.venues.outcome_quotes import poll_quotes
 from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
 from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import (
+    FILL_ROW_ERRORS,
     UserStreamState,
     frame_object,
     parsed_rows,
     skip_frame,
+    skip_reason,
 )
 
 if TYPE_CHECKING:
@@ -363,9 +365,8 @@ class KalshiVenue(Venue):
             row = data.get("msg")
             try:
                 fill = self.fill_from(row if isinstance(row, dict) else {})
-            except (KeyError, ValueError, TypeError) as exc:
-                why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-                skip_frame(self.name, why)
+            except FILL_ROW_ERRORS as exc:
+                skip_frame(self.name, skip_reason(exc))
                 return
             self._listener.on_fill(fill)
             self.balance_reader.after_fill()

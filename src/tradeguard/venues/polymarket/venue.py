@@ -49,10 +49,12 @@ from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 from tradeguard.venues.user_stream import (
+    FILL_ROW_ERRORS,
     UserStreamState,
     frame_object,
     parsed_rows,
     skip_frame,
+    skip_reason,
 )
 
 if TYPE_CHECKING:
@@ -148,8 +150,8 @@ class PolymarketVenue(Venue):
         elif event.get("event_type") == "trade" and self._listener is not None:
             try:
                 fill = self.fill_from(event)
-            except (KeyError, IndexError, ValueError, TypeError) as exc:
-                skip_frame(self.name, f"missing {exc}" if isinstance(exc, KeyError) else str(exc))
+            except FILL_ROW_ERRORS as exc:
+                skip_frame(self.name, skip_reason(exc))
                 return
             self._listener.on_fill(fill)
             self._traded.add(fill.symbol)
