@@ -17,6 +17,13 @@ _DEFAULT_RECV_WINDOW = 5000
 _MAX_RECV_WINDOW = 60_000
 
 
+def same_secret(given: object, expected: str) -> bool:
+    """Compare a signature or credential in constant time, as bytes: compare_digest raises on
+    non-ASCII text (a 500 for a junk signature)."""
+    raw = str(given if given is not None else "").encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(raw, expected.encode("utf-8", "surrogatepass"))
+
+
 @dataclass(slots=True)
 class ApiKey:
     """One API key: its secret, its account and its permissions."""
@@ -72,9 +79,7 @@ class Auth:
     def check_signature(self, key: ApiKey, payload: str, signature: str) -> None:
         """Raise -1022 unless `signature` is the HMAC-SHA256 of `payload` under the key."""
         expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        # Bytes: compare_digest raises on non-ASCII text (a 500 for a junk signature).
-        given = signature.lower().encode("utf-8", "surrogatepass")
-        if not hmac.compare_digest(expected.encode(), given):
+        if not same_secret(signature.lower(), expected):
             raise ApiError(-1022, "Signature for this request is not valid.", 400)
 
     def check_timestamp(self, params: dict[str, str]) -> None:

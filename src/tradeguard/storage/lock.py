@@ -97,6 +97,17 @@ class WriterLock:
             self.release()
 
 
+def _sqlite_file(database: str | None) -> Path | None:
+    """The file of a SQLite URL's database (a URI filename `file:path?mode=...` included);
+    None for an in-memory database, which no other process can open."""
+    name = database or ""
+    if name.startswith("file:"):
+        name = name[len("file:") :].split("?", 1)[0]
+    if name in ("", ":memory:") or name.startswith(":memory:"):
+        return None
+    return Path(name).expanduser().resolve()
+
+
 def acquire_writer_lock(database_url: str) -> WriterLock | None:
     """Take the database's writer lock or raise WriterLockHeld naming the holder.
 
@@ -106,12 +117,8 @@ def acquire_writer_lock(database_url: str) -> WriterLock | None:
     masked_url = mask_url(url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        database = url.database or ""
-        if database.startswith("file:"):  # a URI filename: file:path?mode=...
-            database = database[len("file:") :].split("?", 1)[0]
-        if database in ("", ":memory:") or database.startswith(":memory:"):
-            return None
-        return _lock_sqlite(Path(database).expanduser().resolve())
+        path = _sqlite_file(url.database)
+        return None if path is None else _lock_sqlite(path)
     if backend == "postgresql":
         return _lock_postgres(url, masked_url)
     raise StorageError(f"database {masked_url}: no writer lock for the {backend} backend")
@@ -128,12 +135,8 @@ def writer_lock_held(database_url: str) -> bool | None:
     url = normalize_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        database = url.database or ""
-        if database.startswith("file:"):
-            database = database[len("file:") :].split("?", 1)[0]
-        if database in ("", ":memory:") or database.startswith(":memory:"):
-            return None
-        return _sqlite_lock_held(lock_path(Path(database).expanduser().resolve()))
+        path = _sqlite_file(url.database)
+        return None if path is None else _sqlite_lock_held(lock_path(path))
     if backend == "postgresql":
         return _pg_lock_held(url)
     return None

@@ -10,6 +10,7 @@ from typing import Any
 from eth_abi.exceptions import EncodingError
 
 from tradeguard.model.recursion import kept_recursion_limit
+from tradeguard.sandbox.auth import same_secret
 
 with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
     from eth_account import Account
@@ -151,8 +152,6 @@ def verify_l2(
     ):
         raise PolyAuthError("Unauthorized/Invalid api key")
     expected = hmac_signature(secret, ts, method, path, body)
-    # Bytes: compare_digest raises on non-ASCII text (a 500 for a junk signature).
-    given = headers.get("POLY_SIGNATURE", "").encode("utf-8", "surrogatepass")
-    if not hmac.compare_digest(expected.encode(), given):
+    if not same_secret(headers.get("POLY_SIGNATURE", ""), expected):
         raise PolyAuthError("Unauthorized/Invalid signature")
     return address

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tradeguard.sandbox.auth import same_secret
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
 from tradeguard.sandbox.coalesce import CoalescedFeed
 from tradeguard.sandbox.ws_hub import WsConn, refuse_if_down
@@ -53,7 +53,7 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
                 await ws.close()
                 break
             given = (auth.get("secret"), auth.get("passphrase"))
-            if not (_same(given[0], secret) and _same(given[1], passphrase)):
+            if not (same_secret(given[0], secret) and same_secret(given[1], passphrase)):
                 await ws.send_json({"error": "Unauthorized/Invalid api key"})
                 await ws.close()
                 break
@@ -140,9 +140,3 @@ def publish_trades(ex: PolymarketExchange, trades: list[Trade], rows: list[dict[
 def publish_order(ex: PolymarketExchange, order: BinaryOrder, kind: str) -> None:
     event = {"event_type": "order", "type": kind, **ex.order_json(order)}
     ex.hub.publish("user", "", lambda _sid: event, account=order.account)
-
-
-def _same(given: object, expected: str) -> bool:
-    """Compare a credential in constant time as bytes (compare_digest raises on non-ASCII)."""
-    raw = str(given if given is not None else "").encode("utf-8", "surrogatepass")
-    return hmac.compare_digest(raw, expected.encode("utf-8", "surrogatepass"))
