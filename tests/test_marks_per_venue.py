@@ -16,14 +16,18 @@ from node_support import trading_live
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.spec import BotSpec
 from tradeguard.config import Config
+from tradeguard.marketdata.state import MarketState
+from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 from tradeguard.storage.bot_rows import BotRows
 
-pytestmark = pytest.mark.usefixtures("vault_env")
+SANDBOX = pytest.mark.usefixtures("vault_env")  # alice's key for both sandboxes
 BTC = "BTC/USDT"
 D = Decimal
 
@@ -81,6 +85,7 @@ def _limit_buy(venue: str, price: int) -> OrderIntent:
     return OrderIntent("desk", venue, BTC, Side.BUY, D("0.001"), OrderType.LIMIT, price=D(price))
 
 
+@SANDBOX
 async def test_each_venue_values_its_holdings_and_bands_its_orders_at_its_own_price(tmp_path):
     async with _two_venues(tmp_path) as (node, _, _):
         # Alice holds 100,000 USDT and 1 BTC on each exchange.
@@ -96,6 +101,7 @@ async def test_each_venue_values_its_holdings_and_bands_its_orders_at_its_own_pr
         assert south_low.ok, south_low.reason
 
 
+@SANDBOX
 async def test_a_bot_stop_fires_on_its_venues_price_not_on_another_venues(tmp_path):
     async with _two_venues(tmp_path) as (node, north, south):
         desk = BotDesk.for_node(node)
@@ -124,3 +130,49 @@ async def test_a_bot_stop_fires_on_its_venues_price_not_on_another_venues(tmp_pa
         await eventually(lambda: any(o.signal.get("exit") for o in node.orders.orders.values()))
         [stop] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
         assert (stop.venue, stop.signal["exit"]) == ("south", "stop_loss")
+
+
+def _quote(symbol: str, mid: int, venue: str = "") -> Quote:
+    return Quote(symbol, 1, D(mid - 1), D(1), D(mid + 1), D(1), venue=venue)
+
+
+def test_untagged_data_prices_every_venue_as_one_feed():
+    market = MarketState()
+    market.on_quote(_quote(BTC, 50_000))
+    assert market.mid(BTC) == market.mid(BTC, "north") == market.mid(BTC, "south") == D(50_000)
+    assert market.last_update_ms(BTC, "south") == 1
+
+
+def test_a_venue_never_takes_another_venues_price_for_orders():
+    market = MarketState()
+    market.on_quote(_quote(BTC, 50_000, "north"))
+    assert market.mid(BTC, "north") == D(50_000)
+    assert market.mid(BTC, "south") is None and market.last_update_ms(BTC, "south") is None
+    assert market.valuation_mid("south", BTC) == (D(50_000), True)
+    market.on_quote(_quote(BTC, 40_000, "south"))
+    assert (market.mid(BTC, "north"), market.mid(BTC, "south")) == (D(50_000), D(40_000))
+    assert market.mid(BTC) == D(40_000)  # the symbol's latest, from whichever venue
+
+
+def test_a_paper_venue_reads_its_data_venues_price_and_an_untied_one_any():
+    market = MarketState()
+    market.data_venue["paper"] = "south"
+    market.untied.add("loose")
+    market.on_quote(_quote(BTC, 40_000, "south"))
+    market.on_quote(_quote(BTC, 50_000, "north"))
+    assert market.mid(BTC, "paper") == D(40_000)
+    assert market.mid(BTC, "loose") == D(50_000)
+    assert market.follows("paper", "south") and not market.follows("paper", "north")
+
+
+def test_each_book_is_valued_at_its_venues_marks_else_at_anothers_flagged():
+    portfolio = Portfolio()
+    for venue in ("north", "south", "east"):
+        portfolio.set_balances(venue, [Balance(venue, "BTC", D(1))])
+    portfolio.mark(BTC, D(50_000), "north")
+    portfolio.mark(BTC, D(40_000), "south")
+    assert portfolio.equity("north") == D(50_000)
+    assert portfolio.equity("south") == D(40_000)
+    assert portfolio.equity("east") == D(40_000)  # no price of its own: the latest of any
+    assert portfolio.mark_of("south", BTC) == (D(40_000), False)
+    assert portfolio.mark_of("east", BTC) == (D(40_000), True)
