@@ -22,6 +22,7 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.node.routing import source_index, strategies_for
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -176,3 +177,20 @@ def test_each_book_is_valued_at_its_venues_marks_else_at_anothers_flagged():
     assert portfolio.equity("east") == D(40_000)  # no price of its own: the latest of any
     assert portfolio.mark_of("south", BTC) == (D(40_000), False)
     assert portfolio.mark_of("east", BTC) == (D(40_000), True)
+
+
+class _Strat:
+    def __init__(self, venue: str) -> None:
+        self.venue_symbols = {venue: (BTC,)}
+
+
+def test_a_strategy_hears_the_quotes_of_the_venues_it_trades_only():
+    market = MarketState()
+    market.data_venue["paper"] = "south"
+    market.untied.add("loose")
+    north, paper, loose = _Strat("north"), _Strat("paper"), _Strat("loose")
+    by_symbol = {BTC: [north, paper, loose]}
+    index = source_index(by_symbol[BTC], market)
+    assert strategies_for(by_symbol, index, BTC, "north") == [north, loose]
+    assert strategies_for(by_symbol, index, BTC, "south") == [paper, loose]
+    assert strategies_for(by_symbol, index, BTC, "") == [north, paper, loose]  # a replay
