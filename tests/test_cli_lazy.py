@@ -1,6 +1,6 @@
 """`tradeguard <command>` loads only that command's module: the backtest path never imports the
-sandbox servers, the API, the exchange client, Alembic, pandas, the vault's cryptography or
-SQLAlchemy's PostgreSQL dialect."""
+sandbox servers, the API, the exchange client, Alembic, pandas (nor pyarrow's pandas glue), the
+vault's cryptography or SQLAlchemy's PostgreSQL dialect."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ HEAVY = [
     "tradeguard.sandbox",
     "tradeguard.api",
     "pyarrow.compute",
+    "pyarrow.feather",  # Feather V2 files are read as Arrow IPC
+    "pyarrow.pandas_compat",  # which pyarrow.feather imports
     "rich.console",  # with --json: nothing printed through rich
     "rich.progress",  # no progress bar
     "rich.table",  # and no table

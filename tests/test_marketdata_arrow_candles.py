@@ -116,3 +116,22 @@ def test_fast_feather_reads_integer_ms_times_and_float_noise_as_prices(tmp_path:
     assert [c.ts for c in candles] == [0, 60_000, 120_000]
     assert candles[0].close == Decimal("0.0529") and str(candles[0].close) == "0.0529"
     assert candles[0].interval_s == 60
+
+
+def test_a_feather_v1_file_loads_the_same_candles_as_a_v2_file(tmp_path: Path) -> None:
+    # V2 is read as Arrow IPC, V1 (not IPC) through pyarrow.feather: both give the same candles
+    v2 = _write(tmp_path, close=[1.1, 1.2, 1.3])
+    v1 = tmp_path / "v1.feather"
+    with pytest.warns(DeprecationWarning):  # pyarrow's own word on V1 files
+        feather.write_feather(feather.read_table(v2), v1, version=1)
+        from_v1 = load_candles(v1, symbol="X/Y")
+    from_v2 = load_candles(v2, symbol="X/Y")
+    assert from_v1 == from_v2
+    assert [str(c.close) for c in from_v1] == ["1.1", "1.2", "1.3"]
+
+
+def test_a_file_that_is_not_feather_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "prices.feather"
+    path.write_text("date,open,high,low,close,volume\n0,1,1,1,1,1\n")
+    with pytest.raises(DataFileError, match=r"prices\.feather: cannot read as feather"):
+        load_candles(path, symbol="X/Y")

@@ -24,7 +24,7 @@ from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
-from tradeguard.pacing import Pacer
+from tradeguard.pacing import SLICE_S, Pacer
 
 if TYPE_CHECKING:
     from tradeguard.node import RunSummary, TradingNode
@@ -83,7 +83,7 @@ async def _replay(
     node: TradingNode, until_end: bool, progress: Callable[[int, int], None] | None
 ) -> RunSummary:
     started = time.perf_counter()
-    pacer = Pacer()
+    pacer = Pacer(getattr(node, "pace_slice_s", SLICE_S))
     # Parsed on the loop in slices, not in a thread that would hold the GIL for 5 ms at a
     # time against every API request.
     merged = getattr(node, "merged", None)  # a backtest merges its loaded series up front
