@@ -22,6 +22,7 @@ from tradeguard.bots.config_apply import STOPPED_KEY
 from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
+from tradeguard.bots.node_exits import rests
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
@@ -152,7 +153,9 @@ class BotDesk:
             signed = o.remaining if o.side is Side.BUY else -o.remaining
             if not o.reduce_only:
                 working += signed
-            elif not o.signal.get("native"):  # an exit resting on the venue is not selling yet
+            elif not o.signal.get("native") and not rests(o):
+                # An exit or target resting on the book is not selling yet (it may never fill):
+                # a close cancels it first, as a firing exit rule does.
                 closing += signed
         return BotBook(
             position_qty=qty,
@@ -375,7 +378,11 @@ class BotDesk:
         """Before a bot's own close: cancel the position's exits resting on the venue, then
         check the close again, since the wait may have let another close start or an exit fill.
         Return (code, reason, amount to sell); the amount is None when the close is not sent."""
-        if not await self.exits.lift(spec.venue, ask.symbol, spec.name):
+        lifted = await self.exits.lift(spec.venue, ask.symbol, spec.name)
+        if lifted and not await self.exits.clear_closes(spec.venue, ask.symbol, spec.name):
+            self.exits.settle(spec.venue, ask.symbol, spec.name)  # the venue exits come back
+            lifted = False
+        if not lifted:
             return "BOT_EXITS_RESTING", (
                 f"bot {spec.name}: the exit orders resting on {spec.venue} for {ask.symbol} "
                 "are being changed or could not be cancelled; the close is not sent, try again"
@@ -440,7 +447,10 @@ class BotDesk:
                 continue
             side = Side.SELL if pos.quantity > 0 else Side.BUY
             # Exits resting on the venue hold the coins (and would sell them a second time).
-            await self.exits.release(pos.venue, pos.symbol, bot)
+            released = await self.exits.release(pos.venue, pos.symbol, bot)
+            if not (released and await self.exits.clear_closes(pos.venue, pos.symbol, bot)):
+                out.append(_resting(bot, pos.venue, pos.symbol))
+                continue
             amount = abs(self.node.portfolio.sellable(pos))  # what an order can close
             working = self.exits.host.closing(pos.venue, pos.symbol, bot)
             if working:  # one close at a time: both would sell the position
@@ -536,6 +546,15 @@ class BotDesk:
             "mode": node.mode.value,
             "bots": bots,
         }
+
+
+def _resting(bot: str, venue: str, symbol: str) -> dict[str, Any]:
+    return {
+        "venue": venue, "symbol": symbol, "amount": None, "status": "denied",
+        "code": "BOT_EXITS_RESTING", "client_order_id": None,
+        "reason": f"bot {bot}: orders closing {symbol} rest on {venue} and could not be "
+        "cancelled; the close is not sent, try again",
+    }  # fmt: skip
 
 
 def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:
