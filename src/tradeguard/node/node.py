@@ -580,4 +580,3 @@ class TradingNode:
         from tradeguard.node.paper_reset import reset_paper_account
 
         return await reset_paper_account(self, by)
-

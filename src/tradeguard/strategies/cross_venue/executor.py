@@ -365,9 +365,12 @@ class PairExecutor:
             price -= tick
         return None
 
-    async def _unwind(self, rec: PairAttempt, first: PairLegResult, amount: Decimal) -> None:
-        """Sell back `amount` of the first leg within the loss cap, else hold it and alert."""
-        cap = self.config.max_unwind_loss_usd
+    async def _unwind(
+        self, rec: PairAttempt, first: PairLegResult, amount: Decimal, cap: Decimal | None = None
+    ) -> None:
+        """Sell back `amount` of the first leg within the loss cap (`cap`, else the config's),
+        else hold it and alert."""
+        cap = self.config.max_unwind_loss_usd if cap is None else cap
         cost = -first.cash * amount / first.filled
         inst = self.gateways[first.venue].instrument(first.symbol)
         tick = inst.price_tick if inst is not None else CENT
