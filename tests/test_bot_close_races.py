@@ -126,3 +126,22 @@ async def test_close_positions_cancels_a_resting_target_and_sells(tmp_path):
         assert (close["status"], close["code"]) == ("submitted", "OK"), close
         assert node.orders.orders[target.client_order_id].status.value == "cancelled"
         await _flat_after_a_while(node)
+
+
+async def test_a_stop_held_back_by_the_bots_close_fires_once_that_close_expires(tmp_path):
+    # While the bot's close works the stop sends nothing; the close expiring unfilled must
+    # leave the position guarded by the stop again, for all of it.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node, stop_loss_pct="2"))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        await eventually(lambda: node.bot_exits.plans[KEY].active)
+        ex.set_book("BTCUSDT", bids=[], asks=[("50010", "5")])  # nobody buys: sells expire
+        manual = await _close_by_hand(node)
+        close = manual["client_order_id"]
+        await eventually(lambda: node.storage.get_order(close).status.is_terminal, 5)
+        assert node.storage.get_order(close).filled == 0
+        await node.bot_exits.on_price("BTC/USDT", Decimal(45000))  # 10% under the entry
+        await eventually(lambda: [o for o in node.orders.orders.values() if o.signal.get("exit")])
+        [stop] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
+        assert stop.signal["exit"] == "stop_loss" and stop.amount == sellable_qty(node)
