@@ -50,6 +50,8 @@ class StubGateway:
     band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
     trades_left: int | None = None  # the risk engine's trades-per-day room (None: no limit)
     stable_room: Decimal | None = None  # stablecoins the reserve leaves to spend (None: any)
+    band_known: bool = True  # whether band_edge tells the band's highest price
+    checks: int = 0  # dry risk checks asked of this gateway
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     sent: list[Order] = field(default_factory=list)
@@ -143,6 +145,7 @@ class StubGateway:
         self, intent: OrderIntent, ahead: int = 0, ahead_stable_usd: Decimal = D(0)
     ) -> Decision:
         assert intent.price is not None
+        self.checks += 1
         if self.trades_left is not None and ahead >= self.trades_left:
             return Decision(False, "MAX_TRADES_PER_DAY", f"{ahead} legs ahead use the day's room")
         if intent.symbol in self.band and intent.price > self.band[intent.symbol]:
@@ -153,7 +156,9 @@ class StubGateway:
         return Decision()
 
     async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
-        return None  # `band` holds only a buy's highest price
+        if side is not Side.BUY or not self.band_known:
+            return None  # `band` holds only a buy's highest price
+        return self.band.get(symbol)
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.observed.append((symbols, pnl_usd))

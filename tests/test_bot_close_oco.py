@@ -127,8 +127,10 @@ async def test_a_close_by_hand_started_while_the_bot_cancels_its_oco_is_the_only
         await _resting(node)
         desk = BotDesk.for_node(node)
         bot, by_hand = await asyncio.gather(_sell(node), desk.close_positions("alpha"))
-        assert (bot["status"], bot["code"]) == ("denied", "BOT_CLOSE_WORKING"), bot
-        assert [(o["status"], o["code"]) for o in by_hand] == [("submitted", "OK")], by_hand
+        # The bot's close lifts the OCO first: the close by hand, finding it being changed,
+        # is refused (both lift the venue exits the same way) and only the bot's close sells.
+        assert (bot["status"], bot["code"]) == ("submitted", "OK"), bot
+        assert [(o["status"], o["code"]) for o in by_hand] == [("denied", "BOT_EXITS_RESTING")]
         await eventually(lambda: bot_qty(node) == 0)
         await asyncio.sleep(0.5)  # a second sell would have been refused or filled by now
         sells = [o for o in node.storage.load_orders() if o.side.value == "sell"
@@ -181,3 +183,42 @@ async def test_a_node_killed_between_cancelling_the_oco_and_closing_comes_back_p
             await live
             await node.stop()
             node.close()
+
+
+async def test_close_positions_the_venue_does_not_fill_gets_the_oco_placed_again(tmp_path):
+    # close_positions handed the rules to the engine for good: a close that expired left the
+    # position with no exit on the venue, unprotected whenever the node is down.
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        legs = await _resting(node)
+        held = bot_qty(node)
+        ex.set_book("BTCUSDT", bids=[], asks=[("50010", "5")])  # nobody buys: the sell expires
+        [out] = await BotDesk.for_node(node).close_positions("alpha")
+        assert (out["status"], out["code"]) == ("submitted", "OK"), out
+        close = out["client_order_id"]
+        await eventually(lambda: node.storage.get_order(close).status.is_terminal, 5)
+        await eventually(lambda: node.bot_exits.plans[KEY].native_orders not in ([], legs))
+        assert len(node.bot_exits.plans[KEY].native_orders) == 2
+        assert bot_qty(node) == held
+        assert [s for s in sandbox_lists(ex) if "NEW" in s] == [["NEW", "NEW"]]
+
+
+async def test_a_bot_close_partly_filled_gets_the_oco_placed_again_for_the_rest(tmp_path):
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        legs = await _resting(node)
+        held = bot_qty(node)
+        ex.set_book("BTCUSDT", bids=[("49999", "0.0001")], asks=[("50010", "5")])
+        out = await _sell(node)
+        close = out["client_order_id"]
+        await eventually(lambda: node.storage.get_order(close).status.is_terminal, 5)
+        assert 0 < node.storage.get_order(close).filled < held, out
+        await eventually(lambda: node.bot_exits.plans[KEY].native_orders not in ([], legs))
+        rest = bot_qty(node)
+        assert 0 < rest < held
+        oco = node.bot_exits.plans[KEY].native_orders
+        closable = node.bot_exits.host.position("binance", "BTC/USDT", "alpha")[0]
+        assert 0 < closable <= rest
+        assert [node.bot_exits.host.order_remaining(c) for c in oco] == [closable, closable]

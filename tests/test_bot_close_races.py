@@ -90,3 +90,58 @@ async def test_a_target_resting_on_the_book_does_not_hold_the_stop_back(tmp_path
         assert stop.signal["exit"] == "stop_loss"
         await _flat_after_a_while(node)
         await eventually(lambda: KEY not in node.bot_exits.plans)
+
+
+async def _rest_a_target(node: TradingNode):
+    target = OrderIntent("alpha", "binance", "BTC/USDT", Side.SELL, sellable_qty(node),
+                         OrderType.LIMIT, price=Decimal(50900), reduce_only=True)  # fmt: skip
+    resting = await node.submit(target)
+    assert resting.ok and resting.order is not None, resting.reason
+    return resting.order
+
+
+async def test_the_bots_close_cancels_a_resting_target_and_sells(tmp_path):
+    # The gate counted a reduce-only limit resting at a target as a close working, so the bot's
+    # own close was refused with BOT_CLOSE_WORKING while the exits did not count it.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node, stop_loss_pct="2"))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        target = await _rest_a_target(node)
+        manual = await _close_by_hand(node)
+        assert (manual["status"], manual["code"]) == ("submitted", "OK"), manual
+        assert target.client_order_id not in node.orders.open
+        assert node.orders.orders[target.client_order_id].status.value == "cancelled"
+        await _flat_after_a_while(node)
+
+
+async def test_close_positions_cancels_a_resting_target_and_sells(tmp_path):
+    # close_positions sent its sale beside the resting target, which held the coins it sells.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        target = await _rest_a_target(node)
+        [close] = await BotDesk.for_node(node).close_positions("alpha")
+        assert (close["status"], close["code"]) == ("submitted", "OK"), close
+        assert node.orders.orders[target.client_order_id].status.value == "cancelled"
+        await _flat_after_a_while(node)
+
+
+async def test_a_stop_held_back_by_the_bots_close_fires_once_that_close_expires(tmp_path):
+    # While the bot's close works the stop sends nothing; the close expiring unfilled must
+    # leave the position guarded by the stop again, for all of it.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex, native=False) as node:
+        assert (await enter(node, stop_loss_pct="2"))["status"] == "submitted"
+        await eventually(lambda: bot_qty(node) > 0)
+        await eventually(lambda: node.bot_exits.plans[KEY].active)
+        ex.set_book("BTCUSDT", bids=[], asks=[("50010", "5")])  # nobody buys: sells expire
+        manual = await _close_by_hand(node)
+        close = manual["client_order_id"]
+        await eventually(lambda: node.storage.get_order(close).status.is_terminal, 5)
+        assert node.storage.get_order(close).filled == 0
+        await node.bot_exits.on_price("BTC/USDT", Decimal(45000))  # 10% under the entry
+        await eventually(lambda: [o for o in node.orders.orders.values() if o.signal.get("exit")])
+        [stop] = [o for o in node.orders.orders.values() if o.signal.get("exit")]
+        assert stop.signal["exit"] == "stop_loss" and stop.amount == sellable_qty(node)

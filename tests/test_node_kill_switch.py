@@ -153,3 +153,80 @@ async def test_resume_refuses_while_a_node_writes_the_database_and_changes_nothi
     finally:
         await node.stop()
         node.close()
+
+
+async def test_kill_flatten_sells_only_what_a_close_already_working_leaves(tmp_path, data_dir):
+    from dataclasses import replace
+
+    node, _, _ = await _node_with_resting_orders(tmp_path, data_dir, 0)
+    paper = node.venues["paper"]
+    buy = await node.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.001"), OrderType.MARKET)
+    )
+    assert buy.ok
+    last = node.market.candles["BTC/USDT"]
+    nxt = replace(last, ts=last.ts + 60_000)
+    node.clock.advance_to(nxt.close_ts)
+    node.market.on_candle(nxt)
+    paper.on_candle(nxt)
+    pos = node.portfolio.position("paper", "BTC/USDT", "manual")
+    assert pos.quantity == Decimal("0.001")
+    # A close of 0.0006 is on its way to the venue, which cannot cancel it any more.
+    close = await node.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.SELL, Decimal("0.0006"),
+                    OrderType.MARKET, reduce_only=True)
+    )  # fmt: skip
+    assert close.ok
+
+    async def refuse(order):
+        raise RuntimeError("the order is being matched")
+
+    paper.cancel = refuse
+    report = await node.kill(reason="flatten test", by="pytest", flatten=True)
+    flattens = _flattens(node)
+    assert [o.amount for o in flattens] == [Decimal("0.0004")]
+    assert report["closing"] == [{"position": "paper:BTC/USDT", "strategy": "manual",
+                                  "working": [close.order.client_order_id],
+                                  "amount": "0.0006"}]  # fmt: skip
+    nxt2 = replace(nxt, ts=nxt.ts + 60_000)
+    node.clock.advance_to(nxt2.close_ts)
+    node.market.on_candle(nxt2)
+    paper.on_candle(nxt2)
+    assert pos.quantity == 0
+    assert node.portfolio.position("paper", "BTC/USDT", "manual").quantity == 0
+    node.close()
+
+
+async def test_kill_flatten_leaves_a_position_a_working_close_sells_whole(tmp_path, data_dir):
+    from dataclasses import replace
+
+    node, _, _ = await _node_with_resting_orders(tmp_path, data_dir, 0)
+    paper = node.venues["paper"]
+    await node.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.001"), OrderType.MARKET)
+    )
+    last = node.market.candles["BTC/USDT"]
+    nxt = replace(last, ts=last.ts + 60_000)
+    node.clock.advance_to(nxt.close_ts)
+    node.market.on_candle(nxt)
+    paper.on_candle(nxt)
+    close = await node.submit(
+        OrderIntent("manual", "paper", "BTC/USDT", Side.SELL, Decimal("0.001"),
+                    OrderType.MARKET, reduce_only=True)
+    )  # fmt: skip
+    assert close.ok
+
+    async def refuse(order):
+        raise RuntimeError("the order is being matched")
+
+    paper.cancel = refuse
+    report = await node.kill(reason="flatten test", by="pytest", flatten=True)
+    assert _flattens(node) == []
+    assert report["closed_positions"] == []
+    assert report["closing"][0]["amount"] == "0.001"
+    node.close()
+
+
+def _flattens(node):
+    orders = node.orders.orders.values()
+    return [o for o in orders if o.signal.get("reason") == "kill switch flatten"]

@@ -301,3 +301,39 @@ def test_a_run_with_no_tradeable_pair_says_so_rather_than_blaming_min_roi() -> N
     assert none.getvalue().startswith("No pair was attempted: no mapped pair could be traded")
     assert "min_roi_pct" not in none.getvalue()
     assert "no mapped pair cleared min_roi_pct" in some.getvalue()
+
+
+async def test_a_refusal_no_price_can_lift_is_asked_once_per_leg() -> None:
+    # The dry run walked the second leg down tick by tick from its edge-keeping cap to its
+    # limit, asking the risk engine each time, although a day without trades left refuses
+    # every price alike.
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.trades_left = pm.trades_left = 1
+    rec = await executor.execute(opp)
+    assert rec.code == "MAX_TRADES_PER_DAY", rec.reason
+    assert (k.checks, pm.checks) == (1, 1)
+
+
+@pytest.mark.parametrize("band_known", [True, False])
+async def test_the_second_leg_starts_its_dry_run_at_the_band_edge(band_known: bool) -> None:
+    # The band allows 0.56 at most, the edge far more after a first leg at 0.30: known, the
+    # band's edge is the one price asked; unknown, the walk down finds the same price.
+    executor, k, pm, opp = _setup([(D("0.30"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.56")
+    pm.band_known = band_known
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    assert pm.sent[0].price == D("0.56")
+    assert pm.checks == 1 if band_known else pm.checks > 5
+    assert k.checks == 1
+
+
+async def test_a_price_refusal_below_the_band_edge_still_walks_down_to_an_approved_price() -> None:
+    # The stable reserve allows 5.60 USD for 10 contracts: 0.56 passes, 0.57 does not.
+    executor, _k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.band[PM_NO] = D("0.57")
+    pm.stable_room = D("4.17") + D("5.60")
+    rec = await executor.execute(opp)
+    assert rec.outcome == "completed", rec.reason
+    assert pm.sent[0].price == D("0.56")
+    assert pm.checks == 2

@@ -87,6 +87,8 @@ async def run_with_scenario(tmp: Path, monkeypatch, config: ArbScenarioConfig, *
                 if strat.attempts:
                     break
                 await asyncio.sleep(0.025)
+            if "during" in params:
+                await params["during"](node, strat)
         finally:
             node.request_stop()
             await run
@@ -166,3 +168,43 @@ def test_named_scenarios_and_an_unknown_one(scenario: str) -> None:
     assert cfg.fail_second is (scenario == "arb-fail")
     with pytest.raises(ValueError, match=r"scenario 'arbx' is not one of \['arb', 'arb-fail'\]"):
         ArbScenarioConfig.named("arbx")
+
+
+async def test_a_held_leg_is_sold_again_through_the_api_with_a_new_cap(tmp_path, monkeypatch):
+    from test_api_support import bearer, build_app, client
+    from tradeguard.storage.arb_repository import load_arb_executions
+    from tradeguard.strategies.cross_venue.held_retry import held_legs
+
+    answers: list = []
+
+    async def retry(node: TradingNode, strat: CrossVenueStrategy) -> None:
+        app, tokens = build_app(node)
+        async with client(app) as c:
+            url = "/api/v1/pm/arb/held/retry"
+            body = {"max_unwind_loss_usd": "500"}
+            answers.append(await c.post(url, json=body, headers=bearer(tokens.trader)))
+            ok = await c.post(url, json=body, headers=bearer(tokens.trader, tokens.trader_totp))
+            answers.append(ok)
+
+    strat, _events, node = await run_with_scenario(
+        tmp_path,
+        monkeypatch,
+        ArbScenarioConfig(size=Decimal(2000), fail_second=True),
+        exec={"max_unwind_loss_usd": "0.01"},
+        limits={"max_position_usd": "200"},
+        during=retry,
+    )
+    no_totp, first = answers
+    assert no_totp.status_code == 401
+    assert first.status_code == 200, first.text
+    [retried] = first.json()["retried"]
+    assert retried["outcome"] == "unwound", retried["reason"]
+    assert retried["retry_of"] == strat.attempts[0].record_id
+    assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+    assert strat.book.open == []
+    sells = [o for o in node.storage.load_orders() if o.side.value == "sell"
+             and o.venue == "kalshi"]  # fmt: skip
+    # journaled like any order: the first unwind (nothing within 0.01 USD), then the retry
+    assert sorted(o.filled for o in sells) == [0, strat.attempts[0].legs[0].filled]
+    rows = load_arb_executions(node.storage, strategy_id="pmarb")
+    assert held_legs(rows) == []  # nothing held any more: a next retry sends nothing

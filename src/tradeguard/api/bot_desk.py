@@ -22,6 +22,7 @@ from tradeguard.bots.config_apply import STOPPED_KEY
 from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
+from tradeguard.bots.node_exits import rests
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
@@ -152,7 +153,9 @@ class BotDesk:
             signed = o.remaining if o.side is Side.BUY else -o.remaining
             if not o.reduce_only:
                 working += signed
-            elif not o.signal.get("native"):  # an exit resting on the venue is not selling yet
+            elif not o.signal.get("native") and not rests(o):
+                # An exit or target resting on the book is not selling yet (it may never fill):
+                # a close cancels it first, as a firing exit rule does.
                 closing += signed
         return BotBook(
             position_qty=qty,
@@ -375,7 +378,11 @@ class BotDesk:
         """Before a bot's own close: cancel the position's exits resting on the venue, then
         check the close again, since the wait may have let another close start or an exit fill.
         Return (code, reason, amount to sell); the amount is None when the close is not sent."""
-        if not await self.exits.lift(spec.venue, ask.symbol, spec.name):
+        lifted = await self.exits.lift(spec.venue, ask.symbol, spec.name)
+        if lifted and not await self.exits.clear_closes(spec.venue, ask.symbol, spec.name):
+            self.exits.settle(spec.venue, ask.symbol, spec.name)  # the venue exits come back
+            lifted = False
+        if not lifted:
             return "BOT_EXITS_RESTING", (
                 f"bot {spec.name}: the exit orders resting on {spec.venue} for {ask.symbol} "
                 "are being changed or could not be cancelled; the close is not sent, try again"
@@ -438,29 +445,45 @@ class BotDesk:
         for pos in self.node.portfolio.open_positions():
             if pos.strategy_id != bot or (symbol is not None and pos.symbol != symbol):
                 continue
-            side = Side.SELL if pos.quantity > 0 else Side.BUY
-            # Exits resting on the venue hold the coins (and would sell them a second time).
-            await self.exits.release(pos.venue, pos.symbol, bot)
-            amount = abs(self.node.portfolio.sellable(pos))  # what an order can close
-            working = self.exits.host.closing(pos.venue, pos.symbol, bot)
-            if working:  # one close at a time: both would sell the position
-                out.append({
-                    "venue": pos.venue, "symbol": pos.symbol, "amount": plain(amount),
-                    "status": "denied", "code": "BOT_CLOSE_WORKING", "client_order_id": None,
-                    "reason": f"bot {bot} has an order closing {plain(abs(working))} of "
-                    f"{pos.symbol} working; this close is not sent until it is done",
-                })  # fmt: skip
-                continue
-            intent = OrderIntent(bot, pos.venue, pos.symbol, side, amount,
-                                 OrderType.MARKET, reduce_only=True, tag="bot_close",
-                                 signal={"exit": "emergency_close"})  # fmt: skip
-            result = await self.node.submit(intent)
-            out.append({
-                "venue": pos.venue, "symbol": pos.symbol, "amount": plain(amount),
-                "status": result.status, "code": result.code or "OK", "reason": result.reason,
-                "client_order_id": result.order.client_order_id if result.order else None,
-            })  # fmt: skip
+            out.append(await self._close_one(bot, pos.venue, pos.symbol))
         return out
+
+    async def _close_one(self, bot: str, venue: str, symbol: str) -> dict[str, Any]:
+        """Close one position: exits resting on the venue are lifted first (they hold the coins
+        and would sell them a second time) and placed again for what a close refused or partly
+        filled leaves, as for the bot's own closing trade."""
+        exits, portfolio = self.exits, self.node.portfolio
+        if not await exits.lift(venue, symbol, bot):
+            return _resting(bot, venue, symbol)
+        try:
+            if not await exits.clear_closes(venue, symbol, bot):
+                return _resting(bot, venue, symbol)
+            pos = portfolio.positions.get((venue, symbol, bot))
+            amount = abs(portfolio.sellable(pos)) if pos is not None else ZERO
+            working = exits.host.closing(venue, symbol, bot)
+            if working or amount == 0:  # one close at a time: both would sell the position
+                return {
+                    "venue": venue, "symbol": symbol, "amount": plain(amount),
+                    "status": "denied", "code": "BOT_CLOSE_WORKING" if working
+                    else "BOT_POSITION_CLOSED", "client_order_id": None,
+                    "reason": f"bot {bot} has an order closing {plain(abs(working))} of "
+                    f"{symbol} working; this close is not sent until it is done" if working
+                    else f"bot {bot}: the position on {symbol} closed meanwhile",
+                }  # fmt: skip
+            side = Side.SELL if pos is not None and pos.quantity > 0 else Side.BUY
+            intent = OrderIntent(bot, venue, symbol, side, amount, OrderType.MARKET,
+                                 reduce_only=True, tag="bot_close",
+                                 signal={"exit": "emergency_close"})  # fmt: skip
+            result = await self.node.submit(
+                intent, lambda o: exits.close_sent(venue, symbol, bot, o.client_order_id)
+            )
+        finally:
+            exits.settle(venue, symbol, bot)  # what the close leaves gets its exits back
+        return {
+            "venue": venue, "symbol": symbol, "amount": plain(amount),
+            "status": result.status, "code": result.code or "OK", "reason": result.reason,
+            "client_order_id": result.order.client_order_id if result.order else None,
+        }  # fmt: skip
 
     def summary(self, only: str | None = None) -> dict[str, Any]:
         """Each bot's active trades with live P&L at the current marks, for frequent polling
@@ -536,6 +559,15 @@ class BotDesk:
             "mode": node.mode.value,
             "bots": bots,
         }
+
+
+def _resting(bot: str, venue: str, symbol: str) -> dict[str, Any]:
+    return {
+        "venue": venue, "symbol": symbol, "amount": None, "status": "denied",
+        "code": "BOT_EXITS_RESTING", "client_order_id": None,
+        "reason": f"bot {bot}: orders closing {symbol} rest on {venue} and could not be "
+        "cancelled; the close is not sent, try again",
+    }  # fmt: skip
 
 
 def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:

@@ -161,6 +161,14 @@ class KillRequest(_Body):
     flatten: bool = False
 
 
+class HeldRetryRequest(_Body):
+    """Offer the cross-venue legs held alone for sale again (within a loss cap)."""
+
+    strategy_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NO_NUL)
+    # the loss allowed per held leg, in USD; unset: the strategy's exec.max_unwind_loss_usd
+    max_unwind_loss_usd: Money | None = None
+
+
 class ResumeRequest(_Body):
     reason: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
 

@@ -422,7 +422,7 @@ class ExitManager:
             # by hand): one close at a time, or both sell the position. If it ends with the
             # position still open, the rule fires again at the next price.
             reason = None
-        elif reason is not None and not await self._clear_closes(plan):
+        elif reason is not None and not await self.clear_closes(plan.venue, plan.symbol, plan.bot):
             reason, plan.retry_ms, changed = None, now + _RETRY_MS, True
             self._retry_later(plan)
         if reason is None and plan.native and await self._trail_on_venue(plan, qty, entry, now):
@@ -462,17 +462,17 @@ class ExitManager:
         if changed:
             self._save(plan)
 
-    async def _clear_closes(self, plan: ExitPlan) -> bool:
-        """Cancel the bot's closing orders resting on the book before an exit fires (a target
-        that is never reached would hold the stop back for good, and holds the coins the exit
+    async def clear_closes(self, venue: str, symbol: str, bot: str) -> bool:
+        """Cancel the bot's closing orders resting on the book before a close is sent (a target
+        that is never reached would hold the stop back for good, and holds the coins the close
         sells); tell whether none is left open."""
         host = self.host
-        ids = host.resting_closes(plan.venue, plan.symbol, plan.bot)
+        ids = host.resting_closes(venue, symbol, bot)
         for cid in ids:
             try:
                 await host.cancel(cid)
             except Exception as exc:  # tried again after the pause; the exit waits till then
-                log.warning("bot %s: cancel of closing order %s failed: %s", plan.bot, cid, exc)
+                log.warning("bot %s: cancel of closing order %s failed: %s", bot, cid, exc)
         return not any(host.order_open(cid) for cid in ids)
 
     async def _native(self, plan: ExitPlan, qty: Decimal, entry: Decimal) -> bool:

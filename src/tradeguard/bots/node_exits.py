@@ -131,10 +131,10 @@ class NodeExitHost:
                 yield o
 
     def closing(self, venue: str, symbol: str, bot: str) -> Decimal:
-        return sum((o.remaining for o in self._closes(venue, symbol, bot) if not _rests(o)), ZERO)
+        return sum((o.remaining for o in self._closes(venue, symbol, bot) if not rests(o)), ZERO)
 
     def resting_closes(self, venue: str, symbol: str, bot: str) -> list[str]:
-        return [o.client_order_id for o in self._closes(venue, symbol, bot) if _rests(o)]
+        return [o.client_order_id for o in self._closes(venue, symbol, bot) if rests(o)]
 
     async def submit_exit(self, intent: OrderIntent) -> str | None:
         result = await self.submit(intent)
@@ -153,7 +153,7 @@ class NodeExitHost:
         return not isinstance(self.clock, SimulatedClock)
 
 
-def _rests(order: Order) -> bool:
+def rests(order: Order) -> bool:
     """Tell whether an order waits on the book (a GTC limit or trigger) rather than trading now."""
     return order.type is not OrderType.MARKET and order.time_in_force is TimeInForce.GTC
 

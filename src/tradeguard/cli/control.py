@@ -82,6 +82,9 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         for cid in report["cancelled"]:
             console.print(f"  cancelled {cid}")
         console.print(f"positions closed: {len(report['closed_positions'])}")
+        for c in report.get("closing", []):
+            console.print(f"  {c['position']}: {c['amount']} left to the close already working "
+                          f"({', '.join(c['working'])})")  # fmt: skip
         for f in report["failed"]:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")

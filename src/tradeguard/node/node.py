@@ -28,17 +28,17 @@ from tradeguard.execution.ledger_audit import (
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
-from tradeguard.model.enums import OrderType, Side, TradingMode, TradingState
+from tradeguard.model.enums import TradingMode, TradingState
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.model.position import Position
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
+from tradeguard.node.kill_flatten import flatten_positions
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
@@ -46,7 +46,7 @@ from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
 from tradeguard.portfolio.figures import Figures, TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
-from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
+from tradeguard.risk.engine import RiskEngine
 from tradeguard.risk.kill import KillRequest, KillSwitch
 from tradeguard.storage.db import Database
 from tradeguard.storage.lock import WriterLock
@@ -489,19 +489,7 @@ class TradingNode:
         report.cancelled.extend(cancelled)
         report.failed.extend(failed)
         if request.flatten:
-            for pos in self.portfolio.open_positions():
-                amount = abs(self.portfolio.sellable(pos))  # what an order can close
-                intent = OrderIntent(
-                    strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
-                    side=_closing_side(pos), amount=amount, type=OrderType.MARKET,
-                    reduce_only=True, tag=KILL_FLATTEN_TAG,
-                    signal={"reason": "kill switch flatten"},
-                )  # fmt: skip
-                result = await self.orders.submit(intent)
-                if result.ok:
-                    report.closed_positions.append(f"{pos.venue}:{pos.symbol}")
-                else:
-                    report.failed.append((f"{pos.venue}:{pos.symbol}", result.reason))
+            await flatten_positions(self.portfolio, self.orders, report)
         self.kill_switch.finish(report)
         self.flush_audit()
         sentinel = self.kill_switch.sentinel_path
@@ -592,7 +580,3 @@ class TradingNode:
         from tradeguard.node.paper_reset import reset_paper_account
 
         return await reset_paper_account(self, by)
-
-
-def _closing_side(pos: Position) -> Side:
-    return Side.SELL if pos.quantity > 0 else Side.BUY

@@ -39,6 +39,8 @@ class KillReport:
     cancelled: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     closed_positions: list[str] = field(default_factory=list)
+    # positions a close already working may sell: the flatten sent only what it leaves
+    closing: list[dict[str, Any]] = field(default_factory=list)
     finished_ts: int = 0
 
     @property
@@ -50,6 +52,7 @@ class KillReport:
             **self.request.to_json(),
             "cancelled": list(self.cancelled),
             "closed_positions": list(self.closed_positions),
+            "closing": list(self.closing),
             "failed": [{"id": i, "reason": r} for i, r in self.failed],
             "finished_ts": self.finished_ts,
         }

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from tradeguard.api.deps import API, state_dep, viewer
+from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
+from tradeguard.api.schemas import HeldRetryRequest
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.events import EventKind
 from tradeguard.model.money import plain
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.cross_venue.held_retry import held_legs, retry_unwind
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
 
 router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES)
@@ -81,3 +83,31 @@ async def get_pm_arb(
         "held": held,
         "mismatches": mismatches[:limit],
     }
+
+
+@router.post(f"{API}/pm/arb/held/retry")
+async def retry_held(
+    body: HeldRetryRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+) -> dict[str, Any]:
+    """Offer every leg a cross-venue pair left held alone for sale again, one IOC each within
+    the loss cap (the body's, else the strategy's), through risk and the journal."""
+    second_factor(api, who, request, "retrying the unwind of held legs")
+    node = api.node
+    strategies = [s for s in node.strategies if isinstance(s, CrossVenueStrategy)
+                  and body.strategy_id in (None, s.id)]  # fmt: skip
+    if not strategies:
+        known = [s.id for s in node.strategies if isinstance(s, CrossVenueStrategy)]
+        raise HTTPException(404, f"strategy_id={body.strategy_id!r} is no cross-venue "
+                            f"strategy of this node; known: {known or 'none'}")  # fmt: skip
+    out: list[dict[str, Any]] = []
+    for strat in strategies:
+        executor = strat.executor
+        if executor is None:
+            raise HTTPException(409, f"strategy {strat.id} is not running on this node")
+        cap = body.max_unwind_loss_usd or executor.config.max_unwind_loss_usd
+        for leg in held_legs(load_arb_executions(node.storage, strategy_id=strat.id)):
+            api.audit("api.arb_held_retry", who, {**leg.to_json(), "strategy_id": strat.id,
+                      "max_unwind_loss_usd": plain(cap)}, "warning")  # fmt: skip
+            rec = await retry_unwind(executor, leg, cap)
+            out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **rec.to_json()})
+    return {"retried": out}

@@ -52,6 +52,12 @@ from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, withi
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
+# Risk refusals a lower limit price may lift (the band, notional and cash limits); any other
+# refuses every price alike.
+PRICE_CODES = frozenset({
+    "PRICE_BAND", "MAX_ORDER_NOTIONAL", "MAX_ORDER_NOTIONAL_PCT", "MAX_POSITION_NOTIONAL",
+    "PRICE_FILTER", "PORTFOLIO_HEAT", "STABLE_RESERVE", "MIN_ACCOUNT_BALANCE", "TX_VALUE_CAP",
+})  # fmt: skip
 
 
 class PairExecConfig(BaseModel):
@@ -151,7 +157,7 @@ class PairExecutor:
         n = rec.contracts = verdict.contracts
         rec.expected_profit = opp.edge * n
         first_plan, second_plan = sorted(opp.legs, key=lambda leg: leg.depth_at_limit)
-        second_cap = self._approve(rec, opp, n, first_plan, second_plan)
+        second_cap = await self._approve(rec, opp, n, first_plan, second_plan)
         if second_cap is None:
             return
         first = await self._send(
@@ -221,7 +227,7 @@ class PairExecutor:
             )  # fmt: skip
         self._hold(rec, first)
 
-    def _approve(
+    async def _approve(
         self,
         rec: PairAttempt,
         opp: PairOpportunity,
@@ -257,7 +263,7 @@ class PairExecutor:
         # the second leg leaves the first to unwind or to hold.
         spent = first_plan.limit_price * n + first_fee  # the first leg's cash, for the second
         for ahead, (role, plan) in enumerate((("first", first_plan), ("second", second_plan))):
-            price, verdict = self._approved_price(
+            price, verdict = await self._approved_price(
                 plan, n, cap if ahead else None, ahead, spent if ahead else ZERO
             )
             if price is None:
@@ -275,22 +281,29 @@ class PairExecutor:
             return None
         return cap
 
-    def _approved_price(
+    async def _approved_price(
         self, plan: LegPlan, n: Decimal, cap: Decimal | None, ahead: int, spent: Decimal
     ) -> tuple[Decimal | None, CycleDecision]:
         """The highest price from `cap` (None: the plan's limit) down to the plan's limit that
         the risk engine passes for this leg after `ahead` earlier legs spending `spent` USD (a
-        dry run), or None with the refusal."""
+        dry run), or None with the refusal.
+
+        The walk starts at the price band's edge (no price above it passes) and stops at the
+        first refusal a lower price cannot lift (a day without trades left, a halt)."""
         gateway = self.gateways[plan.venue]
         inst = gateway.instrument(plan.symbol)
         tick = inst.price_tick if inst is not None else CENT
         price = plan.limit_price if cap is None else cap
+        if price > plan.limit_price:
+            edge = await gateway.band_edge(plan.symbol, Side.BUY)
+            if edge is not None and edge < price:
+                price = max(edge, plan.limit_price)
         while True:
             intent = self._intent(plan.venue, plan.symbol, Side.BUY, n, price)
             verdict = gateway.check_order(intent, ahead, spent)
             if verdict.approved:
                 return price, verdict
-            if price <= plan.limit_price:
+            if price <= plan.limit_price or verdict.code not in PRICE_CODES:
                 return None, verdict
             price = max(price - tick, plan.limit_price)
 
@@ -352,9 +365,12 @@ class PairExecutor:
             price -= tick
         return None
 
-    async def _unwind(self, rec: PairAttempt, first: PairLegResult, amount: Decimal) -> None:
-        """Sell back `amount` of the first leg within the loss cap, else hold it and alert."""
-        cap = self.config.max_unwind_loss_usd
+    async def _unwind(
+        self, rec: PairAttempt, first: PairLegResult, amount: Decimal, cap: Decimal | None = None
+    ) -> None:
+        """Sell back `amount` of the first leg within the loss cap (`cap`, else the config's),
+        else hold it and alert."""
+        cap = self.config.max_unwind_loss_usd if cap is None else cap
         cost = -first.cash * amount / first.filled
         inst = self.gateways[first.venue].instrument(first.symbol)
         tick = inst.price_tick if inst is not None else CENT

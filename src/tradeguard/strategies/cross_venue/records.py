@@ -85,6 +85,7 @@ class PairAttempt:
     decision_to_acks_ms: float = 0.0  # decision to both legs answered by the venues
     ts: int = 0
     record_id: int | None = None
+    retry_of: int | None = None  # the held record whose legs this attempt tries to sell again
 
     def to_row(self) -> dict[str, Any]:
         """Return the `arb_executions` row of this attempt."""
@@ -114,6 +115,7 @@ class PairAttempt:
                 "legs": [leg.to_json() for leg in self.legs if leg.role != "unwind"],
                 "unwinds": [leg.to_json() for leg in self.legs if leg.role == "unwind"],
                 "held": {s: plain(q) for s, q in self.held.items()},
+                **({} if self.retry_of is None else {"retry_of": self.retry_of}),
             },
             "outcome": self.outcome,
             "latency_ms": round(self.latency_ms),

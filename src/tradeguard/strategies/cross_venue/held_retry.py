@@ -1,0 +1,132 @@
+"""Selling again the lone legs a pair attempt left held, on a person's request.
+
+```python
+legs = held_legs(rows)                        # the strategy's arb_executions rows, any order
+attempt = await retry_unwind(executor, legs[0], cap=Decimal("2"))
+```
+
+A first leg whose unwind found no bid within `max_unwind_loss_usd` (during a run, or at the
+start after a crash) stays held until its markets settle. `retry_unwind` offers it again, as
+the unwind did: one IOC no lower than the price keeping the loss on what it cost within `cap`,
+through the risk engine and the journal, never more than the venue holds free now. Its record
+names the held record (`retry_of`) and what is still held, so the next retry starts from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO, plain
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+from tradeguard.strategies.held_now import unwind_amount
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLeg:
+    """Contracts of one first leg held alone, and what they cost (fees included)."""
+
+    record_id: int
+    pair_id: str
+    event: str
+    direction: int
+    venue: str
+    symbol: str
+    contracts: Decimal
+    capital: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id, "pair_id": self.pair_id, "venue": self.venue,
+            "symbol": self.symbol, "contracts": plain(self.contracts),
+            "capital": plain(self.capital),
+        }  # fmt: skip
+
+
+def held_legs(rows: Iterable[Mapping[str, Any]]) -> list[HeldLeg]:
+    """The lone legs the held records leave, each as its newest retry left it."""
+    origin: dict[int, Mapping[str, Any]] = {}
+    latest: dict[int, Mapping[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: int(r["id"])):
+        legs = row.get("legs") or {}
+        retry_of = legs.get("retry_of")
+        if retry_of is not None and int(retry_of) in origin:
+            latest[int(retry_of)] = row
+        elif retry_of is None and row.get("outcome") == "held":
+            origin[int(row["id"])] = latest[int(row["id"])] = row
+    out = []
+    for rid, first_row in origin.items():
+        leg = _held_leg(rid, first_row, latest[rid])
+        if leg is not None:
+            out.append(leg)
+    return out
+
+
+def _held_leg(rid: int, first_row: Mapping[str, Any], row: Mapping[str, Any]) -> HeldLeg | None:
+    legs = row.get("legs") or {}
+    held = {s: Decimal(str(q)) for s, q in (legs.get("held") or {}).items()}
+    capital = Decimal(str(legs.get("capital") or "0"))
+    if row.get("outcome") != "held" or len(held) != 1 or capital <= 0:
+        return None  # sold, gone, or legs of another shape (a person must look at them)
+    [(symbol, contracts)] = held.items()
+    bought = [
+        leg for leg in (first_row.get("legs") or {}).get("legs", [])
+        if leg.get("symbol") == symbol and leg.get("side") == Side.BUY.value
+    ]  # fmt: skip
+    if contracts <= 0 or not bought:
+        return None
+    cycle = first_row.get("cycle") or {}
+    return HeldLeg(rid, str(cycle.get("pair_id", "")), str(cycle.get("event", "")),
+                   int(cycle.get("direction", 0)), str(bought[0]["venue"]), symbol, contracts,
+                   capital)  # fmt: skip
+
+
+async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> PairAttempt:
+    """Offer `leg` for sale again within the loss `cap` (USD); record and return the attempt."""
+    rec = PairAttempt(
+        executor.strategy_id, leg.pair_id, leg.event, leg.direction, executor.mode,
+        leg.contracts, ZERO, ZERO, ZERO, ts=executor._clock.now_ms(), retry_of=leg.record_id,
+        reason=(f"unwind retried by request: {leg.contracts} {leg.symbol} held on {leg.venue} "
+                f"(record {leg.record_id}), max_unwind_loss_usd={cap}"),
+    )  # fmt: skip
+    first = PairLegResult("first", leg.venue, leg.symbol, Side.BUY, leg.contracts, ZERO,
+                          filled=leg.contracts, avg_price=leg.capital / leg.contracts,
+                          status="held")  # fmt: skip
+    gateway = executor.gateways.get(leg.venue)
+    if gateway is None:
+        rec.outcome, rec.held, rec.capital = "held", {leg.symbol: leg.contracts}, leg.capital
+        rec.reason = f"{rec.reason}; venue {leg.venue} is not one of this strategy's"
+        return executor._finish(rec)
+    async with executor._lock:
+        inst = gateway.instrument(leg.symbol)
+        amount, note = unwind_amount(gateway, inst.base, leg.contracts) if inst else (
+            leg.contracts, "")  # fmt: skip
+        if note:
+            rec.reason = f"{rec.reason}; {note}"
+        if amount > 0:
+            await executor._unwind(rec, first, amount, cap)
+        else:
+            rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
+        _rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
+    return executor._finish(rec)
+
+
+def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
+    """The pair's book holds what is left of the lone leg (none: it no longer counts)."""
+    book = executor.book
+    for i, held in enumerate(book.open):
+        if held.pair_id == leg.pair_id and held.legs == (leg.symbol,):
+            if left <= 0:
+                del book.open[i]
+            else:
+                capital = held.capital * left / held.contracts
+                book.open[i] = dataclasses.replace(held, contracts=left, capital=capital)
+            return
+
+
+__all__ = ["HeldLeg", "held_legs", "retry_unwind"]

@@ -1,0 +1,67 @@
+"""A lone leg held beyond max_unwind_loss_usd can be offered again on request, with a new cap."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pm_arb_support import StubGateway
+from test_pm_arb_executor import K_YES, PM_NO, _setup
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.held_retry import held_legs, retry_unwind
+
+D = Decimal
+
+
+def _rows(gateway: StubGateway) -> list[dict]:
+    return [{**row, "id": i + 1} for i, row in enumerate(gateway.rows)]
+
+
+async def _held() -> tuple[PairExecutor, StubGateway, StubGateway]:
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))], [(D("0.55"), D(50))], max_unwind_loss_usd=D("0.50")
+    )
+    pm.refuse.add(PM_NO)
+    k.bids[K_YES] = [(D("0.30"), D(10))]  # selling there would lose 1.54 > 0.50
+    assert (await executor.execute(opp)).outcome == "held"
+    return executor, k, pm
+
+
+async def test_a_held_leg_is_sold_again_within_a_new_cap_and_leaves_the_book() -> None:
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    assert (leg.record_id, leg.venue, leg.symbol, leg.contracts) == (1, "k", K_YES, D(10))
+    assert leg.capital == D("4.17")  # 10 at 0.40 plus the 0.17 fee
+    rec = await retry_unwind(executor, leg, D(2))
+    assert rec.outcome == "unwound", rec.reason
+    assert rec.retry_of == 1 and rec.held == {}
+    [sell] = [o for o in k.sent if o.side.value == "sell"][-1:]
+    assert sell.time_in_force.value == "IOC" and sell.filled == 10
+    assert -rec.actual_profit <= D(2)
+    assert executor.book.open == []
+    assert held_legs(_rows(pm)) == []  # the retry's record ends the held one
+
+
+async def test_a_retry_within_the_old_cap_stays_held_and_the_next_starts_from_it() -> None:
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    again = await retry_unwind(executor, leg, D("0.50"))
+    assert again.outcome == "held" and again.held == {K_YES: D(10)}
+    [still] = held_legs(_rows(pm))
+    assert still.contracts == D(10) and still.record_id == 1
+    assert len(executor.book.open) == 1
+    k.bids[K_YES] = [(D("0.30"), D(4))]  # only 4 find a buyer within the new cap
+    part = await retry_unwind(executor, still, D(2))
+    assert part.outcome == "held" and part.held == {K_YES: D(6)}
+    [rest] = held_legs(_rows(pm))
+    assert rest.contracts == D(6)
+    assert executor.book.open[0].contracts == D(6)
+
+
+async def test_contracts_no_longer_free_on_the_venue_are_not_offered() -> None:
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    k.cash["KXFED:YES"] = D(0)  # sold by hand meanwhile
+    rec = await retry_unwind(executor, leg, D(2))
+    assert rec.outcome == "failed" and "no longer free" in rec.reason
+    assert [o for o in k.sent if o.side.value == "sell"][1:] == []
+    assert held_legs(_rows(pm)) == []
