@@ -237,7 +237,7 @@ def test_instrument_rules_are_checked_before_the_venue() -> None:
     rig = Rig()
     assert rig.check(buy("0.50001")).code == "LOT_SIZE"
     assert rig.check(buy("0.5", "100.001")).code == "PRICE_FILTER"
-    assert rig.check(buy("0.5", symbol="DOGE/USDT")).code == "STALE_MARKET_DATA"
+    assert rig.check(buy("0.5", symbol="DOGE/USDT")).code == "UNKNOWN_INSTRUMENT"  # no data
     rig.market.updated["DOGE/USDT"] = T0
     assert rig.check(buy("0.5", symbol="DOGE/USDT")).code == "UNKNOWN_INSTRUMENT"
 
@@ -346,3 +346,16 @@ def test_max_position_notional_counts_every_strategy_s_position_and_working_entr
     rig.at(T0 + 4000)
     assert rig.check(sell("1.5")).approved  # reducing: never stopped by it
     assert Rig().config.max_position_notional_usd is None  # off unless set
+
+
+def test_a_symbol_no_venue_lists_is_unknown_and_trips_no_stale_data_breaker() -> None:
+    # an order for a made-up symbol was answered STALE_MARKET_DATA ("last updated never") and
+    # tripped a stale-data breaker per symbol: one warning event and one more entry in the
+    # engine's stale set for every name an API caller invents
+    rig = Rig()
+    for n in range(3):
+        d = rig.check(buy("0.5", symbol=f"ZZZ{n}/USDT"))
+        assert d.code == "UNKNOWN_INSTRUMENT" and f"ZZZ{n}/USDT" in d.reason
+    assert rig.engine.stale_symbols == set()
+    assert rig.kinds(EventKind.BREAKER_TRIPPED) == []
+    assert rig.check(buy("0.5")).approved

@@ -21,6 +21,8 @@ def cycle_denial(
     legs: Sequence[OrderIntent],
     net_pct: Decimal,
     notional_usd: Decimal,
+    cooldowns: Mapping[tuple[str, str], int] | None = None,
+    now_ms: int = 0,
 ) -> tuple[int, Denial] | None:
     """Return (index of the leg it concerns, denial) when the cycle may not start, else None."""
     c = config
@@ -67,5 +69,25 @@ def cycle_denial(
                 None,
                 None,
                 f"cycle rejected: the error breaker for venue {leg.venue} is {breaker.state}",
+            )
+    return _cooling_leg(legs, cooldowns or {}, now_ms)
+
+
+def _cooling_leg(
+    legs: Sequence[OrderIntent], cooldowns: Mapping[tuple[str, str], int], now_ms: int
+) -> tuple[int, Denial] | None:
+    # a later leg the Cooldown rule would refuse strands what the earlier legs bought
+    for i, leg in enumerate(legs):
+        mine = cooldowns.get((leg.strategy_id, leg.symbol), 0)
+        until = max(mine, cooldowns.get(("*", leg.symbol), 0))
+        if now_ms < until:
+            left = Decimal(until - now_ms) / 1000
+            return i, Denial(
+                "COOLDOWN",
+                "cooldown_after_trade_s",
+                left,
+                None,
+                f"cycle rejected: leg {i + 1} ({leg.symbol}) is cooling down for {left} s more "
+                "(risk.cooldown_after_trade_s / risk.cooldown_after_loss_s)",
             )
     return None

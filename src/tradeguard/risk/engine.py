@@ -404,6 +404,8 @@ class RiskEngine(RiskObservers):
             legs,
             net,
             notional_usd,
+            self.cooldowns,
+            now,
         )
         if found is not None:
             index, denial = found

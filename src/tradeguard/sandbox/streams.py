@@ -134,13 +134,16 @@ class StreamHub:
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:
-                    req = json.loads(msg.data)
-                except (json.JSONDecodeError, RecursionError):  # RecursionError: deep nesting
+                    req = json.loads(msg.data, parse_constant=_no_constant)
+                except (ValueError, RecursionError):  # RecursionError: deep nesting
                     self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
                     continue
                 if not isinstance(req, dict):  # a list or a bare value: answer, keep the socket
                     why = "Invalid request: expected a JSON object"
                     self.send(conn, {"error": {"code": 3, "msg": why}, "id": None})
+                    continue
+                if not _request_id_ok(req.get("id")):  # echoed back, so it must be JSON again
+                    self.send(conn, _bad_id_answer(conn.mode))
                     continue
                 if conn.mode == "wsapi":
                     on_wsapi(conn, req)
@@ -203,3 +206,21 @@ class StreamHub:
     def wanted(self, prefix: str) -> set[str]:
         """Subscribed stream names starting with `prefix` (e.g. the klines of one symbol)."""
         return {s for conn in self.conns for s in conn.streams if s.startswith(prefix)}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _request_id_ok(rid: object) -> bool:
+    """Binance takes an unsigned integer, a string or null as a request id."""
+    if rid is None or isinstance(rid, str):
+        return True
+    return type(rid) is int and 0 <= rid < 2**64
+
+
+def _bad_id_answer(mode: str) -> dict[str, Any]:
+    msg = "Invalid request: request ID must be an unsigned integer, a string or null"
+    if mode == "wsapi":
+        return {"id": None, "status": 400, "error": {"code": -1100, "msg": msg}}
+    return {"error": {"code": 2, "msg": msg}, "id": None}

@@ -40,8 +40,8 @@ from tradeguard.risk.rules.order import (
 # Every order, entry or exit (the order-rate rule is built by the engine, which counts into it).
 ORDER_RULES: tuple[type[Rule], ...] = (
     VenueBreakerRule,
+    InstrumentRule,  # first: a symbol no venue lists must not trip a stale-data breaker
     StaleDataRule,
-    InstrumentRule,
     PriceRule,
     MaxTxValueRule,
     ReduceOnlyRule,

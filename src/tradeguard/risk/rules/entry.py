@@ -218,7 +218,8 @@ class Cooldown(Rule):
 
     def check(self, c: Check) -> Denial | None:
         cooldowns = c.engine.cooldowns
-        if not cooldowns:
+        # an arbitrage unwind takes a stranded asset home; refusing it would leave it held
+        if not cooldowns or c.intent.tag == ARB_UNWIND_TAG:
             return None
         i = c.intent
         mine, every = cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0)

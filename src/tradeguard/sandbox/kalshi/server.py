@@ -428,7 +428,10 @@ class KalshiExchange:
                 "invalid_parameters",
                 f"time_in_force {body.get('time_in_force')!r} is not supported",
             )
-        cid = str(body.get("client_order_id") or "")
+        cid = body.get("client_order_id") or ""
+        if not isinstance(cid, str) or not isinstance(body.get("post_only", False), bool):
+            why = "client_order_id must be a string and post_only true or false"
+            raise KalshiError(400, "invalid_parameters", why)
         if cid and any(o.client_id == cid for o in self._own_orders(acct)):
             raise KalshiError(
                 409, "order_already_exists", f"client_order_id {cid} was already used"
@@ -560,8 +563,10 @@ class KalshiExchange:
 
 async def _object_body(request: web.Request) -> None:
     """Refuse a POST body that is not a JSON object (aiohttp keeps it for the handler)."""
-    if request.method != "POST" or not request.can_read_body:
+    if request.method != "POST":
         return
+    if not request.can_read_body:  # every POST here takes an object; an empty one was a 500
+        raise KalshiError(400, "invalid_parameters", "the body is empty; send a JSON object")
     try:
         body = await request.json()
     except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays

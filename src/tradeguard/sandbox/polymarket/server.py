@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections import deque
@@ -21,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.model.outcome import Outcome, Resolution, payout, polymarket_fee
 from tradeguard.sandbox.binary_book import (
@@ -41,6 +43,7 @@ from tradeguard.sandbox.ws_hub import WsHub
 
 HOUSE = "house"
 HEARTBEAT_TIMEOUT_S = 10.0
+_UINT = re.compile(r"[0-9]{1,20}")
 _TIF = {"GTC": GTC, "GTD": GTC, "FOK": FOK, "FAK": IOC}
 _SCALE = Decimal(1_000_000)
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -344,7 +347,7 @@ class PolymarketExchange:
                     del self._heartbeat[address]
                     self._cancel_where(lambda o, a=address: o.account == a)
 
-    def _parse(self, acct: OutcomeAccount, body: str) -> BinaryOrder:
+    def _parse(self, acct: OutcomeAccount, body: str, api_key: str) -> BinaryOrder:
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
@@ -352,6 +355,12 @@ class PolymarketExchange:
         signed = payload.get("order") if isinstance(payload, dict) else None
         if not isinstance(signed, dict):
             raise PolyError("the body must be a JSON object with an `order` object", 400)
+        if payload.get("owner") != api_key:  # the CLOB books the order to its owner's key
+            raise PolyError("the order owner has to be the same as the API KEY", 400)
+        if not _UINT.fullmatch(str(signed.get("expiration", "0"))):  # outside the signed hash
+            raise PolyError(f"invalid expiration {signed.get('expiration')!r}", 400)
+        if not isinstance(payload.get("postOnly", False), bool):  # "false" is no false
+            raise PolyError(f"postOnly must be true or false, not {payload['postOnly']!r}", 400)
         market, outcome = self._token(str(signed.get("tokenId", "")))
         order_hash = verify_order(signed, market.neg_risk)
         if str(signed.get("maker", "")).lower() != acct.account_id:
@@ -381,7 +390,7 @@ class PolymarketExchange:
 
     async def _post_order(self, request: web.Request) -> web.Response:
         acct, body = await self._l2(request)
-        order = self._parse(acct, body)
+        order = self._parse(acct, body, request.headers.get("POLY_API_KEY", ""))
         market = self.markets[order.market]
         fee_bound = polymarket_fee(order.size, order.price, market.fee_rate, market.fee_exponent)
         try:
@@ -522,14 +531,14 @@ class PolymarketExchange:
         return web.json_response({"canceled": done, "not_canceled": {}})
 
     async def _admin_resolve(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _admin_body(request)
         try:
             resolution = Resolution.parse(str(body.get("result", "")))
         except ValueError as exc:
             raise PolyError(str(exc), 400) from None
         cid = body.get("condition_id")
         by_slug = {m.slug: c for c, m in self.markets.items()}
-        cid = by_slug.get(cid, cid) if isinstance(cid, str) else cid  # a slug names it too
+        cid = by_slug.get(cid, cid) if isinstance(cid, str) else ""  # a slug names it too
         if cid not in self.markets:
             raise PolyError(
                 f"condition_id {body.get('condition_id')!r} is not a market (give its condition "
@@ -550,8 +559,22 @@ class PolymarketExchange:
         return await self.hub.drop_all()
 
     async def _admin_faults(self, request: web.Request) -> web.Response:
-        self.faults.update(await request.json())
+        try:
+            self.faults.update(await _admin_body(request))
+        except ConfigError as exc:  # an unknown key or a value of the wrong type
+            raise PolyError(str(exc), 400) from None
         return web.json_response(self.faults.to_dict())
+
+
+async def _admin_body(request: web.Request) -> dict[str, Any]:
+    """An admin call's JSON object; an empty, malformed or non-object body is a 400."""
+    try:
+        body = json.loads(await request.text() or "null")
+    except ValueError:  # RecursionError is the middleware's "nested too deeply"
+        raise PolyError("the body is not valid JSON", 400) from None
+    if not isinstance(body, dict):
+        raise PolyError(f"the body is JSON {type(body).__name__}; send an object", 400)
+    return body
 
 
 def _token_json(m: PolyMarket, token: str, outcome: Outcome) -> dict[str, Any]:
