@@ -26,7 +26,10 @@
   CPU seconds of the worker processes and of everything else (Ray's own processes, the driver);
   and how much more CPU the combinations took on 2 workers than on 1 (contention, not serial work).
 
-Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep]
+- `--orders-only [--runs N]`: only the orders figure, N times (3), each run's orders/s and
+  `run_backtest` CPU seconds and their medians (for comparing a change on a busy machine).
+
+Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep | --orders-only [--runs N]]
 """
 
 from __future__ import annotations
@@ -138,6 +141,30 @@ def bench_node(tmp: Path) -> dict[str, Any]:
     }
 
 
+def bench_orders(tmp: Path, runs: int) -> dict[str, Any]:
+    """Only the orders figure, `runs` times: each run's orders/s and CPU, and their medians."""
+    from statistics import median
+
+    from tradeguard.backtest.runner import run_backtest
+
+    config = _config_with(f"{HERE / 'backtest_strategies.py'}:EveryCandle", {"stake": "0.01"})
+    rates, cpus = [], []
+    for n in range(runs):
+        cpu_before = time.process_time()
+        busy = run_backtest(config, tmp / f"orders{n}")
+        cpus.append(round(time.process_time() - cpu_before, 2))
+        rates.append(round(busy.summary.orders / busy.summary.elapsed_s))
+    return {
+        "orders": busy.summary.orders,
+        "orders_denied": busy.summary.denied,
+        "orders_per_s_median": median(rates),
+        "orders_per_s_runs": rates,
+        "orders_run_cpu_s_median": median(cpus),
+        "orders_run_cpu_s_runs": cpus,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def bench_sweep(tmp: Path) -> dict[str, Any]:
     """16 combinations at 1 and at 2 workers; throughput excludes starting the workers."""
     from tradeguard.backtest.grid import Grid
@@ -238,6 +265,11 @@ def main() -> None:
     figures: dict[str, Any] = {"load_average_1m_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if "--orders-only" in sys.argv:
+            runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+            figures.update(bench_orders(tmp, runs))
+            print(json.dumps(figures, indent=2))
+            return
         figures.update(bench_backtest_process(tmp))
         figures.update(bench_node(tmp))
         if "--skip-sweep" not in sys.argv:

@@ -107,3 +107,22 @@ def _cli(*argv: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_plain_is_the_f_format_of_any_finite_decimal_and_str_of_the_rest() -> None:
+    import random
+    from decimal import localcontext
+
+    from tradeguard.model.money import plain
+
+    rng = random.Random(7)
+    values = [Decimal(x) for x in ("0", "-0.00", "1E+3", "0E-7", "1E-7", "5E+0", "NaN", "sNaN",
+                                   "-Infinity", "123.4500", "0.000001", "0.0000001")]  # fmt: skip
+    for _ in range(3000):
+        digits = rng.randint(-(10 ** rng.randint(0, 25)), 10 ** rng.randint(0, 25))
+        values.append(Decimal(digits).scaleb(rng.randint(-30, 12)))
+    for capitals in (1, 0):
+        with localcontext() as ctx:
+            ctx.capitals = capitals
+            for v in values:
+                assert plain(v) == (f"{v:f}" if v.is_finite() else str(v)), v

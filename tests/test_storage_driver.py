@@ -164,3 +164,22 @@ def test_flat_position_update_keeps_the_last_mark_when_none_is_given(store: Stor
     assert row.status == "open"
     assert row.quantity == D("0") and row.realized_pnl == D("4.5")
     assert row.current_price == D("110") and row.unrealized_pnl == D("5.0")
+
+
+def test_compiled_parameters_equal_each_column_processor_in_turn(store: Storage) -> None:
+    """Every statement's one-expression parameters equal its bind processors applied one by one
+    (Decimals, None, JSON with Decimals inside, booleans, ints for Decimal columns)."""
+    statements = [s for s in vars(store).values() if type(s).__name__ == "DriverStatement"]
+    assert len(statements) >= 10
+    samples = [None, D("1E+3"), D("-0.00100"), 7, 1.5, True, "x", {"a": D("1.5"), "b": [1, (2,)]}]
+    for stmt in statements:
+        for sample in samples:
+            row = {n: sample for n in stmt.names}
+            try:
+                expected = stmt._params_slow([row[n] for n in stmt.names], row)
+            except StatementError:
+                with pytest.raises(StatementError):
+                    stmt.params(row)
+                continue
+            assert stmt.params(row) == expected, (stmt.sql, sample)
+            assert stmt.params_of(tuple(row[n] for n in stmt.names)) == expected

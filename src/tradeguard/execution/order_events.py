@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
@@ -10,7 +9,7 @@ from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order
-from tradeguard.model.position import ClosedTrade, Position
+from tradeguard.model.position import PCT_STEP, ClosedTrade, Position
 
 STATUS_EVENT = {
     OrderStatus.ACCEPTED: EventKind.ORDER_ACCEPTED,
@@ -70,5 +69,5 @@ def closed_data(t: ClosedTrade) -> dict[str, Any]:
         "entry_price": plain(t.entry_price),
         "exit_price": plain(t.exit_price),
         "pnl": plain(t.pnl),
-        "pnl_pct": plain(t.pnl_pct.quantize(Decimal("0.0001"))),
+        "pnl_pct": plain(t.pnl_pct.quantize(PCT_STEP)),
     }

@@ -26,6 +26,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
+from tradeguard.model.frozen import quick_init
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.ids import ClientOrderIdFactory
 from tradeguard.model.money import ZERO
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 ORDER_RESOLVED = "order.resolved"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     """Outcome of one intent: `status` is denied, rejected, submitted or in_flight."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeguard.model.frozen import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened: `kind` is dotted (`order.filled`, `risk.denied`, `kill`)."""

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.frozen import quick_init
 from tradeguard.model.money import ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution; `trade_id` is the venue's and makes the fill idempotent."""

@@ -77,7 +77,12 @@ def fmt(value: Decimal, places: int = 2) -> str:
 def plain(value: Decimal) -> str:
     """Return `value` as exact decimal text with no exponent (1E-7 -> 0.0000001, 1.0E+3 ->
     1000): how an amount leaves the process as JSON; `str` would give Python's 1E-7."""
-    return f"{value:f}" if value.is_finite() else str(value)
+    # `str` is the same text whenever it has no exponent (and for NaN and Infinity), and twice
+    # as fast as the format: the order path turns about twenty amounts an order into text.
+    text = str(value)
+    if "E" in text or "e" in text:  # "e" under a context with capitals=0
+        return f"{value:f}"
+    return text
 
 
 def fmt_figure(value: Decimal, significant: int = 4, max_places: int = 12) -> str:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.frozen import quick_init
 from tradeguard.model.money import ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClosedTrade:
     """A round trip: from the fill that opened a position to the one that flattened it."""

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.enums import OrderStatus
+from tradeguard.model.frozen import quick_init
 from tradeguard.model.money import ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderReport:
     """The venue's view of an order, keyed by our client order id."""

@@ -72,7 +72,7 @@ class Storage(OrderStore, PositionStore):
         # The columns are the Event's own field names: read in statement order, no dict per row.
         values = attrgetter(*stmt.names)
         params = stmt.params_of
-        self._run_params(stmt, [params(list(values(e))) for e in batch])
+        self._run_params(stmt, [params(values(e)) for e in batch])
 
     def append_event(self, event: Event) -> int:
         """Append one event to the audit log and return its id."""
