@@ -118,9 +118,10 @@ async def test_selling_coins_held_by_hand_is_a_smaller_balance_not_a_short(
             await node.submit(_resting_buy())
             report = await reconcile_all(node, "periodic")
             assert report.ok, report.to_json()
-            fills = node.storage.load_fills()
-            assert [(f.side, f.amount) for f in fills] == [(Side.SELL, Decimal("0.0006"))]
-            assert node.storage.fill_strategy_ids()[fills[0].client_order_id] == HOLDINGS
+            owned = list(node.storage.fill_pages())
+            assert [(f.side, f.amount, owner) for f, owner in owned] == [
+                (Side.SELL, Decimal("0.0006"), HOLDINGS)
+            ]
             assert node.storage.load_open_positions() == []  # no short
             assert not [p for p in node.portfolio.positions.values() if p.quantity]
             free, locked = ex.balances(ALICE_KEY)["BTC"]
