@@ -33,8 +33,7 @@ from tradeguard.model.money import ONE, dec
 from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, parse_outcome_symbol
 from tradeguard.venues.http_answer import answer_json, no_answer
 from tradeguard.venues.kalshi.book_stream import KalshiBook
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 
@@ -137,7 +136,7 @@ class KalshiPublicData(PublicData):
         return book.quote(symbol, outcome, self.clock.now_ms())
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        return venue_book_stream(self, symbols, None)
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Markets no longer open with a result, by ticker."""
@@ -233,15 +232,7 @@ class PolymarketPublicData(PublicData):
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
 
-        async for quote in stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        ):
+        async for quote in venue_book_stream(self, symbols, ws, fallback):
             yield quote
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:

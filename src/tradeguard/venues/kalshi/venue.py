@@ -43,8 +43,7 @@ from tradeguard.venues.http_answer import no_answer, not_json, one_line, status_
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
 from tradeguard.venues.kalshi.signing import API_PREFIX
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -336,22 +335,14 @@ class KalshiVenue(Venue):
         """The `orderbook_delta` channel after a REST snapshot; REST polling while it is down,
         told to `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.ws_url:
-            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+            return venue_book_stream(self, symbols, None)
         path = "/" + self.ws_url.split("://", 1)[1].split("/", 1)[1]
 
         def ws() -> AsyncIterator[Quote]:
             headers = lambda: self.client.signed_headers("GET", path, self.clock.now_ms())  # noqa: E731
             return kalshi_ws_quotes(self.ws_url, headers, symbols, self.clock.now_ms)
 
-        return stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        )
+        return venue_book_stream(self, symbols, ws, fallback)
 
     def _on_frame(self, msg: aiohttp.WSMessage) -> None:
         data = (

@@ -43,8 +43,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import answer_json, no_answer, not_object
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
@@ -462,21 +461,13 @@ class PolymarketVenue(Venue):
         """The `market` channel after a REST snapshot; REST polling while it is down, told to
         `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.market_ws_url:
-            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+            return venue_book_stream(self, symbols, None)
         tokens = {self._token(s)[0]: s for s in symbols}
 
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.market_ws_url, tokens, self.clock.now_ms)
 
-        return stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        )
+        return venue_book_stream(self, symbols, ws, fallback)
 
     # dead-man switch ---------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
