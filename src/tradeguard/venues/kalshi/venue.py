@@ -26,13 +26,12 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ONE, ZERO, dec, venue_amount
+from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Outcome,
     Resolution,
     Settlement,
-    outcome_instrument,
     outcome_symbol,
     parse_outcome_symbol,
 )
@@ -42,6 +41,7 @@ from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import no_answer, not_json, one_line, status_error
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.kalshi.markets import QUOTE, market_instruments
 from tradeguard.venues.kalshi.signing import API_PREFIX
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUOTE = "USD"
 _TIF = {
     TimeInForce.GTC: "good_till_canceled",
     TimeInForce.IOC: "immediate_or_cancel",
@@ -146,11 +145,7 @@ class KalshiVenue(Venue):
         for m in await self._call(
             "load_instruments", self.client.markets("open", self.name, self.max_pages)
         ):
-            tick = dec(m.get("tick_size_dollars", "0.01"))
-            for outcome in Outcome:
-                inst = outcome_instrument(
-                    self.name, m["ticker"], outcome, QUOTE, tick, ONE, ONE, Decimal("0.07")
-                )
+            for inst in market_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 
