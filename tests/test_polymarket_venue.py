@@ -8,6 +8,7 @@ import pytest
 from eth_account import Account
 
 import tradeguard.sandbox.polymarket.server as clob
+from rigs import answering
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
@@ -303,14 +304,8 @@ async def test_an_html_page_or_garbage_from_the_clob_is_a_venue_error_naming_it(
         status, text = next(answers)
         return web.Response(status=status, text=text, content_type="text/html")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hostile)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    venue = PolymarketVenue("polymarket", f"http://127.0.0.1:{port}", Account.create().key.hex(),
+    runner, base = await answering(hostile)
+    venue = PolymarketVenue("polymarket", base, Account.create().key.hex(),
                             Clock())  # fmt: skip
     try:
         with pytest.raises(AmbiguousVenueError) as html:
