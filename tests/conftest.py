@@ -1,5 +1,6 @@
-"""Shared fixtures: the real data directory, fresh databases, a bounded `eventually`, and the
-seeded spot sandbox with what tests reach it through (a ccxt client, a node stack)."""
+"""Shared fixtures: the real data directory, fresh databases, a bounded `eventually`, the
+vault a node opens, and the seeded spot sandbox with what tests reach it through (a ccxt
+client, a node stack)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ async def aeventually(
             return
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+@pytest.fixture
+def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vault holding alice's sandbox key (credentials "alice", venue binance), opened
+    through the environment as a node opens it."""
+    from live_support import write_vault
+
+    write_vault(tmp_path, monkeypatch)
 
 
 # The seeded spot sandbox (BTCUSDT around 50,000, Alice and Bob funded) and its clients;

@@ -25,12 +25,10 @@ from tradeguard.model.enums import LiquiditySide
 from tradeguard.model.fill import Fill
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
-from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
-PASSPHRASE = "correct horse battery staple"
 CHILD = Path(__file__).with_name("ccxt_crash_child.py")
 
 
@@ -50,16 +48,6 @@ def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
         "strategies": [],
         "risk": {"max_order_notional_usd": "1000", "min_order_notional_usd": "0"},
     })  # fmt: skip
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
 
 
 async def _crash_after_send(tmp_path: Path, cfg: Config) -> None:

@@ -20,7 +20,6 @@ from native_exits_support import (
     native_config,
     sandbox_lists,
     sellable_qty,
-    vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus, OrderType, Side

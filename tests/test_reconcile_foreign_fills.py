@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_reconcile_missed_fill import _config, vault_env  # noqa: F401  (a fixture)
+from test_reconcile_missed_fill import _config
 from tradeguard.config import StrategyConfig
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side
 from tradeguard.model.enums import TradingState

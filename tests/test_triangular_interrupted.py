@@ -29,16 +29,9 @@ from triangular_node_support import (
     drifting_sandbox,
     node_config,
     sandbox_config,
-    write_vault,
 )
 
 CHILD = Path(__file__).with_name("tri_crash_child.py")
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in write_vault(tmp_path).items():
-        monkeypatch.setenv(key, value)
 
 
 def _cfg(tmp: Path, ex: Any, **exec_params: Any) -> Config:
