@@ -27,13 +27,18 @@ from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
-from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.outcome_accounts import (
+    HOUSE,
+    FundsError,
+    OutcomeAccount,
+    cancel_resting,
+    settle_holders,
+)
 from tradeguard.sandbox.paging import kalshi_page
 from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
-HOUSE = "house"
 _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": FOK}
 MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
 
@@ -181,16 +186,9 @@ class KalshiExchange:
     def resolve(self, ticker: str, resolution: Resolution) -> list[dict[str, object]]:
         """Settle a market: cancel its resting orders and pay every holder."""
         market = self._market_or_404(ticker)
-        for order in self.book.resting(ticker):
-            self.book.cancel(order.order_id)
-            self.accounts[order.account].release(order)
+        cancel_resting(self.book, self.accounts, ticker)
         market.status, market.result = "finalized", resolution.value
-        now = self.now_ms()
-        rows = [
-            a.settle(ticker, resolution, now)
-            for a in self.accounts.values()
-            if a.account_id != HOUSE
-        ]
+        rows = settle_holders(self.accounts, ticker, resolution, self.now_ms())
         self._broadcast(
             "market_lifecycle_v2",
             ticker,

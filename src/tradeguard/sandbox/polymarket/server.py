@@ -33,13 +33,18 @@ from tradeguard.sandbox.binary_book import (
 )
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
-from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.outcome_accounts import (
+    HOUSE,
+    FundsError,
+    OutcomeAccount,
+    cancel_resting,
+    settle_holders,
+)
 from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.ws_hub import WsHub
 
-HOUSE = "house"
 HEARTBEAT_TIMEOUT_S = 10.0
 _TIF = {"GTC": GTC, "GTD": GTC, "FOK": FOK, "FAK": IOC}
 _SCALE = Decimal(1_000_000)
@@ -168,13 +173,9 @@ class PolymarketExchange:
 
     def resolve(self, condition_id: str, resolution: Resolution) -> None:
         market = self.markets[condition_id]
-        for order in self.book.resting(condition_id):
-            self.book.cancel(order.order_id)
-            self.accounts[order.account].release(order)
+        cancel_resting(self.book, self.accounts, condition_id)
         market.resolved = resolution.value
-        for acct in self.accounts.values():
-            if acct.account_id != HOUSE:
-                acct.settle(condition_id, resolution, self.now_s() * 1000)
+        settle_holders(self.accounts, condition_id, resolution, self.now_s() * 1000)
 
     # plumbing ----------------------------------------------------------------------------
     @web.middleware
