@@ -7,9 +7,7 @@ fill counted twice halts it with the figures.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rigs import killed_child
 from tradeguard.config import Config
 from tradeguard.model import OrderStatus, Side, TradingState
 from tradeguard.model.balance import Balance
@@ -51,14 +50,7 @@ def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
 
 
 async def _crash_after_send(tmp_path: Path, cfg: Config) -> None:
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
+    await killed_child(CHILD, tmp_path, cfg, timeout_s=90)
 
 
 def _venue_totals(ex: SandboxExchange) -> dict[str, Decimal]:
