@@ -61,10 +61,10 @@ class Market:
         self.instruments = instruments
         self.updated = dict.fromkeys(mids, T0)
 
-    def mid(self, symbol: str) -> Decimal | None:
+    def mid(self, symbol: str, venue: str | None = None) -> Decimal | None:
         return self.mids.get(symbol)
 
-    def last_update_ms(self, symbol: str) -> int | None:
+    def last_update_ms(self, symbol: str, venue: str | None = None) -> int | None:
         return self.updated.get(symbol)
 
     def instrument(self, venue: str, symbol: str) -> Instrument | None:

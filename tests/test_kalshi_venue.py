@@ -140,6 +140,29 @@ async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(capl
         ]
 
 
+async def test_fill_time_keeps_the_milliseconds_of_created_time_that_ts_drops():
+    async with KalshiExchange() as ex:
+        venue, _, _, _ = await started(ex)
+        try:
+            await venue.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.50"))
+            ((account, rows),) = ex.fills.items()
+            good = rows[0]
+            ex.fills[account] = [
+                {**good, "fill_id": "f-ms", "created_time": "2026-12-05T20:06:45.016Z",
+                 "ts": 1796501205},
+                {**good, "fill_id": "f-s", "created_time": "not a time", "ts": 1796501205},
+                {**good, "fill_id": "f-naive", "created_time": "2026-12-05T20:06:45.5",
+                 "ts": 1796501205},
+            ]  # fmt: skip
+            fills = await venue.fetch_fills(YES)
+        finally:
+            await venue.close()
+        # A trade made 16 ms after a ledger opened at ...205.010 is after it, not before.
+        assert {f.trade_id: f.ts for f in fills} == {
+            "f-ms": 1796501205016, "f-s": 1796501205000, "f-naive": 1796501205000
+        }  # fmt: skip
+
+
 async def test_resting_order_is_listed_cancelled_and_found_by_client_id():
     async with KalshiExchange() as ex:
         venue, _, _, _ = await started(ex)

@@ -120,10 +120,10 @@ class Market:
                 amount_step=D("0.0001"), min_amount=D("0.0001"), min_notional=D(5),
             )  # fmt: skip
 
-    def mid(self, symbol: str) -> Decimal | None:
+    def mid(self, symbol: str, venue: str | None = None) -> Decimal | None:
         return self.mids.get(symbol)
 
-    def last_update_ms(self, symbol: str) -> int | None:
+    def last_update_ms(self, symbol: str, venue: str | None = None) -> int | None:
         return self.updated.get(symbol)
 
     def instrument(self, venue: str, symbol: str) -> Instrument | None:

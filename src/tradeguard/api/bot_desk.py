@@ -134,7 +134,9 @@ class BotDesk:
         portfolio = node.portfolio
         pos = portfolio.positions.get((spec.venue, symbol, spec.name))
         qty = pos.quantity if pos is not None else ZERO
-        mark = node.portfolio.marks.get(symbol) or (pos.avg_entry if pos is not None else ZERO)
+        mark = node.portfolio.mark_of(spec.venue, symbol)[0] or (
+            pos.avg_entry if pos is not None else ZERO
+        )
         now = node.clock.now_ms()
         day_start = now - now % _DAY_MS
         week_start = (iso_week(now) * 7 - 3) * _DAY_MS  # Monday 00:00 UTC
@@ -215,9 +217,12 @@ class BotDesk:
                     f"on {spec.venue} may sell (its minimum amount or notional); nothing to sell",
                 )
             return amount or None
-        price = node.market.mid(ask.symbol)
+        price = node.market.mid(ask.symbol, spec.venue)
         if price is None or price <= 0:
-            verdict.deny("NO_PRICE", f"no market price for {ask.symbol} yet; try again shortly")
+            verdict.deny(
+                "NO_PRICE",
+                f"no market price for {ask.symbol} on {spec.venue} yet; try again shortly",
+            )
             return None
         amount = ask.size_usd / price
         inst = node.market.instrument(spec.venue, ask.symbol)
@@ -473,7 +478,10 @@ class BotDesk:
                 continue
             trades, unrealized = [], ZERO
             for p in open_by_bot.get(name, []):
-                mark = node.market.mid(p.symbol) or node.portfolio.marks.get(p.symbol)
+                mark = (
+                    node.market.mid(p.symbol, p.venue)
+                    or node.portfolio.mark_of(p.venue, p.symbol)[0]
+                )
                 pnl = p.unrealized_pnl(mark) if mark is not None else None
                 unrealized += pnl or ZERO
                 plan = self.exits.plans.get(f"{p.venue}|{p.symbol}|{name}")

@@ -131,8 +131,9 @@ def fill_json(f: Fill) -> dict[str, Any]:
     }
 
 
-def position_json(p: Position, mark: Decimal | None) -> dict[str, Any]:
-    """Describe an open position, valued at `mark`."""
+def position_json(p: Position, mark: Decimal | None, borrowed: bool = False) -> dict[str, Any]:
+    """Describe an open position, valued at `mark` (`borrowed`: another venue's price, the
+    position's venue having none yet)."""
     return {
         "venue": p.venue,
         "symbol": p.symbol,
@@ -141,6 +142,7 @@ def position_json(p: Position, mark: Decimal | None) -> dict[str, Any]:
         "quantity": plain(p.quantity),
         "entry_price": plain(p.avg_entry),
         "mark": text(mark),
+        "mark_from_other_venue": borrowed,
         "unrealized_pnl": text(p.unrealized_pnl(mark)) if mark is not None else None,
         "unrealized_pnl_pct": text(p.unrealized_pnl_pct(mark)) if mark is not None else None,
         "realized_pnl": plain(p.realized_pnl),

@@ -185,7 +185,7 @@ async def _replay_loop(
             if queue:
                 await node._drain()
             for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
-                await listener(symbol, c.close)
+                await listener(symbol, c.close, "")
         _count(node, stats, c)
         if (i + 1) % every == 0:
             await _checkpoint_at(node, candles, i, progress)

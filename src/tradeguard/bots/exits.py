@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -221,7 +222,10 @@ class ExitManager:
         self._busy: set[str] = set()  # plans with a step under way (a step awaits the venue)
         self._lifted: set[str] = set()  # plans whose venue exits a bot's own close cancelled
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_price: dict[str, Decimal] = {}  # by symbol, for retries without a new price
+        # by (venue, symbol), for retries without a new price ("" venue: untagged data)
+        self._last_price: dict[tuple[str, str], Decimal] = {}
+        # whether a plan's venue trades on a venue's market data (the node's market state tells)
+        self.follows: Callable[[str, str], bool] = lambda venue, source: venue == source
 
     def load(self, docs: list[dict[str, Any]]) -> None:
         """Take the stored plans (at start)."""
@@ -273,7 +277,7 @@ class ExitManager:
             return
 
         def again() -> None:
-            price = self._last_price.get(plan.symbol)
+            price = self._price_for(plan)
             if price is not None and plan.key in self.plans:
                 self._kick(plan.key, price)
 
@@ -351,14 +355,25 @@ class ExitManager:
         plan.saved_ms = self.host.now_ms()
         self.host.save_plan(plan.key, plan.bot, plan.to_doc())
 
-    async def on_price(self, symbol: str, price: Decimal) -> None:
-        """Check every plan on `symbol` against `price`; send exits that fire."""
+    async def on_price(self, symbol: str, price: Decimal, venue: str = "") -> None:
+        """Check every plan on `symbol` against `price` of `venue` (only plans trading on that
+        venue's data; untagged prices reach every plan); send exits that fire."""
         keys = self._by_symbol.get(symbol)
         if not keys:
             return
-        self._last_price[symbol] = price
+        self._last_price[(venue, symbol)] = price
         for key in list(keys):
+            plan = self.plans.get(key)
+            if venue and plan is not None and not self.follows(plan.venue, venue):
+                continue  # another venue's price says nothing of this venue's position
             await self._step_key(key, price)
+
+    def _price_for(self, plan: ExitPlan) -> Decimal | None:
+        """The latest price of the plan's symbol on its own venue (else untagged)."""
+        for (venue, symbol), price in self._last_price.items():
+            if symbol == plan.symbol and venue and self.follows(plan.venue, venue):
+                return price
+        return self._last_price.get(("", plan.symbol))
 
     async def _step_key(self, key: str, price: Decimal | None) -> None:
         plan = self.plans.get(key)

@@ -260,7 +260,10 @@ class FillApplication:
         """Record the venue's balances (the source of truth); written with the next commit."""
         # Valued at the write, at the marks of now: a venue reports after every fill, and only
         # its last report before a commit is written.
-        self._pending_balances[venue] = (balances, dict(self.portfolio.marks), self.clock.now_ms())
+        marks, own = self.portfolio.marks, self.portfolio.marks_of(venue)
+        # the venue's own prices where it has them (a subset of the symbols marked anywhere)
+        at = {**marks, **own} if own else dict(marks)
+        self._pending_balances[venue] = (balances, at, self.clock.now_ms())
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""

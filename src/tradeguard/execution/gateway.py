@@ -166,7 +166,7 @@ class OrderPathGateway:
         om = self._om
         if self._market_data is not None:
             await self._market_data(self.venue, symbol)
-        mid, inst = om.market.mid(symbol), self.instrument(symbol)
+        mid, inst = om.market.mid(symbol, self.venue), self.instrument(symbol)
         if mid is None or mid <= 0 or inst is None or inst.price_tick <= 0:
             return None
         return band_edge(side, mid, inst.price_tick, om.risk.config.price_band_pct)
@@ -203,11 +203,11 @@ class OrderPathGateway:
     def levels(self, symbol: str, side: Side) -> Levels | None:
         """Return the book side a `side` order takes (asks for a buy), best first, if known."""
         market = self._om.market
-        book = market.books.get(symbol)
+        book = market.book(symbol, self.venue)
         if book is not None:
             got: Levels = book.asks() if side is Side.BUY else book.bids()
             return got
-        quote = market.quotes.get(symbol)
+        quote = market.quote(symbol, self.venue)
         if quote is not None:
             if side is Side.BUY:
                 return [(quote.ask, quote.ask_size)]

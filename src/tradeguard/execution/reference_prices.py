@@ -79,7 +79,7 @@ class ReferencePrices:
             except (IndexError, KeyError, TypeError, ArithmeticError):
                 continue  # a damaged row: read it again from the venue
             if venue in self.venues and symbol not in self.portfolio.marks and price > 0:
-                self.portfolio.mark(symbol, price)
+                self.portfolio.mark(symbol, price, venue)
                 self.markets[asset] = (venue, symbol)
                 self._marked[symbol] = price
 
@@ -159,7 +159,7 @@ class ReferencePrices:
             if self.portfolio.marks.get(symbol) != before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
             mid = quote.mid
-            self.portfolio.mark(symbol, mid)
+            self.portfolio.mark(symbol, mid, venue)
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
             self.unlisted.discard(asset)

@@ -135,8 +135,9 @@ class OrderTimeouts:
             self.replaced.append((order.client_order_id, new.client_order_id))
 
     def _price(self, order: Order) -> Decimal | None:
-        quote = self.market.quotes.get(order.symbol) if hasattr(self.market, "quotes") else None
+        own = getattr(self.market, "quote", None)  # the order's venue's quote
+        quote = own(order.symbol, order.venue) if own is not None else None
         if quote is not None:
             return quote.bid if order.side is Side.BUY else quote.ask
-        mid: Decimal | None = self.market.mid(order.symbol)
+        mid: Decimal | None = self.market.mid(order.symbol, order.venue)
         return mid

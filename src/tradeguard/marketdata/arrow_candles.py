@@ -54,7 +54,7 @@ def fast_feather_candles(
     opens, highs, lows, closes = (list(map(prices.__getitem__, row)) for row in at.tolist())
     out = ColumnCandles(
         _candles(n, (repeat(symbol, n), stamps, opens, highs, lows, closes, volumes,
-                     repeat(interval, n)))
+                     repeat(interval, n), repeat("", n)))
     )  # fmt: skip
     out.columns = {"ts": ts.astype(np.int64, copy=True)}
     for name, where in zip(PRICE_COLUMNS, at, strict=True):

@@ -55,8 +55,9 @@ class _BookSide:
 class OrderBook:
     """One symbol's L2 book: price levels with Decimal amounts, best levels first."""
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, venue: str = "") -> None:
         self.symbol = symbol
+        self.venue = venue  # where the book is kept ("" when one feed serves every venue)
         self.ts = 0
         self.seq = 0
         self._bids = _BookSide()

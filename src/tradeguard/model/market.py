@@ -8,7 +8,10 @@ from decimal import Decimal
 
 @dataclass(frozen=True, slots=True)
 class Candle:
-    """OHLCV bar; `ts` is the bar's open time in epoch milliseconds, volume in base units."""
+    """OHLCV bar; `ts` is the bar's open time in epoch milliseconds, volume in base units.
+
+    `venue` names the venue whose market made the bar ("" for a file replayed for every venue).
+    """
 
     symbol: str
     ts: int
@@ -18,6 +21,7 @@ class Candle:
     close: Decimal
     volume: Decimal
     interval_s: int = 60
+    venue: str = ""
 
     @property
     def close_ts(self) -> int:
@@ -40,6 +44,7 @@ class Quote:
     ask_size: Decimal
     bids: tuple[tuple[Decimal, Decimal], ...] = ()
     asks: tuple[tuple[Decimal, Decimal], ...] = ()
+    venue: str = ""
 
     @property
     def mid(self) -> Decimal:
@@ -48,7 +53,8 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class TradeTick:
-    """One public trade; `side` is the aggressor's side ("buy" or "sell")."""
+    """One public trade; `side` is the aggressor's side ("buy" or "sell"), `venue` where it
+    printed ("" when one feed serves every venue)."""
 
     symbol: str
     ts: int
@@ -56,6 +62,7 @@ class TradeTick:
     price: Decimal
     amount: Decimal
     side: str
+    venue: str = ""
 
 
 @dataclass(frozen=True, slots=True)

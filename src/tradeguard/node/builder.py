@@ -98,6 +98,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock,
         _native_venues(node),
     )  # fmt: skip
+    node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
     _apply_config_bots(node)
@@ -171,6 +172,19 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
             node._paper[name] = venue
             if not node.storage.load_balances(name):
                 _open_ledger(node, name, {b.asset: b.total for b in venue.balances()})
+    _tie_paper_venues(node)
+
+
+def _tie_paper_venues(node: TradingNode) -> None:
+    """Tell market state and the portfolio whose market data prices each paper venue: its
+    `data_venue`'s, or (without one) whichever venue's arrives."""
+    follows = {vc.name: vc.data_venue for vc in node.config.venues if vc.data_venue}
+    for name in node._paper:
+        if name in follows:
+            node.market.data_venue[name] = follows[name]
+        else:
+            node.market.untied.add(name)
+    node.portfolio.data_venue = node.market.data_venue
 
 
 def _data_venue(node: TradingNode, vc: VenueConfig) -> Any:

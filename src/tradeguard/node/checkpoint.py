@@ -36,7 +36,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
                 state.last_trade_ts = node._trade_ts[strat.id]
             node.storage.save_run_state(state)
         for pos in node.portfolio.open_positions():
-            node.storage.save_position(pos, node.portfolio.marks.get(pos.symbol))
+            node.storage.save_position(pos, node.portfolio.mark_of(pos.venue, pos.symbol)[0])
         save_state(node, ts, done_at_ts, fold=True)
     node.risk.flush()
 

@@ -50,8 +50,8 @@ class NodeContext:
     def instruments(self, venue: str) -> list[Instrument]:
         return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
 
-    def quote(self, symbol: str) -> Quote | None:
-        return self._node.market.quotes.get(symbol)
+    def quote(self, symbol: str, venue: str | None = None) -> Quote | None:
+        return self._node.market.quote(symbol, venue)
 
     def emit(self, intent: OrderIntent) -> None:
         if (

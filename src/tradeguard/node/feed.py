@@ -8,6 +8,7 @@ event the stored set of paused strategies is reread when a second has passed (`n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.marketdata.book import OrderBook
@@ -15,6 +16,7 @@ from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.source import QuoteStreamSource
 from tradeguard.marketdata.live.subscriptions import timeframe_s
 from tradeguard.model.market import Candle, Quote, TradeTick
+from tradeguard.node.routing import strategies_for
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -48,6 +50,15 @@ def _quotes_only(name: str, venue: Any) -> QuoteStreamSource:
     return QuoteStreamSource(name, venue.stream_quotes, venue)
 
 
+def _papers(node: TradingNode, venue: str) -> list[Any]:
+    """The paper venues that fill on `venue`'s data (every one for untagged data)."""
+    return [p for n, p in node._paper.items() if not venue or node.market.follows(n, venue)]
+
+
+def _takers(node: TradingNode, symbol: str, venue: str) -> Sequence[Any]:
+    return strategies_for(node._by_symbol, node._by_source, symbol, venue)
+
+
 class NodeFeed:
     """The hub's sink: hands each live event to the node's parts."""
 
@@ -64,7 +75,7 @@ class NodeFeed:
         self._tick()
         node = self.node
         wanted = [
-            s for s in node._by_symbol.get(candle.symbol, ())
+            s for s in _takers(node, candle.symbol, candle.venue)
             if s.timeframe and timeframe_s(s.timeframe) == candle.interval_s
         ]  # fmt: skip
         if warmup:  # history before the run: rebuilds indicators, never trades
@@ -82,10 +93,11 @@ class NodeFeed:
         if wanted and candle.interval_s == self._finest(candle.symbol):
             # Paper orders fill on the finest bars streamed, by the replays' fill model (a
             # longer bar would count the same volume twice).
-            for paper in node._paper.values():
+            for paper in _papers(node, candle.venue):
                 paper.on_candle(candle)
-        if candle.symbol not in node.market.quotes:
-            node.portfolio.marks[candle.symbol] = candle.close
+        quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
+        if not quoted:  # a quote's mid is the better mark
+            node.portfolio.mark(candle.symbol, candle.close, candle.venue)
         for s in wanted:
             s.on_candle(candle)
         await self._drain()
@@ -103,9 +115,9 @@ class NodeFeed:
         self._tick()
         node = self.node
         node.market.on_book(book)
-        for paper in node._paper.values():
+        for paper in _papers(node, book.venue):
             paper.on_book(book)
-        for s in node._by_symbol.get(book.symbol, ()):
+        for s in _takers(node, book.symbol, book.venue):
             if s.book_depth:
                 s.on_book(book)
         await self._drain()
@@ -114,9 +126,9 @@ class NodeFeed:
         """Feed one public trade to paper fills and the strategies that want trades."""
         self._tick()
         node = self.node
-        for paper in node._paper.values():
+        for paper in _papers(node, trade.venue):
             paper.on_trade(trade)
-        for s in node._by_symbol.get(trade.symbol, ()):
+        for s in _takers(node, trade.symbol, trade.venue):
             if s.wants_trades:
                 s.on_trade(trade)
         await self._drain()

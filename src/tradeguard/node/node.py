@@ -39,6 +39,7 @@ from tradeguard.model.position import Position
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
+from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
 from tradeguard.portfolio.arb_summary import ArbSummary
@@ -112,6 +113,7 @@ class TradingNode:
         self._ctx = NodeContext(self)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
+        self._by_source: SourceIndex = {}  # the strategies each venue's data feeds
         self._paper: dict[str, Any] = {}
         self._reference: ReferencePrices | None = None
         self.data_venues: dict[str, Any] = {}  # `data_only` ccxt venues: market data alone
@@ -131,7 +133,7 @@ class TradingNode:
         self.arb_cycles: dict[str, ArbSummary] = {}
         self._closed_seen = 0
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
-        self.price_listeners: list[Callable[[str, Decimal], Awaitable[None]]] = []
+        self.price_listeners: list[Callable[[str, Decimal, str], Awaitable[None]]] = []
         self.bot_exits: Any = None  # the bots' server-side exits (bots.node_exits), built with it
         self.alerts: AlertManager | None = None
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
@@ -178,6 +180,7 @@ class TradingNode:
         for strat in self.strategies:
             for symbol in strat.symbols:
                 self._by_symbol.setdefault(symbol, []).append(strat)
+        self._by_source = source_index(self.strategies, self.market)
 
     # events ------------------------------------------------------------------------------------
     def _audit(self, event: Event) -> None:
@@ -266,7 +269,7 @@ class TradingNode:
     async def ensure_market_data(self, venue: str, symbol: str) -> None:
         """Subscribe `symbol` on demand when nobody streams it (an order over HTTP, an unwind at
         start), so that it has a reference price."""
-        if self.mode in _STREAMING and self.market.last_update_ms(symbol) is None:
+        if self.mode in _STREAMING and self.market.last_update_ms(symbol, venue) is None:
             await self.live_hub().ensure_quotes(venue, symbol, self.config.node.subscribe_wait_s)
 
     def candle_stream(self) -> Iterator[Candle]:
@@ -339,16 +342,18 @@ class TradingNode:
     async def on_quote(self, quote: Quote) -> None:
         """Feed one best bid/ask update through market state, equity and strategies."""
         self.market.on_quote(quote)
-        for paper in self._paper.values():
-            paper.on_quote(quote)  # paper venues fill against the quotes the node is fed
-        self.portfolio.marks[quote.symbol] = quote.mid
+        venue = quote.venue
+        for name, paper in self._paper.items():
+            if not venue or self.market.follows(name, venue):  # fills on its own venue's data
+                paper.on_quote(quote)
+        self.portfolio.mark(quote.symbol, quote.mid, venue)
         self._observe_equity(quote.ts, quote.symbol)
-        for strat in self._by_symbol.get(quote.symbol, ()):
+        for strat in strategies_for(self._by_symbol, self._by_source, quote.symbol, venue):
             strat.on_ticker(quote)
         if self._ctx.queue:
             await self._drain()
         for listener in self.price_listeners:
-            await listener(quote.symbol, quote.mid)
+            await listener(quote.symbol, quote.mid, venue)
         self.stats.events += 1
         self._events_this_run += 1
 
@@ -516,7 +521,7 @@ class TradingNode:
         figures = self.figures()
         open_pos = []
         for p in self.portfolio.open_positions():
-            mark = self.portfolio.marks.get(p.symbol, p.avg_entry)
+            mark = self.portfolio.mark_or(p.venue, p.symbol, p.avg_entry)
             open_pos.append({
                 "symbol": p.symbol, "venue": p.venue, "strategy": p.strategy_id,
                 "quantity": plain(p.quantity), "entry": plain(p.avg_entry), "mark": plain(mark),

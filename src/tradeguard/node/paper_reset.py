@@ -56,7 +56,7 @@ def _close_paper_positions(node: TradingNode, venues: list[str], now: int) -> li
         if pos.venue not in venues:
             continue
         if pos.quantity != 0:
-            mark = node.portfolio.marks.get(pos.symbol, pos.avg_entry)
+            mark = node.portfolio.mark_or(pos.venue, pos.symbol, pos.avg_entry)
             pnl = pos.unrealized_pnl(mark)
             entry_notional = abs(pos.quantity) * pos.avg_entry
             trade = ClosedTrade(

@@ -49,7 +49,11 @@ class Portfolio:
         self.valuation_usd = valuation_usd
         self.books: dict[str, BalanceBook] = {}
         self.positions: dict[PositionKey, Position] = {}
-        self.marks: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}  # symbol -> latest price from any venue
+        # venue -> symbol -> its own latest price (from market data tagged with the venue)
+        self.venue_marks: dict[str, dict[str, Decimal]] = {}
+        # a venue trading on another's market data (a paper venue's data_venue) -> that venue
+        self.data_venue: dict[str, str] = {}
         self.closed_trades: list[ClosedTrade] = []
         self.fees_paid = ZERO
         self.realized_pnl = ZERO
@@ -177,8 +181,29 @@ class Portfolio:
         return replace(fill, fee_quote=fill.fee * price)
 
     # valuation ------------------------------------------------------------------------------
-    def mark(self, symbol: str, price: Decimal) -> None:
+    def mark(self, symbol: str, price: Decimal, venue: str = "") -> None:
+        """Take `price` as `symbol`'s latest; with `venue`, as that venue's own price too."""
         self.marks[symbol] = price
+        if venue:
+            self.venue_marks.setdefault(venue, {})[symbol] = price
+
+    def marks_of(self, venue: str) -> dict[str, Decimal] | None:
+        """`venue`'s own marks (those of the venue whose data it trades on), if it has any."""
+        return self.venue_marks.get(self.data_venue.get(venue, venue))
+
+    def mark_or(self, venue: str, symbol: str, default: Decimal) -> Decimal:
+        """`mark_of`'s price, or `default` when no venue has marked `symbol`."""
+        price = self.mark_of(venue, symbol)[0]
+        return default if price is None else price
+
+    def mark_of(self, venue: str, symbol: str) -> tuple[Decimal | None, bool]:
+        """`symbol`'s mark on `venue`, else the latest from any venue; the flag tells that the
+        mark is another venue's (valuation falls back to it when `venue` has none)."""
+        own = self.marks_of(venue)
+        if own is not None and symbol in own:
+            return own[symbol], False
+        price = self.marks.get(symbol)
+        return price, price is not None and bool(self.venue_marks)
 
     def values_of(self, balances: Iterable[Balance]) -> dict[str, Decimal]:
         """Value each balance's total in the valuation asset, where a price is known."""
@@ -333,16 +358,20 @@ class Portfolio:
         return None
 
     def equity(self, venue: str | None = None) -> Decimal:
-        """Value every balance in the valuation asset at the latest marks."""
+        """Value every balance (of `venue`'s book only, if given) in the valuation asset at the
+        latest marks, each book's at its venue's own marks where it has them."""
         total = ZERO
         marks = self.marks
         if len(marks) != self._routes_for:
             self._routes.clear()
             self._routes_for = len(marks)
         routes = self._routes  # read directly: this runs on every mark of a held asset
+        tagged = self.venue_marks
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
+            # a venue's holdings at its own prices; another venue's stand in where it has none
+            own = self.marks_of(name) if tagged else None
             for bal in book.all():
                 qty = bal.free + bal.locked
                 if not qty:
@@ -354,7 +383,7 @@ class Portfolio:
                     total += qty * peg if peg is not None else ZERO
                     continue
                 for sym, inverted in route:
-                    px = marks[sym]
+                    px = marks[sym] if own is None else own.get(sym) or marks[sym]
                     qty = qty / px if inverted else qty * px
                 total += qty
         # positions on instruments that are not spot holdings (perpetuals, prediction markets)
@@ -373,7 +402,7 @@ class Portfolio:
         total = ZERO
         for pos in self.positions.values():
             if pos.quantity:
-                mark = self.marks.get(pos.symbol)
+                mark = self.mark_of(pos.venue, pos.symbol)[0]
                 if mark is not None:
                     total += pos.unrealized_pnl(mark)
         return total

@@ -297,7 +297,7 @@ class RiskEngine(RiskObservers):
                     f"the net position {net} on {intent.symbol}",
                 ),
             )
-        mid = market.mid(intent.symbol)
+        mid = market.mid(intent.symbol, intent.venue)
         if mid is None or mid <= 0:
             return self._deny(
                 intent,

@@ -61,9 +61,9 @@ async def get_positions(
     """Return open positions (live), or closed round trips from the database."""
     node = api.node
     if status == "open":
-        marks = node.portfolio.marks
+        mark_of = node.portfolio.mark_of
         items = [
-            position_json(p, marks.get(p.symbol))
+            position_json(p, *mark_of(p.venue, p.symbol))
             for p in node.portfolio.open_positions()
             if strategy_id is None or p.strategy_id == strategy_id
         ]

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.live.closing import CandleCloser, CandleFanout, TradeBar
@@ -45,6 +45,14 @@ class LiveSink(Protocol):
     async def on_trade(self, trade: TradeTick) -> None: ...
 
     def on_stream_event(self, kind: str, data: dict[str, Any]) -> None: ...
+
+
+_Tagged = TypeVar("_Tagged", Candle, Quote, TradeTick)
+
+
+def _at(event: _Tagged, venue: str) -> _Tagged:
+    """`event` tagged with the venue whose stream delivered it (unless its source tagged it)."""
+    return event if event.venue else replace(event, venue=venue)
 
 
 def _is_gap(exc: BaseException) -> bool:
@@ -228,7 +236,7 @@ class LiveHub:
 
         async def deliver(base: Candle) -> None:
             for bar in fanout.on_base(base):
-                await self.sink.on_live_candle(bar, False)
+                await self.sink.on_live_candle(_at(bar, src.name), False)
 
         async def backfill(until: int | None = None) -> None:
             # The closed base candles since the last one delivered, from REST (a reconnect, a gap).
@@ -296,7 +304,7 @@ class LiveHub:
             open_from = running.ts if open_from is None else min(open_from, running.ts)
         bars.sort(key=lambda c: (c.close_ts, c.interval_s))
         for c in bars:
-            await self.sink.on_live_candle(c, True)
+            await self.sink.on_live_candle(_at(c, src.name), True)
         if open_from is None:
             return
         # Everything before the open bucket is delivered: a stream that starts later back-fills.
@@ -304,7 +312,7 @@ class LiveHub:
         for c in await self._history(src, sym, timeframe_of(BASE_S), open_from, None):
             closer.seed(c.ts)
             for bar in fanout.on_base(c):
-                await self.sink.on_live_candle(bar, False)
+                await self.sink.on_live_candle(_at(bar, src.name), False)
 
     async def _history(
         self, src: MarketSource, symbol: str, timeframe: str, since_ms: int, until: int | None
@@ -329,7 +337,7 @@ class LiveHub:
     async def _book(self, src: MarketSource, needs: SymbolNeeds) -> None:
         sym, depth = needs.symbol, needs.depth
         st = self.stats[(src.name, sym, "book")]
-        book = self.books[(src.name, sym)] = OrderBook(sym)
+        book = self.books[(src.name, sym)] = OrderBook(sym, src.name)
         streamed = "book" in src.streams()
 
         async def take(first: bool) -> None:
@@ -378,7 +386,7 @@ class LiveHub:
                 last_ts = t.ts
                 seen.add(t.trade_id)
                 st.seen()
-                await self.sink.on_trade(t)
+                await self.sink.on_trade(_at(t, src.name))
 
         await self._follow(st, step)
 
@@ -403,7 +411,7 @@ class LiveHub:
                     q = await src.fetch_quote(s)
                     if q is not None:
                         stats[s].seen()
-                        await self.sink.on_quote(q)
+                        await self.sink.on_quote(_at(q, src.name))
                 await asyncio.sleep(self.poll_s)
                 return
             # A venue that serves quotes from REST while its websocket is down says so here.
@@ -413,6 +421,6 @@ class LiveHub:
                 st = stats.get(q.symbol)
                 if st is not None:
                     st.seen()
-                await self.sink.on_quote(q)
+                await self.sink.on_quote(_at(q, src.name))
 
         await self._follow(first, step)

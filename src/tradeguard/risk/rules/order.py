@@ -73,7 +73,7 @@ class StaleDataRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         symbol = c.intent.symbol
-        last = c.market.last_update_ms(symbol)
+        last = c.market.last_update_ms(symbol, c.intent.venue)
         if last is not None and c.now - last <= self.limit_ms:
             if symbol in c.engine.stale_symbols:
                 c.engine.data_fresh(c.intent, c.now)
@@ -133,12 +133,13 @@ class PriceRule(Rule):
 
     def check(self, c: Check) -> Denial | None:
         i, inst = c.intent, c.inst
-        mid = c.market.mid(i.symbol)
+        mid = c.market.mid(i.symbol, i.venue)
         if mid is None or mid <= ZERO:
             return self.deny(
                 None,
                 None,
-                f"order rejected: no reference price for {i.symbol}; wait for market data",
+                f"order rejected: no reference price for {i.symbol} on {i.venue}; wait for "
+                "market data",
                 "NO_REFERENCE_PRICE",
             )
         c.mid = mid

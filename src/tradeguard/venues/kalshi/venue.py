@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -208,7 +209,7 @@ class KalshiVenue(Venue):
             fee=dec(row.get("fee_cost", "0")),
             fee_asset=QUOTE,
             liquidity=LiquiditySide.TAKER if row.get("is_taker") else LiquiditySide.MAKER,
-            ts=int(row["ts"]) * 1000,
+            ts=fill_ts_ms(row),
         )
 
     def _order_answer(self, op: str, route: str, data: dict[str, Any]) -> tuple[Any, OrderReport]:
@@ -379,3 +380,23 @@ class KalshiVenue(Venue):
                 )
             stream.set_connected(False)  # closed, by an error or by the server
             await asyncio.sleep(0.5)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def fill_ts_ms(row: dict[str, Any]) -> int:
+    """A fill's time in ms: `created_time` carries the fraction of a second `ts` (whole
+    seconds) drops, and start-up reconciliation tells a trade made by hand after the ledger
+    opened from one before it by that fraction; `ts` when `created_time` is absent or not ISO
+    8601."""
+    created = row.get("created_time")
+    if isinstance(created, str):
+        try:
+            when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return (when - _EPOCH) // timedelta(milliseconds=1)
+    return int(row["ts"]) * 1000
