@@ -1,4 +1,6 @@
-"""Shared fixtures: the real data directory, fresh databases, and a bounded `eventually`."""
+"""Shared fixtures: the real data directory, fresh databases, a bounded `eventually`, the
+vault a node opens, and the seeded spot sandbox with what tests reach it through (a ccxt
+client, a node stack)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,15 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from test_ccxt_support import Stack
+    from tradeguard.sandbox.server import SandboxExchange
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("TG_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -76,3 +83,44 @@ async def aeventually(
             return
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+@pytest.fixture
+def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vault holding alice's sandbox key (credentials "alice", venue binance), opened
+    through the environment as a node opens it."""
+    from live_support import write_vault
+
+    write_vault(tmp_path, monkeypatch)
+
+
+# The seeded spot sandbox (BTCUSDT around 50,000, Alice and Bob funded) and its clients;
+# a module defining its own `ex` (another config) overrides this one.
+@pytest.fixture
+async def ex() -> AsyncIterator[SandboxExchange]:
+    from tradeguard.sandbox.testing import seeded_exchange
+
+    async with seeded_exchange() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def client(ex: SandboxExchange) -> AsyncIterator[Any]:
+    """The real ccxt Binance client, as Alice, markets loaded."""
+    from tradeguard.sandbox.client import make_ccxt_client
+    from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
+
+    c = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False)
+    await c.load_markets()
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The ccxt venue on `ex` behind a risk engine, order manager and storage."""
+    from test_ccxt_support import build_stack
+
+    s = await build_stack(ex, tmp_path)
+    yield s
+    await s.close()

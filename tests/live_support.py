@@ -94,6 +94,31 @@ def sandbox_config(
     )
 
 
+def sandbox_toml(tmp_path: Path, ex: SandboxExchange, **node: float) -> Path:
+    """Write tmp/sandbox.toml: `tradeguard run` on `ex` as alice (BTC/USDT, no strategy, the
+    database tmp/tg.db); `node` adds [node] settings."""
+    extra = "".join(f"{key} = {value}\n" for key, value in node.items())
+    path = tmp_path / "sandbox.toml"
+    path.write_text(f"""
+mode = "sandbox"
+strategies = []
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+kill_sentinel = "{tmp_path / "tg.kill"}"
+{extra}[reconcile]
+balance_sync_interval_s = 0
+[[venues]]
+name = "binance"
+kind = "ccxt"
+exchange = "binance"
+credentials = "alice"
+rest_url = "{ex.rest_url}"
+ws_url = "{ex.ws_url}"
+symbols = ["BTC/USDT"]
+""")
+    return path
+
+
 def two_symbol_sandbox() -> SandboxExchange:
     """The seeded sandbox (BTCUSDT around 50,000) with ETHUSDT around 3,000 as well."""
     ex = seeded_exchange()

@@ -8,8 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bots_support import ALPHA
 from node_support import trading_live
 from tradeguard.api.bot_desk import BotDesk
@@ -17,23 +15,11 @@ from tradeguard.bots.spec import BotSpec
 from tradeguard.config import Config
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually
-from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.sandbox.testing import eventually
 from tradeguard.storage.bot_rows import BotRows
 
 KEY = "binance|BTC/USDT|alpha"
 PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A vault holding alice's sandbox key, opened through the environment."""
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
 
 
 def native_config(tmp_path: Path, rest_url: str, ws_url: str, native: bool = True) -> Config:

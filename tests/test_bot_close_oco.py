@@ -4,9 +4,6 @@ ccxt: the OCO holds the coins the close sells, and firing in the gap it would se
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ from native_exits_support import (
     live_alpha,
     native_config,
     sandbox_lists,
-    vault_env,  # noqa: F401  (a fixture)
 )
+from rigs import killed_child
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
@@ -140,15 +137,7 @@ async def test_a_close_by_hand_started_while_the_bot_cancels_its_oco_is_the_only
 
 async def _run_child(tmp_path: Path, ex: SandboxExchange, moment: str) -> list[str]:
     cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file), moment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
-    docs = [json.loads(x) for x in out.splitlines() if x.startswith(b"{")]
+    docs = await killed_child(CHILD, tmp_path, cfg, moment)
     return next(d["placed"] for d in docs if "placed" in d)
 
 

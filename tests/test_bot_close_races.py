@@ -15,7 +15,6 @@ from native_exits_support import (
     enter,
     live_alpha,
     sellable_qty,
-    vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderType, Side

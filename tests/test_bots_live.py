@@ -14,11 +14,9 @@ from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.spec import BotSpec
 from tradeguard.config import Config
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
-from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.sandbox.testing import eventually, seeded_exchange
 from tradeguard.storage.bot_rows import BotRows
 
-PASSPHRASE = "correct horse battery staple"
 KEY = ("binance", "BTC/USDT", "alpha")
 
 
@@ -34,16 +32,6 @@ def _config(tmp_path: Path, rest_url: str, ws_url: str) -> Config:
                     "symbols": ["BTC/USDT", "ETH/USDT"]}],
         "strategies": [],
     })  # fmt: skip
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
 
 
 def _add_bot(node: TradingNode, name: str, symbol: str) -> None:

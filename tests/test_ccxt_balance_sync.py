@@ -15,16 +15,10 @@ from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.model import Event, EventKind
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import BOB_KEY, BOB_SECRET, seeded_exchange
+from tradeguard.sandbox.testing import BOB_KEY, BOB_SECRET
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.venues.ccxt_venue import CcxtVenue
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,17 +18,11 @@ from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.model import AmbiguousVenueError, OrderStatus, Side
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import eventually
 from tradeguard.secrets import ScryptParams, Vault, find_secrets, install_redaction, scan_paths
 from tradeguard.venues.ccxt_venue import build_ccxt_venue
 
 PASSPHRASE = "correct horse battery staple leak test"
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
 
 
 async def test_whole_sandbox_session_leaks_no_secret(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,20 +18,7 @@ from tradeguard.model import (
     Side,
 )
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import eventually, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await build_stack(ex, tmp_path)
-    yield s
-    await s.close()
+from tradeguard.sandbox.testing import eventually
 
 
 def _order(cid: str, side: Side, amount: str, price: str | None = None) -> Order:

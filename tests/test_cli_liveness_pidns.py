@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from live_support import write_vault
+from live_support import sandbox_toml, write_vault
 from test_cli_sigterm import _kv
 from tradeguard.sandbox.testing import seeded_exchange
 
@@ -49,25 +49,7 @@ async def test_a_node_in_another_pid_namespace_is_beating_and_gone_once_killed(
     write_vault(tmp_path, monkeypatch)
     db = tmp_path / "tg.db"
     async with seeded_exchange() as ex:
-        config = tmp_path / "sandbox.toml"
-        config.write_text(f"""
-mode = "sandbox"
-strategies = []
-[node]
-database_url = "sqlite:///{db}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-checkpoint_interval_s = 0.2
-[reconcile]
-balance_sync_interval_s = 0
-[[venues]]
-name = "binance"
-kind = "ccxt"
-exchange = "binance"
-credentials = "alice"
-rest_url = "{ex.rest_url}"
-ws_url = "{ex.ws_url}"
-symbols = ["BTC/USDT"]
-""")
+        config = sandbox_toml(tmp_path, ex, checkpoint_interval_s=0.2)
         pid = _free_pid()
         # Inside the namespace the node is the next pid after `pid - 1`: one nobody has here.
         script = (

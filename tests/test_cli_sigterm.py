@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from live_support import write_vault
+from live_support import sandbox_toml, write_vault
 from tradeguard.sandbox.testing import seeded_exchange
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -34,25 +34,7 @@ async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(tmp_pa
     write_vault(tmp_path, monkeypatch)
     db = tmp_path / "tg.db"
     async with seeded_exchange() as ex:
-        config = tmp_path / "sandbox.toml"
-        config.write_text(f"""
-mode = "sandbox"
-strategies = []
-[node]
-database_url = "sqlite:///{db}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-checkpoint_interval_s = 0.2
-[reconcile]
-balance_sync_interval_s = 0
-[[venues]]
-name = "binance"
-kind = "ccxt"
-exchange = "binance"
-credentials = "alice"
-rest_url = "{ex.rest_url}"
-ws_url = "{ex.ws_url}"
-symbols = ["BTC/USDT"]
-""")
+        config = sandbox_toml(tmp_path, ex, checkpoint_interval_s=0.2)
         proc = await asyncio.create_subprocess_exec(
             str(EXE), "run", "--config", str(config), "--json",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

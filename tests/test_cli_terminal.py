@@ -40,29 +40,12 @@ def test_quick_start_command_in_a_terminal_replays_the_bundled_month(tmp_path, d
 async def test_a_sandbox_run_in_a_terminal_shows_no_replay_progress_bar(tmp_path, monkeypatch):
     import asyncio
 
-    from live_support import write_vault
+    from live_support import sandbox_toml, write_vault
     from tradeguard.sandbox.testing import seeded_exchange
 
     write_vault(tmp_path, monkeypatch)
     async with seeded_exchange() as ex:
-        config = tmp_path / "sandbox.toml"
-        config.write_text(f"""
-mode = "sandbox"
-strategies = []
-[node]
-database_url = "sqlite:///{tmp_path / "tg.db"}"
-kill_sentinel = "{tmp_path / "tg.kill"}"
-[reconcile]
-balance_sync_interval_s = 0
-[[venues]]
-name = "binance"
-kind = "ccxt"
-exchange = "binance"
-credentials = "alice"
-rest_url = "{ex.rest_url}"
-ws_url = "{ex.ws_url}"
-symbols = ["BTC/USDT"]
-""")
+        config = sandbox_toml(tmp_path, ex)
         argv = [str(EXE), "run", "--config", str(config), "--duration", "2"]
         code, screen = await asyncio.to_thread(run_in_pty, argv, cwd=tmp_path, timeout_s=120)
     assert code == 0, screen

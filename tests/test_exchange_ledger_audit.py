@@ -7,9 +7,7 @@ fill counted twice halts it with the figures.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rigs import killed_child
 from tradeguard.config import Config
 from tradeguard.model import OrderStatus, Side, TradingState
 from tradeguard.model.balance import Balance
@@ -25,12 +24,10 @@ from tradeguard.model.enums import LiquiditySide
 from tradeguard.model.fill import Fill
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
-from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
-PASSPHRASE = "correct horse battery staple"
 CHILD = Path(__file__).with_name("ccxt_crash_child.py")
 
 
@@ -52,25 +49,8 @@ def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
     })  # fmt: skip
 
 
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
-
-
 async def _crash_after_send(tmp_path: Path, cfg: Config) -> None:
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
+    await killed_child(CHILD, tmp_path, cfg, timeout_s=90)
 
 
 def _venue_totals(ex: SandboxExchange) -> dict[str, Decimal]:

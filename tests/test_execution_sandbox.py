@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-
-from test_ccxt_support import Stack, build_stack
+from test_ccxt_support import Stack
 from tradeguard.model import OrderStatus, Side
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import eventually, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await build_stack(ex, tmp_path)
-    yield s
-    await s.close()
+from tradeguard.sandbox.testing import eventually
 
 
 async def test_crossing_order_whose_answer_is_dropped_is_filled_and_booked_once(

@@ -3,11 +3,8 @@ the account holds, and round trips close, through the real ccxt client and order
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from execution_stubs import Rig, _Config
 from test_ccxt_support import ALICE_KEY, SYMBOL, VENUE, Stack, build_stack
@@ -15,20 +12,7 @@ from tradeguard.execution.ledger_audit import audit_storage, record_lot_steps
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model import OrderStatus, Side
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import eventually, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await build_stack(ex, tmp_path)
-    yield s
-    await s.close()
+from tradeguard.sandbox.testing import eventually
 
 
 def _held(ex: SandboxExchange) -> dict[str, Decimal]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from eth_account import Account
-
 from pm_support import TICKER, rsa_pem, seeded_kalshi
+from test_polymarket_venue import maker_and_taker
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side, TimeInForce
@@ -20,7 +19,6 @@ from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.kalshi.venue import KalshiVenue
-from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 D = Decimal
 K_YES, K_NO = f"{TICKER}:YES/USD", f"{TICKER}:NO/USD"
@@ -76,19 +74,8 @@ async def test_kalshi_balances_follow_a_taker_fill_and_a_resting_fill_from_the_f
 
 async def test_polymarket_balances_follow_a_taker_fill_and_a_user_channel_fill():
     async with PolymarketExchange() as ex:
-        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
-        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
-        maker_wallet, taker_wallet = Account.create(), Account.create()
-        ex.add_account(maker_wallet.address, D("1000"))
-        ex.add_account(taker_wallet.address, D("1000"))
-        ws_user = ex.url.replace("http", "ws") + "/ws/user"
-        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
-                                ws_url=ws_user)  # fmt: skip
-        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
         rec = Recorder()
-        maker.set_listener(rec)
-        await maker.connect()
-        await taker.connect()
+        maker, taker = await maker_and_taker(ex, rec)
         try:
             await maker.submit(_order("tg1-1", "polymarket", P_YES, "10", "0.50"))  # takes 0.47
             await maker.balance_reader.idle()

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from pm_support import rsa_pem
+from rigs import answering
 from test_kalshi_venue import YES, make_order
 from tradeguard.clock import Clock
 from tradeguard.model.enums import Side
@@ -24,15 +25,9 @@ async def test_an_order_answer_without_an_order_is_ambiguous() -> None:
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base = await answering(proxy)
     pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     errors = []
     try:
         for cid in ("tg1-1", "tg1-2", "tg1-3"):
@@ -67,15 +62,9 @@ async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base = await answering(proxy)
     pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     errors = []
     try:
         for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_order("c", YES)):

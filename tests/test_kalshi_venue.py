@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from pm_support import TICKER, rsa_pem, seeded_kalshi
+from rigs import answering
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
@@ -385,15 +386,9 @@ async def test_an_html_page_or_garbage_with_status_200_is_an_ambiguous_venue_err
     async def hostile(request: web.Request) -> web.Response:
         return web.Response(text=next(bodies), content_type="text/html")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hostile)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, base = await answering(hostile)
     pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"http://127.0.0.1:{port}/trade-api/v2", "k1", pem, Clock())
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     try:
         errors = []
         for _ in range(3):

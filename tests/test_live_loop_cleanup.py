@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from native_exits_support import native_config, vault_env  # noqa: F401  (a fixture)
+from native_exits_support import native_config
 from tradeguard.model.errors import ConfigError
 from tradeguard.node import TradingNode, live
 from tradeguard.sandbox.testing import seeded_exchange

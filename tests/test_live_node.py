@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from live_support import btc_slice, replaying_sandbox, sandbox_config, write_vault
+from live_support import btc_slice, replaying_sandbox, sandbox_config
 from tradeguard.model.market import Candle
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_vault(tmp_path, monkeypatch)
 
 
 @pytest.mark.usefixtures("vault_env")

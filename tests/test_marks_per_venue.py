@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bots_support import ALPHA
-from native_exits_support import vault_env  # noqa: F401  (a fixture)
 from node_support import trading_live
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.spec import BotSpec

@@ -4,9 +4,6 @@ replaced by one for the whole position, also across a SIGKILL between cancel and
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,8 +17,8 @@ from native_exits_support import (
     native_config,
     sandbox_lists,
     sellable_qty,
-    vault_env,  # noqa: F401  (a fixture)
 )
+from rigs import killed_child
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -71,15 +68,8 @@ async def test_an_entry_adding_to_a_position_gets_one_oco_for_the_whole_position
 async def _kill_while_adding(tmp_path: Path, ex: SandboxExchange, moment: str) -> list[str]:
     """Run the child (first entry, its pair, a second entry) until its SIGKILL; return the
     first pair's client order ids."""
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(native_config(tmp_path, ex.rest_url, ex.ws_url).model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file), moment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
-    docs = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+    docs = await killed_child(CHILD, tmp_path, cfg, moment)
     assert any("added" in d for d in docs), docs
     return next(d["placed"] for d in docs if "placed" in d)
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
 import sqlite3
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,8 +17,8 @@ from native_exits_support import (
     native_config,
     sandbox_lists,
     sellable_qty,
-    vault_env,  # noqa: F401  (a fixture)
 )
+from rigs import killed_child
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
@@ -67,16 +64,8 @@ async def test_a_bot_entry_with_sl_and_tp_becomes_an_oco_that_the_sandbox_trigge
 
 
 async def _kill_child(tmp_path, cfg, moment: str) -> list[dict]:
-    cfg_file = tmp_path / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
     child = Path(__file__).with_name("native_exits_crash_child.py")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(child), str(cfg_file), moment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-3000:])
-    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    return await killed_child(child, tmp_path, cfg, moment)
 
 
 def _exit_orders(node: TradingNode) -> list[Order]:

@@ -17,7 +17,6 @@ from native_exits_support import (
     bot_qty,
     native_config,
     sandbox_lists,
-    vault_env,  # noqa: F401  (a fixture)
 )
 from tradeguard.model.enums import OrderStatus, OrderType
 from tradeguard.node import TradingNode

@@ -14,9 +14,6 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
-from tradeguard.secrets.vault import ScryptParams, Vault
-
-PASSPHRASE = "correct horse battery staple"
 
 
 def _config(tmp_path: Path, rest_url: str, ws_url: str, interval_s: float) -> Config:
@@ -44,16 +41,6 @@ def _config(tmp_path: Path, rest_url: str, ws_url: str, interval_s: float) -> Co
             "strategies": [],
         }
     )
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
 
 
 @pytest.mark.usefixtures("vault_env")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from rigs import killed_child
 from test_pm_arb_node import arb_config, vault_with_both
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus, Side
@@ -29,16 +28,7 @@ CHILD = Path(__file__).with_name("pm_arb_crash_child.py")
 
 
 async def _child(tmp: Path, cfg: Config, *args: str) -> dict:
-    cfg_file = tmp / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    (tmp / "child.err").write_bytes(err)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
-    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+    return (await killed_child(CHILD, tmp, cfg, *args, timeout_s=90))[-1]
 
 
 async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:

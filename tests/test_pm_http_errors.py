@@ -13,6 +13,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from rigs import answering
 from tradeguard.clock import Clock
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys, polymarket_demo, polymarket_keys
@@ -99,16 +100,11 @@ async def test_a_5xx_and_a_timeout_are_ambiguous_everywhere(servers) -> None:
         assert f"{venue.name}: load_instruments failed: ReadTimeout" in str(exc)
 
 
-async def test_a_body_that_is_not_json_is_ambiguous_not_a_traceback(unused_tcp_port) -> None:
+async def test_a_body_that_is_not_json_is_ambiguous_not_a_traceback() -> None:
     async def html(request: web.Request) -> web.Response:
         return web.Response(text="<html>\n<b>gateway</b>\n</html>", content_type="text/html")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", html)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    base = f"http://127.0.0.1:{unused_tcp_port}"
+    runner, base = await answering(html)
     keys = kalshi_keys(None), polymarket_keys(None)
     try:
         for venue in _venues(f"{base}/trade-api/v2", base, *keys):

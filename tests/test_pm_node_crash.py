@@ -3,15 +3,12 @@ a node SIGKILLed between journal and send restarts and resolves the order by que
 
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from rigs import killed_child
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
@@ -54,16 +51,9 @@ def vault_with(tmp: Path, monkeypatch, name: str, venue: str, fields: dict[str, 
 
 
 async def kill_between_journal_and_send(tmp: Path, cfg: Config, venue: str, symbol: str) -> str:
-    cfg_file = tmp / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
     child = Path(__file__).with_name("pm_crash_child.py")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(child), str(cfg_file), venue, symbol, "0.43",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-2000:])
-    return str(json.loads(out.decode().strip().splitlines()[-1])["journaled"])
+    docs = await killed_child(child, tmp, cfg, venue, symbol, "0.43", timeout_s=60)
+    return str(docs[-1]["journaled"])
 
 
 @pytest.mark.parametrize("dialect", ["kalshi", "polymarket"])

@@ -46,3 +46,20 @@ async def test_kalshi_settled_markets_without_a_yes_no_result_are_left_out():
     ]}  # fmt: skip
     venue = _served(KalshiPublicData("kd", "http://x", SimulatedClock(0)), listing)
     assert await venue.fetch_resolutions() == {"A": Resolution.YES}
+
+
+async def test_the_signed_polymarket_venue_reads_the_same_listing_the_same_way():
+    """Named-outcome markets are left out of the signed venue's instruments and settlements
+    too (they were read as outcomes before, and 'lakers' is no outcome)."""
+    from tradeguard.venues.polymarket.venue import PolymarketVenue
+
+    listing = {"data": [
+        {**_pm_market("fed", ("Yes", "No"), False), "neg_risk": False},
+        {**_pm_market("lakers-celtics", ("Lakers", "Celtics"), False), "neg_risk": False},
+        {**_pm_market("old", ("Yes", "No"), True, ""), "neg_risk": False},
+        {**_pm_market("game", ("Over", "Under"), True, "Over"), "neg_risk": False},
+    ]}  # fmt: skip
+    venue = _served(PolymarketVenue("pm", "http://x", "0x" + "11" * 32, SimulatedClock(0)), listing)
+    assert sorted(await venue.load_instruments()) == ["fed:NO/PUSD", "fed:YES/PUSD"]
+    settled = await venue.fetch_settlements()
+    assert [(s.market, s.resolution) for s in settled] == [("old", Resolution.VOID)]

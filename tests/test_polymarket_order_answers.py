@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
+from rigs import answering
 from test_polymarket_venue import YES, make_order, started
 from tradeguard.model.enums import Side
 from tradeguard.model.errors import AmbiguousVenueError
@@ -20,16 +21,10 @@ async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=next(bodies), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base = await answering(proxy)
     async with PolymarketExchange() as ex:
         venue, _, _ = await started(ex)
-        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        venue.url = base  # a proxy now answers for the CLOB
         errors = []
         try:
             for cid in ("tg1-1", "tg1-2", "tg1-3"):
@@ -59,16 +54,10 @@ async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() 
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=next(bodies), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base = await answering(proxy)
     async with PolymarketExchange() as ex:
         venue, _, _ = await started(ex)
-        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        venue.url = base  # a proxy now answers for the CLOB
         errors = []
         try:
             for cid in ("tg1-1", "tg1-2"):
@@ -94,16 +83,10 @@ async def test_a_trades_or_orders_answer_without_its_list_is_ambiguous() -> None
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=next(bodies), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base = await answering(proxy)
     async with PolymarketExchange() as ex:
         venue, _, _ = await started(ex)
-        venue.url = f"http://127.0.0.1:{port}"  # a proxy now answers for the CLOB
+        venue.url = base  # a proxy now answers for the CLOB
         errors = []
         try:
             for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_open_orders()):

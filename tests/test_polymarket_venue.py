@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from eth_account import Account
 
 import tradeguard.sandbox.polymarket.server as clob
+from rigs import answering
 from tradeguard.clock import Clock
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
@@ -38,6 +40,26 @@ def make_order(cid, symbol, side, amount, price, tif=TimeInForce.GTC, ts=1_700_0
         cid, "s1", "polymarket", symbol, side, OrderType.LIMIT, D(amount), D(price), tif,
         created_ts=ts,
     )  # fmt: skip
+
+
+async def maker_and_taker(
+    ex: PolymarketExchange, listener: Any
+) -> tuple[PolymarketVenue, PolymarketVenue]:
+    """fed-dec (2% fee) seeded at 0.45/0.47; a maker venue on the user channel telling
+    `listener` and a taker venue, each with its own wallet funded with 1000, both connected."""
+    ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
+    ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
+    maker_wallet, taker_wallet = Account.create(), Account.create()
+    ex.add_account(maker_wallet.address, D("1000"))
+    ex.add_account(taker_wallet.address, D("1000"))
+    ws_user = ex.url.replace("http", "ws") + "/ws/user"
+    maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
+                            ws_url=ws_user)  # fmt: skip
+    taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
+    maker.set_listener(listener)
+    await maker.connect()
+    await taker.connect()
+    return maker, taker
 
 
 async def started(ex: PolymarketExchange, **kw):
@@ -145,19 +167,8 @@ async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_chan
     import aiohttp
 
     async with PolymarketExchange() as ex:
-        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
-        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
-        maker_wallet, taker_wallet = Account.create(), Account.create()
-        ex.add_account(maker_wallet.address, D("1000"))
-        ex.add_account(taker_wallet.address, D("1000"))
-        ws_user = ex.url.replace("http", "ws") + "/ws/user"
-        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
-                                ws_url=ws_user)  # fmt: skip
-        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
         rec = Recorder()
-        maker.set_listener(rec)
-        await maker.connect()
-        await taker.connect()
+        maker, taker = await maker_and_taker(ex, rec)
         try:
             async with (
                 aiohttp.ClientSession() as http,
@@ -192,19 +203,8 @@ async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_chan
 
 async def test_hostile_frames_on_the_user_channel_are_skipped_and_later_fills_arrive(caplog):
     async with PolymarketExchange() as ex:
-        ex.add_market("fed-dec", "1001", "1002", fee_rate=D("0.02"))
-        ex.seed_book("fed-dec", yes_bids=[("0.45", "100")], yes_asks=[("0.47", "100")])
-        maker_wallet, taker_wallet = Account.create(), Account.create()
-        ex.add_account(maker_wallet.address, D("1000"))
-        ex.add_account(taker_wallet.address, D("1000"))
-        ws_user = ex.url.replace("http", "ws") + "/ws/user"
-        maker = PolymarketVenue("polymarket", ex.url, maker_wallet.key.hex(), Clock(),
-                                ws_url=ws_user)  # fmt: skip
-        taker = PolymarketVenue("pm2", ex.url, taker_wallet.key.hex(), Clock())
         rec = Recorder()
-        maker.set_listener(rec)
-        await maker.connect()
-        await taker.connect()
+        maker, taker = await maker_and_taker(ex, rec)
         try:
             await maker.submit(make_order("tg1-9", YES, Side.BUY, "10", "0.46"))
             (conn,) = ex.hub.conns
@@ -303,14 +303,8 @@ async def test_an_html_page_or_garbage_from_the_clob_is_a_venue_error_naming_it(
         status, text = next(answers)
         return web.Response(status=status, text=text, content_type="text/html")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hostile)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    venue = PolymarketVenue("polymarket", f"http://127.0.0.1:{port}", Account.create().key.hex(),
+    runner, base = await answering(hostile)
+    venue = PolymarketVenue("polymarket", base, Account.create().key.hex(),
                             Clock())  # fmt: skip
     try:
         with pytest.raises(AmbiguousVenueError) as html:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_reconcile_missed_fill import _config, vault_env  # noqa: F401  (a fixture)
+from test_reconcile_missed_fill import _config
 from tradeguard.config import StrategyConfig
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side
 from tradeguard.model.enums import TradingState
@@ -118,9 +118,10 @@ async def test_selling_coins_held_by_hand_is_a_smaller_balance_not_a_short(
             await node.submit(_resting_buy())
             report = await reconcile_all(node, "periodic")
             assert report.ok, report.to_json()
-            fills = node.storage.load_fills()
-            assert [(f.side, f.amount) for f in fills] == [(Side.SELL, Decimal("0.0006"))]
-            assert node.storage.fill_strategy_ids()[fills[0].client_order_id] == HOLDINGS
+            owned = list(node.storage.fill_pages())
+            assert [(f.side, f.amount, owner) for f, owner in owned] == [
+                (Side.SELL, Decimal("0.0006"), HOLDINGS)
+            ]
             assert node.storage.load_open_positions() == []  # no short
             assert not [p for p in node.portfolio.positions.values() if p.quantity]
             free, locked = ex.balances(ALICE_KEY)["BTC"]

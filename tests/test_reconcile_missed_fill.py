@@ -17,10 +17,8 @@ from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side
 from tradeguard.model.enums import TimeInForce
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
-from tradeguard.secrets.vault import ScryptParams, Vault
+from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
-PASSPHRASE = "correct horse battery staple"
 OLDER_TRADES = 520  # more than one page (500) of the account's trade history
 
 
@@ -54,16 +52,6 @@ def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
             },
         }
     )
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    vault.add("alice", "binance", {"api_key": ALICE_KEY, "secret": ALICE_SECRET})
-    vault.lock()
-    monkeypatch.setenv("TG_VAULT_PATH", str(tmp_path / "vault.json"))
-    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
 
 
 def _older_trades(ex: SandboxExchange) -> None:

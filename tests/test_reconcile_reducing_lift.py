@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from live_support import sandbox_config, write_vault
+from live_support import sandbox_config
 from tradeguard.config import Config
 from tradeguard.execution.reconcile import RECONCILER, reconcile_and_gate
 from tradeguard.model.enums import TradingState
@@ -28,11 +28,6 @@ def _config(tmp_path: Path, ex: SandboxExchange) -> Config:
 def _lose(node: TradingNode, times: int) -> None:
     for _ in range(times):
         node.risk.observe_cycle("s", ("BTC/USDT",), D("-5"), node.clock.now_ms())
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_vault(tmp_path, monkeypatch)
 
 
 @pytest.mark.usefixtures("vault_env")

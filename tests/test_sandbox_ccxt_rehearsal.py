@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,23 +10,8 @@ import aiohttp
 import ccxt
 import pytest
 
-from tradeguard.sandbox.client import make_ccxt_client
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def client(ex: SandboxExchange) -> AsyncIterator[Any]:
-    c = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False)
-    await c.load_markets()
-    yield c
-    await c.close()
+from tradeguard.sandbox.testing import ALICE_KEY, eventually
 
 
 def _minute(ms: int) -> int:

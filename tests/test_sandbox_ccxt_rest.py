@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,21 +10,7 @@ import pytest
 
 from tradeguard.sandbox.client import make_ccxt_client
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def client(ex: SandboxExchange) -> AsyncIterator[Any]:
-    c = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False)
-    await c.load_markets()
-    yield c
-    await c.close()
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET
 
 
 async def test_load_markets_maps_filters_to_precision_and_limits(client: Any) -> None:

@@ -5,7 +5,6 @@ Binance's MAX_NUM_ORDERS filter (200 open orders per account and symbol), throug
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import ccxt
@@ -14,13 +13,7 @@ import pytest
 from tradeguard.sandbox.client import make_ccxt_client
 from tradeguard.sandbox.order_caps import MAX_NUM_ORDERS
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, seeded_exchange
-
-
-@pytest.fixture
-async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
-        yield sandbox
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET
 
 
 async def _client(ex: SandboxExchange, key: str, secret: str) -> Any:

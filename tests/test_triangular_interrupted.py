@@ -4,16 +4,14 @@ order path; a start killed during that unwind neither unwinds twice nor loses th
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rigs import killed_child
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.events import Event, EventKind
@@ -29,16 +27,9 @@ from triangular_node_support import (
     drifting_sandbox,
     node_config,
     sandbox_config,
-    write_vault,
 )
 
 CHILD = Path(__file__).with_name("tri_crash_child.py")
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in write_vault(tmp_path).items():
-        monkeypatch.setenv(key, value)
 
 
 def _cfg(tmp: Path, ex: Any, **exec_params: Any) -> Config:
@@ -47,16 +38,7 @@ def _cfg(tmp: Path, ex: Any, **exec_params: Any) -> Config:
 
 
 async def _child(tmp: Path, cfg: Config, *args: str) -> dict[str, Any]:
-    cfg_file = tmp / "config.json"
-    cfg_file.write_text(cfg.model_dump_json())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(cfg_file), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    (tmp / "child.err").write_bytes(err)
-    assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-6000:])
-    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+    return (await killed_child(CHILD, tmp, cfg, *args, timeout_s=90))[-1]
 
 
 async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:

@@ -23,16 +23,9 @@ from triangular_node_support import (
     node_config,
     paper_arb_config,
     sandbox_config,
-    write_vault,
 )
 
 RUN_S = 15.0
-
-
-@pytest.fixture
-def vault_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in write_vault(tmp_path).items():
-        monkeypatch.setenv(key, value)
 
 
 def _rows(node: TradingNode, outcome: str | None = None) -> list[dict[str, Any]]:

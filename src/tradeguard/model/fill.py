@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -81,3 +82,26 @@ def fee_in_quote(symbol: str, price: Decimal, fee: Decimal, fee_asset: str) -> D
     if fee_asset == base:
         return fee * price
     return ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class FillTotals:
+    """What an order's fills add up to: base filled, its cost in the quote, fees as charged."""
+
+    amount: Decimal
+    cost: Decimal  # sum of amount * price
+    fee: Decimal  # summed as charged (one order's fills share their fee asset)
+
+    @property
+    def avg_price(self) -> Decimal:
+        return self.cost / self.amount if self.amount else ZERO
+
+
+def fill_totals(fills: Iterable[Fill]) -> FillTotals:
+    """Add up one order's fills."""
+    amount = cost = fee = ZERO
+    for f in fills:
+        amount += f.amount
+        cost += f.amount * f.price
+        fee += f.fee
+    return FillTotals(amount, cost, fee)

@@ -2,22 +2,19 @@
 
 Pure and synchronous: no I/O, no clock (callers pass `now_ms`), `Decimal` throughout.
 
-Fees follow Binance spot without BNB discounts: the buyer pays the fee in the base asset it
-receives, the seller in the quote asset it receives, at the maker rate when its order was resting
-and the taker rate when it crossed. Fees are rounded half-up to 8 decimals and credited to the
-fee account, so the total of every asset across all accounts (fee account included) never changes
-by trading.
+What a trade moves between accounts (balances, fees in the asset received or in BNB) is
+`sandbox/trade_settlement.py`: the total of every asset across all accounts, fee account
+included, never changes by trading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.sandbox.book import Book, crosses, simulate
 from tradeguard.sandbox.contingent import ContingentOrders, check_trigger
-from tradeguard.sandbox.fees import BNB, bnb_fee
 from tradeguard.sandbox.house import house_trade, set_house_book
 from tradeguard.sandbox.orders import (
     BUY,
@@ -49,6 +46,7 @@ from tradeguard.sandbox.orders import (
     Result,
     Trade,
 )
+from tradeguard.sandbox.trade_settlement import settle_trade
 from tradeguard.sandbox.validation import lock_need, validate
 
 __all__ = [
@@ -59,7 +57,6 @@ __all__ = [
     "EngineReject", "Execution", "MarketSpec", "MatchingEngine", "Result", "Trade",
 ]  # fmt: skip
 
-_FEE_QUANTUM = Decimal("0.00000001")
 _MANDATORY = "Mandatory parameter '{}' was not sent, was empty/null, or malformed."
 
 
@@ -409,9 +406,6 @@ class MatchingEngine:
     def _bnb_price(self, symbol: str) -> Decimal | None:
         return self.last_price(symbol) if symbol in self.markets else None
 
-    def _fee(self, amount: Decimal, rate: Decimal) -> Decimal:
-        return (amount * rate).quantize(_FEE_QUANTUM, rounding=ROUND_HALF_UP)
-
     def _fill(
         self,
         spec: MarketSpec,
@@ -425,9 +419,10 @@ class MatchingEngine:
         quote_amt = qty * price
         buy, sell = (taker, maker) if taker.side == BUY else (maker, taker)
         buyer_is_maker = buy is maker
-        (buyer_fee, buyer_asset), (seller_fee, seller_asset) = self._settle(
-            spec, buy, sell, buyer_is_maker, qty, quote_amt
-        )
+        (buyer_fee, buyer_asset), (seller_fee, seller_asset) = settle_trade(
+            self.accounts, self.fee_account, spec, buy, sell, buyer_is_maker, qty, quote_amt,
+            self._bnb_price,
+        )  # fmt: skip
         trade = Trade(
             trade_id=self._next_trade_id,
             symbol=spec.symbol,
@@ -471,53 +466,6 @@ class MatchingEngine:
             )
             if o.order_list_id >= 0:
                 self.contingent.cancel_siblings(o, now_ms, result)
-
-    def _settle(
-        self,
-        spec: MarketSpec,
-        buy: EngineOrder,
-        sell: EngineOrder,
-        buyer_is_maker: bool,
-        qty: Decimal,
-        quote_amt: Decimal,
-    ) -> tuple[tuple[Decimal, str], tuple[Decimal, str]]:
-        """Move both sides' balances and fees for one trade; return each side's (fee, asset)."""
-        buyer_rate = spec.maker_fee if buyer_is_maker else spec.taker_fee
-        seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
-        buyer = self.accounts[buy.account_id]
-        seller = self.accounts[sell.account_id]
-        fees = self.accounts[self.fee_account]
-        # Each side pays in what it receives, or in BNB where its account asks for that. A
-        # BNB fee is taken at once: one account on both sides pays the second from what is left.
-        buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, self._bnb_price)
-        if buyer_fee is not None:
-            _move(buyer, fees, BNB, buyer_fee)
-        seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, self._bnb_price)
-        if seller_fee is not None:
-            _move(seller, fees, BNB, seller_fee)
-        buyer_asset = spec.base if buyer_fee is None else BNB
-        seller_asset = spec.quote if seller_fee is None else BNB
-
-        qb = buyer.bal(spec.quote)
-        # A limit buy locked qty * its limit; release the price improvement with the spend.
-        release = qty * buy.price if buy.kind != MARKET else quote_amt
-        release = min(release, buy.locked)
-        qb.locked -= release
-        buy.locked -= release
-        qb.free += release - quote_amt
-        buyer.bal(spec.base).free += qty
-        if buyer_fee is None:
-            buyer_fee = self._fee(qty, buyer_rate)
-            _move(buyer, fees, spec.base, buyer_fee)
-
-        sb = seller.bal(spec.base)
-        sb.locked -= qty
-        sell.locked -= qty
-        seller.bal(spec.quote).free += quote_amt
-        if seller_fee is None:
-            seller_fee = self._fee(quote_amt, seller_rate)
-            _move(seller, fees, spec.quote, seller_fee)
-        return (buyer_fee, buyer_asset), (seller_fee, seller_asset)
 
     def _finish(
         self, order: EngineOrder, status: str, now_ms: int, result: Result, emit: bool = True
@@ -587,9 +535,3 @@ class MatchingEngine:
     ) -> Result:
         """Have the house send an IOC limit order that trades with resting orders up to `price`."""
         return house_trade(self, symbol, side, price, qty, now_ms, house)
-
-
-def _move(payer: Account, fees: Account, asset: str, amount: Decimal) -> None:
-    """Take a fee of `amount` in `asset` from the payer's free balance to the fee account."""
-    payer.bal(asset).free -= amount
-    fees.bal(asset).free += amount

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from tradeguard.sandbox.loopback import LOOPBACK
 from tradeguard.sandbox.matching import EngineReject
 from tradeguard.sandbox.params import ApiError, error_response
 from tradeguard.sandbox.ratelimit import request_weight
@@ -17,7 +18,6 @@ from tradeguard.sandbox.ratelimit import request_weight
 if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1"})
 _API_CODE = web.ResponseKey("api_code", int)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,7 +47,7 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
 
 
 async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.remote not in _LOOPBACK:
+    if request.remote not in LOOPBACK:
         return error_response(ApiError(-2015, "Admin endpoints answer loopback only.", 403))
     try:
         if request.method == "POST" and request.can_read_body:

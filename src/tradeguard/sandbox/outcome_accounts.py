@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import Outcome, Resolution, payout
-from tradeguard.sandbox.binary_book import BinaryOrder
+from tradeguard.sandbox.binary_book import BinaryBook, BinaryOrder
 
 Holding = tuple[str, Outcome]  # (market, outcome)
 
@@ -108,3 +108,20 @@ class OutcomeAccount:
         return self.tokens.get((market, Outcome.YES), ZERO), self.tokens.get(
             (market, Outcome.NO), ZERO
         )
+
+
+HOUSE = "house"  # the sandbox's own account: the seeded liquidity, never settled
+
+
+def cancel_resting(book: BinaryBook, accounts: dict[str, OutcomeAccount], market: str) -> None:
+    """Cancel a market's resting orders, their funds released (a market resolving)."""
+    for order in book.resting(market):
+        book.cancel(order.order_id)
+        accounts[order.account].release(order)
+
+
+def settle_holders(
+    accounts: dict[str, OutcomeAccount], market: str, resolution: Resolution, ts: int
+) -> list[dict[str, object]]:
+    """Pay every holder of a resolved market but the house; return each account's row."""
+    return [a.settle(market, resolution, ts) for a in accounts.values() if a.account_id != HOUSE]

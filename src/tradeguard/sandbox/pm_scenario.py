@@ -28,9 +28,9 @@ from decimal import Decimal
 from tradeguard.model.money import ONE
 from tradeguard.model.outcome import Outcome
 from tradeguard.sandbox.binary_book import BinaryBook, BinaryOrder, Trade
+from tradeguard.sandbox.outcome_accounts import HOUSE
 
 log = logging.getLogger(__name__)
-HOUSE = "house"
 SCENARIOS = ("arb", "arb-fail")
 
 

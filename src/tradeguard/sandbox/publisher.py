@@ -11,6 +11,7 @@ from tradeguard.sandbox.matching import FEE_ACCOUNT, HOUSE_ACCOUNT, MatchingEngi
 from tradeguard.sandbox.streams import StreamHub
 from tradeguard.sandbox.wire import (
     account_position,
+    agg_trade,
     book_ticker_row,
     d8,
     execution_report,
@@ -175,19 +176,7 @@ def _trade_event(t: Trade, now: int) -> dict[str, Any]:
 
 
 def _agg_trade_event(t: Trade, now: int) -> dict[str, Any]:
-    return {
-        "e": "aggTrade",
-        "E": now,
-        "s": t.symbol,
-        "a": t.trade_id,
-        "p": d8(t.price),
-        "q": d8(t.qty),
-        "f": t.trade_id,
-        "l": t.trade_id,
-        "T": t.time_ms,
-        "m": t.buyer_is_maker,
-        "M": True,
-    }
+    return {"e": "aggTrade", "E": now, "s": t.symbol, **agg_trade(t)}
 
 
 def _level_diff(old: Levels, new: Levels) -> list[tuple[Decimal, Decimal]]:

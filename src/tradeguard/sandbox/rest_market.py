@@ -11,7 +11,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.sandbox.klines import INTERVAL_MS, kline_row
 from tradeguard.sandbox.matching import Trade
 from tradeguard.sandbox.params import ApiError, int_param, limit_param, required
-from tradeguard.sandbox.wire import book_ticker_row, d8, symbol_info, ticker_row
+from tradeguard.sandbox.wire import agg_trade, book_ticker_row, d8, symbol_info, ticker_row
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
@@ -181,18 +181,4 @@ class MarketRoutes:
 
     async def agg_trades(self, request: web.Request) -> web.Response:
         _, rows = self._trades_window(request.query, "fromId")
-        return web.json_response(
-            [
-                {
-                    "a": t.trade_id,
-                    "p": d8(t.price),
-                    "q": d8(t.qty),
-                    "f": t.trade_id,
-                    "l": t.trade_id,
-                    "T": t.time_ms,
-                    "m": t.buyer_is_maker,
-                    "M": True,
-                }
-                for t in rows
-            ]
-        )
+        return web.json_response([agg_trade(t) for t in rows])

@@ -29,6 +29,7 @@ from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
+from tradeguard.sandbox.loopback import serve
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
 from tradeguard.sandbox.middleware import make_middleware
 from tradeguard.sandbox.motion import RandomWalk
@@ -95,14 +96,7 @@ class SandboxExchange:
         if c.request_log_path is not None:
             self.request_log = RequestLog(c.request_log_path)
             self.request_log.open()
-        self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1]
+        self._runner, self._port = await serve(self._app, self.config.host, self.config.port)
         if self.drift is not None:
             self.spawn(self.drift.run())
         if c.house_refill_ms:

@@ -276,6 +276,21 @@ def account_position(now_ms: int, balances: list[tuple[str, Decimal, Decimal]]) 
     }
 
 
+def agg_trade(t: Trade) -> dict[str, Any]:
+    """One aggregate trade as `GET /api/v3/aggTrades` and the `aggTrade` stream carry it (each
+    trade is its own aggregate)."""
+    return {
+        "a": t.trade_id,
+        "p": d8(t.price),
+        "q": d8(t.qty),
+        "f": t.trade_id,
+        "l": t.trade_id,
+        "T": t.time_ms,
+        "m": t.buyer_is_maker,
+        "M": True,
+    }
+
+
 def side_of_taker(t: Trade) -> str:
     """The aggressor side of a trade."""
     return "SELL" if t.buyer_is_maker else BUY

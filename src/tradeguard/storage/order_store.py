@@ -216,11 +216,6 @@ class OrderStore(StorageCore):
         )
         return {(r[0], r[1]) for r in self._read(stmt)}
 
-    def fill_strategy_ids(self) -> dict[str, str]:
-        """Map each stored client order id to the strategy its fills were booked to."""
-        stmt = select(fills.c.client_order_id, fills.c.strategy_id).distinct()
-        return {cid: sid for cid, sid in self._read(stmt)}
-
 
 def _fills_query(venue: str | None, symbol: str | None, since_ts: int | None) -> Any:
     """The fills of a venue and symbol (either may be None: all) from `since_ts` on."""

@@ -19,13 +19,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.market import Quote
-from tradeguard.venues.outcome_quotes import quote_key
+from tradeguard.venues.outcome_quotes import poll_quotes, quote_key
 
 if TYPE_CHECKING:
     from tradeguard.marketdata.live.streams import RestFallback
@@ -126,3 +126,34 @@ async def stream_with_fallback(
             if time.monotonic() >= until:
                 break
             await asyncio.sleep(poll_s)
+
+
+class BookSource(Protocol):
+    """What a prediction venue streams its books with: its REST snapshot, poll period, stats."""
+
+    name: str
+    quote_poll_s: float
+    book_stats: StreamStats
+
+    async def fetch_quote(self, symbol: str) -> Quote: ...
+
+
+def venue_book_stream(
+    venue: BookSource,
+    symbols: list[str],
+    ws_quotes: Callable[[], AsyncIterator[Quote]] | None,
+    fallback: RestFallback | None = None,
+) -> AsyncIterator[Quote]:
+    """The venue's books of `symbols`: its WebSocket feed with REST standing in while it is
+    down (`stream_with_fallback`), or REST polling every `quote_poll_s` where there is none."""
+    if ws_quotes is None:
+        return poll_quotes(venue.fetch_quote, symbols, venue.quote_poll_s)
+    return stream_with_fallback(
+        venue.name,
+        symbols,
+        venue.fetch_quote,
+        ws_quotes,
+        venue.quote_poll_s,
+        stats=venue.book_stats,
+        fallback=fallback,
+    )

@@ -29,13 +29,14 @@ from tradeguard.clock import Clock
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ONE, dec
-from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument, parse_outcome_symbol
+from tradeguard.model.money import dec
+from tradeguard.model.outcome import Resolution, parse_outcome_symbol
 from tradeguard.venues.http_answer import answer_json, no_answer
+from tradeguard.venues.kalshi import markets as kalshi_markets
 from tradeguard.venues.kalshi.book_stream import KalshiBook
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES, clob_pages, kalshi_pages
+from tradeguard.venues.polymarket import markets as clob_markets
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
 
 if TYPE_CHECKING:
@@ -116,16 +117,12 @@ class KalshiPublicData(PublicData):
     """Kalshi's open markets and REST books (`rest_url` ends with /trade-api/v2)."""
 
     kind = "kalshi"
-    quote = "USD"
+    quote = kalshi_markets.QUOTE
     quotes_polled = True  # no public WebSocket: REST books every `quote_poll_s`, by design
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.kalshi_listing("load_instruments", "open"):
-            tick = dec(m.get("tick_size_dollars", "0.01"))
-            for outcome in Outcome:
-                inst = outcome_instrument(
-                    self.name, m["ticker"], outcome, self.quote, tick, ONE, ONE, Decimal("0.07")
-                )
+            for inst in kalshi_markets.market_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 
@@ -137,16 +134,15 @@ class KalshiPublicData(PublicData):
         return book.quote(symbol, outcome, self.clock.now_ms())
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
-        return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+        return venue_book_stream(self, symbols, None)
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Markets no longer open with a result, by ticker."""
         out = {}
         for m in await self.kalshi_listing("fetch_resolutions", "settled"):
-            try:
-                out[m["ticker"]] = Resolution.parse(m.get("result") or "")
-            except ValueError:
-                continue  # no result yet, or one that is not yes, no or void (a scalar market)
+            resolution = kalshi_markets.market_resolution(m)
+            if resolution is not None:
+                out[m["ticker"]] = resolution
         return out
 
 
@@ -154,7 +150,7 @@ class PolymarketPublicData(PublicData):
     """Polymarket's open markets, REST books and the public `market` channel."""
 
     kind = "polymarket"
-    quote = "PUSD"
+    quote = clob_markets.QUOTE
     quotes_polled = False
 
     def __init__(
@@ -167,17 +163,9 @@ class PolymarketPublicData(PublicData):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.clob_listing("load_instruments"):
-            if m.get("closed") or not _yes_no(m):
-                continue  # a market of named outcomes (teams, over/under) is not a YES/NO pair
-            tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
-            for token in m["tokens"]:
-                outcome = Outcome(token["outcome"].lower())
-                inst = outcome_instrument(
-                    self.name, m["market_slug"], outcome, self.quote, tick, Decimal("0.01"),
-                    min_size, Decimal("0.25"),
-                )  # fmt: skip
+            for inst, token in clob_markets.market_tokens(self.name, m):
                 self.instruments[inst.symbol] = inst
-                self._tokens[inst.symbol] = token["token_id"]
+                self._tokens[inst.symbol] = token
                 self._conditions[inst.symbol] = m["condition_id"]
         return dict(self.instruments)
 
@@ -233,30 +221,17 @@ class PolymarketPublicData(PublicData):
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.ws_url, tokens, self.clock.now_ms)
 
-        async for quote in stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        ):
+        async for quote in venue_book_stream(self, symbols, ws, fallback):
             yield quote
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Closed markets by slug: the winning token's side, or void when none won."""
         out = {}
         for m in await self.clob_listing("fetch_resolutions"):
-            if m.get("closed") and _yes_no(m):
-                winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
-                out[m["market_slug"]] = Resolution(winners[0]) if winners else Resolution.VOID
+            resolution = clob_markets.market_resolution(m)
+            if resolution is not None:
+                out[m["market_slug"]] = resolution
         return out
-
-
-def _yes_no(market: dict[str, Any]) -> bool:
-    outcomes = sorted(str(t.get("outcome", "")).lower() for t in market.get("tokens") or ())
-    return outcomes == ["no", "yes"]
 
 
 def build_pm_data_venue(vc: Any, clock: Clock) -> PublicData:

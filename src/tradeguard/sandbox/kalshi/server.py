@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,15 +26,20 @@ from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
 from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
-from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
+from tradeguard.sandbox.outcome_accounts import (
+    HOUSE,
+    FundsError,
+    OutcomeAccount,
+    cancel_resting,
+    settle_holders,
+)
 from tradeguard.sandbox.paging import kalshi_page
 from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
-HOUSE = "house"
 _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": FOK}
-_LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
 
 
@@ -65,8 +69,7 @@ class KalshiExchange:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, writes_per_s: int = 100, page_size: int = 1000
     ) -> None:
-        if host not in _LOOPBACK:
-            raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
+        check_loopback(host)
         self.host, self._port = host, port
         self.writes_per_s = writes_per_s
         self.page_size = page_size  # rows per listing page at most (tests use a small one)
@@ -78,16 +81,17 @@ class KalshiExchange:
         self.faults = Faults()
         self.clock_offset_ms = 0
         # the latest calls (method, path, query, whether it carried a key): what clients asked
-        self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.requests = call_log()
         self._writes: dict[str, list[int]] = {}
         self.hub = WsHub()
         self.book_feed = KalshiBookFeed(self.hub, self.book, self._publish_ticker)
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(
+            middlewares=[call_recorder(self.requests, "KALSHI-ACCESS"), self._middleware]
+        )
         r = app.router
         p = PREFIX
         r.add_get(f"{p}/exchange/status", self._status)
@@ -105,12 +109,7 @@ class KalshiExchange:
         r.add_get(WS_PATH, self._websocket)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.host, self._port)
-        await self._site.start()
-        sockets = getattr(self._site._server, "sockets", None) or []
-        self._port = int(sockets[0].getsockname()[1])
+        self._runner, self._port = await serve(app, self.host, self._port)
 
     async def stop(self) -> None:
         await self.hub.close()
@@ -187,16 +186,9 @@ class KalshiExchange:
     def resolve(self, ticker: str, resolution: Resolution) -> list[dict[str, object]]:
         """Settle a market: cancel its resting orders and pay every holder."""
         market = self._market_or_404(ticker)
-        for order in self.book.resting(ticker):
-            self.book.cancel(order.order_id)
-            self.accounts[order.account].release(order)
+        cancel_resting(self.book, self.accounts, ticker)
         market.status, market.result = "finalized", resolution.value
-        now = self.now_ms()
-        rows = [
-            a.settle(ticker, resolution, now)
-            for a in self.accounts.values()
-            if a.account_id != HOUSE
-        ]
+        rows = settle_holders(self.accounts, ticker, resolution, self.now_ms())
         self._broadcast(
             "market_lifecycle_v2",
             ticker,
@@ -211,14 +203,9 @@ class KalshiExchange:
     # HTTP plumbing -----------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/admin"):
-            self.requests.append({
-                "method": request.method, "path": request.path, "query": dict(request.query),
-                "signed": any(h.upper().startswith("KALSHI-ACCESS") for h in request.headers),
-            })  # fmt: skip
         try:
             if request.path.startswith("/admin"):
-                if request.remote not in _LOOPBACK:
+                if request.remote not in LOOPBACK:
                     raise KalshiError(403, "forbidden", "admin endpoints answer loopback only")
                 await _object_body(request)
                 return await handler(request)

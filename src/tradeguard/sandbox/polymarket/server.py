@@ -15,7 +15,6 @@ import json
 import re
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,18 +34,23 @@ from tradeguard.sandbox.binary_book import (
     Trade,
 )
 from tradeguard.sandbox.faults import Faults
-from tradeguard.sandbox.outcome_accounts import FundsError, OutcomeAccount
+from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
+from tradeguard.sandbox.outcome_accounts import (
+    HOUSE,
+    FundsError,
+    OutcomeAccount,
+    cancel_resting,
+    settle_holders,
+)
 from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.ws_hub import WsHub
 
-HOUSE = "house"
 HEARTBEAT_TIMEOUT_S = 10.0
 _UINT = re.compile(r"[0-9]{1,20}")
 _TIF = {"GTC": GTC, "GTD": GTC, "FOK": FOK, "FAK": IOC}
 _SCALE = Decimal(1_000_000)
-_LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 class PolyError(Exception):
@@ -73,8 +77,7 @@ class PolymarketExchange:
     """The local CLOB: markets keyed by condition id, books per token, accounts per address."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000) -> None:
-        if host not in _LOOPBACK:
-            raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
+        check_loopback(host)
         self.host, self._port = host, port
         self.page_size = page_size  # markets per listing page at most (tests use a small one)
         self.book = BinaryBook()
@@ -86,7 +89,7 @@ class PolymarketExchange:
         self.faults = Faults()
         self.clock_offset_s = 0
         # the latest calls (method, path, query, whether it carried a key): what clients asked
-        self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.requests = call_log()
         self.hub = WsHub()
         self.feed = streams.MarketFeed(self)
         self._heartbeat: dict[str, float] = {}  # address -> monotonic deadline
@@ -94,7 +97,7 @@ class PolymarketExchange:
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(middlewares=[call_recorder(self.requests, "POLY_"), self._middleware])
         r = app.router
         for path, handler in (
             ("/ok", self._ok), ("/markets", self._markets),
@@ -117,11 +120,7 @@ class PolymarketExchange:
         r.add_get("/ws/user", self._ws_user)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._port)
-        await site.start()
-        self._port = int((getattr(site._server, "sockets", None) or [])[0].getsockname()[1])
+        self._runner, self._port = await serve(app, self.host, self._port)
         self._watchdog = asyncio.create_task(self._heartbeat_watch())
 
     async def stop(self) -> None:
@@ -177,24 +176,15 @@ class PolymarketExchange:
 
     def resolve(self, condition_id: str, resolution: Resolution) -> None:
         market = self.markets[condition_id]
-        for order in self.book.resting(condition_id):
-            self.book.cancel(order.order_id)
-            self.accounts[order.account].release(order)
+        cancel_resting(self.book, self.accounts, condition_id)
         market.resolved = resolution.value
-        for acct in self.accounts.values():
-            if acct.account_id != HOUSE:
-                acct.settle(condition_id, resolution, self.now_s() * 1000)
+        settle_holders(self.accounts, condition_id, resolution, self.now_s() * 1000)
 
     # plumbing ----------------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/admin"):
-            self.requests.append({
-                "method": request.method, "path": request.path, "query": dict(request.query),
-                "signed": any(h.upper().startswith("POLY_") for h in request.headers),
-            })  # fmt: skip
         try:
-            if request.path.startswith("/admin") and request.remote not in _LOOPBACK:
+            if request.path.startswith("/admin") and request.remote not in LOOPBACK:
                 raise PolyError("admin endpoints answer loopback only", 403)
             if request.path.startswith("/admin"):  # faults never lock out their own switch
                 return await handler(request)

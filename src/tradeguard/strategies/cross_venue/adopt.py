@@ -42,9 +42,7 @@ def _result(order: Order, fills: list[Fill]) -> PairLegResult:
         client_order_id=order.client_order_id,
     )
     if fills:
-        leg.filled = sum((f.amount for f in fills), ZERO)
-        leg.avg_price = sum((f.amount * f.price for f in fills), ZERO) / leg.filled
-        leg.fee = sum((f.fee for f in fills), ZERO)
+        leg.book_fills(fills)
     return leg
 
 

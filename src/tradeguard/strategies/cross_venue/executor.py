@@ -464,9 +464,7 @@ class PairExecutor:
         leg.status = order.status.value
         fills = gateway.fills(cid)
         if fills:
-            leg.filled = sum((f.amount for f in fills), ZERO)
-            leg.avg_price = sum((f.amount * f.price for f in fills), ZERO) / leg.filled
-            leg.fee = sum((f.fee for f in fills), ZERO)
+            leg.book_fills(fills)
         else:
             leg.filled, leg.avg_price, leg.fee = order.filled, order.avg_price, order.fee
         if order.status is not OrderStatus.FILLED:

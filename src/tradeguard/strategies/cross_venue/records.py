@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 
 PairOutcome = Literal["completed", "unwound", "held", "rejected", "failed"]
@@ -39,6 +41,11 @@ class PairLegResult:
         """Return cash out (a buy, fee included) or in (a sell, fee deducted); buys negative."""
         gross = self.filled * self.avg_price
         return -(gross + self.fee) if self.side is Side.BUY else gross - self.fee
+
+    def book_fills(self, fills: Sequence[Fill]) -> None:
+        """Set what the leg filled, at what average price and fee, from its fills."""
+        totals = fill_totals(fills)
+        self.filled, self.avg_price, self.fee = totals.amount, totals.avg_price, totals.fee
 
     def to_json(self) -> dict[str, Any]:
         """Return the leg as JSON-safe data (Decimals as strings)."""

@@ -65,18 +65,10 @@ def chain_of(
 def _apply(executor: TriangularExecutor, ex: LegExecution, order: Order, fills: list[Fill]) -> None:
     """Set what the leg spent and received from its stored fills (the order's totals, fee in
     the quote, when none is stored)."""
-    if not fills:
+    if fills:
+        ex.book_fills(fills)
+    else:
         executor._apply_fills(ex, order.client_order_id, order.filled, order.avg_price, order.fee)
-        return
-    qty = sum((f.amount for f in fills), ZERO)
-    value = sum((f.amount * f.price for f in fills), ZERO)
-    fee = sum((f.fee for f in fills), ZERO)
-    ex.filled, ex.avg_price, ex.fee, ex.fee_asset = qty, value / qty, fee, fills[0].fee_asset
-    ex.spent, ex.received = (value, qty) if ex.side is Side.BUY else (qty, value)
-    if ex.fee_asset == ex.from_asset:
-        ex.spent += fee
-    elif ex.fee_asset == ex.to_asset:
-        ex.received -= fee
 
 
 async def adopt_interrupted(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 
 Outcome = Literal["completed", "unwound", "held", "rejected", "failed"]
@@ -40,6 +42,26 @@ class LegExecution:
     def partial(self) -> bool:
         """Tell whether the order filled some but not all of its amount."""
         return ZERO < self.filled < self.order_amount
+
+    def book(self, qty: Decimal, value: Decimal, fee: Decimal, fee_asset: str) -> None:
+        """Set what the order filled (`qty` base for `value` quote) and what it spent and
+        received, a fee charged in either asset counted on its side."""
+        self.filled = qty
+        self.avg_price = value / qty if qty else ZERO
+        self.fee, self.fee_asset = fee, fee_asset
+        if self.side is Side.BUY:
+            self.spent, self.received = value, qty
+        else:
+            self.spent, self.received = qty, value
+        if fee_asset == self.from_asset:
+            self.spent += fee
+        elif fee_asset == self.to_asset:
+            self.received -= fee
+
+    def book_fills(self, fills: Sequence[Fill]) -> None:
+        """Book the order's fills (at least one; they share a fee asset)."""
+        totals = fill_totals(fills)
+        self.book(totals.amount, totals.cost, totals.fee, fills[0].fee_asset)
 
     def to_json(self) -> dict[str, Any]:
         """Return the leg as JSON-safe data (Decimals as strings)."""

@@ -367,24 +367,10 @@ class TriangularExecutor:
     ) -> None:
         fills = self.gateway.fills(cid)
         if fills:
-            qty = sum((f.amount for f in fills), ZERO)
-            value = sum((f.amount * f.price for f in fills), ZERO)
-            fee = sum((f.fee for f in fills), ZERO)
-            fee_asset = fills[0].fee_asset
+            ex.book_fills(fills)
         else:  # fills not seen by the gateway: fall back on the order's totals (fee in quote)
             quote = ex.from_asset if ex.side is Side.BUY else ex.to_asset
-            qty, value, fee, fee_asset = filled, filled * avg, order_fee, quote
-        ex.filled = qty
-        ex.avg_price = value / qty if qty else ZERO
-        ex.fee, ex.fee_asset = fee, fee_asset
-        if ex.side is Side.BUY:
-            ex.spent, ex.received = value, qty
-        else:
-            ex.spent, ex.received = qty, value
-        if fee_asset == ex.from_asset:
-            ex.spent += fee
-        elif fee_asset == ex.to_asset:
-            ex.received -= fee
+            ex.book(filled, filled * avg, order_fee, quote)
 
     # after the legs ----------------------------------------------------------------------------
     async def _settle(self, rec: ArbExecution, opp: Opportunity, run: _Run) -> None:

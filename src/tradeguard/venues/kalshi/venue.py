@@ -27,13 +27,12 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import ONE, ZERO, dec, venue_amount
+from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Outcome,
     Resolution,
     Settlement,
-    outcome_instrument,
     outcome_symbol,
     parse_outcome_symbol,
 )
@@ -43,9 +42,9 @@ from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import no_answer, not_json, one_line, status_error
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
+from tradeguard.venues.kalshi.markets import QUOTE, market_instruments
 from tradeguard.venues.kalshi.signing import API_PREFIX
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -61,7 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUOTE = "USD"
 _TIF = {
     TimeInForce.GTC: "good_till_canceled",
     TimeInForce.IOC: "immediate_or_cancel",
@@ -148,11 +146,7 @@ class KalshiVenue(Venue):
         for m in await self._call(
             "load_instruments", self.client.markets("open", self.name, self.max_pages)
         ):
-            tick = dec(m.get("tick_size_dollars", "0.01"))
-            for outcome in Outcome:
-                inst = outcome_instrument(
-                    self.name, m["ticker"], outcome, QUOTE, tick, ONE, ONE, Decimal("0.07")
-                )
+            for inst in market_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 
@@ -337,22 +331,14 @@ class KalshiVenue(Venue):
         """The `orderbook_delta` channel after a REST snapshot; REST polling while it is down,
         told to `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.ws_url:
-            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+            return venue_book_stream(self, symbols, None)
         path = "/" + self.ws_url.split("://", 1)[1].split("/", 1)[1]
 
         def ws() -> AsyncIterator[Quote]:
             headers = lambda: self.client.signed_headers("GET", path, self.clock.now_ms())  # noqa: E731
             return kalshi_ws_quotes(self.ws_url, headers, symbols, self.clock.now_ms)
 
-        return stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        )
+        return venue_book_stream(self, symbols, ws, fallback)
 
     def _on_frame(self, msg: aiohttp.WSMessage) -> None:
         data = (

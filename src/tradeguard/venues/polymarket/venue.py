@@ -33,20 +33,17 @@ from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
-    Outcome,
-    Resolution,
     Settlement,
-    outcome_instrument,
     parse_outcome_symbol,
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import answer_json, no_answer, not_object
-from tradeguard.venues.outcome_quotes import poll_quotes
-from tradeguard.venues.outcome_stream import StreamStats, stream_with_fallback
+from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
+from tradeguard.venues.polymarket.markets import QUOTE, market_resolution, market_tokens
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -62,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUOTE = "PUSD"
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "FAK", TimeInForce.FOK: "FOK"}
 _STATUS = {"LIVE": OrderStatus.ACCEPTED, "CANCELED": OrderStatus.CANCELLED}
 
@@ -225,28 +221,19 @@ class PolymarketVenue(Venue):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._listing("load_instruments"):
-            if m.get("closed"):
-                continue
-            tick, min_size = dec(m["minimum_tick_size"]), dec(m["minimum_order_size"])
-            for token in m["tokens"]:
-                outcome = Outcome(token["outcome"].lower())
-                inst = outcome_instrument(
-                    self.name, m["market_slug"], outcome, QUOTE, tick, Decimal("0.01"),
-                    min_size, Decimal("0.25"),
-                )  # fmt: skip
+            for inst, token in market_tokens(self.name, m):
                 self.instruments[inst.symbol] = inst
-                self._tokens[inst.symbol] = (token["token_id"], bool(m["neg_risk"]))
-                self._symbol_of_token[token["token_id"]] = inst.symbol
+                self._tokens[inst.symbol] = (token, bool(m["neg_risk"]))
+                self._symbol_of_token[token] = inst.symbol
         return dict(self.instruments)
 
     async def fetch_settlements(self) -> list[Settlement]:
         """Resolved markets: a winning YES or NO token, or neither (void, paid 0.50 each)."""
         out = []
         for m in await self._listing("fetch_settlements"):
-            if not m.get("closed"):
+            resolution = market_resolution(m)
+            if resolution is None:
                 continue
-            winners = [t["outcome"].lower() for t in m["tokens"] if t.get("winner")]
-            resolution = Resolution(winners[0]) if winners else Resolution.VOID
             out.append(Settlement(
                 self.name, m["market_slug"], resolution, ZERO, ZERO, ZERO, QUOTE,
                 self.clock.now_ms(),
@@ -462,21 +449,13 @@ class PolymarketVenue(Venue):
         """The `market` channel after a REST snapshot; REST polling while it is down, told to
         `fallback` (each failed attempt, then the first WebSocket quote)."""
         if not self.market_ws_url:
-            return poll_quotes(self.fetch_quote, symbols, self.quote_poll_s)
+            return venue_book_stream(self, symbols, None)
         tokens = {self._token(s)[0]: s for s in symbols}
 
         def ws() -> AsyncIterator[Quote]:
             return market_ws_quotes(self.market_ws_url, tokens, self.clock.now_ms)
 
-        return stream_with_fallback(
-            self.name,
-            symbols,
-            self.fetch_quote,
-            ws,
-            self.quote_poll_s,
-            stats=self.book_stats,
-            fallback=fallback,
-        )
+        return venue_book_stream(self, symbols, ws, fallback)
 
     # dead-man switch ---------------------------------------------------------------------
     def _start_heartbeat(self) -> None:

@@ -1,0 +1,60 @@
+"""Serving a sandbox on loopback: the host check, the listening socket, the calls it answered.
+
+```python
+check_loopback(host)                                   # ValueError naming any other host
+runner, port = await serve(app, host, 0)               # 0 picks a free port
+app = web.Application(middlewares=[call_recorder(calls, "POLY_"), own_middleware])
+```
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+MAX_CALLS = 10_000  # calls kept by `call_recorder` (the latest)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def check_loopback(host: str) -> None:
+    """Refuse to bind anything but loopback."""
+    if host not in LOOPBACK:
+        raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `app` on `host`:`port`; return its runner (to clean up) and the bound port."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []
+    return runner, int(sockets[0].getsockname()[1])
+
+
+def call_log() -> deque[dict[str, Any]]:
+    """An empty log of the latest calls, for `call_recorder`."""
+    return deque(maxlen=MAX_CALLS)
+
+
+def call_recorder(calls: deque[dict[str, Any]], key_header_prefix: str) -> Middleware:
+    """Middleware keeping each call but the admin ones in `calls`: method, path, query and
+    whether it carried a key (a header starting with `key_header_prefix`)."""
+    prefix = key_header_prefix.upper()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/admin"):
+            calls.append({
+                "method": request.method, "path": request.path, "query": dict(request.query),
+                "signed": any(h.upper().startswith(prefix) for h in request.headers),
+            })  # fmt: skip
+        return await handler(request)
+
+    return record

@@ -1,0 +1,81 @@
+"""One trade's balances and fees: what the matching engine moves between accounts when it fills.
+
+Fees follow Binance spot: the buyer pays the fee in the base asset it receives, the seller in the
+quote asset it receives, at the maker rate when its order was resting and the taker rate when it
+crossed, unless its account pays fees in BNB (`sandbox/fees.py`). Fees are rounded half-up to 8
+decimals and credited to the fee account, so the total of every asset across all accounts (fee
+account included) never changes by trading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+
+from tradeguard.sandbox.fees import BNB, bnb_fee
+from tradeguard.sandbox.orders import MARKET, Account, EngineOrder, MarketSpec
+
+FEE_QUANTUM = Decimal("0.00000001")
+
+Paid = tuple[Decimal, str]  # a fee and its asset
+
+
+def trade_fee(amount: Decimal, rate: Decimal) -> Decimal:
+    """The fee at `rate` on `amount`, rounded half-up to 8 decimals."""
+    return (amount * rate).quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def settle_trade(
+    accounts: dict[str, Account],
+    fee_account: str,
+    spec: MarketSpec,
+    buy: EngineOrder,
+    sell: EngineOrder,
+    buyer_is_maker: bool,
+    qty: Decimal,
+    quote_amt: Decimal,
+    bnb_price: Callable[[str], Decimal | None],
+) -> tuple[Paid, Paid]:
+    """Move both sides' balances and fees for one trade; return each side's (fee, asset)."""
+    buyer_rate = spec.maker_fee if buyer_is_maker else spec.taker_fee
+    seller_rate = spec.taker_fee if buyer_is_maker else spec.maker_fee
+    buyer = accounts[buy.account_id]
+    seller = accounts[sell.account_id]
+    fees = accounts[fee_account]
+    # Each side pays in what it receives, or in BNB where its account asks for that. A
+    # BNB fee is taken at once: one account on both sides pays the second from what is left.
+    buyer_fee = bnb_fee(buyer, spec.quote, quote_amt, buyer_rate, bnb_price)
+    if buyer_fee is not None:
+        _move(buyer, fees, BNB, buyer_fee)
+    seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, bnb_price)
+    if seller_fee is not None:
+        _move(seller, fees, BNB, seller_fee)
+    buyer_asset = spec.base if buyer_fee is None else BNB
+    seller_asset = spec.quote if seller_fee is None else BNB
+
+    qb = buyer.bal(spec.quote)
+    # A limit buy locked qty * its limit; release the price improvement with the spend.
+    release = qty * buy.price if buy.kind != MARKET else quote_amt
+    release = min(release, buy.locked)
+    qb.locked -= release
+    buy.locked -= release
+    qb.free += release - quote_amt
+    buyer.bal(spec.base).free += qty
+    if buyer_fee is None:
+        buyer_fee = trade_fee(qty, buyer_rate)
+        _move(buyer, fees, spec.base, buyer_fee)
+
+    sb = seller.bal(spec.base)
+    sb.locked -= qty
+    sell.locked -= qty
+    seller.bal(spec.quote).free += quote_amt
+    if seller_fee is None:
+        seller_fee = trade_fee(quote_amt, seller_rate)
+        _move(seller, fees, spec.quote, seller_fee)
+    return (buyer_fee, buyer_asset), (seller_fee, seller_asset)
+
+
+def _move(payer: Account, fees: Account, asset: str, amount: Decimal) -> None:
+    """Take a fee of `amount` in `asset` from the payer's free balance to the fee account."""
+    payer.bal(asset).free -= amount
+    fees.bal(asset).free += amount
