@@ -131,6 +131,7 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
         # selling closes it (no new entry), then a new entry is approved again
         sell = (await _validate(r, r.alpha, side="sell")).json()
         assert sell["approved"] and sell["reducing"]
+        held = abs(r.node.portfolio.closable(pos)) * mid(r.node)
         body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "sell",
                 "confirmation_id": sell["confirmation_id"]}  # fmt: skip
         closed = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
@@ -138,6 +139,9 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
         # the record says the trade closed the position, not how a score would have sized it
         assert closed.json()["size_rule"].startswith("closes the position"), closed.json()
         assert sell["size_rule"].startswith("closes the position"), sell
+        # and its size is the position at the mid, not the 0 USD a signal without a score sizes
+        assert Decimal(sell["size_usd"]) == held.quantize(Decimal("0.01")), (sell, held)
+        assert closed.json()["size_usd"] == sell["size_usd"], closed.json()
         await quote(r.node, mid(r.node))
         assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
         again = (await _validate(r, r.alpha, score="0.5")).json()
