@@ -379,3 +379,24 @@ async def test_a_signal_without_a_score_is_not_sized_above_the_bots_rule(tmp_pat
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_score_or_pct_sent_as_a_json_number_says_to_send_a_string(tmp_path, data_dir):
+    # `"score": 0.9` was answered "Input should be a valid string", naming no way out.
+    r = await rig(tmp_path, data_dir)
+    try:
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": 0.9}
+        v = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.alpha)
+        assert v.status_code == 422, v.text
+        assert (
+            'score = 0.9: must be a decimal string such as "0.82", got the JSON number 0.9'
+            in (v.json()["error"])
+        ), v.text
+        body = {**body, "score": "0.9", "confirmation_id": "cf_x", "stop_loss_pct": 2}
+        e = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
+        assert e.status_code == 422, e.text
+        assert 'stop_loss_pct = 2: must be a decimal string such as "2.5"' in e.json()["error"]
+        assert r.node.orders.orders == {}
+    finally:
+        await r.http.aclose()
+        r.node.close()
