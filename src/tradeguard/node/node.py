@@ -349,6 +349,7 @@ class TradingNode:
             await self._drain()
         for listener in self.price_listeners:
             await listener(quote.symbol, quote.mid)
+        self.stats.saw(quote.ts)  # a live run's summary period ("- → -" without it)
         self.stats.events += 1
         self._events_this_run += 1
 
