@@ -30,3 +30,32 @@ def test_bot_add_refuses_a_bad_limit_in_one_line(tmp_path, capsys):
                  "--daily-loss-usd", "20", *db])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "max_order_usd=-5 must be > 0" in err and "Traceback" not in err
+
+
+def test_bot_add_update_changes_only_the_options_given(tmp_path, capsys):
+    # `bot add alpha --update --cooldown-s 120` was refused for want of the three limits, and
+    # an update naming them put the venue back to paper and cleared the symbols.
+    db = ["--db", f"sqlite:///{tmp_path / 'tg.db'}"]
+    (tmp_path / "c.toml").write_text(
+        f'[node]\ndatabase_url = "sqlite:///{tmp_path / "tg.db"}"\n'
+        '[[venues]]\nname = "paper"\nkind = "paper"\n[[venues]]\nname = "other"\nkind = "paper"\n'
+    )
+    cfg = ["--config", str(tmp_path / "c.toml")]
+    assert main(["bot", "add", "alpha", "--max-order-usd", "50", "--max-position-usd", "100",
+                 "--daily-loss-usd", "20", "--symbols", "BTC/USDT", "--venue", "other",
+                 *cfg]) == 0  # fmt: skip
+    assert main(["bot", "add", "alpha", "--update", "--cooldown-s", "120", *cfg]) == 0
+    assert main(["bot", "add", "alpha", "--update", "--max-order-usd", "40", *cfg]) == 0
+    capsys.readouterr()
+    assert main(["bot", "list", "--json", *db]) == 0
+    [bot] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (bot["venue"], bot["symbols"], bot["cooldown_s"]) == ("other", ["BTC/USDT"], 120)
+    assert (bot["max_order_usd"], bot["max_position_usd"], bot["daily_loss_usd"]) == (
+        "40",
+        "100",
+        "20",
+    )
+    # a new bot still needs its three limits, named in one line
+    assert main(["bot", "add", "beta", "--max-order-usd", "50", *cfg]) == 2
+    err = capsys.readouterr().err
+    assert "bot 'beta' is new: --max-position-usd, --daily-loss-usd required" in err, err

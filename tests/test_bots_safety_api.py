@@ -131,6 +131,7 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
         # selling closes it (no new entry), then a new entry is approved again
         sell = (await _validate(r, r.alpha, side="sell")).json()
         assert sell["approved"] and sell["reducing"]
+        held = abs(r.node.portfolio.closable(pos)) * mid(r.node)
         body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "sell",
                 "confirmation_id": sell["confirmation_id"]}  # fmt: skip
         closed = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
@@ -138,6 +139,9 @@ async def test_a_second_entry_is_denied_until_the_position_is_closed(tmp_path, d
         # the record says the trade closed the position, not how a score would have sized it
         assert closed.json()["size_rule"].startswith("closes the position"), closed.json()
         assert sell["size_rule"].startswith("closes the position"), sell
+        # and its size is the position at the mid, not the 0 USD a signal without a score sizes
+        assert Decimal(sell["size_usd"]) == held.quantize(Decimal("0.01")), (sell, held)
+        assert closed.json()["size_usd"] == sell["size_usd"], closed.json()
         await quote(r.node, mid(r.node))
         assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
         again = (await _validate(r, r.alpha, score="0.5")).json()
@@ -372,6 +376,27 @@ async def test_a_signal_without_a_score_is_not_sized_above_the_bots_rule(tmp_pat
         body = {"bot_id": "fix", "symbol": SYMBOL, "side": "buy"}
         fixed = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
         assert fixed.json()["approved"] and Decimal(fixed.json()["size_usd"]) == Decimal("60")
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_score_or_pct_sent_as_a_json_number_says_to_send_a_string(tmp_path, data_dir):
+    # `"score": 0.9` was answered "Input should be a valid string", naming no way out.
+    r = await rig(tmp_path, data_dir)
+    try:
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": 0.9}
+        v = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.alpha)
+        assert v.status_code == 422, v.text
+        assert (
+            'score = 0.9: must be a decimal string such as "0.82", got the JSON number 0.9'
+            in (v.json()["error"])
+        ), v.text
+        body = {**body, "score": "0.9", "confirmation_id": "cf_x", "stop_loss_pct": 2}
+        e = await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)
+        assert e.status_code == 422, e.text
+        assert 'stop_loss_pct = 2: must be a decimal string such as "2.5"' in e.json()["error"]
+        assert r.node.orders.orders == {}
     finally:
         await r.http.aclose()
         r.node.close()

@@ -1,5 +1,5 @@
-"""A service manager stops `tradeguard run` with SIGTERM: a live run ends as Ctrl-C ends it, with
-its final checkpoint, its run.finished record and its summary, exit 0."""
+"""A service manager stops `tradeguard run` with SIGTERM, a person with Ctrl-C (SIGINT): either way
+a live run ends with its final checkpoint, its run.finished record and its summary, exit 0."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+
+import pytest
 
 from live_support import sandbox_toml, write_vault
 from tradeguard.sandbox.testing import seeded_exchange
@@ -30,7 +32,12 @@ def _kv(db: Path, key: str) -> object:
     return None if row is None else json.loads(row[0])
 
 
-async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(tmp_path, monkeypatch):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(
+    sig, tmp_path, monkeypatch
+):
+    # Ctrl-C used to end the run with "tradeguard: interrupted" and exit 130: no summary, no
+    # run.finished, although the docs say SIGTERM ends a run "as Ctrl-C does".
     write_vault(tmp_path, monkeypatch)
     db = tmp_path / "tg.db"
     async with seeded_exchange() as ex:
@@ -45,7 +52,7 @@ async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(tmp_pa
                     break
                 await asyncio.sleep(0.05)
             assert proc.returncode is None, await proc.stderr.read()  # type: ignore[union-attr]
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             out, err = await asyncio.wait_for(proc.communicate(), 60)
         finally:
             if proc.returncode is None:
@@ -59,3 +66,34 @@ async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(tmp_pa
     kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY id")]
     conn.close()
     assert kinds[-1] == "run.finished"  # the run ended itself; nothing was cut off
+
+
+def test_a_venue_down_at_start_with_the_api_on_is_one_line(tmp_path, monkeypatch):
+    # The API server started before the venues connected; a venue refusing the connection left
+    # its tasks to be cancelled at the loop's close, which printed two tracebacks first.
+    import subprocess
+
+    write_vault(tmp_path, monkeypatch)
+    config = tmp_path / "down.toml"
+    config.write_text(f"""
+mode = "sandbox"
+strategies = []
+[node]
+database_url = "sqlite:///{tmp_path / "tg.db"}"
+[api]
+enabled = true
+port = 0
+[[venues]]
+name = "binance"
+kind = "ccxt"
+exchange = "binance"
+credentials = "alice"
+rest_url = "http://127.0.0.1:9"
+symbols = ["BTC/USDT"]
+""")
+    done = subprocess.run(
+        [str(EXE), "run", "--config", str(config)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "tradeguard: binance: load_markets failed" in done.stderr

@@ -157,3 +157,24 @@ def test_a_credential_under_an_unknown_key_is_refused_without_being_echoed(
         f"venues.0.{key} = (not shown): unknown key; credentials live in the vault "
         '(tradeguard keys add NAME) and [[venues]] credentials = "NAME" names them'
     ) in " ".join(err.split()), err
+
+
+def test_an_unknown_key_names_the_keys_its_table_takes(tmp_path, data_dir, capsys):
+    # `timeframe` written beside a strategy's id (it belongs in params) was answered with a hint
+    # about credentials only, leaving the user to guess where it goes.
+    cfg = _config(
+        tmp_path,
+        'timeframe = "1m"\nparams = { fast = 5, slow = 20, order_usd = "90" }',
+        str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv"),
+    )
+    Path(cfg).write_text(Path(cfg).read_text().replace("[node]", "[node]\nlog_formt = 1", 1))
+    assert main(["config", "check", cfg]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "strategies.0.timeframe = (not shown): unknown key; credentials live in the vault"
+    ) in err, err
+    assert (
+        "this table takes: enabled, id, kind, order_timeout_s, params, replace_on_timeout, "
+        "symbol, venue"
+    ) in err, err
+    assert "node.log_formt = (not shown)" in err and "log_format" in err, err

@@ -165,3 +165,42 @@ async def test_arbitrage_panel_shows_cycles_as_they_end_and_warns_of_a_held_asse
         await node.stop_strategies()
         node.close()
     assert shot.stat().st_size > 10_000
+
+
+async def test_dashboard_shows_a_coin_valued_account_beyond_cents(tmp_path, data_dir):
+    # A BTC-valued account (the token-unlock rehearsal) read "Unrealized 0.00" beside an open
+    # position worth 0.0097 BTC (about 1,000 USD): every money figure had two places.
+    from node_support import paper_config, write_slice
+    from tradeguard.config import Config
+    from tradeguard.node import build_node
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, tmp=tmp_path)
+    doc = cfg.model_dump(mode="json")
+    doc["node"]["valuation_asset"] = "BTC"
+    node = build_node(Config.model_validate(doc))
+    await node.start()
+    await node.run()
+    buy = await node.submit(
+        OrderIntent("signals", "paper", "BTC/USDT", Side.BUY, Decimal("0.002"), OrderType.MARKET)
+    )
+    assert buy.ok
+    next_candle(node)
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
+            await page.goto(f"{server.url}/")
+            await page.fill("#token-input", tokens.viewer)
+            await page.click("#login-form button[type=submit]")
+            await expect(page.locator("#positions tbody tr")).to_have_count(1)
+            state = node.figures()
+            await expect(page.locator("#equity")).to_have_text(f"{state.equity:,.6f} BTC")
+            await expect(page.locator("#unrealized")).to_have_text(f"{state.unrealized_pnl:,.6f}")
+            await browser.close()
+    finally:
+        await server.stop()
+        node.close()

@@ -24,6 +24,7 @@ ALIASES = {
     "logsetup": "secrets",
     "configdoc": "cli",
     "apiconfig": "config",
+    "config_hints": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 

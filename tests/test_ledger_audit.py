@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from node_support import node_for, paper_config, write_slice
-from tradeguard.execution.ledger_audit import audit_ledger
+from tradeguard.execution.ledger_audit import AssetLine, audit_ledger
 from tradeguard.model import Balance, Fill, LiquiditySide, Position, Side, TradingState
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
@@ -192,3 +192,17 @@ def test_fills_of_no_journal_order_audit_by_their_own_owner_when_their_ids_are_e
 
     assert audit.ok, audit.describe()
     db.dispose()
+
+
+def test_an_audit_line_writes_its_figures_in_plain_digits() -> None:
+    # Seen at a restart against a reset exchange: "beyond the fees' rounding 3E-8".
+    line = AssetLine(
+        "sandbox", "BTC", Decimal("2.0"), Decimal("-0.4146"), Decimal("1.2E-7"), Decimal(0),
+        Decimal("2.0"), tolerance=Decimal("3E-8"),
+    )  # fmt: skip
+    text = line.describe()
+    assert "E-" not in text, text
+    assert text.endswith(
+        "fees 0.00000012 + adjustments 0 = 1.58539988 (difference 0.41460012, beyond the fees' "
+        "rounding 0.00000003)"
+    ), text

@@ -44,3 +44,16 @@ async def test_a_venue_down_for_one_pass_is_asked_again_so_its_pair_does_not_sta
     assert a.asked == 3
     assert portfolio.price_of("ETH") == D(3100), refs.status()
     assert refs.status() == {"ETH": "a ETH/USDT"}
+
+
+async def test_a_pegged_asset_no_venue_prices_is_logged_with_its_unit(caplog) -> None:
+    # Logged at every sandbox start of the token-unlock rehearsal: "it counts at its peg
+    # (node.pegged_assets), 0.00007142857142857142857142857143", a figure without a unit.
+    portfolio = Portfolio("BTC", {"USDT": D(1)}, valuation_usd=D(14000))
+    portfolio.set_balances("a", [Balance("a", "USDT", D(100_000))])
+    refs = ReferencePrices(portfolio, {"a": _Listing("ETH/BTC", D("0.06"))})  # type: ignore[dict-item]
+    await refs.refresh()
+    assert (
+        "no venue lists a priced market for USDT: it counts at its peg (node.pegged_assets): "
+        "1 USDT = 0.000071428571 BTC" in caplog.text
+    ), caplog.text

@@ -223,3 +223,24 @@ def test_seed_from_candles_quotes_around_the_last_close() -> None:
     bid, ask = ex.engine.best("BTCUSDT")
     assert bid is not None and ask is not None
     assert bid[0] < close < ask[0]
+
+
+async def test_a_client_gone_before_its_body_was_read_leaves_no_traceback(
+    ex: SandboxExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A node killed while its order request waited (latency fault) left aiohttp's "Error
+    # handling request" traceback of a ConnectionResetError on the sandbox's terminal.
+    ex.faults.update({"latency_ms_by_endpoint": {"/api/v3/order": 200}})
+    host, port = ex.base_url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nX-MBX-APIKEY: " + ALICE_KEY.encode()
+        + b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\n"
+        b"symbol=BTCUSDT&side=BUY"
+    )  # fmt: skip
+    await writer.drain()
+    writer.close()
+    await asyncio.sleep(0.5)  # the latency passes; the handler reads the body that never came
+    async with aiohttp.ClientSession() as http, http.get(f"{ex.rest_url}/ping") as resp:
+        assert resp.status == 200
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

@@ -28,6 +28,7 @@ from pydantic import (
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
+from tradeguard.config_hints import known_keys
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
@@ -546,7 +547,9 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
         msg = e["msg"]
         if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
             # an unknown key may well be a credential pasted in: never echoed
-            lines.append(f"  {loc} = (not shown){source}: {_UNKNOWN_KEY}")
+            keys = ", ".join(known_keys(Config, e["loc"]))
+            here = f"; this table takes: {keys}" if keys else ""
+            lines.append(f"  {loc} = (not shown){source}: {_UNKNOWN_KEY}{here}")
             continue
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import weakref
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
@@ -62,6 +62,7 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
 
 
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
+CENT = Decimal("0.01")
 CLOSING = "closes the position: its whole closable amount, not sized by score"
 # A trade stored before its order is journaled and sent, until the venue call returns.
 SENDING = "sending"
@@ -236,6 +237,14 @@ class BotDesk:
             return None
         return amount
 
+    def _closing_usd(self, ask: TradeAsk, amount: Decimal | None) -> str | None:
+        # A close sells the whole position whatever the score: its size is that amount at the
+        # mid, not what the score would have bought (None when nothing would be sold).
+        price = self.node.market.mid(ask.symbol)
+        if amount is None or price is None:
+            return None
+        return plain((amount * price).quantize(CENT, ROUND_HALF_UP))
+
     def validate(self, bot: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Check a trade; when approved (and the bot confirms), hand out a confirmation id."""
         spec, enabled = self.bot(bot)
@@ -244,10 +253,11 @@ class BotDesk:
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
         rule = CLOSING if verdict.reducing else rule
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
+        size = self._closing_usd(ask, amount) if verdict.reducing else plain(ask.size_usd)
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
             "side": ask.side.value, "score": None if score is None else plain(score),
-            "size_usd": plain(ask.size_usd), "size_rule": rule, "reasons": verdict.reasons,
+            "size_usd": size, "size_rule": rule, "reasons": verdict.reasons,
             "codes": verdict.codes, "reducing": verdict.reducing,
         }  # fmt: skip
         if verdict.approved:
@@ -323,6 +333,8 @@ class BotDesk:
         if lifted:
             code, reason, amount = await self._lift(spec, enabled, ask, now)
             lifted = amount is not None
+        if verdict.reducing:
+            record["size_usd"] = self._closing_usd(ask, amount)
         coid = None
         status = "denied"
         if plan is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,6 +13,17 @@ _DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 _PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
 _SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+def _decimal_string(value: Any, example: str) -> Any:
+    # A JSON number is a float to most clients (0.1 is not 0.1 once it is one): say how to send it
+    if isinstance(value, bool | int | float):
+        raise ValueError(
+            f"must be a decimal string such as {example}, got the JSON "
+            f"{'boolean' if isinstance(value, bool) else 'number'} {json.dumps(value)}; "
+            "send numbers as strings so no precision is lost"
+        )
+    return value
 
 
 class _Body(BaseModel):
@@ -27,6 +39,11 @@ class TradeSignal(_Body):
     score: str | None = Field(default=None, pattern=_DEC)
     temperature: str | None = Field(default=None, pattern=_DEC)
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("score", "temperature", mode="before")
+    @classmethod
+    def _score_is_a_string(cls, value: Any) -> Any:
+        return _decimal_string(value, '"0.82"')
 
     @field_validator("signal")
     @classmethod
@@ -50,6 +67,17 @@ class ExecuteTrade(TradeSignal):
     # a JSON number with no fraction (477 or 477.0, both integers to JSON Schema); never true
     # (read as 1: a time stop a second after entry) nor a string
     time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400)
+
+    @field_validator(
+        "stop_loss_pct",
+        "take_profit_pct",
+        "trailing_activation_pct",
+        "trailing_distance_pct",
+        mode="before",
+    )
+    @classmethod
+    def _pct_is_a_string(cls, value: Any) -> Any:
+        return _decimal_string(value, '"2.5"')
 
     @field_validator("time_stop_s", mode="before")
     @classmethod

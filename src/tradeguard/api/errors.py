@@ -26,7 +26,7 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         limits = {k: str(v) for k, v in ctx.items() if k in _LIMIT_KEYS}
         value = e.get("input")
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
-        msg = str(e.get("msg", "invalid"))
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's label
         errors.append({"field": loc, "value": shown, "message": redact(msg), **limits})
     summary = "; ".join(
         f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"

@@ -31,14 +31,19 @@ def add_bot_parser(sub: Any) -> None:
         "--daily-loss-usd 20 --symbols BTC/USDT",
     )
     add.add_argument("name", help="bot id: lowercase letters, digits, - and _")
-    add.add_argument("--max-order-usd", required=True, help="largest single order, USD")
-    add.add_argument("--max-position-usd", required=True, help="largest position per symbol, USD")
-    add.add_argument("--daily-loss-usd", required=True, help="realized loss that stops it today")
+    # required for a new bot; with --update only what changes is given
+    add.add_argument("--max-order-usd", help="largest single order, USD (required when new)")
+    add.add_argument(
+        "--max-position-usd", help="largest position per symbol, USD (required when new)"
+    )
+    add.add_argument(
+        "--daily-loss-usd", help="realized loss that stops it today (required when new)"
+    )
     add.add_argument(
         "--weekly-loss-usd", help="realized loss that stops it until Monday 00:00 UTC (optional)"
     )
-    add.add_argument("--venue", default="paper", help="venue it trades on (default paper)")
-    add.add_argument("--symbols", default="", help="comma-separated symbols it may trade")
+    add.add_argument("--venue", help="venue it trades on (default paper)")
+    add.add_argument("--symbols", help="comma-separated symbols it may trade")
     add.add_argument("--cooldown-s", type=int, help="seconds between its trades")
     add.add_argument("--max-losing-streak", type=int, help="losing trades in a row that stop it")
     add.add_argument("--confirmation-ttl-s", type=int, help="how long a confirmation id is valid")
@@ -47,7 +52,9 @@ def add_bot_parser(sub: Any) -> None:
     add.add_argument("--no-confirmation", action="store_true", help="execute without an id")
     add.add_argument("--allow-adding", action="store_true", help="allow a second entry")
     add.add_argument("--sizing", help='JSON size rule, e.g. {"kind": "linear", ...}')
-    add.add_argument("--update", action="store_true", help="replace an existing bot's limits")
+    add.add_argument(
+        "--update", action="store_true", help="change an existing bot: only the options given"
+    )
     add.set_defaults(func=cmd_bot_add)
     for name, func, text in (
         ("list", cmd_bot_list, "list bots and their limits"),
@@ -64,6 +71,9 @@ def add_bot_parser(sub: Any) -> None:
         add_source_options(sp)
 
 
+_REQUIRED = ("max_order_usd", "max_position_usd", "daily_loss_usd")
+
+
 def _rows(args: argparse.Namespace) -> Any:
     from tradeguard.storage.bot_rows import BotRows
     from tradeguard.storage.db import Database
@@ -73,15 +83,18 @@ def _rows(args: argparse.Namespace) -> Any:
     return BotRows(db)
 
 
-def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "max_order_usd": args.max_order_usd,
-        "max_position_usd": args.max_position_usd,
-        "daily_loss_usd": args.daily_loss_usd,
-        "venue": args.venue,
-        "symbols": [s.strip() for s in args.symbols.split(",") if s.strip()],
-    }
+def _spec_doc(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The bot's fields: the stored ones (an update) or the defaults, then the options given."""
+    doc: dict[str, Any] = dict(stored) if stored else {"venue": "paper", "symbols": []}
+    if stored is None:
+        missing = [f"--{k.replace('_', '-')}" for k in _REQUIRED if getattr(args, k) is None]
+        if missing:
+            raise BotError(f"bot {args.name!r} is new: {', '.join(missing)} required")
+    if args.symbols is not None:
+        doc["symbols"] = [s.strip() for s in args.symbols.split(",") if s.strip()]
     optional = {
+        **{k: getattr(args, k) for k in _REQUIRED},
+        "venue": args.venue,
         "weekly_loss_usd": args.weekly_loss_usd,
         "cooldown_s": args.cooldown_s,
         "max_losing_streak": args.max_losing_streak,
@@ -103,8 +116,12 @@ def _spec_doc(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
+    rows = _rows(args)
+    existing = {r.name: r for r in rows.bots()}
+    if args.name in existing and not args.update:
+        raise BotError(f"bot {args.name!r} exists; add --update to change its limits")
     try:
-        doc = _spec_doc(args)
+        doc = _spec_doc(args, existing[args.name].spec if args.name in existing else None)
         check_symbols(args.name, doc["symbols"])
         spec = BotSpec.parse(args.name, doc)
     except BotError as exc:  # a bad name or limit on the command line: a usage error
@@ -112,10 +129,6 @@ def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     venues = [v.name for v in config_from_args(args).venues]
     if spec.venue not in venues:
         raise ConfigError(f"--venue {spec.venue!r} is not a venue of the config; known: {venues}")
-    rows = _rows(args)
-    existing = {r.name: r for r in rows.bots()}
-    if args.name in existing and not args.update:
-        raise BotError(f"bot {args.name!r} exists; add --update to replace its limits")
     enabled = existing[args.name].enabled if args.name in existing else False
     rows.save_bot(spec.name, enabled, spec.to_doc(), int(time.time() * 1000))
     if args.json:

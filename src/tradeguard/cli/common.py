@@ -233,13 +233,17 @@ async def start_run_stop(
         server = ApiServer(node)
         await server.start()
         print(f"API and dashboard on {server.url}", file=sys.stderr)
-    await node.start()
+    try:
+        await node.start()
+    except BaseException:
+        # a venue down at start: the server's tasks would be cancelled at the loop's close
+        # and print their tracebacks above the one-line reason
+        if server is not None:
+            await server.stop()
+        raise
     try:
         if node.mode in (TradingMode.SANDBOX, TradingMode.LIVE):
-            # A service manager stops with SIGTERM: end the live loop as Ctrl-C would, with its
-            # last checkpoint and summary (a replay killed any way resumes from its last commit).
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, node.request_stop)
+            _stop_on_signals(node)
             return await node.run_live(duration_s=duration_s)
         summary = await node.run(until_end=True, progress=progress)
         if server is not None and serve_after:
@@ -251,6 +255,23 @@ async def start_run_stop(
         await node.stop()
         if server is not None:
             await server.stop()
+
+
+def _stop_on_signals(node: Any) -> None:
+    # SIGTERM (a service manager) and the first Ctrl-C end the live loop the same way, with its
+    # last checkpoint and summary (a replay killed any way resumes from its last commit). A
+    # second Ctrl-C quits at once ("interrupted", exit 130); the next start reconciles.
+    loop = asyncio.get_running_loop()
+
+    def first_interrupt() -> None:
+        print("\nstopping: last checkpoint and summary (Ctrl-C again to quit at once)",
+              file=sys.stderr)  # fmt: skip
+        loop.remove_signal_handler(signal.SIGINT)  # back to KeyboardInterrupt
+        node.request_stop()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, node.request_stop)
+        loop.add_signal_handler(signal.SIGINT, first_interrupt)
 
 
 def page_title(name: str, shown: int, total: int | None) -> str:

@@ -106,7 +106,23 @@ def _venue_problems(config: Any) -> list[str]:
                 f"not exist; add them with `tradeguard keys add {vc.credentials} --venue "
                 f"{vc.exchange}` or set TG_VAULT_PATH"
             )
+        elif vc.credentials and vc.credentials not in _vault_names(vault, problems, vc.credentials):
+            problems.append(
+                f"venues[{vc.name}]: credentials = {vc.credentials!r} but the vault {vault} has "
+                f"no such entry; add it with `tradeguard keys add {vc.credentials} --venue "
+                f"{vc.exchange}`"
+            )
     return problems
+
+
+def _vault_names(vault: Any, problems: list[str], wanted: str) -> list[str]:
+    from tradeguard.secrets.vault import Vault, VaultError
+
+    try:
+        return Vault(vault).stored_names()
+    except (VaultError, OSError) as exc:
+        problems.append(f"vault {vault}: {_one_line(exc)}")
+        return [wanted]  # named once, as the vault's problem
 
 
 def _data_problems(config: Any) -> list[str]:

@@ -65,11 +65,13 @@ class AssetLine:
         return abs(self.difference) > self.tolerance
 
     def describe(self) -> str:
-        rounding = f", beyond the fees' rounding {self.tolerance}" if self.tolerance else ""
+        # plain digits: a tolerance of 3E-8 or a fee of 1.2E-7 reads as a typo to most people
+        rounding = f", beyond the fees' rounding {plain(self.tolerance)}" if self.tolerance else ""
         return (
-            f"{self.venue} {self.asset}: stored {self.stored} != start {self.start} + fills "
-            f"{self.fills} - fees {self.fees} + adjustments {self.adjustments} = {self.expected} "
-            f"(difference {self.difference}{rounding})"
+            f"{self.venue} {self.asset}: stored {plain(self.stored)} != start "
+            f"{plain(self.start)} + fills {plain(self.fills)} - fees {plain(self.fees)} + "
+            f"adjustments {plain(self.adjustments)} = {plain(self.expected)} "
+            f"(difference {plain(self.difference)}{rounding})"
         )
 
 

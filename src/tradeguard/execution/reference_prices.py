@@ -141,7 +141,13 @@ class ReferencePrices:
                 log.warning(
                     "no venue lists a priced market for %s: it counts %s",
                     asset,
-                    "nothing" if peg is None else f"at its peg (node.pegged_assets), {peg:f}",
+                    "nothing"
+                    if peg is None
+                    else (
+                        f"at its peg (node.pegged_assets): 1 {asset} = "
+                        f"{peg.quantize(Decimal('1E-12')).normalize():f} "
+                        f"{self.portfolio.valuation_asset}"
+                    ),
                 )
                 self.unlisted.add(asset)
             return None

@@ -8,6 +8,10 @@ from typing import Any
 
 from tradeguard.model.errors import ConfigError
 
+# A passphrase typed at the prompt, by vault path: a node with several venues (and alert
+# secrets) asks once, not once per entry. Kept only after it unlocked the vault.
+_typed: dict[str, str] = {}
+
 
 def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
     """Return the vault entry a venue config names, or None when it names none."""
@@ -19,7 +23,13 @@ def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
 def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None) -> Any:
     """Decrypt one vault entry for a venue (TG_VAULT_PATH, TG_VAULT_PASSPHRASE or a prompt)."""
     # Imported here: the vault's cryptography library is for venues with credentials only.
-    from tradeguard.secrets.vault import Vault, default_vault_path, read_passphrase
+    from tradeguard.secrets import vault as vault_module
+    from tradeguard.secrets.vault import (
+        PASSPHRASE_ENV,
+        Vault,
+        default_vault_path,
+        read_passphrase,
+    )
 
     env = dict(os.environ if environ is None else environ)
     vault = Vault(default_vault_path(env))
@@ -28,7 +38,18 @@ def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None
             f"venue {venue}: credentials={entry!r} but the vault {vault.path} does not exist "
             "(set TG_VAULT_PATH or run `tradeguard keys add`)"
         )
-    vault.unlock(read_passphrase(env))
+    names = vault.stored_names()
+    if entry not in names:
+        raise ConfigError(
+            f"venue {venue}: credentials={entry!r} but the vault {vault.path} has no such entry "
+            f"(entries: {', '.join(names) or 'none'}); add it with `tradeguard keys add {entry} "
+            "--venue VENUE`"
+        )
+    key = str(vault.path.resolve())
+    passphrase = _typed.get(key) or read_passphrase(env, vault_module.terminal_prompt)
+    vault.unlock(passphrase)
+    if not env.get(PASSPHRASE_ENV):
+        _typed[key] = passphrase
     try:
         return vault.get(entry)
     finally:

@@ -101,6 +101,7 @@ class NodeFeed:
         for s in wanted:
             s.on_candle(candle)
         await self._drain()
+        node.stats.saw(candle.ts)
         node.stats.events += 1
         node._events_this_run += 1
 

@@ -22,6 +22,7 @@ from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
+from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
 
@@ -50,6 +51,11 @@ async def run_live(node: TradingNode, duration_s: float | None = None) -> RunSum
 
     Background duties: the kill-switch sentinel, periodic reconciliation and checkpoints.
     """
+    with quiet_unread_network_errors(asyncio.get_running_loop()):
+        return await _run_live(node, duration_s)
+
+
+async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
     started = time.perf_counter()
     backups = _scheduled_backups(node)
     node._stop_requested = False

@@ -34,6 +34,12 @@ class RunStats:
     day_start_equity: Decimal = ZERO
     next_sample_ts: int = 0
 
+    def saw(self, ts: int) -> None:
+        """Widen the period the run's market events cover to `ts` (epoch ms)."""
+        if ts > 0:
+            self.first_ts = self.first_ts or ts
+            self.last_ts = max(self.last_ts, ts)
+
     def to_json(self) -> dict[str, Any]:
         return {k: plain(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
 

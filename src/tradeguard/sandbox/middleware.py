@@ -34,7 +34,7 @@ def make_middleware(ex: SandboxExchange) -> Middleware:
         if not (path.startswith("/api/") or path.startswith("/sapi/")):
             return await handler(request)
         resp = await _api(ex, request, handler)
-        if ex.request_log is not None:
+        if ex.request_log is not None and resp.status != _CLIENT_GONE:
             body = (await request.text()) if request.can_read_body else ""
             ex.request_log.write(
                 ex.now_ms(), request.method, path, request.query_string, body,
@@ -66,6 +66,13 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
     except EngineReject as exc:
         return error_response(ApiError(exc.code, exc.msg, exc.http_status))
+
+
+_CLIENT_GONE = 499  # nginx's "client closed request"; never seen by a client
+
+
+def _client_gone() -> web.Response:
+    return web.Response(status=_CLIENT_GONE, text="client closed the request")
 
 
 def _coded(exc: ApiError) -> web.Response:
@@ -110,6 +117,10 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
     resp: web.StreamResponse
     try:
         resp = await handler(request)
+    except ConnectionResetError:
+        # the client went away before its body arrived (killed mid-request): nothing to
+        # answer, and no traceback on the sandbox's terminal
+        return _client_gone()
     except ApiError as exc:
         resp = _coded(exc)
     except EngineReject as exc:

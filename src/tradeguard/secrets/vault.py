@@ -396,6 +396,10 @@ class Vault:
         """Return the entry names, sorted."""
         return sorted(self._require()["entries"])
 
+    def stored_names(self) -> builtins.list[str]:
+        """Return the entry names from the file, sorted, without unlocking (names are plain)."""
+        return sorted(self._read()["entries"])
+
     def remove(self, name: str) -> None:
         """Delete entry `name` and save."""
         self._entry(name)

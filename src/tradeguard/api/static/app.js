@@ -35,6 +35,11 @@ function price(v) {
   if (n === 0 || Math.abs(n) >= 1) return num(v, 2);
   return n.toLocaleString(undefined, { maximumSignificantDigits: 6 });
 }
+// money in the valuation asset: cents for a currency, finer for a coin (0.0097 BTC of
+// unrealized P&L is about 1,000 USD, and "0.00" said there was none)
+const CASH = new Set(["USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "PUSD", "EUR"]);
+let moneyPlaces = 2;
+function money(v) { return num(v, moneyPlaces); }
 function qty(v) { return v === null || v === undefined ? "–" : String(Number(v)); }
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
@@ -97,13 +102,14 @@ function renderState(s) {
   banner.classList.toggle("hidden", s.trading_state === "ACTIVE");
   banner.textContent = s.trading_state === "ACTIVE" ? "" :
     s.trading_state + ": " + (s.reason || "") + (s.by ? " (by " + s.by + ")" : "");
-  $("equity").textContent = num(s.equity) + " " + s.valuation_asset;
-  signed($("daily-pnl"), s.daily_pnl.pnl);
+  moneyPlaces = CASH.has(s.valuation_asset) ? 2 : 6;
+  $("equity").textContent = money(s.equity) + " " + s.valuation_asset;
+  signed($("daily-pnl"), s.daily_pnl.pnl, moneyPlaces);
   $("daily-limit").textContent = s.daily_pnl.limit ?
-    "loss " + num(s.daily_pnl.loss_used) + " of " + num(s.daily_pnl.limit) + " limit (" +
+    "loss " + money(s.daily_pnl.loss_used) + " of " + money(s.daily_pnl.limit) + " limit (" +
     (s.daily_pnl.used_pct || "0") + "%)" : "no daily loss limit set";
-  signed($("realized"), s.realized_pnl);
-  signed($("unrealized"), s.unrealized_pnl);
+  signed($("realized"), s.realized_pnl, moneyPlaces);
+  signed($("unrealized"), s.unrealized_pnl, moneyPlaces);
   renderLimits(s.risk);
 }
 
@@ -158,7 +164,7 @@ async function refresh() {
     fillTable("positions", positions.items, (tr, p) => {
       cell(tr, p.symbol); cell(tr, p.strategy_id); cell(tr, p.side); cell(tr, qty(p.quantity));
       cell(tr, price(p.entry_price)); cell(tr, price(p.mark));
-      const td = cell(tr, ""); signed(td, p.unrealized_pnl);
+      const td = cell(tr, ""); signed(td, p.unrealized_pnl, moneyPlaces);
       const pc = cell(tr, ""); signed(pc, p.unrealized_pnl_pct);
     });
     fillTable("open-orders", orders.items, (tr, o) => {
@@ -167,12 +173,12 @@ async function refresh() {
     });
     // exchanges, DEX wallets and prediction markets side by side, valued in one asset
     $("balance-venues").textContent = Object.entries(balances.venues)
-      .map(([v, value]) => v + " " + num(value)).join(" · ") +
-      " · total " + num(balances.total_value) + " " + balances.valuation_asset;
+      .map(([v, value]) => v + " " + money(value)).join(" · ") +
+      " · total " + money(balances.total_value) + " " + balances.valuation_asset;
     fillTable("balances", balances.assets, (tr, a) => {
       cell(tr, a.asset); cell(tr, qty(a.total));
       cell(tr, Object.entries(a.venues).map(([v, q]) => v + ": " + qty(q)).join(" · "));
-      cell(tr, num(a.value));
+      cell(tr, money(a.value));
     });
     fillTable("strategies", strategies.items, (tr, s) => {
       const p = s.performance;
@@ -182,7 +188,7 @@ async function refresh() {
       cell(tr, p.win_rate === null ? "–" : (100 * p.win_rate).toFixed(1) + "%");
       cell(tr, p.sharpe === null ? "–" : Number(p.sharpe).toFixed(2));
       cell(tr, p.profit_factor_infinite ? "∞" : (p.profit_factor === null ? "–" : Number(p.profit_factor).toFixed(2)));
-      const td = cell(tr, ""); signed(td, p.total_pnl);
+      const td = cell(tr, ""); signed(td, p.total_pnl, moneyPlaces);
       pauseControl(cell(tr, ""), s);  // strategies.js
     });
     fillTable("trades", trades.items, (tr, t) => {

@@ -1,0 +1,83 @@
+"""A node with several venues asks for the master passphrase once, and a missing vault entry
+is named before anything is typed (`run`) or before anything runs (`config check`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli import main
+from tradeguard.model.errors import ConfigError
+from tradeguard.node import credentials
+from tradeguard.secrets import vault as vault_module
+from tradeguard.secrets.vault import ScryptParams, Vault
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "vault.json"
+    vault = Vault(path, kdf=ScryptParams(n=2**14))
+    vault.create(PASSPHRASE)
+    for name in ("main", "second"):
+        vault.add(name, "binance", {"api_key": f"key-{name}-0123456789", "secret": "s" * 32})
+    vault.lock()
+    monkeypatch.setattr(credentials, "_typed", {})
+    return path
+
+
+def test_two_vault_entries_ask_for_the_passphrase_once(vault_path, monkeypatch):
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return PASSPHRASE
+
+    monkeypatch.setattr(vault_module, "terminal_prompt", prompt)
+    env = {"TG_VAULT_PATH": str(vault_path)}
+    first = credentials.vault_entry("binance", "main", env)
+    second = credentials.vault_entry("binance2", "second", env)
+    assert (first.get("api_key"), second.get("api_key")) == (
+        "key-main-0123456789",
+        "key-second-0123456789",
+    )
+    assert asked == ["master passphrase: "]
+
+
+def test_a_wrong_typed_passphrase_is_not_kept(vault_path, monkeypatch):
+    answers = iter(["a wrong passphrase here", PASSPHRASE])
+    monkeypatch.setattr(vault_module, "terminal_prompt", lambda text: next(answers))
+    env = {"TG_VAULT_PATH": str(vault_path)}
+    with pytest.raises(vault_module.VaultError, match="wrong master passphrase"):
+        credentials.vault_entry("binance", "main", env)
+    assert credentials.vault_entry("binance", "main", env).get("api_key") == "key-main-0123456789"
+
+
+def test_a_missing_entry_is_named_before_the_prompt(vault_path, monkeypatch):
+    def prompt(text: str) -> str:
+        raise AssertionError("asked for a passphrase although the entry is missing")
+
+    monkeypatch.setattr(vault_module, "terminal_prompt", prompt)
+    with pytest.raises(ConfigError, match=r"no such entry \(entries: main, second\)"):
+        credentials.vault_entry("binance2", "sandbox-two", {"TG_VAULT_PATH": str(vault_path)})
+
+
+def test_config_check_names_a_credentials_entry_the_vault_lacks(
+    vault_path, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TG_VAULT_PATH", str(vault_path))
+    cfg = tmp_path / "c.toml"
+    venue = '[[venues]]\nkind = "ccxt"\nexchange = "binance"\nrest_url = "http://127.0.0.1:1"\n'
+    cfg.write_text(
+        'mode = "sandbox"\n'
+        f'[node]\ndatabase_url = "sqlite:///{tmp_path / "tg.db"}"\n'
+        f'{venue}name = "one"\ncredentials = "main"\n'
+        f'{venue}name = "two"\ncredentials = "sandbox-two"\n'
+    )
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "venues[two]: credentials = 'sandbox-two' but the vault" in err
+    assert "has no such entry; add it with `tradeguard keys add sandbox-two" in err
+    assert "venues[one]" not in err and "Traceback" not in err
