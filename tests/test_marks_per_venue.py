@@ -193,3 +193,21 @@ def test_a_strategy_hears_the_quotes_of_the_venues_it_trades_only():
     assert strategies_for(by_symbol, index, BTC, "north") == [north, loose]
     assert strategies_for(by_symbol, index, BTC, "south") == [paper, loose]
     assert strategies_for(by_symbol, index, BTC, "") == [north, paper, loose]  # a replay
+
+
+@SANDBOX
+async def test_a_bot_close_is_sized_at_its_venues_price_not_anothers(tmp_path):
+    async with _two_venues(tmp_path) as (node, north, south):
+        desk = BotDesk.for_node(node)
+        ask = {"symbol": BTC, "side": "buy", "score": "0.5"}
+        conf = desk.validate("alpha", ask)["confirmation_id"]
+        entry = await desk.execute("alpha", {**ask, "confirmation_id": conf}, by="test")
+        assert entry["status"] == "submitted", entry
+        key = ("south", BTC, "alpha")
+        await eventually(lambda: key in node.portfolio.positions)
+        qty = abs(node.portfolio.closable(node.portfolio.positions[key]))  # what a close sells
+        await node.on_quote(_quote(BTC, 60_000, "north"))  # the other exchange, heard last
+        assert node.market.mid(BTC) == D(60_000)
+        close = desk.validate("alpha", {"symbol": BTC, "side": "sell", "score": "0.5"})
+        assert close["approved"], close
+        assert D(close["size_usd"]) == (qty * D(40_000)).quantize(D("0.01"))

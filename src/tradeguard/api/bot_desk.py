@@ -237,10 +237,11 @@ class BotDesk:
             return None
         return amount
 
-    def _closing_usd(self, ask: TradeAsk, amount: Decimal | None) -> str | None:
+    def _closing_usd(self, venue: str, ask: TradeAsk, amount: Decimal | None) -> str | None:
         # A close sells the whole position whatever the score: its size is that amount at the
-        # mid, not what the score would have bought (None when nothing would be sold).
-        price = self.node.market.mid(ask.symbol)
+        # mid of the bot's venue (not another venue's), not what the score would have bought
+        # (None when nothing would be sold).
+        price = self.node.market.mid(ask.symbol, venue)
         if amount is None or price is None:
             return None
         return plain((amount * price).quantize(CENT, ROUND_HALF_UP))
@@ -253,7 +254,7 @@ class BotDesk:
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
         rule = CLOSING if verdict.reducing else rule
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
-        size = self._closing_usd(ask, amount) if verdict.reducing else plain(ask.size_usd)
+        size = self._closing_usd(spec.venue, ask, amount) if verdict.reducing else plain(ask.size_usd)
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
             "side": ask.side.value, "score": None if score is None else plain(score),
@@ -334,7 +335,7 @@ class BotDesk:
             code, reason, amount = await self._lift(spec, enabled, ask, now)
             lifted = amount is not None
         if verdict.reducing:
-            record["size_usd"] = self._closing_usd(ask, amount)
+            record["size_usd"] = self._closing_usd(spec.venue, ask, amount)
         coid = None
         status = "denied"
         if plan is not None:
