@@ -72,3 +72,23 @@ async def test_a_refused_stop_is_retried_at_the_last_price_only_on_the_wall_cloc
     assert len(host.sent) == (2 if wall else 1)
     if wall:
         assert host.sent[1].reduce_only and host.sent[1].signal["price"] == "98"
+
+
+async def test_a_retry_reads_the_latest_price_among_the_venues_a_plan_follows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exits, "_RETRY_MS", 100)
+    host = QuietHost(True)
+    manager = ExitManager(host)  # type: ignore[arg-type]
+    manager.follows = lambda venue, source: True  # a venue taking any venue's data
+    plan = ExitPlan.parse("alpha", "v", "BTC/USDT", {"stop_loss_pct": "1"}, None)
+    assert plan is not None
+    manager.add(plan)
+
+    await manager.on_price("BTC/USDT", Decimal("98"), "north")  # through the stop: refused once
+    assert len(host.sent) == 1
+    await manager.on_price("BTC/USDT", Decimal("101"), "south")  # back above it, heard last
+    await asyncio.sleep(0.4)
+
+    # The retry checks the stop at 101, the latest price: nothing is sold at north's old 98.
+    assert len(host.sent) == 1

@@ -361,7 +361,9 @@ class ExitManager:
         keys = self._by_symbol.get(symbol)
         if not keys:
             return
-        self._last_price[(venue, symbol)] = price
+        last = self._last_price
+        last.pop((venue, symbol), None)  # newest last: a retry reads the latest it follows
+        last[(venue, symbol)] = price
         for key in list(keys):
             plan = self.plans.get(key)
             if venue and plan is not None and not self.follows(plan.venue, venue):
@@ -370,7 +372,7 @@ class ExitManager:
 
     def _price_for(self, plan: ExitPlan) -> Decimal | None:
         """The latest price of the plan's symbol on its own venue (else untagged)."""
-        for (venue, symbol), price in self._last_price.items():
+        for (venue, symbol), price in reversed(self._last_price.items()):
             if symbol == plan.symbol and venue and self.follows(plan.venue, venue):
                 return price
         return self._last_price.get(("", plan.symbol))
