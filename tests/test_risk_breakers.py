@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from test_risk_support import DAY_MS, T0, D, Rig, buy, sell
+from tradeguard.marketdata.state import MarketState
 from tradeguard.model import TradingState
 from tradeguard.model.events import EventKind
+from tradeguard.model.market import Quote
 from tradeguard.risk import ResumeRefused
 
 
@@ -222,3 +226,22 @@ def test_snapshot_counts_trades_as_whole_numbers() -> None:
         "used": str(rig.engine.trades_today), "limit": "10", "unit": "trades",
         "used_pct": str(rig.engine.trades_today * 10) + ".0",
     }  # fmt: skip
+
+
+def test_stale_data_on_one_venue_trips_once_and_never_flaps_with_anothers_fresh_data() -> None:
+    rig = Rig()
+    market = MarketState()
+    for venue in ("north", "south"):
+        market.instruments[(venue, "BTC/USDT")] = rig.market.instruments[("paper", "BTC/USDT")]
+    market.on_quote(Quote("BTC/USDT", T0, D(99), D(1), D(101), D(1), venue="north"))
+
+    def order(venue: str):  # type: ignore[no-untyped-def]
+        return rig.engine.check(replace(buy("0.5"), venue=venue), rig.book, market)
+
+    for _ in range(3):  # south has no data of its own; north's is fresh
+        assert order("south").code == "STALE_MARKET_DATA"
+        assert order("north").approved
+    # one breaker for south's data, tripped once; north's orders say nothing of it
+    assert len(rig.kinds(EventKind.BREAKER_TRIPPED)) == 1
+    assert rig.kinds(EventKind.BREAKER_RESET) == []
+    assert rig.engine.snapshot()["breakers"]["stale_symbols"] == ["BTC/USDT"]

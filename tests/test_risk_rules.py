@@ -356,6 +356,6 @@ def test_a_symbol_no_venue_lists_is_unknown_and_trips_no_stale_data_breaker() ->
     for n in range(3):
         d = rig.check(buy("0.5", symbol=f"ZZZ{n}/USDT"))
         assert d.code == "UNKNOWN_INSTRUMENT" and f"ZZZ{n}/USDT" in d.reason
-    assert rig.engine.stale_symbols == set()
+    assert rig.engine.stale_data == set()
     assert rig.kinds(EventKind.BREAKER_TRIPPED) == []
     assert rig.check(buy("0.5")).approved

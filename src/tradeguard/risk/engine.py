@@ -111,7 +111,8 @@ class RiskEngine(RiskObservers):
         self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
         self._assumed_stop_frac = self._meter.assumed_stop_frac
         self._slip_frac = frac(config.market_slippage_cap_pct)
-        self.stale_symbols: set[str] = set()
+        # (venue, symbol) whose orders the stale-data breaker stops: each venue reads its own data
+        self.stale_data: set[tuple[str, str]] = set()
         self._exposure: Exposure | None = None
         self._spare: Check | None = Check(self)
         self._max_notional_usd = config.max_order_notional_usd
@@ -140,12 +141,12 @@ class RiskEngine(RiskObservers):
         `ahead_stable_usd` the stablecoins those legs spend as already spent.
         """
         if dry_run:
-            emit, stale = self._emit, set(self.stale_symbols)
+            emit, stale = self._emit, set(self.stale_data)
             self._emit = _discard
             try:
                 return self._decide(intent, portfolio, market, True, ahead, ahead_stable_usd)
             finally:
-                self._emit, self.stale_symbols = emit, stale
+                self._emit, self.stale_data = emit, stale
         return self._decide(intent, portfolio, market, False)
 
     def _decide(
@@ -343,15 +344,17 @@ class RiskEngine(RiskObservers):
         return RiskDecision(True, "KILL_FLATTEN", "", bound, "kill_flatten")
 
     def data_fresh(self, intent: OrderIntent, now: int) -> None:
-        """Clear the stale-data breaker of a symbol whose data is fresh again."""
-        if intent.symbol in self.stale_symbols:
-            self.stale_symbols.discard(intent.symbol)
+        """Clear the stale-data breaker of a venue's symbol whose data is fresh again."""
+        key = (intent.venue, intent.symbol)
+        if key in self.stale_data:
+            self.stale_data.discard(key)
             self._publish(EventKind.BREAKER_RESET, now, {"breaker": "stale_data"}, intent)
 
     def data_stale(self, intent: OrderIntent, now: int, age: Decimal | None) -> None:
-        """Trip the stale-data breaker of a symbol (once until its data is fresh)."""
-        if intent.symbol not in self.stale_symbols:
-            self.stale_symbols.add(intent.symbol)
+        """Trip the stale-data breaker of a venue's symbol (once until its data is fresh)."""
+        key = (intent.venue, intent.symbol)
+        if key not in self.stale_data:
+            self.stale_data.add(key)
             data = {"breaker": "stale_data", "age_s": _s(age), "limit_s": self.config.stale_data_s}
             self._publish(EventKind.BREAKER_TRIPPED, now, data, intent, "warning")
 
@@ -425,4 +428,5 @@ class RiskEngine(RiskObservers):
     # reporting ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Describe the state, every breaker and each limit's use, for the API and dashboard."""
-        return snapshot(self, sorted(self.stale_symbols), self._clock.now_ms())
+        stale = sorted({symbol for _, symbol in self.stale_data})
+        return snapshot(self, stale, self._clock.now_ms())

@@ -72,10 +72,10 @@ class StaleDataRule(Rule):
         self.limit_ms = config.stale_data_s * 1000
 
     def check(self, c: Check) -> Denial | None:
-        symbol = c.intent.symbol
-        last = c.market.last_update_ms(symbol, c.intent.venue)
+        symbol, venue = c.intent.symbol, c.intent.venue
+        last = c.market.last_update_ms(symbol, venue)
         if last is not None and c.now - last <= self.limit_ms:
-            if symbol in c.engine.stale_symbols:
+            if (venue, symbol) in c.engine.stale_data:
                 c.engine.data_fresh(c.intent, c.now)
             return None
         limit_s = self.config.stale_data_s
@@ -85,8 +85,8 @@ class StaleDataRule(Rule):
         return self.deny(
             age,
             Decimal(limit_s),
-            f"order rejected: market data for {symbol} last updated {seen}, older than "
-            f"stale_data_s={limit_s} (risk.stale_data_s)",
+            f"order rejected: market data for {symbol} on {venue} last updated {seen}, older "
+            f"than stale_data_s={limit_s} (risk.stale_data_s)",
         )
 
 
