@@ -57,3 +57,21 @@ async def test_a_pegged_asset_no_venue_prices_is_logged_with_its_unit(caplog) ->
         "no venue lists a priced market for USDT: it counts at its peg (node.pegged_assets): "
         "1 USDT = 0.000071428571 BTC" in caplog.text
     ), caplog.text
+
+
+async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over() -> None:
+    portfolio = Portfolio()
+    portfolio.set_balances("south", [Balance("south", "ETH", D(10))])
+    south = _Listing("ETH/USDT", D(2000))
+    refs = ReferencePrices(portfolio, {"south": south})  # type: ignore[dict-item]
+    await refs.refresh()  # south's ETH at south's ticker
+    assert portfolio.equity("south") == D(20_000)
+
+    # A strategy on north streams ETH/USDT now: fresher than a ticker here, so no more reads...
+    portfolio.mark("ETH/USDT", D(2010), "north")
+    await refs.refresh()
+    assert south.asked == 1
+    portfolio.mark("ETH/USDT", D(1000), "north")  # ...and the market halves
+    # south's ETH is not held at the last ticker read for good: the stream's price stands in
+    assert portfolio.equity("south") == D(10_000)
+    assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), True)

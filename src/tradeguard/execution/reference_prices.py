@@ -58,11 +58,14 @@ class ReferencePrices:
     def wanted(self) -> list[str]:
         """Assets held (any venue) or paid as fees that no mark prices, and those marked here."""
         portfolio = self.portfolio
-        for asset, (_, symbol) in list(self.markets.items()):
+        for asset, (venue, symbol) in list(self.markets.items()):
             if portfolio.marks.get(symbol) != self._marked.get(symbol):
-                # A stream marks it now (a strategy trades it): fresher than a ticker here.
+                # A stream marks it now (a strategy trades it): fresher than a ticker here. The
+                # venue's own mark read here would stay as it is for good: it goes too.
                 del self.markets[asset]
-                self._marked.pop(symbol, None)
+                last = self._marked.pop(symbol, None)
+                if last is not None:
+                    portfolio.unmark(venue, symbol, last)
         assets = {b.asset for b in portfolio.all_balances() if b.total}
         assets |= portfolio.unvalued_fee_assets
         unpriced = {a for a in assets if portfolio.price_of(a, pegs=False) is None}

@@ -187,6 +187,14 @@ class Portfolio:
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
 
+    def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
+        """Forget `venue`'s own mark of `symbol` if it is still `price` (a price read once that
+        no one refreshes: the latest from any venue stands in, flagged, as for any venue without
+        its own)."""
+        own = self.venue_marks.get(venue)
+        if own is not None and own.get(symbol) == price:
+            del own[symbol]
+
     def marks_of(self, venue: str) -> dict[str, Decimal] | None:
         """`venue`'s own marks (those of the venue whose data it trades on), if it has any."""
         return self.venue_marks.get(self.data_venue.get(venue, venue))
