@@ -197,7 +197,7 @@ def test_a_strategy_hears_the_quotes_of_the_venues_it_trades_only():
 
 @SANDBOX
 async def test_a_bot_close_is_sized_at_its_venues_price_not_anothers(tmp_path):
-    async with _two_venues(tmp_path) as (node, north, south):
+    async with _two_venues(tmp_path) as (node, _north, _south):
         desk = BotDesk.for_node(node)
         ask = {"symbol": BTC, "side": "buy", "score": "0.5"}
         conf = desk.validate("alpha", ask)["confirmation_id"]

@@ -254,7 +254,9 @@ class BotDesk:
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
         rule = CLOSING if verdict.reducing else rule
         amount = self._risk(spec, ask, verdict) if verdict.approved else None
-        size = self._closing_usd(spec.venue, ask, amount) if verdict.reducing else plain(ask.size_usd)
+        size = (
+            self._closing_usd(spec.venue, ask, amount) if verdict.reducing else plain(ask.size_usd)
+        )
         out: dict[str, Any] = {
             "approved": verdict.approved, "bot_id": bot, "symbol": ask.symbol,
             "side": ask.side.value, "score": None if score is None else plain(score),
