@@ -211,3 +211,26 @@ async def test_a_bot_close_is_sized_at_its_venues_price_not_anothers(tmp_path):
         close = desk.validate("alpha", {"symbol": BTC, "side": "sell", "score": "0.5"})
         assert close["approved"], close
         assert D(close["size_usd"]) == (qty * D(40_000)).quantize(D("0.01"))
+
+
+@SANDBOX
+async def test_a_kill_flatten_closes_a_position_on_a_venue_nobody_streams_yet(tmp_path):
+    north, south = seeded_exchange(), seeded_exchange()
+    _at(south, 40_000)
+    async with north, south:
+        node = TradingNode(_config(tmp_path, north, south))
+        await node.start()
+        async with trading_live(node):
+            buy = OrderIntent("desk", "south", BTC, Side.BUY, D("0.001"), OrderType.MARKET)
+            assert (await node.submit(buy)).ok
+            await eventually(lambda: ("south", BTC, "desk") in node.portfolio.positions)
+        # the next run streams BTC from north only: south's position has no price of its own
+        node = TradingNode(_config(tmp_path, north, south))
+        await node.start()
+        async with trading_live(node):
+            await node.ensure_market_data("north", BTC)
+            await eventually(lambda: node.market.mid(BTC, "north") == D(50_000))
+            assert node.portfolio.positions[("south", BTC, "desk")].quantity
+            report = await node.kill("drill", "test", flatten=True)
+            assert report["failed"] == [], report
+            assert report["closed_positions"] == [f"south:{BTC}"]

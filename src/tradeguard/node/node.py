@@ -6,6 +6,7 @@ builder wires the parts, the replay loop lives in `backtest.replay`, the live lo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -490,6 +491,11 @@ class TradingNode:
         report.cancelled.extend(cancelled)
         report.failed.extend(failed)
         if request.flatten:
+            # each close is capped around its own venue's price: subscribe where none streams
+            # (a venue that cannot answer leaves its close to be denied and reported, as before)
+            held = sorted({(p.venue, p.symbol) for p in self.portfolio.open_positions()})
+            subscribe = (self.ensure_market_data(v, s) for v, s in held)
+            await asyncio.gather(*subscribe, return_exceptions=True)
             await flatten_positions(self.portfolio, self.orders, report)
         self.kill_switch.finish(report)
         self.flush_audit()
