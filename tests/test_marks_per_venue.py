@@ -234,3 +234,17 @@ async def test_a_kill_flatten_closes_a_position_on_a_venue_nobody_streams_yet(tm
             report = await node.kill("drill", "test", flatten=True)
             assert report["failed"] == [], report
             assert report["closed_positions"] == [f"south:{BTC}"]
+
+
+def test_a_venue_taking_any_venues_data_values_at_it_unflagged(tmp_path):
+    from node_support import paper_config
+
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", tmp_path / "btc.csv", strategies=False)
+    node = TradingNode(cfg)
+    try:
+        assert "paper" in node.market.untied  # no data_venue: any venue's price is its own
+        node.portfolio.mark(BTC, D(50_000), "north")
+        assert node.portfolio.mark_of("paper", BTC) == (D(50_000), False)
+        assert node.portfolio.mark_of("south", BTC) == (D(50_000), True)
+    finally:
+        node.close()

@@ -185,6 +185,7 @@ def _tie_paper_venues(node: TradingNode) -> None:
         else:
             node.market.untied.add(name)
     node.portfolio.data_venue = node.market.data_venue
+    node.portfolio.untied = node.market.untied
 
 
 def _data_venue(node: TradingNode, vc: VenueConfig) -> Any:

@@ -54,6 +54,8 @@ class Portfolio:
         self.venue_marks: dict[str, dict[str, Decimal]] = {}
         # a venue trading on another's market data (a paper venue's data_venue) -> that venue
         self.data_venue: dict[str, str] = {}
+        # venues following no venue's data (a paper venue without data_venue): any is their own
+        self.untied: set[str] = set()
         self.closed_trades: list[ClosedTrade] = []
         self.fees_paid = ZERO
         self.realized_pnl = ZERO
@@ -206,12 +208,14 @@ class Portfolio:
 
     def mark_of(self, venue: str, symbol: str) -> tuple[Decimal | None, bool]:
         """`symbol`'s mark on `venue`, else the latest from any venue; the flag tells that the
-        mark is another venue's (valuation falls back to it when `venue` has none)."""
+        mark is another venue's (valuation falls back to it when `venue` has none; never for a
+        venue in `untied`, whose price is any venue's)."""
         own = self.marks_of(venue)
         if own is not None and symbol in own:
             return own[symbol], False
         price = self.marks.get(symbol)
-        return price, price is not None and bool(self.venue_marks)
+        borrowed = price is not None and bool(self.venue_marks) and venue not in self.untied
+        return price, borrowed
 
     def values_of(self, balances: Iterable[Balance]) -> dict[str, Decimal]:
         """Value each balance's total in the valuation asset, where a price is known."""
