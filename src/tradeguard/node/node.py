@@ -353,12 +353,8 @@ class TradingNode:
         if self._ctx.queue:
             await self._drain()
         for listener in self.price_listeners:
-<<<<<<< HEAD
             await listener(quote.symbol, quote.mid, venue)
-=======
-            await listener(quote.symbol, quote.mid)
         self.stats.saw(quote.ts)  # a live run's summary period ("- → -" without it)
->>>>>>> journey
         self.stats.events += 1
         self._events_this_run += 1
 
