@@ -12,13 +12,17 @@ import ccxt
 import pytest
 
 from tradeguard.sandbox.client import make_ccxt_client
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
 
 
 @pytest.fixture
 async def ex() -> AsyncIterator[SandboxExchange]:
-    async with seeded_exchange() as sandbox:
+    # These books are set by hand and taken level by level. The house refill (every second by
+    # default) quoted a taken level again whenever an await crossed its tick: the next trade then
+    # printed at the refilled price, and a stop meant to trigger stayed open.
+    async with seeded_exchange(SandboxConfig(house_refill_ms=0)) as sandbox:
         yield sandbox
 
 
