@@ -99,6 +99,8 @@ class PairExecutor:
         self.refusal = refusal or (lambda _pair, _now: "")
         self.mode = mode
         self.attempts: list[PairAttempt] = []
+        # held record id -> id of its newest retry record written by this process
+        self.held_retries: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._clock = next(iter(self.gateways.values()))
 

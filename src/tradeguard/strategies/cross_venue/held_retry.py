@@ -39,6 +39,7 @@ class HeldLeg:
     symbol: str
     contracts: Decimal
     capital: Decimal
+    basis: int = 0  # id of the record the leg was read from (its newest retry, else the held one)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,11 +84,19 @@ def _held_leg(rid: int, first_row: Mapping[str, Any], row: Mapping[str, Any]) ->
     cycle = first_row.get("cycle") or {}
     return HeldLeg(rid, str(cycle.get("pair_id", "")), str(cycle.get("event", "")),
                    int(cycle.get("direction", 0)), str(bought[0]["venue"]), symbol, contracts,
-                   capital)  # fmt: skip
+                   capital, int(row["id"]))  # fmt: skip
 
 
-async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> PairAttempt:
-    """Offer `leg` for sale again within the loss `cap` (USD); record and return the attempt."""
+def stale(executor: PairExecutor, leg: HeldLeg) -> bool:
+    """Tell whether `leg` was retried since it was read (another request sold some of it): its
+    contracts are no longer what is held, and selling them could sell another pair's."""
+    newest = executor.held_retries.get(leg.record_id)
+    return newest is not None and newest != (leg.basis or leg.record_id)
+
+
+async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> PairAttempt | None:
+    """Offer `leg` for sale again within the loss `cap` (USD); record and return the attempt,
+    or None (nothing sent, nothing recorded) when the leg was retried since it was read."""
     rec = PairAttempt(
         executor.strategy_id, leg.pair_id, leg.event, leg.direction, executor.mode,
         leg.contracts, ZERO, ZERO, ZERO, ts=executor._clock.now_ms(), retry_of=leg.record_id,
@@ -103,6 +112,8 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
         rec.reason = f"{rec.reason}; venue {leg.venue} is not one of this strategy's"
         return executor._finish(rec)
     async with executor._lock:
+        if stale(executor, leg):
+            return None
         inst = gateway.instrument(leg.symbol)
         amount, note = unwind_amount(gateway, inst.base, leg.contracts) if inst else (
             leg.contracts, "")  # fmt: skip
@@ -113,7 +124,10 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
         else:
             rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
         _rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
-    return executor._finish(rec)
+        executor._finish(rec)  # recorded before the next request may read the held records
+        if rec.record_id is not None:
+            executor.held_retries[leg.record_id] = rec.record_id
+    return rec
 
 
 def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
@@ -129,4 +143,4 @@ def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
             return
 
 
-__all__ = ["HeldLeg", "held_legs", "retry_unwind"]
+__all__ = ["HeldLeg", "held_legs", "retry_unwind", "stale"]
