@@ -85,3 +85,25 @@ async def test_two_retries_of_the_same_held_leg_at_once_sell_it_only_once() -> N
     assert sold == 10
     assert second is None  # retried meanwhile: nothing sent, no record
     assert len(pm.rows) == 2 and held_legs(_rows(pm)) == []
+
+
+async def test_a_retry_cut_short_before_its_record_is_taken_up_as_that_retry() -> None:
+    # The node is killed after the retry's IOC sold and before its record was written: the
+    # next start finds the IOC filled and named by no record and hands it to the executor.
+    from tradeguard.strategies.cross_venue.adopt import adopt_interrupted
+
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    k.bids[K_YES] = [(D("0.30"), D(4))]  # 4 of the 10 sell within the cap
+    await retry_unwind(executor, leg, D(2))
+    del pm.rows[-1]  # never written
+    [sell] = [o for o in k.sent if o.side.value == "sell"][-1:]
+    assert sell.signal.get("retry_of") == leg.record_id
+    rec = await adopt_interrupted(
+        executor, [sell], {sell.client_order_id: k.fills(sell.client_order_id)}
+    )
+    assert rec.retry_of == leg.record_id and rec.outcome == "held", rec.reason
+    assert rec.held == {K_YES: D(6)}
+    [rest] = held_legs(_rows(pm))  # the next retry starts from what is left
+    assert (rest.record_id, rest.contracts) == (leg.record_id, D(6))
+    assert rest.capital == leg.capital * 6 / 10
