@@ -109,5 +109,9 @@ async def retry_held(
             api.audit("api.arb_held_retry", who, {**leg.to_json(), "strategy_id": strat.id,
                       "max_unwind_loss_usd": plain(cap)}, "warning")  # fmt: skip
             rec = await retry_unwind(executor, leg, cap)
-            out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **rec.to_json()})
+            out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **(
+                rec.to_json() if rec is not None else {
+                    "outcome": "skipped", "reason": f"record {leg.record_id} was retried by "
+                    "another request meanwhile; nothing sent, ask again to retry what it left",
+                })})  # fmt: skip
     return {"retried": out}
