@@ -140,10 +140,14 @@ async def test_a_kalshi_post_with_no_body_is_a_400_not_a_500(kalshi):
 
 
 @pytest.mark.parametrize(
-    "change", [{"client_order_id": {"a": 1}}, {"client_order_id": 7}, {"post_only": "false"}]
-)
+    "change",
+    [{"client_order_id": {"a": 1}}, {"client_order_id": 7}, {"post_only": "false"},
+     {"client_order_id": 0}, {"client_order_id": False}, {"client_order_id": []},
+     {"client_order_id": {}}],
+)  # fmt: skip
 async def test_a_kalshi_order_field_of_the_wrong_type_is_refused_not_guessed(kalshi, change):
-    # a dict id was stored as its Python repr and "false" was taken as post-only
+    # a dict id was stored as its Python repr and "false" was taken as post-only; an id of
+    # 0, false, [] or {} was taken as no id at all (the order placed, its retry not deduplicated)
     _, post = kalshi
     order = {"ticker": TICKER, "side": "yes", "action": "buy", "count": 1,
              "yes_price_dollars": "0.47", **change}  # fmt: skip

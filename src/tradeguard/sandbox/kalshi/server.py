@@ -415,7 +415,8 @@ class KalshiExchange:
                 "invalid_parameters",
                 f"time_in_force {body.get('time_in_force')!r} is not supported",
             )
-        cid = body.get("client_order_id") or ""
+        cid = body.get("client_order_id")
+        cid = "" if cid is None else cid  # absent or null: no id; 0, false, [] are no string
         if not isinstance(cid, str) or not isinstance(body.get("post_only", False), bool):
             why = "client_order_id must be a string and post_only true or false"
             raise KalshiError(400, "invalid_parameters", why)
