@@ -385,7 +385,7 @@ class KalshiExchange:
         if side not in ("yes", "no") or action not in ("buy", "sell"):
             raise KalshiError(400, "invalid_parameters", "side must be yes|no and action buy|sell")
         try:
-            count = dec(body.get("count_fp", body.get("count", "")), "count")
+            count = _order_count(body)
             key = "yes_price_dollars" if side == "yes" else "no_price_dollars"
             price = (
                 dec(body[key], key)
@@ -562,6 +562,17 @@ async def _object_body(request: web.Request) -> None:
     if not isinstance(body, dict):
         kind = type(body).__name__
         raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")
+
+
+def _order_count(body: dict[str, Any]) -> Decimal:
+    """The contracts of an order: `count_fp`, else `count`; both given must agree (Kalshi
+    refuses an order whose two counts differ rather than take one of them)."""
+    if "count_fp" not in body:
+        return dec(body.get("count", ""), "count")
+    count = dec(body["count_fp"], "count_fp")
+    if "count" in body and dec(body["count"], "count") != count:
+        raise ValueError(f"count {body['count']!r} and count_fp {body['count_fp']!r} differ")
+    return count
 
 
 def _d(value: object) -> Decimal:
