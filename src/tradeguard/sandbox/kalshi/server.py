@@ -25,7 +25,14 @@ from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrde
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
-from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
+from tradeguard.sandbox.kalshi.wire import (
+    book_json,
+    dollars,
+    fill_json,
+    fp,
+    order_json,
+    ws_fill_json,
+)
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
@@ -467,7 +474,7 @@ class KalshiExchange:
                 if order.account != HOUSE:
                     row = fill_json(t, order, fee)
                     self.fills.setdefault(order.account, []).append(row)
-                    self._to_account(order.account, "fill", row)
+                    self._to_account(order.account, "fill", ws_fill_json(row))
             self._broadcast("trade", market.ticker, {
                 "market_ticker": market.ticker, "yes_price_dollars": dollars(t.yes_price),
                 "count_fp": fp(t.size), "taker_side": t.taker.outcome.value, "ts": t.ts // 1000,
@@ -521,7 +528,7 @@ class KalshiExchange:
         )
 
     def _to_account(self, account: str, channel: str, msg: dict[str, Any]) -> None:
-        ticker = str(msg.get("ticker", ""))
+        ticker = str(msg.get("ticker") or msg.get("market_ticker") or "")
         payload = {"type": channel, "msg": msg}
         self.hub.publish(channel, ticker, lambda sid: {**payload, "sid": sid}, account=account)
 

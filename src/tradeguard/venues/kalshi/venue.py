@@ -202,9 +202,9 @@ class KalshiVenue(Venue):
             symbol=outcome_symbol(row.get("ticker") or row["market_ticker"], side, QUOTE),
             client_order_id=row.get("client_order_id", ""),
             venue_order_id=row["order_id"],
-            trade_id=row["fill_id"],
+            trade_id=row.get("fill_id") or row["trade_id"],  # the `fill` channel: trade_id
             side=Side(row["action"]),
-            price=venue_amount(row[f"{side.value}_price_dollars"], f"{side.value}_price_dollars"),
+            price=_own_price(row, side),
             amount=venue_amount(row["count_fp"], "count_fp"),
             fee=dec(row.get("fee_cost", "0")),
             fee_asset=QUOTE,
@@ -383,6 +383,18 @@ class KalshiVenue(Venue):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _own_price(row: dict[str, Any], side: Outcome) -> Decimal:
+    """The price of the side filled: REST rows carry both sides' prices, the `fill` channel
+    only `yes_price_dollars` (a NO fill's price is 1 minus it)."""
+    key = f"{side.value}_price_dollars"
+    if key in row or side is Outcome.YES:
+        return venue_amount(row[key], key)
+    yes = venue_amount(row["yes_price_dollars"], "yes_price_dollars")
+    if yes > 1:
+        raise ValueError(f"yes_price_dollars: {row['yes_price_dollars']!r} is above 1")
+    return 1 - yes
 
 
 def fill_ts_ms(row: dict[str, Any]) -> int:
