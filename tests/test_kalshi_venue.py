@@ -341,6 +341,21 @@ async def test_settlement_pays_yes_holders_and_splits_fifty_fifty():
             await venue.close()
 
 
+async def test_a_settlement_dated_in_rfc_3339_as_kalshi_sends_it_is_read_to_the_millisecond():
+    # Kalshi's settled_time is RFC 3339 ("2023-11-07T05:31:56Z"); the venue took int() of it, so
+    # fetch_settlements raised ValueError and no settlement was ever booked
+    async with KalshiExchange() as ex:
+        venue, _, _, _ = await started(ex)
+        try:
+            await venue.submit(make_order("tg1-11", YES, Side.BUY, "10", "0.47"))
+            ex.resolve(TICKER, Resolution.YES)
+            (row,) = next(iter(ex.accounts[a].settlements for a in ex.accounts if a != "house"))
+            (settled,) = await venue.fetch_settlements()
+        finally:
+            await venue.close()
+        assert settled.ts == row["ts"] and settled.cash == D("10")
+
+
 async def test_market_channels_stream_book_trades_and_settlement_over_signed_websocket():
     import aiohttp
 

@@ -30,6 +30,7 @@ from tradeguard.sandbox.kalshi.wire import (
     dollars,
     fill_json,
     fp,
+    iso,
     order_json,
     ws_fill_json,
 )
@@ -372,7 +373,7 @@ class KalshiExchange:
                 "yes_count_fp": fp(_d(s["yes_count"])), "no_count_fp": fp(_d(s["no_count"])),
                 "revenue": int(_d(s["revenue"]) * 100),
                 "revenue_dollars": dollars(_d(s["revenue"])),
-                "settled_time": s["ts"],
+                "settled_time": iso(int(str(s["ts"]))),  # RFC 3339, as Kalshi sends it
             }
             for s in acct.settlements
         ]  # fmt: skip
