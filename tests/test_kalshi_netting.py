@@ -1,0 +1,82 @@
+"""Kalshi nets a YES and a NO contract of one market into 1 USD; the ledger books it too."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from test_pm_node_crash import node_config, vault_with
+from tradeguard.execution.ledger_audit import audit_storage
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.model.outcome import kalshi_fee
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
+
+D = Decimal
+TICKER = "KXFED-26DEC-T4.00"
+YES, NO = f"{TICKER}:YES/USD", f"{TICKER}:NO/USD"
+
+
+async def _buy(node: TradingNode, symbol: str, amount: str, price: str, sid: str = "s1"):
+    venue = node.venues["kalshi"]
+    await node.on_quote(await venue.fetch_quote(symbol))
+    intent = OrderIntent(sid, "kalshi", symbol, Side.BUY, D(amount), OrderType.LIMIT, D(price))
+    result = await node.submit(intent)
+    assert result.order is not None and result.order.status is OrderStatus.FILLED, result
+    return result.order
+
+
+async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes_after_restart(
+    tmp_path: Path, monkeypatch
+):
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        yes_ask = (await node.venues["kalshi"].fetch_quote(YES)).ask
+        no_ask = (await node.venues["kalshi"].fetch_quote(NO)).ask
+        await _buy(node, YES, "4", str(yes_ask))
+        await _buy(node, NO, "20", str(no_ask))
+        venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+        assert venue[f"{TICKER}:NO"] == 16 and f"{TICKER}:YES" not in venue
+        book = node.portfolio.book("kalshi")
+        assert book.total(f"{TICKER}:YES") == 0
+        assert book.total(f"{TICKER}:NO") == 16
+        assert book.total("USD") == venue["USD"]
+        yes_pos = node.portfolio.position("kalshi", YES, "s1")
+        no_pos = node.portfolio.position("kalshi", NO, "s1")
+        assert yes_pos.quantity == 0 and no_pos.quantity == 16
+        # netting 4 YES with 4 NO bought at q is selling the 4 YES at 1 - q
+        fee_yes = kalshi_fee(D(4), yes_ask, D("0.07"))
+        assert yes_pos.realized_pnl == (1 - no_ask - yes_ask) * 4 - fee_yes
+    finally:
+        await node.stop()
+        node.close()  # the process is gone
+
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"], report
+        assert report["balance_adjustments"] == []
+        audit = audit_storage(node.storage)
+        assert audit.ok, audit.describe()
+        assert node.risk.state.value != "halted"
+        venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+        stored = {b.asset: b.total for b in node.storage.load_balances() if b.venue == "kalshi"}
+        assert stored.get(f"{TICKER}:YES", D(0)) == 0
+        assert stored[f"{TICKER}:NO"] == venue[f"{TICKER}:NO"] == 16
+        assert stored["USD"] == venue["USD"]
+        assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
+        assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()
