@@ -12,6 +12,7 @@ from tradeguard.model.order import OrderIntent
 from tradeguard.model.outcome import kalshi_fee
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
+from tradeguard.venues.kalshi.venue import KalshiVenue
 
 D = Decimal
 TICKER = "KXFED-26DEC-T4.00"
@@ -76,6 +77,54 @@ async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes
         assert stored["USD"] == venue["USD"]
         assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
         assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()
+
+
+async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_next_start(
+    tmp_path: Path, monkeypatch
+):
+    # a ledger written before its netting was (an older version, or fills of a crashed run
+    # caught up at start while the book lagged): the start's reconciliation books the netting
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    monkeypatch.setattr(KalshiVenue, "nets_outcome_pairs", False)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        yes = await _buy(node, YES, "4", "0.47")
+        no = await _buy(node, NO, "20", "0.56")
+        assert node.portfolio.book("kalshi").total(f"{TICKER}:YES") == 4  # not netted
+    finally:
+        await node.stop()
+        node.close()
+    monkeypatch.setattr(KalshiVenue, "nets_outcome_pairs", True)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"], report
+        assert report["balance_adjustments"] == [] and report["ledger_differences"] == []
+        audit = audit_storage(node.storage)
+        assert audit.ok, audit.describe()
+        netted = [o for o in node.storage.load_orders() if o.client_order_id.startswith("net")]
+        assert sorted((o.symbol, o.amount, o.price) for o in netted) == [
+            (NO, 4, no.avg_price),
+            (YES, 4, 1 - no.avg_price),
+        ]
+        assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+        assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
+        pnl = node.portfolio.position("kalshi", YES, "s1").realized_pnl
+        assert pnl == (1 - no.avg_price - yes.avg_price) * 4 - kalshi_fee(
+            D(4), yes.avg_price, D("0.07")
+        )
     finally:
         await node.stop()
         node.close()

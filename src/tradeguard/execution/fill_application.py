@@ -16,7 +16,7 @@ from tradeguard.execution.order_events import (
     order_data,
     position_data,
 )
-from tradeguard.execution.outcome_netting import net_after_fill
+from tradeguard.execution.outcome_netting import net_after_fill, net_ledger_pairs
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
@@ -69,6 +69,7 @@ class FillApplication:
     bus: EventBus
     clock: Clock
     orders: dict[str, Order]
+    venues: dict[str, Any]
     open: dict[str, Order]
     market: Any
     balance_only: set[str]
@@ -171,6 +172,17 @@ class FillApplication:
             self._fill_order(order, fill)
         self._book_fill(fill, order, before, strategy_id, fee_only)
         return True
+
+    def net_ledger(self, venue: str) -> int:
+        """Book the netting of every market where `venue`'s durable ledger holds YES and NO
+        (fills booked before their netting was); return the netting fills booked."""
+        if not getattr(self.venues.get(venue), "nets_outcome_pairs", False):
+            return 0
+        with self.storage.transaction():
+            netted = net_ledger_pairs(self, venue, self.clock.now_ms())
+        for fill, order in netted:
+            self._after_fill(fill, order)
+        return len(netted)
 
     def _after_fill(self, fill: Fill, order: Order | None) -> None:
         if order is not None:
