@@ -6,8 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from test_pm_node_crash import node_config, vault_with
+from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
+from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.outcome import kalshi_fee
 from tradeguard.node import TradingNode
@@ -129,3 +132,45 @@ async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_ne
         await node.stop()
         node.close()
         await server.stop()
+
+
+async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(tmp_path):
+    cfg = Config.model_validate({
+        "mode": "paper",
+        "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
+                 "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
+        "venues": [{
+            "name": "kpaper", "kind": "paper", "exchange": "kalshi", "balances": {"USD": "1000"},
+            "instruments": [
+                {"symbol": s, "price_tick": "0.01", "amount_step": "1", "min_amount": "1",
+                 "min_notional": "0"} for s in ("FED:YES/USD", "FED:NO/USD")
+            ],
+        }],
+        "data": [], "strategies": [],
+        "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
+    })  # fmt: skip
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        now = node.clock.now_ms()
+        await node.on_quote(Quote("FED:YES/USD", now, D("0.44"), D(500), D("0.46"), D(500)))
+        await node.on_quote(Quote("FED:NO/USD", now, D("0.54"), D(500), D("0.56"), D(500)))
+        for symbol, amount, price in (("FED:YES/USD", 10, "0.46"), ("FED:NO/USD", 25, "0.56")):
+            intent = OrderIntent(
+                "s1", "kpaper", symbol, Side.BUY, D(amount), OrderType.LIMIT, D(price)
+            )
+            result = await node.submit(intent)
+            assert result.order is not None and result.order.status is OrderStatus.FILLED
+        venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
+        book = node.portfolio.book("kpaper")
+        assert venue["FED:YES"] == book.total("FED:YES") == 0
+        assert venue["FED:NO"] == book.total("FED:NO") == 15
+        fees = kalshi_fee(D(10), D("0.46"), D("0.07")) + kalshi_fee(D(25), D("0.56"), D("0.07"))
+        assert venue["USD"] == book.total("USD") == D(1000) - D("4.60") - D(14) - fees + 10
+        assert node.portfolio.position("kpaper", "FED:NO/USD", "s1").quantity == 15
+        report = await reconcile_and_gate(node, "periodic")
+        assert report.ok and report.balance_adjustments == []
+        assert audit_storage(node.storage).ok
+    finally:
+        await node.stop()
+        node.close()
