@@ -8,11 +8,12 @@ from pathlib import Path
 from test_pm_node_crash import node_config, vault_with
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
+from tradeguard.execution.outcome_netting import plan_netting
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
-from tradeguard.model.outcome import kalshi_fee
+from tradeguard.model.outcome import Outcome, kalshi_fee
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
 from tradeguard.venues.kalshi.venue import KalshiVenue
@@ -70,7 +71,7 @@ async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes
         report = node.storage.kv_get("reconcile.report")
         assert report["ok"], report
         assert report["balance_adjustments"] == []
-        audit = audit_storage(node.storage)
+        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
         assert audit.ok, audit.describe()
         assert node.risk.state.value != "halted"
         venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
@@ -115,7 +116,7 @@ async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_ne
         report = node.storage.kv_get("reconcile.report")
         assert report["ok"], report
         assert report["balance_adjustments"] == [] and report["ledger_differences"] == []
-        audit = audit_storage(node.storage)
+        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
         assert audit.ok, audit.describe()
         netted = [o for o in node.storage.load_orders() if o.client_order_id.startswith("net")]
         assert sorted((o.symbol, o.amount, o.price) for o in netted) == [
@@ -170,7 +171,102 @@ async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(
         assert node.portfolio.position("kpaper", "FED:NO/USD", "s1").quantity == 15
         report = await reconcile_and_gate(node, "periodic")
         assert report.ok and report.balance_adjustments == []
-        assert audit_storage(node.storage).ok
+        assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
     finally:
         await node.stop()
         node.close()
+
+
+async def test_contracts_of_a_balance_only_strategy_are_netted_for_it_and_open_no_position(
+    tmp_path: Path, monkeypatch
+):
+    # cross-venue pairs buy either side of one Kalshi market per opportunity: legs, no positions
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        node.orders.balance_only.add("pmarb")
+        before = node.portfolio.book("kalshi").total("USD")
+        yes = await _buy(node, YES, "5", "0.47", sid="pmarb")
+        no = await _buy(node, NO, "3", "0.56", sid="pmarb")
+        netted = [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
+        assert sorted((o.symbol, o.strategy_id, o.amount) for o in netted) == [
+            (NO, "pmarb", 3),
+            (YES, "pmarb", 3),
+        ]
+        assert node.portfolio.open_positions() == []
+        book = node.portfolio.book("kalshi")
+        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (2, 0)
+        paid = yes.avg_price * 5 + yes.fee + no.avg_price * 3 + no.fee
+        assert book.total("USD") == before - paid + 3
+        venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+        assert venue["USD"] == book.total("USD") and venue[f"{TICKER}:YES"] == 2
+        report = await reconcile_and_gate(node, "periodic")
+        assert report.ok and report.balance_adjustments == []
+        assert audit_storage(node.storage, balance_only={"pmarb"}).ok
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()
+
+
+def test_a_netting_closes_the_bought_side_at_its_price_and_the_other_at_one_minus_it():
+    legs = plan_netting(
+        "M", "USD", Outcome.NO, D("0.56"),
+        {Outcome.YES: D(4), Outcome.NO: D(20)},
+        {Outcome.YES: [("a", D(1)), ("b", D(5))], Outcome.NO: [("b", D(20))]},
+        {Outcome.YES: "holdings", Outcome.NO: "holdings"},
+    )  # fmt: skip
+    assert [(leg.symbol, leg.strategy_id, leg.amount, leg.price) for leg in legs] == [
+        ("M:YES/USD", "a", 1, D("0.44")),
+        ("M:YES/USD", "b", 3, D("0.44")),
+        ("M:NO/USD", "b", 4, D("0.56")),
+    ]
+    none_held = {Outcome.YES: D(4), Outcome.NO: D(0)}
+    assert plan_netting("M", "USD", Outcome.YES, D("0.5"), none_held, {}, {}) == []
+    # contracts no position holds (the ledger's opening) come from the owner given
+    legs = plan_netting(
+        "M", "USD", Outcome.NO, D("0.56"), {Outcome.YES: D(2), Outcome.NO: D(20)},
+        {Outcome.NO: [("s1", D(20))]}, {Outcome.YES: "holdings", Outcome.NO: "holdings"},
+    )  # fmt: skip
+    assert [(leg.strategy_id, leg.amount) for leg in legs] == [("holdings", 2), ("s1", 2)]
+
+
+async def test_yes_held_from_before_the_ledger_opened_nets_with_no_the_node_buys(
+    tmp_path: Path, monkeypatch
+):
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    server.account_of(keys["key_id"]).tokens[(TICKER, Outcome.YES)] = D(2)  # bought by hand
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        await _buy(node, NO, "20", "0.56")
+        book = node.portfolio.book("kalshi")
+        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 18)
+        assert node.portfolio.position("kalshi", NO, "s1").quantity == 18
+    finally:
+        await node.stop()
+        node.close()
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"] and report["ledger_differences"] == [], report
+        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+        assert audit.ok, audit.describe()
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()

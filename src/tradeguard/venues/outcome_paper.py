@@ -213,12 +213,12 @@ class OutcomePaperVenue(PaperVenue):
     def _net_pairs(self, symbol: str) -> None:
         # Kalshi keeps one signed position per market: each YES + NO pair held is paid 1
         market, _, quote = parse_outcome_symbol(symbol)
-        yes, no = (self._balances.get(f"{market}:{o.value.upper()}") for o in Outcome)
-        pairs = min(yes.free, no.free)
+        assets = [f"{market}:{o.value.upper()}" for o in Outcome]
+        pairs = min(self._balances.free(a) for a in assets)
         if pairs <= 0:
             return
-        yes.free -= pairs
-        no.free -= pairs
+        for asset in assets:
+            self._balances.get(asset).free -= pairs
         self._balances.get(quote).free += pairs
         for outcome in Outcome:  # the net traded amounts reduce_only reads
             m = self._markets.get(outcome_symbol(market, outcome, quote))
