@@ -5,6 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from rigs import killed_child
 from test_pm_node_crash import node_config, vault_with
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
@@ -269,4 +272,40 @@ async def test_yes_held_from_before_the_ledger_opened_nets_with_no_the_node_buys
     finally:
         await node.stop()
         node.close()
+        await server.stop()
+
+
+@pytest.mark.parametrize("mode", ["after_send", "in_netting"])
+async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconciliation(
+    tmp_path: Path, monkeypatch, mode: str
+):
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    try:
+        docs = await killed_child(Path(__file__).with_name("netting_crash_child.py"), tmp_path,
+                                  cfg, mode, timeout_s=90)  # fmt: skip
+        assert docs[-1] == {"killed": mode.replace("_", " ")}
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["ledger_differences"] == [], report
+            assert report["balance_adjustments"] == []
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
+            assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+            assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
+            venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+            book = node.portfolio.book("kalshi")
+            assert book.total(f"{TICKER}:NO") == venue[f"{TICKER}:NO"] == 16
+            assert book.total("USD") == venue["USD"]
+        finally:
+            await node.stop()
+            node.close()
+    finally:
         await server.stop()
