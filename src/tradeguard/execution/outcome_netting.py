@@ -97,15 +97,21 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
     start = stored_start_balances(om.storage).get(venue_name, {})
     moved = venue_ledger(om.storage, venue_name)[0]
     ledger = {a: start.get(a, ZERO) + moved.get(a, ZERO) for a in set(start) | set(moved)}
-    out: list[tuple[Fill, Order]] = []
+    markets = []
     for asset in sorted(a for a in ledger if a.endswith(":YES")):
         market = asset[: -len(":YES")]
-        fills = [f for f in om.storage.load_fills(venue=venue_name)
-                 if f.symbol.startswith(f"{market}:")]  # fmt: skip
         held = {o: ledger.get(f"{market}:{o.value.upper()}", ZERO) for o in Outcome}
-        if not fills or min(held.values()) <= 0:
+        if min(held.values()) > 0:
+            markets.append((market, held))
+    if not markets:
+        return []
+    fills = om.storage.load_fills(venue=venue_name)  # read only when something is to net
+    out: list[tuple[Fill, Order]] = []
+    for market, held in markets:
+        traded = [f for f in fills if f.symbol.startswith(f"{market}:")]
+        if not traded:
             continue
-        last = max(fills, key=lambda f: f.ts)
+        last = max(traded, key=lambda f: f.ts)
         _, outcome, quote = parse_outcome_symbol(last.symbol)
         other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
         bought, price = (
