@@ -178,6 +178,17 @@ async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(
     finally:
         await node.stop()
         node.close()
+    node = TradingNode(cfg)  # the paper venue starts again from the ledger
+    try:
+        await node.start()
+        assert node.risk.state.value != "halted"
+        venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
+        assert venue.get("FED:YES", D(0)) == 0 and venue["FED:NO"] == 15
+        assert venue["USD"] == D(1000) - D("4.60") - D(14) - fees + 10
+        assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
+    finally:
+        await node.stop()
+        node.close()
 
 
 async def test_contracts_of_a_balance_only_strategy_are_netted_for_it_and_open_no_position(
