@@ -80,6 +80,8 @@ def _status(row: dict[str, Any]) -> OrderStatus:
 class KalshiVenue(Venue):
     """A Kalshi account; credentials (key id, RSA key PEM) are handed in by the builder."""
 
+    nets_outcome_pairs = True  # one signed position per market: YES + NO held pay 1 at once
+
     def __init__(
         self,
         name: str,
