@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -21,11 +21,7 @@ from conftest import eventually
 PASSPHRASE = "dex node test passphrase " + secrets.token_hex(4)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+_API_URL = re.compile(r"API and dashboard on http://127\.0\.0\.1:(\d+)")
 
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
@@ -45,7 +41,7 @@ class DexSetup:
     deployment: dict[str, Any]
     env: dict[str, str]
     config: Path
-    port: int
+    port: int = 0  # the running node's API port: it binds port 0 and says which it got
     token: str = ""
     nodes: list[subprocess.Popen[str]] = field(default_factory=list)
 
@@ -54,14 +50,24 @@ class DexSetup:
         return self.root / "node.db"
 
     def start_node(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        log = open(self.root / f"node-{len(self.nodes)}.log", "w")  # noqa: SIM115
+        path = self.root / f"node-{len(self.nodes)}.log"
+        log = open(path, "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "tradeguard.cli", "run", "--config", str(self.config)],
             stdout=log, stderr=subprocess.STDOUT, text=True, env={**self.env, **(extra_env or {})},
         )  # fmt: skip
         self.nodes.append(proc)
+        # A port picked free here and bound later by the node could be taken in between.
+        eventually(lambda: self.api_announced(proc, path), timeout_s=120, interval_s=0.2)
         eventually(lambda: self.api_up(proc), timeout_s=120, interval_s=0.2)
         return proc
+
+    def api_announced(self, proc: subprocess.Popen[str], log: Path) -> bool:
+        assert proc.poll() is None, self.node_log()
+        found = _API_URL.search(log.read_text())
+        if found is not None:
+            self.port = int(found.group(1))
+        return found is not None
 
     def api_up(self, proc: subprocess.Popen[str]) -> bool:
         assert proc.poll() is None, self.node_log()
@@ -120,7 +126,7 @@ reconcile_interval_s = 2
 
 [api]
 enabled = true
-port = {port}
+port = 0
 
 [risk]
 max_order_notional_usd = 5000
@@ -169,13 +175,11 @@ def dex_setup(root: Path, deployment: dict[str, Any]) -> DexSetup:
     env.pop("TRADEGUARD_DEX_PAUSE_AFTER_BROADCAST", None)
     key = json.dumps({"private_key": deployment["wallet_private_key"]})
     cli("keys", "add", "dex-demo", "--venue", "uniswap_v2", "--stdin", env=env, stdin=key)
-    port = free_port()
     config = root / "dex.toml"
     config.write_text(
-        CONFIG.format(db=root / "node.db", port=port, deployment=root / "chain.json"),
-        encoding="utf-8",
+        CONFIG.format(db=root / "node.db", deployment=root / "chain.json"), encoding="utf-8"
     )
-    setup = DexSetup(root, deployment, env, config, port)
+    setup = DexSetup(root, deployment, env, config)
     out = cli("token", "create", "--config", str(config), "--name", "t", "--role", "trader",
               "--json", env=env)  # fmt: skip
     setup.token = json.loads(out)["token"]

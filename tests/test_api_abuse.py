@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -19,8 +18,9 @@ CHUNK = b"x" * 65_536
 
 async def _refused_while_health_answers(
     server: ApiServer, headers: dict[str, str], chunked: bool
-) -> tuple[int, float, int]:
-    """Start a 50 MB upload to POST /kill; return its status, the /health time, bytes sent."""
+) -> tuple[int, int, int]:
+    """Start a 50 MB upload to POST /kill; return its status, the bytes sent when /health
+    answered, and in all."""
     lines = [
         "POST /api/v1/kill HTTP/1.1",
         f"Host: 127.0.0.1:{server.port}",
@@ -37,14 +37,15 @@ async def _refused_while_health_answers(
     answer = asyncio.create_task(reader.readline())
     uploader = asyncio.create_task(_stream_body(writer, chunked, sent))
     async with httpx.AsyncClient(base_url=server.url) as http:
-        started = time.perf_counter()
         health = await http.get("/api/v1/health")
-        health_s = time.perf_counter() - started
-    assert health.status_code == 200
+    # The health route's own answer: its grade may be degraded
+    # (a busy machine lags the event loop), but it is answered, not queued behind the body.
+    assert health.status_code in (200, 503) and health.json()["mode"] == "paper", health.text
+    at_health = sent[0]
     status_line = await asyncio.wait_for(answer, 10)
     uploader.cancel()
     writer.close()
-    return int(status_line.split()[1]), health_s, sent[0]
+    return int(status_line.split()[1]), at_health, sent[0]
 
 
 async def _stream_body(writer: asyncio.StreamWriter, chunked: bool, sent: list[int]) -> None:
@@ -70,11 +71,11 @@ async def test_health_answers_while_a_50_mb_body_is_refused_unread(
     await server.start()
     try:
         headers = bearer(tokens.trader) if who == "trader" else {}
-        status, health_s, sent = await _refused_while_health_answers(server, headers, chunked)
+        status, at_health, sent = await _refused_while_health_answers(server, headers, chunked)
     finally:
         await server.stop()
     assert status == expected
-    assert health_s < 2.0  # generous: the body is never read on the loop
+    assert at_health < FIFTY_MB  # health was not held until the whole body had gone in
     assert sent < FIFTY_MB  # refused before the upload finished
     assert node.risk.state.value == "ACTIVE"  # the kill never ran
     node.close()

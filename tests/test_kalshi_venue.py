@@ -230,6 +230,27 @@ async def test_fill_of_a_resting_order_arrives_on_the_signed_websocket():
             await venue.close()
 
 
+async def test_a_no_fill_in_the_fill_channels_shape_is_booked_as_the_rest_row_is():
+    # Kalshi's `fill` channel names the fill `trade_id` (no fill_id) and carries the YES price
+    # only: every such frame was skipped ("missing 'fill_id'"), so a resting order's fill
+    # waited for reconciliation; a NO fill's price is 1 minus the YES price
+    async with KalshiExchange() as ex:
+        venue, rec, _, _ = await started(ex, stream=True)
+        try:
+            await venue.submit(make_order("tg1-9", NO, Side.BUY, "3", "0.54"))
+            _, other = await _second_account_venue(ex)
+            await other.submit(make_order("tg2-3", YES, Side.BUY, "3", "0.46"))
+            await eventually(lambda: len(rec.fills) == 1)
+            (live,) = rec.fills
+            assert (live.client_order_id, live.symbol) == ("tg1-9", NO)
+            assert (live.price, live.amount, live.side) == (D("0.54"), 3, Side.BUY)
+            (rest,) = await venue.fetch_fills(NO)
+            assert rest.trade_id == live.trade_id and rest.price == live.price  # booked once
+            await other.close()
+        finally:
+            await venue.close()
+
+
 async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_still_arrive(caplog):
     async with KalshiExchange() as ex:
         venue, rec, _, _ = await started(ex, stream=True)
@@ -318,6 +339,21 @@ async def test_settlement_pays_yes_holders_and_splits_fifty_fifty():
                 await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.47"))
         finally:
             await venue.close()
+
+
+async def test_a_settlement_dated_in_rfc_3339_as_kalshi_sends_it_is_read_to_the_millisecond():
+    # Kalshi's settled_time is RFC 3339 ("2023-11-07T05:31:56Z"); the venue took int() of it, so
+    # fetch_settlements raised ValueError and no settlement was ever booked
+    async with KalshiExchange() as ex:
+        venue, _, _, _ = await started(ex)
+        try:
+            await venue.submit(make_order("tg1-11", YES, Side.BUY, "10", "0.47"))
+            ex.resolve(TICKER, Resolution.YES)
+            (row,) = next(iter(ex.accounts[a].settlements for a in ex.accounts if a != "house"))
+            (settled,) = await venue.fetch_settlements()
+        finally:
+            await venue.close()
+        assert settled.ts == row["ts"] and settled.cash == D("10")
 
 
 async def test_market_channels_stream_book_trades_and_settlement_over_signed_websocket():

@@ -65,3 +65,45 @@ async def test_contracts_no_longer_free_on_the_venue_are_not_offered() -> None:
     assert rec.outcome == "failed" and "no longer free" in rec.reason
     assert [o for o in k.sent if o.side.value == "sell"][1:] == []
     assert held_legs(_rows(pm)) == []
+
+
+async def test_two_retries_of_the_same_held_leg_at_once_sell_it_only_once() -> None:
+    # Two requests read the held records before either retry is written (the route reads them
+    # outside the executor's lock). The venue holds 10 more of the contract for a completed
+    # pair: the second retry must not sell those as well.
+    import asyncio
+
+    executor, k, pm = await _held()
+    k.cash["KXFED:YES"] = D(20)
+    k.bids[K_YES] = [(D("0.30"), D(20))]
+    [one], [two] = held_legs(_rows(pm)), held_legs(_rows(pm))
+    first, second = await asyncio.gather(
+        retry_unwind(executor, one, D(2)), retry_unwind(executor, two, D(2))
+    )
+    assert first is not None and first.outcome == "unwound", first.reason
+    sold = sum((o.filled for o in k.sent if o.side.value == "sell"), D(0))
+    assert sold == 10
+    assert second is None  # retried meanwhile: nothing sent, no record
+    assert len(pm.rows) == 2 and held_legs(_rows(pm)) == []
+
+
+async def test_a_retry_cut_short_before_its_record_is_taken_up_as_that_retry() -> None:
+    # The node is killed after the retry's IOC sold and before its record was written: the
+    # next start finds the IOC filled and named by no record and hands it to the executor.
+    from tradeguard.strategies.cross_venue.adopt import adopt_interrupted
+
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    k.bids[K_YES] = [(D("0.30"), D(4))]  # 4 of the 10 sell within the cap
+    await retry_unwind(executor, leg, D(2))
+    del pm.rows[-1]  # never written
+    [sell] = [o for o in k.sent if o.side.value == "sell"][-1:]
+    assert sell.signal.get("retry_of") == leg.record_id
+    rec = await adopt_interrupted(
+        executor, [sell], {sell.client_order_id: k.fills(sell.client_order_id)}
+    )
+    assert rec.retry_of == leg.record_id and rec.outcome == "held", rec.reason
+    assert rec.held == {K_YES: D(6)}
+    [rest] = held_legs(_rows(pm))  # the next retry starts from what is left
+    assert (rest.record_id, rest.contracts) == (leg.record_id, D(6))
+    assert rest.capital == leg.capital * 6 / 10

@@ -208,3 +208,81 @@ async def test_a_held_leg_is_sold_again_through_the_api_with_a_new_cap(tmp_path,
     assert sorted(o.filled for o in sells) == [0, strat.attempts[0].legs[0].filled]
     rows = load_arb_executions(node.storage, strategy_id="pmarb")
     assert held_legs(rows) == []  # nothing held any more: a next retry sends nothing
+
+
+async def test_two_retries_at_once_through_the_api_sell_the_held_leg_once(tmp_path, monkeypatch):
+    from test_api_support import bearer, build_app, client
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    answers: list = []
+
+    async def retry(node: TradingNode, strat: CrossVenueStrategy) -> None:
+        app, tokens = build_app(node)
+        async with client(app) as c:
+            url, body = "/api/v1/pm/arb/held/retry", {"max_unwind_loss_usd": "500"}
+            # two people at once (one TOTP code is good for one request only)
+            trader = bearer(tokens.trader, tokens.trader_totp)
+            admin = bearer(tokens.admin, tokens.admin_totp)
+            answers.extend(await asyncio.gather(
+                c.post(url, json=body, headers=trader), c.post(url, json=body, headers=admin)
+            ))  # fmt: skip
+
+    strat, _events, node = await run_with_scenario(
+        tmp_path,
+        monkeypatch,
+        ArbScenarioConfig(size=Decimal(2000), fail_second=True),
+        exec={"max_unwind_loss_usd": "0.01"},
+        limits={"max_position_usd": "200"},
+        during=retry,
+    )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    outcomes = sorted(a.json()["retried"][0]["outcome"] for a in answers)
+    assert outcomes == ["skipped", "unwound"]
+    sells = [o for o in node.storage.load_orders() if o.side.value == "sell"
+             and o.venue == "kalshi"]  # fmt: skip
+    assert sorted(o.filled for o in sells) == [0, strat.attempts[0].legs[0].filled]
+    rows = load_arb_executions(node.storage, strategy_id="pmarb")
+    assert [r["outcome"] for r in rows] == ["held", "unwound"]  # no second retry record
+
+
+async def test_a_retry_naming_no_strategy_offers_nothing_while_one_of_them_is_not_running(
+    tmp_path, monkeypatch
+):
+    import copy
+
+    from test_api_support import bearer, build_app, client
+
+    answers: list = []
+
+    async def retry(node: TradingNode, strat: CrossVenueStrategy) -> None:
+        idle = copy.copy(strat)  # a second cross-venue strategy, configured but not started
+        idle.id, idle.executor = "pmarb-idle", None
+        node.strategies.append(idle)
+        try:
+            app, tokens = build_app(node)
+            async with client(app) as c:
+                url, body = "/api/v1/pm/arb/held/retry", {"max_unwind_loss_usd": "500"}
+                headers = bearer(tokens.trader, tokens.trader_totp)
+                answers.append(await c.post(url, json=body, headers=headers))
+        finally:
+            node.strategies.remove(idle)
+
+    strat, _events, node = await run_with_scenario(
+        tmp_path,
+        monkeypatch,
+        ArbScenarioConfig(size=Decimal(2000), fail_second=True),
+        exec={"max_unwind_loss_usd": "0.01"},
+        limits={"max_position_usd": "200"},
+        during=retry,
+    )
+    [refused] = answers
+    assert refused.status_code == 409, refused.text
+    assert "pmarb-idle is not running" in refused.text and "nothing was retried" in refused.text
+    # the running strategy's held leg was not offered: no answer describing a sale was lost
+    assert (
+        node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO")
+        == strat.attempts[0].legs[0].filled
+    )
+    sells = [o for o in node.storage.load_orders() if o.side.value == "sell"
+             and o.venue == "kalshi"]  # fmt: skip
+    assert [o.filled for o in sells] == [0]  # only the start's unwind within 0.01 USD

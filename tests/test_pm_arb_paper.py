@@ -83,6 +83,9 @@ async def run_paper(tmp: Path, size: Decimal, pull_second: bool = False, **param
         try:
             await asyncio.sleep(0.3)
             assert strat.attempts == []  # fair prices: nothing to do
+            # The book stream is up before the mispricing shows: REST polls alone can see it
+            # and end the attempt first, and on a busy machine the stream had not connected.
+            await eventually(lambda: any(c["path"] == "/ws/market" for c in pm.requests), 30)
             scenario.appear(scenario.markets[0])
             await eventually(lambda: bool(strat.attempts), timeout_s=10)
         finally:

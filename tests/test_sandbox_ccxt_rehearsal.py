@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,27 @@ import aiohttp
 import ccxt
 import pytest
 
+from tradeguard.sandbox.client import make_ccxt_client
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import ALICE_KEY, eventually
+from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
+
+
+@pytest.fixture
+async def ex() -> AsyncIterator[SandboxExchange]:
+    # These books are set by hand and taken level by level. The house refill (every second by
+    # default) quoted a taken level again whenever an await crossed its tick: the next trade then
+    # printed at the refilled price, and a stop meant to trigger stayed open.
+    async with seeded_exchange(SandboxConfig(house_refill_ms=0)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def client(ex: SandboxExchange) -> AsyncIterator[Any]:
+    c = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False)
+    await c.load_markets()
+    yield c
+    await c.close()
 
 
 def _minute(ms: int) -> int:

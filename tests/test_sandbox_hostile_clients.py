@@ -140,10 +140,14 @@ async def test_a_kalshi_post_with_no_body_is_a_400_not_a_500(kalshi):
 
 
 @pytest.mark.parametrize(
-    "change", [{"client_order_id": {"a": 1}}, {"client_order_id": 7}, {"post_only": "false"}]
-)
+    "change",
+    [{"client_order_id": {"a": 1}}, {"client_order_id": 7}, {"post_only": "false"},
+     {"client_order_id": 0}, {"client_order_id": False}, {"client_order_id": []},
+     {"client_order_id": {}}],
+)  # fmt: skip
 async def test_a_kalshi_order_field_of_the_wrong_type_is_refused_not_guessed(kalshi, change):
-    # a dict id was stored as its Python repr and "false" was taken as post-only
+    # a dict id was stored as its Python repr and "false" was taken as post-only; an id of
+    # 0, false, [] or {} was taken as no id at all (the order placed, its retry not deduplicated)
     _, post = kalshi
     order = {"ticker": TICKER, "side": "yes", "action": "buy", "count": 1,
              "yes_price_dollars": "0.47", **change}  # fmt: skip
@@ -153,6 +157,25 @@ async def test_a_kalshi_order_field_of_the_wrong_type_is_refused_not_guessed(kal
     order.update(client_order_id="ok-1", post_only=False)  # the same order, well typed, fills
     status, body = await post("/portfolio/orders", json.dumps(order))
     assert status == 201 and body["order"]["client_order_id"] == "ok-1"
+
+
+@pytest.mark.parametrize(("count", "count_fp"), [(10, "1.00"), (1, "10"), (True, "1.00")])
+async def test_a_kalshi_count_that_disagrees_with_count_fp_is_refused_not_one_of_them_taken(
+    kalshi, count, count_fp
+):
+    # Kalshi: when both the integer and the fixed-point count are given they must match; the
+    # sandbox took count_fp and dropped count, so an order of 10 meant as 1 (or the reverse)
+    # rested at the size the venue would have refused
+    ex, post = kalshi
+    order = {"ticker": TICKER, "side": "yes", "action": "buy", "count": count,
+             "count_fp": count_fp, "yes_price_dollars": "0.30"}  # fmt: skip
+    status, body = await post("/portfolio/orders", json.dumps(order))
+    assert status == 400 and body["error"]["code"] == "invalid_parameters", body
+    assert "count" in body["error"]["message"]
+    assert not [o for o in ex.book.resting(TICKER) if o.account != "house"]
+    order.update(count=1, count_fp="1.00")  # agreeing, the order is taken
+    status, body = await post("/portfolio/orders", json.dumps(order))
+    assert status == 201 and body["order"]["initial_count_fp"] == "1.00", body
 
 
 @pytest.mark.parametrize(

@@ -263,7 +263,9 @@ async def test_unlock_bot_rehearses_live_exits_before_reenters_after_and_survive
             "database", lambda: _open(tmp_path / "tg.db"), 60, proc
         )  # the node made it
         [held] = await _until("entry", lambda: _filled(storage, "outside_unlock_window"), 90, proc)
-        _set_speed(ex, 600)  # an hour of market every 6 s from here
+        # The exit must come inside the hour before the unlock: 30 s of wall time at 120x. At
+        # 600x that hour passed in 6 s, and a node held up that long on a busy machine missed it.
+        _set_speed(ex, 120)
         [out] = await _until(
             "exit before the unlock", lambda: _filled(storage, "unlock_ahead"), 90, proc
         )
@@ -274,11 +276,20 @@ async def test_unlock_bot_rehearses_live_exits_before_reenters_after_and_survive
 
         proc = await _kill_and_restart(ex, proc, spawn, storage)
 
-        [back] = await _until("re-entry", lambda: _filled(storage, "unlock_passed"), 120, proc)
-        assert back.signal["ts"] >= unlock + LAG_H * HOUR
-        between = [o for o in storage.load_orders(venue="rehearsal")
-                   if out.created_ts < o.created_ts < back.created_ts]  # fmt: skip
-        assert between == [], "nothing traded inside the window, before or after the kill"
+        def since_exit() -> list[Order]:
+            orders = storage.load_orders(venue="rehearsal")
+            return sorted((o for o in orders if o.created_ts > out.created_ts),
+                          key=lambda o: o.created_ts)  # fmt: skip
+
+        # Back in once a buy fills. A market order goes out as an IOC limit at its slippage
+        # bound from the mid: at 600x the price moves every 125 ms, and on a busy machine the
+        # re-entry can arrive past its bound and expire; a later buy (an ordinary entry) fills.
+        await _until("re-entry", lambda: [o for o in since_exit() if o.filled], 120, proc)
+        after = since_exit()
+        assert after[0].side.value == "buy" and after[0].signal["reason"] == "unlock_passed"
+        assert all(o.signal["ts"] >= unlock + LAG_H * HOUR for o in after), (
+            "nothing traded inside the window, before or after the kill"
+        )
 
         def exits() -> list[Order]:
             orders = storage.load_orders(venue="rehearsal")
@@ -292,7 +303,12 @@ async def test_unlock_bot_rehearses_live_exits_before_reenters_after_and_survive
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 60)
         orders = sorted(storage.load_orders(venue="rehearsal"), key=lambda o: o.created_ts)
-        assert all(o.status.value == "filled" for o in orders), [o.status for o in orders]
+        # each order filled, or (past its slippage bound in a moving market) expired unfilled
+        missed = [o for o in orders if o.status.value != "filled"]
+        assert all(o.status.value == "expired" and o.filled == 0 for o in missed), [
+            (o.status, o.filled) for o in missed
+        ]
+        orders = [o for o in orders if o.status.value == "filled"]
         for prev, o in itertools.pairwise(orders):
             if o.signal["reason"] in EXITS:
                 assert prev.side.value == "buy"  # every exit closes the buy before it

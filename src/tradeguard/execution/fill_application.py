@@ -16,6 +16,7 @@ from tradeguard.execution.order_events import (
     order_data,
     position_data,
 )
+from tradeguard.execution.outcome_netting import net_after_fill, net_ledger_pairs
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
@@ -68,6 +69,7 @@ class FillApplication:
     bus: EventBus
     clock: Clock
     orders: dict[str, Order]
+    venues: dict[str, Any]
     open: dict[str, Order]
     market: Any
     balance_only: set[str]
@@ -141,23 +143,48 @@ class FillApplication:
         else:
             strategy_id = self.foreign_owner(fill.venue, fill.symbol)
         with self.storage.transaction():
-            if not self.storage.insert_fill(fill, strategy_id):
-                if order is not None:
-                    order.trade_ids.add(fill.trade_id)
+            if not self.record_fill(fill, order, strategy_id):
                 return
-            if fill.fee_in_third_asset and fill.fee_quote is None:
-                log.warning(
-                    "fill %s %s: the fee %s %s counts 0 in fees and P&L: no price for %s yet",
-                    fill.venue, fill.trade_id, fill.fee, fill.fee_asset, fill.fee_asset,
-                )  # fmt: skip
-            before = order.status if order is not None else None
-            # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
-            fee_only = fill.amount == 0
-            if order is not None and fee_only:
+            # a venue's netting of YES + NO commits with the fill that set it off
+            netted = net_after_fill(self, fill, strategy_id)
+        self._after_fill(fill, order)
+        for net_fill, net_order in netted:
+            self._after_fill(net_fill, net_order)
+
+    def record_fill(self, fill: Fill, order: Order | None, strategy_id: str) -> bool:
+        """Book `fill` to the journal and portfolio (inside the caller's transaction); False
+        when its trade id was booked already."""
+        if not self.storage.insert_fill(fill, strategy_id):
+            if order is not None:
                 order.trade_ids.add(fill.trade_id)
-            elif order is not None:
-                self._fill_order(order, fill)
-            self._book_fill(fill, order, before, strategy_id, fee_only)
+            return False
+        if fill.fee_in_third_asset and fill.fee_quote is None:
+            log.warning(
+                "fill %s %s: the fee %s %s counts 0 in fees and P&L: no price for %s yet",
+                fill.venue, fill.trade_id, fill.fee, fill.fee_asset, fill.fee_asset,
+            )  # fmt: skip
+        before = order.status if order is not None else None
+        # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
+        fee_only = fill.amount == 0
+        if order is not None and fee_only:
+            order.trade_ids.add(fill.trade_id)
+        elif order is not None:
+            self._fill_order(order, fill)
+        self._book_fill(fill, order, before, strategy_id, fee_only)
+        return True
+
+    def net_ledger(self, venue: str) -> int:
+        """Book the netting of every market where `venue`'s durable ledger holds YES and NO
+        (fills booked before their netting was); return the netting fills booked."""
+        if not getattr(self.venues.get(venue), "nets_outcome_pairs", False):
+            return 0
+        with self.storage.transaction():
+            netted = net_ledger_pairs(self, venue, self.clock.now_ms())
+        for fill, order in netted:
+            self._after_fill(fill, order)
+        return len(netted)
+
+    def _after_fill(self, fill: Fill, order: Order | None) -> None:
         if order is not None:
             if order.status.is_terminal:
                 self.open.pop(order.client_order_id, None)

@@ -10,7 +10,9 @@ Per venue, in this order:
    once each by venue trade id; a fill of no journal order older than the venue's ledger
    opening (on its first reconciliation: older than this one) is skipped (the opening
    balances hold it);
-5. balances: the venue is the truth; every difference from the ledger is recorded as an
+5. balances: on a venue netting YES and NO of one market (Kalshi), pairs the durable ledger
+   still holds are netted first (`outcome_netting`: a fill booked before its netting was); the
+   venue is the truth; every difference from the ledger is recorded as an
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
    or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
@@ -215,6 +217,8 @@ async def _reconcile_venue(
         log.warning("venue %s: balance reconciliation deferred: %s", name, why)
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
+        # YES and NO the ledger still holds together were paid out by a netting venue
+        report.fills_recovered += node.orders.net_ledger(name)
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
         during: list[str] = []
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from tradeguard.execution.host import SettlementHost
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
+from tradeguard.execution.outcome_netting import balance_only_owner
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.errors import VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, Settlement, outcome_symbol, payout
@@ -50,7 +50,7 @@ def apply_settlement(
                 fill = _close(om, settlement, outcome, strategy_id, pos.quantity, ts)
                 fills += [fill] if fill is not None else []
                 ledger.booked(fill)
-        owner = _balance_only_owner(om, settlement.venue, symbol)
+        owner = balance_only_owner(om, settlement.venue, symbol)
         held = om.portfolio.book(settlement.venue).total(symbol.split("/", 1)[0])
         if owner:  # at start the book holds the stored balances, which may lag the fills
             held = max(held, ledger.holding(settlement.venue, symbol))
@@ -87,18 +87,6 @@ class LedgerHoldings:
             return
         base = fill.symbol.split("/", 1)[0]
         held[base] = held.get(base, ZERO) + (fill.amount if fill.side is Side.BUY else -fill.amount)
-
-
-def _balance_only_owner(om: Any, venue: str, symbol: str) -> str:
-    owners = [
-        o for o in om.orders.values()
-        if o.venue == venue and o.symbol == symbol and o.strategy_id in om.balance_only
-        and o.filled > 0
-    ]  # fmt: skip
-    if owners:
-        return str(max(owners, key=lambda o: o.updated_ts).strategy_id)
-    only = sorted(om.balance_only - {HOLDINGS})  # HOLDINGS books spot trades, never outcomes
-    return only[0] if len(only) == 1 else ""
 
 
 def _close(

@@ -57,3 +57,4 @@ class EventKind:
     ARB_HELD = "arb.held"  # a cycle left an asset stranded (critical)
     ARB_SETTLED = "arb.settled"  # a held pair resolved (critical when its sides disagreed)
     SETTLEMENT = "settlement"  # a resolved market turned one position into cash
+    NETTING = "netting"  # a venue turned YES + NO contracts of one market into cash

@@ -13,6 +13,7 @@ orders leave, and the report names them (`closing`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Mapping
+from decimal import Decimal
 from itertools import chain
 from typing import Protocol
 
@@ -60,6 +61,18 @@ def working_closes(pos: Position, orders: Iterable[Order]) -> list[Order]:
     ]  # fmt: skip
 
 
+def can_sell(working: Iterable[Order]) -> Decimal:
+    """The most `working` can still fill: the two legs of an OCO sell the same coins (one
+    filling cancels the other), so a group counts once, at its larger leg."""
+    alone, groups = ZERO, dict[str, Decimal]()
+    for o in working:
+        if o.oco_group:
+            groups[o.oco_group] = max(groups.get(o.oco_group, ZERO), o.remaining)
+        else:
+            alone += o.remaining
+    return alone + sum(groups.values(), ZERO)
+
+
 async def flatten_positions(portfolio: Portfolio, orders: Orders, report: KillReport) -> None:
     """Send one reduce-only market order per open position for what closes still working
     (after the kill's cancels) will not sell; record closed, left and failed in `report`."""
@@ -69,7 +82,7 @@ async def flatten_positions(portfolio: Portfolio, orders: Orders, report: KillRe
     for pos in portfolio.open_positions():
         name = f"{pos.venue}:{pos.symbol}"
         working = working_closes(pos, seen.values())
-        in_flight = sum((o.remaining for o in working), ZERO)
+        in_flight = can_sell(working)
         amount = abs(portfolio.sellable(pos))  # what an order can close
         if working:
             report.closing.append({
@@ -94,4 +107,4 @@ async def flatten_positions(portfolio: Portfolio, orders: Orders, report: KillRe
             report.failed.append((name, result.reason))
 
 
-__all__ = ["closing_side", "flatten_positions", "working_closes"]
+__all__ = ["can_sell", "closing_side", "flatten_positions", "working_closes"]

@@ -148,18 +148,20 @@ class BotRows:
         return _trade(r) if r is not None else None
 
     def trades_in(self, status: str) -> list[dict[str, Any]]:
-        """Return every bot trade in `status`, oldest first."""
+        """Return every bot trade in `status`, oldest first (trades of one millisecond by id)."""
         stmt = select(bot_trades).where(bot_trades.c.status == status)
         with self.db.engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(bot_trades.c.created_ts)).all()
+            rows = conn.execute(stmt.order_by(bot_trades.c.created_ts, bot_trades.c.trade_id)).all()
         return [_trade(r) for r in rows]
 
     def trades(self, bot: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Return bot trades, newest first."""
+        """Return bot trades, newest first (trades of one millisecond by id, so a page never
+        swaps them between two reads)."""
         stmt = select(bot_trades)
         if bot is not None:
             stmt = stmt.where(bot_trades.c.bot == bot)
-        stmt = stmt.order_by(bot_trades.c.created_ts.desc()).limit(limit)
+        stmt = stmt.order_by(bot_trades.c.created_ts.desc(), bot_trades.c.trade_id.desc())
+        stmt = stmt.limit(limit)
         with self.db.engine.connect() as conn:
             return [_trade(r) for r in conn.execute(stmt).all()]
 

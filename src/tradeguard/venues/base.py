@@ -39,6 +39,9 @@ class Venue(ABC):
     # whether it takes an OCO pair through `submit_oco`.
     native_stops: bool = False
     native_oco: bool = False
+    # Whether the venue pays 1 for each YES and NO contract of one market held together and
+    # drops both (Kalshi: one signed position per market); the ledger books it as a netting.
+    nets_outcome_pairs: bool = False
     # The private stream of order, fill and balance updates, where the venue has one (health
     # reads it); None: updates come from requests alone (paper, chains, polled venues).
     user_stream: UserStreamState | None = None

@@ -26,6 +26,8 @@ from tradeguard.model.outcome import (
     Settlement,
     kalshi_fee,
     outcome_instrument,
+    outcome_symbol,
+    parse_outcome_symbol,
     payout,
     polymarket_fee,
 )
@@ -71,6 +73,7 @@ class OutcomePaperVenue(PaperVenue):
             raise ValueError(f"dialect {dialect!r} is not kalshi or polymarket")
         super().__init__(name, instruments, balances, clock, fill_config)
         self.dialect = dialect
+        self.nets_outcome_pairs = dialect == "kalshi"  # as Kalshi: YES + NO held pay 1
         default = Decimal("0.07") if dialect == "kalshi" else Decimal("0.02")
         self.taker_rate = default if taker_rate is None else taker_rate
         self.maker_rate = maker_rate
@@ -198,11 +201,29 @@ class OutcomePaperVenue(PaperVenue):
     ) -> Fill:
         self._order = po
         try:
-            return super()._execute(po, m, price, qty, liquidity, ts)
+            fill = super()._execute(po, m, price, qty, liquidity, ts)
+            if self.nets_outcome_pairs and po.is_buy:
+                self._net_pairs(m.inst.symbol)
+            return fill
         finally:
             self._order = None
             if po.status is OrderStatus.FILLED:
                 self._raw_fee.pop(po.client_order_id, None)
+
+    def _net_pairs(self, symbol: str) -> None:
+        # Kalshi keeps one signed position per market: each YES + NO pair held is paid 1
+        market, _, quote = parse_outcome_symbol(symbol)
+        assets = [f"{market}:{o.value.upper()}" for o in Outcome]
+        pairs = min(self._balances.free(a) for a in assets)
+        if pairs <= 0:
+            return
+        for asset in assets:
+            self._balances.get(asset).free -= pairs
+        self._balances.get(quote).free += pairs
+        for outcome in Outcome:  # the net traded amounts reduce_only reads
+            m = self._markets.get(outcome_symbol(market, outcome, quote))
+            if m is not None:
+                m.position -= pairs
 
     def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
         self._raw_fee.pop(po.client_order_id, None)

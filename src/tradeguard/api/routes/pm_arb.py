@@ -99,15 +99,22 @@ async def retry_held(
         known = [s.id for s in node.strategies if isinstance(s, CrossVenueStrategy)]
         raise HTTPException(404, f"strategy_id={body.strategy_id!r} is no cross-venue "
                             f"strategy of this node; known: {known or 'none'}")  # fmt: skip
+    idle = [s.id for s in strategies if s.executor is None]
+    if idle:  # before any leg is offered: a refusal after some sales would lose their answer
+        raise HTTPException(409, f"strategy {', '.join(idle)} is not running on this node; "
+                            "nothing was retried")  # fmt: skip
     out: list[dict[str, Any]] = []
     for strat in strategies:
         executor = strat.executor
-        if executor is None:
-            raise HTTPException(409, f"strategy {strat.id} is not running on this node")
+        assert executor is not None
         cap = body.max_unwind_loss_usd or executor.config.max_unwind_loss_usd
         for leg in held_legs(load_arb_executions(node.storage, strategy_id=strat.id)):
             api.audit("api.arb_held_retry", who, {**leg.to_json(), "strategy_id": strat.id,
                       "max_unwind_loss_usd": plain(cap)}, "warning")  # fmt: skip
             rec = await retry_unwind(executor, leg, cap)
-            out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **rec.to_json()})
+            out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **(
+                rec.to_json() if rec is not None else {
+                    "outcome": "skipped", "reason": f"record {leg.record_id} was retried by "
+                    "another request meanwhile; nothing sent, ask again to retry what it left",
+                })})  # fmt: skip
     return {"retried": out}

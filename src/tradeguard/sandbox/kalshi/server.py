@@ -25,7 +25,15 @@ from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrde
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
-from tradeguard.sandbox.kalshi.wire import book_json, dollars, fill_json, fp, order_json
+from tradeguard.sandbox.kalshi.wire import (
+    book_json,
+    dollars,
+    fill_json,
+    fp,
+    iso,
+    order_json,
+    ws_fill_json,
+)
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
@@ -365,7 +373,7 @@ class KalshiExchange:
                 "yes_count_fp": fp(_d(s["yes_count"])), "no_count_fp": fp(_d(s["no_count"])),
                 "revenue": int(_d(s["revenue"]) * 100),
                 "revenue_dollars": dollars(_d(s["revenue"])),
-                "settled_time": s["ts"],
+                "settled_time": iso(int(str(s["ts"]))),  # RFC 3339, as Kalshi sends it
             }
             for s in acct.settlements
         ]  # fmt: skip
@@ -385,7 +393,7 @@ class KalshiExchange:
         if side not in ("yes", "no") or action not in ("buy", "sell"):
             raise KalshiError(400, "invalid_parameters", "side must be yes|no and action buy|sell")
         try:
-            count = dec(body.get("count_fp", body.get("count", "")), "count")
+            count = _order_count(body)
             key = "yes_price_dollars" if side == "yes" else "no_price_dollars"
             price = (
                 dec(body[key], key)
@@ -415,7 +423,8 @@ class KalshiExchange:
                 "invalid_parameters",
                 f"time_in_force {body.get('time_in_force')!r} is not supported",
             )
-        cid = body.get("client_order_id") or ""
+        cid = body.get("client_order_id")
+        cid = "" if cid is None else cid  # absent or null: no id; 0, false, [] are no string
         if not isinstance(cid, str) or not isinstance(body.get("post_only", False), bool):
             why = "client_order_id must be a string and post_only true or false"
             raise KalshiError(400, "invalid_parameters", why)
@@ -466,7 +475,7 @@ class KalshiExchange:
                 if order.account != HOUSE:
                     row = fill_json(t, order, fee)
                     self.fills.setdefault(order.account, []).append(row)
-                    self._to_account(order.account, "fill", row)
+                    self._to_account(order.account, "fill", ws_fill_json(row))
             self._broadcast("trade", market.ticker, {
                 "market_ticker": market.ticker, "yes_price_dollars": dollars(t.yes_price),
                 "count_fp": fp(t.size), "taker_side": t.taker.outcome.value, "ts": t.ts // 1000,
@@ -520,7 +529,7 @@ class KalshiExchange:
         )
 
     def _to_account(self, account: str, channel: str, msg: dict[str, Any]) -> None:
-        ticker = str(msg.get("ticker", ""))
+        ticker = str(msg.get("ticker") or msg.get("market_ticker") or "")
         payload = {"type": channel, "msg": msg}
         self.hub.publish(channel, ticker, lambda sid: {**payload, "sid": sid}, account=account)
 
@@ -561,6 +570,17 @@ async def _object_body(request: web.Request) -> None:
     if not isinstance(body, dict):
         kind = type(body).__name__
         raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")
+
+
+def _order_count(body: dict[str, Any]) -> Decimal:
+    """The contracts of an order: `count_fp`, else `count`; both given must agree (Kalshi
+    refuses an order whose two counts differ rather than take one of them)."""
+    if "count_fp" not in body:
+        return dec(body.get("count", ""), "count")
+    count = dec(body["count_fp"], "count_fp")
+    if "count" in body and dec(body["count"], "count") != count:
+        raise ValueError(f"count {body['count']!r} and count_fp {body['count_fp']!r} differ")
+    return count
 
 
 def _d(value: object) -> Decimal:

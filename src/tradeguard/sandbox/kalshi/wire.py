@@ -48,7 +48,7 @@ def order_json(o: BinaryOrder) -> dict[str, Any]:
 def fill_json(t: Trade, order: BinaryOrder, fee: Decimal) -> dict[str, Any]:
     return {
         "fill_id": f"{t.trade_id}-{order.order_id}",
-        "trade_id": t.trade_id,
+        "trade_id": f"{t.trade_id}-{order.order_id}",  # Kalshi: the same as fill_id
         "order_id": order.order_id,
         "client_order_id": order.client_id,
         "ticker": t.market,
@@ -62,6 +62,26 @@ def fill_json(t: Trade, order: BinaryOrder, fee: Decimal) -> dict[str, Any]:
         "fee_cost": dollars(fee),
         "created_time": iso(t.ts),
         "ts": t.ts // 1000,
+    }
+
+
+def ws_fill_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A REST fill row as the `fill` channel carries it: the fill's id as `trade_id`, the market
+    as `market_ticker`, the YES price only and a whole-second `ts` (no `fill_id`, `ticker`,
+    `no_price_dollars` or `created_time`)."""
+    return {
+        "trade_id": row["fill_id"],
+        "order_id": row["order_id"],
+        "market_ticker": row["market_ticker"],
+        "is_taker": row["is_taker"],
+        "side": row["side"],
+        "purchased_side": row["side"],
+        "action": row["action"],
+        "yes_price_dollars": row["yes_price_dollars"],
+        "count_fp": row["count_fp"],
+        "fee_cost": row["fee_cost"],
+        "ts": row["ts"],
+        "client_order_id": row["client_order_id"],
     }
 
 

@@ -23,6 +23,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.held_retry import adopt_retry, retry_cut_short
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
 from tradeguard.strategies.held_now import unwind_amount
 
@@ -84,7 +85,9 @@ async def adopt_interrupted(
     rec.legs.extend(results)
     why = _shape(results)
     async with executor._lock:
-        if why:
+        if retry_cut_short(legs) is not None:  # a held leg's retry, not a pair attempt
+            adopt_retry(executor, rec, legs)
+        elif why:
             _hold_as_found(executor, rec, f"{rec.reason}, not unwound: {why}")
         else:
             await _unwind_rest(executor, rec, results)

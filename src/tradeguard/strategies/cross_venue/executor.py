@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +99,10 @@ class PairExecutor:
         self.refusal = refusal or (lambda _pair, _now: "")
         self.mode = mode
         self.attempts: list[PairAttempt] = []
+        # held record id -> id of its newest retry record written by this process
+        self.held_retries: dict[int, int] = {}
+        # set while a held leg's retry sells: its orders name the held record (held_retry.py)
+        self.retry_signal: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._clock = next(iter(self.gateways.values()))
 
@@ -428,7 +432,7 @@ class PairExecutor:
             type=OrderType.LIMIT,
             price=price,
             time_in_force=tif,
-            signal={"arb": role, "kind": "cross_venue"},
+            signal={"arb": role, "kind": "cross_venue", **self.retry_signal},
             tag=ARB_UNWIND_TAG if role == "unwind" else f"arb-{role}",
         )
 

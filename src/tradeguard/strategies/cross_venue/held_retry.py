@@ -15,13 +15,14 @@ names the held record (`retry_of`) and what is still held, so the next retry sta
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, plain
+from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 from tradeguard.strategies.held_now import unwind_amount
@@ -39,6 +40,7 @@ class HeldLeg:
     symbol: str
     contracts: Decimal
     capital: Decimal
+    basis: int = 0  # id of the record the leg was read from (its newest retry, else the held one)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,11 +85,19 @@ def _held_leg(rid: int, first_row: Mapping[str, Any], row: Mapping[str, Any]) ->
     cycle = first_row.get("cycle") or {}
     return HeldLeg(rid, str(cycle.get("pair_id", "")), str(cycle.get("event", "")),
                    int(cycle.get("direction", 0)), str(bought[0]["venue"]), symbol, contracts,
-                   capital)  # fmt: skip
+                   capital, int(row["id"]))  # fmt: skip
 
 
-async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> PairAttempt:
-    """Offer `leg` for sale again within the loss `cap` (USD); record and return the attempt."""
+def stale(executor: PairExecutor, leg: HeldLeg) -> bool:
+    """Tell whether `leg` was retried since it was read (another request sold some of it): its
+    contracts are no longer what is held, and selling them could sell another pair's."""
+    newest = executor.held_retries.get(leg.record_id)
+    return newest is not None and newest != (leg.basis or leg.record_id)
+
+
+async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> PairAttempt | None:
+    """Offer `leg` for sale again within the loss `cap` (USD); record and return the attempt,
+    or None (nothing sent, nothing recorded) when the leg was retried since it was read."""
     rec = PairAttempt(
         executor.strategy_id, leg.pair_id, leg.event, leg.direction, executor.mode,
         leg.contracts, ZERO, ZERO, ZERO, ts=executor._clock.now_ms(), retry_of=leg.record_id,
@@ -103,17 +113,65 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
         rec.reason = f"{rec.reason}; venue {leg.venue} is not one of this strategy's"
         return executor._finish(rec)
     async with executor._lock:
+        if stale(executor, leg):
+            return None
         inst = gateway.instrument(leg.symbol)
         amount, note = unwind_amount(gateway, inst.base, leg.contracts) if inst else (
             leg.contracts, "")  # fmt: skip
         if note:
             rec.reason = f"{rec.reason}; {note}"
         if amount > 0:
-            await executor._unwind(rec, first, amount, cap)
+            # The IOC names the record, so a start after a kill before this record is written
+            # takes it up as this retry (adopt_retry), not as a leg of no attempt.
+            executor.retry_signal = {
+                "retry_of": leg.record_id, "pair_id": leg.pair_id,
+                "retry_cost": plain(leg.capital * amount / leg.contracts),
+            }  # fmt: skip
+            try:
+                await executor._unwind(rec, first, amount, cap)
+            finally:
+                executor.retry_signal = {}
         else:
             rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
         _rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
-    return executor._finish(rec)
+        executor._finish(rec)  # recorded before the next request may read the held records
+        if rec.record_id is not None:
+            executor.held_retries[leg.record_id] = rec.record_id
+    return rec
+
+
+def retry_cut_short(orders: Sequence[Order]) -> int | None:
+    """The held record the retry these orders are the sales of tried to sell, else None."""
+    ids = {o.signal.get("retry_of") for o in orders if isinstance(o.signal, dict)}
+    if len(ids) != 1 or not all(o.signal.get("arb") == "unwind" for o in orders):
+        return None
+    [rid] = ids
+    return rid if isinstance(rid, int) else None
+
+
+def adopt_retry(executor: PairExecutor, rec: PairAttempt, orders: Sequence[Order]) -> None:
+    """Book, as the retry would have, the sale of a held leg a stop cut short before its
+    record: what the IOC did not sell stays held from the held record (`retry_of`)."""
+    rid = retry_cut_short(orders)
+    assert rid is not None
+    order = orders[0]
+    offered = order.amount
+    cost = Decimal(str(order.signal.get("retry_cost") or "0"))
+    sold = sum((leg.filled for leg in rec.legs), ZERO)
+    rec.retry_of, rec.pair_id = rid, str(order.signal.get("pair_id", rec.pair_id))
+    rec.contracts = offered
+    rec.actual_profit = sum((leg.cash for leg in rec.legs), ZERO) - cost * sold / offered
+    rec.fees = sum((leg.fee for leg in rec.legs), ZERO)
+    executor.book.record_trade(rec.ts, rec.actual_profit)
+    left = offered - sold
+    rec.reason = f"{rec.reason}: the retry of held record {rid} sold {sold} of {offered}"
+    if left > 0:
+        rec.held[order.symbol], rec.capital, rec.outcome = left, cost * left / offered, "held"
+        executor._hold(rec, rec.legs[0])
+    else:
+        rec.outcome = "unwound"
+    leg = HeldLeg(rid, rec.pair_id, "", 0, order.venue, order.symbol, offered, cost)
+    _rebook(executor, leg, left)
 
 
 def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
@@ -129,4 +187,4 @@ def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
             return
 
 
-__all__ = ["HeldLeg", "held_legs", "retry_unwind"]
+__all__ = ["HeldLeg", "adopt_retry", "held_legs", "retry_cut_short", "retry_unwind", "stale"]

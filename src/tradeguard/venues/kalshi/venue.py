@@ -80,6 +80,8 @@ def _status(row: dict[str, Any]) -> OrderStatus:
 class KalshiVenue(Venue):
     """A Kalshi account; credentials (key id, RSA key PEM) are handed in by the builder."""
 
+    nets_outcome_pairs = True  # one signed position per market: YES + NO held pay 1 at once
+
     def __init__(
         self,
         name: str,
@@ -202,9 +204,9 @@ class KalshiVenue(Venue):
             symbol=outcome_symbol(row.get("ticker") or row["market_ticker"], side, QUOTE),
             client_order_id=row.get("client_order_id", ""),
             venue_order_id=row["order_id"],
-            trade_id=row["fill_id"],
+            trade_id=row.get("fill_id") or row["trade_id"],  # the `fill` channel: trade_id
             side=Side(row["action"]),
-            price=venue_amount(row[f"{side.value}_price_dollars"], f"{side.value}_price_dollars"),
+            price=_own_price(row, side),
             amount=venue_amount(row["count_fp"], "count_fp"),
             fee=dec(row.get("fee_cost", "0")),
             fee_asset=QUOTE,
@@ -305,7 +307,7 @@ class KalshiVenue(Venue):
                 no_contracts=dec(r["no_count_fp"]),
                 cash=dec(r["revenue_dollars"]),
                 quote=QUOTE,
-                ts=int(r["settled_time"]),
+                ts=settled_ms(r["settled_time"]),
             )
             for r in rows
         ]
@@ -385,18 +387,41 @@ class KalshiVenue(Venue):
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _own_price(row: dict[str, Any], side: Outcome) -> Decimal:
+    """The price of the side filled: REST rows carry both sides' prices, the `fill` channel
+    only `yes_price_dollars` (a NO fill's price is 1 minus it)."""
+    key = f"{side.value}_price_dollars"
+    if key in row or side is Outcome.YES:
+        return venue_amount(row[key], key)
+    yes = venue_amount(row["yes_price_dollars"], "yes_price_dollars")
+    if yes > 1:
+        raise ValueError(f"yes_price_dollars: {row['yes_price_dollars']!r} is above 1")
+    return 1 - yes
+
+
+def iso_ms(value: object) -> int | None:
+    """Epoch ms of an ISO 8601 time with its zone (Kalshi's RFC 3339 `...Z`); None for any
+    other value."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return None if when.tzinfo is None else (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+def settled_ms(value: object) -> int:
+    """A settlement's time in ms: Kalshi sends `settled_time` as RFC 3339 (a number is taken
+    as ms, as before)."""
+    ms = iso_ms(value)
+    return int(Decimal(str(value))) if ms is None else ms
+
+
 def fill_ts_ms(row: dict[str, Any]) -> int:
     """A fill's time in ms: `created_time` carries the fraction of a second `ts` (whole
     seconds) drops, and start-up reconciliation tells a trade made by hand after the ledger
     opened from one before it by that fraction; `ts` when `created_time` is absent or not ISO
     8601."""
-    created = row.get("created_time")
-    if isinstance(created, str):
-        try:
-            when = datetime.fromisoformat(created.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if when.tzinfo is not None:
-                return (when - _EPOCH) // timedelta(milliseconds=1)
-    return int(row["ts"]) * 1000
+    ms = iso_ms(row.get("created_time"))
+    return int(row["ts"]) * 1000 if ms is None else ms
