@@ -105,3 +105,64 @@ def test_cli_balances_combined_reads_the_stored_balances(
     assert main(["balances", "--combined", "--db", url]) == 0
     table = capsys.readouterr().out
     assert "binance" in table and "dex" in table and "4,000.00" in table
+
+
+class _Wallet:
+    """A venue that reports fixed balances."""
+
+    def __init__(self, name: str, balances: dict[str, str]) -> None:
+        self.name = name
+        self.balances = [Balance(name, a, D(q)) for a, q in balances.items()]
+
+    async def fetch_balances(self) -> list[Balance]:
+        return self.balances
+
+
+async def test_cli_combined_values_each_exchange_at_its_own_prices_and_names_a_borrowed_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tradeguard.bus import EventBus
+    from tradeguard.clock import SimulatedClock
+    from tradeguard.execution.balance_sync import BalanceSync
+
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    db = Database(url)
+    db.migrate()
+    storage = Storage(db)
+    portfolio = Portfolio("USDT")
+    portfolio.mark("BTC/USDT", D("50000"), "binance")
+    portfolio.mark("BTC/USDT", D("50100"), "kraken")  # the latest of any venue
+    venues = {
+        "binance": _Wallet("binance", {"BTC": "1", "USDT": "10"}),
+        "kraken": _Wallet("kraken", {"BTC": "1"}),
+        "okx": _Wallet("okx", {"BTC": "2"}),  # no prices of its own
+    }
+    sync = BalanceSync(venues, portfolio, storage, EventBus(), SimulatedClock(1_000))  # type: ignore[arg-type]
+    with storage.transaction():
+        await sync.sync_once()
+    db.engine.dispose()
+    capsys.readouterr()
+    assert main(["balances", "--combined", "--db", url, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {v: D(q) for v, q in doc["venues"].items()} == {
+        "binance": D("50010"), "kraken": D("50100"), "okx": D("100200"),
+    }  # fmt: skip
+    assert doc["priced_elsewhere"] == {"okx": ["BTC"]}
+    assert main(["balances", "--combined", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "okx: BTC valued at another venue's price (okx has none)" in out
+    assert "binance: BTC" not in out and "kraken: BTC" not in out
+
+
+def test_api_combined_view_values_each_venue_at_its_own_marks() -> None:
+    from tradeguard.portfolio.combined import holdings_of
+
+    p = Portfolio("USDT")
+    for venue in ("binance", "kraken", "okx"):
+        p.set_balances(venue, [Balance(venue, "BTC", D("1"))])
+    p.mark("BTC/USDT", D("50000"), "binance")
+    p.mark("BTC/USDT", D("50100"), "kraken")
+    view = combine(holdings_of(p), "USDT")
+    assert view.venue_values == {"binance": D("50000"), "kraken": D("50100"), "okx": D("50100")}
+    assert view.priced_elsewhere == {"okx": ["BTC"]}
+    assert view.assets["BTC"].value == D("150200")

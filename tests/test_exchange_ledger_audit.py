@@ -185,3 +185,54 @@ async def test_a_failed_reconciliation_does_not_report_the_fees_rounding_as_a_le
             ex.faults.reset()
             await node.stop()
             node.close()
+
+
+SLOW_CHILD = Path(__file__).with_name("ccxt_slow_answer_child.py")
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_node_killed_while_the_venue_holds_its_answer_reconciles_the_executed_order(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import signal
+
+    from tradeguard.sandbox.testing import eventually
+
+    async with seeded_exchange() as ex:
+        cfg = _config(tmp_path, ex)
+        # The order executes at once; its answer waits 15 s (the sandbox shuts down after it),
+        # and the user stream is silent.
+        ex.faults.update({"latency_after_ms_by_endpoint": {"/api/v3/order": 15_000},
+                          "drop_execution_reports": 1})  # fmt: skip
+        cfg_file = tmp_path / "config.json"
+        cfg_file.write_text(cfg.model_dump_json())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(SLOW_CHILD), str(cfg_file),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await eventually(lambda: len(ex.engine.trades["BTCUSDT"]) == 1, timeout_s=90)
+        finally:
+            proc.send_signal(signal.SIGKILL)  # the venue executed it; the node hears nothing
+            out, err = await proc.communicate()
+        assert proc.returncode == -signal.SIGKILL, err.decode()[-4000:]
+        assert b"unexpected" not in out, out.decode()
+        ex.faults.reset()
+        trades = ex.engine.trades["BTCUSDT"]
+        for _restart in range(2):
+            node = TradingNode(cfg)
+            try:
+                await node.start()
+                assert node.reconcile_report.ok, node.reconcile_report.reason
+                assert node.ledger_report.ok, node.ledger_report.describe()
+                fills = node.storage.load_fills(venue="binance")
+                assert [f.trade_id for f in fills] == [str(trades[0].trade_id)]
+                [order] = node.storage.load_orders(venue="binance")
+                assert (order.status, order.filled) == (OrderStatus.FILLED, Decimal("0.002"))
+                stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
+                assert {a: q for a, q in stored.items() if q} == _venue_totals(ex)
+            finally:
+                await node.stop()
+                node.close()
+        assert len(ex.engine.trades["BTCUSDT"]) == 1  # nothing sent again

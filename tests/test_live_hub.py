@@ -181,3 +181,63 @@ async def test_quotes_subscribed_on_demand_wait_for_the_first_quote() -> None:
         assert await hub.ensure_quotes("paper", SYM, wait_s=1) is False  # no live source
     finally:
         await hub.stop()
+
+
+class FlaggingSource(StubSource):
+    """A venue that flags its closed klines (Binance's `x`), as `CcxtMarketData` reports them."""
+
+    def __init__(self, kinds: set[str]) -> None:
+        super().__init__(kinds)
+        self.flagged: set[int] = set()
+        self.fetches = 0
+
+    async def fetch_candles(
+        self, symbol: str, timeframe: str, since_ms: int | None, limit: int
+    ) -> list[Candle]:
+        self.fetches += 1
+        return await super().fetch_candles(symbol, timeframe, since_ms, limit)
+
+    def closed_flag(self, symbol: str, timeframe: str, ts: int) -> bool:
+        return ts in self.flagged
+
+
+class ValueSink(Sink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bars: list[Candle] = []
+
+    async def on_live_candle(self, candle: Candle, warmup: bool) -> None:
+        await super().on_live_candle(candle, warmup)
+        if not warmup:
+            self.bars.append(candle)
+
+
+async def test_a_candle_whose_flagged_final_row_was_lost_is_taken_from_rest_not_its_last_row() -> (
+    None
+):
+    src, sink = FlaggingSource({"candles"}), ValueSink()
+    src.minutes = [minute(m) for m in range(10)]  # minute 9 still open
+    hub = LiveHub({"stub": src}, sink, backoff_s=0.001)
+    hub.subscribe([Subscription("candles", "stub", SYM, "1m")])
+    partial = Candle(SYM, 10 * 60_000, D(110), D(111), D(109), D(110), D(1), 60)
+    final = Candle(SYM, 10 * 60_000, D(110), D(125), D(108), D(120), D(4), 60)
+    try:
+        src.flagged.add(9 * 60_000)
+        src.stream.put_nowait([minute(9)])  # the venue's closed row of minute 9
+        await eventually(lambda: (9, False) in sink.candles)
+        src.stream.put_nowait([partial])  # minute 10 half played
+        src.minutes = [*src.minutes, partial]  # REST at the reconnect: minute 10 still open
+        fetched = src.fetches
+        src.stream.put_nowait(ConnectionError("socket closed"))
+        await eventually(lambda: src.fetches > fetched)  # the resume's back-fill: 10 is open
+        # While the socket reconnects minute 10 closes (its flagged row is never heard) and
+        # minute 11 opens: the stream picks up at 11; REST now has minute 10 whole.
+        src.minutes = [*src.minutes[:10], final, minute(11)]
+        src.stream.put_nowait([minute(11)])
+        await eventually(lambda: (10, False) in sink.candles)
+    finally:
+        await hub.stop()
+    assert [b.ts // 60_000 for b in sink.bars] == [9, 10]
+    assert (sink.bars[1].high, sink.bars[1].close) == (final.high, final.close), (
+        "the venue's final bar, not the last row heard before the gap"
+    )

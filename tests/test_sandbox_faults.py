@@ -244,3 +244,19 @@ async def test_a_client_gone_before_its_body_was_read_leaves_no_traceback(
     async with aiohttp.ClientSession() as http, http.get(f"{ex.rest_url}/ping") as resp:
         assert resp.status == 200
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_latency_after_settings_name_a_bad_value_and_reset_to_off() -> None:
+    from tradeguard.model.errors import ConfigError
+    from tradeguard.sandbox.faults import Faults
+
+    faults = Faults()
+    with pytest.raises(ConfigError, match=r"latency_after_ms=70000 is out of range; allowed"):
+        faults.update({"latency_after_ms": 70_000})
+    with pytest.raises(ConfigError, match=r"latency_after_ms_by_endpoint\['api/v3/order'\]"):
+        faults.update({"latency_after_ms_by_endpoint": {"api/v3/order": 100}})
+    faults.update({"latency_after_ms_by_endpoint": {"/api/v3/order": 250}})
+    assert (faults.latency_after_for("/api/v3/order"), faults.latency_after_for("/x")) == (250, 0)
+    assert faults.latency_for("/api/v3/order") == 0  # the old fault is untouched
+    faults.reset()
+    assert faults.latency_after_for("/api/v3/order") == 0

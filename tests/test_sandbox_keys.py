@@ -98,3 +98,29 @@ def test_sandbox_errors_name_the_flag_given(capsys):
     assert main(["sandbox", "--arb-drift", "5"]) == 2
     err = capsys.readouterr().err
     assert "--arb-drift 5 is out of range" in err and "arb_drift_every_ms" not in err
+
+
+def test_a_sandbox_that_cannot_bind_its_port_writes_no_keys_and_says_why_in_one_line(tmp_path):
+    import socket
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    port = held.getsockname()[1]
+    try:
+        for dialect in ("binance", "kalshi", "polymarket"):
+            keys_file = tmp_path / f"{dialect}-keys.json"
+            proc = subprocess.run(
+                [str(EXE), "sandbox", "--dialect", dialect, "--port", str(port),
+                 "--keys-file", str(keys_file)],
+                cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            err = proc.stderr.strip()
+            assert proc.returncode != 0, dialect
+            assert not keys_file.exists(), f"{dialect} wrote its keys though it never started"
+            assert "Traceback" not in err and len(err.splitlines()) == 1, err
+            assert f"127.0.0.1:{port}" in err and "in use" in err, err
+            assert "demo" not in proc.stdout, proc.stdout
+    finally:
+        held.close()
+    assert list(tmp_path.iterdir()) == []

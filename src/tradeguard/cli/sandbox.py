@@ -198,7 +198,8 @@ def _merge(args: argparse.Namespace) -> SandboxConfig:
 
 
 def demo_keys(path: Path) -> tuple[str, str, bool]:
-    """Return (api key, secret, created): the pair stored at `path`, made and saved if absent."""
+    """Return (api key, secret, created): the pair stored at `path`, else a new one (saved by
+    `save_demo_keys` once the sandbox is listening)."""
     if path.exists():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -208,14 +209,17 @@ def demo_keys(path: Path) -> tuple[str, str, bool]:
                 f"--keys-file {path} is not a sandbox keys file (a JSON object with api_key and "
                 "secret); delete it to make a new pair, or pass another --keys-file"
             ) from None
-    api_key, secret = secrets.token_hex(32), secrets.token_hex(32)
+    return secrets.token_hex(32), secrets.token_hex(32), True
+
+
+def save_demo_keys(path: Path, api_key: str, secret: str) -> None:
+    """Write the pair to `path` (0600), whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp makes it 0600
         json.dump({"api_key": api_key, "secret": secret}, fh, indent=2)
         fh.write("\n")
     os.replace(tmp, path)
-    return api_key, secret, True
 
 
 async def serve(
@@ -228,8 +232,10 @@ async def serve(
     else:
         api_key, secret, created = demo_keys(keys_file)
     ex.add_account(api_key, secret, dict(DEMO_BALANCES))
-    await ex.start()
+    await ex.start()  # a port it cannot bind ends here, before any file is written
     try:
+        if keys_file is not None and created:
+            save_demo_keys(keys_file, api_key, secret)
         print(f"sandbox REST   {ex.rest_url}", file=out)
         print(f"sandbox WS     {ex.ws_url}", file=out)
         print(f"sandbox WS-API {ex.ws_api_url}", file=out)

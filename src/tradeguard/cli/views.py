@@ -306,4 +306,8 @@ def _combined_balances(args: argparse.Namespace, storage: Any, console: Console)
     console.print(t)
     if view.unpriced:
         console.print(f"no price for {', '.join(view.unpriced)}: left out of the values")
+    for venue, assets in view.priced_elsewhere.items():
+        console.print(
+            f"{venue}: {', '.join(assets)} valued at another venue's price ({venue} has none)"
+        )
     return EXIT_OK

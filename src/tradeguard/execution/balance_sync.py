@@ -133,13 +133,15 @@ class BalanceSync:
             if asset not in reported and book.total(asset) != 0:
                 reported[asset] = Balance(venue, asset)
         found: list[Discrepancy] = []
-        usd = self.portfolio.values_of(reported.values())
+        usd, elsewhere = self.portfolio.values_on(venue, reported.values())
         for asset, bal in sorted(reported.items()):
             ledger_total = book.total(asset)
             if self.beyond_tolerance(ledger_total, bal.total):
                 found.append(Discrepancy(venue, asset, ledger_total, bal.total))
         with self.storage.transaction():
-            self.storage.upsert_balances(venue, list(reported.values()), usd, ts=now)
+            self.storage.upsert_balances(
+                venue, list(reported.values()), usd, ts=now, elsewhere=elsewhere
+            )
             for d in found:
                 self.storage.record_balance_adjustment(
                     venue,

@@ -75,7 +75,7 @@ class FillApplication:
     balance_only: set[str]
     fill_listeners: list[Callable[[Fill, Order | None], None]]
     _pending_terminal: dict[str, OrderReport]
-    _pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], int]]
+    _pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]]
     _pending_rows: dict[str, Order]
     _pending_journal: list[tuple[str, str, str, int, str]]
 
@@ -287,10 +287,9 @@ class FillApplication:
         """Record the venue's balances (the source of truth); written with the next commit."""
         # Valued at the write, at the marks of now: a venue reports after every fill, and only
         # its last report before a commit is written.
-        marks, own = self.portfolio.marks, self.portfolio.marks_of(venue)
-        # the venue's own prices where it has them (a subset of the symbols marked anywhere)
-        at = {**marks, **own} if own else dict(marks)
-        self._pending_balances[venue] = (balances, at, self.clock.now_ms())
+        # the venue's own prices where it has them, else the latest from any venue
+        marks, own = dict(self.portfolio.marks), dict(self.portfolio.marks_of(venue) or {})
+        self._pending_balances[venue] = (balances, marks, own, self.clock.now_ms())
 
     def flush(self) -> None:
         """Write what is waiting for the next commit (balances, non-critical transitions)."""
@@ -305,9 +304,9 @@ class FillApplication:
     def _write_behind(self) -> None:
         if self._pending_balances:
             pending, self._pending_balances = self._pending_balances, {}
-            for venue, (balances, marks, ts) in pending.items():
-                usd = self.portfolio.values_at(balances, marks)
-                self.storage.upsert_balances(venue, balances, usd, ts)
+            for venue, (balances, marks, own, ts) in pending.items():
+                usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
+                self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)
         if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}
             for order in rows.values():

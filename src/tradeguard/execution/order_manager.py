@@ -102,8 +102,11 @@ class OrderManager(FillApplication):
         self.resolve_attempts = resolve_attempts
         self.resolve_delay_s = resolve_delay_s
         self.not_found_grace_ms = int(not_found_grace_s * 1000)
-        # venue -> (balances, the marks to value them at, when the venue reported them)
-        self._pending_balances: dict[str, tuple[list[Balance], dict[str, Decimal], int]] = {}
+        # venue -> (balances, every venue's marks and the venue's own to value them at, when the
+        # venue reported them)
+        self._pending_balances: dict[
+            str, tuple[list[Balance], dict[str, Decimal], dict[str, Decimal], int]
+        ] = {}
         # Acknowledgements waiting for the next commit: the rows to write (each order's latest
         # state) and the transitions (client order id, from, to, ts, reason), in order.
         self._pending_rows: dict[str, Order] = {}

@@ -450,10 +450,10 @@ def _apply_balances(
                 _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
-        usd = node.portfolio.values_of(rows)
+        usd, elsewhere = node.portfolio.values_on(venue, rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)
-        node.storage.upsert_balances(venue, rows, usd, ts=now)
+        node.storage.upsert_balances(venue, rows, usd, ts=now, elsewhere=elsewhere)
     book.read_from_venue = True
 
 

@@ -6,9 +6,10 @@ view.total_value                  # everything priced, in the valuation asset
 view.assets["USDT"].venues        # {"binance": Decimal("900"), "dex": Decimal("100")}
 ```
 
-An asset with no price of its own is valued at its wrapped token's (ETH at WETH: the WETH
-contract redeems one for one); an asset without any price is listed, left out of the totals,
-and named in `unpriced`.
+Each venue's holdings are valued at that venue's own prices; an asset its venue has no price
+for is valued at another venue's and named in `priced_elsewhere`. An asset with no price of
+its own is valued at its wrapped token's (ETH at WETH: the WETH contract redeems one for one);
+an asset without any price is listed, left out of the totals, and named in `unpriced`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class _Priced(Protocol):
 
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
+    def values_on(
+        self, venue: str, balances: Iterable[Balance]
+    ) -> tuple[dict[str, Decimal], set[str]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Holding:
@@ -41,6 +46,7 @@ class Holding:
     asset: str
     total: Decimal
     value: Decimal | None
+    elsewhere: bool = False  # valued at another venue's price (its own venue had none)
 
 
 @dataclass
@@ -59,6 +65,7 @@ class CombinedBalances:
     assets: dict[str, AssetTotal] = field(default_factory=dict)
     venue_values: dict[str, Decimal] = field(default_factory=dict)
     unpriced: list[str] = field(default_factory=list)
+    priced_elsewhere: dict[str, list[str]] = field(default_factory=dict)  # venue -> assets
 
     @property
     def total_value(self) -> Decimal:
@@ -81,6 +88,7 @@ class CombinedBalances:
             ],
             "venues": {v: f"{q:f}" for v, q in sorted(self.venue_values.items())},
             "unpriced": self.unpriced,
+            "priced_elsewhere": self.priced_elsewhere,
         }
 
 
@@ -93,14 +101,20 @@ def price_with_wrapped(portfolio: _Priced, asset: str) -> Decimal | None:
 
 
 def holdings_of(portfolio: _Priced) -> list[Holding]:
-    """Every non-zero ledger balance, valued from the portfolio's marks."""
-    out = []
+    """Every non-zero ledger balance, valued at its venue's own marks (else another's)."""
+    by_venue: dict[str, list[Balance]] = {}
     for b in portfolio.all_balances():
         if b.total:
-            price = price_with_wrapped(portfolio, b.asset)
-            out.append(
-                Holding(b.venue, b.asset, b.total, None if price is None else b.total * price)
-            )
+            by_venue.setdefault(b.venue, []).append(b)
+    out = []
+    for venue, balances in by_venue.items():
+        values, elsewhere = portfolio.values_on(venue, balances)
+        for b in balances:
+            value = values.get(b.asset)
+            if value is None and b.asset in WRAPPED:
+                price = price_with_wrapped(portfolio, b.asset)
+                value = None if price is None else b.total * price
+            out.append(Holding(venue, b.asset, b.total, value, b.asset in elsewhere))
     return out
 
 
@@ -120,8 +134,9 @@ def holdings_from_rows(rows: Iterable[dict[str, Any]]) -> list[Holding]:
         if value is None and price is not None:
             value = total * price
         out.append(
-            Holding(r["venue"], r["asset"], total, None if value is None else Decimal(value))
-        )
+            Holding(r["venue"], r["asset"], total, None if value is None else Decimal(value),
+                    bool(r.get("priced_elsewhere")))
+        )  # fmt: skip
     return out
 
 
@@ -140,9 +155,14 @@ def combine(holdings: Iterable[Holding], valuation_asset: str) -> CombinedBalanc
             unpriced.add(h.asset)
             continue
         view.venue_values[h.venue] += h.value
+        if h.elsewhere:
+            view.priced_elsewhere.setdefault(h.venue, []).append(h.asset)
         if row.value is not None:
             row.value += h.value
     for asset in unpriced:
         view.assets[asset].value = None  # part of it has no price: no total to show
     view.unpriced = sorted(unpriced)
+    for assets in view.priced_elsewhere.values():
+        assets.sort()
+    view.priced_elsewhere = dict(sorted(view.priced_elsewhere.items()))
     return view

@@ -239,6 +239,43 @@ class Portfolio:
         finally:
             self.marks = current
 
+    def values_on(
+        self,
+        venue: str,
+        balances: Iterable[Balance],
+        marks: dict[str, Decimal] | None = None,
+        own: dict[str, Decimal] | None = None,
+    ) -> tuple[dict[str, Decimal], set[str]]:
+        """Value `venue`'s balances at its own prices, falling back to any venue's latest for
+        an asset its own marks cannot price; return the values and the assets that fell back.
+
+        `marks` and `own` are copies taken earlier (all venues', the venue's own); default now.
+        """
+        every = self.marks if marks is None else marks
+        mine = (self.marks_of(venue) or {}) if own is None else own
+        values: dict[str, Decimal] = {}
+        elsewhere: set[str] = set()
+        for b in balances:
+            price = self.price_at(b.asset, mine)
+            if price is None:
+                price = self.price_at(b.asset, every)
+                if price is not None and self.venue_marks:
+                    elsewhere.add(b.asset)
+            if price is not None:
+                values[b.asset] = b.total * price
+        return values, elsewhere
+
+    def price_at(self, asset: str, marks: dict[str, Decimal]) -> Decimal | None:
+        """`price_of(asset)` read from `marks` instead of the latest from every venue."""
+        if marks is self.marks:
+            return self.price_of(asset)
+        current = self.marks
+        self.marks, self._paths_for = marks, -1  # the cached paths are for other symbols
+        try:
+            return self.price_of(asset)
+        finally:
+            self.marks, self._paths_for = current, -1
+
     def price_of(
         self, asset: str, in_asset: str | None = None, pegs: bool = True
     ) -> Decimal | None:

@@ -15,7 +15,11 @@ class Faults:
     """What to break, and how often; every random draw comes from one seeded RNG.
 
     - `latency_ms`: delay before answering every REST request; `latency_ms_by_endpoint`
-      overrides it per path (e.g. `{"/api/v3/order": 300}`).
+      overrides it per path (e.g. `{"/api/v3/order": 300}`). The delay comes before the
+      request is read: a client gone meanwhile leaves nothing done.
+    - `latency_after_ms` (and `latency_after_ms_by_endpoint`): the request is executed at once
+      and its ANSWER is delayed: a client gone meanwhile leaves an order the venue executed
+      and the client never heard of.
     - `drop_response_after_execute`: the next N order placements (an OCO list counts as one) are
       executed but their HTTP connection is closed without an answer (the client sees a
       network error).
@@ -35,6 +39,8 @@ class Faults:
 
     latency_ms: int = 0
     latency_ms_by_endpoint: dict[str, int] = field(default_factory=dict)
+    latency_after_ms: int = 0
+    latency_after_ms_by_endpoint: dict[str, int] = field(default_factory=dict)
     drop_response_after_execute: int = 0
     drop_execution_reports: int = 0
     http_5xx_rate: float = 0.0
@@ -56,6 +62,12 @@ class Faults:
         self._check_types()
         checks: list[tuple[str, object, bool, str]] = [
             ("latency_ms", self.latency_ms, 0 <= self.latency_ms <= 60_000, "0..60000"),
+            (
+                "latency_after_ms",
+                self.latency_after_ms,
+                0 <= self.latency_after_ms <= 60_000,
+                "0..60000",
+            ),
             (
                 "drop_response_after_execute",
                 self.drop_response_after_execute,
@@ -91,27 +103,8 @@ class Faults:
                 f"sandbox.faults.silent_streams={self.silent_streams!r}: expected a list of "
                 "stream names like 'btcusdt@depth'"
             )
-        if not isinstance(self.latency_ms_by_endpoint, dict):
-            raise ConfigError(
-                f"sandbox.faults.latency_ms_by_endpoint={self.latency_ms_by_endpoint!r}: "
-                'expected a table of path = ms, e.g. {"/api/v3/order": 300}'
-            )
-        for path, ms in self.latency_ms_by_endpoint.items():
-            if not isinstance(path, str) or not path.startswith("/"):
-                # "POST /api/v3/order" or a path without its slash would match no request.
-                raise ConfigError(
-                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]: expected a request path "
-                    'starting with "/", e.g. "/api/v3/order" (any method)'
-                )
-            if not _is_number(ms):
-                raise ConfigError(
-                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r}: expected a number"
-                )
-            if not 0 <= ms <= 60_000:
-                raise ConfigError(
-                    f"sandbox.faults.latency_ms_by_endpoint[{path!r}]={ms!r} is out of range; "
-                    "allowed 0..60000"
-                )
+        for name in ("latency_ms_by_endpoint", "latency_after_ms_by_endpoint"):
+            _check_by_endpoint(name, getattr(self, name))
 
     def _check_types(self) -> None:
         # A string or NaN where a number belongs would fail the range checks with a TypeError
@@ -160,6 +153,8 @@ class Faults:
             {
                 "latency_ms": 0,
                 "latency_ms_by_endpoint": {},
+                "latency_after_ms": 0,
+                "latency_after_ms_by_endpoint": {},
                 "drop_response_after_execute": 0,
                 "drop_execution_reports": 0,
                 "http_5xx_rate": 0.0,
@@ -183,6 +178,10 @@ class Faults:
     def latency_for(self, path: str) -> int:
         """Milliseconds to wait before answering `path`."""
         return self.latency_ms_by_endpoint.get(path, self.latency_ms)
+
+    def latency_after_for(self, path: str) -> int:
+        """Milliseconds to hold `path`'s answer after the request was executed."""
+        return self.latency_after_ms_by_endpoint.get(path, self.latency_after_ms)
 
     def take_5xx(self) -> bool:
         """Decide whether this request gets a 503."""
@@ -216,3 +215,25 @@ class Faults:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_by_endpoint(name: str, table: object) -> None:
+    """Raise ConfigError unless `table` maps request paths to 0..60000 ms."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"sandbox.faults.{name}={table!r}: "
+            'expected a table of path = ms, e.g. {"/api/v3/order": 300}'
+        )
+    for path, ms in table.items():
+        if not isinstance(path, str) or not path.startswith("/"):
+            # "POST /api/v3/order" or a path without its slash would match no request.
+            raise ConfigError(
+                f"sandbox.faults.{name}[{path!r}]: expected a request path "
+                'starting with "/", e.g. "/api/v3/order" (any method)'
+            )
+        if not _is_number(ms):
+            raise ConfigError(f"sandbox.faults.{name}[{path!r}]={ms!r}: expected a number")
+        if not 0 <= ms <= 60_000:
+            raise ConfigError(
+                f"sandbox.faults.{name}[{path!r}]={ms!r} is out of range; allowed 0..60000"
+            )

@@ -9,12 +9,15 @@ app = web.Application(middlewares=[call_recorder(calls, "POLY_"), own_middleware
 
 from __future__ import annotations
 
+import errno
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+
+from tradeguard.model.errors import ConfigError
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_CALLS = 10_000  # calls kept by `call_recorder` (the latest)
@@ -33,9 +36,22 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(listen_error(host, port, exc)) from None
     sockets = getattr(site._server, "sockets", None) or []
     return runner, int(sockets[0].getsockname()[1])
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """One line naming the address a sandbox could not listen on, and why."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    text = f"sandbox cannot listen on {where}: {(exc.strerror or str(exc)).lower()}"
+    if exc.errno == errno.EADDRINUSE:
+        text += " (another process holds the port; pick another --port, or 0 for a free one)"
+    return text
 
 
 def call_log() -> deque[dict[str, Any]]:

@@ -125,6 +125,9 @@ async def _api(ex: SandboxExchange, request: web.Request, handler: Handler) -> w
         resp = _coded(exc)
     except EngineReject as exc:
         resp = _coded(ApiError(exc.code, exc.msg, exc.http_status))
+    held = ex.faults.latency_after_for(path)
+    if held:  # executed already: only the answer waits (a client may die meanwhile)
+        await asyncio.sleep(held / 1000)
     resp.headers["X-MBX-USED-WEIGHT-1M"] = str(verdict.used_weight)
     resp.headers["X-MBX-USED-WEIGHT"] = str(verdict.used_weight)
     return resp

@@ -65,8 +65,9 @@ def _read_keys(path: Path, needed: tuple[str, ...]) -> dict[str, str] | None:
     return {k: str(v) for k, v in data.items()}
 
 
-def kalshi_keys(path: Path | None) -> dict[str, str]:
-    """Load the Kalshi demo key (key_id, private_key_pem) from `path`, or make and save one."""
+def kalshi_keys(path: Path | None, save: bool = True) -> dict[str, str]:
+    """Load the Kalshi demo key (key_id, private_key_pem) from `path`, or make one (saved
+    there unless `save` is False)."""
     found = _read_keys(path, ("key_id", "private_key_pem")) if path else None
     if found is not None:
         return found
@@ -76,19 +77,20 @@ def kalshi_keys(path: Path | None) -> dict[str, str]:
         serialization.NoEncryption(),
     ).decode()  # fmt: skip
     keys = {"key_id": hashlib.sha256(pem.encode()).hexdigest()[:32], "private_key_pem": pem}
-    if path:
+    if path and save:
         _write_private(path, keys)
     return keys
 
 
-def polymarket_keys(path: Path | None) -> dict[str, str]:
-    """Load the Polymarket demo wallet (private_key, address) from `path`, or make one."""
+def polymarket_keys(path: Path | None, save: bool = True) -> dict[str, str]:
+    """Load the Polymarket demo wallet (private_key, address) from `path`, or make one (saved
+    there unless `save` is False)."""
     found = _read_keys(path, ("private_key", "address")) if path else None
     if found is not None:
         return found
     wallet = Account.create()
     keys = {"private_key": "0x" + wallet.key.hex().removeprefix("0x"), "address": wallet.address}
-    if path:
+    if path and save:
         _write_private(path, keys)
     return keys
 
@@ -137,13 +139,18 @@ async def serve_pm(
 ) -> None:
     """Run the `dialect` server until cancelled, printing its URLs and where the keys are."""
     server: Any
+    new = keys_file is not None and not keys_file.exists()
     if dialect == "kalshi":
-        server = kalshi_demo(kalshi_keys(keys_file), host, port)
+        keys = kalshi_keys(keys_file, save=False)
+        server = kalshi_demo(keys, host, port)
     elif dialect == "polymarket":
-        server = polymarket_demo(polymarket_keys(keys_file), host, port)
+        keys = polymarket_keys(keys_file, save=False)
+        server = polymarket_demo(keys, host, port)
     else:
         raise ValueError(f"dialect {dialect!r} is not one of binance, kalshi, polymarket")
-    await server.start()
+    await server.start()  # a port it cannot bind ends here, before any file is written
+    if new and keys_file is not None:
+        _write_private(keys_file, keys)
     shown = start_scenario(dialect, server, scenario) if scenario else None
     try:
         if dialect == "kalshi":

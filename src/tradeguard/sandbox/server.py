@@ -93,10 +93,10 @@ class SandboxExchange:
                 self, every_ms=c.arb_drift_every_ms, hold_ms=c.arb_drift_hold_ms,
                 edge_pct=c.arb_drift_edge_pct, seed=c.seed,
             )  # fmt: skip
-        if c.request_log_path is not None:
+        self._runner, self._port = await serve(self._app, self.config.host, self.config.port)
+        if c.request_log_path is not None:  # opened once listening: a failed start writes nothing
             self.request_log = RequestLog(c.request_log_path)
             self.request_log.open()
-        self._runner, self._port = await serve(self._app, self.config.host, self.config.port)
         if self.drift is not None:
             self.spawn(self.drift.run())
         if c.house_refill_ms:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -153,13 +153,16 @@ class PositionStore(StorageCore):
         balances: list[Balance],
         usd_values: Mapping[str, Decimal] | None = None,
         ts: int | None = None,
+        elsewhere: Collection[str] = (),
     ) -> None:
-        """Insert or update one row per asset; without usd_values the stored USD value is kept."""
+        """Insert or update one row per asset; without usd_values the stored USD value is kept.
+
+        `elsewhere`: the assets valued at another venue's price (this one had none)."""
         if not balances:
             return
         batch = self._batch()
         if batch is not None:
-            self._hold_balances(batch, venue, balances, usd_values, ts)
+            self._hold_balances(batch, venue, balances, usd_values, ts, elsewhere)
             return
         now = now_ms() if ts is None else ts
         rows = [
@@ -171,6 +174,7 @@ class PositionStore(StorageCore):
                 "total": b.total,
                 "usd_value": usd_values.get(b.asset) if usd_values is not None else None,
                 "updated_ts": now,
+                "priced_elsewhere": b.asset in elsewhere if usd_values is not None else None,
             }
             for b in balances
         ]
@@ -188,6 +192,7 @@ class PositionStore(StorageCore):
         balances: list[Balance],
         usd_values: Mapping[str, Decimal] | None,
         ts: int | None,
+        elsewhere: Collection[str],
     ) -> None:
         """Hold the last row per (venue, asset); a row keeping the USD value takes the held one."""
         now = now_ms() if ts is None else ts
@@ -195,16 +200,18 @@ class PositionStore(StorageCore):
         for b in balances:
             row: dict[str, Any] = {
                 "venue": venue, "asset": b.asset, "free": b.free, "locked": b.locked,
-                "total": b.total, "usd_value": None, "updated_ts": now,
+                "total": b.total, "usd_value": None, "updated_ts": now, "priced_elsewhere": None,
             }  # fmt: skip
             stmt = full
             if usd_values is not None:
                 row["usd_value"] = usd_values.get(b.asset)
+                row["priced_elsewhere"] = b.asset in elsewhere
             else:
                 stmt = keep_usd
                 held = batch.held(balances_table.name, (venue, b.asset))
                 if held is not None and held[0] is full:
                     stmt, row["usd_value"] = full, held[1]["usd_value"]
+                    row["priced_elsewhere"] = held[1]["priced_elsewhere"]
             batch.add_keyed(stmt, (venue, b.asset), row, snapshot=False)
         self._tx.dirty = True
 

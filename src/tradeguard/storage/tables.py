@@ -157,6 +157,8 @@ balances = Table(
     Column("total", DecimalType, nullable=False),
     Column("usd_value", DecimalType, nullable=True),
     Column("updated_ts", EpochMs, nullable=False),
+    # usd_value came from another venue's price (this venue had none for the asset)
+    Column("priced_elsewhere", Boolean, nullable=True),
 )
 
 balance_adjustments = Table(

@@ -103,7 +103,10 @@ class StorageCore:
             self._upsert(balances_table, ["venue", "asset"]), balances_table
         )
         self._upsert_balance_keep_usd_stmt = driver(
-            self._upsert(balances_table, ["venue", "asset"], keep=("usd_value",)), balances_table
+            self._upsert(
+                balances_table, ["venue", "asset"], keep=("usd_value", "priced_elsewhere")
+            ),
+            balances_table,
         )
         self._save_position_stmt = driver(
             self._upsert(

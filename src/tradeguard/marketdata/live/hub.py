@@ -198,7 +198,7 @@ class LiveHub:
     # the retry loop ------------------------------------------------------------------------------
     async def _follow(
         self, st: StreamStats, step: Callable[[], Awaitable[None]],
-        resume: Callable[[], Awaitable[None]] | None = None,
+        resume: Callable[[], Awaitable[object]] | None = None,
     ) -> None:  # fmt: skip
         """Run `step` until cancelled; on failure back off, count it, and `resume` first."""
         failures = 0
@@ -238,30 +238,44 @@ class LiveHub:
             for bar in fanout.on_base(base):
                 await self.sink.on_live_candle(_at(bar, src.name), False)
 
-        async def backfill(until: int | None = None) -> None:
-            # The closed base candles since the last one delivered, from REST (a reconnect, a gap).
+        async def backfill(until: int | None = None) -> int:
+            # The closed base candles since the last one delivered, from REST (a reconnect, a gap);
+            # returns the open time of the last one delivered.
             since = closer.last_closed_ts + BASE_S * 1000
+            done = closer.last_closed_ts
             for c in await self._history(src, sym, base_tf, since, until):
                 closer.seed(c.ts)
                 await deliver(c)
+                done = c.ts
+            return done
 
         # A venue that flags closed candles (Binance's kline `x`) closes them on its clock.
         flagged: Callable[[str, str, int], bool] = getattr(
             src, "closed_flag", lambda symbol, timeframe, ts: False
         )
+        flags = False  # this stream has flagged a closed candle: its venue sends final rows
 
         async def take(rows: list[Candle]) -> None:
+            nonlocal flags
             if rows:
                 st.seen()  # every kline message keeps the stream fresh, closing or not
             for row in rows:
                 last = closer.last_closed_ts
-                closed = closer.update(row, flagged(sym, base_tf, row.ts))
+                is_final = flagged(sym, base_tf, row.ts)
+                flags = flags or is_final
+                closed = closer.update(row, is_final)
                 if closed is None:
                     continue
-                if last >= 0 and closed.ts > last + BASE_S * 1000:
+                # On a flagging venue a candle closed by the next one starting lost its final row
+                # (a reconnect): its last row heard may miss trades, so REST gives the final bar.
+                lost_final = flags and not is_final
+                if last >= 0 and (closed.ts > last + BASE_S * 1000 or lost_final):
                     closer.last_closed_ts = last
-                    await backfill(closed.ts)
+                    until = row.ts if lost_final else closed.ts
+                    done = await backfill(until)
                     closer.seed(closed.ts)
+                    if done >= closed.ts:
+                        continue  # REST delivered it, final
                 await deliver(closed)
 
         await self._warm_up(src, needs, fanout, closer)

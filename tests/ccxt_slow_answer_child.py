@@ -1,0 +1,38 @@
+"""Child process: start a node on the sandbox exchange and send one IOC buy whose answer the
+sandbox holds (fault `latency_after_ms_by_endpoint`); the test kills this process meanwhile.
+
+argv: config.json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from tradeguard.config import Config
+from tradeguard.model import OrderIntent, OrderType, Quote, Side
+from tradeguard.model.enums import TimeInForce
+from tradeguard.node import TradingNode
+
+
+async def main() -> None:
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    node = TradingNode(cfg)
+    await node.start()
+    now = node.clock.now_ms()
+    one = Decimal(1)
+    await node.on_quote(Quote("BTC/USDT", now, Decimal("49999"), one, Decimal("50001"), one))
+    print(json.dumps({"sending": True}), flush=True)
+    intent = OrderIntent(
+        strategy_id="s1", venue="binance", symbol="BTC/USDT", side=Side.BUY,
+        amount=Decimal("0.002"), type=OrderType.LIMIT, price=Decimal("50010"),
+        time_in_force=TimeInForce.IOC,
+    )  # fmt: skip
+    result = await node.submit(intent)
+    print(json.dumps({"unexpected": str(result)}), flush=True)
+
+
+asyncio.run(main())
