@@ -329,3 +329,27 @@ async def test_over_tls_a_connection_in_its_handshake_does_not_hold_up_the_stop(
     for reader, writer in idle:
         assert await asyncio.wait_for(reader.read(1), 1) == b""
         writer.close()
+
+
+@pytest.mark.parametrize("url_bytes", [9_000, 60_000])
+async def test_a_long_url_is_served_or_refused_431_without_a_traceback(
+    tmp_path, data_dir, caplog, url_bytes
+):
+    """Under the default head cap (32 KB) a long URL is served; over it, sent in one piece,
+    it is refused 431 (it was served: the cap counted only heads that arrived in parts)."""
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, _ = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    caplog.set_level(logging.DEBUG)
+    try:
+        head = b"GET /api/v1/health?x=" + b"a" * url_bytes + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        reader, writer = await _open(server, head)
+        raw = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    finally:
+        await server.stop()
+        node.close()
+    status = raw.split(b" ", 2)[1]
+    assert status == (b"200" if url_bytes < 32_768 else b"431"), raw[:200]
+    assert not [r for r in caplog.records if r.exc_info]

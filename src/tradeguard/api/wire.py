@@ -152,14 +152,14 @@ class GuardedHttp(HttpToolsProtocol):
                 self.transport.close()
             return
         if not self._head_done:
-            self._head_bytes += len(data)
-        super().data_received(data)
-        if self._head_done or self._head_bytes <= self.wire.max_header_bytes:
-            return
-        if self.transport.is_closing():
-            return
+            # counted before parsing: a head over the cap that arrives whole is refused too
+            end = data.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end + 4
         cap = self.wire.max_header_bytes
-        self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
+        if self._head_done or self._head_bytes <= cap:
+            super().data_received(data)
+        elif not self.transport.is_closing():
+            self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
 
     def shutdown(self) -> None:
         if self.flow is None:  # still in its TLS handshake
