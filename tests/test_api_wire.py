@@ -353,3 +353,19 @@ async def test_a_long_url_is_served_or_refused_431_without_a_traceback(
     status = raw.split(b" ", 2)[1]
     assert status == (b"200" if url_bytes < 32_768 else b"431"), raw[:200]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_blank_line_split_across_reads_ends_the_head_for_the_cap(served):
+    """The body after a head whose blank line came in two reads is not counted as head."""
+    server, trader = served
+    body = json.dumps({"pad": "b" * 20_000}).encode()
+    head = (
+        f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {trader}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r"
+    ).encode()
+    reader, writer = await _open(server, head)
+    await asyncio.sleep(0.05)  # two reads on the server's side
+    writer.write(b"\n" + body)
+    answer = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert answer.split()[1] == b"422", answer
