@@ -17,6 +17,7 @@ import websockets
 
 from test_api_support import bearer, build_app, replayed_node
 from tradeguard.api.server import ApiServer
+from tradeguard.model.errors import TradeguardError
 
 READ_TIMEOUT_S = 0.5
 
@@ -369,3 +370,17 @@ async def test_a_blank_line_split_across_reads_ends_the_head_for_the_cap(served)
     answer = await asyncio.wait_for(reader.readline(), 10)
     writer.close()
     assert answer.split()[1] == b"422", answer
+
+
+async def test_a_host_that_is_no_address_is_a_clear_error(tmp_path, data_dir):
+    """`tradeguard serve --host 99...9` ended in UnicodeError ('label too long') from the bind."""
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, _ = build_app(node)
+    server = ApiServer(node, "9" * 400, 0, app=app)
+    try:
+        with pytest.raises(TradeguardError, match="could not start on") as started:
+            await server.start()
+        assert "not a host name or address" in str(started.value)
+        await server.stop()  # it never served: nothing to raise again (it raised UnicodeError)
+    finally:
+        node.close()
