@@ -17,6 +17,7 @@ import websockets
 
 from test_api_support import bearer, build_app, replayed_node
 from tradeguard.api.server import ApiServer
+from tradeguard.model.errors import TradeguardError
 
 READ_TIMEOUT_S = 0.5
 
@@ -330,3 +331,57 @@ async def test_over_tls_a_connection_in_its_handshake_does_not_hold_up_the_stop(
     for reader, writer in idle:
         assert await asyncio.wait_for(reader.read(1), 1) == b""
         writer.close()
+
+
+@pytest.mark.parametrize("url_bytes", [9_000, 60_000])
+async def test_a_long_url_is_served_or_refused_431_without_a_traceback(
+    tmp_path, data_dir, caplog, url_bytes
+):
+    """Under the default head cap (32 KB) a long URL is served; over it, sent in one piece,
+    it is refused 431 (it was served: the cap counted only heads that arrived in parts)."""
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, _ = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    caplog.set_level(logging.DEBUG)
+    try:
+        head = b"GET /api/v1/health?x=" + b"a" * url_bytes + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        reader, writer = await _open(server, head)
+        raw = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    finally:
+        await server.stop()
+        node.close()
+    status = raw.split(b" ", 2)[1]
+    assert status == (b"200" if url_bytes < 32_768 else b"431"), raw[:200]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_blank_line_split_across_reads_ends_the_head_for_the_cap(served):
+    """The body after a head whose blank line came in two reads is not counted as head."""
+    server, trader = served
+    body = json.dumps({"pad": "b" * 20_000}).encode()
+    head = (
+        f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {trader}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r"
+    ).encode()
+    reader, writer = await _open(server, head)
+    await asyncio.sleep(0.05)  # two reads on the server's side
+    writer.write(b"\n" + body)
+    answer = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert answer.split()[1] == b"422", answer
+
+
+async def test_a_host_that_is_no_address_is_a_clear_error(tmp_path, data_dir):
+    """`tradeguard serve --host 99...9` ended in UnicodeError ('label too long') from the bind."""
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, _ = build_app(node)
+    server = ApiServer(node, "9" * 400, 0, app=app)
+    try:
+        with pytest.raises(TradeguardError, match="could not start on") as started:
+            await server.start()
+        assert "not a host name or address" in str(started.value)
+        await server.stop()  # it never served: nothing to raise again (it raised UnicodeError)
+    finally:
+        node.close()

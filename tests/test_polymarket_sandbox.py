@@ -124,3 +124,46 @@ async def test_heartbeat_dead_man_switch_and_fifty_fifty_resolution():
         ex.resolve(market.condition_id, Resolution.parse("50-50"))
         assert acct.cash == before + D("5")
         assert acct.settlements[0]["no_count"] == D("10")
+
+
+async def test_gtd_order_expires_at_its_expiration_and_releases_its_funds():
+    async with PolymarketExchange() as ex:
+        _, wallet, client = await started(ex)
+        acct = ex.accounts[wallet.address.lower()]
+        client.use_server_time = True  # the test moves the exchange's clock forward
+        expires = ex.now_s() + 120
+        placed = await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY", expiration=expires),
+            None,
+            OrderType.GTD,
+        )
+        assert placed["status"] == "live" and acct.locked_cash > 0
+        ex.clock_offset_s = 119  # one second before its time it still rests
+        order = await asyncio.to_thread(client.get_order, placed["orderID"])
+        assert (order["status"], order["order_type"], order["expiration"]) == (
+            "LIVE",
+            "GTD",
+            str(expires),
+        )
+        ex.clock_offset_s = 120
+        assert await asyncio.to_thread(client.get_open_orders) == []
+        order = await asyncio.to_thread(client.get_order, placed["orderID"])
+        assert order["status"] == "CANCELED" and (acct.cash, acct.locked_cash) == (D("1000"), 0)
+        book = await asyncio.to_thread(client.get_order_book, YES_TOKEN)
+        assert [level["price"] for level in book["bids"]] == ["0.45"]  # its bid left the book
+
+
+async def test_gtd_order_already_past_its_expiration_is_refused():
+    async with PolymarketExchange() as ex:
+        _, _, client = await started(ex)
+        for expiration in (0, ex.now_s()):
+            signed = await asyncio.to_thread(
+                client.create_order,
+                OrderArgsV2(
+                    token_id=YES_TOKEN, price=0.40, size=10, side="BUY", expiration=expiration
+                ),
+            )
+            payload = order_to_json_v2(signed, client.creds.api_key, "GTD")
+            status, body = await asyncio.to_thread(_post_raw, client, payload)
+            assert status == 400 and f"expiration {expiration}" in body["error"]

@@ -115,7 +115,9 @@ async def test_an_admin_body_that_is_not_an_object_is_a_400(sandbox, path, body)
 @pytest.mark.parametrize(
     "changes",
     [{"latency_ms": "nan"}, {"latency_ms": 5.5}, {"http_5xx_rate": float("nan")},
-     {"duplicate_ws_messages": "yes"}, {"latency_ms_by_endpoint": {"/api/v3/order": "x"}}],
+     {"duplicate_ws_messages": "yes"}, {"latency_ms_by_endpoint": {"/api/v3/order": "x"}},
+     {"latency_ms": 10**400}, {"http_5xx_rate": 10**400},
+     {"latency_ms_by_endpoint": {"/api/v3/order": 10**400}}],
 )  # fmt: skip
 def test_a_fault_of_the_wrong_type_is_refused_and_leaves_the_faults_as_they_were(changes):
     faults = Faults()
@@ -123,6 +125,13 @@ def test_a_fault_of_the_wrong_type_is_refused_and_leaves_the_faults_as_they_were
     with pytest.raises(ConfigError, match=f"sandbox.faults.{next(iter(changes))}"):
         faults.update(changes)
     assert faults.to_dict() == {**Faults().to_dict(), "latency_ms": 10}
+
+
+def test_a_seed_of_any_size_is_taken():
+    """`tradeguard sandbox --seed 99...9` (400 digits) raised OverflowError checking it."""
+    faults = Faults()
+    faults.update({"seed": 10**400})
+    assert faults.seed == 10**400
 
 
 @pytest.fixture

@@ -71,6 +71,15 @@ def _decimal(value: Any) -> Decimal:
     return d
 
 
+def _json_bool(value: Any) -> bool:
+    # pydantic's lax mode reads "yes", "on", "1" and 1 as true: a guess on an order's meaning
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"must be true or false (a JSON boolean), not {value!r}")
+
+
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+
 Money = Annotated[
     Decimal,
     BeforeValidator(_decimal),
@@ -93,7 +102,7 @@ class IntentRequest(_Body):
     amount: Money
     price: Money | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
-    reduce_only: bool = False
+    reduce_only: JsonBool = False
     stop_loss: Money | None = None
     take_profit: Money | None = None
     signal: dict[str, Any] = Field(default_factory=dict)
@@ -158,7 +167,7 @@ class KillRequest(_Body):
     reason: str = Field(
         default="emergency stop from the API", min_length=1, max_length=200, pattern=NO_NUL
     )
-    flatten: bool = False
+    flatten: JsonBool = False
 
 
 class HeldRetryRequest(_Body):

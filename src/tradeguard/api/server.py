@@ -113,6 +113,13 @@ class ApiServer:
 
     async def start(self) -> None:
         """Bind and start serving; return once the socket accepts connections."""
+        try:  # what the bind does first; a label over 63 characters fails it
+            self.host.encode("idna")
+        except UnicodeError as bad:
+            raise TradeguardError(
+                f"the API could not start on {self.host[:80]!r}: not a host name or address "
+                f"({bad}); set api.host (or --host) to an address such as 127.0.0.1"
+            ) from None
         warning = exposure_warning(self.host, self.port, self.tls)
         if warning is not None:
             log.warning(warning)
@@ -141,6 +148,7 @@ class ApiServer:
         while not server.started:
             if self._task.done():
                 exc = self._task.exception()
+                self._server = self._task = None  # said here; stop() has nothing to raise again
                 raise TradeguardError(
                     f"the API could not start on {self.host}:{self.port}: {exc or 'it exited'}; "
                     "pick another port (api.port) or stop what uses it"

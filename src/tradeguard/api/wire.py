@@ -89,7 +89,8 @@ class GuardedHttp(HttpToolsProtocol):
         self._early: list[bytes] | None = None  # decrypted before the handshake's task resumed
         self._deadline: asyncio.TimerHandle | None = None
         self._head_done = False
-        self._head_bytes = 0
+        self._head_bytes, self._head_tail = 0, b""
+        self._head_tail = b""  # the head's last bytes so far: its blank line may be split
         self._lingered: int | None = None  # bytes dropped after a refusal (None: not refused)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -152,14 +153,16 @@ class GuardedHttp(HttpToolsProtocol):
                 self.transport.close()
             return
         if not self._head_done:
-            self._head_bytes += len(data)
-        super().data_received(data)
-        if self._head_done or self._head_bytes <= self.wire.max_header_bytes:
-            return
-        if self.transport.is_closing():
-            return
+            # counted before parsing: a head over the cap that arrives whole is refused too
+            seen = self._head_tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._head_tail))
+            self._head_tail = seen[-3:]
         cap = self.wire.max_header_bytes
-        self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
+        if self._head_done or self._head_bytes <= cap:
+            super().data_received(data)
+        elif not self.transport.is_closing():
+            self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
 
     def shutdown(self) -> None:
         if self.flow is None:  # still in its TLS handshake
@@ -184,7 +187,7 @@ class GuardedHttp(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._disarm()
         self._head_done = False
-        self._head_bytes = 0
+        self._head_bytes, self._head_tail = 0, b""
         super().on_message_complete()
 
     def on_response_complete(self) -> None:

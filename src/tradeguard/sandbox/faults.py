@@ -214,7 +214,10 @@ class Faults:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # an int is finite at any size (math.isfinite overflows on one past float's range)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _check_by_endpoint(name: str, table: object) -> None:

@@ -10,11 +10,14 @@ app = web.Application(middlewares=[call_recorder(calls, "POLY_"), own_middleware
 from __future__ import annotations
 
 import errno
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.log import server_logger
 from aiohttp.typedefs import Middleware
 
 from tradeguard.model.errors import ConfigError
@@ -31,9 +34,25 @@ def check_loopback(host: str) -> None:
         raise ValueError(f"host {host!r}: the sandbox binds loopback only (127.0.0.1 or ::1)")
 
 
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's server log, where a request it cannot parse is one warning line."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        # a request line or header over 8190 bytes, a malformed request: aiohttp answers 400
+        # itself; its traceback tells nothing about our code
+        if isinstance(exc_info, HttpProcessingError):
+            why = str(exc_info.message).replace("\n", " ")[:200]
+            self.logger.warning("%s: %s %s", str(msg) % args, exc_info.code, why)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kw)
+
+
+SERVER_LOG = _ServerLog(server_logger, {})
+
+
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve `app` on `host`:`port`; return its runner (to clean up) and the bound port."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=SERVER_LOG)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

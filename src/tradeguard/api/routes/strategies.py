@@ -14,7 +14,7 @@ from tradeguard.api.deps import API, MAX_LIMIT, second_factor, state_dep, trader
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
-from tradeguard.api.schemas import NO_NUL
+from tradeguard.api.schemas import NO_NUL, JsonBool
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.model.enums import TradingState
@@ -170,7 +170,7 @@ class PauseRequest(BaseModel):
 class PauseStrategy(PauseRequest):
     """A pause, and whether to cancel the strategy's entry orders still working."""
 
-    cancel_entries: bool = False
+    cancel_entries: JsonBool = False
 
 
 _STRATEGY = Path(max_length=64)

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tradeguard.sandbox.loopback import SERVER_LOG
+
 log = logging.getLogger(__name__)
 # eth-tester answers these with Python values; JSON-RPC wants hex quantities and data.
 _PARSE_ERROR = -32700
@@ -124,7 +126,7 @@ class RpcServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -45,6 +45,7 @@ from tradeguard.sandbox.outcome_accounts import (
 from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
+from tradeguard.sandbox.polymarket.expiry import Expiries
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -93,6 +94,7 @@ class PolymarketExchange:
         self.hub = WsHub()
         self.feed = streams.MarketFeed(self)
         self._heartbeat: dict[str, float] = {}  # address -> monotonic deadline
+        self._expiries = Expiries()  # GTD orders leave the book at their expiration
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -188,6 +190,7 @@ class PolymarketExchange:
                 raise PolyError("admin endpoints answer loopback only", 403)
             if request.path.startswith("/admin"):  # faults never lock out their own switch
                 return await handler(request)
+            self._expire_due()
             delay = self.faults.latency_for(request.path)
             if delay:
                 await asyncio.sleep(delay / 1000)
@@ -331,6 +334,7 @@ class PolymarketExchange:
     async def _heartbeat_watch(self) -> None:
         while True:
             await asyncio.sleep(0.2)
+            self._expire_due()
             now = time.monotonic()
             for address, deadline in list(self._heartbeat.items()):
                 if now > deadline:
@@ -349,6 +353,9 @@ class PolymarketExchange:
             raise PolyError("the order owner has to be the same as the API KEY", 400)
         if not _UINT.fullmatch(str(signed.get("expiration", "0"))):  # outside the signed hash
             raise PolyError(f"invalid expiration {signed.get('expiration')!r}", 400)
+        expires, gtd = int(signed.get("expiration", "0")), payload.get("orderType") == "GTD"
+        if gtd and expires <= self.now_s():  # unix seconds, as the venue's
+            raise PolyError(f"invalid expiration {expires} for GTD: not after {self.now_s()}")
         if not isinstance(payload.get("postOnly", False), bool):  # "false" is no false
             raise PolyError(f"postOnly must be true or false, not {payload['postOnly']!r}", 400)
         market, outcome = self._token(str(signed.get("tokenId", "")))
@@ -376,6 +383,7 @@ class PolymarketExchange:
         return BinaryOrder(
             order_hash, acct.account_id, market.condition_id, outcome, buy, price, size,
             tif=tif, post_only=bool(payload.get("postOnly")), ts=self.now_s() * 1000,
+            extra={"expiration": expires} if gtd else {},
         )  # fmt: skip
 
     async def _post_order(self, request: web.Request) -> web.Response:
@@ -410,6 +418,8 @@ class PolymarketExchange:
                 rows.append({**row, "owner": o.account})
         if order.status != "resting":
             acct.release(order)
+        elif "expiration" in order.extra:
+            self._expiries.add(int(str(order.extra["expiration"])), order.order_id)
         streams.publish_order(self, order, "PLACEMENT")
         streams.publish_trades(self, trades, rows)
         if self.faults.take_drop():
@@ -448,7 +458,9 @@ class PolymarketExchange:
             "id": o.order_id, "status": status, "market": o.market, "owner": o.account,
             "asset_id": m.yes_token if o.outcome is Outcome.YES else m.no_token,
             "side": "BUY" if o.buy else "SELL", "original_size": str(o.size),
-            "size_matched": str(o.filled), "price": str(o.price), "order_type": o.tif,
+            "size_matched": str(o.filled), "price": str(o.price),
+            "order_type": "GTD" if "expiration" in o.extra else o.tif,
+            "expiration": str(o.extra.get("expiration", 0)),
             "created_at": o.ts // 1000, "outcome": "Yes" if o.outcome is Outcome.YES else "No",
         }  # fmt: skip
 
@@ -494,11 +506,20 @@ class PolymarketExchange:
     def _cancel_where(self, pick: Any) -> tuple[list[str], dict[str, str]]:
         done: list[str] = []
         for o in list(self.book.orders.values()):
-            if o.status == "resting" and pick(o) and self.book.cancel(o.order_id):
-                self.accounts[o.account].release(o)
+            if o.status == "resting" and pick(o) and self._cancel_one(o.order_id):
                 done.append(o.order_id)
-                streams.publish_order(self, o, "CANCELLATION")
         return done, {}
+
+    def _cancel_one(self, order_id: str) -> bool:
+        o = self.book.cancel(order_id)
+        if o is not None:
+            self.accounts[o.account].release(o)
+            streams.publish_order(self, o, "CANCELLATION")
+        return o is not None
+
+    def _expire_due(self) -> None:
+        for order_id in self._expiries.due(self.now_s()):
+            self._cancel_one(order_id)  # gone already when it filled or was cancelled
 
     async def _cancel(self, request: web.Request) -> web.Response:
         acct, body = await self._l2(request)

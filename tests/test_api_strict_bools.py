@@ -1,0 +1,48 @@
+"""A boolean in a request body is JSON true or false: "yes", "false", 1 or 0 are refused, not
+guessed at (reduce_only "yes" became a reduce-only order)."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_api_support import bearer, build_app, client, replayed_node
+
+BUY = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}
+
+
+@pytest.mark.parametrize("value", ["yes", "false", "1", 1, 0, None, [True]])
+async def test_a_non_boolean_reduce_only_is_refused_naming_field_and_value(
+    tmp_path, data_dir, value
+):
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    try:
+        async with client(app) as http:
+            r = await http.post(
+                "/api/v1/orders", json={**BUY, "reduce_only": value}, headers=bearer(tokens.trader)
+            )
+            kill = await http.post(
+                "/api/v1/kill", json={"flatten": value}, headers=bearer(tokens.trader)
+            )
+            state = (await http.get("/api/v1/state", headers=bearer(tokens.trader))).json()
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] == "reduce_only" and "true or false" in error["message"], error
+        assert "reduce_only" in r.json()["error"] and repr(value) in error["message"]
+        assert kill.status_code == 422 and kill.json()["errors"][0]["field"] == "flatten"
+        assert node.storage.load_orders() == [] and state["kill_switch"]["engaged"] is False
+    finally:
+        node.close()
+
+
+async def test_json_booleans_are_still_read(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    try:
+        async with client(app) as http:
+            r = await http.post(
+                "/api/v1/orders", json={**BUY, "reduce_only": False}, headers=bearer(tokens.trader)
+            )
+        assert r.status_code == 201, r.text
+    finally:
+        node.close()
