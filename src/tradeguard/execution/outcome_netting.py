@@ -28,6 +28,8 @@ from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symbol
 
+_RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})  # on the venue's book
+
 
 @dataclass(frozen=True, slots=True)
 class NettingLeg:
@@ -86,7 +88,10 @@ def net_after_fill(om: Any, fill: Fill, strategy_id: str) -> list[tuple[Fill, Or
     except ValueError:
         return []
     book = om.portfolio.book(fill.venue)
-    held = {o: book.total(_base(market, o, quote)) for o in Outcome}
+    held = {
+        o: book.total(_base(market, o, quote)) - resting_sells(om, fill.venue, market, o, quote)
+        for o in Outcome
+    }  # the venue nets free contracts only, never those a resting sell holds
     return _book(om, fill.venue, market, quote, bought, fill.price, held, fill.trade_id,
                  strategy_id, fill.ts)  # fmt: skip
 
@@ -100,7 +105,11 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
     markets = []
     for asset in sorted(a for a in ledger if a.endswith(":YES")):
         market = asset[: -len(":YES")]
-        held = {o: ledger.get(f"{market}:{o.value.upper()}", ZERO) for o in Outcome}
+        held = {
+            o: ledger.get(f"{market}:{o.value.upper()}", ZERO)
+            - resting_sells(om, venue_name, market, o, "")
+            for o in Outcome
+        }
         if min(held.values()) > 0:
             markets.append((market, held))
     if not markets:
@@ -120,6 +129,20 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
         seed = f"{last.trade_id}|{plain(min(held.values()))}"
         out += _book(om, venue_name, market, quote, bought, price, held, seed, "", ts)
     return out
+
+
+def resting_sells(om: Any, venue: str, market: str, outcome: Outcome, quote: str) -> Decimal:
+    """Contracts of `outcome` that sells resting on `venue` hold (locked there: not netted);
+    any quote when `quote` is empty."""
+    base = _base(market, outcome, quote or "X") + "/"
+    return sum(
+        (
+            o.remaining for o in om.orders.values()
+            if o.venue == venue and o.side is Side.SELL and o.status in _RESTING
+            and o.symbol.startswith(base) and (not quote or o.symbol == base + quote)
+        ),
+        ZERO,
+    )  # fmt: skip
 
 
 def balance_only_owner(om: Any, venue: str, symbol: str) -> str:
