@@ -120,7 +120,7 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
         traded = [f for f in fills if f.symbol.startswith(f"{market}:")]
         if not traded:
             continue
-        last = max(traded, key=lambda f: f.ts)
+        last = traded[-1]  # oldest first by (ts, id): two fills of one millisecond keep their order
         _, outcome, quote = parse_outcome_symbol(last.symbol)
         other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
         bought, price = (
