@@ -81,18 +81,23 @@ def net_after_fill(om: Any, fill: Fill, strategy_id: str) -> list[tuple[Fill, Or
     """Book the netting `fill` set off on a netting venue (inside the fill's transaction, so a
     crash keeps both or neither); return the netting fills, for the listeners."""
     nets = getattr(om.venues.get(fill.venue), "nets_outcome_pairs", False)  # stubs: no flag
-    if not nets or fill.side is not Side.BUY:
+    if not nets:
         return []
     try:
-        market, bought, quote = parse_outcome_symbol(fill.symbol)
+        market, outcome, quote = parse_outcome_symbol(fill.symbol)
     except ValueError:
         return []
+    # the venue nets after every fill of the market: selling one outcome at p while both are
+    # held (a cancelled sell freed them) is buying the other at 1 - p
+    bought, price = (
+        (outcome, fill.price) if fill.side is Side.BUY else (_other(outcome), ONE - fill.price)
+    )
     book = om.portfolio.book(fill.venue)
     held = {
         o: book.total(_base(market, o, quote)) - resting_sells(om, fill.venue, market, o, quote)
         for o in Outcome
     }  # the venue nets free contracts only, never those a resting sell holds
-    return _book(om, fill.venue, market, quote, bought, fill.price, held, fill.trade_id,
+    return _book(om, fill.venue, market, quote, bought, price, held, fill.trade_id,
                  strategy_id, fill.ts)  # fmt: skip
 
 
@@ -122,9 +127,8 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
             continue
         last = traded[-1]  # oldest first by (ts, id): two fills of one millisecond keep their order
         _, outcome, quote = parse_outcome_symbol(last.symbol)
-        other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
         bought, price = (
-            (outcome, last.price) if last.side is Side.BUY else (other, ONE - last.price)
+            (outcome, last.price) if last.side is Side.BUY else (_other(outcome), ONE - last.price)
         )
         seed = f"{last.trade_id}|{plain(min(held.values()))}"
         out += _book(om, venue_name, market, quote, bought, price, held, seed, "", ts)
@@ -156,6 +160,10 @@ def balance_only_owner(om: Any, venue: str, symbol: str) -> str:
         return str(max(owners, key=lambda o: o.updated_ts).strategy_id)
     only = sorted(om.balance_only - {HOLDINGS})  # HOLDINGS books spot trades, never outcomes
     return only[0] if len(only) == 1 else ""
+
+
+def _other(outcome: Outcome) -> Outcome:
+    return Outcome.NO if outcome is Outcome.YES else Outcome.YES
 
 
 def _base(market: str, outcome: Outcome, quote: str) -> str:
