@@ -320,3 +320,82 @@ async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconcilia
             node.close()
     finally:
         await server.stop()
+
+
+async def _kalshi_node(tmp_path: Path, monkeypatch):
+    keys = kalshi_keys(None)
+    server = kalshi_demo(keys)
+    await server.start()
+    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
+    cfg = node_config(tmp_path, {
+        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
+    })  # fmt: skip
+    return server, cfg, keys
+
+
+async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free_contracts_only(
+    tmp_path: Path, monkeypatch
+):
+    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        venue = node.venues["kalshi"]
+        yes_ask = (await venue.fetch_quote(YES)).ask
+        await _buy(node, YES, "10", str(yes_ask))
+        await node.on_quote(await venue.fetch_quote(YES))
+        sell = await node.submit(
+            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
+        )
+        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+        await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+        # the venue nets free contracts only: the 10 YES the sell holds stay, with the 10 NO
+        acct = server.account_of(keys["key_id"])
+        assert acct.tokens[(TICKER, Outcome.YES)] == 10 and acct.tokens[(TICKER, Outcome.NO)] == 10
+        book = node.portfolio.book("kalshi")
+        assert book.total(f"{TICKER}:YES") == 10 and book.total(f"{TICKER}:NO") == 10
+        assert book.total("USD") == acct.cash  # no 10 USD the venue never paid
+        assert not [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
+        # nor does reconciliation's catch-up net them while the sell rests
+        assert node.orders.net_ledger("kalshi") == 0
+        assert book.total(f"{TICKER}:YES") == 10 and book.total("USD") == acct.cash
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()
+
+
+async def test_a_sell_of_no_while_both_sides_are_held_is_followed_by_the_venues_netting(
+    tmp_path: Path, monkeypatch
+):
+    # a sell held YES (not netted); cancelled, both sides are free; Kalshi nets after the next
+    # fill of the market, a sell of NO too
+    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        venue = node.venues["kalshi"]
+        yes_ask = (await venue.fetch_quote(YES)).ask
+        await _buy(node, YES, "10", str(yes_ask))
+        await node.on_quote(await venue.fetch_quote(YES))
+        sell = await node.submit(
+            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
+        )
+        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+        await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+        await node.orders.cancel(sell.order.client_order_id)
+        quote = await venue.fetch_quote(NO)
+        await node.on_quote(quote)
+        out = await node.submit(
+            OrderIntent("s1", "kalshi", NO, Side.SELL, D(3), OrderType.LIMIT, quote.bid)
+        )
+        assert out.order is not None and out.order.status is OrderStatus.FILLED, out
+        acct = server.account_of(keys["key_id"])
+        assert acct.tokens[(TICKER, Outcome.YES)] == 3 and acct.tokens[(TICKER, Outcome.NO)] == 0
+        book = node.portfolio.book("kalshi")
+        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (3, 0)
+        assert book.total("USD") == acct.cash
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()

@@ -28,6 +28,8 @@ from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symbol
 
+_RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})  # on the venue's book
+
 
 @dataclass(frozen=True, slots=True)
 class NettingLeg:
@@ -79,15 +81,23 @@ def net_after_fill(om: Any, fill: Fill, strategy_id: str) -> list[tuple[Fill, Or
     """Book the netting `fill` set off on a netting venue (inside the fill's transaction, so a
     crash keeps both or neither); return the netting fills, for the listeners."""
     nets = getattr(om.venues.get(fill.venue), "nets_outcome_pairs", False)  # stubs: no flag
-    if not nets or fill.side is not Side.BUY:
+    if not nets:
         return []
     try:
-        market, bought, quote = parse_outcome_symbol(fill.symbol)
+        market, outcome, quote = parse_outcome_symbol(fill.symbol)
     except ValueError:
         return []
+    # the venue nets after every fill of the market: selling one outcome at p while both are
+    # held (a cancelled sell freed them) is buying the other at 1 - p
+    bought, price = (
+        (outcome, fill.price) if fill.side is Side.BUY else (_other(outcome), ONE - fill.price)
+    )
     book = om.portfolio.book(fill.venue)
-    held = {o: book.total(_base(market, o, quote)) for o in Outcome}
-    return _book(om, fill.venue, market, quote, bought, fill.price, held, fill.trade_id,
+    held = {
+        o: book.total(_base(market, o, quote)) - resting_sells(om, fill.venue, market, o, quote)
+        for o in Outcome
+    }  # the venue nets free contracts only, never those a resting sell holds
+    return _book(om, fill.venue, market, quote, bought, price, held, fill.trade_id,
                  strategy_id, fill.ts)  # fmt: skip
 
 
@@ -100,7 +110,11 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
     markets = []
     for asset in sorted(a for a in ledger if a.endswith(":YES")):
         market = asset[: -len(":YES")]
-        held = {o: ledger.get(f"{market}:{o.value.upper()}", ZERO) for o in Outcome}
+        held = {
+            o: ledger.get(f"{market}:{o.value.upper()}", ZERO)
+            - resting_sells(om, venue_name, market, o, "")
+            for o in Outcome
+        }
         if min(held.values()) > 0:
             markets.append((market, held))
     if not markets:
@@ -111,15 +125,28 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
         traded = [f for f in fills if f.symbol.startswith(f"{market}:")]
         if not traded:
             continue
-        last = max(traded, key=lambda f: f.ts)
+        last = traded[-1]  # oldest first by (ts, id): two fills of one millisecond keep their order
         _, outcome, quote = parse_outcome_symbol(last.symbol)
-        other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
         bought, price = (
-            (outcome, last.price) if last.side is Side.BUY else (other, ONE - last.price)
+            (outcome, last.price) if last.side is Side.BUY else (_other(outcome), ONE - last.price)
         )
         seed = f"{last.trade_id}|{plain(min(held.values()))}"
         out += _book(om, venue_name, market, quote, bought, price, held, seed, "", ts)
     return out
+
+
+def resting_sells(om: Any, venue: str, market: str, outcome: Outcome, quote: str) -> Decimal:
+    """Contracts of `outcome` that sells resting on `venue` hold (locked there: not netted);
+    any quote when `quote` is empty."""
+    base = _base(market, outcome, quote or "X") + "/"
+    return sum(
+        (
+            o.remaining for o in om.orders.values()
+            if o.venue == venue and o.side is Side.SELL and o.status in _RESTING
+            and o.symbol.startswith(base) and (not quote or o.symbol == base + quote)
+        ),
+        ZERO,
+    )  # fmt: skip
 
 
 def balance_only_owner(om: Any, venue: str, symbol: str) -> str:
@@ -133,6 +160,10 @@ def balance_only_owner(om: Any, venue: str, symbol: str) -> str:
         return str(max(owners, key=lambda o: o.updated_ts).strategy_id)
     only = sorted(om.balance_only - {HOLDINGS})  # HOLDINGS books spot trades, never outcomes
     return only[0] if len(only) == 1 else ""
+
+
+def _other(outcome: Outcome) -> Outcome:
+    return Outcome.NO if outcome is Outcome.YES else Outcome.YES
 
 
 def _base(market: str, outcome: Outcome, quote: str) -> str:

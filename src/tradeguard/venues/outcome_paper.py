@@ -202,7 +202,7 @@ class OutcomePaperVenue(PaperVenue):
         self._order = po
         try:
             fill = super()._execute(po, m, price, qty, liquidity, ts)
-            if self.nets_outcome_pairs and po.is_buy:
+            if self.nets_outcome_pairs:  # after every fill of the market, as Kalshi
                 self._net_pairs(m.inst.symbol)
             return fill
         finally:
