@@ -203,7 +203,7 @@ def test_a_sandbox_port_in_use_is_one_line(capsys):
         held.listen()
         port = held.getsockname()[1]
         code, err = _run(["sandbox", "--port", str(port)], capsys)
-    assert code == 1 and "cannot listen" in err and "pick --port" in err
+    assert code == 1 and "cannot listen" in err and "pick another --port" in err, err
 
 
 def test_bad_config_under_a_terminal_shows_one_line_and_exits_2(tmp_path):

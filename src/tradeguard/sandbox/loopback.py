@@ -20,7 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.log import server_logger
 from aiohttp.typedefs import Middleware
 
-from tradeguard.model.errors import ConfigError
+from tradeguard.model.errors import TradeguardError
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_CALLS = 10_000  # calls kept by `call_recorder` (the latest)
@@ -59,7 +59,8 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigError(listen_error(host, port, exc)) from None
+        # a failure outside the input (exit 1), as the README says of a port already in use
+        raise TradeguardError(listen_error(host, port, exc)) from None
     sockets = getattr(site._server, "sockets", None) or []
     return runner, int(sockets[0].getsockname()[1])
 
