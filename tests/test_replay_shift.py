@@ -139,6 +139,7 @@ def test_the_rehearsal_example_config_checks_once_its_calendar_is_shifted(tmp_pa
         shutil.copy(ROOT / "examples" / name, examples / name)
     vault = Vault(tmp_path / "vault.json", kdf=ScryptParams(n=2**14))
     vault.create("pass phrase for the test")
+    vault.add("sandbox-main", "binance", {"api_key": "k", "secret": "s"})  # the entry it names
     env = dict(os.environ, TG_VAULT_PATH=str(tmp_path / "vault.json"))
     cmd = [sys.executable, "-m", "tradeguard.cli", "config", "check",
            "examples/token_unlock_sandbox.toml"]  # fmt: skip
