@@ -1,7 +1,9 @@
-"""Child process: start a node on the sandbox exchange, send one IOC buy, die once the venue
-has executed it and before the node records the fill.
+"""Child process: start a node on the sandbox exchange and send one IOC buy.
 
-argv: config.json
+argv: config.json [slow-answer]
+- no mode: die once the venue has executed the buy and before the node records the fill;
+- `slow-answer`: the sandbox holds the answer (fault `latency_after_ms_by_endpoint`) and the
+  test kills this process meanwhile.
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ async def main() -> None:
     now = node.clock.now_ms()
     one = Decimal(1)
     await node.on_quote(Quote("BTC/USDT", now, Decimal("49999"), one, Decimal("50001"), one))
-    venue = node.venues["binance"]
-    create = venue.client.create_order  # type: ignore[attr-defined]
+    if sys.argv[2:] == ["slow-answer"]:
+        print(json.dumps({"sending": True}), flush=True)
+    else:
+        venue = node.venues["binance"]
+        create = venue.client.create_order  # type: ignore[attr-defined]
 
-    async def send_then_die(*args, **kwargs):  # executed on the venue; the answer is never read
-        await create(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGKILL)
+        async def send_then_die(*args, **kwargs):  # executed on the venue; the answer is never read
+            await create(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    venue.client.create_order = send_then_die  # type: ignore[attr-defined]
+        venue.client.create_order = send_then_die  # type: ignore[attr-defined]
     intent = OrderIntent(
         strategy_id="s1", venue="binance", symbol="BTC/USDT", side=Side.BUY,
         amount=Decimal("0.002"), type=OrderType.LIMIT, price=Decimal("50010"),

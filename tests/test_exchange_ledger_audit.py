@@ -187,9 +187,6 @@ async def test_a_failed_reconciliation_does_not_report_the_fees_rounding_as_a_le
             node.close()
 
 
-SLOW_CHILD = Path(__file__).with_name("ccxt_slow_answer_child.py")
-
-
 @pytest.mark.usefixtures("vault_env")
 async def test_a_node_killed_while_the_venue_holds_its_answer_reconciles_the_executed_order(
     tmp_path: Path,
@@ -208,7 +205,7 @@ async def test_a_node_killed_while_the_venue_holds_its_answer_reconciles_the_exe
         cfg_file = tmp_path / "config.json"
         cfg_file.write_text(cfg.model_dump_json())
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(SLOW_CHILD), str(cfg_file),
+            sys.executable, str(CHILD), str(cfg_file), "slow-answer",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -333,6 +334,19 @@ async def _kalshi_node(tmp_path: Path, monkeypatch):
     return server, cfg, keys
 
 
+async def _yes_held_by_a_resting_sell_then_no(node: TradingNode, venue) -> Any:
+    """10 YES bought and offered by a resting sell, then 10 NO bought: the sell's answer."""
+    yes_ask = (await venue.fetch_quote(YES)).ask
+    await _buy(node, YES, "10", str(yes_ask))
+    await node.on_quote(await venue.fetch_quote(YES))
+    sell = await node.submit(
+        OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
+    )
+    assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+    await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+    return sell
+
+
 async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free_contracts_only(
     tmp_path: Path, monkeypatch
 ):
@@ -341,14 +355,7 @@ async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free
     try:
         await node.start()
         venue = node.venues["kalshi"]
-        yes_ask = (await venue.fetch_quote(YES)).ask
-        await _buy(node, YES, "10", str(yes_ask))
-        await node.on_quote(await venue.fetch_quote(YES))
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
-        )
-        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
-        await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+        await _yes_held_by_a_resting_sell_then_no(node, venue)
         # the venue nets free contracts only: the 10 YES the sell holds stay, with the 10 NO
         acct = server.account_of(keys["key_id"])
         assert acct.tokens[(TICKER, Outcome.YES)] == 10 and acct.tokens[(TICKER, Outcome.NO)] == 10
@@ -375,14 +382,7 @@ async def test_a_sell_of_no_while_both_sides_are_held_is_followed_by_the_venues_
     try:
         await node.start()
         venue = node.venues["kalshi"]
-        yes_ask = (await venue.fetch_quote(YES)).ask
-        await _buy(node, YES, "10", str(yes_ask))
-        await node.on_quote(await venue.fetch_quote(YES))
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
-        )
-        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
-        await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+        sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
         await node.orders.cancel(sell.order.client_order_id)
         quote = await venue.fetch_quote(NO)
         await node.on_quote(quote)
