@@ -67,6 +67,9 @@ class Book:
             return D(1)
         return self.market.mid(f"{asset}/USDT")
 
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+        return self.price_of(asset, in_asset)
+
     def open_orders(self) -> list[Order]:
         return [o for o in self.orders if o.is_open]
 

@@ -397,6 +397,8 @@ class Config(_Strict):
         for v in self.venues:
             if v.data_venue is not None:
                 _check_data_venue(v, kinds, data_only)
+            elif v.kind == "paper":
+                _check_untied_paper(v, self.venues)
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self
@@ -435,6 +437,21 @@ def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str], data_only: set[s
             f"venue {v.name!r}: instruments are listed, but a paper venue on {kind} venue "
             f"{v.data_venue!r} takes that venue's markets; remove [[venues.instruments]]"
         )
+
+
+def _check_untied_paper(v: VenueConfig, venues: list[VenueConfig]) -> None:
+    """A paper venue without data_venue fills on whichever venue's data of its exchange's kind
+    arrives (replays, or the one such venue streaming): two such venues are two prices of one
+    symbol, and the venue must be told which to fill on."""
+    kinds = (v.exchange,) if v.exchange in OUTCOME_EXCHANGES else ("ccxt",)
+    feeds = sorted(o.name for o in venues if o.kind in kinds)
+    if len(feeds) < 2:
+        return
+    raise ValueError(
+        f"venue {v.name!r}: data_venue is not set and venues {feeds} all stream market data it "
+        "would fill on, so one symbol would fill at whichever venue's price arrived last; set "
+        f"data_venue to the one it trades on (one of {feeds})"
+    )
 
 
 def default_config() -> dict[str, Any]:

@@ -202,6 +202,10 @@ class BalanceSync:
         out: dict[str, AssetTotal] = {}
         for asset, by_venue in sorted(totals.items()):
             total = sum(by_venue.values(), ZERO)
-            px = self.portfolio.price_of(asset)
-            out[asset] = AssetTotal(asset, total, total * px if px is not None else None, by_venue)
+            # each venue's holding at that venue's price, not one venue's price for all
+            value: Decimal | None = ZERO
+            for venue, qty in by_venue.items():
+                px = self.portfolio.price_on(venue, asset)
+                value = None if px is None or value is None else value + qty * px
+            out[asset] = AssetTotal(asset, total, value, by_venue)
         return out

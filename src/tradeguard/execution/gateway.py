@@ -243,6 +243,6 @@ class OrderPathGateway:
         return inst.base if inst is not None else symbol.split("/")[0]
 
     def usd_price(self, asset: str) -> Decimal | None:
-        """Return one unit of `asset` in USD from the portfolio's marks."""
-        price: Decimal | None = self._om.portfolio.price_of(asset)
+        """Return one unit of `asset` in USD from this venue's marks (another's if it has none)."""
+        price: Decimal | None = self._om.portfolio.price_on(self.venue, asset)
         return price

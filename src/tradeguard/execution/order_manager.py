@@ -460,6 +460,10 @@ class OrderManager(FillApplication):
         result: Decimal | None = self.portfolio.price_of(asset, in_asset)
         return result
 
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+        result: Decimal | None = self.portfolio.price_on(venue, asset, in_asset)
+        return result
+
     def free(self, venue: str, asset: str) -> Decimal:
         result: Decimal = self.portfolio.book(venue).free(asset)
         return result

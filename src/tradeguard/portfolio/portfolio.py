@@ -276,6 +276,17 @@ class Portfolio:
         finally:
             self.marks, self._paths_for = current, -1
 
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+        """`price_of` at `venue`'s own marks (its `data_venue`'s); another venue's latest only
+        where its own cannot price `asset` (or for a venue in `untied`, whose price is any's)."""
+        own = self.marks_of(venue) if venue not in self.untied else None
+        if own:
+            target = in_asset or self.valuation_asset
+            price = self._market_price(asset, target, own)
+            if price is not None:
+                return price
+        return self.price_of(asset, in_asset)
+
     def price_of(
         self, asset: str, in_asset: str | None = None, pegs: bool = True
     ) -> Decimal | None:
@@ -307,7 +318,11 @@ class Portfolio:
             return usd / self.valuation_usd
         return None
 
-    def _market_price(self, asset: str, target: str) -> Decimal | None:
+    def _market_price(
+        self, asset: str, target: str, own: dict[str, Decimal] | None = None
+    ) -> Decimal | None:
+        """Price `asset` in `target` from the marks, or from `own` alone (one venue's marks,
+        a subset of the marks' symbols) when given."""
         if asset == target or (asset in STABLECOINS and target in STABLECOINS):
             return _ONE
         marks = self.marks
@@ -318,14 +333,16 @@ class Portfolio:
         if paths is None:
             paths = self._paths[(asset, target)] = self._price_paths(asset, target)
         direct, hops = paths
-        price = _first_rate(marks, direct)
+        rate = _first_rate if own is None else _first_own_rate
+        read = marks if own is None else own
+        price = rate(read, direct)
         if price is not None:
             return price
         for first_leg, second_leg in hops:
-            first = _first_rate(marks, first_leg)
+            first = rate(read, first_leg)
             if first is None:
                 continue
-            second = _ONE if second_leg is None else _first_rate(marks, second_leg)
+            second = _ONE if second_leg is None else rate(read, second_leg)
             if second is not None:
                 return first * second
         return None
@@ -460,6 +477,14 @@ class Portfolio:
 def _first_rate(marks: dict[str, Decimal], leg: _Leg) -> Decimal | None:
     for symbol, inverted in leg:
         px = marks[symbol]
+        if px:
+            return _ONE / px if inverted else px
+    return None
+
+
+def _first_own_rate(own: dict[str, Decimal], leg: _Leg) -> Decimal | None:
+    for symbol, inverted in leg:
+        px = own.get(symbol)
         if px:
             return _ONE / px if inverted else px
     return None

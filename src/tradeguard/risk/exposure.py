@@ -39,15 +39,17 @@ class ExposureMeter:
         self.assumed_stop_frac = assumed_stop_frac
         self.stable_quote: dict[str, bool] = {}
 
-    def usd_rate(self, symbol: str, portfolio: PortfolioView, usd_per_unit: Decimal) -> Decimal:
-        """USD per unit of the symbol's quote (1 for stablecoins)."""
+    def usd_rate(
+        self, venue: str, symbol: str, portfolio: PortfolioView, usd_per_unit: Decimal
+    ) -> Decimal:
+        """USD per unit of the symbol's quote on `venue` (1 for stablecoins)."""
         stable = self.stable_quote.get(symbol)
         if stable is None:
             stable = self.stable_quote[symbol] = quote_of(symbol) in STABLECOINS
         if stable:
             return _ONE
         # Unpriced quote: count risk as if one unit were worth one USD rather than zero.
-        rate = portfolio.price_of(quote_of(symbol))
+        rate = portfolio.price_on(venue, quote_of(symbol))
         return rate * usd_per_unit if rate else _ONE
 
     def measure(
@@ -69,7 +71,8 @@ class ExposureMeter:
             symbol = pos.symbol
             keys_add((pos.venue, symbol, pos.strategy_id))
             strategies_add(pos.strategy_id)
-            mark = mid(symbol) or pos.avg_entry
+            # the position's venue's price; another venue's only while it has none of its own
+            mark = mid(symbol, pos.venue) or mid(symbol) or pos.avg_entry
             stop = pos.stop_loss
             if stop is None:
                 risk = abs(qty) * mark * assumed
@@ -79,14 +82,20 @@ class ExposureMeter:
                 if risk <= 0:
                     continue
             # a known stablecoin quote needs no rate (the first sight of a symbol learns it)
-            heat += risk if stable_get(symbol) else risk * rate_of(symbol, portfolio, usd_per_unit)
+            if stable_get(symbol):
+                heat += risk
+            else:
+                heat += risk * rate_of(pos.venue, symbol, portfolio, usd_per_unit)
         for order in portfolio.open_orders():
             if order.reduce_only or not order.is_open:
                 continue
             remaining = order.amount - order.filled
             if remaining <= 0:
                 continue
-            px = order.price or order.price_bound or mid(order.symbol)
+            px = (
+                order.price or order.price_bound or mid(order.symbol, order.venue)
+                or mid(order.symbol)
+            )
             if px is None:
                 continue
             keys_add((order.venue, order.symbol, order.strategy_id))
@@ -95,7 +104,7 @@ class ExposureMeter:
                 risk = remaining * abs(px - order.stop_loss)
             else:
                 risk = remaining * px * assumed
-            heat += risk * rate_of(order.symbol, portfolio, usd_per_unit)
+            heat += risk * rate_of(order.venue, order.symbol, portfolio, usd_per_unit)
             if order.side is Side.BUY and self.stable_quote.get(order.symbol):
                 exp.pending_stable_usd += remaining * px
         exp.heat_usd = heat

@@ -25,6 +25,10 @@ class PortfolioView(Protocol):
 
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+        """`price_of` at `venue`'s own prices (another venue's only where it has none)."""
+        ...
+
     def open_orders(self) -> list[Order]: ...
 
 

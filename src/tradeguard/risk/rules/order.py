@@ -324,7 +324,7 @@ class UsdPriceRule(Rule):
             c.notional_usd = c.intent.amount * c.price
             return None
         c.stable_buy = False
-        rate = c.portfolio.price_of(quote)
+        rate = c.portfolio.price_on(c.intent.venue, quote)  # the order's venue's rate
         k = c.engine.valuation.usd_per_unit
         if rate is None or k is None:
             return self._missing(c, quote, rate is None)
