@@ -21,6 +21,7 @@ from tradeguard.node import TradingNode
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.exposure import ExposureMeter
 from tradeguard.risk.state import TradingState
+from tradeguard.risk.valuation import Valuation
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -75,8 +76,10 @@ async def _two_venues(
         async with trading_live(node):
             for venue in ("north", "south"):
                 await node.ensure_market_data(venue, BTC)
-            for venue in ("north", "south"):
-                await eventually(lambda: node.market.mid(BTC, venue) == D(50_000), WAIT_S)
+            await eventually(
+                lambda: node.market.mid(BTC, "north") == node.market.mid(BTC, "south") == D(50_000),
+                WAIT_S,
+            )
             yield node, north, south
 
 
@@ -141,6 +144,20 @@ def test_a_venues_quote_currency_is_priced_at_its_own_marks_else_at_anothers():
     assert portfolio.price_on("south", "ETH") == D(3_000)  # south cannot price ETH itself
     assert portfolio.price_on("south", "USDT") == D(1)
     assert portfolio.price_of("BTC") == D(60_000)  # the symbol's latest, from either venue
+
+
+def test_a_btc_valuation_asset_is_worth_each_venues_own_usd_price():
+    portfolio = Portfolio(valuation_asset="BTC")
+    portfolio.mark(BTC, D(40_000), "south")
+    portfolio.mark(BTC, D(60_000), "north")
+    valuation = Valuation("BTC", None)
+    assert valuation.refresh(portfolio) == D(60_000)  # the latest, from either venue
+    assert valuation.usd_on(portfolio, "south") == D(40_000)
+    assert valuation.usd_on(portfolio, "north") == D(60_000)
+    assert valuation.usd_on(portfolio, "east") == D(60_000)  # no price of its own
+    meter = ExposureMeter(D("0.1"))
+    # the rate of a BTC-quoted position on south: south's BTC, whatever the valuation's
+    assert meter.usd_rate("south", ETH_BTC, portfolio, D(60_000)) == D(40_000)  # type: ignore[arg-type]
 
 
 def test_a_jump_on_one_venue_moves_only_that_venues_equity():

@@ -48,8 +48,12 @@ class ExposureMeter:
             stable = self.stable_quote[symbol] = quote_of(symbol) in STABLECOINS
         if stable:
             return _ONE
+        quote = quote_of(symbol)
+        usd = portfolio.price_on(venue, quote, "USDT")  # BTC at this venue's BTC/USDT
+        if usd:
+            return usd
         # Unpriced quote: count risk as if one unit were worth one USD rather than zero.
-        rate = portfolio.price_on(venue, quote_of(symbol))
+        rate = portfolio.price_on(venue, quote)
         return rate * usd_per_unit if rate else _ONE
 
     def measure(
@@ -93,7 +97,9 @@ class ExposureMeter:
             if remaining <= 0:
                 continue
             px = (
-                order.price or order.price_bound or mid(order.symbol, order.venue)
+                order.price
+                or order.price_bound
+                or mid(order.symbol, order.venue)
                 or mid(order.symbol)
             )
             if px is None:

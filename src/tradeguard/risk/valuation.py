@@ -18,6 +18,8 @@ class Priced(Protocol):
 
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None: ...
+
 
 _ONE = Decimal(1)
 
@@ -45,6 +47,13 @@ class Valuation:
         elif self.fixed_usd is None:
             self.usd_per_unit = None
         return self.usd_per_unit
+
+    def usd_on(self, portfolio: Priced, venue: str) -> Decimal | None:
+        """USD per unit at `venue`'s own marks (a BTC/USDT there), else `usd_per_unit`."""
+        if self.is_usd:
+            return _ONE
+        own = portfolio.price_on(venue, self.asset, "USDT")
+        return own if own is not None and own > 0 else self.usd_per_unit
 
     def missing(self, what: str) -> str:
         """Explain that a USD limit cannot be applied for want of a USD price."""

@@ -25,7 +25,7 @@ async def get_balances(who: Principal = viewer, api: ApiState = state_dep) -> di
     for b in portfolio.all_balances():
         if not b.total:
             continue
-        price = portfolio.price_of(b.asset)
+        price = portfolio.price_on(b.venue, b.asset)  # the venue's own price, as in equity
         items.append(
             {
                 "venue": b.venue,

@@ -324,8 +324,10 @@ class UsdPriceRule(Rule):
             c.notional_usd = c.intent.amount * c.price
             return None
         c.stable_buy = False
-        rate = c.portfolio.price_on(c.intent.venue, quote)  # the order's venue's rate
-        k = c.engine.valuation.usd_per_unit
+        # the order's venue's rates: its quote in the valuation asset, that asset in USD
+        venue = c.intent.venue
+        rate = c.portfolio.price_on(venue, quote)
+        k = c.engine.valuation.usd_on(c.portfolio, venue)
         if rate is None or k is None:
             return self._missing(c, quote, rate is None)
         c.usd_rate = usd_rate = rate * k
