@@ -178,7 +178,8 @@ def with_journal_locks(om: Any, venue: str, balances: list[Balance]) -> list[Bal
         for outcome, total in ((Outcome.YES, yes), (Outcome.NO, no)):
             asset = f"{market}:{outcome.value.upper()}"
             by_asset[asset] = Balance(venue, asset, total - locks[outcome], locks[outcome])
-    return [b for b in by_asset.values() if b.total or b.asset in {x.asset for x in balances}]
+    listed_assets = {b.asset for b in balances}
+    return [b for b in by_asset.values() if b.total or b.asset in listed_assets]
 
 
 def balance_only_owner(om: Any, venue: str, symbol: str) -> str:
