@@ -19,7 +19,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
-from tradeguard.model.outcome import Outcome, split_signed_position
+from tradeguard.model.outcome import Outcome, kalshi_fee, split_signed_position
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import kalshi_keys
 from tradeguard.storage.settlement_log import load_settlements
@@ -201,3 +201,36 @@ async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_led
     finally:
         await node.stop()
         node.close()
+
+
+async def test_a_partly_filled_ioc_sell_unlocks_its_rest_once_and_nets_only_what_is_held():
+    # an IOC sell of 150 YES against 100 bid: 50 left unfilled are unlocked once (a second
+    # release made the lock negative, and later netting counted contracts never held)
+    from pm_support import seeded_kalshi
+    from tradeguard.sandbox.kalshi.server import KalshiExchange
+
+    async with KalshiExchange() as ex:
+        key_id, pem = seeded_kalshi(ex, cash="1000")
+        acct = ex.account_of(key_id)
+        acct.tokens[(TICKER, Outcome.YES)] = D(150)
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            await client.create_order({
+                "ticker": TICKER, "side": "yes", "action": "sell", "count_fp": "150.00",
+                "yes_price_dollars": "0.4000", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            assert acct.tokens[(TICKER, Outcome.YES)] == 50
+            assert acct.locked_tokens.get((TICKER, Outcome.YES), D(0)) == 0
+            # 20 NO bought (from a new YES bid): 20 pairs of the 50 YES held are netted, no more
+            ex.seed_book(TICKER, yes_bids=[("0.45", "100")], yes_asks=[])
+            cash = acct.cash
+            await client.create_order({
+                "ticker": TICKER, "side": "no", "action": "buy", "count_fp": "20.00",
+                "no_price_dollars": "0.5500", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            assert acct.tokens[(TICKER, Outcome.YES)] == 30
+            assert acct.tokens[(TICKER, Outcome.NO)] == 0
+            fee = kalshi_fee(D(20), D("0.55"))
+            assert acct.cash == cash - 20 * D("0.55") - fee + 20  # the 20 pairs paid 1 each
+        finally:
+            await client.close()

@@ -455,9 +455,9 @@ class KalshiExchange:
             acct.release(order)
             raise KalshiError(400, exc.code.lower(), str(exc)) from None
         self._settle_trades(market, trades)
-        if order.status != "resting":
+        if order.status != "resting" and not trades:  # a trade released it already
             acct.release(order)
-            acct.net_pairs(order.market)
+        acct.net_pairs(order.market)
         if self.faults.take_drop():
             raise web.HTTPServiceUnavailable  # executed, but the answer is lost
         return web.json_response({"order": order_json(order)}, status=201)
