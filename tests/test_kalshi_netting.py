@@ -370,32 +370,3 @@ async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free
         await node.stop()
         node.close()
         await server.stop()
-
-
-async def test_a_sell_of_no_while_both_sides_are_held_is_followed_by_the_venues_netting(
-    tmp_path: Path, monkeypatch
-):
-    # a sell held YES (not netted); cancelled, both sides are free; Kalshi nets after the next
-    # fill of the market, a sell of NO too
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
-        venue = node.venues["kalshi"]
-        sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
-        await node.orders.cancel(sell.order.client_order_id)
-        quote = await venue.fetch_quote(NO)
-        await node.on_quote(quote)
-        out = await node.submit(
-            OrderIntent("s1", "kalshi", NO, Side.SELL, D(3), OrderType.LIMIT, quote.bid)
-        )
-        assert out.order is not None and out.order.status is OrderStatus.FILLED, out
-        acct = server.account_of(keys["key_id"])
-        assert acct.tokens[(TICKER, Outcome.YES)] == 3 and acct.tokens[(TICKER, Outcome.NO)] == 0
-        book = node.portfolio.book("kalshi")
-        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (3, 0)
-        assert book.total("USD") == acct.cash
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()

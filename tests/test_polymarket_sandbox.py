@@ -7,9 +7,11 @@ import json
 from decimal import Decimal
 
 import httpx
+import pytest
 from eth_account import Account
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
+from py_clob_client_v2.exceptions import PolyApiException
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 
 from tradeguard.model.outcome import Resolution
@@ -167,3 +169,32 @@ async def test_gtd_order_already_past_its_expiration_is_refused():
             payload = order_to_json_v2(signed, client.creds.api_key, "GTD")
             status, body = await asyncio.to_thread(_post_raw, client, payload)
             assert status == 400 and f"expiration {expiration}" in body["error"]
+
+
+async def test_an_expiration_on_an_order_that_is_not_gtd_is_refused_as_the_clob_does():
+    async with PolymarketExchange() as ex:
+        _, wallet, client = await started(ex)
+        acct = ex.accounts[wallet.address.lower()]
+        expires = ex.now_s() + 300
+        for order_type in (OrderType.GTC, OrderType.FOK, OrderType.FAK):
+            with pytest.raises(PolyApiException) as refused:
+                await asyncio.to_thread(
+                    client.create_and_post_order,
+                    OrderArgsV2(
+                        token_id=YES_TOKEN, price=0.40, size=10, side="BUY", expiration=expires
+                    ),
+                    None,
+                    order_type,
+                )
+            assert refused.value.status_code == 400, order_type
+            message = str(refused.value.error_msg)
+            assert f"invalid expiration {expires}" in message
+            assert "only GTD orders may have a non-zero expiration" in message
+        assert await asyncio.to_thread(client.get_open_orders) == []
+        assert (acct.cash, acct.locked_cash) == (D("1000"), 0)  # nothing placed, nothing locked
+        # the same order without its expiration is taken
+        placed = await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY"),
+        )
+        assert placed["status"] == "live"

@@ -18,7 +18,7 @@ from tradeguard.execution.order_events import (
 )
 from tradeguard.execution.outcome_netting import net_after_fill, net_ledger_pairs
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import OrderStatus
+from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.holdings import HOLDINGS
@@ -341,6 +341,9 @@ class FillApplication:
             self.open.pop(order.client_order_id, None)
         severity = "warning" if status is OrderStatus.REJECTED else "info"
         self._publish_order(STATUS_EVENT[status], order, severity=severity)
+        if order.side is Side.SELL and status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            # the contracts it held are free again: a netting venue pays the pairs they make
+            self.net_ledger(order.venue)
 
     def _write_order(self, order: Order) -> None:
         # The row gets the order's latest state now: a write of it still waiting is not needed.

@@ -20,13 +20,19 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.execution.ledger_audit import stored_start_balances, venue_ledger
+from tradeguard.model.balance import Balance
 from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import Order
-from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symbol
+from tradeguard.model.outcome import (
+    Outcome,
+    outcome_symbol,
+    parse_outcome_symbol,
+    split_signed_position,
+)
 
 _RESTING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})  # on the venue's book
 
@@ -147,6 +153,33 @@ def resting_sells(om: Any, venue: str, market: str, outcome: Outcome, quote: str
         ),
         ZERO,
     )  # fmt: skip
+
+
+def with_journal_locks(om: Any, venue: str, balances: list[Balance]) -> list[Balance]:
+    """`balances` of a netting venue with the contracts the journal's resting sells lock
+    counted as held: the venue reports one signed position per market, and what it lists as
+    locked may lag an order the journal knows resting; other venues' balances unchanged."""
+    if not getattr(om.venues.get(venue), "nets_outcome_pairs", False):
+        return balances
+    by_asset = {b.asset: b for b in balances}
+    markets = {
+        parse_outcome_symbol(o.symbol)[0] for o in om.orders.values()
+        if o.venue == venue and o.side is Side.SELL and o.status in _RESTING
+    }  # fmt: skip
+    for market in sorted(markets):
+        held = {o: by_asset.get(f"{market}:{o.value.upper()}") for o in Outcome}
+        listed = {o: b.locked if b else ZERO for o, b in held.items()}
+        locks = {o: max(listed[o], resting_sells(om, venue, market, o, "")) for o in Outcome}
+        if locks == listed:
+            continue
+        yes_b, no_b = held[Outcome.YES], held[Outcome.NO]
+        signed = (yes_b.total if yes_b else ZERO) - (no_b.total if no_b else ZERO)
+        yes, no = split_signed_position(signed, locks[Outcome.YES], locks[Outcome.NO])
+        for outcome, total in ((Outcome.YES, yes), (Outcome.NO, no)):
+            asset = f"{market}:{outcome.value.upper()}"
+            by_asset[asset] = Balance(venue, asset, total - locks[outcome], locks[outcome])
+    listed_assets = {b.asset for b in balances}
+    return [b for b in by_asset.values() if b.total or b.asset in listed_assets]
 
 
 def balance_only_owner(om: Any, venue: str, symbol: str) -> str:

@@ -46,6 +46,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_ts,
     venue_ledger,
 )
+from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
 from tradeguard.model.errors import AmbiguousVenueError, VenueError
@@ -241,6 +242,8 @@ async def _reconcile_venue(
             log.warning("venue %s: balance reconciliation deferred: %s", name, why)
             report.balances_deferred.append({"venue": name, "reason": why})
         else:
+            # a netting venue's one signed position per market, read with what sells lock
+            balances = with_journal_locks(node.orders, name, balances)
             _apply_balances(node, name, balances, report, read_ts)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)

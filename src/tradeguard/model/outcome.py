@@ -112,3 +112,15 @@ class Settlement:
     cash: Decimal
     quote: str
     ts: int
+
+
+def split_signed_position(
+    signed: Decimal, locked_yes: Decimal, locked_no: Decimal
+) -> tuple[Decimal, Decimal]:
+    """YES and NO held behind one signed position (YES - NO, Kalshi's `position_fp`) when
+    resting sells lock `locked_yes` and `locked_no`: free contracts of one side only (the
+    venue nets free pairs), so the free part is the position beyond what the locks explain."""
+    free = signed - (locked_yes - locked_no)
+    if free >= 0:
+        return locked_yes + free, locked_no
+    return locked_yes, locked_no - free

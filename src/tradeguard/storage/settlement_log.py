@@ -1,4 +1,5 @@
-"""Settlements as recorded: the `settlement` events of the audit log, one per position closed.
+"""Settlements as recorded: the `settlement` events of the audit log, one per position closed;
+nettings (`kind=EventKind.NETTING`: YES + NO paid out by the venue) read the same way.
 
 ```python
 rows = load_settlements(storage, venue="kalshi", limit=50)
@@ -19,8 +20,10 @@ from tradeguard.storage.repository import Storage
 from tradeguard.storage.tables import events
 
 
-def _where(venue: str | None, since_ts: int | None) -> list[ColumnElement[bool]]:
-    where = [events.c.kind == EventKind.SETTLEMENT]
+def _where(
+    venue: str | None, since_ts: int | None, kind: str = EventKind.SETTLEMENT
+) -> list[ColumnElement[bool]]:
+    where = [events.c.kind == kind]
     if venue:
         where.append(events.c.venue == venue)
     if since_ts is not None:
@@ -35,11 +38,13 @@ def load_settlements(
     since_ts: int | None = None,
     limit: int = 100,
     offset: int = 0,
+    kind: str = EventKind.SETTLEMENT,
 ) -> list[dict[str, Any]]:
-    """Return recorded settlements, newest first (amounts as decimal strings)."""
+    """Return recorded settlements (or events of `kind`: `netting`), newest first (amounts as
+    decimal strings)."""
     stmt = (
         select(events)
-        .where(*_where(venue, since_ts))
+        .where(*_where(venue, since_ts, kind))
         .order_by(events.c.ts.desc(), events.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -57,8 +62,12 @@ def load_settlements(
 
 
 def count_settlements(
-    storage: Storage, *, venue: str | None = None, since_ts: int | None = None
+    storage: Storage,
+    *,
+    venue: str | None = None,
+    since_ts: int | None = None,
+    kind: str = EventKind.SETTLEMENT,
 ) -> int:
-    """Return how many recorded settlements match the filters."""
-    stmt = select(func.count()).select_from(events).where(*_where(venue, since_ts))
+    """Return how many recorded settlements (or events of `kind`) match the filters."""
+    stmt = select(func.count()).select_from(events).where(*_where(venue, since_ts, kind))
     return int(storage._read(stmt)[0][0])

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, Decimal
 
 from tradeguard.clock import Clock
-from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType
+from tradeguard.model.enums import LiquiditySide, OrderStatus, OrderType, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -228,6 +228,8 @@ class OutcomePaperVenue(PaperVenue):
     def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
         self._raw_fee.pop(po.client_order_id, None)
         super()._close(po, status, ts, reason)
+        if self.nets_outcome_pairs and po.side is Side.SELL:
+            self._net_pairs(po.symbol)  # the contracts it held are free: pairs pay 1 at once
 
     def buy_cost_bound(
         self, inst: Instrument, price: Decimal, amount: Decimal, *, limit: bool

@@ -1,4 +1,5 @@
-"""Settlement routes: resolved markets whose positions turned into cash."""
+"""Settlement routes: resolved markets whose positions turned into cash, and nettings (a YES
+and a NO contract of one market paid out together by the venue)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.model.events import EventKind
 from tradeguard.storage.settlement_log import count_settlements, load_settlements
 
 router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES)
@@ -28,4 +30,24 @@ async def get_settlements(
     storage = api.node.storage
     rows = load_settlements(storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset)
     total = count_settlements(storage, venue=venue, since_ts=since_ts)
+    return page(rows, limit, offset, total)
+
+
+@router.get(f"{API}/nettings")
+async def get_nettings(
+    who: Principal = viewer,
+    api: ApiState = state_dep,
+    venue: str | None = Query(None, min_length=1, max_length=64),
+    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> dict[str, Any]:
+    """Return nettings, newest first: outcome, contracts, price, cash and the trigger (the
+    trade, or the reconciliation, that left both outcomes free)."""
+    storage = api.node.storage
+    kind = EventKind.NETTING
+    rows = load_settlements(
+        storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset, kind=kind
+    )
+    total = count_settlements(storage, venue=venue, since_ts=since_ts, kind=kind)
     return page(rows, limit, offset, total)

@@ -1,5 +1,5 @@
 // Prediction-market panels: cross-venue arbitrage (attempts, held pairs, settlement mismatches)
-// and settlements. Uses the helpers of app.js (api, $, cell, fillTable, num, qty, ts, signed).
+// settlements and nettings. Uses the helpers of app.js (api, $, cell, fillTable, num, qty, ts, signed).
 "use strict";
 
 async function refreshPm(strategies) {
@@ -9,6 +9,13 @@ async function refreshPm(strategies) {
     cell(tr, ts(s.ts)); cell(tr, s.venue); cell(tr, s.market); cell(tr, s.resolution);
     cell(tr, (s.outcome || "").toUpperCase()); cell(tr, qty(s.contracts));
     const td = cell(tr, ""); signed(td, s.cash); td.textContent += " " + (s.quote || "");
+  });
+  const nets = await api("/nettings?limit=20");
+  $("nettings").classList.toggle("hidden", nets.total === 0);
+  fillTable("netting-rows", nets.items, (tr, n) => {
+    cell(tr, ts(n.ts)); cell(tr, n.venue); cell(tr, n.symbol);
+    cell(tr, (n.outcome || "").toUpperCase()); cell(tr, qty(n.contracts)); cell(tr, num(n.price, 4));
+    const td = cell(tr, ""); signed(td, n.cash);
   });
   const crossVenue = strategies.some((s) => s.kind === "cross_venue");
   if (!crossVenue) { $("pm-arb").classList.add("hidden"); return; }

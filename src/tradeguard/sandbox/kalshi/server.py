@@ -348,6 +348,7 @@ class KalshiExchange:
         if self.book.cancel(order.order_id) is None:
             raise KalshiError(404, "not_found", f"order {order.order_id} is not resting")
         acct.release(order)
+        acct.net_pairs(order.market)  # contracts the sell held are free: one signed position
         return web.json_response({"order": order_json(order), "reduced_by_fp": fp(before)})
 
     async def _fills(self, request: web.Request) -> web.Response:
@@ -454,8 +455,9 @@ class KalshiExchange:
             acct.release(order)
             raise KalshiError(400, exc.code.lower(), str(exc)) from None
         self._settle_trades(market, trades)
-        if order.status != "resting":
+        if order.status != "resting" and not trades:  # a trade released it already
             acct.release(order)
+        acct.net_pairs(order.market)
         if self.faults.take_drop():
             raise web.HTTPServiceUnavailable  # executed, but the answer is lost
         return web.json_response({"order": order_json(order)}, status=201)
@@ -469,9 +471,9 @@ class KalshiExchange:
                 order.fee += fee
                 acct = self.accounts[order.account]
                 acct.apply_leg(order, t.size, price, fee)
-                acct.net_pairs(market.ticker)
                 if order.status != "resting":
                     acct.release(order)
+                acct.net_pairs(market.ticker)
                 if order.account != HOUSE:
                     row = fill_json(t, order, fee)
                     self.fills.setdefault(order.account, []).append(row)

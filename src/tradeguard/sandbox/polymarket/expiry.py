@@ -1,8 +1,29 @@
-"""Good-till-date orders by expiration time: which ones are due now."""
+"""Good-till-date orders: the expiration an order may carry, and which ones are due now."""
 
 from __future__ import annotations
 
 import heapq
+import re
+
+_UINT = re.compile(r"[0-9]{1,20}")
+
+
+def order_expiration(signed: dict[str, object], order_type: object, now_s: int) -> int:
+    """The expiration (unix seconds) of a posted order, 0 for none; ValueError, in the CLOB's
+    words, for one it refuses: not a whole number, a GTD order's not after now, or any on an
+    order that is not GTD (only GTD orders may have a non-zero expiration)."""
+    raw = str(signed.get("expiration", "0"))
+    if not _UINT.fullmatch(raw):  # outside the signed hash
+        raise ValueError(f"invalid expiration {signed.get('expiration')!r}")
+    expires = int(raw)
+    if order_type == "GTD" and expires <= now_s:
+        raise ValueError(f"invalid expiration {expires} for GTD: not after {now_s}")
+    if order_type != "GTD" and expires:
+        raise ValueError(
+            f"invalid expiration {expires}: only GTD orders may have a non-zero expiration "
+            f"(orderType {order_type or 'GTC'!s}); send 0, or orderType GTD"
+        )
+    return expires
 
 
 class Expiries:

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,11 +44,10 @@ from tradeguard.sandbox.outcome_accounts import (
 from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
-from tradeguard.sandbox.polymarket.expiry import Expiries
+from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
-_UINT = re.compile(r"[0-9]{1,20}")
 _TIF = {"GTC": GTC, "GTD": GTC, "FOK": FOK, "FAK": IOC}
 _SCALE = Decimal(1_000_000)
 
@@ -351,11 +349,11 @@ class PolymarketExchange:
             raise PolyError("the body must be a JSON object with an `order` object", 400)
         if payload.get("owner") != api_key:  # the CLOB books the order to its owner's key
             raise PolyError("the order owner has to be the same as the API KEY", 400)
-        if not _UINT.fullmatch(str(signed.get("expiration", "0"))):  # outside the signed hash
-            raise PolyError(f"invalid expiration {signed.get('expiration')!r}", 400)
-        expires, gtd = int(signed.get("expiration", "0")), payload.get("orderType") == "GTD"
-        if gtd and expires <= self.now_s():  # unix seconds, as the venue's
-            raise PolyError(f"invalid expiration {expires} for GTD: not after {self.now_s()}")
+        try:
+            expires = order_expiration(signed, payload.get("orderType"), self.now_s())
+        except ValueError as exc:
+            raise PolyError(str(exc), 400) from None
+        gtd = payload.get("orderType") == "GTD"
         if not isinstance(payload.get("postOnly", False), bool):  # "false" is no false
             raise PolyError(f"postOnly must be true or false, not {payload['postOnly']!r}", 400)
         market, outcome = self._token(str(signed.get("tokenId", "")))

@@ -35,6 +35,7 @@ from tradeguard.model.outcome import (
     Settlement,
     outcome_symbol,
     parse_outcome_symbol,
+    split_signed_position,
 )
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
@@ -276,7 +277,8 @@ class KalshiVenue(Venue):
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:
-        """USD cash and, per market, the contracts held (a negative Kalshi position is NO)."""
+        """USD cash and, per market, the YES and NO held: a negative Kalshi position is NO, and
+        contracts locked by resting sells are held beside it (the venue nets free ones only)."""
         self.balance_reader.read_started()
         try:
             return await self._read_balances()
@@ -284,13 +286,19 @@ class KalshiVenue(Venue):
             self.balance_reader.read_finished()
 
     async def _read_balances(self) -> list[Balance]:
+        # resting sells first: a sell filling between the reads leaves a fill to book, and the
+        # balance check waits for it, where the other order would misplace the locked part
+        locks = resting_sell_locks(
+            await self._call("fetch_balances", self.client.orders(None, "resting"))
+        )
         bal = await self._call("fetch_balances", self.client.balance())
         out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
-        for p in await self._call("fetch_balances", self.client.positions()):
-            pos = dec(p["position_fp"])
-            if pos:
-                side = Outcome.YES if pos > 0 else Outcome.NO
-                out.append(Balance(self.name, f"{p['ticker']}:{side.value.upper()}", abs(pos)))
+        signed = {
+            str(p["ticker"]): dec(p["position_fp"])
+            for p in await self._call("fetch_balances", self.client.positions())
+        }
+        for ticker in sorted(set(signed) | {t for t, _ in locks}):
+            out += outcome_balances(self.name, ticker, signed.get(ticker, ZERO), locks)
         return out
 
     async def fetch_settlements(self) -> list[Settlement]:
@@ -385,6 +393,36 @@ class KalshiVenue(Venue):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def resting_sell_locks(rows: list[Any]) -> dict[tuple[str, Outcome], Decimal]:
+    """Contracts each (ticker, outcome) has locked in resting sells of the listed orders."""
+    locks: dict[tuple[str, Outcome], Decimal] = {}
+    for row in rows:
+        if row.get("action") != "sell" or row.get("status") != "resting":
+            continue
+        left = row.get("remaining_count_fp")
+        rest = (
+            dec(left) if left is not None
+            else dec(row["initial_count_fp"]) - dec(row["fill_count_fp"])
+        )  # fmt: skip
+        key = (str(row["ticker"]), Outcome(row["side"]))
+        locks[key] = locks.get(key, ZERO) + rest
+    return locks
+
+
+def outcome_balances(
+    venue: str, ticker: str, signed: Decimal, locks: dict[tuple[str, Outcome], Decimal]
+) -> list[Balance]:
+    """The YES and NO balances behind a market's signed position: contracts a resting sell
+    locks are held (never netted) beside the free side the sign names."""
+    ly, ln = locks.get((ticker, Outcome.YES), ZERO), locks.get((ticker, Outcome.NO), ZERO)
+    yes, no = split_signed_position(signed, ly, ln)
+    return [
+        Balance(venue, f"{ticker}:{o.value.upper()}", total - locked, locked)
+        for o, total, locked in ((Outcome.YES, yes, ly), (Outcome.NO, no, ln))
+        if total
+    ]
 
 
 def _own_price(row: dict[str, Any], side: Outcome) -> Decimal:
