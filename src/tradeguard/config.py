@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from tradeguard.alerts.config import AlertsConfig
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_hints import known_keys
+from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
@@ -396,62 +396,12 @@ class Config(_Strict):
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
             if v.data_venue is not None:
-                _check_data_venue(v, kinds, data_only)
+                check_data_venue(v, kinds, data_only)
             elif v.kind == "paper":
-                _check_untied_paper(v, self.venues)
+                check_untied_paper(v, self.venues)
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self
-
-
-DATA_KINDS = ("ccxt", "kalshi", "polymarket")
-OUTCOME_EXCHANGES = ("kalshi", "polymarket")
-
-
-def _check_data_venue(v: VenueConfig, kinds: Mapping[str, str], data_only: set[str]) -> None:
-    """A paper venue's data_venue: a market data venue of a kind matching its exchange; on a
-    prediction market a `data_only` one (its public listing is what the paper venue lists)."""
-    kind = kinds.get(v.data_venue or "")
-    if v.kind != "paper" or kind not in DATA_KINDS:
-        raise ValueError(
-            f"venue {v.name!r}: data_venue={v.data_venue!r} must name a venue of kind ccxt, "
-            "kalshi or polymarket and be set on a paper venue only; such venues: "
-            f"{sorted(n for n, k in kinds.items() if k in DATA_KINDS)}"
-        )
-    outcome = v.exchange in OUTCOME_EXCHANGES
-    if (kind in OUTCOME_EXCHANGES or outcome) and kind != v.exchange:
-        raise ValueError(
-            f"venue {v.name!r}: exchange={v.exchange!r} but data_venue={v.data_venue!r} is of "
-            f"kind {kind!r}; a paper venue fills on its own exchange's books (set exchange = "
-            f"{kind!r} or name a {v.exchange} venue)"
-        )
-    if kind in OUTCOME_EXCHANGES and v.data_venue not in data_only:
-        raise ValueError(
-            f"venue {v.name!r}: data_venue={v.data_venue!r} is a {kind} trading venue; a paper "
-            f"venue takes its markets and books from a data-only one: set data_only = true on "
-            f"{v.data_venue!r} (and drop its credentials) or add a {kind} venue with "
-            "data_only = true for it"
-        )
-    if kind in OUTCOME_EXCHANGES and v.instruments:
-        raise ValueError(
-            f"venue {v.name!r}: instruments are listed, but a paper venue on {kind} venue "
-            f"{v.data_venue!r} takes that venue's markets; remove [[venues.instruments]]"
-        )
-
-
-def _check_untied_paper(v: VenueConfig, venues: list[VenueConfig]) -> None:
-    """A paper venue without data_venue fills on whichever venue's data of its exchange's kind
-    arrives (replays, or the one such venue streaming): two such venues are two prices of one
-    symbol, and the venue must be told which to fill on."""
-    kinds = (v.exchange,) if v.exchange in OUTCOME_EXCHANGES else ("ccxt",)
-    feeds = sorted(o.name for o in venues if o.kind in kinds)
-    if len(feeds) < 2:
-        return
-    raise ValueError(
-        f"venue {v.name!r}: data_venue is not set and venues {feeds} all stream market data it "
-        "would fill on, so one symbol would fill at whichever venue's price arrived last; set "
-        f"data_venue to the one it trades on (one of {feeds})"
-    )
 
 
 def default_config() -> dict[str, Any]:
