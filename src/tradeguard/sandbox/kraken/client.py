@@ -1,0 +1,28 @@
+"""Point the real `ccxt` Kraken client at a Kraken sandbox (REST; websockets stay on loopback).
+
+Every REST base goes to the sandbox and every websocket base to a loopback path that answers
+404, so a stray call fails on 127.0.0.1 instead of reaching Kraken.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt.pro as ccxtpro
+
+from tradeguard.venues.ccxt_clients import SPOT_OPTIONS, kraken_local_urls
+
+
+def make_kraken_client(base_url: str, api_key: str, secret: str, timeout_ms: int = 10_000) -> Any:
+    """A `ccxt.pro.kraken` wired to the sandbox at `base_url`; close it after use."""
+    client = ccxtpro.kraken(
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "timeout": timeout_ms,
+            "enableRateLimit": False,
+            "options": dict(SPOT_OPTIONS),
+        }
+    )
+    client.urls["api"] = kraken_local_urls(base_url)
+    return client
