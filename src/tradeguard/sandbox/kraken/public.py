@@ -115,9 +115,7 @@ class KrakenPublic:
         def rows(levels: list[tuple[Decimal, Decimal]]) -> list[list[Any]]:
             return [[num(p), num(q), int(now)] for p, q in levels]
 
-        return {
-            pair_id(s.base, s.quote): {"asks": rows(book["asks"]), "bids": rows(book["bids"])}
-        }
+        return {pair_id(s.base, s.quote): {"asks": rows(book["asks"]), "bids": rows(book["bids"])}}
 
     async def ohlc(self, request: web.Request) -> Any:
         (s,) = self._pairs(request)[:1]
