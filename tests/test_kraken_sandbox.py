@@ -47,9 +47,11 @@ async def _signed(kx: KrakenSandbox, path: str, nonce: int, fields: dict[str, st
         "API-Sign": base64.b64encode(mac.digest()).decode(),
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    async with aiohttp.ClientSession() as http:
-        async with http.post(kx.base_url + path, data=body, headers=headers) as r:
-            return await r.json()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(kx.base_url + path, data=body, headers=headers) as r,
+    ):
+        return await r.json()
 
 
 async def test_a_request_signed_by_the_documented_recipe_is_answered(kx: KrakenSandbox) -> None:
@@ -88,9 +90,11 @@ async def test_a_body_changed_after_signing_is_refused(kx: KrakenSandbox) -> Non
     path = "/0/private/OpenOrders"
     mac = hmac.new(base64.b64decode(CAROL_SECRET), path.encode() + digest, hashlib.sha512)
     headers = {"API-Key": CAROL_KEY, "API-Sign": base64.b64encode(mac.digest()).decode()}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(kx.base_url + path, data=signed + "&x=1", headers=headers) as r:
-            assert (await r.json())["error"] == ["EAPI:Invalid signature"]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(kx.base_url + path, data=signed + "&x=1", headers=headers) as r,
+    ):
+        assert (await r.json())["error"] == ["EAPI:Invalid signature"]
 
 
 async def test_markets_and_balances_use_krakens_names(kx: KrakenSandbox, carol: Any) -> None:
