@@ -10,7 +10,19 @@ from typing import Any
 
 import ccxt.pro as ccxtpro
 
-from tradeguard.venues.ccxt_clients import SPOT_OPTIONS, kraken_local_urls
+_WS_KEYS = ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
+
+
+def kraken_urls(base_url: str) -> dict[str, Any]:
+    """The `urls['api']` mapping that sends every ccxt.kraken call to the sandbox."""
+    base = base_url.rstrip("/")
+    ws = base.replace("http", "ws", 1) + "/ws/unsupported"
+    return {
+        "public": base,
+        "private": base,
+        "zendesk": f"{base}/unsupported/zendesk",
+        "ws": {key: f"{ws}-{key}" for key in _WS_KEYS},
+    }
 
 
 def make_kraken_client(base_url: str, api_key: str, secret: str, timeout_ms: int = 10_000) -> Any:
@@ -21,8 +33,8 @@ def make_kraken_client(base_url: str, api_key: str, secret: str, timeout_ms: int
             "secret": secret,
             "timeout": timeout_ms,
             "enableRateLimit": False,
-            "options": dict(SPOT_OPTIONS),
+            "options": {"fetchCurrencies": False, "adjustForTimeDifference": False},
         }
     )
-    client.urls["api"] = kraken_local_urls(base_url)
+    client.urls["api"] = kraken_urls(base_url)
     return client
