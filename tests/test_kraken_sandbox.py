@@ -10,6 +10,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -184,3 +185,16 @@ async def test_orders_are_found_by_int32_userref(kx: KrakenSandbox, carol: Any) 
     assert listed["id"] == sent["id"] and listed["clientOrderId"] == str(2**31 - 1)
     assert await carol.cancel_all_orders() is not None
     assert await carol.fetch_open_orders("BTC/USD") == []
+
+
+def test_cli_kraken_dialect_keeps_a_base64_pair_in_its_own_keys_file(tmp_path: Path) -> None:
+    from test_sandbox_keys import _start_sandbox
+
+    first = _start_sandbox(tmp_path, "--dialect", "kraken")
+    keys_file = tmp_path / "tradeguard-kraken-keys.json"
+    assert first["demo keys"] == f"new pair saved to {keys_file.name}; store them in the vault with"
+    assert len(base64.b64decode(first["demo secret"], validate=True)) == 64
+    assert first["kraken REST"].startswith("http://127.0.0.1:")
+    second = _start_sandbox(tmp_path, "--dialect", "kraken")
+    assert second["demo secret"] == first["demo secret"]
+    assert not (tmp_path / "tradeguard-sandbox-keys.json").exists()
