@@ -107,3 +107,19 @@ async def test_ioc_order_comes_back_filled_with_its_fill(venue: KrakenCcxtVenue)
     assert [f.trade_id for f in await venue.fetch_fills("BTC/USD")] == ["TSBX-00000001"]
     balances = {b.asset: b.total for b in await venue.fetch_balances()}
     assert balances == {"BTC": D("1.002"), "USD": D("100000") - D("100.002") - D("0.2600052")}
+
+
+async def test_rest_only_venue_has_its_market_data_polled(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    data = venue.market_data()
+    assert data.streams() == set()  # the live hub polls every kind: nothing waits on a websocket
+    quote = await data.fetch_quote("BTC/USD")
+    assert (quote.bid, quote.ask) == (D("49999"), D("50001"))
+    book = await data.fetch_book("BTC/USD", 5)
+    assert book.asks[:2] == ((D("50001"), D("1")), (D("50002"), D("2")))
+    kx.trade_through("BTC/USD", "BUY", "50001", "0.5")
+    [candle] = await data.fetch_candles("BTC/USD", "1m", None, 10)
+    assert (candle.close, candle.volume) == (D("50001"), D("0.5"))
+    [tick] = await data.fetch_trades("BTC/USD", None)
+    assert (tick.price, tick.amount, tick.side) == (D("50001"), D("0.5"), "buy")

@@ -8,6 +8,7 @@ the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order 
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
+Without a websocket (the local sandbox) the live hub polls quotes, books, trades and candles.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class KrakenCcxtVenue(CcxtVenue):
         super().__init__(*args, **kwargs)
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
+        # Without user streams (the local sandbox speaks REST only) public data is polled too.
+        self.rest_only = not self.stream_user_data
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
@@ -128,6 +131,16 @@ class KrakenCcxtVenue(CcxtVenue):
             if fill is not None:
                 out.append(fill)
         return out
+
+    def market_data(self) -> Any:
+        """Public market data for the live hub; every kind polled by REST when `rest_only`."""
+        from tradeguard.venues.ccxt_market import CcxtMarketData
+
+        class PolledMarketData(CcxtMarketData):
+            def streams(self) -> set[str]:
+                return set()
+
+        return PolledMarketData(self) if self.rest_only else super().market_data()
 
     async def _cid_for(self, trade: Mapping[str, Any]) -> str:
         ours = self._our_cid(await super()._cid_for(trade))
