@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import aiohttp
 import ccxt
 import pytest
 
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.kraken.client import make_kraken_client
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
@@ -198,3 +200,18 @@ def test_cli_kraken_dialect_keeps_a_base64_pair_in_its_own_keys_file(tmp_path: P
     second = _start_sandbox(tmp_path, "--dialect", "kraken")
     assert second["demo secret"] == first["demo secret"]
     assert not (tmp_path / "tradeguard-sandbox-keys.json").exists()
+
+
+async def test_request_log_masks_the_key_and_keeps_no_signature(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    async with seeded_kraken(SandboxConfig(request_log_path=log)) as kx:
+        c = make_kraken_client(kx.base_url, CAROL_KEY, CAROL_SECRET)
+        try:
+            await c.fetch_balance()
+        finally:
+            await c.close()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    private = next(r for r in rows if r["path"] == "/0/private/BalanceEx")
+    assert private["status"] == 200 and "nonce" in private["params"]
+    assert private["api_key"] != CAROL_KEY and CAROL_SECRET not in log.read_text()
+    assert "API-Sign" not in log.read_text()

@@ -12,6 +12,7 @@ import pytest
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.sandbox.kraken.server import KrakenSandbox
@@ -123,3 +124,39 @@ async def test_rest_only_venue_has_its_market_data_polled(
     assert (candle.close, candle.volume) == (D("50001"), D("0.5"))
     [tick] = await data.fetch_trades("BTC/USD", None)
     assert (tick.price, tick.amount, tick.side) == (D("50001"), D("0.5"), "buy")
+
+
+async def test_an_add_order_answer_that_never_comes_is_resolved_by_client_id(
+    kx: KrakenSandbox,
+) -> None:
+    kx.faults.update({"latency_after_ms_by_endpoint": {"/0/private/AddOrder": 5000}})
+    factory = ccxt_client_factory(
+        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url,
+        timeout_ms=1000,
+    )  # fmt: skip
+    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+    await v.connect()
+    try:
+        with pytest.raises(AmbiguousVenueError):
+            await v.submit(_order("tgslow-1", "50010", TimeInForce.IOC))
+        found = await v.fetch_order("tgslow-1", "BTC/USD")  # executed though never answered
+        assert found is not None
+        assert (found.status, found.filled) == (OrderStatus.FILLED, D("0.002"))
+        [fill] = await v.fetch_order_fills("tgslow-1", found.venue_order_id, "BTC/USD")
+        assert (fill.client_order_id, fill.amount) == ("tgslow-1", D("0.002"))
+    finally:
+        await v.close()
+
+
+async def test_a_rate_limit_answer_pauses_and_retries_the_request(kx: KrakenSandbox) -> None:
+    kx.faults.update({"burst_429": 1})
+    factory = ccxt_client_factory(
+        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+    )
+    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+    try:
+        await v.load_instruments()  # the first request meets "EAPI:Rate limit exceeded"
+        assert [op for op, _ in v.backoffs] == ["load_markets"]
+        assert "BTC/USD" in v.instruments
+    finally:
+        await v.close()

@@ -33,6 +33,7 @@ from tradeguard.sandbox.server import SandboxExchange
 
 KRAKEN_MAKER_FEE = Decimal("0.0016")
 KRAKEN_TAKER_FEE = Decimal("0.0026")
+RATE_LIMITED = "EAPI:Rate limit exceeded"
 
 
 class KrakenSandbox(SandboxExchange):
@@ -43,6 +44,7 @@ class KrakenSandbox(SandboxExchange):
         self.pair_symbols: dict[str, str] = {}  # pair id, altname or symbol -> engine symbol
         self.kraken_public = KrakenPublic(self)
         self.kraken_private = KrakenPrivate(self)
+        self._bodies: dict[int, str] = {}  # request -> its form body, for the request log
         super().__init__(*args, **kwargs)
 
     @property
@@ -95,7 +97,9 @@ class KrakenSandbox(SandboxExchange):
         return app
 
     def _wrap(self, fn: Callable[..., Any], private: bool = False) -> Any:
-        """A handler answering `{"error": [...], "result": ...}` with the sandbox's faults."""
+        """A handler answering `{"error": [...], "result": ...}` with the sandbox's faults
+        (latency before and after execution, 5xx, 429 bursts as Kraken's rate-limit error) and
+        the request log."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
             path = request.path
@@ -103,29 +107,44 @@ class KrakenSandbox(SandboxExchange):
             if delay:
                 await asyncio.sleep(delay / 1000)
             if self.faults.take_5xx():
-                return web.Response(status=503, text="Service Unavailable.")
-            try:
-                if private:
-                    result = await self._private(request, fn)
-                else:
-                    result = await fn(request)
-                body: dict[str, Any] = {"error": [], "result": result}
-            except (KrakenError, KrakenAuthError) as exc:
-                body = {"error": [str(exc)]}
-            except EngineReject as exc:
-                body = {"error": [f"EGeneral:Invalid arguments:{exc.msg}"]}
+                return self._logged(request, web.Response(status=503, text="Service Unavailable."))
+            if self.faults.take_429():
+                body: dict[str, Any] = {"error": [RATE_LIMITED]}
+            else:
+                body = await self._answer(request, fn, private)
             held = self.faults.latency_after_for(path)
             if held:  # executed already: only the answer waits
                 await asyncio.sleep(held / 1000)
-            return web.Response(text=json.dumps(body), content_type="application/json")
+            answer = web.Response(text=json.dumps(body), content_type="application/json")
+            return self._logged(request, answer)
 
         return handler
+
+    async def _answer(self, request: web.Request, fn: Callable[..., Any], private: bool) -> Any:
+        try:
+            result = await self._private(request, fn) if private else await fn(request)
+        except (KrakenError, KrakenAuthError) as exc:
+            return {"error": [str(exc)]}
+        except EngineReject as exc:
+            return {"error": [f"EGeneral:Invalid arguments:{exc.msg}"]}
+        return {"error": [], "result": result}
+
+    def _logged(self, request: web.Request, resp: web.Response) -> web.Response:
+        if self.request_log is not None:
+            body = self._bodies.pop(id(request), "")
+            self.request_log.write(
+                self.now_ms(), request.method, request.path, request.query_string, body,
+                request.headers.get("API-Key"), resp.status, None,
+            )  # fmt: skip
+        return resp
 
     async def _private(self, request: web.Request, fn: Callable[[str, dict[str, str]], Any]) -> Any:
         try:
             raw = await request.text()
         except UnicodeDecodeError:
             raise KrakenError("EGeneral:Invalid arguments:body is not UTF-8") from None
+        if self.request_log is not None:
+            self._bodies[id(request)] = raw
         fields = dict(parse_qsl(raw, keep_blank_values=True))
         account = self.kraken_keys.verify(
             request.headers.get("API-Key", ""),
