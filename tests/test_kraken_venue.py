@@ -15,8 +15,10 @@ from tradeguard.model.enums import TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
+from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.ccxt_clients import ccxt_client_factory
 from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue, kraken_cl_ord_id
 
@@ -29,11 +31,13 @@ class Fills:
 
     def __init__(self) -> None:
         self.fills: list[Fill] = []
+        self.reports: list[OrderReport] = []
 
     def on_fill(self, fill: Fill) -> None:
         self.fills.append(fill)
 
-    def on_order_report(self, report: object) -> None: ...
+    def on_order_report(self, report: OrderReport) -> None:
+        self.reports.append(report)
 
     def on_balances(self, venue: str, balances: object) -> None: ...
 
@@ -160,3 +164,18 @@ async def test_a_rate_limit_answer_pauses_and_retries_the_request(kx: KrakenSand
         assert "BTC/USD" in v.instruments
     finally:
         await v.close()
+
+
+async def test_a_resting_order_filled_later_is_reported_by_polling(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    listener = Fills()
+    venue.set_listener(listener)  # type: ignore[arg-type]
+    venue.order_poll_s = 0.05
+    report = await venue.submit(_order("tgrest-1", "50000"))
+    assert report.status is OrderStatus.ACCEPTED and listener.fills == []
+    kx.trade_through("BTC/USD", "SELL", "50000", "0.002")
+    await eventually(lambda: bool(listener.fills) and bool(listener.reports), timeout_s=30)
+    await eventually(lambda: listener.reports[-1].status is OrderStatus.FILLED, timeout_s=30)
+    assert {f.trade_id for f in listener.fills} == {"TSBX-00000001"}
+    assert listener.fills[0].client_order_id == "tgrest-1"

@@ -8,11 +8,13 @@ the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order 
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
-Without a websocket (the local sandbox) the live hub polls quotes, books, trades and candles.
+Without a websocket (the local sandbox) the live hub polls quotes, books, trades and candles,
+and the venue polls its open orders every `order_poll_s` for fills, ends and balances.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +27,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
 
 FREE_TEXT_MAX = 18
+ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
 _NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
 
 
@@ -44,6 +47,21 @@ class KrakenCcxtVenue(CcxtVenue):
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         # Without user streams (the local sandbox speaks REST only) public data is polled too.
         self.rest_only = not self.stream_user_data
+        self.order_poll_s = ORDER_POLL_S
+
+    async def connect(self) -> None:
+        """Load markets; without user streams, poll our open orders for fills and ends."""
+        await super().connect()
+        if self.rest_only:
+            self._tasks.append(
+                asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
+            )
+
+    async def _poll_open_orders(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.order_poll_s)
+            if self._open and self._listener is not None:
+                await self._catch_up()  # each open order's state, fills and the balances
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
