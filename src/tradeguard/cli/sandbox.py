@@ -1,4 +1,5 @@
-"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted.
+"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted
+(`--dialect kraken`: the same exchange speaking Kraken's spot REST API).
 
 The demo account's key pair is kept in a keys file (`--keys-file`, default
 ./tradeguard-sandbox-keys.json, mode 0600) so that every start answers to the same pair and a
@@ -85,7 +86,7 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the `sandbox` command on an argparse subparsers object."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "sandbox",
-        help="run a local exchange speaking Binance's spot API (127.0.0.1 only)",
+        help="run a local exchange speaking Binance's (or Kraken's) spot API (127.0.0.1 only)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: tradeguard sandbox --port 8765 --arb-drift 500",
