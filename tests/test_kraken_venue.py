@@ -53,7 +53,7 @@ async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
     factory = ccxt_client_factory(
         "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
     )
-    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False, polled_market_data=True)
     await v.connect()
     yield v
     await v.close()

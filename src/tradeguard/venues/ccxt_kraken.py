@@ -8,8 +8,10 @@ the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order 
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
-Without a websocket (the local sandbox) the live hub polls quotes, books, trades and candles,
-and the venue polls its open orders every `order_poll_s` for fills, ends and balances.
+Orders, fills and balances are read by REST: the venue polls its open orders every
+`order_poll_s` for fills, ends and balances. ccxt.pro's Kraken user streams (websocket v2
+`executions`) give orders without their filled amount and take the client id from `order_userref`,
+so they are not used. On the local sandbox (no websocket) the live hub polls public data too.
 """
 
 from __future__ import annotations
@@ -41,18 +43,18 @@ def kraken_cl_ord_id(client_order_id: str) -> str:
 class KrakenCcxtVenue(CcxtVenue):
     """A Kraken account through ccxt.kraken (REST; ccxt.pro's streams where they are on)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, polled_market_data: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
-        # Without user streams (the local sandbox speaks REST only) public data is polled too.
-        self.rest_only = not self.stream_user_data
+        # The local sandbox speaks REST only: public data is polled too.
+        self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
 
     async def connect(self) -> None:
         """Load markets; without user streams, poll our open orders for fills and ends."""
         await super().connect()
-        if self.rest_only:
+        if not self.stream_user_data:
             self._tasks.append(
                 asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
             )
@@ -151,14 +153,15 @@ class KrakenCcxtVenue(CcxtVenue):
         return out
 
     def market_data(self) -> Any:
-        """Public market data for the live hub; every kind polled by REST when `rest_only`."""
+        """Public market data for the live hub; every kind polled by REST when
+        `polled_market_data` (the local sandbox)."""
         from tradeguard.venues.ccxt_market import CcxtMarketData
 
         class PolledMarketData(CcxtMarketData):
             def streams(self) -> set[str]:
                 return set()
 
-        return PolledMarketData(self) if self.rest_only else super().market_data()
+        return PolledMarketData(self) if self.polled_market_data else super().market_data()
 
     async def _cid_for(self, trade: Mapping[str, Any]) -> str:
         ours = self._our_cid(await super()._cid_for(trade))
