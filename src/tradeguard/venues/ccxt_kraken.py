@@ -1,10 +1,10 @@
 """Kraken through ccxt: our client order ids as Kraken takes them, and orders found by them.
 
 Kraken keys an order by `cl_ord_id` (a UUID, or free text of at most 18 ASCII characters) or by
-`userref` (an int32, which cannot hold our ids without collisions, so it is not used). Our
-ids (`tg<random part>-<seq>`, 14-18 characters for the first 60 million orders after a start)
-go out as they are; a longer one goes out as a UUID derived from it (uuid5), so the same id
-always maps to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order by client id
+`userref` (an int32, which cannot hold our ids without collisions, so it is not used). Our ids
+(`tg<random part>-<seq>`, 14-18 characters for the first 60 million orders after a start) go out
+as they are; a longer one goes out as a UUID derived from it (uuid5), so the same id always maps
+to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order by client id
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
