@@ -24,7 +24,7 @@ examples:
   tradeguard run --until-end              replay the bundled BTC month on paper
   tradeguard status                       trading state and strategy figures
   tradeguard config check FILE            validate a config without trading
-  tradeguard sandbox                      a local Binance-compatible exchange
+  tradeguard sandbox                      a local Binance-compatible exchange (--dialect kraken)
 """
 
 

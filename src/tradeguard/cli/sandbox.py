@@ -1,4 +1,5 @@
-"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted.
+"""`tradeguard sandbox`: run the local Binance-compatible exchange until interrupted
+(`--dialect kraken`: the same exchange speaking Kraken's spot REST API).
 
 The demo account's key pair is kept in a keys file (`--keys-file`, default
 ./tradeguard-sandbox-keys.json, mode 0600) so that every start answers to the same pair and a
@@ -85,7 +86,7 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the `sandbox` command on an argparse subparsers object."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "sandbox",
-        help="run a local exchange speaking Binance's spot API (127.0.0.1 only)",
+        help="run a local exchange speaking Binance's (or Kraken's) spot API (127.0.0.1 only)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: tradeguard sandbox --port 8765 --arb-drift 500",
@@ -95,9 +96,10 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"the demo account's key pair, created on first start (default ./{DEFAULT_KEYS_FILE})",
     )  # fmt: skip
     p.add_argument(
-        "--dialect", choices=["binance", "kalshi", "polymarket"], default="binance",
-        help="which venue's API to speak (kalshi and polymarket serve a demo event universe; "
-        "their keys file defaults to ./tradeguard-DIALECT-keys.json)",
+        "--dialect", choices=["binance", "kraken", "kalshi", "polymarket"], default="binance",
+        help="which venue's API to speak (kraken: spot REST over the same engine and options; "
+        "kalshi and polymarket serve a demo event universe; all but binance keep their keys in "
+        "./tradeguard-DIALECT-keys.json by default)",
     )  # fmt: skip
     p.add_argument(
         "--scenario", choices=["arb", "arb-fail"], default="",
@@ -191,13 +193,21 @@ def _merge(args: argparse.Namespace) -> SandboxConfig:
     if config.arb_drift_every_ms and config.uses_demo_markets():
         config.universe_markets = DRIFT_UNIVERSE_MARKETS
     if config.uses_demo_markets():
-        config.markets = [dict(m) for m in _DEMO_MARKETS]
+        config.markets = [dict(m) for m in _demo_markets(args)]
         config.start_demo_walk()
     config.validate()
     return config
 
 
-def demo_keys(path: Path) -> tuple[str, str, bool]:
+def _demo_markets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if getattr(args, "dialect", "binance") == "kraken":
+        from tradeguard.sandbox.kraken.demo import DEMO_MARKETS
+
+        return DEMO_MARKETS
+    return _DEMO_MARKETS
+
+
+def demo_keys(path: Path, dialect: str = "binance") -> tuple[str, str, bool]:
     """Return (api key, secret, created): the pair stored at `path`, else a new one (saved by
     `save_demo_keys` once the sandbox is listening)."""
     if path.exists():
@@ -209,7 +219,15 @@ def demo_keys(path: Path) -> tuple[str, str, bool]:
                 f"--keys-file {path} is not a sandbox keys file (a JSON object with api_key and "
                 "secret); delete it to make a new pair, or pass another --keys-file"
             ) from None
-    return secrets.token_hex(32), secrets.token_hex(32), True
+    return secrets.token_hex(32), _new_secret(dialect), True
+
+
+def _new_secret(dialect: str) -> str:
+    if dialect == "kraken":
+        from tradeguard.sandbox.kraken.demo import new_secret
+
+        return new_secret()
+    return secrets.token_hex(32)
 
 
 def save_demo_keys(path: Path, api_key: str, secret: str) -> None:
@@ -223,23 +241,34 @@ def save_demo_keys(path: Path, api_key: str, secret: str) -> None:
 
 
 async def serve(
-    config: SandboxConfig, out: TextIO = sys.stdout, keys_file: Path | None = None
+    config: SandboxConfig,
+    out: TextIO = sys.stdout,
+    keys_file: Path | None = None,
+    dialect: str = "binance",
 ) -> None:
     """Start the exchange, print its URLs and the demo key pair, serve until cancelled."""
-    ex = SandboxExchange(config)
+    ex, balances = _exchange(config, dialect)
     if keys_file is None:
-        api_key, secret, created = secrets.token_hex(32), secrets.token_hex(32), True
+        api_key, secret, created = secrets.token_hex(32), _new_secret(dialect), True
     else:
-        api_key, secret, created = demo_keys(keys_file)
-    ex.add_account(api_key, secret, dict(DEMO_BALANCES))
+        api_key, secret, created = demo_keys(keys_file, dialect)
+    try:
+        ex.add_account(api_key, secret, balances)
+    except ValueError as exc:  # a Kraken secret that is not base64
+        raise ConfigError(f"--keys-file {keys_file}: {exc}; delete it to make a new pair") from None
     await ex.start()  # a port it cannot bind ends here, before any file is written
     try:
         if keys_file is not None and created:
             save_demo_keys(keys_file, api_key, secret)
-        print(f"sandbox REST   {ex.rest_url}", file=out)
-        print(f"sandbox WS     {ex.ws_url}", file=out)
-        print(f"sandbox WS-API {ex.ws_api_url}", file=out)
-        print(f"admin          {ex.base_url}/admin/faults", file=out)
+        if dialect == "kraken":
+            from tradeguard.sandbox.kraken.demo import print_urls
+
+            print_urls(ex.base_url, out)
+        else:
+            print(f"sandbox REST   {ex.rest_url}", file=out)
+            print(f"sandbox WS     {ex.ws_url}", file=out)
+            print(f"sandbox WS-API {ex.ws_api_url}", file=out)
+            print(f"admin          {ex.base_url}/admin/faults", file=out)
         if ex.drift is not None:
             c = config
             print(
@@ -262,8 +291,9 @@ async def serve(
         if keys_file is not None:
             state = "new pair saved to" if created else "same pair as before, from"
             print(f"demo keys      {state} {keys_file}; store them in the vault with", file=out)
+            name = "sandbox-kraken" if dialect == "kraken" else "sandbox-main"
             print(
-                f"  tradeguard keys add sandbox-main --venue binance --stdin < {keys_file}",
+                f"  tradeguard keys add {name} --venue {dialect} --stdin < {keys_file}",
                 file=out,
             )
         out.flush()
@@ -272,17 +302,29 @@ async def serve(
         await ex.stop()
 
 
+def _exchange(config: SandboxConfig, dialect: str) -> tuple[SandboxExchange, dict[str, Decimal]]:
+    if dialect == "kraken":
+        from tradeguard.sandbox.kraken.demo import DEMO_BALANCES as KRAKEN_BALANCES
+        from tradeguard.sandbox.kraken.server import KrakenSandbox
+
+        return KrakenSandbox(config), dict(KRAKEN_BALANCES)
+    return SandboxExchange(config), dict(DEMO_BALANCES)
+
+
 def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
     """Entry point for `tradeguard sandbox`."""
-    if args.dialect != "binance":
+    if args.dialect not in ("binance", "kraken"):
         return _run_prediction_sandbox(args)
     config = build_config(args)
+    keys_file = args.keys_file
+    if args.dialect != "binance" and keys_file == Path(DEFAULT_KEYS_FILE):
+        keys_file = Path(f"tradeguard-{args.dialect}-keys.json")
     try:
-        asyncio.run(serve(config, keys_file=args.keys_file))
+        asyncio.run(serve(config, keys_file=keys_file, dialect=args.dialect))
     except KeyboardInterrupt:
         return 0
     return 0

@@ -13,7 +13,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.model.money import ZERO
-from tradeguard.sandbox.orders import BUY, HOUSE_ACCOUNT, LIMIT, SELL, Account, Result
+from tradeguard.sandbox.orders import (
+    BUY,
+    HOUSE_ACCOUNT,
+    LIMIT,
+    SELL,
+    Account,
+    MarketSpec,
+    Result,
+)
+
+_ROUNDING = Decimal("0.00000001")  # a fee locked per order is rounded half-up to 8 places
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.matching import MatchingEngine
@@ -38,7 +48,7 @@ def set_house_book(
     need_base = sum((q for _, q in asks), ZERO)
     acc = engine.add_account(house)
     # The house never runs dry: it is issued what this book needs.
-    _fund(acc, spec.quote, need_quote)
+    _fund(acc, spec.quote, need_quote * _fee_lock(spec) + _ROUNDING * len(bids))
     _fund(acc, spec.base, need_base)
     for side, levels in ((SELL, asks), (BUY, bids)):
         for p, q in levels:
@@ -59,7 +69,7 @@ def house_trade(
     spec = engine.market(symbol)
     acc = engine.add_account(house)
     if side == BUY:
-        _fund(acc, spec.quote, qty * price)
+        _fund(acc, spec.quote, qty * price * _fee_lock(spec) + _ROUNDING)
     elif side == SELL:
         _fund(acc, spec.base, qty)
     return _house_order(engine, house, symbol, side, price, qty, now_ms, "IOC")
@@ -86,6 +96,11 @@ def _house_order(
         time_in_force=tif,
         enforce_minimums=False,
     )
+
+
+def _fee_lock(spec: MarketSpec) -> Decimal:
+    """What a buy locks per unit of cost: 1, or 1 + the taker fee where fees are in quote."""
+    return 1 + spec.taker_fee if spec.fee_in_quote else Decimal(1)
 
 
 def _fund(acc: Account, asset: str, need: Decimal) -> None:

@@ -46,7 +46,7 @@ from tradeguard.sandbox.orders import (
     Result,
     Trade,
 )
-from tradeguard.sandbox.trade_settlement import settle_trade
+from tradeguard.sandbox.trade_settlement import settle_trade, trade_fee
 from tradeguard.sandbox.validation import lock_need, validate
 
 __all__ = [
@@ -212,6 +212,8 @@ class MatchingEngine:
             spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds,
             self.last_price(symbol),
         )  # fmt: skip
+        if spec.fee_in_quote and side == BUY:
+            need += trade_fee(need, spec.taker_fee)
         bal = acc.bal(lock_asset)
         if need > bal.free:
             raise EngineReject(-2010, INSUFFICIENT_BALANCE)

@@ -74,6 +74,8 @@ class MarketSpec:
     min_price: Decimal = Decimal("0")
     max_price: Decimal = Decimal("1000000")
     max_qty: Decimal = Decimal("9000000")
+    # Kraken charges both sides' fees in the quote asset; a buy then locks its taker fee too.
+    fee_in_quote: bool = False
 
 
 @dataclass(slots=True)

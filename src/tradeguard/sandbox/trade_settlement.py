@@ -1,6 +1,7 @@
 """One trade's balances and fees: what the matching engine moves between accounts when it fills.
 
-Fees follow Binance spot: the buyer pays the fee in the base asset it receives, the seller in the
+Fees follow Binance spot (or Kraken's, both sides in the quote asset, where the market says
+`fee_in_quote`): the buyer pays the fee in the base asset it receives, the seller in the
 quote asset it receives, at the maker rate when its order was resting and the taker rate when it
 crossed, unless its account pays fees in BNB (`sandbox/fees.py`). Fees are rounded half-up to 8
 decimals and credited to the fee account, so the total of every asset across all accounts (fee
@@ -50,7 +51,7 @@ def settle_trade(
     seller_fee = bnb_fee(seller, spec.quote, quote_amt, seller_rate, bnb_price)
     if seller_fee is not None:
         _move(seller, fees, BNB, seller_fee)
-    buyer_asset = spec.base if buyer_fee is None else BNB
+    buyer_asset = (spec.quote if spec.fee_in_quote else spec.base) if buyer_fee is None else BNB
     seller_asset = spec.quote if seller_fee is None else BNB
 
     qb = buyer.bal(spec.quote)
@@ -61,7 +62,15 @@ def settle_trade(
     buy.locked -= release
     qb.free += release - quote_amt
     buyer.bal(spec.base).free += qty
-    if buyer_fee is None:
+    if buyer_fee is None and spec.fee_in_quote:
+        # the fee was locked with the order (matching.place): release it with the spend
+        buyer_fee = trade_fee(quote_amt, buyer_rate)
+        fee_release = min(buyer_fee, buy.locked)
+        qb.locked -= fee_release
+        buy.locked -= fee_release
+        qb.free += fee_release
+        _move(buyer, fees, spec.quote, buyer_fee)
+    elif buyer_fee is None:
         buyer_fee = trade_fee(qty, buyer_rate)
         _move(buyer, fees, spec.base, buyer_fee)
 

@@ -1,4 +1,4 @@
-"""ccxt.pro clients for a venue: spot-only options, the local sandbox's URLs, testnet or live."""
+"""ccxt.pro clients for a venue: spot-only options, the local sandboxes' URLs, testnet or live."""
 
 from __future__ import annotations
 
@@ -67,6 +67,26 @@ def local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
     return urls
 
 
+def kraken_local_urls(rest_url: str) -> dict[str, Any]:
+    """The `urls['api']` of a Kraken-compatible exchange on `rest_url` (our local sandbox)."""
+    base = rest_url.rstrip("/")
+    if base.endswith("/0"):
+        base = base[: -len("/0")]
+    ws = base.replace("http", "ws", 1) + "/ws/unsupported"
+    return {
+        "public": base,
+        "private": base,
+        "zendesk": f"{base}/unsupported/zendesk",
+        "ws": {
+            key: f"{ws}-{key}"
+            for key in ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
+        },
+    }
+
+
+LOCAL_DIALECTS = {"binance": local_urls, "kraken": lambda rest, ws: kraken_local_urls(rest)}
+
+
 def ccxt_client_factory(
     exchange: str,
     credentials: Mapping[str, str] | None = None,
@@ -85,10 +105,10 @@ def ccxt_client_factory(
             f"venue exchange={exchange!r} is not a ccxt.pro exchange; pick one of ccxt.pro's "
             "exchange ids (e.g. 'binance')"
         )
-    if rest_url is not None and exchange != "binance":
+    if rest_url is not None and exchange not in LOCAL_DIALECTS:
         raise ConfigError(
-            f"venue rest_url={rest_url!r} needs exchange='binance' (the local sandbox speaks "
-            f"Binance's API), got exchange={exchange!r}"
+            f"venue rest_url={rest_url!r} needs exchange='binance' or 'kraken' (the local "
+            f"sandbox speaks their APIs), got exchange={exchange!r}"
         )
     creds = dict(credentials or {})
 
@@ -102,7 +122,7 @@ def ccxt_client_factory(
             }
         )
         if rest_url is not None:
-            client.urls["api"] = local_urls(rest_url, ws_url)
+            client.urls["api"] = LOCAL_DIALECTS[exchange](rest_url, ws_url)
         elif sandbox:
             client.set_sandbox_mode(True)  # the exchange's testnet
         return client

@@ -182,6 +182,10 @@ class CcxtConnection(Venue):
             self.withdrawal_warning = warning
             log.warning(warning)
 
+    def _wire_cid(self, client_order_id: str) -> str:
+        """The client order id as this exchange is sent it (ours, unless it needs a form)."""
+        return client_order_id
+
     # requests --------------------------------------------------------------------------------
     async def _call(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         weight = WEIGHTS.get(op, 1)

@@ -165,7 +165,7 @@ class CcxtVenue(CcxtConnection):
                 "UNKNOWN_SYMBOL",
             )
         await self._check_rules(order, inst)
-        params: dict[str, Any] = {self._cid_param: order.client_order_id}
+        params: dict[str, Any] = {self._cid_param: self._wire_cid(order.client_order_id)}
         price: float | None = None
         wire_type = order.type.value
         if order.type is OrderType.LIMIT:
@@ -576,6 +576,16 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     factory = ccxt_client_factory(
         vc.exchange, fields, sandbox=vc.sandbox, rest_url=vc.rest_url, ws_url=vc.ws_url
     )
+    if vc.exchange == "kraken":
+        from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
+
+        # Orders and fills come from queries (see ccxt_kraken); the local sandbox has no
+        # websocket, so its public data is polled too.
+        return KrakenCcxtVenue(
+            vc.name, factory, clock, symbols=list(vc.symbols) or None,
+            market_orders=vc.market_orders, stream_user_data=False,
+            polled_market_data=vc.rest_url is not None,
+        )  # fmt: skip
     return CcxtVenue(
         vc.name, factory, clock, symbols=list(vc.symbols) or None,
         market_orders=vc.market_orders,

@@ -1,0 +1,59 @@
+"""Kraken's names: assets (XXBT, ZUSD), pairs (XXBTZUSD) and order / trade ids."""
+
+from __future__ import annotations
+
+# Kraken's legacy four-letter asset ids, as its API still sends them.
+_ASSET_IDS = {
+    "BTC": "XXBT", "ETH": "XETH", "LTC": "XLTC", "XRP": "XXRP", "XLM": "XXLM", "DOGE": "XXDG",
+    "USD": "ZUSD", "EUR": "ZEUR", "GBP": "ZGBP", "JPY": "ZJPY", "CAD": "ZCAD", "AUD": "ZAUD",
+}  # fmt: skip
+_ALT = {"BTC": "XBT", "DOGE": "XDG"}
+_ORDER_PREFIX = "OSBX-"
+_TRADE_PREFIX = "TSBX-"
+
+
+def asset_id(asset: str) -> str:
+    """Kraken's id of an asset: `BTC` -> `XXBT`, `USD` -> `ZUSD`, `USDT` -> `USDT`."""
+    return _ASSET_IDS.get(asset, asset)
+
+
+def altname(asset: str) -> str:
+    """Kraken's short name of an asset: `BTC` -> `XBT`."""
+    return _ALT.get(asset, asset)
+
+
+def pair_id(base: str, quote: str) -> str:
+    """Kraken's pair id: `XXBTZUSD` where both assets have legacy ids, else `XBTUSDT`."""
+    b, q = asset_id(base), asset_id(quote)
+    if b != base and q != quote:
+        return b + q
+    return altname(base) + altname(quote)
+
+
+def pair_altname(base: str, quote: str) -> str:
+    """The pair's altname: `XBTUSD`."""
+    return altname(base) + altname(quote)
+
+
+def txid(order_id: int) -> str:
+    """An order's Kraken-style id."""
+    return f"{_ORDER_PREFIX}{order_id:08d}"
+
+
+def order_id_of(value: str) -> int | None:
+    """The engine order id of a txid, None when it is not one of ours."""
+    if not value.startswith(_ORDER_PREFIX) or not value[len(_ORDER_PREFIX) :].isdigit():
+        return None
+    return int(value[len(_ORDER_PREFIX) :])
+
+
+def trade_txid(trade_id: int) -> str:
+    """A trade's Kraken-style id."""
+    return f"{_TRADE_PREFIX}{trade_id:08d}"
+
+
+def trade_id_of(value: str) -> int | None:
+    """The engine trade id of a trade txid, None when it is not one of ours."""
+    if not value.startswith(_TRADE_PREFIX) or not value[len(_TRADE_PREFIX) :].isdigit():
+        return None
+    return int(value[len(_TRADE_PREFIX) :])

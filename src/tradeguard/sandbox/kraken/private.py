@@ -1,0 +1,319 @@
+"""Kraken's private REST endpoints (`/0/private/...`): balances, orders, trades.
+
+Every call arrives signed (`auth`); the account behind the key is handed to the handler with
+the form fields. Orders and trades come from the sandbox's matching engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tradeguard.sandbox.kraken.names import order_id_of, trade_id_of, trade_txid, txid
+from tradeguard.sandbox.kraken.wire import (
+    INVALID_ARGUMENTS,
+    UNKNOWN_ORDER,
+    UNKNOWN_PAIR,
+    KrakenError,
+    engine_error,
+    num,
+    order_json,
+    trade_json,
+)
+from tradeguard.sandbox.orders import (
+    BUY,
+    HOUSE_ACCOUNT,
+    LIMIT,
+    LIMIT_MAKER,
+    MARKET,
+    SELL,
+    EngineOrder,
+    EngineReject,
+    Trade,
+)
+
+if TYPE_CHECKING:
+    from tradeguard.sandbox.kraken.server import KrakenSandbox
+
+Fields = dict[str, str]
+PAGE = 50  # ClosedOrders and TradesHistory answer 50 rows per page, newest first
+INT32_MAX = 2**31 - 1
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+_FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
+_TIF = {"GTC": "GTC", "IOC": "IOC"}
+
+
+def valid_cl_ord_id(value: str) -> bool:
+    """Kraken's cl_ord_id forms: a UUID (with or without dashes) or up to 18 ASCII characters."""
+    return bool(_UUID.match(value) or _SHORT_UUID.match(value) or _FREE_TEXT.match(value))
+
+
+def _userref(fields: Fields) -> int | None:
+    raw = fields.get("userref")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:userref") from None
+    if not -(2**31) <= value <= INT32_MAX:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:userref")
+    return value
+
+
+def _decimal(fields: Fields, name: str) -> Decimal | None:
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
+    if not value.is_finite() or value <= 0:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    return value
+
+
+class KrakenPrivate:
+    """Balance, BalanceEx, AddOrder, CancelOrder, CancelAll, OpenOrders, ClosedOrders,
+    QueryOrders, TradesHistory, QueryTrades."""
+
+    def __init__(self, ex: KrakenSandbox) -> None:
+        self.ex = ex
+        self.userrefs: dict[int, int] = {}  # engine order id -> userref
+        self.cl_ord_ids: dict[int, str] = {}  # engine order id -> cl_ord_id sent
+
+    def register(self, r: web.UrlDispatcher, wrap: Callable[..., Any]) -> None:
+        routes: dict[str, Callable[[str, Fields], Any]] = {
+            "Balance": self.balance, "BalanceEx": self.balance_ex, "AddOrder": self.add_order,
+            "CancelOrder": self.cancel_order, "CancelAll": self.cancel_all,
+            "OpenOrders": self.open_orders, "ClosedOrders": self.closed_orders,
+            "QueryOrders": self.query_orders, "TradesHistory": self.trades_history,
+            "QueryTrades": self.query_trades,
+        }  # fmt: skip
+        for name, fn in routes.items():
+            r.add_post(f"/0/private/{name}", wrap(fn, private=True))
+
+    # -- balances ------------------------------------------------------------------------------
+    def balance(self, account: str, fields: Fields) -> Any:
+        acc = self.ex.engine.accounts[account]
+        return {self.ex.asset_id(a): num(b.free + b.locked) for a, b in acc.balances.items()}
+
+    def balance_ex(self, account: str, fields: Fields) -> Any:
+        acc = self.ex.engine.accounts[account]
+        return {
+            self.ex.asset_id(a): {"balance": num(b.free + b.locked), "hold_trade": num(b.locked)}
+            for a, b in acc.balances.items()
+        }
+
+    # -- orders --------------------------------------------------------------------------------
+    def add_order(self, account: str, fields: Fields) -> Any:
+        symbol = self.ex.pair_symbols.get(fields.get("pair", "").upper())
+        if symbol is None:
+            raise KrakenError(UNKNOWN_PAIR)
+        side = {"buy": BUY, "sell": SELL}.get(fields.get("type", ""))
+        if side is None:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:type")
+        ordertype = fields.get("ordertype", "")
+        if ordertype not in ("market", "limit"):
+            raise KrakenError(f"{INVALID_ARGUMENTS}:ordertype")
+        volume = _decimal(fields, "volume")
+        if volume is None:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:volume")
+        price = _decimal(fields, "price")
+        if ordertype == "limit" and price is None:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:price")
+        flags = {f for f in fields.get("oflags", "").split(",") if f}
+        if flags - {"post", "fciq"}:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:oflags")
+        tif = _TIF.get(fields.get("timeinforce", "GTC").upper())
+        if tif is None:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:timeinforce")
+        cl_ord_id = fields.get("cl_ord_id") or ""
+        if cl_ord_id and not valid_cl_ord_id(cl_ord_id):
+            raise KrakenError(f"{INVALID_ARGUMENTS}:cl_ord_id")
+        userref = _userref(fields)
+        type_ = MARKET if ordertype == "market" else LIMIT_MAKER if "post" in flags else LIMIT
+        now = self.ex.now_ms()
+        try:
+            result = self.ex.engine.place(
+                account, symbol, side, type_, now, qty=volume,
+                price=price if type_ != MARKET else None,
+                time_in_force=tif if type_ == LIMIT else "GTC", client_order_id=cl_ord_id,
+                validate_only=fields.get("validate") in ("true", "1"),
+            )  # fmt: skip
+        except EngineReject as exc:
+            raise engine_error(exc) from None
+        side_word = fields["type"]
+        at = f" @ limit {num(price)}" if price is not None and type_ != MARKET else " @ market"
+        descr = {"order": f"{side_word} {num(volume)} {fields['pair'].upper()}{at}"}
+        if result.order is None:  # validate only
+            return {"descr": descr}
+        order = result.order
+        if userref is not None:
+            self.userrefs[order.order_id] = userref
+        if cl_ord_id:
+            self.cl_ord_ids[order.order_id] = cl_ord_id
+        self.ex.publish(result, {symbol})
+        return {"descr": descr, "txid": [txid(order.order_id)]}
+
+    def _mine(self, account: str) -> list[EngineOrder]:
+        return [o for o in self.ex.engine.orders.values() if o.account_id == account]
+
+    def _find(self, account: str, fields: Fields) -> list[EngineOrder]:
+        """The account's orders named by `txid` (ids or a userref) or `cl_ord_id`."""
+        cl = fields.get("cl_ord_id")
+        if cl:
+            return [o for o in self._mine(account) if self.cl_ord_ids.get(o.order_id) == cl]
+        out = []
+        for part in [p for p in fields.get("txid", "").split(",") if p]:
+            oid = order_id_of(part)
+            if oid is not None:
+                order = self.ex.engine.orders.get(oid)
+                if order is not None and order.account_id == account:
+                    out.append(order)
+            elif part.lstrip("-").isdigit():
+                ref = int(part)
+                out.extend(o for o in self._mine(account) if self.userrefs.get(o.order_id) == ref)
+        return out
+
+    def cancel_order(self, account: str, fields: Fields) -> Any:
+        if not fields.get("txid") and not fields.get("cl_ord_id"):
+            raise KrakenError(f"{INVALID_ARGUMENTS}:txid")
+        open_ = [o for o in self._find(account, fields) if not o.is_final]
+        if not open_:
+            raise KrakenError(UNKNOWN_ORDER)
+        for order in open_:
+            self._cancel(order)
+        return {"count": len(open_), "pending": False}
+
+    def _cancel(self, order: EngineOrder) -> None:
+        try:
+            result = self.ex.engine.cancel(
+                order.account_id, order.symbol, self.ex.now_ms(), order_id=order.order_id
+            )
+        except EngineReject as exc:
+            raise engine_error(exc) from None
+        self.ex.publish(result, {order.symbol})
+
+    def cancel_all(self, account: str, fields: Fields) -> Any:
+        open_ = [o for o in self._mine(account) if not o.is_final]
+        for order in open_:
+            self._cancel(order)
+        return {"count": len(open_)}
+
+    def _json(self, order: EngineOrder, with_trades: bool) -> dict[str, Any]:
+        spec = self.ex.engine.markets[order.symbol]
+        return order_json(
+            order, spec, self._order_trades(order), self.userrefs.get(order.order_id),
+            self.cl_ord_ids.get(order.order_id), with_trades,
+        )  # fmt: skip
+
+    def _filtered(self, account: str, fields: Fields) -> list[EngineOrder]:
+        orders = self._mine(account)
+        ref = _userref(fields)
+        if ref is not None:
+            orders = [o for o in orders if self.userrefs.get(o.order_id) == ref]
+        cl = fields.get("cl_ord_id")
+        if cl:
+            orders = [o for o in orders if self.cl_ord_ids.get(o.order_id) == cl]
+        return orders
+
+    def open_orders(self, account: str, fields: Fields) -> Any:
+        trades = fields.get("trades") in ("true", "True", "1")
+        orders = [o for o in self._filtered(account, fields) if not o.is_final]
+        return {"open": {txid(o.order_id): self._json(o, trades) for o in orders}}
+
+    def closed_orders(self, account: str, fields: Fields) -> Any:
+        trades = fields.get("trades") in ("true", "True", "1")
+        orders = [o for o in self._filtered(account, fields) if o.is_final]
+        start = _seconds(fields, "start")
+        if start is not None:
+            orders = [o for o in orders if o.updated_ms / 1000 > start]
+        orders.sort(key=lambda o: (o.updated_ms, o.order_id), reverse=True)
+        ofs = int(_seconds(fields, "ofs") or 0)
+        page = orders[ofs : ofs + PAGE]
+        return {
+            "closed": {txid(o.order_id): self._json(o, trades) for o in page},
+            "count": len(orders),
+        }
+
+    def query_orders(self, account: str, fields: Fields) -> Any:
+        if not fields.get("txid"):
+            raise KrakenError(f"{INVALID_ARGUMENTS}:txid")
+        found = self._find(account, {"txid": fields["txid"]})
+        if not found:
+            raise KrakenError(UNKNOWN_ORDER)
+        ref = _userref(fields)
+        trades = fields.get("trades") in ("true", "True", "1")
+        return {
+            txid(o.order_id): self._json(o, trades)
+            for o in found
+            if ref is None or self.userrefs.get(o.order_id) == ref
+        }
+
+    # -- trades --------------------------------------------------------------------------------
+    def _order_trades(self, order: EngineOrder) -> list[Trade]:
+        return [
+            t
+            for t in self.ex.engine.trades.get(order.symbol, [])
+            if order.order_id in (t.buyer_order_id, t.seller_order_id)
+        ]
+
+    def _account_trades(self, account: str) -> list[Trade]:
+        return [
+            t
+            for trades in self.ex.engine.trades.values()
+            for t in trades
+            if account in (t.buyer_account, t.seller_account) and account != HOUSE_ACCOUNT
+        ]
+
+    def _trade_json(self, account: str, t: Trade) -> dict[str, Any]:
+        oid = t.buyer_order_id if t.buyer_account == account else t.seller_order_id
+        order = self.ex.engine.orders[oid]
+        ordertype = "market" if order.kind == MARKET else "limit"
+        spec = self.ex.engine.markets[t.symbol]
+        return trade_json(t, spec, account, txid(oid), ordertype)
+
+    def trades_history(self, account: str, fields: Fields) -> Any:
+        trades = self._account_trades(account)
+        start, end = _seconds(fields, "start"), _seconds(fields, "end")
+        if start is not None:
+            trades = [t for t in trades if t.time_ms / 1000 > start]
+        if end is not None:
+            trades = [t for t in trades if t.time_ms / 1000 <= end]
+        trades.sort(key=lambda t: (t.time_ms, t.trade_id), reverse=True)
+        ofs = int(_seconds(fields, "ofs") or 0)
+        page = trades[ofs : ofs + PAGE]
+        return {
+            "trades": {trade_txid(t.trade_id): self._trade_json(account, t) for t in page},
+            "count": len(trades),
+        }
+
+    def query_trades(self, account: str, fields: Fields) -> Any:
+        wanted = {trade_id_of(p) for p in fields.get("txid", "").split(",") if p}
+        if not wanted or None in wanted:
+            raise KrakenError(f"{INVALID_ARGUMENTS}:txid")
+        return {
+            trade_txid(t.trade_id): self._trade_json(account, t)
+            for t in self._account_trades(account)
+            if t.trade_id in wanted
+        }
+
+
+def _seconds(fields: Fields, name: str) -> Decimal | None:
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
+    if not value.is_finite() or value < 0:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    return value

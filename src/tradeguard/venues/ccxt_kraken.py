@@ -1,0 +1,171 @@
+"""Kraken through ccxt: our client order ids as Kraken takes them, and orders found by them.
+
+Kraken keys an order by `cl_ord_id` (a UUID, or free text of at most 18 ASCII characters) or by
+`userref` (an int32, which cannot hold our ids without collisions, so it is not used). Our ids
+(`tg<random part>-<seq>`, 14-18 characters for the first 60 million orders after a start) go out
+as they are; a longer one goes out as a UUID derived from it (uuid5), so the same id always maps
+to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one order by client id
+(QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
+by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
+immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
+Orders, fills and balances are read by REST: the venue polls its open orders every
+`order_poll_s` for fills, ends and balances. ccxt.pro's Kraken user streams (websocket v2
+`executions`) give orders without their filled amount and take the client id from `order_userref`,
+so they are not used. On the local sandbox (no websocket) the live hub polls public data too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+from tradeguard.venues.ccxt_venue import CcxtVenue, log
+
+FREE_TEXT_MAX = 18
+ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
+_NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
+
+
+def kraken_cl_ord_id(client_order_id: str) -> str:
+    """The `cl_ord_id` Kraken gets for one of our client order ids."""
+    if len(client_order_id) <= FREE_TEXT_MAX:
+        return client_order_id
+    return str(uuid.uuid5(_NAMESPACE, client_order_id))
+
+
+class KrakenCcxtVenue(CcxtVenue):
+    """A Kraken account through ccxt.kraken (REST; ccxt.pro's streams where they are on)."""
+
+    def __init__(self, *args: Any, polled_market_data: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
+        self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
+        # The local sandbox speaks REST only: public data is polled too.
+        self.polled_market_data = polled_market_data
+        self.order_poll_s = ORDER_POLL_S
+
+    async def connect(self) -> None:
+        """Load markets; without user streams, poll our open orders for fills and ends."""
+        await super().connect()
+        if not self.stream_user_data:
+            self._tasks.append(
+                asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
+            )
+
+    async def _poll_open_orders(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.order_poll_s)
+            if self._open and self._listener is not None:
+                await self._catch_up()  # each open order's state, fills and the balances
+
+    def _wire_cid(self, client_order_id: str) -> str:
+        wire = kraken_cl_ord_id(client_order_id)
+        self._ours[wire] = client_order_id
+        return wire
+
+    def _our_cid(self, wire: str) -> str:
+        return self._ours.get(wire, wire)
+
+    def _report(self, raw: Mapping[str, Any], cid: str = "") -> OrderReport:
+        wire = str(raw.get("clientOrderId") or "")
+        if wire:
+            raw = {**raw, "clientOrderId": self._our_cid(wire)}
+        return super()._report(raw, cid)
+
+    async def submit(self, order: Order) -> OrderReport:
+        """Send the order, then ask for its state and fills (AddOrder answers only its txid)."""
+        report = await super().submit(order)
+        if report.status is not OrderStatus.ACCEPTED or not report.venue_order_id:
+            return report
+        try:
+            raw = await self._call(
+                "fetch_order", self.client.fetch_order, report.venue_order_id, order.symbol, {}
+            )
+            fills = await self._fills_of(raw, order.client_order_id, order.symbol)
+        except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+            # Sent and accepted: its outcome comes with the next query or reconciliation.
+            log.warning(
+                "venue %s: state of %s after sending: %s", self.name, order.client_order_id, exc
+            )
+            return report
+        if self._listener is not None:
+            for fill in fills:
+                self._listener.on_fill(fill)
+        return self._report(raw, order.client_order_id)
+
+    async def cancel(self, order: Order) -> OrderReport:
+        """Cancel by client order id, then report the order as Kraken now has it."""
+        params = {"clientOrderId": self._wire_cid(order.client_order_id)}
+        await self._call(
+            "cancel", self.client.cancel_order, order.venue_order_id or None, order.symbol, params
+        )
+        report = await self.fetch_order(order.client_order_id, order.symbol)
+        if report is None:
+            raise AmbiguousVenueError(
+                self.name,
+                f"cancel of {order.client_order_id} answered, but the order is not found after",
+                "ORDER_NOT_FOUND",
+            )
+        return report
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        """Find an order by client order id among the open, then the closed orders."""
+        params = {"clientOrderId": self._wire_cid(client_order_id)}
+        for op, fetch in (
+            ("fetch_open_orders", self.client.fetch_open_orders),
+            ("fetch_closed_orders", self.client.fetch_closed_orders),
+        ):
+            rows = await self._call(op, fetch, symbol, None, None, dict(params))
+            for raw in rows:
+                if self._our_cid(str(raw.get("clientOrderId") or "")) == client_order_id:
+                    return self._report(raw, client_order_id)
+        return None
+
+    async def fetch_order_fills(
+        self, client_order_id: str, venue_order_id: str, symbol: str
+    ) -> list[Fill]:
+        """Every execution of one order: its trade ids from QueryOrders, then QueryTrades."""
+        if not venue_order_id:
+            return []
+        raw = await self._call("fetch_order", self.client.fetch_order, venue_order_id, symbol, {})
+        return await self._fills_of(raw, client_order_id, symbol)
+
+    async def _fills_of(self, raw: Mapping[str, Any], cid: str, symbol: str) -> list[Fill]:
+        ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
+        if not ids:
+            return []
+        rows = await self._call(
+            "fetch_fills", self.client.fetch_order_trades, raw.get("id"), symbol, None, None,
+            {"trades": ids},
+        )  # fmt: skip
+        out = []
+        for t in rows:
+            fill = self._fill({"symbol": symbol, **t}, cid)
+            if fill is not None:
+                out.append(fill)
+        return out
+
+    def market_data(self) -> Any:
+        """Public market data for the live hub; every kind polled by REST when
+        `polled_market_data` (the local sandbox)."""
+        from tradeguard.venues.ccxt_market import CcxtMarketData
+
+        class PolledMarketData(CcxtMarketData):
+            def streams(self) -> set[str]:
+                return set()
+
+        return PolledMarketData(self) if self.polled_market_data else super().market_data()
+
+    async def _cid_for(self, trade: Mapping[str, Any]) -> str:
+        ours = self._our_cid(await super()._cid_for(trade))
+        vid = str(trade.get("order") or "")
+        if vid and ours:
+            self._cid_by_venue_id[vid] = ours
+        return ours
