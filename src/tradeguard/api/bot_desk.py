@@ -403,9 +403,9 @@ class BotDesk:
                 "are being changed or could not be cancelled; the close is not sent, try again"
             ), None  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
-        if not verdict.reducing and verdict.approved:
-            verdict.deny("BOT_POSITION_CLOSED", f"bot {spec.name}: the position on "
-                         f"{ask.symbol} closed while its exit orders were cancelled")  # fmt: skip
+        if not verdict.reducing:  # the first reason: a disabled bot's would say "disabled"
+            gone = f"bot {spec.name}: the position on {ask.symbol} closed while its exit orders "
+            verdict.denials.insert(0, ("BOT_POSITION_CLOSED", gone + "were cancelled"))
         amount = self._amount(spec, ask, verdict) if verdict.approved else None
         if amount is None:
             self.exits.settle(spec.venue, ask.symbol, spec.name)
