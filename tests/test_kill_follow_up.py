@@ -23,9 +23,12 @@ from kill_follow_support import (
 from native_exits_support import native_config
 from node_support import trading_live
 from rigs import killed_child
+from test_bot_close_oco import bot_coins_only
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.node.kill_follow import MAX_ATTEMPTS
+from tradeguard.sandbox.orders import Result
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
@@ -113,3 +116,29 @@ async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tm
             await live
             await node.stop()
             node.close()
+
+
+async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp_path):
+    ex = bot_coins_only()  # alice holds only the BTC she buys
+    async with ex:
+        node = follow_node(native_config(tmp_path, ex.rest_url, ex.ws_url, native=False))
+        await node.start()
+        async with trading_live(node):
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+            listed, _ = await kill_with_a_close_resting(node)
+            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
+            # The venue ends the close and, in the same instant, the coins it held leave the
+            # account (a withdrawal): every sale of them is refused.
+            acct = ex.engine.accounts[ex.account_id(ALICE_KEY)]
+            engine_order = next(o for o in ex.engine.orders.values()
+                                if o.client_order_id == listed)  # fmt: skip
+            result = Result(order=engine_order)
+            ex.engine.close(engine_order, "EXPIRED", ex.now_ms(), result)
+            acct.balances["BTC"].free = D(0)
+            ex.publish(result, {"BTCUSDT"})
+            await eventually(lambda: _follow(node)[0]["status"] == "failed", 60)
+            [done] = _follow(node)
+            assert done["attempts"] == MAX_ATTEMPTS and len(done["sent"]) == MAX_ATTEMPTS, done
+            assert f"after {MAX_ATTEMPTS} flatten orders" in done["reason"]
+            assert all(node.orders.orders[c].status is OrderStatus.REJECTED for c in done["sent"])
+            assert held(node) > D("0.0009")  # still open, and said so
