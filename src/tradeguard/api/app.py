@@ -18,14 +18,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradeguard.api.arb_figures import ArbFigures
 from tradeguard.api.auth import FailureLimiter, TokenStore
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.clients import parse_networks
-from tradeguard.api.errors import invalid_request
+from tradeguard.api.errors import invalid_request, unparsable_body
 from tradeguard.api.fastpath import StateFastPath
 from tradeguard.api.gate import RequestGate
 from tradeguard.api.headers import SecurityHeaders
@@ -98,6 +100,10 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_request(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return unparsable_body(exc) or await http_exception_handler(request, exc)
 
     for area in (*_ROUTERS, *_ROUTERS_MORE):
         app.include_router(area.router)

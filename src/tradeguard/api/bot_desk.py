@@ -193,7 +193,7 @@ class BotDesk:
         size, rule = spec.sizing.size_usd(score, spec.max_order_usd)
         if size > spec.max_order_usd:
             size, rule = spec.max_order_usd, f"{rule}, capped at max_order_usd"
-        return TradeAsk(symbol, side, size), score, rule
+        return TradeAsk(symbol, side, size, doc.get("reduce_only") is True), score, rule
 
     def _risk(self, spec: BotSpec, ask: TradeAsk, verdict: Verdict) -> Decimal | None:
         """Run the risk engine on the sized order; return the amount, or None after a denial."""
@@ -403,9 +403,9 @@ class BotDesk:
                 "are being changed or could not be cancelled; the close is not sent, try again"
             ), None  # fmt: skip
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
-        if not verdict.reducing and verdict.approved:
-            verdict.deny("BOT_POSITION_CLOSED", f"bot {spec.name}: the position on "
-                         f"{ask.symbol} closed while its exit orders were cancelled")  # fmt: skip
+        if not verdict.reducing:  # the first reason: a disabled bot's would say "disabled"
+            gone = f"bot {spec.name}: the position on {ask.symbol} closed while its exit orders "
+            verdict.denials.insert(0, ("BOT_POSITION_CLOSED", gone + "were cancelled"))
         amount = self._amount(spec, ask, verdict) if verdict.approved else None
         if amount is None:
             self.exits.settle(spec.venue, ask.symbol, spec.name)
@@ -438,7 +438,8 @@ class BotDesk:
         return trade
 
     async def stop_bot(self, bot: str, by: str, reason: str = "") -> dict[str, Any]:
-        """Disable a bot and cancel its open orders; its positions and exits stay.
+        """Disable a bot and cancel its entry orders; its positions, exits and closes stay
+        (they only shrink a position: the bot and the user may still close it).
 
         The stop is stored at once (not with the node's next commit) and outlives restarts: a
         config saying `enabled = true` does not enable the bot again, only an enable by hand.
@@ -446,12 +447,15 @@ class BotDesk:
         self.set_enabled(bot, False)
         stop = {"by": by, "reason": reason, "ts": self.node.clock.now_ms()}
         Storage(self.node.db).kv_set(STOPPED_KEY + bot, stop)
-        cancelled = []
+        cancelled: list[str] = []
+        kept: list[str] = []
         for order in list(self.node.orders.open.values()):
             if order.strategy_id == bot:
-                await self.node.orders.cancel(order.client_order_id)
-                cancelled.append(order.client_order_id)
-        return {"bot_id": bot, "enabled": False, "cancelled": cancelled, "by": by}
+                (kept if order.reduce_only else cancelled).append(order.client_order_id)
+                if not order.reduce_only:
+                    await self.node.orders.cancel(order.client_order_id)
+        return {"bot_id": bot, "enabled": False, "cancelled": cancelled, "closes_kept": kept,
+                "by": by}  # fmt: skip
 
     async def close_positions(self, bot: str, symbol: str | None = None) -> list[dict[str, Any]]:
         """Close the bot's open positions (or the one on `symbol`) with reduce-only orders."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from tradeguard.api.schemas import NO_NUL, plain_json
 
@@ -39,6 +39,8 @@ class TradeSignal(_Body):
     score: str | None = Field(default=None, pattern=_DEC)
     temperature: str | None = Field(default=None, pattern=_DEC)
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
+    # a close only: refused (BOT_NOT_REDUCING) when it would open or flip a position
+    reduce_only: StrictBool = False
 
     @field_validator("score", "temperature", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from tradeguard.secrets.redact import redact
 
@@ -42,6 +43,22 @@ def _not_json(e: dict[str, Any]) -> dict[str, Any]:
     why = str((e.get("ctx") or {}).get("error", "")) or "not JSON"
     return {"field": "(body)", "value": None,
             "message": f"the body is not valid JSON ({why}{at}); send one JSON object"}  # fmt: skip
+
+
+# FastAPI's answer when the JSON parser fails other than on syntax (nesting past Python's
+# recursion limit, an integer past its digit limit): it names neither.
+_PARSE_FAILED = "There was an error parsing the body"
+
+
+def unparsable_body(exc: HTTPException) -> JSONResponse | None:
+    """Answer 422 naming the limits for a body the JSON parser gave up on; None for others."""
+    if exc.status_code != 400 or exc.detail != _PARSE_FAILED:
+        return None
+    message = ("the body could not be read as JSON: it nests too deeply or holds a number with "
+               "too many digits (at most 4300); send one JSON object of plain values")  # fmt: skip
+    errors = [{"field": "(body)", "value": None, "message": message}]
+    return JSONResponse({"error": f"invalid request: (body): {message}", "errors": errors},
+                        status_code=422)  # fmt: skip
 
 
 # What the schema declares for refusals --------------------------------------------------------

@@ -24,6 +24,8 @@ class TradeAsk:
     symbol: str
     side: Side
     size_usd: Decimal
+    # the bot means to close: a trade that would open or flip a position is refused
+    reduce_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +77,23 @@ def is_reducing(qty: Decimal, side: Side) -> bool:
 
 
 def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_ms: int) -> Verdict:
-    """Run the bot's checks; a trade that closes its position skips the entry checks."""
+    """Run the bot's checks; a trade that closes its position skips the entry checks.
+
+    A disabled (or emergency-stopped) bot may still close: only its entries are refused."""
     v = Verdict(reducing=is_reducing(book.position_qty, ask.side))
     n = spec.name
-    if not enabled:
+    if ask.reduce_only and not v.reducing:
+        held = "holds no position" if book.position_qty == 0 else f"holds {book.position_qty}"
+        v.deny(
+            "BOT_NOT_REDUCING",
+            f"bot {n}: reduce_only {ask.side.value} of {ask.symbol} would open a position, not "
+            f"close one (the bot {held} on {ask.symbol}); refused",
+        )
+    if not enabled and not v.reducing:
         v.deny(
             "BOT_DISABLED",
-            f"bot {n} is disabled; enable it with `tradeguard bot enable {n}` or the dashboard",
+            f"bot {n} is disabled: it may close its positions but not open one; enable it with "
+            f"`tradeguard bot enable {n}` or the dashboard",
         )
     if spec.symbols and ask.symbol not in spec.symbols:
         v.deny(

@@ -85,6 +85,9 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
         for c in report.get("closing", []):
             console.print(f"  {c['position']}: {c['amount']} left to the close already working "
                           f"({', '.join(c['working'])})")  # fmt: skip
+        if report.get("closing"):
+            console.print("  what those closes leave once they end, the running node flattens "
+                          "(`follow_up` in `tradeguard status --json`)")  # fmt: skip
         for f in report["failed"]:
             console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")

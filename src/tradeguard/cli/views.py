@@ -66,10 +66,17 @@ MAX_ROWS = 1_000_000  # a page beyond this is a typo (and beyond what SQLite tak
 _positive = whole_number(1, MAX_ROWS)
 
 
+def _kill_view(last: Any, follow: Any) -> dict[str, Any] | None:
+    if not isinstance(last, dict):
+        return None
+    return {**last, "follow_up": follow} if isinstance(follow, list) and follow else last
+
+
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Print the trading state and each strategy's figures."""
     from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
+    from tradeguard.node.kill_follow import FOLLOW_KEY
     from tradeguard.node.pause import stored_pauses
 
     storage = open_storage(args, existing=True)
@@ -88,7 +95,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "halt_reason": reason or None,
         "stats": stats,
         "figures": storage.kv_get(FIGURES_KEY),
-        "kill": storage.kv_get("kill.last_report"),
+        # the last kill as the node keeps it, with its follow-up as stored at each step
+        "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "strategies": [_run_json(r, state, pauses) for r in runs],
         "heartbeat": heartbeat_view(storage, config),
         "health": health,

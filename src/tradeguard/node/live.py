@@ -22,6 +22,7 @@ from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
+from tradeguard.node.kill_follow import follow_up
 from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
@@ -200,6 +201,7 @@ async def _duties(node: TradingNode) -> None:
         node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
         if now >= next_kill:
             await node.poll_kill_sentinel()
+            await follow_up(node)  # the kill's flatten of what working closes left
             next_kill = now + cfg.kill_poll_interval_s
         if now >= next_ckpt:
             node._checkpoint(node.clock.now_ms())

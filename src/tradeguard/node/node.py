@@ -39,7 +39,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
-from tradeguard.node.kill_flatten import flatten_positions
+from tradeguard.node.kill_follow import flatten_and_follow
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
@@ -496,7 +496,7 @@ class TradingNode:
             held = sorted({(p.venue, p.symbol) for p in self.portfolio.open_positions()})
             subscribe = (self.ensure_market_data(v, s) for v, s in held)
             await asyncio.gather(*subscribe, return_exceptions=True)
-            await flatten_positions(self.portfolio, self.orders, report)
+            await flatten_and_follow(self, report)
         self.kill_switch.finish(report)
         self.flush_audit()
         sentinel = self.kill_switch.sentinel_path

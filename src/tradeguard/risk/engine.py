@@ -204,6 +204,11 @@ class RiskEngine(RiskObservers):
             f"order rejected: trading is HALTED ({self.state_reason}, by {self.state_by}); "
             "run `tradeguard resume` after checking why"
         )
+        if intent.reduce_only:  # a close: the kill's flatten is the one that passes HALTED
+            reason += (
+                "; to close positions while halted, kill with flatten (`tradeguard kill "
+                "--flatten` or POST /api/v1/kill with flatten=true)"
+            )
         return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
 
     def _check_entry(self, c: Check) -> Denial | None:

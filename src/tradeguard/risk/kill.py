@@ -41,6 +41,8 @@ class KillReport:
     closed_positions: list[str] = field(default_factory=list)
     # positions a close already working may sell: the flatten sent only what it leaves
     closing: list[dict[str, Any]] = field(default_factory=list)
+    # per `closing` position: what the kill does once those closes end (node.kill_follow)
+    follow_up: list[dict[str, Any]] = field(default_factory=list)
     finished_ts: int = 0
 
     @property
@@ -53,6 +55,7 @@ class KillReport:
             "cancelled": list(self.cancelled),
             "closed_positions": list(self.closed_positions),
             "closing": list(self.closing),
+            "follow_up": [dict(f) for f in self.follow_up],
             "failed": [{"id": i, "reason": r} for i, r in self.failed],
             "finished_ts": self.finished_ts,
         }

@@ -11,9 +11,10 @@ from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.errors import TradeguardError
 
-router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["bots"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 _BOT = Path(max_length=64)
 
 

@@ -13,10 +13,13 @@ from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT
 from tradeguard.api.schemas import KillRequest, ModeRequest, ResetRequest, ResumeRequest
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.enums import TradingMode
 from tradeguard.risk.engine import ResumeRefused
 
-router = APIRouter(tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT})
+router = APIRouter(
+    tags=["control"], responses={**AUTH_RESPONSES, **CONFLICT}, route_class=StrictJsonRoute
+)
 
 
 @router.post(f"{API}/kill")

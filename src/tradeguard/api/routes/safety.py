@@ -17,10 +17,13 @@ from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.bots.spec import UnknownBot
 from tradeguard.model.errors import TradeguardError
 
-router = APIRouter(tags=["safety"], responses={**AUTH_RESPONSES, **NOT_FOUND})
+router = APIRouter(
+    tags=["safety"], responses={**AUTH_RESPONSES, **NOT_FOUND}, route_class=StrictJsonRoute
+)
 
 
 def own_bot(who: Principal, bot_id: str) -> None:

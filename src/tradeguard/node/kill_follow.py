@@ -1,0 +1,179 @@
+"""The kill's follow-up: flatten what the closes that were working when the kill ran leave.
+
+```python
+await flatten_and_follow(node, report)   # in the kill, after cancel_all
+await follow_up(node)                    # from the live loop's duties, every pass
+```
+
+The kill's flatten sells only what closes already working will not (`kill_flatten`), since they
+may still fill. One that then ends partly filled, expired, cancelled or refused leaves the rest
+of its position open: the follow-up waits for each listed close to end, then flattens what
+remains, at most `MAX_ATTEMPTS` orders per position and `WAIT_S` seconds of waiting. Its state
+is stored at once (kv `kill.follow_up`) and shown under the kill's `follow_up`. Each pass works
+from the positions and the orders still open or unresolved (after start-up's reconciliation,
+for a node killed meanwhile): a flatten sent before a crash is filled, working or unresolved, and
+is counted, never sold a second time. Trading resumed ends the follow-up.
+"""
+
+from __future__ import annotations
+
+import weakref
+from decimal import Decimal
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.enums import OrderType, TradingState
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO, plain, quantize_down
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.node.kill_flatten import closing_side, flatten_positions, working_closes
+from tradeguard.risk.engine import KILL_FLATTEN_TAG
+from tradeguard.risk.kill import KillReport
+from tradeguard.storage.repository import Storage
+
+if TYPE_CHECKING:
+    from tradeguard.model.position import Position
+    from tradeguard.node import TradingNode
+
+FOLLOW_KEY = "kill.follow_up"
+MAX_ATTEMPTS = 3  # flatten orders per position before the follow-up gives up
+WAIT_S = 600  # how long a listed close may keep working before the follow-up gives up
+WAITING = "waiting"
+_loaded: weakref.WeakKeyDictionary[TradingNode, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
+    """Flatten, then start following up every position a working close was left to sell."""
+    await flatten_positions(node.portfolio, node.orders, report)
+    deadline = node.clock.now_ms() + WAIT_S * 1000
+    entries = [
+        {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
+         "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": ""}
+        for c in report.closing
+    ]  # fmt: skip
+    report.follow_up = entries
+    _save(node, entries)
+
+
+def _entries(node: TradingNode) -> list[dict[str, Any]]:
+    entries = _loaded.get(node)
+    if entries is None:
+        stored = node.storage.kv_get(FOLLOW_KEY)
+        entries = _loaded[node] = list(stored) if isinstance(stored, list) else []
+    return entries
+
+
+def _save(node: TradingNode, entries: list[dict[str, Any]]) -> None:
+    # Stored at once (not with the next journal commit): a node killed after this comes back
+    # still following up.
+    _loaded[node] = entries
+    Storage(node.db).kv_set(FOLLOW_KEY, entries, node.clock.now_ms())
+    last = node.risk.last_kill
+    if last is not None and last.get("follow_up") != entries:
+        node.risk.record_kill({**last, "follow_up": [dict(e) for e in entries]})
+
+
+def _end(node: TradingNode, entry: dict[str, Any], status: str, reason: str = "") -> None:
+    entry.update(status=status, reason=reason)
+    severity = "critical" if status in ("gave_up", "failed") else "warning"
+    node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),
+                         {"stage": "follow_up", **entry}, severity=severity))  # fmt: skip
+
+
+async def follow_up(node: TradingNode) -> None:
+    """Advance every unfinished follow-up once: wait, flatten a remainder, or end it."""
+    entries = _entries(node)
+    pending = [e for e in entries if e["status"] == WAITING]
+    if not pending:
+        return
+    before = [dict(e) for e in entries]
+    if node.risk.state is not TradingState.HALTED:
+        for e in pending:
+            _end(node, e, "ended", "trading was resumed; the follow-up stopped")
+    else:
+        for e in pending:
+            await _step(node, e, entries)
+    if entries != before:
+        _save(node, entries)
+
+
+def _still_working(node: TradingNode, coid: str) -> bool:
+    return coid in node.orders.open or coid in node.orders.unknown
+
+
+async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    working = [c for c in e["waiting"] if _still_working(node, c)]
+    if working:
+        if node.clock.now_ms() > int(e["deadline_ts"]):
+            _end(
+                node,
+                e,
+                "gave_up",
+                f"close(s) {', '.join(working)} still working after "
+                f"{WAIT_S} s; what they leave of {e['position']} stays open: close it by hand",
+            )
+        return
+    venue, _, symbol = str(e["position"]).partition(":")
+    pos = node.portfolio.positions.get((venue, symbol, e["strategy"]))
+    if pos is None or pos.quantity == 0:
+        _end(node, e, "closed")
+        return
+    # Any close of the position working now (another one, a flatten sent before a restart)
+    # may still sell it: wait for it as for a listed one.
+    others = working_closes(pos, chain(node.orders.open.values(), node.orders.unknown.values()))
+    if others:
+        e["waiting"] = [o.client_order_id for o in others]
+        return
+    amount = _remainder(node, pos)
+    if amount <= 0:
+        _end(node, e, "closed", f"the remainder {plain(abs(pos.quantity))} is below what one "
+             "order may sell")  # fmt: skip
+        return
+    if int(e["attempts"]) >= MAX_ATTEMPTS:
+        _end(
+            node,
+            e,
+            "failed",
+            f"{plain(amount)} of {e['position']} still open after "
+            f"{MAX_ATTEMPTS} flatten orders; last: {e['reason'] or 'no reason given'}",
+        )
+        return
+    await _flatten(node, e, pos, amount, entries)
+
+
+def _remainder(node: TradingNode, pos: Position) -> Decimal:
+    amount = abs(node.portfolio.sellable(pos))
+    step = node.portfolio.lot_steps.get((pos.venue, pos.symbol), ZERO)
+    return quantize_down(amount, step) if step else amount
+
+
+async def _flatten(
+    node: TradingNode,
+    e: dict[str, Any],
+    pos: Position,
+    amount: Decimal,
+    entries: list[dict[str, Any]],
+) -> None:
+    e["attempts"] = int(e["attempts"]) + 1
+    intent = OrderIntent(
+        strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
+        side=closing_side(pos), amount=amount, type=OrderType.MARKET, reduce_only=True,
+        tag=KILL_FLATTEN_TAG, signal={"reason": "kill switch flatten", "follow_up": True},
+    )  # fmt: skip
+
+    def keep(order: Order) -> None:
+        # stored before the venue hears of the order
+        e["waiting"] = [order.client_order_id]
+        e["sent"] = [*e["sent"], order.client_order_id]
+        _save(node, entries)
+
+    result = await node.orders.submit(intent, keep)
+    e["reason"] = "" if result.ok else result.reason
+    if not result.ok:
+        e["waiting"] = []
+    node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),
+                         {"stage": "follow_up", "sent": plain(amount), "ok": result.ok, **e},
+                         severity="warning"))  # fmt: skip
+
+
+__all__ = ["FOLLOW_KEY", "MAX_ATTEMPTS", "WAIT_S", "flatten_and_follow", "follow_up"]

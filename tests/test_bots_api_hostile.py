@@ -1,0 +1,148 @@
+"""User 4's safety service end to end through the API: the circuit breakers and the emergency
+stop as a bot meets them, and hostile requests (wrong types, bodies the parser gives up on,
+huge bodies, spoofed headers) refused with one clear line and no order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bots_support import SYMBOL, BotRig, add_bot, mid, quote, rig
+
+D = Decimal
+
+
+async def _trade(r: BotRig, bot: str, side: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Validate then, when approved, execute; return the last answer."""
+    body = {"bot_id": bot, "symbol": SYMBOL, "side": side, "score": "0.5"}
+    v = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=headers)
+    assert v.status_code == 200, v.text
+    if not v.json()["approved"]:
+        return dict(v.json())
+    e = await r.http.post("/api/v1/trades/execute",
+                          json={**body, "confirmation_id": v.json()["confirmation_id"]},
+                          headers=headers)  # fmt: skip
+    assert e.status_code == 201, e.text
+    return dict(e.json())
+
+
+async def _losing_round(r: BotRig, bot: str, start: Decimal) -> None:
+    entry = await _trade(r, bot, "buy", r.trader)
+    assert entry.get("status") == "submitted", entry.get("reasons")
+    await quote(r.node, start)  # the entry fills
+    close = await _trade(r, bot, "sell", r.trader)
+    assert close.get("status") == "submitted", close
+    await quote(r.node, start - 300)  # the close fills 300 lower: a loss
+
+
+async def test_a_losing_streak_stops_entries_until_the_bot_is_enabled_again(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "streak", max_losing_streak=2, require_confirmation=True)
+        start = mid(r.node)
+        for _ in range(2):
+            await _losing_round(r, "streak", start)
+            for _ in range(6):  # a minute a quote: past the engine's 300 s cooldown after a loss
+                await quote(r.node, start)
+        stopped = await _trade(r, "streak", "buy", r.trader)
+        assert stopped["approved"] is False and stopped["codes"] == ["BOT_LOSING_STREAK"], stopped
+        assert "2 losing trades in a row" in stopped["reasons"][0]
+        stats = (await r.http.get("/api/v1/bots/streak/stats", headers=r.trader)).json()
+        assert stats["trades"] == 2 and stats["wins"] == 0
+        on = await r.http.post("/api/v1/bots/streak/enable", headers=r.trader)
+        assert on.status_code == 200
+        again = await _trade(r, "streak", "buy", r.trader)
+        assert again["status"] == "submitted", again
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_the_node_wide_emergency_stop_refuses_every_order_and_says_how_to_flatten(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    try:
+        start = mid(r.node)
+        assert (await _trade(r, "alpha", "buy", r.alpha))["status"] == "submitted"
+        await quote(r.node, start)
+        halt = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.trader)  # fmt: skip
+        assert halt.status_code == 200 and halt.json()["scope"] == "node", halt.text
+        before = len(r.node.orders.orders)
+        entry = await _trade(r, "alpha", "buy", r.alpha)
+        assert entry["approved"] is False, entry
+        # HALTED lets no close through but the kill's own flatten, and says so
+        close = await _trade(r, "alpha", "sell", r.alpha)
+        assert close["approved"] is False and close["codes"] == ["TRADING_HALTED"], close
+        assert "kill with flatten" in close["reasons"][0]
+        assert len(r.node.orders.orders) == before
+        status = (await r.http.get("/api/v1/safety/status", headers=r.alpha)).json()
+        assert status["halted"] is True
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_bodies_the_json_parser_gives_up_on_are_refused_naming_the_limit(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        head = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "buy", "signal": '
+        for raw in (head + "[" * 5000 + "]" * 5000 + "}", head + '{"a": 1' + "0" * 5000 + "}}"):
+            hdr = {**r.alpha, "Content-Type": "application/json"}
+            resp = await r.http.post("/api/v1/safety/validate-trade", content=raw, headers=hdr)
+            assert resp.status_code == 422, resp.text
+            doc = resp.json()
+            assert [e["field"] for e in doc["errors"]] == ["(body)"], doc
+            assert "nests too deeply" in doc["error"] and "4300" in doc["error"]
+        # a key named twice is one trade to a reader of the first and another to the second
+        twice = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "sell", "side": "buy"}'
+        hdr = {**r.alpha, "Content-Type": "application/json"}
+        dup = await r.http.post("/api/v1/safety/validate-trade", content=twice, headers=hdr)
+        assert dup.status_code == 422, dup.text
+        at = twice.rindex('"side"')
+        assert f'key "side" given twice at character {at}' in dup.json()["error"], dup.text
+        assert not r.node.orders.orders
+        # other refusals keep their own answer
+        missing = await r.http.get("/api/v1/trades/status/bt_none", headers=r.alpha)
+        assert missing.status_code == 404 and "no bot trade" in missing.json()["detail"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_wrong_types_huge_bodies_and_spoofed_headers_stop_no_bot(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        route = "/api/v1/safety/emergency-stop"
+        for body, field in (({"bot_id": 5}, "bot_id"), ({"bot_id": ["beta"]}, "bot_id"),
+                            ({"reason": None}, "reason"), ({"bot_id": "BETA"}, "bot_id"),
+                            ({"bot_id": "beta", "flatten": True}, "flatten"),
+                            ([1, 2], "(body)")):  # fmt: skip
+            resp = await r.http.post(route, json=body, headers=r.trader)
+            assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == field, body
+        huge = '{"bot_id": "beta", "reason": "' + "a" * 2_000_000 + '"}'
+        as_json = {**r.trader, "Content-Type": "application/json"}
+        big = await r.http.post(route, content=huge, headers=as_json)
+        assert big.status_code == 413 and "api.max_body_bytes" in big.json()["detail"]
+        spoofed: list[dict[str, str]] = [
+            {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1"},  # no token at all
+            {"Authorization": "Bearer " + "x" * 10_000},
+            {**r.alpha, "X-Bot-Id": "beta", "X-Forwarded-User": "admin"},  # bound to alpha
+        ]
+        codes = []
+        for hdr in spoofed:
+            resp = await r.http.post(route, json={"bot_id": "beta"}, headers=hdr)
+            codes.append(resp.status_code)
+        assert codes == [401, 401, 403]
+        # nothing of the above stopped beta or halted the node
+        bots = (await r.http.get("/api/v1/safety/bots", headers=r.trader)).json()["items"]
+        assert {b["bot_id"]: b["enabled"] for b in bots} == {"alpha": True, "beta": True}
+        assert r.node.risk.state.value == "ACTIVE"
+        # a text body is not read as JSON
+        text = await r.http.post(route, content=b'{"bot_id": "beta"}',
+                                 headers={**r.trader, "Content-Type": "text/plain"})  # fmt: skip
+        assert text.status_code == 422 and r.node.risk.state.value == "ACTIVE"
+    finally:
+        await r.http.aclose()
+        r.node.close()
