@@ -22,7 +22,9 @@ Per venue, in this order:
    venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
    stored report, which a crash may have left behind its fills): a difference beyond the fees'
    rounding is never booked but reported (`ledger_differences`), and the ledger audit halts;
-6. positions: spot holdings that positions claim but the venue does not hold are reported.
+6. positions: spot holdings that positions claim but the venue does not hold are reported; once
+   a venue's balances are applied, a strategy's legs held alone (cross-venue) are shrunk to
+   what the venue holds (`held_shrunk`).
 
 If any step cannot complete, the report says which venue, which step, how many attempts, the
 error and the way out; `reconcile_and_gate` then halts the node until a reconciliation succeeds.
@@ -89,6 +91,7 @@ class ReconcileReport:
     unknown_orders: list[str] = field(default_factory=list)
     balance_adjustments: list[dict[str, str]] = field(default_factory=list)
     position_mismatches: list[dict[str, str]] = field(default_factory=list)
+    held_shrunk: list[dict[str, Any]] = field(default_factory=list)  # legs no longer held
     balances_deferred: list[dict[str, str]] = field(default_factory=list)
     ledger_differences: list[dict[str, str]] = field(default_factory=list)
 
@@ -242,6 +245,7 @@ async def _reconcile_venue(
             report.balances_deferred.append({"venue": name, "reason": why})
         else:
             _apply_balances(node, name, balances, report, read_ts)
+            report.held_shrunk += sync_held(node, name)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
@@ -486,6 +490,18 @@ def _book_difference(
         venue, asset, ledger, venue_total, f"reconcile ({report.trigger})", node.clock.now_ms()
     )
     report.balance_adjustments.append(row)
+
+
+def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:
+    """Let each strategy holding legs without positions (cross-venue pairs) shrink them to
+    what the venue holds now; return what changed."""
+    book = node.portfolio.book(venue)
+    out: list[dict[str, Any]] = []
+    for strat in node.strategies:
+        sync = getattr(strat, "sync_held", None)
+        if sync is not None:
+            out += sync(venue, book.total)
+    return out
 
 
 def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -> None:
