@@ -5,7 +5,8 @@ argv: config.json STEP
 - first_journaled: the first leg's order is journaled, its request never leaves;
 - first_filled: the first leg filled, the second not sent;
 - second_filled: both legs filled, the attempt's record not written;
-- recorded: the record (and the book with it) committed, before any later checkpoint.
+- recorded: the record (and the book with it) committed, before any later checkpoint;
+- unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves.
 Prints one JSON line before dying: what the attempt had done.
 """
 
@@ -39,6 +40,8 @@ async def main() -> None:
         async def journaled_only(order, send=send):  # journaled; the request never leaves
             if step == "first_journaled" and order.signal.get("arb") == "first":
                 die({"step": step, "first": order.client_order_id})
+            if step == "unwinding" and order.side.value == "sell":
+                die({"step": step, "sell": order.client_order_id})
             return await send(order)
 
         venue.submit = journaled_only  # type: ignore[method-assign]

@@ -128,3 +128,56 @@ async def test_a_first_leg_killed_before_it_left_books_nothing(tmp_path, servers
         assert order.client_order_id == died["first"] and order.filled == 0
 
     await _twice(cfg, check)
+
+
+async def test_lone_legs_held_at_start_without_a_sale_are_booked_under_their_pair_once(
+    tmp_path, servers
+):
+    # on_interrupted = "hold": nothing is sent, the node reports the leg and the strategy books
+    # it; then a start killed while unwinding (default "unwind"): the next start sends nothing
+    # more and books what the leg still holds.
+    cfg, died = await _killed_at(
+        tmp_path, servers, "first_filled", ArbScenarioConfig(size=Decimal(20)),
+        on_interrupted="hold",
+    )  # fmt: skip
+
+    def check(node) -> None:
+        assert _book(node) == [(PAIR, Decimal(died["filled"]), (PM_YES + "/PUSD",))]
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "held" and rec["cycle"]["pair_id"] == PAIR, rec
+        assert [o.client_order_id for o in node.storage.load_orders()] == [died["cid"]]
+
+    node, events = await _start(cfg)
+    try:
+        [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        assert held.data["client_order_ids"] == [died["cid"]]
+    finally:
+        await node.stop()
+        node.close()
+    await _twice(cfg, check)
+
+
+async def test_a_start_killed_while_unwinding_books_the_lone_leg_under_its_pair_once(
+    tmp_path, servers
+):
+    cfg, died = await _killed_at(
+        tmp_path, servers, "first_filled", ArbScenarioConfig(size=Decimal(20))
+    )
+    [cut] = await killed_child(CHILD, tmp_path, cfg, "unwinding", timeout_s=150)
+    assert cut["step"] == "unwinding", cut
+
+    def check(node) -> None:
+        assert _book(node) == [(PAIR, Decimal(died["filled"]), (PM_YES + "/PUSD",))]
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["outcome"] == "held" and rec["cycle"]["pair_id"] == PAIR, rec
+        assert "stopped again while unwinding" in rec["legs"]["reason"]
+        assert len(node.storage.load_orders()) == 2  # the leg and the cut sell: nothing more
+
+    node, events = await _start(cfg)
+    try:
+        check(node)
+        assert len([e for e in events if e.kind == EventKind.ARB_HELD]) == 1
+    finally:
+        await node.stop()
+        node.close()
+    await _twice(cfg, check)

@@ -24,7 +24,8 @@ Per venue, in this order:
    rounding is never booked but reported (`ledger_differences`), and the ledger audit halts;
 6. positions: spot holdings that positions claim but the venue does not hold are reported; once
    a venue's balances are applied, a strategy's legs held alone (cross-venue) are shrunk to
-   what the venue holds (`held_shrunk`).
+   what the venue holds (`held_shrunk`); at start, after the attempts a stop cut short are
+   taken up (a cut retry's sale is that retry's, not a sale by hand).
 
 If any step cannot complete, the report says which venue, which step, how many attempts, the
 error and the way out; `reconcile_and_gate` then halts the node until a reconciliation succeeds.
@@ -245,7 +246,8 @@ async def _reconcile_venue(
             report.balances_deferred.append({"venue": name, "reason": why})
         else:
             _apply_balances(node, name, balances, report, read_ts)
-            report.held_shrunk += sync_held(node, name)
+            if report.trigger != "startup":  # at start: once cut attempts are taken up
+                report.held_shrunk += sync_held(node, name)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)

@@ -101,6 +101,42 @@ async def adopt_interrupted(
     return executor._finish(rec)
 
 
+def hold_interrupted(
+    executor: PairExecutor, legs: list[Order], fills: Mapping[str, list[Fill]], why: str
+) -> PairAttempt:
+    """Record, without sending anything, what an interrupted attempt's legs hold (the node
+    reports them): both legs filled are booked as their pair, a first leg left alone is held
+    under its pair; the record names every leg, so no later start takes them up."""
+    results = [_result(o, fills.get(o.client_order_id, [])) for o in legs]
+    rec = PairAttempt(executor.strategy_id, INTERRUPTED_PAIR, "", 0, executor.mode, ZERO, ZERO,
+                      ZERO, ZERO, ts=executor._clock.now_ms(), reason=why)  # fmt: skip
+    rec.legs.extend(results)
+    pair = {} if _shape(results) else _pair_of(legs)
+    if not pair:  # nothing to book it under: held as found, for a person
+        rec.outcome = "held"
+        _net_held(rec)
+        return executor._finish(rec)
+    rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
+    rec.direction = int(pair.get("direction", 0))
+    first = next(r for r in results if r.role == "first")
+    hedged = sum((r.filled for r in results if r.role == "second"), ZERO)
+    sold = sum((r.filled for r in results if r.role == "unwind"), ZERO)
+    rec.contracts = first.filled
+    if 0 < hedged <= first.filled:
+        _book_hedged(executor, rec, first, next(r for r in results if r.role == "second"), pair)
+    left = first.filled - min(hedged, first.filled) - sold
+    if left > 0:
+        rec.outcome, rec.held[first.symbol] = "held", left
+        rec.capital = -first.cash * left / first.filled
+        executor.book_pair(
+            OpenPair(rec.pair_id, rec.event, rec.direction, left, rec.capital,
+                     int(pair.get("settles_at_ms") or 0), (first.venue,), (first.symbol,))
+        )  # fmt: skip
+    elif rec.outcome != "completed":
+        rec.outcome = "unwound"
+    return executor._finish(rec)
+
+
 def _pair_of(legs: list[Order]) -> dict[str, Any]:
     """What the legs' orders say of their pair (pair id, event, direction, settlement, both
     legs in the pair's order), or {} (orders sent before they said it)."""
@@ -181,12 +217,17 @@ def _book_hedged(
 
 def _hold_as_found(executor: PairExecutor, rec: PairAttempt, reason: str) -> None:
     rec.reason, rec.outcome = reason, "held"
+    _net_held(rec)
+    executor._hold(rec, rec.legs[0])
+
+
+def _net_held(rec: PairAttempt) -> None:
+    """What the legs bought less what they sold, per symbol."""
     for leg in rec.legs:
         if leg.side is Side.BUY:
             rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) + leg.filled
         else:
             rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) - leg.filled
-    executor._hold(rec, rec.legs[0])
 
 
-__all__ = ["INTERRUPTED_PAIR", "adopt_interrupted"]
+__all__ = ["INTERRUPTED_PAIR", "adopt_interrupted", "hold_interrupted"]

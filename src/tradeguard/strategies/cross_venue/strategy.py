@@ -314,6 +314,14 @@ class CrossVenueStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
+    def hold_interrupted(self, legs: list[Order], fills: dict[str, list[Fill]], why: str) -> None:
+        """Record what an interrupted attempt's legs hold, sending nothing, and book it under
+        the pair their orders name (the node reports the legs)."""
+        from tradeguard.strategies.cross_venue.adopt import hold_interrupted
+
+        assert self.executor is not None, "bind() first"
+        hold_interrupted(self.executor, legs, fills, why)
+
     async def on_stopping(self) -> None:
         """Start no new pair; wait up to stop_timeout_s for the running one."""
         self._stopping = True
