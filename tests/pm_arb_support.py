@@ -54,6 +54,7 @@ class StubGateway:
     checks: int = 0  # dry risk checks asked of this gateway
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
+    states: list[Mapping[str, Any]] = field(default_factory=list)  # committed with each row
     sent: list[Order] = field(default_factory=list)
     observed: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
     _fills: dict[str, list[Fill]] = field(default_factory=dict)
@@ -163,8 +164,10 @@ class StubGateway:
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
         self.observed.append((symbols, pnl_usd))
 
-    def record_execution(self, row: Mapping[str, Any]) -> int | None:
+    def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:
         self.rows.append(row)
+        if state is not None:
+            self.states.append(state(len(self.rows)))
         return len(self.rows)
 
     def publish(self, event: Event) -> None:

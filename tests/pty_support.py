@@ -18,8 +18,11 @@ def run_in_pty(
     timeout_s: float = 300.0,
     columns: int = 80,
     stdin_text: str | None = None,
+    answer: tuple[str, str] | None = None,
 ) -> tuple[int, str]:
-    """Run `argv` with stdin, stdout and stderr on a pty; return (exit code, screen text)."""
+    """Run `argv` with stdin, stdout and stderr on a pty; return (exit code, screen text).
+    `answer` (prompt, text): type `text` once `prompt` is on the screen (a prompt that turns
+    echo off, as getpass does, flushes what was typed before it)."""
     env = dict(os.environ if env is None else env)
     env.update({"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"})
     env.pop("NO_COLOR", None)
@@ -44,6 +47,9 @@ def run_in_pty(
                 if not data:
                     break
                 chunks.append(data)
+                if answer is not None and answer[0].encode() in b"".join(chunks):
+                    os.write(main_fd, answer[1].encode())
+                    answer = None
             elif proc.poll() is not None:
                 break
         else:

@@ -34,6 +34,9 @@ def add_pm_arb_run_parser(pm_sub: Any) -> None:
     )
     add_strategy_run_options(run, "cross_venue", "print the attempts as JSON")
     run.set_defaults(func=cmd_pm_arb_run)
+    from tradeguard.cli.pm_arb_retry import add_pm_arb_retry_parser
+
+    add_pm_arb_retry_parser(arb_sub)
 
 
 def cmd_pm_arb_run(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ The exchange is the source of truth. A ledger total that differs from the venue'
 the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
 ledger is set to the venue's figures. A venue with orders open, unresolved or just finished is
 skipped (`waiting` says why): its balances may be moving with fills not booked yet, and such a
-difference must never become an adjustment.
+difference must never become an adjustment. After a venue's balances are applied, `on_applied`
+lets the strategies holding legs without positions shrink them to what the venue holds.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class BalanceSync:
         tolerance_abs: Decimal = Decimal("0.00000001"),
         in_flight: Callable[[str], bool | str] | None = None,
         reference: ReferencePrices | None = None,
+        on_applied: Callable[[str], object] | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -83,6 +85,8 @@ class BalanceSync:
         self.in_flight = in_flight or (lambda _venue: False)
         # marks for held assets no traded market prices (BNB for fees): read before valuing
         self.reference = reference
+        # after a venue's balances are applied (strategies' held legs follow the venue)
+        self.on_applied = on_applied
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
         self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
@@ -122,6 +126,8 @@ class BalanceSync:
                 self.skipped.append(name)
                 continue
             found.extend(self._apply(name, balances))
+            if self.on_applied is not None:
+                self.on_applied(name)
         return found
 
     def _apply(self, venue: str, balances: list[Balance]) -> list[Discrepancy]:

@@ -32,6 +32,9 @@ from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.storage.arb_repository import insert_arb_execution
 
+# kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
+RECORD_STATE_KEY = "strategy.record_state:{}"
+
 Levels = list[tuple[Decimal, Decimal]]
 
 
@@ -175,12 +178,19 @@ class OrderPathGateway:
         """Report one execution's result to the risk engine as one trade of this strategy."""
         self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts)
 
-    def record_execution(self, row: Mapping[str, Any]) -> int | None:
-        """Write one `arb_executions` row and return its id (None without storage)."""
+    def record_execution(
+        self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
+    ) -> int | None:
+        """Write one `arb_executions` row and return its id (None without storage); with
+        `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
+        so a kill before the next checkpoint loses neither."""
         storage = self._om.storage
         if storage is None:
             return None
-        row_id = insert_arb_execution(storage, row)
+        with storage.transaction():
+            row_id = insert_arb_execution(storage, row)
+            if state is not None:
+                storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state(row_id)))
         if self._on_record is not None:
             self._on_record(row)
         return row_id

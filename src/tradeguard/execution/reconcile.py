@@ -22,7 +22,10 @@ Per venue, in this order:
    venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
    stored report, which a crash may have left behind its fills): a difference beyond the fees'
    rounding is never booked but reported (`ledger_differences`), and the ledger audit halts;
-6. positions: spot holdings that positions claim but the venue does not hold are reported.
+6. positions: spot holdings that positions claim but the venue does not hold are reported; once
+   a venue's balances are applied, a strategy's legs held alone (cross-venue) are shrunk to
+   what the venue holds (`held_shrunk`); at start, after the attempts a stop cut short are
+   taken up (a cut retry's sale is that retry's, not a sale by hand).
 
 If any step cannot complete, the report says which venue, which step, how many attempts, the
 error and the way out; `reconcile_and_gate` then halts the node until a reconciliation succeeds.
@@ -90,6 +93,7 @@ class ReconcileReport:
     unknown_orders: list[str] = field(default_factory=list)
     balance_adjustments: list[dict[str, str]] = field(default_factory=list)
     position_mismatches: list[dict[str, str]] = field(default_factory=list)
+    held_shrunk: list[dict[str, Any]] = field(default_factory=list)  # legs no longer held
     balances_deferred: list[dict[str, str]] = field(default_factory=list)
     ledger_differences: list[dict[str, str]] = field(default_factory=list)
 
@@ -245,6 +249,8 @@ async def _reconcile_venue(
             # a netting venue's one signed position per market, read with what sells lock
             balances = with_journal_locks(node.orders, name, balances)
             _apply_balances(node, name, balances, report, read_ts)
+            if report.trigger != "startup":  # at start: once cut attempts are taken up
+                report.held_shrunk += sync_held(node, name)
 
     # 6. positions against holdings (spot: a long needs the base asset on the venue)
     _check_positions(node, name, report)
@@ -489,6 +495,18 @@ def _book_difference(
         venue, asset, ledger, venue_total, f"reconcile ({report.trigger})", node.clock.now_ms()
     )
     report.balance_adjustments.append(row)
+
+
+def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:
+    """Let each strategy holding legs without positions (cross-venue pairs) shrink them to
+    what the venue holds now; return what changed."""
+    book = node.portfolio.book(venue)
+    out: list[dict[str, Any]] = []
+    for strat in node.strategies:
+        sync = getattr(strat, "sync_held", None)
+        if sync is not None:
+            out += sync(venue, book.total)
+    return out
 
 
 def _check_positions(node: ReconcileHost, venue: str, report: ReconcileReport) -> None:

@@ -293,10 +293,24 @@ def _build_strategies(node: TradingNode) -> None:
         saved = node._strategy_states.get(sc.id)
         if saved is None:  # read once: the checkpoints keep this row from here on
             saved = run_state(node, sc.id).state
+        saved = _newest_state(node, sc.id, saved or {})
         if saved:
             strat.restore(saved)
         node.strategies.append(strat)
     node._index_symbols()
+
+
+def _newest_state(node: TradingNode, strategy_id: str, saved: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's state, or the one its newest record committed when that came later
+    (a kill between a record and the next checkpoint)."""
+    from tradeguard.execution.gateway import RECORD_STATE_KEY
+
+    recorded = node.storage.kv_get(RECORD_STATE_KEY.format(strategy_id))
+    if not isinstance(recorded, dict):
+        return saved
+    if int(recorded.get("record_id") or 0) > int(saved.get("record_id") or 0):
+        return {**saved, **recorded}
+    return saved
 
 
 def _native_venues(node: TradingNode) -> NativeVenues:

@@ -8,7 +8,8 @@ For each arbitrage strategy, the filled legs no record names (`execution/interru
 are either handed to the strategy's executor (`on_interrupted = "unwind"`, the default), which
 trades them back within its own unwind bound through the risk engine and the journal and writes
 the record that names them, or kept and reported once with a critical `arb.held` event
-(`on_interrupted = "hold"`, or a strategy that cannot unwind).
+(`on_interrupted = "hold"`, or a strategy that cannot unwind). A strategy keeping a book of what
+it holds (`hold_interrupted`, cross-venue) writes the held record itself, booking the legs.
 
 A second stop during such an unwind must neither unwind twice nor lose the record. Before the
 first unwind order is journaled, the legs being taken up are committed in kv_state under
@@ -58,7 +59,7 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         now = node.clock.now_ms()
         if sid in adopting:  # the last start's unwind never wrote its record
             if legs:
-                record_held(storage, sid, legs, now, AGAIN_WHY)
+                _record_held(node, strat, legs, now, AGAIN_WHY)
                 events.append(held_event(sid, legs, now, AGAIN_WHY))
             del adopting[sid]
             storage.kv_set(ADOPTING_KEY, adopting)
@@ -69,14 +70,14 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         if adopt is None or getattr(strat, "on_interrupted", "hold") != "unwind":
             events.append(held_event(sid, legs, now, HOLD_WHY))
             reported.update(o.client_order_id for o in legs)
+            if getattr(strat, "hold_interrupted", None) is not None:
+                _record_held(node, strat, legs, now, HOLD_WHY)  # booked under their pair
             continue
         adopting[sid] = [o.client_order_id for o in legs]
         storage.kv_set(ADOPTING_KEY, adopting)  # committed before any unwind order
         log.warning("strategy %s: unwinding interrupted legs %s", sid, adopting[sid])
         try:
-            fills = {o.client_order_id: storage.load_fills(client_order_id=o.client_order_id)
-                     for o in legs}  # fmt: skip
-            outcome = await adopt(legs, fills)
+            outcome = await adopt(legs, _fills(node, legs))
         except Exception as exc:  # the executor writes its record whatever the venue says
             log.exception("strategy %s: taking up interrupted legs failed", sid)
             why = f"taking up these interrupted legs at start failed ({exc!r})"
@@ -92,3 +93,19 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
         node.bus.publish(event)
     return events
+
+
+def _fills(node: TradingNode, legs: list[Any]) -> dict[str, Any]:
+    storage = node.storage
+    return {o.client_order_id: storage.load_fills(client_order_id=o.client_order_id)
+            for o in legs}  # fmt: skip
+
+
+def _record_held(node: TradingNode, strat: Any, legs: list[Any], now: int, why: str) -> None:
+    """Write the `held` record naming `legs`: the strategy's own (booking what they hold in its
+    book, the record committed with it) when it keeps one, else the node's."""
+    hold = getattr(strat, "hold_interrupted", None)
+    if hold is None:
+        record_held(node.storage, strat.id, legs, now, why)
+        return
+    hold(legs, _fills(node, legs), why)

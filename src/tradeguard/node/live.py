@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
-from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.execution.reconcile import reconcile_and_gate, sync_held
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
@@ -153,6 +153,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         tolerance_abs=rc.balance_tolerance_abs,
         in_flight=lambda venue: _venue_busy(node, venue),
         reference=node.reference_prices(),
+        on_applied=lambda venue: sync_held(node, venue),
     )
 
 

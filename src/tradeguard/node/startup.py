@@ -68,6 +68,21 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     # no more orders: it halts before the start-up unwind sends any.
     await node.poll_kill_sentinel()
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
+    _sync_held(node)
+
+
+def _sync_held(node: TradingNode) -> None:
+    """Shrink the legs strategies hold alone to what the start's reconciliation read of each
+    venue (sold by hand while the node was down), once cut attempts are taken up."""
+    from tradeguard.execution.reconcile import sync_held
+
+    report = node.reconcile_report
+    if report is None or not report.ok:
+        return
+    deferred = {row.get("venue") for row in report.balances_deferred}
+    for name in node.venues:
+        if name not in deferred:
+            report.held_shrunk += sync_held(node, name)
 
 
 def warn_loss_limits(node: TradingNode) -> None:

@@ -9,7 +9,7 @@ gateway = ctx.execution_gateway(strategy_id, venue)
 decision = gateway.check_cycle(intents, gross_pct, fees_pct, notional_usd)
 result = await gateway.submit(intent)                 # risk check -> journal -> venue
 order = await gateway.wait_terminal(result.order.client_order_id, 5.0)
-record_id = gateway.record_execution(row)             # one arb_executions row
+record_id = gateway.record_execution(row, state)      # one arb_executions row (+ state)
 ```
 
 The gateway is the node's: every order still passes the risk engine and the journal, and the
@@ -18,7 +18,7 @@ strategy never holds a venue, the order manager, the risk engine or storage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,7 +116,11 @@ class ExecutionGateway(Protocol):
 
     def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
 
-    def record_execution(self, row: Mapping[str, Any]) -> int | None: ...
+    def record_execution(
+        self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
+    ) -> int | None:
+        """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
+        id given) leaves it, in the same transaction. Return the row's id (None: no storage)."""
 
     def publish(self, event: Event) -> None: ...
 

@@ -50,6 +50,8 @@ def held_json(strategy_id: str, p: Any) -> dict[str, Any]:
         "capital": plain(p.capital),
         "settles_at_ms": p.settles_at_ms,
         "legs": [f"{v} {s}" for v, s in zip(p.venues, p.legs, strict=False)],
+        "record_id": p.record_id,
+        "note": p.note,
     }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
@@ -24,6 +25,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.held_retry import adopt_retry, retry_cut_short
+from tradeguard.strategies.cross_venue.limits import OpenPair
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
 from tradeguard.strategies.held_now import unwind_amount
 
@@ -84,24 +86,80 @@ async def adopt_interrupted(
     )
     rec.legs.extend(results)
     why = _shape(results)
+    pair = _pair_of(legs)
+    if pair and not why:  # the legs name their pair: the record and the book say which
+        rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
+        rec.direction = int(pair.get("direction", 0))
     async with executor._lock:
         if retry_cut_short(legs) is not None:  # a held leg's retry, not a pair attempt
             adopt_retry(executor, rec, legs)
         elif why:
             _hold_as_found(executor, rec, f"{rec.reason}, not unwound: {why}")
         else:
-            await _unwind_rest(executor, rec, results)
+            await _unwind_rest(executor, rec, results, pair)
     rec.latency_ms = (time.perf_counter() - started) * 1000
     return executor._finish(rec)
 
 
-async def _unwind_rest(executor: PairExecutor, rec: PairAttempt, legs: list[PairLegResult]) -> None:
+def hold_interrupted(
+    executor: PairExecutor, legs: list[Order], fills: Mapping[str, list[Fill]], why: str
+) -> PairAttempt:
+    """Record, without sending anything, what an interrupted attempt's legs hold (the node
+    reports them): both legs filled are booked as their pair, a first leg left alone is held
+    under its pair; the record names every leg, so no later start takes them up."""
+    results = [_result(o, fills.get(o.client_order_id, [])) for o in legs]
+    rec = PairAttempt(executor.strategy_id, INTERRUPTED_PAIR, "", 0, executor.mode, ZERO, ZERO,
+                      ZERO, ZERO, ts=executor._clock.now_ms(), reason=why)  # fmt: skip
+    rec.legs.extend(results)
+    pair = {} if _shape(results) else _pair_of(legs)
+    if not pair:  # nothing to book it under: held as found, for a person
+        rec.outcome = "held"
+        _net_held(rec)
+        return executor._finish(rec)
+    rec.pair_id, rec.event = str(pair["pair_id"]), str(pair.get("event", ""))
+    rec.direction = int(pair.get("direction", 0))
+    first = next(r for r in results if r.role == "first")
+    hedged = sum((r.filled for r in results if r.role == "second"), ZERO)
+    sold = sum((r.filled for r in results if r.role == "unwind"), ZERO)
+    rec.contracts = first.filled
+    if 0 < hedged <= first.filled:
+        _book_hedged(executor, rec, first, next(r for r in results if r.role == "second"), pair)
+    left = first.filled - min(hedged, first.filled) - sold
+    if left > 0:
+        rec.outcome, rec.held[first.symbol] = "held", left
+        rec.capital = -first.cash * left / first.filled
+        executor.book_pair(
+            OpenPair(rec.pair_id, rec.event, rec.direction, left, rec.capital,
+                     int(pair.get("settles_at_ms") or 0), (first.venue,), (first.symbol,))
+        )  # fmt: skip
+    elif rec.outcome != "completed":
+        rec.outcome = "unwound"
+    return executor._finish(rec)
+
+
+def _pair_of(legs: list[Order]) -> dict[str, Any]:
+    """What the legs' orders say of their pair (pair id, event, direction, settlement, both
+    legs in the pair's order), or {} (orders sent before they said it)."""
+    found = [o.signal for o in legs if isinstance(o.signal, dict) and o.signal.get("pair_id")]
+    if not found or any(f.get("pair_id") != found[0].get("pair_id") for f in found):
+        return {}
+    pair = found[0]
+    return pair if len(pair.get("pair_legs") or ()) == 2 else {}
+
+
+async def _unwind_rest(
+    executor: PairExecutor, rec: PairAttempt, legs: list[PairLegResult], pair: dict[str, Any]
+) -> None:
     first = next(leg for leg in legs if leg.role == "first")
     hedged = sum((leg.filled for leg in legs if leg.role == "second"), ZERO)
     sold = sum((leg.filled for leg in legs if leg.role == "unwind"), ZERO)
     rec.contracts = first.filled
     left = first.filled - hedged - sold
-    if hedged >= first.filled:
+    if pair and 0 < hedged <= first.filled:  # what both legs hold is a pair to settlement
+        _book_hedged(executor, rec, first, next(g for g in legs if g.role == "second"), pair)
+        if left <= 0:
+            return
+    elif hedged >= first.filled:
         _hold_as_found(
             executor,
             rec,
@@ -120,18 +178,56 @@ async def _unwind_rest(executor: PairExecutor, rec: PairAttempt, legs: list[Pair
         if left <= 0:
             return
     await executor._unwind(rec, first, left)
+    if pair and rec.outcome == "held":  # the lone leg counts in the book as after a run's
+        executor.book_pair(
+            OpenPair(rec.pair_id, rec.event, rec.direction, rec.held[first.symbol], rec.capital,
+                     int(pair.get("settles_at_ms") or 0), (first.venue,), (first.symbol,))
+        )  # fmt: skip
     if sold > 0 and rec.outcome == "unwound":
         rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"
 
 
+def _book_hedged(
+    executor: PairExecutor,
+    rec: PairAttempt,
+    first: PairLegResult,
+    second: PairLegResult,
+    pair: dict[str, Any],
+) -> None:
+    """Book the contracts both legs filled as the pair a run would have booked, once: this
+    attempt's record is written with the book."""
+    n = second.filled
+    capital = -first.cash * n / first.filled - second.cash
+    by_venue = {first.venue: first.symbol, second.venue: second.symbol}
+    venues = tuple(str(v) for v, _ in pair["pair_legs"])
+    if set(venues) != set(by_venue):
+        venues = (first.venue, second.venue)
+    rec.capital, rec.fees = capital, first.fee * n / first.filled + second.fee
+    rec.actual_profit = n - capital
+    rec.actual_edge = rec.actual_profit / n
+    rec.outcome = "completed"
+    rec.reason = f"{rec.reason}: both legs had filled ({n} contracts), booked as a pair held"
+    executor.book.record_trade(rec.ts)
+    executor.book_pair(
+        OpenPair(rec.pair_id, rec.event, rec.direction, n, capital,
+                 int(pair.get("settles_at_ms") or 0), venues,
+                 tuple(by_venue[v] for v in venues))
+    )  # fmt: skip
+
+
 def _hold_as_found(executor: PairExecutor, rec: PairAttempt, reason: str) -> None:
     rec.reason, rec.outcome = reason, "held"
+    _net_held(rec)
+    executor._hold(rec, rec.legs[0])
+
+
+def _net_held(rec: PairAttempt) -> None:
+    """What the legs bought less what they sold, per symbol."""
     for leg in rec.legs:
         if leg.side is Side.BUY:
             rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) + leg.filled
         else:
             rec.held[leg.symbol] = rec.held.get(leg.symbol, ZERO) - leg.filled
-    executor._hold(rec, rec.legs[0])
 
 
-__all__ = ["INTERRUPTED_PAIR", "adopt_interrupted"]
+__all__ = ["INTERRUPTED_PAIR", "adopt_interrupted", "hold_interrupted"]

@@ -52,6 +52,7 @@ from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, withi
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
+HELD_SHRUNK = "HELD_SHRUNK"  # the code of a record shrinking held legs to what a venue holds
 # Risk refusals a lower limit price may lift (the band, notional and cash limits); any other
 # refuses every price alike.
 PRICE_CODES = frozenset({
@@ -103,6 +104,11 @@ class PairExecutor:
         self.held_retries: dict[int, int] = {}
         # set while a held leg's retry sells: its orders name the held record (held_retry.py)
         self.retry_signal: dict[str, Any] = {}
+        # set while a pair's legs are sent: their orders name the pair, so a start after a kill
+        # before the record books it from the journal (adopt.py)
+        self.attempt_signal: dict[str, Any] = {}
+        self.last_record_id = 0  # the newest record this strategy's book reflects
+        self._unstamped: list[OpenPair] = []  # booked by the attempt whose record is unwritten
         self._lock = asyncio.Lock()
         self._clock = next(iter(self.gateways.values()))
 
@@ -146,6 +152,8 @@ class PairExecutor:
                     rec.outcome = "held" if any(leg.filled for leg in rec.legs) else "failed"
                     if rec.outcome == "held":
                         self._held_by_error(rec, opp)
+                finally:
+                    self.attempt_signal = {}
         rec.latency_ms = (time.perf_counter() - started) * 1000
         return self._finish(rec)
 
@@ -164,6 +172,7 @@ class PairExecutor:
         second_cap = await self._approve(rec, opp, n, first_plan, second_plan)
         if second_cap is None:
             return
+        self.attempt_signal = pair_signal(opp)
         first = await self._send(
             "first",
             first_plan.venue,
@@ -211,7 +220,7 @@ class PairExecutor:
         await self._unwind(rec, first, held - second.filled)
         if rec.outcome == "held":  # capital in the pair until it is sold or settles
             left = rec.held[first.symbol]
-            self.book.open.append(
+            self.book_pair(
                 OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
                          opp.settles_at_ms, (first.venue,), (first.symbol,))
             )  # fmt: skip
@@ -225,7 +234,7 @@ class PairExecutor:
         if left > 0:  # (an error never follows the normal path booking it)
             rec.held[first.symbol] = left
             rec.capital = -first.cash * left / first.filled
-            self.book.open.append(
+            self.book_pair(
                 OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
                          opp.settles_at_ms, (first.venue,), (first.symbol,))
             )  # fmt: skip
@@ -339,7 +348,7 @@ class PairExecutor:
         by_venue = {leg.venue: leg.symbol for leg in (first, second)}
         venues = (opp.legs[0].venue, opp.legs[1].venue)
         self.book.record_trade(rec.ts)
-        self.book.open.append(
+        self.book_pair(
             OpenPair(
                 opp.pair_id,
                 opp.event,
@@ -432,7 +441,12 @@ class PairExecutor:
             type=OrderType.LIMIT,
             price=price,
             time_in_force=tif,
-            signal={"arb": role, "kind": "cross_venue", **self.retry_signal},
+            signal={
+                "arb": role,
+                "kind": "cross_venue",
+                **self.attempt_signal,
+                **self.retry_signal,
+            },
             tag=ARB_UNWIND_TAG if role == "unwind" else f"arb-{role}",
         )
 
@@ -504,15 +518,31 @@ class PairExecutor:
             )
         )
 
+    def book_pair(self, pair: OpenPair) -> None:
+        """Hold `pair` in the book; the record of the attempt booking it names it, and is
+        written with the book in one transaction (`_finish`)."""
+        self.book.open.append(pair)
+        self._unstamped.append(pair)
+
+    def _book_state(self, record_id: int) -> dict[str, Any]:
+        """The book as the record `record_id` leaves it (committed with that record)."""
+        for pair in self._unstamped:
+            pair.record_id = record_id
+        self._unstamped.clear()
+        self.last_record_id = record_id
+        return {"limits": self.book.to_json(), "record_id": record_id}
+
     def _finish(self, rec: PairAttempt) -> PairAttempt:
         gateway = next(iter(self.gateways.values()))
-        rec.record_id = gateway.record_execution(rec.to_row())
+        rec.record_id = gateway.record_execution(rec.to_row(), self._book_state)
         if any(leg.filled for leg in rec.legs):
             symbols = tuple(dict.fromkeys(leg.symbol for leg in rec.legs))
             gateway.observe_cycle(
                 symbols, rec.actual_profit if rec.outcome != "completed" else ZERO, rec.ts
             )
         severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
+        if rec.code == HELD_SHRUNK:  # contracts sold outside the strategy: nothing at risk
+            severity = {rec.outcome: "warning"}
         why = f" ({rec.reason})" if rec.reason else ""
         edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
         shown = rec.to_json()
@@ -548,7 +578,16 @@ class PairExecutor:
         return rec
 
 
+def pair_signal(opp: PairOpportunity) -> dict[str, Any]:
+    """What each leg's order says of its pair: enough to book the pair from the journal."""
+    return {
+        "pair_id": opp.pair_id, "event": opp.event, "direction": opp.direction,
+        "settles_at_ms": opp.settles_at_ms,
+        "pair_legs": [[leg.venue, leg.symbol] for leg in opp.legs],
+    }  # fmt: skip
+
+
 def _cause(rec: PairAttempt) -> str:
-    if rec.pair_id == INTERRUPTED_PAIR:
+    if rec.pair_id == INTERRUPTED_PAIR or "adopted at start" in rec.reason:
         return "the node stopped between the legs"
     return "second leg failed"

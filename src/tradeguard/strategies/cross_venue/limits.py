@@ -55,6 +55,8 @@ class OpenPair:
     settles_at_ms: int
     venues: tuple[str, ...]  # one venue for a lone leg
     legs: tuple[str, ...]  # symbols held
+    record_id: int | None = None  # the arb_executions row that booked it (None: not known)
+    note: str = ""  # why it changed since (contracts the venue no longer holds)
 
     @property
     def lone(self) -> bool:
@@ -104,6 +106,8 @@ class LimitBook:
                     "settles_at_ms": o.settles_at_ms,
                     "venues": list(o.venues),
                     "legs": list(o.legs),
+                    **({} if o.record_id is None else {"record_id": o.record_id}),
+                    **({"note": o.note} if o.note else {}),
                 }
                 for o in self.open
             ],
@@ -128,6 +132,8 @@ class LimitBook:
                     int(o["settles_at_ms"]),
                     tuple(o["venues"]),
                     tuple(o["legs"]),
+                    None if o.get("record_id") is None else int(o["record_id"]),
+                    str(o.get("note") or ""),
                 )
             )
         return book

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,18 @@ class CrossVenueStrategy(Strategy):
                 out[key] = out.get(key, Decimal(0)) + pair.contracts
         return out
 
+    def sync_held(self, venue: str, total: Callable[[str], Decimal]) -> list[dict[str, Any]]:
+        """Shrink the lone legs held on `venue` to what it holds (`total(asset)`, read by a
+        reconciliation); return what changed, one dict per record written."""
+        from tradeguard.strategies.cross_venue.held_sync import shrink_held
+
+        if self.executor is None:
+            return []
+        recs = shrink_held(self.executor, venue, total, set(self.watch.resolved))
+        return [{"strategy_id": self.id, "record_id": r.record_id, "pair_id": r.pair_id,
+                 "held": {s: plain(q) for s, q in r.held.items()}, "reason": r.reason}
+                for r in recs]  # fmt: skip
+
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills."""
         self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
@@ -301,6 +314,14 @@ class CrossVenueStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
+    def hold_interrupted(self, legs: list[Order], fills: dict[str, list[Fill]], why: str) -> None:
+        """Record what an interrupted attempt's legs hold, sending nothing, and book it under
+        the pair their orders name (the node reports the legs)."""
+        from tradeguard.strategies.cross_venue.adopt import hold_interrupted
+
+        assert self.executor is not None, "bind() first"
+        hold_interrupted(self.executor, legs, fills, why)
+
     async def on_stopping(self) -> None:
         """Start no new pair; wait up to stop_timeout_s for the running one."""
         self._stopping = True
@@ -324,14 +345,18 @@ class CrossVenueStrategy(Strategy):
         return {
             "limits": self.book.to_json(),
             "resolved": {s: r.value for s, r in self.watch.resolved.items()},
+            "record_id": self.executor.last_record_id if self.executor is not None else 0,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Take back the limits' book and the resolutions seen before a restart."""
+        """Take back the limits' book and the resolutions seen before a restart (the book as
+        the newest record left it, `record_id`, when that is newer than the checkpoint's)."""
         from tradeguard.model.outcome import Resolution
 
         restored = LimitBook.from_json(state.get("limits") or {})
         self.book.day, self.book.trades_today = restored.day, restored.trades_today
         self.book.realised_today, self.book.open = restored.realised_today, restored.open
+        if self.executor is not None:
+            self.executor.last_record_id = int(state.get("record_id") or 0)
         for symbol, value in (state.get("resolved") or {}).items():
             self.watch.resolved[symbol] = Resolution(value)

@@ -1,0 +1,71 @@
+"""Child process: a cross_venue node trading on both sandboxes, SIGKILLed at one step of its
+first pair attempt.
+
+argv: config.json STEP
+- first_journaled: the first leg's order is journaled, its request never leaves;
+- first_filled: the first leg filled, the second not sent;
+- second_filled: both legs filled, the attempt's record not written;
+- recorded: the record (and the book with it) committed, before any later checkpoint;
+- unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves.
+Prints one JSON line before dying: what the attempt had done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tradeguard.config import Config
+from tradeguard.model.events import EventKind
+from tradeguard.node import TradingNode
+
+
+def die(what: dict) -> None:
+    print(json.dumps(what), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def main() -> None:
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    step = sys.argv[2]
+    node = TradingNode(cfg)
+    for venue in node.venues.values():
+        venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+        send = venue.submit
+
+        async def journaled_only(order, send=send):  # journaled; the request never leaves
+            if step == "first_journaled" and order.signal.get("arb") == "first":
+                die({"step": step, "first": order.client_order_id})
+            if step == "unwinding" and order.side.value == "sell":
+                die({"step": step, "sell": order.client_order_id})
+            return await send(order)
+
+        venue.submit = journaled_only  # type: ignore[method-assign]
+    executor = node.strategies[0].executor  # type: ignore[attr-defined]
+    leg = executor._send
+
+    async def send_leg(role, *args):
+        done = await leg(role, *args)
+        if step == f"{role}_filled" and done.filled > 0:
+            die({"step": step, "role": role, "cid": done.client_order_id,
+                 "filled": str(done.filled)})  # fmt: skip
+        return done
+
+    executor._send = send_leg
+
+    def on_event(event):
+        if step == "recorded" and event.kind == EventKind.ARB_EXECUTION:
+            die({"step": step, "record_id": event.data["record_id"],
+                 "outcome": event.data["outcome"]})  # fmt: skip
+
+    node.bus.subscribe(on_event)
+    await node.start()
+    await node.run_live(duration_s=90)
+    print(json.dumps({"unexpected": "no attempt reached the step"}), flush=True)
+
+
+asyncio.run(main())

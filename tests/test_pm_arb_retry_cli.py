@@ -1,0 +1,107 @@
+"""`tradeguard pm arb retry` against a running node's API: the held leg is offered again after
+the TOTP code is typed at the prompt (a pseudo-terminal); a node not running, a wrong token and
+a wrong code each end in one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from pty_support import run_in_pty
+from test_api_support import build_app
+from test_pm_arb_held_shrink import rig  # noqa: F401  (the fixture)
+from test_pm_arb_interrupted import _start
+from test_pm_arb_node import arb_config
+from tradeguard.api.server import ApiServer
+from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+from tradeguard.sandbox.pm_serve import paired_markets
+from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.cross_venue.held_retry import held_legs
+
+ROOT = Path(__file__).resolve().parents[1]
+RETRY = [sys.executable, "-m", "tradeguard.cli", "pm", "arb", "retry"]
+
+
+def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run(
+        [*RETRY, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=300,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path, rig):  # noqa: F811
+    kalshi, pm, _ = rig
+    cfg = arb_config(tmp_path, kalshi, pm, {"max_unwind_loss_usd": "0.01"},
+                     {"max_position_usd": "200"})  # fmt: skip
+    node, _events = await _start(cfg)
+    for venue in node.venues.values():
+        venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+    scenario = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                           ArbScenarioConfig(size=Decimal(2000), fail_second=True))  # fmt: skip
+    run = asyncio.create_task(node.run_live(duration_s=600))
+    server = None
+    try:
+        scenario.appear(scenario.markets[0])
+        strat = node.strategies[0]
+        for _ in range(2400):
+            if strat.attempts:
+                break
+            await asyncio.sleep(0.05)
+        assert [a.outcome for a in strat.attempts] == ["held"], strat.attempts
+        app, tokens = build_app(node)
+        server = ApiServer(node, "127.0.0.1", 0, app=app)
+        await server.start()
+        env = {**os.environ, "TG_API_URL": server.url, "TG_API_TOKEN": tokens.trader}
+        env.pop("TG_MASTER_PASSPHRASE", None)  # the CLI needs none
+
+        down = {**env, "TG_API_URL": f"http://127.0.0.1:{_closed_port()}"}
+        code, out = await asyncio.to_thread(_cli, ["--totp", "123456"], down)
+        assert code == 1 and out.count("\n") == 1, out
+        assert out.startswith("tradeguard: no node answers at http://127.0.0.1:"), out
+
+        code, out = await asyncio.to_thread(
+            _cli, ["--totp", "123456"], {**env, "TG_API_TOKEN": "tg_wrong"}
+        )
+        assert code == 1 and out.count("\n") == 1, out
+        assert "refused the token" in out and "Traceback" not in out, out
+
+        code, out = await asyncio.to_thread(_cli, ["--totp", "000000"], env)
+        assert code == 1 and out.count("\n") == 1, out
+        assert "refused the TOTP code: the TOTP code is wrong or expired" in out, out
+
+        code, out = await asyncio.to_thread(_cli, [], env)  # no terminal to prompt on
+        assert code == 2 and "give --totp CODE" in out, out
+
+        code, out = await asyncio.to_thread(_cli, ["--max-loss", "lots", "--totp", "1"], env)
+        assert code == 2 and "--max-loss 'lots' is not an amount of USD >= 0" in out, out
+
+        assert len(held_legs(load_arb_executions(node.storage))) == 1  # nothing sent yet
+        code, screen = await asyncio.to_thread(
+            run_in_pty, [*RETRY, "--max-loss", "500"], cwd=ROOT, env=env,
+            answer=("TOTP code:", tokens.trader_totp.now() + "\n"),
+        )  # fmt: skip
+        assert code == 0, screen
+        assert "pmarb record 1: unwound, still held nothing" in screen, screen
+        assert held_legs(load_arb_executions(node.storage)) == []
+        assert strat.book.open == []
+        assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+        print(f"\n{screen.strip()}")
+    finally:
+        if server is not None:
+            await server.stop()
+        node.request_stop()
+        await run
+        await node.stop()
+        node.close()
