@@ -35,14 +35,20 @@ def start(config: Config) -> bool:
     global _pending
     if _pending is not None or not hasattr(os, "fork") or threading.active_count() != 1:
         return False
-    # Imported before the fork: both processes need numpy and the loaders, loaded once.
-    from tradeguard.backtest.replay import resolve_data_path
+    # Imported before the fork (both processes use them); the node's modules are imported
+    # after it, while the reader reads.
+    import numpy  # noqa: F401
 
-    paths = [
-        str(resolve_data_path(dc.path, config.source_dir))
-        for dc in config.data
-        if dc.kind == "candles"
-    ]
+    from tradeguard.marketdata.data_files import resolve_data_path
+
+    try:
+        paths = [
+            str(resolve_data_path(dc.path, config.source_dir))
+            for dc in config.data
+            if dc.kind == "candles"
+        ]
+    except Exception:  # e.g. $TG_DATA_DIR naming no directory: the command says so itself
+        return False
     paths = [p for p in dict.fromkeys(paths) if p.lower().endswith(".feather")]
     if not paths:
         return False
