@@ -16,6 +16,7 @@ columns = prefetch.collect()                # {path: (mtime_ns, columns)}; {} if
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import threading
@@ -74,12 +75,17 @@ def collect() -> Prefetched:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
     finally:
-        os.waitpid(pid, 0)
+        _reap(pid)
     try:
         got = pickle.loads(data) if data else {}
     except Exception:  # a reader killed half-way: the command reads the files itself
         return {}
     return got if isinstance(got, dict) else {}
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):  # reaped already (a caller's SIGCHLD handler)
+        os.waitpid(pid, 0)
 
 
 def _read_files(write_end: int, paths: list[str]) -> None:
