@@ -8,7 +8,9 @@ from the inside (the same `run_backtest` call, its steps wrapped, nothing run tw
 - `imports_s`: the command line and the backtest modules; `importtime_by_package_s`: the self
   import times of a whole run (modules a phase loads later included) per top-level package, from
   `python -X importtime` (which adds its own overhead: compare them with each other)
-- `load_s`: the `[[data]]` files read into candles; `node_s`: the node built (storage, venues,
+- `load_s`: the `[[data]]` files read into candles (the candles made from the columns the
+  reader process sends, as the console script does; `reader_cpu_s`: that process's CPU, on the
+  other core); `node_s`: the node built (storage, venues,
   risk, strategies); `prepare_s`: vectorised indicators and the merged series
 - `node_start_s`: venues connected, reconciliation, ledger audit; `replay_s`: the replay loop
   (strategies, risk, journal, paper venue, fills; `orders` of them)
@@ -39,10 +41,11 @@ CONFIG = ROOT / "examples" / "backtest" / "btc_pairs.toml"
 
 # Run in the child: the backtest command with its steps timed (CPU seconds of this process).
 CHILD = r"""
-import gc, json, sys, time
+import gc, json, resource, sys, time
 cpu = time.process_time
 marks = {"start": cpu()}
 from tradeguard.cli.main import main
+sys.modules["tradeguard.cli.main"]._WHOLE_PROCESS = True  # as the console script: the reader
 thresholds = gc.get_threshold()
 gc.set_threshold(200_000, 50, 50)  # as cmd_backtest does before it imports these
 import tradeguard.backtest.runner as runner
@@ -80,8 +83,9 @@ sys.stdout = open("/dev/null", "w")
 code = main(["backtest", "--config", sys.argv[1], "--out", sys.argv[2], "--json"])
 sys.stdout = real_stdout
 total = cpu()
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"code": code, "start": marks["start"], "imports": marks["imports"],
-                  "total": total, **spent}))
+                  "total": total, "reader": children.ru_utime + children.ru_stime, **spent}))
 """
 
 
@@ -133,6 +137,7 @@ def main() -> None:
     }
     for name in phases:
         out[f"{name}_s"] = round(best.get(name, 0.0), 3)
+    out["reader_cpu_s"] = round(best["reader"], 3)
     out["rest_s"] = round(
         best["total"] - best["start"] - best["imports"] - sum(best.get(n, 0.0) for n in phases),
         3,

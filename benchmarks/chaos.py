@@ -21,10 +21,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from tradeguard.backtest.replay import resolve_data_path
 from tradeguard.chaos.exchange import ChaosSettings, run_chaos
 from tradeguard.chaos.paper import TRIGGER_STRATEGIES, PaperChaosSettings, run_paper_chaos
 from tradeguard.config import DEFAULT_DATA_FILE
+from tradeguard.marketdata.data_files import resolve_data_path
 
 
 def main() -> None:

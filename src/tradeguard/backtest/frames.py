@@ -10,17 +10,20 @@ frame = to_frame(series["ETH/BTC"])               # {"ts": ..., "close": ...} nu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tradeguard.config import TIMEFRAME_S, Config
-from tradeguard.marketdata.arrow_candles import ColumnCandles, columns_of
+from tradeguard.marketdata.arrow_candles import ColumnCandles, candles_of_columns, columns_of
 from tradeguard.marketdata.candles import aggregate
 from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import parse_utc
 from tradeguard.model.market import Candle
+
+if TYPE_CHECKING:
+    from tradeguard.backtest.prefetch import Prefetched
 
 TIMEFRAMES = TIMEFRAME_S  # name -> seconds
 Frame = dict[str, Any]  # column name -> numpy array (ts int64, prices float64)
@@ -67,13 +70,16 @@ def load_series(
     config: Config, start_ms: int | None, end_ms: int | None, interval_s: int | None
 ) -> dict[str, list[Candle]]:
     """Load every candle `[[data]]` file, cut to the window and resampled; keyed by symbol."""
+    from tradeguard.backtest import prefetch
     from tradeguard.node import resolve_data_path
 
+    prefetched = prefetch.collect()  # read by a second process, if the command started one
     out: dict[str, list[Candle]] = {}
     for dc in config.data:
         if dc.kind != "candles":
             raise ConfigError(f"data {dc.path}: kind {dc.kind!r}; a backtest replays candles")
-        candles = _cached_candles(str(resolve_data_path(dc.path, config.source_dir)), dc.symbol)
+        path = str(resolve_data_path(dc.path, config.source_dir))
+        candles = _cached_candles(path, dc.symbol, prefetched)
         out[dc.symbol] = resample(cut(candles, start_ms, end_ms), interval_s, dc.path)
         if out[dc.symbol]:
             check_bar_timeframes(dc.path, dc.timeframes, out[dc.symbol][0].interval_s)
@@ -96,8 +102,9 @@ _CACHE: dict[tuple[str, str], tuple[int, list[Candle]]] = {}
 _CACHE_FILES = 64
 
 
-def _cached_candles(path: str, symbol: str) -> list[Candle]:
-    """Load a candle file once per process (a sweep worker runs many combinations on it)."""
+def _cached_candles(path: str, symbol: str, prefetched: Prefetched | None = None) -> list[Candle]:
+    """Load a candle file once per process (a sweep worker runs many combinations on it), from
+    the columns a second process read when it has them for the file as it is now."""
     import os
 
     try:
@@ -107,7 +114,11 @@ def _cached_candles(path: str, symbol: str) -> list[Candle]:
     hit = _CACHE.get((path, symbol))
     if hit is not None and hit[0] == mtime:
         return hit[1]
-    candles = load_candles(path, symbol=symbol)
+    read = (prefetched or {}).get(path)
+    if read is not None and read[0] == mtime:
+        candles: list[Candle] = candles_of_columns(read[1], symbol)
+    else:
+        candles = load_candles(path, symbol=symbol)
     if len(_CACHE) >= _CACHE_FILES:
         _CACHE.clear()
     _CACHE[(path, symbol)] = (mtime, candles)

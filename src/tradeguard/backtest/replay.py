@@ -11,7 +11,6 @@ import heapq
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import QuietSymbols, SkipPlan, advance_flat, can_skip
@@ -21,6 +20,7 @@ from tradeguard.backtest.speed import ReplaySpeed
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import CandleAggregator
+from tradeguard.marketdata.data_files import resolve_data_path
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
@@ -28,21 +28,6 @@ from tradeguard.pacing import SLICE_S, Pacer
 
 if TYPE_CHECKING:
     from tradeguard.node import RunSummary, TradingNode
-
-
-def resolve_data_path(path: str, base_dir: Path | None = None) -> Path:
-    """Resolve a data path: absolute, else the first that exists of the config file's folder
-    (`base_dir`), the working directory and the data directory ($TG_DATA_DIR, ../shared/data)."""
-    from tradeguard.marketdata.loaders import default_data_dir
-
-    p = Path(path).expanduser()
-    if p.is_absolute():
-        return p
-    if base_dir is not None and (base_dir / p).exists():
-        return base_dir / p
-    if p.exists():
-        return p
-    return default_data_dir() / path
 
 
 def candle_stream(config: Config) -> Iterator[Candle]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.cli.common import EXIT_OK, ts_text, whole_number
-from tradeguard.cli.main import real_console
+from tradeguard.cli.main import real_console, whole_process
 from tradeguard.model.errors import ConfigError
 
 if TYPE_CHECKING:  # `backtest --json` never loads rich (see main.LazyConsole)
@@ -130,9 +130,14 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
 
 
 def _backtest(args: argparse.Namespace, console: Console) -> int:
+    config = _config(args)
+    if whole_process():
+        # The data files are read on the other core while this process imports the node.
+        from tradeguard.backtest import prefetch
+
+        prefetch.start(config)
     from tradeguard.backtest.runner import default_run_dir, run_backtest, write_outputs
 
-    config = _config(args)
     window = _window(args)
     run_dir = Path(args.out) if args.out else default_run_dir()
     with _bar(console, "backtest", args.json) as progress:

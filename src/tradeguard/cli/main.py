@@ -125,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The console script: run the command line, then end the process with its exit code."""
+    global _WHOLE_PROCESS
+    _WHOLE_PROCESS = True
     code = main()
     # Everything alive now goes with the process: frozen, it is spared the cyclic collector's
     # last pass at shutdown (0.1 s of CPU after a backtest, for nothing).
@@ -132,6 +134,15 @@ def run() -> NoReturn:
     if _command_of(sys.argv[1:]) in QUICK_EXIT and threading.active_count() == 1:
         _exit_now(code)
     sys.exit(code)  # the interpreter's shutdown also waits for threads still running
+
+
+_WHOLE_PROCESS = False  # set by the console script: the process is the command's alone
+
+
+def whole_process() -> bool:
+    """Tell whether the command runs as the console script, the process its own (it may then
+    fork helpers); `main` called from other code leaves that code's process alone."""
+    return _WHOLE_PROCESS
 
 
 # Commands that end without the interpreter's teardown: what they write is closed before they

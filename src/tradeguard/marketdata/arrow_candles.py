@@ -28,6 +28,16 @@ def fast_feather_candles(
     path: Path, table: Any, time_col: str, symbol: str
 ) -> ColumnCandles | None:
     """Return the candles of a clean table, or None to send the caller down the checked path."""
+    columns = clean_columns(path, table, time_col)
+    return None if columns is None else candles_of_columns(columns, symbol)
+
+
+def clean_columns(path: Path, table: Any, time_col: str) -> dict[str, Any] | None:
+    """The checked columns of a clean table, ready for `candles_of_columns`, or None.
+
+    Plain values only (numpy arrays, text, ints): they cross a process boundary as they are
+    (a backtest reads its files in a second process while the first imports). Each distinct
+    price and volume is kept as the text its `Decimal` is made from, one per line."""
     import numpy as np
     import pyarrow as pa
 
@@ -45,21 +55,34 @@ def fast_feather_candles(
     if not ok.all() or (len(ts) > 1 and not (np.diff(ts) > 0).all()):
         return None
     distinct, index = np.unique(np.concatenate(values[:4]), return_inverse=True)
-    prices, price_floats = _decimals(distinct)
-    volumes, volume_floats = _decimals(v)
     n = len(ts)
-    at = index.reshape(4, n)
     stamps = ts.tolist()
     interval = interval_from_name(path) or (interval_from_times(path, stamps) if n > 1 else 60)
+    prices, price_floats = _texts(distinct)
+    volumes, volume_floats = _texts(v)
+    return {
+        "ts": ts.astype(np.int64, copy=True), "at": index.reshape(4, n), "interval": interval,
+        "prices": prices, "price_floats": price_floats,
+        "volumes": volumes, "volume_floats": volume_floats,
+    }  # fmt: skip
+
+
+def candles_of_columns(columns: dict[str, Any], symbol: str) -> ColumnCandles:
+    """The candles of `clean_columns`'s figures, with those columns kept (`ColumnCandles`)."""
+    ts, at, interval = columns["ts"], columns["at"], columns["interval"]
+    n = len(ts)
+    prices = list(map(Decimal, columns["prices"].split("\n")))
+    volumes = list(map(Decimal, columns["volumes"].split("\n")))
     opens, highs, lows, closes = (list(map(prices.__getitem__, row)) for row in at.tolist())
     out = ColumnCandles(
-        _candles(n, (repeat(symbol, n), stamps, opens, highs, lows, closes, volumes,
+        _candles(n, (repeat(symbol, n), ts.tolist(), opens, highs, lows, closes, volumes,
                      repeat(interval, n), repeat("", n)))
     )  # fmt: skip
-    out.columns = {"ts": ts.astype(np.int64, copy=True)}
+    out.columns = {"ts": ts}
+    price_floats = columns["price_floats"]
     for name, where in zip(PRICE_COLUMNS, at, strict=True):
         out.columns[name] = price_floats[where]
-    out.columns["volume"] = volume_floats
+    out.columns["volume"] = columns["volume_floats"]
     return out
 
 
@@ -108,13 +131,14 @@ def columns_of(candles: Sequence[Candle]) -> dict[str, Any] | None:
     return None
 
 
-def _decimals(values: Any) -> tuple[list[Decimal], Any]:
-    """Each value as the loader's Decimal (15 significant digits) and as that Decimal's float."""
+def _texts(values: Any) -> tuple[str, Any]:
+    """Each value as the loader's Decimal text (15 significant digits), one per line, and as
+    that text's float."""
     import numpy as np
 
     # "%.15g" % x is format(x, ".15g") (the same conversion) at half the cost per value
     texts = list(map("%.15g".__mod__, values.tolist()))
-    return list(map(Decimal, texts)), np.array(list(map(float, texts)), dtype=np.float64)
+    return "\n".join(texts), np.array(list(map(float, texts)), dtype=np.float64)
 
 
 def _numpy(column: Any, dtype: Any) -> Any:

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from tradeguard.marketdata.arrow_candles import fast_feather_candles
+from tradeguard.marketdata.arrow_candles import clean_columns, fast_feather_candles
 from tradeguard.marketdata.checks import TimeOrder, read_csv_text
 from tradeguard.marketdata.data_files import (
     EPOCH,
@@ -172,11 +173,23 @@ def _iter_kline_csv(path: Path, text: str, symbol: str, quote_volume: bool) -> I
     order.finish(rows)
 
 
-def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[Candle]:
+def feather_columns(path: Path) -> dict[str, Any] | None:
+    """The checked columns of a clean feather candle file (see `clean_columns`), or None for
+    a file that `load_candles` reads row by row; raises what `load_candles` would."""
+    table, time_col, _ = _feather_table(path)
+    return clean_columns(path, table, time_col)
+
+
+def _feather_table(path: Path) -> tuple[Any, str, list[str]]:
     table = read_arrow(path, "feather")
     time_col = "date" if "date" in table.column_names else "timestamp"
     cols = [time_col, "open", "high", "low", "close", "volume"]
     require(path, table, cols)
+    return table, time_col, cols
+
+
+def _load_feather_candles(path: Path, symbol: str, quote_volume: bool) -> list[Candle]:
+    table, time_col, cols = _feather_table(path)
     if not quote_volume:
         fast = fast_feather_candles(path, table, time_col, symbol)
         if fast is not None:

@@ -29,6 +29,19 @@ INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # --- locating files ------------------------------------------------------------------------
 
 
+def resolve_data_path(path: str, base_dir: Path | None = None) -> Path:
+    """Resolve a data path: absolute, else the first that exists of the config file's folder
+    (`base_dir`), the working directory and the data directory ($TG_DATA_DIR, ../shared/data)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    if base_dir is not None and (base_dir / p).exists():
+        return base_dir / p
+    if p.exists():
+        return p
+    return default_data_dir() / path
+
+
 def default_data_dir() -> Path:
     """Find the shared data directory: $TG_DATA_DIR, else ../shared/data from cwd or repo root."""
     env = os.environ.get(DATA_DIR_ENV)

@@ -1,6 +1,6 @@
 """The node: builds every part from one config and runs the one order path."""
 
-from tradeguard.backtest.replay import resolve_data_path
+from tradeguard.marketdata.data_files import resolve_data_path
 from tradeguard.node.builder import build_node
 from tradeguard.node.credentials import vault_entry
 from tradeguard.node.node import TradingNode

@@ -1,0 +1,78 @@
+"""`tradeguard backtest` as the console script reads its feather files in a second process: the
+run is the one the command makes reading them itself, its own process never imports pyarrow,
+and a file the reader cannot take cleanly is read and refused as before, naming the row."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from backtest_support import ROOT, write_config
+from tradeguard.backtest import prefetch
+from tradeguard.cli.main import EXIT_ERROR, main
+
+# The console script (cli/__main__.py -> run()), reporting which pyarrow modules it loaded.
+CONSOLE = (
+    "import atexit, json, runpy, sys\n"
+    "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+    "atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules "
+    "if m.split('.')[0] == 'pyarrow')), file=sys.stderr))\n"
+    "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+)
+
+
+def _console(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE, *argv], capture_output=True, text=True, timeout=600
+    )
+
+
+def _compare_runs():  # benchmarks/compare_runs.py: every table, export and the report
+    path = ROOT / "benchmarks" / "compare_runs.py"
+    spec = importlib.util.spec_from_file_location("compare_runs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compare
+
+
+def test_the_console_script_runs_the_same_backtest_from_the_second_process(tmp_path, data_dir):
+    config = write_config(tmp_path, pairs=("ETH", "ADA"))
+    window = ["--from", "2018-01-12", "--to", "2018-01-15", "--json"]
+    done = _console("backtest", "--config", str(config), "--out", str(tmp_path / "a"), *window)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []  # candles made from its columns
+    assert json.loads(done.stdout)["trades"] > 0
+    # main() called from other code reads the files itself, in its own process
+    assert main(["backtest", "--config", str(config), "--out", str(tmp_path / "b"), *window]) == 0
+    assert _compare_runs()(tmp_path / "a", tmp_path / "b")["differs"] == []
+
+
+def test_a_bad_row_is_refused_by_the_console_script_as_by_the_command(tmp_path, capsys):
+    bad = tmp_path / "ETH_BTC-5m.feather"
+    table = {
+        "date": [0, 300_000, 600_000],
+        "open": [0.1, 0.11, 0.12],
+        "high": [0.15, 0.15, 0.15],
+        "low": [0.09, 0.09, 0.09],
+        "close": [0.11, 0.16, 0.13],  # row 2 closes above its high
+        "volume": [10.0, 11.0, 12.0],
+    }
+    feather.write_feather(pa.table(table), bad)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"candles/ETH_BTC-5m.feather"', f'"{bad}"'), encoding="utf-8")
+    done = _console("backtest", "--config", str(config), "--out", str(tmp_path / "a"), "--json")
+    assert done.returncode == EXIT_ERROR  # a data file's error, not the config's
+    assert main(["backtest", "--config", str(config), "--out", str(tmp_path / "b")]) == EXIT_ERROR
+    message = capsys.readouterr().err.strip()
+    assert "row 2: inconsistent bar" in message
+    assert done.stderr.splitlines()[0] == message
+
+
+def test_nothing_is_collected_when_no_reader_was_started():
+    assert prefetch.collect() == {}
