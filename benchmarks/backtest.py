@@ -10,7 +10,9 @@
   what an installed package (and scripts/test.sh) has; the .pyc files are removed again unless
   there were some before. `*_cpu_s` is the process's user + system CPU time, which a busy
   machine disturbs less than the wall time; `backtest_reader_cpu_runs_s` is the CPU of the
-  second process that reads the data files while the command imports (on the other core).
+  second process that reads the data files while the command imports (on the other core), and
+  `backtest_reader_peak_rss_mib` its peak memory; `backtest_peak_rss_both_mib` adds the two
+  peaks (an upper bound of what both hold at once: the reader ends before the replay).
   The compiled process runs three times: the figures are the best of them, each run's are
   listed (`backtest_wall_runs_s`, `backtest_cpu_runs_s`).
 - `idle_candles_per_s_callback`: candle events through the node with a strategy that never
@@ -60,7 +62,7 @@ def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
         "import atexit; u = lambda: resource.getrusage(resource.RUSAGE_SELF); "
         "c = lambda: resource.getrusage(resource.RUSAGE_CHILDREN); "
         "atexit.register(lambda: print('PEAK', u().ru_maxrss, u().ru_utime + u().ru_stime, "
-        "c().ru_utime + c().ru_stime, file=sys.stderr)); "
+        "c().ru_utime + c().ru_stime, c().ru_maxrss, file=sys.stderr)); "
         "runpy.run_module('tradeguard.cli', run_name='__main__')"
     )
     started = time.perf_counter()
@@ -72,6 +74,7 @@ def _run_backtest_process(out: Path) -> tuple[float, float, dict[str, Any]]:
     metrics = json.loads(done.stdout)
     metrics["cpu_s"] = float(line[2])
     metrics["reader_cpu_s"] = float(line[3])  # the process that reads the data files
+    metrics["reader_rss_mib"] = int(line[4]) / 1024
     return wall, int(line[1]) / 1024, metrics
 
 
@@ -101,6 +104,9 @@ def bench_backtest_process(tmp: Path) -> dict[str, Any]:
         backtest_cpu_runs_s=[round(r[2]["cpu_s"], 3) for r in runs],
         backtest_reader_cpu_runs_s=[round(r[2]["reader_cpu_s"], 3) for r in runs],
         backtest_peak_rss_mib=round(max(r[1] for r in runs), 1),
+        # The reader's own peak, and both added (an upper bound: it ends before the replay).
+        backtest_reader_peak_rss_mib=round(max(r[2]["reader_rss_mib"] for r in runs), 1),
+        backtest_peak_rss_both_mib=round(max(r[1] + r[2]["reader_rss_mib"] for r in runs), 1),
         backtest_replay_s=round(metrics["elapsed_s"], 3),
         backtest_candles=metrics["candles"],
         backtest_trades=metrics["trades"],
