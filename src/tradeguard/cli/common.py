@@ -279,3 +279,19 @@ def page_title(name: str, shown: int, total: int | None) -> str:
     if total is not None and total > shown:
         return f"{name} ({shown} of {total:,})"
     return f"{name} ({shown})"
+
+
+SCREEN_COLUMNS = 80  # what tables and status lines are laid out for, however wide the terminal
+
+
+def print_hanging(console: Console, markup: str, indent: int = 4) -> None:
+    """Print `markup` folded at 80 columns (or the terminal's width, when narrower), the lines
+    after the first indented, so that a long line never runs on from column 0."""
+    from rich.text import Text
+
+    width = max(20, min(console.width, SCREEN_COLUMNS)) - indent
+    lines = Text.from_markup(markup).wrap(console, width)
+    for i, line in enumerate(lines):
+        if i:
+            line = Text(" " * indent) + line
+        console.print(line, soft_wrap=True)

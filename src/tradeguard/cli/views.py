@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tradeguard.cli.common import (
@@ -20,6 +21,7 @@ from tradeguard.cli.common import (
     money,
     open_storage,
     page_title,
+    print_hanging,
     ts_text,
     whole_number,
 )
@@ -96,7 +98,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
-    console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    why = f" ({escape(reason)})" if reason else ""
+    print_hanging(console, f"Trading state: [bold]{state}[/]{why}")
     print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
     if isinstance(figures, dict):
