@@ -155,5 +155,9 @@ def test_arb_run_in_an_80_column_terminal_shows_every_figure_whole(
     for row in rows:
         assert re.search(r"│ USDT>\w+>\w+>USDT +│ completed │", row), row
         assert re.search(r"│ +-?\d+\.\d+ USDT │", row), row
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Starting a sandbox run"))
+    after = lines[at + 1]  # the database's path folds onto an indented line, or fits
+    assert after.startswith("    ") or after[:2].isdigit(), f"broken at column 0: {after!r}"
     summary = text[text.index("Cycles: ") :].splitlines()
     assert all(line.startswith(("Cycles: ", "Run: ", " ")) for line in summary), summary

@@ -210,14 +210,18 @@ def open_node(config: Any, confirm_live: bool, log_format: str | None) -> Any:
 
 def print_start(info: Console, node: Any) -> None:
     """Say whether the run starts fresh or resumes, and where it stores its state."""
+    from rich.markup import escape
+
     config = node.config
+    url = escape(str(config.node.database_url))
     if node.resumed:
-        info.print(
-            f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
-            f" (trading state {node.risk.state.value})."
+        print_hanging(
+            info,
+            f"[bold]Resuming[/] from the stored state in {url}"
+            f" (trading state {node.risk.state.value}).",
         )
     else:
-        info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
+        print_hanging(info, f"Starting a {config.mode.value} run; database {url}.")
 
 
 async def start_run_stop(
