@@ -95,13 +95,16 @@ class PtySession:
         self.screen += data.decode("utf-8", "replace")
         return bool(data)
 
-    def expect(self, text: str, timeout_s: float = 120.0) -> None:
-        """Wait until `text` has been shown since the last `expect` (bounded)."""
+    def expect(self, text: str, timeout_s: float = 120.0) -> str:
+        """Wait until `text` has been shown since the last `expect` (bounded); return what was
+        shown up to it, `text` included."""
         deadline = time.monotonic() + timeout_s
         while text not in self.screen:
             if time.monotonic() > deadline or not self._read(0.2):
                 raise AssertionError(f"{text!r} never shown; the screen:\n{self.screen}")
-        self.screen = self.screen[self.screen.index(text) + len(text) :]
+        end = self.screen.index(text) + len(text)
+        shown, self.screen = self.screen[:end], self.screen[end:]
+        return shown
 
     def type(self, data: bytes) -> None:
         """Type `data` on the terminal's keyboard (b"\\x03" is Ctrl-C, b"\\x04" Ctrl-D)."""
