@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tradeguard.cli.common import (
@@ -21,6 +20,7 @@ from tradeguard.cli.common import (
     open_node,
     print_hanging,
     print_start,
+    shown,
     start_run_stop,
     streaming_strategy_ids,
 )
@@ -398,7 +398,7 @@ def _print_cycle_table(console: Console, cycles: list[dict[str, Any]]) -> None:
     console.print(table)
     for c in cycles:
         if c["reason"]:
-            print_hanging(console, f"  #{c['id']} {escape(c['reason'][:300])}", indent=6)
+            print_hanging(console, f"  #{c['id']} {shown(c['reason'][:300])}", indent=6)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -299,3 +299,13 @@ def print_hanging(console: Console, markup: str, indent: int = 4) -> None:
         if i:
             line = Text(" " * indent) + line
         console.print(line, soft_wrap=True)
+
+
+def shown(value: Any) -> str:
+    """`value` as console markup that shows it as it is: brackets escaped, and control and
+    format characters written as escapes (text from outside never drives the terminal)."""
+    from rich.markup import escape
+
+    from tradeguard.logsetup import printable
+
+    return escape(printable(str(value)))

@@ -18,7 +18,9 @@ from tradeguard.cli.common import (
     json_default,
     open_storage,
     refuse_missing_sqlite_file,
+    shown,
 )
+from tradeguard.logsetup import printable
 
 RESUME_PHRASE = "RESUME"
 
@@ -77,7 +79,7 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=json_default))
     else:
-        console.print(f"[bold red]HALTED[/] — {report['reason']}")
+        console.print(f"[bold red]HALTED[/] — {shown(report['reason'])}")
         console.print(f"orders cancelled: {len(report['cancelled'])}")
         for cid in report["cancelled"]:
             console.print(f"  cancelled {cid}")
@@ -86,7 +88,7 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  {c['position']}: {c['amount']} left to the close already working "
                           f"({', '.join(c['working'])})")  # fmt: skip
         for f in report["failed"]:
-            console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
+            console.print(f"  [red]failed[/] {shown(f['id'])}: {shown(f['reason'])}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
     return 0 if not report["failed"] else 1
 
@@ -206,5 +208,5 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:
-        console.print(message)
+        console.print(printable(message), markup=False)
     return 0 if ok else 1

@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
-from tradeguard.cli.common import print_hanging
+from tradeguard.cli.common import print_hanging, shown
 
 _STATUS_STYLE = {"ok": "green", "degraded": "yellow", "down": "red"}
 
@@ -110,14 +109,14 @@ def print_liveness(
         return
     status = str(health.get("status"))
     if status == "unreachable":
-        where, why = escape(str(health["api"])), escape(str(health["error"]))
+        where, why = shown(health["api"]), shown(health["error"])
         say(f"Health: [red]API not reachable[/] at {where}: {why}")
         return
     say(f"Health: [{_STATUS_STYLE.get(status, 'white')}]{status}[/] ({health['api']})")
     for name, check in (health.get("checks") or {}).items():
         if isinstance(check, dict) and check.get("status") != "ok":
             detail = ", ".join(f"{k} {v}" for k, v in check.items() if k != "status")
-            say(f"  {name}: {check.get('status')}: {escape(detail)}")
+            say(f"  {name}: {check.get('status')}: {shown(detail)}")
     venues = ((health.get("checks") or {}).get("venues") or {}).get("venues") or {}
     for name, item in sorted(venues.items()):
         say(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tradeguard.cli.common import (
@@ -22,6 +21,7 @@ from tradeguard.cli.common import (
     open_storage,
     page_title,
     print_hanging,
+    shown,
     ts_text,
     whole_number,
 )
@@ -98,7 +98,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
-    why = f" ({escape(reason)})" if reason else ""
+    why = f" ({shown(reason)})" if reason else ""
     print_hanging(console, f"Trading state: [bold]{state}[/]{why}")
     print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
@@ -113,10 +113,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         t.add_column(
             col, justify="right" if col in ("trades", "won", "lost", "total P&L") else "left"
         )
-    for r, shown in zip(runs, out["strategies"], strict=True):
+    for r, row in zip(runs, out["strategies"], strict=True):
         t.add_row(
             r.strategy_id,
-            shown["status"],
+            row["status"],
             str(r.total_trades),
             str(r.winning_trades),
             str(r.losing_trades),
