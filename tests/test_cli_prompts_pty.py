@@ -146,3 +146,27 @@ def test_a_new_vault_typed_twice_then_its_fields_stores_the_entry(tmp_path):
     assert "a" * 64 not in rest and "b" * 64 not in rest
     data = json.loads((tmp_path / "vault.json").read_text())
     assert "main" in json.dumps(data) and "b" * 64 not in json.dumps(data)
+
+
+def test_ctrl_d_or_ctrl_c_at_the_resume_confirmation_keeps_trading_halted(tmp_path, data_dir):
+    from node_support import write_paper_toml, write_slice
+    from pty_support import run_in_pty
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = str(write_paper_toml(tmp_path, data, name="halted.toml"))
+    env = _env(tmp_path)
+    for argv in (["run", "--until-end"], ["kill", "--reason", "drill"]):
+        code, screen = run_in_pty([EXE, *argv, "--config", cfg], cwd=tmp_path, env=env)
+        assert code == 0, screen
+    for key, said, exit_code in [
+        (CTRL_D, "not confirmed (the input ended); trading stays as it is", 1),
+        (CTRL_C, "tradeguard: interrupted", 130),
+    ]:
+        session = _session(tmp_path, "resume", "--reason", "over", "--config", cfg)
+        session.expect("to let trading resume: ")
+        session.type(key)
+        code, rest = session.finish()
+        assert _one_line_after_the_prompt(rest.replace("^C", "").replace("^D", "")) == said
+        assert code == exit_code, rest
+    code, screen = run_in_pty([EXE, "status", "--config", cfg], cwd=tmp_path, env=env)
+    assert code == 0 and "HALTED" in screen, screen

@@ -184,7 +184,20 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
                 f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt"
             )
             return 1
-        answer = input(f"Type {RESUME_PHRASE} to let trading resume: ").strip()
+        # Read plainly, not through input(): readline misses a Ctrl-C typed as the prompt
+        # appears and waits on; and an ended input must end the prompt's line.
+        try:
+            sys.stdout.write(f"Type {RESUME_PHRASE} to let trading resume: ")
+            sys.stdout.flush()
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            raise
+        if not line.endswith("\n"):
+            print(file=sys.stderr)
+            console.print("not confirmed (the input ended); trading stays as it is")
+            return 1
+        answer = line.strip()
         if answer != RESUME_PHRASE:
             console.print("not confirmed; trading stays as it is")
             return 1
