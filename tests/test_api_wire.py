@@ -287,6 +287,27 @@ async def test_over_tls_kept_alive_requests_streams_and_408_work(served_tls):
     assert status == 408
 
 
+async def test_over_tls_a_connection_over_the_cap_reads_the_same_503(served_tls):
+    server, trader, context = served_tls
+
+    async def tls_open() -> Conn:
+        return await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=context, server_hostname="127.0.0.1"
+        )
+
+    held = [await tls_open() for _ in range(8)]
+    status, body = await _answer(await tls_open())
+    assert status == 503
+    assert body["detail"] == "8 connections already open (api.max_connections)"
+    for _, writer in held:
+        writer.close()
+    async with httpx.AsyncClient(base_url=server.url, headers=bearer(trader), verify=context) as h:
+        deadline = asyncio.get_running_loop().time() + 10
+        while (code := (await h.get("/api/v1/mode")).status_code) != 200:
+            assert asyncio.get_running_loop().time() < deadline, code
+            await asyncio.sleep(0.05)
+
+
 async def test_over_tls_connections_that_never_handshake_are_capped_and_timed_out(served_tls):
     server, _, _ = served_tls
     idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]

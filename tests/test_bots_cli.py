@@ -59,3 +59,20 @@ def test_bot_add_update_changes_only_the_options_given(tmp_path, capsys):
     assert main(["bot", "add", "beta", "--max-order-usd", "50", *cfg]) == 2
     err = capsys.readouterr().err
     assert "bot 'beta' is new: --max-position-usd, --daily-loss-usd required" in err, err
+
+
+def test_a_new_bot_trades_on_the_config_s_only_venue_without_naming_it(tmp_path, capsys):
+    # docs/bots.md adds a bot without --venue beside examples/bots_sandbox.toml, whose one venue
+    # is `binance`: the add was refused for the venue `paper` nobody had named.
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "bots_sandbox.toml"
+    cfg = tmp_path / "bots.toml"
+    cfg.write_text(example.read_text().replace("sqlite:///bots.db", f"sqlite:///{tmp_path}/b.db"))
+    argv = ["bot", "add", "beta", "--max-order-usd", "50", "--max-position-usd", "100",
+            "--daily-loss-usd", "20", "--config", str(cfg), "--json"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["venue"] == "binance"
+    code = main([*argv[:2], "gamma", *argv[3:-1], "--venue", "kraken"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--venue 'kraken' is not a venue of the config" in err, err

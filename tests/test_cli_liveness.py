@@ -154,3 +154,54 @@ def test_a_fresh_heartbeat_of_a_process_that_has_ended_is_gone(tmp_path: Path) -
     other = {"pid": ended.pid, "host": here + "-other", "ts": 1, "wall_ms": 1_000_000}
     storage.kv_set(HEARTBEAT_KEY, other)
     assert heartbeat_view(storage, config, now_ms=1_005_000)["state"] == "beating"
+
+
+_STATUS_LINE = re.compile(r"^(Trading state: |Heartbeat: |Health: |Equity |\s|[┏┃┡└│])")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+async def test_status_of_a_halted_live_node_fits_80_columns_in_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line is laid out for 80 columns, never left to the terminal to wrap: a line the
+    terminal breaks starts the next at column 0 in the middle of a sentence."""
+    import sys
+
+    from pty_support import run_in_pty
+
+    exe = str(Path(sys.executable).parent / "tradeguard")
+    write_vault(tmp_path, monkeypatch)
+    reason = "drill: the desk stops trading to check the ledger after a venue outage overnight"
+    async with seeded_exchange() as ex:
+        config = sandbox_config(tmp_path, ex, [])
+        db = config.node.database_url
+        node = TradingNode(config)
+        await node.start()
+        app, _ = build_app(node)
+        server = ApiServer(node, "127.0.0.1", 0, app=app)
+        await server.start()
+        run = asyncio.create_task(node.run_live())
+        try:
+            await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
+            await node.kill(reason, by="operator")
+            argv = [exe, "status", "--db", db, "--api", server.url]
+            screens = {}
+            for columns in (80, 200):
+                code, screens[columns] = await asyncio.to_thread(
+                    run_in_pty, argv, cwd=tmp_path, columns=columns, timeout_s=120
+                )
+                assert code == 0, screens[columns]
+        finally:
+            node.request_stop()
+            await run
+            await server.stop()
+            await node.stop()
+            node.close()
+    wide = [_ANSI.sub("", line).rstrip() for line in screens[200].splitlines() if line.strip()]
+    assert "user stream binance" in screens[200] and "HALTED" in screens[200], screens[200]
+    too_long = [line for line in wide if len(line) > 80]
+    assert too_long == [], "\n".join(too_long)
+    narrow = [_ANSI.sub("", line) for line in screens[80].splitlines() if line.strip()]
+    broken = [line for line in narrow if not _STATUS_LINE.match(line)]
+    assert broken == [], screens[80]
+    assert reason.split()[-1] in screens[80] and "reconnect(s)" in screens[80]

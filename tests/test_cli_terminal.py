@@ -53,3 +53,38 @@ async def test_a_sandbox_run_in_a_terminal_shows_no_replay_progress_bar(tmp_path
     # Nothing is replayed in a live run: no bar counting candles that never come.
     assert "replay" not in screen and "0/?" not in screen
     assert "Market events (this run)" in screen
+
+
+def test_serve_in_an_80_column_terminal_folds_its_banner_and_stops_on_ctrl_c(tmp_path, data_dir):
+    from pty_support import PtySession
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = str(_short_config(tmp_path, data))
+    session = PtySession([str(EXE), "serve", "--config", cfg, "--port", "0"], cwd=tmp_path)
+    banner = session.expect("Ctrl-C stops.")
+    session.type(b"\x03")
+    code, rest = session.finish()
+    assert code == 0 and "Traceback" not in rest, rest
+    lines = banner[banner.index("tradeguard API and dashboard on") :].split("\r\n")
+    assert len(lines) > 1 and all(line.startswith("    ") for line in lines[1:]), banner
+
+
+HOSTILE_REASON = "drill\x1b[2J\x1b]0;pwned\x07\x1b[8mhidden\u202eevil\x9b31m"
+
+
+def test_a_reason_with_terminal_escapes_is_shown_escaped_never_acted_on(tmp_path, data_dir):
+    """A kill reason reaches the store from the command line, the API or a bot's emergency stop;
+    printed raw it clears the operator's screen, retitles the window, hides text or reorders it."""
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = str(_short_config(tmp_path, data))
+    code, screen = run_in_pty([str(EXE), "run", "--until-end", "--config", cfg], cwd=tmp_path)
+    assert code == 0, screen
+    screens = []
+    for argv in (["kill", "--reason", HOSTILE_REASON], ["status"]):
+        code, screen = run_in_pty([str(EXE), *argv, "--config", cfg], cwd=tmp_path)
+        assert code == 0, screen
+        screens.append(screen)
+    for screen in screens:
+        for raw in ("\x1b[2J", "\x1b]0;", "\x07", "\x1b[8m", "\u202e", "\x9b"):
+            assert raw not in screen, (raw, screen)
+        assert "drill\\x1b[2J" in screen and "hidden\\u202eevil" in screen, screen

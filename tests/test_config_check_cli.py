@@ -178,3 +178,30 @@ def test_an_unknown_key_names_the_keys_its_table_takes(tmp_path, data_dir, capsy
         "symbol, venue"
     ) in err, err
     assert "node.log_formt = (not shown)" in err and "log_format" in err, err
+
+
+def test_a_key_written_under_the_wrong_table_names_the_table_it_belongs_to(
+    tmp_path, data_dir, capsys
+):
+    # An [api] table added between [node] and its keys takes them: the answer was a hint about
+    # credentials, for keys everyone can see are not one.
+    cfg = _config(
+        tmp_path,
+        'params = { fast = 5, slow = 20, order_usd = "90" }',
+        str(data_dir / "candles/BTC-PERP_1m_20211231-20220201.csv"),
+    )
+    text = (
+        Path(cfg)
+        .read_text()
+        .replace("[node]\n", '[api]\nport = 18002\nkill_sentinel = "tg.kill"\n[node]\n', 1)
+    )
+    Path(cfg).write_text(text.replace("[[venues]]\n", '[[venues]]\nsymbol = "BTC/USDT"\n', 1))
+    assert main(["config", "check", cfg]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "api.kill_sentinel = (not shown): unknown key here; it is a key of [node]: move it under "
+        "that table"
+    ) in err, err
+    symbol = err[err.index("venues.0.symbol = (not shown): unknown key here; it is a key of ") :]
+    assert "[[strategies]]" in symbol.split(": move it under the right one")[0], err
+    assert "api.kill_sentinel = (not shown): unknown key; credentials" not in err, err

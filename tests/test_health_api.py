@@ -186,9 +186,16 @@ async def test_hostile_health_queries_get_a_clear_4xx_never_a_traceback(
             }
             anonymous = await http.get(HEALTH, params={"verbose": "true"})
             forged = await http.get(HEALTH, params={"verbose": "1"}, headers=bearer("tg_forged"))
-            viewer = await http.get(HEALTH, params={"verbose": "yes"},
+            viewer = await http.get(HEALTH, params={"verbose": "true"},
                                     headers=bearer(tokens.viewer))  # fmt: skip
             quiet = await http.get(HEALTH, params={"verbose": "0", "extra": "[]"})
+            viewer_auth = bearer(tokens.viewer)
+            # A word that only looks like a boolean is refused, as in request bodies: a guess
+            # at it would answer a question nobody asked.
+            guessed = {
+                word: await http.get(HEALTH, params={"verbose": word}, headers=viewer_auth)
+                for word in ("yes", "no", "on", "off", "True", "t", "y", "")
+            }
     finally:
         node.close()
     for query, r in answers.items():
@@ -198,6 +205,11 @@ async def test_hostile_health_queries_get_a_clear_4xx_never_a_traceback(
     assert forged.status_code == 401
     assert viewer.status_code == 200 and "errors_in_window" not in viewer.text
     assert quiet.status_code == 200
+    for word, r in guessed.items():
+        assert r.status_code == 422, (word, r.text)
+        [error] = r.json()["errors"]
+        assert error["field"] == "query.verbose" and error["value"] == f'"{word}"', error
+        assert "true, false, 1 or 0" in error["message"], error
 
 
 async def test_a_heartbeat_older_than_the_limit_is_down(tmp_path: Path, data_dir: Path) -> None:

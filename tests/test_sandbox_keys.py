@@ -124,3 +124,25 @@ def test_a_sandbox_that_cannot_bind_its_port_writes_no_keys_and_says_why_in_one_
     finally:
         held.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_banner_fits_80_columns_and_its_keys_command_pastes_whole(tmp_path):
+    import re
+
+    from pty_support import PtySession
+
+    session = PtySession([str(EXE), "sandbox", "--port", "0", "--arb-drift", "500"], cwd=tmp_path)
+    banner = session.expect("< tradeguard-sandbox-keys.json\r\n", timeout_s=120)
+    session.type(b"\x03")
+    code, rest = session.finish()
+    assert code == 0 and "Traceback" not in rest, rest
+    lines = banner.split("\r\n")
+    assert max(len(line) for line in lines) <= 80, banner
+    labels = r"sandbox REST|sandbox WS|sandbox WS-API|admin|arb drift|house refill|demo \w+ ?\w*"
+    # a label, or a value folded under its field: never a value's tail at column 0
+    assert all(re.match(rf"^(({labels}) +\S| +\S|$)", line) for line in lines), banner
+    # the command, its continuation joined, is the README's
+    command = " ".join(line.strip().rstrip("\\").strip() for line in lines[-3:-1])
+    assert command == (
+        "tradeguard keys add sandbox-main --venue binance --stdin < tradeguard-sandbox-keys.json"
+    ), banner

@@ -82,7 +82,7 @@ def test_arb_run_prints_a_table_of_cycles_and_a_second_run_reports_only_its_own(
     out = capsys.readouterr().out
     found = re.search(r"Cycles \((\d+)\)", out)
     assert found is not None and int(found.group(1)) >= 1
-    assert "completed" in out and "USDT -> " in out
+    assert "completed" in out and "USDT>" in out
     assert "mean latency" in out and "trading state ACTIVE" in out
 
     assert main(["arb", "run", "--config", config, "--duration", "0.5", "--json"]) == 0
@@ -132,3 +132,32 @@ def test_arb_run_in_live_mode_needs_the_same_confirmation_as_run(
 
     err = capsys.readouterr().err
     assert 'refusing to start in mode = "live"' in err and "--confirm-live" in err
+
+
+def test_arb_run_in_an_80_column_terminal_shows_every_figure_whole(
+    sandbox: SandboxExchange, tmp_path: Path
+) -> None:
+    """A profit cut to `0.48721…` is a figure nobody can read; a path broken over four lines and
+    a summary wrapped at column 0 are a table nobody can scan."""
+    import sys
+
+    from pty_support import run_in_pty
+
+    config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
+    exe = str(Path(sys.executable).parent / "tradeguard")
+    argv = [exe, "arb", "run", "--config", config, "--duration", "3"]
+    code, screen = run_in_pty(argv, cwd=tmp_path, columns=80, timeout_s=240)
+    assert code == 0, screen
+    text = re.sub(r"\x1b\[[0-9;]*m", "", screen)
+    assert "…" not in text, text
+    rows = [line for line in text.splitlines() if re.match(r"^│\s*\d+ │", line)]
+    assert rows, text
+    for row in rows:
+        assert re.search(r"│ USDT>\w+>\w+>USDT +│ completed │", row), row
+        assert re.search(r"│ +-?\d+\.\d+ USDT │", row), row
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Starting a sandbox run"))
+    after = lines[at + 1]  # the database's path folds onto an indented line, or fits
+    assert after.startswith("    ") or after[:2].isdigit(), f"broken at column 0: {after!r}"
+    summary = text[text.index("Cycles: ") :].splitlines()
+    assert all(line.startswith(("Cycles: ", "Run: ", " ")) for line in summary), summary

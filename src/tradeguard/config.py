@@ -27,7 +27,7 @@ from pydantic import (
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
-from tradeguard.config_hints import known_keys
+from tradeguard.config_hints import unknown_key_message
 from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
@@ -481,12 +481,6 @@ def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[s
     return data
 
 
-_UNKNOWN_KEY = (
-    "unknown key; credentials live in the vault (tradeguard keys add NAME) and [[venues]] "
-    'credentials = "NAME" names them'
-)
-
-
 def _secret_key(key: str) -> bool:
     # Webhook and ping URLs carry their token; a database URL may carry a password.
     return key in ("url", "heartbeat_url", "database_url") or key.endswith(
@@ -514,9 +508,7 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
         msg = e["msg"]
         if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
             # an unknown key may well be a credential pasted in: never echoed
-            keys = ", ".join(known_keys(Config, e["loc"]))
-            here = f"; this table takes: {keys}" if keys else ""
-            lines.append(f"  {loc} = (not shown){source}: {_UNKNOWN_KEY}{here}")
+            lines.append(f"  {loc} = (not shown){source}: {unknown_key_message(Config, e['loc'])}")
             continue
         ctx = e.get("ctx") or {}
         limits = ", ".join(f"{k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))

@@ -38,3 +38,33 @@ def _table_type(annotation: Any) -> Any:
         else:
             return None
     return annotation if _is_model(annotation) else None
+
+
+def tables_with_key(model: type[BaseModel], key: str) -> list[str]:
+    """Return the top-level tables of `model` that take `key`, as a TOML file writes their
+    headers (`[node]`, `[[strategies]]`)."""
+    found = []
+    for name, field in model.model_fields.items():
+        table = _table_type(field.annotation)
+        if table is not None and key in table.model_fields:
+            is_list = typing.get_origin(field.annotation) in (list, tuple)
+            found.append(f"[[{name}]]" if is_list else f"[{name}]")
+    return found
+
+
+_UNKNOWN_KEY = (
+    "unknown key; credentials live in the vault (tradeguard keys add NAME) and [[venues]] "
+    'credentials = "NAME" names them'
+)
+
+
+def unknown_key_message(model: type[BaseModel], loc: Sequence[str | int]) -> str:
+    """Say what to do with the unknown key at `loc`: the table it belongs to when another one
+    takes it, else where credentials go; then the keys its table takes."""
+    keys = ", ".join(known_keys(model, loc))
+    here = f"; this table takes: {keys}" if keys else ""
+    elsewhere = [t for t in tables_with_key(model, str(loc[-1])) if t.strip("[]") != loc[0]]
+    if not elsewhere:
+        return f"{_UNKNOWN_KEY}{here}"
+    which = "that table" if len(elsewhere) == 1 else "the right one"
+    return f"unknown key here; it is a key of {', '.join(elsewhere)}: move it under {which}{here}"

@@ -20,8 +20,10 @@ longer) before the close.
 
 Over TLS the listener takes plain TCP and each connection begins its own handshake once it is
 counted: a connection that does not complete the handshake within `api.request_read_timeout_s`
-is closed, and one more than `api.max_connections` is closed at once without an answer (none can
-be sent before a handshake).
+is closed. One more than `api.max_connections` gets the same 503 as over plain HTTP, which can
+only be sent after a handshake: up to `_TLS_REFUSALS` such handshakes run at once (each within the
+read timeout, not counted in the cap); beyond them a connection is closed at once without an
+answer, so a flood costs a bounded number of handshakes and file descriptors.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tradeguard.apiconfig import ApiConfig
 
 _LINGER_BYTES = 1 << 20
 _LINGER_S = 2.0
+_TLS_REFUSALS = 16
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Busy"}
 
 
@@ -73,6 +76,7 @@ def protocol_for(limits: WireLimits) -> type[GuardedHttp]:
 
     class Guarded(GuardedHttp):
         wire = limits
+        refusing: set[GuardedHttp] = set()  # noqa: RUF012 (one set per server's class)
 
     return Guarded
 
@@ -82,6 +86,7 @@ class GuardedHttp(HttpToolsProtocol):
 
     wire: WireLimits
     tls: ssl.SSLContext | None = None  # the server's TLS context: the handshake is begun here
+    refusing: set[GuardedHttp]  # over the cap, in the handshake that carries their 503
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,11 +100,15 @@ class GuardedHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
-        if len(self.connections) >= self.wire.max_connections:
+        if len(self.connections) - len(self.refusing) >= self.wire.max_connections:
             if self.tls is None:
-                cap = self.wire.max_connections
-                detail = f"{cap} connections already open (api.max_connections)"
-                transport.write(refusal(503, detail))
+                transport.write(self._busy())
+            elif len(self.refusing) < _TLS_REFUSALS:
+                self.refusing.add(self)
+                self.connections.add(self)  # so that a stop ends its handshake too
+                self._lingered = 0  # what it sends once secured is read and dropped
+                self._handshake = self.loop.create_task(self._start_tls(transport, self.tls))
+                return
             transport.close()
             return
         if self.tls is None:
@@ -109,8 +118,13 @@ class GuardedHttp(HttpToolsProtocol):
         self._early = []
         self._handshake = self.loop.create_task(self._start_tls(transport, self.tls))
 
+    def _busy(self) -> bytes:
+        cap = self.wire.max_connections
+        return refusal(503, f"{cap} connections already open (api.max_connections)")
+
     async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
-        """Complete the TLS handshake within the read timeout, then serve HTTP over it."""
+        """Complete the TLS handshake within the read timeout, then serve HTTP over it (or,
+        over the cap, answer 503 and close)."""
         try:
             secured = await self.loop.start_tls(
                 transport,
@@ -120,17 +134,27 @@ class GuardedHttp(HttpToolsProtocol):
                 ssl_handshake_timeout=self.wire.read_timeout_s,
             )
         except (OSError, asyncio.CancelledError):  # failed, timed out, gone or shut down
-            self.connections.discard(self)
+            self._forget()
             transport.close()
             return
         if secured is None or secured.is_closing():
-            self.connections.discard(self)
+            self._forget()
             transport.close()
+            return
+        if self in self.refusing:
+            self.transport = secured
+            secured.write(self._busy())
+            secured.close()  # after the answer is flushed, with TLS's close_notify
+            self._forget()
             return
         self._opened(secured)
         early, self._early = self._early or [], None
         for data in early:
             self.data_received(data)
+
+    def _forget(self) -> None:
+        self.connections.discard(self)
+        self.refusing.discard(self)
 
     def _opened(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
@@ -139,7 +163,7 @@ class GuardedHttp(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         if self.flow is None:  # refused, or its handshake never completed: no HTTP state yet
-            self.connections.discard(self)
+            self._forget()
             return
         super().connection_lost(exc)
 

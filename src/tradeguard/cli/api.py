@@ -17,6 +17,7 @@ from tradeguard.cli.common import (
     add_source_options,
     config_from_args,
     port_number,
+    print_hanging,
     ts_text,
 )
 from tradeguard.model.errors import ConfigError
@@ -189,9 +190,10 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
     server = ApiServer(node, host, port)
     try:
         await server.start()
-        console.print(
+        print_hanging(
+            console,
             f"tradeguard API and dashboard on {server.url}/ ({node.mode.value} mode, trading "
-            f"state {node.risk.state.value}); orders come only from HTTP. Ctrl-C stops."
+            f"state {node.risk.state.value}); orders come only from HTTP. Ctrl-C stops.",
         )
         sys.stdout.flush()
         while not stop.is_set():

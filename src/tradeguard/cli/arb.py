@@ -18,7 +18,9 @@ from tradeguard.cli.common import (
     config_from_args,
     json_default,
     open_node,
+    print_hanging,
     print_start,
+    shown,
     start_run_stop,
     streaming_strategy_ids,
 )
@@ -351,43 +353,52 @@ def _print_cycles(
     console: Console, cycles: list[dict[str, Any]], totals: dict[str, Any], summary: Any
 ) -> None:
     if cycles:
-        table = Table(title=f"Cycles ({len(cycles)})")
-        for col, justify in (
-            ("#", "right"), ("path", "left"), ("outcome", "left"), ("expected %", "right"),
-            ("actual %", "right"), ("profit", "right"), ("latency ms", "right"),
-            ("reason", "left"),
-        ):  # fmt: skip
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for c in cycles:
-            style = {"completed": "green", "held": "red", "unwound": "yellow"}.get(c["outcome"])
-            table.add_row(
-                str(c["id"]),
-                c["path"],
-                c["outcome"],
-                f"{Decimal(c['expected_profit_pct']):.4f}",
-                f"{Decimal(c['actual_profit_pct']):.4f}",
-                f"{_size(Decimal(c['actual_profit']))} {c['start_asset']}",
-                str(c["latency_ms"]),
-                c["reason"][:80],
-                style=style,
-            )
-        console.print(table)
+        _print_cycle_table(console, cycles)
     else:
         console.print("No cycle was attempted (no opportunity cleared the thresholds).")
     outcomes = ", ".join(f"{n} {o}" for o, n in sorted(totals["outcomes"].items())) or "none"
     profit = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["actual_profit"].items())
     fees = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["fees"].items())
     latency = totals["mean_latency_ms"]
-    console.print(
+    print_hanging(
+        console,
         f"Cycles: {totals['cycles']} ({outcomes}); orders {totals['orders']}; "
         f"actual profit {profit or '0'}; fees {fees or '0'}; "
-        f"mean latency {'-' if latency is None else f'{latency} ms'}"
+        f"mean latency {'-' if latency is None else f'{latency} ms'}",
     )
-    console.print(
+    print_hanging(
+        console,
         f"Run: {summary.orders} orders journaled, {summary.denied} denied by risk, trading state "
         f"{summary.trading_state}, {summary.elapsed_s:.1f} s. Inspect with: tradeguard orders | "
-        "balances --config ..."
+        "balances --config ...",
     )
+
+
+def _print_cycle_table(console: Console, cycles: list[dict[str, Any]]) -> None:
+    """The cycles in 80 columns: figures never cut, the path on one line, reasons below."""
+    table = Table(title=f"Cycles ({len(cycles)})")
+    for col, justify in (
+        ("#", "right"), ("path", "left"), ("outcome", "left"), ("exp. %", "right"),
+        ("act. %", "right"), ("profit", "right"), ("ms", "right"),
+    ):  # fmt: skip
+        fold = col == "path"  # a five-leg path may not fit: fold it, never cut it
+        table.add_column(col, justify=justify, no_wrap=not fold, overflow="fold")  # type: ignore[arg-type]
+    for c in cycles:
+        style = {"completed": "green", "held": "red", "unwound": "yellow"}.get(c["outcome"])
+        table.add_row(
+            str(c["id"]),
+            c["path"].replace(" -> ", ">"),
+            c["outcome"],
+            f"{Decimal(c['expected_profit_pct']):.4f}",
+            f"{Decimal(c['actual_profit_pct']):.4f}",
+            f"{_size(Decimal(c['actual_profit']))} {c['start_asset']}",
+            str(c["latency_ms"]),
+            style=style,
+        )
+    console.print(table)
+    for c in cycles:
+        if c["reason"]:
+            print_hanging(console, f"  #{c['id']} {shown(c['reason'][:300])}", indent=6)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

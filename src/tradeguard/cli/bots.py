@@ -42,7 +42,9 @@ def add_bot_parser(sub: Any) -> None:
     add.add_argument(
         "--weekly-loss-usd", help="realized loss that stops it until Monday 00:00 UTC (optional)"
     )
-    add.add_argument("--venue", help="venue it trades on (default paper)")
+    add.add_argument(
+        "--venue", help="venue it trades on (default: the config's only venue, else paper)"
+    )
     add.add_argument("--symbols", help="comma-separated symbols it may trade")
     add.add_argument("--cooldown-s", type=int, help="seconds between its trades")
     add.add_argument("--max-losing-streak", type=int, help="losing trades in a row that stop it")
@@ -83,9 +85,12 @@ def _rows(args: argparse.Namespace) -> Any:
     return BotRows(db)
 
 
-def _spec_doc(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
+def _spec_doc(
+    args: argparse.Namespace, stored: dict[str, Any] | None, venues: list[str]
+) -> dict[str, Any]:
     """The bot's fields: the stored ones (an update) or the defaults, then the options given."""
-    doc: dict[str, Any] = dict(stored) if stored else {"venue": "paper", "symbols": []}
+    venue = venues[0] if len(venues) == 1 else "paper"
+    doc: dict[str, Any] = dict(stored) if stored else {"venue": venue, "symbols": []}
     if stored is None:
         missing = [f"--{k.replace('_', '-')}" for k in _REQUIRED if getattr(args, k) is None]
         if missing:
@@ -120,13 +125,13 @@ def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     existing = {r.name: r for r in rows.bots()}
     if args.name in existing and not args.update:
         raise BotError(f"bot {args.name!r} exists; add --update to change its limits")
+    venues = [v.name for v in config_from_args(args).venues]
     try:
-        doc = _spec_doc(args, existing[args.name].spec if args.name in existing else None)
+        doc = _spec_doc(args, existing[args.name].spec if args.name in existing else None, venues)
         check_symbols(args.name, doc["symbols"])
         spec = BotSpec.parse(args.name, doc)
     except BotError as exc:  # a bad name or limit on the command line: a usage error
         raise ConfigError(str(exc)) from None
-    venues = [v.name for v in config_from_args(args).venues]
     if spec.venue not in venues:
         raise ConfigError(f"--venue {spec.venue!r} is not a venue of the config; known: {venues}")
     enabled = existing[args.name].enabled if args.name in existing else False

@@ -210,14 +210,18 @@ def open_node(config: Any, confirm_live: bool, log_format: str | None) -> Any:
 
 def print_start(info: Console, node: Any) -> None:
     """Say whether the run starts fresh or resumes, and where it stores its state."""
+    from rich.markup import escape
+
     config = node.config
+    url = escape(str(config.node.database_url))
     if node.resumed:
-        info.print(
-            f"[bold]Resuming[/] from the stored state in {config.node.database_url}"
-            f" (trading state {node.risk.state.value})."
+        print_hanging(
+            info,
+            f"[bold]Resuming[/] from the stored state in {url}"
+            f" (trading state {node.risk.state.value}).",
         )
     else:
-        info.print(f"Starting a {config.mode.value} run; database {config.node.database_url}.")
+        print_hanging(info, f"Starting a {config.mode.value} run; database {url}.")
 
 
 async def start_run_stop(
@@ -279,3 +283,29 @@ def page_title(name: str, shown: int, total: int | None) -> str:
     if total is not None and total > shown:
         return f"{name} ({shown} of {total:,})"
     return f"{name} ({shown})"
+
+
+SCREEN_COLUMNS = 80  # what tables and status lines are laid out for, however wide the terminal
+
+
+def print_hanging(console: Console, markup: str, indent: int = 4) -> None:
+    """Print `markup` folded at 80 columns (or the terminal's width, when narrower), the lines
+    after the first indented, so that a long line never runs on from column 0."""
+    from rich.text import Text
+
+    width = max(20, min(console.width, SCREEN_COLUMNS)) - indent
+    lines = Text.from_markup(markup).wrap(console, width)
+    for i, line in enumerate(lines):
+        if i:
+            line = Text(" " * indent) + line
+        console.print(line, soft_wrap=True)
+
+
+def shown(value: Any) -> str:
+    """`value` as console markup that shows it as it is: brackets escaped, and control and
+    format characters written as escapes (text from outside never drives the terminal)."""
+    from rich.markup import escape
+
+    from tradeguard.logsetup import printable
+
+    return escape(printable(str(value)))

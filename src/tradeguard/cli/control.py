@@ -18,7 +18,9 @@ from tradeguard.cli.common import (
     json_default,
     open_storage,
     refuse_missing_sqlite_file,
+    shown,
 )
+from tradeguard.logsetup import printable
 
 RESUME_PHRASE = "RESUME"
 
@@ -77,7 +79,7 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=json_default))
     else:
-        console.print(f"[bold red]HALTED[/] — {report['reason']}")
+        console.print(f"[bold red]HALTED[/] — {shown(report['reason'])}")
         console.print(f"orders cancelled: {len(report['cancelled'])}")
         for cid in report["cancelled"]:
             console.print(f"  cancelled {cid}")
@@ -89,7 +91,7 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
             console.print("  what those closes leave once they end, the running node flattens "
                           "(`follow_up` in `tradeguard status --json`)")  # fmt: skip
         for f in report["failed"]:
-            console.print(f"  [red]failed[/] {f['id']}: {f['reason']}")
+            console.print(f"  [red]failed[/] {shown(f['id'])}: {shown(f['reason'])}")
         console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
     return 0 if not report["failed"] else 1
 
@@ -185,7 +187,20 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
                 f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt"
             )
             return 1
-        answer = input(f"Type {RESUME_PHRASE} to let trading resume: ").strip()
+        # Read plainly, not through input(): readline misses a Ctrl-C typed as the prompt
+        # appears and waits on; and an ended input must end the prompt's line.
+        try:
+            sys.stdout.write(f"Type {RESUME_PHRASE} to let trading resume: ")
+            sys.stdout.flush()
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            raise
+        if not line.endswith("\n"):
+            print(file=sys.stderr)
+            console.print("not confirmed (the input ended); trading stays as it is")
+            return 1
+        answer = line.strip()
         if answer != RESUME_PHRASE:
             console.print("not confirmed; trading stays as it is")
             return 1
@@ -209,5 +224,5 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps({"resumed": ok, "message": message, "state": state}))
     else:
-        console.print(message)
+        console.print(printable(message), markup=False)
     return 0 if ok else 1

@@ -17,6 +17,7 @@ from tradeguard.secrets.vault import (
     DEFAULT_VAULT_FILE,
     PASSPHRASE_ENV,
     VAULT_PATH_ENV,
+    PromptEnded,
     ScryptParams,
     Vault,
     VaultError,
@@ -216,6 +217,10 @@ def _run(command: Callable[[argparse.Namespace, _IO], int], args: Any, io: KeysI
 def _ask(io: _IO, text: str) -> str:
     try:
         return io.prompt(text).strip()
+    except PromptEnded:
+        raise VaultError(
+            f"no {text.rstrip(': ')}: the input ended at the prompt (Ctrl-D)"
+        ) from None
     except EOFError:
         raise VaultError(
             f"no terminal to ask for {text.rstrip(': ')}: pipe the fields as JSON with --stdin"

@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
+from tradeguard.cli.common import print_hanging, shown
+
 _STATUS_STYLE = {"ok": "green", "degraded": "yellow", "down": "red"}
 
 
@@ -85,8 +87,12 @@ def print_liveness(
     console: Console, heartbeat: dict[str, Any], health: dict[str, Any] | None
 ) -> None:
     """Print the heartbeat line and, when asked, the API's health with what is not ok."""
+
+    def say(markup: str) -> None:
+        print_hanging(console, markup)
+
     if heartbeat["state"] == "none":
-        console.print("Heartbeat: none stored (the node has not run live on this database)")
+        say("Heartbeat: none stored (the node has not run live on this database)")
     else:
         state = heartbeat["state"]
         style = {"late": "red", "gone": "red", "stopped": "yellow"}.get(state, "green")
@@ -95,7 +101,7 @@ def print_liveness(
             "gone": " (that process has ended)",
             "stopped": " (the live loop ended)",
         }.get(state, "")
-        console.print(
+        say(
             f"Heartbeat: [{style}]{heartbeat['state']}[/], {heartbeat['age_s']} s ago "
             f"(limit {heartbeat['limit_s']} s, pid {heartbeat['pid']}){note}"
         )
@@ -103,23 +109,22 @@ def print_liveness(
         return
     status = str(health.get("status"))
     if status == "unreachable":
-        console.print(f"Health: [red]API not reachable[/] at {health['api']}: {health['error']}")
+        where, why = shown(health["api"]), shown(health["error"])
+        say(f"Health: [red]API not reachable[/] at {where}: {why}")
         return
-    console.print(f"Health: [{_STATUS_STYLE.get(status, 'white')}]{status}[/] ({health['api']})")
+    say(f"Health: [{_STATUS_STYLE.get(status, 'white')}]{status}[/] ({health['api']})")
     for name, check in (health.get("checks") or {}).items():
         if isinstance(check, dict) and check.get("status") != "ok":
-            detail = {k: v for k, v in check.items() if k != "status"}
-            console.print(f"  {name}: {check.get('status')} {detail}")
+            detail = ", ".join(f"{k} {v}" for k, v in check.items() if k != "status")
+            say(f"  {name}: {check.get('status')}: {shown(detail)}")
     venues = ((health.get("checks") or {}).get("venues") or {}).get("venues") or {}
     for name, item in sorted(venues.items()):
-        console.print(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")
+        say(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")
     market = (health.get("checks") or {}).get("market_data") or {}
     if market.get("rest_fallback"):
-        console.print(f"  market data streams: {fallback_text(market)}")
+        say(f"  market data streams: {fallback_text(market)}")
     if market.get("polled"):
-        console.print(
-            f"  market data streams: {market['polled']} polled from REST by design (no websocket)"
-        )
+        say(f"  market data streams: {market['polled']} polled from REST by design (no websocket)")
 
 
 def fallback_text(market: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from tradeguard.logsetup import guard_last_resort
 from tradeguard.model.errors import ConfigError, TradeguardError
 
 EXIT_ERROR, EXIT_CONFIG = 1, 2  # the values of tradeguard.cli.common, without importing it
@@ -87,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         gc.set_threshold(*thresholds)
     args = parser.parse_args(argv)
+    guard_last_resort()
     console = LazyConsole()
     try:
         func = args.func

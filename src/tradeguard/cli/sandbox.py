@@ -16,6 +16,7 @@ import re
 import secrets
 import sys
 import tempfile
+import textwrap
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -271,31 +272,32 @@ async def serve(
             print(f"admin          {ex.base_url}/admin/faults", file=out)
         if ex.drift is not None:
             c = config
-            print(
-                f"arb drift      every {c.arb_drift_every_ms} ms one of {len(ex.drift.triangles)} "
-                f"triangles pays {c.arb_drift_edge_pct}% beyond fees for up to "
-                f"{c.arb_drift_hold_ms} ms (seed {c.seed})",
-                file=out,
+            _field(
+                out,
+                "arb drift",
+                f"every {c.arb_drift_every_ms} ms one of {len(ex.drift.triangles)} triangles pays "
+                f"{c.arb_drift_edge_pct}% beyond fees for up to {c.arb_drift_hold_ms} ms "
+                f"(seed {c.seed})",
             )
         refill = f"every {config.house_refill_ms} ms" if config.house_refill_ms else "off"
         print(f"house refill   {refill} (sandbox.house_refill_ms)", file=out)
         for r in ex.replays:
-            print(f"replay         {r.source.symbol} from {r.source.path} x{r.speed}", file=out)
-            print(
-                f"  time shift   {r.shift_ms} ms: recorded {_utc(r.bars[r.history].ts)} plays "
-                f"at {_utc(r.start_ms)} (tradeguard calendar shift ... --sandbox {ex.base_url})",
-                file=out,
+            _field(out, "replay", f"{r.source.symbol} from {r.source.path} x{r.speed}")
+            _field(
+                out,
+                "  time shift",
+                f"{r.shift_ms} ms: recorded {_utc(r.bars[r.history].ts)} plays at "
+                f"{_utc(r.start_ms)} (tradeguard calendar shift ... --sandbox {ex.base_url})",
             )
         print(f"demo api key   {api_key}", file=out)
         print(f"demo secret    {secret}", file=out)
         if keys_file is not None:
             state = "new pair saved to" if created else "same pair as before, from"
-            print(f"demo keys      {state} {keys_file}; store them in the vault with", file=out)
+            _field(out, "demo keys", f"{state} {keys_file}; store them in the vault with")
             name = "sandbox-kraken" if dialect == "kraken" else "sandbox-main"
-            print(
-                f"  tradeguard keys add {name} --venue {dialect} --stdin < {keys_file}",
-                file=out,
-            )
+            # a shell continuation keeps the command whole when pasted, within 80 columns
+            print(f"  tradeguard keys add {name} --venue {dialect} --stdin \\", file=out)
+            print(f"    < {keys_file}", file=out)
         out.flush()
         await asyncio.Event().wait()
     finally:
@@ -309,6 +311,17 @@ def _exchange(config: SandboxConfig, dialect: str) -> tuple[SandboxExchange, dic
 
         return KrakenSandbox(config), dict(KRAKEN_BALANCES)
     return SandboxExchange(config), dict(DEMO_BALANCES)
+
+
+def _field(out: TextIO, label: str, value: str) -> None:
+    """Print one banner field, its value folded at 80 columns under itself (a long path or URL
+    stays whole on a line of its own)."""
+    lines = textwrap.wrap(value, 80 - _LABEL, break_long_words=False, break_on_hyphens=False)
+    for i, line in enumerate(lines or [""]):
+        print(f"{label if i == 0 else '':<{_LABEL}}{line}", file=out)
+
+
+_LABEL = 15  # "sandbox WS-API " and every label after it
 
 
 def _utc(ms: int) -> str:

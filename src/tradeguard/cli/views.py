@@ -20,6 +20,8 @@ from tradeguard.cli.common import (
     money,
     open_storage,
     page_title,
+    print_hanging,
+    shown,
     ts_text,
     whole_number,
 )
@@ -104,7 +106,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
-    console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    why = f" ({shown(reason)})" if reason else ""
+    print_hanging(console, f"Trading state: [bold]{state}[/]{why}")
     print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
     if isinstance(figures, dict):
@@ -118,10 +121,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         t.add_column(
             col, justify="right" if col in ("trades", "won", "lost", "total P&L") else "left"
         )
-    for r, shown in zip(runs, out["strategies"], strict=True):
+    for r, row in zip(runs, out["strategies"], strict=True):
         t.add_row(
             r.strategy_id,
-            shown["status"],
+            row["status"],
             str(r.total_trades),
             str(r.winning_trades),
             str(r.losing_trades),

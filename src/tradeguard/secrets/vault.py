@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import getpass
 import hashlib
 import hmac
@@ -138,8 +139,13 @@ def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:
         )
 
 
+class PromptEnded(EOFError):
+    """The user ended a prompt's input at the terminal (Ctrl-D): there is a terminal."""
+
+
 def terminal_prompt(text: str) -> str:
-    """Ask on the controlling terminal without echo; EOFError when there is none.
+    """Ask on the controlling terminal without echo; EOFError when there is none, PromptEnded
+    when the user ends the input (Ctrl-D).
 
     `getpass` alone falls back to reading standard input, which may be a file meant for
     something else (`keys add --stdin < keys.json`): its lines would be taken as the answer."""
@@ -147,8 +153,29 @@ def terminal_prompt(text: str) -> str:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         raise EOFError("no terminal") from None
-    os.close(fd)
-    return getpass.getpass(text)
+    try:
+        return getpass.getpass(text)
+    except EOFError:
+        _end_line(fd)
+        raise PromptEnded("input ended (Ctrl-D)") from None
+    except KeyboardInterrupt:
+        _end_line(fd)  # what is said next starts a line of its own, not the prompt's
+        raise
+    except UnicodeDecodeError:
+        _end_line(fd)
+        what = text.strip().rstrip(":")
+        raise VaultError(
+            f"the {what} typed is not UTF-8 text (a terminal set to another encoding, or a "
+            "backspace over an accented letter); type it again"
+        ) from None
+    finally:
+        os.close(fd)
+
+
+def _end_line(tty_fd: int) -> None:
+    # getpass ends the prompt's line only when an answer was read
+    with contextlib.suppress(OSError):
+        os.write(tty_fd, b"\n")
 
 
 def read_passphrase(
@@ -167,12 +194,14 @@ def read_passphrase(
         return value
     try:
         value = prompt(f"{label}: ")
+        check_passphrase(value, label)  # before asking again for one that cannot do
         again = prompt(f"repeat {label}: ") if confirm else value
+    except PromptEnded:
+        raise VaultError(f"no {label}: the input ended at the prompt (Ctrl-D)") from None
     except EOFError:
         raise VaultError(
             f"no {label}: set {env_var} or run the command in a terminal to be prompted"
         ) from None
-    check_passphrase(value, label)
     if again != value:
         raise VaultError(f"the two {label} entries differ; nothing was changed, try again")
     return value

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BeforeValidator
 
 from tradeguard.api.deps import (
     API,
@@ -24,6 +25,19 @@ from tradeguard.node.health import OK, assess
 
 router = APIRouter(tags=["status"])
 
+_QUERY_BOOLS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _query_bool(value: Any) -> bool:
+    # FastAPI reads "yes", "on" and "t" as true too: a guess, where bodies take JSON booleans only
+    if isinstance(value, str) and value in _QUERY_BOOLS:
+        return _QUERY_BOOLS[value]
+    raise ValueError(f"must be true, false, 1 or 0, not {value!r}")
+
+
+# Used as Annotated[QueryBool, Query(...)]: as a default value Query() drops the validator.
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+
 
 _HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **OPEN_RESPONSES,
@@ -39,9 +53,10 @@ _HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def health(
     request: Request,
     api: ApiState = state_dep,
-    verbose: bool = Query(
-        False, description="add breaker errors and stale streams' names (needs a viewer token)"
-    ),
+    verbose: Annotated[
+        QueryBool,
+        Query(description="add breaker errors and stale streams' names (needs a viewer token)"),
+    ] = False,
 ) -> JSONResponse:
     """Grade the node ok, degraded or down (HTTP 200 or 503); no token needed.
 
