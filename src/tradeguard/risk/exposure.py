@@ -33,11 +33,12 @@ class Exposure:
 class ExposureMeter:
     """Sum exposure from a portfolio view; remembers which symbols are stablecoin-quoted."""
 
-    __slots__ = ("assumed_stop_frac", "stable_quote")
+    __slots__ = ("_quote", "assumed_stop_frac", "stable_quote")
 
     def __init__(self, assumed_stop_frac: Decimal) -> None:
         self.assumed_stop_frac = assumed_stop_frac
         self.stable_quote: dict[str, bool] = {}
+        self._quote: dict[str, str] = {}  # symbol -> its quote asset
 
     def usd_rate(self, symbol: str, portfolio: PortfolioView, usd_per_unit: Decimal) -> Decimal:
         """USD per unit of the symbol's quote (1 for stablecoins)."""
@@ -59,8 +60,23 @@ class ExposureMeter:
         keys_add = exp.keys.add
         strategies_add = exp.strategies.add
         mid = market.mid
-        rate_of = self.usd_rate
         stable_get = self.stable_quote.get
+        # The rate depends on the quote asset only: positions and orders quoted in the same
+        # asset (every pair of a BTC-quoted portfolio) price it once per measure.
+        quote = self._quote
+        rates: dict[str, Decimal] = {}
+
+        def rate_of(symbol: str) -> Decimal:
+            q = quote.get(symbol)
+            if q is None:  # first sight: `usd_rate` learns whether the quote is a stablecoin
+                q = quote[symbol] = quote_of(symbol)
+                learnt = rates[q] = self.usd_rate(symbol, portfolio, usd_per_unit)
+                return learnt
+            rate = rates.get(q)
+            if rate is None:
+                rate = rates[q] = self.usd_rate(symbol, portfolio, usd_per_unit)
+            return rate
+
         heat = ZERO
         for pos in portfolio.open_positions():
             qty = pos.quantity
@@ -79,7 +95,7 @@ class ExposureMeter:
                 if risk <= 0:
                     continue
             # a known stablecoin quote needs no rate (the first sight of a symbol learns it)
-            heat += risk if stable_get(symbol) else risk * rate_of(symbol, portfolio, usd_per_unit)
+            heat += risk if stable_get(symbol) else risk * rate_of(symbol)
         for order in portfolio.open_orders():
             if order.reduce_only or not order.is_open:
                 continue
@@ -95,7 +111,7 @@ class ExposureMeter:
                 risk = remaining * abs(px - order.stop_loss)
             else:
                 risk = remaining * px * assumed
-            heat += risk * rate_of(order.symbol, portfolio, usd_per_unit)
+            heat += risk * rate_of(order.symbol)
             if order.side is Side.BUY and self.stable_quote.get(order.symbol):
                 exp.pending_stable_usd += remaining * px
         exp.heat_usd = heat
