@@ -50,3 +50,13 @@ def test_client_order_ids_are_unique_valid_and_short():
     ids = {a.next() for _ in range(1000)} | {b.next() for _ in range(1000)}
     assert len(ids) == 2000
     assert all(ClientOrderIdFactory.is_valid(i) and len(i) <= 32 for i in ids)
+
+
+def test_client_order_id_sequence_is_base36_past_every_digit_boundary():
+    ids = ClientOrderIdFactory(session="s")
+    seqs = [ids.next().rsplit("-", 1)[1] for _ in range(46_660)]
+    assert seqs[:3] == ["1", "2", "3"]
+    assert seqs[34:37] == ["z", "10", "11"]  # 35, 36, 37
+    assert seqs[1294:1297] == ["zz", "100", "101"]  # 1295, 1296, 1297
+    assert seqs[46_654:46_657] == ["zzz", "1000", "1001"]  # 46655, 46656, 46657
+    assert [int(s, 36) for s in seqs] == list(range(1, 46_661))

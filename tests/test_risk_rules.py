@@ -359,3 +359,48 @@ def test_a_symbol_no_venue_lists_is_unknown_and_trips_no_stale_data_breaker() ->
     assert rig.engine.stale_data == set()
     assert rig.kinds(EventKind.BREAKER_TRIPPED) == []
     assert rig.check(buy("0.5")).approved
+
+
+class _OpenBook:
+    """The portfolio view `ExposureMeter.measure` reads: open orders only, BTC at 20,000 USDT."""
+
+    def __init__(self, orders: list[Order]) -> None:
+        self.orders = orders
+
+    def open_positions(self) -> list[object]:
+        return []
+
+    def open_orders(self) -> list[Order]:
+        return self.orders
+
+    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
+        return D(20_000) if asset == "BTC" else None
+
+    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+        return self.price_of(asset, in_asset)
+
+
+class _Mids:
+    def mid(self, symbol: str, venue: str | None = None) -> Decimal | None:
+        return D(100)
+
+
+def test_exposure_counts_every_stablecoin_buy_and_converts_each_btc_quote() -> None:
+    from tradeguard.risk.exposure import ExposureMeter
+
+    intents = [
+        buy("1", symbol="ETH/USDT", stop="90", strategy_id="a"),
+        buy("2", symbol="SOL/USDT", stop="90", strategy_id="b"),  # the same quote, first seen
+        buy("1", symbol="ETH/BTC", stop="90", strategy_id="c"),
+        buy("1", symbol="LTC/BTC", stop="95", strategy_id="d"),
+    ]
+    orders = [Order.from_intent(i, f"o{n}", T0) for n, i in enumerate(intents)]
+    for order in orders:
+        order.status = OrderStatus.ACCEPTED
+    meter = ExposureMeter(D("0.02"))
+    for _ in range(2):  # the symbols' quotes learnt on the first measure, kept on the next
+        exp = meter.measure(_OpenBook(orders), _Mids(), T0, D(1))  # type: ignore[arg-type]
+        assert exp.pending_stable_usd == D(300)  # 1 × 100 + 2 × 100, both USDT-quoted buys
+        # 10 + 20 USDT, then (10 + 5) BTC at 20,000 USD each
+        assert exp.heat_usd == D(30) + D(15) * 20_000
+        assert exp.keys == {("paper", i.symbol, i.strategy_id) for i in intents}

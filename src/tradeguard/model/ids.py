@@ -9,9 +9,16 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _VALID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
+# the numbers below 36**2 in base 36, and the same as two digits with zeros: a sequence number
+# below 36**3 (46,656 orders of a session) is one or two look-ups, not a loop of divmods
+_UNDER_1296 = [a + b if a != "0" else b for a in _ALPHABET for b in _ALPHABET]
+_TWO_DIGITS = [a + b for a in _ALPHABET for b in _ALPHABET]
+
+
 def _base36(n: int) -> str:
-    if n == 0:
-        return "0"
+    if 0 <= n < 46_656:
+        high, low = divmod(n, 1296)
+        return _ALPHABET[high] + _TWO_DIGITS[low] if high else _UNDER_1296[low]
     out = []
     while n:
         n, r = divmod(n, 36)

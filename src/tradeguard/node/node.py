@@ -67,6 +67,11 @@ _DAY_MS = 86_400_000
 _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
 
+def _base_of(bases: dict[str, str], symbol: str) -> str:
+    base = bases[symbol] = symbol.split("/")[0]
+    return base
+
+
 class TradingNode:
     """One process trading one config: storage, venues, risk, order manager, strategies."""
 
@@ -125,6 +130,7 @@ class TradingNode:
         self._equity = ZERO
         self._held: frozenset[str] | None = None
         self._held_n = 0
+        self._mark_bases: dict[str, str] = {}  # symbol of a mark -> its base asset
         # the run's equity, peak and max drawdown (restored from the run figures)
         self.run_equity = EquityTracker()
         self._fees_before = ZERO  # fees of the fills stored before this process started
@@ -438,11 +444,15 @@ class TradingNode:
     def _held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) on any venue."""
         held = self._held
-        if held is None or self._held_n != len(self.portfolio.marks):
-            self._held_n = len(self.portfolio.marks)
-            assets = {b.asset for b in self.portfolio.all_balances() if b.total}
+        marks = self.portfolio.marks
+        if held is None or self._held_n != len(marks):
+            # Every fill drops the set: read balances without the `total` property and each
+            # symbol's base asset from a cache (this runs once per candle with a fill).
+            self._held_n = len(marks)
+            assets = {b.asset for b in self.portfolio.all_balances() if b.free + b.locked}
+            bases = self._mark_bases
             held = self._held = frozenset(
-                s for s in self.portfolio.marks if s.split("/")[0] in assets
+                s for s in marks if (bases.get(s) or _base_of(bases, s)) in assets
             )
         return held
 
