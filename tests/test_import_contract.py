@@ -25,6 +25,7 @@ ALIASES = {
     "configdoc": "cli",
     "apiconfig": "config",
     "config_hints": "config",
+    "config_venues": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 
