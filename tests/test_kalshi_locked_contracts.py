@@ -234,3 +234,34 @@ async def test_a_partly_filled_ioc_sell_unlocks_its_rest_once_and_nets_only_what
             assert acct.cash == cash - 20 * D("0.55") - fee + 20  # the 20 pairs paid 1 each
         finally:
             await client.close()
+
+
+async def test_an_ioc_sell_filled_by_two_resting_bids_unlocks_its_rest_once():
+    # 200 YES sold IOC into two bids (100 and 50): 150 trade, 50 are left and unlocked once; a
+    # release per trade made the lock -50, and the next NO bought netted 60 pairs of 50 YES
+    from pm_support import seeded_kalshi
+    from tradeguard.sandbox.kalshi.server import KalshiExchange
+
+    async with KalshiExchange() as ex:
+        key_id, pem = seeded_kalshi(ex, cash="1000")  # a house YES bid of 100 at 0.45
+        ex.seed_book(TICKER, yes_bids=[("0.44", "50")], yes_asks=[])
+        acct = ex.account_of(key_id)
+        acct.tokens[(TICKER, Outcome.YES)] = D(200)
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            await client.create_order({
+                "ticker": TICKER, "side": "yes", "action": "sell", "count_fp": "200.00",
+                "yes_price_dollars": "0.4000", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            assert acct.tokens[(TICKER, Outcome.YES)] == 50
+            assert acct.locked_tokens.get((TICKER, Outcome.YES), D(0)) == 0
+            ex.seed_book(TICKER, yes_bids=[("0.45", "100")], yes_asks=[])
+            await client.create_order({
+                "ticker": TICKER, "side": "no", "action": "buy", "count_fp": "60.00",
+                "no_price_dollars": "0.5500", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            # 50 pairs netted: the 50 YES held and 50 of the 60 NO, 10 NO left
+            assert acct.tokens[(TICKER, Outcome.YES)] == 0
+            assert acct.tokens[(TICKER, Outcome.NO)] == 10
+        finally:
+            await client.close()
