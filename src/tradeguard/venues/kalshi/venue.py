@@ -258,7 +258,7 @@ class KalshiVenue(Venue):
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         ticker = parse_outcome_symbol(symbol)[0]
-        rows = await self._call("fetch_order", self.client.orders(ticker=ticker))
+        rows = await self._call("fetch_order", self.client.orders(ticker=ticker, venue=self.name))
         for row in rows:
             if row["client_order_id"] == client_order_id:
                 return self._report(row)
@@ -266,7 +266,9 @@ class KalshiVenue(Venue):
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         ticker = parse_outcome_symbol(symbol)[0] if symbol else None
-        rows = await self._call("fetch_open_orders", self.client.orders(ticker, "resting"))
+        rows = await self._call(
+            "fetch_open_orders", self.client.orders(ticker, "resting", self.name)
+        )
         reports = [self._report(r) for r in rows]
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
@@ -289,13 +291,13 @@ class KalshiVenue(Venue):
         # resting sells first: a sell filling between the reads leaves a fill to book, and the
         # balance check waits for it, where the other order would misplace the locked part
         locks = resting_sell_locks(
-            await self._call("fetch_balances", self.client.orders(None, "resting"))
+            await self._call("fetch_balances", self.client.orders(None, "resting", self.name))
         )
         bal = await self._call("fetch_balances", self.client.balance())
         out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
         signed = {
             str(p["ticker"]): dec(p["position_fp"])
-            for p in await self._call("fetch_balances", self.client.positions())
+            for p in await self._call("fetch_balances", self.client.positions(self.name))
         }
         for ticker in sorted(set(signed) | {t for t, _ in locks}):
             out += outcome_balances(self.name, ticker, signed.get(ticker, ZERO), locks)
