@@ -7,9 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from rigs import killed_child
 from test_kalshi_netting import NO, TICKER, YES, _kalshi_node, _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
@@ -265,3 +267,48 @@ async def test_an_ioc_sell_filled_by_two_resting_bids_unlocks_its_rest_once():
             assert acct.tokens[(TICKER, Outcome.NO)] == 10
         finally:
             await client.close()
+
+
+@pytest.mark.parametrize("mode", ["after_cancel", "in_netting"])
+async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_at_start(
+    tmp_path: Path, monkeypatch, mode: str
+):
+    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    try:
+        child = Path(__file__).with_name("netting_cancel_crash_child.py")
+        docs = await killed_child(child, tmp_path, cfg, mode, timeout_s=120)
+        assert docs[-1] == {"killed": mode.replace("_", " ")}
+        sell_id = next(d["sell"] for d in docs if "sell" in d)
+        acct = server.account_of(keys["key_id"])
+        # the venue cancelled the sell and paid the 10 free pairs at once
+        assert acct.tokens[(TICKER, Outcome.YES)] == 0 and acct.tokens[(TICKER, Outcome.NO)] == 0
+        stored = TradingNode(cfg)
+        try:
+            journaled = stored.storage.get_order(sell_id)
+            assert journaled is not None
+            ended = journaled.status is OrderStatus.CANCELLED
+            assert ended == (mode == "in_netting")  # committed before the kill, or not at all
+        finally:
+            stored.close()
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["ledger_differences"] == [], report
+            assert report["balance_adjustments"] == [], report
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
+            ended_order = node.storage.get_order(sell_id)
+            assert ended_order is not None and ended_order.status is OrderStatus.CANCELLED
+            book = node.portfolio.book("kalshi")
+            assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 0)
+            assert book.total("USD") == acct.cash
+            assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+            assert node.portfolio.position("kalshi", NO, "s1").quantity == 0
+            rows = load_settlements(node.storage, kind=EventKind.NETTING)
+            assert len(rows) == 2 and sum(D(r["cash"]) for r in rows) == 10
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()
