@@ -155,8 +155,8 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
         await server.stop()
 
 
-async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
-    cfg = Config.model_validate({
+def _paper_kalshi(tmp_path: Path) -> Config:
+    return Config.model_validate({
         "mode": "paper",
         "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
                  "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
@@ -170,7 +170,10 @@ async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_led
         "data": [], "strategies": [],
         "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
     })  # fmt: skip
-    node = TradingNode(cfg)
+
+
+async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
+    node = TradingNode(_paper_kalshi(tmp_path))
     try:
         await node.start()
         now = node.clock.now_ms()
@@ -312,3 +315,27 @@ async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_a
             node.close()
     finally:
         await server.stop()
+
+
+async def test_a_paper_kalshi_killed_between_a_sells_cancel_and_its_netting_resumes_netted(
+    tmp_path: Path,
+):
+    cfg = _paper_kalshi(tmp_path)
+    child = Path(__file__).with_name("paper_netting_cancel_crash_child.py")
+    docs = await killed_child(child, tmp_path, cfg, timeout_s=120)
+    assert docs[-1] == {"killed": "in netting"}
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"] and report["ledger_differences"] == [], report
+        assert report["balance_adjustments"] == [], report
+        assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
+        book = node.portfolio.book("kpaper")
+        venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
+        assert venue.get("FED:YES", D(0)) == book.total("FED:YES") == 0
+        assert venue.get("FED:NO", D(0)) == book.total("FED:NO") == 0
+        assert venue["USD"] == book.total("USD")
+    finally:
+        await node.stop()
+        node.close()
