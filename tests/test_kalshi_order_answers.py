@@ -78,5 +78,42 @@ async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
     assert errors == [
         f"{head.format('fetch_fills')} (no 'fills')",
         f"{head.format('fetch_fills')} ('NoneType' object is not iterable)",
-        f"{head.format('fetch_order')} ('int' object is not iterable)",
+        f"{head.format('fetch_order')} (orders is int, not a list)",
+    ]
+
+
+async def test_an_account_listing_without_its_list_is_ambiguous_not_an_empty_listing() -> None:
+    # a proxy's `{}` for the resting orders is no "nothing rests": read as that, reconciliation
+    # would take every open order of the journal for ended and the balances for unlocked
+    bodies = iter([{}, {"orders": None}, {"market_positions": 3}])
+
+    async def proxy(request: web.Request) -> web.Response:
+        if request.path.endswith("/portfolio/balance"):
+            return web.json_response({"balance": 0, "balance_dollars": "10.00"})
+        if request.path.endswith("/portfolio/orders") and request.query.get("cursor"):
+            return web.json_response({"orders": [], "cursor": ""})
+        return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
+
+    runner, base = await answering(proxy)
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
+    errors = []
+    try:
+        for call in (venue.fetch_open_orders(), venue.fetch_balances()):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await call
+            errors.append(str(err.value))
+        # orders answered, positions not: the balance read is refused too
+        bodies = iter([{"orders": [], "cursor": ""}, {"market_positions": 3}])
+        with pytest.raises(AmbiguousVenueError) as err:
+            await venue.fetch_balances()
+        errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: {} failed: the answer is not Kalshi's"
+    assert errors == [
+        f"{head.format('fetch_open_orders')} (no 'orders')",
+        f"{head.format('fetch_balances')} (orders is NoneType, not a list)",
+        f"{head.format('fetch_balances')} (market_positions is int, not a list)",
     ]

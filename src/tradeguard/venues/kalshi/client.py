@@ -123,7 +123,11 @@ class KalshiClient:
 
     async def _listing(self, path: str, key: str, params: dict[str, str], venue: str) -> list[Any]:
         async def page(query: dict[str, str]) -> dict[str, Any]:
-            return await self.request("GET", path, query)
+            data = await self.request("GET", path, query)
+            rows = data[key]  # a page without its list is no empty page: KeyError, read as such
+            if not isinstance(rows, list):
+                raise TypeError(f"{key} is {type(rows).__name__}, not a list")
+            return data
 
         op = f"GET {path}"
         return await kalshi_pages(page, key, params, venue=venue, op=op, limit=200)
