@@ -7,9 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from rigs import killed_child
 from test_kalshi_netting import NO, TICKER, YES, _kalshi_node, _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
@@ -153,8 +155,8 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
         await server.stop()
 
 
-async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
-    cfg = Config.model_validate({
+def _paper_kalshi(tmp_path: Path) -> Config:
+    return Config.model_validate({
         "mode": "paper",
         "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
                  "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
@@ -168,7 +170,10 @@ async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_led
         "data": [], "strategies": [],
         "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
     })  # fmt: skip
-    node = TradingNode(cfg)
+
+
+async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
+    node = TradingNode(_paper_kalshi(tmp_path))
     try:
         await node.start()
         now = node.clock.now_ms()
@@ -234,3 +239,103 @@ async def test_a_partly_filled_ioc_sell_unlocks_its_rest_once_and_nets_only_what
             assert acct.cash == cash - 20 * D("0.55") - fee + 20  # the 20 pairs paid 1 each
         finally:
             await client.close()
+
+
+async def test_an_ioc_sell_filled_by_two_resting_bids_unlocks_its_rest_once():
+    # 200 YES sold IOC into two bids (100 and 50): 150 trade, 50 are left and unlocked once; a
+    # release per trade made the lock -50, and the next NO bought netted 60 pairs of 50 YES
+    from pm_support import seeded_kalshi
+    from tradeguard.sandbox.kalshi.server import KalshiExchange
+
+    async with KalshiExchange() as ex:
+        key_id, pem = seeded_kalshi(ex, cash="1000")  # a house YES bid of 100 at 0.45
+        ex.seed_book(TICKER, yes_bids=[("0.44", "50")], yes_asks=[])
+        acct = ex.account_of(key_id)
+        acct.tokens[(TICKER, Outcome.YES)] = D(200)
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        try:
+            await client.create_order({
+                "ticker": TICKER, "side": "yes", "action": "sell", "count_fp": "200.00",
+                "yes_price_dollars": "0.4000", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            assert acct.tokens[(TICKER, Outcome.YES)] == 50
+            assert acct.locked_tokens.get((TICKER, Outcome.YES), D(0)) == 0
+            ex.seed_book(TICKER, yes_bids=[("0.45", "100")], yes_asks=[])
+            await client.create_order({
+                "ticker": TICKER, "side": "no", "action": "buy", "count_fp": "60.00",
+                "no_price_dollars": "0.5500", "time_in_force": "immediate_or_cancel",
+            })  # fmt: skip
+            # 50 pairs netted: the 50 YES held and 50 of the 60 NO, 10 NO left
+            assert acct.tokens[(TICKER, Outcome.YES)] == 0
+            assert acct.tokens[(TICKER, Outcome.NO)] == 10
+        finally:
+            await client.close()
+
+
+@pytest.mark.parametrize("mode", ["after_cancel", "in_netting"])
+async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_at_start(
+    tmp_path: Path, monkeypatch, mode: str
+):
+    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    try:
+        child = Path(__file__).with_name("netting_cancel_crash_child.py")
+        docs = await killed_child(child, tmp_path, cfg, mode, timeout_s=120)
+        assert docs[-1] == {"killed": mode.replace("_", " ")}
+        sell_id = next(d["sell"] for d in docs if "sell" in d)
+        acct = server.account_of(keys["key_id"])
+        # the venue cancelled the sell and paid the 10 free pairs at once
+        assert acct.tokens[(TICKER, Outcome.YES)] == 0 and acct.tokens[(TICKER, Outcome.NO)] == 0
+        stored = TradingNode(cfg)
+        try:
+            journaled = stored.storage.get_order(sell_id)
+            assert journaled is not None
+            ended = journaled.status is OrderStatus.CANCELLED
+            assert ended == (mode == "in_netting")  # committed before the kill, or not at all
+        finally:
+            stored.close()
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["ledger_differences"] == [], report
+            assert report["balance_adjustments"] == [], report
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
+            ended_order = node.storage.get_order(sell_id)
+            assert ended_order is not None and ended_order.status is OrderStatus.CANCELLED
+            book = node.portfolio.book("kalshi")
+            assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 0)
+            assert book.total("USD") == acct.cash
+            assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+            assert node.portfolio.position("kalshi", NO, "s1").quantity == 0
+            rows = load_settlements(node.storage, kind=EventKind.NETTING)
+            assert len(rows) == 2 and sum(D(r["cash"]) for r in rows) == 10
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_paper_kalshi_killed_between_a_sells_cancel_and_its_netting_resumes_netted(
+    tmp_path: Path,
+):
+    cfg = _paper_kalshi(tmp_path)
+    child = Path(__file__).with_name("paper_netting_cancel_crash_child.py")
+    docs = await killed_child(child, tmp_path, cfg, timeout_s=120)
+    assert docs[-1] == {"killed": "in netting"}
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"] and report["ledger_differences"] == [], report
+        assert report["balance_adjustments"] == [], report
+        assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
+        book = node.portfolio.book("kpaper")
+        venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
+        assert venue.get("FED:YES", D(0)) == book.total("FED:YES") == 0
+        assert venue.get("FED:NO", D(0)) == book.total("FED:NO") == 0
+        assert venue["USD"] == book.total("USD")
+    finally:
+        await node.stop()
+        node.close()

@@ -78,5 +78,87 @@ async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
     assert errors == [
         f"{head.format('fetch_fills')} (no 'fills')",
         f"{head.format('fetch_fills')} ('NoneType' object is not iterable)",
-        f"{head.format('fetch_order')} ('int' object is not iterable)",
+        f"{head.format('fetch_order')} (orders is int, not a list)",
     ]
+
+
+async def test_an_account_listing_without_its_list_is_ambiguous_not_an_empty_listing() -> None:
+    # a proxy's `{}` for the resting orders is no "nothing rests": read as that, reconciliation
+    # would take every open order of the journal for ended and the balances for unlocked
+    bodies = iter([{}, {"orders": None}, {"market_positions": 3}])
+
+    async def proxy(request: web.Request) -> web.Response:
+        if request.path.endswith("/portfolio/balance"):
+            return web.json_response({"balance": 0, "balance_dollars": "10.00"})
+        if request.path.endswith("/portfolio/orders") and request.query.get("cursor"):
+            return web.json_response({"orders": [], "cursor": ""})
+        return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
+
+    runner, base = await answering(proxy)
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
+    errors = []
+    try:
+        for call in (venue.fetch_open_orders(), venue.fetch_balances()):
+            with pytest.raises(AmbiguousVenueError) as err:
+                await call
+            errors.append(str(err.value))
+        # orders answered, positions not: the balance read is refused too
+        bodies = iter([{"orders": [], "cursor": ""}, {"market_positions": 3}])
+        with pytest.raises(AmbiguousVenueError) as err:
+            await venue.fetch_balances()
+        errors.append(str(err.value))
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    head = "kalshi: {} failed: the answer is not Kalshi's"
+    assert errors == [
+        f"{head.format('fetch_open_orders')} (no 'orders')",
+        f"{head.format('fetch_balances')} (orders is NoneType, not a list)",
+        f"{head.format('fetch_balances')} (market_positions is int, not a list)",
+    ]
+
+
+_SELL = {
+    "action": "sell", "status": "resting", "ticker": "KX-1", "side": "yes",
+    "initial_count_fp": "10.00", "fill_count_fp": "0.00", "remaining_count_fp": "10.00",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("orders", "positions", "why"),
+    [
+        ([{**_SELL, "side": "maybe"}], [], "side 'maybe' is not yes or no"),
+        ([{**_SELL, "remaining_count_fp": "NaN"}], [], "remaining_count_fp"),
+        ([{**_SELL, "remaining_count_fp": "-3.00"}], [], "remaining_count_fp"),
+        ([{k: v for k, v in _SELL.items() if k != "ticker"}], [], "no 'ticker'"),
+        (["sell"], [], "an order row is str, not an object"),
+        ([_SELL], [{"ticker": "KX-1", "position_fp": "Infinity"}], "position_fp"),
+        ([], [{"position_fp": "1.00"}], "no 'ticker'"),
+    ],
+)
+async def test_a_balance_read_with_a_row_no_venue_would_send_is_ambiguous(
+    orders: list, positions: list, why: str
+) -> None:
+    # the locks of resting sells place the contracts behind each signed position: a row that
+    # cannot be read refuses the whole read (one line naming it), never a ValueError or a
+    # decimal.InvalidOperation out of reconciliation
+    async def proxy(request: web.Request) -> web.Response:
+        if request.path.endswith("/portfolio/balance"):
+            return web.json_response({"balance": 1000, "balance_dollars": "10.00"})
+        if request.path.endswith("/portfolio/orders"):
+            return web.json_response({"orders": orders, "cursor": ""})
+        return web.json_response({"market_positions": positions, "cursor": ""})
+
+    runner, base = await answering(proxy)
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
+    try:
+        with pytest.raises(AmbiguousVenueError) as err:
+            await venue.fetch_balances()
+    finally:
+        await venue.close()
+        await runner.cleanup()
+    assert err.value.code == "BAD_BODY"
+    assert str(err.value).startswith("kalshi: fetch_balances failed: the answer is not Kalshi's (")
+    assert why in str(err.value) and "\n" not in str(err.value)

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from test_api_support import bearer, build_app, client
+from node_support import paper_config, write_slice
+from test_api_support import PERMISSIVE, bearer, build_app, client
 from test_dashboard_browser import ARGS, CHROMIUM
 from test_kalshi_netting import NO, TICKER, YES, _buy, _kalshi_node
 from tradeguard.api.server import ApiServer
 from tradeguard.node import TradingNode
+from tradeguard.node.builder import build_node
 
 D = Decimal
 
@@ -85,3 +87,24 @@ async def test_the_dashboard_shows_a_nettings_panel_once_pairs_were_netted(
         await node.stop()
         node.close()
         await server.stop()
+
+
+async def test_a_nul_in_the_venue_filter_is_refused_in_one_line_on_postgresql(
+    tmp_path: Path, data_dir: Path, pg_url: str
+):
+    # PostgreSQL stores no NUL: the filter reached the query and raised (a 500 and a traceback)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    node = build_node(paper_config(pg_url, data, strategies=False, risk=PERMISSIVE, tmp=tmp_path))
+    await node.start()
+    try:
+        app, tokens = build_app(node)
+        async with client(app) as http:
+            for route in ("nettings", "settlements"):
+                r = await http.get(f"/api/v1/{route}?venue=k%00x", headers=bearer(tokens.viewer))
+                assert r.status_code == 422, r.text
+                assert r.json()["error"].startswith("invalid request: query.venue = ")
+                ok = await http.get(f"/api/v1/{route}?venue=kalshi", headers=bearer(tokens.viewer))
+                assert ok.status_code == 200 and ok.json()["total"] == 0
+    finally:
+        await node.stop()
+        node.close()

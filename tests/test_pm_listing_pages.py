@@ -151,3 +151,37 @@ async def test_the_local_servers_refuse_a_cursor_they_never_handed_out():
         bad_p = await http.get(f"{p.url}/markets", params={"next_cursor": "nope"})
         big = await http.get(f"{k.rest_url}/markets", params={"limit": "1001"})
     assert (bad_k.status_code, bad_p.status_code, big.status_code) == (400, 400, 400)
+
+
+async def test_live_kalshi_balances_read_every_page_of_resting_sells_and_positions():
+    # Kalshi pages the account's orders and positions (100 a page unless asked): three
+    # resting sells lock 30 YES beside 30 NO (signed position 0), positions held in 4 markets
+    from tradeguard.venues.kalshi.client import KalshiClient
+
+    async with KalshiExchange(page_size=2) as ex:
+        key_id, pem = seeded_kalshi(ex)
+        _kalshi_markets(ex)
+        ticker = next(t for t in ex.markets if t not in MARKETS)
+        account = ex.account_of(key_id)
+        account.tokens[(ticker, Outcome.YES)] = D(30)
+        for t in MARKETS[:3]:
+            account.tokens[(t, Outcome.YES)] = D(3)
+        client = KalshiClient(ex.rest_url, key_id, pem)
+        venue = KalshiVenue("kalshi", ex.rest_url, key_id, pem, Clock())
+        try:
+            for _ in range(3):
+                await client.create_order({
+                    "ticker": ticker, "side": "yes", "action": "sell", "count_fp": "10.00",
+                    "yes_price_dollars": "0.6000", "time_in_force": "good_till_canceled",
+                })  # fmt: skip
+            account.tokens[(ticker, Outcome.NO)] = D(30)
+            assert len(await client.orders(None, "resting")) == 3
+            balances = {b.asset: b for b in await venue.fetch_balances()}
+        finally:
+            await client.close()
+            await venue.close()
+        yes, no = balances[f"{ticker}:YES"], balances[f"{ticker}:NO"]
+        assert (yes.locked, yes.free, no.total) == (30, 0, 30)
+        assert {a: b.total for a, b in balances.items() if a.startswith("M")} == {
+            f"{t}:YES": 3 for t in MARKETS[:3]
+        }

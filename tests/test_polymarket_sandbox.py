@@ -14,7 +14,7 @@ from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOr
 from py_clob_client_v2.exceptions import PolyApiException
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 
-from tradeguard.model.outcome import Resolution
+from tradeguard.model.outcome import Outcome, Resolution
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 
 D = Decimal
@@ -198,3 +198,28 @@ async def test_an_expiration_on_an_order_that_is_not_gtd_is_refused_as_the_clob_
             OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=10, side="BUY"),
         )
         assert placed["status"] == "live"
+
+
+async def test_a_fak_sell_partly_filled_unlocks_its_rest_once():
+    # 200 YES sold FAK into a 100 bid: 100 trade, 100 are left and unlocked once; a release
+    # per trade and one more after them made the lock -100, so 100 tokens never held were free
+    async with PolymarketExchange() as ex:
+        market, wallet, client = await started(ex)
+        acct = ex.accounts[wallet.address.lower()]
+        held = (market.condition_id, Outcome.YES)
+        acct.tokens[held] = D(200)
+        sold = await asyncio.to_thread(
+            client.create_and_post_order,
+            OrderArgsV2(token_id=YES_TOKEN, price=0.40, size=200, side="SELL"),
+            None,
+            OrderType.FAK,
+        )
+        assert sold["status"] == "matched", sold
+        assert acct.tokens[held] == 100
+        assert acct.locked_tokens.get(held, D(0)) == 0
+        with pytest.raises(PolyApiException) as refused:  # 150 to sell, 100 held
+            await asyncio.to_thread(
+                client.create_and_post_order,
+                OrderArgsV2(token_id=YES_TOKEN, price=0.60, size=150, side="SELL"),
+            )
+        assert refused.value.status_code == 400

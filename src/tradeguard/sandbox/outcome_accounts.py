@@ -48,13 +48,15 @@ class OutcomeAccount:
             self.locked_tokens[key] = self.locked_tokens.get(key, ZERO) + order.size
 
     def release(self, order: BinaryOrder) -> None:
-        """Unlock what is left of a finished order's reservation."""
+        """Unlock what is left of a finished order's reservation, once (a taker that ended
+        after several trades is seen finished by each of them)."""
         key = (order.market, order.outcome)
         if order.buy:
             left = order.extra.pop("locked", ZERO)
             assert isinstance(left, Decimal)
             self.locked_cash -= left
-        else:
+        elif not order.extra.get("released"):
+            order.extra["released"] = True
             self.locked_tokens[key] = self.locked_tokens.get(key, ZERO) - order.remaining
 
     def apply_leg(self, order: BinaryOrder, size: Decimal, price: Decimal, fee: Decimal) -> None:

@@ -281,10 +281,7 @@ class KalshiExchange:
             if (not event or m.event_ticker == event)
             and (not status or (status == "open") == (m.status == "active"))
         ]  # fmt: skip
-        try:
-            page, cursor = kalshi_page(rows, request.query, self.page_size)
-        except ValueError as exc:
-            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        page, cursor = self._page(rows, request)
         return web.json_response({"markets": page, "cursor": cursor})
 
     async def _market(self, request: web.Request) -> web.Response:
@@ -314,7 +311,10 @@ class KalshiExchange:
             yes, no = acct.position(ticker)
             if yes or no:
                 rows.append({"ticker": ticker, "position_fp": fp(yes - no)})
-        return web.json_response({"market_positions": rows, "event_positions": [], "cursor": ""})
+        page, cursor = self._page(rows, request)
+        return web.json_response(
+            {"market_positions": page, "event_positions": [], "cursor": cursor}
+        )
 
     def _own_orders(self, acct: OutcomeAccount) -> list[BinaryOrder]:
         return [o for o in self.book.orders.values() if o.account == acct.account_id]
@@ -326,7 +326,14 @@ class KalshiExchange:
             order_json(o) for o in self._own_orders(acct)
             if (not ticker or o.market == ticker) and (not status or o.status == status)
         ]  # fmt: skip
-        return web.json_response({"orders": rows, "cursor": ""})
+        page, cursor = self._page(rows, request)
+        return web.json_response({"orders": page, "cursor": cursor})
+
+    def _page(self, rows: list[Any], request: web.Request) -> tuple[list[Any], str]:
+        try:
+            return kalshi_page(rows, request.query, self.page_size)
+        except ValueError as exc:
+            raise KalshiError(400, "invalid_parameters", str(exc)) from None
 
     def _own_order(self, acct: OutcomeAccount, order_id: str) -> BinaryOrder:
         order = self.book.orders.get(order_id)

@@ -103,9 +103,12 @@ class KalshiClient:
         """The whole answer: `{"order": {...}}` from Kalshi (the caller reads the order)."""
         return await self.request("DELETE", f"/portfolio/orders/{order_id}")
 
-    async def orders(self, ticker: str | None = None, status: str | None = None) -> list[Any]:
+    async def orders(
+        self, ticker: str | None = None, status: str | None = None, venue: str = "kalshi"
+    ) -> list[Any]:
+        """Every order of the account (of `ticker`, with `status`), all pages (200 a page)."""
         params = {k: v for k, v in (("ticker", ticker), ("status", status)) if v}
-        return list((await self.request("GET", "/portfolio/orders", params))["orders"])
+        return await self._listing("/portfolio/orders", "orders", params, venue)
 
     async def fills(self, ticker: str | None = None, order_id: str | None = None) -> list[Any]:
         params = {k: v for k, v in (("ticker", ticker), ("order_id", order_id)) if v}
@@ -114,8 +117,20 @@ class KalshiClient:
     async def balance(self) -> dict[str, Any]:
         return await self.request("GET", "/portfolio/balance")
 
-    async def positions(self) -> list[Any]:
-        return list((await self.request("GET", "/portfolio/positions"))["market_positions"])
+    async def positions(self, venue: str = "kalshi") -> list[Any]:
+        """Every market position of the account, all pages (200 a page)."""
+        return await self._listing("/portfolio/positions", "market_positions", {}, venue)
+
+    async def _listing(self, path: str, key: str, params: dict[str, str], venue: str) -> list[Any]:
+        async def page(query: dict[str, str]) -> dict[str, Any]:
+            data = await self.request("GET", path, query)
+            rows = data[key]  # a page without its list is no empty page: KeyError, read as such
+            if not isinstance(rows, list):
+                raise TypeError(f"{key} is {type(rows).__name__}, not a list")
+            return data
+
+        op = f"GET {path}"
+        return await kalshi_pages(page, key, params, venue=venue, op=op, limit=200)
 
     async def settlements(self, venue: str = "kalshi", max_pages: int = MAX_PAGES) -> list[Any]:
         """Every settlement of the account, all pages (200 a page)."""

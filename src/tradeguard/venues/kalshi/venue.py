@@ -140,10 +140,13 @@ class KalshiVenue(Venue):
         except (httpx.TransportError, OSError) as exc:
             raise no_answer(self.name, op, exc, self.client.rest_url) from None
         except (KeyError, TypeError) as exc:  # a JSON object without what the call reads
-            why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise AmbiguousVenueError(
-                self.name, f"{op} failed: the answer is not Kalshi's ({why})", "BAD_BODY"
-            ) from None
+            raise self._bad_body(op, exc) from None
+
+    def _bad_body(self, op: str, exc: Exception) -> AmbiguousVenueError:
+        why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        return AmbiguousVenueError(
+            self.name, f"{op} failed: the answer is not Kalshi's ({one_line(why)})", "BAD_BODY"
+        )
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._call(
@@ -258,7 +261,7 @@ class KalshiVenue(Venue):
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         ticker = parse_outcome_symbol(symbol)[0]
-        rows = await self._call("fetch_order", self.client.orders(ticker=ticker))
+        rows = await self._call("fetch_order", self.client.orders(ticker=ticker, venue=self.name))
         for row in rows:
             if row["client_order_id"] == client_order_id:
                 return self._report(row)
@@ -266,7 +269,9 @@ class KalshiVenue(Venue):
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         ticker = parse_outcome_symbol(symbol)[0] if symbol else None
-        rows = await self._call("fetch_open_orders", self.client.orders(ticker, "resting"))
+        rows = await self._call(
+            "fetch_open_orders", self.client.orders(ticker, "resting", self.name)
+        )
         reports = [self._report(r) for r in rows]
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
@@ -288,15 +293,18 @@ class KalshiVenue(Venue):
     async def _read_balances(self) -> list[Balance]:
         # resting sells first: a sell filling between the reads leaves a fill to book, and the
         # balance check waits for it, where the other order would misplace the locked part
-        locks = resting_sell_locks(
-            await self._call("fetch_balances", self.client.orders(None, "resting"))
-        )
+        rows = await self._call("fetch_balances", self.client.orders(None, "resting", self.name))
         bal = await self._call("fetch_balances", self.client.balance())
-        out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
-        signed = {
-            str(p["ticker"]): dec(p["position_fp"])
-            for p in await self._call("fetch_balances", self.client.positions())
-        }
+        positions = await self._call("fetch_balances", self.client.positions(self.name))
+        try:  # a row no venue would send refuses the read: a lock misread misplaces contracts
+            locks = resting_sell_locks(rows)
+            out = [Balance(self.name, QUOTE, dec(bal["balance_dollars"]))]
+            signed = {
+                str(_row(p, "a position row")["ticker"]): _signed(p["position_fp"])
+                for p in positions
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._bad_body("fetch_balances", exc) from None
         for ticker in sorted(set(signed) | {t for t, _ in locks}):
             out += outcome_balances(self.name, ticker, signed.get(ticker, ZERO), locks)
         return out
@@ -398,17 +406,33 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def resting_sell_locks(rows: list[Any]) -> dict[tuple[str, Outcome], Decimal]:
     """Contracts each (ticker, outcome) has locked in resting sells of the listed orders."""
     locks: dict[tuple[str, Outcome], Decimal] = {}
-    for row in rows:
+    for row in map(_row, rows):
         if row.get("action") != "sell" or row.get("status") != "resting":
             continue
         left = row.get("remaining_count_fp")
         rest = (
-            dec(left) if left is not None
-            else dec(row["initial_count_fp"]) - dec(row["fill_count_fp"])
+            venue_amount(left, "remaining_count_fp") if left is not None
+            else venue_amount(row["initial_count_fp"], "initial_count_fp")
+            - venue_amount(row["fill_count_fp"], "fill_count_fp")
         )  # fmt: skip
+        if row.get("side") not in ("yes", "no"):
+            raise ValueError(f"side {row.get('side')!r} is not yes or no")
         key = (str(row["ticker"]), Outcome(row["side"]))
         locks[key] = locks.get(key, ZERO) + rest
     return locks
+
+
+def _row(row: Any, what: str = "an order row") -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise TypeError(f"{what} is {type(row).__name__}, not an object")
+    return row
+
+
+def _signed(value: Any) -> Decimal:
+    signed = dec(value, "position_fp")
+    if not signed.is_finite():
+        raise ValueError(f"position_fp {value!r} is not a finite number")
+    return signed
 
 
 def outcome_balances(
