@@ -196,3 +196,17 @@ def test_a_paper_venue_beside_one_exchange_or_another_kinds_needs_no_data_venue(
                    {"name": "north", "kind": "ccxt", "data_only": True},
                    {"name": "pm", "kind": "polymarket", "data_only": True}],
     })  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["paper", "backtest"])
+def test_a_paper_venue_on_replays_needs_no_data_venue_beside_two_exchanges(mode):
+    # paper and backtest runs replay [[data]] files and stream nothing: the exchange venues
+    # (data-only ones read for reference prices, or kept for `record`) feed no fills
+    cfg = Config.model_validate({
+        "mode": mode,
+        "venues": [{"name": "paper", "kind": "paper"},
+                   {"name": "north", "kind": "ccxt", "data_only": True},
+                   {"name": "south", "kind": "ccxt", "exchange": "kraken", "data_only": True}],
+        "data": [],
+    })  # fmt: skip
+    assert cfg.venues[0].data_venue is None
