@@ -18,6 +18,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.portfolio.combined import combine, holdings_of
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.exposure import ExposureMeter
 from tradeguard.risk.state import TradingState
@@ -210,3 +211,19 @@ def test_a_paper_venue_on_replays_needs_no_data_venue_beside_two_exchanges(mode)
         "data": [],
     })  # fmt: skip
     assert cfg.venues[0].data_venue is None
+
+
+def test_equity_values_a_venues_holding_at_its_own_prices_as_the_balances_views_do():
+    # south prices ETH itself (ETH/BTC and BTC/USDT there); only north lists ETH/USDT
+    portfolio = Portfolio()
+    for venue in ("north", "south"):
+        portfolio.set_balances(venue, [Balance(venue, "ETH", D(1))])
+    portfolio.mark("ETH/USDT", D(3_000), "north")
+    portfolio.mark(ETH_BTC, D("0.05"), "south")
+    portfolio.mark(BTC, D(40_000), "south")
+    assert portfolio.price_on("south", "ETH") == D(2_000)  # GET /balances, balance totals
+    view = combine(holdings_of(portfolio), "USDT")  # GET /balances/combined
+    assert view.venue_values == {"north": D(3_000), "south": D(2_000)}
+    # equity (the loss and drawdown halts) reads the same figure, not north's ETH/USDT
+    assert (portfolio.equity("south"), portfolio.equity("north")) == (D(2_000), D(3_000))
+    assert portfolio.equity() == view.total_value == D(5_000)

@@ -432,12 +432,13 @@ class Portfolio:
             self._routes.clear()
             self._routes_for = len(marks)
         routes = self._routes  # read directly: this runs on every mark of a held asset
-        tagged = self.venue_marks
+        tagged, target = self.venue_marks, self.valuation_asset
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
-            # a venue's holdings at its own prices; another venue's stand in where it has none
-            own = self.marks_of(name) if tagged else None
+            # a venue's holdings at its own prices (as `price_on`, through a hop of its own
+            # before another venue's direct market); another venue's stand in where it has none
+            own = self.marks_of(name) if tagged and name not in self.untied else None
             for bal in book.all():
                 qty = bal.free + bal.locked
                 if not qty:
@@ -445,9 +446,23 @@ class Portfolio:
                 asset = bal.asset
                 route = routes[asset] if asset in routes else self._route(asset)
                 if route is None:
-                    peg = self.peg_price(asset, self.valuation_asset)
+                    peg = self.peg_price(asset, target)
                     total += qty * peg if peg is not None else ZERO
                     continue
+                if own:
+                    value = qty
+                    for sym, inverted in route:
+                        px = own.get(sym)
+                        if not px:
+                            break
+                        value = value / px if inverted else value * px
+                    else:
+                        total += value
+                        continue
+                    px = self._market_price(asset, target, own)
+                    if px is not None:
+                        total += qty * px
+                        continue
                 for sym, inverted in route:
                     px = marks[sym] if own is None else own.get(sym) or marks[sym]
                     qty = qty / px if inverted else qty * px
