@@ -10,9 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from node_support import trading_live
+from test_api_support import bearer, build_app
+from tradeguard.api.server import ApiServer
 from tradeguard.config import Config
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side
@@ -127,11 +130,30 @@ async def test_the_drawdown_halt_reads_each_venues_holdings_at_its_own_price(tmp
         assert node.portfolio.equity() == D(286_000)
         assert node.figures().equity == D(286_000)
         assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+        # GET /balances and /balances/combined show the figures equity sums
+        balances, combined = await _get(node, "/api/v1/balances", "/api/v1/balances/combined")
+        btc = {i["venue"]: D(i["value"]) for i in balances["items"] if i["asset"] == "BTC"}
+        assert btc == {"north": D(36_000), "south": D(50_000)}
+        assert D(combined["total_value"]) == D(286_000)
         # south's own BTC falls as far: 28,000 off the peak, 9.3 %
         await _move(node, south, "south", 36_000)
         assert node.portfolio.equity() == D(272_000)
         await eventually(lambda: node.risk.state is TradingState.HALTED, WAIT_S)
         assert "drawdown" in node.risk.state_reason
+
+
+async def _get(node: TradingNode, *paths: str) -> list[Any]:
+    """GET each path from the node's API over 127.0.0.1 with a viewer's token."""
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            answers = [await http.get(p, headers=bearer(tokens.viewer)) for p in paths]
+    finally:
+        await server.stop()
+    assert [r.status_code for r in answers] == [200] * len(paths)
+    return [r.json() for r in answers]
 
 
 def test_a_venues_quote_currency_is_priced_at_its_own_marks_else_at_anothers():
