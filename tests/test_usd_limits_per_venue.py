@@ -17,8 +17,10 @@ from node_support import trading_live
 from test_api_support import bearer, build_app
 from tradeguard.api.server import ApiServer
 from tradeguard.config import Config
+from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.portfolio.combined import combine, holdings_of
@@ -249,3 +251,17 @@ def test_equity_values_a_venues_holding_at_its_own_prices_as_the_balances_views_
     # equity (the loss and drawdown halts) reads the same figure, not north's ETH/USDT
     assert (portfolio.equity("south"), portfolio.equity("north")) == (D(2_000), D(3_000))
     assert portfolio.equity() == view.total_value == D(5_000)
+
+
+class _Ledger(Portfolio):
+    def open_orders(self) -> list[Any]:
+        return []
+
+
+def test_exposure_marks_a_position_at_its_own_venues_mid_not_the_latest():
+    market, ledger = MarketState(), _Ledger()
+    for venue, mid, ts in (("south", 40_000, 1_000), ("north", 60_000, 2_000)):  # north last
+        market.on_quote(Quote(BTC, ts, D(mid - 1), D(1), D(mid + 1), D(1), venue=venue))
+    ledger.position("south", BTC, "desk").apply(Side.BUY, D(50_000), D(1), D(0), 1_000)
+    exposure = ExposureMeter(D("0.1")).measure(ledger, market, 3_000, D(1))
+    assert exposure.heat_usd == D(4_000)  # 1 BTC at south's 40,000, 10 % assumed to the stop
