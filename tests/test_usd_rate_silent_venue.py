@@ -13,6 +13,7 @@ from tradeguard.model.market import Quote
 from tradeguard.model.order import Order
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk import MemoryStateStore, RiskConfig, RiskEngine
+from tradeguard.risk.exposure import ExposureMeter
 
 D = Decimal
 T0 = 1_700_000_000_000
@@ -72,3 +73,14 @@ def test_a_fresh_usd_market_on_the_orders_venue_is_its_own_price():
     _quote(market, ledger, "south", BTC, "40000", T0 + 59_500)  # south speaks again
     _quote(market, ledger, "north", BTC, "60000", T0 + 59_800)  # north's is the latest
     assert engine.check(_buy_eth("0.2"), ledger, market).approved  # 400 USD at south's BTC
+
+
+def test_the_heat_of_a_btc_quoted_position_reads_a_fresh_btc_price():
+    _, ledger, market, clock = _setup("USDT")
+    ledger.position("south", ETH_BTC, "desk").apply(Side.BUY, D("0.05"), D(1), D(0), T0)
+    meter = ExposureMeter(D("0.1"), 10_000)  # stale_data_s = 10
+    # 1 ETH at 0.05 BTC, 10 % assumed to the stop: 0.005 BTC, at BTC's fresh 60,000
+    assert meter.measure(ledger, market, clock.now_ms(), D(1)).heat_usd == D(300)
+    _quote(market, ledger, "south", BTC, "40000", T0 + 59_500)  # south speaks again
+    _quote(market, ledger, "north", BTC, "60000", T0 + 59_800)
+    assert meter.measure(ledger, market, clock.now_ms(), D(1)).heat_usd == D(200)  # its own
