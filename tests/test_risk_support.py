@@ -67,7 +67,9 @@ class Book:
             return D(1)
         return self.market.mid(f"{asset}/USDT")
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+    def price_on(
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Any = None
+    ) -> Decimal | None:
         return self.price_of(asset, in_asset)
 
     def open_orders(self) -> list[Order]:

@@ -10,14 +10,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from node_support import trading_live
+from test_api_support import bearer, build_app
+from tradeguard.api.server import ApiServer
 from tradeguard.config import Config
+from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.portfolio.combined import combine, holdings_of
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.exposure import ExposureMeter
 from tradeguard.risk.state import TradingState
@@ -126,11 +132,30 @@ async def test_the_drawdown_halt_reads_each_venues_holdings_at_its_own_price(tmp
         assert node.portfolio.equity() == D(286_000)
         assert node.figures().equity == D(286_000)
         assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+        # GET /balances and /balances/combined show the figures equity sums
+        balances, combined = await _get(node, "/api/v1/balances", "/api/v1/balances/combined")
+        btc = {i["venue"]: D(i["value"]) for i in balances["items"] if i["asset"] == "BTC"}
+        assert btc == {"north": D(36_000), "south": D(50_000)}
+        assert D(combined["total_value"]) == D(286_000)
         # south's own BTC falls as far: 28,000 off the peak, 9.3 %
         await _move(node, south, "south", 36_000)
         assert node.portfolio.equity() == D(272_000)
         await eventually(lambda: node.risk.state is TradingState.HALTED, WAIT_S)
         assert "drawdown" in node.risk.state_reason
+
+
+async def _get(node: TradingNode, *paths: str) -> list[Any]:
+    """GET each path from the node's API over 127.0.0.1 with a viewer's token."""
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            answers = [await http.get(p, headers=bearer(tokens.viewer)) for p in paths]
+    finally:
+        await server.stop()
+    assert [r.status_code for r in answers] == [200] * len(paths)
+    return [r.json() for r in answers]
 
 
 def test_a_venues_quote_currency_is_priced_at_its_own_marks_else_at_anothers():
@@ -196,3 +221,47 @@ def test_a_paper_venue_beside_one_exchange_or_another_kinds_needs_no_data_venue(
                    {"name": "north", "kind": "ccxt", "data_only": True},
                    {"name": "pm", "kind": "polymarket", "data_only": True}],
     })  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["paper", "backtest"])
+def test_a_paper_venue_on_replays_needs_no_data_venue_beside_two_exchanges(mode):
+    # paper and backtest runs replay [[data]] files and stream nothing: the exchange venues
+    # (data-only ones read for reference prices, or kept for `record`) feed no fills
+    cfg = Config.model_validate({
+        "mode": mode,
+        "venues": [{"name": "paper", "kind": "paper"},
+                   {"name": "north", "kind": "ccxt", "data_only": True},
+                   {"name": "south", "kind": "ccxt", "exchange": "kraken", "data_only": True}],
+        "data": [],
+    })  # fmt: skip
+    assert cfg.venues[0].data_venue is None
+
+
+def test_equity_values_a_venues_holding_at_its_own_prices_as_the_balances_views_do():
+    # south prices ETH itself (ETH/BTC and BTC/USDT there); only north lists ETH/USDT
+    portfolio = Portfolio()
+    for venue in ("north", "south"):
+        portfolio.set_balances(venue, [Balance(venue, "ETH", D(1))])
+    portfolio.mark("ETH/USDT", D(3_000), "north")
+    portfolio.mark(ETH_BTC, D("0.05"), "south")
+    portfolio.mark(BTC, D(40_000), "south")
+    assert portfolio.price_on("south", "ETH") == D(2_000)  # GET /balances, balance totals
+    view = combine(holdings_of(portfolio), "USDT")  # GET /balances/combined
+    assert view.venue_values == {"north": D(3_000), "south": D(2_000)}
+    # equity (the loss and drawdown halts) reads the same figure, not north's ETH/USDT
+    assert (portfolio.equity("south"), portfolio.equity("north")) == (D(2_000), D(3_000))
+    assert portfolio.equity() == view.total_value == D(5_000)
+
+
+class _Ledger(Portfolio):
+    def open_orders(self) -> list[Any]:
+        return []
+
+
+def test_exposure_marks_a_position_at_its_own_venues_mid_not_the_latest():
+    market, ledger = MarketState(), _Ledger()
+    for venue, mid, ts in (("south", 40_000, 1_000), ("north", 60_000, 2_000)):  # north last
+        market.on_quote(Quote(BTC, ts, D(mid - 1), D(1), D(mid + 1), D(1), venue=venue))
+    ledger.position("south", BTC, "desk").apply(Side.BUY, D(50_000), D(1), D(0), 1_000)
+    exposure = ExposureMeter(D("0.1")).measure(ledger, market, 3_000, D(1))
+    assert exposure.heat_usd == D(4_000)  # 1 BTC at south's 40,000, 10 % assumed to the stop

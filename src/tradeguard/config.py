@@ -397,8 +397,8 @@ class Config(_Strict):
         for v in self.venues:
             if v.data_venue is not None:
                 check_data_venue(v, kinds, data_only)
-            elif v.kind == "paper":
-                check_untied_paper(v, self.venues)
+            elif v.kind == "paper" and self.mode is TradingMode.SANDBOX:
+                check_untied_paper(v, self.venues)  # replays (paper, backtest) stream nothing
         if self.mode is TradingMode.LIVE and any(v.kind == "paper" for v in self.venues):
             raise ValueError("mode 'live' cannot use a paper venue")
         return self

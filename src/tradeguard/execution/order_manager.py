@@ -460,8 +460,14 @@ class OrderManager(FillApplication):
         result: Decimal | None = self.portfolio.price_of(asset, in_asset)
         return result
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
-        result: Decimal | None = self.portfolio.price_on(venue, asset, in_asset)
+    def price_on(
+        self,
+        venue: str,
+        asset: str,
+        in_asset: str | None = None,
+        fresh: Callable[[str], bool] | None = None,
+    ) -> Decimal | None:
+        result: Decimal | None = self.portfolio.price_on(venue, asset, in_asset, fresh)
         return result
 
     def free(self, venue: str, asset: str) -> Decimal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -276,13 +276,20 @@ class Portfolio:
         finally:
             self.marks, self._paths_for = current, -1
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+    def price_on(
+        self,
+        venue: str,
+        asset: str,
+        in_asset: str | None = None,
+        fresh: Callable[[str], bool] | None = None,
+    ) -> Decimal | None:
         """`price_of` at `venue`'s own marks (its `data_venue`'s); another venue's latest only
-        where its own cannot price `asset` (or for a venue in `untied`, whose price is any's)."""
+        where its own cannot price `asset` (or for a venue in `untied`, whose price is any's).
+        With `fresh`, an own mark of a symbol it refuses (a silent stream's) is no price."""
         own = self.marks_of(venue) if venue not in self.untied else None
         if own:
             target = in_asset or self.valuation_asset
-            price = self._market_price(asset, target, own)
+            price = self._market_price(asset, target, own, fresh)
             if price is not None:
                 return price
         return self.price_of(asset, in_asset)
@@ -319,10 +326,14 @@ class Portfolio:
         return None
 
     def _market_price(
-        self, asset: str, target: str, own: dict[str, Decimal] | None = None
+        self,
+        asset: str,
+        target: str,
+        own: dict[str, Decimal] | None = None,
+        fresh: Callable[[str], bool] | None = None,
     ) -> Decimal | None:
         """Price `asset` in `target` from the marks, or from `own` alone (one venue's marks,
-        a subset of the marks' symbols) when given."""
+        a subset of the marks' symbols, those `fresh` accepts if given) when given."""
         if asset == target or (asset in STABLECOINS and target in STABLECOINS):
             return _ONE
         marks = self.marks
@@ -335,14 +346,14 @@ class Portfolio:
         direct, hops = paths
         rate = _first_rate if own is None else _first_own_rate
         read = marks if own is None else own
-        price = rate(read, direct)
+        price = rate(read, direct, fresh)
         if price is not None:
             return price
         for first_leg, second_leg in hops:
-            first = rate(read, first_leg)
+            first = rate(read, first_leg, fresh)
             if first is None:
                 continue
-            second = _ONE if second_leg is None else rate(read, second_leg)
+            second = _ONE if second_leg is None else rate(read, second_leg, fresh)
             if second is not None:
                 return first * second
         return None
@@ -432,12 +443,13 @@ class Portfolio:
             self._routes.clear()
             self._routes_for = len(marks)
         routes = self._routes  # read directly: this runs on every mark of a held asset
-        tagged = self.venue_marks
+        tagged, target = self.venue_marks, self.valuation_asset
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
-            # a venue's holdings at its own prices; another venue's stand in where it has none
-            own = self.marks_of(name) if tagged else None
+            # a venue's holdings at its own prices (as `price_on`, through a hop of its own
+            # before another venue's direct market); another venue's stand in where it has none
+            own = self.marks_of(name) if tagged and name not in self.untied else None
             for bal in book.all():
                 qty = bal.free + bal.locked
                 if not qty:
@@ -445,9 +457,23 @@ class Portfolio:
                 asset = bal.asset
                 route = routes[asset] if asset in routes else self._route(asset)
                 if route is None:
-                    peg = self.peg_price(asset, self.valuation_asset)
+                    peg = self.peg_price(asset, target)
                     total += qty * peg if peg is not None else ZERO
                     continue
+                if own:
+                    value = qty
+                    for sym, inverted in route:
+                        px = own.get(sym)
+                        if not px:
+                            break
+                        value = value / px if inverted else value * px
+                    else:
+                        total += value
+                        continue
+                    px = self._market_price(asset, target, own)
+                    if px is not None:
+                        total += qty * px
+                        continue
                 for sym, inverted in route:
                     px = marks[sym] if own is None else own.get(sym) or marks[sym]
                     qty = qty / px if inverted else qty * px
@@ -474,7 +500,11 @@ class Portfolio:
         return total
 
 
-def _first_rate(marks: dict[str, Decimal], leg: _Leg) -> Decimal | None:
+def _first_rate(
+    marks: dict[str, Decimal], leg: _Leg, fresh: Callable[[str], bool] | None = None
+) -> Decimal | None:
+    """The first non-zero rate of `leg` in `marks` (the latest of every venue: `fresh`, for
+    one venue's own marks only, is not read)."""
     for symbol, inverted in leg:
         px = marks[symbol]
         if px:
@@ -482,10 +512,12 @@ def _first_rate(marks: dict[str, Decimal], leg: _Leg) -> Decimal | None:
     return None
 
 
-def _first_own_rate(own: dict[str, Decimal], leg: _Leg) -> Decimal | None:
+def _first_own_rate(
+    own: dict[str, Decimal], leg: _Leg, fresh: Callable[[str], bool] | None = None
+) -> Decimal | None:
     for symbol, inverted in leg:
         px = own.get(symbol)
-        if px:
+        if px and (fresh is None or fresh(symbol)):
             return _ONE / px if inverted else px
     return None
 

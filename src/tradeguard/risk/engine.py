@@ -108,7 +108,9 @@ class RiskEngine(RiskObservers):
         self._order_rules = (*build(ORDER_RULES, config, is_usd), *tail)
         self._active_order_rules = (*build(ORDER_RULES, config, is_usd, active=True), *tail)
         self._entry_rules = build(ENTRY_RULES, config, is_usd)
-        self._meter = ExposureMeter(frac(config.assumed_stop_distance_pct))
+        self._meter = ExposureMeter(
+            frac(config.assumed_stop_distance_pct), config.stale_data_s * 1000
+        )
         self._assumed_stop_frac = self._meter.assumed_stop_frac
         self._slip_frac = frac(config.market_slippage_cap_pct)
         # (venue, symbol) whose orders the stale-data breaker stops: each venue reads its own data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
@@ -9,6 +10,7 @@ from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.risk.views import MarketView, PortfolioView
 
 _ONE = Decimal(1)
+Fresh = Callable[[str], bool] | None  # whether a venue's own mark of a symbol counts
 
 
 def quote_of(symbol: str) -> str:
@@ -33,28 +35,56 @@ class Exposure:
 class ExposureMeter:
     """Sum exposure from a portfolio view; remembers which symbols are stablecoin-quoted."""
 
-    __slots__ = ("assumed_stop_frac", "stable_quote")
+    __slots__ = ("assumed_stop_frac", "stable_quote", "stale_ms")
 
-    def __init__(self, assumed_stop_frac: Decimal) -> None:
+    def __init__(self, assumed_stop_frac: Decimal, stale_ms: int | None = None) -> None:
         self.assumed_stop_frac = assumed_stop_frac
         self.stable_quote: dict[str, bool] = {}
+        # a venue's own market older than this (a silent stream) gives way to the latest
+        self.stale_ms = stale_ms
 
     def usd_rate(
-        self, venue: str, symbol: str, portfolio: PortfolioView, usd_per_unit: Decimal
+        self,
+        venue: str,
+        symbol: str,
+        portfolio: PortfolioView,
+        usd_per_unit: Decimal,
+        fresh: Callable[[str], bool] | None = None,
     ) -> Decimal:
-        """USD per unit of the symbol's quote on `venue` (1 for stablecoins)."""
+        """USD per unit of the symbol's quote on `venue` (1 for stablecoins); with `fresh`,
+        from the venue's own markets that it accepts."""
         stable = self.stable_quote.get(symbol)
         if stable is None:
             stable = self.stable_quote[symbol] = quote_of(symbol) in STABLECOINS
         if stable:
             return _ONE
         quote = quote_of(symbol)
-        usd = portfolio.price_on(venue, quote, "USDT")  # BTC at this venue's BTC/USDT
+        usd = portfolio.price_on(venue, quote, "USDT", fresh)  # BTC at this venue's BTC/USDT
         if usd:
             return usd
         # Unpriced quote: count risk as if one unit were worth one USD rather than zero.
-        rate = portfolio.price_on(venue, quote)
+        rate = portfolio.price_on(venue, quote, None, fresh)
         return rate * usd_per_unit if rate else _ONE
+
+    def _freshness(self, market: MarketView, now: int) -> Callable[[str], Fresh]:
+        """Per venue, the test of its own markets' data (None: every mark counts)."""
+        limit = self.stale_ms
+        tests: dict[str, Fresh] = {}
+
+        def on(venue: str) -> Fresh:
+            if limit is None:
+                return None
+            test = tests.get(venue)
+            if test is None:
+
+                def test(symbol: str) -> bool:
+                    last = market.last_update_ms(symbol, venue)
+                    return last is not None and now - last <= limit
+
+                tests[venue] = test
+            return test
+
+        return on
 
     def measure(
         self, portfolio: PortfolioView, market: MarketView, now: int, usd_per_unit: Decimal
@@ -66,6 +96,7 @@ class ExposureMeter:
         strategies_add = exp.strategies.add
         mid = market.mid
         rate_of = self.usd_rate
+        fresh_on = self._freshness(market, now)
         stable_get = self.stable_quote.get
         heat = ZERO
         for pos in portfolio.open_positions():
@@ -89,7 +120,8 @@ class ExposureMeter:
             if stable_get(symbol):
                 heat += risk
             else:
-                heat += risk * rate_of(pos.venue, symbol, portfolio, usd_per_unit)
+                venue = pos.venue
+                heat += risk * rate_of(venue, symbol, portfolio, usd_per_unit, fresh_on(venue))
         for order in portfolio.open_orders():
             if order.reduce_only or not order.is_open:
                 continue
@@ -110,7 +142,8 @@ class ExposureMeter:
                 risk = remaining * abs(px - order.stop_loss)
             else:
                 risk = remaining * px * assumed
-            heat += risk * rate_of(order.venue, order.symbol, portfolio, usd_per_unit)
+            venue = order.venue
+            heat += risk * rate_of(venue, order.symbol, portfolio, usd_per_unit, fresh_on(venue))
             if order.side is Side.BUY and self.stable_quote.get(order.symbol):
                 exp.pending_stable_usd += remaining * px
         exp.heat_usd = heat

@@ -7,6 +7,7 @@ with anything else (BTC, ETH) the USD limits need that asset's USD price: read f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -18,7 +19,13 @@ class Priced(Protocol):
 
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None: ...
+    def price_on(
+        self,
+        venue: str,
+        asset: str,
+        in_asset: str | None = None,
+        fresh: Callable[[str], bool] | None = None,
+    ) -> Decimal | None: ...
 
 
 _ONE = Decimal(1)
@@ -48,11 +55,14 @@ class Valuation:
             self.usd_per_unit = None
         return self.usd_per_unit
 
-    def usd_on(self, portfolio: Priced, venue: str) -> Decimal | None:
-        """USD per unit at `venue`'s own marks (a BTC/USDT there), else `usd_per_unit`."""
+    def usd_on(
+        self, portfolio: Priced, venue: str, fresh: Callable[[str], bool] | None = None
+    ) -> Decimal | None:
+        """USD per unit at `venue`'s own marks (a BTC/USDT there, if `fresh` accepts it), else
+        `usd_per_unit`."""
         if self.is_usd:
             return _ONE
-        own = portfolio.price_on(venue, self.asset, "USDT")
+        own = portfolio.price_on(venue, self.asset, "USDT", fresh)
         return own if own is not None and own > 0 else self.usd_per_unit
 
     def missing(self, what: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -25,8 +26,15 @@ class PortfolioView(Protocol):
 
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
-        """`price_of` at `venue`'s own prices (another venue's only where it has none)."""
+    def price_on(
+        self,
+        venue: str,
+        asset: str,
+        in_asset: str | None = None,
+        fresh: Callable[[str], bool] | None = None,
+    ) -> Decimal | None:
+        """`price_of` at `venue`'s own prices (another venue's only where it has none, or
+        where `fresh` refuses the symbol of its own: a silent stream's)."""
         ...
 
     def open_orders(self) -> list[Order]: ...

@@ -315,6 +315,11 @@ class UsdPriceRule(Rule):
     """The order's value in USD: its quote asset needs a USD price."""
 
     key, code = "valuation_asset_usd", "NO_USD_PRICE"
+    __slots__ = ("limit_ms",)
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__(config)
+        self.limit_ms = config.stale_data_s * 1000  # an own market older than this is silent
 
     def check(self, c: Check) -> Denial | None:
         quote = c.inst.quote
@@ -324,10 +329,16 @@ class UsdPriceRule(Rule):
             c.notional_usd = c.intent.amount * c.price
             return None
         c.stable_buy = False
-        # the order's venue's rates: its quote in the valuation asset, that asset in USD
-        venue = c.intent.venue
-        rate = c.portfolio.price_on(venue, quote)
-        k = c.engine.valuation.usd_on(c.portfolio, venue)
+        # the order's venue's rates: its quote in the valuation asset, that asset in USD; a
+        # market of its own whose data is stale (a silent stream) gives way to the latest
+        venue, market, now, limit_ms = c.intent.venue, c.market, c.now, self.limit_ms
+
+        def fresh(symbol: str) -> bool:
+            last = market.last_update_ms(symbol, venue)
+            return last is not None and now - last <= limit_ms
+
+        rate = c.portfolio.price_on(venue, quote, None, fresh)
+        k = c.engine.valuation.usd_on(c.portfolio, venue, fresh)
         if rate is None or k is None:
             return self._missing(c, quote, rate is None)
         c.usd_rate = usd_rate = rate * k
