@@ -376,7 +376,9 @@ class _OpenBook:
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None:
         return D(20_000) if asset == "BTC" else None
 
-    def price_on(self, venue: str, asset: str, in_asset: str | None = None) -> Decimal | None:
+    def price_on(
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: object = None
+    ) -> Decimal | None:
         return self.price_of(asset, in_asset)
 
 
