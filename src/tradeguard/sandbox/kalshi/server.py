@@ -281,10 +281,7 @@ class KalshiExchange:
             if (not event or m.event_ticker == event)
             and (not status or (status == "open") == (m.status == "active"))
         ]  # fmt: skip
-        try:
-            page, cursor = kalshi_page(rows, request.query, self.page_size)
-        except ValueError as exc:
-            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        page, cursor = self._page(rows, request)
         return web.json_response({"markets": page, "cursor": cursor})
 
     async def _market(self, request: web.Request) -> web.Response:
@@ -326,7 +323,15 @@ class KalshiExchange:
             order_json(o) for o in self._own_orders(acct)
             if (not ticker or o.market == ticker) and (not status or o.status == status)
         ]  # fmt: skip
-        return web.json_response({"orders": rows, "cursor": ""})
+        page, cursor = self._page(rows, request)
+        return web.json_response({"orders": page, "cursor": cursor})
+
+    def _page(self, rows: list[Any], request: web.Request) -> tuple[list[Any], str]:
+        """One page of a listing, as Kalshi pages it (`limit`, `cursor`)."""
+        try:
+            return kalshi_page(rows, request.query, self.page_size)
+        except ValueError as exc:
+            raise KalshiError(400, "invalid_parameters", str(exc)) from None
 
     def _own_order(self, acct: OutcomeAccount, order_id: str) -> BinaryOrder:
         order = self.book.orders.get(order_id)
@@ -364,7 +369,8 @@ class KalshiExchange:
             if (not ticker or f["ticker"] == ticker) and (not order_id or f["order_id"] == order_id)
             and f["ts"] >= min_ts
         ]  # fmt: skip
-        return web.json_response({"fills": rows, "cursor": ""})
+        page, cursor = self._page(rows, request)
+        return web.json_response({"fills": page, "cursor": cursor})
 
     async def _settlements(self, request: web.Request) -> web.Response:
         acct = self._auth(request)
@@ -378,10 +384,7 @@ class KalshiExchange:
             }
             for s in acct.settlements
         ]  # fmt: skip
-        try:
-            page, cursor = kalshi_page(rows, request.query, self.page_size)
-        except ValueError as exc:
-            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        page, cursor = self._page(rows, request)
         return web.json_response({"settlements": page, "cursor": cursor})
 
     # order entry -------------------------------------------------------------------------
