@@ -88,3 +88,11 @@ def test_a_reason_with_terminal_escapes_is_shown_escaped_never_acted_on(tmp_path
         for raw in ("\x1b[2J", "\x1b]0;", "\x07", "\x1b[8m", "\u202e", "\x9b"):
             assert raw not in screen, (raw, screen)
         assert "drill\\x1b[2J" in screen and "hidden\\u202eevil" in screen, screen
+
+
+def test_run_with_the_api_enabled_names_its_address_once(tmp_path, data_dir):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = write_paper_toml(tmp_path, data, extra="[api]\nenabled = true\nport = 0\n")
+    code, screen = run_in_pty([str(EXE), "run", "--until-end", "--config", str(cfg)], cwd=tmp_path)
+    assert code == 0, screen
+    assert screen.count("API and dashboard on http://127.0.0.1:") == 1, screen

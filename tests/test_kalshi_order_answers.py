@@ -77,7 +77,7 @@ async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
     head = "kalshi: {} failed: the answer is not Kalshi's"
     assert errors == [
         f"{head.format('fetch_fills')} (no 'fills')",
-        f"{head.format('fetch_fills')} ('NoneType' object is not iterable)",
+        f"{head.format('fetch_fills')} (fills is NoneType, not a list)",
         f"{head.format('fetch_order')} (orders is int, not a list)",
     ]
 

@@ -26,7 +26,6 @@ from rigs import killed_child
 from test_bot_close_oco import bot_coins_only
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
-from tradeguard.node.kill_follow import MAX_ATTEMPTS
 from tradeguard.sandbox.orders import Result
 from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
@@ -121,7 +120,9 @@ async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tm
 async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp_path):
     ex = bot_coins_only()  # alice holds only the BTC she buys
     async with ex:
-        node = follow_node(native_config(tmp_path, ex.rest_url, ex.ws_url, native=False))
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        cfg.node.kill_follow_up_max_orders = 2  # the setting, not the default of 3
+        node = follow_node(cfg)
         await node.start()
         async with trading_live(node):
             await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
@@ -138,7 +139,7 @@ async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp
             ex.publish(result, {"BTCUSDT"})
             await eventually(lambda: _follow(node)[0]["status"] == "failed", 60)
             [done] = _follow(node)
-            assert done["attempts"] == MAX_ATTEMPTS and len(done["sent"]) == MAX_ATTEMPTS, done
-            assert f"after {MAX_ATTEMPTS} flatten orders" in done["reason"]
+            assert done["attempts"] == 2 and len(done["sent"]) == 2, done
+            assert "after 2 flatten orders (node.kill_follow_up_max_orders)" in done["reason"]
             assert all(node.orders.orders[c].status is OrderStatus.REJECTED for c in done["sent"])
             assert held(node) > D("0.0009")  # still open, and said so

@@ -160,4 +160,27 @@ def test_arb_run_in_an_80_column_terminal_shows_every_figure_whole(
     after = lines[at + 1]  # the database's path folds onto an indented line, or fits
     assert after.startswith("    ") or after[:2].isdigit(), f"broken at column 0: {after!r}"
     summary = text[text.index("Cycles: ") :].splitlines()
-    assert all(line.startswith(("Cycles: ", "Run: ", " ")) for line in summary), summary
+    assert all(line.startswith(("Cycles: ", "Run", " ")) for line in summary), summary
+
+
+def test_a_resumed_arb_run_counts_its_own_orders_in_both_summary_lines(
+    sandbox: SandboxExchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cycles line counts this run; the run line counted every run of the database."""
+    config = _write(tmp_path, sandbox_config(tmp_path, sandbox))
+    assert main(["arb", "run", "--config", config, "--duration", "3"]) == 0
+    capsys.readouterr()
+
+    assert main(["arb", "run", "--config", config, "--duration", "2"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    cycles = re.search(r"Cycles: \d+ \([^)]*\); orders (\d+);", out)
+    run = re.search(
+        r"Run \(resumed\): (\d+) orders journaled this run \((\d+) in the journal\)", out
+    )
+    assert cycles is not None and run is not None, out
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    journal = storage.count_orders()
+    storage.db.dispose()
+    assert int(run.group(1)) == int(cycles.group(1))
+    assert int(run.group(2)) == journal > int(run.group(1))
+    assert "denied by risk in all runs" in out

@@ -218,6 +218,10 @@ class NodeConfig(_Strict):
     checkpoint_interval_s: float = Field(default=5.0, gt=0, le=3600)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # after a kill, what a close working at that moment leaves open is flattened with at most
+    # this many orders per position, each close waited for at most this long (docs/risk.md)
+    kill_follow_up_max_orders: int = Field(default=3, ge=1, le=100)
+    kill_follow_up_wait_s: float = Field(default=600.0, ge=1, le=86_400)
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
     # held and fee assets no traded market prices (BNB for fees): read once before trading

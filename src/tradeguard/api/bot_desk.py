@@ -17,6 +17,8 @@ import weakref
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.api import bot_views
+from tradeguard.api.bot_views import DAY_MS, realized_since
 from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
 from tradeguard.bots.config_apply import STOPPED_KEY
 from tradeguard.bots.confirm import agreeing, refusal
@@ -34,7 +36,6 @@ from tradeguard.storage.repository import Storage
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
-_DAY_MS = 86_400_000
 _STREAK_KEY = "bots.streak_reset."
 _desks: weakref.WeakKeyDictionary[TradingNode, BotDesk] = weakref.WeakKeyDictionary()
 
@@ -127,7 +128,8 @@ class BotDesk:
             Storage(self.node.db).kv_delete(STOPPED_KEY + name)
 
     # figures -----------------------------------------------------------------------------------
-    def _closed(self, bot: str) -> list[dict[str, Any]]:
+    def closed(self, bot: str) -> list[dict[str, Any]]:
+        """Return the bot's closed positions from the journal, newest first (1000 at most)."""
         return self.node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
 
     def book(self, spec: BotSpec, symbol: str) -> BotBook:
@@ -140,9 +142,9 @@ class BotDesk:
             pos.avg_entry if pos is not None else ZERO
         )
         now = node.clock.now_ms()
-        day_start = now - now % _DAY_MS
-        week_start = (iso_week(now) * 7 - 3) * _DAY_MS  # Monday 00:00 UTC
-        closed = self._closed(spec.name)
+        day_start = now - now % DAY_MS
+        week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
+        closed = self.closed(spec.name)
         reset = node.storage.kv_get(_STREAK_KEY + spec.name) or {}
         since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
         streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
@@ -177,7 +179,7 @@ class BotDesk:
         """Return the bot's win rate, P&L, expectancy and accuracy by score bucket."""
         trades = sorted(self.rows.trades(bot, limit=5000), key=lambda t: t["created_ts"])
         scored = []
-        for row in self._closed(bot):
+        for row in self.closed(bot):
             entry_ts = row["entry_ts"]
             opening = [t for t in trades if t["symbol"] == row["symbol"]
                        and t["created_ts"] <= entry_ts and not t.get("reducing")]  # fmt: skip
@@ -505,79 +507,12 @@ class BotDesk:
         }  # fmt: skip
 
     def summary(self, only: str | None = None) -> dict[str, Any]:
-        """Each bot's active trades with live P&L at the current marks, for frequent polling
-        (memory only: no venue call; closed results from the journal's closed positions)."""
-        node = self.node
-        now = node.clock.now_ms()
-        day_start = now - now % _DAY_MS
-        open_by_bot: dict[str, list[Any]] = {}
-        for p in node.portfolio.open_positions():
-            open_by_bot.setdefault(p.strategy_id, []).append(p)
-        bots: list[dict[str, Any]] = []
-        unrealized_all, active = ZERO, 0
-        for name, (_, enabled) in self.registry().items():
-            if only is not None and name != only:
-                continue
-            trades, unrealized = [], ZERO
-            for p in open_by_bot.get(name, []):
-                mark = (
-                    node.market.mid(p.symbol, p.venue)
-                    or node.portfolio.mark_of(p.venue, p.symbol)[0]
-                )
-                pnl = p.unrealized_pnl(mark) if mark is not None else None
-                unrealized += pnl or ZERO
-                plan = self.exits.plans.get(f"{p.venue}|{p.symbol}|{name}")
-                trades.append({
-                    "venue": p.venue, "symbol": p.symbol,
-                    "side": "long" if p.quantity > 0 else "short",
-                    "quantity": plain(p.quantity), "entry": plain(p.avg_entry),
-                    "mark": None if mark is None else plain(mark),
-                    "unrealized_pnl": None if pnl is None else plain(pnl),
-                    "opened_ts": p.opened_ts,
-                    "exits": None if plan is None else plan.rules_json(),
-                    "open_orders": node.orders.open_order_count(name, p.symbol),
-                })  # fmt: skip
-            closed = self._closed(name)
-            unrealized_all += unrealized
-            active += len(trades)
-            bots.append({
-                "bot_id": name, "enabled": enabled, "active_trades": trades,
-                "unrealized_pnl": plain(unrealized),
-                "realized_today": plain(realized_since(closed, day_start)),
-                "realized_total": plain(sum((r["pnl"] for r in closed), ZERO)),
-                "closed_trades": len(closed),
-            })  # fmt: skip
-        return {
-            "ts": now, "mode": node.mode.value, "trading_state": node.risk.state.value,
-            "active_trades": active,
-            "unrealized_pnl": plain(unrealized_all), "bots": bots,
-        }  # fmt: skip
+        """Each bot's active trades with live P&L at the current marks (`bot_views.summary`)."""
+        return bot_views.summary(self, only)
 
     def status(self) -> dict[str, Any]:
         """Return the safety status: trading state and each bot's limits, figures and exits."""
-        node = self.node
-        bots = []
-        for name, (spec, enabled) in self.registry().items():
-            positions = [p for p in node.portfolio.open_positions() if p.strategy_id == name]
-            closed = self._closed(name)
-            now = node.clock.now_ms()
-            bots.append({
-                "bot_id": name, "enabled": enabled, "limits": spec.to_doc(),
-                "open_positions": [{"venue": p.venue, "symbol": p.symbol,
-                                    "quantity": plain(p.quantity), "entry": plain(p.avg_entry)}
-                                   for p in positions],
-                "realized_today": plain(realized_since(closed, now - now % _DAY_MS)),
-                "exits": [{"symbol": p.symbol, **p.rules_json(), "active": p.active,
-                           "on_venue": list(p.native_orders),
-                           "stop_on_venue": None if p.native_stop is None else plain(p.native_stop)}
-                          for p in self.exits.for_bot(name)],
-            })  # fmt: skip
-        return {
-            "trading_state": node.risk.state.value,
-            "halted": node.risk.state.value == "HALTED",
-            "mode": node.mode.value,
-            "bots": bots,
-        }
+        return bot_views.status(self)
 
 
 def _resting(bot: str, venue: str, symbol: str) -> dict[str, Any]:
@@ -587,8 +522,3 @@ def _resting(bot: str, venue: str, symbol: str) -> dict[str, Any]:
         "reason": f"bot {bot}: orders closing {symbol} rest on {venue} and could not be "
         "cancelled; the close is not sent, try again",
     }  # fmt: skip
-
-
-def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:
-    """The realized P&L of the closed positions that closed at or after `ts`."""
-    return sum((r["pnl"] for r in closed if (r["exit_ts"] or 0) >= ts), ZERO)

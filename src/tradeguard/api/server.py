@@ -158,7 +158,8 @@ class ApiServer:
             for sock in srv.sockets:
                 self.port = int(sock.getsockname()[1])
                 break
-        log.info("API and dashboard on %s", self.url)
+        # every command that starts a server prints its address itself: at INFO it showed twice
+        log.debug("API and dashboard on %s", self.url)
 
     async def stop(self) -> None:
         """Stop serving and wait for open connections to close."""

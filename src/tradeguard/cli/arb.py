@@ -285,6 +285,7 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
     try:
         print_start(Console(stderr=True, highlight=False) if args.json else console, node)
         seen = {r["id"] for r in load_arb_executions(node.storage)}
+        journaled = node.storage.count_orders()
         summary = asyncio.run(start_run_stop(node, None, args.duration_s))
         rows = [
             r
@@ -297,7 +298,7 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
             doc = {"summary": summary.to_json(), "cycles": cycles, "totals": totals}
             print(json.dumps(doc, indent=2))
         else:
-            _print_cycles(console, cycles, totals, summary)
+            _print_cycles(console, cycles, totals, summary, summary.orders - journaled)
     finally:
         node.close()
     return EXIT_OK
@@ -350,7 +351,11 @@ def _totals(cycles: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _print_cycles(
-    console: Console, cycles: list[dict[str, Any]], totals: dict[str, Any], summary: Any
+    console: Console,
+    cycles: list[dict[str, Any]],
+    totals: dict[str, Any],
+    summary: Any,
+    orders_this_run: int,
 ) -> None:
     if cycles:
         _print_cycle_table(console, cycles)
@@ -366,11 +371,17 @@ def _print_cycles(
         f"actual profit {profit or '0'}; fees {fees or '0'}; "
         f"mean latency {'-' if latency is None else f'{latency} ms'}",
     )
+    # A resumed run's journal and denial count hold every run; the cycles above are this one's.
+    run = (
+        f"Run (resumed): {orders_this_run} orders journaled this run ({summary.orders} in the "
+        f"journal), {summary.denied} denied by risk in all runs"
+        if summary.resumed
+        else f"Run: {summary.orders} orders journaled, {summary.denied} denied by risk"
+    )
     print_hanging(
         console,
-        f"Run: {summary.orders} orders journaled, {summary.denied} denied by risk, trading state "
-        f"{summary.trading_state}, {summary.elapsed_s:.1f} s. Inspect with: tradeguard orders | "
-        "balances --config ...",
+        f"{run}, trading state {summary.trading_state}, {summary.elapsed_s:.1f} s. "
+        "Inspect with: tradeguard orders | balances --config ...",
     )
 
 

@@ -100,6 +100,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "strategies": [_run_json(r, state, pauses) for r in runs],
+        "bots": _bots_json(storage),
         "heartbeat": heartbeat_view(storage, config),
         "health": health,
     }
@@ -132,7 +133,40 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             ts_text(r.last_trade_ts),
         )
     console.print(t)
+    if out["bots"]:
+        console.print(_bots_table(out["bots"]))
     return EXIT_OK
+
+
+def _bots_json(storage: Any) -> list[dict[str, Any]]:
+    """Each registered bot (it trades as strategy id = its name) with its open positions."""
+    from tradeguard.storage.bot_rows import BotRows
+
+    held: dict[str, list[dict[str, Any]]] = {}
+    for p in storage.load_position_rows(status="open"):
+        held.setdefault(p["strategy_id"], []).append(
+            {"venue": p["venue"], "symbol": p["symbol"], "side": p["side"],
+             "quantity": plain(p["quantity"]), "entry_price": plain(p["entry_price"])}
+        )  # fmt: skip
+    return [
+        {"bot_id": b.name, "venue": b.spec.get("venue"), "enabled": b.enabled,
+         "open_positions": held.get(b.name, [])}
+        for b in BotRows(storage.db).bots()
+    ]  # fmt: skip
+
+
+def _bots_table(bots: list[dict[str, Any]]) -> Table:
+    t = Table(title=f"Bots ({len(bots)})")
+    for col in ("bot", "venue", "enabled", "open position"):
+        t.add_column(col)
+    for b in bots:
+        held = [
+            f"{p['side']} {p['quantity']} {p['symbol']} @ {p['entry_price']}"
+            for p in b["open_positions"]
+        ]
+        on = "yes" if b["enabled"] else "no"
+        t.add_row(b["bot_id"], b["venue"], on, "\n".join(held) or "none")
+    return t
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ await follow_up(node)                    # from the live loop's duties, every pa
 The kill's flatten sells only what closes already working will not (`kill_flatten`), since they
 may still fill. One that then ends partly filled, expired, cancelled or refused leaves the rest
 of its position open: the follow-up waits for each listed close to end, then flattens what
-remains, at most `MAX_ATTEMPTS` orders per position and `WAIT_S` seconds of waiting. Its state
+remains, at most `node.kill_follow_up_max_orders` orders per position and
+`node.kill_follow_up_wait_s` seconds of waiting for each listed close. Its state
 is stored at once (kv `kill.follow_up`) and shown under the kill's `follow_up`. Each pass works
 from the positions and the orders still open or unresolved (after start-up's reconciliation,
 for a node killed meanwhile): a flatten sent before a crash is filled, working or unresolved, and
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
 FOLLOW_KEY = "kill.follow_up"
-MAX_ATTEMPTS = 3  # flatten orders per position before the follow-up gives up
-WAIT_S = 600  # how long a listed close may keep working before the follow-up gives up
 WAITING = "waiting"
 _loaded: weakref.WeakKeyDictionary[TradingNode, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
@@ -45,7 +44,7 @@ _loaded: weakref.WeakKeyDictionary[TradingNode, list[dict[str, Any]]] = weakref.
 async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
     """Flatten, then start following up every position a working close was left to sell."""
     await flatten_positions(node.portfolio, node.orders, report)
-    deadline = node.clock.now_ms() + WAIT_S * 1000
+    deadline = node.clock.now_ms() + int(node.config.node.kill_follow_up_wait_s * 1000)
     entries = [
         {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
          "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": ""}
@@ -110,7 +109,9 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
                 e,
                 "gave_up",
                 f"close(s) {', '.join(working)} still working after "
-                f"{WAIT_S} s; what they leave of {e['position']} stays open: close it by hand",
+                f"{node.config.node.kill_follow_up_wait_s:g} s "
+                f"(node.kill_follow_up_wait_s); what they leave of {e['position']} stays open: "
+                "close it by hand",
             )
         return
     venue, _, symbol = str(e["position"]).partition(":")
@@ -129,13 +130,14 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
         _end(node, e, "closed", f"the remainder {plain(abs(pos.quantity))} is below what one "
              "order may sell")  # fmt: skip
         return
-    if int(e["attempts"]) >= MAX_ATTEMPTS:
+    limit = node.config.node.kill_follow_up_max_orders
+    if int(e["attempts"]) >= limit:
         _end(
             node,
             e,
             "failed",
-            f"{plain(amount)} of {e['position']} still open after "
-            f"{MAX_ATTEMPTS} flatten orders; last: {e['reason'] or 'no reason given'}",
+            f"{plain(amount)} of {e['position']} still open after {limit} flatten orders "
+            f"(node.kill_follow_up_max_orders); last: {e['reason'] or 'no reason given'}",
         )
         return
     await _flatten(node, e, pos, amount, entries)
@@ -176,4 +178,4 @@ async def _flatten(
                          severity="warning"))  # fmt: skip
 
 
-__all__ = ["FOLLOW_KEY", "MAX_ATTEMPTS", "WAIT_S", "flatten_and_follow", "follow_up"]
+__all__ = ["FOLLOW_KEY", "flatten_and_follow", "follow_up"]

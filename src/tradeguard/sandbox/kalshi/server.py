@@ -330,6 +330,7 @@ class KalshiExchange:
         return web.json_response({"orders": page, "cursor": cursor})
 
     def _page(self, rows: list[Any], request: web.Request) -> tuple[list[Any], str]:
+        """One page of a listing, as Kalshi pages it (`limit`, `cursor`)."""
         try:
             return kalshi_page(rows, request.query, self.page_size)
         except ValueError as exc:
@@ -371,7 +372,8 @@ class KalshiExchange:
             if (not ticker or f["ticker"] == ticker) and (not order_id or f["order_id"] == order_id)
             and f["ts"] >= min_ts
         ]  # fmt: skip
-        return web.json_response({"fills": rows, "cursor": ""})
+        page, cursor = self._page(rows, request)
+        return web.json_response({"fills": page, "cursor": cursor})
 
     async def _settlements(self, request: web.Request) -> web.Response:
         acct = self._auth(request)
@@ -385,10 +387,7 @@ class KalshiExchange:
             }
             for s in acct.settlements
         ]  # fmt: skip
-        try:
-            page, cursor = kalshi_page(rows, request.query, self.page_size)
-        except ValueError as exc:
-            raise KalshiError(400, "invalid_parameters", str(exc)) from None
+        page, cursor = self._page(rows, request)
         return web.json_response({"settlements": page, "cursor": cursor})
 
     # order entry -------------------------------------------------------------------------

@@ -36,9 +36,15 @@ class KalshiClient:
     """Signed REST calls; `rest_url` ends with `/trade-api/v2`."""
 
     def __init__(
-        self, rest_url: str, key_id: str, private_key_pem: str, timeout_s: float = 10.0
+        self,
+        rest_url: str,
+        key_id: str,
+        private_key_pem: str,
+        timeout_s: float = 10.0,
+        venue: str = "kalshi",
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
+        self.venue = venue  # names the venue in a listing's errors
         if not self.rest_url.endswith(API_PREFIX):
             raise ValueError(f"kalshi rest_url {rest_url!r} must end with {API_PREFIX}")
         self.key_id = key_id
@@ -111,8 +117,9 @@ class KalshiClient:
         return await self._listing("/portfolio/orders", "orders", params, venue)
 
     async def fills(self, ticker: str | None = None, order_id: str | None = None) -> list[Any]:
+        """The account's fills (in `ticker`, of `order_id`), all pages."""
         params = {k: v for k, v in (("ticker", ticker), ("order_id", order_id)) if v}
-        return list((await self.request("GET", "/portfolio/fills", params))["fills"])
+        return await self._listing("/portfolio/fills", "fills", params, self.venue)
 
     async def balance(self) -> dict[str, Any]:
         return await self.request("GET", "/portfolio/balance")

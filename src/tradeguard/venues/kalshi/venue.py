@@ -95,7 +95,7 @@ class KalshiVenue(Venue):
         quote_poll_s: float = 1.0,
     ) -> None:
         super().__init__(name)
-        self.client = KalshiClient(rest_url, key_id, private_key_pem)
+        self.client = KalshiClient(rest_url, key_id, private_key_pem, venue=name)
         self.clock = clock
         self.ws_url = ws_url
         self.stream_fills = stream_fills and bool(ws_url)
