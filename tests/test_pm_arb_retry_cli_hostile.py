@@ -138,3 +138,19 @@ def test_end_of_input_at_the_code_prompt_ends_in_one_line(hostile):
     assert code == 2, screen
     assert "no TOTP code typed" in screen and "Traceback" not in screen, screen
     assert hostile.seen_auth == []
+
+
+def test_a_token_in_the_command_line_is_refused_and_the_prompt_takes_it(hostile):
+    # argv is visible to every user of the machine (ps, /proc): the token is never taken there
+    url = f"http://127.0.0.1:{hostile.server_port}"
+    code, out = _cli(["--url", url, "--token", "tg_in_argv", "--totp", "123456"], _env())
+    assert code == 2 and out.count("\n") == 1, out
+    assert "TG_API_TOKEN" in out and "tg_in_argv" not in out, out
+    assert hostile.seen_auth == []
+    hostile.answer = (200, b'{"retried": []}')
+    env = {k: v for k, v in _env().items() if k != "TG_API_TOKEN"}
+    code, screen = run_in_pty([*RETRY, "--url", url], cwd=ROOT, env=env,
+                              answer=[("API token:", "tg_typed\n"), ("TOTP code:", "123456\n")])  # fmt: skip
+    assert code == 0, screen
+    assert "tg_typed" not in screen and "nothing was offered" in screen, screen
+    assert hostile.seen_auth == ["Bearer tg_typed"]

@@ -8,8 +8,8 @@ tradeguard pm arb retry --url http://127.0.0.1:8000 --totp 123456 --strategy pma
 The node's API (`tradeguard serve`) does the work (`POST /api/v1/pm/arb/held/retry`): one IOC per
 held leg within the loss cap, through the risk engine and the journal. The URL comes from
 `--url`, else TG_API_URL, else the config's `api.host`/`api.port` (`--config`), else
-http://127.0.0.1:8000; the token (trader or admin, with a TOTP second factor) from TG_API_TOKEN
-(or `--token`, which other users of the machine may see in the process list).
+http://127.0.0.1:8000; the token (trader or admin, with a TOTP second factor) from TG_API_TOKEN,
+else typed at the prompt (never the command line, which every user of the machine may read).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def add_pm_arb_retry_parser(arb_sub: Any) -> None:
     )
     retry.add_argument("--url", help=f"the node's API (default TG_API_URL, else {DEFAULT_URL})")
     retry.add_argument("--config", help="TOML config whose api.host/api.port give the URL")
-    retry.add_argument("--token", help="API token (default TG_API_TOKEN; prefer the variable)")
+    # refused: a command line is visible to every user of the machine (ps, /proc)
+    retry.add_argument("--token", help=argparse.SUPPRESS)
     retry.add_argument("--totp", help="the current TOTP code (default: prompted on the terminal)")
     retry.add_argument("--strategy", help="one cross_venue strategy id (default: all of them)")
     retry.add_argument(
@@ -108,6 +109,21 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def _token() -> str:
+    token = os.environ.get("TG_API_TOKEN") or ""
+    if not token and sys.stdin.isatty():
+        try:
+            token = getpass.getpass("API token: ").strip()
+        except EOFError:
+            token = ""
+    if not token:
+        raise ConfigError(
+            "no API token: set TG_API_TOKEN (or type it at the prompt) to a trader token with a "
+            "TOTP second factor (`tradeguard token create --role trader`, then `token totp-setup`)"
+        )
+    return _header_value(token, "TG_API_TOKEN")
+
+
 def _totp(args: argparse.Namespace) -> str:
     if args.totp:
         return _header_value(str(args.totp).strip(), "--totp")
@@ -122,14 +138,13 @@ def _totp(args: argparse.Namespace) -> str:
 
 def cmd_pm_arb_retry(args: argparse.Namespace) -> int:
     """Send the retry to the node's API and print what each held leg's sale did."""
-    url = api_url(args)
-    token = args.token or os.environ.get("TG_API_TOKEN")
-    if not token:
+    if args.token is not None:
         raise ConfigError(
-            "no API token: set TG_API_TOKEN (or --token) to a trader token with a TOTP second "
-            "factor (`tradeguard token create --role trader`, then `token totp-setup`)"
+            "--token is refused: a command line is visible to every user of the machine (ps); "
+            "set TG_API_TOKEN or type the token at the prompt"
         )
-    token = _header_value(token, "TG_API_TOKEN" if not args.token else "--token")
+    url = api_url(args)
+    token = _token()
     body = _body(args)
     answer = _post(url, token, _totp(args), body)
     if args.json:
