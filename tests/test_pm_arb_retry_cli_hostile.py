@@ -149,8 +149,8 @@ def test_a_token_in_the_command_line_is_refused_and_the_prompt_takes_it(hostile)
     assert hostile.seen_auth == []
     hostile.answer = (200, b'{"retried": []}')
     env = {k: v for k, v in _env().items() if k != "TG_API_TOKEN"}
-    code, screen = run_in_pty([*RETRY, "--url", url], cwd=ROOT, env=env,
-                              answer=[("API token:", "tg_typed\n"), ("TOTP code:", "123456\n")])  # fmt: skip
+    typed = [("API token:", "tg_typed\n"), ("TOTP code:", "123456\n")]
+    code, screen = run_in_pty([*RETRY, "--url", url], cwd=ROOT, env=env, answer=typed)
     assert code == 0, screen
     assert "tg_typed" not in screen and "nothing was offered" in screen, screen
     assert hostile.seen_auth == ["Bearer tg_typed"]
