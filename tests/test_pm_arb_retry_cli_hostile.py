@@ -154,3 +154,29 @@ def test_a_token_in_the_command_line_is_refused_and_the_prompt_takes_it(hostile)
     assert code == 0, screen
     assert "tg_typed" not in screen and "nothing was offered" in screen, screen
     assert hostile.seen_auth == ["Bearer tg_typed"]
+
+
+def test_a_tls_node_named_by_the_config_is_asked_over_its_own_certificate(tmp_path, hostile):
+    # the node serves its own certificate (api.tls_certfile, often self-signed): the retry
+    # trusts it for that node, and a certificate it cannot trust is named as such
+    import ssl
+
+    from test_api_wire import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    hostile.socket = tls.wrap_socket(hostile.socket, server_side=True)
+    hostile.answer = (200, b'{"retried": []}')
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f'[api]\nhost = "127.0.0.1"\nport = {hostile.server_port}\n'
+        f'tls_certfile = "{cert}"\ntls_keyfile = "{key}"\n'
+    )
+    code, out = _cli(["--config", str(config), "--totp", "123456"], _env())
+    assert code == 0 and "nothing was offered" in out, out
+    assert hostile.seen_auth == ["Bearer tg_secret_token_value"]
+    url = f"https://127.0.0.1:{hostile.server_port}"
+    code, out = _cli(["--url", url, "--totp", "123456"], _env())
+    assert code == 1 and out.count("\n") == 1, out
+    assert "certificate" in out and "connection refused" not in out, out

@@ -79,6 +79,26 @@ def api_url(args: argparse.Namespace) -> str:
     return url
 
 
+def _trust(args: argparse.Namespace) -> Any:
+    """What the TLS certificate is checked against: the usual authorities, and the node's own
+    certificate (`api.tls_certfile`, often self-signed) when `--config` names it."""
+    import ssl
+
+    context = ssl.create_default_context()
+    if args.config:
+        from tradeguard.config import load_config
+
+        certfile = load_config(args.config).api.tls_certfile
+        if certfile:
+            try:
+                context.load_verify_locations(cafile=certfile)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"api.tls_certfile {certfile!r} cannot be read as a PEM certificate: {exc}"
+                ) from None
+    return context
+
+
 def _shown(text: str) -> str:
     """`text` without control characters (escape sequences a server or a value may carry)."""
     return _CONTROL.sub("?", text)
@@ -146,7 +166,7 @@ def cmd_pm_arb_retry(args: argparse.Namespace) -> int:
     url = api_url(args)
     token = _token()
     body = _body(args)
-    answer = _post(url, token, _totp(args), body)
+    answer = _post(url, token, _totp(args), body, _trust(args))
     if args.json:
         print(json.dumps(answer, indent=2))
         return 0
@@ -161,17 +181,29 @@ def cmd_pm_arb_retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _post(url: str, token: str, totp: str, body: dict[str, Any]) -> dict[str, Any]:
+def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> dict[str, Any]:
+    import ssl
+
     import httpx
 
     headers = {"Authorization": f"Bearer {token}", "X-TOTP": totp}
+    timeout = httpx.Timeout(120.0, connect=10.0)
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0), trust_env=False) as c,
+            httpx.Client(timeout=timeout, trust_env=False, verify=trust) as c,
             c.stream("POST", f"{url}{ROUTE}", json=body, headers=headers) as resp,
         ):
             raw = _read_capped(url, resp)
-    except httpx.ConnectError:
+    except httpx.ConnectError as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise TradeguardError(
+                f"{url} answers but its TLS certificate is not trusted "
+                f"({getattr(cause, 'verify_message', None) or type(cause).__name__}): give "
+                "--config naming the node's config (api.tls_certfile)"
+            ) from None
         raise TradeguardError(
             f"no node answers at {url} (connection refused): is `tradeguard serve` running "
             "there? (--url, TG_API_URL or the config's api.port)"
