@@ -180,3 +180,25 @@ def test_a_tls_node_named_by_the_config_is_asked_over_its_own_certificate(tmp_pa
     code, out = _cli(["--url", url, "--totp", "123456"], _env())
     assert code == 1 and out.count("\n") == 1, out
     assert "certificate" in out and "connection refused" not in out, out
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "::"])
+def test_a_node_bound_to_every_address_is_asked_on_loopback(tmp_path, hostile, bind):
+    # api.host "0.0.0.0" or "::" is where the node listens, not an address to ask: its
+    # certificate names 127.0.0.1, as `tradeguard status` asks
+    import ssl
+
+    from test_api_wire import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    hostile.socket = tls.wrap_socket(hostile.socket, server_side=True)
+    hostile.answer = (200, b'{"retried": []}')
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f'[api]\nhost = "{bind}"\nport = {hostile.server_port}\n'
+        f'tls_certfile = "{cert}"\ntls_keyfile = "{key}"\n'
+    )
+    code, out = _cli(["--config", str(config), "--totp", "123456"], _env())
+    assert code == 0 and "nothing was offered" in out, out

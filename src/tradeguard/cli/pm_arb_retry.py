@@ -59,7 +59,9 @@ def api_url(args: argparse.Namespace) -> str:
         from tradeguard.config import load_config
 
         api = load_config(args.config).api
-        host = f"[{api.host}]" if ":" in api.host else api.host
+        # a node bound to every address is asked on loopback (as `tradeguard status` asks)
+        host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host
+        host = f"[{host}]" if ":" in host else host
         url = f"{'https' if api.tls_certfile else 'http'}://{host}:{api.port}"
     url = (url or DEFAULT_URL).rstrip("/")
     source = "--url" if args.url else "TG_API_URL" if os.environ.get("TG_API_URL") else "url"
