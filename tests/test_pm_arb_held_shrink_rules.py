@@ -43,6 +43,7 @@ async def test_the_newest_lone_leg_gives_way_first() -> None:
     assert [(p.pair_id, p.contracts) for p in executor.book.open] == [("fed", D(10)),
                                                                       ("newer", D(1))]  # fmt: skip
     assert rec.pair_id == "newer" and rec.held == {K_YES: D(1)} and rec.capital == D("0.4")
+    assert "3 of the 4" in rec.reason and "the venue holds 11 beyond" in rec.reason, rec.reason
 
 
 async def test_nothing_shrinks_while_the_executor_runs_an_attempt_or_a_retry() -> None:
@@ -60,6 +61,7 @@ async def test_a_retry_read_before_a_shrink_sends_nothing() -> None:
     sent = len(k.sent)
     [rec] = shrink_held(executor, "k", _venue_holds(D(6)))
     assert rec.held == {K_YES: D(6)}
+    assert "4 of the 10" in rec.reason and "the venue holds 6 beyond" in rec.reason, rec.reason
     assert await retry_unwind(executor, leg, D(2)) is None  # 10 read, 6 held: stale
     assert len(k.sent) == sent
     [now] = held_legs(_rows(pm))  # a new read starts from the shrink's record

@@ -57,7 +57,7 @@ def shrink_held(
         keep = min(max(left, ZERO), pair.contracts)
         room[asset] = left - keep
         if keep < pair.contracts:  # what the venue holds beyond the complete pairs' legs
-            cuts.append((i, pair, keep, left + pair.contracts - keep))
+            cuts.append((i, pair, keep, total(asset) - need.get(asset, ZERO)))
     # applied from the newest, so a lone leg dropped leaves the older ones' places as they are
     return [_shrink(executor, i, pair, keep, has) for i, pair, keep, has in reversed(cuts)]
 
