@@ -66,3 +66,16 @@ async def test_a_retry_read_before_a_shrink_sends_nothing() -> None:
     assert len(k.sent) == sent
     [now] = held_legs(_rows(pm))  # a new read starts from the shrink's record
     assert now.contracts == D(6) and now.record_id == leg.record_id
+
+
+async def test_a_retry_after_a_shrink_leaves_no_stale_note() -> None:
+    executor, k, pm = await _held()
+    shrink_held(executor, "k", _venue_holds(D(6)))
+    [pair] = executor.book.open
+    assert "now counts 6" in pair.note
+    k.bids[K_YES] = [(D("0.30"), D(4))]  # 4 of the 6 find a buyer within the cap
+    [leg] = held_legs(_rows(pm))
+    rec = await retry_unwind(executor, leg, D(2))
+    assert rec is not None and rec.held == {K_YES: D(2)}
+    [pair] = executor.book.open
+    assert pair.contracts == D(2) and "now counts 6" not in pair.note, pair.note
