@@ -45,15 +45,18 @@ def run_in_pty(
     timeout_s: float = 300.0,
     columns: int = 80,
     stdin_text: str | None = None,
-    answer: tuple[str, str] | None = None,
+    answer: tuple[str, str] | list[tuple[str, str]] | None = None,
 ) -> tuple[int, str]:
     """Run `argv` with stdin, stdout and stderr on a pty; return (exit code, screen text).
     `answer` (prompt, text): type `text` once `prompt` is on the screen (a prompt that turns
-    echo off, as getpass does, flushes what was typed before it)."""
+    echo off, as getpass does, flushes what was typed before it); a list answers each prompt
+    in turn."""
     proc, main_fd = _spawn(argv, cwd, env, columns, 40)
     if stdin_text is not None:
         os.write(main_fd, stdin_text.encode())
+    answers = [answer] if isinstance(answer, tuple) else list(answer or [])
     chunks: list[bytes] = []
+    shown = 0  # the screen up to here answered a prompt already
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -66,9 +69,10 @@ def run_in_pty(
                 if not data:
                     break
                 chunks.append(data)
-                if answer is not None and answer[0].encode() in b"".join(chunks):
-                    os.write(main_fd, answer[1].encode())
-                    answer = None
+                screen = b"".join(chunks)
+                if answers and answers[0][0].encode() in screen[shown:]:
+                    os.write(main_fd, answers.pop(0)[1].encode())
+                    shown = len(screen)
             elif proc.poll() is not None:
                 break
         else:

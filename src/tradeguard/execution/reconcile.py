@@ -501,11 +501,19 @@ def sync_held(node: ReconcileHost, venue: str) -> list[dict[str, Any]]:
     """Let each strategy holding legs without positions (cross-venue pairs) shrink them to
     what the venue holds now; return what changed."""
     book = node.portfolio.book(venue)
+    holders = [s for s in node.strategies if getattr(s, "sync_held", None) is not None]
     out: list[dict[str, Any]] = []
-    for strat in node.strategies:
-        sync = getattr(strat, "sync_held", None)
-        if sync is not None:
-            out += sync(venue, book.total)
+    for strat in holders:  # what the others claim now (after their shrinks) is not this one's
+        others: dict[str, Decimal] = {}
+        for other in holders:
+            claims: dict[tuple[str, str], Decimal] = (
+                getattr(other, "held_assets", dict)() if other is not strat else {}
+            )
+            for (v, asset), q in claims.items():
+                if v == venue:
+                    others[asset] = others.get(asset, ZERO) + q
+        sync = getattr(strat, "sync_held")  # noqa: B009  (the strategies holding lone legs)
+        out += sync(venue, lambda a, o=others: book.total(a) - o.get(a, ZERO))
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import Side
@@ -134,6 +135,11 @@ def hold_interrupted(
         )  # fmt: skip
     elif rec.outcome != "completed":
         rec.outcome = "unwound"
+    if sold > 0 and rec.outcome == "completed":  # a sale besides the pair: its P&L too
+        rec.actual_profit += _sold_before(first, results)
+        executor.book.realise(rec.ts, _sold_before(first, results))
+    elif sold > 0:  # what the sales before the stop lost, as a run's unwind books it
+        _book_sales(executor, rec, _sold_before(first, results))
     return executor._finish(rec)
 
 
@@ -167,8 +173,10 @@ async def _unwind_rest(
             "to settlement that the strategy's open pairs do not list; check it and keep it",
         )
         return
+    sales = _sold_before(first, legs)
     if left <= 0:
         rec.outcome = "unwound"  # an unwind sold it all before the stop
+        _book_sales(executor, rec, sales)
         return
     gateway = executor.gateways[first.venue]
     inst = gateway.instrument(first.symbol)
@@ -176,8 +184,13 @@ async def _unwind_rest(
     if note:
         rec.reason, rec.outcome = f"{rec.reason}; {note}", "failed"  # failed: nothing sold
         if left <= 0:
+            if sold > 0:
+                _book_sales(executor, rec, sales)
             return
     await executor._unwind(rec, first, left)
+    if sales:  # the sales before the stop lost (or made) this too
+        rec.actual_profit += sales
+        executor.book.realise(rec.ts, sales)
     if pair and rec.outcome == "held":  # the lone leg counts in the book as after a run's
         executor.book_pair(
             OpenPair(rec.pair_id, rec.event, rec.direction, rec.held[first.symbol], rec.capital,
@@ -185,6 +198,21 @@ async def _unwind_rest(
         )  # fmt: skip
     if sold > 0 and rec.outcome == "unwound":
         rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"
+
+
+def _sold_before(first: PairLegResult, legs: list[PairLegResult]) -> Decimal:
+    """What the unwinds sent before the stop realised: their cash less what the contracts they
+    sold cost (a run's unwind books it in its record, the risk engine's cycle and the day's P&L)."""
+    unwinds = [leg for leg in legs if leg.role == "unwind" and leg.filled > 0]
+    sold = sum((leg.filled for leg in unwinds), ZERO)
+    return sum((leg.cash for leg in unwinds), ZERO) + first.cash * sold / first.filled
+
+
+def _book_sales(executor: PairExecutor, rec: PairAttempt, sales: Decimal) -> None:
+    """Book the sales before the stop as the attempt's one trade, as a run's unwind does."""
+    rec.actual_profit = sales
+    rec.fees = sum((leg.fee for leg in rec.legs), ZERO)
+    executor.book.record_trade(rec.ts, sales)
 
 
 def _book_hedged(

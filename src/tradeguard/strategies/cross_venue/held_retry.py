@@ -183,7 +183,8 @@ def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
                 del book.open[i]
             else:
                 capital = held.capital * left / held.contracts
-                book.open[i] = dataclasses.replace(held, contracts=left, capital=capital)
+                # a shrink's note counted what the leg held before this sale: no longer true
+                book.open[i] = dataclasses.replace(held, contracts=left, capital=capital, note="")
             return
 
 

@@ -48,18 +48,18 @@ def shrink_held(
             if v == venue and not pair.lone and symbol not in resolved:
                 need[_base(symbol)] = need.get(_base(symbol), ZERO) + pair.contracts
     room = {a: total(a) - q for a, q in need.items()}
-    out = []
-    for i in reversed(range(len(book.open))):  # the newest lone leg gives way first
-        pair = book.open[i]
+    cuts = []
+    for i, pair in enumerate(book.open):  # the oldest keep what is held: the newest give way
         if not pair.lone or pair.venues[0] != venue or pair.legs[0] in resolved:
             continue
         asset = _base(pair.legs[0])
         left = room.get(asset, total(asset))
         keep = min(max(left, ZERO), pair.contracts)
         room[asset] = left - keep
-        if keep < pair.contracts:
-            out.append(_shrink(executor, i, pair, keep, left + pair.contracts - keep))
-    return out
+        if keep < pair.contracts:  # what the venue holds beyond the complete pairs' legs
+            cuts.append((i, pair, keep, total(asset) - need.get(asset, ZERO)))
+    # applied from the newest, so a lone leg dropped leaves the older ones' places as they are
+    return [_shrink(executor, i, pair, keep, has) for i, pair, keep, has in reversed(cuts)]
 
 
 def _shrink(
