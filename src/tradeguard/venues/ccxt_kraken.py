@@ -30,6 +30,7 @@ from tradeguard.venues.ccxt_venue import CcxtVenue, log
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
+QUERY_TRADES_IDS = 19  # trade ids per fetch_order_trades call (see _fills_of)
 _NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
 
 
@@ -139,12 +140,14 @@ class KrakenCcxtVenue(CcxtVenue):
 
     async def _fills_of(self, raw: Mapping[str, Any], cid: str, symbol: str) -> list[Fill]:
         ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
-        if not ids:
-            return []
-        rows = await self._call(
-            "fetch_fills", self.client.fetch_order_trades, raw.get("id"), symbol, None, None,
-            {"trades": ids},
-        )  # fmt: skip
+        rows: list[Any] = []
+        # ccxt asks QueryTrades 20 ids at a time and, when the ids fill those batches exactly,
+        # once more with none, which Kraken refuses: fewer than 20 per call is one request.
+        for at in range(0, len(ids), QUERY_TRADES_IDS):
+            rows += await self._call(
+                "fetch_fills", self.client.fetch_order_trades, raw.get("id"), symbol, None, None,
+                {"trades": ids[at : at + QUERY_TRADES_IDS]},
+            )  # fmt: skip
         out = []
         for t in rows:
             fill = self._fill({"symbol": symbol, **t}, cid)

@@ -1,0 +1,94 @@
+"""The Kraken venue reads every fill of an order, however many: QueryTrades in batches (ccxt
+sends a trailing empty batch when the trade ids fill its batches of 20 exactly) and the order's
+own trade ids when polling (TradesHistory answers the newest 50 trades of the account only)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from tradeguard.clock import Clock
+from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
+from tradeguard.model.enums import TimeInForce
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.model.reports import OrderReport
+from tradeguard.sandbox.kraken.server import KrakenSandbox
+from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
+from tradeguard.sandbox.testing import eventually
+from tradeguard.venues.ccxt_clients import ccxt_client_factory
+from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
+
+D = Decimal
+PIECE = D("0.0001")
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+        self.reports: list[OrderReport] = []
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_order_report(self, report: OrderReport) -> None:
+        self.reports.append(report)
+
+    def on_balances(self, venue: str, balances: object) -> None: ...
+
+
+@pytest.fixture
+async def kx() -> AsyncIterator[KrakenSandbox]:
+    async with seeded_kraken() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
+    factory = ccxt_client_factory(
+        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+    )
+    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+    await v.connect()
+    yield v
+    await v.close()
+
+
+def _buy(cid: str, pieces: int) -> Order:
+    intent = OrderIntent(
+        strategy_id="s1", venue="kraken", symbol="BTC/USD", side=Side.BUY,
+        amount=PIECE * pieces, type=OrderType.LIMIT, price=D("50000"),
+        time_in_force=TimeInForce.GTC,
+    )  # fmt: skip
+    return Order.from_intent(intent, cid, Clock().now_ms())
+
+
+@pytest.mark.parametrize("pieces", [19, 20, 40])
+async def test_every_fill_of_an_order_is_read_whatever_its_count(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue, pieces: int
+) -> None:
+    report = await venue.submit(_buy("tgmany-1", pieces))
+    for _ in range(pieces):
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE))
+    fills = await venue.fetch_order_fills("tgmany-1", report.venue_order_id, "BTC/USD")
+    assert len({f.trade_id for f in fills}) == pieces
+    assert sum((f.amount for f in fills), D(0)) == PIECE * pieces
+
+
+async def test_polling_reports_every_fill_of_an_order_with_more_than_a_page_of_trades(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    listener = Listener()
+    venue.set_listener(listener)  # type: ignore[arg-type]
+    venue.order_poll_s = 0.05
+    report = await venue.submit(_buy("tgpage-1", 60))
+    assert report.status is OrderStatus.ACCEPTED
+    for _ in range(60):  # no await in between: the poller sees the order filled in 60 trades
+        kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE))
+    await eventually(
+        lambda: any(r.status is OrderStatus.FILLED for r in listener.reports), timeout_s=30
+    )
+    mine = {f.trade_id for f in listener.fills if f.client_order_id == "tgpage-1"}
+    assert len(mine) == 60
