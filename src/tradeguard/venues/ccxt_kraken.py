@@ -138,6 +138,12 @@ class KrakenCcxtVenue(CcxtVenue):
         raw = await self._call("fetch_order", self.client.fetch_order, venue_order_id, symbol, {})
         return await self._fills_of(raw, client_order_id, symbol)
 
+    async def _open_order_fills(
+        self, cid: str, symbol: str, report: OrderReport, created: int
+    ) -> list[Fill]:
+        """The order's own trades: TradesHistory answers only the account's newest 50."""
+        return await self.fetch_order_fills(cid, report.venue_order_id, symbol)
+
     async def _fills_of(self, raw: Mapping[str, Any], cid: str, symbol: str) -> list[Fill]:
         ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
         rows: list[Any] = []
