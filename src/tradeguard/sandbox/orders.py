@@ -132,6 +132,8 @@ class EngineOrder:
     stop_price: Decimal = ZERO
     triggered: bool = False  # a stop order whose stop price was crossed
     order_list_id: int = -1
+    # A quote-fee buy's cost charged a fee so far, by fee rate (see trade_settlement)
+    quote_fee_basis: dict[Decimal, Decimal] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
