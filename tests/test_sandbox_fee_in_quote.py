@@ -53,3 +53,20 @@ async def test_a_quote_fee_buy_never_pays_more_fee_than_it_locked() -> None:
     issued = ex.engine.accounts[HOUSE_ACCOUNT].issued
     for asset, total in ex.engine.totals().items():
         assert total == deposits.get(asset, D(0)) + issued.get(asset, D(0)), asset
+
+
+def test_a_kraken_market_row_without_fees_charges_krakens_fees() -> None:
+    from tradeguard.sandbox.kraken.server import KrakenSandbox
+
+    row = {"symbol": "ETH/USD", "base": "ETH", "quote": "USD", "tick": "0.01", "step": "0.0001"}
+    kraken = KrakenSandbox(SandboxConfig(markets=[dict(row)])).engine.markets["ETHUSD"]
+    assert (kraken.maker_fee, kraken.taker_fee, kraken.fee_in_quote) == (
+        D("0.0016"), D("0.0026"), True,
+    )  # fmt: skip
+    binance = SandboxExchange(SandboxConfig(markets=[dict(row)])).engine.markets["ETHUSD"]
+    assert (binance.maker_fee, binance.taker_fee, binance.fee_in_quote) == (
+        D("0.001"), D("0.001"), False,
+    )  # fmt: skip
+    priced = {**row, "maker_fee": "0.002", "taker_fee": "0.003"}
+    kraken = KrakenSandbox(SandboxConfig(markets=[priced])).engine.markets["ETHUSD"]
+    assert (kraken.maker_fee, kraken.taker_fee) == (D("0.002"), D("0.003"))
