@@ -92,3 +92,37 @@ async def test_polling_reports_every_fill_of_an_order_with_more_than_a_page_of_t
     )
     mine = {f.trade_id for f in listener.fills if f.client_order_id == "tgpage-1"}
     assert len(mine) == 60
+
+
+async def test_polling_goes_on_after_an_answer_it_cannot_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tradeguard.sandbox.kraken.private import KrakenPrivate
+
+    answered = KrakenPrivate.balance_ex
+    calls: list[str] = []
+
+    def garbled_once(self: KrakenPrivate, account: str, fields: dict[str, str]) -> object:
+        calls.append(account)
+        if len(calls) == 1:  # a balance that is not a number (ccxt raises ValueError on it)
+            return {"ZUSD": {"balance": "abc", "hold_trade": "0"}}
+        return answered(self, account, fields)
+
+    monkeypatch.setattr(KrakenPrivate, "balance_ex", garbled_once)
+    async with seeded_kraken() as kx:
+        factory = ccxt_client_factory(
+            "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+        )
+        v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+        listener = Listener()
+        v.set_listener(listener)  # type: ignore[arg-type]
+        v.order_poll_s = 0.05
+        await v.connect()
+        try:
+            await v.submit(_buy("tggarble-1", 20))
+            await eventually(lambda: len(calls) >= 2, timeout_s=30)  # polled past the garble
+            kx.trade_through("BTC/USD", "SELL", "50000", "0.002")
+            await eventually(lambda: bool(listener.fills), timeout_s=30)
+            assert [f.client_order_id for f in listener.fills] == ["tggarble-1"]
+        finally:
+            await v.close()

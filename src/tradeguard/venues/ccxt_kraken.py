@@ -26,6 +26,7 @@ from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
+from tradeguard.secrets.redact import redact
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
 
 FREE_TEXT_MAX = 18
@@ -64,7 +65,11 @@ class KrakenCcxtVenue(CcxtVenue):
         while not self._closing:
             await asyncio.sleep(self.order_poll_s)
             if self._open and self._listener is not None:
-                await self._catch_up()  # each open order's state, fills and the balances
+                try:
+                    await self._catch_up()  # each open order's state, fills and the balances
+                except Exception as exc:  # an answer it cannot read must not end the polling
+                    why = redact(f"{type(exc).__name__}: {exc}")
+                    log.warning("venue %s: polling open orders failed: %s", self.name, why)
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
