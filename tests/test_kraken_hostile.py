@@ -80,7 +80,8 @@ async def test_a_page_offset_of_digits_pages(kx: KrakenSandbox) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["Depth?pair=XBTUSD&count=²", "Depth?pair=XBTUSD&count=--1", "OHLC?pair=XBTUSD&since=٣"]
+    "query",
+    ["Depth?pair=XBTUSD&count=²", "Depth?pair=XBTUSD&count=--1", "OHLC?pair=XBTUSD&since=٣"],
 )
 async def test_public_integer_parameters_refuse_what_is_not_digits(
     kx: KrakenSandbox, query: str

@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from rigs import killed_child
 from test_kraken_node import _config, _kraken_venue, _totals, vault  # noqa: F401
-
 from tradeguard.model import OrderStatus, TradingState
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, seeded_kraken
