@@ -76,6 +76,9 @@ class MarketSpec:
     max_qty: Decimal = Decimal("9000000")
     # Kraken charges both sides' fees in the quote asset; a buy then locks its taker fee too.
     fee_in_quote: bool = False
+    # Kraken's self-trade prevention (stptype cancel-newest): an arriving order that would trade
+    # with a resting order of its own account is cancelled there (the house is exempt).
+    self_trade_cancels_newest: bool = False
 
 
 @dataclass(slots=True)
