@@ -126,3 +126,26 @@ async def test_polling_goes_on_after_an_answer_it_cannot_read(
             assert [f.client_order_id for f in listener.fills] == ["tggarble-1"]
         finally:
             await v.close()
+
+
+async def test_an_order_resting_from_before_a_restart_is_polled_too(
+    kx: KrakenSandbox, venue: KrakenCcxtVenue
+) -> None:
+    report = await venue.submit(_buy("tgkept-1", 20))
+    factory = ccxt_client_factory(
+        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+    )
+    fresh = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)  # restarted
+    listener = Listener()
+    fresh.set_listener(listener)  # type: ignore[arg-type]
+    fresh.order_poll_s = 0.05
+    await fresh.connect()
+    try:
+        # start-up reconciliation lists the open orders and finds ours still resting
+        [listed] = await fresh.fetch_open_orders()
+        assert listed.venue_order_id == report.venue_order_id
+        kx.trade_through("BTC/USD", "SELL", "50000", "0.001")
+        await eventually(lambda: bool(listener.fills), timeout_s=30)
+        assert [(f.client_order_id, f.amount) for f in listener.fills] == [("tgkept-1", D("0.001"))]
+    finally:
+        await fresh.close()

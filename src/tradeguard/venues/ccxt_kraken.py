@@ -134,6 +134,15 @@ class KrakenCcxtVenue(CcxtVenue):
                     return self._report(raw, client_order_id)
         return None
 
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Every open order; each with a client id is polled from now on, so an order resting
+        from before a restart (listed by the start-up reconciliation) has its fills polled too."""
+        reports = await super().fetch_open_orders(symbol)
+        for r in reports:
+            if r.client_order_id and r.symbol and not r.status.is_terminal:
+                self._open.setdefault(r.client_order_id, (r.symbol, r.ts or self.clock.now_ms()))
+        return reports
+
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
     ) -> list[Fill]:
