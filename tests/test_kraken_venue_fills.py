@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from tradeguard.model.enums import TimeInForce
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
+from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
 from tradeguard.sandbox.testing import eventually
@@ -149,3 +151,33 @@ async def test_an_order_resting_from_before_a_restart_is_polled_too(
         assert [(f.client_order_id, f.amount) for f in listener.fills] == [("tgkept-1", D("0.001"))]
     finally:
         await fresh.close()
+
+
+async def test_polling_asks_for_an_orders_trades_once(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    async with seeded_kraken(SandboxConfig(request_log_path=log)) as kx:
+        factory = ccxt_client_factory(
+            "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+        )
+        v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+        listener = Listener()
+        v.set_listener(listener)  # type: ignore[arg-type]
+        v.order_poll_s = 0.05
+        await v.connect()
+
+        def calls(path: str) -> int:
+            return sum(1 for line in log.read_text().splitlines() if f'"{path}"' in line)
+
+        try:
+            await v.submit(_buy("tgonce-1", 60))
+            for _ in range(40):  # 40 of its 60 pieces: it stays open and polled
+                kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE))
+            await eventually(lambda: len({f.trade_id for f in listener.fills}) == 40, 30)
+            asked = calls("/0/private/QueryTrades")
+            polls = calls("/0/private/OpenOrders")
+            await eventually(lambda: calls("/0/private/OpenOrders") >= polls + 5, 30)
+            assert calls("/0/private/QueryTrades") == asked  # nothing new: no trades asked
+            kx.trade_through("BTC/USD", "SELL", "50000", str(PIECE))
+            await eventually(lambda: len({f.trade_id for f in listener.fills}) == 41, 30)
+        finally:
+            await v.close()

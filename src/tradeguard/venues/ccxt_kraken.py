@@ -49,6 +49,7 @@ class KrakenCcxtVenue(CcxtVenue):
         super().__init__(*args, **kwargs)
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
+        self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
         # The local sandbox speaks REST only: public data is polled too.
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
@@ -155,11 +156,25 @@ class KrakenCcxtVenue(CcxtVenue):
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int
     ) -> list[Fill]:
-        """The order's own trades: TradesHistory answers only the account's newest 50."""
-        return await self.fetch_order_fills(cid, report.venue_order_id, symbol)
+        """The order's own trades (TradesHistory answers only the account's newest 50); those
+        this polling delivered already are not asked for again."""
+        if not report.venue_order_id:
+            return []
+        raw = await self._call(
+            "fetch_order", self.client.fetch_order, report.venue_order_id, symbol, {}
+        )
+        delivered = self._polled.setdefault(cid, set())
+        fills = await self._fills_of(raw, cid, symbol, skip=delivered)
+        delivered.update(f.trade_id for f in fills)
+        if report.status.is_terminal:
+            self._polled.pop(cid, None)  # no longer polled
+        return fills
 
-    async def _fills_of(self, raw: Mapping[str, Any], cid: str, symbol: str) -> list[Fill]:
+    async def _fills_of(
+        self, raw: Mapping[str, Any], cid: str, symbol: str, skip: set[str] | None = None
+    ) -> list[Fill]:
         ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
+        ids = [i for i in ids if i not in (skip or ())]
         rows: list[Any] = []
         # ccxt asks QueryTrades 20 ids at a time and, when the ids fill those batches exactly,
         # once more with none, which Kraken refuses: fewer than 20 per call is one request.
