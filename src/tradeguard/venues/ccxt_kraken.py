@@ -8,10 +8,11 @@ to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one ord
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
-Orders, fills and balances are read by REST: the venue polls its open orders every
-`order_poll_s` for fills, ends and balances. ccxt.pro's Kraken user streams (websocket v2
-`executions`) give orders without their filled amount and take the client id from `order_userref`,
-so they are not used. On the local sandbox (no websocket) the live hub polls public data too.
+Orders, fills and balances are read by REST: the venue polls its open orders (those listed at
+start-up too) every `order_poll_s` for fills (by the order's own trade ids), ends and balances.
+ccxt.pro's Kraken user streams (websocket v2 `executions`) give orders without their filled
+amount and take the client id from `order_userref`, so they are not used. On the local sandbox
+(no websocket) the live hub polls public data too.
 """
 
 from __future__ import annotations
