@@ -181,3 +181,38 @@ async def test_polling_asks_for_an_orders_trades_once(tmp_path: Path) -> None:
             await eventually(lambda: len({f.trade_id for f in listener.fills}) == 41, 30)
         finally:
             await v.close()
+
+
+async def test_an_accepted_order_whose_follow_up_answer_is_unreadable_stays_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # AddOrder accepted it; the trades queried right after come back with a price that is not
+    # a number: the order was sent all the same, and is reported accepted, not an error.
+    from tradeguard.sandbox.kraken.private import KrakenPrivate
+
+    answered = KrakenPrivate.query_trades
+
+    def garbled(self: KrakenPrivate, account: str, fields: dict[str, str]) -> object:
+        rows: dict[str, dict[str, object]] = answered(self, account, fields)
+        return {tid: {**row, "price": "abc"} for tid, row in rows.items()}
+
+    monkeypatch.setattr(KrakenPrivate, "query_trades", garbled)
+    async with seeded_kraken() as kx:
+        factory = ccxt_client_factory(
+            "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+        )
+        v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
+        listener = Listener()
+        v.set_listener(listener)  # type: ignore[arg-type]
+        await v.connect()
+        try:
+            intent = OrderIntent(
+                strategy_id="s1", venue="kraken", symbol="BTC/USD", side=Side.BUY,
+                amount=D("0.002"), type=OrderType.LIMIT, price=D("50010"),
+                time_in_force=TimeInForce.IOC,
+            )  # fmt: skip
+            report = await v.submit(Order.from_intent(intent, "tgunread-1", Clock().now_ms()))
+            assert report.status is OrderStatus.ACCEPTED and report.venue_order_id
+            assert report.client_order_id == "tgunread-1" and listener.fills == []
+        finally:
+            await v.close()

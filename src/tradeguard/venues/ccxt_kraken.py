@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
@@ -97,10 +97,11 @@ class KrakenCcxtVenue(CcxtVenue):
                 "fetch_order", self.client.fetch_order, report.venue_order_id, order.symbol, {}
             )
             fills = await self._fills_of(raw, order.client_order_id, order.symbol)
-        except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+        except Exception as exc:  # an error, or an answer it cannot read (ValueError)
             # Sent and accepted: its outcome comes with the next query or reconciliation.
+            why = redact(f"{type(exc).__name__}: {exc}")
             log.warning(
-                "venue %s: state of %s after sending: %s", self.name, order.client_order_id, exc
+                "venue %s: state of %s after sending: %s", self.name, order.client_order_id, why
             )
             return report
         if self._listener is not None:
