@@ -48,7 +48,7 @@ def set_house_book(
     need_base = sum((q for _, q in asks), ZERO)
     acc = engine.add_account(house)
     # The house never runs dry: it is issued what this book needs.
-    _fund(acc, spec.quote, need_quote * _fee_lock(spec) + _ROUNDING * len(bids))
+    _fund(acc, spec.quote, _buy_lock(spec, need_quote, len(bids)))
     _fund(acc, spec.base, need_base)
     for side, levels in ((SELL, asks), (BUY, bids)):
         for p, q in levels:
@@ -69,7 +69,7 @@ def house_trade(
     spec = engine.market(symbol)
     acc = engine.add_account(house)
     if side == BUY:
-        _fund(acc, spec.quote, qty * price * _fee_lock(spec) + _ROUNDING)
+        _fund(acc, spec.quote, _buy_lock(spec, qty * price, 1))
     elif side == SELL:
         _fund(acc, spec.base, qty)
     return _house_order(engine, house, symbol, side, price, qty, now_ms, "IOC")
@@ -98,9 +98,12 @@ def _house_order(
     )
 
 
-def _fee_lock(spec: MarketSpec) -> Decimal:
-    """What a buy locks per unit of cost: 1, or 1 + the taker fee where fees are in quote."""
-    return 1 + spec.taker_fee if spec.fee_in_quote else Decimal(1)
+def _buy_lock(spec: MarketSpec, cost: Decimal, orders: int) -> Decimal:
+    """What `orders` buys costing `cost` in all lock: the cost, and where fees are in the quote
+    asset the taker fee too (each order's rounded up by at most one unit of _ROUNDING)."""
+    if not spec.fee_in_quote:
+        return cost
+    return cost * (1 + spec.taker_fee) + _ROUNDING * orders
 
 
 def _fund(acc: Account, asset: str, need: Decimal) -> None:

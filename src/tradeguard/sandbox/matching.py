@@ -377,6 +377,12 @@ class MatchingEngine:
                 break
             queue = opposite_levels[level_price]
             maker = queue[0]
+            if (
+                spec.self_trade_cancels_newest
+                and maker.account_id == order.account_id != HOUSE_ACCOUNT
+            ):
+                self._finish(order, CANCELED, now_ms, result)  # it would trade with its own
+                return
             if by_quote:
                 want = quantize_down(
                     (order.orig_quote_qty - order.cum_quote) / level_price, spec.step

@@ -76,6 +76,9 @@ class MarketSpec:
     max_qty: Decimal = Decimal("9000000")
     # Kraken charges both sides' fees in the quote asset; a buy then locks its taker fee too.
     fee_in_quote: bool = False
+    # Kraken's self-trade prevention (stptype cancel-newest): an arriving order that would trade
+    # with a resting order of its own account is cancelled there (the house is exempt).
+    self_trade_cancels_newest: bool = False
 
 
 @dataclass(slots=True)
@@ -132,6 +135,8 @@ class EngineOrder:
     stop_price: Decimal = ZERO
     triggered: bool = False  # a stop order whose stop price was crossed
     order_list_id: int = -1
+    # A quote-fee buy's cost charged a fee so far, by fee rate (see trade_settlement)
+    quote_fee_basis: dict[Decimal, Decimal] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

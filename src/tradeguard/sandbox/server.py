@@ -275,8 +275,8 @@ class SandboxExchange:
                 str(m["step"]),
                 str(m.get("min_qty", m["step"])),
                 str(m.get("min_notional", "0")),
-                str(m.get("maker_fee", "0.001")),
-                str(m.get("taker_fee", "0.001")),
+                # a row without fees gets the dialect's own (add_market's defaults)
+                **{k: str(m[k]) for k in ("maker_fee", "taker_fee") if k in m},
             )
             if m.get("bids") or m.get("asks"):
                 self.set_book(m["symbol"], m.get("bids", []), m.get("asks", []))

@@ -4,7 +4,8 @@ Fees follow Binance spot (or Kraken's, both sides in the quote asset, where the 
 `fee_in_quote`): the buyer pays the fee in the base asset it receives, the seller in the
 quote asset it receives, at the maker rate when its order was resting and the taker rate when it
 crossed, unless its account pays fees in BNB (`sandbox/fees.py`). Fees are rounded half-up to 8
-decimals and credited to the fee account, so the total of every asset across all accounts (fee
+decimals (a quote-fee buy's per order and rate, so its fees stay within what it locked) and
+credited to the fee account, so the total of every asset across all accounts (fee
 account included) never changes by trading.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
+from tradeguard.model.money import ZERO
 from tradeguard.sandbox.fees import BNB, bnb_fee
 from tradeguard.sandbox.orders import MARKET, Account, EngineOrder, MarketSpec
 
@@ -63,8 +65,12 @@ def settle_trade(
     qb.free += release - quote_amt
     buyer.bal(spec.base).free += qty
     if buyer_fee is None and spec.fee_in_quote:
-        # the fee was locked with the order (matching.place): release it with the spend
-        buyer_fee = trade_fee(quote_amt, buyer_rate)
+        # the fee was locked with the order (matching.place): release it with the spend. The
+        # order's fees at one rate add up to the fee of its cost at that rate, never beyond
+        # the lock: each trade's rounded alone could take 0.00000001 a trade more.
+        basis = buy.quote_fee_basis.get(buyer_rate, ZERO)
+        buy.quote_fee_basis[buyer_rate] = basis + quote_amt
+        buyer_fee = trade_fee(basis + quote_amt, buyer_rate) - trade_fee(basis, buyer_rate)
         fee_release = min(buyer_fee, buy.locked)
         qb.locked -= fee_release
         buy.locked -= fee_release

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,6 +87,26 @@ def kraken_local_urls(rest_url: str) -> dict[str, Any]:
     }
 
 
+# Exchanges that refuse a request whose nonce is not above the last one its API key used.
+NONCE_PER_KEY = {"kraken"}
+_last_nonce: dict[str, int] = {}  # sha256 of an API key -> the last nonce drawn for it
+_nonce_lock = threading.Lock()
+
+
+def shared_nonce(api_key: str) -> Callable[[], int]:
+    """A nonce (epoch ms, kept rising) that every client of `api_key` in this process draws
+    from, so two venues on one key do not refuse each other's requests."""
+    slot = hashlib.sha256(api_key.encode()).hexdigest()
+
+    def nonce() -> int:
+        with _nonce_lock:
+            value = max(time.time_ns() // 1_000_000, _last_nonce.get(slot, 0) + 1)
+            _last_nonce[slot] = value
+            return value
+
+    return nonce
+
+
 LOCAL_DIALECTS = {"binance": local_urls, "kraken": lambda rest, ws: kraken_local_urls(rest)}
 
 
@@ -121,6 +144,8 @@ def ccxt_client_factory(
                 "options": dict(SPOT_OPTIONS),
             }
         )
+        if exchange in NONCE_PER_KEY and creds.get("apiKey"):
+            client.nonce = shared_nonce(creds["apiKey"])
         if rest_url is not None:
             client.urls["api"] = LOCAL_DIALECTS[exchange](rest_url, ws_url)
         elif sandbox:

@@ -21,7 +21,7 @@ from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.permissions import check_withdrawal_permission
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.base import Venue
-from tradeguard.venues.ccxt_clients import SPOT_OPTIONS, ClientFactory
+from tradeguard.venues.ccxt_clients import NONCE_PER_KEY, SPOT_OPTIONS, ClientFactory
 from tradeguard.venues.ccxt_ratelimit import RateLimiter
 
 # One logger for the whole venue, whichever module logs.
@@ -193,8 +193,12 @@ class CcxtConnection(Venue):
             await self.limiter.acquire(weight)
             try:
                 return await fn(*args)
-            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-                # A 429/418 is refused before execution, so a retry cannot double an order.
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce) as exc:
+                # A 429/418 is refused before execution, so a retry cannot double an order; so
+                # is a nonce not above the key's last (another client of the key was ahead), where
+                # the exchange checks nonces per key (Kraken): the retry is signed with a new one.
+                if isinstance(exc, ccxt.InvalidNonce) and self.exchange_id not in NONCE_PER_KEY:
+                    raise map_ccxt_error(self.name, op, exc) from None
                 wait = self._retry_after(exc, attempt)
                 self.limiter.pause(wait)
                 self.backoffs.append((op, wait))

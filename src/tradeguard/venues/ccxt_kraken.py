@@ -8,10 +8,11 @@ to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one ord
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
-Orders, fills and balances are read by REST: the venue polls its open orders every
-`order_poll_s` for fills, ends and balances. ccxt.pro's Kraken user streams (websocket v2
-`executions`) give orders without their filled amount and take the client id from `order_userref`,
-so they are not used. On the local sandbox (no websocket) the live hub polls public data too.
+Orders, fills and balances are read by REST: the venue polls its open orders (those listed at
+start-up too) every `order_poll_s` for fills (by the order's own trade ids), ends and balances.
+ccxt.pro's Kraken user streams (websocket v2 `executions`) give orders without their filled
+amount and take the client id from `order_userref`, so they are not used. On the local sandbox
+(no websocket) the live hub polls public data too.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
+from tradeguard.secrets.redact import redact
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
+QUERY_TRADES_IDS = 19  # trade ids per fetch_order_trades call (see _fills_of)
 _NAMESPACE = uuid.UUID("6f1c3a52-4b9e-5d0a-9c2e-7a5b8e1d3f40")
 
 
@@ -47,6 +50,7 @@ class KrakenCcxtVenue(CcxtVenue):
         super().__init__(*args, **kwargs)
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
+        self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
         # The local sandbox speaks REST only: public data is polled too.
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
@@ -63,7 +67,11 @@ class KrakenCcxtVenue(CcxtVenue):
         while not self._closing:
             await asyncio.sleep(self.order_poll_s)
             if self._open and self._listener is not None:
-                await self._catch_up()  # each open order's state, fills and the balances
+                try:
+                    await self._catch_up()  # each open order's state, fills and the balances
+                except Exception as exc:  # an answer it cannot read must not end the polling
+                    why = redact(f"{type(exc).__name__}: {exc}")
+                    log.warning("venue %s: polling open orders failed: %s", self.name, why)
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
@@ -89,10 +97,11 @@ class KrakenCcxtVenue(CcxtVenue):
                 "fetch_order", self.client.fetch_order, report.venue_order_id, order.symbol, {}
             )
             fills = await self._fills_of(raw, order.client_order_id, order.symbol)
-        except (AmbiguousVenueError, DefinitiveVenueError) as exc:
+        except Exception as exc:  # an error, or an answer it cannot read (ValueError)
             # Sent and accepted: its outcome comes with the next query or reconciliation.
+            why = redact(f"{type(exc).__name__}: {exc}")
             log.warning(
-                "venue %s: state of %s after sending: %s", self.name, order.client_order_id, exc
+                "venue %s: state of %s after sending: %s", self.name, order.client_order_id, why
             )
             return report
         if self._listener is not None:
@@ -128,6 +137,15 @@ class KrakenCcxtVenue(CcxtVenue):
                     return self._report(raw, client_order_id)
         return None
 
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Every open order; each with a client id is polled from now on, so an order resting
+        from before a restart (listed by the start-up reconciliation) has its fills polled too."""
+        reports = await super().fetch_open_orders(symbol)
+        for r in reports:
+            if r.client_order_id and r.symbol and not r.status.is_terminal:
+                self._open.setdefault(r.client_order_id, (r.symbol, r.ts or self.clock.now_ms()))
+        return reports
+
     async def fetch_order_fills(
         self, client_order_id: str, venue_order_id: str, symbol: str
     ) -> list[Fill]:
@@ -137,14 +155,36 @@ class KrakenCcxtVenue(CcxtVenue):
         raw = await self._call("fetch_order", self.client.fetch_order, venue_order_id, symbol, {})
         return await self._fills_of(raw, client_order_id, symbol)
 
-    async def _fills_of(self, raw: Mapping[str, Any], cid: str, symbol: str) -> list[Fill]:
-        ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
-        if not ids:
+    async def _open_order_fills(
+        self, cid: str, symbol: str, report: OrderReport, created: int
+    ) -> list[Fill]:
+        """The order's own trades (TradesHistory answers only the account's newest 50); those
+        this polling delivered already are not asked for again."""
+        if not report.venue_order_id:
             return []
-        rows = await self._call(
-            "fetch_fills", self.client.fetch_order_trades, raw.get("id"), symbol, None, None,
-            {"trades": ids},
-        )  # fmt: skip
+        raw = await self._call(
+            "fetch_order", self.client.fetch_order, report.venue_order_id, symbol, {}
+        )
+        delivered = self._polled.setdefault(cid, set())
+        fills = await self._fills_of(raw, cid, symbol, skip=delivered)
+        delivered.update(f.trade_id for f in fills)
+        if report.status.is_terminal:
+            self._polled.pop(cid, None)  # no longer polled
+        return fills
+
+    async def _fills_of(
+        self, raw: Mapping[str, Any], cid: str, symbol: str, skip: set[str] | None = None
+    ) -> list[Fill]:
+        ids = [str(t["id"]) for t in raw.get("trades") or () if t.get("id")]
+        ids = [i for i in ids if i not in (skip or ())]
+        rows: list[Any] = []
+        # ccxt asks QueryTrades 20 ids at a time and, when the ids fill those batches exactly,
+        # once more with none, which Kraken refuses: fewer than 20 per call is one request.
+        for at in range(0, len(ids), QUERY_TRADES_IDS):
+            rows += await self._call(
+                "fetch_fills", self.client.fetch_order_trades, raw.get("id"), symbol, None, None,
+                {"trades": ids[at : at + QUERY_TRADES_IDS]},
+            )  # fmt: skip
         out = []
         for t in rows:
             fill = self._fill({"symbol": symbol, **t}, cid)

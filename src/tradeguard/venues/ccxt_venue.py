@@ -418,14 +418,21 @@ class CcxtVenue(CcxtConnection):
                 if report is None:
                     continue
                 if report.filled > 0:
-                    for fill in await self.fetch_fills(symbol, max(created - 60_000, 0)):
-                        if fill.client_order_id == cid:
-                            self._listener.on_fill(fill)
+                    for fill in await self._open_order_fills(cid, symbol, report, created):
+                        self._listener.on_fill(fill)
                 self._listener.on_order_report(report)
                 if report.status.is_terminal:
                     self._open.pop(cid, None)
         except (DefinitiveVenueError, AmbiguousVenueError) as exc:
             log.warning("venue %s: catch-up after reconnect failed: %s", self.name, exc)
+
+    async def _open_order_fills(
+        self, cid: str, symbol: str, report: OrderReport, created: int
+    ) -> list[Fill]:
+        """The fills of one of our open orders that a catch-up books: its symbol's recent
+        trades that are the order's."""
+        fills = await self.fetch_fills(symbol, max(created - 60_000, 0))
+        return [f for f in fills if f.client_order_id == cid]
 
     def _on_orders(self, orders: Any) -> None:
         for raw in orders:

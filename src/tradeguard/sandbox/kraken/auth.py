@@ -15,6 +15,7 @@ from dataclasses import dataclass
 INVALID_KEY = "EAPI:Invalid key"
 INVALID_SIGNATURE = "EAPI:Invalid signature"
 INVALID_NONCE = "EAPI:Invalid nonce"
+NONCE_MAX = 2**64 - 1  # Kraken's nonce is an unsigned 64-bit integer
 
 
 class KrakenAuthError(Exception):
@@ -61,12 +62,16 @@ class KrakenKeys:
         key = self.keys.get(api_key)
         if key is None:
             raise KrakenAuthError(INVALID_KEY)
-        if not nonce.isdigit():
+        # ASCII digits only: str.isdigit() also takes "²" and other scripts' digits
+        if not (nonce.isascii() and nonce.isdigit() and len(nonce) <= 20):
+            raise KrakenAuthError(INVALID_NONCE)
+        value = int(nonce)
+        if value > NONCE_MAX:  # taken, it would leave the key no nonce above it
             raise KrakenAuthError(INVALID_NONCE)
         expected = sign(key.secret, uri_path, nonce, body)
-        if not hmac.compare_digest(expected, signature):
+        # compare_digest raises on non-ASCII text: a header of it is simply not our signature
+        if not signature.isascii() or not hmac.compare_digest(expected, signature):
             raise KrakenAuthError(INVALID_SIGNATURE)
-        value = int(nonce)
         if value <= key.last_nonce:
             raise KrakenAuthError(INVALID_NONCE)
         key.last_nonce = value

@@ -236,7 +236,7 @@ class KrakenPrivate:
         if start is not None:
             orders = [o for o in orders if o.updated_ms / 1000 > start]
         orders.sort(key=lambda o: (o.updated_ms, o.order_id), reverse=True)
-        ofs = int(_seconds(fields, "ofs") or 0)
+        ofs = _offset(fields)
         page = orders[ofs : ofs + PAGE]
         return {
             "closed": {txid(o.order_id): self._json(o, trades) for o in page},
@@ -288,7 +288,7 @@ class KrakenPrivate:
         if end is not None:
             trades = [t for t in trades if t.time_ms / 1000 <= end]
         trades.sort(key=lambda t: (t.time_ms, t.trade_id), reverse=True)
-        ofs = int(_seconds(fields, "ofs") or 0)
+        ofs = _offset(fields)
         page = trades[ofs : ofs + PAGE]
         return {
             "trades": {trade_txid(t.trade_id): self._trade_json(account, t) for t in page},
@@ -304,6 +304,15 @@ class KrakenPrivate:
             for t in self._account_trades(account)
             if t.trade_id in wanted
         }
+
+
+def _offset(fields: Fields) -> int:
+    """A page's `ofs`: plain ASCII digits (a Decimal such as 1e999999 would take minutes to
+    turn into an int, holding the whole exchange)."""
+    raw = fields.get("ofs") or "0"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise KrakenError(f"{INVALID_ARGUMENTS}:ofs")
+    return int(raw)
 
 
 def _seconds(fields: Fields, name: str) -> Decimal | None:

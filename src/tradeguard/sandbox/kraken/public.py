@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from email.utils import formatdate
@@ -159,7 +160,10 @@ class KrakenPublic:
         return {pair_id(s.base, s.quote): rows[-1000:], "last": str(last_ns)}
 
 
+_INT = re.compile(r"^-?[0-9]{1,19}$")  # ASCII digits: str.isdigit() also takes "²"
+
+
 def _int(text: str, name: str) -> int:
-    if not text.lstrip("-").isdigit() or len(text) > 20:
+    if not _INT.match(text):
         raise KrakenError(f"EGeneral:Invalid arguments:{name}")
     return int(text)

@@ -80,11 +80,13 @@ class KrakenSandbox(SandboxExchange):
         maker_fee: Decimal | str = KRAKEN_MAKER_FEE,
         taker_fee: Decimal | str = KRAKEN_TAKER_FEE,
     ) -> MarketSpec:
-        """List a spot market; its fees are charged in the quote asset, as Kraken does."""
+        """List a spot market; its fees are charged in the quote asset and an order that would
+        trade with its own account's is cancelled, as Kraken does."""
         spec = super().add_market(
             symbol, base, quote, tick, step, min_qty, min_notional, maker_fee, taker_fee
         )
-        spec = MarketSpec(**{**_fields(spec), "fee_in_quote": True})
+        kraken = {"fee_in_quote": True, "self_trade_cancels_newest": True}
+        spec = MarketSpec(**{**_fields(spec), **kraken})
         self.engine.add_market(spec)
         for name in (pair_id(spec.base, spec.quote), pair_altname(spec.base, spec.quote)):
             self.pair_symbols[name] = spec.symbol
