@@ -67,9 +67,13 @@ _positive = whole_number(1, MAX_ROWS)
 
 
 def _kill_view(last: Any, follow: Any) -> dict[str, Any] | None:
+    from tradeguard.node.kill_follow import of_kill
+
     if not isinstance(last, dict):
         return None
-    return {**last, "follow_up": follow} if isinstance(follow, list) and follow else last
+    if isinstance(follow, list) and follow and of_kill(follow, last):  # not an earlier kill's
+        return {**last, "follow_up": follow}
+    return last
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:

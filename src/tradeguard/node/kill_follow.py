@@ -48,7 +48,8 @@ async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
     deadline = node.clock.now_ms() + WAIT_S * 1000
     entries = [
         {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
-         "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": ""}
+         "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": "",
+         "kill_ts": report.request.ts, "resume_before": node.risk.last_resume}
         for c in report.closing
     ]  # fmt: skip
     report.follow_up = entries
@@ -69,8 +70,27 @@ def _save(node: TradingNode, entries: list[dict[str, Any]]) -> None:
     _loaded[node] = entries
     Storage(node.db).kv_set(FOLLOW_KEY, entries, node.clock.now_ms())
     last = node.risk.last_kill
-    if last is not None and last.get("follow_up") != entries:
+    if last is not None and of_kill(entries, last) and last.get("follow_up") != entries:
         node.risk.record_kill({**last, "follow_up": [dict(e) for e in entries]})
+
+
+def _kill_ts(entry: dict[str, Any]) -> int:
+    # stored since the follow-up names its kill; before that, its start was WAIT_S before the end
+    return int(entry.get("kill_ts", int(entry["deadline_ts"]) - WAIT_S * 1000))
+
+
+def of_kill(entries: list[dict[str, Any]], kill: dict[str, Any]) -> bool:
+    """Whether `entries` follow up the kill `kill` (a later kill, without flatten, has none)."""
+    return all(_kill_ts(e) == kill.get("ts") for e in entries)
+
+
+def _resumed_since(node: TradingNode, entry: dict[str, Any]) -> bool:
+    # A resume ends the follow-up even when trading is HALTED again by the time a node looks
+    # (a kill without flatten after the resume, a node started only then).
+    resume = node.risk.last_resume
+    if "resume_before" in entry:  # the last resume when the kill ran: any other is later
+        return resume is not None and resume != entry["resume_before"]
+    return resume is not None and int(resume.get("ts", 0)) >= _kill_ts(entry)
 
 
 def _end(node: TradingNode, entry: dict[str, Any], status: str, reason: str = "") -> None:
@@ -87,11 +107,11 @@ async def follow_up(node: TradingNode) -> None:
     if not pending:
         return
     before = [dict(e) for e in entries]
-    if node.risk.state is not TradingState.HALTED:
-        for e in pending:
+    halted = node.risk.state is TradingState.HALTED
+    for e in pending:
+        if not halted or _resumed_since(node, e):
             _end(node, e, "ended", "trading was resumed; the follow-up stopped")
-    else:
-        for e in pending:
+        else:
             await _step(node, e, entries)
     if entries != before:
         _save(node, entries)
@@ -176,4 +196,4 @@ async def _flatten(
                          severity="warning"))  # fmt: skip
 
 
-__all__ = ["FOLLOW_KEY", "MAX_ATTEMPTS", "WAIT_S", "flatten_and_follow", "follow_up"]
+__all__ = ["FOLLOW_KEY", "MAX_ATTEMPTS", "WAIT_S", "flatten_and_follow", "follow_up", "of_kill"]
