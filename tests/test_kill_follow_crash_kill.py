@@ -36,6 +36,7 @@ async def test_a_node_killed_during_the_kill_flatten_still_follows_up_the_close(
             assert doc["listed"] in node.orders.open
             await node.orders.cancel(doc["listed"])  # the close ends, nothing of it sold
             await eventually(lambda: held(node) < STEP, 60)
+            await eventually(lambda: node.storage.kv_get(FOLLOW_KEY)[0]["status"] != "waiting")
             [entry] = node.storage.kv_get(FOLLOW_KEY)
             assert entry["status"] == "closed" and len(entry["sent"]) == 1, entry
             # on the venue: the listed close (nothing), the kill's flatten, the follow-up's

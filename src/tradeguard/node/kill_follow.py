@@ -43,17 +43,32 @@ _loaded: weakref.WeakKeyDictionary[TradingNode, list[dict[str, Any]]] = weakref.
 
 
 async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
-    """Flatten, then start following up every position a working close was left to sell."""
+    """Flatten, then start following up every position a working close was left to sell.
+
+    The follow-up is stored before the flatten sends anything: a node killed while the
+    flatten's orders are on their way comes back following up the closes it lists."""
+    working = list(chain(node.orders.open.values(), node.orders.unknown.values()))
+    listed = [
+        {"position": f"{p.venue}:{p.symbol}", "strategy": p.strategy_id,
+         "working": [o.client_order_id for o in closes]}
+        for p in node.portfolio.open_positions() if (closes := working_closes(p, working))
+    ]  # fmt: skip
+    _save(node, _started(node, report, listed))
     await flatten_positions(node.portfolio, node.orders, report)
+    report.follow_up = _started(node, report, report.closing)
+    _save(node, report.follow_up)
+
+
+def _started(
+    node: TradingNode, report: KillReport, closing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     deadline = node.clock.now_ms() + WAIT_S * 1000
-    entries = [
+    return [
         {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
          "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": "",
          "kill_ts": report.request.ts, "resume_before": node.risk.last_resume}
-        for c in report.closing
+        for c in closing
     ]  # fmt: skip
-    report.follow_up = entries
-    _save(node, entries)
 
 
 def _entries(node: TradingNode) -> list[dict[str, Any]]:
