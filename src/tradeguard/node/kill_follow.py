@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO, plain, quantize_down
+from tradeguard.model.money import plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.kill_flatten import closing_side, flatten_positions, working_closes
 from tradeguard.risk.engine import KILL_FLATTEN_TAG
@@ -177,9 +177,9 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
 
 
 def _remainder(node: TradingNode, pos: Position) -> Decimal:
-    amount = abs(node.portfolio.sellable(pos))
-    step = node.portfolio.lot_steps.get((pos.venue, pos.symbol), ZERO)
-    return quantize_down(amount, step) if step else amount
+    # what one order may sell: none of a remainder below the lot step, the venue's minimum
+    # amount or, what a partly filled close left, its minimum notional
+    return abs(node.portfolio.closable(pos))
 
 
 async def _flatten(
