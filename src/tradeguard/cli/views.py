@@ -109,6 +109,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
     console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
+    kill = out["kill"]
+    for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:
+        _print_follow_up(console, follow)
     print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
     if isinstance(figures, dict):
@@ -134,6 +137,17 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(t)
     return EXIT_OK
+
+
+def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
+    """One line per position the kill follows up: its status, what it waits for, why it ended
+    (a position left open says to close it by hand)."""
+    line = f"Kill follow-up of {follow.get('position')}: {follow.get('status')}"
+    if follow.get("status") == "waiting" and follow.get("waiting"):
+        line += f" for {', '.join(map(str, follow['waiting']))}"
+    if follow.get("reason"):
+        line += f" ({follow['reason']})"
+    console.print(line, markup=False, highlight=False)
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
