@@ -124,11 +124,13 @@ async def follow_up(node: TradingNode) -> None:
     before = [dict(e) for e in entries]
     halted = node.risk.state is TradingState.HALTED
     for e in pending:
+        if _loaded.get(node) is not entries:
+            return  # a later kill, run while this pass waited on the venue, has its own
         if not halted or _resumed_since(node, e):
             _end(node, e, "ended", "trading was resumed; the follow-up stopped")
         else:
             await _step(node, e, entries)
-    if entries != before:
+    if entries != before and _loaded.get(node) is entries:
         _save(node, entries)
 
 
