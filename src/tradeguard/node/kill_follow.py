@@ -17,6 +17,7 @@ is counted, never sold a second time. Trading resumed ends the follow-up.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from decimal import Decimal
 from itertools import chain
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from tradeguard.model.position import Position
     from tradeguard.node import TradingNode
 
+log = logging.getLogger(__name__)
 FOLLOW_KEY = "kill.follow_up"
 MAX_ATTEMPTS = 3  # flatten orders per position before the follow-up gives up
 WAIT_S = 600  # how long a listed close may keep working before the follow-up gives up
@@ -191,6 +193,13 @@ async def _flatten(
     amount: Decimal,
     entries: list[dict[str, Any]],
 ) -> None:
+    # The flatten is capped around the venue's price: after a restart nothing may stream it.
+    try:
+        await node.ensure_market_data(pos.venue, pos.symbol)
+    except Exception as exc:  # the order is then denied, and the reason kept
+        log.warning("kill follow-up: no prices for %s on %s: %s", pos.symbol, pos.venue, exc)
+    if _loaded.get(node) is not entries:
+        return  # a later kill replaced this follow-up while the prices were asked for
     e["attempts"] = int(e["attempts"]) + 1
     intent = OrderIntent(
         strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
