@@ -109,9 +109,6 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(out, indent=2, default=json_default))
         return EXIT_OK
     console.print(f"Trading state: [bold]{state}[/]" + (f" ({reason})" if reason else ""))
-    kill = out["kill"]
-    for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:
-        _print_follow_up(console, follow)
     print_liveness(console, out["heartbeat"], health)
     figures = out["figures"]
     if isinstance(figures, dict):
@@ -120,6 +117,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             f"{figure(Decimal(figures['realized_pnl']))}  max drawdown "
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
+    kill = out["kill"]
+    for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:
+        _print_follow_up(console, follow)
     t = Table(title=f"Strategies ({len(runs)})")
     for col in ("id", "status", "trades", "won", "lost", "total P&L", "last trade (UTC)"):
         t.add_column(
