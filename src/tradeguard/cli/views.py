@@ -147,7 +147,9 @@ def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
         line += f" for {', '.join(map(str, follow['waiting']))}"
     if follow.get("reason"):
         line += f" ({follow['reason']})"
-    console.print(line, markup=False, highlight=False)
+    # a venue's refusal text is part of the reason: no control character reaches the terminal
+    console.print("".join(c if c.isprintable() else "?" for c in line), markup=False,
+                  highlight=False)  # fmt: skip
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
