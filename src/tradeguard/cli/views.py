@@ -69,9 +69,13 @@ _positive = whole_number(1, MAX_ROWS)
 
 
 def _kill_view(last: Any, follow: Any) -> dict[str, Any] | None:
+    from tradeguard.node.kill_follow import of_kill
+
     if not isinstance(last, dict):
         return None
-    return {**last, "follow_up": follow} if isinstance(follow, list) and follow else last
+    if isinstance(follow, list) and follow and of_kill(follow, last):  # not an earlier kill's
+        return {**last, "follow_up": follow}
+    return last
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -117,6 +121,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             f"{figure(Decimal(figures['realized_pnl']))}  max drawdown "
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
+    kill = out["kill"]
+    for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:
+        _print_follow_up(console, follow)
     t = Table(title=f"Strategies ({len(runs)})")
     for col in ("id", "status", "trades", "won", "lost", "total P&L", "last trade (UTC)"):
         t.add_column(
@@ -167,6 +174,19 @@ def _bots_table(bots: list[dict[str, Any]]) -> Table:
         on = "yes" if b["enabled"] else "no"
         t.add_row(b["bot_id"], b["venue"], on, "\n".join(held) or "none")
     return t
+
+
+def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
+    """One line per position the kill follows up: its status, what it waits for, why it ended
+    (a position left open says to close it by hand)."""
+    line = f"Kill follow-up of {follow.get('position')}: {follow.get('status')}"
+    if follow.get("status") == "waiting" and follow.get("waiting"):
+        line += f" for {', '.join(map(str, follow['waiting']))}"
+    if follow.get("reason"):
+        line += f" ({follow['reason']})"
+    # a venue's refusal text is part of the reason: no control character reaches the terminal
+    console.print("".join(c if c.isprintable() else "?" for c in line), markup=False,
+                  highlight=False)  # fmt: skip
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:

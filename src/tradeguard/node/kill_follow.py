@@ -18,6 +18,7 @@ is counted, never sold a second time. Trading resumed ends the follow-up.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from decimal import Decimal
 from itertools import chain
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import OrderType, TradingState
 from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ZERO, plain, quantize_down
+from tradeguard.model.money import plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.kill_flatten import closing_side, flatten_positions, working_closes
 from tradeguard.risk.engine import KILL_FLATTEN_TAG
@@ -36,22 +37,39 @@ if TYPE_CHECKING:
     from tradeguard.model.position import Position
     from tradeguard.node import TradingNode
 
+log = logging.getLogger(__name__)
 FOLLOW_KEY = "kill.follow_up"
 WAITING = "waiting"
 _loaded: weakref.WeakKeyDictionary[TradingNode, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
-    """Flatten, then start following up every position a working close was left to sell."""
-    await flatten_positions(node.portfolio, node.orders, report)
-    deadline = node.clock.now_ms() + int(node.config.node.kill_follow_up_wait_s * 1000)
-    entries = [
-        {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
-         "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": ""}
-        for c in report.closing
+    """Flatten, then start following up every position a working close was left to sell.
+
+    The follow-up is stored before the flatten sends anything: a node killed while the
+    flatten's orders are on their way comes back following up the closes it lists."""
+    working = list(chain(node.orders.open.values(), node.orders.unknown.values()))
+    listed = [
+        {"position": f"{p.venue}:{p.symbol}", "strategy": p.strategy_id,
+         "working": [o.client_order_id for o in closes]}
+        for p in node.portfolio.open_positions() if (closes := working_closes(p, working))
     ]  # fmt: skip
-    report.follow_up = entries
-    _save(node, entries)
+    _save(node, _started(node, report, listed))
+    await flatten_positions(node.portfolio, node.orders, report)
+    report.follow_up = _started(node, report, report.closing)
+    _save(node, report.follow_up)
+
+
+def _started(
+    node: TradingNode, report: KillReport, closing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    deadline = node.clock.now_ms() + int(node.config.node.kill_follow_up_wait_s * 1000)
+    return [
+        {"position": c["position"], "strategy": c["strategy"], "waiting": list(c["working"]),
+         "sent": [], "attempts": 0, "deadline_ts": deadline, "status": WAITING, "reason": "",
+         "kill_ts": report.request.ts, "resume_before": node.risk.last_resume}
+        for c in closing
+    ]  # fmt: skip
 
 
 def _entries(node: TradingNode) -> list[dict[str, Any]]:
@@ -68,8 +86,26 @@ def _save(node: TradingNode, entries: list[dict[str, Any]]) -> None:
     _loaded[node] = entries
     Storage(node.db).kv_set(FOLLOW_KEY, entries, node.clock.now_ms())
     last = node.risk.last_kill
-    if last is not None and last.get("follow_up") != entries:
+    if last is not None and of_kill(entries, last) and last.get("follow_up") != entries:
         node.risk.record_kill({**last, "follow_up": [dict(e) for e in entries]})
+
+
+def _kill_ts(entry: dict[str, Any]) -> int:
+    return int(entry["kill_ts"])
+
+
+def of_kill(entries: list[dict[str, Any]], kill: dict[str, Any]) -> bool:
+    """Whether `entries` follow up the kill `kill` (a later kill, without flatten, has none)."""
+    return all(_kill_ts(e) == kill.get("ts") for e in entries)
+
+
+def _resumed_since(node: TradingNode, entry: dict[str, Any]) -> bool:
+    # A resume ends the follow-up even when trading is HALTED again by the time a node looks
+    # (a kill without flatten after the resume, a node started only then).
+    resume = node.risk.last_resume
+    if "resume_before" in entry:  # the last resume when the kill ran: any other is later
+        return resume is not None and resume != entry["resume_before"]
+    return resume is not None and int(resume.get("ts", 0)) >= _kill_ts(entry)
 
 
 def _end(node: TradingNode, entry: dict[str, Any], status: str, reason: str = "") -> None:
@@ -86,13 +122,15 @@ async def follow_up(node: TradingNode) -> None:
     if not pending:
         return
     before = [dict(e) for e in entries]
-    if node.risk.state is not TradingState.HALTED:
-        for e in pending:
+    halted = node.risk.state is TradingState.HALTED
+    for e in pending:
+        if _loaded.get(node) is not entries:
+            return  # a later kill, run while this pass waited on the venue, has its own
+        if not halted or _resumed_since(node, e):
             _end(node, e, "ended", "trading was resumed; the follow-up stopped")
-    else:
-        for e in pending:
+        else:
             await _step(node, e, entries)
-    if entries != before:
+    if entries != before and _loaded.get(node) is entries:
         _save(node, entries)
 
 
@@ -144,9 +182,9 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
 
 
 def _remainder(node: TradingNode, pos: Position) -> Decimal:
-    amount = abs(node.portfolio.sellable(pos))
-    step = node.portfolio.lot_steps.get((pos.venue, pos.symbol), ZERO)
-    return quantize_down(amount, step) if step else amount
+    # what one order may sell: none of a remainder below the lot step, the venue's minimum
+    # amount or, what a partly filled close left, its minimum notional
+    return abs(node.portfolio.closable(pos))
 
 
 async def _flatten(
@@ -156,6 +194,13 @@ async def _flatten(
     amount: Decimal,
     entries: list[dict[str, Any]],
 ) -> None:
+    # The flatten is capped around the venue's price: after a restart nothing may stream it.
+    try:
+        await node.ensure_market_data(pos.venue, pos.symbol)
+    except Exception as exc:  # the order is then denied, and the reason kept
+        log.warning("kill follow-up: no prices for %s on %s: %s", pos.symbol, pos.venue, exc)
+    if _loaded.get(node) is not entries:
+        return  # a later kill replaced this follow-up while the prices were asked for
     e["attempts"] = int(e["attempts"]) + 1
     intent = OrderIntent(
         strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
@@ -178,4 +223,4 @@ async def _flatten(
                          severity="warning"))  # fmt: skip
 
 
-__all__ = ["FOLLOW_KEY", "flatten_and_follow", "follow_up"]
+__all__ = ["FOLLOW_KEY", "flatten_and_follow", "follow_up", "of_kill"]

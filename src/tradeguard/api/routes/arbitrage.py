@@ -12,10 +12,11 @@ from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.portfolio.arb_summary import OUTCOMES, ArbSummary
 from tradeguard.storage.arb_repository import count_arb_executions, load_arb_executions
 
-router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 _OUTCOME_PATTERN = "^(" + "|".join(OUTCOMES) + ")$"
 _UNTIL = "epoch ms, exclusive; must be after since_ts"
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from tradeguard.api.deps import API, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 
-router = APIRouter(tags=["marketdata"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["marketdata"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.get(f"{API}/marketdata/streams")

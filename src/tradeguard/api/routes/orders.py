@@ -12,6 +12,7 @@ from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
 from tradeguard.node.pause import pauses_of
@@ -19,7 +20,7 @@ from tradeguard.node.pause import pauses_of
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
-router = APIRouter(tags=["orders"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["orders"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.get(f"{API}/orders")

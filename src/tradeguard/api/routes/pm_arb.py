@@ -10,13 +10,14 @@ from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.schemas import HeldRetryRequest
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.events import EventKind
 from tradeguard.model.money import plain
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.cross_venue.held_retry import held_legs, retry_unwind
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
 
-router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["arbitrage"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 def attempt_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.money import plain
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.combined import combine, holdings_of
 
-router = APIRouter(tags=["portfolio"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["portfolio"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.get(f"{API}/balances")

@@ -12,10 +12,11 @@ from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.schemas import NO_NUL
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.events import EventKind
 from tradeguard.storage.settlement_log import count_settlements, load_settlements
 
-router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.get(f"{API}/settlements")

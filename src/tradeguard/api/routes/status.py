@@ -21,9 +21,10 @@ from tradeguard.api.gate import bearer_token
 from tradeguard.api.metrics import CONTENT_TYPE
 from tradeguard.api.serialisers import event_json, json_response, state_payload
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.node.health import OK, assess
 
-router = APIRouter(tags=["status"])
+router = APIRouter(tags=["status"], route_class=StrictJsonRoute)
 
 _QUERY_BOOLS = {"true": True, "1": True, "false": False, "0": False}
 

@@ -17,6 +17,7 @@ from tradeguard.api.routes.orders import trades
 from tradeguard.api.schemas import NO_NUL, JsonBool
 from tradeguard.api.serialisers import page, performance_json
 from tradeguard.api.state import ApiState, Principal
+from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.enums import TradingState
 from tradeguard.model.money import plain
 from tradeguard.node.pause import MAX_REASON, pauses_of
@@ -24,7 +25,7 @@ from tradeguard.portfolio import analytics
 from tradeguard.portfolio.arb_summary import ArbSummary
 
 log = logging.getLogger(__name__)
-router = APIRouter(responses=AUTH_RESPONSES)
+router = APIRouter(responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
 def _strategy_ids(api: ApiState, arb_ids: list[str]) -> list[str]:

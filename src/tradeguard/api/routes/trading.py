@@ -11,10 +11,11 @@ from fastapi import APIRouter
 
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT
 from tradeguard.api.routes import control, status
+from tradeguard.api.strict_json import StrictJsonRoute
 
 TRADING = "/api/trading"
 
-router = APIRouter(tags=["trading"])
+router = APIRouter(tags=["trading"], route_class=StrictJsonRoute)
 router.add_api_route(f"{TRADING}/mode", status.get_mode, methods=["GET"], responses=AUTH_RESPONSES)
 router.add_api_route(
     f"{TRADING}/state",
