@@ -37,7 +37,10 @@ def add_pm_arb_retry_parser(arb_sub: Any) -> None:
     retry = arb_sub.add_parser(
         "retry",
         help="ask the running node (its API) to offer the legs held alone for sale again",
-        epilog="example: TG_API_TOKEN=... tradeguard pm arb retry --max-loss 2",
+        epilog=(
+            "example: tradeguard pm arb retry --max-loss 2 (the API token from TG_API_TOKEN, "
+            "else asked for; the TOTP code asked for)"
+        ),
     )
     retry.add_argument("--url", help=f"the node's API (default TG_API_URL, else {DEFAULT_URL})")
     retry.add_argument("--config", help="TOML config whose api.host/api.port give the URL")
