@@ -132,21 +132,26 @@ async def _replay_loop(
     plan = _skip_plan(node, pace is None and bars is None)
     next_signal = plan.next_signal if plan is not None else None
     quiet = QuietSymbols(node) if plan is not None else None
+    close_at = plan.close_ts if plan is not None else None
+    held_symbols = node._held_symbols
     i = start_idx - 1
     while i + 1 < total:
         i += 1
-        if next_signal is not None and next_signal[i] != i and can_skip(node):
-            i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
-            if pacer.due():
-                await pacer.pause()
-            if not until_end and node._stop_requested:
-                break
-            continue
         c = candles[i]
         symbol = c.symbol
-        close_ts = c.close_ts
-        # decided before the candle moves anything: a fill on it makes its strategies run
-        skipping = quiet.strategies(symbol) if quiet and next_signal[i] != i else None  # type: ignore[index]
+        skipping = None
+        if next_signal is not None and next_signal[i] != i:
+            held = held_symbols()
+            if not held and can_skip(node):
+                i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
+                if pacer.due():
+                    await pacer.pause()
+                if not until_end and node._stop_requested:
+                    break
+                continue
+            # decided before the candle moves anything: a fill on it makes its strategies run
+            skipping = quiet.strategies(symbol, held)  # type: ignore[union-attr]
+        close_ts = c.close_ts if close_at is None else close_at[i]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
         if sim is not None:
@@ -171,7 +176,11 @@ async def _replay_loop(
                 await node._drain()
             for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
                 await listener(symbol, c.close, "")
-        _count(node, stats, c)
+        stats.events += 1  # the candle counted in the run's figures
+        node._events_this_run += 1
+        stats.last_ts = c.ts
+        if not stats.first_ts:
+            stats.first_ts = c.ts
         if (i + 1) % every == 0:
             await _checkpoint_at(node, candles, i, progress)
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
@@ -193,15 +202,6 @@ def _skip_plan(node: TradingNode, allowed: bool) -> SkipPlan | None:
     candle."""
     plan: SkipPlan | None = getattr(node, "skip_plan", None)
     return plan if allowed else None
-
-
-def _count(node: TradingNode, stats: Any, c: Candle) -> None:
-    """Count one candle event in the run's figures."""
-    stats.events += 1
-    node._events_this_run += 1
-    stats.last_ts = c.ts
-    if not stats.first_ts:
-        stats.first_ts = c.ts
 
 
 async def _checkpoint_at(
