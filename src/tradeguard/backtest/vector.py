@@ -155,7 +155,9 @@ class FrameStrategy(Strategy):
         for agg in self._aggs:
             for bar in agg.update_all(candle):
                 self.on_bar(agg.interval_s, bar)
-        self.on_row(candle, self.row_for(candle))
+        pre = self._pre  # row_for's precomputed case, read here: it runs on every candle
+        index = self._rows.get(candle.ts) if pre is not None else None
+        self.on_row(candle, self.row_for(candle) if index is None else Row(pre, index))
 
 
 class Row:
