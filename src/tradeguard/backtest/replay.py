@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +134,7 @@ async def _replay_loop(
     quiet = QuietSymbols(node) if plan is not None else None
     close_at = plan.close_ts if plan is not None else None
     held_symbols = node._held_symbols
+    watched, n_listeners = _exit_plans_by_symbol(node), len(price_listeners)
     i = start_idx - 1
     while i + 1 < total:
         i += 1
@@ -166,7 +167,7 @@ async def _replay_loop(
         observe_equity(close_ts, symbol)
         if skipping is not None:
             for skipped in skipping:
-                skipped.skipped_through(c)
+                skipped._skipped = c  # its skipped_through(c), without the call
         else:
             if bars is not None:
                 bars.feed(c, by_symbol.get(symbol, ()))
@@ -174,8 +175,9 @@ async def _replay_loop(
                 strat.on_candle(c)
             if queue:
                 await node._drain()
-            for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
-                await listener(symbol, c.close, "")
+            if watched is None or watched.get(symbol) or len(price_listeners) != n_listeners:
+                for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
+                    await listener(symbol, c.close, "")
         stats.events += 1  # the candle counted in the run's figures
         node._events_this_run += 1
         stats.last_ts = c.ts
@@ -194,6 +196,15 @@ async def _replay_loop(
             break
     if candles and start_idx < total:
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+def _exit_plans_by_symbol(node: TradingNode) -> Mapping[str, list[str]] | None:
+    """When the price listeners are the bots' exit rules alone: their plans by symbol (a candle
+    of a symbol without any need not call them); else None (every candle calls them)."""
+    exits = getattr(node, "bot_exits", None)
+    if exits is None or not all(f == exits.on_price for f in node.price_listeners):
+        return None
+    return exits.by_symbol  # type: ignore[no-any-return]
 
 
 def _skip_plan(node: TradingNode, allowed: bool) -> SkipPlan | None:
