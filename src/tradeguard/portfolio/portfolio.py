@@ -438,8 +438,11 @@ class Portfolio:
                 continue
             # a venue's holdings at its own prices; another venue's stand in where it has none
             own = self.marks_of(name) if tagged else None
-            for bal in book.all():
-                qty = bal.free + bal.locked
+            for bal in book.values():
+                free, locked = bal.free, bal.locked
+                if not free and not locked:  # most of a book: no sum made to find it is zero
+                    continue
+                qty = free + locked
                 if not qty:
                     continue
                 asset = bal.asset
