@@ -204,7 +204,7 @@ def _exit_plans_by_symbol(node: TradingNode) -> Mapping[str, list[str]] | None:
     exits = getattr(node, "bot_exits", None)
     if exits is None or not all(f == exits.on_price for f in node.price_listeners):
         return None
-    return exits.by_symbol  # type: ignore[no-any-return]
+    return exits.by_symbol
 
 
 def _skip_plan(node: TradingNode, allowed: bool) -> SkipPlan | None:

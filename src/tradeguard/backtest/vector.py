@@ -157,7 +157,10 @@ class FrameStrategy(Strategy):
                 self.on_bar(agg.interval_s, bar)
         pre = self._pre  # row_for's precomputed case, read here: it runs on every candle
         index = self._rows.get(candle.ts) if pre is not None else None
-        self.on_row(candle, self.row_for(candle) if index is None else Row(pre, index))
+        if pre is None or index is None:
+            self.on_row(candle, self.row_for(candle))
+        else:
+            self.on_row(candle, Row(pre, index))
 
 
 class Row:
