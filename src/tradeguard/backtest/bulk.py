@@ -134,13 +134,16 @@ class QuietSymbols:
                     self._strategies[symbol] = mine
         self._exits = getattr(node, "bot_exits", None)
 
-    def strategies(self, symbol: str) -> list[FrameStrategy] | None:
-        """The symbol's strategies when its candle without a signal may skip them, else None."""
+    def strategies(
+        self, symbol: str, held: frozenset[str] | None = None
+    ) -> list[FrameStrategy] | None:
+        """The symbol's strategies when its candle without a signal may skip them, else None.
+        `held`: the node's held symbols, when the caller has just read them."""
         mine = self._strategies.get(symbol)
         if mine is None:
             return None
         node = self._node
-        if symbol in node._held_symbols():
+        if symbol in (node._held_symbols() if held is None else held):
             return None
         orders = node.orders
         if orders.open and any(o.symbol == symbol for o in orders.open.values()):

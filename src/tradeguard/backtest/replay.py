@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -114,39 +114,34 @@ async def _replay_loop(
     pacer: Pacer,
 ) -> None:
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
-    sim = node.clock if isinstance(node.clock, SimulatedClock) else None
-    market_on_candle = node.market.on_candle
+    sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
+    market_on_candle, observe_equity = node.market.on_candle, node._observe_equity
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
-    paper_by_symbol = _paper_for_symbols(node)
-    timeouts = node.timeouts if node.timeouts.policies else None  # on the replay's clock
-    open_orders, marks = node.orders.open, node.portfolio.marks
-    observe_equity = node._observe_equity
-    pace = _replay_pace(node)
-    bars = BarFeed.of(node)
-    unit = node.storage.unit_status()
-    perf = time.perf_counter
-    interval = node.config.node.replay_commit_interval_s
-    commit_due = perf() + interval
-    risk = node.risk
-    committed_state = risk.state
-    plan = _skip_plan(node, pace is None and bars is None)
-    next_signal = plan.next_signal if plan is not None else None
-    quiet = QuietSymbols(node) if plan is not None else None
+    open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
+    pace, bars = _replay_pace(node), BarFeed.of(node)
+    perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
+    commit_due, committed_state = perf() + interval, risk.state
+    plan, next_signal, quiet, close_at = _skip_parts(node, pace is None and bars is None)
+    held_symbols = node._held_symbols
+    watched, n_listeners = _exit_plans_by_symbol(node), len(price_listeners)
     i = start_idx - 1
     while i + 1 < total:
         i += 1
-        if next_signal is not None and next_signal[i] != i and can_skip(node):
-            i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
-            if pacer.due():
-                await pacer.pause()
-            if not until_end and node._stop_requested:
-                break
-            continue
         c = candles[i]
         symbol = c.symbol
-        close_ts = c.close_ts
-        # decided before the candle moves anything: a fill on it makes its strategies run
-        skipping = quiet.strategies(symbol) if quiet and next_signal[i] != i else None  # type: ignore[index]
+        skipping = None
+        if next_signal is not None and next_signal[i] != i:
+            held = held_symbols()
+            if not held and can_skip(node):
+                i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
+                if pacer.due():
+                    await pacer.pause()
+                if not until_end and node._stop_requested:
+                    break
+                continue
+            # decided before the candle moves anything: a fill on it makes its strategies run
+            skipping = quiet.strategies(symbol, held)  # type: ignore[union-attr]
+        close_ts = c.close_ts if close_at is None else close_at[i]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
         if sim is not None:
@@ -161,7 +156,7 @@ async def _replay_loop(
         observe_equity(close_ts, symbol)
         if skipping is not None:
             for skipped in skipping:
-                skipped.skipped_through(c)
+                skipped._skipped = c  # its skipped_through(c), without the call
         else:
             if bars is not None:
                 bars.feed(c, by_symbol.get(symbol, ()))
@@ -169,9 +164,14 @@ async def _replay_loop(
                 strat.on_candle(c)
             if queue:
                 await node._drain()
-            for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
-                await listener(symbol, c.close, "")
-        _count(node, stats, c)
+            if watched is None or watched.get(symbol) or len(price_listeners) != n_listeners:
+                for listener in price_listeners:  # e.g. bots' exit rules, on the candle's close
+                    await listener(symbol, c.close, "")
+        stats.events += 1  # the candle counted in the run's figures
+        node._events_this_run += 1
+        stats.last_ts = c.ts
+        if not stats.first_ts:
+            stats.first_ts = c.ts
         if (i + 1) % every == 0:
             await _checkpoint_at(node, candles, i, progress)
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
@@ -187,21 +187,40 @@ async def _replay_loop(
         node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
 
 
+def _loop_parts(node: TradingNode) -> tuple[Any, Any, Any, Any]:
+    """The replay clock (None when not simulated), the order timeouts to sweep (None when no
+    policy is set; on the replay's clock), the paper venue of each symbol, the unit of work."""
+    sim = node.clock if isinstance(node.clock, SimulatedClock) else None
+    timeouts = node.timeouts if node.timeouts.policies else None
+    return sim, timeouts, _paper_for_symbols(node), node.storage.unit_status()
+
+
+def _skip_parts(
+    node: TradingNode, allowed: bool
+) -> tuple[SkipPlan | None, Any, QuietSymbols | None, Any]:
+    """The skip plan (None when candles cannot be skipped), its next signal and close time of
+    each candle, and the quiet-symbol tracker it uses."""
+    plan = _skip_plan(node, allowed)
+    if plan is None:
+        return None, None, None, None
+    return plan, plan.next_signal, QuietSymbols(node), plan.close_ts
+
+
+def _exit_plans_by_symbol(node: TradingNode) -> Mapping[str, list[str]] | None:
+    """When the price listeners are the bots' exit rules alone: their plans by symbol (a candle
+    of a symbol without any need not call them); else None (every candle calls them)."""
+    exits = getattr(node, "bot_exits", None)
+    if exits is None or not all(f == exits.on_price for f in node.price_listeners):
+        return None
+    return exits.by_symbol
+
+
 def _skip_plan(node: TradingNode, allowed: bool) -> SkipPlan | None:
     """The bulk-skip plan of a backtest of vectorised strategies (backtest/bulk.py): it skips the
     candles without a signal while nothing is held. None when pacing or a bar feed needs every
     candle."""
     plan: SkipPlan | None = getattr(node, "skip_plan", None)
     return plan if allowed else None
-
-
-def _count(node: TradingNode, stats: Any, c: Candle) -> None:
-    """Count one candle event in the run's figures."""
-    stats.events += 1
-    node._events_this_run += 1
-    stats.last_ts = c.ts
-    if not stats.first_ts:
-        stats.first_ts = c.ts
 
 
 async def _checkpoint_at(

@@ -155,7 +155,12 @@ class FrameStrategy(Strategy):
         for agg in self._aggs:
             for bar in agg.update_all(candle):
                 self.on_bar(agg.interval_s, bar)
-        self.on_row(candle, self.row_for(candle))
+        pre = self._pre  # row_for's precomputed case, read here: it runs on every candle
+        index = self._rows.get(candle.ts) if pre is not None else None
+        if pre is None or index is None:
+            self.on_row(candle, self.row_for(candle))
+        else:
+            self.on_row(candle, Row(pre, index))
 
 
 class Row:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -354,6 +354,11 @@ class ExitManager:
     def _save(self, plan: ExitPlan) -> None:
         plan.saved_ms = self.host.now_ms()
         self.host.save_plan(plan.key, plan.bot, plan.to_doc())
+
+    @property
+    def by_symbol(self) -> Mapping[str, list[str]]:
+        """The plans' keys by symbol, live: `on_price` does nothing for a symbol without any."""
+        return self._by_symbol
 
     async def on_price(self, symbol: str, price: Decimal, venue: str = "") -> None:
         """Check every plan on `symbol` against `price` of `venue` (only plans trading on that

@@ -61,12 +61,12 @@ class MarketState:
     def on_candle(self, candle: Candle) -> None:
         sym = candle.symbol
         self.candles[sym] = candle
-        self._last_ms[sym] = candle.close_ts
+        self._last_ms[sym] = close_ts = candle.ts + candle.interval_s * 1000  # its close_ts
         if sym not in self.quotes:
             self._mid[sym] = candle.close
         if candle.venue:
             key = (candle.venue, sym)
-            self._venue_ms[key] = candle.close_ts
+            self._venue_ms[key] = close_ts
             if key not in self.venue_quotes:
                 self._tag(key, candle.close)
         for listener in self.candle_listeners:

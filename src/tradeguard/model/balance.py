@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import ValuesView
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -53,6 +54,10 @@ class BalanceBook:
     def all(self) -> list[Balance]:
         """Every asset this account has held, zero balances included (so a sale to zero shows)."""
         return list(self._by_asset.values())
+
+    def values(self) -> ValuesView[Balance]:
+        """`all()` as a live view, not a copy: for a reader that changes nothing as it goes."""
+        return self._by_asset.values()
 
     def nonzero(self) -> list[Balance]:
         return [b for b in self._by_asset.values() if b.free != 0 or b.locked != 0]

@@ -450,8 +450,11 @@ class Portfolio:
             # a venue's holdings at its own prices (as `price_on`, through a hop of its own
             # before another venue's direct market); another venue's stand in where it has none
             own = self.marks_of(name) if tagged and name not in self.untied else None
-            for bal in book.all():
-                qty = bal.free + bal.locked
+            for bal in book.values():
+                free, locked = bal.free, bal.locked
+                if not free and not locked:  # most of a book: no sum made to find it is zero
+                    continue
+                qty = free + locked
                 if not qty:
                     continue
                 asset = bal.asset
