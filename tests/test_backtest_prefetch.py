@@ -76,3 +76,49 @@ def test_a_bad_row_is_refused_by_the_console_script_as_by_the_command(tmp_path, 
 
 def test_nothing_is_collected_when_no_reader_was_started():
     assert prefetch.collect() == {}
+
+
+# start() and collect() as the command calls them, then the file replaced by one of the same
+# modification time (rsync -a, cp -p or tar put a file in place with its source's time) before
+# the command makes its candles; prints the closes it made.
+REPLACED = """
+import json, os, sys
+import pyarrow as pa, pyarrow.feather as feather
+from tradeguard.backtest import frames, prefetch
+from tradeguard.config import load_config
+config = load_config(sys.argv[1])
+path, symbol = sys.argv[2], config.data[0].symbol
+assert prefetch.start(config)
+read = prefetch.collect()
+assert path in read, read
+table = feather.read_table(path)
+newer = path + ".new"
+feather.write_feather(table.set_column(4, "close", pa.array([0.12, 0.13, 0.14])), newer)
+before = os.stat(path)
+os.utime(newer, ns=(before.st_atime_ns, before.st_mtime_ns))
+os.replace(newer, path)
+candles = frames._cached_candles(path, symbol, read)
+print(json.dumps([str(c.close) for c in candles]))
+"""
+
+
+def test_a_file_replaced_since_the_reader_read_it_is_read_again(tmp_path):
+    data = tmp_path / "ETH_BTC-5m.feather"
+    table = {
+        "date": [0, 300_000, 600_000],
+        "open": [0.1, 0.11, 0.12],
+        "high": [0.15, 0.15, 0.15],
+        "low": [0.09, 0.09, 0.09],
+        "close": [0.11, 0.12, 0.13],
+        "volume": [10.0, 11.0, 12.0],
+    }
+    feather.write_feather(pa.table(table), data)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"candles/ETH_BTC-5m.feather"', f'"{data}"'), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", REPLACED, str(config), str(data)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["0.12", "0.13", "0.14"]  # the file as it is now
