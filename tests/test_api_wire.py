@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -405,4 +406,79 @@ async def test_a_host_that_is_no_address_is_a_clear_error(tmp_path, data_dir):
         assert "not a host name or address" in str(started.value)
         await server.stop()  # it never served: nothing to raise again (it raised UnicodeError)
     finally:
+        node.close()
+
+
+# Completes TLS handshakes with the server one after another and then holds every connection
+# without reading or closing it (its TLS layer never answers the server's close_notify).
+_HANDSHAKE_FLOOD = """
+import socket, ssl, sys, time
+port, cafile, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+context = ssl.create_default_context(cafile=cafile)
+held, closed = [], 0
+for _ in range(n):
+    sock = socket.create_connection(("127.0.0.1", port))
+    try:
+        held.append(context.wrap_socket(sock, server_hostname="127.0.0.1"))
+    except OSError:
+        closed += 1
+        sock.close()
+print(len(held), closed, flush=True)
+sys.stdin.read()
+"""
+
+
+def _open_on_server(port: int) -> int:
+    """The server's end of established TCP connections to `port` (file descriptors it holds)."""
+    lines = Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]
+    return sum(
+        int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01" for f in map(str.split, lines)
+    )
+
+
+async def test_over_tls_a_flood_over_the_cap_holds_a_bounded_number_of_connections(
+    tmp_path, data_dir
+):
+    """Each refused TLS connection was let go as soon as its 503 was written, while its socket
+    stayed open for the TLS close (up to 30 s): a flood of handshakes that never close held
+    one file descriptor each, without bound, until the node could accept nobody."""
+    cert, key = _self_signed(tmp_path)
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    api = node.config.api
+    api.request_read_timeout_s = 300  # the flood and the checks end well within it
+    api.max_connections = 4
+    api.tls_certfile, api.tls_keyfile = str(cert), str(key)
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    context = ssl.create_default_context(cafile=str(cert))
+    flood = None
+    try:
+        held = [
+            await asyncio.open_connection(
+                "127.0.0.1", server.port, ssl=context, server_hostname="127.0.0.1"
+            )
+            for _ in range(4)
+        ]
+        flood = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _HANDSHAKE_FLOOD, str(server.port), str(cert), "60",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert flood.stdout is not None
+        secured, closed = map(int, (await asyncio.wait_for(flood.stdout.readline(), 240)).split())
+        assert (secured, closed) == (16, 44)  # 16 handshakes carry a 503, the rest closed at once
+        assert _open_on_server(server.port) <= 4 + 16
+        held[0][1].close()  # a place within the cap: a client takes it and is answered
+        async with httpx.AsyncClient(
+            base_url=server.url, headers=bearer(tokens.viewer), verify=context
+        ) as http:
+            deadline = asyncio.get_running_loop().time() + 60
+            while (code := (await http.get("/api/v1/state")).status_code) != 200:
+                assert asyncio.get_running_loop().time() < deadline, code
+                await asyncio.sleep(0.05)
+    finally:
+        if flood is not None:
+            flood.kill()
+            await flood.wait()
+        await server.stop()
         node.close()

@@ -76,3 +76,136 @@ def test_a_bad_row_is_refused_by_the_console_script_as_by_the_command(tmp_path, 
 
 def test_nothing_is_collected_when_no_reader_was_started():
     assert prefetch.collect() == {}
+
+
+# start() and collect() as the command calls them, then the file replaced by one of the same
+# modification time (rsync -a, cp -p or tar put a file in place with its source's time) before
+# the command makes its candles; prints the closes it made.
+REPLACED = """
+import json, os, sys
+import pyarrow as pa, pyarrow.feather as feather
+from tradeguard.backtest import frames, prefetch
+from tradeguard.config import load_config
+config = load_config(sys.argv[1])
+path, symbol = sys.argv[2], config.data[0].symbol
+assert prefetch.start(config)
+read = prefetch.collect()
+assert path in read, read
+table = feather.read_table(path)
+newer = path + ".new"
+feather.write_feather(table.set_column(4, "close", pa.array([0.12, 0.13, 0.14])), newer)
+before = os.stat(path)
+os.utime(newer, ns=(before.st_atime_ns, before.st_mtime_ns))
+os.replace(newer, path)
+candles = frames._cached_candles(path, symbol, read)
+print(json.dumps([str(c.close) for c in candles]))
+"""
+
+
+def test_a_file_replaced_since_the_reader_read_it_is_read_again(tmp_path):
+    data = tmp_path / "ETH_BTC-5m.feather"
+    table = {
+        "date": [0, 300_000, 600_000],
+        "open": [0.1, 0.11, 0.12],
+        "high": [0.15, 0.15, 0.15],
+        "low": [0.09, 0.09, 0.09],
+        "close": [0.11, 0.12, 0.13],
+        "volume": [10.0, 11.0, 12.0],
+    }
+    feather.write_feather(pa.table(table), data)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"candles/ETH_BTC-5m.feather"', f'"{data}"'), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", REPLACED, str(config), str(data)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["0.12", "0.13", "0.14"]  # the file as it is now
+
+
+def _long_feather(path, rows: int) -> None:
+    """A clean candle file long enough that reading it takes a while."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    close = 0.05 + np.cumsum(rng.normal(0, 1e-6, rows)).clip(-0.04, None)
+    opened = np.concatenate([close[:1], close[:-1]])
+    table = {
+        "date": 1_515_715_200_000 + np.arange(rows, dtype=np.int64) * 300_000,
+        "open": opened,
+        "high": np.maximum(opened, close) + 1e-7,
+        "low": np.minimum(opened, close) - 1e-7,
+        "close": close,
+        "volume": rng.random(rows) * 100,
+    }
+    feather.write_feather(pa.table(table), path)
+
+
+def test_ctrl_c_while_the_files_are_read_interrupts_the_backtest(tmp_path):
+    """Ctrl-C as the candles were read (inside the backtest's event loop) only asked the loop
+    to cancel, a request the start's reconciliation dropped (asyncio.wait_for of an answer
+    already there, Python 3.11): the reader was stopped, the command read the files itself and
+    ran the backtest to its end, exit 0."""
+    from pathlib import Path
+
+    from pty_support import PtySession
+
+    data = tmp_path / "ETH_BTC-5m.feather"
+    _long_feather(data, 1_000_000)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"candles/ETH_BTC-5m.feather"', f'"{data}"'), encoding="utf-8")
+    exe = str(Path(sys.executable).parent / "tradeguard")
+    argv = [exe, "backtest", "--config", str(config), "--out", str(tmp_path / "run")]
+    session = PtySession([*argv, "--from", "2018-01-12", "--to", "2018-01-15"], cwd=tmp_path)
+    pid = session.proc.pid
+    _wait_reading_the_pipe(pid)  # in the backtest's event loop, waiting for the reader's columns
+    session.type(b"\x03")
+    code, rest = session.finish(timeout_s=600)
+    assert "Traceback" not in rest, rest
+    assert "tradeguard: interrupted" in rest and code == 130, (code, rest)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    _wait_gone(str(config))  # no reader left running on after the command
+
+
+def _wait_gone(marker: str) -> None:
+    """Wait until no process has `marker` on its command line (generous: a loaded machine)."""
+    import os
+    import time
+
+    def running() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(pid)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 60
+    while (left := running()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == [], left
+
+
+def _wait_reading_the_pipe(pid: int) -> None:
+    """Wait until `pid` is blocked reading a pipe (the reader's), as /proc shows it."""
+    import os
+    import time
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/syscall", encoding="ascii") as f:
+                call = f.read().split()
+            if call[0] == "0" and os.readlink(f"/proc/{pid}/fd/{int(call[1], 16)}").startswith(
+                "pipe:"
+            ):
+                return
+        except (OSError, ValueError, IndexError):
+            pass
+        time.sleep(0.01)
+    raise AssertionError("the command never waited for the reader")

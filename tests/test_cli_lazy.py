@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tradeguard.cli import common
 from tradeguard.cli.main import COMMANDS, EXIT_CONFIG, EXIT_ERROR, build_parser
 
@@ -47,15 +49,27 @@ HEAVY = [
 ]
 
 
-def test_the_backtest_command_imports_nothing_it_does_not_use(tmp_path, data_dir):
+# The console script (cli/__main__.py -> run(), which reads the data files in a second process
+# first) and main() called from other code (which reads them itself) take different paths.
+_ENTRIES = {
+    "console script": "runpy.run_module('tradeguard.cli', run_name='__main__')\n",
+    "main()": "from tradeguard.cli.main import main\nmain(sys.argv[1:])\n",
+}
+
+
+@pytest.mark.parametrize("entry", sorted(_ENTRIES))
+def test_the_backtest_command_imports_nothing_it_does_not_use(tmp_path, data_dir, entry):
     code = (
-        "import json, sys\n"
-        "from tradeguard.cli.main import main\n"
-        f"main(['backtest', '--config', {str(_small_config(tmp_path))!r}, '--out', "
-        f"{str(tmp_path / 'run')!r}, '--from', '2018-01-12', '--to', '2018-01-13', '--json'])\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
+        "import atexit, json, runpy, sys\n"
+        "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+        f"atexit.register(lambda: print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), "
+        "file=sys.stderr))\n" + _ENTRIES[entry]
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    argv = ["backtest", "--config", str(_small_config(tmp_path)), "--out", str(tmp_path / "run")]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, *window], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["trades"] >= 0  # the run really happened
     assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -205,3 +205,56 @@ async def test_status_of_a_halted_live_node_fits_80_columns_in_a_terminal(
     broken = [line for line in narrow if not _STATUS_LINE.match(line)]
     assert broken == [], screens[80]
     assert reason.split()[-1] in screens[80] and "reconnect(s)" in screens[80]
+
+
+# What an API at --api answers (another program on that port, or a proxy in between): every
+# text in it is outside text, the status, the checks' names and states as much as their details.
+_HOSTILE_HEALTH = {
+    "status": "degraded\x1b]0;pwned\x07",
+    "checks": {
+        "venues\x1b[2J": {"status": "down[/]", "why": "x"},
+        "venues": {"status": "ok", "venues": {"b": {"user_stream": {"state": "\x1b[8mhid[/]"}}}},
+    },
+}
+
+
+def test_status_shows_a_hostile_health_answer_escaped_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pty_support import run_in_pty
+    from tradeguard.storage.db import Database
+
+    body = json.dumps(_HOSTILE_HEALTH).encode()
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    Database(db).migrate()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        exe = str(Path(sys.executable).parent / "tradeguard")
+        api = f"http://127.0.0.1:{server.server_port}"
+        code, screen = run_in_pty([exe, "status", "--db", db, "--api", api], cwd=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0 and "Traceback" not in screen, screen
+    for raw in ("\x1b]0;", "\x07", "\x1b[2J", "\x1b[8m"):
+        assert raw not in screen, (raw, screen)
+    assert "degraded\\x1b]0;pwned\\x07" in screen and "down[/]" in screen, screen
+    assert "\\x1b[8mhid[/]" in screen, screen

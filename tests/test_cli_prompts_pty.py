@@ -170,3 +170,31 @@ def test_ctrl_d_or_ctrl_c_at_the_resume_confirmation_keeps_trading_halted(tmp_pa
         assert code == exit_code, rest
     code, screen = run_in_pty([EXE, "status", "--config", cfg], cwd=tmp_path, env=env)
     assert code == 0 and "HALTED" in screen, screen
+
+
+def test_bytes_that_are_not_utf8_at_the_resume_confirmation_keep_trading_halted(tmp_path, data_dir):
+    """The confirmation is read from standard input: a backspace over an accented letter (or a
+    terminal set to another encoding) sent bytes that are not UTF-8, and the command ended in a
+    UnicodeDecodeError traceback."""
+    from node_support import write_paper_toml, write_slice
+    from pty_support import run_in_pty
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 300)
+    cfg = str(write_paper_toml(tmp_path, data, name="halted.toml"))
+    env = _env(tmp_path)
+    for argv in (["run", "--until-end"], ["kill", "--reason", "drill"]):
+        code, screen = run_in_pty([EXE, *argv, "--config", cfg], cwd=tmp_path, env=env)
+        assert code == 0, screen
+    # As under en_US.UTF-8 (a desktop's locale): Python reads standard input strictly there;
+    # under C or C.UTF-8 (this machine's) it escapes such bytes instead.
+    strict = {**env, "PYTHONIOENCODING": "utf-8:strict"}
+    argv = [EXE, "resume", "--reason", "over", "--config", cfg]
+    session = PtySession(argv, cwd=tmp_path, env=strict)
+    session.expect("to let trading resume: ")
+    session.type(b"RESUM\xc3\r")  # an accented letter half erased: its first byte alone
+    code, rest = session.finish()
+    assert "Traceback" not in rest, rest
+    assert code == 1, rest
+    assert "not confirmed" in rest, rest
+    code, screen = run_in_pty([EXE, "status", "--config", cfg], cwd=tmp_path, env=env)
+    assert code == 0 and "HALTED" in screen, screen

@@ -184,3 +184,34 @@ def test_a_resumed_arb_run_counts_its_own_orders_in_both_summary_lines(
     assert int(run.group(1)) == int(cycles.group(1))
     assert int(run.group(2)) == journal > int(run.group(1))
     assert "denied by risk in all runs" in out
+
+
+def test_a_cycle_through_a_hostile_venues_assets_is_shown_escaped() -> None:
+    """A cycle's path and start asset are the venue's own names (its market listing): printed
+    raw, an escape in one drove the terminal and a '[/]' ended arb run in a MarkupError."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tradeguard.cli.arb import _print_cycles
+
+    hostile = "X\x1b[2J\x1b]0;PWNED\x07[/]"
+    cycle = {
+        "id": 1, "path": f"USDT -> {hostile} -> ETH -> USDT", "outcome": "completed",
+        "expected_profit_pct": "0.1", "actual_profit_pct": "0.1", "actual_profit": "0.5",
+        "start_asset": f"USDT{hostile}", "latency_ms": 3, "reason": "",
+    }  # fmt: skip
+    out = io.StringIO()
+    totals = {
+        "cycles": 1, "outcomes": {"completed": 1}, "orders": 3, "mean_latency_ms": 3,
+        "actual_profit": {f"USDT{hostile}": "0.5"}, "fees": {hostile: "0.01"},
+    }  # fmt: skip
+    summary = SimpleNamespace(
+        orders=3, denied=0, trading_state="ACTIVE", elapsed_s=1.0, resumed=False
+    )
+    _print_cycles(Console(file=out, force_terminal=True, width=200), [cycle], totals, summary, 3)
+    screen = out.getvalue()
+    for raw in ("\x1b[2J", "\x1b]0;", "\x07"):
+        assert raw not in screen, (raw, screen)
+    assert "X\\x1b[2J\\x1b]0;PWNED\\x07[/]" in screen, screen

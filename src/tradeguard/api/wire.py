@@ -21,9 +21,10 @@ longer) before the close.
 Over TLS the listener takes plain TCP and each connection begins its own handshake once it is
 counted: a connection that does not complete the handshake within `api.request_read_timeout_s`
 is closed. One more than `api.max_connections` gets the same 503 as over plain HTTP, which can
-only be sent after a handshake: up to `_TLS_REFUSALS` such handshakes run at once (each within the
-read timeout, not counted in the cap); beyond them a connection is closed at once without an
-answer, so a flood costs a bounded number of handshakes and file descriptors.
+only be sent after a handshake: up to `_TLS_REFUSALS` such connections are open at once, from
+their handshake to the end of their TLS close (each step within the read timeout, not counted in
+the cap); beyond them a connection is closed at once without an answer, so a flood costs a
+bounded number of handshakes and file descriptors.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ class GuardedHttp(HttpToolsProtocol):
     async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
         """Complete the TLS handshake within the read timeout, then serve HTTP over it (or,
         over the cap, answer 503 and close)."""
+        # A refusal's TLS close waits for the client's close_notify: within the read timeout too
+        # (None: asyncio's 30 s, for a connection served).
+        closing = self.wire.read_timeout_s if self in self.refusing else None
         try:
             secured = await self.loop.start_tls(
                 transport,
@@ -132,6 +136,7 @@ class GuardedHttp(HttpToolsProtocol):
                 context,
                 server_side=True,
                 ssl_handshake_timeout=self.wire.read_timeout_s,
+                ssl_shutdown_timeout=closing,
             )
         except (OSError, asyncio.CancelledError):  # failed, timed out, gone or shut down
             self._forget()
@@ -144,8 +149,9 @@ class GuardedHttp(HttpToolsProtocol):
         if self in self.refusing:
             self.transport = secured
             secured.write(self._busy())
-            secured.close()  # after the answer is flushed, with TLS's close_notify
-            self._forget()
+            # after the answer is flushed, with TLS's close_notify; it stays one of the refusals
+            # (its socket is open) until connection_lost
+            secured.close()
             return
         self._opened(secured)
         early, self._early = self._early or [], None
@@ -189,10 +195,10 @@ class GuardedHttp(HttpToolsProtocol):
             self._hang_up(431, f"request head exceeds {cap} bytes (api.max_header_bytes)")
 
     def shutdown(self) -> None:
-        if self.flow is None:  # still in its TLS handshake
+        if self.flow is None:  # still in its TLS handshake, or closing the TLS of a refusal
             if self._handshake is not None:
                 self._handshake.cancel()
-            self.transport.close()
+            self.transport.abort()
             return
         if self._lingered is not None:  # answered and refused already: nothing to wait for
             self.transport.close()

@@ -115,7 +115,7 @@ def _cached_candles(path: str, symbol: str, prefetched: Prefetched | None = None
     if hit is not None and hit[0] == mtime:
         return hit[1]
     read = (prefetched or {}).get(path)
-    if read is not None and read[0] == mtime:
+    if read is not None and read[0] == _stamp(path):
         candles: list[Candle] = candles_of_columns(read[1], symbol)
     else:
         candles = load_candles(path, symbol=symbol)
@@ -123,6 +123,15 @@ def _cached_candles(path: str, symbol: str, prefetched: Prefetched | None = None
         _CACHE.clear()
     _CACHE[(path, symbol)] = (mtime, candles)
     return candles
+
+
+def _stamp(path: str) -> Any:
+    from tradeguard.backtest.prefetch import stamp
+
+    try:
+        return stamp(path)
+    except OSError:
+        return None
 
 
 def to_frame(candles: Sequence[Candle]) -> Frame:

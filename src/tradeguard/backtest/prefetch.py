@@ -10,7 +10,7 @@ changed since) the command reads itself, as without the child, and reports the s
 
 ```python
 prefetch.start(config)                      # after load_config, before the heavy imports
-columns = prefetch.collect()                # {path: (mtime_ns, columns)}; {} if none
+columns = prefetch.collect()                # {path: (stamp, columns)}; {} if none
 ```
 """
 
@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tradeguard.config import Config
 
-Prefetched = dict[str, tuple[int, dict[str, Any]]]  # path -> (mtime_ns, clean_columns)
+Stamp = tuple[int, int, int, int]  # a file's inode, size, mtime and ctime (see `stamp`)
+Prefetched = dict[str, tuple[Stamp, dict[str, Any]]]  # path -> (stamp, clean_columns)
 
 _pending: tuple[int, int] | None = None  # the reader's pid and the pipe's read end
 
@@ -61,6 +62,13 @@ def start(config: Config) -> bool:
     os.close(write_end)
     _pending = (pid, read_end)
     return True
+
+
+def stamp(path: str) -> Stamp:
+    """What tells the file at `path` from another: a file put in place since (rsync -a, cp -p,
+    tar) may carry the same modification time, never the same inode and change time."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def collect() -> Prefetched:
@@ -100,12 +108,12 @@ def _read_files(write_end: int, paths: list[str]) -> None:
         out: Prefetched = {}
         for path in paths:
             try:
-                mtime = os.stat(path).st_mtime_ns
+                seen = stamp(path)
                 columns = feather_columns(existing(path))
             except Exception:  # the command reads it again and says what is wrong
                 continue
             if columns is not None:
-                out[path] = (mtime, columns)
+                out[path] = (seen, columns)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
     finally:

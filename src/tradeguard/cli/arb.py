@@ -362,8 +362,10 @@ def _print_cycles(
     else:
         console.print("No cycle was attempted (no opportunity cleared the thresholds).")
     outcomes = ", ".join(f"{n} {o}" for o, n in sorted(totals["outcomes"].items())) or "none"
-    profit = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["actual_profit"].items())
-    fees = ", ".join(f"{_size(Decimal(v))} {a}" for a, v in totals["fees"].items())
+    profit = ", ".join(
+        f"{_size(Decimal(v))} {shown(a)}" for a, v in totals["actual_profit"].items()
+    )
+    fees = ", ".join(f"{_size(Decimal(v))} {shown(a)}" for a, v in totals["fees"].items())
     latency = totals["mean_latency_ms"]
     print_hanging(
         console,
@@ -398,11 +400,11 @@ def _print_cycle_table(console: Console, cycles: list[dict[str, Any]]) -> None:
         style = {"completed": "green", "held": "red", "unwound": "yellow"}.get(c["outcome"])
         table.add_row(
             str(c["id"]),
-            c["path"].replace(" -> ", ">"),
+            shown(c["path"].replace(" -> ", ">")),  # the venue's asset names
             c["outcome"],
             f"{Decimal(c['expected_profit_pct']):.4f}",
             f"{Decimal(c['actual_profit_pct']):.4f}",
-            f"{_size(Decimal(c['actual_profit']))} {c['start_asset']}",
+            f"{_size(Decimal(c['actual_profit']))} {shown(c['start_asset'])}",
             str(c["latency_ms"]),
             style=style,
         )

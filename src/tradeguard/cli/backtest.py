@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,9 +130,17 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
         gc.set_threshold(*thresholds)
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _backtest(args: argparse.Namespace, console: Console) -> int:
     config = _config(args)
     if whole_process():
+        # Ctrl-C stops the run where it is: asyncio.run would otherwise take it as a request to
+        # cancel at the next await, which the start's reconciliation drops (asyncio.wait_for of
+        # an answer already there, Python 3.11) and the backtest ran on to its end.
+        signal.signal(signal.SIGINT, _interrupted)
         # The data files are read on the other core while this process imports the node.
         from tradeguard.backtest import prefetch
 

@@ -196,6 +196,11 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         except KeyboardInterrupt:
             print(file=sys.stderr)
             raise
+        except UnicodeDecodeError:  # a backspace over an accented letter, another encoding
+            console.print(
+                "not confirmed (what was typed is not UTF-8 text); trading stays as it is"
+            )
+            return 1
         if not line.endswith("\n"):
             print(file=sys.stderr)
             console.print("not confirmed (the input ended); trading stays as it is")

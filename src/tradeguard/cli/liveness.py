@@ -112,27 +112,29 @@ def print_liveness(
         where, why = shown(health["api"]), shown(health["error"])
         say(f"Health: [red]API not reachable[/] at {where}: {why}")
         return
-    say(f"Health: [{_STATUS_STYLE.get(status, 'white')}]{status}[/] ({health['api']})")
+    style = _STATUS_STYLE.get(status, "white")
+    say(f"Health: [{style}]{shown(status)}[/] ({shown(health['api'])})")
     for name, check in (health.get("checks") or {}).items():
         if isinstance(check, dict) and check.get("status") != "ok":
             detail = ", ".join(f"{k} {v}" for k, v in check.items() if k != "status")
-            say(f"  {name}: {check.get('status')}: {shown(detail)}")
+            say(f"  {shown(name)}: {shown(check.get('status'))}: {shown(detail)}")
     venues = ((health.get("checks") or {}).get("venues") or {}).get("venues") or {}
     for name, item in sorted(venues.items()):
-        say(f"  user stream {name}: {user_stream_text(item.get('user_stream') or {})}")
+        say(f"  user stream {shown(name)}: {user_stream_text(item.get('user_stream') or {})}")
     market = (health.get("checks") or {}).get("market_data") or {}
     if market.get("rest_fallback"):
         say(f"  market data streams: {fallback_text(market)}")
     if market.get("polled"):
-        say(f"  market data streams: {market['polled']} polled from REST by design (no websocket)")
+        polled = shown(market["polled"])
+        say(f"  market data streams: {polled} polled from REST by design (no websocket)")
 
 
 def fallback_text(market: dict[str, Any]) -> str:
     """Market-data streams whose websocket is down, in words: how many, since when, attempts."""
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(market["fallback_since_ms"]) / 1000))
     return (
-        f"[red]degraded[/], {market['rest_fallback']} on REST fallback (websocket down) since "
-        f"{since} UTC, {market['reconnect_attempts']} reconnect attempt(s)"
+        f"[red]degraded[/], {shown(market['rest_fallback'])} on REST fallback (websocket down) "
+        f"since {since} UTC, {shown(market['reconnect_attempts'])} reconnect attempt(s)"
     )
 
 
@@ -142,13 +144,13 @@ def user_stream_text(stream: dict[str, Any]) -> str:
     if state == "none":
         return "none (orders and fills are learnt by request)"
     if state not in ("connected", "disconnected"):
-        return state
+        return shown(state)  # as the API answered it: never read as markup
     style = "green" if state == "connected" else "red"
     parts = [f"[{style}]{state}[/]"]
     if stream.get("since_ms"):
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(stream["since_ms"]) / 1000))
         parts.append(f"since {since} UTC")
     age = stream.get("last_message_age_s")
-    parts.append("no message yet" if age is None else f"last message {age} s ago")
-    parts.append(f"{stream.get('reconnects', 0)} reconnect(s)")
+    parts.append("no message yet" if age is None else f"last message {shown(age)} s ago")
+    parts.append(f"{shown(stream.get('reconnects', 0))} reconnect(s)")
     return ", ".join(parts)

@@ -223,7 +223,7 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
     for o in orders:
         t.add_row(
             o.client_order_id,
-            o.symbol,
+            shown(o.symbol),
             o.side.value,
             f"{o.amount:f}",
             _price_text(o),
@@ -288,7 +288,7 @@ def cmd_positions(args: argparse.Namespace, console: Console) -> int:
     for r in rows:
         t.add_row(
             *(r["venue"],) * venues,
-            r["symbol"],
+            shown(r["symbol"]),
             r["side"],
             r["status"],
             f"{r['quantity']:f}" if isinstance(r["quantity"], Decimal) else str(r["quantity"]),
@@ -346,7 +346,8 @@ def cmd_balances(args: argparse.Namespace, console: Console) -> int:
     for col in ("venue", "asset", "free", "locked", "total"):
         t.add_column(col, justify="right" if col in ("free", "locked", "total") else "left")
     for b in bals:
-        t.add_row(b.venue, b.asset, f"{b.free:f}", f"{b.locked:f}", f"{b.total:f}")
+        # the asset's name is the venue's: shown escaped, never read as markup
+        t.add_row(b.venue, shown(b.asset), f"{b.free:f}", f"{b.locked:f}", f"{b.total:f}")
     console.print(t)
     return EXIT_OK
 
@@ -366,13 +367,15 @@ def _combined_balances(args: argparse.Namespace, storage: Any, console: Console)
         t.add_column(col, justify="left" if col == "asset" else "right")
     for row in view.to_json()["assets"]:
         parts = [row["venues"].get(v, "") for v in venues]
-        t.add_row(row["asset"], row["total"], *parts, money(row["value"]))
+        t.add_row(shown(row["asset"]), row["total"], *parts, money(row["value"]))
     t.add_row("value", "", *[money(view.venue_values[v]) for v in venues], money(view.total_value))
     console.print(t)
     if view.unpriced:
-        console.print(f"no price for {', '.join(view.unpriced)}: left out of the values")
+        unpriced = ", ".join(map(shown, view.unpriced))
+        console.print(f"no price for {unpriced}: left out of the values")
     for venue, assets in view.priced_elsewhere.items():
         console.print(
-            f"{venue}: {', '.join(assets)} valued at another venue's price ({venue} has none)"
+            f"{venue}: {', '.join(map(shown, assets))} valued at another venue's price "
+            f"({venue} has none)"
         )
     return EXIT_OK
