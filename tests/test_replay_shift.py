@@ -77,8 +77,11 @@ async def test_sandbox_start_up_prints_each_replays_time_shift(data_dir):
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    line = next(x for x in out.getvalue().splitlines() if "time shift" in x)
-    assert "ms: recorded 2018-01-10T" in line and "tradeguard calendar shift" in line
+    # the field folds at 80 columns, its value continued under itself on the lines below
+    lines = out.getvalue().splitlines()
+    at = next(i for i, x in enumerate(lines) if "time shift" in x)
+    field = " ".join([lines[at], *(x.strip() for x in lines[at + 1 :] if x.startswith(" " * 15))])
+    assert "ms: recorded 2018-01-10T" in field and "tradeguard calendar shift" in field
 
 
 def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path):
