@@ -17,7 +17,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -32,6 +32,7 @@ from tradeguard.api.fastpath import StateFastPath
 from tradeguard.api.gate import RequestGate
 from tradeguard.api.headers import SecurityHeaders
 from tradeguard.api.metrics import NodeMetrics
+from tradeguard.api.params import checked_parameters, declare_limits
 from tradeguard.api.routes import (
     arbitrage,
     bots,
@@ -93,8 +94,11 @@ def create_app(
         version="1",
         summary="Watch and steer a trading node: every order passes the risk engine.",
         lifespan=lifespan,
+        dependencies=[Depends(checked_parameters)],  # NUL, non-UTF-8, overlong, repeated
     )
     app.state.api = state
+    spec = app.openapi
+    app.openapi = lambda: app.openapi_schema or declare_limits(spec())  # type: ignore[method-assign]
     BotDesk.for_node(node)  # stored exit rules are enforced from the start
 
     @app.exception_handler(RequestValidationError)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
-from tradeguard.api.schemas import NO_NUL
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -23,7 +22,7 @@ router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES, route_class=S
 async def get_settlements(
     who: Principal = viewer,
     api: ApiState = state_dep,
-    venue: str | None = Query(None, min_length=1, max_length=64, pattern=NO_NUL),
+    venue: str | None = Query(None, min_length=1, max_length=64),
     since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=1_000_000),
@@ -39,7 +38,7 @@ async def get_settlements(
 async def get_nettings(
     who: Principal = viewer,
     api: ApiState = state_dep,
-    venue: str | None = Query(None, min_length=1, max_length=64, pattern=NO_NUL),
+    venue: str | None = Query(None, min_length=1, max_length=64),
     since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=1_000_000),
