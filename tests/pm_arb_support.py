@@ -41,6 +41,7 @@ class StubGateway:
     fees: FeeModel
     strategy_id: str = "pmarb"
     venue_kind: str = "paper"
+    nets_outcome_pairs: bool = False  # as Kalshi: a YES and a NO of one market held pay 1
     asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects

@@ -232,6 +232,11 @@ class OrderPathGateway:
         free: Decimal = book.free(asset)
         return free
 
+    @property
+    def nets_outcome_pairs(self) -> bool:
+        """Whether the venue nets a YES and a NO of one market held together (Kalshi)."""
+        return bool(getattr(self._om.venues.get(self.venue), "nets_outcome_pairs", False))
+
     def sellable(self, asset: str) -> Decimal | None:
         """The free `asset` that no open sell on this venue holds (None: not known): a venue
         that reports positions rather than locks (Kalshi) counts a resting sell free. Not known

@@ -96,6 +96,10 @@ class ExecutionGateway(Protocol):
     def sellable(self, asset: str) -> Decimal | None:
         """The free `asset` that no open sell on the venue holds (None: not known)."""
 
+    @property
+    def nets_outcome_pairs(self) -> bool:
+        """Whether the venue nets a YES and a NO of one market held together (Kalshi)."""
+
     def check_cycle(
         self,
         legs: Sequence[OrderIntent],

@@ -7,7 +7,8 @@ attempt = await executor.execute(opportunity)     # one arb_executions row, what
 ```
 
 One attempt:
-- the pair's map entry must still allow trading (reviewed, review not expired), the strategy's
+- the pair's map entry must still allow trading (reviewed, review not expired), no leg may buy
+  what its venue would net against contracts held there (`netting_guard.py`), the strategy's
   limits must pass (trimming the size to the caps' room), and the risk engine's cycle check must
   approve both legs as one; each leg still passes the risk check and the journal on submit;
 - the leg with less depth at its limit goes first, fill-or-kill at the worst level its size
@@ -42,6 +43,7 @@ from tradeguard.strategies.cross_venue.limits import (
     PairLimits,
     check_limits,
 )
+from tradeguard.strategies.cross_venue.netting_guard import PAIR_NETS, netting_refusal
 from tradeguard.strategies.cross_venue.records import (
     INTERRUPTED_PAIR,
     PairAttempt,
@@ -161,6 +163,10 @@ class PairExecutor:
         why = self.refusal(opp.pair_id, rec.ts)
         if why:
             rec.code, rec.reason = "PAIR_REFUSED", f"pair rejected: {why}"
+            return
+        why = netting_refusal(self.gateways, opp)  # its leg would be netted away at once
+        if why:
+            rec.code, rec.reason = PAIR_NETS, why
             return
         verdict = check_limits(self.limits, self.book, opp, rec.ts)
         if not verdict.ok:

@@ -1,0 +1,131 @@
+"""A pair whose Kalshi leg would buy the outcome opposite to contracts held free on that market
+is refused before either leg is sent (PAIR_NETS): Kalshi would net the new leg away at once,
+leaving the other leg unhedged while the book claimed a complete pair."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from pm_arb_support import StubGateway
+from test_pm_arb_executor import K_YES, PM_NO, _setup
+from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
+from test_pm_arb_interrupted import _start
+from tradeguard.config import Config
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
+from tradeguard.sandbox.pm_serve import paired_markets
+from tradeguard.storage.arb_repository import load_arb_executions
+
+D = Decimal
+YES = "KXFED-26DEC-T4.00:YES"
+
+
+def _nets(k: StubGateway) -> StubGateway:
+    k.nets_outcome_pairs = True
+    return k
+
+
+async def test_a_netting_venue_holding_the_other_outcome_free_refuses_the_pair() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    _nets(k).cash["KXFED:NO"] = D(7)  # a lone NO leg held from an earlier attempt
+    rec = await executor.execute(opp)
+    assert rec.outcome == "rejected" and rec.code == "PAIR_NETS"
+    assert rec.reason.startswith(
+        f"pair rejected (PAIR_NETS): k holds 7 KXFED:NO free; buying {K_YES} there nets it"
+    ), rec.reason
+    assert k.sent == [] and pm.sent == [] and rec.legs == []
+    assert executor.book.open == [] and executor.book.trades_today == 0
+    [row] = pm.rows
+    assert row["outcome"] == "rejected" and row["legs"]["code"] == "PAIR_NETS"
+    [event] = [e for e in pm.events if e.kind == EventKind.ARB_EXECUTION]
+    assert event.data["outcome"] == "rejected" and "PAIR_NETS" in event.data["reason"]
+
+
+async def test_what_the_venue_does_not_net_leaves_the_pair_free_to_go() -> None:
+    # Kalshi holding the same outcome, or nothing of the other; Polymarket (no netting)
+    # holding the opposite of its own leg: none of it is netted against the new legs
+    for k_held, pm_held, nets in (
+        ({"KXFED:YES": D(7)}, {}, True),
+        ({"KXFED:NO": D(0)}, {}, True),
+        ({}, {"fed-above-4:YES": D(7)}, True),
+        ({"KXFED:NO": D(7)}, {}, False),
+    ):
+        executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+        k.nets_outcome_pairs = nets
+        k.cash.update(k_held)
+        pm.cash.update(pm_held)
+        rec = await executor.execute(opp)
+        assert rec.outcome == "completed", (k_held, pm_held, nets, rec.reason)
+        assert {o.symbol for o in (*k.sent, *pm.sent)} == {K_YES, PM_NO}
+
+
+async def _attempt_on_cheap_kalshi_yes(cfg: Config, kalshi) -> tuple[TradingNode, list[Event]]:
+    """Start a node, make Kalshi YES cheap (the pair buys Kalshi YES and Polymarket NO) and
+    run until the strategy has made one attempt; the node is left started."""
+    node, events = await _start(cfg)
+    for venue in node.venues.values():
+        venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
+    scenario = ArbScenario(
+        kalshi.book, paired_markets("kalshi", kalshi)[:1], ArbScenarioConfig(size=D(20))
+    )
+    run = asyncio.create_task(node.run_live(duration_s=300))
+    scenario.appear(scenario.markets[0])
+    strat = node.strategies[0]
+    try:
+        for _ in range(4800):  # up to 240 s on a loaded machine
+            if strat.attempts or run.done():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        node.request_stop()
+        await run
+        scenario.vanish(scenario.markets[0])
+    assert strat.attempts, "no attempt within 240 s"
+    return node, events
+
+
+async def _venue_holds(node: TradingNode) -> dict[str, Decimal]:
+    balances = await node.venues["kalshi"].fetch_balances()
+    return {b.asset: b.total for b in balances if b.asset in (YES, NO)}
+
+
+async def test_a_held_kalshi_leg_refuses_a_pair_buying_its_opposite_on_that_market(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, _ = rig
+    node, _ = await _held_by_a_run(tmp_path, kalshi, pm)
+    [lone] = node.strategies[0].book.open
+    n = lone.contracts
+    cfg = node.config
+    await node.stop()
+    node.close()
+
+    node, events = await _attempt_on_cheap_kalshi_yes(cfg, kalshi)
+    strat = node.strategies[0]
+    try:
+        [rec] = strat.attempts
+        assert rec.outcome == "rejected" and rec.code == "PAIR_NETS", rec.reason
+        assert rec.pair_id == "fed-dec-above-4" and rec.direction == 1
+        assert f"kalshi holds {n} {NO} free; buying {YES}/USD there" in rec.reason
+        assert rec.legs == []
+        # nothing was sent: the venue still holds the lone leg, the book says so and only so
+        assert await _venue_holds(node) == {NO: n}
+        assert node.portfolio.book("polymarket").total("fed-above-4pct-dec:NO") == 0
+        [still] = strat.book.open
+        assert still.lone and still.contracts == n and still.legs == (f"{NO}/USD",)
+        rows = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert [(r["outcome"], r["legs"]["code"]) for r in rows] == [
+            ("held", ""),
+            ("rejected", "PAIR_NETS"),
+        ]
+        [event] = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
+        assert event.data["outcome"] == "rejected" and "PAIR_NETS" in event.data["reason"]
+        assert node.arb_cycles["pmarb"].outcomes["rejected"] == 1
+    finally:
+        await node.stop()
+        node.close()
+
+    print(f"\nheld {n} {NO}: the pair buying {YES} refused (PAIR_NETS), nothing sent")
