@@ -3,9 +3,10 @@ and a NO contract of one market paid out together by the venue)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
@@ -19,37 +20,46 @@ from tradeguard.storage.settlement_log import count_settlements, load_settlement
 router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
-@router.get(f"{API}/settlements")
-async def get_settlements(
-    who: Principal = viewer,
-    api: ApiState = state_dep,
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The settlement rows a request asks for: one venue's or all, since a time, one page."""
+
+    venue: str | None
+    since_ts: int | None
+    limit: int
+    offset: int
+
+
+def _window(
     venue: str | None = Query(None, min_length=1, max_length=64, pattern=NO_NUL),
     since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=1_000_000),
+) -> _Window:
+    return _Window(venue, since_ts, limit, offset)
+
+
+def _page(api: ApiState, w: _Window, kind: str = EventKind.SETTLEMENT) -> dict[str, Any]:
+    storage, venue, since_ts = api.node.storage, w.venue, w.since_ts
+    rows = load_settlements(
+        storage, venue=venue, since_ts=since_ts, limit=w.limit, offset=w.offset, kind=kind
+    )
+    total = count_settlements(storage, venue=venue, since_ts=since_ts, kind=kind)
+    return page(rows, w.limit, w.offset, total)
+
+
+@router.get(f"{API}/settlements")
+async def get_settlements(
+    who: Principal = viewer, api: ApiState = state_dep, w: _Window = Depends(_window)
 ) -> dict[str, Any]:
     """Return settlements, newest first: market, resolution, contracts, payout and cash."""
-    storage = api.node.storage
-    rows = load_settlements(storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset)
-    total = count_settlements(storage, venue=venue, since_ts=since_ts)
-    return page(rows, limit, offset, total)
+    return _page(api, w)
 
 
 @router.get(f"{API}/nettings")
 async def get_nettings(
-    who: Principal = viewer,
-    api: ApiState = state_dep,
-    venue: str | None = Query(None, min_length=1, max_length=64, pattern=NO_NUL),
-    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    who: Principal = viewer, api: ApiState = state_dep, w: _Window = Depends(_window)
 ) -> dict[str, Any]:
     """Return nettings, newest first: outcome, contracts, price, cash and the trigger (the
     trade, or the reconciliation, that left both outcomes free)."""
-    storage = api.node.storage
-    kind = EventKind.NETTING
-    rows = load_settlements(
-        storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset, kind=kind
-    )
-    total = count_settlements(storage, venue=venue, since_ts=since_ts, kind=kind)
-    return page(rows, limit, offset, total)
+    return _page(api, w, EventKind.NETTING)
