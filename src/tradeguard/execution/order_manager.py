@@ -462,11 +462,7 @@ class OrderManager(FillApplication):
         return result
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Fresh = None,
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
     ) -> Decimal | None:
         result: Decimal | None = self.portfolio.price_on(venue, asset, in_asset, fresh)
         return result

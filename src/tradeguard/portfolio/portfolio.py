@@ -278,11 +278,7 @@ class Portfolio:
             self.marks, self._paths_for = current, -1
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Fresh = None,
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
     ) -> Decimal | None:
         """`price_of` at `venue`'s own marks (its `data_venue`'s); another venue's latest only
         where its own cannot price `asset` (or for a venue in `untied`, whose price is any's).

@@ -20,11 +20,7 @@ class Priced(Protocol):
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Fresh = None,
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
     ) -> Decimal | None:
         """`price_of` at `venue`'s own prices (another venue's only where it has none, or
         where `fresh` refuses the symbol of its own: a silent stream's)."""
