@@ -184,7 +184,11 @@ class SandboxExchange:
             )
         if bnb_fees is not None:
             acc.bnb_fees = bnb_fees
+        self._keyed(api_key, secret, account_id)
         return account_id
+
+    def _keyed(self, api_key: str, secret: str, account_id: str) -> None:
+        """Let a venue's sandbox learn a key pair (its own signing scheme's)."""
 
     def account_id(self, api_key: str) -> str:
         """The account behind an API key."""

@@ -67,7 +67,7 @@ def _userref(fields: Fields) -> int | None:
     return value
 
 
-def _decimal(fields: Fields, name: str) -> Decimal | None:
+def _decimal(fields: Fields, name: str, zero_ok: bool = False) -> Decimal | None:
     raw = fields.get(name)
     if raw is None or raw == "":
         return None
@@ -75,7 +75,7 @@ def _decimal(fields: Fields, name: str) -> Decimal | None:
         value = Decimal(raw)
     except InvalidOperation:
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or value < 0 or (value == 0 and not zero_ok):
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     return value
 
@@ -325,13 +325,4 @@ def _offset(fields: Fields) -> int:
 
 
 def _seconds(fields: Fields, name: str) -> Decimal | None:
-    raw = fields.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not value.is_finite() or value < 0:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    return value
+    return _decimal(fields, name, zero_ok=True)

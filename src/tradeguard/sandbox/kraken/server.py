@@ -58,18 +58,9 @@ class KrakenSandbox(SandboxExchange):
     def asset_id(self, asset: str) -> str:
         return asset_id(asset)
 
-    def add_account(
-        self,
-        api_key: str,
-        secret: str,
-        balances: dict[str, Decimal] | None = None,
-        can_withdraw: bool = False,
-        bnb_fees: bool | None = None,
-    ) -> str:
-        """Create an account reachable with this key and base64 secret (as Kraken issues them)."""
-        account_id = super().add_account(api_key, secret, balances, can_withdraw, bnb_fees)
+    def _keyed(self, api_key: str, secret: str, account_id: str) -> None:
+        """Sign this key's requests with its base64 secret, as Kraken issues them."""
         self.kraken_keys.add(api_key, secret, account_id)
-        return account_id
 
     def _listing(self, spec: MarketSpec) -> MarketSpec:
         """Its fees are charged in the quote asset and an order that would trade with its own
