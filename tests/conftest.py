@@ -16,6 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from test_ccxt_support import Stack
+    from tradeguard.sandbox.kraken.server import KrakenSandbox
     from tradeguard.sandbox.server import SandboxExchange
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +102,15 @@ async def ex() -> AsyncIterator[SandboxExchange]:
     from tradeguard.sandbox.testing import seeded_exchange
 
     async with seeded_exchange() as sandbox:
+        yield sandbox
+
+
+# The seeded Kraken sandbox (BTC/USD around 50,000, Carol and Dave funded).
+@pytest.fixture
+async def kx() -> AsyncIterator[KrakenSandbox]:
+    from tradeguard.sandbox.kraken.testing import seeded_kraken
+
+    async with seeded_kraken() as sandbox:
         yield sandbox
 
 

@@ -8,38 +8,27 @@ argv: config.json. Prints {"listed": id, "sent": id} before dying.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sys
-from pathlib import Path
 from typing import Any
 
-from kill_follow_support import follow_node, kill_with_a_close_resting
-from tradeguard.config import Config
+from kill_follow_support import child_node, die_once_sent, kill_with_a_close_resting
 from tradeguard.model.enums import OrderType
-from tradeguard.sandbox.testing import eventually
 
 
 async def main() -> None:
-    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
-    node = follow_node(cfg)
-    await node.start()
-    live = asyncio.create_task(node.run_live(duration_s=120))
-    await eventually(lambda: node.market.mid("BTC/USDT") is not None, 30)
-    venue = node.venues["binance"]
-    send = venue.submit
+    node, live = await child_node()
 
-    async def send_then_die(order: Any) -> Any:
-        if order.signal.get("reason") != "kill switch flatten" or order.signal.get("follow_up"):
-            return await send(order)
-        await send(order)
+    def kill_flatten(order: Any) -> bool:
+        return bool(
+            order.signal.get("reason") == "kill switch flatten"
+            and not order.signal.get("follow_up")
+        )
+
+    def listed_and_sent(order: Any) -> dict[str, str]:
         [listed] = [o.client_order_id for o in node.orders.open.values()
                     if o.type is OrderType.LIMIT]  # fmt: skip
-        print(json.dumps({"listed": listed, "sent": order.client_order_id}), flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
+        return {"listed": listed, "sent": order.client_order_id}
 
-    venue.submit = send_then_die  # type: ignore[method-assign]
+    die_once_sent(node, kill_flatten, listed_and_sent)
     await kill_with_a_close_resting(node)  # the kill's flatten kills the process
     await live
 

@@ -3,7 +3,15 @@ on the venue when the kill runs, its cancel refused, so the kill lists it under 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from native_exits_support import add_alpha
 from tradeguard.config import Config
@@ -50,6 +58,67 @@ async def kill_with_a_close_resting(node: TradingNode) -> tuple[str, dict]:
     report = await node.kill(reason="follow-up test", by="pytest", flatten=True)
     del venue.cancel  # cancels reach the venue again
     return close.order.client_order_id, report
+
+
+async def kill_and_flatten(node: TradingNode) -> tuple[str, dict]:
+    """Once BTC/USDT is at 50,000: `kill_with_a_close_resting`, then wait until the kill's own
+    flatten has filled (0.001 left, under the resting close)."""
+    await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+    listed, report = await kill_with_a_close_resting(node)
+    await eventually(lambda: held(node) < D("0.0011"), 30)
+    return listed, report
+
+
+def follow_up(node: TradingNode) -> list[dict]:
+    """The last kill's follow-up entries, as its status shows them."""
+    last = node.risk.last_kill or {}
+    return list(last.get("follow_up") or [])
+
+
+def take_part(ex: SandboxExchange, qty: str) -> None:
+    """A bid of `qty` at 50,500 takes that much of the resting close; the book then returns
+    to its quotes around 50,000."""
+    ex.set_book("BTC/USDT", bids=[("50500", qty), ("49999", "1")], asks=[("50501", "1")])
+    ex.set_book("BTC/USDT", bids=[("49999", "1"), ("49998", "2")],
+                asks=[("50001", "1"), ("50002", "2")])  # fmt: skip
+
+
+def end_with_coins_gone(ex: SandboxExchange, coid: str) -> None:
+    """The venue expires the resting close and, in the same instant, the BTC alice held leaves
+    the account (a withdrawal): every sale of it is refused."""
+    order = next(o for o in ex.engine.orders.values() if o.client_order_id == coid)
+    result = Result(order=order)
+    ex.engine.close(order, "EXPIRED", ex.now_ms(), result)
+    ex.engine.accounts[ex.account_id(ALICE_KEY)].balances["BTC"].free = D(0)
+    ex.publish(result, {"BTCUSDT"})
+
+
+async def child_node() -> tuple[TradingNode, asyncio.Task[Any]]:
+    """A crash child's node on the config at argv[1], trading live with BTC/USDT priced."""
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    node = follow_node(cfg)
+    await node.start()
+    live = asyncio.create_task(node.run_live(duration_s=120))
+    await eventually(lambda: node.market.mid("BTC/USDT") is not None, 30)
+    return node, live
+
+
+def die_once_sent(
+    node: TradingNode, dies: Callable[[Any], bool], says: Callable[[Any], dict[str, str]]
+) -> None:
+    """SIGKILL this process as soon as the venue has taken an order `dies` picks, before the
+    node hears back; print `says(order)` first."""
+    venue = node.venues["binance"]
+    send = venue.submit
+
+    async def send_then_die(order: Any) -> Any:
+        if not dies(order):
+            return await send(order)
+        await send(order)
+        print(json.dumps(says(order)), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    venue.submit = send_then_die  # type: ignore[method-assign]
 
 
 def expire_on_venue(ex: SandboxExchange, coid: str) -> None:

@@ -4,6 +4,8 @@ them is netted by the venue and booked by the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +43,14 @@ def test_a_signed_position_splits_into_the_locked_contracts_and_the_free_side():
     assert split_signed_position(D(-7), D(0), D(0)) == (D(0), D(7))
 
 
+async def _ioc(client: KalshiClient, side: str, action: str, count: str, price: str) -> None:
+    """An immediate-or-cancel order of `count` contracts of `side` at `price` dollars."""
+    await client.create_order({
+        "ticker": TICKER, "side": side, "action": action, "count_fp": f"{D(count):.2f}",
+        f"{side}_price_dollars": f"{D(price):.4f}", "time_in_force": "immediate_or_cancel",
+    })  # fmt: skip
+
+
 async def _buy_yes_from_another_account(server, price: Decimal, count: Decimal) -> None:
     """A second account buys `count` YES at up to `price` (the house's cheaper asks first)."""
     keys = kalshi_keys(None, save=False)
@@ -50,10 +60,7 @@ async def _buy_yes_from_another_account(server, price: Decimal, count: Decimal) 
     key_id = server.add_account(key.public_key(), D(100_000))
     client = KalshiClient(server.rest_url, key_id, pem)
     try:
-        await client.create_order({
-            "ticker": TICKER, "side": "yes", "action": "buy", "count_fp": f"{count:.2f}",
-            "yes_price_dollars": f"{price:.4f}", "time_in_force": "immediate_or_cancel",
-        })  # fmt: skip
+        await _ioc(client, "yes", "buy", str(count), str(price))
     finally:
         await client.close()
 
@@ -96,19 +103,12 @@ async def test_a_resting_sell_with_both_sides_held_then_filled_keeps_the_ledger_
         await node.stop()
         node.close()
 
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"] and report["balance_adjustments"] == [], report
-        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-        assert audit.ok, audit.describe()
-        book = node.portfolio.book("kalshi")
-        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 10)
-        assert book.total("USD") == server.account_of(keys["key_id"]).cash
+        async with _restarted_clean(cfg) as node:
+            book = node.portfolio.book("kalshi")
+            assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 10)
+            assert book.total("USD") == server.account_of(keys["key_id"]).cash
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
@@ -142,16 +142,10 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
         await node.stop()
         node.close()
 
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"] and report["balance_adjustments"] == [], report
-        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-        assert audit.ok, audit.describe()
+        async with _restarted_clean(cfg):
+            pass
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
@@ -170,6 +164,33 @@ def _paper_kalshi(tmp_path: Path) -> Config:
         "data": [], "strategies": [],
         "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
     })  # fmt: skip
+
+
+async def _paper_netted(node: TradingNode) -> None:
+    """The paper venue and the ledger agree: no FED contract held, the same USD."""
+    book = node.portfolio.book("kpaper")
+    venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
+    assert venue.get("FED:YES", D(0)) == book.total("FED:YES") == 0
+    assert venue.get("FED:NO", D(0)) == book.total("FED:NO") == 0
+    assert venue["USD"] == book.total("USD")
+
+
+@asynccontextmanager
+async def _restarted_clean(cfg: Config) -> AsyncIterator[TradingNode]:
+    """A node started again on `cfg`: its start-up reconciliation found nothing to correct and
+    the ledger audit passes."""
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        report = node.storage.kv_get("reconcile.report")
+        assert report["ok"] and report["ledger_differences"] == [], report
+        assert report["balance_adjustments"] == [], report
+        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+        assert audit.ok, audit.describe()
+        yield node
+    finally:
+        await node.stop()
+        node.close()
 
 
 async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
@@ -196,10 +217,7 @@ async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_led
         assert venue["FED:YES"] == book.total("FED:YES") == 10  # locked: not netted
         assert venue["FED:NO"] == book.total("FED:NO") == 10
         await node.orders.cancel(orders[1].client_order_id)
-        venue = {b.asset: b.total for b in await paper.fetch_balances()}
-        assert venue.get("FED:YES", D(0)) == book.total("FED:YES") == 0
-        assert venue.get("FED:NO", D(0)) == book.total("FED:NO") == 0
-        assert venue["USD"] == book.total("USD")
+        await _paper_netted(node)
         report = await reconcile_and_gate(node, "periodic")
         assert report.ok and report.balance_adjustments == [], report.to_json()
         assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
@@ -220,19 +238,13 @@ async def test_a_partly_filled_ioc_sell_unlocks_its_rest_once_and_nets_only_what
         acct.tokens[(TICKER, Outcome.YES)] = D(150)
         client = KalshiClient(ex.rest_url, key_id, pem)
         try:
-            await client.create_order({
-                "ticker": TICKER, "side": "yes", "action": "sell", "count_fp": "150.00",
-                "yes_price_dollars": "0.4000", "time_in_force": "immediate_or_cancel",
-            })  # fmt: skip
+            await _ioc(client, "yes", "sell", "150", "0.40")
             assert acct.tokens[(TICKER, Outcome.YES)] == 50
             assert acct.locked_tokens.get((TICKER, Outcome.YES), D(0)) == 0
             # 20 NO bought (from a new YES bid): 20 pairs of the 50 YES held are netted, no more
             ex.seed_book(TICKER, yes_bids=[("0.45", "100")], yes_asks=[])
             cash = acct.cash
-            await client.create_order({
-                "ticker": TICKER, "side": "no", "action": "buy", "count_fp": "20.00",
-                "no_price_dollars": "0.5500", "time_in_force": "immediate_or_cancel",
-            })  # fmt: skip
+            await _ioc(client, "no", "buy", "20", "0.55")
             assert acct.tokens[(TICKER, Outcome.YES)] == 30
             assert acct.tokens[(TICKER, Outcome.NO)] == 0
             fee = kalshi_fee(D(20), D("0.55"))
@@ -254,17 +266,11 @@ async def test_an_ioc_sell_filled_by_two_resting_bids_unlocks_its_rest_once():
         acct.tokens[(TICKER, Outcome.YES)] = D(200)
         client = KalshiClient(ex.rest_url, key_id, pem)
         try:
-            await client.create_order({
-                "ticker": TICKER, "side": "yes", "action": "sell", "count_fp": "200.00",
-                "yes_price_dollars": "0.4000", "time_in_force": "immediate_or_cancel",
-            })  # fmt: skip
+            await _ioc(client, "yes", "sell", "200", "0.40")
             assert acct.tokens[(TICKER, Outcome.YES)] == 50
             assert acct.locked_tokens.get((TICKER, Outcome.YES), D(0)) == 0
             ex.seed_book(TICKER, yes_bids=[("0.45", "100")], yes_asks=[])
-            await client.create_order({
-                "ticker": TICKER, "side": "no", "action": "buy", "count_fp": "60.00",
-                "no_price_dollars": "0.5500", "time_in_force": "immediate_or_cancel",
-            })  # fmt: skip
+            await _ioc(client, "no", "buy", "60", "0.55")
             # 50 pairs netted: the 50 YES held and 50 of the 60 NO, 10 NO left
             assert acct.tokens[(TICKER, Outcome.YES)] == 0
             assert acct.tokens[(TICKER, Outcome.NO)] == 10
@@ -293,14 +299,7 @@ async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_a
             assert ended == (mode == "in_netting")  # committed before the kill, or not at all
         finally:
             stored.close()
-        node = TradingNode(cfg)
-        try:
-            await node.start()
-            report = node.storage.kv_get("reconcile.report")
-            assert report["ok"] and report["ledger_differences"] == [], report
-            assert report["balance_adjustments"] == [], report
-            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-            assert audit.ok, audit.describe()
+        async with _restarted_clean(cfg) as node:
             ended_order = node.storage.get_order(sell_id)
             assert ended_order is not None and ended_order.status is OrderStatus.CANCELLED
             book = node.portfolio.book("kalshi")
@@ -310,9 +309,6 @@ async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_a
             assert node.portfolio.position("kalshi", NO, "s1").quantity == 0
             rows = load_settlements(node.storage, kind=EventKind.NETTING)
             assert len(rows) == 2 and sum(D(r["cash"]) for r in rows) == 10
-        finally:
-            await node.stop()
-            node.close()
     finally:
         await server.stop()
 
@@ -324,18 +320,5 @@ async def test_a_paper_kalshi_killed_between_a_sells_cancel_and_its_netting_resu
     child = Path(__file__).with_name("paper_netting_cancel_crash_child.py")
     docs = await killed_child(child, tmp_path, cfg, timeout_s=120)
     assert docs[-1] == {"killed": "in netting"}
-    node = TradingNode(cfg)
-    try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"] and report["ledger_differences"] == [], report
-        assert report["balance_adjustments"] == [], report
-        assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
-        book = node.portfolio.book("kpaper")
-        venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
-        assert venue.get("FED:YES", D(0)) == book.total("FED:YES") == 0
-        assert venue.get("FED:NO", D(0)) == book.total("FED:NO") == 0
-        assert venue["USD"] == book.total("USD")
-    finally:
-        await node.stop()
-        node.close()
+    async with _restarted_clean(cfg) as node:
+        await _paper_netted(node)

@@ -11,12 +11,7 @@ from typing import Any
 
 import pytest
 
-from kill_follow_support import (
-    alice_sells,
-    follow_node,
-    held,
-    kill_with_a_close_resting,
-)
+from kill_follow_support import alice_sells, follow_node, held, kill_and_flatten
 from native_exits_support import native_config
 from node_support import trading_live
 from tradeguard.cli.control import _kill
@@ -39,9 +34,7 @@ async def test_a_resume_then_a_kill_without_flatten_ends_the_earlier_follow_up(t
         node = follow_node(cfg)
         await node.start()
         async with trading_live(node):
-            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
-            listed, _ = await kill_with_a_close_resting(node)
-            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
+            listed, _ = await kill_and_flatten(node)
         # While no node runs: the operator resumes, then halts again without flatten.
         resumed = TradingNode(cfg)
         resumed.risk.resume("ops", "the position is ours again")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kill_follow_support import follow_node, held, kill_with_a_close_resting
+from kill_follow_support import follow_node, held, kill_and_flatten
 from native_exits_support import native_config
 from node_support import trading_live
 from tradeguard.node.kill_follow import FOLLOW_KEY
@@ -26,9 +26,7 @@ async def test_a_second_kill_during_a_follow_up_flatten_keeps_its_own_follow_up(
         node = follow_node(native_config(tmp_path, ex.rest_url, ex.ws_url, native=False))
         await node.start()
         async with trading_live(node):
-            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
-            listed, _ = await kill_with_a_close_resting(node)
-            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
+            listed, _ = await kill_and_flatten(node)
             venue = node.venues["binance"]
             send, gate = venue.submit, asyncio.Event()
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from kill_follow_support import follow_node, held, kill_with_a_close_resting
+from kill_follow_support import end_with_coins_gone, follow_node, kill_and_flatten
 from native_exits_support import native_config
 from node_support import trading_live
 from pty_support import run_in_pty
 from test_bot_close_oco import bot_coins_only
-from tradeguard.sandbox.orders import Result
-from tradeguard.sandbox.testing import ALICE_KEY, eventually
+from tradeguard.sandbox.testing import eventually
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
@@ -31,15 +30,9 @@ async def test_status_in_a_terminal_names_a_follow_up_that_failed(tmp_path):
         node = follow_node(cfg)
         await node.start()
         async with trading_live(node):
-            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
-            listed, _ = await kill_with_a_close_resting(node)
-            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
+            listed, _ = await kill_and_flatten(node)
             # the venue ends the close and the coins leave the account: every sale is refused
-            order = next(o for o in ex.engine.orders.values() if o.client_order_id == listed)
-            result = Result(order=order)
-            ex.engine.close(order, "EXPIRED", ex.now_ms(), result)
-            ex.engine.accounts[ex.account_id(ALICE_KEY)].balances["BTC"].free = D(0)
-            ex.publish(result, {"BTCUSDT"})
+            end_with_coins_gone(ex, listed)
 
             def failed() -> bool:
                 follow = (node.risk.last_kill or {}).get("follow_up") or [{}]

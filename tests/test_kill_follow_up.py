@@ -15,10 +15,14 @@ import pytest
 from kill_follow_support import (
     KEY,
     alice_sells,
+    end_with_coins_gone,
     expire_on_venue,
     follow_node,
+    follow_up,
     held,
+    kill_and_flatten,
     kill_with_a_close_resting,
+    take_part,
 )
 from native_exits_support import native_config
 from node_support import trading_live
@@ -26,8 +30,7 @@ from rigs import killed_child
 from test_bot_close_oco import bot_coins_only
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.orders import Result
-from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
+from tradeguard.sandbox.testing import eventually, seeded_exchange
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
@@ -35,35 +38,27 @@ STEP = D("0.00001")
 CHILD = Path(__file__).with_name("kill_follow_crash_child.py")
 
 
-def _follow(node: TradingNode) -> list[dict]:
-    last = node.risk.last_kill or {}
-    return list(last.get("follow_up") or [])
-
-
 async def test_a_close_partly_filled_then_expired_is_followed_by_a_flatten_of_the_rest(tmp_path):
     async with seeded_exchange() as ex:
         node = follow_node(native_config(tmp_path, ex.rest_url, ex.ws_url, native=False))
         await node.start()
         async with trading_live(node):
-            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
-            listed, report = await kill_with_a_close_resting(node)
+            listed, report = await kill_and_flatten(node)
             assert report["closing"][0]["working"] == [listed]
             [entry] = report["follow_up"]
             assert (entry["status"], entry["waiting"]) == ("waiting", [listed])
-            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
             assert node.risk.state.value == "HALTED"
             # A bid of 0.0004 at 50,500 takes part of the resting close; the venue then
             # expires the rest.
-            ex.set_book("BTC/USDT", bids=[("50500", "0.0004"), ("49999", "1")],
-                        asks=[("50501", "1")])  # fmt: skip
-            ex.set_book("BTC/USDT", bids=[("49999", "1"), ("49998", "2")],
-                        asks=[("50001", "1"), ("50002", "2")])  # fmt: skip
+            take_part(ex, "0.0004")
             await eventually(lambda: node.orders.orders[listed].filled == D("0.0004"), 30)
             rest = node.portfolio.sellable(node.portfolio.positions[KEY])
             assert rest == D("0.001") - D("0.0004")  # what the listed close left unsold
             expire_on_venue(ex, listed)
-            await eventually(lambda: _follow(node) and _follow(node)[0]["status"] == "closed", 60)
-            [done] = _follow(node)
+            await eventually(
+                lambda: follow_up(node) and follow_up(node)[0]["status"] == "closed", 60
+            )
+            [done] = follow_up(node)
             assert done["attempts"] == 1 and len(done["sent"]) == 1, done
             flatten = node.orders.orders[done["sent"][0]]
             assert flatten.status is OrderStatus.FILLED and flatten.amount == rest
@@ -85,9 +80,9 @@ async def test_a_follow_up_ends_when_trading_is_resumed(tmp_path):
             await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
             listed, _ = await kill_with_a_close_resting(node)
             node.risk.resume("pytest", "the operator takes over")
-            await eventually(lambda: _follow(node)[0]["status"] == "ended", 30)
+            await eventually(lambda: follow_up(node)[0]["status"] == "ended", 30)
             assert listed in node.orders.open  # nothing cancelled nor sold for it
-            assert _follow(node)[0]["sent"] == []
+            assert follow_up(node)[0]["sent"] == []
 
 
 async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tmp_path):
@@ -101,8 +96,10 @@ async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tm
         live = asyncio.create_task(node.run_live(duration_s=60))
         try:
             assert node.risk.state.value == "HALTED" and node.risk.last_kill is not None
-            await eventually(lambda: _follow(node) and _follow(node)[0]["status"] == "closed", 60)
-            [done] = _follow(node)
+            await eventually(
+                lambda: follow_up(node) and follow_up(node)[0]["status"] == "closed", 60
+            )
+            [done] = follow_up(node)
             assert done["sent"] == [sent] and done["attempts"] == 1, done
             journaled = node.storage.get_order(sent)
             assert journaled is not None and journaled.filled == rest
@@ -125,20 +122,10 @@ async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp
         node = follow_node(cfg)
         await node.start()
         async with trading_live(node):
-            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
-            listed, _ = await kill_with_a_close_resting(node)
-            await eventually(lambda: held(node) < D("0.0011"), 30)  # the kill's flatten filled
-            # The venue ends the close and, in the same instant, the coins it held leave the
-            # account (a withdrawal): every sale of them is refused.
-            acct = ex.engine.accounts[ex.account_id(ALICE_KEY)]
-            engine_order = next(o for o in ex.engine.orders.values()
-                                if o.client_order_id == listed)  # fmt: skip
-            result = Result(order=engine_order)
-            ex.engine.close(engine_order, "EXPIRED", ex.now_ms(), result)
-            acct.balances["BTC"].free = D(0)
-            ex.publish(result, {"BTCUSDT"})
-            await eventually(lambda: _follow(node)[0]["status"] == "failed", 60)
-            [done] = _follow(node)
+            listed, _ = await kill_and_flatten(node)
+            end_with_coins_gone(ex, listed)
+            await eventually(lambda: follow_up(node)[0]["status"] == "failed", 60)
+            [done] = follow_up(node)
             assert done["attempts"] == 2 and len(done["sent"]) == 2, done
             assert "after 2 flatten orders (node.kill_follow_up_max_orders)" in done["reason"]
             assert all(node.orders.orders[c].status is OrderStatus.REJECTED for c in done["sent"])

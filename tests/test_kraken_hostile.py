@@ -8,20 +8,13 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tradeguard.sandbox.kraken.server import KrakenSandbox
-from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
-
-
-@pytest.fixture
-async def kx() -> AsyncIterator[KrakenSandbox]:
-    async with seeded_kraken() as sandbox:
-        yield sandbox
+from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET
 
 
 async def _post(

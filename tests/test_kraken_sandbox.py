@@ -27,12 +27,6 @@ D = Decimal
 
 
 @pytest.fixture
-async def kx() -> AsyncIterator[KrakenSandbox]:
-    async with seeded_kraken() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
 async def carol(kx: KrakenSandbox) -> AsyncIterator[Any]:
     c = make_kraken_client(kx.base_url, CAROL_KEY, CAROL_SECRET)
     await c.load_markets()

@@ -10,33 +10,22 @@ from decimal import Decimal
 
 import pytest
 
+from kraken_support import carol_venue
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
 from tradeguard.model.order import Order
 from tradeguard.sandbox.kraken.server import KrakenSandbox
-from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, DAVE_KEY, seeded_kraken
-from tradeguard.venues.ccxt_clients import ccxt_client_factory
+from tradeguard.sandbox.kraken.testing import CAROL_KEY, DAVE_KEY
 from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
 D = Decimal
 
 
 @pytest.fixture
-async def kx() -> AsyncIterator[KrakenSandbox]:
-    async with seeded_kraken() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
 async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
-    factory = ccxt_client_factory(
-        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
-    )
-    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
-    await v.connect()
-    yield v
-    await v.close()
+    async with carol_venue(kx) as v:
+        yield v
 
 
 def _order(cid: str, side: Side, amount: str, price: str, tif: TimeInForce) -> Order:

@@ -9,15 +9,14 @@ from decimal import Decimal
 
 import pytest
 
+from kraken_support import Reports, carol_venue
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
 from tradeguard.model.errors import AmbiguousVenueError
-from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
-from tradeguard.model.reports import OrderReport
 from tradeguard.sandbox.kraken.server import KrakenSandbox
-from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
+from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET
 from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.ccxt_clients import ccxt_client_factory
 from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue, kraken_cl_ord_id
@@ -26,37 +25,10 @@ D = Decimal
 LONG_CID = "tgabcdef-0123456789xyz"  # 22 characters: beyond Kraken's 18-character free text
 
 
-class Fills:
-    """A listener keeping what the venue reports."""
-
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-        self.reports: list[OrderReport] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_order_report(self, report: OrderReport) -> None:
-        self.reports.append(report)
-
-    def on_balances(self, venue: str, balances: object) -> None: ...
-
-
-@pytest.fixture
-async def kx() -> AsyncIterator[KrakenSandbox]:
-    async with seeded_kraken() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
 async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
-    factory = ccxt_client_factory(
-        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
-    )
-    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False, polled_market_data=True)
-    await v.connect()
-    yield v
-    await v.close()
+    async with carol_venue(kx, polled_market_data=True) as v:
+        yield v
 
 
 def _order(cid: str, price: str, tif: TimeInForce = TimeInForce.GTC) -> Order:
@@ -99,7 +71,7 @@ async def test_long_client_id_is_found_and_cancelled_by_a_fresh_venue(
 
 
 async def test_ioc_order_comes_back_filled_with_its_fill(venue: KrakenCcxtVenue) -> None:
-    listener = Fills()
+    listener = Reports()
     venue.set_listener(listener)  # type: ignore[arg-type]
     report = await venue.submit(_order("tgioc-1", "50010", TimeInForce.IOC))
     assert (report.status, report.filled, report.avg_price) == (
@@ -169,7 +141,7 @@ async def test_a_rate_limit_answer_pauses_and_retries_the_request(kx: KrakenSand
 async def test_a_resting_order_filled_later_is_reported_by_polling(
     kx: KrakenSandbox, venue: KrakenCcxtVenue
 ) -> None:
-    listener = Fills()
+    listener = Reports()
     venue.set_listener(listener)  # type: ignore[arg-type]
     venue.order_poll_s = 0.05
     report = await venue.submit(_order("tgrest-1", "50000"))

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kraken_support import Reports, carol_venue
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
-from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
-from tradeguard.model.reports import OrderReport
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
@@ -27,35 +26,10 @@ D = Decimal
 PIECE = D("0.0001")
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-        self.reports: list[OrderReport] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_order_report(self, report: OrderReport) -> None:
-        self.reports.append(report)
-
-    def on_balances(self, venue: str, balances: object) -> None: ...
-
-
-@pytest.fixture
-async def kx() -> AsyncIterator[KrakenSandbox]:
-    async with seeded_kraken() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
 async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
-    factory = ccxt_client_factory(
-        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
-    )
-    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
-    await v.connect()
-    yield v
-    await v.close()
+    async with carol_venue(kx) as v:
+        yield v
 
 
 def _buy(cid: str, pieces: int) -> Order:
@@ -82,7 +56,7 @@ async def test_every_fill_of_an_order_is_read_whatever_its_count(
 async def test_polling_reports_every_fill_of_an_order_with_more_than_a_page_of_trades(
     kx: KrakenSandbox, venue: KrakenCcxtVenue
 ) -> None:
-    listener = Listener()
+    listener = Reports()
     venue.set_listener(listener)  # type: ignore[arg-type]
     venue.order_poll_s = 0.05
     report = await venue.submit(_buy("tgpage-1", 60))
@@ -116,7 +90,7 @@ async def test_polling_goes_on_after_an_answer_it_cannot_read(
             "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
         )
         v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
-        listener = Listener()
+        listener = Reports()
         v.set_listener(listener)  # type: ignore[arg-type]
         v.order_poll_s = 0.05
         await v.connect()
@@ -138,7 +112,7 @@ async def test_an_order_resting_from_before_a_restart_is_polled_too(
         "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
     )
     fresh = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)  # restarted
-    listener = Listener()
+    listener = Reports()
     fresh.set_listener(listener)  # type: ignore[arg-type]
     fresh.order_poll_s = 0.05
     await fresh.connect()
@@ -160,7 +134,7 @@ async def test_polling_asks_for_an_orders_trades_once(tmp_path: Path) -> None:
             "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
         )
         v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
-        listener = Listener()
+        listener = Reports()
         v.set_listener(listener)  # type: ignore[arg-type]
         v.order_poll_s = 0.05
         await v.connect()
@@ -202,7 +176,7 @@ async def test_an_accepted_order_whose_follow_up_answer_is_unreadable_stays_acce
             "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
         )
         v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
-        listener = Listener()
+        listener = Reports()
         v.set_listener(listener)  # type: ignore[arg-type]
         await v.connect()
         try:

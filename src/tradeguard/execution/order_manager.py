@@ -29,6 +29,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.frozen import quick_init
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.ids import ClientOrderIdFactory
+from tradeguard.model.market import Fresh
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.model.position import Position
@@ -461,11 +462,7 @@ class OrderManager(FillApplication):
         return result
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Callable[[str], bool] | None = None,
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
     ) -> Decimal | None:
         result: Decimal | None = self.portfolio.price_on(venue, asset, in_asset, fresh)
         return result

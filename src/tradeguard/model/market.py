@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+
+Fresh = Callable[[str], bool] | None
+"""Whether a venue's own mark of a symbol counts (None: every mark does)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
 from tradeguard.model.balance import Balance, BalanceBook
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
+from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO, quantize_down
 from tradeguard.model.position import ClosedTrade, Position
 
@@ -277,11 +278,7 @@ class Portfolio:
             self.marks, self._paths_for = current, -1
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Callable[[str], bool] | None = None,
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
     ) -> Decimal | None:
         """`price_of` at `venue`'s own marks (its `data_venue`'s); another venue's latest only
         where its own cannot price `asset` (or for a venue in `untied`, whose price is any's).
@@ -330,7 +327,7 @@ class Portfolio:
         asset: str,
         target: str,
         own: dict[str, Decimal] | None = None,
-        fresh: Callable[[str], bool] | None = None,
+        fresh: Fresh = None,
     ) -> Decimal | None:
         """Price `asset` in `target` from the marks, or from `own` alone (one venue's marks,
         a subset of the marks' symbols, those `fresh` accepts if given) when given."""
@@ -503,9 +500,7 @@ class Portfolio:
         return total
 
 
-def _first_rate(
-    marks: dict[str, Decimal], leg: _Leg, fresh: Callable[[str], bool] | None = None
-) -> Decimal | None:
+def _first_rate(marks: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> Decimal | None:
     """The first non-zero rate of `leg` in `marks` (the latest of every venue: `fresh`, for
     one venue's own marks only, is not read)."""
     for symbol, inverted in leg:
@@ -515,9 +510,7 @@ def _first_rate(
     return None
 
 
-def _first_own_rate(
-    own: dict[str, Decimal], leg: _Leg, fresh: Callable[[str], bool] | None = None
-) -> Decimal | None:
+def _first_own_rate(own: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> Decimal | None:
     for symbol, inverted in leg:
         px = own.get(symbol)
         if px and (fresh is None or fresh(symbol)):

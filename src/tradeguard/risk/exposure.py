@@ -6,11 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.risk.views import MarketView, PortfolioView
 
 _ONE = Decimal(1)
-Fresh = Callable[[str], bool] | None  # whether a venue's own mark of a symbol counts
 
 
 def quote_of(symbol: str) -> str:
@@ -49,7 +49,7 @@ class ExposureMeter:
         symbol: str,
         portfolio: PortfolioView,
         usd_per_unit: Decimal,
-        fresh: Callable[[str], bool] | None = None,
+        fresh: Fresh = None,
     ) -> Decimal:
         """USD per unit of the symbol's quote on `venue` (1 for stablecoins); with `fresh`,
         from the venue's own markets that it accepts."""

@@ -7,10 +7,10 @@ with anything else (BTC, ETH) the USD limits need that asset's USD price: read f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
+from tradeguard.model.market import Fresh
 from tradeguard.model.money import STABLECOINS
 
 
@@ -20,12 +20,11 @@ class Priced(Protocol):
     def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
 
     def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Callable[[str], bool] | None = None,
-    ) -> Decimal | None: ...
+        self, venue: str, asset: str, in_asset: str | None = None, fresh: Fresh = None
+    ) -> Decimal | None:
+        """`price_of` at `venue`'s own prices (another venue's only where it has none, or
+        where `fresh` refuses the symbol of its own: a silent stream's)."""
+        ...
 
 
 _ONE = Decimal(1)
@@ -55,9 +54,7 @@ class Valuation:
             self.usd_per_unit = None
         return self.usd_per_unit
 
-    def usd_on(
-        self, portfolio: Priced, venue: str, fresh: Callable[[str], bool] | None = None
-    ) -> Decimal | None:
+    def usd_on(self, portfolio: Priced, venue: str, fresh: Fresh = None) -> Decimal | None:
         """USD per unit at `venue`'s own marks (a BTC/USDT there, if `fresh` accepts it), else
         `usd_per_unit`."""
         if self.is_usd:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
+from tradeguard.risk.valuation import Priced
 
 
-class PortfolioView(Protocol):
+class PortfolioView(Priced, Protocol):
     """Positions, balances and equity as the engine sees them (USD-valued)."""
 
     def equity(self) -> Decimal: ...
@@ -23,19 +23,6 @@ class PortfolioView(Protocol):
     def position(self, venue: str, symbol: str, strategy_id: str = "") -> Position: ...
 
     def stable_value(self) -> Decimal: ...
-
-    def price_of(self, asset: str, in_asset: str | None = None) -> Decimal | None: ...
-
-    def price_on(
-        self,
-        venue: str,
-        asset: str,
-        in_asset: str | None = None,
-        fresh: Callable[[str], bool] | None = None,
-    ) -> Decimal | None:
-        """`price_of` at `venue`'s own prices (another venue's only where it has none, or
-        where `fresh` refuses the symbol of its own: a silent stream's)."""
-        ...
 
     def open_orders(self) -> list[Order]: ...
 

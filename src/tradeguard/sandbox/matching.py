@@ -208,9 +208,10 @@ class MatchingEngine:
         self._check_state(account_id, symbol, side, type_, price, stop_price, client_order_id)
         book = self._books[symbol]
         limit = price if TRIGGERED_KIND.get(type_, type_) != MARKET else None
-        lock_asset, need = self._reserve(
-            acc, spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds
-        )
+        lock_asset, need = self._reserve(acc, spec, side, lock_need(
+            spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds,
+            self.last_price(spec.symbol),
+        ))  # fmt: skip
         fok_fails = False
         if type_ == LIMIT and time_in_force == "FOK":
             assert qty is not None
@@ -244,24 +245,11 @@ class MatchingEngine:
         return result
 
     def _reserve(
-        self,
-        acc: Account,
-        spec: MarketSpec,
-        book: Book,
-        side: str,
-        type_: str,
-        qty: Decimal | None,
-        price: Decimal | None,
-        quote_qty: Decimal | None,
-        stop_price: Decimal | None,
-        hold_funds: bool,
+        self, acc: Account, spec: MarketSpec, side: str, lock: tuple[str, Decimal]
     ) -> tuple[str, Decimal]:
-        """The asset and amount an order locks (a quote-fee market's buy locks its taker fee
-        too); EngineReject when the account's free balance cannot cover it."""
-        lock_asset, need = lock_need(
-            spec, book, side, type_, qty, price, quote_qty, stop_price, hold_funds,
-            self.last_price(spec.symbol),
-        )  # fmt: skip
+        """The asset and amount an order locks: `lock` (see `lock_need`), and a quote-fee
+        market's buy locks its taker fee too; EngineReject when the free balance cannot cover it."""
+        lock_asset, need = lock
         if spec.fee_in_quote and side == BUY:
             need += trade_fee(need, spec.taker_fee)
         if need > acc.bal(lock_asset).free:

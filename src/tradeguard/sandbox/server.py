@@ -55,6 +55,8 @@ Levels = Iterable[tuple[Decimal | str, Decimal | str]]
 class SandboxExchange:
     """A local exchange speaking a subset of Binance's spot API on 127.0.0.1."""
 
+    MARKET_FEES = (Decimal("0.001"), Decimal("0.001"))  # maker, taker
+
     def __init__(
         self, config: SandboxConfig | None = None, clock: Callable[[], int] | None = None
     ) -> None:
@@ -182,7 +184,11 @@ class SandboxExchange:
             )
         if bnb_fees is not None:
             acc.bnb_fees = bnb_fees
+        self._keyed(api_key, secret, account_id)
         return account_id
+
+    def _keyed(self, api_key: str, secret: str, account_id: str) -> None:
+        """Let a venue's sandbox learn a key pair (its own signing scheme's)."""
 
     def account_id(self, api_key: str) -> str:
         """The account behind an API key."""
@@ -202,11 +208,14 @@ class SandboxExchange:
         step: Decimal | str,
         min_qty: Decimal | str,
         min_notional: Decimal | str,
-        maker_fee: Decimal | str = Decimal("0.001"),
-        taker_fee: Decimal | str = Decimal("0.001"),
+        maker_fee: Decimal | str | None = None,
+        taker_fee: Decimal | str | None = None,
     ) -> MarketSpec:
-        """List a spot market (`BTCUSDT` or `BTC/USDT`) with its filters and fees."""
-        spec = MarketSpec(
+        """List a spot market (`BTCUSDT` or `BTC/USDT`) with its filters and fees (by default
+        the exchange's `MARKET_FEES`)."""
+        maker_fee = self.MARKET_FEES[0] if maker_fee is None else maker_fee
+        taker_fee = self.MARKET_FEES[1] if taker_fee is None else taker_fee
+        spec = self._listing(MarketSpec(
             symbol=symbol.replace("/", "").upper(),
             base=base.upper(),
             quote=quote.upper(),
@@ -216,9 +225,13 @@ class SandboxExchange:
             min_notional=dec(min_notional, "min_notional"),
             maker_fee=dec(maker_fee, "maker_fee"),
             taker_fee=dec(taker_fee, "taker_fee"),
-        )
+        ))  # fmt: skip
         self.engine.add_market(spec)
         self.publisher.add_symbol(spec.symbol)
+        return spec
+
+    def _listing(self, spec: MarketSpec) -> MarketSpec:
+        """The market as this exchange lists it (a venue's sandbox adds its own rules)."""
         return spec
 
     def set_book(self, symbol: str, bids: Levels, asks: Levels, at_ms: int | None = None) -> Result:

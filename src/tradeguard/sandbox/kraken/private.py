@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 Fields = dict[str, str]
 PAGE = 50  # ClosedOrders and TradesHistory answer 50 rows per page, newest first
 INT32_MAX = 2**31 - 1
+_T = TypeVar("_T")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
 _FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
@@ -66,7 +67,7 @@ def _userref(fields: Fields) -> int | None:
     return value
 
 
-def _decimal(fields: Fields, name: str) -> Decimal | None:
+def _decimal(fields: Fields, name: str, zero_ok: bool = False) -> Decimal | None:
     raw = fields.get(name)
     if raw is None or raw == "":
         return None
@@ -74,7 +75,7 @@ def _decimal(fields: Fields, name: str) -> Decimal | None:
         value = Decimal(raw)
     except InvalidOperation:
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or value < 0 or (value == 0 and not zero_ok):
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     return value
 
@@ -225,22 +226,17 @@ class KrakenPrivate:
         return orders
 
     def open_orders(self, account: str, fields: Fields) -> Any:
-        trades = fields.get("trades") in ("true", "True", "1")
+        trades = _wants_trades(fields)
         orders = [o for o in self._filtered(account, fields) if not o.is_final]
         return {"open": {txid(o.order_id): self._json(o, trades) for o in orders}}
 
     def closed_orders(self, account: str, fields: Fields) -> Any:
-        trades = fields.get("trades") in ("true", "True", "1")
+        trades = _wants_trades(fields)
         orders = [o for o in self._filtered(account, fields) if o.is_final]
-        start = _seconds(fields, "start")
-        if start is not None:
-            orders = [o for o in orders if o.updated_ms / 1000 > start]
-        orders.sort(key=lambda o: (o.updated_ms, o.order_id), reverse=True)
-        ofs = _offset(fields)
-        page = orders[ofs : ofs + PAGE]
+        page, count = _newest_page(orders, fields, lambda o: (o.updated_ms, o.order_id))
         return {
             "closed": {txid(o.order_id): self._json(o, trades) for o in page},
-            "count": len(orders),
+            "count": count,
         }
 
     def query_orders(self, account: str, fields: Fields) -> Any:
@@ -250,7 +246,7 @@ class KrakenPrivate:
         if not found:
             raise KrakenError(UNKNOWN_ORDER)
         ref = _userref(fields)
-        trades = fields.get("trades") in ("true", "True", "1")
+        trades = _wants_trades(fields)
         return {
             txid(o.order_id): self._json(o, trades)
             for o in found
@@ -282,17 +278,10 @@ class KrakenPrivate:
 
     def trades_history(self, account: str, fields: Fields) -> Any:
         trades = self._account_trades(account)
-        start, end = _seconds(fields, "start"), _seconds(fields, "end")
-        if start is not None:
-            trades = [t for t in trades if t.time_ms / 1000 > start]
-        if end is not None:
-            trades = [t for t in trades if t.time_ms / 1000 <= end]
-        trades.sort(key=lambda t: (t.time_ms, t.trade_id), reverse=True)
-        ofs = _offset(fields)
-        page = trades[ofs : ofs + PAGE]
+        page, count = _newest_page(trades, fields, lambda t: (t.time_ms, t.trade_id), end=True)
         return {
             "trades": {trade_txid(t.trade_id): self._trade_json(account, t) for t in page},
-            "count": len(trades),
+            "count": count,
         }
 
     def query_trades(self, account: str, fields: Fields) -> Any:
@@ -306,6 +295,26 @@ class KrakenPrivate:
         }
 
 
+def _wants_trades(fields: Fields) -> bool:
+    return fields.get("trades") in ("true", "True", "1")
+
+
+def _newest_page(
+    items: list[_T], fields: Fields, key: Callable[[_T], tuple[int, int]], end: bool = False
+) -> tuple[list[_T], int]:
+    """The `ofs` page of `items` newest first by `key` (time in ms, id): those after `start`
+    (and, with `end`, up to `end`), and how many there are in all."""
+    start = _seconds(fields, "start")
+    stop = _seconds(fields, "end") if end else None
+    if start is not None:
+        items = [i for i in items if key(i)[0] / 1000 > start]
+    if stop is not None:
+        items = [i for i in items if key(i)[0] / 1000 <= stop]
+    items.sort(key=key, reverse=True)
+    ofs = _offset(fields)
+    return items[ofs : ofs + PAGE], len(items)
+
+
 def _offset(fields: Fields) -> int:
     """A page's `ofs`: plain ASCII digits (a Decimal such as 1e999999 would take minutes to
     turn into an int, holding the whole exchange)."""
@@ -316,13 +325,4 @@ def _offset(fields: Fields) -> int:
 
 
 def _seconds(fields: Fields, name: str) -> Decimal | None:
-    raw = fields.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not value.is_finite() or value < 0:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    return value
+    return _decimal(fields, name, zero_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -39,6 +40,8 @@ RATE_LIMITED = "EAPI:Rate limit exceeded"
 class KrakenSandbox(SandboxExchange):
     """A local exchange answering `/0/public/*` and signed `/0/private/*` like Kraken."""
 
+    MARKET_FEES = (KRAKEN_MAKER_FEE, KRAKEN_TAKER_FEE)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.kraken_keys = KrakenKeys()
         self.pair_symbols: dict[str, str] = {}  # pair id, altname or symbol -> engine symbol
@@ -55,42 +58,16 @@ class KrakenSandbox(SandboxExchange):
     def asset_id(self, asset: str) -> str:
         return asset_id(asset)
 
-    def add_account(
-        self,
-        api_key: str,
-        secret: str,
-        balances: dict[str, Decimal] | None = None,
-        can_withdraw: bool = False,
-        bnb_fees: bool | None = None,
-    ) -> str:
-        """Create an account reachable with this key and base64 secret (as Kraken issues them)."""
-        account_id = super().add_account(api_key, secret, balances, can_withdraw, bnb_fees)
+    def _keyed(self, api_key: str, secret: str, account_id: str) -> None:
+        """Sign this key's requests with its base64 secret, as Kraken issues them."""
         self.kraken_keys.add(api_key, secret, account_id)
-        return account_id
 
-    def add_market(
-        self,
-        symbol: str,
-        base: str,
-        quote: str,
-        tick: Decimal | str,
-        step: Decimal | str,
-        min_qty: Decimal | str,
-        min_notional: Decimal | str,
-        maker_fee: Decimal | str = KRAKEN_MAKER_FEE,
-        taker_fee: Decimal | str = KRAKEN_TAKER_FEE,
-    ) -> MarketSpec:
-        """List a spot market; its fees are charged in the quote asset and an order that would
-        trade with its own account's is cancelled, as Kraken does."""
-        spec = super().add_market(
-            symbol, base, quote, tick, step, min_qty, min_notional, maker_fee, taker_fee
-        )
-        kraken = {"fee_in_quote": True, "self_trade_cancels_newest": True}
-        spec = MarketSpec(**{**_fields(spec), **kraken})
-        self.engine.add_market(spec)
+    def _listing(self, spec: MarketSpec) -> MarketSpec:
+        """Its fees are charged in the quote asset and an order that would trade with its own
+        account's is cancelled, as Kraken does; the pair answers to Kraken's names too."""
         for name in (pair_id(spec.base, spec.quote), pair_altname(spec.base, spec.quote)):
             self.pair_symbols[name] = spec.symbol
-        return spec
+        return replace(spec, fee_in_quote=True, self_trade_cancels_newest=True)
 
     def _build_app(self) -> web.Application:
         app = super()._build_app()
@@ -156,7 +133,3 @@ class KrakenSandbox(SandboxExchange):
             raw,
         )
         return fn(account, fields)
-
-
-def _fields(spec: MarketSpec) -> dict[str, Any]:
-    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from decimal import Decimal
 
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.kraken.server import KrakenSandbox
+from tradeguard.sandbox.testing import seed_btc
 
 CAROL_KEY = "carol-kraken-key"
 CAROL_SECRET = base64.b64encode(b"carol-kraken-secret-" * 3).decode()
@@ -16,13 +16,7 @@ DAVE_SECRET = base64.b64encode(b"dave-kraken-secret-" * 3).decode()
 
 def seeded_kraken(config: SandboxConfig | None = None) -> KrakenSandbox:
     """An unstarted Kraken sandbox with BTC/USD, a house book around 50,000, Carol and Dave."""
+    accounts = ((CAROL_KEY, CAROL_SECRET), (DAVE_KEY, DAVE_SECRET))
+    filters = ("0.1", "0.00000001", "0.0001", "0.5")
     ex = KrakenSandbox(config or SandboxConfig())
-    ex.add_market("BTC/USD", "BTC", "USD", "0.1", "0.00000001", "0.0001", "0.5")
-    ex.add_account(CAROL_KEY, CAROL_SECRET, {"USD": Decimal("100000"), "BTC": Decimal("1")})
-    ex.add_account(DAVE_KEY, DAVE_SECRET, {"USD": Decimal("100000"), "BTC": Decimal("1")})
-    ex.set_book(
-        "BTC/USD",
-        bids=[("49999", "1"), ("49998", "2")],
-        asks=[("50001", "1"), ("50002", "2")],
-    )
-    return ex
+    return seed_btc(ex, "BTC/USD", "USD", filters, accounts)

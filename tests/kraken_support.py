@@ -1,0 +1,45 @@
+"""The ccxt Kraken venue on the Kraken sandbox, as Carol, and a listener keeping what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tradeguard.clock import Clock
+from tradeguard.model.fill import Fill
+from tradeguard.model.reports import OrderReport
+from tradeguard.sandbox.kraken.server import KrakenSandbox
+from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET
+from tradeguard.venues.ccxt_clients import ccxt_client_factory
+from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
+
+
+@asynccontextmanager
+async def carol_venue(kx: KrakenSandbox, **kw: Any) -> AsyncIterator[KrakenCcxtVenue]:
+    """Carol's connected venue (no user stream; `kw` for KrakenCcxtVenue's other options)."""
+    factory = ccxt_client_factory(
+        "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
+    )
+    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False, **kw)
+    await v.connect()
+    try:
+        yield v
+    finally:
+        await v.close()
+
+
+class Reports:
+    """A listener keeping what the venue reports."""
+
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+        self.reports: list[OrderReport] = []
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_order_report(self, report: OrderReport) -> None:
+        self.reports.append(report)
+
+    def on_balances(self, venue: str, balances: object) -> None: ...
