@@ -146,3 +146,36 @@ async def test_wrong_types_huge_bodies_and_spoofed_headers_stop_no_bot(tmp_path,
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_deep_body_is_refused_whatever_the_recursion_limit(tmp_path, data_dir):
+    """The parser's own limit is the interpreter's recursion limit, which a library may raise
+    (py_ecc sets 100,000): 5,000 nested arrays then parsed, and the refusal depended on what
+    else the process had imported. The depth is checked before parsing."""
+    import sys
+
+    from tradeguard.api.strict_json import MAX_DEPTH, _parse
+
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        r = await rig(tmp_path, data_dir)
+        try:
+            head = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "buy", "signal": '
+            raw = head + "[" * 5000 + "]" * 5000 + "}"
+            hdr = {**r.alpha, "Content-Type": "application/json"}
+            resp = await r.http.post("/api/v1/safety/validate-trade", content=raw, headers=hdr)
+            assert resp.status_code == 422, resp.text
+            assert "at most 64 arrays and objects" in resp.json()["error"]
+            assert not r.node.orders.orders
+        finally:
+            await r.http.aclose()
+            r.node.close()
+    finally:
+        sys.setrecursionlimit(before)
+    # as deep as allowed parses; brackets inside strings do not count
+    nested: list[object] = []
+    for _ in range(MAX_DEPTH - 1):
+        nested = [nested]
+    assert _parse(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) == nested
+    assert _parse(b'{"s": "\\"' + b"[" * 200 + b'"}') == {"s": '"' + "[" * 200}

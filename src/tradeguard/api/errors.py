@@ -54,8 +54,9 @@ def unparsable_body(exc: HTTPException) -> JSONResponse | None:
     """Answer 422 naming the limits for a body the JSON parser gave up on; None for others."""
     if exc.status_code != 400 or exc.detail != _PARSE_FAILED:
         return None
-    message = ("the body could not be read as JSON: it nests too deeply or holds a number with "
-               "too many digits (at most 4300); send one JSON object of plain values")  # fmt: skip
+    message = ("the body could not be read as JSON: it nests too deeply (at most 64 arrays and "
+               "objects within one another) or holds a number with too many digits (at most "
+               "4300); send one JSON object of plain values")  # fmt: skip
     errors = [{"field": "(body)", "value": None, "message": message}]
     return JSONResponse({"error": f"invalid request: (body): {message}", "errors": errors},
                         status_code=422)  # fmt: skip

@@ -7,19 +7,41 @@ router = APIRouter(route_class=StrictJsonRoute)
 Python's parser keeps the last of two equal keys, while a proxy, a log or the bot's own check
 may read the first: `{"side": "sell", "side": "buy"}` would be one order to one reader and
 another to the next. The refusal is the parser's own (a 422 naming the key and where it is).
+
+A body nesting deeper than `MAX_DEPTH` arrays and objects is refused before it is parsed: the
+parser's own limit is the interpreter's recursion limit, which a library may raise (py_ecc sets
+100,000), so what it gave up on depended on what else the process had imported.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+MAX_DEPTH = 64  # arrays and objects within one another
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+class TooDeep(ValueError):
+    """A body nesting deeper than MAX_DEPTH (answered as a body the parser gave up on)."""
+
+
+def _check_depth(body: bytes) -> None:
+    depth = 0
+    for ch in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth += 1 if ch in b"[{" else -1
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"nests deeper than {MAX_DEPTH}")
+
 
 def _parse(body: bytes) -> Any:
+    _check_depth(body)
     text = body.decode("utf-8", "replace")  # to say where a key repeats; the parser reads bytes
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
