@@ -61,12 +61,15 @@ def api_base(config: Any, given: str | None) -> str | None:
     """Return the API to ask: `--api`, else the config's own when the API is enabled."""
     if given:
         return given.rstrip("/")
-    api = config.api
-    if not api.enabled:
-        return None
+    return config_api_url(config.api) if config.api.enabled else None
+
+
+def config_api_url(api: Any) -> str:
+    """The URL a node configured with `api` answers on, from this machine: a node bound to
+    every address is asked on loopback, an IPv6 host in brackets."""
     host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host
-    scheme = "https" if api.tls_certfile else "http"
-    return f"{scheme}://{host}:{api.port}"
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if api.tls_certfile else 'http'}://{host}:{api.port}"
 
 
 def fetch_health(base: str, timeout_s: float = 3.0) -> dict[str, Any]:

@@ -59,13 +59,10 @@ def api_url(args: argparse.Namespace) -> str:
     """The node's API URL: --url, TG_API_URL, the config's api section, or the default."""
     url = args.url or os.environ.get("TG_API_URL")
     if not url and args.config:
+        from tradeguard.cli.liveness import config_api_url
         from tradeguard.config import load_config
 
-        api = load_config(args.config).api
-        # a node bound to every address is asked on loopback (as `tradeguard status` asks)
-        host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host
-        host = f"[{host}]" if ":" in host else host
-        url = f"{'https' if api.tls_certfile else 'http'}://{host}:{api.port}"
+        url = config_api_url(load_config(args.config).api)  # as `tradeguard status` asks
     url = (url or DEFAULT_URL).rstrip("/")
     source = "--url" if args.url else "TG_API_URL" if os.environ.get("TG_API_URL") else "url"
     try:

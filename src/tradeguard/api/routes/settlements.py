@@ -28,10 +28,7 @@ async def get_settlements(
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> dict[str, Any]:
     """Return settlements, newest first: market, resolution, contracts, payout and cash."""
-    storage = api.node.storage
-    rows = load_settlements(storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset)
-    total = count_settlements(storage, venue=venue, since_ts=since_ts)
-    return page(rows, limit, offset, total)
+    return _page_of(api, venue, since_ts, limit, offset, EventKind.SETTLEMENT)
 
 
 @router.get(f"{API}/nettings")
@@ -45,8 +42,13 @@ async def get_nettings(
 ) -> dict[str, Any]:
     """Return nettings, newest first: outcome, contracts, price, cash and the trigger (the
     trade, or the reconciliation, that left both outcomes free)."""
+    return _page_of(api, venue, since_ts, limit, offset, EventKind.NETTING)
+
+
+def _page_of(
+    api: ApiState, venue: str | None, since_ts: int | None, limit: int, offset: int, kind: str
+) -> dict[str, Any]:
     storage = api.node.storage
-    kind = EventKind.NETTING
     rows = load_settlements(
         storage, venue=venue, since_ts=since_ts, limit=limit, offset=offset, kind=kind
     )
