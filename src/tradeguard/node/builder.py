@@ -211,7 +211,10 @@ def _configured_venue(node: TradingNode, vc: VenueConfig) -> Venue:
         from tradeguard.venues.uniswap_v2.build import build_uniswap_venue
 
         journal = StoredTxJournal(node.storage)
-        return build_uniswap_venue(vc, journal, node.config.source_dir, credentials=credentials)
+        live = node.config.mode.value == "live"
+        return build_uniswap_venue(
+            vc, journal, node.config.source_dir, credentials=credentials, live=live
+        )
     from tradeguard.venues.ccxt_venue import build_ccxt_venue
 
     return build_ccxt_venue(vc, node.clock, credentials=credentials)

@@ -49,6 +49,60 @@ def _real_chain_host(vc: Any, config: Any) -> str | None:
     return None if host in _LOOPBACK or host.startswith("127.") else host or url.split(":")[0]
 
 
+def dex_live_problems(vc: Any) -> list[str]:
+    """What a uniswap_v2 venue lacks for live trading: the wallet key from the vault, the chain
+    id the RPC must answer, an explicit RPC URL, router, factory and token addresses (no local
+    chain's deployment file), and explicit per-transaction and gas price caps."""
+    where = f"venue {vc.name!r}"
+    if not vc.credentials:
+        return [
+            f"{where} has no credentials; the wallet key must come from the vault: set "
+            "credentials to an entry holding private_key (tradeguard keys add NAME --venue "
+            "uniswap_v2 --stdin)"
+        ]
+    dex = vc.dex
+    if dex is None:
+        return [f"{where} (kind uniswap_v2) has no [venues.dex] table"]
+    given = dex.model_fields_set
+    out: list[str] = []
+    if dex.deployment_file is not None:
+        out.append(
+            f"{where}: venues.dex.deployment_file={dex.deployment_file!r} is a local chain's; "
+            "live takes rpc_url, router, factory and tokens written in the config: remove it"
+        )
+    if dex.chain_id is None:
+        out.append(
+            f"{where}: venues.dex.chain_id is unset; live needs the chain id the RPC must "
+            "answer at start (eth_chainId, an integer >= 1, e.g. 1 for Ethereum)"
+        )
+    if "rpc_url" not in given:
+        out.append(
+            f"{where}: venues.dex.rpc_url is unset (the default {dex.rpc_url} is a local "
+            "chain's); give the RPC URL of the chain to trade on"
+        )
+    for field in ("router", "factory"):
+        if getattr(dex, field) is None:
+            out.append(f"{where}: venues.dex.{field} is unset; live needs its address (0x…)")
+    wanted = sorted({t for s in vc.symbols for t in s.split("/")})
+    missing = [t for t in wanted if t not in dex.tokens]
+    if missing:
+        out.append(
+            f"{where}: venues.dex.tokens has no address for {missing} (tokens of symbols "
+            f"{list(vc.symbols)}); live needs each written in the config"
+        )
+    if "max_tx_value" not in given or dex.max_tx_value <= 0:
+        out.append(
+            f"{where}: venues.dex.max_tx_value={dex.max_tx_value} (no cap); live needs a "
+            "per-transaction cap > 0, in the pair's quote asset"
+        )
+    if "max_fee_per_gas_gwei" not in given:
+        out.append(
+            f"{where}: venues.dex.max_fee_per_gas_gwei is unset (default "
+            f"{dex.max_fee_per_gas_gwei}); live needs it written (0 < cap <= 10000 gwei)"
+        )
+    return out
+
+
 def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> None:
     """Refuse a config whose mode and venues disagree, or live trading without every safeguard."""
     mode = TradingMode(config.mode)
@@ -86,10 +140,12 @@ def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> N
     if not config.venues:
         problems.append('no venue is configured; add a [[venues]] entry with kind = "ccxt"')
     for vc in config.venues:
-        if vc.kind not in _EXCHANGE_KINDS:
+        if vc.kind == "uniswap_v2":
+            problems.extend(dex_live_problems(vc))
+        elif vc.kind not in _EXCHANGE_KINDS:
             problems.append(
-                f"venue {vc.name!r} is kind={vc.kind!r}; live needs kind = ccxt, kalshi or "
-                "polymarket"
+                f"venue {vc.name!r} is kind={vc.kind!r}; live needs kind = ccxt, kalshi, "
+                "polymarket or uniswap_v2"
             )
         elif vc.sandbox or vc.rest_url:
             problems.append(
@@ -109,13 +165,14 @@ def check_mode(config: Any, confirm_live: bool, environ: Mapping[str, str]) -> N
 def live_banner(config: Any) -> str:
     """Return the loud multi-line banner printed before live trading starts."""
     bar = "!" * 72
-    venues = ", ".join(f"{vc.name} ({vc.exchange})" for vc in config.venues) or "none"
+    venues = ", ".join(f"{vc.name} ({_kind(vc)})" for vc in config.venues) or "none"
     risk = config.risk
     lines = [
         bar,
         "!!" + "LIVE TRADING: REAL MONEY".center(68) + "!!",
         bar,
         f"  venues:              {venues}",
+        *[line for vc in config.venues if vc.kind == "uniswap_v2" for line in _dex_lines(vc)],
         f"  max order notional:  {risk.max_order_notional_usd} USD",
         f"  daily loss limit:    {risk.daily_loss_limit_usd} USD / {risk.daily_loss_limit_pct}%",
         f"  max drawdown:        {risk.max_drawdown_pct}%",
@@ -124,3 +181,22 @@ def live_banner(config: Any) -> str:
         bar,
     ]
     return "\n".join(lines)
+
+
+def _kind(vc: Any) -> str:
+    return "uniswap_v2" if vc.kind == "uniswap_v2" else str(vc.exchange)
+
+
+def _dex_lines(vc: Any) -> list[str]:
+    """A DEX venue's chain, endpoint (host only), router and caps; its wallet address is
+    printed once the key is read from the vault."""
+    dex = vc.dex
+    if dex is None:
+        return []
+    return [
+        f"  {vc.name} chain id:        {dex.chain_id} via {dex.rpc_host()}",
+        f"  {vc.name} router:          {dex.router}",
+        f"  {vc.name} caps:            max_tx_value {dex.max_tx_value} per swap, "
+        f"max_fee_per_gas {dex.max_fee_per_gas_gwei} gwei, slippage {dex.slippage_bps} bps",
+        f"  {vc.name} wallet:          key from vault entry {vc.credentials!r}",
+    ]

@@ -125,7 +125,8 @@ class RpcServer:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_post("/", self._handle)
+        # any path, as hosted providers take a key in it (https://host/v3/KEY)
+        app.router.add_post("/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -13,13 +13,30 @@ from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 
 
+def shown_url(url: str) -> str:
+    """`url` without user info, path, query or fragment: what logs and banners may name."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "(unreadable RPC URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if host else "(no host)"
+
+
 class DexVenueConfig(BaseModel):
     """Addresses come from the keys below or from a `tradeguard chain` deployment file."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     deployment_file: str | None = None  # fills rpc_url, router, factory and tokens when unset
+    # may carry a provider key in its path or query: only its host is ever shown
     rpc_url: str = "http://127.0.0.1:8545"
+    # the chain id the RPC must answer (eth_chainId) at start, else the node refuses; live needs it
+    chain_id: int | None = Field(default=None, ge=1)
     router: str | None = Field(default=None, pattern=_ADDRESS)
     factory: str | None = Field(default=None, pattern=_ADDRESS)
     tokens: dict[str, str] = Field(default_factory=dict)  # symbol -> address
@@ -45,6 +62,11 @@ class DexVenueConfig(BaseModel):
         if self.deployment_file is None and (self.router is None or self.factory is None):
             raise ValueError("set router and factory, or deployment_file (tradeguard chain)")
         return self
+
+    def rpc_host(self, base_dir: Path | None = None) -> str:
+        """The RPC endpoint as it may be shown: scheme, host and port, never a path or query
+        (providers put their keys there)."""
+        return shown_url(self.chain_url(base_dir))
 
     def chain_url(self, base_dir: Path | None = None) -> str:
         """The JSON-RPC URL swaps go to: the deployment file's when one is named and readable."""
@@ -72,7 +94,8 @@ class DexVenueConfig(BaseModel):
         return DexSettings(
             rpc_url=rpc, router=router, factory=factory,
             tokens={s: Token(s, a, self.token_decimals.get(s, 18)) for s, a in tokens.items()},
-            symbols=symbols, slippage_bps=self.slippage_bps, deadline_s=self.deadline_s,
+            symbols=symbols, chain_id=self.chain_id, slippage_bps=self.slippage_bps,
+            deadline_s=self.deadline_s,
             max_fee_per_gas_gwei=self.max_fee_per_gas_gwei,
             priority_fee_gwei=self.priority_fee_gwei, gas_limit=self.gas_limit,
             approve_unlimited=self.approve_unlimited, max_tx_value=self.max_tx_value,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,16 +53,77 @@ def revert_reason(exc: BaseException) -> str:
     return text.removeprefix("execution reverted: ").strip("'\" ")
 
 
+# Any URL's path, query and user info: RPC providers put their API keys there.
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?:[^/\s'\"@]*@)?([^/\s'\"?#]+)[^\s'\"]*")
+# web3's loggers that name the endpoint (a request at DEBUG, every disconnect at INFO)
+_WEB3_LOGGERS = (
+    "web3.providers.AsyncHTTPProvider",
+    "web3._utils.http_session_manager.HTTPSessionManager",
+)
+
+
+def scrub_urls(text: str) -> str:
+    """`text` with every URL cut to its scheme and host (`https://host/…`)."""
+    return _URL.sub(lambda m: f"{m.group(1)}{m.group(2).rsplit('@', 1)[-1]}/…", text)
+
+
+class RpcUnreachable(ConnectionError):
+    """The RPC endpoint did not answer; the message names its host only."""
+
+
+class _ScrubUrls(logging.Filter):
+    """Rewrite a record of web3's so that no RPC URL's path or query reaches a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        record.msg, record.args = scrub_urls(text), None
+        return True
+
+
+def _scrub_web3_logs() -> None:
+    for name in _WEB3_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ScrubUrls) for f in logger.filters):
+            logger.addFilter(_ScrubUrls())
+
+
+def _provider(rpc_url: str, timeout_s: float) -> Any:
+    """An HTTP provider whose errors and name carry the endpoint's host only."""
+    from web3 import AsyncHTTPProvider
+
+    class _Provider(AsyncHTTPProvider):
+        def __str__(self) -> str:
+            return scrub_urls(f"RPC connection {self.endpoint_uri}")
+
+        async def make_request(self, method: Any, params: Any) -> Any:
+            try:
+                return await super().make_request(method, params)
+            except (OSError, TimeoutError, ValueError) as exc:
+                text = scrub_urls(f"{type(exc).__name__}: {exc}")
+                raise RpcUnreachable(f"RPC {method} failed: {text}") from None
+            except Exception as exc:
+                if str(self.endpoint_uri) in str(exc) or "://" in str(exc):
+                    text = scrub_urls(f"{type(exc).__name__}: {exc}")
+                    raise RpcUnreachable(f"RPC {method} failed: {text}") from None
+                raise
+
+    _scrub_web3_logs()
+    return _Provider(rpc_url, request_kwargs={"timeout": timeout_s})
+
+
 class ChainClient:
-    """Thin async wrapper over web3 for one RPC endpoint."""
+    """Thin async wrapper over web3 for one RPC endpoint (named by its host only)."""
 
     def __init__(self, rpc_url: str, timeout_s: float = 10.0) -> None:
         from tradeguard.model.recursion import kept_recursion_limit
 
         with kept_recursion_limit():  # web3 loads py_ecc, which raises it
-            from web3 import AsyncHTTPProvider, AsyncWeb3
+            from web3 import AsyncWeb3
 
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+            self.w3 = AsyncWeb3(_provider(rpc_url, timeout_s))
 
     async def close(self) -> None:
         await self.w3.provider.disconnect()
@@ -99,6 +162,9 @@ class ChainClient:
 
     async def token_balance(self, token: str, owner: str) -> int:
         return int(await self.contract(token, abi.ERC20).functions.balanceOf(owner).call())
+
+    async def decimals(self, token: str) -> int:
+        return int(await self.contract(token, abi.ERC20).functions.decimals().call())
 
     async def allowance(self, token: str, owner: str, spender: str) -> int:
         fn = self.contract(token, abi.ERC20).functions.allowance(owner, spender)

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.venues.uniswap_v2 import crashpoints
 from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
 
@@ -114,6 +115,8 @@ class TxSender:
             detail={**detail, "tx": unsigned},
         )  # fmt: skip
         self.store.save(record)  # committed before the network hears of it
+        if kind == "swap":
+            await crashpoints.pause_at(crashpoints.BEFORE_BROADCAST, tx_hash)
         return await self.broadcast(record)
 
     async def broadcast(self, record: TxRecord) -> TxRecord:

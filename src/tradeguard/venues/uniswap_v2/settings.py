@@ -22,6 +22,7 @@ class DexSettings:
     factory: str
     tokens: dict[str, Token]
     symbols: list[str]
+    chain_id: int | None = None  # the RPC must answer this chain id at connect; None: any
     slippage_bps: int = 50
     deadline_s: int = 120
     max_fee_per_gas_gwei: Decimal = Decimal(50)

@@ -14,17 +14,14 @@ broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs 
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from pathlib import Path
 from typing import Any
 
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, ConfigError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
@@ -32,7 +29,7 @@ from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
-from tradeguard.venues.uniswap_v2 import abi, amm
+from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
@@ -43,21 +40,11 @@ from tradeguard.venues.uniswap_v2.waiting import TxWatcher
 FEE = Decimal("0.003")
 
 
-# Crash tests: the swap's hash is written to this file after broadcast, then the venue waits
-# for ever, so the process can be killed before its receipt is read.
-PAUSE_ENV = "TRADEGUARD_DEX_PAUSE_AFTER_BROADCAST"
+PAUSE_ENV = crashpoints.AFTER_BROADCAST  # crash tests: see crashpoints
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-async def _pause_after_broadcast(record: TxRecord) -> None:
-    path = os.environ.get(PAUSE_ENV)
-    if not path:
-        return
-    Path(path).write_text(record.tx_hash, encoding="utf-8")
-    await asyncio.Event().wait()
 
 
 class UniswapV2Venue(Venue):
@@ -91,6 +78,11 @@ class UniswapV2Venue(Venue):
         return f"UniswapV2Venue(name={self.name!r}, router={self.settings.router})"
 
     @property
+    def chain_id(self) -> int | None:
+        """The chain id the RPC answered at connect (None before)."""
+        return None if self.sender is None else self.sender.chain_id
+
+    @property
     def address(self) -> str:
         """The wallet address (public; the key never leaves the sender)."""
         return self._sender().address
@@ -104,6 +96,14 @@ class UniswapV2Venue(Venue):
     async def connect(self) -> None:
         s = self.settings
         chain_id = await self.chain.chain_id()
+        if s.chain_id is not None and chain_id != s.chain_id:
+            from tradeguard.venues.uniswap_v2.config import shown_url
+
+            raise ConfigError(
+                f"venue {self.name}: venues.dex.chain_id={s.chain_id} but the RPC at "
+                f"{shown_url(s.rpc_url)} answers eth_chainId={chain_id}; refusing to start: "
+                "point rpc_url at the chain you meant, or correct chain_id"
+            )
         cap = int(s.max_fee_per_gas_gwei * GWEI)
         tip = int(s.priority_fee_gwei * GWEI)
         self.sender = TxSender(
@@ -111,6 +111,7 @@ class UniswapV2Venue(Venue):
         )
         self._key = ""
         self.watcher = TxWatcher(self, self.sender)
+        await self._check_decimals()
         factory = self.chain.contract(s.factory, abi.FACTORY)
         for symbol in s.symbols:
             base, quote = self._tokens(symbol)
@@ -124,6 +125,18 @@ class UniswapV2Venue(Venue):
                 )
             self.pairs[symbol] = (pair, int(base.address, 16) < int(quote.address, 16))
             await self.refresh(symbol)
+
+    async def _check_decimals(self) -> None:
+        """Refuse to start when a token's configured decimals are not the contract's: amounts
+        would be off by powers of ten (USDC has 6, the default is 18)."""
+        for token in self.settings.tokens.values():
+            on_chain = await self.chain.decimals(token.address)
+            if on_chain != token.decimals:
+                raise ConfigError(
+                    f"venue {self.name}: token {token.symbol} at {token.address} has "
+                    f"{on_chain} decimals on chain but venues.dex.token_decimals gives "
+                    f"{token.decimals}; set token_decimals.{token.symbol} = {on_chain}"
+                )
 
     async def close(self) -> None:
         await self.balance_reader.close()
@@ -225,7 +238,7 @@ class UniswapV2Venue(Venue):
             "side": order.side.value, "amount_in_max": str(plan["max_in"]),
             "min_out": str(plan["min_out"])},
         )  # fmt: skip
-        await _pause_after_broadcast(record)
+        await crashpoints.pause_at(crashpoints.AFTER_BROADCAST, record.tx_hash)
         return await self._watcher().wait(order, record)
 
     def _watcher(self) -> TxWatcher:

@@ -16,6 +16,7 @@ from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
+from tradeguard.venues.uniswap_v2 import crashpoints
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.txstore import TxRecord
@@ -58,7 +59,8 @@ class TxWatcher:
 
     async def wait(self, order: Order, record: TxRecord) -> OrderReport:
         """Wait up to the receipt timeout; a swap still pending is reported in flight."""
-        await self._poll(record)
+        if (await self._poll(record)).state == "mined":
+            await crashpoints.pause_at(crashpoints.AFTER_RECEIPT, record.tx_hash)
         report = await self.resolve(order.client_order_id, order.symbol, [record])
         if report.status is OrderStatus.REJECTED:
             raise DefinitiveVenueError(self.venue.name, report.reason, "REVERTED")
