@@ -118,11 +118,10 @@ def test_a_live_node_killed_mid_swap_books_that_swap_once_after_restart(
     eventually(lambda: dex.get(f"/api/v1/orders/{cid}")["status"] == "filled", timeout_s=30)
     assert [f["trade_id"] for f in _swap_fills(dex, cid)] == [tx_hash]  # booked once
     assert weth - dex.token_balance("WETH") == 10**17  # one swap on chain for the order
-    dex.stop_nodes()
-    dex.start_node()  # a second restart books nothing more
+    # the ledger equals the chain: no difference halted the node at its start-up audit
+    assert dex.get("/api/v1/state")["trading_state"] == "ACTIVE"
     _ready(dex)
     assert [f["trade_id"] for f in _swap_fills(dex, cid)] == [tx_hash]
-    assert weth - dex.token_balance("WETH") == 10**17
 
 
 def _try_order(dex: DexSetup) -> Any:

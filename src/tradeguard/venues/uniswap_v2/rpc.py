@@ -160,8 +160,9 @@ class ChainClient:
             out.append((str(log["address"]), r0, r1, int(log["blockNumber"])))
         return out
 
-    async def token_balance(self, token: str, owner: str) -> int:
-        return int(await self.contract(token, abi.ERC20).functions.balanceOf(owner).call())
+    async def token_balance(self, token: str, owner: str, block: int | None = None) -> int:
+        fn = self.contract(token, abi.ERC20).functions.balanceOf(owner)
+        return int(await fn.call(block_identifier=block if block is not None else "latest"))
 
     async def decimals(self, token: str) -> int:
         return int(await self.contract(token, abi.ERC20).functions.decimals().call())
@@ -170,8 +171,9 @@ class ChainClient:
         fn = self.contract(token, abi.ERC20).functions.allowance(owner, spender)
         return int(await fn.call())
 
-    async def eth_balance(self, owner: str) -> int:
-        return int(await self.w3.eth.get_balance(owner))  # type: ignore[arg-type]
+    async def eth_balance(self, owner: str, block: int | None = None) -> int:
+        at = block if block is not None else "latest"
+        return int(await self.w3.eth.get_balance(owner, at))  # type: ignore[arg-type]
 
     async def base_fee(self) -> int:
         block = await self.w3.eth.get_block("latest")

@@ -383,11 +383,16 @@ class UniswapV2Venue(Venue):
             raise AmbiguousVenueError(self.name, f"balances not read: {exc}") from None
 
     async def _read_balances(self) -> list[Balance]:
+        """Balances as of one block, once every journaled transaction mined by that block has
+        its fill booked: a swap mined between an order check and this read (a restart's
+        rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
         me = self._sender().address
-        wei = await self.chain.eth_balance(me)
+        block = await self.chain.block_number()
+        await self._book_mined()
+        wei = await self.chain.eth_balance(me, block)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
         for token in self.settings.tokens.values():
-            units = await self.chain.token_balance(token.address, me)
+            units = await self.chain.token_balance(token.address, me, block)
             out.append(Balance(self.name, token.symbol, amm.from_units(units, token.decimals)))
         return [b for b in out if b.free != 0]
 
@@ -411,6 +416,15 @@ class UniswapV2Venue(Venue):
         cid = record.client_order_id.removesuffix(":approve")
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
+
+    async def _book_mined(self) -> None:
+        """Book the fill (or gas) of every open journaled transaction the chain has mined."""
+        await self._book_approvals()
+        for record in self.store.open_records(self.name):
+            if record.kind == "approve":
+                continue
+            if (await self.chain.lookup(record.tx_hash)).state == "mined":
+                await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
     async def _book_approvals(self, client_order_id: str | None = None) -> None:
         """Book the gas of approvals mined while nobody waited for their receipt (the process
