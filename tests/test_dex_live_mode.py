@@ -61,9 +61,7 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("change", "message"), REFUSALS)
-def test_live_refuses_a_dex_venue_missing_a_safeguard(
-    change: dict[str, Any], message: str
-) -> None:
+def test_live_refuses_a_dex_venue_missing_a_safeguard(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         check_mode(_config(**change), confirm_live=True, environ={})
     text = str(info.value)
@@ -74,8 +72,11 @@ def test_live_refuses_a_dex_venue_missing_a_safeguard(
 
 
 def test_live_refuses_a_dex_venue_without_the_wallet_key_from_the_vault() -> None:
-    with pytest.raises(ConfigError, match=r"venue 'dex' has no credentials; the wallet key must "
-                       r"come from the vault: set credentials to an entry holding private_key"):
+    with pytest.raises(
+        ConfigError,
+        match=r"venue 'dex' has no credentials; the wallet key must "
+        r"come from the vault: set credentials to an entry holding private_key",
+    ):
         check_mode(_config({"credentials": None}), confirm_live=True, environ={})  # fmt: skip
 
 
@@ -84,8 +85,11 @@ def test_live_refuses_a_dex_venue_without_confirmation_or_with_an_unset_risk_lim
         check_mode(_config(), confirm_live=False, environ={})
     config = _config()
     config.risk.max_trades_per_day = None
-    with pytest.raises(ConfigError, match=r"risk limits are unset \(unlimited\): "
-                       r"risk.max_trades_per_day; give each a value"):
+    with pytest.raises(
+        ConfigError,
+        match=r"risk limits are unset \(unlimited\): "
+        r"risk.max_trades_per_day; give each a value",
+    ):
         check_mode(config, confirm_live=True, environ={})  # fmt: skip
 
 
@@ -143,3 +147,32 @@ def test_tradeguard_run_refuses_live_dex_with_exit_2_and_one_message(
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"venue 'dex': {message}" in done.stderr
     assert "Traceback" not in done.stderr and KEY not in done.stdout + done.stderr
+
+
+async def test_an_rpc_error_names_the_endpoint_by_its_host_only() -> None:
+    """A provider answering 502 (aiohttp puts the whole URL in its error) reaches the venue as
+    RpcUnreachable with the path and query cut."""
+    from aiohttp import web
+
+    from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcUnreachable
+
+    async def bad_gateway(request: web.Request) -> web.Response:
+        return web.Response(status=502, text="upstream down")
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", bad_gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    chain = ChainClient(f"http://127.0.0.1:{port}/v3/{KEY}?apikey={KEY}", timeout_s=5)
+    try:
+        with pytest.raises(RpcUnreachable) as info:
+            await chain.chain_id()
+    finally:
+        await chain.close()
+        await runner.cleanup()
+    text = str(info.value)
+    assert "502" in text and f"http://127.0.0.1:{port}/…" in text, text
+    assert KEY not in text and KEY not in repr(info.value) and KEY not in str(chain.w3.provider)

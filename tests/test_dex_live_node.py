@@ -62,15 +62,20 @@ def test_a_live_node_names_chain_wallet_router_and_caps_and_never_the_rpc_key(
     paths = ["/api/v1/orders", "/api/v1/fills", "/api/v1/balances", "/api/v1/events",
              "/api/v1/state", "/api/v1/mode", "/api/v1/health"]  # fmt: skip
     answers = [json.dumps(dex.get(p)) for p in paths]
-    shown = [cli(*a, "--config", str(dex.config), env=dex.env) for a in (
-        ["status"], ["status", "--json"], ["orders", "--json"], ["balances", "--json"])]  # fmt: skip
+    views = (["status"], ["status", "--json"], ["orders", "--json"], ["balances", "--json"])
+    shown = [cli(*a, "--config", str(dex.config), env=dex.env) for a in views]
     dex.stop_nodes()  # web3 names its endpoint on disconnect: that line is in the log too
 
     log = dex.node_log()
     host = d["rpc_url"]  # http://127.0.0.1:PORT, what the banner may show
-    for line in ("LIVE TRADING: REAL MONEY", f"chain id:        {d['chain_id']} via {host}",
-                 f"router:          {d['router']}", "max_tx_value 10000 per swap",
-                 "max_fee_per_gas 100 gwei", f"wallet address:  {d['wallet_address']}"):
+    for line in (
+        "LIVE TRADING: REAL MONEY",
+        f"chain id:        {d['chain_id']} via {host}",
+        f"router:          {d['router']}",
+        "max_tx_value 10000 per swap",
+        "max_fee_per_gas 100 gwei",
+        f"wallet address:  {d['wallet_address']}",
+    ):
         assert line in log, line  # fmt: skip
     assert str(d["wallet_private_key"])[2:] not in log
     for blob in [log, *answers, *shown, dex.db_path.read_bytes().decode("latin-1")]:
