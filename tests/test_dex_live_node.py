@@ -85,12 +85,22 @@ def test_a_live_node_names_chain_wallet_router_and_caps_and_never_the_rpc_key(
 def test_a_chain_id_other_than_the_declared_one_refuses_to_start(dex: DexSetup) -> None:
     real = int(dex.deployment["chain_id"])
     dex.config.write_text(live_config_text(dex.root, dex.deployment, chain_id=1))
+    _refused(dex, f"venues.dex.chain_id=1 but the RPC at {dex.deployment['rpc_url']} answers "
+             f"eth_chainId={real}; refusing to start")  # fmt: skip
+
+
+def test_token_decimals_other_than_the_contracts_refuse_to_start(dex: DexSetup) -> None:
+    text = live_config_text(dex.root, dex.deployment) + "token_decimals = { USD = 6 }\n"
+    dex.config.write_text(text)
+    usd = dex.deployment["tokens"]["USD"]
+    _refused(dex, f"token USD at {usd} has 18 decimals on chain but venues.dex.token_decimals "
+             "gives 6; set token_decimals.USD = 18")  # fmt: skip
+
+
+def _refused(dex: DexSetup, message: str) -> None:
     done = run_exit(dex.config, dex.env)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert (
-        f"venues.dex.chain_id=1 but the RPC at {dex.deployment['rpc_url']} answers "
-        f"eth_chainId={real}" in done.stderr
-    ), done.stderr
+    assert f"venue dex: {message}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and PATH_KEY not in done.stdout + done.stderr
 
 

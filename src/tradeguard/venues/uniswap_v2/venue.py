@@ -78,11 +78,6 @@ class UniswapV2Venue(Venue):
         return f"UniswapV2Venue(name={self.name!r}, router={self.settings.router})"
 
     @property
-    def chain_id(self) -> int | None:
-        """The chain id the RPC answered at connect (None before)."""
-        return None if self.sender is None else self.sender.chain_id
-
-    @property
     def address(self) -> str:
         """The wallet address (public; the key never leaves the sender)."""
         return self._sender().address
