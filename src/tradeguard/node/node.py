@@ -275,8 +275,13 @@ class TradingNode:
 
     async def ensure_market_data(self, venue: str, symbol: str) -> None:
         """Subscribe `symbol` on demand when nobody streams it (an order over HTTP, an unwind at
-        start), so that it has a reference price."""
-        if self.mode in _STREAMING and self.market.last_update_ms(symbol, venue) is None:
+        start), so that it has a reference price. A symbol the venue does not list is left to
+        the risk check's refusal: its stream would never speak and stay stale (health 503)."""
+        if (
+            self.mode in _STREAMING
+            and self.market.last_update_ms(symbol, venue) is None
+            and self.market.instrument(venue, symbol) is not None
+        ):
             await self.live_hub().ensure_quotes(venue, symbol, self.config.node.subscribe_wait_s)
 
     def candle_stream(self) -> Iterator[Candle]:
