@@ -90,3 +90,25 @@ async def test_the_safety_services_emergency_stop_needs_totp_to_halt_the_node_wh
         assert ok.status_code == 200, ok.text
     assert ok.json()["scope"] == "node" and node.risk.state is TradingState.HALTED
     node.close()
+
+
+async def test_a_kill_or_emergency_stop_without_a_body_halts_with_the_default_reason(
+    tmp_path, data_dir
+):
+    # `curl -X POST -H "Authorization: ..." .../kill` was 422 "(body): Field required": the
+    # stop a user sends in a hurry did nothing.
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        r = await http.post("/api/v1/kill", headers=bearer(tokens.trader))
+        assert r.status_code == 200, r.text
+        assert r.json()["trading_state"] == "HALTED"
+        assert "emergency stop from the API" in node.risk.state_reason
+        node.risk.resume("test", "drill over")
+        r = await http.post("/api/v1/safety/emergency-stop", headers=bearer(tokens.trader))
+        assert r.status_code == 200, r.text
+        assert r.json()["scope"] == "node" and node.risk.state is TradingState.HALTED
+        # a body that is there must still be an object
+        r = await http.post("/api/v1/kill", content=b"[]", headers=bearer(tokens.trader))
+        assert r.status_code == 422, r.text
+    node.close()

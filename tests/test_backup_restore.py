@@ -317,3 +317,21 @@ def test_a_short_backup_passphrase_is_named_as_the_backup_one(
     assert f"backup passphrase ({PASSPHRASE_ENV}) is 5 characters long" in err
     assert "at least 12" in err and "master" not in err
     assert not (tmp_path / "x.tgb").exists()
+
+
+@pytest.mark.parametrize("where", ["", "folder"])
+def test_restore_from_a_folder_or_an_empty_in_is_a_usage_error(tmp_path, capsys, where):
+    # Both were exit 1 "cannot read backup .: Is a directory" ('' read as the current folder).
+    given = str(tmp_path) if where else ""
+    target = tmp_path / "restored.db"
+    assert main(["restore", "--in", given, "--db", f"sqlite:///{target}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--in {given!r} is a directory; give the backup file" in err
+    assert "Traceback" not in err and not target.exists()
+
+
+def test_backup_to_an_empty_out_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tg.db").touch()
+    assert main(["backup", "--db", "sqlite:///tg.db", "--out", ""]) == 2
+    assert "--out '' is a directory" in capsys.readouterr().err

@@ -258,3 +258,14 @@ def test_status_shows_a_hostile_health_answer_escaped_without_a_traceback(
         assert raw not in screen, (raw, screen)
     assert "degraded\\x1b]0;pwned\\x07" in screen and "down[/]" in screen, screen
     assert "\\x1b[8mhid[/]" in screen, screen
+
+
+@pytest.mark.parametrize("api", ["http://[::1", "garbage", "ftp://127.0.0.1", "http://:8000",
+                                 "http://127.0.0.1:99999"])  # fmt: skip
+def test_status_refuses_an_api_that_is_no_url(tmp_path, capsys, api):
+    # "http://[::1" ended in a ValueError traceback; the others read "API not reachable", exit 0
+    db = tmp_path / "tg.db"
+    db.touch()
+    assert main(["status", "--db", f"sqlite:///{db}", "--api", api]) == 2
+    err = capsys.readouterr().err
+    assert f"--api {api!r}: expected the node's API URL" in err and "Traceback" not in err

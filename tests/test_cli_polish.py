@@ -213,3 +213,28 @@ def test_orders_show_a_resting_stop_at_its_trigger_and_json_has_the_oco_fields(t
     table = _stdout(capsys, ["orders", "--db", url])
     row = next(line for line in table.splitlines() if line.startswith("tg-sl "))
     assert "@49100.01" in row and "market" not in row
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["resume", "--reason", "", "--yes"],  # was a ValueError traceback, exit 1
+        ["resume", "--reason", "   ", "--yes"],
+        ["resume", "--reason", "ok", "--by", "", "--yes"],
+        ["resume", "--reason", "r" * 201, "--yes"],
+        ["kill", "--reason", ""],  # was recorded as the kill's reason
+        ["kill", "--reason", "y" * 100_000],  # was stored and printed whole
+    ],
+    ids=["resume-empty", "resume-blank", "resume-no-by", "resume-long", "kill-empty", "kill-huge"],
+)
+def test_an_empty_or_huge_kill_or_resume_reason_is_a_usage_error(tmp_path, data_dir, capsys, argv):
+    cfg = _ran(tmp_path, data_dir, rows=100)
+    assert main(["kill", "--config", cfg, "--reason", "drill", "--json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:  # argparse's usage error
+        main([*argv, "--config", cfg])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "must hold 1 to 200 characters" in err and "Traceback" not in err
+    doc = json.loads(_stdout(capsys, ["status", "--config", cfg, "--json"]))
+    assert doc["trading_state"] == "HALTED" and "drill" in doc["halt_reason"]

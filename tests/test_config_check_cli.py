@@ -205,3 +205,16 @@ def test_a_key_written_under_the_wrong_table_names_the_table_it_belongs_to(
     symbol = err[err.index("venues.0.symbol = (not shown): unknown key here; it is a key of ") :]
     assert "[[strategies]]" in symbol.split(": move it under the right one")[0], err
     assert "api.kill_sentinel = (not shown): unknown key; credentials" not in err, err
+
+
+@pytest.mark.parametrize("url", ["mysql://root:hunter2@127.0.0.1/tg", "tradeguard.db"])
+def test_config_check_refuses_a_database_backend_run_cannot_lock(url, tmp_path, capsys):
+    # config check called it valid; run then stopped with exit 1 ("no writer lock").
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'mode = "paper"\n[node]\ndatabase_url = "{url}"\n')
+    for argv in (["config", "check", str(cfg)], ["run", "--config", str(cfg), "--until-end"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "node.database_url = '(hidden)'" in err and "is not supported" in err
+        assert "sqlite:///path/to/file.db" in err and "hunter2" not in err
+        assert "Traceback" not in err

@@ -48,3 +48,21 @@ def test_chain_command_serves_json_rpc_and_writes_a_private_deployment_file(
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def test_chain_on_a_busy_port_is_a_failure_outside_the_input(tmp_path: Path, capsys) -> None:
+    # It exited 2, the code of a usage error, where the sandbox on a busy port exits 1.
+    import socket
+
+    from tradeguard.cli import main
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        argv = ["chain", "--port", str(port), "--deployment-file", str(tmp_path / "c.json")]
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"chain cannot listen on 127.0.0.1:{port}: " in err and "already in use" in err
+    assert "pick another --port" in err and "Traceback" not in err
+    assert not (tmp_path / "c.json").exists()

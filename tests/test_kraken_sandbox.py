@@ -210,3 +210,28 @@ async def test_request_log_masks_the_key_and_keeps_no_signature(tmp_path: Path) 
     assert private["status"] == 200 and "nonce" in private["params"]
     assert private["api_key"] != CAROL_KEY and CAROL_SECRET not in log.read_text()
     assert "API-Sign" not in log.read_text()
+
+
+@pytest.mark.parametrize(("validate", "placed"), [
+    ("true", False), ("True", False), ("1", False),  # "True": Python's str(True), as krakenex sends
+    ("false", True), ("0", True),
+])  # fmt: skip
+async def test_add_order_validate_checks_without_placing(
+    kx: KrakenSandbox, validate: str, placed: bool
+) -> None:
+    fields = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01"}
+    fields.update(price="40000", validate=validate)
+    doc = await _signed(kx, "/0/private/AddOrder", time.time_ns(), fields)
+    assert doc["error"] == [] and ("txid" in doc["result"]) is placed, doc
+    opened = await _signed(kx, "/0/private/OpenOrders", time.time_ns(), {})
+    assert len(opened["result"]["open"]) == int(placed)
+
+
+async def test_add_order_refuses_a_validate_that_is_no_boolean(kx: KrakenSandbox) -> None:
+    fields = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01"}
+    fields["price"] = "40000"
+    for junk in ("maybe", "yes", "2"):
+        doc = await _signed(kx, "/0/private/AddOrder", time.time_ns(), {**fields, "validate": junk})
+        assert doc["error"] == ["EGeneral:Invalid arguments:validate"], (junk, doc)
+    opened = await _signed(kx, "/0/private/OpenOrders", time.time_ns(), {})
+    assert opened["result"]["open"] == {}

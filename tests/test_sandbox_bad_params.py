@@ -377,3 +377,61 @@ async def test_deeply_nested_json_in_a_sandbox_request_is_a_400_not_a_500(caplog
         finally:
             await server.stop()
     assert not [r for r in caplog.records if r.exc_info]
+
+
+ADMIN_BAD = [
+    # (path, body, what the answer must say); each used to be a raw "KeyError: 'api_key'" or
+    # "InvalidOperation: [<class 'decimal.InvalidOperation'>]", or was taken as given
+    ("/admin/accounts", {}, "api_key=None: expected a string"),
+    ("/admin/accounts", {"api_key": 5, "secret": "s"}, "api_key=5: expected a string"),
+    ("/admin/accounts", {"api_key": "k", "secret": None}, "secret=None: expected a string"),
+    ("/admin/accounts", {"api_key": "k\x1b[2J", "secret": "s"}, "holds control characters"),
+    ("/admin/accounts", {"api_key": "k", "secret": "s", "balances": {"USDT": "-5"}},
+     "balances.USDT='-5': expected a finite number >= 0"),
+    ("/admin/accounts", {"api_key": "k", "secret": "s", "balances": {"BTC": "NaN"}},
+     "balances.BTC='NaN': expected a finite number >= 0"),
+    ("/admin/accounts", {"api_key": "k", "secret": "s", "can_withdraw": "false"},
+     "can_withdraw must be true or false"),
+    ("/admin/book", {}, "symbol=None: expected a string"),
+    ("/admin/book", {"symbol": "BTCUSDT", "bids": [["-1", "1"]]},
+     "bids[0] price='-1': expected a finite number > 0"),
+    ("/admin/book", {"symbol": "BTCUSDT", "asks": [["NaN", "1"]]},
+     "asks[0] price='NaN': expected a finite number > 0"),
+    ("/admin/book", {"symbol": "BTCUSDT", "bids": [["1"]]},
+     "bids[0]=['1']: expected a [price, qty] pair"),
+    ("/admin/trade", {"symbol": "BTCUSDT", "side": "buy", "price": "x", "qty": "1"},
+     "price='x': expected a finite number > 0"),
+    ("/admin/clock", {}, "offset_ms=None: expected a whole number of milliseconds"),
+    ("/admin/clock", {"offset_ms": 1e300}, "offset_ms=1e+300: expected a whole number"),
+    ("/admin/clock", {"offset_ms": 10**26}, "(ten years)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "says"), ADMIN_BAD)
+async def test_a_bad_admin_field_is_a_400_naming_it_and_changes_nothing(sandbox, path, body, says):
+    base, http = sandbox
+    async with http.post(f"{base}{path}", json=body) as r:
+        answer = await r.json()
+    assert r.status == 400 and says in answer["error"], answer
+    assert "Error:" not in answer["error"]
+    async with http.get(f"{base}/api/v3/time") as r:  # the clock was left alone
+        assert abs((await r.json())["serverTime"] - time.time() * 1000) < 60_000
+    async with http.get(f"{base}/api/v3/depth", params={"symbol": "BTCUSDT"}) as r:
+        book = await r.json()
+    assert book["bids"] and book["asks"]  # the house book was left alone
+
+
+async def test_an_admin_body_that_is_not_json_is_named_as_such(sandbox):
+    base, http = sandbox
+    async with http.post(f"{base}/admin/accounts", data=b"{api_key: k}") as r:
+        answer = await r.json()
+    assert r.status == 400 and answer["error"].startswith("the body is not valid JSON: ")
+
+
+def test_a_sandbox_config_account_with_a_negative_balance_is_refused():
+    from tradeguard.sandbox.config import SandboxConfig
+    from tradeguard.sandbox.server import SandboxExchange
+
+    row = {"api_key": "k", "secret": "s", "balances": {"USDT": "-100"}}
+    with pytest.raises(ConfigError, match=r"sandbox accounts: balances.USDT='-100'"):
+        SandboxExchange(SandboxConfig(accounts=[row]))

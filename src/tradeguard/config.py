@@ -195,6 +195,9 @@ class ReconcileConfig(_Strict):
     balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
 class NodeConfig(_Strict):
     name: str = "tradeguard"
     database_url: str = "sqlite:///tradeguard.db"
@@ -247,6 +250,19 @@ class NodeConfig(_Strict):
                 raise ValueError(
                     f"pegged_assets.{asset} = {usd}: expected USD per unit in (0, 1000]"
                 )
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_backend(cls, v: str) -> str:
+        # Only these have a writer lock; anything else passed `config check` and stopped `run`.
+        scheme = v.split("://", 1)[0].lower() if "://" in v else ""
+        if scheme not in DATABASE_SCHEMES:
+            shown = f"{scheme!r}" if scheme.isascii() and scheme.isprintable() else "unreadable"
+            raise ValueError(
+                f"database backend {shown if scheme else '(no scheme)'} is not supported; "
+                "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
+            )
         return v
 
     @field_validator("backup_interval_s")

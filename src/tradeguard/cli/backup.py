@@ -66,7 +66,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from tradeguard.storage.db import mask_url
 
     config = config_from_args(args)
-    if Path(args.out).is_dir():
+    if not args.out or Path(args.out).is_dir():  # '' is the current folder
         raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as db.tgb")
     vault = _vault_to_include(args.vault)
     passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
@@ -100,7 +100,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     database. Only when every byte is authenticated and checked is the target touched."""
     from tradeguard.secrets.backup_file import BackupReader
 
-    # A BackupFileError (exit 1) says which way the file, or the passphrase, is wrong.
+    # A folder is a bad argument (exit 2), as `backup --out` says; a BackupFileError (exit 1)
+    # says which way the file, or the passphrase, is wrong.
+    if not args.input or Path(args.input).is_dir():
+        raise ConfigError(
+            f"--in {args.input!r} is a directory; give the backup file, such as backups/tg.tgb"
+        )
     with BackupReader(Path(args.input)) as reader:
         return _restore_from(args, reader)
 

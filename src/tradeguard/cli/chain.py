@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tradeguard.model.errors import ConfigError
+from tradeguard.model.errors import ConfigError, TradeguardError
 
 EXAMPLE = """\
 example: tradeguard chain --port 8545 --deployment-file tradeguard-chain.json
@@ -55,5 +55,14 @@ def _run(args: argparse.Namespace) -> int:
     except ArtifactError as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
-        raise ConfigError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}") from None
+        from tradeguard.sandbox.loopback import listen_error
+
+        # a failure outside the input (exit 1), as the sandbox's busy port and the README say
+        if exc.filename is not None:
+            raise TradeguardError(
+                f"cannot write --deployment-file {path}: {exc.strerror or exc}"
+            ) from None
+        raise TradeguardError(
+            listen_error("127.0.0.1", args.port, exc).replace("sandbox", "chain", 1)
+        ) from None
     return 0

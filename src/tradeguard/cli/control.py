@@ -25,6 +25,20 @@ from tradeguard.logsetup import printable
 RESUME_PHRASE = "RESUME"
 
 
+MAX_REASON = 200  # as the API's kill and resume bodies and `strategy pause --reason`
+
+
+def _text_arg(text: str) -> str:
+    """A recorded --reason or --by: 1 to MAX_REASON characters once trimmed. An empty one made
+    `resume` end in a traceback; a pasted log file was stored and printed whole."""
+    value = text.strip()
+    if not value or len(value) > MAX_REASON:
+        raise argparse.ArgumentTypeError(
+            f"must hold 1 to {MAX_REASON} characters (got {len(value)})"
+        )
+    return value
+
+
 def add_control_parsers(sub: Any) -> None:
     """Register `kill` and `resume` on the top-level parser."""
     kill = sub.add_parser(
@@ -37,7 +51,10 @@ def add_control_parsers(sub: Any) -> None:
         "--flatten", action="store_true", help="also close positions with reduce-only market orders"
     )
     kill.add_argument(
-        "--reason", default="operator kill switch", help="why trading stops (recorded)"
+        "--reason",
+        type=_text_arg,
+        default="operator kill switch",
+        help=f"why trading stops (recorded; 1 to {MAX_REASON} characters)",
     )
     kill.set_defaults(func=cmd_kill)
 
@@ -47,8 +64,13 @@ def add_control_parsers(sub: Any) -> None:
         epilog='example: tradeguard resume --reason "incident closed" --yes',
     )
     add_source_options(res)
-    res.add_argument("--reason", required=True, help="why trading may resume (recorded)")
-    res.add_argument("--by", default=None, help="who resumes (default: the OS user)")
+    res.add_argument(
+        "--reason",
+        type=_text_arg,
+        required=True,
+        help=f"why trading may resume (recorded; 1 to {MAX_REASON} characters)",
+    )
+    res.add_argument("--by", type=_text_arg, help="who resumes (default: the OS user)")
     res.add_argument(
         "--yes",
         action="store_true",

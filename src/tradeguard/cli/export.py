@@ -80,7 +80,8 @@ def cmd_fills(args: argparse.Namespace, console: Console) -> int:
     since, until = parse_utc(args.since, "--since"), parse_utc(args.until, "--until")
     if since is not None and until is not None and until <= since:
         raise ConfigError(f"--until {args.until} must be after --since {args.since}")
-    if args.out and Path(args.out).is_dir():  # a usage error comes before the database
+    # a usage error comes before the database; '' (an unset variable in a script) is no file
+    if args.out is not None and (not args.out or Path(args.out).is_dir()):
         raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as fills.csv")
     storage = open_storage(args, existing=True)
     rows = storage.fill_pages(venue=args.venue, symbol=args.symbol, since_ts=since, until_ts=until)

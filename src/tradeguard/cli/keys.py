@@ -49,6 +49,7 @@ DEFAULT_FIELDS = ("api_key", "secret")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -209,7 +210,10 @@ def _run(command: Callable[[argparse.Namespace, _IO], int], args: Any, io: KeysI
     except (VaultError, CredentialError) as exc:
         streams.err(f"error: {exc}")
         return EXIT_ERROR
-    except (KeyboardInterrupt, EOFError):
+    except KeyboardInterrupt:  # Ctrl-C: 130, as every other command answers it
+        streams.err("aborted: nothing was changed")
+        return EXIT_INTERRUPTED
+    except EOFError:
         streams.err("aborted: nothing was changed")
         return EXIT_ERROR
 

@@ -60,8 +60,28 @@ def _writer_alive(config: Any) -> bool:
 def api_base(config: Any, given: str | None) -> str | None:
     """Return the API to ask: `--api`, else the config's own when the API is enabled."""
     if given:
-        return given.rstrip("/")
+        return _checked_api_url(given).rstrip("/")
     return config_api_url(config.api) if config.api.enabled else None
+
+
+def _checked_api_url(given: str) -> str:
+    """`--api` as given, once it reads as an http(s) URL with a host and a valid port; a bad
+    one was "not reachable" with exit 0, or (an unclosed IPv6 bracket) a traceback."""
+    from urllib.parse import urlsplit
+
+    from tradeguard.model.errors import ConfigError
+
+    try:
+        parts = urlsplit(given)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"--api {given!r}: expected the node's API URL, e.g. http://127.0.0.1:8000"
+        )
+    return given
 
 
 def config_api_url(api: Any) -> str:

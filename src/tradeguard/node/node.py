@@ -274,9 +274,10 @@ class TradingNode:
         return result
 
     async def ensure_market_data(self, venue: str, symbol: str) -> None:
-        """Subscribe `symbol` on demand when nobody streams it (an order over HTTP, an unwind at
-        start), so that it has a reference price."""
-        if self.mode in _STREAMING and self.market.last_update_ms(symbol, venue) is None:
+        """Subscribe `symbol` on demand when nobody streams it (an HTTP order, an unwind at start)
+        for a reference price; never one the venue does not list (stale for good: health 503)."""
+        listed = self.market.instrument(venue, symbol) is not None
+        if self.mode in _STREAMING and listed and self.market.last_update_ms(symbol, venue) is None:
             await self.live_hub().ensure_quotes(venue, symbol, self.config.node.subscribe_wait_s)
 
     def candle_stream(self) -> Iterator[Candle]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -48,12 +49,16 @@ class AdminRoutes:
 
     async def book(self, request: web.Request) -> web.Response:
         body = await request.json()
-        result = self.ex.set_book(body["symbol"], body.get("bids", []), body.get("asks", []))
+        symbol = text(body, "symbol")
+        bids, asks = levels(body, "bids"), levels(body, "asks")
+        result = self.ex.set_book(symbol, bids, asks)
         return web.json_response({"trades": len(result.trades)})
 
     async def trade(self, request: web.Request) -> web.Response:
         body = await request.json()
-        result = self.ex.trade_through(body["symbol"], body["side"], body["price"], body["qty"])
+        symbol, side = text(body, "symbol"), text(body, "side")
+        price, qty = amount(body.get("price"), "price"), amount(body.get("qty"), "qty")
+        result = self.ex.trade_through(symbol, side, price, qty)
         return web.json_response({"trades": len(result.trades)})
 
     async def ws_disconnect(self, request: web.Request) -> web.Response:
@@ -62,17 +67,27 @@ class AdminRoutes:
     async def add_account(self, request: web.Request) -> web.Response:
         body = await request.json()
         account_id = self.ex.add_account(
-            body["api_key"],
-            body["secret"],
-            {k: dec(str(v), k) for k, v in body.get("balances", {}).items()},
-            bool(body.get("can_withdraw", False)),
+            text(body, "api_key"),
+            text(body, "secret"),
+            balances(body),
+            flag(body, "can_withdraw") or False,
             flag(body, "bnb_fees"),
         )
         return web.json_response({"account_id": account_id})
 
     async def clock(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.ex.clock_offset_ms = int(body["offset_ms"])
+        offset = body.get("offset_ms")
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int)
+            or abs(offset) > MAX_CLOCK_OFFSET_MS
+        ):
+            raise ValueError(
+                f"offset_ms={offset!r}: expected a whole number of milliseconds from "
+                f"-{MAX_CLOCK_OFFSET_MS} to {MAX_CLOCK_OFFSET_MS} (ten years)"
+            )
+        self.ex.clock_offset_ms = offset
         return web.json_response({"offset_ms": self.ex.clock_offset_ms, "now_ms": self.ex.now_ms()})
 
     async def replay(self, request: web.Request) -> web.Response:
@@ -92,6 +107,58 @@ class AdminRoutes:
         except (ConfigError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"replays": [r.describe() for r in self.ex.replays]})
+
+
+MAX_CLOCK_OFFSET_MS = 10 * 365 * 86_400_000
+_MAX_TEXT = 256
+
+
+def text(body: dict[str, Any], name: str) -> str:
+    """A required string field: present, non-empty, printable, at most 256 characters."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise ValueError(f"{name}={value!r}: expected a string of 1 to {_MAX_TEXT} characters")
+    if not value.isprintable():
+        raise ValueError(f"{name}={value!r}: holds control characters")
+    return value
+
+
+def amount(value: object, field: str, zero: bool = False) -> Decimal:
+    """A finite number above 0 (or from 0, with `zero`), given as a string or a JSON number."""
+    try:
+        result = dec(value, field)
+    except ValueError:
+        result = Decimal("NaN")
+    if not result.is_finite() or result < 0 or (result == 0 and not zero):
+        limit = ">= 0" if zero else "> 0"
+        raise ValueError(f"{field}={value!r}: expected a finite number {limit}")
+    return result
+
+
+def levels(body: dict[str, Any], side: str) -> list[tuple[Decimal, Decimal]]:
+    """A house book side: a list of [price, qty] pairs, each a finite number above 0."""
+    rows = body.get(side, [])
+    if not isinstance(rows, list):
+        raise ValueError(f"{side}={rows!r}: expected a list of [price, qty] pairs")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != 2:
+            raise ValueError(f"{side}[{i}]={row!r}: expected a [price, qty] pair")
+        out.append((amount(row[0], f"{side}[{i}] price"), amount(row[1], f"{side}[{i}] qty")))
+    return out
+
+
+def balances(row: dict[str, Any]) -> dict[str, Decimal]:
+    """An account row's balances: asset code -> finite amount >= 0."""
+    given = row.get("balances", {})
+    if not isinstance(given, dict):
+        raise ValueError(f"balances={given!r}: expected a table of asset -> amount")
+    out = {}
+    for asset, value in given.items():
+        if not (asset.isascii() and asset.isalnum() and len(asset) <= 20):
+            raise ValueError(f"balances key {asset!r}: expected an asset code such as USDT")
+        out[asset] = amount(value, f"balances.{asset}", zero=True)
+    return out
 
 
 def flag(row: dict[str, Any], name: str) -> bool | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from decimal import InvalidOperation
 from typing import TYPE_CHECKING
@@ -62,8 +63,14 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response(
             {"error": "the body is not valid JSON (nested too deeply)"}, status=400
         )
-    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-        return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
+    except json.JSONDecodeError as exc:
+        return web.json_response(
+            {"error": f"the body is not valid JSON: {exc.msg} at column {exc.colno}"}, status=400
+        )
+    except KeyError as exc:
+        return web.json_response({"error": f"missing field {exc}"}, status=400)
+    except (ValueError, TypeError, InvalidOperation) as exc:  # the handlers name the field
+        return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
     except EngineReject as exc:
         return error_response(ApiError(exc.code, exc.msg, exc.http_status))
 

@@ -17,13 +17,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
-from typing import Any
 
 from aiohttp import web
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
-from tradeguard.sandbox.admin import AdminRoutes, flag
+from tradeguard.sandbox.admin import AdminRoutes, balances, flag, text
 from tradeguard.sandbox.auth import ApiKey, Auth
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
@@ -294,13 +293,7 @@ class SandboxExchange:
             if m.get("bids") or m.get("asks"):
                 self.set_book(m["symbol"], m.get("bids", []), m.get("asks", []))
         for a in self.config.accounts:
-            self.add_account(
-                a["api_key"],
-                a["secret"],
-                {k: dec(str(v), k) for k, v in a.get("balances", {}).items()},
-                bool(a.get("can_withdraw", False)),
-                _account_flag(a, "bnb_fees"),
-            )
+            self.add_account(*_account_row(a))
         if self.config.universe_markets:
             seed_universe(self, self.config.universe_markets, self.config.seed)
         for arg in self.config.replay:
@@ -376,9 +369,14 @@ class SandboxExchange:
         task.add_done_callback(self._tasks.discard)
 
 
-def _account_flag(row: dict[str, Any], name: str) -> bool:
-    """An account row's true/false field of the sandbox config (false when absent)."""
+def _account_row(row: object) -> tuple[str, str, dict[str, Decimal], bool, bool]:
+    """A sandbox config `accounts` row, checked as `POST /admin/accounts` checks its body."""
+    if not isinstance(row, dict):
+        raise ConfigError(f"sandbox accounts: {row!r} is not a table")
     try:
-        return bool(flag(row, name))
+        return (
+            text(row, "api_key"), text(row, "secret"), balances(row),
+            bool(flag(row, "can_withdraw")), bool(flag(row, "bnb_fees")),
+        )  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"sandbox accounts: {exc}") from None

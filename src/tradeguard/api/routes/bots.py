@@ -79,13 +79,15 @@ async def disable_bot(
 
 @router.post(f"{API}/bots/{{bot_id}}/close-positions", responses=NOT_FOUND)
 async def close_positions(
-    body: ClosePositions,
     request: Request,
+    body: ClosePositions | None = None,
     bot_id: str = _BOT,
     who: Principal = trader,
     api: ApiState = state_dep,
 ) -> dict[str, Any]:
-    """Close the bot's positions (or one, by `symbol`) with reduce-only orders; needs X-TOTP."""
+    """Close the bot's positions (or one, by `symbol`) with reduce-only orders; needs X-TOTP.
+    No body closes them all, as `{}` does."""
+    body = body or ClosePositions()
     second_factor(api, who, request, "close bot positions")
     try:
         closed = await desk_of(api).close_positions(bot_id, body.symbol)

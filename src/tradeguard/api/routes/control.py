@@ -24,12 +24,17 @@ router = APIRouter(
 
 @router.post(f"{API}/kill")
 async def kill(
-    body: KillRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+    request: Request,
+    body: KillRequest | None = None,
+    who: Principal = trader,
+    api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Halt trading and cancel every open order; `flatten` (needs X-TOTP) closes positions.
 
     With `api.require_totp_for_kill` every kill needs X-TOTP; without a valid code it is 403.
+    No body is the defaults: a `curl -X POST` in a hurry halts rather than getting a 422.
     """
+    body = body or KillRequest()
     node = api.node
     if body.flatten:
         second_factor(api, who, request, "flatten")

@@ -90,10 +90,15 @@ async def get_pm_arb(
 
 @router.post(f"{API}/pm/arb/held/retry")
 async def retry_held(
-    body: HeldRetryRequest, request: Request, who: Principal = trader, api: ApiState = state_dep
+    request: Request,
+    body: HeldRetryRequest | None = None,
+    who: Principal = trader,
+    api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Offer every leg a cross-venue pair left held alone for sale again, one IOC each within
-    the loss cap (the body's, else the strategy's), through risk and the journal."""
+    the loss cap (the body's, else the strategy's), through risk and the journal. The body is
+    optional, as documented: none is every strategy at its own cap."""
+    body = body or HeldRetryRequest()
     second_factor(api, who, request, "retrying the unwind of held legs")
     node = api.node
     strategies = [s for s in node.strategies if isinstance(s, CrossVenueStrategy)

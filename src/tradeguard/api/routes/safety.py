@@ -65,12 +65,17 @@ async def safety_status(who: Principal = viewer, api: ApiState = state_dep) -> d
 
 @router.post(f"{API}/safety/emergency-stop")
 async def emergency_stop(
-    body: EmergencyStop, request: Request, who: Principal = bot_trader, api: ApiState = state_dep
+    request: Request,
+    body: EmergencyStop | None = None,
+    who: Principal = bot_trader,
+    api: ApiState = state_dep,
 ) -> dict[str, Any]:
     """Disable one bot and cancel its orders; without `bot_id`, halt the whole node.
 
     Halting the node needs X-TOTP while `api.require_totp_for_kill` holds, as `/kill` does.
+    No body is the defaults (the token's bot, else the node), never a 422.
     """
+    body = body or EmergencyStop()
     bot_id = body.bot_id or who.token.bot
     if bot_id is None:
         if api.node.config.api.require_totp_for_kill:

@@ -139,6 +139,7 @@ class KrakenPrivate:
         if cl_ord_id and not valid_cl_ord_id(cl_ord_id):
             raise KrakenError(f"{INVALID_ARGUMENTS}:cl_ord_id")
         userref = _userref(fields)
+        validate_only = _validate_only(fields)
         type_ = MARKET if ordertype == "market" else LIMIT_MAKER if "post" in flags else LIMIT
         now = self.ex.now_ms()
         try:
@@ -146,7 +147,7 @@ class KrakenPrivate:
                 account, symbol, side, type_, now, qty=volume,
                 price=price if type_ != MARKET else None,
                 time_in_force=tif if type_ == LIMIT else "GTC", client_order_id=cl_ord_id,
-                validate_only=fields.get("validate") in ("true", "1"),
+                validate_only=validate_only,
             )  # fmt: skip
         except EngineReject as exc:
             raise engine_error(exc) from None
@@ -326,3 +327,14 @@ def _offset(fields: Fields) -> int:
 
 def _seconds(fields: Fields, name: str) -> Decimal | None:
     return _decimal(fields, name, zero_ok=True)
+
+
+def _validate_only(fields: Fields) -> bool:
+    """AddOrder's `validate`: true checks the order and places nothing. A client that writes
+    Python's True sends "True"; taken as false, that placed the order it meant only to check."""
+    value = fields.get("validate", "").strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0", ""):
+        return False
+    raise KrakenError(f"{INVALID_ARGUMENTS}:validate")
