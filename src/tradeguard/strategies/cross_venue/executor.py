@@ -117,6 +117,7 @@ class PairExecutor:
         self._unstamped: list[OpenPair] = []  # booked by the attempt whose record is unwritten
         self.nets_refused = NetsRefusals()  # PAIR_NETS recorded once per pair and held state
         self._nets_pending: PairAttempt | None = None
+        self.late_sales: dict[str, Any] = {}  # retry sales in flight at their record (late_sale)
         self._lock = asyncio.Lock()
         self._clock = next(iter(self.gateways.values()))
 

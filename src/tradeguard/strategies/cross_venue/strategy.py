@@ -261,8 +261,13 @@ class CrossVenueStrategy(Strategy):
                 for r in recs]  # fmt: skip
 
     def on_fill(self, fill: Fill) -> None:
-        """Learn market resolutions from the node's settlement fills."""
+        """Learn market resolutions from the node's settlement fills; book a retry's sale that
+        fills after its timeout as that retry's."""
         self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
+        if self.executor is not None and self.executor.late_sales:
+            from tradeguard.strategies.cross_venue.late_sale import late_fill
+
+            late_fill(self.executor, fill)
 
     async def _settle_loop(self) -> None:
         while True:
