@@ -167,7 +167,10 @@ class PairExecutor:
         if rec.code == PAIR_NETS and self.nets_refused.repeat(rec.pair_id, rec.reason, rec.ts):
             return rec  # counted on the held state's record: no record, no event again
         self._nets_pending = rec if rec.code == PAIR_NETS else None  # committed with its record
-        return self._finish(rec)
+        try:
+            return self._finish(rec)
+        finally:
+            self._nets_pending = None  # a record not written registers nothing
 
     async def _run(self, rec: PairAttempt, opp: PairOpportunity, started: float) -> None:
         why = self.refusal(opp.pair_id, rec.ts)
