@@ -108,14 +108,14 @@ def net_after_fill(om: Any, fill: Fill, strategy_id: str) -> list[tuple[Fill, Or
 
 
 def net_ledger_pairs(
-    om: Any, venue_name: str, ts: int, market: tuple[str, str] | None = None
+    om: Any, venue_name: str, ts: int, only: tuple[str, str] | None = None
 ) -> list[tuple[Fill, Order]]:
     """Net every market where the durable ledger (start + fills - fees + adjustments) holds
     both outcomes: a fill booked before its netting was (an older ledger), at reconciliation.
-    With `market` (its ticker and quote: a sell of it ended), that market only, reading its own
-    fills rather than the venue's whole table."""
-    if market is not None:
-        return _net_market(om, venue_name, ts, *market)
+    With `only` (a market's ticker and quote: a sell of it ended), that market only, reading
+    its own fills rather than the venue's whole table."""
+    if only is not None:
+        return _net_market(om, venue_name, ts, *only)
     start = stored_start_balances(om.storage).get(venue_name, {})
     moved = venue_ledger(om.storage, venue_name)[0]
     ledger = {a: start.get(a, ZERO) + moved.get(a, ZERO) for a in set(start) | set(moved)}
