@@ -66,7 +66,7 @@ def late_fill(executor: PairExecutor, fill: Fill) -> PairAttempt | None:
     left = max(held - amount, ZERO)
     rec = PairAttempt(
         executor.strategy_id, leg.pair_id, leg.event, leg.direction, executor.mode, amount,
-        ZERO, ZERO, ZERO, ts=fill.ts, retry_of=leg.record_id,
+        ZERO, ZERO, ZERO, ts=executor._clock.now_ms(), retry_of=leg.record_id,
         reason=(f"late fill of the retry's sell {fill.client_order_id}: {amount} {leg.symbol} "
                 f"sold at {fill.price} on {leg.venue} after the retry recorded them held"),
     )  # fmt: skip
