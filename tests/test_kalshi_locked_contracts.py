@@ -14,10 +14,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rigs import killed_child
-from test_kalshi_netting import NO, TICKER, YES, _kalshi_node, _yes_held_by_a_resting_sell_then_no
+from test_kalshi_netting import (
+    NO,
+    TICKER,
+    YES,
+    _buy,
+    _kalshi_node,
+    _yes_held_by_a_resting_sell_then_no,
+)
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
-from tradeguard.execution.outcome_netting import with_journal_locks
+from tradeguard.execution.outcome_netting import netting_id, with_journal_locks
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import EventKind
@@ -146,6 +153,61 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
         async with _restarted_clean(cfg):
             pass
     finally:
+        await server.stop()
+
+
+async def test_a_sells_cancel_nets_from_its_markets_fills_not_the_venues_whole_table(
+    tmp_path: Path, monkeypatch
+):
+    # trades on other markets fill the table; the cancel reads the fills of its market only
+    # and books the netting the whole-table read would (ids from the market's last fill)
+    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        venue = node.venues["kalshi"]
+        for ticker in ("KXBTC-26DEC-T100K", "KXRAIN-NYC-MON"):
+            other = f"{ticker}:YES/USD"
+            await _buy(node, other, "5", str((await venue.fetch_quote(other)).ask))
+        sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
+        assert sell.order is not None
+        reads: list[dict[str, object]] = []
+        load = node.storage.load_fills
+
+        def counted(**kw):
+            rows = load(**kw)
+            reads.append({**kw, "rows": len(rows)})
+            return rows
+
+        monkeypatch.setattr(node.storage, "load_fills", counted)
+        await node.orders.cancel(sell.order.client_order_id)
+        monkeypatch.undo()
+        assert reads and all(set(r.get("symbol") or ()) <= {YES, NO} for r in reads), reads
+        market_fills = load(venue="kalshi", symbol=(YES, NO))
+        assert sum(int(str(r["rows"])) for r in reads) <= len(market_fills)
+        assert len(load(venue="kalshi")) > len(market_fills)
+        # the same figures: 10 pairs at the last fill's prices, under the whole-table seed
+        whole = [f for f in load(venue="kalshi") if f.symbol in (YES, NO)]  # as the cancel found it
+        last = [f for f in whole if not f.trade_id.startswith("net-")][-1]
+        nets = {
+            o.symbol: o for o in node.orders.orders.values() if o.client_order_id.startswith("net")
+        }
+        assert {s: (o.filled, o.price) for s, o in nets.items()} == {
+            NO: (10, last.price),
+            YES: (10, 1 - last.price),
+        }
+        [seed] = {o.signal["netting"] for o in nets.values()}
+        assert seed == f"{last.trade_id}|{seed.split('|')[1]}" and D(seed.split("|")[1]) == 10
+        assert {o.client_order_id for o in nets.values()} == {
+            netting_id("kalshi", seed, outcome, "s1") for outcome in Outcome
+        }
+        acct = server.account_of(keys["key_id"])
+        assert node.portfolio.book("kalshi").total("USD") == acct.cash
+        report = await reconcile_and_gate(node)
+        assert report.ok and report.balance_adjustments == [], report.to_json()
+    finally:
+        await node.stop()
+        node.close()
         await server.stop()
 
 

@@ -107,3 +107,41 @@ async def test_a_retry_cut_short_before_its_record_is_taken_up_as_that_retry() -
     [rest] = held_legs(_rows(pm))  # the next retry starts from what is left
     assert (rest.record_id, rest.contracts) == (leg.record_id, D(6))
     assert rest.capital == leg.capital * 6 / 10
+
+
+async def test_a_retry_sale_filling_after_its_timeout_books_its_loss_as_the_retrys() -> None:
+    from tradeguard.model.enums import LiquiditySide, Side
+    from tradeguard.model.fill import Fill
+    from tradeguard.strategies.cross_venue.late_sale import late_fill
+
+    executor, k, pm = await _held()
+    [leg] = held_legs(_rows(pm))
+    day_before = executor.book.realised_today
+    k.stalled.add(K_YES)  # the IOC's answer and fill do not come within leg_timeout_s
+    rec = await retry_unwind(executor, leg, D(2))
+    assert rec.outcome == "held" and rec.held == {K_YES: D(10)}, rec.reason
+    [sale] = [o for o in k.sent if o.side is Side.SELL][-1:]
+    assert list(executor.late_sales) == [sale.client_order_id]
+    # the sale fills late: 6 at 0.30 (fee 0.13), then 4
+    fills = [
+        Fill("k", K_YES, sale.client_order_id, "v1", f"late-{i}", Side.SELL, D("0.30"), n, fee,
+             "USD", LiquiditySide.TAKER, k.clock_ms + 1000)
+        for i, (n, fee) in enumerate(((D(6), D("0.13")), (D(4), D("0.06"))))
+    ]  # fmt: skip
+    other = Fill("k", K_YES, "k-other", "v2", "x-1", Side.SELL, D("0.30"), D(1), D(0), "USD",
+                 LiquiditySide.TAKER, k.clock_ms)  # fmt: skip
+    assert late_fill(executor, other) is None  # not the retry's order: not booked here
+    part = late_fill(executor, fills[0])
+    assert part is not None and part.outcome == "held" and part.held == {K_YES: D(4)}
+    assert part.retry_of == 1 and part.actual_profit == D("1.80") - D("0.13") - D("2.502")
+    assert executor.book.open[0].contracts == D(4)
+    [still] = held_legs(_rows(pm))
+    assert still.contracts == D(4) and still.capital == D("1.668")
+    rest = late_fill(executor, fills[1])
+    assert rest is not None and rest.outcome == "unwound" and rest.held == {}
+    assert rest.actual_profit == D("1.20") - D("0.06") - D("1.668")
+    assert executor.book.open == [] and held_legs(_rows(pm)) == []
+    loss = part.actual_profit + rest.actual_profit
+    assert executor.book.realised_today == day_before + loss  # the strategy's day
+    assert [o[1] for o in pm.observed[-2:]] == [part.actual_profit, rest.actual_profit]
+    assert executor.late_sales == {} and late_fill(executor, fills[1]) is None

@@ -43,6 +43,35 @@ async def test_a_netting_venue_holding_the_other_outcome_free_refuses_the_pair()
     assert event.data["outcome"] == "rejected" and "PAIR_NETS" in event.data["reason"]
 
 
+async def test_a_refusal_repeated_while_the_same_contracts_stay_is_recorded_once() -> None:
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    _nets(k).cash["KXFED:NO"] = D(7)
+    for _ in range(4):  # one attempt per cooldown, the held NO unchanged
+        rec = await executor.execute(opp)
+        assert rec.outcome == "rejected" and rec.code == "PAIR_NETS"
+    assert len(pm.rows) == 1 and len(executor.attempts) == 1
+    assert len([e for e in pm.events if e.kind == EventKind.ARB_EXECUTION]) == 1
+    [entry] = executor.nets_refused.to_json().values()
+    assert (entry["record_id"], entry["repeats"]) == (1, 3)
+    assert pm.states[-1]["nets_refused"]["fed"]["record_id"] == 1  # committed with the record
+    # another held state (more NO held) is a new record; the repeats start again
+    k.cash["KXFED:NO"] = D(9)
+    await executor.execute(opp)
+    await executor.execute(opp)
+    assert [r["legs"]["code"] for r in pm.rows] == ["PAIR_NETS", "PAIR_NETS"]
+    assert executor.nets_refused.by_pair["fed"].repeats == 1
+    assert "holds 9 KXFED:NO" in executor.nets_refused.by_pair["fed"].reason
+    # a restart takes the entry back from the state: the same held state records nothing
+    again, k2, pm2, opp2 = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    _nets(k2).cash["KXFED:NO"] = D(9)
+    again.nets_refused.restore(pm.states[-1]["nets_refused"])
+    assert (await again.execute(opp2)).code == "PAIR_NETS" and pm2.rows == []
+    # the contracts gone: the pair trades, and a later hold of the same amount records again
+    k.cash["KXFED:NO"] = D(0)
+    assert (await executor.execute(opp)).outcome == "completed"
+    assert executor.nets_refused.by_pair == {}
+
+
 async def test_what_the_venue_does_not_net_leaves_the_pair_free_to_go() -> None:
     # Kalshi holding the same outcome, or nothing of the other; Polymarket (no netting)
     # holding the opposite of its own leg: none of it is netted against the new legs
@@ -124,6 +153,9 @@ async def test_a_held_kalshi_leg_refuses_a_pair_buying_its_opposite_on_that_mark
         [event] = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
         assert event.data["outcome"] == "rejected" and "PAIR_NETS" in event.data["reason"]
         assert node.arb_cycles["pmarb"].outcomes["rejected"] == 1
+        [refused] = strat.nets_refused()  # what GET /api/v1/pm/arb and `pm arb run` show
+        assert (refused["pair_id"], refused["record_id"]) == ("fed-dec-above-4", rows[-1]["id"])
+        assert refused["reason"] == rec.reason and refused["repeats"] >= 0
     finally:
         await node.stop()
         node.close()

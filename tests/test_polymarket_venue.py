@@ -201,6 +201,43 @@ async def test_user_channel_delivers_the_fill_of_a_resting_order_and_market_chan
             await taker.close()
 
 
+async def test_a_streamed_fill_keeps_the_trade_milliseconds_the_rest_row_drops():
+    # the user channel's `timestamp` carries the match's ms; REST's `match_time` whole seconds
+    async with PolymarketExchange() as ex:
+        rec = Recorder()
+        maker, taker = await maker_and_taker(ex, rec)
+        try:
+            await maker.submit(make_order("tg1-9", YES, Side.BUY, "10", "0.46"))
+            report = await taker.submit(make_order("tg2-2", NO, Side.BUY, "10", "0.54"))
+            matched_ms = ex.book.orders[report.venue_order_id].ts
+            await eventually(lambda: len(rec.fills) == 1)
+            assert rec.fills[0].ts == matched_ms
+            [rest] = await maker.fetch_fills(YES)
+            assert rest.trade_id == rec.fills[0].trade_id
+            assert rest.ts == matched_ms // 1000 * 1000  # all REST's row gives
+        finally:
+            await maker.close()
+            await taker.close()
+
+
+def test_a_trade_time_is_read_to_the_precision_its_row_gives():
+    from tradeguard.venues.polymarket.venue import trade_ts_ms
+
+    assert trade_ts_ms({"match_time": "1700000000"}) == 1_700_000_000_000
+    assert trade_ts_ms({"match_time": "1700000000.25"}) == 1_700_000_000_250
+    assert trade_ts_ms({"match_time": "2023-11-14T22:13:20.125Z"}) == 1_700_000_000_125
+    assert trade_ts_ms({"matchtime": "1700000000", "timestamp": "1700000000731"}) == (
+        1_700_000_000_731
+    )
+    # a `timestamp` outside the match's second is another moment (the message's): not taken
+    assert trade_ts_ms({"match_time": "1700000000", "timestamp": "1700000005000"}) == (
+        1_700_000_000_000
+    )
+    for bad in ({"match_time": "soon"}, {"match_time": "-5"}, {"match_time": "NaN"}, {}):
+        with pytest.raises(ValueError, match="match_time"):
+            trade_ts_ms(bad)
+
+
 async def test_hostile_frames_on_the_user_channel_are_skipped_and_later_fills_arrive(caplog):
     async with PolymarketExchange() as ex:
         rec = Recorder()

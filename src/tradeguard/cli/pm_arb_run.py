@@ -52,8 +52,11 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
         attempts = [
             a.to_json() for s in node.strategies if s.id in ids for a in getattr(s, "attempts", [])
         ]
+        refused = [r for s in node.strategies if s.id in ids
+                   for r in getattr(s, "nets_refused", list)()]  # fmt: skip
         if args.json:
-            doc = {"summary": summary.to_json(), "attempts": attempts, "totals": totals(attempts)}
+            doc = {"summary": summary.to_json(), "attempts": attempts, "totals": totals(attempts),
+                   "nets_refused": refused}  # fmt: skip
             print(json.dumps(doc, indent=2))
         else:
             tradeable = sum(
@@ -62,6 +65,9 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 if s.id in ids
             )
             print_attempts(attempts, sys.stdout, tradeable)
+            for r in refused:
+                print(f"{r['pair_id']}: refused (PAIR_NETS) {r['repeats']} more times since record "
+                      f"{r['record_id']}, the contracts held the same")  # fmt: skip
     finally:
         node.close()
     return 0

@@ -24,6 +24,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.outcome import parse_outcome_symbol
 from tradeguard.model.position import ClosedTrade
 from tradeguard.model.reports import OrderReport
 
@@ -173,13 +174,21 @@ class FillApplication:
         self._book_fill(fill, order, before, strategy_id, fee_only)
         return True
 
-    def net_ledger(self, venue: str) -> int:
-        """Book the netting of every market where `venue`'s durable ledger holds YES and NO
-        (fills booked before their netting was); return the netting fills booked."""
+    def net_ledger(self, venue: str, symbol: str = "") -> int:
+        """Book the netting of every market (with `symbol`, of its market only) where
+        `venue`'s durable ledger holds YES and NO (fills booked before their netting was);
+        return the netting fills booked."""
         if not getattr(self.venues.get(venue), "nets_outcome_pairs", False):
             return 0
+        market = None
+        if symbol:
+            try:
+                ticker, _, quote = parse_outcome_symbol(symbol)
+            except ValueError:
+                return 0  # not an outcome: nothing of it nets
+            market = (ticker, quote)
         with self.storage.transaction():
-            netted = net_ledger_pairs(self, venue, self.clock.now_ms())
+            netted = net_ledger_pairs(self, venue, self.clock.now_ms(), market)
         for fill, order in netted:
             self._after_fill(fill, order)
         return len(netted)
@@ -343,7 +352,7 @@ class FillApplication:
         self._publish_order(STATUS_EVENT[status], order, severity=severity)
         if order.side is Side.SELL and status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
             # the contracts it held are free again: a netting venue pays the pairs they make
-            self.net_ledger(order.venue)
+            self.net_ledger(order.venue, order.symbol)
 
     def _write_order(self, order: Order) -> None:
         # The row gets the order's latest state now: a write of it still waiting is not needed.

@@ -107,9 +107,15 @@ def net_after_fill(om: Any, fill: Fill, strategy_id: str) -> list[tuple[Fill, Or
                  strategy_id, fill.ts)  # fmt: skip
 
 
-def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Order]]:
+def net_ledger_pairs(
+    om: Any, venue_name: str, ts: int, only: tuple[str, str] | None = None
+) -> list[tuple[Fill, Order]]:
     """Net every market where the durable ledger (start + fills - fees + adjustments) holds
-    both outcomes: a fill booked before its netting was (an older ledger), at reconciliation."""
+    both outcomes: a fill booked before its netting was (an older ledger), at reconciliation.
+    With `only` (a market's ticker and quote: a sell of it ended), that market only, reading
+    its own fills rather than the venue's whole table."""
+    if only is not None:
+        return _net_market(om, venue_name, ts, *only)
     start = stored_start_balances(om.storage).get(venue_name, {})
     moved = venue_ledger(om.storage, venue_name)[0]
     ledger = {a: start.get(a, ZERO) + moved.get(a, ZERO) for a in set(start) | set(moved)}
@@ -129,16 +135,44 @@ def net_ledger_pairs(om: Any, venue_name: str, ts: int) -> list[tuple[Fill, Orde
     out: list[tuple[Fill, Order]] = []
     for market, held in markets:
         traded = [f for f in fills if f.symbol.startswith(f"{market}:")]
-        if not traded:
-            continue
-        last = traded[-1]  # oldest first by (ts, id): two fills of one millisecond keep their order
-        _, outcome, quote = parse_outcome_symbol(last.symbol)
-        bought, price = (
-            (outcome, last.price) if last.side is Side.BUY else (_other(outcome), ONE - last.price)
-        )
-        seed = f"{last.trade_id}|{plain(min(held.values()))}"
-        out += _book(om, venue_name, market, quote, bought, price, held, seed, "", ts)
+        out += _net_after_last(om, venue_name, market, held, traded, ts)
     return out
+
+
+def _net_after_last(
+    om: Any, venue: str, market: str, held: dict[Outcome, Decimal], traded: list[Fill], ts: int
+) -> list[tuple[Fill, Order]]:
+    """Book the netting of `held` at the prices of the market's last fill (`traded`, oldest
+    first by (ts, id): two fills of one millisecond keep their order)."""
+    if not traded:
+        return []
+    last = traded[-1]
+    _, outcome, quote = parse_outcome_symbol(last.symbol)
+    bought, price = (
+        (outcome, last.price) if last.side is Side.BUY else (_other(outcome), ONE - last.price)
+    )
+    seed = f"{last.trade_id}|{plain(min(held.values()))}"
+    return _book(om, venue, market, quote, bought, price, held, seed, "", ts)
+
+
+def _net_market(om: Any, venue: str, ts: int, market: str, quote: str) -> list[tuple[Fill, Order]]:
+    """`net_ledger_pairs` for one market: its ledger from its own fills and adjustments."""
+    assets = {o: _base(market, o, quote) for o in Outcome}
+    start = stored_start_balances(om.storage).get(venue, {})
+    ledger = {o: start.get(a, ZERO) for o, a in assets.items()}
+    for r in om.storage.load_balance_adjustments(venue):
+        for o, a in assets.items():
+            if r["asset"] == a:
+                ledger[o] += r["difference"]
+    held = {o: ledger[o] - resting_sells(om, venue, market, o, "") for o in Outcome}
+    symbols = tuple(outcome_symbol(market, o, quote) for o in Outcome)
+    traded = om.storage.load_fills(venue=venue, symbol=symbols)  # by (ts, id), as the whole read
+    for f in traded:
+        o = Outcome.YES if f.base == assets[Outcome.YES] else Outcome.NO
+        held[o] += f.amount if f.side is Side.BUY else -f.amount
+    if min(held.values()) <= 0:
+        return []
+    return _net_after_last(om, venue, market, held, traded, ts)
 
 
 def resting_sells(om: Any, venue: str, market: str, outcome: Outcome, quote: str) -> Decimal:

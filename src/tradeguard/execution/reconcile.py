@@ -222,20 +222,32 @@ async def _reconcile_venue(
         log.warning("venue %s: balance reconciliation deferred: %s", name, why)
         report.balances_deferred.append({"venue": name, "reason": why})
     else:
-        # YES and NO the ledger still holds together were paid out by a netting venue
-        report.fills_recovered += node.orders.net_ledger(name)
+        await _reconcile_balances(node, name, venue, report, call, sorted(symbols), since)
+
+    # 6. positions against holdings (spot: a long needs the base asset on the venue)
+    _check_positions(node, name, report)
+
+
+async def _reconcile_balances(
+    node: ReconcileHost,
+    name: str,
+    venue: Any,
+    report: ReconcileReport,
+    call: _Call,
+    symbols: list[str],
+    since: int,
+) -> None:
+    """Read `name`'s balances and apply them. On a netting venue the fills are caught up again
+    after each read: a resting sell filled between the first catch-up and the read (its fill
+    not streamed yet) is in the venue's positions but not the ledger, and would be split among
+    the locks wrongly and booked as an adjustment; once booked, the balances are read again."""
+    # YES and NO the ledger still holds together were paid out by a netting venue
+    report.fills_recovered += node.orders.net_ledger(name)
+    recheck = bool(getattr(venue, "nets_outcome_pairs", False))
+    late: list[str] = []
+    for _ in range(3 if recheck else 1):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
-        during: list[str] = []
-
-        def watch(fill: Fill, _order: object) -> None:
-            if fill.venue == name:
-                during.append(fill.trade_id)
-
-        node.orders.fill_listeners.append(watch)
-        try:
-            balances = await call("fetch_balances", venue.fetch_balances)
-        finally:
-            node.orders.fill_listeners.remove(watch)
+        balances, during = await _watched_read(node, name, venue, call)
         if during:
             # Booked while the answer was on its way: the figures may predate them, and a
             # difference now would book the fills a second time as an adjustment.
@@ -245,15 +257,44 @@ async def _reconcile_venue(
             )
             log.warning("venue %s: balance reconciliation deferred: %s", name, why)
             report.balances_deferred.append({"venue": name, "reason": why})
-        else:
-            # a netting venue's one signed position per market, read with what sells lock
-            balances = with_journal_locks(node.orders, name, balances)
-            _apply_balances(node, name, balances, report, read_ts)
-            if report.trigger != "startup":  # at start: once cut attempts are taken up
-                report.held_shrunk += sync_held(node, name)
+            return
+        if recheck:
+            found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
+                         for s in symbols])  # fmt: skip
+            report.fills_recovered += found
+            if found:
+                late.append(str(found))
+                continue  # booked now: read again, with the fill in both
+        # a netting venue's one signed position per market, read with what sells lock
+        balances = with_journal_locks(node.orders, name, balances)
+        _apply_balances(node, name, balances, report, read_ts)
+        if report.trigger != "startup":  # at start: once cut attempts are taken up
+            report.held_shrunk += sync_held(node, name)
+        return
+    why = (
+        f"fills kept arriving during {len(late)} balance reads ({', '.join(late)}); balances "
+        "wait for the next reconciliation so that a fill is never booked as an adjustment"
+    )
+    log.warning("venue %s: balance reconciliation deferred: %s", name, why)
+    report.balances_deferred.append({"venue": name, "reason": why})
 
-    # 6. positions against holdings (spot: a long needs the base asset on the venue)
-    _check_positions(node, name, report)
+
+async def _watched_read(
+    node: ReconcileHost, name: str, venue: Any, call: _Call
+) -> tuple[list[Balance], list[str]]:
+    """The venue's balances and the trade ids of its fills booked while they were read."""
+    during: list[str] = []
+
+    def watch(fill: Fill, _order: object) -> None:
+        if fill.venue == name:
+            during.append(fill.trade_id)
+
+    node.orders.fill_listeners.append(watch)
+    try:
+        balances = await call("fetch_balances", venue.fetch_balances)
+    finally:
+        node.orders.fill_listeners.remove(watch)
+    return balances, during
 
 
 async def _check_open_orders(

@@ -138,7 +138,7 @@ class OrderStore(StorageCore):
         self,
         *,
         venue: str | None = None,
-        symbol: str | None = None,
+        symbol: str | tuple[str, ...] | None = None,
         client_order_id: str | None = None,
         strategy_id: str | None = None,
         since_ts: int | None = None,
@@ -217,12 +217,17 @@ class OrderStore(StorageCore):
         return {(r[0], r[1]) for r in self._read(stmt)}
 
 
-def _fills_query(venue: str | None, symbol: str | None, since_ts: int | None) -> Any:
-    """The fills of a venue and symbol (either may be None: all) from `since_ts` on."""
+def _fills_query(
+    venue: str | None, symbol: str | tuple[str, ...] | None, since_ts: int | None
+) -> Any:
+    """The fills of a venue and symbol (either may be None: all; a tuple: any of those
+    symbols) from `since_ts` on."""
     stmt = select(fills)
     if venue is not None:
         stmt = stmt.where(fills.c.venue == venue)
-    if symbol is not None:
+    if isinstance(symbol, tuple):
+        stmt = stmt.where(fills.c.symbol.in_(symbol))
+    elif symbol is not None:
         stmt = stmt.where(fills.c.symbol == symbol)
     if since_ts is not None:
         stmt = stmt.where(fills.c.ts >= since_ts)

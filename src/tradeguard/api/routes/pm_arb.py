@@ -67,7 +67,9 @@ async def get_pm_arb(
     strategies = [s for s in node.strategies if isinstance(s, CrossVenueStrategy)]
     attempts: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     for strat in strategies:
+        refused += strat.nets_refused()
         rows = load_arb_executions(
             node.storage, strategy_id=strat.id, limit=limit, newest_first=True
         )
@@ -84,6 +86,7 @@ async def get_pm_arb(
         "strategies": [s.id for s in strategies],
         "attempts": attempts[:limit],
         "held": held,
+        "nets_refused": refused,
         "mismatches": mismatches[:limit],
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,12 +25,16 @@ from tradeguard.sandbox.binary_book import FOK, GTC, IOC, BinaryBook, BinaryOrde
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.kalshi.auth import AuthError, KalshiKey, verify_request
 from tradeguard.sandbox.kalshi.book_feed import KalshiBookFeed
-from tradeguard.sandbox.kalshi.wire import (
+from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their names here too
+    KalshiError,
+    KalshiMarket,
     book_json,
+    decimal_of,
     dollars,
     fill_json,
     fp,
     iso,
+    order_count,
     order_json,
     ws_fill_json,
 )
@@ -51,26 +55,6 @@ _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": F
 MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
 
 
-class KalshiError(Exception):
-    """An answer in Kalshi's error shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass(slots=True)
-class KalshiMarket:
-    ticker: str
-    event_ticker: str
-    title: str
-    tick: Decimal = Decimal("0.01")
-    fee_rate: Decimal = Decimal("0.07")
-    maker_fee_rate: Decimal = ZERO
-    status: str = "active"
-    result: str = ""
-
-
 class KalshiExchange:
     """The local Kalshi: markets, accounts, signed REST, streams, admin resolution and faults."""
 
@@ -88,6 +72,8 @@ class KalshiExchange:
         self.fills: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
         self.clock_offset_ms = 0
+        self.before_balance: list[Callable[[], None]] = []  # fault hooks, each run once
+        self.held_fills: list[tuple[str, dict[str, Any]]] | None = None  # fault: fills kept back
         # the latest calls (method, path, query, whether it carried a key): what clients asked
         self.requests = call_log()
         self._writes: dict[str, list[int]] = {}
@@ -187,6 +173,13 @@ class KalshiExchange:
             ts=self.now_ms(),
         )
         self.book.submit(order)
+
+    def house_takes(self, ticker: str, outcome: Outcome, price: Decimal, size: Decimal) -> None:
+        """A house buy of `outcome` at `price` trading now with what rests (an account's sell
+        filled between two of its reads, by a `before_balance` hook); the rest is cancelled."""
+        order = BinaryOrder(f"h-{uuid.uuid4().hex[:12]}", HOUSE, ticker, outcome, True, price,
+                            size, tif=IOC, ts=self.now_ms())  # fmt: skip
+        self._settle_trades(self.markets[ticker], self.book.submit(order))
 
     def account_of(self, key_id: str) -> OutcomeAccount:
         return self.accounts[self.keys[key_id].account_id]
@@ -299,6 +292,8 @@ class KalshiExchange:
     # portfolio ---------------------------------------------------------------------------
     async def _balance(self, request: web.Request) -> web.Response:
         acct = self._auth(request)
+        while self.before_balance:
+            self.before_balance.pop(0)()
         cents = int((acct.cash * 100).to_integral_value())
         return web.json_response(
             {"balance": cents, "balance_dollars": dollars(acct.cash), "portfolio_value": cents}
@@ -380,9 +375,10 @@ class KalshiExchange:
         rows = [
             {
                 "ticker": s["market"], "market_result": s["result"],
-                "yes_count_fp": fp(_d(s["yes_count"])), "no_count_fp": fp(_d(s["no_count"])),
-                "revenue": int(_d(s["revenue"]) * 100),
-                "revenue_dollars": dollars(_d(s["revenue"])),
+                "yes_count_fp": fp(decimal_of(s["yes_count"])),
+                "no_count_fp": fp(decimal_of(s["no_count"])),
+                "revenue": int(decimal_of(s["revenue"]) * 100),
+                "revenue_dollars": dollars(decimal_of(s["revenue"])),
                 "settled_time": iso(int(str(s["ts"]))),  # RFC 3339, as Kalshi sends it
             }
             for s in acct.settlements
@@ -400,7 +396,7 @@ class KalshiExchange:
         if side not in ("yes", "no") or action not in ("buy", "sell"):
             raise KalshiError(400, "invalid_parameters", "side must be yes|no and action buy|sell")
         try:
-            count = _order_count(body)
+            count = order_count(body)
             key = "yes_price_dollars" if side == "yes" else "no_price_dollars"
             price = (
                 dec(body[key], key)
@@ -536,7 +532,16 @@ class KalshiExchange:
             channel, ticker, lambda sid: {"type": kind or channel, "sid": sid, "msg": msg}
         )
 
+    def release_fills(self) -> None:
+        """Stream the `fill` messages kept back since `held_fills` was set, and stop keeping."""
+        held, self.held_fills = self.held_fills or [], None
+        for account, msg in held:
+            self._to_account(account, "fill", msg)
+
     def _to_account(self, account: str, channel: str, msg: dict[str, Any]) -> None:
+        if channel == "fill" and self.held_fills is not None:  # not streamed yet
+            self.held_fills.append((account, msg))
+            return
         ticker = str(msg.get("ticker") or msg.get("market_ticker") or "")
         payload = {"type": channel, "msg": msg}
         self.hub.publish(channel, ticker, lambda sid: {**payload, "sid": sid}, account=account)
@@ -578,19 +583,3 @@ async def _object_body(request: web.Request) -> None:
     if not isinstance(body, dict):
         kind = type(body).__name__
         raise KalshiError(400, "invalid_parameters", f"the body is JSON {kind}; send an object")
-
-
-def _order_count(body: dict[str, Any]) -> Decimal:
-    """The contracts of an order: `count_fp`, else `count`; both given must agree (Kalshi
-    refuses an order whose two counts differ rather than take one of them)."""
-    if "count_fp" not in body:
-        return dec(body.get("count", ""), "count")
-    count = dec(body["count_fp"], "count_fp")
-    if "count" in body and dec(body["count"], "count") != count:
-        raise ValueError(f"count {body['count']!r} and count_fp {body['count_fp']!r} differ")
-    return count
-
-
-def _d(value: object) -> Decimal:
-    assert isinstance(value, Decimal)
-    return value

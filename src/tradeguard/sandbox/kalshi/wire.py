@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.model.money import ONE
+from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
+
+
+class KalshiError(Exception):
+    """An answer in Kalshi's error shape."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(slots=True)
+class KalshiMarket:
+    ticker: str
+    event_ticker: str
+    title: str
+    tick: Decimal = Decimal("0.01")
+    fee_rate: Decimal = Decimal("0.07")
+    maker_fee_rate: Decimal = ZERO
+    status: str = "active"
+    result: str = ""
 
 
 def dollars(value: Decimal) -> str:
@@ -92,3 +113,19 @@ def book_json(
     yes = [[dollars(p), fp(q)] for p, q in reversed(bids)]
     no = [[dollars(ONE - p), fp(q)] for p, q in reversed(asks)]
     return {"market_ticker": ticker, "yes_dollars": yes, "no_dollars": no}
+
+
+def order_count(body: dict[str, Any]) -> Decimal:
+    """The contracts of an order: `count_fp`, else `count`; both given must agree (Kalshi
+    refuses an order whose two counts differ rather than take one of them)."""
+    if "count_fp" not in body:
+        return dec(body.get("count", ""), "count")
+    count = dec(body["count_fp"], "count_fp")
+    if "count" in body and dec(body["count"], "count") != count:
+        raise ValueError(f"count {body['count']!r} and count_fp {body['count_fp']!r} differ")
+    return count
+
+
+def decimal_of(value: object) -> Decimal:
+    assert isinstance(value, Decimal)
+    return value

@@ -413,7 +413,7 @@ class PolymarketExchange:
                     self.accounts[o.account].release(o)
                 row = self._trade_json(t, o, price, fee)
                 self.trades.setdefault(o.account, []).append(row)
-                rows.append({**row, "owner": o.account})
+                rows.append({**row, "owner": o.account, "timestamp": str(t.ts)})  # the channel: ms
         if order.status != "resting":
             acct.release(order)
         elif "expiration" in order.extra:

@@ -133,7 +133,7 @@ def publish_trades(ex: PolymarketExchange, trades: list[Trade], rows: list[dict[
             }  # fmt: skip
             ex.hub.publish("market", token, lambda _sid, e=event: e)  # type: ignore[misc]
     for row in rows:
-        event = {"event_type": "trade", **row, "status": "MATCHED"}
+        event = {"event_type": "trade", **row, "matchtime": row["match_time"], "status": "MATCHED"}
         ex.hub.publish("user", "", lambda _sid, e=event: e, account=str(row["owner"]))  # type: ignore[misc]
 
 

@@ -43,18 +43,22 @@ from tradeguard.strategies.cross_venue.limits import (
     PairLimits,
     check_limits,
 )
-from tradeguard.strategies.cross_venue.netting_guard import PAIR_NETS, netting_refusal
+from tradeguard.strategies.cross_venue.netting_guard import (
+    PAIR_NETS,
+    NetsRefusals,
+    netting_refusal,
+)
 from tradeguard.strategies.cross_venue.records import (
     INTERRUPTED_PAIR,
     PairAttempt,
     PairLegResult,
+    execution_event,
 )
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
 from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, within_band
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
-HELD_SHRUNK = "HELD_SHRUNK"  # the code of a record shrinking held legs to what a venue holds
 # Risk refusals a lower limit price may lift (the band, notional and cash limits); any other
 # refuses every price alike.
 PRICE_CODES = frozenset({
@@ -111,6 +115,9 @@ class PairExecutor:
         self.attempt_signal: dict[str, Any] = {}
         self.last_record_id = 0  # the newest record this strategy's book reflects
         self._unstamped: list[OpenPair] = []  # booked by the attempt whose record is unwritten
+        self.nets_refused = NetsRefusals()  # PAIR_NETS recorded once per pair and held state
+        self._nets_pending: PairAttempt | None = None
+        self.late_sales: dict[str, Any] = {}  # retry sales in flight at their record (late_sale)
         self._lock = asyncio.Lock()
         self._clock = next(iter(self.gateways.values()))
 
@@ -157,7 +164,13 @@ class PairExecutor:
                 finally:
                     self.attempt_signal = {}
         rec.latency_ms = (time.perf_counter() - started) * 1000
-        return self._finish(rec)
+        if rec.code == PAIR_NETS and self.nets_refused.repeat(rec.pair_id, rec.reason, rec.ts):
+            return rec  # counted on the held state's record: no record, no event again
+        self._nets_pending = rec if rec.code == PAIR_NETS else None  # committed with its record
+        try:
+            return self._finish(rec)
+        finally:
+            self._nets_pending = None  # a record not written registers nothing
 
     async def _run(self, rec: PairAttempt, opp: PairOpportunity, started: float) -> None:
         why = self.refusal(opp.pair_id, rec.ts)
@@ -168,6 +181,7 @@ class PairExecutor:
         if why:
             rec.code, rec.reason = PAIR_NETS, why
             return
+        self.nets_refused.clear(opp.pair_id)
         verdict = check_limits(self.limits, self.book, opp, rec.ts)
         if not verdict.ok:
             rec.code, rec.reason = verdict.code, verdict.reason
@@ -536,7 +550,11 @@ class PairExecutor:
             pair.record_id = record_id
         self._unstamped.clear()
         self.last_record_id = record_id
-        return {"limits": self.book.to_json(), "record_id": record_id}
+        refused, self._nets_pending = self._nets_pending, None
+        if refused is not None:
+            self.nets_refused.recorded(refused.pair_id, refused.reason, record_id, refused.ts)
+        return {"limits": self.book.to_json(), "record_id": record_id,
+                "nets_refused": self.nets_refused.to_json()}  # fmt: skip
 
     def _finish(self, rec: PairAttempt) -> PairAttempt:
         gateway = next(iter(self.gateways.values()))
@@ -546,40 +564,7 @@ class PairExecutor:
             gateway.observe_cycle(
                 symbols, rec.actual_profit if rec.outcome != "completed" else ZERO, rec.ts
             )
-        severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
-        if rec.code == HELD_SHRUNK:  # contracts sold outside the strategy: nothing at risk
-            severity = {rec.outcome: "warning"}
-        why = f" ({rec.reason})" if rec.reason else ""
-        edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
-        shown = rec.to_json()
-        gateway.publish(
-            Event(
-                EventKind.ARB_EXECUTION,
-                gateway.now_ms(),
-                {
-                    "record_id": rec.record_id,
-                    "kind": "cross_venue",
-                    "mode": rec.mode,
-                    "path": f"{rec.pair_id} d{rec.direction}",
-                    "pair_id": rec.pair_id,
-                    "outcome": rec.outcome,
-                    "reason": rec.reason,
-                    "contracts": plain(rec.contracts),
-                    "expected_edge": shown["expected_edge"],
-                    "actual_edge": shown["actual_edge"],
-                    "actual_profit": plain(rec.actual_profit),
-                    "start_asset": "USD",
-                    "message": (
-                        f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "
-                        f"{rec.contracts} contracts, edge {edge} USD per pair{why}"
-                    ),
-                },
-                rec.legs[0].venue if rec.legs else "",
-                rec.legs[0].symbol if rec.legs else "",
-                self.strategy_id,
-                severity.get(rec.outcome, "info"),
-            )
-        )
+        gateway.publish(execution_event(rec, self.strategy_id, gateway.now_ms()))
         self.attempts.append(rec)
         return rec
 

@@ -133,10 +133,13 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
                 executor.retry_signal = {}
         else:
             rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
-        _rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
+        rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
         executor._finish(rec)  # recorded before the next request may read the held records
         if rec.record_id is not None:
             executor.held_retries[leg.record_id] = rec.record_id
+        from tradeguard.strategies.cross_venue.late_sale import watch_late
+
+        watch_late(executor, leg, rec)  # a sale still in flight: its late fills are this retry's
     return rec
 
 
@@ -171,10 +174,10 @@ def adopt_retry(executor: PairExecutor, rec: PairAttempt, orders: Sequence[Order
     else:
         rec.outcome = "unwound"
     leg = HeldLeg(rid, rec.pair_id, "", 0, order.venue, order.symbol, offered, cost)
-    _rebook(executor, leg, left)
+    rebook(executor, leg, left)
 
 
-def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
+def rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
     """The pair's book holds what is left of the lone leg (none: it no longer counts)."""
     book = executor.book
     for i, held in enumerate(book.open):
@@ -188,4 +191,12 @@ def _rebook(executor: PairExecutor, leg: HeldLeg, left: Decimal) -> None:
             return
 
 
-__all__ = ["HeldLeg", "adopt_retry", "held_legs", "retry_cut_short", "retry_unwind", "stale"]
+__all__ = [
+    "HeldLeg",
+    "adopt_retry",
+    "held_legs",
+    "rebook",
+    "retry_cut_short",
+    "retry_unwind",
+    "stale",
+]

@@ -22,9 +22,9 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 
 from tradeguard.model.money import ZERO
-from tradeguard.strategies.cross_venue.executor import HELD_SHRUNK, PairExecutor
+from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.limits import OpenPair
-from tradeguard.strategies.cross_venue.records import PairAttempt
+from tradeguard.strategies.cross_venue.records import HELD_SHRUNK, PairAttempt
 
 
 def _base(symbol: str) -> str:

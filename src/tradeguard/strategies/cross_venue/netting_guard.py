@@ -11,12 +11,17 @@ bought by hand) is netted against those at once: the new pair's leg is gone, its
 unhedged, while the strategy's book would claim a complete pair and the held leg it was netted
 against. Such a pair is refused before either leg is sent. Contracts a resting sell holds are
 not netted by the venue and do not refuse a pair.
+
+The refusal repeats at each cooldown while the contracts stay: it is recorded once per (pair,
+held state) (`NetsRefusals`), and the repeats are counted on that record's entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import outcome_symbol, parse_outcome_symbol
@@ -55,3 +60,57 @@ def _free(gateway: ExecutionGateway, asset: str) -> Decimal:
     if held is None:
         held = gateway.free(asset)  # the ledger's, before a reconciliation read the venue
     return held if held is not None and held > 0 else ZERO
+
+
+@dataclass(slots=True)
+class NetsRefusal:
+    """A pair refused with PAIR_NETS for one held state: its record and the refusals since."""
+
+    reason: str  # names the venue, the contracts held free and the asset: the held state
+    record_id: int
+    ts: int
+    repeats: int = 0  # refusals of the same held state since, not recorded again
+    last_ts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "record_id": self.record_id, "ts": self.ts,
+                "repeats": self.repeats, "last_ts": self.last_ts}  # fmt: skip
+
+
+class NetsRefusals:
+    """One PAIR_NETS record per (pair, held state): a pair refused again at each cooldown while
+    the same contracts stay held is counted on its first record, not recorded again."""
+
+    def __init__(self) -> None:
+        self.by_pair: dict[str, NetsRefusal] = {}
+
+    def repeat(self, pair_id: str, reason: str, ts: int) -> bool:
+        """Count a refusal already recorded for this held state; False when it is new."""
+        known = self.by_pair.get(pair_id)
+        if known is None or known.reason != reason:
+            return False
+        known.repeats += 1
+        known.last_ts = ts
+        return True
+
+    def recorded(self, pair_id: str, reason: str, record_id: int, ts: int) -> None:
+        self.by_pair[pair_id] = NetsRefusal(reason, record_id, ts, 0, ts)
+
+    def clear(self, pair_id: str) -> None:
+        """The pair is not refused now (the contracts were sold or settled)."""
+        self.by_pair.pop(pair_id, None)
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        return {pair: r.to_json() for pair, r in sorted(self.by_pair.items())}
+
+    def restore(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            return
+        for pair, r in raw.items():
+            try:
+                self.by_pair[str(pair)] = NetsRefusal(
+                    str(r["reason"]), int(r["record_id"]), int(r["ts"]), int(r["repeats"]),
+                    int(r["last_ts"]),
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue  # a checkpoint of another shape: that pair records afresh

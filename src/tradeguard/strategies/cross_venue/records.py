@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 
@@ -16,6 +17,7 @@ KIND = "cross_venue"
 MICRO = Decimal("0.000001")
 
 INTERRUPTED_PAIR = "interrupted"  # pair id of an attempt taken up after a stop (not journaled)
+HELD_SHRUNK = "HELD_SHRUNK"  # the code of a record shrinking held legs to what a venue holds
 
 
 @dataclass(slots=True)
@@ -158,3 +160,39 @@ class PairAttempt:
 def _micro(value: Decimal) -> str:
     # Edges are divisions (profit / contracts): shown to 1e-6 USD, not 28 digits.
     return format(value.quantize(MICRO, ROUND_HALF_EVEN).normalize(), "f") if value else "0"
+
+
+def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
+    """The `arb.execution` event telling what a recorded attempt did."""
+    severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
+    if rec.code == HELD_SHRUNK:  # contracts sold outside the strategy: nothing at risk
+        severity = {rec.outcome: "warning"}
+    why = f" ({rec.reason})" if rec.reason else ""
+    edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
+    shown = rec.to_json()
+    return Event(
+        EventKind.ARB_EXECUTION,
+        now_ms,
+        {
+            "record_id": rec.record_id,
+            "kind": "cross_venue",
+            "mode": rec.mode,
+            "path": f"{rec.pair_id} d{rec.direction}",
+            "pair_id": rec.pair_id,
+            "outcome": rec.outcome,
+            "reason": rec.reason,
+            "contracts": plain(rec.contracts),
+            "expected_edge": shown["expected_edge"],
+            "actual_edge": shown["actual_edge"],
+            "actual_profit": plain(rec.actual_profit),
+            "start_asset": "USD",
+            "message": (
+                f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "
+                f"{rec.contracts} contracts, edge {edge} USD per pair{why}"
+            ),
+        },
+        rec.legs[0].venue if rec.legs else "",
+        rec.legs[0].symbol if rec.legs else "",
+        strategy_id,
+        severity.get(rec.outcome, "info"),
+    )

@@ -230,6 +230,13 @@ class CrossVenueStrategy(Strategy):
         finally:
             self._cool_until = self.ctx.now_ms() + int(self.settings.cooldown_s * 1000)
 
+    def nets_refused(self) -> list[dict[str, Any]]:
+        """Pairs refused with PAIR_NETS, once recorded per held state, with the refusals since."""
+        if self.executor is None:
+            return []
+        return [{"strategy_id": self.id, "pair_id": pair, "code": "PAIR_NETS", **r}
+                for pair, r in self.executor.nets_refused.to_json().items()]  # fmt: skip
+
     def held_assets(self) -> dict[tuple[str, str], Decimal]:
         """Return the outcome tokens the held pairs should have on each venue (reconciliation)."""
         out: dict[tuple[str, str], Decimal] = {}
@@ -254,8 +261,13 @@ class CrossVenueStrategy(Strategy):
                 for r in recs]  # fmt: skip
 
     def on_fill(self, fill: Fill) -> None:
-        """Learn market resolutions from the node's settlement fills."""
+        """Learn market resolutions from the node's settlement fills; book a retry's sale that
+        fills after its timeout as that retry's."""
         self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
+        if self.executor is not None and self.executor.late_sales:
+            from tradeguard.strategies.cross_venue.late_sale import late_fill
+
+            late_fill(self.executor, fill)
 
     async def _settle_loop(self) -> None:
         while True:
@@ -346,6 +358,7 @@ class CrossVenueStrategy(Strategy):
             "limits": self.book.to_json(),
             "resolved": {s: r.value for s, r in self.watch.resolved.items()},
             "record_id": self.executor.last_record_id if self.executor is not None else 0,
+            "nets_refused": self.executor.nets_refused.to_json() if self.executor else {},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -358,5 +371,6 @@ class CrossVenueStrategy(Strategy):
         self.book.realised_today, self.book.open = restored.realised_today, restored.open
         if self.executor is not None:
             self.executor.last_record_id = int(state.get("record_id") or 0)
+            self.executor.nets_refused.restore(state.get("nets_refused"))
         for symbol, value in (state.get("resolved") or {}).items():
             self.watch.resolved[symbol] = Resolution(value)

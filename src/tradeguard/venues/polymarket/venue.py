@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -382,7 +383,7 @@ class PolymarketVenue(Venue):
             self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
             row["id"], Side(str(row["side"]).lower()), venue_amount(row["price"], "price"),
             venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
-            LiquiditySide.TAKER if taker else LiquiditySide.MAKER, int(row["match_time"]) * 1000,
+            LiquiditySide.TAKER if taker else LiquiditySide.MAKER, trade_ts_ms(row),
         )  # fmt: skip
 
     async def fetch_balances(self) -> list[Balance]:
@@ -469,3 +470,38 @@ class PolymarketVenue(Venue):
             except (AmbiguousVenueError, DefinitiveVenueError) as exc:
                 log.warning("%s: heartbeat failed: %s", self.name, exc)
             await asyncio.sleep(self.heartbeat_s)
+
+
+def trade_ts_ms(row: dict[str, Any]) -> int:
+    """A trade's time in ms, to the precision the row gives: `match_time` (REST) or
+    `matchtime` (the `user` channel) in seconds, a fraction kept, or RFC 3339; the channel's
+    `timestamp` in ms when it falls within that second (it carries the milliseconds whole
+    seconds drop). ValueError for a row with no readable time."""
+    raw = row.get("match_time", row.get("matchtime"))
+    ms = _iso_ms(raw)
+    if ms is None:
+        try:
+            seconds = Decimal(str(raw))
+        except ArithmeticError:
+            raise ValueError(f"match_time: {raw!r} is not a time") from None
+        if not seconds.is_finite() or seconds < 0:
+            raise ValueError(f"match_time: {raw!r} is not a time")
+        ms = int(seconds * 1000)
+    stamp = row.get("timestamp")
+    if isinstance(stamp, (str, int)) and str(stamp).isdigit():
+        precise = int(stamp)
+        if ms % 1000 == 0 and ms <= precise < ms + 1000:
+            return precise
+    return ms
+
+
+def _iso_ms(value: object) -> int | None:
+    if not isinstance(value, str) or "T" not in value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
