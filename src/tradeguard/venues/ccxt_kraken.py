@@ -11,8 +11,9 @@ immediate-or-cancel order has its outcome by then) and its fills fetched by thei
 Orders, fills and balances are read by REST: the venue polls its open orders (those listed at
 start-up too) every `order_poll_s` for fills (by the order's own trade ids), ends and balances.
 ccxt.pro's Kraken user streams (websocket v2 `executions`) give orders without their filled
-amount and take the client id from `order_userref`, so they are not used. On the local sandbox
-(no websocket) the live hub polls public data too.
+amount and take the client id from `order_userref`, so they are not used. Public market data
+(ticker, book, trades, candles) streams over ccxt.pro's websocket v2, the local sandbox's too;
+the live hub resubscribes a failed stream and stands in with REST meanwhile.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class KrakenCcxtVenue(CcxtVenue):
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
-        # The local sandbox speaks REST only: public data is polled too.
+        # Public data polled by REST instead of streamed (an endpoint without the websocket).
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
 
@@ -202,6 +203,12 @@ class KrakenCcxtVenue(CcxtVenue):
                 return set()
 
         return PolledMarketData(self) if self.polled_market_data else super().market_data()
+
+    def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
+        """The cached tickers of `symbols` not handed on yet: ccxt's Kraken keeps a `bbo`
+        ticker subscription's messages in `tickers`, not `bidsasks`."""
+        cache = getattr(self.client, "tickers", None) or {}
+        return {s: cache[s] for s in symbols if s in cache and cache[s] is not delivered.get(s)}
 
     async def _cid_for(self, trade: Mapping[str, Any]) -> str:
         ours = self._our_cid(await super()._cid_for(trade))
