@@ -29,7 +29,8 @@ log = logging.getLogger("tradeguard.venues.ccxt_venue")
 
 # Where an exchange takes our client order id on a new order, and on a query or cancel.
 # Exchanges whose stop, take-profit and OCO orders the venue sends (ccxt_stops) and rests exits on.
-NATIVE_STOP_EXCHANGES = frozenset({"binance"})
+NATIVE_STOP_EXCHANGES = frozenset({"binance", "kraken"})
+NATIVE_OCO_EXCHANGES = frozenset({"binance"})  # Kraken spot has no OCO
 CID_PARAM = {
     "binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId",
     "coinbase": "client_order_id",
@@ -153,8 +154,10 @@ class CcxtConnection(Venue):
         self.stream_user_data = stream_user_data
         self.quote_refresh_s = quote_refresh_s
         self.exchange_id: str = self.client.id
-        # Binance spot rests stop / take-profit orders and OCO lists (venues.ccxt_stops).
-        self.native_stops = self.native_oco = self.exchange_id in NATIVE_STOP_EXCHANGES
+        # Binance and Kraken spot rest stop / take-profit orders, Binance OCO lists too
+        # (venues.ccxt_stops).
+        self.native_stops = self.exchange_id in NATIVE_STOP_EXCHANGES
+        self.native_oco = self.exchange_id in NATIVE_OCO_EXCHANGES
         self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")
         self._query_param = QUERY_PARAM.get(self.exchange_id, "clientOrderId")
         self.instruments: dict[str, Instrument] = {}

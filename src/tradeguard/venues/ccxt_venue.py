@@ -173,7 +173,7 @@ class CcxtVenue(CcxtConnection):
             price = float(order.price)
             params["timeInForce"] = order.time_in_force.value
         elif order.type.is_trigger:
-            wire_type, price, extra = trigger_args(order)
+            wire_type, price, extra = trigger_args(order, self.exchange_id)
             params.update(extra)
         else:
             wire_type, price = self._market_args(order, inst)
