@@ -254,3 +254,22 @@ async def test_repeated_bad_subscriptions_cut_the_socket_off(kx: KrakenSandbox) 
         assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
     assert [a["req_id"] for a in answers] == list(range(kws.MAX_REFUSALS))
     assert all(a["error"].startswith("Currency pair not supported") for a in answers)
+
+
+async def test_the_ticker_counts_the_last_24_hours_only(kx: KrakenSandbox) -> None:
+    now = kx.now_ms()
+    kx.trade_through("BTC/USD", "SELL", "49999", "0.3", at_ms=now - 25 * 3_600_000)
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        sub = {"channel": "ticker", "symbol": ["BTC/USD"]}
+        await ws.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+        snap = await _until(ws, lambda m: m.get("channel") == "ticker")
+        assert (snap["data"][0]["volume"], snap["data"][0]["last"]) == (0.0, 49999.0)
+        kx.trade_through("BTC/USD", "SELL", "49998", "0.2")
+        kx.trade_through("BTC/USD", "BUY", "50001", "0.1")
+        upd = await _until(
+            ws, lambda m: m.get("channel") == "ticker" and m["data"][0]["last"] > 5e4
+        )
+        row = upd["data"][0]
+        assert (row["volume"], row["low"], row["high"]) == (0.3, 49999.0, 50001.0)
+        assert row["vwap"] == pytest.approx((49999 * 0.2 + 50001 * 0.1) / 0.3)

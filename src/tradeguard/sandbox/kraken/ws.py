@@ -95,6 +95,7 @@ class KrakenWs:
         self._ids = itertools.count(1)
         self._writers: set[asyncio.Task[None]] = set()
         self.heartbeat_s = HEARTBEAT_S
+        self._days: dict[str, feed.DayStats] = {}  # symbol -> its 24-hour figures
 
     # -- connections ---------------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class KrakenWs:
             )
         elif sub.channel == "ticker":
             sub.best = engine.best(spec.symbol)
-            msg = _channel("ticker", "snapshot", [feed.ticker_row(engine, spec, now)])
+            msg = _channel("ticker", "snapshot", [self._ticker(spec, now)])
         elif sub.channel == "trade":
             trades = (engine.trades.get(spec.symbol) or [])[-feed.TRADE_SNAPSHOT :]
             msg = _channel("trade", "snapshot", [feed.trade_row(spec, t) for t in trades])
@@ -333,7 +334,7 @@ class KrakenWs:
             moved = best != sub.best
             sub.best = best
             if (sub.trigger == "bbo" and moved) or (sub.trigger == "trades" and trades):
-                row = feed.ticker_row(engine, spec, self.ex.now_ms())
+                row = self._ticker(spec, self.ex.now_ms())
                 self.send(conn, _channel("ticker", "update", [row]))
         elif trades and sub.channel == "trade":
             self.send(conn, _channel("trade", "update", [feed.trade_row(spec, t) for t in trades]))
@@ -342,6 +343,10 @@ class KrakenWs:
                 spec, engine.trades.get(spec.symbol) or [], sub.interval, trades[0].time_ms
             )
             self.send(conn, _channel("ohlc", "update", rows))
+
+    def _ticker(self, spec: MarketSpec, now_ms: int) -> dict[str, Any]:
+        day = self._days.setdefault(spec.symbol, feed.DayStats())
+        return feed.ticker_row(self.ex.engine, spec, now_ms, day)
 
     def _book_update(self, conn: Conn, sub: Sub) -> None:
         depth = self.ex.engine.depth(sub.spec.symbol, sub.depth)

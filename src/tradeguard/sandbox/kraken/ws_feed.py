@@ -78,24 +78,55 @@ def book_diff(old: dict[Decimal, Decimal], new: list[Level]) -> list[Level]:
     return out
 
 
-def ticker_row(engine: MatchingEngine, spec: MarketSpec, now_ms: int) -> dict[str, Any]:
+class DayStats:
+    """A pair's figures over the trades of the last 24 hours, kept as trades arrive: a ticker
+    costs the new trades, not the day's (the whole window is read again only when it slides
+    past its first trade)."""
+
+    def __init__(self) -> None:
+        self._reset(0)
+
+    def _reset(self, start: int) -> None:
+        self.start = self.seen = start  # the window's first trade; trades taken in
+        self.volume = self.quote = ZERO
+        self.low: Decimal | None = None
+        self.high: Decimal | None = None
+
+    def update(self, trades: list[Trade], now_ms: int) -> None:
+        begin = now_ms - DAY_MS
+        if self.start < len(trades) and trades[self.start].time_ms < begin:
+            self._reset(len(trades) - len(_since(trades, begin)))
+        for t in trades[self.seen :]:
+            self.volume += t.qty
+            self.quote += t.quote_qty
+            self.low = t.price if self.low is None else min(self.low, t.price)
+            self.high = t.price if self.high is None else max(self.high, t.price)
+        self.seen = len(trades)
+
+
+DAY_MS = 86_400_000
+
+
+def ticker_row(
+    engine: MatchingEngine, spec: MarketSpec, now_ms: int, day: DayStats
+) -> dict[str, Any]:
     """The v2 ticker of a pair over the trades of the last 24 hours."""
     bid, ask = engine.best(spec.symbol)
-    trades = _since(engine.trades.get(spec.symbol) or [], now_ms - 86_400_000)
+    trades = engine.trades.get(spec.symbol) or []
+    day.update(trades, now_ms)
     last = engine.last_price(spec.symbol) or ZERO
-    volume = sum((t.qty for t in trades), ZERO)
-    quote = sum((t.quote_qty for t in trades), ZERO)
-    prices = [t.price for t in trades] or [last]
-    opened = prices[0]
+    opened = trades[day.start].price if day.start < len(trades) else last
     change = last - opened
     pct = (change / opened * 100).quantize(Decimal("0.01")) if opened else ZERO
+    volume = day.volume
     return {
         "symbol": ws_symbol(spec),
         "bid": float(bid[0]) if bid else 0.0, "bid_qty": float(bid[1]) if bid else 0.0,
         "ask": float(ask[0]) if ask else 0.0, "ask_qty": float(ask[1]) if ask else 0.0,
         "last": float(last), "volume": float(volume),
-        "vwap": float(quote / volume) if volume else float(last),
-        "low": float(min(prices)), "high": float(max(prices)),
+        "vwap": float(day.quote / volume) if volume else float(last),
+        "low": float(day.low if day.low is not None else last),
+        "high": float(day.high if day.high is not None else last),
         "change": float(change), "change_pct": float(pct),
     }  # fmt: skip
 
