@@ -205,12 +205,14 @@ class CcxtConnection(Venue):
                 wait = self._retry_after(exc, attempt)
                 self.limiter.pause(wait)
                 self.backoffs.append((op, wait))
+                why = (
+                    "refused for its nonce (another client of the key was ahead); sending it "
+                    "again with a new one"
+                    if isinstance(exc, ccxt.InvalidNonce)
+                    else f"rate-limited ({type(exc).__name__})"
+                )
                 log.warning(
-                    "venue %s: %s rate-limited (%s); pausing requests for %.2f s",
-                    self.name,
-                    op,
-                    type(exc).__name__,
-                    wait,
+                    "venue %s: %s %s; pausing requests for %.2f s", self.name, op, why, wait
                 )
                 if attempt >= self.max_rate_limit_retries or wait > self.max_backoff_s:
                     raise map_ccxt_error(self.name, op, exc) from None
