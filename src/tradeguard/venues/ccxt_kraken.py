@@ -21,11 +21,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
@@ -73,6 +76,22 @@ class KrakenCcxtVenue(CcxtVenue):
                 except Exception as exc:  # an answer it cannot read must not end the polling
                     why = redact(f"{type(exc).__name__}: {exc}")
                     log.warning("venue %s: polling open orders failed: %s", self.name, why)
+
+    def _instrument(self, m: Mapping[str, Any]) -> Instrument | None:
+        """The market as ccxt loaded it, its price tick from AssetPairs' `tick_size`: ccxt takes
+        the tick from `pair_decimals`, which is 0.1 for a tick of 0.5 or 0.25, so prices
+        rounded to it would be refused."""
+        inst = super()._instrument(m)
+        raw = (m.get("info") or {}).get("tick_size")
+        if inst is None or raw in (None, ""):
+            return inst
+        try:
+            tick = dec(raw, "tick_size")
+        except ValueError:
+            log.warning("venue %s: %s has tick_size %r; using pair_decimals", self.name,
+                        m.get("symbol"), raw)  # fmt: skip
+            return inst
+        return replace(inst, price_tick=tick) if tick > 0 else inst
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
