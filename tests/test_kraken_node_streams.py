@@ -144,3 +144,27 @@ async def test_the_hub_streams_kraken_book_trades_candles_and_quotes(kx: KrakenS
             assert not any(s["polled"] for s in stats.values()), stats
         finally:
             await hub.stop()
+
+
+async def test_kraken_quotes_fall_back_to_rest_while_the_websocket_is_refused(
+    kx: KrakenSandbox,
+) -> None:
+    async with carol_venue(kx) as venue:
+        sink = Sink()
+        hub = LiveHub({venue.name: venue.market_data()}, sink)
+        venue.quote_refresh_s = 0.2  # the REST snapshot's period while the socket is down
+        hub.subscribe([Subscription("quotes", venue.name, "BTC/USD")])
+        try:
+            await eventually(lambda: ("ticker", "BTC/USD") in kx.kraken_ws.subscriptions())
+            kx.faults.update({"refuse_ws": True})
+            kx.disconnect_websockets()
+            await eventually(lambda: hub.status()[0]["state"] == "rest_fallback", timeout_s=15)
+            kx.set_book("BTC/USD", bids=[("49900", "2")], asks=[("49950", "2")])
+            await eventually(lambda: any(q.ask == D("49950") for q in sink.quotes), timeout_s=15)
+            assert not kx.kraken_ws.conns  # that quote came by REST
+            kx.faults.update({"refuse_ws": False})
+            await eventually(lambda: hub.status()[0]["state"] == "streaming", timeout_s=20)
+            kx.set_book("BTC/USD", bids=[("49800", "2")], asks=[("49850", "2")])
+            await eventually(lambda: any(q.ask == D("49850") for q in sink.quotes), timeout_s=15)
+        finally:
+            await hub.stop()

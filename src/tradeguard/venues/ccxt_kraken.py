@@ -58,6 +58,11 @@ class KrakenCcxtVenue(CcxtVenue):
         # Public data polled by REST instead of streamed (an endpoint without the websocket).
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
+        # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
+        # stream's REST snapshots (first, and while the websocket is down) come from Ticker.
+        if not self.client.has.get("fetchBidsAsks") and self.client.has.get("fetchTickers"):
+            self.client.has["fetchBidsAsks"] = True
+            self.client.fetch_bids_asks = self.client.fetch_tickers
 
     async def connect(self) -> None:
         """Load markets; without user streams, poll our open orders for fills and ends."""
