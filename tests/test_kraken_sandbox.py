@@ -192,6 +192,8 @@ def test_cli_kraken_dialect_keeps_a_base64_pair_in_its_own_keys_file(tmp_path: P
     assert first["demo keys"].startswith("new pair saved to") and keys_file.exists()
     assert len(base64.b64decode(first["demo secret"], validate=True)) == 64
     assert first["kraken REST"].startswith("http://127.0.0.1:")
+    assert first["kraken WS"].startswith("ws://127.0.0.1:")
+    assert first["kraken WS"].split()[0].endswith("/kraken-ws/v2")
     second = _start_sandbox(tmp_path, "--dialect", "kraken")
     assert second["demo secret"] == first["demo secret"]
     assert not (tmp_path / "tradeguard-sandbox-keys.json").exists()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from tradeguard.clock import Clock
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, seeded_kraken
@@ -42,7 +44,9 @@ async def test_two_venues_on_one_key_do_not_refuse_each_others_requests() -> Non
         assert refused == []
 
 
-async def test_a_nonce_refused_because_another_client_was_ahead_is_sent_again() -> None:
+async def test_a_nonce_refused_because_another_client_was_ahead_is_sent_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # Another process on the key (or a clock a little ahead) used a nonce above ours: Kraken
     # refuses before executing anything, so the request is safe to send again with a new one.
     async with seeded_kraken() as kx:
@@ -57,5 +61,8 @@ async def test_a_nonce_refused_because_another_client_was_ahead_is_sent_again() 
             got = {b.asset: b.total for b in await v.fetch_balances()}
             assert got["USD"] == Decimal("100000")
             assert [op for op, _ in v.backoffs] == ["fetch_balances"]
+            said = [r.getMessage() for r in caplog.records if "fetch_balances" in r.getMessage()]
+            assert len(said) == 1 and "refused for its nonce" in said[0], said
+            assert "rate-limited" not in said[0]  # a nonce retry is no rate limit
         finally:
             await v.close()

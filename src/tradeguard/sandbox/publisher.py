@@ -129,6 +129,8 @@ class Publisher:
             self.hub.to_stream(name, kline_event(symbol, rows[-1], interval, now, False))
 
     def _publish_ticker(self, symbol: str, now: int) -> None:
+        if not self.hub.conns:  # nobody listens (a Kraken sandbox's own streams are elsewhere)
+            return
         row = ticker_row(self.engine, symbol, now)
         event = {
             "e": "24hrTicker",

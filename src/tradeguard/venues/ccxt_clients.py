@@ -70,20 +70,27 @@ def local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
     return urls
 
 
-def kraken_local_urls(rest_url: str) -> dict[str, Any]:
-    """The `urls['api']` of a Kraken-compatible exchange on `rest_url` (our local sandbox)."""
+KRAKEN_LOCAL_WS_PATH = "/kraken-ws/v2"  # where the local sandbox serves Kraken's websocket v2
+
+
+def kraken_local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
+    """The `urls['api']` of a Kraken-compatible exchange on `rest_url` (our local sandbox): its
+    public websocket v2 at `ws_url` (default: the same host's `/kraken-ws/v2`), every other
+    websocket base on a loopback path that answers 404."""
     base = rest_url.rstrip("/")
     if base.endswith("/0"):
         base = base[: -len("/0")]
     ws = base.replace("http", "ws", 1) + "/ws/unsupported"
+    bases = {
+        key: f"{ws}-{key}"
+        for key in ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
+    }
+    bases["publicV2"] = ws_url or base.replace("http", "ws", 1) + KRAKEN_LOCAL_WS_PATH
     return {
         "public": base,
         "private": base,
         "zendesk": f"{base}/unsupported/zendesk",
-        "ws": {
-            key: f"{ws}-{key}"
-            for key in ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
-        },
+        "ws": bases,
     }
 
 
@@ -107,7 +114,7 @@ def shared_nonce(api_key: str) -> Callable[[], int]:
     return nonce
 
 
-LOCAL_DIALECTS = {"binance": local_urls, "kraken": lambda rest, ws: kraken_local_urls(rest)}
+LOCAL_DIALECTS = {"binance": local_urls, "kraken": kraken_local_urls}
 
 
 def ccxt_client_factory(

@@ -29,7 +29,8 @@ log = logging.getLogger("tradeguard.venues.ccxt_venue")
 
 # Where an exchange takes our client order id on a new order, and on a query or cancel.
 # Exchanges whose stop, take-profit and OCO orders the venue sends (ccxt_stops) and rests exits on.
-NATIVE_STOP_EXCHANGES = frozenset({"binance"})
+NATIVE_STOP_EXCHANGES = frozenset({"binance", "kraken"})
+NATIVE_OCO_EXCHANGES = frozenset({"binance"})  # Kraken spot has no OCO
 CID_PARAM = {
     "binance": "newClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId",
     "coinbase": "client_order_id",
@@ -153,8 +154,10 @@ class CcxtConnection(Venue):
         self.stream_user_data = stream_user_data
         self.quote_refresh_s = quote_refresh_s
         self.exchange_id: str = self.client.id
-        # Binance spot rests stop / take-profit orders and OCO lists (venues.ccxt_stops).
-        self.native_stops = self.native_oco = self.exchange_id in NATIVE_STOP_EXCHANGES
+        # Binance and Kraken spot rest stop / take-profit orders, Binance OCO lists too
+        # (venues.ccxt_stops).
+        self.native_stops = self.exchange_id in NATIVE_STOP_EXCHANGES
+        self.native_oco = self.exchange_id in NATIVE_OCO_EXCHANGES
         self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")
         self._query_param = QUERY_PARAM.get(self.exchange_id, "clientOrderId")
         self.instruments: dict[str, Instrument] = {}
@@ -202,12 +205,14 @@ class CcxtConnection(Venue):
                 wait = self._retry_after(exc, attempt)
                 self.limiter.pause(wait)
                 self.backoffs.append((op, wait))
+                why = (
+                    "refused for its nonce (another client of the key was ahead); sending it "
+                    "again with a new one"
+                    if isinstance(exc, ccxt.InvalidNonce)
+                    else f"rate-limited ({type(exc).__name__})"
+                )
                 log.warning(
-                    "venue %s: %s rate-limited (%s); pausing requests for %.2f s",
-                    self.name,
-                    op,
-                    type(exc).__name__,
-                    wait,
+                    "venue %s: %s %s; pausing requests for %.2f s", self.name, op, why, wait
                 )
                 if attempt >= self.max_rate_limit_retries or wait > self.max_backoff_s:
                     raise map_ccxt_error(self.name, op, exc) from None

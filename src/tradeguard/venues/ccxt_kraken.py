@@ -11,8 +11,9 @@ immediate-or-cancel order has its outcome by then) and its fills fetched by thei
 Orders, fills and balances are read by REST: the venue polls its open orders (those listed at
 start-up too) every `order_poll_s` for fills (by the order's own trade ids), ends and balances.
 ccxt.pro's Kraken user streams (websocket v2 `executions`) give orders without their filled
-amount and take the client id from `order_userref`, so they are not used. On the local sandbox
-(no websocket) the live hub polls public data too.
+amount and take the client id from `order_userref`, so they are not used. Public market data
+(ticker, book, trades, candles) streams over ccxt.pro's websocket v2, the local sandbox's too;
+the live hub resubscribes a failed stream and stands in with REST meanwhile.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
+from tradeguard.model.instrument import Instrument
+from tradeguard.model.money import dec
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
@@ -51,9 +55,14 @@ class KrakenCcxtVenue(CcxtVenue):
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
-        # The local sandbox speaks REST only: public data is polled too.
+        # Public data polled by REST instead of streamed (an endpoint without the websocket).
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
+        # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
+        # stream's REST snapshots (first, and while the websocket is down) come from Ticker.
+        if not self.client.has.get("fetchBidsAsks") and self.client.has.get("fetchTickers"):
+            self.client.has["fetchBidsAsks"] = True
+            self.client.fetch_bids_asks = self.client.fetch_tickers
 
     async def connect(self) -> None:
         """Load markets; without user streams, poll our open orders for fills and ends."""
@@ -72,6 +81,22 @@ class KrakenCcxtVenue(CcxtVenue):
                 except Exception as exc:  # an answer it cannot read must not end the polling
                     why = redact(f"{type(exc).__name__}: {exc}")
                     log.warning("venue %s: polling open orders failed: %s", self.name, why)
+
+    def _instrument(self, m: Mapping[str, Any]) -> Instrument | None:
+        """The market as ccxt loaded it, its price tick from AssetPairs' `tick_size`: ccxt takes
+        the tick from `pair_decimals`, which is 0.1 for a tick of 0.5 or 0.25, so prices
+        rounded to it would be refused."""
+        inst = super()._instrument(m)
+        raw = (m.get("info") or {}).get("tick_size")
+        if inst is None or raw in (None, ""):
+            return inst
+        try:
+            tick = dec(raw, "tick_size")
+        except ValueError:
+            log.warning("venue %s: %s has tick_size %r; using pair_decimals", self.name,
+                        m.get("symbol"), raw)  # fmt: skip
+            return inst
+        return replace(inst, price_tick=tick) if tick > 0 else inst
 
     def _wire_cid(self, client_order_id: str) -> str:
         wire = kraken_cl_ord_id(client_order_id)
@@ -202,6 +227,12 @@ class KrakenCcxtVenue(CcxtVenue):
                 return set()
 
         return PolledMarketData(self) if self.polled_market_data else super().market_data()
+
+    def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
+        """The cached tickers of `symbols` not handed on yet: ccxt's Kraken keeps a `bbo`
+        ticker subscription's messages in `tickers`, not `bidsasks`."""
+        cache = getattr(self.client, "tickers", None) or {}
+        return {s: cache[s] for s in symbols if s in cache and cache[s] is not delivered.get(s)}
 
     async def _cid_for(self, trade: Mapping[str, Any]) -> str:
         ours = self._our_cid(await super()._cid_for(trade))

@@ -1,7 +1,11 @@
-"""Stop, take-profit and OCO orders through ccxt, where the exchange has them (Binance spot).
+"""Stop, take-profit and OCO orders through ccxt, where the exchange has them (Binance and
+Kraken spot; OCO lists on Binance only).
 
 ccxt's unified `create_order` takes a Binance spot trigger order as its type (`STOP_LOSS`,
-`STOP_LOSS_LIMIT`, `TAKE_PROFIT`, `TAKE_PROFIT_LIMIT`) with `params={"stopPrice": ...}`. ccxt
+`STOP_LOSS_LIMIT`, `TAKE_PROFIT`, `TAKE_PROFIT_LIMIT`) with `params={"stopPrice": ...}`.
+ccxt.kraken takes type `market` or `limit` with `params={"stopLossPrice": ...}` or
+`{"takeProfitPrice": ...}` and sends Kraken's `ordertype` `stop-loss[-limit]` /
+`take-profit[-limit]`, the trigger as `price` and a limit as `price2`. ccxt
 has no unified spot OCO: the pair goes out on Binance's own `POST /api/v3/orderList/oco`
 through ccxt's implicit method `private_post_orderlist_oco`, one request for both legs. The leg
 above the market is the take-profit of a sell (the stop of a buy), the leg below the other.
@@ -15,7 +19,7 @@ from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
-from tradeguard.venues.ccxt_connection import NATIVE_STOP_EXCHANGES, map_ccxt_error
+from tradeguard.venues.ccxt_connection import NATIVE_OCO_EXCHANGES, map_ccxt_error
 
 if TYPE_CHECKING:
     from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -30,9 +34,21 @@ _WIRE_TYPE = {
 }
 
 
-def trigger_args(order: Order) -> tuple[str, float | None, dict[str, Any]]:
+_KRAKEN_TRIGGER = {
+    OrderType.STOP_LOSS: "stopLossPrice",
+    OrderType.STOP_LOSS_LIMIT: "stopLossPrice",
+    OrderType.TAKE_PROFIT: "takeProfitPrice",
+    OrderType.TAKE_PROFIT_LIMIT: "takeProfitPrice",
+}
+
+
+def trigger_args(
+    order: Order, exchange_id: str = "binance"
+) -> tuple[str, float | None, dict[str, Any]]:
     """The ccxt (type, price, params) of a trigger order, params beyond the client id."""
     assert order.trigger_price is not None
+    if exchange_id == "kraken":
+        return _kraken_trigger_args(order)
     params: dict[str, Any] = {"stopPrice": str(order.trigger_price)}
     price = None
     if order.type.has_limit:
@@ -40,6 +56,15 @@ def trigger_args(order: Order) -> tuple[str, float | None, dict[str, Any]]:
         price = float(order.price)
         params["timeInForce"] = order.time_in_force.value
     return _WIRE_TYPE[order.type], price, params
+
+
+def _kraken_trigger_args(order: Order) -> tuple[str, float | None, dict[str, Any]]:
+    params: dict[str, Any] = {_KRAKEN_TRIGGER[order.type]: str(order.trigger_price)}
+    if not order.type.has_limit:
+        return "market", None, params
+    assert order.price is not None
+    params["timeInForce"] = order.time_in_force.value
+    return "limit", float(order.price), params
 
 
 def _leg(prefix: str, order: Order, venue: CcxtVenue) -> dict[str, str]:
@@ -59,7 +84,7 @@ def _leg(prefix: str, order: Order, venue: CcxtVenue) -> dict[str, str]:
 async def submit_oco(venue: CcxtVenue, take_profit: Order, stop: Order) -> list[OrderReport]:
     """Send both legs as one Binance OCO list; answer one report per leg."""
     method = getattr(venue.client, "private_post_orderlist_oco", None)
-    if method is None or venue.exchange_id not in NATIVE_STOP_EXCHANGES:
+    if method is None or venue.exchange_id not in NATIVE_OCO_EXCHANGES:
         raise DefinitiveVenueError(
             venue.name, f"{venue.exchange_id} takes no OCO orders through tradeguard",
             "OCO_UNSUPPORTED",

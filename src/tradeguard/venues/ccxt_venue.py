@@ -173,7 +173,7 @@ class CcxtVenue(CcxtConnection):
             price = float(order.price)
             params["timeInForce"] = order.time_in_force.value
         elif order.type.is_trigger:
-            wire_type, price, extra = trigger_args(order)
+            wire_type, price, extra = trigger_args(order, self.exchange_id)
             params.update(extra)
         else:
             wire_type, price = self._market_args(order, inst)
@@ -586,12 +586,10 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     if vc.exchange == "kraken":
         from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
-        # Orders and fills come from queries (see ccxt_kraken); the local sandbox has no
-        # websocket, so its public data is polled too.
+        # Orders and fills come from queries (see ccxt_kraken); public data streams.
         return KrakenCcxtVenue(
             vc.name, factory, clock, symbols=list(vc.symbols) or None,
             market_orders=vc.market_orders, stream_user_data=False,
-            polled_market_data=vc.rest_url is not None,
         )  # fmt: skip
     return CcxtVenue(
         vc.name, factory, clock, symbols=list(vc.symbols) or None,

@@ -1,7 +1,7 @@
-"""Point the real `ccxt` Kraken client at a Kraken sandbox (REST; websockets stay on loopback).
+"""Point the real `ccxt` Kraken client at a Kraken sandbox (REST and public websocket v2).
 
-Every REST base goes to the sandbox and every websocket base to a loopback path that answers
-404, so a stray call fails on 127.0.0.1 instead of reaching Kraken.
+Every REST base and the public websocket v2 go to the sandbox, every other websocket base to a
+loopback path that answers 404, so a stray call fails on 127.0.0.1 instead of reaching Kraken.
 """
 
 from __future__ import annotations
@@ -10,18 +10,23 @@ from typing import Any
 
 import ccxt.pro as ccxtpro
 
+from tradeguard.sandbox.kraken.server import WS_PATH
+
 _WS_KEYS = ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
 
 
 def kraken_urls(base_url: str) -> dict[str, Any]:
-    """The `urls['api']` mapping that sends every ccxt.kraken call to the sandbox."""
+    """The `urls['api']` mapping that sends every ccxt.kraken call to the sandbox: public
+    websocket v2 included, the other websocket bases to a path that answers 404."""
     base = base_url.rstrip("/")
     ws = base.replace("http", "ws", 1) + "/ws/unsupported"
+    bases = {key: f"{ws}-{key}" for key in _WS_KEYS}
+    bases["publicV2"] = base.replace("http", "ws", 1) + WS_PATH
     return {
         "public": base,
         "private": base,
         "zendesk": f"{base}/unsupported/zendesk",
-        "ws": {key: f"{ws}-{key}" for key in _WS_KEYS},
+        "ws": bases,
     }
 
 

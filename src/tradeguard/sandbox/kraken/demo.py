@@ -30,4 +30,6 @@ def new_secret() -> str:
 def print_urls(base_url: str, out: TextIO) -> None:
     """The lines telling a user where the Kraken sandbox answers."""
     print(f"kraken REST    {base_url}/0/public/Time  (venue rest_url = {base_url!r})", file=out)
+    ws = base_url.replace("http", "ws", 1) + "/kraken-ws/v2"
+    print(f"kraken WS      {ws}  (public websocket v2: ticker, book, trade, ohlc)", file=out)
     print(f"admin          {base_url}/admin/faults", file=out)

@@ -19,6 +19,7 @@ from tradeguard.sandbox.kraken.wire import (
     UNKNOWN_ORDER,
     UNKNOWN_PAIR,
     KrakenError,
+    describe,
     engine_error,
     num,
     order_json,
@@ -31,6 +32,10 @@ from tradeguard.sandbox.orders import (
     LIMIT_MAKER,
     MARKET,
     SELL,
+    STOP_LOSS,
+    STOP_LOSS_LIMIT,
+    TAKE_PROFIT,
+    TAKE_PROFIT_LIMIT,
     EngineOrder,
     EngineReject,
     Trade,
@@ -47,6 +52,35 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
 _FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
 _TIF = {"GTC": "GTC", "IOC": "IOC"}
+# Kraken's order types (ccxt.kraken sends stop-loss[-limit] / take-profit[-limit] with `price`
+# the trigger and `price2` the limit) and the engine's.
+ORDER_TYPES = {
+    "market": MARKET, "limit": LIMIT, "stop-loss": STOP_LOSS, "take-profit": TAKE_PROFIT,
+    "stop-loss-limit": STOP_LOSS_LIMIT, "take-profit-limit": TAKE_PROFIT_LIMIT,
+}  # fmt: skip
+_TIF_KINDS = (LIMIT, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT)
+
+
+def _order_kind(fields: Fields) -> tuple[str, Decimal | None, Decimal | None]:
+    """The engine type, limit price and trigger price of an AddOrder request."""
+    kind = ORDER_TYPES.get(fields.get("ordertype", ""))
+    if kind is None:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:ordertype")
+    if fields.get("trigger", "last") != "last":
+        raise KrakenError(f"{INVALID_ARGUMENTS}:trigger")  # only the last trade price triggers
+    price = _decimal(fields, "price")
+    if kind == MARKET:
+        return kind, None, None
+    if price is None:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:price")
+    if kind == LIMIT:
+        return kind, price, None
+    if kind in (STOP_LOSS, TAKE_PROFIT):
+        return kind, None, price
+    limit = _decimal(fields, "price2")
+    if limit is None:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:price2")
+    return kind, limit, price
 
 
 def valid_cl_ord_id(value: str) -> bool:
@@ -120,15 +154,10 @@ class KrakenPrivate:
         side = {"buy": BUY, "sell": SELL}.get(fields.get("type", ""))
         if side is None:
             raise KrakenError(f"{INVALID_ARGUMENTS}:type")
-        ordertype = fields.get("ordertype", "")
-        if ordertype not in ("market", "limit"):
-            raise KrakenError(f"{INVALID_ARGUMENTS}:ordertype")
         volume = _decimal(fields, "volume")
         if volume is None:
             raise KrakenError(f"{INVALID_ARGUMENTS}:volume")
-        price = _decimal(fields, "price")
-        if ordertype == "limit" and price is None:
-            raise KrakenError(f"{INVALID_ARGUMENTS}:price")
+        kind, price, stop_price = _order_kind(fields)
         flags = {f for f in fields.get("oflags", "").split(",") if f}
         if flags - {"post", "fciq"}:
             raise KrakenError(f"{INVALID_ARGUMENTS}:oflags")
@@ -140,20 +169,19 @@ class KrakenPrivate:
             raise KrakenError(f"{INVALID_ARGUMENTS}:cl_ord_id")
         userref = _userref(fields)
         validate_only = _validate_only(fields)
-        type_ = MARKET if ordertype == "market" else LIMIT_MAKER if "post" in flags else LIMIT
+        type_ = LIMIT_MAKER if kind == LIMIT and "post" in flags else kind
         now = self.ex.now_ms()
         try:
             result = self.ex.engine.place(
-                account, symbol, side, type_, now, qty=volume,
-                price=price if type_ != MARKET else None,
-                time_in_force=tif if type_ == LIMIT else "GTC", client_order_id=cl_ord_id,
+                account, symbol, side, type_, now, qty=volume, price=price, stop_price=stop_price,
+                time_in_force=tif if type_ in _TIF_KINDS else "GTC", client_order_id=cl_ord_id,
                 validate_only=validate_only,
             )  # fmt: skip
         except EngineReject as exc:
             raise engine_error(exc) from None
         side_word = fields["type"]
-        at = f" @ limit {num(price)}" if price is not None and type_ != MARKET else " @ market"
-        descr = {"order": f"{side_word} {num(volume)} {fields['pair'].upper()}{at}"}
+        descr = {"order": f"{side_word} {num(volume)} {fields['pair'].upper()}"
+                           f"{describe(type_, price, stop_price)}"}  # fmt: skip
         if result.order is None:  # validate only
             return {"descr": descr}
         order = result.order

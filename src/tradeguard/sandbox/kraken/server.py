@@ -28,13 +28,15 @@ from tradeguard.sandbox.kraken.names import asset_id, pair_altname, pair_id
 from tradeguard.sandbox.kraken.private import KrakenPrivate
 from tradeguard.sandbox.kraken.public import KrakenPublic
 from tradeguard.sandbox.kraken.wire import KrakenError
-from tradeguard.sandbox.matching import MarketSpec
+from tradeguard.sandbox.kraken.ws import KrakenWs
+from tradeguard.sandbox.matching import MarketSpec, Result
 from tradeguard.sandbox.orders import EngineReject
 from tradeguard.sandbox.server import SandboxExchange
 
 KRAKEN_MAKER_FEE = Decimal("0.0016")
 KRAKEN_TAKER_FEE = Decimal("0.0026")
 RATE_LIMITED = "EAPI:Rate limit exceeded"
+WS_PATH = "/kraken-ws/v2"  # "v2" in it: ccxt pings a v2 socket with {"method": "ping"}
 
 
 class KrakenSandbox(SandboxExchange):
@@ -47,6 +49,7 @@ class KrakenSandbox(SandboxExchange):
         self.pair_symbols: dict[str, str] = {}  # pair id, altname or symbol -> engine symbol
         self.kraken_public = KrakenPublic(self)
         self.kraken_private = KrakenPrivate(self)
+        self.kraken_ws = KrakenWs(self)
         self._bodies: dict[int, str] = {}  # request -> its form body, for the request log
         super().__init__(*args, **kwargs)
 
@@ -54,6 +57,31 @@ class KrakenSandbox(SandboxExchange):
     def kraken_url(self) -> str:
         """Base of the REST API (`<base>/0/public/Time`), what ccxt's `urls['api']` takes."""
         return self.base_url
+
+    @property
+    def kraken_ws_url(self) -> str:
+        """Kraken's public websocket v2 here, what ccxt's `urls['api']['ws']['publicV2']` takes."""
+        return f"ws://{self.config.host}:{self.port}{WS_PATH}"
+
+    async def start(self) -> None:
+        await super().start()
+        self.spawn(self.kraken_ws.heartbeats())
+
+    async def stop(self) -> None:
+        await self.kraken_ws.close_all()
+        await super().stop()
+
+    def disconnect_websockets(self) -> int:
+        """Drop every websocket, Kraken's and the Binance-shaped ones; return how many."""
+        return self.kraken_ws.drop_all() + super().disconnect_websockets()
+
+    def publish(
+        self, result: Result, symbols: set[str], withhold_reports_of: str | None = None
+    ) -> None:
+        """Send an engine result to the websocket's subscribers, then as the base exchange does
+        (which triggers crossed stops and publishes their results through here too)."""
+        self.kraken_ws.on_result(result, symbols)
+        super().publish(result, symbols, withhold_reports_of)
 
     def asset_id(self, asset: str) -> str:
         return asset_id(asset)
@@ -73,6 +101,7 @@ class KrakenSandbox(SandboxExchange):
         app = super()._build_app()
         self.kraken_public.register(app.router, self._wrap)
         self.kraken_private.register(app.router, self._wrap)
+        app.router.add_get(WS_PATH, self.kraken_ws.handle)
         return app
 
     def _wrap(self, fn: Callable[..., Any], private: bool = False) -> Any:

@@ -12,7 +12,12 @@ from tradeguard.sandbox.orders import (
     EXPIRED,
     FILLED,
     INSUFFICIENT_BALANCE,
+    MARKET,
     REJECTED,
+    STOP_LOSS,
+    STOP_LOSS_LIMIT,
+    TAKE_PROFIT,
+    TAKE_PROFIT_LIMIT,
     EngineOrder,
     EngineReject,
     MarketSpec,
@@ -26,6 +31,28 @@ INVALID_PRICE = "EOrder:Invalid price:Invalid price argument"
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
 UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 _STATUS = {FILLED: "closed", CANCELED: "canceled", EXPIRED: "expired", REJECTED: "canceled"}
+_ORDERTYPE = {
+    MARKET: "market", STOP_LOSS: "stop-loss", TAKE_PROFIT: "take-profit",
+    STOP_LOSS_LIMIT: "stop-loss-limit", TAKE_PROFIT_LIMIT: "take-profit-limit",
+}  # fmt: skip
+
+
+def ordertype(engine_type: str) -> str:
+    """Kraken's `ordertype` of an engine order type (limit for a plain or post-only limit)."""
+    return _ORDERTYPE.get(engine_type, "limit")
+
+
+def describe(engine_type: str, price: Decimal | None, stop_price: Decimal | None) -> str:
+    """The tail of an order's `descr.order` after side, volume and pair, as Kraken writes it:
+    ` @ limit 50000`, ` @ market`, ` @ stop loss 45000`, ` @ take profit 55000 -> limit 55100`."""
+    kind = ordertype(engine_type)
+    if kind == "market":
+        return " @ market"
+    if kind == "limit":
+        return f" @ limit {num(price or ZERO)}"
+    words = kind.removesuffix("-limit").replace("-", " ")
+    tail = f" -> limit {num(price or ZERO)}" if kind.endswith("-limit") else ""
+    return f" @ {words} {num(stop_price or ZERO)}{tail}"
 
 
 class KrakenError(Exception):
@@ -81,15 +108,18 @@ def order_json(
 ) -> dict[str, Any]:
     """One order as QueryOrders / OpenOrders / ClosedOrders show it."""
     pair = pair_altname(spec.base, spec.quote)
-    ordertype = "market" if order.kind == "MARKET" else "limit"
+    kind = ordertype(order.type)
     side = order.side.lower()
-    price = num(order.price) if ordertype == "limit" else "0"
+    trigger = order.stop_price if order.stop_price else None
+    limit = order.price if kind not in ("market", "stop-loss", "take-profit") else None
+    # Kraken's `price` is the trigger of a stop, `price2` its limit.
+    price, price2 = (trigger, limit) if trigger is not None else (limit, None)
     fee = sum(
         (t.buyer_fee if t.buyer_order_id == order.order_id else t.seller_fee for t in trades),
         ZERO,
     )
     avg = order.cum_quote / order.executed_qty if order.executed_qty else ZERO
-    at = f" @ limit {price}" if ordertype == "limit" else " @ market"
+    at = describe(order.type, limit, trigger)
     doc: dict[str, Any] = {
         "refid": None,
         "userref": userref,
@@ -100,7 +130,8 @@ def order_json(
         "starttm": 0,
         "expiretm": 0,
         "descr": {
-            "pair": pair, "type": side, "ordertype": ordertype, "price": price, "price2": "0",
+            "pair": pair, "type": side, "ordertype": kind, "price": num(price or ZERO),
+            "price2": num(price2 or ZERO),
             "leverage": "none", "order": f"{side} {num(order.orig_qty)} {pair}{at}", "close": "",
         },
         "vol": num(order.orig_qty),
@@ -108,8 +139,8 @@ def order_json(
         "cost": num(order.cum_quote),
         "fee": num(fee),
         "price": num(avg),
-        "stopprice": "0",
-        "limitprice": "0",
+        "stopprice": num(trigger or ZERO),
+        "limitprice": num(limit) if trigger is not None and limit is not None else "0",
         "misc": "",
         "oflags": "fciq",
     }  # fmt: skip

@@ -1,0 +1,275 @@
+"""The Kraken sandbox's public websocket v2 through the real ccxt.pro.kraken client on 127.0.0.1:
+ticker, book (with Kraken's checksum, checked against the book ccxt keeps), trades and candles
+follow the engine that answers REST; the socket's own protocol (status, ping, heartbeat,
+unsubscribe) and its refusals of hostile input, read raw."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from ccxt.base.decimal_to_precision import PAD_WITH_ZERO, ROUND, TICK_SIZE, decimal_to_precision
+
+from tradeguard.sandbox.kraken import ws as kws
+from tradeguard.sandbox.kraken.client import make_kraken_client
+from tradeguard.sandbox.kraken.server import KrakenSandbox
+from tradeguard.sandbox.kraken.testing import DAVE_KEY, DAVE_SECRET
+from tradeguard.sandbox.testing import eventually
+
+D = Decimal
+
+
+@pytest.fixture
+async def watcher(kx: KrakenSandbox) -> AsyncIterator[Any]:
+    c = make_kraken_client(kx.base_url, "", "")
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def dave(kx: KrakenSandbox) -> AsyncIterator[Any]:
+    c = make_kraken_client(kx.base_url, DAVE_KEY, DAVE_SECRET)
+    yield c
+    await c.close()
+
+
+def _ladder(mid: int, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    bids = [(str(mid - 1 - i), f"0.{i + 1:02d}") for i in range(n)]
+    asks = [(str(mid + 1 + i), f"1.{i:02d}5") for i in range(n)]
+    return bids, asks
+
+
+async def test_ticker_trades_and_candles_follow_a_rest_order(
+    kx: KrakenSandbox, watcher: Any, dave: Any
+) -> None:
+    ticker = await watcher.watch_ticker("BTC/USD")
+    assert (ticker["bid"], ticker["ask"]) == (49999.0, 50001.0)
+    trades_task = asyncio.ensure_future(watcher.watch_trades("BTC/USD"))
+    candles_task = asyncio.ensure_future(watcher.watch_ohlcv("BTC/USD", "1m"))
+    await eventually(lambda: len(kx.kraken_ws.subscriptions()) == 3)
+    await asyncio.sleep(0.05)  # the snapshots (no trades yet) are in
+    await dave.create_order("BTC/USD", "market", "buy", 0.25)
+    trades = await asyncio.wait_for(trades_task, 5)
+    if not trades:  # the empty snapshot woke the watcher first
+        trades = await asyncio.wait_for(watcher.watch_trades("BTC/USD"), 5)
+    assert [(t["price"], t["amount"], t["side"]) for t in trades] == [(50001.0, 0.25, "buy")]
+    engine_trade = kx.engine.trades["BTCUSD"][-1]
+    assert trades[0]["id"] == str(engine_trade.trade_id)
+    candles = await asyncio.wait_for(candles_task, 5)
+    if not candles:
+        candles = await asyncio.wait_for(watcher.watch_ohlcv("BTC/USD", "1m"), 5)
+    assert candles[-1][1:] == [50001.0, 50001.0, 50001.0, 50001.0, 0.25]
+    assert candles[-1][0] == engine_trade.time_ms // 60_000 * 60_000
+    # The ticker's update came with the trade (nobody was waiting): it is in ccxt's cache.
+    await eventually(lambda: watcher.tickers["BTC/USD"]["last"] == 50001.0)
+    assert watcher.tickers["BTC/USD"]["baseVolume"] == 0.25
+
+
+def _ccxt_checksum(client: Any, book: Any) -> int:
+    """Kraken's checksum over the book as ccxt holds it, written with the market's precision
+    (its tick and lot step as ccxt loaded them from AssetPairs), padded with zeros."""
+    precision = client.market("BTC/USD")["precision"]
+    parts = []
+    for side in (book["asks"], book["bids"]):
+        for price, amount in side[:10]:
+            for value, step in ((price, precision["price"]), (amount, precision["amount"])):
+                text = decimal_to_precision(value, ROUND, step, TICK_SIZE, PAD_WITH_ZERO)
+                parts.append(client.format_number(text))
+    return zlib.crc32("".join(parts).encode())
+
+
+async def test_book_checksum_matches_the_book_ccxt_keeps_through_updates(
+    kx: KrakenSandbox, watcher: Any, dave: Any
+) -> None:
+    bids, asks = _ladder(50_000, 15)
+    kx.set_book("BTC/USD", bids=bids, asks=asks)
+    sent: list[int] = []
+    handle = watcher.handle_order_book
+
+    def noting(client: Any, message: Any) -> Any:
+        sent.append(int(message["data"][0]["checksum"]))
+        return handle(client, message)
+
+    watcher.handle_order_book = noting
+    book = await watcher.watch_order_book("BTC/USD", 25)
+    assert book["asks"][0] == [50001.0, 1.005] and len(book["bids"]) == 15
+    assert _ccxt_checksum(watcher, book) == sent[-1]
+    # Levels removed, added and changed, a taker eating into the asks: each update keeps the
+    # checksum true to ccxt's book.
+    kx.set_book("BTC/USD", bids=[*bids[2:], ("49900", "3")], asks=[("50000.5", "0.2"), *asks])
+    await dave.create_order("BTC/USD", "market", "buy", 0.7)
+    depth = kx.engine.depth("BTCUSD", 25)
+    assert depth["asks"][0] == (D("50001"), D("0.505"))
+
+    def level_rows(levels: list[tuple[Decimal, Decimal]]) -> list[list[float]]:
+        return [[float(p), float(q)] for p, q in levels]
+
+    # Updates that came while no watcher waited are applied to ccxt's cached book.
+    book = watcher.orderbooks["BTC/USD"]
+    await eventually(lambda: level_rows(depth["asks"]) == book["asks"] and len(sent) >= 3)
+    assert level_rows(depth["bids"]) == book["bids"]
+    assert _ccxt_checksum(watcher, book) == sent[-1]
+    book["asks"][0][1] = 0.5  # a book that drifted would be caught
+    assert _ccxt_checksum(watcher, book) != sent[-1]
+
+
+async def _recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
+    msg = await ws.receive(timeout=timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    out: dict[str, Any] = json.loads(msg.data)
+    return out
+
+
+async def _until(ws: aiohttp.ClientWebSocketResponse, pred: Any) -> dict[str, Any]:
+    for _ in range(50):
+        m = await _recv(ws)
+        if pred(m):
+            return m
+    raise AssertionError("no such message")
+
+
+async def test_status_ping_heartbeat_and_unsubscribe(kx: KrakenSandbox) -> None:
+    kx.kraken_ws.heartbeat_s = 0.05
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        status = await _recv(ws)
+        assert status["channel"] == "status" and status["data"][0]["system"] == "online"
+        await ws.send_json({"method": "ping", "req_id": 7})
+        pong = await _recv(ws)
+        assert (pong["method"], pong["req_id"]) == ("pong", 7)
+        sub = {"channel": "ticker", "symbol": ["BTC/USD"], "event_trigger": "bbo"}
+        await ws.send_json({"method": "subscribe", "params": sub, "req_id": 8})
+        ack = await _recv(ws)
+        assert ack["success"] is True and ack["req_id"] == 8
+        assert ack["result"]["symbol"] == "BTC/USD"
+        snap = await _recv(ws)
+        assert (snap["channel"], snap["type"], snap["data"][0]["ask"]) == (
+            "ticker", "snapshot", 50001.0,
+        )  # fmt: skip
+        await _until(ws, lambda m: m.get("channel") == "heartbeat")
+        kx.set_book("BTC/USD", bids=[("49990", "1")], asks=[("50010", "1")])
+        upd = await _until(ws, lambda m: m.get("channel") == "ticker")
+        assert (upd["type"], upd["data"][0]["bid"]) == ("update", 49990.0)
+        await ws.send_json({"method": "subscribe", "params": sub, "req_id": 9})
+        again = await _until(ws, lambda m: m.get("req_id") == 9)
+        assert again["success"] is False and again["error"] == "Already subscribed"
+        await ws.send_json({"method": "unsubscribe", "params": sub, "req_id": 10})
+        bye = await _until(ws, lambda m: m.get("req_id") == 10)
+        assert bye["success"] is True and bye["method"] == "unsubscribe"
+        assert kx.kraken_ws.subscriptions() == []
+        kx.set_book("BTC/USD", bids=[("49980", "1")], asks=[("50020", "1")])
+        await ws.send_json({"method": "ping", "req_id": 11})
+        # Nothing but (perhaps a last heartbeat and) the pong: no ticker after unsubscribing.
+        last = await _until(ws, lambda m: m.get("method") == "pong" or "channel" in m)
+        while last.get("channel") == "heartbeat":
+            last = await _recv(ws)
+        assert last["method"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "error"),
+    [
+        ("{not json", "Malformed request"),
+        ("[1, 2]", "Malformed request"),
+        ('{"method": "subscribe", "req_id": 3, "params": {"channel": "level3", '
+         '"symbol": ["BTC/USD"]}}', "Subscription name invalid"),
+        ('{"method": "subscribe", "req_id": 3, "params": {"channel": "ticker", '
+         '"symbol": ["BTC/XYZ"]}}', "Currency pair not supported BTC/XYZ"),
+        ('{"method": "subscribe", "req_id": 3, "params": {"channel": "book", '
+         '"symbol": ["BTC/USD"], "depth": 7}}', "Subscription depth not supported"),
+        ('{"method": "subscribe", "req_id": 3, "params": {"channel": "ohlc", '
+         '"symbol": ["BTC/USD"]}}', "Subscription ohlc requires interval"),
+        ('{"method": "subscribe", "req_id": 3, "params": {"channel": "trade", '
+         '"symbol": "BTC/USD"}}', "Pair field must be an array"),
+        ('{"method": "subscribe", "req_id": -1, "params": {}}', "Malformed request"),
+        ('{"method": "explode", "req_id": 3}', "Method not found"),
+    ],
+)  # fmt: skip
+async def test_bad_requests_get_krakens_error_shape(
+    kx: KrakenSandbox, request_text: str, error: str
+) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)  # status
+        await ws.send_str(request_text)
+        answer = await _recv(ws)
+        assert answer["success"] is False and answer["error"].startswith(error)
+        assert {"time_in", "time_out"} <= answer.keys()
+        if '"req_id": 3' in request_text:
+            assert answer["req_id"] == 3
+        await ws.send_json({"method": "ping", "req_id": 4})  # the socket still answers
+        assert (await _recv(ws))["method"] == "pong"
+
+
+async def test_a_huge_frame_closes_the_socket_and_others_carry_on(kx: KrakenSandbox) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(kx.kraken_ws_url) as ws:
+            await _recv(ws)
+            await ws.send_str(json.dumps({"method": "ping", "pad": "x" * 1_000_000}))
+            msg = await ws.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        async with s.ws_connect(kx.kraken_ws_url) as ws:
+            await _recv(ws)
+            await ws.send_json({"method": "ping", "req_id": 1})
+            assert (await _recv(ws))["method"] == "pong"
+
+
+async def test_a_flood_of_requests_is_refused_then_cut_off(kx: KrakenSandbox) -> None:
+    flood = kws.MAX_REQUESTS + kws.MAX_REFUSALS + 100
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        sub = {"channel": "book", "symbol": ["BTC/USD"], "depth": 10}
+        await ws.send_json({"method": "subscribe", "params": sub, "req_id": 0})
+        for i in range(1, flood):
+            await ws.send_json({"method": "ping", "req_id": i})
+        answers: list[dict[str, Any]] = []
+        while True:
+            msg = await ws.receive(timeout=5)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            answers.append(json.loads(msg.data))
+        assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    pongs = [a["req_id"] for a in answers if a.get("method") == "pong"]
+    assert pongs == list(range(1, kws.MAX_REQUESTS))
+    errors = [a for a in answers if a.get("success") is False]
+    assert [e["error"] for e in errors] == ["Exceeded msg rate"] * kws.MAX_REFUSALS
+    assert [a["channel"] for a in answers if a.get("channel") == "book"] == ["book"]  # snapshot
+    assert kx.kraken_ws.subscriptions() == []
+
+
+async def test_repeated_bad_subscriptions_cut_the_socket_off(kx: KrakenSandbox) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        for i in range(kws.MAX_REFUSALS + 20):
+            sub = {"channel": "ticker", "symbol": [f"X{i}/USD"]}
+            await ws.send_json({"method": "subscribe", "params": sub, "req_id": i})
+        answers = []
+        while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+            answers.append(json.loads(msg.data))
+        assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    assert [a["req_id"] for a in answers] == list(range(kws.MAX_REFUSALS))
+    assert all(a["error"].startswith("Currency pair not supported") for a in answers)
+
+
+async def test_the_ticker_counts_the_last_24_hours_only(kx: KrakenSandbox) -> None:
+    now = kx.now_ms()
+    kx.trade_through("BTC/USD", "SELL", "49999", "0.3", at_ms=now - 25 * 3_600_000)
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        sub = {"channel": "ticker", "symbol": ["BTC/USD"]}
+        await ws.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+        snap = await _until(ws, lambda m: m.get("channel") == "ticker")
+        assert (snap["data"][0]["volume"], snap["data"][0]["last"]) == (0.0, 49999.0)
+        kx.trade_through("BTC/USD", "SELL", "49998", "0.2")
+        kx.trade_through("BTC/USD", "BUY", "50001", "0.1")
+        upd = await _until(
+            ws, lambda m: m.get("channel") == "ticker" and m["data"][0]["last"] > 5e4
+        )
+        row = upd["data"][0]
+        assert (row["volume"], row["low"], row["high"]) == (0.3, 49999.0, 50001.0)
+        assert row["vwap"] == pytest.approx((49999 * 0.2 + 50001 * 0.1) / 0.3)
