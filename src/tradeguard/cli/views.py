@@ -25,6 +25,7 @@ from tradeguard.cli.common import (
     ts_text,
     whole_number,
 )
+from tradeguard.logsetup import printable
 from tradeguard.model.money import plain
 from tradeguard.model.position import unrealized_pct
 
@@ -184,9 +185,9 @@ def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
         line += f" for {', '.join(map(str, follow['waiting']))}"
     if follow.get("reason"):
         line += f" ({follow['reason']})"
-    # a venue's refusal text is part of the reason: no control character reaches the terminal
-    console.print("".join(c if c.isprintable() else "?" for c in line), markup=False,
-                  highlight=False)  # fmt: skip
+    # a venue's refusal text and symbol are part of it: no control character reaches the
+    # terminal, each is shown as its escape, as everywhere else
+    console.print(printable(line), markup=False, highlight=False)
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
