@@ -17,6 +17,7 @@ import pytest
 from kill_follow_support import alice_sells, held
 from native_exits_support import native_config
 from rigs import killed_child
+from tradeguard.api.serialisers import state_payload
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
@@ -64,3 +65,31 @@ async def _status(db: str) -> dict:
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out
     return dict(json.loads(out))
+
+
+async def test_a_kill_cut_short_stays_unfinished_and_says_so_when_reconciliation_fails(tmp_path):
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        [doc] = [d for d in await killed_child(CHILD, tmp_path, cfg, "before_cancel")
+                 if "resting" in d]  # fmt: skip
+        cfg.reconcile.call_attempts = 1
+        # the venue's trade history does not answer within ccxt's 10 s: reconciliation fails
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            assert node.reconcile_report is not None and not node.reconcile_report.ok
+            assert node.risk.state.value == "HALTED"
+            last = node.risk.last_kill
+            assert last is not None and not last.get("finished_ts"), last
+            assert "start-up reconciliation failed" in last["unfinished"], last
+            api = state_payload(node)["kill_switch"]  # what GET /api/v1/state answers
+            assert api["unfinished"] == last["unfinished"] and api["engaged"] is True, api
+            assert len(ex.engine.open_orders(ex.account_id(ALICE_KEY), "BTCUSDT")) == 1
+            assert alice_sells(ex) == []  # nothing sent on a ledger not checked
+        finally:
+            await node.stop()
+            node.close()
+        shown = await _status(cfg.node.database_url)
+        assert "start-up reconciliation failed" in shown["kill_unfinished"], shown
+        assert doc["resting"]
