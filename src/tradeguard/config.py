@@ -224,6 +224,9 @@ class NodeConfig(_Strict):
     # after a kill, what a close working at that moment leaves open is flattened with at most
     # this many orders per position, each close waited for at most this long (docs/risk.md)
     kill_follow_up_max_orders: int = Field(default=3, ge=1, le=100)
+    # ... and gives up after this many of its flattens refused by the risk engine (never sent:
+    # no price to cap them, an order of the symbol unresolved), one a kill_poll_interval_s
+    kill_follow_up_max_denials: int = Field(default=30, ge=1, le=10_000)
     kill_follow_up_wait_s: float = Field(default=600.0, ge=1, le=86_400)
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)

@@ -20,6 +20,7 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
+from tradeguard.node.kill_restart import unfinished_reason
 from tradeguard.portfolio.analytics import Performance
 
 if TYPE_CHECKING:
@@ -189,6 +190,8 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
         "kill_switch": {
             "engaged": risk.state is TradingState.HALTED and risk.last_kill is not None,
             "last": risk.last_kill,
+            # a kill that never ended (cut short): why, until a start finishes it
+            "unfinished": unfinished_reason(risk.last_kill),
         },
         "daily_pnl": {
             "pnl": equity - day_start if day_start is not None else None,

@@ -101,21 +101,29 @@ def cmd_kill(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=json_default))
     else:
-        console.print(f"[bold red]HALTED[/] — {shown(report['reason'])}")
-        console.print(f"orders cancelled: {len(report['cancelled'])}")
-        for cid in report["cancelled"]:
-            console.print(f"  cancelled {cid}")
-        console.print(f"positions closed: {len(report['closed_positions'])}")
-        for c in report.get("closing", []):
-            console.print(f"  {c['position']}: {c['amount']} left to the close already working "
-                          f"({', '.join(c['working'])})")  # fmt: skip
-        if report.get("closing"):
-            console.print("  what those closes leave once they end, the running node flattens "
-                          "(`follow_up` in `tradeguard status --json`)")  # fmt: skip
-        for f in report["failed"]:
-            console.print(f"  [red]failed[/] {shown(f['id'])}: {shown(f['reason'])}")
-        console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
+        print_kill_report(console, report)
     return 0 if not report["failed"] else 1
+
+
+def print_kill_report(console: Console, report: dict[str, Any]) -> None:
+    """Print what a kill did: cancelled orders, closes left working, failures."""
+    console.print(f"[bold red]HALTED[/] — {shown(report['reason'])}")
+    console.print(f"orders cancelled: {len(report['cancelled'])}")
+    # ids and position names come from venues (orders placed by hand, market symbols):
+    # shown escaped, never passed to the terminal to act on
+    for cid in report["cancelled"]:
+        console.print(f"  cancelled {shown(cid)}")
+    console.print(f"positions closed: {len(report['closed_positions'])}")
+    for c in report.get("closing", []):
+        working = ", ".join(map(str, c["working"]))
+        console.print(f"  {shown(c['position'])}: {shown(c['amount'])} left to the close "
+                      f"already working ({shown(working)})")  # fmt: skip
+    if report.get("closing"):
+        console.print("  what those closes leave once they end, the running node flattens "
+                      "(`follow_up` in `tradeguard status --json`)")  # fmt: skip
+    for f in report["failed"]:
+        console.print(f"  [red]failed[/] {shown(f['id'])}: {shown(f['reason'])}")
+    console.print("Trading stays HALTED across restarts until `tradeguard resume`.")
 
 
 def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) -> int:

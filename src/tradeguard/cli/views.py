@@ -25,6 +25,7 @@ from tradeguard.cli.common import (
     ts_text,
     whole_number,
 )
+from tradeguard.logsetup import printable
 from tradeguard.model.money import plain
 from tradeguard.model.position import unrealized_pct
 
@@ -83,6 +84,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.cli.liveness import api_base, fetch_health, heartbeat_view, print_liveness
     from tradeguard.node import FIGURES_KEY, RISK_STATE_KEY, STATS_KEY
     from tradeguard.node.kill_follow import FOLLOW_KEY
+    from tradeguard.node.kill_restart import unfinished_reason
     from tradeguard.node.pause import stored_pauses
 
     storage = open_storage(args, existing=True)
@@ -103,6 +105,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "figures": storage.kv_get(FIGURES_KEY),
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
+        "kill_unfinished": unfinished_reason(risk.get("last_kill")),
         "strategies": [_run_json(r, state, pauses) for r in runs],
         "bots": _bots_json(storage),
         "heartbeat": heartbeat_view(storage, config),
@@ -122,6 +125,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
     kill = out["kill"]
+    if isinstance(kill, dict) and (cut := unfinished_reason(kill)):
+        print_hanging(console, f"[bold red]Kill switch UNFINISHED[/] ({shown(kill.get('reason'))},"
+                               f" {ts_text(kill.get('ts'))}): {shown(cut)}")  # fmt: skip
     for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:
         _print_follow_up(console, follow)
     t = Table(title=f"Strategies ({len(runs)})")
@@ -184,9 +190,9 @@ def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
         line += f" for {', '.join(map(str, follow['waiting']))}"
     if follow.get("reason"):
         line += f" ({follow['reason']})"
-    # a venue's refusal text is part of the reason: no control character reaches the terminal
-    console.print("".join(c if c.isprintable() else "?" for c in line), markup=False,
-                  highlight=False)  # fmt: skip
+    # a venue's refusal text and symbol are part of it: no control character reaches the
+    # terminal, each is shown as its escape, as everywhere else
+    console.print(printable(line), markup=False, highlight=False)
 
 
 def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -8,8 +8,10 @@ await follow_up(node)                    # from the live loop's duties, every pa
 The kill's flatten sells only what closes already working will not (`kill_flatten`), since they
 may still fill. One that then ends partly filled, expired, cancelled or refused leaves the rest
 of its position open: the follow-up waits for each listed close to end, then flattens what
-remains, at most `node.kill_follow_up_max_orders` orders per position and
-`node.kill_follow_up_wait_s` seconds of waiting for each listed close. Its state
+remains, at most `node.kill_follow_up_max_orders` orders sent per position (a flatten the risk
+engine refuses is counted apart, up to `node.kill_follow_up_max_denials`) and
+`node.kill_follow_up_wait_s` seconds of waiting for each listed close. A spot position is sold
+no further than the account's balance: what was sold by hand meanwhile is not sold again. Its state
 is stored at once (kv `kill.follow_up`) and shown under the kill's `follow_up`. Each pass works
 from the positions and the orders still open or unresolved (after start-up's reconciliation,
 for a node killed meanwhile): a flatten sent before a crash is filled, working or unresolved, and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from dataclasses import replace
 from decimal import Decimal
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -168,22 +171,53 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
         _end(node, e, "closed", f"the remainder {plain(abs(pos.quantity))} is below what one "
              "order may sell")  # fmt: skip
         return
-    limit = node.config.node.kill_follow_up_max_orders
-    if int(e["attempts"]) >= limit:
-        _end(
-            node,
-            e,
-            "failed",
-            f"{plain(amount)} of {e['position']} still open after {limit} flatten orders "
-            f"(node.kill_follow_up_max_orders); last: {e['reason'] or 'no reason given'}",
-        )
+    held = _held_on_venue(node, pos)
+    if held is not None and held < amount:
+        # sold outside the node (by hand on the venue) while the follow-up waited: the sale
+        # is booked to the account's holdings, the position still says it holds it
+        if held <= 0 or _remainder(node, pos, held) <= 0:
+            why = (f"the venue holds {plain(held)} of the {plain(amount)} {e['position']} "
+                   "still booked: sold outside the node; nothing left to sell")  # fmt: skip
+            _end(node, e, "closed", why)
+            return
+        amount = _remainder(node, pos, held)
+    if _out_of_tries(node, e, amount):
         return
     await _flatten(node, e, pos, amount, entries)
 
 
-def _remainder(node: TradingNode, pos: Position) -> Decimal:
+def _out_of_tries(node: TradingNode, e: dict[str, Any], amount: Decimal) -> bool:
+    """End `e` (failed) when its flattens sent or refused by the risk engine reach their caps."""
+    cfg = node.config.node
+    left = f"{plain(amount)} of {e['position']} still open"
+    last = e["reason"] or "no reason given"
+    if int(e["attempts"]) >= cfg.kill_follow_up_max_orders:
+        why = (f"{left} after {cfg.kill_follow_up_max_orders} flatten orders "
+               f"(node.kill_follow_up_max_orders); last: {last}")  # fmt: skip
+    elif int(e.get("denied", 0)) >= cfg.kill_follow_up_max_denials:
+        why = (f"{left}: its flatten was refused by the risk engine "
+               f"{cfg.kill_follow_up_max_denials} times, never sent "
+               f"(node.kill_follow_up_max_denials); last: {last}; close it by hand")  # fmt: skip
+    else:
+        return False
+    _end(node, e, "failed", why)
+    return True
+
+
+def _held_on_venue(node: TradingNode, pos: Position) -> Decimal | None:
+    # A spot long is coins the account holds: no order can sell more than its balance. The
+    # total, not the free part: an ended close's coins may show locked a moment longer.
+    inst = node.market.instrument(pos.venue, pos.symbol)
+    if inst is None or inst.kind != "spot" or pos.quantity <= 0:
+        return None
+    return node.portfolio.book(pos.venue).total(inst.base)
+
+
+def _remainder(node: TradingNode, pos: Position, held: Decimal | None = None) -> Decimal:
     # what one order may sell: none of a remainder below the lot step, the venue's minimum
     # amount or, what a partly filled close left, its minimum notional
+    if held is not None:
+        pos = replace(pos, quantity=held)
     return abs(node.portfolio.closable(pos))
 
 
@@ -201,7 +235,6 @@ async def _flatten(
         log.warning("kill follow-up: no prices for %s on %s: %s", pos.symbol, pos.venue, exc)
     if _loaded.get(node) is not entries:
         return  # a later kill replaced this follow-up while the prices were asked for
-    e["attempts"] = int(e["attempts"]) + 1
     intent = OrderIntent(
         strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
         side=closing_side(pos), amount=amount, type=OrderType.MARKET, reduce_only=True,
@@ -209,7 +242,8 @@ async def _flatten(
     )  # fmt: skip
 
     def keep(order: Order) -> None:
-        # stored before the venue hears of the order
+        # stored before the venue hears of the order; only an order sent counts as an attempt
+        e["attempts"] = int(e["attempts"]) + 1
         e["waiting"] = [order.client_order_id]
         e["sent"] = [*e["sent"], order.client_order_id]
         _save(node, entries)
@@ -218,6 +252,8 @@ async def _flatten(
     e["reason"] = "" if result.ok else result.reason
     if not result.ok:
         e["waiting"] = []
+    if result.order is None:  # refused before it had an id: the risk engine or a blocked symbol
+        e["denied"] = int(e.get("denied", 0)) + 1
     node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),
                          {"stage": "follow_up", "sent": plain(amount), "ok": result.ok, **e},
                          severity="warning"))  # fmt: skip

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.node.interrupted import take_up_interrupted
+from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     # A kill sentinel written while the node was down (or not polled before a crash) asked for
     # no more orders: it halts before the start-up unwind sends any.
     await node.poll_kill_sentinel()
+    # A kill the node was killed in the middle of (orders left uncancelled, positions left
+    # open) is finished before anything else may trade.
+    await finish_interrupted_kill(node)
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
 

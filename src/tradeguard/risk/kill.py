@@ -71,10 +71,13 @@ class KillSwitch:
         self.clock = clock
         self.sentinel_path = Path(sentinel_path) if sentinel_path is not None else None
         self._sentinel_seen: float | None = None
+        self.triggered_ts: int | None = None  # the last request this process triggered
 
     def trigger(self, reason: str, by: str, flatten: bool = False) -> KillRequest:
-        """Set HALTED (persisted before returning) and record the request."""
+        """Set HALTED and record the request (both persisted before returning, before anything
+        is cancelled: a kill cut short is finished at the next start, node.kill_restart)."""
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms())
+        self.triggered_ts = request.ts
         self.engine.halt(f"kill switch: {reason}", by)
         self.engine.record_kill(request.to_json())
         self.engine.emit(

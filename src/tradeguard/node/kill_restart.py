@@ -1,0 +1,80 @@
+"""A kill cut short (the node killed while it ran) is finished at the next start.
+
+```python
+await finish_interrupted_kill(node)   # in start-up, after reconciliation, before any trading
+```
+
+`KillSwitch.trigger` stores the request (HALTED, `last_kill`) before anything is cancelled; the
+report that ends the kill carries `finished_ts`. A node started with a stored kill that never
+ended runs it again: it cancels every open order and, when the kill asked for it, flattens what
+the positions hold after start-up's reconciliation. A flatten sent before the crash is then
+filled, working or unresolved, so nothing is sold twice. When reconciliation failed nothing is
+sent: the kill stays unfinished, with why (`unfinished` in `last_kill`), in the audit log,
+`tradeguard status` and the API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event, EventKind
+from tradeguard.risk.kill import KillRequest
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
+
+
+def unfinished(kill: Any) -> bool:
+    """Whether the stored kill `kill` was triggered and never ended."""
+    return isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
+
+
+def unfinished_reason(kill: Any) -> str | None:
+    """Why the stored kill `kill` has not ended (None when it has, or there is none)."""
+    if not unfinished(kill):
+        return None
+    return str(kill.get("unfinished") or (
+        "cancelling and closing did not end (still running, or the node stopped meanwhile: "
+        "the next start finishes it before trading)"))  # fmt: skip
+
+
+async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
+    """Run again a stored kill that never ended (this process triggered none); return its
+    report, or None when there was none to finish or it could not be."""
+    last = node.risk.last_kill
+    if not unfinished(last) or last is None or node.kill_switch.triggered_ts == last["ts"]:
+        return None
+    resume = node.risk.last_resume
+    if node.risk.state is not TradingState.HALTED or (
+        resume is not None and int(resume.get("ts", 0)) >= int(last["ts"])
+    ):
+        return None  # resumed since: the operator took over
+    rec = node.reconcile_report
+    if rec is not None and not rec.ok:
+        why = (
+            "the node stopped before this kill ended, and start-up reconciliation failed "
+            f"({rec.reason or 'see the log'}): nothing was cancelled or closed "
+            "again; the next start (or a reconciliation that succeeds and `tradeguard kill "
+            "--flatten`) finishes it"
+        )
+        if last.get("unfinished") != why:
+            node.risk.record_kill({**last, "unfinished": why})
+            node.risk.emit(Event(EventKind.KILL, node.clock.now_ms(),
+                                 {"stage": "unfinished", "why": why, **last},
+                                 severity="critical"))  # fmt: skip
+        log.critical("kill switch: %s", why)
+        return None
+    log.warning("kill switch: the kill of %s (%s) never ended; finishing it before trading",
+                last["ts"], last.get("reason"))  # fmt: skip
+    request = KillRequest(
+        reason=str(last.get("reason", "")), by=str(last.get("by", "")),
+        flatten=bool(last.get("flatten")), ts=int(last["ts"]),
+    )  # fmt: skip
+    return await node.kill(request.reason, request.by, request.flatten, request=request)
+
+
+__all__ = ["finish_interrupted_kill", "unfinished", "unfinished_reason"]

@@ -1,0 +1,67 @@
+"""Child process: a sandbox node holding 0.002 BTC with a buy resting on the venue is killed
+with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
+
+- `before_cancel`: HALTED is stored, nothing cancelled yet;
+- `after_cancel`: the resting buy cancelled, no flatten stored yet;
+- `mid_flatten`: the venue has taken the flatten, the node has not heard back;
+- `after_flatten`: the flatten answered, the kill's report not stored.
+
+argv: config.json step. Prints {"resting": id} before the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from decimal import Decimal
+from typing import Any
+
+from kill_follow_support import child_node, die_once_sent, held
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.sandbox.testing import eventually
+
+D = Decimal
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def main() -> None:
+    node, live = await child_node()
+    step = sys.argv[2]
+    await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+    buy = await node.submit(OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"),
+                                        OrderType.MARKET))  # fmt: skip
+    assert buy.ok, buy.reason
+    await eventually(lambda: held(node) > D("0.0019"), 30)
+    rest = await node.submit(OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.001"),
+                                         OrderType.LIMIT, D("49500")))  # fmt: skip
+    assert rest.ok and rest.order is not None, rest.reason
+    print(json.dumps({"resting": rest.order.client_order_id}), flush=True)
+    cancel_all = node.orders.cancel_all
+
+    async def cut_cancel(venue_name: str | None = None) -> Any:
+        if step == "before_cancel":
+            _die()
+        done = await cancel_all(venue_name)
+        if step == "after_cancel":
+            _die()
+        return done
+
+    node.orders.cancel_all = cut_cancel  # type: ignore[method-assign]
+    if step == "mid_flatten":
+        die_once_sent(node, lambda o: o.signal.get("reason") == "kill switch flatten",
+                      lambda o: {"sent": o.client_order_id})  # fmt: skip
+    if step == "after_flatten":
+        node.kill_switch.finish = lambda report: _die()  # type: ignore[method-assign]
+    await node.kill(reason="cut short", by="pytest", flatten=True)
+    await live
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
