@@ -66,24 +66,16 @@ def dumps_plain(value: Any) -> str:
 
 # Exact types the encoder writes as `jsonable` + json.dumps would (Decimal through its hook).
 _LEAVES = frozenset({str, int, float, bool, type(None), Decimal})
-_STR = frozenset({str})
 
 
 def _plain_dict(d: dict[Any, Any]) -> bool:
-    # Event data is mostly flat: one pass over the types in C answers it; nested values walk.
-    if not _STR.issuperset(map(type, d)):
-        return False
-    values = d.values()
-    if _LEAVES.issuperset(map(type, values)):
-        return True
-    for v in values:
+    for k, v in d.items():
         t = type(v)
-        if t in _LEAVES:
-            continue
-        if t is dict:
-            if not _plain_dict(v):
-                return False
-        elif not ((t is list or t is tuple) and _plain_items(v)):
+        if type(k) is not str or not (
+            t in _LEAVES
+            or (t is dict and _plain_dict(v))
+            or ((t is list or t is tuple) and _plain_items(v))
+        ):
             return False
     return True
 
