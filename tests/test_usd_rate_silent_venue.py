@@ -84,3 +84,17 @@ def test_the_heat_of_a_btc_quoted_position_reads_a_fresh_btc_price():
     _quote(market, ledger, "south", BTC, "40000", T0 + 59_500)  # south speaks again
     _quote(market, ledger, "north", BTC, "60000", T0 + 59_800)
     assert meter.measure(ledger, market, clock.now_ms(), D(1)).heat_usd == D(200)  # its own
+
+
+def test_positions_on_two_venues_each_read_their_own_venues_btc_price():
+    _, ledger, market, clock = _setup("USDT")
+    _quote(market, ledger, "south", BTC, "40000", T0 + 59_500)  # both streams fresh, apart
+    _quote(market, ledger, "north", BTC, "60000", T0 + 59_800)
+    _quote(market, ledger, "north", ETH_BTC, "0.05", T0 + 59_800)
+    for venue in ("south", "north"):
+        ledger.position(venue, ETH_BTC, "desk").apply(Side.BUY, D("0.05"), D(1), D(0), T0)
+    ledger.position("south", "LTC/BTC", "desk").apply(Side.BUY, D("0.05"), D(1), D(0), T0)
+    ledger.mark("LTC/BTC", D("0.05"), "south")
+    meter = ExposureMeter(D("0.1"), 10_000)
+    # 0.005 BTC of risk each: two on south at 40,000 (200 + 200), one on north at 60,000
+    assert meter.measure(ledger, market, clock.now_ms(), D(1)).heat_usd == D(700)

@@ -372,15 +372,14 @@ class FillApplication:
         symbol: str = "",
         severity: str = "info",
     ) -> None:
-        event = Event(
-            kind=kind,
-            ts=ts,
-            data=data,
-            venue=venue or (source.venue if source is not None else ""),
-            symbol=symbol or (source.symbol if source is not None else ""),
-            strategy_id=source.strategy_id if source is not None else "",
-            severity=severity,
-        )
+        # positional: a few times per order, keywords cost more than the rest of the call
+        if source is None:
+            event = Event(kind, ts, data, venue, symbol, "", severity)
+        else:
+            event = Event(
+                kind, ts, data, venue or source.venue, symbol or source.symbol,
+                source.strategy_id, severity,
+            )  # fmt: skip
         self.bus.publish(event)
 
 

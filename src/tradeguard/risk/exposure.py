@@ -35,11 +35,12 @@ class Exposure:
 class ExposureMeter:
     """Sum exposure from a portfolio view; remembers which symbols are stablecoin-quoted."""
 
-    __slots__ = ("assumed_stop_frac", "stable_quote", "stale_ms")
+    __slots__ = ("assumed_stop_frac", "quotes", "stable_quote", "stale_ms")
 
     def __init__(self, assumed_stop_frac: Decimal, stale_ms: int | None = None) -> None:
         self.assumed_stop_frac = assumed_stop_frac
         self.stable_quote: dict[str, bool] = {}
+        self.quotes: dict[str, str] = {}  # symbol -> its quote asset
         # a venue's own market older than this (a silent stream) gives way to the latest
         self.stale_ms = stale_ms
 
@@ -53,10 +54,7 @@ class ExposureMeter:
     ) -> Decimal:
         """USD per unit of the symbol's quote on `venue` (1 for stablecoins); with `fresh`,
         from the venue's own markets that it accepts."""
-        stable = self.stable_quote.get(symbol)
-        if stable is None:
-            stable = self.stable_quote[symbol] = quote_of(symbol) in STABLECOINS
-        if stable:
+        if self.is_stable(symbol):
             return _ONE
         quote = quote_of(symbol)
         usd = portfolio.price_on(venue, quote, "USDT", fresh)  # BTC at this venue's BTC/USDT
@@ -65,6 +63,13 @@ class ExposureMeter:
         # Unpriced quote: count risk as if one unit were worth one USD rather than zero.
         rate = portfolio.price_on(venue, quote, None, fresh)
         return rate * usd_per_unit if rate else _ONE
+
+    def is_stable(self, symbol: str) -> bool:
+        """Whether `symbol` is quoted in a stablecoin (remembered per symbol)."""
+        stable = self.stable_quote.get(symbol)
+        if stable is None:
+            stable = self.stable_quote[symbol] = quote_of(symbol) in STABLECOINS
+        return stable
 
     def _freshness(self, market: MarketView, now: int) -> Callable[[str], Fresh]:
         """Per venue, the test of its own markets' data (None: every mark counts)."""
@@ -95,9 +100,27 @@ class ExposureMeter:
         keys_add = exp.keys.add
         strategies_add = exp.strategies.add
         mid = market.mid
-        rate_of = self.usd_rate
         fresh_on = self._freshness(market, now)
         stable_get = self.stable_quote.get
+        # The marks hold still during one sum: each (venue, quote) is priced once, not per
+        # position and order (seven pairs quoted in BTC: one lookup instead of seven).
+        rates: dict[tuple[str, str], Decimal] = {}
+        quotes = self.quotes
+
+        def rate_of(venue: str, symbol: str) -> Decimal:
+            if self.is_stable(symbol):  # learnt per symbol, as `usd_rate` does
+                return _ONE
+            quote = quotes.get(symbol)
+            if quote is None:
+                quote = quotes[symbol] = quote_of(symbol)
+            key = (venue, quote)
+            rate = rates.get(key)
+            if rate is None:
+                rate = rates[key] = self.usd_rate(
+                    venue, symbol, portfolio, usd_per_unit, fresh_on(venue)
+                )
+            return rate
+
         heat = ZERO
         for pos in portfolio.open_positions():
             qty = pos.quantity
@@ -120,8 +143,7 @@ class ExposureMeter:
             if stable_get(symbol):
                 heat += risk
             else:
-                venue = pos.venue
-                heat += risk * rate_of(venue, symbol, portfolio, usd_per_unit, fresh_on(venue))
+                heat += risk * rate_of(pos.venue, symbol)
         for order in portfolio.open_orders():
             if order.reduce_only or not order.is_open:
                 continue
@@ -142,8 +164,7 @@ class ExposureMeter:
                 risk = remaining * abs(px - order.stop_loss)
             else:
                 risk = remaining * px * assumed
-            venue = order.venue
-            heat += risk * rate_of(venue, order.symbol, portfolio, usd_per_unit, fresh_on(venue))
+            heat += risk * rate_of(order.venue, order.symbol)
             if order.side is Side.BUY and self.stable_quote.get(order.symbol):
                 exp.pending_stable_usd += remaining * px
         exp.heat_usd = heat

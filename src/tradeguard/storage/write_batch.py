@@ -60,7 +60,12 @@ class WriteBatch:
 
     def add(self, stmt: DriverStatement, row: Mapping[str, Any]) -> None:
         """Hold one row of `stmt` (its parameters are taken now)."""
-        self._run_of(stmt).append(stmt.params(row))
+        # `_run_of` inline: several rows an order come this way
+        queue = self._queues.get(stmt.table)
+        if queue is not None and queue[-1][0] is stmt:
+            queue[-1][1].append(stmt.params(row))
+        else:
+            self._run_of(stmt).append(stmt.params(row))
         self.rows += 1
 
     def add_params(self, stmt: DriverStatement, params: list[Any]) -> None:
