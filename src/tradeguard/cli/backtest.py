@@ -151,7 +151,8 @@ def _backtest(args: argparse.Namespace, console: Console) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir()
     with _bar(console, "backtest", args.json) as progress:
         result = run_backtest(config, run_dir, window, progress)
-    write_outputs(result, f"Backtest {Path(args.config).name} ({run_dir.name})")
+    title = f"Backtest {Path(args.config).name} ({run_dir.name})"
+    write_outputs(result, title, parallel=whole_process())
     if args.json:
         from tradeguard.backtest.exports import json_safe
 
