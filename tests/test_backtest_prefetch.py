@@ -15,6 +15,7 @@ import pyarrow.feather as feather
 from backtest_support import ROOT, write_config
 from tradeguard.backtest import prefetch
 from tradeguard.cli.main import EXIT_ERROR, main
+from tradeguard.marketdata.data_files import resolve_data_path
 
 # The console script (cli/__main__.py -> run()), reporting which pyarrow modules it loaded.
 CONSOLE = (
@@ -160,7 +161,7 @@ def test_ctrl_c_while_the_files_are_read_interrupts_the_backtest(tmp_path):
     argv = [exe, "backtest", "--config", str(config), "--out", str(tmp_path / "run")]
     session = PtySession([*argv, "--from", "2018-01-12", "--to", "2018-01-15"], cwd=tmp_path)
     pid = session.proc.pid
-    _wait_reading_the_pipe(pid)  # in the backtest's event loop, waiting for the reader's columns
+    _wait_for_the_reader(pid)  # in the backtest's event loop, waiting for the reader's columns
     session.type(b"\x03")
     code, rest = session.finish(timeout_s=600)
     assert "Traceback" not in rest, rest
@@ -191,21 +192,70 @@ def _wait_gone(marker: str) -> None:
     assert left == [], left
 
 
-def _wait_reading_the_pipe(pid: int) -> None:
-    """Wait until `pid` is blocked reading a pipe (the reader's), as /proc shows it."""
-    import os
+def _wait_for_the_reader(pid: int) -> None:
+    """Wait until `pid` is blocked waiting for its reader process to end, as /proc shows it."""
+    import platform
     import time
 
+    wait4 = {"x86_64": "61", "aarch64": "260"}[platform.machine()]  # the system call's number
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             with open(f"/proc/{pid}/syscall", encoding="ascii") as f:
                 call = f.read().split()
-            if call[0] == "0" and os.readlink(f"/proc/{pid}/fd/{int(call[1], 16)}").startswith(
-                "pipe:"
-            ):
+            if call[0] == wait4 and int(call[1], 16) not in (0, 2**64 - 1):  # a pid named
                 return
         except (OSError, ValueError, IndexError):
             pass
         time.sleep(0.01)
     raise AssertionError("the command never waited for the reader")
+
+
+# start_file() reads the [[data]] entries from the file as written before any model is built;
+# prints the paths the reader sent and whether pydantic was loaded by then.
+FROM_FILE = """
+import json, sys
+from tradeguard.backtest import prefetch
+started = prefetch.start_file(sys.argv[1])
+models = "pydantic" in sys.modules
+read = prefetch.collect()
+print(json.dumps([started, models, sorted(read)]))
+"""
+
+
+def test_the_reader_starts_from_the_config_file_before_any_model_is_built(tmp_path):
+    data = tmp_path / "ETH_BTC-5m.feather"
+    _long_feather(data, 500)
+    config = write_config(tmp_path, pairs=("ETH", "ADA"))
+    # ETH's file next to the config (found there first), ADA's from the data directory
+    text = config.read_text(encoding="utf-8").replace(
+        '"candles/ETH_BTC-5m.feather"', '"ETH_BTC-5m.feather"'
+    )
+    config.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", FROM_FILE, str(config)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    started, models, read = json.loads(done.stdout)
+    assert started and not models
+    assert read == sorted([str(data), str(resolve_data_path("candles/ADA_BTC-5m.feather"))])
+
+
+def test_a_config_the_reader_cannot_take_plainly_starts_no_reader(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('mode = "backtest"\ndata = "not a table"\n', encoding="utf-8")
+    assert prefetch.start_file(str(bad)) is False
+    assert prefetch.start_file(str(tmp_path / "missing.toml")) is False
+    assert prefetch.collect() == {}
+
+
+def test_a_config_refused_after_the_reader_started_leaves_no_reader(tmp_path):
+    data = tmp_path / "ETH_BTC-5m.feather"
+    _long_feather(data, 1_000)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8").replace('"candles/ETH_BTC-5m.feather"', f'"{data}"')
+    config.write_text(text.replace("max_open_positions = 7", "max_open_positions = -3"), "utf-8")
+    done = _console("backtest", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert done.returncode == 2, done.stderr
+    assert "max_open_positions" in done.stderr
+    _wait_gone(str(config))

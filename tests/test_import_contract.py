@@ -26,6 +26,7 @@ ALIASES = {
     "apiconfig": "config",
     "config_hints": "config",
     "config_venues": "config",
+    "config_env": "config",
     "chaos": "cli",  # kill-and-restart drivers for tests and benchmarks
 }
 

@@ -27,6 +27,8 @@ from pydantic import (
 from tradeguard.alerts.config import AlertsConfig
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
+from tradeguard.config_env import apply_env_overrides as apply_env_overrides
+from tradeguard.config_env import override_paths
 from tradeguard.config_hints import unknown_key_message
 from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
 from tradeguard.model.enums import TradingMode
@@ -38,17 +40,6 @@ from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
-# Variables that share the prefix but are not config keys.
-_NOT_OVERRIDES = frozenset(
-    {
-        "TG_MASTER_PASSPHRASE",
-        "TG_BACKUP_PASSPHRASE",
-        "TG_CONFIRM_LIVE",
-        "TG_DATA_DIR",
-        "TG_VAULT_PATH",
-        "TG_API_TOKEN",
-    }
-)
 MIN_BACKUP_INTERVAL_S = 60  # each backup derives a scrypt key and copies the whole database
 DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 MAX_BALANCE = 10**15  # per asset; a starting balance above it is a typo, not an account
@@ -470,40 +461,6 @@ def default_config() -> dict[str, Any]:
     }
 
 
-def _parse_env_value(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _override_paths(environ: dict[str, str]) -> dict[str, list[str]]:
-    """Map each `TG_A__B` override variable to its key path (`["a", "b"]`)."""
-    out = {}
-    for key in environ:
-        if not key.startswith("TG_") or key in _NOT_OVERRIDES:
-            continue
-        path = [p.lower() for p in key[3:].split("__") if p]
-        if path:
-            out[key] = path
-    return out
-
-
-def apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """Merge `TG_A__B=value` variables into the nested dict `data` (returns `data`)."""
-    for key, path in _override_paths(environ).items():
-        raw = environ[key]
-        node: Any = data
-        for part in path[:-1]:
-            nxt = node.get(part) if isinstance(node, dict) else None
-            if not isinstance(nxt, dict):
-                nxt = {}
-                node[part] = nxt
-            node = nxt
-        node[path[-1]] = _parse_env_value(raw)
-    return data
-
-
 def _secret_key(key: str) -> bool:
     # Webhook and ping URLs carry their token; a database URL may carry a password.
     return key in ("url", "heartbeat_url", "database_url") or key.endswith(
@@ -512,7 +469,7 @@ def _secret_key(key: str) -> bool:
 
 
 def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str]) -> str:
-    overrides = _override_paths(environ)
+    overrides = override_paths(environ)
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tradeguard.backtest import forked
 from tradeguard.backtest.bulk import SkipPlan, merge_with_plan
 from tradeguard.backtest.frames import load_series
 from tradeguard.backtest.metrics import TradeRecord, compute_metrics
@@ -238,20 +239,30 @@ def _collect(
     return BacktestResult(run_dir, metrics, trades, curve, summary, series)
 
 
-def write_outputs(result: BacktestResult, title: str) -> list[Path]:
-    """Write the exports and the HTML report of a finished run into its directory."""
+def write_outputs(result: BacktestResult, title: str, parallel: bool = False) -> list[Path]:
+    """Write the exports and the HTML report of a finished run into its directory.
+
+    `parallel`: the report is written by a forked child while this process writes the exports
+    (for a process of its own, as the console script is: see `forked`)."""
     from tradeguard.backtest.exports import write_exports
     from tradeguard.backtest.report import write_report
 
-    written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
-    written.append(
-        write_report(
-            result.run_dir,
-            title,
-            metrics=result.metrics,
-            trades=result.trades,
-            curve=result.curve,
-            candles=result.candles,
-        )
-    )
+    report_args = (result.run_dir, title)
+    report_kwargs: dict[str, Any] = {
+        "metrics": result.metrics,
+        "trades": result.trades,
+        "curve": result.curve,
+        "candles": result.candles,
+    }
+    job = forked.start(write_report, *report_args, **report_kwargs) if parallel else None
+    try:
+        written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
+    except BaseException:
+        if job is not None:
+            forked.discard(job)  # this error is the one to report
+        raise
+    if job is None:
+        written.append(write_report(*report_args, **report_kwargs))
+    else:
+        written.append(forked.join(job))
     return written

@@ -135,23 +135,32 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 
 def _backtest(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args)
     if whole_process():
         # Ctrl-C stops the run where it is: asyncio.run would otherwise take it as a request to
         # cancel at the next await, which the start's reconciliation drops (asyncio.wait_for of
         # an answer already there, Python 3.11) and the backtest ran on to its end.
         signal.signal(signal.SIGINT, _interrupted)
-        # The data files are read on the other core while this process imports the node.
+        # The data files are read on the other core while this process validates the config
+        # and imports the node.
         from tradeguard.backtest import prefetch
 
-        prefetch.start(config)
+        if args.config:
+            prefetch.start_file(args.config)
+        try:
+            config = _config(args)
+        except BaseException:
+            prefetch.cancel()
+            raise
+    else:
+        config = _config(args)
     from tradeguard.backtest.runner import default_run_dir, run_backtest, write_outputs
 
     window = _window(args)
     run_dir = Path(args.out) if args.out else default_run_dir()
     with _bar(console, "backtest", args.json) as progress:
         result = run_backtest(config, run_dir, window, progress)
-    write_outputs(result, f"Backtest {Path(args.config).name} ({run_dir.name})")
+    title = f"Backtest {Path(args.config).name} ({run_dir.name})"
+    write_outputs(result, title, parallel=whole_process())
     if args.json:
         from tradeguard.backtest.exports import json_safe
 

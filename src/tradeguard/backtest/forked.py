@@ -1,0 +1,80 @@
+"""Run one call in a forked child while this process does other work: two cores for two jobs.
+
+A finished backtest writes its exports and its HTML report, two jobs over the same results
+that share nothing: the report is written by a child (a copy of the process, its results
+included) while the command writes the exports. `join` waits for the child and raises here
+what it raised there (an `OSError` keeps its path and reason), so a caller sees one error
+either way.
+
+```python
+job = start(write_report, run_dir, title)   # None: run it yourself (no fork, threads running)
+write_exports(...)
+report = join(job)                            # the child's return value
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Job = tuple[int, int]  # the child's pid and the read end of its pipe
+
+
+def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
+    """Call `fn(*args, **kwargs)` in a forked child; None when this process cannot fork safely
+    (no fork, or other threads running, which a fork would not carry over)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _run_child(write_end, fn, args, kwargs)
+    os.close(write_end)
+    return pid, read_end
+
+
+def join(job: Job) -> Any:
+    """Wait for the child of `job`; return its value or raise its exception."""
+    pid, read_end = job
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+    finally:
+        with contextlib.suppress(ChildProcessError):  # reaped already (a SIGCHLD handler)
+            os.waitpid(pid, 0)
+    try:
+        ok, value = pickle.loads(data)
+    except Exception:
+        raise RuntimeError("the process writing the report ended without an answer") from None
+    if ok:
+        return value
+    raise value
+
+
+def discard(job: Job) -> None:
+    """Wait for the child of `job` and drop its answer (the caller has an error of its own)."""
+    with contextlib.suppress(Exception):
+        join(job)
+
+
+def _run_child(write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+    try:
+        try:
+            answer: tuple[bool, Any] = (True, fn(*args, **kwargs))
+        except BaseException as exc:  # Ctrl-C included: the parent hears of it and raises it
+            answer = (False, exc)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that does not pickle: its text does
+            text = f"{type(answer[1]).__name__}: {answer[1]}"
+            data = pickle.dumps((False, RuntimeError(text)), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+    finally:
+        os._exit(0)  # nothing of the parent's: no exit handlers, no buffers flushed

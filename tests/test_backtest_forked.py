@@ -1,0 +1,114 @@
+"""A finished backtest's report is written by a forked child while the command writes the
+exports: the files are those written in one process, and what goes wrong in the child is
+raised in the command as it would have been there (a path refused names the path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from backtest_support import write_config
+from tradeguard.backtest import forked
+from tradeguard.backtest.runner import BacktestWindow, run_backtest, write_outputs
+from tradeguard.config import load_config
+
+
+def _double(x: int) -> tuple[int, int]:
+    return x * 2, os.getpid()
+
+
+def _refuse(path: str) -> None:
+    Path(path).write_text("x", encoding="utf-8")
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):  # type: ignore[override]
+        raise TypeError("no pickling")
+
+
+def _raise_unpicklable() -> None:
+    raise _Unpicklable("lost in the pipe")
+
+
+def test_the_child_answers_from_another_process():
+    job = forked.start(_double, 21)
+    assert job is not None
+    value, pid = forked.join(job)
+    assert value == 42
+    assert pid != os.getpid()
+
+
+def test_an_os_error_in_the_child_is_raised_with_its_path(tmp_path):
+    target = tmp_path / "report.html"
+    target.mkdir()
+    job = forked.start(_refuse, str(target))
+    assert job is not None
+    with pytest.raises(IsADirectoryError) as caught:
+        forked.join(job)
+    assert caught.value.filename == str(target)
+
+
+def test_an_error_that_does_not_pickle_arrives_as_its_text():
+    job = forked.start(_raise_unpicklable)
+    assert job is not None
+    with pytest.raises(RuntimeError, match="_Unpicklable: lost in the pipe"):
+        forked.join(job)
+
+
+def test_no_child_is_forked_while_other_threads_run():
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert forked.start(_double, 1) is None
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _small_run(tmp_path: Path, name: str):
+    config = load_config(write_config(tmp_path, pairs=("ETH",)))
+    window = BacktestWindow(start_ms=1_515_715_200_000, end_ms=1_515_801_600_000)
+    return run_backtest(config, tmp_path / name, window)
+
+
+def test_the_forked_report_is_the_one_written_in_process(tmp_path, data_dir):
+    a, b = _small_run(tmp_path, "a"), _small_run(tmp_path, "b")
+    in_process = write_outputs(a, "Report")
+    in_child = write_outputs(b, "Report", parallel=True)
+    assert [p.name for p in in_process] == [p.name for p in in_child]
+    report_a = (a.run_dir / "report.html").read_text(encoding="utf-8")
+    report_b = (b.run_dir / "report.html").read_text(encoding="utf-8")
+    assert len(report_a) > 1000
+    assert report_a.replace("/a", "/b") == report_b.replace("/a", "/b")
+
+
+def test_a_report_path_the_command_cannot_write_is_named_exit_1(tmp_path, data_dir):
+    config = write_config(tmp_path, pairs=("ETH",))
+    out = tmp_path / "run"
+    # The run directory must start empty: the report's path is taken as the run starts.
+    code = (
+        "import os, runpy, sys, threading\n"
+        "from tradeguard.backtest import runner\n"
+        "real = runner.write_outputs\n"
+        "def blocked(result, title, parallel=False):\n"
+        "    os.mkdir(result.run_dir / 'report.html')\n"
+        "    return real(result, title, parallel)\n"
+        "runner.write_outputs = blocked\n"
+        "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+        "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+    )
+    argv = ["backtest", "--config", str(config), "--out", str(out), "--json"]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, *window], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{out / 'report.html'}: Is a directory" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (out / "metrics.json").is_file()  # the exports, written beside it, are whole
