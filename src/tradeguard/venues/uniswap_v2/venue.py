@@ -31,7 +31,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
-from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
+from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
@@ -45,6 +45,13 @@ PAUSE_ENV = crashpoints.AFTER_BROADCAST  # crash tests: see crashpoints
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _mined_by(lookup: TxLookup, block: int | None) -> bool:
+    """Tell whether the transaction is mined, in `block` or before when one is given."""
+    if lookup.state != "mined":
+        return False
+    return block is None or int(lookup.receipt["blockNumber"]) <= block
 
 
 class UniswapV2Venue(Venue):
@@ -383,7 +390,7 @@ class UniswapV2Venue(Venue):
         rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
         me = self._sender().address
         block = await self.chain.block_number()
-        await self._book_mined()
+        await self._book_mined(block)
         wei = await self.chain.eth_balance(me, block)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
         for token in self.settings.tokens.values():
@@ -412,18 +419,23 @@ class UniswapV2Venue(Venue):
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
 
-    async def _book_mined(self) -> None:
-        """Book the fill (or gas) of every open journaled transaction the chain has mined."""
-        await self._book_approvals()
+    async def _book_mined(self, block: int) -> None:
+        """Book the fill (or gas) of every open journaled transaction mined by `block`: one in
+        a later block (a busy chain moves on between calls) is left for the next read, as the
+        balances read at `block` do not hold it yet."""
+        await self._book_approvals(until_block=block)
         for record in self.store.open_records(self.name):
             if record.kind == "approve":
                 continue
-            if (await self.chain.lookup(record.tx_hash)).state == "mined":
+            if _mined_by(await self.chain.lookup(record.tx_hash), block):
                 await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
-    async def _book_approvals(self, client_order_id: str | None = None) -> None:
+    async def _book_approvals(
+        self, client_order_id: str | None = None, until_block: int | None = None
+    ) -> None:
         """Book the gas of approvals mined while nobody waited for their receipt (the process
-        died, or the wait timed out): once each, the trade id being the hash."""
+        died, or the wait timed out): once each, the trade id being the hash; with
+        `until_block`, only those mined by that block."""
         for record in self.store.open_records(self.name):
             if record.kind != "approve" or record.tx_hash in self.fills:
                 continue
@@ -433,7 +445,7 @@ class UniswapV2Venue(Venue):
             ):
                 continue
             lookup = await self.chain.lookup(record.tx_hash)
-            if lookup.state == "mined":
+            if _mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
                 self.store.save(record.with_status(status, self.now_ms()))
