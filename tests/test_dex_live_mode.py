@@ -225,3 +225,23 @@ def test_a_dex_chain_id_given_as_a_boolean_is_refused_not_read_as_chain_1(value:
     """TOML `chain_id = true` is not a chain id: pydantic would take it as 1 (Ethereum)."""
     with pytest.raises(ValueError, match="chain_id"):
         _config(chain_id=value)
+
+
+@pytest.mark.parametrize("address", ["junk", "0x123", "0x" + "g" * 40, ""])
+def test_a_dex_token_address_must_be_20_bytes_of_hex(tmp_path: Path, address: str) -> None:
+    """A token's address is checked with the config, as router and factory are, not first met
+    as web3's ValueError at connect."""
+    from tradeguard.config import load_config
+
+    config = tmp_path / "dex.toml"
+    config.write_text(
+        '[[venues]]\nname = "dex"\nkind = "uniswap_v2"\nsymbols = ["WETH/USDC"]\n'
+        f'[venues.dex]\nrouter = "{DEX["router"]}"\nfactory = "{DEX["factory"]}"\n'
+        f'tokens = {{ WETH = "{address}", USDC = "{DEX["tokens"]["USDC"]}" }}\n',  # type: ignore[index]
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(config, environ={})
+    text = str(info.value)
+    assert f"venues.0.dex.tokens.WETH = {address!r}" in text, text
+    assert "an address (0x and 40 hex digits)" in text, text

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+def _address(value: str) -> str:
+    if not re.fullmatch(_ADDRESS, value):
+        raise ValueError("must be an address (0x and 40 hex digits)")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
 
 
 def shown_url(url: str) -> str:
@@ -39,7 +50,7 @@ class DexVenueConfig(BaseModel):
     chain_id: int | None = Field(default=None, ge=1)
     router: str | None = Field(default=None, pattern=_ADDRESS)
     factory: str | None = Field(default=None, pattern=_ADDRESS)
-    tokens: dict[str, str] = Field(default_factory=dict)  # symbol -> address
+    tokens: dict[str, Address] = Field(default_factory=dict)  # symbol -> address
     token_decimals: dict[str, int] = Field(default_factory=dict)  # default 18
     slippage_bps: int = Field(default=50, ge=0, le=5_000)
     deadline_s: int = Field(default=120, ge=10, le=3_600)

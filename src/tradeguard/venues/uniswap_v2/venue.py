@@ -131,8 +131,17 @@ class UniswapV2Venue(Venue):
     async def _check_decimals(self) -> None:
         """Refuse to start when a token's configured decimals are not the contract's: amounts
         would be off by powers of ten (USDC has 6, the default is 18)."""
+        from web3.exceptions import Web3Exception
+
         for token in self.settings.tokens.values():
-            on_chain = await self.chain.decimals(token.address)
+            try:
+                on_chain = await self.chain.decimals(token.address)
+            except (Web3Exception, ValueError):  # no contract there, or no decimals()
+                raise ConfigError(
+                    f"venue {self.name}: token {token.symbol} at {token.address} answers no "
+                    "decimals(): no ERC-20 contract there; check venues.dex.tokens."
+                    f"{token.symbol} and chain_id"
+                ) from None
             if on_chain != token.decimals:
                 raise ConfigError(
                     f"venue {self.name}: token {token.symbol} at {token.address} has "
