@@ -236,3 +236,39 @@ async def test_a_balance_read_books_no_approval_gas_mined_after_the_block_it_rea
     assert approval.tx_hash in venue.fills
     assert eth == Decimal(eth_before - spent).scaleb(-18)
     await venue.close()
+
+
+async def test_an_approval_journaled_but_never_broadcast_leaves_no_nonce_gap_after_a_restart(
+    chain: ChainThread,
+) -> None:
+    """Killed between journaling an approval and broadcasting it: its nonce is journaled, the
+    chain never heard of it. After the restart the next transaction must not take the nonce
+    after it (a gap no node mines past): the journaled bytes go out first."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store)
+    sender = venue.sender
+    assert sender is not None
+    have = await venue.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
+    order = _order("gap-1", str(have // 10**18 + 1))
+    order.symbol = "TKA/USD"
+
+    async def no_network(record: object) -> object:  # the process died right after saving
+        raise SystemExit
+
+    sender.broadcast = no_network  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await venue.submit(order)
+    [approval] = [r for r in store.rows.values() if r.client_order_id == "gap-1:approve"]
+    assert (await venue.chain.lookup(approval.tx_hash)).state == "unknown"
+    await venue.close()
+
+    restarted = await connected_venue(d, store)  # start-up: the balance read reconciles
+    await restarted.fetch_balances()
+    report = await restarted.submit(_order("gap-2", "0.01"))
+    assert report.status is OrderStatus.FILLED, report
+    assert (await restarted.chain.lookup(approval.tx_hash)).state == "mined"
+    assert await restarted.chain.nonce(d.wallet_address, pending=False) == (
+        max(r.nonce for r in store.rows.values()) + 1
+    )  # every journaled nonce mined: no gap
+    await restarted.close()

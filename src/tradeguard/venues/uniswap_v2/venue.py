@@ -14,6 +14,7 @@ broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -444,7 +445,9 @@ class UniswapV2Venue(Venue):
     ) -> None:
         """Book the gas of approvals mined while nobody waited for their receipt (the process
         died, or the wait timed out): once each, the trade id being the hash; with
-        `until_block`, only those mined by that block."""
+        `until_block`, only those mined by that block. An approval the node never heard of (the
+        process died between journal and broadcast) is broadcast again while its nonce is
+        unused, else marked dropped: a journaled nonce left unsent would stall every later one."""
         for record in self.store.open_records(self.name):
             if record.kind != "approve" or record.tx_hash in self.fills:
                 continue
@@ -458,6 +461,9 @@ class UniswapV2Venue(Venue):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
                 self.store.save(record.with_status(status, self.now_ms()))
+            elif lookup.state == "unknown":
+                with contextlib.suppress(DefinitiveVenueError):  # refused: marked dropped
+                    await self._watcher().rebroadcast([record])
 
     def _deliver(self, fill: Fill) -> Fill:
         if fill.trade_id not in self.fills:
