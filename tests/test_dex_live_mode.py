@@ -245,3 +245,11 @@ def test_a_dex_token_address_must_be_20_bytes_of_hex(tmp_path: Path, address: st
     text = str(info.value)
     assert f"venues.0.dex.tokens.WETH = {address!r}" in text, text
     assert "an address (0x and 40 hex digits)" in text, text
+
+
+def test_the_live_banner_says_whether_the_router_gets_unlimited_approvals() -> None:
+    """approve_unlimited lets the router move every token held, whatever max_tx_value says:
+    the banner shown before real money moves names it."""
+    assert "dex approvals:       exact, each swap's amount only" in live_banner(_config())
+    banner = live_banner(_config(approve_unlimited=True))
+    assert "dex approvals:       UNLIMITED (approve_unlimited = true)" in banner

@@ -211,5 +211,11 @@ def _dex_lines(vc: Any) -> list[str]:
         f"  {vc.name} router:          {dex.router}",
         f"  {vc.name} caps:            max_tx_value {dex.max_tx_value} per swap, "
         f"max_fee_per_gas {dex.max_fee_per_gas_gwei} gwei, slippage {dex.slippage_bps} bps",
+        f"  {vc.name} approvals:       "
+        + (
+            "UNLIMITED (approve_unlimited = true): the router may take every token held"
+            if dex.approve_unlimited
+            else "exact, each swap's amount only"
+        ),
         f"  {vc.name} wallet:          key from vault entry {vc.credentials!r}",
     ]
