@@ -93,3 +93,27 @@ def test_paper_and_sandbox_modes_refuse_a_dex_venue_on_a_real_chain(tmp_path) ->
         check_mode(config("sandbox", **on_file), False, {})
     deployment.write_text('{"rpc_url": "http://127.0.0.1:8545", "tokens": {}}')
     check_mode(config("sandbox", **on_file), False, {})
+
+
+def _paper_dex(url: str) -> Config:
+    dex = {"router": "0x" + "1" * 40, "factory": "0x" + "2" * 40, "rpc_url": url}
+    vc = {"name": "dex", "kind": "uniswap_v2", "credentials": "w", "symbols": ["WETH/USD"]}
+    data = {"mode": "paper", "venues": [{**vc, "dex": dex}], "strategies": [], "data": []}
+    return Config.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://127.0.0.1.rpc.example.org/v3/KEY", "https://127.mainnet.example.org/v3/KEY",
+     "https://localhost.example.org/v3/KEY"],
+)  # fmt: skip
+def test_paper_refuses_a_dex_rpc_host_that_only_starts_like_loopback(url: str) -> None:
+    """`127.0.0.1.rpc.example.org` is a name any DNS may point at a real chain's node: only a
+    loopback address (or localhost itself) counts as this machine."""
+    with pytest.raises(ConfigError, match=r"real funds"):
+        check_mode(_paper_dex(url), False, {})
+
+
+def test_paper_takes_a_dex_rpc_on_any_loopback_address() -> None:
+    for url in ("http://127.0.0.2:8545", "http://[::1]:8545/x", "http://LOCALHOST:8545"):
+        check_mode(_paper_dex(url), False, {})

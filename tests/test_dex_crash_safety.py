@@ -158,3 +158,117 @@ class _Fills:
 
     def on_balances(self, venue: str, balances: object) -> None:
         pass
+
+
+async def test_a_balance_read_books_no_swap_mined_after_the_block_it_reads_at(
+    chain: ChainThread,
+) -> None:
+    """On a busy chain a block lands between the read fixing its block and its receipt
+    lookups: a swap mined in that later block must not be booked by this read, whose balances
+    (at the earlier block) do not hold it yet; ledger and balances would differ by the swap."""
+    d = chain.deployment
+    venue = await connected_venue(d, MemoryTxStore(), receipt_timeout_s=0.2, approve_unlimited=True)
+    await venue.submit(_order("fixed-1", "0.01"))  # the approval, mined
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    chain.automine(False)
+    try:
+        report = await venue.submit(_order("fixed-2"))
+        assert report.status is OrderStatus.ACCEPTED  # in the mempool
+        fixed = venue.chain.block_number
+
+        async def then_a_block_lands() -> int:
+            block = await fixed()
+            chain.mine()  # the next block, holding the swap, arrives just after
+            return block
+
+        venue.chain.block_number = then_a_block_lands  # type: ignore[method-assign]
+        balances = await venue.fetch_balances()
+        venue.chain.block_number = fixed  # type: ignore[method-assign]
+    finally:
+        chain.automine(True)
+    weth = next(b.free for b in balances if b.asset == "WETH")
+    booked = report.venue_order_id in venue.fills
+    assert weth == (weth_before - 10**17 if booked else weth_before) / Decimal(10**18), booked
+    # the next read fixes a block holding the swap: it is booked then, once
+    balances = await venue.fetch_balances()
+    weth = next(b.free for b in balances if b.asset == "WETH")
+    assert report.venue_order_id in venue.fills
+    assert weth == (weth_before - 10**17) / Decimal(10**18)
+    await venue.close()
+
+
+async def test_a_balance_read_books_no_approval_gas_mined_after_the_block_it_reads_at(
+    chain: ChainThread,
+) -> None:
+    """The gas of an approval nobody waited for, mined in a block after the one a balance read
+    fixed, is left for the next read: booked now, the ETH read at the earlier block lacks it."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2)
+    have = await venue.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
+    order = _order("fixed-approve-1", str(have // 10**18 + 1))
+    order.symbol = "TKA/USD"
+    eth_before = await venue.chain.eth_balance(d.wallet_address)
+    chain.automine(False)
+    try:
+        with pytest.raises(DefinitiveVenueError, match="not mined within"):
+            await venue.submit(order)  # the approval is broadcast, its receipt not awaited
+        fixed = venue.chain.block_number
+
+        async def then_a_block_lands() -> int:
+            block = await fixed()
+            chain.mine()  # the next block, holding the approval, arrives just after
+            return block
+
+        venue.chain.block_number = then_a_block_lands  # type: ignore[method-assign]
+        balances = await venue.fetch_balances()
+        venue.chain.block_number = fixed  # type: ignore[method-assign]
+    finally:
+        chain.automine(True)
+    [approval] = [r for r in store.rows.values() if r.kind == "approve"]
+    receipt = chain.rpc("eth_getTransactionReceipt", approval.tx_hash)["result"]
+    spent = int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
+    eth = next(b.free for b in balances if b.asset == "ETH")
+    booked = approval.tx_hash in venue.fills
+    assert eth == Decimal(eth_before - spent if booked else eth_before).scaleb(-18), booked
+    balances = await venue.fetch_balances()  # the next read: the gas booked, and in the ETH
+    eth = next(b.free for b in balances if b.asset == "ETH")
+    assert approval.tx_hash in venue.fills
+    assert eth == Decimal(eth_before - spent).scaleb(-18)
+    await venue.close()
+
+
+async def test_an_approval_journaled_but_never_broadcast_leaves_no_nonce_gap_after_a_restart(
+    chain: ChainThread,
+) -> None:
+    """Killed between journaling an approval and broadcasting it: its nonce is journaled, the
+    chain never heard of it. After the restart the next transaction must not take the nonce
+    after it (a gap no node mines past): the journaled bytes go out first."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store)
+    sender = venue.sender
+    assert sender is not None
+    have = await venue.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
+    order = _order("gap-1", str(have // 10**18 + 1))
+    order.symbol = "TKA/USD"
+
+    async def no_network(record: object) -> object:  # the process died right after saving
+        raise SystemExit
+
+    sender.broadcast = no_network  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await venue.submit(order)
+    [approval] = [r for r in store.rows.values() if r.client_order_id == "gap-1:approve"]
+    assert (await venue.chain.lookup(approval.tx_hash)).state == "unknown"
+    await venue.close()
+
+    restarted = await connected_venue(d, store)  # start-up: the balance read reconciles
+    await restarted.fetch_balances()
+    report = await restarted.submit(_order("gap-2", "0.01"))
+    assert report.status is OrderStatus.FILLED, report
+    assert (await restarted.chain.lookup(approval.tx_hash)).state == "mined"
+    assert await restarted.chain.nonce(d.wallet_address, pending=False) == (
+        max(r.nonce for r in store.rows.values()) + 1
+    )  # every journaled nonce mined: no gap
+    await restarted.close()

@@ -176,3 +176,80 @@ async def test_an_rpc_error_names_the_endpoint_by_its_host_only() -> None:
     text = str(info.value)
     assert "502" in text and f"http://127.0.0.1:{port}/…" in text, text
     assert KEY not in text and KEY not in repr(info.value) and KEY not in str(chain.w3.provider)
+
+
+@pytest.mark.parametrize(
+    "url", [f"127.0.0.1:9/v3/{KEY}", f"localhost/v3/{KEY}", f"unix:/tmp/{KEY}"]
+)
+async def test_an_rpc_url_without_an_http_scheme_never_reaches_an_error_message(url: str) -> None:
+    """aiohttp names a URL it cannot use verbatim ('127.0.0.1:9/v3/KEY' has no '://' to cut
+    at): the endpoint the client was given is hidden from its errors and its name all the same."""
+    from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcUnreachable
+
+    chain = ChainClient(url, timeout_s=5)
+    try:
+        with pytest.raises(RpcUnreachable) as info:
+            await chain.chain_id()
+    finally:
+        await chain.close()
+    assert KEY not in str(info.value) and KEY not in str(chain.w3.provider), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"127.0.0.1:8545/v3/{KEY}", f"eth.example.org/v3/{KEY}", f"ftp://eth.example.org/{KEY}",
+     f"unix:/tmp/{KEY}", f"http://eth.example.org:85x45/{KEY}", "https:///v3/" + KEY],
+)  # fmt: skip
+def test_a_dex_rpc_url_must_be_http_with_a_host_and_is_never_echoed(
+    tmp_path: Path, url: str
+) -> None:
+    from tradeguard.config import load_config
+
+    config = tmp_path / "dex.toml"
+    config.write_text(
+        '[[venues]]\nname = "dex"\nkind = "uniswap_v2"\nsymbols = ["WETH/USDC"]\n'
+        f'[venues.dex]\nrpc_url = "{url}"\nrouter = "{DEX["router"]}"\n'
+        f'factory = "{DEX["factory"]}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(config, environ={})
+    text = str(info.value)
+    assert "venues.0.dex.rpc_url = '(hidden)'" in text, text
+    assert "http:// or https:// URL with a host and port" in text, text
+    assert KEY not in text
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_dex_chain_id_given_as_a_boolean_is_refused_not_read_as_chain_1(value: bool) -> None:
+    """TOML `chain_id = true` is not a chain id: pydantic would take it as 1 (Ethereum)."""
+    with pytest.raises(ValueError, match="chain_id"):
+        _config(chain_id=value)
+
+
+@pytest.mark.parametrize("address", ["junk", "0x123", "0x" + "g" * 40, ""])
+def test_a_dex_token_address_must_be_20_bytes_of_hex(tmp_path: Path, address: str) -> None:
+    """A token's address is checked with the config, as router and factory are, not first met
+    as web3's ValueError at connect."""
+    from tradeguard.config import load_config
+
+    config = tmp_path / "dex.toml"
+    config.write_text(
+        '[[venues]]\nname = "dex"\nkind = "uniswap_v2"\nsymbols = ["WETH/USDC"]\n'
+        f'[venues.dex]\nrouter = "{DEX["router"]}"\nfactory = "{DEX["factory"]}"\n'
+        f'tokens = {{ WETH = "{address}", USDC = "{DEX["tokens"]["USDC"]}" }}\n',  # type: ignore[index]
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(config, environ={})
+    text = str(info.value)
+    assert f"venues.0.dex.tokens.WETH = {address!r}" in text, text
+    assert "an address (0x and 40 hex digits)" in text, text
+
+
+def test_the_live_banner_says_whether_the_router_gets_unlimited_approvals() -> None:
+    """approve_unlimited lets the router move every token held, whatever max_tx_value says:
+    the banner shown before real money moves names it."""
+    assert "dex approvals:       exact, each swap's amount only" in live_banner(_config())
+    banner = live_banner(_config(approve_unlimited=True))
+    assert "dex approvals:       UNLIMITED (approve_unlimited = true)" in banner

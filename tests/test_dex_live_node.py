@@ -144,3 +144,17 @@ def _try_order(dex: DexSetup) -> Any:
         return dex.order("sell", "0.1")
     except OSError as exc:  # the node died with the request open
         return exc
+
+
+def test_a_token_address_holding_no_contract_refuses_to_start_naming_the_token(
+    dex: DexSetup,
+) -> None:
+    """A token's address copied from another chain holds no contract here: refused with the
+    token, its address and the field, not web3's 'is contract deployed correctly'."""
+    nothing = "0x" + "5" * 40
+    text = live_config_text(dex.root, dex.deployment).replace(
+        f'TKA = "{dex.deployment["tokens"]["TKA"]}"', f'TKA = "{nothing}"'
+    )
+    dex.config.write_text(text)
+    _refused(dex, f"token TKA at {nothing} answers no decimals(): no ERC-20 contract there; "
+             "check venues.dex.tokens.TKA and chain_id")  # fmt: skip

@@ -462,8 +462,9 @@ def default_config() -> dict[str, Any]:
 
 
 def _secret_key(key: str) -> bool:
-    # Webhook and ping URLs carry their token; a database URL may carry a password.
-    return key in ("url", "heartbeat_url", "database_url") or key.endswith(
+    # Webhook and ping URLs carry their token; a database URL may carry a password; an RPC
+    # URL, a provider's key.
+    return key in ("url", "heartbeat_url", "database_url", "rpc_url") or key.endswith(
         ("token", "password", "secret")
     )
 

@@ -46,7 +46,20 @@ def _real_chain_host(vc: Any, config: Any) -> str | None:
         return None
     url = str(vc.dex.chain_url(getattr(config, "source_dir", None)))
     host = (urlsplit(url).hostname or "").lower()
-    return None if host in _LOOPBACK or host.startswith("127.") else host or url.split(":")[0]
+    return None if _loopback(host) else host or url.split(":")[0]
+
+
+def _loopback(host: str) -> bool:
+    """Tell whether `host` is this machine: localhost or a loopback address, never a name that
+    merely starts like one (127.0.0.1.example.org resolves wherever its DNS says)."""
+    import ipaddress
+
+    if host in _LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def dex_live_problems(vc: Any) -> list[str]:
@@ -198,5 +211,11 @@ def _dex_lines(vc: Any) -> list[str]:
         f"  {vc.name} router:          {dex.router}",
         f"  {vc.name} caps:            max_tx_value {dex.max_tx_value} per swap, "
         f"max_fee_per_gas {dex.max_fee_per_gas_gwei} gwei, slippage {dex.slippage_bps} bps",
+        f"  {vc.name} approvals:       "
+        + (
+            "UNLIMITED (approve_unlimited = true): the router may take every token held"
+            if dex.approve_unlimited
+            else "exact, each swap's amount only"
+        ),
         f"  {vc.name} wallet:          key from vault entry {vc.credentials!r}",
     ]

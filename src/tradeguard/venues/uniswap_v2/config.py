@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+def _address(value: str) -> str:
+    if not re.fullmatch(_ADDRESS, value):
+        raise ValueError("must be an address (0x and 40 hex digits)")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
 
 
 def shown_url(url: str) -> str:
@@ -39,7 +50,7 @@ class DexVenueConfig(BaseModel):
     chain_id: int | None = Field(default=None, ge=1)
     router: str | None = Field(default=None, pattern=_ADDRESS)
     factory: str | None = Field(default=None, pattern=_ADDRESS)
-    tokens: dict[str, str] = Field(default_factory=dict)  # symbol -> address
+    tokens: dict[str, Address] = Field(default_factory=dict)  # symbol -> address
     token_decimals: dict[str, int] = Field(default_factory=dict)  # default 18
     slippage_bps: int = Field(default=50, ge=0, le=5_000)
     deadline_s: int = Field(default=120, ge=10, le=3_600)
@@ -56,6 +67,31 @@ class DexVenueConfig(BaseModel):
     # quote_refresh_s so a quiet pool's quote stays fresh for the risk engine
     quote_poll_s: float = Field(default=1.0, ge=0.05, le=60)
     quote_refresh_s: float = Field(default=15.0, ge=1, le=3_600)
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        # The value is never echoed (a provider key may sit in it): only what is wrong with it.
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host, _port = parts.hostname, parts.port
+        except ValueError:
+            host = None
+        if parts.scheme.lower() not in ("http", "https") or not host:
+            raise ValueError(
+                "must be an http:// or https:// URL with a host and port (the port may be "
+                "left out), e.g. https://mainnet.example.org/v3/KEY"
+            )
+        return url
+
+    @field_validator("chain_id", mode="before")
+    @classmethod
+    def _no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # `chain_id = true` would otherwise be read as chain 1
+            raise ValueError(f"chain_id={value} is a boolean; give the chain's integer id >= 1")
+        return value
 
     @model_validator(mode="after")
     def _addresses(self) -> DexVenueConfig:

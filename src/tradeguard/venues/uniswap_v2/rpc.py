@@ -62,8 +62,20 @@ _WEB3_LOGGERS = (
 )
 
 
+# Endpoints given to a provider: hidden even where no "scheme://" marks them as a URL (aiohttp
+# names a URL it cannot use verbatim, e.g. "127.0.0.1:8545/v3/KEY").
+_ENDPOINTS: set[str] = set()
+
+
 def scrub_urls(text: str) -> str:
-    """`text` with every URL cut to its scheme and host (`https://host/…`)."""
+    """`text` with every URL cut to its scheme and host (`https://host/…`), and every endpoint
+    given to a provider replaced by that or by "(RPC URL not shown)"."""
+    from tradeguard.venues.uniswap_v2.config import shown_url
+
+    for endpoint in sorted(_ENDPOINTS, key=len, reverse=True):
+        if endpoint in text:
+            shown = shown_url(endpoint)
+            text = text.replace(endpoint, shown if "://" in shown else "(RPC URL not shown)")
     return _URL.sub(lambda m: f"{m.group(1)}{m.group(2).rsplit('@', 1)[-1]}/…", text)
 
 
@@ -111,6 +123,8 @@ def _provider(rpc_url: str, timeout_s: float) -> Any:
                 raise
 
     _scrub_web3_logs()
+    if rpc_url:
+        _ENDPOINTS.add(rpc_url)
     return _Provider(rpc_url, request_kwargs={"timeout": timeout_s})
 
 

@@ -14,6 +14,7 @@ broadcast (`TxSender`); `fetch_order` looks a journaled hash up and never signs 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -31,7 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
-from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure
+from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
@@ -45,6 +46,13 @@ PAUSE_ENV = crashpoints.AFTER_BROADCAST  # crash tests: see crashpoints
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _mined_by(lookup: TxLookup, block: int | None) -> bool:
+    """Tell whether the transaction is mined, in `block` or before when one is given."""
+    if lookup.state != "mined":
+        return False
+    return block is None or int(lookup.receipt["blockNumber"]) <= block
 
 
 class UniswapV2Venue(Venue):
@@ -124,8 +132,17 @@ class UniswapV2Venue(Venue):
     async def _check_decimals(self) -> None:
         """Refuse to start when a token's configured decimals are not the contract's: amounts
         would be off by powers of ten (USDC has 6, the default is 18)."""
+        from web3.exceptions import Web3Exception
+
         for token in self.settings.tokens.values():
-            on_chain = await self.chain.decimals(token.address)
+            try:
+                on_chain = await self.chain.decimals(token.address)
+            except (Web3Exception, ValueError):  # no contract there, or no decimals()
+                raise ConfigError(
+                    f"venue {self.name}: token {token.symbol} at {token.address} answers no "
+                    "decimals(): no ERC-20 contract there; check venues.dex.tokens."
+                    f"{token.symbol} and chain_id"
+                ) from None
             if on_chain != token.decimals:
                 raise ConfigError(
                     f"venue {self.name}: token {token.symbol} at {token.address} has "
@@ -383,7 +400,7 @@ class UniswapV2Venue(Venue):
         rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
         me = self._sender().address
         block = await self.chain.block_number()
-        await self._book_mined()
+        await self._book_mined(block)
         wei = await self.chain.eth_balance(me, block)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
         for token in self.settings.tokens.values():
@@ -412,18 +429,25 @@ class UniswapV2Venue(Venue):
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
 
-    async def _book_mined(self) -> None:
-        """Book the fill (or gas) of every open journaled transaction the chain has mined."""
-        await self._book_approvals()
+    async def _book_mined(self, block: int) -> None:
+        """Book the fill (or gas) of every open journaled transaction mined by `block`: one in
+        a later block (a busy chain moves on between calls) is left for the next read, as the
+        balances read at `block` do not hold it yet."""
+        await self._book_approvals(until_block=block)
         for record in self.store.open_records(self.name):
             if record.kind == "approve":
                 continue
-            if (await self.chain.lookup(record.tx_hash)).state == "mined":
+            if _mined_by(await self.chain.lookup(record.tx_hash), block):
                 await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
-    async def _book_approvals(self, client_order_id: str | None = None) -> None:
+    async def _book_approvals(
+        self, client_order_id: str | None = None, until_block: int | None = None
+    ) -> None:
         """Book the gas of approvals mined while nobody waited for their receipt (the process
-        died, or the wait timed out): once each, the trade id being the hash."""
+        died, or the wait timed out): once each, the trade id being the hash; with
+        `until_block`, only those mined by that block. An approval the node never heard of (the
+        process died between journal and broadcast) is broadcast again while its nonce is
+        unused, else marked dropped: a journaled nonce left unsent would stall every later one."""
         for record in self.store.open_records(self.name):
             if record.kind != "approve" or record.tx_hash in self.fills:
                 continue
@@ -433,10 +457,13 @@ class UniswapV2Venue(Venue):
             ):
                 continue
             lookup = await self.chain.lookup(record.tx_hash)
-            if lookup.state == "mined":
+            if _mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"
                 self.store.save(record.with_status(status, self.now_ms()))
+            elif lookup.state == "unknown":
+                with contextlib.suppress(DefinitiveVenueError):  # refused: marked dropped
+                    await self._watcher().rebroadcast([record])
 
     def _deliver(self, fill: Fill) -> Fill:
         if fill.trade_id not in self.fills:

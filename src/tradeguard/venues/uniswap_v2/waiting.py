@@ -85,7 +85,7 @@ class TxWatcher:
             if lookup.state == "pending" and pending is None:
                 pending = record
         if pending is None:
-            pending = await self._rebroadcast(records)
+            pending = await self.rebroadcast(records)
         if pending is None:
             return self._report(cid, symbol, records[-1], OrderStatus.REJECTED,
                                 "dropped: its nonce was used by another transaction")  # fmt: skip
@@ -109,7 +109,7 @@ class TxWatcher:
             ts=fill.ts, side=fill.side.value,
         )  # fmt: skip
 
-    async def _rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
+    async def rebroadcast(self, records: list[TxRecord]) -> TxRecord | None:
         """Broadcast the newest journaled bytes again while their nonce is still unused."""
         newest = max(records, key=lambda r: r.created_ts)
         used = await self.venue.chain.nonce(self.sender.address, pending=False)
