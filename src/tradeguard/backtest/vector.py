@@ -28,6 +28,7 @@ with that advice when it is built.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Sequence
@@ -156,24 +157,17 @@ class FrameStrategy(Strategy):
         close, signal = columns
         stop, take = (None, None) if rules is None else rules.levels(entry, long)
         low, high = (stop, take) if long else (take, stop)
-        below = None if low is None else float(low) + abs(float(low)) * 1e-9
-        above = None if high is None else float(high) - abs(float(high)) * 1e-9
-        n, k, step = len(close), start, 64
-        while k < n:
-            end = min(n, k + step)
-            hit = signal[k:end].copy()
-            if below is not None:
-                hit |= close[k:end] <= below
-            if above is not None:
-                hit |= close[k:end] >= above
-            found = np.flatnonzero(hit)
-            if len(found):
-                return k + int(found[0])
-            k, step = end, step * 2
-        return n
+        below = -math.inf if low is None else float(low) + abs(float(low)) * 1e-9
+        above = math.inf if high is None else float(high) - abs(float(high)) * 1e-9
+        # A position lasts tens of rows: a plain loop beats numpy's per-call overhead here.
+        for k in range(start, len(close)):
+            px = close[k]
+            if px <= below or px >= above or signal[k]:
+                return k
+        return len(close)
 
     def _exit_columns(self) -> tuple[Any, Any] | None:
-        """The close and "any exit signal" columns of the precomputed rows (numpy)."""
+        """The close and "any exit signal" columns of the precomputed rows (lists)."""
         if self._exit_rows is None:
             pre = self._pre
             names = self.exit_columns or ()
@@ -183,7 +177,7 @@ class FrameStrategy(Strategy):
             signal = np.zeros(len(close), dtype=bool)
             for name in names:
                 signal |= np.asarray(pre[name], dtype=np.float64) != 0
-            self._exit_rows = (close, signal)
+            self._exit_rows = (close.tolist(), signal.tolist())
         return self._exit_rows
 
     def skipped_through(self, candle: Candle) -> None:
