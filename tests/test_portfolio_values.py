@@ -92,3 +92,46 @@ def test_pegged_cash_in_a_btc_valuation_takes_btc_from_the_market_not_the_fixed_
     q.set_balances("kalshi", [Balance("kalshi", "USD", Decimal(10_000))])
     q.mark("BTC/USDT", Decimal(25_000))
     assert q.equity() == Decimal("0.4") and q.unpriced_assets() == []
+
+
+def _book(portfolio: Portfolio) -> None:
+    book = portfolio.book("paper")
+    book.set("USDT", D("1000"))
+    book.set("ETH", D("2"), D("0.5"))
+    book.set("ADA", D("0"))
+    book.set("XRP", D("10"))
+
+
+def test_revaluing_after_marks_moved_equals_a_whole_valuation_digit_for_digit() -> None:
+    portfolio = Portfolio(valuation_asset="BTC")
+    _book(portfolio)
+    portfolio.marks.update({"ETH/BTC": D("0.05"), "BTC/USDT": D("20000"), "XRP/ETH": D("0.01")})
+    first = portfolio.equity()
+    assert first == D("1000") / D("20000") + D("2.5") * D("0.05") + D("10") * D("0.01") * D("0.05")
+    moves = [
+        ("ETH/BTC", "0.051"),
+        ("BTC/USDT", "19999.5"),
+        ("ETH/BTC", "0.0510"),
+        ("XRP/ETH", "1E-2"),
+    ]
+    for symbol, price in moves:
+        portfolio.marks[symbol] = D(price)
+        again = portfolio.revalue()
+        whole = Portfolio(valuation_asset="BTC")
+        _book(whole)
+        whole.marks.update(portfolio.marks)
+        expected = whole.equity()
+        assert again == expected and str(again) == str(expected), (symbol, price)
+
+
+def test_revaluing_after_a_new_mark_or_without_a_market_price_values_everything_again() -> None:
+    portfolio = Portfolio(valuation_asset="BTC", pegged={"USDT": D("1")}, valuation_usd=D("20000"))
+    _book(portfolio)
+    portfolio.marks["ETH/BTC"] = D("0.05")
+    pegged = portfolio.equity()  # USDT at its peg; XRP without any price
+    assert pegged == D("1000") / D("20000") + D("2.5") * D("0.05")
+    # a peg was used: no terms were kept, so even a moved balance is valued whole
+    portfolio.book("paper").set("ETH", D("1"))
+    assert portfolio.revalue() == D("1000") / D("20000") + D("0.05")
+    portfolio.marks["XRP/BTC"] = D("0.0001")  # a new market: the routes change
+    assert portfolio.revalue() == D("1000") / D("20000") + D("0.05") + D("0.0010")

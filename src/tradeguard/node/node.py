@@ -372,8 +372,9 @@ class TradingNode:
         if held is None or self._held_n != len(self.portfolio.marks):
             held = self._held_symbols()
         fresh = self._equity_dirty or symbol in held
-        if fresh:
-            self._equity = equity = self.portfolio.equity()
+        if fresh:  # with no balance changed since (not dirty), only moved marks are revalued
+            p = self.portfolio
+            self._equity = equity = p.equity() if self._equity_dirty else p.revalue()
             self._equity_dirty = False
             self.run_equity.observe(equity)
         else:
