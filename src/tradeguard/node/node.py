@@ -372,9 +372,8 @@ class TradingNode:
         if held is None or self._held_n != len(self.portfolio.marks):
             held = self._held_symbols()
         fresh = self._equity_dirty or symbol in held
-        if fresh:  # with no balance changed since (not dirty), only moved marks are revalued
-            p = self.portfolio
-            self._equity = equity = p.equity() if self._equity_dirty else p.revalue()
+        if fresh:
+            self._equity = equity = self.portfolio.equity()
             self._equity_dirty = False
             self.run_equity.observe(equity)
         else:

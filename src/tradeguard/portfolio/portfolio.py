@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from tradeguard.model.balance import Balance, BalanceBook
 from tradeguard.model.enums import Side
@@ -69,9 +68,6 @@ class Portfolio:
         # pegged assets whose listed markets bid nothing (execution/reference_prices.py): the
         # market says they cannot be sold, so they do not count at their peg
         self.unbid: set[str] = set()
-        # the last whole valuation's terms, (qty, route, marks read, value) per balance, for
-        # `revalue`; None when one took a path it does not follow (pegs, venue marks)
-        self._terms: list[tuple[Decimal, _Leg, tuple[Decimal, ...], Decimal]] | None = None
         # (venue, symbol) -> (minimum amount, minimum notional) of one order there
         self.order_minimums: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # asset -> (symbol, inverted) routes to the valuation asset, rebuilt when marks gain symbols
@@ -445,7 +441,6 @@ class Portfolio:
             self._routes_for = len(marks)
         routes = self._routes  # read directly: this runs on every mark of a held asset
         tagged, target = self.venue_marks, self.valuation_asset
-        terms: list[Any] | None = [] if venue is None and not tagged else None
         for name, book in self.books.items():
             if venue is not None and name != venue:
                 continue
@@ -462,7 +457,6 @@ class Portfolio:
                 asset = bal.asset
                 route = routes[asset] if asset in routes else self._route(asset)
                 if route is None:
-                    terms = None
                     peg = self.peg_price(asset, target)
                     total += qty * peg if peg is not None else ZERO
                     continue
@@ -480,36 +474,12 @@ class Portfolio:
                     if px is not None:
                         total += qty * px
                         continue
-                if terms is not None:  # no venue marks: `own` is None
-                    term = _term(qty, route, marks)
-                    terms.append(term)
-                    total += term[3]
-                    continue
                 for sym, inverted in route:
                     px = marks[sym] if own is None else own.get(sym) or marks[sym]
                     qty = qty / px if inverted else qty * px
                 total += qty
-        if venue is None:
-            self._terms = terms
         # positions on instruments that are not spot holdings (perpetuals, prediction markets)
         # carry their value as unrealized P&L; spot positions are already in the balances.
-        return total
-
-    def revalue(self) -> Decimal:
-        """`equity()` again when only marks moved since its last call (the caller knows no
-        balance changed): the terms whose marks are the same objects are taken as they were."""
-        terms = self._terms
-        marks = self.marks
-        if terms is None or len(marks) != self._routes_for:
-            return self.equity()
-        total = ZERO
-        for n, (qty, route, read, value) in enumerate(terms):
-            for (sym, _), px in zip(route, read, strict=True):
-                if marks[sym] is not px:
-                    terms[n] = term = _term(qty, route, marks)
-                    value = term[3]
-                    break
-            total += value
         return total
 
     def unpriced_assets(self) -> list[str]:
@@ -560,13 +530,3 @@ def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
         shift = min(-bal.free, bal.locked)
         bal.free += shift
         bal.locked -= shift
-
-
-def _term(qty: Decimal, route: _Leg, marks: dict[str, Decimal]) -> Any:
-    """One balance's valuation term: (qty, route, the marks read, its value), computed as
-    `Portfolio.equity` does."""
-    read = tuple(marks[sym] for sym, _ in route)
-    value = qty
-    for (_, inverted), px in zip(route, read, strict=True):
-        value = value / px if inverted else value * px
-    return qty, route, read, value
