@@ -154,29 +154,17 @@ class QuietSymbols:
         if orders.unknown or node._ctx.queue or node.risk.state is not TradingState.ACTIVE:
             return None
         positions = node.portfolio.positions
-        if not holding:
-            for strat in mine:
-                pos = positions.get((strat.venue, symbol, strat.id))
-                if pos is not None and pos.quantity:
-                    return None
-        elif candle is None or not self._quiet_holding(mine, positions, symbol, candle):
-            return None
-        exits = self._exits
-        return None if exits is not None and exits.plans else mine
-
-    @staticmethod
-    def _quiet_holding(
-        mine: list[FrameStrategy], positions: Any, symbol: str, candle: Candle
-    ) -> bool:
-        """Each strategy holds a position that no exit can close on `candle`."""
         for strat in mine:
             pos = positions.get((strat.venue, symbol, strat.id))
-            # held, not by this strategy: its flat promise does not apply
             if pos is None or not pos.quantity:
-                return False
-            if not strat.holds_quietly(candle, pos.avg_entry, pos.quantity > 0):
-                return False
-        return True
+                if holding:  # held, not by this strategy: its flat promise does not apply
+                    return None
+            elif not holding or candle is None:
+                return None
+            elif not strat.holds_quietly(candle, pos.avg_entry, pos.quantity > 0):
+                return None  # an exit may fire on it
+        exits = self._exits
+        return None if exits is not None and exits.plans else mine
 
 
 def _exits_alone(node: TradingNode) -> bool:

@@ -147,15 +147,13 @@ async def _replay_loop(
         if sim is not None:
             sim.advance_to(close_ts)
         market_on_candle(c)
-        close, last = c.close, marks.get(symbol)
-        marks[symbol] = close
+        marks[symbol] = c.close
         paper = paper_by_symbol.get(symbol)
         if paper is not None:
             paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()
-        # A close the same as the mark, digit for digit, leaves the equity as it was.
-        observe_equity(close_ts, symbol if last is None or last.compare_total(close) else "")
+        observe_equity(close_ts, symbol)
         if skipping is not None:
             for skipped in skipping:
                 skipped._skipped = c  # its skipped_through(c), without the call
