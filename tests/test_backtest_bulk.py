@@ -68,8 +68,8 @@ def test_skipping_a_quiet_symbols_strategies_while_others_hold_changes_nothing(
     quiet: list[str] = []
     real = bulk.QuietSymbols.strategies
 
-    def counting(self, symbol, held=None):
-        mine = real(self, symbol, held)
+    def counting(self, symbol, held=None, candle=None):
+        mine = real(self, symbol, held, candle)
         if mine is not None and self._node.portfolio.open_positions():
             quiet.append(symbol)  # skipped although the node holds something (another pair)
         return mine

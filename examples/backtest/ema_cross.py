@@ -20,6 +20,8 @@ class EmaCross(FrameStrategy):
     window = 400
     # on_row acts on a flat book only at a cross: a backtest may skip the other candles
     signal_columns = ("cross_up", "cross_down")
+    # and while holding, only at a cross down or beyond the stop / take-profit (exit_rules)
+    exit_columns = ("cross_down",)
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
@@ -30,7 +32,7 @@ class EmaCross(FrameStrategy):
                 f"params fast={self.fast}, slow={self.slow}: need 1 <= fast < slow <= 100"
             )
         self.stake = Decimal(str(params.get("stake", "0.01")))
-        self.rules = ExitRules(
+        self.exit_rules = ExitRules(
             stop_loss_pct=Decimal(str(params.get("stop_loss_pct", "2"))),
             take_profit_pct=Decimal(str(params.get("take_profit_pct", "5"))),
         )
@@ -54,7 +56,7 @@ class EmaCross(FrameStrategy):
         pos = ctx.position(self.id, self.venue, self.symbol)
         if pos.quantity > 0:
             if self._tracker is None or self._tracker.entry != pos.avg_entry:
-                self._tracker = ExitTracker(self.rules, pos.avg_entry, long=True)
+                self._tracker = ExitTracker(self.exit_rules, pos.avg_entry, long=True)
             reason = self._tracker.update(candle.close)
             if reason is None and row["cross_down"]:
                 reason = "exit_signal"

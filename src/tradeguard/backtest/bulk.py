@@ -119,7 +119,10 @@ class QuietSymbols:
     its strategies, no base asset), trading ACTIVE, goes through market state, the paper venue
     and the equity observation as usual; its strategies only learn that it passed
     (`skipped_through`), as `signal_columns` promises that `on_row` would do nothing on it.
-    Only symbols whose strategies all trade that one symbol are eligible.
+    A held symbol's candle qualifies the same way when each of its strategies holds a position
+    and says the candle neither signals an exit nor reaches its stop or take-profit
+    (`exit_columns`, `exit_rules`). Only symbols whose strategies all trade that one symbol are
+    eligible.
     """
 
     def __init__(self, node: TradingNode) -> None:
@@ -135,16 +138,16 @@ class QuietSymbols:
         self._exits = getattr(node, "bot_exits", None)
 
     def strategies(
-        self, symbol: str, held: frozenset[str] | None = None
+        self, symbol: str, held: frozenset[str] | None = None, candle: Candle | None = None
     ) -> list[FrameStrategy] | None:
         """The symbol's strategies when its candle without a signal may skip them, else None.
-        `held`: the node's held symbols, when the caller has just read them."""
+        `held`: the node's held symbols, when the caller has just read them; `candle`: the
+        candle, for strategies holding a position (`holds_quietly`)."""
         mine = self._strategies.get(symbol)
         if mine is None:
             return None
         node = self._node
-        if symbol in (node._held_symbols() if held is None else held):
-            return None
+        holding = symbol in (node._held_symbols() if held is None else held)
         orders = node.orders
         if orders.open and any(o.symbol == symbol for o in orders.open.values()):
             return None
@@ -153,8 +156,13 @@ class QuietSymbols:
         positions = node.portfolio.positions
         for strat in mine:
             pos = positions.get((strat.venue, symbol, strat.id))
-            if pos is not None and pos.quantity:
+            if pos is None or not pos.quantity:
+                if holding:  # held, not by this strategy: its flat promise does not apply
+                    return None
+            elif not holding or candle is None:
                 return None
+            elif not strat.holds_quietly(candle, pos.avg_entry, pos.quantity > 0):
+                return None  # an exit may fire on it
         exits = self._exits
         return None if exits is not None and exits.plans else mine
 

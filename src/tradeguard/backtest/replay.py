@@ -140,7 +140,7 @@ async def _replay_loop(
                     break
                 continue
             # decided before the candle moves anything: a fill on it makes its strategies run
-            skipping = quiet.strategies(symbol, held)  # type: ignore[union-attr]
+            skipping = quiet.strategies(symbol, held, c)  # type: ignore[union-attr]
         close_ts = c.close_ts if close_at is None else close_at[i]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)

@@ -28,9 +28,11 @@ with that advice when it is built.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 from tradeguard.strategies.base import Strategy
+from tradeguard.strategies.exits import ExitRules
 
 FRAME_TYPES = ("numpy", "pandas")
 
@@ -70,6 +73,14 @@ class FrameStrategy(Strategy):
     # nothing on a row where all of them are 0, so that a backtest may skip such rows
     # (backtest/bulk.py). Empty: every row is delivered.
     signal_columns: tuple[str, ...] = ()
+    # While its position is open (and no order of its symbol works), the columns of `prepare`
+    # that carry its exit signals; `exit_rules` the stop-loss and take-profit it also exits on.
+    # Naming them (an empty tuple too) is a second promise: on a row where all of them are 0
+    # and the close lies strictly inside the rules' band around the entry, `on_row` does nothing,
+    # so that a backtest may skip the rows of a held position too (backtest/bulk.py). None:
+    # every row of a held position is delivered (as are all with a trailing stop).
+    exit_columns: tuple[str, ...] | None = None
+    exit_rules: ExitRules | None = None
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         super().__init__(strategy_id, venue, symbol, params)
@@ -86,6 +97,8 @@ class FrameStrategy(Strategy):
         self._recent: deque[Candle] = deque(maxlen=self.window)
         self._series: Sequence[Candle] = ()
         self._skipped: Candle | None = None
+        self._exit_rows: Any = None  # (close, exit signal) numpy columns, built on first use
+        self._quiet: tuple[Decimal, bool, int, int] | None = None  # entry, long, rows [lo, hi)
         self._aggs = [CandleAggregator(TIMEFRAMES[tf]) for tf in self.timeframes]
 
     # to override -------------------------------------------------------------------------------
@@ -106,6 +119,7 @@ class FrameStrategy(Strategy):
         stamps = self._pre["ts"]
         self._rows = dict(zip(stamps, range(len(stamps)), strict=True))
         self._series = candles
+        self._exit_rows = self._quiet = None
 
     def signal_rows(self) -> Any:
         """Which precomputed rows carry a signal (numpy bools), or None when it cannot be said."""
@@ -116,6 +130,55 @@ class FrameStrategy(Strategy):
         for name in self.signal_columns:
             rows |= np.asarray(pre[name], dtype=np.float64) != 0
         return rows
+
+    def holds_quietly(self, candle: Candle, entry: Decimal, long: bool) -> bool:
+        """Tell whether `on_row` does nothing on `candle` while a position entered at `entry`
+        is open (as `exit_columns` and `exit_rules` promise); False when it cannot be said."""
+        index = self._rows.get(candle.ts) if self._pre is not None else None
+        if index is None or self.exit_columns is None:
+            return False
+        quiet = self._quiet
+        if quiet is None or quiet[:2] != (entry, long) or not quiet[2] <= index <= quiet[3]:
+            end = self._next_exit_row(index, entry, long)
+            if end is None:
+                return False
+            quiet = self._quiet = (entry, long, index, end)
+        return index < quiet[3]
+
+    def _next_exit_row(self, start: int, entry: Decimal, long: bool) -> int | None:
+        """The first row from `start` where a position entered at `entry` may exit: an exit
+        signal, or a close at or beyond a level (widened by a hair: `on_row` decides exactly)."""
+        rules = self.exit_rules
+        if rules is not None and rules.trailing_stop_pct:
+            return None  # its level follows every close
+        columns = self._exit_columns()
+        if columns is None:
+            return None
+        close, signal = columns
+        stop, take = (None, None) if rules is None else rules.levels(entry, long)
+        low, high = (stop, take) if long else (take, stop)
+        below = -math.inf if low is None else float(low) + abs(float(low)) * 1e-9
+        above = math.inf if high is None else float(high) - abs(float(high)) * 1e-9
+        # A position lasts tens of rows: a plain loop beats numpy's per-call overhead here.
+        for k in range(start, len(close)):
+            px = close[k]
+            if px <= below or px >= above or signal[k]:
+                return k
+        return len(close)
+
+    def _exit_columns(self) -> tuple[Any, Any] | None:
+        """The close and "any exit signal" columns of the precomputed rows (lists)."""
+        if self._exit_rows is None:
+            pre = self._pre
+            names = self.exit_columns or ()
+            if pre is None or any(name not in pre for name in names):
+                return None
+            close = to_frame(self._series)["close"]  # the candles' own, whatever `prepare` did
+            signal = np.zeros(len(close), dtype=bool)
+            for name in names:
+                signal |= np.asarray(pre[name], dtype=np.float64) != 0
+            self._exit_rows = (close.tolist(), signal.tolist())
+        return self._exit_rows
 
     def skipped_through(self, candle: Candle) -> None:
         """The backtest skipped this strategy's candles up to `candle` (none had a signal)."""
