@@ -34,9 +34,10 @@ error and the way out; `reconcile_and_gate` then halts the node until a reconcil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -240,31 +241,36 @@ async def _reconcile_balances(
     """Read `name`'s balances and apply them. On a netting venue the fills are caught up again
     after each read: a resting sell filled between the first catch-up and the read (its fill
     not streamed yet) is in the venue's positions but not the ledger, and would be split among
-    the locks wrongly and booked as an adjustment; once booked, the balances are read again."""
+    the locks wrongly and booked as an adjustment; once booked, the balances are read again.
+    Any fill booked from the read's start to the apply (the catch-up's awaits let the stream
+    book one the read predates) means the read is not applied."""
     # YES and NO the ledger still holds together were paid out by a netting venue
     report.fills_recovered += node.orders.net_ledger(name)
     recheck = bool(getattr(venue, "nets_outcome_pairs", False))
     late: list[str] = []
     for _ in range(3 if recheck else 1):
         read_ts = node.clock.now_ms()  # every fill before it is in what the venue answers
-        balances, during = await _watched_read(node, name, venue, call)
-        if during:
+        found = 0
+        with _fills_booked(node, name) as during:
+            balances = await call("fetch_balances", venue.fetch_balances)
+            streamed = list(during)
+            if recheck and not streamed:
+                found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
+                             for s in symbols])  # fmt: skip
+                report.fills_recovered += found
+        if streamed:
             # Booked while the answer was on its way: the figures may predate them, and a
             # difference now would book the fills a second time as an adjustment.
             why = (
-                f"fill(s) {', '.join(during)} booked during the balance read; balances wait for "
-                "the next reconciliation so that a fill is never booked as an adjustment"
+                f"fill(s) {', '.join(streamed)} booked during the balance read; balances wait "
+                "for the next reconciliation so that a fill is never booked as an adjustment"
             )
             log.warning("venue %s: balance reconciliation deferred: %s", name, why)
             report.balances_deferred.append({"venue": name, "reason": why})
             return
-        if recheck:
-            found = sum([await _catch_up_symbol(node, name, venue, s, since, call)
-                         for s in symbols])  # fmt: skip
-            report.fills_recovered += found
-            if found:
-                late.append(str(found))
-                continue  # booked now: read again, with the fill in both
+        if found or during:
+            late.append(str(max(found, len(during))))
+            continue  # booked after the read (caught up or streamed): read again, with them
         # a netting venue's one signed position per market, read with what sells lock
         balances = with_journal_locks(node.orders, name, balances)
         _apply_balances(node, name, balances, report, read_ts)
@@ -279,10 +285,9 @@ async def _reconcile_balances(
     report.balances_deferred.append({"venue": name, "reason": why})
 
 
-async def _watched_read(
-    node: ReconcileHost, name: str, venue: Any, call: _Call
-) -> tuple[list[Balance], list[str]]:
-    """The venue's balances and the trade ids of its fills booked while they were read."""
+@contextlib.contextmanager
+def _fills_booked(node: ReconcileHost, name: str) -> Iterator[list[str]]:
+    """The trade ids of `name`'s fills booked while the block runs."""
     during: list[str] = []
 
     def watch(fill: Fill, _order: object) -> None:
@@ -291,10 +296,9 @@ async def _watched_read(
 
     node.orders.fill_listeners.append(watch)
     try:
-        balances = await call("fetch_balances", venue.fetch_balances)
+        yield during
     finally:
         node.orders.fill_listeners.remove(watch)
-    return balances, during
 
 
 async def _check_open_orders(

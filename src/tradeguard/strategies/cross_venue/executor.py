@@ -554,7 +554,8 @@ class PairExecutor:
         if refused is not None:
             self.nets_refused.recorded(refused.pair_id, refused.reason, record_id, refused.ts)
         return {"limits": self.book.to_json(), "record_id": record_id,
-                "nets_refused": self.nets_refused.to_json()}  # fmt: skip
+                "nets_refused": self.nets_refused.to_json(),
+                "late_sales": {c: s.to_json() for c, s in self.late_sales.items()}}  # fmt: skip
 
     def _finish(self, rec: PairAttempt) -> PairAttempt:
         gateway = next(iter(self.gateways.values()))

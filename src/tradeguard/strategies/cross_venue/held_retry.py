@@ -134,12 +134,14 @@ async def retry_unwind(executor: PairExecutor, leg: HeldLeg, cap: Decimal) -> Pa
         else:
             rec.outcome = "failed"  # nothing free to sell: the rest is recorded as gone
         rebook(executor, leg, rec.held.get(leg.symbol, ZERO))
+        from tradeguard.strategies.cross_venue.late_sale import watch_late
+
+        # a sale still in flight: its late fills are this retry's (kept with the record, so a
+        # restart before they arrive still books them so)
+        watch_late(executor, leg, rec)
         executor._finish(rec)  # recorded before the next request may read the held records
         if rec.record_id is not None:
             executor.held_retries[leg.record_id] = rec.record_id
-        from tradeguard.strategies.cross_venue.late_sale import watch_late
-
-        watch_late(executor, leg, rec)  # a sale still in flight: its late fills are this retry's
     return rec
 
 

@@ -11,17 +11,20 @@ venue holds fewer contracts: without this the next reconciliation shrinks the he
 by hand, and its loss never reaches the strategy's day. The late fill is matched to the
 retry's order by its client order id and booked as the retry would have: the loss on what the
 contracts cost in the day's P&L and the risk engine's cycle, the held leg shrunk in the book,
-one record (`retry_of` the held record) saying so.
+one record (`retry_of` the held record) saying so. The sales in flight are committed with
+each record of the strategy and restored at start: a fill learnt after a restart (the start's
+reconciliation finds it) is booked the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.fill import Fill
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, plain
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.held_retry import HeldLeg, rebook
 from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
@@ -34,6 +37,39 @@ class LateSale:
     leg: HeldLeg  # the held leg the retry offered
     offered: Decimal
     sold: Decimal  # what the retry's record counted sold, then each late fill
+
+    def to_json(self) -> dict[str, Any]:
+        leg = self.leg
+        return {
+            "record_id": leg.record_id, "pair_id": leg.pair_id, "event": leg.event,
+            "direction": leg.direction, "venue": leg.venue, "symbol": leg.symbol,
+            "contracts": plain(leg.contracts), "capital": plain(leg.capital),
+            "basis": leg.basis, "offered": plain(self.offered), "sold": plain(self.sold),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LateSale:
+        """KeyError, TypeError or ArithmeticError for a checkpoint of another shape."""
+        leg = HeldLeg(
+            int(raw["record_id"]), str(raw["pair_id"]), str(raw["event"]),
+            int(raw["direction"]), str(raw["venue"]), str(raw["symbol"]),
+            Decimal(str(raw["contracts"])), Decimal(str(raw["capital"])), int(raw["basis"]),
+        )  # fmt: skip
+        offered, sold = Decimal(str(raw["offered"])), Decimal(str(raw["sold"]))
+        if not (leg.contracts > 0 and offered > 0 and sold >= 0):
+            raise ValueError(f"late sale: {raw!r} holds no contracts to sell")
+        return cls(leg, offered, sold)
+
+
+def restore_late(executor: PairExecutor, raw: Any) -> None:
+    """Take back the retry sales in flight a checkpoint or record kept."""
+    if not isinstance(raw, dict):
+        return
+    for cid, sale in raw.items():
+        try:
+            executor.late_sales[str(cid)] = LateSale.from_json(sale)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            continue  # a checkpoint of another shape: that sale is shrunk as before
 
 
 def watch_late(executor: PairExecutor, leg: HeldLeg, rec: PairAttempt) -> None:
@@ -87,4 +123,4 @@ def late_fill(executor: PairExecutor, fill: Fill) -> PairAttempt | None:
     return rec
 
 
-__all__ = ["LateSale", "late_fill", "watch_late"]
+__all__ = ["LateSale", "late_fill", "restore_late", "watch_late"]

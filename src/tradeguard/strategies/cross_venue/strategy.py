@@ -359,6 +359,9 @@ class CrossVenueStrategy(Strategy):
             "resolved": {s: r.value for s, r in self.watch.resolved.items()},
             "record_id": self.executor.last_record_id if self.executor is not None else 0,
             "nets_refused": self.executor.nets_refused.to_json() if self.executor else {},
+            "late_sales": {c: s.to_json() for c, s in self.executor.late_sales.items()}
+            if self.executor
+            else {},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -372,5 +375,8 @@ class CrossVenueStrategy(Strategy):
         if self.executor is not None:
             self.executor.last_record_id = int(state.get("record_id") or 0)
             self.executor.nets_refused.restore(state.get("nets_refused"))
+            from tradeguard.strategies.cross_venue.late_sale import restore_late
+
+            restore_late(self.executor, state.get("late_sales"))
         for symbol, value in (state.get("resolved") or {}).items():
             self.watch.resolved[symbol] = Resolution(value)
