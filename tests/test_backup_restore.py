@@ -335,3 +335,20 @@ def test_backup_to_an_empty_out_is_a_usage_error(tmp_path, capsys, monkeypatch):
     (tmp_path / "tg.db").touch()
     assert main(["backup", "--db", "sqlite:///tg.db", "--out", ""]) == 2
     assert "--out '' is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parent", ["missing/sub", "afile"], ids=["missing", "a-file"])
+def test_backup_into_a_folder_that_is_not_there_is_a_usage_error_naming_it(
+    tmp_path, capsys, monkeypatch, parent
+):
+    monkeypatch.chdir(tmp_path)
+    Database("sqlite:///tg.db").migrate()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    out = f"{parent}/tg.tgb"
+    assert main(["backup", "--db", "sqlite:///tg.db", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"its folder {parent!r}" in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()  # nothing created
+    (tmp_path / "made").mkdir()
+    assert main(["backup", "--db", "sqlite:///tg.db", "--out", "made/tg.tgb"]) == 0
+    assert (tmp_path / "made" / "tg.tgb").stat().st_size > 0

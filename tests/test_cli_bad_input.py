@@ -303,7 +303,7 @@ def test_totp_setup_for_an_unknown_token_fails_before_asking_a_passphrase(tmp_pa
         env={k: v for k, v in os.environ.items() if k != "TG_MASTER_PASSPHRASE"},
         timeout_s=60,
     )
-    assert code == 1 and "no active token named 'nope'" in screen
+    assert code == 2 and "unknown token 'nope'" in screen
     assert "passphrase" not in screen.lower()
 
 

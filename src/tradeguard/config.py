@@ -8,7 +8,6 @@ Environment overrides use `__` between nesting levels: `TG_RISK__MAX_ORDER_NOTIO
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +34,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.holdings import HOLDINGS
-from tradeguard.model.instrument import SYMBOL_PATTERN
+from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN, SYMBOL_RULE, is_symbol
 from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
@@ -49,13 +48,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
-
-
 class InstrumentConfig(_Strict):
     """A market's rules, for venues (paper) that do not publish them."""
 
-    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     price_tick: Decimal = Field(gt=0)
     amount_step: Decimal = Field(gt=0)
     min_amount: Decimal = Field(default=Decimal(0), ge=0)
@@ -294,8 +290,8 @@ class BotConfig(_Strict):
     @classmethod
     def _symbol_shapes(cls, v: list[str] | None) -> list[str] | None:
         for s in v or []:
-            if not _SYMBOL_RE.match(s):
-                raise ValueError(f"symbol {s!r} is not BASE/QUOTE, e.g. BTC/USDT or wstETH/WETH")
+            if not is_symbol(s):
+                raise ValueError(f"symbol {s!r} is not {SYMBOL_RULE}")
         return v
 
     def named_fields(self) -> dict[str, Any]:

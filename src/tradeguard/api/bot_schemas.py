@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from tradeguard.api.schemas import NO_NUL, plain_json
+from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 
 _DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 _PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
-_SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
@@ -34,7 +34,7 @@ class TradeSignal(_Body):
     """A bot's trade as its safety client sends it; `score` or `temperature` sizes it."""
 
     bot_id: str = Field(pattern=BOT_ID)
-    symbol: str = Field(pattern=_SYMBOL)
+    symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
     score: str | None = Field(default=None, pattern=_DEC)
     temperature: str | None = Field(default=None, pattern=_DEC)
@@ -101,4 +101,4 @@ class EmergencyStop(_Body):
 class ClosePositions(_Body):
     """Close the bot's positions, or only the one on `symbol`."""
 
-    symbol: str | None = Field(default=None, pattern=_SYMBOL)
+    symbol: str | None = Field(default=None, pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from tradeguard.model.enums import OrderType, Side, TimeInForce, TradingMode
 from tradeguard.model.holdings import HOLDINGS
+from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.engine import ARB_UNWIND_TAG, KILL_FLATTEN_TAG
 
@@ -96,7 +97,7 @@ class IntentRequest(_Body):
 
     strategy_id: str = Field(default="external", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
     venue: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    symbol: str = Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+    symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: Side
     type: OrderType = OrderType.MARKET
     amount: Money

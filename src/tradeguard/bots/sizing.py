@@ -57,7 +57,12 @@ class SizeRule:
         """Build a rule from its document; raise SizingError naming the field."""
         if not isinstance(doc, dict):
             raise SizingError(f"{what} must be a table with kind = fixed, table or linear")
-        kind = doc.get("kind", "fixed")
+        if "kind" not in doc:  # `{}` or a rule without its kind would size by another rule
+            raise SizingError(
+                f"{what}: kind is required: fixed (the bot's max_order_usd), table (steps) or "
+                'linear (min_score, max_score, min_usd, max_usd), e.g. {"kind": "fixed"}'
+            )
+        kind = doc["kind"]
         allowed = _SIZING_KEYS.get(kind) if isinstance(kind, str) else None
         unknown = sorted(set(doc) - allowed) if allowed is not None else []
         if unknown:  # a misspelt key would be dropped and the bot sized another way than meant
@@ -79,6 +84,8 @@ class SizeRule:
                 if usd < 0:
                     raise SizingError(f"{what}.steps[{i}] usd={usd} must be >= 0")
                 steps.append((_dec(f"{what}.steps[{i}] score", pair[0]), usd))
+            if all(usd == 0 for _, usd in steps):
+                raise SizingError(f"{what}.steps: every step sizes 0 USD; one needs usd > 0")
             return cls(kind="table", steps=tuple(sorted(steps)))
         if kind == "linear":
             keys = ("min_score", "max_score", "min_usd", "max_usd")
@@ -90,9 +97,10 @@ class SizeRule:
                 raise SizingError(
                     f"{what}.min_score={v['min_score']} must be below max_score={v['max_score']}"
                 )
-            if not 0 <= v["min_usd"] <= v["max_usd"]:
+            if not 0 <= v["min_usd"] <= v["max_usd"] or v["max_usd"] == 0:
                 raise SizingError(
-                    f"{what}: need 0 <= min_usd={v['min_usd']} <= max_usd={v['max_usd']}"
+                    f"{what}: need 0 <= min_usd={v['min_usd']} <= max_usd={v['max_usd']}, "
+                    "max_usd > 0"
                 )
             return cls(
                 kind="linear", min_score=v["min_score"], max_score=v["max_score"],

@@ -17,7 +17,7 @@ from typing import Any
 from tradeguard.bots.sizing import SizeRule, SizingError
 from tradeguard.model.errors import TradeguardError
 from tradeguard.model.holdings import HOLDINGS
-from tradeguard.model.instrument import SYMBOL_PATTERN
+from tradeguard.model.instrument import SYMBOL_RULE, is_symbol
 from tradeguard.model.money import plain
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -151,18 +151,12 @@ def integer(what: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
-SYMBOL_RE = re.compile(SYMBOL_PATTERN)
-
-
 def check_symbols(name: str, raw: Any) -> tuple[str, ...]:
     """Return a new bot's symbols, each BASE/QUOTE (or MARKET:YES/QUOTE); BotError names a bad
     one. Checked where symbols come in (command line, config), not on reading stored bots."""
     if not isinstance(raw, list | tuple):
         raise BotError(f"bot {name}: symbols = {raw!r} must be a list such as ['BTC/USDT']")
     for s in raw:
-        if not isinstance(s, str) or not SYMBOL_RE.match(s):
-            raise BotError(
-                f"bot {name}: symbol {s!r} is not BASE/QUOTE (e.g. BTC/USDT, wstETH/WETH) or "
-                "MARKET:YES/QUOTE"
-            )
+        if not is_symbol(s):
+            raise BotError(f"bot {name}: symbol {s!r} is not {SYMBOL_RULE}")
     return tuple(raw)

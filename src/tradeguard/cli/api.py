@@ -19,6 +19,7 @@ from tradeguard.cli.common import (
     port_number,
     print_hanging,
     ts_text,
+    unknown_name,
 )
 from tradeguard.model.errors import ConfigError
 
@@ -134,8 +135,18 @@ def cmd_token_list(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _known_token(store: Any, name: str) -> None:
+    """Refuse a token name or id that matches no active token: a usage error naming the known."""
+    active = [t for t in store.list() if not t.revoked]
+    if not any(name in (t.id, t.name) for t in active):
+        hint = "`tradeguard token list` shows them"
+        raise unknown_name("token", name, [t.name for t in active], hint)
+
+
 def cmd_token_revoke(args: argparse.Namespace, console: Console) -> int:
-    info = _store(args).revoke(args.name)
+    store = _store(args)
+    _known_token(store, args.name)
+    info = store.revoke(args.name)
     if args.json:
         print(json.dumps(info.to_json()))
     else:
@@ -149,7 +160,7 @@ def cmd_token_totp(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.secrets.vault import read_passphrase
 
     store = _store(args)
-    store.get(args.name)  # an unknown name fails before the passphrase prompt
+    _known_token(store, args.name)  # an unknown name fails before the passphrase prompt
     passphrase = read_passphrase()
     uri = store.setup_totp(args.name, passphrase)
     if args.json:

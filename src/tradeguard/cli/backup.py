@@ -68,6 +68,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if not args.out or Path(args.out).is_dir():  # '' is the current folder
         raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as db.tgb")
+    folder = Path(args.out).parent
+    if not folder.is_dir():  # a mistyped folder is refused, not created
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(
+            f"--out {args.out!r}: its folder {str(folder)!r} {what}; create it first "
+            "(mkdir -p) or give a path in an existing folder"
+        )
     vault = _vault_to_include(args.vault)
     passphrase = read_passphrase(env_var=PASSPHRASE_ENV, label="backup passphrase", confirm=True)
     done = write_backup(config.node.database_url, Path(args.out), passphrase, vault)

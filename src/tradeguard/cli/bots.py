@@ -13,8 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
-from tradeguard.bots.spec import BotError, BotSpec, check_name, check_symbols
-from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args
+from tradeguard.bots.spec import BotError, BotSpec, check_symbols
+from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, unknown_name
 from tradeguard.model.errors import ConfigError
 
 _STREAK_KEY = "bots.streak_reset."
@@ -166,9 +166,10 @@ def cmd_bot_list(args: argparse.Namespace, console: Console) -> int:
 
 def _set(args: argparse.Namespace, console: Console, on: bool) -> int:
     rows = _rows(args)
-    found = {r.name: r for r in rows.bots()}.get(check_name(args.name))
+    bots = {r.name: r for r in rows.bots()}
+    found = bots.get(args.name)
     if found is None:
-        raise BotError(f"unknown bot {args.name!r}; `tradeguard bot list` shows them")
+        raise unknown_name("bot", args.name, list(bots), "`tradeguard bot list` shows them")
     now = int(time.time() * 1000)
     rows.save_bot(found.name, on, found.spec, now)
     if on:
@@ -196,8 +197,9 @@ def cmd_bot_token(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.api.auth import Role, TokenStore
 
     rows = _rows(args)
-    if check_name(args.name) not in {r.name for r in rows.bots()}:
-        raise BotError(f"unknown bot {args.name!r}; add it first with `tradeguard bot add`")
+    names = [r.name for r in rows.bots()]
+    if args.name not in names:
+        raise unknown_name("bot", args.name, names, "add it first with `tradeguard bot add`")
     info, token = TokenStore(rows.db).create(f"bot-{args.name}", Role.TRADER, bot=args.name)
     if args.json:
         print(json.dumps({**info.to_json(), "token": token}))

@@ -309,3 +309,13 @@ def shown(value: Any) -> str:
     from tradeguard.logsetup import printable
 
     return escape(printable(str(value)))
+
+
+def unknown_name(what: str, name: str, known: list[str], hint: str, limit: int = 10) -> ConfigError:
+    """Return the usage error for a typed name that does not exist, listing up to `limit` known."""
+    names = sorted(known)
+    listing = ", ".join(names[:limit]) if names else "none yet"
+    if len(names) > limit:
+        listing += f" and {len(names) - limit} more"
+    typed = repr(name[:64]) + ("..." if len(name) > 64 else "")
+    return ConfigError(f"unknown {what} {typed}; known: {listing}; {hint}")

@@ -386,12 +386,17 @@ async def _call(
     last: BaseException | None = None
     for attempt in range(attempts):
         try:
-            return await asyncio.wait_for(fn(), timeout_s)
+            # not wait_for: on 3.11 it returns the result of a call that completes as the
+            # node is stopped, and the stop is lost
+            async with asyncio.timeout(timeout_s):
+                return await fn()
         except (AmbiguousVenueError, TimeoutError) as exc:
+            _stop_if_cancelled()  # a client that turned the stop into an error
             last = exc
             if attempt + 1 < attempts:
                 await asyncio.sleep(min(2.0, 0.05 * (2**attempt)))
         except VenueError as exc:
+            _stop_if_cancelled()
             raise ReconcileFailed(
                 f"venue {venue}: {step} was refused: {exc}; the node will not trade until "
                 "reconciliation completes (fix the credentials or the request, then restart)"
@@ -402,6 +407,12 @@ async def _call(
         "(reconcile.call_attempts); the node will not trade until reconciliation completes "
         "(check connectivity and the exchange's status; the periodic reconciliation retries)"
     )
+
+
+def _stop_if_cancelled() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _symbols_of(

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.money import ZERO, is_multiple, quantize_down, quantize_nearest
 
 # A symbol as venues spell it: spot `BTC/USDT` (DEX tokens may be mixed case: `wstETH/WETH`,
-# `USDC.e/WETH`, but each side holds a capital or a digit: `btc/usdt` is a typo), or an outcome
-# contract `MARKET:YES/USD`; no spaces, one slash.
+# `USDC.e/WETH`, but each side holds a capital or a digit: `btc/usdt` is a typo), a settled
+# contract `BTC/USDT:USDT`, or an outcome contract `MARKET:YES/USD`; no spaces, one slash, no
+# control characters. One rule for config, command line and API.
 _SIDE = r"[A-Za-z0-9._-]*[A-Z0-9][A-Za-z0-9._-]*"
-SYMBOL_PATTERN = rf"^({_SIDE}|[A-Za-z0-9._-]+:(YES|NO))/{_SIDE}$"
+SYMBOL_PATTERN = rf"^({_SIDE}/{_SIDE}(:[A-Z0-9]+)?|[A-Za-z0-9._-]+:(YES|NO)/{_SIDE})$"
+SYMBOL_MAX_LEN = 100  # outcome markets are named by slugs, which run long
+SYMBOL_RULE = (
+    f"BASE/QUOTE as the venue spells it (e.g. BTC/USDT, wstETH/WETH) or MARKET:YES/QUOTE, "
+    f"at most {SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"
+)
+_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+
+
+def is_symbol(text: object) -> bool:
+    """Return True if `text` is a symbol as venues spell it, within the length limit."""
+    return (
+        isinstance(text, str)
+        and len(text) <= SYMBOL_MAX_LEN
+        and _SYMBOL_RE.fullmatch(text) is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from aiohttp import web
 from tradeguard.sandbox.contingent import Leg
 from tradeguard.sandbox.orders import ORDER_TYPES
 from tradeguard.sandbox.params import ApiError, num, required
-from tradeguard.sandbox.rest_orders import client_id
+from tradeguard.sandbox.rest_orders import client_id, order_side, resp_type
 from tradeguard.sandbox.wire import order_list_result, order_result
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _leg(params: dict[str, str], prefix: str) -> Leg:
-    type_ = required(params, f"{prefix}Type").upper()
+    type_ = required(params, f"{prefix}Type")
     if type_ not in ORDER_TYPES:
         raise ApiError(-1116, "Invalid orderType.")
     tif = params.get(f"{prefix}TimeInForce", "")
@@ -51,7 +51,8 @@ class ListRoutes:
         key, params = await self.ex.auth.signed(request)
         symbol = required(params, "symbol")
         spec = self.engine.market(symbol)
-        side = required(params, "side").upper()
+        side = order_side(params)
+        resp = resp_type(params)  # checked before anything is placed
         qty = num(params, "quantity")
         if qty is None:
             raise ApiError(
@@ -66,8 +67,7 @@ class ListRoutes:
         self.ex.publish(result, {symbol})
         self.ex.open_cap.placed(key.account_id, symbol, list(lst.order_ids))
         orders = [self.engine.orders[oid] for oid in lst.order_ids]
-        resp_type = params.get("newOrderRespType", "FULL").upper()
-        reports = [order_result(o, result.trades, resp_type, now, spec) for o in orders]
+        reports = [order_result(o, result.trades, resp, now, spec) for o in orders]
         status = self.engine.contingent.list_status(lst.list_id)
         if self.ex.faults.take_drop():
             # Placed, but the client never hears back: close the socket unanswered.

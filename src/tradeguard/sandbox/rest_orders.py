@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tradeguard.sandbox.server import SandboxExchange
 
 _CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_RESP_TYPES = ("ACK", "RESULT", "FULL")
 _TIF_TYPES = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 
 
@@ -40,16 +41,34 @@ def client_id(params: dict[str, str], name: str) -> str:
     return cid
 
 
-def order_args(engine: Any, params: dict[str, str]) -> dict[str, Any]:
-    """The engine's `place` arguments from a new-order request, checked as Binance does."""
-    symbol = required(params, "symbol")
-    spec = engine.market(symbol)
-    side = required(params, "side").upper()
+def order_side(params: dict[str, str]) -> str:
+    """The `side` parameter, spelt as Binance takes it (BUY or SELL, capitals only)."""
+    side = required(params, "side")
     if side not in (BUY, SELL):
         raise ApiError(
             -1100, "Illegal characters found in parameter 'side'; legal range is 'BUY', 'SELL'."
         )
-    type_ = required(params, "type").upper()
+    return side
+
+
+def resp_type(params: dict[str, str]) -> str:
+    """The `newOrderRespType` parameter (FULL when absent): ACK, RESULT or FULL, capitals only."""
+    value = params.get("newOrderRespType", "FULL")
+    if value not in _RESP_TYPES:
+        raise ApiError(
+            -1100,
+            "Illegal characters found in parameter 'newOrderRespType'; legal range is "
+            "'ACK', 'RESULT', 'FULL'.",
+        )
+    return value
+
+
+def order_args(engine: Any, params: dict[str, str]) -> dict[str, Any]:
+    """The engine's `place` arguments from a new-order request, checked as Binance does."""
+    symbol = required(params, "symbol")
+    spec = engine.market(symbol)
+    side = order_side(params)
+    type_ = required(params, "type")
     if type_ not in ORDER_TYPES:
         raise ApiError(-1116, "Invalid orderType.")
     tif = params.get("timeInForce", "")
@@ -71,7 +90,7 @@ def order_args(engine: Any, params: dict[str, str]) -> dict[str, Any]:
         "stop_price": num(params, "stopPrice"),
         "time_in_force": tif or "GTC",
         "client_order_id": client_id(params, "newClientOrderId"),
-        "resp_type": params.get("newOrderRespType", "FULL").upper(),
+        "resp_type": resp_type(params),
     }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, WebSocket
+from fastapi import APIRouter, HTTPException, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from tradeguard.api.deps import API, authenticate, client_of
+from tradeguard.api.params import MAX_VALUE_CHARS
 from tradeguard.api.serialisers import event_json
 from tradeguard.api.state import ApiState
 from tradeguard.secrets.redact import redact
@@ -32,13 +34,17 @@ def token_of(frame: str | None) -> str | None:
 
 
 @router.websocket(f"{API}/stream")
-async def stream(ws: WebSocket) -> None:
+async def stream(
+    ws: WebSocket,
+    # declared, so the app-wide parameter check refuses it twice, with a NUL or over-long,
+    # before the socket is accepted
+    token: Annotated[str | None, Query(max_length=MAX_VALUE_CHARS)] = None,
+) -> None:
     """Push every event as JSON; authenticate with ?token= or a first {"token": ...}."""
     api: ApiState = ws.app.state.api
     node = api.node
     await ws.accept()
     client = client_of(ws)
-    token = ws.query_params.get("token")
     reason = None
     try:
         if not token:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,11 @@ _PARSE_ERROR = -32700
 _INVALID_REQUEST = -32600
 _INVALID_PARAMS = -32602
 MAX_MINE_BLOCKS = 10_000
+_INTERNAL_ERROR = -32603
 _SERVER_ERROR = -32000
+_MESSAGE_CHARS = 300
+# what the EVM says when it refuses a well-formed transaction, as nodes answer with -32000
+_STATE_REFUSALS = ("nonce", "balance", "gas", "fee")
 _REVERTED = 3
 
 
@@ -80,11 +85,31 @@ class LocalChain:
         except TransactionFailed as exc:
             message = str(exc.args[0]) if exc.args else "execution reverted"
             return {"error": {"code": _REVERTED, "message": message, "data": _revert_data(message)}}
-        except Exception as exc:  # the EVM refuses (bad nonce, fee too low): an RPC error
-            return {"error": {"code": _SERVER_ERROR, "message": f"{type(exc).__name__}: {exc}"}}
+        except Exception as exc:
+            return {"error": _refusal(method, exc)}
         if "error" in response:
             return {"error": dict(response["error"])}
         return {"result": to_json(response.get("result"))}
+
+
+def _refusal(method: str, exc: Exception) -> dict[str, Any]:
+    """A JSON-RPC error object for an exception of the EVM or web3, in words, never its type."""
+    from eth.exceptions import UnrecognizedTransactionType
+    from eth_tester.exceptions import ValidationError as TesterValidationError
+    from eth_utils import ValidationError as UtilsValidationError
+    from rlp.exceptions import DecodingError
+
+    text = " ".join(str(exc).split())[:_MESSAGE_CHARS]
+    if isinstance(exc, TesterValidationError | UtilsValidationError):
+        if any(word in text.lower() for word in _STATE_REFUSALS):
+            return _err(_SERVER_ERROR, text)  # a well-formed call the chain's state refuses
+        return _err(_INVALID_PARAMS, f"invalid params for {method}: {text}")
+    if isinstance(exc, UnrecognizedTransactionType | DecodingError):
+        return _err(_INVALID_PARAMS, f"invalid params for {method}: not a transaction it decodes")
+    if isinstance(exc, IndexError | TypeError | AttributeError | ValueError | KeyError):
+        return _err(_INVALID_PARAMS, f"invalid params for {method}: wrong count, type or shape")
+    log.warning("chain rpc %s failed: %s", method, type(exc).__name__)
+    return _err(_INTERNAL_ERROR, f"internal error answering {method}")
 
 
 def _revert_data(message: str) -> str:
@@ -148,20 +173,31 @@ class RpcServer:
                 {"jsonrpc": "2.0", "id": None, "error": _err(_PARSE_ERROR, "parse error")}
             )
         if isinstance(body, list):
+            if not body:
+                return _reply(_invalid(None, "invalid request: an empty batch"))
             return _reply([self._one(item) for item in body])
         return _reply(self._one(body))
 
     def _one(self, item: Any) -> dict[str, Any]:
-        if not isinstance(item, dict) or not isinstance(item.get("method"), str):
-            return {"jsonrpc": "2.0", "id": None, "error": _err(_INVALID_REQUEST, "bad request")}
+        if not isinstance(item, dict):
+            return _invalid(None, "invalid request: each request must be a JSON object")
+        rid = item.get("id")
+        if (
+            isinstance(rid, bool)
+            or not isinstance(rid, str | int | float | type(None))
+            or (isinstance(rid, float) and not math.isfinite(rid))
+        ):
+            return _invalid(None, "invalid request: id must be a string, a number or null")
+        if not isinstance(item.get("method"), str):
+            return _invalid(rid, "invalid request: method must be a string")
         params = item.get("params") or []
         if not isinstance(params, list):
             return {
-                "jsonrpc": "2.0", "id": item.get("id"),
-                "error": _err(_INVALID_PARAMS, "params must be a JSON array"),
+                "jsonrpc": "2.0", "id": rid,
+                "error": _err(_INVALID_PARAMS, "invalid params: params must be a JSON array"),
             }  # fmt: skip
         answer = self.chain.call(item["method"], params)
-        return {"jsonrpc": "2.0", "id": item.get("id"), **answer}
+        return {"jsonrpc": "2.0", "id": rid, **answer}
 
 
 def _block_count(params: list[Any]) -> int | None:
@@ -175,6 +211,10 @@ def _block_count(params: list[Any]) -> int | None:
         return None
     # Each block is mined in Python: a huge count would hold the chain for hours.
     return blocks if blocks is not None and 1 <= blocks <= MAX_MINE_BLOCKS else None
+
+
+def _invalid(rid: Any, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": _err(_INVALID_REQUEST, message)}
 
 
 def _err(code: int, message: str) -> dict[str, Any]:

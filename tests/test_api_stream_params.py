@@ -1,0 +1,48 @@
+"""The WebSocket stream's query parameters get the app-wide check of HTTP routes: a token given
+twice, holding a NUL or over-long is refused before the socket is accepted, with no value echoed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from test_api_support import build_app, replayed_node
+from tradeguard.api.params import MAX_VALUE_CHARS
+from tradeguard.api.server import ApiServer
+
+
+async def _refused(url: str) -> str:
+    """Connect; return how the server refused it ('' when it said hello)."""
+    try:
+        async with websockets.connect(url) as ws:
+            first = await asyncio.wait_for(ws.recv(), 5)
+            return "" if json.loads(first).get("type") == "hello" else f"answered {first}"
+    except websockets.InvalidStatus as exc:
+        return f"status {exc.response.status_code}"
+    except websockets.ConnectionClosed as exc:
+        return f"closed {exc.rcvd.code if exc.rcvd else None}"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["token={t}&token={t}", "token={t}%00", "token=" + "a" * (MAX_VALUE_CHARS + 1), "token=%ff"],
+    ids=["twice", "nul", "over-long", "not-utf8"],
+)
+async def test_a_misshapen_stream_token_is_refused_before_the_socket_opens(
+    tmp_path, data_dir, query
+):
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        url = f"ws://127.0.0.1:{server.port}/api/v1/stream"
+        refused = await _refused(f"{url}?{query.format(t=tokens.viewer)}")
+        assert refused in ("status 403", "closed 1008"), refused
+        assert await _refused(f"{url}?token={tokens.viewer}") == ""  # the well-formed one opens
+    finally:
+        await server.stop()
+        node.close()
