@@ -112,3 +112,39 @@ def test_a_report_path_the_command_cannot_write_is_named_exit_1(tmp_path, data_d
     assert f"{out / 'report.html'}: Is a directory" in done.stderr
     assert "Traceback" not in done.stderr
     assert (out / "metrics.json").is_file()  # the exports, written beside it, are whole
+
+
+def _run_with(tmp_path: Path, before_outputs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The console script's backtest, `before_outputs` (code over `result.run_dir`) run just
+    before the run's files are written."""
+    config = write_config(tmp_path, pairs=("ETH",))
+    out = tmp_path / "run"
+    code = (
+        "import os, runpy, signal, sys\n"
+        "from tradeguard.backtest import report, runner\n"
+        "real = runner.write_outputs\n"
+        "def patched(result, title, parallel=False):\n"
+        f"    {before_outputs}\n"
+        "    return real(result, title, parallel)\n"
+        "runner.write_outputs = patched\n"
+        "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+        "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+    )
+    argv = ["backtest", "--config", str(config), "--out", str(out), "--json"]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, *window], capture_output=True, text=True, timeout=300
+    )
+    return done, out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("name", ["report.html", "equity.json", "trades.csv"])
+def test_a_full_disk_under_a_file_of_the_run_is_named_exit_1(tmp_path, data_dir, name):
+    # /dev/full answers every write with ENOSPC, as a full disk does: the error carries no
+    # path of its own (it comes from write, not open), so the file must be named for it.
+    done, out = _run_with(tmp_path, f"os.symlink('/dev/full', result.run_dir / {name!r})")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{out / name}: No space left on device" in done.stderr
+
