@@ -148,3 +148,13 @@ def test_a_full_disk_under_a_file_of_the_run_is_named_exit_1(tmp_path, data_dir,
     assert "Traceback" not in done.stderr
     assert f"{out / name}: No space left on device" in done.stderr
 
+
+def test_a_report_child_killed_is_named_exit_1(tmp_path, data_dir):
+    # The child writing the report dies without an answer (the OOM killer, a kill -9).
+    done, out = _run_with(
+        tmp_path, "report.write_report = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{out / 'report.html'}: not written" in done.stderr
+    assert "SIGKILL" in done.stderr

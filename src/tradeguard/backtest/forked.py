@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from tradeguard.model.errors import TradeguardError
 
 Job = tuple[int, int]  # the child's pid and the read end of its pipe
 
@@ -39,22 +42,39 @@ def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
     return pid, read_end
 
 
+class NoAnswer(TradeguardError):
+    """The child ended without answering: killed (a kill -9, the OOM killer) or cut short."""
+
+
 def join(job: Job) -> Any:
-    """Wait for the child of `job`; return its value or raise its exception."""
+    """Wait for the child of `job`; return its value or raise its exception (`NoAnswer` if it
+    gave none)."""
     pid, read_end = job
+    status: int | None = None
     try:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
     finally:
         with contextlib.suppress(ChildProcessError):  # reaped already (a SIGCHLD handler)
-            os.waitpid(pid, 0)
+            status = os.waitpid(pid, 0)[1]
     try:
         ok, value = pickle.loads(data)
     except Exception:
-        raise RuntimeError("the process writing the report ended without an answer") from None
+        raise NoAnswer(f"its process ended without an answer ({_ending(status)})") from None
     if ok:
         return value
     raise value
+
+
+def _ending(status: int | None) -> str:
+    if status is None:
+        return "reaped elsewhere"
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def discard(job: Job) -> None:
