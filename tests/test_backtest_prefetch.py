@@ -259,3 +259,21 @@ def test_a_config_refused_after_the_reader_started_leaves_no_reader(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "max_open_positions" in done.stderr
     _wait_gone(str(config))
+
+
+def test_a_config_that_is_no_regular_file_is_refused_not_waited_on(tmp_path):
+    """A FIFO given as --config (no writer) hung the console script in the reader's read of
+    it, before load_config could refuse it as it always had (exit 2, naming it)."""
+    import os
+
+    fifo = tmp_path / "bt.toml"
+    os.mkfifo(fifo)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CONSOLE, "backtest", "--config", str(fifo)],
+            capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the command waited on the FIFO") from None
+    assert done.returncode == 2, done.stderr
+    assert f"config file {fifo} does not exist" in done.stderr

@@ -63,6 +63,8 @@ def start_file(config_path: str, environ: dict[str, str] | None = None) -> bool:
 
     try:
         source = Path(config_path)
+        if not source.is_file():  # a FIFO would wait for a writer; load_config refuses it
+            return False
         data = tomllib.loads(source.read_text(encoding="utf-8"))
         apply_env_overrides(data, dict(os.environ if environ is None else environ))
         entries = data["data"]  # none: load_config gives the built-in CSV file
