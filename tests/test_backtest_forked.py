@@ -158,3 +158,38 @@ def test_a_report_child_killed_is_named_exit_1(tmp_path, data_dir):
     assert "Traceback" not in done.stderr
     assert f"{out / 'report.html'}: not written" in done.stderr
     assert "SIGKILL" in done.stderr
+
+
+# A process that forks a child sleeping for a minute, prints its pid and waits to be killed.
+SLEEPER = """
+import sys, time
+from tradeguard.backtest import forked
+job = forked.start(time.sleep, 60)
+print(job[0], flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_command_killed_while_its_child_writes_leaves_no_child():
+    """kill -9 of the command while the report's child worked left the child writing on
+    alone (no one to hear its answer)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break  # ended, not yet reaped
+        except OSError:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(child, signal.SIGKILL)  # the pid this test's own process forked
+        raise AssertionError("the child lived on after the command was killed")

@@ -19,11 +19,14 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from tradeguard.model.errors import TradeguardError
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Job = tuple[int, int]  # the child's pid and the read end of its pipe
 
@@ -34,16 +37,31 @@ def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return None
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _run_child(write_end, fn, args, kwargs)
+        _run_child(parent, write_end, fn, args, kwargs)
     os.close(write_end)
     return pid, read_end
 
 
 class NoAnswer(TradeguardError):
     """The child ended without answering: killed (a kill -9, the OOM killer) or cut short."""
+
+
+def die_with(parent: int) -> None:
+    """In a forked child: be killed when `parent` ends (a SIGKILL, a SIGTERM), never left
+    running on alone; ends at once if it has ended already. Linux only (elsewhere: no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
 
 
 def join(job: Job) -> Any:
@@ -83,8 +101,9 @@ def discard(job: Job) -> None:
         join(job)
 
 
-def _run_child(write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+def _run_child(parent: int, write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
     try:
+        die_with(parent)  # a command killed leaves no child writing on
         try:
             answer: tuple[bool, Any] = (True, fn(*args, **kwargs))
         except BaseException as exc:  # Ctrl-C included: the parent hears of it and raises it

@@ -108,9 +108,10 @@ def _start(paths: list[str]) -> bool:
     # A file in memory, not a pipe: the columns (megabytes) are written at once, never in
     # pipe-sized turns that each wait for the other process to be scheduled.
     scratch = _scratch_file()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the reader: never returns
-        _read_files(scratch, paths)
+        _read_files(scratch, paths, parent)
     _pending = (pid, scratch)
     return True
 
@@ -158,8 +159,11 @@ def _scratch_file() -> int:
     return fd
 
 
-def _read_files(scratch: int, paths: list[str]) -> None:
+def _read_files(scratch: int, paths: list[str], parent: int) -> None:
     try:
+        from tradeguard.backtest.forked import die_with
+
+        die_with(parent)  # a command killed (SIGKILL, SIGTERM) leaves no reader reading on
         # The command's stdout and stderr (maybe a caller's pipes) are not the reader's to hold.
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
