@@ -193,3 +193,19 @@ def test_a_command_killed_while_its_child_writes_leaves_no_child():
     else:
         os.kill(child, signal.SIGKILL)  # the pid this test's own process forked
         raise AssertionError("the child lived on after the command was killed")
+
+
+def _raise_value_error() -> None:
+    raise ValueError("a figure the report cannot show")
+
+
+def test_an_exception_in_the_child_keeps_where_it_was_raised():
+    """A bug in the report's code raised in the child reached the command without its
+    traceback (a pickled exception has none): the traceback printed named only `join`."""
+    job = forked.start(_raise_value_error)
+    assert job is not None
+    with pytest.raises(ValueError, match="cannot show") as caught:
+        forked.join(job)
+    notes = "\n".join(getattr(caught.value, "__notes__", ()))
+    assert "in _raise_value_error" in notes
+    assert "test_backtest_forked.py" in notes

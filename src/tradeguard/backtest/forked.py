@@ -107,6 +107,7 @@ def _run_child(parent: int, write_end: int, fn: Callable[..., Any], args: Any, k
         try:
             answer: tuple[bool, Any] = (True, fn(*args, **kwargs))
         except BaseException as exc:  # Ctrl-C included: the parent hears of it and raises it
+            _note_traceback(exc)
             answer = (False, exc)
         try:
             data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -117,3 +118,12 @@ def _run_child(parent: int, write_end: int, fn: Callable[..., Any], args: Any, k
             pipe.write(data)
     finally:
         os._exit(0)  # nothing of the parent's: no exit handlers, no buffers flushed
+
+
+def _note_traceback(exc: BaseException) -> None:
+    """Keep where `exc` was raised: a pickled exception loses its traceback, a note does not."""
+    import traceback
+
+    with contextlib.suppress(Exception):
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        exc.add_note(f"raised in the child process (pid {os.getpid()}):\n{text}")
