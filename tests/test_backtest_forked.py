@@ -209,3 +209,42 @@ def test_an_exception_in_the_child_keeps_where_it_was_raised():
     notes = "\n".join(getattr(caught.value, "__notes__", ()))
     assert "in _raise_value_error" in notes
     assert "test_backtest_forked.py" in notes
+
+
+# In a cgroup allowing one process: the system refuses every fork (EAGAIN), as a full
+# process table or a container's pids.max does.
+AT_THE_LIMIT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+Path(sys.argv[1], "cgroup.procs").write_text("0")  # this process joins the cgroup
+from tradeguard.backtest import forked, prefetch
+from test_backtest_forked import _double
+print(json.dumps([forked.start(_double, 1), prefetch._start([sys.argv[3]])]))
+"""
+
+
+def test_a_fork_the_system_refuses_leaves_the_work_to_the_command(tmp_path):
+    """At the process limit the reader's and the report's forks raised BlockingIOError, a
+    traceback ending the backtest, where the command can do both jobs itself."""
+    import uuid
+
+    pids = Path("/sys/fs/cgroup/pids")
+    group = pids / f"tradeguard-test-{uuid.uuid4().hex[:8]}"
+    try:
+        group.mkdir()
+        (group / "pids.max").write_text("1")
+    except OSError:
+        pytest.skip("needs a writable cgroup v1 pids controller (root)")
+    data = tmp_path / "ETH_BTC-5m.feather"
+    data.write_bytes(b"")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", AT_THE_LIMIT, str(group), str(Path(__file__).parent), str(data)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},  # numpy's threads: refused too
+        )  # fmt: skip
+    finally:
+        group.rmdir()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[null, false]"

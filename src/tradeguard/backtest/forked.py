@@ -33,12 +33,23 @@ Job = tuple[int, int]  # the child's pid and the read end of its pipe
 
 def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
     """Call `fn(*args, **kwargs)` in a forked child; None when this process cannot fork safely
-    (no fork, or other threads running, which a fork would not carry over)."""
+    (no fork, other threads running, which a fork would not carry over, or the system refuses
+    a process)."""
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return None
-    read_end, write_end = os.pipe()
+    # The system may refuse a process or a pipe (a full process table, a cgroup's pids.max,
+    # no descriptor left): the caller then runs `fn` itself.
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:  # the child: never returns
         os.close(read_end)
         _run_child(parent, write_end, fn, args, kwargs)

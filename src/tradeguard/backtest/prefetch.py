@@ -107,9 +107,18 @@ def _start(paths: list[str]) -> bool:
 
     # A file in memory, not a pipe: the columns (megabytes) are written at once, never in
     # pipe-sized turns that each wait for the other process to be scheduled.
-    scratch = _scratch_file()
+    # The system may refuse a process or a file (a full process table, a cgroup's pids.max,
+    # no descriptor left): the command then reads the files itself.
+    try:
+        scratch = _scratch_file()
+    except OSError:
+        return False
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(scratch)
+        return False
     if pid == 0:  # the reader: never returns
         _read_files(scratch, paths, parent)
     _pending = (pid, scratch)
