@@ -112,3 +112,139 @@ def test_a_report_path_the_command_cannot_write_is_named_exit_1(tmp_path, data_d
     assert f"{out / 'report.html'}: Is a directory" in done.stderr
     assert "Traceback" not in done.stderr
     assert (out / "metrics.json").is_file()  # the exports, written beside it, are whole
+
+
+def _run_with(tmp_path: Path, before_outputs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The console script's backtest, `before_outputs` (code over `result.run_dir`) run just
+    before the run's files are written."""
+    config = write_config(tmp_path, pairs=("ETH",))
+    out = tmp_path / "run"
+    code = (
+        "import os, runpy, signal, sys\n"
+        "from tradeguard.backtest import report, runner\n"
+        "real = runner.write_outputs\n"
+        "def patched(result, title, parallel=False):\n"
+        f"    {before_outputs}\n"
+        "    return real(result, title, parallel)\n"
+        "runner.write_outputs = patched\n"
+        "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+        "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+    )
+    argv = ["backtest", "--config", str(config), "--out", str(out), "--json"]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, *window], capture_output=True, text=True, timeout=300
+    )
+    return done, out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("name", ["report.html", "equity.json", "trades.csv"])
+def test_a_full_disk_under_a_file_of_the_run_is_named_exit_1(tmp_path, data_dir, name):
+    # /dev/full answers every write with ENOSPC, as a full disk does: the error carries no
+    # path of its own (it comes from write, not open), so the file must be named for it.
+    done, out = _run_with(tmp_path, f"os.symlink('/dev/full', result.run_dir / {name!r})")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{out / name}: No space left on device" in done.stderr
+
+
+def test_a_report_child_killed_is_named_exit_1(tmp_path, data_dir):
+    # The child writing the report dies without an answer (the OOM killer, a kill -9).
+    done, out = _run_with(
+        tmp_path, "report.write_report = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{out / 'report.html'}: not written" in done.stderr
+    assert "SIGKILL" in done.stderr
+
+
+# A process that forks a child sleeping for a minute, prints its pid and waits to be killed.
+SLEEPER = """
+import sys, time
+from tradeguard.backtest import forked
+job = forked.start(time.sleep, 60)
+print(job[0], flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_command_killed_while_its_child_writes_leaves_no_child():
+    """kill -9 of the command while the report's child worked left the child writing on
+    alone (no one to hear its answer)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break  # ended, not yet reaped
+        except OSError:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(child, signal.SIGKILL)  # the pid this test's own process forked
+        raise AssertionError("the child lived on after the command was killed")
+
+
+def _raise_value_error() -> None:
+    raise ValueError("a figure the report cannot show")
+
+
+def test_an_exception_in_the_child_keeps_where_it_was_raised():
+    """A bug in the report's code raised in the child reached the command without its
+    traceback (a pickled exception has none): the traceback printed named only `join`."""
+    job = forked.start(_raise_value_error)
+    assert job is not None
+    with pytest.raises(ValueError, match="cannot show") as caught:
+        forked.join(job)
+    notes = "\n".join(getattr(caught.value, "__notes__", ()))
+    assert "in _raise_value_error" in notes
+    assert "test_backtest_forked.py" in notes
+
+
+# In a cgroup allowing one process: the system refuses every fork (EAGAIN), as a full
+# process table or a container's pids.max does.
+AT_THE_LIMIT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+Path(sys.argv[1], "cgroup.procs").write_text("0")  # this process joins the cgroup
+from tradeguard.backtest import forked, prefetch
+from test_backtest_forked import _double
+print(json.dumps([forked.start(_double, 1), prefetch._start([sys.argv[3]])]))
+"""
+
+
+def test_a_fork_the_system_refuses_leaves_the_work_to_the_command(tmp_path):
+    """At the process limit the reader's and the report's forks raised BlockingIOError, a
+    traceback ending the backtest, where the command can do both jobs itself."""
+    import uuid
+
+    pids = Path("/sys/fs/cgroup/pids")
+    group = pids / f"tradeguard-test-{uuid.uuid4().hex[:8]}"
+    try:
+        group.mkdir()
+        (group / "pids.max").write_text("1")
+    except OSError:
+        pytest.skip("needs a writable cgroup v1 pids controller (root)")
+    data = tmp_path / "ETH_BTC-5m.feather"
+    data.write_bytes(b"")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", AT_THE_LIMIT, str(group), str(Path(__file__).parent), str(data)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},  # numpy's threads: refused too
+        )  # fmt: skip
+    finally:
+        group.rmdir()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[null, false]"

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 
 import pyarrow as pa
 import pyarrow.feather as feather
+import pytest
 
 from backtest_support import ROOT, write_config
 from tradeguard.backtest import prefetch
@@ -259,3 +261,74 @@ def test_a_config_refused_after_the_reader_started_leaves_no_reader(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "max_open_positions" in done.stderr
     _wait_gone(str(config))
+
+
+def test_a_config_that_is_no_regular_file_is_refused_not_waited_on(tmp_path):
+    """A FIFO given as --config (no writer) hung the console script in the reader's read of
+    it, before load_config could refuse it as it always had (exit 2, naming it)."""
+    import os
+
+    fifo = tmp_path / "bt.toml"
+    os.mkfifo(fifo)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CONSOLE, "backtest", "--config", str(fifo)],
+            capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the command waited on the FIFO") from None
+    assert done.returncode == 2, done.stderr
+    assert f"config file {fifo} does not exist" in done.stderr
+
+
+def _children(parent: int) -> list[int]:
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(pid))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_command_killed_while_the_reader_reads_leaves_no_reader(tmp_path, signum):
+    """`kill` (or kill -9, the OOM killer) of the command as its reader read a long file left
+    the reader reading on alone for as long as the file took (13-15 s for a million rows)."""
+    import os
+    import time
+    from pathlib import Path
+
+    data = tmp_path / "ETH_BTC-5m.feather"
+    _long_feather(data, 1_000_000)
+    config = write_config(tmp_path, pairs=("ETH",))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"candles/ETH_BTC-5m.feather"', f'"{data}"'), encoding="utf-8")
+    exe = str(Path(sys.executable).parent / "tradeguard")
+    argv = [exe, "backtest", "--config", str(config), "--out", str(tmp_path / "run")]
+    command = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (readers := _children(command.pid)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert readers, "no reader was forked"
+    time.sleep(0.2)
+    assert all(_alive(r) for r in readers), "the reader ended before the command was killed"
+    os.kill(command.pid, signum)
+    assert command.wait(timeout=30) == -signum
+    deadline = time.monotonic() + 3
+    while any(_alive(r) for r in readers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(_alive(r) for r in readers), "the reader read on after the command died"

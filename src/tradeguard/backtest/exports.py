@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,25 @@ TRADE_FIELDS = (
     "symbol", "strategy_id", "side", "entry_ts", "exit_ts", "entry_price", "exit_price",
     "amount", "pnl", "pnl_pct", "fees", "entry_reason", "exit_reason", "duration_s",
 )  # fmt: skip
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an `OSError` met writing `path` that path: a full disk's ENOSPC (or a quota's
+    EDQUOT) comes from `write` or `close`, with no file name of its own, and the command names
+    the file it could not write."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
+def write_text(path: Path, text: str, newline: str | None = None) -> None:
+    """`path.write_text(text)` in UTF-8, an error naming `path`."""
+    with naming(path):
+        path.write_text(text, encoding="utf-8", newline=newline)
 
 
 _DAY_MS = 86_400_000
@@ -81,7 +101,7 @@ def write_exports(
     """Write metrics.json, trades.csv/json and equity.csv/json into `run_dir`; return them."""
     written = []
     path = run_dir / "metrics.json"
-    path.write_text(json_text(metrics, indent=2), encoding="utf-8")
+    write_text(path, json_text(metrics, indent=2))
     written.append(path)
     trade_rows = [t.to_json() for t in trades]
     written += _table(run_dir / "trades", TRADE_FIELDS, trade_rows)
@@ -104,8 +124,8 @@ def _equity_files(stem: Path, curve: Sequence[tuple[int, float]]) -> list[Path]:
             f'"drawdown_pct": {_json_float(d)}}}'
         )
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
-    csv_path.write_text("".join(csv_lines), encoding="utf-8", newline="")
-    json_path.write_text("[" + ", ".join(json_rows) + "]", encoding="utf-8")
+    write_text(csv_path, "".join(csv_lines), newline="")
+    write_text(json_path, "[" + ", ".join(json_rows) + "]")
     return [csv_path, json_path]
 
 
@@ -116,12 +136,12 @@ def _json_float(text: str) -> str:
 
 def _table(stem: Path, fields: Sequence[str], rows: list[dict[str, Any]]) -> list[Path]:
     csv_path = stem.with_suffix(".csv")
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+    with naming(csv_path), csv_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(fields)
         writer.writerows([[row.get(f, "") for f in fields] for row in rows])
     json_path = stem.with_suffix(".json")
-    json_path.write_text(json_text(rows), encoding="utf-8")
+    write_text(json_path, json_text(rows))
     return [csv_path, json_path]
 
 

@@ -18,43 +18,92 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from tradeguard.model.errors import TradeguardError
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Job = tuple[int, int]  # the child's pid and the read end of its pipe
 
 
 def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
     """Call `fn(*args, **kwargs)` in a forked child; None when this process cannot fork safely
-    (no fork, or other threads running, which a fork would not carry over)."""
+    (no fork, other threads running, which a fork would not carry over, or the system refuses
+    a process)."""
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return None
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    # The system may refuse a process or a pipe (a full process table, a cgroup's pids.max,
+    # no descriptor left): the caller then runs `fn` itself.
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _run_child(write_end, fn, args, kwargs)
+        _run_child(parent, write_end, fn, args, kwargs)
     os.close(write_end)
     return pid, read_end
 
 
+class NoAnswer(TradeguardError):
+    """The child ended without answering: killed (a kill -9, the OOM killer) or cut short."""
+
+
+def die_with(parent: int) -> None:
+    """In a forked child: be killed when `parent` ends (a SIGKILL, a SIGTERM), never left
+    running on alone; ends at once if it has ended already. Linux only (elsewhere: no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def join(job: Job) -> Any:
-    """Wait for the child of `job`; return its value or raise its exception."""
+    """Wait for the child of `job`; return its value or raise its exception (`NoAnswer` if it
+    gave none)."""
     pid, read_end = job
+    status: int | None = None
     try:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
     finally:
         with contextlib.suppress(ChildProcessError):  # reaped already (a SIGCHLD handler)
-            os.waitpid(pid, 0)
+            status = os.waitpid(pid, 0)[1]
     try:
         ok, value = pickle.loads(data)
     except Exception:
-        raise RuntimeError("the process writing the report ended without an answer") from None
+        raise NoAnswer(f"its process ended without an answer ({_ending(status)})") from None
     if ok:
         return value
     raise value
+
+
+def _ending(status: int | None) -> str:
+    if status is None:
+        return "reaped elsewhere"
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def discard(job: Job) -> None:
@@ -63,11 +112,13 @@ def discard(job: Job) -> None:
         join(job)
 
 
-def _run_child(write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+def _run_child(parent: int, write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
     try:
+        die_with(parent)  # a command killed leaves no child writing on
         try:
             answer: tuple[bool, Any] = (True, fn(*args, **kwargs))
         except BaseException as exc:  # Ctrl-C included: the parent hears of it and raises it
+            _note_traceback(exc)
             answer = (False, exc)
         try:
             data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -78,3 +129,12 @@ def _run_child(write_end: int, fn: Callable[..., Any], args: Any, kwargs: Any) -
             pipe.write(data)
     finally:
         os._exit(0)  # nothing of the parent's: no exit handlers, no buffers flushed
+
+
+def _note_traceback(exc: BaseException) -> None:
+    """Keep where `exc` was raised: a pickled exception loses its traceback, a note does not."""
+    import traceback
+
+    with contextlib.suppress(Exception):
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        exc.add_note(f"raised in the child process (pid {os.getpid()}):\n{text}")

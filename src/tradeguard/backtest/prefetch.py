@@ -63,6 +63,8 @@ def start_file(config_path: str, environ: dict[str, str] | None = None) -> bool:
 
     try:
         source = Path(config_path)
+        if not source.is_file():  # a FIFO would wait for a writer; load_config refuses it
+            return False
         data = tomllib.loads(source.read_text(encoding="utf-8"))
         apply_env_overrides(data, dict(os.environ if environ is None else environ))
         entries = data["data"]  # none: load_config gives the built-in CSV file
@@ -105,10 +107,20 @@ def _start(paths: list[str]) -> bool:
 
     # A file in memory, not a pipe: the columns (megabytes) are written at once, never in
     # pipe-sized turns that each wait for the other process to be scheduled.
-    scratch = _scratch_file()
-    pid = os.fork()
+    # The system may refuse a process or a file (a full process table, a cgroup's pids.max,
+    # no descriptor left): the command then reads the files itself.
+    try:
+        scratch = _scratch_file()
+    except OSError:
+        return False
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(scratch)
+        return False
     if pid == 0:  # the reader: never returns
-        _read_files(scratch, paths)
+        _read_files(scratch, paths, parent)
     _pending = (pid, scratch)
     return True
 
@@ -156,8 +168,11 @@ def _scratch_file() -> int:
     return fd
 
 
-def _read_files(scratch: int, paths: list[str]) -> None:
+def _read_files(scratch: int, paths: list[str], parent: int) -> None:
     try:
+        from tradeguard.backtest.forked import die_with
+
+        die_with(parent)  # a command killed (SIGKILL, SIGTERM) leaves no reader reading on
         # The command's stdout and stderr (maybe a caller's pipes) are not the reader's to hold.
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from tradeguard.backtest.exports import drawdowns, utc_text
+from tradeguard.backtest.exports import drawdowns, utc_text, write_text
 from tradeguard.backtest.metrics import TradeRecord, daily_closes
 from tradeguard.backtest.svg import Marker, candle_chart, line_chart
 from tradeguard.model.market import Candle
@@ -131,7 +131,7 @@ def render_report(
 def write_report(run_dir: Path, title: str, **kwargs: Any) -> Path:
     """Write `report.html` into `run_dir` and return its path."""
     path = run_dir / "report.html"
-    path.write_text(render_report(title, **kwargs), encoding="utf-8")
+    write_text(path, render_report(title, **kwargs))
     return path
 
 

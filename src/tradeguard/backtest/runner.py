@@ -34,7 +34,7 @@ from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
 from tradeguard.model.enums import TradingMode
-from tradeguard.model.errors import ConfigError
+from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle
 from tradeguard.node import RunSummary, TradingNode
@@ -263,6 +263,9 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
         raise
     if job is None:
         written.append(write_report(*report_args, **report_kwargs))
-    else:
+        return written
+    try:
         written.append(forked.join(job))
+    except forked.NoAnswer as exc:
+        raise TradeguardError(f"{result.run_dir / 'report.html'}: not written: {exc}") from None
     return written
