@@ -33,7 +33,6 @@ error and the way out; `reconcile_and_gate` then halts the node until a reconcil
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -51,9 +50,9 @@ from tradeguard.execution.ledger_audit import (
     venue_ledger,
 )
 from tradeguard.execution.outcome_netting import with_journal_locks
+from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, TradingState
-from tradeguard.model.errors import AmbiguousVenueError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, plain
@@ -68,10 +67,6 @@ CHECKPOINT_KEY = "reconcile.checkpoint_ms"  # venue -> ms of the last successful
 RECONCILER = RECONCILER_BY  # the name a loss breaker takes a halt over from
 
 T = TypeVar("T")
-
-
-class ReconcileFailed(Exception):
-    """One reconciliation step could not complete; the message says where and why."""
 
 
 @dataclass
@@ -187,7 +182,7 @@ async def _reconcile_venue(
     cfg = node.config.reconcile
 
     async def call(step: str, fn: Callable[[], Awaitable[T]]) -> T:
-        return await _call(name, step, fn, cfg.call_attempts, cfg.call_timeout_s)
+        return await call_venue(name, step, fn, cfg.call_attempts, cfg.call_timeout_s)
 
     # 1. open orders in one call
     listed = await call("fetch_open_orders", venue.fetch_open_orders)
@@ -378,41 +373,6 @@ def _unresolved(order: Any, seen: OrderReport | None) -> bool:
     if order.status.is_terminal or seen is None:
         return False
     return seen.filled > order.filled or seen.status.is_terminal
-
-
-async def _call(
-    venue: str, step: str, fn: Callable[[], Awaitable[T]], attempts: int, timeout_s: float
-) -> T:
-    last: BaseException | None = None
-    for attempt in range(attempts):
-        try:
-            # not wait_for: on 3.11 it returns the result of a call that completes as the
-            # node is stopped, and the stop is lost
-            async with asyncio.timeout(timeout_s):
-                return await fn()
-        except (AmbiguousVenueError, TimeoutError) as exc:
-            _stop_if_cancelled()  # a client that turned the stop into an error
-            last = exc
-            if attempt + 1 < attempts:
-                await asyncio.sleep(min(2.0, 0.05 * (2**attempt)))
-        except VenueError as exc:
-            _stop_if_cancelled()
-            raise ReconcileFailed(
-                f"venue {venue}: {step} was refused: {exc}; the node will not trade until "
-                "reconciliation completes (fix the credentials or the request, then restart)"
-            ) from None
-    what = "timed out" if isinstance(last, TimeoutError) else f"failed ({last})"
-    raise ReconcileFailed(
-        f"venue {venue}: {step} {what} after {attempts} attempt(s) "
-        "(reconcile.call_attempts); the node will not trade until reconciliation completes "
-        "(check connectivity and the exchange's status; the periodic reconciliation retries)"
-    )
-
-
-def _stop_if_cancelled() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _symbols_of(
