@@ -4,7 +4,10 @@ with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
 - `before_cancel`: HALTED is stored, nothing cancelled yet;
 - `after_cancel`: the resting buy cancelled, no flatten stored yet;
 - `mid_flatten`: the venue has taken the flatten, the node has not heard back;
-- `after_flatten`: the flatten answered, the kill's report not stored.
+- `after_flatten`: the flatten answered, the kill's report not stored;
+- `overlap`: a kill without flatten is cancelling when a second kill, with flatten, is asked
+  for; the first ends (its report stored) while the second's cancels hang, and the process
+  dies there.
 
 argv: config.json step. Prints {"resting": id} before the kill.
 """
@@ -54,6 +57,9 @@ async def main() -> None:
         return done
 
     node.orders.cancel_all = cut_cancel  # type: ignore[method-assign]
+    if step == "overlap":
+        await _overlap(node, cancel_all)
+        return
     if step == "mid_flatten":
         die_once_sent(node, lambda o: o.signal.get("reason") == "kill switch flatten",
                       lambda o: {"sent": o.client_order_id})  # fmt: skip
@@ -61,6 +67,33 @@ async def main() -> None:
         node.kill_switch.finish = lambda report: _die()  # type: ignore[method-assign]
     await node.kill(reason="cut short", by="pytest", flatten=True)
     await live
+
+
+async def _overlap(node: Any, cancel_all: Any) -> None:
+    second_asked = asyncio.Event()
+    calls = 0
+
+    async def slow_cancel(venue_name: str | None = None) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the first kill's cancels answer once the second kill is asked for
+            await second_asked.wait()
+            return await cancel_all(venue_name)
+        second_asked.set()
+        await asyncio.Event().wait()  # the second kill's cancels never answer
+
+    node.orders.cancel_all = slow_cancel
+    finish = node.kill_switch.finish
+
+    def finish_then_die(report: Any) -> None:
+        finish(report)
+        _die()
+
+    node.kill_switch.finish = finish_then_die
+    first = asyncio.create_task(node.kill(reason="first", by="pytest", flatten=False))
+    await asyncio.sleep(0.05)
+    await node.kill(reason="second", by="pytest", flatten=True)
+    await first
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""Kills that overlap, and resumes between a crash and the next start: the kill the next start
+finishes (or leaves) is the last one asked for, never an older one's report; a kill the
+operator resumed from is neither finished nor reported unfinished. Real child process,
+sandbox venue (real ccxt)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kill_follow_support import alice_sells, held
+from native_exits_support import native_config
+from rigs import killed_child
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+D = Decimal
+STEP = D("0.00001")
+CHILD = Path(__file__).with_name("kill_restart_child.py")
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+async def _cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
+
+
+async def _status(db: str) -> dict:
+    code, out = await _cli("status", "--json", "--db", db)
+    assert code == 0, out
+    return dict(json.loads(out))
+
+
+async def test_an_older_kill_ending_never_hides_a_newer_one_cut_short(tmp_path):
+    # kill 1 (no flatten) is still cancelling when kill 2 (flatten) is asked for; kill 1 ends
+    # and the node dies before kill 2 does: the next start must finish kill 2 and sell
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        await killed_child(CHILD, tmp_path, cfg, "overlap")
+        shown = await _status(cfg.node.database_url)
+        assert shown["kill"]["reason"] == "second", shown["kill"]
+        assert "the next start finishes it" in (shown["kill_unfinished"] or ""), shown
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            last = node.risk.last_kill
+            assert last is not None and last["reason"] == "second", last
+            assert last["flatten"] is True and last["finished_ts"] > 0, last
+            await eventually(lambda: held(node) < STEP, 30)
+            sells = alice_sells(ex)
+            assert len(sells) == 1 and D("0.0019") < sells[0] <= D("0.002"), sells
+        finally:
+            await node.stop()
+            node.close()
