@@ -61,3 +61,45 @@ async def test_an_older_kill_ending_never_hides_a_newer_one_cut_short(tmp_path):
         finally:
             await node.stop()
             node.close()
+
+
+async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path):
+    # the node dies before the kill cancels anything; the operator resumes while it is down:
+    # the next start must not cancel nor sell, and nothing may say the kill is still to finish
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        docs = await killed_child(CHILD, tmp_path, cfg, "before_cancel")
+        [resting] = [d["resting"] for d in docs if "resting" in d]
+        db = cfg.node.database_url
+        code, out = await _cli("resume", "--db", db, "--reason", "taken over", "--yes")
+        assert code == 0, out
+        shown = await _status(db)
+        assert shown["trading_state"] == "ACTIVE", shown
+        # (checked below, after the starts)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            assert node.risk.state.value == "ACTIVE"
+            assert node.orders.open.get(resting) is not None  # the resting buy left working
+            await asyncio.sleep(1)
+            assert alice_sells(ex) == [] and held(node) > D("0.0019")
+            # later a breaker halts the node (as the drawdown one does), and it restarts
+            node.risk.halt("max drawdown reached", "risk")
+        finally:
+            await node.stop()
+            node.close()
+        node = TradingNode(cfg)
+        await node.start()  # the kill resumed from long ago is not run now
+        try:
+            assert node.orders.open.get(resting) is not None
+            await asyncio.sleep(1)
+            assert alice_sells(ex) == [] and held(node) > D("0.0019")
+            last = node.risk.last_kill
+            assert last is not None and not last.get("finished_ts"), last
+        finally:
+            await node.stop()
+            node.close()
+        shown = await _status(db)
+        assert shown["kill_unfinished"] is None, shown["kill_unfinished"]
+        code, out = await _cli("status", "--db", db)
+        assert code == 0 and "UNFINISHED" not in out, out

@@ -79,7 +79,9 @@ class KillSwitch:
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms())
         self.triggered_ts = request.ts
         self.engine.halt(f"kill switch: {reason}", by)
-        self.engine.record_kill(request.to_json())
+        # the last resume when the kill was asked for: any other is later, whatever its clock
+        # (a resume from the command line may stamp a replay's time), node.kill_restart
+        self.engine.record_kill({**request.to_json(), "resume_before": self.engine.last_resume})
         self.engine.emit(
             Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
                   severity="critical")
