@@ -7,7 +7,10 @@ with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
 - `after_flatten`: the flatten answered, the kill's report not stored;
 - `overlap`: a kill without flatten is cancelling when a second kill, with flatten, is asked
   for; the first ends (its report stored) while the second's cancels hang, and the process
-  dies there.
+  dies there;
+- `restart_mid_flatten`, `restart_before_finish`: a node started on the database a kill was
+  cut short in, dying while that start finishes the kill: once the venue has taken its
+  flatten, or before its report is stored.
 
 argv: config.json step. Prints {"resting": id} before the kill.
 """
@@ -22,7 +25,10 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from kill_follow_support import child_node, die_once_sent, held
+from pathlib import Path
+
+from kill_follow_support import child_node, die_once_sent, follow_node, held
+from tradeguard.config import Config
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.sandbox.testing import eventually
@@ -34,9 +40,24 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+async def restart(step: str) -> None:
+    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
+    node = follow_node(cfg)
+    if step == "restart_mid_flatten":
+        die_once_sent(node, lambda o: o.signal.get("reason") == "kill switch flatten",
+                      lambda o: {"sent": o.client_order_id})  # fmt: skip
+    else:
+        node.kill_switch.finish = lambda report: _die()  # type: ignore[method-assign]
+    await node.start()  # finishes the kill cut short; dies in it
+    print(json.dumps({"alive": True}), flush=True)  # not reached when the kill is run
+
+
 async def main() -> None:
-    node, live = await child_node()
     step = sys.argv[2]
+    if step.startswith("restart_"):
+        await restart(step)
+        return
+    node, live = await child_node()
     await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
     buy = await node.submit(OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"),
                                         OrderType.MARKET))  # fmt: skip

@@ -17,7 +17,7 @@ from kill_follow_support import alice_sells, held
 from native_exits_support import native_config
 from rigs import killed_child
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 D = Decimal
@@ -103,3 +103,66 @@ async def test_a_kill_cut_short_then_resumed_is_left_to_the_operator(tmp_path):
         assert shown["kill_unfinished"] is None, shown["kill_unfinished"]
         code, out = await _cli("status", "--db", db)
         assert code == 0 and "UNFINISHED" not in out, out
+
+
+async def test_a_start_killed_twice_while_finishing_a_kill_sells_once(tmp_path):
+    # cut short before its cancels; the next start dies once the venue took its flatten, the
+    # one after before its report is stored; the third finishes it: one sale, nothing resting
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        await killed_child(CHILD, tmp_path, cfg, "before_cancel")
+        [sent] = await killed_child(CHILD, tmp_path, cfg, "restart_mid_flatten")
+        assert "sent" in sent, sent
+        await killed_child(CHILD, tmp_path, cfg, "restart_before_finish")
+        assert (await _status(cfg.node.database_url))["kill_unfinished"]
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            assert node.risk.state.value == "HALTED"
+            await eventually(lambda: held(node) < STEP, 30)
+            last = node.risk.last_kill
+            assert last is not None and last["finished_ts"] > 0 and last["flatten"], last
+            assert ex.engine.open_orders(ex.account_id(ALICE_KEY), "BTCUSDT") == []
+            await asyncio.sleep(1)
+            sells = alice_sells(ex)
+            assert len(sells) == 1 and D("0.0019") < sells[0] <= D("0.002"), sells
+        finally:
+            await node.stop()
+            node.close()
+        assert (await _status(cfg.node.database_url))["kill_unfinished"] is None
+
+
+async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconciliation_succeeds(
+    tmp_path,
+):
+    # start-up reconciliation fails, so the start sends nothing; the venue then answers again:
+    # the running node's next good reconciliation finishes the kill (the resting buy must not
+    # stay working for ever under a kill that asked for it to be cancelled)
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        [resting] = [d["resting"] for d in await killed_child(CHILD, tmp_path, cfg,
+                                                               "before_cancel") if "resting" in d]  # fmt: skip
+        cfg.reconcile.call_attempts = 1
+        cfg.node.reconcile_interval_s = 1
+        ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}
+        node = TradingNode(cfg)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            assert node.reconcile_report is not None and not node.reconcile_report.ok
+            assert len(ex.engine.open_orders(ex.account_id(ALICE_KEY), "BTCUSDT")) == 1
+            ex.faults.latency_ms_by_endpoint = {}
+            await eventually(lambda: bool(node.reconcile_report and node.reconcile_report.ok), 30)
+            await eventually(
+                lambda: ex.engine.open_orders(ex.account_id(ALICE_KEY), "BTCUSDT") == [], 15
+            )
+            await eventually(lambda: held(node) < STEP, 30)
+            last = node.risk.last_kill
+            assert last is not None and last["finished_ts"] > 0, last
+            assert node.risk.state.value == "HALTED" and resting not in node.orders.open
+            assert len(alice_sells(ex)) == 1
+        finally:
+            live.cancel()
+            await asyncio.gather(live, return_exceptions=True)
+            await node.stop()
+            node.close()

@@ -10,7 +10,8 @@ ended runs it again: it cancels every open order and, when the kill asked for it
 the positions hold after start-up's reconciliation. A flatten sent before the crash is then
 filled, working or unresolved, so nothing is sold twice. When reconciliation failed nothing is
 sent: the kill stays unfinished, with why (`unfinished` in `last_kill`), in the audit log,
-`tradeguard status` and the API.
+`tradeguard status` and the API, until the running node's next periodic reconciliation that
+succeeds finishes it (node.live), or the next start does.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
         why = (
             "the node stopped before this kill ended, and start-up reconciliation failed "
             f"({rec.reason or 'see the log'}): nothing was cancelled or closed "
-            "again; the next start (or a reconciliation that succeeds and `tradeguard kill "
-            "--flatten`) finishes it"
+            "again; the running node's next reconciliation that succeeds (node."
+            "reconcile_interval_s), or the next start, finishes it"
         )
         if last.get("unfinished") != why:
             node.risk.record_kill({**last, "unfinished": why})

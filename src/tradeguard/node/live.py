@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import reconcile_and_gate, sync_held
+from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
@@ -213,6 +214,8 @@ async def _duties(node: TradingNode) -> None:
         if now >= next_rec:
             await settle_resolved(node)
             node.reconcile_report = await reconcile_and_gate(node, "periodic")
+            if node.reconcile_report.ok:  # a kill a failed start left unfinished ends now
+                await finish_interrupted_kill(node)
             next_rec = now + cfg.reconcile_interval_s
         await node.timeouts.sweep()
         if node.orders.unknown:
