@@ -1,7 +1,8 @@
 """Child process: a sandbox node holding 0.002 BTC with a buy resting on the venue is killed
 with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
 
-- `before_cancel`: HALTED is stored, nothing cancelled yet;
+- `before_cancel`: HALTED is stored, nothing cancelled yet (`before_cancel_no_flatten`: the
+  same for a kill without flatten);
 - `after_cancel`: the resting buy cancelled, no flatten stored yet;
 - `mid_flatten`: the venue has taken the flatten, the node has not heard back;
 - `after_flatten`: the flatten answered, the kill's report not stored;
@@ -70,7 +71,7 @@ async def main() -> None:
     cancel_all = node.orders.cancel_all
 
     async def cut_cancel(venue_name: str | None = None) -> Any:
-        if step == "before_cancel":
+        if step.startswith("before_cancel"):
             _die()
         done = await cancel_all(venue_name)
         if step == "after_cancel":
@@ -86,7 +87,8 @@ async def main() -> None:
                       lambda o: {"sent": o.client_order_id})  # fmt: skip
     if step == "after_flatten":
         node.kill_switch.finish = lambda report: _die()  # type: ignore[method-assign]
-    await node.kill(reason="cut short", by="pytest", flatten=True)
+    flatten = step != "before_cancel_no_flatten"
+    await node.kill(reason="cut short", by="pytest", flatten=flatten)
     await live
 
 

@@ -166,3 +166,20 @@ async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconci
             await asyncio.gather(live, return_exceptions=True)
             await node.stop()
             node.close()
+
+
+async def test_a_kill_without_flatten_cut_short_only_cancels_at_the_next_start(tmp_path):
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        await killed_child(CHILD, tmp_path, cfg, "before_cancel_no_flatten")
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            assert ex.engine.open_orders(ex.account_id(ALICE_KEY), "BTCUSDT") == []
+            last = node.risk.last_kill
+            assert last is not None and last["finished_ts"] > 0 and not last["flatten"], last
+            await asyncio.sleep(1)
+            assert alice_sells(ex) == [] and held(node) > D("0.0019")  # nothing sold
+        finally:
+            await node.stop()
+            node.close()
