@@ -24,9 +24,8 @@ import os
 import signal
 import sys
 from decimal import Decimal
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from kill_follow_support import child_node, die_once_sent, follow_node, held
 from tradeguard.config import Config

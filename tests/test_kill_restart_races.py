@@ -140,8 +140,8 @@ async def test_a_kill_left_unfinished_by_a_failed_start_is_finished_once_reconci
     # stay working for ever under a kill that asked for it to be cancelled)
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
-        [resting] = [d["resting"] for d in await killed_child(CHILD, tmp_path, cfg,
-                                                               "before_cancel") if "resting" in d]  # fmt: skip
+        docs = await killed_child(CHILD, tmp_path, cfg, "before_cancel")
+        [resting] = [d["resting"] for d in docs if "resting" in d]
         cfg.reconcile.call_attempts = 1
         cfg.node.reconcile_interval_s = 1
         ex.faults.latency_ms_by_endpoint = {"/api/v3/myTrades": 11_000}

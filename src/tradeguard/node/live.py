@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import reconcile_and_gate, sync_held
-from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
 from tradeguard.node.kill_follow import follow_up
+from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
