@@ -10,12 +10,15 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from kill_follow_support import alice_sells, held
+from kill_follow_support import alice_sells, follow_node, held
 from native_exits_support import native_config
 from rigs import killed_child
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 
@@ -181,5 +184,42 @@ async def test_a_kill_without_flatten_cut_short_only_cancels_at_the_next_start(t
             await asyncio.sleep(1)
             assert alice_sells(ex) == [] and held(node) > D("0.0019")  # nothing sold
         finally:
+            await node.stop()
+            node.close()
+
+
+async def test_a_kill_resumed_from_while_it_cancels_sends_no_flatten(tmp_path):
+    # the kill's cancels are slow; the operator resumes (POST /api/v1/resume) meanwhile: the
+    # flatten asked for is not sent into a resumed, trading node, and the report says so
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        node = follow_node(cfg)
+        await node.start()
+        live = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+            buy = await node.submit(OrderIntent("manual", "binance", "BTC/USDT", Side.BUY,
+                                                D("0.002"), OrderType.MARKET))  # fmt: skip
+            assert buy.ok, buy.reason
+            await eventually(lambda: held(node) > D("0.0019"), 30)
+            release = asyncio.Event()
+            cancel_all = node.orders.cancel_all
+
+            async def slow_cancel(venue_name: str | None = None) -> Any:
+                await release.wait()  # a venue slow to answer cancels
+                return await cancel_all(venue_name)
+
+            node.orders.cancel_all = slow_cancel  # type: ignore[method-assign]
+            kill = asyncio.create_task(node.kill("drill", "pytest", flatten=True))
+            await eventually(lambda: node.risk.state.value == "HALTED", 5)
+            node.risk.resume("op", "false alarm")
+            release.set()
+            report = await kill
+            await asyncio.sleep(1)
+            assert alice_sells(ex) == [] and held(node) > D("0.0019")
+            assert any("resumed" in f["reason"] for f in report["failed"]), report
+        finally:
+            live.cancel()
+            await asyncio.gather(live, return_exceptions=True)
             await node.stop()
             node.close()
