@@ -191,7 +191,7 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
             "engaged": risk.state is TradingState.HALTED and risk.last_kill is not None,
             "last": risk.last_kill,
             # a kill that never ended (cut short): why, until a start finishes it
-            "unfinished": unfinished_reason(risk.last_kill),
+            "unfinished": unfinished_reason(risk.last_kill, risk.last_resume),
         },
         "daily_pnl": {
             "pnl": equity - day_start if day_start is not None else None,

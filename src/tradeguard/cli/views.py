@@ -105,7 +105,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "figures": storage.kv_get(FIGURES_KEY),
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
-        "kill_unfinished": unfinished_reason(risk.get("last_kill")),
+        "kill_unfinished": unfinished_reason(risk.get("last_kill"), risk.get("last_resume")),
         "strategies": [_run_json(r, state, pauses) for r in runs],
         "bots": _bots_json(storage),
         "heartbeat": heartbeat_view(storage, config),
@@ -125,7 +125,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
     kill = out["kill"]
-    if isinstance(kill, dict) and (cut := unfinished_reason(kill)):
+    if isinstance(kill, dict) and (cut := out["kill_unfinished"]):
         print_hanging(console, f"[bold red]Kill switch UNFINISHED[/] ({shown(kill.get('reason'))},"
                                f" {ts_text(kill.get('ts'))}): {shown(cut)}")  # fmt: skip
     for follow in kill.get("follow_up") or [] if isinstance(kill, dict) else []:

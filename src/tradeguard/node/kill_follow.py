@@ -50,7 +50,13 @@ async def flatten_and_follow(node: TradingNode, report: KillReport) -> None:
     """Flatten, then start following up every position a working close was left to sell.
 
     The follow-up is stored before the flatten sends anything: a node killed while the
-    flatten's orders are on their way comes back following up the closes it lists."""
+    flatten's orders are on their way comes back following up the closes it lists. Trading
+    resumed while the kill cancelled (the operator took over) sends no flatten at all."""
+    if node.risk.state is not TradingState.HALTED:
+        why = "trading was resumed before the kill's flatten was sent: nothing was closed"
+        log.warning("kill switch: %s", why)
+        report.failed.append(("flatten", why))
+        return
     working = list(chain(node.orders.open.values(), node.orders.unknown.values()))
     listed = [
         {"position": f"{p.venue}:{p.symbol}", "strategy": p.strategy_id,

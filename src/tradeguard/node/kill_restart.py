@@ -10,7 +10,8 @@ ended runs it again: it cancels every open order and, when the kill asked for it
 the positions hold after start-up's reconciliation. A flatten sent before the crash is then
 filled, working or unresolved, so nothing is sold twice. When reconciliation failed nothing is
 sent: the kill stays unfinished, with why (`unfinished` in `last_kill`), in the audit log,
-`tradeguard status` and the API.
+`tradeguard status` and the API, until the running node's next periodic reconciliation that
+succeeds finishes it (node.live), or the next start does.
 """
 
 from __future__ import annotations
@@ -28,14 +29,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def unfinished(kill: Any) -> bool:
-    """Whether the stored kill `kill` was triggered and never ended."""
-    return isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
+def resumed_since(kill: dict[str, Any], resume: Any) -> bool:
+    """Whether trading was resumed after the kill `kill` was asked for (`resume`: the last)."""
+    if not isinstance(resume, dict):
+        return False
+    if "resume_before" in kill:  # the last resume when the kill was asked for: any other is later
+        return resume != kill["resume_before"]
+    return int(resume.get("ts", 0)) >= int(kill["ts"])
 
 
-def unfinished_reason(kill: Any) -> str | None:
-    """Why the stored kill `kill` has not ended (None when it has, or there is none)."""
-    if not unfinished(kill):
+def unfinished(kill: Any, resume: Any = None) -> bool:
+    """Whether the stored kill `kill` was triggered and never ended, nor resumed from
+    (`resume`: the last resume stored)."""
+    return (isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
+            and not resumed_since(kill, resume))  # fmt: skip
+
+
+def unfinished_reason(kill: Any, resume: Any = None) -> str | None:
+    """Why the stored kill `kill` has not ended (None when it has, when trading was resumed
+    since (`resume`: the last resume stored), or there is none)."""
+    if not unfinished(kill, resume):
         return None
     return str(kill.get("unfinished") or (
         "cancelling and closing did not end (still running, or the node stopped meanwhile: "
@@ -46,20 +59,17 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
     """Run again a stored kill that never ended (this process triggered none); return its
     report, or None when there was none to finish or it could not be."""
     last = node.risk.last_kill
-    if not unfinished(last) or last is None or node.kill_switch.triggered_ts == last["ts"]:
+    if last is None or not unfinished(last) or node.kill_switch.triggered_ts == last["ts"]:
         return None
-    resume = node.risk.last_resume
-    if node.risk.state is not TradingState.HALTED or (
-        resume is not None and int(resume.get("ts", 0)) >= int(last["ts"])
-    ):
+    if node.risk.state is not TradingState.HALTED or resumed_since(last, node.risk.last_resume):
         return None  # resumed since: the operator took over
     rec = node.reconcile_report
     if rec is not None and not rec.ok:
         why = (
             "the node stopped before this kill ended, and start-up reconciliation failed "
             f"({rec.reason or 'see the log'}): nothing was cancelled or closed "
-            "again; the next start (or a reconciliation that succeeds and `tradeguard kill "
-            "--flatten`) finishes it"
+            "again; the running node's next reconciliation that succeeds (node."
+            "reconcile_interval_s), or the next start, finishes it"
         )
         if last.get("unfinished") != why:
             node.risk.record_kill({**last, "unfinished": why})
@@ -77,4 +87,4 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
     return await node.kill(request.reason, request.by, request.flatten, request=request)
 
 
-__all__ = ["finish_interrupted_kill", "unfinished", "unfinished_reason"]
+__all__ = ["finish_interrupted_kill", "resumed_since", "unfinished", "unfinished_reason"]

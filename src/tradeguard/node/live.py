@@ -23,6 +23,7 @@ from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
 from tradeguard.node.kill_follow import follow_up
+from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
@@ -213,6 +214,8 @@ async def _duties(node: TradingNode) -> None:
         if now >= next_rec:
             await settle_resolved(node)
             node.reconcile_report = await reconcile_and_gate(node, "periodic")
+            if node.reconcile_report.ok:  # a kill a failed start left unfinished ends now
+                await finish_interrupted_kill(node)
             next_rec = now + cfg.reconcile_interval_s
         await node.timeouts.sweep()
         if node.orders.unknown:

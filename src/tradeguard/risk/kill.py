@@ -79,7 +79,9 @@ class KillSwitch:
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms())
         self.triggered_ts = request.ts
         self.engine.halt(f"kill switch: {reason}", by)
-        self.engine.record_kill(request.to_json())
+        # the last resume when the kill was asked for: any other is later, whatever its clock
+        # (a resume from the command line may stamp a replay's time), node.kill_restart
+        self.engine.record_kill({**request.to_json(), "resume_before": self.engine.last_resume})
         self.engine.emit(
             Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
                   severity="critical")
@@ -111,10 +113,17 @@ class KillSwitch:
         return KillReport(request=request)
 
     def finish(self, report: KillReport) -> None:
-        """Record the filled report with the persisted state and in the audit log."""
+        """Record the filled report with the persisted state (unless a newer kill was asked for
+        meanwhile: then in the audit log only) and in the audit log."""
         report.finished_ts = self.clock.now_ms()
         data = report.to_json()
-        self.engine.record_kill(data)
+        # Kills may overlap (a second asked for while the first still cancels): the stored
+        # kill stays the last one asked for, so an older one ending neither hides a newer
+        # one's flatten from the next start nor shows its request as the last.
+        last = self.engine.last_kill
+        asked = report.request.to_json()
+        if last is None or all(last.get(k) == v for k, v in asked.items()):
+            self.engine.record_kill(data)
         self.engine.emit(
             Event(EventKind.KILL, report.finished_ts, {"stage": "done", **data},
                   severity="critical")
