@@ -107,3 +107,40 @@ def test_a_strategy_keeping_its_promise_passes_the_check_unchanged(tmp_path, dat
     assert len(every.trades) > 20
     assert _trades(checked) == _trades(every) == _trades(skipped)
     assert checked.curve == every.curve
+
+
+WORDS = f'''
+import importlib.util
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location("ema_cross_base", r"{STRATEGY_FILE}")
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+
+
+class Words(_mod.EmaCross):
+    """Declares an exit column of words ("exit" or "")."""
+
+    exit_columns = ("action",)
+
+    def prepare(self, frame):
+        frame = super().prepare(frame)
+        frame["action"] = np.where(frame["cross_down"] > 0, "exit", "")
+        return frame
+'''
+
+
+def test_a_declared_exit_column_of_words_is_refused_by_name_not_with_a_traceback(
+    tmp_path, data_dir
+):
+    path = write_config(tmp_path, pairs=("ETH",))
+    (tmp_path / "words.py").write_text(WORDS, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"{STRATEGY_FILE}:EmaCross", f"{tmp_path / 'words.py'}:Words"))
+    with pytest.raises(ConfigError) as err:
+        run_backtest(load_config(path), tmp_path / "run", WINDOW)
+    assert str(err.value) == (
+        "strategy ema_eth: exit_columns names column 'action', whose row 0 holds '': a signal "
+        "column must hold numbers or booleans (0 or False: no signal)"
+    )

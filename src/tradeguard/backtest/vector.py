@@ -128,7 +128,7 @@ class FrameStrategy(Strategy):
             return None
         rows = np.zeros(len(pre["ts"]), dtype=bool)
         for name in self.signal_columns:
-            rows |= np.asarray(pre[name], dtype=np.float64) != 0
+            rows |= _flags(self.id, "signal_columns", name, pre[name])
         return rows
 
     def holds_quietly(self, candle: Candle, entry: Decimal, long: bool) -> bool:
@@ -176,7 +176,7 @@ class FrameStrategy(Strategy):
             close = to_frame(self._series)["close"]  # the candles' own, whatever `prepare` did
             signal = np.zeros(len(close), dtype=bool)
             for name in names:
-                signal |= np.asarray(pre[name], dtype=np.float64) != 0
+                signal |= _flags(self.id, "exit_columns", name, pre[name])
             self._exit_rows = (close.tolist(), signal.tolist())
         return self._exit_rows
 
@@ -244,6 +244,24 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v[self._index] for k, v in self._columns.items()}
+
+
+def _flags(strategy_id: str, field: str, name: str, values: Sequence[Any]) -> Any:
+    """Which rows of a declared signal column are set (not 0; NaN counts as set); a column of
+    something else than numbers or booleans is refused, naming its first such value."""
+    try:
+        return np.asarray(values, dtype=np.float64) != 0
+    except (TypeError, ValueError):
+        for k, value in enumerate(values):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"strategy {strategy_id}: {field} names column {name!r}, whose row {k} "
+                    f"holds {str(value)[:40]!r}: a signal column must hold numbers or booleans "
+                    "(0 or False: no signal)"
+                ) from None
+        raise
 
 
 def _column(values: Any) -> Any:
