@@ -14,12 +14,14 @@ from tradeguard.backtest.frames import parse_date
 from tradeguard.backtest.runner import BacktestWindow, run_backtest
 from tradeguard.config import load_config
 from tradeguard.model.errors import ConfigError
+from tradeguard.strategies.exits import ExitRules
 
 VARIANTS = f'''
 from decimal import Decimal
 import importlib.util
 
 from tradeguard.model.enums import Side
+from tradeguard.strategies.exits import ExitRules
 
 _spec = importlib.util.spec_from_file_location("ema_cross_base", r"{STRATEGY_FILE}")
 _mod = importlib.util.module_from_spec(_spec)
@@ -60,6 +62,12 @@ class LowStop(_mod.EmaCross):
         super().on_row(candle, row)
 
 
+class FloatRules(_mod.EmaCross):
+    """Its stop and take-profit as floats: ExitTracker takes them as they are."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.exit_rules = ExitRules(stop_loss_pct=2.0, take_profit_pct=5.0)
 '''
 
 WINDOW = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-16"))
@@ -144,3 +152,28 @@ def test_a_declared_exit_column_of_words_is_refused_by_name_not_with_a_traceback
         "strategy ema_eth: exit_columns names column 'action', whose row 0 holds '': a signal "
         "column must hold numbers or booleans (0 or False: no signal)"
     )
+
+
+def test_exit_rules_given_as_floats_skip_held_candles_as_decimals_do(tmp_path, data_dir):
+    floats = _config(tmp_path, "FloatRules")
+    every = run_backtest(floats, tmp_path / "every", dataclasses.replace(WINDOW, skip_flat=False))
+    skipped = run_backtest(floats, tmp_path / "skipped", WINDOW)
+    (tmp_path / "d").mkdir()
+    decimals = run_backtest(_config(tmp_path / "d", None), tmp_path / "decimals", WINDOW)
+    assert len(every.trades) > 20
+    assert _trades(skipped) == _trades(every) == _trades(decimals)
+    assert skipped.curve == every.curve
+
+
+def test_a_stop_of_nan_is_refused_by_name(data_dir):
+    from decimal import Decimal
+
+    from tradeguard.marketdata.loaders import load_candles
+    from tradeguard.strategies.loader import load_strategy_class
+
+    candles = load_candles(data_dir / "candles" / "ETH_BTC-5m.feather", symbol="ETH/BTC")[:2000]
+    strat = load_strategy_class(f"{STRATEGY_FILE}:EmaCross")("s", "paper", "ETH/BTC", {})
+    strat.exit_rules = ExitRules(stop_loss_pct=Decimal("NaN"), take_profit_pct=Decimal(5))
+    strat.precompute(candles)
+    with pytest.raises(ConfigError, match=r"strategy s: exit_rules.stop_loss_pct='NaN' is not a"):
+        strat.holds_quietly(candles[1000], candles[1000].close, True)
