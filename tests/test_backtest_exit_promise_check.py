@@ -73,14 +73,18 @@ class FloatRules(_mod.EmaCross):
 WINDOW = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-16"))
 
 
-def _config(tmp_path, kind: str | None):
+def _config_path(tmp_path, kind: str | None):
     path = write_config(tmp_path, pairs=("ETH", "ADA"))
     if kind is not None:
         variants = tmp_path / "variants.py"
         variants.write_text(VARIANTS, encoding="utf-8")
         text = path.read_text(encoding="utf-8")
         path.write_text(text.replace(f"{STRATEGY_FILE}:EmaCross", f"{variants}:{kind}"))
-    return load_config(path)
+    return path
+
+
+def _config(tmp_path, kind: str | None):
+    return load_config(_config_path(tmp_path, kind))
 
 
 def _trades(result):
@@ -105,6 +109,19 @@ def test_an_exit_outside_the_declaration_is_refused_with_the_candle(
     assert "strategy ema_eth" in text or "strategy ema_ada" in text
     assert "exit_columns ('cross_down',)" in text and "2018-01-1" in text
     assert "stop_loss_pct=2" in text and "exit_columns = None" in text
+
+
+def test_the_cli_check_names_the_candle_in_one_line_with_exit_code_2(tmp_path, capsys, data_dir):
+    from tradeguard.cli.main import main
+
+    cfg = _config_path(tmp_path, "TimeStop")
+    window = ["--from", "2018-01-12", "--to", "2018-01-16", "--config", str(cfg)]
+    assert main(["backtest", *window, "--out", str(tmp_path / "a"), "--json"]) == 0
+    capsys.readouterr()
+    code = main(["backtest", *window, "--out", str(tmp_path / "b"), "--check-exits"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "on_row sent a sell" in err and "(time_stop)" in err and "Traceback" not in err
 
 
 def test_a_strategy_keeping_its_promise_passes_the_check_unchanged(tmp_path, data_dir):
