@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.enums import TradingState
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ def can_skip(node: TradingNode) -> bool:
         and not node._equity_dirty
         and node.risk.state is TradingState.ACTIVE
         and node._equity > 0
+        and not getattr(node, "check_exits", False)  # checking: each candle is QuietSymbols'
     )
 
 
@@ -123,6 +126,11 @@ class QuietSymbols:
     and says the candle neither signals an exit nor reaches its stop or take-profit
     (`exit_columns`, `exit_rules`). Only symbols whose strategies all trade that one symbol are
     eligible.
+
+    With `check_exits` (`BacktestWindow(check_exits=True)`) no candle is skipped (no flat stretch
+    either): the ones that would be still reach `on_row`, and an order sent from one refuses the
+    backtest, naming the strategy, the candle and the promise it broke (a counter, a stop on the
+    low, a level trailed by hand: whatever `exit_columns` and `exit_rules` leave unsaid).
     """
 
     def __init__(self, node: TradingNode) -> None:
@@ -136,6 +144,12 @@ class QuietSymbols:
                 if len(mine) == len(strategies) and all(s.symbols == (symbol,) for s in mine):
                     self._strategies[symbol] = mine
         self._exits = getattr(node, "bot_exits", None)
+        self._due: dict[str, tuple[Candle, Any]] | None = None
+        if getattr(node, "check_exits", False):
+            self._due = {}
+            for mine in self._strategies.values():
+                for strat in mine:
+                    strat.on_row = _checked(strat, strat.on_row, self._due, node)  # type: ignore[method-assign]
 
     def strategies(
         self, symbol: str, held: frozenset[str] | None = None, candle: Candle | None = None
@@ -164,7 +178,57 @@ class QuietSymbols:
             elif not strat.holds_quietly(candle, pos.avg_entry, pos.quantity > 0):
                 return None  # an exit may fire on it
         exits = self._exits
-        return None if exits is not None and exits.plans else mine
+        if exits is not None and exits.plans:
+            return None
+        due = self._due
+        if due is not None and candle is not None:  # checking: delivered, and watched
+            for strat in mine:
+                due[strat.id] = (candle, positions.get((strat.venue, symbol, strat.id)))
+            return None
+        return mine
+
+
+def _checked(
+    strat: FrameStrategy, on_row: Any, due: dict[str, tuple[Candle, Any]], node: Any
+) -> Any:
+    """`on_row` refusing an order sent on a candle the skip would have left out."""
+
+    def on_row_checked(candle: Candle, row: Any) -> None:
+        quiet = due.pop(strat.id, None)
+        queue = node._ctx.queue
+        before = len(queue)
+        on_row(candle, row)
+        if quiet is not None and quiet[0] is candle and len(queue) > before:
+            raise ConfigError(_broken_promise(strat, candle, quiet[1], queue[-1]))
+
+    return on_row_checked
+
+
+def _broken_promise(strat: FrameStrategy, candle: Candle, pos: Any, intent: Any) -> str:
+    """The refusal of a strategy whose `on_row` acted where its declaration says it cannot."""
+    when = datetime.fromtimestamp(candle.ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reason = (getattr(intent, "signal", None) or {}).get("reason", "")
+    sent = f"sent a {intent.side.value} of {intent.amount} ({reason or 'no reason given'})"
+    if pos is None or not pos.quantity:
+        said = f"signal_columns {strat.signal_columns!r} are all 0 on it"
+        fix = "name every column on_row enters on in signal_columns"
+    else:
+        rules = strat.exit_rules
+        band = (
+            "no exit_rules"
+            if rules is None
+            else f"stop_loss_pct={rules.stop_loss_pct}, take_profit_pct={rules.take_profit_pct}"
+        )
+        said = (
+            f"exit_columns {strat.exit_columns!r} are all 0 on it and its close {candle.close} "
+            f"lies inside the band of {band} around the entry {pos.avg_entry}"
+        )
+        fix = "declare what on_row exits on, or set exit_columns = None"
+    return (
+        f"strategy {strat.id}: on_row {sent} on the {strat.symbol} candle of {when}, where "
+        f"its declaration promises it does nothing ({said}); a backtest skipping that candle "
+        f"would differ from one that does not: {fix}"
+    )
 
 
 def _exits_alone(node: TradingNode) -> bool:

@@ -53,6 +53,9 @@ class BacktestWindow:
     commit_every: int = 20_000  # candles per checkpoint (progress, kill sentinel)
     # skip the candles without a signal while nothing is held (vectorised strategies only)
     skip_flat: bool = True
+    # deliver the candles a skip would leave out, and refuse a strategy acting on one
+    # (backtest/bulk.py QuietSymbols): what a strategy's own tests use to check its declaration
+    check_exits: bool = False
 
 
 @dataclass(repr=False)
@@ -89,6 +92,7 @@ class BacktestNode(TradingNode):
     series: dict[str, list[Candle]]
     merged: list[Candle] | None = None
     skip_plan: SkipPlan | None = None
+    check_exits = False  # BacktestWindow.check_exits
 
     def candle_stream(self) -> Iterator[Candle]:
         if self.merged is not None:
@@ -190,6 +194,7 @@ async def arun_backtest(
         _precompute(node, series)
         node.merged, plan = merge_with_plan(series, node.strategies)
         node.skip_plan = plan if window.skip_flat else None
+        node.check_exits = window.check_exits
         interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms

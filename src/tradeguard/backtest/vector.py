@@ -128,7 +128,7 @@ class FrameStrategy(Strategy):
             return None
         rows = np.zeros(len(pre["ts"]), dtype=bool)
         for name in self.signal_columns:
-            rows |= np.asarray(pre[name], dtype=np.float64) != 0
+            rows |= _flags(self.id, "signal_columns", name, pre[name])
         return rows
 
     def holds_quietly(self, candle: Candle, entry: Decimal, long: bool) -> bool:
@@ -155,7 +155,9 @@ class FrameStrategy(Strategy):
         if columns is None:
             return None
         close, signal = columns
-        stop, take = (None, None) if rules is None else rules.levels(entry, long)
+        stop, take = (
+            (None, None) if rules is None else _decimal_rules(self.id, rules).levels(entry, long)
+        )
         low, high = (stop, take) if long else (take, stop)
         below = -math.inf if low is None else float(low) + abs(float(low)) * 1e-9
         above = math.inf if high is None else float(high) - abs(float(high)) * 1e-9
@@ -176,7 +178,7 @@ class FrameStrategy(Strategy):
             close = to_frame(self._series)["close"]  # the candles' own, whatever `prepare` did
             signal = np.zeros(len(close), dtype=bool)
             for name in names:
-                signal |= np.asarray(pre[name], dtype=np.float64) != 0
+                signal |= _flags(self.id, "exit_columns", name, pre[name])
             self._exit_rows = (close.tolist(), signal.tolist())
         return self._exit_rows
 
@@ -244,6 +246,43 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v[self._index] for k, v in self._columns.items()}
+
+
+def _decimal_rules(strategy_id: str, rules: ExitRules) -> ExitRules:
+    """`rules` with Decimal percentages: ExitTracker compares floats and ints as well, but
+    `levels` computes with them (a float times a Decimal is a TypeError)."""
+    out = []
+    for name in ("stop_loss_pct", "take_profit_pct"):
+        value = getattr(rules, name)
+        try:
+            pct = Decimal(str(value)) if value else Decimal(0)
+            if not pct.is_finite():
+                raise ArithmeticError
+            out.append(pct)
+        except ArithmeticError:  # decimal.InvalidOperation, or NaN / infinity
+            raise ConfigError(
+                f"strategy {strategy_id}: exit_rules.{name}={str(value)[:40]!r} is not a finite "
+                "number (a percentage of the entry price, e.g. Decimal('2'))"
+            ) from None
+    return ExitRules(stop_loss_pct=out[0], take_profit_pct=out[1])
+
+
+def _flags(strategy_id: str, field: str, name: str, values: Sequence[Any]) -> Any:
+    """Which rows of a declared signal column are set (not 0; NaN counts as set); a column of
+    something else than numbers or booleans is refused, naming its first such value."""
+    try:
+        return np.asarray(values, dtype=np.float64) != 0
+    except (TypeError, ValueError):
+        for k, value in enumerate(values):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"strategy {strategy_id}: {field} names column {name!r}, whose row {k} "
+                    f"holds {str(value)[:40]!r}: a signal column must hold numbers or booleans "
+                    "(0 or False: no signal)"
+                ) from None
+        raise
 
 
 def _column(values: Any) -> Any:

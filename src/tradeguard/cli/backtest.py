@@ -41,6 +41,11 @@ def add_backtest_parsers(sub: Any) -> None:
     _window_options(bt)
     bt.add_argument("--out", help="run directory (new or empty; default backtests/<UTC time>)")
     bt.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    bt.add_argument(
+        "--check-exits", action="store_true",
+        help="skip no candle, and stop with an error naming the candle when a strategy acts "
+        "on one its signal_columns / exit_columns / exit_rules say it cannot",
+    )  # fmt: skip
     bt.set_defaults(func=cmd_backtest)
     inner = bt.add_subparsers(dest="backtest_command")
     cmp_ = inner.add_parser(
@@ -84,7 +89,10 @@ def _window(args: argparse.Namespace) -> Any:
     end = parse_date(args.date_to, "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to {args.date_to} must be after --from {args.date_from}")
-    return BacktestWindow(start, end, parse_timeframe(args.timeframe))
+    return BacktestWindow(
+        start, end, parse_timeframe(args.timeframe),
+        check_exits=bool(getattr(args, "check_exits", False)),
+    )  # fmt: skip
 
 
 def _config(args: argparse.Namespace) -> Any:
