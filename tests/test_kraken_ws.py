@@ -273,3 +273,32 @@ async def test_the_ticker_counts_the_last_24_hours_only(kx: KrakenSandbox) -> No
         row = upd["data"][0]
         assert (row["volume"], row["low"], row["high"]) == (0.3, 49999.0, 50001.0)
         assert row["vwap"] == pytest.approx((49999 * 0.2 + 50001 * 0.1) / 0.3)
+
+
+async def test_a_reader_that_stops_reading_is_cut_off_by_the_bytes_it_holds(
+    kx: KrakenSandbox,
+) -> None:
+    """Deep snapshots asked again and again (within the request rate) by a client that never
+    reads pile up on the server: the backlog is bounded in bytes, not only in messages (10,000
+    snapshots of a 1,000-level book would hold ~660 MB for one socket)."""
+    names = ["BTC/USD", "ETH/USD", "LTC/USD"]
+    for name in names[1:]:
+        kx.add_market(name, name[:3], "USD", "0.01", "0.0001", "0.001", "0.5")
+    for n, name in enumerate(names):
+        kx.set_book(
+            name,
+            bids=[(str(10_000 * (n + 1) - 1 - i), "1.2345") for i in range(1000)],
+            asks=[(str(10_000 * (n + 1) + 1 + i), "2.3456") for i in range(1000)],
+        )
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        [conn] = kx.kraken_ws.conns
+        sub = {"channel": "book", "symbol": names, "depth": 1000}
+        for i in range(kws.MAX_REQUESTS - 1):
+            method = "unsubscribe" if i % 2 else "subscribe"
+            await ws.send_json({"method": method, "params": sub, "req_id": i})
+        await eventually(lambda: conn not in kx.kraken_ws.conns, timeout_s=10)
+        assert conn.queued_bytes <= kws.MAX_BACKLOG_BYTES
+        while (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION

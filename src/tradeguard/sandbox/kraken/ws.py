@@ -8,8 +8,8 @@ a `heartbeat` every `HEARTBEAT_S`. Errors take Kraken's shape
 
 Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009), more than `MAX_REQUESTS` requests
 in `RATE_WINDOW_S` are refused, `MAX_REFUSALS` refusals or a backlog of `MAX_BACKLOG` unsent
-messages (a reader that stopped reading) close it (1008), and a connection holds at most
-`MAX_SUBSCRIPTIONS` subscriptions.
+messages or `MAX_BACKLOG_BYTES` of them (a reader that stopped reading) close it (1008), and a
+connection holds at most `MAX_SUBSCRIPTIONS` subscriptions.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ MAX_REQUESTS = 100
 RATE_WINDOW_S = 10.0
 MAX_REFUSALS = 50
 MAX_BACKLOG = 10_000
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # ~60 snapshots of a 1,000-level book
 MAX_SUBSCRIPTIONS = 200
 HEARTBEAT_S = 1.0
 _CHANNELS = ("ticker", "book", "trade", "ohlc")
@@ -83,6 +84,7 @@ class Conn:
     window: list[float] = field(default_factory=lambda: [0.0, 0])  # window start, requests
     refusals: int = 0
     sent: int = 0
+    queued_bytes: int = 0  # the text waiting in `queue`
     close_code: int = WSCloseCode.OK
 
 
@@ -150,6 +152,7 @@ class KrakenWs:
                 text = await conn.queue.get()
                 if text is None:
                     break
+                conn.queued_bytes -= len(text)
                 await conn.ws.send_str(text)
                 conn.sent += 1
                 every = self.ex.faults.disconnect_ws_every_n
@@ -163,13 +166,16 @@ class KrakenWs:
                 await conn.ws.close(code=conn.close_code)
 
     def send(self, conn: Conn, message: dict[str, Any]) -> None:
-        """Queue one message; a reader whose backlog passed `MAX_BACKLOG` is disconnected."""
+        """Queue one message; a reader whose backlog would pass `MAX_BACKLOG` messages or
+        `MAX_BACKLOG_BYTES` is disconnected."""
         if conn not in self.conns:
             return
-        if conn.queue.qsize() >= MAX_BACKLOG:
+        text = json.dumps(message)
+        if conn.queue.qsize() >= MAX_BACKLOG or conn.queued_bytes + len(text) > MAX_BACKLOG_BYTES:
             self._drop(conn, WSCloseCode.POLICY_VIOLATION)
             return
-        conn.queue.put_nowait(json.dumps(message))
+        conn.queued_bytes += len(text)
+        conn.queue.put_nowait(text)
 
     async def heartbeats(self) -> None:
         """Send `heartbeat` to every connection with a subscription, every `heartbeat_s`."""
