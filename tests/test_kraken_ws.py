@@ -302,3 +302,27 @@ async def test_a_reader_that_stops_reading_is_cut_off_by_the_bytes_it_holds(
         while (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
             pass
         assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def test_sockets_past_the_connection_bound_are_refused_and_the_open_ones_answer(
+    kx: KrakenSandbox,
+) -> None:
+    """Each socket may hold up to MAX_BACKLOG_BYTES: without a bound on their number, one client
+    opening thousands would hold gigabytes."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        connects = (s.ws_connect(kx.kraken_ws_url) for _ in range(kws.MAX_CONNECTIONS))
+        opened = list(await asyncio.gather(*connects))
+        try:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(kx.kraken_ws_url)
+            assert refused.value.status == 429
+            assert len(kx.kraken_ws.conns) == kws.MAX_CONNECTIONS
+            await _recv(opened[-1])  # status
+            await opened[-1].send_json({"method": "ping", "req_id": 1})
+            assert (await _recv(opened[-1]))["method"] == "pong"
+        finally:
+            await asyncio.gather(*(ws.close() for ws in opened))
+        await eventually(lambda: not kx.kraken_ws.conns)
+        async with s.ws_connect(kx.kraken_ws_url) as ws:  # room again once they closed
+            assert (await _recv(ws))["channel"] == "status"

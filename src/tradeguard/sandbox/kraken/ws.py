@@ -9,7 +9,8 @@ a `heartbeat` every `HEARTBEAT_S`. Errors take Kraken's shape
 Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009), more than `MAX_REQUESTS` requests
 in `RATE_WINDOW_S` are refused, `MAX_REFUSALS` refusals or a backlog of `MAX_BACKLOG` unsent
 messages or `MAX_BACKLOG_BYTES` of them (a reader that stopped reading) close it (1008), and a
-connection holds at most `MAX_SUBSCRIPTIONS` subscriptions.
+connection holds at most `MAX_SUBSCRIPTIONS` subscriptions; past `MAX_CONNECTIONS` open sockets a
+new one is refused (HTTP 429).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MAX_REFUSALS = 50
 MAX_BACKLOG = 10_000
 MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # ~60 snapshots of a 1,000-level book
 MAX_SUBSCRIPTIONS = 200
+MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 HEARTBEAT_S = 1.0
 _CHANNELS = ("ticker", "book", "trade", "ohlc")
 _FIELDS = frozenset({"channel", "symbol", "depth", "interval", "snapshot", "event_trigger"})
@@ -104,6 +106,10 @@ class KrakenWs:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self.ex.faults.refuse_ws:
             raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         await ws.prepare(request)
         conn = Conn(ws=ws, conn_id=next(self._ids))
