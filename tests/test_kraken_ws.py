@@ -326,3 +326,31 @@ async def test_sockets_past_the_connection_bound_are_refused_and_the_open_ones_a
         await eventually(lambda: not kx.kraken_ws.conns)
         async with s.ws_connect(kx.kraken_ws_url) as ws:  # room again once they closed
             assert (await _recv(ws))["channel"] == "status"
+
+
+async def test_idle_sockets_and_a_half_sent_frame_do_not_hold_a_slot(kx: KrakenSandbox) -> None:
+    """Slowloris: sockets that never finish a request (silent, or a frame announced and never
+    sent) would keep the MAX_CONNECTIONS slots forever; without a subscription they are closed
+    after `idle_s`. A subscribed reader stays."""
+    kx.kraken_ws.heartbeat_s, kx.kraken_ws.idle_s = 0.05, 0.5
+    async with aiohttp.ClientSession() as s:
+        silent = await s.ws_connect(kx.kraken_ws_url)
+        dribbling = await s.ws_connect(kx.kraken_ws_url)
+        reader = await s.ws_connect(kx.kraken_ws_url)
+        sub = {"channel": "ticker", "symbol": ["BTC/USD"]}
+        await reader.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+        await _until(reader, lambda m: m.get("method") == "subscribe")
+        # A masked text frame of 16,000 bytes announced, then 3 bytes of it, then nothing.
+        transport = dribbling._writer.transport
+        transport.write(b"\x81\xfe\x3e\x80" + b"\x00\x00\x00\x00" + b'{"m')
+        assert len(kx.kraken_ws.conns) == 3
+        await eventually(lambda: len(kx.kraken_ws.conns) == 1, timeout_s=5)
+        [left] = kx.kraken_ws.conns
+        assert left.subs  # the subscribed one
+        while (await silent.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert silent.closed  # the server ended it
+        await reader.send_json({"method": "ping", "req_id": 2})
+        await _until(reader, lambda m: m.get("method") == "pong")
+        for ws in (silent, dribbling, reader):
+            await ws.close()

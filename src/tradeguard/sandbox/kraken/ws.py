@@ -10,7 +10,8 @@ Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009), more than `MAX_
 in `RATE_WINDOW_S` are refused, `MAX_REFUSALS` refusals or a backlog of `MAX_BACKLOG` unsent
 messages or `MAX_BACKLOG_BYTES` of them (a reader that stopped reading) close it (1008), and a
 connection holds at most `MAX_SUBSCRIPTIONS` subscriptions; past `MAX_CONNECTIONS` open sockets a
-new one is refused (HTTP 429).
+new one is refused (HTTP 429), and a socket without a subscription that sends no whole request
+for `IDLE_S` (silent, or a frame begun and never finished) is closed (1008).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # ~60 snapshots of a 1,000-level book
 MAX_SUBSCRIPTIONS = 200
 MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 HEARTBEAT_S = 1.0
+IDLE_S = 30.0
 _CHANNELS = ("ticker", "book", "trade", "ohlc")
 _FIELDS = frozenset({"channel", "symbol", "depth", "interval", "snapshot", "event_trigger"})
 _TRIGGERS = ("trades", "bbo")
@@ -85,6 +87,7 @@ class Conn:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     window: list[float] = field(default_factory=lambda: [0.0, 0])  # window start, requests
     refusals: int = 0
+    last_request: float = field(default_factory=time.monotonic)
     sent: int = 0
     queued_bytes: int = 0  # the text waiting in `queue`
     close_code: int = WSCloseCode.OK
@@ -99,6 +102,7 @@ class KrakenWs:
         self._ids = itertools.count(1)
         self._writers: set[asyncio.Task[None]] = set()
         self.heartbeat_s = HEARTBEAT_S
+        self.idle_s = IDLE_S
         self._days: dict[str, feed.DayStats] = {}  # symbol -> its 24-hour figures
 
     # -- connections ---------------------------------------------------------------------
@@ -122,6 +126,7 @@ class KrakenWs:
         self.send(conn, {"channel": "status", "type": "update", "data": [status]})
         try:
             async for msg in ws:
+                conn.last_request = time.monotonic()
                 if msg.type == WSMsgType.TEXT:
                     self._on_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -184,12 +189,16 @@ class KrakenWs:
         conn.queue.put_nowait(text)
 
     async def heartbeats(self) -> None:
-        """Send `heartbeat` to every connection with a subscription, every `heartbeat_s`."""
+        """Send `heartbeat` to every connection with a subscription, every `heartbeat_s`; close
+        one without a subscription and without a request for `idle_s`."""
         while True:
             await asyncio.sleep(self.heartbeat_s)
+            idle_since = time.monotonic() - self.idle_s
             for conn in list(self.conns):
                 if conn.subs:
                     self.send(conn, {"channel": "heartbeat"})
+                elif conn.last_request < idle_since:
+                    self._drop(conn, WSCloseCode.POLICY_VIOLATION)
 
     # -- requests ------------------------------------------------------------------------
 
