@@ -9,6 +9,7 @@ import asyncio
 import json
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -353,4 +354,49 @@ async def test_idle_sockets_and_a_half_sent_frame_do_not_hold_a_slot(kx: KrakenS
         await reader.send_json({"method": "ping", "req_id": 2})
         await _until(reader, lambda m: m.get("method") == "pong")
         for ws in (silent, dribbling, reader):
+            await ws.close()
+
+
+class _CountingTrades(list):  # type: ignore[type-arg]
+    """The engine's trade list, counting the trades read through slices."""
+
+    read = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        got = super().__getitem__(key)
+        if isinstance(key, slice):
+            _CountingTrades.read += len(got)
+        return got
+
+
+async def test_an_ohlc_update_reads_the_new_trades_not_the_whole_open_candle(
+    kx: KrakenSandbox,
+) -> None:
+    """Each trade sent every subscriber of a long interval its candle summed again over all of
+    that candle's trades (a day-long or 15-day candle: every trade of the day, per trade, per
+    subscriber). Two subscribers of one interval get the same, right candle."""
+    now = kx.now_ms()
+    kx.trade_through("BTC/USD", "SELL", "49999", "0.0001", at_ms=now)
+    first = kx.engine.trades["BTCUSD"][0]
+    history = [replace(first, trade_id=i, time_ms=now - 2_000 + i // 10) for i in range(2_000)]
+    kx.engine.trades["BTCUSD"] = _CountingTrades(history)
+    sub = {"channel": "ohlc", "symbol": ["BTC/USD"], "interval": 21600}
+    async with aiohttp.ClientSession() as s:
+        a = await s.ws_connect(kx.kraken_ws_url)
+        b = await s.ws_connect(kx.kraken_ws_url)
+        for ws in (a, b):
+            await ws.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+            await _until(ws, lambda m: m.get("channel") == "ohlc")  # the snapshot
+        kx.trade_through("BTC/USD", "SELL", "49999", "0.0002")  # reads the candle once
+        for ws in (a, b):
+            await _until(ws, lambda m: m.get("channel") == "ohlc")
+        _CountingTrades.read = 0
+        kx.trade_through("BTC/USD", "SELL", "49999", "0.0003")
+        rows = [(await _until(ws, lambda m: m.get("channel") == "ohlc"))["data"] for ws in (a, b)]
+        assert _CountingTrades.read <= 10  # the new trade, not 2,000 per subscriber
+        assert rows[0] == rows[1] and len(rows[0]) == 1
+        candle = rows[0][0]
+        assert candle["trades"] == 2_002 and candle["close"] == 49999.0
+        assert candle["volume"] == pytest.approx(2_000 * 0.0001 + 0.0002 + 0.0003)
+        for ws in (a, b):
             await ws.close()

@@ -104,6 +104,7 @@ class KrakenWs:
         self.heartbeat_s = HEARTBEAT_S
         self.idle_s = IDLE_S
         self._days: dict[str, feed.DayStats] = {}  # symbol -> its 24-hour figures
+        self._bars: dict[tuple[str, int], feed.OhlcBars] = {}  # (symbol, interval) -> candles
 
     # -- connections ---------------------------------------------------------------------
 
@@ -360,9 +361,9 @@ class KrakenWs:
         elif trades and sub.channel == "trade":
             self.send(conn, _channel("trade", "update", [feed.trade_row(spec, t) for t in trades]))
         elif trades:
-            rows = feed.ohlc_rows(
-                spec, engine.trades.get(spec.symbol) or [], sub.interval, trades[0].time_ms
-            )
+            key = (spec.symbol, sub.interval)
+            bars = self._bars.get(key) or self._bars.setdefault(key, feed.OhlcBars(sub.interval))
+            rows = bars.update(spec, engine.trades.get(spec.symbol) or [], trades[0].time_ms)
             self.send(conn, _channel("ohlc", "update", rows))
 
     def _ticker(self, spec: MarketSpec, now_ms: int) -> dict[str, Any]:
