@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -400,3 +401,48 @@ async def test_an_ohlc_update_reads_the_new_trades_not_the_whole_open_candle(
         assert candle["volume"] == pytest.approx(2_000 * 0.0001 + 0.0002 + 0.0003)
         for ws in (a, b):
             await ws.close()
+
+
+def _masked(obj: Any) -> bytes:
+    data = json.dumps(obj).encode()
+    size = bytes([0x80 | len(data)]) if len(data) < 126 else b"\xfe" + len(data).to_bytes(2)
+    return b"\x81" + size + b"\x00\x00\x00\x00" + data
+
+
+async def test_a_cut_off_reader_that_never_reads_lets_go_of_its_backlog_and_socket(
+    kx: KrakenSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket cut off for its backlog left `conns` (and the MAX_CONNECTIONS count) while its
+    writer waited forever on a peer that reads nothing, holding the backlog: dropped, it is
+    closed within CLOSE_TIMEOUT_S and its messages let go."""
+    monkeypatch.setattr(kws, "MAX_BACKLOG_BYTES", 200_000)
+    monkeypatch.setattr(kws, "CLOSE_TIMEOUT_S", 0.5, raising=False)
+    kx.set_book(
+        "BTC/USD",
+        bids=[(str(9999 - i), "1.2345") for i in range(1000)],
+        asks=[(str(10001 + i), "2.3456") for i in range(1000)],
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (kx.config.host, kx.port))
+    try:
+        await loop.sock_sendall(sock, (
+            b"GET /kraken-ws/v2 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        ))  # fmt: skip
+        await eventually(lambda: len(kx.kraken_ws.conns) == 1)
+        [conn] = kx.kraken_ws.conns
+        sub = {"channel": "book", "symbol": ["BTC/USD"], "depth": 1000}
+        for i in range(kws.MAX_REQUESTS - 1):
+            method = "unsubscribe" if i % 2 else "subscribe"
+            await loop.sock_sendall(sock, _masked({"method": method, "params": sub, "req_id": i}))
+            await asyncio.sleep(0.02)  # the writer fills the kernel's buffers before the backlog
+        await eventually(lambda: not kx.kraken_ws.conns)  # cut off for its backlog
+        assert conn.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        await eventually(lambda: not kx.kraken_ws._writers, timeout_s=5)
+        assert conn.queue.empty() and conn.queued_bytes == 0
+    finally:
+        sock.close()

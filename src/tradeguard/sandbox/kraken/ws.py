@@ -11,7 +11,9 @@ in `RATE_WINDOW_S` are refused, `MAX_REFUSALS` refusals or a backlog of `MAX_BAC
 messages or `MAX_BACKLOG_BYTES` of them (a reader that stopped reading) close it (1008), and a
 connection holds at most `MAX_SUBSCRIPTIONS` subscriptions; past `MAX_CONNECTIONS` open sockets a
 new one is refused (HTTP 429), and a socket without a subscription that sends no whole request
-for `IDLE_S` (silent, or a frame begun and never finished) is closed (1008).
+for `IDLE_S` (silent, or a frame begun and never finished) is closed (1008). A socket cut off
+for its backlog lets go of it, and one not closed `CLOSE_TIMEOUT_S` after it was dropped (a peer
+that reads nothing) is aborted.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ MAX_SUBSCRIPTIONS = 200
 MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 HEARTBEAT_S = 1.0
 IDLE_S = 30.0
+CLOSE_TIMEOUT_S = 5.0  # a dropped socket still not closed by then is aborted
 _CHANNELS = ("ticker", "book", "trade", "ohlc")
 _FIELDS = frozenset({"channel", "symbol", "depth", "interval", "snapshot", "event_trigger"})
 _TRIGGERS = ("trades", "bbo")
@@ -91,6 +94,7 @@ class Conn:
     sent: int = 0
     queued_bytes: int = 0  # the text waiting in `queue`
     close_code: int = WSCloseCode.OK
+    transport: asyncio.Transport | None = None
 
 
 class KrakenWs:
@@ -117,7 +121,7 @@ class KrakenWs:
             )
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         await ws.prepare(request)
-        conn = Conn(ws=ws, conn_id=next(self._ids))
+        conn = Conn(ws=ws, conn_id=next(self._ids), transport=request.transport)
         self.conns.add(conn)
         task = asyncio.get_running_loop().create_task(self._writer(conn))
         self._writers.add(task)
@@ -142,6 +146,8 @@ class KrakenWs:
             conn.subs.clear()
             conn.close_code = code
             conn.queue.put_nowait(None)  # the writer closes the socket with `code`
+            # A peer that reads nothing keeps the writer waiting to send: cut the socket.
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, _abort, conn)
 
     def drop_all(self) -> int:
         """Drop every connection now (the venue's side going away); return how many were open."""
@@ -184,6 +190,9 @@ class KrakenWs:
             return
         text = json.dumps(message)
         if conn.queue.qsize() >= MAX_BACKLOG or conn.queued_bytes + len(text) > MAX_BACKLOG_BYTES:
+            while not conn.queue.empty():  # what it did not read is let go
+                conn.queue.get_nowait()
+            conn.queued_bytes = 0
             self._drop(conn, WSCloseCode.POLICY_VIOLATION)
             return
         conn.queued_bytes += len(text)
@@ -431,6 +440,11 @@ def _extras(sub: Options) -> dict[str, Any]:
     if sub.channel == "ticker":
         return {"event_trigger": sub.trigger}
     return {}
+
+
+def _abort(conn: Conn) -> None:
+    if conn.transport is not None and not conn.transport.is_closing():
+        conn.transport.abort()
 
 
 def _no_constant(name: str) -> Any:
