@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -273,3 +275,174 @@ async def test_the_ticker_counts_the_last_24_hours_only(kx: KrakenSandbox) -> No
         row = upd["data"][0]
         assert (row["volume"], row["low"], row["high"]) == (0.3, 49999.0, 50001.0)
         assert row["vwap"] == pytest.approx((49999 * 0.2 + 50001 * 0.1) / 0.3)
+
+
+async def test_a_reader_that_stops_reading_is_cut_off_by_the_bytes_it_holds(
+    kx: KrakenSandbox,
+) -> None:
+    """Deep snapshots asked again and again (within the request rate) by a client that never
+    reads pile up on the server: the backlog is bounded in bytes, not only in messages (10,000
+    snapshots of a 1,000-level book would hold ~660 MB for one socket)."""
+    names = ["BTC/USD", "ETH/USD", "LTC/USD"]
+    for name in names[1:]:
+        kx.add_market(name, name[:3], "USD", "0.01", "0.0001", "0.001", "0.5")
+    for n, name in enumerate(names):
+        kx.set_book(
+            name,
+            bids=[(str(10_000 * (n + 1) - 1 - i), "1.2345") for i in range(1000)],
+            asks=[(str(10_000 * (n + 1) + 1 + i), "2.3456") for i in range(1000)],
+        )
+    async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_url) as ws:
+        await _recv(ws)
+        [conn] = kx.kraken_ws.conns
+        sub = {"channel": "book", "symbol": names, "depth": 1000}
+        for i in range(kws.MAX_REQUESTS - 1):
+            method = "unsubscribe" if i % 2 else "subscribe"
+            await ws.send_json({"method": method, "params": sub, "req_id": i})
+        await eventually(lambda: conn not in kx.kraken_ws.conns, timeout_s=10)
+        assert conn.queued_bytes <= kws.MAX_BACKLOG_BYTES
+        while (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def test_sockets_past_the_connection_bound_are_refused_and_the_open_ones_answer(
+    kx: KrakenSandbox,
+) -> None:
+    """Each socket may hold up to MAX_BACKLOG_BYTES: without a bound on their number, one client
+    opening thousands would hold gigabytes."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        connects = (s.ws_connect(kx.kraken_ws_url) for _ in range(kws.MAX_CONNECTIONS))
+        opened = list(await asyncio.gather(*connects))
+        try:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(kx.kraken_ws_url)
+            assert refused.value.status == 429
+            assert len(kx.kraken_ws.conns) == kws.MAX_CONNECTIONS
+            await _recv(opened[-1])  # status
+            await opened[-1].send_json({"method": "ping", "req_id": 1})
+            assert (await _recv(opened[-1]))["method"] == "pong"
+        finally:
+            await asyncio.gather(*(ws.close() for ws in opened))
+        await eventually(lambda: not kx.kraken_ws.conns)
+        async with s.ws_connect(kx.kraken_ws_url) as ws:  # room again once they closed
+            assert (await _recv(ws))["channel"] == "status"
+
+
+async def test_idle_sockets_and_a_half_sent_frame_do_not_hold_a_slot(kx: KrakenSandbox) -> None:
+    """Slowloris: sockets that never finish a request (silent, or a frame announced and never
+    sent) would keep the MAX_CONNECTIONS slots forever; without a subscription they are closed
+    after `idle_s`. A subscribed reader stays."""
+    kx.kraken_ws.heartbeat_s, kx.kraken_ws.idle_s = 0.05, 0.5
+    async with aiohttp.ClientSession() as s:
+        silent = await s.ws_connect(kx.kraken_ws_url)
+        dribbling = await s.ws_connect(kx.kraken_ws_url)
+        reader = await s.ws_connect(kx.kraken_ws_url)
+        sub = {"channel": "ticker", "symbol": ["BTC/USD"]}
+        await reader.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+        await _until(reader, lambda m: m.get("method") == "subscribe")
+        # A masked text frame of 16,000 bytes announced, then 3 bytes of it, then nothing.
+        transport = dribbling._writer.transport
+        transport.write(b"\x81\xfe\x3e\x80" + b"\x00\x00\x00\x00" + b'{"m')
+        assert len(kx.kraken_ws.conns) == 3
+        await eventually(lambda: len(kx.kraken_ws.conns) == 1, timeout_s=5)
+        [left] = kx.kraken_ws.conns
+        assert left.subs  # the subscribed one
+        while (await silent.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert silent.closed  # the server ended it
+        await reader.send_json({"method": "ping", "req_id": 2})
+        await _until(reader, lambda m: m.get("method") == "pong")
+        for ws in (silent, dribbling, reader):
+            await ws.close()
+
+
+class _CountingTrades(list):  # type: ignore[type-arg]
+    """The engine's trade list, counting the trades read through slices."""
+
+    read = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        got = super().__getitem__(key)
+        if isinstance(key, slice):
+            _CountingTrades.read += len(got)
+        return got
+
+
+async def test_an_ohlc_update_reads_the_new_trades_not_the_whole_open_candle(
+    kx: KrakenSandbox,
+) -> None:
+    """Each trade sent every subscriber of a long interval its candle summed again over all of
+    that candle's trades (a day-long or 15-day candle: every trade of the day, per trade, per
+    subscriber). Two subscribers of one interval get the same, right candle."""
+    now = kx.now_ms()
+    kx.trade_through("BTC/USD", "SELL", "49999", "0.0001", at_ms=now)
+    first = kx.engine.trades["BTCUSD"][0]
+    history = [replace(first, trade_id=i, time_ms=now - 2_000 + i // 10) for i in range(2_000)]
+    kx.engine.trades["BTCUSD"] = _CountingTrades(history)
+    sub = {"channel": "ohlc", "symbol": ["BTC/USD"], "interval": 21600}
+    async with aiohttp.ClientSession() as s:
+        a = await s.ws_connect(kx.kraken_ws_url)
+        b = await s.ws_connect(kx.kraken_ws_url)
+        for ws in (a, b):
+            await ws.send_json({"method": "subscribe", "params": sub, "req_id": 1})
+            await _until(ws, lambda m: m.get("channel") == "ohlc")  # the snapshot
+        kx.trade_through("BTC/USD", "SELL", "49999", "0.0002")  # reads the candle once
+        for ws in (a, b):
+            await _until(ws, lambda m: m.get("channel") == "ohlc")
+        _CountingTrades.read = 0
+        kx.trade_through("BTC/USD", "SELL", "49999", "0.0003")
+        rows = [(await _until(ws, lambda m: m.get("channel") == "ohlc"))["data"] for ws in (a, b)]
+        assert _CountingTrades.read <= 10  # the new trade, not 2,000 per subscriber
+        assert rows[0] == rows[1] and len(rows[0]) == 1
+        candle = rows[0][0]
+        assert candle["trades"] == 2_002 and candle["close"] == 49999.0
+        assert candle["volume"] == pytest.approx(2_000 * 0.0001 + 0.0002 + 0.0003)
+        for ws in (a, b):
+            await ws.close()
+
+
+def _masked(obj: Any) -> bytes:
+    data = json.dumps(obj).encode()
+    size = bytes([0x80 | len(data)]) if len(data) < 126 else b"\xfe" + len(data).to_bytes(2)
+    return b"\x81" + size + b"\x00\x00\x00\x00" + data
+
+
+async def test_a_cut_off_reader_that_never_reads_lets_go_of_its_backlog_and_socket(
+    kx: KrakenSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket cut off for its backlog left `conns` (and the MAX_CONNECTIONS count) while its
+    writer waited forever on a peer that reads nothing, holding the backlog: dropped, it is
+    closed within CLOSE_TIMEOUT_S and its messages let go."""
+    monkeypatch.setattr(kws, "MAX_BACKLOG_BYTES", 200_000)
+    monkeypatch.setattr(kws, "CLOSE_TIMEOUT_S", 0.5, raising=False)
+    kx.set_book(
+        "BTC/USD",
+        bids=[(str(9999 - i), "1.2345") for i in range(1000)],
+        asks=[(str(10001 + i), "2.3456") for i in range(1000)],
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (kx.config.host, kx.port))
+    try:
+        await loop.sock_sendall(sock, (
+            b"GET /kraken-ws/v2 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        ))  # fmt: skip
+        await eventually(lambda: len(kx.kraken_ws.conns) == 1)
+        [conn] = kx.kraken_ws.conns
+        sub = {"channel": "book", "symbol": ["BTC/USD"], "depth": 1000}
+        for i in range(kws.MAX_REQUESTS - 1):
+            method = "unsubscribe" if i % 2 else "subscribe"
+            await loop.sock_sendall(sock, _masked({"method": method, "params": sub, "req_id": i}))
+            await asyncio.sleep(0.02)  # the writer fills the kernel's buffers before the backlog
+        await eventually(lambda: not kx.kraken_ws.conns)  # cut off for its backlog
+        assert conn.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        await eventually(lambda: not kx.kraken_ws._writers, timeout_s=5)
+        assert conn.queue.empty() and conn.queued_bytes == 0
+    finally:
+        sock.close()

@@ -67,8 +67,20 @@ class Instrument:
     def round_amount(self, amount: Decimal) -> Decimal:
         return quantize_down(amount, self.amount_step)
 
-    def violation(self, amount: Decimal, price: Decimal | None) -> InstrumentViolation | None:
-        """Check amount and price (None for market orders) against the rules; None if fine."""
+    def violation(
+        self, amount: Decimal, price: Decimal | None, trigger: Decimal | None = None
+    ) -> InstrumentViolation | None:
+        """Check amount, price (None for market orders) and a stop's trigger price against the
+        rules; None if fine. An off-tick trigger is refused, not left to a client library that
+        would round it to another price than the one journaled."""
+        if trigger is not None and (
+            not trigger.is_finite() or trigger <= 0 or not is_multiple(trigger, self.price_tick)
+        ):
+            return InstrumentViolation(
+                "PRICE_FILTER",
+                f"trigger_price {trigger} is not a positive multiple of the tick "
+                f"{self.price_tick} for {self.symbol}",
+            )
         if amount <= 0:
             return InstrumentViolation("INVALID_AMOUNT", f"amount {amount} must be positive")
         if not is_multiple(amount, self.amount_step):

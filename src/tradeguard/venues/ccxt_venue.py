@@ -246,7 +246,7 @@ class CcxtVenue(CcxtConnection):
         return await submit_oco(self, take_profit, stop)
 
     async def _check_rules(self, order: Order, inst: Instrument) -> None:
-        violation = inst.violation(order.amount, order.price if order.price else None)
+        violation = inst.violation(order.amount, order.price or None, order.trigger_price)
         if violation is None and order.type is OrderType.MARKET and inst.min_notional > 0:
             # ccxt does not check min notional; a market order needs a reference price for it.
             ref = order.price_bound or self._mids.get(order.symbol)

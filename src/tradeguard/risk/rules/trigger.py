@@ -61,7 +61,7 @@ def check_trigger(c: Check, mid: Decimal, band_frac: Decimal, band_pct: Decimal)
         price = limit
     c.price = price
     inst = c.inst
-    violation = inst.violation(i.amount, price)
+    violation = inst.violation(i.amount, price, trigger)
     if violation is not None:
         return Denial(
             violation.code, "instrument", None, None,

@@ -50,6 +50,7 @@ INT32_MAX = 2**31 - 1
 _T = TypeVar("_T")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
 _TIF = {"GTC": "GTC", "IOC": "IOC"}
 # Kraken's order types (ccxt.kraken sends stop-loss[-limit] / take-profit[-limit] with `price`
@@ -105,6 +106,8 @@ def _decimal(fields: Fields, name: str, zero_ok: bool = False) -> Decimal | None
     raw = fields.get(name)
     if raw is None or raw == "":
         return None
+    if not _PLAIN_NUMBER.fullmatch(raw):  # Decimal also reads `4_9000`, ` 1 `, `4.9E4`
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     try:
         value = Decimal(raw)
     except InvalidOperation:

@@ -8,8 +8,12 @@ a `heartbeat` every `HEARTBEAT_S`. Errors take Kraken's shape
 
 Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009), more than `MAX_REQUESTS` requests
 in `RATE_WINDOW_S` are refused, `MAX_REFUSALS` refusals or a backlog of `MAX_BACKLOG` unsent
-messages (a reader that stopped reading) close it (1008), and a connection holds at most
-`MAX_SUBSCRIPTIONS` subscriptions.
+messages or `MAX_BACKLOG_BYTES` of them (a reader that stopped reading) close it (1008), and a
+connection holds at most `MAX_SUBSCRIPTIONS` subscriptions; past `MAX_CONNECTIONS` open sockets a
+new one is refused (HTTP 429), and a socket without a subscription that sends no whole request
+for `IDLE_S` (silent, or a frame begun and never finished) is closed (1008). A socket cut off
+for its backlog lets go of it, and one not closed `CLOSE_TIMEOUT_S` after it was dropped (a peer
+that reads nothing) is aborted.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ MAX_REQUESTS = 100
 RATE_WINDOW_S = 10.0
 MAX_REFUSALS = 50
 MAX_BACKLOG = 10_000
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # ~60 snapshots of a 1,000-level book
 MAX_SUBSCRIPTIONS = 200
+MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 HEARTBEAT_S = 1.0
+IDLE_S = 30.0
+CLOSE_TIMEOUT_S = 5.0  # a dropped socket still not closed by then is aborted
 _CHANNELS = ("ticker", "book", "trade", "ohlc")
 _FIELDS = frozenset({"channel", "symbol", "depth", "interval", "snapshot", "event_trigger"})
 _TRIGGERS = ("trades", "bbo")
@@ -82,8 +90,11 @@ class Conn:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     window: list[float] = field(default_factory=lambda: [0.0, 0])  # window start, requests
     refusals: int = 0
+    last_request: float = field(default_factory=time.monotonic)
     sent: int = 0
+    queued_bytes: int = 0  # the text waiting in `queue`
     close_code: int = WSCloseCode.OK
+    transport: asyncio.Transport | None = None
 
 
 class KrakenWs:
@@ -95,16 +106,22 @@ class KrakenWs:
         self._ids = itertools.count(1)
         self._writers: set[asyncio.Task[None]] = set()
         self.heartbeat_s = HEARTBEAT_S
+        self.idle_s = IDLE_S
         self._days: dict[str, feed.DayStats] = {}  # symbol -> its 24-hour figures
+        self._bars: dict[tuple[str, int], feed.OhlcBars] = {}  # (symbol, interval) -> candles
 
     # -- connections ---------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self.ex.faults.refuse_ws:
             raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         await ws.prepare(request)
-        conn = Conn(ws=ws, conn_id=next(self._ids))
+        conn = Conn(ws=ws, conn_id=next(self._ids), transport=request.transport)
         self.conns.add(conn)
         task = asyncio.get_running_loop().create_task(self._writer(conn))
         self._writers.add(task)
@@ -114,6 +131,7 @@ class KrakenWs:
         self.send(conn, {"channel": "status", "type": "update", "data": [status]})
         try:
             async for msg in ws:
+                conn.last_request = time.monotonic()
                 if msg.type == WSMsgType.TEXT:
                     self._on_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -128,6 +146,8 @@ class KrakenWs:
             conn.subs.clear()
             conn.close_code = code
             conn.queue.put_nowait(None)  # the writer closes the socket with `code`
+            # A peer that reads nothing keeps the writer waiting to send: cut the socket.
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, _abort, conn)
 
     def drop_all(self) -> int:
         """Drop every connection now (the venue's side going away); return how many were open."""
@@ -150,6 +170,7 @@ class KrakenWs:
                 text = await conn.queue.get()
                 if text is None:
                     break
+                conn.queued_bytes -= len(text)
                 await conn.ws.send_str(text)
                 conn.sent += 1
                 every = self.ex.faults.disconnect_ws_every_n
@@ -163,21 +184,31 @@ class KrakenWs:
                 await conn.ws.close(code=conn.close_code)
 
     def send(self, conn: Conn, message: dict[str, Any]) -> None:
-        """Queue one message; a reader whose backlog passed `MAX_BACKLOG` is disconnected."""
+        """Queue one message; a reader whose backlog would pass `MAX_BACKLOG` messages or
+        `MAX_BACKLOG_BYTES` is disconnected."""
         if conn not in self.conns:
             return
-        if conn.queue.qsize() >= MAX_BACKLOG:
+        text = json.dumps(message)
+        if conn.queue.qsize() >= MAX_BACKLOG or conn.queued_bytes + len(text) > MAX_BACKLOG_BYTES:
+            while not conn.queue.empty():  # what it did not read is let go
+                conn.queue.get_nowait()
+            conn.queued_bytes = 0
             self._drop(conn, WSCloseCode.POLICY_VIOLATION)
             return
-        conn.queue.put_nowait(json.dumps(message))
+        conn.queued_bytes += len(text)
+        conn.queue.put_nowait(text)
 
     async def heartbeats(self) -> None:
-        """Send `heartbeat` to every connection with a subscription, every `heartbeat_s`."""
+        """Send `heartbeat` to every connection with a subscription, every `heartbeat_s`; close
+        one without a subscription and without a request for `idle_s`."""
         while True:
             await asyncio.sleep(self.heartbeat_s)
+            idle_since = time.monotonic() - self.idle_s
             for conn in list(self.conns):
                 if conn.subs:
                     self.send(conn, {"channel": "heartbeat"})
+                elif conn.last_request < idle_since:
+                    self._drop(conn, WSCloseCode.POLICY_VIOLATION)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -339,9 +370,9 @@ class KrakenWs:
         elif trades and sub.channel == "trade":
             self.send(conn, _channel("trade", "update", [feed.trade_row(spec, t) for t in trades]))
         elif trades:
-            rows = feed.ohlc_rows(
-                spec, engine.trades.get(spec.symbol) or [], sub.interval, trades[0].time_ms
-            )
+            key = (spec.symbol, sub.interval)
+            bars = self._bars.get(key) or self._bars.setdefault(key, feed.OhlcBars(sub.interval))
+            rows = bars.update(spec, engine.trades.get(spec.symbol) or [], trades[0].time_ms)
             self.send(conn, _channel("ohlc", "update", rows))
 
     def _ticker(self, spec: MarketSpec, now_ms: int) -> dict[str, Any]:
@@ -409,6 +440,11 @@ def _extras(sub: Options) -> dict[str, Any]:
     if sub.channel == "ticker":
         return {"event_trigger": sub.trigger}
     return {}
+
+
+def _abort(conn: Conn) -> None:
+    if conn.transport is not None and not conn.transport.is_closing():
+        conn.transport.abort()
 
 
 def _no_constant(name: str) -> Any:

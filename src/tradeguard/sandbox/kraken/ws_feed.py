@@ -158,7 +158,40 @@ def ohlc_rows(
     """The candles of `interval_min` minutes opened at or after `start_ms`, oldest first."""
     size = interval_min * 60_000
     bars: dict[int, list[Any]] = {}
-    for t in _since(trades, start_ms // size * size):
+    _fold(bars, _since(trades, start_ms // size * size), size)
+    return _rows(spec, bars, interval_min)
+
+
+class OhlcBars:
+    """A pair's candles of one interval kept as trades arrive: an update folds in the new trades
+    instead of reading every trade of the open candle again (a 15-day candle holds every trade
+    of 15 days). Only the candles a later trade can still reach are kept."""
+
+    def __init__(self, interval_min: int) -> None:
+        self.interval = interval_min
+        self.size = interval_min * 60_000
+        self.seen = 0  # trades folded in
+        self.bars: dict[int, list[Any]] = {}  # open time -> bar
+        self.rows: list[dict[str, Any]] = []  # the last update's, for the next subscriber
+
+    def update(self, spec: MarketSpec, trades: list[Trade], start_ms: int) -> list[dict[str, Any]]:
+        """The candles opened at or after `start_ms` (the first new trade's), oldest first."""
+        if self.seen == len(trades):  # another subscriber of the same result
+            return self.rows
+        first = start_ms // self.size * self.size
+        if not self.bars or first < max(self.bars):  # first use, or a back-dated trade
+            self.bars = {}
+            _fold(self.bars, _since(trades, first), self.size)
+        else:
+            self.bars = {k: bar for k, bar in self.bars.items() if k >= first}
+            _fold(self.bars, trades[self.seen :], self.size)
+        self.seen = len(trades)
+        self.rows = _rows(spec, {k: b for k, b in self.bars.items() if k >= first}, self.interval)
+        return self.rows
+
+
+def _fold(bars: dict[int, list[Any]], trades: list[Trade], size: int) -> None:
+    for t in trades:
         opened = t.time_ms // size * size
         bar = bars.get(opened)
         if bar is None:
@@ -168,6 +201,9 @@ def ohlc_rows(
         bar[5] += t.quote_qty
         bar[6] += 1
         bar[7] = t.time_ms
+
+
+def _rows(spec: MarketSpec, bars: dict[int, list[Any]], interval_min: int) -> list[dict[str, Any]]:
     return [
         {
             "symbol": ws_symbol(spec),
