@@ -332,7 +332,7 @@ def test_a_config_bot_with_a_misshapen_symbol_is_refused(tmp_path, capsys):
     with cfg.open("a", encoding="utf-8") as fh:
         fh.write('\n[[bots]]\nname = "alpha"\nsymbols = ["btc-usdt"]\n')
     code, err = _run(["config", "check", str(cfg)], capsys)
-    assert code == 2 and "bots.0.symbols" in err and "'btc-usdt' is not BASE/QUOTE" in err
+    assert code == 2 and "bots.0.symbols.0 = 'btc-usdt'" in err and "must be BASE/QUOTE" in err, err
 
 
 @pytest.mark.parametrize("command", ["status", "orders", "positions", "balances", "fills"])
