@@ -46,3 +46,31 @@ async def test_a_misshapen_stream_token_is_refused_before_the_socket_opens(
     finally:
         await server.stop()
         node.close()
+
+
+async def test_the_stream_takes_the_bearer_header_the_http_routes_take(tmp_path, data_dir):
+    # a client sending the API's own `Authorization: Bearer` header was held 5 s for a first
+    # frame, then closed 4401 "authentication timed out"
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    url = f"ws://127.0.0.1:{server.port}/api/v1/stream"
+
+    async def first(headers: dict[str, str]) -> str:
+        try:
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 2))["type"]
+        except websockets.ConnectionClosed as exc:
+            return f"closed {exc.rcvd.code if exc.rcvd else None}"
+        except TimeoutError:
+            return "waiting for a first frame"
+
+    try:
+        assert await first({"Authorization": f"Bearer {tokens.viewer}"}) == "hello"
+        assert await first({"Authorization": "Bearer not-a-token"}) == "closed 4401"
+        basic = await first({"Authorization": f"Basic {tokens.viewer}"})
+        assert basic == "waiting for a first frame", basic  # only Bearer is a token
+    finally:
+        await server.stop()
+        node.close()

@@ -79,6 +79,7 @@ def test_a_backup_killed_midway_leaves_no_file_under_the_final_name(tmp_path, da
     cfg, db = _paper_db(tmp_path, data_dir)
     _pad_events(db, 60_000)  # about 80 MB
     out = tmp_path / "backups" / "tg.tgb"
+    out.parent.mkdir()  # backup --out makes no folder
     argv = [EXE, "backup", "--config", cfg, "--out", str(out)]
     env = _env(**{PASSPHRASE_ENV: PASS})
     # Killed while encrypting: the plaintext copy's name is already gone; ciphertext is left.
@@ -158,6 +159,7 @@ def test_a_backup_or_restore_that_cannot_write_says_so_and_leaves_nothing(tmp_pa
     _pad_events(db, 3000)  # a few MB
     env = _env(**{PASSPHRASE_ENV: PASS})
     out = tmp_path / "backups" / "tg.tgb"
+    out.parent.mkdir()  # backup --out makes no folder
     argv = [EXE, "backup", "--db", f"sqlite:///{db}", "--out", str(out)]
     size = db.stat().st_size
     # The database's copy does not fit; then the copy fits and the backup file does not.

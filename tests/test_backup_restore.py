@@ -73,6 +73,7 @@ def _assert_same(source: str, restored: str) -> None:
 def test_sqlite_backup_restores_every_table_and_the_audit_passes(tmp_path, data_dir, capsys):
     cfg, url = _paper_run(tmp_path, data_dir)
     out = tmp_path / "backups" / "tg.tgb"
+    out.parent.mkdir()  # backup --out makes no folder
     assert main(["backup", "--config", cfg, "--out", str(out)]) == 0
     info = read_info(out)
     assert (info.dialect, info.schema_head) == ("sqlite", SCHEMA_HEAD)
@@ -326,7 +327,8 @@ def test_restore_from_a_folder_or_an_empty_in_is_a_usage_error(tmp_path, capsys,
     target = tmp_path / "restored.db"
     assert main(["restore", "--in", given, "--db", f"sqlite:///{target}"]) == 2
     err = capsys.readouterr().err
-    assert f"--in {given!r} is a directory; give the backup file" in err
+    what = "is a directory" if where else "is empty (an unset variable?)"  # '' is no folder
+    assert f"--in {given!r} {what}; give the backup file" in err
     assert "Traceback" not in err and not target.exists()
 
 
@@ -334,7 +336,7 @@ def test_backup_to_an_empty_out_is_a_usage_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tg.db").touch()
     assert main(["backup", "--db", "sqlite:///tg.db", "--out", ""]) == 2
-    assert "--out '' is a directory" in capsys.readouterr().err
+    assert "--out '' is empty (an unset variable?)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("parent", ["missing/sub", "afile"], ids=["missing", "a-file"])

@@ -126,6 +126,7 @@ def test_a_backup_killed_in_a_pid_namespace_leaves_a_copy_the_next_one_sweeps(tm
     _, db = _paper_db(tmp_path, data_dir)
     _pad_events(db, 60_000)
     out = tmp_path / "backups" / "tg.tgb"
+    out.parent.mkdir()  # backup --out makes no folder
     env = _env(**{PASSPHRASE_ENV: PASS})
     # The backup is PID 1 of its namespace, as a node in a container is at every start.
     argv = ["unshare", "--pid", "--fork", "--kill-child", str(EXE), "backup"]

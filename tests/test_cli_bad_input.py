@@ -332,7 +332,7 @@ def test_a_config_bot_with_a_misshapen_symbol_is_refused(tmp_path, capsys):
     with cfg.open("a", encoding="utf-8") as fh:
         fh.write('\n[[bots]]\nname = "alpha"\nsymbols = ["btc-usdt"]\n')
     code, err = _run(["config", "check", str(cfg)], capsys)
-    assert code == 2 and "bots.0.symbols" in err and "'btc-usdt' is not BASE/QUOTE" in err
+    assert code == 2 and "bots.0.symbols.0 = 'btc-usdt'" in err and "must be BASE/QUOTE" in err, err
 
 
 @pytest.mark.parametrize("command", ["status", "orders", "positions", "balances", "fills"])
@@ -344,3 +344,13 @@ def test_a_read_command_on_a_missing_database_file_says_so_and_creates_nothing(
     assert code == 1 and f"no database file at {target}" in err
     assert len(err.strip().splitlines()) == 1
     assert not target.exists()
+
+
+def test_a_bot_symbol_over_the_limit_is_named_cut_not_printed_whole(tmp_path, capsys):
+    # a 20,000-character --symbols value came back whole in the error, a screenful per line
+    db = ["--db", f"sqlite:///{tmp_path / 'tg.db'}"]
+    limits = ["--max-order-usd", "50", "--max-position-usd", "100", "--daily-loss-usd", "20"]
+    long = "A" * 20_000 + "/USDT"
+    code, err = _run(["bot", "add", "alpha", *limits, "--symbols", long, *db], capsys)
+    assert code == 2 and "symbol 'AAAA" in err and "(20005 characters)" in err, err[:400]
+    assert "at most 100 characters" in err and len(err) < 600, len(err)

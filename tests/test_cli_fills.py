@@ -77,7 +77,7 @@ def test_paging_and_filters_give_the_same_fills_in_the_same_order(journal, tmp_p
         (["--since", "2022-01-02", "--until", "2022-01-01"], "must be after --since"),
         (["--out", "/no/such/folder/f.csv"], "folder '/no/such/folder' does not exist"),
         # '' (a script's unset variable) printed the CSV to the terminal instead
-        (["--out", ""], "--out '' is a directory"),
+        (["--out", ""], "--out '' is empty (an unset variable?)"),  # not "a directory"
     ],
 )
 def test_bad_input_is_named_and_leaves_no_file(journal, tmp_path, capsys, args, message):

@@ -269,3 +269,15 @@ def test_status_refuses_an_api_that_is_no_url(tmp_path, capsys, api):
     assert main(["status", "--db", f"sqlite:///{db}", "--api", api]) == 2
     err = capsys.readouterr().err
     assert f"--api {api!r}: expected the node's API URL" in err and "Traceback" not in err
+
+
+def test_status_names_a_bad_api_before_a_missing_database(tmp_path, capsys):
+    # a fresh folder with no database: the misspelt --api was never named, the command failing
+    # with exit 1 ("no database file") instead of the usage error (exit 2)
+    db = f"sqlite:///{tmp_path / 'none.db'}"
+    assert main(["status", "--db", db, "--api", "http://[::1"]) == 2
+    err = capsys.readouterr().err
+    assert "--api 'http://[::1': expected the node's API URL" in err, err
+    assert not (tmp_path / "none.db").exists()
+    assert main(["status", "--db", db]) == 1  # a good --api (none) still needs the database
+    assert "no database file" in capsys.readouterr().err

@@ -11,9 +11,10 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,7 +35,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.holdings import HOLDINGS
-from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN, SYMBOL_RULE, is_symbol
+from tradeguard.model.instrument import SYMBOL_RULE, is_symbol
 from tradeguard.model.money import STABLECOINS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
@@ -48,10 +49,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _symbol(value: str) -> str:
+    """Hold a symbol of the config (instrument, data, strategy, venue filter, bot) to the one
+    rule of model/instrument.py; the value itself is shown (cut) by the error's line."""
+    if not is_symbol(value):
+        raise ValueError(f"a symbol must be {SYMBOL_RULE}")
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_symbol)]
+
+
 class InstrumentConfig(_Strict):
     """A market's rules, for venues (paper) that do not publish them."""
 
-    symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
+    symbol: Symbol
     price_tick: Decimal = Field(gt=0)
     amount_step: Decimal = Field(gt=0)
     min_amount: Decimal = Field(default=Decimal(0), ge=0)
@@ -84,7 +96,7 @@ class VenueConfig(_Strict):
     balances: dict[str, Decimal] = Field(default_factory=dict)
     instruments: list[InstrumentConfig] = Field(default_factory=list)
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
-    symbols: list[str] = Field(default_factory=list)
+    symbols: list[Symbol] = Field(default_factory=list, max_length=10_000)
     # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
     # quotes, candles) feed this venue's strategies and fills; a kalshi or polymarket venue
     # (data_only = true) feeds a paper venue of the same `exchange`, which takes its markets
@@ -124,7 +136,7 @@ class DataConfig(_Strict):
 
     # A relative path: next to the config file, else the working directory, else the data directory.
     path: str = DEFAULT_DATA_FILE
-    symbol: str = "BTC/USDT"
+    symbol: Symbol = "BTC/USDT"
     venue: str = "paper"
     kind: Literal["candles", "trades", "quotes", "book"] = "candles"
     # Longer bars built from this file's candles as they replay (paper replay and backtest):
@@ -147,7 +159,7 @@ class StrategyConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
     kind: str = "ma_crossover"
     venue: str = "paper"
-    symbol: str = "BTC/USDT"
+    symbol: Symbol = "BTC/USDT"
     enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
     # unfilled limit orders are cancelled after this many seconds (0 = never)
@@ -276,7 +288,7 @@ class BotConfig(_Strict):
     daily_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     weekly_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     venue: str | None = None
-    symbols: list[str] | None = Field(default=None, max_length=500)
+    symbols: list[Symbol] | None = Field(default=None, max_length=500)
     cooldown_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
     max_losing_streak: int | None = Field(default=None, ge=1, le=1000)
     confirmation_ttl_s: int | None = Field(default=None, ge=1, le=3600)
@@ -285,14 +297,6 @@ class BotConfig(_Strict):
     require_confirmation: bool | None = None
     one_position_per_symbol: bool | None = None
     sizing: dict[str, Any] | None = None  # {"kind": "fixed" | "table" | "linear", ...}
-
-    @field_validator("symbols")
-    @classmethod
-    def _symbol_shapes(cls, v: list[str] | None) -> list[str] | None:
-        for s in v or []:
-            if not is_symbol(s):
-                raise ValueError(f"symbol {s!r} is not {SYMBOL_RULE}")
-        return v
 
     def named_fields(self) -> dict[str, Any]:
         """Return the spec fields this entry sets (money as strings), without name and enabled."""
@@ -482,6 +486,8 @@ def _describe(err: ValidationError, data: dict[str, Any], environ: dict[str, str
             value = "{…}" if isinstance(value, dict) else f"[… {len(value)} entries]"
         elif _secret_key(str(e["loc"][-1]) if e["loc"] else ""):
             value = "(hidden)"  # a webhook or ping URL, a token, a password: a credential
+        elif isinstance(value, str) and len(value) > 120:
+            value = f"{value[:120]}… ({len(value)} characters)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden" and not isinstance(e.get("input"), dict | list):
             # an unknown key may well be a credential pasted in: never echoed

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -28,6 +29,7 @@ from tradeguard.config import (
     VenueConfig,
     field_range,
 )
+from tradeguard.model.instrument import SYMBOL_MAX_LEN
 from tradeguard.risk.config import RiskConfig
 from tradeguard.strategies.cross_venue.executor import PairExecConfig
 from tradeguard.strategies.triangular.executor import TriangularExecConfig
@@ -118,6 +120,27 @@ def _default(info: FieldInfo) -> str:
     return "none" if value is None else f"`{value}`"
 
 
+# the config's symbol fields (config.Symbol) are checked by a function, not a pattern
+_SYMBOL_TYPE = re.compile(r"Annotated\[str, AfterValidator\(func=<function _symbol at \w+>\)\]")
+_SYMBOL_ALLOWED = f"a symbol: BASE/QUOTE or MARKET:YES/QUOTE, <= {SYMBOL_MAX_LEN} characters"
+
+
+def _holds_symbol(metadata: Any, tp: Any) -> bool:
+    """Tell whether a field (its metadata and type, a list's items, an optional's value) is
+    checked as a symbol."""
+    checks = [getattr(getattr(m, "func", None), "__name__", "") for m in metadata]
+    args = get_args(tp)
+    return "_symbol" in checks or any(
+        _holds_symbol(getattr(a, "__metadata__", ()), a) for a in args if a is not str
+    )
+
+
+def _allowed(info: FieldInfo) -> str:
+    """The field's bounds; for a symbol (or a list of them) the symbol rule in short."""
+    symbol = _holds_symbol(info.metadata, info.annotation)
+    return ", ".join(p for p in (field_range(info, patterns=True), _SYMBOL_ALLOWED * symbol) if p)
+
+
 def render() -> str:
     """Return the Markdown reference for every configuration key."""
     out = [
@@ -141,9 +164,8 @@ def render() -> str:
         for key, info in model.model_fields.items():
             ann = getattr(info.annotation, "__name__", None) or str(info.annotation)
             ann = ann.replace("typing.", "").replace("decimal.", "").replace("|", "or")
-            out.append(
-                f"| `{key}` | {ann} | {_default(info)} | {field_range(info, patterns=True)} |"
-            )
+            ann = _SYMBOL_TYPE.sub("symbol", ann)
+            out.append(f"| `{key}` | {ann} | {_default(info)} | {_allowed(info)} |")
         out.append("")
     return "\n".join(out)
 

@@ -76,14 +76,21 @@ class SizeRule:
             raw = doc.get("steps")
             if not isinstance(raw, list) or not raw:
                 raise SizingError(f'{what}.steps must be a list of ["min score", "usd"] pairs')
-            steps = []
+            steps: list[tuple[Decimal, Decimal]] = []
             for i, pair in enumerate(raw):
                 if not isinstance(pair, list | tuple) or len(pair) != 2:
                     raise SizingError(f'{what}.steps[{i}]={pair!r} must be ["min score", "usd"]')
                 usd = _dec(f"{what}.steps[{i}] usd", pair[1])
                 if usd < 0:
                     raise SizingError(f"{what}.steps[{i}] usd={usd} must be >= 0")
-                steps.append((_dec(f"{what}.steps[{i}] score", pair[0]), usd))
+                score = _dec(f"{what}.steps[{i}] score", pair[0])
+                twin = next((j for j, (s, _) in enumerate(steps) if s == score), None)
+                if twin is not None:  # two sizes for one score: the sort would keep the larger
+                    raise SizingError(
+                        f"{what}.steps[{i}] score={pair[0]} repeats steps[{twin}]'s; "
+                        "each score threshold once"
+                    )
+                steps.append((score, usd))
             if all(usd == 0 for _, usd in steps):
                 raise SizingError(f"{what}.steps: every step sizes 0 USD; one needs usd > 0")
             return cls(kind="table", steps=tuple(sorted(steps)))

@@ -158,5 +158,7 @@ def check_symbols(name: str, raw: Any) -> tuple[str, ...]:
         raise BotError(f"bot {name}: symbols = {raw!r} must be a list such as ['BTC/USDT']")
     for s in raw:
         if not is_symbol(s):
-            raise BotError(f"bot {name}: symbol {s!r} is not {SYMBOL_RULE}")
+            long = isinstance(s, str) and len(s) > 64
+            shown = f"{s[:64]!r}... ({len(s)} characters)" if long else repr(s)
+            raise BotError(f"bot {name}: symbol {shown} is not {SYMBOL_RULE}")
     return tuple(raw)

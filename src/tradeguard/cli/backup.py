@@ -67,7 +67,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if not args.out or Path(args.out).is_dir():  # '' is the current folder
-        raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as db.tgb")
+        what = "is empty (an unset variable?)" if not args.out else "is a directory"
+        raise ConfigError(f"--out {args.out!r} {what}; give a file name such as db.tgb")
     folder = Path(args.out).parent
     if not folder.is_dir():  # a mistyped folder is refused, not created
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -110,8 +111,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     # A folder is a bad argument (exit 2), as `backup --out` says; a BackupFileError (exit 1)
     # says which way the file, or the passphrase, is wrong.
     if not args.input or Path(args.input).is_dir():
+        what = "is empty (an unset variable?)" if not args.input else "is a directory"
         raise ConfigError(
-            f"--in {args.input!r} is a directory; give the backup file, such as backups/tg.tgb"
+            f"--in {args.input!r} {what}; give the backup file, such as backups/tg.tgb"
         )
     with BackupReader(Path(args.input)) as reader:
         return _restore_from(args, reader)

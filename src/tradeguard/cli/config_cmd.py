@@ -31,7 +31,7 @@ def check_config(config: Any) -> list[str]:
     """Return one line per problem `run` would stop at in the strategies, venues and data."""
     return [
         *_mode_problems(config), *_strategy_problems(config), *_venue_problems(config),
-        *_data_problems(config), *_backup_problems(config),
+        *_data_problems(config), *_backup_problems(config), *_bot_problems(config),
     ]  # fmt: skip
 
 
@@ -63,6 +63,21 @@ def _backup_problems(config: Any, env: Any = None) -> list[str]:
             "node.backup_interval_s = 0"
         ]
     return []
+
+
+def _bot_problems(config: Any) -> list[str]:
+    """A [[bots]] sizing rule `run` would refuse at start (its limits may come from the
+    database, so only the rule is judged here)."""
+    from tradeguard.bots.sizing import SizeRule, SizingError
+
+    problems = []
+    for entry in config.bots:
+        if entry.sizing is not None:
+            try:
+                SizeRule.parse("sizing", entry.sizing)
+            except SizingError as exc:
+                problems.append(f"bots[{entry.name}]: {_one_line(exc)}")
+    return problems
 
 
 def _strategy_problems(config: Any) -> list[str]:

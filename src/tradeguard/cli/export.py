@@ -82,7 +82,8 @@ def cmd_fills(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--until {args.until} must be after --since {args.since}")
     # a usage error comes before the database; '' (an unset variable in a script) is no file
     if args.out is not None and (not args.out or Path(args.out).is_dir()):
-        raise ConfigError(f"--out {args.out!r} is a directory; give a file name such as fills.csv")
+        what = "is empty (an unset variable?)" if not args.out else "is a directory"
+        raise ConfigError(f"--out {args.out!r} {what}; give a file name such as fills.csv")
     storage = open_storage(args, existing=True)
     rows = storage.fill_pages(venue=args.venue, symbol=args.symbol, since_ts=since, until_ts=until)
     if not args.out:

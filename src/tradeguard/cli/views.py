@@ -87,9 +87,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.node.kill_restart import unfinished_reason
     from tradeguard.node.pause import stored_pauses
 
-    storage = open_storage(args, existing=True)
     config = config_from_args(args)
-    base = api_base(config, args.api)
+    base = api_base(config, args.api)  # a misspelt --api is a usage error, named first
+    storage = open_storage(args, existing=True)
     health = fetch_health(base) if base else None
     risk = storage.kv_get(RISK_STATE_KEY) or {}
     stats = storage.kv_get(STATS_KEY) or {}

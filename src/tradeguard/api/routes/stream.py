@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from tradeguard.api.deps import API, authenticate, client_of
+from tradeguard.api.gate import bearer_token
 from tradeguard.api.params import MAX_VALUE_CHARS
 from tradeguard.api.serialisers import event_json
 from tradeguard.api.state import ApiState
@@ -40,12 +41,14 @@ async def stream(
     # before the socket is accepted
     token: Annotated[str | None, Query(max_length=MAX_VALUE_CHARS)] = None,
 ) -> None:
-    """Push every event as JSON; authenticate with ?token= or a first {"token": ...}."""
+    """Push every event as JSON; authenticate with ?token=, the `Authorization: Bearer` header
+    the HTTP routes take, or a first {"token": ...}."""
     api: ApiState = ws.app.state.api
     node = api.node
     await ws.accept()
     client = client_of(ws)
     reason = None
+    token = token or bearer_token(ws.scope)
     try:
         if not token:
             first = await asyncio.wait_for(ws.receive(), WS_AUTH_TIMEOUT_S)
