@@ -27,13 +27,14 @@ count() {  # build strategy -> instructions
     local out="$SCRATCH/cg-$1-$2"
     PYTHONPATH=$([ "$1" = mypyc ] && echo "$SCRATCH" || true) PYTHONHASHSEED=0 \
         valgrind --tool=callgrind --callgrind-out-file="$out.cg" \
-        "$PY" "$ROOT/benchmarks/order_window.py" "$2" "$DAYS" "$out.run" >"$out.json" 2>"$out.log"
+        "$PY" "$ROOT/benchmarks/order_window.py" "$2" "$DAYS" "$out.run" >"$out.json" 2>"$out.log" ||
+        { grep -v '^==' "$out.log" | tail -5 >&2; return 1; }
     grep -o 'Collected : [0-9]*' "$out.log" | grep -o '[0-9]*$'
 }
 
 for build in pure mypyc; do
-    busy=$(count "$build" EveryCandle)
-    idle=$(count "$build" Idle)
+    busy=$(count "$build" EveryCandle) || exit 1
+    idle=$(count "$build" Idle) || exit 1
     orders=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['orders'])" \
         "$SCRATCH/cg-$build-EveryCandle.json")
     echo "{\"build\": \"$build\", \"orders\": $orders, \"instructions_busy\": $busy," \

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 
 from backtest import _config_with  # noqa: E402
 
-START_MS = 1_515_542_400_000  # 2018-01-10 00:00 UTC, the data's first day
+START_MS = 1_515_542_400_000  # 2018-01-10 00:00 UTC; the first candles come later that day
 DAY_MS = 86_400_000
 
 
