@@ -11,7 +11,7 @@ import tomllib
 from typing import Any
 
 # Variables that share the prefix but are not config keys.
-_NOT_OVERRIDES = frozenset(
+NOT_OVERRIDES = frozenset(
     {
         "TG_MASTER_PASSPHRASE",
         "TG_BACKUP_PASSPHRASE",
@@ -19,6 +19,8 @@ _NOT_OVERRIDES = frozenset(
         "TG_DATA_DIR",
         "TG_VAULT_PATH",
         "TG_API_TOKEN",
+        "TG_API_URL",
+        "TG_NEW_MASTER_PASSPHRASE",
     }
 )
 
@@ -34,7 +36,7 @@ def override_paths(environ: dict[str, str]) -> dict[str, list[str]]:
     """Map each `TG_A__B` override variable to its key path (`["a", "b"]`)."""
     out = {}
     for key in environ:
-        if not key.startswith("TG_") or key in _NOT_OVERRIDES:
+        if not key.startswith("TG_") or key in NOT_OVERRIDES:
             continue
         path = [p.lower() for p in key[3:].split("__") if p]
         if path:

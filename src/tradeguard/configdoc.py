@@ -29,6 +29,7 @@ from tradeguard.config import (
     VenueConfig,
     field_range,
 )
+from tradeguard.config_env import NOT_OVERRIDES
 from tradeguard.model.instrument import SYMBOL_MAX_LEN
 from tradeguard.risk.config import RiskConfig
 from tradeguard.strategies.cross_venue.executor import PairExecConfig
@@ -150,6 +151,9 @@ def render() -> str:
         "Every key can be overridden from the environment: `TG_SECTION__KEY=value`, e.g.",
         "`TG_RISK__MAX_ORDER_NOTIONAL_USD=50`. A value outside its range stops the node with the",
         "key, the value and the range. `tradeguard config check FILE` validates without running.",
+        "The variables tradeguard reads for itself are no overrides: "
+        + ", ".join(f"`{n}`" for n in sorted(NOT_OVERRIDES))
+        + ".",
         "",
     ]
     for name, model, blurb in SECTIONS:
