@@ -12,7 +12,13 @@
   machine disturbs less than the wall time; `backtest_reader_cpu_runs_s` is the CPU of the
   second process that reads the data files while the command imports (on the other core), and
   `backtest_reader_peak_rss_mib` its peak memory; `backtest_peak_rss_both_mib` adds the two
-  peaks (an upper bound of what both hold at once: the reader ends before the replay).
+  peaks (an upper bound of what both hold at once: the reader ends before the replay). Those
+  come from the kernel's peak RSS of a process and of its largest child: the child the command
+  forks to write the HTML report shares most of its pages with the command, yet counts them all,
+  so the sum overstates. `backtest_peak_pss_tree_mib` is the measure of what the backtest holds
+  at once: one more run, its process tree sampled every 5 ms, the proportional set size (a
+  shared page split among the processes sharing it) of the command and its children summed,
+  the largest sum kept.
   The compiled process runs three times: the figures are the best of them, each run's are
   listed (`backtest_wall_runs_s`, `backtest_cpu_runs_s`).
 - `idle_candles_per_s_callback`: candle events through the node with a strategy that never
@@ -38,6 +44,7 @@ Run: .venv/bin/python benchmarks/backtest.py [--skip-sweep | --orders-only [--ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -112,7 +119,46 @@ def bench_backtest_process(tmp: Path) -> dict[str, Any]:
         backtest_trades=metrics["trades"],
         load_average_1m_after_backtest=round(os.getloadavg()[0], 2),
     )
+    out["backtest_peak_pss_tree_mib"] = round(_peak_pss_tree(tmp / "pss"), 1)
     return out
+
+
+def _peak_pss_tree(out: Path) -> float:
+    """Run the command once, sampling its process tree's summed PSS; return the peak in MiB."""
+    argv = ["backtest", "--config", str(CONFIG), "--out", str(out), "--json"]
+    code = "import runpy, sys; sys.argv = ['tradeguard', *sys.argv[1:]]; " + (
+        "runpy.run_module('tradeguard.cli', run_name='__main__')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_pss_kib(pid) for pid in _tree(proc.pid)))
+        time.sleep(0.005)
+    if proc.returncode != 0:
+        raise SystemExit(f"backtest failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return peak / 1024
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (from /proc/PID/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0  # ended between the listing and the read
+    return next((int(x.split()[1]) for x in text.splitlines() if x.startswith("Pss:")), 0)
 
 
 def _drop_caches(src: Path) -> None:
