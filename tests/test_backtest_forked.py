@@ -35,7 +35,7 @@ def _raise_unpicklable() -> None:
     raise _Unpicklable("lost in the pipe")
 
 
-def test_the_child_answers_from_another_process():
+def _check_the_child_answers_from_another_process():
     job = forked.start(_double, 21)
     assert job is not None
     value, pid = forked.join(job)
@@ -43,7 +43,7 @@ def test_the_child_answers_from_another_process():
     assert pid != os.getpid()
 
 
-def test_an_os_error_in_the_child_is_raised_with_its_path(tmp_path):
+def _check_an_os_error_in_the_child_is_raised_with_its_path(tmp_path: Path):
     target = tmp_path / "report.html"
     target.mkdir()
     job = forked.start(_refuse, str(target))
@@ -53,7 +53,7 @@ def test_an_os_error_in_the_child_is_raised_with_its_path(tmp_path):
     assert caught.value.filename == str(target)
 
 
-def test_an_error_that_does_not_pickle_arrives_as_its_text():
+def _check_an_error_that_does_not_pickle_arrives_as_its_text():
     job = forked.start(_raise_unpicklable)
     assert job is not None
     with pytest.raises(RuntimeError, match="_Unpicklable: lost in the pipe"):
@@ -75,6 +75,27 @@ def _small_run(tmp_path: Path, name: str):
     config = load_config(write_config(tmp_path, pairs=("ETH",)))
     window = BacktestWindow(start_ms=1_515_715_200_000, end_ms=1_515_801_600_000)
     return run_backtest(config, tmp_path / name, window)
+
+
+# `forked.start` forks only a process with no other thread (a fork carries one thread over);
+# threads an earlier test left in the test process (an executor's, a client's) would make it
+# run the call itself, so the checks that fork in-process run in a fresh interpreter.
+FRESH = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import test_backtest_forked as t
+getattr(t, sys.argv[2])(*([Path(sys.argv[3])] if len(sys.argv) > 3 else []))
+"""
+
+
+def _in_a_process_of_its_own(check: str, tmp_path: Path | None) -> None:
+    argv = [sys.executable, "-c", FRESH, str(Path(__file__).parent), check]
+    done = subprocess.run(
+        argv + ([str(tmp_path)] if tmp_path is not None else []),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_the_forked_report_is_the_one_written_in_process(tmp_path, data_dir):
@@ -199,7 +220,7 @@ def _raise_value_error() -> None:
     raise ValueError("a figure the report cannot show")
 
 
-def test_an_exception_in_the_child_keeps_where_it_was_raised():
+def _check_an_exception_in_the_child_keeps_where_it_was_raised():
     """A bug in the report's code raised in the child reached the command without its
     traceback (a pickled exception has none): the traceback printed named only `join`."""
     job = forked.start(_raise_value_error)
@@ -248,3 +269,19 @@ def test_a_fork_the_system_refuses_leaves_the_work_to_the_command(tmp_path):
         group.rmdir()
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[null, false]"
+
+
+def test_the_child_answers_from_another_process(tmp_path):
+    _in_a_process_of_its_own("_check_the_child_answers_from_another_process", None)
+
+
+def test_an_os_error_in_the_child_is_raised_with_its_path(tmp_path):
+    _in_a_process_of_its_own("_check_an_os_error_in_the_child_is_raised_with_its_path", tmp_path)
+
+
+def test_an_error_that_does_not_pickle_arrives_as_its_text(tmp_path):
+    _in_a_process_of_its_own("_check_an_error_that_does_not_pickle_arrives_as_its_text", None)
+
+
+def test_an_exception_in_the_child_keeps_where_it_was_raised(tmp_path):
+    _in_a_process_of_its_own("_check_an_exception_in_the_child_keeps_where_it_was_raised", None)
