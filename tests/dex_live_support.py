@@ -11,43 +11,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dex_node_support import PASSPHRASE, DexSetup, cli
+from dex_node_support import CONFIG, PASSPHRASE, DexSetup, cli
 
 # What a hosted provider's URL hides: neither may reach logs, the database, status or the API.
 PATH_KEY = "pathkey" + secrets.token_hex(8)
 QUERY_KEY = "querykey" + secrets.token_hex(8)
 
-LIVE_CONFIG = """mode = "live"
-
-[node]
-database_url = "sqlite:///{db}"
-valuation_asset = "USD"
-reconcile_interval_s = 2
-
-[api]
-enabled = true
-port = 0
-
-[risk]
-max_order_notional_usd = 5000
-
-[[venues]]
-name = "dex"
-kind = "uniswap_v2"
-credentials = "dex-demo"
-symbols = ["WETH/USD", "TKA/USD"]
-
-[venues.dex]
-rpc_url = "{rpc}/v3/{path_key}?apikey={query_key}"
-chain_id = {chain_id}
-router = "{router}"
-factory = "{factory}"
-tokens = {{ WETH = "{weth}", USD = "{usd}", TKA = "{tka}" }}
-slippage_bps = 50
-max_fee_per_gas_gwei = "100"
-max_tx_value = "10000"
-quote_poll_s = 0.2
-"""
+# The sandbox node's config, made live: explicit contracts, chain id and a provider-style URL
+# instead of the local chain's deployment file.
+LIVE_CONFIG = CONFIG.replace('mode = "sandbox"', 'mode = "live"').replace(
+    'deployment_file = "{deployment}"\n',
+    'rpc_url = "{rpc}/v3/{path_key}?apikey={query_key}"\n'
+    "chain_id = {chain_id}\n"
+    'router = "{router}"\n'
+    'factory = "{factory}"\n'
+    'tokens = {{ WETH = "{weth}", USD = "{usd}", TKA = "{tka}" }}\n',
+)
 
 
 def live_config_text(root: Path, deployment: dict[str, Any], **changes: Any) -> str:
