@@ -165,6 +165,7 @@ class PairExecutor:
                     self.attempt_signal = {}
         rec.latency_ms = (time.perf_counter() - started) * 1000
         if rec.code == PAIR_NETS and self.nets_refused.repeat(rec.pair_id, rec.reason, rec.ts):
+            self._clock.record_note({"nets_refused": self.nets_refused.to_json()})  # kill-safe
             return rec  # counted on the held state's record: no record, no event again
         self._nets_pending = rec if rec.code == PAIR_NETS else None  # committed with its record
         try:
