@@ -92,3 +92,40 @@ async def test_bad_market_rows_are_left_out_by_name_and_the_good_ones_listed(cap
     fee_warnings = " ".join(r.getMessage() for r in caplog.records if "fee of" in r.getMessage())
     assert "fd.r = 'abc'" in fee_warnings and "fd.r = '-1'" in fee_warnings
     assert "fd.e = '[1]': expected a number in [0, 10]" in fee_warnings, fee_warnings
+
+
+async def test_bad_kalshi_market_rows_are_left_out_by_name_and_results_read_safely(caplog):
+    from tradeguard.venues.pm_public import KalshiPublicData
+
+    hostile = [
+        ([1], "a market row is list, not an object"),
+        ({"status": "active"}, "ticker = None: its symbols must be TICKER:YES/USD"),
+        ({"ticker": "K 1"}, "ticker = 'K 1': its symbols must be"),
+        ({"ticker": "K2", "tick_size_dollars": "-0.01"}, "tick_size_dollars = '-0.01'"),
+        ({"ticker": "K3", "tick_size_dollars": "abc"}, "tick_size_dollars = 'abc'"),
+        ({"ticker": "K4", "tick_size_dollars": 1e308}, "expected a number in (0, 0.1]"),
+    ]
+    settled = [{"ticker": "KOK", "result": "yes"}, {"result": "no"}, [3], {"ticker": "KX",
+               "result": ["yes"]}]  # fmt: skip
+
+    async def answers(request: web.Request) -> web.Response:
+        status = request.query.get("status")
+        rows = settled if status == "settled" else [m for m, _ in hostile] + [{"ticker": "KOK"}]
+        body = {"markets": rows, "cursor": ""}
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+    runner, base = await answering(answers)
+    public = KalshiPublicData("k-data", f"{base}/trade-api/v2", Clock())
+    try:
+        with caplog.at_level(logging.WARNING):
+            listed = await public.load_instruments()
+            results = await public.fetch_resolutions()
+    finally:
+        await public.close()
+        await runner.cleanup()
+    assert sorted(listed) == ["KOK:NO/USD", "KOK:YES/USD"]
+    assert {s: r.value for s, r in results.items()} == {"KOK": "yes"}
+    warned = [r.getMessage() for r in caplog.records if "left out of the listing" in r.getMessage()]
+    assert len(warned) == len(hostile), warned
+    for _, expected in hostile:
+        assert any(expected in w for w in warned), (expected, warned)

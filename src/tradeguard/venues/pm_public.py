@@ -123,7 +123,7 @@ class KalshiPublicData(PublicData):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.kalshi_listing("load_instruments", "open"):
-            for inst in kalshi_markets.market_instruments(self.name, m):
+            for inst in kalshi_markets.listed_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 
@@ -142,7 +142,7 @@ class KalshiPublicData(PublicData):
         out = {}
         for m in await self.kalshi_listing("fetch_resolutions", "settled"):
             resolution = kalshi_markets.market_resolution(m)
-            if resolution is not None:
+            if resolution is not None and isinstance(m.get("ticker"), str):
                 out[m["ticker"]] = resolution
         return out
 

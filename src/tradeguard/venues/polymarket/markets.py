@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, Instrument, is_symbol
-from tradeguard.model.money import dec
 from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument
+from tradeguard.venues.listing_rows import BadMarket, bounded, cut
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,6 @@ STEP = Decimal("0.01")  # token amounts in hundredths
 TAKER_FEE_BOUND = Decimal("0.25")  # the worst taker fee per unit of notional
 MAX_TICK = Decimal("0.1")  # Polymarket's ticks are 0.1, 0.01, 0.001 and 0.0001
 MAX_MIN_SIZE = Decimal(1_000_000)  # a minimum order beyond this is no real market's
-
-
-class BadMarket(ValueError):
-    """A market row of the listing no venue would send; the message names its field."""
 
 
 def is_yes_no(market: dict[str, Any]) -> bool:
@@ -38,28 +34,6 @@ def is_yes_no(market: dict[str, Any]) -> bool:
     return outcomes == ["no", "yes"]
 
 
-def _cut(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else f"{shown[:60]}... ({len(shown)} characters)"
-
-
-def _bounded(
-    market: dict[str, Any], key: str, low: Decimal, high: Decimal, with_low: bool = False
-) -> Decimal:
-    """`market[key]` as a number in (low, high] ([low, high] `with_low`), or BadMarket."""
-    raw = market.get(key)
-    try:
-        value = dec(raw, key)
-    except (TypeError, ValueError):
-        value = Decimal("NaN")
-    above = value.is_finite() and (value >= low if with_low else value > low)
-    if not above or value > high:
-        raise BadMarket(
-            f"{key} = {_cut(raw)}: expected a number in {'[' if with_low else '('}{low}, {high}]"
-        )
-    return value
-
-
 def market_tokens(venue: str, market: Any) -> list[tuple[Instrument, str]]:
     """Each outcome's instrument and token id of an open YES/NO market (none otherwise)."""
     if not isinstance(market, dict):
@@ -69,20 +43,20 @@ def market_tokens(venue: str, market: Any) -> list[tuple[Instrument, str]]:
     slug = market.get("market_slug")
     if not isinstance(slug, str) or not is_symbol(f"{slug}:YES/{QUOTE}"):
         raise BadMarket(
-            f"market_slug = {_cut(slug)}: its symbols must be MARKET:YES/{QUOTE}, at most "
+            f"market_slug = {cut(slug)}: its symbols must be MARKET:YES/{QUOTE}, at most "
             f"{SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"
         )
     cid = market.get("condition_id", "")
     if not isinstance(cid, str) or len(cid) > 200:
-        raise BadMarket(f"condition_id = {_cut(cid)}: expected text of at most 200 characters")
+        raise BadMarket(f"condition_id = {cut(cid)}: expected text of at most 200 characters")
     if not isinstance(market.get("neg_risk", False), bool):
-        raise BadMarket(f"neg_risk = {_cut(market['neg_risk'])}: expected true or false")
-    tick = _bounded(market, "minimum_tick_size", Decimal(0), MAX_TICK)
-    min_size = _bounded(market, "minimum_order_size", Decimal(0), MAX_MIN_SIZE, with_low=True)
+        raise BadMarket(f"neg_risk = {cut(market['neg_risk'])}: expected true or false")
+    tick = bounded(market, "minimum_tick_size", Decimal(0), MAX_TICK)
+    min_size = bounded(market, "minimum_order_size", Decimal(0), MAX_MIN_SIZE, with_low=True)
     out = []
     for token in market["tokens"]:
         if not isinstance(token.get("token_id"), str) or not token["token_id"].strip():
-            raise BadMarket(f"tokens[].token_id = {_cut(token.get('token_id'))}: expected text")
+            raise BadMarket(f"tokens[].token_id = {cut(token.get('token_id'))}: expected text")
         outcome = Outcome(token["outcome"].lower())
         inst = outcome_instrument(
             venue, market["market_slug"], outcome, QUOTE, tick, STEP, min_size, TAKER_FEE_BOUND
@@ -97,7 +71,7 @@ def listed_tokens(venue: str, market: Any) -> list[tuple[Instrument, str]]:
         return market_tokens(venue, market)
     except BadMarket as exc:
         slug = market.get("market_slug") if isinstance(market, dict) else None
-        log.warning("%s: market %s left out of the listing: %s", venue, _cut(slug), exc)
+        log.warning("%s: market %s left out of the listing: %s", venue, cut(slug), exc)
         return []
 
 
@@ -106,5 +80,7 @@ def market_resolution(market: Any) -> Resolution | None:
     None while it is open."""
     if not isinstance(market, dict) or not market.get("closed") or not is_yes_no(market):
         return None
+    if not isinstance(market.get("market_slug"), str):
+        return None  # a result of no market we could name
     winners = [t["outcome"].lower() for t in market["tokens"] if t.get("winner")]
     return Resolution(winners[0]) if winners else Resolution.VOID
