@@ -131,7 +131,7 @@ class KalshiPublicData(PublicData):
         ticker, outcome, _ = parse_outcome_symbol(symbol)
         book = KalshiBook()
         data = await self.get("fetch_quote", f"/markets/{ticker}/orderbook")
-        book.reset(data["orderbook_fp"])
+        book.reset(data.get("orderbook_fp") if isinstance(data, dict) else None)
         return book.quote(symbol, outcome, self.clock.now_ms())
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
