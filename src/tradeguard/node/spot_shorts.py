@@ -35,8 +35,8 @@ def spot_shorts(node: TradingNode) -> list[str]:
         if inst.kind == "spot":
             spot_bases.setdefault(inst.venue, set()).add(inst.base)
     for pos in node.portfolio.positions.values():
-        inst = node.market.instrument(pos.venue, pos.symbol)
-        if pos.quantity < 0 and inst is not None and inst.kind == "spot":
+        spot = node.market.instrument(pos.venue, pos.symbol)
+        if pos.quantity < 0 and spot is not None and spot.kind == "spot":
             who = f" ({pos.strategy_id})" if pos.strategy_id else ""
             found.append(f"position {pos.venue} {pos.symbol}{who} {plain(pos.quantity)}")
     for venue, book in node.portfolio.books.items():

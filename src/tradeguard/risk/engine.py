@@ -242,6 +242,12 @@ class RiskEngine(RiskObservers):
         unvalued = self._unvalued(c)
         if unvalued is not None:
             return unvalued
+        if self.holding_provisional():
+            reason = (
+                f"order rejected: equity is provisional ({self.provisional}); the "
+                "percent-of-equity limits wait for real quotes (at most risk.stale_data_s)"
+            )
+            return Denial("PROVISIONAL_VALUATION", "valuation", None, None, reason)
         stop = i.stop_loss
         if stop is not None:
             risk = i.amount * abs(c.price - stop)
