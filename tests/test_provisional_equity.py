@@ -59,3 +59,17 @@ def test_provisional_equity_is_held_no_longer_than_stale_data_s() -> None:
     # b never quotes: past the bound the borrowed price is acted on, not a loss missed forever
     eng.observe_equity(T0 + 31_000, D(80_000))
     assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
+
+
+def test_usd_rates_fall_back_to_any_venue_where_the_own_venue_has_no_path() -> None:
+    from tradeguard.portfolio.usd_equity import usd_equity, usd_rate
+
+    p = _two_venues()
+    p.mark("ETH/USDT", D(2000), "b")
+    p.book("a").get("ETH").free = D(2)
+    # a quotes BTC only: its ETH is valued at b's ETH/USDT, and said so
+    assert usd_rate(p, "a", "ETH", None) == (D(2000), "ETH/USD (latest of any venue)")
+    assert usd_rate(p, "a", "XYZ", None) is None
+    p.book("a").get("XYZ").free = D(5)
+    usd = usd_equity(p)
+    assert usd.unvalued == {"a:XYZ"} and usd.rates["a:ETH"][1].endswith("any venue)")

@@ -15,7 +15,8 @@ what it is not. Here each holding is valued by the first path that exists, in or
 1. its USD price from its own venue's marks (a direct `ASSET/USDT` there, or one hop there);
 2. its price in the valuation asset (its venue's marks, else the latest of any venue) times the
    valuation asset's USD price (its venue's, else any venue's, else `risk.valuation_asset_usd`);
-3. its USD peg (`node.pegged_assets`).
+3. its USD price from the latest marks of any venue;
+4. its USD peg (`node.pegged_assets`).
 
 A holding none of these values is listed in `unvalued`; the risk engine refuses to trade it.
 """
@@ -70,10 +71,9 @@ def usd_rate(
         k = _valuation_usd(portfolio, venue, fixed_usd)
         if k is not None:
             return k
-    if not own or venue in portfolio.untied:
-        price = portfolio._market_price(asset, "USDT")
-        if price is not None:
-            return price, f"{asset}/USD (latest of any venue)"
+    price = portfolio._market_price(asset, "USDT")  # no path of its venue's: any venue's
+    if price is not None:
+        return price, f"{asset}/USD (latest of any venue)"
     peg = portfolio.pegged.get(asset)
     if peg is not None and asset not in portfolio.unbid:
         return peg, f"{asset} peg"
