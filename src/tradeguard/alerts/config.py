@@ -45,9 +45,9 @@ def _http_url(v: SecretStr, field: str, why: str, what: str) -> SecretStr:
 
 
 def _well_formed(url: str) -> bool:
-    """Tell whether `url` can be sent to: a host, a valid port, printable ASCII without spaces
+    """Tell whether `url` can be sent to: a host, a valid port, printable and without spaces
     ('http://[::1' or 'http://host:x' passed the prefix check and stopped the node at start)."""
-    if not (url.isascii() and url.isprintable()) or " " in url:
+    if not url.isprintable() or " " in url:  # controls, format characters (U+202E), spaces
         return False
     try:
         parts = urlsplit(url)
