@@ -72,3 +72,16 @@ def test_config_check_exits_2_in_one_line(tmp_path):
     assert "alerts.webhook.url is not a well-formed URL" in run.stderr
     assert "Traceback" not in run.stderr and "[::1" not in run.stderr
     assert not Path(tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    "base", ["http://[::1", "https://api.telegram.org:x", "https://api.telegram.org ", "ftp://h"]
+)
+def test_a_telegram_api_base_that_cannot_be_sent_to_is_refused(tmp_path, base):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[alerts.telegram]\nbot_token = "123:abc"\nchat_id = "1"\napi_base = {json.dumps(base)}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"alerts\.telegram\.api_base=.* must be an http"):
+        load_config(path)

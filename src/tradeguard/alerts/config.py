@@ -126,9 +126,11 @@ class TelegramConfig(_Strict):
                 "alerts.telegram.chat_id is empty while bot_token is set; set the chat id "
                 "(ask @userinfobot or read getUpdates) or clear bot_token"
             )
-        if not self.api_base.startswith(("http://", "https://")):
+        if not self.api_base.startswith(("http://", "https://")) or not _well_formed(self.api_base):
             raise ValueError(
-                f"alerts.telegram.api_base={self.api_base!r} must start with http:// or https://"
+                f"alerts.telegram.api_base={self.api_base[:120]!r} must be an http:// or "
+                "https:// URL with a host, a port of 1-65535 if any, and no space or control "
+                "character"
             )
         return self
 
