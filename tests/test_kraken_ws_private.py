@@ -143,26 +143,30 @@ async def test_an_expired_token_or_another_accounts_token_is_refused(
     kx: KrakenSandbox, dave: Any, carol: Any
 ) -> None:
     kx.kraken_ws_private.token_ttl_s = 0.2
-    stale, hers = await _token(dave), await _token(carol)
+    stale = await _token(dave)
     await asyncio.sleep(0.3)
+    short = await _token(dave)  # good for 0.2 s
     kx.kraken_ws_private.token_ttl_s = 900
-    mine = await _token(dave)
+    hers = await _token(carol)
     assert (await dave.privatePostGetWebSocketsToken())["result"]["expires"] == 900
     async with aiohttp.ClientSession() as s, s.ws_connect(kx.kraken_ws_auth_url) as ws:
         await _recv(ws)
-        for req_id, token in ((1, stale), (2, mine), (3, hers)):
+        for req_id, token in ((1, stale), (2, short), (3, hers)):
             params = {"channel": "balances", "token": token, "snapshot": False}
             await ws.send_json({"method": "subscribe", "params": params, "req_id": req_id})
         first, second, third = await _recv(ws), await _recv(ws), await _recv(ws)
         assert (first["req_id"], first["error"]) == (1, "ESession:Invalid session")
         assert (second["req_id"], second["success"]) == (2, True)
         assert (third["req_id"], third["error"]) == (3, "ESession:Invalid session")
-        # a subscribed socket outlives its token's 15 minutes, as Kraken's does
-        kx.kraken_ws_private.token_ttl_s = 0
-        params = {"channel": "balances", "token": mine}
+        await asyncio.sleep(0.3)
+        # the token has lapsed: a request with it is refused, the subscription stays
+        params = {"channel": "balances", "token": short}
         await ws.send_json({"method": "unsubscribe", "params": params, "req_id": 4})
         assert (await _recv(ws))["error"] == "ESession:Invalid session"
-    assert kx.kraken_ws_private.issue("x", {})["expires"] == 0
+        assert _subs(kx) == ["balances"]
+        await dave.create_order("BTC/USD", "market", "buy", 0.01)
+        update = await _recv(ws)
+        assert update["channel"] == "balances" and update["type"] == "update"
 
 
 async def test_the_private_socket_has_the_public_one_s_caps(kx: KrakenSandbox) -> None:

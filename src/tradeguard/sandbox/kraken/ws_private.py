@@ -59,26 +59,26 @@ class KrakenPrivateWs(WsEndpoint):
     def __init__(self, ex: KrakenSandbox) -> None:
         super().__init__(ex)
         self.token_ttl_s = TOKEN_TTL_S
-        self._tokens: dict[str, tuple[str, float]] = {}  # token -> account, issued (monotonic)
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> account, deadline (monotonic)
 
     # -- tokens --------------------------------------------------------------------------
 
     def issue(self, account: str, fields: dict[str, str]) -> dict[str, Any]:
         """`GetWebSocketsToken`: a new token for `account`."""
         now = time.monotonic()
-        for token, (_, issued) in list(self._tokens.items()):
-            if now - issued > self.token_ttl_s:
+        for token, (_, deadline) in list(self._tokens.items()):
+            if now > deadline:
                 del self._tokens[token]
         while len(self._tokens) >= MAX_TOKENS:
             del self._tokens[next(iter(self._tokens))]
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = (account, now)
+        self._tokens[token] = (account, now + self.token_ttl_s)
         return {"token": token, "expires": int(self.token_ttl_s)}
 
     def _account(self, conn: Conn, params: dict[str, Any]) -> str:
         token = params.get("token")
         entry = self._tokens.get(token) if isinstance(token, str) else None
-        if entry is None or time.monotonic() - entry[1] > self.token_ttl_s:
+        if entry is None or time.monotonic() > entry[1]:
             raise Refused(INVALID_SESSION)
         if conn.account is not None and conn.account != entry[0]:
             raise Refused(INVALID_SESSION)
