@@ -586,10 +586,10 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     if vc.exchange == "kraken":
         from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
-        # Orders and fills come from queries (see ccxt_kraken); public data streams.
+        # Fills, orders and balances by the private stream, polled while it is down.
         return KrakenCcxtVenue(
             vc.name, factory, clock, symbols=list(vc.symbols) or None,
-            market_orders=vc.market_orders, stream_user_data=False,
+            market_orders=vc.market_orders,
         )  # fmt: skip
     return CcxtVenue(
         vc.name, factory, clock, symbols=list(vc.symbols) or None,
