@@ -58,8 +58,15 @@ def kraken_cl_ord_id(client_order_id: str) -> str:
 class KrakenCcxtVenue(CcxtVenue):
     """A Kraken account through ccxt.kraken (REST; ccxt.pro's streams where they are on)."""
 
-    def __init__(self, *args: Any, polled_market_data: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, name: str, client_factory: Any, *args: Any, polled_market_data: bool = False,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(name, client_factory, *args, **kwargs)
+        # The private streams get a ccxt client of their own: on the one the live hub's public
+        # watches share, a public trade watch was left waiting when its socket dropped.
+        self._user = client_factory()
+        self._user.enableRateLimit = False
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
@@ -68,8 +75,12 @@ class KrakenCcxtVenue(CcxtVenue):
         self.order_poll_s = ORDER_POLL_S
         self.executions_live = False  # the private `executions` subscription is confirmed
         self._balance_read: asyncio.Task[None] | None = None
-        self._answers = self.client.handle_message  # ccxt's reader of every websocket message
-        self.client.handle_message = self._on_ws_message
+        self._answers = self._user.handle_message  # ccxt's reader of every websocket message
+        self._user.handle_message = self._on_ws_message
+
+    @property
+    def user_client(self) -> Any:
+        return self._user
         # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
         # stream's REST snapshots (first, and while the websocket is down) come from Ticker.
         if not self.client.has.get("fetchBidsAsks") and self.client.has.get("fetchTickers"):
@@ -84,6 +95,16 @@ class KrakenCcxtVenue(CcxtVenue):
         self._tasks.append(
             asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
         )
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """The markets, shared with the private streams' client (which need not load them)."""
+        found = await super().load_instruments()
+        self._user.set_markets(self.client.markets, self.client.currencies)
+        return found
+
+    async def close(self) -> None:
+        await super().close()
+        await self._user.close()
 
     def stream_live(self) -> bool:
         """Fills and order states come by the private stream now (no polling needed)."""
@@ -280,17 +301,17 @@ class KrakenCcxtVenue(CcxtVenue):
         return self._answers(client, message)
 
     def _is_private(self, client: Any) -> bool:
-        urls = (self.client.urls.get("api") or {}).get("ws") or {}
+        urls = (self._user.urls.get("api") or {}).get("ws") or {}
         return bool(getattr(client, "url", None) == urls.get("privateV2"))
 
     def _refused(self, client: Any, error: str) -> None:
         self.executions_live = False
         log.warning("venue %s: private stream refused (%s); polling meanwhile", self.name,
                     redact(error)[:200])  # fmt: skip
-        clients = self.client.clients or {}
+        clients = self._user.clients or {}
         clients.pop(client.url, None)
         # the cached token was refused: the next subscription asks for a new one
-        private = (self.client.urls.get("api") or {}).get("ws", {}).get("private")
+        private = (self._user.urls.get("api") or {}).get("ws", {}).get("private")
         cached = clients.get(private)
         if cached is not None:
             cached.subscriptions.pop("authenticated", None)
