@@ -77,15 +77,16 @@ class KrakenCcxtVenue(CcxtVenue):
         self._balance_read: asyncio.Task[None] | None = None
         self._answers = self._user.handle_message  # ccxt's reader of every websocket message
         self._user.handle_message = self._on_ws_message
-
-    @property
-    def user_client(self) -> Any:
-        return self._user
         # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
         # stream's REST snapshots (first, and while the websocket is down) come from Ticker.
         if not self.client.has.get("fetchBidsAsks") and self.client.has.get("fetchTickers"):
             self.client.has["fetchBidsAsks"] = True
             self.client.fetch_bids_asks = self.client.fetch_tickers
+
+    @property
+    def user_client(self) -> Any:
+        """The private streams' own ccxt client."""
+        return self._user
 
     async def connect(self) -> None:
         """Load markets, start the private streams (when on) and the polling that stands in for

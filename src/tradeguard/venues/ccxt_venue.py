@@ -98,11 +98,6 @@ class CcxtVenue(CcxtConnection):
                 asyncio.create_task(self._watch_socket(), name=f"{self.name}:user_socket"),
             ]
 
-    @property
-    def user_client(self) -> Any:
-        """The ccxt client the user streams are watched on (the venue's own, here)."""
-        return self.client
-
     async def close(self) -> None:
         """Stop the streams and close the exchange client."""
         self._closing = True
