@@ -38,8 +38,7 @@ class Booked(Reports):
 @pytest.fixture
 async def venue(kx: KrakenSandbox) -> AsyncIterator[KrakenCcxtVenue]:
     async with carol_venue(kx, stream_user_data=True) as v:
-        v.order_poll_s = 0.05
-        v.ws_backoff_s = 0.05
+        v.order_poll_s, v.ws_backoff_s, v.ws_backoff_max_s = 0.05, 0.05, 0.5
         yield v
 
 
@@ -138,7 +137,7 @@ async def test_a_fill_made_while_the_stream_is_down_is_caught_up_once_it_is_back
     await asyncio.sleep(0.2)
     assert listener.fills == []
     kx.faults.refuse_ws = False
-    await eventually(lambda: len(listener.fills) == 1, timeout_s=15)
+    await eventually(lambda: len(listener.fills) == 1, timeout_s=30)
     await eventually(venue.stream_live, timeout_s=10)
     [fill] = listener.fills
     assert (fill.client_order_id, fill.amount) == ("tgdown-1", D("0.001"))

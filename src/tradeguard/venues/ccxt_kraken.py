@@ -295,11 +295,19 @@ class KrakenCcxtVenue(CcxtVenue):
             channel = result.get("channel") if isinstance(result, dict) else None
             if message.get("success") is True and channel == "executions":
                 self.executions_live = True
-                self._tasks.append(asyncio.ensure_future(self._catch_up()))
+                self._tasks.append(asyncio.ensure_future(self._caught_up()))
             elif message.get("success") is False and self._is_private(client):
                 self._refused(client, str(message.get("error") or "refused"))
                 return None
         return self._answers(client, message)
+
+    async def _caught_up(self) -> None:
+        """A catch-up after a confirmed subscription; a failure is logged, the next one retries."""
+        try:
+            await self._catch_up()
+        except Exception as exc:
+            log.warning("venue %s: catch-up after subscribing failed: %s", self.name,
+                        redact(f"{type(exc).__name__}: {exc}"))  # fmt: skip
 
     def _is_private(self, client: Any) -> bool:
         urls = (self._user.urls.get("api") or {}).get("ws") or {}
