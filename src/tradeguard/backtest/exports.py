@@ -52,11 +52,12 @@ def write_text(path: Path, text: str, newline: str | None = None) -> None:
     half-way leaves no half file under the real name)."""
     part = path.with_name(f".{path.name}.part")
     try:
-        with naming(path):
-            part.write_text(text, encoding="utf-8", newline=newline)
-            os.replace(part, path)
-    except BaseException:
+        part.write_text(text, encoding="utf-8", newline=newline)
+        os.replace(part, path)
+    except BaseException as exc:
         part.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:  # named as the file, not the temp
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
 
 
