@@ -47,9 +47,11 @@ def _run(cfg_path: Path, out: Path, monkeypatch, every_candle: bool) -> dict[str
             seen.append((ts, equity))
         real_observe(self, ts, equity)
 
-    def step(node: Any, ts: int, symbol: str, units: bool) -> tuple[int, int]:
+    def step(node: Any, ts: int, symbol: str, units: bool, still: bool) -> tuple[int, int]:
         calls[0] += 1
-        span = real_step(node, ts, symbol, units)
+        if every_candle:
+            still = False  # the node's own observation of every candle
+        span = real_step(node, ts, symbol, units, still)
         return (0, 0) if every_candle else span  # (0, 0): every candle observed, as before
 
     monkeypatch.setattr(RiskEngine, "observe_equity", observing)

@@ -157,7 +157,7 @@ async def _replay_loop(
         held = node._held if node._held_n == len(marks) else None  # lo, hi: _observe_equity
         still = held is not None and symbol not in held and not node._equity_dirty
         if not still or not lo <= close_ts < hi or risk.state is not active:
-            lo, hi = _observe_equity(node, close_ts, symbol, units)
+            lo, hi = _observe_equity(node, close_ts, symbol, units, still)
         if skipping is not None:
             for skipped in skipping:
                 skipped._skipped = c  # its skipped_through(c), without the call
@@ -188,15 +188,31 @@ async def _replay_loop(
             break
 
 
-def _observe_equity(node: TradingNode, ts: int, symbol: str, units: bool) -> tuple[int, int]:
+def _observe_equity(
+    node: TradingNode, ts: int, symbol: str, units: bool, still: bool
+) -> tuple[int, int]:
     """Observe the equity at a candle's close; return the close times [lo, hi) over which
     observing it again does nothing for a candle of a symbol not held while the cached equity
     stands (no fill or balance change since), the held set is current and trading is ACTIVE:
     the same UTC day, before the next equity-curve sample. Empty unless the replay commits whole
     candles (else every candle reaches the risk engine). The halts see every equity change as
-    before: a candle that may change the equity is never left out."""
-    node._observe_equity(ts, symbol)
+    before: a candle that may change the equity is never left out.
+
+    `still`: the candle is such a candle. When only the next curve sample is due, this takes it
+    as `node._observe_equity` would (the unchanged equity, nothing else to do)."""
     day = node._day
+    if (
+        still
+        and units
+        and day == ts // DAY_MS
+        and ts >= node._next_sample
+        and node.risk.state is TradingState.ACTIVE
+    ):
+        node.equity_curve.append((ts, node._equity))
+        node._next_sample = ts + node.equity_sample_ms
+    else:
+        node._observe_equity(ts, symbol)
+        day = node._day
     if not units or day is None:
         return 0, 0
     lo = day * DAY_MS
