@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.backtest.bulk import QuietSymbols, SkipPlan, advance_flat, can_skip
+from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
 from tradeguard.backtest.frames import check_bar_timeframes
 from tradeguard.backtest.replay_state import done_at, resume_index
 from tradeguard.backtest.speed import ReplaySpeed
@@ -21,7 +21,7 @@ from tradeguard.clock import SimulatedClock
 from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.marketdata.data_files import resolve_data_path
-from tradeguard.model.enums import TradingMode
+from tradeguard.model.enums import TradingMode, TradingState
 from tradeguard.model.events import EventKind
 from tradeguard.model.market import Candle
 from tradeguard.pacing import SLICE_S, Pacer
@@ -94,6 +94,8 @@ async def _replay(
     try:
         with unit:
             await _replay_loop(node, candles, start_idx, until_end, progress, pacer)
+            if candles and start_idx < len(candles):
+                node._checkpoint(candles[-1].ts, done_at(candles, len(candles) - 1))
     finally:
         node._candle_units = False
     if progress is not None:
@@ -115,37 +117,36 @@ async def _replay_loop(
 ) -> None:
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
-    market_on_candle, observe_equity = node.market.on_candle, node._observe_equity
+    market_on_candle = node.market.on_candle
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
     pace, bars = _replay_pace(node), BarFeed.of(node)
     perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
     commit_due, committed_state = perf() + interval, risk.state
     plan, next_signal, quiet, close_at = _skip_parts(node, pace is None and bars is None)
-    held_symbols = node._held_symbols
-    watched, n_listeners = _exit_plans_by_symbol(node), len(price_listeners)
+    held_symbols, units, active = node._held_symbols, node._candle_units, TradingState.ACTIVE
+    watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
     i = start_idx - 1
     while i + 1 < total:
         i += 1
-        c = candles[i]
-        symbol = c.symbol
+        symbol = (c := candles[i]).symbol
         skipping = None
         if next_signal is not None and next_signal[i] != i:
-            held = held_symbols()
+            held = node._held if node._held_n == len(marks) else None  # without the call
+            held = held_symbols() if held is None else held
             if not held and can_skip(node):
-                i = await _skip(node, candles, plan, i, every, progress)  # type: ignore[arg-type]
-                if pacer.due():
-                    await pacer.pause()
+                i = await _skip(node, candles, plan, i, (every, progress, pacer))
+                lo = hi = 0  # the stretch moved the day and the next sample
                 if not until_end and node._stop_requested:
                     break
                 continue
             # decided before the candle moves anything: a fill on it makes its strategies run
             skipping = quiet.strategies(symbol, held, c)  # type: ignore[union-attr]
-        close_ts = c.close_ts if close_at is None else close_at[i]
+        close_ts = c.ts + c.interval_s * 1000 if close_at is None else close_at[i]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
-        if sim is not None:
-            sim.advance_to(close_ts)
+        if sim is not None and close_ts > sim._now:
+            sim._now = close_ts  # sim.advance_to(close_ts), without the call
         market_on_candle(c)
         marks[symbol] = c.close
         paper = paper_by_symbol.get(symbol)
@@ -153,7 +154,10 @@ async def _replay_loop(
             paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()
-        observe_equity(close_ts, symbol)
+        held = node._held if node._held_n == len(marks) else None  # lo, hi: _observe_equity
+        still = held is not None and symbol not in held and not node._equity_dirty
+        if not still or not lo <= close_ts < hi or risk.state is not active:
+            lo, hi = _observe_equity(node, close_ts, symbol, units, still)
         if skipping is not None:
             for skipped in skipping:
                 skipped._skipped = c  # its skipped_through(c), without the call
@@ -177,14 +181,42 @@ async def _replay_loop(
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
         if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):
             node._commit_candle(candles, i)
-            commit_due = perf() + interval
-            committed_state = risk.state
+            commit_due, committed_state = perf() + interval, risk.state
         if not i & 7 and pacer.due():
             await pacer.pause()  # let the API, alerts and streams run between candles
         if not until_end and node._stop_requested:
             break
-    if candles and start_idx < total:
-        node._checkpoint(candles[-1].ts, done_at(candles, total - 1))
+
+
+def _observe_equity(
+    node: TradingNode, ts: int, symbol: str, units: bool, still: bool
+) -> tuple[int, int]:
+    """Observe the equity at a candle's close; return the close times [lo, hi) over which
+    observing it again does nothing for a candle of a symbol not held while the cached equity
+    stands (no fill or balance change since), the held set is current and trading is ACTIVE:
+    the same UTC day, before the next equity-curve sample. Empty unless the replay commits whole
+    candles (else every candle reaches the risk engine). The halts see every equity change as
+    before: a candle that may change the equity is never left out.
+
+    `still`: the candle is such a candle. When only the next curve sample is due, this takes it
+    as `node._observe_equity` would (the unchanged equity, nothing else to do)."""
+    day = node._day
+    if (
+        still
+        and units
+        and day == ts // DAY_MS
+        and ts >= node._next_sample
+        and node.risk.state is TradingState.ACTIVE
+    ):
+        node.equity_curve.append((ts, node._equity))
+        node._next_sample = ts + node.equity_sample_ms
+    else:
+        node._observe_equity(ts, symbol)
+        day = node._day
+    if not units or day is None:
+        return 0, 0
+    lo = day * DAY_MS
+    return lo, min(lo + DAY_MS, node._next_sample)
 
 
 def _loop_parts(node: TradingNode) -> tuple[Any, Any, Any, Any]:
@@ -239,13 +271,15 @@ async def _checkpoint_at(
 async def _skip(
     node: TradingNode,
     candles: list[Candle],
-    plan: SkipPlan,
+    plan: SkipPlan | None,
     i: int,
-    every: int,
-    progress: Callable[[int, int], None] | None,
+    parts: tuple[int, Callable[[int, int], None] | None, Pacer],
 ) -> int:
     """Advance over the candles from i without a signal (to a checkpoint at most); return the
-    index of the last one done."""
+    index of the last one done. `parts`: the checkpoint interval, the progress callback, the
+    pacer (paused after the stretch when its slice is used up)."""
+    every, progress, pacer = parts
+    assert plan is not None  # called only with a plan
     j = min(plan.next_signal[i], (i // every + 1) * every, len(candles))
     advance_flat(node, candles, plan, i, j)
     if j % every == 0:
@@ -253,6 +287,8 @@ async def _skip(
         if progress is not None:
             progress(j, len(candles))
         await node.poll_kill_sentinel()
+    if pacer.due():
+        await pacer.pause()
     return j - 1
 
 
