@@ -13,9 +13,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from tradeguard.logsetup import guard_last_resort
-from tradeguard.model.errors import ConfigError, TradeguardError
-
 EXIT_ERROR, EXIT_CONFIG = 1, 2  # the values of tradeguard.cli.common, without importing it
 
 DESCRIPTION = """\
@@ -142,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         gc.set_threshold(*thresholds)
     args = parser.parse_args(argv)
+    from tradeguard.logsetup import guard_last_resort  # not needed by `--help` nor usage errors
+
     guard_last_resort()
     console = LazyConsole()
     try:
@@ -152,16 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except ConfigError as exc:
-        print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except TradeguardError as exc:
-        print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
+        if _raised_by(exc, "tradeguard.model.errors", "ConfigError"):
+            print(f"tradeguard: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if _raised_by(exc, "tradeguard.model.errors", "TradeguardError"):
+            print(f"tradeguard: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         if any(
             _raised_by(exc, f"tradeguard.secrets.{module}", name)
             for module, name in _SECRETS_ERRORS
