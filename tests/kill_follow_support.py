@@ -16,6 +16,7 @@ from typing import Any
 from native_exits_support import add_alpha
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.errors import VenueError
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.orders import Result
@@ -83,9 +84,15 @@ def take_part(ex: SandboxExchange, qty: str) -> None:
                 asks=[("50001", "1"), ("50002", "2")])  # fmt: skip
 
 
-def end_with_coins_gone(ex: SandboxExchange, coid: str) -> None:
+def end_with_coins_gone(ex: SandboxExchange, coid: str, node: TradingNode) -> None:
     """The venue expires the resting close and, in the same instant, the BTC alice held leaves
-    the account (a withdrawal): every sale of it is refused."""
+    the account (a withdrawal): every sale of it is refused. The venue's balance call fails
+    too, so the follow-up sells what the node's stored copy says is held."""
+
+    async def no_balances() -> list[Any]:
+        raise VenueError("binance", "balance endpoint unavailable")
+
+    node.venues["binance"].fetch_balances = no_balances  # type: ignore[method-assign]
     order = next(o for o in ex.engine.orders.values() if o.client_order_id == coid)
     result = Result(order=order)
     ex.engine.close(order, "EXPIRED", ex.now_ms(), result)

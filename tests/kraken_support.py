@@ -17,11 +17,13 @@ from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
 @asynccontextmanager
 async def carol_venue(kx: KrakenSandbox, **kw: Any) -> AsyncIterator[KrakenCcxtVenue]:
-    """Carol's connected venue (no user stream; `kw` for KrakenCcxtVenue's other options)."""
+    """Carol's connected venue (no user stream unless `stream_user_data=True`; `kw` for
+    KrakenCcxtVenue's other options)."""
     factory = ccxt_client_factory(
         "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url
     )
-    v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False, **kw)
+    kw.setdefault("stream_user_data", False)
+    v = KrakenCcxtVenue("kraken", factory, Clock(), **kw)
     await v.connect()
     try:
         yield v

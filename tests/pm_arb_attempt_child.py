@@ -6,7 +6,9 @@ argv: config.json STEP
 - first_filled: the first leg filled, the second not sent;
 - second_filled: both legs filled, the attempt's record not written;
 - recorded: the record (and the book with it) committed, before any later checkpoint;
-- unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves.
+- unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves;
+- nets_repeated: every attempt is refused PAIR_NETS (the netting check answers as if Kalshi held
+  the other outcome free); dies right after the third repeat of the recorded refusal.
 Prints one JSON line before dying: what the attempt had done.
 """
 
@@ -27,6 +29,27 @@ from tradeguard.node import TradingNode
 def die(what: dict) -> None:
     print(json.dumps(what), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _refuse_as_netted(executor) -> None:
+    """Every attempt refused PAIR_NETS; the first one (recorded) is tried three times more as
+    the cooldowns would, and the process dies as the third repeat returns."""
+    from tradeguard.strategies.cross_venue import executor as module
+
+    module.netting_refusal = lambda _gateways, _opp: (
+        "pair rejected (PAIR_NETS): kalshi holds 5 KXFED:NO free; buying it nets them"
+    )
+    execute = executor.execute
+
+    async def thrice_more(opp):
+        rec = await execute(opp)
+        for _ in range(3):
+            await execute(opp)
+        entry = executor.nets_refused.by_pair[opp.pair_id]
+        die({"step": "nets_repeated", "pair": opp.pair_id, "repeats": entry.repeats,
+             "record_id": entry.record_id, "code": rec.code})  # fmt: skip
+
+    executor.execute = thrice_more
 
 
 async def main() -> None:
@@ -56,6 +79,8 @@ async def main() -> None:
         return done
 
     executor._send = send_leg
+    if step == "nets_repeated":
+        _refuse_as_netted(executor)
 
     def on_event(event):
         if step == "recorded" and event.kind == EventKind.ARB_EXECUTION:

@@ -57,6 +57,7 @@ class StubGateway:
     events: list[Event] = field(default_factory=list)
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     states: list[Mapping[str, Any]] = field(default_factory=list)  # committed with each row
+    notes: list[Mapping[str, Any]] = field(default_factory=list)  # committed between rows
     sent: list[Order] = field(default_factory=list)
     observed: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
     _fills: dict[str, list[Fill]] = field(default_factory=dict)
@@ -173,6 +174,9 @@ class StubGateway:
         if state is not None:
             self.states.append(state(len(self.rows)))
         return len(self.rows)
+
+    def record_note(self, note: Mapping[str, Any]) -> None:
+        self.notes.append(dict(note))
 
     def publish(self, event: Event) -> None:
         self.events.append(event)

@@ -163,11 +163,15 @@ def _run_with(tmp_path: Path, before_outputs: str) -> tuple[subprocess.Completed
 @pytest.mark.parametrize("name", ["report.html", "equity.json", "trades.csv"])
 def test_a_full_disk_under_a_file_of_the_run_is_named_exit_1(tmp_path, data_dir, name):
     # /dev/full answers every write with ENOSPC, as a full disk does: the error carries no
-    # path of its own (it comes from write, not open), so the file must be named for it.
-    done, out = _run_with(tmp_path, f"os.symlink('/dev/full', result.run_dir / {name!r})")
+    # path of its own (it comes from write, not open), so the file must be named for it. Each
+    # file is written to a temporary one beside it (renamed once whole): that one is the device.
+    part = f".{name}.part"
+    done, out = _run_with(tmp_path, f"os.symlink('/dev/full', result.run_dir / {part!r})")
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{out / name}: No space left on device" in done.stderr
+    assert not (out / name).exists() and not (out / part).exists()  # no half file, no temp
+    assert (out / "INCOMPLETE").is_file()
 
 
 def test_a_report_child_killed_is_named_exit_1(tmp_path, data_dir):

@@ -353,4 +353,4 @@ def test_a_bot_symbol_over_the_limit_is_named_cut_not_printed_whole(tmp_path, ca
     long = "A" * 20_000 + "/USDT"
     code, err = _run(["bot", "add", "alpha", *limits, "--symbols", long, *db], capsys)
     assert code == 2 and "symbol 'AAAA" in err and "(20005 characters)" in err, err[:400]
-    assert "at most 100 characters" in err and len(err) < 600, len(err)
+    assert "at most 200 characters" in err and len(err) < 600, len(err)

@@ -32,7 +32,7 @@ async def test_status_in_a_terminal_names_a_follow_up_that_failed(tmp_path):
         async with trading_live(node):
             listed, _ = await kill_and_flatten(node)
             # the venue ends the close and the coins leave the account: every sale is refused
-            end_with_coins_gone(ex, listed)
+            end_with_coins_gone(ex, listed, node)
 
             def failed() -> bool:
                 follow = (node.risk.last_kill or {}).get("follow_up") or [{}]

@@ -123,10 +123,13 @@ async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp
         await node.start()
         async with trading_live(node):
             listed, _ = await kill_and_flatten(node)
-            end_with_coins_gone(ex, listed)
+            end_with_coins_gone(ex, listed, node)
             await eventually(lambda: follow_up(node)[0]["status"] == "failed", 60)
             [done] = follow_up(node)
             assert done["attempts"] == 2 and len(done["sent"]) == 2, done
             assert "after 2 flatten orders (node.kill_follow_up_max_orders)" in done["reason"]
+            # the venue did not answer its balance call: the stored copy stood in, and it says so
+            assert done["balance"].startswith("stored copy 0.001"), done
+            assert "balance endpoint unavailable" in done["balance"], done
             assert all(node.orders.orders[c].status is OrderStatus.REJECTED for c in done["sent"])
             assert held(node) > D("0.0009")  # still open, and said so

@@ -19,6 +19,7 @@ import pytest
 from ccxt.base.decimal_to_precision import PAD_WITH_ZERO, ROUND, TICK_SIZE, decimal_to_precision
 
 from tradeguard.sandbox.kraken import ws as kws
+from tradeguard.sandbox.kraken import ws_conn as kws_conn
 from tradeguard.sandbox.kraken.client import make_kraken_client
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import DAVE_KEY, DAVE_SECRET
@@ -415,8 +416,8 @@ async def test_a_cut_off_reader_that_never_reads_lets_go_of_its_backlog_and_sock
     """A socket cut off for its backlog left `conns` (and the MAX_CONNECTIONS count) while its
     writer waited forever on a peer that reads nothing, holding the backlog: dropped, it is
     closed within CLOSE_TIMEOUT_S and its messages let go."""
-    monkeypatch.setattr(kws, "MAX_BACKLOG_BYTES", 200_000)
-    monkeypatch.setattr(kws, "CLOSE_TIMEOUT_S", 0.5, raising=False)
+    monkeypatch.setattr(kws_conn, "MAX_BACKLOG_BYTES", 200_000)
+    monkeypatch.setattr(kws_conn, "CLOSE_TIMEOUT_S", 0.5)
     kx.set_book(
         "BTC/USD",
         bids=[(str(9999 - i), "1.2345") for i in range(1000)],

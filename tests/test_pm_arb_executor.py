@@ -337,3 +337,43 @@ async def test_a_price_refusal_below_the_band_edge_still_walks_down_to_an_approv
     assert rec.outcome == "completed", rec.reason
     assert pm.sent[0].price == D("0.56")
     assert pm.checks == 2
+
+
+async def test_contracts_too_few_to_sell_after_an_unwind_leave_the_pair_flat_as_dust() -> None:
+    # Polymarket takes no order under 5 contracts: 3 left after the unwind can never be sold,
+    # only settle. They were booked as a held lone leg (capital in the pair, a critical alert,
+    # offered to `pm arb retry` forever); the pair is flat, the dust shown on its record.
+    from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
+
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D(2)
+    )
+
+    def five_at_least(symbol: str):
+        market, outcome, quote = parse_outcome_symbol(symbol)
+        return outcome_instrument("pm", market, Outcome(outcome), quote, D("0.01"), D("0.01"),
+                                  D(5), D("0.07"))  # fmt: skip
+
+    pm.instrument = five_at_least  # type: ignore[method-assign]
+    k.refuse.add(K_YES)  # the second leg fails
+    pm.bids[PM_NO] = [(D("0.53"), D(7))]  # the unwind sells 7 of the 10 bought
+    rec = await executor.execute(opp)
+    assert [leg.venue for leg in rec.legs] == ["pm", "k", "pm"]
+    assert rec.outcome == "unwound" and rec.held == {} and rec.dust == {PM_NO: D(3)}, rec
+    assert executor.book.open == []  # flat: no capital counted, nothing to retry
+    [row] = pm.rows
+    assert row["outcome"] == "unwound" and row["legs"]["dust"] == {PM_NO: "3"}
+    assert row["legs"]["held"] == {}
+    assert not [e for e in (*pm.events, *k.events) if e.kind == "arb.held"]
+    [event] = [e for e in pm.events if e.kind == "arb.execution"]
+    assert event.data["dust"] == {PM_NO: "3"} and f"3 {PM_NO}" in event.data["message"]
+    # what a venue order can still sell is held as before
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D(2)
+    )
+    pm.instrument = five_at_least  # type: ignore[method-assign]
+    k.refuse.add(K_YES)
+    pm.bids[PM_NO] = [(D("0.53"), D(4))]
+    rec = await executor.execute(opp)
+    assert rec.outcome == "held" and rec.held == {PM_NO: D(6)} and rec.dust == {}
+    assert [p.contracts for p in executor.book.open] == [D(6)]

@@ -79,3 +79,20 @@ async def test_a_retry_after_a_shrink_leaves_no_stale_note() -> None:
     assert rec is not None and rec.held == {K_YES: D(2)}
     [pair] = executor.book.open
     assert pair.contracts == D(2) and "now counts 6" not in pair.note, pair.note
+
+
+async def test_a_lone_leg_shrunk_below_the_venues_minimum_order_leaves_the_pair_flat() -> None:
+    from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
+
+    executor, k, _pm = await _held()
+
+    def five_at_least(symbol: str):
+        market, outcome, quote = parse_outcome_symbol(symbol)
+        return outcome_instrument("k", market, Outcome(outcome), quote, D("0.01"), D(1), D(5),
+                                  D("0.07"))  # fmt: skip
+
+    k.instrument = five_at_least  # type: ignore[method-assign]
+    [rec] = shrink_held(executor, "k", _venue_holds(D(3)))  # 7 of 10 sold by hand, 3 left
+    assert executor.book.open == [] and rec.held == {} and rec.capital == 0
+    assert rec.dust == {K_YES: D(3)} and "dust, the pair is flat" in rec.reason, rec.reason
+    assert shrink_held(executor, "k", _venue_holds(D(3))) == []  # nothing claimed: no record

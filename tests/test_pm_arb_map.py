@@ -9,6 +9,7 @@ import pytest
 
 from tradeguard.cli.pm_arb import check_pair
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.instrument import is_symbol
 from tradeguard.model.outcome import Outcome, outcome_instrument
 from tradeguard.strategies.cross_venue.market_map import load_market_map, parse_market_map
 
@@ -78,3 +79,45 @@ def _entry(orientation: str = "same", void_k: str = "50-50") -> dict:
         "polymarket": {**side, "market": "m", "yes_token": "1", "no_token": "2"},
         "kalshi": {**side, "ticker": "K", "void_rule": void_k},
     }  # fmt: skip
+
+
+def test_a_long_polymarket_slug_is_taken_everywhere_its_symbols_go() -> None:
+    # a slug over 91 characters made MARKET:YES/PUSD longer than the 100 characters a symbol
+    # could have: the map took it, then the command line, API and config refused its symbols
+    from tradeguard.api.schemas import IntentRequest
+    from tradeguard.config import VenueConfig
+
+    slug = ("will-the-federal-reserve-cut-rates-by-fifty-basis-points-at-its-meeting-" * 3)[:150]
+    entry = _entry()
+    entry["polymarket"]["market"] = slug
+    pair = parse_market_map({"pairs": [entry]}).pairs["p"]
+    assert pair.polymarket.market == slug
+    for outcome in ("YES", "NO"):
+        symbol = f"{slug}:{outcome}/PUSD"
+        assert is_symbol(symbol), len(symbol)
+        order = {"venue": "polymarket", "symbol": symbol, "side": "sell", "amount": "5"}
+        assert IntentRequest.model_validate(order).symbol == symbol
+        venue = {"name": "polymarket", "kind": "polymarket", "symbols": [symbol]}
+        assert VenueConfig.model_validate(venue).symbols == [symbol]
+
+
+@pytest.mark.parametrize(
+    ("market", "message"),
+    [
+        ("m" * 186, r"pairs\[0\] \(p\)\.polymarket\.market = 'm{40}'\.\.\. \(186 characters\): "
+         r"at most 185 characters"),
+        ("fed rate/cut", r"pairs\[0\] \(p\)\.polymarket\.market = 'fed rate/cut': letters"),
+        ("fed\x1b[2J", r"polymarket\.market = 'fed\\x1b\[2J': letters, digits"),
+    ],
+)  # fmt: skip
+def test_a_slug_no_symbol_can_carry_is_refused_by_name_when_the_map_loads(market, message):
+    entry = _entry()
+    entry["polymarket"]["market"] = market
+    with pytest.raises(ConfigError, match=message):
+        parse_market_map({"pairs": [entry]})
+    entry = _entry()
+    entry["kalshi"]["ticker"] = market
+    with pytest.raises(
+        ConfigError, match=message.replace("polymarket\\.market", "kalshi\\.ticker")
+    ):
+        parse_market_map({"pairs": [entry]})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from pm_arb_support import StubGateway
 from test_pm_arb_executor import K_YES, PM_NO, _setup
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
@@ -161,3 +163,65 @@ async def test_a_held_kalshi_leg_refuses_a_pair_buying_its_opposite_on_that_mark
         node.close()
 
     print(f"\nheld {n} {NO}: the pair buying {YES} refused (PAIR_NETS), nothing sent")
+
+
+async def test_refusal_repeats_survive_a_sigkill_before_the_next_checkpoint(tmp_path):
+    """Each repeat of a recorded PAIR_NETS refusal is committed as it is counted: a node killed
+    right after the third repeat (no checkpoint since) starts with all three."""
+    from rigs import killed_child
+    from test_pm_arb_book_crash import CHILD
+    from test_pm_arb_node import arb_config, vault_with_both
+    from tradeguard.sandbox.pm_serve import (
+        kalshi_demo,
+        kalshi_keys,
+        polymarket_demo,
+        polymarket_keys,
+    )
+
+    k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
+    kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
+    await kalshi.start()
+    await pm.start()
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+        raw = arb_config(tmp_path, kalshi, pm, {}, {"max_position_usd": "200"}).model_dump()
+        raw["node"]["checkpoint_interval_s"] = 3600  # only the start's checkpoint
+        cfg = Config.model_validate(raw)
+        arb = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1],
+                          ArbScenarioConfig(size=D(20)))  # fmt: skip
+        arb.appear(arb.markets[0])
+        [died] = await killed_child(CHILD, tmp_path, cfg, "nets_repeated", timeout_s=150)
+        assert died.get("step") == "nets_repeated" and died["repeats"] == 3, died
+        node, _ = await _start(cfg)
+        try:
+            [refused] = node.strategies[0].nets_refused()
+            assert (refused["pair_id"], refused["record_id"]) == (died["pair"], died["record_id"])
+            assert refused["repeats"] == 3, refused
+            rows = load_arb_executions(node.storage, strategy_id="pmarb")
+            assert [r["legs"]["code"] for r in rows] == ["PAIR_NETS"]  # recorded once
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        monkeypatch.undo()
+        await pm.stop()
+        await kalshi.stop()
+
+
+def test_a_note_raises_only_the_count_of_the_same_record() -> None:
+    from tradeguard.strategies.cross_venue.netting_guard import NetsRefusals
+
+    def entry(record_id: int, repeats: int, reason: str = "r") -> dict:
+        return {"reason": reason, "record_id": record_id, "ts": 1, "repeats": repeats,
+                "last_ts": 9}  # fmt: skip
+
+    refused = NetsRefusals()
+    state = {"a": entry(4, 1), "b": entry(5, 2), "c": entry(6, 0)}
+    note = {"a": entry(4, 7), "b": entry(3, 9), "c": entry(6, 5, "other"), "gone": entry(2, 4),
+            "bad": {"reason": "r"}}  # fmt: skip
+    refused.restore(state, note)
+    got = {p: (r.record_id, r.repeats) for p, r in refused.by_pair.items()}
+    assert got == {"a": (4, 7), "b": (5, 2), "c": (6, 0)}  # a cleared pair stays cleared
+    refused.restore({"a": entry(4, 8)}, note)  # the state counted more than the note: kept
+    assert refused.by_pair["a"].repeats == 8

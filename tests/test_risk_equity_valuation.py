@@ -184,3 +184,44 @@ def test_equity_tracker_peak_and_max_drawdown(
         t.observe(x)
     assert (t.peak, t.max_drawdown_pct) == (peak, max_dd)
     assert drawdown_pct(D(0), D(0)) is None
+
+
+def test_btc_valuation_values_each_venue_at_its_own_usd_rate_for_percent_caps() -> None:
+    # 50,000 USDT on venue a, whose BTC is 50,000; 1 BTC on venue b, whose BTC is 40,000:
+    # 90,000 USD, not 2 BTC at the latest BTC price of either venue (80,000 or 100,000)
+    rig = Rig(max_order_notional_pct=D(10), max_order_notional_usd=D(10_000))
+    rig.engine = RiskEngine(rig.config, rig.clock, MemoryStateStore(), rig.events.append, "BTC")
+    rig.market.instruments[("paper", "BTC/USDT")] = Instrument(
+        "paper", "BTC/USDT", "BTC", "USDT", D("0.01"), D("0.0001"), D("0.0001"), D(1)
+    )
+    portfolio = BtcBook("BTC")
+    portfolio.book("a").get("USDT").free = D(50_000)
+    portfolio.book("paper").get("BTC").free = D(1)
+    portfolio.mark("BTC/USDT", D(50_000), "a")
+    portfolio.mark("BTC/USDT", D(40_000), "paper")  # the latest of any venue
+    rig.market.set("BTC/USDT", D(40_000), T0)
+    # 10% of 90,000 USD is 9,000: 0.2249 BTC at 40,000 (8,996) passes, 0.2251 (9,004) not
+    ok = rig.engine.check(buy("0.2249", "40000"), portfolio, rig.market)
+    assert ok.approved, ok.reason
+    rig.at(T0 + 1000)
+    d = rig.engine.check(buy("0.2251", "40000"), portfolio, rig.market)
+    assert d.code == "MAX_ORDER_NOTIONAL_PCT" and "9000" in d.reason.replace(",", ""), d.reason
+    shown = rig.engine.snapshot()["usd_valuation"]
+    assert shown["equity_usd"] == "90000"
+    assert shown["rates"]["a:USDT"] == {"usd": "1", "path": "stablecoin"}
+    assert shown["rates"]["paper:BTC"] == {"usd": "40000", "path": "BTC/USD on paper"}
+
+
+def test_an_asset_no_rate_path_values_is_refused_by_name() -> None:
+    rig, portfolio = btc_rig(valuation_asset_usd=D(40_000))
+    rig.market.instruments[("paper", "XYZ/BTC")] = Instrument(
+        "paper", "XYZ/BTC", "XYZ", "BTC", D("0.00001"), D("0.001"), D("0.001"), D("0.0001")
+    )
+    rig.market.set("XYZ/BTC", D("0.05"), T0)
+    # XYZ/BTC quotes exist in the market data but the portfolio has no mark valuing XYZ
+    d = rig.engine.check(buy("0.1", "0.05", symbol="XYZ/BTC"), portfolio, rig.market)
+    assert (d.approved, d.code) == (False, "UNVALUED_ASSET"), d.reason
+    assert "XYZ on paper cannot be valued in USD" in d.reason
+    rig.at(T0 + 1000)  # ETH, which an ETH/BTC mark values, still trades
+    small = buy("0.04", "0.05", symbol="ETH/BTC")
+    assert rig.engine.check(small, portfolio, rig.market).approved

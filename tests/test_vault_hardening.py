@@ -120,7 +120,8 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
 def test_without_a_terminal_keys_add_never_takes_piped_keys_as_the_passphrase(tmp_path):
     """`keys add --stdin < keys.json` under cron: stdin holds the keys, not the passphrase."""
     keys = tmp_path / "keys.json"
-    keys.write_text('{"api_key": "k" , "secret": "s"}\n{"api_key": "k2", "secret": "s2"}\n')
+    # Valid keys of 12+ characters a line: read as a passphrase, the first would be accepted.
+    keys.write_text('{"api_key": "k" , "secret": "s"}\n')
     env = {k: v for k, v in os.environ.items() if k != "TG_MASTER_PASSPHRASE"}
     env["TG_VAULT_PATH"] = str(tmp_path / "vault.json")
     argv = [str(EXE), "keys", "add", "main", "--venue", "binance", "--stdin"]

@@ -12,6 +12,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +86,18 @@ class FillModelConfig(_Strict):
     max_participation_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
 
 
+def _endpoint_ok(url: str) -> bool:
+    """A venue URL that can be connected to ('http://[::1' stopped the start with a traceback)."""
+    if len(url) > 500 or not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reading it checks it
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https", "ws", "wss") and bool(parts.hostname) and port != 0
+
+
 class VenueConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
     kind: Literal["paper", "ccxt", "kalshi", "polymarket", "uniswap_v2"] = "paper"
@@ -118,6 +131,17 @@ class VenueConfig(_Strict):
     # With native_exits: an armed trailing stop moves the resting stop up to its level (cancel,
     # then place again) at most once per this many seconds; 0 keeps trailing stops in the engine.
     native_trailing_interval_s: int = Field(default=60, ge=0, le=86_400)
+
+    @field_validator("rest_url", "ws_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v and not _endpoint_ok(v):
+            raise ValueError(
+                "not a URL to connect to: expected http(s):// or ws(s):// with a host, a port "
+                "of 1-65535 if any, and no space or control character "
+                "(e.g. http://127.0.0.1:8765)"
+            )
+        return v
 
     @field_validator("balances")
     @classmethod

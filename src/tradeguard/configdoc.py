@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 from tradeguard.alerts.config import (
     AlertRules,
     AlertsConfig,
+    PerformanceConfig,
     SmtpConfig,
     TelegramConfig,
     WebhookConfig,
@@ -35,6 +36,7 @@ from tradeguard.risk.config import RiskConfig
 from tradeguard.strategies.cross_venue.executor import PairExecConfig
 from tradeguard.strategies.triangular.executor import TriangularExecConfig
 from tradeguard.strategies.triangular.strategy import TriangularParams
+from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("(top level)", Config, "The mode and the sections below."),
@@ -49,6 +51,13 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[[venues]]", VenueConfig, "Trading venues; secrets live in the vault, never here."),
     ("[[venues]].instruments", InstrumentConfig, "Market rules for venues that publish none."),
     ("[[venues]].fill_model", FillModelConfig, "How the paper venue fills on candles."),
+    (
+        "[[venues]].dex (kind uniswap_v2)",
+        DexVenueConfig,
+        "A Uniswap v2 venue: node, contracts, tokens, gas and caps (see docs/dex.md). Addresses"
+        " come from these keys or from a `tradeguard chain` deployment file; `rpc_url` may carry"
+        " a provider key, so only its host is ever shown.",
+    ),
     ("[[strategies]]", StrategyConfig, "Strategies and their parameters."),
     (
         "[[strategies]].params (kind triangular)",
@@ -96,6 +105,11 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
         AlertRules,
         "Which events raise an alert (all on by default but `arb_completed`).",
     ),
+    (
+        "alerts.performance",
+        PerformanceConfig,
+        "Thresholds of the performance alerts: win rate, Sharpe, volume spikes.",
+    ),
     ("alerts.webhook", WebhookConfig, "Slack/Discord-compatible webhook."),
     ("alerts.telegram", TelegramConfig, "Telegram Bot API."),
     ("alerts.smtp", SmtpConfig, "Email over SMTP."),
@@ -117,12 +131,22 @@ def _default(info: FieldInfo) -> str:
             )
             return f"`{{{pairs}}}`"
         return f"`{value}`" if value not in ([], {}) else "empty"
+    if info.is_required():
+        return "required"
     value = info.default
     return "none" if value is None else f"`{value}`"
 
 
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The config models a field's type holds (itself, a list's items, an optional's value)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for a in get_args(tp) for m in _models_in(a)]
+
+
 # the config's symbol fields (config.Symbol) are checked by a function, not a pattern
 _SYMBOL_TYPE = re.compile(r"Annotated\[str, AfterValidator\(func=<function _symbol at \w+>\)\]")
+_MODULE_PATH = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.)+(?=[A-Z])")
 _SYMBOL_ALLOWED = f"a symbol: BASE/QUOTE or MARKET:YES/QUOTE, <= {SYMBOL_MAX_LEN} characters"
 
 
@@ -169,6 +193,7 @@ def render() -> str:
             ann = getattr(info.annotation, "__name__", None) or str(info.annotation)
             ann = ann.replace("typing.", "").replace("decimal.", "").replace("|", "or")
             ann = _SYMBOL_TYPE.sub("symbol", ann)
+            ann = _MODULE_PATH.sub("", ann)
             out.append(f"| `{key}` | {ann} | {_default(info)} | {_allowed(info)} |")
         out.append("")
     return "\n".join(out)

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from tradeguard.api.schemas import NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 
-_DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
-_PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
+DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
+PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
@@ -36,8 +36,8 @@ class TradeSignal(_Body):
     bot_id: str = Field(pattern=BOT_ID)
     symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
-    score: str | None = Field(default=None, pattern=_DEC)
-    temperature: str | None = Field(default=None, pattern=_DEC)
+    score: str | None = Field(default=None, pattern=DEC)
+    temperature: str | None = Field(default=None, pattern=DEC)
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
     # a close only: refused (BOT_NOT_REDUCING) when it would open or flip a position
     reduce_only: StrictBool = False
@@ -62,10 +62,10 @@ class ExecuteTrade(TradeSignal):
     """A trade to execute, with its confirmation id and optional server-side exits."""
 
     confirmation_id: str | None = Field(default=None, max_length=64)
-    stop_loss_pct: str | None = Field(default=None, pattern=_PCT)
-    take_profit_pct: str | None = Field(default=None, pattern=_PCT)
-    trailing_activation_pct: str | None = Field(default=None, pattern=_PCT)
-    trailing_distance_pct: str | None = Field(default=None, pattern=_PCT)
+    stop_loss_pct: str | None = Field(default=None, pattern=PCT)
+    take_profit_pct: str | None = Field(default=None, pattern=PCT)
+    trailing_activation_pct: str | None = Field(default=None, pattern=PCT)
+    trailing_distance_pct: str | None = Field(default=None, pattern=PCT)
     # a JSON number with no fraction (477 or 477.0, both integers to JSON Schema); never true
     # (read as 1: a time stop a second after entry) nor a string
     time_stop_s: int | None = Field(default=None, ge=1, le=30 * 86_400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -10,9 +11,67 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from tradeguard.api.bot_schemas import BOT_ID, DEC, PCT
+from tradeguard.api.schemas import MONEY_PATTERN, NO_NUL, STRATEGY_ID, VENUE_NAME
+from tradeguard.model.instrument import SYMBOL_PATTERN, SYMBOL_RULE
 from tradeguard.secrets.redact import redact
 
-_LIMIT_KEYS = ("gt", "ge", "lt", "le", "max_length", "min_length", "pattern")
+_LIMIT_KEYS = ("gt", "ge", "lt", "le", "max_length", "min_length")
+# Every pattern a route declares, in words: an answer never shows a regular expression.
+PATTERN_RULES = {
+    SYMBOL_PATTERN: f"a symbol: {SYMBOL_RULE}",
+    BOT_ID: "1 to 32 of a-z, 0-9, '_', '-', the first a-z or 0-9",
+    DEC: 'a decimal string such as "-0.5" (at most 12 digits before the point, 18 after)',
+    PCT: 'a percentage string such as "2.5" (at most 3 digits before the point, 8 after)',
+    MONEY_PATTERN: 'a decimal string above 0 and below 1e12, at most 18 places, e.g. "0.015"',
+    NO_NUL: "text without a NUL byte",
+    STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
+    VENUE_NAME: "1 to 32 of a-z, 0-9, '_', '-'",
+}
+_CHOICES = re.compile(r"\^\(([\w.-]+(?:\|[\w.-]+)*)\)\$")  # ^(a|b|c)$
+# pydantic's wording by error type where it names Python types or internals
+_TYPE_WORDS = {
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "string_type": "must be a string",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request",
+    "is_instance_of": "has the wrong type",
+    "arguments_type": "has the wrong type",
+}
+# loc parts pydantic adds for a union's branch or a validator: no field's name
+_TAG = re.compile(r"^(str|int|float|bool|list|dict|none|Decimal|.*\[.*\])$")
+
+
+def pattern_rule(pattern: str) -> str:
+    """The rule `pattern` enforces, in words."""
+    choices = _CHOICES.fullmatch(pattern)
+    if choices:
+        return "one of " + ", ".join(choices.group(1).split("|"))
+    return PATTERN_RULES.get(pattern, "a value of the documented form (see the API schema)")
+
+
+def _message(e: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """What is wrong, in words, and the limits to show with it."""
+    ctx = e.get("ctx") or {}
+    limits = {k: str(v) for k, v in ctx.items() if k in _LIMIT_KEYS}
+    kind = e.get("type", "")
+    if kind == "string_pattern_mismatch":
+        rule = pattern_rule(str(ctx.get("pattern", "")))
+        return f"must be {rule}", {**limits, "rule": rule}
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind], limits
+    msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's label
+    return msg.replace("Input should be", "must be"), limits
 
 
 def invalid_request(exc: RequestValidationError) -> JSONResponse:
@@ -22,12 +81,11 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         if e.get("type") == "json_invalid":  # loc is ("body", char offset), input is {}
             errors.append(_not_json(e))
             continue
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "(body)"
-        ctx = e.get("ctx") or {}
-        limits = {k: str(v) for k, v in ctx.items() if k in _LIMIT_KEYS}
-        value = e.get("input")
+        parts = [str(p) for p in e.get("loc", ()) if p != "body"]
+        loc = ".".join(p for i, p in enumerate(parts) if not (i and _TAG.match(p))) or "(body)"
+        msg, limits = _message(e)
+        value = None if e.get("type") == "missing" else e.get("input")  # input: the parent
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
-        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's label
         errors.append({"field": loc, "value": shown, "message": redact(msg), **limits})
     summary = "; ".join(
         f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"

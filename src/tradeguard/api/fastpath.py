@@ -30,6 +30,7 @@ class StateFastPath:
             scope["type"] == "http"
             and scope["path"] == STATE_PATH
             and scope["method"] == "GET"
+            and not scope.get("query_string")  # /state takes none: the route refuses them
             and self._viewer(scope)
         ):
             await json_response(state_payload(self.api.node))(scope, receive, send)

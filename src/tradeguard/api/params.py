@@ -10,8 +10,9 @@ declares; others are ignored, as before) may be, whatever the route: a NUL byte 
 stores none, so a filter holding one raised in the database), bytes that are not UTF-8 (a lone
 surrogate, which the framework would silently turn into U+FFFD), more than `MAX_VALUE_CHARS`
 characters, or a parameter given twice (which of the two a route used was the framework's
-choice). A refusal is the API's usual 422, one line naming the parameter, its value and the
-limit.
+choice). A query parameter the route does not declare is refused too, naming the ones it
+takes: `?limt=10` silently served the default page. A refusal is the API's usual 422, one
+line naming the parameter, its value and the limit.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def _query_errors(query_string: bytes, declared: frozenset[str]) -> list[dict[st
     for pair in query_string.split(b"&"):
         raw_name, _, raw_value = pair.partition(b"=")
         name = _decode(raw_name)
+        if not pair:
+            continue  # `?` alone, `&&`
         if name not in declared:  # None (not UTF-8) is never declared
+            errors.append(_unknown(name, raw_name, declared))
             continue
         value = _decode(raw_value)
         if value is None:
@@ -76,6 +80,13 @@ def _query_errors(query_string: bytes, declared: frozenset[str]) -> list[dict[st
             errors.append(_error(name, value, "given more than once; give it once"))
         seen.add(name)
     return errors
+
+
+def _unknown(name: str | None, raw_name: bytes, declared: frozenset[str]) -> dict[str, Any]:
+    shown = name if name is not None else raw_name.decode("utf-8", "replace")
+    takes = ", ".join(sorted(declared)) if declared else "none"
+    msg = f"unknown query parameter; this route takes: {takes}"
+    return _error(shown[:64], None, msg)
 
 
 def _path_errors(conn: HTTPConnection) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 
 # A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
 NO_NUL = r"^[^\x00]*$"
+STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
+VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
 
 def plain_json(value: Any, where: str, depth: int = 0) -> None:
@@ -95,8 +97,8 @@ class _Body(BaseModel):
 class IntentRequest(_Body):
     """An order intent from outside: the same risk checks as any built-in strategy."""
 
-    strategy_id: str = Field(default="external", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
-    venue: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    strategy_id: str = Field(default="external", pattern=STRATEGY_ID)
+    venue: str = Field(pattern=VENUE_NAME)
     symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: Side
     type: OrderType = OrderType.MARKET

@@ -113,6 +113,11 @@ class ApiServer:
 
     async def start(self) -> None:
         """Bind and start serving; return once the socket accepts connections."""
+        if not self.host.strip():  # the bind would take it for every interface, unasked
+            raise TradeguardError(
+                f"the API could not start on {self.host!r}: an empty host; set api.host (or "
+                "--host) to an address such as 127.0.0.1 (0.0.0.0 for every interface)"
+            )
         try:  # what the bind does first; a label over 63 characters fails it
             self.host.encode("idna")
         except UnicodeError as bad:

@@ -4,14 +4,20 @@
 RUN_DIR/metrics.json   every figure of `metrics.compute_metrics`
 RUN_DIR/trades.csv     one round trip per row (trades.json: the same as a list)
 RUN_DIR/equity.csv     ts (epoch ms), time (UTC), equity, drawdown_pct (equity.json: the same)
+RUN_DIR/INCOMPLETE     present while the files are written: a run stopped there is no result
 ```
+
+Each file is written whole or not at all (a temporary file renamed into place), metrics.json
+last; `read_run` refuses a directory still marked INCOMPLETE.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,9 +47,36 @@ def naming(path: Path) -> Iterator[None]:
 
 
 def write_text(path: Path, text: str, newline: str | None = None) -> None:
-    """`path.write_text(text)` in UTF-8, an error naming `path`."""
-    with naming(path):
-        path.write_text(text, encoding="utf-8", newline=newline)
+    """`path.write_text(text)` in UTF-8, an error naming `path`; all of it or nothing: the text
+    goes to a temporary file beside it, renamed to `path` once written (Ctrl-C or a full disk
+    half-way leaves no half file under the real name)."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text(text, encoding="utf-8", newline=newline)
+        os.replace(part, path)
+    except BaseException as exc:
+        part.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:  # named as the file, not the temp
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
+INCOMPLETE = "INCOMPLETE"
+
+
+def mark_incomplete(run_dir: Path) -> None:
+    """Mark `run_dir` unfinished until `mark_complete`: its files are being written."""
+    write_text(
+        run_dir / INCOMPLETE,
+        "This backtest stopped before all its files were written; its figures are no result.\n"
+        "Run it again into a new directory.\n",
+    )
+
+
+def mark_complete(run_dir: Path) -> None:
+    """Every file of the run is written: drop the mark."""
+    with naming(run_dir / INCOMPLETE):
+        (run_dir / INCOMPLETE).unlink(missing_ok=True)
 
 
 _DAY_MS = 86_400_000
@@ -98,15 +131,14 @@ def write_exports(
     trades: Sequence[TradeRecord],
     curve: Sequence[tuple[int, float]],
 ) -> list[Path]:
-    """Write metrics.json, trades.csv/json and equity.csv/json into `run_dir`; return them."""
-    written = []
+    """Write trades.csv/json, equity.csv/json and, last, metrics.json into `run_dir`; return
+    them (metrics first)."""
+    trade_rows = [t.to_json() for t in trades]
+    written = _table(run_dir / "trades", TRADE_FIELDS, trade_rows)
+    written += _equity_files(run_dir / "equity", curve)
     path = run_dir / "metrics.json"
     write_text(path, json_text(metrics, indent=2))
-    written.append(path)
-    trade_rows = [t.to_json() for t in trades]
-    written += _table(run_dir / "trades", TRADE_FIELDS, trade_rows)
-    written += _equity_files(run_dir / "equity", curve)
-    return written
+    return [path, *written]
 
 
 def _equity_files(stem: Path, curve: Sequence[tuple[int, float]]) -> list[Path]:
@@ -136,10 +168,11 @@ def _json_float(text: str) -> str:
 
 def _table(stem: Path, fields: Sequence[str], rows: list[dict[str, Any]]) -> list[Path]:
     csv_path = stem.with_suffix(".csv")
-    with naming(csv_path), csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(fields)
-        writer.writerows([[row.get(f, "") for f in fields] for row in rows])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(fields)
+    writer.writerows([[row.get(f, "") for f in fields] for row in rows])
+    write_text(csv_path, text.getvalue(), newline="")
     json_path = stem.with_suffix(".json")
     write_text(json_path, json_text(rows))
     return [csv_path, json_path]
@@ -151,6 +184,11 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
     metrics_path = run_dir / "metrics.json"
     equity_path = run_dir / "equity.json"
+    if (run_dir / INCOMPLETE).exists():
+        raise ConfigError(
+            f"{run_dir / INCOMPLETE}: the run was stopped before its files were all written; "
+            "its figures are no result (run the backtest again into a new directory)"
+        )
     for p in (metrics_path, equity_path):
         if not p.is_file():
             raise ConfigError(f"{run_dir}: no {p.name}; is it a finished backtest run directory?")

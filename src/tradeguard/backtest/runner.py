@@ -257,7 +257,7 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
 
     `parallel`: the report is written by a forked child while this process writes the exports
     (for a process of its own, as the console script is: see `forked`)."""
-    from tradeguard.backtest.exports import write_exports
+    from tradeguard.backtest.exports import mark_complete, mark_incomplete, write_exports
 
     report_args = (result.run_dir, title)
     report_kwargs: dict[str, Any] = {
@@ -266,6 +266,7 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
         "curve": result.curve,
         "candles": result.candles,
     }
+    mark_incomplete(result.run_dir)  # dropped once every file is written
     job = forked.start(_write_report, *report_args, **report_kwargs) if parallel else None
     try:
         written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
@@ -275,9 +276,11 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
         raise
     if job is None:
         written.append(_write_report(*report_args, **report_kwargs))
-        return written
-    try:
-        written.append(forked.join(job))
-    except forked.NoAnswer as exc:
-        raise TradeguardError(f"{result.run_dir / 'report.html'}: not written: {exc}") from None
+    else:
+        try:
+            written.append(forked.join(job))
+        except forked.NoAnswer as exc:
+            msg = f"{result.run_dir / 'report.html'}: not written: {exc}"
+            raise TradeguardError(msg) from None
+    mark_complete(result.run_dir)
     return written

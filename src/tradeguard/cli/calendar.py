@@ -9,6 +9,7 @@ unlocks where they were relative to the recorded prices.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import tempfile
@@ -16,12 +17,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from rich.console import Console
 
 from tradeguard.cli.common import EXIT_OK, whole_number
-from tradeguard.model.errors import ConfigError
+from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.strategies.token_unlock.calendar import (
     CalendarError,
     UnlockEvent,
@@ -31,6 +32,7 @@ from tradeguard.strategies.token_unlock.calendar import (
 )
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_SCHEMES = ("http", "https")
 MAX_SHIFT_MS = 100 * 365 * 86_400_000  # a century either way; beyond, dates stop existing
 
 
@@ -128,38 +130,70 @@ def cmd_calendar_shift(args: argparse.Namespace, console: Console) -> int:
 
 def sandbox_shift(url: str, symbol: str | None) -> tuple[int, str]:
     """Return (shift_ms, where from) read from a loopback sandbox's `/admin/replay`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
+    try:
+        parts: SplitResult | None = urlsplit(url)
+        host = parts.hostname if parts and parts.port != -1 else None  # .port checks the port
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range or not a number
+        parts, host = None, None
+    plain = url.isascii() and url.isprintable() and " " not in url  # no controls, no spaces
+    if not plain or parts is None or host not in _LOOPBACK or parts.scheme not in _SCHEMES:
         raise ConfigError(
             f"--sandbox {url!r}: expected the sandbox's loopback URL, e.g. http://127.0.0.1:8765"
         )
+    if parts.username is not None:
+        raise ConfigError(f"--sandbox {url!r}: the sandbox takes no user name or password")
     base = f"{parts.scheme}://{parts.netloc}"
-    try:
-        with urllib.request.urlopen(f"{base}/admin/replay", timeout=5) as resp:
-            replays = json.loads(resp.read().decode())["replays"]
-    except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
-        raise ConfigError(
-            f"--sandbox {url!r}: cannot read {base}/admin/replay ({exc}); is "
-            "`tradeguard sandbox --replay ...` running there?"
-        ) from None
+    replays = _read_replays(url, base)
     if symbol is not None:
         want = symbol.replace("/", "").upper()
-        replays = [r for r in replays if r["symbol"] == want]
+        replays = [r for r in replays if r[0] == want]
         if not replays:
             raise ConfigError(f"--symbol {symbol}: the sandbox at {base} does not replay it")
-    shifts = {int(r["shift_ms"]) for r in replays}
+    shifts = {shift for _, shift in replays}
     if not shifts:
         raise ConfigError(
             f"--sandbox {url!r}: the sandbox replays no file (start it with --replay)"
         )
     if len(shifts) > 1:
-        listed = ", ".join(f"{r['symbol']} {r['shift_ms']}" for r in replays)
+        listed = ", ".join(f"{name} {shift}" for name, shift in replays)
         raise ConfigError(
             f"--sandbox {url!r}: the replayed files are shifted differently ({listed}); "
             "pick one with --symbol"
         )
-    names = ",".join(r["symbol"] for r in replays)
+    names = ",".join(name for name, _ in replays)
     return shifts.pop(), f"sandbox {base} replaying {names}"
+
+
+def _read_replays(url: str, base: str) -> list[tuple[str, int]]:
+    """(symbol, shift_ms) of each file the sandbox at `base` replays. A server that does not
+    answer, or answers something else than a sandbox's replay list, is a failure outside the
+    input (exit 1); the URL itself was checked by the caller (exit 2)."""
+    where = f"{base}/admin/replay"
+    try:
+        with urllib.request.urlopen(where, timeout=5) as resp:
+            body = resp.read(1_000_001)
+    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+        raise TradeguardError(
+            f"--sandbox {url!r}: cannot read {where} ({exc}); is "
+            "`tradeguard sandbox --replay ...` running there?"
+        ) from None
+    try:
+        if len(body) > 1_000_000:
+            raise ValueError("over 1,000,000 bytes")
+        replays = json.loads(body.decode())["replays"]
+        out = []
+        for r in replays:
+            name, shift = r["symbol"], r["shift_ms"]
+            shown = isinstance(name, str) and name.isascii() and name.isprintable()
+            if not shown or not 0 < len(name) <= 40 or type(shift) is not int:
+                raise ValueError(f"a replay entry {str(r)[:120]!r}")
+            out.append((name, shift))
+        return out
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TradeguardError(
+            f"--sandbox {url!r}: {where} did not answer a sandbox's replay list ({exc}); "
+            "is that a `tradeguard sandbox --replay ...`?"
+        ) from None
 
 
 def _write(path: Path, text: str) -> None:

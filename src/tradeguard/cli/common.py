@@ -140,10 +140,29 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from tradeguard.config import load_config
 
     config = load_config(getattr(args, "config", None))
-    db = getattr(args, "db", None)
-    if db:
-        config.node.database_url = db
+    apply_db(config, getattr(args, "db", None))
     return config
+
+
+def apply_db(config: Any, db: str | None) -> None:
+    """Point `config` at the database `--db` names (None: leave it); refuse a bad one naming
+    it (its password masked) and what a good one looks like."""
+    from pydantic import ValidationError
+
+    from tradeguard.storage.db import mask_url
+
+    if db is None:
+        return
+    if not db.strip():
+        raise ConfigError(
+            "--db '': empty; give a database URL such as sqlite:///path/to/file.db "
+            "(or leave --db out to use the config's node.database_url)"
+        )
+    try:
+        config.node.database_url = db
+    except ValidationError as exc:
+        why = str(exc.errors()[0].get("msg", "not a database URL")).removeprefix("Value error, ")
+        raise ConfigError(f"--db {mask_url(db)!r}: {why}") from None
 
 
 def open_storage(args: argparse.Namespace, existing: bool = False) -> Any:

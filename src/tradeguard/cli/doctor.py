@@ -36,14 +36,13 @@ def add_doctor_parser(sub: Any) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print the ledger audit of the configured database; exit 1 on a mismatch."""
-    from tradeguard.cli.common import refuse_missing_sqlite_file
+    from tradeguard.cli.common import apply_db, refuse_missing_sqlite_file
     from tradeguard.config import load_config
     from tradeguard.storage.db import Database
     from tradeguard.storage.repository import Storage
 
     config = load_config(args.config)
-    if args.db:
-        config.node.database_url = args.db
+    apply_db(config, args.db)
     refuse_missing_sqlite_file(config.node.database_url)  # an empty one would show a mismatch
     db = Database(config.node.database_url)
     try:

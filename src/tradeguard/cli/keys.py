@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tradeguard.secrets.credentials import CredentialError
+from tradeguard.secrets.entry_rules import VaultInputError, validate_entry, validate_entry_name
 from tradeguard.secrets.redact import redact, register_secret
 from tradeguard.secrets.vault import (
     DEFAULT_VAULT_FILE,
@@ -207,6 +208,9 @@ def _run(command: Callable[[argparse.Namespace, _IO], int], args: Any, io: KeysI
     streams = io.resolved()
     try:
         return command(args, streams)
+    except VaultInputError as exc:  # a bad name, venue or value given: a usage error
+        streams.err(f"error: {exc}")
+        return EXIT_USAGE
     except (VaultError, CredentialError) as exc:
         streams.err(f"error: {exc}")
         return EXIT_ERROR
@@ -248,9 +252,11 @@ def _parse_stdin(text: str) -> dict[str, str]:
             data = json.loads(text)
         except ValueError:
             # The decoder's message may quote the input; say only where it broke.
-            raise VaultError("stdin is not valid JSON; give an object of field: value") from None
+            raise VaultInputError(
+                "stdin is not valid JSON; give an object of field: value"
+            ) from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise VaultError("stdin JSON must be an object of field name to string value")
+            raise VaultInputError("stdin JSON must be an object of field name to string value")
         return {str(k): v for k, v in data.items()}
     fields: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -258,7 +264,7 @@ def _parse_stdin(text: str) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise VaultError(f"stdin line {number} has no '='; write NAME=VALUE per line")
+            raise VaultInputError(f"stdin line {number} has no '='; write NAME=VALUE per line")
         fields[key.strip()] = value.strip()
     return fields
 
@@ -279,19 +285,22 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
             "prompted, use --stdin, or pass --allow-argv-secrets to accept the risk"
         )
         return EXIT_USAGE
+    # What was given is checked before a passphrase is asked for or a vault file is made.
+    validate_entry_name(args.name, args.venue)
+    if args.stdin:
+        fields = _parse_stdin(io.stdin.read())
+        missing = [n for n in names if n not in fields and n not in argv_values]
+        if missing:
+            raise VaultInputError(f"stdin has no value for field(s) {', '.join(missing)}")
+        fields.update(argv_values)
+        validate_entry(args.name, args.venue, fields)
     vault = _vault(args, io)
     if vault.exists:
         vault.unlock(read_passphrase(io.env, io.prompt))
     else:
         vault.create(read_passphrase(io.env, io.prompt, confirm=True))
         io.out(f"created vault {vault.path} (mode 0600)")
-    if args.stdin:
-        fields = _parse_stdin(io.stdin.read())
-        missing = [n for n in names if n not in fields and n not in argv_values]
-        if missing:
-            raise VaultError(f"stdin has no value for field(s) {', '.join(missing)}")
-        fields.update(argv_values)
-    else:
+    if not args.stdin:
         fields = dict(argv_values)
         for key in names or list(DEFAULT_FIELDS):
             if key not in fields:

@@ -34,6 +34,7 @@ from tradeguard.storage.arb_repository import insert_arb_execution
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
+RECORD_NOTE_KEY = "strategy.record_note:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
 
@@ -194,6 +195,13 @@ class OrderPathGateway:
         if self._on_record is not None:
             self._on_record(row)
         return row_id
+
+    def record_note(self, note: Mapping[str, Any]) -> None:
+        """Commit `note` as the strategy's newest note (`RECORD_NOTE_KEY`), durable on return."""
+        storage = self._om.storage
+        if storage is not None:
+            with storage.transaction():
+                storage.kv_set(RECORD_NOTE_KEY.format(self.strategy_id), dict(note))
 
     def publish(self, event: Event) -> None:
         """Put an event on the node's bus (alerts, audit log, dashboard)."""

@@ -34,12 +34,13 @@ class Fill:
 
     @property
     def base(self) -> str:
-        return self.symbol.split("/", 1)[0]
+        parts = _ASSETS.get(self.symbol)
+        return (parts or _assets(self.symbol))[0]
 
     @property
     def quote(self) -> str:
-        rest = self.symbol.split("/", 1)[1] if "/" in self.symbol else ""
-        return rest.split(":", 1)[0]
+        parts = _ASSETS.get(self.symbol)
+        return (parts or _assets(self.symbol))[1]
 
     @property
     def notional(self) -> Decimal:
@@ -70,6 +71,19 @@ class Fill:
     @property
     def dedup_key(self) -> tuple[str, str, str]:
         return (self.venue, self.symbol, self.trade_id)
+
+
+# symbol -> (base, quote): a fill's assets are read several times while it is booked, and a
+# node trades a bounded set of symbols
+_ASSETS: dict[str, tuple[str, str]] = {}
+
+
+def _assets(symbol: str) -> tuple[str, str]:
+    if len(_ASSETS) >= 65_536:  # outcome-token venues list many markets: stay bounded
+        _ASSETS.clear()
+    base, slash, rest = symbol.partition("/")
+    parts = _ASSETS[symbol] = (base, rest.split(":", 1)[0] if slash else "")
+    return parts
 
 
 def fee_in_quote(symbol: str, price: Decimal, fee: Decimal, fee_asset: str) -> Decimal:

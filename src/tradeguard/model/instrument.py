@@ -14,7 +14,7 @@ from tradeguard.model.money import ZERO, is_multiple, quantize_down, quantize_ne
 # control characters. One rule for config, command line and API.
 _SIDE = r"[A-Za-z0-9._-]*[A-Z0-9][A-Za-z0-9._-]*"
 SYMBOL_PATTERN = rf"^({_SIDE}/{_SIDE}(:[A-Z0-9]+)?|[A-Za-z0-9._-]+:(YES|NO)/{_SIDE})$"
-SYMBOL_MAX_LEN = 100  # outcome markets are named by slugs, which run long
+SYMBOL_MAX_LEN = 200  # outcome markets are named by slugs, which run long (Polymarket: 150+)
 SYMBOL_RULE = (
     f"BASE/QUOTE as the venue spells it (e.g. BTC/USDT, wstETH/WETH) or MARKET:YES/QUOTE, "
     f"at most {SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"

@@ -306,8 +306,11 @@ def _build_strategies(node: TradingNode) -> None:
 def _newest_state(node: TradingNode, strategy_id: str, saved: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's state, or the one its newest record committed when that came later
     (a kill between a record and the next checkpoint)."""
-    from tradeguard.execution.gateway import RECORD_STATE_KEY
+    from tradeguard.execution.gateway import RECORD_NOTE_KEY, RECORD_STATE_KEY
 
+    note = node.storage.kv_get(RECORD_NOTE_KEY.format(strategy_id))
+    if isinstance(note, dict):  # what changed since the newest record (strategy.restore reads)
+        saved = {**saved, "record_note": note}
     recorded = node.storage.kv_get(RECORD_STATE_KEY.format(strategy_id))
     if not isinstance(recorded, dict):
         return saved

@@ -11,7 +11,10 @@ of its position open: the follow-up waits for each listed close to end, then fla
 remains, at most `node.kill_follow_up_max_orders` orders sent per position (a flatten the risk
 engine refuses is counted apart, up to `node.kill_follow_up_max_denials`) and
 `node.kill_follow_up_wait_s` seconds of waiting for each listed close. A spot position is sold
-no further than the account's balance: what was sold by hand meanwhile is not sold again. Its state
+no further than the account's balance, asked of the venue at that moment (bounded and retried
+as reconciliation's calls; the node's stored copy stands in only when the venue cannot answer,
+and the entry's `balance` says which was read): what was sold by hand meanwhile is not sold
+again. Its state
 is stored at once (kv `kill.follow_up`) and shown under the kill's `follow_up`. Each pass works
 from the positions and the orders still open or unresolved (after start-up's reconciliation,
 for a node killed meanwhile): a flatten sent before a crash is filled, working or unresolved, and
@@ -27,6 +30,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
 from tradeguard.model.enums import OrderType, TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import plain
@@ -177,7 +181,9 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
         _end(node, e, "closed", f"the remainder {plain(abs(pos.quantity))} is below what one "
              "order may sell")  # fmt: skip
         return
-    held = _held_on_venue(node, pos)
+    held = await _held_on_venue(node, pos, e)
+    if _loaded.get(node) is not entries:
+        return  # a later kill replaced this follow-up while the venue was asked
     if held is not None and held < amount:
         # sold outside the node (by hand on the venue) while the follow-up waited: the sale
         # is booked to the account's holdings, the position still says it holds it
@@ -210,13 +216,33 @@ def _out_of_tries(node: TradingNode, e: dict[str, Any], amount: Decimal) -> bool
     return True
 
 
-def _held_on_venue(node: TradingNode, pos: Position) -> Decimal | None:
+async def _held_on_venue(node: TradingNode, pos: Position, e: dict[str, Any]) -> Decimal | None:
+    """What the venue holds of a spot long's base asset, asked now (bounded and retried as a
+    reconciliation's calls); the node's stored copy only when the venue cannot answer, and
+    `e["balance"]` says which it was."""
     # A spot long is coins the account holds: no order can sell more than its balance. The
     # total, not the free part: an ended close's coins may show locked a moment longer.
     inst = node.market.instrument(pos.venue, pos.symbol)
     if inst is None or inst.kind != "spot" or pos.quantity <= 0:
         return None
-    return node.portfolio.book(pos.venue).total(inst.base)
+    copy = node.portfolio.book(pos.venue).total(inst.base)
+    venue = node.venues.get(pos.venue)
+    if venue is None:
+        e["balance"] = f"stored copy {plain(copy)} {inst.base}: venue {pos.venue} not connected"
+        return copy
+    cfg = node.config.reconcile
+    try:
+        listed = await call_venue(
+            pos.venue, "fetch_balances", venue.fetch_balances, cfg.call_attempts,
+            cfg.call_timeout_s,
+        )  # fmt: skip
+    except ReconcileFailed as exc:
+        log.warning("kill follow-up: %s; the stored balance stands in", exc)
+        e["balance"] = f"stored copy {plain(copy)} {inst.base}: {exc}"
+        return copy
+    held = sum((b.total for b in listed if b.asset == inst.base), Decimal(0))
+    e["balance"] = f"venue {plain(held)} {inst.base}"
+    return held
 
 
 def _remainder(node: TradingNode, pos: Position, held: Decimal | None = None) -> Decimal:

@@ -375,7 +375,7 @@ class TradingNode:
         fresh = self._equity_dirty or symbol in held
         if fresh:
             self._equity = equity = self.portfolio.equity()
-            self._equity_dirty = False
+            self._equity_dirty, self.risk.provisional = False, self.portfolio.provisional()
             self.run_equity.observe(equity)
         else:
             equity = self._equity

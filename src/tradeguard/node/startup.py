@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.node.interrupted import take_up_interrupted
 from tradeguard.node.kill_restart import finish_interrupted_kill
+from tradeguard.node.spot_shorts import refuse_spot_shorts
 from tradeguard.venues.outcome_paper import OutcomePaperVenue
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
         # would meet an equity without the other holdings (a false drawdown halt).
         await refs.refresh_within(wait_s)
     warn_loss_limits(node)
+    refuse_spot_shorts(node)  # an older version's spot shorts: named, trading halted
     # A kill sentinel written while the node was down (or not polled before a crash) asked for
     # no more orders: it halts before the start-up unwind sends any.
     await node.poll_kill_sentinel()

@@ -482,6 +482,25 @@ class Portfolio:
         # carry their value as unrealized P&L; spot positions are already in the balances.
         return total
 
+    def provisional(self) -> str | None:
+        """Why equity is provisional, or None: a venue holding assets to price has no marks of
+        its own yet (its quotes have not arrived since start), so another venue's stand in."""
+        if not self.venue_marks:
+            return None  # no venue's own marks at all: nothing is anyone else's price
+        target, stable = self.valuation_asset, self.valuation_asset in STABLECOINS
+        waiting: list[str] = []
+        for name, book in self.books.items():
+            if name in self.untied or self.marks_of(name):
+                continue
+            held = [b.asset for b in book.values() if (b.free or b.locked) and b.asset != target
+                    and not (stable and b.asset in STABLECOINS)]  # fmt: skip
+            if held:
+                waiting.append(f"{name} ({', '.join(sorted(held))})")
+        if not waiting:
+            return None
+        return (f"holdings on {'; '.join(waiting)} are valued at another venue's price until "
+                "that venue's own quotes arrive")  # fmt: skip
+
     def unpriced_assets(self) -> list[str]:
         return sorted(
             {b.asset for b in self.all_balances() if b.total and self.price_of(b.asset) is None}

@@ -27,6 +27,8 @@ from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ONE, STABLECOINS, ZERO, plain
 from tradeguard.model.order import OrderIntent
+from tradeguard.portfolio.portfolio import Portfolio
+from tradeguard.portfolio.usd_equity import UsdEquity, usd_equity, usd_rate
 from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.cycle import cycle_denial
@@ -116,6 +118,8 @@ class RiskEngine(RiskObservers):
         # (venue, symbol) whose orders the stale-data breaker stops: each venue reads its own data
         self.stale_data: set[tuple[str, str]] = set()
         self._exposure: Exposure | None = None
+        # the last entry check's equity in USD, holding by holding (a valuation asset not USD)
+        self.usd_equity: UsdEquity | None = None
         self._spare: Check | None = Check(self)
         self._max_notional_usd = config.max_order_notional_usd
         self._max_notional_str = plain(config.max_order_notional_usd)
@@ -228,9 +232,22 @@ class RiskEngine(RiskObservers):
         c.equity = equity = c.portfolio.equity()
         if self._is_usd:
             c.equity_usd = equity
+        elif isinstance(c.portfolio, Portfolio):
+            # each venue's holdings at their own USD rate, not all at one BTC/USD price
+            usd = self.usd_equity = usd_equity(c.portfolio, self.valuation.fixed_usd)
+            c.equity_usd = usd.total
         else:
             k = self.valuation.usd_per_unit
             c.equity_usd = equity if k is None else equity * k
+        unvalued = self._unvalued(c)
+        if unvalued is not None:
+            return unvalued
+        if self.holding_provisional():
+            reason = (
+                f"order rejected: equity is provisional ({self.provisional}); the "
+                "percent-of-equity limits wait for real quotes (at most risk.stale_data_s)"
+            )
+            return Denial("PROVISIONAL_VALUATION", "valuation", None, None, reason)
         stop = i.stop_loss
         if stop is not None:
             risk = i.amount * abs(c.price - stop)
@@ -270,6 +287,22 @@ class RiskEngine(RiskObservers):
             "price_bound": None if bound is None else plain(bound),
         }
         self._emit(Event(_APPROVED, c.now, data, venue, intent.symbol, intent.strategy_id))
+
+    def _unvalued(self, c: Check) -> Denial | None:
+        """Refuse to trade an asset no rate path values in USD (equity would count it as 0)."""
+        portfolio = c.portfolio
+        if not isinstance(portfolio, Portfolio) or c.inst.kind != "spot":
+            return None  # a derivative's value is its P&L in its settlement asset
+        venue, base = c.intent.venue, c.inst.base
+        if usd_rate(portfolio, venue, base, self.valuation.fixed_usd) is not None:
+            return None
+        reason = (
+            f"order rejected: {base} on {venue} cannot be valued in USD (no {base} market on "
+            f"{venue} or any venue reaching USD or {self.valuation.asset}, and no peg in "
+            f"node.pegged_assets): equity and the percent-of-equity limits cannot count it; "
+            f"feed a {base}/USDT market or set its peg"
+        )
+        return Denial("UNVALUED_ASSET", "valuation", None, None, reason)
 
     def loss_limits(self, now: int, equity: Decimal) -> tuple[Decimal, Decimal, Decimal, Any]:
         """(day start, daily limit, week start, weekly limit) in the valuation asset."""
@@ -436,4 +469,7 @@ class RiskEngine(RiskObservers):
     def snapshot(self) -> dict[str, Any]:
         """Describe the state, every breaker and each limit's use, for the API and dashboard."""
         stale = sorted({symbol for _, symbol in self.stale_data})
-        return snapshot(self, stale, self._clock.now_ms())
+        out = snapshot(self, stale, self._clock.now_ms())
+        if self.usd_equity is not None:  # which USD rate valued each holding, at the last check
+            out["usd_valuation"] = self.usd_equity.view()
+        return out

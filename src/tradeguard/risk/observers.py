@@ -7,6 +7,7 @@ asset's USD price when one is known (see `valuation.py`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,9 @@ _HUNDRED = Decimal(100)
 _PEAK_SAVE_EVERY_MS = 300_000
 
 
+log = logging.getLogger(__name__)
+
+
 class RiskObservers(RiskState):
     """Feed results, equity and venue errors into the breakers and the trading state."""
 
@@ -57,6 +61,10 @@ class RiskObservers(RiskState):
         self._warn_frac = c.daily_loss_warning_pct / _HUNDRED
         self._window_ms = c.venue_error_window_s * 1000
         self._exposure: Any = None
+        # why equity is provisional (a venue's holdings at another venue's price), set by the
+        # node before each observation; None when every venue values its own holdings
+        self._provisional: str | None = None
+        self.provisional_since: int | None = None  # -1: held for its bound, now acted on
         # (day start equity, daily limit, week start equity, weekly limit), reset at each roll
         self._limits: tuple[Decimal, Decimal, Decimal, Decimal | None] | None = None
         # inputs of the last equity-limit evaluation that tripped nothing (see observe_equity)
@@ -141,6 +149,8 @@ class RiskObservers(RiskState):
     # equity -------------------------------------------------------------------------------------
     def observe_equity(self, ts: int, equity: Decimal) -> None:
         """Feed marked-to-market equity: day/week roll, peak, drawdown, daily loss and warning."""
+        if self.provisional is not None and self._held_provisional(ts):
+            return
         rolled = ts // DAY_MS != self.day and self._roll(ts, equity)
         tracker = self.equity_tracker
         if tracker.observe(equity):
@@ -160,6 +170,46 @@ class RiskObservers(RiskState):
             rolled or self._counts_dirty or ts - self._last_save_ms >= _PEAK_SAVE_EVERY_MS
         ):
             self._save()
+
+    @property
+    def provisional(self) -> str | None:
+        return self._provisional
+
+    @provisional.setter
+    def provisional(self, why: str | None) -> None:
+        if why is None:
+            self.provisional_since = None  # real quotes arrived: a later gap is held anew
+        self._provisional = why
+
+    def holding_provisional(self) -> bool:
+        """Whether equity is held from the percent limits now (see `_held_provisional`)."""
+        since = self.provisional_since
+        return self._provisional is not None and since is not None and since >= 0
+
+    def _held_provisional(self, ts: int) -> bool:
+        """Whether to hold equity from the breakers and percent limits: while `provisional`
+        says why (a venue's holdings at another venue's price), for at most `stale_data_s`
+        from the first such figure; past that the borrowed prices are acted on, said once."""
+        since = self.provisional_since
+        if since is None:
+            since = self.provisional_since = ts
+            log.warning(
+                "equity is provisional: %s; the loss and drawdown breakers and the "
+                "percent-of-equity limits wait for them (at most %s s, risk.stale_data_s)",
+                self.provisional,
+                self.config.stale_data_s,
+            )
+        if ts - since < self.config.stale_data_s * 1000:
+            return True
+        if since >= 0:
+            self.provisional_since = -1  # said once: acted on from now
+            log.warning(
+                "equity still provisional after %s s (risk.stale_data_s): %s; the breakers "
+                "act on it",
+                self.config.stale_data_s,
+                self.provisional,
+            )
+        return False
 
     def _check_equity(self, ts: int, equity: Decimal) -> None:
         peak = self.equity_tracker.peak

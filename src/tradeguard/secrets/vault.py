@@ -20,7 +20,6 @@ import hmac
 import json
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.credentials import Credentials, mask_id
+from tradeguard.secrets.entry_rules import VaultError as VaultError
+from tradeguard.secrets.entry_rules import validate_entry
 from tradeguard.secrets.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,6 @@ DEFAULT_VAULT_FILE = "tradeguard-vault.json"
 MIN_PASSPHRASE_LEN = 12
 _CHECK_LABEL = b"tradeguard-vault key check v1"
 _AAD_LABEL = b"tradeguard-vault entry v1\x00"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_FIELD_CHARS = 16_384  # a PEM private key is ~3,300; an API secret is under 200
-
-
-class VaultError(Exception):
-    """The vault cannot do what was asked; the message says why and what to do, never a secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,40 +222,6 @@ def _check_value(check_key: bytes, salt: bytes) -> bytes:
     return hmac.new(check_key, _CHECK_LABEL + salt, hashlib.sha256).digest()
 
 
-def _validate_entry(name: str, venue: str, fields: Mapping[str, str]) -> None:
-    if not _NAME_RE.match(name):
-        raise VaultError(
-            f"entry name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (e.g. binance-main)"
-        )
-    if not _NAME_RE.match(venue):
-        raise VaultError(f"venue {venue!r} is invalid: use 1-64 letters, digits, '.', '_' or '-'")
-    if not fields:
-        raise VaultError(f"entry {name!r} has no fields; give at least one (e.g. api_key, secret)")
-    for key, value in fields.items():
-        if not _FIELD_RE.match(key):
-            raise VaultError(
-                f"field name {key!r} of entry {name!r} is invalid: use lower-case letters, "
-                "digits and '_' (e.g. api_key, secret, passphrase, private_key)"
-            )
-        if not isinstance(value, str) or not value:
-            raise VaultError(f"field {key!r} of entry {name!r} is empty; give a value")
-        # The value is never echoed: it is a secret. Only what is wrong with it is said.
-        if len(value) > MAX_FIELD_CHARS:
-            raise VaultError(
-                f"field {key!r} of entry {name!r} is {len(value):,} characters long; allowed "
-                f"at most {MAX_FIELD_CHARS:,} (was a file piped in by mistake?)"
-            )
-        if any(
-            ("\ud800" <= c <= "\udfff") or (c < " " and c not in "\n\r\t") or c == "\x7f"
-            for c in value
-        ):
-            raise VaultError(
-                f"field {key!r} of entry {name!r} holds bytes that are not UTF-8 text or control "
-                "characters; give the value as the exchange shows it"
-            )
-
-
 def _timestamp(entry: Mapping[str, Any], key: str, name: str) -> datetime:
     value = entry.get(key)
     try:
@@ -386,7 +346,7 @@ class Vault:
         """Encrypt `fields` as entry `name` and save; replacing one needs `overwrite=True`."""
         doc = self._require()
         fields = dict(fields)
-        _validate_entry(name, venue, fields)
+        validate_entry(name, venue, fields)
         for value in fields.values():
             register_secret(value)
         entries: dict[str, Any] = doc["entries"]

@@ -126,6 +126,10 @@ class ExecutionGateway(Protocol):
         """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
         id given) leaves it, in the same transaction. Return the row's id (None: no storage)."""
 
+    def record_note(self, note: Mapping[str, Any]) -> None:
+        """Commit `note` as this strategy's newest note at once (no row): what changed between
+        records that a kill must not lose; a start hands it to `restore` as `record_note`."""
+
     def publish(self, event: Event) -> None: ...
 
 

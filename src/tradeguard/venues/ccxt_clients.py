@@ -71,11 +71,13 @@ def local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
 
 
 KRAKEN_LOCAL_WS_PATH = "/kraken-ws/v2"  # where the local sandbox serves Kraken's websocket v2
+KRAKEN_LOCAL_WS_AUTH_PATH = "/kraken-ws-auth/v2"  # and its authenticated websocket v2
 
 
 def kraken_local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any]:
     """The `urls['api']` of a Kraken-compatible exchange on `rest_url` (our local sandbox): its
-    public websocket v2 at `ws_url` (default: the same host's `/kraken-ws/v2`), every other
+    public websocket v2 at `ws_url` (default: the same host's `/kraken-ws/v2`), the
+    authenticated one beside it (`/kraken-ws-auth/v2`), every other
     websocket base on a loopback path that answers 404."""
     base = rest_url.rstrip("/")
     if base.endswith("/0"):
@@ -86,6 +88,12 @@ def kraken_local_urls(rest_url: str, ws_url: str | None = None) -> dict[str, Any
         for key in ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
     }
     bases["publicV2"] = ws_url or base.replace("http", "ws", 1) + KRAKEN_LOCAL_WS_PATH
+    private = bases["publicV2"]
+    if private.endswith(KRAKEN_LOCAL_WS_PATH):
+        private = private[: -len(KRAKEN_LOCAL_WS_PATH)] + KRAKEN_LOCAL_WS_AUTH_PATH
+    else:
+        private = base.replace("http", "ws", 1) + KRAKEN_LOCAL_WS_AUTH_PATH
+    bases["privateV2"] = private
     return {
         "public": base,
         "private": base,

@@ -231,6 +231,11 @@ class CcxtConnection(Venue):
         return min(self.max_backoff_s, 0.5 * (2**attempt))
 
     # mapping ---------------------------------------------------------------------------------
+    @property
+    def user_client(self) -> Any:
+        """The ccxt client the user streams are watched on (the venue's own, here)."""
+        return self.client
+
     def _report(self, raw: Mapping[str, Any], cid: str = "") -> OrderReport:
         vid = str(raw.get("id") or "")
         # The id we sent wins: a cancel answer carries the cancel request's own client id.

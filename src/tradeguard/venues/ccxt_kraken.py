@@ -8,10 +8,16 @@ to the same `cl_ord_id`, after a restart too. ccxt's Kraken cannot query one ord
 (QueryOrders takes a txid), so an order is looked up in OpenOrders, then ClosedOrders, filtered
 by `cl_ord_id`. AddOrder answers only the txid: the order is queried once right after (an
 immediate-or-cancel order has its outcome by then) and its fills fetched by their trade ids.
-Orders, fills and balances are read by REST: the venue polls its open orders (those listed at
-start-up too) every `order_poll_s` for fills (by the order's own trade ids), ends and balances.
-ccxt.pro's Kraken user streams (websocket v2 `executions`) give orders without their filled
-amount and take the client id from `order_userref`, so they are not used. Public market data
+Fills, order states and balances arrive on Kraken's authenticated websocket v2 (ccxt.pro's
+watch_orders / watch_my_trades / watch_balance on `executions` and `balances`): a fill's trade
+id is its `exec_id`, the trade's txid as REST names it, and the order's client id is read from
+the row's `cl_ord_id` (ccxt puts `order_userref` in `clientOrderId`, and leaves `filled` out:
+it is the row's `cum_qty`). A balances update carries totals only, so it sets off one REST read
+of the balances with their holds. While that stream is not live (not yet subscribed, dropped, or
+its subscription refused) the venue polls its open orders (those listed at start-up too) every
+`order_poll_s` for fills (by the order's own trade ids), ends and balances; every subscription
+confirmed catches up by REST first. A fill that comes both ways is booked once (the journal
+keys fills by trade id). Public market data
 (ticker, book, trades, candles) streams over ccxt.pro's websocket v2, the local sandbox's too;
 the live hub resubscribes a failed stream and stands in with REST meanwhile.
 """
@@ -23,6 +29,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+
+import ccxt.pro as ccxt
 
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
@@ -50,31 +58,67 @@ def kraken_cl_ord_id(client_order_id: str) -> str:
 class KrakenCcxtVenue(CcxtVenue):
     """A Kraken account through ccxt.kraken (REST; ccxt.pro's streams where they are on)."""
 
-    def __init__(self, *args: Any, polled_market_data: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, name: str, client_factory: Any, *args: Any, polled_market_data: bool = False,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(name, client_factory, *args, **kwargs)
+        # The private streams get a ccxt client of their own: on the one the live hub's public
+        # watches share, a public trade watch was left waiting when its socket dropped.
+        self._user = client_factory()
+        self._user.enableRateLimit = False
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
         # Public data polled by REST instead of streamed (an endpoint without the websocket).
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
+        self.executions_live = False  # the private `executions` subscription is confirmed
+        self._balance_read: asyncio.Task[None] | None = None
+        self._answers = self._user.handle_message  # ccxt's reader of every websocket message
+        self._user.handle_message = self._on_ws_message
         # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
         # stream's REST snapshots (first, and while the websocket is down) come from Ticker.
         if not self.client.has.get("fetchBidsAsks") and self.client.has.get("fetchTickers"):
             self.client.has["fetchBidsAsks"] = True
             self.client.fetch_bids_asks = self.client.fetch_tickers
 
+    @property
+    def user_client(self) -> Any:
+        """The private streams' own ccxt client."""
+        return self._user
+
     async def connect(self) -> None:
-        """Load markets; without user streams, poll our open orders for fills and ends."""
+        """Load markets, start the private streams (when on) and the polling that stands in for
+        them while they are not live."""
+        self.executions_live = False
         await super().connect()
-        if not self.stream_user_data:
-            self._tasks.append(
-                asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
-            )
+        self._tasks.append(
+            asyncio.create_task(self._poll_open_orders(), name=f"{self.name}:poll_orders")
+        )
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """The markets, shared with the private streams' client (which need not load them)."""
+        found = await super().load_instruments()
+        self._user.set_markets(self.client.markets, self.client.currencies)
+        return found
+
+    async def close(self) -> None:
+        await super().close()
+        await self._user.close()
+
+    def stream_live(self) -> bool:
+        """Fills and order states come by the private stream now (no polling needed)."""
+        stream = self.user_stream
+        return (
+            self.executions_live and stream is not None and stream.connected and not self._failing
+        )
 
     async def _poll_open_orders(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.order_poll_s)
+            if self.stream_live():
+                continue
             if self._open and self._listener is not None:
                 try:
                     await self._catch_up()  # each open order's state, fills and the balances
@@ -240,3 +284,85 @@ class KrakenCcxtVenue(CcxtVenue):
         if vid and ours:
             self._cid_by_venue_id[vid] = ours
         return ours
+
+    # private websocket ---------------------------------------------------------------------
+    def _on_ws_message(self, client: Any, message: Any) -> Any:
+        """ccxt's reader, told first of the answers to private subscriptions: ccxt leaves a
+        refused one waiting forever, so the socket is failed here (the watchers then retry with
+        a fresh token and polling stands in); a confirmed `executions` catches up by REST."""
+        if isinstance(message, dict) and message.get("method") == "subscribe":
+            result = message.get("result")
+            channel = result.get("channel") if isinstance(result, dict) else None
+            if message.get("success") is True and channel == "executions":
+                self.executions_live = True
+                self._tasks.append(asyncio.ensure_future(self._caught_up()))
+            elif message.get("success") is False and self._is_private(client):
+                self._refused(client, str(message.get("error") or "refused"))
+                return None
+        return self._answers(client, message)
+
+    async def _caught_up(self) -> None:
+        """A catch-up after a confirmed subscription; a failure is logged, the next one retries."""
+        try:
+            await self._catch_up()
+        except Exception as exc:
+            log.warning("venue %s: catch-up after subscribing failed: %s", self.name,
+                        redact(f"{type(exc).__name__}: {exc}"))  # fmt: skip
+
+    def _is_private(self, client: Any) -> bool:
+        urls = (self._user.urls.get("api") or {}).get("ws") or {}
+        return bool(getattr(client, "url", None) == urls.get("privateV2"))
+
+    def _refused(self, client: Any, error: str) -> None:
+        self.executions_live = False
+        log.warning("venue %s: private stream refused (%s); polling meanwhile", self.name,
+                    redact(error)[:200])  # fmt: skip
+        clients = self._user.clients or {}
+        clients.pop(client.url, None)
+        # the cached token was refused: the next subscription asks for a new one
+        private = (self._user.urls.get("api") or {}).get("ws", {}).get("private")
+        cached = clients.get(private)
+        if cached is not None:
+            cached.subscriptions.pop("authenticated", None)
+        client.reset(ccxt.AuthenticationError(f"kraken private stream: {error}"))
+        self._tasks.append(asyncio.ensure_future(client.close()))
+
+    def _on_orders(self, orders: Any) -> None:
+        """Order states from `executions`: the client id from `cl_ord_id`, filled `cum_qty`."""
+        for raw in orders:
+            info = raw.get("info") or {}
+            wire = str(info.get("cl_ord_id") or "")
+            if not wire or self._listener is None:
+                continue
+            fixed = {**raw, "clientOrderId": wire, "filled": info.get("cum_qty"),
+                     "amount": info.get("order_qty") or raw.get("amount")}  # fmt: skip
+            self._listener.on_order_report(self._report(fixed))
+
+    def _on_trades(self, trades: Any) -> None:
+        """Fills from `executions`; each is booked once, by trade id, whichever way it came."""
+        for raw in trades:
+            info = raw.get("info") or {}
+            wire = str(info.get("cl_ord_id") or "")
+            vid = str(raw.get("order") or "")
+            cid = self._our_cid(wire) if wire else self._cid_by_venue_id.get(vid, "")
+            fill = self._fill(raw, cid)
+            if fill is None or self._listener is None:
+                continue
+            if cid in self._open:  # the polling need not fetch it again
+                self._polled.setdefault(cid, set()).add(fill.trade_id)
+            self._listener.on_fill(fill)
+
+    def _on_balance(self, raw: Any) -> None:
+        """Kraken streams balance totals only: read them with their holds, once per burst."""
+        if self._balance_read is None or self._balance_read.done():
+            self._balance_read = asyncio.ensure_future(self._read_balances())
+            self._tasks.append(self._balance_read)
+
+    async def _read_balances(self) -> None:
+        if self._listener is None:
+            return
+        try:
+            self._listener.on_balances(self.name, await self.fetch_balances())
+        except Exception as exc:
+            log.warning("venue %s: balances after a stream update: %s", self.name,
+                        redact(f"{type(exc).__name__}: {exc}"))  # fmt: skip

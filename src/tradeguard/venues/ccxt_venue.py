@@ -78,20 +78,21 @@ class CcxtVenue(CcxtConnection):
         self._closing = False
         await self.load_instruments()
         await self._check_permissions()
-        if self.stream_user_data and self.client.has.get("watchOrders"):
+        user = self.user_client
+        if self.stream_user_data and user.has.get("watchOrders"):
             self.user_stream = UserStreamState()
             self._failing = set()
             self._tasks = [
                 asyncio.create_task(
-                    self._watch("orders", self.client.watch_orders, self._on_orders),
+                    self._watch("orders", user.watch_orders, self._on_orders),
                     name=f"{self.name}:watch_orders",
                 ),
                 asyncio.create_task(
-                    self._watch("trades", self.client.watch_my_trades, self._on_trades),
+                    self._watch("trades", user.watch_my_trades, self._on_trades),
                     name=f"{self.name}:watch_my_trades",
                 ),
                 asyncio.create_task(
-                    self._watch("balance", self.client.watch_balance, self._on_balance),
+                    self._watch("balance", user.watch_balance, self._on_balance),
                     name=f"{self.name}:watch_balance",
                 ),
                 asyncio.create_task(self._watch_socket(), name=f"{self.name}:user_socket"),
@@ -398,7 +399,7 @@ class CcxtVenue(CcxtConnection):
 
     def _user_socket_open(self) -> bool:
         """Tell whether an open ccxt websocket carries a pending user-data subscription."""
-        for client in (getattr(self.client, "clients", None) or {}).values():
+        for client in (getattr(self.user_client, "clients", None) or {}).values():
             waiting = " ".join(str(h) for h in getattr(client, "futures", {}))
             if not any(word in waiting for word in _USER_HASHES):
                 continue
@@ -586,10 +587,10 @@ def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtV
     if vc.exchange == "kraken":
         from tradeguard.venues.ccxt_kraken import KrakenCcxtVenue
 
-        # Orders and fills come from queries (see ccxt_kraken); public data streams.
+        # Fills, orders and balances by the private stream, polled while it is down.
         return KrakenCcxtVenue(
             vc.name, factory, clock, symbols=list(vc.symbols) or None,
-            market_orders=vc.market_orders, stream_user_data=False,
+            market_orders=vc.market_orders,
         )  # fmt: skip
     return CcxtVenue(
         vc.name, factory, clock, symbols=list(vc.symbols) or None,

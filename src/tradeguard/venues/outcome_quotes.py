@@ -28,12 +28,19 @@ def quote_from_bids(
 def depth_quote(
     symbol: str, bids: Iterable[Level], asks: Iterable[Level], ts: int, depth: int = DEPTH
 ) -> Quote:
-    """A quote carrying up to `depth` levels a side (bids highest first, asks lowest first)."""
-    b = tuple(sorted((lv for lv in bids if lv[1] > 0), reverse=True)[:depth])
-    a = tuple(sorted(lv for lv in asks if lv[1] > 0)[:depth])
+    """A quote carrying up to `depth` levels a side (bids highest first, asks lowest first).
+    A level no outcome can have (a price outside (0, 1), a size not above 0, not finite: a
+    venue answer gone wrong) is left out, so no strategy sees a price of -0.5 as a bargain."""
+    b = tuple(sorted((lv for lv in bids if _possible(lv)), reverse=True)[:depth])
+    a = tuple(sorted(lv for lv in asks if _possible(lv))[:depth])
     bid, bid_size = b[0] if b else (ZERO, ZERO)
     ask, ask_size = a[0] if a else (ONE, ZERO)
     return Quote(symbol, ts, bid, bid_size, ask, ask_size, b, a)
+
+
+def _possible(level: Level) -> bool:
+    price, size = level
+    return price.is_finite() and size.is_finite() and ZERO < price < ONE and size > 0
 
 
 def outcome_depth_quote(

@@ -109,6 +109,7 @@ class PaperVenue(PaperStops):
         self._trade_n = 0
         self._oco: dict[str, list[PaperOrder]] = {}  # OCO group -> its legs, while open
         self._sibling_reports: list[PaperOrder] = []
+        self._pushed: dict[str, Balance] = {}  # asset -> the copy last pushed to the listener
 
     # market data -------------------------------------------------------------------------------
     def on_candle(self, candle: Candle) -> None:

@@ -37,6 +37,7 @@ class PaperMatching(Venue):
     _orders: dict[str, PaperOrder]
     _order_n: int
     _trade_n: int
+    _pushed: dict[str, Balance]
 
     # balances ----------------------------------------------------------------------------------
     def _lock(self, po: PaperOrder, inst: Instrument, amount: Decimal | None = None) -> None:
@@ -391,7 +392,20 @@ class PaperMatching(Venue):
         for po in reports:
             listener.on_order_report(self._report(po))
         if balances:
-            listener.on_balances(self.name, self._balance_copies())
+            listener.on_balances(self.name, self._pushed_copies())
+
+    def _pushed_copies(self) -> list[Balance]:
+        """`_balance_copies` for the listener: an asset whose figures did not move since the
+        last push gets the same copy again (a push follows every order and fill, and most of
+        an account's assets stay put). A pushed copy is never changed, here or by a listener."""
+        pushed = self._pushed
+        out = []
+        for b in self._balances.values():
+            c = pushed.get(b.asset)
+            if c is None or c.free is not b.free or c.locked is not b.locked:
+                c = pushed[b.asset] = Balance(b.venue, b.asset, b.free, b.locked)
+            out.append(c)
+        return out
 
     def _report(self, po: PaperOrder) -> OrderReport:
         return OrderReport(

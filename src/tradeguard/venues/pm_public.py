@@ -18,6 +18,7 @@ streaming a Polymarket market's books it reads that market's fee from the public
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -29,7 +30,7 @@ from tradeguard.clock import Clock
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
-from tradeguard.model.money import dec
+from tradeguard.model.money import ONE, ZERO, dec
 from tradeguard.model.outcome import Resolution, parse_outcome_symbol
 from tradeguard.venues.http_answer import answer_json, no_answer
 from tradeguard.venues.kalshi import markets as kalshi_markets
@@ -122,7 +123,7 @@ class KalshiPublicData(PublicData):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.kalshi_listing("load_instruments", "open"):
-            for inst in kalshi_markets.market_instruments(self.name, m):
+            for inst in kalshi_markets.listed_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 
@@ -130,7 +131,7 @@ class KalshiPublicData(PublicData):
         ticker, outcome, _ = parse_outcome_symbol(symbol)
         book = KalshiBook()
         data = await self.get("fetch_quote", f"/markets/{ticker}/orderbook")
-        book.reset(data["orderbook_fp"])
+        book.reset(data.get("orderbook_fp") if isinstance(data, dict) else None)
         return book.quote(symbol, outcome, self.clock.now_ms())
 
     def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
@@ -141,7 +142,7 @@ class KalshiPublicData(PublicData):
         out = {}
         for m in await self.kalshi_listing("fetch_resolutions", "settled"):
             resolution = kalshi_markets.market_resolution(m)
-            if resolution is not None:
+            if resolution is not None and isinstance(m.get("ticker"), str):
                 out[m["ticker"]] = resolution
         return out
 
@@ -163,10 +164,10 @@ class PolymarketPublicData(PublicData):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self.clob_listing("load_instruments"):
-            for inst, token in clob_markets.market_tokens(self.name, m):
+            for inst, token in clob_markets.listed_tokens(self.name, m):
                 self.instruments[inst.symbol] = inst
                 self._tokens[inst.symbol] = token
-                self._conditions[inst.symbol] = m["condition_id"]
+                self._conditions[inst.symbol] = str(m.get("condition_id") or "")
         return dict(self.instruments)
 
     async def load_fees(self, symbols: list[str]) -> list[str]:
@@ -174,7 +175,8 @@ class PolymarketPublicData(PublicData):
         `fd: {r, e}`, where the official client reads it (absent: no fee, as it takes it).
         Return the symbols whose fee could not be read (logged; asked again next time)."""
         unread: list[str] = []
-        for cid in sorted({self._conditions[s] for s in symbols if s not in self.fee_rates}):
+        wanted = (self._conditions.get(s, "") for s in symbols if s not in self.fee_rates)
+        for cid in sorted({c for c in wanted if c}):
             try:
                 info = await self.get("load_fees", f"/clob-markets/{cid}")
             except VenueError as exc:
@@ -185,7 +187,14 @@ class PolymarketPublicData(PublicData):
                 continue
             fd = info.get("fd") if isinstance(info, dict) else None
             fd = fd if isinstance(fd, dict) else {}
-            fee = (dec(str(fd.get("r", 0))), dec(str(fd.get("e", 0))))
+            try:
+                fee = (_fee_part(fd, "r", ONE), _fee_part(fd, "e", Decimal(10)))
+            except ValueError as exc:
+                gone = sorted(s for s, c in self._conditions.items() if c == cid)
+                log.warning("%s: fee of %s not read (%s): no book for it until it is",
+                            self.name, ", ".join(gone), exc)  # fmt: skip
+                unread += [s for s in gone if s in symbols]
+                continue
             for symbol in (s for s, c in self._conditions.items() if c == cid):
                 self.fee_rates[symbol] = fee
         return unread
@@ -249,3 +258,15 @@ def build_pm_data_venue(vc: Any, clock: Clock) -> PublicData:
 
 
 POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+
+
+def _fee_part(fd: dict[str, Any], key: str, high: Decimal) -> Decimal:
+    """fd[key] of a market's fee info (absent: 0) as a number in [0, high], else ValueError."""
+    raw = fd.get(key, 0)
+    value = Decimal("NaN")
+    if isinstance(raw, (int, float, str)) and not isinstance(raw, bool):
+        with contextlib.suppress(ValueError):  # refused below, by name
+            value = dec(str(raw), f"fd.{key}")
+    if not value.is_finite() or not ZERO <= value <= high:
+        raise ValueError(f"fd.{key} = {str(raw)[:40]!r}: expected a number in [0, {high}]")
+    return value

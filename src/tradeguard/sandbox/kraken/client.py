@@ -1,4 +1,4 @@
-"""Point the real `ccxt` Kraken client at a Kraken sandbox (REST and public websocket v2).
+"""Point the real `ccxt` Kraken client at a Kraken sandbox (REST, public and private websocket v2).
 
 Every REST base and the public websocket v2 go to the sandbox, every other websocket base to a
 loopback path that answers 404, so a stray call fails on 127.0.0.1 instead of reaching Kraken.
@@ -10,18 +10,19 @@ from typing import Any
 
 import ccxt.pro as ccxtpro
 
-from tradeguard.sandbox.kraken.server import WS_PATH
+from tradeguard.sandbox.kraken.server import WS_AUTH_PATH, WS_PATH
 
 _WS_KEYS = ("public", "private", "privateV2", "publicV2", "beta", "beta-private")
 
 
 def kraken_urls(base_url: str) -> dict[str, Any]:
     """The `urls['api']` mapping that sends every ccxt.kraken call to the sandbox: public
-    websocket v2 included, the other websocket bases to a path that answers 404."""
+    and private websockets v2 included, the other websocket bases to a path that answers 404."""
     base = base_url.rstrip("/")
     ws = base.replace("http", "ws", 1) + "/ws/unsupported"
     bases = {key: f"{ws}-{key}" for key in _WS_KEYS}
     bases["publicV2"] = base.replace("http", "ws", 1) + WS_PATH
+    bases["privateV2"] = base.replace("http", "ws", 1) + WS_AUTH_PATH
     return {
         "public": base,
         "private": base,

@@ -133,6 +133,7 @@ class KrakenPrivate:
             "OpenOrders": self.open_orders, "ClosedOrders": self.closed_orders,
             "QueryOrders": self.query_orders, "TradesHistory": self.trades_history,
             "QueryTrades": self.query_trades,
+            "GetWebSocketsToken": self.ex.kraken_ws_private.issue,
         }  # fmt: skip
         for name, fn in routes.items():
             r.add_post(f"/0/private/{name}", wrap(fn, private=True))

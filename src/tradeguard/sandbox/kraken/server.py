@@ -1,4 +1,5 @@
-"""The sandbox exchange speaking Kraken's spot REST API, over the same engine as the Binance one.
+"""The sandbox exchange speaking Kraken's spot REST API and websockets v2 (public and
+authenticated), over the same engine as the Binance one.
 
 async with KrakenSandbox(SandboxConfig()) as ex:
     ex.add_market("BTC/USD", "BTC", "USD", tick="0.1", step="0.00000001",
@@ -29,6 +30,7 @@ from tradeguard.sandbox.kraken.private import KrakenPrivate
 from tradeguard.sandbox.kraken.public import KrakenPublic
 from tradeguard.sandbox.kraken.wire import KrakenError
 from tradeguard.sandbox.kraken.ws import KrakenWs
+from tradeguard.sandbox.kraken.ws_private import KrakenPrivateWs
 from tradeguard.sandbox.matching import MarketSpec, Result
 from tradeguard.sandbox.orders import EngineReject
 from tradeguard.sandbox.server import SandboxExchange
@@ -37,6 +39,7 @@ KRAKEN_MAKER_FEE = Decimal("0.0016")
 KRAKEN_TAKER_FEE = Decimal("0.0026")
 RATE_LIMITED = "EAPI:Rate limit exceeded"
 WS_PATH = "/kraken-ws/v2"  # "v2" in it: ccxt pings a v2 socket with {"method": "ping"}
+WS_AUTH_PATH = "/kraken-ws-auth/v2"  # the authenticated socket (Kraken's ws-auth.kraken.com/v2)
 
 
 class KrakenSandbox(SandboxExchange):
@@ -50,6 +53,7 @@ class KrakenSandbox(SandboxExchange):
         self.kraken_public = KrakenPublic(self)
         self.kraken_private = KrakenPrivate(self)
         self.kraken_ws = KrakenWs(self)
+        self.kraken_ws_private = KrakenPrivateWs(self)
         self._bodies: dict[int, str] = {}  # request -> its form body, for the request log
         super().__init__(*args, **kwargs)
 
@@ -63,17 +67,25 @@ class KrakenSandbox(SandboxExchange):
         """Kraken's public websocket v2 here, what ccxt's `urls['api']['ws']['publicV2']` takes."""
         return f"ws://{self.config.host}:{self.port}{WS_PATH}"
 
+    @property
+    def kraken_ws_auth_url(self) -> str:
+        """Kraken's authenticated websocket v2 here (ccxt's `urls['api']['ws']['privateV2']`)."""
+        return f"ws://{self.config.host}:{self.port}{WS_AUTH_PATH}"
+
     async def start(self) -> None:
         await super().start()
         self.spawn(self.kraken_ws.heartbeats())
+        self.spawn(self.kraken_ws_private.heartbeats())
 
     async def stop(self) -> None:
         await self.kraken_ws.close_all()
+        await self.kraken_ws_private.close_all()
         await super().stop()
 
     def disconnect_websockets(self) -> int:
         """Drop every websocket, Kraken's and the Binance-shaped ones; return how many."""
-        return self.kraken_ws.drop_all() + super().disconnect_websockets()
+        dropped = self.kraken_ws.drop_all() + self.kraken_ws_private.drop_all()
+        return dropped + super().disconnect_websockets()
 
     def publish(
         self, result: Result, symbols: set[str], withhold_reports_of: str | None = None
@@ -81,6 +93,7 @@ class KrakenSandbox(SandboxExchange):
         """Send an engine result to the websocket's subscribers, then as the base exchange does
         (which triggers crossed stops and publishes their results through here too)."""
         self.kraken_ws.on_result(result, symbols)
+        self.kraken_ws_private.on_result(result, withhold_reports_of)
         super().publish(result, symbols, withhold_reports_of)
 
     def asset_id(self, asset: str) -> str:
@@ -102,6 +115,7 @@ class KrakenSandbox(SandboxExchange):
         self.kraken_public.register(app.router, self._wrap)
         self.kraken_private.register(app.router, self._wrap)
         app.router.add_get(WS_PATH, self.kraken_ws.handle)
+        app.router.add_get(WS_AUTH_PATH, self.kraken_ws_private.handle)
         return app
 
     def _wrap(self, fn: Callable[..., Any], private: bool = False) -> Any:

@@ -42,6 +42,7 @@ from tradeguard.strategies.cross_venue.limits import (
     OpenPair,
     PairLimits,
     check_limits,
+    is_dust,
 )
 from tradeguard.strategies.cross_venue.netting_guard import (
     PAIR_NETS,
@@ -165,6 +166,7 @@ class PairExecutor:
                     self.attempt_signal = {}
         rec.latency_ms = (time.perf_counter() - started) * 1000
         if rec.code == PAIR_NETS and self.nets_refused.repeat(rec.pair_id, rec.reason, rec.ts):
+            self._clock.record_note({"nets_refused": self.nets_refused.to_json()})  # kill-safe
             return rec  # counted on the held state's record: no record, no event again
         self._nets_pending = rec if rec.code == PAIR_NETS else None  # committed with its record
         try:
@@ -434,13 +436,14 @@ class PairExecutor:
         rec.fees = sum((paid.fee for paid in rec.legs), ZERO)  # every fee the attempt paid
         self.book.record_trade(rec.ts, rec.actual_profit)
         left = amount - leg.filled
-        if left > 0:
+        if left > 0 and not is_dust(inst, left):
             rec.held[first.symbol] = left
             rec.capital = cost * left / amount
             rec.outcome = "held"
             self._hold(rec, leg)
-        else:
+        else:  # flat: what no order can sell is shown as dust on the record, not held
             rec.outcome = "unwound"
+            rec.dust.update({first.symbol: left} if left > 0 else {})
 
     def _intent(
         self,

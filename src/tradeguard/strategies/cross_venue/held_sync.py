@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from tradeguard.model.money import ZERO
 from tradeguard.strategies.cross_venue.executor import PairExecutor
-from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.limits import OpenPair, is_dust
 from tradeguard.strategies.cross_venue.records import HELD_SHRUNK, PairAttempt
 
 
@@ -72,6 +72,11 @@ def _shrink(
         f"there (the venue holds {max(venue_has, ZERO)} beyond the complete pairs' legs: sold "
         f"or moved outside the strategy); the held leg now counts {keep}"
     )
+    gateway = executor.gateways.get(pair.venues[0])
+    dust = keep if is_dust(gateway.instrument(symbol) if gateway else None, keep) else ZERO
+    if dust:  # what is left no order can sell: the pair is flat, the dust shown
+        why = f"{why}; {dust} is below the venue's minimum order: dust, the pair is flat"
+        keep = ZERO
     capital = pair.capital * keep / pair.contracts
     now = executor._clock.now_ms()
     rec = PairAttempt(
@@ -79,6 +84,7 @@ def _shrink(
         ZERO, ZERO, ZERO, outcome="held" if keep > 0 else "failed", reason=why, code=HELD_SHRUNK,
         capital=capital if keep > 0 else ZERO, ts=now, retry_of=pair.record_id,
     )  # fmt: skip
+    rec.dust.update({symbol: dust} if dust else {})
     if keep > 0:
         rec.held[symbol] = keep
         book.open[i] = dataclasses.replace(pair, contracts=keep, capital=capital, note=why)

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.strategies.cross_venue.scanner import DAY_MS, PairOpportunity
 
@@ -221,6 +222,15 @@ def check_limits(
             )
         contracts = min(contracts, fits)
     return LimitVerdict(True, contracts)
+
+
+def is_dust(inst: Instrument | None, contracts: Decimal) -> bool:
+    """Tell whether `contracts` are too few for any order the venue takes: below its minimum
+    order size or its size step, or worth less than its minimum notional even at a price of 1.
+    They cannot be sold, only settle; a pair holding nothing else is flat."""
+    if inst is None or contracts <= 0:
+        return False
+    return contracts < max(inst.min_amount, inst.amount_step, inst.min_notional)
 
 
 def _held(book: LimitBook, keep: Any) -> Decimal:

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.instrument import SYMBOL_MAX_LEN, is_symbol
 
 Orientation = Literal["same", "inverted"]
 VOID_RULES = ("50-50", "refund", "none")
+_QUOTE_MAX_LEN = 10  # params.pm_quote (CrossVenueParams) is 2-10 capitals or digits
 _PAIR_KEYS = {
     "id",
     "event",
@@ -215,9 +217,27 @@ def _side(entry: dict[str, Any], venue: str, where: str) -> MapSide:
         yes_token=_text(raw, "yes_token", where) if venue == "polymarket" else "",
         no_token=_text(raw, "no_token", where) if venue == "polymarket" else "",
     )
+    _fits_a_symbol(side.market, "market" if venue == "polymarket" else "ticker", where)
     if side.yes_token and side.yes_token == side.no_token:
         raise ConfigError(f"{where}: yes_token and no_token are the same ({side.yes_token!r})")
     return side
+
+
+def _fits_a_symbol(market: str, key: str, where: str) -> None:
+    """The market's outcome symbols (`MARKET:YES/QUOTE`) must be symbols the whole program takes
+    (config, command line, API, database), so a long slug is refused here, not at its first
+    order or sale."""
+    room = SYMBOL_MAX_LEN - len(":YES/") - _QUOTE_MAX_LEN
+    if len(market) > room:
+        raise ConfigError(
+            f"{where}.{key} = {market[:40]!r}... ({len(market)} characters): at most {room} "
+            f"characters (its outcome symbols MARKET:YES/QUOTE are at most {SYMBOL_MAX_LEN})"
+        )
+    if not is_symbol(f"{market}:YES/USD"):
+        raise ConfigError(
+            f"{where}.{key} = {market!r}: letters, digits, '.', '_' and '-' only, as the venue "
+            "spells the market"
+        )
 
 
 def _text(raw: dict[str, Any], key: str, where: str) -> str:

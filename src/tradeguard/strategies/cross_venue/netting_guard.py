@@ -13,7 +13,9 @@ against. Such a pair is refused before either leg is sent. Contracts a resting s
 not netted by the venue and do not refuse a pair.
 
 The refusal repeats at each cooldown while the contracts stay: it is recorded once per (pair,
-held state) (`NetsRefusals`), and the repeats are counted on that record's entry.
+held state) (`NetsRefusals`), and the repeats are counted on that record's entry. Each repeat
+is committed at once as the strategy's note (`record_note`), so a kill loses none of them: a
+start takes, for an entry of the same record, the larger count of the state and the note.
 """
 
 from __future__ import annotations
@@ -103,14 +105,27 @@ class NetsRefusals:
     def to_json(self) -> dict[str, dict[str, Any]]:
         return {pair: r.to_json() for pair, r in sorted(self.by_pair.items())}
 
-    def restore(self, raw: Any) -> None:
-        if not isinstance(raw, dict):
-            return
-        for pair, r in raw.items():
-            try:
-                self.by_pair[str(pair)] = NetsRefusal(
-                    str(r["reason"]), int(r["record_id"]), int(r["ts"]), int(r["repeats"]),
-                    int(r["last_ts"]),
-                )  # fmt: skip
-            except (KeyError, TypeError, ValueError):
-                continue  # a checkpoint of another shape: that pair records afresh
+    def restore(self, raw: Any, note: Any = None) -> None:
+        """Take the entries of a state back; `note` (the newest repeats, committed after the
+        state) raises the count of an entry of the same record, and adds no pair the state
+        has not (a pair cleared since is recorded again by its next refusal)."""
+        self.by_pair.update(_entries(raw))
+        for pair, newer in _entries(note).items():
+            known = self.by_pair.get(pair)
+            same = known is not None and (known.record_id, known.reason) == (
+                newer.record_id, newer.reason)  # fmt: skip
+            if known is not None and same and newer.repeats > known.repeats:
+                known.repeats, known.last_ts = newer.repeats, newer.last_ts
+
+
+def _entries(raw: Any) -> dict[str, NetsRefusal]:
+    out: dict[str, NetsRefusal] = {}
+    for pair, r in raw.items() if isinstance(raw, dict) else ():
+        try:
+            out[str(pair)] = NetsRefusal(
+                str(r["reason"]), int(r["record_id"]), int(r["ts"]), int(r["repeats"]),
+                int(r["last_ts"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue  # a checkpoint of another shape: that pair records afresh
+    return out

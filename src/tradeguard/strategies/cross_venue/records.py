@@ -90,6 +90,9 @@ class PairAttempt:
     capital: Decimal = ZERO
     legs: list[PairLegResult] = field(default_factory=list)
     held: dict[str, Decimal] = field(default_factory=dict)  # symbol -> contracts left unhedged
+    # symbol -> contracts left too few for any order the venue takes (limits.is_dust): the
+    # pair is flat, they stay on the venue until their market settles
+    dust: dict[str, Decimal] = field(default_factory=dict)
     latency_ms: float = 0.0
     decision_to_acks_ms: float = 0.0  # decision to both legs answered by the venues
     ts: int = 0
@@ -124,6 +127,7 @@ class PairAttempt:
                 "legs": [leg.to_json() for leg in self.legs if leg.role != "unwind"],
                 "unwinds": [leg.to_json() for leg in self.legs if leg.role == "unwind"],
                 "held": {s: plain(q) for s, q in self.held.items()},
+                **({"dust": {s: plain(q) for s, q in self.dust.items()}} if self.dust else {}),
                 **({} if self.retry_of is None else {"retry_of": self.retry_of}),
             },
             "outcome": self.outcome,
@@ -168,6 +172,9 @@ def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
     if rec.code == HELD_SHRUNK:  # contracts sold outside the strategy: nothing at risk
         severity = {rec.outcome: "warning"}
     why = f" ({rec.reason})" if rec.reason else ""
+    if rec.dust:  # flat, and honest about what stays on the venue
+        why += "; dust left, below the venue's minimum order, settles with its market: " + (
+            ", ".join(f"{q} {s}" for s, q in rec.dust.items()))  # fmt: skip
     edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
     shown = rec.to_json()
     return Event(
@@ -186,6 +193,7 @@ def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
             "actual_edge": shown["actual_edge"],
             "actual_profit": plain(rec.actual_profit),
             "start_asset": "USD",
+            **({"dust": {s: plain(q) for s, q in rec.dust.items()}} if rec.dust else {}),
             "message": (
                 f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "
                 f"{rec.contracts} contracts, edge {edge} USD per pair{why}"

@@ -374,7 +374,9 @@ class CrossVenueStrategy(Strategy):
         self.book.realised_today, self.book.open = restored.realised_today, restored.open
         if self.executor is not None:
             self.executor.last_record_id = int(state.get("record_id") or 0)
-            self.executor.nets_refused.restore(state.get("nets_refused"))
+            note = state.get("record_note") or {}  # repeats counted since (a kill safe)
+            refused = note.get("nets_refused") if isinstance(note, dict) else None
+            self.executor.nets_refused.restore(state.get("nets_refused"), refused)
             from tradeguard.strategies.cross_venue.late_sale import restore_late
 
             restore_late(self.executor, state.get("late_sales"))

@@ -20,6 +20,17 @@ from tradeguard.venues.outcome_quotes import DEPTH, outcome_depth_quote
 from tradeguard.venues.outcome_stream import StreamGap
 
 
+def _rows(rows: Any) -> dict[Decimal, Decimal]:
+    out: dict[Decimal, Decimal] = {}
+    for row in rows if isinstance(rows, list) else ():
+        try:
+            price, count = row
+            out[dec(price)] = dec(count)
+        except (TypeError, ValueError, ArithmeticError):
+            continue  # no price anyone can trade at; the quote keeps the rows that are
+    return out
+
+
 class KalshiBook:
     """One market's YES and NO bids, price -> contracts."""
 
@@ -29,10 +40,11 @@ class KalshiBook:
         self.yes: dict[Decimal, Decimal] = {}
         self.no: dict[Decimal, Decimal] = {}
 
-    def reset(self, msg: dict[str, Any]) -> None:
-        """Take a snapshot message (`yes_dollars` / `no_dollars` rows of [price, count])."""
-        self.yes = {dec(p): dec(q) for p, q in msg.get("yes_dollars") or []}
-        self.no = {dec(p): dec(q) for p, q in msg.get("no_dollars") or []}
+    def reset(self, msg: Any) -> None:
+        """Take a snapshot message (`yes_dollars` / `no_dollars` rows of [price, count]); a row
+        no venue would send (not a pair, a price or count that is no number) is left out."""
+        msg = msg if isinstance(msg, dict) else {}
+        self.yes, self.no = _rows(msg.get("yes_dollars")), _rows(msg.get("no_dollars"))
 
     def change(self, side: str, price: Decimal, delta: Decimal) -> None:
         """Add `delta` contracts at `price` on side "yes" or "no" (a level at 0 goes)."""

@@ -43,7 +43,7 @@ from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.http_answer import no_answer, not_json, one_line, status_error
 from tradeguard.venues.kalshi.book_stream import KalshiBook, kalshi_ws_quotes
 from tradeguard.venues.kalshi.client import KalshiApiError, KalshiClient
-from tradeguard.venues.kalshi.markets import QUOTE, market_instruments
+from tradeguard.venues.kalshi.markets import QUOTE, listed_instruments
 from tradeguard.venues.kalshi.signing import API_PREFIX
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES
@@ -152,7 +152,7 @@ class KalshiVenue(Venue):
         for m in await self._call(
             "load_instruments", self.client.markets("open", self.name, self.max_pages)
         ):
-            for inst in market_instruments(self.name, m):
+            for inst in listed_instruments(self.name, m):
                 self.instruments[inst.symbol] = inst
         return dict(self.instruments)
 

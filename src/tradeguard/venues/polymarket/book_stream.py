@@ -7,6 +7,7 @@ snapshot the stream wrapper takes after a reconnect.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,8 @@ import aiohttp
 from tradeguard.model.market import Quote
 from tradeguard.model.money import dec
 from tradeguard.venues.outcome_quotes import depth_quote
+
+log = logging.getLogger(__name__)
 
 
 class TokenBook:
@@ -27,9 +30,11 @@ class TokenBook:
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
 
-    def reset(self, book: dict[str, Any]) -> None:
-        self.bids = {dec(lv["price"]): dec(lv["size"]) for lv in book.get("bids") or []}
-        self.asks = {dec(lv["price"]): dec(lv["size"]) for lv in book.get("asks") or []}
+    def reset(self, book: Any) -> None:
+        """Take a book's levels (a REST `/book` answer or a `book` event); a level no venue
+        would send (not an object, a price or size that is no number) is left out."""
+        book = book if isinstance(book, dict) else {}
+        self.bids, self.asks = _levels(book.get("bids")), _levels(book.get("asks"))
 
     def set(self, side: str, price: Decimal, size: Decimal) -> None:
         levels = self.bids if side == "BUY" else self.asks
@@ -42,6 +47,16 @@ class TokenBook:
         return depth_quote(symbol, self.bids.items(), self.asks.items(), ts)
 
 
+def _levels(rows: Any) -> dict[Decimal, Decimal]:
+    out: dict[Decimal, Decimal] = {}
+    for level in rows if isinstance(rows, list) else ():
+        try:
+            out[dec(level["price"])] = dec(level["size"])
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            continue  # no price anyone can trade at; the quote keeps the levels that are
+    return out
+
+
 class MarketChannelFeed:
     """Apply `book` and `price_change` events to the tokens asked for."""
 
@@ -49,8 +64,16 @@ class MarketChannelFeed:
         self.symbol_of = dict(symbol_of_token)
         self.books = {token: TokenBook() for token in self.symbol_of}
 
-    def apply(self, event: dict[str, Any], ts: int) -> list[Quote]:
-        """Apply one event; return the changed tokens' quotes."""
+    def apply(self, event: Any, ts: int) -> list[Quote]:
+        """Apply one event; return the changed tokens' quotes. An event no venue would send (a
+        field missing or of the wrong type, a number that is none) is skipped with a warning."""
+        try:
+            return self._apply(event, ts)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            log.warning("polymarket market channel: an event skipped (%s): %.200r", exc, event)
+            return []
+
+    def _apply(self, event: Any, ts: int) -> list[Quote]:
         kind = event.get("event_type")
         touched: set[str] = set()
         if kind == "book":

@@ -44,7 +44,7 @@ from tradeguard.venues.http_answer import answer_json, no_answer, not_object
 from tradeguard.venues.outcome_stream import StreamStats, venue_book_stream
 from tradeguard.venues.paging import MAX_PAGES, clob_pages
 from tradeguard.venues.polymarket.book_stream import TokenBook, market_ws_quotes
-from tradeguard.venues.polymarket.markets import QUOTE, market_resolution, market_tokens
+from tradeguard.venues.polymarket.markets import QUOTE, listed_tokens, market_resolution
 from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_payload
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
@@ -222,9 +222,9 @@ class PolymarketVenue(Venue):
 
     async def load_instruments(self) -> dict[str, Instrument]:
         for m in await self._listing("load_instruments"):
-            for inst, token in market_tokens(self.name, m):
+            for inst, token in listed_tokens(self.name, m):
                 self.instruments[inst.symbol] = inst
-                self._tokens[inst.symbol] = (token, bool(m["neg_risk"]))
+                self._tokens[inst.symbol] = (token, m.get("neg_risk") is True)
                 self._symbol_of_token[token] = inst.symbol
         return dict(self.instruments)
 

@@ -1,0 +1,109 @@
+"""`calendar shift --sandbox URL`: a URL that is no URL is a usage error (exit 2), and a server
+that is down or answers something other than a sandbox's replay list is a failure outside the
+input (exit 1), each one line naming the URL; never a traceback, never a file written."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "unlock_calendar.csv"
+
+
+def _shift(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "calendar", "shift", str(EXAMPLE),
+         "--sandbox", url, "--out", str(tmp_path / "x.csv")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def answering() -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server answering /admin/replay with the body at the front of the list."""
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[0]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "http://[::1:8765/", "http://127.0.0.1:99999", "http://127.0.0.1:x",
+     "http://x\x01@127.0.0.1:9", "http://a b@127.0.0.1:9", "http://u:p@127.0.0.1:9",
+     "http://127.0.0.1:9/\x1b[2J"],
+)  # fmt: skip
+def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, url):
+    run = _shift(tmp_path, url)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and f"--sandbox {url!r}" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "\x1b" not in run.stderr and "\x01" not in run.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
+    run = _shift(tmp_path, "http://127.0.0.1:9")
+    assert run.returncode == 1, run.stderr
+    assert "cannot read http://127.0.0.1:9/admin/replay" in run.stderr, run.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>not a sandbox</html>",
+        b'{"replays": 5}',
+        b'{"replays": [{"symbol": "ETHBTC"}]}',
+        b'{"replays": [{"symbol": "ETHBTC", "shift_ms": "12"}]}',
+        b'{"replays": [{"symbol": "ETHBTC", "shift_ms": 1e308}]}',
+        b'{"replays": [{"symbol": "\\u001b[2J", "shift_ms": 5}]}',
+        b'{"replays": [7]}',
+        b"\xff\xfe",
+        b'{"replays": []' + b" " * 1_100_000 + b"}",
+    ],
+    ids=["html", "int", "no-shift", "str-shift", "float-shift", "escape", "item", "binary", "big"],
+)
+def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answering, body):
+    url, bodies = answering
+    bodies.append(body)
+    run = _shift(tmp_path, url)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert f"{url}/admin/replay did not answer a sandbox's replay list" in run.stderr
+    assert "\x1b" not in run.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_good_answer_still_shifts(tmp_path, answering):
+    url, bodies = answering
+    bodies.append(json.dumps({"replays": [{"symbol": "ETHBTC", "shift_ms": 86_400_000}]}).encode())
+    run = _shift(tmp_path, url)
+    assert run.returncode == 0, run.stderr
+    assert "moved by 86400000 ms (sandbox" in run.stdout, run.stdout
+    assert (tmp_path / "x.csv").exists()

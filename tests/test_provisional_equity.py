@@ -1,0 +1,75 @@
+"""In the first seconds after start a venue's holdings have no price of its own: another
+venue's stands in. That equity is provisional: the loss and drawdown breakers and the
+percent-of-equity limits wait for the venue's own quotes (at most `risk.stale_data_s`), so a
+halt never trips on a foreign price, and a real loss is still caught once the quotes arrive."""
+
+from __future__ import annotations
+
+from test_risk_equity_valuation import BtcBook
+from test_risk_support import T0, D, Rig, buy
+from tradeguard.model import TradingState
+
+
+def _two_venues() -> BtcBook:
+    """USDT valued as the default; venue a quoting BTC at 50,000, venue b holding 1 BTC."""
+    p = BtcBook("USDT")
+    p.book("a").get("USDT").free = D(50_000)
+    p.book("b").get("BTC").free = D(1)
+    p.mark("BTC/USDT", D(50_000), "a")
+    return p
+
+
+def test_a_venue_without_quotes_of_its_own_makes_equity_provisional_naming_it() -> None:
+    p = _two_venues()
+    why = p.provisional()
+    assert why is not None and "b (BTC)" in why and "another venue's price" in why
+    assert p.equity() == D(100_000)  # b's BTC at a's price, for now
+    p.mark("BTC/USDT", D(30_000), "b")  # b's own quote: b's BTC is worth 30,000
+    assert p.provisional() is None
+    assert p.equity() == D(80_000)
+
+
+def test_a_halt_never_trips_on_a_foreign_price_and_a_real_loss_is_still_caught() -> None:
+    rig = Rig(max_drawdown_pct=D(10))
+    eng = rig.engine
+    p = _two_venues()
+    eng.observe_equity(T0, D(100_000))  # the peak, every venue's own prices known
+    # a restart: b's own quotes not yet in; a foreign price says equity fell 20%
+    eng.provisional = p.provisional()
+    eng.observe_equity(T0 + 1000, D(80_000))
+    assert eng.state is TradingState.ACTIVE
+    assert eng.equity_tracker.peak == D(100_000)  # nor is a foreign figure taken as a peak
+    rig.at(T0 + 1000)
+    d = rig.check(buy("0.5"))
+    assert d.code == "PROVISIONAL_VALUATION" and "b (BTC)" in d.reason, d.reason
+    # b's own quotes arrive and confirm the loss: it halts at once
+    eng.provisional = None
+    eng.observe_equity(T0 + 2000, D(80_000))
+    assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
+
+
+def test_provisional_equity_is_held_no_longer_than_stale_data_s() -> None:
+    rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
+    eng = rig.engine
+    eng.observe_equity(T0, D(100_000))
+    eng.provisional = _two_venues().provisional()
+    eng.observe_equity(T0 + 1000, D(80_000))
+    eng.observe_equity(T0 + 30_000, D(80_000))
+    assert eng.state is TradingState.ACTIVE
+    # b never quotes: past the bound the borrowed price is acted on, not a loss missed forever
+    eng.observe_equity(T0 + 31_000, D(80_000))
+    assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
+
+
+def test_usd_rates_fall_back_to_any_venue_where_the_own_venue_has_no_path() -> None:
+    from tradeguard.portfolio.usd_equity import usd_equity, usd_rate
+
+    p = _two_venues()
+    p.mark("ETH/USDT", D(2000), "b")
+    p.book("a").get("ETH").free = D(2)
+    # a quotes BTC only: its ETH is valued at b's ETH/USDT, and said so
+    assert usd_rate(p, "a", "ETH", None) == (D(2000), "ETH/USD (latest of any venue)")
+    assert usd_rate(p, "a", "XYZ", None) is None
+    p.book("a").get("XYZ").free = D(5)
+    usd = usd_equity(p)
+    assert usd.unvalued == {"a:XYZ"} and usd.rates["a:ETH"][1].endswith("any venue)")

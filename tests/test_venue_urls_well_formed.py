@@ -1,0 +1,71 @@
+"""A venue's `rest_url` / `ws_url` that cannot be connected to is refused when the config loads
+(exit 2 from `config check`, the key named): 'http://[::1' was called valid and then stopped
+`run` with a ValueError traceback from the HTTP client, and 'ftp://...' or a trailing space
+reached the exchange client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeguard.config import load_config
+from tradeguard.model.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = (ROOT / "examples" / "bots_sandbox.toml").read_text(encoding="utf-8")
+GOOD = 'rest_url = "http://127.0.0.1:8765"'
+WS = 'ws_url = "ws://127.0.0.1:8765/ws"'
+
+
+def _config(tmp_path: Path, line: str) -> Path:
+    assert GOOD in EXAMPLE and WS in EXAMPLE
+    path = tmp_path / "c.toml"
+    text = EXAMPLE.replace(WS, line) if line.startswith("ws_url") else EXAMPLE.replace(GOOD, line)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'rest_url = "http://[::1"',
+        'rest_url = "http://127.0.0.1:x"',
+        'rest_url = "http://127.0.0.1:99999"',
+        'rest_url = "http://127.0.0.1:0"',
+        'rest_url = "ftp://127.0.0.1:8765"',
+        'rest_url = "http://127.0.0.1:8765 "',
+        'rest_url = "http://127.0.0.1:8765/\\u001b[2J"',
+        'rest_url = "127.0.0.1:8765"',
+        'rest_url = "http://"',
+        f'rest_url = "http://127.0.0.1:8765/{"a" * 600}"',
+        'ws_url = "ws://[::1/ws"',
+    ],
+)
+def test_a_url_that_cannot_be_connected_to_is_refused_naming_the_key(tmp_path, line):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, line))
+    text = str(caught.value)
+    key = "ws_url" if "ws_url" in line else "rest_url"
+    assert f"venues.0.{key}" in text and "not a URL to connect to" in text, text
+    assert "\x1b" not in text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [GOOD, 'rest_url = "https://[::1]:8765/api"', 'rest_url = ""', 'ws_url = "wss://localhost/ws"'],
+)
+def test_good_urls_still_load(tmp_path, line):
+    load_config(_config(tmp_path, line))
+
+
+def test_config_check_exits_2_without_a_traceback(tmp_path):
+    path = _config(tmp_path, 'rest_url = "http://[::1"')
+    run = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "config", "check", str(path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "venues.0.rest_url" in run.stderr and "Traceback" not in run.stderr, run.stderr
