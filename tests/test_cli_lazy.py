@@ -11,7 +11,15 @@ import sys
 import pytest
 
 from tradeguard.cli import common
-from tradeguard.cli.main import COMMANDS, EXIT_CONFIG, EXIT_ERROR, build_parser
+from tradeguard.cli.main import (
+    COMMANDS,
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    SUMMARIES,
+    build_parser,
+    main,
+    summary_parser,
+)
 
 
 def _choices(parser) -> set[str]:
@@ -23,6 +31,46 @@ def test_the_command_table_names_every_command_and_its_module():
     assert _choices(build_parser()) == set(COMMANDS)
     for command in COMMANDS:
         assert command in _choices(build_parser(command))
+
+
+def test_the_summary_parser_says_what_the_full_parser_says():
+    # `tradeguard --help` and the top-level usage errors come from the summary parser: its
+    # lines are the command modules' own, in their order.
+    assert list(SUMMARIES) == list(COMMANDS)
+    full, summary = build_parser(), summary_parser()
+    assert summary.format_help() == full.format_help()
+    assert summary.format_usage() == full.format_usage()
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--help"], ["-h", "run"], ["nope"], ["-x"], ["--foo", "run"], ["--foo", "config"]]
+)
+def test_the_top_level_answers_as_the_full_parser(argv, capsys):
+    with pytest.raises(SystemExit) as full_exit:
+        build_parser().parse_args(argv)
+    full = capsys.readouterr()
+    with pytest.raises(SystemExit) as main_exit:
+        main(argv)
+    got = capsys.readouterr()
+    assert (main_exit.value.code, got.out, got.err) == (full_exit.value.code, full.out, full.err)
+
+
+def test_the_top_level_help_loads_no_command_module():
+    code = (
+        "import json, runpy, sys\n"
+        "sys.argv = ['tradeguard', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0]\n"
+        "    in ('tradeguard', 'numpy', 'pydantic', 'sqlalchemy', 'aiohttp', 'logging'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "run a parameter grid as independent backtests" in done.stdout  # the help printed
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == ["tradeguard", "tradeguard.cli", "tradeguard.cli.main"]
 
 
 def test_exit_codes_are_the_shared_ones():

@@ -244,13 +244,20 @@ def _collect(
     return BacktestResult(run_dir, metrics, trades, curve, summary, series)
 
 
+def _write_report(*args: Any, **kwargs: Any) -> Path:
+    """Write the HTML report; its modules (the charts among them) load here, in the child that
+    writes it when the outputs are written in parallel, not in the command's process."""
+    from tradeguard.backtest.report import write_report
+
+    return write_report(*args, **kwargs)
+
+
 def write_outputs(result: BacktestResult, title: str, parallel: bool = False) -> list[Path]:
     """Write the exports and the HTML report of a finished run into its directory.
 
     `parallel`: the report is written by a forked child while this process writes the exports
     (for a process of its own, as the console script is: see `forked`)."""
     from tradeguard.backtest.exports import mark_complete, mark_incomplete, write_exports
-    from tradeguard.backtest.report import write_report
 
     report_args = (result.run_dir, title)
     report_kwargs: dict[str, Any] = {
@@ -260,7 +267,7 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
         "candles": result.candles,
     }
     mark_incomplete(result.run_dir)  # dropped once every file is written
-    job = forked.start(write_report, *report_args, **report_kwargs) if parallel else None
+    job = forked.start(_write_report, *report_args, **report_kwargs) if parallel else None
     try:
         written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
     except BaseException:
@@ -268,7 +275,7 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
             forked.discard(job)  # this error is the one to report
         raise
     if job is None:
-        written.append(write_report(*report_args, **report_kwargs))
+        written.append(_write_report(*report_args, **report_kwargs))
     else:
         try:
             written.append(forked.join(job))

@@ -13,9 +13,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from tradeguard.logsetup import guard_last_resort
-from tradeguard.model.errors import ConfigError, TradeguardError
-
 EXIT_ERROR, EXIT_CONFIG = 1, 2  # the values of tradeguard.cli.common, without importing it
 
 DESCRIPTION = """\
@@ -61,12 +58,66 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """Return the `tradeguard` parser: every command, or only the module registering `command`."""
+# Each command's line in `tradeguard --help`, as its module registers it. The top-level help and
+# the usage errors (no command, an unknown one) come from a parser holding only these lines, so
+# they load no command module; tests/test_cli_lazy.py checks that its text is the full parser's.
+SUMMARIES: dict[str, str] = {
+    "run": "run the node (paper replay of the bundled data by default)",
+    "status": "trading state and strategy figures",
+    "orders": "orders from the journal, newest first",
+    "positions": "open (or all) positions, newest first",
+    "balances": "balances per venue",
+    "fills": "every fill in the journal as CSV (accounting, tax reports)",
+    "doctor": "audit the ledger: balances and positions against fills",
+    "backup": "write an encrypted, consistent backup of the database and the vault",
+    "restore": "restore a backup into a database, then audit the ledger",
+    "config": "configuration tools",
+    "kill": "halt trading and cancel every open order on every venue",
+    "resume": "leave HALTED (asks for confirmation; recorded)",
+    "serve": "serve the API and dashboard (intents only from HTTP)",
+    "token": "API tokens: create, list, revoke, TOTP setup",
+    "keys": "manage encrypted exchange credentials",
+    "sandbox": "run a local exchange speaking Binance's (or Kraken's) spot API (127.0.0.1 only)",
+    "strategy": "strategies of your own; pause or resume one",
+    "arb": "arbitrage tools",
+    "pm": "prediction-market venues (kalshi, polymarket)",
+    "bot": "signal bots: add, list, enable, disable, token",
+    "chain": "run a local EVM with WETH9, Uniswap V2 and demo pools (JSON-RPC on 127.0.0.1)",
+    "record": "capture live candles, trades, quotes and order books to files",
+    "calendar": "token-unlock calendars (docs/token_unlock.md)",
+    "backtest": "replay data through a config in a fresh run directory; metrics and a report",
+    "sweep": "run a parameter grid as independent backtests on Ray (or a process pool)",
+}
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
     p = argparse.ArgumentParser(
         prog="tradeguard", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    return p, p.add_subparsers(dest="command", required=True)
+
+
+def summary_parser() -> argparse.ArgumentParser:
+    """The top-level parser with each command's help line only (no command module loaded): its
+    help and usage errors are the full parser's."""
+    p, sub = _top_parser()
+    for command in COMMANDS:
+        sub.add_parser(command, help=SUMMARIES[command], add_help=False)
+    return p
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    command = _command_of(argv)
+    if command is None:
+        # No command first: `--help`, no arguments or an unknown command end here (help or a
+        # usage error); a command after a top-level option falls through to the full parser.
+        summary_parser().parse_known_args(argv)
+    return build_parser(command)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the `tradeguard` parser: every command, or only the module registering `command`."""
+    p, sub = _top_parser()
     registrars = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
     for module, func in dict.fromkeys(registrars):
         getattr(importlib.import_module(f"tradeguard.cli.{module}"), func)(sub)
@@ -84,10 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     thresholds = gc.get_threshold()
     gc.set_threshold(200_000, *thresholds[1:])  # the command's modules load (see cli/__init__)
     try:
-        parser = build_parser(_command_of(argv))
+        parser = _parser_for(argv)
     finally:
         gc.set_threshold(*thresholds)
     args = parser.parse_args(argv)
+    from tradeguard.logsetup import guard_last_resort  # not needed by `--help` nor usage errors
+
     guard_last_resort()
     console = LazyConsole()
     try:
@@ -98,16 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except ConfigError as exc:
-        print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except TradeguardError as exc:
-        print(f"tradeguard: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("tradeguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
+        if _raised_by(exc, "tradeguard.model.errors", "ConfigError"):
+            print(f"tradeguard: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if _raised_by(exc, "tradeguard.model.errors", "TradeguardError"):
+            print(f"tradeguard: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         if any(
             _raised_by(exc, f"tradeguard.secrets.{module}", name)
             for module, name in _SECRETS_ERRORS
