@@ -240,7 +240,7 @@ async def _held_on_venue(node: TradingNode, pos: Position, e: dict[str, Any]) ->
     try:
         listed = await call_venue(
             pos.venue, "fetch_balances", venue.fetch_balances, cfg.call_attempts,
-            cfg.call_timeout_s,
+            cfg.call_timeout_s, gated=False,
         )  # fmt: skip
     except ReconcileFailed as exc:
         log.warning("kill follow-up: %s; the stored balance stands in", exc)
