@@ -131,5 +131,7 @@ async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp
             # the venue did not answer its balance call: the stored copy stood in, and it says so
             assert done["balance"].startswith("stored copy 0.001"), done
             assert "balance endpoint unavailable" in done["balance"], done
+            # nor does it claim a reconciliation failed: trading is not gated on this call
+            assert "reconciliation" not in done["balance"], done["balance"]
             assert all(node.orders.orders[c].status is OrderStatus.REJECTED for c in done["sent"])
             assert held(node) > D("0.0009")  # still open, and said so

@@ -4,13 +4,16 @@ copy was read (a withdrawal the node has not heard of) are not sold."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from kill_follow_support import (
     KEY,
     alice_sells,
+    expire_on_venue,
     follow_node,
     follow_up,
     kill_and_flatten,
@@ -56,3 +59,35 @@ async def test_the_follow_up_sells_what_the_venue_holds_not_the_stored_copy(tmp_
             assert node.portfolio.positions[KEY].quantity > 0  # the rest left is named below
             await eventually(lambda: follow_up(node)[0]["status"] == "closed", 60)
             assert "sold outside the node" in follow_up(node)[0]["reason"]
+
+
+async def test_a_resume_while_the_venue_is_asked_its_balance_sends_no_flatten(tmp_path):
+    # The operator resumes trading (takes over) while the follow-up waits on the venue's
+    # balance: the follow-up ends there, it does not sell the position after the resume.
+    async with bot_coins_only() as ex:
+        node = follow_node(native_config(tmp_path, ex.rest_url, ex.ws_url, native=False))
+        await node.start()
+        async with trading_live(node):
+            listed, _ = await kill_and_flatten(node)
+            venue = node.venues["binance"]
+            ask = venue.fetch_balances
+            asked, answer = asyncio.Event(), asyncio.Event()
+
+            async def slow_balances() -> list[Any]:
+                if not asked.is_set():
+                    asked.set()
+                    await answer.wait()
+                return await ask()
+
+            venue.fetch_balances = slow_balances  # type: ignore[method-assign]
+            sold = alice_sells(ex)
+            expire_on_venue(ex, listed)
+            await asyncio.wait_for(asked.wait(), 60)
+            node.risk.resume("pytest", "the operator took over")
+            answer.set()
+            await eventually(lambda: follow_up(node)[0]["status"] != "waiting", 60)
+            [entry] = follow_up(node)
+            assert entry["status"] == "ended" and entry["sent"] == [], entry
+            await asyncio.sleep(1)  # a flatten sent would have reached the venue by now
+            assert alice_sells(ex) == sold, "a flatten was sent after the resume"
+            assert node.portfolio.positions[KEY].quantity > D("0.0009")  # not sold

@@ -53,10 +53,13 @@ def test_provisional_equity_is_held_no_longer_than_stale_data_s() -> None:
     eng = rig.engine
     eng.observe_equity(T0, D(100_000))
     eng.provisional = _two_venues().provisional()
+    rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(80_000))
+    rig.at(T0 + 30_000)
     eng.observe_equity(T0 + 30_000, D(80_000))
     assert eng.state is TradingState.ACTIVE
     # b never quotes: past the bound the borrowed price is acted on, not a loss missed forever
+    rig.at(T0 + 31_000)
     eng.observe_equity(T0 + 31_000, D(80_000))
     assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
 
@@ -73,3 +76,32 @@ def test_usd_rates_fall_back_to_any_venue_where_the_own_venue_has_no_path() -> N
     p.book("a").get("XYZ").free = D(5)
     usd = usd_equity(p)
     assert usd.unvalued == {"a:XYZ"} and usd.rates["a:ETH"][1].endswith("any venue)")
+
+
+def test_the_hold_is_timed_by_the_node_clock_not_by_the_quotes_timestamps() -> None:
+    # A venue's quote carries the exchange's timestamp: an old one (a quiet market's ticker)
+    # or one from a clock running ahead must neither end the hold at once nor stretch it.
+    rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
+    eng = rig.engine
+    eng.observe_equity(T0, D(100_000))
+    eng.provisional = _two_venues().provisional()
+    rig.at(T0 + 1000)
+    eng.observe_equity(T0 - 600_000, D(80_000))  # a ten-minute-old quote starts the hold
+    eng.observe_equity(T0 + 1000, D(80_000))
+    assert eng.state is TradingState.ACTIVE  # held: one second of the node's time has passed
+    assert rig.check(buy("0.5")).code == "PROVISIONAL_VALUATION"
+    rig.at(T0 + 32_000)  # past the bound in the node's time, whatever the quotes say
+    assert rig.check(buy("0.5")).code != "PROVISIONAL_VALUATION"
+    eng.observe_equity(T0 + 32_000, D(80_000))
+    assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
+
+
+def test_a_quote_ahead_of_the_node_clock_does_not_stretch_the_hold() -> None:
+    rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
+    eng = rig.engine
+    eng.observe_equity(T0, D(100_000))
+    eng.provisional = _two_venues().provisional()
+    eng.observe_equity(T0 + 3_600_000, D(80_000))  # the first held figure, an hour ahead
+    rig.at(T0 + 31_000)
+    eng.observe_equity(T0 + 31_000, D(80_000))
+    assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"

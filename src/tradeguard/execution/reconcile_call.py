@@ -16,9 +16,19 @@ class ReconcileFailed(Exception):
     """One reconciliation step could not complete; the message says where and why."""
 
 
+_GATED = "the node will not trade until reconciliation completes"
+
+
 async def call_venue(
-    venue: str, step: str, fn: Callable[[], Awaitable[T]], attempts: int, timeout_s: float
+    venue: str,
+    step: str,
+    fn: Callable[[], Awaitable[T]],
+    attempts: int,
+    timeout_s: float,
+    gated: bool = True,
 ) -> T:
+    """`fn()`, bounded and retried; ReconcileFailed says why not. `gated=False` for a call
+    outside reconciliation, whose failure does not stop trading: the message does not say so."""
     last: BaseException | None = None
     for attempt in range(attempts):
         try:
@@ -33,15 +43,18 @@ async def call_venue(
                 await asyncio.sleep(min(2.0, 0.05 * (2**attempt)))
         except VenueError as exc:
             _stop_if_cancelled()
+            then = f"; {_GATED} (fix the credentials or the request, then restart)"
             raise ReconcileFailed(
-                f"venue {venue}: {step} was refused: {exc}; the node will not trade until "
-                "reconciliation completes (fix the credentials or the request, then restart)"
+                f"venue {venue}: {step} was refused: {exc}{then if gated else ''}"
             ) from None
     what = "timed out" if isinstance(last, TimeoutError) else f"failed ({last})"
+    then = (
+        f"; {_GATED} (check connectivity and the exchange's status; the periodic "
+        "reconciliation retries)"
+    )
     raise ReconcileFailed(
         f"venue {venue}: {step} {what} after {attempts} attempt(s) "
-        "(reconcile.call_attempts); the node will not trade until reconciliation completes "
-        "(check connectivity and the exchange's status; the periodic reconciliation retries)"
+        f"(reconcile.call_attempts){then if gated else ''}"
     )
 
 

@@ -135,16 +135,22 @@ async def follow_up(node: TradingNode) -> None:
     if not pending:
         return
     before = [dict(e) for e in entries]
-    halted = node.risk.state is TradingState.HALTED
     for e in pending:
         if _loaded.get(node) is not entries:
             return  # a later kill, run while this pass waited on the venue, has its own
-        if not halted or _resumed_since(node, e):
-            _end(node, e, "ended", "trading was resumed; the follow-up stopped")
-        else:
+        if not _ended_by_resume(node, e):  # read again for each: a step may wait on the venue
             await _step(node, e, entries)
     if entries != before and _loaded.get(node) is entries:
         _save(node, entries)
+
+
+def _ended_by_resume(node: TradingNode, e: dict[str, Any]) -> bool:
+    """End `e` when trading was resumed (the operator took over); read after every wait on
+    the venue, so a resume that came meanwhile sends no flatten."""
+    if node.risk.state is TradingState.HALTED and not _resumed_since(node, e):
+        return False
+    _end(node, e, "ended", "trading was resumed; the follow-up stopped")
+    return True
 
 
 def _still_working(node: TradingNode, coid: str) -> bool:
@@ -182,8 +188,8 @@ async def _step(node: TradingNode, e: dict[str, Any], entries: list[dict[str, An
              "order may sell")  # fmt: skip
         return
     held = await _held_on_venue(node, pos, e)
-    if _loaded.get(node) is not entries:
-        return  # a later kill replaced this follow-up while the venue was asked
+    if _loaded.get(node) is not entries or _ended_by_resume(node, e):
+        return  # a later kill replaced this follow-up, or trading resumed, while it was asked
     if held is not None and held < amount:
         # sold outside the node (by hand on the venue) while the follow-up waited: the sale
         # is booked to the account's holdings, the position still says it holds it
@@ -234,7 +240,7 @@ async def _held_on_venue(node: TradingNode, pos: Position, e: dict[str, Any]) ->
     try:
         listed = await call_venue(
             pos.venue, "fetch_balances", venue.fetch_balances, cfg.call_attempts,
-            cfg.call_timeout_s,
+            cfg.call_timeout_s, gated=False,
         )  # fmt: skip
     except ReconcileFailed as exc:
         log.warning("kill follow-up: %s; the stored balance stands in", exc)
@@ -265,8 +271,8 @@ async def _flatten(
         await node.ensure_market_data(pos.venue, pos.symbol)
     except Exception as exc:  # the order is then denied, and the reason kept
         log.warning("kill follow-up: no prices for %s on %s: %s", pos.symbol, pos.venue, exc)
-    if _loaded.get(node) is not entries:
-        return  # a later kill replaced this follow-up while the prices were asked for
+    if _loaded.get(node) is not entries or _ended_by_resume(node, e):
+        return  # a later kill replaced this follow-up, or trading resumed, meanwhile
     intent = OrderIntent(
         strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
         side=closing_side(pos), amount=amount, type=OrderType.MARKET, reduce_only=True,

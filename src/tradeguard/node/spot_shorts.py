@@ -56,7 +56,8 @@ def refuse_spot_shorts(node: TradingNode) -> list[str]:
         + ", ".join(found)
         + "; a spot market lends no coins, so they cannot be valued or closed as positions: "
         "buy the coins back on the venue (a paper account: `POST /api/v1/paper/reset`), "
-        "correct the ledger (`tradeguard doctor`), then `tradeguard resume`"
+        "correct the ledger (`tradeguard doctor` audits it against the fills; it changes "
+        "nothing), then `tradeguard resume`"
     )
     risk = node.risk
     if risk.state is TradingState.HALTED and risk.state_by != HALT_BY:
