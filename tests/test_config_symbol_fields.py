@@ -14,6 +14,7 @@ import pytest
 
 from tradeguard.config import load_config
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.instrument import SYMBOL_MAX_LEN
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HOSTILE = [
@@ -53,7 +54,7 @@ def test_data_and_strategy_symbols_follow_the_symbol_rule(tmp_path, data_dir, ba
         with pytest.raises(ConfigError) as err:
             load_config(_paper(tmp_path, data_dir, data, strategy))
         text = str(err.value)
-        assert field in text and "BASE/QUOTE" in text and "at most 100" in text, text
+        assert field in text and "BASE/QUOTE" in text and f"at most {SYMBOL_MAX_LEN}" in text, text
         assert len(text) < 1000, len(text)  # a long value is cut, not printed whole
 
 
