@@ -48,7 +48,10 @@ HOSTILE = [
     (_market("n1", neg_risk="yes"), "neg_risk = 'yes': expected true or false"),
     (_market("k1", tokens=[{"outcome": "Yes"}, {"outcome": "No", "token_id": "2"}]),
      "tokens[].token_id = None: expected text"),
-    (_market("c1", condition_id=["0x1"]), "condition_id = ['0x1']: expected text"),
+    (_market("c1", condition_id=["0x1"]), "condition_id = ['0x1']: expected at most"),
+    # read into the fee's URL: httpx.InvalidURL (no transport error) came out of load_fees
+    (_market("c2", condition_id="0x\n1"), "condition_id = '0x\\n1': expected"),
+    (_market("c3", condition_id="0x/../../1"), "condition_id = '0x/../../1': expected"),
 ]  # fmt: skip
 IGNORED = [  # not YES/NO markets: left out as before, without a warning
     _market("o1", tokens="yes,no"),

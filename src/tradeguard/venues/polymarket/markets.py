@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,9 @@ QUOTE = "PUSD"
 STEP = Decimal("0.01")  # token amounts in hundredths
 TAKER_FEE_BOUND = Decimal("0.25")  # the worst taker fee per unit of notional
 MAX_MIN_SIZE = Decimal(1_000_000)  # a minimum order beyond this is no real market's
+# A condition id goes into the fee's URL (/clob-markets/<id>): a control character there raised
+# httpx.InvalidURL out of load_fees, a '/' or '..' asks another path. Real ones are 0x + hex.
+_CONDITION_ID = re.compile(r"[A-Za-z0-9_-]{0,200}")
 
 
 def is_yes_no(market: dict[str, Any]) -> bool:
@@ -47,8 +51,10 @@ def market_tokens(venue: str, market: Any) -> list[tuple[Instrument, str]]:
             f"{SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"
         )
     cid = market.get("condition_id", "")
-    if not isinstance(cid, str) or len(cid) > 200:
-        raise BadMarket(f"condition_id = {cut(cid)}: expected text of at most 200 characters")
+    if not isinstance(cid, str) or not _CONDITION_ID.fullmatch(cid):
+        raise BadMarket(
+            f"condition_id = {cut(cid)}: expected at most 200 letters, digits, '_' or '-'"
+        )
     if not isinstance(market.get("neg_risk", False), bool):
         raise BadMarket(f"neg_risk = {cut(market['neg_risk'])}: expected true or false")
     tick = bounded(market, "minimum_tick_size", MIN_TICK, MAX_TICK, with_low=True)
