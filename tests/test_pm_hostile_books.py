@@ -79,3 +79,69 @@ def test_a_kalshi_book_with_hostile_rows_quotes_the_sane_ones() -> None:
     for body in (None, [], {"yes_dollars": "x"}, {"no_dollars": 5}):
         book.reset(body)
         assert book.quote("K:YES/USD", Outcome.YES, 1).asks == ()
+
+
+# Numbers Decimal reads but cannot compute with: past its largest exponent any sum, difference
+# or product raises decimal.Overflow (an ArithmeticError, not a ValueError). A Kalshi NO bid at
+# one of them raised out of the YES quote (its ask is 1 - p), which neither the REST poll nor
+# the stream fallback catches, ending the whole book stream; a Polymarket size of one reached
+# the pair scanner, whose book multiplies it.
+HUGE = "1e999999999"
+
+
+def test_a_kalshi_bid_past_decimal_range_is_left_out_not_raised() -> None:
+    book = KalshiBook()
+    no_rows = [[HUGE, "5"], [f"-{HUGE}", "5"], ["0.53", HUGE], ["0.53", "5"]]
+    book.reset({"yes_dollars": [["0.45", "10"], [HUGE, "1"]], "no_dollars": no_rows})
+    yes = book.quote("K:YES/USD", Outcome.YES, 1)
+    assert (yes.bids, yes.asks) == (((D("0.45"), D(10)),), ((D("0.47"), D(5)),))
+    no = book.quote("K:NO/USD", Outcome.NO, 1)
+    assert (no.bids, no.asks) == (((D("0.53"), D(5)),), ((D("0.55"), D(10)),))
+
+
+def test_a_polymarket_size_past_decimal_range_never_reaches_the_scanner() -> None:
+    from tradeguard.strategies.cross_venue.fees import FeeModel
+    from tradeguard.strategies.cross_venue.scanner import _Book
+
+    book = TokenBook()
+    book.reset({"bids": [{"price": "0.45", "size": HUGE}, SANE_BID],
+                "asks": [{"price": "0.46", "size": HUGE}, SANE_ASK]})  # fmt: skip
+    q = book.quote("m:YES/PUSD", 1)
+    assert (q.bids, q.asks) == (((D("0.45"), D(10)),), ((D("0.47"), D(5)),))
+    assert _Book(q.asks, FeeModel.default("polymarket")).prices == [470_000]
+
+
+def test_a_kalshi_delta_past_decimal_range_falls_back_to_rest_polling(caplog) -> None:
+    import asyncio
+
+    import pytest
+
+    from tradeguard.venues.kalshi.book_stream import KalshiBookFeed
+    from tradeguard.venues.outcome_stream import stream_with_fallback
+
+    class Polled(Exception):
+        """The REST poll after the stream's failure was reached."""
+
+    feed = KalshiBookFeed(["K:YES/USD"])
+    snap = {"market_ticker": "K", "yes_dollars": [["0.45", "10"]], "no_dollars": [["0.53", "5"]]}
+    feed.apply({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": snap}, 1)
+    delta = {"market_ticker": "K", "side": "yes", "price_dollars": "0.45", "delta_fp": HUGE}
+    polled: list[str] = []
+
+    async def fetch(symbol: str):
+        polled.append(symbol)
+        if len(polled) == 2:  # the REST snapshot came first; this one stands in for the stream
+            raise Polled
+        return feed.books["K"].quote(symbol, Outcome.YES, 1)
+
+    async def ws():
+        for q in feed.apply({"type": "orderbook_delta", "sid": 1, "seq": 2, "msg": delta}, 2):
+            yield q
+
+    async def run() -> None:
+        async for _ in stream_with_fallback("kalshi", ["K:YES/USD"], fetch, ws, 0.0, 0.0):
+            pass
+
+    with caplog.at_level(logging.WARNING), pytest.raises(Polled):
+        asyncio.run(run())
+    assert any("book stream down (Overflow" in r.getMessage() for r in caplog.records)

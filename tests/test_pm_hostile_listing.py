@@ -1,6 +1,6 @@
 """A Polymarket market listing with rows no venue would send (a field missing or of the wrong
-type, a tick outside (0, 0.1], a negative minimum size, a slug no symbol can carry, a fee that
-is no number) leaves those markets out with a warning naming the market, the field, the value
+type, a tick outside [0.000001, 0.1], a negative minimum size, a slug no symbol can carry, a fee
+that is no number) leaves those markets out with a warning naming the market, the field, the value
 and the limit; the well-formed markets are listed as before. It used to raise a KeyError,
 AttributeError or ValueError out of the venue's start, or list a market with a negative tick."""
 
@@ -32,12 +32,15 @@ def _market(slug: str, **fields: object) -> dict:
 
 HOSTILE = [
     ([1, 2], "a market row is list, not an object"),
-    (_market("t1", minimum_tick_size=None), "minimum_tick_size = None: expected a number in (0"),
+    (_market("t1", minimum_tick_size=None), "minimum_tick_size = None: expected a number in [0.0"),
     (_market("t2", minimum_tick_size="-0.01"), "minimum_tick_size = '-0.01'"),
     (_market("t3", minimum_tick_size="1e999"), "minimum_tick_size = '1e999'"),
     (_market("t4", minimum_tick_size="abc"), "minimum_tick_size = 'abc'"),
     (_market("t5", minimum_tick_size=True), "minimum_tick_size = True"),
     (_market("t6", minimum_tick_size="NaN"), "minimum_tick_size = 'NaN'"),
+    # above 0, yet rounding any price to it overflows (quantize_down raised decimal.Overflow)
+    (_market("t7", minimum_tick_size="1e-999999999"), "minimum_tick_size = '1e-999999999'"),
+    (_market("t8", minimum_tick_size="0.0000001"), "expected a number in [0.000001, 0.1]"),
     (_market("s1", minimum_order_size="-5"), "minimum_order_size = '-5': expected a number in [0"),
     (_market("s2", minimum_order_size=10**30), "minimum_order_size = 1000000000000000000000000"),
     (_market("x" * 300), "(302 characters): its symbols must be"),
@@ -45,7 +48,10 @@ HOSTILE = [
     (_market("n1", neg_risk="yes"), "neg_risk = 'yes': expected true or false"),
     (_market("k1", tokens=[{"outcome": "Yes"}, {"outcome": "No", "token_id": "2"}]),
      "tokens[].token_id = None: expected text"),
-    (_market("c1", condition_id=["0x1"]), "condition_id = ['0x1']: expected text"),
+    (_market("c1", condition_id=["0x1"]), "condition_id = ['0x1']: expected at most"),
+    # read into the fee's URL: httpx.InvalidURL (no transport error) came out of load_fees
+    (_market("c2", condition_id="0x\n1"), "condition_id = '0x\\n1': expected"),
+    (_market("c3", condition_id="0x/../../1"), "condition_id = '0x/../../1': expected"),
 ]  # fmt: skip
 IGNORED = [  # not YES/NO markets: left out as before, without a warning
     _market("o1", tokens="yes,no"),
@@ -103,7 +109,8 @@ async def test_bad_kalshi_market_rows_are_left_out_by_name_and_results_read_safe
         ({"ticker": "K 1"}, "ticker = 'K 1': its symbols must be"),
         ({"ticker": "K2", "tick_size_dollars": "-0.01"}, "tick_size_dollars = '-0.01'"),
         ({"ticker": "K3", "tick_size_dollars": "abc"}, "tick_size_dollars = 'abc'"),
-        ({"ticker": "K4", "tick_size_dollars": 1e308}, "expected a number in (0, 0.1]"),
+        ({"ticker": "K4", "tick_size_dollars": 1e308}, "expected a number in [0.000001, 0.1]"),
+        ({"ticker": "K5", "tick_size_dollars": "1e-999999999"}, "tick_size_dollars = '1e-99999"),
     ]
     settled = [{"ticker": "KOK", "result": "yes"}, {"result": "no"}, [3], {"ticker": "KX",
                "result": ["yes"]}]  # fmt: skip

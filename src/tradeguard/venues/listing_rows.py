@@ -12,6 +12,11 @@ from typing import Any
 
 from tradeguard.model.money import dec
 
+# The finest tick a market may list (Polymarket's finest is 0.0001, Kalshi's 0.001): a finer
+# one, down to 1e-999999999, is "above 0" yet rounding any price to it raises decimal.Overflow
+MIN_TICK = Decimal("0.000001")
+MAX_TICK = Decimal("0.1")  # the coarsest: Polymarket's ticks are 0.1, 0.01, 0.001, 0.0001
+
 
 class BadMarket(ValueError):
     """A market row of the listing no venue would send; the message names its field."""

@@ -13,6 +13,9 @@ from tradeguard.secrets.redact import redact
 
 Level = tuple[Decimal, Decimal]
 DEPTH = 10  # levels per side handed to the node
+# More contracts than any book holds; past Decimal's exponent range (1e999999999) a size is
+# "finite" yet every sum or product of it raises decimal.Overflow (the scanner multiplies it)
+MAX_LEVEL_SIZE = Decimal(10) ** 12
 
 
 def quote_from_bids(
@@ -29,8 +32,9 @@ def depth_quote(
     symbol: str, bids: Iterable[Level], asks: Iterable[Level], ts: int, depth: int = DEPTH
 ) -> Quote:
     """A quote carrying up to `depth` levels a side (bids highest first, asks lowest first).
-    A level no outcome can have (a price outside (0, 1), a size not above 0, not finite: a
-    venue answer gone wrong) is left out, so no strategy sees a price of -0.5 as a bargain."""
+    A level no outcome can have (a price outside (0, 1), a size not above 0 or above
+    `MAX_LEVEL_SIZE`, not finite: a venue answer gone wrong) is left out, so no strategy sees a
+    price of -0.5 as a bargain."""
     b = tuple(sorted((lv for lv in bids if _possible(lv)), reverse=True)[:depth])
     a = tuple(sorted(lv for lv in asks if _possible(lv))[:depth])
     bid, bid_size = b[0] if b else (ZERO, ZERO)
@@ -40,7 +44,12 @@ def depth_quote(
 
 def _possible(level: Level) -> bool:
     price, size = level
-    return price.is_finite() and size.is_finite() and ZERO < price < ONE and size > 0
+    return (
+        price.is_finite()
+        and size.is_finite()
+        and ZERO < price < ONE
+        and ZERO < size <= MAX_LEVEL_SIZE
+    )
 
 
 def outcome_depth_quote(
@@ -51,9 +60,11 @@ def outcome_depth_quote(
     ts: int,
     depth: int = DEPTH,
 ) -> Quote:
-    """One outcome's quote from both sides' bids: its asks are the other side's bids at 1 - p."""
+    """One outcome's quote from both sides' bids: its asks are the other side's bids at 1 - p
+    (only those a quote keeps: 1 - p of a p past Decimal's range raises decimal.Overflow)."""
     own, other = (yes_bids, no_bids) if outcome is Outcome.YES else (no_bids, yes_bids)
-    return depth_quote(symbol, own, [(ONE - p, q) for p, q in other], ts, depth)
+    asks = [(ONE - p, q) for p, q in other if _possible((p, q))]
+    return depth_quote(symbol, own, asks, ts, depth)
 
 
 def quote_key(q: Quote) -> tuple[object, ...]:

@@ -48,8 +48,10 @@ class StreamStats:
 
 
 # A hostile frame is a failure of the session too: nested thousands deep (RecursionError), a
-# JSON list or bare value where an object belongs (AttributeError, TypeError).
+# JSON list or bare value where an object belongs (AttributeError, TypeError), a number past
+# Decimal's range (1e999999999: any arithmetic raises decimal.Overflow, an ArithmeticError).
 _FAILURES = (
+    ArithmeticError,
     aiohttp.ClientError,
     OSError,
     TimeoutError,

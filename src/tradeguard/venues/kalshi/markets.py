@@ -1,7 +1,7 @@
 """Kalshi's market listing read into instruments and results (signed and data-only venues).
 
 A row no venue would send (not an object, a ticker no symbol can carry, a tick outside
-(0, 0.1]) is left out with a warning naming the market, the field, the value and the limit.
+[0.000001, 0.1]) is left out with a warning naming the market, the field, the value and the limit.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from typing import Any
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, Instrument, is_symbol
 from tradeguard.model.money import ONE
 from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument
-from tradeguard.venues.listing_rows import BadMarket, bounded, cut
+from tradeguard.venues.listing_rows import MAX_TICK, MIN_TICK, BadMarket, bounded, cut
 
 log = logging.getLogger(__name__)
 
 QUOTE = "USD"
 TAKER_FEE_BOUND = Decimal("0.07")  # the worst taker fee per unit of notional
-
-
-MAX_TICK = Decimal("0.1")
 
 
 def market_instruments(venue: str, market: Any) -> list[Instrument]:
@@ -34,8 +31,8 @@ def market_instruments(venue: str, market: Any) -> list[Instrument]:
             f"ticker = {cut(ticker)}: its symbols must be TICKER:YES/{QUOTE}, at most "
             f"{SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"
         )
-    tick = bounded({"tick_size_dollars": "0.01", **market}, "tick_size_dollars", Decimal(0),
-                   MAX_TICK)  # fmt: skip
+    tick = bounded({"tick_size_dollars": "0.01", **market}, "tick_size_dollars", MIN_TICK,
+                   MAX_TICK, with_low=True)  # fmt: skip
     return [
         outcome_instrument(venue, ticker, outcome, QUOTE, tick, ONE, ONE, TAKER_FEE_BOUND)
         for outcome in Outcome

@@ -1,28 +1,32 @@
 """The CLOB's market listing read into instruments and results (signed and data-only venues).
 
 Only YES/NO markets are read: a market of named outcomes (teams, over/under) is left out. A row
-no venue would send (a field missing or of the wrong type, a tick outside (0, 0.1], a negative
-or absurd minimum size, a slug no symbol can carry) is `BadMarket`, naming the market, the field,
-the value and the limit: the venue leaves that market out and says so, never a traceback.
+no venue would send (a field missing or of the wrong type, a tick outside [0.000001, 0.1], a
+negative or absurd minimum size, a slug no symbol can carry) is `BadMarket`, naming the market,
+the field, the value and the limit: the venue leaves that market out and says so, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, Instrument, is_symbol
 from tradeguard.model.outcome import Outcome, Resolution, outcome_instrument
-from tradeguard.venues.listing_rows import BadMarket, bounded, cut
+from tradeguard.venues.listing_rows import MAX_TICK, MIN_TICK, BadMarket, bounded, cut
 
 log = logging.getLogger(__name__)
 
 QUOTE = "PUSD"
 STEP = Decimal("0.01")  # token amounts in hundredths
 TAKER_FEE_BOUND = Decimal("0.25")  # the worst taker fee per unit of notional
-MAX_TICK = Decimal("0.1")  # Polymarket's ticks are 0.1, 0.01, 0.001 and 0.0001
 MAX_MIN_SIZE = Decimal(1_000_000)  # a minimum order beyond this is no real market's
+# A condition id goes into the fee's URL (/clob-markets/<id>): a control character there raised
+# httpx.InvalidURL out of load_fees, a '/' or '..' asks another path. Real ones are 0x + hex.
+_CONDITION_ID = re.compile(r"[A-Za-z0-9_-]{0,200}")
 
 
 def is_yes_no(market: dict[str, Any]) -> bool:
@@ -47,11 +51,13 @@ def market_tokens(venue: str, market: Any) -> list[tuple[Instrument, str]]:
             f"{SYMBOL_MAX_LEN} characters of letters, digits, '.', '_', '-'"
         )
     cid = market.get("condition_id", "")
-    if not isinstance(cid, str) or len(cid) > 200:
-        raise BadMarket(f"condition_id = {cut(cid)}: expected text of at most 200 characters")
+    if not isinstance(cid, str) or not _CONDITION_ID.fullmatch(cid):
+        raise BadMarket(
+            f"condition_id = {cut(cid)}: expected at most 200 letters, digits, '_' or '-'"
+        )
     if not isinstance(market.get("neg_risk", False), bool):
         raise BadMarket(f"neg_risk = {cut(market['neg_risk'])}: expected true or false")
-    tick = bounded(market, "minimum_tick_size", Decimal(0), MAX_TICK)
+    tick = bounded(market, "minimum_tick_size", MIN_TICK, MAX_TICK, with_low=True)
     min_size = bounded(market, "minimum_order_size", Decimal(0), MAX_MIN_SIZE, with_low=True)
     out = []
     for token in market["tokens"]:
