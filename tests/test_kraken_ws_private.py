@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tradeguard.sandbox.kraken import ws_conn
+from tradeguard.sandbox.kraken import ws_conn, ws_private
 from tradeguard.sandbox.kraken.client import make_kraken_client
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET, DAVE_KEY, DAVE_SECRET
@@ -123,6 +124,8 @@ async def test_snapshots_hold_open_orders_last_fills_and_every_balance(
         ({"channel": "executions", "token": "T", "symbol": ["BTC/USD"]},
          "Subscription object unsupported field: symbol"),
         ({"channel": "ownTrades", "token": "T"}, "Subscription name invalid"),
+        ({"channel": ["executions"], "token": "T"}, "Subscription name invalid"),
+        ({"channel": {"executions": 1}}, "Subscription name invalid"),
         ("executions", "Subscription field must be an object"),
     ],
 )  # fmt: skip
@@ -140,11 +143,14 @@ async def test_bad_tokens_and_hostile_requests_are_refused_in_krakens_shape(
 
 
 async def test_an_expired_token_or_another_accounts_token_is_refused(
-    kx: KrakenSandbox, dave: Any, carol: Any
+    kx: KrakenSandbox, dave: Any, carol: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The tokens' clock is the test's: a loaded machine cannot make a good token lapse.
+    now = [1000.0]
+    monkeypatch.setattr(ws_private, "time", SimpleNamespace(monotonic=lambda: now[0]))
     kx.kraken_ws_private.token_ttl_s = 0.2
     stale = await _token(dave)
-    await asyncio.sleep(0.3)
+    now[0] += 0.3
     short = await _token(dave)  # good for 0.2 s
     kx.kraken_ws_private.token_ttl_s = 900
     hers = await _token(carol)
@@ -158,7 +164,7 @@ async def test_an_expired_token_or_another_accounts_token_is_refused(
         assert (first["req_id"], first["error"]) == (1, "ESession:Invalid session")
         assert (second["req_id"], second["success"]) == (2, True)
         assert (third["req_id"], third["error"]) == (3, "ESession:Invalid session")
-        await asyncio.sleep(0.3)
+        now[0] += 0.3
         # the token has lapsed: a request with it is refused, the subscription stays
         params = {"channel": "balances", "token": short}
         await ws.send_json({"method": "unsubscribe", "params": params, "req_id": 4})

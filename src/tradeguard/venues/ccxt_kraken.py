@@ -16,7 +16,8 @@ it is the row's `cum_qty`). A balances update carries totals only, so it sets of
 of the balances with their holds. While that stream is not live (not yet subscribed, dropped, or
 its subscription refused) the venue polls its open orders (those listed at start-up too) every
 `order_poll_s` for fills (by the order's own trade ids), ends and balances; every subscription
-confirmed catches up by REST first. A fill that comes both ways is booked once (the journal
+confirmed catches up by REST first (one that fails leaves the stream not live: the polling
+retries it until one succeeds). A fill that comes both ways is booked once (the journal
 keys fills by trade id). Public market data
 (ticker, book, trades, candles) streams over ccxt.pro's websocket v2, the local sandbox's too;
 the live hub resubscribes a failed stream and stands in with REST meanwhile.
@@ -74,7 +75,10 @@ class KrakenCcxtVenue(CcxtVenue):
         self.polled_market_data = polled_market_data
         self.order_poll_s = ORDER_POLL_S
         self.executions_live = False  # the private `executions` subscription is confirmed
-        self._balance_read: asyncio.Task[None] | None = None
+        # The last catch-up failed: polling stands in, the stream live or not, until one works.
+        self._catch_up_owed = False
+        self._balance_read: asyncio.Future[Any] | None = None
+        self._side: set[asyncio.Future[Any]] = set()  # short jobs the stream sets off
         self._answers = self._user.handle_message  # ccxt's reader of every websocket message
         self._user.handle_message = self._on_ws_message
         # ccxt.kraken has no fetch_bids_asks; its tickers carry the best bid and ask, so the quote
@@ -104,25 +108,45 @@ class KrakenCcxtVenue(CcxtVenue):
         return found
 
     async def close(self) -> None:
+        side, self._side = list(self._side), set()
+        for job in side:
+            job.cancel()
+        await asyncio.gather(*side, return_exceptions=True)
         await super().close()
         await self._user.close()
+
+    def _spawn(self, job: Any) -> asyncio.Future[Any]:
+        """Run a short job the stream sets off, forgotten once done (a long-running node sets
+        off one per balance update), cancelled at close."""
+        task = asyncio.ensure_future(job)
+        self._side.add(task)
+        task.add_done_callback(self._side.discard)
+        return task
 
     def stream_live(self) -> bool:
         """Fills and order states come by the private stream now (no polling needed)."""
         stream = self.user_stream
         return (
             self.executions_live and stream is not None and stream.connected and not self._failing
-        )
+            and not self._catch_up_owed
+        )  # fmt: skip
+
+    async def _catch_up(self) -> bool:
+        """The base catch-up, remembering whether it failed (polling then retries it)."""
+        done = await super()._catch_up()
+        self._catch_up_owed = not done
+        return done
 
     async def _poll_open_orders(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.order_poll_s)
             if self.stream_live():
                 continue
-            if self._open and self._listener is not None:
+            if (self._open or self._catch_up_owed) and self._listener is not None:
                 try:
                     await self._catch_up()  # each open order's state, fills and the balances
                 except Exception as exc:  # an answer it cannot read must not end the polling
+                    self._catch_up_owed = True
                     why = redact(f"{type(exc).__name__}: {exc}")
                     log.warning("venue %s: polling open orders failed: %s", self.name, why)
 
@@ -295,17 +319,19 @@ class KrakenCcxtVenue(CcxtVenue):
             channel = result.get("channel") if isinstance(result, dict) else None
             if message.get("success") is True and channel == "executions":
                 self.executions_live = True
-                self._tasks.append(asyncio.ensure_future(self._caught_up()))
+                self._spawn(self._caught_up())
             elif message.get("success") is False and self._is_private(client):
                 self._refused(client, str(message.get("error") or "refused"))
                 return None
         return self._answers(client, message)
 
     async def _caught_up(self) -> None:
-        """A catch-up after a confirmed subscription; a failure is logged, the next one retries."""
+        """A catch-up after a confirmed subscription; a failure is logged and the polling
+        retries it (while it is owed the stream does not count as live)."""
         try:
             await self._catch_up()
         except Exception as exc:
+            self._catch_up_owed = True
             log.warning("venue %s: catch-up after subscribing failed: %s", self.name,
                         redact(f"{type(exc).__name__}: {exc}"))  # fmt: skip
 
@@ -325,7 +351,7 @@ class KrakenCcxtVenue(CcxtVenue):
         if cached is not None:
             cached.subscriptions.pop("authenticated", None)
         client.reset(ccxt.AuthenticationError(f"kraken private stream: {error}"))
-        self._tasks.append(asyncio.ensure_future(client.close()))
+        self._spawn(client.close())
 
     def _on_orders(self, orders: Any) -> None:
         """Order states from `executions`: the client id from `cl_ord_id`, filled `cum_qty`."""
@@ -355,8 +381,7 @@ class KrakenCcxtVenue(CcxtVenue):
     def _on_balance(self, raw: Any) -> None:
         """Kraken streams balance totals only: read them with their holds, once per burst."""
         if self._balance_read is None or self._balance_read.done():
-            self._balance_read = asyncio.ensure_future(self._read_balances())
-            self._tasks.append(self._balance_read)
+            self._balance_read = self._spawn(self._read_balances())
 
     async def _read_balances(self) -> None:
         if self._listener is None:

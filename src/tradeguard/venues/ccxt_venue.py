@@ -408,10 +408,10 @@ class CcxtVenue(CcxtConnection):
                 return True
         return False
 
-    async def _catch_up(self) -> None:
-        """After a reconnect, ask REST for what the stream may have missed."""
+    async def _catch_up(self) -> bool:
+        """After a reconnect, ask REST for what the stream may have missed; False if it failed."""
         if self._listener is None:
-            return
+            return True
         try:
             self._listener.on_balances(self.name, await self.fetch_balances())
             for cid, (symbol, created) in list(self._open.items()):
@@ -426,6 +426,8 @@ class CcxtVenue(CcxtConnection):
                     self._open.pop(cid, None)
         except (DefinitiveVenueError, AmbiguousVenueError) as exc:
             log.warning("venue %s: catch-up after reconnect failed: %s", self.name, exc)
+            return False
+        return True
 
     async def _open_order_fills(
         self, cid: str, symbol: str, report: OrderReport, created: int

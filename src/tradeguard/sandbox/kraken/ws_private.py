@@ -92,7 +92,7 @@ class KrakenPrivateWs(WsEndpoint):
         if not isinstance(params, dict):
             raise Refused("Subscription field must be an object")
         channel = params.get("channel")
-        if channel not in _FIELDS:
+        if not isinstance(channel, str) or channel not in _FIELDS:
             raise Refused("Subscription name invalid")
         unknown = sorted(str(k) for k in params if k not in _FIELDS[channel])
         if unknown:
