@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tradeguard.secrets.credentials import CredentialError
-from tradeguard.secrets.entry_rules import VaultInputError, validate_entry, validate_entry_name
+from tradeguard.secrets.entry_rules import (
+    VaultInputError,
+    validate_entry,
+    validate_entry_name,
+    validate_field_names,
+)
 from tradeguard.secrets.redact import redact, register_secret
 from tradeguard.secrets.vault import (
     DEFAULT_VAULT_FILE,
@@ -294,6 +299,10 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
             raise VaultInputError(f"stdin has no value for field(s) {', '.join(missing)}")
         fields.update(argv_values)
         validate_entry(args.name, args.venue, fields)
+    else:  # the field names to prompt for and any value given on the command line
+        validate_field_names(args.name, names)
+        if argv_values:
+            validate_entry(args.name, args.venue, argv_values)
     vault = _vault(args, io)
     if vault.exists:
         vault.unlock(read_passphrase(io.env, io.prompt))
