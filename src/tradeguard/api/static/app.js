@@ -308,18 +308,30 @@ function scheduleRefresh(delay = 250) {
   if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay);
 }
 
+// One stream at a time: a socket that was replaced or closed on purpose (logout) schedules no
+// retry, else its late close would close the next stream, and so on every two seconds.
+function disconnect() {
+  if (retryTimer !== null) { clearTimeout(retryTimer); retryTimer = null; }
+  const old = socket;
+  socket = null;
+  if (old) old.close();
+}
+
 function connect() {
-  if (socket) socket.close();
+  disconnect();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(proto + "//" + location.host + API + "/stream");
-  socket.onopen = () => socket.send(JSON.stringify({ token: token() }));
-  socket.onmessage = (msg) => {
+  const ws = new WebSocket(proto + "//" + location.host + API + "/stream");
+  socket = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ token: token() }));
+  ws.onmessage = (msg) => {
+    if (socket !== ws) return;
     const ev = JSON.parse(msg.data);
     if (ev.type === "hello") { $("ws-status").textContent = "live"; $("ws-status").className = "pill on"; }
     if (ev.kind === "arb.execution" || ev.kind === "arb.held") onArbEvent(ev);
     scheduleRefresh();
   };
-  socket.onclose = (ev) => {
+  ws.onclose = (ev) => {
+    if (socket !== ws) return;  // replaced by a newer stream or closed by logout
     $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     if (ev.code === 4401) { showLogin("The live stream refused the token."); return; }
     if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; if (token()) connect(); }, 2000);
@@ -412,7 +424,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
-    if (socket) socket.close();
+    disconnect();
+    $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     showLogin("");
   });
   showHealth();
