@@ -48,7 +48,7 @@ async def main() -> None:
     await node.start()
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     listed = {i.symbol: i for i in executor.gateway.instruments()}
-    two = sys.argv[2] in ("between2", "after3")  # leg 2 (the alt sold for BTC) fills too, leg 3 never goes
+    two = sys.argv[2] in ("between2", "after3")  # leg 2 (the alt sold for BTC) fills too
     for inst in sorted(listed.values(), key=lambda i: i.symbol):
         quote = await venue.fetch_reference_quote(inst.symbol)  # type: ignore[attr-defined]
         crossed = not two or f"{inst.base}/BTC" in listed
