@@ -40,7 +40,17 @@ function price(v) {
 const CASH = new Set(["USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "PUSD", "EUR"]);
 let moneyPlaces = 2;
 function money(v) { return num(v, moneyPlaces); }
-function qty(v) { return v === null || v === undefined ? "–" : String(Number(v)); }
+// quantities show the server's decimal digits: a Number read 0.00000013 BTC of dust as "1.3e-7"
+// and cut an 18-decimal token amount to 17 digits
+function qty(v) {
+  if (v === null || v === undefined || v === "") return "–";
+  const s = String(v);
+  if (/^-?\d+\.\d+$/.test(s)) return s.replace(/0+$/, "").replace(/\.$/, "");
+  if (/^-?\d+$/.test(s)) return s;
+  const n = Number(s);
+  if (!Number.isFinite(n)) return s;
+  return n.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 });
+}
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
   el.classList.toggle("pos", Number(v) > 0);
