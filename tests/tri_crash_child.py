@@ -6,6 +6,8 @@ argv: config.json between|between2|unwinding
   leg (a real IOC through the executor and the order path), then die before leg 2 is sent;
 - between2: the same, then sell what it bought for BTC as leg 2, and die before leg 3;
 - after3: the same, then sell the BTC for USDT as leg 3, and die before the record is written;
+- heldkill: start (on_interrupted = "hold") with the bus patched to die as the start publishes
+  its arb.held report, before any handler (audit log, alerts) sees it;
 - unwinding: start with the venue's submit patched to die on the first sell, once the order is
   journaled and before it leaves: the start-up unwind is cut short.
 """
@@ -32,6 +34,19 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     node = TradingNode(cfg)
     venue = node.venues[VENUE]
+    if sys.argv[2] == "heldkill":
+        publish = node.bus.publish
+
+        def die_on_held(event):  # the report is lost with the process
+            if event.kind == "arb.held":
+                print(json.dumps({"publishing": event.data.get("client_order_ids")}), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            publish(event)
+
+        node.bus.publish = die_on_held  # type: ignore[method-assign]
+        await node.start()
+        print(json.dumps({"unexpected": "start ended"}), flush=True)
+        return
     if sys.argv[2] == "unwinding":
         send = venue.submit
 
