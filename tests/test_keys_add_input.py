@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,4 +162,23 @@ def test_a_trailing_newline_in_a_field_name_is_refused(tmp_path):
     code, _out, err = _keys(tmp_path, ["add", "main", "--venue", "binance", "--stdin"], stdin)
     assert code == 2, err
     assert "field name 'secret\\n' of entry 'main' is invalid" in err, err
+    assert not (tmp_path / "vault.json").exists()
+
+
+def test_an_endless_stdin_is_refused_without_reading_it_all(tmp_path):
+    # `--stdin < /dev/zero` read until memory ran out (a MemoryError traceback under a limit).
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    env = {**os.environ, "TG_VAULT_PATH": str(tmp_path / "vault.json"),
+           "TG_MASTER_PASSPHRASE": PASS}  # fmt: skip
+    with open("/dev/zero", "rb") as zero:
+        run = subprocess.run(
+            [sys.executable, "-m", "tradeguard.cli", "keys", "add", "main", "--venue",
+             "binance", "--stdin"],
+            stdin=zero, env=env, capture_output=True, text=True, timeout=120, preexec_fn=cap,
+        )  # fmt: skip
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "stdin holds over 1,000,000 characters" in run.stderr, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
     assert not (tmp_path / "vault.json").exists()
