@@ -86,8 +86,20 @@ def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
         b'{"replays": [7]}',
         b"\xff\xfe",
         b'{"replays": []' + b" " * 1_100_000 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
     ],
-    ids=["html", "int", "no-shift", "str-shift", "float-shift", "escape", "item", "binary", "big"],
+    ids=[
+        "html",
+        "int",
+        "no-shift",
+        "str-shift",
+        "float-shift",
+        "escape",
+        "item",
+        "binary",
+        "big",
+        "deep",
+    ],
 )
 def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answering, body):
     url, bodies = answering

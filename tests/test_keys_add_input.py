@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -121,3 +123,62 @@ def test_in_a_terminal_a_bad_name_is_refused_before_the_passphrase_prompt(tmp_pa
     assert "error: entry name 'sandbox main' is invalid" in screen, screen
     assert "master passphrase" not in screen, screen
     assert not (tmp_path / "tradeguard-vault.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["add", "main", "--venue", "binance", "--field", "API-KEY"],
+         "field name 'API-KEY' of entry 'main' is invalid"),
+        (["add", "main", "--venue", "binance", "--field", "api_key=a\u200bb",
+          "--allow-argv-secrets"], "field 'api_key' of entry 'main' holds an invisible format"),
+        (["add", "main", "--venue", "binance", "--field", "api_key=",
+          "--allow-argv-secrets"], "field 'api_key' of entry 'main' is empty"),
+    ],
+)  # fmt: skip
+def test_a_field_to_prompt_for_is_checked_before_the_passphrase(tmp_path, argv, message):
+    code, _out, err = _keys(tmp_path, argv)
+    assert code == 2, err
+    assert message in err, err
+    assert "[prompt" not in err, err  # no passphrase typed twice for nothing
+    assert not (tmp_path / "vault.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "venue", "message"),
+    [("main\n", "binance", "entry name 'main\\n' is invalid"),
+     ("main", "binance\n", "venue 'binance\\n' is invalid")],
+)  # fmt: skip
+def test_a_trailing_newline_in_a_name_is_refused(tmp_path, name, venue, message):
+    stdin = '{"api_key": "a", "secret": "b", "x\\n": "c"}'
+    code, _out, err = _keys(tmp_path, ["add", name, "--venue", venue, "--stdin"], stdin)
+    assert code == 2, err
+    assert message in err, err
+    assert not (tmp_path / "vault.json").exists()
+
+
+def test_a_trailing_newline_in_a_field_name_is_refused(tmp_path):
+    stdin = '{"api_key": "a", "secret\\n": "b"}'
+    code, _out, err = _keys(tmp_path, ["add", "main", "--venue", "binance", "--stdin"], stdin)
+    assert code == 2, err
+    assert "field name 'secret\\n' of entry 'main' is invalid" in err, err
+    assert not (tmp_path / "vault.json").exists()
+
+
+def test_an_endless_stdin_is_refused_without_reading_it_all(tmp_path):
+    # `--stdin < /dev/zero` read until memory ran out (a MemoryError traceback under a limit).
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    env = {**os.environ, "TG_VAULT_PATH": str(tmp_path / "vault.json"),
+           "TG_MASTER_PASSPHRASE": PASS}  # fmt: skip
+    with open("/dev/zero", "rb") as zero:
+        run = subprocess.run(
+            [sys.executable, "-m", "tradeguard.cli", "keys", "add", "main", "--venue",
+             "binance", "--stdin"],
+            stdin=zero, env=env, capture_output=True, text=True, timeout=120, preexec_fn=cap,
+        )  # fmt: skip
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "stdin holds over 1,000,000 characters" in run.stderr, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "vault.json").exists()

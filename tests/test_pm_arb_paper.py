@@ -232,7 +232,12 @@ def _doc(**paper: Any) -> dict[str, Any]:
     return {
         "mode": "sandbox",
         "venues": [
-            {"name": "kd", "kind": "kalshi", "data_only": True, "rest_url": "http://127.0.0.1:1"},
+            {
+                "name": "kd",
+                "kind": "kalshi",
+                "data_only": True,
+                "rest_url": "http://127.0.0.1:1/trade-api/v2",
+            },
             {"name": "pd", "kind": "polymarket", "data_only": True},
             {"name": "paper", "kind": "paper", "exchange": "kalshi", "data_venue": "kd", **paper},
         ],

@@ -316,3 +316,42 @@ async def test_a_leg_whose_balance_the_start_could_not_read_is_held_not_recorded
             assert held.get(base) == received, (held, received)
         finally:
             await _close(node)
+
+
+async def test_a_node_killed_after_the_last_leg_records_the_cycle_and_sends_nothing(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
+        legs = await _child(tmp_path, cfg, "after3")
+        assert Decimal(legs["usdt"]) > 0, json.dumps(legs)
+        node, events = await _start(cfg)
+        try:
+            [rec] = load_arb_executions(node.storage, strategy_id="tri")
+            named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
+            assert named == [legs["first"], legs["second"], legs["third"]]
+            assert rec["legs"]["unwinds"] == [], json.dumps(rec, default=str)
+            assert len(node.storage.load_orders(strategy_id="tri")) == 3  # nothing more sent
+            assert Decimal(rec["legs"]["returned"]) == Decimal(legs["usdt"])
+            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+        finally:
+            await _close(node)
+
+
+async def test_a_start_killed_while_reporting_held_legs_reports_them_at_the_next_start(
+    tmp_path: Path, vault_env: None
+) -> None:
+    # The legs were marked reported before the arb.held event went out: a SIGKILL in between
+    # lost the only report of a stranded asset for good.
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex, on_interrupted="hold")
+        first = await _child(tmp_path, cfg, "between")
+        died = await _child(tmp_path, cfg, "heldkill")
+        assert died == {"publishing": [first["first"]]}
+        node, events = await _start(cfg)
+        try:
+            [event] = [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert event.data["client_order_ids"] == [first["first"]]
+            assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
+        finally:
+            await _close(node)

@@ -69,3 +69,32 @@ def test_config_check_exits_2_without_a_traceback(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2, run.stderr
     assert "venues.0.rest_url" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+PM_ARB = (ROOT / "examples" / "pm_arb_sandbox.toml").read_text(encoding="utf-8")
+KALSHI = 'rest_url = "http://127.0.0.1:8766/trade-api/v2"'
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8766", "http://127.0.0.1:8766/trade-api/v1"])
+def test_a_kalshi_rest_url_without_the_api_prefix_is_refused_at_load(tmp_path, url):
+    # It passed config check and stopped `run` with a ValueError traceback from the client.
+    assert KALSHI in PM_ARB
+    path = tmp_path / "c.toml"
+    path.write_text(PM_ARB.replace(KALSHI, f'rest_url = "{url}"'), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "config", "check", str(path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert f"venues.0.rest_url = '{url}'" in run.stderr, run.stderr
+    assert "kalshi venue's REST URL ends with /trade-api/v2" in run.stderr, run.stderr
+
+
+def test_a_kalshi_rest_url_with_the_prefix_and_a_slash_still_loads(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(PM_ARB.replace(KALSHI, KALSHI[:-1] + '/"'), encoding="utf-8")
+    (tmp_path / "pm_map.toml").write_text(
+        (ROOT / "examples" / "pm_map.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    load_config(path)

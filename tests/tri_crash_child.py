@@ -5,6 +5,9 @@ argv: config.json between|between2|unwinding
 - between: start, buy about 20 USDT of the first USDT market with a ticker as the cycle's first
   leg (a real IOC through the executor and the order path), then die before leg 2 is sent;
 - between2: the same, then sell what it bought for BTC as leg 2, and die before leg 3;
+- after3: the same, then sell the BTC for USDT as leg 3, and die before the record is written;
+- heldkill: start (on_interrupted = "hold") with the bus patched to die as the start publishes
+  its arb.held report, before any handler (audit log, alerts) sees it;
 - unwinding: start with the venue's submit patched to die on the first sell, once the order is
   journaled and before it leaves: the start-up unwind is cut short.
 """
@@ -31,6 +34,19 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     node = TradingNode(cfg)
     venue = node.venues[VENUE]
+    if sys.argv[2] == "heldkill":
+        publish = node.bus.publish
+
+        def die_on_held(event):  # the report is lost with the process
+            if event.kind == "arb.held":
+                print(json.dumps({"publishing": event.data.get("client_order_ids")}), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            publish(event)
+
+        node.bus.publish = die_on_held  # type: ignore[method-assign]
+        await node.start()
+        print(json.dumps({"unexpected": "start ended"}), flush=True)
+        return
     if sys.argv[2] == "unwinding":
         send = venue.submit
 
@@ -47,7 +63,7 @@ async def main() -> None:
     await node.start()
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     listed = {i.symbol: i for i in executor.gateway.instruments()}
-    two = sys.argv[2] == "between2"  # leg 2 (the alt sold for BTC) fills too, leg 3 never goes
+    two = sys.argv[2] in ("between2", "after3")  # leg 2 (the alt sold for BTC) fills too
     for inst in sorted(listed.values(), key=lambda i: i.symbol):
         quote = await venue.fetch_reference_quote(inst.symbol)  # type: ignore[attr-defined]
         crossed = not two or f"{inst.base}/BTC" in listed
@@ -77,6 +93,13 @@ async def main() -> None:
             sold=str(leg2.spent),
             why=leg2.reason,
         )
+    if sys.argv[2] == "after3":  # the cycle is closed: the BTC goes back to USDT
+        home = listed["BTC/USDT"]
+        leg3 = LegExecution("leg", 2, "BTC/USDT", Side.SELL, "BTC", "USDT", btc.bid)
+        leg3.limit_price = btc.bid
+        qty = (leg2.received / home.amount_step).to_integral_value(ROUND_DOWN) * home.amount_step
+        await executor._send(leg3, qty, home.min_amount, home.min_notional)
+        out.update(third=leg3.client_order_id, usdt=str(leg3.received), why3=leg3.reason)
     print(json.dumps(out), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)  # the next leg is never sent
 

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -86,6 +87,9 @@ class FillModelConfig(_Strict):
     max_participation_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
 
 
+KALSHI_API_PREFIX = "/trade-api/v2"  # venues/kalshi/signing.py API_PREFIX
+
+
 def _endpoint_ok(url: str) -> bool:
     """A venue URL that can be connected to ('http://[::1' stopped the start with a traceback)."""
     if len(url) > 500 or not url.isprintable() or " " in url:
@@ -134,12 +138,19 @@ class VenueConfig(_Strict):
 
     @field_validator("rest_url", "ws_url")
     @classmethod
-    def _endpoint(cls, v: str | None) -> str | None:
+    def _endpoint(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v and not _endpoint_ok(v):
             raise ValueError(
                 "not a URL to connect to: expected http(s):// or ws(s):// with a host, a port "
                 "of 1-65535 if any, and no space or control character "
                 "(e.g. http://127.0.0.1:8765)"
+            )
+        # the Kalshi client signs paths below /trade-api/v2: without it `run` stopped in a trace
+        kalshi = info.data.get("kind") == "kalshi" and info.field_name == "rest_url"
+        if v and kalshi and not v.rstrip("/").endswith(KALSHI_API_PREFIX):
+            raise ValueError(
+                f"a kalshi venue's REST URL ends with {KALSHI_API_PREFIX} "
+                f"(e.g. http://127.0.0.1:8766{KALSHI_API_PREFIX})"
             )
         return v
 

@@ -189,6 +189,11 @@ def _read_replays(url: str, base: str) -> list[tuple[str, int]]:
                 raise ValueError(f"a replay entry {str(r)[:120]!r}")
             out.append((name, shift))
         return out
+    except RecursionError:  # '[[[[...' nested deeper than the decoder goes
+        raise TradeguardError(
+            f"--sandbox {url!r}: {where} did not answer a sandbox's replay list (JSON nested too "
+            "deep); is that a `tradeguard sandbox --replay ...`?"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise TradeguardError(
             f"--sandbox {url!r}: {where} did not answer a sandbox's replay list ({exc}); "

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tradeguard.secrets.credentials import CredentialError
-from tradeguard.secrets.entry_rules import VaultInputError, validate_entry, validate_entry_name
+from tradeguard.secrets.entry_rules import (
+    VaultInputError,
+    validate_entry,
+    validate_entry_name,
+    validate_field_names,
+)
 from tradeguard.secrets.redact import redact, register_secret
 from tradeguard.secrets.vault import (
     DEFAULT_VAULT_FILE,
@@ -245,6 +250,21 @@ def _open(args: argparse.Namespace, io: _IO) -> Vault:
     return vault
 
 
+MAX_STDIN_CHARS = 1_000_000  # a few fields of at most 16,384 characters each fit many times
+
+
+def _read_stdin(stream: TextIO) -> str:
+    """The piped fields, read no further than MAX_STDIN_CHARS: `< /dev/zero` or a large file
+    piped by mistake ran out of memory with a traceback."""
+    text = stream.read(MAX_STDIN_CHARS + 1)
+    if len(text) > MAX_STDIN_CHARS:
+        raise VaultInputError(
+            f"stdin holds over {MAX_STDIN_CHARS:,} characters, the most read; pipe the entry's "
+            "fields as a JSON object or NAME=VALUE lines (was a file piped in by mistake?)"
+        )
+    return text
+
+
 def _parse_stdin(text: str) -> dict[str, str]:
     text = text.strip()
     if text.startswith("{"):
@@ -288,12 +308,16 @@ def _cmd_add(args: argparse.Namespace, io: _IO) -> int:
     # What was given is checked before a passphrase is asked for or a vault file is made.
     validate_entry_name(args.name, args.venue)
     if args.stdin:
-        fields = _parse_stdin(io.stdin.read())
+        fields = _parse_stdin(_read_stdin(io.stdin))
         missing = [n for n in names if n not in fields and n not in argv_values]
         if missing:
             raise VaultInputError(f"stdin has no value for field(s) {', '.join(missing)}")
         fields.update(argv_values)
         validate_entry(args.name, args.venue, fields)
+    else:  # the field names to prompt for and any value given on the command line
+        validate_field_names(args.name, names)
+        if argv_values:
+            validate_entry(args.name, args.venue, argv_values)
     vault = _vault(args, io)
     if vault.exists:
         vault.unlock(read_passphrase(io.env, io.prompt))

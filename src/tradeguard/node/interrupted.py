@@ -16,7 +16,8 @@ first unwind order is journaled, the legs being taken up are committed in kv_sta
 `ADOPTING_KEY`; the executor's record clears them. A start that finds the key still set for a
 strategy knows the unwind was cut short: it sends nothing, writes a `held` record naming every
 unnamed filled leg (the interrupted ones and whatever the unwind sold), and raises a critical
-`arb.held` event saying so.
+`arb.held` event saying so. Legs kept under `hold` are marked reported (REPORTED_KEY) only
+after their event is published, so a stop in between reports them again rather than never.
 """
 
 from __future__ import annotations
@@ -87,11 +88,13 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
             log.warning("strategy %s: interrupted legs %s", sid, outcome)
         del adopting[sid]
         storage.kv_set(ADOPTING_KEY, adopting)
-    if reported != set(stored if isinstance(stored, list) else ()):
-        storage.kv_set(REPORTED_KEY, sorted(reported))
     for event in events:
         log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
         node.bus.publish(event)
+    # Marked reported only once the report is out (audit log, alerts): a stop before this
+    # reports them again at the next start rather than never.
+    if reported != set(stored if isinstance(stored, list) else ()):
+        storage.kv_set(REPORTED_KEY, sorted(reported))
     return events
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "MAX_FIELD_CHARS",
@@ -16,6 +16,7 @@ __all__ = [
     "VaultInputError",
     "validate_entry",
     "validate_entry_name",
+    "validate_field_names",
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -33,15 +34,25 @@ class VaultInputError(VaultError):
 
 def validate_entry_name(name: str, venue: str) -> None:
     """Refuse an entry name or venue the vault cannot store (before any prompt)."""
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):  # fullmatch: '$' would let a trailing newline through
         raise VaultInputError(
             f"entry name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. binance-main)"
         )
-    if not _NAME_RE.match(venue):
+    if not _NAME_RE.fullmatch(venue):
         raise VaultInputError(
             f"venue {venue!r} is invalid: use 1-64 letters, digits, '.', '_' or '-'"
         )
+
+
+def validate_field_names(name: str, keys: Iterable[str]) -> None:
+    """Refuse a field name the vault cannot store (before any prompt)."""
+    for key in keys:
+        if not _FIELD_RE.fullmatch(key):
+            raise VaultInputError(
+                f"field name {key!r} of entry {name!r} is invalid: use lower-case letters, "
+                "digits and '_' (e.g. api_key, secret, passphrase, private_key)"
+            )
 
 
 def validate_entry(name: str, venue: str, fields: Mapping[str, str]) -> None:
@@ -51,12 +62,8 @@ def validate_entry(name: str, venue: str, fields: Mapping[str, str]) -> None:
         raise VaultInputError(
             f"entry {name!r} has no fields; give at least one (e.g. api_key, secret)"
         )
+    validate_field_names(name, fields)
     for key, value in fields.items():
-        if not _FIELD_RE.match(key):
-            raise VaultInputError(
-                f"field name {key!r} of entry {name!r} is invalid: use lower-case letters, "
-                "digits and '_' (e.g. api_key, secret, passphrase, private_key)"
-            )
         if not isinstance(value, str) or not value:
             raise VaultInputError(f"field {key!r} of entry {name!r} is empty; give a value")
         # The value is never echoed: it is a secret. Only what is wrong with it is said.

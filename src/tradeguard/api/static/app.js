@@ -40,7 +40,17 @@ function price(v) {
 const CASH = new Set(["USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "PUSD", "EUR"]);
 let moneyPlaces = 2;
 function money(v) { return num(v, moneyPlaces); }
-function qty(v) { return v === null || v === undefined ? "–" : String(Number(v)); }
+// quantities show the server's decimal digits: a Number read 0.00000013 BTC of dust as "1.3e-7"
+// and cut an 18-decimal token amount to 17 digits
+function qty(v) {
+  if (v === null || v === undefined || v === "") return "–";
+  const s = String(v);
+  if (/^-?\d+\.\d+$/.test(s)) return s.replace(/0+$/, "").replace(/\.$/, "");
+  if (/^-?\d+$/.test(s)) return s;
+  const n = Number(s);
+  if (!Number.isFinite(n)) return s;
+  return n.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 });
+}
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
   el.classList.toggle("pos", Number(v) > 0);
@@ -308,18 +318,30 @@ function scheduleRefresh(delay = 250) {
   if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay);
 }
 
+// One stream at a time: a socket that was replaced or closed on purpose (logout) schedules no
+// retry, else its late close would close the next stream, and so on every two seconds.
+function disconnect() {
+  if (retryTimer !== null) { clearTimeout(retryTimer); retryTimer = null; }
+  const old = socket;
+  socket = null;
+  if (old) old.close();
+}
+
 function connect() {
-  if (socket) socket.close();
+  disconnect();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(proto + "//" + location.host + API + "/stream");
-  socket.onopen = () => socket.send(JSON.stringify({ token: token() }));
-  socket.onmessage = (msg) => {
+  const ws = new WebSocket(proto + "//" + location.host + API + "/stream");
+  socket = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ token: token() }));
+  ws.onmessage = (msg) => {
+    if (socket !== ws) return;
     const ev = JSON.parse(msg.data);
     if (ev.type === "hello") { $("ws-status").textContent = "live"; $("ws-status").className = "pill on"; }
     if (ev.kind === "arb.execution" || ev.kind === "arb.held") onArbEvent(ev);
     scheduleRefresh();
   };
-  socket.onclose = (ev) => {
+  ws.onclose = (ev) => {
+    if (socket !== ws) return;  // replaced by a newer stream or closed by logout
     $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     if (ev.code === 4401) { showLogin("The live stream refused the token."); return; }
     if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; if (token()) connect(); }, 2000);
@@ -412,7 +434,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
-    if (socket) socket.close();
+    disconnect();
+    $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     showLogin("");
   });
   showHealth();
