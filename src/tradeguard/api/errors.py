@@ -85,6 +85,9 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
         loc = ".".join(p for i, p in enumerate(parts) if not (i and _TAG.match(p))) or "(body)"
         msg, limits = _message(e)
         value = None if e.get("type") == "missing" else e.get("input")  # input: the parent
+        if isinstance(value, bytes):  # a body not sent as JSON reaches the model unparsed
+            value = value.decode("utf-8", "replace")
+            msg += "; send it as JSON, with Content-Type: application/json"
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
         errors.append({"field": loc, "value": shown, "message": redact(msg), **limits})
     summary = "; ".join(
