@@ -3,7 +3,8 @@ the text sent.
 
 The unknown-parameter refusal answered the dashboard page itself with a JSON 422 when its link
 carried a parameter the page does not read (a bookmark's `?utm_source=...`, a cache-buster),
-and a body sent as text/plain or a form was echoed as a Python bytes literal (`b'...'`).
+and a body sent as text/plain or a form was echoed as a Python bytes literal (`b'...'`). A body
+with one very long key or thousands of unknown ones was echoed whole, twice.
 """
 
 from __future__ import annotations
@@ -74,5 +75,33 @@ async def test_a_json_body_of_the_wrong_shape_keeps_its_wording(node) -> None:
         )
     assert r.status_code == 422
     assert r.json()["errors"][0] == {
-        "field": "(body)", "value": "[]", "message": "must be a JSON object"
+        "field": "(body)",
+        "value": "[]",
+        "message": "must be a JSON object",
     }
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"K" * 60_000: 1},  # a key as long as the body allows
+        {str(i): 1 for i in range(3_000)},  # thousands of unknown keys
+        {"amount": "9" * 60_000},  # a value a validator words in its message
+    ],
+    ids=["long-key", "many-keys", "long-value"],
+)
+async def test_a_refusal_never_echoes_the_body_at_length(node, extra) -> None:
+    app, tokens = build_app(node)
+    body = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "type": "market",
+            "amount": "1", **extra}  # fmt: skip
+    async with client(app) as http:
+        r = await http.post(
+            "/api/v1/orders", json=body, headers=bearer(tokens.trader, tokens.trader_totp)
+        )
+    assert r.status_code == 422, r.text[:300]
+    assert len(r.content) < 8_000, (len(r.content), r.text[:300])
+    doc = r.json()
+    assert doc["errors"] and all(len(e["field"]) <= 65 for e in doc["errors"])
+    assert all(len(e["message"]) <= 301 for e in doc["errors"])
+    if len(extra) > 1:
+        assert f"and {3_000 - len(doc['errors'])} more" in doc["error"], doc["error"][-200:]
