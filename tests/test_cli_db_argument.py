@@ -72,3 +72,19 @@ def test_a_bad_db_is_refused_in_one_line(path, db, said, capsys, tmp_path, monke
     assert code == 2, err
     assert err.startswith(f"tradeguard: {said}"), err
     assert len(err.strip().splitlines()) == 1 and "hunter2" not in err, err
+
+
+@pytest.mark.parametrize("scheme", ["SQLITE", "Sqlite"])
+def test_a_scheme_in_capitals_opens_the_same_database(scheme, capsys, tmp_path) -> None:
+    """A URL's scheme is case-insensitive: the check took `SQLITE:///...` and the engine then
+    failed on it ("Can't load plugin: sqlalchemy.dialects:SQLITE", exit 1)."""
+    from tradeguard.config import NodeConfig
+    from tradeguard.storage.db import Database
+
+    path = tmp_path / "tg.db"
+    Database(f"sqlite:///{path}").migrate()
+    assert main(["status", "--db", f"{scheme}:///{path}"]) == 0, capsys.readouterr().err
+    assert "plugin" not in capsys.readouterr().err
+    node = NodeConfig(database_url=f"{scheme}:///{path}")
+    assert node.database_url == f"sqlite:///{path}"
+    assert NodeConfig(database_url="POSTGRES://u:p@h/d").database_url == "postgres://u:p@h/d"

@@ -300,7 +300,7 @@ class NodeConfig(_Strict):
                 f"database backend {shown if scheme else '(no scheme)'} is not supported; "
                 "use sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
             )
-        return v
+        return scheme + v[len(scheme) :]  # a scheme is case-insensitive; the engine's is not
 
     @field_validator("backup_interval_s")
     @classmethod

@@ -74,23 +74,43 @@ def _message(e: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return msg.replace("Input should be", "must be"), limits
 
 
+# What a 422 echoes of the request, at most: a body of 64 KiB with one long key or thousands
+# of unknown ones was answered with all of it, the summary repeating it.
+MAX_ERRORS = 20
+_FIELD_CHARS = 64
+_MESSAGE_CHARS = 300
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
 def invalid_request(exc: RequestValidationError) -> JSONResponse:
-    """Answer 422 with every invalid field, its value (redacted, cut short) and its limit."""
+    """Answer 422 with the invalid fields (the first `MAX_ERRORS`), each with its value
+    (redacted, cut short) and its limit."""
     errors = []
-    for e in exc.errors():
+    found = exc.errors()
+    for e in found[:MAX_ERRORS]:
         if e.get("type") == "json_invalid":  # loc is ("body", char offset), input is {}
             errors.append(_not_json(e))
             continue
         parts = [str(p) for p in e.get("loc", ()) if p != "body"]
         loc = ".".join(p for i, p in enumerate(parts) if not (i and _TAG.match(p))) or "(body)"
+        loc = redact(_cut(loc, _FIELD_CHARS))
         msg, limits = _message(e)
         value = None if e.get("type") == "missing" else e.get("input")  # input: the parent
+        if isinstance(value, bytes):  # a body not sent as JSON reaches the model unparsed
+            value = value.decode("utf-8", "replace")
+            msg += "; send it as JSON, with Content-Type: application/json"
         shown = redact(json.dumps(value, default=str))[:120] if value is not None else None
-        errors.append({"field": loc, "value": shown, "message": redact(msg), **limits})
+        msg = redact(_cut(msg, _MESSAGE_CHARS))
+        errors.append({"field": loc, "value": shown, "message": msg, **limits})
     summary = "; ".join(
         f"{x['field']}{'' if x['value'] is None else ' = ' + x['value']}: {x['message']}"
         for x in errors
     )
+    if len(found) > MAX_ERRORS:
+        summary += f"; and {len(found) - MAX_ERRORS} more (at most {MAX_ERRORS} are listed)"
     return JSONResponse({"error": f"invalid request: {summary}", "errors": errors}, status_code=422)
 
 

@@ -11,7 +11,8 @@ stores none, so a filter holding one raised in the database), bytes that are not
 surrogate, which the framework would silently turn into U+FFFD), more than `MAX_VALUE_CHARS`
 characters, or a parameter given twice (which of the two a route used was the framework's
 choice). A query parameter the route does not declare is refused too, naming the ones it
-takes: `?limt=10` silently served the default page. A refusal is the API's usual 422, one
+takes: `?limt=10` silently served the default page (the dashboard page, `PAGES`, takes any
+query: it reads none, and a browser's link may carry one). A refusal is the API's usual 422, one
 line naming the parameter, its value and the limit.
 """
 
@@ -29,11 +30,16 @@ from starlette.requests import HTTPConnection
 from tradeguard.api.schemas import NO_NUL
 
 MAX_VALUE_CHARS = 256
+# Pages a browser opens read no query parameter; a link to one may carry some (a bookmark's
+# tracking tag, a cache-buster): the page opens rather than answering a JSON refusal.
+PAGES = frozenset({"/"})
 
 
 def checked_parameters(conn: HTTPConnection) -> None:
     """Refuse the request (422) if any query or path parameter is one no route can take."""
-    errors = _query_errors(conn.scope.get("query_string", b""), _declared(conn.scope.get("route")))
+    route = conn.scope.get("route")
+    query = b"" if getattr(route, "path", None) in PAGES else conn.scope.get("query_string", b"")
+    errors = _query_errors(query, _declared(route))
     errors.extend(_path_errors(conn))
     if errors:
         if conn.scope["type"] == "websocket":  # the close reason is not redacted: no values
