@@ -105,3 +105,19 @@ async def test_a_refusal_never_echoes_the_body_at_length(node, extra) -> None:
     assert all(len(e["message"]) <= 301 for e in doc["errors"])
     if len(extra) > 1:
         assert f"and {3_000 - len(doc['errors'])} more" in doc["error"], doc["error"][-200:]
+
+
+async def test_the_cache_buster_is_taken_by_every_route_and_checked_like_any_value(node) -> None:
+    # `_=<time>` is what browsers' scripts and monitoring probes append to dodge caches
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        health = await http.get("/api/v1/health?_=1733460000")
+        positions = await http.get("/api/v1/positions?_=1", headers=bearer(tokens.viewer))
+        twice = await http.get("/api/v1/positions?_=1&_=2", headers=bearer(tokens.viewer))
+        nul = await http.get("/api/v1/positions?_=%00", headers=bearer(tokens.viewer))
+        other = await http.get("/api/v1/positions?__=1", headers=bearer(tokens.viewer))
+    assert health.status_code in (200, 503) and "unknown" not in health.text, health.text[:200]
+    assert positions.status_code == 200, positions.text[:200]
+    assert twice.status_code == 422 and "more than once" in twice.text, twice.text[:300]
+    assert nul.status_code == 422, nul.text[:300]
+    assert other.status_code == 422 and "unknown query parameter" in other.text, other.text[:300]

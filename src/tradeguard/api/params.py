@@ -6,13 +6,15 @@ app = FastAPI(dependencies=[Depends(checked_parameters)])
 
 A route's own declaration (type, bounds, length, pattern) says what a value may be; this says
 what no value of a parameter a route reads (its path parameters and the query parameters it
-declares; others are ignored, as before) may be, whatever the route: a NUL byte (PostgreSQL
+declares) may be, whatever the route: a NUL byte (PostgreSQL
 stores none, so a filter holding one raised in the database), bytes that are not UTF-8 (a lone
 surrogate, which the framework would silently turn into U+FFFD), more than `MAX_VALUE_CHARS`
 characters, or a parameter given twice (which of the two a route used was the framework's
 choice). A query parameter the route does not declare is refused too, naming the ones it
 takes: `?limt=10` silently served the default page (the dashboard page, `PAGES`, takes any
-query: it reads none, and a browser's link may carry one). A refusal is the API's usual 422, one
+query: it reads none, and a browser's link may carry one), except `_`, the cache-buster that
+browsers' scripts and monitoring probes append (`/api/v1/health?_=1733460000`), which every
+route takes and none reads. A refusal is the API's usual 422, one
 line naming the parameter, its value and the limit.
 """
 
@@ -33,6 +35,7 @@ MAX_VALUE_CHARS = 256
 # Pages a browser opens read no query parameter; a link to one may carry some (a bookmark's
 # tracking tag, a cache-buster): the page opens rather than answering a JSON refusal.
 PAGES = frozenset({"/"})
+CACHE_BUSTER = "_"
 
 
 def checked_parameters(conn: HTTPConnection) -> None:
@@ -73,7 +76,7 @@ def _query_errors(query_string: bytes, declared: frozenset[str]) -> list[dict[st
         name = _decode(raw_name)
         if not pair:
             continue  # `?` alone, `&&`
-        if name not in declared:  # None (not UTF-8) is never declared
+        if name not in declared and name != CACHE_BUSTER:  # None (not UTF-8): never declared
             errors.append(_unknown(name, raw_name, declared))
             continue
         value = _decode(raw_value)
