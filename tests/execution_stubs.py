@@ -265,6 +265,9 @@ class Rig:
         assert isinstance(v, StubVenue)
         return v
 
+    def invalidate_equity(self) -> None:
+        """A node drops its cached equity here; this rig keeps none."""
+
     def restart(self) -> Rig:
         """A fresh order manager on the same database and venue, as after a crash."""
         rig = make_rig(None, venue=self.venue, db=self.db, clock=self.clock)

@@ -475,6 +475,7 @@ def _apply_balances(
                 _book_difference(node, venue, asset, ledger, truth.total, rounding, report)
             book.set(asset, truth.free, truth.locked)
             rows.append(Balance(venue, asset, truth.free, truth.locked))
+        node.invalidate_equity()  # the cached equity and held symbols predate these figures
         usd, elsewhere = node.portfolio.values_on(venue, rows)
         # Fresher than anything a stream queued before this call: drop the queued write.
         node.orders.discard_pending_balances(venue)

@@ -154,8 +154,15 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         tolerance_abs=rc.balance_tolerance_abs,
         in_flight=lambda venue: _venue_busy(node, venue),
         reference=node.reference_prices(),
-        on_applied=lambda venue: sync_held(node, venue),
+        on_applied=lambda venue: _balances_applied(node, venue),
     )
+
+
+def _balances_applied(node: TradingNode, venue: str) -> None:
+    # A deposit, a withdrawal or a drift set from the venue moves the equity without a fill:
+    # the node's cached equity and held symbols predate it.
+    node.invalidate_equity()
+    sync_held(node, venue)
 
 
 def _venue_busy(node: TradingNode, venue: str) -> str:

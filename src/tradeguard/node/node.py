@@ -443,7 +443,7 @@ class TradingNode:
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
     def _held_symbols(self) -> frozenset[str]:
-        """Symbols whose base asset this node holds (or owes) on any venue."""
+        """Symbols whose base asset this node holds (or owes) anywhere, or that value one."""
         held = self._held
         marks = self.portfolio.marks
         if held is None or self._held_n != len(marks):
@@ -454,7 +454,7 @@ class TradingNode:
             bases = self._mark_bases
             held = self._held = frozenset(
                 s for s in marks if (bases.get(s) or _base_of(bases, s)) in assets
-            )
+            ) | self.portfolio.route_symbols(assets)
         return held
 
     def _daily_summary(self, day: int, ts: int, equity: Decimal) -> None:

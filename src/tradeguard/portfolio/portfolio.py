@@ -421,6 +421,11 @@ class Portfolio:
         self._routes[asset] = route
         return route
 
+    def route_symbols(self, assets: Iterable[str]) -> set[str]:
+        """The mark symbols `equity` values `assets` through (a hop's symbol moves the equity
+        though its base asset is not held: ETH through ETH/BTC and BTC/USDT, cash inverted)."""
+        return {sym for asset in assets for sym, _ in self._route(asset) or ()}
+
     def _hop(self, asset: str, target: str) -> tuple[tuple[str, bool], ...] | None:
         targets = STABLECOINS if target in STABLECOINS else aliases(target)
         for t in targets:
