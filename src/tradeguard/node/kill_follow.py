@@ -2,7 +2,9 @@
 
 ```python
 await flatten_and_follow(node, report)   # in the kill, after cancel_all
-await follow_up(node)                    # from the live loop's duties, every pass
+passes = FollowUpPasses(node)            # in the live loop's duties:
+passes.start()                           # every pass, not awaited
+await passes.stop()                      # when the duties end
 ```
 
 The kill's flatten sells only what closes already working will not (`kill_flatten`), since they
@@ -19,10 +21,16 @@ is stored at once (kv `kill.follow_up`) and shown under the kill's `follow_up`. 
 from the positions and the orders still open or unresolved (after start-up's reconciliation,
 for a node killed meanwhile): a flatten sent before a crash is filled, working or unresolved, and
 is counted, never sold a second time. Trading resumed ends the follow-up.
+
+The live loop runs each pass as its own task and does not wait for it: a venue that hangs
+holds a pass for up to `reconcile.call_attempts` x `reconcile.call_timeout_s` per position,
+and the loop meanwhile still beats, reads the kill file and sweeps order timeouts. A new pass
+starts only once the last one has ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from dataclasses import replace
@@ -142,6 +150,32 @@ async def follow_up(node: TradingNode) -> None:
             await _step(node, e, entries)
     if entries != before and _loaded.get(node) is entries:
         _save(node, entries)
+
+
+class FollowUpPasses:
+    """The live loop's follow-up passes, each run as its own task (one at a time)."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start a pass unless one is still running; raise what the last one raised."""
+        last = self.task
+        if last is not None:
+            if not last.done():
+                return  # still waiting on a venue: the loop goes on without it
+            self.task = None
+            if not last.cancelled() and (exc := last.exception()) is not None:
+                raise exc
+        self.task = asyncio.create_task(follow_up(self.node), name="kill-follow-up")
+
+    async def stop(self) -> None:
+        """Cancel a pass still running and wait for it to end."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _ended_by_resume(node: TradingNode, e: dict[str, Any]) -> bool:
@@ -297,4 +331,4 @@ async def _flatten(
                          severity="warning"))  # fmt: skip
 
 
-__all__ = ["FOLLOW_KEY", "flatten_and_follow", "follow_up", "of_kill"]
+__all__ = ["FOLLOW_KEY", "FollowUpPasses", "flatten_and_follow", "follow_up", "of_kill"]

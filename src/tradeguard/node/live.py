@@ -22,7 +22,7 @@ from tradeguard.execution.settlement import settle_resolved
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node.health import dead_man_ping
-from tradeguard.node.kill_follow import follow_up
+from tradeguard.node.kill_follow import FollowUpPasses
 from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
@@ -199,6 +199,14 @@ def bot_quotes(node: TradingNode) -> list[Subscription]:
 
 
 async def _duties(node: TradingNode) -> None:
+    follow = FollowUpPasses(node)
+    try:
+        await _duty_passes(node, follow)
+    finally:
+        await follow.stop()
+
+
+async def _duty_passes(node: TradingNode, follow: FollowUpPasses) -> None:
     cfg = node.config.node
     next_ckpt = next_rec = next_kill = time.monotonic()
     next_rec += cfg.reconcile_interval_s
@@ -210,7 +218,9 @@ async def _duties(node: TradingNode) -> None:
         node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
         if now >= next_kill:
             await node.poll_kill_sentinel()
-            await follow_up(node)  # the kill's flatten of what working closes left
+            # the kill's flatten of what working closes left: not awaited, a hung venue's
+            # balance read would hold the beat, the kill file and the timeouts
+            follow.start()
             next_kill = now + cfg.kill_poll_interval_s
         if now >= next_ckpt:
             node._checkpoint(node.clock.now_ms())
