@@ -9,18 +9,16 @@ unlocks where they were relative to the recorded prices.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from rich.console import Console
 
+from tradeguard.cli.bounded_get import FetchError, bounded_get
 from tradeguard.cli.common import EXIT_OK, whole_number
 from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.strategies.token_unlock.calendar import (
@@ -33,6 +31,7 @@ from tradeguard.strategies.token_unlock.calendar import (
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _SCHEMES = ("http", "https")
+FETCH_DEADLINE_S = 5.0  # the whole answer, not each read: a sandbox answers in milliseconds
 MAX_SHIFT_MS = 100 * 365 * 86_400_000  # a century either way; beyond, dates stop existing
 
 
@@ -166,13 +165,15 @@ def sandbox_shift(url: str, symbol: str | None) -> tuple[int, str]:
 
 def _read_replays(url: str, base: str) -> list[tuple[str, int]]:
     """(symbol, shift_ms) of each file the sandbox at `base` replays. A server that does not
-    answer, or answers something else than a sandbox's replay list, is a failure outside the
-    input (exit 1); the URL itself was checked by the caller (exit 2)."""
+    answer within FETCH_DEADLINE_S, redirects elsewhere, or answers something else than a
+    sandbox's replay list, is a failure outside the input (exit 1); the URL itself was checked
+    by the caller (exit 2)."""
     where = f"{base}/admin/replay"
     try:
-        with urllib.request.urlopen(where, timeout=5) as resp:
-            body = resp.read(1_000_001)
-    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+        status, body = bounded_get(where, deadline_s=FETCH_DEADLINE_S, max_bytes=1_000_000)
+        if status != 200:
+            raise FetchError(f"HTTP {status}")
+    except FetchError as exc:
         raise TradeguardError(
             f"--sandbox {url!r}: cannot read {where} ({exc}); is "
             "`tradeguard sandbox --replay ...` running there?"

@@ -14,6 +14,9 @@ from tradeguard.cli.common import print_hanging, shown
 _STATUS_STYLE = {"ok": "green", "degraded": "yellow", "down": "red"}
 
 
+MAX_HEALTH_BYTES = 1_000_000  # a node's health answer is a few kB
+
+
 def heartbeat_view(storage: Any, config: Any, now_ms: int | None = None) -> dict[str, Any]:
     """Describe the live loop's last stored heartbeat: its age and whether it is late."""
     from tradeguard.node.stats import HEARTBEAT_KEY
@@ -93,16 +96,24 @@ def config_api_url(api: Any) -> str:
 
 
 def fetch_health(base: str, timeout_s: float = 3.0) -> dict[str, Any]:
-    """GET `base`/api/v1/health; on failure return {"status": "unreachable", "error": ...}."""
-    import httpx
+    """GET `base`/api/v1/health; on failure return {"status": "unreachable", "error": ...}.
+    The whole answer within `timeout_s` (not each read: a server dripping bytes would stall
+    `status`), at most MAX_HEALTH_BYTES, and a redirect is an error, not followed."""
+    import json
+
+    from tradeguard.cli.bounded_get import FetchError, bounded_get
 
     try:
-        response = httpx.get(f"{base}/api/v1/health", timeout=timeout_s)
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        code, raw = bounded_get(
+            f"{base}/api/v1/health", deadline_s=timeout_s, max_bytes=MAX_HEALTH_BYTES
+        )
+        if len(raw) > MAX_HEALTH_BYTES:
+            raise FetchError(f"answer over {MAX_HEALTH_BYTES:,} bytes")
+        body = json.loads(raw)
+    except (FetchError, ValueError, RecursionError) as exc:
         return {"status": "unreachable", "error": f"{type(exc).__name__}: {exc}", "api": base}
     if not isinstance(body, dict) or "status" not in body:
-        return {"status": "unreachable", "error": f"HTTP {response.status_code}", "api": base}
+        return {"status": "unreachable", "error": f"HTTP {code}", "api": base}
     return {**body, "api": base}
 
 

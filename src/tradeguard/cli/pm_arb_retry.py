@@ -29,6 +29,7 @@ from tradeguard.model.errors import ConfigError, TradeguardError
 ROUTE = "/api/v1/pm/arb/held/retry"
 DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_ANSWER_BYTES = 1 << 20  # the node's answer lists the held legs: far below this
+ANSWER_DEADLINE_S = 180.0  # the whole answer; httpx's 120 s bounds each read, not the answer
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never written to the terminal
 
 
@@ -185,17 +186,19 @@ def cmd_pm_arb_retry(args: argparse.Namespace) -> int:
 
 def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> dict[str, Any]:
     import ssl
+    import time
 
     import httpx
 
     headers = {"Authorization": f"Bearer {token}", "X-TOTP": totp}
     timeout = httpx.Timeout(120.0, connect=10.0)
+    deadline = time.monotonic() + ANSWER_DEADLINE_S
     try:
         with (
             httpx.Client(timeout=timeout, trust_env=False, verify=trust) as c,
             c.stream("POST", f"{url}{ROUTE}", json=body, headers=headers) as resp,
         ):
-            raw = _read_capped(url, resp)
+            raw = _read_capped(url, resp, deadline)
     except httpx.ConnectError as exc:
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, ssl.SSLError):
@@ -217,10 +220,19 @@ def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> 
     raise TradeguardError(_refusal(url, resp.status_code, _shown(_detail(raw))))
 
 
-def _read_capped(url: str, resp: Any) -> bytes:
-    """The answer's body, refused past MAX_ANSWER_BYTES (no node answers that much)."""
+def _read_capped(url: str, resp: Any, deadline: float) -> bytes:
+    """The answer's body, refused past MAX_ANSWER_BYTES (no node answers that much) or once
+    ANSWER_DEADLINE_S have passed since the request (time.monotonic() past `deadline`): a
+    server dripping a byte now and then never trips the per-read timeout."""
+    import time
+
     chunks, size = [], 0
     for chunk in resp.iter_bytes():
+        if time.monotonic() > deadline:
+            raise TradeguardError(
+                f"{url} did not send its whole answer within {ANSWER_DEADLINE_S:g} s: "
+                "no tradeguard node answers that slowly (check --url)"
+            )
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             raise TradeguardError(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,16 +42,16 @@ from tradeguard.venues.ccxt_clients import (
 )
 from tradeguard.venues.ccxt_connection import (
     WEIGHTS,
-    CcxtConnection,
     map_ccxt_error,
     num_or_none,
     num_or_zero,
 )
+from tradeguard.venues.ccxt_quotes import CcxtQuoteStream
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 from tradeguard.venues.user_stream import UserStreamState
 
 if TYPE_CHECKING:
-    from tradeguard.marketdata.live.streams import RestFallback
+    pass
 
 __all__ = [
     "SPOT_OPTIONS",
@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 _USER_HASHES = ("orders", "myTrades", "balance")
 
 
-class CcxtVenue(CcxtConnection):
+class CcxtVenue(CcxtQuoteStream):
     """An exchange account through ccxt; fills, order updates and balances arrive on streams."""
 
     # lifecycle -------------------------------------------------------------------------------
@@ -457,106 +457,6 @@ class CcxtVenue(CcxtConnection):
         if self._listener is not None:
             self._listener.on_balances(self.name, self._balances(raw, keep_zero=True))
 
-    async def stream_quotes(
-        self, symbols: list[str], fallback: RestFallback | None = None
-    ) -> AsyncIterator[Quote]:
-        """Best bid/ask updates for `symbols`, resubscribing after disconnects.
-
-        A REST snapshot comes first, again after each stream failure, and every
-        `quote_refresh_s` (0 = never): a stream only sends changes, so a quiet market would
-        otherwise stay unknown until its book moves, and then look stale to the risk check. The
-        stream is subscribed before the snapshot is asked for, so no change falls between them.
-        While the websocket fails, quotes come from those snapshots alone: `fallback` is told of
-        each failed websocket attempt (not a failed snapshot) and of the websocket being back.
-        """
-        loop = asyncio.get_running_loop()
-        next_refresh = loop.time() + self.quote_refresh_s
-        failures = 0
-        bids_asks = bool(self.client.has.get("watchBidsAsks"))
-        snapshot = bool(self.client.has.get("fetchBidsAsks"))
-        delivered: dict[str, Any] = {}
-        watch: asyncio.Future[Any] | None = None
-        try:
-            while not self._closing:
-                rest = snapshot  # a failing REST snapshot is no websocket down
-                try:
-                    if bids_asks and watch is None:
-                        watch = asyncio.ensure_future(self.client.watch_bids_asks(symbols))
-                        await asyncio.sleep(0)  # its first step registers what it waits for
-                    if snapshot:
-                        tickers = await self._call(
-                            "fetch_bids_asks", self.client.fetch_bids_asks, symbols
-                        )
-                        snapshot = False
-                        next_refresh = loop.time() + self.quote_refresh_s
-                    elif watch is not None:
-                        # ccxt hands a watcher only the message that woke it; messages handled
-                        # while no watcher was registered are only in its cache: take those first.
-                        tickers = self._undelivered(symbols, delivered)
-                        if not tickers:
-                            wait = next_refresh - loop.time() if self.quote_refresh_s else None
-                            done, _ = await asyncio.wait({watch}, timeout=wait)
-                            if not done:
-                                if fallback is not None and self._ws_open():
-                                    fallback.up()  # back, on a market too quiet to say so
-                                snapshot = bool(self.client.has.get("fetchBidsAsks"))
-                                next_refresh = loop.time() + self.quote_refresh_s
-                                continue
-                            got, watch = watch.result(), None
-                            if fallback is not None:
-                                fallback.up()
-                            tickers = {s: t for s, t in got.items() if t is not delivered.get(s)}
-                        delivered.update(tickers)
-                    else:
-                        t = await self.client.watch_ticker(symbols[0])
-                        tickers = {t["symbol"]: t}
-                        if fallback is not None:
-                            fallback.up()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    failures += 1
-                    if fallback is not None and not rest:
-                        fallback.down(exc)
-                    if watch is not None and watch.done():
-                        watch = None
-                        # What the old subscription cached may be older than the next snapshot.
-                        delivered.update(self._undelivered(symbols, delivered))
-                    snapshot = bool(self.client.has.get("fetchBidsAsks"))
-                    delay = min(self.ws_backoff_max_s, self.ws_backoff_s * 2 ** (failures - 1))
-                    log.warning("venue %s: quote stream failed (%s)", self.name, type(exc).__name__)
-                    await asyncio.sleep(delay)
-                    continue
-                failures = 0
-                for sym, t in tickers.items():
-                    if t.get("bid") is not None and t.get("ask") is not None:
-                        quote = self._quote_of(sym, t)
-                        self._mids[sym] = quote.mid
-                        yield quote
-        finally:
-            if watch is not None:
-                watch.cancel()
-
-    def _ws_open(self) -> bool:
-        """Whether a websocket of the client is connected and open now."""
-        for client in list((getattr(self.client, "clients", None) or {}).values()):
-            connected = getattr(client, "connected", None)
-            if connected is None or not connected.done() or connected.cancelled():
-                continue
-            if connected.exception() is None and not client.closed():
-                return True
-        return False
-
-    def _quote_of(self, sym: str, t: Mapping[str, Any]) -> Quote:
-        return Quote(
-            symbol=sym,
-            ts=int(t.get("timestamp") or self.clock.now_ms()),
-            bid=dec(t["bid"], "bid"),
-            bid_size=num_or_zero(t.get("bidVolume"), "bidVolume"),
-            ask=dec(t["ask"], "ask"),
-            ask_size=num_or_zero(t.get("askVolume"), "askVolume"),
-        )
-
     def lists(self, symbol: str) -> bool:
         """Tell whether the exchange has the market `symbol` (loaded with the instruments)."""
         return symbol in (self.client.markets or {})
@@ -573,11 +473,6 @@ class CcxtVenue(CcxtConnection):
         from tradeguard.venues.ccxt_market import CcxtMarketData
 
         return CcxtMarketData(self)
-
-    def _undelivered(self, symbols: list[str], delivered: dict[str, Any]) -> dict[str, Any]:
-        """Return the cached best bid/ask messages of `symbols` not handed on yet."""
-        cache = getattr(self.client, "bidsasks", None) or {}
-        return {s: cache[s] for s in symbols if s in cache and cache[s] is not delivered.get(s)}
 
 
 def build_ccxt_venue(vc: Any, clock: Clock, *, credentials: Any = None) -> CcxtVenue:
