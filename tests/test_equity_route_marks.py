@@ -57,3 +57,21 @@ def test_a_mark_off_every_route_is_still_left_out(tmp_path):
     p.set_balances("paper", [Balance("paper", "ETH", D("1"))])
     p.marks.update({"ETH/USDT": D("1000"), "ADA/USDT": D("0.5")})
     assert node._held_symbols() == {"ETH/USDT"}
+
+
+def test_a_mark_on_a_venues_own_hop_refreshes_the_equity(tmp_path):
+    # Venue "a" holds ETH and marks ETH/BTC and BTC/USDT, not ETH/USDT (venue "b" marks that):
+    # its ETH is valued at its own prices, through BTC/USDT, which the global route skips.
+    node = _node(tmp_path, "USDT")
+    p = node.portfolio
+    p.set_balances("a", [Balance("a", "ETH", D("1"))])
+    p.mark("ETH/USDT", D("1000"), "b")
+    p.mark("ETH/BTC", D("0.05"), "a")
+    p.mark("BTC/USDT", D("20000"), "a")
+    node._observe_equity(60_000, "BTC/USDT")
+    assert node._equity == D("1000")
+    p.mark("BTC/USDT", D("30000"), "a")
+    node._observe_equity(120_000, "BTC/USDT")
+    assert p.equity() == D("1500")
+    assert node._equity == D("1500")  # not the cached figure of before the move
+    assert "BTC/USDT" in node._held_symbols()

@@ -423,8 +423,20 @@ class Portfolio:
 
     def route_symbols(self, assets: Iterable[str]) -> set[str]:
         """The mark symbols `equity` values `assets` through (a hop's symbol moves the equity
-        though its base asset is not held: ETH through ETH/BTC and BTC/USDT, cash inverted)."""
-        return {sym for asset in assets for sym, _ in self._route(asset) or ()}
+        though its base asset is not held: ETH through ETH/BTC and BTC/USDT, cash inverted).
+        With venues' own marks, every symbol a venue's own price may read too: a venue without
+        the route's market values through a hop of its own."""
+        out: set[str] = set()
+        for asset in assets:
+            route = self._route(asset)
+            if not route:  # 1:1 (cash in cash) or at its peg: no mark moves it
+                continue
+            out.update(sym for sym, _ in route)
+            if self.venue_marks:
+                direct, hops = self._price_paths(asset, self.valuation_asset)
+                legs = [direct, *(leg for pair in hops for leg in pair if leg is not None)]
+                out.update(sym for leg in legs for sym, _ in leg)
+        return out
 
     def _hop(self, asset: str, target: str) -> tuple[tuple[str, bool], ...] | None:
         targets = STABLECOINS if target in STABLECOINS else aliases(target)
