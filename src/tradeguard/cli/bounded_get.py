@@ -26,10 +26,17 @@ def bounded_get(url: str, *, deadline_s: float, max_bytes: int) -> tuple[int, by
     FetchError on a redirect, a network failure, or when the whole answer has not come within
     `deadline_s` seconds."""
     parts = urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    https = parts.scheme == "https"
+    cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     start = time.monotonic()
-    conn = cls(parts.hostname or "", parts.port, timeout=deadline_s)
+    try:
+        # the port always given: without one http.client reads an IPv6 literal's last group
+        # as the port ('::1' dialled host ':' port 1)
+        port = parts.port or (443 if https else 80)
+        conn = cls(parts.hostname or "", port, timeout=deadline_s)
+    except (ValueError, http.client.HTTPException) as exc:  # a bad port, a host with spaces
+        raise FetchError(_shown(str(exc) or type(exc).__name__)) from None
     cut = threading.Event()
     timer: threading.Timer | None = None
     try:
