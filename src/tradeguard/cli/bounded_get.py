@@ -51,6 +51,8 @@ def bounded_get(url: str, *, deadline_s: float, max_bytes: int) -> tuple[int, by
             where = _shown(resp.getheader("Location") or "nowhere")
             raise FetchError(f"HTTP {resp.status} redirect to {where}; redirects are not followed")
         body = resp.read(max_bytes + 1)
+        # a read with a size never checks the Content-Length: what it still expects
+        short = resp.length if len(body) <= max_bytes and resp.length else 0
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if cut.is_set():
             raise FetchError(f"no whole answer within {deadline_s:g} s") from None
@@ -61,6 +63,11 @@ def bounded_get(url: str, *, deadline_s: float, max_bytes: int) -> tuple[int, by
         conn.close()
     if cut.is_set():  # the cut may land between the last read and here
         raise FetchError(f"no whole answer within {deadline_s:g} s")
+    if short:
+        raise FetchError(
+            f"the answer ended after {len(body)} of the {len(body) + short} bytes "
+            "its Content-Length announced"
+        )
     return resp.status, body
 
 
