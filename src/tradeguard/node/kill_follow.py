@@ -171,11 +171,15 @@ class FollowUpPasses:
         self.task = asyncio.create_task(follow_up(self.node), name="kill-follow-up")
 
     async def stop(self) -> None:
-        """Cancel a pass still running and wait for it to end."""
+        """Cancel a pass still running and wait for it to end; log what a pass that ended
+        before the stop raised (no later `start` will)."""
         task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("kill follow-up pass failed: %s", exc, exc_info=exc)
 
 
 def _ended_by_resume(node: TradingNode, e: dict[str, Any]) -> bool:
