@@ -38,7 +38,7 @@ def test_the_url_host_and_port_are_dialled(monkeypatch, url, dialled):
 
 
 def test_a_port_out_of_range_is_a_fetch_error_not_a_traceback():
-    with pytest.raises(FetchError, match="(?i)port out of range"):
+    with pytest.raises(FetchError, match=r"(?i)port out of range"):
         bounded_get("http://127.0.0.1:99999/x", deadline_s=1.0, max_bytes=100)
 
 

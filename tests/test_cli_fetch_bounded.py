@@ -178,3 +178,14 @@ def test_pm_arb_retry_stops_reading_an_answer_dripping_past_its_deadline(monkeyp
         with pytest.raises(TradeguardError, match=r"whole answer within 1\.5 s"):
             pm_arb_retry._post(url, "tok", "123456", {}, True)
         assert time.monotonic() - began < 15  # the drip lasts 20 s: it was cut, not read out
+
+
+def test_pm_arb_retry_stops_waiting_for_headers_dripping_past_its_deadline(monkeypatch):
+    # httpx's 120 s bounds each read: headers arriving a byte at a time never trip it, and the
+    # body's deadline check never ran, the headers never ending
+    monkeypatch.setattr(pm_arb_retry, "ANSWER_DEADLINE_S", 1.5)
+    for url in _serve(_drip_headers):
+        began = time.monotonic()
+        with pytest.raises(TradeguardError, match=r"whole answer within 1\.5 s"):
+            pm_arb_retry._post(url, "tok", "123456", {}, True)
+        assert time.monotonic() - began < 10  # the drip lasts 25 s: it was cut, not read out

@@ -185,14 +185,48 @@ def cmd_pm_arb_retry(args: argparse.Namespace) -> int:
 
 
 def _post(url: str, token: str, totp: str, body: dict[str, Any], trust: Any) -> dict[str, Any]:
-    import ssl
+    """The node's answer, given up on ANSWER_DEADLINE_S after the request whatever it is
+    waiting for: httpx bounds each read, and headers dripping in never reach the body's check.
+    The request runs on a daemon thread, left behind (the command then ends) when it is late."""
+    import threading
     import time
+
+    deadline = time.monotonic() + ANSWER_DEADLINE_S
+    out: list[dict[str, Any]] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(_post_now(url, token, totp, body, trust, deadline))
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="pm-arb-retry", daemon=True)
+    worker.start()
+    worker.join(ANSWER_DEADLINE_S + 1.0)  # past the deadline, the body's own check has run
+    if failed:
+        raise failed[0]
+    if not out:
+        raise TradeguardError(_late(url))
+    return out[0]
+
+
+def _late(url: str) -> str:
+    return (
+        f"{url} did not send its whole answer within {ANSWER_DEADLINE_S:g} s: "
+        "no tradeguard node answers that slowly (check --url)"
+    )
+
+
+def _post_now(
+    url: str, token: str, totp: str, body: dict[str, Any], trust: Any, deadline: float
+) -> dict[str, Any]:
+    import ssl
 
     import httpx
 
     headers = {"Authorization": f"Bearer {token}", "X-TOTP": totp}
     timeout = httpx.Timeout(120.0, connect=10.0)
-    deadline = time.monotonic() + ANSWER_DEADLINE_S
     try:
         with (
             httpx.Client(timeout=timeout, trust_env=False, verify=trust) as c,
@@ -229,10 +263,7 @@ def _read_capped(url: str, resp: Any, deadline: float) -> bytes:
     chunks, size = [], 0
     for chunk in resp.iter_bytes():
         if time.monotonic() > deadline:
-            raise TradeguardError(
-                f"{url} did not send its whole answer within {ANSWER_DEADLINE_S:g} s: "
-                "no tradeguard node answers that slowly (check --url)"
-            )
+            raise TradeguardError(_late(url))
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             raise TradeguardError(
