@@ -154,8 +154,14 @@ async def test_a_data_only_venue_feeds_paper_fills_and_never_sends_a_key(tmp_pat
     assert not [c for c in calls if c["path"].startswith(private)]
 
 
-def test_data_only_is_for_a_keyless_exchange_venue_that_nothing_trades_on(tmp_path: Path) -> None:
-    ex = seeded_exchange()
+async def test_data_only_is_for_a_keyless_exchange_venue_that_nothing_trades_on(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:  # started: a URL to connect to has a real port
+        _data_only_refusals(tmp_path, ex)
+
+
+def _data_only_refusals(tmp_path: Path, ex: SandboxExchange) -> None:
     with pytest.raises(
         ValueError,
         match=r"venue 'binance': data_only = true is for a venue of kind ccxt, kalshi or "
@@ -173,9 +179,11 @@ def test_data_only_is_for_a_keyless_exchange_venue_that_nothing_trades_on(tmp_pa
         Config.model_validate(doc)
 
 
-def test_outside_live_mode_a_real_exchange_may_be_read_only_as_data_only(tmp_path: Path) -> None:
-    ex = seeded_exchange()
-    real = data_only_paper(tmp_path, ex, sandbox=False)
+async def test_outside_live_mode_a_real_exchange_may_be_read_only_as_data_only(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:  # started: a URL to connect to has a real port
+        real = data_only_paper(tmp_path, ex, sandbox=False)
     for key in ("rest_url", "ws_url"):
         del real["venues"][0][key]
     check_mode(Config.model_validate(real), confirm_live=False, environ={})  # accepted

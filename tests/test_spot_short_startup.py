@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from node_support import node_for, paper_config, write_slice
+from tradeguard.config import Config
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import LiquiditySide, Side, TradingState
 from tradeguard.model.fill import Fill
@@ -61,3 +62,40 @@ async def test_a_database_holding_a_spot_short_halts_at_start_naming_it(
         finally:
             await node.stop()
             node.close()
+
+
+async def test_a_sale_of_coins_held_before_the_node_bought_any_is_no_short(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A negative spot position with the coins still on the venue (a wallet's BTC sold through the
+    node: the position tracks the node's trades, the balance what is held) starts ACTIVE."""
+    data = write_slice(data_dir, tmp_path / "slice.csv", 50)
+    url = f"sqlite:///{tmp_path}/tg.db"
+    doc = paper_config(url, data, strategies=False, tmp=tmp_path).model_dump(mode="json")
+    [paper] = [v for v in doc["venues"] if v["name"] == "paper"]
+    paper["balances"] = {"USDT": "10000", "BTC": "1"}
+    cfg = Config.model_validate(doc)
+    node = node_for(cfg)
+    await node.start()
+    await node.stop()
+    node.close()
+    db = Database(url)
+    st = Storage(db)
+    st.insert_fill(
+        Fill("paper", "BTC/USDT", "c1", "v1", "t1", Side.SELL, D(46000), D("0.05"), D(0),
+             "USDT", LiquiditySide.TAKER, 1_640_995_200_000),
+        "external",
+    )  # fmt: skip
+    st.save_position(Position("paper", "BTC/USDT", "external", quantity=D("-0.05"),
+                              avg_entry=D(46000)))  # fmt: skip
+    st.upsert_balances(
+        "paper", [Balance("paper", "USDT", D(12_300)), Balance("paper", "BTC", D("0.95"))]
+    )
+    db.dispose()
+    node = node_for(cfg)
+    try:
+        await node.start()
+        assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+    finally:
+        await node.stop()
+        node.close()

@@ -4,8 +4,11 @@
 refuse_spot_shorts(node)   # in `before_trading`, once instruments and balances are loaded
 ```
 
-A spot market lends no coins: a negative spot position (or a negative balance of a spot asset)
-is a record an older version wrote when it let a strategy sell what it did not hold. Such a
+A spot market lends no coins: a negative balance of a spot market's base asset is a record an
+older version wrote when it let a strategy sell what it did not hold, and the negative spot
+positions on that venue and asset are named with it. A negative spot position alone is no short:
+it is a sale of coins the account held before the node bought any (a wallet's WETH sold through
+the node), and the balance says what is held. Such a
 record cannot be valued honestly (the negative balance counts nothing until a mark prices it,
 then drops equity by the short's value at once) nor closed as a position. The node does not
 guess: it halts trading, naming each position and balance and the way out, and says so again
@@ -15,6 +18,7 @@ at every start while the records stand.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.model.enums import TradingState
@@ -28,21 +32,26 @@ HALT_BY = "spot_short"
 
 
 def spot_shorts(node: TradingNode) -> list[str]:
-    """Each negative spot position and negative balance of a spot market's base asset."""
+    """Each negative balance of a spot market's base asset, and the negative spot positions in
+    that asset on that venue."""
     found: list[str] = []
     spot_bases: dict[str, set[str]] = {}
     for inst in node.market.instruments.values():
         if inst.kind == "spot":
             spot_bases.setdefault(inst.venue, set()).add(inst.base)
-    for pos in node.portfolio.positions.values():
-        spot = node.market.instrument(pos.venue, pos.symbol)
-        if pos.quantity < 0 and spot is not None and spot.kind == "spot":
-            who = f" ({pos.strategy_id})" if pos.strategy_id else ""
-            found.append(f"position {pos.venue} {pos.symbol}{who} {plain(pos.quantity)}")
+    short: dict[tuple[str, str], Decimal] = {}
     for venue, book in node.portfolio.books.items():
         for bal in book.values():
             if bal.total < 0 and bal.asset in spot_bases.get(venue, ()):
-                found.append(f"balance {venue} {bal.asset} {plain(bal.total)}")
+                short[(venue, bal.asset)] = bal.total
+    for pos in node.portfolio.positions.values():
+        spot = node.market.instrument(pos.venue, pos.symbol)
+        spot_short = spot is not None and spot.kind == "spot" and (pos.venue, spot.base) in short
+        if pos.quantity < 0 and spot_short:
+            who = f" ({pos.strategy_id})" if pos.strategy_id else ""
+            found.append(f"position {pos.venue} {pos.symbol}{who} {plain(pos.quantity)}")
+    found.extend(f"balance {venue} {asset} {plain(total)}"
+                 for (venue, asset), total in sorted(short.items()))  # fmt: skip
     return found
 
 
