@@ -265,5 +265,5 @@ def test_bare_keys_command_prints_usage(tmp_path: Path) -> None:
 def test_bad_stdin_is_refused_without_echoing_it(tmp_path: Path, bad: str) -> None:
     run = keys(tmp_path / "v.json", "add", "b", "--venue", "binance", "--stdin", stdin=bad)
 
-    assert run.code == 1
+    assert run.code == 2  # bad input, refused before any vault is opened
     assert "stdin" in run.err and bad not in run.err

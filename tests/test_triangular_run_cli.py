@@ -96,11 +96,21 @@ def test_arb_run_prints_a_table_of_cycles_and_a_second_run_reports_only_its_own(
     assert [c["id"] for c in second["cycles"]] == ids[first_run:]
 
 
+def _unreached(data: dict[str, Any]) -> dict[str, Any]:
+    """A never-started sandbox's URLs carry port 0, which no config takes: port 9 (discard),
+    which the refusal under test comes before ever reaching."""
+    for venue in data["venues"]:
+        for key in ("rest_url", "ws_url"):
+            if key in venue:
+                venue[key] = venue[key].replace(":0/", ":9/")
+    return data
+
+
 def test_arb_run_refuses_a_config_without_an_enabled_triangular_strategy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ex = drifting_sandbox()  # never started: the refusal comes first
-    data = sandbox_config(tmp_path, ex)
+    data = _unreached(sandbox_config(tmp_path, ex))
     data["strategies"][0]["enabled"] = False
 
     assert main(["arb", "run", "--config", _write(tmp_path, data)]) == 2
@@ -111,7 +121,7 @@ def test_arb_run_refuses_a_config_without_an_enabled_triangular_strategy(
 
 
 def test_arb_run_refuses_paper_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = sandbox_config(tmp_path, drifting_sandbox(), mode="paper")
+    data = _unreached(sandbox_config(tmp_path, drifting_sandbox(), mode="paper"))
     data["venues"][0]["kind"] = "paper"
 
     assert main(["arb", "run", "--config", _write(tmp_path, data)]) == 2
