@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from tradeguard.alerts.config import AlertsConfig
+from tradeguard.alerts.config import AlertsConfig, well_formed_url
 from tradeguard.apiconfig import ApiConfig as ApiConfig
 from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_env import apply_env_overrides as apply_env_overrides
@@ -92,14 +92,8 @@ KALSHI_API_PREFIX = "/trade-api/v2"  # venues/kalshi/signing.py API_PREFIX
 
 def _endpoint_ok(url: str) -> bool:
     """A venue URL that can be connected to ('http://[::1' stopped the start with a traceback)."""
-    if len(url) > 500 or not url.isprintable() or " " in url:
-        return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # reading it checks it
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https", "ws", "wss") and bool(parts.hostname) and port != 0
+    ok = len(url) <= 500 and well_formed_url(url)  # urlsplit raises on what this refuses
+    return ok and urlsplit(url).scheme in ("http", "https", "ws", "wss")
 
 
 class VenueConfig(_Strict):

@@ -35,7 +35,7 @@ def _http_url(v: SecretStr, field: str, why: str, what: str) -> SecretStr:
             f"{field} must start with http:// or https:// (the value is hidden because {why}); "
             f"leave it empty to switch {what} off"
         )
-    if raw and not _well_formed(raw):
+    if raw and not well_formed_url(raw):
         raise ValueError(
             f"{field} is not a well-formed URL: it needs a host, a port of 1-65535 if any, and no "
             f"space or control character (the value is hidden because {why}); "
@@ -44,7 +44,7 @@ def _http_url(v: SecretStr, field: str, why: str, what: str) -> SecretStr:
     return v
 
 
-def _well_formed(url: str) -> bool:
+def well_formed_url(url: str) -> bool:
     """Tell whether `url` can be sent to: a host, a valid port, printable and without spaces
     ('http://[::1' or 'http://host:x' passed the prefix check and stopped the node at start)."""
     if not url.isprintable() or " " in url:  # controls, format characters (U+202E), spaces
@@ -126,7 +126,8 @@ class TelegramConfig(_Strict):
                 "alerts.telegram.chat_id is empty while bot_token is set; set the chat id "
                 "(ask @userinfobot or read getUpdates) or clear bot_token"
             )
-        if not self.api_base.startswith(("http://", "https://")) or not _well_formed(self.api_base):
+        base = self.api_base
+        if not base.startswith(("http://", "https://")) or not well_formed_url(base):
             raise ValueError(
                 f"alerts.telegram.api_base={self.api_base[:120]!r} must be an http:// or "
                 "https:// URL with a host, a port of 1-65535 if any, and no space or control "
