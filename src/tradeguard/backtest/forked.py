@@ -106,6 +106,14 @@ def _ending(status: int | None) -> str:
     return f"exit status {code}"
 
 
+def stop(job: Job) -> None:
+    """Kill the child of `job` and reap it: Ctrl-C stops the command now, not once the child's
+    work is done (its half-written file is the caller's to remove)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(job[0], signal.SIGKILL)
+    discard(job)
+
+
 def discard(job: Job) -> None:
     """Wait for the child of `job` and drop its answer (the caller has an error of its own)."""
     with contextlib.suppress(Exception):

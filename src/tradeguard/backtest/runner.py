@@ -270,8 +270,12 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
     job = forked.start(_write_report, *report_args, **report_kwargs) if parallel else None
     try:
         written = write_exports(result.run_dir, result.metrics, result.trades, result.curve)
-    except BaseException:
-        if job is not None:
+    except BaseException as exc:
+        if job is not None and isinstance(exc, KeyboardInterrupt):
+            forked.stop(job)  # Ctrl-C stops now; the report it was writing is left out
+            for part in result.run_dir.glob(".*.part"):
+                part.unlink(missing_ok=True)
+        elif job is not None:
             forked.discard(job)  # this error is the one to report
         raise
     if job is None:
