@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ccxt
 
@@ -49,9 +49,6 @@ from tradeguard.venues.ccxt_connection import (
 from tradeguard.venues.ccxt_quotes import CcxtQuoteStream
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
 from tradeguard.venues.user_stream import UserStreamState
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "SPOT_OPTIONS",
