@@ -17,8 +17,9 @@ of the balances with their holds. While that stream is not live (not yet subscri
 its subscription refused) the venue polls its open orders (those listed at start-up too) every
 `order_poll_s` for fills (by the order's own trade ids), ends and balances; every subscription
 confirmed catches up by REST first (one that fails leaves the stream not live: the polling
-retries it until one succeeds). A fill that comes both ways is booked once (the journal
-keys fills by trade id). Public market data
+retries it until one succeeds). Catch-ups run one at a time: those asked for while one runs (a
+reconnect asks once per watch and once per subscription) share a single run after it. A fill
+that comes both ways is booked once (the journal keys fills by trade id). Public market data
 (ticker, book, trades, candles) streams over ccxt.pro's websocket v2, the local sandbox's too;
 the live hub resubscribes a failed stream and stands in with REST meanwhile.
 """
@@ -42,6 +43,7 @@ from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
+from tradeguard.venues.coalesce import Coalesced
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
@@ -77,6 +79,9 @@ class KrakenCcxtVenue(CcxtVenue):
         self.executions_live = False  # the private `executions` subscription is confirmed
         # The last catch-up failed: polling stands in, the stream live or not, until one works.
         self._catch_up_owed = False
+        # Subscriptions confirmed, watches back after a drop and the polling all ask for a
+        # catch-up, often at once: one runs at a time, those asked meanwhile share the next.
+        self._catch_ups = Coalesced(self._catch_up_once)
         self._balance_read: asyncio.Future[Any] | None = None
         self._side: set[asyncio.Future[Any]] = set()  # short jobs the stream sets off
         self._answers = self._user.handle_message  # ccxt's reader of every websocket message
@@ -112,6 +117,7 @@ class KrakenCcxtVenue(CcxtVenue):
         for job in side:
             job.cancel()
         await asyncio.gather(*side, return_exceptions=True)
+        await self._catch_ups.close()
         await super().close()
         await self._user.close()
 
@@ -132,6 +138,11 @@ class KrakenCcxtVenue(CcxtVenue):
         )  # fmt: skip
 
     async def _catch_up(self) -> bool:
+        """A catch-up started after this call: the one in flight, if any, is let finish and
+        every request made meanwhile shares the single run after it."""
+        return await self._catch_ups()
+
+    async def _catch_up_once(self) -> bool:
         """The base catch-up, remembering whether it failed (polling then retries it)."""
         done = await super()._catch_up()
         self._catch_up_owed = not done
