@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class Coalesced(Generic[T]):
             self._next = None
 
 
-def _retrieved(fut: asyncio.Future[object]) -> None:
+def _retrieved(fut: asyncio.Future[Any]) -> None:
     # every waiter may have gone (cancelled): an exception left unread is not an error here
     if not fut.cancelled():
         fut.exception()
