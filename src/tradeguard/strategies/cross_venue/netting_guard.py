@@ -10,7 +10,11 @@ the account holds NO of that market free (a lone leg held from an earlier attemp
 bought by hand) is netted against those at once: the new pair's leg is gone, its other leg
 unhedged, while the strategy's book would claim a complete pair and the held leg it was netted
 against. Such a pair is refused before either leg is sent. Contracts a resting sell holds are
-not netted by the venue and do not refuse a pair.
+not netted by the venue and do not refuse a pair. Nor does dust (fewer contracts than the
+venue's minimum order, `limits.is_dust`): no order can sell it, the pair that left it is flat,
+and refusing would block the pair until its market settles. The venue nets the dust against the
+new leg, paying 1 USD a pair at once, which is what the dust and as many of the leg's contracts
+pay together at settlement whatever the outcome; the leg holds that many fewer, under one order.
 
 The refusal repeats at each cooldown while the contracts stay: it is recorded once per (pair,
 held state) (`NetsRefusals`), and the repeats are counted on that record's entry. Each repeat
@@ -27,6 +31,7 @@ from typing import Any
 
 from tradeguard.model.money import ZERO
 from tradeguard.model.outcome import outcome_symbol, parse_outcome_symbol
+from tradeguard.strategies.cross_venue.limits import is_dust
 from tradeguard.strategies.cross_venue.scanner import PairOpportunity
 from tradeguard.strategies.gateway import ExecutionGateway
 
@@ -47,7 +52,7 @@ def netting_refusal(gateways: Mapping[str, ExecutionGateway], opp: PairOpportuni
         inst = gateway.instrument(other)
         asset = inst.base if inst is not None else other.split("/", 1)[0]
         held = _free(gateway, asset)
-        if held > 0:
+        if held > 0 and not is_dust(inst, held):  # dust is flat: netted, paid 1 a pair
             return (
                 f"pair rejected ({PAIR_NETS}): {leg.venue} holds {held} {asset} free; buying "
                 f"{leg.symbol} there nets it against them at once (1 USD a YES and NO pair), "
