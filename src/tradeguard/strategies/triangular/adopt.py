@@ -177,7 +177,7 @@ def _held_as_found(
         ex.status, ex.avg_price = order.status.value, order.avg_price
         rec.legs.append(ex)
         key = f"{order.symbol} ({order.side.value})"
-        rec.held[key] = rec.held.get(key, ZERO) + order.filled
+        rec.hold(key, order.filled, reason, order.symbol)
     runner._alert_held(rec)
     opp = Opportunity(INTERRUPTED_CYCLE_ID, "", (), ZERO, ZERO, (), "interrupted")
     return runner._finish(rec, opp, started)

@@ -110,11 +110,21 @@ class ArbExecution:
     legs: list[LegExecution] = field(default_factory=list)
     unwinds: list[LegExecution] = field(default_factory=list)
     held: dict[str, Decimal] = field(default_factory=dict)  # asset -> amount kept
+    held_why: dict[str, str] = field(default_factory=dict)  # asset -> why it is kept
+    held_on: dict[str, str] = field(default_factory=dict)  # asset -> the market that would sell it
     dust: dict[str, Decimal] = field(default_factory=dict)  # too small to trade back
     latency_ms: float = 0.0
     first_order_ms: float = 0.0  # from the call to the first order handed to the order path
     ts: int = 0
     record_id: int | None = None
+
+    def hold(self, asset: str, amount: Decimal, why: str, symbol: str) -> None:
+        """Keep `amount` more of `asset`, saying why and on which market it stopped."""
+        self.held[asset] = self.held.get(asset, ZERO) + amount
+        said = self.held_why.get(asset, "")
+        if why and why not in said:
+            self.held_why[asset] = f"{said}; {why}" if said else why
+        self.held_on[asset] = symbol
 
     @property
     def orders_sent(self) -> int:
@@ -156,6 +166,8 @@ class ArbExecution:
                 "legs": [leg.to_json() for leg in self.legs],
                 "unwinds": [leg.to_json() for leg in self.unwinds],
                 "held": {a: plain(q) for a, q in self.held.items()},
+                "held_why": dict(self.held_why),
+                "held_on": dict(self.held_on),
                 "dust": {a: plain(q) for a, q in self.dust.items()},
             },
             "outcome": self.outcome,

@@ -387,19 +387,19 @@ class TriangularExecutor:
             rec.outcome = "completed" if completed_chain else "failed"
         elif self.config.on_leg_failure == "hold":
             for s, _ in tradable:
-                rec.held[s.asset] = rec.held.get(s.asset, ZERO) + s.amount
+                rec.hold(s.asset, s.amount, "on_leg_failure=hold", rec.legs[-1].symbol)
                 run.leftover_cost += s.cost
             rec.outcome = "held"
         else:
             for s, route in tradable:
                 if route is None:
-                    rec.held[s.asset] = rec.held.get(s.asset, ZERO) + s.amount
-                    _add_reason(
-                        rec,
+                    why = (
                         f"unwind: no quoted route from {s.asset} back to {start} within "
                         f"max_unwind_hops={self.config.max_unwind_hops} "
-                        "(triangular.exec.max_unwind_hops)",
+                        "(triangular.exec.max_unwind_hops)"
                     )
+                    rec.hold(s.asset, s.amount, why, rec.legs[-1].symbol)
+                    _add_reason(rec, why)
                     back, stayed = ZERO, s.cost
                 else:
                     back, stayed = await self._unwind(rec, s, run, route)
@@ -473,8 +473,11 @@ class TriangularExecutor:
                     return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
                 ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
-            if ex.filled <= 0:
-                rec.held[asset] = rec.held.get(asset, ZERO) + amount
+            if ex.filled <= 0:  # refused (a halt, the band), expired or not sent: in hand
+                why = ex.reason
+                if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it
+                    why = f"unwind did not fill within {self._bound_key()}: {why}"
+                rec.hold(asset, amount, why, ex.symbol)
                 _add_reason(rec, ex.reason)
                 return ZERO, stayed + cost
             achieved *= ONE / ex.avg_price if buy else ex.avg_price
@@ -484,7 +487,7 @@ class TriangularExecutor:
                 if ex.status == OrderStatus.FILLED.value:
                     run.add_dust(rec, asset, left, ZERO)  # rounding: its cost is in `stayed`
                 else:
-                    rec.held[asset] = rec.held.get(asset, ZERO) + left
+                    rec.hold(asset, left, ex.reason, ex.symbol)
                 stayed += left_cost
                 cost -= left_cost
             if ex.received > 0:
@@ -510,13 +513,14 @@ class TriangularExecutor:
         rec.unwinds.append(again)
         return await self._send(again, qty, inst.min_amount, inst.min_notional)
 
+    def _bound_key(self) -> str:
+        return f"max_unwind_loss_pct={self.config.max_unwind_loss_pct}"
+
     def _alert_held(self, rec: ArbExecution) -> None:
         held = ", ".join(f"{q} {a}" for a, q in rec.held.items())
-        why = (
-            "on_leg_failure=hold"
-            if self.config.on_leg_failure == "hold"
-            else f"unwind did not fill within max_unwind_loss_pct={self.config.max_unwind_loss_pct}"
-        )
+        # what stopped each held asset where it is (a refusal while halted is no unfilled bound)
+        why = "; ".join(dict.fromkeys(rec.held_why.values())) or rec.reason
+        where = next(iter(rec.held_on.values()), rec.legs[-1].symbol if rec.legs else "")
         self.gateway.publish(
             Event(
                 ARB_HELD,
@@ -526,6 +530,7 @@ class TriangularExecutor:
                     "cycle_id": rec.cycle_id,
                     "start_asset": rec.start_asset,
                     "held": {a: str(q) for a, q in rec.held.items()},
+                    "held_why": dict(rec.held_why),
                     "reason": rec.reason,
                     "message": (
                         f"arbitrage cycle {rec.path} stopped with {held} held ({why}); "
@@ -533,7 +538,7 @@ class TriangularExecutor:
                     ),
                 },
                 self.gateway.venue,
-                rec.legs[-1].symbol if rec.legs else "",
+                where,
                 rec.strategy_id,
                 "critical",
             )
