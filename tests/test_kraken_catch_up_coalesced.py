@@ -71,14 +71,14 @@ async def test_catch_ups_asked_while_one_runs_make_one_more_run(
     await eventually(lambda: not venue._side, timeout_s=10)  # the subscription's catch-up ran
     await venue.submit(_buy("tgcoalesce-1"))
     kx.trade_through("BTC/USD", "SELL", "50000", "0.001")
-    await eventually(lambda: len(listener.fills) == 1, timeout_s=5)  # by stream
+    await eventually(lambda: len(listener.fills) == 1, timeout_s=15)  # by stream
     listener.fills.clear()
     venue._polled.clear()  # as if the stream had missed it: a catch-up hands it over
     balances = Counted(venue.client, "fetch_balance")
     orders = Counted(venue.client, "fetch_order")
     balances.gate.clear()  # the first catch-up waits at its first REST read
     first = asyncio.ensure_future(venue._catch_up())
-    await eventually(lambda: balances.calls == 1, timeout_s=5)
+    await eventually(lambda: balances.calls == 1, timeout_s=15)
     later = [asyncio.ensure_future(venue._catch_up()) for _ in range(5)]
     await asyncio.sleep(0.05)
     assert balances.calls == 1  # none starts while one runs
@@ -105,7 +105,7 @@ async def test_a_reconnect_runs_its_catch_ups_one_at_a_time(
     lookups.gate.clear()  # every catch-up the reconnect sets off is asked for meanwhile
     kx.faults.refuse_ws = True
     assert kx.disconnect_websockets() >= 1
-    await eventually(lambda: not venue.stream_live(), timeout_s=5)
+    await eventually(lambda: not venue.stream_live(), timeout_s=15)
     kx.trade_through("BTC/USD", "SELL", "50000", "0.001")  # while it is down
     kx.faults.refuse_ws = False
     await eventually(lambda: lookups.calls >= 1, timeout_s=30)
