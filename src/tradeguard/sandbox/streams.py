@@ -61,7 +61,7 @@ class WsConn:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     sent: int = 0
     queued_bytes: int = 0  # the text waiting in `queue`
-    transport: asyncio.BaseTransport | None = None
+    transport: asyncio.Transport | None = None
 
 
 class StreamHub:
