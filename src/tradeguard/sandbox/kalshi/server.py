@@ -36,6 +36,7 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
     iso,
     order_count,
     order_json,
+    ws_command_error,
     ws_fill_json,
 )
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
@@ -509,7 +510,13 @@ class KalshiExchange:
         """Drop every websocket connection now; return how many were open."""
         return await self.hub.drop_all()
 
-    async def _ws_command(self, conn: WsConn, cmd: dict[str, Any]) -> None:
+    async def _ws_command(self, conn: WsConn, cmd: Any) -> None:
+        shape = ws_command_error(cmd)
+        if shape is not None:  # answered, the socket kept, as a command of another kind
+            rid = cmd.get("id") if isinstance(cmd, dict) else None
+            error = {"code": 1, "msg": shape}
+            await conn.ws.send_json({"id": rid, "type": "error", "msg": error})
+            return
         params = cmd.get("params") or {}
         if cmd.get("cmd") != "subscribe":
             error = {"code": 2, "msg": "unknown command"}
