@@ -48,7 +48,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down
+from tradeguard.sandbox.ws_hub import MAX_SUBSCRIPTIONS, WsConn, WsHub, refuse_if_down
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -492,7 +492,7 @@ class KalshiExchange:
         refuse_if_down(self.faults.refuse_ws)
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
-        conn = WsConn(ws, acct.account_id)
+        conn = WsConn(ws, acct.account_id, transport=request.transport)
         self.hub.conns.append(conn)
         try:
             async for msg in ws:
@@ -528,6 +528,10 @@ class KalshiExchange:
         )
         for channel in params.get("channels", []):
             sid = self.hub.subscribe(conn, channel, tickers)
+            if sid is None:
+                error = {"code": 1, "msg": f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"}
+                await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
+                return
             ack = {"channel": channel, "sid": sid}
             await conn.ws.send_json({"id": cmd.get("id"), "type": "subscribed", "msg": ack})
             if channel == "orderbook_delta":
