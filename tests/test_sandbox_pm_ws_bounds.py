@@ -4,7 +4,8 @@ A Polymarket `market` subscription sent again added a second subscription: 50 of
 every book change go out 50 times to that socket (each a task held until sent), and a client
 that stopped reading made the server hold every message for it without end (5,000 published,
 5,000 tasks held). Now a subscription sent again widens the one the socket has, a Kalshi socket
-holds at most `MAX_SUBSCRIPTIONS`, and a socket with `MAX_PENDING` unsent messages is cut.
+holds at most `MAX_SUBSCRIPTIONS`, a socket with `MAX_PENDING` unsent messages is cut, and
+past `MAX_CONNECTIONS` open sockets a new one is refused (429).
 """
 
 from __future__ import annotations
@@ -89,3 +90,23 @@ async def test_a_kalshi_socket_holds_at_most_max_subscriptions() -> None:
             assert len(conn.subs) == ws_hub.MAX_SUBSCRIPTIONS
     assert [k["type"] for k in kinds[-3:]] == ["subscribed", "error", "error"]
     assert kinds[-1]["msg"] == {"code": 1, "msg": "at most 256 subscriptions a socket"}
+
+
+async def test_past_max_connections_a_new_polymarket_socket_is_refused_429(monkeypatch) -> None:
+    monkeypatch.setattr(ws_hub, "MAX_CONNECTIONS", 2)
+    async with PolymarketExchange() as ex, aiohttp.ClientSession() as http:
+        _market(ex)
+        url = ex.url.replace("http", "ws") + "/ws/market"
+        held = [await http.ws_connect(url) for _ in range(2)]
+        try:
+            await eventually(lambda: len(ex.hub.conns) == 2)
+            try:
+                extra = await http.ws_connect(url)
+                status = 101
+                await extra.close()
+            except aiohttp.WSServerHandshakeError as exc:
+                status = exc.status
+            assert status == 429
+        finally:
+            for ws in held:
+                await ws.close()

@@ -3,7 +3,8 @@
 A client that sends requests and never reads the answers made the server queue them without
 end (30,000 requests left 5,140 answers waiting, and growing with every request); one frame
 could be 4 MiB. Now a socket whose unsent backlog passes `MAX_BACKLOG` messages or
-`MAX_BACKLOG_BYTES` is cut, and a frame over `MAX_FRAME_BYTES` closes the socket with 1009.
+`MAX_BACKLOG_BYTES` is cut, a frame over `MAX_FRAME_BYTES` closes the socket with 1009, and
+past `MAX_CONNECTIONS` open sockets a new one is refused (429).
 """
 
 from __future__ import annotations
@@ -55,3 +56,23 @@ async def test_an_oversized_frame_closes_the_socket_1009(ex: SandboxExchange) ->
     assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED), msg
     assert ws.close_code == 1009, ws.close_code
     await eventually(lambda: not ex.hub.conns)
+
+
+async def test_past_max_connections_a_new_socket_is_refused_429(
+    ex: SandboxExchange, monkeypatch
+) -> None:
+    monkeypatch.setattr(streams, "MAX_CONNECTIONS", 3, raising=False)
+    async with aiohttp.ClientSession() as http:
+        held = [await http.ws_connect(ex.ws_url) for _ in range(3)]
+        try:
+            await eventually(lambda: len(ex.hub.conns) == 3)
+            try:
+                extra = await http.ws_connect(ex.ws_url)
+                status = 101
+                await extra.close()
+            except aiohttp.WSServerHandshakeError as exc:
+                status = exc.status
+            assert status == 429
+        finally:
+            for ws in held:
+                await ws.close()

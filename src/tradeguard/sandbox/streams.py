@@ -2,7 +2,8 @@
 
 Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009); a socket whose unsent backlog
 passes `MAX_BACKLOG` messages or `MAX_BACKLOG_BYTES` (a client that stopped reading, or sends
-requests without reading the answers) is cut, its backlog let go.
+requests without reading the answers) is cut, its backlog let go; past `MAX_CONNECTIONS`
+open sockets a new one is refused (HTTP 429).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _NAME_RE = re.compile(r"^([a-z0-9]{2,30})@(.+)$")
 MAX_FRAME_BYTES = 65_536  # a SUBSCRIBE of ~2,000 stream names
 MAX_BACKLOG = 10_000
 MAX_BACKLOG_BYTES = 4 * 1024 * 1024
+MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 
 
 def stream_name(raw: str, symbols: Callable[[str], bool]) -> str | None:
@@ -77,6 +79,10 @@ class StreamHub:
         """Accept a websocket and start its writer (refused while `faults.refuse_ws`)."""
         if self.faults.refuse_ws:
             raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
         ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         conn = WsConn(ws=ws, mode=mode, transport=request.transport)

@@ -1,7 +1,8 @@
 """WebSocket subscriptions of the local prediction-market servers: who hears what.
 
 Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`; one with `MAX_PENDING` messages not yet
-sent (a client that stopped reading) is cut, what it had pending let go.
+sent (a client that stopped reading) is cut, what it had pending let go; past `MAX_CONNECTIONS`
+open sockets a new one is refused (HTTP 429).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiohttp import web
 Payload = Callable[[int], dict[str, Any]]  # subscription id -> message
 MAX_SUBSCRIPTIONS = 256
 MAX_PENDING = 10_000
+MAX_CONNECTIONS = 256
 
 
 @dataclass(slots=True)
@@ -83,6 +85,13 @@ class WsHub:
             for sid, (ch, keys) in conn.subs.items():
                 if ch == channel and (not keys or key in keys):
                     self.send(conn, payload(sid))
+
+    def refuse_if_full(self) -> None:
+        """Refuse a new websocket with 429 while MAX_CONNECTIONS are open."""
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
 
     async def close(self) -> None:
         await self.drop_all()

@@ -490,6 +490,7 @@ class KalshiExchange:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         acct = self._auth(request)
         refuse_if_down(self.faults.refuse_ws)
+        self.hub.refuse_if_full()
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
         conn = WsConn(ws, acct.account_id, transport=request.transport)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"assets_ids": [...], "type": "market"}` subscribes; each book comes first in full."""
     refuse_if_down(ex.faults.refuse_ws)
+    ex.hub.refuse_if_full()
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn = WsConn(ws, "", transport=request.transport)
@@ -40,6 +41,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
 async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"auth": {"apiKey", "secret", "passphrase"}, "type": "user"}`: this account's events."""
     refuse_if_down(ex.faults.refuse_ws)
+    ex.hub.refuse_if_full()
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn: WsConn | None = None
