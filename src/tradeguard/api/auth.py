@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import threading
@@ -306,7 +307,11 @@ class TokenStore:
 
 
 class FailureLimiter:
-    """Count failed authentications per client; refuse a client over `limit` per `window_s`."""
+    """Count failed authentications per client; refuse a client over `limit` per `window_s`.
+
+    An IPv6 client counts by its /64 (what one host or line is given: one guesser could name
+    itself anew for every guess), an IPv4-mapped address as the IPv4 one.
+    """
 
     def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
         self.limit = limit
@@ -314,6 +319,7 @@ class FailureLimiter:
         self._fails: dict[str, deque[float]] = {}
 
     def _recent(self, client: str, now: float) -> deque[float]:
+        client = counted_as(client)
         q = self._fails.get(client)
         if q is None:
             q = self._fails[client] = deque()
@@ -323,12 +329,12 @@ class FailureLimiter:
 
     def blocked_for(self, client: str, now: float | None = None) -> float:
         """Return how many seconds `client` must wait (0 when it may try)."""
-        if client not in self._fails:
+        if counted_as(client) not in self._fails:
             return 0.0
         now = time.monotonic() if now is None else now
         q = self._recent(client, now)
         if not q:
-            del self._fails[client]
+            del self._fails[counted_as(client)]
             return 0.0
         if len(q) < self.limit:
             return 0.0
@@ -341,3 +347,16 @@ class FailureLimiter:
         if len(self._fails) > 10_000:  # a flood of addresses must not grow memory without bound
             oldest = next(iter(self._fails))
             del self._fails[oldest]
+
+
+def counted_as(client: str) -> str:
+    """The key `client` (an address) is counted under by the failure limit."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client  # no address ("unknown"): as given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return client

@@ -52,6 +52,34 @@ _TYPE_WORDS = {
 _TAG = re.compile(r"^(str|int|float|bool|list|dict|none|Decimal|.*\[.*\])$")
 
 
+# A name the client chose (an unknown query parameter, an unknown body field) is shown back only
+# if plain: a token pasted as a name, an escape sequence or a NUL byte never is.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}")
+NAME_NOT_SHOWN = "(name not shown)"
+# A name asking for a credential: what it carries is never shown, and the answer says where
+# the API's own credential goes.
+_CREDENTIAL_NAME = re.compile(r"(?i)key|secret|token|pass|auth|sign|session|bearer|cred")
+CREDENTIAL_HINT = (
+    "a credential is never read from the URL or the body: send the API token as "
+    "`Authorization: Bearer <token>`"
+)
+
+
+def shown_name(name: str) -> str:
+    """`name` if it is a plain one to show back, else NAME_NOT_SHOWN: a name of up to 32
+    letters, digits, '_', '-', '.', unless 16 or more of them mix letters and digits (how a
+    key or token looks, not a field name)."""
+    if not _PLAIN_NAME.fullmatch(name):
+        return NAME_NOT_SHOWN
+    random_like = len(name) >= 16 and any(c.isdigit() for c in name)
+    return NAME_NOT_SHOWN if random_like else name
+
+
+def names_a_credential(name: str) -> bool:
+    """Whether `name` (a plain one) asks for a key, a secret, a token or a password."""
+    return bool(_CREDENTIAL_NAME.search(name))
+
+
 def pattern_rule(pattern: str) -> str:
     """The rule `pattern` enforces, in words."""
     choices = _CHOICES.fullmatch(pattern)
@@ -95,10 +123,14 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
             errors.append(_not_json(e))
             continue
         parts = [str(p) for p in e.get("loc", ()) if p != "body"]
+        value = None if e.get("type") == "missing" else e.get("input")  # input: the parent
+        if e.get("type") == "extra_forbidden" and parts:  # a name the client made up
+            parts[-1] = shown_name(parts[-1])
+            if parts[-1] == NAME_NOT_SHOWN or names_a_credential(parts[-1]):
+                value = None
         loc = ".".join(p for i, p in enumerate(parts) if not (i and _TAG.match(p))) or "(body)"
         loc = redact(_cut(loc, _FIELD_CHARS))
         msg, limits = _message(e)
-        value = None if e.get("type") == "missing" else e.get("input")  # input: the parent
         if isinstance(value, bytes):  # a body not sent as JSON reaches the model unparsed
             value = value.decode("utf-8", "replace")
             msg += "; send it as JSON, with Content-Type: application/json"

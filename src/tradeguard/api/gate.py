@@ -5,6 +5,11 @@ failed-auth limit) from its headers alone, so an anonymous upload is never read.
 than `api.max_body_bytes` is refused with 413: at once when Content-Length says so, else as
 soon as the bytes streamed in pass the limit. A valid token is never refused by the failed-auth
 limit, so a trader locked behind someone else's bad guesses can still hit the kill switch.
+
+The API offers no CORS: a browser's preflight (OPTIONS with Origin and
+Access-Control-Request-Method, which never carries a token) is refused with 403 before any
+token check and without any Access-Control-Allow-* header, so another site's page is refused
+and never counts against the failed-auth limit of its visitor's address.
 """
 
 from __future__ import annotations
@@ -20,11 +25,23 @@ from tradeguard.api.deps import API, authenticate
 from tradeguard.api.state import ApiState
 
 _OPEN_PATHS = frozenset({f"{API}/health"})
+NO_CORS = (
+    "cross-origin request refused: this API offers no CORS (no other site's page may call it); "
+    "use the dashboard it serves, or call it from a program"
+)
 
 
 def needs_token(path: str) -> bool:
     """Tell whether a request to `path` must carry a valid token."""
     return (path.startswith("/api/") and path not in _OPEN_PATHS) or path == "/metrics"
+
+
+def is_preflight(scope: Scope) -> bool:
+    """Tell whether the request is a browser's CORS preflight."""
+    if scope.get("method") != "OPTIONS":
+        return False
+    names = {k for k, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -86,6 +103,9 @@ class RequestGate:
         client = client_address(scope, api.proxies)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["client"] = client
+        if is_preflight(scope):
+            await _refuse(send, 403, NO_CORS, {})
+            return
         if needs_token(scope["path"]):
             try:
                 state["token"] = authenticate(api, bearer_token(scope), client)

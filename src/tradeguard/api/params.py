@@ -11,7 +11,8 @@ stores none, so a filter holding one raised in the database), bytes that are not
 surrogate, which the framework would silently turn into U+FFFD), more than `MAX_VALUE_CHARS`
 characters, or a parameter given twice (which of the two a route used was the framework's
 choice). A query parameter the route does not declare is refused too, naming the ones it
-takes: `?limt=10` silently served the default page (the dashboard page, `PAGES`, takes any
+takes, and itself only if its name is a plain one (never a token pasted as a name, nor its
+value): `?limt=10` silently served the default page (the dashboard page, `PAGES`, takes any
 query: it reads none, and a browser's link may carry one), except `_`, the cache-buster that
 browsers' scripts and monitoring probes append (`/api/v1/health?_=1733460000`), which every
 route takes and none reads. A refusal is the API's usual 422, one
@@ -29,6 +30,7 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from starlette.requests import HTTPConnection
 
+from tradeguard.api.errors import CREDENTIAL_HINT, names_a_credential, shown_name
 from tradeguard.api.schemas import NO_NUL
 
 MAX_VALUE_CHARS = 256
@@ -77,7 +79,7 @@ def _query_errors(query_string: bytes, declared: frozenset[str]) -> list[dict[st
         if not pair:
             continue  # `?` alone, `&&`
         if name not in declared and name != CACHE_BUSTER:  # None (not UTF-8): never declared
-            errors.append(_unknown(name, raw_name, declared))
+            errors.append(_unknown(name, declared))
             continue
         value = _decode(raw_value)
         if value is None:
@@ -91,11 +93,15 @@ def _query_errors(query_string: bytes, declared: frozenset[str]) -> list[dict[st
     return errors
 
 
-def _unknown(name: str | None, raw_name: bytes, declared: frozenset[str]) -> dict[str, Any]:
-    shown = name if name is not None else raw_name.decode("utf-8", "replace")
+def _unknown(name: str | None, declared: frozenset[str]) -> dict[str, Any]:
+    """The refusal of a parameter the route does not take: its value never shown, its name
+    only when a plain one (errors.shown_name)."""
+    shown = shown_name(name or "")
     takes = ", ".join(sorted(declared)) if declared else "none"
     msg = f"unknown query parameter; this route takes: {takes}"
-    return _error(shown[:64], None, msg)
+    if names_a_credential(shown):
+        msg += f"; {CREDENTIAL_HINT}"
+    return _error(shown, None, msg)
 
 
 def _path_errors(conn: HTTPConnection) -> list[dict[str, Any]]:

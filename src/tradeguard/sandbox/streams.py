@@ -1,4 +1,10 @@
-"""Websocket connections: market streams (raw and combined), listen-key user streams, fan-out."""
+"""Websocket connections: market streams (raw and combined), listen-key user streams, fan-out.
+
+Bounds: a frame over `MAX_FRAME_BYTES` closes the socket (1009); a socket whose unsent backlog
+passes `MAX_BACKLOG` messages or `MAX_BACKLOG_BYTES` (a client that stopped reading, or sends
+requests without reading the answers) is cut, its backlog let go; past `MAX_CONNECTIONS`
+open sockets a new one is refused (HTTP 429).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,10 @@ _KINDS = frozenset(
      "miniticker"}
 )  # fmt: skip
 _NAME_RE = re.compile(r"^([a-z0-9]{2,30})@(.+)$")
+MAX_FRAME_BYTES = 65_536  # a SUBSCRIBE of ~2,000 stream names
+MAX_BACKLOG = 10_000
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024
+MAX_CONNECTIONS = 256  # each may hold MAX_BACKLOG_BYTES
 
 
 def stream_name(raw: str, symbols: Callable[[str], bool]) -> str | None:
@@ -52,6 +62,8 @@ class WsConn:
     subs: dict[int, str] = field(default_factory=dict)  # ws-api subscription id -> account
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     sent: int = 0
+    queued_bytes: int = 0  # the text waiting in `queue`
+    transport: asyncio.Transport | None = None
 
 
 class StreamHub:
@@ -67,9 +79,13 @@ class StreamHub:
         """Accept a websocket and start its writer (refused while `faults.refuse_ws`)."""
         if self.faults.refuse_ws:
             raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
-        ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        conn = WsConn(ws=ws, mode=mode)
+        conn = WsConn(ws=ws, mode=mode, transport=request.transport)
         self.conns.add(conn)
         task = asyncio.get_running_loop().create_task(self._writer(conn))
         self._writers.add(task)
@@ -96,6 +112,7 @@ class StreamHub:
                 text = await conn.queue.get()
                 if text is None:
                     break
+                conn.queued_bytes -= len(text)
                 await conn.ws.send_str(text)
                 conn.sent += 1
                 every = self.faults.disconnect_ws_every_n
@@ -111,9 +128,28 @@ class StreamHub:
     def send(self, conn: WsConn, payload: Any) -> None:
         """Queue one JSON message (twice under the duplicate-messages fault)."""
         text = json.dumps(payload)
-        conn.queue.put_nowait(text)
-        if self.faults.duplicate_ws_messages:
+        for _ in range(2 if self.faults.duplicate_ws_messages else 1):
+            if conn not in self.conns:
+                return  # cut: nothing more is kept for it
+            if (
+                conn.queue.qsize() >= MAX_BACKLOG
+                or conn.queued_bytes + len(text) > MAX_BACKLOG_BYTES
+            ):
+                self._cut(conn)
+                return
             conn.queue.put_nowait(text)
+            conn.queued_bytes += len(text)
+
+    def _cut(self, conn: WsConn) -> None:
+        """Drop a socket whose client does not read: its backlog let go, the socket aborted
+        (a close frame would only wait behind what it does not read)."""
+        self.conns.discard(conn)
+        while not conn.queue.empty():
+            conn.queue.get_nowait()
+        conn.queued_bytes = 0
+        conn.queue.put_nowait(None)
+        if conn.transport is not None:
+            conn.transport.abort()
 
     def names(self, raw: list[str]) -> tuple[list[str], str | None]:
         """Canonical stream names, and the first unsupported one (None if all are valid)."""

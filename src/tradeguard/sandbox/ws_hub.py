@@ -1,8 +1,14 @@
-"""WebSocket subscriptions of the local prediction-market servers: who hears what."""
+"""WebSocket subscriptions of the local prediction-market servers: who hears what.
+
+Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`; one with `MAX_PENDING` messages not yet
+sent (a client that stopped reading) is cut, what it had pending let go; past `MAX_CONNECTIONS`
+open sockets a new one is refused (HTTP 429).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +17,9 @@ from typing import Any
 from aiohttp import web
 
 Payload = Callable[[int], dict[str, Any]]  # subscription id -> message
+MAX_SUBSCRIPTIONS = 256
+MAX_PENDING = 10_000
+MAX_CONNECTIONS = 256
 
 
 @dataclass(slots=True)
@@ -18,6 +27,8 @@ class WsConn:
     ws: web.WebSocketResponse
     account: str
     subs: dict[int, tuple[str, set[str]]] = field(default_factory=dict)  # sid -> channel, keys
+    transport: asyncio.Transport | None = None  # cut when the client stops reading
+    pending: int = 0  # messages handed to the socket, not yet sent
 
 
 class WsHub:
@@ -28,17 +39,43 @@ class WsHub:
         self._sid = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int:
+    def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int | None:
+        """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already."""
+        if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+            return None
         sid = next(self._sid)
         conn.subs[sid] = (channel, keys)
         return sid
 
+    def widen(self, conn: WsConn, channel: str, keys: set[str]) -> None:
+        """Add `keys` to the connection's one subscription of `channel` (made if none): a
+        subscription sent again widens it rather than doubling what the client hears."""
+        for ch, held in conn.subs.values():
+            if ch == channel:
+                if held and keys:
+                    held.update(keys)
+                else:  # no keys: every key of the channel
+                    held.clear()
+                return
+        self.subscribe(conn, channel, set(keys))
+
     def send(self, conn: WsConn, payload: dict[str, Any]) -> None:
         if conn.ws.closed:
             return
+        if conn.pending >= MAX_PENDING:
+            if conn.transport is not None:
+                conn.transport.abort()  # its pending sends fail and are let go
+            return
+        conn.pending += 1
         task = asyncio.get_running_loop().create_task(conn.ws.send_json(payload))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._sent, conn))
+
+    def _sent(self, conn: WsConn, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        conn.pending -= 1
+        if not task.cancelled():
+            task.exception()  # a send to a socket gone: nothing to report
 
     def publish(self, channel: str, key: str, payload: Payload, account: str = "") -> None:
         """Send to every subscription of `channel` covering `key` (only `account`'s when given)."""
@@ -48,6 +85,13 @@ class WsHub:
             for sid, (ch, keys) in conn.subs.items():
                 if ch == channel and (not keys or key in keys):
                     self.send(conn, payload(sid))
+
+    def refuse_if_full(self) -> None:
+        """Refuse a new websocket with 429 while MAX_CONNECTIONS are open."""
+        if len(self.conns) >= MAX_CONNECTIONS:
+            raise web.HTTPTooManyRequests(
+                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+            )
 
     async def close(self) -> None:
         await self.drop_all()

@@ -6,7 +6,9 @@ server = RpcServer(chain, port=8545)
 await server.start()                        # http://127.0.0.1:8545, the eth_* web3 needs
 ```
 
-Calls are answered one at a time on the server's event loop, so the EVM is never entered twice.
+Calls are answered one at a time on the server's event loop, so the EVM is never entered twice;
+a batch is therefore one stall, and is refused whole past `MAX_BATCH` calls or past
+`MAX_MINE_BLOCKS` blocks mined by its `evm_mine` calls together.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 _PARSE_ERROR = -32700
 _INVALID_REQUEST = -32600
 _INVALID_PARAMS = -32602
-MAX_MINE_BLOCKS = 10_000
+MAX_MINE_BLOCKS = 10_000  # about 100 s of mining
+MAX_BATCH = 100
 _INTERNAL_ERROR = -32603
 _SERVER_ERROR = -32000
 _MESSAGE_CHARS = 300
@@ -175,6 +178,9 @@ class RpcServer:
         if isinstance(body, list):
             if not body:
                 return _reply(_invalid(None, "invalid request: an empty batch"))
+            too_much = _batch_error(body)
+            if too_much is not None:
+                return _reply(_invalid(None, f"invalid request: {too_much}"))
             return _reply([self._one(item) for item in body])
         return _reply(self._one(body))
 
@@ -211,6 +217,20 @@ def _block_count(params: list[Any]) -> int | None:
         return None
     # Each block is mined in Python: a huge count would hold the chain for hours.
     return blocks if blocks is not None and 1 <= blocks <= MAX_MINE_BLOCKS else None
+
+
+def _batch_error(batch: list[Any]) -> str | None:
+    """Why `batch` is refused whole (too many calls, or too many blocks mined), or None."""
+    if len(batch) > MAX_BATCH:
+        return f"a batch of {len(batch)} calls; at most {MAX_BATCH}"
+    mined = 0
+    for item in batch:
+        if isinstance(item, dict) and item.get("method") == "evm_mine":
+            params = item.get("params") or []
+            mined += (_block_count(params) or 0) if isinstance(params, list) else 0
+    if mined > MAX_MINE_BLOCKS:
+        return f"the batch mines {mined} blocks in all; at most {MAX_MINE_BLOCKS}"
+    return None
 
 
 def _invalid(rid: Any, message: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
     iso,
     order_count,
     order_json,
+    ws_command_error,
     ws_fill_json,
 )
 from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
@@ -47,7 +48,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down
+from tradeguard.sandbox.ws_hub import MAX_SUBSCRIPTIONS, WsConn, WsHub, refuse_if_down
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -489,9 +490,10 @@ class KalshiExchange:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         acct = self._auth(request)
         refuse_if_down(self.faults.refuse_ws)
+        self.hub.refuse_if_full()
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
-        conn = WsConn(ws, acct.account_id)
+        conn = WsConn(ws, acct.account_id, transport=request.transport)
         self.hub.conns.append(conn)
         try:
             async for msg in ws:
@@ -509,7 +511,13 @@ class KalshiExchange:
         """Drop every websocket connection now; return how many were open."""
         return await self.hub.drop_all()
 
-    async def _ws_command(self, conn: WsConn, cmd: dict[str, Any]) -> None:
+    async def _ws_command(self, conn: WsConn, cmd: Any) -> None:
+        shape = ws_command_error(cmd)
+        if shape is not None:  # answered, the socket kept, as a command of another kind
+            rid = cmd.get("id") if isinstance(cmd, dict) else None
+            error = {"code": 1, "msg": shape}
+            await conn.ws.send_json({"id": rid, "type": "error", "msg": error})
+            return
         params = cmd.get("params") or {}
         if cmd.get("cmd") != "subscribe":
             error = {"code": 2, "msg": "unknown command"}
@@ -521,6 +529,10 @@ class KalshiExchange:
         )
         for channel in params.get("channels", []):
             sid = self.hub.subscribe(conn, channel, tickers)
+            if sid is None:
+                error = {"code": 1, "msg": f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"}
+                await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
+                return
             ack = {"channel": channel, "sid": sid}
             await conn.ws.send_json({"id": cmd.get("id"), "type": "subscribed", "msg": ack})
             if channel == "orderbook_delta":

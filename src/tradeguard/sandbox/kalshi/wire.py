@@ -129,3 +129,24 @@ def order_count(body: dict[str, Any]) -> Decimal:
 def decimal_of(value: object) -> Decimal:
     assert isinstance(value, Decimal)
     return value
+
+
+def ws_command_error(cmd: Any) -> str | None:
+    """What is wrong with the shape of a websocket command, or None: an object whose `params`
+    (if any) is an object, its `channels` and `market_tickers` lists of strings and its
+    `market_ticker` a string."""
+    if not isinstance(cmd, dict):
+        return "a command must be a JSON object"
+    params = cmd.get("params") or {}
+    if not isinstance(params, dict):
+        return "params must be a JSON object"
+    for name in ("channels", "market_tickers"):
+        value = params.get(name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            return f"params.{name} must be a list of strings"
+    ticker = params.get("market_ticker")
+    if ticker is not None and not isinstance(ticker, str):
+        return "params.market_ticker must be a string"
+    return None

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"assets_ids": [...], "type": "market"}` subscribes; each book comes first in full."""
     refuse_if_down(ex.faults.refuse_ws)
+    ex.hub.refuse_if_full()
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
-    conn = WsConn(ws, "")
+    conn = WsConn(ws, "", transport=request.transport)
     ex.hub.conns.append(conn)
     try:
         async for msg in ws:
@@ -30,7 +31,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
             except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting recurses
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
-            ex.hub.subscribe(conn, "market", assets)
+            ex.hub.widen(conn, "market", assets)
             await ws.send_json([ex.feed.snapshot(a) for a in sorted(assets) if a in ex.tokens])
     finally:
         ex.hub.conns.remove(conn)
@@ -40,6 +41,7 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
 async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocketResponse:
     """`{"auth": {"apiKey", "secret", "passphrase"}, "type": "user"}`: this account's events."""
     refuse_if_down(ex.faults.refuse_ws)
+    ex.hub.refuse_if_full()
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn: WsConn | None = None
@@ -58,9 +60,9 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
                 await ws.close()
                 break
             if conn is None:
-                conn = WsConn(ws, address.lower())
+                conn = WsConn(ws, address.lower(), transport=request.transport)
                 ex.hub.conns.append(conn)
-            ex.hub.subscribe(conn, "user", set())
+            ex.hub.widen(conn, "user", set())
             await ws.send_json({"event_type": "subscribed", "channel": "user"})
     finally:
         if conn is not None:
