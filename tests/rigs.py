@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import http.server
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -14,10 +15,11 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 
+from tradeguard.model.enums import Side
 from tradeguard.sandbox.loopback import serve
 
 if TYPE_CHECKING:
@@ -93,6 +95,26 @@ def calendar_shift(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]
          "--sandbox", url, "--out", str(tmp_path / "x.csv")],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def die(what: dict[str, Any]) -> NoReturn:
+    """In a crash child: print `what` as one JSON line, then SIGKILL this process."""
+    print(json.dumps(what), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("SIGKILL did not stop the process")
+
+
+def die_on_first_sell(venue: Any) -> None:
+    """In a crash child: the first sell `venue` is asked to send (journaled by then) prints
+    `{"journaled": its client order id}` and kills the process before its request leaves."""
+    send = venue.submit
+
+    async def die_on_sell(order: Any) -> Any:
+        if order.side is Side.SELL:
+            die({"journaled": order.client_order_id})
+        return await send(order)
+
+    venue.submit = die_on_sell
 
 
 async def killed_child(
