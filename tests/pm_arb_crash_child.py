@@ -18,6 +18,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from rigs import die_on_first_sell
 from tradeguard.config import Config
 from tradeguard.model.enums import Side, TimeInForce
 from tradeguard.node import TradingNode
@@ -27,16 +28,7 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     node = TradingNode(cfg)
     if sys.argv[2] == "unwinding":
-        venue = node.venues["kalshi"]
-        send = venue.submit
-
-        async def die_on_sell(order):  # journaled; the request never leaves
-            if order.side is Side.SELL:
-                print(json.dumps({"journaled": order.client_order_id}), flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-            return await send(order)
-
-        venue.submit = die_on_sell  # type: ignore[method-assign]
+        die_on_first_sell(node.venues["kalshi"])
         await node.start()
         print(json.dumps({"unexpected": "start ended"}), flush=True)
         return

@@ -1,18 +1,25 @@
-"""What tests stand up around the code: a server answering every path, a child node killed by
-its own SIGKILL at a planned moment."""
+"""What tests stand up around the code: a server answering every path, raw and threaded HTTP
+servers on loopback, a child node killed by its own SIGKILL at a planned moment."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.server
 import json
+import os
 import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 
+from tradeguard.model.enums import Side
 from tradeguard.sandbox.loopback import serve
 
 if TYPE_CHECKING:
@@ -28,6 +35,86 @@ async def answering(
     app.router.add_route("*", "/{tail:.*}", handler)
     runner, port = await serve(app, "127.0.0.1", 0)
     return runner, f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def raw_http(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A raw loopback server handing each connection to `answer` (after reading the request);
+    yield its base URL. On leaving, it waits (up to 40 s) for the answer under way."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(30)
+                try:
+                    conn.recv(65536)
+                    answer(conn)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=40)
+        srv.close()
+
+
+@contextlib.contextmanager
+def threaded_http(
+    handler: type[http.server.BaseHTTPRequestHandler],
+    server_class: type[http.server.ThreadingHTTPServer] = http.server.ThreadingHTTPServer,
+) -> Iterator[Any]:
+    """A `server_class` on 127.0.0.1 (a free port) serving `handler` in a thread; yield it
+    (`server_port` is its port) and shut it down on leaving."""
+    server = server_class(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def calendar_shift(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """Run `tradeguard calendar shift` on the example calendar against the sandbox at `url`,
+    writing `tmp_path/x.csv`."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "unlock_calendar.csv"
+    return subprocess.run(
+        [sys.executable, "-m", "tradeguard.cli", "calendar", "shift", str(example),
+         "--sandbox", url, "--out", str(tmp_path / "x.csv")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def die(what: dict[str, Any]) -> NoReturn:
+    """In a crash child: print `what` as one JSON line, then SIGKILL this process."""
+    print(json.dumps(what), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("SIGKILL did not stop the process")
+
+
+def die_on_first_sell(venue: Any) -> None:
+    """In a crash child: the first sell `venue` is asked to send (journaled by then) prints
+    `{"journaled": its client order id}` and kills the process before its request leaves."""
+    send = venue.submit
+
+    async def die_on_sell(order: Any) -> Any:
+        if order.side is Side.SELL:
+            die({"journaled": order.client_order_id})
+        return await send(order)
+
+    venue.submit = die_on_sell
 
 
 async def killed_child(

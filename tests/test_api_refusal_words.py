@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIWebSocketRoute
 
-from node_support import paper_config, write_slice
-from test_api_support import PERMISSIVE, bearer, build_app, client
+from test_api_support import bare_paper_config, bearer, build_app, client
 from tradeguard.api.errors import pattern_rule
 from tradeguard.api.params import _declared
 from tradeguard.node import build_node
@@ -30,11 +29,7 @@ LEAKS = re.compile(
 
 @pytest.fixture
 async def node(tmp_path: Path, data_dir: Path):
-    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    cfg = paper_config(
-        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
-    )
-    node = build_node(cfg)
+    node = build_node(bare_paper_config(tmp_path, data_dir, 30))
     await node.start()
     yield node
     await node.stop()

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from node_support import paper_config, write_slice
 from tradeguard.api.app import create_app
 from tradeguard.api.auth import Role, TokenStore
+from tradeguard.config import Config
 from tradeguard.model import OrderIntent, OrderType, Side
 from tradeguard.node import TradingNode, build_node
 
@@ -37,13 +38,18 @@ class Tokens:
     admin_totp: pyotp.TOTP
 
 
-async def replayed_node(tmp_path: Path, data_dir: Path, rows: int = 200) -> TradingNode:
-    """A started paper node that has replayed the first `rows` real BTC candles, no strategies."""
+def bare_paper_config(tmp_path: Path, data_dir: Path, rows: int = 200) -> Config:
+    """A paper config over the first `rows` real BTC candles: no strategies, permissive risk,
+    its SQLite database in `tmp_path`."""
     data = write_slice(data_dir, tmp_path / "btc.csv", rows)
-    cfg = paper_config(
+    return paper_config(
         f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
     )
-    node = build_node(cfg)
+
+
+async def replayed_node(tmp_path: Path, data_dir: Path, rows: int = 200) -> TradingNode:
+    """A started paper node that has replayed the first `rows` real BTC candles, no strategies."""
+    node = build_node(bare_paper_config(tmp_path, data_dir, rows))
     await node.start()
     await node.run()
     return node

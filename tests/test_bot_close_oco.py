@@ -18,6 +18,7 @@ from native_exits_support import (
     native_config,
     sandbox_lists,
 )
+from node_support import trading_live
 from rigs import killed_child
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus
@@ -154,8 +155,7 @@ async def test_a_node_killed_between_cancelling_the_oco_and_closing_comes_back_p
         )
         node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
             # A pair other than the first, once the restart's steps are done (the first may
             # still rest, with the plan saying it is being replaced).
@@ -167,11 +167,6 @@ async def test_a_node_killed_between_cancelling_the_oco_and_closing_comes_back_p
             assert len(node.bot_exits.plans[KEY].native_orders) == 2
             assert [s for s in sandbox_lists(ex) if "NEW" in s] == [["NEW", "NEW"]]
             assert _btc(ex)[1] > 0  # the coins are held for the pair again
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 async def test_close_positions_the_venue_does_not_fill_gets_the_oco_placed_again(tmp_path):

@@ -3,13 +3,13 @@ picks up a symbol a bot takes while running, and its exit rules close positions 
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bots_support import ALPHA
+from node_support import trading_live
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.spec import BotSpec
 from tradeguard.config import Config
@@ -48,8 +48,7 @@ async def test_a_bot_only_symbol_is_streamed_and_its_stop_closes_the_position(tm
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url))
         _add_bot(node, "alpha", "BTC/USDT")
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=30))
-        try:
+        async with trading_live(node, 30):
             # no strategy trades BTC/USDT: only the bot makes the node stream it
             await eventually(lambda: node.market.mid("BTC/USDT") == Decimal(50000))
             desk = BotDesk.for_node(node)
@@ -70,8 +69,3 @@ async def test_a_bot_only_symbol_is_streamed_and_its_stop_closes_the_position(tm
 
             _add_bot(node, "beta", "ETH/USDT")  # registered while the node runs
             await eventually(lambda: node.market.mid("ETH/USDT") == Decimal(3000))
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()

@@ -6,12 +6,12 @@ announced is no whole answer."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from rigs import raw_http
 from tradeguard.cli.bounded_get import FetchError, bounded_get
 
 
@@ -42,33 +42,19 @@ def test_a_port_out_of_range_is_a_fetch_error_not_a_traceback():
         bounded_get("http://127.0.0.1:99999/x", deadline_s=1.0, max_bytes=100)
 
 
-def _answer_once(data: bytes) -> tuple[str, threading.Thread]:
-    srv = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        with srv:
-            conn, _ = srv.accept()
-            with conn:
-                conn.recv(65536)
-                conn.sendall(data)
-                time.sleep(0.2)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{srv.getsockname()[1]}/x", thread
-
-
 def test_an_answer_closed_before_its_content_length_is_refused():
-    url, thread = _answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[1, 2]")
-    with pytest.raises(FetchError, match="6 of the 100 bytes"):
-        bounded_get(url, deadline_s=5.0, max_bytes=1000)
-    thread.join(5)
+    short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[1, 2]"
+    with raw_http(_answer(short)) as url, pytest.raises(FetchError, match="6 of the 100 bytes"):
+        bounded_get(f"{url}/x", deadline_s=5.0, max_bytes=1000)
 
 
 def test_a_whole_answer_and_one_over_the_cap_still_come_back():
-    url, thread = _answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n[1, 2]")
-    assert bounded_get(url, deadline_s=5.0, max_bytes=1000) == (200, b"[1, 2]")
-    thread.join(5)
-    url, thread = _answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 9)
-    assert bounded_get(url, deadline_s=5.0, max_bytes=8) == (200, b"x" * 9)  # caller refuses
-    thread.join(5)
+    with raw_http(_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n[1, 2]")) as url:
+        assert bounded_get(f"{url}/x", deadline_s=5.0, max_bytes=1000) == (200, b"[1, 2]")
+    over = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 9
+    with raw_http(_answer(over)) as url:  # the caller refuses what is over its cap
+        assert bounded_get(f"{url}/x", deadline_s=5.0, max_bytes=8) == (200, b"x" * 9)
+
+
+def _answer(data: bytes) -> Callable[[socket.socket], None]:
+    return lambda conn: conn.sendall(data)

@@ -6,24 +6,11 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "unlock_calendar.csv"
-
-
-def _shift(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "calendar", "shift", str(EXAMPLE),
-         "--sandbox", url, "--out", str(tmp_path / "x.csv")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+from rigs import calendar_shift, threaded_http
 
 
 @pytest.fixture
@@ -42,14 +29,8 @@ def answering() -> Iterator[tuple[str, list[bytes]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with threaded_http(Handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}", bodies
 
 
 @pytest.mark.parametrize(
@@ -59,7 +40,7 @@ def answering() -> Iterator[tuple[str, list[bytes]]]:
      "http://127.0.0.1:9/\x1b[2J"],
 )  # fmt: skip
 def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, url):
-    run = _shift(tmp_path, url)
+    run = calendar_shift(tmp_path, url)
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and f"--sandbox {url!r}" in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
@@ -68,7 +49,7 @@ def test_a_url_that_is_no_url_is_exit_2_naming_it(tmp_path, url):
 
 
 def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
-    run = _shift(tmp_path, "http://127.0.0.1:9")
+    run = calendar_shift(tmp_path, "http://127.0.0.1:9")
     assert run.returncode == 1, run.stderr
     assert "cannot read http://127.0.0.1:9/admin/replay" in run.stderr, run.stderr
     assert not (tmp_path / "x.csv").exists()
@@ -104,7 +85,7 @@ def test_a_sandbox_that_is_not_running_is_exit_1(tmp_path):
 def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answering, body):
     url, bodies = answering
     bodies.append(body)
-    run = _shift(tmp_path, url)
+    run = calendar_shift(tmp_path, url)
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr, run.stderr
     assert f"{url}/admin/replay did not answer a sandbox's replay list" in run.stderr
@@ -115,7 +96,7 @@ def test_an_answer_that_is_no_replay_list_is_exit_1_in_one_line(tmp_path, answer
 def test_a_good_answer_still_shifts(tmp_path, answering):
     url, bodies = answering
     bodies.append(json.dumps({"replays": [{"symbol": "ETHBTC", "shift_ms": 86_400_000}]}).encode())
-    run = _shift(tmp_path, url)
+    run = calendar_shift(tmp_path, url)
     assert run.returncode == 0, run.stderr
     assert "moved by 86400000 ms (sandbox" in run.stdout, run.stdout
     assert (tmp_path / "x.csv").exists()

@@ -8,60 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
+from rigs import calendar_shift, raw_http
 from tradeguard.cli import pm_arb_retry
 from tradeguard.cli.bounded_get import FetchError, bounded_get
 from tradeguard.cli.liveness import fetch_health
 from tradeguard.model.errors import TradeguardError
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "unlock_calendar.csv"
-
-
-def _shift(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tradeguard.cli", "calendar", "shift", str(EXAMPLE),
-         "--sandbox", url, "--out", str(tmp_path / "x.csv")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-
-def _serve(answer: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A raw loopback server handing each connection to `answer` (after reading the request)."""
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(30)
-                try:
-                    conn.recv(65536)
-                    answer(conn)
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=40)
-        srv.close()
 
 
 @pytest.fixture
@@ -88,7 +44,7 @@ def redirecting(elsewhere: tuple[str, list[object]]) -> Iterator[tuple[str, str,
             b"Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
 
-    for url in _serve(answer):
+    with raw_http(answer) as url:
         yield url, target, seen
 
 
@@ -107,7 +63,7 @@ def _drip_body(conn: socket.socket) -> None:
 
 def test_a_redirect_to_another_host_is_refused_without_going_there(tmp_path, redirecting):
     url, target, seen = redirecting
-    run = _shift(tmp_path, url)
+    run = calendar_shift(tmp_path, url)
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert f"--sandbox {url!r}: cannot read {url}/admin/replay" in run.stderr, run.stderr
@@ -118,8 +74,8 @@ def test_a_redirect_to_another_host_is_refused_without_going_there(tmp_path, red
 
 @pytest.mark.parametrize("drip", [_drip_headers, _drip_body], ids=["headers", "body"])
 def test_a_server_dripping_bytes_is_cut_at_the_overall_deadline(tmp_path, drip):
-    for url in _serve(drip):
-        run = _shift(tmp_path, url)  # before: one read each 0.5 s never hit the 5 s timeout
+    with raw_http(drip) as url:
+        run = calendar_shift(tmp_path, url)  # before: one read each 0.5 s never hit the 5 s timeout
         assert run.returncode == 1, run.stderr
         assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
         assert f"cannot read {url}/admin/replay (no whole answer within 5 s)" in run.stderr
@@ -132,10 +88,12 @@ def test_bounded_get_cuts_a_drip_and_refuses_a_hostile_location():
             b"HTTP/1.1 301 Moved\r\nLocation: http://x/\x1b[2J\r\nContent-Length: 0\r\n\r\n"
         )
 
-    for url in _serve(_drip_body):
-        with pytest.raises(FetchError, match=r"no whole answer within 1\.5 s"):
-            bounded_get(url, deadline_s=1.5, max_bytes=1000)
-    for url in _serve(evil_redirect):
+    with (
+        raw_http(_drip_body) as url,
+        pytest.raises(FetchError, match=r"no whole answer within 1\.5 s"),
+    ):
+        bounded_get(url, deadline_s=1.5, max_bytes=1000)
+    with raw_http(evil_redirect) as url:
         with pytest.raises(FetchError) as info:
             bounded_get(url, deadline_s=5, max_bytes=1000)
         assert "\x1b" not in str(info.value) and "redirects are not followed" in str(info.value)
@@ -146,7 +104,7 @@ def test_status_health_is_cut_at_its_deadline_and_never_follows_a_redirect(redir
     health = fetch_health(url, timeout_s=3.0)
     assert health["status"] == "unreachable" and health["api"] == url, health
     assert f"redirect to {target}; redirects are not followed" in health["error"], health
-    for slow in _serve(_drip_body):
+    with raw_http(_drip_body) as slow:
         health = fetch_health(slow, timeout_s=1.5)  # before: 3 s per read, so never cut
         assert health["status"] == "unreachable", health
         assert "no whole answer within 1.5 s" in health["error"], health
@@ -163,17 +121,17 @@ def test_status_health_refuses_a_huge_answer_and_still_reads_a_good_one():
         head = f"HTTP/1.1 503 Unavailable\r\nContent-Length: {len(body)}\r\n\r\n"
         conn.sendall(head.encode() + body)
 
-    for url in _serve(huge):
+    with raw_http(huge) as url:
         health = fetch_health(url)
         assert health["status"] == "unreachable", health
         assert "over 1,000,000 bytes" in health["error"], health
-    for url in _serve(degraded):
+    with raw_http(degraded) as url:
         assert fetch_health(url) == {"status": "degraded", "api": url}
 
 
 def test_pm_arb_retry_stops_reading_an_answer_dripping_past_its_deadline(monkeypatch):
     monkeypatch.setattr(pm_arb_retry, "ANSWER_DEADLINE_S", 1.5)
-    for url in _serve(_drip_body):
+    with raw_http(_drip_body) as url:
         began = time.monotonic()
         with pytest.raises(TradeguardError, match=r"whole answer within 1\.5 s"):
             pm_arb_retry._post(url, "tok", "123456", {}, True)
@@ -184,7 +142,7 @@ def test_pm_arb_retry_stops_waiting_for_headers_dripping_past_its_deadline(monke
     # httpx's 120 s bounds each read: headers arriving a byte at a time never trip it, and the
     # body's deadline check never ran, the headers never ending
     monkeypatch.setattr(pm_arb_retry, "ANSWER_DEADLINE_S", 1.5)
-    for url in _serve(_drip_headers):
+    with raw_http(_drip_headers) as url:
         began = time.monotonic()
         with pytest.raises(TradeguardError, match=r"whole answer within 1\.5 s"):
             pm_arb_retry._post(url, "tok", "123456", {}, True)

@@ -222,10 +222,10 @@ def test_status_shows_a_hostile_health_answer_escaped_without_a_traceback(
     tmp_path: Path,
 ) -> None:
     import sys
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from pty_support import run_in_pty
+    from rigs import threaded_http
     from tradeguard.storage.db import Database
 
     body = json.dumps(_HOSTILE_HEALTH).encode()
@@ -243,16 +243,10 @@ def test_status_shows_a_hostile_health_answer_escaped_without_a_traceback(
 
     db = f"sqlite:///{tmp_path / 'a.db'}"
     Database(db).migrate()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_http(Answer) as server:
         exe = str(Path(sys.executable).parent / "tradeguard")
         api = f"http://127.0.0.1:{server.server_port}"
         code, screen = run_in_pty([exe, "status", "--db", db, "--api", api], cwd=tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 0 and "Traceback" not in screen, screen
     for raw in ("\x1b]0;", "\x07", "\x1b[2J", "\x1b[8m"):
         assert raw not in screen, (raw, screen)

@@ -10,7 +10,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from test_kalshi_netting import TICKER, YES, _buy, _kalshi_node
+from kalshi_node_support import TICKER, YES, buy, kalshi_node
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
@@ -40,14 +40,14 @@ async def _take_after_the_read(server, price: Decimal, done: asyncio.Event) -> N
 async def test_a_fill_streamed_after_the_balance_read_books_no_adjustment(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
         venue = node.venues["kalshi"]
-        await _buy(node, OTHER, "2", str((await venue.fetch_quote(OTHER)).ask))
+        await buy(node, OTHER, "2", str((await venue.fetch_quote(OTHER)).ask))
         ask = (await venue.fetch_quote(YES)).ask
-        await _buy(node, YES, "10", str(ask))
+        await buy(node, YES, "10", str(ask))
         price = ask - D("0.01")
         sell = await node.submit(
             OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, price)

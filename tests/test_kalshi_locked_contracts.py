@@ -13,15 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node
 from rigs import killed_child
-from test_kalshi_netting import (
-    NO,
-    TICKER,
-    YES,
-    _buy,
-    _kalshi_node,
-    _yes_held_by_a_resting_sell_then_no,
-)
+from test_kalshi_netting import _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
 from tradeguard.execution.outcome_netting import netting_id, with_journal_locks
@@ -75,7 +69,7 @@ async def _buy_yes_from_another_account(server, price: Decimal, count: Decimal) 
 async def test_a_resting_sell_with_both_sides_held_then_filled_keeps_the_ledger_equal_to_the_venue(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
@@ -122,7 +116,7 @@ async def test_a_resting_sell_with_both_sides_held_then_filled_keeps_the_ledger_
 async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_the_ledger(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
@@ -161,14 +155,14 @@ async def test_a_sells_cancel_nets_from_its_markets_fills_not_the_venues_whole_t
 ):
     # trades on other markets fill the table; the cancel reads the fills of its market only
     # and books the netting the whole-table read would (ids from the market's last fill)
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
         venue = node.venues["kalshi"]
         for ticker in ("KXBTC-26DEC-T100K", "KXRAIN-NYC-MON"):
             other = f"{ticker}:YES/USD"
-            await _buy(node, other, "5", str((await venue.fetch_quote(other)).ask))
+            await buy(node, other, "5", str((await venue.fetch_quote(other)).ask))
         sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
         assert sell.order is not None
         reads: list[dict[str, object]] = []
@@ -344,7 +338,7 @@ async def test_an_ioc_sell_filled_by_two_resting_bids_unlocks_its_rest_once():
 async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_at_start(
     tmp_path: Path, monkeypatch, mode: str
 ):
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     try:
         child = Path(__file__).with_name("netting_cancel_crash_child.py")
         docs = await killed_child(child, tmp_path, cfg, mode, timeout_s=120)

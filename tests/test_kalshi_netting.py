@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node
 from rigs import killed_child
-from test_pm_node_crash import node_config, vault_with
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
 from tradeguard.execution.outcome_netting import plan_netting
@@ -19,40 +19,22 @@ from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.outcome import Outcome, kalshi_fee
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
 from tradeguard.venues.kalshi.venue import KalshiVenue
 
 D = Decimal
-TICKER = "KXFED-26DEC-T4.00"
-YES, NO = f"{TICKER}:YES/USD", f"{TICKER}:NO/USD"
-
-
-async def _buy(node: TradingNode, symbol: str, amount: str, price: str, sid: str = "s1"):
-    venue = node.venues["kalshi"]
-    await node.on_quote(await venue.fetch_quote(symbol))
-    intent = OrderIntent(sid, "kalshi", symbol, Side.BUY, D(amount), OrderType.LIMIT, D(price))
-    result = await node.submit(intent)
-    assert result.order is not None and result.order.status is OrderStatus.FILLED, result
-    return result.order
 
 
 async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes_after_restart(
     tmp_path: Path, monkeypatch
 ):
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
         yes_ask = (await node.venues["kalshi"].fetch_quote(YES)).ask
         no_ask = (await node.venues["kalshi"].fetch_quote(NO)).ask
-        await _buy(node, YES, "4", str(yes_ask))
-        await _buy(node, NO, "20", str(no_ask))
+        await buy(node, YES, "4", str(yes_ask))
+        await buy(node, NO, "20", str(no_ask))
         venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
         assert venue[f"{TICKER}:NO"] == 16 and f"{TICKER}:YES" not in venue
         book = node.portfolio.book("kalshi")
@@ -96,19 +78,13 @@ async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_ne
 ):
     # a ledger written before its netting was (an older version, or fills of a crashed run
     # caught up at start while the book lagged): the start's reconciliation books the netting
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     monkeypatch.setattr(KalshiVenue, "nets_outcome_pairs", False)
     node = TradingNode(cfg)
     try:
         await node.start()
-        yes = await _buy(node, YES, "4", "0.47")
-        no = await _buy(node, NO, "20", "0.56")
+        yes = await buy(node, YES, "4", "0.47")
+        no = await buy(node, NO, "20", "0.56")
         assert node.portfolio.book("kalshi").total(f"{TICKER}:YES") == 4  # not netted
     finally:
         await node.stop()
@@ -196,20 +172,14 @@ async def test_contracts_of_a_balance_only_strategy_are_netted_for_it_and_open_n
     tmp_path: Path, monkeypatch
 ):
     # cross-venue pairs buy either side of one Kalshi market per opportunity: legs, no positions
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()
         node.orders.balance_only.add("pmarb")
         before = node.portfolio.book("kalshi").total("USD")
-        yes = await _buy(node, YES, "5", "0.47", sid="pmarb")
-        no = await _buy(node, NO, "3", "0.56", sid="pmarb")
+        yes = await buy(node, YES, "5", "0.47", sid="pmarb")
+        no = await buy(node, NO, "3", "0.56", sid="pmarb")
         netted = [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
         assert sorted((o.symbol, o.strategy_id, o.amount) for o in netted) == [
             (NO, "pmarb", 3),
@@ -256,18 +226,14 @@ def test_a_netting_closes_the_bought_side_at_its_price_and_the_other_at_one_minu
 async def test_yes_held_from_before_the_ledger_opened_nets_with_no_the_node_buys(
     tmp_path: Path, monkeypatch
 ):
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    server.account_of(keys["key_id"]).tokens[(TICKER, Outcome.YES)] = D(2)  # bought by hand
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    def bought_by_hand(server: Any, keys: dict[str, str]) -> None:
+        server.account_of(keys["key_id"]).tokens[(TICKER, Outcome.YES)] = D(2)
+
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch, bought_by_hand)
     node = TradingNode(cfg)
     try:
         await node.start()
-        await _buy(node, NO, "20", "0.56")
+        await buy(node, NO, "20", "0.56")
         book = node.portfolio.book("kalshi")
         assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 18)
         assert node.portfolio.position("kalshi", NO, "s1").quantity == 18
@@ -291,13 +257,7 @@ async def test_yes_held_from_before_the_ledger_opened_nets_with_no_the_node_buys
 async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconciliation(
     tmp_path: Path, monkeypatch, mode: str
 ):
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     try:
         docs = await killed_child(Path(__file__).with_name("netting_crash_child.py"), tmp_path,
                                   cfg, mode, timeout_s=90)  # fmt: skip
@@ -323,34 +283,23 @@ async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconcilia
         await server.stop()
 
 
-async def _kalshi_node(tmp_path: Path, monkeypatch):
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
-    return server, cfg, keys
-
-
 async def _yes_held_by_a_resting_sell_then_no(node: TradingNode, venue) -> Any:
     """10 YES bought and offered by a resting sell, then 10 NO bought: the sell's answer."""
     yes_ask = (await venue.fetch_quote(YES)).ask
-    await _buy(node, YES, "10", str(yes_ask))
+    await buy(node, YES, "10", str(yes_ask))
     await node.on_quote(await venue.fetch_quote(YES))
     sell = await node.submit(
         OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, yes_ask + D("0.03"))
     )
     assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
-    await _buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
+    await buy(node, NO, "10", str((await venue.fetch_quote(NO)).ask))
     return sell
 
 
 async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free_contracts_only(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     try:
         await node.start()

@@ -5,7 +5,6 @@ sandbox venue (real ccxt)."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from kill_follow_support import alice_sells, held
 from native_exits_support import native_config
+from node_support import trading_live
 from rigs import killed_child
 from tradeguard.model.enums import OrderStatus
 from tradeguard.node import TradingNode
@@ -31,8 +31,7 @@ async def test_a_node_killed_during_the_kill_flatten_finishes_the_kill_at_restar
         [doc] = [d for d in await killed_child(CHILD, tmp_path, cfg) if "sent" in d]
         node = TradingNode(cfg)
         await node.start()  # reconciles the journal with the venue first
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             assert node.risk.state.value == "HALTED"
             # The kill never ended: the start finishes it, cancels included. The close whose
             # cancel the venue refused then is cancelled now, nothing of it sold, and the
@@ -46,8 +45,3 @@ async def test_a_node_killed_during_the_kill_flatten_finishes_the_kill_at_restar
             # on the venue: the listed close (nothing), the kill's flatten, the finished kill's
             sells = alice_sells(ex)
             assert len(sells) == 3 and sells[0] == 0 and sum(sells) <= D("0.002"), sells
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()

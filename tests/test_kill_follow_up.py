@@ -6,7 +6,6 @@ while the follow-up's flatten is on its way comes back halted, with the position
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -93,8 +92,7 @@ async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tm
         rest = D(next(d["amount"] for d in docs if "amount" in d))
         node = TradingNode(cfg)
         await node.start()  # reconciles the journal with the venue first
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             assert node.risk.state.value == "HALTED" and node.risk.last_kill is not None
             await eventually(
                 lambda: follow_up(node) and follow_up(node)[0]["status"] == "closed", 60
@@ -107,11 +105,6 @@ async def test_a_node_killed_while_the_follow_up_flattens_sells_the_rest_once(tm
             # on the venue: the kill's flatten and the follow-up's, nothing sold a second time
             sells = alice_sells(ex)
             assert len(sells) == 3 and sells[0] == 0 and sells[2] == rest, sells
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 async def test_a_follow_up_the_venue_keeps_refusing_stops_after_its_attempts(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from live_support import sandbox_config, two_symbol_sandbox, write_vault
+from node_support import trading_live
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.enums import TradingState
@@ -27,8 +28,7 @@ async def test_a_drawdown_halt_of_a_sandbox_node_is_logged_with_its_reason(
         config.risk.max_drawdown_pct = 5  # type: ignore[assignment]
         node = TradingNode(config)
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             hub = node.live_hub()
             hub.subscribe([Subscription("quotes", "binance", "BTC/USDT")])
             await _streamed(ex, hub)  # the quote stream is live: equity peaks at 150,000
@@ -38,11 +38,6 @@ async def test_a_drawdown_halt_of_a_sandbox_node_is_logged_with_its_reason(
             ex.set_book("BTCUSDT", bids=[("39999", "1")], asks=[("40001", "1")])
             await eventually(lambda: node.risk.state is TradingState.HALTED, 10)
             await eventually(lambda: "ACTIVE -> HALTED" in caplog.text, 5)
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
     [line] = [r for r in caplog.records if "ACTIVE -> HALTED" in r.getMessage()]
     assert line.levelno == logging.WARNING
     assert "max_drawdown_pct=5" in line.getMessage(), line.getMessage()

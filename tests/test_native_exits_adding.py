@@ -3,7 +3,6 @@ replaced by one for the whole position, also across a SIGKILL between cancel and
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from native_exits_support import (
     sandbox_lists,
     sellable_qty,
 )
+from node_support import trading_live
 from rigs import killed_child
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
@@ -87,15 +87,9 @@ async def test_a_node_killed_while_replacing_the_pair_after_an_add_comes_back_co
         )
         node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             await eventually(lambda: _pair_rests(node, first), 15)
             whole = sellable_qty(node)
             assert whole > Decimal("0.0007")  # both entries
             assert _amounts(node) == [whole, whole]
             assert sandbox_lists(ex) == [["CANCELED", "CANCELED"], ["NEW", "NEW"]]
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()

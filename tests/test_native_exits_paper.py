@@ -7,8 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from bots_support import SYMBOL, add_bot, desk, mid, quote
-from node_support import paper_config, write_slice
-from test_api_support import PERMISSIVE
+from test_api_support import bare_paper_config
 from tradeguard.model.enums import OrderStatus, OrderType
 from tradeguard.node import TradingNode, build_node
 from tradeguard.node.checkpoint import checkpoint
@@ -19,10 +18,7 @@ POS = ("paper", SYMBOL, "alpha")
 
 
 async def _node(tmp_path, data_dir, native: bool = True) -> TradingNode:
-    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
-    cfg = paper_config(
-        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
-    )
+    cfg = bare_paper_config(tmp_path, data_dir)
     venues = [v.model_copy(update={"native_exits": native}) for v in cfg.venues]
     node = build_node(cfg.model_copy(update={"venues": venues}))
     await node.start()

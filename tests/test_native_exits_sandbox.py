@@ -18,6 +18,7 @@ from native_exits_support import (
     sandbox_lists,
     sellable_qty,
 )
+from node_support import trading_live
 from rigs import killed_child
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -84,8 +85,7 @@ async def test_a_node_killed_around_the_oco_placement_ends_with_exactly_one_oco(
         assert sandbox_lists(ex) == ([] if moment == "before_oco" else [["NEW", "NEW"]])
         node = TradingNode(cfg)
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             await eventually(lambda: bot_qty(node) > 0, 10)
             await eventually(
                 lambda: (
@@ -103,11 +103,6 @@ async def test_a_node_killed_around_the_oco_placement_ends_with_exactly_one_oco(
             await eventually(lambda: bot_qty(node) == 0)
             await eventually(lambda: KEY not in node.bot_exits.plans)
             assert sandbox_lists(ex) == [["CANCELED", "FILLED"]]
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_record(tmp_path):
@@ -121,8 +116,7 @@ async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_r
         entry = lines[0]["entry"]
         node = TradingNode(cfg)
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             await eventually(lambda: bot_qty(node) > 0, 10)
             assert node.storage.get_order(entry).status is OrderStatus.FILLED
             await eventually(
@@ -138,11 +132,6 @@ async def test_a_node_killed_once_the_venue_took_the_entry_keeps_its_exits_and_r
             [trade] = BotDesk.for_node(node).rows.trades("alpha", limit=10)
             assert trade["client_order_id"] == entry and trade["status"] == "submitted"
             assert trade["score"] == "0.5" and trade["exits"]["stop_loss_pct"] == "2"
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 async def test_a_stop_that_fires_while_the_node_is_down_is_a_fill_after_restart(tmp_path):
@@ -270,8 +259,7 @@ async def test_a_node_killed_before_the_entry_reached_the_venue_settles_trade_an
             down_s = node.clock.now_ms() / 1000 - journaled.created_ts / 1000
             await asyncio.sleep(max(0.0, node.orders.not_found_grace_ms / 1000 + 0.2 - down_s))
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             desk = BotDesk.for_node(node)
             [trade] = desk.rows.trades("alpha", limit=10)
             assert trade["client_order_id"] == entry
@@ -280,11 +268,6 @@ async def test_a_node_killed_before_the_entry_reached_the_venue_settles_trade_an
             await eventually(lambda: KEY not in node.bot_exits.plans, 10)
             assert bot_qty(node) == 0 and sandbox_lists(ex) == []
             assert [o for o in ex.engine.orders.values() if o.client_order_id == entry] == []
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()
 
 
 async def test_two_closes_sent_at_once_sell_the_position_once(tmp_path):

@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 
 from bots_support import SYMBOL, add_bot, desk, mid, quote
-from node_support import paper_config, write_slice
-from test_api_support import PERMISSIVE
+from test_api_support import bare_paper_config
 from test_native_exits_paper import KEY, _candle, _enter, _qty
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.native_exits import native_intents, trailing_level
@@ -19,10 +18,7 @@ TICK = Decimal("0.01")
 
 
 async def _node(tmp_path, data_dir, interval_s: int) -> TradingNode:
-    data = write_slice(data_dir, tmp_path / "btc.csv", 200)
-    cfg = paper_config(
-        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
-    )
+    cfg = bare_paper_config(tmp_path, data_dir)
     venues = [
         v.model_copy(update={"native_exits": True, "native_trailing_interval_s": interval_s})
         for v in cfg.venues

@@ -18,6 +18,7 @@ from native_exits_support import (
     native_config,
     sandbox_lists,
 )
+from node_support import trading_live
 from tradeguard.model.enums import OrderStatus, OrderType
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
@@ -68,8 +69,7 @@ async def test_a_node_killed_while_moving_its_stop_ends_with_one_pair_at_the_mov
         )
         node = TradingNode(cfg)
         await node.start()
-        live = asyncio.create_task(node.run_live(duration_s=60))
-        try:
+        async with trading_live(node):
             await eventually(
                 lambda: (
                     KEY in node.bot_exits.plans
@@ -95,8 +95,3 @@ async def test_a_node_killed_while_moving_its_stop_ends_with_one_pair_at_the_mov
             assert node.storage.get_order(sl.client_order_id).status is OrderStatus.FILLED
             [trade] = node.portfolio.closed_trades
             assert trade.pnl > 0
-        finally:
-            node.request_stop()
-            await live
-            await node.stop()
-            node.close()

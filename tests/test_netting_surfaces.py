@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node
 from node_support import paper_config, write_slice
 from test_api_support import PERMISSIVE, bearer, build_app, client
 from test_dashboard_browser import ARGS, CHROMIUM
-from test_kalshi_netting import NO, TICKER, YES, _buy, _kalshi_node
 from tradeguard.api.server import ApiServer
 from tradeguard.node import TradingNode
 from tradeguard.node.builder import build_node
@@ -22,12 +22,12 @@ D = Decimal
 
 async def _netted_node(tmp_path: Path, monkeypatch):
     """A node that bought 4 YES then 20 NO on the local Kalshi: 4 pairs netted."""
-    server, cfg, _ = await _kalshi_node(tmp_path, monkeypatch)
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     await node.start()
     venue = node.venues["kalshi"]
-    await _buy(node, YES, "4", str((await venue.fetch_quote(YES)).ask))
-    await _buy(node, NO, "20", str((await venue.fetch_quote(NO)).ask))
+    await buy(node, YES, "4", str((await venue.fetch_quote(YES)).ask))
+    await buy(node, NO, "20", str((await venue.fetch_quote(NO)).ask))
     return server, node
 
 

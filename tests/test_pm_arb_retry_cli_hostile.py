@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pty_support import run_in_pty
+from rigs import threaded_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RETRY = [sys.executable, "-m", "tradeguard.cli", "pm", "arb", "retry"]
@@ -48,15 +48,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hostile() -> Iterator[_Hostile]:
-    server = _Hostile(("127.0.0.1", 0), _Handler)
-    server.seen_auth = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_http(_Handler, _Hostile) as server:
+        server.seen_auth = []
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:

@@ -6,8 +6,8 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from kalshi_node_support import kalshi_node
 from test_api_support import bearer, build_app, client
-from test_pm_node_crash import node_config, vault_with
 from tradeguard.cli.main import main
 from tradeguard.execution.settlement import settle_resolved
 from tradeguard.model.enums import OrderType, Side
@@ -15,7 +15,6 @@ from tradeguard.model.events import EventKind
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.outcome import Resolution
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.pm_serve import kalshi_demo, kalshi_keys
 from tradeguard.storage.settlement_log import load_settlements
 
 D = Decimal
@@ -26,13 +25,7 @@ SYMBOL = f"{TICKER}:YES/USD"
 async def test_settlement_is_an_event_listed_by_api_and_cli_with_venue_filter(
     tmp_path: Path, monkeypatch, capsys
 ):
-    keys = kalshi_keys(None)
-    server = kalshi_demo(keys)
-    await server.start()
-    vault_with(tmp_path, monkeypatch, "demo", "kalshi", keys)
-    cfg = node_config(tmp_path, {
-        "name": "kalshi", "kind": "kalshi", "credentials": "demo", "rest_url": server.rest_url,
-    })  # fmt: skip
+    server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     node = TradingNode(cfg)
     seen: list = []
     node.bus.subscribe(seen.append, EventKind.SETTLEMENT)

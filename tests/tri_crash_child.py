@@ -22,6 +22,7 @@ import sys
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
+from rigs import die_on_first_sell
 from tradeguard.config import Config
 from tradeguard.model.enums import Side
 from tradeguard.node import TradingNode
@@ -48,15 +49,7 @@ async def main() -> None:
         print(json.dumps({"unexpected": "start ended"}), flush=True)
         return
     if sys.argv[2] == "unwinding":
-        send = venue.submit
-
-        async def die_on_sell(order):  # journaled; the request never leaves
-            if order.side is Side.SELL:
-                print(json.dumps({"journaled": order.client_order_id}), flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-            return await send(order)
-
-        venue.submit = die_on_sell  # type: ignore[method-assign]
+        die_on_first_sell(venue)
         await node.start()
         print(json.dumps({"unexpected": "start ended"}), flush=True)
         return

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi import Depends, HTTPException, Query, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradeguard.api.auth import AuthError, Role, TokenInfo
@@ -14,6 +14,12 @@ from tradeguard.api.state import ApiState, Principal
 
 API = "/api/v1"
 MAX_LIMIT = 500
+
+# Query parameters several routes take, each range defined once
+VenueParam = Annotated[str | None, Query(min_length=1, max_length=64)]
+SinceTsParam = Annotated[int | None, Query(ge=0, le=10**15, description="epoch ms, inclusive")]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+OffsetParam = Annotated[int, Query(ge=0, le=1_000_000)]
 
 bearer_scheme = HTTPBearer(
     auto_error=False, description="an API token from `tradeguard token create`"

@@ -39,16 +39,10 @@ def add_api_parsers(sub: Any) -> None:
 
     tok = sub.add_parser("token", help="API tokens: create, list, revoke, TOTP setup")
     tok_sub = tok.add_subparsers(dest="token_command", required=True)
-
-    def common(sp: argparse.ArgumentParser) -> None:
-        add_source_options(sp)
-
-    create = tok_sub.add_parser(
-        "create",
-        help="create a token (printed once, stored hashed)",
-        epilog="example: tradeguard token create --name grafana --role viewer",
-    )
-    common(create)
+    create = _token_parser(
+        tok_sub, "create", "create a token (printed once, stored hashed)",
+        "token create --name grafana --role viewer", cmd_token_create,
+    )  # fmt: skip
     create.add_argument("--name", required=True, help="a name to recognise the token by")
     create.add_argument(
         "--role",
@@ -56,31 +50,29 @@ def add_api_parsers(sub: Any) -> None:
         choices=["viewer", "trader", "admin"],
         help="viewer reads, trader also sends intents, admin also kills and resumes",
     )
-    create.set_defaults(func=cmd_token_create)
-
-    lst = tok_sub.add_parser(
-        "list", help="list tokens (never their values)", epilog="example: tradeguard token list"
-    )
-    common(lst)
-    lst.set_defaults(func=cmd_token_list)
-
-    rev = tok_sub.add_parser(
-        "revoke",
-        help="revoke a token (a running API refuses it within a second)",
-        epilog="example: tradeguard token revoke --name grafana",
-    )
-    common(rev)
+    _token_parser(tok_sub, "list", "list tokens (never their values)", "token list", cmd_token_list)
+    rev = _token_parser(
+        tok_sub, "revoke", "revoke a token (a running API refuses it within a second)",
+        "token revoke --name grafana", cmd_token_revoke,
+    )  # fmt: skip
     rev.add_argument("--name", required=True, help="token name or id")
-    rev.set_defaults(func=cmd_token_revoke)
-
-    totp = tok_sub.add_parser(
-        "totp-setup",
-        help="give a token a TOTP second factor (needs TG_MASTER_PASSPHRASE)",
-        epilog="example: tradeguard token totp-setup --name ops",
-    )
-    common(totp)
+    totp = _token_parser(
+        tok_sub, "totp-setup", "give a token a TOTP second factor (needs TG_MASTER_PASSPHRASE)",
+        "token totp-setup --name ops", cmd_token_totp,
+    )  # fmt: skip
     totp.add_argument("--name", required=True, help="token name or id")
-    totp.set_defaults(func=cmd_token_totp)
+
+
+def _token_parser(
+    tok_sub: Any, command: str, help_: str, example: str, func: Any
+) -> argparse.ArgumentParser:
+    """One `token` subcommand with the database options (`--config`, `--db`, `--json`)."""
+    p: argparse.ArgumentParser = tok_sub.add_parser(
+        command, help=help_, epilog=f"example: tradeguard {example}"
+    )
+    add_source_options(p)
+    p.set_defaults(func=func)
+    return p
 
 
 def _store(args: argparse.Namespace) -> Any:

@@ -13,7 +13,7 @@ import errno
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -63,6 +63,30 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         raise TradeguardError(listen_error(host, port, exc)) from None
     sockets = getattr(site._server, "sockets", None) or []
     return runner, int(sockets[0].getsockname()[1])
+
+
+class LoopbackServer:
+    """A local server that `start()` binds and `stop()` closes; `async with` does both."""
+
+    _port: int
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one asked for until `start()`; 0 asks for a free one)."""
+        return self._port
 
 
 def listen_error(host: str, port: int, exc: OSError) -> str:

@@ -28,7 +28,7 @@ from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.drift import ArbDrift
 from tradeguard.sandbox.faults import Faults
 from tradeguard.sandbox.klines import KlineStore
-from tradeguard.sandbox.loopback import serve
+from tradeguard.sandbox.loopback import LoopbackServer, serve
 from tradeguard.sandbox.matching import MarketSpec, MatchingEngine, Result
 from tradeguard.sandbox.middleware import make_middleware
 from tradeguard.sandbox.motion import RandomWalk
@@ -51,7 +51,7 @@ __all__ = ["ApiError", "ApiKey", "SandboxExchange"]
 Levels = Iterable[tuple[Decimal | str, Decimal | str]]
 
 
-class SandboxExchange:
+class SandboxExchange(LoopbackServer):
     """A local exchange speaking a subset of Binance's spot API on 127.0.0.1."""
 
     MARKET_FEES = (Decimal("0.001"), Decimal("0.001"))  # maker, taker
@@ -119,17 +119,6 @@ class SandboxExchange:
             self._runner = None
         if self.request_log is not None:
             self.request_log.close()
-
-    async def __aenter__(self) -> SandboxExchange:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
 
     @property
     def base_url(self) -> str:

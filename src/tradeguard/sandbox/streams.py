@@ -9,16 +9,16 @@ open sockets a new one is refused (HTTP 429).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from tradeguard.sandbox.faults import Faults
+from tradeguard.sandbox.ws_writer import no_json_constant, start_task, write_queue
 
 KLINE_INTERVALS = (
     "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h",
@@ -64,6 +64,7 @@ class WsConn:
     sent: int = 0
     queued_bytes: int = 0  # the text waiting in `queue`
     transport: asyncio.Transport | None = None
+    close_code: int = WSCloseCode.OK
 
 
 class StreamHub:
@@ -87,9 +88,7 @@ class StreamHub:
         await ws.prepare(request)
         conn = WsConn(ws=ws, mode=mode, transport=request.transport)
         self.conns.add(conn)
-        task = asyncio.get_running_loop().create_task(self._writer(conn))
-        self._writers.add(task)
-        task.add_done_callback(self._writers.discard)
+        start_task(self._writers, write_queue(conn, self.faults, self.conns))
         return conn
 
     async def close_all(self) -> None:
@@ -105,25 +104,6 @@ class StreamHub:
         for conn in list(self.conns):
             conn.queue.put_nowait(None)
         return n
-
-    async def _writer(self, conn: WsConn) -> None:
-        try:
-            while True:
-                text = await conn.queue.get()
-                if text is None:
-                    break
-                conn.queued_bytes -= len(text)
-                await conn.ws.send_str(text)
-                conn.sent += 1
-                every = self.faults.disconnect_ws_every_n
-                if every and conn.sent >= every:
-                    break
-        except (ConnectionError, RuntimeError):
-            pass
-        finally:
-            self.conns.discard(conn)
-            with contextlib.suppress(Exception):
-                await conn.ws.close()
 
     def send(self, conn: WsConn, payload: Any) -> None:
         """Queue one JSON message (twice under the duplicate-messages fault)."""
@@ -170,7 +150,7 @@ class StreamHub:
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:
-                    req = json.loads(msg.data, parse_constant=_no_constant)
+                    req = json.loads(msg.data, parse_constant=no_json_constant)
                 except (ValueError, RecursionError):  # RecursionError: deep nesting
                     self.send(conn, {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None})
                     continue
@@ -242,10 +222,6 @@ class StreamHub:
     def wanted(self, prefix: str) -> set[str]:
         """Subscribed stream names starting with `prefix` (e.g. the klines of one symbol)."""
         return {s for conn in self.conns for s in conn.streams if s.startswith(prefix)}
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _request_id_ok(rid: object) -> bool:

@@ -112,21 +112,8 @@ def order_result(
         return out
     if order.type in TRIGGERED_KIND:
         out["stopPrice"] = d8(order.stop_price)
-    out.update(
-        {
-            "price": d8(order.price),
-            "origQty": d8(order.orig_qty),
-            "executedQty": d8(order.executed_qty),
-            "origQuoteOrderQty": d8(order.orig_quote_qty),
-            "cummulativeQuoteQty": d8(order.cum_quote),
-            "status": order.status,
-            "timeInForce": order.time_in_force,
-            "type": order.type,
-            "side": order.side,
-            "workingTime": order.created_ms,
-            "selfTradePreventionMode": "NONE",
-        }
-    )
+    out.update(_order_state(order))
+    out.update({"workingTime": order.created_ms, "selfTradePreventionMode": "NONE"})
     if resp_type == "FULL":
         fills = []
         for t in trades:
@@ -181,6 +168,17 @@ def cancel_result(order: EngineOrder, cancel_id: str, now_ms: int) -> dict[str, 
         "orderListId": order.order_list_id,
         "clientOrderId": cancel_id,
         "transactTime": now_ms,
+        **_order_state(order),
+        "selfTradePreventionMode": "NONE",
+    }
+    if order.type in TRIGGERED_KIND:
+        out["stopPrice"] = d8(order.stop_price)
+    return out
+
+
+def _order_state(order: EngineOrder) -> dict[str, Any]:
+    """Price, quantities, status and kind, as an order or cancel answer lists them."""
+    return {
         "price": d8(order.price),
         "origQty": d8(order.orig_qty),
         "executedQty": d8(order.executed_qty),
@@ -190,11 +188,7 @@ def cancel_result(order: EngineOrder, cancel_id: str, now_ms: int) -> dict[str, 
         "timeInForce": order.time_in_force,
         "type": order.type,
         "side": order.side,
-        "selfTradePreventionMode": "NONE",
     }
-    if order.type in TRIGGERED_KIND:
-        out["stopPrice"] = d8(order.stop_price)
-    return out
 
 
 def my_trade(t: Trade, account_id: str, spec: MarketSpec) -> list[dict[str, Any]]:

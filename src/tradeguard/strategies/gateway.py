@@ -151,3 +151,20 @@ async def within_band(
     if edge is None:
         return price
     return max(price, edge) if side is Side.SELL else min(price, edge)
+
+
+def refusal_status(result: SubmitOutcome) -> str:
+    """A leg's status when its order was not placed: "denied" by risk, else "rejected"."""
+    return "denied" if result.status == "denied" else "rejected"
+
+
+async def wait_or_cancel(
+    gateway: ExecutionGateway, client_order_id: str, timeout_s: float
+) -> Order | None:
+    """Wait up to `timeout_s` for an order to end; one still open then (an IOC should close at
+    once) is cancelled and waited for again. Return its last known state (None: not seen)."""
+    final = await gateway.wait_terminal(client_order_id, timeout_s)
+    if final is not None and not final.status.is_terminal:
+        await gateway.cancel(client_order_id)
+        final = await gateway.wait_terminal(client_order_id, timeout_s)
+    return final

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tradeguard.clock import Clock
 from tradeguard.model.balance import Balance, BalanceBook
@@ -200,22 +200,8 @@ class PaperVenue(PaperStops):
 
     def _new_order(self, order: Order, m: PaperMarket, now: int) -> PaperOrder:
         self._order_n += 1
-        return PaperOrder(
-            client_order_id=order.client_order_id,
-            venue_order_id=f"{self.name}-o{self._order_n}",
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            amount=order.amount,
-            price=order.price if order.type is OrderType.LIMIT else None,
-            tif=order.time_in_force,
-            reduce_only=order.reduce_only,
-            bound=order.price_bound if order.type is OrderType.MARKET else None,
-            seq=self._order_n,
-            created_ts=now,
-            # a bar that opened before the order existed never fills it
-            after_candle_ts=max(m.candle.ts if m.candle is not None else -1, now - 1),
-            updated_ts=now,
+        return _paper_order(
+            order, m, f"{self.name}-o{self._order_n}", self._order_n, now, updated_ts=now
         )
 
     async def cancel(self, order: Order) -> OrderReport:
@@ -274,21 +260,12 @@ class PaperVenue(PaperStops):
         if seq is None:
             self._order_n += 1
             seq = self._order_n
-        after = m.candle.ts if m.candle is not None else -1
-        po = PaperOrder(
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id or f"{self.name}-o{seq}",
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            amount=order.amount,
-            price=order.price if order.type is OrderType.LIMIT else None,
-            tif=order.time_in_force,
-            reduce_only=order.reduce_only,
-            bound=order.price_bound if order.type is OrderType.MARKET else None,
-            seq=seq,
-            created_ts=order.created_ts,
-            after_candle_ts=max(after, order.created_ts - 1),
+        po = _paper_order(
+            order,
+            m,
+            order.venue_order_id or f"{self.name}-o{seq}",
+            seq,
+            order.created_ts,
             status=(OrderStatus.PARTIALLY_FILLED if order.filled > 0 else OrderStatus.ACCEPTED),
             filled=order.filled,
             cost=order.avg_price * order.filled,
@@ -463,3 +440,27 @@ class PaperVenue(PaperStops):
             if touch:
                 best = (m.book.ts, touch[0][0])
         return best[1] if best is not None else None
+
+
+def _paper_order(
+    order: Order, m: PaperMarket, venue_order_id: str, seq: int, created_ts: int, **state: Any
+) -> PaperOrder:
+    """The venue's record of `order`, created at `created_ts`; `state` sets the rest (status,
+    fills so far...)."""
+    return PaperOrder(
+        client_order_id=order.client_order_id,
+        venue_order_id=venue_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        amount=order.amount,
+        price=order.price if order.type is OrderType.LIMIT else None,
+        tif=order.time_in_force,
+        reduce_only=order.reduce_only,
+        bound=order.price_bound if order.type is OrderType.MARKET else None,
+        seq=seq,
+        created_ts=created_ts,
+        # a bar that opened before the order existed never fills it
+        after_candle_ts=max(m.candle.ts if m.candle is not None else -1, created_ts - 1),
+        **state,
+    )

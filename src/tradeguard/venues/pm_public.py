@@ -177,27 +177,23 @@ class PolymarketPublicData(PublicData):
         unread: list[str] = []
         wanted = (self._conditions.get(s, "") for s in symbols if s not in self.fee_rates)
         for cid in sorted({c for c in wanted if c}):
+            market = sorted(s for s, c in self._conditions.items() if c == cid)
             try:
-                info = await self.get("load_fees", f"/clob-markets/{cid}")
-            except VenueError as exc:
-                gone = sorted(s for s, c in self._conditions.items() if c == cid)
+                fee = await self._market_fee(cid)
+            except (VenueError, ValueError) as exc:
                 log.warning("%s: fee of %s not read (%s): no book for it until it is",
-                            self.name, ", ".join(gone), exc)  # fmt: skip
-                unread += [s for s in gone if s in symbols]
+                            self.name, ", ".join(market), exc)  # fmt: skip
+                unread += [s for s in market if s in symbols]
                 continue
-            fd = info.get("fd") if isinstance(info, dict) else None
-            fd = fd if isinstance(fd, dict) else {}
-            try:
-                fee = (_fee_part(fd, "r", ONE), _fee_part(fd, "e", Decimal(10)))
-            except ValueError as exc:
-                gone = sorted(s for s, c in self._conditions.items() if c == cid)
-                log.warning("%s: fee of %s not read (%s): no book for it until it is",
-                            self.name, ", ".join(gone), exc)  # fmt: skip
-                unread += [s for s in gone if s in symbols]
-                continue
-            for symbol in (s for s, c in self._conditions.items() if c == cid):
+            for symbol in market:
                 self.fee_rates[symbol] = fee
         return unread
+
+    async def _market_fee(self, cid: str) -> tuple[Decimal, Decimal]:
+        info = await self.get("load_fees", f"/clob-markets/{cid}")
+        fd = info.get("fd") if isinstance(info, dict) else None
+        fd = fd if isinstance(fd, dict) else {}
+        return _fee_part(fd, "r", ONE), _fee_part(fd, "e", Decimal(10))
 
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)

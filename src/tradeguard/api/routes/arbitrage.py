@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
 from tradeguard.api.arb_figures import execution_json, held_now
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.deps import (
+    API,
+    LimitParam,
+    OffsetParam,
+    SinceTsParam,
+    state_dep,
+    viewer,
+)
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
@@ -50,12 +57,12 @@ async def get_arb_executions(
     api: ApiState = state_dep,
     strategy_id: str | None = Query(None, max_length=64),
     outcome: str | None = Query(None, pattern=_OUTCOME_PATTERN),
-    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+    since_ts: SinceTsParam = None,
     until_ts: int | None = Query(
         None, ge=0, le=10**15, description="epoch ms, exclusive; after since_ts"
     ),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    limit: LimitParam = 50,
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return recorded arbitrage cycles, newest first: expected versus actual, every order."""
     _window(since_ts, until_ts)
@@ -75,7 +82,7 @@ async def get_arb_summary(
     who: Principal = viewer,
     api: ApiState = state_dep,
     strategy_id: str | None = Query(None, max_length=64),
-    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
+    since_ts: SinceTsParam = None,
     until_ts: int | None = Query(
         None, ge=0, le=10**15, description="epoch ms, exclusive; after since_ts"
     ),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, trader, viewer
+from tradeguard.api.deps import API, MAX_LIMIT, LimitParam, OffsetParam, state_dep, trader, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
@@ -32,7 +32,7 @@ async def get_orders(
     symbol: str | None = Query(None, max_length=64),
     strategy_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return orders, newest first; `status=open` reads the live book of open orders."""
     node = api.node
@@ -77,7 +77,7 @@ async def get_fills(
     strategy_id: str | None = Query(None, max_length=64),
     since_ts: int | None = Query(None, ge=0, le=10**15),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return fills, newest first."""
     fills = api.node.storage.load_fills(
@@ -117,8 +117,8 @@ async def get_trades(
     api: ApiState = state_dep,
     strategy_id: str | None = Query(None, max_length=64),
     symbol: str | None = Query(None, max_length=64),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    limit: LimitParam = 50,
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return recent trades (fills), each with the signal that caused its order."""
     return page(trades(api.node, strategy_id, symbol, limit, offset), limit, offset)

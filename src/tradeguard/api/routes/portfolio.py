@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.deps import API, MAX_LIMIT, OffsetParam, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
@@ -57,7 +57,7 @@ async def get_positions(
     status: str = Query("open", pattern="^(open|closed)$"),
     strategy_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return open positions (live), or closed round trips from the database."""
     node = api.node

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from tradeguard.api.deps import API, MAX_LIMIT, state_dep, viewer
+from tradeguard.api.deps import (
+    API,
+    LimitParam,
+    OffsetParam,
+    SinceTsParam,
+    VenueParam,
+    state_dep,
+    viewer,
+)
 from tradeguard.api.errors import AUTH_RESPONSES
 from tradeguard.api.serialisers import page
 from tradeguard.api.state import ApiState, Principal
@@ -22,10 +30,10 @@ router = APIRouter(tags=["settlements"], responses=AUTH_RESPONSES, route_class=S
 async def get_settlements(
     who: Principal = viewer,
     api: ApiState = state_dep,
-    venue: str | None = Query(None, min_length=1, max_length=64),
-    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    venue: VenueParam = None,
+    since_ts: SinceTsParam = None,
+    limit: LimitParam = 50,
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return settlements, newest first: market, resolution, contracts, payout and cash."""
     return _page_of(api, venue, since_ts, limit, offset, EventKind.SETTLEMENT)
@@ -35,10 +43,10 @@ async def get_settlements(
 async def get_nettings(
     who: Principal = viewer,
     api: ApiState = state_dep,
-    venue: str | None = Query(None, min_length=1, max_length=64),
-    since_ts: int | None = Query(None, ge=0, le=10**15, description="epoch ms, inclusive"),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    venue: VenueParam = None,
+    since_ts: SinceTsParam = None,
+    limit: LimitParam = 50,
+    offset: OffsetParam = 0,
 ) -> dict[str, Any]:
     """Return nettings, newest first: outcome, contracts, price, cash and the trigger (the
     trade, or the reconciliation, that left both outcomes free)."""

@@ -7,10 +7,18 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradeguard.api.deps import API, MAX_LIMIT, second_factor, state_dep, trader, viewer
+from tradeguard.api.deps import (
+    API,
+    LimitParam,
+    OffsetParam,
+    second_factor,
+    state_dep,
+    trader,
+    viewer,
+)
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.arbitrage import arb_json
 from tradeguard.api.routes.orders import trades
@@ -148,8 +156,8 @@ def _add_routes(prefix: str) -> None:
         strategy_id: str,
         who: Principal = viewer,
         api: ApiState = state_dep,
-        limit: int = Query(50, ge=1, le=MAX_LIMIT),
-        offset: int = Query(0, ge=0, le=1_000_000),
+        limit: LimitParam = 50,
+        offset: OffsetParam = 0,
     ) -> dict[str, Any]:
         """Return a strategy's (bot's) recent trades, each with the signal behind it."""
         if strategy_id not in _strategy_ids(api, api.arb.strategy_ids()):

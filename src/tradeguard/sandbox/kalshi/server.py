@@ -39,7 +39,14 @@ from tradeguard.sandbox.kalshi.wire import (  # KalshiError, KalshiMarket: their
     ws_command_error,
     ws_fill_json,
 )
-from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
+from tradeguard.sandbox.loopback import (
+    LOOPBACK,
+    LoopbackServer,
+    call_log,
+    call_recorder,
+    check_loopback,
+    serve,
+)
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
     FundsError,
@@ -56,7 +63,7 @@ _TIF = {"good_till_canceled": GTC, "immediate_or_cancel": IOC, "fill_or_kill": F
 MAX_COUNT = 1_000_000  # contracts in one order; more is a typo (and beyond any real book)
 
 
-class KalshiExchange:
+class KalshiExchange(LoopbackServer):
     """The local Kalshi: markets, accounts, signed REST, streams, admin resolution and faults."""
 
     def __init__(
@@ -111,17 +118,6 @@ class KalshiExchange:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> KalshiExchange:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
 
     @property
     def base_url(self) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from tradeguard.sandbox.kraken import ws_feed as feed
+from tradeguard.sandbox.ws_writer import no_json_constant, start_task, write_queue
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.kraken.server import KrakenSandbox
@@ -91,9 +92,7 @@ class WsEndpoint:
         await ws.prepare(request)
         conn = Conn(ws=ws, conn_id=next(self._ids), transport=request.transport)
         self.conns.add(conn)
-        task = asyncio.get_running_loop().create_task(self._writer(conn))
-        self._writers.add(task)
-        task.add_done_callback(self._writers.discard)
+        start_task(self._writers, write_queue(conn, self.ex.faults, self.conns))
         status = {"api_version": "v2", "connection_id": conn.conn_id, "system": "online",
                   "version": "2.0.0"}  # fmt: skip
         self.send(conn, {"channel": "status", "type": "update", "data": [status]})
@@ -131,25 +130,6 @@ class WsEndpoint:
                 await conn.ws.close()
         for task in list(self._writers):
             task.cancel()
-
-    async def _writer(self, conn: Conn) -> None:
-        try:
-            while True:
-                text = await conn.queue.get()
-                if text is None:
-                    break
-                conn.queued_bytes -= len(text)
-                await conn.ws.send_str(text)
-                conn.sent += 1
-                every = self.ex.faults.disconnect_ws_every_n
-                if every and conn.sent >= every:
-                    break
-        except (ConnectionError, RuntimeError):
-            pass
-        finally:
-            self.conns.discard(conn)
-            with contextlib.suppress(Exception):
-                await conn.ws.close(code=conn.close_code)
 
     def send(self, conn: Conn, message: dict[str, Any]) -> None:
         """Queue one message; a reader whose backlog would pass `MAX_BACKLOG` messages or
@@ -189,7 +169,7 @@ class WsEndpoint:
             self._refuse(conn, None, None, "Exceeded msg rate", time_in)
             return
         try:
-            req = json.loads(text, parse_constant=_no_constant)
+            req = json.loads(text, parse_constant=no_json_constant)
         except (ValueError, RecursionError):
             self._refuse(conn, None, None, "Malformed request", time_in)
             return
@@ -253,7 +233,3 @@ class WsEndpoint:
 def _abort(conn: Conn) -> None:
     if conn.transport is not None and not conn.transport.is_closing():
         conn.transport.abort()
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

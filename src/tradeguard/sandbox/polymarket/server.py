@@ -33,7 +33,14 @@ from tradeguard.sandbox.binary_book import (
     Trade,
 )
 from tradeguard.sandbox.faults import Faults
-from tradeguard.sandbox.loopback import LOOPBACK, call_log, call_recorder, check_loopback, serve
+from tradeguard.sandbox.loopback import (
+    LOOPBACK,
+    LoopbackServer,
+    call_log,
+    call_recorder,
+    check_loopback,
+    serve,
+)
 from tradeguard.sandbox.outcome_accounts import (
     HOUSE,
     FundsError,
@@ -72,7 +79,7 @@ class PolyMarket:
     resolved: str = ""
 
 
-class PolymarketExchange:
+class PolymarketExchange(LoopbackServer):
     """The local CLOB: markets keyed by condition id, books per token, accounts per address."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000) -> None:
@@ -130,13 +137,6 @@ class PolymarketExchange:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> PolymarketExchange:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:

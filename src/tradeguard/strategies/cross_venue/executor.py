@@ -56,7 +56,13 @@ from tradeguard.strategies.cross_venue.records import (
     execution_event,
 )
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
-from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, within_band
+from tradeguard.strategies.gateway import (
+    CycleDecision,
+    ExecutionGateway,
+    refusal_status,
+    wait_or_cancel,
+    within_band,
+)
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -491,15 +497,12 @@ class PairExecutor:
         if order is not None:
             leg.client_order_id = order.client_order_id
         if not result.ok or order is None:
-            leg.status = "denied" if result.status == "denied" else "rejected"
+            leg.status = refusal_status(result)
             leg.reason = f"{role} leg {symbol} on {venue} {result.status}: {result.reason}"
             leg.latency_ms = (time.perf_counter() - started) * 1000
             return leg
         cid = order.client_order_id
-        final = await gateway.wait_terminal(cid, self.config.leg_timeout_s)
-        if final is not None and not final.status.is_terminal:
-            await gateway.cancel(cid)
-            final = await gateway.wait_terminal(cid, self.config.leg_timeout_s)
+        final = await wait_or_cancel(gateway, cid, self.config.leg_timeout_s)
         leg.latency_ms = (time.perf_counter() - started) * 1000
         order = final or order
         leg.status = order.status.value

@@ -49,7 +49,7 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
-from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.gateway import ExecutionGateway, refusal_status, wait_or_cancel
 from tradeguard.strategies.triangular.exec_book import (
     HUNDRED,
     below_minimum,
@@ -337,16 +337,12 @@ class TriangularExecutor:
         if order is not None:
             ex.client_order_id = order.client_order_id
         if not result.ok or order is None:
-            ex.status = "denied" if result.status == "denied" else "rejected"
+            ex.status = refusal_status(result)
             ex.reason = f"{ex.kind} {ex.index + 1} ({ex.symbol}) {result.status}: {result.reason}"
             ex.latency_ms = (time.perf_counter() - started) * 1000
             return ex
         cid = order.client_order_id
-        final = await self.gateway.wait_terminal(cid, self.config.leg_timeout_s)
-        if final is not None and not final.status.is_terminal:
-            # An IOC should close at once; cancel what the venue still shows before going on.
-            await self.gateway.cancel(cid)
-            final = await self.gateway.wait_terminal(cid, self.config.leg_timeout_s)
+        final = await wait_or_cancel(self.gateway, cid, self.config.leg_timeout_s)
         ex.latency_ms = (time.perf_counter() - started) * 1000
         order = final or order
         ex.status = order.status.value
