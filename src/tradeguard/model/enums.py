@@ -29,14 +29,10 @@ class OrderType(StrEnum):
     TAKE_PROFIT = "take_profit"
     TAKE_PROFIT_LIMIT = "take_profit_limit"
 
-    @property
-    def is_trigger(self) -> bool:
-        return self in _TRIGGERED
-
-    @property
-    def has_limit(self) -> bool:
-        """Whether the order carries a limit price (plain limit or a triggered limit)."""
-        return self in _WITH_LIMIT
+    # Each member's own attributes (set below), read on every order: an attribute read, not a
+    # property's Python call.
+    is_trigger: bool  # resting until its trigger price is reached
+    has_limit: bool  # carries a limit price (plain limit or a triggered limit)
 
 
 _TRIGGERED = frozenset(
@@ -44,6 +40,9 @@ _TRIGGERED = frozenset(
      OrderType.TAKE_PROFIT_LIMIT}
 )  # fmt: skip
 _WITH_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+for _type in OrderType:
+    _type.is_trigger = _type in _TRIGGERED
+    _type.has_limit = _type in _WITH_LIMIT
 
 
 def trigger_on_fall(type_: OrderType, side: Side) -> bool:
@@ -75,18 +74,17 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-    @property
-    def is_open(self) -> bool:
-        return not self.is_terminal
+    # set below for each member, as OrderType's flags (several reads an order)
+    is_terminal: bool  # filled, cancelled, rejected or expired: nothing more happens to it
+    is_open: bool  # not terminal
 
 
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
+for _status in OrderStatus:
+    _status.is_terminal = _status in _TERMINAL
+    _status.is_open = not _status.is_terminal
 
 
 class LiquiditySide(StrEnum):

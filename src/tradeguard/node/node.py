@@ -39,6 +39,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
+from tradeguard.node.held import HeldSymbols
 from tradeguard.node.kill_follow import flatten_and_follow
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
@@ -65,11 +66,6 @@ log = logging.getLogger(__name__)
 
 _DAY_MS = 86_400_000
 _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
-
-
-def _base_of(bases: dict[str, str], symbol: str) -> str:
-    base = bases[symbol] = symbol.split("/")[0]
-    return base
 
 
 class TradingNode:
@@ -130,7 +126,7 @@ class TradingNode:
         self._equity = ZERO
         self._held: frozenset[str] | None = None
         self._held_n = 0
-        self._mark_bases: dict[str, str] = {}  # symbol of a mark -> its base asset
+        self._held_of = HeldSymbols().of
         # the run's equity, peak and max drawdown (restored from the run figures)
         self.run_equity = EquityTracker()
         self._fees_before = ZERO  # fees of the fills stored before this process started
@@ -447,14 +443,9 @@ class TradingNode:
         held = self._held
         marks = self.portfolio.marks
         if held is None or self._held_n != len(marks):
-            # Every fill drops the set: read balances without the `total` property and each
-            # symbol's base asset from a cache (this runs once per candle with a fill).
+            # every fill drops the set (this runs once per candle with a fill)
             self._held_n = len(marks)
-            assets = {b.asset for b in self.portfolio.all_balances() if b.free + b.locked}
-            bases = self._mark_bases
-            held = self._held = frozenset(
-                s for s in marks if (bases.get(s) or _base_of(bases, s)) in assets
-            ) | self.portfolio.route_symbols(assets)
+            held = self._held = self._held_of(self.portfolio)
         return held
 
     def _daily_summary(self, day: int, ts: int, equity: Decimal) -> None:
