@@ -207,6 +207,7 @@ def _observe_equity(
         and day == ts // DAY_MS
         and ts >= node._next_sample
         and node.risk.state is TradingState.ACTIVE
+        and node.risk.provisional is None  # a held figure is no sample
     ):
         node.equity_curve.append((ts, node._equity))
         node._next_sample = ts + node.equity_sample_ms

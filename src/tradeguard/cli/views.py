@@ -86,6 +86,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.node.kill_follow import FOLLOW_KEY
     from tradeguard.node.kill_restart import unfinished_reason
     from tradeguard.node.pause import stored_pauses
+    from tradeguard.node.valuation_view import VALUATION_KEY
 
     config = config_from_args(args)
     base = api_base(config, args.api)  # a misspelt --api is a usage error, named first
@@ -103,6 +104,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         "halt_reason": reason or None,
         "stats": stats,
         "figures": storage.kv_get(FIGURES_KEY),
+        # each holding's USD rate and its path, what none values, why equity is provisional
+        "valuation": storage.kv_get(VALUATION_KEY),
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "kill_unfinished": unfinished_reason(risk.get("last_kill"), risk.get("last_resume")),
@@ -124,6 +127,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             f"{figure(Decimal(figures['realized_pnl']))}  max drawdown "
             f"{money(Decimal(figures['max_drawdown_pct']), 3)} %"
         )
+    if isinstance(out["valuation"], dict):
+        _print_valuation(console, out["valuation"])
     kill = out["kill"]
     if isinstance(kill, dict) and (cut := out["kill_unfinished"]):
         print_hanging(console, f"[bold red]Kill switch UNFINISHED[/] ({shown(kill.get('reason'))},"
@@ -149,6 +154,29 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if out["bots"]:
         console.print(_bots_table(out["bots"]))
     return EXIT_OK
+
+
+def _print_valuation(console: Console, val: dict[str, Any]) -> None:
+    """Each holding's USD rate and path; a provisional equity and unvalued holdings said."""
+    if val.get("provisional"):
+        print_hanging(console, f"[bold yellow]Equity PROVISIONAL[/]: {shown(val['provisional'])}")
+    unvalued = val.get("unvalued") or []
+    if unvalued:
+        print_hanging(
+            console,
+            f"[bold yellow]Unvalued[/] (no USD rate path, counted as nothing): "
+            f"{shown(', '.join(unvalued))}",
+        )
+    rates = val.get("rates") or {}
+    if not rates:
+        return
+    t = Table(title=f"Valuation: {figure(Decimal(val['equity_usd']))} USD "
+                    f"({ts_text(val.get('ts'))})")  # fmt: skip
+    for col in ("holding", "USD per unit", "path"):
+        t.add_column(col, justify="right" if col == "USD per unit" else "left")
+    for key, rate in rates.items():
+        t.add_row(shown(key), figure(Decimal(rate["usd"])), shown(rate["path"]))
+    console.print(t)
 
 
 def _bots_json(storage: Any) -> list[dict[str, Any]]:

@@ -125,9 +125,19 @@ class LedgerAudit:
 
     def reason(self) -> str:
         """The halt reason: every mismatch with its figures, and the way out."""
+        # A ledger below zero of an asset is a short an older version recorded on a spot
+        # market (no venue lends coins there): its own command books the venue's figure.
+        shorts = [a for a in self.assets if a.off and a.expected < 0]
+        settle = "".join(
+            f"; {a.venue} {a.asset}: a negative ledger is a spot short: once the venue holds the "
+            f"coins, `tradeguard spot-short clear --venue {a.venue} --asset {a.asset} "
+            '--reason "..."` books its balance'
+            for a in shorts
+        )
         return (
             "ledger audit failed: "
             + "; ".join(self.describe())
+            + settle
             + "; inspect with `tradeguard doctor`, correct the ledger, then `tradeguard resume`"
         )
 

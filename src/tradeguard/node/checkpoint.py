@@ -11,6 +11,7 @@ from tradeguard.model.enums import Side
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
 from tradeguard.node.stats import CURSOR_KEY, EQUITY_KEY, FIGURES_KEY, STATS_KEY, RunStats
+from tradeguard.node.valuation_view import VALUATION_KEY, valuation_json
 from tradeguard.portfolio.equity import EquityTracker
 from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.storage.repository import RunState
@@ -25,6 +26,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
         node.storage.kv_set(CURSOR_KEY, ts)
         node.storage.kv_set(STATS_KEY, stats_json(node))
         node.storage.kv_set(FIGURES_KEY, node.figures().to_json())
+        node.storage.kv_set(VALUATION_KEY, valuation_json(node, ts))
         for strat in node.strategies:
             state = run_state(node, strat.id)
             fill_run_state(node, state, strat.id)

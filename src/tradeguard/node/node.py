@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tradeguard.alerts.rules import daily_summary_event
 from tradeguard.backtest.replay_state import CurveLog
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
@@ -29,7 +27,7 @@ from tradeguard.execution.ledger_audit import (
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
-from tradeguard.model.enums import TradingMode, TradingState
+from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -39,6 +37,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
+from tradeguard.node.equity_record import daily_summary, observe_equity
 from tradeguard.node.held import HeldSymbols
 from tradeguard.node.kill_follow import flatten_and_follow
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
@@ -363,36 +362,7 @@ class TradingNode:
         self._events_this_run += 1
 
     def _observe_equity(self, ts: int, symbol: str = "") -> None:
-        # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
-        # run figures, which it alone moves) otherwise.
-        held = self._held
-        if held is None or self._held_n != len(self.portfolio.marks):
-            held = self._held_symbols()
-        fresh = self._equity_dirty or symbol in held
-        if fresh:
-            self._equity = equity = self.portfolio.equity()
-            self._equity_dirty, self.risk.provisional = False, self.portfolio.provisional()
-            self.run_equity.observe(equity)
-        else:
-            equity = self._equity
-        day = ts // _DAY_MS
-        if day != self._day:
-            fresh = True
-            if self._day is not None:
-                self._daily_summary(self._day, ts, equity)
-            self._day = day
-            self._day_start_equity = equity
-        curve = self.equity_curve
-        if ts >= self._next_sample:
-            curve.append((ts, equity))
-            self._next_sample = ts + self.equity_sample_ms
-        elif fresh and curve and curve[-1][0] == ts:
-            # another market's candle closing at the sample's time: the sample counts it too
-            curve[-1] = (ts, equity)
-        # The same equity on the same day trips nothing while trading is ACTIVE; a replay
-        # committing whole candles carries the risk state in each commit, so it may skip it.
-        if fresh or not self._candle_units or self.risk.state is not TradingState.ACTIVE:
-            self.risk.observe_equity(ts, equity)
+        observe_equity(self, ts, symbol)
 
     def fold_closed_trades(self) -> dict[str, TradeTotals]:
         """Add the trades closed since the last call to each strategy's totals; return them."""
@@ -449,16 +419,7 @@ class TradingNode:
         return held
 
     def _daily_summary(self, day: int, ts: int, equity: Decimal) -> None:
-        """Publish the P&L summary of the UTC day that just ended (audit log and alerts)."""
-        label = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
-        self.bus.publish(
-            daily_summary_event(
-                label, ts, equity - self._day_start_equity, equity=equity,
-                start_equity=self._day_start_equity,
-                open_positions=len(self.portfolio.open_positions()),
-                currency=self.config.node.valuation_asset,
-            )
-        )  # fmt: skip
+        daily_summary(self, day, ts, equity)
 
     async def _drain(self) -> None:
         queue = self._ctx.queue

@@ -12,7 +12,9 @@ the node), and the balance says what is held. Such a
 record cannot be valued honestly (the negative balance counts nothing until a mark prices it,
 then drops equity by the short's value at once) nor closed as a position. The node does not
 guess: it halts trading, naming each position and balance and the way out, and says so again
-at every start while the records stand.
+at every start while the records stand. Once the coins are back on the venue,
+`tradeguard spot-short clear` (`node/spot_short_clear.py`) books the venue's balance over the
+record.
 """
 
 from __future__ import annotations
@@ -31,10 +33,8 @@ log = logging.getLogger("tradeguard.node.node")
 HALT_BY = "spot_short"
 
 
-def spot_shorts(node: TradingNode) -> list[str]:
-    """Each negative balance of a spot market's base asset, and the negative spot positions in
-    that asset on that venue."""
-    found: list[str] = []
+def short_balances(node: TradingNode) -> dict[tuple[str, str], Decimal]:
+    """Each negative balance of a spot market's base asset, by (venue, asset)."""
     spot_bases: dict[str, set[str]] = {}
     for inst in node.market.instruments.values():
         if inst.kind == "spot":
@@ -44,6 +44,14 @@ def spot_shorts(node: TradingNode) -> list[str]:
         for bal in book.values():
             if bal.total < 0 and bal.asset in spot_bases.get(venue, ()):
                 short[(venue, bal.asset)] = bal.total
+    return short
+
+
+def spot_shorts(node: TradingNode) -> list[str]:
+    """Each negative balance of a spot market's base asset, and the negative spot positions in
+    that asset on that venue."""
+    found: list[str] = []
+    short = short_balances(node)
     for pos in node.portfolio.positions.values():
         spot = node.market.instrument(pos.venue, pos.symbol)
         spot_short = spot is not None and spot.kind == "spot" and (pos.venue, spot.base) in short
@@ -55,18 +63,25 @@ def spot_shorts(node: TradingNode) -> list[str]:
     return found
 
 
+def clear_command(venue: str, asset: str) -> str:
+    """The command that clears one venue's record of `asset` once the venue agrees."""
+    return f'`tradeguard spot-short clear --venue {venue} --asset {asset} --reason "..."`'
+
+
 def refuse_spot_shorts(node: TradingNode) -> list[str]:
     """Halt trading when the database holds spot shorts; return what was found."""
     found = spot_shorts(node)
     if not found:
         return found
+    shorts = sorted(short_balances(node))
     reason = (
         "the database holds spot shorts from before they were refused: "
         + ", ".join(found)
         + "; a spot market lends no coins, so they cannot be valued or closed as positions: "
-        "buy the coins back on the venue (a paper account: `POST /api/v1/paper/reset`), "
-        "correct the ledger (`tradeguard doctor` audits it against the fills; it changes "
-        "nothing), then `tradeguard resume`"
+        "buy the coins back on the venue (a paper account: `POST /api/v1/paper/reset`), then "
+        + "; ".join(clear_command(v, a) for v, a in shorts)
+        + " (reads the venue's balance and clears the record only if the venue holds no short),"
+        " then `tradeguard resume`"
     )
     risk = node.risk
     if risk.state is TradingState.HALTED and risk.state_by != HALT_BY:
@@ -76,4 +91,4 @@ def refuse_spot_shorts(node: TradingNode) -> list[str]:
     return found
 
 
-__all__ = ["HALT_BY", "refuse_spot_shorts", "spot_shorts"]
+__all__ = ["HALT_BY", "clear_command", "refuse_spot_shorts", "short_balances", "spot_shorts"]

@@ -149,7 +149,7 @@ class RiskObservers(RiskState):
     # equity -------------------------------------------------------------------------------------
     def observe_equity(self, ts: int, equity: Decimal) -> None:
         """Feed marked-to-market equity: day/week roll, peak, drawdown, daily loss and warning."""
-        if self.provisional is not None and self._held_provisional():
+        if self.provisional is not None and self.held_provisional():
             return
         rolled = ts // DAY_MS != self.day and self._roll(ts, equity)
         tracker = self.equity_tracker
@@ -182,18 +182,19 @@ class RiskObservers(RiskState):
         self._provisional = why
 
     def holding_provisional(self) -> bool:
-        """Whether equity is held from the percent limits now (see `_held_provisional`)."""
+        """Whether equity is held from the percent limits now (see `held_provisional`)."""
         since = self.provisional_since
         if self._provisional is None or since is None or since < 0:
             return False
         return self._clock.now_ms() - since < self.config.stale_data_s * 1000
 
-    def _held_provisional(self) -> bool:
-        """Whether to hold equity from the breakers and percent limits: while `provisional`
-        says why (a venue's holdings at another venue's price), for at most `stale_data_s`
-        from the first such figure; past that the borrowed prices are acted on, said once.
-        Timed by the node's clock: a quote's `ts` is the exchange's (an old ticker's, or a
-        clock running ahead), which would end the hold at once or stretch it."""
+    def held_provisional(self) -> bool:
+        """Tell whether to hold equity from the breakers, the percent limits and the run's
+        records: while `provisional` says why (a venue's holdings at another venue's price),
+        for at most `stale_data_s` from the first such figure; past that the borrowed prices
+        are acted on, said once. Timed by the node's clock: a quote's `ts` is the exchange's
+        (an old ticker's, or a clock running ahead), which would end the hold at once or
+        stretch it."""
         since, now = self.provisional_since, self._clock.now_ms()
         if since is None:
             since = self.provisional_since = now

@@ -440,8 +440,12 @@ class PairExecutor:
         sold_cost = cost * leg.filled / amount
         rec.actual_profit = leg.cash - sold_cost if leg.filled else ZERO
         rec.fees = sum((paid.fee for paid in rec.legs), ZERO)  # every fee the attempt paid
-        self.book.record_trade(rec.ts, rec.actual_profit)
         left = amount - leg.filled
+        if left > 0 and is_dust(inst, left):
+            # No order can sell it: its only value is its settlement, unknown until then, so
+            # its cost is realised as a loss now (valued at zero), in the day's realised loss.
+            rec.actual_profit -= cost * left / amount
+        self.book.record_trade(rec.ts, rec.actual_profit)
         if left > 0 and not is_dust(inst, left):
             rec.held[first.symbol] = left
             rec.capital = cost * left / amount

@@ -79,12 +79,17 @@ def _shrink(
         keep = ZERO
     capital = pair.capital * keep / pair.contracts
     now = executor._clock.now_ms()
+    # dust no order can sell is valued at zero until its market settles: its cost is realised
+    written_off = -(pair.capital * dust / pair.contracts)
     rec = PairAttempt(
         executor.strategy_id, pair.pair_id, pair.event, pair.direction, executor.mode, gone,
         ZERO, ZERO, ZERO, outcome="held" if keep > 0 else "failed", reason=why, code=HELD_SHRUNK,
         capital=capital if keep > 0 else ZERO, ts=now, retry_of=pair.record_id,
+        actual_profit=written_off,
     )  # fmt: skip
     rec.dust.update({symbol: dust} if dust else {})
+    if dust:
+        book.realise(now, written_off)
     if keep > 0:
         rec.held[symbol] = keep
         book.open[i] = dataclasses.replace(pair, contracts=keep, capital=capital, note=why)

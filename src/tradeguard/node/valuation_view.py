@@ -1,0 +1,34 @@
+"""What `tradeguard status` shows of the valuation: each holding's USD rate and the path that
+gave it, the holdings no path values, and why equity is provisional, as of the last checkpoint.
+
+```python
+storage.kv_set(VALUATION_KEY, valuation_json(node, ts))
+```
+
+The same figures as the API's `risk.usd_valuation` (`portfolio/usd_equity.py`), read from the
+portfolio at the checkpoint rather than at the last entry check, so a node that has not traded
+yet shows them too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.portfolio.usd_equity import usd_equity
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+VALUATION_KEY = "run.valuation"
+
+
+def valuation_json(node: TradingNode, ts: int) -> dict[str, Any]:
+    """Each holding's USD rate and path, what none values, and why equity is provisional."""
+    portfolio = node.portfolio
+    out: dict[str, Any] = {"ts": ts, "valuation_asset": portfolio.valuation_asset}
+    out.update(usd_equity(portfolio, node.risk.valuation.fixed_usd).view())
+    out["provisional"] = portfolio.provisional()
+    return out
+
+
+__all__ = ["VALUATION_KEY", "valuation_json"]
