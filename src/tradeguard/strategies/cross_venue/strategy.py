@@ -102,6 +102,7 @@ class CrossVenueStrategy(Strategy):
             venue, {p.id: p.orientation for p in self.market_map.pairs.values()}
         )
         self._venue_of: dict[str, str] = {}
+        self._crossed: set[str] = set()  # symbols whose last book crossed
         self._task: asyncio.Task[PairAttempt] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._cool_until = 0
@@ -206,6 +207,17 @@ class CrossVenueStrategy(Strategy):
             return
         levels = quote.asks or ((quote.ask, quote.ask_size),)  # depth when the feed has it
         asks = [(p, q) for p, q in levels if q > 0 and p < 1]
+        if asks and quote.bid_size > 0 and quote.bid >= asks[0][0]:
+            # no venue leaves a bid resting at or above an ask: the feed missed a message, and
+            # a leg sent at its stale ask would fail (a second leg's failure costs an unwind)
+            if quote.symbol not in self._crossed:
+                log.warning("strategy %s: %s book crossed (bid %s >= ask %s): not scanned "
+                            "until it uncrosses", self.id, quote.symbol, quote.bid,
+                            asks[0][0])  # fmt: skip
+            self._crossed.add(quote.symbol)
+            asks = []
+        else:
+            self._crossed.discard(quote.symbol)
         scanner.update_book(venue, quote.symbol, asks)
         if not (self.muted or self._stopping):
             self.poll()
