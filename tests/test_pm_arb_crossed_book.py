@@ -7,7 +7,6 @@ first leg to be sold back at a loss, so the scanner sees no asks there until the
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 

@@ -56,6 +56,7 @@ from tradeguard.strategies.cross_venue.records import (
     execution_event,
 )
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
+from tradeguard.strategies.cross_venue.unresolved import hold_unresolved, unresolved
 from tradeguard.strategies.gateway import CycleDecision, ExecutionGateway, within_band
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,9 @@ class PairExecutor:
             TimeInForce.FOK,
         )
         rec.legs.append(first)
+        if unresolved(first):  # it may fill yet: never guessed unfilled
+            hold_unresolved(self, rec, opp, first)
+            return
         if first.filled <= 0:
             rec.outcome = "rejected" if first.status in ("not_sent", "denied") else "failed"
             rec.reason = first.reason or f"first leg {first.symbol} filled nothing"
@@ -237,6 +241,9 @@ class PairExecutor:
         rec.decision_to_acks_ms = (time.perf_counter() - started) * 1000
         if second.filled >= held:
             self._completed(rec, opp, first, second)
+            return
+        if unresolved(second):  # selling the first back could leave the second alone
+            hold_unresolved(self, rec, opp, second)
             return
         rec.reason = second.reason or f"second leg {second.symbol} did not fill"
         await self._unwind(rec, first, held - second.filled)
