@@ -35,6 +35,7 @@ from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Settlement,
+    outcome_price,
     parse_outcome_symbol,
 )
 from tradeguard.model.reports import OrderReport
@@ -381,7 +382,7 @@ class PolymarketVenue(Venue):
         oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
         return Fill(
             self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
-            row["id"], Side(str(row["side"]).lower()), venue_amount(row["price"], "price"),
+            row["id"], Side(str(row["side"]).lower()), outcome_price(row["price"], "price"),
             venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
             LiquiditySide.TAKER if taker else LiquiditySide.MAKER, trade_ts_ms(row),
         )  # fmt: skip
