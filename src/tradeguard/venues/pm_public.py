@@ -199,6 +199,10 @@ class PolymarketPublicData(PublicData):
                 self.fee_rates[symbol] = fee
         return unread
 
+    def token_id(self, symbol: str) -> str | None:
+        """Return the token id listed for an outcome symbol, None if it is not listed."""
+        return self._tokens.get(symbol)
+
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)
         if token is None:

@@ -257,6 +257,11 @@ class PolymarketVenue(Venue):
             order.created_ts, neg_risk,
         )  # fmt: skip
 
+    def token_id(self, symbol: str) -> str | None:
+        """Return the token id listed for an outcome symbol, None if it is not listed."""
+        found = self._tokens.get(symbol)
+        return found[0] if found is not None else None
+
     def _token(self, symbol: str) -> tuple[str, bool]:
         found = self._tokens.get(symbol)
         if found is None:
