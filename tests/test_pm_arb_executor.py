@@ -377,3 +377,51 @@ async def test_contracts_too_few_to_sell_after_an_unwind_leave_the_pair_flat_as_
     rec = await executor.execute(opp)
     assert rec.outcome == "held" and rec.held == {PM_NO: D(6)} and rec.dust == {}
     assert [p.contracts for p in executor.book.open] == [D(6)]
+
+
+async def test_a_first_leg_the_venue_never_answered_is_held_not_failed() -> None:
+    # acknowledged, then neither an end nor a fill within leg_timeout_s (nor after the cancel):
+    # it may fill yet, so it is counted held (limits, alert) until the venue shows what it holds
+    executor, k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.stalled.add(K_YES)
+    rec = await executor.execute(opp)
+    assert pm.sent == [] and len(k.sent) == 1
+    assert rec.outcome == "held", rec.reason
+    assert rec.held == {K_YES: D(10)}
+    assert "unresolved" in rec.reason and "first leg KXFED:YES/USD" in rec.reason
+    assert rec.legs[0].status == "accepted"
+    held = [e for e in k.events if e.kind == "arb.held"]
+    assert held and held[0].severity == "critical"
+    (lone,) = executor.book.open
+    assert lone.contracts == D(10) and lone.legs == (K_YES,)
+    assert lone.capital == D("4.00")  # 10 at the 0.40 limit: what it may have cost, fees aside
+
+
+async def test_a_second_leg_the_venue_never_answered_is_not_unwound() -> None:
+    # selling the first leg back while the second may still fill would leave the second alone
+    executor, k, pm, opp = _setup(
+        [(D("0.40"), D(10))], [(D("0.55"), D(50))], max_unwind_loss_usd=D(1)
+    )
+    pm.stalled.add(PM_NO)
+    k.bids[K_YES] = [(D("0.38"), D(10))]  # an unwind would sell here
+    rec = await executor.execute(opp)
+    assert [o.side.value for o in k.sent] == ["buy"], "the first leg was sold back"
+    assert rec.outcome == "held", rec.reason
+    assert rec.held == {K_YES: D(10)}
+    assert "second leg fed-above-4:NO/PUSD" in rec.reason and "unresolved" in rec.reason
+    held = [e for e in k.events if e.kind == "arb.held"]
+    assert held and held[0].severity == "critical"
+    assert "check" in held[0].data["message"]
+    assert executor.book.open[0].contracts == D(10)
+
+
+async def test_an_unresolved_first_leg_that_never_filled_leaves_the_book_at_the_next_sync() -> None:
+    from tradeguard.strategies.cross_venue.held_sync import shrink_held
+
+    executor, k, _pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    k.stalled.add(K_YES)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "held" and len(executor.book.open) == 1
+    # the venue ended the FOK unfilled: a reconciliation reads no KXFED:YES there
+    (shrunk,) = shrink_held(executor, "k", lambda asset: D(0))
+    assert shrunk.outcome == "failed" and executor.book.open == []

@@ -7,7 +7,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ONE, ZERO, venue_amount
 
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
@@ -124,3 +124,12 @@ def split_signed_position(
     if free >= 0:
         return locked_yes + free, locked_no
     return locked_yes, locked_no - free
+
+
+def outcome_price(value: object, field: str) -> Decimal:
+    """A contract's traded price from a venue: strictly between 0 and 1 (no outcome trades at
+    nothing or at its payout), else ValueError naming the field, as a row no venue sends."""
+    price = venue_amount(value, field)
+    if not ZERO < price < ONE:
+        raise ValueError(f"{field}: {value!r} is outside (0, 1), where outcome contracts trade")
+    return price

@@ -47,6 +47,17 @@ class NodeContext:
     def instrument(self, venue: str, symbol: str) -> Instrument | None:
         return self._node.market.instrument(venue, symbol)
 
+    def outcome_token(self, venue: str, symbol: str) -> str | None:
+        """Return the token id a Polymarket venue lists for an outcome symbol (a paper venue's:
+        its data venue's), None when the venue does not say."""
+        node = self._node
+        found: object = node.venues.get(venue)
+        if not hasattr(found, "token_id"):
+            vc = next((v for v in node.config.venues if v.name == venue), None)
+            found = node.data_venues.get(vc.data_venue) if vc and vc.data_venue else None
+        token_id = getattr(found, "token_id", None)
+        return token_id(symbol) if callable(token_id) else None
+
     def instruments(self, venue: str) -> list[Instrument]:
         return [i for (v, _), i in self._node.market.instruments.items() if v == venue]
 

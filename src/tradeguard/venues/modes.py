@@ -197,7 +197,8 @@ def live_banner(config: Any) -> str:
 
 
 def _kind(vc: Any) -> str:
-    return "uniswap_v2" if vc.kind == "uniswap_v2" else str(vc.exchange)
+    # `exchange` is a ccxt (or paper) venue's; a kalshi or polymarket venue is its own kind
+    return str(vc.exchange) if vc.kind in ("ccxt", "paper") else str(vc.kind)
 
 
 def _dex_lines(vc: Any) -> list[str]:

@@ -195,6 +195,10 @@ class PolymarketPublicData(PublicData):
         fd = fd if isinstance(fd, dict) else {}
         return _fee_part(fd, "r", ONE), _fee_part(fd, "e", Decimal(10))
 
+    def token_id(self, symbol: str) -> str | None:
+        """Return the token id listed for an outcome symbol, None if it is not listed."""
+        return self._tokens.get(symbol)
+
     def _token(self, symbol: str) -> str:
         token = self._tokens.get(symbol)
         if token is None:

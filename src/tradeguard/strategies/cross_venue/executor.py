@@ -56,6 +56,7 @@ from tradeguard.strategies.cross_venue.records import (
     execution_event,
 )
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
+from tradeguard.strategies.cross_venue.unresolved import hold_unresolved, unresolved
 from tradeguard.strategies.gateway import (
     CycleDecision,
     ExecutionGateway,
@@ -200,7 +201,7 @@ class PairExecutor:
         second_cap = await self._approve(rec, opp, n, first_plan, second_plan)
         if second_cap is None:
             return
-        self.attempt_signal = pair_signal(opp)
+        self.attempt_signal = opp.signal()
         first = await self._send(
             "first",
             first_plan.venue,
@@ -211,6 +212,9 @@ class PairExecutor:
             TimeInForce.FOK,
         )
         rec.legs.append(first)
+        if unresolved(first):  # it may fill yet: never guessed unfilled
+            hold_unresolved(self, rec, opp, first)
+            return
         if first.filled <= 0:
             rec.outcome = "rejected" if first.status in ("not_sent", "denied") else "failed"
             rec.reason = first.reason or f"first leg {first.symbol} filled nothing"
@@ -243,6 +247,9 @@ class PairExecutor:
         rec.decision_to_acks_ms = (time.perf_counter() - started) * 1000
         if second.filled >= held:
             self._completed(rec, opp, first, second)
+            return
+        if unresolved(second):  # selling the first back could leave the second alone
+            hold_unresolved(self, rec, opp, second)
             return
         rec.reason = second.reason or f"second leg {second.symbol} did not fill"
         await self._unwind(rec, first, held - second.filled)
@@ -578,15 +585,6 @@ class PairExecutor:
         gateway.publish(execution_event(rec, self.strategy_id, gateway.now_ms()))
         self.attempts.append(rec)
         return rec
-
-
-def pair_signal(opp: PairOpportunity) -> dict[str, Any]:
-    """What each leg's order says of its pair: enough to book the pair from the journal."""
-    return {
-        "pair_id": opp.pair_id, "event": opp.event, "direction": opp.direction,
-        "settles_at_ms": opp.settles_at_ms,
-        "pair_legs": [[leg.venue, leg.symbol] for leg in opp.legs],
-    }  # fmt: skip
 
 
 def _cause(rec: PairAttempt) -> str:

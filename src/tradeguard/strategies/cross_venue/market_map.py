@@ -14,6 +14,7 @@ that is unreviewed, whose review has expired, or whose two sides void differentl
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +27,11 @@ from tradeguard.model.instrument import SYMBOL_MAX_LEN, is_symbol
 Orientation = Literal["same", "inverted"]
 VOID_RULES = ("50-50", "refund", "none")
 _QUOTE_MAX_LEN = 10  # params.pm_quote (CrossVenueParams) is 2-10 capitals or digits
+# a pair id or event goes into every record, event, log line and table of the pair
+_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9]{1,100}")  # Polymarket token ids are uint256 in decimal
+_NAME_MAX_LEN = 100
+_SOURCE_MAX_LEN = 500
 _PAIR_KEYS = {
     "id",
     "event",
@@ -86,6 +92,11 @@ class MappedPair:
         """Return why this pair may not be traded at `now_ms`, or "" when it may."""
         if not self.reviewed_by or not self.reviewed_at_ms:
             return f"pair {self.id}: not reviewed (set reviewed_by and reviewed_at after a review)"
+        if not self.review_expires_at_ms:
+            return (
+                f"pair {self.id}: reviewed by {self.reviewed_by} with no review_expires_at; "
+                "set when the review must be made again"
+            )
         if now_ms >= self.review_expires_at_ms:
             return (
                 f"pair {self.id}: review by {self.reviewed_by} expired at "
@@ -164,8 +175,9 @@ def _pair(entry: Any, where: str) -> MappedPair:
     unknown = sorted(set(entry) - _PAIR_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(_PAIR_KEYS)}")
-    pair_id = _text(entry, "id", where)
+    pair_id = _ident(entry, "id", where)
     where = f"{where} ({pair_id})"
+    event = _ident(entry, "event", where) if "event" in entry else pair_id
     orientation = entry.get("orientation", "same")
     if orientation not in ("same", "inverted"):
         raise ConfigError(
@@ -173,11 +185,11 @@ def _pair(entry: Any, where: str) -> MappedPair:
             "(Polymarket YES is Kalshi NO)"
         )
     tolerance = entry.get("close_tolerance_s", 3600)
-    if not isinstance(tolerance, int) or not 0 <= tolerance <= 7 * 86_400:
+    if type(tolerance) is not int or not 0 <= tolerance <= 7 * 86_400:
         raise ConfigError(
             f"{where}.close_tolerance_s = {tolerance!r}: must be an integer in [0, 604800] s"
         )
-    reviewed_by = str(entry.get("reviewed_by", "")).strip()
+    reviewed_by = _reviewer(entry.get("reviewed_by", ""), where)
     reviewed_at = _time(entry, "reviewed_at", where) if "reviewed_at" in entry else 0
     expires = _time(entry, "review_expires_at", where) if "review_expires_at" in entry else 0
     if reviewed_at and expires and expires <= reviewed_at:
@@ -187,7 +199,7 @@ def _pair(entry: Any, where: str) -> MappedPair:
         )
     return MappedPair(
         id=pair_id,
-        event=str(entry.get("event", pair_id)),
+        event=event,
         orientation=orientation,
         polymarket=_side(entry, "polymarket", where),
         kalshi=_side(entry, "kalshi", where),
@@ -211,11 +223,11 @@ def _side(entry: dict[str, Any], venue: str, where: str) -> MapSide:
         raise ConfigError(f"{where}.void_rule = {void!r}: must be one of {list(VOID_RULES)}")
     side = MapSide(
         market=_text(raw, "market" if venue == "polymarket" else "ticker", where),
-        resolution_source=_text(raw, "resolution_source", where),
+        resolution_source=_source(raw, where),
         resolves_at_ms=_time(raw, "resolves_at", where),
         void_rule=void,
-        yes_token=_text(raw, "yes_token", where) if venue == "polymarket" else "",
-        no_token=_text(raw, "no_token", where) if venue == "polymarket" else "",
+        yes_token=_token(raw, "yes_token", where) if venue == "polymarket" else "",
+        no_token=_token(raw, "no_token", where) if venue == "polymarket" else "",
     )
     _fits_a_symbol(side.market, "market" if venue == "polymarket" else "ticker", where)
     if side.yes_token and side.yes_token == side.no_token:
@@ -245,6 +257,58 @@ def _text(raw: dict[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}.{key} = {value!r}: required, a non-empty string")
     return value.strip()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:40]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
+def _ident(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or _IDENT_RE.fullmatch(value) is None:
+        raise ConfigError(
+            f"{where}.{key} = {_shown(value)}: 1-100 letters, digits, '.', '_' and '-' "
+            "(ASCII, starting with a letter or digit)"
+        )
+    return value
+
+
+def _reviewer(value: Any, where: str) -> str:
+    """'' (or no key) is unreviewed; anything else must be a name, never a `false` or `{}`
+    that would read as one."""
+    if value == "" and isinstance(value, str):
+        return ""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > _NAME_MAX_LEN or not text.isprintable():
+        raise ConfigError(
+            f"{where}.reviewed_by = {_shown(value)}: a name of 1-{_NAME_MAX_LEN} printable "
+            "characters (leave the key out while the pair is unreviewed)"
+        )
+    return text
+
+
+def _source(raw: dict[str, Any], where: str) -> str:
+    value = raw.get("resolution_source")
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > _SOURCE_MAX_LEN or not text.isprintable():
+        raise ConfigError(
+            f"{where}.resolution_source = {_shown(value)}: 1-{_SOURCE_MAX_LEN} printable "
+            "characters, the rule book's source of the result"
+        )
+    return text
+
+
+def _token(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    text = value.strip() if isinstance(value, str) else ""
+    if _TOKEN_RE.fullmatch(text) is None:
+        raise ConfigError(
+            f"{where}.{key} = {_shown(value)}: 1-100 ASCII letters and digits, the token id "
+            "as the CLOB lists it"
+        )
+    return text
 
 
 def _time(raw: dict[str, Any], key: str, where: str) -> int:

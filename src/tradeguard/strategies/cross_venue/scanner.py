@@ -21,6 +21,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tradeguard.model.money import ZERO
 from tradeguard.strategies.cross_venue.fees import MICRO, FeeModel, fee_micro, piece_micro
@@ -126,6 +127,14 @@ class PairOpportunity:
     def roi_per_day_pct(self) -> Decimal:
         """Return ROI spread over the days until the later settlement (at least one day)."""
         return self.roi_pct / self.days_locked
+
+    def signal(self) -> dict[str, Any]:
+        """What each leg's order says of its pair: enough to book the pair from the journal."""
+        return {
+            "pair_id": self.pair_id, "event": self.event, "direction": self.direction,
+            "settles_at_ms": self.settles_at_ms,
+            "pair_legs": [[leg.venue, leg.symbol] for leg in self.legs],
+        }  # fmt: skip
 
 
 class _Book:

@@ -45,7 +45,7 @@ from tradeguard.strategies.base import Strategy, StrategyContext, register
 from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
-from tradeguard.strategies.cross_venue.market_map import MarketMap, load_market_map
+from tradeguard.strategies.cross_venue.market_map import MappedPair, MarketMap, load_market_map
 from tradeguard.strategies.cross_venue.records import PairAttempt
 from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
 from tradeguard.strategies.cross_venue.settlement import SettlementWatch
@@ -102,6 +102,7 @@ class CrossVenueStrategy(Strategy):
             venue, {p.id: p.orientation for p in self.market_map.pairs.values()}
         )
         self._venue_of: dict[str, str] = {}
+        self._crossed: set[str] = set()  # symbols whose last book crossed
         self._task: asyncio.Task[PairAttempt] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._cool_until = 0
@@ -174,16 +175,22 @@ class CrossVenueStrategy(Strategy):
             sp = scan_pair(pair, pm, kalshi, *fees, pm_quote=self.settings.pm_quote)
             legs = sorted({(leg.venue, leg.symbol) for d in sp.directions for leg in d})
             gone = [sym for v, sym in legs if ctx.instrument(v, sym) is None]
+            wrong = self._wrong_tokens(pair)
             if gone:  # closed or resolved since the review: no new trades, its held pairs settle
                 log.warning("strategy %s: pair %s not traded: %s not listed open on their "
                             "venue", self.id, pair.id, gone[:4])  # fmt: skip
                 missing += gone
+            elif wrong:  # the reviewer read another market, or swapped YES and NO
+                log.warning("strategy %s: pair %s not traded: %s (pm map check refuses it)",
+                            self.id, pair.id, wrong)  # fmt: skip
+                missing.append(wrong)
             else:
                 scan.append(sp)
         if not scan and not self.book.open:
             raise ConfigError(
                 f"strategies[{self.id}]: no pair of {self.market_map.source} may be traded now "
-                "(unreviewed, review expired, void rules differ, or markets not listed open"
+                "(unreviewed, review expired, void rules differ, token ids not the venue's, "
+                "or markets not listed open"
                 f"{': ' + str(missing[:4]) if missing else ''}); check it with "
                 f"`tradeguard pm map check {self.market_map.source}` against this config"
             )
@@ -198,6 +205,20 @@ class CrossVenueStrategy(Strategy):
             self._timer = loop.create_task(self._settle_loop(), name=f"settle:{self.id}")
         log.info("strategy %s: %d pairs over %s and %s", self.id, len(scan), pm, kalshi)
 
+    def _wrong_tokens(self, pair: MappedPair) -> str:
+        """Why the map's Polymarket token ids are not the venue's ("" when they are, or when
+        the venue does not say)."""
+        token_of = getattr(self.ctx, "outcome_token", None)
+        if token_of is None:
+            return ""
+        side = pair.polymarket
+        for outcome, mapped in (("YES", side.yes_token), ("NO", side.no_token)):
+            symbol = f"{side.market}:{outcome}/{self.settings.pm_quote}"
+            listed = token_of(self.venue, symbol)
+            if listed is not None and listed != mapped:
+                return f"{outcome.lower()}_token {mapped} is not the venue's {listed} for {symbol}"
+        return ""
+
     def on_ticker(self, quote: Quote) -> None:
         """Rescore the pairs on this outcome's ask book; maybe start the best pair."""
         scanner = self.scanner
@@ -206,6 +227,17 @@ class CrossVenueStrategy(Strategy):
             return
         levels = quote.asks or ((quote.ask, quote.ask_size),)  # depth when the feed has it
         asks = [(p, q) for p, q in levels if q > 0 and p < 1]
+        if asks and quote.bid_size > 0 and quote.bid >= asks[0][0]:
+            # no venue leaves a bid resting at or above an ask: the feed missed a message, and
+            # a leg sent at its stale ask would fail (a second leg's failure costs an unwind)
+            if quote.symbol not in self._crossed:
+                log.warning("strategy %s: %s book crossed (bid %s >= ask %s): not scanned "
+                            "until it uncrosses", self.id, quote.symbol, quote.bid,
+                            asks[0][0])  # fmt: skip
+            self._crossed.add(quote.symbol)
+            asks = []
+        else:
+            self._crossed.discard(quote.symbol)
         scanner.update_book(venue, quote.symbol, asks)
         if not (self.muted or self._stopping):
             self.poll()

@@ -33,6 +33,7 @@ from tradeguard.model.outcome import (
     Outcome,
     Resolution,
     Settlement,
+    outcome_price,
     outcome_symbol,
     parse_outcome_symbol,
     split_signed_position,
@@ -454,11 +455,8 @@ def _own_price(row: dict[str, Any], side: Outcome) -> Decimal:
     only `yes_price_dollars` (a NO fill's price is 1 minus it)."""
     key = f"{side.value}_price_dollars"
     if key in row or side is Outcome.YES:
-        return venue_amount(row[key], key)
-    yes = venue_amount(row["yes_price_dollars"], "yes_price_dollars")
-    if yes > 1:
-        raise ValueError(f"yes_price_dollars: {row['yes_price_dollars']!r} is above 1")
-    return 1 - yes
+        return outcome_price(row[key], key)
+    return 1 - outcome_price(row["yes_price_dollars"], "yes_price_dollars")
 
 
 def iso_ms(value: object) -> int | None:

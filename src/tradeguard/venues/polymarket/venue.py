@@ -35,6 +35,7 @@ from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.order import Order
 from tradeguard.model.outcome import (
     Settlement,
+    outcome_price,
     parse_outcome_symbol,
 )
 from tradeguard.model.reports import OrderReport
@@ -256,6 +257,11 @@ class PolymarketVenue(Venue):
             order.created_ts, neg_risk,
         )  # fmt: skip
 
+    def token_id(self, symbol: str) -> str | None:
+        """Return the token id listed for an outcome symbol, None if it is not listed."""
+        found = self._tokens.get(symbol)
+        return found[0] if found is not None else None
+
     def _token(self, symbol: str) -> tuple[str, bool]:
         found = self._tokens.get(symbol)
         if found is None:
@@ -381,7 +387,7 @@ class PolymarketVenue(Venue):
         oid = row["taker_order_id"] if taker else row["maker_orders"][0]["order_id"]
         return Fill(
             self.name, self._symbol_of_token.get(row["asset_id"], ""), by_hash.get(oid, ""), oid,
-            row["id"], Side(str(row["side"]).lower()), venue_amount(row["price"], "price"),
+            row["id"], Side(str(row["side"]).lower()), outcome_price(row["price"], "price"),
             venue_amount(row["size"], "size"), dec(row["fee_paid"], "fee_paid"), QUOTE,
             LiquiditySide.TAKER if taker else LiquiditySide.MAKER, trade_ts_ms(row),
         )  # fmt: skip

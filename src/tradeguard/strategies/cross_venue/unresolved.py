@@ -1,0 +1,87 @@
+"""A leg the venue acknowledged and then never ended: held, never guessed filled or not.
+
+```python
+if unresolved(leg):                          # no end nor fill within leg_timeout_s, nor after
+    hold_unresolved(executor, rec, opp, leg)  # its cancel: the attempt ends held, alerted
+```
+
+An order still in flight after its timeout and its cancel (a lost answer, a fill not streamed
+yet) may fill later, whole. Counting it as unfilled would end a first leg `failed` with nothing
+in the book (a late fill then sits unhedged, outside the limits, without an alert) and would
+unwind the first leg under a second that may still fill (leaving that one alone). So the first
+leg is held at its full size (a FOK fills whole or not at all), or the filled first leg is held
+as it is and not sold back, with a critical `arb.held` naming the unresolved order. The book
+counts it against the limits until a reconciliation shows what the venue holds: a leg that
+never filled is shrunk away then (`held_sync.py`), one that filled may be retried or settles.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO, plain
+from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.scanner import PairOpportunity
+
+if TYPE_CHECKING:
+    from tradeguard.strategies.cross_venue.executor import PairExecutor
+
+_IN_FLIGHT = frozenset(s.value for s in OrderStatus if not s.is_terminal)
+
+
+def unresolved(leg: PairLegResult) -> bool:
+    """Tell whether a sent leg is still in flight at the end of its wait (and its cancel's)."""
+    return leg.status in _IN_FLIGHT
+
+
+def hold_unresolved(
+    ex: PairExecutor, rec: PairAttempt, opp: PairOpportunity, leg: PairLegResult
+) -> None:
+    """End the attempt `held` on its first leg because `leg` (the first or the second) is in
+    flight; book the lone leg and raise a critical `arb.held`."""
+    first = rec.legs[0]
+    if leg is first:  # it may fill whole: counted at its size and limit, fees aside
+        contracts, capital = first.contracts, first.contracts * first.limit_price
+        then = "counted held at its full size until the venue shows what it holds"
+    else:
+        contracts, capital = first.filled, -first.cash
+        then = f"{first.symbol} on {first.venue} is not sold back while {leg.symbol} may fill"
+    rec.outcome = "held"
+    rec.reason = (
+        f"{leg.role} leg {leg.symbol} on {leg.venue} unresolved: still {leg.status} after "
+        f"leg_timeout_s={ex.config.leg_timeout_s} and its cancel; {then}"
+    )
+    rec.held[first.symbol] = contracts
+    rec.capital = capital
+    rec.fees = sum((sent.fee for sent in rec.legs), ZERO)
+    ex.book.record_trade(rec.ts, ZERO)
+    ex.book_pair(
+        OpenPair(opp.pair_id, opp.event, opp.direction, contracts, capital, opp.settles_at_ms,
+                 (first.venue,), (first.symbol,))
+    )  # fmt: skip
+    gateway = ex.gateways[first.venue]
+    gateway.publish(
+        Event(
+            EventKind.ARB_HELD,
+            gateway.now_ms(),
+            {
+                "path": f"{rec.pair_id} d{rec.direction}",
+                "pair_id": rec.pair_id,
+                "mode": ex.mode,
+                "held": {first.symbol: plain(contracts)},
+                "reason": rec.reason,
+                "message": (
+                    f"[{ex.mode}] pair {rec.pair_id}: {contracts} {first.symbol} held on "
+                    f"{first.venue} ({rec.reason}); check both venues' orders and positions, "
+                    "then sell or hedge it by hand"
+                ),
+            },
+            first.venue,
+            first.symbol,
+            ex.strategy_id,
+            "critical",
+        )
+    )
