@@ -369,7 +369,7 @@ class TradingNode:
         # run figures, which it alone moves) otherwise.
         held = self._held
         if held is None or self._held_n != len(self.portfolio.marks):
-            held = self._held_symbols()
+            held = self.held_symbols()
         fresh = self._equity_dirty or symbol in held
         if fresh:
             self._equity = equity = self.portfolio.equity()
@@ -440,7 +440,12 @@ class TradingNode:
         """Count one recorded arbitrage cycle in its strategy's figures."""
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
-    def _held_symbols(self) -> frozenset[str]:
+    def held_cached(self) -> frozenset[str] | None:
+        """`held_symbols()` as last counted, or None when a fill, a balance change or a new
+        mark has made it stale (then call `held_symbols()`); counts nothing itself."""
+        return self._held if self._held_n == len(self.portfolio.marks) else None
+
+    def held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) anywhere, or that value one."""
         held = self._held
         marks = self.portfolio.marks
