@@ -31,7 +31,7 @@ def test_held_candles_without_an_exit_skip_the_strategy_and_change_nothing(
 
     def counting(self, symbol, held=None, candle=None):
         mine = real(self, symbol, held, candle)
-        if mine is not None and symbol in self._node._held_symbols():
+        if mine is not None and symbol in self._node.held_symbols():
             held_quiet.append(symbol)
         return mine
 

@@ -30,7 +30,7 @@ def _cash_node(tmp_path: Path) -> TradingNode:
 
 def _seen_after(node: TradingNode) -> tuple[Decimal, frozenset[str]]:
     node._observe_equity(120_000, "ETH/USDT")  # a quote of a symbol not held before
-    return node._equity, node._held_symbols()
+    return node._equity, node.held_symbols()
 
 
 def test_a_reconciliation_that_finds_a_deposit_refreshes_the_equity(tmp_path):

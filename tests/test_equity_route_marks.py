@@ -48,7 +48,7 @@ def test_a_mark_on_a_held_assets_valuation_route_refreshes_the_equity(
     assert p.equity() == D(after)
     assert node._equity == D(after)  # not the cached figure of before the move
     assert node.run_equity.peak == max(D(before), D(after))
-    assert moved in node._held_symbols()  # the loop's shortcut and the bulk advance read this
+    assert moved in node.held_symbols()  # the loop's shortcut and the bulk advance read this
 
 
 def test_a_mark_off_every_route_is_still_left_out(tmp_path):
@@ -56,7 +56,7 @@ def test_a_mark_off_every_route_is_still_left_out(tmp_path):
     p = node.portfolio
     p.set_balances("paper", [Balance("paper", "ETH", D("1"))])
     p.marks.update({"ETH/USDT": D("1000"), "ADA/USDT": D("0.5")})
-    assert node._held_symbols() == {"ETH/USDT"}
+    assert node.held_symbols() == {"ETH/USDT"}
 
 
 def test_a_mark_on_a_venues_own_hop_refreshes_the_equity(tmp_path):
@@ -74,4 +74,4 @@ def test_a_mark_on_a_venues_own_hop_refreshes_the_equity(tmp_path):
     node._observe_equity(120_000, "BTC/USDT")
     assert p.equity() == D("1500")
     assert node._equity == D("1500")  # not the cached figure of before the move
-    assert "BTC/USDT" in node._held_symbols()
+    assert "BTC/USDT" in node.held_symbols()

@@ -81,14 +81,14 @@ async def test_a_hung_balance_call_does_not_stall_the_heartbeat_or_the_kill_file
 
             node.venues["binance"].fetch_balances = hang  # type: ignore[method-assign]
             polls = 0
-            poll = node.poll_kill_sentinel
+            poll = node.kill_switch.poll
 
-            async def counted() -> dict[str, Any] | None:
+            def counted() -> Any:
                 nonlocal polls
                 polls += 1
-                return await poll()
+                return poll()
 
-            node.poll_kill_sentinel = counted  # type: ignore[method-assign]
+            node.kill_switch.poll = counted  # type: ignore[method-assign]
             for coid in closes:
                 expire_on_venue(ex, coid)
             await eventually(lambda: asked > 0, 30)

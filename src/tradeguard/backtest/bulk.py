@@ -103,7 +103,7 @@ def _active_rows(series: dict[str, list[Candle]], strategies: Sequence[Any]) -> 
 def can_skip(node: TradingNode) -> bool:
     """Tell whether the node holds nothing, so that a candle without a signal is bookkeeping."""
     return (
-        not node._held_symbols()  # first: what fails most (something is held)
+        not node.held_symbols()  # first: what fails most (something is held)
         and not node.orders.open
         and not node._ctx.queue
         and not node.market.candle_listeners
@@ -161,7 +161,7 @@ class QuietSymbols:
         if mine is None:
             return None
         node = self._node
-        holding = symbol in (node._held_symbols() if held is None else held)
+        holding = symbol in (node.held_symbols() if held is None else held)
         orders = node.orders
         if orders.open and any(o.symbol == symbol for o in orders.open.values()):
             return None

@@ -124,7 +124,8 @@ async def _replay_loop(
     perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
     commit_due, committed_state = perf() + interval, risk.state
     plan, next_signal, quiet, close_at = _skip_parts(node, pace is None and bars is None)
-    held_symbols, units, active = node._held_symbols, node._candle_units, TradingState.ACTIVE
+    held_symbols, units, active = node.held_symbols, node._candle_units, TradingState.ACTIVE
+    held_cached, advance = node.held_cached, (None if sim is None else sim.advance_to)
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
     i = start_idx - 1
     while i + 1 < total:
@@ -132,7 +133,7 @@ async def _replay_loop(
         symbol = (c := candles[i]).symbol
         skipping = None
         if next_signal is not None and next_signal[i] != i:
-            held = node._held if node._held_n == len(marks) else None  # without the call
+            held = held_cached()
             held = held_symbols() if held is None else held
             if not held and can_skip(node):
                 i = await _skip(node, candles, plan, i, (every, progress, pacer))
@@ -145,8 +146,8 @@ async def _replay_loop(
         close_ts = c.ts + c.interval_s * 1000 if close_at is None else close_at[i]
         if pace is not None:
             await _paced_wait(node, pace, candles, i, unit.dirty and i > start_idx)
-        if sim is not None and close_ts > sim._now:
-            sim._now = close_ts  # sim.advance_to(close_ts), without the call
+        if advance is not None:
+            advance(close_ts)
         market_on_candle(c)
         marks[symbol] = c.close
         paper = paper_by_symbol.get(symbol)
@@ -154,7 +155,7 @@ async def _replay_loop(
             paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()
-        held = node._held if node._held_n == len(marks) else None  # lo, hi: _observe_equity
+        held = held_cached()  # lo, hi: _observe_equity
         still = held is not None and symbol not in held and not node._equity_dirty
         if not still or not lo <= close_ts < hi or risk.state is not active:
             lo, hi = _observe_equity(node, close_ts, symbol, units, still)

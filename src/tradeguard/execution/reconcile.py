@@ -157,7 +157,16 @@ async def reconcile_all(node: ReconcileHost, trigger: str = "startup") -> Reconc
 async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> ReconcileReport:
     """Reconcile, halt the node when it fails, and lift a halt only the reconciler had set."""
     report = await reconcile_all(node, trigger)
-    risk = node.risk
+    gate(node, report)
+    return report
+
+
+def gate(node: ReconcileHost, report: ReconcileReport) -> None:
+    """Apply `report` to the trading state: a failure halts (unless a halt stands already), a
+    success lifts a halt only the reconciler had set. Right however late it comes: a halt set
+    by anyone else meanwhile (kill switch, loss limit, operator) is never taken over nor
+    lifted."""
+    risk, trigger = node.risk, report.trigger
     if not report.ok:
         log.error("%s reconciliation failed: %s", trigger, report.reason)
         # A halt set by someone else (kill switch, loss limit, operator) already blocks every
@@ -169,7 +178,6 @@ async def reconcile_and_gate(node: ReconcileHost, trigger: str = "periodic") -> 
             risk.lift_own_halt(RECONCILER, f"{trigger} reconciliation completed")
         except ResumeRefused as exc:  # a loss limit's day-long halt came on meanwhile
             log.warning("%s reconciliation completed; trading stays HALTED: %s", trigger, exc)
-    return report
 
 
 class _Call(Protocol):

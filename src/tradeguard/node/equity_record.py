@@ -30,9 +30,9 @@ def observe_equity(node: TradingNode, ts: int, symbol: str = "") -> None:
     """Record the equity at `ts` (recomputed when `symbol` moves a holding or it is stale)."""
     # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
     # run figures, which it alone moves) otherwise.
-    held = node._held
-    if held is None or node._held_n != len(node.portfolio.marks):
-        held = node._held_symbols()
+    held = node.held_cached()
+    if held is None:
+        held = node.held_symbols()
     fresh = node._equity_dirty or symbol in held
     risk = node.risk
     if fresh:

@@ -1,8 +1,8 @@
 """The live loop: venue streams -> strategies -> the order path, with its background duties.
 
 Duties: the kill-switch sentinel, checkpoints and a heartbeat, periodic settlement and
-reconciliation, order timeouts, retries of unresolved orders, the balance sync (or, without
-one, the reference prices' own refresh), the dead-man ping and scheduled backups.
+reconciliation, order timeouts, retries of unresolved orders (node.duties), the balance sync
+(or, without one, the reference prices' own refresh), the dead-man ping and scheduled backups.
 """
 
 from __future__ import annotations
@@ -11,25 +11,21 @@ import asyncio
 import gc
 import logging
 import os
-import socket
 import time
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
-from tradeguard.execution.reconcile import reconcile_and_gate, sync_held
-from tradeguard.execution.settlement import settle_resolved
+from tradeguard.execution.reconcile import sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
+from tradeguard.node.duties import duties
 from tradeguard.node.health import dead_man_ping
-from tradeguard.node.kill_follow import FollowUpPasses
-from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.loop_errors import quiet_unread_network_errors
 from tradeguard.node.stats import HEARTBEAT_KEY, RunSummary, wall_ms
 from tradeguard.storage.bot_rows import BotRows
 
 log = logging.getLogger(__name__)
-_HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 
 if TYPE_CHECKING:
     from tradeguard.node.backups import ScheduledBackups
@@ -113,7 +109,7 @@ def _start_duties(
     node: TradingNode, tasks: list[asyncio.Task[None]], backups: ScheduledBackups | None
 ) -> None:
     """Start the background duties, appending each task to `tasks` as it starts."""
-    tasks.append(asyncio.create_task(_duties(node), name="duties"))
+    tasks.append(asyncio.create_task(duties(node), name="duties"))
     sync = balance_sync(node)
     if sync is not None:
         interval = node.config.reconcile.balance_sync_interval_s
@@ -196,46 +192,3 @@ def bot_quotes(node: TradingNode) -> list[Subscription]:
     for name, venue in node.venues.items():
         subs.extend(Subscription("quotes", name, s) for s in getattr(venue, "quote_symbols", ()))
     return subs
-
-
-async def _duties(node: TradingNode) -> None:
-    follow = FollowUpPasses(node)
-    try:
-        await _duty_passes(node, follow)
-    finally:
-        await follow.stop()
-
-
-async def _duty_passes(node: TradingNode, follow: FollowUpPasses) -> None:
-    cfg = node.config.node
-    next_ckpt = next_rec = next_kill = time.monotonic()
-    next_rec += cfg.reconcile_interval_s
-    nap = min(cfg.kill_poll_interval_s, 0.2)
-    woke_due: float | None = None
-    while True:
-        now = time.monotonic()
-        # How late the loop woke this task: the event-loop lag the health check reads.
-        node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
-        if now >= next_kill:
-            await node.poll_kill_sentinel()
-            # the kill's flatten of what working closes left: not awaited, a hung venue's
-            # balance read would hold the beat, the kill file and the timeouts
-            follow.start()
-            next_kill = now + cfg.kill_poll_interval_s
-        if now >= next_ckpt:
-            node._checkpoint(node.clock.now_ms())
-            beat = {"pid": os.getpid(), "host": _HOST, "ts": node.clock.now_ms(),
-                    "wall_ms": wall_ms()}  # fmt: skip
-            node.storage.kv_set(HEARTBEAT_KEY, beat)
-            next_ckpt = now + cfg.checkpoint_interval_s
-        if now >= next_rec:
-            await settle_resolved(node)
-            node.reconcile_report = await reconcile_and_gate(node, "periodic")
-            if node.reconcile_report.ok:  # a kill a failed start left unfinished ends now
-                await finish_interrupted_kill(node)
-            next_rec = now + cfg.reconcile_interval_s
-        await node.timeouts.sweep()
-        if node.orders.unknown:
-            await node.orders.retry_unknown()
-        woke_due = time.monotonic() + nap
-        await asyncio.sleep(nap)

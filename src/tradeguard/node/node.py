@@ -6,7 +6,6 @@ builder wires the parts, the replay loop lives in `backtest.replay`, the live lo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -28,8 +27,7 @@ from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.execution.timeouts import OrderTimeouts
 from tradeguard.marketdata.state import MarketState
 from tradeguard.model.enums import TradingMode
-from tradeguard.model.errors import ConfigError
-from tradeguard.model.events import Event, EventKind
+from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, plain
@@ -39,7 +37,7 @@ from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.equity_record import daily_summary, observe_equity
 from tradeguard.node.held import HeldSymbols
-from tradeguard.node.kill_follow import flatten_and_follow
+from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
@@ -408,7 +406,12 @@ class TradingNode:
         """Count one recorded arbitrage cycle in its strategy's figures."""
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
-    def _held_symbols(self) -> frozenset[str]:
+    def held_cached(self) -> frozenset[str] | None:
+        """`held_symbols()` as last counted, or None when a fill, a balance change or a new
+        mark has made it stale (then call `held_symbols()`); counts nothing itself."""
+        return self._held if self._held_n == len(self.portfolio.marks) else None
+
+    def held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) anywhere, or that value one."""
         held = self._held
         marks = self.portfolio.marks
@@ -446,33 +449,14 @@ class TradingNode:
         """Halt (unless `request` was triggered already), cancel every open order on every
         venue, optionally flatten; report it all."""
         request = request or self.kill_switch.trigger(reason, by, flatten)
-        return await self._execute_kill(request)
-
-    async def _execute_kill(self, request: KillRequest) -> dict[str, Any]:
-        report = self.kill_switch.report(request)
-        cancelled, failed = await self.orders.cancel_all()
-        report.cancelled.extend(cancelled)
-        report.failed.extend(failed)
-        if request.flatten:
-            # each close is capped around its own venue's price: subscribe where none streams
-            # (a venue that cannot answer leaves its close to be denied and reported, as before)
-            held = sorted({(p.venue, p.symbol) for p in self.portfolio.open_positions()})
-            subscribe = (self.ensure_market_data(v, s) for v, s in held)
-            await asyncio.gather(*subscribe, return_exceptions=True)
-            await flatten_and_follow(self, report)
-        self.kill_switch.finish(report)
-        self.flush_audit()
-        sentinel = self.kill_switch.sentinel_path
-        if sentinel is not None:
-            sentinel.unlink(missing_ok=True)
-        return report.to_json()
+        return await execute_kill(self, request)
 
     async def poll_kill_sentinel(self) -> dict[str, Any] | None:
         """Run the kill switch if the sentinel file has appeared; return its report."""
         request = self.kill_switch.poll()
         if request is None:
             return None
-        return await self._execute_kill(request)
+        return await execute_kill(self, request)
 
     def summary(self, elapsed_s: float = 0.0) -> RunSummary:
         """Return the end-of-run summary, its money figures from `figures()`."""
@@ -508,29 +492,6 @@ class TradingNode:
             elapsed_s=elapsed_s,
             open_positions=open_pos,
         )
-
-    def _check_key(self, venue: Any) -> None:
-        """A key that can withdraw funds: a critical venue error (alerted) and, in live mode,
-        no start unless the venue's config allows it by name."""
-        warning = getattr(venue, "withdrawal_warning", None)
-        if not warning:
-            return
-        self.bus.publish(
-            Event(
-                EventKind.VENUE_ERROR,
-                self.clock.now_ms(),
-                {"error": warning, "op": "api_key_permissions"},
-                venue=venue.name,
-                severity="critical",
-            )
-        )
-        vc = next((v for v in self.config.venues if v.name == venue.name), None)
-        if self.mode is TradingMode.LIVE and not (vc is not None and vc.allow_withdrawal_key):
-            raise ConfigError(
-                f"venue {venue.name}: refusing to trade live with an API key that can withdraw "
-                f"funds ({warning}); create a key with trading permission only, or set "
-                f"allow_withdrawal_key = true on venue {venue.name} to accept the risk"
-            )
 
     def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:
         self.bus.publish(Event(kind=kind, ts=self.clock.now_ms(), data=data, severity=severity))

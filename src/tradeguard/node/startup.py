@@ -10,8 +10,11 @@ await before_trading(node, streaming) # held assets priced, cut arbitrage unwoun
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tradeguard.model.enums import TradingMode
+from tradeguard.model.errors import ConfigError
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import STABLECOINS, ZERO
 from tradeguard.node.interrupted import take_up_interrupted
 from tradeguard.node.kill_restart import finish_interrupted_kill
@@ -41,7 +44,7 @@ async def connect_venues(node: TradingNode) -> None:
             paper.resolutions = data.fetch_resolutions  # settlement, from public listings
     for venue in node.venues.values():
         await venue.connect()
-        node._check_key(venue)
+        check_key(node, venue)
         for inst in (await venue.load_instruments()).values():
             node.market.add_instrument(inst)
             node.portfolio.lot_steps[(inst.venue, inst.symbol)] = inst.amount_step
@@ -53,6 +56,30 @@ async def connect_venues(node: TradingNode) -> None:
         if adopt is not None:
             for order in [o for o in node.orders.open.values() if o.venue == venue.name]:
                 adopt(order)
+
+
+def check_key(node: TradingNode, venue: Any) -> None:
+    """A key that can withdraw funds: a critical venue error (alerted) and, in live mode,
+    no start unless the venue's config allows it by name."""
+    warning = getattr(venue, "withdrawal_warning", None)
+    if not warning:
+        return
+    node.bus.publish(
+        Event(
+            EventKind.VENUE_ERROR,
+            node.clock.now_ms(),
+            {"error": warning, "op": "api_key_permissions"},
+            venue=venue.name,
+            severity="critical",
+        )
+    )
+    vc = next((v for v in node.config.venues if v.name == venue.name), None)
+    if node.mode is TradingMode.LIVE and not (vc is not None and vc.allow_withdrawal_key):
+        raise ConfigError(
+            f"venue {venue.name}: refusing to trade live with an API key that can withdraw "
+            f"funds ({warning}); create a key with trading permission only, or set "
+            f"allow_withdrawal_key = true on venue {venue.name} to accept the risk"
+        )
 
 
 async def before_trading(node: TradingNode, streaming: bool) -> None:

@@ -1,0 +1,208 @@
+"""The live loop's background duties: what runs beside the streams on a schedule of its own.
+
+```python
+await duties(node)   # one task of the live loop, cancelled when the loop ends
+```
+
+Every pass (`node.kill_poll_interval_s`, at most 0.2 s apart) beats the heartbeat, reads the
+kill file, writes a checkpoint and the stored heartbeat when due, sweeps order timeouts and asks
+again about unresolved orders. What waits on a venue runs as a task of its own, one at a time of
+each kind, so that a venue whose REST hangs (up to `reconcile.call_attempts` x
+`reconcile.call_timeout_s` per call) holds neither the heartbeat nor the kill file:
+
+- the kill's cancels (and flatten): the kill file halts trading at once, on the pass that finds
+  it; cancelling runs in a task. A kill asked for while one still runs waits for it to end
+  (kills queue, each runs whole); a kill cut short by a stop is finished at the next start
+  (node.kill_restart);
+- periodic settlement and reconciliation, every `node.reconcile_interval_s` from the start of the
+  last one; none starts while a kill runs, and the next waits for the last to end. Its report
+  is applied the moment it is complete (in the same step of the event loop as the venue's last
+  answer: nothing else moves between them), however late that is: a failure halts trading
+  unless a halt stands already; a success lifts only a halt the reconciler set itself, never a
+  kill's, a loss limit's or an operator's that came meanwhile (`execution.reconcile.gate`).
+  Trading blocked by a failed reconciliation thus stays blocked until one succeeds. While a
+  reconciliation runs, the pass leaves unresolved orders to it (it asks about them itself);
+- the kill's follow-up passes (node.kill_follow).
+
+A task that fails ends the duties with its error, as an error awaited in the pass did; a stop
+cancels what still runs and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from tradeguard.execution.reconcile import ReconcileReport, gate, reconcile_all
+from tradeguard.execution.settlement import settle_resolved
+from tradeguard.node.kill_follow import FollowUpPasses
+from tradeguard.node.kill_restart import finish_interrupted_kill
+from tradeguard.node.kill_run import execute_kill
+from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
+_HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
+T = TypeVar("T")
+Job = Callable[[], Coroutine[Any, Any, Any]]
+
+
+class OneAtATime(Generic[T]):
+    """At most one task of a kind: start one when none runs, take its end, cancel it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.task: asyncio.Task[T] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def start(self, job: Callable[[], Coroutine[Any, Any, T]]) -> bool:
+        """Start `job` unless a task still runs; say whether it started."""
+        if self.task is not None:
+            return False
+        self.task = asyncio.create_task(job(), name=self.name)
+        return True
+
+    def take(self) -> tuple[bool, T | None]:
+        """(True, result) once the task has ended (raising what it raised), else (False, None)."""
+        task = self.task
+        if task is None or not task.done():
+            return False, None
+        self.task = None
+        if task.cancelled():
+            return False, None
+        return True, task.result()
+
+    async def stop(self) -> None:
+        """Cancel the task if it runs and wait for it; log what one that had ended raised."""
+        task, self.task = self.task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("%s failed: %s", self.name, exc, exc_info=exc)
+
+
+class KillRunner:
+    """The kills the live loop runs: each asked-for kill's cancels in a task, one at a time."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.pending: deque[Job] = deque()
+        self.running: OneAtATime[Any] = OneAtATime("kill")
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.pending) or self.running.busy
+
+    def poll(self) -> None:
+        """Read the kill file: when it has appeared, trading halts now; its cancels queue."""
+        request = self.node.kill_switch.poll()
+        if request is not None:
+            self.add(partial(execute_kill, self.node, request))
+
+    def add(self, job: Job) -> None:
+        self.pending.append(job)
+        self.step()
+
+    def step(self) -> None:
+        """Take a kill that ended (raising what it raised); start the next one waiting."""
+        self.running.take()
+        if self.pending and self.running.start(self.pending[0]):
+            self.pending.popleft()
+
+    async def stop(self) -> None:
+        self.pending.clear()  # triggered (stored) already: the next start finishes the last
+        await self.running.stop()
+
+
+class PeriodicReconcile:
+    """Settlement and reconciliation every `node.reconcile_interval_s`, in a task of its own."""
+
+    def __init__(self, node: TradingNode, kills: KillRunner) -> None:
+        self.node = node
+        self.kills = kills
+        self.running: OneAtATime[ReconcileReport] = OneAtATime("reconcile")
+        self.next_due = time.monotonic() + node.config.node.reconcile_interval_s
+
+    @property
+    def busy(self) -> bool:
+        return self.running.busy
+
+    def step(self, now: float) -> None:
+        """Take a reconciliation that ended; start one when due and no kill runs."""
+        ended, report = self.running.take()
+        if ended and report is not None and report.ok:
+            # a kill a failed start left unfinished ends now (it cancels: a task of its own)
+            self.kills.add(partial(finish_interrupted_kill, self.node))
+        if now >= self.next_due and not self.kills.busy and self.running.start(self._run):
+            self.next_due = now + self.node.config.node.reconcile_interval_s
+
+    async def _run(self) -> ReconcileReport:
+        node = self.node
+        await settle_resolved(node)
+        report = await reconcile_all(node, "periodic")
+        gate(node, report)  # no await since the last answer: applied as it was found
+        node.reconcile_report = report
+        return report
+
+    async def stop(self) -> None:
+        await self.running.stop()
+
+
+async def duties(node: TradingNode) -> None:
+    """Run the live loop's duties until cancelled; stop what they started on the way out."""
+    follow = FollowUpPasses(node)
+    kills = KillRunner(node)
+    reconcile = PeriodicReconcile(node, kills)
+    try:
+        await _passes(node, follow, kills, reconcile)
+    finally:
+        await reconcile.stop()
+        await kills.stop()
+        await follow.stop()
+
+
+async def _passes(
+    node: TradingNode, follow: FollowUpPasses, kills: KillRunner, reconcile: PeriodicReconcile
+) -> None:
+    cfg = node.config.node
+    next_ckpt = next_kill = time.monotonic()
+    nap = min(cfg.kill_poll_interval_s, 0.2)
+    woke_due: float | None = None
+    while True:
+        now = time.monotonic()
+        # How late the loop woke this task: the event-loop lag the health check reads.
+        node.liveness.beat(None if woke_due is None else max(0.0, now - woke_due))
+        if now >= next_kill:
+            kills.poll()
+            if not kills.busy:  # a pass reads what the running kill's flatten stores
+                # the kill's flatten of what working closes left: not awaited, a hung venue's
+                # balance read would hold the beat, the kill file and the timeouts
+                follow.start()
+            next_kill = now + cfg.kill_poll_interval_s
+        kills.step()
+        if now >= next_ckpt:
+            node._checkpoint(node.clock.now_ms())
+            beat = {"pid": os.getpid(), "host": _HOST, "ts": node.clock.now_ms(),
+                    "wall_ms": wall_ms()}  # fmt: skip
+            node.storage.kv_set(HEARTBEAT_KEY, beat)
+            next_ckpt = now + cfg.checkpoint_interval_s
+        reconcile.step(now)
+        await node.timeouts.sweep()
+        if node.orders.unknown and not reconcile.busy:
+            await node.orders.retry_unknown()
+        woke_due = time.monotonic() + nap
+        await asyncio.sleep(nap)
