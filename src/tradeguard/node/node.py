@@ -39,11 +39,9 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
-from tradeguard.node.kill_follow import flatten_and_follow
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
-from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
 from tradeguard.portfolio.figures import Figures, TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
@@ -60,6 +58,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.execution.balance_sync import BalanceSync
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
+    from tradeguard.portfolio.arb_summary import ArbSummary
 
 log = logging.getLogger(__name__)
 
@@ -440,6 +439,8 @@ class TradingNode:
 
     def note_arb_cycle(self, row: Mapping[str, Any]) -> None:
         """Count one recorded arbitrage cycle in its strategy's figures."""
+        from tradeguard.portfolio.arb_summary import ArbSummary  # multi-leg strategies only
+
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
     def _held_symbols(self) -> frozenset[str]:
@@ -507,6 +508,8 @@ class TradingNode:
             held = sorted({(p.venue, p.symbol) for p in self.portfolio.open_positions()})
             subscribe = (self.ensure_market_data(v, s) for v, s in held)
             await asyncio.gather(*subscribe, return_exceptions=True)
+            from tradeguard.node.kill_follow import flatten_and_follow  # a kill that flattens
+
             await flatten_and_follow(self, report)
         self.kill_switch.finish(report)
         self.flush_audit()
