@@ -412,7 +412,7 @@ class TradingNode:
         run = self.run_equity
         trades = {sid: replace(t) for sid, t in self._trade_totals.items()}
         for sid, cycles in self.arb_cycles.items():
-            trades[sid] = self._cycle_totals(cycles, trades.get(sid))
+            trades[sid] = cycles.trade_totals(self.portfolio.price_of, trades.get(sid))
         return Figures(
             equity=equity,
             start_equity=ZERO if run.start is None else run.start,
@@ -423,18 +423,6 @@ class TradingNode:
             max_drawdown_pct=run.max_drawdown_pct,
             drawdown_pct=max(drawdown_pct(run.peak, equity) or ZERO, ZERO),
             trades=trades,
-        )
-
-    def _cycle_totals(self, cycles: ArbSummary, closed: TradeTotals | None) -> TradeTotals:
-        """A multi-leg strategy's trades: each cycle with a fill, its profit valued now."""
-        pnl = ZERO
-        for asset, profit in cycles.profit.items():
-            price = self.portfolio.price_of(asset)
-            if price is not None:  # an asset without a price stays out of P&L, not the counts
-                pnl += profit * price
-        base = closed or TradeTotals()
-        return TradeTotals(
-            base.trades + cycles.with_fill, base.wins + cycles.profitable, base.pnl + pnl
         )
 
     def note_arb_cycle(self, row: Mapping[str, Any]) -> None:
