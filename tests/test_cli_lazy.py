@@ -94,6 +94,8 @@ HEAVY = [
     "rich.progress",  # no progress bar
     "rich.table",  # and no table
     "sqlalchemy.dialects.postgresql",  # a SQLite database never needs it
+    "tradeguard.node.kill_follow",  # a kill that flattens
+    "tradeguard.portfolio.arb_summary",  # multi-leg strategies' cycles
 ]
 
 

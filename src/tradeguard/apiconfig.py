@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from tradeguard.model.fields import empty_list
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -28,7 +30,7 @@ class ApiConfig(_Strict):
     # open connections (WebSocket streams included) beyond this are answered 503 and closed
     max_connections: int = Field(default=256, ge=4, le=10_000)
     # addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)
-    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+    trusted_proxies: list[str] = Field(default_factory=empty_list, max_length=64)
     # a plain POST /api/v1/kill (no flatten) also needs the caller's TOTP code in X-TOTP
     require_totp_for_kill: bool = False
 

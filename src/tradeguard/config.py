@@ -35,6 +35,7 @@ from tradeguard.config_hints import unknown_key_message
 from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.fields import empty_dict, empty_list
 from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_RULE, is_symbol
@@ -104,10 +105,10 @@ class VenueConfig(_Strict):
     sandbox: bool = True
     rest_url: str | None = None  # our local sandbox exchange, e.g. http://127.0.0.1:8765
     ws_url: str | None = None
-    balances: dict[str, Decimal] = Field(default_factory=dict)
-    instruments: list[InstrumentConfig] = Field(default_factory=list)
+    balances: dict[str, Decimal] = Field(default_factory=empty_dict)
+    instruments: list[InstrumentConfig] = Field(default_factory=empty_list)
     fill_model: FillModelConfig = Field(default_factory=FillModelConfig)
-    symbols: list[Symbol] = Field(default_factory=list, max_length=10_000)
+    symbols: list[Symbol] = Field(default_factory=empty_list, max_length=10_000)
     # kind = "paper" in sandbox mode: the exchange venue whose live streams (books, trades,
     # quotes, candles) feed this venue's strategies and fills; a kalshi or polymarket venue
     # (data_only = true) feeds a paper venue of the same `exchange`, which takes its markets
@@ -171,7 +172,7 @@ class DataConfig(_Strict):
     # Longer bars built from this file's candles as they replay (paper replay and backtest):
     # each of this symbol's strategies gets `on_bar(interval_s, bar)` for every completed one.
     # Each must be a multiple of the file's own (or --timeframe's) interval.
-    timeframes: list[str] = Field(default_factory=list)
+    timeframes: list[str] = Field(default_factory=empty_list)
 
     @field_validator("timeframes")
     @classmethod
@@ -190,7 +191,7 @@ class StrategyConfig(_Strict):
     venue: str = "paper"
     symbol: Symbol = "BTC/USDT"
     enabled: bool = True
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=empty_dict)
     # unfilled limit orders are cancelled after this many seconds (0 = never)
     order_timeout_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
     # on timeout, re-send the unfilled rest of an entry at the current best price
@@ -337,14 +338,14 @@ class Config(_Strict):
     mode: TradingMode = TradingMode.PAPER
     node: NodeConfig = Field(default_factory=NodeConfig)
     data: list[DataConfig] = Field(default_factory=lambda: [DataConfig()])
-    venues: list[VenueConfig] = Field(default_factory=list)
-    strategies: list[StrategyConfig] = Field(default_factory=list)
+    venues: list[VenueConfig] = Field(default_factory=empty_list)
+    strategies: list[StrategyConfig] = Field(default_factory=empty_list)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
-    bots: list[BotConfig] = Field(default_factory=list, max_length=200)
+    bots: list[BotConfig] = Field(default_factory=empty_list, max_length=200)
     # The config file's folder: relative strategy files are looked up there first.
     _source_dir: Path | None = PrivateAttr(default=None)
 

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from tradeguard.model.fields import empty_list
+
 # Rule names: the keys of `AlertRules` and of `AlertsConfig.min_interval_s`.
 RULE_NAMES = (
     "position_opened",
@@ -149,7 +151,7 @@ class SmtpConfig(_Strict):
     username: str = ""
     password: SecretStr = SecretStr("")
     from_addr: str = ""
-    to_addrs: list[str] = Field(default_factory=list)
+    to_addrs: list[str] = Field(default_factory=empty_list)
     subject_prefix: str = "[tradeguard]"
 
     @model_validator(mode="after")

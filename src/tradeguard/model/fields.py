@@ -45,3 +45,16 @@ def parse_utc(text: str | None, field: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+# Empty defaults of config fields. pydantic reads the signature of every default factory as a
+# model is built; a builtin's (`list`, `dict`) is parsed from its text signature with the
+# tokenizer (its first use compiles the tokenizer's regexes), a Python function's is not.
+def empty_list() -> list[Any]:
+    """A new empty list: `Field(default_factory=empty_list)`."""
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty dict: `Field(default_factory=empty_dict)`."""
+    return {}

@@ -24,7 +24,6 @@ from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import KILL_SENTINEL_KEY
-from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import RiskEngine
@@ -113,6 +112,8 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node._closed_seen = len(node.portfolio.closed_trades)
     # Multi-leg strategies open no positions: their trades are their recorded cycles.
     for sid in arb_strategy_ids(node.storage):
+        from tradeguard.portfolio.arb_summary import ArbSummary
+
         summary = node.arb_cycles[sid] = ArbSummary()
         for row in load_arb_executions(node.storage, strategy_id=sid):
             summary.add(row)

@@ -91,7 +91,7 @@ def fill_run_state(node: TradingNode, state: RunState, strategy_id: str) -> None
     totals = node.fold_closed_trades().get(strategy_id) or TradeTotals()
     cycles = node.arb_cycles.get(strategy_id)
     if cycles is not None:  # a multi-leg strategy's trades are its cycles, as figures() counts
-        totals = node._cycle_totals(cycles, totals)
+        totals = cycles.trade_totals(node.portfolio.price_of, totals)
     state.total_trades = totals.trades
     state.winning_trades = totals.wins
     state.losing_trades = totals.trades - totals.wins

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.node.kill_follow import flatten_and_follow
 from tradeguard.risk.kill import KillRequest
 
 if TYPE_CHECKING:
@@ -34,6 +33,8 @@ async def execute_kill(node: TradingNode, request: KillRequest) -> dict[str, Any
         held = sorted({(p.venue, p.symbol) for p in node.portfolio.open_positions()})
         subscribe = (node.ensure_market_data(v, s) for v, s in held)
         await asyncio.gather(*subscribe, return_exceptions=True)
+        from tradeguard.node.kill_follow import flatten_and_follow  # a kill that flattens
+
         await flatten_and_follow(node, report)
     node.kill_switch.finish(report)
     node.flush_audit()

@@ -41,7 +41,6 @@ from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import Liveness, RunStats, RunSummary
-from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.portfolio.equity import EquityTracker, drawdown_pct
 from tradeguard.portfolio.figures import Figures, TradeTotals
 from tradeguard.portfolio.portfolio import Portfolio
@@ -58,6 +57,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.execution.balance_sync import BalanceSync
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
+    from tradeguard.portfolio.arb_summary import ArbSummary
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +377,7 @@ class TradingNode:
         run = self.run_equity
         trades = {sid: replace(t) for sid, t in self._trade_totals.items()}
         for sid, cycles in self.arb_cycles.items():
-            trades[sid] = self._cycle_totals(cycles, trades.get(sid))
+            trades[sid] = cycles.trade_totals(self.portfolio.price_of, trades.get(sid))
         return Figures(
             equity=equity,
             start_equity=ZERO if run.start is None else run.start,
@@ -390,20 +390,10 @@ class TradingNode:
             trades=trades,
         )
 
-    def _cycle_totals(self, cycles: ArbSummary, closed: TradeTotals | None) -> TradeTotals:
-        """A multi-leg strategy's trades: each cycle with a fill, its profit valued now."""
-        pnl = ZERO
-        for asset, profit in cycles.profit.items():
-            price = self.portfolio.price_of(asset)
-            if price is not None:  # an asset without a price stays out of P&L, not the counts
-                pnl += profit * price
-        base = closed or TradeTotals()
-        return TradeTotals(
-            base.trades + cycles.with_fill, base.wins + cycles.profitable, base.pnl + pnl
-        )
-
     def note_arb_cycle(self, row: Mapping[str, Any]) -> None:
         """Count one recorded arbitrage cycle in its strategy's figures."""
+        from tradeguard.portfolio.arb_summary import ArbSummary  # multi-leg strategies only
+
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
     def held_cached(self) -> frozenset[str] | None:

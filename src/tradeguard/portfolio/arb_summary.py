@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradeguard.model.money import plain
+from tradeguard.portfolio.figures import TradeTotals
 
 OUTCOMES = ("completed", "unwound", "held", "rejected", "failed")
 WITH_FILL = frozenset({"completed", "unwound", "held"})
@@ -81,6 +82,21 @@ class ArbSummary:
     held_cycles: int = 0
     last_held_ts: int | None = None
     results: list[CycleResult] = field(default_factory=list)
+
+    def trade_totals(
+        self, price_of: Callable[[str], Decimal | None], closed: TradeTotals | None
+    ) -> TradeTotals:
+        """A multi-leg strategy's trades, `closed` and these cycles: each cycle with a fill, its
+        profit valued now (`price_of` an asset in the run's valuation asset)."""
+        pnl = _ZERO
+        for asset, profit in self.profit.items():
+            price = price_of(asset)
+            if price is not None:  # an asset without a price stays out of P&L, not the counts
+                pnl += profit * price
+        base = closed or TradeTotals()
+        return TradeTotals(
+            base.trades + self.with_fill, base.wins + self.profitable, base.pnl + pnl
+        )
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Fold in one recorded cycle."""

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tradeguard.model.fields import empty_dict
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
@@ -50,8 +51,8 @@ class DexVenueConfig(BaseModel):
     chain_id: int | None = Field(default=None, ge=1)
     router: str | None = Field(default=None, pattern=_ADDRESS)
     factory: str | None = Field(default=None, pattern=_ADDRESS)
-    tokens: dict[str, Address] = Field(default_factory=dict)  # symbol -> address
-    token_decimals: dict[str, int] = Field(default_factory=dict)  # default 18
+    tokens: dict[str, Address] = Field(default_factory=empty_dict)  # symbol -> address
+    token_decimals: dict[str, int] = Field(default_factory=empty_dict)  # default 18
     slippage_bps: int = Field(default=50, ge=0, le=5_000)
     deadline_s: int = Field(default=120, ge=10, le=3_600)
     max_fee_per_gas_gwei: Decimal = Field(default=Decimal(50), gt=0, le=10_000)
