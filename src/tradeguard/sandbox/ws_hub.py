@@ -1,6 +1,7 @@
 """WebSocket subscriptions of the local prediction-market servers: who hears what.
 
-Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`; one with `MAX_PENDING` messages not yet
+Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`, naming at most `MAX_KEYS` keys (asset
+ids, tickers) in all; one with `MAX_PENDING` messages not yet
 sent (a client that stopped reading) is cut, what it had pending let go; past `MAX_CONNECTIONS`
 open sockets a new one is refused (HTTP 429).
 """
@@ -18,6 +19,7 @@ from aiohttp import web
 
 Payload = Callable[[int], dict[str, Any]]  # subscription id -> message
 MAX_SUBSCRIPTIONS = 256
+MAX_KEYS = 10_000  # asset ids or tickers one connection's subscriptions name in all
 MAX_PENDING = 10_000
 MAX_CONNECTIONS = 256
 
@@ -40,24 +42,28 @@ class WsHub:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int | None:
-        """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already."""
-        if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+        """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already or
+        `keys` would take it past MAX_KEYS."""
+        if len(conn.subs) >= MAX_SUBSCRIPTIONS or keys_held(conn) + len(keys) > MAX_KEYS:
             return None
         sid = next(self._sid)
         conn.subs[sid] = (channel, keys)
         return sid
 
-    def widen(self, conn: WsConn, channel: str, keys: set[str]) -> None:
+    def widen(self, conn: WsConn, channel: str, keys: set[str]) -> bool:
         """Add `keys` to the connection's one subscription of `channel` (made if none): a
-        subscription sent again widens it rather than doubling what the client hears."""
+        subscription sent again widens it rather than doubling what the client hears. False
+        (nothing changed) when that would take the connection past MAX_KEYS."""
         for ch, held in conn.subs.values():
             if ch == channel:
                 if held and keys:
+                    if keys_held(conn) + len(keys - held) > MAX_KEYS:
+                        return False
                     held.update(keys)
                 else:  # no keys: every key of the channel
                     held.clear()
-                return
-        self.subscribe(conn, channel, set(keys))
+                return True
+        return self.subscribe(conn, channel, set(keys)) is not None
 
     def send(self, conn: WsConn, payload: dict[str, Any]) -> None:
         if conn.ws.closed:
@@ -108,3 +114,8 @@ def refuse_if_down(refuse_ws: bool) -> None:
     """Refuse a new websocket with 503 while the fault `refuse_ws` is on (REST still answers)."""
     if refuse_ws:
         raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
+
+
+def keys_held(conn: WsConn) -> int:
+    """How many keys the subscriptions of `conn` name in all."""
+    return sum(len(keys) for _, keys in conn.subs.values())

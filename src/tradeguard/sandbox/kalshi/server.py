@@ -48,7 +48,13 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import MAX_SUBSCRIPTIONS, WsConn, WsHub, refuse_if_down
+from tradeguard.sandbox.ws_hub import (
+    MAX_KEYS,
+    MAX_SUBSCRIPTIONS,
+    WsConn,
+    WsHub,
+    refuse_if_down,
+)
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -530,7 +536,9 @@ class KalshiExchange:
         for channel in params.get("channels", []):
             sid = self.hub.subscribe(conn, channel, tickers)
             if sid is None:
-                error = {"code": 1, "msg": f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"}
+                full = len(conn.subs) >= MAX_SUBSCRIPTIONS
+                why = f"{MAX_SUBSCRIPTIONS} subscriptions" if full else f"{MAX_KEYS} market tickers"
+                error = {"code": 1, "msg": f"at most {why} a socket"}
                 await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
                 return
             ack = {"channel": channel, "sid": sid}
