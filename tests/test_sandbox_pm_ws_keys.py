@@ -4,7 +4,8 @@ A Polymarket `market` subscription sent again widens the socket's one subscripti
 every asset id named was kept, known or not, so a client naming 5,000 new ids a frame grew the
 server's memory without end (40 frames: 200,000 ids held for one socket). A Kalshi socket held at
 most 256 subscriptions, each with as many tickers as a 4 MiB frame carries. Now a socket holds
-at most 10,000 keys in all; a subscription past that is answered with an error and not kept.
+at most 10,000 keys in all, each of at most 128 characters (a key of 1 MB was kept as well); a
+subscription past that is answered with an error and not kept.
 """
 
 from __future__ import annotations
@@ -42,6 +43,23 @@ async def test_a_polymarket_socket_holds_at_most_10000_asset_ids() -> None:
     assert answers[2] == {"error": "at most 10000 asset ids a socket; this one named 5000 more"}
 
 
+async def test_a_polymarket_asset_id_longer_than_128_characters_is_not_kept() -> None:
+    async with PolymarketExchange() as ex:
+        url = ex.url.replace("http", "ws") + "/ws/market"
+        answers = []
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+            await ws.send_str(json.dumps({"assets_ids": ["1" * 77], "type": "market"}))
+            answers.append(json.loads((await ws.receive(timeout=5)).data))
+            for frame in range(20):  # ids of 1 or 2 MB each: all held before, 30 MB
+                ids = [str(frame) * 1_000_000]
+                await ws.send_str(json.dumps({"assets_ids": ids, "type": "market"}))
+                answers.append(json.loads((await ws.receive(timeout=5)).data))
+            (conn,) = ex.hub.conns
+            assert sum(len(k) for _, keys in conn.subs.values() for k in keys) == 77
+    assert answers[0] == []  # a token id's 77 digits are taken
+    assert answers[-1] == {"error": "an asset id has at most 128 characters"}
+
+
 async def test_a_kalshi_socket_holds_at_most_10000_tickers_in_all() -> None:
     async with KalshiExchange() as ex:
         key_id, pem = seeded_kalshi(ex)
@@ -64,4 +82,7 @@ async def test_a_kalshi_socket_holds_at_most_10000_tickers_in_all() -> None:
             (conn,) = ex.hub.conns
             assert _held(conn) <= LIMIT
     assert [k["type"] for k in kinds[:3]] == ["subscribed", "subscribed", "error"]
-    assert kinds[2]["msg"] == {"code": 1, "msg": "at most 10000 market tickers a socket"}
+    assert kinds[2]["msg"] == {
+        "code": 1,
+        "msg": "at most 10000 market tickers a socket; this one named 4000 more",
+    }

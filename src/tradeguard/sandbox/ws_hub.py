@@ -20,6 +20,7 @@ from aiohttp import web
 Payload = Callable[[int], dict[str, Any]]  # subscription id -> message
 MAX_SUBSCRIPTIONS = 256
 MAX_KEYS = 10_000  # asset ids or tickers one connection's subscriptions name in all
+MAX_KEY_CHARS = 128  # one asset id or ticker (a Polymarket token id has 77 digits)
 MAX_PENDING = 10_000
 MAX_CONNECTIONS = 256
 
@@ -44,7 +45,7 @@ class WsHub:
     def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int | None:
         """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already or
         `keys` would take it past MAX_KEYS."""
-        if len(conn.subs) >= MAX_SUBSCRIPTIONS or keys_held(conn) + len(keys) > MAX_KEYS:
+        if len(conn.subs) >= MAX_SUBSCRIPTIONS or refusal(conn, keys, set(), "key"):
             return None
         sid = next(self._sid)
         conn.subs[sid] = (channel, keys)
@@ -53,11 +54,12 @@ class WsHub:
     def widen(self, conn: WsConn, channel: str, keys: set[str]) -> bool:
         """Add `keys` to the connection's one subscription of `channel` (made if none): a
         subscription sent again widens it rather than doubling what the client hears. False
-        (nothing changed) when that would take the connection past MAX_KEYS."""
+        (nothing changed) when that would take the connection past MAX_KEYS or a key is
+        longer than MAX_KEY_CHARS."""
         for ch, held in conn.subs.values():
             if ch == channel:
                 if held and keys:
-                    if keys_held(conn) + len(keys - held) > MAX_KEYS:
+                    if refusal(conn, keys, held, "key"):
                         return False
                     held.update(keys)
                 else:  # no keys: every key of the channel
@@ -116,6 +118,10 @@ def refuse_if_down(refuse_ws: bool) -> None:
         raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
 
 
-def keys_held(conn: WsConn) -> int:
-    """How many keys the subscriptions of `conn` name in all."""
-    return sum(len(keys) for _, keys in conn.subs.values())
+def refusal(conn: WsConn, keys: set[str], held: set[str], noun: str) -> str:
+    """Why `keys` (a `noun` each) cannot be added to `conn` beside the `held` ones, or ""."""
+    if any(len(k) > MAX_KEY_CHARS for k in keys):
+        return f"an {noun} has at most {MAX_KEY_CHARS} characters"
+    if sum(len(ks) for _, ks in conn.subs.values()) + len(keys - held) > MAX_KEYS:
+        return f"at most {MAX_KEYS} {noun}s a socket; this one named {len(keys - held)} more"
+    return ""

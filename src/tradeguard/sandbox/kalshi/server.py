@@ -49,10 +49,10 @@ from tradeguard.sandbox.outcome_accounts import (
 )
 from tradeguard.sandbox.paging import kalshi_page
 from tradeguard.sandbox.ws_hub import (
-    MAX_KEYS,
     MAX_SUBSCRIPTIONS,
     WsConn,
     WsHub,
+    refusal,
     refuse_if_down,
 )
 
@@ -537,8 +537,8 @@ class KalshiExchange:
             sid = self.hub.subscribe(conn, channel, tickers)
             if sid is None:
                 full = len(conn.subs) >= MAX_SUBSCRIPTIONS
-                why = f"{MAX_SUBSCRIPTIONS} subscriptions" if full else f"{MAX_KEYS} market tickers"
-                error = {"code": 1, "msg": f"at most {why} a socket"}
+                why = f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket" if full else ""
+                error = {"code": 1, "msg": why or refusal(conn, tickers, set(), "market ticker")}
                 await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
                 return
             ack = {"channel": channel, "sid": sid}

@@ -9,7 +9,7 @@ from aiohttp import web
 from tradeguard.sandbox.auth import same_secret
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
 from tradeguard.sandbox.coalesce import CoalescedFeed
-from tradeguard.sandbox.ws_hub import MAX_KEYS, WsConn, refuse_if_down
+from tradeguard.sandbox.ws_hub import WsConn, refusal, refuse_if_down
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -32,8 +32,8 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
             if not ex.hub.widen(conn, "market", assets):
-                why = f"at most {MAX_KEYS} asset ids a socket; this one named {len(assets)} more"
-                await ws.send_json({"error": why})
+                held = next((ks for ch, ks in conn.subs.values() if ch == "market"), set())
+                await ws.send_json({"error": refusal(conn, assets, held, "asset id")})
                 continue
             await ws.send_json([ex.feed.snapshot(a) for a in sorted(assets) if a in ex.tokens])
     finally:
