@@ -17,8 +17,10 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 
 from pm_support import seeded_kalshi
+from tradeguard.sandbox import ws_hub
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 LIMIT = 10_000
@@ -86,3 +88,28 @@ async def test_a_kalshi_socket_holds_at_most_10000_tickers_in_all() -> None:
         "code": 1,
         "msg": "at most 10000 market tickers a socket; this one named 4000 more",
     }
+
+
+async def test_polymarket_user_sockets_not_yet_authenticated_count_toward_the_cap(
+    monkeypatch,
+) -> None:
+    """A `/ws/user` socket joined the count only once authenticated: sockets that never sent
+    their `auth` were never refused, however many (3 of a cap of 2 were taken)."""
+    monkeypatch.setattr(ws_hub, "MAX_CONNECTIONS", 2)
+    async with PolymarketExchange() as ex, aiohttp.ClientSession() as http:
+        url = ex.url.replace("http", "ws") + "/ws/user"
+        held = [await http.ws_connect(url) for _ in range(2)]
+        try:
+            try:
+                extra = await http.ws_connect(url)
+                status = 101
+                await extra.close()
+            except aiohttp.WSServerHandshakeError as exc:
+                status = exc.status
+            assert status == 429
+        finally:
+            for ws in held:
+                await ws.close()
+        await eventually(lambda: ex.hub.unbound == 0)
+        again = await http.ws_connect(url)  # the count let go as they closed
+        await again.close()

@@ -39,6 +39,7 @@ class WsHub:
 
     def __init__(self) -> None:
         self.conns: list[WsConn] = []
+        self.unbound = 0  # sockets open that have not said who they are yet (counted too)
         self._sid = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -96,9 +97,10 @@ class WsHub:
 
     def refuse_if_full(self) -> None:
         """Refuse a new websocket with 429 while MAX_CONNECTIONS are open."""
-        if len(self.conns) >= MAX_CONNECTIONS:
+        open_now = len(self.conns) + self.unbound
+        if open_now >= MAX_CONNECTIONS:
             raise web.HTTPTooManyRequests(
-                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+                text=f"too many websockets: {open_now} open, at most {MAX_CONNECTIONS}"
             )
 
     async def close(self) -> None:

@@ -48,6 +48,7 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn: WsConn | None = None
+    ex.hub.unbound += 1  # open before it authenticates: counted toward the cap all the same
     try:
         async for msg in ws:
             try:
@@ -65,11 +66,14 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
             if conn is None:
                 conn = WsConn(ws, address.lower(), transport=request.transport)
                 ex.hub.conns.append(conn)
+                ex.hub.unbound -= 1
             ex.hub.widen(conn, "user", set())
             await ws.send_json({"event_type": "subscribed", "channel": "user"})
     finally:
         if conn is not None:
             ex.hub.conns.remove(conn)
+        else:
+            ex.hub.unbound -= 1
     return ws
 
 
