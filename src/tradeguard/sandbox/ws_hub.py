@@ -46,7 +46,7 @@ class WsHub:
     def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int | None:
         """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already or
         `keys` would take it past MAX_KEYS."""
-        if len(conn.subs) >= MAX_SUBSCRIPTIONS or refusal(conn, keys, set(), "key"):
+        if subscribe_refusal(conn, keys, "key"):
             return None
         sid = next(self._sid)
         conn.subs[sid] = (channel, keys)
@@ -127,3 +127,10 @@ def refusal(conn: WsConn, keys: set[str], held: set[str], noun: str) -> str:
     if sum(len(ks) for _, ks in conn.subs.values()) + len(keys - held) > MAX_KEYS:
         return f"at most {MAX_KEYS} {noun}s a socket; this one named {len(keys - held)} more"
     return ""
+
+
+def subscribe_refusal(conn: WsConn, keys: set[str], noun: str) -> str:
+    """Why a new subscription to `keys` (a `noun` each) is refused on `conn`, or ""."""
+    if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+        return f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"
+    return refusal(conn, keys, set(), noun)

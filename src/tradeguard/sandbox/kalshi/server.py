@@ -48,13 +48,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import (
-    MAX_SUBSCRIPTIONS,
-    WsConn,
-    WsHub,
-    refusal,
-    refuse_if_down,
-)
+from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down, subscribe_refusal
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -536,9 +530,7 @@ class KalshiExchange:
         for channel in params.get("channels", []):
             sid = self.hub.subscribe(conn, channel, tickers)
             if sid is None:
-                full = len(conn.subs) >= MAX_SUBSCRIPTIONS
-                why = f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket" if full else ""
-                error = {"code": 1, "msg": why or refusal(conn, tickers, set(), "market ticker")}
+                error = {"code": 1, "msg": subscribe_refusal(conn, tickers, "market ticker")}
                 await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
                 return
             ack = {"channel": channel, "sid": sid}
