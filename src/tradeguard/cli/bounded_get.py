@@ -115,13 +115,13 @@ def _addresses(host: str, port: int, deadline: float, cut: threading.Event) -> l
     """The addresses of `host`, looked up on a thread so that a name server that never
     answers is waited on no longer than the deadline."""
     found: list[list[str]] = []
-    failed: list[OSError] = []
+    failed: list[OSError | ValueError] = []  # ValueError: a name idna cannot encode
 
     def look_up() -> None:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             found.append([str(info[4][0]) for info in infos])
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             failed.append(exc)
 
     thread = threading.Thread(target=look_up, name="bounded-get-dns", daemon=True)

@@ -1,6 +1,7 @@
 """WebSocket subscriptions of the local prediction-market servers: who hears what.
 
-Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`; one with `MAX_PENDING` messages not yet
+Bounds: a connection holds at most `MAX_SUBSCRIPTIONS`, naming at most `MAX_KEYS` keys (asset
+ids, tickers) in all; one with `MAX_PENDING` messages not yet
 sent (a client that stopped reading) is cut, what it had pending let go; past `MAX_CONNECTIONS`
 open sockets a new one is refused (HTTP 429).
 """
@@ -18,6 +19,8 @@ from aiohttp import web
 
 Payload = Callable[[int], dict[str, Any]]  # subscription id -> message
 MAX_SUBSCRIPTIONS = 256
+MAX_KEYS = 10_000  # asset ids or tickers one connection's subscriptions name in all
+MAX_KEY_CHARS = 128  # one asset id or ticker (a Polymarket token id has 77 digits)
 MAX_PENDING = 10_000
 MAX_CONNECTIONS = 256
 
@@ -36,28 +39,34 @@ class WsHub:
 
     def __init__(self) -> None:
         self.conns: list[WsConn] = []
+        self.unbound = 0  # sockets open that have not said who they are yet (counted too)
         self._sid = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, conn: WsConn, channel: str, keys: set[str]) -> int | None:
-        """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already."""
-        if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+        """The new subscription's id, or None when `conn` holds MAX_SUBSCRIPTIONS already or
+        `keys` would take it past MAX_KEYS."""
+        if subscribe_refusal(conn, keys, "key"):
             return None
         sid = next(self._sid)
         conn.subs[sid] = (channel, keys)
         return sid
 
-    def widen(self, conn: WsConn, channel: str, keys: set[str]) -> None:
+    def widen(self, conn: WsConn, channel: str, keys: set[str]) -> bool:
         """Add `keys` to the connection's one subscription of `channel` (made if none): a
-        subscription sent again widens it rather than doubling what the client hears."""
+        subscription sent again widens it rather than doubling what the client hears. False
+        (nothing changed) when that would take the connection past MAX_KEYS or a key is
+        longer than MAX_KEY_CHARS."""
         for ch, held in conn.subs.values():
             if ch == channel:
                 if held and keys:
+                    if refusal(conn, keys, held, "key"):
+                        return False
                     held.update(keys)
                 else:  # no keys: every key of the channel
                     held.clear()
-                return
-        self.subscribe(conn, channel, set(keys))
+                return True
+        return self.subscribe(conn, channel, set(keys)) is not None
 
     def send(self, conn: WsConn, payload: dict[str, Any]) -> None:
         if conn.ws.closed:
@@ -88,9 +97,10 @@ class WsHub:
 
     def refuse_if_full(self) -> None:
         """Refuse a new websocket with 429 while MAX_CONNECTIONS are open."""
-        if len(self.conns) >= MAX_CONNECTIONS:
+        open_now = len(self.conns) + self.unbound
+        if open_now >= MAX_CONNECTIONS:
             raise web.HTTPTooManyRequests(
-                text=f"too many websockets: {len(self.conns)} open, at most {MAX_CONNECTIONS}"
+                text=f"too many websockets: {open_now} open, at most {MAX_CONNECTIONS}"
             )
 
     async def close(self) -> None:
@@ -108,3 +118,19 @@ def refuse_if_down(refuse_ws: bool) -> None:
     """Refuse a new websocket with 503 while the fault `refuse_ws` is on (REST still answers)."""
     if refuse_ws:
         raise web.HTTPServiceUnavailable(text="websockets are down (fault refuse_ws)")
+
+
+def refusal(conn: WsConn, keys: set[str], held: set[str], noun: str) -> str:
+    """Why `keys` (a `noun` each) cannot be added to `conn` beside the `held` ones, or ""."""
+    if any(len(k) > MAX_KEY_CHARS for k in keys):
+        return f"an {noun} has at most {MAX_KEY_CHARS} characters"
+    if sum(len(ks) for _, ks in conn.subs.values()) + len(keys - held) > MAX_KEYS:
+        return f"at most {MAX_KEYS} {noun}s a socket; this one named {len(keys - held)} more"
+    return ""
+
+
+def subscribe_refusal(conn: WsConn, keys: set[str], noun: str) -> str:
+    """Why a new subscription to `keys` (a `noun` each) is refused on `conn`, or ""."""
+    if len(conn.subs) >= MAX_SUBSCRIPTIONS:
+        return f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"
+    return refusal(conn, keys, set(), noun)

@@ -55,7 +55,7 @@ from tradeguard.sandbox.outcome_accounts import (
     settle_holders,
 )
 from tradeguard.sandbox.paging import kalshi_page
-from tradeguard.sandbox.ws_hub import MAX_SUBSCRIPTIONS, WsConn, WsHub, refuse_if_down
+from tradeguard.sandbox.ws_hub import WsConn, WsHub, refuse_if_down, subscribe_refusal
 
 PREFIX = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -526,7 +526,7 @@ class KalshiExchange(LoopbackServer):
         for channel in params.get("channels", []):
             sid = self.hub.subscribe(conn, channel, tickers)
             if sid is None:
-                error = {"code": 1, "msg": f"at most {MAX_SUBSCRIPTIONS} subscriptions a socket"}
+                error = {"code": 1, "msg": subscribe_refusal(conn, tickers, "market ticker")}
                 await conn.ws.send_json({"id": cmd.get("id"), "type": "error", "msg": error})
                 return
             ack = {"channel": channel, "sid": sid}

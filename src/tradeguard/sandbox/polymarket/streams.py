@@ -9,7 +9,7 @@ from aiohttp import web
 from tradeguard.sandbox.auth import same_secret
 from tradeguard.sandbox.binary_book import BinaryOrder, Trade
 from tradeguard.sandbox.coalesce import CoalescedFeed
-from tradeguard.sandbox.ws_hub import WsConn, refuse_if_down
+from tradeguard.sandbox.ws_hub import WsConn, refusal, refuse_if_down
 
 if TYPE_CHECKING:
     from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -31,7 +31,10 @@ async def market_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSock
             except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting recurses
                 await ws.send_json({"error": 'expected {"assets_ids": [...], "type": "market"}'})
                 continue
-            ex.hub.widen(conn, "market", assets)
+            if not ex.hub.widen(conn, "market", assets):
+                held = next((ks for ch, ks in conn.subs.values() if ch == "market"), set())
+                await ws.send_json({"error": refusal(conn, assets, held, "asset id")})
+                continue
             await ws.send_json([ex.feed.snapshot(a) for a in sorted(assets) if a in ex.tokens])
     finally:
         ex.hub.conns.remove(conn)
@@ -45,6 +48,7 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
     ws = web.WebSocketResponse(heartbeat=10)
     await ws.prepare(request)
     conn: WsConn | None = None
+    ex.hub.unbound += 1  # open before it authenticates: counted toward the cap all the same
     try:
         async for msg in ws:
             try:
@@ -62,11 +66,14 @@ async def user_ws(ex: PolymarketExchange, request: web.Request) -> web.WebSocket
             if conn is None:
                 conn = WsConn(ws, address.lower(), transport=request.transport)
                 ex.hub.conns.append(conn)
+                ex.hub.unbound -= 1
             ex.hub.widen(conn, "user", set())
             await ws.send_json({"event_type": "subscribed", "channel": "user"})
     finally:
         if conn is not None:
             ex.hub.conns.remove(conn)
+        else:
+            ex.hub.unbound -= 1
     return ws
 
 
