@@ -52,7 +52,7 @@ def _data_files(config: dict[str, Any], source: Path | None) -> list[Any]:
 def _strategy_sources(config: dict[str, Any], source: Path | None) -> list[Any]:
     from tradeguard.strategies.loader import load_strategy_class
 
-    sources = []
+    sources: list[list[str | None]] = []
     for entry in config.get("strategies", []):
         kind = str(entry.get("kind", ""))
         try:
