@@ -82,3 +82,22 @@ def test_nan_infinite_and_absurd_amounts_are_denied_and_the_run_ends(
     assert _backtest(tmp_path, "Absurd") == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert (metrics["orders"], metrics["denied"], metrics["trades"]) == (0, 3, 0)
+
+
+def test_a_strategy_that_raises_in_a_sweep_is_named_with_its_combination(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker names the fault where the strategy's frames are (the driver gets only a
+    pickled exception, which ended the sweep with a traceback and exit 1)."""
+    config = _config(tmp_path, "Raises")
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategies.*.params.fast" = [8]\n', encoding="utf-8")
+    argv = ["sweep", "--config", str(config), "--grid", str(grid), "--no-ray", "--workers", "1"]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13", "--out", str(tmp_path / "s")]
+    assert main([*argv, *window]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "tradeguard: grid combination fast=8: strategy 'ema_eth' (Raises) failed in on_candle: "
+        "RuntimeError: boom at 1515715"
+    )
+    assert len(err.strip().splitlines()) == 1

@@ -58,7 +58,16 @@ def run_combo(job: SweepJob) -> dict[str, Any]:
     )
     if job.source_dir is not None:
         config._source_dir = Path(job.source_dir)
-    result = run_backtest(config, run_dir, job.window)
+    try:
+        result = run_backtest(config, run_dir, job.window)
+    except Exception as exc:
+        from tradeguard.strategies.faults import strategy_fault
+
+        fault = strategy_fault(exc)
+        if fault is None:
+            raise
+        # said here, where the strategy's frames are: the driver sees only a pickled copy
+        raise ConfigError(f"grid combination {job.combo.label}: {fault}") from None
     write_exports(run_dir, result.metrics, result.trades, result.curve)
     figures = {k: v for k, v in result.metrics.items() if not isinstance(v, dict)}
     record = json_safe(
