@@ -118,3 +118,49 @@ def test_a_combination_the_strategy_refuses_stops_the_sweep_before_it_starts(
     assert err.startswith("tradeguard: grid combination fast=30: ")
     assert "fast=30, slow=26" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_run_again_with_other_inputs_is_refused_not_resumed(tmp_path, capsys, data_dir):
+    """Stored results are of the backtests that made them: a sweep run again into the same
+    directory with another window, config or strategy file would rank those old figures as if
+    they were the new ones (it did, saying '1 combination(s) resumed')."""
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategies.*.params.fast" = [8]\n')
+    out = tmp_path / "s"
+
+    def sweep(cfg_path: Path, to: str = "2018-01-13") -> int:
+        return main(["sweep", "--config", str(cfg_path), "--grid", str(grid), "--out", str(out),
+                     "--no-ray", "--workers", "1", "--from", "2018-01-12", "--to", to,
+                     "--json"])  # fmt: skip
+
+    assert sweep(cfg) == 0
+    first = json.loads(capsys.readouterr().out)
+    [stored] = out.glob("combos/*/result.json")
+    when = stored.stat().st_mtime_ns
+
+    assert sweep(cfg, to="2018-01-14") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tradeguard: --out {out}: holds a sweep of other inputs (the window")
+
+    dearer = tmp_path / "dearer.toml"
+    dearer.write_text(cfg.read_text().replace('taker_fee = "0.001"', 'taker_fee = "0.01"'))
+    assert sweep(dearer) == 2
+    assert "(the config changed since)" in capsys.readouterr().err
+
+    assert sweep(cfg) == 0  # the same inputs: resumed
+    again = json.loads(capsys.readouterr().out)
+    assert again["skipped"] == 1 and again["leaderboard"] == first["leaderboard"]
+    assert stored.stat().st_mtime_ns == when
+
+
+def test_a_sweep_into_a_directory_of_other_files_is_refused(tmp_path, capsys):
+    cfg = write_config(tmp_path, pairs=("ETH",))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategies.*.params.fast" = [8]\n')
+    out = tmp_path / "s"
+    (out / "combos").mkdir(parents=True)
+    code = main(["sweep", "--config", str(cfg), "--grid", str(grid), "--out", str(out),
+                 "--no-ray"])  # fmt: skip
+    assert code == 2
+    assert "holds no sweep.json" in capsys.readouterr().err

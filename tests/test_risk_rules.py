@@ -406,3 +406,40 @@ def test_exposure_counts_every_stablecoin_buy_and_converts_each_btc_quote() -> N
         # 10 + 20 USDT, then (10 + 5) BTC at 20,000 USD each
         assert exp.heat_usd == D(30) + D(15) * 20_000
         assert exp.keys == {("paper", i.symbol, i.strategy_id) for i in intents}
+
+
+@pytest.mark.parametrize(
+    ("amount", "fields", "code", "said"),
+    [
+        (D("NaN"), {}, "INVALID_AMOUNT", "amount NaN on BTC/USDT: must be a finite Decimal > 0"),
+        (D("Infinity"), {}, "INVALID_AMOUNT", "amount Infinity on BTC/USDT"),
+        (D("-1"), {}, "INVALID_AMOUNT", "amount -1 on BTC/USDT"),
+        (D("0"), {}, "INVALID_AMOUNT", "amount 0 on BTC/USDT"),
+        (1.5, {}, "INVALID_AMOUNT", "amount 1.5 (float) on BTC/USDT"),
+        (D("1E+30"), {}, "INVALID_AMOUNT", "is over 10^24 amount steps"),
+        (D("1"), {"stop_loss": D("NaN")}, "INVALID_PRICE", "stop_loss NaN on BTC/USDT"),
+        (D("1"), {"take_profit": D("-Infinity")}, "INVALID_PRICE", "take_profit -Infinity"),
+    ],
+)
+def test_an_amount_or_price_no_market_takes_is_denied_by_name(
+    amount: object, fields: dict[str, object], code: str, said: str
+) -> None:
+    """A strategy's NaN, infinite, negative or absurd figure is a denial naming it, never an
+    exception out of the risk engine (Decimal arithmetic on it raised before)."""
+    from dataclasses import replace
+
+    intent = replace(buy("1"), amount=amount, **fields)
+    d = Rig().check(intent)
+    assert (d.approved, d.code) == (False, code)
+    assert said in d.reason
+
+
+def test_a_limit_order_at_a_nan_price_is_denied() -> None:
+    from dataclasses import replace
+
+    from tradeguard.model.enums import OrderType
+
+    intent = replace(buy("1"), type=OrderType.LIMIT, price=D("NaN"))
+    d = Rig().check(intent)
+    assert (d.approved, d.code) == (False, "INVALID_PRICE")
+    assert "price NaN on BTC/USDT: must be a finite Decimal" in d.reason

@@ -75,10 +75,13 @@ class RayPool:
             try:
                 result = ray.get(done[0])
             except ray.exceptions.RayTaskError as exc:
-                from tradeguard.model.errors import TradeguardError
+                from tradeguard.model.errors import ConfigError, TradeguardError
 
-                cause = str(getattr(exc, "cause", exc)).strip().splitlines()
-                first = cause[0] if cause else str(exc)
+                cause = getattr(exc, "cause", exc)
+                if isinstance(cause, ConfigError):  # the input's fault, named by the worker
+                    raise ConfigError(str(cause)) from None
+                lines = str(cause).strip().splitlines()
+                first = lines[0] if lines else str(exc)
                 raise TradeguardError(f"a sweep combination failed: {first}") from None
             yield result
 

@@ -82,6 +82,17 @@ def monthly_returns(curve: Sequence[tuple[int, float]], start: float) -> dict[st
     return out
 
 
+def open_note(metrics: dict[str, Any]) -> str:
+    """Say that positions were still open at the end, and where their value is counted."""
+    n = metrics.get("open_positions") or 0
+    if not n:
+        return ""
+    return (
+        f"{n} position(s) still open at the end, valued at the last close: counted in end "
+        "equity and total return, not in the trades, per-pair or per-exit-reason P&L"
+    )
+
+
 def render_report(
     title: str,
     metrics: dict[str, Any],
@@ -111,6 +122,8 @@ def render_report(
         "<h2>Per exit reason</h2>",
         _group_table("exit reason", metrics.get("per_exit_reason", {})),
     ]
+    if open_note(metrics):
+        parts.insert(2, f'<p class="open-positions">{escape(open_note(metrics))}</p>')
     for symbol, series in candles.items():
         mine = [t for t in trades if t.symbol == symbol]
         markers = [Marker(t.entry_ts, float(t.entry_price), "entry", t.entry_reason) for t in mine]

@@ -8,7 +8,9 @@ outcome.leaderboard[0]["values"], outcome.engine       # best combination; "ray"
 A combination is a pure function of its values (`run_combo`); the driver only schedules, stores
 and ranks. Each finished combination leaves `result.json` in its own directory, written last and
 atomically, so a sweep interrupted at any moment and run again skips what is stored and reruns
-only the rest (a half-written directory is cleared first).
+only the rest (a half-written directory is cleared first). `sweep.json` records what the
+results were computed from; a sweep run into the directory with other inputs is refused
+(`sweep_inputs.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from tradeguard.backtest.grid import Combo, Grid, apply_values
 from tradeguard.backtest.pools import make_pool
 from tradeguard.backtest.runner import BacktestWindow
+from tradeguard.backtest.sweep_inputs import claim_sweep_dir, sweep_inputs
 from tradeguard.config import Config
 from tradeguard.model.errors import ConfigError
 
@@ -55,7 +58,16 @@ def run_combo(job: SweepJob) -> dict[str, Any]:
     )
     if job.source_dir is not None:
         config._source_dir = Path(job.source_dir)
-    result = run_backtest(config, run_dir, job.window)
+    try:
+        result = run_backtest(config, run_dir, job.window)
+    except Exception as exc:
+        from tradeguard.strategies.faults import strategy_fault
+
+        fault = strategy_fault(exc)
+        if fault is None:
+            raise
+        # said here, where the strategy's frames are: the driver sees only a pickled copy
+        raise ConfigError(f"grid combination {job.combo.label}: {fault}") from None
     write_exports(run_dir, result.metrics, result.trades, result.curve)
     figures = {k: v for k, v in result.metrics.items() if not isinstance(v, dict)}
     record = json_safe(
@@ -145,7 +157,7 @@ def run_sweep(
     combos = grid.combos()
     for combo in combos:
         check_combo(base, source, combo)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_sweep_dir(out_dir, sweep_inputs(base, source, window, walk_forward))
     with make_pool(workers, ray_address, use_ray) as pool:
         if walk_forward is None:
             jobs = [_job(base, source, c, out_dir / "combos", window) for c in combos]

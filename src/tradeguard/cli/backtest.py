@@ -197,6 +197,10 @@ def print_metrics(console: Console, m: dict[str, Any], run_dir: str) -> None:
             g.add_row(key, str(row["trades"]), _fmt(wr), _fmt(row["profit_factor"]),
                       _fmt(row["net_pnl"]), _fmt(row["fees"]))  # fmt: skip
         console.print(g)
+    from tradeguard.backtest.report import open_note
+
+    if open_note(m):
+        console.print(open_note(m))
     console.print(f"Run directory: {run_dir} (report.html, trades.csv, equity.csv, metrics.json)")
 
 

@@ -178,7 +178,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A path or an address the user gave that the system refused: say which and why.
             print(f"tradeguard: {_os_error_text(exc)}", file=sys.stderr)
             return EXIT_ERROR
+        fault = _strategy_fault(exc)
+        if fault is not None:  # a strategy file's own error: the user's input
+            print(f"tradeguard: {fault}", file=sys.stderr)
+            return EXIT_CONFIG
         raise
+
+
+def _strategy_fault(exc: BaseException) -> str | None:
+    """The line naming the strategy `exc` came out of, if a strategy was ever loaded."""
+    if "tradeguard.strategies.base" not in sys.modules:
+        return None
+    from tradeguard.strategies.faults import strategy_fault
+
+    return strategy_fault(exc)
 
 
 def run() -> NoReturn:

@@ -65,6 +65,8 @@ class NodeContext:
         return self._node.market.quote(symbol, venue)
 
     def emit(self, intent: OrderIntent) -> None:
+        if not isinstance(intent, OrderIntent):
+            raise TypeError(f"emit() takes an OrderIntent, got {type(intent).__name__}")
         if (
             intent.strategy_id in self._paused
             and self._pauses.refuses(intent, self.queue) is not None

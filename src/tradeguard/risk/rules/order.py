@@ -7,7 +7,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
 from tradeguard.model.money import ONE, STABLECOINS, ZERO, fmt
-from tradeguard.model.order import ARB_UNWIND_TAG
+from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
@@ -90,6 +90,51 @@ class StaleDataRule(Rule):
         )
 
 
+# An amount more than this many amount steps is beyond any market (and beyond the 28 digits
+# Decimal arithmetic keeps, where a step check would fail instead of answering).
+_MAX_STEP_DIGITS = 24
+_PRICE_FIELDS = ("price", "trigger_price", "stop_loss", "take_profit")
+
+
+def _shown(value: object) -> str:
+    return str(value) if isinstance(value, Decimal) else f"{value!r} ({type(value).__name__})"
+
+
+def malformed(i: OrderIntent, step: Decimal) -> Denial | None:
+    """Deny an intent no market could take: an amount that is not a finite Decimal > 0 or is
+    more than 10^24 amount steps, a price, trigger, stop or target that is not a finite Decimal
+    (their signs are the price and trigger rules' to judge)."""
+    amount = i.amount
+    if type(amount) is not Decimal or not amount.is_finite() or amount <= ZERO:
+        return Denial(
+            "INVALID_AMOUNT",
+            "instrument",
+            None,
+            None,
+            f"order rejected: amount {_shown(amount)} on {i.symbol}: must be a finite Decimal > 0",
+        )
+    if step > ZERO and amount.adjusted() - step.adjusted() >= _MAX_STEP_DIGITS:
+        return Denial(
+            "INVALID_AMOUNT",
+            "instrument",
+            amount,
+            None,
+            f"order rejected: amount {amount} on {i.symbol} is over 10^{_MAX_STEP_DIGITS} "
+            f"amount steps of {step}: beyond any market",
+        )
+    for name in _PRICE_FIELDS:
+        value = getattr(i, name)
+        if value is not None and (type(value) is not Decimal or not value.is_finite()):
+            return Denial(
+                "INVALID_PRICE",
+                "instrument",
+                None,
+                None,
+                f"order rejected: {name} {_shown(value)} on {i.symbol}: must be a finite Decimal",
+            )
+    return None
+
+
 class InstrumentRule(Rule):
     key, code = "instrument", "UNKNOWN_INSTRUMENT"
 
@@ -102,7 +147,7 @@ class InstrumentRule(Rule):
         inst = c.market.instrument(i.venue, i.symbol)
         if inst is not None:
             c.inst = inst
-            return None
+            return malformed(i, inst.amount_step)
         return self.deny(
             None,
             None,
