@@ -425,3 +425,23 @@ async def test_an_unresolved_first_leg_that_never_filled_leaves_the_book_at_the_
     # the venue ended the FOK unfilled: a reconciliation reads no KXFED:YES there
     (shrunk,) = shrink_held(executor, "k", lambda asset: D(0))
     assert shrunk.outcome == "failed" and executor.book.open == []
+
+
+async def test_an_unresolved_second_leg_counts_on_its_venue_until_a_sync_shows_it() -> None:
+    # the second leg may fill whole after its cancel: its contracts would sit on the second
+    # venue outside max_venue_exposure_usd (and outside what reconciliation expects held)
+    from tradeguard.strategies.cross_venue.held_sync import shrink_held
+
+    executor, _k, pm, opp = _setup([(D("0.40"), D(10))], [(D("0.55"), D(50))])
+    pm.stalled.add(PM_NO)
+    rec = await executor.execute(opp)
+    assert rec.outcome == "held", rec.reason
+    on_pm = [o for o in executor.book.open if "pm" in o.venues]
+    assert [(o.legs, o.contracts) for o in on_pm] == [((PM_NO,), D(10))]
+    assert on_pm[0].capital == D(10) * rec.legs[1].limit_price
+    # the first leg's held record keeps naming the first leg alone (a retry sells only it)
+    assert rec.held == {K_YES: D(10)}
+    # the venue never filled it: the next sync of pm releases it, the first leg stays held
+    (shrunk,) = shrink_held(executor, "pm", lambda asset: D(0))
+    assert shrunk.pair_id == "fed" and shrunk.retry_of is None
+    assert [o.legs for o in executor.book.open] == [(K_YES,)]

@@ -115,3 +115,23 @@ def test_map_check_refuses_an_escape_code_in_a_pair_id_without_drawing_it(tmp_pa
     assert "pairs[0].id = " in text and "1-100 letters" in text
     piped = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert piped.returncode == 2 and "\x1b" not in piped.stderr + piped.stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [
+        ((), "id"), ((), "event"), ((), "reviewed_by"), ((), "close_tolerance_s"),
+        ((), "orientation"), ((), "reviewed_at"), (("polymarket",), "yes_token"),
+        (("polymarket",), "resolution_source"), (("polymarket",), "void_rule"),
+        (("kalshi",), "ticker"),
+    ],
+)  # fmt: skip
+def test_a_huge_value_of_another_type_is_named_in_a_short_line(where, key) -> None:
+    # 200 KB written as an array or a table, not a string: the error stays one short line
+    for value in (["x" * 1000] * 200, {"k": "x" * 200_000}):
+        entry = _entry()
+        target = entry[where[0]] if where else entry
+        target[key] = value
+        with pytest.raises(ConfigError, match=key) as err:
+            parse_market_map({"pairs": [entry]})
+        assert len(str(err.value)) < 400 and "\n" not in str(err.value)

@@ -181,13 +181,13 @@ def _pair(entry: Any, where: str) -> MappedPair:
     orientation = entry.get("orientation", "same")
     if orientation not in ("same", "inverted"):
         raise ConfigError(
-            f"{where}.orientation = {orientation!r}: must be 'same' (YES is YES) or 'inverted' "
-            "(Polymarket YES is Kalshi NO)"
+            f"{where}.orientation = {_shown(orientation)}: must be 'same' (YES is YES) or "
+            "'inverted' (Polymarket YES is Kalshi NO)"
         )
     tolerance = entry.get("close_tolerance_s", 3600)
     if type(tolerance) is not int or not 0 <= tolerance <= 7 * 86_400:
         raise ConfigError(
-            f"{where}.close_tolerance_s = {tolerance!r}: must be an integer in [0, 604800] s"
+            f"{where}.close_tolerance_s = {_shown(tolerance)}: must be an integer in [0, 604800] s"
         )
     reviewed_by = _reviewer(entry.get("reviewed_by", ""), where)
     reviewed_at = _time(entry, "reviewed_at", where) if "reviewed_at" in entry else 0
@@ -220,7 +220,7 @@ def _side(entry: dict[str, Any], venue: str, where: str) -> MapSide:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(_SIDE_KEYS[venue])}")
     void = raw.get("void_rule")
     if void not in VOID_RULES:
-        raise ConfigError(f"{where}.void_rule = {void!r}: must be one of {list(VOID_RULES)}")
+        raise ConfigError(f"{where}.void_rule = {_shown(void)}: must be one of {list(VOID_RULES)}")
     side = MapSide(
         market=_text(raw, "market" if venue == "polymarket" else "ticker", where),
         resolution_source=_source(raw, where),
@@ -255,14 +255,18 @@ def _fits_a_symbol(market: str, key: str, where: str) -> None:
 def _text(raw: dict[str, Any], key: str, where: str) -> str:
     value = raw.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}.{key} = {value!r}: required, a non-empty string")
+        raise ConfigError(f"{where}.{key} = {_shown(value)}: required, a non-empty string")
     return value.strip()
 
 
 def _shown(value: Any) -> str:
+    """`value` as written, cut to a short line (an array or table of 200 KB too)."""
     if isinstance(value, str) and len(value) > 40:
         return f"{value[:40]!r}... ({len(value)} characters)"
-    return repr(value)
+    text = repr(value)
+    if len(text) > 60:
+        return f"{text[:40]}... (a {type(value).__name__} of {len(text)} characters)"
+    return text
 
 
 def _ident(raw: dict[str, Any], key: str, where: str) -> str:
@@ -319,7 +323,7 @@ def _time(raw: dict[str, Any], key: str, where: str) -> int:
         moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         raise ConfigError(
-            f"{where}.{key} = {value!r}: required, a TOML date or date-time such as "
+            f"{where}.{key} = {_shown(value)}: required, a TOML date or date-time such as "
             "2026-12-17T19:00:00Z"
         )
     return int(moment.timestamp() * 1000)

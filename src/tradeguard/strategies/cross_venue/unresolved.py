@@ -13,6 +13,9 @@ leg is held at its full size (a FOK fills whole or not at all), or the filled fi
 as it is and not sold back, with a critical `arb.held` naming the unresolved order. The book
 counts it against the limits until a reconciliation shows what the venue holds: a leg that
 never filled is shrunk away then (`held_sync.py`), one that filled may be retried or settles.
+An unresolved second leg is counted too, alone on its venue at its full size and limit, until a
+reconciliation of that venue shows it never filled; it is no part of the held record (a retry
+offers the first leg alone) and, if it filled, it settles with its market.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def hold_unresolved(
         OpenPair(opp.pair_id, opp.event, opp.direction, contracts, capital, opp.settles_at_ms,
                  (first.venue,), (first.symbol,))
     )  # fmt: skip
+    if leg is not first:
+        _count_second(ex, opp, leg)
     gateway = ex.gateways[first.venue]
     gateway.publish(
         Event(
@@ -85,3 +90,12 @@ def hold_unresolved(
             "critical",
         )
     )
+
+
+def _count_second(ex: PairExecutor, opp: PairOpportunity, leg: PairLegResult) -> None:
+    """Count the unresolved second leg on its venue at its full size and limit (it may fill
+    whole): outside the held record, so a sync shrinking it leaves the first leg's as it is."""
+    ex.book.open.append(
+        OpenPair(opp.pair_id, opp.event, opp.direction, leg.contracts,
+                 leg.contracts * leg.limit_price, opp.settles_at_ms, (leg.venue,), (leg.symbol,))
+    )  # fmt: skip
