@@ -379,10 +379,12 @@ class TradingNode:
         trades = {sid: replace(t) for sid, t in self._trade_totals.items()}
         for sid, cycles in self.arb_cycles.items():
             trades[sid] = cycles.trade_totals(self.portfolio.price_of, trades.get(sid))
+        # No figure recorded yet (none observed, or each held provisional): the run has made
+        # nothing so far, so it starts and peaks at the equity now, never at zero.
         return Figures(
             equity=equity,
-            start_equity=ZERO if run.start is None else run.start,
-            peak_equity=ZERO if run.peak is None else run.peak,
+            start_equity=equity if run.start is None else run.start,
+            peak_equity=equity if run.peak is None else run.peak,
             realized_pnl=sum((t.pnl for t in trades.values()), ZERO),
             unrealized_pnl=self.portfolio.unrealized_pnl(),
             fees=self._fees_before + self.portfolio.fees_paid,
