@@ -75,3 +75,25 @@ def test_a_mark_on_a_venues_own_hop_refreshes_the_equity(tmp_path):
     assert p.equity() == D("1500")
     assert node._equity == D("1500")  # not the cached figure of before the move
     assert "BTC/USDT" in node.held_symbols()
+
+
+def test_venues_own_marks_beginning_on_marked_symbols_refresh_the_held_set(tmp_path):
+    # The symbols were first marked untagged (a fill's price, a replay's candle): when venues'
+    # own marks begin on the same symbols (no new one), venue "a"'s ETH is valued through its
+    # own BTC/USDT, which the held set must then name although no symbol was added.
+    node = _node(tmp_path, "USDT")
+    p = node.portfolio
+    p.set_balances("a", [Balance("a", "ETH", D("1"))])
+    for symbol, price in (("ETH/USDT", "1000"), ("ETH/BTC", "0.05"), ("BTC/USDT", "20000")):
+        p.mark(symbol, D(price))
+    node._observe_equity(60_000, "ETH/USDT")
+    assert node._equity == D("1000")
+    p.mark("ETH/USDT", D("1000"), "b")
+    node._observe_equity(61_000, "ETH/USDT")
+    p.mark("ETH/BTC", D("0.05"), "a")
+    node._observe_equity(62_000, "ETH/BTC")
+    p.mark("BTC/USDT", D("10000"), "a")  # ETH on "a" halves: the loss the breakers must see
+    node._observe_equity(120_000, "BTC/USDT")
+    assert p.equity() == D("500")
+    assert node._equity == D("500")  # not the figure of before venue a's own marks began
+    assert "BTC/USDT" in node.held_symbols()

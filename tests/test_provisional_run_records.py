@@ -59,3 +59,17 @@ def test_a_figure_held_past_stale_data_s_is_recorded_as_the_breakers_act_on_it(
     assert node.run_equity.peak == D(140_000)
     assert list(node.equity_curve) == [(T0 + 31_000, D(140_000))]
     assert node._day_start_equity == D(140_000)
+
+
+def test_figures_held_provisional_report_no_gain_from_a_zero_start(tmp_path: Path) -> None:
+    # No start recorded yet (the figure is held): the run has made nothing, not its whole
+    # equity, in the figures the API, the metrics and the run summary read.
+    node = _node(tmp_path)
+    node._observe_equity(T0, "BTC/USDT")
+    assert node.run_equity.start is None
+    figures = node.figures()
+    assert figures.equity == D(140_000)
+    assert figures.total_pnl == 0, figures.to_json()
+    assert figures.drawdown_pct == 0
+    summary = node.summary(0.0)
+    assert summary.total_pnl == 0, summary.to_json()

@@ -123,6 +123,7 @@ class TradingNode:
         self._equity = ZERO
         self._held: frozenset[str] | None = None
         self._held_n = 0
+        self._held_tagged = False  # whether venues had marks of their own when it was counted
         self._held_of = HeldSymbols().of
         # the run's equity, peak and max drawdown (restored from the run figures)
         self.run_equity = EquityTracker()
@@ -378,10 +379,12 @@ class TradingNode:
         trades = {sid: replace(t) for sid, t in self._trade_totals.items()}
         for sid, cycles in self.arb_cycles.items():
             trades[sid] = cycles.trade_totals(self.portfolio.price_of, trades.get(sid))
+        # No figure recorded yet (none observed, or each held provisional): the run has made
+        # nothing so far, so it starts and peaks at the equity now, never at zero.
         return Figures(
             equity=equity,
-            start_equity=ZERO if run.start is None else run.start,
-            peak_equity=ZERO if run.peak is None else run.peak,
+            start_equity=equity if run.start is None else run.start,
+            peak_equity=equity if run.peak is None else run.peak,
             realized_pnl=sum((t.pnl for t in trades.values()), ZERO),
             unrealized_pnl=self.portfolio.unrealized_pnl(),
             fees=self._fees_before + self.portfolio.fees_paid,
@@ -399,15 +402,19 @@ class TradingNode:
     def held_cached(self) -> frozenset[str] | None:
         """`held_symbols()` as last counted, or None when a fill, a balance change or a new
         mark has made it stale (then call `held_symbols()`); counts nothing itself."""
-        return self._held if self._held_n == len(self.portfolio.marks) else None
+        p = self.portfolio
+        fresh = self._held_n == len(p.marks) and self._held_tagged is bool(p.venue_marks)
+        return self._held if fresh else None
 
     def held_symbols(self) -> frozenset[str]:
         """Symbols whose base asset this node holds (or owes) anywhere, or that value one."""
         held = self._held
         marks = self.portfolio.marks
-        if held is None or self._held_n != len(marks):
-            # every fill drops the set (this runs once per candle with a fill)
-            self._held_n = len(marks)
+        tagged = bool(self.portfolio.venue_marks)
+        if held is None or self._held_n != len(marks) or tagged is not self._held_tagged:
+            # every fill drops the set (this runs once per candle with a fill), and so do a
+            # new symbol marked and venues' own marks beginning (they add price-path symbols)
+            self._held_n, self._held_tagged = len(marks), tagged
             held = self._held = self._held_of(self.portfolio)
         return held
 
