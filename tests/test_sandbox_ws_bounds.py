@@ -76,3 +76,18 @@ async def test_past_max_connections_a_new_socket_is_refused_429(
         finally:
             for ws in held:
                 await ws.close()
+
+
+async def test_a_reader_is_never_cut_by_the_bytes_it_already_read(
+    ex: SandboxExchange, monkeypatch
+) -> None:
+    # The byte cap counts what waits unsent, not what was ever sent: 1,000 answers of ~25
+    # bytes each pass a 2,000-byte cap many times over, read one by one.
+    monkeypatch.setattr(streams, "MAX_BACKLOG_BYTES", 2_000, raising=False)
+    async with aiohttp.ClientSession() as http, http.ws_connect(ex.ws_url) as ws:
+        for i in range(1_000):
+            await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
+            answer = json.loads((await ws.receive(timeout=5)).data)
+            assert answer == {"result": [], "id": i}
+        [conn] = ex.hub.conns
+        assert conn.queued_bytes == 0 and conn.queue.qsize() == 0
