@@ -21,7 +21,10 @@ each kind, so that a venue whose REST hangs (up to `reconcile.call_attempts` x
   unless a halt stands already; a success lifts only a halt the reconciler set itself, never a
   kill's, a loss limit's or an operator's that came meanwhile (`execution.reconcile.gate`).
   Trading blocked by a failed reconciliation thus stays blocked until one succeeds. While a
-  reconciliation runs, the pass leaves unresolved orders to it (it asks about them itself);
+  reconciliation runs, the order checks leave unresolved orders to it (it asks about them
+  itself);
+- the order timeouts' cancels and the queries of unresolved orders, one task at a time; a
+  reconciliation starts only between two of them;
 - the kill's follow-up passes (node.kill_follow).
 
 A task that fails ends the duties with its error, as an error awaited in the pass did; a stop
@@ -128,12 +131,41 @@ class KillRunner:
         await self.running.stop()
 
 
+class OrderChecks:
+    """Each pass's order timeouts and queries of unresolved orders, in a task of its own: a
+    cancel or a query held by a hung venue holds neither the heartbeat nor the kill file."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.running: OneAtATime[None] = OneAtATime("orders")
+
+    @property
+    def busy(self) -> bool:
+        return self.running.busy
+
+    def step(self, reconciling: bool) -> None:
+        """Take the checks that ended (raising what they raised); start the next unless they
+        still run. Unresolved orders are left to a running reconciliation (it asks itself)."""
+        self.running.take()
+        self.running.start(partial(self._run, reconciling))
+
+    async def _run(self, reconciling: bool) -> None:
+        node = self.node
+        await node.timeouts.sweep()
+        if node.orders.unknown and not reconciling:
+            await node.orders.retry_unknown()
+
+    async def stop(self) -> None:
+        await self.running.stop()
+
+
 class PeriodicReconcile:
     """Settlement and reconciliation every `node.reconcile_interval_s`, in a task of its own."""
 
-    def __init__(self, node: TradingNode, kills: KillRunner) -> None:
+    def __init__(self, node: TradingNode, kills: KillRunner, checks: OrderChecks) -> None:
         self.node = node
         self.kills = kills
+        self.checks = checks
         self.running: OneAtATime[ReconcileReport] = OneAtATime("reconcile")
         self.next_due = time.monotonic() + node.config.node.reconcile_interval_s
 
@@ -147,7 +179,8 @@ class PeriodicReconcile:
         if ended and report is not None and report.ok:
             # a kill a failed start left unfinished ends now (it cancels: a task of its own)
             self.kills.add(partial(finish_interrupted_kill, self.node))
-        if now >= self.next_due and not self.kills.busy and self.running.start(self._run):
+        if (now >= self.next_due and not self.kills.busy and not self.checks.busy
+                and self.running.start(self._run)):  # fmt: skip
             self.next_due = now + self.node.config.node.reconcile_interval_s
 
     async def _run(self) -> ReconcileReport:
@@ -166,17 +199,23 @@ async def duties(node: TradingNode) -> None:
     """Run the live loop's duties until cancelled; stop what they started on the way out."""
     follow = FollowUpPasses(node)
     kills = KillRunner(node)
-    reconcile = PeriodicReconcile(node, kills)
+    checks = OrderChecks(node)
+    reconcile = PeriodicReconcile(node, kills, checks)
     try:
-        await _passes(node, follow, kills, reconcile)
+        await _passes(node, follow, kills, reconcile, checks)
     finally:
         await reconcile.stop()
+        await checks.stop()
         await kills.stop()
         await follow.stop()
 
 
 async def _passes(
-    node: TradingNode, follow: FollowUpPasses, kills: KillRunner, reconcile: PeriodicReconcile
+    node: TradingNode,
+    follow: FollowUpPasses,
+    kills: KillRunner,
+    reconcile: PeriodicReconcile,
+    checks: OrderChecks,
 ) -> None:
     cfg = node.config.node
     next_ckpt = next_kill = time.monotonic()
@@ -201,8 +240,6 @@ async def _passes(
             node.storage.kv_set(HEARTBEAT_KEY, beat)
             next_ckpt = now + cfg.checkpoint_interval_s
         reconcile.step(now)
-        await node.timeouts.sweep()
-        if node.orders.unknown and not reconcile.busy:
-            await node.orders.retry_unknown()
+        checks.step(reconciling=reconcile.busy)
         woke_due = time.monotonic() + nap
         await asyncio.sleep(nap)
