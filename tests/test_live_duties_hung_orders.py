@@ -1,6 +1,9 @@
 """A venue that hangs on an order's cancel (order timeouts) or on the query of an unresolved
 order holds neither the live loop's heartbeat nor its kill file: those calls run in a task of
-their own, one at a time, as the kill's cancels and the periodic reconciliation do."""
+their own, one at a time, as the kill's cancels and the periodic reconciliation do. A kill
+asked for through `TradingNode.kill` (the API's kill routes) while the live loop
+runs queues with the kill file's: it waits for a kill still cancelling, and no periodic
+reconciliation starts while it cancels."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 import pytest
 
 from tradeguard.node import duties
+from tradeguard.node import node as node_module
+from tradeguard.node.node import TradingNode
 
 
 class NoFollowUp:
@@ -40,6 +45,7 @@ class Node:
         self.timeouts = SimpleNamespace(sweep=self._sweep)
         self.orders = SimpleNamespace(unknown={}, retry_unknown=self._retry)
         self.sweep_hangs = False
+        self.kill_runner: Any = None
 
     def _checkpoint(self, ts: int) -> None:
         pass
@@ -102,3 +108,107 @@ async def test_a_failed_order_check_ends_the_duties_with_its_error(monkeypatch):
     with pytest.raises(RuntimeError, match="sweep broke"):
         async with asyncio.timeout(10):
             await duties.duties(node)  # type: ignore[arg-type]
+
+
+class KillNode(Node):
+    """A node whose kill file asks for one kill, and whose kills wait on a hung venue."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        super().__init__()
+        self.requests = ["file"]
+        self.started: list[str] = []
+        self.release = asyncio.Event()
+        self.kill_switch = SimpleNamespace(poll=self._kill_poll, trigger=self._trigger)
+
+        async def execute(node: Any, request: str) -> dict[str, Any]:
+            self.started.append(request)
+            await self.release.wait()
+            if request == "broken":
+                raise RuntimeError("kill broken failed")
+            return {"request": request}
+
+        monkeypatch.setattr(duties, "execute_kill", execute)
+        monkeypatch.setattr(node_module, "execute_kill", execute)
+        monkeypatch.setattr(duties, "FollowUpPasses", NoFollowUp)
+
+    def _kill_poll(self) -> str | None:
+        self.polls += 1
+        return self.requests.pop(0) if self.requests else None
+
+    def _trigger(self, reason: str, by: str, flatten: bool) -> str:
+        return reason
+
+
+async def _until(check: Any) -> None:
+    async with asyncio.timeout(10):  # a guard against a hang only
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_kill_asked_by_the_api_waits_for_the_kill_file_s_then_runs_whole(monkeypatch):
+    node = KillNode(monkeypatch)
+    loop = asyncio.create_task(duties.duties(node))  # type: ignore[arg-type]
+    try:
+        await _until(lambda: node.started == ["file"] and node.polls >= 3)
+        api = asyncio.create_task(TradingNode.kill(node, "api", "trader"))  # type: ignore[arg-type]
+        await _until(lambda: node.polls >= 6)
+        assert node.started == ["file"]  # the file's kill still cancels: the API's waits
+        node.release.set()
+        assert await api == {"request": "api"}
+        assert node.started == ["file", "api"]
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_no_reconciliation_starts_while_an_api_kill_cancels(monkeypatch):
+    node = KillNode(monkeypatch)
+    node.requests = []
+    node.config.node.reconcile_interval_s = 0
+    reconciled: list[int] = []
+
+    async def reconcile(self: Any) -> Any:
+        reconciled.append(1)
+        return SimpleNamespace(ok=False)
+
+    monkeypatch.setattr(duties.PeriodicReconcile, "_run", reconcile)
+    loop = asyncio.create_task(duties.duties(node))  # type: ignore[arg-type]
+    try:
+        await _until(lambda: node.polls >= 2 and reconciled)
+        api = asyncio.create_task(TradingNode.kill(node, "api", "trader"))  # type: ignore[arg-type]
+        await _until(lambda: node.started == ["api"])
+        before = len(reconciled)
+        await _until(lambda: node.polls >= before + 5)
+        assert len(reconciled) == before  # none started while the kill cancels
+        node.release.set()
+        await api
+        await _until(lambda: len(reconciled) > before)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_an_api_kill_s_error_goes_to_its_caller_and_a_stop_never_leaves_it_waiting(
+    monkeypatch,
+):
+    node = KillNode(monkeypatch)
+    node.requests = []
+    loop = asyncio.create_task(duties.duties(node))  # type: ignore[arg-type]
+    await _until(lambda: node.polls >= 2)
+    broken = asyncio.create_task(TradingNode.kill(node, "broken", "trader"))  # type: ignore[arg-type]
+    await _until(lambda: node.started == ["broken"])
+    node.release.set()
+    with pytest.raises(RuntimeError, match="kill broken failed"):
+        await broken
+    node.release.clear()
+    first = asyncio.create_task(TradingNode.kill(node, "first", "trader"))  # type: ignore[arg-type]
+    second = asyncio.create_task(TradingNode.kill(node, "second", "trader"))  # type: ignore[arg-type]
+    await _until(lambda: node.started[-1:] == ["first"] and node.polls >= 3)
+    assert not loop.done()  # the caller's error ended no duty
+    loop.cancel()
+    await asyncio.gather(loop, return_exceptions=True)
+    for waiting in (first, second):
+        with pytest.raises(RuntimeError, match="node stopped before this kill"):
+            await waiting
+    assert node.kill_runner is None
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "kill"] == []

@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 T = TypeVar("T")
 Job = Callable[[], Coroutine[Any, Any, Any]]
+STOPPED = (
+    "the node stopped before this kill's cancels ended: trading stays HALTED and the next "
+    "start finishes the kill before any trading"
+)
 
 
 class OneAtATime(Generic[T]):
@@ -105,6 +109,7 @@ class KillRunner:
         self.node = node
         self.pending: deque[Job] = deque()
         self.running: OneAtATime[Any] = OneAtATime("kill")
+        self.waiting: set[asyncio.Future[Any]] = set()  # the reports callers of `run` await
 
     @property
     def busy(self) -> bool:
@@ -115,6 +120,37 @@ class KillRunner:
         request = self.node.kill_switch.poll()
         if request is not None:
             self.add(partial(execute_kill, self.node, request))
+
+    def inside(self) -> bool:
+        """Whether the running kill task is the caller (a kill it finishes runs in it)."""
+        return self.running.task is not None and asyncio.current_task() is self.running.task
+
+    async def run(self, job: Job) -> Any:
+        """Queue `job` as a kill (the API's) and return its report once it
+        ran; its error goes to the caller, never ends the duties. A caller that stops waiting
+        leaves the kill to run."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting.add(done)
+
+        async def reported() -> Any:
+            try:
+                result = await job()
+            except asyncio.CancelledError:  # a stop: the caller hears it, never hangs
+                if not done.done():
+                    done.set_exception(RuntimeError(STOPPED))
+                raise
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+                return None
+            finally:
+                self.waiting.discard(done)
+            if not done.done():
+                done.set_result(result)
+            return result
+
+        self.add(reported)
+        return await asyncio.shield(done)
 
     def add(self, job: Job) -> None:
         self.pending.append(job)
@@ -129,6 +165,10 @@ class KillRunner:
     async def stop(self) -> None:
         self.pending.clear()  # triggered (stored) already: the next start finishes the last
         await self.running.stop()
+        for done in self.waiting:  # asked for and not run: the caller hears it, never hangs
+            if not done.done():
+                done.set_exception(RuntimeError(STOPPED))
+        self.waiting.clear()
 
 
 class OrderChecks:
@@ -201,9 +241,11 @@ async def duties(node: TradingNode) -> None:
     kills = KillRunner(node)
     checks = OrderChecks(node)
     reconcile = PeriodicReconcile(node, kills, checks)
+    node.kill_runner = kills  # the API's kills queue with the kill file's
     try:
         await _passes(node, follow, kills, reconcile, checks)
     finally:
+        node.kill_runner = None
         await reconcile.stop()
         await checks.stop()
         await kills.stop()
