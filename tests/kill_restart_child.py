@@ -7,8 +7,8 @@ with flatten, and SIGKILLs itself at one step of the kill (argv[2]):
 - `mid_flatten`: the venue has taken the flatten, the node has not heard back;
 - `after_flatten`: the flatten answered, the kill's report not stored;
 - `overlap`: a kill without flatten is cancelling when a second kill, with flatten, is asked
-  for; the first ends (its report stored) while the second's cancels hang, and the process
-  dies there;
+  for; the first ends (its report stored) while the second's cancels wait or hang, and the
+  process dies there;
 - `restart_mid_flatten`, `restart_before_finish`: a node started on the database a kill was
   cut short in, dying while that start finishes the kill: once the venue has taken its
   flatten, or before its report is stored.
@@ -101,10 +101,18 @@ async def _overlap(node: Any, cancel_all: Any) -> None:
         if calls == 1:  # the first kill's cancels answer once the second kill is asked for
             await second_asked.wait()
             return await cancel_all(venue_name)
-        second_asked.set()
         await asyncio.Event().wait()  # the second kill's cancels never answer
 
+    trigger = node.kill_switch.trigger
+
+    def trigger_asked(reason: str, by: str, flatten: bool = False) -> Any:
+        request = trigger(reason, by, flatten)  # stored (HALTED) before its cancels queue
+        if reason == "second":
+            second_asked.set()
+        return request
+
     node.orders.cancel_all = slow_cancel
+    node.kill_switch.trigger = trigger_asked
     finish = node.kill_switch.finish
 
     def finish_then_die(report: Any) -> None:

@@ -21,7 +21,10 @@ each kind, so that a venue whose REST hangs (up to `reconcile.call_attempts` x
   unless a halt stands already; a success lifts only a halt the reconciler set itself, never a
   kill's, a loss limit's or an operator's that came meanwhile (`execution.reconcile.gate`).
   Trading blocked by a failed reconciliation thus stays blocked until one succeeds. While a
-  reconciliation runs, the pass leaves unresolved orders to it (it asks about them itself);
+  reconciliation runs, the order checks leave unresolved orders to it (it asks about them
+  itself);
+- the order timeouts' cancels and the queries of unresolved orders, one task at a time; a
+  reconciliation starts only between two of them;
 - the kill's follow-up passes (node.kill_follow).
 
 A task that fails ends the duties with its error, as an error awaited in the pass did; a stop
@@ -54,6 +57,10 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()  # in the heartbeat: `status` asks this host whether its pid lives
 T = TypeVar("T")
 Job = Callable[[], Coroutine[Any, Any, Any]]
+STOPPED = (
+    "the node stopped before this kill's cancels ended: trading stays HALTED and the next "
+    "start finishes the kill before any trading"
+)
 
 
 class OneAtATime(Generic[T]):
@@ -102,6 +109,7 @@ class KillRunner:
         self.node = node
         self.pending: deque[Job] = deque()
         self.running: OneAtATime[Any] = OneAtATime("kill")
+        self.waiting: set[asyncio.Future[Any]] = set()  # the reports callers of `run` await
 
     @property
     def busy(self) -> bool:
@@ -112,6 +120,37 @@ class KillRunner:
         request = self.node.kill_switch.poll()
         if request is not None:
             self.add(partial(execute_kill, self.node, request))
+
+    def inside(self) -> bool:
+        """Whether the running kill task is the caller (a kill it finishes runs in it)."""
+        return self.running.task is not None and asyncio.current_task() is self.running.task
+
+    async def run(self, job: Job) -> Any:
+        """Queue `job` as a kill (the API's) and return its report once it
+        ran; its error goes to the caller, never ends the duties. A caller that stops waiting
+        leaves the kill to run."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting.add(done)
+
+        async def reported() -> Any:
+            try:
+                result = await job()
+            except asyncio.CancelledError:  # a stop: the caller hears it, never hangs
+                if not done.done():
+                    done.set_exception(RuntimeError(STOPPED))
+                raise
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+                return None
+            finally:
+                self.waiting.discard(done)
+            if not done.done():
+                done.set_result(result)
+            return result
+
+        self.add(reported)
+        return await asyncio.shield(done)
 
     def add(self, job: Job) -> None:
         self.pending.append(job)
@@ -126,14 +165,47 @@ class KillRunner:
     async def stop(self) -> None:
         self.pending.clear()  # triggered (stored) already: the next start finishes the last
         await self.running.stop()
+        for done in self.waiting:  # asked for and not run: the caller hears it, never hangs
+            if not done.done():
+                done.set_exception(RuntimeError(STOPPED))
+        self.waiting.clear()
+
+
+class OrderChecks:
+    """Each pass's order timeouts and queries of unresolved orders, in a task of its own: a
+    cancel or a query held by a hung venue holds neither the heartbeat nor the kill file."""
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.running: OneAtATime[None] = OneAtATime("orders")
+
+    @property
+    def busy(self) -> bool:
+        return self.running.busy
+
+    def step(self, reconciling: bool) -> None:
+        """Take the checks that ended (raising what they raised); start the next unless they
+        still run. Unresolved orders are left to a running reconciliation (it asks itself)."""
+        self.running.take()
+        self.running.start(partial(self._run, reconciling))
+
+    async def _run(self, reconciling: bool) -> None:
+        node = self.node
+        await node.timeouts.sweep()
+        if node.orders.unknown and not reconciling:
+            await node.orders.retry_unknown()
+
+    async def stop(self) -> None:
+        await self.running.stop()
 
 
 class PeriodicReconcile:
     """Settlement and reconciliation every `node.reconcile_interval_s`, in a task of its own."""
 
-    def __init__(self, node: TradingNode, kills: KillRunner) -> None:
+    def __init__(self, node: TradingNode, kills: KillRunner, checks: OrderChecks) -> None:
         self.node = node
         self.kills = kills
+        self.checks = checks
         self.running: OneAtATime[ReconcileReport] = OneAtATime("reconcile")
         self.next_due = time.monotonic() + node.config.node.reconcile_interval_s
 
@@ -147,7 +219,8 @@ class PeriodicReconcile:
         if ended and report is not None and report.ok:
             # a kill a failed start left unfinished ends now (it cancels: a task of its own)
             self.kills.add(partial(finish_interrupted_kill, self.node))
-        if now >= self.next_due and not self.kills.busy and self.running.start(self._run):
+        if (now >= self.next_due and not self.kills.busy and not self.checks.busy
+                and self.running.start(self._run)):  # fmt: skip
             self.next_due = now + self.node.config.node.reconcile_interval_s
 
     async def _run(self) -> ReconcileReport:
@@ -166,17 +239,25 @@ async def duties(node: TradingNode) -> None:
     """Run the live loop's duties until cancelled; stop what they started on the way out."""
     follow = FollowUpPasses(node)
     kills = KillRunner(node)
-    reconcile = PeriodicReconcile(node, kills)
+    checks = OrderChecks(node)
+    reconcile = PeriodicReconcile(node, kills, checks)
+    node.kill_runner = kills  # the API's kills queue with the kill file's
     try:
-        await _passes(node, follow, kills, reconcile)
+        await _passes(node, follow, kills, reconcile, checks)
     finally:
+        node.kill_runner = None
         await reconcile.stop()
+        await checks.stop()
         await kills.stop()
         await follow.stop()
 
 
 async def _passes(
-    node: TradingNode, follow: FollowUpPasses, kills: KillRunner, reconcile: PeriodicReconcile
+    node: TradingNode,
+    follow: FollowUpPasses,
+    kills: KillRunner,
+    reconcile: PeriodicReconcile,
+    checks: OrderChecks,
 ) -> None:
     cfg = node.config.node
     next_ckpt = next_kill = time.monotonic()
@@ -201,8 +282,6 @@ async def _passes(
             node.storage.kv_set(HEARTBEAT_KEY, beat)
             next_ckpt = now + cfg.checkpoint_interval_s
         reconcile.step(now)
-        await node.timeouts.sweep()
-        if node.orders.unknown and not reconcile.busy:
-            await node.orders.retry_unknown()
+        checks.step(reconciling=reconcile.busy)
         woke_due = time.monotonic() + nap
         await asyncio.sleep(nap)

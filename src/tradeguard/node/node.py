@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradeguard.backtest.replay_state import CurveLog
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.execution.balance_sync import BalanceSync
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
+    from tradeguard.node.duties import KillRunner
     from tradeguard.portfolio.arb_summary import ArbSummary
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ class TradingNode:
         self.alerts: AlertManager | None = None
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
+        self.kill_runner: KillRunner | None = None  # the live loop's kills, while it runs
         assemble(self, venues)
 
     def start_balances(self) -> dict[str, dict[str, Decimal]]:
@@ -444,9 +447,13 @@ class TradingNode:
         self, reason: str, by: str, flatten: bool = False, request: KillRequest | None = None
     ) -> dict[str, Any]:
         """Halt (unless `request` was triggered already), cancel every open order on every
-        venue, optionally flatten; report it all."""
+        venue, optionally flatten; report it all. While the live loop runs, the cancels wait
+        for a kill still cancelling, as the kill file's do (node.duties.KillRunner)."""
         request = request or self.kill_switch.trigger(reason, by, flatten)
-        return await execute_kill(self, request)
+        runner = self.kill_runner
+        if runner is None or runner.inside():
+            return await execute_kill(self, request)
+        return await runner.run(partial(execute_kill, self, request))
 
     async def poll_kill_sentinel(self) -> dict[str, Any] | None:
         """Run the kill switch if the sentinel file has appeared; return its report."""
