@@ -67,3 +67,15 @@ def test_fills_at_possible_prices_still_parse() -> None:
     no = _kalshi().fill_from({**KALSHI_ROW, "side": "no"})
     assert no.price == Decimal("0.6000")
     assert _pm().fill_from(PM_ROW).price == Decimal("0.38")
+
+
+def test_an_unreadable_row_is_noted_under_the_orders_it_names() -> None:
+    kalshi, noted = _kalshi(), {}
+    assert parsed_rows("kalshi", [{**KALSHI_ROW, "yes_price_dollars": "1.5"}],
+                       kalshi.fill_from, noted) == []  # fmt: skip
+    assert list(noted) == ["o1"] and "yes_price_dollars: '1.5'" in noted["o1"]
+    pm, noted = _pm(), {}
+    maker = {**PM_ROW, "trader_side": "MAKER", "maker_orders": [{"order_id": "0xmine"}, 7]}
+    assert parsed_rows("polymarket", [{**PM_ROW, "price": "0"}, {**maker, "price": "2"}],
+                       pm.fill_from, noted) == []  # fmt: skip
+    assert sorted(noted) == ["0xabc", "0xmine"] and "price: '2'" in noted["0xmine"]

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # An order that was in unknown state has been answered for (a string kind: subscribers match it).
 ORDER_RESOLVED = "order.resolved"
+# The venue reports an order filled further than its fill rows can be read (critical).
+ORDER_FILLS_UNREADABLE = "order.fills_unreadable"
 
 
 @quick_init
@@ -88,6 +90,8 @@ class OrderManager(FillApplication):
         self.orders: dict[str, Order] = {}
         self.open: dict[str, Order] = {}
         self.unknown: dict[str, Order] = {}  # in flight, venue could not be asked: blocks symbol
+        # reported filled beyond the fill rows the venue's answers let us read: blocks symbol
+        self.unreadable: dict[str, Order] = {}
         # client order id -> when a cancel was last sent (ms); timeouts do not resend at once
         self.cancel_requested: dict[str, int] = {}
         # orders whose submit call has not returned: a concurrent query could outrun the request
@@ -128,7 +132,8 @@ class OrderManager(FillApplication):
         return n
 
     def blocked_symbols(self) -> set[tuple[str, str]]:
-        return {(o.venue, o.symbol) for o in self.unknown.values()}
+        held = (*self.unknown.values(), *self.unreadable.values())
+        return {(o.venue, o.symbol) for o in held}
 
     def restore(self, orders: list[Order]) -> None:
         """Load open orders from the journal after a restart (before reconciliation)."""
@@ -167,7 +172,9 @@ class OrderManager(FillApplication):
 
     def deny_if_blocked(self, intent: OrderIntent, now: int) -> SubmitResult | None:
         """The denial (audited) of an intent on a symbol with an order in unknown state."""
-        if not self.unknown or (intent.venue, intent.symbol) not in self.blocked_symbols():
+        if not (self.unknown or self.unreadable) or (
+            (intent.venue, intent.symbol) not in self.blocked_symbols()
+        ):
             return None
         reason = (
             f"order denied: {intent.symbol} on {intent.venue} has an order in unknown state; "
@@ -322,7 +329,31 @@ class OrderManager(FillApplication):
         for f in fills:
             if f.client_order_id == order.client_order_id:
                 self.on_fill(f)
+        unreadable = getattr(venue, "unreadable_fills", {})
+        self._check_readable(order, report, unreadable.get(venue_order_id or ""))
         return len(order.trade_ids) - before
+
+    def _check_readable(self, order: Order, report: OrderReport, why: str | None) -> None:
+        """Escalate `order` once when the venue reports more of it filled than its fills booked
+        and a fill row of it was unreadable: never booked at a price not read, it leaves the
+        orders reconciliation waits for (the venue's balances are the truth) and blocks its
+        symbol; a critical alert names the order, the venue and the row's field and value."""
+        cid = order.client_order_id
+        if why is None or order.filled >= report.filled:
+            if self.unreadable.pop(cid, None) is not None:
+                self._publish_order(ORDER_RESOLVED, order, severity="warning")
+            return
+        if cid in self.unreadable:
+            return
+        self.unreadable[cid] = order
+        reason = (
+            f"{order.venue} reports {cid} {report.status.value} ({report.filled} filled) but "
+            f"{order.filled} booked: a fill row is unreadable ({why}); not booked, the venue's "
+            "balances are taken as the truth and the symbol is blocked until its fills can be read"
+        )
+        log.critical("order %s: %s", cid, reason)
+        data = {**order_data(order), "reason": reason, "venue_filled": str(report.filled)}
+        self._publish(ORDER_FILLS_UNREADABLE, self.clock.now_ms(), order, data, severity="critical")
 
     # cancel ----------------------------------------------------------------------------------
     async def cancel(self, client_order_id: str) -> OrderReport | None:

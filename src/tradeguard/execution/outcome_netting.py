@@ -177,12 +177,15 @@ def _net_market(om: Any, venue: str, ts: int, market: str, quote: str) -> list[t
 
 def resting_sells(om: Any, venue: str, market: str, outcome: Outcome, quote: str) -> Decimal:
     """Contracts of `outcome` that sells resting on `venue` hold (locked there: not netted);
-    any quote when `quote` is empty."""
+    any quote when `quote` is empty. An order escalated for unreadable fills is not counted:
+    the venue reports it filled, not resting."""
     base = _base(market, outcome, quote or "X") + "/"
+    gone = getattr(om, "unreadable", {})
     return sum(
         (
             o.remaining for o in om.orders.values()
             if o.venue == venue and o.side is Side.SELL and o.status in _RESTING
+            and o.client_order_id not in gone
             and o.symbol.startswith(base) and (not quote or o.symbol == base + quote)
         ),
         ZERO,

@@ -16,7 +16,9 @@ Per venue, in this order:
    adjustment, then the ledger and the database take the venue's figures; but while an order of
    the venue is unresolved (the venue reports fills or an end the journal could not book yet,
    or it cannot be asked) its balances are left alone, so a missed fill is never booked as an
-   adjustment: the report's `balances_deferred` says which orders it waits for; so are they
+   adjustment: the report's `balances_deferred` says which orders it waits for (not one the
+   venue reports filled beyond its unreadable fill rows: escalated, `fills_unreadable`, its
+   symbol blocked, the venue's balances applied as the truth); so are they
    when a fill of the venue is booked while its balances are being read. A venue's first
    reconciliation opens its ledger at the venue's figures (the audit's start). At start-up the
    venue is compared with the durable ledger (start + fills - fees + adjustments, not the last
@@ -91,6 +93,7 @@ class ReconcileReport:
     position_mismatches: list[dict[str, str]] = field(default_factory=list)
     held_shrunk: list[dict[str, Any]] = field(default_factory=list)  # legs no longer held
     balances_deferred: list[dict[str, str]] = field(default_factory=list)
+    fills_unreadable: list[str] = field(default_factory=list)  # orders escalated, symbol blocked
     ledger_differences: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -343,7 +346,9 @@ async def _check_open_orders(
                 report.orders_missing.append(order.client_order_id)
         if (order.status, order.filled) != before:
             report.orders_updated.append(order.client_order_id)
-        if _unresolved(order, result) or order.client_order_id in om.unknown:
+        if order.client_order_id in om.unreadable:  # escalated: the balances are the truth
+            report.fills_unreadable.append(order.client_order_id)
+        elif _unresolved(order, result) or order.client_order_id in om.unknown:
             unresolved.append(order.client_order_id)
     return earliest_open, unresolved
 

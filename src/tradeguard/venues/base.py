@@ -49,6 +49,8 @@ class Venue(ABC):
     def __init__(self, name: str) -> None:
         self.name = name
         self._listener: VenueListener | None = None
+        # venue order id -> why a fill row of it could not be read (skipped, never booked)
+        self.unreadable_fills: dict[str, str] = {}
 
     def set_listener(self, listener: VenueListener) -> None:
         self._listener = listener

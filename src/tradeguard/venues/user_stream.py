@@ -97,14 +97,36 @@ def skip_reason(exc: Exception) -> str:
     return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
-def parsed_rows(venue: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> list[T]:
+def parsed_rows(
+    venue: str,
+    rows: Iterable[Any],
+    parse: Callable[[Any], T],
+    unreadable: dict[str, str] | None = None,
+) -> list[T]:
     """Parse a venue's fill rows; a row no venue would send (a missing field, a NaN or negative
     amount) is skipped with one warning naming why instead of failing the whole answer (the
-    balances read after fills and the next reconciliation still see what really happened)."""
+    balances read after fills and the next reconciliation still see what really happened).
+    Why is noted in `unreadable` under each order id the row names (`order_id`,
+    `taker_order_id`, `maker_orders[].order_id`): reconciliation escalates such an order."""
     out = []
     for row in rows:
         try:
             out.append(parse(row if isinstance(row, dict) else {}))
         except FILL_ROW_ERRORS as exc:
             log.warning("%s: fill row skipped: %s", venue, skip_reason(exc))
+            if unreadable is not None and isinstance(row, dict):
+                for oid in row_order_ids(row):
+                    unreadable[oid] = skip_reason(exc)
     return out
+
+
+def row_order_ids(row: dict[str, Any]) -> list[str]:
+    """The order ids a fill row names (Kalshi's `order_id`; Polymarket's taker and makers)."""
+    makers = row.get("maker_orders")
+    ids = [row.get("order_id"), row.get("taker_order_id")]
+    ids += (
+        [m.get("order_id") for m in makers if isinstance(m, dict)]
+        if isinstance(makers, list)
+        else []
+    )
+    return [i for i in ids if isinstance(i, str) and i]

@@ -244,7 +244,7 @@ class KalshiVenue(Venue):
     async def _deliver_fills(self, order_id: str) -> None:
         rows = await self._call("fetch_fills", self.client.fills(order_id=order_id))
         if self._listener is not None:
-            for fill in parsed_rows(self.name, rows, self.fill_from):
+            for fill in parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills):
                 self._listener.on_fill(fill)
         if rows:
             self.balance_reader.after_fill()
@@ -279,7 +279,7 @@ class KalshiVenue(Venue):
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         ticker = parse_outcome_symbol(symbol)[0]
         rows = await self._call("fetch_fills", self.client.fills(ticker=ticker))
-        fills = parsed_rows(self.name, rows, self.fill_from)
+        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     async def fetch_balances(self) -> list[Balance]:

@@ -377,7 +377,7 @@ class PolymarketVenue(Venue):
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         rows = await self._rows("fetch_fills", "/data/trades")
-        fills = parsed_rows(self.name, rows, self.fill_from)
+        fills = parsed_rows(self.name, rows, self.fill_from, self.unreadable_fills)
         return [f for f in fills if f.symbol == symbol and f.ts >= since_ts]
 
     def fill_from(self, row: dict[str, Any]) -> Fill:
