@@ -208,7 +208,26 @@ async def test_an_api_kill_s_error_goes_to_its_caller_and_a_stop_never_leaves_it
     loop.cancel()
     await asyncio.gather(loop, return_exceptions=True)
     for waiting in (first, second):
-        with pytest.raises(RuntimeError, match="node stopped before this kill"):
+        with pytest.raises(duties.KillNotFinished, match="node stopped before this kill"):
             await waiting
     assert node.kill_runner is None
     assert [t for t in asyncio.all_tasks() if t.get_name() == "kill"] == []
+
+
+async def test_an_api_kill_the_node_stopped_before_it_ran_is_a_503_naming_the_stored_kill():
+    from fastapi import HTTPException
+
+    from tradeguard.api.routes.control import queued_kill
+
+    class Stopped:
+        async def kill(self, reason: str, by: str, flatten: bool = False) -> dict[str, object]:
+            raise duties.KillNotFinished(duties.STOPPED)
+
+    class Api:
+        node = Stopped()
+
+    with pytest.raises(HTTPException) as refused:
+        await queued_kill(Api(), "halt", "trader")  # type: ignore[arg-type]
+    assert refused.value.status_code == 503
+    assert "trading stays HALTED" in str(refused.value.detail)
+    assert "next start finishes the kill" in str(refused.value.detail)

@@ -63,6 +63,11 @@ STOPPED = (
 )
 
 
+class KillNotFinished(RuntimeError):
+    """A queued kill the node stopped before its cancels ended (it was stored: trading stays
+    HALTED and the next start finishes it)."""
+
+
 class OneAtATime(Generic[T]):
     """At most one task of a kind: start one when none runs, take its end, cancel it."""
 
@@ -137,7 +142,7 @@ class KillRunner:
                 result = await job()
             except asyncio.CancelledError:  # a stop: the caller hears it, never hangs
                 if not done.done():
-                    done.set_exception(RuntimeError(STOPPED))
+                    done.set_exception(KillNotFinished(STOPPED))
                 raise
             except Exception as exc:
                 if not done.done():
@@ -167,7 +172,7 @@ class KillRunner:
         await self.running.stop()
         for done in self.waiting:  # asked for and not run: the caller hears it, never hangs
             if not done.done():
-                done.set_exception(RuntimeError(STOPPED))
+                done.set_exception(KillNotFinished(STOPPED))
         self.waiting.clear()
 
 

@@ -15,6 +15,7 @@ from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.enums import TradingMode
+from tradeguard.node.duties import KillNotFinished
 from tradeguard.risk.engine import ResumeRefused
 
 router = APIRouter(
@@ -40,7 +41,7 @@ async def kill(
         second_factor(api, who, request, "flatten")
     elif node.config.api.require_totp_for_kill:
         kill_second_factor(api, who, request)
-    report = await node.kill(body.reason, who.by, flatten=body.flatten)
+    report = await queued_kill(api, body.reason, who.by, flatten=body.flatten)
     api.audit(
         "api.kill",
         who,
@@ -52,6 +53,15 @@ async def kill(
         "critical",
     )
     return {"trading_state": node.risk.state.value, "report": clean(report)}
+
+
+async def queued_kill(api: ApiState, reason: str, by: str, flatten: bool = False) -> Any:
+    """The node's kill report; 503 when the node stopped before the kill's cancels ended (it
+    is stored and trading halted: the next start finishes it)."""
+    try:
+        return await api.node.kill(reason, by, flatten=flatten)
+    except KillNotFinished as exc:
+        raise HTTPException(503, str(exc)) from None
 
 
 def kill_second_factor(api: ApiState, who: Principal, request: Request) -> None:

@@ -14,7 +14,7 @@ from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
-from tradeguard.api.routes.control import kill_second_factor
+from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
@@ -80,7 +80,7 @@ async def emergency_stop(
     if bot_id is None:
         if api.node.config.api.require_totp_for_kill:
             kill_second_factor(api, who, request)
-        report = await api.node.kill(body.reason, who.by)
+        report = await queued_kill(api, body.reason, who.by)
         api.audit("api.kill", who, {"reason": body.reason, "via": "safety"}, "critical")
         return {"scope": "node", "trading_state": api.node.risk.state.value,
                 "report": clean(report)}  # fmt: skip
