@@ -310,6 +310,13 @@ class FillApplication:
         """Drop balances queued for `venue` (a fresher snapshot is being written)."""
         self._pending_balances.pop(venue, None)
 
+    def _drop_behind(self) -> None:
+        # What waited for a commit that rolled back went with it: written later, alone, it
+        # would leave balances or order states the journal's fills and orders do not explain.
+        self._pending_balances.clear()
+        self._pending_rows.clear()
+        self._pending_journal.clear()
+
     def _write_behind(self) -> None:
         if self._pending_balances:
             pending, self._pending_balances = self._pending_balances, {}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.backtest.replay_state import done_at, load_replay_state, save_replay_state
 from tradeguard.clock import SimulatedClock
 from tradeguard.model.enums import Side
+from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
 from tradeguard.node.stats import CURSOR_KEY, EQUITY_KEY, FIGURES_KEY, STATS_KEY, RunStats
@@ -15,6 +16,9 @@ from tradeguard.node.valuation_view import VALUATION_KEY, valuation_json
 from tradeguard.portfolio.equity import EquityTracker
 from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.storage.repository import RunState
+from tradeguard.storage.types import jsonable
+from tradeguard.strategies.base import Strategy
+from tradeguard.strategies.faults import unstorable_state
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -31,7 +35,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
             state = run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
             state.cursor_ts = ts
-            state.state = strat.state()
+            state.state = stored_state(strat)
             if strat.id in node._signal_ts:
                 state.last_signal_ts = node._signal_ts[strat.id]
             if strat.id in node._trade_ts:
@@ -47,6 +51,20 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
     """Commit everything candle `i` changed, with the cursor at that candle."""
     save_state(node, candles[i].ts, done_at(candles, i))
     node.storage.commit_unit()
+
+
+def stored_state(strat: Strategy) -> Any:
+    """Return `strat.state()` as it is stored; a value JSON cannot hold stops the run with a
+    line naming the strategy and where the value is (checked here, before the write, so the
+    line says more than the database could)."""
+    state = strat.state()
+    try:
+        return jsonable(state)
+    except TypeError:
+        line = unstorable_state(strat, state)
+        if line is None:
+            raise
+        raise ConfigError(line) from None
 
 
 def stats_json(node: TradingNode) -> dict[str, Any]:
@@ -71,7 +89,7 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
         "cursor": ts,
         "cursor_n": done_at_ts,
         "stats": stats_json(node),
-        "strategies": {s.id: s.state() for s in node.strategies},
+        "strategies": {s.id: stored_state(s) for s in node.strategies},
         "signal_ts": node._signal_ts,
         "trade_ts": node._trade_ts,
         "curve_tail": curve.tail_text(),

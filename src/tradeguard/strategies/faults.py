@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
 from types import TracebackType
+from typing import Any
 
 from tradeguard.strategies.base import Strategy
 
@@ -35,4 +39,40 @@ def strategy_fault(exc: BaseException) -> str | None:
     return (
         f"strategy {strategy.id!r} ({type(strategy).__name__}) failed in {callback}: {said} "
         f"(at {where}); nothing more was traded, fix the strategy and run again"
+    )
+
+
+_STORABLE = (type(None), bool, int, float, str, Decimal, Enum)
+
+
+def unstorable_in(value: Any, path: str = "") -> tuple[str, Any] | None:
+    """Return (key path, value) of the first value in `value` that JSON cannot hold (as the
+    database stores it: Decimals and enums as their values, tuples and sets as lists), or None."""
+    if isinstance(value, _STORABLE):
+        return None
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = enumerate(value)
+    else:
+        return path, value
+    for key, item in items:
+        found = unstorable_in(item, f"{path}[{key!r}]")
+        if found is not None:
+            return found
+    return None
+
+
+def unstorable_state(strategy: Strategy, state: Any) -> str | None:
+    """Return one line naming what in `strategy.state()`'s result cannot be stored, or None."""
+    found = unstorable_in(state)
+    if found is None:
+        return None
+    path, value = found
+    where = f"at {path}" if path else "as the whole state"
+    return (
+        f"strategy {strategy.id!r} ({type(strategy).__name__}) state() returned a "
+        f"{type(value).__name__} {where}, which cannot be stored as JSON; return only dicts, "
+        f"lists, str, int, float, bool, None or Decimal; nothing more was traded, fix the "
+        f"strategy and run again"
     )
