@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 from typing import Any
 
 from rich.console import Console
@@ -22,7 +23,7 @@ from tradeguard.cli.common import (
     start_run_stop,
     ts_text,
 )
-from tradeguard.cli.main import real_console
+from tradeguard.cli.main import real_console, whole_process
 
 
 def add_run_parser(sub: Any) -> None:
@@ -37,6 +38,10 @@ def add_run_parser(sub: Any) -> None:
     run.add_argument("--until-end", action="store_true", help="replay to the end of data and exit")
     add_trading_options(run, "sandbox/live: stop after S seconds (default: until Ctrl-C)")
     run.set_defaults(func=cmd_run)
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -56,6 +61,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         # Only a replay has candles to count: a live or sandbox run trades until stopped.
         replay = node.mode.value in ("paper", "backtest")
+        if replay and args.until_end and whole_process():
+            # Ctrl-C stops the replay where it is, as in a backtest: asyncio.run would take it
+            # as a request to cancel at the next await, which a strategy callback that blocks
+            # never reaches (the uncommitted unit rolls back; a new run resumes from the last).
+            signal.signal(signal.SIGINT, _interrupted)
         with Progress(
             TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=real_console(console), transient=True,
