@@ -153,8 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except KeyboardInterrupt:
-        print("tradeguard: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        where = _interrupted_in(exc)
+        print(f"tradeguard: interrupted{f' ({where})' if where else ''}", file=sys.stderr)
         return 130
     except Exception as exc:
         # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
@@ -192,6 +193,15 @@ def _strategy_fault(exc: BaseException) -> str | None:
     from tradeguard.strategies.faults import strategy_fault
 
     return strategy_fault(exc)
+
+
+def _interrupted_in(exc: BaseException) -> str | None:
+    """The strategy callback Ctrl-C came in, if a strategy was ever loaded."""
+    if "tradeguard.strategies.base" not in sys.modules:
+        return None
+    from tradeguard.strategies.faults import interrupted_in
+
+    return interrupted_in(exc)
 
 
 def run() -> NoReturn:

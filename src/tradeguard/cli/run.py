@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         print_start(info, node)
         # Only a replay has candles to count: a live or sandbox run trades until stopped.
         replay = node.mode.value in ("paper", "backtest")
-        if replay and args.until_end and whole_process():
+        if replay and whole_process():
             # Ctrl-C stops the replay where it is, as in a backtest: asyncio.run would take it
             # as a request to cancel at the next await, which a strategy callback that blocks
             # never reaches (the uncommitted unit rolls back; a new run resumes from the last).

@@ -20,16 +20,7 @@ def strategy_fault(exc: BaseException) -> str | None:
     ...); the innermost frame gives the file and line that raised (the strategy's own code, or
     the call it made into the engine with a value the engine refused).
     """
-    tb: TracebackType | None = exc.__traceback__
-    outer: tuple[Strategy, str] | None = None
-    last: TracebackType | None = None
-    while tb is not None:
-        frame = tb.tb_frame
-        owner = frame.f_locals.get("self")
-        if outer is None and isinstance(owner, Strategy):
-            outer = (owner, frame.f_code.co_name)
-        last = tb
-        tb = tb.tb_next
+    outer, last = _strategy_frames(exc)
     if outer is None or last is None:
         return None
     strategy, callback = outer
@@ -40,6 +31,34 @@ def strategy_fault(exc: BaseException) -> str | None:
         f"strategy {strategy.id!r} ({type(strategy).__name__}) failed in {callback}: {said} "
         f"(at {where}); nothing more was traded, fix the strategy and run again"
     )
+
+
+def interrupted_in(exc: BaseException) -> str | None:
+    """Return "strategy 'id' (Class) in callback" when Ctrl-C (`exc`) came while a strategy's
+    callback ran (one that blocks, say), or None."""
+    outer, _ = _strategy_frames(exc)
+    if outer is None:
+        return None
+    strategy, callback = outer
+    return f"strategy {strategy.id!r} ({type(strategy).__name__}) in {callback}"
+
+
+def _strategy_frames(
+    exc: BaseException,
+) -> tuple[tuple[Strategy, str] | None, TracebackType | None]:
+    """The outermost strategy method on `exc`'s traceback (strategy, callback), and its last
+    frame."""
+    tb: TracebackType | None = exc.__traceback__
+    outer: tuple[Strategy, str] | None = None
+    last: TracebackType | None = None
+    while tb is not None:
+        frame = tb.tb_frame
+        owner = frame.f_locals.get("self")
+        if outer is None and isinstance(owner, Strategy):
+            outer = (owner, frame.f_code.co_name)
+        last = tb
+        tb = tb.tb_next
+    return outer, last
 
 
 _STORABLE = (type(None), bool, int, float, str, Decimal, Enum)
