@@ -134,30 +134,3 @@ async def stack(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Stack]:
     s = await build_stack(ex, tmp_path)
     yield s
     await s.close()
-
-
-_PINNED_MARKERS = ("pm_map.toml", "arb_config", "test_pm_arb_paper")
-
-
-@pytest.fixture(autouse=True)
-def _example_map_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Strategies trading examples/pm_map.toml read a clock moved to 2026-06-01."""
-    module = getattr(request, "module", None)
-    path = getattr(module, "__file__", None)
-    if path is None or not _trades_the_example_map(path):
-        return
-    from pinned_clock import SESSION_SHIFT_MS, SHIFT_ENV, shifted_now, targets
-
-    for owner, name in targets():
-        monkeypatch.setattr(owner, name, shifted_now(SESSION_SHIFT_MS))
-    monkeypatch.setenv(SHIFT_ENV, str(SESSION_SHIFT_MS))
-
-
-_MAP_USERS: dict[str, bool] = {}
-
-
-def _trades_the_example_map(path: str) -> bool:
-    if path not in _MAP_USERS:
-        text = Path(path).read_text(encoding="utf-8")
-        _MAP_USERS[path] = any(marker in text for marker in _PINNED_MARKERS)
-    return _MAP_USERS[path]

@@ -21,7 +21,6 @@ import signal
 import sys
 from pathlib import Path
 
-from pinned_clock import install_from_env
 from tradeguard.config import Config
 from tradeguard.model.events import EventKind
 from tradeguard.node import TradingNode
@@ -94,5 +93,4 @@ async def main() -> None:
     print(json.dumps({"unexpected": "no attempt reached the step"}), flush=True)
 
 
-install_from_env()  # the parent test's clock (pinned_clock.py)
 asyncio.run(main())

@@ -18,7 +18,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from pinned_clock import install_from_env
 from rigs import die_on_first_sell
 from tradeguard.config import Config
 from tradeguard.model.enums import Side, TimeInForce
@@ -47,5 +46,4 @@ async def main() -> None:
     os.kill(os.getpid(), signal.SIGKILL)  # the second leg is never sent
 
 
-install_from_env()  # the parent test's clock (pinned_clock.py)
 asyncio.run(main())
