@@ -35,8 +35,8 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
-from tradeguard.node.credentials import vault_session
 from tradeguard.node.context import NodeContext
+from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, observe_equity
 from tradeguard.node.held import HeldSymbols
 from tradeguard.node.kill_run import execute_kill

@@ -34,8 +34,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.credentials import Credentials, mask_id
 from tradeguard.secrets.entry_rules import VaultError as VaultError
-from tradeguard.secrets.entry_rules import VaultInputError
-from tradeguard.secrets.entry_rules import validate_entry
+from tradeguard.secrets.entry_rules import VaultInputError, validate_entry
 from tradeguard.secrets.redact import register_secret
 
 log = logging.getLogger(__name__)

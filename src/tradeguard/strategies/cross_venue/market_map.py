@@ -131,7 +131,8 @@ class MarketMap:
     source: str = ""
 
     def tradeable(self, now_ms: int) -> list[MappedPair]:
-        """Return the pairs that may be traded now (reviewed, unexpired, unresolved, one void rule)."""
+        """Return the pairs that may be traded now (reviewed, unexpired, unresolved, one void
+        rule)."""
         return [p for p in self.pairs.values() if not p.refusal(now_ms)]
 
 
