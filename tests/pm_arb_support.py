@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tradeguard.model.enums import LiquiditySide, OrderStatus, Side, TimeInForce
@@ -202,3 +203,16 @@ def _consume(book: list[tuple[Decimal, Decimal]], price: Decimal, qty: Decimal) 
             if book[i][1] <= 0:
                 del book[i]
             return
+
+
+def example_map_far_off(tmp: Path) -> Path:
+    """Write examples/pm_map.toml to `tmp` with its traded pair's resolution (2026-12-16) and
+    review expiry (2027-01-05) moved to 2099/2100, so a node trading it on the wall clock (its
+    clock also signs the venues' requests) does not start refusing it once those dates pass."""
+    text = (Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml").read_text()
+    moved = text.replace("resolves_at = 2026-12-16T19:00:00Z", "resolves_at = 2099-12-16T19:00:00Z")
+    moved = moved.replace("review_expires_at = 2027-01-05", "review_expires_at = 2100-01-05")
+    assert moved.count("2099-12-16") == 2 and "2027-01-05" not in moved  # the example changed
+    path = tmp / "pm_map_far_off.toml"
+    path.write_text(moved)
+    return path

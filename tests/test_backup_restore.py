@@ -313,7 +313,7 @@ def test_a_short_backup_passphrase_is_named_as_the_backup_one(
 ):
     cfg, _ = _paper_run(tmp_path, data_dir)
     monkeypatch.setenv(PASSPHRASE_ENV, "short")
-    assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 1
+    assert main(["backup", "--config", cfg, "--out", str(tmp_path / "x.tgb")]) == 2
     err = capsys.readouterr().err
     assert f"backup passphrase ({PASSPHRASE_ENV}) is 5 characters long" in err
     assert "at least 12" in err and "master" not in err

@@ -128,7 +128,7 @@ def test_a_new_vault_refuses_a_short_passphrase_before_asking_it_again(tmp_path)
     session.type(b"short\r")
     code, rest = session.finish()
     line = _one_line_after_the_prompt(rest)
-    assert code == 1 and "at least 12" in line, rest
+    assert code == 2 and "at least 12" in line, rest  # bad input: a usage error
     assert "repeat" not in rest
     assert not (tmp_path / "vault.json").exists()
 

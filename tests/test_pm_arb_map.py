@@ -121,3 +121,41 @@ def test_a_slug_no_symbol_can_carry_is_refused_by_name_when_the_map_loads(market
         ConfigError, match=message.replace("polymarket\\.market", "kalshi\\.ticker")
     ):
         parse_market_map({"pairs": [entry]})
+
+
+def test_a_pair_whose_resolution_time_has_passed_is_refused_naming_the_time() -> None:
+    # money entered after the resolution time is locked into a market that should be settled
+    import datetime as dt
+
+    fed = load_market_map(EXAMPLE).pairs["fed-dec-above-4"]
+    resolves = fed.polymarket.resolves_at_ms  # 2026-12-16T19:00:00Z on both venues
+    assert fed.refusal(resolves - 1) == ""
+    why = fed.refusal(resolves)
+    assert why.startswith("pair fed-dec-above-4: ") and "2026-12-16T19:00:00Z" in why, why
+    assert "resolution time" in why and "passed" in why, why
+    assert [p.id for p in load_market_map(EXAMPLE).tradeable(resolves)] == []
+    ancient = _entry()
+    for side in ("polymarket", "kalshi"):
+        ancient[side]["resolves_at"] = dt.date(1, 1, 1)
+    pair = parse_market_map({"pairs": [ancient]}).pairs["p"]
+    assert "0001-01-01T00:00:00Z" in pair.refusal(NOW), pair.refusal(NOW)
+
+
+def test_map_check_refuses_a_pair_past_its_resolution_time() -> None:
+    pair = load_market_map(EXAMPLE).pairs["fed-dec-above-4"]
+    pm = _listed("pm", "fed-above-4pct-dec", "PUSD")
+    k = _listed("k", "KXFED-26DEC-T4.00", "USD")
+    tokens = {"YES": pair.polymarket.yes_token, "NO": pair.polymarket.no_token}
+    late = check_pair(pair, pm, k, lambda s: tokens[s.split(":")[1].split("/")[0]],
+                      pair.kalshi.resolves_at_ms + 1)  # fmt: skip
+    assert not late.ok
+    assert any("2026-12-16T19:00:00Z" in p and "passed" in p for p in late.problems)
+
+
+def test_map_check_at_a_time_that_is_not_one_is_a_usage_error(capsys) -> None:
+    from tradeguard.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["pm", "map", "check", str(EXAMPLE), "--config", "x.toml", "--at", "soon"])
+    assert exit_info.value.code == 2
+    assert "'soon' is not an ISO date or date-time" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pm_arb_support import example_map_far_off
 from tradeguard.config import Config
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
@@ -23,7 +24,6 @@ from tradeguard.secrets import ScryptParams, Vault
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
 
 PASSPHRASE = "correct horse battery staple 42"
-MAP = Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml"
 
 
 def vault_with_both(tmp: Path, monkeypatch, k_keys: dict, pm_keys: dict) -> None:
@@ -53,7 +53,8 @@ def arb_config(tmp: Path, kalshi, pm, exec_params: dict, limits: dict) -> Config
         "data": [],
         "strategies": [{
             "id": "pmarb", "kind": "cross_venue", "venue": "polymarket",
-            "params": {"map": str(MAP), "kalshi_venue": "kalshi", "cooldown_s": 30,
+            "params": {"map": str(example_map_far_off(tmp)), "kalshi_venue": "kalshi",
+                       "cooldown_s": 30,
                        "exec": exec_params, "limits": limits},
         }],
         "risk": {"min_order_notional_usd": "1", "price_band_pct": "10",

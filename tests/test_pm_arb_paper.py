@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pm_arb_support import example_map_far_off
 from tradeguard.cli.doctor import audit_database
 from tradeguard.config import Config
 from tradeguard.model.enums import Side
@@ -29,7 +30,6 @@ from tradeguard.sandbox.testing import eventually
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
 
 D = Decimal
-MAP = Path(__file__).resolve().parents[1] / "examples" / "pm_map.toml"
 K_NO = "KXFED-26DEC-T4.00:NO"
 PM_YES = "fed-above-4pct-dec:YES"
 
@@ -51,7 +51,8 @@ def paper_config(tmp: Path, kalshi: Any, pm: Any, exec_params: dict, limits: dic
         "data": [],
         "strategies": [{
             "id": "pmarb", "kind": "cross_venue", "venue": "polymarket",
-            "params": {"map": str(MAP), "kalshi_venue": "kalshi", "cooldown_s": 30,
+            "params": {"map": str(example_map_far_off(tmp)), "kalshi_venue": "kalshi",
+                       "cooldown_s": 30,
                        "settle_check_s": 0.2, "exec": exec_params, "limits": limits},
         }],
         "risk": {"min_order_notional_usd": "1", "price_band_pct": "10",

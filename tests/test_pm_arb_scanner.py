@@ -130,3 +130,14 @@ def test_best_skips_pairs_below_the_minimum_roi() -> None:
     found = s.best(NOW, D(2))
     assert found is not None and found.pair_id == "fed"
     assert s.best(NOW, D(3)) is None
+
+
+def test_best_offers_no_pair_once_its_resolution_time_has_passed() -> None:
+    # a pair indexed at start whose market resolves during the run: no new entry after that
+    s = _scanner()
+    s.update_book("k", "KXFED:YES/USD", [(D("0.40"), D(10))])
+    s.update_book("pm", "fed-above-4:NO/PUSD", [(D("0.55"), D(10))])
+    resolves = int(dt.datetime(2026, 12, 17, tzinfo=dt.UTC).timestamp() * 1000)
+    found = s.best(resolves - 1)
+    assert found is not None and found.pair_id == "fed"
+    assert s.best(resolves) is None

@@ -151,3 +151,35 @@ def test_a_lone_held_leg_is_released_with_its_pnl_when_its_market_resolves() -> 
     assert event.data["pnl"] == "5.83" and event.data["payout"] == "10"
     assert "held leg" in event.data["message"]
     assert strat.book.open == [] and strat.book.realised_today == D("5.83")
+
+
+class ListedCtx(Ctx):
+    """Both venues list every outcome of the map; the node's clock reads `now`."""
+
+    def __init__(self, now: int) -> None:
+        super().__init__()
+        self.now = now
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def instrument(self, venue, symbol):
+        return object()
+
+
+def test_a_pair_past_its_resolution_time_is_not_entered_but_its_held_legs_settle() -> None:
+    strat, _ = holding_strategy()
+    resolves = strat.market_map.pairs["fed-dec-above-4"].polymarket.resolves_at_ms
+    before = ListedCtx(resolves - 1)
+    strat.bind(before)
+    strat.on_start()
+    assert strat.scanner is not None and PM_YES in strat.scanner.symbols("polymarket")
+    strat.on_stop()
+    late, _ = holding_strategy()
+    late.bind(ListedCtx(resolves))  # the node's clock, not today's date
+    late.on_start()  # held legs keep the strategy up although no pair may be entered
+    assert late.scanner is not None and late.scanner.symbols("polymarket") == []
+    late.on_fill(settle_fill("polymarket", PM_YES, "1"))
+    late.on_fill(settle_fill("kalshi", K_NO, "0"))
+    (event,) = late.check_settlements()
+    assert event.data["pnl"] == "0.60" and late.book.open == []

@@ -39,7 +39,11 @@ async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_p
         config = _paper_config(tmp_path, kalshi.rest_url, pm.url)
         check = await asyncio.to_thread(
             _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
-            "--config", str(config),
+            "--config", str(config), "--at", "2026-05-28T00:00:00Z",  # not today's date
+        )  # fmt: skip
+        late = await asyncio.to_thread(
+            _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
+            "--config", str(config), "--at", "2026-12-16T19:00:00Z",
         )  # fmt: skip
         markets = await asyncio.to_thread(
             _cli, tmp_path, "pm", "markets", "--venue", "pm-data", "--config", str(config)
@@ -50,6 +54,10 @@ async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_p
     assert check.returncode == 1, check.stderr  # two pairs of the example map are refused
     assert "ok      fed-dec-above-4" in check.stdout
     assert "3 pairs: 1 tradeable, 2 refused" in check.stdout
+    assert late.returncode == 1, late.stderr  # the fed pair resolves then: refused, named
+    assert "REFUSED fed-dec-above-4" in late.stdout
+    assert "resolution time 2026-12-16T19:00:00Z has passed" in late.stdout
+    assert "3 pairs: 0 tradeable, 3 refused" in late.stdout
     assert markets.returncode == 0, markets.stderr
     assert "fed-above-4pct-dec" in markets.stdout
     assert not [c for c in kalshi.requests + pm.requests if c["signed"]]

@@ -202,7 +202,7 @@ def test_adding_the_same_entry_again_changes_nothing(tmp_path: Path) -> None:
 def test_short_passphrase_is_refused_with_a_message(tmp_path: Path) -> None:
     run = keys(tmp_path / "v.json", "list", env={"TG_MASTER_PASSPHRASE": "short"})
 
-    assert run.code == 1
+    assert run.code == 2  # bad input: a usage error
     assert "must be at least 12" in run.err
 
 

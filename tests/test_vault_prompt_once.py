@@ -81,3 +81,37 @@ def test_config_check_names_a_credentials_entry_the_vault_lacks(
     assert "venues[two]: credentials = 'sandbox-two' but the vault" in err
     assert "has no such entry; add it with `tradeguard keys add sandbox-two" in err
     assert "venues[one]" not in err and "Traceback" not in err
+
+
+def _two_credentialed_venues(tmp_path: Path) -> Path:
+    cfg = tmp_path / "c.toml"
+    venue = '[[venues]]\nkind = "ccxt"\nexchange = "binance"\nrest_url = "http://127.0.0.1:1"\n'
+    cfg.write_text(
+        'mode = "sandbox"\n'
+        f'[node]\ndatabase_url = "sqlite:///{tmp_path / "tg.db"}"\n'
+        f'{venue}name = "one"\ncredentials = "main"\n'
+        f'{venue}name = "two"\ncredentials = "second"\n'
+    )
+    return cfg
+
+
+def test_a_node_with_two_credentialed_venues_derives_the_vault_key_once(
+    vault_path, tmp_path, monkeypatch
+):
+    # each derivation costs seconds at the vault's real cost: one per run, not one per venue
+    from tradeguard.config import load_config
+    from tradeguard.node import TradingNode
+
+    unlocked: list[str] = []
+    real = Vault.unlock
+
+    def counting(self, passphrase):
+        unlocked.append(str(self.path))
+        return real(self, passphrase)
+
+    monkeypatch.setattr(Vault, "unlock", counting)
+    monkeypatch.setenv("TG_VAULT_PATH", str(vault_path))
+    monkeypatch.setenv("TG_MASTER_PASSPHRASE", PASSPHRASE)
+    node = TradingNode(load_config(str(_two_credentialed_venues(tmp_path))))
+    node.close()
+    assert unlocked == [str(vault_path)]

@@ -165,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _raised_by(exc, "tradeguard.model.errors", "TradeguardError"):
             print(f"tradeguard: {exc}", file=sys.stderr)
             return EXIT_ERROR
+        if _raised_by(exc, "tradeguard.secrets.entry_rules", "VaultInputError"):
+            print(f"tradeguard: {exc}", file=sys.stderr)  # what was given is refused
+            return EXIT_CONFIG
         if any(
             _raised_by(exc, f"tradeguard.secrets.{module}", name)
             for module, name in _SECRETS_ERRORS

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tradeguard.clock import Clock
@@ -28,7 +29,26 @@ def add_pm_arb_parsers(pm_sub: Any) -> None:
     check.add_argument("file", help="market map TOML file")
     check.add_argument("--config", required=True, help="TOML config with both venues")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--at",
+        type=_moment,
+        default=None,
+        metavar="TIME",
+        help="check as of this UTC time (e.g. 2026-12-01T00:00:00Z) instead of now: reviews "
+        "and resolution times are compared with it",
+    )
     check.set_defaults(func=cmd_pm_map_check)
+
+
+def _moment(text: str) -> int:
+    """Parse --at: an ISO date or date-time (UTC unless it says otherwise) into ms."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or date-time such as 2026-12-01T00:00:00Z"
+        ) from None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @dataclass(slots=True)
@@ -98,12 +118,13 @@ def cmd_pm_map_check(args: argparse.Namespace) -> int:
         if vc is None:
             raise ConfigError(f"--config {args.config}: no venue of kind {kind!r} to check against")
         venues[kind] = reading_venue(vc)
-    checks = asyncio.run(_check_all(book.pairs.values(), venues))
+    now = Clock().now_ms() if args.at is None else args.at
+    checks = asyncio.run(_check_all(book.pairs.values(), venues, now))
     _print(checks, args.json, sys.stdout)
     return 0 if all(c.ok for c in checks) else 1
 
 
-async def _check_all(pairs: Any, venues: dict[str, Any]) -> list[PairCheck]:
+async def _check_all(pairs: Any, venues: dict[str, Any], now: int) -> list[PairCheck]:
     pm, kalshi = venues["polymarket"], venues["kalshi"]
     from tradeguard.cli.pm import open_reading_venue
 
@@ -120,7 +141,6 @@ async def _check_all(pairs: Any, venues: dict[str, Any]) -> list[PairCheck]:
             found = tokens.get(symbol, "-")
             return found if isinstance(found, str) else str(found[0])
 
-        now = Clock().now_ms()
         return [check_pair(p, pm.instruments, kalshi.instruments, token_of, now) for p in pairs]
     finally:
         await pm.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from tradeguard.model.errors import ConfigError
@@ -11,6 +13,25 @@ from tradeguard.model.errors import ConfigError
 # A passphrase typed at the prompt, by vault path: a node with several venues (and alert
 # secrets) asks once, not once per entry. Kept only after it unlocked the vault.
 _typed: dict[str, str] = {}
+# While a node is built (`vault_session`): each vault it unlocked, by path, kept unlocked so
+# that its key is derived once per run (seconds each) rather than once per venue.
+_session: dict[str, Any] | None = None
+
+
+@contextmanager
+def vault_session() -> Iterator[None]:
+    """Keep every vault unlocked in this block open until it ends, then lock them all."""
+    global _session
+    if _session is not None:  # nested: the outer block locks
+        yield
+        return
+    _session = {}
+    try:
+        yield
+    finally:
+        opened, _session = _session, None
+        for vault in opened.values():
+            vault.lock()
 
 
 def venue_credentials(vc: Any, environ: Mapping[str, str] | None = None) -> Any:
@@ -46,10 +67,18 @@ def vault_entry(venue: str, entry: str, environ: Mapping[str, str] | None = None
             "--venue VENUE`"
         )
     key = str(vault.path.resolve())
+    held = _session.get(key) if _session is not None else None
+    if held is not None:
+        return held.get(entry)
     passphrase = _typed.get(key) or read_passphrase(env, vault_module.terminal_prompt)
+    if sys.stderr.isatty():  # the key derivation takes seconds: say what the wait is
+        print("unlocking the key vault ...", file=sys.stderr, flush=True)
     vault.unlock(passphrase)
     if not env.get(PASSPHRASE_ENV):
         _typed[key] = passphrase
+    if _session is not None:
+        _session[key] = vault  # locked when the session ends
+        return vault.get(entry)
     try:
         return vault.get(entry)
     finally:

@@ -36,6 +36,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
+from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, observe_equity
 from tradeguard.node.held import HeldSymbols
 from tradeguard.node.kill_run import execute_kill
@@ -142,7 +143,8 @@ class TradingNode:
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
         self.kill_runner: KillRunner | None = None  # the live loop's kills, while it runs
-        assemble(self, venues)
+        with vault_session():  # one vault unlock for every venue and alert secret
+            assemble(self, venues)
 
     def start_balances(self) -> dict[str, dict[str, Decimal]]:
         """Each venue's balances when its ledger began (paper: from config if never recorded)."""

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from tradeguard.secrets.atomic import write_atomic
 from tradeguard.secrets.credentials import Credentials, mask_id
 from tradeguard.secrets.entry_rules import VaultError as VaultError
-from tradeguard.secrets.entry_rules import validate_entry
+from tradeguard.secrets.entry_rules import VaultInputError, validate_entry
 from tradeguard.secrets.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -123,11 +123,11 @@ def default_vault_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def check_passphrase(passphrase: str, label: str = "master passphrase") -> None:
-    """Raise VaultError when the passphrase is shorter than MIN_PASSPHRASE_LEN characters.
+    """Raise VaultInputError (exit 2) when the passphrase is shorter than MIN_PASSPHRASE_LEN.
 
     `label` names it in the message (`backup passphrase (TG_BACKUP_PASSPHRASE)`)."""
     if len(passphrase) < MIN_PASSPHRASE_LEN:
-        raise VaultError(
+        raise VaultInputError(
             f"{label} is {len(passphrase)} characters long; it must be at least "
             f"{MIN_PASSPHRASE_LEN} (choose a longer one, e.g. several random words)"
         )

@@ -9,7 +9,8 @@ why = pair.refusal(now_ms)        # "" when the pair may be traded, else why not
 Pairs are never matched by title. Each entry names the Polymarket market (slug and token ids) and
 the Kalshi ticker, how YES on one side maps to the other (`orientation`), each side's resolution
 source, time and void rule, and who reviewed the pairing and until when the review holds. A pair
-that is unreviewed, whose review has expired, or whose two sides void differently is refused.
+that is unreviewed, whose review has expired, whose resolution time has passed, or whose two
+sides void differently is refused (for new entries: held legs still settle).
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ class MappedPair:
                 f"pair {self.id}: review by {self.reviewed_by} expired at "
                 f"{_iso(self.review_expires_at_ms)}; review it again and move review_expires_at"
             )
+        resolves = min(self.polymarket.resolves_at_ms, self.kalshi.resolves_at_ms)
+        if now_ms >= resolves:  # entered now, the money waits on a market that should be settled
+            return (
+                f"pair {self.id}: resolution time {_iso(resolves)} has passed; no new entry "
+                "(held legs still settle); map the next market or move resolves_at"
+            )
         if self.polymarket.void_rule != self.kalshi.void_rule:
             return (
                 f"pair {self.id}: void rules differ (polymarket {self.polymarket.void_rule!r}, "
@@ -124,7 +131,8 @@ class MarketMap:
     source: str = ""
 
     def tradeable(self, now_ms: int) -> list[MappedPair]:
-        """Return the pairs that may be traded now (reviewed, unexpired, same void rule)."""
+        """Return the pairs that may be traded now (reviewed, unexpired, unresolved, one void
+        rule)."""
         return [p for p in self.pairs.values() if not p.refusal(now_ms)]
 
 
@@ -330,4 +338,6 @@ def _time(raw: dict[str, Any], key: str, where: str) -> int:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime("%Y"): glibc writes year 1 as "1", not "0001"
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -51,6 +51,7 @@ class ScanPair:
     directions: tuple[tuple[PairLeg, PairLeg], tuple[PairLeg, PairLeg]]
     min_contracts: int = 1
     max_contracts: int = 100_000
+    resolves_at_ms: int = 1 << 62  # the earlier side's resolution time: no entry from then on
 
 
 def scan_pair(
@@ -78,6 +79,7 @@ def scan_pair(
         pair.settles_at_ms,
         ((pm_yes, k_no_leg), (k_yes_leg, pm_no)),
         min_contracts,
+        resolves_at_ms=min(pair.polymarket.resolves_at_ms, pair.kalshi.resolves_at_ms),
     )
 
 
@@ -314,8 +316,8 @@ class PairScanner:
         best_id, best_key = "", 0.0
         for pair_id, (profit8, _, _, capital8) in self.scores.items():
             roi = profit8 / capital8
-            if pair_id in skip or roi < floor:
-                continue
+            if pair_id in skip or roi < floor or now_ms >= self.pairs[pair_id].resolves_at_ms:
+                continue  # a market past its resolution time takes no new money
             days = max(self.pairs[pair_id].settles_at_ms - now_ms, DAY_MS) / DAY_MS
             if not best_id or roi / days > best_key:
                 best_id, best_key = pair_id, roi / days

@@ -189,7 +189,8 @@ class CrossVenueStrategy(Strategy):
         if not scan and not self.book.open:
             raise ConfigError(
                 f"strategies[{self.id}]: no pair of {self.market_map.source} may be traded now "
-                "(unreviewed, review expired, void rules differ, token ids not the venue's, "
+                "(unreviewed, review expired, resolution time passed, void rules differ, token "
+                "ids not the venue's, "
                 "or markets not listed open"
                 f"{': ' + str(missing[:4]) if missing else ''}); check it with "
                 f"`tradeguard pm map check {self.market_map.source}` against this config"
