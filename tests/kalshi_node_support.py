@@ -1,8 +1,10 @@
-"""A sandbox node on a local Kalshi demo exchange, and buying through its order path."""
+"""A sandbox node on a local Kalshi demo exchange, and buying and resting a sell through its
+order path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,3 +50,33 @@ async def buy(node: TradingNode, symbol: str, amount: str, price: str, sid: str 
     result = await node.submit(intent)
     assert result.order is not None and result.order.status is OrderStatus.FILLED, result
     return result.order
+
+
+@asynccontextmanager
+async def started_kalshi_node(
+    tmp_path: Path, monkeypatch: Any
+) -> AsyncIterator[tuple[KalshiExchange, TradingNode, dict[str, str]]]:
+    """A started sandbox node on a Kalshi demo exchange: yield (exchange, node, keys); the node
+    is stopped and closed, then the exchange stopped, on leaving."""
+    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        yield server, node, keys
+    finally:
+        await node.stop()
+        node.close()
+        await server.stop()
+
+
+async def resting_sell(node: TradingNode) -> tuple[Order, Decimal]:
+    """Buy 10 YES at the ask, then rest a sell of them a cent under it (the best ask, inside
+    the spread: the first a buy meets); return (the sell, its price)."""
+    ask = (await node.venues["kalshi"].fetch_quote(YES)).ask
+    await buy(node, YES, "10", str(ask))
+    price = ask - Decimal("0.01")
+    sell = await node.submit(
+        OrderIntent("s1", "kalshi", YES, Side.SELL, Decimal(10), OrderType.LIMIT, price)
+    )
+    assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+    return sell.order, price

@@ -1,13 +1,19 @@
-"""Shared helpers for the prediction-market tests: RSA keys and a seeded local Kalshi."""
+"""Shared helpers for the prediction-market tests: RSA keys, a seeded local Kalshi and a signed
+socket to it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
+import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tradeguard.sandbox.kalshi.server import KalshiExchange
+from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 TICKER = "KXFED-26DEC-T4.00"
 
@@ -29,3 +35,25 @@ def seeded_kalshi(ex: KalshiExchange, cash: str = "1000") -> tuple[str, str]:
     pem, key = rsa_pem()
     key_id = ex.add_account(key.public_key(), Decimal(cash))
     return key_id, pem
+
+
+def kalshi_ws_headers(key_id: str, pem: str) -> dict[str, str]:
+    """The signed headers of a websocket handshake to the local Kalshi, signed now."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    now = str(int(time.time() * 1000))
+    return {
+        "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
+        "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
+    }  # fmt: skip
+
+
+@asynccontextmanager
+async def kalshi_socket(
+    ex: KalshiExchange, key_id: str, pem: str
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A websocket to the local Kalshi, signed in as the account (key_id, pem)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ex.ws_url, headers=kalshi_ws_headers(key_id, pem)) as ws,
+    ):
+        yield ws

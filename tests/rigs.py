@@ -1,5 +1,6 @@
 """What tests stand up around the code: a server answering every path, raw and threaded HTTP
-servers on loopback, a child node killed by its own SIGKILL at a planned moment."""
+servers on loopback, a websocket handshake's answer, a child node killed by its own SIGKILL at
+a planned moment."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import aiohttp
 from aiohttp import web
 
 from tradeguard.model.enums import Side
@@ -35,6 +37,17 @@ async def answering(
     app.router.add_route("*", "/{tail:.*}", handler)
     runner, port = await serve(app, "127.0.0.1", 0)
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def handshake_status(http: aiohttp.ClientSession, url: str) -> int:
+    """The status a websocket handshake to `url` is answered with: 101 when a socket opens
+    (closed at once), else the refusal's."""
+    try:
+        extra = await http.ws_connect(url)
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+    await extra.close()
+    return 101
 
 
 @contextlib.contextmanager

@@ -10,10 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node_support import paper_config, write_slice
-from test_api_support import PERMISSIVE, bearer, build_app
+from test_api_support import bearer, build_app, started_node
 from tradeguard.api.auth import FailureLimiter
-from tradeguard.node import build_node
 
 
 def test_addresses_of_one_ipv6_64_share_one_count() -> None:
@@ -36,14 +34,8 @@ def test_an_ipv4_mapped_address_is_the_ipv4_address() -> None:
 
 @pytest.fixture
 async def node(tmp_path: Path, data_dir: Path):
-    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    cfg = paper_config(
-        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
-    )
-    node = build_node(cfg)
-    await node.start()
-    yield node
-    await node.stop()
+    async with started_node(tmp_path, data_dir, rows=30) as node:
+        yield node
 
 
 async def test_guessing_from_a_new_address_of_the_same_64_each_time_is_limited(node) -> None:

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from node_support import paper_config, write_slice
-from test_api_support import PERMISSIVE, bearer, build_app, client
-from tradeguard.node import build_node
+from test_api_support import bearer, build_app, client, started_node
 
 PREFLIGHT = {
     "Origin": "https://evil.example",
@@ -27,14 +25,8 @@ PREFLIGHT = {
 
 @pytest.fixture
 async def node(tmp_path: Path, data_dir: Path):
-    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
-    cfg = paper_config(
-        f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
-    )
-    node = build_node(cfg)
-    await node.start()
-    yield node
-    await node.stop()
+    async with started_node(tmp_path, data_dir, rows=30) as node:
+        yield node
 
 
 @pytest.mark.parametrize("path", ["/api/v1/kill", "/api/v1/positions", "/api/v1/health", "/"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +47,20 @@ def bare_paper_config(tmp_path: Path, data_dir: Path, rows: int = 200) -> Config
     return paper_config(
         f"sqlite:///{tmp_path / 'tg.db'}", data, strategies=False, risk=PERMISSIVE, tmp=tmp_path
     )
+
+
+@asynccontextmanager
+async def started_node(
+    tmp_path: Path, data_dir: Path, rows: int = 200
+) -> AsyncIterator[TradingNode]:
+    """A started paper node over the first `rows` real BTC candles, not yet replayed; stopped
+    on leaving."""
+    node = build_node(bare_paper_config(tmp_path, data_dir, rows))
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
 
 
 async def replayed_node(tmp_path: Path, data_dir: Path, rows: int = 200) -> TradingNode:

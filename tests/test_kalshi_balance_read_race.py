@@ -9,12 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from kalshi_node_support import TICKER, YES, buy, kalshi_node
+from kalshi_node_support import TICKER, resting_sell, started_kalshi_node
 from tradeguard.execution.reconcile import reconcile_and_gate
-from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.outcome import Outcome
-from tradeguard.node import TradingNode
 
 D = Decimal
 
@@ -22,18 +20,9 @@ D = Decimal
 async def test_a_sell_filled_between_the_catch_up_and_the_balance_read_books_no_adjustment(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with started_kalshi_node(tmp_path, monkeypatch) as (server, node, keys):
         venue = node.venues["kalshi"]
-        ask = (await venue.fetch_quote(YES)).ask
-        await buy(node, YES, "10", str(ask))
-        price = ask - D("0.01")  # the best ask, inside the spread: the first a buy meets
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, price)
-        )
-        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+        sell, price = await resting_sell(node)
         await venue.balance_reader.idle()  # no read after the buy's fill still to come
         # the fault: the sell fills on the venue as reconciliation's balance read reaches it,
         # its `fill` message streamed only after the reconciliation
@@ -47,12 +36,8 @@ async def test_a_sell_filled_between_the_catch_up_and_the_balance_read_books_no_
         assert acct.tokens.get((TICKER, Outcome.YES), 0) == 0
         assert report.ok and report.balance_adjustments == [], report.to_json()
         assert report.fills_recovered == 1 and report.balances_deferred == []
-        assert sell.order.status is OrderStatus.FILLED
+        assert sell.status is OrderStatus.FILLED
         book = node.portfolio.book("kalshi")
         assert book.total(f"{TICKER}:YES") == 0 and book.total("USD") == acct.cash
         again = await reconcile_and_gate(node)
         assert again.ok and again.balance_adjustments == [] and again.fills_recovered == 0
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()

@@ -10,12 +10,10 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from kalshi_node_support import TICKER, YES, buy, kalshi_node
+from kalshi_node_support import TICKER, buy, resting_sell, started_kalshi_node
 from tradeguard.execution.reconcile import reconcile_and_gate
-from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.outcome import Outcome
-from tradeguard.node import TradingNode
 from tradeguard.sandbox.testing import eventually
 
 D = Decimal
@@ -40,19 +38,10 @@ async def _take_after_the_read(server, price: Decimal, done: asyncio.Event) -> N
 async def test_a_fill_streamed_after_the_balance_read_books_no_adjustment(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with started_kalshi_node(tmp_path, monkeypatch) as (server, node, keys):
         venue = node.venues["kalshi"]
         await buy(node, OTHER, "2", str((await venue.fetch_quote(OTHER)).ask))
-        ask = (await venue.fetch_quote(YES)).ask
-        await buy(node, YES, "10", str(ask))
-        price = ask - D("0.01")
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, price)
-        )
-        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
+        sell, price = await resting_sell(node)
         await venue.balance_reader.idle()
         server.faults.latency_ms_by_endpoint = {FILLS: 300}  # each fills answer takes a while
         took = asyncio.Event()
@@ -61,7 +50,7 @@ async def test_a_fill_streamed_after_the_balance_read_books_no_adjustment(
         await taker
         assert took.is_set()
         server.faults.latency_ms_by_endpoint = {}
-        await eventually(lambda: sell.order.status is OrderStatus.FILLED)
+        await eventually(lambda: sell.status is OrderStatus.FILLED)
         assert report.ok and report.balance_adjustments == [], report.to_json()
         assert report.balances_deferred == [], report.to_json()  # read again, then applied
         acct = server.account_of(keys["key_id"])
@@ -69,7 +58,3 @@ async def test_a_fill_streamed_after_the_balance_read_books_no_adjustment(
         assert book.total(f"{TICKER}:YES") == 0 and book.total("USD") == acct.cash
         again = await reconcile_and_gate(node)
         assert again.ok and again.balance_adjustments == [], again.to_json()
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node
+from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node, started_kalshi_node
 from rigs import killed_child
 from test_kalshi_netting import _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
@@ -155,10 +155,7 @@ async def test_a_sells_cancel_nets_from_its_markets_fills_not_the_venues_whole_t
 ):
     # trades on other markets fill the table; the cancel reads the fills of its market only
     # and books the netting the whole-table read would (ids from the market's last fill)
-    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with started_kalshi_node(tmp_path, monkeypatch) as (server, node, keys):
         venue = node.venues["kalshi"]
         for ticker in ("KXBTC-26DEC-T100K", "KXRAIN-NYC-MON"):
             other = f"{ticker}:YES/USD"
@@ -199,10 +196,6 @@ async def test_a_sells_cancel_nets_from_its_markets_fills_not_the_venues_whole_t
         assert node.portfolio.book("kalshi").total("USD") == acct.cash
         report = await reconcile_and_gate(node)
         assert report.ok and report.balance_adjustments == [], report.to_json()
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()
 
 
 def _paper_kalshi(tmp_path: Path) -> Config:

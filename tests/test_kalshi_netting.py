@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node
+from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node, started_kalshi_node
 from rigs import killed_child
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
@@ -299,10 +299,7 @@ async def _yes_held_by_a_resting_sell_then_no(node: TradingNode, venue) -> Any:
 async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free_contracts_only(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with started_kalshi_node(tmp_path, monkeypatch) as (server, node, keys):
         venue = node.venues["kalshi"]
         await _yes_held_by_a_resting_sell_then_no(node, venue)
         # the venue nets free contracts only: the 10 YES the sell holds stay, with the 10 NO
@@ -315,7 +312,3 @@ async def test_yes_locked_in_a_resting_sell_is_not_netted_as_the_venue_nets_free
         # nor does reconciliation's catch-up net them while the sell rests
         assert node.orders.net_ledger("kalshi") == 0
         assert book.total(f"{TICKER}:YES") == 10 and book.total("USD") == acct.cash
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from kalshi_node_support import TICKER, YES, buy, kalshi_node
+from kalshi_node_support import TICKER, YES, kalshi_node, resting_sell, started_kalshi_node
 from rigs import killed_child
 from tradeguard.execution.reconcile import reconcile_and_gate
 from tradeguard.model.enums import OrderStatus, OrderType, Side
@@ -30,19 +30,10 @@ def _lie(server, account: str, order_id: str) -> None:
 async def test_a_filled_order_with_unreadable_fills_is_escalated_and_balances_apply(
     tmp_path: Path, monkeypatch
 ):
-    server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with started_kalshi_node(tmp_path, monkeypatch) as (server, node, keys):
         venue = node.venues["kalshi"]
-        ask = (await venue.fetch_quote(YES)).ask
-        await buy(node, YES, "10", str(ask))
-        price = ask - D("0.01")
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, price)
-        )
-        order = sell.order
-        assert order is not None and order.status is OrderStatus.ACCEPTED, sell
+        order, price = await resting_sell(node)
+        ask = price + D("0.01")  # the ask the 10 YES were bought at
         await venue.balance_reader.idle()
         server.held_fills = []  # its fill is never streamed: only the REST row, which lies
         server.house_takes(TICKER, Outcome.YES, price, D(10))  # the venue: executed
@@ -62,10 +53,6 @@ async def test_a_filled_order_with_unreadable_fills_is_escalated_and_balances_ap
             OrderIntent("s1", "kalshi", YES, Side.BUY, D(1), OrderType.LIMIT, ask)
         )
         assert again.code == "ORDER_STATE_UNKNOWN", again
-    finally:
-        await node.stop()
-        node.close()
-        await server.stop()
 
 
 async def test_the_escalation_holds_after_a_sigkill_and_a_start(tmp_path: Path, monkeypatch):
@@ -74,14 +61,8 @@ async def test_the_escalation_holds_after_a_sigkill_and_a_start(tmp_path: Path, 
         node = TradingNode(cfg)
         await node.start()
         venue = node.venues["kalshi"]
-        ask = (await venue.fetch_quote(YES)).ask
-        await buy(node, YES, "10", str(ask))
-        price = ask - D("0.01")
-        sell = await node.submit(
-            OrderIntent("s1", "kalshi", YES, Side.SELL, D(10), OrderType.LIMIT, price)
-        )
-        assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
-        cid, oid = sell.order.client_order_id, sell.order.venue_order_id
+        sell, price = await resting_sell(node)
+        cid, oid = sell.client_order_id, sell.venue_order_id
         await venue.balance_reader.idle()
         await node.stop()
         node.close()

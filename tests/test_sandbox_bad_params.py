@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from py_clob_client_v2.clob_types import OrderArgsV2
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 
-from pm_support import TICKER, seeded_kalshi
+from pm_support import TICKER, kalshi_ws_headers, seeded_kalshi
 from test_polymarket_sandbox import YES_TOKEN, _post_raw, started
 from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
@@ -318,12 +318,7 @@ async def test_deeply_nested_json_on_a_sandbox_socket_is_answered_like_bad_json(
             assert deep == bad and "error" in json.loads(deep)
     async with KalshiExchange() as ex:
         key_id, pem = seeded_kalshi(ex)
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-        now = str(int(time.time() * 1000))
-        headers = {
-            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
-            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
-        }  # fmt: skip
+        headers = kalshi_ws_headers(key_id, pem)
         bad, deep = await _answers(ex.ws_url, ["not json", DEEP], headers)
         assert deep == bad == '{"type": "error", "msg": {"code": 1, "msg": "bad json"}}'
     assert not [r for r in caplog.records if r.exc_info]

@@ -11,18 +11,16 @@ past `MAX_CONNECTIONS` open sockets a new one is refused (429).
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal as D
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
 
-from pm_support import TICKER, seeded_kalshi
+from pm_support import TICKER, kalshi_socket, seeded_kalshi
+from rigs import handshake_status
 from tradeguard.sandbox import ws_hub
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.sandbox.testing import eventually
-from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 YES, NO = "1111", "2222"
 
@@ -71,17 +69,8 @@ async def test_a_socket_that_stops_reading_is_cut_at_the_pending_cap(monkeypatch
 async def test_a_kalshi_socket_holds_at_most_max_subscriptions() -> None:
     async with KalshiExchange() as ex:
         key_id, pem = seeded_kalshi(ex)
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-        now = str(int(time.time() * 1000))
-        headers = {
-            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
-            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
-        }  # fmt: skip
         kinds = []
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(ex.ws_url, headers=headers) as ws,
-        ):
+        async with kalshi_socket(ex, key_id, pem) as ws:
             for i in range(ws_hub.MAX_SUBSCRIPTIONS + 2):
                 params = {"channels": ["ticker"], "market_tickers": [TICKER]}
                 await ws.send_str(json.dumps({"id": i, "cmd": "subscribe", "params": params}))
@@ -100,13 +89,7 @@ async def test_past_max_connections_a_new_polymarket_socket_is_refused_429(monke
         held = [await http.ws_connect(url) for _ in range(2)]
         try:
             await eventually(lambda: len(ex.hub.conns) == 2)
-            try:
-                extra = await http.ws_connect(url)
-                status = 101
-                await extra.close()
-            except aiohttp.WSServerHandshakeError as exc:
-                status = exc.status
-            assert status == 429
+            assert await handshake_status(http, url) == 429
         finally:
             for ws in held:
                 await ws.close()

@@ -11,17 +11,15 @@ subscription past that is answered with an error and not kept.
 from __future__ import annotations
 
 import json
-import time
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
 
-from pm_support import seeded_kalshi
+from pm_support import kalshi_socket, seeded_kalshi
+from rigs import handshake_status
 from tradeguard.sandbox import ws_hub
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.sandbox.testing import eventually
-from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 LIMIT = 10_000
 
@@ -65,17 +63,8 @@ async def test_a_polymarket_asset_id_longer_than_128_characters_is_not_kept() ->
 async def test_a_kalshi_socket_holds_at_most_10000_tickers_in_all() -> None:
     async with KalshiExchange() as ex:
         key_id, pem = seeded_kalshi(ex)
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-        now = str(int(time.time() * 1000))
-        headers = {
-            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
-            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
-        }  # fmt: skip
         kinds = []
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(ex.ws_url, headers=headers) as ws,
-        ):
+        async with kalshi_socket(ex, key_id, pem) as ws:
             for i in range(20):
                 tickers = [f"T{i}-{n}" for n in range(4_000)]
                 params = {"channels": ["ticker"], "market_tickers": tickers}
@@ -100,13 +89,7 @@ async def test_polymarket_user_sockets_not_yet_authenticated_count_toward_the_ca
         url = ex.url.replace("http", "ws") + "/ws/user"
         held = [await http.ws_connect(url) for _ in range(2)]
         try:
-            try:
-                extra = await http.ws_connect(url)
-                status = 101
-                await extra.close()
-            except aiohttp.WSServerHandshakeError as exc:
-                status = exc.status
-            assert status == 429
+            assert await handshake_status(http, url) == 429
         finally:
             for ws in held:
                 await ws.close()

@@ -14,6 +14,7 @@ import json
 import aiohttp
 from aiohttp import WSMsgType
 
+from rigs import handshake_status
 from tradeguard.sandbox import streams
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually
@@ -66,13 +67,7 @@ async def test_past_max_connections_a_new_socket_is_refused_429(
         held = [await http.ws_connect(ex.ws_url) for _ in range(3)]
         try:
             await eventually(lambda: len(ex.hub.conns) == 3)
-            try:
-                extra = await http.ws_connect(ex.ws_url)
-                status = 101
-                await extra.close()
-            except aiohttp.WSServerHandshakeError as exc:
-                status = exc.status
-            assert status == 429
+            assert await handshake_status(http, ex.ws_url) == 429
         finally:
             for ws in held:
                 await ws.close()

@@ -5,15 +5,11 @@ in the handler: a traceback in the server's log, the socket dropped with no answ
 from __future__ import annotations
 
 import json
-import time
 
-import aiohttp
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from pm_support import TICKER, seeded_kalshi
+from pm_support import TICKER, kalshi_socket, seeded_kalshi
 from tradeguard.sandbox.kalshi.server import KalshiExchange
-from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 SHAPES = [
     ("[1]", "a command must be a JSON object"),
@@ -36,18 +32,9 @@ async def test_a_misshapen_kalshi_command_is_answered_and_the_socket_kept(
 ) -> None:
     async with KalshiExchange() as ex:
         key_id, pem = seeded_kalshi(ex)
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-        now = str(int(time.time() * 1000))
-        headers = {
-            "KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": now,
-            "KALSHI-ACCESS-SIGNATURE": kalshi_sign(key, now, "GET", "/trade-api/ws/v2"),
-        }  # fmt: skip
         good = {"id": 4, "cmd": "subscribe",
                 "params": {"channels": ["ticker"], "market_tickers": [TICKER]}}  # fmt: skip
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(ex.ws_url, headers=headers) as ws,
-        ):
+        async with kalshi_socket(ex, key_id, pem) as ws:
             await ws.send_str(frame)
             answer = json.loads((await ws.receive(timeout=5)).data)
             await ws.send_str(json.dumps(good))  # the same socket still serves

@@ -16,14 +16,20 @@ from tradeguard.secrets.vault import ScryptParams, Vault
 PASSPHRASE = "correct horse battery staple"
 
 
-@pytest.fixture
-def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def two_entry_vault(tmp_path: Path) -> Path:
+    """A locked vault in `tmp_path` holding binance keys under `main` and `second`."""
     path = tmp_path / "vault.json"
     vault = Vault(path, kdf=ScryptParams(n=2**14))
     vault.create(PASSPHRASE)
     for name in ("main", "second"):
         vault.add(name, "binance", {"api_key": f"key-{name}-0123456789", "secret": "s" * 32})
     vault.lock()
+    return path
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = two_entry_vault(tmp_path)
     monkeypatch.setattr(credentials, "_typed", {})
     return path
 
@@ -68,14 +74,7 @@ def test_config_check_names_a_credentials_entry_the_vault_lacks(
     vault_path, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("TG_VAULT_PATH", str(vault_path))
-    cfg = tmp_path / "c.toml"
-    venue = '[[venues]]\nkind = "ccxt"\nexchange = "binance"\nrest_url = "http://127.0.0.1:1"\n'
-    cfg.write_text(
-        'mode = "sandbox"\n'
-        f'[node]\ndatabase_url = "sqlite:///{tmp_path / "tg.db"}"\n'
-        f'{venue}name = "one"\ncredentials = "main"\n'
-        f'{venue}name = "two"\ncredentials = "sandbox-two"\n'
-    )
+    cfg = _two_credentialed_venues(tmp_path, second="sandbox-two")
     assert main(["config", "check", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "venues[two]: credentials = 'sandbox-two' but the vault" in err
@@ -83,14 +82,16 @@ def test_config_check_names_a_credentials_entry_the_vault_lacks(
     assert "venues[one]" not in err and "Traceback" not in err
 
 
-def _two_credentialed_venues(tmp_path: Path) -> Path:
+def _two_credentialed_venues(tmp_path: Path, second: str = "second") -> Path:
+    """A sandbox config of two venues, `one` keyed by the vault entry `main` and `two` by
+    `second`."""
     cfg = tmp_path / "c.toml"
     venue = '[[venues]]\nkind = "ccxt"\nexchange = "binance"\nrest_url = "http://127.0.0.1:1"\n'
     cfg.write_text(
         'mode = "sandbox"\n'
         f'[node]\ndatabase_url = "sqlite:///{tmp_path / "tg.db"}"\n'
         f'{venue}name = "one"\ncredentials = "main"\n'
-        f'{venue}name = "two"\ncredentials = "second"\n'
+        f'{venue}name = "two"\ncredentials = "{second}"\n'
     )
     return cfg
 

@@ -9,20 +9,9 @@ import sys
 from pathlib import Path
 
 from pty_support import run_in_pty
-from test_vault_prompt_once import PASSPHRASE, _two_credentialed_venues
-from tradeguard.secrets.vault import ScryptParams, Vault
+from test_vault_prompt_once import PASSPHRASE, _two_credentialed_venues, two_entry_vault
 
 NOTICE = "unlocking the key vault ..."
-
-
-def _vault(tmp_path: Path) -> Path:
-    path = tmp_path / "vault.json"
-    vault = Vault(path, kdf=ScryptParams(n=2**14))
-    vault.create(PASSPHRASE)
-    for name in ("main", "second"):
-        vault.add(name, "binance", {"api_key": f"key-{name}-0123456789", "secret": "s" * 32})
-    vault.lock()
-    return path
 
 
 def _argv(cfg: Path) -> list[str]:
@@ -31,7 +20,7 @@ def _argv(cfg: Path) -> list[str]:
 
 
 def test_a_terminal_is_told_once_that_the_vault_is_being_unlocked(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "TG_VAULT_PATH": str(_vault(tmp_path))}
+    env = {"PATH": "/usr/bin:/bin", "TG_VAULT_PATH": str(two_entry_vault(tmp_path))}
     cfg = _two_credentialed_venues(tmp_path)
     code, screen = run_in_pty(
         _argv(cfg), cwd=tmp_path, env=env, answer=("master passphrase: ", PASSPHRASE + "\r")
@@ -46,7 +35,7 @@ def test_a_terminal_is_told_once_that_the_vault_is_being_unlocked(tmp_path):
 def test_a_piped_run_prints_no_notice(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
-        "TG_VAULT_PATH": str(_vault(tmp_path)),
+        "TG_VAULT_PATH": str(two_entry_vault(tmp_path)),
         "TG_MASTER_PASSPHRASE": PASSPHRASE,
     }
     run = subprocess.run(

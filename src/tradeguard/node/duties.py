@@ -48,6 +48,7 @@ from tradeguard.execution.settlement import settle_resolved
 from tradeguard.node.kill_follow import FollowUpPasses
 from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.kill_run import execute_kill
+from tradeguard.node.loop_errors import stop_task
 from tradeguard.node.stats import HEARTBEAT_KEY, wall_ms
 
 if TYPE_CHECKING:
@@ -99,12 +100,7 @@ class OneAtATime(Generic[T]):
     async def stop(self) -> None:
         """Cancel the task if it runs and wait for it; log what one that had ended raised."""
         task, self.task = self.task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("%s failed: %s", self.name, exc, exc_info=exc)
+        await stop_task(task, self.name, log)
 
 
 class KillRunner:

@@ -44,6 +44,7 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.kill_flatten import closing_side, flatten_positions, working_closes
+from tradeguard.node.loop_errors import stop_task
 from tradeguard.risk.engine import KILL_FLATTEN_TAG
 from tradeguard.risk.kill import KillReport
 from tradeguard.storage.repository import Storage
@@ -174,12 +175,7 @@ class FollowUpPasses:
         """Cancel a pass still running and wait for it to end; log what a pass that ended
         before the stop raised (no later `start` will)."""
         task, self.task = self.task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("kill follow-up pass failed: %s", exc, exc_info=exc)
+        await stop_task(task, "kill follow-up pass", log)
 
 
 def _ended_by_resume(node: TradingNode, e: dict[str, Any]) -> bool:

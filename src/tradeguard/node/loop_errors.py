@@ -2,7 +2,8 @@
 
 ccxt's websocket client fails every future waiting on a connection that is refused or lost. The
 stream that asked gets the error and logs one warning; the futures no one was awaiting any more
-reach asyncio's "exception was never retrieved" report, a traceback per future and per retry."""
+reach asyncio's "exception was never retrieved" report, a traceback per future and per retry.
+A background task the node stops has what it raised before the stop logged once, here."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ def quiet_unread_network_errors(loop: asyncio.AbstractEventLoop) -> Iterator[Non
         yield
     finally:
         loop.set_exception_handler(previous)
+
+
+async def stop_task(task: asyncio.Task[Any] | None, what: str, logger: logging.Logger) -> None:
+    """Cancel `task` if there is one and wait for it to end; log to `logger` what it raised if
+    it had ended before the stop (`<what> failed: ...`), as no later look at it will."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("%s failed: %s", what, exc, exc_info=exc)
