@@ -45,7 +45,7 @@ def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
         return None
     parent = os.getpid()
     try:
-        pid = os.fork()
+        pid = fork_child()
     except OSError:
         os.close(read_end)
         os.close(write_end)
@@ -55,6 +55,21 @@ def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | None:
         _run_child(parent, write_end, fn, args, kwargs)
     os.close(write_end)
     return pid, read_end
+
+
+def fork_child() -> int:
+    """`os.fork()` with Ctrl-C kept from the child: the command answers it and ends its child
+    itself (`stop`, `join`). A SIGINT reaching a child still in the interpreter's after-fork
+    hooks (random's reseed) printed an "Exception ignored" traceback on the terminal. Call it
+    from the main thread; raises OSError as `os.fork` does."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # one pending since the fork goes too
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return pid
 
 
 class NoAnswer(TradeguardError):
@@ -83,6 +98,10 @@ def join(job: Job) -> Any:
     try:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
+    except KeyboardInterrupt:  # the child ignores Ctrl-C: it stops now, its work left out
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
     finally:
         with contextlib.suppress(ChildProcessError):  # reaped already (a SIGCHLD handler)
             status = os.waitpid(pid, 0)[1]
@@ -125,7 +144,7 @@ def _run_child(parent: int, write_end: int, fn: Callable[..., Any], args: Any, k
         die_with(parent)  # a command killed leaves no child writing on
         try:
             answer: tuple[bool, Any] = (True, fn(*args, **kwargs))
-        except BaseException as exc:  # Ctrl-C included: the parent hears of it and raises it
+        except BaseException as exc:  # the parent hears of it and raises it
             _note_traceback(exc)
             answer = (False, exc)
         try:

@@ -114,8 +114,10 @@ def _start(paths: list[str]) -> bool:
     except OSError:
         return False
     parent = os.getpid()
+    from tradeguard.backtest.forked import fork_child
+
     try:
-        pid = os.fork()
+        pid = fork_child()
     except OSError:
         os.close(scratch)
         return False

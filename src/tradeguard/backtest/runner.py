@@ -252,6 +252,12 @@ def _write_report(*args: Any, **kwargs: Any) -> Path:
     return write_report(*args, **kwargs)
 
 
+def _drop_parts(run_dir: Path) -> None:
+    """Remove the half-written files (`.NAME.part`) a stopped writer left in `run_dir`."""
+    for part in run_dir.glob(".*.part"):
+        part.unlink(missing_ok=True)
+
+
 def write_outputs(result: BacktestResult, title: str, parallel: bool = False) -> list[Path]:
     """Write the exports and the HTML report of a finished run into its directory.
 
@@ -273,8 +279,7 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
     except BaseException as exc:
         if job is not None and isinstance(exc, KeyboardInterrupt):
             forked.stop(job)  # Ctrl-C stops now; the report it was writing is left out
-            for part in result.run_dir.glob(".*.part"):
-                part.unlink(missing_ok=True)
+            _drop_parts(result.run_dir)
         elif job is not None:
             forked.discard(job)  # this error is the one to report
         raise
@@ -283,6 +288,9 @@ def write_outputs(result: BacktestResult, title: str, parallel: bool = False) ->
     else:
         try:
             written.append(forked.join(job))
+        except KeyboardInterrupt:  # the child was killed at once: its half file goes
+            _drop_parts(result.run_dir)
+            raise
         except forked.NoAnswer as exc:
             msg = f"{result.run_dir / 'report.html'}: not written: {exc}"
             raise TradeguardError(msg) from None
