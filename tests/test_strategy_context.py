@@ -35,6 +35,7 @@ CONTEXT_SURFACE = {
     "execution_gateway",
     "trading_mode",  # paper, sandbox or live: whether an arbitrage record is PAPER or LIVE
     "queue",  # the emitted intents, drained by the node
+    "outcome_token",  # a Polymarket outcome's listed token id (read only): the map's check
 }
 # What the gateway offers: the ExecutionGateway protocol's members, nothing more.
 GATEWAY_SURFACE = {n for n in dir(ExecutionGateway) if not n.startswith("_")}
