@@ -2,7 +2,8 @@
 
 ```python
 check_loopback(host)                                   # ValueError naming any other host
-runner, port = await serve(app, host, 0)               # 0 picks a free port
+runner, port = await serve(app, host, 0)               # 0 picks a free port, default limits
+runner, port = await serve(app, host, 0, ConnLimits(head_timeout_s=1))  # conn_guard.py
 app = web.Application(middlewares=[call_recorder(calls, "POLY_"), own_middleware])
 ```
 """
@@ -21,6 +22,7 @@ from aiohttp.log import server_logger
 from aiohttp.typedefs import Middleware
 
 from tradeguard.model.errors import TradeguardError
+from tradeguard.sandbox.conn_guard import ConnLimits, GuardedRunner
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_CALLS = 10_000  # calls kept by `call_recorder` (the latest)
@@ -50,9 +52,15 @@ class _ServerLog(logging.LoggerAdapter):
 SERVER_LOG = _ServerLog(server_logger, {})
 
 
-async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve `app` on `host`:`port`; return its runner (to clean up) and the bound port."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=SERVER_LOG)
+async def serve(
+    app: web.Application, host: str, port: int, limits: ConnLimits | None = None
+) -> tuple[web.AppRunner, int]:
+    """Serve `app` on `host`:`port`, each connection held to `limits` (how long a request may
+    take to arrive, how many connections at once; conn_guard.py); return its runner (to clean
+    up) and the bound port."""
+    runner = GuardedRunner(
+        app, limits or ConnLimits(), access_log=None, handle_signals=False, logger=SERVER_LOG
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -69,6 +77,9 @@ class LoopbackServer:
     """A local server that `start()` binds and `stop()` closes; `async with` does both."""
 
     _port: int
+    # how long a client may take to send a request, how many may be connected (conn_guard.py);
+    # set before `start()`
+    limits: ConnLimits = ConnLimits()
 
     async def start(self) -> None:
         raise NotImplementedError

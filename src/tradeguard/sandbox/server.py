@@ -94,7 +94,9 @@ class SandboxExchange(LoopbackServer):
                 self, every_ms=c.arb_drift_every_ms, hold_ms=c.arb_drift_hold_ms,
                 edge_pct=c.arb_drift_edge_pct, seed=c.seed,
             )  # fmt: skip
-        self._runner, self._port = await serve(self._app, self.config.host, self.config.port)
+        self._runner, self._port = await serve(
+            self._app, self.config.host, self.config.port, self.limits
+        )
         if c.request_log_path is not None:  # opened once listening: a failed start writes nothing
             self.request_log = RequestLog(c.request_log_path)
             self.request_log.open()

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tradeguard.sandbox.conn_guard import ConnLimits, GuardedRunner
 from tradeguard.sandbox.loopback import SERVER_LOG
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ class RpcServer:
         self.chain = chain
         self.host = host
         self.port = port
+        # how long a client may take to send a request, how many may be connected (conn_guard.py)
+        self.limits = ConnLimits()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -155,7 +158,7 @@ class RpcServer:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         # any path, as hosted providers take a key in it (https://host/v3/KEY)
         app.router.add_post("/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, logger=SERVER_LOG)
+        self._runner = GuardedRunner(app, self.limits, access_log=None, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -111,7 +111,7 @@ class KalshiExchange(LoopbackServer):
         r.add_get(WS_PATH, self._websocket)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
-        self._runner, self._port = await serve(app, self.host, self._port)
+        self._runner, self._port = await serve(app, self.host, self._port, self.limits)
 
     async def stop(self) -> None:
         await self.hub.close()

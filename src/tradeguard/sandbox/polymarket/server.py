@@ -127,7 +127,7 @@ class PolymarketExchange(LoopbackServer):
         r.add_get("/ws/user", self._ws_user)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
-        self._runner, self._port = await serve(app, self.host, self._port)
+        self._runner, self._port = await serve(app, self.host, self._port, self.limits)
         self._watchdog = asyncio.create_task(self._heartbeat_watch())
 
     async def stop(self) -> None:
