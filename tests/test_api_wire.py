@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -89,6 +90,32 @@ async def test_idle_half_sent_and_dribbled_requests_get_408_and_are_closed(serve
     await asyncio.sleep(0.1)
     assert _connections(server) == 0
     assert not [r for r in caplog.records if r.exc_info]  # no traceback from the cut body
+
+
+async def test_a_head_trickled_a_byte_at_a_time_gets_408_at_the_deadline_not_at_its_end(served):
+    server, _ = served
+    head = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 40 + b"\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+
+    async def drip() -> None:
+        with contextlib.suppress(OSError):  # cut off: what the test waits for
+            for i in range(len(head)):  # 6 s at this pace, each byte well within the deadline
+                writer.write(head[i : i + 1])
+                await writer.drain()
+                await asyncio.sleep(0.1)
+
+    dripping = asyncio.create_task(drip())
+    try:
+        raw = await asyncio.wait_for(reader.read(), 10)
+    except ConnectionResetError:
+        raw = b""
+    took = loop.time() - t0
+    dripping.cancel()
+    writer.close()
+    assert READ_TIMEOUT_S * 0.9 <= took < READ_TIMEOUT_S + 1.0, took
+    assert raw.startswith(b"HTTP/1.1 408 "), raw
 
 
 async def test_a_request_head_over_the_cap_is_refused_431_before_it_is_read(served):
