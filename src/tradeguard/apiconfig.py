@@ -21,6 +21,9 @@ class ApiConfig(_Strict):
     tls_keyfile: str | None = Field(default=None, validate_default=True)
     # failed authentications per client IP per minute before it gets 429 for the rest of it
     auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
+    # failed authentications per minute from one network (an IPv6 /48, an IPv4 /24: clients
+    # rotating addresses) before all of it gets 429; unset: 5 x auth_failures_per_min
+    auth_failures_per_min_network: int | None = Field(default=None, ge=1, le=100_000)
     # request bodies above this many bytes are refused with 413 before they are read whole
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     # request heads (request line and headers) above this many bytes are refused with 431

@@ -23,7 +23,7 @@ import os
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -306,57 +306,137 @@ class TokenStore:
         return key
 
 
-class FailureLimiter:
-    """Count failed authentications per client; refuse a client over `limit` per `window_s`.
+class _Buckets:
+    """Failure times per key, at most `cap` keys, least recently failed first; a key that is
+    locked out (`limit` failures within `window_s`) is never evicted."""
 
-    An IPv6 client counts by its /64 (what one host or line is given: one guesser could name
-    itself anew for every guess), an IPv4-mapped address as the IPv4 one.
-    """
+    def __init__(self, limit: int, window_s: float, cap: int) -> None:
+        self.limit, self.window_s, self.cap = limit, window_s, cap
+        # the latest `limit` failures of each key: whether it is locked out depends on no more
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        self._full_until = 0.0  # every key locked out: a new key is held off until then
 
-    def __init__(self, limit: int = 10, window_s: float = 60.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._fails: dict[str, deque[float]] = {}
+    def __len__(self) -> int:
+        return len(self._fails)
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        client = counted_as(client)
-        q = self._fails.get(client)
+    def wait(self, key: str, now: float) -> float:
+        """Seconds `key` must wait (0 when it may try)."""
+        q = self._fails.get(key)
         if q is None:
-            q = self._fails[client] = deque()
+            return max(0.0, self._full_until - now)
         while q and now - q[0] > self.window_s:
             q.popleft()
-        return q
-
-    def blocked_for(self, client: str, now: float | None = None) -> float:
-        """Return how many seconds `client` must wait (0 when it may try)."""
-        if counted_as(client) not in self._fails:
-            return 0.0
-        now = time.monotonic() if now is None else now
-        q = self._recent(client, now)
         if not q:
-            del self._fails[counted_as(client)]
+            del self._fails[key]
             return 0.0
         if len(q) < self.limit:
             return 0.0
         return max(0.0, self.window_s - (now - q[0]))
 
+    def fail(self, key: str, now: float) -> None:
+        q = self._fails.get(key)
+        if q is None:
+            if len(self._fails) >= self.cap and not self._evict(now):
+                return  # not counted: `wait` holds it off while the table is full
+            q = self._fails[key] = deque(maxlen=self.limit)
+        else:
+            self._fails.move_to_end(key)
+        q.append(now)
+
+    def _locked(self, q: deque[float], now: float) -> bool:
+        return len(q) >= self.limit and now - q[0] <= self.window_s
+
+    def _evict(self, now: float) -> bool:
+        """Drop the least recently failed key that is not locked out; False if all are."""
+        if now < self._full_until:
+            return False
+        soonest = float("inf")
+        for key, q in self._fails.items():
+            if not self._locked(q, now):
+                del self._fails[key]  # the loop ends here: the dict is not read on
+                return True
+            soonest = min(soonest, q[0] + self.window_s)
+        self._full_until = soonest
+        return False
+
+
+WIDE_FACTOR = 5  # the wider network's threshold, in multiples of one client's, by default
+MAX_TRACKED = 10_000  # clients (and networks) counted at once
+
+
+class FailureLimiter:
+    """Count failed authentications per client and per its network; refuse either over its
+    threshold within `window_s`.
+
+    An IPv6 client counts by its /64 (what one host or line is given: one guesser could name
+    itself anew for every guess), an IPv4-mapped address as the IPv4 one; `limit` failures
+    lock it out. Its network, the /48 of an IPv6 client (what one site is given: 65,536 /64s)
+    or the /24 of an IPv4 one, is counted too, and `wide_limit` failures (default 5 x `limit`)
+    lock out the whole network. At most `max_tracked` clients and as many networks are counted;
+    a full table drops the least recently failed entry that is not locked out, never one that
+    is, and when every entry is locked out a client not yet counted is held off until the first
+    of them expires.
+    """
+
+    def __init__(
+        self,
+        limit: int = 10,
+        window_s: float = 60.0,
+        wide_limit: int | None = None,
+        max_tracked: int = MAX_TRACKED,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.wide_limit = wide_limit if wide_limit is not None else WIDE_FACTOR * limit
+        self._clients = _Buckets(limit, window_s, max_tracked)
+        self._networks = _Buckets(self.wide_limit, window_s, max_tracked)
+
+    def blocked_for(self, client: str, now: float | None = None) -> float:
+        """Return how many seconds `client` must wait (0 when it may try)."""
+        now = time.monotonic() if now is None else now
+        wait = self._clients.wait(counted_as(client), now)
+        network = network_of(client)
+        if network is not None:
+            wait = max(wait, self._networks.wait(network, now))
+        return wait
+
     def fail(self, client: str, now: float | None = None) -> None:
         """Record one failed attempt by `client`."""
         now = time.monotonic() if now is None else now
-        self._recent(client, now).append(now)
-        if len(self._fails) > 10_000:  # a flood of addresses must not grow memory without bound
-            oldest = next(iter(self._fails))
-            del self._fails[oldest]
+        self._clients.fail(counted_as(client), now)
+        network = network_of(client)
+        if network is not None:
+            self._networks.fail(network, now)
+
+    def tracked(self) -> tuple[int, int]:
+        """How many clients and networks are counted now."""
+        return len(self._clients), len(self._networks)
+
+
+def _address(client: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def counted_as(client: str) -> str:
     """The key `client` (an address) is counted under by the failure limit."""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
+    address = _address(client)
+    if address is None:
         return client  # no address ("unknown"): as given
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return client
+    return str(address)
+
+
+def network_of(client: str) -> str | None:
+    """The wider network `client` is also counted under: its /48 (IPv6) or /24 (IPv4)."""
+    address = _address(client)
+    if address is None:
+        return None
+    prefix = 48 if isinstance(address, ipaddress.IPv6Address) else 24
+    return str(ipaddress.ip_network((address, prefix), strict=False))
