@@ -214,6 +214,8 @@ def test_limits_that_are_not_positive_numbers_are_refused_naming_the_field():
         ConnLimits(head_timeout_s=0)
     with pytest.raises(ValueError, match=r"max_connections = 'many': must be a number"):
         ConnLimits(max_connections="many")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"max_connections = 2.5: must be a whole number"):
+        ConnLimits(max_connections=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"idle_s = inf"):
         ConnLimits(idle_s=float("inf"))
 

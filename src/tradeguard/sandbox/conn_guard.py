@@ -54,6 +54,8 @@ class ConnLimits:
                 raise ValueError(f"{f.name} = {value!r}: must be a number")
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{f.name} = {value!r}: must be a finite number above 0")
+        if not isinstance(self.max_connections, int):
+            raise ValueError(f"max_connections = {self.max_connections!r}: must be a whole number")
 
 
 def refusal(status: int, detail: str) -> bytes:
