@@ -169,13 +169,17 @@ class _GuardedHandler(RequestHandler):
             if current is not None or self._messages:  # an earlier answer is owed: wait for it
                 self._arm(self._limits.head_timeout_s)
                 return
-            limit, what = self._limits.head_timeout_s, "request head"
+            limit, what, unanswered = self._limits.head_timeout_s, "request head", True
         else:
             if current is not None and current.content is not self._body:
                 self._arm(self._limits.body_timeout_s)  # behind an earlier request still answered
                 return
             limit, what = self._limits.body_timeout_s, "request body"
-        if current is None or current.writer.output_size == 0:  # no answer begun
+            if current is not None:  # its handler is reading it: has its answer begun?
+                unanswered = current.writer.output_size == 0
+            else:  # queued still, or answered already and the rest is being read and dropped
+                unanswered = any(payload is self._body for _, payload in self._messages)
+        if unanswered:
             transport.write(refusal(408, f"{what} not received whole within {limit:g} s"))
         self._body = None
         self._cut = True
