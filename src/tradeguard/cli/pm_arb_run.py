@@ -65,6 +65,9 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 if s.id in ids
             )
             print_attempts(attempts, sys.stdout, tradeable)
+            if summary.equity_provisional:  # e.g. a leg held at the stop, its market unquoted
+                print(f"End equity {plain(summary.end_equity)} is provisional: "
+                      f"{summary.equity_provisional}")  # fmt: skip
             for r in refused:
                 print(f"{r['pair_id']}: refused (PAIR_NETS) {r['repeats']} more times since record "
                       f"{r['record_id']}, the contracts held the same")  # fmt: skip
