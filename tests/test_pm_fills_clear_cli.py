@@ -85,7 +85,11 @@ async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
     keys = polymarket_keys(None)
     server = polymarket_demo(keys)
     honest = server._trade_json
-    server._trade_json = lambda *a: {**honest(*a), "price": "1.5"}  # type: ignore[method-assign]
+    server._trade_json = lambda *a: {  # type: ignore[method-assign]
+        **honest(*a),
+        "price": "1.5",
+        "honest": honest(*a)["price"],
+    }
     await server.start()
     try:
         fields = {k: v for k, v in keys.items() if k != "address"}
@@ -110,6 +114,14 @@ async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
         hostile = await asyncio.to_thread(_clear, tmp_path, config, "\x1b[2J", "--reason", "x")
         assert hostile.returncode == 2 and "\x1b" not in hostile.stderr, hostile
         assert "ORDER_ID" in hostile.stderr, hostile.stderr
+
+        rows = [r for acct_rows in server.trades.values() for r in acct_rows]
+        for row in rows:  # the venue's rows read right again: the node books them, no clear
+            row["price"] = row["honest"]
+        readable = await asyncio.to_thread(_clear, tmp_path, config, cid, "--reason", "x")
+        assert readable.returncode == 1 and "can be read now" in readable.stderr, readable
+        for row in rows:
+            row["price"] = "1.5"
 
         done = await asyncio.to_thread(
             _clear, tmp_path, config, cid, "--reason", "10 YES at 0.46 on the CLOB's page",

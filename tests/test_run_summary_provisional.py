@@ -10,6 +10,7 @@ from decimal import Decimal
 from rich.console import Console
 
 from node_support import paper_config, write_slice
+from tradeguard.cli.pm_arb_run import provisional_line
 from tradeguard.cli.run import print_summary
 from tradeguard.model.balance import Balance
 from tradeguard.node import build_node
@@ -44,3 +45,6 @@ async def test_an_end_equity_counting_an_unpriced_holding_is_said_provisional(tm
     row = next(line for line in text.splitlines() if "Equity start" in line)
     assert "(provisional)" in row, text
     assert "End equity provisional" in text and LEG in text, text
+    assert provisional_line(clean) == ""  # pm arb run prints nothing more for a real figure
+    line = provisional_line(held)
+    assert line.startswith(f"End equity {held.end_equity} is provisional: ") and LEG in line
