@@ -3,6 +3,9 @@ first pair attempt.
 
 argv: config.json STEP
 - first_journaled: the first leg's order is journaled, its request never leaves;
+- first_sent: the first leg's request reached the venue, which executed it and answered; killed
+  as the answer arrives, before the venue code reads it (the journal has the order submitted,
+  its end and fills unknown);
 - first_filled: the first leg filled, the second not sent;
 - second_filled: both legs filled, the attempt's record not written;
 - recorded: the record (and the book with it) committed, before any later checkpoint;
@@ -56,6 +59,7 @@ async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     step = sys.argv[2]
     node = TradingNode(cfg)
+    sending: dict[str, str] = {}  # venue -> the first leg whose request is on its way
     for venue in node.venues.values():
         venue.quote_poll_s = 0.05  # type: ignore[attr-defined]
         send = venue.submit
@@ -65,9 +69,30 @@ async def main() -> None:
                 die({"step": step, "first": order.client_order_id})
             if step == "unwinding" and order.side.value == "sell":
                 die({"step": step, "sell": order.client_order_id})
+            if step == "first_sent" and order.signal.get("arb") == "first":
+                sending[order.venue] = order.client_order_id
             return await send(order)
 
         venue.submit = journaled_only  # type: ignore[method-assign]
+        http = getattr(venue, "_private", None)
+
+        async def answered(op, *args, http=http, name=venue.name, **kw):
+            answer = await http(op, *args, **kw)  # the venue has the order and has answered
+            if op == "submit" and name in sending:
+                die({"step": step, "first": sending[name], "venue": name,
+                     "answered": str(answer)[:300]})  # fmt: skip
+            return answer
+
+        if http is not None:
+            venue._private = answered  # type: ignore[attr-defined]
+    if step == "first_sent":  # the user channel's fill of it is still in flight at the kill
+        on_fill = node.orders.on_fill
+
+        def held_back(fill, on_fill=on_fill):
+            if fill.client_order_id not in sending.values():
+                on_fill(fill)
+
+        node.orders.on_fill = held_back  # type: ignore[method-assign]
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     leg = executor._send
 

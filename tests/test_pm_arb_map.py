@@ -28,10 +28,22 @@ def test_example_map_trades_only_reviewed_pairs() -> None:
     assert tradeable == ["fed-dec-above-4"]
 
 
+def test_the_documented_walk_through_pair_does_not_expire_with_the_calendar() -> None:
+    # docs/pm_arbitrage.md runs `pm map check` and `pm arb run` on this map by the node's own
+    # clock: the pair it trades must stay tradeable long after the dates it once carried
+    # (resolution 2026-12-16, review 2027-01-05), which refused it past them
+    import datetime as dt
+
+    book = load_market_map(EXAMPLE)
+    for year in (2027, 2031, 2099):
+        at = int(dt.datetime(year, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
+        assert [p.id for p in book.tradeable(at)] == ["fed-dec-above-4"], year
+
+
 def test_expired_review_and_different_void_rules_are_refused() -> None:
     book = load_market_map(EXAMPLE)
     fed = book.pairs["fed-dec-above-4"]
-    assert "expired at 2027-01-05" in fed.refusal(fed.review_expires_at_ms)
+    assert "expired at 2100-01-05" in fed.refusal(fed.review_expires_at_ms)
     doc = {"pairs": [_entry(void_k="refund")]}
     assert "void rules differ" in parse_market_map(doc).pairs["p"].refusal(NOW)
 
@@ -128,10 +140,10 @@ def test_a_pair_whose_resolution_time_has_passed_is_refused_naming_the_time() ->
     import datetime as dt
 
     fed = load_market_map(EXAMPLE).pairs["fed-dec-above-4"]
-    resolves = fed.polymarket.resolves_at_ms  # 2026-12-16T19:00:00Z on both venues
+    resolves = fed.polymarket.resolves_at_ms  # 2099-12-16T19:00:00Z on both venues
     assert fed.refusal(resolves - 1) == ""
     why = fed.refusal(resolves)
-    assert why.startswith("pair fed-dec-above-4: ") and "2026-12-16T19:00:00Z" in why, why
+    assert why.startswith("pair fed-dec-above-4: ") and "2099-12-16T19:00:00Z" in why, why
     assert "resolution time" in why and "passed" in why, why
     assert [p.id for p in load_market_map(EXAMPLE).tradeable(resolves)] == []
     ancient = _entry()
@@ -149,7 +161,7 @@ def test_map_check_refuses_a_pair_past_its_resolution_time() -> None:
     late = check_pair(pair, pm, k, lambda s: tokens[s.split(":")[1].split("/")[0]],
                       pair.kalshi.resolves_at_ms + 1)  # fmt: skip
     assert not late.ok
-    assert any("2026-12-16T19:00:00Z" in p and "passed" in p for p in late.problems)
+    assert any("2099-12-16T19:00:00Z" in p and "passed" in p for p in late.problems)
 
 
 def test_map_check_at_a_time_that_is_not_one_is_a_usage_error(capsys) -> None:

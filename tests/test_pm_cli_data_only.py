@@ -37,13 +37,17 @@ async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_p
     await pm.start()
     try:
         config = _paper_config(tmp_path, kalshi.rest_url, pm.url)
-        check = await asyncio.to_thread(
+        check = await asyncio.to_thread(  # the documented command, on today's clock
             _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
-            "--config", str(config), "--at", "2026-05-28T00:00:00Z",  # not today's date
+            "--config", str(config),
+        )  # fmt: skip
+        years_on = await asyncio.to_thread(  # the walk-through must not expire
+            _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
+            "--config", str(config), "--at", "2031-06-01T00:00:00Z",
         )  # fmt: skip
         late = await asyncio.to_thread(
             _cli, tmp_path, "pm", "map", "check", str(ROOT / "examples" / "pm_map.toml"),
-            "--config", str(config), "--at", "2026-12-16T19:00:00Z",
+            "--config", str(config), "--at", "2099-12-16T19:00:00Z",
         )  # fmt: skip
         markets = await asyncio.to_thread(
             _cli, tmp_path, "pm", "markets", "--venue", "pm-data", "--config", str(config)
@@ -54,9 +58,14 @@ async def test_map_check_and_markets_read_a_paper_configs_data_only_venues(tmp_p
     assert check.returncode == 1, check.stderr  # two pairs of the example map are refused
     assert "ok      fed-dec-above-4" in check.stdout
     assert "3 pairs: 1 tradeable, 2 refused" in check.stdout
+    # past every date the example once carried (2026-12-16, 2027-01-05): the walk-through's pair
+    # is still tradeable, the two pairs it shows refused still are
+    assert years_on.returncode == 1, years_on.stderr
+    assert "ok      fed-dec-above-4" in years_on.stdout, years_on.stdout
+    assert "3 pairs: 1 tradeable, 2 refused" in years_on.stdout
     assert late.returncode == 1, late.stderr  # the fed pair resolves then: refused, named
     assert "REFUSED fed-dec-above-4" in late.stdout
-    assert "resolution time 2026-12-16T19:00:00Z has passed" in late.stdout
+    assert "resolution time 2099-12-16T19:00:00Z has passed" in late.stdout
     assert "3 pairs: 0 tradeable, 3 refused" in late.stdout
     assert markets.returncode == 0, markets.stderr
     assert "fed-above-4pct-dec" in markets.stdout

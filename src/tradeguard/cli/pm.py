@@ -30,11 +30,13 @@ def add_pm_parser(sub: Any) -> None:
     markets.set_defaults(func=cmd_pm_markets)
     from tradeguard.cli.pm_arb import add_pm_arb_parsers
     from tradeguard.cli.pm_arb_run import add_pm_arb_run_parser
+    from tradeguard.cli.pm_fills import add_pm_fills_parser
     from tradeguard.cli.pm_settlements import add_pm_settlements_parser
 
     add_pm_arb_parsers(pm_sub)
     add_pm_arb_run_parser(pm_sub)
     add_pm_settlements_parser(pm_sub)
+    add_pm_fills_parser(pm_sub)
 
 
 def cmd_pm_markets(args: argparse.Namespace) -> int:

@@ -65,12 +65,23 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 if s.id in ids
             )
             print_attempts(attempts, sys.stdout, tradeable)
+            note = provisional_line(summary)
+            if note:
+                print(note)
             for r in refused:
                 print(f"{r['pair_id']}: refused (PAIR_NETS) {r['repeats']} more times since record "
                       f"{r['record_id']}, the contracts held the same")  # fmt: skip
     finally:
         node.close()
     return 0
+
+
+def provisional_line(summary: Any) -> str:
+    """The line saying the run's end equity is provisional and why (e.g. a leg held at the
+    stop whose market no longer quotes counts nothing), or "" when it is a real figure."""
+    if not summary.equity_provisional:
+        return ""
+    return f"End equity {plain(summary.end_equity)} is provisional: {summary.equity_provisional}"
 
 
 def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -93,6 +93,7 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
     t = Table(title=f"Run summary ({s.mode}{', resumed' if s.resumed else ''})", show_header=False)
     # A live or sandbox run counts the quotes and closed candles it handled, not a replay's.
     events = "Candles replayed" if s.mode in ("paper", "backtest") else "Market events"
+    mark = " (provisional)" if s.equity_provisional else ""
     rows = [
         ("Period", f"{ts_text(s.first_ts)} → {ts_text(s.last_ts)} UTC"),
         (f"{events} (this run)", f"{s.events:,}"),
@@ -106,8 +107,9 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
         ("Realized P&L (net of fees)", figure(s.realized_pnl)),
         ("Unrealized P&L", figure(s.unrealized_pnl)),
         ("Fees paid", figure(s.fees)),
-        ("Equity start → end", f"{figure(s.start_equity)} → {figure(s.end_equity)}"),
-        ("Total P&L", figure(s.total_pnl)),
+        ("Equity start → end", f"{figure(s.start_equity)} → {figure(s.end_equity)}{mark}"),
+        ("Total P&L", f"{figure(s.total_pnl)}{mark}"),
+        *([("End equity provisional", s.equity_provisional)] if s.equity_provisional else []),
         ("Max drawdown", f"{money(s.max_drawdown_pct, 3)} %"),
         ("Trading state", s.trading_state),
         ("Elapsed", f"{s.elapsed_s:.2f} s"),

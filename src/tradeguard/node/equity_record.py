@@ -22,6 +22,7 @@ from tradeguard.model.enums import TradingState
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+    from tradeguard.portfolio.portfolio import Portfolio
 
 _DAY_MS = 86_400_000
 
@@ -79,3 +80,17 @@ def daily_summary(node: TradingNode, day: int, ts: int, equity: Decimal) -> None
 
 
 __all__ = ["daily_summary", "observe_equity"]
+
+
+def equity_provisional(portfolio: Portfolio) -> str:
+    """Why the equity now is no real figure, or "": a venue's holdings valued at another
+    venue's price until its own quotes arrive, or holdings no price values, counted at zero (a
+    leg held when a run stops, whose market has no quote). A summary printing the equity says so."""
+    why = [portfolio.provisional() or ""]
+    unpriced = portfolio.unpriced_assets()
+    if unpriced:
+        shown = ", ".join(unpriced[:5]) + (
+            f" and {len(unpriced) - 5} more" if len(unpriced) > 5 else ""
+        )
+        why.append(f"no price for {shown}: counted at 0")
+    return "; ".join(w for w in why if w)

@@ -37,7 +37,7 @@ from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
-from tradeguard.node.equity_record import daily_summary, observe_equity
+from tradeguard.node.equity_record import daily_summary, equity_provisional, observe_equity
 from tradeguard.node.held import HeldSymbols
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
@@ -497,6 +497,7 @@ class TradingNode:
             last_ts=self.stats.last_ts,
             elapsed_s=elapsed_s,
             open_positions=open_pos,
+            equity_provisional=equity_provisional(self.portfolio),
         )
 
     def _emit(self, kind: str, data: dict[str, Any], severity: str = "info") -> None:

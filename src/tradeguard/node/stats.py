@@ -76,6 +76,9 @@ class RunSummary:
     last_ts: int
     elapsed_s: float
     open_positions: list[dict[str, str]] = field(default_factory=list)
+    # why `end_equity` is not a real figure yet ("" when it is): a venue's holdings at another
+    # venue's price, or holdings no price values (counted at zero), e.g. a leg held at the stop
+    equity_provisional: str = ""
 
     @property
     def total_pnl(self) -> Decimal:

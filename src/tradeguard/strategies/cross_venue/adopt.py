@@ -26,7 +26,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.strategies.cross_venue.executor import PairExecutor
 from tradeguard.strategies.cross_venue.held_retry import adopt_retry, retry_cut_short
-from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.limits import OpenPair, is_dust
 from tradeguard.strategies.cross_venue.records import INTERRUPTED_PAIR, PairAttempt, PairLegResult
 from tradeguard.strategies.held_now import unwind_amount
 
@@ -126,6 +126,9 @@ def hold_interrupted(
     if 0 < hedged <= first.filled:
         _book_hedged(executor, rec, first, next(r for r in results if r.role == "second"), pair)
     left = first.filled - min(hedged, first.filled) - sold
+    if is_dust(executor.gateways[first.venue].instrument(first.symbol), left):
+        _write_off(executor, rec, first, left, _sold_before(first, results))
+        return executor._finish(rec)
     if left > 0:
         rec.outcome, rec.held[first.symbol] = "held", left
         rec.capital = -first.cash * left / first.filled
@@ -180,9 +183,15 @@ async def _unwind_rest(
         return
     gateway = executor.gateways[first.venue]
     inst = gateway.instrument(first.symbol)
+    if is_dust(inst, left):  # no order can sell it: written off, as a run's unwind does
+        _write_off(executor, rec, first, left, sales)
+        return
     left, note = unwind_amount(gateway, inst.base, left) if inst else (left, "")
     if note:
         rec.reason, rec.outcome = f"{rec.reason}; {note}", "failed"  # failed: nothing sold
+        if is_dust(inst, left):
+            _write_off(executor, rec, first, left, sales)
+            return
         if left <= 0:
             if sold > 0:
                 _book_sales(executor, rec, sales)
@@ -198,6 +207,27 @@ async def _unwind_rest(
         )  # fmt: skip
     if sold > 0 and rec.outcome == "unwound":
         rec.reason = f"{rec.reason}; {sold} had been sold back before the stop"
+
+
+def _write_off(
+    executor: PairExecutor, rec: PairAttempt, first: PairLegResult, left: Decimal, sales: Decimal
+) -> None:
+    """Leave `left` of the first leg (fewer than any order of its venue takes) as dust: valued
+    at zero until its market settles, its share of what the leg cost (price and fees) is a loss
+    now, with what the sales before the stop realised, in the record and the day's P&L."""
+    lost = first.cash * left / first.filled  # negative: what the dust cost
+    rec.dust[first.symbol] = left
+    rec.reason = (
+        f"{rec.reason}; {left} {first.symbol} left is below {first.venue}'s minimum order: "
+        "dust, written off until its market settles"
+    )
+    if rec.outcome == "completed":  # the hedged contracts are the pair; the dust beside it
+        rec.actual_profit += sales + lost
+        executor.book.realise(rec.ts, sales + lost)
+        return
+    if rec.outcome != "failed":
+        rec.outcome = "unwound"
+    _book_sales(executor, rec, sales + lost)
 
 
 def _sold_before(first: PairLegResult, legs: list[PairLegResult]) -> Decimal:
