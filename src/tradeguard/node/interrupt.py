@@ -71,9 +71,9 @@ class LiveInterrupts:
             self.abandoned.append(name)
             self.node._ctx.queue.clear()  # nothing it asked for is sent: the run stops
             log.error(
-                "strategy %s: its callback was still running %.1f s after Ctrl-C; abandoned "
-                "(what it queued was dropped, nothing of it sent); stopping",
-                name, time.monotonic() - self._since,
+                "strategy %s: its callback (running %.1f s) had not returned %g s after Ctrl-C; "
+                "abandoned (what it queued was dropped, nothing of it sent); stopping",
+                name, time.monotonic() - self._since, self.abandon_after_s,
             )  # fmt: skip
             return False
         finally:
