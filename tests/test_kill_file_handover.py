@@ -3,8 +3,14 @@ before it reads it, and the end of a kill removes only the file it took."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from node_support import node_for, paper_config, write_slice
 from test_risk_support import Rig
@@ -90,3 +96,32 @@ def test_a_taken_file_a_stopped_node_left_is_dropped_only_when_its_kill_was_stor
     assert _taken(sentinel) == [] and again.poll() is None
     triggered = [e for e in rig.kinds(EventKind.KILL) if e.data["stage"] == "triggered"]
     assert len(triggered) == 2
+
+
+@pytest.mark.parametrize("step", ["taken", "stored"])
+def test_a_node_sigkilled_after_taking_the_kill_file_kills_once_at_the_next_start(
+    tmp_path: Path, data_dir: Path, step: str
+) -> None:
+    write_slice(data_dir, tmp_path / "btc.csv", 200)
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("kill_file_child.py")), str(tmp_path), step],
+        cwd=Path(__file__).parent, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    sentinel = tmp_path / "tg.kill"
+    assert not sentinel.exists() and len(_taken(sentinel)) == 1  # died holding the taken file
+    cfg = paper_config(f"sqlite:///{tmp_path / 'tg.db'}", tmp_path / "btc.csv",
+                       strategies=False, tmp=tmp_path)  # fmt: skip
+    node = node_for(cfg)
+    try:
+        asyncio.run(node.start())  # start-up: the kill file, then a kill cut short
+        assert node.risk.state is TradingState.HALTED
+        last = node.risk.last_kill
+        assert last is not None and last["finished_ts"] > 0, last
+        assert _taken(sentinel) == [] and not sentinel.exists()
+        stages = [e.data["stage"] for e in node.storage.load_events(kind_prefix="kill")]
+        assert stages.count("triggered") == 1 and stages.count("done") == 1, stages  # once
+    finally:
+        asyncio.run(node.stop())
+        node.close()
