@@ -70,7 +70,7 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                       f"{r['record_id']}, the contracts held the same")  # fmt: skip
     finally:
         node.close()
-    return 0
+    return 130 if node.interrupts.interrupted else 0  # a Ctrl-C stopped the run
 
 
 def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:
