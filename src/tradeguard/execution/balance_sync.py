@@ -153,7 +153,12 @@ class BalanceSync:
         mine = self.open_orders(name)
         if not mine:
             return ""
-        there = {r.client_order_id: r for r in await venue.fetch_open_orders()}
+        symbols = sorted({o.symbol for o in mine})
+        # one light call per symbol ordered in (an account-wide list weighs more on most venues)
+        lists = [await venue.fetch_open_orders(s) for s in symbols] if len(symbols) <= 3 else [
+            await venue.fetch_open_orders()
+        ]  # fmt: skip
+        there = {r.client_order_id: r for found in lists for r in found}
         for order in mine:
             report = there.get(order.client_order_id)
             if report is None:
