@@ -1,5 +1,6 @@
 """A service manager stops `tradeguard run` with SIGTERM, a person with Ctrl-C (SIGINT): either way
-a live run ends with its final checkpoint, its run.finished record and its summary, exit 0."""
+a live run ends with its final checkpoint, its run.finished record and its summary (exit 0 on
+SIGTERM, 130 on Ctrl-C: the shell and scripts learn it was interrupted)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ async def test_sigterm_ends_a_sandbox_run_with_its_checkpoint_and_summary(
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert proc.returncode == 0, err.decode()
+    assert proc.returncode == (130 if sig == signal.SIGINT else 0), err.decode()
     summary = json.loads(out)
     assert summary["mode"] == "sandbox" and summary["trading_state"] == "ACTIVE"
     assert b"Traceback" not in err

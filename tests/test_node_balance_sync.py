@@ -10,6 +10,8 @@ import pytest
 
 from node_support import trading_live
 from tradeguard.config import Config
+from tradeguard.execution.reconcile import reconcile_all
+from tradeguard.model import OrderIntent, OrderType, Side
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
@@ -405,3 +407,83 @@ async def test_a_venue_without_a_usable_quote_leaves_the_price_to_the_next_one_l
     assert one_sided.asked == 1 and whole.asked == 1
     assert portfolio.price_of("ETH") == Decimal(3000)
     assert refs.status() == {"ETH": "b ETH/USDT"}
+
+
+def _resting_buy(amount: str = "0.001") -> OrderIntent:
+    # the best bid (the seeded book: 49,999 / 50,001), below the ask: it rests
+    return OrderIntent(
+        "manual", "binance", "BTC/USDT", Side.BUY, Decimal(amount), OrderType.LIMIT,
+        Decimal(50_000),
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_resting_order_no_longer_stops_the_sync_from_seeing_a_deposit(
+    tmp_path: Path,
+) -> None:
+    # The sync used to wait while any order was open: a bot with a resting limit order never
+    # synced. What an order reserves moves free to used and leaves the total as it was.
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        book = node.portfolio.book("binance")
+        async with trading_live(node, duration_s=30):
+            placed = await node.submit(_resting_buy())
+            assert placed.ok, placed.reason
+            cid = placed.order.client_order_id
+            await eventually(lambda: node.orders.orders[cid].venue_order_id != "")
+            await eventually(lambda: book.get("USDT").locked == Decimal(50))  # the reserve
+            ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": Decimal(250)})
+            await eventually(lambda: book.total("USDT") == Decimal(100_250))
+            assert cid in node.orders.open  # still resting: the sync ran beside it
+            assert book.get("USDT").locked == Decimal(50)  # the venue's reserve, kept
+            found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert [(e.data["asset"], Decimal(e.data["difference"])) for e in found] == [
+                ("USDT", Decimal(250))
+            ]  # the deposit, and no false mismatch of the reserved USDT or of BTC
+            assert book.total("BTC") == Decimal(1)
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fill_the_ledger_has_not_booked_holds_the_sync_for_that_pass(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        try:
+            placed = await node.submit(_resting_buy())
+            assert placed.ok, placed.reason
+            order = placed.order
+            sync = node.balance_sync()
+            assert sync is not None
+            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            assert await sync.sync_once() == [] and sync.waiting == {}  # resting: synced
+            # the user stream goes down, and the venue fills part of the order meanwhile: the
+            # balances read over REST hold a fill the ledger has not booked
+            ex.faults.update({"refuse_ws": True})
+            ex.disconnect_websockets()
+            ex.trade_through("BTCUSDT", "sell", "50000", "0.0004")
+            assert order.filled == 0
+            assert await sync.sync_once() == []
+            why = sync.waiting["binance"]
+            assert order.client_order_id in why and "0.0004 filled" in why, why
+            assert not [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert node.portfolio.book("binance").total("BTC") == Decimal(1)  # not adjusted
+            assert node.storage.load_balance_adjustments("binance") == []
+            ex.faults.update({"refuse_ws": False})
+            # reconciliation asks the venue and books the missed fill: the next pass syncs
+            assert (await reconcile_all(node, "periodic")).ok
+            assert order.filled == Decimal("0.0004")
+            await asyncio.sleep(2.1)
+            assert await sync.sync_once() == [] and sync.waiting == {}  # booked: no mismatch
+            # 0.0004 bought, less the 0.1 % fee the venue takes in BTC: the venue's figure
+            assert node.portfolio.book("binance").total("BTC") == Decimal("1.0003996")
+            assert node.storage.load_balance_adjustments("binance") == []
+        finally:
+            await node.stop()
+            node.close()

@@ -124,7 +124,7 @@ def test_kill_switch_sentinel_file_triggers_once(tmp_path: Path) -> None:
     assert request is not None and request.flatten and request.by == "sentinel"
     assert rig.engine.state is TradingState.HALTED
     assert kill.poll() is None  # the same file does not trigger again
-    sentinel.unlink()
+    assert not sentinel.exists()  # taken at once: a new write is a new kill
     assert kill.poll() is None
 
 

@@ -216,7 +216,8 @@ class ReconcileConfig(_Strict):
     call_attempts: int = Field(default=4, ge=1, le=20)
     call_timeout_s: float = Field(default=15.0, gt=0, le=600)
     # live and sandbox modes: balances are read from every exchange venue this often, between
-    # reconciliations (0 = only at reconciliation); a venue with open orders is skipped
+    # reconciliations (0 = only at reconciliation); a venue is skipped for a pass while an order
+    # there is unresolved, unacknowledged or just changed, or has a fill the ledger lacks
     balance_sync_interval_s: float = Field(default=15.0, ge=0, le=86_400)
     # a ledger total further than both tolerances from the venue's is a discrepancy (event +
     # recorded adjustment); the ledger always takes the venue's figure

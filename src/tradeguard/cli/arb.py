@@ -301,7 +301,7 @@ def cmd_arb_run(args: argparse.Namespace, console: Console) -> int:
             _print_cycles(console, cycles, totals, summary, summary.orders - journaled)
     finally:
         node.close()
-    return EXIT_OK
+    return 130 if node.interrupts.interrupted else EXIT_OK  # a Ctrl-C stopped the run
 
 
 def _cycle_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # a command that prints only JSON never loads rich (see main.
     from rich.console import Console
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+EXIT_INTERRUPTED = 130  # a Ctrl-C stopped the command
 MAX_DURATION_S = 366 * 86_400  # --duration: a year at most
 
 
@@ -275,26 +276,24 @@ async def start_run_stop(
                 await asyncio.sleep(3600)
         return summary
     finally:
-        await node.stop()
-        if server is not None:
-            await server.stop()
+        try:
+            await node.stop()
+            if server is not None:
+                await server.stop()
+        finally:
+            node.interrupts.uninstall()
 
 
 def _stop_on_signals(node: Any) -> None:
     # SIGTERM (a service manager) and the first Ctrl-C end the live loop the same way, with its
-    # last checkpoint and summary (a replay killed any way resumes from its last commit). A
-    # second Ctrl-C quits at once ("interrupted", exit 130); the next start reconciles.
+    # last checkpoint and summary (a replay killed any way resumes from its last commit). The
+    # Ctrl-C's handler runs even while a strategy callback blocks the loop, and abandons one
+    # still running after a bound (node.interrupt). A second Ctrl-C quits at once
+    # ("interrupted", exit 130); the next start reconciles.
     loop = asyncio.get_running_loop()
-
-    def first_interrupt() -> None:
-        print("\nstopping: last checkpoint and summary (Ctrl-C again to quit at once)",
-              file=sys.stderr)  # fmt: skip
-        loop.remove_signal_handler(signal.SIGINT)  # back to KeyboardInterrupt
-        node.request_stop()
-
+    node.interrupts.install()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, node.request_stop)
-        loop.add_signal_handler(signal.SIGINT, first_interrupt)
 
 
 def page_title(name: str, shown: int, total: int | None) -> str:

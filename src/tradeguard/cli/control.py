@@ -136,9 +136,11 @@ def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) ->
     # The path the running node resolved from its own folder, not from this one.
     watched = open_storage(args).kv_get(KILL_SENTINEL_KEY)
     sentinel = Path(watched if isinstance(watched, str) else config.node.kill_sentinel)
-    sentinel.write_text(
-        f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n", encoding="utf-8"
-    )
+    line = f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n"
+    # appended in one write: two kills asked before the node takes the file are one kill that
+    # flattens if either asked it, never one request's text replacing the other's
+    with sentinel.open("a", encoding="utf-8") as file:
+        file.write(line)
     message = (
         f"a running node writes the database ({held.holder}): asked it to halt through its kill "
         f"sentinel {sentinel}; it halts within node.kill_poll_interval_s = "

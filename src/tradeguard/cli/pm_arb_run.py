@@ -73,7 +73,7 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                       f"{r['record_id']}, the contracts held the same")  # fmt: skip
     finally:
         node.close()
-    return 0
+    return 130 if node.interrupts.interrupted else 0  # a Ctrl-C stopped the run
 
 
 def provisional_line(summary: Any) -> str:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradeguard.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     add_source_options,
     add_trading_options,
@@ -85,7 +86,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             print_summary(console, summary, node)
     finally:
         node.close()
-    return EXIT_OK
+    # a live run a Ctrl-C stopped ends whole (its summary above), and says it was interrupted
+    return EXIT_INTERRUPTED if node.interrupts.interrupted else EXIT_OK
 
 
 def print_summary(console: Console, s: Any, node: Any) -> None:

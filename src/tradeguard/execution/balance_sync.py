@@ -2,9 +2,15 @@
 
 The exchange is the source of truth. A ledger total that differs from the venue's by more than
 the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
-ledger is set to the venue's figures. A venue with orders open, unresolved or just finished is
-skipped (`waiting` says why): its balances may be moving with fills not booked yet, and such a
-difference must never become an adjustment. After a venue's balances are applied, `on_applied`
+ledger is set to the venue's figures. A difference must never become an adjustment while fills
+are on their way, so a venue with orders unresolved or changed in the last moments is skipped
+(`waiting` says why). Orders resting on the venue do not stop the sync: what they reserve moves
+an asset from free to used and leaves its total, the figure compared, as it was; only a fill
+moves a total. So right after reading the balances the venue's open orders are read too, and
+the balances are applied only when each order the node has open on that venue is still open
+there with exactly the amount filled that the ledger has booked (read after the balances, a
+fill the balances include is in that list too); else the venue is skipped for this pass, with
+the order and both amounts in `waiting`. After a venue's balances are applied, `on_applied`
 lets the strategies holding legs without positions shrink them to what the venue holds.
 """
 
@@ -24,6 +30,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO, plain
+from tradeguard.model.order import Order
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -69,6 +76,7 @@ class BalanceSync:
         in_flight: Callable[[str], bool | str] | None = None,
         reference: ReferencePrices | None = None,
         on_applied: Callable[[str], object] | None = None,
+        open_orders: Callable[[str], list[Order]] | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -87,6 +95,8 @@ class BalanceSync:
         self.reference = reference
         # after a venue's balances are applied (strategies' held legs follow the venue)
         self.on_applied = on_applied
+        # the orders the node has open on a venue: their fills must all be booked to compare
+        self.open_orders = open_orders or (lambda _venue: [])
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
         self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
@@ -118,17 +128,47 @@ class BalanceSync:
                 continue
             try:
                 balances = await venue.fetch_balances()
+                unbooked = await self._unbooked_fills(name, venue)
             except VenueError as exc:
                 log.warning("balance sync: could not read balances of %s: %s", name, exc)
                 continue
-            if self.in_flight(name):
-                # An order started while we were reading: the figures may predate its fills.
+            late = unbooked or self.in_flight(name)
+            if late:
+                # A fill not booked yet, or an order started while we were reading: the
+                # figures and the ledger may differ by fills, never an adjustment.
+                why = late if isinstance(late, str) else "it has orders in flight"
                 self.skipped.append(name)
+                self.waiting[name] = why
+                log.info("balance sync: %s waits: %s", name, why)
                 continue
             found.extend(self._apply(name, balances))
             if self.on_applied is not None:
                 self.on_applied(name)
         return found
+
+    async def _unbooked_fills(self, name: str, venue: Venue) -> str:
+        """Why the balances just read may hold fills the ledger has not booked ("" when none
+        can): an order open here that the venue no longer lists open, or lists with another
+        amount filled."""
+        mine = self.open_orders(name)
+        if not mine:
+            return ""
+        symbols = sorted({o.symbol for o in mine})
+        # one light call per symbol ordered in (an account-wide list weighs more on most venues)
+        lists = [await venue.fetch_open_orders(s) for s in symbols] if len(symbols) <= 3 else [
+            await venue.fetch_open_orders()
+        ]  # fmt: skip
+        there = {r.client_order_id: r for found in lists for r in found}
+        for order in mine:
+            report = there.get(order.client_order_id)
+            if report is None:
+                return (f"order {order.client_order_id} is no longer open on the venue; its end "
+                        "is not booked yet")  # fmt: skip
+            if report.filled != order.filled:
+                cid, there_filled = order.client_order_id, plain(report.filled)
+                return (f"order {cid}: the venue has {there_filled} filled, the ledger "
+                        f"{plain(order.filled)}; a fill is on its way")  # fmt: skip
+        return ""
 
     def _apply(self, venue: str, balances: list[Balance]) -> list[Discrepancy]:
         now = self.clock.now_ms()

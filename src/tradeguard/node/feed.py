@@ -83,7 +83,8 @@ class NodeFeed:
                 s.muted = True
             try:
                 for s in wanted:
-                    s.on_candle(candle)
+                    if not node.interrupts.call(s.id, s.on_candle, candle):
+                        break
             finally:
                 for s in wanted:
                     s.muted = False
@@ -99,7 +100,8 @@ class NodeFeed:
         if not quoted:  # a quote's mid is the better mark
             node.portfolio.mark(candle.symbol, candle.close, candle.venue)
         for s in wanted:
-            s.on_candle(candle)
+            if not node.interrupts.call(s.id, s.on_candle, candle):
+                return  # stopping (Ctrl-C): nothing more of this candle
         await self._drain()
         node.stats.saw(candle.ts)
         node.stats.events += 1
@@ -119,8 +121,8 @@ class NodeFeed:
         for paper in _papers(node, book.venue):
             paper.on_book(book)
         for s in _takers(node, book.symbol, book.venue):
-            if s.book_depth:
-                s.on_book(book)
+            if s.book_depth and not node.interrupts.call(s.id, s.on_book, book):
+                return
         await self._drain()
 
     async def on_trade(self, trade: TradeTick) -> None:
@@ -130,8 +132,8 @@ class NodeFeed:
         for paper in _papers(node, trade.venue):
             paper.on_trade(trade)
         for s in _takers(node, trade.symbol, trade.venue):
-            if s.wants_trades:
-                s.on_trade(trade)
+            if s.wants_trades and not node.interrupts.call(s.id, s.on_trade, trade):
+                return
         await self._drain()
 
     def on_stream_event(self, kind: str, data: dict[str, Any]) -> None:

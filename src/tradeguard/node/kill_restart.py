@@ -83,6 +83,7 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
     request = KillRequest(
         reason=str(last.get("reason", "")), by=str(last.get("by", "")),
         flatten=bool(last.get("flatten")), ts=int(last["ts"]),
+        sentinel=str(last.get("sentinel") or ""),
     )  # fmt: skip
     return await node.kill(request.reason, request.by, request.flatten, request=request)
 

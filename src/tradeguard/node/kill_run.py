@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 async def execute_kill(node: TradingNode, request: KillRequest) -> dict[str, Any]:
     """Cancel every open order on every venue and, when `request` asks it, flatten; finish
-    the kill's report, remove the kill file and return the report."""
+    the kill's report, remove the kill file it took and return the report."""
     report = node.kill_switch.report(request)
     cancelled, failed = await node.orders.cancel_all()
     report.cancelled.extend(cancelled)
@@ -38,7 +38,5 @@ async def execute_kill(node: TradingNode, request: KillRequest) -> dict[str, Any
         await flatten_and_follow(node, report)
     node.kill_switch.finish(report)
     node.flush_audit()
-    sentinel = node.kill_switch.sentinel_path
-    if sentinel is not None:
-        sentinel.unlink(missing_ok=True)
+    node.kill_switch.release(request)  # the kill file it took, never one written since
     return report.to_json()

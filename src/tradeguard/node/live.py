@@ -151,6 +151,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         in_flight=lambda venue: _venue_busy(node, venue),
         reference=node.reference_prices(),
         on_applied=lambda venue: _balances_applied(node, venue),
+        open_orders=lambda venue: [o for o in node.orders.open.values() if o.venue == venue],
     )
 
 
@@ -162,13 +163,16 @@ def _balances_applied(node: TradingNode, venue: str) -> None:
 
 
 def _venue_busy(node: TradingNode, venue: str) -> str:
-    # Balances move while orders are open or unresolved, and a fill's stream message may trail
-    # the venue's balance by a moment: read them only when the venue has been quiet a while.
+    # Balances move with fills, and a fill's stream message may trail the venue's balance by a
+    # moment: read them only when no order is unresolved and none changed a while. Orders
+    # resting open are no reason to wait: the sync checks their fills are all booked.
     orders = node.orders
-    waiting = [o for o in (*orders.open.values(), *orders.unknown.values()) if o.venue == venue]
+    waiting = [o for o in orders.unknown.values() if o.venue == venue]
+    # submitted, no answer yet: it may fill before the node hears of it
+    waiting += [o for o in orders.open.values() if o.venue == venue and not o.venue_order_id]
     if waiting:
         ids = ", ".join(sorted({f"{o.client_order_id} ({o.status.value})" for o in waiting}))
-        return f"order(s) not finished or not resolved: {ids}"
+        return f"order(s) not acknowledged or not resolved: {ids}"
     recent = node.clock.now_ms() - 2_000
     if any(o.venue == venue and o.updated_ts >= recent for o in orders.orders.values()):
         return "an order changed in the last 2 s; its fills may still be on the way"

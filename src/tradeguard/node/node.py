@@ -39,6 +39,7 @@ from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, equity_provisional, observe_equity
 from tradeguard.node.held import HeldSymbols
+from tradeguard.node.interrupt import LiveInterrupts
 from tradeguard.node.kill_run import execute_kill
 from tradeguard.node.routing import SourceIndex, source_index, strategies_for
 from tradeguard.node.state_store import StorageStateStore
@@ -113,6 +114,7 @@ class TradingNode:
         self._candle_units = False  # a replay is committing whole candles
         self._strategy_states: dict[str, dict[str, Any]] = {}
         self._ctx = NodeContext(self)
+        self.interrupts = LiveInterrupts(self)  # a live run's Ctrl-C (node.interrupt)
         self.strategies: list[Strategy] = []
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._by_source: SourceIndex = {}  # the strategies each venue's data feeds
@@ -356,7 +358,8 @@ class TradingNode:
         self.portfolio.mark(quote.symbol, quote.mid, venue)
         self._observe_equity(quote.ts, quote.symbol)
         for strat in strategies_for(self._by_symbol, self._by_source, quote.symbol, venue):
-            strat.on_ticker(quote)
+            if not self.interrupts.call(strat.id, strat.on_ticker, quote):
+                return  # stopping (Ctrl-C): nothing more of this quote
         if self._ctx.queue:
             await self._drain()
         for listener in self.price_listeners:

@@ -7,6 +7,11 @@ engine lets through while HALTED. It fills a `KillReport` with the outcome.
 
 from __future__ import annotations
 
+import glob
+import logging
+import os
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,9 @@ from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 
 __all__ = ["KILL_FLATTEN_TAG", "KillReport", "KillRequest", "KillSwitch"]
 
+log = logging.getLogger(__name__)
+TAKEN = ".taken-"  # the kill file is renamed to `<name>.taken-<ns>` the moment the node takes it
+
 
 @dataclass(frozen=True, slots=True)
 class KillRequest:
@@ -26,9 +34,14 @@ class KillRequest:
     by: str
     flatten: bool
     ts: int
+    sentinel: str = ""  # the name the kill file was taken under (a kill asked by the file)
 
     def to_json(self) -> dict[str, Any]:
-        return {"reason": self.reason, "by": self.by, "flatten": self.flatten, "ts": self.ts}
+        data: dict[str, Any] = {"reason": self.reason, "by": self.by, "flatten": self.flatten,
+                                "ts": self.ts}  # fmt: skip
+        if self.sentinel:
+            data["sentinel"] = self.sentinel
+        return data
 
 
 @dataclass(slots=True)
@@ -62,7 +75,15 @@ class KillReport:
 
 
 class KillSwitch:
-    """Halt trading on request (CLI, API, sentinel file) and remember the request."""
+    """Halt trading on request (CLI, API, sentinel file) and remember the request.
+
+    The kill file is taken before it is read: renamed at once to `<name>.taken-<ns>` (one atomic
+    step), so a write after that creates a new kill file, the next kill, and the end of a kill
+    removes only the file it took. A taken file written again after it was read (a writer that
+    opened the kill file before it was taken) is acted on again instead of removed; one a
+    stopped node left is dropped when the stored kill names it (that kill was asked for, and
+    start-up finishes it) and acted on otherwise.
+    """
 
     def __init__(
         self, engine: RiskEngine, clock: Clock, sentinel_path: str | Path | None = None
@@ -70,13 +91,19 @@ class KillSwitch:
         self.engine = engine
         self.clock = clock
         self.sentinel_path = Path(sentinel_path) if sentinel_path is not None else None
-        self._sentinel_seen: float | None = None
+        self._sentinel_seen: float | None = None  # a kill file that could not be taken
+        self._taken: dict[str, tuple[int, int, int]] = {}  # taken name -> (inode, mtime, size)
+        self._late: deque[Path] = deque()  # taken files still to act on
+        self._leftovers_checked = False
         self.triggered_ts: int | None = None  # the last request this process triggered
 
-    def trigger(self, reason: str, by: str, flatten: bool = False) -> KillRequest:
+    def trigger(
+        self, reason: str, by: str, flatten: bool = False, sentinel: str = ""
+    ) -> KillRequest:
         """Set HALTED and record the request (both persisted before returning, before anything
         is cancelled: a kill cut short is finished at the next start, node.kill_restart)."""
-        request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms())
+        request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms(),
+                              sentinel=sentinel)  # fmt: skip
         self.triggered_ts = request.ts
         self.engine.halt(f"kill switch: {reason}", by)
         # the last resume when the kill was asked for: any other is later, whatever its clock
@@ -89,24 +116,82 @@ class KillSwitch:
         return request
 
     def poll(self) -> KillRequest | None:
-        """Trigger once when the sentinel file appears; its text may say `flatten`."""
+        """Trigger once for each kill file written (taken first); its text may say `flatten`."""
         path = self.sentinel_path
         if path is None:
             return None
+        if not self._leftovers_checked:
+            self._leftovers_checked = True
+            self._take_up_leftovers(path)
+        if self._late:
+            return self._act(self._late.popleft(), path)
+        taken = path.with_name(f"{path.name}{TAKEN}{time.time_ns()}")
         try:
-            stat = path.stat()
+            os.rename(path, taken)
         except FileNotFoundError:
             self._sentinel_seen = None
+            return None
+        except OSError as exc:  # a folder the node may not write: act on the file in place
+            return self._untakeable(path, exc)
+        return self._act(taken, path)
+
+    def release(self, request: KillRequest) -> None:
+        """At the end of `request`'s kill: remove the kill file it took, unless written again
+        since it was read (then the next poll acts on it)."""
+        if not request.sentinel or self.sentinel_path is None:
+            return
+        taken = self.sentinel_path.with_name(request.sentinel)
+        seen = self._taken.pop(request.sentinel, None)
+        try:
+            now = _signature(taken)
+        except OSError:
+            return
+        if seen is not None and now != seen:
+            log.critical("kill switch: the kill file %s was written again after it was read; "
+                         "acting on it again", taken)  # fmt: skip
+            self._late.append(taken)
+            return
+        taken.unlink(missing_ok=True)
+
+    def _act(self, taken: Path, path: Path) -> KillRequest | None:
+        try:
+            self._taken[taken.name] = _signature(taken)
+            text = taken.read_text(encoding="utf-8", errors="replace")[:1000]
+        except FileNotFoundError:
+            return None
+        except OSError:
+            text = ""
+        flatten = "flatten" in text.lower()
+        return self.trigger(f"sentinel file {path}", "sentinel", flatten, sentinel=taken.name)
+
+    def _take_up_leftovers(self, path: Path) -> None:
+        """Kill files a stopped node took: dropped when the stored kill names one (it was
+        asked for; start-up finishes it when it never ended), else acted on."""
+        named = (self.engine.last_kill or {}).get("sentinel")
+        pattern = glob.escape(path.name) + glob.escape(TAKEN) + "*"
+        for old in sorted(path.parent.glob(pattern)):
+            if old.name == named:
+                old.unlink(missing_ok=True)
+            else:
+                log.critical("kill switch: the kill file %s was taken by a node that stopped "
+                             "before it asked for the kill; acting on it now", old)  # fmt: skip
+                self._late.append(old)
+
+    def _untakeable(self, path: Path, exc: OSError) -> KillRequest | None:
+        try:
+            stat = path.stat()
+        except OSError:
             return None
         if self._sentinel_seen == stat.st_mtime:
             return None
         self._sentinel_seen = stat.st_mtime
+        log.critical("kill switch: cannot take the kill file %s (%s): acting on it in place; "
+                     "remove it once the kill ends", path, exc.strerror or exc)  # fmt: skip
         try:
             text = path.read_text(encoding="utf-8", errors="replace")[:1000]
         except OSError:
             text = ""
-        flatten = "flatten" in text.lower()
-        return self.trigger(f"sentinel file {path}", "sentinel", flatten)
+        return self.trigger(f"sentinel file {path}", "sentinel", "flatten" in text.lower())
 
     def report(self, request: KillRequest) -> KillReport:
         """Start the report the executor fills while cancelling and closing."""
@@ -128,3 +213,8 @@ class KillSwitch:
             Event(EventKind.KILL, report.finished_ts, {"stage": "done", **data},
                   severity="critical")
         )  # fmt: skip
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size

@@ -1,0 +1,119 @@
+"""Ctrl-C in a live or sandbox run: stop within a bounded time, even while a strategy blocks.
+
+```python
+stop = LiveInterrupts(node)        # built with the node; the live loop calls strategies through it
+stop.install()                     # the run's SIGINT handler (the command line, main thread)
+stop.call(strat.id, strat.on_ticker, quote)   # False: abandoned, or the run is stopping
+stop.uninstall()
+```
+
+The first Ctrl-C asks the live loop to stop (it ends as on SIGTERM: duties cancelled,
+strategies stopped, the last checkpoint and heartbeat written, the summary printed, exit 130).
+The live loop can only notice it between two events: a strategy's market-data callback
+(`on_ticker`, `on_candle`, `on_book`, `on_trade`) that blocks (a `time.sleep(60)`, a read with no
+timeout) holds the loop. So a callback still running `ABANDON_AFTER_S` after the Ctrl-C is
+abandoned: `StrategyAbandoned` is raised into it (at its next Python step; a blocking sleep or
+socket read is interrupted by the signal), what it queued is dropped unsent (no order is
+journaled from it), a line names the strategy, and the stop goes on. No further strategy
+callback starts once the stop is asked for. A second Ctrl-C quits at once (exit 130; the next
+start reconciles what was in flight).
+
+Bounded: from the first Ctrl-C, the market-data callback running then ends or is abandoned
+within `ABANDON_AFTER_S` (plus the time to the next Python step); the loop then stops as on any
+stop. Not bounded by this: a callback that catches `BaseException` and goes on, a fill callback
+(`on_fill`, raised into the middle of booking a fill would be worse), `on_stop`, and venues'
+cancels on the way out (each bounded by its own timeouts).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
+ABANDON_AFTER_S = 2.0
+
+
+class StrategyAbandoned(BaseException):
+    """Raised into a strategy callback still running `ABANDON_AFTER_S` after a Ctrl-C (a
+    BaseException: a strategy's `except Exception` does not swallow it)."""
+
+
+class LiveInterrupts:
+    """The live run's Ctrl-C: stop the loop, abandon a strategy callback that blocks it."""
+
+    def __init__(self, node: TradingNode, abandon_after_s: float = ABANDON_AFTER_S) -> None:
+        self.node = node
+        self.abandon_after_s = abandon_after_s
+        self.interrupted = False  # a Ctrl-C asked this run to stop (exit 130)
+        self.abandoned: list[str] = []  # strategies whose callback was abandoned
+        self._inside: str | None = None  # the strategy whose callback runs now
+        self._since = 0.0
+        self._saved: dict[int, Any] = {}
+
+    def call(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
+        """Run one strategy callback; False when the run is stopping or it was abandoned."""
+        if self.interrupted:
+            return False
+        try:
+            self._inside, self._since = name, time.monotonic()
+            fn(*args)
+        except StrategyAbandoned:
+            self.abandoned.append(name)
+            self.node._ctx.queue.clear()  # nothing it asked for is sent: the run stops
+            log.error(
+                "strategy %s: its callback (running %.1f s) had not returned %g s after Ctrl-C; "
+                "abandoned (what it queued was dropped, nothing of it sent); stopping",
+                name, time.monotonic() - self._since, self.abandon_after_s,
+            )  # fmt: skip
+            return False
+        finally:
+            self._inside = None
+        return True
+
+    def install(self) -> bool:
+        """Take SIGINT for this run (main thread only); False when it cannot."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        self._saved = {
+            signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
+            signal.SIGALRM: signal.signal(signal.SIGALRM, self._on_alarm),
+        }
+        return True
+
+    def uninstall(self) -> None:
+        """Give SIGINT back (and cancel a pending abandon timer)."""
+        if not self._saved:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved = {}
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt  # the second: quit at once
+        self.interrupted = True
+        print("\nstopping: last checkpoint and summary (Ctrl-C again to quit at once)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        self.node.request_stop()
+        if self._inside is not None:
+            print(f"waiting {self.abandon_after_s:g} s for strategy {self._inside}'s callback "
+                  "to return before abandoning it", file=sys.stderr, flush=True)  # fmt: skip
+            signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._inside is not None:
+            raise StrategyAbandoned(self._inside)
+
+
+__all__ = ["ABANDON_AFTER_S", "LiveInterrupts", "StrategyAbandoned"]
