@@ -1,0 +1,86 @@
+"""A bot's signals as an attacker sends them: racing, replayed, for another bot, floods."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots_support import SYMBOL, add_bot, mid, quote, rig
+
+
+async def _validate(r, headers, bot="alpha", score="0.75", side="buy"):
+    body = {"bot_id": bot, "symbol": SYMBOL, "side": side, "score": score}
+    return await r.http.post("/api/v1/safety/validate-trade", json=body, headers=headers)
+
+
+async def _execute(r, headers, conf_id, bot="alpha", score="0.75", side="buy"):
+    body = {"bot_id": bot, "symbol": SYMBOL, "side": side, "score": score,
+            "confirmation_id": conf_id}  # fmt: skip
+    return await r.http.post("/api/v1/trades/execute", json=body, headers=headers)
+
+
+async def test_two_entries_racing_for_the_one_position_open_one(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        first = (await _validate(r, r.alpha)).json()
+        second = (await _validate(r, r.alpha)).json()
+        assert first["approved"] and second["approved"], (first, second)
+        answers = await asyncio.gather(
+            _execute(r, r.alpha, first["confirmation_id"]),
+            _execute(r, r.alpha, second["confirmation_id"]),
+        )
+        statuses = sorted(a.json()["status"] for a in answers)
+        assert statuses == ["denied", "submitted"], [a.json() for a in answers]
+        denied = next(a.json() for a in answers if a.json()["status"] == "denied")
+        assert denied["code"] == "BOT_ONE_POSITION", denied
+        alpha_orders = [o for o in r.node.orders.orders.values() if o.strategy_id == "alpha"]
+        assert len(alpha_orders) == 1
+        await quote(r.node, mid(r.node))
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_one_confirmation_sent_twice_at_once_executes_once(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "gamma", one_position_per_symbol=False)
+        conf = (await _validate(r, r.trader, bot="gamma")).json()["confirmation_id"]
+        answers = await asyncio.gather(
+            *(_execute(r, r.trader, conf, bot="gamma") for _ in range(5))
+        )
+        statuses = sorted(a.json()["status"] for a in answers)
+        assert statuses == ["denied"] * 4 + ["submitted"], [a.json() for a in answers]
+        gamma = [o for o in r.node.orders.orders.values() if o.strategy_id == "gamma"]
+        assert len(gamma) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+def _order(bot="alpha", side="buy", amount="0.0005", **extra):
+    return {"strategy_id": bot, "venue": "paper", "symbol": SYMBOL, "side": side,
+            "amount": amount, **extra}  # fmt: skip
+
+
+async def test_a_plain_order_as_a_bot_cannot_open_what_its_gate_refuses(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 200, stop.text
+        # the stopped bot's id on the plain order route, with a trader token: no entry
+        sent = await r.http.post("/api/v1/orders", json=_order(), headers=r.trader)
+        out = sent.json()
+        assert out["status"] == "denied" and out["code"] == "BOT_DISABLED", out
+        assert "/api/v1/trades/execute" in out["reason"], out
+        # nor for an enabled bot: its limits, cooldown and one position live on the bot routes
+        sent = await r.http.post("/api/v1/orders", json=_order("beta"), headers=r.trader)
+        out = sent.json()
+        assert out["status"] == "denied" and out["code"] == "BOT_ORDER_ROUTE", out
+        assert not [o for o in r.node.orders.orders.values() if o.strategy_id in ("alpha", "beta")]
+        # a strategy id no bot has trades as before
+        plain = await r.http.post("/api/v1/orders", json=_order("manual"), headers=r.trader)
+        assert plain.json()["status"] == "submitted", plain.json()
+    finally:
+        await r.http.aclose()
+        r.node.close()
