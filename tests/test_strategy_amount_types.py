@@ -100,3 +100,9 @@ ceiling_override_ack = "I accept losses beyond the built-in ceilings"
     assert len(mine_rows) == 1, mine_rows
     assert Decimal(mine_rows[0]["amount"]) == 1
     assert mine_rows[0]["signal"]["n"] == 5
+    # the run's summary says why the float was denied, whole, on one line
+    said = [line for line in run.stdout.splitlines() if "INVALID_AMOUNT" in line]
+    assert said == [
+        "  INVALID_AMOUNT ×1: order rejected: amount 0.001 (float) on BTC/USDT: a float is not "
+        'exact: pass Decimal("0.001"), made from a string'
+    ], run.stdout[-3000:]
