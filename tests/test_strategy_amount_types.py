@@ -106,3 +106,26 @@ ceiling_override_ack = "I accept losses beyond the built-in ceilings"
         "  INVALID_AMOUNT ×1: order rejected: amount 0.001 (float) on BTC/USDT: a float is not "
         'exact: pass Decimal("0.001"), made from a string'
     ], run.stdout[-3000:]
+
+
+async def test_over_http_an_int_amount_is_exact_and_a_float_is_named(tmp_path, data_dir):
+    from test_api_support import bearer, build_app, client, replayed_node
+
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    app, tokens = build_app(node)
+    buy = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "type": "market"}
+    async with client(app) as http:
+        auth = bearer(tokens.trader)
+        as_int = await http.post("/api/v1/risk/validate", json={**buy, "amount": 1}, headers=auth)
+        as_float = await http.post(
+            "/api/v1/risk/validate", json={**buy, "amount": 0.001}, headers=auth
+        )
+    node.close()
+    # the JSON integer 1 is read as exactly 1 BTC: the risk engine judges its size, not its type
+    assert as_int.status_code == 200, as_int.text
+    assert as_int.json()["code"] == "MAX_ORDER_NOTIONAL", as_int.json()
+    assert as_float.status_code == 422
+    err = as_float.json()["errors"][0]
+    assert (err["field"], err["value"]) == ("amount", "0.001")
+    assert 'must be a decimal string such as "0.015"' in err["message"], err
+    assert "send numbers as strings" in err["message"], err
