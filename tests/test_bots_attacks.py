@@ -84,3 +84,46 @@ async def test_a_plain_order_as_a_bot_cannot_open_what_its_gate_refuses(tmp_path
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_flood_of_confirmed_entries_past_the_cooldown_trades_once(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        # a bot that may add to its position: only its cooldown holds the flood back
+        add_bot(r.node, "delta", one_position_per_symbol=False, cooldown_s=600,
+                max_position_usd="1000")  # fmt: skip
+        confs = [(await _validate(r, r.trader, bot="delta")).json() for _ in range(8)]
+        assert all(c["approved"] for c in confs), confs
+        answers = await asyncio.gather(
+            *(_execute(r, r.trader, c["confirmation_id"], bot="delta") for c in confs)
+        )
+        out = [a.json() for a in answers]
+        assert sorted(o["status"] for o in out) == ["denied"] * 7 + ["submitted"], out
+        assert {o["code"] for o in out if o["status"] == "denied"} == {"BOT_COOLDOWN"}, out
+        await quote(r.node, mid(r.node))
+        # and later ones, one by one, too
+        late = (await _validate(r, r.trader, bot="delta")).json()
+        assert late["approved"] is False and "BOT_COOLDOWN" in late["codes"], late
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_an_emergency_stop_racing_an_entry_leaves_no_entry_working(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        stop_body = {"reason": "drill"}
+        entry, stop = await asyncio.gather(
+            _execute(r, r.alpha, conf),
+            r.http.post("/api/v1/safety/emergency-stop", json=stop_body, headers=r.alpha),
+        )
+        assert stop.status_code == 200, stop.text
+        working = [o for o in r.node.orders.open.values() if o.strategy_id == "alpha"]
+        assert working == [], (entry.json(), stop.json(), working)
+        await quote(r.node, mid(r.node))  # the next candle fills nothing of alpha's
+        held = r.node.portfolio.positions.get(("paper", SYMBOL, "alpha"))
+        assert held is None or held.quantity == 0, (entry.json(), stop.json())
+    finally:
+        await r.http.aclose()
+        r.node.close()
