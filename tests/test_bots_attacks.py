@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
+from tradeguard.storage.bot_rows import BotRows
 
 
 async def _validate(r, headers, bot="alpha", score="0.75", side="buy"):
@@ -124,6 +125,44 @@ async def test_an_emergency_stop_racing_an_entry_leaves_no_entry_working(tmp_pat
         await quote(r.node, mid(r.node))  # the next candle fills nothing of alpha's
         held = r.node.portfolio.positions.get(("paper", SYMBOL, "alpha"))
         assert held is None or held.quantity == 0, (entry.json(), stop.json())
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_retried_execute_is_refused_naming_the_trade_its_confirmation_made(
+    tmp_path, data_dir
+):
+    # A client whose execute timed out sends it again: never a second order, and the answer
+    # says which trade the first one made, so the client can look it up.
+    r = await rig(tmp_path, data_dir)
+    try:
+        add_bot(r.node, "gamma", one_position_per_symbol=False)
+        conf = (await _validate(r, r.trader, bot="gamma")).json()["confirmation_id"]
+        first = (await _execute(r, r.trader, conf, bot="gamma")).json()
+        assert first["status"] == "submitted", first
+        again = (await _execute(r, r.trader, conf, bot="gamma")).json()
+        assert again["status"] == "denied" and again["code"] == "CONFIRMATION_REFUSED", again
+        assert "already used" in again["reason"], again
+        assert f"by trade {first['trade_id']} (submitted: GET" in again["reason"], again
+        assert f"/api/v1/trades/status/{first['trade_id']}" in again["reason"], again
+        gamma = [o for o in r.node.orders.orders.values() if o.strategy_id == "gamma"]
+        assert len(gamma) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_confirmation_used_by_a_node_killed_before_its_trade_says_so(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        conf = (await _validate(r, r.alpha)).json()["confirmation_id"]
+        # what a node killed between redeeming the id and storing the trade leaves behind
+        assert BotRows(r.node.db).redeem_confirmation(conf, r.node.clock.now_ms())
+        again = (await _execute(r, r.alpha, conf)).json()
+        assert again["status"] == "denied" and again["code"] == "CONFIRMATION_REFUSED", again
+        assert "was already used (no trade is recorded with it yet" in again["reason"], again
+        assert not [o for o in r.node.orders.orders.values() if o.strategy_id == "alpha"]
     finally:
         await r.http.aclose()
         r.node.close()
