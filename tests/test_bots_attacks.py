@@ -166,3 +166,22 @@ async def test_a_confirmation_used_by_a_node_killed_before_its_trade_says_so(tmp
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_score_and_a_temperature_that_differ_are_refused_naming_both(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.6",
+                "temperature": "0.9"}  # fmt: skip
+        for route in ("/api/v1/safety/validate-trade", "/api/v1/trades/execute"):
+            got = await r.http.post(route, json=body, headers=r.alpha)
+            assert got.status_code == 422, got.text
+            err = got.json()["errors"][0]
+            assert err["field"] == "temperature" and err["value"] == '"0.9"', err
+            assert 'score "0.6" and temperature "0.9" both size the trade' in err["message"]
+        same = await r.http.post("/api/v1/safety/validate-trade",
+                                 json={**body, "temperature": "0.60"}, headers=r.alpha)  # fmt: skip
+        assert same.status_code == 200 and same.json()["approved"], same.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
