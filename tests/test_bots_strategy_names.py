@@ -37,9 +37,7 @@ def test_a_config_naming_a_strategy_as_a_bot_is_refused(tmp_path: Path, data_dir
     err = capsys.readouterr()
     said = err.err + err.out
     assert code == 2, said
-    assert (
-        "'ma_cross' names both a strategy and a bot" in said and "Traceback" not in said
-    )
+    assert "'ma_cross' names both a strategy and a bot" in said and "Traceback" not in said
 
 
 def test_bot_add_refuses_the_name_of_a_config_strategy(tmp_path: Path, data_dir: Path, capsys):
@@ -64,6 +62,4 @@ def test_a_run_whose_strategy_has_a_registered_bots_name_stops_before_trading(
     code = main(["run", "--until-end", "--config", str(cfg)])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert (
-        "'ma_cross' names both a strategy and a bot" in err and "Traceback" not in err
-    )
+    assert "'ma_cross' names both a strategy and a bot" in err and "Traceback" not in err
