@@ -15,6 +15,8 @@ from bots_support import SYMBOL, mid, quote, rig
 from test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.server import ApiServer
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
 
 KEY = ("paper", SYMBOL, "alpha")
 
@@ -92,18 +94,15 @@ async def test_bots_panel_enables_cancels_closes_one_position_and_resumes_with_t
     node = r.node
     await _trade(r, "buy")
     await quote(node, mid(node))  # alpha holds a position
-    resting = {
-        "strategy_id": "beta",
-        "venue": "paper",
-        "symbol": SYMBOL,
-        "side": "buy",
-        "type": "limit",
-        "amount": "0.0005",
-        "price": str(mid(node) * Decimal("0.99")),
-    }
-    e = await r.http.post("/api/v1/orders", json=resting, headers=r.trader)
-    assert e.status_code == 201, e.text
-    pending = e.json()["client_order_id"]  # beta's limit order rests 1 % under the market
+    # beta's limit order rests 1 % under the market (sent down the order path: the plain order
+    # route takes no entry for a bot)
+    below = (mid(node) * Decimal("0.99")).quantize(Decimal("0.01"))
+    resting = OrderIntent(
+        "beta", "paper", SYMBOL, Side.BUY, Decimal("0.0005"), OrderType.LIMIT, price=below
+    )
+    e = await node.submit(resting)
+    assert e.ok and e.order is not None, e
+    pending = e.order.client_order_id
     assert pending in node.orders.open
     BotDesk.for_node(node).set_enabled("beta", False)
     server = ApiServer(node, "127.0.0.1", 0, app=r.app)

@@ -335,6 +335,15 @@ class BotConfig(_Strict):
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in doc.items()}
 
 
+def bot_name_clash(name: str) -> str:
+    """Why a strategy may not carry a bot's name (a bot trades as strategy id = its name)."""
+    return (
+        f"{name!r} names both a strategy and a bot: a bot trades as strategy id = its name, "
+        "so the strategy's orders would count as the bot's without its limits, cooldown or "
+        "emergency stop; rename the strategy or the bot"
+    )
+
+
 class Config(_Strict):
     mode: TradingMode = TradingMode.PAPER
     node: NodeConfig = Field(default_factory=NodeConfig)
@@ -432,6 +441,9 @@ class Config(_Strict):
         bots = [b.name for b in self.bots]
         if len(set(bots)) != len(bots):
             raise ValueError(f"bot names must be unique, got {bots}")
+        clash = sorted(set(ids) & set(bots))
+        if clash:
+            raise ValueError(bot_name_clash(clash[0]))
         for b in self.bots:
             if b.venue is not None and b.venue not in names:
                 raise ValueError(f"bot {b.name!r} uses venue {b.venue!r}; known venues: {names}")

@@ -295,9 +295,16 @@ class BotDesk:
                 f"bot {spec.name} needs a confirmation_id from POST "
                 "/api/v1/safety/validate-trade before execute"
             ), []  # fmt: skip
-        why = refusal(self.rows.confirmation(conf_id), conf_id, spec.name, ask.symbol,
+        conf = self.rows.confirmation(conf_id)
+        why = refusal(conf, conf_id, spec.name, ask.symbol,
                       ask.side.value, None if reducing else ask.size_usd, now)  # fmt: skip
         if why is not None:
+            if conf is not None and conf.get("used_ts") is not None:
+                why = (
+                    f"confirmation {conf_id!r} was already used"
+                    f"{self._used_by(conf['bot'], conf_id, conf['used_ts'])}; validate the "
+                    "trade again for another one"
+                )
             return "CONFIRMATION_REFUSED", why, [conf_id]
         window = self.rows.confirmations_since(spec.name, now - spec.confirmation_window_s * 1000)
         agree = [c for c in window if c["symbol"] == ask.symbol and c["side"] == ask.side.value]
@@ -309,6 +316,15 @@ class BotDesk:
         if not self.rows.redeem_confirmation(conf_id, now):
             return "CONFIRMATION_REFUSED", f"confirmation {conf_id!r} was already used", [conf_id]
         return "", "", [c["id"] for c in agree]
+
+    def _used_by(self, bot: str, conf_id: str, used_ts: int) -> str:
+        """Name the trade that redeemed a confirmation (stored with the redeeming `now`), so a
+        client retrying an execute that timed out learns what the first one did."""
+        for t in self.rows.trades(bot, limit=500):
+            if t["created_ts"] == used_ts and conf_id in (t.get("confirmations") or ()):
+                tid = t["trade_id"]
+                return f" by trade {tid} ({t['status']}: GET /api/v1/trades/status/{tid})"
+        return " (no trade is recorded with it yet: one still being sent, or a node stopped first)"
 
     async def execute(self, bot: str, doc: dict[str, Any], by: str) -> dict[str, Any]:
         """Redeem the confirmation, size the order, send it down the order path, record it."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from tradeguard.api.schemas import NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
@@ -51,6 +52,18 @@ class TradeSignal(_Body):
     @classmethod
     def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
         plain_json(value, "signal")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _one_sizing_figure(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Both name the figure that sizes the trade: two that differ leave it a guess.
+        score = info.data.get("score")
+        if value is not None and score is not None and Decimal(score) != Decimal(value):
+            raise ValueError(
+                f'score "{score}" and temperature "{value}" both size the trade: send one '
+                "(a figure to record only goes in signal)"
+            )
         return value
 
     def doc(self) -> dict[str, Any]:

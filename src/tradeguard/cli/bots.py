@@ -15,6 +15,7 @@ from rich.console import Console
 
 from tradeguard.bots.spec import BotError, BotSpec, check_symbols
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, unknown_name
+from tradeguard.config import bot_name_clash
 from tradeguard.model.errors import ConfigError
 
 _STREAK_KEY = "bots.streak_reset."
@@ -125,7 +126,10 @@ def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     existing = {r.name: r for r in rows.bots()}
     if args.name in existing and not args.update:
         raise BotError(f"bot {args.name!r} exists; add --update to change its limits")
-    venues = [v.name for v in config_from_args(args).venues]
+    config = config_from_args(args)
+    venues = [v.name for v in config.venues]
+    if any(s.id == args.name for s in config.strategies):
+        raise ConfigError(bot_name_clash(args.name))
     try:
         doc = _spec_doc(args, existing[args.name].spec if args.name in existing else None, venues)
         check_symbols(args.name, doc["symbols"])

@@ -136,4 +136,24 @@ def print_summary(console: Console, s: Any, node: Any) -> None:
                 ts_text(r["exit_ts"])[:16],  # to the minute: the table fits 80 columns
             )
         console.print(tt)
+    print_denials(console, s, node)
     console.print("Inspect with: tradeguard status | orders | positions | balances (--json)")
+
+
+def print_denials(console: Console, s: Any, node: Any, scan: int = 2000) -> None:
+    """Print why this run's orders were denied: per code, how often and its latest reason (a
+    strategy's mistake, a float amount say, shows here and not only in the audit log)."""
+    if not s.denied:
+        return
+    seen: dict[str, tuple[int, str]] = {}
+    for event in node.storage.load_events(kind_prefix="risk.denied", since_ts=s.first_ts,
+                                          limit=scan):  # fmt: skip
+        code = str(event.data.get("code") or "?")
+        count, reason = seen.get(code, (0, str(event.data.get("reason") or "")))
+        seen[code] = (count + 1, reason)
+    if not seen:
+        return
+    console.print("Denied by risk, per code (count, latest reason):")
+    for code, (count, reason) in sorted(seen.items(), key=lambda kv: -kv[1][0]):
+        # soft wrap: a reason stays on one line, whole, for a terminal and a pipe alike
+        console.print(f"  {code} ×{count}: {reason}", soft_wrap=True, markup=False)

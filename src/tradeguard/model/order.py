@@ -14,6 +14,7 @@ from tradeguard.model.money import ZERO
 S = OrderStatus
 # The tag of orders that take a stranded arbitrage asset back: REDUCING lets them through.
 ARB_UNWIND_TAG = "arb-unwind"
+_EXACT_FIELDS = ("amount", "price", "stop_loss", "take_profit", "trigger_price")
 # Every legal move. A venue may skip states (an IOC order can go SUBMITTED -> FILLED), but
 # nothing ever leaves a terminal state and nothing goes backwards.
 _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -53,6 +54,14 @@ class OrderIntent:
     signal: dict[str, Any] = field(default_factory=dict)
     tag: str = ""
     trigger_price: Decimal | None = None  # stop / take-profit types only
+
+    def __post_init__(self) -> None:
+        # An int is exact: take it as the Decimal it stands for (`amount=1`). A bool is not a
+        # number here, and a float stays as given for the risk engine to refuse by name.
+        for name in _EXACT_FIELDS:
+            value = getattr(self, name)
+            if type(value) is int:
+                setattr(self, name, Decimal(value))
 
 
 @dataclass(slots=True)

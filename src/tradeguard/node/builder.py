@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
 from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
 from tradeguard.clock import Clock
-from tradeguard.config import Config, VenueConfig
+from tradeguard.config import Config, VenueConfig, bot_name_clash
 from tradeguard.execution.ledger_audit import START_BALANCES_KEY
 from tradeguard.execution.order_manager import OrderManager
 from tradeguard.execution.timeouts import OrderTimeouts
@@ -156,7 +156,12 @@ def _apply_config_bots(node: TradingNode) -> None:
         log.warning(
             "bot %s stays disabled: the emergency stop halted it (bot enable ends it)", name
         )
-    apply_config_bots(BotRows(node.db), node.config.bots, node.clock.now_ms(), stopped)
+    rows = BotRows(node.db)
+    apply_config_bots(rows, node.config.bots, node.clock.now_ms(), stopped)
+    registered = {r.name for r in rows.bots()}
+    for s in node.config.strategies:
+        if s.id in registered:  # a bot `bot add` registered beside another config
+            raise ConfigError(f"strategies[{s.id}]: {bot_name_clash(s.id)}")
 
 
 def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradeguard.model.enums import OrderType, Side, TradingState
@@ -100,6 +101,13 @@ def _shown(value: object) -> str:
     return str(value) if isinstance(value, Decimal) else f"{value!r} ({type(value).__name__})"
 
 
+def _must_be(value: object, what: str) -> str:
+    # A float is not the number it was typed as (0.1 is 0.1000000000000000055...): say so
+    if isinstance(value, float) and math.isfinite(value):
+        return f'a float is not exact: pass Decimal("{value!r}"), made from a string'
+    return f"must be {what}"
+
+
 def malformed(i: OrderIntent, step: Decimal) -> Denial | None:
     """Deny an intent no market could take: an amount that is not a finite Decimal > 0 or is
     more than 10^24 amount steps, a price, trigger, stop or target that is not a finite Decimal
@@ -111,7 +119,8 @@ def malformed(i: OrderIntent, step: Decimal) -> Denial | None:
             "instrument",
             None,
             None,
-            f"order rejected: amount {_shown(amount)} on {i.symbol}: must be a finite Decimal > 0",
+            f"order rejected: amount {_shown(amount)} on {i.symbol}: "
+            f"{_must_be(amount, 'a finite Decimal > 0')}",
         )
     if step > ZERO and amount.adjusted() - step.adjusted() >= _MAX_STEP_DIGITS:
         return Denial(
@@ -130,7 +139,8 @@ def malformed(i: OrderIntent, step: Decimal) -> Denial | None:
                 "instrument",
                 None,
                 None,
-                f"order rejected: {name} {_shown(value)} on {i.symbol}: must be a finite Decimal",
+                f"order rejected: {name} {_shown(value)} on {i.symbol}: "
+                f"{_must_be(value, 'a finite Decimal')}",
             )
     return None
 
