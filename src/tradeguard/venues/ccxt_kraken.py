@@ -43,7 +43,6 @@ from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
-from tradeguard.venues.coalesce import Coalesced
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
@@ -78,10 +77,9 @@ class KrakenCcxtVenue(CcxtVenue):
         self.order_poll_s = ORDER_POLL_S
         self.executions_live = False  # the private `executions` subscription is confirmed
         # The last catch-up failed: polling stands in, the stream live or not, until one works.
+        # (Subscriptions confirmed, watches back after a drop and the polling all ask for one;
+        # the base venue runs them one at a time.)
         self._catch_up_owed = False
-        # Subscriptions confirmed, watches back after a drop and the polling all ask for a
-        # catch-up, often at once: one runs at a time, those asked meanwhile share the next.
-        self._catch_ups = Coalesced(self._catch_up_once)
         self._balance_read: asyncio.Future[Any] | None = None
         self._side: set[asyncio.Future[Any]] = set()  # short jobs the stream sets off
         self._answers = self._user.handle_message  # ccxt's reader of every websocket message
@@ -117,7 +115,6 @@ class KrakenCcxtVenue(CcxtVenue):
         for job in side:
             job.cancel()
         await asyncio.gather(*side, return_exceptions=True)
-        await self._catch_ups.close()
         await super().close()
         await self._user.close()
 
@@ -137,14 +134,9 @@ class KrakenCcxtVenue(CcxtVenue):
             and not self._catch_up_owed
         )  # fmt: skip
 
-    async def _catch_up(self) -> bool:
-        """A catch-up started after this call: the one in flight, if any, is let finish and
-        every request made meanwhile shares the single run after it."""
-        return await self._catch_ups()
-
     async def _catch_up_once(self) -> bool:
         """The base catch-up, remembering whether it failed (polling then retries it)."""
-        done = await super()._catch_up()
+        done = await super()._catch_up_once()
         self._catch_up_owed = not done
         return done
 
