@@ -12,7 +12,9 @@ Fills, order states and balances arrive on Kraken's authenticated websocket v2 (
 watch_orders / watch_my_trades / watch_balance on `executions` and `balances`): a fill's trade
 id is its `exec_id`, the trade's txid as REST names it, and the order's client id is read from
 the row's `cl_ord_id` (ccxt puts `order_userref` in `clientOrderId`, and leaves `filled` out:
-it is the row's `cum_qty`). A balances update carries totals only, so it sets off one REST read
+it is the row's `cum_qty`). The token those subscriptions need (GetWebSocketsToken) is asked for
+as every private request is: refused for its nonce, it is sent again with a new one, up to
+`max_rate_limit_retries` times. A balances update carries totals only, so it sets off one REST read
 of the balances with their holds. While that stream is not live (not yet subscribed, dropped, or
 its subscription refused) the venue polls its open orders (those listed at start-up too) every
 `order_poll_s` for fills (by the order's own trade ids), ends and balances; every subscription
@@ -30,6 +32,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import ccxt.pro as ccxt
@@ -69,6 +72,12 @@ class KrakenCcxtVenue(CcxtVenue):
         # watches share, a public trade watch was left waiting when its socket dropped.
         self._user = client_factory()
         self._user.enableRateLimit = False
+        # The token ccxt asks for before a private subscription (GetWebSocketsToken) goes out as
+        # every private request does: paced, and signed again with a new nonce when refused for
+        # its nonce (another client of the key was ahead), a bounded number of times.
+        self._user.privatePostGetWebSocketsToken = partial(
+            self._call, "ws_token", self._user.privatePostGetWebSocketsToken
+        )
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
