@@ -11,6 +11,10 @@ Errors come in two families: DefinitiveVenueError (the exchange said no: funds, 
 credentials) and AmbiguousVenueError (timeout, network, 5xx, rate limit: the outcome is unknown and
 the caller queries by client order id). A 429/418 pauses every request of this venue for the
 `Retry-After` the exchange sent; only then is the request tried again.
+
+A user stream back after a drop first catches up by REST (balances, each open order's state and
+fills). Catch-ups run one at a time: those asked for together share one round, and one asked for
+while a round runs gets one round after it (`Coalesced`).
 """
 
 from __future__ import annotations
