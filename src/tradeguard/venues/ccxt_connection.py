@@ -215,10 +215,21 @@ class CcxtConnection(Venue):
                     "venue %s: %s %s; pausing requests for %.2f s", self.name, op, why, wait
                 )
                 if attempt >= self.max_rate_limit_retries or wait > self.max_backoff_s:
-                    raise map_ccxt_error(self.name, op, exc) from None
+                    raise self._gave_up(op, exc, attempt + 1) from None
             except ccxt.BaseError as exc:
                 raise map_ccxt_error(self.name, op, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gave_up(self, op: str, exc: BaseException, tries: int) -> Exception:
+        """The error of a request refused every time it was tried."""
+        if not isinstance(exc, ccxt.InvalidNonce):
+            return map_ccxt_error(self.name, op, exc)
+        return AmbiguousVenueError(
+            self.name,
+            f"{op} refused for its nonce {tries} times in a row: another client of this API key "
+            "keeps signing with higher nonces; give each process its own key",
+            "INVALID_NONCE",
+        )
 
     def _retry_after(self, exc: BaseException, attempt: int) -> float:
         headers = getattr(self.client, "last_response_headers", None) or {}

@@ -12,7 +12,9 @@ Fills, order states and balances arrive on Kraken's authenticated websocket v2 (
 watch_orders / watch_my_trades / watch_balance on `executions` and `balances`): a fill's trade
 id is its `exec_id`, the trade's txid as REST names it, and the order's client id is read from
 the row's `cl_ord_id` (ccxt puts `order_userref` in `clientOrderId`, and leaves `filled` out:
-it is the row's `cum_qty`). A balances update carries totals only, so it sets off one REST read
+it is the row's `cum_qty`). The token those subscriptions need (GetWebSocketsToken) is asked for
+as every private request is: refused for its nonce, it is sent again with a new one, up to
+`max_rate_limit_retries` times. A balances update carries totals only, so it sets off one REST read
 of the balances with their holds. While that stream is not live (not yet subscribed, dropped, or
 its subscription refused) the venue polls its open orders (those listed at start-up too) every
 `order_poll_s` for fills (by the order's own trade ids), ends and balances; every subscription
@@ -30,6 +32,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import ccxt.pro as ccxt
@@ -43,7 +46,6 @@ from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.ccxt_venue import CcxtVenue, log
-from tradeguard.venues.coalesce import Coalesced
 
 FREE_TEXT_MAX = 18
 ORDER_POLL_S = 1.0  # without user streams: how often our open orders are queried
@@ -70,6 +72,12 @@ class KrakenCcxtVenue(CcxtVenue):
         # watches share, a public trade watch was left waiting when its socket dropped.
         self._user = client_factory()
         self._user.enableRateLimit = False
+        # The token ccxt asks for before a private subscription (GetWebSocketsToken) goes out as
+        # every private request does: paced, and signed again with a new nonce when refused for
+        # its nonce (another client of the key was ahead), a bounded number of times.
+        self._user.privatePostGetWebSocketsToken = partial(
+            self._call, "ws_token", self._user.privatePostGetWebSocketsToken
+        )
         self._cid_param = "clientOrderId"  # ccxt sends it as cl_ord_id
         self._ours: dict[str, str] = {}  # cl_ord_id sent -> our client order id
         self._polled: dict[str, set[str]] = {}  # open order -> trade ids its polling delivered
@@ -78,10 +86,9 @@ class KrakenCcxtVenue(CcxtVenue):
         self.order_poll_s = ORDER_POLL_S
         self.executions_live = False  # the private `executions` subscription is confirmed
         # The last catch-up failed: polling stands in, the stream live or not, until one works.
+        # (Subscriptions confirmed, watches back after a drop and the polling all ask for one;
+        # the base venue runs them one at a time.)
         self._catch_up_owed = False
-        # Subscriptions confirmed, watches back after a drop and the polling all ask for a
-        # catch-up, often at once: one runs at a time, those asked meanwhile share the next.
-        self._catch_ups = Coalesced(self._catch_up_once)
         self._balance_read: asyncio.Future[Any] | None = None
         self._side: set[asyncio.Future[Any]] = set()  # short jobs the stream sets off
         self._answers = self._user.handle_message  # ccxt's reader of every websocket message
@@ -117,7 +124,6 @@ class KrakenCcxtVenue(CcxtVenue):
         for job in side:
             job.cancel()
         await asyncio.gather(*side, return_exceptions=True)
-        await self._catch_ups.close()
         await super().close()
         await self._user.close()
 
@@ -137,14 +143,9 @@ class KrakenCcxtVenue(CcxtVenue):
             and not self._catch_up_owed
         )  # fmt: skip
 
-    async def _catch_up(self) -> bool:
-        """A catch-up started after this call: the one in flight, if any, is let finish and
-        every request made meanwhile shares the single run after it."""
-        return await self._catch_ups()
-
     async def _catch_up_once(self) -> bool:
         """The base catch-up, remembering whether it failed (polling then retries it)."""
-        done = await super()._catch_up()
+        done = await super()._catch_up_once()
         self._catch_up_owed = not done
         return done
 

@@ -11,6 +11,10 @@ Errors come in two families: DefinitiveVenueError (the exchange said no: funds, 
 credentials) and AmbiguousVenueError (timeout, network, 5xx, rate limit: the outcome is unknown and
 the caller queries by client order id). A 429/418 pauses every request of this venue for the
 `Retry-After` the exchange sent; only then is the request tried again.
+
+A user stream back after a drop first catches up by REST (balances, each open order's state and
+fills). Catch-ups run one at a time: those asked for together share one round, and one asked for
+while a round runs gets one round after it (`Coalesced`).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from tradeguard.venues.ccxt_connection import (
 )
 from tradeguard.venues.ccxt_quotes import CcxtQuoteStream
 from tradeguard.venues.ccxt_stops import submit_oco, trigger_args
+from tradeguard.venues.coalesce import Coalesced
 from tradeguard.venues.user_stream import UserStreamState
 
 __all__ = [
@@ -68,6 +73,12 @@ _USER_HASHES = ("orders", "myTrades", "balance")
 
 class CcxtVenue(CcxtQuoteStream):
     """An exchange account through ccxt; fills, order updates and balances arrive on streams."""
+
+    def __init__(self, name: str, client_factory: ClientFactory, *args: Any, **kwargs: Any) -> None:
+        super().__init__(name, client_factory, *args, **kwargs)
+        # Each user stream back after a drop asks for a catch-up, often at once: one runs at a
+        # time, and those asked for meanwhile share the one run after it.
+        self._catch_ups = Coalesced(self._catch_up_once)
 
     # lifecycle -------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -102,6 +113,7 @@ class CcxtVenue(CcxtQuoteStream):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._catch_ups.close()
         await self.client.close()
 
     # markets ---------------------------------------------------------------------------------
@@ -406,7 +418,13 @@ class CcxtVenue(CcxtQuoteStream):
         return False
 
     async def _catch_up(self) -> bool:
-        """After a reconnect, ask REST for what the stream may have missed; False if it failed."""
+        """After a reconnect, ask REST for what the stream may have missed; False if it failed.
+        The outcome is that of a run started after this call: the run in flight, if any, is let
+        finish, and every request made meanwhile shares the single run after it."""
+        return await self._catch_ups()
+
+    async def _catch_up_once(self) -> bool:
+        """One catch-up: the balances, then each open order of ours, its state and fills."""
         if self._listener is None:
             return True
         try:
