@@ -231,12 +231,20 @@ class ChainClient:
             receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             receipt = None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # fields web3 can't read
+            raise RpcFailure(f"a malformed receipt for {tx_hash}: {exc}") from None
         if receipt is not None and receipt.get("blockNumber") is not None:
             return TxLookup("mined", receipt)
         try:
-            await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return TxLookup("unknown")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        raw = tx.get("hash")
+        got = "0x" + bytes(raw).hex() if isinstance(raw, bytes | bytearray) else str(raw).lower()
+        if got != tx_hash.lower():
+            raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
 
     async def replay_reason(self, tx_hash: str, block: int) -> str:

@@ -32,6 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
+from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, TxLookup
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
@@ -437,7 +438,7 @@ class UniswapV2Venue(Venue):
         for record in self.store.open_records(self.name):
             if record.kind == "approve":
                 continue
-            if _mined_by(await self.chain.lookup(record.tx_hash), block):
+            if _mined_by(await checked_lookup(self.chain, record, self.name), block):
                 await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
     async def _book_approvals(
@@ -456,7 +457,7 @@ class UniswapV2Venue(Venue):
                 and record.client_order_id != f"{client_order_id}:approve"
             ):
                 continue
-            lookup = await self.chain.lookup(record.tx_hash)
+            lookup = await checked_lookup(self.chain, record, self.name)
             if _mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"

@@ -17,6 +17,7 @@ from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.txstore import TxRecord
@@ -70,7 +71,7 @@ class TxWatcher:
         loop = asyncio.get_running_loop()
         until = loop.time() + self.venue.settings.receipt_timeout_s
         while True:
-            lookup = await self.venue.chain.lookup(record.tx_hash)
+            lookup = await checked_lookup(self.venue.chain, record, self.venue.name)
             if lookup.state == "mined" or loop.time() >= until:
                 return lookup
             await asyncio.sleep(POLL_S)
@@ -79,7 +80,7 @@ class TxWatcher:
         """Report an order from every transaction journaled for it."""
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
-            lookup = await self.venue.chain.lookup(record.tx_hash)
+            lookup = await checked_lookup(self.venue.chain, record, self.venue.name)
             if lookup.state == "mined":
                 return await self._mined(cid, symbol, record, lookup.receipt)
             if lookup.state == "pending" and pending is None:
@@ -153,7 +154,7 @@ class TxWatcher:
         for record in self.venue.store.for_order(self.venue.name, cid):
             if record.kind != "swap" or record.status not in ("signed", "sent"):
                 continue
-            if (await self.venue.chain.lookup(record.tx_hash)).state == "pending":
+            if (await checked_lookup(self.venue.chain, record, self.venue.name)).state == "pending":
                 await self.bump(record, cancel=True)
 
     async def _reason(self, record: TxRecord, receipt: Any) -> str:

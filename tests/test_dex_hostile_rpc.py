@@ -1,0 +1,147 @@
+"""A JSON-RPC endpoint that lies: receipts of other transactions, absurd gas, a chain id that
+changed. The venue talks to the real Uniswap V2 contracts through a server that rewrites some
+answers; what it books must still be what the chain did."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, running_chain
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.sandbox.chain.deploy import Deployment
+from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+Rewrite = Callable[[list[Any], Any], Any]
+_seq = iter(range(1, 10_000))
+
+
+class HostileServer(RpcServer):
+    """The local chain's JSON-RPC server, with the results of chosen methods rewritten."""
+
+    def __init__(self, chain: LocalChain) -> None:
+        super().__init__(chain, port=0)
+        self.rewrites: dict[str, Rewrite] = {}
+
+    def _one(self, item: Any) -> dict[str, Any]:
+        answer = super()._one(item)
+        method = item.get("method") if isinstance(item, dict) else None
+        rewrite = self.rewrites.get(str(method))
+        if rewrite is not None and "result" in answer:
+            answer = {**answer, "result": rewrite(item.get("params") or [], answer["result"])}
+        return answer
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+@pytest.fixture
+def hostile(chain: ChainThread) -> Iterator[HostileServer]:
+    server = HostileServer(chain.chain)
+    asyncio.run_coroutine_threadsafe(server.start(), chain.loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), chain.loop).result(10)
+
+
+def _through(d: Deployment, server: HostileServer) -> Deployment:
+    from dataclasses import replace
+
+    return replace(d, rpc_url=server.url)
+
+
+def _order(amount: str = "0.1") -> Order:
+    return Order(
+        client_order_id=f"hostile-{next(_seq)}", strategy_id="t", venue="dex",
+        symbol="WETH/USD", side=Side.SELL, type=OrderType.MARKET, amount=Decimal(amount),
+        status=OrderStatus.SUBMITTED,
+    )  # fmt: skip
+
+
+class _Fills:
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    def on_order_report(self, report: object) -> None:
+        pass
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_balances(self, venue: str, balances: object) -> None:
+        pass
+
+
+async def test_a_receipt_for_another_transaction_is_never_booked_as_ours(
+    chain: ChainThread, hostile: HostileServer
+) -> None:
+    d = chain.deployment
+    honest = await connected_venue(d, approve_unlimited=True)
+    first = await honest.submit(_order("0.01"))
+    assert first.status is OrderStatus.FILLED
+    old_receipt = chain.rpc("eth_getTransactionReceipt", first.venue_order_id)["result"]
+    await honest.close()
+
+    def other_receipt(params: list[Any], result: Any) -> Any:
+        return old_receipt if params and params[0] != first.venue_order_id else result
+
+    hostile.rewrites["eth_getTransactionReceipt"] = other_receipt
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(d, hostile), store, approve_unlimited=True)
+    seen = _Fills()
+    venue.set_listener(seen)
+    order = _order("0.02")
+    with pytest.raises(AmbiguousVenueError, match="receipt of another transaction") as exc:
+        await venue.submit(order)
+    (swap,) = [r for r in store.rows.values() if r.kind == "swap"]
+    assert swap.tx_hash in str(exc.value) and first.venue_order_id in str(exc.value)
+    assert seen.fills == []  # neither the old swap's amounts nor its hash booked for this order
+    assert swap.status == "sent"  # still open: an honest answer later resolves it
+    hostile.rewrites.clear()
+    resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert resolved is not None and resolved.status is OrderStatus.FILLED
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(swap.tx_hash, Decimal("0.02"))]
+    await venue.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("gasUsed", hex(2**200), "gasUsed=.* the signed gas limit is"),
+        ("effectiveGasPrice", hex(10**40), "effectiveGasPrice=.* the signed cap is"),
+        ("status", "0x7", "status=7, not 0 or 1"),
+        ("gasUsed", "0xzz", "malformed receipt"),
+    ],
+)
+async def test_a_receipt_with_gas_the_signed_transaction_cannot_pay_books_no_fee(
+    chain: ChainThread, hostile: HostileServer, field: str, value: str, message: str
+) -> None:
+    def absurd(params: list[Any], result: Any) -> Any:
+        return {**result, field: value} if isinstance(result, dict) else result
+
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store,
+                                  approve_unlimited=True)  # fmt: skip
+    await venue.submit(_order("0.01"))  # the approval, if one is needed, before the lies
+    seen = _Fills()
+    venue.set_listener(seen)
+    hostile.rewrites["eth_getTransactionReceipt"] = absurd
+    order = _order("0.01")
+    with pytest.raises(AmbiguousVenueError, match=message):
+        await venue.submit(order)
+    assert seen.fills == []
+    hostile.rewrites.clear()
+    resolved = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert resolved is not None and resolved.status is OrderStatus.FILLED
+    (fill,) = seen.fills
+    assert Decimal(0) < fill.fee < Decimal("0.01")  # what the chain charged, in ETH
+    await venue.close()
