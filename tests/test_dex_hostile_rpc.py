@@ -145,3 +145,15 @@ async def test_a_receipt_with_gas_the_signed_transaction_cannot_pay_books_no_fee
     (fill,) = seen.fills
     assert Decimal(0) < fill.fee < Decimal("0.01")  # what the chain charged, in ETH
     await venue.close()
+
+
+async def test_a_chain_id_that_changed_after_start_refuses_the_swap_before_signing(
+    chain: ChainThread, hostile: HostileServer
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store)
+    hostile.rewrites["eth_chainId"] = lambda params, result: hex(int(result, 16) + 4)
+    with pytest.raises(DefinitiveVenueError, match="eth_chainId") as exc:
+        await venue.submit(_order())
+    assert exc.value.code == "CHAIN_ID" and store.rows == {}
+    await venue.close()
