@@ -157,3 +157,45 @@ async def test_a_chain_id_that_changed_after_start_refuses_the_swap_before_signi
         await venue.submit(_order())
     assert exc.value.code == "CHAIN_ID" and store.rows == {}
     await venue.close()
+
+
+def _book_of(seen: _Fills, cid: str) -> list[tuple[str, Decimal]]:
+    return [(f.trade_id, f.amount) for f in seen.fills if f.client_order_id == cid]
+
+
+async def test_a_swap_reorged_out_before_its_confirmations_is_sent_again_and_booked_once(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, approve_unlimited=True, confirmations=3,
+                                  receipt_timeout_s=0.3)  # fmt: skip
+    seen = _Fills()
+    venue.set_listener(seen)
+    warm = _order("0.01")  # the approval, and a swap that waits for its confirmations
+    assert (await venue.submit(warm)).status is OrderStatus.ACCEPTED
+    chain.rpc("evm_mine", "0x2")
+    assert (await venue.fetch_order(warm.client_order_id, "WETH/USD")).status.is_open is False
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    balances_before = {b.asset: b.free for b in await venue.fetch_balances()}
+    snapshot = chain.rpc("evm_snapshot")["result"]
+
+    order = _order("0.1")
+    report = await venue.submit(order)  # mined in one block: 1 confirmation of 3
+    assert report.status is OrderStatus.ACCEPTED and _book_of(seen, order.client_order_id) == []
+    (swap,) = [r for r in store.rows.values() if r.client_order_id == order.client_order_id]
+    # balances are read at the last confirmed block: the unconfirmed swap is not in them yet
+    assert {b.asset: b.free for b in await venue.fetch_balances()} == balances_before
+
+    chain.rpc("evm_revert", snapshot)  # the block holding the swap is reorged out
+    chain.mine()
+    again = await venue.fetch_order(order.client_order_id, "WETH/USD")  # the same bytes resent
+    assert again is not None and again.status is OrderStatus.ACCEPTED
+    assert _book_of(seen, order.client_order_id) == []
+    chain.rpc("evm_mine", "0x2")
+    done = await venue.fetch_order(order.client_order_id, "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED
+    assert _book_of(seen, order.client_order_id) == [(swap.tx_hash, Decimal("0.1"))]
+    weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert weth_before - weth_after == 10**17  # swapped once
+    await venue.close()

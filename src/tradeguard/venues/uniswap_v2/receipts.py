@@ -68,8 +68,15 @@ def receipt_problem(record: TxRecord, receipt: Any) -> str:
     return ""
 
 
-async def checked_lookup(chain: ChainClient, record: TxRecord, venue: str) -> TxLookup:
-    """Look `record` up; refuse (ambiguous) an answer that cannot be about what we signed."""
+async def checked_lookup(
+    chain: ChainClient, record: TxRecord, venue: str, confirmations: int = 1
+) -> TxLookup:
+    """Look `record` up; refuse (ambiguous) an answer that cannot be about what we signed.
+
+    A swap or cancel mined with fewer than `confirmations` blocks on it (its own counted) is
+    `confirming`: not booked yet, neither re-sent nor replaced; one a reorg takes out is then
+    unknown and sent again. An approval books its gas at once (the allowance is read afresh).
+    """
     try:
         lookup = await chain.lookup(record.tx_hash)
     except RpcFailure as exc:
@@ -85,4 +92,8 @@ async def checked_lookup(chain: ChainClient, record: TxRecord, venue: str) -> Tx
                 "the transaction stays open until the RPC answers for it",
                 "RPC_ANSWER",
             )
+        if confirmations > 1 and record.kind != "approve":
+            block = int(lookup.receipt["blockNumber"])
+            if await chain.block_number() - block + 1 < confirmations:
+                return TxLookup("confirming", lookup.receipt)
     return lookup

@@ -18,7 +18,7 @@ SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1
 class TxLookup:
     """What the chain knows of a hash: mined (with receipt), pending, or unknown."""
 
-    state: str  # mined | pending | unknown
+    state: str  # mined | confirming (fewer blocks on it than required) | pending | unknown
     receipt: Any = None
 
 

@@ -400,7 +400,8 @@ class UniswapV2Venue(Venue):
         its fill booked: a swap mined between an order check and this read (a restart's
         rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
         me = self._sender().address
-        block = await self.chain.block_number()
+        # the last block with `confirmations` on it: a swap not booked yet is not in it either
+        block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
         await self._book_mined(block)
         wei = await self.chain.eth_balance(me, block)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
@@ -430,6 +431,9 @@ class UniswapV2Venue(Venue):
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
 
+    async def _lookup(self, record: TxRecord) -> TxLookup:
+        return await checked_lookup(self.chain, record, self.name, self.settings.confirmations)
+
     async def _book_mined(self, block: int) -> None:
         """Book the fill (or gas) of every open journaled transaction mined by `block`: one in
         a later block (a busy chain moves on between calls) is left for the next read, as the
@@ -438,7 +442,7 @@ class UniswapV2Venue(Venue):
         for record in self.store.open_records(self.name):
             if record.kind == "approve":
                 continue
-            if _mined_by(await checked_lookup(self.chain, record, self.name), block):
+            if _mined_by(await self._lookup(record), block):
                 await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
     async def _book_approvals(
@@ -457,7 +461,7 @@ class UniswapV2Venue(Venue):
                 and record.client_order_id != f"{client_order_id}:approve"
             ):
                 continue
-            lookup = await checked_lookup(self.chain, record, self.name)
+            lookup = await self._lookup(record)
             if _mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"

@@ -67,11 +67,15 @@ class TxWatcher:
             raise DefinitiveVenueError(self.venue.name, report.reason, "REVERTED")
         return report
 
+    async def _lookup(self, record: TxRecord) -> TxLookup:
+        s = self.venue.settings
+        return await checked_lookup(self.venue.chain, record, self.venue.name, s.confirmations)
+
     async def _poll(self, record: TxRecord) -> TxLookup:
         loop = asyncio.get_running_loop()
         until = loop.time() + self.venue.settings.receipt_timeout_s
         while True:
-            lookup = await checked_lookup(self.venue.chain, record, self.venue.name)
+            lookup = await self._lookup(record)
             if lookup.state == "mined" or loop.time() >= until:
                 return lookup
             await asyncio.sleep(POLL_S)
@@ -80,9 +84,11 @@ class TxWatcher:
         """Report an order from every transaction journaled for it."""
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
-            lookup = await checked_lookup(self.venue.chain, record, self.venue.name)
+            lookup = await self._lookup(record)
             if lookup.state == "mined":
                 return await self._mined(cid, symbol, record, lookup.receipt)
+            if lookup.state == "confirming":  # in a block: neither resent nor replaced
+                return self._report(cid, symbol, record, OrderStatus.ACCEPTED)
             if lookup.state == "pending" and pending is None:
                 pending = record
         if pending is None:
@@ -154,7 +160,7 @@ class TxWatcher:
         for record in self.venue.store.for_order(self.venue.name, cid):
             if record.kind != "swap" or record.status not in ("signed", "sent"):
                 continue
-            if (await checked_lookup(self.venue.chain, record, self.venue.name)).state == "pending":
+            if (await self._lookup(record)).state == "pending":
                 await self.bump(record, cancel=True)
 
     async def _reason(self, record: TxRecord, receipt: Any) -> str:
