@@ -278,7 +278,9 @@ class UniswapV2Venue(Venue):
         self._check_value_cap(order, amm.from_units(quoted, quote.decimals), quote)
         min_out, max_in = self._within_bound(order, quoted, quote, min_out, max_in)
         args = (units, min_out) if order.side is Side.SELL else (units, max_in)
-        deadline = await self.chain.timestamp() + s.deadline_s
+        # from now or the latest block, the later: a chain mining only for transactions stamps
+        # the next block with the time it is mined, however old the latest one is
+        deadline = max(await self.chain.timestamp(), self.now_ms() // 1000) + s.deadline_s
         router = self.chain.contract(s.router, abi.ROUTER)
         sender = self._sender()
         fn = getattr(router.functions, fn_name)(*args, path, sender.address, deadline)
