@@ -199,3 +199,13 @@ async def test_a_swap_reorged_out_before_its_confirmations_is_sent_again_and_boo
     weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     assert weth_before - weth_after == 10**17  # swapped once
     await venue.close()
+
+
+@pytest.mark.parametrize("answer", ["banana", ["0x1"], hex(2**300), "0x0"])
+async def test_a_chain_id_that_is_no_chain_id_refuses_to_connect_in_words(
+    chain: ChainThread, hostile: HostileServer, answer: Any
+) -> None:
+    hostile.rewrites["eth_chainId"] = lambda params, result: answer
+    with pytest.raises(DefinitiveVenueError, match="eth_chainId") as exc:
+        await connected_venue(_through(chain.deployment, hostile))
+    assert exc.value.code == "RPC_ANSWER" and "http://127.0.0.1:" in str(exc.value)

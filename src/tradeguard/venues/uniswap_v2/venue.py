@@ -33,7 +33,7 @@ from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, TxLookup
+from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, RpcUnreachable, TxLookup
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
@@ -98,8 +98,37 @@ class UniswapV2Venue(Venue):
 
     # connection and markets ----------------------------------------------------------------
     async def connect(self) -> None:
+        """Check the chain id, start the signer, read the pairs and their reserves. An RPC that
+        does not answer, or answers no chain id, is refused in one line naming its host."""
+        try:
+            await self._connect()
+        except RpcUnreachable as exc:
+            raise DefinitiveVenueError(
+                self.name, f"{exc}; is the chain's node running (`tradeguard chain` for the "
+                "local one) and venues.dex.rpc_url its address?", "RPC_UNREACHABLE",
+            ) from None  # fmt: skip
+
+    async def _chain_id(self) -> int:
+        from tradeguard.venues.uniswap_v2.config import shown_url
+
+        try:
+            chain_id = await self.chain.chain_id()
+        except (ValueError, TypeError) as exc:
+            chain_id, why = -1, f"({exc})"
+        else:
+            why = f"={chain_id}"
+        if not 1 <= chain_id < 2**64:
+            raise DefinitiveVenueError(
+                self.name,
+                f"the RPC at {shown_url(self.settings.rpc_url)} answered eth_chainId{why}, "
+                "not a chain id (an integer from 1 to 2^64-1); refusing to start",
+                "RPC_ANSWER",
+            )
+        return chain_id
+
+    async def _connect(self) -> None:
         s = self.settings
-        chain_id = await self.chain.chain_id()
+        chain_id = await self._chain_id()
         if s.chain_id is not None and chain_id != s.chain_id:
             from tradeguard.venues.uniswap_v2.config import shown_url
 
