@@ -209,3 +209,39 @@ async def test_a_chain_id_that_is_no_chain_id_refuses_to_connect_in_words(
     with pytest.raises(DefinitiveVenueError, match="eth_chainId") as exc:
         await connected_venue(_through(chain.deployment, hostile))
     assert exc.value.code == "RPC_ANSWER" and "http://127.0.0.1:" in str(exc.value)
+
+
+def _block_at_2_256(params: list[Any], result: Any) -> Any:
+    return {**result, "timestamp": hex(2**256)} if isinstance(result, dict) else result
+
+
+def _reserves_garbage(params: list[Any], result: Any) -> Any:
+    return "0x" + "ff" * 96
+
+
+def _base_fee_text(params: list[Any], result: Any) -> Any:
+    return {**result, "baseFeePerGas": "zz"} if isinstance(result, dict) else result
+
+
+@pytest.mark.parametrize(
+    ("method", "rewrite"),
+    [
+        ("eth_getBlockByNumber", _block_at_2_256),
+        ("eth_call", _reserves_garbage),
+        ("eth_getBlockByNumber", _base_fee_text),
+    ],
+)
+async def test_an_unreadable_answer_before_the_swap_is_sent_rejects_the_order_in_words(
+    chain: ChainThread, hostile: HostileServer, method: str, rewrite: Rewrite
+) -> None:
+    # Before: the web3 error escaped submit, the API answered 500 and the order stayed
+    # submitted with nothing sent.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store)
+    hostile.rewrites[method] = rewrite
+    with pytest.raises(DefinitiveVenueError, match="the RPC's answer could not be read") as exc:
+        await venue.submit(_order("0.01"))
+    assert exc.value.code == "RPC_ANSWER"
+    assert not [r for r in store.rows.values() if r.kind == "swap"]
+    hostile.rewrites.clear()
+    await venue.close()

@@ -33,7 +33,13 @@ from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
-from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, RpcUnreachable, TxLookup
+from tradeguard.venues.uniswap_v2.rpc import (
+    ChainClient,
+    RpcFailure,
+    RpcUnreachable,
+    TxLookup,
+    scrub_urls,
+)
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
@@ -262,6 +268,29 @@ class UniswapV2Venue(Venue):
 
     # orders --------------------------------------------------------------------------------
     async def submit(self, order: Order) -> OrderReport:
+        """Swap for `order`. An RPC answer web3 cannot read (or no answer) before the swap is
+        journaled rejects it in words; after, the order is in flight until a lookup answers."""
+        from web3.exceptions import Web3Exception
+
+        try:
+            return await self._submit(order)
+        except (AmbiguousVenueError, DefinitiveVenueError):
+            raise
+        except (ValueError, TypeError, ArithmeticError, ConnectionError, Web3Exception) as exc:
+            text = scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
+            sent = any(
+                r.kind != "approve" for r in self.store.for_order(self.name, order.client_order_id)
+            )
+            if sent:
+                raise AmbiguousVenueError(
+                    self.name, f"swap sent, outcome unknown: {text}"
+                ) from None
+            raise DefinitiveVenueError(
+                self.name, f"order refused: the RPC's answer could not be read: {text}",
+                "RPC_ANSWER",
+            ) from None  # fmt: skip
+
+    async def _submit(self, order: Order) -> OrderReport:
         known = self.store.for_order(self.name, order.client_order_id)
         if any(r.kind != "approve" for r in known):
             report = await self.fetch_order(order.client_order_id, order.symbol)
