@@ -245,3 +245,24 @@ async def test_an_unreadable_answer_before_the_swap_is_sent_rejects_the_order_in
     assert not [r for r in store.rows.values() if r.kind == "swap"]
     hostile.rewrites.clear()
     await venue.close()
+
+
+@pytest.mark.parametrize("answer", ["zz", None])
+async def test_balances_and_order_lookups_the_rpc_cannot_answer_are_unanswered_not_crashes(
+    chain: ChainThread, hostile: HostileServer, answer: Any
+) -> None:
+    # Before: the balance sync logged a traceback each pass and an order lookup raised web3's
+    # own error past the reconciliation, which only retries venue errors.
+    store = MemoryTxStore()
+    venue = await connected_venue(_through(chain.deployment, hostile), store)
+    order = _order("0.01")
+    await venue.submit(order)
+    hostile.rewrites["eth_blockNumber"] = lambda params, result: answer
+    hostile.rewrites["eth_getTransactionReceipt"] = lambda params, result: {"blockNumber": []}
+    with pytest.raises(AmbiguousVenueError, match="balances not read"):
+        await venue.fetch_balances()
+    with pytest.raises(AmbiguousVenueError):
+        await venue.fetch_order(order.client_order_id, "WETH/USD")
+    hostile.rewrites.clear()
+    assert await venue.fetch_balances()
+    await venue.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -53,6 +53,17 @@ PAUSE_ENV = crashpoints.AFTER_BROADCAST  # crash tests: see crashpoints
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _rpc_errors() -> tuple[type[BaseException], ...]:
+    """What web3 raises for an RPC that did not answer or answered what it cannot read."""
+    from web3.exceptions import Web3Exception
+
+    return (ValueError, TypeError, ArithmeticError, ConnectionError, Web3Exception)
+
+
+def _first_line(exc: BaseException) -> str:
+    return scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
 
 
 def _mined_by(lookup: TxLookup, block: int | None) -> bool:
@@ -270,14 +281,12 @@ class UniswapV2Venue(Venue):
     async def submit(self, order: Order) -> OrderReport:
         """Swap for `order`. An RPC answer web3 cannot read (or no answer) before the swap is
         journaled rejects it in words; after, the order is in flight until a lookup answers."""
-        from web3.exceptions import Web3Exception
-
         try:
             return await self._submit(order)
         except (AmbiguousVenueError, DefinitiveVenueError):
             raise
-        except (ValueError, TypeError, ArithmeticError, ConnectionError, Web3Exception) as exc:
-            text = scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
+        except _rpc_errors() as exc:
+            text = _first_line(exc)
             sent = any(
                 r.kind != "approve" for r in self.store.for_order(self.name, order.client_order_id)
             )
@@ -418,6 +427,10 @@ class UniswapV2Venue(Venue):
         return report
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        with self._unanswered(f"order {client_order_id} not looked up"):
+            return await self._fetch_order(client_order_id, symbol)
+
+    async def _fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         await self._book_approvals(client_order_id)
         known = self.store.for_order(self.name, client_order_id)
         records = [r for r in known if r.kind != "approve"]
@@ -443,7 +456,8 @@ class UniswapV2Venue(Venue):
     async def fetch_balances(self) -> list[Balance]:
         self.balance_reader.read_started()
         try:
-            return await self._read_balances()
+            with self._unanswered("balances not read"):
+                return await self._read_balances()
         finally:
             self.balance_reader.read_finished()
 
@@ -454,6 +468,17 @@ class UniswapV2Venue(Venue):
             raise
         except Exception as exc:  # the node's RPC unreachable: the next read tries again
             raise AmbiguousVenueError(self.name, f"balances not read: {exc}") from None
+
+    @contextlib.contextmanager
+    def _unanswered(self, what: str) -> Iterator[None]:
+        """Turn an RPC that did not answer, or answered what web3 cannot read, into an
+        unanswered query (the caller asks again later), never a crash of its loop."""
+        try:
+            yield
+        except (AmbiguousVenueError, DefinitiveVenueError):
+            raise
+        except _rpc_errors() as exc:
+            raise AmbiguousVenueError(self.name, f"{what}: {_first_line(exc)}", "RPC") from None
 
     async def _read_balances(self) -> list[Balance]:
         """Balances as of one block, once every journaled transaction mined by that block has
