@@ -108,3 +108,36 @@ async def test_a_pending_swap_is_cancelled_by_a_self_transfer_with_its_nonce(
     spent = eth_before - await venue.chain.eth_balance(d.wallet_address)
     assert Decimal(spent).scaleb(-18) == gas.fee
     await venue.close()
+
+
+async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    warm = await connected_venue(d, store, approve_unlimited=True)
+    await warm.submit(_order("capped-warm", "0.01"))
+    base = await warm.chain.base_fee()
+    await warm.close()
+    tip = 10**9
+    first = 2 * base + tip  # the swap's max fee per gas
+    cap = first * 3 // 2  # a 10 % bump fits under it, a 200 % one does not
+    venue = await connected_venue(
+        d, store, receipt_timeout_s=0.2, approve_unlimited=True, stuck_after_s=0.01,
+        fee_bump_pct=Decimal(200), priority_fee_gwei=Decimal(1),
+        max_fee_per_gas_gwei=Decimal(cap).scaleb(-9),
+    )  # fmt: skip
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    chain.automine(False)
+    try:
+        report = await venue.submit(_order("capped-1"))
+        assert report.status is OrderStatus.ACCEPTED
+    finally:
+        chain.automine(True)
+    chain.mine()
+    done = await venue.fetch_order("capped-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.CANCELLED
+    (cancel,) = [r for r in store.for_order("dex", "capped-1") if r.kind == "cancel"]
+    assert first < cancel.max_fee_per_gas <= cap
+    assert await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address) == weth_before
+    await venue.close()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 _NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 POLL_S = 0.05
+_MIN_REPLACE = Decimal("1.1")  # nodes refuse a same-nonce replacement raising fees by less
 
 
 def unsigned_tx(record: TxRecord) -> dict[str, Any]:
@@ -140,6 +141,10 @@ class TxWatcher:
         tx = unsigned_tx(record)
         fee = int(Decimal(tx["maxFeePerGas"]) * bump) + 1
         tip = int(Decimal(tx["maxPriorityFeePerGas"]) * bump) + 1
+        if fee > self.sender.max_fee_cap_wei and cancel:
+            # the least raise a node takes as a replacement (10 % on fee and tip), under the cap
+            fee = int(Decimal(tx["maxFeePerGas"]) * _MIN_REPLACE) + 1
+            tip = int(Decimal(tx["maxPriorityFeePerGas"]) * _MIN_REPLACE) + 1
         if fee > self.sender.max_fee_cap_wei:
             if not cancel:
                 return await self.bump(record, cancel=True)
