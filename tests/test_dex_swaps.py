@@ -193,6 +193,34 @@ async def test_a_deadline_in_the_past_is_refused(chain: ChainThread) -> None:
     await venue.close()
 
 
+async def test_the_deadline_counts_from_now_on_a_chain_that_has_been_idle(
+    chain: ChainThread,
+) -> None:
+    # A chain that mines only for transactions (`tradeguard chain`, on-demand L2s) opens each
+    # block when the one before is mined: after five idle minutes the latest block is five
+    # minutes old and the next one is stamped now. A deadline counted from the latest block had
+    # expired before the swap was sent (`UniswapV2Router: EXPIRED` on the first swap after a
+    # pause, as a new user following docs/dex.md met it).
+    import time
+
+    d = chain.deployment
+    idle_s = 300
+    venue = UniswapV2Venue(
+        "dex", settings_for(d), MemoryTxStore(), d.wallet_private_key,
+        now_ms=lambda: int(time.time() * 1000) + idle_s * 1000,
+    )  # fmt: skip
+    await venue.connect()
+    latest = await venue.chain.timestamp()
+    backend = chain.chain.tester.backend
+    backend.chain.header = backend.chain.header.copy(timestamp=latest + idle_s)  # stamped now
+    report = await venue.submit(_order(Side.SELL, "0.01"))
+    assert report.status is OrderStatus.FILLED
+    (swap,) = [r for r in venue.store.for_order("dex", report.client_order_id)]
+    deadline = int(swap.detail["tx"]["data"][2 + 8 + 4 * 64 : 2 + 8 + 5 * 64], 16)
+    assert deadline > latest + idle_s  # after the time of the block the swap went into
+    await venue.close()
+
+
 async def test_a_swap_is_refused_when_the_network_asks_above_the_fee_cap(
     chain: ChainThread,
 ) -> None:

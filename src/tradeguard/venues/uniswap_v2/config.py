@@ -64,6 +64,9 @@ class DexVenueConfig(BaseModel):
     receipt_timeout_s: float = Field(default=30.0, gt=0, le=600)
     stuck_after_s: float = Field(default=120.0, gt=0, le=86_400)
     fee_bump_pct: Decimal = Field(default=Decimal(15), ge=10, le=200)
+    # a swap (or cancel) is booked once its block has this many blocks on it, its own counted;
+    # one reorged out before then is sent again, and balances are read at the last such block
+    confirmations: int = Field(default=1, ge=1, le=64)
     # quotes: new blocks are read for Sync events every quote_poll_s; reserves re-read every
     # quote_refresh_s so a quiet pool's quote stays fresh for the risk engine
     quote_poll_s: float = Field(default=1.0, ge=0.05, le=60)
@@ -138,5 +141,5 @@ class DexVenueConfig(BaseModel):
             approve_unlimited=self.approve_unlimited, max_tx_value=self.max_tx_value,
             receipt_timeout_s=self.receipt_timeout_s, stuck_after_s=self.stuck_after_s,
             fee_bump_pct=self.fee_bump_pct, quote_poll_s=self.quote_poll_s,
-            quote_refresh_s=self.quote_refresh_s,
+            quote_refresh_s=self.quote_refresh_s, confirmations=self.confirmations,
         )  # fmt: skip

@@ -18,7 +18,7 @@ SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1
 class TxLookup:
     """What the chain knows of a hash: mined (with receipt), pending, or unknown."""
 
-    state: str  # mined | pending | unknown
+    state: str  # mined | confirming (fewer blocks on it than required) | pending | unknown
     receipt: Any = None
 
 
@@ -231,12 +231,20 @@ class ChainClient:
             receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             receipt = None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # fields web3 can't read
+            raise RpcFailure(f"a malformed receipt for {tx_hash}: {exc}") from None
         if receipt is not None and receipt.get("blockNumber") is not None:
             return TxLookup("mined", receipt)
         try:
-            await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return TxLookup("unknown")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        raw = tx.get("hash")
+        got = "0x" + bytes(raw).hex() if isinstance(raw, bytes | bytearray) else str(raw).lower()
+        if got != tx_hash.lower():
+            raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
 
     async def replay_reason(self, tx_hash: str, block: int) -> str:

@@ -76,6 +76,19 @@ class TxSender:
             )
         return min(self.max_fee_cap_wei, 2 * base + tip), tip
 
+    async def check_chain(self) -> None:
+        """Refuse to sign when the RPC now answers another chain id than at connect: its reads
+        (reserves, balances, nonces) are another chain's, whatever the signature would allow."""
+        now = await self.chain.chain_id()
+        if now != self.chain_id:
+            raise DefinitiveVenueError(
+                self.venue,
+                f"transaction refused: the RPC answered eth_chainId={self.chain_id} at start "
+                f"but eth_chainId={now} now; nothing is signed until the endpoint is the chain "
+                "the node started on (restart to take the new one)",
+                "CHAIN_ID",
+            )
+
     async def next_nonce(self) -> int:
         chain_next = await self.chain.nonce(self.address, pending=True)
         stored = self.store.max_nonce(self.venue, self.address)
@@ -90,6 +103,7 @@ class TxSender:
     ) -> TxRecord:
         """Fill in nonce and fees, sign, journal, broadcast; return the journaled record."""
         async with self._lock:
+            await self.check_chain()
             max_fee, tip = await self.fees()
             tx = {
                 **tx,
@@ -140,6 +154,7 @@ class TxSender:
     async def resign(self, record: TxRecord, tx: dict[str, Any], kind: str) -> TxRecord:
         """Sign `tx` with `record`'s nonce (a fee bump or a cancel); mark `record` replaced."""
         async with self._lock:
+            await self.check_chain()
             tx = {**tx, "nonce": record.nonce, "chainId": self.chain_id, "type": 2}
             new = await self._sign_and_send(record.client_order_id, kind, tx, dict(record.detail))
             self.store.save(replace(record, status="replaced", updated_ts=self.now_ms()))

@@ -33,6 +33,7 @@ class DexSettings:
     receipt_timeout_s: float = 30.0
     stuck_after_s: float = 120.0
     fee_bump_pct: Decimal = Decimal(15)
+    confirmations: int = 1  # blocks on top of a swap's (its own included) before it is booked
     quote_poll_s: float = 1.0  # how often new blocks are looked at for Sync events
     quote_refresh_s: float = 15.0  # reserves re-read this often, quiet pools included
     gas_asset: str = "ETH"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -32,7 +32,14 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
-from tradeguard.venues.uniswap_v2.rpc import ChainClient, RpcFailure, TxLookup
+from tradeguard.venues.uniswap_v2.receipts import checked_lookup
+from tradeguard.venues.uniswap_v2.rpc import (
+    ChainClient,
+    RpcFailure,
+    RpcUnreachable,
+    TxLookup,
+    scrub_urls,
+)
 from tradeguard.venues.uniswap_v2.sender import GWEI, TxSender
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 from tradeguard.venues.uniswap_v2.txstore import TxRecord, TxStore
@@ -46,6 +53,17 @@ PAUSE_ENV = crashpoints.AFTER_BROADCAST  # crash tests: see crashpoints
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _rpc_errors() -> tuple[type[BaseException], ...]:
+    """What web3 raises for an RPC that did not answer or answered what it cannot read."""
+    from web3.exceptions import Web3Exception
+
+    return (ValueError, TypeError, ArithmeticError, ConnectionError, Web3Exception)
+
+
+def _first_line(exc: BaseException) -> str:
+    return scrub_urls(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
 
 
 def _mined_by(lookup: TxLookup, block: int | None) -> bool:
@@ -97,8 +115,37 @@ class UniswapV2Venue(Venue):
 
     # connection and markets ----------------------------------------------------------------
     async def connect(self) -> None:
+        """Check the chain id, start the signer, read the pairs and their reserves. An RPC that
+        does not answer, or answers no chain id, is refused in one line naming its host."""
+        try:
+            await self._connect()
+        except RpcUnreachable as exc:
+            raise DefinitiveVenueError(
+                self.name, f"{exc}; is the chain's node running (`tradeguard chain` for the "
+                "local one) and venues.dex.rpc_url its address?", "RPC_UNREACHABLE",
+            ) from None  # fmt: skip
+
+    async def _chain_id(self) -> int:
+        from tradeguard.venues.uniswap_v2.config import shown_url
+
+        try:
+            chain_id = await self.chain.chain_id()
+        except (ValueError, TypeError) as exc:
+            chain_id, why = -1, f"({exc})"
+        else:
+            why = f"={chain_id}"
+        if not 1 <= chain_id < 2**64:
+            raise DefinitiveVenueError(
+                self.name,
+                f"the RPC at {shown_url(self.settings.rpc_url)} answered eth_chainId{why}, "
+                "not a chain id (an integer from 1 to 2^64-1); refusing to start",
+                "RPC_ANSWER",
+            )
+        return chain_id
+
+    async def _connect(self) -> None:
         s = self.settings
-        chain_id = await self.chain.chain_id()
+        chain_id = await self._chain_id()
         if s.chain_id is not None and chain_id != s.chain_id:
             from tradeguard.venues.uniswap_v2.config import shown_url
 
@@ -232,6 +279,27 @@ class UniswapV2Venue(Venue):
 
     # orders --------------------------------------------------------------------------------
     async def submit(self, order: Order) -> OrderReport:
+        """Swap for `order`. An RPC answer web3 cannot read (or no answer) before the swap is
+        journaled rejects it in words; after, the order is in flight until a lookup answers."""
+        try:
+            return await self._submit(order)
+        except (AmbiguousVenueError, DefinitiveVenueError):
+            raise
+        except _rpc_errors() as exc:
+            text = _first_line(exc)
+            sent = any(
+                r.kind != "approve" for r in self.store.for_order(self.name, order.client_order_id)
+            )
+            if sent:
+                raise AmbiguousVenueError(
+                    self.name, f"swap sent, outcome unknown: {text}"
+                ) from None
+            raise DefinitiveVenueError(
+                self.name, f"order refused: the RPC's answer could not be read: {text}",
+                "RPC_ANSWER",
+            ) from None  # fmt: skip
+
+    async def _submit(self, order: Order) -> OrderReport:
         known = self.store.for_order(self.name, order.client_order_id)
         if any(r.kind != "approve" for r in known):
             report = await self.fetch_order(order.client_order_id, order.symbol)
@@ -277,7 +345,9 @@ class UniswapV2Venue(Venue):
         self._check_value_cap(order, amm.from_units(quoted, quote.decimals), quote)
         min_out, max_in = self._within_bound(order, quoted, quote, min_out, max_in)
         args = (units, min_out) if order.side is Side.SELL else (units, max_in)
-        deadline = await self.chain.timestamp() + s.deadline_s
+        # from now or the latest block, the later: a chain mining only for transactions stamps
+        # the next block with the time it is mined, however old the latest one is
+        deadline = max(await self.chain.timestamp(), self.now_ms() // 1000) + s.deadline_s
         router = self.chain.contract(s.router, abi.ROUTER)
         sender = self._sender()
         fn = getattr(router.functions, fn_name)(*args, path, sender.address, deadline)
@@ -357,6 +427,10 @@ class UniswapV2Venue(Venue):
         return report
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
+        with self._unanswered(f"order {client_order_id} not looked up"):
+            return await self._fetch_order(client_order_id, symbol)
+
+    async def _fetch_order(self, client_order_id: str, symbol: str) -> OrderReport | None:
         await self._book_approvals(client_order_id)
         known = self.store.for_order(self.name, client_order_id)
         records = [r for r in known if r.kind != "approve"]
@@ -382,7 +456,8 @@ class UniswapV2Venue(Venue):
     async def fetch_balances(self) -> list[Balance]:
         self.balance_reader.read_started()
         try:
-            return await self._read_balances()
+            with self._unanswered("balances not read"):
+                return await self._read_balances()
         finally:
             self.balance_reader.read_finished()
 
@@ -394,12 +469,24 @@ class UniswapV2Venue(Venue):
         except Exception as exc:  # the node's RPC unreachable: the next read tries again
             raise AmbiguousVenueError(self.name, f"balances not read: {exc}") from None
 
+    @contextlib.contextmanager
+    def _unanswered(self, what: str) -> Iterator[None]:
+        """Turn an RPC that did not answer, or answered what web3 cannot read, into an
+        unanswered query (the caller asks again later), never a crash of its loop."""
+        try:
+            yield
+        except (AmbiguousVenueError, DefinitiveVenueError):
+            raise
+        except _rpc_errors() as exc:
+            raise AmbiguousVenueError(self.name, f"{what}: {_first_line(exc)}", "RPC") from None
+
     async def _read_balances(self) -> list[Balance]:
         """Balances as of one block, once every journaled transaction mined by that block has
         its fill booked: a swap mined between an order check and this read (a restart's
         rebroadcast, a receipt nobody waited for) is never seen as a balance without a fill."""
         me = self._sender().address
-        block = await self.chain.block_number()
+        # the last block with `confirmations` on it: a swap not booked yet is not in it either
+        block = max(await self.chain.block_number() - (self.settings.confirmations - 1), 0)
         await self._book_mined(block)
         wei = await self.chain.eth_balance(me, block)
         out = [Balance(self.name, self.settings.gas_asset, amm.from_units(wei, 18))]
@@ -429,6 +516,9 @@ class UniswapV2Venue(Venue):
         fill = gas_fill(self.name, symbol, cid, side, receipt, self.now_ms())
         return self._deliver(fill)
 
+    async def _lookup(self, record: TxRecord) -> TxLookup:
+        return await checked_lookup(self.chain, record, self.name, self.settings.confirmations)
+
     async def _book_mined(self, block: int) -> None:
         """Book the fill (or gas) of every open journaled transaction mined by `block`: one in
         a later block (a busy chain moves on between calls) is left for the next read, as the
@@ -437,7 +527,7 @@ class UniswapV2Venue(Venue):
         for record in self.store.open_records(self.name):
             if record.kind == "approve":
                 continue
-            if _mined_by(await self.chain.lookup(record.tx_hash), block):
+            if _mined_by(await self._lookup(record), block):
                 await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
 
     async def _book_approvals(
@@ -456,7 +546,7 @@ class UniswapV2Venue(Venue):
                 and record.client_order_id != f"{client_order_id}:approve"
             ):
                 continue
-            lookup = await self.chain.lookup(record.tx_hash)
+            lookup = await self._lookup(record)
             if _mined_by(lookup, until_block):
                 self.gas_from_receipt(record, lookup.receipt)
                 status = "mined" if int(lookup.receipt["status"]) == 1 else "reverted"

@@ -17,6 +17,7 @@ from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.uniswap_v2 import crashpoints
+from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
 from tradeguard.venues.uniswap_v2.txstore import TxRecord
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 _NUMERIC = ("gas", "nonce", "value", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 POLL_S = 0.05
+_MIN_REPLACE = Decimal("1.1")  # nodes refuse a same-nonce replacement raising fees by less
 
 
 def unsigned_tx(record: TxRecord) -> dict[str, Any]:
@@ -66,11 +68,15 @@ class TxWatcher:
             raise DefinitiveVenueError(self.venue.name, report.reason, "REVERTED")
         return report
 
+    async def _lookup(self, record: TxRecord) -> TxLookup:
+        s = self.venue.settings
+        return await checked_lookup(self.venue.chain, record, self.venue.name, s.confirmations)
+
     async def _poll(self, record: TxRecord) -> TxLookup:
         loop = asyncio.get_running_loop()
         until = loop.time() + self.venue.settings.receipt_timeout_s
         while True:
-            lookup = await self.venue.chain.lookup(record.tx_hash)
+            lookup = await self._lookup(record)
             if lookup.state == "mined" or loop.time() >= until:
                 return lookup
             await asyncio.sleep(POLL_S)
@@ -79,9 +85,11 @@ class TxWatcher:
         """Report an order from every transaction journaled for it."""
         pending: TxRecord | None = None
         for record in sorted(records, key=lambda r: r.created_ts, reverse=True):
-            lookup = await self.venue.chain.lookup(record.tx_hash)
+            lookup = await self._lookup(record)
             if lookup.state == "mined":
                 return await self._mined(cid, symbol, record, lookup.receipt)
+            if lookup.state == "confirming":  # in a block: neither resent nor replaced
+                return self._report(cid, symbol, record, OrderStatus.ACCEPTED)
             if lookup.state == "pending" and pending is None:
                 pending = record
         if pending is None:
@@ -133,6 +141,10 @@ class TxWatcher:
         tx = unsigned_tx(record)
         fee = int(Decimal(tx["maxFeePerGas"]) * bump) + 1
         tip = int(Decimal(tx["maxPriorityFeePerGas"]) * bump) + 1
+        if fee > self.sender.max_fee_cap_wei and cancel:
+            # the least raise a node takes as a replacement (10 % on fee and tip), under the cap
+            fee = int(Decimal(tx["maxFeePerGas"]) * _MIN_REPLACE) + 1
+            tip = int(Decimal(tx["maxPriorityFeePerGas"]) * _MIN_REPLACE) + 1
         if fee > self.sender.max_fee_cap_wei:
             if not cancel:
                 return await self.bump(record, cancel=True)
@@ -153,7 +165,7 @@ class TxWatcher:
         for record in self.venue.store.for_order(self.venue.name, cid):
             if record.kind != "swap" or record.status not in ("signed", "sent"):
                 continue
-            if (await self.venue.chain.lookup(record.tx_hash)).state == "pending":
+            if (await self._lookup(record)).state == "pending":
                 await self.bump(record, cancel=True)
 
     async def _reason(self, record: TxRecord, receipt: Any) -> str:

@@ -1,0 +1,143 @@
+"""A swap stuck in the mempool: replaced with a bumped fee under the cap, or cancelled by a
+zero-value self-transfer with its nonce; either way the chain moves the order's amount at most
+once and the ledger gets what was mined."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, running_chain
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+def _order(cid: str, amount: str = "0.1") -> Order:
+    return Order(
+        client_order_id=cid, strategy_id="t", venue="dex", symbol="WETH/USD", side=Side.SELL,
+        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
+    )  # fmt: skip
+
+
+class _Fills:
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    def on_order_report(self, report: object) -> None:
+        pass
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_balances(self, venue: str, balances: object) -> None:
+        pass
+
+
+async def test_a_stuck_swap_is_replaced_with_a_bumped_fee_and_swaps_once(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
+                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
+    await venue.submit(_order("stuck-warm", "0.01"))  # the approval
+    seen = _Fills()
+    venue.set_listener(seen)
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    chain.automine(False)
+    try:
+        report = await venue.submit(_order("stuck-1"))  # not mined: re-signed once stuck
+        assert report.status is OrderStatus.ACCEPTED
+        again = await venue.fetch_order("stuck-1", "WETH/USD")
+        assert again is not None and again.status is OrderStatus.ACCEPTED
+    finally:
+        chain.automine(True)
+    swaps = sorted(store.for_order("dex", "stuck-1"), key=lambda r: r.created_ts)
+    assert len(swaps) >= 2 and len({r.nonce for r in swaps}) == 1  # one nonce, fees raised
+    for old, new in itertools.pairwise(swaps):
+        assert new.max_fee_per_gas >= old.max_fee_per_gas * Decimal("1.2")
+        assert old.status == "replaced"
+    chain.mine()
+    done = await venue.fetch_order("stuck-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED
+    assert done.venue_order_id == swaps[-1].tx_hash
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(swaps[-1].tx_hash, Decimal("0.1"))]
+    weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert weth_before - weth_after == 10**17  # one swap, not one per copy
+    await venue.close()
+
+
+async def test_a_pending_swap_is_cancelled_by_a_self_transfer_with_its_nonce(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True)
+    await venue.submit(_order("cancel-warm", "0.01"))
+    seen = _Fills()
+    venue.set_listener(seen)
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    eth_before = await venue.chain.eth_balance(d.wallet_address)
+    order = _order("cancel-1")
+    chain.automine(False)
+    try:
+        assert (await venue.submit(order)).status is OrderStatus.ACCEPTED
+        await venue.cancel(order)
+    finally:
+        chain.automine(True)
+    chain.mine()
+    done = await venue.fetch_order("cancel-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.CANCELLED
+    records = store.for_order("dex", "cancel-1")
+    (cancel,) = [r for r in records if r.kind == "cancel"]
+    (swap,) = [r for r in records if r.kind == "swap"]
+    assert cancel.nonce == swap.nonce and swap.status == "replaced"
+    assert await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address) == weth_before
+    (gas,) = seen.fills  # the self-transfer's gas, booked as a fee-only fill
+    assert gas.trade_id == cancel.tx_hash and gas.amount == 0 and gas.fee > 0
+    spent = eth_before - await venue.chain.eth_balance(d.wallet_address)
+    assert Decimal(spent).scaleb(-18) == gas.fee
+    await venue.close()
+
+
+async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap(
+    chain: ChainThread,
+) -> None:
+    d = chain.deployment
+    store = MemoryTxStore()
+    warm = await connected_venue(d, store, approve_unlimited=True)
+    await warm.submit(_order("capped-warm", "0.01"))
+    base = await warm.chain.base_fee()
+    await warm.close()
+    tip = 10**9
+    first = 2 * base + tip  # the swap's max fee per gas
+    cap = first * 3 // 2  # a 10 % bump fits under it, a 200 % one does not
+    venue = await connected_venue(
+        d, store, receipt_timeout_s=0.2, approve_unlimited=True, stuck_after_s=0.01,
+        fee_bump_pct=Decimal(200), priority_fee_gwei=Decimal(1),
+        max_fee_per_gas_gwei=Decimal(cap).scaleb(-9),
+    )  # fmt: skip
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    chain.automine(False)
+    try:
+        report = await venue.submit(_order("capped-1"))
+        assert report.status is OrderStatus.ACCEPTED
+    finally:
+        chain.automine(True)
+    chain.mine()
+    done = await venue.fetch_order("capped-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.CANCELLED
+    (cancel,) = [r for r in store.for_order("dex", "capped-1") if r.kind == "cancel"]
+    assert first < cancel.max_fee_per_gas <= cap
+    assert await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address) == weth_before
+    await venue.close()
