@@ -83,3 +83,15 @@ async def test_the_rest_held_keeps_the_pairs_profit_as_a_start_that_holds_it_doe
     assert held_start.book.trades_today == start.book.trades_today
     assert sorted(p.contracts for p in held_start.book.open) == [HEDGED, D(6)]
     assert K_YES not in rec.held
+
+
+async def test_the_rest_gone_from_the_venue_leaves_the_pair_completed_not_failed() -> None:
+    legs, fills, paid, hedge_cost, start, pm2 = await _part_hedged()
+    inst = pm2.instrument(PM_NO)
+    assert inst is not None
+    pm2.cash[inst.base] = D(0)  # the 6 were sold by hand while the node was down
+    rec = await adopt_interrupted(start, legs, fills)
+    assert pm2.sent == []
+    assert rec.outcome == "completed" and "no longer free" in rec.reason, rec.reason
+    assert rec.actual_profit == HEDGED - (paid * HEDGED / 10 + hedge_cost)
+    assert start.book.trades_today == 1 and [p.contracts for p in start.book.open] == [HEDGED]
