@@ -38,6 +38,9 @@ def test_the_documented_walk_through_pair_does_not_expire_with_the_calendar() ->
     for year in (2027, 2031, 2099):
         at = int(dt.datetime(year, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
         assert [p.id for p in book.tradeable(at)] == ["fed-dec-above-4"], year
+        # and the two refused say why as the documented walk-through does, on any date
+        assert "not reviewed" in book.pairs["nyc-rain-monday"].refusal(at), year
+        assert "differ by 7140 s" in book.pairs["btc-dec-above-100k"].refusal(at), year
 
 
 def test_expired_review_and_different_void_rules_are_refused() -> None:

@@ -164,10 +164,9 @@ async def _unwind_rest(
     sold = sum((leg.filled for leg in legs if leg.role == "unwind"), ZERO)
     rec.contracts = first.filled
     left = first.filled - hedged - sold
-    if pair and 0 < hedged <= first.filled:  # what both legs hold is a pair to settlement
+    booked = bool(pair) and 0 < hedged <= first.filled
+    if booked:  # what both legs hold is a pair to settlement: the attempt's one trade
         _book_hedged(executor, rec, first, next(g for g in legs if g.role == "second"), pair)
-        if left <= 0:
-            return
     elif hedged >= first.filled:
         _hold_as_found(
             executor,
@@ -178,8 +177,10 @@ async def _unwind_rest(
         return
     sales = _sold_before(first, legs)
     if left <= 0:
-        rec.outcome = "unwound"  # an unwind sold it all before the stop
-        _book_sales(executor, rec, sales)
+        if not booked:
+            rec.outcome = "unwound"  # an unwind sold it all before the stop
+        if sold > 0:
+            _realise_sales(executor, rec, sales)
         return
     gateway = executor.gateways[first.venue]
     inst = gateway.instrument(first.symbol)
@@ -188,15 +189,22 @@ async def _unwind_rest(
         return
     left, note = unwind_amount(gateway, inst.base, left) if inst else (left, "")
     if note:
-        rec.reason, rec.outcome = f"{rec.reason}; {note}", "failed"  # failed: nothing sold
+        rec.reason = f"{rec.reason}; {note}"
+        if not booked:
+            rec.outcome = "failed"  # failed: nothing sold
         if is_dust(inst, left):
             _write_off(executor, rec, first, left, sales)
             return
         if left <= 0:
             if sold > 0:
-                _book_sales(executor, rec, sales)
+                _realise_sales(executor, rec, sales)
             return
-    await executor._unwind(rec, first, left)
+    pair_profit, pair_capital = rec.actual_profit, rec.capital
+    await executor._unwind(rec, first, left, counted=booked)
+    if booked:  # the sale beside the pair: the record keeps the pair's profit and capital
+        rec.actual_profit += pair_profit
+        if rec.outcome == "unwound":
+            rec.outcome, rec.capital = "completed", pair_capital
     if sales:  # the sales before the stop lost (or made) this too
         rec.actual_profit += sales
         executor.book.realise(rec.ts, sales)
@@ -221,13 +229,9 @@ def _write_off(
         f"{rec.reason}; {left} {first.symbol} left is below {first.venue}'s minimum order: "
         "dust, written off until its market settles"
     )
-    if rec.outcome == "completed":  # the hedged contracts are the pair; the dust beside it
-        rec.actual_profit += sales + lost
-        executor.book.realise(rec.ts, sales + lost)
-        return
-    if rec.outcome != "failed":
+    if rec.outcome not in ("completed", "failed"):
         rec.outcome = "unwound"
-    _book_sales(executor, rec, sales + lost)
+    _realise_sales(executor, rec, sales + lost)
 
 
 def _sold_before(first: PairLegResult, legs: list[PairLegResult]) -> Decimal:
@@ -236,6 +240,17 @@ def _sold_before(first: PairLegResult, legs: list[PairLegResult]) -> Decimal:
     unwinds = [leg for leg in legs if leg.role == "unwind" and leg.filled > 0]
     sold = sum((leg.filled for leg in unwinds), ZERO)
     return sum((leg.cash for leg in unwinds), ZERO) + first.cash * sold / first.filled
+
+
+def _realise_sales(executor: PairExecutor, rec: PairAttempt, sales: Decimal) -> None:
+    """Book what the sales realised: beside a pair booked (the attempt's one trade, the hedged
+    contracts; the rest sold or dust beside it) in its record's profit and the day's P&L, else
+    as the attempt's one trade."""
+    if rec.outcome == "completed":
+        rec.actual_profit += sales
+        executor.book.realise(rec.ts, sales)
+    else:
+        _book_sales(executor, rec, sales)
 
 
 def _book_sales(executor: PairExecutor, rec: PairAttempt, sales: Decimal) -> None:

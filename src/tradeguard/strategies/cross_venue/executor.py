@@ -414,10 +414,16 @@ class PairExecutor:
         return None
 
     async def _unwind(
-        self, rec: PairAttempt, first: PairLegResult, amount: Decimal, cap: Decimal | None = None
+        self,
+        rec: PairAttempt,
+        first: PairLegResult,
+        amount: Decimal,
+        cap: Decimal | None = None,
+        counted: bool = False,
     ) -> None:
         """Sell back `amount` of the first leg within the loss cap (`cap`, else the config's),
-        else hold it and alert."""
+        else hold it and alert; `counted`: the attempt is a trade of the day already (a pair
+        booked of part of it), the sale only realises its P&L."""
         cap = self.config.max_unwind_loss_usd if cap is None else cap
         cost = -first.cash * amount / first.filled
         inst = self.gateways[first.venue].instrument(first.symbol)
@@ -452,7 +458,8 @@ class PairExecutor:
             # No order can sell it: its only value is its settlement, unknown until then, so
             # its cost is realised as a loss now (valued at zero), in the day's realised loss.
             rec.actual_profit -= cost * left / amount
-        self.book.record_trade(rec.ts, rec.actual_profit)
+        count = self.book.realise if counted else self.book.record_trade
+        count(rec.ts, rec.actual_profit)
         if left > 0 and not is_dust(inst, left):
             rec.held[first.symbol] = left
             rec.capital = cost * left / amount
