@@ -6,7 +6,8 @@ Each probe runs in a fresh interpreter under `valgrind --tool=callgrind` with
 `PYTHONHASHSEED=0` (instruction counts, which a busy machine does not disturb as it does wall
 time); `--src DIR` puts another tree's `src` first on the path (e.g. a worktree of an older
 commit, to compare: run `python -m compileall -q DIR` first, since an uncompiled tree under
-`PYTHONDONTWRITEBYTECODE=1` compiles every module at each start).
+`PYTHONDONTWRITEBYTECODE=1` compiles every module at each start); that path entry is searched by
+every import, a few M instructions more: compare two trees both given by `--src`.
 
 - `python`: the interpreter alone (`pass`), under everything below.
 - `cli_main`: `import tradeguard.cli.main`, what `tradeguard --help` loads.
@@ -19,7 +20,8 @@ commit, to compare: run `python -m compileall -q DIR` first, since an uncompiled
   `saved_without_<package>` = `third_party` less the other three together: what the start
   would save at most if the backtest did without that package.
 - `tradeguard_own`: `backtest_start` less `third_party`: tradeguard's own modules, building the
-  config models and validating the config.
+  config models and validating the config; `config_models` is the part of it that importing
+  `tradeguard.config` (the config's models built, the modules they need) adds to `third_party`.
 - `--window DAYS` adds `idle_window`: `benchmarks/order_window.py Idle DAYS` (the start-up and
   DAYS days of candles through a strategy that never orders).
 
@@ -44,6 +46,9 @@ PACKAGES = {
     "numpy": "import numpy",
     "asyncio": "import asyncio",
 }
+
+# as `tradeguard backtest` sets it: pydantic reads no plugin entry points as the models build
+PLUGINS_OFF = "import os; os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')"
 
 BACKTEST_START = f"""
 import gc, os
@@ -98,6 +103,8 @@ def main() -> None:
             others = "; ".join(c for n, c in PACKAGES.items() if n != name)
             figures[f"saved_without_{name}"] = together - count(others)
         figures["tradeguard_own"] = figures["backtest_start"] - together  # type: ignore[operator]
+        config = f"{PLUGINS_OFF}; {'; '.join(PACKAGES.values())}; import tradeguard.config"
+        figures["config_models"] = count(config) - together
         if window is not None:
             run_dir = tmp / "idle"
             figures["idle_window_days"] = float(window)
