@@ -25,7 +25,8 @@ every import, a few M instructions more: compare two trees both given by `--src`
 - `--window DAYS` adds `idle_window`: `benchmarks/order_window.py Idle DAYS` (the start-up and
   DAYS days of candles through a strategy that never orders).
 
-Needs valgrind. Takes a few minutes (callgrind runs Python some fifty times slower).
+Two runs differ by up to ~10 M instructions per figure (a derived one may come out slightly
+below zero). Needs valgrind. Takes a few minutes (callgrind runs Python some fifty times slower).
 """
 
 from __future__ import annotations
