@@ -168,3 +168,118 @@ def test_the_contract_sees_a_venue_module_importing_the_vault(tmp_path, monkeypa
     venue.write_text("from tradeguard.secrets.vault import Vault\n", encoding="utf-8")
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path / "tradeguard")
     assert ("venues.leaky", "secrets") in _violations()
+
+
+# What `tradeguard backtest` loads before its run: the command's module, the config and the
+# runner. Their module-level imports (followed through every tradeguard module they reach) may
+# load only these third-party packages; the live, API and venue world (exchange clients, HTTP,
+# the vault's cryptography, pandas, pyarrow, Alembic, rich) is imported where it is used.
+BACKTEST_ROOTS = ("cli.backtest", "config", "backtest.runner")
+BACKTEST_THIRD_PARTY = {"numpy", "pydantic", "sqlalchemy"}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_level_imports(tree: ast.Module) -> list[tuple[str, list[str]]]:
+    """(module, names imported from it) of each import run when the module loads: statements
+    of the module body, also inside module-level `try`/`if`/`with` (not `if TYPE_CHECKING`)."""
+    found: list[tuple[str, list[str]]] = []
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.If):
+            todo += node.orelse if _is_type_checking(node.test) else node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            todo += node.body + node.orelse + node.finalbody
+            todo += [s for h in node.handlers for s in h.body]
+        elif isinstance(node, ast.With):
+            todo += node.body
+    return found
+
+
+def _load_closure(roots: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """The tradeguard modules loading `roots` runs (each with the module that imported it
+    first) and the top-level third-party packages they import at module level (likewise)."""
+    modules = _modules()
+    reached: dict[str, str] = {}
+    third: dict[str, str] = {}
+    todo = [(r, "") for r in roots]
+    while todo:
+        module, by = todo.pop()
+        parts = module.split(".")
+        for n in range(1, len(parts) + 1):  # a package's __init__ runs before its modules
+            name = ".".join(parts[:n])
+            if name in modules and name not in reached:
+                reached[name] = by if n == len(parts) else module
+                tree = parse(modules[name].read_text(encoding="utf-8"))
+                for imported, names in _module_level_imports(tree):
+                    head = imported.split(".")[0]
+                    if head == "tradeguard":
+                        inner = imported.removeprefix("tradeguard").lstrip(".")
+                        targets = [inner] if inner else []
+                        targets += [f"{inner}.{x}".lstrip(".") for x in names]
+                        todo += [(t, name) for t in targets if t in modules]
+                    elif head not in sys.stdlib_module_names and head != "__future__":
+                        third.setdefault(head, name)
+    return reached, third
+
+
+def _chain(reached: dict[str, str], module: str) -> str:
+    steps = [module]
+    while reached.get(steps[-1]):
+        steps.append(reached[steps[-1]])
+    return " <- ".join(steps)
+
+
+def test_the_backtest_command_loads_no_third_party_package_it_does_not_need() -> None:
+    reached, third = _load_closure(BACKTEST_ROOTS)
+    extra = {p: m for p, m in third.items() if p not in BACKTEST_THIRD_PARTY}
+    assert not extra, "import these where they are used, not at module level: " + "; ".join(
+        f"{p} by {_chain(reached, m)}" for p, m in sorted(extra.items())
+    )
+
+
+def test_the_backtest_command_loads_no_api_sandbox_or_live_venue_module() -> None:
+    reached, _ = _load_closure(BACKTEST_ROOTS)
+    # packages, and the venue modules that talk to an exchange, a market or a chain
+    live = ("api.", "sandbox.", "venues.kalshi.", "venues.polymarket.", "alerts.channels.")
+    talk = (
+        "venues.ccxt_",
+        "venues.pm_",
+        "venues.outcome_stream",
+        "alerts.manager",
+        "alerts.deadman",
+    )
+    talk += tuple(f"venues.uniswap_v2.{m}" for m in ("build", "rpc", "sender", "venue"))
+    bad = sorted(m for m in reached if f"{m}.".startswith(live) or m.startswith(talk))
+    assert not bad, "; ".join(_chain(reached, m) for m in bad)
+
+
+def test_the_closure_sees_a_module_level_import_and_skips_type_checking(
+    tmp_path, monkeypatch
+) -> None:
+    pkg = tmp_path / "tradeguard"
+    (pkg / "backtest").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "backtest" / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "backtest" / "runner.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom tradeguard.backtest import deep\n"
+        "if TYPE_CHECKING:\n    import pandas\n"
+        "def f():\n    import ccxt\n",
+        encoding="utf-8",
+    )
+    (pkg / "backtest" / "deep.py").write_text(
+        "try:\n    import fastapi\nexcept ImportError:\n    fastapi = None\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "SRC", pkg)
+    reached, third = _load_closure(("backtest.runner",))
+    assert third == {"fastapi": "backtest.deep"}  # not pandas (typing only), not ccxt (in f)
+    assert _chain(reached, "backtest.deep") == "backtest.deep <- backtest.runner"
