@@ -216,7 +216,9 @@ class PaperMatching(Venue):
             pieces = []
         take(taken, pieces)
         fills = [self._execute(po, m, p, q, TAKER, now) for p, q in pieces]
-        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+        if po.status is not OrderStatus.FILLED and (
+            po.type is OrderType.MARKET or po.tif in IMMEDIATE
+        ):
             self._finish_immediate(
                 po,
                 now,
@@ -265,7 +267,9 @@ class PaperMatching(Venue):
         if qty > 0:
             fills.append(self._execute(po, m, price, qty, TAKER, now))
             m.candle_used += qty
-        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+        if po.status is not OrderStatus.FILLED and (
+            po.type is OrderType.MARKET or po.tif in IMMEDIATE
+        ):
             self._finish_immediate(
                 po, now,
                 f"filled {po.filled} of {po.amount} in the candle it was placed on "
@@ -304,7 +308,9 @@ class PaperMatching(Venue):
             if qty > 0:
                 fills.append(self._execute(po, m, price, qty, TAKER, candle.ts))
                 used += qty
-            if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+            if po.status is not OrderStatus.FILLED and (
+                po.type is OrderType.MARKET or po.tif in IMMEDIATE
+            ):  # a filled order has nothing left to expire (nor a reason to format)
                 self._finish_immediate(
                     po, candle.close_ts,
                     f"filled {po.filled} of {po.amount} on the next candle "
