@@ -166,7 +166,7 @@ class FillApplication:
             )  # fmt: skip
         before = order.status if order is not None else None
         # A fee-only fill (amount 0: the gas of a reverted swap) moves the fee asset only.
-        fee_only = fill.amount == 0
+        fee_only = fill.amount == ZERO
         if order is not None and fee_only:
             order.trade_ids.add(fill.trade_id)
         elif order is not None:
@@ -256,14 +256,14 @@ class FillApplication:
     ) -> None:
         tracked = strategy_id not in self.balance_only and not fee_only
         pos = self.portfolio.position(fill.venue, fill.symbol, strategy_id) if tracked else None
-        was_flat = pos is not None and pos.quantity == 0
+        was_flat = pos is not None and pos.quantity == ZERO
         closed = self.portfolio.apply_fill(fill, strategy_id, position=tracked)
         if pos is not None:
-            if was_flat and pos.quantity != 0 and order is not None:
+            if was_flat and pos.quantity != ZERO and order is not None:
                 pos.stop_loss, pos.take_profit = order.stop_loss, order.take_profit
             if closed is not None:
                 self.storage.close_position(closed, pos)
-            if pos.quantity != 0:
+            if pos.quantity != ZERO:
                 self.storage.save_position(pos, fill.price)
         # What the fill sets off (a breaker, the risk counters, its audit events) is written
         # with the fill, in one commit.
@@ -273,7 +273,7 @@ class FillApplication:
         )
         if order is not None and before is not order.status:
             self._publish_order(STATUS_EVENT[order.status], order)
-        if was_flat and pos is not None and pos.quantity != 0:
+        if was_flat and pos is not None and pos.quantity != ZERO:
             self._publish(
                 EventKind.POSITION_OPENED,
                 fill.ts,

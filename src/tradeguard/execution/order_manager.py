@@ -506,7 +506,7 @@ class OrderManager(FillApplication):
 
 def external_order(venue: str, r: OrderReport, now: int) -> Order:
     """An Order for a venue order the journal never knew (strategy id `external`)."""
-    status = OrderStatus.PARTIALLY_FILLED if r.filled > 0 else OrderStatus.ACCEPTED
+    status = OrderStatus.PARTIALLY_FILLED if r.filled > ZERO else OrderStatus.ACCEPTED
     return Order(
         r.client_order_id,
         "external",

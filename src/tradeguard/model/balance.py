@@ -60,7 +60,7 @@ class BalanceBook:
         return self._by_asset.values()
 
     def nonzero(self) -> list[Balance]:
-        return [b for b in self._by_asset.values() if b.free != 0 or b.locked != 0]
+        return [b for b in self._by_asset.values() if b.free != ZERO or b.locked != ZERO]
 
     def assets(self) -> list[str]:
         return list(self._by_asset)

@@ -64,7 +64,7 @@ class Fill:
         """The base the account gained (BUY) or gave up (SELL): a fee the venue takes in the
         base asset (Binance on a buy) is base the account never holds, so a position moved by
         this figure holds what the account holds."""
-        if self.fee == 0 or self.fee_asset != self.base:
+        if self.fee == ZERO or self.fee_asset != self.base:
             return self.amount
         return self.amount - self.fee if self.side is Side.BUY else self.amount + self.fee
 
@@ -88,7 +88,7 @@ def _assets(symbol: str) -> tuple[str, str]:
 
 def fee_in_quote(symbol: str, price: Decimal, fee: Decimal, fee_asset: str) -> Decimal:
     """Value a fill's fee in its quote asset (a fee charged in base is valued at the fill price)."""
-    if fee == 0:
+    if fee == ZERO:
         return ZERO
     base, _, rest = symbol.partition("/")
     if fee_asset == rest.split(":", 1)[0]:

@@ -37,30 +37,30 @@ def venue_amount(value: object, field: str) -> Decimal:
         result = dec(value, field)
     except ValueError:
         result = Decimal("NaN")
-    if not result.is_finite() or result < 0:
+    if not result.is_finite() or result < ZERO:
         raise ValueError(f"{field}: {value!r} is not a finite amount >= 0")
     return result
 
 
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` toward zero to a multiple of `step` (exchange lot-size rounding)."""
-    if step <= 0:
+    if step <= ZERO:
         return value
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
 def quantize_nearest(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` to the nearest multiple of `step`, ties to even."""
-    if step <= 0:
+    if step <= ZERO:
         return value
     return (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     """Tell whether `value` is an exact multiple of `step` (a step of 0 allows anything)."""
-    if step <= 0:
+    if step <= ZERO:
         return True
-    return (value % step) == 0
+    return (value % step) == ZERO
 
 
 def fmt(value: Decimal, places: int = 2) -> str:

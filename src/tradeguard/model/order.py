@@ -140,7 +140,7 @@ class Order:
         """Apply an execution once; return False if this trade id was already applied."""
         if fill.trade_id in self.trade_ids:
             return False
-        if fill.amount <= 0:
+        if fill.amount <= ZERO:
             raise InvalidOrderTransition(
                 f"order {self.client_order_id}: fill {fill.trade_id} has amount {fill.amount}"
             )

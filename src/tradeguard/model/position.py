@@ -63,13 +63,13 @@ class Position:
 
     @property
     def is_flat(self) -> bool:
-        return self.quantity == 0
+        return self.quantity == ZERO
 
     @property
     def side(self) -> Side | None:
-        if self.quantity > 0:
+        if self.quantity > ZERO:
             return Side.BUY
-        if self.quantity < 0:
+        if self.quantity < ZERO:
             return Side.SELL
         return None
 
@@ -88,9 +88,9 @@ class Position:
 
     def would_reduce(self, side: Side, amount: Decimal) -> bool:
         """Tell whether an order of `side`/`amount` only shrinks this position (no flip)."""
-        if self.quantity == 0:
+        if self.quantity == ZERO:
             return False
-        if side.sign * self.quantity > 0:
+        if side.sign * self.quantity > ZERO:
             return False
         return amount <= abs(self.quantity)
 
@@ -112,8 +112,8 @@ class Position:
         qty = self.quantity
         closed: ClosedTrade | None = None
         self.fees += fee_quote
-        if qty == 0 or (qty > 0) == (signed > 0):
-            if qty == 0:
+        if qty == ZERO or (qty > ZERO) == (signed > ZERO):
+            if qty == ZERO:
                 self._open_trip(price, ts)
             new_abs = abs(qty) + amount
             self.avg_entry = (abs(qty) * self.avg_entry + amount * price) / new_abs
@@ -123,7 +123,7 @@ class Position:
             self.trip_max_qty = max(self.trip_max_qty, abs(self.quantity))
         else:
             close_amount = min(amount, abs(qty))
-            direction = 1 if qty > 0 else -1
+            direction = 1 if qty > ZERO else -1
             gross = (price - self.avg_entry) * close_amount * direction
             # Fee for the closing part belongs to this trip; any flip remainder opens a new one.
             close_fee = fee_quote * close_amount / amount
@@ -134,9 +134,9 @@ class Position:
             if leaves_dust(qty, self.quantity, dust):
                 self.quantity = ZERO
             self.last_exit_price = price
-            if self.quantity == 0 or (self.quantity > 0) != (qty > 0):
-                closed = self._close_trip(Side.BUY if qty > 0 else Side.SELL, price, ts)
-                if self.quantity != 0:
+            if self.quantity == ZERO or (self.quantity > ZERO) != (qty > ZERO):
+                closed = self._close_trip(Side.BUY if qty > ZERO else Side.SELL, price, ts)
+                if self.quantity != ZERO:
                     self._open_trip(price, ts)
                     self.avg_entry = price
                     self.trip_pnl = -open_fee
@@ -174,5 +174,5 @@ class Position:
 def leaves_dust(before: Decimal, after: Decimal, dust: Decimal) -> bool:
     """Tell whether a reduction from `before` to `after` leaves only an unsellable remainder
     (less than `dust`, the lot step, on the same side): such a position counts as flat."""
-    same_side = after != 0 and (after > 0) == (before > 0)
+    same_side = after != ZERO and (after > ZERO) == (before > ZERO)
     return same_side and abs(after) < abs(before) and abs(after) < dust

@@ -114,20 +114,20 @@ class Portfolio:
         position keeps the remainder; this only tells what an exit or a bot's gate can do."""
         amount = self.sellable(pos)
         minimums = self.order_minimums.get((pos.venue, pos.symbol))
-        if minimums is None or amount == 0:
+        if minimums is None or amount == ZERO:
             return amount
         min_amount, min_notional = minimums
         size = abs(amount)
         if size < min_amount:
             return ZERO
         exit_price = pos.last_exit_price
-        reduced = abs(pos.quantity) < pos.trip_max_qty and exit_price > 0
+        reduced = abs(pos.quantity) < pos.trip_max_qty and exit_price > ZERO
         if reduced and size * exit_price < min_notional:
             return ZERO
         return amount
 
     def open_positions(self) -> list[Position]:
-        return [p for p in self.positions.values() if p.quantity != 0]
+        return [p for p in self.positions.values() if p.quantity != ZERO]
 
     def net_quantity(self, venue: str, symbol: str) -> Decimal:
         return sum(
@@ -557,12 +557,12 @@ def _first_own_rate(own: dict[str, Decimal], leg: _Leg, fresh: Fresh = None) -> 
 def _spend(bal: Balance, amount: Decimal, locked_first: bool = False) -> None:
     """Take `amount` out of a balance: from what is locked first if asked, else from free;
     what free cannot cover comes out of the locked part."""
-    if locked_first and bal.locked > 0:
+    if locked_first and bal.locked > ZERO:
         take = min(bal.locked, amount)
         bal.locked -= take
         amount -= take
     bal.free -= amount
-    if bal.free < 0 < bal.locked:
+    if bal.free < ZERO < bal.locked:
         shift = min(-bal.free, bal.locked)
         bal.free += shift
         bal.locked -= shift

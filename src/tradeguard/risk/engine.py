@@ -339,7 +339,7 @@ class RiskEngine(RiskObservers):
                 ),
             )
         mid = market.mid(intent.symbol, intent.venue)
-        if mid is None or mid <= 0:
+        if mid is None or mid <= ZERO:
             return self._deny(
                 intent,
                 now,

@@ -137,7 +137,7 @@ class ExposureMeter:
             else:
                 # Distance from the mark to the stop, on the losing side only.
                 risk = (mark - stop) * qty
-                if risk <= 0:
+                if risk <= ZERO:
                     continue
             # a known stablecoin quote needs no rate (the first sight of a symbol learns it)
             if stable_get(symbol):
@@ -148,7 +148,7 @@ class ExposureMeter:
             if order.reduce_only or not order.is_open:
                 continue
             remaining = order.amount - order.filled
-            if remaining <= 0:
+            if remaining <= ZERO:
                 continue
             px = (
                 order.price

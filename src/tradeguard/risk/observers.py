@@ -104,7 +104,7 @@ class RiskObservers(RiskState):
 
     def _observe_result(self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
         c = self.config
-        if pnl >= 0:
+        if pnl >= ZERO:
             self.consecutive_losses = 0
             self._save()
             return
@@ -162,7 +162,7 @@ class RiskObservers(RiskState):
             and self.state_by == LOSS_STREAK_BY
         ):
             self._end_loss_pause(ts)
-        if equity <= 0:
+        if equity <= ZERO:
             self._no_equity(ts, equity)
         else:
             self._check_equity(ts, equity)
@@ -219,7 +219,7 @@ class RiskObservers(RiskState):
     def _check_equity(self, ts: int, equity: Decimal) -> None:
         peak = self.equity_tracker.peak
         c = self.config
-        if self.day_start_equity is not None and self.day_start_equity <= 0:
+        if self.day_start_equity is not None and self.day_start_equity <= ZERO:
             # The day began with no equity: it starts over from the first real figure.
             self.day_start_equity = self.week_start_equity = equity
             self._limits = None
@@ -286,7 +286,7 @@ class RiskObservers(RiskState):
                 f"reached max_drawdown_pct={c.max_drawdown_pct}",
                 "breaker:drawdown",
             )
-        if day_start is None or self.day is None or day_start <= 0:
+        if day_start is None or self.day is None or day_start <= ZERO:
             return quiet
         loss = day_start - equity
         limit = self._daily_limit(day_start)

@@ -67,6 +67,20 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
+# The sqlite3 module binds exact str, int and float values directly, and sends every other
+# value, None included, through its adaptation protocol: a lookup in its adapters table, then
+# `__adapt__` looked up on its protocol class (an AttributeError made, formatted and dropped),
+# then `__conform__` on the value. An order writes about sixteen NULLs. An adapter registered for
+# None (C code that returns None for any argument) ends that walk at the table: the value bound
+# is the same None, stored as NULL. It is no base type, so other values stay unadapted.
+_NONE_ADAPTER: Any = {}.get
+
+
+def _adapt_none_directly() -> None:
+    if sqlite3.adapters.get((type(None), sqlite3.PrepareProtocol)) is not _NONE_ADAPTER:
+        sqlite3.register_adapter(type(None), _NONE_ADAPTER)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
@@ -172,6 +186,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         file_path: str | None = None
         if self.dialect == "sqlite":
+            _adapt_none_directly()
             kwargs["connect_args"] = {"check_same_thread": False}
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):

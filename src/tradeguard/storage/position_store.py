@@ -32,7 +32,7 @@ class PositionStore(StorageCore):
     def save_position(self, pos: Position, mark: Decimal | None = None) -> None:
         """Upsert the open row of `pos`'s (venue, symbol, strategy); a flat one only updates it."""
         row = position_row(pos, mark)
-        if pos.quantity == 0:
+        if pos.quantity == ZERO:
             # Flat: refresh an existing open row (closing is close_position's job), never create.
             row["key_venue"], row["key_symbol"] = pos.venue, pos.symbol
             row["key_strategy_id"] = pos.strategy_id

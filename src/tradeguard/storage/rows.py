@@ -172,7 +172,7 @@ def position_row(pos: Position, mark: Decimal | None) -> dict[str, Any]:
         "venue": pos.venue,
         "symbol": pos.symbol,
         "strategy_id": pos.strategy_id,
-        "side": "short" if pos.quantity < 0 else "long",
+        "side": "short" if pos.quantity < ZERO else "long",
         "status": POSITION_OPEN,
         "quantity": abs(pos.quantity),
         "entry_price": pos.avg_entry,

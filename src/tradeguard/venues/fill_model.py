@@ -77,14 +77,14 @@ class FillConfig:
 
 def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` up to a multiple of `step` (a step of 0 leaves it)."""
-    if step <= 0:
+    if step <= ZERO:
         return value
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` down to a multiple of `step` (a step of 0 leaves it)."""
-    if step <= 0:
+    if step <= ZERO:
         return value
     return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
@@ -112,7 +112,7 @@ def walk_levels(
     left = amount
     budget = quote_budget
     for price, size in levels:
-        if left <= 0:
+        if left <= ZERO:
             break
         if limit is not None:
             if buy and (price > limit or (not inclusive and price == limit)):
@@ -120,11 +120,11 @@ def walk_levels(
             if not buy and (price < limit or (not inclusive and price == limit)):
                 break
         qty = quantize_down(min(size - taken.get(price, ZERO), left), step)
-        if qty <= 0:
+        if qty <= ZERO:
             continue
         if budget is not None:
             qty = min(qty, quantize_down(budget / (price * (ONE + fee_rate)), step))
-            if qty <= 0:
+            if qty <= ZERO:
                 break  # out of money: deeper levels only cost more
         pieces.append((price, qty))
         left -= qty
@@ -142,7 +142,7 @@ def take(taken: dict[Decimal, Decimal], pieces: Iterable[tuple[Decimal, Decimal]
 def participation_cap(volume: Decimal, max_participation: Decimal, used: Decimal) -> Decimal:
     """Amount still available from one bar's or tick's volume after `used` was taken."""
     cap = volume * max_participation - used
-    return cap if cap > 0 else ZERO
+    return cap if cap > ZERO else ZERO
 
 
 def candle_taker_price(
@@ -161,7 +161,7 @@ def candle_taker_price(
     percent. Rounded to the tick against us, then clamped to the candle's [low, high].
     """
     base = candle.open if at is None else at
-    pct = amount / candle.volume * HUNDRED if candle.volume > 0 else ZERO
+    pct = amount / candle.volume * HUNDRED if candle.volume > ZERO else ZERO
     bps = config.slippage_for(candle.symbol) + config.impact_bps_per_pct * pct
     if buy:
         price = ceil_to_step(base * (ONE + bps / BPS), tick)

@@ -266,7 +266,7 @@ class PaperVenue(PaperStops):
             order.venue_order_id or f"{self.name}-o{seq}",
             seq,
             order.created_ts,
-            status=(OrderStatus.PARTIALLY_FILLED if order.filled > 0 else OrderStatus.ACCEPTED),
+            status=(OrderStatus.PARTIALLY_FILLED if order.filled > ZERO else OrderStatus.ACCEPTED),
             filled=order.filled,
             cost=order.avg_price * order.filled,
             fee=order.fee,
@@ -276,7 +276,7 @@ class PaperVenue(PaperStops):
         if order.type.is_trigger:
             self._restore_stop(order, po, m)
             return
-        if not po.taker_pending and m.candle is not None and po.filled == 0:
+        if not po.taker_pending and m.candle is not None and po.filled == ZERO:
             po.taker_pending = crosses_close(po, m.candle.close)
         if order.oco_group:
             self._restore_oco_limit(order.oco_group, po)
@@ -375,7 +375,7 @@ class PaperVenue(PaperStops):
         if bad is not None:
             self._refuse(bad.code, bad.message)
         ref = order.price if limit else self._last_price(m, order.side)
-        if not limit and inst.min_notional > 0:
+        if not limit and inst.min_notional > ZERO:
             if ref is None:
                 self._refuse(
                     "MIN_NOTIONAL",
@@ -392,7 +392,7 @@ class PaperVenue(PaperStops):
                 )
         if order.reduce_only:
             pos = m.position
-            grows = pos == 0 or (pos > 0) == (order.side is BUY) or order.amount > abs(pos)
+            grows = pos == ZERO or (pos > ZERO) == (order.side is BUY) or order.amount > abs(pos)
             if grows:
                 self._refuse(
                     "REDUCE_ONLY_REJECTED",

@@ -216,7 +216,9 @@ class PaperMatching(Venue):
             pieces = []
         take(taken, pieces)
         fills = [self._execute(po, m, p, q, TAKER, now) for p, q in pieces]
-        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+        if po.status is not OrderStatus.FILLED and (
+            po.type is OrderType.MARKET or po.tif in IMMEDIATE
+        ):
             self._finish_immediate(
                 po,
                 now,
@@ -237,14 +239,14 @@ class PaperMatching(Venue):
         inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
         qty = min(po.remaining, quantize_down(room, step))
         price = ZERO
-        if qty > 0:
+        if qty > ZERO:
             price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
             if buy and not po.lock_asset:
                 free = self._balances.free(inst.quote)
                 afford = quantize_down(free / (price * (ONE + inst.taker_fee)), step)
                 if afford < qty:
                     qty = afford
-                    if qty > 0:
+                    if qty > ZERO:
                         # Less participation, less impact: the price only improves.
                         price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
             worst = po.worst_price
@@ -262,10 +264,12 @@ class PaperMatching(Venue):
         room = candle.volume * self.config.max_participation - m.candle_used
         price, qty = self._candle_taker(po, m, candle, room, candle.close)
         fills: list[Fill] = []
-        if qty > 0:
+        if qty > ZERO:
             fills.append(self._execute(po, m, price, qty, TAKER, now))
             m.candle_used += qty
-        if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+        if po.status is not OrderStatus.FILLED and (
+            po.type is OrderType.MARKET or po.tif in IMMEDIATE
+        ):
             self._finish_immediate(
                 po, now,
                 f"filled {po.filled} of {po.amount} in the candle it was placed on "
@@ -301,10 +305,12 @@ class PaperMatching(Venue):
             touched.append(po)
             po.taker_pending = False
             price, qty = self._candle_taker(po, m, candle, cap - used, candle.open)
-            if qty > 0:
+            if qty > ZERO:
                 fills.append(self._execute(po, m, price, qty, TAKER, candle.ts))
                 used += qty
-            if po.type is OrderType.MARKET or po.tif in IMMEDIATE:
+            if po.status is not OrderStatus.FILLED and (
+                po.type is OrderType.MARKET or po.tif in IMMEDIATE
+            ):  # a filled order has nothing left to expire (nor a reason to format)
                 self._finish_immediate(
                     po, candle.close_ts,
                     f"filled {po.filled} of {po.amount} on the next candle "
@@ -317,7 +323,7 @@ class PaperMatching(Venue):
             if not (candle.low < po.price if po.is_buy else candle.high > po.price):
                 continue
             qty = min(po.remaining, quantize_down(cap - used, step))
-            if qty <= 0:
+            if qty <= ZERO:
                 break
             fills.append(self._execute(po, m, po.price, qty, MAKER, candle.close_ts))
             used += qty
@@ -336,7 +342,7 @@ class PaperMatching(Venue):
             if not (trade.price < po.price if po.is_buy else trade.price > po.price):
                 continue
             qty = min(po.remaining, quantize_down(trade.amount - used, step))
-            if qty <= 0:
+            if qty <= ZERO:
                 break
             fills.append(self._execute(po, m, po.price, qty, MAKER, trade.ts))
             used += qty

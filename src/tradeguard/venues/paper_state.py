@@ -51,7 +51,7 @@ def is_crossed(book: BookView) -> bool:
 
 def quote_crossed(quote: Quote) -> bool:
     """Tell whether a quote shows a bid at or above its ask (both sides with size)."""
-    return quote.bid_size > 0 and quote.ask_size > 0 and quote.bid >= quote.ask
+    return quote.bid_size > ZERO and quote.ask_size > ZERO and quote.bid >= quote.ask
 
 
 @dataclass(slots=True)

@@ -27,14 +27,14 @@ def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> 
     """The worst price a market order may fill at; rounded toward the mid, within the cap."""
     if side is _BUY:
         raw = mid * (ONE + slip_frac)
-        return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > 0 else raw
+        return (raw / tick).to_integral_value(ROUND_FLOOR) * tick if tick > ZERO else raw
     raw = mid * (ONE - slip_frac)
-    return (raw / tick).to_integral_value(ROUND_CEILING) * tick if tick > 0 else raw
+    return (raw / tick).to_integral_value(ROUND_CEILING) * tick if tick > ZERO else raw
 
 
 def shrinks(net: Decimal, side: Side, amount: Decimal) -> bool:
     """Tell whether an order only shrinks the net position `net`."""
-    return net != 0 and (net < 0) is (side is Side.BUY) and amount <= abs(net)
+    return net != ZERO and (net < ZERO) is (side is Side.BUY) and amount <= abs(net)
 
 
 class VenueBreakerRule(Rule):
