@@ -21,7 +21,7 @@ from tradeguard.model.money import STABLECOINS, dec, quantize_down
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.strategies.base import Strategy, register
-from tradeguard.strategies.exits import ExitRules, ExitTracker
+from tradeguard.strategies.exits import ExitRules, ExitTracker, TickGuard
 from tradeguard.strategies.token_unlock.calendar import load_calendar
 from tradeguard.strategies.token_unlock.schedule import UnlockSchedule, Window
 
@@ -29,7 +29,7 @@ _KNOWN = frozenset(
     {
         "calendar", "symbols", "min_supply_pct", "lead_h", "lag_h", "short", "position_pct",
         "min_order_usd", "quote_usd", "reentry_cooldown_h", "stop_loss_pct", "take_profit_pct",
-        "trailing_stop_pct", "trailing_activation_pct",
+        "trailing_stop_pct", "trailing_activation_pct", "max_tick_move_pct",
     }
 )  # fmt: skip
 _HOUR_MS = 3_600_000
@@ -69,6 +69,7 @@ class _Slot:
     next_try_ms: int = 0  # no entry attempt before this (after one was sent)
     spent: set[str] = field(default_factory=set)  # windows whose short was already opened
     passed: str = ""  # the window a spot holder sat out, until the entry after it
+    guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -85,15 +86,18 @@ class _Slot:
             "next_try_ms": self.next_try_ms,
             "spent": sorted(self.spent),
             "passed": self.passed,
+            "last_price": str(self.guard.last),
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any], rules: ExitRules) -> _Slot:
+    def from_json(cls, doc: dict[str, Any], rules: ExitRules, guard: TickGuard) -> _Slot:
+        guard.last = Decimal(str(doc.get("last_price", "0")))
         slot = cls(
             resume_ms=int(doc.get("resume_ms", 0)),
             next_try_ms=int(doc.get("next_try_ms", 0)),
             spent=set(doc.get("spent", [])),
             passed=str(doc.get("passed", "")),
+            guard=guard,
         )
         t = doc.get("tracker")
         if t:
@@ -141,6 +145,7 @@ class TokenUnlock(Strategy):
             trailing_stop_pct=_dec_param(params, "trailing_stop_pct", "1.5", "0", "100"),
             trailing_activation_pct=_dec_param(params, "trailing_activation_pct", "3", "0", "1000"),
         )
+        self.max_tick_move_pct = _dec_param(params, "max_tick_move_pct", "50", "0", "90")
         self._symbols = _symbols(params, symbol)
         events = load_calendar(params["calendar"])
         self.schedules: dict[str, UnlockSchedule] = {}
@@ -156,10 +161,13 @@ class TokenUnlock(Strategy):
                     "or lower min_supply_pct"
                 )
             self.schedules[sym] = sched
-        self._slots = {sym: _Slot() for sym in self._symbols}
+        self._slots = {sym: _Slot(guard=self._guard()) for sym in self._symbols}
         # The latest market time seen. A fast replay's candles run ahead of the wall-clock
         # stamps of its quotes; unlock windows are read on market time, which never goes back.
         self._market_ms = 0
+
+    def _guard(self) -> TickGuard:
+        return TickGuard(self.max_tick_move_pct)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -176,6 +184,8 @@ class TokenUnlock(Strategy):
     # decisions ------------------------------------------------------------------------------
     def _step(self, sym: str, price: Decimal, ts: int) -> None:
         ctx = self.ctx
+        if not self._slots[sym].guard.accept(price, ts):
+            return  # a lone price far from the last: acted on once another message confirms it
         ts = self._market_ms = max(ts, self._market_ms)
         if ctx is None or self.muted or ctx.open_order_count(self.id, sym):
             return
@@ -323,4 +333,4 @@ class TokenUnlock(Strategy):
         self._market_ms = max(self._market_ms, int(state.get("market_ms", 0)))
         for sym, doc in (state.get("slots") or {}).items():
             if sym in self._slots:
-                self._slots[sym] = _Slot.from_json(doc, self.rules)
+                self._slots[sym] = _Slot.from_json(doc, self.rules, self._guard())
