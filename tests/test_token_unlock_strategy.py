@@ -373,3 +373,27 @@ def test_max_tick_move_pct_zero_turns_the_guard_off(tmp_path):
     _feed(strat, ctx, T0, "0.1")
     _quote(strat, ctx, T0 + 1_000, "0.0001")
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_one_message_stamped_years_ahead_does_not_move_market_time(tmp_path):
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    assert _reasons(ctx) == [("buy", "outside_unlock_window")]
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # 2100-01-01: a bad timestamp
+    assert strat.state()["market_ms"] == T0
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # repeated: still one message
+    assert strat.state()["market_ms"] == T0
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")  # the window opens on time: the bot sells
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+
+
+def test_a_real_jump_of_market_time_is_taken_on_the_next_quote(tmp_path):
+    # the market played on while the node was stopped: two quotes far ahead confirm it
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, UNLOCK - 12 * H, "0.1")  # inside the window, but one message only
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, UNLOCK - 12 * H + 1_000, "0.1")
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+    assert strat.state()["market_ms"] == UNLOCK - 12 * H + 1_000

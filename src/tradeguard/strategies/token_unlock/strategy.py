@@ -38,6 +38,9 @@ _HOUR_MS = 3_600_000
 _HEADROOM = Decimal("0.98")
 _RETRY_MS = _HOUR_MS  # an entry the risk engine or the venue refused is tried again after this
 _EXIT_REASONS = ("stop_loss", "take_profit", "trailing_stop")
+# A quote stamped further than this ahead of the market time moves it only once another
+# message (not a repeat of it) is that far ahead too: one bad timestamp would end every window.
+_MAX_TIME_JUMP_MS = _HOUR_MS
 
 
 def _dec_param(params: dict[str, Any], key: str, default: str, lo: str, hi: str) -> Decimal:
@@ -165,6 +168,7 @@ class TokenUnlock(Strategy):
         # The latest market time seen. A fast replay's candles run ahead of the wall-clock
         # stamps of its quotes; unlock windows are read on market time, which never goes back.
         self._market_ms = 0
+        self._ahead_ms = 0  # a message's time far ahead of the market time, held back
 
     def _guard(self) -> TickGuard:
         return TickGuard(self.max_tick_move_pct)
@@ -179,6 +183,8 @@ class TokenUnlock(Strategy):
 
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
+            if not self._in_time(quote.ts):
+                return
             self._step(quote.symbol, quote.mid, quote.ts)
 
     # decisions ------------------------------------------------------------------------------
@@ -212,6 +218,19 @@ class TokenUnlock(Strategy):
         if self._open(sym, price, ts, reason, window):
             slot.next_try_ms = ts + _RETRY_MS
             slot.passed = ""
+
+    def _in_time(self, ts: int) -> bool:
+        """Whether a quote at `ts` may be acted on; the first one far ahead is held back.
+
+        Quotes only: candles come closed by the hub, in order, and a replay's may be hours
+        apart."""
+        far = self._market_ms and ts > self._market_ms + _MAX_TIME_JUMP_MS
+        if far and (not self._ahead_ms or ts == self._ahead_ms):
+            self._ahead_ms = ts  # the first (or a repeat): wait for a second message
+            return False
+        if ts > self._market_ms:
+            self._ahead_ms = 0
+        return True
 
     def _manage(
         self, sym: str, slot: _Slot, pos: Position, window: Window | None, price: Decimal, ts: int
