@@ -397,3 +397,13 @@ def test_a_real_jump_of_market_time_is_taken_on_the_next_quote(tmp_path):
     _quote(strat, ctx, UNLOCK - 12 * H + 1_000, "0.1")
     assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
     assert strat.state()["market_ms"] == UNLOCK - 12 * H + 1_000
+
+
+def test_a_quote_older_than_the_last_one_is_not_acted_on(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 2_000, "0.0995")
+    _quote(strat, ctx, T0 + 1_000, "0.097")  # delivered late: the market has moved since
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, T0 + 3_000, "0.097")  # a current price there fires the stop
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")

@@ -73,6 +73,7 @@ class _Slot:
     spent: set[str] = field(default_factory=set)  # windows whose short was already opened
     passed: str = ""  # the window a spot holder sat out, until the entry after it
     guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
+    quote_ts: int = 0  # the time of the last quote acted on: an older one came late
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -183,8 +184,10 @@ class TokenUnlock(Strategy):
 
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
-            if not self._in_time(quote.ts):
-                return
+            slot = self._slots[quote.symbol]
+            if quote.ts < slot.quote_ts or not self._in_time(quote.ts):
+                return  # delivered out of order, or stamped far ahead (see _in_time)
+            slot.quote_ts = quote.ts
             self._step(quote.symbol, quote.mid, quote.ts)
 
     # decisions ------------------------------------------------------------------------------
