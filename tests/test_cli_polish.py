@@ -238,3 +238,16 @@ def test_an_empty_or_huge_kill_or_resume_reason_is_a_usage_error(tmp_path, data_
     assert "must hold 1 to 200 characters" in err and "Traceback" not in err
     doc = json.loads(_stdout(capsys, ["status", "--config", cfg, "--json"]))
     assert doc["trading_state"] == "HALTED" and "drill" in doc["halt_reason"]
+
+
+def test_resume_without_a_terminal_or_yes_is_a_usage_error(tmp_path, data_dir):
+    cfg = _ran(tmp_path, data_dir, rows=100)
+    assert main(["kill", "--config", cfg, "--reason", "drill", "--json"]) == 0
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "tradeguard"), "resume", "--config", cfg,
+         "--reason", "over"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "pass --yes" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

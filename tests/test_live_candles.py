@@ -70,6 +70,30 @@ def test_seeded_closer_never_repeats_a_candle_the_warm_up_delivered() -> None:
     assert closer.update(_bar(180_000, "3")) == _bar(120_000, "2")
 
 
+FAR = 4_102_444_800_000  # 2100-01-01: a kline row with a bad timestamp
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_one_row_stamped_years_ahead_does_not_stop_the_candles(flag: bool) -> None:
+    closer = CandleCloser(60)
+    assert closer.update(_bar(0, "1")) is None
+    assert closer.update(_bar(FAR, "9"), flag) is None  # one bad row: held back
+    assert closer.update(_bar(FAR, "9"), flag) is None  # a repeat of it confirms nothing
+    assert closer.update(_bar(60_000, "2")) == _bar(0, "1")
+    assert closer.update(_bar(120_000, "3")) == _bar(60_000, "2")
+    assert closer.last_closed_ts == 60_000
+
+
+def test_a_real_jump_ahead_is_taken_on_the_next_minute() -> None:
+    # the venue's clock really moved on (a replay run fast while the stream was away)
+    closer = CandleCloser(60)
+    assert closer.update(_bar(0, "1")) is None
+    day = 86_400_000
+    assert closer.update(_bar(2 * day, "5")) is None  # far ahead: held
+    assert closer.update(_bar(2 * day + 60_000, "6")) == _bar(0, "1")  # a second one: taken
+    assert closer.update(_bar(2 * day + 120_000, "7")) == _bar(2 * day + 60_000, "6")
+
+
 def test_fanout_builds_the_same_bars_as_the_replay_aggregation() -> None:
     minutes = load_candles(_real(BTC), "BTC/USDT")[:3000]
     fanout = CandleFanout(60, {60, 300, 3600, 14_400})

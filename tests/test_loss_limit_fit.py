@@ -109,3 +109,19 @@ def test_the_percentage_limit_is_named_when_it_is_the_lower() -> None:
         config, equity, Decimal(0), "USD", lambda e: e / 100, lambda e: None, lambda usd: usd
     )
     assert none_held == []
+
+
+def test_the_warning_names_what_it_counted_as_held() -> None:
+    # Valued in BTC, stablecoins are counted (their BTC value moves with BTC's USD price):
+    # the warning must not say they were left out.
+    config = RiskConfig(daily_loss_limit_usd=None, daily_loss_limit_pct=Decimal(1))
+    btc = loss_limit_warnings(
+        config, Decimal(14), Decimal(12), "BTC", lambda e: e / 100, lambda e: None, lambda u: u
+    )
+    assert len(btc) == 1 and "of the 12.00 BTC held in other assets than BTC" in btc[0]
+    assert "stablecoin" in btc[0] and "outside stablecoins" not in btc[0]
+    usd = loss_limit_warnings(
+        config, Decimal(100_000), Decimal(90_000), "USD", lambda e: e / 100, lambda e: None,
+        lambda u: u,
+    )  # fmt: skip
+    assert "held in other assets than USD and stablecoins" in usd[0]

@@ -88,6 +88,7 @@ def test_calendar_check_lists_each_token_and_reports_bad_rows(tmp_path):
     ok = _tg("calendar", "check", str(EXAMPLE), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "6 unlocks, no bad rows" in ok.stdout and "ETH      2 unlocks" in ok.stdout
+    assert "ADA      1 unlock, " in ok.stdout  # one unlock, not "1 unlocks"
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "token,unlock_time_utc,amount,pct_of_supply,source_url\n"

@@ -294,3 +294,116 @@ def test_windows_follow_market_time_when_quotes_lag_the_candles(tmp_path):
     again.on_ticker(Quote("ETH/BTC", wall, Decimal("0.0999"), Decimal(1), Decimal("0.1001"),
                           Decimal(1)))  # fmt: skip
     assert ctx2.intents == []  # the market time survives a restart
+
+
+def _quote(strat: Any, ctx: StubContext, ts: int, price: str) -> None:
+    p = Decimal(price)
+    strat.on_ticker(Quote("ETH/BTC", ts, p, Decimal(1), p, Decimal(1)))
+
+
+def test_one_absurd_tick_down_does_not_fire_the_stop_loss(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    assert _reasons(ctx) == [("buy", "outside_unlock_window")]
+    _quote(strat, ctx, T0 + 1_000, "0.0001")  # 1000x off: a bad print, not a crash
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, T0 + 2_000, "0.0999")  # the market was never there
+    assert len(ctx.intents) == 1
+    # a real crash: the next price confirms the first, and the stop fires on it
+    _quote(strat, ctx, T0 + 3_000, "0.04")
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, T0 + 4_000, "0.041")
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].signal["price"] == "0.041"
+
+
+def test_a_duplicated_absurd_tick_does_not_confirm_itself(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_000, "0.0001")
+    _quote(strat, ctx, T0 + 1_000, "0.0001")  # the same message again
+    assert len(ctx.intents) == 1
+
+
+def test_one_absurd_tick_up_does_not_ratchet_the_trailing_high(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_000, "100")  # 1000x up: would arm and set the high at 100
+    assert strat.state()["slots"]["ETH/BTC"]["tracker"] is None or (
+        Decimal(strat.state()["slots"]["ETH/BTC"]["tracker"]["best"]) < Decimal("0.2")
+    )
+    _quote(strat, ctx, T0 + 2_000, "0.1001")
+    assert len(ctx.intents) == 1  # no trailing stop, no take-profit
+    assert Decimal(strat.state()["slots"]["ETH/BTC"]["tracker"]["best"]) == Decimal("0.1001")
+
+
+def test_a_gap_within_the_guard_fires_at_once_and_ratchets_the_high(tmp_path):
+    strat, ctx = _strategy(tmp_path, take_profit_pct="0")
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_000, "0.13")  # +30 % gap: real, acted on at once
+    state = strat.state()["slots"]["ETH/BTC"]["tracker"]
+    assert Decimal(state["best"]) == Decimal("0.13") and state["trailing_armed"] is True
+    _quote(strat, ctx, T0 + 2_000, "0.11")  # gap down through the trailing stop
+    assert _reasons(ctx)[-1] == ("sell", "trailing_stop")
+    assert ctx.intents[-1].signal["position"] == {"entry": "0.1", "best": "0.13"}
+
+
+def test_an_absurd_tick_is_not_an_entry_price(tmp_path):
+    strat, ctx = _strategy(tmp_path, reentry_cooldown_h="0")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, T0 + 300_000, "0.098")  # stop-loss: flat now
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    ctx.last["ETH/BTC"] = Decimal("0.0001")
+    _quote(strat, ctx, T0 + 301_000, "0.0001")  # an entry sized on it would be 1000x too big
+    assert len(ctx.intents) == 2
+
+
+def test_the_guard_survives_a_restart(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    resumed, ctx2 = _strategy(tmp_path)
+    resumed.restore(strat.state())
+    ctx2.positions, ctx2.balances = ctx.positions, ctx.balances
+    _quote(resumed, ctx2, T0 + 1_000, "0.0001")
+    assert ctx2.intents == []
+
+
+def test_max_tick_move_pct_zero_turns_the_guard_off(tmp_path):
+    strat, ctx = _strategy(tmp_path, max_tick_move_pct="0")
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_000, "0.0001")
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_one_message_stamped_years_ahead_does_not_move_market_time(tmp_path):
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    assert _reasons(ctx) == [("buy", "outside_unlock_window")]
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # 2100-01-01: a bad timestamp
+    assert strat.state()["market_ms"] == T0
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # repeated: still one message
+    assert strat.state()["market_ms"] == T0
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")  # the window opens on time: the bot sells
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+
+
+def test_a_real_jump_of_market_time_is_taken_on_the_next_quote(tmp_path):
+    # the market played on while the node was stopped: two quotes far ahead confirm it
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, UNLOCK - 12 * H, "0.1")  # inside the window, but one message only
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, UNLOCK - 12 * H + 1_000, "0.1")
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+    assert strat.state()["market_ms"] == UNLOCK - 12 * H + 1_000
+
+
+def test_a_quote_older_than_the_last_one_is_not_acted_on(tmp_path):
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 2_000, "0.0995")
+    _quote(strat, ctx, T0 + 1_000, "0.097")  # delivered late: the market has moved since
+    assert len(ctx.intents) == 1
+    _quote(strat, ctx, T0 + 3_000, "0.097")  # a current price there fires the stop
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")

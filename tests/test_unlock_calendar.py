@@ -218,3 +218,25 @@ def test_brackets_inside_a_json_string_do_not_count_as_nesting():
     note = "[" * 100 + '\\"{' * 50  # brackets and escaped quotes inside one string
     assert not _too_deep(f'[{{"token": "ABC", "note": "{note}"}}]')
     assert _too_deep("[" * 33 + "]" * 33) and not _too_deep("[" * 32 + "]" * 32)
+
+
+def test_a_json_event_missing_a_field_does_not_hide_the_other_bad_events(tmp_path):
+    good = {
+        "token": "ADA",
+        "unlock_time_utc": "2018-01-17T00:00:00Z",
+        "amount": 1300000000,
+        "pct_of_supply": 5,
+        "source_url": "https://example.com/ada",
+    }
+    no_amount = {k: v for k, v in good.items() if k != "amount"}
+    p = tmp_path / "cal.json"
+    p.write_text(
+        json.dumps([no_amount, dict(good, pct_of_supply=150), dict(good, when="x")]),
+        encoding="utf-8",
+    )
+    with pytest.raises(CalendarError) as err:
+        load_calendar(p)
+    text = str(err.value)
+    assert "event 1: missing ['amount'] columns" in text
+    assert "event 2: pct_of_supply = '150'" in text
+    assert "event 3: unknown ['when'] columns" in text

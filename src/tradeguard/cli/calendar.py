@@ -40,6 +40,10 @@ _shift_ms = whole_number(
 )
 
 
+def _unlocks(n: int) -> str:
+    return f"{n} unlock" if n == 1 else f"{n} unlocks"
+
+
 def add_calendar_parser(sub: Any) -> None:
     """Register `calendar check` and `calendar shift`."""
     cal = sub.add_parser("calendar", help="token-unlock calendars (docs/token_unlock.md)")
@@ -85,11 +89,11 @@ def _load(path: Path) -> list[UnlockEvent]:
 def cmd_calendar_check(args: argparse.Namespace, console: Console) -> int:
     """Validate the file; print a one-line summary per token."""
     events = _load(args.file)
-    console.print(f"{args.file}: {len(events)} unlocks, no bad rows", markup=False)
+    console.print(f"{args.file}: {_unlocks(len(events))}, no bad rows", markup=False)
     for token in sorted({e.token for e in events}):
         mine = [e for e in events if e.token == token]
         console.print(
-            f"  {token:<8} {len(mine)} unlocks, {mine[0].when} to {mine[-1].when}", markup=False
+            f"  {token:<8} {_unlocks(len(mine))}, {mine[0].when} to {mine[-1].when}", markup=False
         )
     return EXIT_OK
 

@@ -218,7 +218,7 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
             console.print(
                 f"resume needs confirmation: pass --yes or type {RESUME_PHRASE} at the prompt"
             )
-            return 1
+            return 2  # a usage error: no terminal to ask on and no --yes
         # Read plainly, not through input(): readline misses a Ctrl-C typed as the prompt
         # appears and waits on; and an ended input must end the prompt's line.
         try:

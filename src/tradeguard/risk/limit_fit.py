@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from tradeguard.model.money import fmt
+from tradeguard.model.money import STABLECOINS, fmt
 from tradeguard.risk.config import RiskConfig
 
 # An ordinary day's move of a major coin (BTC, ETH move more than this on most days).
@@ -37,13 +37,20 @@ def loss_limit_warnings(
 ) -> list[str]:
     """Warn for each loss limit below an ordinary day's move of `held`.
 
-    `equity` is the account's value and `held` the part of it outside the valuation asset and
-    stablecoins, both in `unit`; the callables give the engine's limits in `unit` for an
-    opening equity, and a USD figure in `unit`.
+    `equity` is the account's value and `held` the part of it outside the valuation asset (and
+    outside stablecoins when it is one), both in `unit`; the callables give the engine's limits
+    in `unit` for an opening equity, and a USD figure in `unit`.
     """
     if equity <= 0 or held <= 0:
         return []
     move = held * ORDINARY_DAILY_MOVE_PCT / _HUNDRED
+    # Valued in a coin, stablecoins count as held: their value in it moves with its USD price.
+    what = (
+        f"held in other assets than {unit} and stablecoins"
+        if unit in STABLECOINS
+        else f"held in other assets than {unit} (stablecoins included: their value in {unit} "
+        f"moves with its price)"
+    )
     out = []
     checks = (
         ("daily", daily_limit(equity), "halts until the next UTC day"),
@@ -58,7 +65,7 @@ def loss_limit_warnings(
         out.append(
             f"{key} allows a {period} loss of {fmt(limit)} {unit}, less than a "
             f"{ORDINARY_DAILY_MOVE_PCT}% move ({fmt(move)} {unit}) of the {fmt(held)} {unit} "
-            f"held outside stablecoins: losses count from the opening equity, price moves "
+            f"{what}: losses count from the opening equity, price moves "
             f"included, so an ordinary day's move alone may reach it and the node {effect}; "
             f"set {key.split(' = ')[0]} to what you accept to lose (at least {fmt(move)} {unit})"
         )

@@ -73,3 +73,33 @@ class ExitTracker:
                 if retrace >= r.trailing_stop_pct:
                     return "trailing_stop"
         return None
+
+
+@dataclass(slots=True)
+class TickGuard:
+    """Hold back a price more than `max_move_pct` % away from the last one acted on.
+
+    One absurd print (a price 1000x off) would otherwise fire a stop, or set a trailing stop's
+    high that the next real price retraces from. A held price is acted on once another message
+    (not a repeat of it) comes near it: a real gap costs one message, a lone bad tick nothing.
+    `max_move_pct = 0` turns the guard off.
+    """
+
+    max_move_pct: Decimal = ZERO
+    last: Decimal = ZERO  # the last price passed on
+    held: tuple[Decimal, int] | None = None  # (price, ts) waiting for a second message
+
+    def _near(self, price: Decimal, ref: Decimal) -> bool:
+        return abs(price - ref) <= ref * self.max_move_pct / _HUNDRED
+
+    def accept(self, price: Decimal, ts: int) -> bool:
+        """Whether to act on `price` (at `ts`); a price far from the last one is held once."""
+        if not self.max_move_pct or self.last <= 0 or self._near(price, self.last):
+            self.last, self.held = price, None
+            return True
+        held = self.held
+        if held is not None and (price, ts) != held and self._near(price, held[0]):
+            self.last, self.held = price, None
+            return True
+        self.held = (price, ts)
+        return False

@@ -14,6 +14,11 @@ from __future__ import annotations
 from tradeguard.marketdata.candles import CandleAggregator
 from tradeguard.model.market import Candle, TradeTick
 
+# A row more than this ahead of the last one is held back until a row of another candle is as
+# far ahead: one row stamped in 2100 would otherwise close a candle there, and every real row
+# after it would look like a repeat of the past.
+MAX_ROW_JUMP_MS = 86_400_000
+
 
 class CandleCloser:
     """Emit each candle of one symbol and timeframe once: when the venue flags it closed, else
@@ -23,6 +28,20 @@ class CandleCloser:
         self.interval_s = interval_s
         self.last_closed_ts = -1
         self._current: Candle | None = None
+        self._ahead = -1  # the open time of a row far ahead, held back
+
+    def _far_ahead(self, ts: int) -> bool:
+        """Whether a row at `ts` is held back: the first (or a repeat) far past the last row."""
+        cur = self._current
+        last = max(self.last_closed_ts, cur.ts if cur is not None else -1)
+        if last < 0 or ts <= last + MAX_ROW_JUMP_MS:
+            self._ahead = -1
+            return False
+        if self._ahead < 0 or ts == self._ahead:
+            self._ahead = ts
+            return True
+        self._ahead = -1  # a second candle that far ahead: the venue's clock moved on
+        return False
 
     def seed(self, last_closed_ts: int) -> None:
         """Say candles up to `last_closed_ts` were delivered already (warm-up, back-fill)."""
@@ -38,6 +57,8 @@ class CandleCloser:
         cur = self._current
         if cur is not None and candle.ts < cur.ts:
             return None  # an out-of-order repeat of an older row
+        if self._far_ahead(candle.ts):
+            return None
         if closed:
             # The venue's word: this row is the candle, final. One still open before it (its
             # flagged row lost) closes too, but only a caller's back-fill can deliver it.

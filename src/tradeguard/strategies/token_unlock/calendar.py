@@ -179,19 +179,26 @@ def _json_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
         if not isinstance(item, dict):
             out.append((i, {"__width__": f"expected an object, got {type(item).__name__}"}))
             continue
-        _check_columns(name, f"event {i}", list(item))
-        out.append((i, item))
+        problem = _column_problem(list(item))
+        expected = f"expected {list(REQUIRED)} (+ optional {list(OPTIONAL)})"
+        out.append((i, {"__width__": f"{problem} columns; {expected}"} if problem else item))
     return out
 
 
-def _check_columns(name: str, where: str, columns: list[str]) -> None:
+def _column_problem(columns: list[str]) -> str:
+    """Name the missing and unknown columns ("" when there are none)."""
     missing = [c for c in REQUIRED if c not in columns]
     unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing or unknown:
-        parts = [f"missing {missing}"] if missing else []
-        parts += [f"unknown {unknown}"] if unknown else []
+    parts = [f"missing {missing}"] if missing else []
+    parts += [f"unknown {unknown}"] if unknown else []
+    return "; ".join(parts)
+
+
+def _check_columns(name: str, where: str, columns: list[str]) -> None:
+    problem = _column_problem(columns)
+    if problem:
         raise CalendarError(
-            f"unlock calendar {name} {where}: {'; '.join(parts)} columns; "
+            f"unlock calendar {name} {where}: {problem} columns; "
             f"expected {list(REQUIRED)} (+ optional {list(OPTIONAL)})"
         )
 

@@ -21,7 +21,7 @@ from tradeguard.model.money import STABLECOINS, dec, quantize_down
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.strategies.base import Strategy, register
-from tradeguard.strategies.exits import ExitRules, ExitTracker
+from tradeguard.strategies.exits import ExitRules, ExitTracker, TickGuard
 from tradeguard.strategies.token_unlock.calendar import load_calendar
 from tradeguard.strategies.token_unlock.schedule import UnlockSchedule, Window
 
@@ -29,7 +29,7 @@ _KNOWN = frozenset(
     {
         "calendar", "symbols", "min_supply_pct", "lead_h", "lag_h", "short", "position_pct",
         "min_order_usd", "quote_usd", "reentry_cooldown_h", "stop_loss_pct", "take_profit_pct",
-        "trailing_stop_pct", "trailing_activation_pct",
+        "trailing_stop_pct", "trailing_activation_pct", "max_tick_move_pct",
     }
 )  # fmt: skip
 _HOUR_MS = 3_600_000
@@ -38,6 +38,9 @@ _HOUR_MS = 3_600_000
 _HEADROOM = Decimal("0.98")
 _RETRY_MS = _HOUR_MS  # an entry the risk engine or the venue refused is tried again after this
 _EXIT_REASONS = ("stop_loss", "take_profit", "trailing_stop")
+# A quote stamped further than this ahead of the market time moves it only once another
+# message (not a repeat of it) is that far ahead too: one bad timestamp would end every window.
+_MAX_TIME_JUMP_MS = _HOUR_MS
 
 
 def _dec_param(params: dict[str, Any], key: str, default: str, lo: str, hi: str) -> Decimal:
@@ -69,6 +72,8 @@ class _Slot:
     next_try_ms: int = 0  # no entry attempt before this (after one was sent)
     spent: set[str] = field(default_factory=set)  # windows whose short was already opened
     passed: str = ""  # the window a spot holder sat out, until the entry after it
+    guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
+    quote_ts: int = 0  # the time of the last quote acted on: an older one came late
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -85,15 +90,18 @@ class _Slot:
             "next_try_ms": self.next_try_ms,
             "spent": sorted(self.spent),
             "passed": self.passed,
+            "last_price": str(self.guard.last),
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any], rules: ExitRules) -> _Slot:
+    def from_json(cls, doc: dict[str, Any], rules: ExitRules, guard: TickGuard) -> _Slot:
+        guard.last = Decimal(str(doc.get("last_price", "0")))
         slot = cls(
             resume_ms=int(doc.get("resume_ms", 0)),
             next_try_ms=int(doc.get("next_try_ms", 0)),
             spent=set(doc.get("spent", [])),
             passed=str(doc.get("passed", "")),
+            guard=guard,
         )
         t = doc.get("tracker")
         if t:
@@ -141,6 +149,7 @@ class TokenUnlock(Strategy):
             trailing_stop_pct=_dec_param(params, "trailing_stop_pct", "1.5", "0", "100"),
             trailing_activation_pct=_dec_param(params, "trailing_activation_pct", "3", "0", "1000"),
         )
+        self.max_tick_move_pct = _dec_param(params, "max_tick_move_pct", "50", "0", "90")
         self._symbols = _symbols(params, symbol)
         events = load_calendar(params["calendar"])
         self.schedules: dict[str, UnlockSchedule] = {}
@@ -156,10 +165,14 @@ class TokenUnlock(Strategy):
                     "or lower min_supply_pct"
                 )
             self.schedules[sym] = sched
-        self._slots = {sym: _Slot() for sym in self._symbols}
+        self._slots = {sym: _Slot(guard=self._guard()) for sym in self._symbols}
         # The latest market time seen. A fast replay's candles run ahead of the wall-clock
         # stamps of its quotes; unlock windows are read on market time, which never goes back.
         self._market_ms = 0
+        self._ahead_ms = 0  # a message's time far ahead of the market time, held back
+
+    def _guard(self) -> TickGuard:
+        return TickGuard(self.max_tick_move_pct)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -171,11 +184,17 @@ class TokenUnlock(Strategy):
 
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
+            slot = self._slots[quote.symbol]
+            if quote.ts < slot.quote_ts or not self._in_time(quote.ts):
+                return  # delivered out of order, or stamped far ahead (see _in_time)
+            slot.quote_ts = quote.ts
             self._step(quote.symbol, quote.mid, quote.ts)
 
     # decisions ------------------------------------------------------------------------------
     def _step(self, sym: str, price: Decimal, ts: int) -> None:
         ctx = self.ctx
+        if not self._slots[sym].guard.accept(price, ts):
+            return  # a lone price far from the last: acted on once another message confirms it
         ts = self._market_ms = max(ts, self._market_ms)
         if ctx is None or self.muted or ctx.open_order_count(self.id, sym):
             return
@@ -202,6 +221,19 @@ class TokenUnlock(Strategy):
         if self._open(sym, price, ts, reason, window):
             slot.next_try_ms = ts + _RETRY_MS
             slot.passed = ""
+
+    def _in_time(self, ts: int) -> bool:
+        """Whether a quote at `ts` may be acted on; the first one far ahead is held back.
+
+        Quotes only: candles come closed by the hub, in order, and a replay's may be hours
+        apart."""
+        far = self._market_ms and ts > self._market_ms + _MAX_TIME_JUMP_MS
+        if far and (not self._ahead_ms or ts == self._ahead_ms):
+            self._ahead_ms = ts  # the first (or a repeat): wait for a second message
+            return False
+        if ts > self._market_ms:
+            self._ahead_ms = 0
+        return True
 
     def _manage(
         self, sym: str, slot: _Slot, pos: Position, window: Window | None, price: Decimal, ts: int
@@ -323,4 +355,4 @@ class TokenUnlock(Strategy):
         self._market_ms = max(self._market_ms, int(state.get("market_ms", 0)))
         for sym, doc in (state.get("slots") or {}).items():
             if sym in self._slots:
-                self._slots[sym] = _Slot.from_json(doc, self.rules)
+                self._slots[sym] = _Slot.from_json(doc, self.rules, self._guard())
