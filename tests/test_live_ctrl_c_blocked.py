@@ -132,7 +132,11 @@ async def test_an_abandoned_callbacks_half_made_state_is_not_stored(
         rows = conn.execute("SELECT state FROM strategy_runs WHERE strategy_id = 'sleeper'")
         stored = [json.loads(s) if isinstance(s, str) else s for (s,) in rows]
         orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        (replay,) = conn.execute("SELECT value FROM kv_state WHERE key = 'replay.state'").fetchone()
     finally:
         conn.close()
     assert orders == 0
     assert all((s or {}).get("asked", 0) == 0 for s in stored), stored
+    # the run's own state row, which a start restores first, keeps it out too
+    kept = json.loads(json.loads(replay))["strategies"].get("sleeper") or {}
+    assert kept.get("asked", 0) == 0, kept
