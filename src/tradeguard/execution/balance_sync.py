@@ -11,8 +11,9 @@ the balances are applied only when each order the node has open on that venue is
 there with exactly the amount filled that the ledger has booked (read after the balances, a
 fill the balances include is in that list too), and the ledger's totals did not move while
 both were read (a fill booked meanwhile, whatever the time it took, is one the balances may
-predate); else the venue is skipped for this pass, with the reason in `waiting`. After a venue's balances are applied, `on_applied`
-lets the strategies holding legs without positions shrink them to what the venue holds.
+predate); else the venue is skipped for this pass, with the reason in `waiting`. After a
+venue's balances are applied, `on_applied` lets the strategies holding legs without positions
+shrink them to what the venue holds.
 """
 
 from __future__ import annotations
