@@ -1,7 +1,8 @@
 """Child process: a paper node takes the kill file and SIGKILLs itself at one step (argv[2]):
 
 - `taken`: the file renamed to its taken name, the kill not asked for (nothing stored);
-- `stored`: the kill stored (HALTED), nothing cancelled yet.
+- `stored`: the kill stored (HALTED), nothing cancelled yet;
+- `finished`: the kill done and its report stored, the taken file not removed yet.
 
 argv: tmp folder (tg.db, btc.csv, tg.kill) step.
 """
@@ -29,8 +30,10 @@ async def main(tmp: Path, step: str) -> None:
     await node.run()
     if step == "taken":
         node.kill_switch.trigger = _die  # type: ignore[method-assign]
-    else:
+    elif step == "stored":
         node.orders.cancel_all = _die  # type: ignore[method-assign]
+    else:
+        node.kill_switch.release = _die  # type: ignore[method-assign]
     Path(cfg.node.kill_sentinel).write_text("halt: drill\n")
     await node.poll_kill_sentinel()
     raise SystemExit("the node was not killed at the step")

@@ -98,7 +98,7 @@ def test_a_taken_file_a_stopped_node_left_is_dropped_only_when_its_kill_was_stor
     assert len(triggered) == 2
 
 
-@pytest.mark.parametrize("step", ["taken", "stored"])
+@pytest.mark.parametrize("step", ["taken", "stored", "finished"])
 def test_a_node_sigkilled_after_taking_the_kill_file_kills_once_at_the_next_start(
     tmp_path: Path, data_dir: Path, step: str
 ) -> None:

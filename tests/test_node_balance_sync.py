@@ -487,3 +487,45 @@ async def test_a_fill_the_ledger_has_not_booked_holds_the_sync_for_that_pass(
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_fill_booked_while_the_open_orders_are_read_is_no_adjustment(
+    tmp_path: Path,
+) -> None:
+    # The balances are read, then the venue's open orders. A resting order that fills between
+    # the two, booked from the user stream before the slow open-orders answer comes back, has
+    # the same amount filled on both sides: the balances predate that fill, the ledger holds
+    # it, and the difference must not become an adjustment (nor the ledger lose the fill).
+    async with seeded_exchange() as ex:
+        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        await node.start()
+        try:
+            placed = await node.submit(_resting_buy("0.002"))
+            assert placed.ok, placed.reason
+            order = placed.order
+            sync = node.balance_sync()
+            assert sync is not None
+            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            ex.faults.latency_ms_by_endpoint = {"/api/v3/openOrders": 2500}
+            task = asyncio.create_task(sync.sync_once())
+            await asyncio.sleep(0.4)  # the balances are read; the open orders are asked
+            ex.trade_through("BTCUSDT", "sell", "50000", "0.0015")
+            await eventually(lambda: order.filled == Decimal("0.0015"))  # booked (stream)
+            book = node.portfolio.book("binance")
+            assert book.total("BTC") == Decimal("1.0014985")
+            found = await task
+            assert found == []  # beyond the tolerance: it would be a false adjustment
+            assert book.total("BTC") == Decimal("1.0014985")  # the fill kept
+            assert "binance" in sync.waiting, sync.waiting
+            assert not [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert node.storage.load_balance_adjustments("binance") == []
+            assert book.total("BTC") == Decimal("1.0014985")  # the fill kept
+            ex.faults.latency_ms_by_endpoint = {}
+            await asyncio.sleep(2.1)
+            assert await sync.sync_once() == [] and sync.waiting == {}  # the next pass agrees
+        finally:
+            await node.stop()
+            node.close()

@@ -9,9 +9,11 @@ an asset from free to used and leaves its total, the figure compared, as it was;
 moves a total. So right after reading the balances the venue's open orders are read too, and
 the balances are applied only when each order the node has open on that venue is still open
 there with exactly the amount filled that the ledger has booked (read after the balances, a
-fill the balances include is in that list too); else the venue is skipped for this pass, with
-the order and both amounts in `waiting`. After a venue's balances are applied, `on_applied`
-lets the strategies holding legs without positions shrink them to what the venue holds.
+fill the balances include is in that list too), and the ledger's totals did not move while
+both were read (a fill booked meanwhile, whatever the time it took, is one the balances may
+predate); else the venue is skipped for this pass, with the reason in `waiting`. After a
+venue's balances are applied, `on_applied` lets the strategies holding legs without positions
+shrink them to what the venue holds.
 """
 
 from __future__ import annotations
@@ -126,13 +128,17 @@ class BalanceSync:
                 self.waiting[name] = why
                 log.info("balance sync: %s waits: %s", name, why)
                 continue
+            before = self._ledger_totals(name)
             try:
                 balances = await venue.fetch_balances()
                 unbooked = await self._unbooked_fills(name, venue)
             except VenueError as exc:
                 log.warning("balance sync: could not read balances of %s: %s", name, exc)
                 continue
-            late = unbooked or self.in_flight(name)
+            # a fill booked while reading: the balances may predate it, the ledger holds it
+            moved = self._ledger_totals(name) != before
+            moved_why = "the ledger booked a fill while the balances were read" if moved else ""
+            late = unbooked or moved_why or self.in_flight(name)
             if late:
                 # A fill not booked yet, or an order started while we were reading: the
                 # figures and the ledger may differ by fills, never an adjustment.
@@ -145,6 +151,10 @@ class BalanceSync:
             if self.on_applied is not None:
                 self.on_applied(name)
         return found
+
+    def _ledger_totals(self, venue: str) -> dict[str, Decimal]:
+        book = self.portfolio.book(venue)
+        return {asset: book.total(asset) for asset in book.assets()}
 
     async def _unbooked_fills(self, name: str, venue: Venue) -> str:
         """Why the balances just read may hold fills the ledger has not booked ("" when none

@@ -35,7 +35,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
             state = run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
             state.cursor_ts = ts
-            state.state = stored_state(strat)
+            state.state = state_to_store(node, strat)
             if strat.id in node._signal_ts:
                 state.last_signal_ts = node._signal_ts[strat.id]
             if strat.id in node._trade_ts:
@@ -51,6 +51,15 @@ def commit_candle(node: TradingNode, candles: list[Candle], i: int) -> None:
     """Commit everything candle `i` changed, with the cursor at that candle."""
     save_state(node, candles[i].ts, done_at(candles, i))
     node.storage.commit_unit()
+
+
+def state_to_store(node: TradingNode, strat: Strategy) -> Any:
+    """`strat`'s state to store now: its last stored one when a Ctrl-C abandoned one of its
+    callbacks (node.interrupt), which may have left it half-made, counting orders it asked for
+    that were dropped unsent."""
+    if strat.id in node.interrupts.abandoned:
+        return run_state(node, strat.id).state
+    return stored_state(strat)
 
 
 def stored_state(strat: Strategy) -> Any:
@@ -89,7 +98,7 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
         "cursor": ts,
         "cursor_n": done_at_ts,
         "stats": stats_json(node),
-        "strategies": {s.id: stored_state(s) for s in node.strategies},
+        "strategies": {s.id: state_to_store(node, s) for s in node.strategies},
         "signal_ts": node._signal_ts,
         "trade_ts": node._trade_ts,
         "curve_tail": curve.tail_text(),

@@ -14,7 +14,8 @@ The live loop can only notice it between two events: a strategy's market-data ca
 timeout) holds the loop. So a callback still running `ABANDON_AFTER_S` after the Ctrl-C is
 abandoned: `StrategyAbandoned` is raised into it (at its next Python step; a blocking sleep or
 socket read is interrupted by the signal), what it queued is dropped unsent (no order is
-journaled from it), a line names the strategy, and the stop goes on. No further strategy
+journaled from it), its state is not stored again (node.checkpoint: the one last checkpointed
+stands), a line names the strategy, and the stop goes on. No further strategy
 callback starts once the stop is asked for. A second Ctrl-C quits at once (exit 130; the next
 start reconciles what was in flight).
 
