@@ -150,3 +150,43 @@ async def test_close_cancels_the_round_in_flight(ex: SandboxExchange, request_lo
     await asyncio.wait_for(venue.close(), 5)  # the held round does not keep it open
     await asyncio.wait([pending], timeout=5)
     assert pending.cancelled()  # cancelled with the venue, not left waiting
+
+
+class FailsOnce(Listener):
+    """A listener whose first balances after `armed` raise (a full disk under its store)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    def on_balances(self, venue: str, balances: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise OSError("no space left on device")
+
+
+async def test_a_catch_up_that_raises_does_not_end_the_user_streams(
+    ex: SandboxExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue(ex, stream_user_data=True, ws_backoff_s=0.05, ws_backoff_max_s=0.05)
+    listener = FailsOnce()
+    venue.set_listener(listener)  # type: ignore[arg-type]
+    await venue.connect()
+    try:
+        ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])  # the house takes only our bid
+        await venue.submit(_buy("tgraise-1"))
+        await eventually(lambda: f"user:{ex.account_id('alice-key')}" in ex.ws_subscriptions())
+        listener.armed = True
+        assert ex.disconnect_websockets() >= 1
+        await eventually(lambda: venue.reconnects >= 1, timeout_s=15)
+        await eventually(lambda: f"user:{ex.account_id('alice-key')}" in ex.ws_subscriptions(), 15)
+        ex.trade_through(SYMBOL, "SELL", "49500", "0.01")  # its report sets off the catch-up
+        await eventually(lambda: not listener.armed, timeout_s=15)  # the catch-up raised
+        ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])
+        await venue.submit(_buy("tgraise-2"))
+        ex.trade_through(SYMBOL, "SELL", "49500", "0.01")
+        # the streams live on: the later fill arrives by them
+        await eventually(lambda: "tgraise-2" in {f.client_order_id for f in listener.fills}, 15)
+        assert "no space left on device" in caplog.text
+    finally:
+        await venue.close()

@@ -230,3 +230,45 @@ async def _skip_answer(reader: asyncio.StreamReader) -> None:
         if name.strip().lower() == "content-length":
             length = int(value)
     await reader.readexactly(length)
+
+
+async def test_the_guarded_server_keeps_every_setting_of_the_one_aiohttp_makes():
+    """`GuardedRunner` rebuilds aiohttp's server from its attributes: a setting that a newer
+    aiohttp passes some other way would be lost without a word; this fails instead."""
+    from aiohttp import web
+
+    from tradeguard.sandbox.conn_guard import GuardedRunner
+
+    settings: dict[str, Any] = {"access_log": None, "handler_cancellation": True}
+    plain = web.AppRunner(web.Application(), keepalive_timeout=7.0, **settings)
+    guarded = GuardedRunner(web.Application(), ConnLimits(idle_s=7.0), **settings)
+    await plain.setup()
+    await guarded.setup()
+    try:
+        made, ours = plain.server, guarded.server
+        assert made is not None and ours is not None
+        assert type(ours).__mro__[1] is type(made)
+        # the app's handler and request factory are bound to each one's own app
+        differ = {"request_handler", "request_factory", "_connections"}
+        mine = {k: v for k, v in vars(ours).items() if k not in differ | {"limits"}}
+        theirs = {k: v for k, v in vars(made).items() if k not in differ}
+        assert mine.keys() == theirs.keys()
+        assert mine == theirs
+        for name in ("request_handler", "request_factory"):
+            assert getattr(ours, name).__func__ is getattr(made, name).__func__
+    finally:
+        await plain.cleanup()
+        await guarded.cleanup()
+
+
+def test_the_connection_state_the_deadlines_read_is_still_aiohttps():
+    """The deadlines read aiohttp's own connection state (conn_guard.py); an aiohttp that
+    renamed any of it would fail here, naming it, besides the timings above."""
+    from aiohttp.web_protocol import RequestHandler
+
+    slots: set[str] = set()
+    for cls in RequestHandler.__mro__:
+        slots |= set(getattr(cls, "__slots__", ()))
+    read = ["_upgraded", "_payload_parser", "_force_close", "_close", "_request_count"]
+    read += ["_messages", "_current_request", "_loop"]
+    assert [name for name in read if name not in slots] == []

@@ -20,6 +20,7 @@ class ApiConfig(_Strict):
     tls_certfile: str | None = None
     tls_keyfile: str | None = Field(default=None, validate_default=True)
     # failed authentications per client IP per minute before it gets 429 for the rest of it
+    # (and wrong TOTP codes per token: its second factor is then not checked either)
     auth_failures_per_min: int = Field(default=10, ge=1, le=10_000)
     # failed authentications per minute from one network (an IPv6 /48, an IPv4 /24: clients
     # rotating addresses) before all of it gets 429; unset: 5 x auth_failures_per_min

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import ipaddress
 import os
@@ -314,20 +315,27 @@ class _Buckets:
         self.limit, self.window_s, self.cap = limit, window_s, cap
         # the latest `limit` failures of each key: whether it is locked out depends on no more
         self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        # keys an eviction found locked out, set aside until their lockout ends (by when, in
+        # `_ends`) so that the next eviction does not look at them again
+        self._held: dict[str, deque[float]] = {}
+        self._ends: list[tuple[float, str]] = []
         self._full_until = 0.0  # every key locked out: a new key is held off until then
 
     def __len__(self) -> int:
-        return len(self._fails)
+        return len(self._fails) + len(self._held)
 
     def wait(self, key: str, now: float) -> float:
         """Seconds `key` must wait (0 when it may try)."""
         q = self._fails.get(key)
         if q is None:
+            q = self._held.get(key)
+        if q is None:
             return max(0.0, self._full_until - now)
         while q and now - q[0] > self.window_s:
             q.popleft()
         if not q:
-            del self._fails[key]
+            self._fails.pop(key, None)
+            self._held.pop(key, None)  # its entry in `_ends` is skipped when reached
             return 0.0
         if len(q) < self.limit:
             return 0.0
@@ -336,10 +344,12 @@ class _Buckets:
     def fail(self, key: str, now: float) -> None:
         q = self._fails.get(key)
         if q is None:
-            if len(self._fails) >= self.cap and not self._evict(now):
+            q = self._held.get(key)
+        if q is None:
+            if len(self) >= self.cap and not self._evict(now):
                 return  # not counted: `wait` holds it off while the table is full
             q = self._fails[key] = deque(maxlen=self.limit)
-        else:
+        elif key in self._fails:
             self._fails.move_to_end(key)
         q.append(now)
 
@@ -350,14 +360,30 @@ class _Buckets:
         """Drop the least recently failed key that is not locked out; False if all are."""
         if now < self._full_until:
             return False
-        soonest = float("inf")
-        for key, q in self._fails.items():
+        self._release(now)
+        while self._fails:
+            key, q = next(iter(self._fails.items()))
+            del self._fails[key]
             if not self._locked(q, now):
-                del self._fails[key]  # the loop ends here: the dict is not read on
                 return True
-            soonest = min(soonest, q[0] + self.window_s)
-        self._full_until = soonest
+            self._held[key] = q  # looked at once, not again until its lockout ends
+            heapq.heappush(self._ends, (q[0] + self.window_s, key))
+        self._full_until = self._ends[0][0] if self._ends else now
         return False
+
+    def _release(self, now: float) -> None:
+        """Put back, as the least recently failed, the set-aside keys whose lockout ended."""
+        while self._ends and self._ends[0][0] < now:
+            _, key = heapq.heappop(self._ends)
+            q = self._held.get(key)
+            if q is None:
+                continue  # dropped meanwhile
+            if self._locked(q, now):  # failed again meanwhile: locked out for longer
+                heapq.heappush(self._ends, (q[0] + self.window_s, key))
+                continue
+            del self._held[key]
+            self._fails[key] = q
+            self._fails.move_to_end(key, last=False)
 
 
 WIDE_FACTOR = 5  # the wider network's threshold, in multiples of one client's, by default

@@ -118,8 +118,24 @@ bot_trader: Any = Depends(require(Role.TRADER, bots=True))
 state_dep: Any = Depends(api_state)
 
 
-def second_factor(state: ApiState, who: Principal, request: Request, action: str) -> None:
-    """Check the TOTP code in X-TOTP for `action`; raise 401 saying what is wrong."""
+def second_factor(
+    state: ApiState, who: Principal, request: Request, action: str, held: bool = True
+) -> None:
+    """Check the TOTP code in X-TOTP for `action`; raise 401 saying what is wrong.
+
+    Wrong codes count against the token too: past `api.auth_failures_per_min` of them within
+    the minute its codes are not checked (429) until they age out, from whatever address, so a
+    holder of the token cannot guess them without end. The kill is checked still (`held=False`):
+    the emergency stop above all.
+    """
+    guesses = f"totp of token {who.token.id}"
+    wait = state.limiter.blocked_for(guesses) if held else 0.0
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many wrong TOTP codes for token {who.token.name!r}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     code = request.headers.get("x-totp")
     if not code:
         state.limiter.fail(who.client)
@@ -130,5 +146,6 @@ def second_factor(state: ApiState, who: Principal, request: Request, action: str
         state.tokens.verify_totp(who.token.id, code, state.passphrase)
     except AuthError as exc:
         state.limiter.fail(who.client)
+        state.limiter.fail(guesses)
         state.audit("api.totp_failed", who, {"action": action}, "warning")
         raise HTTPException(401, str(exc)) from None

@@ -386,7 +386,15 @@ class CcxtVenue(CcxtQuoteStream):
                 self.user_stream.on_message()
             if failures:
                 failures = 0
-                await self._catch_up()
+                try:
+                    await self._catch_up()
+                except Exception as exc:  # the stream lives on: this message is handled still
+                    log.warning(
+                        "venue %s: catch-up after the %s stream came back failed: %s",
+                        self.name,
+                        what,
+                        redact(f"{type(exc).__name__}: {exc}"),
+                    )
             try:
                 handle(items)
             except Exception:

@@ -67,7 +67,7 @@ async def queued_kill(api: ApiState, reason: str, by: str, flatten: bool = False
 def kill_second_factor(api: ApiState, who: Principal, request: Request) -> None:
     """Refuse (403) a kill without a valid TOTP code while api.require_totp_for_kill holds."""
     try:
-        second_factor(api, who, request, "kill")
+        second_factor(api, who, request, "kill", held=False)
     except HTTPException as exc:
         api.audit("api.kill_refused", who, {"why": str(exc.detail)}, "warning")
         raise HTTPException(

@@ -1,0 +1,51 @@
+"""A holder of a token (stolen, say) cannot guess its TOTP codes without end: after
+`api.auth_failures_per_min` wrong codes for one token within the minute, its second factor is
+not checked for the rest of it (429, from any address), while the emergency stop with a valid
+code still halts. Before, every wrong code was a plain 401 and the next guess was checked again:
+one in some 333,000 guesses hits one of the three codes accepted at any time."""
+
+from __future__ import annotations
+
+import time
+
+from test_api_support import bearer, build_app, client, replayed_node
+from tradeguard.model import TradingState
+
+
+def _wrong(totp) -> str:
+    now = time.time()
+    valid = {totp.at(now + drift) for drift in (-60, -30, 0, 30, 60)}
+    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555", "666666")
+                if c not in valid)  # fmt: skip
+
+
+async def test_wrong_totp_codes_for_one_token_are_held_off_after_the_limit(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    node.config.api.trusted_proxies = ["127.0.0.1"]  # the test client's address
+    app, tokens = build_app(node, failures_per_min=3)
+    wrong = {**bearer(tokens.trader), "X-TOTP": _wrong(tokens.trader_totp)}
+    flatten = {"reason": "guess", "flatten": True}
+    async with client(app) as http:
+        codes = []
+        for n in range(5):  # from a new address each time: the token is what counts
+            headers = {**wrong, "X-Forwarded-For": f"203.0.{n}.9"}
+            r = await http.post("/api/v1/kill", json=flatten, headers=headers)
+            codes.append(r.status_code)
+        assert codes == [401, 401, 401, 429, 429], codes
+        held = await http.post(
+            "/api/v1/kill", json=flatten, headers=bearer(tokens.trader, tokens.trader_totp)
+        )
+        assert held.status_code == 429, held.text  # not checked while held, right or wrong
+        assert "too many wrong TOTP codes" in held.json()["detail"]
+        assert int(held.headers["retry-after"]) > 0
+        assert node.risk.state is TradingState.ACTIVE
+        # the emergency stop above all: a valid code still halts
+        r = await http.post(
+            "/api/v1/kill",
+            json={"reason": "real"},
+            headers=bearer(tokens.trader, tokens.trader_totp),
+        )
+    assert r.status_code == 200, r.text
+    assert node.risk.state is TradingState.HALTED
+    node.close()
