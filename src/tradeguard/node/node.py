@@ -264,11 +264,18 @@ class TradingNode:
 
     # running -----------------------------------------------------------------------------------
     async def submit(
-        self, intent: OrderIntent, before_send: Callable[[Order], None] | None = None
+        self,
+        intent: OrderIntent,
+        before_send: Callable[[Order], None] | None = None,
+        gate: Callable[[], SubmitResult | None] | None = None,
     ) -> SubmitResult:
         """Send an intent down the one order path (risk -> journal -> venue); `before_send`
-        as in `OrderManager.submit`."""
+        as in `OrderManager.submit`. `gate()` may deny the intent with no await between it and
+        the journal, so what it reads (open orders, positions) cannot change in between."""
         await self.ensure_market_data(intent.venue, intent.symbol)
+        denied = gate() if gate is not None else None
+        if denied is not None:  # refused before the order path: no risk denial to count
+            return denied
         result = await self.orders.submit(intent, before_send)
         self.stats.orders += result.ok
         self.stats.denied += result.status == "denied"

@@ -1,0 +1,94 @@
+"""A reduce_only order under a bot's name on POST /api/v1/orders: it closes the bot's own
+position, never the account's, so it cannot open, grow or flip what the bot holds."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from bots_support import SYMBOL, mid, quote, rig
+
+
+def _order(bot: str, side: str, amount: str, **extra: object) -> dict[str, object]:
+    return {"strategy_id": bot, "venue": "paper", "symbol": SYMBOL, "side": side,
+            "amount": amount, **extra}  # fmt: skip
+
+
+def _held(r, sid: str) -> Decimal:
+    pos = r.node.portfolio.positions.get(("paper", SYMBOL, sid))
+    return pos.quantity if pos is not None else Decimal(0)
+
+
+async def _fill(r, body: dict[str, object]) -> None:
+    sent = (await r.http.post("/api/v1/orders", json=body, headers=r.trader)).json()
+    assert sent["status"] == "submitted", sent
+    await quote(r.node, mid(r.node))
+
+
+async def test_a_stopped_bot_holding_nothing_cannot_sell_the_accounts_coins(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _fill(r, _order("manual", "buy", "0.001"))  # the account holds BTC, alpha none
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 200, stop.text
+        body = _order("alpha", "sell", "0.0005", reduce_only=True)
+        checked = (await r.http.post("/api/v1/risk/validate", json=body, headers=r.trader)).json()
+        assert checked["approved"] is False and checked["code"] == "BOT_NOT_REDUCING", checked
+        sent = (await r.http.post("/api/v1/orders", json=body, headers=r.trader)).json()
+        assert sent["status"] == "denied" and sent["code"] == "BOT_NOT_REDUCING", sent
+        assert "alpha holds 0" in sent["reason"] and "0.0005" in sent["reason"], sent
+        await quote(r.node, mid(r.node))
+        assert _held(r, "alpha") == 0
+        assert _held(r, "manual") == Decimal("0.001")
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_bot_close_bigger_than_its_position_is_refused(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _fill(r, _order("manual", "buy", "0.002"))
+        # alpha's entry goes through its gate; its own close then sells what it holds
+        conf = (
+            await r.http.post(
+                "/api/v1/safety/validate-trade",
+                headers=r.alpha,
+                json={"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.75"},
+            )
+        ).json()
+        done = (await r.http.post("/api/v1/trades/execute", headers=r.alpha, json={
+            "bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.75",
+            "confirmation_id": conf["confirmation_id"]})).json()  # fmt: skip
+        assert done["status"] == "submitted", done
+        await quote(r.node, mid(r.node))
+        held = _held(r, "alpha")
+        assert held > 0
+        # twice what alpha holds: the account's net would cover it, alpha's position would flip
+        body = _order("alpha", "sell", str(held * 2), reduce_only=True)
+        sent = (await r.http.post("/api/v1/orders", json=body, headers=r.trader)).json()
+        assert sent["status"] == "denied" and sent["code"] == "BOT_NOT_REDUCING", sent
+        # a buy while long grows it
+        body = _order("alpha", "buy", str(held), reduce_only=True)
+        sent = (await r.http.post("/api/v1/orders", json=body, headers=r.trader)).json()
+        assert sent["status"] == "denied" and sent["code"] == "BOT_NOT_REDUCING", sent
+        # two closes of the whole position sent at once: one works, the other is refused
+        above = (mid(r.node) * Decimal("1.01")).quantize(Decimal("0.01"))  # it rests
+        body = _order("alpha", "sell", str(held), reduce_only=True, type="limit", price=str(above))
+        answers = await asyncio.gather(
+            *(r.http.post("/api/v1/orders", json=body, headers=r.trader) for _ in range(2))
+        )
+        out = sorted((a.json() for a in answers), key=lambda o: o["status"])
+        assert [o["status"] for o in out] == ["denied", "submitted"], out
+        assert out[0]["code"] == "BOT_NOT_REDUCING" and "already work" in out[0]["reason"], out
+        # the one exact close still passes (as a market order it fills on the next candle)
+        first = out[1]["client_order_id"]
+        cancel = await r.http.post(f"/api/v1/orders/{first}/cancel", headers=r.trader)
+        assert cancel.status_code == 200, cancel.text
+        await _fill(r, _order("alpha", "sell", str(held), reduce_only=True))
+        assert _held(r, "alpha") == 0
+        assert _held(r, "manual") == Decimal("0.002")
+    finally:
+        await r.http.aclose()
+        r.node.close()
