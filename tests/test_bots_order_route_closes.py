@@ -81,7 +81,8 @@ async def test_a_bot_close_bigger_than_its_position_is_refused(tmp_path, data_di
         )
         out = sorted((a.json() for a in answers), key=lambda o: o["status"])
         assert [o["status"] for o in out] == ["denied", "submitted"], out
-        assert out[0]["code"] == "BOT_NOT_REDUCING" and "already work" in out[0]["reason"], out
+        assert out[0]["code"] == "BOT_NOT_REDUCING" and "already work" in out[0]["reason"]
+        assert "/api/v1/bots/alpha/close-positions" in out[0]["reason"], out
         # the one exact close still passes (as a market order it fills on the next candle)
         first = out[1]["client_order_id"]
         cancel = await r.http.post(f"/api/v1/orders/{first}/cancel", headers=r.trader)

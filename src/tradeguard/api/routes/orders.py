@@ -67,7 +67,12 @@ def _bot_not_closing(node: TradingNode, intent: OrderIntent) -> tuple[str, str] 
     amount = intent.amount
     if is_reducing(held, side) and isinstance(amount, Decimal) and amount <= abs(held) - working:
         return None
-    also = f", and closes of {plain(working)} already work" if working else ""
+    also = (
+        f", and closes of {plain(working)} already work (POST {API}/bots/{sid}/close-positions "
+        "closes it whole, cancelling its resting closes first)"
+        if working
+        else ""
+    )
     return "BOT_NOT_REDUCING", (
         f"order denied: reduce_only {side.value} {amount} of {symbol} as bot {sid} would open "
         f"or grow its position, not close it: {sid} holds {plain(held)} on {venue}{also}; a "
