@@ -81,7 +81,7 @@ async def test_a_bot_close_bigger_than_its_position_is_refused(tmp_path, data_di
         )
         out = sorted((a.json() for a in answers), key=lambda o: o["status"])
         assert [o["status"] for o in out] == ["denied", "submitted"], out
-        assert out[0]["code"] == "BOT_NOT_REDUCING" and "already work" in out[0]["reason"]
+        assert out[0]["code"] == "BOT_NOT_REDUCING" and "already work" in out[0]["reason"], out
         assert "/api/v1/bots/alpha/close-positions" in out[0]["reason"], out
         # the one exact close still passes (as a market order it fills on the next candle)
         first = out[1]["client_order_id"]
@@ -90,6 +90,26 @@ async def test_a_bot_close_bigger_than_its_position_is_refused(tmp_path, data_di
         await _fill(r, _order("alpha", "sell", str(held), reduce_only=True))
         assert _held(r, "alpha") == 0
         assert _held(r, "manual") == Decimal("0.002")
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_risk_validate_answers_a_bot_refusal_in_the_shape_of_any_other(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        url = "/api/v1/risk/validate"
+        plain = await r.http.post(url, json=_order("manual", "buy", "0.0005"), headers=r.trader)
+        entry = await r.http.post(url, json=_order("beta", "buy", "0.0005"), headers=r.trader)
+        close = await r.http.post(url, json=_order("beta", "sell", "0.0005", reduce_only=True),
+                                  headers=r.trader)  # fmt: skip
+        assert plain.json()["approved"] is True, plain.json()
+        for denied, code in ((entry, "BOT_ORDER_ROUTE"), (close, "BOT_NOT_REDUCING")):
+            out = denied.json()
+            assert out["approved"] is False and out["code"] == code, out
+            # a client reads one shape: every key a risk decision has, the rule named
+            assert set(out) == set(plain.json()), out
+            assert out["rule"] == "bot", out
     finally:
         await r.http.aclose()
         r.node.close()

@@ -198,8 +198,9 @@ async def validate(
             "reason": f"unknown venue {intent.venue!r}; known: {sorted(node.venues)}",
         }
     as_bot = bot_refusal(node, intent)
-    if as_bot is not None:
-        return {"approved": False, "code": as_bot[0], "reason": as_bot[1]}
+    if as_bot is not None:  # the shape of a risk decision's answer: one for a client to read
+        return {"approved": False, "code": as_bot[0], "reason": as_bot[1], "rule": "bot",
+                "value": None, "limit": None, "price_bound": None}  # fmt: skip
     decision = node.risk.check(intent, node.orders, node.market, dry_run=True)
     api.audit("api.validate", who, {"symbol": intent.symbol, "code": decision.code})
     return {
