@@ -113,3 +113,35 @@ async def test_risk_validate_answers_a_bot_refusal_in_the_shape_of_any_other(tmp
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def _bot_trade(r, side: str) -> dict[str, object]:
+    ask = {"bot_id": "alpha", "symbol": SYMBOL, "side": side, "score": "0.75"}
+    conf = await r.http.post("/api/v1/safety/validate-trade", json=ask, headers=r.alpha)
+    assert conf.json()["approved"], conf.json()
+    body = {**ask, "confirmation_id": conf.json()["confirmation_id"]}
+    done = (await r.http.post("/api/v1/trades/execute", json=body, headers=r.alpha)).json()
+    assert done["status"] == "submitted", done
+    await quote(r.node, mid(r.node))
+    return done
+
+
+async def test_a_close_sent_as_a_bot_cannot_pass_for_one_of_its_venue_exits(tmp_path, data_dir):
+    # The bot's own machinery tells its venue exits by signal keys; an order from outside
+    # carrying them was left resting when the bot closed, and sold again once it filled.
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _fill(r, _order("manual", "buy", "0.002"))
+        await _bot_trade(r, "buy")
+        held = _held(r, "alpha")
+        above = (mid(r.node) * Decimal("1.01")).quantize(Decimal("0.01"))
+        for signal in ({"native": True}, {"exit_plan": f"paper|{SYMBOL}|alpha"}):
+            body = _order("alpha", "sell", str(held), reduce_only=True, type="limit",
+                          price=str(above), signal=signal)  # fmt: skip
+            sent = await r.http.post("/api/v1/orders", json=body, headers=r.trader)
+            assert sent.status_code == 422, sent.text
+            assert "signal" in sent.text and next(iter(signal)) in sent.text, sent.text
+        assert not [o for o in r.node.orders.open.values() if o.strategy_id == "alpha"]
+    finally:
+        await r.http.aclose()
+        r.node.close()
