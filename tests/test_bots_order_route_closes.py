@@ -145,3 +145,33 @@ async def test_a_close_sent_as_a_bot_cannot_pass_for_one_of_its_venue_exits(tmp_
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_strategy_intent_under_a_bots_name_is_held_to_the_same_gate(tmp_path, data_dir):
+    # A strategy's id may not be a bot's name, but the context takes an intent of any id: one
+    # under a stopped bot's name opened a position for it, past its stop and its limits.
+    from tradeguard.model.enums import OrderType, Side
+    from tradeguard.model.order import OrderIntent
+
+    r = await rig(tmp_path, data_dir)
+    try:
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 200, stop.text
+        entry = OrderIntent("alpha", "paper", SYMBOL, Side.BUY, Decimal("0.01"), OrderType.MARKET)
+        close = OrderIntent("alpha", "paper", SYMBOL, Side.SELL, Decimal("0.01"),
+                            OrderType.MARKET, reduce_only=True)  # fmt: skip
+        r.node._ctx.emit(entry)
+        r.node._ctx.emit(close)
+        await r.node._drain()
+        await quote(r.node, mid(r.node))
+        assert not [o for o in r.node.orders.orders.values() if o.strategy_id == "alpha"]
+        assert _held(r, "alpha") == 0
+        events = await r.http.get("/api/v1/events", params={"kind_prefix": "risk.denied"},
+                                  headers=r.trader)  # fmt: skip
+        denied = [e for e in events.json()["items"] if e["strategy_id"] == "alpha"]
+        codes = sorted(e["data"]["code"] for e in denied)
+        assert codes == ["BOT_DISABLED", "BOT_NOT_REDUCING"], denied
+    finally:
+        await r.http.aclose()
+        r.node.close()

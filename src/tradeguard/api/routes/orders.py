@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,70 +13,13 @@ from tradeguard.api.schemas import IntentRequest
 from tradeguard.api.serialisers import clean, fill_json, order_json, page, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
-from tradeguard.bots.gate import is_reducing
 from tradeguard.execution.order_manager import SubmitResult
-from tradeguard.model.money import ZERO, plain
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.money import plain
+from tradeguard.node.bot_orders import bot_refusal
 from tradeguard.node.pause import pauses_of
-from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
-
-
-def bot_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
-    """(code, reason) refusing an order that would trade as a signal bot past its gate, or None.
-
-    A bot's entries pass its own limits, cooldown, one position and emergency stop on the bot
-    routes only; here its id may send reduce-only orders (a target, a close) of what the bot
-    itself holds, and nothing more."""
-    row = next((b for b in BotRows(node.db).bots() if b.name == intent.strategy_id), None)
-    if row is None:
-        return None
-    sid = intent.strategy_id
-    if intent.reduce_only:
-        return _bot_not_closing(node, intent)
-    route = (
-        f"its entries go through POST {API}/safety/validate-trade and {API}/trades/execute "
-        f"(its limits, cooldown and one position); {API}/orders takes only reduce_only orders "
-        "for a bot"
-    )
-    if not row.enabled:
-        return "BOT_DISABLED", f"order denied: {sid} is a signal bot and is disabled; {route}"
-    return "BOT_ORDER_ROUTE", f"order denied: strategy_id {sid!r} is a signal bot: {route}"
-
-
-def _bot_not_closing(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
-    """Refuse a bot's reduce_only order that its own position does not cover.
-
-    The risk engine's reduce-only check reads the account's net position on the symbol, which
-    other strategies' holdings make up too: a bot holding nothing could sell them (a short
-    opened past its stop and limits), or sell more than it holds (its position flipped). Its
-    closes already working (a trigger waits, so it counts only against the position) count."""
-    sid, venue, symbol, side = intent.strategy_id, intent.venue, intent.symbol, intent.side
-    pos = node.portfolio.positions.get((venue, symbol, sid))
-    held = pos.quantity if pos is not None else ZERO
-    working = ZERO
-    if not intent.type.is_trigger:
-        for o in node.orders.open.values():
-            if (o.strategy_id, o.venue, o.symbol, o.side) == (sid, venue, symbol, side) and (
-                o.reduce_only and not o.type.is_trigger
-            ):
-                working += o.remaining
-    amount = intent.amount
-    if is_reducing(held, side) and isinstance(amount, Decimal) and amount <= abs(held) - working:
-        return None
-    also = (
-        f", and closes of {plain(working)} already work (POST {API}/bots/{sid}/close-positions "
-        "closes it whole, cancelling its resting closes first)"
-        if working
-        else ""
-    )
-    return "BOT_NOT_REDUCING", (
-        f"order denied: reduce_only {side.value} {amount} of {symbol} as bot {sid} would open "
-        f"or grow its position, not close it: {sid} holds {plain(held)} on {venue}{also}; a "
-        "bot's reduce_only order closes the bot's own position only"
-    )
 
 
 router = APIRouter(tags=["orders"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
@@ -230,13 +172,8 @@ async def post_order(
         # An outside system trading as a paused strategy is held to the pause as well.
         result = SubmitResult("denied", None, refusal.code, refusal.reason or "")
     else:
-
-        def as_bot() -> SubmitResult | None:
-            # run next to the journal: two closes sent at once see each other working
-            why = bot_refusal(api.node, intent)
-            return None if why is None else SubmitResult("denied", None, *why)
-
-        result = await api.node.submit(intent, gate=as_bot)
+        # checked next to the journal: two closes sent at once see each other working
+        result = await api.node.submit(intent, gate=lambda: bot_refusal(api.node, intent))
     out: dict[str, Any] = {
         "status": result.status,
         "code": result.code or "OK",
