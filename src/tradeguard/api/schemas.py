@@ -23,6 +23,7 @@ SIGNAL_DEPTH = 8  # levels of nesting a signal may have
 
 # A reason is stored (the kill switch's, persisted before it acts): PostgreSQL stores no NUL.
 NO_NUL = r"^[^\x00]*$"
+BOT_EXIT_KEYS = frozenset({"native", "exit_plan"})  # signal keys a bot's venue exits carry
 STRATEGY_ID = r"^[A-Za-z0-9_.:-]{1,40}$"
 VENUE_NAME = r"^[a-z0-9_-]{1,32}$"
 
@@ -140,6 +141,12 @@ class IntentRequest(_Body):
     @classmethod
     def _small_signal(cls, v: dict[str, Any]) -> dict[str, Any]:
         plain_json(v, "signal")
+        for key in BOT_EXIT_KEYS & v.keys():
+            # the bots' exit machinery tells its own venue exits by these: an order from outside
+            # taken for one is neither cancelled before the bot's close nor counted as a close
+            raise ValueError(
+                f"signal.{key} is reserved for a signal bot's own exit orders; use another key"
+            )
         size = len(json.dumps(v, default=str))
         if size > MAX_SIGNAL_BYTES:
             raise ValueError(f"signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}")

@@ -186,6 +186,12 @@ class OrderManager(FillApplication):
         )
         return SubmitResult("denied", None, "ORDER_STATE_UNKNOWN", reason)
 
+    def refuse(self, intent: OrderIntent, code: str, reason: str) -> SubmitResult:
+        """Deny an intent before the risk engine, audited as a risk denial is."""
+        self._publish(EventKind.RISK_DENIED, self.clock.now_ms(), intent,
+                      {"code": code, "reason": reason})  # fmt: skip
+        return SubmitResult("denied", None, code, reason)
+
     def journal_submitted(self, orders: tuple[Order, ...], now: int, reason: str = "") -> None:
         """Journal new orders as SUBMITTED in one commit, before anything is sent."""
         with self.storage.transaction():

@@ -34,6 +34,7 @@ from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
+from tradeguard.node.bot_orders import bot_refusal
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
@@ -264,12 +265,20 @@ class TradingNode:
 
     # running -----------------------------------------------------------------------------------
     async def submit(
-        self, intent: OrderIntent, before_send: Callable[[Order], None] | None = None
+        self,
+        intent: OrderIntent,
+        before_send: Callable[[Order], None] | None = None,
+        gate: Callable[[], tuple[str, str] | None] | None = None,
     ) -> SubmitResult:
         """Send an intent down the one order path (risk -> journal -> venue); `before_send`
-        as in `OrderManager.submit`."""
+        as in `OrderManager.submit`. `gate()` may deny the intent, (code, reason), with no
+        await between it and the journal: what it reads (open orders, positions) holds."""
         await self.ensure_market_data(intent.venue, intent.symbol)
-        result = await self.orders.submit(intent, before_send)
+        why = gate() if gate is not None else None
+        if why is not None:
+            result = self.orders.refuse(intent, *why)
+        else:
+            result = await self.orders.submit(intent, before_send)
         self.stats.orders += result.ok
         self.stats.denied += result.status == "denied"
         return result
@@ -436,7 +445,9 @@ class TradingNode:
             queue.clear()
             for intent in intents:
                 self._record_signal(intent)
-                await self.submit(intent)
+                # an id no strategy of this node has may be a signal bot's: held to its gate
+                own = any(s.id == intent.strategy_id for s in self.strategies)
+                await self.submit(intent, gate=None if own else partial(bot_refusal, self, intent))
 
     def _record_signal(self, intent: OrderIntent) -> None:
         self._signal_ts[intent.strategy_id] = self.clock.now_ms()

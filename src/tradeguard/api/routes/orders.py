@@ -15,33 +15,11 @@ from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
-from tradeguard.model.order import OrderIntent
+from tradeguard.node.bot_orders import bot_refusal
 from tradeguard.node.pause import pauses_of
-from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
-
-
-def bot_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
-    """(code, reason) refusing an order that would trade as a signal bot past its gate, or None.
-
-    A bot's entries pass its own limits, cooldown, one position and emergency stop on the bot
-    routes only; here its id may send reduce-only orders (a target, a close) and nothing more."""
-    if intent.reduce_only:
-        return None
-    row = next((b for b in BotRows(node.db).bots() if b.name == intent.strategy_id), None)
-    if row is None:
-        return None
-    sid = intent.strategy_id
-    route = (
-        f"its entries go through POST {API}/safety/validate-trade and {API}/trades/execute "
-        f"(its limits, cooldown and one position); {API}/orders takes only reduce_only orders "
-        "for a bot"
-    )
-    if not row.enabled:
-        return "BOT_DISABLED", f"order denied: {sid} is a signal bot and is disabled; {route}"
-    return "BOT_ORDER_ROUTE", f"order denied: strategy_id {sid!r} is a signal bot: {route}"
 
 
 router = APIRouter(tags=["orders"], responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
@@ -162,8 +140,9 @@ async def validate(
             "reason": f"unknown venue {intent.venue!r}; known: {sorted(node.venues)}",
         }
     as_bot = bot_refusal(node, intent)
-    if as_bot is not None:
-        return {"approved": False, "code": as_bot[0], "reason": as_bot[1]}
+    if as_bot is not None:  # the shape of a risk decision's answer: one for a client to read
+        return {"approved": False, "code": as_bot[0], "reason": as_bot[1], "rule": "bot",
+                "value": None, "limit": None, "price_bound": None}  # fmt: skip
     decision = node.risk.check(intent, node.orders, node.market, dry_run=True)
     api.audit("api.validate", who, {"symbol": intent.symbol, "code": decision.code})
     return {
@@ -189,14 +168,12 @@ async def post_order(
     intent = body.to_intent(who.by)
     pauses = pauses_of(api.node)
     refusal = pauses.refuses(intent, ()) if intent.strategy_id in pauses.ids else None
-    as_bot = bot_refusal(api.node, intent)
     if refusal is not None:
         # An outside system trading as a paused strategy is held to the pause as well.
         result = SubmitResult("denied", None, refusal.code, refusal.reason or "")
-    elif as_bot is not None:
-        result = SubmitResult("denied", None, *as_bot)
     else:
-        result = await api.node.submit(intent)
+        # checked next to the journal: two closes sent at once see each other working
+        result = await api.node.submit(intent, gate=lambda: bot_refusal(api.node, intent))
     out: dict[str, Any] = {
         "status": result.status,
         "code": result.code or "OK",
