@@ -283,14 +283,21 @@ class UniswapV2Venue(Venue):
         journaled rejects it in words; after, the order is in flight until a lookup answers."""
         try:
             return await self._submit(order)
-        except (AmbiguousVenueError, DefinitiveVenueError):
+        except AmbiguousVenueError:
             raise
+        except DefinitiveVenueError as exc:
+            # A swap broadcast and not known to have failed may still mine: a refusal met after
+            # it (a fee bump past the cap, a chain id that changed) leaves the order in flight.
+            if exc.code == "REVERTED" or not self._swap_sent(order.client_order_id):
+                raise
+            raise AmbiguousVenueError(
+                self.name,
+                f"swap sent, still pending: {str(exc).removeprefix(self.name + ': ')}",
+                exc.code,
+            ) from None
         except _rpc_errors() as exc:
             text = _first_line(exc)
-            sent = any(
-                r.kind != "approve" for r in self.store.for_order(self.name, order.client_order_id)
-            )
-            if sent:
+            if self._swap_sent(order.client_order_id):
                 raise AmbiguousVenueError(
                     self.name, f"swap sent, outcome unknown: {text}"
                 ) from None
@@ -298,6 +305,13 @@ class UniswapV2Venue(Venue):
                 self.name, f"order refused: the RPC's answer could not be read: {text}",
                 "RPC_ANSWER",
             ) from None  # fmt: skip
+
+    def _swap_sent(self, client_order_id: str) -> bool:
+        """Tell whether a swap (or its replacement) is journaled for the order and not dropped."""
+        return any(
+            r.kind != "approve" and r.status != "dropped"
+            for r in self.store.for_order(self.name, client_order_id)
+        )
 
     async def _submit(self, order: Order) -> OrderReport:
         known = self.store.for_order(self.name, order.client_order_id)
