@@ -538,11 +538,14 @@ class UniswapV2Venue(Venue):
         a later block (a busy chain moves on between calls) is left for the next read, as the
         balances read at `block` do not hold it yet."""
         await self._book_approvals(until_block=block)
-        for record in self.store.open_records(self.name):
-            if record.kind == "approve":
-                continue
-            if _mined_by(await self._lookup(record), block):
-                await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
+        open_orders = {r.client_order_id for r in self.store.open_records(self.name)}
+        for cid in sorted(open_orders):
+            # every copy of the order's nonce: a replaced original may be the one mined
+            copies = [r for r in self.store.for_order(self.name, cid) if r.kind != "approve"]
+            for record in copies:
+                if _mined_by(await self._lookup(record), block):
+                    await self.fetch_order(cid, str(record.detail.get("symbol")))
+                    break
 
     async def _book_approvals(
         self, client_order_id: str | None = None, until_block: int | None = None
