@@ -12,6 +12,7 @@ import pytest
 
 from dex_support import ChainThread, connected_venue, running_chain
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
@@ -140,4 +141,79 @@ async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap
     (cancel,) = [r for r in store.for_order("dex", "capped-1") if r.kind == "cancel"]
     assert first < cancel.max_fee_per_gas <= cap
     assert await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address) == weth_before
+    await venue.close()
+
+
+async def test_a_sent_swap_that_cannot_be_replaced_under_the_cap_is_in_flight_not_rejected(
+    chain: ChainThread,
+) -> None:
+    """Once the swap is broadcast, a fee bump refused under the cap must not reject the order:
+    the swap is still pending and may mine, so the order stays in flight and is booked once."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    warm = await connected_venue(d, store, approve_unlimited=True)
+    await warm.submit(_order("nobump-warm", "0.01"))
+    base = await warm.chain.base_fee()
+    await warm.close()
+    cap, tip = 4 * base, 2 * base  # the swap's max fee is the cap: no raise fits under it
+    venue = await connected_venue(
+        d, store, receipt_timeout_s=0.2, approve_unlimited=True, stuck_after_s=0.01,
+        priority_fee_gwei=Decimal(tip).scaleb(-9), max_fee_per_gas_gwei=Decimal(cap).scaleb(-9),
+    )  # fmt: skip
+    seen = _Fills()
+    venue.set_listener(seen)
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    chain.automine(False)
+    try:
+        # a definitive refusal here would have the engine book the order as rejected
+        with pytest.raises(AmbiguousVenueError) as refused:
+            await venue.submit(_order("nobump-1"))
+        assert refused.value.code == "FEE_CAP" and "still pending" in str(refused.value)
+    finally:
+        chain.automine(True)
+    (swap,) = store.for_order("dex", "nobump-1")
+    assert swap.status == "sent"
+    chain.mine()
+    done = await venue.fetch_order("nobump-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(swap.tx_hash, Decimal("0.1"))]
+    weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert weth_before - weth_after == 10**17
+    await venue.close()
+
+
+async def test_the_original_mined_instead_of_its_replacement_is_booked_by_a_balance_read(
+    chain: ChainThread,
+) -> None:
+    """A fee bump races its original: when the original is the one mined, the balances read at
+    or after its block hold its fill, and no copy is left open."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
+                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
+    await venue.submit(_order("race-warm", "0.01"))  # the approval
+    seen = _Fills()
+    venue.set_listener(seen)
+    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    snapshot = chain.rpc("evm_snapshot")["result"]
+    chain.automine(False)
+    try:
+        assert (await venue.submit(_order("race-1"))).status is OrderStatus.ACCEPTED
+        original, bumped = sorted(store.for_order("dex", "race-1"), key=lambda r: r.created_ts)
+        assert (original.status, bumped.status) == ("replaced", "sent")
+        chain.rpc("evm_revert", snapshot)  # the bump never reached the block producer ...
+        chain.rpc("eth_sendRawTransaction", original.raw_tx)  # ... the original did
+    finally:
+        chain.automine(True)
+    chain.mine()
+    weth_after = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    assert weth_before - weth_after == 10**17
+    balances = {b.asset: b.free for b in await venue.fetch_balances()}
+    assert balances["WETH"] == Decimal(weth_after).scaleb(-18)
+    # the balances show the swap: its fill is booked with them, from the original's receipt
+    assert [(f.trade_id, f.amount) for f in seen.fills] == [(original.tx_hash, Decimal("0.1"))]
+    done = await venue.fetch_order("race-1", "WETH/USD")
+    assert done is not None and done.status is OrderStatus.FILLED
+    assert done.venue_order_id == original.tx_hash
+    assert [r.tx_hash for r in store.open_records("dex")] == []  # the bump is not left open
     await venue.close()

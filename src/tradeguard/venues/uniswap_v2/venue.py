@@ -283,14 +283,21 @@ class UniswapV2Venue(Venue):
         journaled rejects it in words; after, the order is in flight until a lookup answers."""
         try:
             return await self._submit(order)
-        except (AmbiguousVenueError, DefinitiveVenueError):
+        except AmbiguousVenueError:
             raise
+        except DefinitiveVenueError as exc:
+            # A swap broadcast and not known to have failed may still mine: a refusal met after
+            # it (a fee bump past the cap, a chain id that changed) leaves the order in flight.
+            if exc.code == "REVERTED" or not self._swap_sent(order.client_order_id):
+                raise
+            raise AmbiguousVenueError(
+                self.name,
+                f"swap sent, still pending: {str(exc).removeprefix(self.name + ': ')}",
+                exc.code,
+            ) from None
         except _rpc_errors() as exc:
             text = _first_line(exc)
-            sent = any(
-                r.kind != "approve" for r in self.store.for_order(self.name, order.client_order_id)
-            )
-            if sent:
+            if self._swap_sent(order.client_order_id):
                 raise AmbiguousVenueError(
                     self.name, f"swap sent, outcome unknown: {text}"
                 ) from None
@@ -298,6 +305,13 @@ class UniswapV2Venue(Venue):
                 self.name, f"order refused: the RPC's answer could not be read: {text}",
                 "RPC_ANSWER",
             ) from None  # fmt: skip
+
+    def _swap_sent(self, client_order_id: str) -> bool:
+        """Tell whether a swap (or its replacement) is journaled for the order and not dropped."""
+        return any(
+            r.kind != "approve" and r.status != "dropped"
+            for r in self.store.for_order(self.name, client_order_id)
+        )
 
     async def _submit(self, order: Order) -> OrderReport:
         known = self.store.for_order(self.name, order.client_order_id)
@@ -524,11 +538,14 @@ class UniswapV2Venue(Venue):
         a later block (a busy chain moves on between calls) is left for the next read, as the
         balances read at `block` do not hold it yet."""
         await self._book_approvals(until_block=block)
-        for record in self.store.open_records(self.name):
-            if record.kind == "approve":
-                continue
-            if _mined_by(await self._lookup(record), block):
-                await self.fetch_order(record.client_order_id, str(record.detail.get("symbol")))
+        open_orders = {r.client_order_id for r in self.store.open_records(self.name)}
+        for cid in sorted(open_orders):
+            # every copy of the order's nonce: a replaced original may be the one mined
+            copies = [r for r in self.store.for_order(self.name, cid) if r.kind != "approve"]
+            for record in copies:
+                if _mined_by(await self._lookup(record), block):
+                    await self.fetch_order(cid, str(record.detail.get("symbol")))
+                    break
 
     async def _book_approvals(
         self, client_order_id: str | None = None, until_block: int | None = None

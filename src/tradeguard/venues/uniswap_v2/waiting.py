@@ -20,7 +20,7 @@ from tradeguard.venues.uniswap_v2 import crashpoints
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import TxLookup
 from tradeguard.venues.uniswap_v2.sender import TxSender, gwei
-from tradeguard.venues.uniswap_v2.txstore import TxRecord
+from tradeguard.venues.uniswap_v2.txstore import OPEN_STATES, TxRecord
 
 if TYPE_CHECKING:
     from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
@@ -101,6 +101,16 @@ class TxWatcher:
         return self._report(cid, symbol, pending, OrderStatus.ACCEPTED)
 
     async def _mined(self, cid: str, symbol: str, record: TxRecord, receipt: Any) -> OrderReport:
+        report = await self._book(cid, symbol, record, receipt)
+        # only once booked: a copy of the nonce left open until then keeps the order in the
+        # balance read's sight across a crash
+        for other in self.venue.store.for_order(self.venue.name, cid):
+            same_nonce = other.nonce == record.nonce and other.tx_hash != record.tx_hash
+            if same_nonce and other.status in OPEN_STATES:  # a copy that can no longer mine
+                self._save(other, "dropped")
+        return report
+
+    async def _book(self, cid: str, symbol: str, record: TxRecord, receipt: Any) -> OrderReport:
         if int(receipt["status"]) != 1 or record.kind == "cancel":
             self.venue.gas_from_receipt(record, receipt)  # gas spent, nothing swapped
         if int(receipt["status"]) != 1:
