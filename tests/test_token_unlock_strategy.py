@@ -407,3 +407,14 @@ def test_a_quote_older_than_the_last_one_is_not_acted_on(tmp_path):
     assert len(ctx.intents) == 1
     _quote(strat, ctx, T0 + 3_000, "0.097")  # a current price there fires the stop
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_a_crash_that_halves_on_every_candle_fires_the_stop(tmp_path):
+    # a collapse of over 50 % per message: each price is far from the last and from the held one
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    for i, price in enumerate(("0.04", "0.015", "0.005", "0.002", "0.0007"), start=1):
+        ctx.last["ETH/BTC"] = Decimal(price)
+        _feed(strat, ctx, T0 + i * 300_000, price)
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].signal["price"] == "0.015"  # acted on at the second message
