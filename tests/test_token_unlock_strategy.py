@@ -418,3 +418,15 @@ def test_a_crash_that_halves_on_every_candle_fires_the_stop(tmp_path):
         _feed(strat, ctx, T0 + i * 300_000, price)
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
     assert ctx.intents[-1].signal["price"] == "0.015"  # acted on at the second message
+
+
+def test_a_quote_stamped_minutes_ahead_does_not_silence_the_market(tmp_path):
+    # one quote stamped 30 min ahead (under the hour market time tolerates), then the venue's
+    # real stamps again (or its clock stepped back on a reconnect): the stop still fires
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_800_000, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.097")
+    _quote(strat, ctx, T0 + 1_000, "0.097")  # older than the last: may be a late one
+    _quote(strat, ctx, T0 + 2_000, "0.097")  # a second in a row: the stamps went back
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
