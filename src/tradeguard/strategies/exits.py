@@ -99,11 +99,14 @@ class TickGuard:
             self.last, self.held = price, None
             return True
         held = self.held
-        if held is not None and (price, ts) != held:
-            # Far out on the held price's side of the last one (near it, or further on: a
-            # crash of over max_move_pct % a message) confirms it; the other side does not.
-            if (price < self.last) == (held[0] < self.last):
-                self.last, self.held = price, None
-                return True
+        # Far out on the held price's side of the last one (near it, or further on: a crash of
+        # over max_move_pct % a message) confirms it; the other side does not.
+        if (
+            held is not None
+            and (price, ts) != held
+            and (price < self.last) == (held[0] < self.last)
+        ):
+            self.last, self.held = price, None
+            return True
         self.held = (price, ts)
         return False
