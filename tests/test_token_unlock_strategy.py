@@ -430,3 +430,15 @@ def test_a_quote_stamped_minutes_ahead_does_not_silence_the_market(tmp_path):
     _quote(strat, ctx, T0 + 1_000, "0.097")  # older than the last: may be a late one
     _quote(strat, ctx, T0 + 2_000, "0.097")  # a second in a row: the stamps went back
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_bad_stamps_apart_do_not_confirm_each_other(tmp_path):
+    # a fast replay: quotes stamped behind the candles' market time; two bad stamps with
+    # ordinary quotes between them are two lone errors, not the clock moving on
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # 2100-01-01: held back
+    _quote(strat, ctx, T0 - 60_000, "0.1")
+    _quote(strat, ctx, T0 - 50_000, "0.1")
+    _quote(strat, ctx, 4_102_444_860_000, "0.1")  # another lone bad stamp
+    assert strat.state()["market_ms"] == T0

@@ -246,8 +246,7 @@ class TokenUnlock(Strategy):
         if far and (not self._ahead_ms or ts == self._ahead_ms):
             self._ahead_ms = ts  # the first (or a repeat): wait for a second message
             return False
-        if ts > self._market_ms:
-            self._ahead_ms = 0
+        self._ahead_ms = 0  # a message in time, or a second far ahead, ends the hold
         return True
 
     def _manage(
