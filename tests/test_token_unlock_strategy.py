@@ -442,3 +442,15 @@ def test_bad_stamps_apart_do_not_confirm_each_other(tmp_path):
     _quote(strat, ctx, T0 - 50_000, "0.1")
     _quote(strat, ctx, 4_102_444_860_000, "0.1")  # another lone bad stamp
     assert strat.state()["market_ms"] == T0
+
+
+def test_polled_quotes_with_a_stale_venue_stamp_are_acted_on(tmp_path):
+    # the websocket's quotes carry the local clock; the REST fallback's carry the venue's last
+    # trade time, behind it and the same on every poll while the book moves
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 10_000, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.097")
+    _quote(strat, ctx, T0 + 5_000, "0.0975")
+    _quote(strat, ctx, T0 + 5_000, "0.097")  # the same stamp, another price: not a repeat
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")

@@ -74,7 +74,7 @@ class _Slot:
     passed: str = ""  # the window a spot holder sat out, until the entry after it
     guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
     quote_ts: int = 0  # the time of the last quote acted on: an older one came late
-    late_ts: int = 0  # the time of an older quote just ignored (0: none)
+    late: tuple[int, Decimal] | None = None  # (ts, mid) of an older quote just ignored
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -186,7 +186,7 @@ class TokenUnlock(Strategy):
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
             slot = self._slots[quote.symbol]
-            if self._late(slot, quote.ts) or not self._in_time(quote.ts):
+            if self._late(slot, quote.ts, quote.mid) or not self._in_time(quote.ts):
                 return  # delivered out of order, or stamped far ahead (see _in_time)
             slot.quote_ts = quote.ts
             self._step(quote.symbol, quote.mid, quote.ts)
@@ -224,17 +224,18 @@ class TokenUnlock(Strategy):
             slot.passed = ""
 
     @staticmethod
-    def _late(slot: _Slot, ts: int) -> bool:
+    def _late(slot: _Slot, ts: int, mid: Decimal) -> bool:
         """Whether a quote at `ts` came out of order: older than the last one acted on, and the
-        first such (or a repeat of it). A second older one in a row means the stamps went back
-        (a reconnect, or the last one was stamped ahead): it is acted on, not the market lost."""
+        first such (or a repeat of it: same time and price). A second older one in a row means
+        the stamps went back (a reconnect, a REST fallback stamped with the venue's last trade,
+        or the last one was stamped ahead): it is acted on, not the market lost."""
         if ts >= slot.quote_ts:
-            slot.late_ts = 0
+            slot.late = None
             return False
-        if not slot.late_ts or ts == slot.late_ts:
-            slot.late_ts = ts
+        if slot.late is None or slot.late == (ts, mid):
+            slot.late = (ts, mid)
             return True
-        slot.late_ts = 0
+        slot.late = None
         return False
 
     def _in_time(self, ts: int) -> bool:
