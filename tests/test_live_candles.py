@@ -152,3 +152,15 @@ def test_subscriptions_merge_to_one_stream_per_kind_and_symbol() -> None:
     btc, eth = needs[("v", "BTC/USDT")], needs[("v", "ETH/USDT")]
     assert btc.intervals == {60: 30, 3600: 5} and btc.depth == 20 and not btc.quotes
     assert eth.quotes and not eth.wants("candles")
+
+
+def test_two_minutes_stamped_years_ahead_do_not_stop_the_candles_for_good() -> None:
+    # the venue's clock ran years ahead across a minute boundary, then came back
+    closer = CandleCloser(60)
+    assert closer.update(_bar(0, "1")) is None
+    assert closer.update(_bar(FAR, "9")) is None  # held back
+    assert closer.update(_bar(FAR + 60_000, "9")) == _bar(0, "1")  # a second one: taken
+    assert closer.update(_bar(60_000, "2")) is None  # older than the open candle: late, maybe
+    assert closer.update(_bar(120_000, "3")) is None  # a second in a row: the clock came back
+    assert closer.current == _bar(120_000, "3")
+    assert closer.update(_bar(180_000, "4")) == _bar(120_000, "3")

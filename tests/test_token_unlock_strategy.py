@@ -407,3 +407,50 @@ def test_a_quote_older_than_the_last_one_is_not_acted_on(tmp_path):
     assert len(ctx.intents) == 1
     _quote(strat, ctx, T0 + 3_000, "0.097")  # a current price there fires the stop
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_a_crash_that_halves_on_every_candle_fires_the_stop(tmp_path):
+    # a collapse of over 50 % per message: each price is far from the last and from the held one
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    for i, price in enumerate(("0.04", "0.015", "0.005", "0.002", "0.0007"), start=1):
+        ctx.last["ETH/BTC"] = Decimal(price)
+        _feed(strat, ctx, T0 + i * 300_000, price)
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].signal["price"] == "0.015"  # acted on at the second message
+
+
+def test_a_quote_stamped_minutes_ahead_does_not_silence_the_market(tmp_path):
+    # one quote stamped 30 min ahead (under the hour market time tolerates), then the venue's
+    # real stamps again (or its clock stepped back on a reconnect): the stop still fires
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 1_800_000, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.097")
+    _quote(strat, ctx, T0 + 1_000, "0.097")  # older than the last: may be a late one
+    _quote(strat, ctx, T0 + 2_000, "0.097")  # a second in a row: the stamps went back
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_bad_stamps_apart_do_not_confirm_each_other(tmp_path):
+    # a fast replay: quotes stamped behind the candles' market time; two bad stamps with
+    # ordinary quotes between them are two lone errors, not the clock moving on
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, 4_102_444_800_000, "0.1")  # 2100-01-01: held back
+    _quote(strat, ctx, T0 - 60_000, "0.1")
+    _quote(strat, ctx, T0 - 50_000, "0.1")
+    _quote(strat, ctx, 4_102_444_860_000, "0.1")  # another lone bad stamp
+    assert strat.state()["market_ms"] == T0
+
+
+def test_polled_quotes_with_a_stale_venue_stamp_are_acted_on(tmp_path):
+    # the websocket's quotes carry the local clock; the REST fallback's carry the venue's last
+    # trade time, behind it and the same on every poll while the book moves
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    _quote(strat, ctx, T0 + 10_000, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.097")
+    _quote(strat, ctx, T0 + 5_000, "0.0975")
+    _quote(strat, ctx, T0 + 5_000, "0.097")  # the same stamp, another price: not a repeat
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")

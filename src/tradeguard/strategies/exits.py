@@ -81,8 +81,9 @@ class TickGuard:
 
     One absurd print (a price 1000x off) would otherwise fire a stop, or set a trailing stop's
     high that the next real price retraces from. A held price is acted on once another message
-    (not a repeat of it) comes near it: a real gap costs one message, a lone bad tick nothing.
-    `max_move_pct = 0` turns the guard off.
+    (not a repeat of it) is as far out on the same side of the last price, near it or further
+    (a crash of over `max_move_pct` % a message): a real gap costs one message, a lone bad tick
+    nothing. `max_move_pct = 0` turns the guard off.
     """
 
     max_move_pct: Decimal = ZERO
@@ -98,7 +99,13 @@ class TickGuard:
             self.last, self.held = price, None
             return True
         held = self.held
-        if held is not None and (price, ts) != held and self._near(price, held[0]):
+        # Far out on the held price's side of the last one (near it, or further on: a crash of
+        # over max_move_pct % a message) confirms it; the other side does not.
+        if (
+            held is not None
+            and (price, ts) != held
+            and (price < self.last) == (held[0] < self.last)
+        ):
             self.last, self.held = price, None
             return True
         self.held = (price, ts)

@@ -29,6 +29,7 @@ class CandleCloser:
         self.last_closed_ts = -1
         self._current: Candle | None = None
         self._ahead = -1  # the open time of a row far ahead, held back
+        self._back = -1  # the open time of a row older than a far-ahead open candle
 
     def _far_ahead(self, ts: int) -> bool:
         """Whether a row at `ts` is held back: the first (or a repeat) far past the last row."""
@@ -43,6 +44,18 @@ class CandleCloser:
         self._ahead = -1  # a second candle that far ahead: the venue's clock moved on
         return False
 
+    def _came_back(self, ts: int, cur_ts: int) -> bool:
+        """Whether a row at `ts`, older than the open candle at `cur_ts`, shows the clock came
+        back: that candle opened over a day past the last closed one (two rows far ahead took
+        it), and this is the second row in a row older than it (not a repeat of the first)."""
+        if self.last_closed_ts < 0 or cur_ts <= self.last_closed_ts + MAX_ROW_JUMP_MS:
+            return False
+        if self._back < 0 or ts == self._back:
+            self._back = ts
+            return False
+        self._back = -1
+        return True
+
     def seed(self, last_closed_ts: int) -> None:
         """Say candles up to `last_closed_ts` were delivered already (warm-up, back-fill)."""
         self.last_closed_ts = max(self.last_closed_ts, last_closed_ts)
@@ -56,7 +69,11 @@ class CandleCloser:
             return None  # a row of a candle already delivered
         cur = self._current
         if cur is not None and candle.ts < cur.ts:
-            return None  # an out-of-order repeat of an older row
+            if not self._came_back(candle.ts, cur.ts):
+                return None  # an out-of-order repeat of an older row
+            cur = self._current = None  # the open candle was stamped far ahead: dropped
+        else:
+            self._back = -1
         if self._far_ahead(candle.ts):
             return None
         if closed:

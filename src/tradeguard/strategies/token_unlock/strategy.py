@@ -74,6 +74,7 @@ class _Slot:
     passed: str = ""  # the window a spot holder sat out, until the entry after it
     guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
     quote_ts: int = 0  # the time of the last quote acted on: an older one came late
+    late: tuple[int, Decimal] | None = None  # (ts, mid) of an older quote just ignored
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -185,7 +186,7 @@ class TokenUnlock(Strategy):
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
             slot = self._slots[quote.symbol]
-            if quote.ts < slot.quote_ts or not self._in_time(quote.ts):
+            if self._late(slot, quote.ts, quote.mid) or not self._in_time(quote.ts):
                 return  # delivered out of order, or stamped far ahead (see _in_time)
             slot.quote_ts = quote.ts
             self._step(quote.symbol, quote.mid, quote.ts)
@@ -222,6 +223,21 @@ class TokenUnlock(Strategy):
             slot.next_try_ms = ts + _RETRY_MS
             slot.passed = ""
 
+    @staticmethod
+    def _late(slot: _Slot, ts: int, mid: Decimal) -> bool:
+        """Whether a quote at `ts` came out of order: older than the last one acted on, and the
+        first such (or a repeat of it: same time and price). A second older one in a row means
+        the stamps went back (a reconnect, a REST fallback stamped with the venue's last trade,
+        or the last one was stamped ahead): it is acted on, not the market lost."""
+        if ts >= slot.quote_ts:
+            slot.late = None
+            return False
+        if slot.late is None or slot.late == (ts, mid):
+            slot.late = (ts, mid)
+            return True
+        slot.late = None
+        return False
+
     def _in_time(self, ts: int) -> bool:
         """Whether a quote at `ts` may be acted on; the first one far ahead is held back.
 
@@ -231,8 +247,7 @@ class TokenUnlock(Strategy):
         if far and (not self._ahead_ms or ts == self._ahead_ms):
             self._ahead_ms = ts  # the first (or a repeat): wait for a second message
             return False
-        if ts > self._market_ms:
-            self._ahead_ms = 0
+        self._ahead_ms = 0  # a message in time, or a second far ahead, ends the hold
         return True
 
     def _manage(
