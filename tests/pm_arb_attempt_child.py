@@ -8,6 +8,8 @@ argv: config.json STEP
   its end and fills unknown);
 - first_filled: the first leg filled, the second not sent;
 - second_filled: both legs filled, the attempt's record not written;
+- second_part: the second leg sent for all but 3 of the first's contracts (a hedge that filled
+  part before the kill), killed once it filled, the record not written;
 - recorded: the record (and the book with it) committed, before any later checkpoint;
 - unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves;
 - nets_repeated: every attempt is refused PAIR_NETS (the netting check answers as if Kalshi held
@@ -97,6 +99,11 @@ async def main() -> None:
     leg = executor._send
 
     async def send_leg(role, *args):
+        if step == "second_part" and role == "second":
+            venue, symbol, side, amount, *rest = args
+            done = await leg(role, venue, symbol, side, amount - 3, *rest)
+            die({"step": step, "role": role, "cid": done.client_order_id,
+                 "filled": str(done.filled)})  # fmt: skip
         done = await leg(role, *args)
         if step == f"{role}_filled" and done.filled > 0:
             die({"step": step, "role": role, "cid": done.client_order_id,

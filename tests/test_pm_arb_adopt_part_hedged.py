@@ -20,9 +20,9 @@ D = Decimal
 HEDGED = D(4)
 
 
-async def _part_hedged():
-    """The legs a kill left (first 10 filled, second 4 of 10), their fills, and the first leg's
-    cost and the 4 hedge contracts' cost; then a fresh executor, the next start."""
+async def _part_hedged(hedged: Decimal = HEDGED):
+    """The legs a kill left (first 10 filled, second `hedged` (4) of 10), their fills, and the
+    first leg's cost and the hedge contracts' cost; then a fresh executor, the next start."""
     executor, k, pm, opp = _setup([(D("0.40"), D(50))], [(D("0.55"), D(10))])
     run = await executor.execute(opp)
     assert run.outcome == "completed" and [o.venue for o in (*pm.sent, *k.sent)] == ["pm", "k"]
@@ -30,13 +30,13 @@ async def _part_hedged():
     for order, role in ((first, "first"), (second, "second")):
         order.signal = {**order.signal, "arb": role}
     price = run.legs[1].avg_price
-    hedge_fee = FeeModel.default("kalshi").order_fee([(price, HEDGED)])
+    hedge_fee = FeeModel.default("kalshi").order_fee([(price, hedged)])
     cid = second.client_order_id
-    part = Fill("k", K_YES, cid, cid, f"{cid}-0", Side.BUY, price, HEDGED, hedge_fee, "USD",
+    part = Fill("k", K_YES, cid, cid, f"{cid}-0", Side.BUY, price, hedged, hedge_fee, "USD",
                 LiquiditySide.TAKER, second.created_ts)  # fmt: skip
     fills = {second.client_order_id: [part]}  # the kill came after 4 of the 10
     paid = -run.legs[0].cash  # the first leg's 10 contracts, fee included
-    hedge_cost = HEDGED * part.price + hedge_fee
+    hedge_cost = hedged * part.price + hedge_fee
     start, _k2, pm2, _ = _setup(
         [(D("0.40"), D(50))], [(D("0.55"), D(10))], max_unwind_loss_usd=D(2)
     )

@@ -22,7 +22,8 @@ def _venue_holds(n: Decimal):
 
 
 async def test_complete_pairs_are_never_shrunk_and_lone_legs_never_below_zero() -> None:
-    executor, _k, _pm = await _held()
+    executor, _k, pm = await _held()
+    seen = len(pm.observed)
     [lone] = executor.book.open
     complete = OpenPair("other", "ev", 1, D(20), D(19), 0, ("k", "pm"), (K_YES, PM_NO))
     executor.book.open.insert(0, complete)
@@ -31,6 +32,7 @@ async def test_complete_pairs_are_never_shrunk_and_lone_legs_never_below_zero() 
     assert executor.book.open == [complete]  # the complete pair as it was, the lone leg gone
     assert rec.outcome == "failed" and rec.held == {} and rec.capital == 0
     assert rec.retry_of == lone.record_id
+    assert pm.observed[seen:] == []  # sold outside the strategy: no trade of its own
     assert shrink_held(executor, "k", _venue_holds(D(0))) == []  # nothing lone is left
 
 
@@ -84,7 +86,8 @@ async def test_a_retry_after_a_shrink_leaves_no_stale_note() -> None:
 async def test_a_lone_leg_shrunk_below_the_venues_minimum_order_leaves_the_pair_flat() -> None:
     from tradeguard.model.outcome import Outcome, outcome_instrument, parse_outcome_symbol
 
-    executor, k, _pm = await _held()
+    executor, k, pm = await _held()
+    seen = len(pm.observed)
 
     def five_at_least(symbol: str):
         market, outcome, quote = parse_outcome_symbol(symbol)
@@ -95,4 +98,7 @@ async def test_a_lone_leg_shrunk_below_the_venues_minimum_order_leaves_the_pair_
     [rec] = shrink_held(executor, "k", _venue_holds(D(3)))  # 7 of 10 sold by hand, 3 left
     assert executor.book.open == [] and rec.held == {} and rec.capital == 0
     assert rec.dust == {K_YES: D(3)} and "dust, the pair is flat" in rec.reason, rec.reason
+    # the dust's cost is a loss now: in the day's P&L, the losing streak and the cooldown
+    assert rec.actual_profit < 0 and executor.book.realised_today <= rec.actual_profit
+    assert pm.observed[seen:] == [((K_YES,), rec.actual_profit)]
     assert shrink_held(executor, "k", _venue_holds(D(3))) == []  # nothing claimed: no record

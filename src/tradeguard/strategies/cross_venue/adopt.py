@@ -140,7 +140,7 @@ def hold_interrupted(
         rec.outcome = "unwound"
     if sold > 0 and rec.outcome == "completed":  # a sale besides the pair: its P&L too
         rec.actual_profit += _sold_before(first, results)
-        executor.book.realise(rec.ts, _sold_before(first, results))
+        executor.book_result(rec, _sold_before(first, results), trade=False)
     elif sold > 0:  # what the sales before the stop lost, as a run's unwind books it
         _book_sales(executor, rec, _sold_before(first, results))
     return executor._finish(rec)
@@ -207,7 +207,7 @@ async def _unwind_rest(
             rec.outcome, rec.capital = "completed", pair_capital
     if sales:  # the sales before the stop lost (or made) this too
         rec.actual_profit += sales
-        executor.book.realise(rec.ts, sales)
+        executor.book_result(rec, sales, trade=False)
     if pair and rec.outcome == "held":  # the lone leg counts in the book as after a run's
         executor.book_pair(
             OpenPair(rec.pair_id, rec.event, rec.direction, rec.held[first.symbol], rec.capital,
@@ -248,7 +248,7 @@ def _realise_sales(executor: PairExecutor, rec: PairAttempt, sales: Decimal) -> 
     as the attempt's one trade."""
     if rec.outcome == "completed":
         rec.actual_profit += sales
-        executor.book.realise(rec.ts, sales)
+        executor.book_result(rec, sales, trade=False)
     else:
         _book_sales(executor, rec, sales)
 
@@ -257,7 +257,7 @@ def _book_sales(executor: PairExecutor, rec: PairAttempt, sales: Decimal) -> Non
     """Book the sales before the stop as the attempt's one trade, as a run's unwind does."""
     rec.actual_profit = sales
     rec.fees = sum((leg.fee for leg in rec.legs), ZERO)
-    executor.book.record_trade(rec.ts, sales)
+    executor.book_result(rec, sales)
 
 
 def _book_hedged(
@@ -280,7 +280,7 @@ def _book_hedged(
     rec.actual_edge = rec.actual_profit / n
     rec.outcome = "completed"
     rec.reason = f"{rec.reason}: both legs had filled ({n} contracts), booked as a pair held"
-    executor.book.record_trade(rec.ts)
+    executor.book_result(rec)  # its profit is had at settlement: nothing realised now
     executor.book_pair(
         OpenPair(rec.pair_id, rec.event, rec.direction, n, capital,
                  int(pair.get("settles_at_ms") or 0), venues,

@@ -33,8 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
-from tradeguard.model.events import Event, EventKind
-from tradeguard.model.money import ONE, ZERO, plain
+from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.limits import (
@@ -49,12 +48,8 @@ from tradeguard.strategies.cross_venue.netting_guard import (
     NetsRefusals,
     netting_refusal,
 )
-from tradeguard.strategies.cross_venue.records import (
-    INTERRUPTED_PAIR,
-    PairAttempt,
-    PairLegResult,
-    execution_event,
-)
+from tradeguard.strategies.cross_venue.recording import PairRecording
+from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
 from tradeguard.strategies.cross_venue.unresolved import hold_unresolved, unresolved
 from tradeguard.strategies.gateway import (
@@ -90,7 +85,7 @@ class PairExecConfig(BaseModel):
     on_interrupted: Literal["unwind", "hold"] = "unwind"
 
 
-class PairExecutor:
+class PairExecutor(PairRecording):
     """Execute pair opportunities through two venues' execution gateways, one at a time."""
 
     def __init__(
@@ -382,7 +377,7 @@ class PairExecutor:
         rec.outcome = "completed"
         by_venue = {leg.venue: leg.symbol for leg in (first, second)}
         venues = (opp.legs[0].venue, opp.legs[1].venue)
-        self.book.record_trade(rec.ts)
+        self.book_result(rec)  # the attempt's trade: its profit comes at settlement
         self.book_pair(
             OpenPair(
                 opp.pair_id,
@@ -458,8 +453,7 @@ class PairExecutor:
             # No order can sell it: its only value is its settlement, unknown until then, so
             # its cost is realised as a loss now (valued at zero), in the day's realised loss.
             rec.actual_profit -= cost * left / amount
-        count = self.book.realise if counted else self.book.record_trade
-        count(rec.ts, rec.actual_profit)
+        self.book_result(rec, rec.actual_profit, trade=not counted)
         if left > 0 and not is_dust(inst, left):
             rec.held[first.symbol] = left
             rec.capital = cost * left / amount
@@ -536,65 +530,3 @@ class PairExecutor:
             )
         gateway.forget(cid)
         return leg
-
-    def _hold(self, rec: PairAttempt, leg: PairLegResult) -> None:
-        held = ", ".join(f"{q} {s}" for s, q in rec.held.items()) or leg.symbol
-        self.gateways[leg.venue].publish(
-            Event(
-                EventKind.ARB_HELD,
-                self._clock.now_ms(),
-                {
-                    "path": f"{rec.pair_id} d{rec.direction}",
-                    "pair_id": rec.pair_id,
-                    "mode": self.mode,
-                    "held": {s: plain(q) for s, q in rec.held.items()},
-                    "reason": rec.reason,
-                    "message": (
-                        f"[{self.mode}] pair {rec.pair_id}: {held} held unhedged on {leg.venue} "
-                        f"({_cause(rec)}, unwind did not fill within max_unwind_loss_usd="
-                        f"{self.config.max_unwind_loss_usd}); sell it or hedge it by hand"
-                    ),
-                },
-                leg.venue,
-                leg.symbol,
-                self.strategy_id,
-                "critical",
-            )
-        )
-
-    def book_pair(self, pair: OpenPair) -> None:
-        """Hold `pair` in the book; the record of the attempt booking it names it, and is
-        written with the book in one transaction (`_finish`)."""
-        self.book.open.append(pair)
-        self._unstamped.append(pair)
-
-    def _book_state(self, record_id: int) -> dict[str, Any]:
-        """The book as the record `record_id` leaves it (committed with that record)."""
-        for pair in self._unstamped:
-            pair.record_id = record_id
-        self._unstamped.clear()
-        self.last_record_id = record_id
-        refused, self._nets_pending = self._nets_pending, None
-        if refused is not None:
-            self.nets_refused.recorded(refused.pair_id, refused.reason, record_id, refused.ts)
-        return {"limits": self.book.to_json(), "record_id": record_id,
-                "nets_refused": self.nets_refused.to_json(),
-                "late_sales": {c: s.to_json() for c, s in self.late_sales.items()}}  # fmt: skip
-
-    def _finish(self, rec: PairAttempt) -> PairAttempt:
-        gateway = next(iter(self.gateways.values()))
-        rec.record_id = gateway.record_execution(rec.to_row(), self._book_state)
-        if any(leg.filled for leg in rec.legs):
-            symbols = tuple(dict.fromkeys(leg.symbol for leg in rec.legs))
-            gateway.observe_cycle(
-                symbols, rec.actual_profit if rec.outcome != "completed" else ZERO, rec.ts
-            )
-        gateway.publish(execution_event(rec, self.strategy_id, gateway.now_ms()))
-        self.attempts.append(rec)
-        return rec
-
-
-def _cause(rec: PairAttempt) -> str:
-    if rec.pair_id == INTERRUPTED_PAIR or "adopted at start" in rec.reason:
-        return "the node stopped between the legs"
-    return "second leg failed"

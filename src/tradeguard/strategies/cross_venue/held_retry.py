@@ -167,7 +167,7 @@ def adopt_retry(executor: PairExecutor, rec: PairAttempt, orders: Sequence[Order
     rec.contracts = offered
     rec.actual_profit = sum((leg.cash for leg in rec.legs), ZERO) - cost * sold / offered
     rec.fees = sum((leg.fee for leg in rec.legs), ZERO)
-    executor.book.record_trade(rec.ts, rec.actual_profit)
+    executor.book_result(rec, rec.actual_profit)
     left = offered - sold
     rec.reason = f"{rec.reason}: the retry of held record {rid} sold {sold} of {offered}"
     if left > 0:

@@ -88,8 +88,8 @@ def _shrink(
         actual_profit=written_off,
     )  # fmt: skip
     rec.dust.update({symbol: dust} if dust else {})
-    if dust:
-        book.realise(now, written_off)
+    if dust:  # a loss now, for the day and the risk engine's streak; no trade of the day
+        executor.book_result(rec, written_off, trade=False)
     if keep > 0:
         rec.held[symbol] = keep
         book.open[i] = dataclasses.replace(pair, contracts=keep, capital=capital, note=why)

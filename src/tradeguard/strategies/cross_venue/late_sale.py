@@ -111,7 +111,7 @@ def late_fill(executor: PairExecutor, fill: Fill) -> PairAttempt | None:
                          client_order_id=fill.client_order_id)  # fmt: skip
     rec.legs.append(sold)
     rec.actual_profit, rec.fees = sold.cash - per * amount, fill.fee
-    executor.book.record_trade(rec.ts, rec.actual_profit)
+    executor.book_result(rec, rec.actual_profit)
     if left > 0:
         rec.outcome, rec.held, rec.capital = "held", {leg.symbol: left}, per * left
     else:

@@ -86,6 +86,9 @@ class PairAttempt:
     code: str = ""
     actual_edge: Decimal = ZERO
     actual_profit: Decimal = ZERO  # completed: at settlement value 1; unwound: the loss taken
+    # what the record realised now (sales, dust written off; never a pair's profit, had at
+    # settlement): the day's realised P&L takes it, and the risk engine's streak and cooldown
+    realised: Decimal = ZERO
     fees: Decimal = ZERO
     capital: Decimal = ZERO
     legs: list[PairLegResult] = field(default_factory=list)

@@ -60,7 +60,7 @@ def hold_unresolved(
     rec.held[first.symbol] = contracts
     rec.capital = capital
     rec.fees = sum((sent.fee for sent in rec.legs), ZERO)
-    ex.book.record_trade(rec.ts, ZERO)
+    ex.book_result(rec)  # the attempt's trade; nothing realised
     ex.book_pair(
         OpenPair(opp.pair_id, opp.event, opp.direction, contracts, capital, opp.settles_at_ms,
                  (first.venue,), (first.symbol,))
