@@ -8,8 +8,8 @@ a trailing stop) and through a long `ExitTracker` (token_unlock's default exits,
 bar's order, close: a quote-driven strategy), re-entering after every exit. Each price is one
 live step; a step whose exit levels moved asks for a store (`Strategy.save_soon`). The stores a
 node makes are the asks coalesced by `node.state_save_interval_s` (0.2 s) with the steps spaced
-as live: a candle a minute, and for the quotes `ticks_per_s` (default 10, a fast market). Also the time one store takes on SQLite.
-Prints one JSON object.
+as live: a candle a minute, and for the quotes `ticks_per_s` (default 10, a fast market). Also
+the time one store takes on SQLite. Prints one JSON object.
 """
 
 from __future__ import annotations
