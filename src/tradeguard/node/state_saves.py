@@ -36,9 +36,16 @@ class StateSaves:
         self.next_ok = 0.0  # time.monotonic() before which no write starts
         self.timer: asyncio.TimerHandle | None = None
         self.writes = 0  # commits made (for the run's figures and the benchmark)
+        self.failed: Exception | None = None  # what a timed write raised, for the next step
 
     def step_done(self) -> None:
-        """Write now when a strategy asked and the interval allows, else once it ends."""
+        """Write now when a strategy asked and the interval allows, else once it ends.
+
+        Raises what a timed write raised (a `state()` JSON cannot hold: the run stops, as a
+        checkpoint would stop it), so it is not lost in the event loop's log."""
+        if self.failed is not None:
+            failed, self.failed = self.failed, None
+            raise failed
         if self.timer is not None or not any(s.save_due for s in self.node.strategies):
             return
         now = time.monotonic()
@@ -50,7 +57,10 @@ class StateSaves:
 
     def _on_timer(self) -> None:
         self.timer = None
-        self.write(time.monotonic())
+        try:
+            self.write(time.monotonic())
+        except Exception as exc:  # raised at the next step (or pass of the duties)
+            self.failed = exc
 
     def write(self, now: float) -> None:
         """Store the state of every strategy that asked, in one commit."""
