@@ -46,6 +46,7 @@ class Node:
         self.orders = SimpleNamespace(unknown={}, retry_unknown=self._retry)
         self.sweep_hangs = False
         self.kill_runner: Any = None
+        self.state_saves = None  # no strategy asks for a store of its state
 
     def _checkpoint(self, ts: int) -> None:
         pass

@@ -249,6 +249,9 @@ class NodeConfig(_Strict):
     replay_commit_interval_s: float = Field(default=0.1, ge=0, le=3600)
     # live and sandbox modes
     checkpoint_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    # a strategy's state() asked to be stored now (Strategy.save_soon: a trailing stop's new
+    # high) is written at the end of that step, at most once per this interval (0: every step)
+    state_save_interval_s: float = Field(default=0.2, ge=0, le=60)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     kill_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     # after a kill, what a close working at that moment leaves open is flattened with at most

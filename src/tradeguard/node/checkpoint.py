@@ -36,6 +36,7 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
             fill_run_state(node, state, strat.id)
             state.cursor_ts = ts
             state.state = state_to_store(node, strat)
+            strat.save_due = False  # stored here
             if strat.id in node._signal_ts:
                 state.last_signal_ts = node._signal_ts[strat.id]
             if strat.id in node._trade_ts:

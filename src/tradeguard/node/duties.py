@@ -284,5 +284,7 @@ async def _passes(
             next_ckpt = now + cfg.checkpoint_interval_s
         reconcile.step(now)
         checks.step(reconciling=reconcile.busy)
+        if node.state_saves is not None:  # an ask from on_fill, outside a market-data step
+            node.state_saves.step_done()
         woke_due = time.monotonic() + nap
         await asyncio.sleep(nap)

@@ -106,6 +106,7 @@ class NodeFeed:
         node.stats.saw(candle.ts)
         node.stats.events += 1
         node._events_this_run += 1
+        self._step_done()
 
     def _finest(self, symbol: str) -> int:
         spans = [
@@ -124,6 +125,7 @@ class NodeFeed:
             if s.book_depth and not node.interrupts.call(s.id, s.on_book, book):
                 return
         await self._drain()
+        self._step_done()
 
     async def on_trade(self, trade: TradeTick) -> None:
         """Feed one public trade to paper fills and the strategies that want trades."""
@@ -135,6 +137,7 @@ class NodeFeed:
             if s.wants_trades and not node.interrupts.call(s.id, s.on_trade, trade):
                 return
         await self._drain()
+        self._step_done()
 
     def on_stream_event(self, kind: str, data: dict[str, Any]) -> None:
         """Publish a stream's reconnect, book resync, silence or return; a silent stream makes
@@ -152,3 +155,8 @@ class NodeFeed:
     async def _drain(self) -> None:
         if self.node._ctx.queue:
             await self.node._drain()
+
+    def _step_done(self) -> None:
+        saves = self.node.state_saves
+        if saves is not None:  # the state a strategy asked to store now (node.state_saves)
+            saves.step_done()

@@ -57,6 +57,7 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
     started = time.perf_counter()
     backups = _scheduled_backups(node)
     node._stop_requested = False
+    saves = node.keep_states_saved()  # paper venues on live data too, not only sandbox/live
     node.start_strategies()
     # What start-up built (instruments, indexed cycles, restored orders) lives for the run:
     # out of the cyclic collector's sight, a full collection does not stall the loop over it.
@@ -95,6 +96,7 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await node.stop_strategies()
+        saves.close()  # the last checkpoint stores every strategy's state
         node._checkpoint(node.clock.now_ms())
         # The last beat says the loop ended, so `tradeguard status` does not read it as alive.
         beat = {"pid": os.getpid(), "ts": node.clock.now_ms(), "wall_ms": wall_ms()}

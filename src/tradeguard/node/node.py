@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.marketdata.live.hub import LiveHub
     from tradeguard.node.duties import KillRunner
+    from tradeguard.node.state_saves import StateSaves
     from tradeguard.portfolio.arb_summary import ArbSummary
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class TradingNode:
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
         self.kill_runner: KillRunner | None = None  # the live loop's kills, while it runs
+        self.state_saves: StateSaves | None = None  # the live loop's prompt state stores
         with vault_session():  # one vault unlock for every venue and alert secret
             assemble(self, venues)
 
@@ -250,6 +252,16 @@ class TradingNode:
         self.reconcile_report = await reconcile_and_gate(self, "startup")
         self.ledger_report = self.audit_ledger()
         await before_trading(self, self.mode in _STREAMING)
+        if self.mode in _STREAMING:
+            self.keep_states_saved()
+
+    def keep_states_saved(self) -> StateSaves:
+        """Store a strategy's state at the end of a live step when it asks (node.state_saves)."""
+        if self.state_saves is None:
+            from tradeguard.node.state_saves import StateSaves
+
+            self.state_saves = StateSaves(self, self.config.node.state_save_interval_s)
+        return self.state_saves
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
@@ -376,6 +388,8 @@ class TradingNode:
         self.stats.saw(quote.ts)  # a live run's summary period ("- → -" without it)
         self.stats.events += 1
         self._events_this_run += 1
+        if self.state_saves is not None:
+            self.state_saves.step_done()
 
     def _observe_equity(self, ts: int, symbol: str = "") -> None:
         observe_equity(self, ts, symbol)

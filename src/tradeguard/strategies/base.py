@@ -53,6 +53,8 @@ class Strategy:
     wants_quotes = True  # best bid/ask for on_ticker
     # Params naming files: a relative path is taken from the config file's folder.
     path_params: tuple[str, ...] = ()
+    # Set by `save_soon`: a live node stores `state()` at the end of the current step.
+    save_due = False
 
     def __init__(self, strategy_id: str, venue: str, symbol: str, params: dict[str, Any]) -> None:
         self.id = strategy_id
@@ -101,6 +103,12 @@ class Strategy:
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take back what `state()` returned before the restart."""
+
+    def save_soon(self) -> None:
+        """Ask a live node to store `state()` at the end of this step, not only at the next
+        checkpoint: for a change a restart must not lose (a trailing stop's new high). The node
+        coalesces the asks (`node.state_save_interval_s`); a replay stores with its commits."""
+        self.save_due = True
 
     # helpers -------------------------------------------------------------------------------
     def emit(self, intent: OrderIntent) -> None:

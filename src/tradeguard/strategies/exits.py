@@ -31,13 +31,20 @@ class ExitRules:
 
 @dataclass(slots=True)
 class ExitTracker:
-    """Follow one open position and say when (and why) it should be closed."""
+    """Follow one open position and say when (and why) it should be closed.
+
+    `moved` turns True when an update moves the trailing stop's level: the stop arms, or an armed
+    stop's best price (high for a long, low for a short) improves. Only that part of the tracker
+    changes with the price and is not rebuilt from the position after a restart; the strategy
+    passes it on (`Strategy.save_soon`) and clears it, so the node stores the state promptly.
+    """
 
     rules: ExitRules
     entry: Decimal
     long: bool
     best: Decimal = ZERO
     trailing_armed: bool = False
+    moved: bool = False
 
     def __post_init__(self) -> None:
         self.best = self.entry
@@ -49,10 +56,12 @@ class ExitTracker:
         if self.long:
             if price > self.best:
                 self.best = price
+                self.moved = self.moved or self.trailing_armed
             move_pct = (price - entry) / entry * _HUNDRED
         else:
             if price < self.best:
                 self.best = price
+                self.moved = self.moved or self.trailing_armed
             move_pct = (entry - price) / entry * _HUNDRED
         if r.stop_loss_pct and move_pct <= -r.stop_loss_pct:
             return "stop_loss"
@@ -63,7 +72,7 @@ class ExitTracker:
                 best = self.best
                 best_move = (best - entry if self.long else entry - best) / entry * _HUNDRED
                 if best_move >= r.trailing_activation_pct:
-                    self.trailing_armed = True
+                    self.trailing_armed = self.moved = True
             if self.trailing_armed:
                 retrace = (
                     (self.best - price) / self.best * _HUNDRED
@@ -73,6 +82,11 @@ class ExitTracker:
                 if retrace >= r.trailing_stop_pct:
                     return "trailing_stop"
         return None
+
+    def take_moved(self) -> bool:
+        """Whether the trailing stop's level moved since the last call (and clear that)."""
+        moved, self.moved = self.moved, False
+        return moved
 
 
 @dataclass(slots=True)

@@ -102,12 +102,16 @@ class MACrossover(Strategy):
             if tracker is None or tracker.entry != pos.avg_entry:
                 tracker = self._tracker = ExitTracker(self.rules, pos.avg_entry, long=True)
             reason = tracker.update(candle.close)
+            if tracker.take_moved():
+                self.save_soon()
             if reason is None and prev is not None and prev >= 0 > diff:
                 reason = "death_cross"
             if reason is not None:
                 self._close(pos.quantity, reason, candle)
             return
-        self._tracker = None
+        if self._tracker is not None:  # flat again: a restart must not bring the old one back
+            self._tracker = None
+            self.save_soon()
         if prev is not None and prev <= 0 < diff:
             self._open(candle, diff)
 

@@ -205,7 +205,9 @@ class TokenUnlock(Strategy):
         if pos.quantity and not self._dust(sym, pos.quantity):
             self._manage(sym, slot, pos, window, price, ts)
             return
-        slot.tracker = None
+        if slot.tracker is not None:  # flat again: a restart must not bring the old one back
+            slot.tracker = None
+            self.save_soon()
         if not self.short and window is not None:
             slot.passed = window.event.key
         if ts < slot.next_try_ms:
@@ -222,6 +224,7 @@ class TokenUnlock(Strategy):
         if self._open(sym, price, ts, reason, window):
             slot.next_try_ms = ts + _RETRY_MS
             slot.passed = ""
+            self.save_soon()
 
     @staticmethod
     def _late(slot: _Slot, ts: int, mid: Decimal) -> bool:
@@ -260,6 +263,8 @@ class TokenUnlock(Strategy):
         if not long and window is not None:
             slot.spent.add(window.event.key)
         reason = t.update(price)
+        if t.take_moved():
+            self.save_soon()
         if reason is None and long and window is not None:
             reason = "unlock_ahead"
             slot.passed = window.event.key
@@ -267,6 +272,7 @@ class TokenUnlock(Strategy):
             reason = "unlock_passed"
         if reason is None:
             return
+        self.save_soon()  # the cooldown and the windows traded: a restart must not trade again
         levels = None
         if reason in _EXIT_REASONS:
             levels = {"entry": str(t.entry), "best": str(t.best)}

@@ -1,0 +1,86 @@
+"""Prompt stores of a strategy's state between checkpoints, when the strategy asks for one.
+
+A checkpoint stores every strategy's `state()` every `node.checkpoint_interval_s` (5 s); a
+SIGKILL loses what changed since. Some changes must not wait that long: a trailing stop's new
+high lost comes back as the older one, and the stop then sits lower (a bigger loss). A
+strategy asks with `Strategy.save_soon()`; at the end of the live step (a quote, candle, book or
+trade handled, or a pass of the duties, which follow fills) the asking strategies' run states
+are written in one commit. Coalesced: at most one write per `node.state_save_interval_s`; an ask
+inside the interval is written when it ends (a timer), so a fast market writes a few times a
+second at most, and a lone new high is stored at the end of its own step.
+
+```python
+saves = StateSaves(node, interval_s=0.2)   # the live loop's; replays store with their commits
+saves.step_done()                          # at the end of every live step
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from tradeguard.node.checkpoint import run_state, stored_state
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+
+class StateSaves:
+    """Writes the run state of each strategy that asked (`save_due`), coalesced in time."""
+
+    def __init__(self, node: TradingNode, interval_s: float) -> None:
+        self.node = node
+        self.interval_s = interval_s
+        self.next_ok = 0.0  # time.monotonic() before which no write starts
+        self.timer: asyncio.TimerHandle | None = None
+        self.writes = 0  # commits made (for the run's figures and the benchmark)
+        self.failed: Exception | None = None  # what a timed write raised, for the next step
+
+    def step_done(self) -> None:
+        """Write now when a strategy asked and the interval allows, else once it ends.
+
+        Raises what a timed write raised (a `state()` JSON cannot hold: the run stops, as a
+        checkpoint would stop it), so it is not lost in the event loop's log."""
+        if self.failed is not None:
+            failed, self.failed = self.failed, None
+            raise failed
+        if self.timer is not None or not any(s.save_due for s in self.node.strategies):
+            return
+        now = time.monotonic()
+        if now >= self.next_ok:
+            self.write(now)
+        else:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_at(loop.time() + (self.next_ok - now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        try:
+            self.write(time.monotonic())
+        except Exception as exc:  # raised at the next step (or pass of the duties)
+            self.failed = exc
+
+    def write(self, now: float) -> None:
+        """Store the state of every strategy that asked, in one commit."""
+        # a strategy a Ctrl-C abandoned keeps its last stored state (node.checkpoint)
+        abandoned = self.node.interrupts.abandoned
+        due = [s for s in self.node.strategies if s.save_due and s.id not in abandoned]
+        if not due:
+            return
+        storage = self.node.storage
+        with storage.transaction():
+            for strat in due:
+                strat.save_due = False  # an ask made while storing waits for the next step
+                state = run_state(self.node, strat.id)
+                state.state = stored_state(strat)
+                storage.save_run_state(state)
+        self.writes += 1
+        self.next_ok = now + self.interval_s
+
+    def close(self) -> None:
+        """Cancel a pending timed write (the stop's last checkpoint stores everything)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
