@@ -152,10 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except BrokenPipeError:
-        return _quiet_broken_pipe()
+        quiet_broken_pipe()
+        return 0
     except KeyboardInterrupt as exc:
         where = _interrupted_in(exc)
-        print(f"tradeguard: interrupted{f' ({where})' if where else ''}", file=sys.stderr)
+        try:
+            print(f"tradeguard: interrupted{f' ({where})' if where else ''}", file=sys.stderr)
+        except BrokenPipeError:  # `2>&1 | tee`: the same Ctrl-C ended the reader
+            quiet_broken_pipe()
         return 130
     except Exception as exc:
         # tradeguard's errors (model/errors.py, loaded by every command, not by `--help`)
@@ -311,10 +315,28 @@ def _console() -> Any:
     return _Console(stderr=False, highlight=False)
 
 
-def _quiet_broken_pipe() -> int:
-    """The reader went away (`| head`): stop quietly, as `cat` does."""
-    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
+def quiet_broken_pipe() -> None:
+    """The reader went away (`| head`, or a `2>&1 | tee` the same Ctrl-C ended): stop quietly,
+    as `cat` does. Python flushes stdout and stderr again at exit (a failed flush prints
+    "Exception ignored" and exits 120), and what is still logged goes to stderr: stdout, and
+    stderr when its reader is gone too, now point at /dev/null, so nothing can fail."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    return 0
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+        if _reader_gone(sys.stderr):
+            os.dup2(devnull, sys.stderr.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _reader_gone(stream: Any) -> bool:
+    """Tell whether `stream` is a pipe (or socket) whose reading end is closed."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO), closed
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -24,7 +25,7 @@ from tradeguard.cli.common import (
     start_run_stop,
     ts_text,
 )
-from tradeguard.cli.main import real_console, whole_process
+from tradeguard.cli.main import quiet_broken_pipe, real_console, whole_process
 
 
 def add_run_parser(sub: Any) -> None:
@@ -80,10 +81,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             summary = asyncio.run(
                 start_run_stop(node, progress, args.duration_s, serve_after=not args.until_end)
             )
-        if args.json:
-            print(json.dumps(summary.to_json(), indent=2))
-        else:
-            print_summary(console, summary, node)
+        try:
+            if args.json:
+                print(json.dumps(summary.to_json(), indent=2))
+            else:
+                print_summary(console, summary, node)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (`2>&1 | tee run.log`: the Ctrl-C that stopped the run ended
+            # tee too). The run ended whole all the same, and its exit code says how.
+            quiet_broken_pipe()
     finally:
         node.close()
     # a live run a Ctrl-C stopped ends whole (its summary above), and says it was interrupted

@@ -171,8 +171,27 @@ class FillApplication:
             order.trade_ids.add(fill.trade_id)
         elif order is not None:
             self._fill_order(order, fill)
+        if not self.storage.in_unit_of_work:
+            # A venue report queued before this fill predates it: written first, under the
+            # ledger's figures below (a replay's unit commits the venue's push after the fill).
+            self._write_pending_balances(fill.venue)
         self._book_fill(fill, order, before, strategy_id, fee_only)
+        if not self.storage.in_unit_of_work:
+            self._store_fill_balances(fill)
         return True
+
+    def _store_fill_balances(self, fill: Fill) -> None:
+        """Write the ledger's figures of the assets `fill` moved, in the fill's own commit: the
+        stored balances (`tradeguard balances`, a restart, the audit) never lag the journal's
+        fills until the venue's own report is written over them (the next commit after it)."""
+        book = self.portfolio.book(fill.venue)
+        assets = (fill.base, fill.quote, fill.fee_asset) if fill.fee else (fill.base, fill.quote)
+        rows = []
+        for asset in dict.fromkeys(assets):
+            held = book.get(asset)
+            rows.append(Balance(fill.venue, asset, held.free, held.locked))
+        usd, elsewhere = self.portfolio.values_on(fill.venue, rows)
+        self.storage.upsert_balances(fill.venue, rows, usd, self.clock.now_ms(), elsewhere)
 
     def net_ledger(self, venue: str, symbol: str = "") -> int:
         """Book the netting of every market (with `symbol`, of its market only) where
@@ -318,16 +337,20 @@ class FillApplication:
         self._pending_journal.clear()
 
     def _write_behind(self) -> None:
-        if self._pending_balances:
-            pending, self._pending_balances = self._pending_balances, {}
-            for venue, (balances, marks, own, ts) in pending.items():
-                usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
-                self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)
+        for venue in list(self._pending_balances):
+            self._write_pending_balances(venue)
         if self._pending_journal or self._pending_rows:
             rows, self._pending_rows = self._pending_rows, {}
             for order in rows.values():
                 self.storage.upsert_order(order)
             self._write_transitions()
+
+    def _write_pending_balances(self, venue: str) -> None:
+        pending = self._pending_balances.pop(venue, None)
+        if pending is not None:
+            balances, marks, own, ts = pending
+            usd, elsewhere = self.portfolio.values_on(venue, balances, marks, own)
+            self.storage.upsert_balances(venue, balances, usd, ts, elsewhere)
 
     def _write_transitions(self) -> None:
         journal, self._pending_journal = self._pending_journal, []

@@ -28,6 +28,7 @@ cancels on the way out (each bounded by its own timeouts).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -104,17 +105,29 @@ class LiveInterrupts:
         if self.interrupted:
             raise KeyboardInterrupt  # the second: quit at once
         self.interrupted = True
-        print("\nstopping: last checkpoint and summary (Ctrl-C again to quit at once)",
-              file=sys.stderr, flush=True)  # fmt: skip
+        # The stop first, then the lines: with `2>&1 | tee run.log` the same Ctrl-C ends tee,
+        # and a line written to its pipe fails.
         self.node.request_stop()
         if self._inside is not None:
-            print(f"waiting {self.abandon_after_s:g} s for strategy {self._inside}'s callback "
-                  "to return before abandoning it", file=sys.stderr, flush=True)  # fmt: skip
             signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)
+        _say("\nstopping: last checkpoint and summary (Ctrl-C again to quit at once)")
+        if self._inside is not None:
+            _say(f"waiting {self.abandon_after_s:g} s for strategy {self._inside}'s callback "
+                 "to return before abandoning it")  # fmt: skip
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self._inside is not None:
             raise StrategyAbandoned(self._inside)
+
+
+def _say(line: str) -> None:
+    """Show `line` on stderr when it can be shown. A signal handler raises nothing but what it
+    means to: an error raised here lands in whatever code the signal interrupted, where an
+    `except Exception` (logging's own handler has one) takes it and the stop with it, or it
+    unwinds the run past its last checkpoint."""
+    # OSError: the reader went away (a pipe); ValueError: stderr is closed
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 __all__ = ["ABANDON_AFTER_S", "LiveInterrupts", "StrategyAbandoned"]
