@@ -10,38 +10,16 @@ from decimal import Decimal
 
 import pytest
 
-from dex_support import ChainThread, connected_venue, running_chain
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
-from tradeguard.model.fill import Fill
-from tradeguard.model.order import Order
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[ChainThread]:
     yield from running_chain()
-
-
-def _order(cid: str, amount: str = "0.1") -> Order:
-    return Order(
-        client_order_id=cid, strategy_id="t", venue="dex", symbol="WETH/USD", side=Side.SELL,
-        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
-    )  # fmt: skip
-
-
-class _Fills:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
 
 
 async def test_a_stuck_swap_is_replaced_with_a_bumped_fee_and_swaps_once(
@@ -51,13 +29,13 @@ async def test_a_stuck_swap_is_replaced_with_a_bumped_fee_and_swaps_once(
     store = MemoryTxStore()
     venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
                                   stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(_order("stuck-warm", "0.01"))  # the approval
-    seen = _Fills()
+    await venue.submit(dex_order("stuck-warm", "0.01"))  # the approval
+    seen = FillSink()
     venue.set_listener(seen)
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
-        report = await venue.submit(_order("stuck-1"))  # not mined: re-signed once stuck
+        report = await venue.submit(dex_order("stuck-1"))  # not mined: re-signed once stuck
         assert report.status is OrderStatus.ACCEPTED
         again = await venue.fetch_order("stuck-1", "WETH/USD")
         assert again is not None and again.status is OrderStatus.ACCEPTED
@@ -84,12 +62,12 @@ async def test_a_pending_swap_is_cancelled_by_a_self_transfer_with_its_nonce(
     d = chain.deployment
     store = MemoryTxStore()
     venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True)
-    await venue.submit(_order("cancel-warm", "0.01"))
-    seen = _Fills()
+    await venue.submit(dex_order("cancel-warm", "0.01"))
+    seen = FillSink()
     venue.set_listener(seen)
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     eth_before = await venue.chain.eth_balance(d.wallet_address)
-    order = _order("cancel-1")
+    order = dex_order("cancel-1")
     chain.automine(False)
     try:
         assert (await venue.submit(order)).status is OrderStatus.ACCEPTED
@@ -117,7 +95,7 @@ async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap
     d = chain.deployment
     store = MemoryTxStore()
     warm = await connected_venue(d, store, approve_unlimited=True)
-    await warm.submit(_order("capped-warm", "0.01"))
+    await warm.submit(dex_order("capped-warm", "0.01"))
     base = await warm.chain.base_fee()
     await warm.close()
     tip = 10**9
@@ -131,7 +109,7 @@ async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
-        report = await venue.submit(_order("capped-1"))
+        report = await venue.submit(dex_order("capped-1"))
         assert report.status is OrderStatus.ACCEPTED
     finally:
         chain.automine(True)
@@ -152,7 +130,7 @@ async def test_a_sent_swap_that_cannot_be_replaced_under_the_cap_is_in_flight_no
     d = chain.deployment
     store = MemoryTxStore()
     warm = await connected_venue(d, store, approve_unlimited=True)
-    await warm.submit(_order("nobump-warm", "0.01"))
+    await warm.submit(dex_order("nobump-warm", "0.01"))
     base = await warm.chain.base_fee()
     await warm.close()
     cap, tip = 4 * base, 2 * base  # the swap's max fee is the cap: no raise fits under it
@@ -160,14 +138,14 @@ async def test_a_sent_swap_that_cannot_be_replaced_under_the_cap_is_in_flight_no
         d, store, receipt_timeout_s=0.2, approve_unlimited=True, stuck_after_s=0.01,
         priority_fee_gwei=Decimal(tip).scaleb(-9), max_fee_per_gas_gwei=Decimal(cap).scaleb(-9),
     )  # fmt: skip
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
         # a definitive refusal here would have the engine book the order as rejected
         with pytest.raises(AmbiguousVenueError) as refused:
-            await venue.submit(_order("nobump-1"))
+            await venue.submit(dex_order("nobump-1"))
         assert refused.value.code == "FEE_CAP" and "still pending" in str(refused.value)
     finally:
         chain.automine(True)
@@ -191,14 +169,14 @@ async def test_the_original_mined_instead_of_its_replacement_is_booked_by_a_bala
     store = MemoryTxStore()
     venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
                                   stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(_order("race-warm", "0.01"))  # the approval
-    seen = _Fills()
+    await venue.submit(dex_order("race-warm", "0.01"))  # the approval
+    seen = FillSink()
     venue.set_listener(seen)
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     snapshot = chain.rpc("evm_snapshot")["result"]
     chain.automine(False)
     try:
-        assert (await venue.submit(_order("race-1"))).status is OrderStatus.ACCEPTED
+        assert (await venue.submit(dex_order("race-1"))).status is OrderStatus.ACCEPTED
         original, bumped = sorted(store.for_order("dex", "race-1"), key=lambda r: r.created_ts)
         assert (original.status, bumped.status) == ("replaced", "sent")
         chain.rpc("evm_revert", snapshot)  # the bump never reached the block producer ...
