@@ -1,4 +1,4 @@
-"""A venue listener for tests that keeps the fills it is told of and ignores the rest."""
+"""Venue listeners for tests: one keeping the fills it is told of, one keeping reports too."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ class FillSink:
 
     def on_balances(self, venue: str, balances: object) -> None:
         pass
+
+
+class Reports(FillSink):
+    """Collects every fill and every order report a venue sends, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[OrderReport] = []
+
+    def on_order_report(self, report: OrderReport) -> None:
+        self.reports.append(report)
