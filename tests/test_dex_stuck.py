@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from fill_sink import FillSink
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +24,29 @@ def chain() -> Iterator[ChainThread]:
     yield from running_chain()
 
 
+async def _warmed(
+    chain: ChainThread, warm_cid: str, **overrides: Any
+) -> tuple[UniswapV2Venue, MemoryTxStore, FillSink, int]:
+    """A venue (0.2 s receipt wait, unlimited approval, `overrides`) that has sent its approval
+    with a small swap, a listener keeping its fills, and the wallet's WETH after them."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
+                                  **overrides)  # fmt: skip
+    await venue.submit(dex_order(warm_cid, "0.01"))  # the approval
+    seen = FillSink()
+    venue.set_listener(seen)
+    weth = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    return venue, store, seen, weth
+
+
 async def test_a_stuck_swap_is_replaced_with_a_bumped_fee_and_swaps_once(
     chain: ChainThread,
 ) -> None:
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
-                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(dex_order("stuck-warm", "0.01"))  # the approval
-    seen = FillSink()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(
+        chain, "stuck-warm", stuck_after_s=0.01, fee_bump_pct=Decimal(20)
+    )
     chain.automine(False)
     try:
         report = await venue.submit(dex_order("stuck-1"))  # not mined: re-signed once stuck
@@ -60,12 +74,7 @@ async def test_a_pending_swap_is_cancelled_by_a_self_transfer_with_its_nonce(
     chain: ChainThread,
 ) -> None:
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True)
-    await venue.submit(dex_order("cancel-warm", "0.01"))
-    seen = FillSink()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(chain, "cancel-warm")
     eth_before = await venue.chain.eth_balance(d.wallet_address)
     order = dex_order("cancel-1")
     chain.automine(False)
@@ -166,13 +175,9 @@ async def test_the_original_mined_instead_of_its_replacement_is_booked_by_a_bala
     """A fee bump races its original: when the original is the one mined, the balances read at
     or after its block hold its fill, and no copy is left open."""
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
-                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(dex_order("race-warm", "0.01"))  # the approval
-    seen = FillSink()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(
+        chain, "race-warm", stuck_after_s=0.01, fee_bump_pct=Decimal(20)
+    )
     snapshot = chain.rpc("evm_snapshot")["result"]
     chain.automine(False)
     try:
