@@ -11,6 +11,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import Order
 from tradeguard.sandbox.chain.deploy import Deployment, deploy_demo
 from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
@@ -81,3 +83,13 @@ async def connected_venue(
     )
     await venue.connect()
     return venue
+
+
+def dex_order(
+    cid: str, amount: str = "0.1", *, side: Side = Side.SELL, symbol: str = "WETH/USD"
+) -> Order:
+    """A market order for the demo pool, as the engine hands it to the venue."""
+    return Order(
+        client_order_id=cid, strategy_id="t", venue="dex", symbol=symbol, side=side,
+        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
+    )  # fmt: skip

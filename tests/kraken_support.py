@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from fill_sink import Reports
 from tradeguard.clock import Clock
-from tradeguard.model.fill import Fill
-from tradeguard.model.reports import OrderReport
 from tradeguard.sandbox.kraken.server import KrakenSandbox
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, CAROL_SECRET
 from tradeguard.venues.ccxt_clients import ccxt_client_factory
@@ -31,17 +30,4 @@ async def carol_venue(kx: KrakenSandbox, **kw: Any) -> AsyncIterator[KrakenCcxtV
         await v.close()
 
 
-class Reports:
-    """A listener keeping what the venue reports."""
-
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-        self.reports: list[OrderReport] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_order_report(self, report: OrderReport) -> None:
-        self.reports.append(report)
-
-    def on_balances(self, venue: str, balances: object) -> None: ...
+__all__ = ["Reports", "carol_venue"]

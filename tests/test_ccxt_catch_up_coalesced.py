@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
+from fill_sink import Reports
 from test_ccxt_support import SYMBOL, make_venue
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderType, Side
 from tradeguard.model.enums import OrderStatus, TimeInForce
-from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
-from tradeguard.model.reports import OrderReport
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -41,20 +40,6 @@ def request_log(tmp_path: Path) -> Path:
 async def ex(request_log: Path) -> AsyncIterator[SandboxExchange]:
     async with seeded_exchange(SandboxConfig(request_log_path=request_log)) as sandbox:
         yield sandbox
-
-
-class Listener:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-        self.reports: list[OrderReport] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_order_report(self, report: OrderReport) -> None:
-        self.reports.append(report)
-
-    def on_balances(self, venue: str, balances: object) -> None: ...
 
 
 @pytest.fixture
@@ -87,7 +72,7 @@ def _buy(cid: str) -> Order:
 async def test_catch_ups_asked_for_together_make_one_rest_round(
     ex: SandboxExchange, venue: CcxtVenue, request_log: Path
 ) -> None:
-    listener = Listener()
+    listener = Reports()
     venue.set_listener(listener)  # type: ignore[arg-type]
     await venue.submit(_buy("tgjoin-1"))
     ex.faults.latency_ms_by_endpoint = {BALANCES: 200}  # the round is in flight a while
@@ -119,7 +104,7 @@ class HeldAfterAnswer:
 async def test_a_catch_up_asked_for_while_a_round_runs_gets_a_round_after_it(
     ex: SandboxExchange, venue: CcxtVenue, request_log: Path
 ) -> None:
-    listener = Listener()
+    listener = Reports()
     venue.set_listener(listener)  # type: ignore[arg-type]
     ex.set_book(SYMBOL, bids=[], asks=[("50001", "1")])  # the house takes only our bid
     await venue.submit(_buy("tglate-1"))
@@ -142,7 +127,7 @@ async def test_a_catch_up_asked_for_while_a_round_runs_gets_a_round_after_it(
 async def test_close_cancels_the_round_in_flight(ex: SandboxExchange, request_log: Path) -> None:
     venue = make_venue(ex, stream_user_data=False)
     await venue.connect()
-    venue.set_listener(Listener())  # type: ignore[arg-type]
+    venue.set_listener(Reports())  # type: ignore[arg-type]
     await venue.submit(_buy("tgclose-1"))
     lookup = HeldAfterAnswer(venue.client, "fetch_order")
     pending = asyncio.ensure_future(venue._catch_up())
@@ -152,7 +137,7 @@ async def test_close_cancels_the_round_in_flight(ex: SandboxExchange, request_lo
     assert pending.cancelled()  # cancelled with the venue, not left waiting
 
 
-class FailsOnce(Listener):
+class FailsOnce(Reports):
     """A listener whose first balances after `armed` raise (a full disk under its store)."""
 
     def __init__(self) -> None:

@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from dex_support import ChainThread, connected_venue, running_chain
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import DefinitiveVenueError
-from tradeguard.model.fill import Fill
-from tradeguard.model.order import Order
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 
 
@@ -20,30 +19,23 @@ def chain() -> Iterator[ChainThread]:
     yield from running_chain()
 
 
-def _order(cid: str, amount: str = "0.1") -> Order:
-    return Order(
-        client_order_id=cid, strategy_id="t", venue="dex", symbol="WETH/USD", side=Side.SELL,
-        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
-    )  # fmt: skip
-
-
 async def test_a_restart_after_broadcast_finds_the_swap_and_never_signs_another(
     chain: ChainThread,
 ) -> None:
     d = chain.deployment
     store = MemoryTxStore()
     first = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True)
-    await first.submit(_order("crash-1", "0.01"))  # the approval, mined before the crash
+    await first.submit(dex_order("crash-1", "0.01"))  # the approval, mined before the crash
     weth_before = await first.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
-        report = await first.submit(_order("crash-2"))
+        report = await first.submit(dex_order("crash-2"))
         assert report.status is OrderStatus.ACCEPTED  # broadcast, no receipt yet
         await first.close()
         signed = dict(store.rows)
 
         second = await connected_venue(d, store, approve_unlimited=True)  # after the restart
-        again = await second.submit(_order("crash-2"))
+        again = await second.submit(dex_order("crash-2"))
         assert again.status is OrderStatus.ACCEPTED
         assert store.rows.keys() == signed.keys()  # nothing new was signed
     finally:
@@ -62,7 +54,7 @@ async def test_bytes_journaled_but_never_broadcast_are_sent_once_after_a_restart
     d = chain.deployment
     store = MemoryTxStore()
     venue = await connected_venue(d, store)
-    await venue.submit(_order("lost-0", "0.01"))
+    await venue.submit(dex_order("lost-0", "0.01"))
     sender = venue.sender
     assert sender is not None
 
@@ -71,7 +63,7 @@ async def test_bytes_journaled_but_never_broadcast_are_sent_once_after_a_restart
 
     sender.broadcast = no_network  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
-        await venue.submit(_order("lost-1"))
+        await venue.submit(dex_order("lost-1"))
     (journaled,) = [r for r in store.rows.values() if r.client_order_id == "lost-1"]
     assert journaled.status == "signed"
     assert (await venue.chain.lookup(journaled.tx_hash)).state == "unknown"
@@ -94,7 +86,7 @@ async def test_the_nonce_manager_keeps_journaled_nonces_across_restarts(
     chain.automine(False)
     try:
         first = await connected_venue(d, store)
-        await first.submit(_order("nonce-1", "0.01"))  # approval pending: no receipt
+        await first.submit(dex_order("nonce-1", "0.01"))  # approval pending: no receipt
     except Exception:
         pass
     finally:
@@ -113,7 +105,7 @@ async def test_gas_of_an_approval_mined_after_the_process_stopped_waiting_is_boo
     d = chain.deployment
     store = MemoryTxStore()
     first = await connected_venue(d, store, receipt_timeout_s=0.2)
-    order = _order("approve-gas-1", "5")
+    order = dex_order("approve-gas-1", "5")
     order.symbol = "TKA/USD"
     have = await first.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
     assert have < 5 * 10**18  # an approval is needed first
@@ -130,7 +122,7 @@ async def test_gas_of_an_approval_mined_after_the_process_stopped_waiting_is_boo
     spent = Decimal(int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16))
 
     second = await connected_venue(d, store)  # after the restart
-    seen = _Fills()
+    seen = FillSink()
     second.set_listener(seen)
     assert await second.fetch_order("approve-gas-1", "TKA/USD") is None  # no swap was sent
     await second.fetch_fills("TKA/USD")
@@ -146,20 +138,6 @@ async def test_gas_of_an_approval_mined_after_the_process_stopped_waiting_is_boo
     await second.close()
 
 
-class _Fills:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
-
-
 async def test_a_balance_read_books_no_swap_mined_after_the_block_it_reads_at(
     chain: ChainThread,
 ) -> None:
@@ -168,11 +146,11 @@ async def test_a_balance_read_books_no_swap_mined_after_the_block_it_reads_at(
     (at the earlier block) do not hold it yet; ledger and balances would differ by the swap."""
     d = chain.deployment
     venue = await connected_venue(d, MemoryTxStore(), receipt_timeout_s=0.2, approve_unlimited=True)
-    await venue.submit(_order("fixed-1", "0.01"))  # the approval, mined
+    await venue.submit(dex_order("fixed-1", "0.01"))  # the approval, mined
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
-        report = await venue.submit(_order("fixed-2"))
+        report = await venue.submit(dex_order("fixed-2"))
         assert report.status is OrderStatus.ACCEPTED  # in the mempool
         fixed = venue.chain.block_number
 
@@ -206,7 +184,7 @@ async def test_a_balance_read_books_no_approval_gas_mined_after_the_block_it_rea
     store = MemoryTxStore()
     venue = await connected_venue(d, store, receipt_timeout_s=0.2)
     have = await venue.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
-    order = _order("fixed-approve-1", str(have // 10**18 + 1))
+    order = dex_order("fixed-approve-1", str(have // 10**18 + 1))
     order.symbol = "TKA/USD"
     eth_before = await venue.chain.eth_balance(d.wallet_address)
     chain.automine(False)
@@ -250,7 +228,7 @@ async def test_an_approval_journaled_but_never_broadcast_leaves_no_nonce_gap_aft
     sender = venue.sender
     assert sender is not None
     have = await venue.chain.allowance(d.tokens["TKA"], d.wallet_address, d.router)
-    order = _order("gap-1", str(have // 10**18 + 1))
+    order = dex_order("gap-1", str(have // 10**18 + 1))
     order.symbol = "TKA/USD"
 
     async def no_network(record: object) -> object:  # the process died right after saving
@@ -265,7 +243,7 @@ async def test_an_approval_journaled_but_never_broadcast_leaves_no_nonce_gap_aft
 
     restarted = await connected_venue(d, store)  # start-up: the balance read reconciles
     await restarted.fetch_balances()
-    report = await restarted.submit(_order("gap-2", "0.01"))
+    report = await restarted.submit(dex_order("gap-2", "0.01"))
     assert report.status is OrderStatus.FILLED, report
     assert (await restarted.chain.lookup(approval.tx_hash)).state == "mined"
     assert await restarted.chain.nonce(d.wallet_address, pending=False) == (

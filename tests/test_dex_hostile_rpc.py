@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from dex_support import ChainThread, connected_venue, running_chain
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
-from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.sandbox.chain.deploy import Deployment
 from tradeguard.sandbox.chain.rpc import LocalChain, RpcServer
@@ -60,25 +60,7 @@ def _through(d: Deployment, server: HostileServer) -> Deployment:
 
 
 def _order(amount: str = "0.1") -> Order:
-    return Order(
-        client_order_id=f"hostile-{next(_seq)}", strategy_id="t", venue="dex",
-        symbol="WETH/USD", side=Side.SELL, type=OrderType.MARKET, amount=Decimal(amount),
-        status=OrderStatus.SUBMITTED,
-    )  # fmt: skip
-
-
-class _Fills:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
+    return dex_order(f"hostile-{next(_seq)}", amount)
 
 
 async def test_a_receipt_for_another_transaction_is_never_booked_as_ours(
@@ -97,7 +79,7 @@ async def test_a_receipt_for_another_transaction_is_never_booked_as_ours(
     hostile.rewrites["eth_getTransactionReceipt"] = other_receipt
     store = MemoryTxStore()
     venue = await connected_venue(_through(d, hostile), store, approve_unlimited=True)
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     order = _order("0.02")
     with pytest.raises(AmbiguousVenueError, match="receipt of another transaction") as exc:
@@ -132,7 +114,7 @@ async def test_a_receipt_with_gas_the_signed_transaction_cannot_pay_books_no_fee
     venue = await connected_venue(_through(chain.deployment, hostile), store,
                                   approve_unlimited=True)  # fmt: skip
     await venue.submit(_order("0.01"))  # the approval, if one is needed, before the lies
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     hostile.rewrites["eth_getTransactionReceipt"] = absurd
     order = _order("0.01")
@@ -159,7 +141,7 @@ async def test_a_chain_id_that_changed_after_start_refuses_the_swap_before_signi
     await venue.close()
 
 
-def _book_of(seen: _Fills, cid: str) -> list[tuple[str, Decimal]]:
+def _book_of(seen: FillSink, cid: str) -> list[tuple[str, Decimal]]:
     return [(f.trade_id, f.amount) for f in seen.fills if f.client_order_id == cid]
 
 
@@ -170,7 +152,7 @@ async def test_a_swap_reorged_out_before_its_confirmations_is_sent_again_and_boo
     store = MemoryTxStore()
     venue = await connected_venue(d, store, approve_unlimited=True, confirmations=3,
                                   receipt_timeout_s=0.3)  # fmt: skip
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     warm = _order("0.01")  # the approval, and a swap that waits for its confirmations
     assert (await venue.submit(warm)).status is OrderStatus.ACCEPTED

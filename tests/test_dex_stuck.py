@@ -7,15 +7,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from dex_support import ChainThread, connected_venue, running_chain
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from fill_sink import FillSink
+from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import AmbiguousVenueError
-from tradeguard.model.fill import Fill
-from tradeguard.model.order import Order
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 
 
 @pytest.fixture(scope="module")
@@ -23,41 +24,32 @@ def chain() -> Iterator[ChainThread]:
     yield from running_chain()
 
 
-def _order(cid: str, amount: str = "0.1") -> Order:
-    return Order(
-        client_order_id=cid, strategy_id="t", venue="dex", symbol="WETH/USD", side=Side.SELL,
-        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
-    )  # fmt: skip
-
-
-class _Fills:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
+async def _warmed(
+    chain: ChainThread, warm_cid: str, **overrides: Any
+) -> tuple[UniswapV2Venue, MemoryTxStore, FillSink, int]:
+    """A venue (0.2 s receipt wait, unlimited approval, `overrides`) that has sent its approval
+    with a small swap, a listener keeping its fills, and the wallet's WETH after them."""
+    d = chain.deployment
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
+                                  **overrides)  # fmt: skip
+    await venue.submit(dex_order(warm_cid, "0.01"))  # the approval
+    seen = FillSink()
+    venue.set_listener(seen)
+    weth = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    return venue, store, seen, weth
 
 
 async def test_a_stuck_swap_is_replaced_with_a_bumped_fee_and_swaps_once(
     chain: ChainThread,
 ) -> None:
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
-                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(_order("stuck-warm", "0.01"))  # the approval
-    seen = _Fills()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(
+        chain, "stuck-warm", stuck_after_s=0.01, fee_bump_pct=Decimal(20)
+    )
     chain.automine(False)
     try:
-        report = await venue.submit(_order("stuck-1"))  # not mined: re-signed once stuck
+        report = await venue.submit(dex_order("stuck-1"))  # not mined: re-signed once stuck
         assert report.status is OrderStatus.ACCEPTED
         again = await venue.fetch_order("stuck-1", "WETH/USD")
         assert again is not None and again.status is OrderStatus.ACCEPTED
@@ -82,14 +74,9 @@ async def test_a_pending_swap_is_cancelled_by_a_self_transfer_with_its_nonce(
     chain: ChainThread,
 ) -> None:
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True)
-    await venue.submit(_order("cancel-warm", "0.01"))
-    seen = _Fills()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(chain, "cancel-warm")
     eth_before = await venue.chain.eth_balance(d.wallet_address)
-    order = _order("cancel-1")
+    order = dex_order("cancel-1")
     chain.automine(False)
     try:
         assert (await venue.submit(order)).status is OrderStatus.ACCEPTED
@@ -117,7 +104,7 @@ async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap
     d = chain.deployment
     store = MemoryTxStore()
     warm = await connected_venue(d, store, approve_unlimited=True)
-    await warm.submit(_order("capped-warm", "0.01"))
+    await warm.submit(dex_order("capped-warm", "0.01"))
     base = await warm.chain.base_fee()
     await warm.close()
     tip = 10**9
@@ -131,7 +118,7 @@ async def test_a_stuck_swap_whose_bump_passes_the_cap_is_cancelled_under_the_cap
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
-        report = await venue.submit(_order("capped-1"))
+        report = await venue.submit(dex_order("capped-1"))
         assert report.status is OrderStatus.ACCEPTED
     finally:
         chain.automine(True)
@@ -152,7 +139,7 @@ async def test_a_sent_swap_that_cannot_be_replaced_under_the_cap_is_in_flight_no
     d = chain.deployment
     store = MemoryTxStore()
     warm = await connected_venue(d, store, approve_unlimited=True)
-    await warm.submit(_order("nobump-warm", "0.01"))
+    await warm.submit(dex_order("nobump-warm", "0.01"))
     base = await warm.chain.base_fee()
     await warm.close()
     cap, tip = 4 * base, 2 * base  # the swap's max fee is the cap: no raise fits under it
@@ -160,14 +147,14 @@ async def test_a_sent_swap_that_cannot_be_replaced_under_the_cap_is_in_flight_no
         d, store, receipt_timeout_s=0.2, approve_unlimited=True, stuck_after_s=0.01,
         priority_fee_gwei=Decimal(tip).scaleb(-9), max_fee_per_gas_gwei=Decimal(cap).scaleb(-9),
     )  # fmt: skip
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
     chain.automine(False)
     try:
         # a definitive refusal here would have the engine book the order as rejected
         with pytest.raises(AmbiguousVenueError) as refused:
-            await venue.submit(_order("nobump-1"))
+            await venue.submit(dex_order("nobump-1"))
         assert refused.value.code == "FEE_CAP" and "still pending" in str(refused.value)
     finally:
         chain.automine(True)
@@ -188,17 +175,13 @@ async def test_the_original_mined_instead_of_its_replacement_is_booked_by_a_bala
     """A fee bump races its original: when the original is the one mined, the balances read at
     or after its block hold its fill, and no copy is left open."""
     d = chain.deployment
-    store = MemoryTxStore()
-    venue = await connected_venue(d, store, receipt_timeout_s=0.2, approve_unlimited=True,
-                                  stuck_after_s=0.01, fee_bump_pct=Decimal(20))  # fmt: skip
-    await venue.submit(_order("race-warm", "0.01"))  # the approval
-    seen = _Fills()
-    venue.set_listener(seen)
-    weth_before = await venue.chain.token_balance(d.tokens["WETH"], d.wallet_address)
+    venue, store, seen, weth_before = await _warmed(
+        chain, "race-warm", stuck_after_s=0.01, fee_bump_pct=Decimal(20)
+    )
     snapshot = chain.rpc("evm_snapshot")["result"]
     chain.automine(False)
     try:
-        assert (await venue.submit(_order("race-1"))).status is OrderStatus.ACCEPTED
+        assert (await venue.submit(dex_order("race-1"))).status is OrderStatus.ACCEPTED
         original, bumped = sorted(store.for_order("dex", "race-1"), key=lambda r: r.created_ts)
         assert (original.status, bumped.status) == ("replaced", "sent")
         chain.rpc("evm_revert", snapshot)  # the bump never reached the block producer ...

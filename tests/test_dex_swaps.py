@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from dex_support import ChainThread, connected_venue, running_chain, settings_for
+from dex_support import ChainThread, connected_venue, dex_order, running_chain, settings_for
+from fill_sink import FillSink
 from tradeguard.execution.reference_prices import ReferencePrices
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.errors import DefinitiveVenueError
-from tradeguard.model.fill import Fill
 from tradeguard.model.order import Order
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.chain.deploy import ROUTER_INIT_CODE_HASH, pair_init_code_hash
@@ -29,25 +29,7 @@ def chain() -> Iterator[ChainThread]:
 
 
 def _order(side: Side, amount: str, symbol: str = "WETH/USD") -> Order:
-    n = next(_seq)
-    return Order(
-        client_order_id=f"dex-{n}", strategy_id="t", venue="dex", symbol=symbol, side=side,
-        type=OrderType.MARKET, amount=Decimal(amount), status=OrderStatus.SUBMITTED,
-    )  # fmt: skip
-
-
-class _Fills:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
+    return dex_order(f"dex-{next(_seq)}", amount, side=side, symbol=symbol)
 
 
 def test_pair_init_code_hash_is_the_one_router02_uses(chain: ChainThread) -> None:
@@ -64,7 +46,7 @@ def test_pair_init_code_hash_is_the_one_router02_uses(chain: ChainThread) -> Non
 async def test_sell_receives_get_amounts_out_and_the_constant_product(chain: ChainThread) -> None:
     d = chain.deployment
     venue = await connected_venue(d)
-    listener = _Fills()
+    listener = FillSink()
     venue.set_listener(listener)
     r = await venue.refresh("WETH/USD")
     units = 3 * 10**17
@@ -145,7 +127,7 @@ async def test_too_high_amount_out_min_is_refused_with_the_router_reason(
 
 async def test_a_mined_revert_becomes_a_rejection_with_the_reason(chain: ChainThread) -> None:
     venue = await _stale_venue(chain, gas_limit=300_000)
-    seen = _Fills()
+    seen = FillSink()
     venue.set_listener(seen)
     eth_before = await venue.chain.eth_balance(chain.deployment.wallet_address)
     order = _order(Side.SELL, "0.2")

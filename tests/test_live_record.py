@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fill_sink import FillSink
 from live_support import btc_slice, replaying_sandbox
 from tradeguard.cli.record import parse_duration
 from tradeguard.clock import SimulatedClock
@@ -97,7 +98,7 @@ async def test_a_recorded_book_replays_into_a_book_and_paper_fills(tmp_path: Pat
     inst = Instrument("paper", "BTC/USDT", "BTC", "USDT", D("0.01"), D("0.001"))
     paper = PaperVenue("paper", {"BTC/USDT": inst}, {"USDT": D(1000)}, clock)
     fills: list[Fill] = []
-    paper.set_listener(_Listener(fills))
+    paper.set_listener(FillSink(fills))
     replayed = OrderBook("BTC/USDT")
     for event in replay_sync([events[:1]], clock):
         replayed.apply_snapshot(event.bids, event.asks, event.ts, 1)
@@ -123,20 +124,6 @@ def test_record_duration_reads_units_and_names_a_bad_value() -> None:
         parse_duration("1y")
     with pytest.raises(ConfigError, match="at most 7 days"):
         parse_duration("8d")
-
-
-class _Listener:
-    def __init__(self, fills: list[Fill]) -> None:
-        self.fills = fills
-
-    def on_order_report(self, report: object) -> None:
-        pass
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-    def on_balances(self, venue: str, balances: object) -> None:
-        pass
 
 
 def test_a_bad_recorded_book_row_is_named_not_a_traceback(tmp_path: Path) -> None:

@@ -10,9 +10,14 @@ import pytest
 
 from node_support import trading_live
 from tradeguard.config import Config
+from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model import OrderIntent, OrderType, Side
+from tradeguard.model.enums import LiquiditySide
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.market import Quote
+from tradeguard.model.order import Order
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
@@ -45,14 +50,49 @@ def _config(tmp_path: Path, rest_url: str, ws_url: str, interval_s: float) -> Co
     )
 
 
+def _bnb_exchange(
+    held: dict[str, Decimal] | None = None, *, bnb_fees: bool | None = None
+) -> SandboxExchange:
+    """The seeded exchange with a BNB/USDT market (599 / 601) and Alice holding `held`."""
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
+    ex.add_account(ALICE_KEY, ALICE_SECRET, held or {"BNB": Decimal(50)}, bnb_fees=bnb_fees)
+    return ex
+
+
+def _watched_node(tmp_path: Path, ex: SandboxExchange) -> tuple[TradingNode, list[Event]]:
+    """A node on `ex` syncing balances every 0.05 s, and the list of every event it sends."""
+    node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
+    events: list[Event] = []
+    node.bus.subscribe(events.append)
+    return node, events
+
+
+def _discrepancies(events: list[Event]) -> list[tuple[str, Decimal]]:
+    found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+    return [(e.data["asset"], Decimal(e.data["difference"])) for e in found]
+
+
+async def _bought_at_market(node: TradingNode) -> Fill:
+    """Buy 0.001 BTC at market on a quote of 49,999 / 50,001; the one fill booked."""
+    await node.on_quote(Quote("BTC/USDT", node.clock.now_ms(), Decimal(49_999), Decimal(1),
+                              Decimal(50_001), Decimal(1)))  # fmt: skip
+    intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
+                         OrderType.MARKET)  # fmt: skip
+    result = await node.orders.submit(intent)
+    assert result.ok, result
+    await eventually(lambda: bool(node.storage.load_fills()))
+    [fill] = node.storage.load_fills()
+    return fill
+
+
 @pytest.mark.usefixtures("vault_env")
 async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
     tmp_path: Path,
 ) -> None:
     async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
+        node, events = _watched_node(tmp_path, ex)
         await node.start()
         book = node.portfolio.book("binance")
         assert book.total("USDT") == Decimal(100_000)
@@ -60,10 +100,7 @@ async def test_deposit_seen_by_the_balance_sync_is_recorded_as_a_discrepancy(
             # A deposit made outside the engine: no order, no stream message announces it.
             ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": Decimal(250)})
             await eventually(lambda: book.total("USDT") == Decimal(100_250))
-            found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
-            assert [(e.data["asset"], Decimal(e.data["difference"])) for e in found] == [
-                ("USDT", Decimal(250))
-            ]
+            assert _discrepancies(events) == [("USDT", Decimal(250))]
             newest = node.storage.load_balance_adjustments("binance")[0]
             assert (newest["asset"], newest["ledger_total"], newest["venue_total"]) == (
                 "USDT", Decimal(100_000), Decimal(100_250),
@@ -94,15 +131,7 @@ async def test_balance_sync_is_off_for_paper_venues_and_when_its_interval_is_zer
 async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
     tmp_path: Path,
 ) -> None:
-    from tradeguard.model.enums import LiquiditySide, Side
-    from tradeguard.model.fill import Fill
-    from tradeguard.model.market import Quote
-
-    ex = seeded_exchange()
-    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
-    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
-    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2), "XYZ": Decimal(7)})
-    async with ex:
+    async with _bnb_exchange({"BNB": Decimal(2), "XYZ": Decimal(7)}) as ex:
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
         portfolio = node.portfolio
         fee = Fill("binance", "BTC/USDT", "c1", "v1", "t1", Side.BUY, Decimal(50_000),
@@ -139,28 +168,12 @@ async def test_bnb_held_for_fees_is_priced_from_a_market_no_strategy_trades(
 
 @pytest.mark.usefixtures("vault_env")
 async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_path: Path) -> None:
-    from tradeguard.model.enums import OrderType, Side
-    from tradeguard.model.market import Quote
-    from tradeguard.model.order import OrderIntent
-
-    ex = seeded_exchange()
-    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
-    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
-    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2)}, bnb_fees=True)
-    async with ex:
+    async with _bnb_exchange({"BNB": Decimal(2)}, bnb_fees=True) as ex:
         node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
         await node.start()
         async with trading_live(node, duration_s=20):
             await eventually(lambda: node.portfolio.price_of("BNB") == Decimal(600))
-            now = node.clock.now_ms()
-            await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
-                                      Decimal(50_001), Decimal(1)))  # fmt: skip
-            intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
-                                 OrderType.MARKET)  # fmt: skip
-            result = await node.orders.submit(intent)
-            assert result.ok, result
-            await eventually(lambda: bool(node.storage.load_fills()))
-            [fill] = node.storage.load_fills()
+            fill = await _bought_at_market(node)
             # 0.1 % of 50.001 USDT, 25 % off, in BNB at 600: what Binance takes from BNB
             fee = (Decimal("50.001") * Decimal("0.00075") / 600).quantize(Decimal("1E-8"))
             assert (fill.fee_asset, fill.fee) == ("BNB", fee)
@@ -182,14 +195,6 @@ async def test_a_fee_the_exchange_takes_in_bnb_is_valued_booked_and_audited(tmp_
             await eventually(lambda: (stored("BTC"), stored("BNB")) == (Decimal("1.001"), 2 - fee))
             audit = node.audit_ledger()
             assert audit.ok, audit.reason()
-
-
-def _bnb_exchange() -> SandboxExchange:
-    ex = seeded_exchange()
-    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
-    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
-    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(50)})
-    return ex
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -248,29 +253,14 @@ async def test_the_sandbox_refuses_a_bnb_fee_flag_that_is_no_boolean() -> None:
 async def test_a_fresh_node_prices_its_fee_asset_before_trading_so_the_first_fee_counts(
     tmp_path: Path,
 ) -> None:
-    from tradeguard.model.enums import OrderType, Side
-    from tradeguard.model.market import Quote
-    from tradeguard.model.order import OrderIntent
-
-    ex = seeded_exchange()
-    ex.add_market("BNBUSDT", "BNB", "USDT", "0.1", "0.001", "0.001", "5")
-    ex.set_book("BNBUSDT", bids=[("599", "10")], asks=[("601", "10")])
-    ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(2)}, bnb_fees=True)
-    async with ex:
+    async with _bnb_exchange({"BNB": Decimal(2)}, bnb_fees=True) as ex:
         cfg = _config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0)  # no balance sync pass
         cfg.node.reference_prices_interval_s = 0  # and no later reference pass: start alone
         node = TradingNode(cfg)
         await node.start()
         # the first order goes out at once: nothing but the start-up pass has priced BNB
         async with trading_live(node, duration_s=20):
-            now = node.clock.now_ms()
-            await node.on_quote(Quote("BTC/USDT", now, Decimal(49_999), Decimal(1),
-                                      Decimal(50_001), Decimal(1)))  # fmt: skip
-            intent = OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, Decimal("0.001"),
-                                 OrderType.MARKET)  # fmt: skip
-            assert (await node.orders.submit(intent)).ok
-            await eventually(lambda: bool(node.storage.load_fills()))
-            [fill] = node.storage.load_fills()
+            fill = await _bought_at_market(node)
             assert fill.fee_asset == "BNB" and fill.fee > 0
             assert fill.fee_quote == fill.fee * 600  # counted, not 0
             assert node.figures().fees == fill.fee * 600
@@ -282,9 +272,6 @@ async def test_a_venue_too_slow_for_the_start_up_pass_is_logged_and_start_goes_o
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
-
-    from tradeguard.model.enums import LiquiditySide, Side
-    from tradeguard.model.fill import Fill
 
     async with _bnb_exchange() as ex:
         ex.faults.latency_ms_by_endpoint = {"/api/v3/ticker/24hr": 3000}
@@ -341,7 +328,6 @@ async def test_every_held_asset_is_priced_before_the_first_quote_so_equity_is_wh
     import time
 
     from tradeguard.model.enums import TradingState
-    from tradeguard.model.market import Quote
 
     t0 = int(time.time() * 1000)
     later = t0 + 400_000  # the risk engine keeps its equity peak every 5 minutes
@@ -383,7 +369,6 @@ async def test_every_held_asset_is_priced_before_the_first_quote_so_equity_is_wh
 async def test_a_venue_without_a_usable_quote_leaves_the_price_to_the_next_one_listing_it() -> None:
     from tradeguard.execution.reference_prices import ReferencePrices
     from tradeguard.model.balance import Balance
-    from tradeguard.model.market import Quote
     from tradeguard.portfolio.portfolio import Portfolio
 
     class Listing:
@@ -417,6 +402,18 @@ def _resting_buy(amount: str = "0.001") -> OrderIntent:
     )  # fmt: skip
 
 
+async def _resting_and_settled(
+    node: TradingNode, amount: str = "0.001"
+) -> tuple[Order, BalanceSync]:
+    """Place a resting buy, then wait out the sync's "changed in the last 2 s" hold."""
+    placed = await node.submit(_resting_buy(amount))
+    assert placed.ok, placed.reason
+    sync = node.balance_sync()
+    assert sync is not None
+    await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+    return placed.order, sync
+
+
 @pytest.mark.usefixtures("vault_env")
 async def test_a_resting_order_no_longer_stops_the_sync_from_seeing_a_deposit(
     tmp_path: Path,
@@ -424,9 +421,7 @@ async def test_a_resting_order_no_longer_stops_the_sync_from_seeing_a_deposit(
     # The sync used to wait while any order was open: a bot with a resting limit order never
     # synced. What an order reserves moves free to used and leaves the total as it was.
     async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
+        node, events = _watched_node(tmp_path, ex)
         await node.start()
         book = node.portfolio.book("binance")
         async with trading_live(node, duration_s=30):
@@ -439,10 +434,8 @@ async def test_a_resting_order_no_longer_stops_the_sync_from_seeing_a_deposit(
             await eventually(lambda: book.total("USDT") == Decimal(100_250))
             assert cid in node.orders.open  # still resting: the sync ran beside it
             assert book.get("USDT").locked == Decimal(50)  # the venue's reserve, kept
-            found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
-            assert [(e.data["asset"], Decimal(e.data["difference"])) for e in found] == [
-                ("USDT", Decimal(250))
-            ]  # the deposit, and no false mismatch of the reserved USDT or of BTC
+            # the deposit, and no false mismatch of the reserved USDT or of BTC
+            assert _discrepancies(events) == [("USDT", Decimal(250))]
             assert book.total("BTC") == Decimal(1)
 
 
@@ -451,17 +444,10 @@ async def test_a_fill_the_ledger_has_not_booked_holds_the_sync_for_that_pass(
     tmp_path: Path,
 ) -> None:
     async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
+        node, events = _watched_node(tmp_path, ex)
         await node.start()
         try:
-            placed = await node.submit(_resting_buy())
-            assert placed.ok, placed.reason
-            order = placed.order
-            sync = node.balance_sync()
-            assert sync is not None
-            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            order, sync = await _resting_and_settled(node)
             assert await sync.sync_once() == [] and sync.waiting == {}  # resting: synced
             # the user stream goes down, and the venue fills part of the order meanwhile: the
             # balances read over REST hold a fill the ledger has not booked
@@ -472,7 +458,7 @@ async def test_a_fill_the_ledger_has_not_booked_holds_the_sync_for_that_pass(
             assert await sync.sync_once() == []
             why = sync.waiting["binance"]
             assert order.client_order_id in why and "0.0004 filled" in why, why
-            assert not [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert _discrepancies(events) == []
             assert node.portfolio.book("binance").total("BTC") == Decimal(1)  # not adjusted
             assert node.storage.load_balance_adjustments("binance") == []
             ex.faults.update({"refuse_ws": False})
@@ -498,17 +484,10 @@ async def test_a_fill_booked_while_the_open_orders_are_read_is_no_adjustment(
     # the same amount filled on both sides: the balances predate that fill, the ledger holds
     # it, and the difference must not become an adjustment (nor the ledger lose the fill).
     async with seeded_exchange() as ex:
-        node = TradingNode(_config(tmp_path, ex.rest_url, ex.ws_url, interval_s=0.05))
-        events: list[Event] = []
-        node.bus.subscribe(events.append)
+        node, events = _watched_node(tmp_path, ex)
         await node.start()
         try:
-            placed = await node.submit(_resting_buy("0.002"))
-            assert placed.ok, placed.reason
-            order = placed.order
-            sync = node.balance_sync()
-            assert sync is not None
-            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            order, sync = await _resting_and_settled(node, "0.002")
             ex.faults.latency_ms_by_endpoint = {"/api/v3/openOrders": 2500}
             task = asyncio.create_task(sync.sync_once())
             await asyncio.sleep(0.4)  # the balances are read; the open orders are asked
@@ -520,7 +499,7 @@ async def test_a_fill_booked_while_the_open_orders_are_read_is_no_adjustment(
             assert found == []  # beyond the tolerance: it would be a false adjustment
             assert book.total("BTC") == Decimal("1.0014985")  # the fill kept
             assert "binance" in sync.waiting, sync.waiting
-            assert not [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+            assert _discrepancies(events) == []
             assert node.storage.load_balance_adjustments("binance") == []
             assert book.total("BTC") == Decimal("1.0014985")  # the fill kept
             ex.faults.latency_ms_by_endpoint = {}

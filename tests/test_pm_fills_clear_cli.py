@@ -122,6 +122,13 @@ async def test_an_escalated_order_is_cleared_by_the_command_once_no_node_runs(
         assert readable.returncode == 1 and "can be read now" in readable.stderr, readable
         for row in rows:
             row["price"] = "1.5"
+        dead = tmp_path / "dead.toml"  # the same database, a venue that does not answer
+        dead.write_text(config.read_text().replace(server.url, "http://127.0.0.1:9"))
+        unreachable = await asyncio.to_thread(_clear, tmp_path, dead, cid, "--reason", "x")
+        assert unreachable.returncode == 1, unreachable
+        said = unreachable.stderr.strip()
+        assert f"could not read order {cid} on the venue" in said, said
+        assert "reconcile.call_timeout_s" in said and "Traceback" not in said, said
 
         done = await asyncio.to_thread(
             _clear, tmp_path, config, cid, "--reason", "10 YES at 0.46 on the CLOB's page",

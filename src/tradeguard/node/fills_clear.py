@@ -19,7 +19,6 @@ venue, the figures, who and why. The next start neither escalates nor blocks it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.errors import ConfigError, TradeguardError
@@ -27,9 +26,11 @@ from tradeguard.model.events import Event
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order, can_transition
 from tradeguard.model.reports import OrderReport
+from tradeguard.node.venue_read import read_venue
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+    from tradeguard.venues.base import Venue
 
 CLEARED_EVENT = "order.fills_cleared"
 PM_KINDS = ("kalshi", "polymarket")
@@ -111,10 +112,8 @@ async def clear_unreadable_fills(
 async def _venue_view(node: TradingNode, order: Order) -> tuple[OrderReport | None, str | None]:
     """The venue's report of `order` and why a fill row of it is unreadable (None: readable),
     read now within reconciliation's call timeout."""
-    v = node.venues[order.venue]
-    timeout = node.config.reconcile.call_timeout_s
-    try:
-        await asyncio.wait_for(v.connect(), timeout)
+
+    async def read(v: Venue, timeout: float) -> tuple[OrderReport | None, str]:
         adopt = getattr(v, "adopt", None)
         if adopt is not None:
             adopt(order)  # a journaled order: the venue learns its id to ask for it
@@ -126,16 +125,11 @@ async def _venue_view(node: TradingNode, order: Order) -> tuple[OrderReport | No
         else:
             since = max(order.created_ts - 60_000, 0)
             await asyncio.wait_for(v.fetch_fills(order.symbol, since), timeout)
-    except (TimeoutError, OSError, TradeguardError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FillsClearRefused(
-            f"{order.venue}: could not read order {order.client_order_id} on the venue ({text}, "
-            f"reconcile.call_timeout_s = {timeout}); the record is left as it is"
-        ) from None
-    finally:
-        with contextlib.suppress(TimeoutError, OSError, TradeguardError):
-            await asyncio.wait_for(v.close(), timeout)
-    return report, getattr(v, "unreadable_fills", {}).get(oid)
+        return report, oid
+
+    what = f"order {order.client_order_id} on the venue"
+    report, oid = await read_venue(node, order.venue, what, FillsClearRefused, read)
+    return report, getattr(node.venues[order.venue], "unreadable_fills", {}).get(oid)
 
 
 __all__ = ["CLEARED_EVENT", "FillsClearRefused", "clear_unreadable_fills", "escalated_order"]

@@ -18,7 +18,6 @@ trading state stays as it is until `tradeguard resume`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -27,9 +26,11 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, plain
+from tradeguard.node.venue_read import read_venue
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+    from tradeguard.venues.base import Venue
 
 CLEARED_EVENT = "ledger.spot_short_cleared"
 
@@ -91,20 +92,11 @@ async def clear_spot_short(
 
 async def _venue_balance(node: TradingNode, venue: str, asset: str) -> tuple[Decimal, Decimal]:
     """The venue's free and locked amounts of `asset`, read now (reconciliation's timeout)."""
-    v = node.venues[venue]
-    timeout = node.config.reconcile.call_timeout_s
-    try:
-        await asyncio.wait_for(v.connect(), timeout)
-        balances = await asyncio.wait_for(v.fetch_balances(), timeout)
-    except (TimeoutError, OSError, TradeguardError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpotShortRefused(
-            f"{venue}: could not read the venue's balances ({text}, reconcile.call_timeout_s = "
-            f"{timeout}); the record is left as it is"
-        ) from None
-    finally:
-        with contextlib.suppress(TimeoutError, OSError, TradeguardError):
-            await asyncio.wait_for(v.close(), timeout)
+
+    async def read(v: Venue, timeout: float) -> list[Balance]:
+        return await asyncio.wait_for(v.fetch_balances(), timeout)
+
+    balances = await read_venue(node, venue, "the venue's balances", SpotShortRefused, read)
     mine = [b for b in balances if b.asset == asset]
     return sum((b.free for b in mine), ZERO), sum((b.locked for b in mine), ZERO)
 
