@@ -85,7 +85,10 @@ def test_outcome_tokens_are_unguarded_by_default_and_spot_is() -> None:
     g, _ = _guard(pm=frozenset({"poly"}))
     g.take("poly", "ELECTION:YES/USD", D("0.9"), 1)
     assert g.take("poly", "ELECTION:YES/USD", D("0.02"), 2), "an outcome token legitimately jumps"
-    assert g.limit_pct("poly") == 0 and g.limit_pct("binance") == D(30)
+    assert g.limit_pct("poly", "X/USD") == 0 and g.limit_pct("binance", "BTC/USDT") == D(30)
+    assert g.take("", "FED:NO/USD", D("0.9"), 3) and g.take("", "FED:NO/USD", D("0.1"), 4), (
+        "an outcome symbol from a venue-less feed is an outcome token too"
+    )
     g2, _ = _guard(outcome_pct="80", pm=frozenset({"poly"}))
     g2.take("poly", "ELECTION:YES/USD", D("0.9"), 1)
     assert g2.take("poly", "ELECTION:YES/USD", D("0.3"), 2)

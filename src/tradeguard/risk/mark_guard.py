@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 
-# (lowest, highest) price within the limit of the last accepted mark, and that mark
-Band = tuple[Decimal, Decimal, Decimal]
+# (lowest, highest) price within the limit of the last accepted mark, that mark, the limit as a
+# fraction
+Band = tuple[Decimal, Decimal, Decimal, Decimal]
 # told when a suspect is raised, dropped or confirmed:
 # (venue, symbol, price, accepted, limit_pct, what, ts)
 Notify = Callable[[str, str, Decimal, Decimal, Decimal, str, int], None]
@@ -40,6 +41,7 @@ class MarkGuard:
     __slots__ = (
         "_bands",
         "_fracs",
+        "_off",
         "_pcts",
         "data_venue",
         "notify",
@@ -60,14 +62,20 @@ class MarkGuard:
         self.outcome_venues = outcome_venues
         self.notify = notify
         self._bands: dict[tuple[str, str], Band] = {}
+        self._off: set[tuple[str, str]] = set()  # marks whose limit is 0: taken as they come
         # (venue, symbol) -> (suspect price, last accepted mark)
         self.suspect: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         # a venue trading on another's market data -> that venue (its marks are the other's)
         self.data_venue: dict[str, str] = {}
 
-    def limit_pct(self, venue: str) -> Decimal:
-        """The jump limit of marks from `venue`, in percent (0: off)."""
-        return self._pcts[venue in self.outcome_venues]
+    def is_outcome(self, venue: str, symbol: str) -> bool:
+        """Tell whether `symbol` from `venue` is an outcome token (a prediction-market venue's,
+        or spelled `MARKET:YES/QUOTE`, `MARKET:NO/QUOTE`)."""
+        return venue in self.outcome_venues or ":YES/" in symbol or ":NO/" in symbol
+
+    def limit_pct(self, venue: str, symbol: str) -> Decimal:
+        """The jump limit of `symbol`'s marks from `venue`, in percent (0: off)."""
+        return self._pcts[self.is_outcome(venue, symbol)]
 
     def take(self, venue: str, symbol: str, price: Decimal, ts: int) -> bool:
         """Tell whether `price` becomes `symbol`'s mark on `venue` (False: hold the last)."""
@@ -78,22 +86,26 @@ class MarkGuard:
             and band[0] <= price <= band[1]
             and (not self.suspect or key not in self.suspect)
         ):
-            self._accept(key, price)
+            f = band[3]
+            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
             return True
         return self._judge(key, band, price, ts)
 
     def _accept(self, key: tuple[str, str], price: Decimal) -> None:
-        f = self._fracs[key[0] in self.outcome_venues]
+        f = self._fracs[self.is_outcome(*key)]
         if f:
-            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price)
+            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+        else:
+            self._off.add(key)
 
     def _judge(self, key: tuple[str, str], band: Band | None, price: Decimal, ts: int) -> bool:
         venue, symbol = key
-        if band is None:  # the first mark, or the guard is off for this venue
-            self._accept(key, price)
+        if band is None:  # the first mark, or the guard is off for this market
+            if key not in self._off:
+                self._accept(key, price)
             return True
         held = self.suspect.get(key)
-        pct = self.limit_pct(venue)
+        pct = self.limit_pct(venue, symbol)
         where = f"{symbol} on {venue}" if venue else symbol
         if band[0] <= price <= band[1]:  # back within the limit of the accepted mark
             if held is not None:
@@ -109,8 +121,7 @@ class MarkGuard:
         accepted = band[2]
         if held is not None and price == held[0]:
             return False  # the same price again is no confirmation
-        f = self._fracs[venue in self.outcome_venues]
-        if held is not None and abs(price - held[0]) <= held[0] * f:
+        if held is not None and abs(price - held[0]) <= held[0] * band[3]:
             del self.suspect[key]
             log.warning(
                 "confirmed a mark of %s: %s then %s, away from the last accepted %s "
@@ -155,6 +166,7 @@ class MarkGuard:
     def forget(self) -> None:
         """Drop every band and suspect (a fresh start: the next marks are taken as they are)."""
         self._bands.clear()
+        self._off.clear()
         self.suspect.clear()
 
 

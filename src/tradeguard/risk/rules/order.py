@@ -107,7 +107,7 @@ class MarkSuspectRule(Rule):
         if held is None:
             return None
         price, accepted = held
-        limit = guard.limit_pct(guard.data_venue.get(i.venue, i.venue))
+        limit = guard.limit_pct(guard.data_venue.get(i.venue, i.venue), i.symbol)
         return self.deny(
             price,
             limit,
