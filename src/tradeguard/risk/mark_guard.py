@@ -81,13 +81,13 @@ class MarkGuard:
         """Tell whether `price` becomes `symbol`'s mark on `venue` (False: hold the last)."""
         key = (venue, symbol)
         band = self._bands.get(key)
-        if (
-            band is not None
-            and band[0] <= price <= band[1]
-            and (not self.suspect or key not in self.suspect)
-        ):
-            f = band[3]
-            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+        if band is not None:
+            if band[0] <= price <= band[1] and (not self.suspect or key not in self.suspect):
+                if price != band[2]:  # the band follows the accepted mark
+                    f = band[3]
+                    self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+                return True
+        elif key in self._off:
             return True
         return self._judge(key, band, price, ts)
 
