@@ -18,13 +18,17 @@ def _ms(day: str) -> int:
 
 
 async def _price_at(node: TradingNode, ts: int, price: Decimal) -> None:
-    """A flat one-minute candle at `price` closing at `ts` (paper orders fill on it), a quote."""
+    """A flat one-minute candle at `price` closing at `ts` (paper orders fill on it), quotes.
+
+    Two quotes, their mids 1 apart: a move beyond risk.max_mark_jump_pct (the halving here) is
+    a suspect mark until a second, distinct update confirms it."""
     bar = replace(node.market.candles[SYMBOL], ts=ts - 60_000, open=price, high=price, low=price,
                   close=price)  # fmt: skip
     node.clock.advance_to(bar.close_ts)
     node.market.on_candle(bar)
     node.portfolio.marks[SYMBOL] = price
     node.venues["paper"].on_candle(bar)
+    await node.on_quote(Quote(SYMBOL, ts - 1, price, Decimal(5), price + 2, Decimal(5)))
     await node.on_quote(Quote(SYMBOL, ts, price - 1, Decimal(5), price + 1, Decimal(5)))
 
 

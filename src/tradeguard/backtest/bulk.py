@@ -295,10 +295,11 @@ def _observe_days(node: TradingNode, plan: SkipPlan, at: list[int], equity: Any)
 def _take_last(node: TradingNode, last: dict[str, Candle]) -> None:
     """Leave each symbol's market state, mark, paper venue and strategies at its last candle."""
     paper_by_symbol = {dc.symbol: node._paper.get(dc.venue) for dc in node.config.data}
-    marks = node.portfolio.marks
+    marks, rebase = node.portfolio.marks, node.risk.mark_guard.rebase
     for symbol, c in last.items():
         node.market.on_candle(c)
         marks[symbol] = c.close
+        rebase(c.venue, symbol, c.close)  # the guard saw none of the stretch's candles
         paper = paper_by_symbol.get(symbol)
         if paper is not None:
             paper.on_candle(c)

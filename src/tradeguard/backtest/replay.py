@@ -117,17 +117,16 @@ async def _replay_loop(
 ) -> None:
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
-    market_on_candle = node.market.on_candle
+    market_on_candle, take_mark = node.market.on_candle, node._take_mark  # the mark guard
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
     pace, bars = _replay_pace(node), BarFeed.of(node)
     perf, interval = time.perf_counter, node.config.node.replay_commit_interval_s
-    commit_due, committed_state = perf() + interval, risk.state
+    commit_due, committed_state, i = perf() + interval, risk.state, start_idx - 1
     plan, next_signal, quiet, close_at = _skip_parts(node, pace is None and bars is None)
     held_symbols, units, active = node.held_symbols, node._candle_units, TradingState.ACTIVE
     held_cached, advance = node.held_cached, (None if sim is None else sim.advance_to)
     watched, n_listeners, lo, hi = _exit_plans_by_symbol(node), len(price_listeners), 0, 0
-    i = start_idx - 1
     while i + 1 < total:
         i += 1
         symbol = (c := candles[i]).symbol
@@ -149,7 +148,8 @@ async def _replay_loop(
         if advance is not None:
             advance(close_ts)
         market_on_candle(c)
-        marks[symbol] = c.close
+        if take_mark(c.venue, symbol, c.close, close_ts):  # a bad print keeps the last mark
+            marks[symbol] = c.close
         paper = paper_by_symbol.get(symbol)
         if paper is not None:
             paper.on_candle(c)
@@ -383,14 +383,17 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     last: dict[str, Candle] = {}
     # Every symbol's last candle before the window, as the first run had them: marks for the
     # positions of symbols whose next candle is still to come (or never comes: a finished run).
+    take = node._take_mark  # the mark guard sees them as the first run did
     for c in _last_per_symbol(candles, lo):
         node.market.on_candle(c)
-        node.portfolio.marks[c.symbol] = c.close
+        if take(c.venue, c.symbol, c.close, c.ts):
+            node.portfolio.marks[c.symbol] = c.close
         last[c.symbol] = c
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)
-            node.portfolio.marks[c.symbol] = c.close
+            if take(c.venue, c.symbol, c.close, c.ts):
+                node.portfolio.marks[c.symbol] = c.close
             last[c.symbol] = c
             for strat in node._by_symbol.get(c.symbol, ()):
                 if not strat.restored_exactly:

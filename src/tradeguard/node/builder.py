@@ -12,6 +12,7 @@ from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
 from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
 from tradeguard.clock import Clock
 from tradeguard.config import Config, VenueConfig, bot_name_clash
+from tradeguard.config_venues import OUTCOME_EXCHANGES
 from tradeguard.execution.ledger_audit import START_BALANCES_KEY
 from tradeguard.execution.order_manager import OrderManager
 from tradeguard.execution.timeouts import OrderTimeouts
@@ -74,6 +75,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         node.bus.publish,
         config.node.valuation_asset,
     )
+    node._take_mark = node.risk.mark_guard.take
     # Resolved once, and stored so that `tradeguard kill` run from any folder finds it.
     sentinel = Path(config.node.kill_sentinel).resolve()
     node.kill_switch = KillSwitch(node.risk, node.clock, sentinel)
@@ -192,6 +194,13 @@ def _tie_paper_venues(node: TradingNode) -> None:
             node.market.untied.add(name)
     node.portfolio.data_venue = node.market.data_venue
     node.portfolio.untied = node.market.untied
+    guard = node.risk.mark_guard
+    guard.data_venue = node.market.data_venue
+    guard.outcome_venues = frozenset(
+        vc.name
+        for vc in node.config.venues
+        if vc.kind in OUTCOME_EXCHANGES or vc.exchange in OUTCOME_EXCHANGES
+    )
 
 
 def _data_venue(node: TradingNode, vc: VenueConfig) -> Any:

@@ -97,8 +97,8 @@ class NodeFeed:
             for paper in _papers(node, candle.venue):
                 paper.on_candle(candle)
         quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
-        if not quoted:  # a quote's mid is the better mark
-            node.portfolio.mark(candle.symbol, candle.close, candle.venue)
+        if not quoted and node._take_mark(candle.venue, candle.symbol, candle.close, candle.ts):
+            node.portfolio.mark(candle.symbol, candle.close, candle.venue)  # a quote's is better
         for s in wanted:
             if not node.interrupts.call(s.id, s.on_candle, candle):
                 return  # stopping (Ctrl-C): nothing more of this candle

@@ -89,6 +89,8 @@ class TradingNode:
     orders: OrderManager
     timeouts: OrderTimeouts
     _risk_store: StorageStateStore
+    # risk.mark_guard.take: whether a new price becomes the mark or is held as a suspect print
+    _take_mark: Callable[[str, str, Decimal, int], bool]
 
     def __init__(
         self,
@@ -376,7 +378,8 @@ class TradingNode:
         for name, paper in self._paper.items():
             if not venue or self.market.follows(name, venue):  # fills on its own venue's data
                 paper.on_quote(quote)
-        self.portfolio.mark(quote.symbol, quote.mid, venue)
+        if self._take_mark(venue, quote.symbol, quote.mid, quote.ts):
+            self.portfolio.mark(quote.symbol, quote.mid, venue)
         self._observe_equity(quote.ts, quote.symbol)
         for strat in strategies_for(self._by_symbol, self._by_source, quote.symbol, venue):
             if not self.interrupts.call(strat.id, strat.on_ticker, quote):

@@ -81,6 +81,11 @@ class RiskConfig(BaseModel):
     venue_error_window_s: int = Field(default=60, ge=1, le=86_400)
     venue_half_open_after_s: int = Field(default=300, ge=1, le=86_400)
     stale_data_s: int = Field(default=60, ge=1, le=86_400)
+    # a mark this far (percent) from the last accepted mark of its symbol on its venue is held as
+    # a suspect print until a second update confirms it (0 = off); outcome tokens of prediction
+    # markets (polymarket, kalshi venues) have their own limit, off by default
+    max_mark_jump_pct: Decimal = Field(default=_d(30), ge=0, le=_d(100_000))
+    max_mark_jump_outcome_pct: Decimal = Field(default=_d(0), ge=0, le=_d(100_000))
     # USD price of the valuation asset when no market gives one (e.g. 1 BTC = 40000 USD); the
     # `*_usd` limits need it whenever node.valuation_asset is not a stablecoin
     valuation_asset_usd: Decimal | None = Field(default=None, gt=0, le=_d(100_000_000))

@@ -33,6 +33,7 @@ from tradeguard.risk.breakers import DAY_MS
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.cycle import cycle_denial
 from tradeguard.risk.exposure import Exposure, ExposureMeter
+from tradeguard.risk.mark_guard import MarkGuard
 from tradeguard.risk.observers import RiskObservers
 from tradeguard.risk.report import snapshot
 from tradeguard.risk.rules import (
@@ -117,6 +118,10 @@ class RiskEngine(RiskObservers):
         self._slip_frac = frac(config.market_slippage_cap_pct)
         # (venue, symbol) whose orders the stale-data breaker stops: each venue reads its own data
         self.stale_data: set[tuple[str, str]] = set()
+        # marks far from the last accepted one, held until confirmed (MarkSuspectRule reads it)
+        self.mark_guard = MarkGuard(
+            config.max_mark_jump_pct, config.max_mark_jump_outcome_pct, notify=self._mark_notice
+        )
         self._exposure: Exposure | None = None
         # the last entry check's equity in USD, holding by holding (a valuation asset not USD)
         self.usd_equity: UsdEquity | None = None
@@ -397,6 +402,25 @@ class RiskEngine(RiskObservers):
             self.stale_data.add(key)
             data = {"breaker": "stale_data", "age_s": _s(age), "limit_s": self.config.stale_data_s}
             self._publish(EventKind.BREAKER_TRIPPED, now, data, intent, "warning")
+
+    def _mark_notice(
+        self,
+        venue: str,
+        symbol: str,
+        price: Decimal,
+        accepted: Decimal,
+        limit_pct: Decimal,
+        what: str,
+        ts: int,
+    ) -> None:
+        """Publish a `risk.warning` when a mark is held as suspect, dropped or confirmed."""
+        data = {
+            "warning": "mark_" + what,
+            "price": plain(price),
+            "accepted": plain(accepted),
+            "limit_pct": plain(limit_pct),
+        }
+        self._emit(Event(EventKind.RISK_WARNING, ts, data, venue, symbol, "", "warning"))
 
     def _deny(self, intent: OrderIntent, now: int, d: Denial) -> RiskDecision:
         data = {

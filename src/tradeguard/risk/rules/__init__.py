@@ -26,6 +26,7 @@ from tradeguard.risk.rules.entry import (
 from tradeguard.risk.rules.order import (
     ARB_UNWIND_TAG,
     InstrumentRule,
+    MarkSuspectRule,
     MaxTxValueRule,
     OrderRateRule,
     PriceRule,
@@ -42,6 +43,7 @@ ORDER_RULES: tuple[type[Rule], ...] = (
     VenueBreakerRule,
     InstrumentRule,  # first: a symbol no venue lists must not trip a stale-data breaker
     StaleDataRule,
+    MarkSuspectRule,
     PriceRule,
     MaxTxValueRule,
     ReduceOnlyRule,

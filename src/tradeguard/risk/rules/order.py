@@ -91,6 +91,32 @@ class StaleDataRule(Rule):
         )
 
 
+class MarkSuspectRule(Rule):
+    key, code = "max_mark_jump_pct", "MARK_SUSPECT"
+    __slots__ = ()
+
+    def applies(self, valuation_is_usd: bool) -> bool:
+        return bool(self.config.max_mark_jump_pct or self.config.max_mark_jump_outcome_pct)
+
+    def check(self, c: Check) -> Denial | None:
+        guard = c.engine.mark_guard
+        if not guard.suspect:
+            return None
+        i = c.intent
+        held = guard.held(i.venue, i.symbol)
+        if held is None:
+            return None
+        price, accepted = held
+        limit = guard.limit_pct(guard.data_venue.get(i.venue, i.venue), i.symbol)
+        return self.deny(
+            price,
+            limit,
+            f"order rejected: the mark of {i.symbol} on {i.venue} is suspect: {price} against the "
+            f"last accepted {accepted}, more than risk.max_mark_jump_pct={limit}% away; orders "
+            "wait for a second update to confirm or drop it",
+        )
+
+
 # An amount more than this many amount steps is beyond any market (and beyond the 28 digits
 # Decimal arithmetic keeps, where a step check would fail instead of answering).
 _MAX_STEP_DIGITS = 24

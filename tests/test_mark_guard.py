@@ -1,0 +1,146 @@
+"""The mark guard: a price far from the last accepted mark is held until a second update."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.mark_guard import MarkGuard
+from tradeguard.risk.rules import ORDER_RULES, build
+from tradeguard.risk.rules.base import Check
+from tradeguard.risk.rules.order import MarkSuspectRule
+
+D = Decimal
+BTC = ("binance", "BTC/USDT")
+
+
+def _guard(pct: str = "30", outcome_pct: str = "0", pm: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    told: list[tuple[object, ...]] = []
+    g = MarkGuard(D(pct), D(outcome_pct), pm, lambda *a: told.append(a))
+    return g, told
+
+
+def test_the_first_mark_is_taken_and_a_print_1000_times_off_is_held() -> None:
+    g, told = _guard()
+    assert g.take(*BTC, D(50_000), 1)
+    assert not g.take(*BTC, D(50), 2)
+    assert g.held(*BTC) == (D(50), D(50_000))
+    assert told == [(*BTC, D(50), D(50_000), D(30), "suspect", 2)]
+    assert not g.take(*BTC, D(50_000_000), 3), "1000 times up is as suspect"
+    assert g.held(*BTC) == (D(50_000_000), D(50_000)), "the latest wild price is the suspect"
+
+
+def test_a_return_to_the_old_level_drops_the_print_with_a_log_line(caplog) -> None:  # type: ignore[no-untyped-def]
+    g, told = _guard()
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)
+    with caplog.at_level("WARNING", logger="tradeguard.risk.mark_guard"):
+        assert g.take(*BTC, D(50_010), 3)
+    assert g.held(*BTC) is None
+    assert told[-1][5] == "dropped"
+    assert "dropped a bad print of BTC/USDT on binance: 50" in caplog.text
+
+
+def test_a_second_distinct_update_near_the_suspect_confirms_it() -> None:
+    g, told = _guard()
+    g.take(*BTC, D(50_000), 1)
+    assert not g.take(*BTC, D(30_000), 2)
+    assert not g.take(*BTC, D(30_000), 3), "a duplicate confirms nothing"
+    assert g.take(*BTC, D(29_500), 4)
+    assert g.held(*BTC) is None and told[-1][5] == "confirmed"
+    # the band now follows the confirmed level
+    assert g.take(*BTC, D(29_000), 5)
+    assert not g.take(*BTC, D(50_000), 6)
+
+
+def test_moves_within_the_limit_follow_the_last_accepted_mark() -> None:
+    g, _ = _guard()
+    price = D(50_000)
+    g.take(*BTC, price, 0)
+    for i in range(1, 6):  # five 25 % falls in a row: each within 30 % of the one before
+        price = price * D("0.75")
+        assert g.take(*BTC, price, i)
+    assert not g.take(*BTC, price * D("0.69"), 9)  # 31 % off
+
+
+def test_limits_are_per_venue_and_symbol() -> None:
+    g, _ = _guard()
+    g.take("binance", "BTC/USDT", D(50_000), 1)
+    assert g.take("kraken", "BTC/USDT", D(50), 2), "another venue's first mark"
+    assert g.take("binance", "ETH/USDT", D(50), 3)
+    g.data_venue["paper"] = "binance"
+    g.take("binance", "BTC/USDT", D(1), 4)
+    assert g.held("paper", "BTC/USDT") == (D(1), D(50_000)), "a paper venue reads its data's"
+    assert g.held("kraken", "BTC/USDT") is None
+    g.take("", "ETH/BTC", D("0.09"), 5)  # a replay's candles name no venue
+    g.take("", "ETH/BTC", D("0.00009"), 6)
+    assert g.held("paper", "ETH/BTC") == (D("0.00009"), D("0.09"))
+
+
+def test_outcome_tokens_are_unguarded_by_default_and_spot_is() -> None:
+    g, _ = _guard(pm=frozenset({"poly"}))
+    g.take("poly", "ELECTION:YES/USD", D("0.9"), 1)
+    assert g.take("poly", "ELECTION:YES/USD", D("0.02"), 2), "an outcome token legitimately jumps"
+    assert g.limit_pct("poly", "X/USD") == 0 and g.limit_pct("binance", "BTC/USDT") == D(30)
+    assert g.take("", "FED:NO/USD", D("0.9"), 3) and g.take("", "FED:NO/USD", D("0.1"), 4), (
+        "an outcome symbol from a venue-less feed is an outcome token too"
+    )
+    g2, _ = _guard(outcome_pct="80", pm=frozenset({"poly"}))
+    g2.take("poly", "ELECTION:YES/USD", D("0.9"), 1)
+    assert g2.take("poly", "ELECTION:YES/USD", D("0.3"), 2)
+    assert not g2.take("poly", "ELECTION:YES/USD", D("0.05"), 3)  # 83 % down
+
+
+def test_zero_switches_the_guard_off() -> None:
+    g, told = _guard(pct="0")
+    g.take(*BTC, D(50_000), 1)
+    assert g.take(*BTC, D(50), 2) and not told
+
+
+def test_rebase_takes_any_price_and_clears_a_suspect() -> None:
+    g, _ = _guard()
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)
+    g.rebase(*BTC, D(10_000))
+    assert g.held(*BTC) is None
+    assert g.take(*BTC, D(9_000), 3)
+
+
+class _Engine:
+    def __init__(self, guard: MarkGuard) -> None:
+        self.mark_guard = guard
+
+
+def test_the_rule_denies_orders_on_a_suspect_symbol_naming_both_prices_and_the_limit() -> None:
+    cfg = RiskConfig()
+    g, _ = _guard()
+    g.take(*BTC, D(50_000), 1)
+    c = Check(_Engine(g))  # type: ignore[arg-type]
+    c.intent = OrderIntent(
+        strategy_id="s", venue="binance", symbol="BTC/USDT", side=Side.SELL,
+        amount=D("0.1"), type=OrderType.MARKET,
+    )  # fmt: skip
+    rule = MarkSuspectRule(cfg)
+    assert rule.check(c) is None
+    g.take(*BTC, D(50), 2)
+    denial = rule.check(c)
+    assert denial is not None and denial.code == "MARK_SUSPECT"
+    assert denial.rule == "max_mark_jump_pct" and denial.limit == D(30)
+    for part in ("BTC/USDT on binance", "50 against the last accepted 50000", "=30%"):
+        assert part in denial.reason
+
+
+@pytest.mark.parametrize(("pct", "outcome", "built"), [("30", "0", True), ("0", "0", False)])
+def test_the_rule_is_left_out_when_both_limits_are_off(pct: str, outcome: str, built: bool) -> None:
+    cfg = RiskConfig(max_mark_jump_pct=D(pct), max_mark_jump_outcome_pct=D(outcome))
+    names = {f.__self__.__class__.__name__ for f in build(ORDER_RULES, cfg, True)}  # type: ignore[attr-defined]
+    assert ("MarkSuspectRule" in names) is built
+
+
+def test_hostile_config_values_are_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="max_mark_jump_pct"):
+        RiskConfig(max_mark_jump_pct=D(-1))

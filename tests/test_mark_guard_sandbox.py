@@ -1,0 +1,111 @@
+"""A bad print on the local Binance-compatible exchange (real ccxt client) is held, not acted on.
+
+The account is alice's: 1 BTC and 100,000 USDT, BTC/USDT around 50,000 (equity 150,000). One book
+update at 50 would be a 33 % drawdown; it must leave the mark, the equity and the trading state
+alone and deny orders on BTC/USDT until a second update settles it. A real crash, confirmed by a
+second update near the first, still halts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from live_support import sandbox_config, write_vault
+from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.enums import OrderType, Side, TradingState
+from tradeguard.model.events import EventKind
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+D = Decimal
+BUY = OrderIntent(
+    strategy_id="http", venue="binance", symbol="BTC/USDT", side=Side.BUY,
+    amount=D("0.001"), type=OrderType.MARKET,
+)  # fmt: skip
+
+
+def _quoted(node: TradingNode, mid: str) -> bool:
+    quote = node.market.quotes.get("BTC/USDT")
+    return quote is not None and quote.mid == D(mid)
+
+
+async def _book(node: TradingNode, ex, bid: str, ask: str) -> None:  # type: ignore[no-untyped-def]
+    ex.set_book("BTCUSDT", bids=[(bid, "1")], asks=[(ask, "1")])
+    mid = str((D(bid) + D(ask)) / 2)
+    await eventually(lambda: _quoted(node, mid))
+
+
+def _warnings(node: TradingNode, seen: list) -> list[str]:  # type: ignore[type-arg]
+    return [e.data.get("warning", "") for e in seen if e.kind == EventKind.RISK_WARNING]
+
+
+async def _started(tmp_path: Path, ex, monkeypatch, seen: list):  # type: ignore[no-untyped-def]
+    """A node trading on `ex` (live loop running), BTC/USDT quoted at 50,000, equity seen."""
+    write_vault(tmp_path, monkeypatch)
+    node = TradingNode(sandbox_config(tmp_path, ex, []))
+    node.bus.subscribe(seen.append)
+    await node.start()
+    run = asyncio.create_task(node.run_live(duration_s=60))
+    node.live_hub().subscribe([Subscription("quotes", "binance", "BTC/USDT")])
+    await eventually(lambda: any("bookticker" in s for s in ex.ws_subscriptions()))
+    await eventually(lambda: _quoted(node, "50000"))
+    await eventually(lambda: node.run_equity.peak == D(150_000))
+    return node, run
+
+
+async def _stopped(node: TradingNode, run) -> None:  # type: ignore[no-untyped-def]
+    node.request_stop()
+    await run
+    await node.stop()
+    node.close()
+
+
+async def test_one_update_at_50_instead_of_50000_neither_halts_nor_moves_equity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list = []  # type: ignore[type-arg]
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        try:
+            await _book(node, ex, "49", "51")  # one print 1000 times off
+            assert node.risk.state is TradingState.ACTIVE, node.risk.state_by
+            assert node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(50_000)
+            assert node.portfolio.equity() == D(150_000)
+            denied = await node.submit(BUY)
+            assert (denied.status, denied.code) == ("denied", "MARK_SUSPECT")
+            for part in ("BTC/USDT", "50", "50000", "max_mark_jump_pct=30"):
+                assert part in denied.reason
+            assert "mark_suspect" in _warnings(node, seen)
+            await _book(node, ex, "49999", "50003")  # back at the old level: the print dropped
+            assert node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(50_001)
+            assert "mark_dropped" in _warnings(node, seen)
+            assert node.risk.state is TradingState.ACTIVE
+            ok = await node.submit(BUY)
+            assert ok.ok, ok.reason
+        finally:
+            await _stopped(node, run)
+
+
+async def test_a_real_crash_confirmed_by_a_second_update_still_halts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list = []  # type: ignore[type-arg]
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        try:
+            await _book(node, ex, "29999", "30001")  # 40 % down: held
+            assert node.risk.state is TradingState.ACTIVE
+            await _book(node, ex, "29999", "30001")  # the same again: no confirmation
+            assert node.risk.state is TradingState.ACTIVE
+            await _book(node, ex, "29989", "29991")  # a second, distinct update near it
+            await eventually(lambda: node.risk.state is TradingState.HALTED)
+            assert node.risk.state_by == "breaker:drawdown"
+            assert node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(29_990)
+            assert "mark_confirmed" in _warnings(node, seen)
+        finally:
+            await _stopped(node, run)
