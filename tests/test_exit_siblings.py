@@ -14,6 +14,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.node.exit_siblings import _overshoot
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -149,3 +150,23 @@ async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_
         assert [(o.side, o.amount, o.status) for o in back] == [(Side.BUY, qty, OrderStatus.FILLED)]
         await asyncio.sleep(3.5)  # the slow cancel lands on a filled order: nothing more
         assert held(node) == 0 and list(node.orders.open) == []
+
+
+def _sell(reduce_only: bool = True) -> Order:
+    return Order("c", "s", "v", "BTC/USDT", Side.SELL, OrderType.STOP_LOSS, D("1"),
+                 reduce_only=reduce_only)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("after", "amount", "reduce_only", "excess"),
+    [
+        ("0", "1", True, "0"),  # closed exactly
+        ("-0.4", "1", True, "0.4"),  # sold 0.4 more than held
+        ("-1", "1", True, "1"),  # held nothing when it filled (the other exit sold it)
+        ("-2", "1", True, "1"),  # short before: only this fill's part is new
+        ("-0.4", "1", False, "0"),  # not an exit
+        ("-0.4", "0", True, "0"),  # a fee-only fill
+    ],
+)
+def test_an_overshoot_counts_only_what_an_exit_sold_past_flat(after, amount, reduce_only, excess):
+    assert _overshoot(_sell(reduce_only), D(after), D(amount)) == D(excess)

@@ -53,11 +53,14 @@ def _cap(side: Side, qty: Decimal) -> Decimal:
     return max(-qty, ZERO)
 
 
-def _overshoot(order: Order, qty: Decimal) -> Decimal:
-    """How far a reduce-only fill of `order` carried the position past flat (0: not at all)."""
-    if not order.reduce_only:
+def _overshoot(order: Order, qty: Decimal, amount: Decimal) -> Decimal:
+    """How far a reduce-only fill of `amount` of `order` carried the strategy's position past
+    flat (0: not at all). Past flat, it sold what the strategy did not hold: coins of another
+    strategy or held before, which the strategy now owes."""
+    if not order.reduce_only or amount <= 0:
         return ZERO
-    return max(-qty, ZERO) if order.side is Side.SELL else max(qty, ZERO)
+    sign = 1 if order.side is Side.SELL else -1
+    return min(max(-qty * sign, ZERO), amount)
 
 
 class ExitSiblings:
@@ -79,8 +82,8 @@ class ExitSiblings:
         before = self._last_exit.get(key, "")
         if order.reduce_only:
             self._last_exit[key] = order.client_order_id
-        excess = _overshoot(order, qty)
-        if excess > 0 and fill.amount > 0:
+        excess = _overshoot(order, qty, fill.amount)
+        if excess > 0:
             self._report(key, order, before, excess)
         if not self._resting(key):
             return
