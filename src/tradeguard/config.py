@@ -261,6 +261,9 @@ class NodeConfig(_Strict):
     # no price to cap them, an order of the symbol unresolved), one a kill_poll_interval_s
     kill_follow_up_max_denials: int = Field(default=30, ge=1, le=10_000)
     kill_follow_up_wait_s: float = Field(default=600.0, ge=1, le=86_400)
+    # a strategy's two exits that both filled (a stop and a take-profit resting as separate
+    # orders): "close" buys or sells the excess back at market, "report" only reports it
+    exit_overshoot: Literal["close", "report"] = "close"
     # an order for a symbol no stream carries subscribes it and waits this long for a quote
     subscribe_wait_s: float = Field(default=3.0, ge=0, le=60)
     # held and fee assets no traded market prices (BNB for fees): read once before trading

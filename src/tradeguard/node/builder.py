@@ -23,6 +23,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
+from tradeguard.node.exit_siblings import ExitSiblings
 from tradeguard.node.state_store import StorageStateStore
 from tradeguard.node.stats import KILL_SENTINEL_KEY
 from tradeguard.portfolio.figures import TradeTotals
@@ -102,6 +103,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
+    node.orders.fill_listeners.append(ExitSiblings(node).on_fill)  # exits: one cancels other
     _apply_config_bots(node)
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close

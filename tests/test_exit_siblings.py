@@ -1,0 +1,181 @@
+"""A strategy's stop-loss and take-profit resting as two orders each for the whole position: once
+one fills, the node cancels or shrinks the other (one-cancels-other on the engine side), via the
+real ccxt client against the Binance-compatible sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from native_exits_support import live_alpha
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.events import Event
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.node import TradingNode
+from tradeguard.node.exit_siblings import _overshoot
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+
+D = Decimal
+KEY = ("binance", "BTC/USDT", "manual")
+
+
+def held(node: TradingNode) -> Decimal:
+    pos = node.portfolio.positions.get(KEY)
+    return D(0) if pos is None else pos.quantity
+
+
+def exit_intent(kind: OrderType, amount: Decimal, trigger: str) -> OrderIntent:
+    return OrderIntent(
+        "manual", "binance", "BTC/USDT", Side.SELL, amount, kind, reduce_only=True,
+        trigger_price=D(trigger), signal={"exit": kind.value},
+    )  # fmt: skip
+
+
+async def bracket(node: TradingNode) -> tuple[str, str, Decimal]:
+    """Buy 0.002 BTC, then rest a take-profit at 51,000 and a stop at 49,000, each for all of
+    it, as two separate orders; return (take-profit id, stop id, the amount each sells)."""
+    buy = await node.submit(
+        OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+    )
+    assert buy.ok, buy.reason
+    await eventually(lambda: held(node) > D("0.0019"), 30)
+    pos = node.portfolio.positions[KEY]
+    qty = node.portfolio.sellable(pos)
+    tp = await node.submit(exit_intent(OrderType.TAKE_PROFIT, qty, "51000"))
+    sl = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+    assert tp.ok and sl.ok and tp.order is not None and sl.order is not None, (tp, sl)
+    return tp.order.client_order_id, sl.order.client_order_id, qty
+
+
+def move(ex: SandboxExchange, side: str, price: str, qty: str = "0.001") -> None:
+    """Set the house book around `price` and trade through it (stops trigger on trades)."""
+    p = D(price)
+    bid, ask = (p - 10, p) if side == "BUY" else (p, p + 10)
+    ex.set_book("BTCUSDT", bids=[(str(bid), "5")], asks=[(str(ask), "5")])
+    ex.trade_through("BTCUSDT", side, price, qty)
+
+
+async def test_a_filled_take_profit_cancels_the_resting_stop_so_nothing_sells_twice(tmp_path):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        tp, sl, _ = await bracket(node)
+        move(ex, "BUY", "51500")  # the take-profit fires and sells all of it
+        await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
+        await eventually(lambda: not node.orders.orders[sl].is_open, 30)
+        move(ex, "SELL", "48500")  # fires the stop, if it still rests
+        await eventually(lambda: node.market.mid("BTC/USDT") == D("48505"), 30)
+        await asyncio.sleep(1)  # a stop the move fired has filled by now
+        assert held(node) >= 0, f"sold twice: the stop {sl} left a short of {held(node)}"
+        assert held(node) < D("0.00001")  # the fee's dust at most
+        assert node.orders.orders[sl].status is OrderStatus.CANCELLED
+        assert node.orders.orders[sl].filled == 0
+        assert list(node.orders.open) == []
+        assert [o.status for o in ex.engine.orders.values() if o.client_order_id == sl] == [
+            "CANCELED"
+        ]
+
+
+async def test_a_partial_fill_of_the_target_shrinks_the_stop_to_what_is_left(tmp_path):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, qty, OrderType.LIMIT, D("50500"),
+            reduce_only=True,
+        ))  # fmt: skip
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert target.ok and stop.ok and target.order and stop.order, (target, stop)
+        sl = stop.order.client_order_id
+        # A bid of 0.001 at 50,500 takes part of the target; the book then goes back.
+        ex.set_book("BTCUSDT", bids=[("50500", "0.001"), ("49999", "1")], asks=[("50501", "1")])
+        ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=[("50001", "1")])
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.CANCELLED, 30)
+        left = held(node)
+        assert D("0.0009") < left < D("0.001")
+
+        def replacement() -> list:
+            return [o for o in node.orders.open.values() if o.signal.get("replaces") == sl]
+
+        await eventually(lambda: len(replacement()) == 1, 30)
+        new = replacement()[0]
+        await eventually(lambda: new.venue_order_id != "", 30)  # resting on the venue
+        assert (new.type, new.trigger_price, new.reduce_only) == (
+            OrderType.STOP_LOSS, D("49000"), True,
+        )  # fmt: skip
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY]) <= left
+        move(ex, "SELL", "48500")  # the smaller stop sells what is left, and no more
+        await eventually(lambda: held(node) < D("0.00001"), 30)
+        await asyncio.sleep(0.5)
+        assert held(node) >= 0
+
+
+@pytest.mark.parametrize("mode", ["close", "report"])
+async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_bought_back(
+    tmp_path, mode: str
+):
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        node.config.node.exit_overshoot = mode  # type: ignore[assignment]
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        tp, sl, qty = await bracket(node)
+        venue = node.venues["binance"]
+        cancel = venue.cancel
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(3)  # the cancel is on its way while the market moves
+            return await cancel(order)
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        move(ex, "BUY", "51500")  # the take-profit fills ...
+        await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
+        move(ex, "SELL", "48500")  # ... and the stop fires before its cancel arrives
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.FILLED, 30)
+        await eventually(lambda: any(e.kind == "exit.overshoot" for e in events), 30)
+        report = next(e for e in events if e.kind == "exit.overshoot")
+        assert report.severity == "critical"
+        assert report.data["orders"] == [tp, sl]
+        assert D(report.data["excess"]) == qty and report.data["closing"] is (mode == "close")
+        if mode == "report":  # left as it is: the short stays, reported, for the operator
+            await asyncio.sleep(3.5)
+            assert held(node) == -qty
+            assert not [
+                o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"
+            ]
+            return
+        # The excess is bought back at market: the position ends flat, not short.
+        await eventually(lambda: held(node) == 0, 30)
+        back = [o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"]
+        assert [(o.side, o.amount, o.status) for o in back] == [(Side.BUY, qty, OrderStatus.FILLED)]
+        await asyncio.sleep(3.5)  # the slow cancel lands on a filled order: nothing more
+        assert held(node) == 0 and list(node.orders.open) == []
+
+
+def _sell(reduce_only: bool = True) -> Order:
+    return Order("c", "s", "v", "BTC/USDT", Side.SELL, OrderType.STOP_LOSS, D("1"),
+                 reduce_only=reduce_only)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("after", "amount", "reduce_only", "excess"),
+    [
+        ("0", "1", True, "0"),  # closed exactly
+        ("-0.4", "1", True, "0.4"),  # sold 0.4 more than held
+        ("-1", "1", True, "1"),  # held nothing when it filled (the other exit sold it)
+        ("-2", "1", True, "1"),  # short before: only this fill's part is new
+        ("-0.4", "1", False, "0"),  # not an exit
+        ("-0.4", "0", True, "0"),  # a fee-only fill
+    ],
+)
+def test_an_overshoot_counts_only_what_an_exit_sold_past_flat(after, amount, reduce_only, excess):
+    assert _overshoot(_sell(reduce_only), D(after), D(amount)) == D(excess)
