@@ -5,14 +5,23 @@ The node is reduced to what the stores read (its strategies and a real SQLite st
 from __future__ import annotations
 
 import asyncio
+import time
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from native_exits_support import native_config
+from test_live_hub import Sink, StubSource
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.market import Quote
+from tradeguard.node import TradingNode
 from tradeguard.node.state_saves import StateSaves
+from tradeguard.sandbox.testing import eventually, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.base import Strategy
@@ -57,7 +66,9 @@ async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Pat
     storage.db.dispose()
 
 
-async def test_a_timed_store_of_an_unstorable_state_stops_the_next_step(tmp_path: Path) -> None:
+async def test_a_timed_store_of_an_unstorable_state_is_held_for_the_live_loop(
+    tmp_path: Path,
+) -> None:
     storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
     storage.db.migrate()
     strat = Counter("c", "v", "BTC/USDT", {})
@@ -74,8 +85,9 @@ async def test_a_timed_store_of_an_unstorable_state_stops_the_next_step(tmp_path
     strat.save_soon()
     saves.step_done()  # inside the interval: the timer writes it
     await asyncio.sleep(0.25)
-    with pytest.raises(ConfigError, match=r"\['value'\]"):
-        saves.step_done()
+    saves.step_done()  # never raises into a step: the live loop raises `failed`
+    assert isinstance(saves.failed, ConfigError)
+    assert "['value']" in str(saves.failed)
     assert _stored(storage) == 0  # the last good state stays
     storage.db.dispose()
 
@@ -101,3 +113,66 @@ async def test_a_strategy_a_ctrl_c_abandoned_keeps_its_last_stored_state(tmp_pat
     saves.step_done()
     assert (_stored(storage), saves.writes) == (1, 1)  # the half-made state is not stored
     storage.db.dispose()
+
+
+class _SavingSink(Sink):
+    """A sink that ends each quote's step as the node does (`NodeFeed` / `node.on_quote`)."""
+
+    def __init__(self, saves: StateSaves) -> None:
+        super().__init__()
+        self.saves = saves
+
+    async def on_quote(self, quote: Quote) -> None:
+        await super().on_quote(quote)
+        self.saves.step_done()
+
+
+async def test_a_store_error_in_a_quote_step_reaches_the_run_not_the_stream(
+    tmp_path: Path,
+) -> None:
+    """The quote path runs in the hub's stream task, which takes any error for a broken stream
+    (a reconnect, and on): a store that failed there must be held for the run loop to stop on."""
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    storage.db.migrate()
+    strat = Counter("c", "v", "BTC/USDT", {})
+    node = SimpleNamespace(
+        strategies=[strat],
+        storage=storage,
+        _run_states={},
+        interrupts=SimpleNamespace(abandoned=set()),
+    )
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    src = StubSource({"quotes"})
+    sink = _SavingSink(saves)
+    hub = LiveHub({"stub": src}, sink)
+    hub.subscribe([Subscription("quotes", "stub", "BTC/USDT")])
+    try:
+        strat.value = object()  # JSON cannot hold it
+        strat.save_soon()
+        src.stream.put_nowait(
+            Quote("BTC/USDT", 1, Decimal(99), Decimal(1), Decimal(101), Decimal(1))
+        )
+        await eventually(lambda: len(sink.quotes) == 1)
+        await asyncio.sleep(0.1)
+        assert not [k for k, _ in sink.events if k == "marketdata.reconnect"]
+        assert isinstance(saves.failed, ConfigError)
+    finally:
+        await hub.stop()
+        storage.db.dispose()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_the_live_loop_stops_on_a_failed_store(tmp_path: Path) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+        await node.start()
+        try:
+            saves = node.keep_states_saved()
+            saves.failed = ConfigError("strategy 'x' state() cannot be stored")
+            started = time.monotonic()
+            with pytest.raises(ConfigError, match="cannot be stored"):
+                await node.run_live(duration_s=30)
+            assert time.monotonic() - started < 10  # at once, not at the run's end
+        finally:
+            await node.stop()
+            node.close()
