@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
+from live_support import sandbox_config
 from native_exits_support import native_config
 from test_live_hub import Sink, StubSource
 from tradeguard.marketdata.live.hub import LiveHub
 from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Quote
+from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.node.state_saves import StateSaves
 from tradeguard.sandbox.testing import eventually, seeded_exchange
@@ -173,6 +176,60 @@ async def test_the_live_loop_stops_on_a_failed_store(tmp_path: Path) -> None:
             with pytest.raises(ConfigError, match="cannot be stored"):
                 await node.run_live(duration_s=30)
             assert time.monotonic() - started < 10  # at once, not at the run's end
+        finally:
+            await node.stop()
+            node.close()
+
+
+class EntryAsker(Strategy):
+    """Sends one market buy on its first quote and asks its state (`sent`) stored with it."""
+
+    sent = 0
+
+    def on_ticker(self, quote: Quote) -> None:
+        if self.sent:
+            return
+        self.sent = 1
+        self.save_soon()
+        self.emit(
+            OrderIntent(
+                self.id, self.venue, self.symbol, Side.BUY, Decimal("0.001"), OrderType.MARKET
+            )
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"sent": self.sent}
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
+    tmp_path: Path,
+) -> None:
+    """A SIGKILL while an order is with the venue must not leave an order the restarted
+    strategy knows nothing of (its cooldown, the window it traded): the state it asked stored
+    in the step that sent the order is stored before the order is sent."""
+    strategy = {
+        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
+        "symbol": "BTC/USDT", "params": {},
+    }  # fmt: skip
+    async with seeded_exchange() as ex:
+        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            venue = node.venues["binance"]
+            seen: list[Any] = []
+            submit = venue.submit
+
+            async def watched(order: Any) -> Any:
+                row = node.storage.load_run_state("ask")
+                seen.append(None if row is None else row.state)
+                return await submit(order)
+
+            venue.submit = watched  # type: ignore[method-assign]
+            one, now = Decimal(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
+            assert seen == [{"sent": 1}]
         finally:
             await node.stop()
             node.close()

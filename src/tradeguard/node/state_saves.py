@@ -56,6 +56,15 @@ class StateSaves:
             loop = asyncio.get_running_loop()
             self.timer = loop.call_at(loop.time() + (self.next_ok - now), self._on_timer)
 
+    def before_orders(self) -> None:
+        """Write the asked states now, whatever the interval, before the step's orders are sent:
+        a SIGKILL while an order is with the venue must not bring back a strategy that forgot
+        it sent it (a cooldown, a window traded). Stored first, the worst a SIGKILL before the
+        order is journaled leaves is a state that says an order went out when none did, which
+        the strategies read from their positions and open orders again."""
+        if self.failed is None and any(s.save_due for s in self.node.strategies):
+            self._write_held(time.monotonic())
+
     def _on_timer(self) -> None:
         self.timer = None
         self._write_held(time.monotonic())
