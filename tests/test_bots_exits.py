@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bots_support import SYMBOL, desk, mid, quote, rig
 from node_support import write_slice
+from tradeguard.model.market import Quote
 from tradeguard.node import TradingNode
 from tradeguard.storage.bot_rows import ExitPlanRows
 
@@ -142,6 +143,35 @@ async def test_a_time_stop_closes_the_position_once_it_has_been_held_that_long(t
         assert order.signal["exit"] == "time_stop" and order.reduce_only
         await quote(r.node, start)
         assert r.node.portfolio.positions[("paper", SYMBOL, "alpha")].quantity == 0
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_trailing_high_set_soon_after_a_store_is_stored_at_a_later_price(
+    tmp_path, data_dir
+):
+    # The best price is stored at most once a second: a new high inside that second was not
+    # stored at all while the price then fell back without a new high, so a restart took the
+    # older high back and the trailing stop sat lower.
+    r = await rig(tmp_path, data_dir)
+    try:
+        await _enter(r, trailing_activation_pct="1", trailing_distance_pct="0.5")
+        start = mid(r.node)
+        await quote(r.node, start)
+        await quote(r.node, start * Decimal("1.02"))  # armed: stored
+        node, clock = r.node, r.node.clock
+        t = clock.now_ms()
+        high = start * Decimal("1.025")
+        for dt, price in ((500, high), (5_000, start * Decimal("1.023"))):
+            clock.advance_to(t + dt)
+            half = Decimal("0.01")
+            await node.on_quote(
+                Quote(SYMBOL, t + dt, price - half, Decimal(5), price + half, Decimal(5))
+            )
+        assert _exit_orders(node) == []
+        [doc] = ExitPlanRows(node.storage).exits()
+        assert Decimal(doc["best"]) == high
     finally:
         await r.http.aclose()
         r.node.close()

@@ -5,14 +5,26 @@ The node is reduced to what the stores read (its strategies and a real SQLite st
 from __future__ import annotations
 
 import asyncio
+import time
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from live_support import sandbox_config
+from native_exits_support import native_config
+from test_live_hub import Sink, StubSource
+from tradeguard.marketdata.live.hub import LiveHub
+from tradeguard.marketdata.live.subscriptions import Subscription
+from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.market import Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
 from tradeguard.node.state_saves import StateSaves
+from tradeguard.sandbox.testing import eventually, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.strategies.base import Strategy
@@ -57,7 +69,9 @@ async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Pat
     storage.db.dispose()
 
 
-async def test_a_timed_store_of_an_unstorable_state_stops_the_next_step(tmp_path: Path) -> None:
+async def test_a_timed_store_of_an_unstorable_state_is_held_for_the_live_loop(
+    tmp_path: Path,
+) -> None:
     storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
     storage.db.migrate()
     strat = Counter("c", "v", "BTC/USDT", {})
@@ -74,8 +88,9 @@ async def test_a_timed_store_of_an_unstorable_state_stops_the_next_step(tmp_path
     strat.save_soon()
     saves.step_done()  # inside the interval: the timer writes it
     await asyncio.sleep(0.25)
-    with pytest.raises(ConfigError, match=r"\['value'\]"):
-        saves.step_done()
+    saves.step_done()  # never raises into a step: the live loop raises `failed`
+    assert isinstance(saves.failed, ConfigError)
+    assert "['value']" in str(saves.failed)
     assert _stored(storage) == 0  # the last good state stays
     storage.db.dispose()
 
@@ -101,3 +116,120 @@ async def test_a_strategy_a_ctrl_c_abandoned_keeps_its_last_stored_state(tmp_pat
     saves.step_done()
     assert (_stored(storage), saves.writes) == (1, 1)  # the half-made state is not stored
     storage.db.dispose()
+
+
+class _SavingSink(Sink):
+    """A sink that ends each quote's step as the node does (`NodeFeed` / `node.on_quote`)."""
+
+    def __init__(self, saves: StateSaves) -> None:
+        super().__init__()
+        self.saves = saves
+
+    async def on_quote(self, quote: Quote) -> None:
+        await super().on_quote(quote)
+        self.saves.step_done()
+
+
+async def test_a_store_error_in_a_quote_step_reaches_the_run_not_the_stream(
+    tmp_path: Path,
+) -> None:
+    """The quote path runs in the hub's stream task, which takes any error for a broken stream
+    (a reconnect, and on): a store that failed there must be held for the run loop to stop on."""
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    storage.db.migrate()
+    strat = Counter("c", "v", "BTC/USDT", {})
+    node = SimpleNamespace(
+        strategies=[strat],
+        storage=storage,
+        _run_states={},
+        interrupts=SimpleNamespace(abandoned=set()),
+    )
+    saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
+    src = StubSource({"quotes"})
+    sink = _SavingSink(saves)
+    hub = LiveHub({"stub": src}, sink)
+    hub.subscribe([Subscription("quotes", "stub", "BTC/USDT")])
+    try:
+        strat.value = object()  # JSON cannot hold it
+        strat.save_soon()
+        src.stream.put_nowait(
+            Quote("BTC/USDT", 1, Decimal(99), Decimal(1), Decimal(101), Decimal(1))
+        )
+        await eventually(lambda: len(sink.quotes) == 1)
+        await asyncio.sleep(0.1)
+        assert not [k for k, _ in sink.events if k == "marketdata.reconnect"]
+        assert isinstance(saves.failed, ConfigError)
+    finally:
+        await hub.stop()
+        storage.db.dispose()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_the_live_loop_stops_on_a_failed_store(tmp_path: Path) -> None:
+    async with seeded_exchange() as ex:
+        node = TradingNode(native_config(tmp_path, ex.rest_url, ex.ws_url))
+        await node.start()
+        try:
+            saves = node.keep_states_saved()
+            saves.failed = ConfigError("strategy 'x' state() cannot be stored")
+            started = time.monotonic()
+            with pytest.raises(ConfigError, match="cannot be stored"):
+                await node.run_live(duration_s=30)
+            assert time.monotonic() - started < 10  # at once, not at the run's end
+        finally:
+            await node.stop()
+            node.close()
+
+
+class EntryAsker(Strategy):
+    """Sends one market buy on its first quote and asks its state (`sent`) stored with it."""
+
+    sent = 0
+
+    def on_ticker(self, quote: Quote) -> None:
+        if self.sent:
+            return
+        self.sent = 1
+        self.save_soon()
+        self.emit(
+            OrderIntent(
+                self.id, self.venue, self.symbol, Side.BUY, Decimal("0.001"), OrderType.MARKET
+            )
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"sent": self.sent}
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_state_asked_with_an_order_is_stored_before_the_order_goes_out(
+    tmp_path: Path,
+) -> None:
+    """A SIGKILL while an order is with the venue must not leave an order the restarted
+    strategy knows nothing of (its cooldown, the window it traded): the state it asked stored
+    in the step that sent the order is stored before the order is sent."""
+    strategy = {
+        "id": "ask", "kind": "test_state_saves:EntryAsker", "venue": "binance",
+        "symbol": "BTC/USDT", "params": {},
+    }  # fmt: skip
+    async with seeded_exchange() as ex:
+        cfg = sandbox_config(tmp_path, ex, [strategy], checkpoint_interval_s=3600)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            venue = node.venues["binance"]
+            seen: list[Any] = []
+            submit = venue.submit
+
+            async def watched(order: Any) -> Any:
+                row = node.storage.load_run_state("ask")
+                seen.append(None if row is None else row.state)
+                return await submit(order)
+
+            venue.submit = watched  # type: ignore[method-assign]
+            one, now = Decimal(1), node.clock.now_ms()
+            await node.on_quote(Quote("BTC/USDT", now, Decimal(49999), one, Decimal(50001), one))
+            assert seen == [{"sent": 1}]
+        finally:
+            await node.stop()
+            node.close()

@@ -226,6 +226,7 @@ class ExitManager:
         self._last_price: dict[tuple[str, str], Decimal] = {}
         # whether a plan's venue trades on a venue's market data (the node's market state tells)
         self.follows: Callable[[str, str], bool] = lambda venue, source: venue == source
+        self._saved_best: dict[str, Decimal | None] = {}  # by plan key: the best last stored
 
     def load(self, docs: list[dict[str, Any]]) -> None:
         """Take the stored plans (at start)."""
@@ -286,6 +287,7 @@ class ExitManager:
     def remove(self, key: str) -> None:
         """Stop enforcing the plan of one position."""
         plan = self.plans.pop(key, None)
+        self._saved_best.pop(key, None)
         if plan is not None:
             self._by_symbol[plan.symbol].remove(key)
             self.host.delete_plan(key)
@@ -353,6 +355,7 @@ class ExitManager:
 
     def _save(self, plan: ExitPlan) -> None:
         plan.saved_ms = self.host.now_ms()
+        self._saved_best[plan.key] = plan.best
         self.host.save_plan(plan.key, plan.bot, plan.to_doc())
 
     @property
@@ -463,7 +466,10 @@ class ExitManager:
             changed = True
             log.info("bot %s: %s on %s at %s", plan.bot, reason, plan.symbol, price)
         elif plan.armed != before[1] or (
-            plan.best != before[0] and now - plan.saved_ms >= _SAVE_BEST_EVERY_MS
+            # against the best last stored, not the step's: a high inside the second after a
+            # store is stored by a later price, even one that sets no new high
+            plan.best != self._saved_best.get(plan.key, before[0])
+            and now - plan.saved_ms >= _SAVE_BEST_EVERY_MS
         ):
             changed = True
         if changed:

@@ -83,8 +83,8 @@ async def _run_live(node: TradingNode, duration_s: float | None) -> RunSummary:
             for t in tasks:
                 if t.done() and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
-            if (failed := hub.failure()) is not None:
-                raise failed
+            if (failed := hub.failure() or saves.failed) is not None:
+                raise failed  # a stream task died, or a state store failed (node.state_saves)
             if time.monotonic() >= resync:  # a bot may have taken a new symbol
                 hub.subscribe(bot_quotes(node))
                 resync = time.monotonic() + RESYNC_STREAMS_S

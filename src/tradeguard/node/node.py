@@ -458,6 +458,8 @@ class TradingNode:
     async def _drain(self) -> None:
         queue = self._ctx.queue
         while queue:
+            if self.state_saves is not None:  # what the senders asked stored goes out first
+                self.state_saves.before_orders()
             intents = queue[:]
             queue.clear()
             for intent in intents:

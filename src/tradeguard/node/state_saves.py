@@ -41,25 +41,38 @@ class StateSaves:
     def step_done(self) -> None:
         """Write now when a strategy asked and the interval allows, else once it ends.
 
-        Raises what a timed write raised (a `state()` JSON cannot hold: the run stops, as a
-        checkpoint would stop it), so it is not lost in the event loop's log."""
+        Never raises: what a write raised (a `state()` JSON cannot hold) is kept in `failed`,
+        which the live loop raises (the run stops, as a checkpoint would stop it). A quote's or
+        trade's step runs in the hub's stream task, which takes an error for a broken stream and
+        reconnects: raised there, it would be logged as one and the run would go on."""
         if self.failed is not None:
-            failed, self.failed = self.failed, None
-            raise failed
+            return
         if self.timer is not None or not any(s.save_due for s in self.node.strategies):
             return
         now = time.monotonic()
         if now >= self.next_ok:
-            self.write(now)
+            self._write_held(now)
         else:
             loop = asyncio.get_running_loop()
             self.timer = loop.call_at(loop.time() + (self.next_ok - now), self._on_timer)
 
+    def before_orders(self) -> None:
+        """Write the asked states now, whatever the interval, before the step's orders are sent:
+        a SIGKILL while an order is with the venue must not bring back a strategy that forgot
+        it sent it (a cooldown, a window traded). Stored first, the worst a SIGKILL before the
+        order is journaled leaves is a state that says an order went out when none did, which
+        the strategies read from their positions and open orders again."""
+        if self.failed is None and any(s.save_due for s in self.node.strategies):
+            self._write_held(time.monotonic())
+
     def _on_timer(self) -> None:
         self.timer = None
+        self._write_held(time.monotonic())
+
+    def _write_held(self, now: float) -> None:
         try:
-            self.write(time.monotonic())
-        except Exception as exc:  # raised at the next step (or pass of the duties)
+            self.write(now)
+        except Exception as exc:  # the live loop raises it (node.live)
             self.failed = exc
 
     def write(self, now: float) -> None:
