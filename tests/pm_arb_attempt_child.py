@@ -11,6 +11,8 @@ argv: config.json STEP
 - second_part: the second leg sent for all but 3 of the first's contracts (a hedge that filled
   part before the kill), killed once it filled, the record not written;
 - recorded: the record (and the book with it) committed, before any later checkpoint;
+- observing: (a later start) the start-up record is committed, killed before the risk engine
+  is told what it realised;
 - unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves;
 - nets_repeated: every attempt is refused PAIR_NETS (the netting check answers as if Kalshi held
   the other outcome free); dies right after the third repeat of the recorded refusal.
@@ -111,6 +113,9 @@ async def main() -> None:
         return done
 
     executor._send = send_leg
+    if step == "observing":
+        for gateway in executor.gateways.values():
+            gateway.observe_cycle = lambda *a, **k: die({"step": step})
     if step == "nets_repeated":
         _refuse_as_netted(executor)
 

@@ -167,7 +167,9 @@ class StubGateway:
             return None  # `band` holds only a buy's highest price
         return self.band.get(symbol)
 
-    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
+    def observe_cycle(
+        self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int, record_id: int | None = None
+    ) -> None:
         self.observed.append((symbols, pnl_usd))
 
     def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:

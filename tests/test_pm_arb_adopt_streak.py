@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from rigs import killed_child
 from test_pm_arb_adopt_part_hedged import HEDGED, _part_hedged
-from test_pm_arb_book_crash import K_NO, PM_YES, _killed_at, _twice, servers  # noqa: F401
+from test_pm_arb_book_crash import CHILD, K_NO, PM_YES, _killed_at, _twice, servers  # noqa: F401
 from test_pm_arb_dust_loss import _five_at_least
 from test_pm_arb_executor import K_YES, PM_NO
 from tradeguard.sandbox.pm_scenario import ArbScenarioConfig
@@ -117,3 +118,29 @@ async def test_dust_written_off_at_start_beside_a_pair_cools_down_and_counts_in_
     await _twice(cfg, check)
     assert seen[0] == seen[1], seen  # restored, not counted again
     print(f"\ndust written off beside the pair at start: streak and cooldown {seen[0]}")
+
+
+async def test_a_kill_between_the_start_up_record_and_the_risk_engine_loses_no_loss(
+    tmp_path,
+    servers,  # noqa: F811
+):
+    # As above, but the start that writes off the 3 left is killed once its record (and the
+    # book with it) is committed, before the risk engine is told: the next start tells it,
+    # once, so the written-off loss is neither missed by the streak nor counted twice.
+    cfg, died = await _killed_at(tmp_path, servers, "second_part", ArbScenarioConfig(size=D(20)))
+    assert D(died["filled"]) == 17, died
+    [died] = await killed_child(CHILD, tmp_path, cfg, "observing", timeout_s=150)
+    assert died == {"step": "observing"}, died
+    seen: list[tuple[int, int]] = []
+
+    def check(node) -> None:
+        [rec] = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert rec["legs"]["dust"] == {PM_YES + "/PUSD": "3.00"}, rec["legs"]
+        risk = node.risk
+        until = risk.cooldowns.get(("pmarb", PM_YES + "/PUSD"), 0)
+        assert (risk.consecutive_losses, until) == (1, rec["ts"] + 300_000), risk.cooldowns
+        assert risk.cooldowns.get(("pmarb", K_NO + "/USD"), 0) == until
+        seen.append((risk.consecutive_losses, until))
+
+    await _twice(cfg, check)
+    assert seen[0] == seen[1], seen

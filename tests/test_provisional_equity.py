@@ -6,8 +6,9 @@ halt never trips on a foreign price, and a real loss is still caught once the qu
 from __future__ import annotations
 
 from test_risk_equity_valuation import BtcBook
-from test_risk_support import T0, D, Rig, buy
+from test_risk_support import T0, D, Rig, buy, sell
 from tradeguard.model import TradingState
+from tradeguard.model.order import ARB_UNWIND_TAG
 
 
 def _two_venues() -> BtcBook:
@@ -105,3 +106,19 @@ def test_a_quote_ahead_of_the_node_clock_does_not_stretch_the_hold() -> None:
     rig.at(T0 + 31_000)
     eng.observe_equity(T0 + 31_000, D(80_000))
     assert eng.state is TradingState.HALTED and eng.state_by == "breaker:drawdown"
+
+
+def test_an_arbitrage_unwind_is_not_held_for_the_venues_own_quotes() -> None:
+    # A start after a crash sells back what a part-hedged pair left unhedged while another
+    # venue's holdings are still valued at a borrowed price. The hold exists so that no new
+    # risk is sized on that figure; the unwind sheds risk, as it passes REDUCING and the
+    # cooldowns, so it is sent now rather than left held for up to stale_data_s.
+    rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
+    eng = rig.engine
+    eng.observe_equity(T0, D(10_000))
+    eng.provisional = _two_venues().provisional()
+    rig.at(T0 + 1000)
+    eng.observe_equity(T0 + 1000, D(10_000))
+    assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"  # an entry still waits
+    d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
+    assert d.approved, (d.code, d.reason)

@@ -51,7 +51,12 @@ class CycleRisk(Protocol):
     ) -> RiskDecision: ...
 
     def observe_cycle(
-        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+        self,
+        strategy_id: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        record_id: int | None = None,
     ) -> None: ...
 
 
@@ -175,9 +180,12 @@ class OrderPathGateway:
             return None
         return band_edge(side, mid, inst.price_tick, om.risk.config.price_band_pct)
 
-    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
-        """Report one execution's result to the risk engine as one trade of this strategy."""
-        self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts)
+    def observe_cycle(
+        self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int, record_id: int | None = None
+    ) -> None:
+        """Report one execution's result to the risk engine as one trade of this strategy
+        (`record_id`: its committed record, counted once)."""
+        self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts, record_id)
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

@@ -178,7 +178,12 @@ class PausedCycleRisk:
         return self._risk.check_cycle(legs, gross_profit_pct, fees_pct, notional_usd)
 
     def observe_cycle(
-        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+        self,
+        strategy_id: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        record_id: int | None = None,
     ) -> None:
         """Report a finished cycle to the risk engine."""
-        self._risk.observe_cycle(strategy_id, symbols, pnl_usd, ts)
+        self._risk.observe_cycle(strategy_id, symbols, pnl_usd, ts, record_id)

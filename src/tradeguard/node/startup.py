@@ -10,6 +10,7 @@ await before_trading(node, streaming) # held assets priced, cut arbitrage unwoun
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import TradingMode
@@ -100,8 +101,24 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     # A kill the node was killed in the middle of (orders left uncancelled, positions left
     # open) is finished before anything else may trade.
     await finish_interrupted_kill(node)
+    _replay_cycles(node)  # a record the risk engine was not told of before a kill
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
+
+
+def _replay_cycles(node: TradingNode) -> None:
+    """Tell the risk engine what each strategy's newest record realised (`cycle`, committed
+    with it), unless it was told already: a kill between the record and the report would lose
+    a loss from the streak and the cooldowns; the engine counts a record once."""
+    from tradeguard.execution.gateway import RECORD_STATE_KEY
+
+    for strat in node.strategies:
+        recorded = node.storage.kv_get(RECORD_STATE_KEY.format(strat.id))
+        cycle = recorded.get("cycle") if isinstance(recorded, dict) else None
+        if isinstance(recorded, dict) and isinstance(cycle, dict) and cycle:
+            symbols, pnl = tuple(cycle["symbols"]), Decimal(str(cycle["pnl"]))
+            rid = int(recorded["record_id"])
+            node.risk.observe_cycle(strat.id, symbols, pnl, int(cycle["ts"]), rid)
 
 
 def _sync_held(node: TradingNode) -> None:

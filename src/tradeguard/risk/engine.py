@@ -247,7 +247,9 @@ class RiskEngine(RiskObservers):
         unvalued = self._unvalued(c)
         if unvalued is not None:
             return unvalued
-        if self.holding_provisional():
+        # An arbitrage unwind sells back a stranded leg within its own loss cap: it sheds risk
+        # sized on no equity figure, so it is not left unsold while the quotes are awaited.
+        if self.holding_provisional() and i.tag != ARB_UNWIND_TAG:
             reason = (
                 f"order rejected: equity is provisional ({self.provisional}); the "
                 "percent-of-equity limits wait for real quotes (at most risk.stale_data_s)"

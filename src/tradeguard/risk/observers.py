@@ -92,13 +92,24 @@ class RiskObservers(RiskState):
         self._observe_result(sid, (fill.symbol,), closed.pnl, ts)
 
     def observe_cycle(
-        self, strategy_id: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+        self,
+        strategy_id: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        record_id: int | None = None,
     ) -> None:
         """Feed the result of one multi-leg execution (an arbitrage cycle) as one trade.
 
         Its legs book balances only, so this is what the losing streak and the after-loss
-        cooldown (on every market of the cycle) see of it.
+        cooldown (on every market of the cycle) see of it. With `record_id` (its committed
+        record), a record seen already is ignored: a start tells again what a kill kept from
+        the engine, and it counts once.
         """
+        if record_id is not None:
+            if record_id <= self.cycles_seen.get(strategy_id, 0):
+                return
+            self.cycles_seen[strategy_id] = record_id  # saved with the result, below
         self._exposure = None
         self._observe_result(strategy_id, symbols, pnl_usd, ts)
 

@@ -74,6 +74,8 @@ class RiskState:
         self.reducing_until: int | None = None
         self.venue_breakers: dict[str, VenueBreaker] = {}
         self.cooldowns: dict[tuple[str, str], int] = {}
+        # per strategy, the newest arbitrage record whose result the streak has taken
+        self.cycles_seen: dict[str, int] = {}
         self.last_resume: dict[str, Any] | None = None
         self.last_kill: dict[str, Any] | None = None
         # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
@@ -241,6 +243,7 @@ class RiskState:
             "reducing_until": self.reducing_until,
             "venue_breakers": {v: b.to_json() for v, b in self.venue_breakers.items()},
             "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
+            "cycles_seen": self.cycles_seen,
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
@@ -282,6 +285,7 @@ class RiskState:
             v: VenueBreaker.from_json(b) for v, b in (data.get("venue_breakers") or {}).items()
         }
         self.cooldowns = {(s, sym): int(u) for s, sym, u in data.get("cooldowns") or []}
+        self.cycles_seen = {str(s): int(r) for s, r in (data.get("cycles_seen") or {}).items()}
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")

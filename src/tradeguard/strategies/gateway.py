@@ -118,7 +118,9 @@ class ExecutionGateway(Protocol):
         """The farthest from the mid a limit order on `symbol` may be priced now and still pass
         risk.price_band_pct (a sell's lowest price, a buy's highest), or None if unknown."""
 
-    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None: ...
+    def observe_cycle(
+        self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int, record_id: int | None = None
+    ) -> None: ...
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

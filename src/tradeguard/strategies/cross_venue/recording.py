@@ -84,10 +84,17 @@ class PairRecording:
         """Write the record with the book, report what it realised to the risk engine (every
         market it touched cools down after a loss) and publish its `arb.execution` event."""
         gateway = next(iter(self.gateways.values()))
-        rec.record_id = gateway.record_execution(rec.to_row(), self._book_state)
+        cycle: dict[str, Any] = {}
         if any(leg.filled for leg in rec.legs) or rec.realised:
-            symbols = tuple(dict.fromkeys([*(leg.symbol for leg in rec.legs), *rec.dust]))
-            gateway.observe_cycle(symbols, rec.realised, rec.ts)
+            symbols = list(dict.fromkeys([*(leg.symbol for leg in rec.legs), *rec.dust]))
+            cycle = {"symbols": symbols, "pnl": plain(rec.realised), "ts": rec.ts}
+
+        def state(record_id: int) -> dict[str, Any]:  # a kill before the report: told at start
+            return {**self._book_state(record_id), "cycle": cycle}
+
+        rec.record_id = gateway.record_execution(rec.to_row(), state)
+        if cycle:
+            gateway.observe_cycle(tuple(cycle["symbols"]), rec.realised, rec.ts, rec.record_id)
         gateway.publish(execution_event(rec, self.strategy_id, gateway.now_ms()))
         self.attempts.append(rec)
         return rec
