@@ -11,8 +11,10 @@ A mark more than the limit away from the last accepted mark of that symbol on th
 *suspect*: the caller keeps the last accepted mark (equity, drawdown and the loss limits read
 it), and `suspect` holds the price until it is settled. The next update that is not the same
 price settles it: within the limit of the last accepted mark, the print is dropped (a log
-line); within the limit of the suspect price, the move is confirmed and that update is taken
-(the breakers act on it as on any mark); anywhere else, the new price is the suspect. The
+line); within the limit of the suspect price, or further on from the last accepted mark on the
+suspect's side (a crash falling past the limit on every update: 100, 40, 16 ...), the move is
+confirmed and that update is taken (the breakers act on it as on any mark); anywhere else (the
+far side of the last accepted mark), the new price is the suspect. The
 guard lives in memory: after a restart the first mark of each symbol is taken as it is.
 """
 
@@ -121,7 +123,7 @@ class MarkGuard:
         accepted = band[2]
         if held is not None and price == held[0]:
             return False  # the same price again is no confirmation
-        if held is not None and abs(price - held[0]) <= held[0] * band[3]:
+        if held is not None and _confirms(price, held[0], accepted, band[3]):
             del self.suspect[key]
             log.warning(
                 "confirmed a mark of %s: %s then %s, away from the last accepted %s "
@@ -168,6 +170,14 @@ class MarkGuard:
         self._bands.clear()
         self._off.clear()
         self.suspect.clear()
+
+
+def _confirms(price: Decimal, held: Decimal, accepted: Decimal, frac: Decimal) -> bool:
+    """Tell whether `price`, far from `accepted`, confirms the `held` suspect: close to it, or
+    further on from `accepted` on the same side (a crash falling past the limit every update)."""
+    if abs(price - held) <= held * frac:
+        return True
+    return price < held if held < accepted else price > held
 
 
 def _away(price: Decimal, accepted: Decimal) -> str:
