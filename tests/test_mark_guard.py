@@ -178,3 +178,11 @@ def test_a_stop_loss_exit_is_not_denied_for_the_whole_of_a_crash() -> None:
         g.take(*BTC, price, i)
         passed.append(rule.check(c) is None)
     assert passed == [False, True] * 3, "the exit waits one update, never the whole crash"
+
+
+def test_a_suspect_names_the_last_accepted_mark_not_the_one_its_band_was_built_on() -> None:
+    g, told = _guard()
+    g.take(*BTC, D(50_000), 1)
+    assert g.take(*BTC, D(50_010), 2)  # a small move: the band stands, the mark follows
+    assert not g.take(*BTC, D(50), 3)
+    assert g.held(*BTC) == (D(50), D(50_010)) and told[-1][3] == D(50_010)

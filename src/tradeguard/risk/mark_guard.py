@@ -29,9 +29,13 @@ log = logging.getLogger(__name__)
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 
-# (lowest, highest) price within the limit of the last accepted mark, that mark, the limit as a
-# fraction
-Band = tuple[Decimal, Decimal, Decimal, Decimal]
+# [lowest, highest price within the limit of the mark the band was built on, the last accepted
+# mark, the limit as a fraction, lowest, highest price the band is kept for]: a move within 1/64
+# of the limit from the band's mark is taken without rebuilding it (two compares and a store),
+# so the limit holds to within about 1/64 of itself
+Band = list[Decimal]
+# the limit as a fraction f: (f, 1 - f, 1 + f, 1 - f/64, 1 + f/64)
+Factors = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 # told when a suspect is raised, dropped or confirmed:
 # (venue, symbol, price, accepted, limit_pct, what, ts)
 Notify = Callable[[str, str, Decimal, Decimal, Decimal, str, int], None]
@@ -60,7 +64,7 @@ class MarkGuard:
     ) -> None:
         # index 0: spot and other markets; 1: prediction-market outcome tokens
         self._pcts = (jump_pct, outcome_jump_pct)
-        self._fracs = (jump_pct / _HUNDRED, outcome_jump_pct / _HUNDRED)
+        self._fracs = (_factors(jump_pct), _factors(outcome_jump_pct))
         self.outcome_venues = outcome_venues
         self.notify = notify
         self._bands: dict[tuple[str, str], Band] = {}
@@ -84,19 +88,22 @@ class MarkGuard:
         key = (venue, symbol)
         band = self._bands.get(key)
         if band is not None:
+            if band[4] <= price <= band[5] and (not self.suspect or key not in self.suspect):
+                band[2] = price  # near the band's mark: the band stands
+                return True
             if band[0] <= price <= band[1] and (not self.suspect or key not in self.suspect):
-                if price != band[2]:  # the band follows the accepted mark
-                    f = band[3]
-                    self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+                self._accept(key, price)  # the band follows the accepted mark
                 return True
         elif key in self._off:
             return True
         return self._judge(key, band, price, ts)
 
     def _accept(self, key: tuple[str, str], price: Decimal) -> None:
-        f = self._fracs[self.is_outcome(*key)]
+        f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
         if f:
-            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+            self._bands[key] = [
+                price * down, price * up, price, f, price * near_down, price * near_up
+            ]
         else:
             self._off.add(key)
 
@@ -170,6 +177,11 @@ class MarkGuard:
         self._bands.clear()
         self._off.clear()
         self.suspect.clear()
+
+
+def _factors(pct: Decimal) -> Factors:
+    f = pct / _HUNDRED
+    return f, _ONE - f, _ONE + f, _ONE - f / 64, _ONE + f / 64
 
 
 def _confirms(price: Decimal, held: Decimal, accepted: Decimal, frac: Decimal) -> bool:
