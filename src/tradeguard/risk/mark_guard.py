@@ -102,7 +102,12 @@ class MarkGuard:
         f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
         if f:
             self._bands[key] = [
-                price * down, price * up, price, f, price * near_down, price * near_up
+                price * down,
+                price * up,
+                price,
+                f,
+                price * near_down,
+                price * near_up,
             ]
         else:
             self._off.add(key)
