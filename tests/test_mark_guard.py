@@ -144,3 +144,45 @@ def test_the_rule_is_left_out_when_both_limits_are_off(pct: str, outcome: str, b
 def test_hostile_config_values_are_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="max_mark_jump_pct"):
         RiskConfig(max_mark_jump_pct=D(-1))
+
+
+def test_a_crash_falling_more_than_the_limit_on_every_update_is_confirmed() -> None:
+    # daily candles in a collapse: 100 -> 40 -> 16 -> 6.4 ... each 60 % below the one before
+    g, told = _guard()
+    assert g.take(*BTC, D(100), 0)
+    assert not g.take(*BTC, D(40), 1)
+    assert g.take(*BTC, D(16), 2), "a second fall on the same side confirms the move"
+    assert told[-1][2:6] == (D(16), D(100), D(30), "confirmed")
+    assert not g.take(*BTC, D("6.4"), 3)
+    assert g.take(*BTC, D("2.56"), 4)
+    assert g.held(*BTC) is None
+    # the same rule upwards; a swing to the other side is a new suspect, not a confirmation
+    assert not g.take(*BTC, D(10), 5) and g.take(*BTC, D(40), 6)
+    assert not g.take(*BTC, D(100), 7)
+    assert not g.take(*BTC, D(10), 8), "the far side of the accepted mark confirms nothing"
+    assert g.held(*BTC) == (D(10), D(40))
+
+
+def test_a_stop_loss_exit_is_not_denied_for_the_whole_of_a_crash() -> None:
+    g, _ = _guard()
+    rule = MarkSuspectRule(RiskConfig())
+    c = Check(_Engine(g))  # type: ignore[arg-type]
+    c.intent = OrderIntent(
+        strategy_id="s", venue="binance", symbol="BTC/USDT", side=Side.SELL,
+        amount=D("0.1"), type=OrderType.MARKET, reduce_only=True,
+    )  # fmt: skip
+    price, passed = D(100), []
+    g.take(*BTC, price, 0)
+    for i in range(1, 7):
+        price = price * D("0.4")
+        g.take(*BTC, price, i)
+        passed.append(rule.check(c) is None)
+    assert passed == [False, True] * 3, "the exit waits one update, never the whole crash"
+
+
+def test_a_suspect_names_the_last_accepted_mark_not_the_one_its_band_was_built_on() -> None:
+    g, told = _guard()
+    g.take(*BTC, D(50_000), 1)
+    assert g.take(*BTC, D(50_010), 2)  # a small move: the band stands, the mark follows
+    assert not g.take(*BTC, D(50), 3)
+    assert g.held(*BTC) == (D(50), D(50_010)) and told[-1][3] == D(50_010)

@@ -106,3 +106,39 @@ def test_a_close_1000_times_off_is_held_and_dropped_leaving_the_run_unchanged(
     assert bad["trades"] == clean["trades"]
     low = min(Decimal(str(p[1])) for p in bad["curve"])
     assert low > Decimal("1.5"), "the held print never reached the equity"
+
+
+def _crash_file(src: Path, dst: Path, falls: int) -> None:
+    """From BAD_AT on, every candle halves on the one before for `falls` candles, then stays."""
+    table = feather.read_table(src)
+    rows, at, k = table.to_pylist(), parse_date(BAD_AT), 0
+    for r in rows:
+        if int(r["date"].timestamp() * 1000) >= at:
+            k = min(k + 1, falls)
+            for field in ("open", "high", "low", "close"):
+                r[field] = r[field] / 2**k
+    feather.write_feather(pa.Table.from_pylist(rows, schema=table.schema), dst)
+
+
+def _trips(run_dir: Path) -> list[int]:
+    conn = sqlite3.connect(f"file:{run_dir / 'backtest.db'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT ts FROM events WHERE kind = 'risk.breaker_tripped'")
+        return [ts for (ts,) in rows.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_a_crash_falling_past_the_limit_on_every_candle_trips_the_drawdown_breaker(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # ETH/BTC halves candle after candle for an hour: each close 50 % below the one before,
+    # over the 30 % limit every time, yet no print: the move is real and the equity must see it
+    crash_file = tmp_path / "ETH_BTC-5m.feather"
+    _crash_file(data_dir / "candles" / "ETH_BTC-5m.feather", crash_file, falls=12)
+    run = _run(tmp_path / "crash", data_dir, crash_file)
+    assert run["state"] != "ACTIVE", run["events"]
+    trips = _trips(tmp_path / "crash" / "run")
+    assert trips and min(trips) <= parse_date(BAD_AT) + 10 * 60_000, (trips, run["events"])
+    confirmed = [d for d in warned_data(run) if d.get("warning") == "mark_confirmed"]
+    assert confirmed, run["events"]

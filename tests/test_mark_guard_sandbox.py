@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from live_support import sandbox_config, write_vault
+from live_support import RISK, sandbox_config, write_vault
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import EventKind
@@ -107,5 +107,55 @@ async def test_a_real_crash_confirmed_by_a_second_update_still_halts(
             assert node.risk.state_by == "breaker:drawdown"
             assert node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(29_990)
             assert "mark_confirmed" in _warnings(node, seen)
+        finally:
+            await _stopped(node, run)
+
+
+async def _crash(node: TradingNode, ex, first: int, second: int) -> None:  # type: ignore[no-untyped-def]
+    """50,000 -> `first` -> `second`: each update more than 30 % below the one before."""
+    await _book(node, ex, str(first - 1), str(first + 1))  # held
+    assert node.risk.state is TradingState.ACTIVE
+    await _book(node, ex, str(second - 1), str(second + 1))  # further on the same side
+
+
+async def test_a_crash_past_the_limit_on_every_update_is_confirmed_and_halts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list = []  # type: ignore[type-arg]
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        try:
+            await _crash(node, ex, 20_000, 8_000)  # 60 % down each time
+            await eventually(lambda: node.risk.state is TradingState.HALTED)
+            assert node.risk.state_by == "breaker:drawdown"
+            assert node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(8_000)
+            assert "mark_confirmed" in _warnings(node, seen)
+        finally:
+            await _stopped(node, run)
+
+
+async def test_a_stop_loss_exit_in_such_a_crash_is_not_denied_mark_suspect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, limit in (
+        ("max_drawdown_pct", "50"),
+        ("daily_loss_limit_usd", "50000"),
+        ("daily_loss_limit_pct", "25"),
+        ("weekly_loss_limit_usd", "50000"),
+        ("weekly_loss_limit_pct", "40"),
+    ):  # the exit, not a breaker, acts here
+        monkeypatch.setitem(RISK, key, limit)
+    seen: list = []  # type: ignore[type-arg]
+    stop = OrderIntent(
+        strategy_id="http", venue="binance", symbol="BTC/USDT", side=Side.SELL,
+        amount=D("0.001"), type=OrderType.MARKET,
+    )  # fmt: skip
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        try:
+            await _crash(node, ex, 34_000, 23_000)  # 32 % down, then 32 % more: 18 % of equity
+            await eventually(lambda: node.portfolio.mark_of("binance", "BTC/USDT")[0] == D(23_000))
+            out = await node.submit(stop)
+            assert out.ok, (out.code, out.reason)
         finally:
             await _stopped(node, run)

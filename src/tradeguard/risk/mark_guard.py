@@ -11,8 +11,10 @@ A mark more than the limit away from the last accepted mark of that symbol on th
 *suspect*: the caller keeps the last accepted mark (equity, drawdown and the loss limits read
 it), and `suspect` holds the price until it is settled. The next update that is not the same
 price settles it: within the limit of the last accepted mark, the print is dropped (a log
-line); within the limit of the suspect price, the move is confirmed and that update is taken
-(the breakers act on it as on any mark); anywhere else, the new price is the suspect. The
+line); within the limit of the suspect price, or further on from the last accepted mark on the
+suspect's side (a crash falling past the limit on every update: 100, 40, 16 ...), the move is
+confirmed and that update is taken (the breakers act on it as on any mark); anywhere else (the
+far side of the last accepted mark), the new price is the suspect. The
 guard lives in memory: after a restart the first mark of each symbol is taken as it is.
 """
 
@@ -27,9 +29,13 @@ log = logging.getLogger(__name__)
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 
-# (lowest, highest) price within the limit of the last accepted mark, that mark, the limit as a
-# fraction
-Band = tuple[Decimal, Decimal, Decimal, Decimal]
+# [lowest, highest price within the limit of the mark the band was built on, the last accepted
+# mark, the limit as a fraction, lowest, highest price the band is kept for]: a move within 1/64
+# of the limit from the band's mark is taken without rebuilding it (two compares and a store),
+# so the limit holds to within about 1/64 of itself
+Band = list[Decimal]
+# the limit as a fraction f: (f, 1 - f, 1 + f, 1 - f/64, 1 + f/64)
+Factors = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 # told when a suspect is raised, dropped or confirmed:
 # (venue, symbol, price, accepted, limit_pct, what, ts)
 Notify = Callable[[str, str, Decimal, Decimal, Decimal, str, int], None]
@@ -58,7 +64,7 @@ class MarkGuard:
     ) -> None:
         # index 0: spot and other markets; 1: prediction-market outcome tokens
         self._pcts = (jump_pct, outcome_jump_pct)
-        self._fracs = (jump_pct / _HUNDRED, outcome_jump_pct / _HUNDRED)
+        self._fracs = (_factors(jump_pct), _factors(outcome_jump_pct))
         self.outcome_venues = outcome_venues
         self.notify = notify
         self._bands: dict[tuple[str, str], Band] = {}
@@ -82,19 +88,27 @@ class MarkGuard:
         key = (venue, symbol)
         band = self._bands.get(key)
         if band is not None:
+            if band[4] <= price <= band[5] and (not self.suspect or key not in self.suspect):
+                band[2] = price  # near the band's mark: the band stands
+                return True
             if band[0] <= price <= band[1] and (not self.suspect or key not in self.suspect):
-                if price != band[2]:  # the band follows the accepted mark
-                    f = band[3]
-                    self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+                self._accept(key, price)  # the band follows the accepted mark
                 return True
         elif key in self._off:
             return True
         return self._judge(key, band, price, ts)
 
     def _accept(self, key: tuple[str, str], price: Decimal) -> None:
-        f = self._fracs[self.is_outcome(*key)]
+        f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
         if f:
-            self._bands[key] = (price * (_ONE - f), price * (_ONE + f), price, f)
+            self._bands[key] = [
+                price * down,
+                price * up,
+                price,
+                f,
+                price * near_down,
+                price * near_up,
+            ]
         else:
             self._off.add(key)
 
@@ -121,7 +135,7 @@ class MarkGuard:
         accepted = band[2]
         if held is not None and price == held[0]:
             return False  # the same price again is no confirmation
-        if held is not None and abs(price - held[0]) <= held[0] * band[3]:
+        if held is not None and _confirms(price, held[0], accepted, band[3]):
             del self.suspect[key]
             log.warning(
                 "confirmed a mark of %s: %s then %s, away from the last accepted %s "
@@ -168,6 +182,19 @@ class MarkGuard:
         self._bands.clear()
         self._off.clear()
         self.suspect.clear()
+
+
+def _factors(pct: Decimal) -> Factors:
+    f = pct / _HUNDRED
+    return f, _ONE - f, _ONE + f, _ONE - f / 64, _ONE + f / 64
+
+
+def _confirms(price: Decimal, held: Decimal, accepted: Decimal, frac: Decimal) -> bool:
+    """Tell whether `price`, far from `accepted`, confirms the `held` suspect: close to it, or
+    further on from `accepted` on the same side (a crash falling past the limit every update)."""
+    if abs(price - held) <= held * frac:
+        return True
+    return price < held if held < accepted else price > held
 
 
 def _away(price: Decimal, accepted: Decimal) -> str:
