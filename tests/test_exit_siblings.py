@@ -11,6 +11,7 @@ import pytest
 
 from native_exits_support import live_alpha
 from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
@@ -179,3 +180,50 @@ def _sell(reduce_only: bool = True) -> Order:
 )
 def test_an_overshoot_counts_only_what_an_exit_sold_past_flat(after, amount, reduce_only, excess):
     assert _overshoot(_sell(reduce_only), D(after), D(amount)) == D(excess)
+
+
+def stops_resting(node: TradingNode) -> list[Order]:
+    return [o for o in node.orders.open.values()
+            if o.type is OrderType.STOP_LOSS and o.venue_order_id]  # fmt: skip
+
+
+async def test_a_smaller_stop_the_venue_refuses_is_reported_and_placed_again(tmp_path):
+    # The refused replacement was only logged: what the target left rested with no stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        venue = node.venues["binance"]
+        send = venue.submit
+        refused: list[str] = []
+
+        async def refuse_once(order: Order) -> object:
+            if "replaces" in order.signal and not refused:
+                refused.append(order.client_order_id)
+                raise DefinitiveVenueError("binance", "Account has insufficient balance", "-2010")
+            return await send(order)
+
+        venue.submit = refuse_once  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: len(refused) == 1, 30)
+        await eventually(lambda: any(e.kind == "exit.replace_refused" for e in events), 10)
+        alert = next(e for e in events if e.kind == "exit.replace_refused")
+        assert alert.severity == "critical" and alert.data["order"] == sl
+        await eventually(lambda: len(stops_resting(node)) == 1, 15)  # tried again, placed
+        new = stops_resting(node)[0]
+        assert new.client_order_id != refused[0] and new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        assert node.storage.kv_get("node.exit_replacements") is None

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import rests
-from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 OVERSHOOT_EVENT = "exit.overshoot"
 TRIMMED_EVENT = "exit.sibling_trimmed"
 OVERSHOOT_TAG = "exit-overshoot"
+UNPROTECTED_EVENT = "exit.replace_refused"
+# exits cancelled to be placed again smaller, not yet placed: {cancelled id: amount}
+PENDING_KEY = "node.exit_replacements"
+RETRY_DELAYS_S = (1.0, 5.0, 30.0, 60.0)  # a refused replacement is tried again, then each 60 s
 Key = tuple[str, str, str]  # venue, symbol, strategy
 
 
@@ -141,22 +145,16 @@ class ExitSiblings:
             "%s: exit %s on %s %s would close %s, more than the position holds; %s",
             key[2], cid, key[0], key[1], order.remaining, what,
         )  # fmt: skip
+        if keep > 0:  # journaled before the cancel: a restart places what a crash left undone
+            self._pending(cid, keep)
         await self.node.orders.cancel(cid)
         if order.is_open:
+            self._pending(cid, None)
             return  # the cancel failed or is unresolved: the next fill checks again
         if order.filled > 0 and order.remaining > 0 and self._qty(key) == 0:
+            self._pending(cid, None)
             return
-        replaced = ""
-        keep = min(keep, _cap(order.side, self._qty(key)))  # it may have filled meanwhile
-        if keep > 0:
-            intent = OrderIntent(
-                order.strategy_id, order.venue, order.symbol, order.side, keep, order.type,
-                order.price, order.time_in_force, reduce_only=True,
-                signal={**order.signal, "replaces": cid}, trigger_price=order.trigger_price,
-            )  # fmt: skip
-            result = await self.node.submit(intent)
-            if result.ok and result.order is not None:
-                replaced = result.order.client_order_id
+        replaced = await self._place(key, order, keep)
         self.node.bus.publish(
             Event(
                 TRIMMED_EVENT, self.node.clock.now_ms(),
@@ -165,6 +163,99 @@ class ExitSiblings:
                 severity="warning",
             )
         )  # fmt: skip
+
+    def _pending(self, cid: str, keep: Decimal | None) -> None:
+        """Journal (or, None, forget) that the cancelled exit `cid` is to be placed again for
+        `keep`."""
+        storage = self.node.storage
+        pending = dict(storage.kv_get(PENDING_KEY) or {})
+        if keep is None and cid not in pending:
+            return
+        if keep is None:
+            del pending[cid]
+        else:
+            pending[cid] = str(keep)
+        if pending:
+            storage.kv_set(PENDING_KEY, pending)
+        else:
+            storage.kv_delete(PENDING_KEY)
+
+    async def _place(self, key: Key, order: Order, keep: Decimal, attempt: int = 0) -> str:
+        """Place the cancelled exit `order` again for `keep` (no more than the position holds
+        now: it may have filled meanwhile); return the new order's id, "" when none rests.
+        Refused: a critical event and another try later, the journaled intent kept."""
+        cid = order.client_order_id
+        keep = min(keep, _cap(order.side, self._qty(key)))
+        inst = self.node.market.instrument(order.venue, order.symbol)
+        keep = quantize_down(keep, inst.amount_step) if inst is not None and keep > 0 else keep
+        if keep <= 0:
+            self._pending(cid, None)
+            return ""
+        intent = OrderIntent(
+            order.strategy_id, order.venue, order.symbol, order.side, keep, order.type,
+            order.price, order.time_in_force, reduce_only=True,
+            signal={**order.signal, "replaces": cid}, trigger_price=order.trigger_price,
+        )  # fmt: skip
+        result = await self.node.submit(intent)
+        new = result.order
+        if result.ok and new is not None and new.status is not OrderStatus.REJECTED:
+            self._pending(cid, None)
+            return new.client_order_id
+        self._refused(key, order, keep, f"{result.code} {result.reason}".strip(), attempt)
+        return ""
+
+    def _refused(self, key: Key, order: Order, keep: Decimal, why: str, attempt: int) -> None:
+        venue, symbol, strategy = key
+        delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+        log.error(
+            "%s: exit %s on %s %s was cancelled to be placed again for %s, refused (%s): %s "
+            "of the position rests without it; trying again in %ss",
+            strategy, order.client_order_id, venue, symbol, keep, why, keep, delay,
+        )  # fmt: skip
+        if attempt == 0:
+            self.node.bus.publish(
+                Event(
+                    UNPROTECTED_EVENT, self.node.clock.now_ms(),
+                    {"strategy": strategy, "venue": venue, "symbol": symbol,
+                     "order": order.client_order_id, "amount": str(keep), "reason": why},
+                    severity="critical",
+                )
+            )  # fmt: skip
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # the journaled intent is placed at the next start
+        task = loop.create_task(self._retry(key, order, keep, delay, attempt + 1))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retry(self, key: Key, order: Order, keep: Decimal, delay: float, n: int) -> None:
+        await asyncio.sleep(delay)
+        try:
+            if order.client_order_id in (self.node.storage.kv_get(PENDING_KEY) or {}):
+                await self._place(key, order, keep, n)
+        except Exception:  # a task: log; the journaled intent is placed at the next start
+            log.exception("%s: exit %s: placing again failed", key[2], order.client_order_id)
+
+    async def resume(self) -> None:
+        """At start, after reconciliation: place again each exit a crash left cancelled and not
+        yet placed smaller (or, its cancel never taken, hold it to the position again)."""
+        pending = dict(self.node.storage.kv_get(PENDING_KEY) or {})
+        for cid, amount in pending.items():
+            order = self.node.orders.orders.get(cid) or self.node.storage.get_order(cid)
+            if order is None:
+                self._pending(cid, None)
+                continue
+            key = (order.venue, order.symbol, order.strategy_id)
+            placed = any(o.signal.get("replaces") == cid for o in self.node.orders.open.values())
+            if placed or order.is_open:
+                self._pending(cid, None)
+                if order.is_open:
+                    await self.trim(key)
+                continue
+            log.warning("%s: exit %s was cancelled to be placed again for %s; placing it",
+                        key[2], cid, amount)  # fmt: skip
+            await self._place(key, order, Decimal(amount))
 
     def _report(self, key: Key, order: Order, before: str, excess: Decimal) -> None:
         venue, symbol, strategy = key
@@ -210,3 +301,11 @@ class ExitSiblings:
                 "%s: close of the overshoot on %s %s refused: %s %s", intent.strategy_id,
                 intent.venue, intent.symbol, result.code, result.reason,
             )  # fmt: skip
+
+
+async def resume_replacements(node: TradingNode) -> None:
+    """The node's one-cancels-other listener places again what a crash left cancelled."""
+    for listener in node.orders.fill_listeners:
+        owner = getattr(listener, "__self__", None)
+        if isinstance(owner, ExitSiblings):
+            await owner.resume()

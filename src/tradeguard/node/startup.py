@@ -17,6 +17,7 @@ from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import STABLECOINS, ZERO
+from tradeguard.node.exit_siblings import resume_replacements
 from tradeguard.node.interrupted import take_up_interrupted
 from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.spot_shorts import refuse_spot_shorts
@@ -104,6 +105,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _replay_cycles(node)  # a record the risk engine was not told of before a kill
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
+    await resume_replacements(node)  # an exit a crash left cancelled, not yet placed smaller
 
 
 def _replay_cycles(node: TradingNode) -> None:
