@@ -162,5 +162,7 @@ def print_denials(console: Console, s: Any, node: Any, scan: int = 2000) -> None
         return
     console.print("Denied by risk, per code (count, latest reason):")
     for code, (count, reason) in sorted(seen.items(), key=lambda kv: -kv[1][0]):
-        # soft wrap: a reason stays on one line, whole, for a terminal and a pipe alike
-        console.print(f"  {code} ×{count}: {reason}", soft_wrap=True, markup=False)
+        # a terminal wraps the reason at its width; a pipe gets it whole on one line
+        console.print(
+            f"  {code} ×{count}: {reason}", soft_wrap=not console.is_terminal, markup=False
+        )
