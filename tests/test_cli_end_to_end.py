@@ -101,8 +101,8 @@ def test_kill_then_resume_from_the_command_line(tmp_path, data_dir, capsys):
     report = _json(capsys, ["kill", "--config", cfg, "--json", "--reason", "drill"])
     assert report["reason"] == "drill" and report["failed"] == []
     assert _json(capsys, ["status", "--config", cfg, "--json"])["trading_state"] == "HALTED"
-    # without confirmation nothing changes
-    assert main(["resume", "--config", cfg, "--reason", "drill over"]) == 2  # a usage error: no terminal to confirm at, and no --yes
+    # without confirmation nothing changes (no terminal to ask at, no --yes: a usage error)
+    assert main(["resume", "--config", cfg, "--reason", "drill over"]) == 2
     assert _json(capsys, ["status", "--config", cfg, "--json"])["trading_state"] == "HALTED"
     out = _json(
         capsys,
