@@ -1,0 +1,120 @@
+"""A node SIGKILLed while it shrinks a resting stop after a partial fill of its target (the
+larger stop cancelled, the smaller one not yet placed) places the smaller stop at the next
+start, once: real ccxt client, Binance-compatible sandbox, the same database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from native_exits_support import native_config
+from node_support import trading_live
+from tradeguard.config import Config
+from tradeguard.model.enums import OrderStatus, OrderType
+from tradeguard.node import TradingNode
+from tradeguard.node.exit_siblings import PENDING_KEY
+from tradeguard.sandbox.server import SandboxExchange
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+CHILD = Path(__file__).with_name("exit_siblings_crash_child.py")
+KEY = ("binance", "BTC/USDT", "manual")
+D = Decimal
+
+
+async def _killed_mid_shrink(tmp: Path, ex: SandboxExchange, cfg: Config, moment: str) -> dict:
+    """Run the child until its target and stop rest, fill 0.001 of the target, and wait for
+    the child's SIGKILL; return what it printed. Standard error goes to a file: a pipe nobody
+    reads until the end fills up and blocks the child's logging, and with it the child."""
+    cfg_file = tmp / "config.json"
+    cfg_file.write_text(cfg.model_dump_json())
+    err_path = tmp / "child.err"
+    with err_path.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), str(cfg_file), moment,
+            stdout=asyncio.subprocess.PIPE, stderr=err,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    docs: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(90):
+            while line := await proc.stdout.readline():
+                doc = json.loads(line) if line.startswith(b"{") else {}
+                docs.update(doc)
+                if "stop" in doc:  # both rest: a bid of 0.001 at 50,500 takes part of the target
+                    ex.set_book("BTCUSDT", bids=[("50500", "0.001"), ("49999", "1")],
+                                asks=[("50501", "1")])  # fmt: skip
+                    ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=[("50001", "1")])
+            await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    tail = err_path.read_text(errors="replace")[-4000:]
+    assert proc.returncode == -signal.SIGKILL, (docs, tail)
+    assert docs.get("killed") == docs["stop"], (docs, tail)
+    return docs
+
+
+def engine_orders(ex: SandboxExchange) -> list[Any]:
+    """The orders the node's account sent (not the house book's)."""
+    ours = {o.account_id for o in ex.engine.orders.values() if o.client_order_id.startswith("tg")}
+    return [o for o in ex.engine.orders.values() if o.account_id in ours]
+
+
+@pytest.mark.parametrize("moment", ["cancel_sent", "cancel_seen"])
+async def test_a_node_killed_between_the_cancel_and_the_smaller_stop_places_it_once(
+    tmp_path, moment: str
+):
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        docs = await _killed_mid_shrink(tmp_path, ex, cfg, moment)
+        target, stop = docs["target"], docs["stop"]
+        [journaled] = docs["journal"].items()  # the smaller stop, journaled before the cancel
+        assert journaled[0] == stop
+        by_id = {o.client_order_id: o for o in engine_orders(ex)}
+        assert by_id[stop].status == "CANCELED" and by_id[stop].executed_qty == 0
+        assert by_id[target].status == "PARTIALLY_FILLED"
+        assert by_id[target].executed_qty == D("0.001")
+        sent_before = len(by_id)
+
+        node = TradingNode(cfg)
+        await node.start()
+        async with trading_live(node):
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+
+            def stops() -> list[Any]:
+                return [o for o in engine_orders(ex) if o.type == "STOP_LOSS"
+                        and o.status == "NEW"]  # fmt: skip
+
+            await eventually(lambda: len(stops()) == 1, 30)
+            await asyncio.sleep(2)  # anything sent twice would have been sent by now
+            [venue_stop] = stops()
+            pos = node.portfolio.positions[KEY]
+            left = node.portfolio.sellable(pos)
+            assert D("0.0009") < left < D("0.001")
+            assert venue_stop.orig_qty == left == D(journaled[1])
+            assert venue_stop.stop_price == D("49000") and venue_stop.side == "SELL"
+            new = node.storage.get_order(venue_stop.client_order_id)
+            assert new is not None and new.signal.get("replaces") == stop
+            assert (new.type, new.reduce_only, new.status) == (
+                OrderType.STOP_LOSS, True, OrderStatus.ACCEPTED,
+            )  # fmt: skip
+            assert node.storage.get_order(stop).status is OrderStatus.CANCELLED
+            assert node.storage.kv_get(PENDING_KEY) is None
+            # Nothing else was sent: the buy, the target, the cancelled stop and its successor.
+            orders = engine_orders(ex)
+            assert len(orders) == sent_before + 1, [(o.client_order_id, o.type) for o in orders]
+            assert len({o.client_order_id for o in orders}) == len(orders)
+            resting = sorted((o.type, o.orig_qty - o.executed_qty) for o in orders
+                             if o.status in ("NEW", "PARTIALLY_FILLED"))  # fmt: skip
+            assert resting == [("LIMIT", left), ("STOP_LOSS", left)]
+            assert set(node.orders.open) == {target, venue_stop.client_order_id}
