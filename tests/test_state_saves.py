@@ -37,12 +37,8 @@ class Counter(Strategy):
         return {"value": self.value}
 
 
-def _stored(storage: Storage) -> Any:
-    row = storage.load_run_state("c")
-    return None if row is None else row.state.get("value")
-
-
-async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Path) -> None:
+def _rig(tmp_path: Path) -> tuple[Storage, Counter, Any]:
+    """A migrated database, one counting strategy and the node surface the stores read."""
     storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
     storage.db.migrate()
     strat = Counter("c", "v", "BTC/USDT", {})
@@ -52,6 +48,16 @@ async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Pat
         _run_states={},
         interrupts=SimpleNamespace(abandoned=set()),
     )
+    return storage, strat, node
+
+
+def _stored(storage: Storage) -> Any:
+    row = storage.load_run_state("c")
+    return None if row is None else row.state.get("value")
+
+
+async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Path) -> None:
+    storage, strat, node = _rig(tmp_path)
     saves = StateSaves(node, interval_s=0.2)  # type: ignore[arg-type]
     saves.step_done()
     assert saves.writes == 0 and _stored(storage) is None  # nobody asked
@@ -72,15 +78,7 @@ async def test_asks_inside_the_interval_are_stored_once_at_its_end(tmp_path: Pat
 async def test_a_timed_store_of_an_unstorable_state_is_held_for_the_live_loop(
     tmp_path: Path,
 ) -> None:
-    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
-    storage.db.migrate()
-    strat = Counter("c", "v", "BTC/USDT", {})
-    node = SimpleNamespace(
-        strategies=[strat],
-        storage=storage,
-        _run_states={},
-        interrupts=SimpleNamespace(abandoned=set()),
-    )
+    storage, strat, node = _rig(tmp_path)
     saves = StateSaves(node, interval_s=0.1)  # type: ignore[arg-type]
     strat.save_soon()
     saves.step_done()
@@ -96,15 +94,7 @@ async def test_a_timed_store_of_an_unstorable_state_is_held_for_the_live_loop(
 
 
 async def test_a_strategy_a_ctrl_c_abandoned_keeps_its_last_stored_state(tmp_path: Path) -> None:
-    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
-    storage.db.migrate()
-    strat = Counter("c", "v", "BTC/USDT", {})
-    node = SimpleNamespace(
-        strategies=[strat],
-        storage=storage,
-        _run_states={},
-        interrupts=SimpleNamespace(abandoned=set()),
-    )
+    storage, strat, node = _rig(tmp_path)
     saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
     strat.value = 1
     strat.save_soon()
@@ -135,15 +125,7 @@ async def test_a_store_error_in_a_quote_step_reaches_the_run_not_the_stream(
 ) -> None:
     """The quote path runs in the hub's stream task, which takes any error for a broken stream
     (a reconnect, and on): a store that failed there must be held for the run loop to stop on."""
-    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
-    storage.db.migrate()
-    strat = Counter("c", "v", "BTC/USDT", {})
-    node = SimpleNamespace(
-        strategies=[strat],
-        storage=storage,
-        _run_states={},
-        interrupts=SimpleNamespace(abandoned=set()),
-    )
+    storage, strat, node = _rig(tmp_path)
     saves = StateSaves(node, interval_s=0)  # type: ignore[arg-type]
     src = StubSource({"quotes"})
     sink = _SavingSink(saves)
