@@ -261,7 +261,11 @@ class ExitSiblings:
         venue, symbol, strategy = key
         others = [before] if before and before != order.client_order_id else []
         names = ", ".join([*others, order.client_order_id])
-        close = self.node.config.node.exit_overshoot == "close"
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # no loop to close it from: say so rather than claim a close
+        close = self.node.config.node.exit_overshoot == "close" and loop is not None
         log.error(
             "%s: exits %s on %s %s both filled; the position is %s past flat (%s)",
             strategy, names, venue, symbol, excess,
@@ -276,11 +280,7 @@ class ExitSiblings:
                 severity="critical",
             )
         )  # fmt: skip
-        if not close:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        if not close or loop is None:
             return
         side = Side.BUY if order.side is Side.SELL else Side.SELL
         intent = OrderIntent(
