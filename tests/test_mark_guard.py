@@ -9,7 +9,7 @@ import pytest
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.config import RiskConfig
-from tradeguard.risk.mark_guard import MarkGuard
+from tradeguard.risk.mark_guard import RECUR_WITHIN, MarkGuard
 from tradeguard.risk.rules import ORDER_RULES, build
 from tradeguard.risk.rules.base import Check
 from tradeguard.risk.rules.order import MarkSuspectRule
@@ -186,3 +186,51 @@ def test_a_suspect_names_the_last_accepted_mark_not_the_one_its_band_was_built_o
     assert g.take(*BTC, D(50_010), 2)  # a small move: the band stands, the mark follows
     assert not g.take(*BTC, D(50), 3)
     assert g.held(*BTC) == (D(50), D(50_010)) and told[-1][3] == D(50_010)
+
+
+def test_a_crash_interleaved_with_a_stale_feed_is_confirmed_on_its_second_print() -> None:
+    # two feeds, one stale: crash, old price, crash, ... would drop the crash on every stale one
+    g, told = _guard()
+    assert g.take(*BTC, D(100), 0)
+    verdicts = [g.take(*BTC, D(40) if i % 2 else D(100), i) for i in range(1, 9)]
+    assert verdicts[:3] == [False, True, True], "held, dropped, then taken on its second print"
+    assert told[2][2:6] == (D(40), D(100), D(30), "confirmed")
+    # the stale feed's prints are the odd ones now: they never take the mark back
+    assert verdicts[3:] == [False, True] * 2 + [False]
+    assert g.accepted() == {BTC: D(40)} and g.held(*BTC) == (D(100), D(40))
+
+
+def test_a_dropped_print_is_remembered_for_a_few_updates_only() -> None:
+    g, _ = _guard()
+    g.take(*BTC, D(100), 0)
+    g.take(*BTC, D(40), 1)
+    g.take(*BTC, D(100), 2)  # dropped
+    assert not g.take(*BTC, D(40), 1), "the same message again is no second print"
+    g2, _ = _guard()
+    g2.take(*BTC, D(100), 0)
+    g2.take(*BTC, D(40), 1)
+    for i in range(2, 3 + RECUR_WITHIN):  # dropped, then RECUR_WITHIN ordinary updates
+        assert g2.take(*BTC, D(100 + i), i)
+    assert not g2.take(*BTC, D(40), 9), "long after: a new lone print, held"
+
+
+def test_a_paper_venue_following_no_venue_reads_any_venues_suspect() -> None:
+    g, _ = _guard()
+    g.untied = {"paper"}
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)
+    assert g.held("paper", "BTC/USDT") == (D(50), D(50_000))
+    assert g.held("other", "BTC/USDT") is None
+    assert g.held("paper", "ETH/USDT") is None
+
+
+def test_the_last_accepted_marks_restored_hold_a_bad_first_print() -> None:
+    g, _ = _guard()
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50_010), 2)
+    stored = g.accepted()
+    assert stored == {BTC: D(50_010)}
+    again, told = _guard()
+    again.restore(stored)
+    assert not again.take(*BTC, D(50), 3)
+    assert told == [(*BTC, D(50), D(50_010), D(30), "suspect", 3)]

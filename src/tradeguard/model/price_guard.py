@@ -1,0 +1,288 @@
+"""Hold a bad print: a mark far from the last accepted one waits for a second update.
+
+```python
+g = MarkGuard(Decimal(30), Decimal(0), outcome_venues=frozenset())
+g.take("binance", "BTC/USDT", Decimal(50_000), 0)   # True: the first mark is taken as it is
+g.take("binance", "BTC/USDT", Decimal(50), 1)       # False: 99.9 % away, held as suspect
+g.take("binance", "BTC/USDT", Decimal(50_010), 2)   # True: back at the old level, 50 dropped
+```
+
+A mark more than the limit away from the last accepted mark of that symbol on that venue is
+*suspect*: the caller keeps the last accepted mark (equity, drawdown and the loss limits read
+it), and `suspect` holds the price until it is settled. The next update that is not the same
+price settles it: within the limit of the last accepted mark, the print is dropped (a log
+line); within the limit of the suspect price, or further on from the last accepted mark on the
+suspect's side (a crash falling past the limit on every update: 100, 40, 16 ...), the move is
+confirmed and that update is taken (the breakers act on it as on any mark); anywhere else (the
+far side of the last accepted mark), the new price is the suspect.
+
+A dropped print is remembered for the next `RECUR_WITHIN` accepted updates: a far price that
+comes back near it (or further on its side) in that time, stamped at another time, confirms the
+move at once. Two feeds interleaved, one of them stale (a crash, the old price, the crash
+again ...), would otherwise drop the crash on every stale update and never confirm it; this way
+the crash is taken on its second print, the fourth update at most.
+
+`accepted()` lists the last accepted mark of every market and `restore` takes such a list back
+(the node stores it with its checkpoints), so a bad first print after a restart is held too.
+The same rule guards the token_unlock strategy's prices (`strategies.exits.TickGuard`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+log = logging.getLogger(__name__)
+
+_HUNDRED = Decimal(100)
+_ONE = Decimal(1)
+RECUR_WITHIN = 3  # accepted updates a dropped print is remembered for (see the module text)
+
+# [lowest, highest price within the limit of the mark the band was built on, the last accepted
+# mark, the limit as a fraction, lowest, highest price the band is kept for]: a move within 1/64
+# of the limit from the band's mark is taken without rebuilding it (two compares and a store),
+# so the limit holds to within about 1/64 of itself
+Band = list[Decimal]
+# the limit as a fraction f: (f, 1 - f, 1 + f, 1 - f/64, 1 + f/64)
+Factors = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+# told when a suspect is raised, dropped or confirmed:
+# (venue, symbol, price, accepted, limit_pct, what, ts)
+Notify = Callable[[str, str, Decimal, Decimal, Decimal, str, int], None]
+Key = tuple[str, str]
+
+
+class MarkGuard:
+    """Decide, mark by mark, whether a price is taken or held as a suspect print."""
+
+    __slots__ = (
+        "_bands",
+        "_fracs",
+        "_left",
+        "_off",
+        "_pcts",
+        "_raised",
+        "_recent",
+        "_watch",
+        "data_venue",
+        "notify",
+        "outcome_venues",
+        "setting",
+        "suspect",
+        "untied",
+    )
+
+    def __init__(
+        self,
+        jump_pct: Decimal,
+        outcome_jump_pct: Decimal,
+        outcome_venues: frozenset[str] = frozenset(),
+        notify: Notify | None = None,
+        setting: str = "risk.max_mark_jump_pct",
+    ) -> None:
+        # index 0: spot and other markets; 1: prediction-market outcome tokens
+        self._pcts = (jump_pct, outcome_jump_pct)
+        self._fracs = (_factors(jump_pct), _factors(outcome_jump_pct))
+        self.outcome_venues = outcome_venues
+        self.notify = notify
+        self.setting = setting  # the limit's name in log lines
+        self._bands: dict[Key, Band] = {}
+        self._off: set[Key] = set()  # marks whose limit is 0: taken as they come
+        # (venue, symbol) -> (suspect price, last accepted mark)
+        self.suspect: dict[Key, tuple[Decimal, Decimal]] = {}
+        self._raised: dict[Key, int] = {}  # the time of each suspect's print
+        # a dropped print: (price, its time, accepted updates it is still remembered for)
+        self._recent: dict[Key, tuple[Decimal, int, int]] = {}
+        self._watch: set[Key] = set()  # keys with a suspect or a dropped print remembered
+        # the mark a confirmed move left: a print back there recurring confirms nothing (the
+        # stale feed of an interleaved pair must not take the mark back)
+        self._left: dict[Key, Decimal] = {}
+        # a venue trading on another's market data -> that venue (its marks are the other's)
+        self.data_venue: dict[str, str] = {}
+        # venues trading on whichever venue's data arrives (a paper venue without data_venue)
+        self.untied: set[str] = set()
+
+    def is_outcome(self, venue: str, symbol: str) -> bool:
+        """Tell whether `symbol` from `venue` is an outcome token (a prediction-market venue's,
+        or spelled `MARKET:YES/QUOTE`, `MARKET:NO/QUOTE`)."""
+        return venue in self.outcome_venues or ":YES/" in symbol or ":NO/" in symbol
+
+    def limit_pct(self, venue: str, symbol: str) -> Decimal:
+        """The jump limit of `symbol`'s marks from `venue`, in percent (0: off)."""
+        return self._pcts[self.is_outcome(venue, symbol)]
+
+    def take(self, venue: str, symbol: str, price: Decimal, ts: int) -> bool:
+        """Tell whether `price` becomes `symbol`'s mark on `venue` (False: hold the last)."""
+        key = (venue, symbol)
+        band = self._bands.get(key)
+        if band is not None:
+            if band[4] <= price <= band[5] and (not self._watch or key not in self._watch):
+                band[2] = price  # near the band's mark: the band stands
+                return True
+            if band[0] <= price <= band[1] and (not self._watch or key not in self._watch):
+                self._accept(key, price)  # the band follows the accepted mark
+                return True
+        elif key in self._off:
+            return True
+        return self._judge(key, band, price, ts)
+
+    def _accept(self, key: Key, price: Decimal) -> None:
+        f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
+        if f:
+            self._bands[key] = [
+                price * down,
+                price * up,
+                price,
+                f,
+                price * near_down,
+                price * near_up,
+            ]
+        else:
+            self._off.add(key)
+
+    def _judge(self, key: Key, band: Band | None, price: Decimal, ts: int) -> bool:
+        if band is None:  # the first mark, or the guard is off for this market
+            if key not in self._off:
+                self._accept(key, price)
+            return True
+        held = self.suspect.get(key)
+        if band[0] <= price <= band[1]:  # back within the limit of the accepted mark
+            if held is not None:
+                self._drop(key, held, price, ts)
+            else:
+                self._age(key)
+            self._accept(key, price)
+            return True
+        accepted = band[2]
+        if held is not None and price == held[0]:
+            return False  # the same price again is no confirmation
+        recent = self._recent.get(key)
+        if (held is not None and _confirms(price, held[0], accepted, band[3])) or (
+            recent is not None
+            and ts != recent[1]
+            and _confirms(price, recent[0], accepted, band[3])
+            and not _near(price, self._left.get(key), band[3])
+        ):
+            first = held[0] if held is not None else recent[0]  # type: ignore[index]
+            self._settle(key)
+            self._left[key] = accepted
+            log.warning(
+                "confirmed a mark of %s: %s then %s, away from the last accepted %s (%s=%s)",
+                _where(key), first, price, accepted, self.setting, self.limit_pct(*key),
+            )  # fmt: skip
+            self._tell(key, price, accepted, "confirmed", ts)
+            self._accept(key, price)
+            return True
+        self._recent.pop(key, None)
+        self.suspect[key] = (price, accepted)
+        self._raised[key] = ts
+        self._watch.add(key)
+        log.warning(
+            "held a suspect mark of %s: %s is %s from the last accepted %s, over %s=%s; "
+            "orders on it wait for a second update",
+            _where(key), price, _away(price, accepted), accepted, self.setting,
+            self.limit_pct(*key),
+        )  # fmt: skip
+        self._tell(key, price, accepted, "suspect", ts)
+        return False
+
+    def _drop(self, key: Key, held: tuple[Decimal, Decimal], price: Decimal, ts: int) -> None:
+        del self.suspect[key]
+        self._recent[key] = (held[0], self._raised.pop(key, 0), RECUR_WITHIN)
+        log.warning(
+            "dropped a bad print of %s: %s, %s from the last accepted mark %s (%s=%s); back at %s",
+            _where(key), held[0], _away(held[0], held[1]), held[1], self.setting,
+            self.limit_pct(*key), price,
+        )  # fmt: skip
+        self._tell(key, held[0], held[1], "dropped", ts)
+
+    def _age(self, key: Key) -> None:
+        """One accepted update more since a print was dropped: forget it after RECUR_WITHIN."""
+        recent = self._recent.get(key)
+        if recent is not None and recent[2] > 1:
+            self._recent[key] = (recent[0], recent[1], recent[2] - 1)
+        else:
+            self._settle(key)
+
+    def _settle(self, key: Key) -> None:
+        self.suspect.pop(key, None)
+        self._raised.pop(key, None)
+        self._recent.pop(key, None)
+        self._watch.discard(key)
+
+    def _tell(self, key: Key, price: Decimal, accepted: Decimal, what: str, ts: int) -> None:
+        if self.notify is not None:
+            self.notify(key[0], key[1], price, accepted, self.limit_pct(*key), what, ts)
+
+    def rebase(self, venue: str, symbol: str, price: Decimal) -> None:
+        """Take `price` as the accepted mark whatever it is (a replay's skipped stretch ends)."""
+        self._settle((venue, symbol))
+        self._left.pop((venue, symbol), None)
+        self._accept((venue, symbol), price)
+
+    def admits(self, venue: str, symbol: str, price: Decimal) -> bool:
+        """Whether `price` is within the limit of `symbol`'s last accepted mark on `venue` (or
+        nothing guards it), without taking it: a book or trade that far off waits as a mark
+        would."""
+        band = self._bands.get((venue, symbol))
+        return band is None or band[0] <= price <= band[1]
+
+    def held(self, venue: str, symbol: str) -> tuple[Decimal, Decimal] | None:
+        """The suspect price and last accepted mark pricing `venue`'s orders on `symbol` (a
+        replay's candles name no venue: theirs price every venue's orders; a venue following
+        no venue's data trades on whichever arrives: any venue's suspect prices its orders)."""
+        suspect = self.suspect
+        found = suspect.get((self.data_venue.get(venue, venue), symbol)) or suspect.get(
+            ("", symbol)
+        )
+        if found is None and venue in self.untied:
+            found = next((v for (_, s), v in suspect.items() if s == symbol), None)
+        return found
+
+    def accepted(self) -> dict[Key, Decimal]:
+        """The last accepted mark of every market the guard watches."""
+        return {key: band[2] for key, band in self._bands.items()}
+
+    def restore(self, marks: dict[Key, Decimal]) -> None:
+        """Take stored last accepted marks back (after a restart); a market with a mark of its
+        own already keeps it."""
+        for key, price in marks.items():
+            if key not in self._bands and key not in self._off and price > 0:
+                self._accept(key, price)
+
+    def forget(self) -> None:
+        """Drop every band and suspect (a fresh start: the next marks are taken as they are)."""
+        self._bands.clear()
+        self._off.clear()
+        self.suspect.clear()
+        self._raised.clear()
+        self._recent.clear()
+        self._watch.clear()
+        self._left.clear()
+
+
+def _factors(pct: Decimal) -> Factors:
+    f = pct / _HUNDRED
+    return f, _ONE - f, _ONE + f, _ONE - f / 64, _ONE + f / 64
+
+
+def _confirms(price: Decimal, held: Decimal, accepted: Decimal, frac: Decimal) -> bool:
+    """Tell whether `price`, far from `accepted`, confirms the `held` suspect: close to it, or
+    further on from `accepted` on the same side (a crash falling past the limit every update)."""
+    if abs(price - held) <= held * frac:
+        return True
+    return price < held if held < accepted else price > held
+
+
+def _where(key: Key) -> str:
+    return f"{key[1]} on {key[0]}" if key[0] else key[1]
+
+
+def _near(price: Decimal, level: Decimal | None, frac: Decimal) -> bool:
+    return level is not None and abs(price - level) <= level * frac
+
+
+def _away(price: Decimal, accepted: Decimal) -> str:
+    if accepted <= 0:
+        return "away"
+    return f"{abs(price - accepted) / accepted * _HUNDRED:.2f}%"
