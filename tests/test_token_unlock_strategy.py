@@ -454,3 +454,39 @@ def test_polled_quotes_with_a_stale_venue_stamp_are_acted_on(tmp_path):
     _quote(strat, ctx, T0 + 5_000, "0.0975")
     _quote(strat, ctx, T0 + 5_000, "0.097")  # the same stamp, another price: not a repeat
     assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+
+
+def test_a_crash_interleaved_with_stale_quotes_fires_the_stop_within_four_messages(tmp_path):
+    # two feeds, one of them stale: the crash and the old price alternate
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.04")
+    for i in range(1, 5):
+        _quote(strat, ctx, T0 + i * 1_000, "0.04" if i % 2 else "0.1")
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].signal["price"] == "0.04"
+
+
+def test_a_final_candle_stamped_far_ahead_is_held_like_a_quote(tmp_path):
+    strat, ctx = _strategy(tmp_path, lead_h="24", lag_h="12")
+    _feed(strat, ctx, T0, "0.1")
+    _feed(strat, ctx, 4_102_444_800_000, "0.1")  # the last candle of the stream, in 2100
+    assert strat.state()["market_ms"] == T0
+    _feed(strat, ctx, UNLOCK - 24 * H, "0.1")  # days later, as a replay skips: taken
+    assert _reasons(ctx)[-1] == ("sell", "unlock_ahead")
+
+
+def test_a_far_ahead_stamp_of_one_symbol_does_not_confirm_anothers(tmp_path):
+    cal = tmp_path / "cal.csv"
+    cal.write_text(CAL + "XLM,2018-01-24T16:00:00Z,1000,3,https://example.com/xlm\n")
+    strat = create(
+        "token_unlock", "unlock", "paper", "ETH/BTC",
+        {"calendar": str(cal), "symbols": ["ETH/BTC", "XLM/BTC"]},
+    )  # fmt: skip
+    ctx = StubContext()
+    strat.bind(ctx)
+    _feed(strat, ctx, T0, "0.1")
+    p = Decimal("0.1")
+    strat.on_ticker(Quote("ETH/BTC", 4_102_444_800_000, p, Decimal(1), p, Decimal(1)))
+    strat.on_ticker(Quote("XLM/BTC", 4_102_444_860_000, p, Decimal(1), p, Decimal(1)))
+    assert strat.state()["market_ms"] == T0, "two lone bad stamps of two markets"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeguard.model.money import ZERO
+from tradeguard.model.price_guard import MarkGuard
 
 _HUNDRED = Decimal(100)
 
@@ -89,38 +90,38 @@ class ExitTracker:
         return moved
 
 
-@dataclass(slots=True)
 class TickGuard:
     """Hold back a price more than `max_move_pct` % away from the last one acted on.
 
     One absurd print (a price 1000x off) would otherwise fire a stop, or set a trailing stop's
-    high that the next real price retraces from. A held price is acted on once another message
-    (not a repeat of it) is as far out on the same side of the last price, near it or further
-    (a crash of over `max_move_pct` % a message): a real gap costs one message, a lone bad tick
-    nothing. `max_move_pct = 0` turns the guard off.
+    high that the next real price retraces from. The rule is the mark guard's
+    (`model.price_guard.MarkGuard`, one market): a held price is acted on once another message
+    (not a repeat of it) is near it, or further on from the last price on its side (a crash of
+    over `max_move_pct` % a message); a price back near the last drops it, and a dropped price
+    that comes back within a few messages is acted on (a stale feed interleaved with a real
+    crash). A real gap costs one message, a lone bad tick nothing. `max_move_pct = 0` turns the
+    guard off.
     """
 
-    max_move_pct: Decimal = ZERO
-    last: Decimal = ZERO  # the last price passed on
-    held: tuple[Decimal, int] | None = None  # (price, ts) waiting for a second message
+    __slots__ = ("_guard", "_key", "max_move_pct")
 
-    def _near(self, price: Decimal, ref: Decimal) -> bool:
-        return abs(price - ref) <= ref * self.max_move_pct / _HUNDRED
+    def __init__(self, max_move_pct: Decimal = ZERO, symbol: str = "") -> None:
+        self.max_move_pct = max_move_pct
+        self._key = ("", symbol)  # named in the guard's log lines
+        self._guard = MarkGuard(max_move_pct, max_move_pct, setting="max_tick_move_pct")
+
+    @property
+    def last(self) -> Decimal:
+        """The last price passed on (0: none yet)."""
+        return self._guard.accepted().get(self._key, ZERO)
+
+    @last.setter
+    def last(self, price: Decimal) -> None:
+        if price > 0:
+            self._guard.rebase(*self._key, price)
 
     def accept(self, price: Decimal, ts: int) -> bool:
-        """Whether to act on `price` (at `ts`); a price far from the last one is held once."""
-        if not self.max_move_pct or self.last <= 0 or self._near(price, self.last):
-            self.last, self.held = price, None
+        """Whether to act on `price` (at `ts`); a price far from the last one is held."""
+        if not self.max_move_pct:
             return True
-        held = self.held
-        # Far out on the held price's side of the last one (near it, or further on: a crash of
-        # over max_move_pct % a message) confirms it; the other side does not.
-        if (
-            held is not None
-            and (price, ts) != held
-            and (price < self.last) == (held[0] < self.last)
-        ):
-            self.last, self.held = price, None
-            return True
-        self.held = (price, ts)
-        return False
+        return self._guard.take(*self._key, price, ts)

@@ -41,6 +41,9 @@ _EXIT_REASONS = ("stop_loss", "take_profit", "trailing_stop")
 # A quote stamped further than this ahead of the market time moves it only once another
 # message (not a repeat of it) is that far ahead too: one bad timestamp would end every window.
 _MAX_TIME_JUMP_MS = _HOUR_MS
+# The same for a candle: replays and restarts skip days between candles, so only a stamp this
+# far ahead (a bad one, or a gap in the data of over a month) waits for a second candle.
+_MAX_CANDLE_JUMP_MS = 30 * 24 * _HOUR_MS
 
 
 def _dec_param(params: dict[str, Any], key: str, default: str, lo: str, hi: str) -> Decimal:
@@ -75,6 +78,7 @@ class _Slot:
     guard: TickGuard = field(default_factory=TickGuard)  # holds back a lone absurd price
     quote_ts: int = 0  # the time of the last quote acted on: an older one came late
     late: tuple[int, Decimal] | None = None  # (ts, mid) of an older quote just ignored
+    ahead_ms: int = 0  # the time of a message stamped far ahead of the market time, held back
 
     def to_json(self) -> dict[str, Any]:
         t = self.tracker
@@ -166,27 +170,28 @@ class TokenUnlock(Strategy):
                     "or lower min_supply_pct"
                 )
             self.schedules[sym] = sched
-        self._slots = {sym: _Slot(guard=self._guard()) for sym in self._symbols}
+        self._slots = {sym: _Slot(guard=self._guard(sym)) for sym in self._symbols}
         # The latest market time seen. A fast replay's candles run ahead of the wall-clock
         # stamps of its quotes; unlock windows are read on market time, which never goes back.
         self._market_ms = 0
-        self._ahead_ms = 0  # a message's time far ahead of the market time, held back
 
-    def _guard(self) -> TickGuard:
-        return TickGuard(self.max_tick_move_pct)
+    def _guard(self, sym: str) -> TickGuard:
+        return TickGuard(self.max_tick_move_pct, sym)
 
     @property
     def symbols(self) -> tuple[str, ...]:
         return self._symbols
 
     def on_candle(self, candle: Candle) -> None:
-        if candle.symbol in self._slots:
+        slot = self._slots.get(candle.symbol)
+        if slot is not None and self._in_time(slot, candle.close_ts, _MAX_CANDLE_JUMP_MS):
             self._step(candle.symbol, candle.close, candle.close_ts)
 
     def on_ticker(self, quote: Quote) -> None:
         if quote.symbol in self._slots and quote.bid > 0 and quote.ask > 0:
             slot = self._slots[quote.symbol]
-            if self._late(slot, quote.ts, quote.mid) or not self._in_time(quote.ts):
+            late = self._late(slot, quote.ts, quote.mid)
+            if late or not self._in_time(slot, quote.ts, _MAX_TIME_JUMP_MS):
                 return  # delivered out of order, or stamped far ahead (see _in_time)
             slot.quote_ts = quote.ts
             self._step(quote.symbol, quote.mid, quote.ts)
@@ -241,16 +246,15 @@ class TokenUnlock(Strategy):
         slot.late = None
         return False
 
-    def _in_time(self, ts: int) -> bool:
-        """Whether a quote at `ts` may be acted on; the first one far ahead is held back.
-
-        Quotes only: candles come closed by the hub, in order, and a replay's may be hours
-        apart."""
-        far = self._market_ms and ts > self._market_ms + _MAX_TIME_JUMP_MS
-        if far and (not self._ahead_ms or ts == self._ahead_ms):
-            self._ahead_ms = ts  # the first (or a repeat): wait for a second message
+    def _in_time(self, slot: _Slot, ts: int, jump_ms: int) -> bool:
+        """Whether a message of `slot`'s symbol at `ts` may be acted on; the first one over
+        `jump_ms` ahead of the market time is held back until a second message of that symbol
+        is that far ahead too (the last message of a stream included: it is never acted on)."""
+        far = self._market_ms and ts > self._market_ms + jump_ms
+        if far and (not slot.ahead_ms or ts == slot.ahead_ms):
+            slot.ahead_ms = ts  # the first (or a repeat): wait for a second message
             return False
-        self._ahead_ms = 0  # a message in time, or a second far ahead, ends the hold
+        slot.ahead_ms = 0  # a message in time, or a second far ahead, ends the hold
         return True
 
     def _manage(
@@ -376,4 +380,4 @@ class TokenUnlock(Strategy):
         self._market_ms = max(self._market_ms, int(state.get("market_ms", 0)))
         for sym, doc in (state.get("slots") or {}).items():
             if sym in self._slots:
-                self._slots[sym] = _Slot.from_json(doc, self.rules, self._guard())
+                self._slots[sym] = _Slot.from_json(doc, self.rules, self._guard(sym))
