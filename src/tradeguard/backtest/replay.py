@@ -148,11 +148,11 @@ async def _replay_loop(
         if advance is not None:
             advance(close_ts)
         market_on_candle(c)
-        if take_mark(c.venue, symbol, c.close, close_ts):  # a bad print keeps the last mark
+        if take_mark(c.venue, symbol, c.close, close_ts):  # a held bad print fills nothing
             marks[symbol] = c.close
-        paper = paper_by_symbol.get(symbol)
-        if paper is not None:
-            paper.on_candle(c)
+            paper = paper_by_symbol.get(symbol)
+            if paper is not None:
+                paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()
         held = held_cached()  # lo, hi: _observe_equity

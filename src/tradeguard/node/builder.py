@@ -198,6 +198,7 @@ def _tie_paper_venues(node: TradingNode) -> None:
     node.portfolio.untied = node.market.untied
     guard = node.risk.mark_guard
     guard.data_venue = node.market.data_venue
+    guard.untied = node.market.untied  # priced by any venue's data: any venue's suspect holds
     guard.outcome_venues = frozenset(
         vc.name
         for vc in node.config.venues

@@ -91,14 +91,16 @@ class NodeFeed:
                 node._ctx.queue.clear()
             return
         node.market.on_candle(candle)
-        if wanted and candle.interval_s == self._finest(candle.symbol):
+        quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
+        # a quote's mark is better; a candle whose close the guard holds fills no paper order
+        taken = quoted or node._take_mark(candle.venue, candle.symbol, candle.close, candle.ts)
+        if taken and wanted and candle.interval_s == self._finest(candle.symbol):
             # Paper orders fill on the finest bars streamed, by the replays' fill model (a
             # longer bar would count the same volume twice).
             for paper in _papers(node, candle.venue):
                 paper.on_candle(candle)
-        quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
-        if not quoted and node._take_mark(candle.venue, candle.symbol, candle.close, candle.ts):
-            node.portfolio.mark(candle.symbol, candle.close, candle.venue)  # a quote's is better
+        if taken and not quoted:
+            node.portfolio.mark(candle.symbol, candle.close, candle.venue)
         for s in wanted:
             if not node.interrupts.call(s.id, s.on_candle, candle):
                 return  # stopping (Ctrl-C): nothing more of this candle
@@ -119,8 +121,10 @@ class NodeFeed:
         self._tick()
         node = self.node
         node.market.on_book(book)
-        for paper in _papers(node, book.venue):
-            paper.on_book(book)
+        mid = book.mid()
+        if mid is None or node.risk.mark_guard.admits(book.venue, book.symbol, mid):
+            for paper in _papers(node, book.venue):  # a book as far off as a held mark waits
+                paper.on_book(book)
         for s in _takers(node, book.symbol, book.venue):
             if s.book_depth and not node.interrupts.call(s.id, s.on_book, book):
                 return
@@ -131,8 +135,9 @@ class NodeFeed:
         """Feed one public trade to paper fills and the strategies that want trades."""
         self._tick()
         node = self.node
-        for paper in _papers(node, trade.venue):
-            paper.on_trade(trade)
+        if node.risk.mark_guard.admits(trade.venue, trade.symbol, trade.price):
+            for paper in _papers(node, trade.venue):  # a print as far off as a held mark waits
+                paper.on_trade(trade)
         for s in _takers(node, trade.symbol, trade.venue):
             if s.wants_trades and not node.interrupts.call(s.id, s.on_trade, trade):
                 return

@@ -359,7 +359,7 @@ class TradingNode:
 
             venues = {n: v for n, v in self.venues.items() if n not in self._paper}
             self._reference = ReferencePrices(
-                self.portfolio, {**venues, **self.data_venues}, self.storage
+                self.portfolio, {**venues, **self.data_venues}, self.storage, self._take_mark
             )
         return self._reference
 
@@ -375,10 +375,11 @@ class TradingNode:
         """Feed one best bid/ask update through market state, equity and strategies."""
         self.market.on_quote(quote)
         venue = quote.venue
-        for name, paper in self._paper.items():
-            if not venue or self.market.follows(name, venue):  # fills on its own venue's data
-                paper.on_quote(quote)
+        # A quote the mark guard holds fills no paper order: the confirming update does.
         if self._take_mark(venue, quote.symbol, quote.mid, quote.ts):
+            for name, paper in self._paper.items():
+                if not venue or self.market.follows(name, venue):  # fills on its venue's data
+                    paper.on_quote(quote)
             self.portfolio.mark(quote.symbol, quote.mid, venue)
         self._observe_equity(quote.ts, quote.symbol)
         for strat in strategies_for(self._by_symbol, self._by_source, quote.symbol, venue):

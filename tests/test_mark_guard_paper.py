@@ -1,0 +1,98 @@
+"""A paper node's venue and the mark guard: a held print fills nothing and denies orders.
+
+The node replays real BTC candles (its paper venue follows no venue's data: it takes whichever
+arrives), then quotes come in tagged with a venue, as a live feed's are. A resting stop must not
+fire on a print the guard holds; it fires on the update that confirms the move, at that update's
+price. Orders on the paper venue are denied MARK_SUSPECT while any venue's mark of the symbol is
+held, since any venue's data fills them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from test_api_support import replayed_node
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.market import Quote
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+
+D = Decimal
+SYMBOL = "BTC/USDT"
+
+
+async def _quote(node: TradingNode, mid: Decimal) -> None:
+    node.clock.advance_to(node.clock.now_ms() + 1_000)  # type: ignore[attr-defined]
+    half = (mid * D("0.0001")).quantize(D("0.01"))
+    q = Quote(SYMBOL, node.clock.now_ms(), mid - half, D(5), mid + half, D(5), venue="binance")
+    await node.on_quote(q)
+
+
+def _intent(kind: OrderType, trigger: Decimal | None = None) -> OrderIntent:
+    return OrderIntent(
+        strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY if trigger is None
+        else Side.SELL, amount=D("0.001"), type=kind, trigger_price=trigger,
+        reduce_only=trigger is not None,
+    )  # fmt: skip
+
+
+async def _node_with_a_stop(tmp_path, data_dir) -> tuple[TradingNode, str, Decimal]:  # type: ignore[no-untyped-def]
+    node = await replayed_node(tmp_path, data_dir)
+    start = node.market.mid(SYMBOL)
+    assert start is not None
+    start = start.quantize(D("0.01"))
+    await _quote(node, start)
+    bought = await node.submit(_intent(OrderType.MARKET))
+    assert bought.ok and len(node.storage.load_fills(venue="paper")) == 1, bought.reason
+    trigger = (start * D("0.98")).quantize(D("0.01"))
+    placed = await node.submit(_intent(OrderType.STOP_LOSS, trigger))  # the long's stop
+    assert placed.ok, (placed.code, placed.reason)
+    assert placed.order is not None
+    return node, placed.order.client_order_id, start
+
+
+async def test_a_held_print_does_not_fire_a_resting_paper_stop(tmp_path, data_dir) -> None:
+    node, cid, start = await _node_with_a_stop(tmp_path, data_dir)
+    try:
+        await _quote(node, start / 1000)  # one print 1000 times off: held
+        assert node.risk.mark_guard.held("binance", SYMBOL) is not None
+        assert node.orders.orders[cid].status.is_open, "fired on a held print"
+        await _quote(node, start)  # back: the print is dropped
+        assert node.orders.orders[cid].status.is_open
+        assert len(node.storage.load_fills(venue="paper")) == 1, "the entry's only"
+    finally:
+        node.close()
+
+
+async def test_a_confirmed_jump_fires_the_stop_at_the_confirming_price(tmp_path, data_dir) -> None:
+    node, cid, start = await _node_with_a_stop(tmp_path, data_dir)
+    try:
+        first = (start * D("0.6")).quantize(D("0.01"))
+        await _quote(node, first)  # 40 % down: held, nothing fires
+        assert node.orders.orders[cid].status.is_open
+        second = first - 10
+        await _quote(node, second)  # a second, distinct update near it: confirmed
+        assert node.orders.orders[cid].status is OrderStatus.FILLED
+        _, fill = node.storage.load_fills(venue="paper")
+        half = (second * D("0.0001")).quantize(D("0.01"))
+        assert fill.price == second - half, "filled at the confirming quote's bid"
+    finally:
+        node.close()
+
+
+async def test_orders_on_a_paper_venue_without_data_venue_wait_for_a_held_mark(
+    tmp_path, data_dir
+) -> None:
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        await _quote(node, start)
+        await _quote(node, start / 1000)  # binance's mark held
+        denied = await node.submit(_intent(OrderType.MARKET))
+        assert (denied.status, denied.code) == ("denied", "MARK_SUSPECT"), denied.reason
+        assert f"{SYMBOL} on paper" in denied.reason
+        await _quote(node, start)  # dropped: orders go again
+        assert node.risk.mark_guard.held("paper", SYMBOL) is None
+    finally:
+        node.close()
