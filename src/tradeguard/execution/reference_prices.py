@@ -11,6 +11,9 @@ from the last ones at once (no drop in equity, so no false drawdown halt) until 
 A node reads them once before trading starts (`refresh_within`, bounded: a venue that does not
 answer in time is logged and trading starts anyway), then at every balance-sync pass, or on its
 own schedule (`run`) where no balance sync runs (paper venues on a data_only venue).
+Given the node's mark guard (`take`), a reading more than `risk.max_mark_jump_pct` away from the
+last accepted mark of its market is held as a streamed mark is: the last mark stands, and the
+next pass's reading confirms or drops it.
 A fee booked while its asset has no price counts 0 in fees and P&L and is logged as such: it is
 never revalued later at a price of another moment.
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -46,9 +49,16 @@ class ReferencePrices:
     """Marks for held and fee assets that no traded market prices."""
 
     def __init__(
-        self, portfolio: Portfolio, venues: Mapping[str, Venue], storage: Any = None
+        self,
+        portfolio: Portfolio,
+        venues: Mapping[str, Venue],
+        storage: Any = None,
+        take: Callable[[str, str, Decimal, int], bool] | None = None,
     ) -> None:
         self.portfolio = portfolio
+        # the mark guard (`MarkGuard.take`): a reading far from the last accepted mark is held
+        # until the next pass confirms or drops it, as a streamed mark is
+        self.take = take
         self.venues = venues
         self.storage = storage
         self.markets: dict[str, tuple[str, str]] = {}  # asset -> (venue, symbol) marked
@@ -168,6 +178,8 @@ class ReferencePrices:
             if self.portfolio.marks.get(symbol) != before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
             mid = quote.mid
+            if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
+                return None  # held: the last mark stands until the next pass settles it
             self.portfolio.mark(symbol, mid, venue)
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
