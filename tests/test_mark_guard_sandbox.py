@@ -159,3 +159,25 @@ async def test_a_stop_loss_exit_in_such_a_crash_is_not_denied_mark_suspect(
             assert out.ok, (out.code, out.reason)
         finally:
             await _stopped(node, run)
+
+
+async def test_a_bad_first_print_after_a_restart_is_held_against_the_stored_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list = []  # type: ignore[type-arg]
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        await _stopped(node, run)  # stored: binance's BTC/USDT last accepted at 50,000
+        ex.set_book("BTCUSDT", bids=[("49", "1")], asks=[("51", "1")])
+        node = TradingNode(sandbox_config(tmp_path, ex, []))
+        await node.start()
+        run = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            node.live_hub().subscribe([Subscription("quotes", "binance", "BTC/USDT")])
+            await eventually(lambda: _quoted(node, "50"))
+            assert node.risk.mark_guard.held("binance", "BTC/USDT") == (D(50), D(50_000))
+            assert node.risk.state is TradingState.ACTIVE, node.risk.state_by
+            denied = await node.submit(BUY)
+            assert (denied.status, denied.code) == ("denied", "MARK_SUSPECT"), denied.reason
+        finally:
+            await _stopped(node, run)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.replay_state import done_at, load_replay_state, save_replay_state
 from tradeguard.clock import SimulatedClock
-from tradeguard.model.enums import Side
+from tradeguard.model.enums import Side, TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.market import Candle
 from tradeguard.model.money import ZERO
@@ -23,6 +23,11 @@ from tradeguard.strategies.faults import unstorable_state
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
 
+# the mark guard's last accepted mark per (venue, symbol) of a streaming run: [[venue, symbol,
+# price], ...]; a replay rebuilds the guard from its candles instead (backtest.replay._warm_up)
+MARK_GUARD_KEY = "mark_guard_marks"
+_STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
+
 
 def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
     """Commit the cursor, run figures, strategy run states and open positions at `ts`."""
@@ -31,6 +36,9 @@ def checkpoint(node: TradingNode, ts: int, done_at_ts: int = 0) -> None:
         node.storage.kv_set(STATS_KEY, stats_json(node))
         node.storage.kv_set(FIGURES_KEY, node.figures().to_json())
         node.storage.kv_set(VALUATION_KEY, valuation_json(node, ts))
+        if node.config.mode in _STREAMING:
+            marks = node.risk.mark_guard.accepted()
+            node.storage.kv_set(MARK_GUARD_KEY, [[v, s, str(p)] for (v, s), p in marks.items()])
         for strat in node.strategies:
             state = run_state(node, strat.id)
             fill_run_state(node, state, strat.id)
@@ -158,6 +166,7 @@ def restore(node: TradingNode) -> None:
         node.stats = RunStats.from_json(stats)
         node.resumed = True
     _restore_replay_state(node)
+    _restore_mark_guard(node)
     stats = node.stats
     node.run_equity = EquityTracker(
         peak=stats.peak_equity or None,
@@ -166,6 +175,16 @@ def restore(node: TradingNode) -> None:
     )
     if isinstance(node.clock, SimulatedClock) and node.stats.last_ts:
         node.clock.advance_to(node.stats.last_ts)
+
+
+def _restore_mark_guard(node: TradingNode) -> None:
+    """Give the mark guard its last accepted marks back: a bad first print after a restart is
+    held as any other (a streaming run's; a replay's guard sees its candles again)."""
+    rows = node.storage.kv_get(MARK_GUARD_KEY) if node.config.mode in _STREAMING else None
+    if isinstance(rows, list):
+        node.risk.mark_guard.restore(
+            {(str(v), str(s)): Decimal(str(p)) for v, s, p in rows if Decimal(str(p)) > 0}
+        )
 
 
 def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]:
