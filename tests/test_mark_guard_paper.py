@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from test_api_support import replayed_node
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.market import Quote
+from tradeguard.model.market import Quote, TradeTick
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.node.feed import NodeFeed
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -94,5 +95,23 @@ async def test_orders_on_a_paper_venue_without_data_venue_wait_for_a_held_mark(
         assert f"{SYMBOL} on paper" in denied.reason
         await _quote(node, start)  # dropped: orders go again
         assert node.risk.mark_guard.held("paper", SYMBOL) is None
+    finally:
+        node.close()
+
+
+async def test_a_public_trade_beyond_the_limit_waits_like_a_held_mark(tmp_path, data_dir) -> None:
+    node, cid, start = await _node_with_a_stop(tmp_path, data_dir)
+    try:
+        feed = NodeFeed(node)
+        low = (start / 1000).quantize(D("0.01"))
+        await feed.on_trade(
+            TradeTick(SYMBOL, node.clock.now_ms(), "x1", low, D(1), "sell", "binance")
+        )
+        assert node.orders.orders[cid].status.is_open, "fired on a print 1000 times off"
+        near = (start * D("0.97")).quantize(D("0.01"))  # through the stop, within the limit
+        await feed.on_trade(
+            TradeTick(SYMBOL, node.clock.now_ms(), "x2", near, D(1), "sell", "binance")
+        )
+        assert not node.orders.orders[cid].status.is_open
     finally:
         node.close()
