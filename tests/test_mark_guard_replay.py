@@ -142,3 +142,61 @@ def test_a_crash_falling_past_the_limit_on_every_candle_trips_the_drawdown_break
     assert trips and min(trips) <= parse_date(BAD_AT) + 10 * 60_000, (trips, run["events"])
     confirmed = [d for d in warned_data(run) if d.get("warning") == "mark_confirmed"]
     assert confirmed, run["events"]
+
+
+_STOP_STRATEGY = '''
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+
+class BuyThenStop(Strategy):
+    """Buys 0.1 ETH on the first candle, then rests a stop at half the price."""
+
+    bought = False
+
+    def on_candle(self, candle):
+        ctx = self.ctx
+        if ctx is None or ctx.open_order_count(self.id, self.symbol):
+            return
+        held = ctx.position(self.id, self.venue, self.symbol).quantity
+        side, kind, trigger = Side.BUY, OrderType.MARKET, None
+        if held > 0:
+            side, kind = Side.SELL, OrderType.STOP_LOSS
+            trigger = (candle.close / 2).quantize(Decimal("0.000001"))
+        elif self.bought:
+            return
+        self.bought = True
+        self.emit(OrderIntent(
+            strategy_id=self.id, venue=self.venue, symbol=self.symbol, side=side,
+            amount=held or Decimal("0.1"), type=kind, trigger_price=trigger,
+            reduce_only=side is Side.SELL,
+        ))
+'''
+
+
+def test_a_held_close_does_not_fire_a_resting_paper_stop_in_a_backtest(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    bad_file = tmp_path / "ETH_BTC-5m.feather"
+    _bad_file(data_dir / "candles" / "ETH_BTC-5m.feather", bad_file)
+    strategy = tmp_path / "buy_then_stop.py"
+    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    cfg = _config(tmp_path / "run", data_dir, bad_file)
+    text = cfg.read_text(encoding="utf-8")
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
+    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
+    out = tmp_path / "run" / "out"
+    result = run_backtest(load_config(cfg), out, WINDOW)
+    warned = [d.get("warning") for d in warned_data({"events": _events(out)})]
+    assert warned == ["mark_suspect", "mark_dropped"], warned
+    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
+    try:
+        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+    assert [o[0] for o in orders] == ["market", "stop_loss"], orders
+    assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the held close"
