@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -234,3 +235,16 @@ def test_the_last_accepted_marks_restored_hold_a_bad_first_print() -> None:
     again.restore(stored)
     assert not again.take(*BTC, D(50), 3)
     assert told == [(*BTC, D(50), D(50_010), D(30), "suspect", 3)]
+
+
+def test_the_strategies_tick_guard_gives_the_mark_guards_verdicts() -> None:
+    from tradeguard.strategies.exits import TickGuard
+
+    rng = random.Random(3)
+    tick, g = TickGuard(D(30), "BTC/USDT"), MarkGuard(D(30), D(30))
+    price = D(50_000)
+    for ts in range(2_000):
+        price = max(D(1), price + rng.randint(-900, 900))
+        shown = price * rng.choice((D(1),) * 6 + (D("0.001"), D(1000), D("0.6"), D("1.5")))
+        assert tick.accept(shown, ts) == g.take("", "BTC/USDT", shown, ts), ts
+    assert tick.last == g.accepted()[("", "BTC/USDT")]

@@ -103,25 +103,28 @@ class TickGuard:
     guard off.
     """
 
-    __slots__ = ("_guard", "_key", "max_move_pct")
+    __slots__ = ("_guard", "_key", "_seen", "max_move_pct")
 
     def __init__(self, max_move_pct: Decimal = ZERO, symbol: str = "") -> None:
         self.max_move_pct = max_move_pct
         self._key = ("", symbol)  # named in the guard's log lines
         self._guard = MarkGuard(max_move_pct, max_move_pct, setting="max_tick_move_pct")
+        self._seen = ZERO  # the last price, while the guard is off (stored all the same)
 
     @property
     def last(self) -> Decimal:
         """The last price passed on (0: none yet)."""
-        return self._guard.accepted().get(self._key, ZERO)
+        return self._guard.accepted().get(self._key, self._seen)
 
     @last.setter
     def last(self, price: Decimal) -> None:
         if price > 0:
+            self._seen = price
             self._guard.rebase(*self._key, price)
 
     def accept(self, price: Decimal, ts: int) -> bool:
         """Whether to act on `price` (at `ts`); a price far from the last one is held."""
         if not self.max_move_pct:
+            self._seen = price
             return True
         return self._guard.take(*self._key, price, ts)
