@@ -388,13 +388,13 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
         node.market.on_candle(c)
         if take(c.venue, c.symbol, c.close, c.ts):
             node.portfolio.marks[c.symbol] = c.close
-        last[c.symbol] = c
+            last[c.symbol] = c  # a held candle never reached the paper venue
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)
             if take(c.venue, c.symbol, c.close, c.ts):
                 node.portfolio.marks[c.symbol] = c.close
-            last[c.symbol] = c
+                last[c.symbol] = c
             for strat in node._by_symbol.get(c.symbol, ()):
                 if not strat.restored_exactly:
                     strat.on_candle(c)
