@@ -20,6 +20,7 @@ from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.events import EventKind
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
@@ -103,7 +104,10 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
-    node.orders.fill_listeners.append(ExitSiblings(node).on_fill)  # exits: one cancels other
+    siblings = ExitSiblings(node)  # exits: one cancels other
+    node.orders.fill_listeners.append(siblings.on_fill)
+    for end in (EventKind.ORDER_CANCELLED, EventKind.ORDER_REJECTED, EventKind.ORDER_EXPIRED):
+        node.bus.subscribe(siblings.on_order_end, end)
     _apply_config_bots(node)
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close
