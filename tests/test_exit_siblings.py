@@ -11,7 +11,7 @@ import pytest
 
 from native_exits_support import live_alpha
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
@@ -327,6 +327,54 @@ async def test_the_start_up_check_and_a_fills_check_shrink_a_stop_once_not_twice
         [new] = stops_resting(node)
         assert new.signal["replaces"] == sl
         assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
+        assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_a_stop_whose_cancel_lands_after_the_query_is_still_placed_again_smaller(tmp_path):
+    # The cancel of the larger stop timed out, the query found it still resting, and the cancel
+    # landed after: the smaller stop journaled before it was forgotten, and what the target
+    # left rested with no stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        cancel = venue.cancel
+        late: list[asyncio.Task[object]] = []
+
+        async def queued_cancel(order: Order) -> object:
+            if not late:  # the request waits in a queue at the venue; the caller times out
+
+                async def land() -> object:
+                    await asyncio.sleep(1.5)
+                    return await cancel(order)
+
+                late.append(asyncio.create_task(land()))
+                raise AmbiguousVenueError("binance", "cancel timed out")
+            return await cancel(order)
+
+        venue.cancel = queued_cancel  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: bool(late), 30)
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.CANCELLED, 30)
+        await eventually(lambda: len(stops_resting(node)) == 1, 15)
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        await asyncio.sleep(1.5)  # nothing placed twice
         venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
         assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
         assert node.storage.kv_get("node.exit_replacements") is None

@@ -20,7 +20,6 @@ from tradeguard.marketdata.state import MarketState
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.events import EventKind
 from tradeguard.model.instrument import Instrument
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
@@ -106,7 +105,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
     siblings = ExitSiblings(node)  # exits: one cancels other
     node.orders.fill_listeners.append(siblings.on_fill)
-    for end in (EventKind.ORDER_CANCELLED, EventKind.ORDER_REJECTED, EventKind.ORDER_EXPIRED):
+    for end in ("order.filled", "order.cancelled", "order.rejected", "order.expired"):
         node.bus.subscribe(siblings.on_order_end, end)
     _apply_config_bots(node)
     _build_strategies(node)

@@ -77,6 +77,7 @@ class ExitSiblings:
         self._last_exit: dict[Key, str] = {}  # the last reduce-only order that filled, by key
         self.closing: set[str] = set()  # exits whose overshoot's close is on its way
         self._shrinking: set[str] = set()  # exits a check is cancelling to place smaller
+        self._rows: dict[str, str] | None = None  # the journaled replacements, once read
 
     def on_fill(self, fill: Fill, order: Order | None) -> None:
         """A fill listener: check the strategy's resting exits soon (a listener cannot await)."""
@@ -157,8 +158,9 @@ class ExitSiblings:
             self._pending(cid, keep)
         await self.node.orders.cancel(cid)
         if order.is_open:
-            self._pending(cid, None)
-            return  # the cancel failed or is unresolved: the next fill checks again
+            # The cancel failed or is unresolved: the next fill checks again, and if it lands
+            # later (or the order fills), `on_order_end` places the journaled smaller one.
+            return
         if order.filled > 0 and order.remaining > 0 and self._qty(key) == 0:
             self._pending(cid, None)
             return
@@ -172,11 +174,17 @@ class ExitSiblings:
             )
         )  # fmt: skip
 
+    def _journal(self) -> dict[str, str]:
+        """The journaled replacements (read once: only this writes them)."""
+        if self._rows is None:
+            self._rows = dict(self.node.storage.kv_get(PENDING_KEY) or {})
+        return self._rows
+
     def _pending(self, cid: str, keep: Decimal | None) -> None:
         """Journal (or, None, forget) that the cancelled exit `cid` is to be placed again for
         `keep`."""
         storage = self.node.storage
-        pending = dict(storage.kv_get(PENDING_KEY) or {})
+        pending = self._journal()
         if keep is None and cid not in pending:
             return
         if keep is None:
@@ -184,7 +192,7 @@ class ExitSiblings:
         else:
             pending[cid] = str(keep)
         if pending:
-            storage.kv_set(PENDING_KEY, pending)
+            storage.kv_set(PENDING_KEY, dict(pending))
         else:
             storage.kv_delete(PENDING_KEY)
 
@@ -213,18 +221,22 @@ class ExitSiblings:
         return ""
 
     def on_order_end(self, event: Event) -> None:
-        """A bus handler (order cancelled, rejected, expired): a smaller exit placed again that
-        the venue ended without our cancel after `submit` returned ok (rejected or expired on
-        the order stream or at a status query) left the position without it. It is placed
-        again and alerted like one refused at once."""
+        """A bus handler (order filled, cancelled, rejected, expired). An exit whose cancel
+        was unresolved when it was to be placed smaller is placed smaller now that it ended.
+        A smaller exit placed again that the venue ended without our cancel after `submit`
+        returned ok (rejected or expired on the order stream or at a status query) left the
+        position without it: it is placed again and alerted like one refused at once."""
         orders = self.node.orders
         new = orders.orders.get(str(event.data.get("client_order_id", "")))
+        if new is not None and new.client_order_id in self._journal():
+            self._ended(new)
+            return
         cid = new.signal.get("replaces") if new is not None else None
         if new is None or not cid or new.remaining <= 0 or not new.status.is_terminal:
             return
         if new.client_order_id in orders.cancel_requested:
             return  # cancelled by the node: shrunk again, a kill, a timeout
-        if cid in (self.node.storage.kv_get(PENDING_KEY) or {}):
+        if cid in self._journal():
             return  # still being placed: `_place` reads its own answer
         old = orders.orders.get(cid) or self.node.storage.get_order(cid)
         key = (new.venue, new.symbol, new.strategy_id)
@@ -234,6 +246,32 @@ class ExitSiblings:
         self._pending(cid, keep)
         why = f"{new.client_order_id} {new.status.value} by the venue after it took it"
         self._refused(key, old, keep, f"{why}: {new.reason}" if new.reason else why, 0)
+
+    def _ended(self, order: Order) -> None:
+        cid = order.client_order_id
+        if cid in self._shrinking or order.is_open:
+            return  # its check places it
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # the journaled intent is placed at the next start
+        key = (order.venue, order.symbol, order.strategy_id)
+        task = loop.create_task(self._place_late(key, order, Decimal(self._journal()[cid])))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _place_late(self, key: Key, order: Order, keep: Decimal) -> None:
+        cid = order.client_order_id
+        self._shrinking.add(cid)
+        try:
+            if cid in self._journal():
+                log.warning("%s: exit %s ended after its cancel was unresolved; placing it "
+                            "again for %s", key[2], cid, keep)  # fmt: skip
+                await self._place(key, order, keep)
+        except Exception:  # a task: log; the journaled intent is placed at the next start
+            log.exception("%s: exit %s: placing again failed", key[2], cid)
+        finally:
+            self._shrinking.discard(cid)
 
     def _refused(self, key: Key, order: Order, keep: Decimal, why: str, attempt: int) -> None:
         venue, symbol, strategy = key
@@ -263,7 +301,7 @@ class ExitSiblings:
     async def _retry(self, key: Key, order: Order, keep: Decimal, delay: float, n: int) -> None:
         await asyncio.sleep(delay)
         try:
-            if order.client_order_id in (self.node.storage.kv_get(PENDING_KEY) or {}):
+            if order.client_order_id in self._journal():
                 await self._place(key, order, keep, n)
         except Exception:  # a task: log; the journaled intent is placed at the next start
             log.exception("%s: exit %s: placing again failed", key[2], order.client_order_id)
@@ -271,8 +309,7 @@ class ExitSiblings:
     async def resume(self) -> None:
         """At start, after reconciliation: place again each exit a crash left cancelled and not
         yet placed smaller (or, its cancel never taken, hold it to the position again)."""
-        pending = dict(self.node.storage.kv_get(PENDING_KEY) or {})
-        for cid, amount in pending.items():
+        for cid, amount in list(self._journal().items()):
             order = self.node.orders.orders.get(cid) or self.node.storage.get_order(cid)
             if order is None:
                 self._pending(cid, None)
