@@ -3,7 +3,7 @@
 ```python
 siblings = ExitSiblings(node)
 node.orders.fill_listeners.append(siblings.on_fill)
-node.bus.subscribe(siblings.on_order_end, "order.rejected")  # and cancelled, expired
+node.bus.subscribe(siblings.on_order_end, "order.rejected")  # and filled, cancelled, expired
 ```
 
 A strategy may rest a reduce-only stop and a reduce-only take-profit (or a target limit), each
@@ -360,8 +360,9 @@ class ExitSiblings:
     def _announce(self, key: Key, exits: list[str], excess: Decimal, close: bool) -> None:
         venue, symbol, strategy = key
         log.error(
-            "%s: exits %s on %s %s both filled; the position is %s past flat (%s)",
-            strategy, ", ".join(exits), venue, symbol, excess,
+            "%s: exits %s on %s %s %s; the position is %s past flat (%s)",
+            strategy, ", ".join(exits), venue, symbol,
+            "both filled" if len(exits) > 1 else "filled past flat", excess,
             "closing it at market" if close else "left for you to close",
         )  # fmt: skip
         self.node.bus.publish(
