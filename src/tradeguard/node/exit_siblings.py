@@ -262,16 +262,22 @@ class ExitSiblings:
 
     async def _place_late(self, key: Key, order: Order, keep: Decimal) -> None:
         cid = order.client_order_id
-        self._shrinking.add(cid)
+        if cid in self._shrinking or cid not in self._journal():
+            return  # placed by a check or the start-up step meanwhile
+        log.warning("%s: exit %s ended after its cancel was unresolved; placing it again for %s",
+                    key[2], cid, keep)  # fmt: skip
         try:
-            if cid in self._journal():
-                log.warning("%s: exit %s ended after its cancel was unresolved; placing it "
-                            "again for %s", key[2], cid, keep)  # fmt: skip
-                await self._place(key, order, keep)
+            await self._place_once(key, order, keep)
         except Exception:  # a task: log; the journaled intent is placed at the next start
             log.exception("%s: exit %s: placing again failed", key[2], cid)
+
+    async def _place_once(self, key: Key, order: Order, keep: Decimal) -> None:
+        """`_place`, with `order` marked as in hand: nothing else places it meanwhile."""
+        self._shrinking.add(order.client_order_id)
+        try:
+            await self._place(key, order, keep)
         finally:
-            self._shrinking.discard(cid)
+            self._shrinking.discard(order.client_order_id)
 
     def _refused(self, key: Key, order: Order, keep: Decimal, why: str, attempt: int) -> None:
         venue, symbol, strategy = key
@@ -327,7 +333,7 @@ class ExitSiblings:
                 continue
             log.warning("%s: exit %s was cancelled to be placed again for %s; placing it",
                         key[2], cid, amount)  # fmt: skip
-            await self._place(key, order, Decimal(amount))
+            await self._place_once(key, order, Decimal(amount))
 
     def _report(self, key: Key, order: Order, before: str, excess: Decimal) -> None:
         others = [before] if before and before != order.client_order_id else []
