@@ -1,12 +1,13 @@
 """Child process: a sandbox node holding 0.002 BTC with a reduce-only target (a limit sell at
 50,500) and a stop at 49,000 resting as two orders, each for all of it. Once both rest it prints
 `{"target": id, "stop": id}`; the parent then fills part of the target, and the node shrinks the
-stop: cancel, then place it again smaller. The process SIGKILLs itself right after the cancel of
-the larger stop.
+stop: cancel, then place it again smaller. The process SIGKILLs itself around the cancel of the
+larger stop.
 
-argv: config.json moment, where moment is `cancel_sent` (the venue took the cancel, the node
-never heard back) or `cancel_seen` (the node recorded the stop cancelled, the smaller one never
-sent). Prints `{"killed": stop id, "journal": the journaled replacements}` and dies.
+argv: config.json moment, where moment is `before_cancel` (the smaller stop journaled, the
+cancel of the larger never sent), `cancel_sent` (the venue took the cancel, the node never heard
+back) or `cancel_seen` (the node recorded the stop cancelled, the smaller one never sent).
+Prints `{"killed": stop id, "journal": the journaled replacements}` and dies.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ async def main() -> None:
     send_cancel, cancel = venue.cancel, node.orders.cancel
 
     async def venue_cancel(order: Any) -> Any:
+        if moment == "before_cancel" and order.client_order_id == sl:
+            die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})
         report = await send_cancel(order)
         if moment == "cancel_sent" and order.client_order_id == sl:
             die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})

@@ -11,11 +11,12 @@ import pytest
 
 from native_exits_support import live_alpha
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
-from tradeguard.node.exit_siblings import _overshoot
+from tradeguard.node.exit_siblings import _overshoot, resume_replacements
+from tradeguard.sandbox.orders import Result
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
@@ -182,6 +183,11 @@ def test_an_overshoot_counts_only_what_an_exit_sold_past_flat(after, amount, red
     assert _overshoot(_sell(reduce_only), D(after), D(amount)) == D(excess)
 
 
+def engine_orders(ex: SandboxExchange) -> list:
+    """The orders the node's account sent (not the house book's)."""
+    return [o for o in ex.engine.orders.values() if o.client_order_id.startswith("tg")]
+
+
 def stops_resting(node: TradingNode) -> list[Order]:
     return [o for o in node.orders.open.values()
             if o.type is OrderType.STOP_LOSS and o.venue_order_id]  # fmt: skip
@@ -226,4 +232,149 @@ async def test_a_smaller_stop_the_venue_refuses_is_reported_and_placed_again(tmp
         new = stops_resting(node)[0]
         assert new.client_order_id != refused[0] and new.signal["replaces"] == sl
         assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        assert node.storage.kv_get("node.exit_replacements") is None
+
+
+def venue_expires(ex: SandboxExchange, cid: str) -> None:
+    """The venue ends the resting order `cid` on its own (an expiry or a late rejection on the
+    order stream), after it acknowledged it."""
+    [order] = [o for o in ex.engine.orders.values() if o.client_order_id == cid]
+    result = Result(order=order)
+    ex.engine.close(order, "EXPIRED", ex.now_ms(), result)
+    ex.publish(result, {"BTCUSDT"})
+
+
+async def test_a_smaller_stop_the_venue_ends_after_taking_it_is_alerted_and_placed_again(tmp_path):
+    # Only a refusal of the submit itself was retried: a replacement the venue acknowledged and
+    # then ended left what the target had not sold without a stop, and no alert.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: len(stops_resting(node)) == 1 and stops_resting(node)[0]
+                         .signal.get("replaces") == sl, 30)  # fmt: skip
+        first = stops_resting(node)[0].client_order_id
+        assert not [e for e in events if e.kind == "exit.replace_refused"]
+        venue_expires(ex, first)
+        await eventually(lambda: node.orders.orders[first].status is OrderStatus.EXPIRED, 30)
+        await eventually(lambda: any(e.kind == "exit.replace_refused" for e in events), 10)
+        alert = next(e for e in events if e.kind == "exit.replace_refused")
+        assert alert.severity == "critical" and alert.data["order"] == sl
+        assert first in alert.data["reason"] and "expired" in alert.data["reason"]
+        left = node.portfolio.sellable(node.portfolio.positions[KEY])
+        await eventually(lambda: [o.client_order_id for o in stops_resting(node)] not in
+                         ([], [first]), 15)  # fmt: skip
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl and new.amount == left
+        assert (new.type, new.trigger_price, new.reduce_only) == (
+            OrderType.STOP_LOSS, D("49000"), True,
+        )  # fmt: skip
+        venue = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue] == [new.client_order_id]
+        assert node.storage.kv_get("node.exit_replacements") is None
+        await asyncio.sleep(1.5)  # the retry after 1 s found it placed: nothing more
+        assert len([e for e in events if e.kind == "exit.replace_refused"]) == 1
+        assert len(stops_resting(node)) == 1
+
+
+async def test_the_start_up_check_and_a_fills_check_shrink_a_stop_once_not_twice(tmp_path):
+    # At start the journaled shrink was checked again while a fill's check of the same exits
+    # was still cancelling the larger stop: both placed a smaller stop, two for the same coins.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        cancel = venue.cancel
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(1)
+            return await cancel(order)
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        # the fill's check journaled the smaller stop and is cancelling the larger one
+        await eventually(lambda: sl in node.orders.cancel_requested, 30)
+        assert sl in (node.storage.kv_get("node.exit_replacements") or {})
+        await resume_replacements(node)  # the start-up step, meanwhile
+        await eventually(lambda: len(stops_resting(node)) >= 1, 30)
+        await asyncio.sleep(2)  # a second smaller stop would rest by now
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
+        assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_a_stop_whose_cancel_lands_after_the_query_is_still_placed_again_smaller(tmp_path):
+    # The cancel of the larger stop timed out, the query found it still resting, and the cancel
+    # landed after: the smaller stop journaled before it was forgotten, and what the target
+    # left rested with no stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        cancel = venue.cancel
+        late: list[asyncio.Task[object]] = []
+
+        async def queued_cancel(order: Order) -> object:
+            if not late:  # the request waits in a queue at the venue; the caller times out
+
+                async def land() -> object:
+                    await asyncio.sleep(1.5)
+                    return await cancel(order)
+
+                late.append(asyncio.create_task(land()))
+                raise AmbiguousVenueError("binance", "cancel timed out")
+            return await cancel(order)
+
+        venue.cancel = queued_cancel  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: bool(late), 30)
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.CANCELLED, 30)
+        await eventually(lambda: len(stops_resting(node)) == 1, 15)
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        await asyncio.sleep(1.5)  # nothing placed twice
+        venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
         assert node.storage.kv_get("node.exit_replacements") is None

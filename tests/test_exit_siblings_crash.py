@@ -1,6 +1,7 @@
 """A node SIGKILLed while it shrinks a resting stop after a partial fill of its target (the
-larger stop cancelled, the smaller one not yet placed) places the smaller stop at the next
-start, once: real ccxt client, Binance-compatible sandbox, the same database."""
+smaller stop journaled, the larger one not yet cancelled, or cancelled and the smaller one not
+yet placed) ends the next start with one stop resting, the smaller one, sent once: real ccxt
+client, Binance-compatible sandbox, the same database."""
 
 from __future__ import annotations
 
@@ -69,8 +70,8 @@ def engine_orders(ex: SandboxExchange) -> list[Any]:
     return [o for o in ex.engine.orders.values() if o.account_id in ours]
 
 
-@pytest.mark.parametrize("moment", ["cancel_sent", "cancel_seen"])
-async def test_a_node_killed_between_the_cancel_and_the_smaller_stop_places_it_once(
+@pytest.mark.parametrize("moment", ["before_cancel", "cancel_sent", "cancel_seen"])
+async def test_a_node_killed_while_it_shrinks_a_stop_ends_with_one_smaller_stop(
     tmp_path, moment: str
 ):
     ex = seeded_exchange()
@@ -81,7 +82,9 @@ async def test_a_node_killed_between_the_cancel_and_the_smaller_stop_places_it_o
         [journaled] = docs["journal"].items()  # the smaller stop, journaled before the cancel
         assert journaled[0] == stop
         by_id = {o.client_order_id: o for o in engine_orders(ex)}
-        assert by_id[stop].status == "CANCELED" and by_id[stop].executed_qty == 0
+        # killed before the cancel left the larger stop resting; after it, cancelled
+        expect = "NEW" if moment == "before_cancel" else "CANCELED"
+        assert by_id[stop].status == expect and by_id[stop].executed_qty == 0
         assert by_id[target].status == "PARTIALLY_FILLED"
         assert by_id[target].executed_qty == D("0.001")
         sent_before = len(by_id)
@@ -109,6 +112,7 @@ async def test_a_node_killed_between_the_cancel_and_the_smaller_stop_places_it_o
                 OrderType.STOP_LOSS, True, OrderStatus.ACCEPTED,
             )  # fmt: skip
             assert node.storage.get_order(stop).status is OrderStatus.CANCELLED
+            assert by_id[stop].status == "CANCELED" and by_id[stop].executed_qty == 0
             assert node.storage.kv_get(PENDING_KEY) is None
             # Nothing else was sent: the buy, the target, the cancelled stop and its successor.
             orders = engine_orders(ex)

@@ -103,7 +103,10 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
-    node.orders.fill_listeners.append(ExitSiblings(node).on_fill)  # exits: one cancels other
+    siblings = ExitSiblings(node)  # exits: one cancels other
+    node.orders.fill_listeners.append(siblings.on_fill)
+    for end in ("order.filled", "order.cancelled", "order.rejected", "order.expired"):
+        node.bus.subscribe(siblings.on_order_end, end)
     _apply_config_bots(node)
     _build_strategies(node)
     # Closed-trade totals per strategy: read from the journal once, then kept as trades close

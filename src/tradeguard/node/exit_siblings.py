@@ -3,6 +3,7 @@
 ```python
 siblings = ExitSiblings(node)
 node.orders.fill_listeners.append(siblings.on_fill)
+node.bus.subscribe(siblings.on_order_end, "order.rejected")  # and filled, cancelled, expired
 ```
 
 A strategy may rest a reduce-only stop and a reduce-only take-profit (or a target limit), each
@@ -19,6 +20,12 @@ venue without OCO cannot rule that out. It is detected: a reduce-only fill that 
 strategy's position on the other side is an overshoot, reported (critical event
 `exit.overshoot` and an error log naming both orders) and, with `node.exit_overshoot = "close"`
 (the default), bought or sold back at market; "report" only reports it.
+
+A smaller exit placed again that the venue refuses, at once or later (rejected or expired on the
+order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
+a rejection after acknowledgement as a cancel), is alerted critically (`exit.replace_refused`)
+and tried again after 1, 5 and 30 s, then each minute, journaled (`node.exit_replacements`) so
+that a restart places it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.node.exit_overshoot import mark_reported, resume_overshoots
+from tradeguard.node.exit_overshoot import overshoot as _overshoot
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -57,16 +66,6 @@ def _cap(side: Side, qty: Decimal) -> Decimal:
     return max(-qty, ZERO)
 
 
-def _overshoot(order: Order, qty: Decimal, amount: Decimal) -> Decimal:
-    """How far a reduce-only fill of `amount` of `order` carried the strategy's position past
-    flat (0: not at all). Past flat, it sold what the strategy did not hold: coins of another
-    strategy or held before, which the strategy now owes."""
-    if not order.reduce_only or amount <= 0:
-        return ZERO
-    sign = 1 if order.side is Side.SELL else -1
-    return min(max(-qty * sign, ZERO), amount)
-
-
 class ExitSiblings:
     """Hold each strategy's resting exits to its position after every fill."""
 
@@ -76,6 +75,9 @@ class ExitSiblings:
         self._busy: set[Key] = set()
         self._again: set[Key] = set()
         self._last_exit: dict[Key, str] = {}  # the last reduce-only order that filled, by key
+        self.closing: set[str] = set()  # exits whose overshoot's close is on its way
+        self._shrinking: set[str] = set()  # exits a check is cancelling to place smaller
+        self._rows: dict[str, str] | None = None  # the journaled replacements, once read
 
     def on_fill(self, fill: Fill, order: Order | None) -> None:
         """A fill listener: check the strategy's resting exits soon (a listener cannot await)."""
@@ -139,6 +141,13 @@ class ExitSiblings:
             await self._replace(key, order, keep)
 
     async def _replace(self, key: Key, order: Order, keep: Decimal) -> None:
+        self._shrinking.add(order.client_order_id)
+        try:
+            await self._shrink(key, order, keep)
+        finally:
+            self._shrinking.discard(order.client_order_id)
+
+    async def _shrink(self, key: Key, order: Order, keep: Decimal) -> None:
         cid = order.client_order_id
         what = "cancelled" if keep <= 0 else f"shrunk to {keep}"
         log.warning(
@@ -149,8 +158,9 @@ class ExitSiblings:
             self._pending(cid, keep)
         await self.node.orders.cancel(cid)
         if order.is_open:
-            self._pending(cid, None)
-            return  # the cancel failed or is unresolved: the next fill checks again
+            # The cancel failed or is unresolved: the next fill checks again, and if it lands
+            # later (or the order fills), `on_order_end` places the journaled smaller one.
+            return
         if order.filled > 0 and order.remaining > 0 and self._qty(key) == 0:
             self._pending(cid, None)
             return
@@ -164,11 +174,17 @@ class ExitSiblings:
             )
         )  # fmt: skip
 
+    def _journal(self) -> dict[str, str]:
+        """The journaled replacements (read once: only this writes them)."""
+        if self._rows is None:
+            self._rows = dict(self.node.storage.kv_get(PENDING_KEY) or {})
+        return self._rows
+
     def _pending(self, cid: str, keep: Decimal | None) -> None:
         """Journal (or, None, forget) that the cancelled exit `cid` is to be placed again for
         `keep`."""
         storage = self.node.storage
-        pending = dict(storage.kv_get(PENDING_KEY) or {})
+        pending = self._journal()
         if keep is None and cid not in pending:
             return
         if keep is None:
@@ -176,7 +192,7 @@ class ExitSiblings:
         else:
             pending[cid] = str(keep)
         if pending:
-            storage.kv_set(PENDING_KEY, pending)
+            storage.kv_set(PENDING_KEY, dict(pending))
         else:
             storage.kv_delete(PENDING_KEY)
 
@@ -203,6 +219,65 @@ class ExitSiblings:
             return new.client_order_id
         self._refused(key, order, keep, f"{result.code} {result.reason}".strip(), attempt)
         return ""
+
+    def on_order_end(self, event: Event) -> None:
+        """A bus handler (order filled, cancelled, rejected, expired). An exit whose cancel
+        was unresolved when it was to be placed smaller is placed smaller now that it ended.
+        A smaller exit placed again that the venue ended without our cancel after `submit`
+        returned ok (rejected or expired on the order stream or at a status query) left the
+        position without it: it is placed again and alerted like one refused at once."""
+        orders = self.node.orders
+        new = orders.orders.get(str(event.data.get("client_order_id", "")))
+        if new is not None and new.client_order_id in self._journal():
+            self._ended(new)
+            return
+        cid = new.signal.get("replaces") if new is not None else None
+        if new is None or not cid or new.remaining <= 0 or not new.status.is_terminal:
+            return
+        if new.client_order_id in orders.cancel_requested:
+            return  # cancelled by the node: shrunk again, a kill, a timeout
+        if cid in self._journal():
+            return  # still being placed: `_place` reads its own answer
+        old = orders.orders.get(cid) or self.node.storage.get_order(cid)
+        key = (new.venue, new.symbol, new.strategy_id)
+        keep = min(new.remaining, _cap(new.side, self._qty(key)))
+        if old is None or keep <= 0:
+            return
+        self._pending(cid, keep)
+        why = f"{new.client_order_id} {new.status.value} by the venue after it took it"
+        self._refused(key, old, keep, f"{why}: {new.reason}" if new.reason else why, 0)
+
+    def _ended(self, order: Order) -> None:
+        cid = order.client_order_id
+        if cid in self._shrinking or order.is_open:
+            return  # its check places it
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # the journaled intent is placed at the next start
+        key = (order.venue, order.symbol, order.strategy_id)
+        task = loop.create_task(self._place_late(key, order, Decimal(self._journal()[cid])))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _place_late(self, key: Key, order: Order, keep: Decimal) -> None:
+        cid = order.client_order_id
+        if cid in self._shrinking or cid not in self._journal():
+            return  # placed by a check or the start-up step meanwhile
+        log.warning("%s: exit %s ended after its cancel was unresolved; placing it again for %s",
+                    key[2], cid, keep)  # fmt: skip
+        try:
+            await self._place_once(key, order, keep)
+        except Exception:  # a task: log; the journaled intent is placed at the next start
+            log.exception("%s: exit %s: placing again failed", key[2], cid)
+
+    async def _place_once(self, key: Key, order: Order, keep: Decimal) -> None:
+        """`_place`, with `order` marked as in hand: nothing else places it meanwhile."""
+        self._shrinking.add(order.client_order_id)
+        try:
+            await self._place(key, order, keep)
+        finally:
+            self._shrinking.discard(order.client_order_id)
 
     def _refused(self, key: Key, order: Order, keep: Decimal, why: str, attempt: int) -> None:
         venue, symbol, strategy = key
@@ -232,7 +307,7 @@ class ExitSiblings:
     async def _retry(self, key: Key, order: Order, keep: Decimal, delay: float, n: int) -> None:
         await asyncio.sleep(delay)
         try:
-            if order.client_order_id in (self.node.storage.kv_get(PENDING_KEY) or {}):
+            if order.client_order_id in self._journal():
                 await self._place(key, order, keep, n)
         except Exception:  # a task: log; the journaled intent is placed at the next start
             log.exception("%s: exit %s: placing again failed", key[2], order.client_order_id)
@@ -240,62 +315,87 @@ class ExitSiblings:
     async def resume(self) -> None:
         """At start, after reconciliation: place again each exit a crash left cancelled and not
         yet placed smaller (or, its cancel never taken, hold it to the position again)."""
-        pending = dict(self.node.storage.kv_get(PENDING_KEY) or {})
-        for cid, amount in pending.items():
+        for cid, amount in list(self._journal().items()):
             order = self.node.orders.orders.get(cid) or self.node.storage.get_order(cid)
             if order is None:
                 self._pending(cid, None)
                 continue
             key = (order.venue, order.symbol, order.strategy_id)
             placed = any(o.signal.get("replaces") == cid for o in self.node.orders.open.values())
+            if cid in self._shrinking:
+                continue  # a fill's check is shrinking it now: it places it, its row stays
             if placed or order.is_open:
                 self._pending(cid, None)
-                if order.is_open:
-                    await self.trim(key)
+                if order.is_open and key in self._busy:
+                    self._again.add(key)  # a fill's check runs: it holds this exit too
+                elif order.is_open:
+                    await self._run(key)
                 continue
             log.warning("%s: exit %s was cancelled to be placed again for %s; placing it",
                         key[2], cid, amount)  # fmt: skip
-            await self._place(key, order, Decimal(amount))
+            await self._place_once(key, order, Decimal(amount))
 
     def _report(self, key: Key, order: Order, before: str, excess: Decimal) -> None:
-        venue, symbol, strategy = key
         others = [before] if before and before != order.client_order_id else []
-        names = ", ".join([*others, order.client_order_id])
+        exits = [*others, order.client_order_id]
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None  # no loop to close it from: say so rather than claim a close
         close = self.node.config.node.exit_overshoot == "close" and loop is not None
+        self._announce(key, exits, excess, close)
+        if not close or loop is None:
+            mark_reported(self.node, exits, excess)
+            return
+        self.closing.update(exits)
+        task = loop.create_task(self._close(self._close_intent(key, exits, excess, order.side)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def report_overshoot(self, key: Key, exits: list[str], excess: Decimal) -> None:
+        """Close at market (or report) what the fills of `exits` carried `key` past flat."""
+        close = self.node.config.node.exit_overshoot == "close"
+        self._announce(key, exits, excess, close)
+        if not close:
+            mark_reported(self.node, exits, excess)
+            return
+        side = Side.SELL if self._qty(key) < 0 else Side.BUY  # the side of the exits
+        self.closing.update(exits)
+        await self._close(self._close_intent(key, exits, excess, side))
+
+    def _announce(self, key: Key, exits: list[str], excess: Decimal, close: bool) -> None:
+        venue, symbol, strategy = key
         log.error(
-            "%s: exits %s on %s %s both filled; the position is %s past flat (%s)",
-            strategy, names, venue, symbol, excess,
+            "%s: exits %s on %s %s %s; the position is %s past flat (%s)",
+            strategy, ", ".join(exits), venue, symbol,
+            "both filled" if len(exits) > 1 else "filled past flat", excess,
             "closing it at market" if close else "left for you to close",
         )  # fmt: skip
         self.node.bus.publish(
             Event(
                 OVERSHOOT_EVENT, self.node.clock.now_ms(),
                 {"strategy": strategy, "venue": venue, "symbol": symbol,
-                 "orders": [*others, order.client_order_id], "excess": str(excess),
-                 "closing": close},
+                 "orders": exits, "excess": str(excess), "closing": close},
                 severity="critical",
             )
         )  # fmt: skip
-        if not close or loop is None:
-            return
-        side = Side.BUY if order.side is Side.SELL else Side.SELL
-        intent = OrderIntent(
-            strategy, venue, symbol, side, excess, OrderType.MARKET,
+
+    def _close_intent(self, key: Key, exits: list[str], excess: Decimal, side: Side) -> OrderIntent:
+        venue, symbol, strategy = key
+        back = Side.BUY if side is Side.SELL else Side.SELL
+        return OrderIntent(
+            strategy, venue, symbol, back, excess, OrderType.MARKET,
             reduce_only=self.node.portfolio.net_quantity(venue, symbol) * (
-                -1 if side is Side.BUY else 1) > 0,
-            signal={"exit": "overshoot", "orders": [*others, order.client_order_id]},
+                -1 if back is Side.BUY else 1) > 0,
+            signal={"exit": "overshoot", "orders": exits},
             tag=OVERSHOOT_TAG,
         )  # fmt: skip
-        task = loop.create_task(self._close(intent))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _close(self, intent: OrderIntent) -> None:
-        result = await self.node.submit(intent)
+        try:
+            result = await self.node.submit(intent)
+        finally:
+            self.closing.difference_update(intent.signal["orders"])
         if not result.ok:
             log.error(
                 "%s: close of the overshoot on %s %s refused: %s %s", intent.strategy_id,
@@ -304,8 +404,10 @@ class ExitSiblings:
 
 
 async def resume_replacements(node: TradingNode) -> None:
-    """The node's one-cancels-other listener places again what a crash left cancelled."""
+    """The node's one-cancels-other listener places again what a crash left cancelled, and
+    closes (or reports) what a crash left past flat."""
     for listener in node.orders.fill_listeners:
         owner = getattr(listener, "__self__", None)
         if isinstance(owner, ExitSiblings):
             await owner.resume()
+            await resume_overshoots(node, owner)

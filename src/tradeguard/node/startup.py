@@ -105,7 +105,8 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _replay_cycles(node)  # a record the risk engine was not told of before a kill
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
-    await resume_replacements(node)  # an exit a crash left cancelled, not yet placed smaller
+    # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
+    await resume_replacements(node)
 
 
 def _replay_cycles(node: TradingNode) -> None:

@@ -11,6 +11,12 @@
 - An OCO holds the funds once. A fill of one leg, or the trigger of a trigger leg, cancels the
   other; cancelling one leg cancels both. When one candle reaches both legs the stop-loss wins:
   the data cannot tell which came first, and the paper venue never assumes the better one.
+- Reduce-only trigger orders that are not an OCO (a stop-loss and a take-profit each resting
+  for the whole position) fire in the same order: stops first, then in the order placed. One
+  that fires when the venue's net position is already closed, or left with nothing the fired
+  market exits of its side do not close already, is CANCELLED instead (reason
+  "reduce-only: ..."): one candle through both prices fills the stop and cancels the
+  take-profit, and the position ends flat, never past it.
 - After a restart a journaled trigger order is armed again. One that had fired but was still
   working at the last commit comes back fired (`triggered_state` is saved with the run state in
   the same commit, `restore_triggered` reads it back), so a resumed run fills it as an
@@ -177,6 +183,11 @@ class PaperStops(PaperMatching):
                 continue  # the other leg of an OCO fired first
             m.stops.remove(po)
             self._cancel_siblings(po, ts)
+            if po.reduce_only and self._reducible(po, m) <= 0:
+                why = "reduce-only: the position it reduces is closed, or a fired exit closes it"
+                self._close(po, OrderStatus.CANCELLED, ts, why)
+                self._push([], [po], True)
+                continue
             po.type = OrderType.LIMIT if po.type.has_limit else OrderType.MARKET
             po.after_candle_ts = max(m.candle.ts if m.candle is not None else -1, ts - 1)
             po.updated_ts = ts
@@ -186,6 +197,19 @@ class PaperStops(PaperMatching):
             if po.status.is_open:
                 m.working.append(po)
             self._push(fills, [po], True)
+
+    @staticmethod
+    def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
+        """What of the venue's net position the reduce-only `po` may still close: the position
+        on the other side of it, less what the fired market orders of its side will close."""
+        held = -m.position if po.is_buy else m.position
+        fired = sum(
+            (w.remaining for w in m.working
+             if w.reduce_only and w.trigger_price is not None and w.type is OrderType.MARKET
+             and w.is_buy == po.is_buy and w.status.is_open),
+            ZERO,
+        )  # fmt: skip
+        return max(held - fired, ZERO)
 
     def _cancel_siblings(self, po: PaperOrder, ts: int) -> None:
         # The list is done once one leg goes: popped first, so closing the others ends here.

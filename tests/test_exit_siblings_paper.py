@@ -1,0 +1,82 @@
+"""A strategy's stop-loss and take-profit resting as two reduce-only orders on a paper node, each
+for the whole position, and one candle whose range reaches both prices: the paper venue fires
+the stop (its stated rule: stops first, the bar cannot tell which price came first) and cancels
+the take-profit, as the position it would reduce is taken by the stop. The position ends flat,
+never short."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from decimal import Decimal
+
+from bots_support import SYMBOL, mid, quote
+from test_api_support import bare_paper_config
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.events import Event
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode, build_node
+from tradeguard.sandbox.testing import eventually
+
+D = Decimal
+KEY = ("paper", SYMBOL, "manual")
+
+
+def held(node: TradingNode) -> Decimal:
+    pos = node.portfolio.positions.get(KEY)
+    return D(0) if pos is None else pos.quantity
+
+
+def bar(node: TradingNode, open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> None:
+    """The next one-minute candle, to the paper venue only: no strategy sees it."""
+    last = node.market.candles[SYMBOL]
+    candle = replace(last, ts=last.ts + 60_000, open=open_, high=high, low=low, close=close)
+    node.clock.advance_to(candle.close_ts)
+    node.market.candles[SYMBOL] = candle
+    node.venues["paper"].on_candle(candle)
+
+
+def exit_intent(kind: OrderType, amount: Decimal, trigger: Decimal) -> OrderIntent:
+    return OrderIntent(
+        "manual", "paper", SYMBOL, Side.SELL, amount, kind, reduce_only=True,
+        trigger_price=trigger, signal={"exit": kind.value},
+    )  # fmt: skip
+
+
+async def test_one_candle_through_both_exits_fills_the_stop_and_cancels_the_take_profit(
+    tmp_path, data_dir
+):
+    cfg = bare_paper_config(tmp_path, data_dir)
+    # BTC held before the node bought any: the venue then takes both sells of the whole position
+    venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.01")}})
+              for v in cfg.venues]  # fmt: skip
+    node = build_node(cfg.model_copy(update={"venues": venues}))
+    await node.start()
+    try:
+        await node.run()
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        start = mid(node)
+        buy = await node.submit(
+            OrderIntent("manual", "paper", SYMBOL, Side.BUY, D("0.01"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await quote(node, start)
+        await eventually(lambda: held(node) == D("0.01"))
+        tp = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.01"), start * D("1.02")))
+        sl = await node.submit(exit_intent(OrderType.STOP_LOSS, D("0.01"), start * D("0.98")))
+        assert tp.ok and sl.ok and tp.order is not None and sl.order is not None, (tp, sl)
+        tp_id, sl_id = tp.order.client_order_id, sl.order.client_order_id
+        bar(node, start, start * D("1.03"), start * D("0.97"), start)  # reaches both prices
+        bar(node, start * D("0.97"), start * D("0.97"), start * D("0.97"), start * D("0.97"))
+        await eventually(lambda: node.orders.orders[sl_id].status is OrderStatus.FILLED)
+        await asyncio.sleep(0.1)  # what the fills set off has run
+        assert node.orders.orders[tp_id].status is OrderStatus.CANCELLED
+        assert node.orders.orders[tp_id].filled == 0
+        assert "reduce-only" in node.orders.orders[tp_id].reason
+        assert held(node) == 0 and node.venues["paper"].net_position(SYMBOL) == 0
+        assert [e.kind for e in events] == []  # no overshoot, nothing trimmed
+        assert list(node.orders.open) == []
+    finally:
+        await node.stop()
+        node.close()
