@@ -8,14 +8,16 @@ second Ctrl-C."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from live_support import move_books, sandbox_toml, write_vault
 from pty_support import PtySession
-from tradeguard.node.interrupt import ABANDON_AFTER_S
+from tradeguard.node.interrupt import ABANDON_AFTER_S, LiveInterrupts, StrategyAbandoned
 from tradeguard.sandbox.testing import seeded_exchange
 
 EXE = Path(sys.executable).parent / "tradeguard"
@@ -159,3 +161,42 @@ async def test_one_ctrl_c_quits_a_run_whose_callback_swallows_the_abandon(
     db = tmp_path / "tg.db"
     assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert _rows(db, "SELECT COUNT(*) FROM orders") == [(0,)]
+
+
+class _Node:
+    """What `LiveInterrupts` touches of a node: its stop flag and the queued intents."""
+
+    def __init__(self) -> None:
+        self._ctx = SimpleNamespace(queue=["an intent"])
+        self.stopped = False
+
+    def request_stop(self) -> None:
+        self.stopped = True
+
+
+def test_a_bounded_callback_that_catches_its_abandon_and_returns_counts_as_abandoned() -> None:
+    node = _Node()
+    stop = LiveInterrupts(node, abandon_after_s=0.2)  # type: ignore[arg-type]
+    assert stop.install()
+    caught: list[str] = []
+
+    def swallows_once() -> None:
+        try:
+            time.sleep(5)
+        except StrategyAbandoned:
+            caught.append("abandon")
+
+    try:
+        stop._on_sigint(signal.SIGINT, None)  # the first Ctrl-C, between callbacks
+        began = time.monotonic()
+        assert stop.bounded("s1", swallows_once) is False  # bounded from its own start
+        assert time.monotonic() - began < 2.0
+        called: list[int] = []
+        assert stop.bounded("s1", called.append, 1) is False  # not called again
+        assert stop.bounded("s2", called.append, 2) is True  # another strategy still is
+        assert stop.call("s2", called.append, 3) is False  # no market data once stopping
+    finally:
+        stop.uninstall()
+    assert caught == ["abandon"] and node.stopped
+    assert stop.abandoned == ["s1"] and node._ctx.queue == []  # its intents dropped
+    assert called == [2]
