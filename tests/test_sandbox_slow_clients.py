@@ -272,3 +272,57 @@ def test_the_connection_state_the_deadlines_read_is_still_aiohttps():
     read = ["_upgraded", "_payload_parser", "_force_close", "_close", "_request_count"]
     read += ["_messages", "_current_request", "_loop"]
     assert [name for name in read if name not in slots] == []
+
+
+PIPELINED = ConnLimits(head_timeout_s=0.5, body_timeout_s=0.5, idle_s=6.0, max_connections=64)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"GET /api/v3/time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"POST /api/v3/time HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}",
+    ],
+    ids=["after-a-head", "after-a-body"],
+)
+async def test_a_head_begun_in_the_packet_that_ends_the_previous_request_is_timed(first):
+    """The next head's first bytes in the same write as the previous request's end: before, no
+    deadline was armed for them and the connection waited for the idle close (`idle_s`)."""
+    async with served("binance", PIPELINED) as port:
+        took, got = await trickled(port, first + HEAD[:12], b"")
+    assert took < PIPELINED.head_timeout_s + SLACK_S, took  # idle_s is 6 s
+    assert got.count(b"HTTP/1.1 ") == 2, got
+    assert b"HTTP/1.1 408 Request Timeout\r\n" in got, got
+
+
+async def test_a_body_whose_last_bytes_come_with_the_next_heads_first_times_that_head():
+    head = b"POST /api/v3/time HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\n{}"
+    async with served("binance", PIPELINED) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head)  # the body's first half: the body deadline runs
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(b"  " + HEAD[:12])  # its end, and the next head's beginning
+            await writer.drain()
+            t0 = time.monotonic()
+            got = await _read_to_close(reader, 15.0)
+            took = time.monotonic() - t0
+        finally:
+            writer.close()
+    assert took < PIPELINED.head_timeout_s + SLACK_S, took
+    assert b"HTTP/1.1 408 Request Timeout\r\n" in got, got
+
+
+def test_the_parser_state_the_head_deadline_reads_is_still_aiohttps():
+    """A partial head is read from the pure-Python parser's `_lines` and `_tail`."""
+    from aiohttp.http_parser import HttpRequestParserPy
+
+    loop = asyncio.new_event_loop()
+    try:
+        parser = HttpRequestParserPy(None, loop, 2**16)  # type: ignore[arg-type]
+        assert parser._lines == [] and parser._tail == b""
+        parser.feed_data(b"GET / HTTP/1.1\r\nHo")
+        assert parser._lines or parser._tail
+    finally:
+        loop.close()

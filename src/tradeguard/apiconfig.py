@@ -25,6 +25,9 @@ class ApiConfig(_Strict):
     # failed authentications per minute from one network (an IPv6 /48, an IPv4 /24: clients
     # rotating addresses) before all of it gets 429; unset: 5 x auth_failures_per_min
     auth_failures_per_min_network: int | None = Field(default=None, ge=1, le=100_000)
+    # failed authentications per minute from all clients together (a guesser holding many
+    # networks) before every client without a valid token gets 429; a valid token still passes
+    auth_failures_per_min_global: int = Field(default=200, ge=1, le=1_000_000)
     # request bodies above this many bytes are refused with 413 before they are read whole
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     # request heads (request line and headers) above this many bytes are refused with 431

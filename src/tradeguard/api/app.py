@@ -73,7 +73,12 @@ def create_app(
     state = ApiState(
         node=node,
         tokens=tokens or TokenStore(node.db, node.storage),
-        limiter=FailureLimiter(limit, 60.0, node.config.api.auth_failures_per_min_network),
+        limiter=FailureLimiter(
+            limit,
+            60.0,
+            node.config.api.auth_failures_per_min_network,
+            global_limit=node.config.api.auth_failures_per_min_global,
+        ),
         passphrase=passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV),
         metrics=NodeMetrics(node, arb=arb),
         arb=arb,

@@ -388,6 +388,7 @@ class _Buckets:
 
 WIDE_FACTOR = 5  # the wider network's threshold, in multiples of one client's, by default
 MAX_TRACKED = 10_000  # clients (and networks) counted at once
+GLOBAL_LIMIT = 200  # failures of all clients together per window, by default
 
 
 class FailureLimiter:
@@ -401,7 +402,10 @@ class FailureLimiter:
     lock out the whole network. At most `max_tracked` clients and as many networks are counted;
     a full table drops the least recently failed entry that is not locked out, never one that
     is, and when every entry is locked out a client not yet counted is held off until the first
-    of them expires.
+    of them expires. Every client's failures are also counted together: past `global_limit`
+    within `window_s` (one guesser holding many networks), every client is held off until the
+    oldest of them ages out (`everyone_blocked_for`). A valid token is checked before any of this
+    and always passes.
     """
 
     def __init__(
@@ -410,29 +414,49 @@ class FailureLimiter:
         window_s: float = 60.0,
         wide_limit: int | None = None,
         max_tracked: int = MAX_TRACKED,
+        global_limit: int = GLOBAL_LIMIT,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.wide_limit = wide_limit if wide_limit is not None else WIDE_FACTOR * limit
+        self.global_limit = global_limit
         self._clients = _Buckets(limit, window_s, max_tracked)
         self._networks = _Buckets(self.wide_limit, window_s, max_tracked)
+        self._everyone: deque[float] = deque(maxlen=global_limit)  # the latest failures of all
 
-    def blocked_for(self, client: str, now: float | None = None) -> float:
-        """Return how many seconds `client` must wait (0 when it may try)."""
+    def blocked_for(self, client: str, now: float | None = None, everyone: bool = True) -> float:
+        """Return how many seconds `client` must wait (0 when it may try); `everyone=False`
+        leaves out the global budget (a key that is no client, such as a token's TOTP)."""
         now = time.monotonic() if now is None else now
         wait = self._clients.wait(counted_as(client), now)
         network = network_of(client)
         if network is not None:
             wait = max(wait, self._networks.wait(network, now))
+        if everyone:
+            wait = max(wait, self.everyone_blocked_for(now))
         return wait
 
-    def fail(self, client: str, now: float | None = None) -> None:
-        """Record one failed attempt by `client`."""
+    def everyone_blocked_for(self, now: float | None = None) -> float:
+        """Seconds every client must wait because all of them together failed `global_limit`
+        times within `window_s` (0 when they may try)."""
+        now = time.monotonic() if now is None else now
+        q = self._everyone
+        while q and now - q[0] > self.window_s:
+            q.popleft()
+        if len(q) < self.global_limit:
+            return 0.0
+        return max(0.0, self.window_s - (now - q[0]))
+
+    def fail(self, client: str, now: float | None = None, everyone: bool = True) -> None:
+        """Record one failed attempt by `client` (and in the global count unless `everyone` is
+        False)."""
         now = time.monotonic() if now is None else now
         self._clients.fail(counted_as(client), now)
         network = network_of(client)
         if network is not None:
             self._networks.fail(network, now)
+        if everyone:
+            self._everyone.append(now)
 
     def tracked(self) -> tuple[int, int]:
         """How many clients and networks are counted now."""

@@ -55,11 +55,21 @@ def authenticate(
     info = state.tokens.verify(token) if token else None
     if info is not None:
         return info
-    wait = state.limiter.blocked_for(client)
+    limiter = state.limiter
+    wait = limiter.blocked_for(client, everyone=False)
     if wait > 0:
         raise HTTPException(
             429,
             f"too many failed authentications from {client}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    wait = limiter.everyone_blocked_for()
+    if wait > 0:  # one guesser holding many networks: no one without a valid token gets in
+        raise HTTPException(
+            429,
+            f"too many failed authentications from all clients ({limiter.global_limit} within "
+            f"{limiter.window_s:g} s, api.auth_failures_per_min_global); try again in "
+            f"{wait:.0f} s (a valid token still passes)",
             headers={"Retry-After": str(int(wait) + 1)},
         )
     state.limiter.fail(client)
@@ -129,7 +139,7 @@ def second_factor(
     the emergency stop above all.
     """
     guesses = f"totp of token {who.token.id}"
-    wait = state.limiter.blocked_for(guesses) if held else 0.0
+    wait = state.limiter.blocked_for(guesses, everyone=False) if held else 0.0
     if wait > 0:
         raise HTTPException(
             429,
@@ -146,6 +156,6 @@ def second_factor(
         state.tokens.verify_totp(who.token.id, code, state.passphrase)
     except AuthError as exc:
         state.limiter.fail(who.client)
-        state.limiter.fail(guesses)
+        state.limiter.fail(guesses, everyone=False)  # counted once in the global budget
         state.audit("api.totp_failed", who, {"action": action}, "warning")
         raise HTTPException(401, str(exc)) from None

@@ -61,7 +61,14 @@ _FLAGS = {
     "sandbox.weight_limit_per_minute": "--weight-limit",
     "sandbox.arb_drift_every_ms": "--arb-drift", "sandbox.arb_drift_hold_ms": "--arb-drift-hold",
     "sandbox.arb_drift_edge_pct": "--arb-drift-edge", "sandbox.faults": "--faults",
+    "sandbox.head_timeout_s": "--head-timeout", "sandbox.body_timeout_s": "--body-timeout",
+    "sandbox.idle_timeout_s": "--idle-timeout", "sandbox.max_connections": "--max-connections",
 }  # fmt: skip
+# the connection flags: (argparse dest, config field)
+_CONN_FLAGS = (
+    ("head_timeout", "head_timeout_s"), ("body_timeout", "body_timeout_s"),
+    ("idle_timeout", "idle_timeout_s"), ("max_connections", "max_connections"),
+)  # fmt: skip
 
 
 def _number(text: str) -> Decimal:
@@ -137,6 +144,7 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--replay", nargs="+", metavar="FILE[:SYMBOL]", help="markets follow these candle files"
     )
     p.add_argument("--speed", type=_number, default=None, metavar="N", help="replay N times faster")
+    _add_connection_flags(p)
     p.add_argument(
         "--log-requests",
         type=Path,
@@ -146,6 +154,26 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=run_sandbox_command)
     return p
+
+
+def _add_connection_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connections (every dialect; sandbox.* keys of --config)")
+    g.add_argument(
+        "--head-timeout", type=float, default=None, metavar="S",
+        help="a request head not whole S seconds after its first byte gets 408 (default 10)",
+    )  # fmt: skip
+    g.add_argument(
+        "--body-timeout", type=float, default=None, metavar="S",
+        help="a request body not whole S seconds after its head gets 408 (default 10)",
+    )  # fmt: skip
+    g.add_argument(
+        "--idle-timeout", type=float, default=None, metavar="S",
+        help="close a kept-alive connection idle this long (default 75)",
+    )  # fmt: skip
+    g.add_argument(
+        "--max-connections", type=int, default=None, metavar="N",
+        help="answer one connection over N with 503 and close it (default 512)",
+    )  # fmt: skip
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:
@@ -165,6 +193,8 @@ def _in_flags(message: str, args: argparse.Namespace) -> str:
         "--arb-drift-hold": args.arb_drift_hold is not None,
         "--arb-drift-edge": args.arb_drift_edge is not None,
     }  # fmt: skip
+    for dest, name in _CONN_FLAGS:
+        given[_FLAGS[f"sandbox.{name}"]] = getattr(args, dest, None) is not None
     for key, flag in _FLAGS.items():
         if given[flag]:
             message = re.sub(rf"{re.escape(key)}(=|: )", f"{flag} ", message)
@@ -191,6 +221,9 @@ def _merge(args: argparse.Namespace) -> SandboxConfig:
     if args.arb_drift_edge is not None:
         config.arb_drift_edge_pct = args.arb_drift_edge
     config.apply_cli(args.replay, args.speed, args.log_requests)
+    for dest, name in _CONN_FLAGS:
+        if getattr(args, dest, None) is not None:
+            setattr(config, name, getattr(args, dest))
     if config.arb_drift_every_ms and config.uses_demo_markets():
         config.universe_markets = DRIFT_UNIVERSE_MARKETS
     if config.uses_demo_markets():
@@ -349,8 +382,14 @@ def _run_prediction_sandbox(args: argparse.Namespace) -> int:
     keys_file = args.keys_file
     if keys_file == Path(DEFAULT_KEYS_FILE):
         keys_file = Path(f"tradeguard-{args.dialect}-keys.json")
+    limits = build_config(args).conn_limits()  # the flags and --config, checked alike
     try:
-        asyncio.run(serve_pm(args.dialect, args.host, args.port, keys_file, scenario=args.scenario))
+        asyncio.run(
+            serve_pm(
+                args.dialect, args.host, args.port, keys_file, scenario=args.scenario,
+                limits=limits,
+            )
+        )  # fmt: skip
     except KeyboardInterrupt:
         return 0
     except ValueError as exc:  # a bad keys file or host: one line, no traceback

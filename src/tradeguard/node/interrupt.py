@@ -19,17 +19,31 @@ stands), a line names the strategy, and the stop goes on. No further strategy
 callback starts once the stop is asked for. A second Ctrl-C quits at once (exit 130; the next
 start reconciles what was in flight).
 
-Bounded: from the first Ctrl-C, the market-data callback running then ends or is abandoned
-within `ABANDON_AFTER_S` (plus the time to the next Python step); the loop then stops as on any
-stop. Not bounded by this: a callback that catches `BaseException` and goes on, a fill callback
-(`on_fill`, raised into the middle of booking a fill would be worse), `on_stop`, and venues'
-cancels on the way out (each bounded by its own timeouts).
+The callbacks the stop itself still needs, `on_fill` (its fill is committed before it is
+called) and `on_stop`, go through `bounded`: they start even once the stop is asked for, and one
+still running `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later,
+is abandoned the same way (the node's other fill listeners still run). A strategy abandoned once
+is not called again.
+
+A callback that catches `StrategyAbandoned` (an `except BaseException`) and goes on is struck
+again `ABANDON_AFTER_S` later; still running then, it cannot be stopped from inside, and the
+process quits at once (`os._exit(130)`, a line naming the strategy): as after a kill, nothing
+uncommitted is kept, the last checkpoint and summary are not written, and the next start
+reconciles. A callback that returned after catching it counts as abandoned.
+
+Bounded: from the first Ctrl-C, the strategy callback running then ends, is abandoned, or the
+process quits, within 2 x `ABANDON_AFTER_S` (plus the time to the next Python step); a bounded
+callback started later, within 2 x `ABANDON_AFTER_S` of its start. Not bounded by this: code
+that never returns to Python (a C extension's loop holding the interpreter), `on_stopping`
+(awaited; the strategies that use it bound it themselves) and venues' cancels on the way out
+(each bounded by its own timeouts).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -61,26 +75,56 @@ class LiveInterrupts:
         self._inside: str | None = None  # the strategy whose callback runs now
         self._since = 0.0
         self._saved: dict[int, Any] = {}
+        self._entry = 0  # callbacks entered so far: names the one running now
+        self._running = 0  # the entry of the callback running now (0: none)
+        self._struck = 0  # the entry `StrategyAbandoned` was raised into (0: none)
 
     def call(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
-        """Run one strategy callback; False when the run is stopping or it was abandoned."""
+        """Run one market-data callback; False when the run is stopping or it was abandoned."""
         if self.interrupted:
             return False
+        return self._run(name, fn, args)
+
+    def bounded(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
+        """Run a callback the stop needs (`on_fill`, `on_stop`), even once the stop is asked for;
+        False when it was abandoned (now or before)."""
+        if name in self.abandoned:
+            return False
+        return self._run(name, fn, args)
+
+    def _run(self, name: str, fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
+        outer = (self._inside, self._since, self._running)
+        self._entry += 1
+        entry = self._running = self._entry
+        self._inside, self._since = name, time.monotonic()
+        if self.interrupted and self._saved:  # started during the stop: bounded from its start
+            signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)
         try:
-            self._inside, self._since = name, time.monotonic()
             fn(*args)
         except StrategyAbandoned:
-            self.abandoned.append(name)
-            self.node._ctx.queue.clear()  # nothing it asked for is sent: the run stops
-            log.error(
-                "strategy %s: its callback (running %.1f s) had not returned %g s after Ctrl-C; "
-                "abandoned (what it queued was dropped, nothing of it sent); stopping",
-                name, time.monotonic() - self._since, self.abandon_after_s,
-            )  # fmt: skip
+            self._abandon(name)
             return False
         finally:
-            self._inside = None
+            struck = self._struck == entry
+            if struck or (self.interrupted and self._saved):
+                self._struck = 0
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            self._inside, self._since, self._running = outer
+            if self._inside is not None and self.interrupted and self._saved:
+                signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)  # the outer one's
+        if struck:  # it caught the abandon and returned: what it did after is not trusted
+            self._abandon(name)
+            return False
         return True
+
+    def _abandon(self, name: str) -> None:
+        self.abandoned.append(name)
+        self.node._ctx.queue.clear()  # nothing it asked for is sent: the run stops
+        log.error(
+            "strategy %s: its callback (running %.1f s) had not returned %g s after Ctrl-C; "
+            "abandoned (what it queued was dropped, nothing of it sent); stopping",
+            name, time.monotonic() - self._since, self.abandon_after_s,
+        )  # fmt: skip
 
     def install(self) -> bool:
         """Take SIGINT for this run (main thread only); False when it cannot."""
@@ -116,8 +160,26 @@ class LiveInterrupts:
                  "to return before abandoning it")  # fmt: skip
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if self._inside is not None:
-            raise StrategyAbandoned(self._inside)
+        name = self._inside
+        if name is None:
+            return
+        if self._struck == self._running:  # it caught the first and still runs
+            _quit_now(name, self.abandon_after_s)
+        self._struck = self._running
+        signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)  # in case it catches this
+        raise StrategyAbandoned(name)
+
+
+def _quit_now(name: str, after_s: float) -> None:
+    """End the process at once: a callback that swallows every exception cannot be stopped."""
+    _say(
+        f"tradeguard: strategy {name}'s callback caught its abandon and still ran "
+        f"{after_s:g} s later; quitting now without the last checkpoint (the next start "
+        "reconciles)"
+    )
+    with contextlib.suppress(Exception):
+        logging.shutdown()  # the log file keeps what was written
+    os._exit(130)
 
 
 def _say(line: str) -> None:

@@ -232,8 +232,8 @@ class TradingNode:
         if order is None:
             return
         for strat in self.strategies:
-            if strat.id == order.strategy_id:
-                strat.on_fill(fill)
+            if strat.id == order.strategy_id:  # the fill is committed: a stop may abandon it
+                self.interrupts.bounded(strat.id, strat.on_fill, fill)
         self._trade_ts[order.strategy_id] = fill.ts
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -328,12 +328,14 @@ class TradingNode:
     async def stop_strategies(self) -> None:
         """Let every strategy finish what is in flight (bounded by itself), then stop it."""
         for strat in self.strategies:
+            if strat.id in self.interrupts.abandoned:
+                continue  # stuck once in a callback: not called again
             try:
                 await strat.on_stopping()
             except Exception:
                 log.exception("strategy %s: stopping failed", strat.id)
         for strat in self.strategies:
-            strat.on_stop()
+            self.interrupts.bounded(strat.id, strat.on_stop)  # a Ctrl-C may abandon it
 
     def request_stop(self) -> None:
         """Ask a running live loop (or replay) to stop at the next step."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -11,10 +12,17 @@ from typing import Any
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
+from tradeguard.sandbox.conn_guard import ConnLimits
 from tradeguard.sandbox.faults import Faults
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 DEMO_WALK_MS = 1000
+# the connection timeouts and their allowed range, in seconds
+CONN_TIMEOUTS = (
+    ("head_timeout_s", 0.1, 300.0), ("body_timeout_s", 0.1, 300.0),
+    ("idle_timeout_s", 1.0, 3600.0),
+)  # fmt: skip
+MAX_CONNECTIONS = 100_000
 
 
 @dataclass(slots=True)
@@ -35,6 +43,9 @@ class SandboxConfig:
     `house_refill_ms` > 0: that often, the house quotes its last ladder again on every market
     where clients took from it (`sandbox.refill`); 0 = off, books drain as clients trade.
     `request_log_path` appends one JSON line per REST call (API key masked, no signature).
+    `head_timeout_s`, `body_timeout_s`, `idle_timeout_s` and `max_connections` hold each
+    connection (`sandbox.conn_guard`): a request head or body not whole within its timeout gets
+    408, a kept-alive connection idle that long is closed, one over the cap gets 503.
     """
 
     host: str = "127.0.0.1"
@@ -55,6 +66,10 @@ class SandboxConfig:
     replay_history_bars: int = 500
     walk_every_ms: int = 0  # 0 = off
     walk_step_pct: Decimal = Decimal("0.05")
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    idle_timeout_s: float = 75.0
+    max_connections: int = 512
     faults: Faults = field(default_factory=Faults)
     markets: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -107,6 +122,29 @@ class SandboxConfig:
                 "or 10..3600000 ms"
             )
         self._validate_motion()
+        self._validate_connections()
+
+    def _validate_connections(self) -> None:
+        for name, low, high in CONN_TIMEOUTS:
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (ok and math.isfinite(value) and low <= value <= high):
+                raise ConfigError(
+                    f"sandbox.{name}={value!r} is out of range; allowed {low:g}..{high:g} s"
+                )
+        cap = self.max_connections
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_CONNECTIONS:
+            raise ConfigError(
+                f"sandbox.max_connections={cap!r} is out of range; allowed 1..{MAX_CONNECTIONS} "
+                "(a whole number)"
+            )
+
+    def conn_limits(self) -> ConnLimits:
+        """The per-connection limits of every server this config starts."""
+        return ConnLimits(
+            head_timeout_s=self.head_timeout_s, body_timeout_s=self.body_timeout_s,
+            idle_s=self.idle_timeout_s, max_connections=self.max_connections,
+        )  # fmt: skip
 
     def _validate_motion(self) -> None:
         self.replay_speed = _finite(self.replay_speed, "sandbox.replay_speed")

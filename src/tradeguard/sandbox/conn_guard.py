@@ -18,7 +18,10 @@ connection:
 - a kept-alive connection that sends nothing is closed after `idle_s`;
 - one connection more than `max_connections` is answered 503 and closed at once.
 
-A request sent behind one still being answered (pipelined) is not timed out while that answer
+A request head that begins in the same bytes as the previous request's end (pipelined) is timed
+from those bytes like any other. To see a head begun but not ended, each connection parses with
+aiohttp's pure-Python request parser, whose partial head is readable (the compiled one keeps it
+inside C). A request sent behind one still being answered is not timed out while that answer
 is owed: the client waits for it, and a 408 then would read as that request's answer.
 WebSocket frames are not timed: once a connection is upgraded the deadlines stop.
 """
@@ -26,14 +29,16 @@ WebSocket frames are not timed: once a connection is upgraded the deadlines stop
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_parser import HttpRequestParserPy
 from aiohttp.streams import StreamReader
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError
 
 _REASONS = {408: "Request Timeout", 503: "Service Unavailable"}
 
@@ -107,6 +112,7 @@ class _GuardedHandler(RequestHandler):
         self._body: StreamReader | None = None  # the body being received, until it is whole
         self._refused = False
         self._cut = False  # closed by a deadline: the handler's failed read is no error of ours
+        self._parser = _readable_parser(self, kwargs)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         cap = self._limits.max_connections
@@ -139,16 +145,24 @@ class _GuardedHandler(RequestHandler):
         elif self._request_count > parsed:  # a head ended in these bytes
             body = self._messages[-1][1] if self._messages else None
             self._body = body if isinstance(body, StreamReader) and not body.is_eof() else None
-            if self._body is None:
-                self._disarm()  # read whole; the next request's time starts at its first byte
-            else:
+            if self._body is not None:
                 self._arm(self._limits.body_timeout_s)
+            else:  # read whole; the next request's time starts at its first byte, maybe here
+                self._head_begun()
         elif self._body is not None:
             if self._body.is_eof():
                 self._body = None
-                self._disarm()
+                self._head_begun()  # the next head may begin in the bytes that ended it
         elif self._deadline is None and data:
             self._arm(self._limits.head_timeout_s)  # the first bytes of a new request
+
+    def _head_begun(self) -> None:
+        """Time the next request's head when its first bytes came with the last one's end."""
+        parser = self._parser
+        if isinstance(parser, HttpRequestParserPy) and (parser._lines or parser._tail):
+            self._arm(self._limits.head_timeout_s)
+        else:
+            self._disarm()
 
     def _arm(self, after_s: float) -> None:
         self._disarm()
@@ -189,3 +203,23 @@ class _GuardedHandler(RequestHandler):
         if self._cut and isinstance(kw.get("exc_info"), ConnectionError):
             return  # the read of a body cut off above: said by the 408 already
         super().log_exception(*args, **kw)
+
+
+def _readable_parser(handler: RequestHandler, kwargs: dict[str, Any]) -> HttpRequestParserPy:
+    """The request parser aiohttp's handler makes, in its pure-Python form (same settings)."""
+    defaults = inspect.signature(RequestHandler.__init__).parameters
+
+    def setting(name: str) -> Any:
+        return kwargs.get(name, defaults[name].default)
+
+    return HttpRequestParserPy(
+        handler,
+        handler._loop,
+        setting("read_bufsize"),
+        max_line_size=setting("max_line_size"),
+        max_field_size=setting("max_field_size"),
+        max_headers=setting("max_headers"),
+        payload_exception=RequestPayloadError,
+        auto_decompress=setting("auto_decompress"),
+        max_msg_queue_size=MAX_MSG_QUEUE_SIZE,
+    )

@@ -24,6 +24,7 @@ from tradeguard.model.recursion import kept_recursion_limit
 with kept_recursion_limit():  # eth_account loads py_ecc, which raises it
     from eth_account import Account
 
+from tradeguard.sandbox.conn_guard import ConnLimits
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.sandbox.pm_scenario import ArbScenario, ArbScenarioConfig
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
@@ -136,8 +137,10 @@ async def serve_pm(
     out: TextIO = sys.stdout,
     ready: asyncio.Event | None = None,
     scenario: str = "",
+    limits: ConnLimits | None = None,
 ) -> None:
-    """Run the `dialect` server until cancelled, printing its URLs and where the keys are."""
+    """Run the `dialect` server until cancelled, printing its URLs and where the keys are;
+    each connection held to `limits` (default `ConnLimits()`)."""
     server: Any
     new = keys_file is not None and not keys_file.exists()
     if dialect == "kalshi":
@@ -148,6 +151,8 @@ async def serve_pm(
         server = polymarket_demo(keys, host, port)
     else:
         raise ValueError(f"dialect {dialect!r} is not one of binance, kalshi, polymarket")
+    if limits is not None:
+        server.limits = limits
     await server.start()  # a port it cannot bind ends here, before any file is written
     if new and keys_file is not None:
         _write_private(keys_file, keys)

@@ -60,6 +60,7 @@ class SandboxExchange(LoopbackServer):
         self, config: SandboxConfig | None = None, clock: Callable[[], int] | None = None
     ) -> None:
         self.config = config or SandboxConfig()
+        self.limits = self.config.conn_limits()
         self.faults: Faults = self.config.faults
         self.engine = MatchingEngine()
         self.open_cap = OpenOrderCap(self.engine)

@@ -233,8 +233,9 @@ class TriangularStrategy(Strategy):
             await asyncio.wait_for(asyncio.shield(runner.wait_idle()), self.settings.stop_timeout_s)
         except TimeoutError:
             log.error(
-                "strategy %s: a cycle was still running after stop_timeout_s=%s; check "
-                "`tradeguard orders --open` and the arb_executions record once it ends",
+                "strategy %s: a cycle was still running after stop_timeout_s=%s; the run stops "
+                "without it: it is cut where it is, unrecorded, and the next start reconciles its "
+                "legs (journaled before they were sent) and records or unwinds what filled",
                 self.id,
                 self.settings.stop_timeout_s,
             )
