@@ -48,7 +48,7 @@ from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
 from tradeguard.strategies.cross_venue.market_map import MappedPair, MarketMap, load_market_map
 from tradeguard.strategies.cross_venue.records import PairAttempt
 from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
-from tradeguard.strategies.cross_venue.settlement import SettlementWatch
+from tradeguard.strategies.cross_venue.settlement import SettlementWatch, settlement_key
 from tradeguard.strategies.gateway import ExecutionContext, ExecutionGateway
 
 log = logging.getLogger(__name__)
@@ -316,6 +316,8 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         events = []
         for held, result in self.watch.due(self.book.open):
+            if self._gateway is not None:  # first: a kill before the checkpoint settles again
+                self._gateway.observe_settlement(settlement_key(held), held.legs, result.pnl, now)
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
