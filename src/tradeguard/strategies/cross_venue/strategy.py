@@ -33,8 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -54,7 +55,7 @@ from tradeguard.strategies.gateway import ExecutionContext, ExecutionGateway
 log = logging.getLogger(__name__)
 
 
-class CrossVenueParams(BaseModel):
+class CrossVenueParams(ConfigModel):
     """`params` of a `kind = "cross_venue"` strategy."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
