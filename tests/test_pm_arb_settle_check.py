@@ -201,3 +201,19 @@ def test_a_pair_past_its_resolution_time_is_not_entered_but_its_held_legs_settle
     late.on_fill(settle_fill("kalshi", K_NO, "0"))
     (event,) = late.check_settlements()
     assert event.data["pnl"] == "0.60" and late.book.open == []
+
+
+def test_the_run_reports_each_settlement_a_mismatch_named() -> None:
+    import io
+
+    from tradeguard.cli.pm_arb_run import print_settlements
+
+    strat, _ = holding_strategy()
+    strat.on_fill(settle_fill("polymarket", PM_YES, "0"))
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    strat.check_settlements()
+    out = io.StringIO()
+    print_settlements(strat.settled, out)
+    [line] = out.getvalue().splitlines()
+    assert line.startswith("fed-dec-above-4 d0 settled: MISMATCH pair fed-dec-above-4: "), line
+    assert "polymarket resolved no, kalshi yes" in line and line.endswith("P&L -9.40 USD"), line

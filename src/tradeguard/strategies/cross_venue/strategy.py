@@ -109,6 +109,7 @@ class CrossVenueStrategy(Strategy):
         self._cool_until = 0
         self._stopping = False
         self._gateway: ExecutionGateway | None = None
+        self.settled: list[dict[str, Any]] = []  # this run's settlements (the events' data)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -346,6 +347,7 @@ class CrossVenueStrategy(Strategy):
             )
             if self._gateway is not None:
                 self._gateway.publish(event)
+            self.settled.append(dict(event.data))
             events.append(event)
         return events
 
