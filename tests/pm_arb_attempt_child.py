@@ -14,6 +14,9 @@ argv: config.json STEP
 - observing: (a later start) the start-up record is committed, killed before the risk engine
   is told what it realised;
 - unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves;
+- first_unresolved / second_unresolved: during the run, that leg's venue executes it and its
+  answer is lost, as are its fills, every query of it and its cancel: the leg is still in flight
+  after leg_timeout_s and its cancel; dies once the attempt's `held` record is committed;
 - nets_repeated: every attempt is refused PAIR_NETS (the netting check answers as if Kalshi held
   the other outcome free); dies right after the third repeat of the recorded refusal.
 Prints one JSON line before dying: what the attempt had done.
@@ -59,6 +62,43 @@ def _refuse_as_netted(executor) -> None:
     executor.execute = thrice_more
 
 
+lost: dict[str, str] = {}  # client order id -> venue: the leg whose every answer is lost
+
+
+def _lose_answers(node, role: str) -> None:
+    """The venue executes the `role` leg; its answer, fills, queries and cancel never arrive."""
+    from tradeguard.model.errors import AmbiguousVenueError
+
+    for venue in node.venues.values():
+
+        async def submit(order, venue=venue, send=venue.submit):
+            if order.signal.get("arb") != role:
+                return await send(order)
+            lost[order.client_order_id] = venue.name
+            await send(order)  # executed by the venue
+            raise AmbiguousVenueError(venue.name, "submit: read timed out", "TIMEOUT")
+
+        def lose(call, venue=venue):
+            async def lost_or_sent(order_or_cid, *args, **kw):
+                cid = getattr(order_or_cid, "client_order_id", order_or_cid)
+                if cid in lost:
+                    raise AmbiguousVenueError(venue.name, "read timed out", "TIMEOUT")
+                return await call(order_or_cid, *args, **kw)
+
+            return lost_or_sent
+
+        venue.submit = submit  # type: ignore[method-assign]
+        venue.cancel = lose(venue.cancel)  # type: ignore[method-assign]
+        venue.fetch_order = lose(venue.fetch_order)  # type: ignore[method-assign]
+    on_fill = node.orders.on_fill
+
+    def no_fill_of_lost(fill, on_fill=on_fill):
+        if fill.client_order_id not in lost:
+            on_fill(fill)
+
+    node.orders.on_fill = no_fill_of_lost  # type: ignore[method-assign]
+
+
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     step = sys.argv[2]
@@ -97,6 +137,8 @@ async def main() -> None:
                 on_fill(fill)
 
         node.orders.on_fill = held_back  # type: ignore[method-assign]
+    if step.endswith("_unresolved"):
+        _lose_answers(node, step.split("_", 1)[0])
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     leg = executor._send
 
@@ -120,6 +162,10 @@ async def main() -> None:
         _refuse_as_netted(executor)
 
     def on_event(event):
+        if step.endswith("_unresolved") and event.kind == EventKind.ARB_EXECUTION:
+            die({"step": step, "record_id": event.data["record_id"],
+                 "outcome": event.data["outcome"], "reason": event.data["reason"],
+                 "lost": lost})  # fmt: skip
         if step == "recorded" and event.kind == EventKind.ARB_EXECUTION:
             die({"step": step, "record_id": event.data["record_id"],
                  "outcome": event.data["outcome"]})  # fmt: skip

@@ -61,6 +61,7 @@ class StubGateway:
     notes: list[Mapping[str, Any]] = field(default_factory=list)  # committed between rows
     sent: list[Order] = field(default_factory=list)
     observed: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
+    settled: list[tuple[str, tuple[str, ...], Decimal]] = field(default_factory=list)
     _fills: dict[str, list[Fill]] = field(default_factory=dict)
     clock_ms: int = 1_780_000_000_000
 
@@ -171,6 +172,11 @@ class StubGateway:
         self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int, record_id: int | None = None
     ) -> None:
         self.observed.append((symbols, pnl_usd))
+
+    def observe_settlement(
+        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        self.settled.append((key, symbols, pnl_usd))
 
     def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:
         self.rows.append(row)

@@ -110,6 +110,24 @@ def test_mismatched_resolution_publishes_a_critical_alert_with_the_loss() -> Non
     assert "loss 10 USD" in alert.text and "P&L -9.40 USD" in alert.text
 
 
+def test_a_settlement_reports_what_it_realised_to_the_risk_engine_once_per_pair() -> None:
+    strat, ctx = holding_strategy()
+    strat.book.open.append(  # a second pair, booked by another record
+        OpenPair("fed-dec-above-4", "fed-2026-12", 0, D(5), D("4.70"), 0,
+                 ("polymarket", "kalshi"), (PM_YES, K_NO), record_id=7)
+    )  # fmt: skip
+    strat.on_fill(settle_fill("polymarket", PM_YES, "0"))
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))  # both legs lose
+    strat.check_settlements()
+    told = ctx.gateways["polymarket"].settled
+    assert [(symbols, pnl) for _key, symbols, pnl in told] == [
+        ((PM_YES, K_NO), D("-9.40")),
+        ((PM_YES, K_NO), D("-4.70")),
+    ]
+    assert len({key for key, _s, _p in told}) == 2  # each pair counted, neither twice
+    assert strat.check_settlements() == [] and len(told) == 2
+
+
 def test_ordinary_fills_say_nothing_about_resolution_and_state_survives_a_restart() -> None:
     strat, _ = holding_strategy()
     strat.on_fill(settle_fill("polymarket", PM_YES, "1").__class__(
@@ -183,3 +201,19 @@ def test_a_pair_past_its_resolution_time_is_not_entered_but_its_held_legs_settle
     late.on_fill(settle_fill("kalshi", K_NO, "0"))
     (event,) = late.check_settlements()
     assert event.data["pnl"] == "0.60" and late.book.open == []
+
+
+def test_the_run_reports_each_settlement_a_mismatch_named() -> None:
+    import io
+
+    from tradeguard.cli.pm_arb_run import print_settlements
+
+    strat, _ = holding_strategy()
+    strat.on_fill(settle_fill("polymarket", PM_YES, "0"))
+    strat.on_fill(settle_fill("kalshi", K_NO, "0"))
+    strat.check_settlements()
+    out = io.StringIO()
+    print_settlements(strat.settled, out)
+    [line] = out.getvalue().splitlines()
+    assert line.startswith("fed-dec-above-4 d0 settled: MISMATCH pair fed-dec-above-4: "), line
+    assert "polymarket resolved no, kalshi yes" in line and line.endswith("P&L -9.40 USD"), line

@@ -122,3 +122,24 @@ def test_an_arbitrage_unwind_is_not_held_for_the_venues_own_quotes() -> None:
     assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"  # an entry still waits
     d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
     assert d.approved, (d.code, d.reason)
+
+
+def test_an_arbitrage_unwind_is_never_refused_by_the_loss_limits_it_protects() -> None:
+    # A lone leg valued at a borrowed price makes today's loss reach the daily (and weekly)
+    # limit before any of it is realised: new entries stop, the unwind that sheds the leg goes.
+    rig = Rig(
+        cash=D(9_700), daily_loss_limit_usd=D(200), weekly_loss_limit_usd=D(250), stale_data_s=30
+    )
+    eng = rig.engine
+    eng.observe_equity(T0, D(10_000))
+    eng.provisional = _two_venues().provisional()
+    rig.at(T0 + 1000)
+    eng.observe_equity(T0 + 1000, D(9_700))
+    assert eng.state is TradingState.ACTIVE  # held: no halt on a provisional figure
+    assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"
+    d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
+    assert d.approved, (d.code, d.reason)
+    rig.at(T0 + 31_000)  # held no longer: the limits act on the figure, entries stop there
+    assert rig.check(buy("0.5")).code == "DAILY_LOSS_LIMIT"
+    d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
+    assert d.approved, (d.code, d.reason)

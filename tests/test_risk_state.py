@@ -213,3 +213,17 @@ def test_a_losing_streak_under_the_reconcilers_halt_trips_its_breaker_once() -> 
     assert rig.engine.state is TradingState.HALTED
     rig.engine.lift_own_halt(RECONCILER_BY, "periodic reconciliation completed")
     assert rig.engine.state is TradingState.REDUCING
+
+
+def test_a_settled_loss_counts_in_the_streak_and_cools_its_markets_once_across_a_restart():
+    rig = Rig(max_consecutive_losses=5, cooldown_after_loss_s=600)
+    legs = ("M:YES/PUSD", "M:NO/USD")
+    rig.engine.observe_settlement("s", "7:pair:d0", legs, D("-9.40"), T0)
+    rig.engine.observe_settlement("s", "7:pair:d0", legs, D("-9.40"), T0 + 1)  # seen: ignored
+    assert rig.engine.consecutive_losses == 1
+    assert {sym for (_s, sym) in rig.engine.cooldowns} == set(legs)
+    eng = rig.restart()
+    eng.observe_settlement("s", "7:pair:d0", legs, D("-9.40"), T0 + 2)
+    assert eng.consecutive_losses == 1
+    eng.observe_settlement("s", "8:pair:d0", legs, D("0.60"), T0 + 3)  # a settled gain
+    assert eng.consecutive_losses == 0

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -33,6 +32,7 @@ from tradeguard.config_env import apply_env_overrides as apply_env_overrides
 from tradeguard.config_env import override_paths
 from tradeguard.config_hints import unknown_key_message
 from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import empty_dict, empty_list
@@ -48,7 +48,7 @@ DEFAULT_DATA_FILE = "candles/BTC-PERP_1m_20211231-20220201.csv"
 MAX_BALANCE = 10**15  # per asset; a starting balance above it is a typo, not an account
 
 
-class _Strict(BaseModel):
+class _Strict(ConfigModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.fields import empty_list
 
 # Rule names: the keys of `AlertRules` and of `AlertsConfig.min_interval_s`.
@@ -59,7 +60,7 @@ def well_formed_url(url: str) -> bool:
     return bool(parts.hostname) and port != 0
 
 
-class _Strict(BaseModel):
+class _Strict(ConfigModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 

@@ -54,9 +54,10 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
         ]
         refused = [r for s in node.strategies if s.id in ids
                    for r in getattr(s, "nets_refused", list)()]  # fmt: skip
+        settled = [d for s in node.strategies if s.id in ids for d in getattr(s, "settled", [])]
         if args.json:
             doc = {"summary": summary.to_json(), "attempts": attempts, "totals": totals(attempts),
-                   "nets_refused": refused}  # fmt: skip
+                   "nets_refused": refused, "settlements": settled}  # fmt: skip
             print(json.dumps(doc, indent=2))
         else:
             tradeable = sum(
@@ -65,6 +66,7 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
                 if s.id in ids
             )
             print_attempts(attempts, sys.stdout, tradeable)
+            print_settlements(settled, sys.stdout)
             note = provisional_line(summary)
             if note:
                 print(note)
@@ -74,6 +76,13 @@ def cmd_pm_arb_run(args: argparse.Namespace) -> int:
     finally:
         node.close()
     return 130 if node.interrupts.interrupted else 0  # a Ctrl-C stopped the run
+
+
+def print_settlements(settled: list[dict[str, Any]], out: TextIO) -> None:
+    """Print one line per held pair (or lone leg) this run settled, a mismatch first named."""
+    for d in settled:
+        flag = "MISMATCH " if d["mismatch"] else ""
+        print(f"{d['path']} settled: {flag}{d['message']}", file=out)
 
 
 def provisional_line(summary: Any) -> str:

@@ -59,6 +59,10 @@ class CycleRisk(Protocol):
         record_id: int | None = None,
     ) -> None: ...
 
+    def observe_settlement(
+        self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None: ...
+
 
 class OrderPathGateway:
     """Trade through an `OrderManager` for one venue and one strategy id."""
@@ -186,6 +190,18 @@ class OrderPathGateway:
         """Report one execution's result to the risk engine as one trade of this strategy
         (`record_id`: its committed record, counted once)."""
         self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts, record_id)
+
+    def observe_settlement(
+        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Report what a held position realised at settlement to the risk engine as one trade
+        of this strategy, committed at once with the engine's state (`key`: counted once)."""
+        storage = self._om.storage
+        if storage is None:
+            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
+            return
+        with storage.transaction():
+            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

@@ -187,3 +187,9 @@ class PausedCycleRisk:
     ) -> None:
         """Report a finished cycle to the risk engine."""
         self._risk.observe_cycle(strategy_id, symbols, pnl_usd, ts, record_id)
+
+    def observe_settlement(
+        self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Report what a held position realised at settlement to the risk engine."""
+        self._risk.observe_settlement(strategy_id, key, symbols, pnl_usd, ts)

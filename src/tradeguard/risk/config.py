@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 
 # The exact phrase that lets a config raise a limit above its built-in ceiling.
@@ -41,7 +42,7 @@ def _d(value: str | int) -> Decimal:
     return Decimal(value)
 
 
-class RiskConfig(BaseModel):
+class RiskConfig(ConfigModel):
     """Every pre-trade limit and circuit breaker of the risk engine (`[risk]` in the config)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)

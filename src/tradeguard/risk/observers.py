@@ -35,6 +35,8 @@ ACCOUNT_REFUSALS = frozenset({"AUTHENTICATION", "PERMISSION_DENIED"})
 _HUNDRED = Decimal(100)
 # A rising peak is written at most this often; state changes are written at once.
 _PEAK_SAVE_EVERY_MS = 300_000
+# Settlement keys remembered per strategy: far more than the pairs one strategy holds at once.
+SETTLEMENTS_KEPT = 1000
 
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,22 @@ class RiskObservers(RiskState):
             if record_id <= self.cycles_seen.get(strategy_id, 0):
                 return
             self.cycles_seen[strategy_id] = record_id  # saved with the result, below
+        self._exposure = None
+        self._observe_result(strategy_id, symbols, pnl_usd, ts)
+
+    def observe_settlement(
+        self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Feed what a held position paid at its market's resolution, less what it cost, as one
+        trade of `strategy_id`: a settled loss counts in the losing streak and cools `symbols`
+        down, a settled gain ends the streak. `key` names the settlement; one seen already (a
+        start settling again what a kill kept from the strategy's checkpoint) is ignored.
+        """
+        seen = self.settlements_seen.setdefault(strategy_id, [])
+        if key in seen:
+            return
+        seen.append(key)
+        del seen[:-SETTLEMENTS_KEPT]
         self._exposure = None
         self._observe_result(strategy_id, symbols, pnl_usd, ts)
 

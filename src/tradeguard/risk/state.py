@@ -76,6 +76,9 @@ class RiskState:
         self.cooldowns: dict[tuple[str, str], int] = {}
         # per strategy, the newest arbitrage record whose result the streak has taken
         self.cycles_seen: dict[str, int] = {}
+        # per strategy, the settlements (held positions paid out) the streak has taken, newest
+        # last: a start that settles again what a kill kept from the checkpoint counts it once
+        self.settlements_seen: dict[str, list[str]] = {}
         self.last_resume: dict[str, Any] | None = None
         self.last_kill: dict[str, Any] | None = None
         # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
@@ -244,6 +247,7 @@ class RiskState:
             "venue_breakers": {v: b.to_json() for v, b in self.venue_breakers.items()},
             "cooldowns": [[s, sym, until] for (s, sym), until in self.cooldowns.items()],
             "cycles_seen": self.cycles_seen,
+            "settlements_seen": self.settlements_seen,
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
@@ -286,6 +290,11 @@ class RiskState:
         }
         self.cooldowns = {(s, sym): int(u) for s, sym, u in data.get("cooldowns") or []}
         self.cycles_seen = {str(s): int(r) for s, r in (data.get("cycles_seen") or {}).items()}
+        self.settlements_seen = {
+            str(s): [str(k) for k in keys]
+            for s, keys in (data.get("settlements_seen") or {}).items()
+            if isinstance(keys, list)
+        }
         self.last_resume = data.get("last_resume")
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")

@@ -122,6 +122,13 @@ class ExecutionGateway(Protocol):
         self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int, record_id: int | None = None
     ) -> None: ...
 
+    def observe_settlement(
+        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+    ) -> None:
+        """Report what a held position realised when its market resolved as one trade of this
+        strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
+        reported already is not counted again."""
+
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
     ) -> int | None:

@@ -181,7 +181,9 @@ class DailyLossLimit(Rule):
         c.limits = limits = c.engine.loss_limits(c.now, c.equity)
         day_start, limit, _, _ = limits
         loss = day_start - c.equity
-        if loss <= ZERO or loss < limit:
+        # an arbitrage unwind sells a stranded leg within its own loss cap: it sheds the risk
+        # this limit protects against, and refusing it would leave the leg to lose more
+        if loss <= ZERO or loss < limit or c.intent.tag == ARB_UNWIND_TAG:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -202,7 +204,7 @@ class WeeklyLossLimit(Rule):
     def check(self, c: Check) -> Denial | None:
         _, _, week_start, limit = c.limits  # set by DailyLossLimit, which always applies
         loss = week_start - c.equity
-        if limit is None or loss <= ZERO or loss < limit:
+        if limit is None or loss <= ZERO or loss < limit or c.intent.tag == ARB_UNWIND_TAG:
             return None
         unit = c.engine.valuation.unit
         return self.deny(

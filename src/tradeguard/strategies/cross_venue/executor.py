@@ -30,8 +30,9 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_UP, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradeguard.model.money import ONE, ZERO
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
@@ -70,7 +71,7 @@ PRICE_CODES = frozenset({
 })  # fmt: skip
 
 
-class PairExecConfig(BaseModel):
+class PairExecConfig(ConfigModel):
     """`[strategies.params.exec]` of a cross_venue strategy."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.strategies.cross_venue.scanner import DAY_MS, PairOpportunity
 
 
-class PairLimits(BaseModel):
+class PairLimits(ConfigModel):
     """`[strategies.params.limits]` of a cross_venue strategy; money in USD, ROI in percent."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -61,6 +61,13 @@ def settle_pair(
     return PairSettlement(held.pair_id, paid, paid - held.capital, mismatch, n - paid)
 
 
+def settlement_key(held: OpenPair) -> str:
+    """Name the settlement of `held` for the risk engine, which counts each one once: the
+    record that booked it, the pair, the direction and what it held."""
+    legs, size = "+".join(held.legs), f"{held.contracts}:{held.capital}"
+    return f"{held.record_id}:{held.pair_id}:d{held.direction}:{legs}:{size}"
+
+
 def resolution_from_fill(symbol: str, price: Decimal) -> Resolution | None:
     """Return the market's resolution a settlement fill at `price` shows, if it shows one."""
     try:

@@ -33,8 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
@@ -48,13 +49,13 @@ from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
 from tradeguard.strategies.cross_venue.market_map import MappedPair, MarketMap, load_market_map
 from tradeguard.strategies.cross_venue.records import PairAttempt
 from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
-from tradeguard.strategies.cross_venue.settlement import SettlementWatch
+from tradeguard.strategies.cross_venue.settlement import SettlementWatch, settlement_key
 from tradeguard.strategies.gateway import ExecutionContext, ExecutionGateway
 
 log = logging.getLogger(__name__)
 
 
-class CrossVenueParams(BaseModel):
+class CrossVenueParams(ConfigModel):
     """`params` of a `kind = "cross_venue"` strategy."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,6 +109,7 @@ class CrossVenueStrategy(Strategy):
         self._cool_until = 0
         self._stopping = False
         self._gateway: ExecutionGateway | None = None
+        self.settled: list[dict[str, Any]] = []  # this run's settlements (the events' data)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -316,6 +318,8 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         events = []
         for held, result in self.watch.due(self.book.open):
+            if self._gateway is not None:  # first: a kill before the checkpoint settles again
+                self._gateway.observe_settlement(settlement_key(held), held.legs, result.pnl, now)
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
@@ -343,6 +347,7 @@ class CrossVenueStrategy(Strategy):
             )
             if self._gateway is not None:
                 self._gateway.publish(event)
+            self.settled.append(dict(event.data))
             events.append(event)
         return events
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from tradeguard.model.config_model import ConfigModel
 
 
-class TriangularExecConfig(BaseModel):
+class TriangularExecConfig(ConfigModel):
     """How cycles are executed (`[strategies.triangular.exec]`); percents are 0-100."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -33,6 +33,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import field_range
 from tradeguard.model.fill import Fill
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")]
 
 
-class TriangularParams(BaseModel):
+class TriangularParams(ConfigModel):
     """`params` of a `kind = "triangular"` strategy: what to scan and how to execute."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

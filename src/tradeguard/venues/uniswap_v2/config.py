@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
+from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.fields import empty_dict
 from tradeguard.venues.uniswap_v2.settings import DexSettings, Token
 
@@ -39,7 +40,7 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if host else "(no host)"
 
 
-class DexVenueConfig(BaseModel):
+class DexVenueConfig(ConfigModel):
     """Addresses come from the keys below or from a `tradeguard chain` deployment file."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)

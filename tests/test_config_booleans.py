@@ -1,0 +1,50 @@
+"""A number given as `true` or `false` is refused when the config loads, naming the field and
+the value: pydantic alone reads `true` as 1, so `max_trades_per_day = true` allowed one pair a
+day and `leg_timeout_s = true` waited one second, with no word said."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradeguard.cli import main
+from tradeguard.config import load_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pm_arb_sandbox.toml"
+
+
+def _written(tmp: Path, old: str, new: str) -> Path:
+    text = EXAMPLE.read_text()
+    assert old in text, old
+    path = tmp / "pm_arb_sandbox.toml"
+    path.write_text(text.replace(old, new, 1))
+    (tmp / "pm_map.toml").write_text((EXAMPLE.parent / "pm_map.toml").read_text())
+    return path
+
+
+# `config check` lists what is wrong one line each, under a first line naming the file
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("max_trades_per_day = 10", "max_trades_per_day = true", "limits.max_trades_per_day"),
+        ("leg_timeout_s = 5", "leg_timeout_s = true", "params.exec.leg_timeout_s"),
+        ("cooldown_s = 2 ", "cooldown_s = false ", "params.cooldown_s"),
+        ("reconcile_interval_s = 60 ", "reconcile_interval_s = true ", "reconcile_interval_s"),
+        ('price_band_pct = "10"', "price_band_pct = true", "risk.price_band_pct"),
+    ],
+)  # fmt: skip
+def test_a_boolean_for_a_number_is_refused_in_one_line_naming_the_field(
+    tmp_path, capsys, old, new, named
+) -> None:
+    assert main(["config", "check", str(_written(tmp_path, old, new))]) == 2
+    said = capsys.readouterr().err.strip()
+    flag = new.split("=")[1].strip()
+    [line] = [x for x in said.splitlines() if named in x]  # the field, once
+    assert f"`{flag}` is a boolean" in line and "Traceback" not in said, said
+
+
+def test_booleans_where_booleans_belong_still_load(tmp_path) -> None:
+    path = _written(tmp_path, 'rest_url = "http://127.0.0.1:8766/trade-api/v2"',
+                    'rest_url = "http://127.0.0.1:8766/trade-api/v2"\nsandbox = true')  # fmt: skip
+    assert load_config(str(path)).venues[0].sandbox is True
