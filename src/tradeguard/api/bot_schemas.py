@@ -75,6 +75,8 @@ class ExecuteTrade(TradeSignal):
     """A trade to execute, with its confirmation id and optional server-side exits."""
 
     confirmation_id: str | None = Field(default=None, max_length=64)
+    # a replay of the same key gets the first trade's answer (api.bot_replay)
+    idempotency_key: str | None = Field(default=None, pattern=r"^[!-~]{1,128}$")
     stop_loss_pct: str | None = Field(default=None, pattern=PCT)
     take_profit_pct: str | None = Field(default=None, pattern=PCT)
     trailing_activation_pct: str | None = Field(default=None, pattern=PCT)

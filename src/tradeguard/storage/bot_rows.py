@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
-from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots
+from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots, kv_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,53 @@ class BotRows:
         stmt = stmt.limit(limit)
         with self.db.engine.connect() as conn:
             return [_trade(r) for r in conn.execute(stmt).all()]
+
+    def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
+        """Return when the bot's newest trade whose status is not in `not_traded` was made
+        (0: none)."""
+        stmt = select(func.max(bot_trades.c.created_ts)).where(
+            bot_trades.c.bot == bot, bot_trades.c.status.not_in(not_traded)
+        )
+        with self.db.engine.connect() as conn:
+            found = conn.execute(stmt).scalar()
+        return int(found or 0)
+
+    # idempotency keys ----------------------------------------------------------------------------
+    def claim_key(
+        self, key: str, prefix: str, trade_id: str, now: int, expires_ts: int
+    ) -> str | None:
+        """Claim `key` (a kv_state key starting with `prefix`) for `trade_id` until
+        `expires_ts`; return None when this call claimed it, else the trade id of the claim
+        that holds it (atomic in the database: of two callers racing, one claims it).
+
+        The claim's updated_ts is its expiry: keys of `prefix` past it are forgotten first."""
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                delete(kv_state).where(
+                    kv_state.c.key.startswith(prefix, autoescape=True),
+                    kv_state.c.updated_ts <= now,
+                )
+            )
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(
+                    kv_state.insert(),
+                    {"key": key, "value": {"trade_id": trade_id}, "updated_ts": expires_ts},
+                )
+            return None
+        except IntegrityError:
+            with self.db.engine.connect() as conn:
+                held = conn.execute(select(kv_state.c.value).where(kv_state.c.key == key)).first()
+            if held is None:  # released between the insert and the read: claim it again
+                return self.claim_key(key, prefix, trade_id, now, expires_ts)
+            return str(dict(held[0])["trade_id"])
+
+    def release_key(self, key: str, trade_id: str) -> None:
+        """Forget `key` if `trade_id` holds it (a trade that sent nothing may be sent again)."""
+        with self.db.engine.begin() as conn:
+            found = conn.execute(select(kv_state.c.value).where(kv_state.c.key == key)).first()
+            if found is not None and dict(found[0]).get("trade_id") == trade_id:
+                conn.execute(delete(kv_state).where(kv_state.c.key == key))
 
     # exits -----------------------------------------------------------------------------------
 

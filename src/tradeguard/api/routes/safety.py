@@ -11,9 +11,10 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.bot_desk import BotDesk
+from tradeguard.api.bot_replay import StillSending, execute_once
 from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
-from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
@@ -96,18 +97,24 @@ async def emergency_stop(
 @router.post(
     f"{API}/trades/execute",
     status_code=201,
-    responses={200: {"description": "denied or rejected: no order is working"}},
+    responses={200: {"description": "denied or rejected: no order is working"}, **CONFLICT},
 )
 async def execute_trade(
     body: ExecuteTrade, who: Principal = bot_trader, api: ApiState = state_dep
 ) -> JSONResponse:
-    """Redeem the confirmation, size by score, and send the order down the one order path."""
+    """Redeem the confirmation, size by score, and send the order down the one order path.
+
+    Sent again with the same `idempotency_key` (or, for a bot without confirmation ids, the
+    same signal), it answers with the first trade (`"replayed": true`) instead of a second."""
     own_bot(who, body.bot_id)
     try:
-        out = await desk_of(api).execute(body.bot_id, body.doc(), who.by)
+        out = await execute_once(desk_of(api), body.bot_id, body.doc(), who.by)
+    except StillSending as exc:
+        raise HTTPException(409, str(exc)) from None
     except TradeguardError as exc:
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "trade_id": out["trade_id"]}
+    audit["replayed"] = out["replayed"]
     api.audit("api.bot_execute", who, {**audit, "status": out["status"], "code": out["code"]})
     ok = out["status"] in ("submitted", "in_flight")
     return JSONResponse(clean(out), status_code=201 if ok else 200)

@@ -1,0 +1,142 @@
+"""An execute sent again (a retry after a timeout, a node restart, two racing) trades once: the
+idempotency key (the client's, or one derived from the signal for a bot without confirmation
+ids) is claimed in the database before anything is sent, and a replay gets the first answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots_support import SYMBOL, add_bot, mid, quote, rig
+from test_api_support import PASSPHRASE, client
+from tradeguard.api.app import create_app
+from tradeguard.api.auth import TokenStore
+from tradeguard.node import build_node
+
+SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
+          "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
+
+
+async def _execute(r, **changes):
+    body = {**SIGNAL, **changes}
+    return await r.http.post("/api/v1/trades/execute", json=body, headers=r.trader)
+
+
+def _entries(node, bot="gamma"):
+    return [o for o in node.orders.orders.values() if o.strategy_id == bot]
+
+
+async def test_a_retried_signal_without_confirmation_trades_once_across_a_restart(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    # no confirmation ids, and adding allowed: nothing but the key tells a retry from a new entry
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r)
+        assert first.status_code == 201, first.text
+        again = await _execute(r, side="BUY")  # the same signal, spelled as some clients do
+        assert again.status_code == 201, again.text
+        out = again.json()
+        assert out["replayed"] is True and first.json()["replayed"] is False
+        assert out["trade_id"] == first.json()["trade_id"]
+        assert out["client_order_id"] == first.json()["client_order_id"]
+        assert len(_entries(r.node)) == 1
+        # another signal (another score) is another trade
+        other = await _execute(r, score="0.8")
+        assert other.status_code == 201 and other.json()["replayed"] is False, other.text
+        assert len(_entries(r.node)) == 2
+    finally:
+        await r.http.aclose()
+        config = r.node.config
+        r.node.close()
+    node = build_node(config)  # a new process on the same database
+    await node.start()
+    app = create_app(node, tokens=TokenStore(node.db, node.storage), passphrase=PASSPHRASE)
+    http = client(app)
+    try:
+        again = await http.post("/api/v1/trades/execute", json=SIGNAL, headers=r.trader)
+        assert again.status_code == 201, again.text
+        assert again.json()["replayed"] is True
+        assert again.json()["trade_id"] == first.json()["trade_id"]
+        assert len([o for o in node.storage.load_orders() if o.strategy_id == "gamma"]) == 2
+    finally:
+        await http.aclose()
+        node.close()
+
+
+async def test_a_client_key_answers_with_the_first_trade_and_names_one_trade(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r, idempotency_key="sig-42")
+        assert first.status_code == 201, first.text
+        # the client's key decides, whatever else the retry carries
+        again = await _execute(r, idempotency_key="sig-42", score="0.9")
+        assert again.json()["replayed"] is True, again.text
+        assert again.json()["trade_id"] == first.json()["trade_id"]
+        assert again.json()["idempotency_key"] == "sig-42"
+        wrong = await _execute(r, idempotency_key="sig-42", side="sell")
+        assert wrong.status_code == 422, wrong.text
+        assert "a key names one trade" in wrong.json()["detail"], wrong.text
+        assert len(_entries(r.node)) == 1
+        bad = await _execute(r, idempotency_key="has space")
+        assert bad.status_code == 422 and "idempotency_key" in bad.text, bad.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_two_executes_racing_with_one_key_send_one_order(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        answers = await asyncio.gather(*(_execute(r, idempotency_key="k1") for _ in range(4)))
+        codes = sorted(a.status_code for a in answers)
+        assert len(_entries(r.node)) == 1, [a.text for a in answers]
+        assert codes.count(201) >= 1 and set(codes) <= {201, 409}, [a.text for a in answers]
+        ids = {a.json()["trade_id"] for a in answers if a.status_code == 201}
+        assert len(ids) == 1
+        busy = [a.json()["detail"] for a in answers if a.status_code == 409]
+        assert all("still being sent" in d for d in busy), busy
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_denied_signal_may_be_sent_again(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", enabled=False, require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r)
+        assert first.status_code == 200 and first.json()["code"] == "BOT_DISABLED", first.text
+        enabled = await r.http.post("/api/v1/bots/gamma/enable", headers=r.trader)
+        assert enabled.status_code == 200
+        again = await _execute(r)
+        assert again.status_code == 201 and again.json()["replayed"] is False, again.text
+        assert len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_refused_signals_do_not_push_a_bots_cooldown_on(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False,
+            cooldown_s=90)  # fmt: skip
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r, idempotency_key="a")
+        assert first.status_code == 201, first.text
+        await quote(r.node, mid(r.node))  # 60 s later: 30 s of cooldown left
+        early = (await _execute(r, idempotency_key="b")).json()
+        assert early["code"] == "BOT_COOLDOWN", early
+        await quote(r.node, mid(r.node))  # 120 s after the trade: the cooldown is over
+        later = await _execute(r, idempotency_key="c")
+        assert later.status_code == 201, later.text  # the refusal at 60 s started none
+    finally:
+        await r.http.aclose()
+        r.node.close()
