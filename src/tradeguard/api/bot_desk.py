@@ -24,6 +24,7 @@ from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
+from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
@@ -113,6 +114,10 @@ class BotDesk:
         known = self.registry()
         if name not in known:
             raise UnknownBot(f"unknown bot {name!r}; known: {sorted(known) or 'none'}")
+        node = self.node
+        if name not in node.bot_strategies and any(s.id == name for s in node.strategies):
+            # registered beside this running node (`bot add` with another config or --db)
+            raise BotError(f"bot {name!r} is refused: {bot_name_clash(name)}")
         return known[name]
 
     def set_enabled(self, name: str, enabled: bool) -> None:

@@ -20,7 +20,7 @@ from tradeguard.bots.spec import BotSpec
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO
 from tradeguard.risk.breakers import iso_week
-from tradeguard.storage.bot_rows import BotRows
+from tradeguard.storage.bot_rows import BotTradeRows
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -71,7 +71,7 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
         working_qty=working,
         working_usd=abs(working) * mark,
         closing_qty=closing,
-        last_trade_ms=BotRows(node.db).last_trade_ts(spec.name, NOT_TRADED),
+        last_trade_ms=BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED),
         realized_today_usd=realized_since(closed, day_start),
         realized_week_usd=realized_since(closed, week_start),
         losing_streak=losing_streak(streak_pnls),

@@ -166,16 +166,6 @@ class BotRows:
         with self.db.engine.connect() as conn:
             return [_trade(r) for r in conn.execute(stmt).all()]
 
-    def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
-        """Return when the bot's newest trade whose status is not in `not_traded` was made
-        (0: none)."""
-        stmt = select(func.max(bot_trades.c.created_ts)).where(
-            bot_trades.c.bot == bot, bot_trades.c.status.not_in(not_traded)
-        )
-        with self.db.engine.connect() as conn:
-            found = conn.execute(stmt).scalar()
-        return int(found or 0)
-
     # idempotency keys ----------------------------------------------------------------------------
     def claim_key(
         self, key: str, prefix: str, trade_id: str, now: int, expires_ts: int
@@ -214,6 +204,36 @@ class BotRows:
                 conn.execute(delete(kv_state).where(kv_state.c.key == key))
 
     # exits -----------------------------------------------------------------------------------
+
+
+class BotTradeRows:
+    """Bot trades written with the node's other writes (a strategy trading as a bot: its trade
+    row commits with its order's journal row) and read through them (an uncommitted one counts)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def save_trade(
+        self, trade_id: str, bot: str, symbol: str, status: str, client_order_id: str | None,
+        doc: dict[str, Any], ts: int,
+    ) -> None:  # fmt: skip
+        """Insert or update one bot trade."""
+        values = {"bot": bot, "symbol": symbol, "status": status,
+                  "client_order_id": client_order_id, "doc": doc}  # fmt: skip
+        with self.storage.transaction():
+            self.storage._write(delete(bot_trades).where(bot_trades.c.trade_id == trade_id))
+            self.storage._write(
+                bot_trades.insert().values(trade_id=trade_id, created_ts=ts, **values)
+            )
+
+    def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
+        """Return when the bot's newest trade whose status is not in `not_traded` was made
+        (0: none)."""
+        stmt = select(func.max(bot_trades.c.created_ts)).where(
+            bot_trades.c.bot == bot, bot_trades.c.status.not_in(not_traded)
+        )
+        found = self.storage._read(stmt)
+        return int(found[0][0] or 0) if found else 0
 
 
 class ExitPlanRows:
