@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from tradeguard.api.schemas import NO_NUL, plain_json
+from tradeguard.api.schemas import BOT_EXIT_KEYS, NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 
 DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
@@ -52,6 +52,12 @@ class TradeSignal(_Body):
     @classmethod
     def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
         plain_json(value, "signal")
+        for key in sorted(BOT_EXIT_KEYS & value.keys()):
+            # the bot's order would be taken for one of its venue exits: a close carrying them
+            # is not counted as working, so a second close would pass BOT_CLOSE_WORKING
+            raise ValueError(
+                f"signal.{key} is reserved for a signal bot's own exit orders; use another key"
+            )
         return value
 
     @field_validator("temperature")
