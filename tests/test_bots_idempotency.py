@@ -10,7 +10,10 @@ from bots_support import SYMBOL, add_bot, mid, quote, rig
 from test_api_support import PASSPHRASE, client
 from tradeguard.api.app import create_app
 from tradeguard.api.auth import TokenStore
+from tradeguard.api.bot_desk import BotDesk
+from tradeguard.bots.idempotency import PREFIX, store_key
 from tradeguard.node import build_node
+from tradeguard.storage.bot_rows import BotRows
 
 SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
           "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
@@ -137,6 +140,43 @@ async def test_refused_signals_do_not_push_a_bots_cooldown_on(tmp_path, data_dir
         await quote(r.node, mid(r.node))  # 120 s after the trade: the cooldown is over
         later = await _execute(r, idempotency_key="c")
         assert later.status_code == 201, later.text  # the refusal at 60 s started none
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_whose_trade_a_stopped_node_never_sent_trades_on_retry(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    try:
+        # what a node killed between claiming the key and journaling the order leaves: the key
+        # claimed, the trade stored `sending` with no order (the next start settles it)
+        rows = BotRows(r.node.db)
+        now = r.node.clock.now_ms()
+        rows.claim_key(store_key("gamma", "k9"), PREFIX, "bt_lost", now, now + 60_000)
+        rows.save_trade("bt_lost", "gamma", SYMBOL, "sending", "tg-never-journaled",
+                        {"side": "buy", "venue": "paper"}, now)  # fmt: skip
+        BotDesk(r.node)._settle_sending()  # as the desk of the restarted node does
+        assert rows.trade("bt_lost")["status"] == "not_sent"
+        again = await _execute(r, idempotency_key="k9")
+        assert again.status_code == 201 and again.json()["replayed"] is False, again.text
+        assert len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_two_signals_racing_for_one_position_open_one(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)  # one position per symbol
+    await quote(r.node, mid(r.node))
+    try:
+        answers = await asyncio.gather(*(_execute(r, score=s) for s in ("0.7", "0.8", "0.9")))
+        outs = [a.json() for a in answers]
+        assert sorted(o["status"] for o in outs) == ["denied", "denied", "submitted"], outs
+        assert {o["code"] for o in outs if o["status"] == "denied"} == {"BOT_ONE_POSITION"}
+        assert len(_entries(r.node)) == 1
     finally:
         await r.http.aclose()
         r.node.close()

@@ -108,3 +108,63 @@ def test_bot_true_without_a_registered_bot_stops_the_start(tmp_path: Path, data_
     assert code == 2, err
     assert "bot = true, but no bot named 'greedy' is registered" in err
     assert "Traceback" not in err
+
+
+TWO = """
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+
+class BuyOnce(Strategy):
+    def on_candle(self, candle):
+        if not self.params.get("done"):
+            self.params["done"] = True
+            self.emit(OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.002"),
+                                  OrderType.MARKET))
+
+
+class Closer(Strategy):
+    def on_candle(self, candle):
+        if not self.params.get("done"):  # a small position of its own, then closes too big
+            self.params["done"] = True
+            side, amount, reduce_only = Side.BUY, Decimal("0.0003"), False
+        else:
+            side, amount, reduce_only = Side.SELL, Decimal("0.0005"), True
+        self.emit(OrderIntent(self.id, self.venue, self.symbol, side, amount,
+                              OrderType.MARKET, reduce_only=reduce_only))
+"""
+CLOSER = """
+[[strategies]]
+id = "holder"
+kind = "two.py:BuyOnce"
+venue = "paper"
+symbol = "BTC/USDT"
+
+[[strategies]]
+id = "closer"
+kind = "two.py:Closer"
+venue = "paper"
+symbol = "BTC/USDT"
+bot = true
+"""
+
+
+def test_a_bot_strategys_close_cannot_sell_what_another_strategy_holds(
+    tmp_path: Path, data_dir: Path, capsys
+):
+    (tmp_path / "two.py").write_text(TWO)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    bot = BOT.format(enabled="true").replace('name = "greedy"', 'name = "closer"')
+    cfg = write_paper_toml(tmp_path, data, strategies=CLOSER, extra=bot)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    assert code == 0, capsys.readouterr().err
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    orders = storage.load_orders()
+    # the account holds 0.0023 BTC, the bot 0.0003 of it: a close of 0.0005 would sell holder's
+    assert sorted((o.strategy_id, o.side.value) for o in orders) == [
+        ("closer", "buy"), ("holder", "buy")], orders  # fmt: skip
+    denied = {e.data.get("code") for e in storage.load_events(kind_prefix="risk.denied")}
+    assert denied == {"BOT_NOT_REDUCING"}, denied

@@ -46,6 +46,11 @@ async def execute_once(desk: BotDesk, bot: str, doc: dict[str, Any], by: str) ->
     ttl_s = GIVEN_KEY_TTL_S if given else DERIVED_KEY_TTL_S
     trade_id = new_trade_id()
     held = desk.rows.claim_key(claim, PREFIX, trade_id, now, now + ttl_s * 1000)
+    first = desk.rows.trade(held) if held is not None else None
+    if held is not None and first is not None and first["status"] == "not_sent":
+        # a node stopped before the first one's order reached the journal: nothing was sent
+        desk.rows.release_key(claim, held)
+        held = desk.rows.claim_key(claim, PREFIX, trade_id, now, now + ttl_s * 1000)
     if held is not None:
         return _replay(desk, held, key if given else None, doc)
     try:
@@ -64,7 +69,7 @@ def _replay(desk: BotDesk, trade_id: str, given: str | None, doc: dict[str, Any]
     what = f"idempotency key {given!r}" if given is not None else "the same signal"
     trade = desk.trade_status(trade_id)
     asked = (str(doc.get("symbol")), str(doc.get("side", "")).lower())
-    if trade is not None and (trade["symbol"], trade["side"]) != asked:
+    if trade is not None and (trade["symbol"], trade.get("side")) != asked:
         raise BotError(
             f"idempotency_key {given!r} was used by trade {trade_id} ({trade['side']} "
             f"{trade['symbol']}), not {asked[1]} {asked[0]}: a key names one trade; send a new one"

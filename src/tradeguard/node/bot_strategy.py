@@ -24,6 +24,7 @@ from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import bot_book
+from tradeguard.node.bot_orders import not_closing
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
             f"strategy {name!r} trades as a bot (bot = true) but no bot {name!r} is registered "
             "any more; register it again (`tradeguard bot add` or [[bots]])"
         )
+    if intent.reduce_only and (why := not_closing(node, intent)) is not None:
+        return why  # a close of more than the bot holds would sell other strategies' holdings
     spec = BotSpec.parse(row.name, row.spec)
     if spec.venue != intent.venue:
         return "BOT_VENUE", (
