@@ -14,6 +14,7 @@ from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+IDEMPOTENCY_KEY = r"^[!-~]{1,128}$"
 
 
 def _decimal_string(value: Any, example: str) -> Any:
@@ -82,7 +83,7 @@ class ExecuteTrade(TradeSignal):
 
     confirmation_id: str | None = Field(default=None, max_length=64)
     # a replay of the same key gets the first trade's answer (api.bot_replay)
-    idempotency_key: str | None = Field(default=None, pattern=r"^[!-~]{1,128}$")
+    idempotency_key: str | None = Field(default=None, pattern=IDEMPOTENCY_KEY)
     stop_loss_pct: str | None = Field(default=None, pattern=PCT)
     take_profit_pct: str | None = Field(default=None, pattern=PCT)
     trailing_activation_pct: str | None = Field(default=None, pattern=PCT)
