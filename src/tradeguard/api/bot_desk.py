@@ -60,6 +60,7 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
     return d
 
 
+VOIDED_BY = "the bot's disable or emergency stop"
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
 CENT = Decimal("0.01")
 CLOSING = "closes the position: its whole closable amount, not sized by score"
@@ -125,6 +126,8 @@ class BotDesk:
         spec, _ = self.bot(name)
         now = self.node.clock.now_ms()
         self.rows.save_bot(name, enabled, spec.to_doc(), now)
+        if not enabled:  # an approval from before the stop does not outlive it
+            self.rows.void_confirmations(name, now, VOIDED_BY)
         if enabled:
             self.node.storage.kv_set(STREAK_KEY + name, {"ts": now})
             Storage(self.node.db).kv_delete(STOPPED_KEY + name)

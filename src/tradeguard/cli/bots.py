@@ -192,6 +192,8 @@ def _set(args: argparse.Namespace, console: Console, on: bool) -> int:
         raise unknown_name("bot", args.name, list(bots), "`tradeguard bot list` shows them")
     now = int(time.time() * 1000)
     rows.save_bot(found.name, on, found.spec, now)
+    if not on:  # an approval from before the disable does not outlive it
+        rows.void_confirmations(found.name, now, "`tradeguard bot disable`")
     if on:
         from tradeguard.bots.config_apply import STOPPED_KEY
         from tradeguard.storage.repository import Storage

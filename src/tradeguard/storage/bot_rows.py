@@ -115,6 +115,21 @@ class BotRows:
             )
             return done.rowcount == 1
 
+    def void_confirmations(self, bot: str, ts: int, why: str) -> int:
+        """End the bot's confirmations still redeemable at `ts`, saying `why`; return how many."""
+        c = bot_confirmations.c
+        with self.db.engine.begin() as conn:
+            live = conn.execute(
+                select(c.id, c.doc).where(c.bot == bot, c.used_ts.is_(None), c.expires_ts > ts)
+            ).all()
+            for r in live:
+                conn.execute(
+                    update(bot_confirmations)
+                    .where(c.id == r.id)
+                    .values(doc={**dict(r.doc), "voided": why}, expires_ts=ts)
+                )
+        return len(live)
+
     # trades --------------------------------------------------------------------------------------
     def save_trade(
         self,
