@@ -39,7 +39,11 @@ class TradeSignal(_Body):
     symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
     score: str | None = Field(default=None, pattern=DEC)
-    temperature: str | None = Field(default=None, pattern=DEC)
+    temperature: str | None = Field(
+        default=None,
+        pattern=DEC,
+        description="score under the name some clients use; with a score that differs: a 422",
+    )
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
     # a close only: refused (BOT_NOT_REDUCING) when it would open or flip a position
     reduce_only: StrictBool = False
