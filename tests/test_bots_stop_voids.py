@@ -3,7 +3,7 @@ again by hand does not let a signal approved before the stop trade afterwards.""
 
 from __future__ import annotations
 
-from bots_support import SYMBOL, mid, quote, rig
+from bots_support import SYMBOL, add_bot, mid, quote, rig
 
 
 async def test_a_confirmation_from_before_an_emergency_stop_is_refused_after_enable(
@@ -31,6 +31,29 @@ async def test_a_confirmation_from_before_an_emergency_stop_is_refused_after_ena
         e = await r.http.post("/api/v1/trades/execute", json={**signal, "confirmation_id": fresh},
                               headers=r.alpha)  # fmt: skip
         assert e.status_code == 201, e.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_signals_that_agreed_before_a_stop_do_not_count_after_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", confirmations_needed=2)
+    await quote(r.node, mid(r.node))
+    try:
+        signal = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+        before = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.trader)
+        assert before.json()["agreeing_signals"] == 1, before.text
+        await r.http.post("/api/v1/safety/emergency-stop", json={"bot_id": "gamma"},
+                          headers=r.trader)  # fmt: skip
+        await r.http.post("/api/v1/bots/gamma/enable", headers=r.trader)
+        after = (await r.http.post("/api/v1/safety/validate-trade", json=signal,
+                                   headers=r.trader)).json()  # fmt: skip
+        assert after["agreeing_signals"] == 1, after  # the one since the stop
+        e = await r.http.post("/api/v1/trades/execute",
+                              json={**signal, "confirmation_id": after["confirmation_id"]},
+                              headers=r.trader)  # fmt: skip
+        assert e.json()["code"] == "SIGNALS_NEEDED", e.text
     finally:
         await r.http.aclose()
         r.node.close()

@@ -95,7 +95,8 @@ class BotRows:
                 "expires_ts": r.expires_ts, "used_ts": r.used_ts}  # fmt: skip
 
     def confirmations_since(self, bot: str, since_ts: int) -> list[dict[str, Any]]:
-        """Return the bot's confirmations issued at or after `since_ts`, oldest first."""
+        """Return the bot's confirmations issued at or after `since_ts`, oldest first, less those
+        voided (a stop ends the signals that agreed before it)."""
         stmt = (
             select(bot_confirmations)
             .where(bot_confirmations.c.bot == bot, bot_confirmations.c.issued_ts >= since_ts)
@@ -103,7 +104,11 @@ class BotRows:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [{**dict(r.doc), "id": r.id, "issued_ts": r.issued_ts} for r in rows]
+        return [
+            {**dict(r.doc), "id": r.id, "issued_ts": r.issued_ts}
+            for r in rows
+            if not dict(r.doc).get("voided")
+        ]
 
     def redeem_confirmation(self, conf_id: str, ts: int) -> bool:
         """Mark a confirmation used; True only for the first caller (atomic in the database)."""
