@@ -48,8 +48,15 @@ def _one_sizing_figure(case: Any) -> bool:
         return True  # not a decimal: the pattern refuses it, as the schema says
 
 
+def _one_key(case: Any) -> bool:
+    # The same for an execute's Idempotency-Key header and its body's idempotency_key.
+    body = case.body if isinstance(case.body, dict) else {}
+    header = (case.headers or {}).get("Idempotency-Key")
+    return header is None or body.get("idempotency_key") in (None, header)
+
+
 def _valid(case: Any) -> bool:
-    return _window_in_order(case) and _one_sizing_figure(case)
+    return _window_in_order(case) and _one_sizing_figure(case) and _one_key(case)
 
 
 def _fuzz(schema_doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[str]:

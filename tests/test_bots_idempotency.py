@@ -84,6 +84,15 @@ async def test_a_client_key_answers_with_the_first_trade_and_names_one_trade(tmp
         assert wrong.status_code == 422, wrong.text
         assert "a key names one trade" in wrong.json()["detail"], wrong.text
         assert len(_entries(r.node)) == 1
+        # the standard header is the same key
+        header = await r.http.post("/api/v1/trades/execute", json=SIGNAL,
+                                   headers={**r.trader, "Idempotency-Key": "sig-42"})  # fmt: skip
+        assert header.json()["replayed"] is True, header.text
+        assert header.json()["trade_id"] == first.json()["trade_id"]
+        both = await r.http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "x"},
+                                 headers={**r.trader, "Idempotency-Key": "sig-42"})  # fmt: skip
+        assert both.status_code == 422 and "differ: send one" in both.text, both.text
+        assert len(_entries(r.node)) == 1
         bad = await _execute(r, idempotency_key="has space")
         assert bad.status_code == 422, bad.text
         assert "1 to 128 printable ASCII characters, no spaces" in bad.json()["error"], bad.text
