@@ -190,3 +190,27 @@ async def test_two_signals_racing_for_one_position_open_one(tmp_path, data_dir):
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_the_same_close_for_the_next_position_closes_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    close = {"side": "sell", "reduce_only": True, "score": None}
+    try:
+        for score in ("0.7", "0.8"):  # two round trips, their closes the very same request
+            entry = await _execute(r, score=score)
+            assert entry.status_code == 201, entry.text
+            await quote(r.node, mid(r.node))
+            out = await _execute(r, **close)
+            assert out.status_code == 201 and out.json()["replayed"] is False, out.text
+            await quote(r.node, mid(r.node))
+            held = [p for p in r.node.portfolio.open_positions() if p.strategy_id == "gamma"]
+            assert held == [], (score, held)
+            for _ in range(6):  # past the risk engine's cooldown after a trade
+                await quote(r.node, mid(r.node))
+        again = (await _execute(r, **close)).json()  # a close with nothing held: refused
+        assert again["code"] == "BOT_NOT_REDUCING", again
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -5,12 +5,13 @@ out = await execute_once(desk, "alpha", body.doc(), by="token:alpha")
 out["replayed"]   # True when an earlier execute with the same key answered
 ```
 
-The key is the body's `idempotency_key`, else, for a bot without confirmation ids, one derived
-from the signal (`bots.idempotency`); a bot with confirmation ids and no key keeps the
-confirmation id as its key. The key is claimed in the database before anything is sent, so it
-holds across restarts and between two requests racing. A trade that sent nothing (denied, or
-failed before its journal row) releases its key: nothing happened, so the signal may be tried
-again.
+The key is the body's `idempotency_key` (or the Idempotency-Key header), else, for a bot
+without confirmation ids, one derived from the signal (`bots.idempotency`), except for a
+reduce_only close; a bot with confirmation ids and no key keeps the confirmation id as its key.
+The key is claimed in the database before anything is sent, so it holds across restarts and
+between two requests racing. A trade that sent nothing (denied, failed before its journal row,
+or left `not_sent` by a stopped node) releases its key: nothing happened, so the signal may be
+tried again.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class StillSending(BotError):
 async def execute_once(desk: BotDesk, bot: str, doc: dict[str, Any], by: str) -> dict[str, Any]:
     """Run `desk.execute` unless the key already made a trade; then return that trade."""
     spec, _ = desk.bot(bot)
-    if "idempotency_key" not in doc and spec.require_confirmation:
+    # a reduce_only close sent twice is refused the second time (BOT_NOT_REDUCING, or
+    # BOT_CLOSE_WORKING): no key is derived for it, so the next position's close is never
+    # taken for a replay of the last one's
+    if "idempotency_key" not in doc and (spec.require_confirmation or doc.get("reduce_only")):
         return {**await desk.execute(bot, doc, by), "replayed": False}
     key, given = signal_key(doc)
     claim = store_key(bot, key)
