@@ -92,6 +92,10 @@ async def test_a_client_key_answers_with_the_first_trade_and_names_one_trade(tmp
         both = await r.http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "x"},
                                  headers={**r.trader, "Idempotency-Key": "sig-42"})  # fmt: skip
         assert both.status_code == 422 and "differ: send one" in both.text, both.text
+        two = [("Authorization", r.trader["Authorization"]), ("Idempotency-Key", "sig-42"),
+               ("Idempotency-Key", "sig-43")]  # fmt: skip
+        twice = await r.http.post("/api/v1/trades/execute", json=SIGNAL, headers=two)
+        assert twice.status_code == 422 and "given twice" in twice.text, twice.text
         assert len(_entries(r.node)) == 1
         bad = await _execute(r, idempotency_key="has space")
         assert bad.status_code == 422, bad.text

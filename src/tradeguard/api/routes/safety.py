@@ -100,6 +100,7 @@ async def emergency_stop(
     responses={200: {"description": "denied or rejected: no order is working"}, **CONFLICT},
 )
 async def execute_trade(
+    request: Request,
     body: ExecuteTrade,
     who: Principal = bot_trader,
     api: ApiState = state_dep,
@@ -117,6 +118,8 @@ async def execute_trade(
     (`"replayed": true`) instead of a second."""
     own_bot(who, body.bot_id)
     doc = body.doc()
+    if len(set(request.headers.getlist("idempotency-key"))) > 1:  # which one was meant?
+        raise HTTPException(422, "Idempotency-Key is given twice with different values: send one")
     if key is not None and doc.setdefault("idempotency_key", key) != key:
         raise HTTPException(
             422,
