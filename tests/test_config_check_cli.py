@@ -174,7 +174,7 @@ def test_an_unknown_key_names_the_keys_its_table_takes(tmp_path, data_dir, capsy
         "strategies.0.timeframe = (not shown): unknown key; credentials live in the vault"
     ) in err, err
     assert (
-        "this table takes: enabled, id, kind, order_timeout_s, params, replace_on_timeout, "
+        "this table takes: bot, enabled, id, kind, order_timeout_s, params, replace_on_timeout, "
         "symbol, venue"
     ) in err, err
     assert "node.log_formt = (not shown)" in err and "log_format" in err, err

@@ -196,6 +196,9 @@ class StrategyConfig(_Strict):
     order_timeout_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
     # on timeout, re-send the unfilled rest of an entry at the current best price
     replace_on_timeout: bool = False
+    # trade as the signal bot of the same name: every order passes the bot's limits, cooldown,
+    # one position per symbol and emergency stop first (docs/bots.md)
+    bot: bool = False
 
     @field_validator("id")
     @classmethod
@@ -341,12 +344,17 @@ class BotConfig(_Strict):
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in doc.items()}
 
 
+# kv_state key: the strategy ids of the node last started on a database, and which trade as bots
+RUNNING_STRATEGIES_KEY = "node.strategies"
+
+
 def bot_name_clash(name: str) -> str:
     """Why a strategy may not carry a bot's name (a bot trades as strategy id = its name)."""
     return (
         f"{name!r} names both a strategy and a bot: a bot trades as strategy id = its name, "
         "so the strategy's orders would count as the bot's without its limits, cooldown or "
-        "emergency stop; rename the strategy or the bot"
+        "emergency stop; rename the strategy or the bot, or set bot = true on the strategy "
+        "to trade through the bot's gate"
     )
 
 
@@ -447,7 +455,7 @@ class Config(_Strict):
         bots = [b.name for b in self.bots]
         if len(set(bots)) != len(bots):
             raise ValueError(f"bot names must be unique, got {bots}")
-        clash = sorted(set(ids) & set(bots))
+        clash = sorted(set(ids) & set(bots) - {s.id for s in self.strategies if s.bot})
         if clash:
             raise ValueError(bot_name_clash(clash[0]))
         for b in self.bots:

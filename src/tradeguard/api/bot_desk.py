@@ -18,25 +18,23 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.api import bot_views
-from tradeguard.api.bot_views import DAY_MS, realized_since
-from tradeguard.bots.analytics import ScoredTrade, bot_stats, losing_streak
+from tradeguard.bots.analytics import ScoredTrade, bot_stats
 from tradeguard.bots.config_apply import STOPPED_KEY
 from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
-from tradeguard.bots.node_exits import rests
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
+from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.risk.breakers import iso_week
+from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
-_STREAK_KEY = "bots.streak_reset."
 _desks: weakref.WeakKeyDictionary[TradingNode, BotDesk] = weakref.WeakKeyDictionary()
 
 
@@ -62,6 +60,7 @@ def _score(doc: dict[str, Any]) -> Decimal | None:
     return d
 
 
+VOIDED_BY = "the bot's disable or emergency stop"
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
 CENT = Decimal("0.01")
 CLOSING = "closes the position: its whole closable amount, not sized by score"
@@ -116,6 +115,10 @@ class BotDesk:
         known = self.registry()
         if name not in known:
             raise UnknownBot(f"unknown bot {name!r}; known: {sorted(known) or 'none'}")
+        node = self.node
+        if name not in node.bot_strategies and any(s.id == name for s in node.strategies):
+            # registered beside this running node (`bot add` with another config or --db)
+            raise BotError(f"bot {name!r} is refused: {bot_name_clash(name)}")
         return known[name]
 
     def set_enabled(self, name: str, enabled: bool) -> None:
@@ -123,57 +126,20 @@ class BotDesk:
         spec, _ = self.bot(name)
         now = self.node.clock.now_ms()
         self.rows.save_bot(name, enabled, spec.to_doc(), now)
+        if not enabled:  # an approval from before the stop does not outlive it
+            self.rows.void_confirmations(name, now, VOIDED_BY)
         if enabled:
-            self.node.storage.kv_set(_STREAK_KEY + name, {"ts": now})
+            self.node.storage.kv_set(STREAK_KEY + name, {"ts": now})
             Storage(self.node.db).kv_delete(STOPPED_KEY + name)
 
     # figures -----------------------------------------------------------------------------------
     def closed(self, bot: str) -> list[dict[str, Any]]:
         """Return the bot's closed positions from the journal, newest first (1000 at most)."""
-        return self.node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
+        return closed_positions(self.node, bot)
 
     def book(self, spec: BotSpec, symbol: str) -> BotBook:
-        """Return the bot's figures the gate reads."""
-        node = self.node
-        portfolio = node.portfolio
-        pos = portfolio.positions.get((spec.venue, symbol, spec.name))
-        qty = pos.quantity if pos is not None else ZERO
-        mark = node.portfolio.mark_of(spec.venue, symbol)[0] or (
-            pos.avg_entry if pos is not None else ZERO
-        )
-        now = node.clock.now_ms()
-        day_start = now - now % DAY_MS
-        week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
-        closed = self.closed(spec.name)
-        reset = node.storage.kv_get(_STREAK_KEY + spec.name) or {}
-        since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
-        streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
-        trades = self.rows.trades(spec.name, limit=1)
-        working = closing = ZERO
-        for o in node.orders.open.values():
-            if o.strategy_id != spec.name or o.symbol != symbol:
-                continue
-            signed = o.remaining if o.side is Side.BUY else -o.remaining
-            if not o.reduce_only:
-                working += signed
-            elif not o.signal.get("native") and not rests(o):
-                # An exit or target resting on the book is not selling yet (it may never fill):
-                # a close cancels it first, as a firing exit rule does.
-                closing += signed
-        return BotBook(
-            position_qty=qty,
-            # A remainder below the venue's minimum order cannot be closed: it holds no entry
-            # back (the next entry adds to it, and its exit sells both).
-            dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
-            position_usd=abs(qty) * mark,
-            working_qty=working,
-            working_usd=abs(working) * mark,
-            closing_qty=closing,
-            last_trade_ms=trades[0]["created_ts"] if trades else 0,
-            realized_today_usd=realized_since(closed, day_start),
-            realized_week_usd=realized_since(closed, week_start),
-            losing_streak=losing_streak(streak_pnls),
-        )
+        """Return the bot's figures the gate reads (`node.bot_book`)."""
+        return bot_book(self.node, spec, symbol)
 
     def stats(self, bot: str) -> dict[str, Any]:
         """Return the bot's win rate, P&L, expectancy and accuracy by score bucket."""
@@ -326,13 +292,15 @@ class BotDesk:
                 return f" by trade {tid} ({t['status']}: GET /api/v1/trades/status/{tid})"
         return " (no trade is recorded with it yet: one still being sent, or a node stopped first)"
 
-    async def execute(self, bot: str, doc: dict[str, Any], by: str) -> dict[str, Any]:
+    async def execute(
+        self, bot: str, doc: dict[str, Any], by: str, trade_id: str | None = None
+    ) -> dict[str, Any]:
         """Redeem the confirmation, size the order, send it down the order path, record it."""
         spec, enabled = self.bot(bot)
         ask, score, rule = self._ask(spec, doc)
         node = self.node
         now = node.clock.now_ms()
-        trade_id = "bt_" + secrets.token_hex(8)
+        trade_id = trade_id or new_trade_id()
         record: dict[str, Any] = {
             "side": ask.side.value, "venue": spec.venue, "score": None if score is None
             else plain(score), "size_usd": plain(ask.size_usd), "size_rule": rule, "by": by,
@@ -529,6 +497,11 @@ class BotDesk:
     def status(self) -> dict[str, Any]:
         """Return the safety status: trading state and each bot's limits, figures and exits."""
         return bot_views.status(self)
+
+
+def new_trade_id() -> str:
+    """Return a fresh bot trade id."""
+    return "bt_" + secrets.token_hex(8)
 
 
 def _resting(bot: str, venue: str, symbol: str) -> dict[str, Any]:

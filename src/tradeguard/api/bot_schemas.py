@@ -8,12 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from tradeguard.api.schemas import NO_NUL, plain_json
+from tradeguard.api.schemas import BOT_EXIT_KEYS, NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 
 DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
 PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+IDEMPOTENCY_KEY = r"^[!-~]{1,128}$"
 
 
 def _decimal_string(value: Any, example: str) -> Any:
@@ -38,7 +39,11 @@ class TradeSignal(_Body):
     symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
     score: str | None = Field(default=None, pattern=DEC)
-    temperature: str | None = Field(default=None, pattern=DEC)
+    temperature: str | None = Field(
+        default=None,
+        pattern=DEC,
+        description="score under the name some clients use; with a score that differs: a 422",
+    )
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)
     # a close only: refused (BOT_NOT_REDUCING) when it would open or flip a position
     reduce_only: StrictBool = False
@@ -52,6 +57,12 @@ class TradeSignal(_Body):
     @classmethod
     def _signal_is_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
         plain_json(value, "signal")
+        for key in sorted(BOT_EXIT_KEYS & value.keys()):
+            # the bot's order would be taken for one of its venue exits: a close carrying them
+            # is not counted as working, so a second close would pass BOT_CLOSE_WORKING
+            raise ValueError(
+                f"signal.{key} is reserved for a signal bot's own exit orders; use another key"
+            )
         return value
 
     @field_validator("temperature")
@@ -75,6 +86,8 @@ class ExecuteTrade(TradeSignal):
     """A trade to execute, with its confirmation id and optional server-side exits."""
 
     confirmation_id: str | None = Field(default=None, max_length=64)
+    # a replay of the same key gets the first trade's answer (api.bot_replay)
+    idempotency_key: str | None = Field(default=None, pattern=IDEMPOTENCY_KEY)
     stop_loss_pct: str | None = Field(default=None, pattern=PCT)
     take_profit_pct: str | None = Field(default=None, pattern=PCT)
     trailing_activation_pct: str | None = Field(default=None, pattern=PCT)

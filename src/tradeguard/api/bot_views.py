@@ -3,9 +3,9 @@ live P&L (GET /api/v1/bots/status/summary) and the safety status (GET /api/v1/sa
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.bots.analytics import realized_since
 from tradeguard.model.money import ZERO, plain
 
 if TYPE_CHECKING:
@@ -88,8 +88,3 @@ def status(desk: BotDesk) -> dict[str, Any]:
         "mode": node.mode.value,
         "bots": bots,
     }
-
-
-def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:
-    """The realized P&L of the closed positions that closed at or after `ts`."""
-    return sum((r["pnl"] for r in closed if (r["exit_ts"] or 0) >= ts), ZERO)

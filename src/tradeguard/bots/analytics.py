@@ -81,3 +81,8 @@ def losing_streak(pnls_newest_first: list[Decimal]) -> int:
             break
         n += 1
     return n
+
+
+def realized_since(closed: list[dict[str, Any]], ts: int) -> Decimal:
+    """The realized P&L of the closed positions that closed at or after `ts`."""
+    return sum((r["pnl"] for r in closed if (r["exit_ts"] or 0) >= ts), ZERO)

@@ -24,6 +24,8 @@ def refusal(
     `size_usd` None (a reducing trade, which closes the whole position) skips the size check."""
     if conf is None:
         return f"confirmation {conf_id!r} is unknown; ask POST /api/v1/safety/validate-trade"
+    if conf.get("voided"):
+        return f"confirmation {conf_id!r} was voided by {conf['voided']}; validate the trade again"
     if conf.get("used_ts") is not None:
         return f"confirmation {conf_id!r} was already used; validate the trade again"
     if conf["bot"] != bot or conf["symbol"] != symbol or conf["side"] != side:

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from tradeguard.bots.spec import BotError, BotSpec, check_symbols
 from tradeguard.cli.common import EXIT_OK, add_source_options, config_from_args, unknown_name
-from tradeguard.config import bot_name_clash
+from tradeguard.config import RUNNING_STRATEGIES_KEY, bot_name_clash
 from tradeguard.model.errors import ConfigError
 
 _STREAK_KEY = "bots.streak_reset."
@@ -121,6 +121,21 @@ def _spec_doc(
     return doc
 
 
+def _refuse_running_strategy(rows: Any, name: str) -> None:
+    """Refuse a bot named as a strategy of the node running on this database (its config may
+    not be the one given here): the bot would trade as that strategy's id."""
+    from tradeguard.storage.repository import Storage
+
+    running = Storage(rows.db).kv_get(RUNNING_STRATEGIES_KEY)
+    if not isinstance(running, dict):
+        return
+    if name in running.get("ids", ()) and name not in running.get("bots", ()):
+        raise ConfigError(
+            f"a node trading on this database runs a strategy with id {name!r}: "
+            + bot_name_clash(name)
+        )
+
+
 def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     rows = _rows(args)
     existing = {r.name: r for r in rows.bots()}
@@ -130,6 +145,7 @@ def cmd_bot_add(args: argparse.Namespace, console: Console) -> int:
     venues = [v.name for v in config.venues]
     if any(s.id == args.name for s in config.strategies):
         raise ConfigError(bot_name_clash(args.name))
+    _refuse_running_strategy(rows, args.name)
     try:
         doc = _spec_doc(args, existing[args.name].spec if args.name in existing else None, venues)
         check_symbols(args.name, doc["symbols"])
@@ -176,6 +192,8 @@ def _set(args: argparse.Namespace, console: Console, on: bool) -> int:
         raise unknown_name("bot", args.name, list(bots), "`tradeguard bot list` shows them")
     now = int(time.time() * 1000)
     rows.save_bot(found.name, on, found.spec, now)
+    if not on:  # an approval from before the disable does not outlive it
+        rows.void_confirmations(found.name, now, "`tradeguard bot disable`")
     if on:
         from tradeguard.bots.config_apply import STOPPED_KEY
         from tradeguard.storage.repository import Storage

@@ -34,7 +34,7 @@ def bot_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | Non
         return None
     sid = intent.strategy_id
     if intent.reduce_only:
-        return _bot_not_closing(node, intent)
+        return not_closing(node, intent)
     route = (
         f"its entries go through POST {API}/safety/validate-trade and {API}/trades/execute "
         f"(its limits, cooldown and one position); {API}/orders takes only reduce_only orders "
@@ -45,7 +45,7 @@ def bot_refusal(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | Non
     return "BOT_ORDER_ROUTE", f"order denied: strategy_id {sid!r} is a signal bot: {route}"
 
 
-def _bot_not_closing(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
+def not_closing(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     """Refuse a bot's reduce_only order that its own position does not cover.
 
     The risk engine's reduce-only check reads the account's net position on the symbol, which

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
 from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
+from tradeguard.bots.spec import BotSpec
 from tradeguard.clock import Clock
-from tradeguard.config import Config, VenueConfig, bot_name_clash
+from tradeguard.config import RUNNING_STRATEGIES_KEY, Config, VenueConfig, bot_name_clash
 from tradeguard.config_venues import OUTCOME_EXCHANGES
 from tradeguard.execution.ledger_audit import START_BALANCES_KEY
 from tradeguard.execution.order_manager import OrderManager
@@ -31,7 +32,7 @@ from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.risk.engine import RiskEngine
 from tradeguard.risk.kill import KillSwitch
 from tradeguard.storage.arb_repository import arb_strategy_ids, load_arb_executions
-from tradeguard.storage.bot_rows import BotRows, ExitPlanRows
+from tradeguard.storage.bot_rows import BotRow, BotRows, ExitPlanRows
 from tradeguard.storage.db import Database
 from tradeguard.storage.lock import acquire_writer_lock
 from tradeguard.storage.repository import Storage
@@ -165,10 +166,32 @@ def _apply_config_bots(node: TradingNode) -> None:
         )
     rows = BotRows(node.db)
     apply_config_bots(rows, node.config.bots, node.clock.now_ms(), stopped)
-    registered = {r.name for r in rows.bots()}
+    registered = {r.name: r for r in rows.bots()}
     for s in node.config.strategies:
-        if s.id in registered:  # a bot `bot add` registered beside another config
+        if s.id in registered and not s.bot:  # a bot `bot add` registered beside another config
             raise ConfigError(f"strategies[{s.id}]: {bot_name_clash(s.id)}")
+        if s.bot:
+            _check_bot_strategy(s.id, s.venue, registered.get(s.id))
+    # what `bot add` beside this running node reads: a bot may not take a strategy's id
+    node.storage.kv_set(RUNNING_STRATEGIES_KEY, {
+        "ids": [s.id for s in node.config.strategies],
+        "bots": [s.id for s in node.config.strategies if s.bot],
+    })  # fmt: skip
+
+
+def _check_bot_strategy(sid: str, venue: str, row: BotRow | None) -> None:
+    """A strategy with `bot = true` needs its bot registered, on the strategy's venue."""
+    if row is None:
+        raise ConfigError(
+            f"strategies[{sid}]: bot = true, but no bot named {sid!r} is registered; add a "
+            f"[[bots]] entry with name = {sid!r} or run `tradeguard bot add {sid} ...`"
+        )
+    bot_venue = BotSpec.parse(sid, row.spec).venue
+    if bot_venue != venue:
+        raise ConfigError(
+            f"strategies[{sid}]: venue {venue!r}, but bot {sid!r} trades on {bot_venue!r}; "
+            "a strategy trading as a bot uses the bot's venue"
+        )
 
 
 def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:

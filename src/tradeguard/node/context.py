@@ -89,8 +89,10 @@ class NodeContext:
                 )
             kind = "paper" if venue in node._paper else "ccxt"
             risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)
+            # the same gate as the strategy's intents: a bot's, for an id that names a bot
             gateway = OrderPathGateway(
-                node.orders, risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
+                node.orders, risk, venue, strategy_id, venue_kind=kind,
+                submit=node.submit_strategy_intent,
                 on_record=node.note_arb_cycle, market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway

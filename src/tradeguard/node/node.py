@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tradeguard.backtest.replay_state import CurveLog
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock, SimulatedClock
-from tradeguard.config import Config
+from tradeguard.config import RUNNING_STRATEGIES_KEY, Config
 from tradeguard.execution.ledger_audit import (
     LedgerAudit,
     audit_storage,
@@ -35,6 +35,7 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.bot_orders import bot_refusal
+from tradeguard.node.bot_strategy import bot_strategy_ids, submit_as_bot
 from tradeguard.node.builder import assemble
 from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
@@ -120,6 +121,8 @@ class TradingNode:
         self._ctx = NodeContext(self)
         self.interrupts = LiveInterrupts(self)  # a live run's Ctrl-C (node.interrupt)
         self.strategies: list[Strategy] = []
+        # strategies trading as the signal bot of their name (`bot = true`): the bot's gate first
+        self.bot_strategies = bot_strategy_ids(self)
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._by_source: SourceIndex = {}  # the strategies each venue's data feeds
         self._paper: dict[str, Any] = {}
@@ -467,9 +470,15 @@ class TradingNode:
             queue.clear()
             for intent in intents:
                 self._record_signal(intent)
-                # an id no strategy of this node has may be a signal bot's: held to its gate
-                own = any(s.id == intent.strategy_id for s in self.strategies)
-                await self.submit(intent, gate=None if own else partial(bot_refusal, self, intent))
+                await self.submit_strategy_intent(intent)
+
+    async def submit_strategy_intent(self, intent: OrderIntent) -> SubmitResult:
+        """Send a strategy's intent: one trading as a bot (`bot = true`) through the bot's gate;
+        an id no strategy of this node has may be a signal bot's, held to its order route."""
+        if intent.strategy_id in self.bot_strategies:
+            return await submit_as_bot(self, intent)
+        own = any(s.id == intent.strategy_id for s in self.strategies)
+        return await self.submit(intent, gate=None if own else partial(bot_refusal, self, intent))
 
     def _record_signal(self, intent: OrderIntent) -> None:
         self._signal_ts[intent.strategy_id] = self.clock.now_ms()
@@ -544,6 +553,7 @@ class TradingNode:
             self.orders.flush()
             self.risk.flush()
             self.flush_audit()
+            self.storage.kv_delete(RUNNING_STRATEGIES_KEY)  # `bot add` may take these ids now
             self.db.dispose()
         finally:
             if self.writer_lock is not None:

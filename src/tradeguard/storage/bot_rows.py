@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
-from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots
+from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots, kv_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ class BotRows:
                 "expires_ts": r.expires_ts, "used_ts": r.used_ts}  # fmt: skip
 
     def confirmations_since(self, bot: str, since_ts: int) -> list[dict[str, Any]]:
-        """Return the bot's confirmations issued at or after `since_ts`, oldest first."""
+        """Return the bot's confirmations issued at or after `since_ts`, oldest first, less those
+        voided (a stop ends the signals that agreed before it)."""
         stmt = (
             select(bot_confirmations)
             .where(bot_confirmations.c.bot == bot, bot_confirmations.c.issued_ts >= since_ts)
@@ -102,7 +104,11 @@ class BotRows:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [{**dict(r.doc), "id": r.id, "issued_ts": r.issued_ts} for r in rows]
+        return [
+            {**dict(r.doc), "id": r.id, "issued_ts": r.issued_ts}
+            for r in rows
+            if not dict(r.doc).get("voided")
+        ]
 
     def redeem_confirmation(self, conf_id: str, ts: int) -> bool:
         """Mark a confirmation used; True only for the first caller (atomic in the database)."""
@@ -113,6 +119,21 @@ class BotRows:
                 .values(used_ts=ts)
             )
             return done.rowcount == 1
+
+    def void_confirmations(self, bot: str, ts: int, why: str) -> int:
+        """End the bot's confirmations still redeemable at `ts`, saying `why`; return how many."""
+        c = bot_confirmations.c
+        with self.db.engine.begin() as conn:
+            live = conn.execute(
+                select(c.id, c.doc).where(c.bot == bot, c.used_ts.is_(None), c.expires_ts > ts)
+            ).all()
+            for r in live:
+                conn.execute(
+                    update(bot_confirmations)
+                    .where(c.id == r.id)
+                    .values(doc={**dict(r.doc), "voided": why}, expires_ts=ts)
+                )
+        return len(live)
 
     # trades --------------------------------------------------------------------------------------
     def save_trade(
@@ -165,7 +186,74 @@ class BotRows:
         with self.db.engine.connect() as conn:
             return [_trade(r) for r in conn.execute(stmt).all()]
 
+    # idempotency keys ----------------------------------------------------------------------------
+    def claim_key(
+        self, key: str, prefix: str, trade_id: str, now: int, expires_ts: int
+    ) -> str | None:
+        """Claim `key` (a kv_state key starting with `prefix`) for `trade_id` until
+        `expires_ts`; return None when this call claimed it, else the trade id of the claim
+        that holds it (atomic in the database: of two callers racing, one claims it).
+
+        The claim's updated_ts is its expiry: keys of `prefix` past it are forgotten first."""
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                delete(kv_state).where(
+                    kv_state.c.key.startswith(prefix, autoescape=True),
+                    kv_state.c.updated_ts <= now,
+                )
+            )
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(
+                    kv_state.insert(),
+                    {"key": key, "value": {"trade_id": trade_id}, "updated_ts": expires_ts},
+                )
+            return None
+        except IntegrityError:
+            with self.db.engine.connect() as conn:
+                held = conn.execute(select(kv_state.c.value).where(kv_state.c.key == key)).first()
+            if held is None:  # released between the insert and the read: claim it again
+                return self.claim_key(key, prefix, trade_id, now, expires_ts)
+            return str(dict(held[0])["trade_id"])
+
+    def release_key(self, key: str, trade_id: str) -> None:
+        """Forget `key` if `trade_id` holds it (a trade that sent nothing may be sent again)."""
+        with self.db.engine.begin() as conn:
+            found = conn.execute(select(kv_state.c.value).where(kv_state.c.key == key)).first()
+            if found is not None and dict(found[0]).get("trade_id") == trade_id:
+                conn.execute(delete(kv_state).where(kv_state.c.key == key))
+
     # exits -----------------------------------------------------------------------------------
+
+
+class BotTradeRows:
+    """Bot trades written with the node's other writes (a strategy trading as a bot: its trade
+    row commits with its order's journal row) and read through them (an uncommitted one counts)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def save_trade(
+        self, trade_id: str, bot: str, symbol: str, status: str, client_order_id: str | None,
+        doc: dict[str, Any], ts: int,
+    ) -> None:  # fmt: skip
+        """Insert or update one bot trade."""
+        values = {"bot": bot, "symbol": symbol, "status": status,
+                  "client_order_id": client_order_id, "doc": doc}  # fmt: skip
+        with self.storage.transaction():
+            self.storage._write(delete(bot_trades).where(bot_trades.c.trade_id == trade_id))
+            self.storage._write(
+                bot_trades.insert().values(trade_id=trade_id, created_ts=ts, **values)
+            )
+
+    def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
+        """Return when the bot's newest trade whose status is not in `not_traded` was made
+        (0: none)."""
+        stmt = select(func.max(bot_trades.c.created_ts)).where(
+            bot_trades.c.bot == bot, bot_trades.c.status.not_in(not_traded)
+        )
+        found = self.storage._read(stmt)
+        return int(found[0][0] or 0) if found else 0
 
 
 class ExitPlanRows:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from tradeguard.api.bot_desk import BotDesk
-from tradeguard.api.bot_schemas import EmergencyStop, ExecuteTrade, TradeSignal
+from tradeguard.api.bot_replay import StillSending, execute_once
+from tradeguard.api.bot_schemas import IDEMPOTENCY_KEY, EmergencyStop, ExecuteTrade, TradeSignal
 from tradeguard.api.deps import API, bot_trader, state_dep, viewer
-from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
+from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
@@ -96,18 +97,43 @@ async def emergency_stop(
 @router.post(
     f"{API}/trades/execute",
     status_code=201,
-    responses={200: {"description": "denied or rejected: no order is working"}},
+    responses={200: {"description": "denied or rejected: no order is working"}, **CONFLICT},
 )
 async def execute_trade(
-    body: ExecuteTrade, who: Principal = bot_trader, api: ApiState = state_dep
+    request: Request,
+    body: ExecuteTrade,
+    who: Principal = bot_trader,
+    api: ApiState = state_dep,
+    key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY,
+        description="the body's idempotency_key as a header; both given and different: a 422",
+    ),
 ) -> JSONResponse:
-    """Redeem the confirmation, size by score, and send the order down the one order path."""
+    """Redeem the confirmation, size by score, and send the order down the one order path.
+
+    Sent again with the same `idempotency_key` (or `Idempotency-Key` header; for a bot without
+    confirmation ids and no key, the same signal), it answers with the first trade
+    (`"replayed": true`) instead of a second."""
     own_bot(who, body.bot_id)
+    doc = body.doc()
+    if len(set(request.headers.getlist("idempotency-key"))) > 1:  # which one was meant?
+        raise HTTPException(422, "Idempotency-Key is given twice with different values: send one")
+    if key is not None and doc.setdefault("idempotency_key", key) != key:
+        raise HTTPException(
+            422,
+            f"Idempotency-Key header {key!r} and idempotency_key {doc['idempotency_key']!r} "
+            "differ: send one",
+        )
     try:
-        out = await desk_of(api).execute(body.bot_id, body.doc(), who.by)
+        out = await execute_once(desk_of(api), body.bot_id, doc, who.by)
+    except StillSending as exc:
+        raise HTTPException(409, str(exc)) from None
     except TradeguardError as exc:
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "trade_id": out["trade_id"]}
+    audit["replayed"] = out["replayed"]
     api.audit("api.bot_execute", who, {**audit, "status": out["status"], "code": out["code"]})
     ok = out["status"] in ("submitted", "in_flight")
     return JSONResponse(clean(out), status_code=201 if ok else 200)

@@ -1,0 +1,78 @@
+"""A bot's figures as its gate reads them, from the node: position, working orders, results.
+
+```python
+book = bot_book(node, spec, "BTC/USDT")      # -> bots.gate.BotBook
+check_trade(spec, enabled, ask, book, node.clock.now_ms())
+```
+
+One reading for every path a bot's order takes: the safety routes and a strategy trading as a
+bot (`node.bot_strategy`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.bots.analytics import losing_streak, realized_since
+from tradeguard.bots.gate import BotBook
+from tradeguard.bots.node_exits import rests
+from tradeguard.bots.spec import BotSpec
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ZERO
+from tradeguard.risk.breakers import iso_week
+from tradeguard.storage.bot_rows import BotTradeRows
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+DAY_MS = 86_400_000
+# kv_state key (+ bot name): when `bot enable` last restarted the losing-streak count
+STREAK_KEY = "bots.streak_reset."
+# trade statuses that sent nothing to a venue: they start no cooldown (a signal a stopped or
+# cooling bot refused would otherwise push its cooldown on, for as long as signals come)
+NOT_TRADED = ("denied", "not_sent", "rejected")
+
+
+def closed_positions(node: TradingNode, bot: str) -> list[dict[str, Any]]:
+    """Return the bot's closed positions from the journal, newest first (1000 at most)."""
+    return node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
+
+
+def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
+    """Return the bot's figures on `symbol` that its gate reads."""
+    portfolio = node.portfolio
+    pos = portfolio.positions.get((spec.venue, symbol, spec.name))
+    qty = pos.quantity if pos is not None else ZERO
+    mark = portfolio.mark_of(spec.venue, symbol)[0] or (pos.avg_entry if pos is not None else ZERO)
+    now = node.clock.now_ms()
+    day_start = now - now % DAY_MS
+    week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
+    closed = closed_positions(node, spec.name)
+    reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
+    since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
+    streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
+    working = closing = ZERO
+    for o in node.orders.open.values():
+        if o.strategy_id != spec.name or o.symbol != symbol:
+            continue
+        signed = o.remaining if o.side is Side.BUY else -o.remaining
+        if not o.reduce_only:
+            working += signed
+        elif not o.signal.get("native") and not rests(o):
+            # An exit or target resting on the book is not selling yet (it may never fill):
+            # a close cancels it first, as a firing exit rule does.
+            closing += signed
+    return BotBook(
+        position_qty=qty,
+        # A remainder below the venue's minimum order cannot be closed: it holds no entry
+        # back (the next entry adds to it, and its exit sells both).
+        dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
+        position_usd=abs(qty) * mark,
+        working_qty=working,
+        working_usd=abs(working) * mark,
+        closing_qty=closing,
+        last_trade_ms=BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED),
+        realized_today_usd=realized_since(closed, day_start),
+        realized_week_usd=realized_since(closed, week_start),
+        losing_streak=losing_streak(streak_pnls),
+    )

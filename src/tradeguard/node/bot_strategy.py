@@ -1,0 +1,97 @@
+"""A strategy that trades as a signal bot (`bot = true`): its orders pass the bot's gate.
+
+```python
+result = await submit_as_bot(node, intent)   # the bot's checks, then risk -> journal -> venue
+```
+
+The strategy's id is the bot's name, so its positions, working orders and closed trades are the
+bot's own: one position per symbol, `max_order_usd`, `max_position_usd`, the cooldown, the loss
+limits, the losing streak, the symbols and the emergency stop hold for its intents as they do for
+the bot's HTTP signals. Each order it sends is recorded as a bot trade with the intent's signal
+(`GET /api/v1/trades/recent/{bot}`); a denied intent is an audited risk denial, as any strategy's.
+Scores, sizing rules and confirmation ids are for HTTP signals: the strategy sizes its own orders.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradeguard.bots.gate import TradeAsk, check_trade
+from tradeguard.bots.spec import BotSpec
+from tradeguard.execution.order_manager import SubmitResult
+from tradeguard.model.money import plain
+from tradeguard.model.order import Order, OrderIntent
+from tradeguard.node.bot_book import bot_book
+from tradeguard.node.bot_orders import not_closing
+from tradeguard.storage.bot_rows import BotRows, BotTradeRows
+
+if TYPE_CHECKING:
+    from tradeguard.node import TradingNode
+
+# a bot trade stored before its order is journaled and sent (settled at start by the bot desk)
+SENDING = "sending"
+
+
+def bot_strategy_ids(node: TradingNode) -> frozenset[str]:
+    """Return the ids of the node's strategies configured with `bot = true`."""
+    return frozenset(s.id for s in node.config.strategies if s.bot)
+
+
+def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
+    """(code, reason) of the bot's first failed check on `intent`, or None when it passes."""
+    name = intent.strategy_id
+    row = next((b for b in BotRows(node.db).bots() if b.name == name), None)
+    if row is None:
+        return "BOT_UNKNOWN", (
+            f"strategy {name!r} trades as a bot (bot = true) but no bot {name!r} is registered "
+            "any more; register it again (`tradeguard bot add` or [[bots]])"
+        )
+    if intent.reduce_only and (why := not_closing(node, intent)) is not None:
+        return why  # a close of more than the bot holds would sell other strategies' holdings
+    spec = BotSpec.parse(row.name, row.spec)
+    if spec.venue != intent.venue:
+        return "BOT_VENUE", (
+            f"bot {name} trades on {spec.venue}, not {intent.venue}; its strategy's venue and "
+            "the bot's must be one"
+        )
+    price = intent.price if isinstance(intent.price, Decimal) else None
+    price = price or node.market.mid(intent.symbol, intent.venue)
+    if price is None or not isinstance(intent.amount, Decimal):
+        return "NO_PRICE", f"no market price for {intent.symbol} on {intent.venue} yet"
+    ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
+    now = node.clock.now_ms()
+    verdict = check_trade(spec, row.enabled, ask, bot_book(node, spec, intent.symbol), now)
+    if verdict.approved:
+        return None
+    return verdict.codes[0], "; ".join(verdict.reasons)
+
+
+async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:
+    """Send a bot strategy's intent through the bot's gate and the one order path, recording
+    the order as a bot trade (stored before it is sent, settled with the outcome)."""
+    rows = BotTradeRows(node.storage)
+    now = node.clock.now_ms()
+    trade_id = "bt_" + secrets.token_hex(8)
+    record: dict[str, Any] = {
+        "side": intent.side.value, "venue": intent.venue, "score": None,
+        "size_rule": "sized by the strategy", "by": f"strategy:{intent.strategy_id}",
+        "signal": dict(intent.signal), "reducing": intent.reduce_only,
+        "amount": plain(intent.amount) if isinstance(intent.amount, Decimal) else None,
+        "confirmations": [],
+    }  # fmt: skip
+    sent: list[str] = []
+
+    def keep(order: Order) -> None:
+        sent.append(order.client_order_id)
+        doc = {**record, "code": "OK", "reason": ""}
+        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, SENDING,
+                        order.client_order_id, doc, now)  # fmt: skip
+
+    result = await node.submit(intent, keep, gate=lambda: bot_gate(node, intent))
+    if sent:  # the gate passed and the order reached the journal: its outcome is recorded
+        record.update(code=result.code or "OK", reason=result.reason)
+        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, result.status, sent[0],
+                        record, now)  # fmt: skip
+    return result

@@ -1,0 +1,220 @@
+"""An execute sent again (a retry after a timeout, a node restart, two racing) trades once: the
+idempotency key (the client's, or one derived from the signal for a bot without confirmation
+ids) is claimed in the database before anything is sent, and a replay gets the first answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots_support import SYMBOL, add_bot, mid, quote, rig
+from test_api_support import PASSPHRASE, client
+from tradeguard.api.app import create_app
+from tradeguard.api.auth import TokenStore
+from tradeguard.api.bot_desk import BotDesk
+from tradeguard.bots.idempotency import PREFIX, store_key
+from tradeguard.node import build_node
+from tradeguard.storage.bot_rows import BotRows
+
+SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
+          "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
+
+
+async def _execute(r, **changes):
+    body = {**SIGNAL, **changes}
+    return await r.http.post("/api/v1/trades/execute", json=body, headers=r.trader)
+
+
+def _entries(node, bot="gamma"):
+    return [o for o in node.orders.orders.values() if o.strategy_id == bot]
+
+
+async def test_a_retried_signal_without_confirmation_trades_once_across_a_restart(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    # no confirmation ids, and adding allowed: nothing but the key tells a retry from a new entry
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r)
+        assert first.status_code == 201, first.text
+        again = await _execute(r, side="BUY")  # the same signal, spelled as some clients do
+        assert again.status_code == 201, again.text
+        out = again.json()
+        assert out["replayed"] is True and first.json()["replayed"] is False
+        assert out["trade_id"] == first.json()["trade_id"]
+        assert out["client_order_id"] == first.json()["client_order_id"]
+        assert len(_entries(r.node)) == 1
+        # another signal (another score) is another trade
+        other = await _execute(r, score="0.8")
+        assert other.status_code == 201 and other.json()["replayed"] is False, other.text
+        assert len(_entries(r.node)) == 2
+    finally:
+        await r.http.aclose()
+        config = r.node.config
+        r.node.close()
+    node = build_node(config)  # a new process on the same database
+    await node.start()
+    app = create_app(node, tokens=TokenStore(node.db, node.storage), passphrase=PASSPHRASE)
+    http = client(app)
+    try:
+        again = await http.post("/api/v1/trades/execute", json=SIGNAL, headers=r.trader)
+        assert again.status_code == 201, again.text
+        assert again.json()["replayed"] is True
+        assert again.json()["trade_id"] == first.json()["trade_id"]
+        assert len([o for o in node.storage.load_orders() if o.strategy_id == "gamma"]) == 2
+    finally:
+        await http.aclose()
+        node.close()
+
+
+async def test_a_client_key_answers_with_the_first_trade_and_names_one_trade(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r, idempotency_key="sig-42")
+        assert first.status_code == 201, first.text
+        # the client's key decides, whatever else the retry carries
+        again = await _execute(r, idempotency_key="sig-42", score="0.9")
+        assert again.json()["replayed"] is True, again.text
+        assert again.json()["trade_id"] == first.json()["trade_id"]
+        assert again.json()["idempotency_key"] == "sig-42"
+        wrong = await _execute(r, idempotency_key="sig-42", side="sell")
+        assert wrong.status_code == 422, wrong.text
+        assert "a key names one trade" in wrong.json()["detail"], wrong.text
+        assert len(_entries(r.node)) == 1
+        # the standard header is the same key
+        header = await r.http.post("/api/v1/trades/execute", json=SIGNAL,
+                                   headers={**r.trader, "Idempotency-Key": "sig-42"})  # fmt: skip
+        assert header.json()["replayed"] is True, header.text
+        assert header.json()["trade_id"] == first.json()["trade_id"]
+        both = await r.http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "x"},
+                                 headers={**r.trader, "Idempotency-Key": "sig-42"})  # fmt: skip
+        assert both.status_code == 422 and "differ: send one" in both.text, both.text
+        two = [("Authorization", r.trader["Authorization"]), ("Idempotency-Key", "sig-42"),
+               ("Idempotency-Key", "sig-43")]  # fmt: skip
+        twice = await r.http.post("/api/v1/trades/execute", json=SIGNAL, headers=two)
+        assert twice.status_code == 422 and "given twice" in twice.text, twice.text
+        assert len(_entries(r.node)) == 1
+        bad = await _execute(r, idempotency_key="has space")
+        assert bad.status_code == 422, bad.text
+        assert "1 to 128 printable ASCII characters, no spaces" in bad.json()["error"], bad.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_two_executes_racing_with_one_key_send_one_order(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    try:
+        answers = await asyncio.gather(*(_execute(r, idempotency_key="k1") for _ in range(4)))
+        codes = sorted(a.status_code for a in answers)
+        assert len(_entries(r.node)) == 1, [a.text for a in answers]
+        assert codes.count(201) >= 1 and set(codes) <= {201, 409}, [a.text for a in answers]
+        ids = {a.json()["trade_id"] for a in answers if a.status_code == 201}
+        assert len(ids) == 1
+        busy = [a.json()["detail"] for a in answers if a.status_code == 409]
+        assert all("still being sent" in d for d in busy), busy
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_denied_signal_may_be_sent_again(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", enabled=False, require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r)
+        assert first.status_code == 200 and first.json()["code"] == "BOT_DISABLED", first.text
+        enabled = await r.http.post("/api/v1/bots/gamma/enable", headers=r.trader)
+        assert enabled.status_code == 200
+        again = await _execute(r)
+        assert again.status_code == 201 and again.json()["replayed"] is False, again.text
+        assert len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_refused_signals_do_not_push_a_bots_cooldown_on(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False,
+            cooldown_s=90)  # fmt: skip
+    await quote(r.node, mid(r.node))
+    try:
+        first = await _execute(r, idempotency_key="a")
+        assert first.status_code == 201, first.text
+        await quote(r.node, mid(r.node))  # 60 s later: 30 s of cooldown left
+        early = (await _execute(r, idempotency_key="b")).json()
+        assert early["code"] == "BOT_COOLDOWN", early
+        await quote(r.node, mid(r.node))  # 120 s after the trade: the cooldown is over
+        later = await _execute(r, idempotency_key="c")
+        assert later.status_code == 201, later.text  # the refusal at 60 s started none
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_whose_trade_a_stopped_node_never_sent_trades_on_retry(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    try:
+        # what a node killed between claiming the key and journaling the order leaves: the key
+        # claimed, the trade stored `sending` with no order (the next start settles it)
+        rows = BotRows(r.node.db)
+        now = r.node.clock.now_ms()
+        rows.claim_key(store_key("gamma", "k9"), PREFIX, "bt_lost", now, now + 60_000)
+        rows.save_trade("bt_lost", "gamma", SYMBOL, "sending", "tg-never-journaled",
+                        {"side": "buy", "venue": "paper"}, now)  # fmt: skip
+        BotDesk(r.node)._settle_sending()  # as the desk of the restarted node does
+        assert rows.trade("bt_lost")["status"] == "not_sent"
+        again = await _execute(r, idempotency_key="k9")
+        assert again.status_code == 201 and again.json()["replayed"] is False, again.text
+        assert len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_two_signals_racing_for_one_position_open_one(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)  # one position per symbol
+    await quote(r.node, mid(r.node))
+    try:
+        answers = await asyncio.gather(*(_execute(r, score=s) for s in ("0.7", "0.8", "0.9")))
+        outs = [a.json() for a in answers]
+        assert sorted(o["status"] for o in outs) == ["denied", "denied", "submitted"], outs
+        assert {o["code"] for o in outs if o["status"] == "denied"} == {"BOT_ONE_POSITION"}
+        assert len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_the_same_close_for_the_next_position_closes_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    close = {"side": "sell", "reduce_only": True, "score": None}
+    try:
+        for score in ("0.7", "0.8"):  # two round trips, their closes the very same request
+            entry = await _execute(r, score=score)
+            assert entry.status_code == 201, entry.text
+            await quote(r.node, mid(r.node))
+            out = await _execute(r, **close)
+            assert out.status_code == 201 and out.json()["replayed"] is False, out.text
+            await quote(r.node, mid(r.node))
+            held = [p for p in r.node.portfolio.open_positions() if p.strategy_id == "gamma"]
+            assert held == [], (score, held)
+            for _ in range(6):  # past the risk engine's cooldown after a trade
+                await quote(r.node, mid(r.node))
+        again = (await _execute(r, **close)).json()  # a close with nothing held: refused
+        assert again["code"] == "BOT_NOT_REDUCING", again
+    finally:
+        await r.http.aclose()
+        r.node.close()

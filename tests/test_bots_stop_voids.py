@@ -1,0 +1,59 @@
+"""A bot's emergency stop (or disable) voids the confirmations it handed out before: enabling it
+again by hand does not let a signal approved before the stop trade afterwards."""
+
+from __future__ import annotations
+
+from bots_support import SYMBOL, add_bot, mid, quote, rig
+
+
+async def test_a_confirmation_from_before_an_emergency_stop_is_refused_after_enable(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    await quote(r.node, mid(r.node))
+    try:
+        signal = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+        v = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.alpha)
+        conf = v.json()["confirmation_id"]
+        stop = await r.http.post("/api/v1/safety/emergency-stop", json={"reason": "drill"},
+                                 headers=r.alpha)  # fmt: skip
+        assert stop.status_code == 200, stop.text
+        assert (await r.http.post("/api/v1/bots/alpha/enable", headers=r.trader)).status_code == 200
+        e = await r.http.post("/api/v1/trades/execute", json={**signal, "confirmation_id": conf},
+                              headers=r.alpha)  # fmt: skip
+        out = e.json()
+        assert out["status"] == "denied" and out["code"] == "CONFIRMATION_REFUSED", out
+        assert "voided" in out["reason"] and "validate the trade again" in out["reason"], out
+        assert [o for o in r.node.orders.orders.values() if o.strategy_id == "alpha"] == []
+        # a fresh approval trades
+        fresh = (await r.http.post("/api/v1/safety/validate-trade", json=signal,
+                                   headers=r.alpha)).json()["confirmation_id"]  # fmt: skip
+        e = await r.http.post("/api/v1/trades/execute", json={**signal, "confirmation_id": fresh},
+                              headers=r.alpha)  # fmt: skip
+        assert e.status_code == 201, e.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_signals_that_agreed_before_a_stop_do_not_count_after_it(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", confirmations_needed=2)
+    await quote(r.node, mid(r.node))
+    try:
+        signal = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+        before = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.trader)
+        assert before.json()["agreeing_signals"] == 1, before.text
+        await r.http.post("/api/v1/safety/emergency-stop", json={"bot_id": "gamma"},
+                          headers=r.trader)  # fmt: skip
+        await r.http.post("/api/v1/bots/gamma/enable", headers=r.trader)
+        after = (await r.http.post("/api/v1/safety/validate-trade", json=signal,
+                                   headers=r.trader)).json()  # fmt: skip
+        assert after["agreeing_signals"] == 1, after  # the one since the stop
+        e = await r.http.post("/api/v1/trades/execute",
+                              json={**signal, "confirmation_id": after["confirmation_id"]},
+                              headers=r.trader)  # fmt: skip
+        assert e.json()["code"] == "SIGNALS_NEEDED", e.text
+    finally:
+        await r.http.aclose()
+        r.node.close()
