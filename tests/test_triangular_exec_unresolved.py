@@ -77,3 +77,48 @@ async def test_an_unanswered_second_leg_is_not_unwound_under_it(tmp_path: Path) 
     assert "unresolved" in rec.reason and sent[0].client_order_id in rec.reason
     assert held_events(s) == ["critical"]
     assert await s.venue_balance("ETH") == rec.legs[0].received  # nothing sold under it
+
+
+async def test_a_leg_answered_with_garbage_after_it_executed_is_found_by_query(
+    tmp_path: Path,
+) -> None:
+    # The venue executed the first leg and answered something unreadable: the order is asked
+    # for by client order id, found filled, and the cycle goes on as if the answer had come.
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    venue, submit = s.venue, s.venue.submit
+
+    async def garbage_answer(order: Order):  # type: ignore[no-untyped-def]
+        await submit(order)
+        if order.symbol == CYCLE[0]:
+            raise ValueError("filled: 'n/a' is not a number")
+        return await venue.fetch_order(order.client_order_id, order.symbol)
+
+    venue.submit = garbage_answer  # type: ignore[method-assign]
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+
+    assert rec.outcome == "completed", rec.reason
+    assert [leg.status for leg in rec.legs] == ["filled"] * 3
+    assert held_events(s) == []
+    assert await s.venue_balance("ETH") == rec.dust.get("ETH", 0)
+
+
+async def test_a_leg_whose_queries_and_cancel_answer_garbage_is_held(tmp_path: Path) -> None:
+    # The send timed out; every query and the cancel come back unreadable. Nothing tells
+    # whether the venue took it: the cycle is held on it, never aborted.
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    venue = s.venue
+
+    async def timeout(order: Order):  # type: ignore[no-untyped-def]
+        raise AmbiguousVenueError(venue.name, f"timeout sending {order.client_order_id}")
+
+    async def garbage(*_args: object):  # type: ignore[no-untyped-def]
+        raise ValueError("filled: 'n/a' is not a number")
+
+    venue.submit, venue.fetch_order, venue.cancel = timeout, garbage, garbage  # type: ignore[method-assign]
+    s.orders.resolve_attempts, s.orders.resolve_delay_s = 1, 0.0
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+
+    assert len(rec.legs) == 1 and rec.outcome == "held", rec.reason
+    assert "unresolved" in rec.reason and rec.legs[0].client_order_id in rec.reason
+    assert held_events(s) == ["critical"]
+    assert rec.held == {"USDT": rec.size} and rec.unwinds == []
