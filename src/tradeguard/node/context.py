@@ -88,9 +88,11 @@ class NodeContext:
                     f"configured venues: {sorted(node.venues)}"
                 )
             kind = "paper" if venue in node._paper else "ccxt"
+            fee_in = getattr(node.venues[venue], "buy_fee_in", "quote")  # the paper venue's
             risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)
             gateway = OrderPathGateway(
                 node.orders, risk, venue, strategy_id, submit=node.submit, venue_kind=kind,
+                buy_fee_in=fee_in,
                 on_record=node.note_arb_cycle, market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway
