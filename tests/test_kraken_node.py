@@ -51,7 +51,12 @@ def _kraken_venue(kx: KrakenSandbox) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _config(tmp_path: Path, venues: list[dict[str, Any]], sync_s: int = 0) -> Config:
+def _config(
+    tmp_path: Path,
+    venues: list[dict[str, Any]],
+    sync_s: int = 0,
+    strategies: list[dict[str, Any]] | None = None,
+) -> Config:
     return Config.model_validate({
         "mode": "sandbox",
         "node": {
@@ -61,7 +66,7 @@ def _config(tmp_path: Path, venues: list[dict[str, Any]], sync_s: int = 0) -> Co
         },
         "reconcile": {"balance_sync_interval_s": sync_s},
         "venues": venues,
-        "strategies": [],
+        "strategies": strategies or [],
         "risk": RISK,
     })  # fmt: skip
 
@@ -166,3 +171,30 @@ async def test_sigkill_after_a_kraken_order_was_sent_is_reconciled_once_at_resta
             finally:
                 await node.stop()
                 node.close()
+
+
+@pytest.mark.usefixtures("vault")
+async def test_a_triangular_strategy_sizes_legs_for_where_each_venue_charges_a_buys_fee(
+    tmp_path: Path,
+) -> None:
+    # Kraken charges a buy's fee in the quote spent, Binance in the base received: a middle
+    # buy sized as on Binance spent more than the leg before it received on Kraken (0.01666
+    # ETH received, 0.01666808 ETH spent), taking coins the account held from elsewhere.
+    async with seeded_exchange() as bx, seeded_kraken() as kx:
+        binance = {
+            "name": "binance", "kind": "ccxt", "exchange": "binance", "credentials": "alice",
+            "rest_url": bx.rest_url, "ws_url": bx.ws_url, "symbols": ["BTC/USDT"],
+        }  # fmt: skip
+        tri = [
+            {"id": "tri-k", "kind": "triangular", "venue": "kraken"},
+            {"id": "tri-b", "kind": "triangular", "venue": "binance"},
+        ]
+        cfg = _config(tmp_path, [binance, _kraken_venue(kx)], sync_s=3600, strategies=tri)
+        node = TradingNode(cfg)
+        await node.start()
+        try:
+            fees = {s.id: s.exec_config.fees_charged_in for s in node.strategies}
+        finally:
+            await node.stop()
+            node.close()
+    assert fees == {"tri-k": "quote", "tri-b": "received"}

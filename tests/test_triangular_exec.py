@@ -291,6 +291,7 @@ class GatedGateway:
         self.venue = inner.venue
         self.strategy_id = inner.strategy_id
         self.venue_kind = inner.venue_kind
+        self.buy_fee_in = inner.buy_fee_in
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 

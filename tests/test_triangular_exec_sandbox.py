@@ -129,3 +129,40 @@ async def test_a_cycle_held_after_its_second_leg_is_no_win_on_the_sandbox(tmp_pa
             assert rec.actual_profit == 0 and rec.actual_profit_pct == 0, rec.actual_profit
         finally:
             await stack.close()
+
+
+async def test_fees_paid_in_bnb_count_against_the_cycle_on_the_sandbox(tmp_path: Path) -> None:
+    """An account paying fees in BNB (a currency off the cycle) spends BNB on every leg: the
+    record's fees and actual profit must count it, or a cycle the fees made a loss reads as a
+    win (summary, losing streak) while the account's BNB shrinks."""
+    ex, markets, books = _cycle_exchange()
+    bnb_book = ([(Decimal("600.0"), Decimal(50))], [(Decimal("600.2"), Decimal(50))])
+    async with ex:
+        ex.add_market("BNB/USDT", "BNB", "USDT", Decimal("0.1"), Decimal("0.001"),
+                      Decimal("0.001"), Decimal(1), Decimal("0.001"), Decimal("0.001"))  # fmt: skip
+        ex.set_book("BNB/USDT", *bnb_book)
+        ex.add_account(ALICE_KEY, ALICE_SECRET, {"BNB": Decimal(10)}, bnb_fees=True)
+        stack = await build_stack(ex, tmp_path, risk={"arb_max_cycle_notional_usd": Decimal(5_000)})
+        try:
+            opp = _opportunity(stack, markets, books)
+            _quote(stack, "BNB/USDT", *bnb_book)
+            config = TriangularExecConfig(fees_charged_in="received", start_assets=("USDT",))
+            gateway = OrderPathGateway(stack.om, stack.risk, VENUE, config.strategy_id)
+            rec = await TriangularExecutor(gateway, config).execute(opp, Decimal(500))
+
+            assert rec.outcome == "completed", rec.reason
+            bnb_fees = [leg.fee for leg in rec.legs if leg.fee_asset == "BNB"]
+            assert bnb_fees and all(fee > 0 for fee in bnb_fees)
+            bnb_paid = Decimal(10) - ex.balances(ALICE_KEY)["BNB"][0]
+            assert bnb_paid == sum(bnb_fees, Decimal(0))
+            bnb_usdt = gateway.usd_price("BNB")
+            assert bnb_usdt is not None
+            cost = {"USDT": Decimal(1)}  # per unit of each asset reached, as the legs chain
+            for leg in rec.legs[:-1]:
+                cost[leg.to_asset] = cost[leg.from_asset] * leg.spent / leg.received
+            dust = sum((amount * cost[asset] for asset, amount in rec.dust.items()), Decimal(0))
+            before_bnb = rec.returned - rec.spent + dust
+            assert rec.fees >= bnb_paid * bnb_usdt, (rec.fees, bnb_paid)
+            assert abs(rec.actual_profit - (before_bnb - bnb_paid * bnb_usdt)) < Decimal("1e-9")
+        finally:
+            await stack.close()

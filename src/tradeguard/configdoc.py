@@ -68,7 +68,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
         "[[strategies]].params.exec (kind triangular)",
         TriangularExecConfig,
         "How it executes a cycle. `strategy_id` is always the strategy's `id`; `fees_charged_in`"
-        " defaults by venue (paper: `quote`, ccxt: `received`). `on_interrupted`: what the next"
+        " defaults to where the venue charges a buy's fee (paper and ccxt Kraken: `quote`, ccxt"
+        " Binance: `received`). `on_interrupted`: what the next"
         " start does with legs a stopped node left without a record: trade them back within"
         " `max_unwind_loss_pct` before the strategy trades (`unwind`, the default), or keep them"
         " and raise one critical `arb.held` (`hold`).",

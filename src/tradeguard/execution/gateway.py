@@ -76,6 +76,7 @@ class OrderPathGateway:
         *,
         submit: Callable[[OrderIntent], Awaitable[SubmitResult]] | None = None,
         venue_kind: str = "paper",
+        buy_fee_in: str = "quote",
         on_record: Callable[[Mapping[str, Any]], None] | None = None,
         market_data: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
@@ -86,6 +87,7 @@ class OrderPathGateway:
         self.venue = venue
         self.strategy_id = strategy_id
         self.venue_kind = venue_kind
+        self.buy_fee_in = buy_fee_in  # "quote" (spent) or "received": where a buy pays its fee
         self._on_record = on_record  # the node counts each recorded cycle in its figures
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}

@@ -230,7 +230,11 @@ class OrderManager(FillApplication):
                     self._transition(order, OrderStatus.REJECTED, reason=str(exc))
             code = exc.code or "VENUE_REJECTED"
             return [SubmitResult("rejected", o, code, str(exc)) for o in orders]
-        except AmbiguousVenueError as exc:
+        except Exception as exc:  # no answer we can read: the order may have executed
+            # A timeout, a 5xx, or an answer we could not read (garbage where a number should
+            # be): the venue may have executed the order either way, so it is asked, not guessed.
+            if not isinstance(exc, AmbiguousVenueError):
+                log.exception("venue %s: unreadable answer to submit %s", name, cids)
             self.in_submit.difference_update(cids)
             self._latency(name, "submit", started)
             now = self.clock.now_ms()
@@ -275,8 +279,9 @@ class OrderManager(FillApplication):
                 if report is not None:
                     # Fills first: a terminal report is applied only once its fills are booked.
                     await self.catch_up_fills(order, report)
-            except (AmbiguousVenueError, DefinitiveVenueError) as exc:
-                # No answer (or a refusal to answer, e.g. credentials): a failed query.
+            except Exception as exc:
+                # No answer, a refusal to answer (e.g. credentials) or one we could not read
+                # (garbage where a number should be): a failed query.
                 log.warning(
                     "query for %s failed (%s), attempt %d", order.client_order_id, exc, attempt + 1
                 )
@@ -384,7 +389,11 @@ class OrderManager(FillApplication):
             self._latency(order.venue, "cancel", started)
             log.info("cancel of %s refused (%s); querying", client_order_id, exc)
             return await self.resolve(order)
-        except AmbiguousVenueError as exc:
+        except Exception as exc:  # a timeout or an unreadable answer: ask what happened
+            if not isinstance(exc, AmbiguousVenueError):
+                log.exception(
+                    "venue %s: unreadable answer to cancel %s", order.venue, client_order_id
+                )
             self._latency(order.venue, "cancel", started)
             self.risk.observe_venue_error(order.venue, self.clock.now_ms(), str(exc))
             self._publish(

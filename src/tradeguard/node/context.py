@@ -88,11 +88,12 @@ class NodeContext:
                     f"configured venues: {sorted(node.venues)}"
                 )
             kind = "paper" if venue in node._paper else "ccxt"
+            fee_in = getattr(node.venues[venue], "buy_fee_in", "quote")  # the paper venue's
             risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)
             # the same gate as the strategy's intents: a bot's, for an id that names a bot
             gateway = OrderPathGateway(
                 node.orders, risk, venue, strategy_id, venue_kind=kind,
-                submit=node.submit_strategy_intent,
+                submit=node.submit_strategy_intent, buy_fee_in=fee_in,
                 on_record=node.note_arb_cycle, market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway

@@ -69,6 +69,8 @@ class ExecutionGateway(Protocol):
     strategy_id: str
     # "paper" or the venue's connector kind: where a buy's fee is charged depends on it.
     venue_kind: str
+    # Where the venue charges a buy's fee: "quote" (the asset spent) or "received" (the base).
+    buy_fee_in: str
 
     def now_ms(self) -> int: ...
 

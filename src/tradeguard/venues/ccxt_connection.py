@@ -156,6 +156,11 @@ class CcxtConnection(Venue):
         self.exchange_id: str = self.client.id
         # Binance and Kraken spot rest stop / take-profit orders, Binance OCO lists too
         # (venues.ccxt_stops).
+        # Where a spot buy's fee is charged: ccxt's feeSide "get" (Binance: the base bought) or
+        # its default "quote" (Kraken: the quote spent, as a sell's). A multi-leg strategy sizes
+        # each leg so that it never spends more than the leg before it received.
+        fee_side = (getattr(self.client, "fees", None) or {}).get("trading", {}).get("feeSide")
+        self.buy_fee_in = "received" if fee_side in ("get", "base") else "quote"
         self.native_stops = self.exchange_id in NATIVE_STOP_EXCHANGES
         self.native_oco = self.exchange_id in NATIVE_OCO_EXCHANGES
         self._cid_param = CID_PARAM.get(self.exchange_id, "clientOrderId")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -101,10 +101,26 @@ def walk_levels(levels: Levels, qty: Decimal) -> tuple[Decimal, Decimal]:
     return filled, value
 
 
-def fees_in_start(executions: Iterable[Any], cost_per_unit: Mapping[str, Decimal]) -> Decimal:
-    """Return the fees of a cycle's orders in the start asset, each at its asset's cost."""
-    total = ZERO
+def fees_in_start(
+    executions: Iterable[Any],
+    cost_per_unit: Mapping[str, Decimal],
+    usd_price: Callable[[str], Decimal | None],
+    start: str,
+) -> tuple[Decimal, Decimal]:
+    """Return a cycle's fees in the start asset: all of them, and those charged in an asset the
+    order neither spent nor received (BNB on a Binance account paying fees in it), which its
+    spent and received amounts do not hold. A fee asset the cycle reached counts at its cost,
+    another at its USD price over the start asset's (none known: zero)."""
+    total = off_chain = ZERO
+    start_usd = usd_price(start)
     for ex in executions:
-        if ex.fee:
-            total += ex.fee * cost_per_unit.get(ex.fee_asset, ZERO)
-    return total
+        if not ex.fee:
+            continue
+        rate = cost_per_unit.get(ex.fee_asset)
+        if rate is None:
+            usd = usd_price(ex.fee_asset)
+            rate = usd / start_usd if usd and start_usd else ZERO
+        total += ex.fee * rate
+        if ex.fee_asset not in (ex.from_asset, ex.to_asset):
+            off_chain += ex.fee * rate
+    return total, off_chain

@@ -31,6 +31,7 @@ How one cycle runs
   expired unfilled at the book's level (lagging the venue's) is resent at its bound. A hop that
   fills nothing stops the unwind: what is in hand is held (critical `arb.held`). Amounts too
   small to trade on the way back are dust.
+- A leg still in flight after its wait and its cancel may fill yet: held (`unresolved.py`).
 - Outcome: `completed`, `unwound`, `held`, `rejected` (nothing sent) or `failed` (the first leg
   filled nothing). Profit is in the start asset; assets left over count at their cost.
 """
@@ -64,6 +65,7 @@ from tradeguard.strategies.triangular.exec_book import (
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, cycle_profit
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
+from tradeguard.strategies.triangular.unresolved import hold_unresolved, unresolved
 from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
 
 __all__ = [
@@ -242,6 +244,14 @@ class TriangularExecutor:
             rec.legs.append(ex)
             if i == 0:
                 rec.spent = ex.spent
+            if unresolved(ex):  # it may fill yet: never guessed unfilled, nothing sent on it
+                run.leftover_cost += hold_unresolved(
+                    rec, ex, amount, run.cost_per_unit, self.config, self.gateway.venue
+                )
+                self._alert_held(rec)
+                self._account(rec, run)
+                return
+            if i == 0:
                 if ex.filled <= 0:
                     # Nothing traded, so nothing is at risk and nothing needs unwinding.
                     rec.outcome = "rejected" if ex.status in ("not_sent", "denied") else "failed"
@@ -405,10 +415,15 @@ class TriangularExecutor:
             rec.outcome = "held" if rec.held else "unwound"
         if rec.outcome == "held":
             self._alert_held(rec)
-        rec.actual_profit = cycle_profit(rec.returned, run.leftover_cost, rec.spent)
+        self._account(rec, run)
+
+    def _account(self, rec: ArbExecution, run: _Run) -> None:  # profit, fees; leftovers at cost
+        sent = (*rec.legs, *rec.unwinds)
+        usd = self.gateway.usd_price
+        rec.fees, off_chain = fees_in_start(sent, run.cost_per_unit, usd, rec.start_asset)
+        rec.actual_profit = cycle_profit(rec.returned, run.leftover_cost, rec.spent + off_chain)
         if rec.spent > 0:
             rec.actual_profit_pct = rec.actual_profit / rec.spent * HUNDRED
-        rec.fees = fees_in_start((*rec.legs, *rec.unwinds), run.cost_per_unit)
 
     async def _unwind(
         self, rec: ArbExecution, s: Stranded, run: _Run, route: Route

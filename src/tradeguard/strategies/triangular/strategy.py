@@ -154,8 +154,9 @@ class TriangularStrategy(Strategy):
         super().bind(ctx)
         gateway = ctx.execution_gateway(self.id, self.venue)
         if not self._fees_given:
-            # The paper venue charges a buy's fee in the quote spent; exchanges in the base got.
-            fees = "quote" if gateway.venue_kind == "paper" else "received"
+            # The paper venue and Kraken charge a buy's fee in the quote spent, Binance in the
+            # base received: the venue says which (a leg must not spend more than it was given).
+            fees = "received" if gateway.buy_fee_in == "received" else "quote"
             self.exec_config = self.exec_config.model_copy(update={"fees_charged_in": fees})
         self.executor = TriangularExecutor(gateway, self.exec_config)
 

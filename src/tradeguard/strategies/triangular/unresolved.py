@@ -1,0 +1,63 @@
+"""A forward leg the venue acknowledged (or never answered) and then never ended: held.
+
+```python
+if unresolved(ex):                                   # still in flight after its wait and cancel
+    leftover = hold_unresolved(rec, ex, amount_in, cost_per_unit, config, venue)
+```
+
+An order still open after `leg_timeout_s` and its cancel (a timed-out send, a lost answer, a
+fill not streamed yet) may still execute. Taking it as unfilled would end a first leg `failed`
+with nothing at risk while a late fill leaves the cycle's second asset unhedged without an
+alert, or would unwind what a later leg was given while that leg may still spend it (the unwind
+then sells coins the leg took, or the leg's proceeds sit stranded). So the cycle stops there:
+no further leg, no unwind; what the leg was given (and anything it is known to have received)
+is recorded held, the order named, for a person to check on the venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.money import ZERO
+from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
+from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+
+__all__ = ["hold_unresolved", "unresolved"]
+
+_IN_FLIGHT = frozenset(s.value for s in OrderStatus if not s.is_terminal)
+
+
+def unresolved(ex: LegExecution) -> bool:
+    """Tell whether a sent order is still in flight at the end of its wait (and its cancel's)."""
+    return bool(ex.client_order_id) and ex.status in _IN_FLIGHT
+
+
+def hold_unresolved(
+    rec: ArbExecution,
+    ex: LegExecution,
+    amount_in: Decimal,
+    cost_per_unit: Mapping[str, Decimal],
+    config: TriangularExecConfig,
+    venue: str,
+) -> Decimal:
+    """End `rec` held on the in-flight leg `ex` (given `amount_in` of its from-asset); return
+    the start-asset cost of what is held (the start asset itself is not spent: no cost)."""
+    rec.outcome = "held"
+    why = (
+        f"leg {ex.index + 1} ({ex.symbol}) unresolved: order {ex.client_order_id} still "
+        f"{ex.status} after leg_timeout_s={config.leg_timeout_s} and its cancel; it may still "
+        f"fill, so no further leg or unwind is sent; check the order on {venue}"
+    )
+    rec.reason = f"{rec.reason}; {why}" if rec.reason else why
+    leftover = ZERO
+    given = amount_in - ex.spent
+    if given > 0:
+        rec.hold(ex.from_asset, given, why, ex.symbol)
+        if ex.index > 0:  # bought by the legs before: counted at its cost
+            leftover += given * cost_per_unit[ex.from_asset]
+    if ex.received > 0:
+        rec.hold(ex.to_asset, ex.received, why, ex.symbol)
+        leftover += ex.spent * cost_per_unit[ex.from_asset]
+    return leftover
