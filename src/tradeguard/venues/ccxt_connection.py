@@ -55,6 +55,10 @@ WEIGHTS: dict[str, float] = {
     "api_restrictions": 1,
 }
 
+# Exchanges that weigh an open-orders list for one symbol less than the account-wide one
+# (elsewhere one symbol's list is the account's, filtered by ccxt).
+PER_SYMBOL_OPEN_ORDERS = frozenset({"binance", "binanceus"})
+
 _DEFINITIVE: tuple[tuple[type[Exception], str], ...] = (
     (ccxt.InsufficientFunds, "INSUFFICIENT_FUNDS"),
     (ccxt.OrderNotFound, "ORDER_NOT_FOUND"),
