@@ -136,7 +136,11 @@ class BalanceSync:
                 balances = await venue.fetch_balances()
                 unbooked = await self._unbooked_fills(name, venue)
             except VenueError as exc:
+                # down, or an answer refused (a negative or unreadable figure): the ledger
+                # stays as it is until a pass reads the venue again
                 log.warning("balance sync: could not read balances of %s: %s", name, exc)
+                self.skipped.append(name)
+                self.waiting[name] = f"its balances could not be read: {exc}"
                 continue
             # a fill booked while reading: the balances may predate it, the ledger holds it
             moved = self._ledger_totals(name) != before
