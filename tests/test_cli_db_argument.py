@@ -33,6 +33,8 @@ def _required(parser: argparse.ArgumentParser) -> list[str]:
     argv: list[str] = []
     for action in parser._actions:
         value = str(next(iter(action.choices))) if action.choices else "x1"
+        if "--amount" in action.option_strings:  # a number (transfer)
+            value = "1"
         if not action.option_strings and not isinstance(action, argparse._SubParsersAction):
             argv.append(value)
         elif action.required:

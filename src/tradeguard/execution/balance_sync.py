@@ -11,7 +11,10 @@ the balances are applied only when each order the node has open on that venue is
 there with exactly the amount filled that the ledger has booked (read after the balances, a
 fill the balances include is in that list too), and the ledger's totals did not move while
 both were read (a fill booked meanwhile, whatever the time it took, is one the balances may
-predate); else the venue is skipped for this pass, with the reason in `waiting`. After a
+predate); else the venue is skipped for this pass, with the reason in `waiting`. An order is
+found by client order id, or by the journal's venue order id where the listing lacks ours
+(Polymarket's CLOB, a Kraken order a restarted node sent with a UUID), and the venue names the
+calls that list them at the least weight (`Venue.open_orders_reads`). After a
 venue's balances are applied, `on_applied` lets the strategies holding legs without positions
 shrink them to what the venue holds.
 """
@@ -133,7 +136,11 @@ class BalanceSync:
                 balances = await venue.fetch_balances()
                 unbooked = await self._unbooked_fills(name, venue)
             except VenueError as exc:
+                # down, or an answer refused (a negative or unreadable figure): the ledger
+                # stays as it is until a pass reads the venue again
                 log.warning("balance sync: could not read balances of %s: %s", name, exc)
+                self.skipped.append(name)
+                self.waiting[name] = f"its balances could not be read: {exc}"
                 continue
             # a fill booked while reading: the balances may predate it, the ledger holds it
             moved = self._ledger_totals(name) != before
@@ -164,13 +171,18 @@ class BalanceSync:
         if not mine:
             return ""
         symbols = sorted({o.symbol for o in mine})
-        # one light call per symbol ordered in (an account-wide list weighs more on most venues)
-        lists = [await venue.fetch_open_orders(s) for s in symbols] if len(symbols) <= 3 else [
-            await venue.fetch_open_orders()
-        ]  # fmt: skip
-        there = {r.client_order_id: r for found in lists for r in found}
+        # the venue says which calls cover them at the least weight (Binance: one per symbol
+        # while lighter than its account-wide list; most venues: the one list)
+        lists = [await venue.fetch_open_orders(s) for s in venue.open_orders_reads(symbols)]
+        reports = [r for found in lists for r in found]
+        by_cid = {r.client_order_id: r for r in reports if r.client_order_id}
+        # a listing without our client ids (Polymarket's CLOB, where the venue knows an
+        # order's hash only from its own submit) is matched by the journal's venue order id
+        by_vid = {r.venue_order_id: r for r in reports if r.venue_order_id}
         for order in mine:
-            report = there.get(order.client_order_id)
+            report = by_cid.get(order.client_order_id) or (
+                by_vid.get(order.venue_order_id) if order.venue_order_id else None
+            )
             if report is None:
                 return (f"order {order.client_order_id} is no longer open on the venue; its end "
                         "is not booked yet")  # fmt: skip

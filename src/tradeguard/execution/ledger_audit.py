@@ -134,10 +134,21 @@ class LedgerAudit:
             '--reason "..."` books its balance'
             for a in shorts
         )
+        # Any other difference may be a transfer made while no node ran (or a missed fill):
+        # the operator who knows it was one books it, checked against the venue.
+        moved = "".join(
+            f"; {a.venue} {a.asset}: if a deposit (+) or withdrawal (-) of "
+            f"{plain(a.difference)} was made while the node was down, `tradeguard transfer "
+            f'--venue {a.venue} --asset {a.asset} --amount {plain(a.difference)} --reason "..."` '
+            "books it"
+            for a in self.assets
+            if a.off and a.expected >= 0
+        )
         return (
             "ledger audit failed: "
             + "; ".join(self.describe())
             + settle
+            + moved
             + "; inspect with `tradeguard doctor`, correct the ledger, then `tradeguard resume`"
         )
 

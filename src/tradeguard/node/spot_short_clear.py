@@ -18,6 +18,7 @@ trading state stays as it is until `tradeguard resume`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,7 @@ async def clear_spot_short(
             f"{venue}: {len(working)} order(s) of the journal not ended ({ids}); a fill still "
             "to come would be booked as the correction: start the node to reconcile them first"
         )
-    free, locked = await _venue_balance(node, venue, asset)
+    free, locked = await venue_balance(node, venue, asset)
     held = free + locked
     if held < 0:
         raise SpotShortRefused(
@@ -90,15 +91,27 @@ async def clear_spot_short(
     return data
 
 
-async def _venue_balance(node: TradingNode, venue: str, asset: str) -> tuple[Decimal, Decimal]:
-    """The venue's free and locked amounts of `asset`, read now (reconciliation's timeout)."""
+async def venue_balance(
+    node: TradingNode,
+    venue: str,
+    asset: str,
+    refused: Callable[[str], Exception] = SpotShortRefused,
+) -> tuple[Decimal, Decimal]:
+    """The venue's free and locked amounts of `asset`, read now (reconciliation's timeout);
+    `refused` makes the error when the venue cannot be read."""
 
     async def read(v: Venue, timeout: float) -> list[Balance]:
         return await asyncio.wait_for(v.fetch_balances(), timeout)
 
-    balances = await read_venue(node, venue, "the venue's balances", SpotShortRefused, read)
+    balances = await read_venue(node, venue, "the venue's balances", refused, read)
     mine = [b for b in balances if b.asset == asset]
     return sum((b.free for b in mine), ZERO), sum((b.locked for b in mine), ZERO)
 
 
-__all__ = ["CLEARED_EVENT", "SpotShortRefused", "clear_spot_short", "recorded_short"]
+__all__ = [
+    "CLEARED_EVENT",
+    "SpotShortRefused",
+    "clear_spot_short",
+    "recorded_short",
+    "venue_balance",
+]

@@ -29,6 +29,7 @@ class AdminRoutes:
         r.add_post("/admin/trade", self.trade)
         r.add_post("/admin/ws/disconnect", self.ws_disconnect)
         r.add_post("/admin/accounts", self.add_account)
+        r.add_post("/admin/withdraw", self.withdraw)
         r.add_post("/admin/clock", self.clock)
         r.add_get("/admin/replay", self.replay)
         r.add_post("/admin/replay", self.set_replay)
@@ -74,6 +75,26 @@ class AdminRoutes:
             flag(body, "bnb_fees"),
         )
         return web.json_response({"account_id": account_id})
+
+    async def withdraw(self, request: web.Request) -> web.Response:
+        """Take free balances out of a key's account, as a withdrawal to elsewhere would:
+        {"api_key": ..., "balances": {"USDT": "1000"}}; more than is free changes nothing."""
+        body = await request.json()
+        key = self.ex.auth.keys.get(text(body, "api_key"))
+        if key is None:
+            raise ValueError("api_key: no account has this key")
+        acc = self.ex.engine.accounts[key.account_id]
+        taken = balances(body)
+        for asset, amount in taken.items():
+            free = acc.bal(asset).free
+            if amount > free:
+                raise ValueError(
+                    f"balances.{asset}={amount}: more than the {free} free (a resting order's "
+                    "reserve cannot be withdrawn)"
+                )
+        for asset, amount in taken.items():
+            acc.bal(asset).free -= amount
+        return web.json_response({"balances": {a: str(acc.bal(a).free) for a in sorted(taken)}})
 
     async def clock(self, request: web.Request) -> web.Response:
         body = await request.json()

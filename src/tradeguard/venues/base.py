@@ -93,6 +93,12 @@ class Venue(ABC):
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         """Every open order on the account (all symbols when `symbol` is None)."""
 
+    def open_orders_reads(self, symbols: list[str]) -> list[str | None]:
+        """The `fetch_open_orders` calls that list every open order on `symbols` at the least
+        cost: one account-wide call (None) where a symbol's list is the account's filtered here,
+        as on most venues; per-symbol calls where the venue charges them less."""
+        return [None]
+
     @abstractmethod
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Executions on `symbol` at or after `since_ts` (epoch ms)."""

@@ -16,7 +16,7 @@ from tradeguard.model.enums import LiquiditySide, OrderStatus, Side
 from tradeguard.model.errors import AmbiguousVenueError, ConfigError, DefinitiveVenueError
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
-from tradeguard.model.money import ZERO, dec
+from tradeguard.model.money import ZERO, dec, venue_amount
 from tradeguard.model.reports import OrderReport
 from tradeguard.secrets.permissions import check_withdrawal_permission
 from tradeguard.secrets.redact import redact
@@ -54,6 +54,14 @@ WEIGHTS: dict[str, float] = {
     "fetch_trades": 25,
     "api_restrictions": 1,
 }
+
+# Exchanges that weigh an open-orders list for one symbol less than the account-wide one
+# (elsewhere one symbol's list is the account's, filtered by ccxt).
+PER_SYMBOL_OPEN_ORDERS = frozenset({"binance", "binanceus"})
+
+# More of one asset than any account holds (no token's supply comes near): a venue's figure
+# beyond it is a broken answer, never a balance.
+MAX_BALANCE = Decimal("1e18")
 
 _DEFINITIVE: tuple[tuple[type[Exception], str], ...] = (
     (ccxt.InsufficientFunds, "INSUFFICIENT_FUNDS"),
@@ -223,6 +231,11 @@ class CcxtConnection(Venue):
                     raise self._gave_up(op, exc, attempt + 1) from None
             except ccxt.BaseError as exc:
                 raise map_ccxt_error(self.name, op, exc) from None
+            except (ValueError, ArithmeticError) as exc:
+                # ccxt could not parse the answer (a number field holding text): what happened
+                # is unknown, as for any answer not read
+                text = redact(f"{op} failed: the answer could not be read: {exc}")
+                raise AmbiguousVenueError(self.name, text, "UNREADABLE") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _gave_up(self, op: str, exc: BaseException, tries: int) -> Exception:
@@ -303,6 +316,9 @@ class CcxtConnection(Venue):
         )
 
     def _balances(self, raw: Mapping[str, Any], keep_zero: bool = False) -> list[Balance]:
+        """The account's balances; a figure that is not a finite amount from 0 to
+        MAX_BALANCE refuses the whole answer (AmbiguousVenueError): set as the ledger's, it
+        would be booked as an adjustment."""
         free = raw.get("free") or {}
         used = raw.get("used") or {}
         out: list[Balance] = []
@@ -310,9 +326,23 @@ class CcxtConnection(Venue):
             b = Balance(
                 self.name,
                 asset,
-                num_or_zero(free.get(asset), "free"),
-                num_or_zero(used.get(asset), "used"),
+                self._balance_figure(asset, "free", free.get(asset)),
+                self._balance_figure(asset, "used", used.get(asset)),
             )
             if keep_zero or b.total != 0:
                 out.append(b)
         return out
+
+    def _balance_figure(self, asset: str, field: str, value: Any) -> Decimal:
+        try:
+            figure = ZERO if value is None else venue_amount(value, field)
+        except ValueError:
+            figure = Decimal("NaN")
+        if figure.is_nan() or figure > MAX_BALANCE:
+            raise AmbiguousVenueError(
+                self.name,
+                f"fetch_balances: {asset} {field} {value!r} is not an amount from 0 to "
+                f"{MAX_BALANCE:f}; the balances answer is refused",
+                "UNREADABLE",
+            )
+        return figure

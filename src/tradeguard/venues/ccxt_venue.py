@@ -45,6 +45,7 @@ from tradeguard.venues.ccxt_clients import (
     local_urls,
 )
 from tradeguard.venues.ccxt_connection import (
+    PER_SYMBOL_OPEN_ORDERS,
     WEIGHTS,
     map_ccxt_error,
     num_or_none,
@@ -302,6 +303,17 @@ class CcxtVenue(CcxtQuoteStream):
         op = "fetch_open_orders" if symbol else "fetch_open_orders_all"
         rows = await self._call(op, self.client.fetch_open_orders, symbol)
         return [self._report(r) for r in rows]
+
+    def open_orders_reads(self, symbols: list[str]) -> list[str | None]:
+        """Per-symbol lists while their summed weight stays under the account-wide list's
+        (Binance: 6 each against 80, so up to 13 symbols), else the one account-wide list; an
+        exchange whose listing is account-wide anyway (Kraken) gets that one call."""
+        if self.exchange_id not in PER_SYMBOL_OPEN_ORDERS:
+            return [None]
+        each, whole = WEIGHTS["fetch_open_orders"], WEIGHTS["fetch_open_orders_all"]
+        if not symbols or len(symbols) * each > whole:
+            return [None]
+        return list(symbols)
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Executions on `symbol` at or after `since_ts` (epoch ms)."""

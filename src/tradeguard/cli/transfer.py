@@ -1,0 +1,84 @@
+"""`tradeguard transfer`: book a deposit or withdrawal made on a venue while the node was down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rich.console import Console
+
+from tradeguard.cli.common import (
+    EXIT_OK,
+    add_source_options,
+    config_from_args,
+    refuse_missing_sqlite_file,
+    shown,
+)
+from tradeguard.cli.control import _text_arg, _who
+from tradeguard.cli.spot_short import _asset_arg
+
+EXAMPLE = 'example: tradeguard transfer --venue kraken --asset BTC --amount 0.5 --reason "deposit"'
+
+
+def _amount_arg(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value == 0 or abs(value) >= Decimal("1e18"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a non-zero amount below 10^18 (negative for a withdrawal), e.g. 0.5"
+        )
+    return value
+
+
+def add_transfer_parser(sub: Any) -> None:
+    """Register `transfer` on the top-level parser."""
+    p = sub.add_parser(
+        "transfer",
+        help="book a deposit (+) or withdrawal (-) made on a venue while the node was down",
+        epilog=EXAMPLE,
+    )
+    add_source_options(p)
+    p.add_argument("--venue", required=True, help="the venue named in the ledger audit's halt")
+    p.add_argument("--asset", required=True, type=_asset_arg, help="the asset, e.g. BTC")
+    p.add_argument(
+        "--amount", required=True, type=_amount_arg,
+        help="what was moved: positive for a deposit, negative for a withdrawal",
+    )  # fmt: skip
+    p.add_argument("--reason", required=True, type=_text_arg, help="why (recorded)")
+    p.add_argument("--by", type=_text_arg, help="who records it (default: the OS user)")
+    p.set_defaults(func=cmd_transfer)
+
+
+def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
+    """Book the transfer when the venue's figure is the ledger plus it; the trading state
+    stays as it is until a resume."""
+    from tradeguard.node import TradingNode
+    from tradeguard.node.transfer_record import record_transfer
+
+    config = config_from_args(args)
+    refuse_missing_sqlite_file(config.node.database_url)
+    node = TradingNode(config)  # takes the writer lock: a running node is refused, named
+    try:
+        done = asyncio.run(
+            record_transfer(
+                node, args.venue, args.asset, args.amount, args.reason, args.by or _who()
+            )
+        )
+        state = node.risk.state.value
+    finally:
+        node.close()
+    if args.json:
+        print(json.dumps({**done, "venue": args.venue, "trading_state": state}))
+        return EXIT_OK
+    console.print(
+        f"{shown(args.venue)} {shown(args.asset)}: {done['kind']} of {done['amount']} recorded: "
+        f"ledger {done['ledger']} -> {done['venue_total']}, what the venue holds (event "
+        f"ledger.transfer_recorded); trading stays {state} until `tradeguard resume`",
+        markup=False,
+    )
+    return EXIT_OK

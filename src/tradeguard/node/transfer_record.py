@@ -1,0 +1,82 @@
+"""Record a deposit or withdrawal made on a venue while no node was running.
+
+```python
+done = await record_transfer(node, "kraken", "BTC", Decimal("0.5"), "deposit", by="ops")
+```
+
+A running node's balance sync books such a transfer itself. One made while the node was down is
+found by the next start-up reconciliation, which never books a difference beyond the fees'
+rounding (it could be a missed fill as well as a deposit): it stores the venue's figures and the
+ledger audit halts trading (`execution/reconcile.py`). The operator, who knows what was moved,
+says so here: with no order of the journal unended on the venue, the venue's balance of the
+asset is read now and the transfer is booked as a recorded balance adjustment only if the
+venue's total is exactly the ledger (start + fills - fees + adjustments) plus the amount stated;
+any other figure is refused, the record left as it was. The venue's figures are stored and an
+audit event written (`ledger.transfer_recorded`); the trading state stays as it is until
+`tradeguard resume`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tradeguard.model.balance import Balance
+from tradeguard.model.errors import ConfigError, TradeguardError
+from tradeguard.model.events import Event
+from tradeguard.model.money import ZERO, plain
+from tradeguard.node.spot_short_clear import recorded_short, venue_balance
+
+if TYPE_CHECKING:
+    from tradeguard.node.node import TradingNode
+
+TRANSFER_EVENT = "ledger.transfer_recorded"
+
+
+class TransferRefused(TradeguardError):
+    """Nothing is booked: the venue's figure is not the ledger plus the amount, the venue could
+    not be read, or orders of the journal are not ended there."""
+
+
+async def record_transfer(
+    node: TradingNode, venue: str, asset: str, amount: Decimal, reason: str, by: str
+) -> dict[str, str]:
+    """Book `amount` of `asset` (> 0 a deposit, < 0 a withdrawal) moved on `venue`."""
+    if venue not in node.venues:
+        names = ", ".join(sorted(node.venues)) or "none"
+        raise ConfigError(f"--venue {venue}: not a trading venue of the config (venues: {names})")
+    if not amount.is_finite() or amount == 0:
+        raise ConfigError(f"--amount {amount}: must be a non-zero number")
+    working = node.storage.load_orders(open_only=True, venue=venue)
+    if working:
+        ids = ", ".join(o.client_order_id for o in working[:5])
+        raise TransferRefused(
+            f"{venue}: {len(working)} order(s) of the journal not ended ({ids}); a fill still "
+            "to come would be booked as the transfer: start the node to reconcile them first"
+        )
+    stored, ledger = recorded_short(node, venue, asset)
+    free, locked = await venue_balance(node, venue, asset, TransferRefused)
+    held = free + locked
+    if held != ledger + amount:
+        raise TransferRefused(
+            f"{venue} {asset}: the venue holds {plain(held)}, the ledger says {plain(ledger)}: "
+            f"a difference of {plain(held - ledger)}, not --amount {plain(amount)}; nothing "
+            "booked (a difference you cannot account for may be a missed fill)"
+        )
+    now = node.clock.now_ms()
+    kind = "deposit" if amount > ZERO else "withdrawal"
+    data = {
+        "asset": asset, "kind": kind, "amount": plain(amount), "stored": plain(stored),
+        "ledger": plain(ledger), "venue_total": plain(held), "by": by, "reason": reason,
+    }  # fmt: skip
+    storage = node.storage
+    with storage.transaction():
+        storage.record_balance_adjustment(
+            venue, asset, ledger, held, f"{kind} recorded by {by}: {reason}", now
+        )
+        storage.upsert_balances(venue, [Balance(venue, asset, free, locked)], ts=now)
+        storage.append_event(Event(TRANSFER_EVENT, now, data, venue=venue, severity="warning"))
+    return data
+
+
+__all__ = ["TRANSFER_EVENT", "TransferRefused", "record_transfer"]
