@@ -48,8 +48,9 @@ def test_memory_statistics_are_off_and_rows_unchanged(tmp_path: Path) -> None:
 
 
 def test_a_library_already_started_is_left_as_it_is() -> None:
+    import sqlite3
+
     from tradeguard.storage.sqlite_library import memory_statistics_off
 
-    import sqlite3  # noqa: F401  (started: the setting can no longer be taken)
-
+    sqlite3.connect(":memory:").close()  # started: the setting can no longer be taken
     assert memory_statistics_off() is False
