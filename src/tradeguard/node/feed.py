@@ -92,9 +92,18 @@ class NodeFeed:
             return
         node.market.on_candle(candle)
         quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
-        # a quote's mark is better; a candle whose close the guard holds fills no paper order
-        taken = quoted or node._take_mark(candle.venue, candle.symbol, candle.close, candle.ts)
-        if taken and wanted and candle.interval_s == self._finest(candle.symbol):
+        # a quote's mark is better; a candle whose close the guard holds fills no paper order,
+        # nor one reaching further than the limit (a bar built from a trade that far off)
+        guard, venue, sym = node.risk.mark_guard, candle.venue, candle.symbol
+        taken = (
+            guard.admits(venue, sym, candle.close)
+            if quoted
+            else node._take_mark(venue, sym, candle.close, candle.ts)
+        )
+        fills = (
+            taken and guard.admits(venue, sym, candle.low) and guard.admits(venue, sym, candle.high)
+        )
+        if fills and wanted and candle.interval_s == self._finest(candle.symbol):
             # Paper orders fill on the finest bars streamed, by the replays' fill model (a
             # longer bar would count the same volume twice).
             for paper in _papers(node, candle.venue):
