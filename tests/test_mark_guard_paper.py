@@ -13,6 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from test_api_support import replayed_node
+from tradeguard.marketdata.book import OrderBook
 from tradeguard.marketdata.live.closing import TradeBar
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.market import Candle, Quote, TradeTick
@@ -194,5 +195,36 @@ async def test_a_withheld_trade_does_not_reach_a_paper_stop_through_its_candle(
             bar_i = Candle(SYMBOL, ts + i * 60_000, s, s, low, s, D(3), 60, "binance")
             await feed.on_live_candle(bar_i, False)
         assert node.orders.orders[cid].status is OrderStatus.FILLED, "a real bar fires it"
+    finally:
+        node.close()
+
+
+async def test_a_one_sided_book_far_off_does_not_fill_a_resting_paper_limit(
+    tmp_path, data_dir
+) -> None:
+    # a book of asks only (no mid to measure): its best ask 1000 times under the market waits
+    # as a book that far off does; it must not fill a buy limit resting under the market
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        start = start.quantize(D("0.01"))
+        await _quote(node, start)
+        limit = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+            type=OrderType.LIMIT, price=(start * D("0.98")).quantize(D("0.01")),
+        )  # fmt: skip
+        placed = await node.submit(limit)
+        assert placed.ok and placed.order is not None, (placed.code, placed.reason)
+        cid = placed.order.client_order_id
+        book = OrderBook(SYMBOL, "binance")
+        book.apply_snapshot([], [((start / 1000).quantize(D("0.01")), D(1))], node.clock.now_ms())
+        await NodeFeed(node).on_book(book)
+        assert node.orders.orders[cid].status.is_open, "filled on an ask 1000 times off"
+        assert node.storage.load_fills(venue="paper") == []
+        near = (start * D("0.97")).quantize(D("0.01"))  # under the limit, within the guard's
+        book.apply_snapshot([], [(near, D(1))], node.clock.now_ms())
+        await NodeFeed(node).on_book(book)
+        assert node.orders.orders[cid].status is OrderStatus.FILLED
     finally:
         node.close()

@@ -55,6 +55,16 @@ def _papers(node: TradingNode, venue: str) -> list[Any]:
     return [p for n, p in node._paper.items() if not venue or node.market.follows(n, venue)]
 
 
+def _admits(node: TradingNode, book: OrderBook) -> bool:
+    """Whether the mark guard lets `book` fill paper orders: its mid within the limit of the
+    last accepted mark, or (one side empty, no mid) the best price of the side it has."""
+    admits, venue, symbol = node.risk.mark_guard.admits, book.venue, book.symbol
+    mid = book.mid()
+    if mid is not None:
+        return admits(venue, symbol, mid)
+    return all(admits(venue, symbol, side[0][0]) for side in (book.bids(1), book.asks(1)) if side)
+
+
 def _takers(node: TradingNode, symbol: str, venue: str) -> Sequence[Any]:
     return strategies_for(node._by_symbol, node._by_source, symbol, venue)
 
@@ -130,8 +140,7 @@ class NodeFeed:
         self._tick()
         node = self.node
         node.market.on_book(book)
-        mid = book.mid()
-        if mid is None or node.risk.mark_guard.admits(book.venue, book.symbol, mid):
+        if _admits(node, book):
             for paper in _papers(node, book.venue):  # a book as far off as a held mark waits
                 paper.on_book(book)
         for s in _takers(node, book.symbol, book.venue):
