@@ -110,9 +110,7 @@ class NodeFeed:
             if quoted
             else node._take_mark(venue, sym, candle.close, candle.ts)
         )
-        fills = (
-            taken and guard.admits(venue, sym, candle.low) and guard.admits(venue, sym, candle.high)
-        )
+        fills = taken and guard.admits_bar(venue, sym, candle.low, candle.high)
         if fills and wanted and candle.interval_s == self._finest(candle.symbol):
             # Paper orders fill on the finest bars streamed, by the replays' fill model (a
             # longer bar would count the same volume twice).
