@@ -9,11 +9,14 @@ held, since any venue's data fills them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from test_api_support import replayed_node
+from tradeguard.marketdata.book import OrderBook
+from tradeguard.marketdata.live.closing import TradeBar
 from tradeguard.model.enums import OrderStatus, OrderType, Side
-from tradeguard.model.market import Quote, TradeTick
+from tradeguard.model.market import Candle, Quote, TradeTick
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.node.feed import NodeFeed
@@ -113,5 +116,115 @@ async def test_a_public_trade_beyond_the_limit_waits_like_a_held_mark(tmp_path, 
             TradeTick(SYMBOL, node.clock.now_ms(), "x2", near, D(1), "sell", "binance")
         )
         assert not node.orders.orders[cid].status.is_open
+    finally:
+        node.close()
+
+
+class _Minutes:
+    """Takes the 1m candles of BTC/USDT from every venue's data and does nothing with them."""
+
+    id, timeframe, muted = "minutes", "1m", False
+    wants_trades = book_depth = False
+
+    def on_candle(self, candle: Candle) -> None:
+        return None
+
+    def on_ticker(self, quote: Quote) -> None:
+        return None
+
+
+def _take_minutes(node: TradingNode) -> None:
+    """Give the node a strategy on 1m candles: the finest bars streamed fill paper orders."""
+    minutes = _Minutes()
+    node._by_symbol.setdefault(SYMBOL, []).append(minutes)  # type: ignore[arg-type]
+    node._by_source.setdefault(("", SYMBOL), set()).add(id(minutes))
+
+
+async def test_a_candle_far_off_a_quoted_mark_does_not_fire_a_paper_stop(
+    tmp_path, data_dir
+) -> None:
+    # quotes mark the symbol; a closed 1m candle 1000 times off (a bad bar) must wait as a
+    # book or trade that far off does, not fire the resting stop
+    node, cid, start = await _node_with_a_stop(tmp_path, data_dir)
+    try:
+        _take_minutes(node)
+        bad = (start / 1000).quantize(D("0.01"))
+        ts = (node.clock.now_ms() // 60_000 + 1) * 60_000  # a bar opened after the stop
+        node.clock.advance_to(ts + 60_000)  # type: ignore[attr-defined]
+        feed = NodeFeed(node)
+        await feed.on_live_candle(
+            Candle(SYMBOL, ts, bad, bad, bad, bad, D(3), 60, "binance"), False
+        )
+        node.clock.advance_to(ts + 120_000)  # type: ignore[attr-defined]
+        s = start  # the next bar, where the market was all along
+        await feed.on_live_candle(
+            Candle(SYMBOL, ts + 60_000, s, s, s, s, D(3), 60, "binance"), False
+        )
+        assert node.orders.orders[cid].status.is_open, "fired on a candle 1000 times off"
+        assert len(node.storage.load_fills(venue="paper")) == 1, "the entry's only"
+    finally:
+        node.close()
+
+
+async def test_a_withheld_trade_does_not_reach_a_paper_stop_through_its_candle(
+    tmp_path, data_dir
+) -> None:
+    # a venue without a kline stream: the 1m candle is built from the public trades, so the
+    # trade 1000 times off that waited as a trade is the candle's low
+    node, cid, start = await _node_with_a_stop(tmp_path, data_dir)
+    try:
+        _take_minutes(node)
+        feed, bar = NodeFeed(node), TradeBar(60)
+        ts = (node.clock.now_ms() // 60_000 + 1) * 60_000  # a bar opened after the stop
+        node.clock.advance_to(ts + 60_000)  # type: ignore[attr-defined]
+        s, bad = start, (start / 1000).quantize(D("0.01"))
+        for i, price in enumerate((s, bad, s)):
+            trade = TradeTick(SYMBOL, ts + i * 1_000, f"t{i}", price, D(1), "sell", "binance")
+            await feed.on_trade(trade)
+            candle = bar.update(trade)
+        assert node.orders.orders[cid].status.is_open, "fired on the trade"
+        await feed.on_live_candle(replace(candle, venue="binance"), False)
+        node.clock.advance_to(ts + 120_000)  # type: ignore[attr-defined]
+        after = Candle(SYMBOL, ts + 60_000, s, s, s, s, D(3), 60, "binance")
+        await feed.on_live_candle(after, False)
+        assert node.orders.orders[cid].status.is_open, "fired on the trade's candle"
+        assert len(node.storage.load_fills(venue="paper")) == 1, "the entry's only"
+        low = (start * D("0.97")).quantize(D("0.01"))  # through the stop, within the limit
+        for i in (2, 3):
+            node.clock.advance_to(ts + (i + 1) * 60_000)  # type: ignore[attr-defined]
+            bar_i = Candle(SYMBOL, ts + i * 60_000, s, s, low, s, D(3), 60, "binance")
+            await feed.on_live_candle(bar_i, False)
+        assert node.orders.orders[cid].status is OrderStatus.FILLED, "a real bar fires it"
+    finally:
+        node.close()
+
+
+async def test_a_one_sided_book_far_off_does_not_fill_a_resting_paper_limit(
+    tmp_path, data_dir
+) -> None:
+    # a book of asks only (no mid to measure): its best ask 1000 times under the market waits
+    # as a book that far off does; it must not fill a buy limit resting under the market
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        start = start.quantize(D("0.01"))
+        await _quote(node, start)
+        limit = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+            type=OrderType.LIMIT, price=(start * D("0.98")).quantize(D("0.01")),
+        )  # fmt: skip
+        placed = await node.submit(limit)
+        assert placed.ok and placed.order is not None, (placed.code, placed.reason)
+        cid = placed.order.client_order_id
+        book = OrderBook(SYMBOL, "binance")
+        book.apply_snapshot([], [((start / 1000).quantize(D("0.01")), D(1))], node.clock.now_ms())
+        await NodeFeed(node).on_book(book)
+        assert node.orders.orders[cid].status.is_open, "filled on an ask 1000 times off"
+        assert node.storage.load_fills(venue="paper") == []
+        near = (start * D("0.97")).quantize(D("0.01"))  # under the limit, within the guard's
+        book.apply_snapshot([], [(near, D(1))], node.clock.now_ms())
+        await NodeFeed(node).on_book(book)
+        assert node.orders.orders[cid].status is OrderStatus.FILLED
     finally:
         node.close()

@@ -41,13 +41,15 @@ def warned_data(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for k, d in run["events"] if k == "risk.warning"]
 
 
-def _bad_file(src: Path, dst: Path) -> None:
+def _bad_file(src: Path, dst: Path, low_only: bool = False) -> None:
     rows = feather.read_table(src).to_pylist()
     at = parse_date(BAD_AT)
     hit = [r for r in rows if int(r["date"].timestamp() * 1000) == at]
     assert len(hit) == 1, "the candle to spoil is in the file"
     r = hit[0]
-    r["close"] = r["low"] = r["close"] / 1000
+    r["low"] = r["close"] / 1000
+    if not low_only:
+        r["close"] = r["low"]
     schema = feather.read_table(src).schema
     feather.write_feather(pa.Table.from_pylist(rows, schema=schema), dst)
 
@@ -200,3 +202,27 @@ def test_a_held_close_does_not_fire_a_resting_paper_stop_in_a_backtest(
         conn.close()
     assert [o[0] for o in orders] == ["market", "stop_loss"], orders
     assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the held close"
+
+
+def test_a_bad_low_alone_does_not_fire_a_resting_paper_stop_in_a_backtest(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # one trade 1000 times off recorded into a bar: its low; the close is the market's
+    bad_file = tmp_path / "ETH_BTC-5m.feather"
+    _bad_file(data_dir / "candles" / "ETH_BTC-5m.feather", bad_file, low_only=True)
+    strategy = tmp_path / "buy_then_stop.py"
+    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    cfg = _config(tmp_path / "run", data_dir, bad_file)
+    text = cfg.read_text(encoding="utf-8")
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
+    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
+    out = tmp_path / "run" / "out"
+    result = run_backtest(load_config(cfg), out, WINDOW)
+    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
+    try:
+        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+    assert [o[0] for o in orders] == ["market", "stop_loss"], orders
+    assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the bad low"

@@ -148,10 +148,10 @@ async def _replay_loop(
         if sim is not None and close_ts > sim._now:
             sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
         market_on_candle(c)
-        if take_mark(c.venue, symbol, c.close, close_ts):  # a held bad print fills nothing
-            marks[symbol] = c.close
+        if take_mark(c.venue, symbol, c.close, close_ts):  # a held bad print fills nothing,
+            marks[symbol] = c.close  # nor a bar reaching further than its limit (a bad trade)
             paper = paper_by_symbol.get(symbol)
-            if paper is not None:
+            if paper is not None and risk.mark_guard.admits_bar(c.venue, symbol, c.low, c.high):
                 paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()
@@ -383,18 +383,20 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     last: dict[str, Candle] = {}
     # Every symbol's last candle before the window, as the first run had them: marks for the
     # positions of symbols whose next candle is still to come (or never comes: a finished run).
-    take = node._take_mark  # the mark guard sees them as the first run did
+    take, admits = node._take_mark, node.risk.mark_guard.admits_bar  # as the first run had it
     for c in _last_per_symbol(candles, lo):
         node.market.on_candle(c)
         if take(c.venue, c.symbol, c.close, c.ts):
             node.portfolio.marks[c.symbol] = c.close
-            last[c.symbol] = c  # a held candle never reached the paper venue
+            if admits(c.venue, c.symbol, c.low, c.high):
+                last[c.symbol] = c  # a held candle never reached the paper venue
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)
             if take(c.venue, c.symbol, c.close, c.ts):
                 node.portfolio.marks[c.symbol] = c.close
-                last[c.symbol] = c
+                if admits(c.venue, c.symbol, c.low, c.high):
+                    last[c.symbol] = c
             for strat in node._by_symbol.get(c.symbol, ()):
                 if not strat.restored_exactly:
                     strat.on_candle(c)

@@ -227,6 +227,13 @@ class MarkGuard:
         band = self._bands.get((venue, symbol))
         return band is None or band[0] <= price <= band[1]
 
+    def admits_bar(self, venue: str, symbol: str, low: Decimal, high: Decimal) -> bool:
+        """Whether a bar from `low` to `high` stays within the limit of `symbol`'s last accepted
+        mark on `venue` (or nothing guards it): a bar reaching further (a bad trade recorded in
+        it) waits as such a trade would."""
+        band = self._bands.get((venue, symbol))
+        return band is None or (band[0] <= low and high <= band[1])
+
     def held(self, venue: str, symbol: str) -> tuple[Decimal, Decimal] | None:
         """The suspect price and last accepted mark pricing `venue`'s orders on `symbol` (a
         replay's candles name no venue: theirs price every venue's orders; a venue following

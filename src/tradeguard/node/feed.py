@@ -55,6 +55,16 @@ def _papers(node: TradingNode, venue: str) -> list[Any]:
     return [p for n, p in node._paper.items() if not venue or node.market.follows(n, venue)]
 
 
+def _admits(node: TradingNode, book: OrderBook) -> bool:
+    """Whether the mark guard lets `book` fill paper orders: its mid within the limit of the
+    last accepted mark, or (one side empty, no mid) the best price of the side it has."""
+    admits, venue, symbol = node.risk.mark_guard.admits, book.venue, book.symbol
+    mid = book.mid()
+    if mid is not None:
+        return admits(venue, symbol, mid)
+    return all(admits(venue, symbol, side[0][0]) for side in (book.bids(1), book.asks(1)) if side)
+
+
 def _takers(node: TradingNode, symbol: str, venue: str) -> Sequence[Any]:
     return strategies_for(node._by_symbol, node._by_source, symbol, venue)
 
@@ -92,9 +102,16 @@ class NodeFeed:
             return
         node.market.on_candle(candle)
         quoted = node.market.quote(candle.symbol, candle.venue or None) is not None
-        # a quote's mark is better; a candle whose close the guard holds fills no paper order
-        taken = quoted or node._take_mark(candle.venue, candle.symbol, candle.close, candle.ts)
-        if taken and wanted and candle.interval_s == self._finest(candle.symbol):
+        # a quote's mark is better; a candle whose close the guard holds fills no paper order,
+        # nor one reaching further than the limit (a bar built from a trade that far off)
+        guard, venue, sym = node.risk.mark_guard, candle.venue, candle.symbol
+        taken = (
+            guard.admits(venue, sym, candle.close)
+            if quoted
+            else node._take_mark(venue, sym, candle.close, candle.ts)
+        )
+        fills = taken and guard.admits_bar(venue, sym, candle.low, candle.high)
+        if fills and wanted and candle.interval_s == self._finest(candle.symbol):
             # Paper orders fill on the finest bars streamed, by the replays' fill model (a
             # longer bar would count the same volume twice).
             for paper in _papers(node, candle.venue):
@@ -121,8 +138,7 @@ class NodeFeed:
         self._tick()
         node = self.node
         node.market.on_book(book)
-        mid = book.mid()
-        if mid is None or node.risk.mark_guard.admits(book.venue, book.symbol, mid):
+        if _admits(node, book):
             for paper in _papers(node, book.venue):  # a book as far off as a held mark waits
                 paper.on_book(book)
         for s in _takers(node, book.symbol, book.venue):
