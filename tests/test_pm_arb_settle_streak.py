@@ -67,6 +67,8 @@ async def test_a_settled_loss_counts_once_in_the_streak_and_cools_both_markets(t
         assert [p.legs for p in strat.book.open] == [pair.legs]  # the kill kept it held
         [again] = strat.check_settlements()  # settled again from the checkpointed book
         assert D(again.data["pnl"]) == -pair.capital and strat.book.open == []
+        # the killed node published it (its alert sent): not a second time
+        assert not [e for e in events if e.kind == EventKind.ARB_SETTLED], events
         assert node.risk.consecutive_losses == 1  # the same loss: counted once
         cooled = {sym for (sid, sym) in node.risk.cooldowns if sid == strat.id}
         assert cooled == set(pair.legs), node.risk.cooldowns

@@ -61,7 +61,7 @@ class CycleRisk(Protocol):
 
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None: ...
+    ) -> bool: ...
 
 
 class OrderPathGateway:
@@ -193,15 +193,15 @@ class OrderPathGateway:
 
     def observe_settlement(
         self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+    ) -> bool:
         """Report what a held position realised at settlement to the risk engine as one trade
-        of this strategy, committed at once with the engine's state (`key`: counted once)."""
+        of this strategy, committed at once with the engine's state (`key`: counted once).
+        Return whether it was new (False: a settlement counted already, before a kill)."""
         storage = self._om.storage
         if storage is None:
-            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
-            return
+            return self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
         with storage.transaction():
-            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
+            return self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

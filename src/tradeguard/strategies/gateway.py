@@ -124,10 +124,11 @@ class ExecutionGateway(Protocol):
 
     def observe_settlement(
         self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+    ) -> bool:
         """Report what a held position realised when its market resolved as one trade of this
         strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
-        reported already is not counted again."""
+        reported already is not counted again. Return whether it was new."""
+        ...
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

@@ -318,8 +318,10 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         events = []
         for held, result in self.watch.due(self.book.open):
+            fresh = True  # False: settled before a kill that lost the checkpoint, alerted then
             if self._gateway is not None:  # first: a kill before the checkpoint settles again
-                self._gateway.observe_settlement(settlement_key(held), held.legs, result.pnl, now)
+                key = settlement_key(held)
+                fresh = self._gateway.observe_settlement(key, held.legs, result.pnl, now)
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
@@ -345,7 +347,7 @@ class CrossVenueStrategy(Strategy):
                 self.id,
                 "critical" if mismatch else "info",
             )
-            if self._gateway is not None:
+            if self._gateway is not None and fresh:
                 self._gateway.publish(event)
             self.settled.append(dict(event.data))
             events.append(event)
