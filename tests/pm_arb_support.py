@@ -174,7 +174,12 @@ class StubGateway:
         self.observed.append((symbols, pnl_usd))
 
     def observe_settlement(
-        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
+        self,
+        key: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        booked_usd: Decimal | None = None,
     ) -> bool:
         if any(key == seen for seen, _s, _p in self.settled):
             return False

@@ -32,3 +32,29 @@ def test_a_settlement_seen_before_a_kill_is_not_published_again() -> None:
     assert again.book.open == [] and second.data["pnl"] == "-9.40"
     assert gateway.events == [first]  # one alert for one settlement
     assert len(gateway.settled) == 1
+
+
+
+def _cycles():
+    from tradeguard.portfolio.arb_summary import ArbSummary
+
+    summary = ArbSummary()
+    summary.add({"outcome": "completed", "start_asset": "USD", "actual_profit": "0.60"})
+    summary.add({"outcome": "held", "start_asset": "USD", "actual_profit": "0", "ts": 1})
+    return summary
+
+
+def test_a_settlement_changes_its_cycles_trade_in_the_figures_and_survives_a_restart() -> None:
+    def usd(asset: str) -> Decimal:
+        return D(1)
+
+    summary = _cycles()
+    t = summary.trade_totals(usd, None)
+    assert (t.trades, t.wins, t.pnl) == (2, 1, D("0.60"))  # the pair counted at 1 per pair
+    summary.settle(D("0.60"), D("-9.40"))  # it paid nothing: the win is a loss
+    summary.settle(D(0), D("5.83"))  # a lone leg, counted at its cost, paid 1 a contract
+    again = _cycles()  # a restart: the records read again, the settlements from their commit
+    again.restore_settled(summary.settled_json())
+    for s in (summary, again):
+        t = s.trade_totals(usd, None)
+        assert (t.trades, t.wins, t.pnl) == (2, 1, D("-3.57")), t
