@@ -34,7 +34,6 @@ def test_a_settlement_seen_before_a_kill_is_not_published_again() -> None:
     assert len(gateway.settled) == 1
 
 
-
 def _cycles():
     from tradeguard.portfolio.arb_summary import ArbSummary
 
