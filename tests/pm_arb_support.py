@@ -174,9 +174,17 @@ class StubGateway:
         self.observed.append((symbols, pnl_usd))
 
     def observe_settlement(
-        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+        self,
+        key: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        booked_usd: Decimal | None = None,
+    ) -> bool:
+        if any(key == seen for seen, _s, _p in self.settled):
+            return False
         self.settled.append((key, symbols, pnl_usd))
+        return True
 
     def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:
         self.rows.append(row)

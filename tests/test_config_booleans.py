@@ -48,3 +48,24 @@ def test_booleans_where_booleans_belong_still_load(tmp_path) -> None:
     path = _written(tmp_path, 'rest_url = "http://127.0.0.1:8766/trade-api/v2"',
                     'rest_url = "http://127.0.0.1:8766/trade-api/v2"\nsandbox = true')  # fmt: skip
     assert load_config(str(path)).venues[0].sandbox is True
+
+
+def test_a_boolean_in_a_table_of_numbers_is_refused_naming_the_entry(tmp_path, capsys) -> None:
+    # pydantic reads it as 1: the venue-error alert would repeat every second, not every minute
+    end = 'arb_max_cycle_notional_usd = "500"'
+    path = _written(tmp_path, end, end + "\n\n[alerts]\nmin_interval_s = { venue_error = true }")
+    assert main(["config", "check", str(path)]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if "alerts.min_interval_s" in x]
+    assert "`true` at [venue_error] is a boolean" in line and "Traceback" not in said, said
+
+
+@pytest.mark.parametrize("flag", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused_as_such(tmp_path, capsys, flag) -> None:
+    # nan fails every comparison: pydantic said only that it should be <= the upper bound
+    path = _written(tmp_path, "leg_timeout_s = 5", f"leg_timeout_s = {flag}")
+    assert main(["config", "check", str(path)]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if "params.exec.leg_timeout_s" in x]
+    assert f"= {flag}: Input should be a finite number" in line, said
+    assert "less than" not in line and "greater than" not in line, said

@@ -3,7 +3,8 @@ for the risk engine: it counts in `max_consecutive_losses` and cools both market
 `cooldown_after_loss_s`, once. Real processes on both local servers: a node buys the pair, the
 markets resolve while it is down, the next node settles it and is SIGKILLed before any later
 checkpoint; the start after that settles the pair again from its checkpointed book, and the
-engine still counts one loss, as it does at a third start."""
+engine still counts one loss, as it does at a third start; the strategy's figures (`status`)
+count the pair's trade lost at what it paid, once."""
 
 from __future__ import annotations
 
@@ -67,9 +68,14 @@ async def test_a_settled_loss_counts_once_in_the_streak_and_cools_both_markets(t
         assert [p.legs for p in strat.book.open] == [pair.legs]  # the kill kept it held
         [again] = strat.check_settlements()  # settled again from the checkpointed book
         assert D(again.data["pnl"]) == -pair.capital and strat.book.open == []
+        # the killed node published it (its alert sent): not a second time
+        assert not [e for e in events if e.kind == EventKind.ARB_SETTLED], events
         assert node.risk.consecutive_losses == 1  # the same loss: counted once
         cooled = {sym for (sid, sym) in node.risk.cooldowns if sid == strat.id}
         assert cooled == set(pair.legs), node.risk.cooldowns
+        # the record counted the pair at 1 per contract pair, a win; it paid 0: a loss, once
+        t = node.figures().trades[strat.id]
+        assert (t.trades, t.wins, t.pnl) == (1, 0, -pair.capital), t
         checkpoint(node, node.clock.now_ms())  # as a run's next checkpoint: the book kept
     finally:
         await node.stop()
@@ -81,6 +87,12 @@ async def test_a_settled_loss_counts_once_in_the_streak_and_cools_both_markets(t
         assert node.strategies[0].check_settlements() == []  # type: ignore[attr-defined]
         assert node.risk.consecutive_losses == 1
         assert not [e for e in events if e.kind == EventKind.ARB_SETTLED]
+        run = node.storage.load_run_state(node.strategies[0].id)  # what `status` shows
+        assert run is not None
+        assert (run.total_trades, run.winning_trades, run.losing_trades) == (1, 0, 1), run
+        assert run.total_pnl == -pair.capital, run
+        t = node.figures().trades[node.strategies[0].id]
+        assert (t.trades, t.wins, t.pnl) == (1, 0, -pair.capital), t
     finally:
         await node.stop()
         node.close()

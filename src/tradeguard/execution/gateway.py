@@ -61,7 +61,7 @@ class CycleRisk(Protocol):
 
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None: ...
+    ) -> bool: ...
 
 
 class OrderPathGateway:
@@ -78,6 +78,7 @@ class OrderPathGateway:
         venue_kind: str = "paper",
         buy_fee_in: str = "quote",
         on_record: Callable[[Mapping[str, Any]], None] | None = None,
+        on_settled: Callable[[str, Decimal, Decimal], None] | None = None,
         market_data: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._om = orders
@@ -89,6 +90,7 @@ class OrderPathGateway:
         self.venue_kind = venue_kind
         self.buy_fee_in = buy_fee_in  # "quote" (spent) or "received": where a buy pays its fee
         self._on_record = on_record  # the node counts each recorded cycle in its figures
+        self._on_settled = on_settled  # and changes it by what its held position settled at
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
@@ -194,16 +196,30 @@ class OrderPathGateway:
         self._risk.observe_cycle(self.strategy_id, symbols, pnl_usd, ts, record_id)
 
     def observe_settlement(
-        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+        self,
+        key: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        booked_usd: Decimal | None = None,
+    ) -> bool:
         """Report what a held position realised at settlement to the risk engine as one trade
-        of this strategy, committed at once with the engine's state (`key`: counted once)."""
+        of this strategy, committed at once with the engine's state (`key`: counted once), and
+        to the node's figures, whose record counted it at `booked_usd`, in the same commit.
+        Return whether it was new (False: a settlement counted already, before a kill)."""
         storage = self._om.storage
         if storage is None:
-            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
-            return
+            return self._settled(key, symbols, pnl_usd, ts, booked_usd)
         with storage.transaction():
-            self._risk.observe_settlement(self.strategy_id, key, symbols, pnl_usd, ts)
+            return self._settled(key, symbols, pnl_usd, ts, booked_usd)
+
+    def _settled(
+        self, key: str, symbols: tuple[str, ...], pnl: Decimal, ts: int, booked: Decimal | None
+    ) -> bool:
+        fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)
+        if fresh and booked is not None and self._on_settled is not None:
+            self._on_settled(self.strategy_id, booked, pnl)
+        return fresh
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

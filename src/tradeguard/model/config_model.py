@@ -3,7 +3,9 @@
 pydantic reads `true` as 1 and `false` as 0 for an int, float or Decimal field, so
 `max_trades_per_day = true` would allow one trade a day and `leg_timeout_s = true` wait one
 second, with no word said. Here a boolean is refused wherever the field takes no boolean,
-naming the field and the value like any other bad value.
+naming the field and the value like any other bad value, in a table's entries and a list's
+items too (`[alerts.min_interval_s] venue_error = true`). TOML's `nan` and `inf` are refused
+for every number as not finite (pydantic would otherwise say `nan` fails the field's bound).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 
 def takes_bool(annotation: Any) -> bool:
@@ -27,23 +29,64 @@ def takes_bool(annotation: Any) -> bool:
     return False
 
 
+def misplaced_bool(value: Any, annotation: Any) -> str | None:
+    """Where in `value` a boolean stands that `annotation` does not take, and which: `=true`
+    for `value` itself, `[key]=false` for a table's entry or a list's item, None when none."""
+    if isinstance(value, bool):
+        return None if takes_bool(annotation) else f"={str(value).lower()}"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return misplaced_bool(value, args[0])
+    if origin is typing.Union or origin is types.UnionType:
+        kinds = [a for a in args if a is not type(None)]
+        found = [misplaced_bool(value, a) for a in kinds]
+        return found[0] if kinds and all(f is not None for f in found) else None
+    if isinstance(value, dict) and origin is dict and len(args) == 2:
+        items: list[tuple[Any, Any]] = [(k, args[1]) for k in value]
+        pairs = [(k, value[k], kind) for k, kind in items]
+    elif isinstance(value, list | tuple) and origin in (list, tuple, set, frozenset) and args:
+        same = len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis)
+        kinds = [args[0]] * len(value) if same else list(args)
+        pairs = [(i, v, kind) for i, (v, kind) in enumerate(zip(value, kinds, strict=False))]
+    else:
+        return None
+    for key, item, kind in pairs:
+        where = misplaced_bool(item, kind)
+        if where is not None:
+            return f"[{key}]{where}"
+    return None
+
+
 class ConfigModel(BaseModel):
-    """A pydantic model of config that refuses `true`/`false` for a field taking no boolean."""
+    """A pydantic model of config that refuses `true`/`false` for a field taking no boolean,
+    and `nan` or `inf` for a number (said as not finite, not as a bound it fails)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields.get(info.field_name)
-            if field is not None and not takes_bool(field.annotation):
-                from pydantic_core import PydanticCustomError  # the error path only
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is None or not isinstance(value, bool | dict | list | tuple):
+            return value
+        where = misplaced_bool(value, field.annotation)
+        if where is None:
+            return value
+        from pydantic_core import PydanticCustomError  # the error path only
 
-                raise PydanticCustomError(
-                    "bool_for_number",
-                    "`{value}` is a boolean; this field takes no boolean (give a number)",
-                    {"value": str(value).lower()},
-                )
-        return value
+        path, flag = where.rsplit("=", 1)
+        if not path:
+            raise PydanticCustomError(
+                "bool_for_number",
+                "`{value}` is a boolean; this field takes no boolean (give a number)",
+                {"value": flag},
+            )
+        raise PydanticCustomError(
+            "bool_for_number",
+            "`{value}` at {path} is a boolean; this entry takes no boolean (give a number)",
+            {"value": flag, "path": path},
+        )
 
 
-__all__ = ["ConfigModel", "takes_bool"]
+__all__ = ["ConfigModel", "misplaced_bool", "takes_bool"]

@@ -120,11 +120,12 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node._closed_seen = len(node.portfolio.closed_trades)
     # Multi-leg strategies open no positions: their trades are their recorded cycles.
     for sid in arb_strategy_ids(node.storage):
-        from tradeguard.portfolio.arb_summary import ArbSummary
+        from tradeguard.portfolio.arb_summary import SETTLED_KEY, ArbSummary
 
         summary = node.arb_cycles[sid] = ArbSummary()
         for row in load_arb_executions(node.storage, strategy_id=sid):
             summary.add(row)
+        summary.restore_settled(node.storage.kv_get(SETTLED_KEY.format(sid)))
     node._fees_before = node.storage.fill_fees()[1]
     node.timeouts = OrderTimeouts.from_config(
         config.strategies, node.orders, node.market, node.submit

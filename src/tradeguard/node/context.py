@@ -94,7 +94,8 @@ class NodeContext:
             gateway = OrderPathGateway(
                 node.orders, risk, venue, strategy_id, venue_kind=kind,
                 submit=node.submit_strategy_intent, buy_fee_in=fee_in,
-                on_record=node.note_arb_cycle, market_data=node.ensure_market_data,
+                on_record=node.note_arb_cycle, on_settled=node.note_arb_settlement,
+                market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway
         return gateway

@@ -439,6 +439,15 @@ class TradingNode:
 
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
+    def note_arb_settlement(self, strategy_id: str, booked: Decimal, realised: Decimal) -> None:
+        """Change a recorded cycle's trade by what its held position realised at settlement
+        (`booked`: what the cycle counted it at, USD); kept with the caller's commit."""
+        from tradeguard.portfolio.arb_summary import SETTLED_KEY, ArbSummary
+
+        summary = self.arb_cycles.setdefault(strategy_id, ArbSummary())
+        summary.settle(booked, realised)
+        self.storage.kv_set(SETTLED_KEY.format(strategy_id), summary.settled_json())
+
     def held_cached(self) -> frozenset[str] | None:
         """`held_symbols()` as last counted, or None when a fill, a balance change or a new
         mark has made it stale (then call `held_symbols()`); counts nothing itself."""

@@ -190,6 +190,7 @@ class PausedCycleRisk:
 
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
-        """Report what a held position realised at settlement to the risk engine."""
-        self._risk.observe_settlement(strategy_id, key, symbols, pnl_usd, ts)
+    ) -> bool:
+        """Report what a held position realised at settlement to the risk engine (False: that
+        settlement was counted already)."""
+        return self._risk.observe_settlement(strategy_id, key, symbols, pnl_usd, ts)

@@ -13,7 +13,9 @@ Definitions the API and the dashboard share:
   a cycle whose first leg traded); it is *profitable* when its actual profit is above zero;
 - slippage is actual % minus expected %, averaged over the cycles with a fill;
 - latency percentiles are over the cycles that sent an order (nearest rank);
-- profit is summed per start asset, never across assets.
+- profit is summed per start asset, never across assets;
+- a held position settled at its market's resolution changes its cycle's trade by what it paid
+  less what the cycle counted it at (`settle`): P&L, and won or lost when that turns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tradeguard.model.money import plain
 from tradeguard.portfolio.figures import TradeTotals
 
 OUTCOMES = ("completed", "unwound", "held", "rejected", "failed")
+# kv key of a strategy's settlement changes (`ArbSummary.settled_json`)
+SETTLED_KEY = "arb.settled_figures:{}"
 WITH_FILL = frozenset({"completed", "unwound", "held"})
 _ZERO = Decimal(0)
 
@@ -82,6 +86,24 @@ class ArbSummary:
     held_cycles: int = 0
     last_held_ts: int | None = None
     results: list[CycleResult] = field(default_factory=list)
+    settled_usd: Decimal = _ZERO  # what settlements changed the trades' P&L by, in USD
+    settled_wins: int = 0  # trades a settlement turned to won (less those it turned to lost)
+
+    def settle(self, booked: Decimal, realised: Decimal) -> None:
+        """Fold in a held position's settlement: its cycle's trade counted it at `booked` USD
+        and it realised `realised` at its market's resolution."""
+        self.settled_usd += realised - booked
+        self.settled_wins += (realised > 0) - (booked > 0)
+
+    def settled_json(self) -> dict[str, Any]:
+        """The settlement changes, to keep (`SETTLED_KEY`) and restore (`restore_settled`)."""
+        return {"usd": plain(self.settled_usd), "wins": self.settled_wins}
+
+    def restore_settled(self, data: Mapping[str, Any] | None) -> None:
+        """Take back what `settled_json` returned (None: no settlement yet)."""
+        if data:
+            self.settled_usd = decimal_or_none(data.get("usd")) or _ZERO
+            self.settled_wins = int(data.get("wins") or 0)
 
     def trade_totals(
         self, price_of: Callable[[str], Decimal | None], closed: TradeTotals | None
@@ -89,14 +111,16 @@ class ArbSummary:
         """A multi-leg strategy's trades, `closed` and these cycles: each cycle with a fill, its
         profit valued now (`price_of` an asset in the run's valuation asset)."""
         pnl = _ZERO
-        for asset, profit in self.profit.items():
+        profits = dict(self.profit)
+        if self.settled_usd:
+            profits["USD"] = profits.get("USD", _ZERO) + self.settled_usd
+        for asset, profit in profits.items():
             price = price_of(asset)
             if price is not None:  # an asset without a price stays out of P&L, not the counts
                 pnl += profit * price
         base = closed or TradeTotals()
-        return TradeTotals(
-            base.trades + self.with_fill, base.wins + self.profitable, base.pnl + pnl
-        )
+        wins = base.wins + self.profitable + self.settled_wins
+        return TradeTotals(base.trades + self.with_fill, wins, base.pnl + pnl)
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Fold in one recorded cycle."""

@@ -117,19 +117,21 @@ class RiskObservers(RiskState):
 
     def observe_settlement(
         self, strategy_id: str, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+    ) -> bool:
         """Feed what a held position paid at its market's resolution, less what it cost, as one
         trade of `strategy_id`: a settled loss counts in the losing streak and cools `symbols`
         down, a settled gain ends the streak. `key` names the settlement; one seen already (a
         start settling again what a kill kept from the strategy's checkpoint) is ignored.
+        Return whether it was new (False: seen already).
         """
         seen = self.settlements_seen.setdefault(strategy_id, [])
         if key in seen:
-            return
+            return False
         seen.append(key)
         del seen[:-SETTLEMENTS_KEPT]
         self._exposure = None
         self._observe_result(strategy_id, symbols, pnl_usd, ts)
+        return True
 
     def _observe_result(self, sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
         c = self.config

@@ -125,11 +125,18 @@ class ExecutionGateway(Protocol):
     ) -> None: ...
 
     def observe_settlement(
-        self, key: str, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int
-    ) -> None:
+        self,
+        key: str,
+        symbols: tuple[str, ...],
+        pnl_usd: Decimal,
+        ts: int,
+        booked_usd: Decimal | None = None,
+    ) -> bool:
         """Report what a held position realised when its market resolved as one trade of this
         strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
-        reported already is not counted again."""
+        reported already is not counted again. `booked_usd`: what the strategy's record counted
+        the position at, which its figures now change to `pnl_usd`. Return whether it was new."""
+        ...
 
     def record_execution(
         self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None

@@ -40,7 +40,7 @@ from tradeguard.model.errors import ConfigError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
-from tradeguard.model.money import plain
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.strategies.base import Strategy, StrategyContext, register
 from tradeguard.strategies.cross_venue.executor import PairExecConfig, PairExecutor
@@ -318,8 +318,12 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         events = []
         for held, result in self.watch.due(self.book.open):
+            fresh = True  # False: settled before a kill that lost the checkpoint, alerted then
             if self._gateway is not None:  # first: a kill before the checkpoint settles again
-                self._gateway.observe_settlement(settlement_key(held), held.legs, result.pnl, now)
+                # its record counted a pair at 1 per contract pair, a lone leg at its cost
+                booked = ZERO if held.lone else held.contracts - held.capital
+                key = settlement_key(held)
+                fresh = self._gateway.observe_settlement(key, held.legs, result.pnl, now, booked)
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)
@@ -345,7 +349,7 @@ class CrossVenueStrategy(Strategy):
                 self.id,
                 "critical" if mismatch else "info",
             )
-            if self._gateway is not None:
+            if self._gateway is not None and fresh:
                 self._gateway.publish(event)
             self.settled.append(dict(event.data))
             events.append(event)
