@@ -190,16 +190,18 @@ def _quit_now(name: str, after_s: float) -> None:
 
     def last_words() -> None:
         try:
-            _say(line)
+            with contextlib.suppress(Exception):
+                _say(line)
             with contextlib.suppress(Exception):
                 logging.shutdown()  # the log file keeps what was written
         finally:
             done.release()
 
-    with contextlib.suppress(Exception):
+    try:
         _thread.start_new_thread(last_words, ())
         done.acquire(timeout=QUIT_GRACE_S)
-    os._exit(130)
+    finally:  # whatever came meanwhile (no thread to start, a second Ctrl-C): quit
+        os._exit(130)
 
 
 def _say(line: str) -> None:
