@@ -27,7 +27,8 @@ is not called again.
 
 A callback that catches `StrategyAbandoned` (an `except BaseException`) and goes on is struck
 again `ABANDON_AFTER_S` later; still running then, it cannot be stopped from inside, and the
-process quits at once (`os._exit(130)`, a line naming the strategy): as after a kill, nothing
+process quits at once (`os._exit(130)`, a line naming the strategy when stderr takes it within
+`QUIT_GRACE_S`; a full pipe or a paused terminal does not hold the exit): as after a kill, nothing
 uncommitted is kept, the last checkpoint and summary are not written, and the next start
 reconciles. A callback that returned after catching it counts as abandoned.
 
@@ -41,6 +42,7 @@ that never returns to Python (a C extension's loop holding the interpreter), `on
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import logging
 import os
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ABANDON_AFTER_S = 2.0
+QUIT_GRACE_S = 0.5  # the most the quit waits for its last line and the log flush
 
 
 class StrategyAbandoned(BaseException):
@@ -171,15 +174,34 @@ class LiveInterrupts:
 
 
 def _quit_now(name: str, after_s: float) -> None:
-    """End the process at once: a callback that swallows every exception cannot be stopped."""
-    _say(
+    """End the process at once: a callback that swallows every exception cannot be stopped.
+
+    The line saying so and the log flush run on a thread of their own, waited for at most
+    `QUIT_GRACE_S`: written from here, a stderr that takes nothing (a full pipe, a paused
+    terminal, the interrupted code blocked in a write to it) would hold the exit for as long.
+    """
+    line = (
         f"tradeguard: strategy {name}'s callback caught its abandon and still ran "
         f"{after_s:g} s later; quitting now without the last checkpoint (the next start "
         "reconciles)"
     )
-    with contextlib.suppress(Exception):
-        logging.shutdown()  # the log file keeps what was written
-    os._exit(130)
+    done = _thread.allocate_lock()  # the low-level kind: no lock the interrupted code may hold
+    done.acquire()
+
+    def last_words() -> None:
+        try:
+            with contextlib.suppress(Exception):
+                _say(line)
+            with contextlib.suppress(Exception):
+                logging.shutdown()  # the log file keeps what was written
+        finally:
+            done.release()
+
+    try:
+        _thread.start_new_thread(last_words, ())
+        done.acquire(timeout=QUIT_GRACE_S)
+    finally:  # whatever came meanwhile (no thread to start, a second Ctrl-C): quit
+        os._exit(130)
 
 
 def _say(line: str) -> None:
