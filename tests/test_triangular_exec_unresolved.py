@@ -142,6 +142,7 @@ async def test_what_a_partial_leg_left_before_an_unanswered_leg_is_held_at_its_c
     stranded = first.received - second.spent
     assert rec.outcome == "held" and rec.unwinds == [], rec.reason
     assert rec.held == {"ETH": stranded, "A0009": second.received}, rec.held
+    assert rec.held_on == {"ETH": CYCLE[1], "A0009": CYCLE[2]}
     assert await s.venue_balance("ETH") == stranded
     assert rec.actual_profit == 0, rec.actual_profit
     assert held_events(s) == ["critical"]

@@ -66,9 +66,6 @@ def hold_unresolved(
     )
     rec.reason = f"{rec.reason}; {why}" if rec.reason else why
     cost_per_unit, leftover = run.cost_per_unit, ZERO
-    for s in run.stranded:  # left by a leg filled in part: on the account, at its cost
-        rec.hold(s.asset, s.amount, why, rec.legs[s.position].symbol)
-        leftover += s.cost
     given = amount_in - ex.spent
     if given > 0:
         rec.hold(ex.from_asset, given, why, ex.symbol)
@@ -77,4 +74,7 @@ def hold_unresolved(
     if ex.received > 0:
         rec.hold(ex.to_asset, ex.received, why, ex.symbol)
         leftover += ex.spent * cost_per_unit[ex.from_asset]
+    for s in run.stranded:  # left by a leg filled in part: on the account, at its cost
+        rec.hold(s.asset, s.amount, why, rec.legs[s.position].symbol)
+        leftover += s.cost
     return leftover
