@@ -141,6 +141,7 @@ async def test_what_a_partial_leg_left_before_an_unanswered_leg_is_held_at_its_c
     assert second.partial and second.filled == Decimal(100)
     stranded = first.received - second.spent
     assert rec.outcome == "held" and rec.unwinds == [], rec.reason
+    assert "unresolved" in rec.reason and third.client_order_id in rec.reason
     assert rec.held == {"ETH": stranded, "A0009": second.received}, rec.held
     assert rec.held_on == {"ETH": CYCLE[1], "A0009": CYCLE[2]}
     assert await s.venue_balance("ETH") == stranded
