@@ -122,3 +122,28 @@ async def test_a_leg_whose_queries_and_cancel_answer_garbage_is_held(tmp_path: P
     assert "unresolved" in rec.reason and rec.legs[0].client_order_id in rec.reason
     assert held_events(s) == ["critical"]
     assert rec.held == {"USDT": rec.size} and rec.unwinds == []
+
+
+async def test_what_a_partial_leg_left_before_an_unanswered_leg_is_held_at_its_cost(
+    tmp_path: Path,
+) -> None:
+    # The middle leg fills in part (the rest of the ETH it was given is stranded), the last
+    # leg is never answered: the stranded ETH stays on the account, so the record holds it at
+    # its cost, neither dropped from the record nor counted as lost.
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    opp = s.opportunity()
+    bids, asks = s.universe.book(CYCLE[1])
+    s.feed(CYCLE[1], bids, [[asks[0][0], 100.0]])
+    stall(s, CYCLE[2])
+    rec = await s.executor.execute(opp, SIZE)
+
+    first, second, third = rec.legs
+    assert second.partial and second.filled == Decimal(100)
+    stranded = first.received - second.spent
+    assert rec.outcome == "held" and rec.unwinds == [], rec.reason
+    assert "unresolved" in rec.reason and third.client_order_id in rec.reason
+    assert rec.held == {"ETH": stranded, "A0009": second.received}, rec.held
+    assert rec.held_on == {"ETH": CYCLE[1], "A0009": CYCLE[2]}
+    assert await s.venue_balance("ETH") == stranded
+    assert rec.actual_profit == 0, rec.actual_profit
+    assert held_events(s) == ["critical"]

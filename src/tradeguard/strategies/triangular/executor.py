@@ -246,7 +246,7 @@ class TriangularExecutor:
                 rec.spent = ex.spent
             if unresolved(ex):  # it may fill yet: never guessed unfilled, nothing sent on it
                 run.leftover_cost += hold_unresolved(
-                    rec, ex, amount, run.cost_per_unit, self.config, self.gateway.venue
+                    rec, ex, amount, run, self.config, self.gateway.venue
                 )
                 self._alert_held(rec)
                 self._account(rec, run)

@@ -2,7 +2,7 @@
 
 ```python
 if unresolved(ex):                                   # still in flight after its wait and cancel
-    leftover = hold_unresolved(rec, ex, amount_in, cost_per_unit, config, venue)
+    leftover = hold_unresolved(rec, ex, amount_in, run, config, venue)
 ```
 
 An order still open after `leg_timeout_s` and its cancel (a timed-out send, a lost answer, a
@@ -11,22 +11,35 @@ with nothing at risk while a late fill leaves the cycle's second asset unhedged 
 alert, or would unwind what a later leg was given while that leg may still spend it (the unwind
 then sells coins the leg took, or the leg's proceeds sit stranded). So the cycle stops there:
 no further leg, no unwind; what the leg was given (and anything it is known to have received)
-is recorded held, the order named, for a person to check on the venue.
+is recorded held, the order named, for a person to check on the venue; so is what an earlier
+leg filled in part left stranded (it stays on the account, at its cost: never counted lost).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.money import ZERO
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
+from tradeguard.strategies.triangular.unwind_routes import Stranded
 
 __all__ = ["hold_unresolved", "unresolved"]
 
 _IN_FLIGHT = frozenset(s.value for s in OrderStatus if not s.is_terminal)
+
+
+class Chain(Protocol):
+    """A cycle's bookkeeping so far: cost per unit of each asset reached, what was stranded."""
+
+    @property
+    def cost_per_unit(self) -> Mapping[str, Decimal]: ...
+
+    @property
+    def stranded(self) -> Sequence[Stranded]: ...
 
 
 def unresolved(ex: LegExecution) -> bool:
@@ -38,12 +51,13 @@ def hold_unresolved(
     rec: ArbExecution,
     ex: LegExecution,
     amount_in: Decimal,
-    cost_per_unit: Mapping[str, Decimal],
+    run: Chain,
     config: TriangularExecConfig,
     venue: str,
 ) -> Decimal:
     """End `rec` held on the in-flight leg `ex` (given `amount_in` of its from-asset); return
-    the start-asset cost of what is held (the start asset itself is not spent: no cost)."""
+    the start-asset cost of what is held (the start asset itself is not spent: no cost), what
+    earlier legs left stranded in `run` included."""
     rec.outcome = "held"
     why = (
         f"leg {ex.index + 1} ({ex.symbol}) unresolved: order {ex.client_order_id} still "
@@ -51,7 +65,7 @@ def hold_unresolved(
         f"fill, so no further leg or unwind is sent; check the order on {venue}"
     )
     rec.reason = f"{rec.reason}; {why}" if rec.reason else why
-    leftover = ZERO
+    cost_per_unit, leftover = run.cost_per_unit, ZERO
     given = amount_in - ex.spent
     if given > 0:
         rec.hold(ex.from_asset, given, why, ex.symbol)
@@ -60,4 +74,7 @@ def hold_unresolved(
     if ex.received > 0:
         rec.hold(ex.to_asset, ex.received, why, ex.symbol)
         leftover += ex.spent * cost_per_unit[ex.from_asset]
+    for s in run.stranded:  # left by a leg filled in part: on the account, at its cost
+        rec.hold(s.asset, s.amount, why, rec.legs[s.position].symbol)
+        leftover += s.cost
     return leftover
