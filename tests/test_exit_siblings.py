@@ -378,3 +378,55 @@ async def test_a_stop_whose_cancel_lands_after_the_query_is_still_placed_again_s
         venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
         assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
         assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_the_start_up_step_and_a_late_cancel_end_place_the_smaller_stop_once(tmp_path):
+    # Start-up order: reconciliation applies the late cancel of the larger stop (its end sets
+    # off a placing task) and the start-up step places the journaled smaller stop at once; the
+    # task then ran while that submit was on its way and placed a second smaller stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        submit = venue.submit
+
+        async def lost_cancel(order: Order) -> object:  # queued at the venue, answer lost
+            raise AmbiguousVenueError("binance", "cancel timed out")
+
+        async def slow_submit(order: Order) -> object:
+            await asyncio.sleep(1)
+            return await submit(order)
+
+        venue.cancel = lost_cancel  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: sl in node.orders.cancel_requested, 30)
+        await asyncio.sleep(0.5)  # the check found the cancel unresolved and returned
+        assert node.orders.orders[sl].is_open
+        assert sl in (node.storage.kv_get("node.exit_replacements") or {})
+        # The queued cancel lands at the venue; the node hears of it only by asking.
+        [larger] = [o for o in engine_orders(ex) if o.client_order_id == sl]
+        ex.engine.close(larger, "CANCELED", ex.now_ms(), Result(order=larger))
+        report = await venue.fetch_order(sl, "BTC/USDT")
+        assert report is not None and report.status is OrderStatus.CANCELLED
+        venue.submit = slow_submit  # type: ignore[method-assign]
+        node.orders.on_order_report(report)  # reconciliation applies it
+        await resume_replacements(node)  # then the start-up step, with no pause between
+        await asyncio.sleep(2.5)  # a second smaller stop would rest by now
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
+        assert node.storage.kv_get("node.exit_replacements") is None
