@@ -157,6 +157,12 @@ class PaperMatching(Venue):
         """Expire what an order that may not rest could not fill."""
         if po.status is OrderStatus.FILLED:
             return
+        m = self._markets.get(po.symbol)
+        if po.reduce_only and m is not None and _reducible(po, m) <= 0:
+            why = (
+                f"reduce-only: filled {po.filled} of {po.amount}, all the venue's net position "
+                f"on {po.symbol} it may reduce; the rest expired"
+            )
         self._close(po, OrderStatus.EXPIRED, ts, why)
 
     def _on_arrival(self, po: PaperOrder, m: PaperMarket, now: int) -> list[Fill]:
@@ -205,7 +211,7 @@ class PaperMatching(Venue):
         pieces = walk_levels(
             levels,
             taken,
-            po.amount,
+            min(po.amount, _reducible(po, m)) if po.reduce_only else po.amount,
             inst.amount_step,
             buy=buy,
             limit=po.worst_price,
@@ -238,6 +244,8 @@ class PaperMatching(Venue):
         """
         inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
         qty = min(po.remaining, quantize_down(room, step))
+        if po.reduce_only:  # never opens or grows the net position, whatever fired before it
+            qty = min(qty, _reducible(po, m))
         price = ZERO
         if qty > ZERO:
             price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
@@ -428,3 +436,8 @@ class PaperMatching(Venue):
             side=po.side._value_,
             price=po.price,
         )
+
+
+def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
+    """What of the venue's net position on `m` the reduce-only `po` may still close."""
+    return max(-m.position if po.is_buy else m.position, ZERO)
