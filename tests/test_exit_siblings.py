@@ -430,3 +430,39 @@ async def test_the_start_up_step_and_a_late_cancel_end_place_the_smaller_stop_on
         venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
         assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
         assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_take_profits_together_larger_than_the_position_are_held_to_it_together(tmp_path):
+    # Each take-profit was held to the position alone: after a sale shrank the position to one
+    # of them, both still rested, and one rise through both sold twice what was held.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        near = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.001"), "51000"))
+        far = await node.submit(exit_intent(OrderType.TAKE_PROFIT, qty - D("0.001"), "51200"))
+        assert near.ok and far.ok and near.order is not None and far.order is not None
+        near_id, far_id = near.order.client_order_id, far.order.client_order_id
+        sale = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.MARKET)
+        )
+        assert sale.ok, sale.reason
+        await eventually(lambda: held(node) < D("0.001"), 30)
+        left = node.portfolio.sellable(node.portfolio.positions[KEY])
+        await eventually(lambda: not node.orders.orders[near_id].is_open, 30)
+        await asyncio.sleep(1)  # the check is done
+        before = [o for o in node.orders.open.values() if o.type is OrderType.TAKE_PROFIT]
+        move(ex, "BUY", "51500")  # one rise through both prices
+        await eventually(lambda: any(o.status is OrderStatus.FILLED for o in before), 30)
+        await asyncio.sleep(1.5)
+        assert held(node) >= 0, f"sold past flat: {held(node)}"
+        assert not [e for e in events if e.kind == "exit.overshoot"]
+        # the nearer one rested for what the sale left; the farther one was cancelled
+        assert [(o.signal.get("replaces"), o.amount) for o in before] == [(near_id, left)]
+        assert node.orders.orders[far_id].status is OrderStatus.CANCELLED
