@@ -333,6 +333,9 @@ class PaperMatching(Venue):
             qty = min(po.remaining, quantize_down(cap - used, step))
             if qty <= ZERO:
                 break
+            qty = min(qty, _reducible(po, m)) if po.reduce_only else qty
+            if qty <= ZERO:
+                continue  # a reduce-only order with nothing left to reduce rests unfilled
             fills.append(self._execute(po, m, po.price, qty, MAKER, candle.close_ts))
             used += qty
             if po not in touched:
@@ -352,6 +355,9 @@ class PaperMatching(Venue):
             qty = min(po.remaining, quantize_down(trade.amount - used, step))
             if qty <= ZERO:
                 break
+            qty = min(qty, _reducible(po, m)) if po.reduce_only else qty
+            if qty <= ZERO:
+                continue
             fills.append(self._execute(po, m, po.price, qty, MAKER, trade.ts))
             used += qty
             touched.append(po)
@@ -376,8 +382,9 @@ class PaperMatching(Venue):
                 taken = m.quote_ask_taken if buy else m.quote_bid_taken
             else:
                 taken = m.book_asks_taken if buy else m.book_bids_taken
+            most = min(po.remaining, _reducible(po, m)) if po.reduce_only else po.remaining
             pieces = walk_levels(
-                asks if buy else bids, taken, po.remaining, step,
+                asks if buy else bids, taken, most, step,
                 buy=buy, limit=po.price, inclusive=False,
             )  # fmt: skip
             if not pieces:
