@@ -466,3 +466,49 @@ async def test_take_profits_together_larger_than_the_position_are_held_to_it_tog
         # the nearer one rested for what the sale left; the farther one was cancelled
         assert [(o.signal.get("replaces"), o.amount) for o in before] == [(near_id, left)]
         assert node.orders.orders[far_id].status is OrderStatus.CANCELLED
+
+
+async def test_a_start_up_step_during_a_shrink_keeps_its_journal_row_for_the_retry(tmp_path):
+    # The start-up step meets a stop a fill's check is cancelling to place smaller; that
+    # placing is then refused once. The row the retry reads must still be there: dropped, the
+    # retry found nothing to place and what the target left rested with no stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        cancel, send = venue.cancel, venue.submit
+        refused: list[str] = []
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(1)
+            return await cancel(order)
+
+        async def refuse_once(order: Order) -> object:
+            if "replaces" in order.signal and not refused:
+                refused.append(order.client_order_id)
+                raise DefinitiveVenueError("binance", "Account has insufficient balance", "-2010")
+            return await send(order)
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        venue.submit = refuse_once  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: sl in node.orders.cancel_requested, 30)
+        await resume_replacements(node)  # the start-up step, while the cancel is on its way
+        await eventually(lambda: len(refused) == 1, 30)
+        await eventually(lambda: len(stops_resting(node)) == 1, 15)  # tried again, placed
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        assert node.storage.kv_get("node.exit_replacements") is None
