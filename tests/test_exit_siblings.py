@@ -378,3 +378,137 @@ async def test_a_stop_whose_cancel_lands_after_the_query_is_still_placed_again_s
         venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
         assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
         assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_the_start_up_step_and_a_late_cancel_end_place_the_smaller_stop_once(tmp_path):
+    # Start-up order: reconciliation applies the late cancel of the larger stop (its end sets
+    # off a placing task) and the start-up step places the journaled smaller stop at once; the
+    # task then ran while that submit was on its way and placed a second smaller stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        submit = venue.submit
+
+        async def lost_cancel(order: Order) -> object:  # queued at the venue, answer lost
+            raise AmbiguousVenueError("binance", "cancel timed out")
+
+        async def slow_submit(order: Order) -> object:
+            await asyncio.sleep(1)
+            return await submit(order)
+
+        venue.cancel = lost_cancel  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: sl in node.orders.cancel_requested, 30)
+        await asyncio.sleep(0.5)  # the check found the cancel unresolved and returned
+        assert node.orders.orders[sl].is_open
+        assert sl in (node.storage.kv_get("node.exit_replacements") or {})
+        # The queued cancel lands at the venue; the node hears of it only by asking.
+        [larger] = [o for o in engine_orders(ex) if o.client_order_id == sl]
+        ex.engine.close(larger, "CANCELED", ex.now_ms(), Result(order=larger))
+        report = await venue.fetch_order(sl, "BTC/USDT")
+        assert report is not None and report.status is OrderStatus.CANCELLED
+        venue.submit = slow_submit  # type: ignore[method-assign]
+        node.orders.on_order_report(report)  # reconciliation applies it
+        await resume_replacements(node)  # then the start-up step, with no pause between
+        await asyncio.sleep(2.5)  # a second smaller stop would rest by now
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        venue_stops = [o for o in engine_orders(ex) if o.type == "STOP_LOSS" and o.status == "NEW"]
+        assert [o.client_order_id for o in venue_stops] == [new.client_order_id]
+        assert node.storage.kv_get("node.exit_replacements") is None
+
+
+async def test_take_profits_together_larger_than_the_position_are_held_to_it_together(tmp_path):
+    # Each take-profit was held to the position alone: after a sale shrank the position to one
+    # of them, both still rested, and one rise through both sold twice what was held.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        near = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.001"), "51000"))
+        far = await node.submit(exit_intent(OrderType.TAKE_PROFIT, qty - D("0.001"), "51200"))
+        assert near.ok and far.ok and near.order is not None and far.order is not None
+        near_id, far_id = near.order.client_order_id, far.order.client_order_id
+        sale = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.MARKET)
+        )
+        assert sale.ok, sale.reason
+        await eventually(lambda: held(node) < D("0.001"), 30)
+        left = node.portfolio.sellable(node.portfolio.positions[KEY])
+        await eventually(lambda: not node.orders.orders[near_id].is_open, 30)
+        await asyncio.sleep(1)  # the check is done
+        before = [o for o in node.orders.open.values() if o.type is OrderType.TAKE_PROFIT]
+        move(ex, "BUY", "51500")  # one rise through both prices
+        await eventually(lambda: any(o.status is OrderStatus.FILLED for o in before), 30)
+        await asyncio.sleep(1.5)
+        assert held(node) >= 0, f"sold past flat: {held(node)}"
+        assert not [e for e in events if e.kind == "exit.overshoot"]
+        # the nearer one rested for what the sale left; the farther one was cancelled
+        assert [(o.signal.get("replaces"), o.amount) for o in before] == [(near_id, left)]
+        assert node.orders.orders[far_id].status is OrderStatus.CANCELLED
+
+
+async def test_a_start_up_step_during_a_shrink_keeps_its_journal_row_for_the_retry(tmp_path):
+    # The start-up step meets a stop a fill's check is cancelling to place smaller; that
+    # placing is then refused once. The row the retry reads must still be there: dropped, the
+    # retry found nothing to place and what the target left rested with no stop.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        venue = node.venues["binance"]
+        cancel, send = venue.cancel, venue.submit
+        refused: list[str] = []
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(1)
+            return await cancel(order)
+
+        async def refuse_once(order: Order) -> object:
+            if "replaces" in order.signal and not refused:
+                refused.append(order.client_order_id)
+                raise DefinitiveVenueError("binance", "Account has insufficient balance", "-2010")
+            return await send(order)
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        venue.submit = refuse_once  # type: ignore[method-assign]
+        buy = await node.submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, D("0.002"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await eventually(lambda: held(node) > D("0.0019"), 30)
+        qty = node.portfolio.sellable(node.portfolio.positions[KEY])
+        stop = await node.submit(exit_intent(OrderType.STOP_LOSS, qty, "49000"))
+        assert stop.ok and stop.order is not None, stop.reason
+        sl = stop.order.client_order_id
+        target = await node.submit(OrderIntent(
+            "manual", "binance", "BTC/USDT", Side.SELL, D("0.001"), OrderType.LIMIT, D("49999"),
+            reduce_only=True,
+        ))  # fmt: skip
+        assert target.ok, target.reason
+        await eventually(lambda: sl in node.orders.cancel_requested, 30)
+        await resume_replacements(node)  # the start-up step, while the cancel is on its way
+        await eventually(lambda: len(refused) == 1, 30)
+        await eventually(lambda: len(stops_resting(node)) == 1, 15)  # tried again, placed
+        [new] = stops_resting(node)
+        assert new.signal["replaces"] == sl
+        assert new.amount == node.portfolio.sellable(node.portfolio.positions[KEY])
+        assert node.storage.kv_get("node.exit_replacements") is None

@@ -80,3 +80,82 @@ async def test_one_candle_through_both_exits_fills_the_stop_and_cancels_the_take
     finally:
         await node.stop()
         node.close()
+
+
+async def test_take_profits_one_candle_fires_never_sell_past_the_position(tmp_path, data_dir):
+    # Two reduce-only take-profits, each within the position but together more than it, and
+    # one candle through both: the second fired for all of it though the first left it less
+    # to close, and the venue sold past flat (a reduce-only order grew the short side).
+    cfg = bare_paper_config(tmp_path, data_dir)
+    venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.01")}})
+              for v in cfg.venues]  # fmt: skip
+    node = build_node(cfg.model_copy(update={"venues": venues}))
+    await node.start()
+    try:
+        await node.run()
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        start = mid(node)
+        buy = await node.submit(
+            OrderIntent("manual", "paper", SYMBOL, Side.BUY, D("0.01"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await quote(node, start)
+        await eventually(lambda: held(node) == D("0.01"))
+        near = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.006"), start * D("1.02")))
+        far = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.006"), start * D("1.025")))
+        assert near.ok and far.ok and near.order is not None and far.order is not None
+        near_id, far_id = near.order.client_order_id, far.order.client_order_id
+        bar(node, start, start * D("1.03"), start, start * D("1.03"))  # reaches both prices
+        top = start * D("1.03")
+        bar(node, top, top, top, top)
+        await eventually(lambda: node.orders.orders[near_id].status is OrderStatus.FILLED)
+        await eventually(lambda: not node.orders.orders[far_id].is_open)
+        await asyncio.sleep(0.1)  # what the fills set off has run
+        assert node.venues["paper"].net_position(SYMBOL) == 0
+        assert held(node) == 0
+        assert node.orders.orders[far_id].filled == D("0.004")
+        assert not [e for e in events if e.kind == "exit.overshoot"]
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_a_resting_target_never_sells_what_a_stop_sold_in_the_same_candle(tmp_path, data_dir):
+    # A stop fired, filled at the next candle's open, and that candle then rose through a
+    # reduce-only limit target: the target sold the whole position again, past flat.
+    cfg = bare_paper_config(tmp_path, data_dir)
+    venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.01")}})
+              for v in cfg.venues]  # fmt: skip
+    node = build_node(cfg.model_copy(update={"venues": venues}))
+    await node.start()
+    try:
+        await node.run()
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        start = mid(node)
+        buy = await node.submit(
+            OrderIntent("manual", "paper", SYMBOL, Side.BUY, D("0.01"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await quote(node, start)
+        await eventually(lambda: held(node) == D("0.01"))
+        target = await node.submit(OrderIntent(
+            "manual", "paper", SYMBOL, Side.SELL, D("0.01"), OrderType.LIMIT, start * D("1.02"),
+            reduce_only=True,
+        ))  # fmt: skip
+        sl = await node.submit(exit_intent(OrderType.STOP_LOSS, D("0.01"), start * D("0.98")))
+        assert target.ok and sl.ok and target.order is not None and sl.order is not None
+        target_id, sl_id = target.order.client_order_id, sl.order.client_order_id
+        low = start * D("0.97")
+        bar(node, start, start, low, low)  # fires the stop
+        bar(node, low, start * D("1.03"), low, start * D("1.03"))  # its open, then the target
+        await eventually(lambda: node.orders.orders[sl_id].status is OrderStatus.FILLED)
+        await asyncio.sleep(0.1)  # what the fills set off has run
+        assert node.venues["paper"].net_position(SYMBOL) == 0
+        assert held(node) == 0
+        assert node.orders.orders[target_id].filled == 0
+        assert not [e for e in events if e.kind == "exit.overshoot"]
+    finally:
+        await node.stop()
+        node.close()

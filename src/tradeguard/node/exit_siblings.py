@@ -12,8 +12,10 @@ reduce-only, so once one fills the other would sell again, coins another strateg
 account held before. After every fill of a strategy, each of its resting reduce-only orders on the
 pair is held to what the position still has to close: cancelled once nothing is left, cancelled
 and placed again for what is left when a partial fill shrank the position (cancel first: both
-would hold the same coins). Legs of a venue OCO (`oco_group`) and bots' venue exits
-(`signal["native"]`, `bots.native_exits`) are left to the venue and the bots' exit manager.
+would hold the same coins). Exits one move fills together (a side's take-profits and targets,
+or its stops) are held to it together, the nearest first. Legs of a venue OCO (`oco_group`) and
+bots' venue exits (`signal["native"]`, `bots.native_exits`) are left to the venue and the bots'
+exit manager.
 
 Between a fill and the cancel the other order may fill too (both triggered by one move): a spot
 venue without OCO cannot rule that out. It is detected: a reduce-only fill that leaves the
@@ -36,7 +38,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import rests
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side, trigger_on_fall
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
@@ -64,6 +66,19 @@ def _cap(side: Side, qty: Decimal) -> Decimal:
     if side is Side.SELL:
         return max(qty, ZERO)
     return max(-qty, ZERO)
+
+
+def _on_fall(order: Order) -> bool:
+    """Whether `order` fills on a fall of the price (a sell stop, a buy target), else a rise."""
+    if order.type.is_trigger:
+        return trigger_on_fall(order.type, order.side)
+    return order.side is Side.BUY
+
+
+def _nearest_first(order: Order) -> Decimal:
+    """Orders of one group by the price a move reaches first."""
+    price = (order.trigger_price if order.type.is_trigger else order.price) or ZERO
+    return -price if _on_fall(order) else price
 
 
 class ExitSiblings:
@@ -131,13 +146,18 @@ class ExitSiblings:
 
     async def trim(self, key: Key) -> None:
         """Cancel, or cancel and place smaller, every resting exit of `key` that would close more
-        than the position holds."""
-        for order in self._resting(key):
-            cap = _cap(order.side, self._qty(key))
+        than the position holds. Exits one move fills together (the take-profits and targets,
+        or the stops, of one side) close no more than it together: the nearest keep theirs."""
+        taken: dict[tuple[Side, bool], Decimal] = {}
+        for order in sorted(self._resting(key), key=_nearest_first):
+            group = (order.side, _on_fall(order))
+            cap = max(_cap(order.side, self._qty(key)) - taken.get(group, ZERO), ZERO)
             if order.remaining <= cap:
+                taken[group] = taken.get(group, ZERO) + order.remaining
                 continue
             inst = self.node.market.instrument(order.venue, order.symbol)
             keep = quantize_down(cap, inst.amount_step) if inst is not None else cap
+            taken[group] = taken.get(group, ZERO) + keep
             await self._replace(key, order, keep)
 
     async def _replace(self, key: Key, order: Order, keep: Decimal) -> None:

@@ -37,7 +37,9 @@ Fill rules (the promise is honesty: never better than the data allows)
   everything at once or EXPIRES untouched. With candles only, "at once" means the next candle
   (with fill_at="in_candle": the last close).
 - reduce_only is checked against this venue's own net position per symbol (buys minus sells);
-  an order that would open or grow it is refused with REDUCE_ONLY_REJECTED.
+  an order that would open or grow it is refused with REDUCE_ONLY_REJECTED. A reduce-only order
+  fills no more than that position holds when it fills: a taker (a fired stop or take-profit
+  among them) expires the rest ("reduce-only: ..."), a resting limit waits unfilled.
 - Fees are exact Decimal fractions of the fill notional from the Instrument (maker or taker),
   always charged in the quote asset: a buy pays price * amount + fee, a sell receives
   price * amount - fee.

@@ -157,6 +157,12 @@ class PaperMatching(Venue):
         """Expire what an order that may not rest could not fill."""
         if po.status is OrderStatus.FILLED:
             return
+        m = self._markets.get(po.symbol)
+        if po.reduce_only and m is not None and _reducible(po, m) <= 0:
+            why = (
+                f"reduce-only: filled {po.filled} of {po.amount}, all the venue's net position "
+                f"on {po.symbol} it may reduce; the rest expired"
+            )
         self._close(po, OrderStatus.EXPIRED, ts, why)
 
     def _on_arrival(self, po: PaperOrder, m: PaperMarket, now: int) -> list[Fill]:
@@ -205,7 +211,7 @@ class PaperMatching(Venue):
         pieces = walk_levels(
             levels,
             taken,
-            po.amount,
+            min(po.amount, _reducible(po, m)) if po.reduce_only else po.amount,
             inst.amount_step,
             buy=buy,
             limit=po.worst_price,
@@ -238,6 +244,8 @@ class PaperMatching(Venue):
         """
         inst, cfg, step, buy = m.inst, self.config, m.inst.amount_step, po.is_buy
         qty = min(po.remaining, quantize_down(room, step))
+        if po.reduce_only:  # never opens or grows the net position, whatever fired before it
+            qty = min(qty, _reducible(po, m))
         price = ZERO
         if qty > ZERO:
             price = candle_taker_price(candle, buy, qty, cfg, inst.price_tick, at=at)
@@ -325,6 +333,9 @@ class PaperMatching(Venue):
             qty = min(po.remaining, quantize_down(cap - used, step))
             if qty <= ZERO:
                 break
+            qty = min(qty, _reducible(po, m)) if po.reduce_only else qty
+            if qty <= ZERO:
+                continue  # a reduce-only order with nothing left to reduce rests unfilled
             fills.append(self._execute(po, m, po.price, qty, MAKER, candle.close_ts))
             used += qty
             if po not in touched:
@@ -344,6 +355,9 @@ class PaperMatching(Venue):
             qty = min(po.remaining, quantize_down(trade.amount - used, step))
             if qty <= ZERO:
                 break
+            qty = min(qty, _reducible(po, m)) if po.reduce_only else qty
+            if qty <= ZERO:
+                continue
             fills.append(self._execute(po, m, po.price, qty, MAKER, trade.ts))
             used += qty
             touched.append(po)
@@ -368,8 +382,9 @@ class PaperMatching(Venue):
                 taken = m.quote_ask_taken if buy else m.quote_bid_taken
             else:
                 taken = m.book_asks_taken if buy else m.book_bids_taken
+            most = min(po.remaining, _reducible(po, m)) if po.reduce_only else po.remaining
             pieces = walk_levels(
-                asks if buy else bids, taken, po.remaining, step,
+                asks if buy else bids, taken, most, step,
                 buy=buy, limit=po.price, inclusive=False,
             )  # fmt: skip
             if not pieces:
@@ -428,3 +443,8 @@ class PaperMatching(Venue):
             side=po.side._value_,
             price=po.price,
         )
+
+
+def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
+    """What of the venue's net position on `m` the reduce-only `po` may still close."""
+    return max(-m.position if po.is_buy else m.position, ZERO)
