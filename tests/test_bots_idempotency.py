@@ -14,6 +14,7 @@ from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.idempotency import PREFIX, store_key
 from tradeguard.node import build_node
 from tradeguard.storage.bot_rows import BotRows
+from tradeguard.storage.repository import Storage
 
 SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
           "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
@@ -215,6 +216,97 @@ async def test_the_same_close_for_the_next_position_closes_it(tmp_path, data_dir
                 await quote(r.node, mid(r.node))
         again = (await _execute(r, **close)).json()  # a close with nothing held: refused
         assert again["code"] == "BOT_NOT_REDUCING", again
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_claimed_by_a_node_killed_before_storing_its_trade_trades_on_retry(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    # what a node killed between claiming the key and storing the trade leaves (the close's
+    # cancel of venue exits, or the wait for quotes, lies between): the claim, and no trade
+    rows = BotRows(r.node.db)
+    now = r.node.clock.now_ms()
+    rows.claim_key(store_key("gamma", "k7"), PREFIX, "bt_killed", now, now + 86_400_000)
+    await r.http.aclose()
+    config, price, bar = r.node.config, mid(r.node), r.node.market.candles[SYMBOL]
+    r.node.close()
+    node = build_node(config)  # the restarted node on the same database
+    await node.start()
+    node.market.on_candle(bar)
+    await quote(node, price)
+    app = create_app(node, tokens=TokenStore(node.db, node.storage), passphrase=PASSPHRASE)
+    http = client(app)
+    try:
+        again = await http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "k7"},
+                                headers=r.trader)  # fmt: skip
+        assert again.status_code == 201, again.text  # not a 409 for 24 hours: nothing was sent
+        assert again.json()["replayed"] is False
+        assert len([o for o in node.storage.load_orders() if o.strategy_id == "gamma"]) == 1
+    finally:
+        await http.aclose()
+        node.close()
+
+
+async def test_the_same_close_without_reduce_only_for_the_next_position_closes_it(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    close = {"side": "sell", "score": None}  # a sell while long closes the position
+    try:
+        for score in ("0.7", "0.8"):  # two round trips, their closes the very same request
+            entry = await _execute(r, score=score)
+            assert entry.status_code == 201 and entry.json()["replayed"] is False, entry.text
+            await quote(r.node, mid(r.node))
+            out = await _execute(r, **close)
+            assert out.status_code == 201 and out.json()["replayed"] is False, (score, out.text)
+            assert out.json()["reducing"] is True, out.text
+            again = await _execute(r, **close)  # a retry of that close: its first answer
+            assert again.json()["replayed"] is True, again.text
+            assert again.json()["trade_id"] == out.json()["trade_id"]
+            await quote(r.node, mid(r.node))
+            held = [p for p in r.node.portfolio.open_positions() if p.strategy_id == "gamma"]
+            assert held == [], (score, held)
+            for _ in range(6):  # past the risk engine's cooldown after a trade
+                await quote(r.node, mid(r.node))
+        assert len(_entries(r.node)) == 4
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_whose_execute_waits_before_storing_its_trade_is_not_taken_again(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    held_up = asyncio.Event()
+    real = r.node.ensure_market_data
+
+    async def waiting_for_quotes(venue, symbol):  # as a live node subscribing a symbol does
+        await held_up.wait()
+        await real(venue, symbol)
+
+    r.node.ensure_market_data = waiting_for_quotes
+    try:
+        first = asyncio.create_task(_execute(r, idempotency_key="k5"))
+        for _ in range(500):  # until the first holds the key (no trade stored yet)
+            if Storage(r.node.db).kv_get(store_key("gamma", "k5")) is not None:
+                break
+            await asyncio.sleep(0.01)
+        second = await _execute(r, idempotency_key="k5")
+        assert second.status_code == 409 and "still being sent" in second.text, second.text
+        held_up.set()
+        done = await first
+        assert done.status_code == 201 and done.json()["replayed"] is False, done.text
+        assert len(_entries(r.node)) == 1
     finally:
         await r.http.aclose()
         r.node.close()
