@@ -57,3 +57,30 @@ async def test_signals_that_agreed_before_a_stop_do_not_count_after_it(tmp_path,
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_signal_approved_before_a_stop_counts_not_once_its_confirmation_expired(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", confirmations_needed=2)  # ids live 30 s; the window is 300 s
+    await quote(r.node, mid(r.node))
+    try:
+        signal = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+        before = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.trader)
+        assert before.json()["agreeing_signals"] == 1, before.text
+        await quote(r.node, mid(r.node))  # 60 s later: that id has expired, the window holds it
+        await r.http.post("/api/v1/safety/emergency-stop", json={"bot_id": "gamma"},
+                          headers=r.trader)  # fmt: skip
+        await r.http.post("/api/v1/bots/gamma/enable", headers=r.trader)
+        after = (await r.http.post("/api/v1/safety/validate-trade", json=signal,
+                                   headers=r.trader)).json()  # fmt: skip
+        assert after["agreeing_signals"] == 1, after  # the one since the stop
+        e = await r.http.post("/api/v1/trades/execute",
+                              json={**signal, "confirmation_id": after["confirmation_id"]},
+                              headers=r.trader)  # fmt: skip
+        assert e.json()["code"] == "SIGNALS_NEEDED", e.text
+        assert [o for o in r.node.orders.orders.values() if o.strategy_id == "gamma"] == []
+    finally:
+        await r.http.aclose()
+        r.node.close()
