@@ -5,17 +5,22 @@ ids) is claimed in the database before anything is sent, and a replay gets the f
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
-from test_api_support import PASSPHRASE, client
+from test_api_support import PASSPHRASE, client, replayed_node
 from tradeguard.api.app import create_app
-from tradeguard.api.auth import TokenStore
+from tradeguard.api.auth import Role, TokenStore
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.idempotency import PREFIX, store_key
 from tradeguard.node import build_node
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
 
+CRASH_CHILD = Path(__file__).with_name("bots_claim_crash_child.py")
 SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
           "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
 
@@ -224,27 +229,23 @@ async def test_the_same_close_for_the_next_position_closes_it(tmp_path, data_dir
 async def test_a_key_claimed_by_a_node_killed_before_storing_its_trade_trades_on_retry(
     tmp_path, data_dir
 ):
-    r = await rig(tmp_path, data_dir)
-    add_bot(r.node, "gamma", require_confirmation=False)
-    await quote(r.node, mid(r.node))
-    # what a node killed between claiming the key and storing the trade leaves (the close's
-    # cancel of venue exits, or the wait for quotes, lies between): the claim, and no trade
-    rows = BotRows(r.node.db)
-    now = r.node.clock.now_ms()
-    rows.claim_key(store_key("gamma", "k7"), PREFIX, "bt_killed", now, now + 86_400_000)
-    await r.http.aclose()
-    config, price, bar = r.node.config, mid(r.node), r.node.market.candles[SYMBOL]
-    r.node.close()
-    node = build_node(config)  # the restarted node on the same database
-    await node.start()
-    node.market.on_candle(bar)
-    await quote(node, price)
+    # SIGKILLed after claiming the key, before storing the trade (the wait for quotes, or a
+    # close's cancel of venue exits, lies between): nothing was sent
+    child = subprocess.run([sys.executable, str(CRASH_CHILD), str(tmp_path), str(data_dir)],
+                           cwd=Path(__file__).parent, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    node = await replayed_node(tmp_path, data_dir)  # the restarted node on the same database
+    assert Storage(node.db).kv_get(store_key("gamma", "k7")) is not None  # the claim outlived it
+    assert BotRows(node.db).trades("gamma") == []
+    await quote(node, mid(node))
     app = create_app(node, tokens=TokenStore(node.db, node.storage), passphrase=PASSPHRASE)
+    _, token = TokenStore(node.db, node.storage).create("after-crash", Role.TRADER)
     http = client(app)
     try:
         again = await http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "k7"},
-                                headers=r.trader)  # fmt: skip
-        assert again.status_code == 201, again.text  # not a 409 for 24 hours: nothing was sent
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert again.status_code == 201, again.text  # not a 409 for 24 hours
         assert again.json()["replayed"] is False
         assert len([o for o in node.storage.load_orders() if o.strategy_id == "gamma"]) == 1
     finally:
