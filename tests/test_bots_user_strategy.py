@@ -168,3 +168,27 @@ def test_a_bot_strategys_close_cannot_sell_what_another_strategy_holds(
         ("closer", "buy"), ("holder", "buy")], orders  # fmt: skip
     denied = {e.data.get("code") for e in storage.load_events(kind_prefix="risk.denied")}
     assert denied == {"BOT_NOT_REDUCING"}, denied
+
+
+FLIP = TWO.replace('Decimal("0.0005"), True', 'Decimal("0.0005"), False')
+
+
+def test_a_bot_strategys_sell_past_its_position_does_not_flip_it_past_the_gate(
+    tmp_path: Path, data_dir: Path, capsys
+):
+    # a sell while the bot is long is a close, so it skips the entry checks: one bigger than the
+    # position would open a short past every limit and the emergency stop
+    assert FLIP != TWO
+    (tmp_path / "two.py").write_text(FLIP)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    bot = BOT.format(enabled="true").replace('name = "greedy"', 'name = "closer"')
+    cfg = write_paper_toml(tmp_path, data, strategies=CLOSER, extra=bot)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    assert code == 0, capsys.readouterr().err
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    orders = storage.load_orders()
+    assert sorted((o.strategy_id, o.side.value) for o in orders) == [
+        ("closer", "buy"), ("holder", "buy")], orders  # fmt: skip
+    denied = storage.load_events(kind_prefix="risk.denied")
+    assert {e.data.get("code") for e in denied} == {"BOT_NOT_REDUCING"}, denied
+    assert "would close its position of 0.0003 and open" in denied[0].data.get("reason", "")
