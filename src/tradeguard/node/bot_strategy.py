@@ -71,19 +71,27 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
 
 
 def _flips(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
-    """Refuse an intent on the other side of the bot's position that is bigger than it: the
-    gate takes it for a close (no entry checks), yet past the position it opens the other side."""
+    """Refuse an intent on the other side of the bot's position that is bigger than it (less
+    the bot's orders of that side already working): the gate takes it for a close (no entry
+    checks), yet past the position it opens the other side."""
+    key = (intent.strategy_id, intent.venue, intent.symbol, intent.side)
     pos = node.portfolio.positions.get((intent.venue, intent.symbol, intent.strategy_id))
     held = pos.quantity if pos is not None else ZERO
     amount = intent.amount
     if not is_reducing(held, intent.side) or not isinstance(amount, Decimal):
         return None
-    if amount <= abs(held):
+    working = sum(
+        (o.remaining for o in node.orders.open.values()
+         if (o.strategy_id, o.venue, o.symbol, o.side) == key and not o.type.is_trigger),
+        ZERO,
+    )  # fmt: skip
+    if amount <= abs(held) - working:
         return None
     return "BOT_NOT_REDUCING", (
         f"order denied: {intent.side.value} {amount} of {intent.symbol} as bot "
         f"{intent.strategy_id} would close its position of {plain(abs(held))} and open the "
-        f"other side past the bot's limits; send at most {plain(abs(held))} to close, then the "
+        f"other side past the bot's limits ({plain(working)} of {intent.side.value} already "
+        f"working); send at most {plain(max(ZERO, abs(held) - working))} to close, then the "
         "entry on its own"
     )
 
