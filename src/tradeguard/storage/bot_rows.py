@@ -124,16 +124,14 @@ class BotRows:
             return done.rowcount == 1
 
     def void_confirmations(self, bot: str, ts: int, why: str) -> int:
-        """End the bot's confirmations issued before `ts`, saying `why`: none is redeemable
+        """End the bot's confirmations issued up to `ts`, saying `why`: none is redeemable
         after it, and none counts as an agreeing signal (used or expired ones too, while a
         confirmation window may still hold them); return how many."""
         c = bot_confirmations.c
         reach = ts - _LONGEST_WINDOW_MS
         with self.db.engine.begin() as conn:
             rows = conn.execute(
-                select(c.id, c.doc, c.expires_ts).where(
-                    c.bot == bot, c.issued_ts >= reach, c.issued_ts <= ts
-                )
+                select(c.id, c.doc, c.expires_ts).where(c.bot == bot, c.issued_ts >= reach)
             ).all()
             live = [r for r in rows if not dict(r.doc).get("voided")]
             for r in live:
