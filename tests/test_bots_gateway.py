@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bots_support import SYMBOL, mid, quote, rig
 from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.bots.spec import BotSpec
 from tradeguard.clock import SimulatedClock
@@ -47,3 +48,30 @@ async def test_a_gateway_leg_under_a_bots_name_is_refused_past_its_gate(tmp_path
         assert (await ctx.execution_gateway("tri", "paper").submit(own)).ok
     finally:
         node.close()
+
+
+async def test_a_gateway_asked_under_a_bots_name_leaves_the_bots_positions_booked(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    r = await rig(tmp_path, data_dir)
+    await quote(r.node, mid(r.node))
+    signal = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+    try:
+        # a strategy asking for the bot's order path: its legs are refused at the bot's gate,
+        # and the bot's own fills must still book its position
+        r.node._ctx.execution_gateway("alpha", "paper")
+        checked = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.trader)
+        conf = checked.json()["confirmation_id"]
+        first = await r.http.post("/api/v1/trades/execute", headers=r.trader,
+                                  json={**signal, "confirmation_id": conf})  # fmt: skip
+        assert first.status_code == 201, first.text
+        await quote(r.node, mid(r.node))
+        held = [p for p in r.node.portfolio.open_positions() if p.strategy_id == "alpha"]
+        assert len(held) == 1, "the bot's filled entry booked no position"
+        for _ in range(6):  # past the risk engine's cooldown after a trade
+            await quote(r.node, mid(r.node))
+        again = await r.http.post("/api/v1/safety/validate-trade", json=signal, headers=r.trader)
+        assert again.json()["codes"][:1] == ["BOT_ONE_POSITION"], again.text
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -5,16 +5,22 @@ ids) is claimed in the database before anything is sent, and a replay gets the f
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
-from test_api_support import PASSPHRASE, client
+from test_api_support import PASSPHRASE, client, replayed_node
 from tradeguard.api.app import create_app
-from tradeguard.api.auth import TokenStore
+from tradeguard.api.auth import Role, TokenStore
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots.idempotency import PREFIX, store_key
 from tradeguard.node import build_node
 from tradeguard.storage.bot_rows import BotRows
+from tradeguard.storage.repository import Storage
 
+CRASH_CHILD = Path(__file__).with_name("bots_claim_crash_child.py")
 SIGNAL = {"bot_id": "gamma", "symbol": SYMBOL, "side": "buy", "score": "0.75",
           "signal": {"source": "scanner", "seen": "2026-12-06T15:00:00Z"}}  # fmt: skip
 
@@ -215,6 +221,93 @@ async def test_the_same_close_for_the_next_position_closes_it(tmp_path, data_dir
                 await quote(r.node, mid(r.node))
         again = (await _execute(r, **close)).json()  # a close with nothing held: refused
         assert again["code"] == "BOT_NOT_REDUCING", again
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_claimed_by_a_node_killed_before_storing_its_trade_trades_on_retry(
+    tmp_path, data_dir
+):
+    # SIGKILLed after claiming the key, before storing the trade (the wait for quotes, or a
+    # close's cancel of venue exits, lies between): nothing was sent
+    child = subprocess.run([sys.executable, str(CRASH_CHILD), str(tmp_path), str(data_dir)],
+                           cwd=Path(__file__).parent, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    node = await replayed_node(tmp_path, data_dir)  # the restarted node on the same database
+    assert Storage(node.db).kv_get(store_key("gamma", "k7")) is not None  # the claim outlived it
+    assert BotRows(node.db).trades("gamma") == []
+    await quote(node, mid(node))
+    app = create_app(node, tokens=TokenStore(node.db, node.storage), passphrase=PASSPHRASE)
+    _, token = TokenStore(node.db, node.storage).create("after-crash", Role.TRADER)
+    http = client(app)
+    try:
+        again = await http.post("/api/v1/trades/execute", json={**SIGNAL, "idempotency_key": "k7"},
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert again.status_code == 201, again.text  # not a 409 for 24 hours
+        assert again.json()["replayed"] is False
+        assert len([o for o in node.storage.load_orders() if o.strategy_id == "gamma"]) == 1
+    finally:
+        await http.aclose()
+        node.close()
+
+
+async def test_the_same_close_without_reduce_only_for_the_next_position_closes_it(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False)
+    await quote(r.node, mid(r.node))
+    close = {"side": "sell", "score": None}  # a sell while long closes the position
+    try:
+        for score in ("0.7", "0.8"):  # two round trips, their closes the very same request
+            entry = await _execute(r, score=score)
+            assert entry.status_code == 201 and entry.json()["replayed"] is False, entry.text
+            await quote(r.node, mid(r.node))
+            out = await _execute(r, **close)
+            assert out.status_code == 201 and out.json()["replayed"] is False, (score, out.text)
+            assert out.json()["reducing"] is True, out.text
+            again = await _execute(r, **close)  # a retry of that close: its first answer
+            assert again.json()["replayed"] is True, again.text
+            assert again.json()["trade_id"] == out.json()["trade_id"]
+            await quote(r.node, mid(r.node))
+            held = [p for p in r.node.portfolio.open_positions() if p.strategy_id == "gamma"]
+            assert held == [], (score, held)
+            for _ in range(6):  # past the risk engine's cooldown after a trade
+                await quote(r.node, mid(r.node))
+        assert len(_entries(r.node)) == 4
+    finally:
+        await r.http.aclose()
+        r.node.close()
+
+
+async def test_a_key_whose_execute_waits_before_storing_its_trade_is_not_taken_again(
+    tmp_path, data_dir
+):
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    held_up = asyncio.Event()
+    real = r.node.ensure_market_data
+
+    async def waiting_for_quotes(venue, symbol):  # as a live node subscribing a symbol does
+        await held_up.wait()
+        await real(venue, symbol)
+
+    r.node.ensure_market_data = waiting_for_quotes
+    try:
+        first = asyncio.create_task(_execute(r, idempotency_key="k5"))
+        for _ in range(500):  # until the first holds the key (no trade stored yet)
+            if Storage(r.node.db).kv_get(store_key("gamma", "k5")) is not None:
+                break
+            await asyncio.sleep(0.01)
+        second = await _execute(r, idempotency_key="k5")
+        assert second.status_code == 409 and "still being sent" in second.text, second.text
+        held_up.set()
+        done = await first
+        assert done.status_code == 201 and done.json()["replayed"] is False, done.text
+        assert len(_entries(r.node)) == 1
     finally:
         await r.http.aclose()
         r.node.close()

@@ -3,6 +3,9 @@ a strategy that node runs: the CLI refuses it, and the node refuses to trade as 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from bots_support import SYMBOL
@@ -13,7 +16,9 @@ from tradeguard.cli.main import main
 from tradeguard.config import load_config
 from tradeguard.node import TradingNode
 from tradeguard.storage.bot_rows import BotRows
+from tradeguard.storage.db import Database
 
+KILLED_CHILD = Path(__file__).with_name("node_killed_child.py")
 LIMITS = ["--max-order-usd", "50", "--max-position-usd", "100", "--daily-loss-usd", "20"]
 SPEC = {"max_order_usd": "50", "max_position_usd": "100", "daily_loss_usd": "20"}
 
@@ -60,3 +65,17 @@ def test_a_running_node_refuses_to_trade_as_a_bot_named_like_its_strategy(
             raise AssertionError("a bot named as a running strategy was not refused")
     finally:
         node.close()
+
+
+def test_bot_add_after_a_killed_node_takes_the_name(tmp_path: Path, data_dir: Path, capsys):
+    data = write_slice(data_dir, tmp_path / "btc.csv", 60)
+    strategies = MA_STRATEGY_TOML.replace('id = "ma_cross"', 'id = "trend"')
+    path = write_paper_toml(tmp_path, data, strategies=strategies)
+    db = load_config(path).node.database_url
+    child = subprocess.run([sys.executable, str(KILLED_CHILD), str(path)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    # no node runs on the database: what the killed one stored does not hold the name
+    code = main(["bot", "add", "trend", *LIMITS, "--db", db])
+    assert code == 0, capsys.readouterr().err
+    assert [b.name for b in BotRows(Database(db)).bots()] == ["trend"]

@@ -168,3 +168,77 @@ def test_a_bot_strategys_close_cannot_sell_what_another_strategy_holds(
         ("closer", "buy"), ("holder", "buy")], orders  # fmt: skip
     denied = {e.data.get("code") for e in storage.load_events(kind_prefix="risk.denied")}
     assert denied == {"BOT_NOT_REDUCING"}, denied
+
+
+FLIP = TWO.replace('Decimal("0.0005"), True', 'Decimal("0.0005"), False')
+
+
+def test_a_bot_strategys_sell_past_its_position_does_not_flip_it_past_the_gate(
+    tmp_path: Path, data_dir: Path, capsys
+):
+    # a sell while the bot is long is a close, so it skips the entry checks: one bigger than the
+    # position would open a short past every limit and the emergency stop
+    assert FLIP != TWO
+    (tmp_path / "two.py").write_text(FLIP)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    bot = BOT.format(enabled="true").replace('name = "greedy"', 'name = "closer"')
+    cfg = write_paper_toml(tmp_path, data, strategies=CLOSER, extra=bot)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    assert code == 0, capsys.readouterr().err
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    orders = storage.load_orders()
+    assert sorted((o.strategy_id, o.side.value) for o in orders) == [
+        ("closer", "buy"), ("holder", "buy")], orders  # fmt: skip
+    denied = storage.load_events(kind_prefix="risk.denied")
+    assert {e.data.get("code") for e in denied} == {"BOT_NOT_REDUCING"}, denied
+    assert "would close its position of 0.0003 and open" in denied[0].data.get("reason", "")
+
+
+RESTING = """
+from decimal import Decimal
+
+from tradeguard.model.enums import OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.strategies.base import Strategy
+
+
+class BuyOnce(Strategy):
+    def on_candle(self, candle):
+        if not self.params.get("done"):
+            self.params["done"] = True
+            self.emit(OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.002"),
+                                  OrderType.MARKET))
+
+
+class Closer(Strategy):
+    def on_candle(self, candle):
+        n = self.params["n"] = self.params.get("n", 0) + 1
+        if n == 1:  # a position of its own
+            self.emit(OrderIntent(self.id, self.venue, self.symbol, Side.BUY, Decimal("0.0003"),
+                                  OrderType.MARKET))
+        elif n == 2:  # a close resting above the market
+            price = (candle.close * Decimal("1.005")).quantize(Decimal("0.01"))
+            self.emit(OrderIntent(self.id, self.venue, self.symbol, Side.SELL, Decimal("0.0003"),
+                                  OrderType.LIMIT, price))
+        elif n == 3:  # a second close of the whole position while the first rests
+            self.emit(OrderIntent(self.id, self.venue, self.symbol, Side.SELL, Decimal("0.0003"),
+                                  OrderType.MARKET))
+"""
+
+
+def test_a_bot_strategys_second_close_beside_a_resting_one_does_not_flip_it(
+    tmp_path: Path, data_dir: Path, capsys
+):
+    (tmp_path / "two.py").write_text(RESTING)
+    data = write_slice(data_dir, tmp_path / "btc.csv", 30)
+    bot = BOT.format(enabled="true").replace('name = "greedy"', 'name = "closer"')
+    cfg = write_paper_toml(tmp_path, data, strategies=CLOSER, extra=bot)
+    code = main(["run", "--until-end", "--config", str(cfg)])
+    assert code == 0, capsys.readouterr().err
+    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
+    sells = [
+        o for o in storage.load_orders() if o.strategy_id == "closer" and o.side.value == "sell"
+    ]
+    assert [o.type.value for o in sells] == ["limit"], sells  # the market sell would flip it
+    denied = storage.load_events(kind_prefix="risk.denied")
+    assert {e.data.get("code") for e in denied} == {"BOT_NOT_REDUCING"}, denied

@@ -76,6 +76,8 @@ class BotDesk:
         self.node = node
         self.rows = BotRows(node.db)
         self.exits = node.bot_exits
+        # trade ids of the executes holding an idempotency key in this process (api.bot_replay)
+        self.claims: set[str] = set()
         self._settle_sending()
 
     def _settle_sending(self) -> None:

@@ -10,8 +10,9 @@ without confirmation ids, one derived from the signal (`bots.idempotency`), exce
 reduce_only close; a bot with confirmation ids and no key keeps the confirmation id as its key.
 The key is claimed in the database before anything is sent, so it holds across restarts and
 between two requests racing. A trade that sent nothing (denied, failed before its journal row,
-or left `not_sent` by a stopped node) releases its key: nothing happened, so the signal may be
-tried again.
+or left `not_sent` by a stopped node) releases its key, as does a claim with no trade stored
+that no execute of this process holds (a node killed before storing it): nothing happened, so
+the signal may be tried again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tradeguard.bots.idempotency import (
     store_key,
 )
 from tradeguard.bots.spec import BotError
+from tradeguard.node.bot_book import NOT_TRADED
 
 if TYPE_CHECKING:
     from tradeguard.api.bot_desk import BotDesk
@@ -44,19 +46,23 @@ async def execute_once(desk: BotDesk, bot: str, doc: dict[str, Any], by: str) ->
     # taken for a replay of the last one's
     if "idempotency_key" not in doc and (spec.require_confirmation or doc.get("reduce_only")):
         return {**await desk.execute(bot, doc, by), "replayed": False}
-    key, given = signal_key(doc)
+    key, given = signal_key(doc, None if "idempotency_key" in doc else _other_side(desk, bot, doc))
     claim = store_key(bot, key)
     now = desk.node.clock.now_ms()
     ttl_s = GIVEN_KEY_TTL_S if given else DERIVED_KEY_TTL_S
     trade_id = new_trade_id()
     held = desk.rows.claim_key(claim, PREFIX, trade_id, now, now + ttl_s * 1000)
     first = desk.rows.trade(held) if held is not None else None
-    if held is not None and first is not None and first["status"] == "not_sent":
-        # a node stopped before the first one's order reached the journal: nothing was sent
+    if held is not None and (
+        first["status"] == "not_sent" if first is not None else held not in desk.claims
+    ):
+        # nothing was sent: a node stopped before the first one's order reached the journal,
+        # or before its trade was stored at all (no execute of this process holds the key)
         desk.rows.release_key(claim, held)
         held = desk.rows.claim_key(claim, PREFIX, trade_id, now, now + ttl_s * 1000)
     if held is not None:
         return _replay(desk, held, key if given else None, doc)
+    desk.claims.add(trade_id)
     try:
         out = await desk.execute(bot, doc, by, trade_id)
     except Exception:
@@ -64,9 +70,21 @@ async def execute_once(desk: BotDesk, bot: str, doc: dict[str, Any], by: str) ->
         if stored is None or stored["status"] == "not_sent":
             desk.rows.release_key(claim, trade_id)
         raise
+    finally:
+        desk.claims.discard(trade_id)
     if out["status"] == "denied":
         desk.rows.release_key(claim, trade_id)
     return {**out, "idempotency_key": key if given else None, "replayed": False}
+
+
+def _other_side(desk: BotDesk, bot: str, doc: dict[str, Any]) -> str | None:
+    """The id of the bot's newest trade sent on the symbol with the other side, if any."""
+    side = str(doc.get("side", "")).lower()
+    for t in desk.rows.trades(bot, limit=500):
+        other = t.get("side") not in (None, side)
+        if t["symbol"] == doc.get("symbol") and other and t["status"] not in NOT_TRADED:
+            return str(t["trade_id"])
+    return None
 
 
 def _replay(desk: BotDesk, trade_id: str, given: str | None, doc: dict[str, Any]) -> dict[str, Any]:

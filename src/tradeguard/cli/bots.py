@@ -124,11 +124,14 @@ def _spec_doc(
 def _refuse_running_strategy(rows: Any, name: str) -> None:
     """Refuse a bot named as a strategy of the node running on this database (its config may
     not be the one given here): the bot would trade as that strategy's id."""
+    from tradeguard.storage.lock import writer_lock_held
     from tradeguard.storage.repository import Storage
 
     running = Storage(rows.db).kv_get(RUNNING_STRATEGIES_KEY)
     if not isinstance(running, dict):
         return
+    if writer_lock_held(rows.db.url.render_as_string(hide_password=False)) is False:
+        return  # no node runs: what a killed one stored holds no name
     if name in running.get("ids", ()) and name not in running.get("bots", ()):
         raise ConfigError(
             f"a node trading on this database runs a strategy with id {name!r}: "

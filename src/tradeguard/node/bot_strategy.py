@@ -18,10 +18,10 @@ import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.bots.gate import TradeAsk, check_trade
+from tradeguard.bots.gate import TradeAsk, check_trade, is_reducing
 from tradeguard.bots.spec import BotSpec
 from tradeguard.execution.order_manager import SubmitResult
-from tradeguard.model.money import plain
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import bot_book
 from tradeguard.node.bot_orders import not_closing
@@ -50,6 +50,8 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
         )
     if intent.reduce_only and (why := not_closing(node, intent)) is not None:
         return why  # a close of more than the bot holds would sell other strategies' holdings
+    if (why := _flips(node, intent)) is not None:
+        return why
     spec = BotSpec.parse(row.name, row.spec)
     if spec.venue != intent.venue:
         return "BOT_VENUE", (
@@ -66,6 +68,32 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     if verdict.approved:
         return None
     return verdict.codes[0], "; ".join(verdict.reasons)
+
+
+def _flips(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
+    """Refuse an intent on the other side of the bot's position that is bigger than it (less
+    the bot's orders of that side already working): the gate takes it for a close (no entry
+    checks), yet past the position it opens the other side."""
+    key = (intent.strategy_id, intent.venue, intent.symbol, intent.side)
+    pos = node.portfolio.positions.get((intent.venue, intent.symbol, intent.strategy_id))
+    held = pos.quantity if pos is not None else ZERO
+    amount = intent.amount
+    if not is_reducing(held, intent.side) or not isinstance(amount, Decimal):
+        return None
+    working = sum(
+        (o.remaining for o in node.orders.open.values()
+         if (o.strategy_id, o.venue, o.symbol, o.side) == key and not o.type.is_trigger),
+        ZERO,
+    )  # fmt: skip
+    if amount <= abs(held) - working:
+        return None
+    return "BOT_NOT_REDUCING", (
+        f"order denied: {intent.side.value} {amount} of {intent.symbol} as bot "
+        f"{intent.strategy_id} would close its position of {plain(abs(held))} and open the "
+        f"other side past the bot's limits ({plain(working)} of {intent.side.value} already "
+        f"working); send at most {plain(max(ZERO, abs(held) - working))} to close, then the "
+        "entry on its own"
+    )
 
 
 async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:

@@ -166,8 +166,13 @@ def _apply_config_bots(node: TradingNode) -> None:
             "bot %s stays disabled: the emergency stop halted it (bot enable ends it)", name
         )
     rows = BotRows(node.db)
-    apply_config_bots(rows, node.config.bots, node.clock.now_ms(), stopped)
+    was_enabled = {r.name for r in rows.bots() if r.enabled}
+    now = node.clock.now_ms()
+    apply_config_bots(rows, node.config.bots, now, stopped)
     registered = {r.name: r for r in rows.bots()}
+    for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):
+        # disabled by the config: its approvals from before do not outlive it, as for a stop
+        rows.void_confirmations(name, now, "the config's enabled = false")
     for s in node.config.strategies:
         if s.id in registered and not s.bot:  # a bot `bot add` registered beside another config
             raise ConfigError(f"strategies[{s.id}]: {bot_name_clash(s.id)}")

@@ -12,6 +12,7 @@ from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
+from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -98,4 +99,9 @@ class NodeContext:
                 market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway
+            own = any(s.id == strategy_id for s in node.config.strategies)
+            if not own and any(b.name == strategy_id for b in BotRows(node.db).bots()):
+                # lent under a signal bot's name: the bot's fills stay its positions (its one
+                # position per symbol, limits, exits and closes read them), not balance-only legs
+                node.orders.balance_only.discard(strategy_id)
         return gateway

@@ -22,6 +22,9 @@ from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.storage.tables import bot_confirmations, bot_exits, bot_trades, bots, kv_state
 
+# the longest confirmation_window_s a bot may have (bots.spec), in ms: a stop voids that far back
+_LONGEST_WINDOW_MS = 86_400 * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class BotRow:
@@ -121,17 +124,21 @@ class BotRows:
             return done.rowcount == 1
 
     def void_confirmations(self, bot: str, ts: int, why: str) -> int:
-        """End the bot's confirmations still redeemable at `ts`, saying `why`; return how many."""
+        """End the bot's confirmations issued up to `ts`, saying `why`: none is redeemable
+        after it, and none counts as an agreeing signal (used or expired ones too, while a
+        confirmation window may still hold them); return how many."""
         c = bot_confirmations.c
+        reach = ts - _LONGEST_WINDOW_MS
         with self.db.engine.begin() as conn:
-            live = conn.execute(
-                select(c.id, c.doc).where(c.bot == bot, c.used_ts.is_(None), c.expires_ts > ts)
+            rows = conn.execute(
+                select(c.id, c.doc, c.expires_ts).where(c.bot == bot, c.issued_ts >= reach)
             ).all()
+            live = [r for r in rows if not dict(r.doc).get("voided")]
             for r in live:
                 conn.execute(
                     update(bot_confirmations)
                     .where(c.id == r.id)
-                    .values(doc={**dict(r.doc), "voided": why}, expires_ts=ts)
+                    .values(doc={**dict(r.doc), "voided": why}, expires_ts=min(r.expires_ts, ts))
                 )
         return len(live)
 
