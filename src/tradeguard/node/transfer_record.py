@@ -13,7 +13,8 @@ asset is read now and the transfer is booked as a recorded balance adjustment on
 venue's total is exactly the ledger (start + fills - fees + adjustments) plus the amount stated;
 any other figure is refused, the record left as it was. The venue's figures are stored and an
 audit event written (`ledger.transfer_recorded`); the trading state stays as it is until
-`tradeguard resume`.
+`tradeguard resume`. A paper venue is refused: only the node moves its balances, and the
+balance read from it is the stored row the audit found wrong, so a difference is a defect.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ async def record_transfer(
     if venue not in node.venues:
         names = ", ".join(sorted(node.venues)) or "none"
         raise ConfigError(f"--venue {venue}: not a trading venue of the config (venues: {names})")
+    if venue in node._paper:
+        raise ConfigError(
+            f"--venue {venue}: a paper venue, whose balances only the node moves: a difference "
+            "from its ledger is no deposit or withdrawal but a ledger defect; inspect it with "
+            "`tradeguard doctor`"
+        )
     if not amount.is_finite() or amount == 0:
         raise ConfigError(f"--amount {amount}: must be a non-zero number")
     working = node.storage.load_orders(open_only=True, venue=venue)
