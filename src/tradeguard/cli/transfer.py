@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +22,24 @@ from tradeguard.cli.control import _text_arg, _who
 from tradeguard.cli.spot_short import _asset_arg
 
 EXAMPLE = 'example: tradeguard transfer --venue kraken --asset BTC --amount 0.5 --reason "deposit"'
+
+
+# an outcome contract as the ledger names it: Kalshi `TICKER:YES`, Polymarket `slug:NO`
+_CONTRACT = re.compile(r"[A-Za-z0-9._-]{1,120}:(YES|NO)")
+
+
+def _ledger_asset_arg(text: str) -> str:
+    """A coin (upper-cased, as `spot-short` takes it) or an outcome contract, kept as written:
+    the ledger audit's halt names either, and the venue's balance is matched to it exactly."""
+    value = text.strip()
+    if ":" not in value:
+        return _asset_arg(value)
+    if not _CONTRACT.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an asset such as BTC, or an outcome contract as the halt names it "
+            "(MARKET:YES or MARKET:NO, the market 1 to 120 letters, digits, '.', '_', '-')"
+        )
+    return value
 
 
 def _amount_arg(text: str) -> Decimal:
@@ -44,7 +63,10 @@ def add_transfer_parser(sub: Any) -> None:
     )
     add_source_options(p)
     p.add_argument("--venue", required=True, help="the venue named in the ledger audit's halt")
-    p.add_argument("--asset", required=True, type=_asset_arg, help="the asset, e.g. BTC")
+    p.add_argument(
+        "--asset", required=True, type=_ledger_asset_arg,
+        help="the asset, e.g. BTC (an outcome contract as the halt names it)",
+    )  # fmt: skip
     p.add_argument(
         "--amount", required=True, type=_amount_arg,
         help="what was moved: positive for a deposit, negative for a withdrawal",
