@@ -19,27 +19,25 @@ from tradeguard.cli.common import (
     shown,
 )
 from tradeguard.cli.control import _text_arg, _who
-from tradeguard.cli.spot_short import _asset_arg
 
 EXAMPLE = 'example: tradeguard transfer --venue kraken --asset BTC --amount 0.5 --reason "deposit"'
 
 
-# an outcome contract as the ledger names it: Kalshi `TICKER:YES`, Polymarket `slug:NO`
-_CONTRACT = re.compile(r"[A-Za-z0-9._-]{1,120}:(YES|NO)")
+# an asset as the ledger names it: a coin or token as the venue spells it (BTC, wstETH) or an
+# outcome contract (Kalshi `TICKER:YES`, Polymarket `slug:NO`)
+_LEDGER_ASSET = re.compile(r"[A-Za-z0-9._-]{1,120}(:(YES|NO))?")
 
 
 def _ledger_asset_arg(text: str) -> str:
-    """A coin (upper-cased, as `spot-short` takes it) or an outcome contract, kept as written:
-    the ledger audit's halt names either, and the venue's balance is matched to it exactly."""
+    """The asset as the ledger audit's halt names it, kept as written (the venue's balance is
+    matched to it exactly); a coin typed all in lower case is taken upper-cased (btc: BTC)."""
     value = text.strip()
-    if ":" not in value:
-        return _asset_arg(value)
-    if not _CONTRACT.fullmatch(value):
+    if not _LEDGER_ASSET.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: an asset such as BTC, or an outcome contract as the halt names it "
-            "(MARKET:YES or MARKET:NO, the market 1 to 120 letters, digits, '.', '_', '-')"
+            f"{text!r}: an asset as the halt names it, e.g. BTC, wstETH or MARKET:YES (1 to "
+            "120 letters, digits, '.', '_', '-', and :YES or :NO for an outcome contract)"
         )
-    return value
+    return value.upper() if ":" not in value and value.islower() else value
 
 
 def _amount_arg(text: str) -> Decimal:
