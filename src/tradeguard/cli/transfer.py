@@ -20,6 +20,8 @@ from tradeguard.cli.common import (
 )
 from tradeguard.cli.control import _text_arg, _who
 
+MAX_PLACES = 18  # a wei
+
 EXAMPLE = 'example: tradeguard transfer --venue kraken --asset BTC --amount 0.5 --reason "deposit"'
 
 
@@ -45,9 +47,17 @@ def _amount_arg(text: str) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value == 0 or abs(value) >= Decimal("1e18"):
+    # no asset moves finer than a wei (18 places): a finer amount is a typo, and one of a
+    # billion places could not even be written out in the refusal
+    if (
+        not value.is_finite()
+        or value == 0
+        or abs(value) >= Decimal("1e18")
+        or int(value.as_tuple().exponent) < -MAX_PLACES
+    ):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: a non-zero amount below 10^18 (negative for a withdrawal), e.g. 0.5"
+            f"{text!r}: a non-zero amount below 10^18 with at most {MAX_PLACES} decimal places "
+            "(negative for a withdrawal), e.g. 0.5"
         )
     return value
 

@@ -19,7 +19,7 @@ balance read from it is the stored row the audit found wrong, so a difference is
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from tradeguard.model.balance import Balance
@@ -64,10 +64,13 @@ async def record_transfer(
     stored, ledger = recorded_short(node, venue, asset)
     free, locked = await venue_balance(node, venue, asset, TransferRefused)
     held = free + locked
-    if held != ledger + amount:
+    with localcontext() as exact:  # compared exactly: 28 digits would round a fine amount
+        exact.prec = 80
+        moved = held - ledger
+    if moved != amount:
         raise TransferRefused(
             f"{venue} {asset}: the venue holds {plain(held)}, the ledger says {plain(ledger)}: "
-            f"a difference of {plain(held - ledger)}, not --amount {plain(amount)}; nothing "
+            f"a difference of {plain(moved)}, not --amount {plain(amount)}; nothing "
             "booked (a difference you cannot account for may be a missed fill)"
         )
     now = node.clock.now_ms()
