@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,9 +19,27 @@ from tradeguard.cli.common import (
     shown,
 )
 from tradeguard.cli.control import _text_arg, _who
-from tradeguard.cli.spot_short import _asset_arg
+
+MAX_PLACES = 18  # a wei
 
 EXAMPLE = 'example: tradeguard transfer --venue kraken --asset BTC --amount 0.5 --reason "deposit"'
+
+
+# an asset as the ledger names it: a coin or token as the venue spells it (BTC, wstETH) or an
+# outcome contract (Kalshi `TICKER:YES`, Polymarket `slug:NO`)
+_LEDGER_ASSET = re.compile(r"[A-Za-z0-9._-]{1,120}(:(YES|NO))?")
+
+
+def _ledger_asset_arg(text: str) -> str:
+    """The asset as the ledger audit's halt names it, kept as written (the venue's balance is
+    matched to it exactly); a coin typed all in lower case is taken upper-cased (btc: BTC)."""
+    value = text.strip()
+    if not _LEDGER_ASSET.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: an asset as the halt names it, e.g. BTC, wstETH or MARKET:YES (1 to "
+            "120 letters, digits, '.', '_', '-', and :YES or :NO for an outcome contract)"
+        )
+    return value.upper() if ":" not in value and value.islower() else value
 
 
 def _amount_arg(text: str) -> Decimal:
@@ -28,9 +47,17 @@ def _amount_arg(text: str) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value == 0 or abs(value) >= Decimal("1e18"):
+    # no asset moves finer than a wei (18 places): a finer amount is a typo, and one of a
+    # billion places could not even be written out in the refusal
+    if (
+        not value.is_finite()
+        or value == 0
+        or abs(value) >= Decimal("1e18")
+        or int(value.as_tuple().exponent) < -MAX_PLACES
+    ):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: a non-zero amount below 10^18 (negative for a withdrawal), e.g. 0.5"
+            f"{text!r}: a non-zero amount below 10^18 with at most {MAX_PLACES} decimal places "
+            "(negative for a withdrawal), e.g. 0.5"
         )
     return value
 
@@ -44,7 +71,10 @@ def add_transfer_parser(sub: Any) -> None:
     )
     add_source_options(p)
     p.add_argument("--venue", required=True, help="the venue named in the ledger audit's halt")
-    p.add_argument("--asset", required=True, type=_asset_arg, help="the asset, e.g. BTC")
+    p.add_argument(
+        "--asset", required=True, type=_ledger_asset_arg,
+        help="the asset, e.g. BTC (an outcome contract as the halt names it)",
+    )  # fmt: skip
     p.add_argument(
         "--amount", required=True, type=_amount_arg,
         help="what was moved: positive for a deposit, negative for a withdrawal",

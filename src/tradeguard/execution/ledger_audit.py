@@ -102,6 +102,8 @@ class LedgerAudit:
 
     assets: list[AssetLine] = field(default_factory=list)
     positions: list[PositionLine] = field(default_factory=list)
+    # the exchange venues (`rounded`): only money moved on a real account can be a transfer
+    exchanges: frozenset[str] = frozenset()
 
     @property
     def mismatches(self) -> list[AssetLine | PositionLine]:
@@ -117,6 +119,7 @@ class LedgerAudit:
         return LedgerAudit(
             [a for a in self.assets if a.venue in venues],
             [p for p in self.positions if p.venue in venues],
+            self.exchanges,
         )
 
     def describe(self) -> list[str]:
@@ -134,15 +137,16 @@ class LedgerAudit:
             '--reason "..."` books its balance'
             for a in shorts
         )
-        # Any other difference may be a transfer made while no node ran (or a missed fill):
-        # the operator who knows it was one books it, checked against the venue.
+        # Any other difference of an exchange venue may be a transfer made while no node ran
+        # (or a missed fill): the operator who knows it was one books it, checked against the
+        # venue. A paper venue's balances are the node's own: a difference there is a defect.
         moved = "".join(
             f"; {a.venue} {a.asset}: if a deposit (+) or withdrawal (-) of "
             f"{plain(a.difference)} was made while the node was down, `tradeguard transfer "
             f'--venue {a.venue} --asset {a.asset} --amount {plain(a.difference)} --reason "..."` '
             "books it"
             for a in self.assets
-            if a.off and a.expected >= 0
+            if a.off and a.expected >= 0 and a.venue in self.exchanges
         )
         return (
             "ledger audit failed: "
@@ -201,8 +205,8 @@ def audit_ledger(
     stored = {(b.venue, b.asset): b.total for b in balances}
     keys = set(stored) | set(moved) | set(fees) | set(adjusted)
     keys |= {(v, a) for v, assets in start.items() for a in assets}
-    audit = LedgerAudit()
     tolerant = set(rounded)
+    audit = LedgerAudit(exchanges=frozenset(tolerant))
     for venue, asset in sorted(keys):
         audit.assets.append(
             AssetLine(

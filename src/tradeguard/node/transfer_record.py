@@ -13,12 +13,13 @@ asset is read now and the transfer is booked as a recorded balance adjustment on
 venue's total is exactly the ledger (start + fills - fees + adjustments) plus the amount stated;
 any other figure is refused, the record left as it was. The venue's figures are stored and an
 audit event written (`ledger.transfer_recorded`); the trading state stays as it is until
-`tradeguard resume`.
+`tradeguard resume`. A paper venue is refused: only the node moves its balances, and the
+balance read from it is the stored row the audit found wrong, so a difference is a defect.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from tradeguard.model.balance import Balance
@@ -45,6 +46,12 @@ async def record_transfer(
     if venue not in node.venues:
         names = ", ".join(sorted(node.venues)) or "none"
         raise ConfigError(f"--venue {venue}: not a trading venue of the config (venues: {names})")
+    if venue in node._paper:
+        raise ConfigError(
+            f"--venue {venue}: a paper venue, whose balances only the node moves: a difference "
+            "from its ledger is no deposit or withdrawal but a ledger defect; inspect it with "
+            "`tradeguard doctor`"
+        )
     if not amount.is_finite() or amount == 0:
         raise ConfigError(f"--amount {amount}: must be a non-zero number")
     working = node.storage.load_orders(open_only=True, venue=venue)
@@ -57,10 +64,13 @@ async def record_transfer(
     stored, ledger = recorded_short(node, venue, asset)
     free, locked = await venue_balance(node, venue, asset, TransferRefused)
     held = free + locked
-    if held != ledger + amount:
+    with localcontext() as exact:  # compared exactly: 28 digits would round a fine amount
+        exact.prec = 80
+        moved = held - ledger
+    if moved != amount:
         raise TransferRefused(
             f"{venue} {asset}: the venue holds {plain(held)}, the ledger says {plain(ledger)}: "
-            f"a difference of {plain(held - ledger)}, not --amount {plain(amount)}; nothing "
+            f"a difference of {plain(moved)}, not --amount {plain(amount)}; nothing "
             "booked (a difference you cannot account for may be a missed fill)"
         )
     now = node.clock.now_ms()
