@@ -152,6 +152,17 @@ class ChainClient:
         r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
         return int(r0), int(r1), int(await self.w3.eth.block_number)
 
+    async def price_state(self, pair: str, base_first: bool) -> tuple[int, int, int, int, int]:
+        """Return the pair's price sum of quote per base (price0CumulativeLast when the base is
+        token0), its reserves, their timestamp and the latest block's time, all at one block."""
+        block = await self.w3.eth.get_block("latest")
+        at, ts = int(block["number"]), int(block["timestamp"])
+        fns = self.contract(pair, abi.PAIR).functions
+        r0, r1, ts_last = await fns.getReserves().call(block_identifier=at)
+        last = fns.price0CumulativeLast() if base_first else fns.price1CumulativeLast()
+        cumulative = int(await last.call(block_identifier=at))
+        return cumulative, int(r0), int(r1), int(ts_last), ts
+
     async def block_number(self) -> int:
         return int(await self.w3.eth.block_number)
 
@@ -234,6 +245,8 @@ class ChainClient:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # fields web3 can't read
             raise RpcFailure(f"a malformed receipt for {tx_hash}: {exc}") from None
         if receipt is not None and receipt.get("blockNumber") is not None:
+            if receipt.get("effectiveGasPrice") is None:  # nodes before London leave it out
+                receipt = await self._with_gas_price(tx_hash, receipt)
             return TxLookup("mined", receipt)
         try:
             tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
@@ -246,6 +259,18 @@ class ChainClient:
         if got != tx_hash.lower():
             raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
+
+    async def _with_gas_price(self, tx_hash: str, receipt: Any) -> Any:
+        """`receipt` with the transaction's gasPrice as its effectiveGasPrice (what a node
+        before London charged), or unchanged when the transaction does not give one."""
+        try:
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        price = tx.get("gasPrice")
+        if isinstance(price, bool) or not isinstance(price, int):
+            return receipt
+        return {**dict(receipt), "effectiveGasPrice": price}
 
     async def replay_reason(self, tx_hash: str, block: int) -> str:
         """Re-run a reverted transaction as a call at its block to read the reason."""
