@@ -80,7 +80,7 @@ async def test_a_price_held_for_the_whole_window_becomes_the_reference(
     """A move that lasts (the market's, not a push) is traded once the window has passed."""
     venue = await connected_venue(chain.deployment, twap_window_s=2)
     _push(chain, 300)
-    with pytest.raises(DefinitiveVenueError, match="POOL_PRICE|off its mean"):
+    with pytest.raises(DefinitiveVenueError, match="off its mean"):
         await venue.submit(dex_order("early", "0.1"))
     chain.rpc("evm_mine", "0x3")  # a second a block: the pushed price has held for the window
     report = await venue.submit(dex_order("later", "0.1"))

@@ -40,8 +40,6 @@ PAIR = [
     _fn("getReserves", [], ["uint112", "uint112", "uint32"]),
     _fn("token0", [], ["address"]),
     _fn("token1", [], ["address"]),
-    _fn("price0CumulativeLast", [], ["uint256"]),
-    _fn("price1CumulativeLast", [], ["uint256"]),
     SYNC,
 ]
 FACTORY = [_fn("getPair", ["address", "address"], ["address"])]

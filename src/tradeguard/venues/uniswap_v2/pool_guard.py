@@ -107,15 +107,13 @@ class PoolGuard:
 
     async def check(
         self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
-    ) -> None:
+    ) -> Observation:
         """Refuse (`POOL_PRICE`) when the pool's price is past `max_deviation_pct` of its
         time-weighted price; the reading is kept for later checks either way."""
         now = await self._read(pair, base_first, base_dec, quote_dec)
         ref, span = self.reference(symbol, now)
         self._keep(symbol, now)
-        if ref <= 0:
-            return
-        off = abs(now.spot - ref) / ref * 100
+        off = abs(now.spot - ref) / ref * 100 if ref > 0 else Decimal(0)
         if off > self.max_deviation_pct:
             quote = symbol.partition("/")[2]
             over = f"its mean over the last {span} s" if span else "its price when first read"
@@ -127,3 +125,4 @@ class PoolGuard:
                 "have been pushed just before this swap)",
                 "POOL_PRICE",
             )
+        return now

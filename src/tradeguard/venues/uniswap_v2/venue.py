@@ -32,7 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
-from tradeguard.venues.uniswap_v2.pool_guard import PoolGuard
+from tradeguard.venues.uniswap_v2.pool_guard import Observation, PoolGuard
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import (
     ChainClient,
@@ -230,16 +230,14 @@ class UniswapV2Venue(Venue):
         self.reserves[symbol] = reserves
         return reserves
 
-    async def observe(self, symbol: str, check: bool = False) -> None:
-        """Read the pool's price sum for its time-weighted price; with `check`, refuse a pool
-        past `max_pool_deviation_pct` of it (`POOL_PRICE`, pool_guard.py)."""
+    async def observe(self, symbol: str, check: bool = False) -> Observation:
+        """Read the pool's price sum (at the latest block) for its time-weighted price; with
+        `check`, refuse a pool past `max_pool_deviation_pct` of it (`POOL_PRICE`)."""
         base, quote = self._tokens(symbol)
         pair, base_first = self.pairs[symbol]
         args = (symbol, pair, base_first, base.decimals, quote.decimals)
-        if check:
-            await self.pool_guard.check(*args)
-        else:
-            await self.pool_guard.observe(*args)
+        guard = self.pool_guard
+        return await (guard.check(*args) if check else guard.observe(*args))
 
     def apply_sync(self, pair: str, reserve0: int, reserve1: int, block: int) -> str | None:
         """Take a pair's Sync event into the cache; return the symbol it belongs to."""
@@ -361,7 +359,7 @@ class UniswapV2Venue(Venue):
         s = self.settings
         base, quote = self._tokens(order.symbol)
         r = await self.refresh(order.symbol)
-        await self.observe(order.symbol, check=True)
+        latest = await self.observe(order.symbol, check=True)
         units = amm.to_units(order.amount, base.decimals)
         if order.side is Side.SELL:
             quoted = amm.amount_out(units, r.base, r.quote)
@@ -378,7 +376,7 @@ class UniswapV2Venue(Venue):
         args = (units, min_out) if order.side is Side.SELL else (units, max_in)
         # from now or the latest block, the later: a chain mining only for transactions stamps
         # the next block with the time it is mined, however old the latest one is
-        deadline = max(await self.chain.timestamp(), self.now_ms() // 1000) + s.deadline_s
+        deadline = max(latest.ts, self.now_ms() // 1000) + s.deadline_s
         router = self.chain.contract(s.router, abi.ROUTER)
         sender = self._sender()
         fn = getattr(router.functions, fn_name)(*args, path, sender.address, deadline)
