@@ -41,7 +41,7 @@ _REVERTED = 3
 class LocalChain:
     """One EVM and the web3 request function that speaks JSON-RPC shapes to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, legacy_receipts: bool = False) -> None:
         from tradeguard.model.recursion import kept_recursion_limit
 
         # py-evm and py_ecc raise the recursion limit to 100,000 as they load: with it a body of
@@ -55,6 +55,8 @@ class LocalChain:
         self.provider = EthereumTesterProvider(self.tester)
         self.w3 = Web3(self.provider)
         self._request = self.provider.request_func(self.w3, self.w3.middleware_onion)
+        # answer receipts without effectiveGasPrice, as nodes before London (EIP-1559) do
+        self.legacy_receipts = legacy_receipts
 
     def set_automine(self, on: bool) -> None:
         """Mine each transaction at once (on) or keep them pending until `mine` (off)."""
@@ -84,6 +86,9 @@ class LocalChain:
         if method == "tg_setAutomine":
             self.set_automine(bool(params and params[0]))
             return {"result": True}
+        if method == "tg_setLegacyReceipts":
+            self.legacy_receipts = bool(params and params[0])
+            return {"result": True}
         try:
             response = self._request(method, params)
         except TransactionFailed as exc:
@@ -93,7 +98,10 @@ class LocalChain:
             return {"error": _refusal(method, exc)}
         if "error" in response:
             return {"error": dict(response["error"])}
-        return {"result": to_json(response.get("result"))}
+        result = to_json(response.get("result"))
+        if self.legacy_receipts and method == "eth_getTransactionReceipt" and result:
+            result.pop("effectiveGasPrice", None)
+        return {"result": result}
 
 
 def _refusal(method: str, exc: Exception) -> dict[str, Any]:

@@ -72,6 +72,10 @@ class DexVenueConfig(ConfigModel):
     # quote_refresh_s so a quiet pool's quote stays fresh for the risk engine
     quote_poll_s: float = Field(default=1.0, ge=0.05, le=60)
     quote_refresh_s: float = Field(default=15.0, ge=1, le=3_600)
+    # a swap is refused when the pool's price is more than this off its own time-weighted
+    # price over about twap_window_s (a pool pushed just before the swap, a sandwich)
+    max_pool_deviation_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
+    twap_window_s: int = Field(default=300, ge=10, le=86_400)
 
     @field_validator("rpc_url")
     @classmethod
@@ -143,4 +147,5 @@ class DexVenueConfig(ConfigModel):
             receipt_timeout_s=self.receipt_timeout_s, stuck_after_s=self.stuck_after_s,
             fee_bump_pct=self.fee_bump_pct, quote_poll_s=self.quote_poll_s,
             quote_refresh_s=self.quote_refresh_s, confirmations=self.confirmations,
+            max_pool_deviation_pct=self.max_pool_deviation_pct, twap_window_s=self.twap_window_s,
         )  # fmt: skip

@@ -57,6 +57,7 @@ async def reserve_quotes(venue: UniswapV2Venue, symbols: list[str]) -> AsyncIter
         if loop.time() >= next_refresh:
             for symbol in symbols:
                 await venue.refresh(symbol)
+                await venue.observe(symbol)  # a reading for the swap's time-weighted check
             changed.update(symbols)
             next_refresh = loop.time() + s.quote_refresh_s
         for symbol in symbols:

@@ -12,6 +12,8 @@ from tradeguard.venues.uniswap_v2 import abi
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
 # keccak("Sync(uint112,uint112)"): a pair's reserves after every swap, mint and burn
 SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
+# selectors of the pair's getReserves(), price0CumulativeLast() and price1CumulativeLast()
+_GET_RESERVES, _PRICE0_CUMULATIVE, _PRICE1_CUMULATIVE = "0x0902f1ac", "0x5909c0d5", "0x5a3d5493"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +115,23 @@ def _provider(rpc_url: str, timeout_s: float) -> Any:
         async def make_request(self, method: Any, params: Any) -> Any:
             try:
                 return await super().make_request(method, params)
-            except (OSError, TimeoutError, ValueError) as exc:
-                text = scrub_urls(f"{type(exc).__name__}: {exc}")
-                raise RpcUnreachable(f"RPC {method} failed: {text}") from None
             except Exception as exc:
-                if str(self.endpoint_uri) in str(exc) or "://" in str(exc):
-                    text = scrub_urls(f"{type(exc).__name__}: {exc}")
-                    raise RpcUnreachable(f"RPC {method} failed: {text}") from None
-                raise
+                raise self._unreachable(method, exc) from None
+
+        async def make_batch_request(self, batch_requests: Any) -> Any:
+            try:
+                return await super().make_batch_request(batch_requests)
+            except Exception as exc:
+                raise self._unreachable("batch", exc) from None
+
+        def _unreachable(self, method: Any, exc: Exception) -> Exception:
+            """What a failed request raises: the endpoint cut to its host, whatever the error."""
+            if isinstance(exc, OSError | TimeoutError | ValueError) or (
+                str(self.endpoint_uri) in str(exc) or "://" in str(exc)
+            ):
+                text = scrub_urls(f"{type(exc).__name__}: {exc}")
+                return RpcUnreachable(f"RPC {method} failed: {text}")
+            return exc
 
     _scrub_web3_logs()
     if rpc_url:
@@ -151,6 +162,32 @@ class ChainClient:
     async def reserves(self, pair: str) -> tuple[int, int, int]:
         r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
         return int(r0), int(r1), int(await self.w3.eth.block_number)
+
+    async def price_state(self, pair: str, base_first: bool) -> tuple[int, int, int, int, int]:
+        """Return the pair's price sum of quote per base (price0CumulativeLast when the base is
+        token0), its reserves, their timestamp and the latest block's time, all at one block."""
+        from eth_abi import decode
+
+        block = await self.w3.eth.get_block("latest")
+        at, ts = int(block["number"]), int(block["timestamp"])
+        if not 0 <= ts < 2**64:
+            raise ValueError(f"the RPC answered a latest block stamped {ts}, not a time")
+        # one round trip for both reads, past web3's per-call chain id check (eth_call only)
+        selector = _PRICE0_CUMULATIVE if base_first else _PRICE1_CUMULATIVE
+        answers = await self.w3.provider.make_batch_request(
+            [("eth_call", [{"to": pair, "data": s}, hex(at)]) for s in (_GET_RESERVES, selector)]
+        )
+        if not isinstance(answers, list) or len(answers) != 2:
+            raise ValueError(f"the RPC answered {str(answers)[:120]} to getReserves")
+        words = []
+        for answer in answers:
+            data = answer.get("result") if isinstance(answer, dict) else None
+            if not isinstance(data, str) or not data.startswith("0x"):
+                raise ValueError(f"the RPC answered {str(answer)[:120]} to a pair's eth_call")
+            words.append(bytes.fromhex(data[2:]))
+        r0, r1, ts_last = decode(["uint112", "uint112", "uint32"], words[0])
+        (cumulative,) = decode(["uint256"], words[1])
+        return int(cumulative), int(r0), int(r1), int(ts_last), ts
 
     async def block_number(self) -> int:
         return int(await self.w3.eth.block_number)
@@ -234,6 +271,8 @@ class ChainClient:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # fields web3 can't read
             raise RpcFailure(f"a malformed receipt for {tx_hash}: {exc}") from None
         if receipt is not None and receipt.get("blockNumber") is not None:
+            if receipt.get("effectiveGasPrice") is None:  # nodes before London leave it out
+                receipt = await self._with_gas_price(tx_hash, receipt)
             return TxLookup("mined", receipt)
         try:
             tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
@@ -246,6 +285,18 @@ class ChainClient:
         if got != tx_hash.lower():
             raise RpcFailure(f"asked for {tx_hash}, the RPC answered another transaction ({got})")
         return TxLookup("pending")
+
+    async def _with_gas_price(self, tx_hash: str, receipt: Any) -> Any:
+        """`receipt` with the transaction's gasPrice as its effectiveGasPrice (what a node
+        before London charged), or unchanged when the transaction does not give one."""
+        try:
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RpcFailure(f"a malformed transaction for {tx_hash}: {exc}") from None
+        price = tx.get("gasPrice")
+        if isinstance(price, bool) or not isinstance(price, int):
+            return receipt
+        return {**dict(receipt), "effectiveGasPrice": price}
 
     async def replay_reason(self, tx_hash: str, block: int) -> str:
         """Re-run a reverted transaction as a call at its block to read the reason."""

@@ -36,6 +36,9 @@ class DexSettings:
     confirmations: int = 1  # blocks on top of a swap's (its own included) before it is booked
     quote_poll_s: float = 1.0  # how often new blocks are looked at for Sync events
     quote_refresh_s: float = 15.0  # reserves re-read this often, quiet pools included
+    # a swap is refused when the pool's price is this far off its time-weighted price
+    max_pool_deviation_pct: Decimal = Decimal(5)
+    twap_window_s: int = 300  # over about this many seconds (pool_guard.py)
     gas_asset: str = "ETH"
     pairs: dict[str, str] = field(default_factory=dict)  # symbol -> pair address, else factory
 

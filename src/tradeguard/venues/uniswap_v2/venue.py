@@ -32,6 +32,7 @@ from tradeguard.venues.base import Venue
 from tradeguard.venues.fill_balances import BalanceReader
 from tradeguard.venues.uniswap_v2 import abi, amm, crashpoints
 from tradeguard.venues.uniswap_v2.fills import gas_fill, swap_fill
+from tradeguard.venues.uniswap_v2.pool_guard import Observation, PoolGuard
 from tradeguard.venues.uniswap_v2.receipts import checked_lookup
 from tradeguard.venues.uniswap_v2.rpc import (
     ChainClient,
@@ -90,6 +91,9 @@ class UniswapV2Venue(Venue):
         self.store = store
         self.now_ms = now_ms
         self.chain = chain or ChainClient(settings.rpc_url)
+        self.pool_guard = PoolGuard(
+            name, self.chain, settings.twap_window_s, settings.max_pool_deviation_pct
+        )
         self._key = private_key
         self.sender: TxSender | None = None
         self.pairs: dict[str, tuple[str, bool]] = {}  # symbol -> (pair, base is token0)
@@ -175,6 +179,7 @@ class UniswapV2Venue(Venue):
                 )
             self.pairs[symbol] = (pair, int(base.address, 16) < int(quote.address, 16))
             await self.refresh(symbol)
+            await self.observe(symbol)
 
     async def _check_decimals(self) -> None:
         """Refuse to start when a token's configured decimals are not the contract's: amounts
@@ -224,6 +229,15 @@ class UniswapV2Venue(Venue):
         reserves = amm.Reserves(r0, r1, block) if base_first else amm.Reserves(r1, r0, block)
         self.reserves[symbol] = reserves
         return reserves
+
+    async def observe(self, symbol: str, check: bool = False) -> Observation:
+        """Read the pool's price sum (at the latest block) for its time-weighted price; with
+        `check`, refuse a pool past `max_pool_deviation_pct` of it (`POOL_PRICE`)."""
+        base, quote = self._tokens(symbol)
+        pair, base_first = self.pairs[symbol]
+        args = (symbol, pair, base_first, base.decimals, quote.decimals)
+        guard = self.pool_guard
+        return await (guard.check(*args) if check else guard.observe(*args))
 
     def apply_sync(self, pair: str, reserve0: int, reserve1: int, block: int) -> str | None:
         """Take a pair's Sync event into the cache; return the symbol it belongs to."""
@@ -345,6 +359,7 @@ class UniswapV2Venue(Venue):
         s = self.settings
         base, quote = self._tokens(order.symbol)
         r = await self.refresh(order.symbol)
+        latest = await self.observe(order.symbol, check=True)
         units = amm.to_units(order.amount, base.decimals)
         if order.side is Side.SELL:
             quoted = amm.amount_out(units, r.base, r.quote)
@@ -361,7 +376,7 @@ class UniswapV2Venue(Venue):
         args = (units, min_out) if order.side is Side.SELL else (units, max_in)
         # from now or the latest block, the later: a chain mining only for transactions stamps
         # the next block with the time it is mined, however old the latest one is
-        deadline = max(await self.chain.timestamp(), self.now_ms() // 1000) + s.deadline_s
+        deadline = max(latest.ts, self.now_ms() // 1000) + s.deadline_s
         router = self.chain.contract(s.router, abi.ROUTER)
         sender = self._sender()
         fn = getattr(router.functions, fn_name)(*args, path, sender.address, deadline)

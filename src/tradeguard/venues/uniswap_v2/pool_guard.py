@@ -1,0 +1,128 @@
+"""Refuse a swap into a pool pushed off its own recent time-weighted price.
+
+A swap is priced from the pool's reserves, which anyone can move with one large trade just
+before ours (a sandwich, or a pool left far off the market). Each Uniswap V2 pair keeps
+`price0CumulativeLast` / `price1CumulativeLast`: the sum over time of its price, updated at the
+first trade of each block with the price held *before* it. Two readings of that sum, `dt`
+seconds apart, give the mean price over those seconds, and a trade cannot rewrite the past: a
+push made a moment ago weighs in the mean only for that moment.
+
+```python
+guard = PoolGuard("dex", chain, window_s=300, max_deviation_pct=Decimal(5))
+await guard.observe("WETH/USD", pair, base_first=True, base_dec=18, quote_dec=18)  # at connect
+await guard.check("WETH/USD", pair, True, 18, 18)   # before a swap: POOL_PRICE past the limit
+```
+
+The reference is the mean since the newest reading at least `window_s` old (the oldest one
+while none is that old yet); with no time passed since the oldest reading, the price at that
+reading. A pool already pushed before the first reading is not seen as pushed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tradeguard.model.errors import DefinitiveVenueError
+
+if TYPE_CHECKING:
+    from tradeguard.venues.uniswap_v2.rpc import ChainClient
+
+Q112 = 2**112
+_MOD256 = 2**256
+_MOD32 = 2**32
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The pair's price sum (quote per base, UQ112.112 times seconds) at a block's time."""
+
+    ts: int
+    cumulative: int
+    spot: Decimal  # the reserves' mid then, in whole tokens
+    scale: Decimal = Decimal(1)  # quote units per base unit -> whole tokens
+
+
+def current_cumulative(cum_last: int, r_base: int, r_quote: int, ts_last: int, ts: int) -> int:
+    """The price sum at `ts`, as the pair would hold it had it traded then (mod 2^256)."""
+    elapsed = (ts - ts_last) % _MOD32
+    if elapsed and r_base:
+        cum_last += (r_quote * Q112 // r_base) * elapsed
+    return cum_last % _MOD256
+
+
+class PoolGuard:
+    """Readings of each pool's price sum, and the check a swap passes before it is signed."""
+
+    def __init__(
+        self, venue: str, chain: ChainClient, window_s: int, max_deviation_pct: Decimal
+    ) -> None:
+        self.venue = venue
+        self.chain = chain
+        self.window_s = window_s
+        self.max_deviation_pct = max_deviation_pct
+        self._seen: dict[str, deque[Observation]] = {}
+
+    async def _read(
+        self, pair: str, base_first: bool, base_dec: int, quote_dec: int
+    ) -> Observation:
+        cum, r0, r1, ts_last, ts = await self.chain.price_state(pair, base_first)
+        r_base, r_quote = (r0, r1) if base_first else (r1, r0)
+        spot = (
+            Decimal(r_quote).scaleb(-quote_dec) / Decimal(r_base).scaleb(-base_dec)
+            if r_base
+            else Decimal(0)
+        )
+        cumulative = current_cumulative(cum, r_base, r_quote, ts_last, ts)
+        return Observation(ts, cumulative, spot, Decimal(1).scaleb(base_dec - quote_dec))
+
+    def _keep(self, symbol: str, obs: Observation) -> None:
+        """Add `obs`; drop readings older than the newest one at least `window_s` old."""
+        seen = self._seen.setdefault(symbol, deque())
+        seen.append(obs)
+        while len(seen) > 1 and seen[1].ts <= obs.ts - self.window_s:
+            seen.popleft()
+
+    async def observe(
+        self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
+    ) -> Observation:
+        obs = await self._read(pair, base_first, base_dec, quote_dec)
+        self._keep(symbol, obs)
+        return obs
+
+    def reference(self, symbol: str, now: Observation) -> tuple[Decimal, int]:
+        """The time-weighted price (whole tokens) up to `now`, and the seconds it spans."""
+        seen = self._seen.get(symbol)
+        if not seen:
+            return now.spot, 0
+        old = [o for o in seen if o.ts <= now.ts - self.window_s]
+        then = old[-1] if old else seen[0]
+        dt = now.ts - then.ts
+        if dt <= 0:
+            return then.spot, 0
+        raw = Decimal((now.cumulative - then.cumulative) % _MOD256) / Q112 / dt
+        return raw * now.scale, dt
+
+    async def check(
+        self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
+    ) -> Observation:
+        """Refuse (`POOL_PRICE`) when the pool's price is past `max_deviation_pct` of its
+        time-weighted price; the reading is kept for later checks either way."""
+        now = await self._read(pair, base_first, base_dec, quote_dec)
+        ref, span = self.reference(symbol, now)
+        self._keep(symbol, now)
+        off = abs(now.spot - ref) / ref * 100 if ref > 0 else Decimal(0)
+        if off > self.max_deviation_pct:
+            quote = symbol.partition("/")[2]
+            over = f"its mean over the last {span} s" if span else "its price when first read"
+            raise DefinitiveVenueError(
+                self.venue,
+                f"swap refused: the {symbol} pool's price {now.spot:.6f} {quote} is "
+                f"{off:.2f} % off {over}, {ref:.6f} {quote}; the limit is "
+                f"venues.dex.max_pool_deviation_pct={self.max_deviation_pct:f} (the pool may "
+                "have been pushed just before this swap)",
+                "POOL_PRICE",
+            )
+        return now

@@ -1,0 +1,97 @@
+"""A swap into a pool someone just pushed off its time-weighted price is refused before signing.
+
+The push is a real swap from another account on the local chain, through the same Router02."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.venues.uniswap_v2 import abi
+from tradeguard.venues.uniswap_v2.pool_guard import Q112, current_cumulative
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+_DEPOSIT = {
+    "type": "function", "name": "deposit", "inputs": [], "outputs": [],
+    "stateMutability": "payable",
+}  # fmt: skip
+
+
+@pytest.fixture
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+def _push(chain: ChainThread, weth: int) -> None:
+    """Sell `weth` whole WETH into the WETH/USD pool from another account, over JSON-RPC."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(chain.server.url))
+    d = chain.deployment
+    whale = w3.eth.accounts[-1]
+    assert whale.lower() not in (w3.eth.accounts[0].lower(), d.wallet_address.lower())
+    units = weth * 10**18
+    token = w3.eth.contract(address=w3.to_checksum_address(d.tokens["WETH"]), abi=[_DEPOSIT])
+    token.functions.deposit().transact({"from": whale, "value": units})
+    erc20 = w3.eth.contract(address=token.address, abi=abi.ERC20)
+    erc20.functions.approve(d.router, units).transact({"from": whale})
+    router = w3.eth.contract(address=w3.to_checksum_address(d.router), abi=abi.ROUTER)
+    path = [d.tokens["WETH"], d.tokens["USD"]]
+    deadline = w3.eth.get_block("latest")["timestamp"] + 600
+    router.functions.swapExactTokensForTokens(units, 0, path, whale, deadline).transact(
+        {"from": whale}
+    )
+
+
+async def test_a_swap_into_a_pool_pushed_by_another_account_is_refused(
+    chain: ChainThread,
+) -> None:
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)  # the first reading: 2,000 USD
+    # each block of the push is stamped at least a second after the one before: the mean spans
+    # the seconds since the first reading, all at 2,000 USD but the last block's
+    _push(chain, 300)  # 1,000 WETH pool: about -41 % on the price
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("victim-1", "0.1"))
+    assert exc.value.code == "POOL_PRICE"
+    text = str(exc.value)
+    assert "WETH/USD pool's price 1184.25" in text and "off its mean over the last" in text
+    assert ", 2000.000000 USD" in text and "max_pool_deviation_pct=5" in text
+    assert store.rows == {}  # nothing journaled, nothing signed
+    assert 1184 < venue.mid("WETH/USD") < 1185  # 1,300 WETH against about 1,539,527 USD
+    await venue.close()
+
+
+async def test_a_push_within_the_limit_lets_the_swap_through(chain: ChainThread) -> None:
+    venue = await connected_venue(chain.deployment)
+    _push(chain, 10)  # about -2 %: within the default 5 %
+    report = await venue.submit(dex_order("ok-1", "0.1"))
+    assert report.status is OrderStatus.FILLED
+    await venue.close()
+
+
+async def test_a_price_held_for_the_whole_window_becomes_the_reference(
+    chain: ChainThread,
+) -> None:
+    """A move that lasts (the market's, not a push) is traded once the window has passed."""
+    venue = await connected_venue(chain.deployment, twap_window_s=2)
+    _push(chain, 300)
+    with pytest.raises(DefinitiveVenueError, match="off its mean"):
+        await venue.submit(dex_order("early", "0.1"))
+    chain.rpc("evm_mine", "0x3")  # a second a block: the pushed price has held for the window
+    report = await venue.submit(dex_order("later", "0.1"))
+    assert report.status is OrderStatus.FILLED and report.avg_price < 1300
+    await venue.close()
+
+
+def test_the_price_sum_runs_on_to_now_and_wraps_as_the_pair_does() -> None:
+    price = 2000 * Q112  # 2,000 quote units per base unit
+    assert current_cumulative(7, 1, 2000, 100, 110) == 7 + price * 10
+    assert current_cumulative(7, 1, 2000, 100, 100) == 7  # traded this second: as stored
+    # the pair keeps time as uint32: 2^32 - 5 to 5 is 10 seconds
+    assert current_cumulative(0, 1, 2000, 2**32 - 5, 2**32 + 5) == price * 10
+    assert current_cumulative(2**256 - 1, 1, 2000, 0, 1) == price - 1
