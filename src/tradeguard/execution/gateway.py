@@ -30,7 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
-from tradeguard.storage.arb_repository import insert_arb_execution
+from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
@@ -237,6 +237,42 @@ class OrderPathGateway:
         if self._on_record is not None:
             self._on_record(row)
         return row_id
+
+    def amend_execution(
+        self,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        """Rewrite the held record `record_id` now that its unresolved order ended, report what
+        the cycle realised to the risk engine as one trade of this strategy (`settlement`: key,
+        symbols, P&L in USD, time; a key counted already is not counted again) and commit
+        `state` as the strategy's record state, all in one commit. Return whether the
+        settlement was new (True without one)."""
+        storage = self._om.storage
+        if storage is None:
+            return self._amended(None, record_id, row, settlement, state)
+        with storage.transaction():
+            return self._amended(storage, record_id, row, settlement, state)
+
+    def _amended(
+        self,
+        storage: Any,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        fresh = True
+        if settlement is not None:
+            key, symbols, pnl, ts = settlement
+            fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)
+        if storage is not None:
+            if record_id is not None:
+                amend_arb_execution(storage, record_id, row)
+            storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state))
+        return fresh
 
     def record_note(self, note: Mapping[str, Any]) -> None:
         """Commit `note` as the strategy's newest note (`RECORD_NOTE_KEY`), durable on return."""

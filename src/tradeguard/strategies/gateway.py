@@ -144,6 +144,19 @@ class ExecutionGateway(Protocol):
         """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
         id given) leaves it, in the same transaction. Return the row's id (None: no storage)."""
 
+    def amend_execution(
+        self,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        """Rewrite the held record `record_id` (its unresolved order ended later), report what
+        the cycle realised (`settlement`: key, symbols, P&L in USD, time; counted once by key)
+        and commit `state` as the strategy's record state, in one commit. Return whether the
+        settlement was new."""
+        ...
+
     def record_note(self, note: Mapping[str, Any]) -> None:
         """Commit `note` as this strategy's newest note at once (no row): what changed between
         records that a kill must not lose; a start hands it to `restore` as `record_note`."""
