@@ -88,6 +88,7 @@ async def test_a_first_leg_that_filled_unseen_turns_the_held_usdt_into_the_eth_a
     leg = row["legs"]["legs"][0]
     eth = await s.venue_balance("ETH")
     assert leg["status"] == "filled" and Decimal(leg["received"]) == eth > 0
+    assert leg["client_order_id"] == cid  # still named: never taken for an interrupted leg
     assert row["outcome"] == "held" and row["legs"]["held"] == {"ETH": leg["received"]}
     assert Decimal(row["legs"]["spent"]) == Decimal(leg["spent"]) > 0
     assert row["actual_profit"] == 0  # the ETH counts at what it cost: neither won nor lost

@@ -148,6 +148,21 @@ class OrderPathGateway:
         """Return the fills seen for one of this strategy's orders."""
         return list(self._fills.get(client_order_id, ()))
 
+    def journaled(self, client_order_id: str) -> tuple[Order | None, list[Fill]]:
+        """Return one of this strategy's orders as the order path knows it, or as the journal
+        keeps it (a start restores only open orders), and every fill journaled for it."""
+        order = self._om.orders.get(client_order_id)
+        storage = self._om.storage
+        if storage is None:
+            return order, self.fills(client_order_id)
+        if order is None:
+            order = next(
+                (o for o in storage.load_orders(strategy_id=self.strategy_id)
+                 if o.client_order_id == client_order_id),
+                None,
+            )  # fmt: skip
+        return order, storage.load_fills(client_order_id=client_order_id)
+
     def forget(self, client_order_id: str) -> None:
         """Drop what was kept about a finished order."""
         self._fills.pop(client_order_id, None)

@@ -117,6 +117,8 @@ class HeldLegs:
         try:
             while cid in self.pending:
                 order = await self.gateway.wait_terminal(cid, self.poll_s)
+                if order is None:  # not restored (it ended before this start): the journal
+                    order, _ = self.gateway.journaled(cid)
                 if order is not None and order.status.is_terminal:
                     self.resolve(cid, order)
                     return
@@ -131,7 +133,8 @@ class HeldLegs:
         info = self.pending.get(cid)
         if info is None:
             return None
-        row, change = resolve_row(info["row"], info, order, self.gateway.fills(cid))
+        _, journaled = self.gateway.journaled(cid)
+        row, change = resolve_row(info["row"], info, order, journaled, self.gateway.fills(cid))
         rest = {c: p for c, p in self.pending.items() if c != cid}
         settlement = self._settlement(info, row, change)
         state = {"record_id": self.last_record_id, "pending": rest}

@@ -1,7 +1,7 @@
 """A held cycle's record once its unresolved order ended: what it holds now, at cost.
 
 ```python
-amended, change = resolve_row(row, pending, order, late_fills)   # the record as it is now
+amended, change = resolve_row(row, pending, order, fills)   # the record as it is now
 ```
 
 `hold_unresolved` stopped the cycle on an order still in flight and held what that leg was
@@ -53,16 +53,21 @@ def _d(value: Any) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else ZERO
 
 
-def _booked(leg: Mapping[str, Any], order: Order, late: Sequence[Fill]) -> LegExecution:
-    """The leg as its order ended: the fills seen since it was held added to what it had, or,
-    when they do not add up to the order's filled amount, the order's totals (fee in quote)."""
+def _booked(
+    leg: Mapping[str, Any], order: Order, fills: Sequence[Fill], late: Sequence[Fill]
+) -> LegExecution:
+    """The leg as its order ended: its journaled `fills`, or the fills seen since it was held
+    (`late`) added to what it had, or, when neither adds up to the order's filled amount, the
+    order's totals (fee in quote)."""
     ex = LegExecution(
         "leg", int(leg["index"]), str(leg["symbol"]), Side(leg["side"]), str(leg["from"]),
         str(leg["to"]), _d(leg["scanned_price"]), _d(leg["limit_price"]), _d(leg["order_amount"]),
     )  # fmt: skip
     had = _d(leg["filled"])
     late_amount = sum((f.amount for f in late), ZERO)
-    if late and had + late_amount == order.filled:
+    if fills and sum((f.amount for f in fills), ZERO) == order.filled:
+        ex.book_fills(fills)
+    elif late and had + late_amount == order.filled:
         totals = fill_totals(late)
         value = had * _d(leg["avg_price"]) + totals.cost
         fee_asset = str(leg["fee_asset"]) or late[0].fee_asset
@@ -71,19 +76,25 @@ def _booked(leg: Mapping[str, Any], order: Order, late: Sequence[Fill]) -> LegEx
         quote = ex.from_asset if ex.side is Side.BUY else ex.to_asset
         ex.book(order.filled, order.filled * order.avg_price, order.fee, quote)
     ex.status = order.status.value
+    ex.client_order_id, ex.latency_ms = str(leg["client_order_id"]), float(leg["latency_ms"])
     return ex
 
 
 def resolve_row(
-    row: Mapping[str, Any], pending: Mapping[str, Any], order: Order, late: Sequence[Fill]
+    row: Mapping[str, Any],
+    pending: Mapping[str, Any],
+    order: Order,
+    fills: Sequence[Fill],
+    late: Sequence[Fill] = (),
 ) -> tuple[dict[str, Any], Resolution]:
     """Return the record `row` as the end of its unresolved order `order` leaves it (`pending`:
-    which leg, and the cost per unit of what it was given; `late`: fills seen since)."""
+    which leg, and the cost per unit of what it was given; `fills`: all journaled for it;
+    `late`: those seen in this run since it was held)."""
     body = dict(row["legs"])
     legs = [dict(leg) for leg in body["legs"]]
     at = int(pending["leg"])
     old = legs[at]
-    ex = _booked(old, order, late)
+    ex = _booked(old, order, fills, late)
     start, cost = str(row["start_asset"]), _d(pending["from_cost"])
     d_spent, d_recv = ex.spent - _d(old["spent"]), ex.received - _d(old["received"])
     held = {a: _d(q) for a, q in body["held"].items()}
