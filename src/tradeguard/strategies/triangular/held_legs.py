@@ -78,7 +78,8 @@ class HeldLegs:
             return self.state()
 
         keep = expected is not None or self._kept
-        record_id = self.gateway.record_execution(row, state if keep else None)
+        gateway = self.gateway
+        record_id = gateway.record_execution(row, state) if keep else gateway.record_execution(row)
         if expected is not None:
             if expected["cid"] not in self.pending:  # no storage: awaited in this run only
                 self.pending[expected["cid"]] = {**expected, "record_id": record_id, "row": safe}
