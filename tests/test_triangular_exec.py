@@ -462,3 +462,26 @@ def a9_cost(rec: ArbExecution) -> Decimal:
     """Return the USDT cost of one A0009 that legs 1 and 2 bought."""
     first, second = rec.legs[0], rec.legs[1]
     return first.spent / first.received * second.spent / second.received
+
+
+async def test_a_first_leg_filling_only_dust_is_unwound_with_the_dust_named_not_failed(
+    tmp_path: Path,
+) -> None:
+    # The first leg fills one amount step of ETH: too small for leg 2 or any way back.
+    s = Stack(tmp_path)
+    opp = s.opportunity()
+    bids, _ = s.universe.book("ETH/USDT")
+    s.feed("ETH/USDT", bids, [[float(ETH_ASK), float(ETH_STEP)]])
+
+    rec = await s.executor.execute(opp, SIZE)
+
+    first = rec.legs[0]
+    assert first.filled == ETH_STEP and rec.spent > 0
+    assert rec.outcome == "unwound", rec.reason
+    assert rec.dust == {"ETH": first.received} and rec.held == {} and rec.unwinds == []
+    assert "below the market minimum" in rec.reason
+    # The dust counts at its cost: the cycle lost only the first leg's fee, nothing vanished.
+    assert -rec.spent * ETH_FEE * 2 < rec.actual_profit <= 0
+    (row,) = rows(s)
+    assert row["outcome"] == "unwound" and row["legs"]["dust"] == {"ETH": str(first.received)}
+    assert [e.severity for e in s.events if e.kind == ARB_HELD] == []

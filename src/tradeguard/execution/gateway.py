@@ -30,7 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
-from tradeguard.storage.arb_repository import insert_arb_execution
+from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
@@ -148,6 +148,21 @@ class OrderPathGateway:
         """Return the fills seen for one of this strategy's orders."""
         return list(self._fills.get(client_order_id, ()))
 
+    def journaled(self, client_order_id: str) -> tuple[Order | None, list[Fill]]:
+        """Return one of this strategy's orders as the order path knows it, or as the journal
+        keeps it (a start restores only open orders), and every fill journaled for it."""
+        order = self._om.orders.get(client_order_id)
+        storage = self._om.storage
+        if storage is None:
+            return order, self.fills(client_order_id)
+        if order is None:
+            order = next(
+                (o for o in storage.load_orders(strategy_id=self.strategy_id)
+                 if o.client_order_id == client_order_id),
+                None,
+            )  # fmt: skip
+        return order, storage.load_fills(client_order_id=client_order_id)
+
     def forget(self, client_order_id: str) -> None:
         """Drop what was kept about a finished order."""
         self._fills.pop(client_order_id, None)
@@ -237,6 +252,42 @@ class OrderPathGateway:
         if self._on_record is not None:
             self._on_record(row)
         return row_id
+
+    def amend_execution(
+        self,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        """Rewrite the held record `record_id` now that its unresolved order ended, report what
+        the cycle realised to the risk engine as one trade of this strategy (`settlement`: key,
+        symbols, P&L in USD, time; a key counted already is not counted again) and commit
+        `state` as the strategy's record state, all in one commit. Return whether the
+        settlement was new (True without one)."""
+        storage = self._om.storage
+        if storage is None:
+            return self._amended(None, record_id, row, settlement, state)
+        with storage.transaction():
+            return self._amended(storage, record_id, row, settlement, state)
+
+    def _amended(
+        self,
+        storage: Any,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        fresh = True
+        if settlement is not None:
+            key, symbols, pnl, ts = settlement
+            fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)
+        if storage is not None:
+            if record_id is not None:
+                amend_arb_execution(storage, record_id, row)
+            storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state))
+        return fresh
 
     def record_note(self, note: Mapping[str, Any]) -> None:
         """Commit `note` as the strategy's newest note (`RECORD_NOTE_KEY`), durable on return."""

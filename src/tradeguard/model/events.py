@@ -55,6 +55,7 @@ class EventKind:
     DAILY_SUMMARY = "pnl.daily_summary"
     ARB_EXECUTION = "arb.execution"  # one arbitrage cycle attempt ended (any outcome)
     ARB_HELD = "arb.held"  # a cycle left an asset stranded (critical)
+    ARB_RESOLVED = "arb.resolved"  # a held cycle's unresolved order ended; its record changed
     ARB_SETTLED = "arb.settled"  # a held pair resolved (critical when its sides disagreed)
     SETTLEMENT = "settlement"  # a resolved market turned one position into cash
     NETTING = "netting"  # a venue turned YES + NO contracts of one market into cash

@@ -8,8 +8,9 @@ total = count_arb_executions(storage, outcome="held")
 figures = load_arb_figures(storage, strategy_id="tri", after_id=last_seen)   # for summaries
 ```
 
-Rows are only ever inserted, so a reader may fold in what is new since the last id it saw
-(`after_id`, `upto_id`) instead of reading everything again.
+Rows are inserted, so a reader may fold in what is new since the last id it saw (`after_id`,
+`upto_id`) instead of reading everything again; the one change after the fact is a `held`
+cycle whose unresolved order ended later (`amend_arb_execution`): its outcome and figures.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ def insert_arb_execution(storage: Storage, row: Mapping[str, Any]) -> int:
     if key is None:
         raise RuntimeError("arb_executions insert returned no primary key")
     return int(key[0])
+
+
+def amend_arb_execution(storage: Storage, record_id: int, row: Mapping[str, Any]) -> None:
+    """Rewrite the figures of the record `record_id` (a held cycle whose unresolved order ended
+    later): its outcome, profit, fees and legs; its id, strategy and time stay."""
+    changes = {k: row[k] for k in ("outcome", "actual_profit", "fees", "legs") if k in row}
+    if not changes:
+        raise ValueError(
+            "arb_executions: an amendment changes outcome, actual_profit, fees or legs"
+        )
+    storage._write(
+        arb_executions.update().where(arb_executions.c.id == record_id).values(**changes)
+    )
 
 
 def _filters(

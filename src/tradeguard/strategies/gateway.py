@@ -82,6 +82,11 @@ class ExecutionGateway(Protocol):
 
     def fills(self, client_order_id: str) -> list[Fill]: ...
 
+    def journaled(self, client_order_id: str) -> tuple[Order | None, list[Fill]]:
+        """One of this strategy's orders as the order path or the journal knows it, and every
+        fill journaled for it (an order a start did not restore: ended before it)."""
+        ...
+
     def forget(self, client_order_id: str) -> None: ...
 
     def instrument(self, symbol: str) -> Instrument | None: ...
@@ -143,6 +148,19 @@ class ExecutionGateway(Protocol):
     ) -> int | None:
         """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
         id given) leaves it, in the same transaction. Return the row's id (None: no storage)."""
+
+    def amend_execution(
+        self,
+        record_id: int | None,
+        row: Mapping[str, Any],
+        settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
+        state: Mapping[str, Any],
+    ) -> bool:
+        """Rewrite the held record `record_id` (its unresolved order ended later), report what
+        the cycle realised (`settlement`: key, symbols, P&L in USD, time; counted once by key)
+        and commit `state` as the strategy's record state, in one commit. Return whether the
+        settlement was new."""
+        ...
 
     def record_note(self, note: Mapping[str, Any]) -> None:
         """Commit `note` as this strategy's newest note at once (no row): what changed between

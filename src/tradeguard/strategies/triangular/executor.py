@@ -64,8 +64,9 @@ from tradeguard.strategies.triangular.exec_book import (
 )
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, cycle_profit
+from tradeguard.strategies.triangular.held_legs import HeldLegs
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
-from tradeguard.strategies.triangular.unresolved import hold_unresolved, unresolved
+from tradeguard.strategies.triangular.unresolved import alert_held, hold_unresolved, unresolved
 from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
 
 __all__ = [
@@ -116,6 +117,7 @@ class TriangularExecutor:
         self._unwind_loss = self.config.max_unwind_loss_pct / HUNDRED
         self._first_sent: float | None = None  # perf_counter when this cycle's first order went
         self._router = UnwindRouter(gateway, self.config)
+        self.held_legs = HeldLegs(gateway)  # held cycles' orders in doubt, until they end
 
     @property
     def busy(self) -> bool:
@@ -250,6 +252,7 @@ class TriangularExecutor:
                 )
                 self._alert_held(rec)
                 self._account(rec, run)
+                self.held_legs.expect(ex, run.cost_per_unit)  # its record changes when it ends
                 return
             if i == 0:
                 if ex.filled <= 0:
@@ -389,8 +392,8 @@ class TriangularExecutor:
                 run.add_dust(rec, s.asset, s.amount, s.cost)
             else:
                 tradable.append((s, route))
-        if not tradable:
-            rec.outcome = "completed" if completed_chain else "failed"
+        if not tradable:  # the first leg filled: what is left is dust at its cost, not lost
+            rec.outcome = "completed" if completed_chain else "unwound"
         elif self.config.on_leg_failure == "hold":
             for s, _ in tradable:
                 rec.hold(s.asset, s.amount, "on_leg_failure=hold", rec.legs[-1].symbol)
@@ -528,32 +531,7 @@ class TriangularExecutor:
         return f"max_unwind_loss_pct={self.config.max_unwind_loss_pct}"
 
     def _alert_held(self, rec: ArbExecution) -> None:
-        held = ", ".join(f"{q} {a}" for a, q in rec.held.items())
-        # what stopped each held asset where it is (a refusal while halted is no unfilled bound)
-        why = "; ".join(dict.fromkeys(rec.held_why.values())) or rec.reason
-        where = next(iter(rec.held_on.values()), rec.legs[-1].symbol if rec.legs else "")
-        self.gateway.publish(
-            Event(
-                ARB_HELD,
-                self.gateway.now_ms(),
-                {
-                    "path": rec.path,
-                    "cycle_id": rec.cycle_id,
-                    "start_asset": rec.start_asset,
-                    "held": {a: str(q) for a, q in rec.held.items()},
-                    "held_why": dict(rec.held_why),
-                    "reason": rec.reason,
-                    "message": (
-                        f"arbitrage cycle {rec.path} stopped with {held} held ({why}); "
-                        "sell it back to the start asset or keep it deliberately"
-                    ),
-                },
-                self.gateway.venue,
-                where,
-                rec.strategy_id,
-                "critical",
-            )
-        )
+        alert_held(self.gateway, rec)
 
     # record ------------------------------------------------------------------------------------
     def _finish(self, rec: ArbExecution, opp: Opportunity, started: float) -> ArbExecution:
@@ -571,7 +549,7 @@ class TriangularExecutor:
                 for leg in opp.legs
             ],
         }  # fmt: skip
-        rec.record_id = self.gateway.record_execution(rec.to_row(cycle))
+        rec.record_id = self.held_legs.record(rec.to_row(cycle))
         if any(leg.filled for leg in rec.legs):
             # The legs booked balances only; the risk engine sees the cycle as one trade.
             usd = self.gateway.usd_price(opp.start_asset) or ZERO

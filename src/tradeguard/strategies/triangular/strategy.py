@@ -133,6 +133,7 @@ class TriangularStrategy(Strategy):
         self.runner: TriangularArbRunner | None = None
         self._symbols: tuple[str, ...] = tuple(self.settings.symbols)
         self._stopping = False
+        self._restored: dict[str, Any] = {}
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -159,6 +160,8 @@ class TriangularStrategy(Strategy):
             fees = "received" if gateway.buy_fee_in == "received" else "quote"
             self.exec_config = self.exec_config.model_copy(update={"fees_charged_in": fees})
         self.executor = TriangularExecutor(gateway, self.exec_config)
+        if self._restored:  # the held cycles' orders a stop left awaited
+            self.executor.held_legs.load(self._restored)
 
     def on_start(self) -> None:
         """Index the cycles of the venue's markets and start listening to their quotes."""
@@ -192,6 +195,7 @@ class TriangularStrategy(Strategy):
         on_cycles = [m.symbol for m in scanner.markets if scanner.cycles_touching(m.symbol)]
         self._symbols = tuple(on_cycles)
         self._stopping = False
+        self.executor.held_legs.start()  # ended since (the start's reconciliation): rewritten
         log.info(
             "strategy %s: %d cycles over %d markets of %s",
             self.id,
@@ -227,6 +231,8 @@ class TriangularStrategy(Strategy):
     async def on_stopping(self) -> None:
         """Start no new cycle; wait up to stop_timeout_s for the running one to finish."""
         self._stopping = True
+        if self.executor is not None:
+            self.executor.held_legs.stop()  # still awaited: watched again from the next start
         runner = self.runner
         if runner is None or not runner.busy:
             return
@@ -251,6 +257,13 @@ class TriangularStrategy(Strategy):
             f"params.exec.max_size_usd = {size} is above risk.arb_max_cycle_notional_usd = "
             f"{cap}: check_cycle would refuse every cycle of that size (allowed: <= {cap})"
         ]
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back the orders held cycles wait on (the record state committed last)."""
+        if "pending" in state:
+            self._restored = {"pending": state["pending"], "record_id": state.get("record_id")}
+            if self.executor is not None:
+                self.executor.held_legs.load(self._restored)
 
     def state(self) -> dict[str, Any]:
         """Return the run's cycle counts (the cycles themselves are in arb_executions)."""

@@ -13,6 +13,7 @@ then sells coins the leg took, or the leg's proceeds sit stranded). So the cycle
 no further leg, no unwind; what the leg was given (and anything it is known to have received)
 is recorded held, the order named, for a person to check on the venue; so is what an earlier
 leg filled in part left stranded (it stays on the account, at its cost: never counted lost).
+The order is watched until it ends; then the record changes to what it did (`held_legs.py`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from decimal import Decimal
 from typing import Protocol
 
 from tradeguard.model.enums import OrderStatus
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO
+from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
 from tradeguard.strategies.triangular.unwind_routes import Stranded
 
-__all__ = ["hold_unresolved", "unresolved"]
+__all__ = ["alert_held", "hold_unresolved", "unresolved"]
 
 _IN_FLIGHT = frozenset(s.value for s in OrderStatus if not s.is_terminal)
 
@@ -78,3 +81,33 @@ def hold_unresolved(
         rec.hold(s.asset, s.amount, why, rec.legs[s.position].symbol)
         leftover += s.cost
     return leftover
+
+
+def alert_held(gateway: ExecutionGateway, rec: ArbExecution) -> None:
+    """Publish the critical `arb.held` event of a cycle that stopped with something held."""
+    held = ", ".join(f"{q} {a}" for a, q in rec.held.items())
+    # what stopped each held asset where it is (a refusal while halted is no unfilled bound)
+    why = "; ".join(dict.fromkeys(rec.held_why.values())) or rec.reason
+    where = next(iter(rec.held_on.values()), rec.legs[-1].symbol if rec.legs else "")
+    gateway.publish(
+        Event(
+            EventKind.ARB_HELD,
+            gateway.now_ms(),
+            {
+                "path": rec.path,
+                "cycle_id": rec.cycle_id,
+                "start_asset": rec.start_asset,
+                "held": {a: str(q) for a, q in rec.held.items()},
+                "held_why": dict(rec.held_why),
+                "reason": rec.reason,
+                "message": (
+                    f"arbitrage cycle {rec.path} stopped with {held} held ({why}); "
+                    "sell it back to the start asset or keep it deliberately"
+                ),
+            },
+            gateway.venue,
+            where,
+            rec.strategy_id,
+            "critical",
+        )
+    )
