@@ -311,3 +311,33 @@ async def test_a_key_whose_execute_waits_before_storing_its_trade_is_not_taken_a
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_key_whose_request_was_cancelled_mid_send_is_settled_not_busy(tmp_path, data_dir):
+    # the client disconnects while the venue call is in flight: the request task is cancelled
+    # with the trade stored `sending`; the key must not answer 409 until the next restart
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    venue = r.node.venues["paper"]
+    real, reached = venue.submit, asyncio.Event()
+
+    async def hanging(order):  # a venue that does not answer
+        reached.set()
+        await asyncio.Event().wait()
+
+    venue.submit = hanging
+    try:
+        first = asyncio.create_task(_execute(r, idempotency_key="k6"))
+        await asyncio.wait_for(reached.wait(), 10)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        venue.submit = real
+        (trade,) = BotRows(r.node.db).trades("gamma")
+        assert trade["status"] != "sending", trade
+        again = await _execute(r, idempotency_key="k6")
+        assert again.status_code in (200, 201), again.text
+        assert again.json()["trade_id"] == trade["trade_id"] and again.json()["replayed"]
+    finally:
+        await r.http.aclose()
+        r.node.close()

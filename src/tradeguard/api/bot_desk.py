@@ -12,6 +12,7 @@ strategy; their own limits are checked first (`bots.gate`), then the risk engine
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import weakref
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -69,6 +70,19 @@ SENDING = "sending"
 _ROW_FIELDS = ("trade_id", "bot", "symbol", "status", "client_order_id", "created_ts")
 
 
+def _settled(order: Order | None, doc: dict[str, Any], why: str) -> str:
+    """The status of a trade left `sending` with `order` (None: never journaled), its code and
+    reason set in `doc`; `why` says why nothing was sent."""
+    if order is None:
+        doc.update(code="NOT_SENT", reason=why + "; nothing was sent")
+        return "not_sent"
+    if order.status is OrderStatus.REJECTED:
+        doc.update(code="VENUE_REJECTED", reason=order.reason)
+        return "rejected"
+    doc.update(code="OK", reason="")
+    return "submitted"  # the journal holds it: its order status tells the rest
+
+
 class BotDesk:
     """One node's bots: their registry, confirmations, trades, exits and figures."""
 
@@ -87,15 +101,8 @@ class BotDesk:
             coid = t["client_order_id"]
             order = self.node.storage.get_order(coid) if coid else None
             doc = {k: v for k, v in t.items() if k not in _ROW_FIELDS}
-            if order is None:
-                status = "not_sent"
-                doc.update(code="NOT_SENT", reason="the node stopped before the order was "
-                           "journaled; nothing was sent")  # fmt: skip
-            elif order.status is OrderStatus.REJECTED:
-                status = "rejected"
-                doc.update(code="VENUE_REJECTED", reason=order.reason)
-            else:
-                status = "submitted"  # the journal holds it: its order status tells the rest
+            why = "the node stopped before the order was journaled; nothing was sent"
+            status = _settled(order, doc, why)
             self.rows.save_trade(t["trade_id"], t["bot"], t["symbol"], status, coid, doc,
                                  t["created_ts"])  # fmt: skip
 
@@ -356,11 +363,10 @@ class BotDesk:
 
             try:
                 result = await node.submit(intent, keep)
-            except Exception as exc:
-                if stored and stored[0] not in node.orders.orders:  # never journaled nor sent
-                    doc = {**record, "code": "NOT_SENT", "reason": f"not sent: {exc}"}
-                    self.rows.save_trade(trade_id, bot, ask.symbol, "not_sent", stored[0], doc, now)
-                    if plan is not None:
+            except BaseException as exc:
+                if stored:
+                    self._unsent(trade_id, bot, ask.symbol, stored[0], record, now, exc)
+                    if plan is not None and stored[0] not in node.orders.orders:
                         self._drop_plan(plan, before)
                 raise
             finally:
@@ -399,6 +405,24 @@ class BotDesk:
             self.exits.settle(spec.venue, ask.symbol, spec.name)
             return verdict.codes[0], "; ".join(verdict.reasons), None
         return "", "", amount
+
+    def _unsent(
+        self, trade_id: str, bot: str, symbol: str, coid: str, record: dict[str, Any], now: int,
+        exc: BaseException,
+    ) -> None:  # fmt: skip
+        """Settle a trade whose send raised: `not_sent` when its order never reached the
+        journal. A cancelled request's (the client went away) is settled either way, as a
+        restart would: left `sending`, its idempotency key would answer 409 until then."""
+        order = self.node.orders.orders.get(coid)
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        if order is not None and not cancelled:
+            return
+        doc = dict(record)
+        why = "the request was cancelled before the order was journaled" if cancelled else ""
+        status = _settled(order, doc, why)
+        if not cancelled:
+            doc["reason"] = f"not sent: {exc}"
+        self.rows.save_trade(trade_id, bot, symbol, status, coid, doc, now)
 
     def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:
         """An entry the venue refused (or never sent): its plan goes, the position's earlier

@@ -65,7 +65,7 @@ async def execute_once(desk: BotDesk, bot: str, doc: dict[str, Any], by: str) ->
     desk.claims.add(trade_id)
     try:
         out = await desk.execute(bot, doc, by, trade_id)
-    except Exception:
+    except BaseException:  # a cancelled request too: its trade is settled, sent or not
         stored = desk.rows.trade(trade_id)
         if stored is None or stored["status"] == "not_sent":
             desk.rows.release_key(claim, trade_id)

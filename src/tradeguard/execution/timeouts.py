@@ -3,8 +3,9 @@
 An entry (an order that is not reduce-only) of a strategy that opts in with
 `replace_on_timeout` is then re-sent for its unfilled rest at the current best price on its own
 side (the bid for a buy, the ask for a sell), as a new intent through the normal order path: risk
-check, journal, venue. A cancel whose answer is ambiguous leaves the order open (or unknown); the
-next sweep asks again after `cancel_retry_s`.
+check, journal, venue (the node's strategy path: a `bot = true` strategy's passes its bot's
+gate). A cancel whose answer is ambiguous leaves the order open (or unknown); the next sweep
+asks again after `cancel_retry_s`.
 """
 
 from __future__ import annotations

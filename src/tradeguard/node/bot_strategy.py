@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.bots.gate import TradeAsk, check_trade, is_reducing
 from tradeguard.bots.spec import BotSpec
 from tradeguard.execution.order_manager import SubmitResult
+from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import bot_book
@@ -58,8 +59,7 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
             f"bot {name} trades on {spec.venue}, not {intent.venue}; its strategy's venue and "
             "the bot's must be one"
         )
-    price = intent.price if isinstance(intent.price, Decimal) else None
-    price = price or node.market.mid(intent.symbol, intent.venue)
+    price = _ask_price(node, intent)
     if price is None or not isinstance(intent.amount, Decimal):
         return "NO_PRICE", f"no market price for {intent.symbol} on {intent.venue} yet"
     ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
@@ -68,6 +68,17 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     if verdict.approved:
         return None
     return verdict.codes[0], "; ".join(verdict.reasons)
+
+
+def _ask_price(node: TradingNode, intent: OrderIntent) -> Decimal | None:
+    """The price an intent is sized at: a buy limit's own (it fills at or under it), a sell
+    limit's or the mid, whichever is higher (it fills at or over its limit, at the market when
+    under it), a market order's the mid."""
+    mid = node.market.mid(intent.symbol, intent.venue)
+    limit = intent.price if isinstance(intent.price, Decimal) and intent.price > 0 else None
+    if limit is None or (intent.side is Side.SELL and mid is not None and mid > limit):
+        return mid
+    return limit
 
 
 def _flips(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:

@@ -127,8 +127,9 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
             summary.add(row)
         summary.restore_settled(node.storage.kv_get(SETTLED_KEY.format(sid)))
     node._fees_before = node.storage.fill_fees()[1]
+    # a re-sent entry is a new intent of its strategy: a bot strategy's passes the bot's gate
     node.timeouts = OrderTimeouts.from_config(
-        config.strategies, node.orders, node.market, node.submit
+        config.strategies, node.orders, node.market, node.submit_strategy_intent
     )
     if config.alerts.enabled:
         _attach_alerts(node)

@@ -83,6 +83,14 @@ class NodeContext:
         gateway = self._gateways.get((strategy_id, venue))
         if gateway is None:
             node = self._node
+            if strategy_id in node.bot_strategies:
+                # a gateway's legs book no positions (the strategy's trades are its cycles), so
+                # the bot's one position, loss and losing-streak checks could never see them
+                raise ConfigError(
+                    f"strategies[{strategy_id}]: bot = true, but it asks for an execution "
+                    "gateway (a multi-leg strategy): a bot's checks read its positions, which "
+                    "a gateway's legs do not book; run it without bot = true"
+                )
             if venue not in node.venues:
                 raise ConfigError(
                     f"strategies[{strategy_id}]: venue {venue!r} is not configured; "
