@@ -80,3 +80,22 @@ async def resting_sell(node: TradingNode) -> tuple[Order, Decimal]:
     )
     assert sell.order is not None and sell.order.status is OrderStatus.ACCEPTED, sell
     return sell.order, price
+
+
+def paper_kalshi(tmp_path: Path) -> Config:
+    """A paper venue `kpaper` with Kalshi's contract rules, 1,000 USD and the FED:YES and FED:NO
+    contracts; no data, no strategies."""
+    return Config.model_validate({
+        "mode": "paper",
+        "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
+                 "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
+        "venues": [{
+            "name": "kpaper", "kind": "paper", "exchange": "kalshi", "balances": {"USD": "1000"},
+            "instruments": [
+                {"symbol": s, "price_tick": "0.01", "amount_step": "1", "min_amount": "1",
+                 "min_notional": "0"} for s in ("FED:YES/USD", "FED:NO/USD")
+            ],
+        }],
+        "data": [], "strategies": [],
+        "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
+    })  # fmt: skip

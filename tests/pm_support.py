@@ -1,21 +1,30 @@
-"""Shared helpers for the prediction-market tests: RSA keys, a seeded local Kalshi and a signed
-socket to it."""
+"""Shared helpers for the prediction-market tests: RSA keys, a seeded local Kalshi, a signed
+socket to it and the message of a venue call's ambiguous error."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.kalshi.server import KalshiExchange
 from tradeguard.venues.kalshi.signing import sign as kalshi_sign
 
 TICKER = "KXFED-26DEC-T4.00"
+
+
+async def ambiguous_message(call: Awaitable[object]) -> str:
+    """The message of the AmbiguousVenueError a venue call raises (it must raise one)."""
+    with pytest.raises(AmbiguousVenueError) as err:
+        await call
+    return str(err.value)
 
 
 def rsa_pem() -> tuple[str, rsa.RSAPrivateKey]:

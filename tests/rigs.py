@@ -1,6 +1,6 @@
 """What tests stand up around the code: a server answering every path, raw and threaded HTTP
 servers on loopback, a websocket handshake's answer, a child node killed by its own SIGKILL at
-a planned moment."""
+a planned moment, a `tradeguard sandbox` child process."""
 
 from __future__ import annotations
 
@@ -146,3 +146,26 @@ async def killed_child(
     (tmp / "child.err").write_bytes(err)
     assert proc.returncode == -signal.SIGKILL, (out.decode()[-2000:], err.decode()[-6000:])
     return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+
+
+@contextlib.contextmanager
+def sandbox_process(*args: str) -> Iterator[str]:
+    """`tradeguard sandbox --port 0 ARGS` as a child process; yield its REST URL once it says
+    it; stop it with a Ctrl-C (SIGINT) on leaving."""
+    exe = Path(sys.executable).parent / "tradeguard"
+    proc = subprocess.Popen(
+        [str(exe), "sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        rest_url = ""
+        for line in proc.stdout:
+            if line.startswith("sandbox REST"):
+                rest_url = line.split()[-1]
+                break
+        assert rest_url.startswith("http://127.0.0.1:")
+        yield rest_url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

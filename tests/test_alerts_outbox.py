@@ -106,28 +106,11 @@ async def test_a_replay_killed_between_commits_and_resumed_sends_no_alert_twice(
 
 
 async def test_an_alert_waits_for_the_commit_of_the_work_it_reports(tmp_path: Path) -> None:
-    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
-    storage.db.migrate()
+    storage = _storage(tmp_path)
     sent: list[str] = []
-
-    class Recorder:
-        name = "recorder"
-
-        async def send(self, alert: Alert) -> None:
-            sent.append(alert.title)
-
-        async def aclose(self) -> None:
-            return None
-
-    manager = AlertManager(AlertsConfig(), [Recorder()])
-    manager.hold = lambda: storage.in_transaction
-    storage.add_commit_hook(manager.seal)
-    storage.add_after_commit_hook(manager.release)
+    manager = _held_by(storage, sent)
     await manager.start()
-    opened = Event(
-        kind=EventKind.POSITION_OPENED, ts=1, venue="paper", symbol="BTC/USDT",
-        data={"side": "long", "quantity": "0.1", "entry_price": "50000"},
-    )  # fmt: skip
+    opened = _opened(1, "BTC/USDT", "0.1", "50000")
     try:
         with storage.holding_connection(), storage.unit_of_work():
             manager.on_event(opened)
@@ -144,33 +127,13 @@ async def test_an_alert_waits_for_the_commit_of_the_work_it_reports(tmp_path: Pa
 
 
 async def test_an_alert_of_work_that_rolled_back_is_never_sent(tmp_path: Path) -> None:
-    storage = Storage(Database(f"sqlite:///{tmp_path / 'tg.db'}"))
-    storage.db.migrate()
+    storage = _storage(tmp_path)
     sent: list[str] = []
-
-    class Recorder:
-        name = "recorder"
-
-        async def send(self, alert: Alert) -> None:
-            sent.append(alert.title)
-
-        async def aclose(self) -> None:
-            return None
-
-    manager = AlertManager(AlertsConfig(), [Recorder()])
-    manager.hold = lambda: storage.in_transaction
-    storage.add_commit_hook(manager.seal)
-    storage.add_after_commit_hook(manager.release)
+    manager = _held_by(storage, sent)
     storage.add_rollback_hook(manager.discard)
     await manager.start()
-    lost = Event(
-        kind=EventKind.POSITION_OPENED, ts=1, venue="paper", symbol="BTC/USDT",
-        data={"side": "long", "quantity": "0.1", "entry_price": "50000"},
-    )  # fmt: skip
-    kept = Event(
-        kind=EventKind.POSITION_OPENED, ts=2, venue="paper", symbol="ETH/USDT",
-        data={"side": "long", "quantity": "1", "entry_price": "3000"},
-    )  # fmt: skip
+    lost = _opened(1, "BTC/USDT", "0.1", "50000")
+    kept = _opened(2, "ETH/USDT", "1", "3000")
     try:
         with contextlib.suppress(RuntimeError), storage.transaction():
             manager.on_event(lost)
@@ -186,6 +149,44 @@ async def test_an_alert_of_work_that_rolled_back_is_never_sent(tmp_path: Path) -
     finally:
         await manager.stop()
         storage.db.dispose()
+
+
+def _storage(tmp: Path) -> Storage:
+    storage = Storage(Database(f"sqlite:///{tmp / 'tg.db'}"))
+    storage.db.migrate()
+    return storage
+
+
+def _opened(ts: int, symbol: str, quantity: str, entry_price: str) -> Event:
+    """A long position opened on the paper venue: an event that raises one alert."""
+    return Event(
+        kind=EventKind.POSITION_OPENED, ts=ts, venue="paper", symbol=symbol,
+        data={"side": "long", "quantity": quantity, "entry_price": entry_price},
+    )  # fmt: skip
+
+
+class _Recorder:
+    """An alert channel that notes the title of every alert it is handed in `sent`."""
+
+    name = "recorder"
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    async def send(self, alert: Alert) -> None:
+        self.sent.append(alert.title)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _held_by(storage: Storage, sent: list[str]) -> AlertManager:
+    """An alert manager sending to `sent` that holds alerts until `storage` commits."""
+    manager = AlertManager(AlertsConfig(), [_Recorder(sent)])
+    manager.hold = lambda: storage.in_transaction
+    storage.add_commit_hook(manager.seal)
+    storage.add_after_commit_hook(manager.release)
+    return manager
 
 
 async def _until(check: Callable[[], bool]) -> None:

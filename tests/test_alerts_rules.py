@@ -8,8 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from tradeguard.alerts import AlertsConfig, alert_for, daily_summary_event
+from tradeguard.alerts.rules import Alert
 from tradeguard.model.events import Event, EventKind
 from tradeguard.secrets.redact import register_secret
+
+
+def _alert(event: Event) -> Alert:
+    """The alert `event` raises (it must raise one)."""
+    alert = alert_for(event)
+    assert alert is not None, event
+    return alert
 
 
 def test_position_closed_text_shows_pnl_in_quote_currency_and_percent() -> None:
@@ -28,8 +36,7 @@ def test_position_closed_text_shows_pnl_in_quote_currency_and_percent() -> None:
         symbol="BTC/USDT",
         strategy_id="ma",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.rule == "position_closed"
     assert alert.severity == "warning"
     assert alert.text.startswith("Position closed: BTC/USDT long, P&L -12.40 USDT (-1.2%)")
@@ -45,8 +52,7 @@ def test_winning_position_close_is_info_with_plus_sign() -> None:
         {"side": "short", "pnl": "1234.5", "pnl_pct": "3.21"},
         symbol="ETH/USDC",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.severity == "info"
     assert alert.text.startswith("Position closed: ETH/USDC short, P&L +1,234.50 USDC (+3.2%)")
 
@@ -65,8 +71,7 @@ def test_position_opened_text_names_size_entry_and_stops() -> None:
         venue="paper",
         symbol="BTC/USDT",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.text == "Position opened: BTC/USDT long 0.01 @ 65000.5 on paper (stop 64000)"
 
 
@@ -78,8 +83,7 @@ def test_daily_loss_warning_reports_used_percent(key: str) -> None:
         {key: "daily_loss", "used_pct": "80.5", "value": "402.5", "limit": "500"},
         severity="warning",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.rule == "daily_loss_warning"
     assert alert.text.startswith("Daily loss at 80.5% of the limit: 402.50 of 500.00 USD")
 
@@ -95,8 +99,7 @@ def test_breaker_tripped_names_breaker_value_and_limit() -> None:
         {"breaker": "drawdown", "value": "12.50", "limit": "10"},
         severity="critical",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.severity == "critical"
     assert alert.text == "Circuit breaker tripped: drawdown (value 12.5, limit 10)"
 
@@ -108,8 +111,7 @@ def test_venue_breaker_names_venue_and_error() -> None:
         {"breaker": "venue_errors", "venue": "kraken", "error": "timeout"},
         severity="critical",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.text == "Circuit breaker tripped: venue_errors on kraken: timeout"
     assert alert.dedupe_key == "breaker_tripped:venue_errors:kraken:"
 
@@ -191,8 +193,7 @@ def test_daily_summary_text_from_helper_event() -> None:
         currency="USDT",
     )
     assert event.kind == EventKind.DAILY_SUMMARY
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert alert.title == "Daily P&L summary 2024-05-01"
     assert alert.text == (
         "Daily P&L 2024-05-01: -25.50 USDT (-0.3%); realized -30.00, unrealized +4.50; "
@@ -215,8 +216,7 @@ def test_secrets_in_event_data_never_reach_alert_text() -> None:
         {"error": "401 for apiKey=sk-live-0123456789abcdef&signature=deadbeef"},
         "binance",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert "sk-live-0123456789abcdef" not in alert.text
     assert "deadbeef" not in alert.text
     assert "***" in alert.text
@@ -269,8 +269,7 @@ def test_a_held_arbitrage_cycle_is_a_critical_alert_naming_what_is_held() -> Non
         },
         "critical",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert (alert.rule, alert.severity) == ("arb_held", "critical")
     assert alert.title == "Arbitrage cycle held: 0.16103 ETH"
     assert alert.text.startswith(
@@ -294,8 +293,7 @@ def test_an_unwound_arbitrage_cycle_is_a_warning_with_actual_against_expected() 
         },
         "warning",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert (alert.rule, alert.severity) == ("arb_unwound", "warning")
     assert alert.text == (
         "Arbitrage cycle unwound: USDT -> USDC -> A0023 -> BTC -> USDT on paper; actual profit "
@@ -324,8 +322,7 @@ def test_a_completed_triangular_cycle_reports_actual_against_expected_profit() -
         },
         "info",
     )
-    alert = alert_for(event)
-    assert alert is not None
+    alert = _alert(event)
     assert (alert.rule, alert.severity) == ("arb_completed", "info")
     assert alert.title == "Arbitrage completed: USDT -> BTC -> ETH -> USDT"
     assert alert.text == (

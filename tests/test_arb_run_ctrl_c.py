@@ -6,11 +6,9 @@ crash case the next start reports (test_triangular_interrupted.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +23,7 @@ from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
-from triangular_node_support import (
-    ARB_PARAMS,
-    drifting_sandbox,
-    sandbox_config,
-    to_toml,
-    write_vault,
-)
+from triangular_node_support import ARB_PARAMS, sandbox_config, threaded_sandbox, to_toml
 
 EXE = Path(sys.executable).parent / "tradeguard"
 ORDER_LATENCY_MS = 1500
@@ -40,22 +32,8 @@ ORDER_LATENCY_MS = 1500
 @pytest.fixture
 def slow_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SandboxExchange]:
     """A drifting sandbox, served from its own thread, answering each order after 1.5 s."""
-    for key, value in write_vault(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("TG_CONFIRM_LIVE", raising=False)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    ex = drifting_sandbox()
-    ex.faults.latency_ms_by_endpoint["/api/v3/order"] = ORDER_LATENCY_MS
-    asyncio.run_coroutine_threadsafe(ex.start(), loop).result(10)
-    try:
+    with threaded_sandbox(monkeypatch, tmp_path, ORDER_LATENCY_MS) as ex:
         yield ex
-    finally:
-        asyncio.run_coroutine_threadsafe(ex.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def _orders(db: Path) -> int:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
+from rigs import sandbox_process
 from tradeguard.cli import main
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 
 def _config(tmp_path: Path, rest_url: str) -> Path:
@@ -31,25 +27,11 @@ rest_url = "{rest_url}"
 
 
 def test_snapshot_of_the_sandbox_feeds_arb_scan(tmp_path, capsys):
-    proc = subprocess.Popen(
-        [str(EXE), "sandbox", "--port", "0", "--universe", "40", "--seed", "7",
-         "--keys-file", str(tmp_path / "keys.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        rest_url = ""
-        for line in proc.stdout:
-            if line.startswith("sandbox REST"):
-                rest_url = line.split()[-1]
-                break
-        assert rest_url.startswith("http://127.0.0.1:")
+    keys = str(tmp_path / "keys.json")
+    with sandbox_process("--universe", "40", "--seed", "7", "--keys-file", keys) as rest_url:
         out = tmp_path / "snap"
         args = ["arb", "snapshot", "--config", str(_config(tmp_path, rest_url)), "--out-dir"]
         assert main([*args, str(out)]) == 0, capsys.readouterr().err
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
     markets = json.loads((out / "markets.json").read_text())
     tickers = json.loads((out / "tickers.json").read_text())
     assert len(markets) >= 40 and "BTC/USDT" in markets

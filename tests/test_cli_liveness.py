@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,28 @@ from tradeguard.node.stats import HEARTBEAT_KEY
 from tradeguard.sandbox.testing import eventually, seeded_exchange
 
 
+@contextlib.asynccontextmanager
+async def _beating_node(tmp_path: Path) -> AsyncIterator[tuple[TradingNode, ApiServer]]:
+    """A sandbox node running live with its API, once it has written its first heartbeat;
+    stopped cleanly on leaving."""
+    async with seeded_exchange() as ex:
+        node = TradingNode(sandbox_config(tmp_path, ex, []))
+        await node.start()
+        app, _ = build_app(node)
+        server = ApiServer(node, "127.0.0.1", 0, app=app)
+        await server.start()
+        run = asyncio.create_task(node.run_live())
+        try:
+            await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
+            yield node, server
+        finally:
+            node.request_stop()
+            await run
+            await server.stop()
+            await node.stop()
+            node.close()
+
+
 async def _status(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, Any]:
     capsys.readouterr()
     # In a thread: the command asks the API that this loop serves.
@@ -35,30 +59,15 @@ async def test_status_shows_the_heartbeat_and_the_health_of_a_running_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_vault(tmp_path, monkeypatch)
-    async with seeded_exchange() as ex:
-        config = sandbox_config(tmp_path, ex, [])
-        db = config.node.database_url
-        node = TradingNode(config)
-        await node.start()
-        app, _ = build_app(node)
-        server = ApiServer(node, "127.0.0.1", 0, app=app)
-        await server.start()
-        run = asyncio.create_task(node.run_live())
-        try:
-            await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
-            live = await _status(capsys, ["--db", db, "--api", server.url])
-            capsys.readouterr()
-            argv = ["status", "--db", db, "--api", server.url]
-            assert await asyncio.to_thread(main, argv) == 0
-            said = capsys.readouterr().out
-            await node.kill("status drill", by="operator")
-            halted = await _status(capsys, ["--db", db, "--api", server.url])
-        finally:
-            node.request_stop()
-            await run
-            await server.stop()
-            await node.stop()
-            node.close()
+    async with _beating_node(tmp_path) as (node, server):
+        db = node.config.node.database_url
+        live = await _status(capsys, ["--db", db, "--api", server.url])
+        capsys.readouterr()
+        argv = ["status", "--db", db, "--api", server.url]
+        assert await asyncio.to_thread(main, argv) == 0
+        said = capsys.readouterr().out
+        await node.kill("status drill", by="operator")
+        halted = await _status(capsys, ["--db", db, "--api", server.url])
     gone = await _status(capsys, ["--db", db, "--api", server.url])
     assert live["heartbeat"]["state"] == "beating" and live["heartbeat"]["age_s"] < 10
     assert live["health"]["status"] == "ok" and live["health"]["mode"] == "sandbox"
@@ -172,31 +181,16 @@ async def test_status_of_a_halted_live_node_fits_80_columns_in_a_terminal(
     exe = str(Path(sys.executable).parent / "tradeguard")
     write_vault(tmp_path, monkeypatch)
     reason = "drill: the desk stops trading to check the ledger after a venue outage overnight"
-    async with seeded_exchange() as ex:
-        config = sandbox_config(tmp_path, ex, [])
-        db = config.node.database_url
-        node = TradingNode(config)
-        await node.start()
-        app, _ = build_app(node)
-        server = ApiServer(node, "127.0.0.1", 0, app=app)
-        await server.start()
-        run = asyncio.create_task(node.run_live())
-        try:
-            await eventually(lambda: node.storage.kv_get(HEARTBEAT_KEY) is not None)
-            await node.kill(reason, by="operator")
-            argv = [exe, "status", "--db", db, "--api", server.url]
-            screens = {}
-            for columns in (80, 200):
-                code, screens[columns] = await asyncio.to_thread(
-                    run_in_pty, argv, cwd=tmp_path, columns=columns, timeout_s=120
-                )
-                assert code == 0, screens[columns]
-        finally:
-            node.request_stop()
-            await run
-            await server.stop()
-            await node.stop()
-            node.close()
+    async with _beating_node(tmp_path) as (node, server):
+        db = node.config.node.database_url
+        await node.kill(reason, by="operator")
+        argv = [exe, "status", "--db", db, "--api", server.url]
+        screens = {}
+        for columns in (80, 200):
+            code, screens[columns] = await asyncio.to_thread(
+                run_in_pty, argv, cwd=tmp_path, columns=columns, timeout_s=120
+            )
+            assert code == 0, screens[columns]
     wide = [_ANSI.sub("", line).rstrip() for line in screens[200].splitlines() if line.strip()]
     assert "user stream binance" in screens[200] and "HALTED" in screens[200], screens[200]
     too_long = [line for line in wide if len(line) > 80]

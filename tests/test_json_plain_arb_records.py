@@ -9,8 +9,10 @@ must not turn them into 2.5E-7 or 1.5E-8. Nor may the run summary or an event th
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,27 @@ from tradeguard.node import TradingNode
 from tradeguard.storage.arb_repository import insert_arb_execution
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
 from triangular_node_support import paper_arb_config, started_paper_arb_node
+
+
+async def _paper_node(
+    tmp_path: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    edit: Callable[[dict[str, Any]], None],
+) -> TradingNode:
+    """The replayed paper node of test_json_plain_amounts, its config first changed by `edit`
+    (on the config's JSON form)."""
+    import test_json_plain_amounts as plain_amounts
+
+    real = plain_amounts.build_node
+
+    def edited(config: Config) -> TradingNode:
+        doc = config.model_dump(mode="json")
+        edit(doc)
+        return real(Config.model_validate(doc))
+
+    monkeypatch.setattr(plain_amounts, "build_node", edited)
+    return await plain_amounts._node(tmp_path, data_dir)
 
 
 def _record() -> ArbExecution:
@@ -104,18 +127,11 @@ async def test_run_summary_open_positions_write_plain_amounts(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `tradeguard run --json` prints this summary: a 0.0000005 BTC position must not read 5E-7.
-    import test_json_plain_amounts as plain_amounts
-
-    real = plain_amounts.build_node
-
-    def tiny_orders(config: Config) -> TradingNode:
-        doc = config.model_dump(mode="json")
+    def tiny_orders(doc: dict[str, Any]) -> None:
         doc["venues"][0]["instruments"][0]["min_notional"] = "0"
         doc["risk"]["min_order_notional_usd"] = "0"
-        return real(Config.model_validate(doc))
 
-    monkeypatch.setattr(plain_amounts, "build_node", tiny_orders)
-    node = await plain_amounts._node(tmp_path, data_dir)
+    node = await _paper_node(tmp_path, data_dir, monkeypatch, tiny_orders)
     app, tokens = build_app(node)
     buy = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.0000005"}
     try:
@@ -135,17 +151,10 @@ async def test_risk_approved_events_write_the_notional_ceiling_plain(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A ceiling written 5E+2 in the config is 500 in every risk.approved event the API shows.
-    import test_json_plain_amounts as plain_amounts
-
-    real = plain_amounts.build_node
-
-    def ceiling_as_exponent(config: Config) -> TradingNode:
-        doc = config.model_dump(mode="json")
+    def ceiling_as_exponent(doc: dict[str, Any]) -> None:
         doc["risk"]["max_order_notional_usd"] = "5E+2"
-        return real(Config.model_validate(doc))
 
-    monkeypatch.setattr(plain_amounts, "build_node", ceiling_as_exponent)
-    node = await plain_amounts._node(tmp_path, data_dir)
+    node = await _paper_node(tmp_path, data_dir, monkeypatch, ceiling_as_exponent)
     app, tokens = build_app(node)
     buy = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}
     try:

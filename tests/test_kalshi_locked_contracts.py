@@ -13,7 +13,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node, started_kalshi_node
+from kalshi_node_support import (
+    NO,
+    TICKER,
+    YES,
+    buy,
+    kalshi_node,
+    paper_kalshi,
+    started_kalshi_node,
+)
 from rigs import killed_child
 from test_kalshi_netting import _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
@@ -198,23 +206,6 @@ async def test_a_sells_cancel_nets_from_its_markets_fills_not_the_venues_whole_t
         assert report.ok and report.balance_adjustments == [], report.to_json()
 
 
-def _paper_kalshi(tmp_path: Path) -> Config:
-    return Config.model_validate({
-        "mode": "paper",
-        "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
-                 "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
-        "venues": [{
-            "name": "kpaper", "kind": "paper", "exchange": "kalshi", "balances": {"USD": "1000"},
-            "instruments": [
-                {"symbol": s, "price_tick": "0.01", "amount_step": "1", "min_amount": "1",
-                 "min_notional": "0"} for s in ("FED:YES/USD", "FED:NO/USD")
-            ],
-        }],
-        "data": [], "strategies": [],
-        "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
-    })  # fmt: skip
-
-
 async def _paper_netted(node: TradingNode) -> None:
     """The paper venue and the ledger agree: no FED contract held, the same USD."""
     book = node.portfolio.book("kpaper")
@@ -243,7 +234,7 @@ async def _restarted_clean(cfg: Config) -> AsyncIterator[TradingNode]:
 
 
 async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
-    node = TradingNode(_paper_kalshi(tmp_path))
+    node = TradingNode(paper_kalshi(tmp_path))
     try:
         await node.start()
         now = node.clock.now_ms()
@@ -365,7 +356,7 @@ async def test_a_kill_between_a_sells_cancel_and_its_netting_comes_back_netted_a
 async def test_a_paper_kalshi_killed_between_a_sells_cancel_and_its_netting_resumes_netted(
     tmp_path: Path,
 ):
-    cfg = _paper_kalshi(tmp_path)
+    cfg = paper_kalshi(tmp_path)
     child = Path(__file__).with_name("paper_netting_cancel_crash_child.py")
     docs = await killed_child(child, tmp_path, cfg, timeout_s=120)
     assert docs[-1] == {"killed": "in netting"}

@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
-from kalshi_node_support import NO, TICKER, YES, buy, kalshi_node, started_kalshi_node
+from kalshi_node_support import (
+    NO,
+    TICKER,
+    YES,
+    buy,
+    kalshi_node,
+    paper_kalshi,
+    started_kalshi_node,
+)
 from rigs import killed_child
-from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
 from tradeguard.execution.outcome_netting import plan_netting
 from tradeguard.execution.reconcile import reconcile_and_gate
@@ -116,20 +123,7 @@ async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_ne
 
 
 async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(tmp_path):
-    cfg = Config.model_validate({
-        "mode": "paper",
-        "node": {"database_url": f"sqlite:///{tmp_path / 'tg.db'}",
-                 "kill_sentinel": str(tmp_path / "tg.kill"), "valuation_asset": "USD"},
-        "venues": [{
-            "name": "kpaper", "kind": "paper", "exchange": "kalshi", "balances": {"USD": "1000"},
-            "instruments": [
-                {"symbol": s, "price_tick": "0.01", "amount_step": "1", "min_amount": "1",
-                 "min_notional": "0"} for s in ("FED:YES/USD", "FED:NO/USD")
-            ],
-        }],
-        "data": [], "strategies": [],
-        "risk": {"min_order_notional_usd": "1", "price_band_pct": "10"},
-    })  # fmt: skip
+    cfg = paper_kalshi(tmp_path)
     node = TradingNode(cfg)
     try:
         await node.start()

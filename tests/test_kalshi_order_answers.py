@@ -5,12 +5,14 @@ leaves it neither rejected nor resolved."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
 
-from pm_support import rsa_pem
+from pm_support import ambiguous_message, rsa_pem
 from rigs import answering
 from test_kalshi_venue import YES, make_order
 from tradeguard.clock import Clock
@@ -19,29 +21,36 @@ from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.venues.kalshi.venue import KalshiVenue
 
 
-async def test_an_order_answer_without_an_order_is_ambiguous() -> None:
+@contextlib.asynccontextmanager
+async def _behind(
+    proxy: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[KalshiVenue]:
+    """A Kalshi venue whose every call `proxy` answers (on loopback)."""
+    runner, base = await answering(proxy)
+    pem, _ = rsa_pem()
+    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
+    try:
+        yield venue
+    finally:
+        await venue.close()
+        await runner.cleanup()
+
+
+async def test_an_order_answer_without_an_order_isambiguous_message() -> None:
     bodies = iter([{}, {"order": None}, {"order": {"status": "resting"}}, {"order": []}])
 
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
 
-    runner, base = await answering(proxy)
-    pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     errors = []
-    try:
+    async with _behind(proxy) as venue:
         for cid in ("tg1-1", "tg1-2", "tg1-3"):
-            with pytest.raises(AmbiguousVenueError) as err:
-                await venue.submit(make_order(cid, YES, Side.BUY, "1", "0.50"))
-            errors.append(str(err.value))
+            errors.append(
+                await ambiguous_message(venue.submit(make_order(cid, YES, Side.BUY, "1", "0.50")))
+            )
         order = make_order("tg1-4", YES, Side.BUY, "1", "0.50")
         order.venue_order_id = "o-4"
-        with pytest.raises(AmbiguousVenueError) as err:
-            await venue.cancel(order)
-        errors.append(str(err.value))
-    finally:
-        await venue.close()
-        await runner.cleanup()
+        errors.append(await ambiguous_message(venue.cancel(order)))
     head = "kalshi: {} failed: {} /trade-api/v2/portfolio/orders{} answered an order without"
     post, delete = head.format("submit", "POST", ""), head.format("cancel", "DELETE", "/o-4")
     post = "kalshi: submit failed: POST /trade-api/v2/portfolio/orders answered no readable order"
@@ -62,18 +71,10 @@ async def test_an_answer_without_its_list_is_ambiguous_not_a_keyerror() -> None:
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
 
-    runner, base = await answering(proxy)
-    pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     errors = []
-    try:
+    async with _behind(proxy) as venue:
         for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_order("c", YES)):
-            with pytest.raises(AmbiguousVenueError) as err:
-                await call
-            errors.append(str(err.value))
-    finally:
-        await venue.close()
-        await runner.cleanup()
+            errors.append(await ambiguous_message(call))
     head = "kalshi: {} failed: the answer is not Kalshi's"
     assert errors == [
         f"{head.format('fetch_fills')} (no 'fills')",
@@ -94,23 +95,13 @@ async def test_an_account_listing_without_its_list_is_ambiguous_not_an_empty_lis
             return web.json_response({"orders": [], "cursor": ""})
         return web.Response(text=json.dumps(next(bodies)), content_type="application/json")
 
-    runner, base = await answering(proxy)
-    pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
     errors = []
-    try:
+    async with _behind(proxy) as venue:
         for call in (venue.fetch_open_orders(), venue.fetch_balances()):
-            with pytest.raises(AmbiguousVenueError) as err:
-                await call
-            errors.append(str(err.value))
+            errors.append(await ambiguous_message(call))
         # orders answered, positions not: the balance read is refused too
         bodies = iter([{"orders": [], "cursor": ""}, {"market_positions": 3}])
-        with pytest.raises(AmbiguousVenueError) as err:
-            await venue.fetch_balances()
-        errors.append(str(err.value))
-    finally:
-        await venue.close()
-        await runner.cleanup()
+        errors.append(await ambiguous_message(venue.fetch_balances()))
     head = "kalshi: {} failed: the answer is not Kalshi's"
     assert errors == [
         f"{head.format('fetch_open_orders')} (no 'orders')",
@@ -137,7 +128,7 @@ _SELL = {
         ([], [{"position_fp": "1.00"}], "no 'ticker'"),
     ],
 )
-async def test_a_balance_read_with_a_row_no_venue_would_send_is_ambiguous(
+async def test_a_balance_read_with_a_row_no_venue_would_send_isambiguous_message(
     orders: list, positions: list, why: str
 ) -> None:
     # the locks of resting sells place the contracts behind each signed position: a row that
@@ -150,15 +141,9 @@ async def test_a_balance_read_with_a_row_no_venue_would_send_is_ambiguous(
             return web.json_response({"orders": orders, "cursor": ""})
         return web.json_response({"market_positions": positions, "cursor": ""})
 
-    runner, base = await answering(proxy)
-    pem, _ = rsa_pem()
-    venue = KalshiVenue("kalshi", f"{base}/trade-api/v2", "k1", pem, Clock())
-    try:
+    async with _behind(proxy) as venue:
         with pytest.raises(AmbiguousVenueError) as err:
             await venue.fetch_balances()
-    finally:
-        await venue.close()
-        await runner.cleanup()
     assert err.value.code == "BAD_BODY"
     assert str(err.value).startswith("kalshi: fetch_balances failed: the answer is not Kalshi's (")
     assert why in str(err.value) and "\n" not in str(err.value)

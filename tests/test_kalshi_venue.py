@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +54,16 @@ async def started(ex: KalshiExchange, stream: bool = False):
     venue.set_listener(rec)
     await venue.connect()
     return venue, rec, key_id, pem
+
+
+@asynccontextmanager
+async def running(ex: KalshiExchange, stream: bool = False) -> AsyncIterator[Any]:
+    """`started(ex, stream)`'s venue, recorder, key id and key, the venue closed on leaving."""
+    venue, rec, key_id, pem = await started(ex, stream)
+    try:
+        yield venue, rec, key_id, pem
+    finally:
+        await venue.close()
 
 
 def test_signature_matches_the_documented_algorithm():
@@ -100,24 +113,19 @@ def _h(key_id: str, ts: str, sig: str) -> dict[str, str]:
 
 
 async def test_buy_yes_crosses_the_no_book_and_charges_kalshi_fees():
-    async with KalshiExchange() as ex:
-        venue, rec, _, _ = await started(ex)
-        try:
-            instruments = await venue.load_instruments()
-            assert instruments[YES].price_tick == D("0.01") and instruments[YES].kind == "outcome"
-            report = await venue.submit(make_order("tg1-1", YES, Side.BUY, "100", "0.50"))
-            assert report.status is OrderStatus.FILLED and report.avg_price == D("0.47")
-            assert [(f.price, f.amount, f.fee) for f in rec.fills] == [(D("0.47"), 100, D("1.75"))]
-            balances = {b.asset: b.total for b in await venue.fetch_balances()}
-            assert balances == {"USD": D("1000") - D("47") - D("1.75"), f"{TICKER}:YES": 100}
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex) as (venue, rec, _, _):
+        instruments = await venue.load_instruments()
+        assert instruments[YES].price_tick == D("0.01") and instruments[YES].kind == "outcome"
+        report = await venue.submit(make_order("tg1-1", YES, Side.BUY, "100", "0.50"))
+        assert report.status is OrderStatus.FILLED and report.avg_price == D("0.47")
+        assert [(f.price, f.amount, f.fee) for f in rec.fills] == [(D("0.47"), 100, D("1.75"))]
+        balances = {b.asset: b.total for b in await venue.fetch_balances()}
+        assert balances == {"USD": D("1000") - D("47") - D("1.75"), f"{TICKER}:YES": 100}
 
 
 async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(caplog):
     async with KalshiExchange() as ex:
-        venue, rec, _, _ = await started(ex)
-        try:
+        async with running(ex) as (venue, rec, _, _):
             await venue.submit(make_order("tg1-9", YES, Side.BUY, "100", "0.50"))
             ((account, rows),) = ex.fills.items()
             good = rows[0]
@@ -128,8 +136,6 @@ async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(capl
                 {**good, "fill_id": "f-side", "side": "maybe"},
             ]
             fills = await venue.fetch_fills(YES)
-        finally:
-            await venue.close()
         assert [(f.trade_id, f.amount) for f in fills] == [(good["fill_id"], 100)]
         assert [f.trade_id for f in rec.fills] == [good["fill_id"]]  # delivered once, at submit
         skipped = [r.getMessage() for r in caplog.records if "fill row skipped" in r.getMessage()]
@@ -142,8 +148,7 @@ async def test_fill_rows_no_venue_would_send_are_skipped_by_name_not_booked(capl
 
 async def test_fill_time_keeps_the_milliseconds_of_created_time_that_ts_drops():
     async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
+        async with running(ex) as (venue, _, _, _):
             await venue.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.50"))
             ((account, rows),) = ex.fills.items()
             good = rows[0]
@@ -155,8 +160,6 @@ async def test_fill_time_keeps_the_milliseconds_of_created_time_that_ts_drops():
                  "ts": 1796501205},
             ]  # fmt: skip
             fills = await venue.fetch_fills(YES)
-        finally:
-            await venue.close()
         # A trade made 16 ms after a ledger opened at ...205.010 is after it, not before.
         assert {f.trade_id: f.ts for f in fills} == {
             "f-ms": 1796501205016, "f-s": 1796501205000, "f-naive": 1796501205000
@@ -164,97 +167,76 @@ async def test_fill_time_keeps_the_milliseconds_of_created_time_that_ts_drops():
 
 
 async def test_resting_order_is_listed_cancelled_and_found_by_client_id():
-    async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
-            order = make_order("tg1-2", NO, Side.BUY, "10", "0.40")
-            report = await venue.submit(order)
-            assert report.status is OrderStatus.ACCEPTED
-            assert [r.client_order_id for r in await venue.fetch_open_orders()] == ["tg1-2"]
-            order.venue_order_id = report.venue_order_id
-            cancelled = await venue.cancel(order)
-            assert cancelled.status is OrderStatus.CANCELLED
-            found = await venue.fetch_order("tg1-2", NO)
-            assert found is not None and found.status is OrderStatus.CANCELLED
-            assert await venue.fetch_order("never-sent", NO) is None
-            balances = {b.asset: b.total for b in await venue.fetch_balances()}
-            assert balances["USD"] == D("1000")
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex) as (venue, _, _, _):
+        order = make_order("tg1-2", NO, Side.BUY, "10", "0.40")
+        report = await venue.submit(order)
+        assert report.status is OrderStatus.ACCEPTED
+        assert [r.client_order_id for r in await venue.fetch_open_orders()] == ["tg1-2"]
+        order.venue_order_id = report.venue_order_id
+        cancelled = await venue.cancel(order)
+        assert cancelled.status is OrderStatus.CANCELLED
+        found = await venue.fetch_order("tg1-2", NO)
+        assert found is not None and found.status is OrderStatus.CANCELLED
+        assert await venue.fetch_order("never-sent", NO) is None
+        balances = {b.asset: b.total for b in await venue.fetch_balances()}
+        assert balances["USD"] == D("1000")
 
 
 async def test_reused_client_order_id_and_unfunded_order_are_refused():
-    async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
+    async with KalshiExchange() as ex, running(ex) as (venue, _, _, _):
+        await venue.submit(make_order("tg1-3", NO, Side.BUY, "1", "0.40"))
+        with pytest.raises(AmbiguousVenueError, match="order_already_exists"):
             await venue.submit(make_order("tg1-3", NO, Side.BUY, "1", "0.40"))
-            with pytest.raises(AmbiguousVenueError, match="order_already_exists"):
-                await venue.submit(make_order("tg1-3", NO, Side.BUY, "1", "0.40"))
-            with pytest.raises(DefinitiveVenueError, match="insufficient_balance"):
-                await venue.submit(make_order("tg1-4", YES, Side.BUY, "5000", "0.40"))
-            with pytest.raises(DefinitiveVenueError, match=r"needs 5\.00 yes contracts"):
-                await venue.submit(make_order("tg1-5", YES, Side.SELL, "5", "0.40"))
-        finally:
-            await venue.close()
+        with pytest.raises(DefinitiveVenueError, match="insufficient_balance"):
+            await venue.submit(make_order("tg1-4", YES, Side.BUY, "5000", "0.40"))
+        with pytest.raises(DefinitiveVenueError, match=r"needs 5\.00 yes contracts"):
+            await venue.submit(make_order("tg1-5", YES, Side.SELL, "5", "0.40"))
 
 
 async def test_lost_answer_is_resolved_by_query_not_by_guess():
-    async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
-            ex.faults.update({"drop_response_after_execute": 1})
-            with pytest.raises(AmbiguousVenueError):
-                await venue.submit(make_order("tg1-6", YES, Side.BUY, "2", "0.47"))
-            found = await venue.fetch_order("tg1-6", YES)
-            assert found is not None and found.status is OrderStatus.FILLED
-            fills = await venue.fetch_fills(YES)
-            assert [(f.client_order_id, f.amount) for f in fills] == [("tg1-6", 2)]
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex) as (venue, _, _, _):
+        ex.faults.update({"drop_response_after_execute": 1})
+        with pytest.raises(AmbiguousVenueError):
+            await venue.submit(make_order("tg1-6", YES, Side.BUY, "2", "0.47"))
+        found = await venue.fetch_order("tg1-6", YES)
+        assert found is not None and found.status is OrderStatus.FILLED
+        fills = await venue.fetch_fills(YES)
+        assert [(f.client_order_id, f.amount) for f in fills] == [("tg1-6", 2)]
 
 
 async def test_fill_of_a_resting_order_arrives_on_the_signed_websocket():
-    async with KalshiExchange() as ex:
-        venue, rec, _, _ = await started(ex, stream=True)
-        try:
-            await venue.submit(make_order("tg1-7", YES, Side.BUY, "3", "0.46"))
-            assert rec.fills == []
-            _, other_pem = await _second_account_venue(ex)
-            await other_pem.submit(make_order("tg2-1", NO, Side.BUY, "3", "0.54"))
-            await eventually(lambda: len(rec.fills) == 1)
-            fill = rec.fills[0]
-            assert (fill.client_order_id, fill.price, fill.amount) == ("tg1-7", D("0.46"), 3)
-            assert fill.liquidity.value == "maker" and fill.fee == 0
-            await other_pem.close()
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex, stream=True) as (venue, rec, _, _):
+        await venue.submit(make_order("tg1-7", YES, Side.BUY, "3", "0.46"))
+        assert rec.fills == []
+        _, other_pem = await _second_account_venue(ex)
+        await other_pem.submit(make_order("tg2-1", NO, Side.BUY, "3", "0.54"))
+        await eventually(lambda: len(rec.fills) == 1)
+        fill = rec.fills[0]
+        assert (fill.client_order_id, fill.price, fill.amount) == ("tg1-7", D("0.46"), 3)
+        assert fill.liquidity.value == "maker" and fill.fee == 0
+        await other_pem.close()
 
 
 async def test_a_no_fill_in_the_fill_channels_shape_is_booked_as_the_rest_row_is():
     # Kalshi's `fill` channel names the fill `trade_id` (no fill_id) and carries the YES price
     # only: every such frame was skipped ("missing 'fill_id'"), so a resting order's fill
     # waited for reconciliation; a NO fill's price is 1 minus the YES price
-    async with KalshiExchange() as ex:
-        venue, rec, _, _ = await started(ex, stream=True)
-        try:
-            await venue.submit(make_order("tg1-9", NO, Side.BUY, "3", "0.54"))
-            _, other = await _second_account_venue(ex)
-            await other.submit(make_order("tg2-3", YES, Side.BUY, "3", "0.46"))
-            await eventually(lambda: len(rec.fills) == 1)
-            (live,) = rec.fills
-            assert (live.client_order_id, live.symbol) == ("tg1-9", NO)
-            assert (live.price, live.amount, live.side) == (D("0.54"), 3, Side.BUY)
-            (rest,) = await venue.fetch_fills(NO)
-            assert rest.trade_id == live.trade_id and rest.price == live.price  # booked once
-            await other.close()
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex, stream=True) as (venue, rec, _, _):
+        await venue.submit(make_order("tg1-9", NO, Side.BUY, "3", "0.54"))
+        _, other = await _second_account_venue(ex)
+        await other.submit(make_order("tg2-3", YES, Side.BUY, "3", "0.46"))
+        await eventually(lambda: len(rec.fills) == 1)
+        (live,) = rec.fills
+        assert (live.client_order_id, live.symbol) == ("tg1-9", NO)
+        assert (live.price, live.amount, live.side) == (D("0.54"), 3, Side.BUY)
+        (rest,) = await venue.fetch_fills(NO)
+        assert rest.trade_id == live.trade_id and rest.price == live.price  # booked once
+        await other.close()
 
 
 async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_still_arrive(caplog):
     async with KalshiExchange() as ex:
-        venue, rec, _, _ = await started(ex, stream=True)
-        try:
+        async with running(ex, stream=True) as (venue, rec, _, _):
             await venue.submit(make_order("tg1-8", YES, Side.BUY, "3", "0.46"))
             (conn,) = ex.hub.conns
             # an HTML error page, JSON that is not an object, and fills no venue would send
@@ -279,8 +261,6 @@ async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_sti
             assert (rec.fills[0].client_order_id, rec.fills[0].amount) == ("tg1-8", 3)
             assert venue.user_stream is not None and venue.user_stream.connected
             await other.close()
-        finally:
-            await venue.close()
         skipped = [r.getMessage() for r in caplog.records if "fill stream frame" in r.getMessage()]
         assert skipped == [
             "kalshi: fill stream frame skipped: not JSON: '<html><body>502 Bad Gateway</body>"
@@ -294,19 +274,15 @@ async def test_hostile_frames_on_the_fill_stream_are_skipped_and_later_fills_sti
 
 
 async def test_the_fill_stream_state_follows_the_signed_websocket_down_and_back():
-    async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex, stream=True)
-        try:
-            stream = venue.user_stream
-            assert stream is not None
-            await eventually(lambda: stream.connected and stream.last_message_ms is not None)
-            assert stream.reconnects == 0
-            await ex.hub.close()  # the server drops every websocket
-            await eventually(lambda: stream.reconnects == 1)
-            await eventually(lambda: stream.connected)  # subscribed again
-            assert stream.reconnects == 1
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex, stream=True) as (venue, _, _, _):
+        stream = venue.user_stream
+        assert stream is not None
+        await eventually(lambda: stream.connected and stream.last_message_ms is not None)
+        assert stream.reconnects == 0
+        await ex.hub.close()  # the server drops every websocket
+        await eventually(lambda: stream.reconnects == 1)
+        await eventually(lambda: stream.connected)  # subscribed again
+        assert stream.reconnects == 1
 
 
 async def _second_account_venue(ex: KalshiExchange):
@@ -318,41 +294,34 @@ async def _second_account_venue(ex: KalshiExchange):
 
 
 async def test_settlement_pays_yes_holders_and_splits_fifty_fifty():
-    async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
-            await venue.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.47"))
-            ex.add_market("KXOTHER", "KXOTHER-EV", "Other?")
-            ex.seed_book("KXOTHER", [("0.30", "50")], [("0.32", "50")])
-            await venue.load_instruments()
-            await venue.submit(make_order("tg1-9", "KXOTHER:NO/USD", Side.BUY, "20", "0.70"))
-            cash_before = {b.asset: b.total for b in await venue.fetch_balances()}["USD"]
-            ex.resolve(TICKER, Resolution.YES)
-            ex.resolve("KXOTHER", Resolution.parse("50-50"))
-            settlements = {s.market: s for s in await venue.fetch_settlements()}
-            assert settlements[TICKER].cash == D("10") and settlements[TICKER].yes_contracts == 10
-            assert settlements["KXOTHER"].resolution is Resolution.VOID
-            assert settlements["KXOTHER"].cash == D("10")  # 20 NO at 0.50
-            balances = {b.asset: b.total for b in await venue.fetch_balances()}
-            assert balances == {"USD": cash_before + D("20")}
-            with pytest.raises(DefinitiveVenueError, match="finalized"):
-                await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.47"))
-        finally:
-            await venue.close()
+    async with KalshiExchange() as ex, running(ex) as (venue, _, _, _):
+        await venue.submit(make_order("tg1-8", YES, Side.BUY, "10", "0.47"))
+        ex.add_market("KXOTHER", "KXOTHER-EV", "Other?")
+        ex.seed_book("KXOTHER", [("0.30", "50")], [("0.32", "50")])
+        await venue.load_instruments()
+        await venue.submit(make_order("tg1-9", "KXOTHER:NO/USD", Side.BUY, "20", "0.70"))
+        cash_before = {b.asset: b.total for b in await venue.fetch_balances()}["USD"]
+        ex.resolve(TICKER, Resolution.YES)
+        ex.resolve("KXOTHER", Resolution.parse("50-50"))
+        settlements = {s.market: s for s in await venue.fetch_settlements()}
+        assert settlements[TICKER].cash == D("10") and settlements[TICKER].yes_contracts == 10
+        assert settlements["KXOTHER"].resolution is Resolution.VOID
+        assert settlements["KXOTHER"].cash == D("10")  # 20 NO at 0.50
+        balances = {b.asset: b.total for b in await venue.fetch_balances()}
+        assert balances == {"USD": cash_before + D("20")}
+        with pytest.raises(DefinitiveVenueError, match="finalized"):
+            await venue.submit(make_order("tg1-10", YES, Side.BUY, "1", "0.47"))
 
 
 async def test_a_settlement_dated_in_rfc_3339_as_kalshi_sends_it_is_read_to_the_millisecond():
     # Kalshi's settled_time is RFC 3339 ("2023-11-07T05:31:56Z"); the venue took int() of it, so
     # fetch_settlements raised ValueError and no settlement was ever booked
     async with KalshiExchange() as ex:
-        venue, _, _, _ = await started(ex)
-        try:
+        async with running(ex) as (venue, _, _, _):
             await venue.submit(make_order("tg1-11", YES, Side.BUY, "10", "0.47"))
             ex.resolve(TICKER, Resolution.YES)
             (row,) = next(iter(ex.accounts[a].settlements for a in ex.accounts if a != "house"))
             (settled,) = await venue.fetch_settlements()
-        finally:
-            await venue.close()
         assert settled.ts == row["ts"] and settled.cash == D("10")
 
 

@@ -3,19 +3,12 @@ a bound, what it queued is never sent, the run ends with its checkpoint and summ
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import sys
-import time
 from pathlib import Path
 
-from live_support import move_books, sandbox_toml, write_vault
-from pty_support import PtySession
+from blocked_run_support import ctrl_c_once_marked
 from tradeguard.node.interrupt import ABANDON_AFTER_S
-from tradeguard.sandbox.testing import seeded_exchange
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 SLEEPER = """
 import time
@@ -44,34 +37,9 @@ async def _ctrl_c_while_blocked(
 ) -> tuple[int | None, str, float]:
     """Run a sandbox node whose strategy `cls` (in `source`) blocks, type one Ctrl-C once it
     does; return the exit code, the screen and the seconds the run took to end."""
-    write_vault(tmp_path, monkeypatch)
-    (tmp_path / "sleeper.py").write_text(source)
-    marker = tmp_path / "blocked"
-    async with seeded_exchange() as ex:
-        config = sandbox_toml(tmp_path, ex, checkpoint_interval_s=0.2)
-        text = config.read_text().replace("strategies = []\n", "")
-        config.write_text(
-            text + f'[[strategies]]\nid = "sleeper"\nkind = "{tmp_path / "sleeper.py"}:{cls}"\n'
-            f'venue = "binance"\nsymbol = "BTC/USDT"\nparams = {{ marker = "{marker}" }}\n'
-        )
-        books = asyncio.create_task(move_books(ex))
-        session = PtySession([str(EXE), "run", "--config", str(config)], cwd=tmp_path)
-        try:
-            for _ in range(1200):  # the callback runs and blocks the loop
-                if marker.exists() or session.proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert marker.exists(), await asyncio.to_thread(session.finish, 5)
-            await asyncio.sleep(0.3)
-            asked = time.monotonic()
-            session.type(b"\x03")  # one Ctrl-C, never a second
-            code, screen = await asyncio.to_thread(session.finish, 30)
-            took = time.monotonic() - asked
-        finally:
-            books.cancel()
-            if session.proc.poll() is None:
-                session.proc.kill()
-    return code, screen, took
+    return await ctrl_c_once_marked(
+        tmp_path, monkeypatch, source, strategy="sleeper", cls=cls, marker="blocked", finish_s=30
+    )
 
 
 async def test_one_ctrl_c_stops_a_run_whose_strategy_blocks_in_a_callback(

@@ -7,20 +7,14 @@ second Ctrl-C."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from live_support import move_books, sandbox_toml, write_vault
-from pty_support import PtySession
+from blocked_run_support import ctrl_c_once_marked
 from tradeguard.node.interrupt import ABANDON_AFTER_S, LiveInterrupts, StrategyAbandoned
-from tradeguard.sandbox.testing import seeded_exchange
-
-EXE = Path(sys.executable).parent / "tradeguard"
 
 HEADER = """
 import time
@@ -88,34 +82,10 @@ class Blocker(Strategy):
 async def _one_ctrl_c(tmp_path: Path, monkeypatch, source: str) -> tuple[int | None, str, float]:
     """Run a sandbox node with strategy `Blocker` from `source`; once its marker is written,
     type one Ctrl-C; return the exit code, the screen and the seconds the run took to end."""
-    write_vault(tmp_path, monkeypatch)
-    (tmp_path / "blocker.py").write_text(source)
-    marker = tmp_path / "marker"
-    async with seeded_exchange() as ex:
-        config = sandbox_toml(tmp_path, ex, checkpoint_interval_s=0.2)
-        text = config.read_text().replace("strategies = []\n", "")
-        config.write_text(
-            text + f'[[strategies]]\nid = "blocker"\nkind = "{tmp_path / "blocker.py"}:Blocker"\n'
-            f'venue = "binance"\nsymbol = "BTC/USDT"\nparams = {{ marker = "{marker}" }}\n'
-        )
-        books = asyncio.create_task(move_books(ex))
-        session = PtySession([str(EXE), "run", "--config", str(config)], cwd=tmp_path)
-        try:
-            for _ in range(1200):
-                if marker.exists() or session.proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert marker.exists(), await asyncio.to_thread(session.finish, 5)
-            await asyncio.sleep(0.3)
-            asked = time.monotonic()
-            session.type(b"\x03")  # one Ctrl-C, never a second
-            code, screen = await asyncio.to_thread(session.finish, 40)
-            took = time.monotonic() - asked
-        finally:
-            books.cancel()
-            if session.proc.poll() is None:
-                session.proc.kill()
-    return code, screen, took
+    return await ctrl_c_once_marked(
+        tmp_path, monkeypatch, source, strategy="blocker", cls="Blocker", marker="marker",
+        finish_s=40,
+    )  # fmt: skip
 
 
 def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -8,7 +8,6 @@ minute, and nothing said why until `tradeguard status`.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rigs import sandbox_process
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.limit_fit import loss_limit_warnings
 
@@ -27,26 +27,12 @@ PASSPHRASE = "correct horse battery staple"
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     keys = tmp_path / "keys.json"
-    proc = subprocess.Popen(
-        [str(EXE), "sandbox", "--port", "0", "--keys-file", str(keys)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        rest_url = ""
-        for line in proc.stdout:
-            if line.startswith("sandbox REST"):
-                rest_url = line.split()[-1]
-                break
-        assert rest_url.startswith("http://127.0.0.1:")
+    with sandbox_process("--keys-file", str(keys)) as rest_url:
         env = {**os.environ, "TG_VAULT_PATH": str(tmp_path / "vault.json"),
                "TG_MASTER_PASSPHRASE": PASSPHRASE}  # fmt: skip
         add = [str(EXE), "keys", "add", "sandbox-main", "--venue", "binance", "--stdin"]
         subprocess.run(add, stdin=keys.open(), env=env, check=True, capture_output=True)
         yield rest_url, env
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
 
 
 def _run(tmp_path: Path, rest_url: str, env: dict[str, str], risk: str) -> str:

@@ -5,18 +5,22 @@ resolved."""
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
 from aiohttp import web
 
+from pm_support import ambiguous_message
 from rigs import answering
 from test_polymarket_venue import YES, make_order, started
 from tradeguard.model.enums import Side
-from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
+from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 
-async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
-    bodies = iter(["[1, 2]", "null", '"ok"', "[]"])
+@contextlib.asynccontextmanager
+async def _behind(bodies: Iterator[str]) -> AsyncIterator[PolymarketVenue]:
+    """A started Polymarket venue whose calls a proxy answers, each with the next of `bodies`."""
 
     async def proxy(request: web.Request) -> web.Response:
         return web.Response(text=next(bodies), content_type="application/json")
@@ -25,18 +29,24 @@ async def test_an_order_answer_that_is_not_a_json_object_is_ambiguous() -> None:
     async with PolymarketExchange() as ex:
         venue, _, _ = await started(ex)
         venue.url = base  # a proxy now answers for the CLOB
-        errors = []
         try:
-            for cid in ("tg1-1", "tg1-2", "tg1-3"):
-                with pytest.raises(AmbiguousVenueError) as err:
-                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
-                errors.append(str(err.value))
-            with pytest.raises(AmbiguousVenueError) as err:
-                await venue.cancel(make_order("tg1-1", YES, Side.BUY, "10", "0.40"))
-            errors.append(str(err.value))
+            yield venue
         finally:
             await venue.close()
             await runner.cleanup()
+
+
+async def test_an_order_answer_that_is_not_a_json_object_isambiguous_message() -> None:
+    bodies = iter(["[1, 2]", "null", '"ok"', "[]"])
+    errors = []
+    async with _behind(bodies) as venue:
+        for cid in ("tg1-1", "tg1-2", "tg1-3"):
+            errors.append(
+                await ambiguous_message(venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40")))
+            )
+        errors.append(
+            await ambiguous_message(venue.cancel(make_order("tg1-1", YES, Side.BUY, "10", "0.40")))
+        )
     head = "polymarket: {} failed: {} /order answered with a body that is not a JSON object"
     assert errors == [
         head.format("submit", "POST") + ": '[1, 2]'",
@@ -50,23 +60,12 @@ async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() 
     # The CLOB's order answer always says "success"; `{}` from a proxy is not a refusal (the
     # order may be live), and a placed order whose state cannot be read is not a traceback.
     bodies = iter(["{}", '{"success": true, "orderID": "0x1"}', '{"status": "MATCHED"}'])
-
-    async def proxy(request: web.Request) -> web.Response:
-        return web.Response(text=next(bodies), content_type="application/json")
-
-    runner, base = await answering(proxy)
-    async with PolymarketExchange() as ex:
-        venue, _, _ = await started(ex)
-        venue.url = base  # a proxy now answers for the CLOB
-        errors = []
-        try:
-            for cid in ("tg1-1", "tg1-2"):
-                with pytest.raises(AmbiguousVenueError) as err:
-                    await venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40"))
-                errors.append(str(err.value))
-        finally:
-            await venue.close()
-            await runner.cleanup()
+    errors = []
+    async with _behind(bodies) as venue:
+        for cid in ("tg1-1", "tg1-2"):
+            errors.append(
+                await ambiguous_message(venue.submit(make_order(cid, YES, Side.BUY, "10", "0.40")))
+            )
     assert errors == [
         "polymarket: submit failed: POST /order answered with no 'success' field, not the "
         "CLOB's order answer: '{}'",
@@ -75,27 +74,14 @@ async def test_an_order_answer_that_is_not_the_clobs_is_not_read_as_a_refusal() 
     ]
 
 
-async def test_a_trades_or_orders_answer_without_its_list_is_ambiguous() -> None:
+async def test_a_trades_or_orders_answer_without_its_list_isambiguous_message() -> None:
     # /data/trades serves the fills of a filled submit and reconciliation, /data/orders the
     # open orders: `{}` or a list from a proxy is a venue error, not a KeyError or TypeError.
     bodies = iter(["{}", "[1]", '{"data": null}'])
-
-    async def proxy(request: web.Request) -> web.Response:
-        return web.Response(text=next(bodies), content_type="application/json")
-
-    runner, base = await answering(proxy)
-    async with PolymarketExchange() as ex:
-        venue, _, _ = await started(ex)
-        venue.url = base  # a proxy now answers for the CLOB
-        errors = []
-        try:
-            for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_open_orders()):
-                with pytest.raises(AmbiguousVenueError) as err:
-                    await call
-                errors.append(str(err.value))
-        finally:
-            await venue.close()
-            await runner.cleanup()
+    errors = []
+    async with _behind(bodies) as venue:
+        for call in (venue.fetch_fills(YES), venue.fetch_fills(YES), venue.fetch_open_orders()):
+            errors.append(await ambiguous_message(call))
     assert errors == [
         "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '{}'",
         "polymarket: fetch_fills failed: GET /data/trades answered with no 'data' list: '[1]'",

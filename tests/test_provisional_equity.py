@@ -5,10 +5,13 @@ halt never trips on a foreign price, and a real loss is still caught once the qu
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from test_risk_equity_valuation import BtcBook
 from test_risk_support import T0, D, Rig, buy, sell
 from tradeguard.model import TradingState
 from tradeguard.model.order import ARB_UNWIND_TAG
+from tradeguard.risk import RiskEngine
 
 
 def _two_venues() -> BtcBook:
@@ -18,6 +21,15 @@ def _two_venues() -> BtcBook:
     p.book("b").get("BTC").free = D(1)
     p.mark("BTC/USDT", D(50_000), "a")
     return p
+
+
+def _held(rig: Rig, peak: Decimal) -> RiskEngine:
+    """The rig's engine after a `peak` equity with every venue's own prices, then restarted:
+    venue b's own quotes not yet in, its equity is provisional."""
+    eng = rig.engine
+    eng.observe_equity(T0, peak)
+    eng.provisional = _two_venues().provisional()
+    return eng
 
 
 def test_a_venue_without_quotes_of_its_own_makes_equity_provisional_naming_it() -> None:
@@ -51,9 +63,7 @@ def test_a_halt_never_trips_on_a_foreign_price_and_a_real_loss_is_still_caught()
 
 def test_provisional_equity_is_held_no_longer_than_stale_data_s() -> None:
     rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
-    eng = rig.engine
-    eng.observe_equity(T0, D(100_000))
-    eng.provisional = _two_venues().provisional()
+    eng = _held(rig, D(100_000))
     rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(80_000))
     rig.at(T0 + 30_000)
@@ -83,9 +93,7 @@ def test_the_hold_is_timed_by_the_node_clock_not_by_the_quotes_timestamps() -> N
     # A venue's quote carries the exchange's timestamp: an old one (a quiet market's ticker)
     # or one from a clock running ahead must neither end the hold at once nor stretch it.
     rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
-    eng = rig.engine
-    eng.observe_equity(T0, D(100_000))
-    eng.provisional = _two_venues().provisional()
+    eng = _held(rig, D(100_000))
     rig.at(T0 + 1000)
     eng.observe_equity(T0 - 600_000, D(80_000))  # a ten-minute-old quote starts the hold
     eng.observe_equity(T0 + 1000, D(80_000))
@@ -99,9 +107,7 @@ def test_the_hold_is_timed_by_the_node_clock_not_by_the_quotes_timestamps() -> N
 
 def test_a_quote_ahead_of_the_node_clock_does_not_stretch_the_hold() -> None:
     rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
-    eng = rig.engine
-    eng.observe_equity(T0, D(100_000))
-    eng.provisional = _two_venues().provisional()
+    eng = _held(rig, D(100_000))
     eng.observe_equity(T0 + 3_600_000, D(80_000))  # the first held figure, an hour ahead
     rig.at(T0 + 31_000)
     eng.observe_equity(T0 + 31_000, D(80_000))
@@ -114,9 +120,7 @@ def test_an_arbitrage_unwind_is_not_held_for_the_venues_own_quotes() -> None:
     # risk is sized on that figure; the unwind sheds risk, as it passes REDUCING and the
     # cooldowns, so it is sent now rather than left held for up to stale_data_s.
     rig = Rig(max_drawdown_pct=D(10), stale_data_s=30)
-    eng = rig.engine
-    eng.observe_equity(T0, D(10_000))
-    eng.provisional = _two_venues().provisional()
+    eng = _held(rig, D(10_000))
     rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(10_000))
     assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"  # an entry still waits
@@ -130,9 +134,7 @@ def test_an_arbitrage_unwind_is_never_refused_by_the_loss_limits_it_protects() -
     rig = Rig(
         cash=D(9_700), daily_loss_limit_usd=D(200), weekly_loss_limit_usd=D(250), stale_data_s=30
     )
-    eng = rig.engine
-    eng.observe_equity(T0, D(10_000))
-    eng.provisional = _two_venues().provisional()
+    eng = _held(rig, D(10_000))
     rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(9_700))
     assert eng.state is TradingState.ACTIVE  # held: no halt on a provisional figure

@@ -7,10 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from test_triangular_exec_support import CYCLE, VENUE, Stack
-from tradeguard.model import Balance, Event, Order, OrderIntent, Side, quantize_down
+from tradeguard.model import Balance, Event, OrderIntent, Side, quantize_down
 from tradeguard.storage.arb_repository import load_arb_executions
-from tradeguard.strategies.gateway import ExecutionGateway, Levels, SubmitOutcome
+from tradeguard.strategies.gateway import ExecutionGateway, SubmitOutcome
 from tradeguard.strategies.triangular.executor import ARB_HELD, ArbExecution, TriangularExecutor
 
 SIZE = Decimal(1000)  # USDT
@@ -219,32 +221,31 @@ async def test_profit_below_the_risk_minimum_is_rejected_before_any_order(
     assert [r["outcome"] for r in rows(s)] == ["rejected"]
 
 
-async def test_cycle_longer_than_the_risk_maximum_is_rejected_before_any_order(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("limits", "named"),
+    [
+        pytest.param(
+            {"risk": {"arb_max_cycle_length": 2}}, "arb_max_cycle_length=2",
+            id="cycle_longer_than_the_risk_maximum",
+        ),
+        pytest.param(
+            {"risk": {"arb_max_cycle_notional_usd": Decimal(500)}}, "arb_max_cycle_notional_usd",
+            id="cycle_larger_than_the_risk_size_per_cycle",
+        ),
+        pytest.param(
+            {"exec_config": {"min_profit_pct": Decimal(2)}}, "min_profit_pct=2",
+            id="profit_below_the_executor_minimum",
+        ),
+    ],
+)  # fmt: skip
+async def test_a_cycle_beyond_a_limit_is_rejected_before_any_order_naming_it(
+    tmp_path: Path, limits: dict[str, Any], named: str
 ) -> None:
-    s = Stack(tmp_path, risk={"arb_max_cycle_length": 2})
+    s = Stack(tmp_path, **limits)
     rec = await s.executor.execute(s.opportunity(), SIZE)
 
     assert rec.outcome == "rejected"
-    assert "arb_max_cycle_length=2" in rec.reason
-    assert s.orders.orders == {}
-
-
-async def test_cycle_larger_than_the_risk_size_per_cycle_is_rejected(tmp_path: Path) -> None:
-    s = Stack(tmp_path, risk={"arb_max_cycle_notional_usd": Decimal(500)})
-    rec = await s.executor.execute(s.opportunity(), SIZE)
-
-    assert rec.outcome == "rejected"
-    assert "arb_max_cycle_notional_usd" in rec.reason
-    assert s.orders.orders == {}
-
-
-async def test_profit_below_the_executor_minimum_is_rejected(tmp_path: Path) -> None:
-    s = Stack(tmp_path, exec_config={"min_profit_pct": Decimal(2)})
-    rec = await s.executor.execute(s.opportunity(), SIZE)
-
-    assert rec.outcome == "rejected"
-    assert "min_profit_pct=2" in rec.reason
+    assert named in rec.reason
     assert s.orders.orders == {}
 
 
@@ -288,65 +289,16 @@ class GatedGateway:
 
     def __init__(self, inner: ExecutionGateway) -> None:
         self.inner = inner
-        self.venue = inner.venue
-        self.strategy_id = inner.strategy_id
-        self.venue_kind = inner.venue_kind
-        self.buy_fee_in = inner.buy_fee_in
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # everything but `submit` is the real gateway's
 
     async def submit(self, intent: OrderIntent) -> SubmitOutcome:
         self.waiting.set()
         await self.gate.wait()
         return await self.inner.submit(intent)
-
-    async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None:
-        return await self.inner.wait_terminal(client_order_id, timeout_s)
-
-    async def cancel(self, client_order_id: str) -> None:
-        await self.inner.cancel(client_order_id)
-
-    def fills(self, client_order_id: str) -> list[Any]:
-        return self.inner.fills(client_order_id)
-
-    def forget(self, client_order_id: str) -> None:
-        self.inner.forget(client_order_id)
-
-    def instrument(self, symbol: str) -> Any:
-        return self.inner.instrument(symbol)
-
-    def instruments(self) -> list[Any]:
-        return self.inner.instruments()
-
-    def levels(self, symbol: str, side: Side) -> Levels | None:
-        return self.inner.levels(symbol, side)
-
-    def usd_price(self, asset: str) -> Decimal | None:
-        return self.inner.usd_price(asset)
-
-    def free(self, asset: str) -> Decimal | None:
-        return self.inner.free(asset)
-
-    def sellable(self, asset: str) -> Decimal | None:
-        return self.inner.sellable(asset)
-
-    def publish(self, event: Event) -> None:
-        self.inner.publish(event)
-
-    def now_ms(self) -> int:
-        return self.inner.now_ms()
-
-    def check_cycle(self, legs: Any, gross_pct: Decimal, fees_pct: Decimal, usd: Decimal) -> Any:
-        return self.inner.check_cycle(legs, gross_pct, fees_pct, usd)
-
-    async def band_edge(self, symbol: str, side: Side) -> Decimal | None:
-        return await self.inner.band_edge(symbol, side)
-
-    def observe_cycle(self, symbols: tuple[str, ...], pnl_usd: Decimal, ts: int) -> None:
-        self.inner.observe_cycle(symbols, pnl_usd, ts)
-
-    def record_execution(self, row: Any) -> int | None:
-        return self.inner.record_execution(row)
 
 
 async def test_a_second_cycle_while_one_is_in_flight_is_rejected_not_overlapped(

@@ -4,7 +4,9 @@ order path; a start killed during that unwind neither unwinds twice nor loses th
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,18 +43,23 @@ async def _child(tmp: Path, cfg: Config, *args: str) -> dict[str, Any]:
     return (await killed_child(CHILD, tmp, cfg, *args, timeout_s=90))[-1]
 
 
-async def _start(cfg: Config) -> tuple[TradingNode, list[Event]]:
+@contextlib.asynccontextmanager
+async def _started(cfg: Config) -> AsyncIterator[tuple[TradingNode, list[Event]]]:
+    """The node of `cfg` started again after the crash, with the events it publishes."""
     node = TradingNode(cfg)
     node.orders.not_found_grace_ms = 0  # the restart comes after the venue's queueing grace
     events: list[Event] = []
     node.bus.subscribe(events.append)
     await node.start()
-    return node, events
+    try:
+        yield node, events
+    finally:
+        await node.stop()
+        node.close()
 
 
-async def _close(node: TradingNode) -> None:
-    await node.stop()
-    node.close()
+def _held(events: list[Event]) -> list[Event]:
+    return [e for e in events if e.kind == EventKind.ARB_HELD]
 
 
 async def test_first_leg_killed_before_leg_two_is_traded_back_within_the_bound_at_next_start(
@@ -62,8 +69,7 @@ async def test_first_leg_killed_before_leg_two_is_traded_back_within_the_bound_a
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
         first = await _child(tmp_path, cfg, "between")
         assert Decimal(first["filled"]) > 0, first
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
             [leg] = rec["legs"]["legs"]
@@ -78,20 +84,15 @@ async def test_first_leg_killed_before_leg_two_is_traded_back_within_the_bound_a
             # The bound holds the price within 3% of the cost; the sell's fee comes on top.
             assert Decimal(0) < loss <= spent * Decimal("0.03") + sell.fee, loss
             assert node.portfolio.book(VENUE).total(first["base"]) < Decimal(first["received"])
-            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert not _held(events)
             assert node.storage.kv_get(ADOPTING_KEY) == {}
             print(f"\nunwound at start: {first['symbol']} bought for {spent} USDT, sold back "
                   f"for {rec['legs']['returned']} USDT at {back['avg_price']} (limit "
                   f"{back['limit_price']}), loss {loss} USDT")  # fmt: skip
-        finally:
-            await _close(node)
-        again, events = await _start(cfg)
-        try:  # once: the record names both orders
+        async with _started(cfg) as (again, events):  # once: the record names both orders
             assert len(load_arb_executions(again.storage, strategy_id="tri")) == 1
             assert len(again.storage.load_orders(strategy_id="tri")) == 2
-            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
-        finally:
-            await _close(again)
+            assert not _held(events)
 
 
 async def test_unwind_that_cannot_fill_within_the_bound_stays_held_and_is_not_resent(
@@ -101,8 +102,7 @@ async def test_unwind_that_cannot_fill_within_the_bound_stays_held_and_is_not_re
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="0.01")  # inside the spread: no bid fits
         first = await _child(tmp_path, cfg, "between")
         for start in range(2):
-            node, events = await _start(cfg)
-            try:
+            async with _started(cfg) as (node, events):
                 [rec] = load_arb_executions(node.storage, strategy_id="tri")
                 assert rec["outcome"] == "held", json.dumps(rec, default=str)
                 orders = node.storage.load_orders(strategy_id="tri")
@@ -111,7 +111,7 @@ async def test_unwind_that_cannot_fill_within_the_bound_stays_held_and_is_not_re
                 assert len(sells) == 1 and sells[0].filled == 0, sells
                 bound = Decimal(first["spent"]) / Decimal(first["received"]) * Decimal("0.9999")
                 assert all(o.price is not None and o.price >= bound for o in sells), sells
-                held = [e for e in events if e.kind == EventKind.ARB_HELD]
+                held = _held(events)
                 if start == 0:
                     assert [e.severity for e in held] == ["critical"]
                     assert first["base"] in held[0].data["held"]
@@ -119,8 +119,6 @@ async def test_unwind_that_cannot_fill_within_the_bound_stays_held_and_is_not_re
                           f"{[str(o.price) for o in sells]}, bid {first['bid']}")  # fmt: skip
                 else:
                     assert held == [] and len(orders) == 1 + len(sells)  # nothing sent again
-            finally:
-                await _close(node)
 
 
 async def test_a_start_killed_while_unwinding_sends_nothing_more_and_records_the_legs(
@@ -130,25 +128,19 @@ async def test_a_start_killed_while_unwinding_sends_nothing_more_and_records_the
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
         first = await _child(tmp_path, cfg, "between")
         cut = await _child(tmp_path, cfg, "unwinding")
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             assert node.orders.orders[cut["journaled"]].status is OrderStatus.REJECTED
             assert len(node.storage.load_orders(strategy_id="tri")) == 2  # no second unwind
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             assert rec["outcome"] == "held"
             assert [leg["client_order_id"] for leg in rec["legs"]["legs"]] == [first["first"]]
-            [held] = [e for e in events if e.kind == EventKind.ARB_HELD]
+            [held] = _held(events)
             assert "stopped again while unwinding" in held.data["reason"]
             assert node.portfolio.book(VENUE).total(first["base"]) >= Decimal(first["received"])
             assert node.storage.kv_get(ADOPTING_KEY) == {}
-        finally:
-            await _close(node)
-        again, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (again, events):
             assert len(again.storage.load_orders(strategy_id="tri")) == 2
-            assert [e for e in events if e.kind == EventKind.ARB_HELD] == []
-        finally:
-            await _close(again)
+            assert _held(events) == []
 
 
 async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
@@ -158,9 +150,8 @@ async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
         cfg = _cfg(tmp_path, ex, on_interrupted="hold")
         first = await _child(tmp_path, cfg, "between")
         for start in range(2):
-            node, events = await _start(cfg)
-            try:
-                held = [e for e in events if e.kind == EventKind.ARB_HELD]
+            async with _started(cfg) as (node, events):
+                held = _held(events)
                 assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
                 assert load_arb_executions(node.storage, strategy_id="tri") == []
                 if start == 0:
@@ -169,8 +160,6 @@ async def test_on_interrupted_hold_sends_nothing_and_reports_the_leg_once(
                     assert "on_interrupted is `hold`" in event.data["reason"]
                 else:
                     assert held == []
-            finally:
-                await _close(node)
 
 
 async def test_legs_that_are_no_chain_from_a_first_leg_are_recorded_held_untouched(
@@ -186,17 +175,14 @@ async def test_legs_that_are_no_chain_from_a_first_leg_are_recorded_held_untouch
             node.storage.upsert_order(order)
         finally:
             node.close()
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             assert rec["outcome"] == "held" and rec["legs"]["unwinds"] == []
             assert "is not forward leg 1 of one cycle" in rec["legs"]["reason"]
             assert [leg["client_order_id"] for leg in rec["legs"]["legs"]] == [first["first"]]
             assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
-            held = [e for e in events if e.kind == EventKind.ARB_HELD]
+            held = _held(events)
             assert [e.severity for e in held] == ["critical"]
-        finally:
-            await _close(node)
 
 
 async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_usdt(
@@ -206,8 +192,7 @@ async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_us
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
         legs = await _child(tmp_path, cfg, "between2")
         assert Decimal(legs["btc"]) > 0, json.dumps(legs)
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
             named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
@@ -217,11 +202,9 @@ async def test_two_legs_killed_before_leg_three_trade_the_btc_reached_back_to_us
             spent = Decimal(legs["spent"])
             loss = spent - Decimal(rec["legs"]["returned"])
             assert Decimal(0) < loss <= spent * Decimal("0.05"), loss  # two spreads, fees
-            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+            assert not _held(events)
             print(f"\ntwo legs unwound at start: {spent} USDT -> {legs['btc']} BTC -> "
                   f"{rec['legs']['returned']} USDT")  # fmt: skip
-        finally:
-            await _close(node)
 
 
 async def test_an_unwind_whose_bound_reaches_beyond_the_price_band_is_sent_at_the_bands_edge(
@@ -233,8 +216,7 @@ async def test_an_unwind_whose_bound_reaches_beyond_the_price_band_is_sent_at_th
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="15")
         first = await _child(tmp_path, cfg, "between")
         assert Decimal(first["filled"]) > 0, first
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             assert rec["outcome"] == "unwound", json.dumps(rec, default=str)
             denied = [u for u in rec["legs"]["unwinds"] if u["status"] == "denied"]
@@ -243,9 +225,7 @@ async def test_an_unwind_whose_bound_reaches_beyond_the_price_band_is_sent_at_th
             assert sells and sells[-1].status is OrderStatus.FILLED, sells
             mid = node.market.mid(first["symbol"])
             assert mid is not None and all(o.price >= mid * Decimal("0.95") for o in sells)
-            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
-        finally:
-            await _close(node)
+            assert not _held(events)
 
 
 @pytest.mark.parametrize("by_hand", ["market", "resting"])
@@ -271,8 +251,7 @@ async def test_a_leg_partly_sold_by_hand_while_down_is_unwound_only_for_what_is_
         finally:
             await client.close()
         assert 0 < left < received, (left, received)
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             unwinds = rec["legs"]["unwinds"]
             sent = [node.orders.orders[u["client_order_id"]] for u in unwinds]
@@ -288,8 +267,6 @@ async def test_a_leg_partly_sold_by_hand_while_down_is_unwound_only_for_what_is_
             sold = [str(o.filled) for o in sent]
             print(f"\nbought {received} {first['base']}, {qty} sold by hand ({by_hand}), {left} "
                   f"free; unwound {sold}: {rec['legs']['reason']}")  # fmt: skip
-        finally:
-            await _close(node)
 
 
 async def test_a_leg_whose_balance_the_start_could_not_read_is_held_not_recorded_as_gone(
@@ -305,8 +282,7 @@ async def test_a_leg_whose_balance_the_start_could_not_read_is_held_not_recorded
         received, base = Decimal(first["received"]), first["base"]
         cfg.reconcile.call_timeout_s, cfg.reconcile.call_attempts = 0.5, 1
         ex.faults.latency_ms_by_endpoint = {"/api/v3/account": 3000}
-        node, _ = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, _):
             assert not node.reconcile_report.ok, node.reconcile_report.to_json()
             free, locked = ex.balances(ALICE_KEY)[base]
             assert free + locked >= received  # nothing of it was sold
@@ -314,8 +290,6 @@ async def test_a_leg_whose_balance_the_start_could_not_read_is_held_not_recorded
             assert "already gone" not in rec["legs"]["reason"], rec["legs"]["reason"]
             held = {k: Decimal(v) for k, v in rec["legs"]["held"].items()}
             assert held.get(base) == received, (held, received)
-        finally:
-            await _close(node)
 
 
 async def test_a_node_killed_after_the_last_leg_records_the_cycle_and_sends_nothing(
@@ -325,17 +299,14 @@ async def test_a_node_killed_after_the_last_leg_records_the_cycle_and_sends_noth
         cfg = _cfg(tmp_path, ex, max_unwind_loss_pct="3")
         legs = await _child(tmp_path, cfg, "after3")
         assert Decimal(legs["usdt"]) > 0, json.dumps(legs)
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             [rec] = load_arb_executions(node.storage, strategy_id="tri")
             named = [leg["client_order_id"] for leg in rec["legs"]["legs"]]
             assert named == [legs["first"], legs["second"], legs["third"]]
             assert rec["legs"]["unwinds"] == [], json.dumps(rec, default=str)
             assert len(node.storage.load_orders(strategy_id="tri")) == 3  # nothing more sent
             assert Decimal(rec["legs"]["returned"]) == Decimal(legs["usdt"])
-            assert not [e for e in events if e.kind == EventKind.ARB_HELD]
-        finally:
-            await _close(node)
+            assert not _held(events)
 
 
 async def test_a_start_killed_while_reporting_held_legs_reports_them_at_the_next_start(
@@ -348,10 +319,7 @@ async def test_a_start_killed_while_reporting_held_legs_reports_them_at_the_next
         first = await _child(tmp_path, cfg, "between")
         died = await _child(tmp_path, cfg, "heldkill")
         assert died == {"publishing": [first["first"]]}
-        node, events = await _start(cfg)
-        try:
-            [event] = [e for e in events if e.kind == EventKind.ARB_HELD]
+        async with _started(cfg) as (node, events):
+            [event] = _held(events)
             assert event.data["client_order_ids"] == [first["first"]]
             assert len(node.storage.load_orders(strategy_id="tri")) == 1  # nothing sent
-        finally:
-            await _close(node)

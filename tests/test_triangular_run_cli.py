@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,27 +17,14 @@ from tradeguard.sandbox.testing import ALICE_KEY
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
-from triangular_node_support import drifting_sandbox, sandbox_config, to_toml, write_vault
+from triangular_node_support import drifting_sandbox, sandbox_config, threaded_sandbox, to_toml
 
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SandboxExchange]:
     """A drifting sandbox served from its own thread and loop, so the CLI can own this one."""
-    for key, value in write_vault(tmp_path).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("TG_CONFIRM_LIVE", raising=False)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    ex = drifting_sandbox()
-    asyncio.run_coroutine_threadsafe(ex.start(), loop).result(10)
-    try:
+    with threaded_sandbox(monkeypatch, tmp_path) as ex:
         yield ex
-    finally:
-        asyncio.run_coroutine_threadsafe(ex.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def _write(tmp_path: Path, data: dict[str, Any]) -> str:

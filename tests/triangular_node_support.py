@@ -6,9 +6,15 @@ dashboard and alert tests import it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from test_triangular_exec_support import START_MS, small_universe
 from tradeguard.clock import SimulatedClock
@@ -221,3 +227,28 @@ async def feed_universe_quotes(node: TradingNode, after_ms: int = 0) -> None:
         )
     runner = node.strategies[0].runner  # type: ignore[attr-defined]
     await runner.wait_idle()
+
+
+@contextlib.contextmanager
+def threaded_sandbox(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, order_latency_ms: int = 0
+) -> Iterator[SandboxExchange]:
+    """A drifting sandbox served from its own thread and loop, so a CLI run on this one owns
+    it, with the vault's variables set; each order answered after `order_latency_ms` if given."""
+    for key, value in write_vault(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TG_CONFIRM_LIVE", raising=False)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ex = drifting_sandbox()
+    if order_latency_ms:
+        ex.faults.latency_ms_by_endpoint["/api/v3/order"] = order_latency_ms
+    asyncio.run_coroutine_threadsafe(ex.start(), loop).result(10)
+    try:
+        yield ex
+    finally:
+        asyncio.run_coroutine_threadsafe(ex.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

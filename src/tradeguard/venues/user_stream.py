@@ -16,12 +16,17 @@ stream.to_json(now_ms)         # {"state": "disconnected", "since_ms": ..., "rec
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+
+from tradeguard.model.errors import AmbiguousVenueError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,6 +70,38 @@ class UserStreamState:
             "last_message_age_s": None if last is None else round(max(0, now_ms - last) / 1000, 3),
             "reconnects": self.reconnects,
         }
+
+
+async def await_subscribed(venue: str, ready: asyncio.Event, what: str) -> None:
+    """Wait up to 10 s for a stream to say it subscribed (`ready` set); AmbiguousVenueError
+    naming `what` (the stream and its URL) when it does not."""
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+    except TimeoutError:
+        raise AmbiguousVenueError(venue, f"{what} did not subscribe within 10 s", "WS") from None
+
+
+async def cancel_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a stream's task, if there is one, and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_ms(value: object) -> int | None:
+    """Epoch ms of an ISO 8601 time with its zone (RFC 3339 `...Z` too); None for any other
+    value."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return None if when.tzinfo is None else (when - _EPOCH) // timedelta(milliseconds=1)
 
 
 def frame_object(venue: str, text: str) -> dict[str, Any] | None:

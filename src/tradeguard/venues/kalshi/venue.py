@@ -9,11 +9,9 @@ read after fills (`venues.fill_balances`), as the channel carries none.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +49,10 @@ from tradeguard.venues.paging import MAX_PAGES
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
+    await_subscribed,
+    cancel_task,
     frame_object,
+    iso_ms,
     parsed_rows,
     skip_frame,
     skip_reason,
@@ -113,19 +114,11 @@ class KalshiVenue(Venue):
         if self.stream_fills:
             self.user_stream = UserStreamState()
             self._ws_task = asyncio.create_task(self._watch_fills(), name=f"{self.name}:fills")
-            try:
-                await asyncio.wait_for(self._ws_ready.wait(), 10)
-            except TimeoutError:
-                raise AmbiguousVenueError(
-                    self.name, f"fill stream {self.ws_url} did not subscribe within 10 s", "WS"
-                ) from None
+            await await_subscribed(self.name, self._ws_ready, f"fill stream {self.ws_url}")
 
     async def close(self) -> None:
         await self.balance_reader.close()
-        if self._ws_task is not None:
-            self._ws_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ws_task
+        await cancel_task(self._ws_task)
         await self.client.close()
 
     async def _call(self, op: str, coro: Any) -> Any:
@@ -401,9 +394,6 @@ class KalshiVenue(Venue):
             await asyncio.sleep(0.5)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def resting_sell_locks(rows: list[Any]) -> dict[tuple[str, Outcome], Decimal]:
     """Contracts each (ticker, outcome) has locked in resting sells of the listed orders."""
     locks: dict[tuple[str, Outcome], Decimal] = {}
@@ -457,18 +447,6 @@ def _own_price(row: dict[str, Any], side: Outcome) -> Decimal:
     if key in row or side is Outcome.YES:
         return outcome_price(row[key], key)
     return 1 - outcome_price(row["yes_price_dollars"], "yes_price_dollars")
-
-
-def iso_ms(value: object) -> int | None:
-    """Epoch ms of an ISO 8601 time with its zone (Kalshi's RFC 3339 `...Z`); None for any
-    other value."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return None if when.tzinfo is None else (when - _EPOCH) // timedelta(milliseconds=1)
 
 
 def settled_ms(value: object) -> int:

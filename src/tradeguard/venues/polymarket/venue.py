@@ -9,12 +9,10 @@ them after 10 s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +48,10 @@ from tradeguard.venues.polymarket.signing import SCALE, OrderSigner, order_paylo
 from tradeguard.venues.user_stream import (
     FILL_ROW_ERRORS,
     UserStreamState,
+    await_subscribed,
+    cancel_task,
     frame_object,
+    iso_ms,
     parsed_rows,
     skip_frame,
     skip_reason,
@@ -122,20 +123,12 @@ class PolymarketVenue(Venue):
         if self.ws_url:
             self.user_stream = UserStreamState()
             self._user_task = asyncio.create_task(self._watch_user(), name=f"{self.name}:user")
-            try:
-                await asyncio.wait_for(self._user_ready.wait(), 10)
-            except TimeoutError:
-                raise AmbiguousVenueError(
-                    self.name, f"user channel {self.ws_url} did not subscribe within 10 s", "WS"
-                ) from None
+            await await_subscribed(self.name, self._user_ready, f"user channel {self.ws_url}")
 
     async def close(self) -> None:
         await self.balance_reader.close()
         for task in (self._heartbeat, self._user_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_task(task)
         await self._http.aclose()
 
     def _on_user_frame(self, msg: aiohttp.WSMessage) -> None:
@@ -512,12 +505,5 @@ _LAST_S = 253402300800  # 10000-01-01T00:00:00Z in epoch seconds: no trade time 
 
 
 def _iso_ms(value: object) -> int | None:
-    if not isinstance(value, str) or "T" not in value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    """An RFC 3339 time (one with a `T`) in epoch ms; None for a number or a date alone."""
+    return iso_ms(value) if isinstance(value, str) and "T" in value else None
