@@ -8,6 +8,11 @@ argv: config.json moment, where moment is `before_cancel` (the smaller stop jour
 cancel of the larger never sent), `cancel_sent` (the venue took the cancel, the node never heard
 back) or `cancel_seen` (the node recorded the stop cancelled, the smaller one never sent).
 Prints `{"killed": stop id, "journal": the journaled replacements}` and dies.
+
+Moment `emptied_cancel_sent`: once the smaller stop rests, a nearer stop for as much rests too
+(`{"replacement": id, "second": id}`); the parent fills more of the target, the node shrinks the
+nearer stop and cancels the smaller one for nothing (the nearer holds all that is left), and
+dies once the venue took that cancel, the node never hearing back.
 """
 
 from __future__ import annotations
@@ -47,6 +52,26 @@ def intent(kind: OrderType, amount: Decimal, **extra: Any) -> OrderIntent:
     )
 
 
+async def second_stop(node: TradingNode, sl: str) -> None:
+    """Once the smaller stop rests, rest a nearer one (49,500) for as much."""
+
+    def smaller() -> Any:
+        return next((o for o in node.orders.open.values()
+                     if o.signal.get("replaces") == sl and o.venue_order_id), None)  # fmt: skip
+
+    await until(lambda: smaller() is not None)
+    new = smaller()
+    near = await node.submit(
+        intent(
+            OrderType.STOP_LOSS, new.amount, trigger_price=Decimal("49500"), signal={"exit": "sl"}
+        )
+    )
+    assert near.ok and near.order, near
+    await until(lambda: bool(near.order.venue_order_id))
+    doc = {"replacement": new.client_order_id, "second": near.order.client_order_id}
+    print(json.dumps(doc), flush=True)
+
+
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     moment = sys.argv[2]
@@ -74,6 +99,8 @@ async def main() -> None:
         if moment == "before_cancel" and order.client_order_id == sl:
             die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})
         report = await send_cancel(order)
+        if moment == "emptied_cancel_sent" and order.signal.get("replaces") == sl:
+            die({"killed": order.client_order_id, "journal": node.storage.kv_get(PENDING_KEY)})
         if moment == "cancel_sent" and order.client_order_id == sl:
             die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})
         return report
@@ -88,6 +115,8 @@ async def main() -> None:
     node.orders.cancel = node_cancel  # type: ignore[method-assign]
     await until(lambda: all(o.venue_order_id for o in (target.order, stop.order)))
     print(json.dumps({"target": target.order.client_order_id, "stop": sl}), flush=True)
+    if moment == "emptied_cancel_sent":
+        await second_stop(node, sl)
     await live  # the parent fills part of the target; the shrink of the stop kills this process
     print(json.dumps({"unexpected": "not killed"}), flush=True)
 

@@ -82,3 +82,23 @@ def buyback(amount: str) -> Order:
 )  # fmt: skip
 def test_a_start_finds_what_exits_left_past_flat(trades, working, due, exits):
     assert unclosed(node_with(trades, working), KEY) == (D(due), exits)
+
+
+@pytest.mark.parametrize(
+    "left_to_venue",
+    [{"oco_group": "list-1"}, {"signal": {"native": True}}],
+)
+def test_a_start_leaves_venue_oco_legs_and_bots_venue_exits_alone_like_the_running_node(
+    left_to_venue,
+):
+    # The running node checks no fill of a venue OCO leg or a bot's venue exit for an
+    # overshoot (the venue and the bots' exit manager hold those): a start counted them and
+    # bought back what the running node had left alone.
+    node = node_with(
+        [("in", "buy", "1", False), ("tp", "sell", "1", True), ("sl", "sell", "1", True)], []
+    )
+    for cid in ("tp", "sl"):
+        order = node.storage.orders[cid]
+        for field, value in left_to_venue.items():
+            setattr(order, field, value)
+    assert unclosed(node, KEY) == (D(0), [])

@@ -163,6 +163,47 @@ async def test_both_exits_filling_before_the_cancel_are_reported_and_the_excess_
         assert held(node) == 0 and list(node.orders.open) == []
 
 
+async def test_an_overshoot_close_refused_while_running_is_alerted_and_tried_again(tmp_path):
+    # A buy-back the risk engine refused (stale market data) was only logged and tried at the
+    # next start, while the alert said it was closing: the account sat short meanwhile.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        tp, sl, qty = await bracket(node)
+        venue = node.venues["binance"]
+        cancel, submit = venue.cancel, node.submit
+        refused: list[OrderIntent] = []
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(3)  # the cancel is on its way while the market moves
+            return await cancel(order)
+
+        async def stale_once(intent: OrderIntent, *args: object, **kw: object) -> object:
+            if intent.signal.get("exit") == "overshoot" and not refused:
+                refused.append(intent)
+                return await submit(intent, gate=lambda: ("STALE_MARKET_DATA", "no fresh quote"))
+            return await submit(intent, *args, **kw)  # type: ignore[arg-type]
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        node.submit = stale_once  # type: ignore[method-assign]
+        move(ex, "BUY", "51500")
+        await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
+        move(ex, "SELL", "48500")
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.FILLED, 30)
+        await eventually(lambda: any(e.kind == "exit.overshoot_close_refused" for e in events), 30)
+        alert = next(e for e in events if e.kind == "exit.overshoot_close_refused")
+        assert alert.severity == "critical" and alert.data["orders"] == [tp, sl]
+        assert "STALE_MARKET_DATA" in alert.data["reason"] and D(alert.data["excess"]) == qty
+        # tried again while running: the position ends flat, bought back once
+        await eventually(lambda: held(node) == 0, 30)
+        back = [o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"]
+        assert [(o.amount, o.status) for o in back] == [(qty, OrderStatus.FILLED)]
+        await asyncio.sleep(3.5)
+        assert held(node) == 0 and list(node.orders.open) == []
+        assert [e.kind for e in events].count("exit.overshoot_close_refused") == 1
+
+
 def _sell(reduce_only: bool = True) -> Order:
     return Order("c", "s", "v", "BTC/USDT", Side.SELL, OrderType.STOP_LOSS, D("1"),
                  reduce_only=reduce_only)  # fmt: skip

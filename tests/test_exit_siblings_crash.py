@@ -53,6 +53,10 @@ async def _killed_mid_shrink(tmp: Path, ex: SandboxExchange, cfg: Config, moment
                     ex.set_book("BTCUSDT", bids=[("50500", "0.001"), ("49999", "1")],
                                 asks=[("50501", "1")])  # fmt: skip
                     ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=[("50001", "1")])
+                if "second" in doc:  # and a bid of 0.0005 another part of it
+                    ex.set_book("BTCUSDT", bids=[("50500", "0.0005"), ("49999", "1")],
+                                asks=[("50501", "1")])  # fmt: skip
+                    ex.set_book("BTCUSDT", bids=[("49999", "1")], asks=[("50001", "1")])
             await proc.wait()
     finally:
         if proc.returncode is None:
@@ -60,7 +64,7 @@ async def _killed_mid_shrink(tmp: Path, ex: SandboxExchange, cfg: Config, moment
             await proc.wait()
     tail = err_path.read_text(errors="replace")[-4000:]
     assert proc.returncode == -signal.SIGKILL, (docs, tail)
-    assert docs.get("killed") == docs["stop"], (docs, tail)
+    assert docs.get("killed") == docs.get("replacement", docs["stop"]), (docs, tail)
     return docs
 
 
@@ -122,3 +126,39 @@ async def test_a_node_killed_while_it_shrinks_a_stop_ends_with_one_smaller_stop(
                              if o.status in ("NEW", "PARTIALLY_FILLED"))  # fmt: skip
             assert resting == [("LIMIT", left), ("STOP_LOSS", left)]
             assert set(node.orders.open) == {target, venue_stop.client_order_id}
+
+
+async def test_a_node_killed_while_it_cancels_a_smaller_stop_for_nothing_places_none_again(
+    tmp_path,
+):
+    # The node cancelled a smaller stop (a replacement) as a nearer stop held all that was
+    # left, and was killed before it heard back: the next start took that cancel for the
+    # venue's refusal of the replacement, alerted, and placed the original stop again, two
+    # stops for what one of them closes.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        docs = await _killed_mid_shrink(tmp_path, ex, cfg, "emptied_cancel_sent")
+        smaller, second = docs["replacement"], docs["second"]
+        by_id = {o.client_order_id: o for o in engine_orders(ex)}
+        assert by_id[smaller].status == "CANCELED" and by_id[docs["stop"]].status == "CANCELED"
+        journal = {cid: D(amount) for cid, amount in docs["journal"].items()}
+        assert journal == {smaller: 0}  # the cancel for nothing, journaled first
+
+        node = TradingNode(cfg)
+        events: list[Any] = []
+        node.bus.subscribe(events.append, "exit.")
+        await node.start()
+        async with trading_live(node):
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+            await eventually(lambda: node.storage.kv_get(PENDING_KEY) is None, 30)
+            await asyncio.sleep(2.5)  # past the first retry of a refused replacement
+            pos = node.portfolio.positions[KEY]
+            left = node.portfolio.sellable(pos)
+            stops = [(o.client_order_id, o.stop_price, o.orig_qty) for o in engine_orders(ex)
+                     if o.type == "STOP_LOSS" and o.status == "NEW"]  # fmt: skip
+            [(cid, price, qty)] = stops  # one stop: the nearer one, shrunk to what is left
+            assert price == D("49500") and qty == left
+            assert node.storage.get_order(cid).signal.get("replaces") == second
+            assert node.storage.get_order(smaller).status is OrderStatus.CANCELLED
+            assert not [e for e in events if e.kind == "exit.replace_refused"]

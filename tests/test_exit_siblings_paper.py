@@ -14,6 +14,7 @@ from bots_support import SYMBOL, mid, quote
 from test_api_support import bare_paper_config
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.events import Event
+from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode, build_node
 from tradeguard.sandbox.testing import eventually
@@ -156,6 +157,60 @@ async def test_a_resting_target_never_sells_what_a_stop_sold_in_the_same_candle(
         assert held(node) == 0
         assert node.orders.orders[target_id].filled == 0
         assert not [e for e in events if e.kind == "exit.overshoot"]
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_a_take_profit_replacement_a_fired_stop_cancels_raises_no_alert(tmp_path, data_dir):
+    # A near take-profit filled part of the position and the node shrank the far one and the
+    # stop to what was left (replacements). One candle then reached the stop and the far
+    # take-profit: the venue fired the stop and cancelled the take-profit, as the stop closes
+    # the position. The node took that cancel for a refusal: a critical
+    # `exit.replace_refused` and the take-profit placed again, to sell what the stop sold.
+    cfg = bare_paper_config(tmp_path, data_dir)
+    venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.02")}})
+              for v in cfg.venues]  # fmt: skip
+    node = build_node(cfg.model_copy(update={"venues": venues}))
+    await node.start()
+    try:
+        await node.run()
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        start = mid(node)
+        buy = await node.submit(
+            OrderIntent("manual", "paper", SYMBOL, Side.BUY, D("0.01"), OrderType.MARKET)
+        )
+        assert buy.ok, buy.reason
+        await quote(node, start)
+        await eventually(lambda: held(node) == D("0.01"))
+        near = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.006"), start * D("1.02")))
+        far = await node.submit(exit_intent(OrderType.TAKE_PROFIT, D("0.01"), start * D("1.04")))
+        sl = await node.submit(exit_intent(OrderType.STOP_LOSS, D("0.01"), start * D("0.98")))
+        assert near.ok and far.ok and sl.ok and near.order is not None
+        up = start * D("1.025")
+        bar(node, start, up, start, up)  # fires the near take-profit
+        await quote(node, up)  # which fills at this open
+        await eventually(lambda: held(node) == D("0.004"))
+
+        def replacements() -> list:
+            return [o for o in node.orders.open.values() if o.signal.get("replaces")]
+
+        await eventually(lambda: len(replacements()) == 2)  # the far take-profit and the stop
+        tp_new = next(o for o in replacements() if o.type is OrderType.TAKE_PROFIT)
+        assert tp_new.amount == D("0.004")
+        low = start * D("0.97")
+        bar(node, up, start * D("1.05"), low, low)  # through both
+        await node.on_quote(Quote(SYMBOL, node.clock.now_ms(), low, D(5), low + 1, D(5)))
+        await eventually(lambda: not tp_new.is_open)
+        await asyncio.sleep(1.5)  # past the first retry of a refused replacement
+        assert not [e for e in events if e.kind == "exit.replace_refused"]
+        assert [o.type for o in node.orders.open.values()] == [OrderType.STOP_LOSS]  # fired
+        await quote(node, low)  # the stop fills at this open
+        await eventually(lambda: held(node) == 0)
+        await asyncio.sleep(0.1)
+        assert list(node.orders.open) == [] and node.venues["paper"].net_position(SYMBOL) == 0
+        assert not [e for e in events if e.kind in ("exit.replace_refused", "exit.overshoot")]
     finally:
         await node.stop()
         node.close()

@@ -10,9 +10,10 @@ killed after that fill was committed and before the close was journaled came bac
 nothing on its way and nothing said: the fill's commit and the close are two steps.
 
 At start each strategy position is walked back through its fills, newest first, to where it was
-last not past flat; what reduce-only fills carried it past flat there and no close covers (a
-close that filled shows in the position, one still working is counted) is closed at market, or
-reported. A report is remembered (`node.exit_overshoot_reported`, by exit order id), so each
+last not past flat; what reduce-only fills carried it past flat there (not a venue OCO leg's nor
+a bot's venue exit's: the running node leaves those alone too) and no close covers (a close that
+filled shows in the position, one still working is counted) is closed at market, or reported.
+A report is remembered (`node.exit_overshoot_reported`, by exit order id), so each
 overshoot is reported once, not at every start.
 """
 
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 
 REPORTED_KEY = "node.exit_overshoot_reported"  # {exit order id: the excess reported}
 PAGE = 200
+
+
+def left_to_venue(order: Order) -> bool:
+    """Whether `order` is a venue OCO leg or a bot's venue exit: the venue and the bots' exit
+    manager hold those, neither the running check nor the start-up one."""
+    return bool(order.oco_group or order.signal.get("native"))
 
 
 def overshoot(order: Order, qty: Decimal, amount: Decimal) -> Decimal:
@@ -65,19 +72,20 @@ def unclosed(node: TradingNode, key: Key) -> tuple[Decimal, list[str]]:
             cid, over = fill.client_order_id, ZERO
             if (after < 0) if fill.side is Side.SELL else (after > 0):  # past flat: an exit's?
                 order = node.orders.orders.get(cid) or node.storage.get_order(cid)
-                over = overshoot(order, after, fill.amount) if order is not None else ZERO
+                if order is not None and not left_to_venue(order):
+                    over = overshoot(order, after, fill.amount)
             if over > 0:
                 excess += over
                 exits.insert(0, cid)
             after -= fill.amount if fill.side is Side.BUY else -fill.amount
             if (after >= 0) if qty < 0 else (after <= 0):
-                return _less_closing(node, key, min(excess, abs(qty))), exits
+                return less_closing(node, key, min(excess, abs(qty))), exits
         if len(page) < PAGE:
-            return _less_closing(node, key, min(excess, abs(qty))), exits
+            return less_closing(node, key, min(excess, abs(qty))), exits
         offset += PAGE
 
 
-def _less_closing(node: TradingNode, key: Key, excess: Decimal) -> Decimal:
+def less_closing(node: TradingNode, key: Key, excess: Decimal) -> Decimal:
     working = sum(
         (o.remaining for o in node.orders.open.values()
          if (o.venue, o.symbol, o.strategy_id) == key and o.signal.get("exit") == "overshoot"),

@@ -21,13 +21,17 @@ Between a fill and the cancel the other order may fill too (both triggered by on
 venue without OCO cannot rule that out. It is detected: a reduce-only fill that leaves the
 strategy's position on the other side is an overshoot, reported (critical event
 `exit.overshoot` and an error log naming both orders) and, with `node.exit_overshoot = "close"`
-(the default), bought or sold back at market; "report" only reports it.
+(the default), bought or sold back at market; "report" only reports it. A close refused (stale
+market data, a breaker) is alerted critically (`exit.overshoot_close_refused`) and tried again
+like a refused replacement, for what is still past flat then.
 
 A smaller exit placed again that the venue refuses, at once or later (rejected or expired on the
 order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
 a rejection after acknowledgement as a cancel), is alerted critically (`exit.replace_refused`)
 and tried again after 1, 5 and 30 s, then each minute, journaled (`node.exit_replacements`) so
-that a restart places it.
+that a restart places it. A cancel for nothing is journaled too (amount 0): a restart that finds
+the order cancelled then knows the node asked for it, and places nothing. An exit the paper
+venue ends as "reduce-only: ..." (a fired exit closes what it would) is no refusal.
 """
 
 from __future__ import annotations
@@ -43,7 +47,12 @@ from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.exit_overshoot import mark_reported, resume_overshoots
+from tradeguard.node.exit_overshoot import (
+    left_to_venue,
+    less_closing,
+    mark_reported,
+    resume_overshoots,
+)
 from tradeguard.node.exit_overshoot import overshoot as _overshoot
 
 if TYPE_CHECKING:
@@ -55,8 +64,12 @@ OVERSHOOT_EVENT = "exit.overshoot"
 TRIMMED_EVENT = "exit.sibling_trimmed"
 OVERSHOOT_TAG = "exit-overshoot"
 UNPROTECTED_EVENT = "exit.replace_refused"
+CLOSE_REFUSED_EVENT = "exit.overshoot_close_refused"
 # exits cancelled to be placed again smaller, not yet placed: {cancelled id: amount}
 PENDING_KEY = "node.exit_replacements"
+# how a venue that keeps reduce-only (paper) says it ended an exit with nothing left to reduce,
+# the position closed or a fired exit closing it: no refusal, nothing to place again
+REDUCE_ONLY_ENDED = "reduce-only:"
 RETRY_DELAYS_S = (1.0, 5.0, 30.0, 60.0)  # a refused replacement is tried again, then each 60 s
 Key = tuple[str, str, str]  # venue, symbol, strategy
 
@@ -96,7 +109,7 @@ class ExitSiblings:
 
     def on_fill(self, fill: Fill, order: Order | None) -> None:
         """A fill listener: check the strategy's resting exits soon (a listener cannot await)."""
-        if order is None or order.oco_group or order.signal.get("native"):
+        if order is None or left_to_venue(order):
             return
         key = (order.venue, order.symbol, order.strategy_id)
         qty = self._qty(key)
@@ -174,8 +187,9 @@ class ExitSiblings:
             "%s: exit %s on %s %s would close %s, more than the position holds; %s",
             key[2], cid, key[0], key[1], order.remaining, what,
         )  # fmt: skip
-        if keep > 0:  # journaled before the cancel: a restart places what a crash left undone
-            self._pending(cid, keep)
+        # Journaled before the cancel, even for nothing (0): a restart places what a crash left
+        # undone, and takes the cancel it finds for the node's own, not the venue's refusal.
+        self._pending(cid, max(keep, ZERO))
         await self.node.orders.cancel(cid)
         if order.is_open:
             # The cancel failed or is unresolved: the next fill checks again, and if it lands
@@ -258,6 +272,10 @@ class ExitSiblings:
             return  # cancelled by the node: shrunk again, a kill, a timeout
         if cid in self._journal():
             return  # still being placed: `_place` reads its own answer
+        if new.reason.startswith(REDUCE_ONLY_ENDED):
+            log.info("%s: exit %s ended by %s: %s", new.strategy_id, new.client_order_id,
+                     new.venue, new.reason)  # fmt: skip
+            return  # nothing left to reduce: a fired exit closes what it would have
         old = orders.orders.get(cid) or self.node.storage.get_order(cid)
         key = (new.venue, new.symbol, new.strategy_id)
         keep = min(new.remaining, _cap(new.side, self._qty(key)))
@@ -351,8 +369,9 @@ class ExitSiblings:
                 elif order.is_open:
                     await self._run(key)
                 continue
-            log.warning("%s: exit %s was cancelled to be placed again for %s; placing it",
-                        key[2], cid, amount)  # fmt: skip
+            if Decimal(amount) > 0:
+                log.warning("%s: exit %s was cancelled to be placed again for %s; placing it",
+                            key[2], cid, amount)  # fmt: skip
             await self._place_once(key, order, Decimal(amount))
 
     def _report(self, key: Key, order: Order, before: str, excess: Decimal) -> None:
@@ -411,16 +430,54 @@ class ExitSiblings:
             tag=OVERSHOOT_TAG,
         )  # fmt: skip
 
-    async def _close(self, intent: OrderIntent) -> None:
+    async def _close(self, intent: OrderIntent, attempt: int = 0) -> None:
+        """Send the overshoot's close; refused (stale market data, a breaker), say so and try
+        again after 1, 5 and 30 s, then each minute, for what is still past flat then."""
+        exits: list[str] = intent.signal["orders"]
         try:
             result = await self.node.submit(intent)
-        finally:
-            self.closing.difference_update(intent.signal["orders"])
-        if not result.ok:
-            log.error(
-                "%s: close of the overshoot on %s %s refused: %s %s", intent.strategy_id,
-                intent.venue, intent.symbol, result.code, result.reason,
+        except BaseException:
+            self.closing.difference_update(exits)
+            raise
+        if result.ok:
+            self.closing.difference_update(exits)
+            return
+        delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+        why = f"{result.code} {result.reason}".strip()
+        log.error(
+            "%s: close of the overshoot on %s %s refused (%s): the position stays %s past "
+            "flat; trying again in %ss", intent.strategy_id, intent.venue, intent.symbol, why,
+            intent.amount, delay,
+        )  # fmt: skip
+        if attempt == 0:
+            self.node.bus.publish(
+                Event(
+                    CLOSE_REFUSED_EVENT, self.node.clock.now_ms(),
+                    {"strategy": intent.strategy_id, "venue": intent.venue,
+                     "symbol": intent.symbol, "orders": exits, "excess": str(intent.amount),
+                     "reason": why, "retry_in_s": delay},
+                    severity="critical",
+                )
             )  # fmt: skip
+        task = asyncio.get_running_loop().create_task(self._close_again(intent, delay, attempt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_again(self, intent: OrderIntent, delay: float, attempt: int) -> None:
+        await asyncio.sleep(delay)
+        exits: list[str] = intent.signal["orders"]
+        key = (intent.venue, intent.symbol, intent.strategy_id)
+        try:
+            past = _cap(intent.side, self._qty(key))  # what is still past flat
+            due = less_closing(self.node, key, min(intent.amount, past))
+            if due <= 0:  # closed meanwhile (by hand, a fill): nothing left to buy back
+                self.closing.difference_update(exits)
+                return
+            side = Side.SELL if intent.side is Side.BUY else Side.BUY  # the exits' side
+            await self._close(self._close_intent(key, exits, due, side), attempt + 1)
+        except Exception:  # a task: log; a restart closes what is left past flat
+            self.closing.difference_update(exits)
+            log.exception("%s: close of the overshoot on %s %s failed", *key[::-1])
 
 
 async def resume_replacements(node: TradingNode) -> None:
