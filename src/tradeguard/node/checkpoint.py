@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
 
 # the mark guard's last accepted mark per (venue, symbol) of a streaming run: [[venue, symbol,
-# price], ...]; a replay rebuilds the guard from its candles instead (backtest.replay._warm_up)
+# price], ...]; a replay stores the whole guard with each commit instead (save_state)
 MARK_GUARD_KEY = "mark_guard_marks"
 _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
@@ -120,6 +120,11 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     fired = {name: t for name, paper in node._paper.items() if (t := paper.triggered_state())}
     if fired:
         state["paper_triggered"] = fired
+    if node.config.mode not in _STREAMING:
+        # what a resumed replay cannot rebuild from the candles before its cursor: the held
+        # prints, the dropped ones remembered, and the candle each paper venue trades on
+        state["mark_guard"] = node.risk.mark_guard.state()
+        state["paper_candles"] = {name: paper.candle_times() for name, paper in node._paper.items()}
     save_replay_state(node.storage, state, ts)
 
 
@@ -225,6 +230,8 @@ def _restore_replay_state(node: TradingNode) -> None:
     node.stats = RunStats.from_json(data.get("stats") or {})
     node.resumed = True
     node._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
+    if "mark_guard" in data:  # the replay's warm-up takes them back (backtest.replay)
+        node._resume_marks = {k: data.get(k) for k in ("mark_guard", "paper_candles")}
     node._strategy_states = dict(data.get("strategies") or {})
     node._signal_ts.update(data.get("signal_ts") or {})
     node._trade_ts.update(data.get("trade_ts") or {})
