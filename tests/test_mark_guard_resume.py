@@ -163,3 +163,32 @@ def test_a_replay_killed_after_a_held_print_resumes_as_if_never_stopped(
     assert (got["trading_state"], got["orders"]) == (want["trading_state"], want["orders"])
     first, second = _outcome(clean_db), _outcome(killed_db)
     assert diff_snapshots(first, second) == []
+
+
+def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    cfg = _config(tmp_path, data_dir, "BTC/USDT")
+    lines = (tmp_path / "BTC_USDT.csv").read_text().splitlines()
+    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
+    db = tmp_path / "killed.db"
+    killed = _run(cfg, db, kill_after_ts=bad_ts)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    conn = sqlite3.connect(db)
+    try:
+        (value,) = conn.execute("SELECT value FROM kv_state WHERE key = 'replay.state'").fetchone()
+        state = json.loads(json.loads(value))
+        assert state["mark_guard"]["recent"], "the commit remembers the dropped print"
+        state["mark_guard"]["bands"] = [["", "BTC/USDT", "not a price"]]
+        conn.execute(
+            "UPDATE kv_state SET value = ? WHERE key = 'replay.state'",
+            (json.dumps(json.dumps(state)),),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    resumed = _run(cfg, db)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "the stored mark guard is unreadable" in resumed.stderr, resumed.stderr[-2000:]
+    assert "Traceback" not in resumed.stderr
+    assert json.loads(resumed.stdout)["trading_state"] == "ACTIVE"
