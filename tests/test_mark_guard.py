@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from decimal import Decimal
 
@@ -248,3 +249,85 @@ def test_the_strategies_tick_guard_gives_the_mark_guards_verdicts() -> None:
         shown = price * rng.choice((D(1),) * 6 + (D("0.001"), D(1000), D("0.6"), D("1.5")))
         assert tick.accept(shown, ts) == g.take("", "BTC/USDT", shown, ts), ts
     assert tick.last == g.accepted()[("", "BTC/USDT")]
+
+
+def _walk(seed: int, n: int) -> list[tuple[str, Decimal]]:
+    """Prices on two markets: a random walk with far prints, repeats and returns mixed in."""
+    rng, out, level = random.Random(seed), [], {"BTC/USDT": D(50_000), "ETH/USDT": D(3_000)}
+    for _ in range(n):
+        symbol = rng.choice(sorted(level))
+        r = rng.random()
+        if r < 0.15:
+            price = level[symbol] / 1000  # a bad print (it may come back: the recur rule)
+        elif r < 0.2:
+            level[symbol] = level[symbol] * D("0.5")  # a real crash
+            price = level[symbol]
+        else:
+            price = level[symbol] * (1 + D(rng.randint(-40, 40)) / 1000)
+        out.append((symbol, price.quantize(D("0.01"))))
+    return out
+
+
+@pytest.mark.parametrize("cut", [3, 17, 40, 77, 120])
+def test_a_guard_taken_back_from_its_stored_state_judges_on_as_the_guard_it_was(cut: int) -> None:
+    prices = _walk(cut, 160)
+    whole, _ = _guard()
+    first, _ = _guard()
+    verdicts = [whole.take("", s, p, t) for t, (s, p) in enumerate(prices)]
+    for t, (s, p) in enumerate(prices[:cut]):
+        first.take("", s, p, t)
+    stored = json.loads(json.dumps(first.state()))  # as a commit writes it and a resume reads it
+    later, _ = _guard()
+    later.take("", "BTC/USDT", D(1), 0)  # whatever it held before is replaced
+    later.load_state(stored)
+    assert later.state() == first.state()
+    after = [later.take("", s, p, t) for t, (s, p) in enumerate(prices[cut:], cut)]
+    assert after == verdicts[cut:]
+    assert later.state() == whole.state()
+    assert any(not v for v in verdicts) and any(verdicts), "prints held and marks taken"
+
+
+def test_a_held_print_and_a_remembered_drop_survive_the_stored_state() -> None:
+    g, _ = _guard()
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)  # held
+    g.take(*BTC, D(50_010), 3)  # dropped, remembered
+    g.take(*BTC, D(50_020), 4)
+    g.take("binance", "ETH/USDT", D(3_000), 5)
+    g.take("binance", "ETH/USDT", D(3), 6)  # held at the store
+    back, _ = _guard()
+    back.load_state(json.loads(json.dumps(g.state())))
+    assert back.held("binance", "ETH/USDT") == (D(3), D(3_000))
+    assert back.take(*BTC, D(51), 7), "the remembered print recurring confirms the move"
+
+
+def test_a_state_stored_under_other_limits_brings_back_only_the_accepted_marks() -> None:
+    g, _ = _guard("30")
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)  # held
+    back, _ = _guard("10")
+    back.load_state(g.state())
+    assert back.accepted() == {BTC: D(50_000)} and back.held(*BTC) is None
+    assert not back.take(*BTC, D(44_000), 3), "12 % away: held under the 10 % limit now"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: s.pop("bands"),
+        lambda s: s["bands"].append(["binance", "ETH/USDT", "x", "1", "1", "1", "1"]),
+        lambda s: s["suspect"].append([None, "ETH/USDT", "1", "1", 0]),
+        lambda s: s["recent"].append(["binance", "ETH/USDT", "1"]),
+    ],
+)
+def test_a_damaged_stored_state_raises_and_leaves_the_guard_empty(damage) -> None:  # type: ignore[no-untyped-def]
+    g, _ = _guard()
+    g.take(*BTC, D(50_000), 1)
+    g.take(*BTC, D(50), 2)
+    state = json.loads(json.dumps(g.state()))
+    damage(state)
+    back, _ = _guard()
+    back.take("binance", "ETH/USDT", D(3_000), 1)
+    with pytest.raises((LookupError, TypeError, ValueError, ArithmeticError)):
+        back.load_state(state)
+    assert back.accepted() == {} and back.held(*BTC) is None

@@ -9,6 +9,7 @@ second update near the first, still halts.
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.events import EventKind
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
+from tradeguard.node.checkpoint import MARK_GUARD_KEY
 from tradeguard.sandbox.testing import eventually, seeded_exchange
+from tradeguard.storage.db import Database
+from tradeguard.storage.repository import Storage
 
 D = Decimal
 BUY = OrderIntent(
@@ -179,5 +183,40 @@ async def test_a_bad_first_print_after_a_restart_is_held_against_the_stored_mark
             assert node.risk.state is TradingState.ACTIVE, node.risk.state_by
             denied = await node.submit(BUY)
             assert (denied.status, denied.code) == ("denied", "MARK_SUSPECT"), denied.reason
+        finally:
+            await _stopped(node, run)
+
+
+async def test_a_damaged_stored_mark_is_skipped_with_a_warning_at_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list = []  # type: ignore[type-arg]
+    async with seeded_exchange() as ex:
+        node, run = await _started(tmp_path, ex, monkeypatch, seen)
+        await _stopped(node, run)  # stored: binance's BTC/USDT last accepted at 50,000
+        db = Database(f"sqlite:///{tmp_path / 'tg.db'}")
+        try:
+            rows = Storage(db).kv_get(MARK_GUARD_KEY)
+            assert [r[:2] for r in rows] == [["binance", "BTC/USDT"]], rows
+            damaged = [["binance", "ETH/USDT", "two thousand"], ["binance", "SOL/USDT", "NaN"],
+                       ["binance", "XRP/USDT"], 7, *rows]  # fmt: skip
+            Storage(db).kv_set(MARK_GUARD_KEY, damaged, 0)
+        finally:
+            db.dispose()
+        ex.set_book("BTCUSDT", bids=[("49", "1")], asks=[("51", "1")])
+        with caplog.at_level(logging.WARNING, logger="tradeguard.node.checkpoint"):
+            node = TradingNode(sandbox_config(tmp_path, ex, []))  # no traceback
+        skipped = [r.getMessage() for r in caplog.records if "skipped the stored mark" in r.message]
+        assert len(skipped) == 4, skipped
+        assert "ETH/USDT on binance: 'two thousand'" in skipped[0], skipped
+        assert "SOL/USDT on binance: 'NaN'" in skipped[1], skipped
+        assert "XRP/USDT on binance" in skipped[2] and "7 is not" in skipped[3], skipped
+        await node.start()
+        run = asyncio.create_task(node.run_live(duration_s=60))
+        try:
+            node.live_hub().subscribe([Subscription("quotes", "binance", "BTC/USDT")])
+            await eventually(lambda: _quoted(node, "50"))
+            # the sound row came back: the bad first print is held against it
+            assert node.risk.mark_guard.held("binance", "BTC/USDT") == (D(50), D(50_000))
         finally:
             await _stopped(node, run)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gc
 import heapq
+import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,8 @@ from tradeguard.pacing import SLICE_S, Pacer
 
 if TYPE_CHECKING:
     from tradeguard.node import RunSummary, TradingNode
+
+log = logging.getLogger(__name__)
 
 
 def candle_stream(config: Config) -> Iterator[Candle]:
@@ -374,26 +378,30 @@ def _last_per_symbol(candles: list[Candle], end: int) -> list[Candle]:
 
 def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     """Bring market state back to the last committed candle; strategies whose state was not
-    restored whole are fed the candles they need, muted."""
+    restored whole are fed the candles they need, muted. The mark guard, the marks and the
+    candle each paper venue trades on come back as the commit left them (a replay state written
+    without the guard: rebuilt from the candles before the window)."""
     cold = [s for s in node.strategies if not s.restored_exactly]
     need = max((s.warmup_candles for s in cold), default=0)
     lo = max(0, start_idx - max(need, 1))
     for s in cold:
         s.muted = True
-    last: dict[str, Candle] = {}
+    stored = _restore_guard(node)
     # Every symbol's last candle before the window, as the first run had them: marks for the
     # positions of symbols whose next candle is still to come (or never comes: a finished run).
+    before = _last_per_symbol(candles, lo)
+    last: dict[str, Candle] = {}
     take, admits = node._take_mark, node.risk.mark_guard.admits_bar  # as the first run had it
-    for c in _last_per_symbol(candles, lo):
+    for c in before:
         node.market.on_candle(c)
-        if take(c.venue, c.symbol, c.close, c.ts):
+        if not stored and take(c.venue, c.symbol, c.close, c.ts):
             node.portfolio.marks[c.symbol] = c.close
             if admits(c.venue, c.symbol, c.low, c.high):
                 last[c.symbol] = c  # a held candle never reached the paper venue
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)
-            if take(c.venue, c.symbol, c.close, c.ts):
+            if not stored and take(c.venue, c.symbol, c.close, c.ts):
                 node.portfolio.marks[c.symbol] = c.close
                 if admits(c.venue, c.symbol, c.low, c.high):
                     last[c.symbol] = c
@@ -404,8 +412,54 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
         for s in cold:
             s.muted = False
         node._ctx.queue.clear()
+    if stored:
+        _stored_marks(node, [*before, *candles[lo:start_idx]])
+        _prime_stored(node, candles, start_idx)
+        return
     paper_by_symbol = _paper_for_symbols(node)
     for symbol, c in last.items():
         paper = paper_by_symbol.get(symbol)
         if paper is not None:
             paper.prime(c)
+
+
+def _restore_guard(node: TradingNode) -> bool:
+    """Give the mark guard back what the last commit held; False when it stored none."""
+    stored = node._resume_marks
+    if not isinstance(stored, dict) or not isinstance(stored.get("mark_guard"), dict):
+        return False
+    try:
+        node.risk.mark_guard.load_state(stored["mark_guard"])
+    except (LookupError, TypeError, ValueError, ArithmeticError) as exc:
+        log.warning("the stored mark guard is unreadable (%r); rebuilt from the candles", exc)
+        return False
+    return True
+
+
+def _stored_marks(node: TradingNode, seen: list[Candle]) -> None:
+    """Mark each symbol of `seen` (the candles up to the window, in order) as the first run
+    had it: the guard's last accepted mark of its market, or (a market it does not guard) the
+    last close."""
+    accepted, marks = node.risk.mark_guard.accepted(), node.portfolio.marks
+    for c in seen:
+        marks[c.symbol] = accepted.get((c.venue, c.symbol), c.close)
+
+
+def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
+    """Prime each paper venue with the candle it traded on at the commit (`paper_candles`)."""
+    stored = (node._resume_marks or {}).get("paper_candles")
+    for name, times in (stored if isinstance(stored, dict) else {}).items():
+        paper = node._paper.get(name)
+        if paper is None or not isinstance(times, dict):
+            continue
+        for symbol, ts in times.items():
+            j = bisect_left(candles, ts, hi=start_idx, key=_ts)
+            while j < start_idx and candles[j].ts == ts:
+                if candles[j].symbol == symbol:
+                    paper.prime(candles[j])
+                    break
+                j += 1
+
+
+def _ts(candle: Candle) -> int:
+    return candle.ts

@@ -24,14 +24,18 @@ the crash is taken on its second print, the fourth update at most.
 
 `accepted()` lists the last accepted mark of every market and `restore` takes such a list back
 (the node stores it with its checkpoints), so a bad first print after a restart is held too.
+`state()` is everything the guard holds (suspects, dropped prints remembered, the bands) and
+`load_state` takes it back whole: a replay stores it with each commit, so a resumed replay
+judges its next candle as the run never stopped would.
 The same rule guards the token_unlock strategy's prices (`strategies.exits.TickGuard`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +261,46 @@ class MarkGuard:
             if key not in self._bands and key not in self._off and price > 0:
                 self._accept(key, price)
 
+    def state(self) -> dict[str, Any]:
+        """Everything the guard holds, in plain JSON types (prices as text), for `load_state`."""
+        return {
+            "pct": [str(p) for p in self._pcts],
+            "bands": [[*k, str(b[0]), str(b[1]), str(b[2]), str(b[4]), str(b[5])]
+                      for k, b in self._bands.items()],
+            "off": sorted(self._off),
+            "suspect": [[*k, str(p), str(a), self._raised.get(k, 0)]
+                        for k, (p, a) in self.suspect.items()],
+            "recent": [[*k, str(p), t, n] for k, (p, t, n) in self._recent.items()],
+            "watch": sorted(self._watch),
+            "left": [[*k, str(p)] for k, p in self._left.items()],
+        }  # fmt: skip
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Take back what `state()` gave, in place of all the guard holds. Stored under other
+        limits, only the accepted marks come back (their bands built on the limits now). A
+        damaged state raises (LookupError, TypeError, ValueError, ArithmeticError) and leaves the
+        guard empty."""
+        self.forget()
+        try:
+            bands = {_key(r): [Decimal(str(x)) for x in r[2:7]] for r in state["bands"]}
+            if list(state["pct"]) != [str(p) for p in self._pcts]:
+                self.restore({k: b[2] for k, b in bands.items()})
+                return
+            for k, (lo, hi, accepted, near_lo, near_hi) in bands.items():
+                f = self._fracs[self.is_outcome(*k)][0]
+                self._bands[k] = [lo, hi, accepted, f, near_lo, near_hi]
+            self._off.update(_key(r) for r in state["off"])
+            for r in state["suspect"]:
+                self.suspect[_key(r)] = (Decimal(str(r[2])), Decimal(str(r[3])))
+                self._raised[_key(r)] = int(r[4])
+            for r in state["recent"]:
+                self._recent[_key(r)] = (Decimal(str(r[2])), int(r[3]), int(r[4]))
+            self._watch.update(_key(r) for r in state["watch"])
+            self._left.update((_key(r), Decimal(str(r[2]))) for r in state["left"])
+        except (LookupError, TypeError, ValueError, ArithmeticError):
+            self.forget()
+            raise
+
     def forget(self) -> None:
         """Drop every band and suspect (a fresh start: the next marks are taken as they are)."""
         self._bands.clear()
@@ -266,6 +310,13 @@ class MarkGuard:
         self._recent.clear()
         self._watch.clear()
         self._left.clear()
+
+
+def _key(row: Any) -> Key:
+    venue, symbol = row[0], row[1]
+    if not isinstance(venue, str) or not isinstance(symbol, str):
+        raise TypeError(f"a market is named by two strings, not {venue!r}, {symbol!r}")
+    return venue, symbol
 
 
 def _factors(pct: Decimal) -> Factors:

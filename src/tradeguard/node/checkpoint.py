@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,10 @@ from tradeguard.strategies.faults import unstorable_state
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
 
+log = logging.getLogger(__name__)
+
 # the mark guard's last accepted mark per (venue, symbol) of a streaming run: [[venue, symbol,
-# price], ...]; a replay rebuilds the guard from its candles instead (backtest.replay._warm_up)
+# price], ...]; a replay stores the whole guard with each commit instead (save_state)
 MARK_GUARD_KEY = "mark_guard_marks"
 _STREAMING = (TradingMode.SANDBOX, TradingMode.LIVE)
 
@@ -120,6 +123,11 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
     fired = {name: t for name, paper in node._paper.items() if (t := paper.triggered_state())}
     if fired:
         state["paper_triggered"] = fired
+    if node.config.mode not in _STREAMING:
+        # what a resumed replay cannot rebuild from the candles before its cursor: the held
+        # prints, the dropped ones remembered, and the candle each paper venue trades on
+        state["mark_guard"] = node.risk.mark_guard.state()
+        state["paper_candles"] = {name: paper.candle_times() for name, paper in node._paper.items()}
     save_replay_state(node.storage, state, ts)
 
 
@@ -181,10 +189,32 @@ def _restore_mark_guard(node: TradingNode) -> None:
     """Give the mark guard its last accepted marks back: a bad first print after a restart is
     held as any other (a streaming run's; a replay's guard sees its candles again)."""
     rows = node.storage.kv_get(MARK_GUARD_KEY) if node.config.mode in _STREAMING else None
-    if isinstance(rows, list):
-        node.risk.mark_guard.restore(
-            {(str(v), str(s)): Decimal(str(p)) for v, s, p in rows if Decimal(str(p)) > 0}
-        )
+    if not isinstance(rows, list):
+        return
+    marks: dict[tuple[str, str], Decimal] = {}
+    for row in rows:
+        mark = _stored_mark(row)
+        if mark is not None:
+            marks[mark[0]] = mark[1]
+    node.risk.mark_guard.restore(marks)
+
+
+def _stored_mark(row: Any) -> tuple[tuple[str, str], Decimal] | None:
+    """One stored [venue, symbol, price] row of `MARK_GUARD_KEY`; a damaged one is skipped
+    with a warning (the guard then takes that market's first mark as it comes)."""
+    try:
+        venue, symbol, text = row
+        price = Decimal(str(text))
+        if isinstance(venue, str) and isinstance(symbol, str) and price.is_finite() and price > 0:
+            return (venue, symbol), price
+    except (TypeError, ValueError, ArithmeticError):
+        pass
+    where = f"{row[1]} on {row[0]}" if isinstance(row, list) and len(row) > 1 else "a market"
+    value = row[2] if isinstance(row, list) and len(row) > 2 else row
+    log.warning(
+        "%s: skipped the stored mark of %s: %r is not a price above 0", MARK_GUARD_KEY, where, value
+    )
+    return None
 
 
 def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]:
@@ -225,6 +255,8 @@ def _restore_replay_state(node: TradingNode) -> None:
     node.stats = RunStats.from_json(data.get("stats") or {})
     node.resumed = True
     node._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
+    if "mark_guard" in data:  # the replay's warm-up takes them back (backtest.replay)
+        node._resume_marks = {k: data.get(k) for k in ("mark_guard", "paper_candles")}
     node._strategy_states = dict(data.get("strategies") or {})
     node._signal_ts.update(data.get("signal_ts") or {})
     node._trade_ts.update(data.get("trade_ts") or {})

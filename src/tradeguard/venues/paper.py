@@ -302,6 +302,11 @@ class PaperVenue(PaperStops):
                 po.after_candle_ts = max(po.after_candle_ts, candle.ts)
                 po.taker_pending = crosses_close(po, candle.close)
 
+    def candle_times(self) -> dict[str, int]:
+        """The open time of each market's current candle (the last one taken), by symbol: what
+        a resumed replay primes this venue with again."""
+        return {s: m.candle.ts for s, m in self._markets.items() if m.candle is not None}
+
     def restore_position(self, symbol: str, net: Decimal) -> None:
         """Set this venue's net traded amount on `symbol` (buys minus sells of its fills)."""
         self._market(symbol).position = net
