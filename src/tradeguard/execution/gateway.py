@@ -31,6 +31,7 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.portfolio.arb_summary import Settled
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
+from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.storage.arb_repository import insert_arb_execution
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
@@ -42,6 +43,9 @@ Levels = list[tuple[Decimal, Decimal]]
 
 class CycleRisk(Protocol):
     """The part of the risk engine that judges a multi-leg execution as a whole."""
+
+    @property
+    def cycle_holdings(self) -> CycleHoldings: ...
 
     def check_cycle(
         self,
@@ -105,6 +109,9 @@ class OrderPathGateway:
     def _on_fill(self, fill: Fill, order: Order | None) -> None:
         if order is not None and order.strategy_id == self.strategy_id:
             self._fills.setdefault(fill.client_order_id, []).append(fill)
+            role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
+            if isinstance(role, str) and fill.venue == self.venue:
+                self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
         self._wake(fill.client_order_id)
 
     def _on_order_event(self, event: Event) -> None:
@@ -229,7 +236,10 @@ class OrderPathGateway:
     ) -> int | None:
         """Write one `arb_executions` row and return its id (None without storage); with
         `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
-        so a kill before the next checkpoint loses neither."""
+        so a kill before the next checkpoint loses neither. The cycle's holdings stop excusing
+        its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
+        outcome, start = str(row.get("outcome", "")), str(row.get("start_asset", ""))
+        self._risk.cycle_holdings.end_cycle(self.strategy_id, outcome, start)
         storage = self._om.storage
         if storage is None:
             return None
