@@ -14,7 +14,7 @@ from tradeguard.config import Config
 from tradeguard.model.enums import LiquiditySide, OrderType, Side
 from tradeguard.model.events import EventKind
 from tradeguard.model.fill import Fill
-from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.model.order import ARB_UNWIND_TAG, Order, OrderIntent
 from tradeguard.node import build_node
 from tradeguard.risk.unwind import CycleHoldings
 
@@ -118,3 +118,19 @@ def test_a_cycles_fills_make_its_holdings_and_its_record_ends_them_unless_held()
     h.end_cycle("tri", "completed", "USDT")  # the next cycle ended: its holdings go, not those
     assert h.held("tri", "paper", "ETH") == 0
     assert h.held("tri", "paper", "BTC") == Decimal("0.02995")
+
+
+def test_the_legs_a_stop_left_without_a_record_are_held_for_their_unwind_at_start() -> None:
+    h = CycleHoldings()
+    leg = Order("c1", "pm", "paper", "ETH/USDT", Side.BUY, OrderType.LIMIT, Decimal(1),
+                Decimal(2000), signal={"arb": "first"})  # fmt: skip
+    mine = Order(
+        "c2", "pm", "paper", "ETH/USDT", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal(2000)
+    )  # fmt: skip  (an order of no cycle: not counted)
+    fills = {"c1": [_fill(Side.BUY, "ETH/USDT", "1", "2000", "0", "USDT")],
+             "c2": [_fill(Side.BUY, "ETH/USDT", "1", "2000", "0", "USDT")]}  # fmt: skip
+    h.adopt("pm", [leg, mine], fills)
+    unwind = OrderIntent("pm", "paper", "ETH/USDT", Side.SELL, Decimal(1), OrderType.LIMIT,
+                         Decimal(1990), tag=ARB_UNWIND_TAG)  # fmt: skip
+    assert h.held("pm", "paper", "ETH") == 1
+    assert h.admits(unwind) and not h.admits(replace(unwind, amount=Decimal(2)))

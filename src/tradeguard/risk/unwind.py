@@ -18,12 +18,13 @@ triangular unwind can be a buy); a buy without a limit price is never excused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
-from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.model.order import ARB_UNWIND_TAG, Order, OrderIntent
 
 _Key = tuple[str, str]  # (venue, asset)
 
@@ -71,6 +72,17 @@ class CycleHoldings:
         self._give(strategy_id, fill.venue, gave, gave_amount)
         if role != "unwind":
             self.hold(strategy_id, fill.venue, got, got_amount)
+
+    def adopt(
+        self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
+    ) -> None:
+        """Fold in the fills of a cycle's orders a stop left without a record (found at start),
+        so that the unwind taking them up may give back what they hold."""
+        for order in orders:
+            role = order.signal.get("arb")
+            if isinstance(role, str):
+                for fill in fills.get(order.client_order_id, ()):
+                    self.on_fill(strategy_id, fill, role)
 
     def _give(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         key = (venue, asset)
