@@ -134,3 +134,12 @@ def test_the_legs_a_stop_left_without_a_record_are_held_for_their_unwind_at_star
                          Decimal(1990), tag=ARB_UNWIND_TAG)  # fmt: skip
     assert h.held("pm", "paper", "ETH") == 1
     assert h.admits(unwind) and not h.admits(replace(unwind, amount=Decimal(2)))
+
+
+def test_a_held_leg_read_from_its_record_is_covered_once() -> None:
+    h = CycleHoldings()
+    h.hold("pm", "kalshi", "FED-YES", Decimal(4))
+    h.end_cycle("pm", "held", "USD")
+    h.cover("pm", "kalshi", "FED-YES", Decimal(10))  # the record says 10: 6 were not counted
+    h.cover("pm", "kalshi", "FED-YES", Decimal(10))  # asked again: nothing added
+    assert h.held("pm", "kalshi", "FED-YES") == 10

@@ -29,6 +29,11 @@ from tradeguard.model.order import ARB_UNWIND_TAG, Order, OrderIntent
 _Key = tuple[str, str]  # (venue, asset)
 
 
+def base_asset(symbol: str) -> str:
+    """Return what a sell of `symbol` gives (an outcome token's symbol is its own asset)."""
+    return _assets(symbol)[0]
+
+
 def _assets(symbol: str) -> tuple[str, str]:
     base, slash, rest = symbol.partition("/")
     return base, rest.split(":", 1)[0] if slash else ""
@@ -48,6 +53,14 @@ class CycleHoldings:
         if amount > ZERO and asset:
             book = self._open.setdefault(strategy_id, {})
             book[(venue, asset)] = book.get((venue, asset), ZERO) + amount
+
+    def cover(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
+        """Make sure a held cycle's `amount` of `asset`, read from its record (a held leg sold
+        again, after a restart too), counts as held: only what is not counted yet is added."""
+        short = amount - self.held(strategy_id, venue, asset)
+        if short > ZERO:
+            book = self._left.setdefault(strategy_id, {})
+            book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
     def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
         """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...)."""
