@@ -180,6 +180,8 @@ class StubGateway:
         pnl_usd: Decimal,
         ts: int,
         booked_usd: Decimal | None = None,
+        record_id: int | None = None,
+        capital_usd: Decimal | None = None,
     ) -> bool:
         if any(key == seen for seen, _s, _p in self.settled):
             return False

@@ -204,3 +204,47 @@ async def test_dashboard_shows_a_coin_valued_account_beyond_cents(tmp_path, data
     finally:
         await server.stop()
         node.close()
+
+
+async def test_arbitrage_figures_count_a_settled_pair_at_what_it_paid(tmp_path):
+    # a cross-venue pair recorded at 1 per contract pair (a win) that paid nothing at settlement
+    # reads as a loss in the arbitrage figures and the strategies table once it settles
+    from test_arb_api_settled import TS, pair_row
+    from tradeguard.model.events import Event, EventKind
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    node = await started_paper_arb_node(paper_arb_config(tmp_path))
+    gateway = node.strategies[0].ctx.execution_gateway("pm", "paper")  # type: ignore[union-attr]
+    rid = gateway.record_execution(pair_row("completed", "0.60", "9.40"))
+    app, tokens = build_app(node)
+    server = ApiServer(node, "127.0.0.1", 0, app=app)
+    await server.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
+            await page.goto(f"{server.url}/")
+            await page.fill("#token-input", tokens.viewer)
+            await page.click("#login-form button[type=submit]")
+            await expect(page.locator("#ws-status")).to_have_text("live")
+            figures = page.locator("#arb-summary")
+            await expect(figures.locator('[data-figure="win rate"]')).to_have_text(
+                "win rate: 100.0%"
+            )
+            await expect(figures.locator('[data-figure="profit"]')).to_contain_text("0.6000 USD")
+            legs = ("FED-YES", "FED-NO")
+            assert gateway.observe_settlement("k", legs, Decimal("-9.40"), TS + 1, Decimal("0.60"),
+                                              rid, Decimal("9.40"))  # fmt: skip
+            gateway.publish(Event(EventKind.ARB_SETTLED, TS + 1, {"pair_id": "fed"}, "paper",
+                                  legs[0], "pm"))  # fmt: skip
+            await expect(figures.locator('[data-figure="win rate"]')).to_have_text("win rate: 0.0%")
+            await expect(figures.locator('[data-figure="profit"]')).to_contain_text("-9.4000 USD")
+            row = page.locator('#strategies tbody tr[data-strategy="pm"]')
+            await expect(row).to_contain_text("0.0%")
+            await expect(row).to_contain_text("-9.40")
+            await browser.close()
+    finally:
+        await server.stop()
+        await node.stop_strategies()
+        node.close()

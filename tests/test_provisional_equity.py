@@ -123,6 +123,7 @@ def test_an_arbitrage_unwind_is_not_held_for_the_venues_own_quotes() -> None:
     eng = _held(rig, D(10_000))
     rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(10_000))
+    eng.cycle_holdings.hold("s1", "paper", "BTC", D("0.5"))  # the pair's leg left unhedged
     assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"  # an entry still waits
     d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
     assert d.approved, (d.code, d.reason)
@@ -138,6 +139,7 @@ def test_an_arbitrage_unwind_is_never_refused_by_the_loss_limits_it_protects() -
     rig.at(T0 + 1000)
     eng.observe_equity(T0 + 1000, D(9_700))
     assert eng.state is TradingState.ACTIVE  # held: no halt on a provisional figure
+    eng.cycle_holdings.hold("s1", "paper", "BTC", D("0.5"))  # the lone leg
     assert rig.check(sell("0.5")).code == "PROVISIONAL_VALUATION"
     d = rig.check(sell("0.5", tag=ARB_UNWIND_TAG))
     assert d.approved, (d.code, d.reason)

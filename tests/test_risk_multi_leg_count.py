@@ -26,6 +26,7 @@ def test_an_arb_unwind_is_not_refused_for_the_trades_per_day_count() -> None:
     rig = Rig(max_trades_per_day=1)
     assert rig.check(buy("0.5")).approved
     assert rig.check(buy("0.5")).code == "MAX_TRADES_PER_DAY"
+    rig.engine.cycle_holdings.hold("s1", "paper", "BTC", D("0.5"))  # the lone leg to close
     assert rig.check(sell("0.5", tag=ARB_UNWIND_TAG)).approved
 
 
@@ -56,4 +57,5 @@ def test_an_arb_unwind_is_not_refused_for_a_cooling_market() -> None:
     rig = Rig(cooldown_after_loss_s=300)
     _losing_round_trip(rig)
     assert rig.check(sell("0.5")).code == "COOLDOWN"
+    rig.engine.cycle_holdings.hold("s1", "paper", "BTC", D("0.5"))  # a stranded leg
     assert rig.check(sell("0.5", tag=ARB_UNWIND_TAG)).approved

@@ -9,6 +9,9 @@ figures = ArbFigures(node.storage)
 The routes run on the trading node's event loop, so a summary must not read every recorded
 cycle on each dashboard refresh: each filter keeps its running `ArbSummary` and the id of the
 last row folded in, and only newer rows are read (records are never updated or deleted).
+A held position's settlement changes its cycle's trade (`ArbSummary.settle`): the node keeps
+each strategy's settlements in order under `SETTLED_KEY`, and each filter folds in the ones
+it has not seen whose record it counts, as the node's own figures (`status`) do.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ from sqlalchemy.pool import StaticPool
 
 from tradeguard.model.balance import Balance
 from tradeguard.model.money import plain
-from tradeguard.portfolio.arb_summary import WITH_FILL, ArbSummary, decimal_or_none
+from tradeguard.portfolio.arb_summary import (
+    SETTLED_KEY,
+    WITH_FILL,
+    ArbSummary,
+    decimal_or_none,
+    settlement_entries,
+)
 from tradeguard.storage.arb_repository import (
     arb_strategy_ids,
     last_arb_execution_id,
@@ -113,6 +122,7 @@ def execution_json(row: Mapping[str, Any]) -> dict[str, Any]:
 class _Entry:
     summary: ArbSummary = field(default_factory=ArbSummary)
     seen_id: int = 0  # every record up to this id is folded in
+    settled_seen: dict[str, int] = field(default_factory=dict)  # strategy -> settlements read
 
 
 def _matches(row: Mapping[str, Any], key: _Key) -> bool:
@@ -150,6 +160,8 @@ class ArbFigures:
     ) -> ArbSummary:
         """Return the summary of the cycles matching the filters, as recorded now."""
         key = (strategy_id, since_ts, until_ts)
+        # read before the records: a settlement is committed after the record it changes
+        settled = self._settlements(strategy_id)
         entry = self._entries.get(key)
         if entry is None:
             top = last_arb_execution_id(self.storage)
@@ -161,6 +173,7 @@ class ArbFigures:
             if entry is None or entry.seen_id < built.seen_id:
                 entry = self._entries[key] = built
         self._advance(entry, key, last_arb_execution_id(self.storage))
+        self._settle(entry, key, settled)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -181,6 +194,30 @@ class ArbFigures:
             if _matches(row, key):
                 entry.summary.add(row)
         entry.seen_id = top
+
+    def _settlements(self, strategy_id: str | None) -> dict[str, list[Any]]:
+        sids = [strategy_id] if strategy_id is not None else self.strategy_ids()
+        return {
+            sid: settlement_entries(self.storage.kv_get(SETTLED_KEY.format(sid))) for sid in sids
+        }
+
+    def _settle(self, entry: _Entry, key: _Key, settled: dict[str, list[Any]]) -> None:
+        _, since_ts, until_ts = key
+        windowed = since_ts is not None or until_ts is not None
+        for sid, entries in settled.items():
+            seen = entry.settled_seen.get(sid, 0)
+            for booked, realised, rid, capital in entries[seen:]:
+                if rid is not None and rid > entry.seen_id:
+                    break  # its record is not folded in yet: the next summary takes it
+                seen += 1
+                if rid is None and windowed:
+                    continue  # a settlement of an unknown record is counted only in the total
+                if rid is not None:
+                    rows = load_arb_figures(self.storage, after_id=rid - 1, upto_id=rid)
+                    if not rows or not _matches(rows[0], key):
+                        continue
+                entry.summary.settle(booked, realised, rid, capital)
+            entry.settled_seen[sid] = seen
 
     def strategy_ids(self) -> list[str]:
         """Return the ids of the strategies that recorded cycles."""

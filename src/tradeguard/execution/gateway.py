@@ -28,8 +28,10 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
+from tradeguard.portfolio.arb_summary import Settled
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
+from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
@@ -41,6 +43,9 @@ Levels = list[tuple[Decimal, Decimal]]
 
 class CycleRisk(Protocol):
     """The part of the risk engine that judges a multi-leg execution as a whole."""
+
+    @property
+    def cycle_holdings(self) -> CycleHoldings: ...
 
     def check_cycle(
         self,
@@ -78,7 +83,7 @@ class OrderPathGateway:
         venue_kind: str = "paper",
         buy_fee_in: str = "quote",
         on_record: Callable[[Mapping[str, Any]], None] | None = None,
-        on_settled: Callable[[str, Decimal, Decimal], None] | None = None,
+        on_settled: Callable[[str, Settled], None] | None = None,
         market_data: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._om = orders
@@ -104,6 +109,9 @@ class OrderPathGateway:
     def _on_fill(self, fill: Fill, order: Order | None) -> None:
         if order is not None and order.strategy_id == self.strategy_id:
             self._fills.setdefault(fill.client_order_id, []).append(fill)
+            role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
+            if isinstance(role, str) and fill.venue == self.venue:
+                self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
         self._wake(fill.client_order_id)
 
     def _on_order_event(self, event: Event) -> None:
@@ -217,23 +225,25 @@ class OrderPathGateway:
         pnl_usd: Decimal,
         ts: int,
         booked_usd: Decimal | None = None,
+        record_id: int | None = None,
+        capital_usd: Decimal | None = None,
     ) -> bool:
         """Report what a held position realised at settlement to the risk engine as one trade
         of this strategy, committed at once with the engine's state (`key`: counted once), and
-        to the node's figures, whose record counted it at `booked_usd`, in the same commit.
+        to the node's figures, whose record (`record_id`, which cost `capital_usd`) counted it
+        at `booked_usd`, in the same commit.
         Return whether it was new (False: a settlement counted already, before a kill)."""
+        settled = Settled(booked_usd, pnl_usd, record_id, capital_usd)
         storage = self._om.storage
         if storage is None:
-            return self._settled(key, symbols, pnl_usd, ts, booked_usd)
+            return self._settled(key, symbols, ts, settled)
         with storage.transaction():
-            return self._settled(key, symbols, pnl_usd, ts, booked_usd)
+            return self._settled(key, symbols, ts, settled)
 
-    def _settled(
-        self, key: str, symbols: tuple[str, ...], pnl: Decimal, ts: int, booked: Decimal | None
-    ) -> bool:
-        fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, pnl, ts)
-        if fresh and booked is not None and self._on_settled is not None:
-            self._on_settled(self.strategy_id, booked, pnl)
+    def _settled(self, key: str, symbols: tuple[str, ...], ts: int, settled: Settled) -> bool:
+        fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, settled.realised, ts)
+        if fresh and settled.booked is not None and self._on_settled is not None:
+            self._on_settled(self.strategy_id, settled)
         return fresh
 
     def record_execution(
@@ -241,7 +251,10 @@ class OrderPathGateway:
     ) -> int | None:
         """Write one `arb_executions` row and return its id (None without storage); with
         `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
-        so a kill before the next checkpoint loses neither."""
+        so a kill before the next checkpoint loses neither. The cycle's holdings stop excusing
+        its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
+        outcome, start = str(row.get("outcome", "")), str(row.get("start_asset", ""))
+        self._risk.cycle_holdings.end_cycle(self.strategy_id, outcome, start)
         storage = self._om.storage
         if storage is None:
             return None
@@ -250,7 +263,7 @@ class OrderPathGateway:
             if state is not None:
                 storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state(row_id)))
         if self._on_record is not None:
-            self._on_record(row)
+            self._on_record({**row, "id": row_id})
         return row_id
 
     def amend_execution(

@@ -78,7 +78,10 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         storage.kv_set(ADOPTING_KEY, adopting)  # committed before any unwind order
         log.warning("strategy %s: unwinding interrupted legs %s", sid, adopting[sid])
         try:
-            outcome = await adopt(legs, _fills(node, legs))
+            fills = _fills(node, legs)
+            # what the legs filled is the cycle's holding: its unwind may give it back
+            node.risk.cycle_holdings.adopt(sid, legs, fills)
+            outcome = await adopt(legs, fills)
         except Exception as exc:  # the executor writes its record whatever the venue says
             log.exception("strategy %s: taking up interrupted legs failed", sid)
             why = f"taking up these interrupted legs at start failed ({exc!r})"

@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # the live loop's parts load when a live run or sandbox first
     from tradeguard.marketdata.live.hub import LiveHub
     from tradeguard.node.duties import KillRunner
     from tradeguard.node.state_saves import StateSaves
-    from tradeguard.portfolio.arb_summary import ArbSummary
+    from tradeguard.portfolio.arb_summary import ArbSummary, Settled
 
 log = logging.getLogger(__name__)
 
@@ -440,13 +440,15 @@ class TradingNode:
 
         self.arb_cycles.setdefault(str(row["strategy_id"]), ArbSummary()).add(row)
 
-    def note_arb_settlement(self, strategy_id: str, booked: Decimal, realised: Decimal) -> None:
-        """Change a recorded cycle's trade by what its held position realised at settlement
-        (`booked`: what the cycle counted it at, USD); kept with the caller's commit."""
+    def note_arb_settlement(self, strategy_id: str, settled: Settled) -> None:
+        """Change a recorded cycle's trade by what its held position realised at settlement;
+        kept with the caller's commit, where the API's figures read it (`SETTLED_KEY`)."""
         from tradeguard.portfolio.arb_summary import SETTLED_KEY, ArbSummary
 
+        if settled.booked is None:
+            return
         summary = self.arb_cycles.setdefault(strategy_id, ArbSummary())
-        summary.settle(booked, realised)
+        summary.settle(settled.booked, settled.realised, settled.record_id, settled.capital)
         self.storage.kv_set(SETTLED_KEY.format(strategy_id), summary.settled_json())
 
     def held_cached(self) -> frozenset[str] | None:

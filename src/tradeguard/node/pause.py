@@ -29,6 +29,7 @@ from tradeguard.risk.engine import RiskDecision
 if TYPE_CHECKING:
     from tradeguard.execution.gateway import CycleRisk
     from tradeguard.node.node import TradingNode
+    from tradeguard.risk.unwind import CycleHoldings
     from tradeguard.storage.repository import Storage
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,11 @@ class PausedCycleRisk:
         self._risk = risk
         self._pauses = pauses
         self._strategy_id = strategy_id
+
+    @property
+    def cycle_holdings(self) -> CycleHoldings:
+        """What the strategies' unfinished cycles hold (the engine's, whatever the pause)."""
+        return self._risk.cycle_holdings
 
     def check_cycle(
         self,

@@ -15,7 +15,8 @@ Definitions the API and the dashboard share:
 - latency percentiles are over the cycles that sent an order (nearest rank);
 - profit is summed per start asset, never across assets;
 - a held position settled at its market's resolution changes its cycle's trade by what it paid
-  less what the cycle counted it at (`settle`): P&L, and won or lost when that turns.
+  less what the cycle counted it at (`settle`): its profit, and won or lost when that turns;
+  every figure (profit, win rate, the trades' P&L) counts the trade as settled.
 """
 
 from __future__ import annotations
@@ -49,12 +50,40 @@ def decimal_or_none(value: Any) -> Decimal | None:
         return None
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
+def settlement_entries(
+    data: Mapping[str, Any] | None,
+) -> list[tuple[Decimal, Decimal, int | None, Decimal | None]]:
+    """Read the settlements `ArbSummary.settled_json` kept: (booked, realised, record id,
+    capital) each, in the order they were folded in."""
+    out = []
+    for rid, booked, realised, capital in (data or {}).get("records") or []:
+        b, r = decimal_or_none(booked), decimal_or_none(realised)
+        if b is not None and r is not None:
+            out.append((b, r, None if rid is None else int(rid), decimal_or_none(capital)))
+    return out
+
+
 def percentile(sorted_values: list[int], pct: float) -> int | None:
     """Return the nearest-rank percentile of ascending values, None when there are none."""
     if not sorted_values:
         return None
     rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A held position's settlement as its cycle's trade sees it (USD): the record counted it
+    at `booked` (None: not counted in the figures) and it realised `realised`."""
+
+    booked: Decimal | None
+    realised: Decimal
+    record_id: int | None = None
+    capital: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -64,6 +93,7 @@ class CycleResult:
     start_asset: str
     profit: Decimal
     profit_pct: Decimal
+    record_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -86,24 +116,39 @@ class ArbSummary:
     held_cycles: int = 0
     last_held_ts: int | None = None
     results: list[CycleResult] = field(default_factory=list)
-    settled_usd: Decimal = _ZERO  # what settlements changed the trades' P&L by, in USD
-    settled_wins: int = 0  # trades a settlement turned to won (less those it turned to lost)
+    # each settlement folded in: [record id or None, booked, realised, capital] (`settle`)
+    settlements: list[list[Any]] = field(default_factory=list)
 
-    def settle(self, booked: Decimal, realised: Decimal) -> None:
-        """Fold in a held position's settlement: its cycle's trade counted it at `booked` USD
-        and it realised `realised` at its market's resolution."""
-        self.settled_usd += realised - booked
-        self.settled_wins += (realised > 0) - (booked > 0)
+    def settle(
+        self,
+        booked: Decimal,
+        realised: Decimal,
+        record_id: int | None = None,
+        capital: Decimal | None = None,
+        asset: str = "USD",
+    ) -> None:
+        """Fold in a held position's settlement: its cycle's trade (`record_id`, which cost
+        `capital`) counted it at `booked` and it realised `realised` at its market's
+        resolution, both in `asset`, the cycle's start asset."""
+        self.settlements.append([record_id, plain(booked), plain(realised), _text(capital)])
+        self.profit[asset] = self.profit.get(asset, _ZERO) + realised - booked
+        self.profit_cycles.setdefault(asset, 1)  # its record is folded in first, always
+        self.profitable += (realised > 0) - (booked > 0)
+        for result in reversed(self.results) if record_id is not None else ():
+            if result.record_id == record_id:
+                result.profit += realised - booked
+                if capital:
+                    result.profit_pct = result.profit / capital * 100
+                break
 
     def settled_json(self) -> dict[str, Any]:
-        """The settlement changes, to keep (`SETTLED_KEY`) and restore (`restore_settled`)."""
-        return {"usd": plain(self.settled_usd), "wins": self.settled_wins}
+        """The settlements, to keep (`SETTLED_KEY`) and fold in again (`restore_settled`)."""
+        return {"records": list(self.settlements)}
 
     def restore_settled(self, data: Mapping[str, Any] | None) -> None:
-        """Take back what `settled_json` returned (None: no settlement yet)."""
-        if data:
-            self.settled_usd = decimal_or_none(data.get("usd")) or _ZERO
-            self.settled_wins = int(data.get("wins") or 0)
+        """Fold in again what `settled_json` returned (None: no settlement yet)."""
+        for entry in settlement_entries(data):
+            self.settle(*entry)
 
     def trade_totals(
         self, price_of: Callable[[str], Decimal | None], closed: TradeTotals | None
@@ -111,15 +156,12 @@ class ArbSummary:
         """A multi-leg strategy's trades, `closed` and these cycles: each cycle with a fill, its
         profit valued now (`price_of` an asset in the run's valuation asset)."""
         pnl = _ZERO
-        profits = dict(self.profit)
-        if self.settled_usd:
-            profits["USD"] = profits.get("USD", _ZERO) + self.settled_usd
-        for asset, profit in profits.items():
+        for asset, profit in self.profit.items():
             price = price_of(asset)
             if price is not None:  # an asset without a price stays out of P&L, not the counts
                 pnl += profit * price
         base = closed or TradeTotals()
-        wins = base.wins + self.profitable + self.settled_wins
+        wins = base.wins + self.profitable
         return TradeTotals(base.trades + self.with_fill, wins, base.pnl + pnl)
 
     def add(self, row: Mapping[str, Any]) -> None:
@@ -138,7 +180,8 @@ class ArbSummary:
         pct = decimal_or_none(row.get("actual_profit_pct")) or _ZERO
         self.profit[asset] = self.profit.get(asset, _ZERO) + profit
         self.profit_cycles[asset] = self.profit_cycles.get(asset, 0) + 1
-        self.results.append(CycleResult(asset, profit, pct))
+        rid = row.get("id")
+        self.results.append(CycleResult(asset, profit, pct, None if rid is None else int(rid)))
         if profit > 0:
             self.profitable += 1
         expected = decimal_or_none(row.get("expected_profit_pct"))

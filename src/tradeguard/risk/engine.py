@@ -49,6 +49,7 @@ from tradeguard.risk.rules import (
 from tradeguard.risk.rules.base import frac
 from tradeguard.risk.rules.order import price_bound, shrinks
 from tradeguard.risk.state import ResumeRefused
+from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 
 __all__ = [
@@ -123,6 +124,8 @@ class RiskEngine(RiskObservers):
             config.max_mark_jump_pct, config.max_mark_jump_outcome_pct, notify=self._mark_notice
         )
         self._exposure: Exposure | None = None
+        # what each strategy's unfinished arbitrage cycles hold: what an arb-unwind may give back
+        self.cycle_holdings = CycleHoldings()
         # the last entry check's equity in USD, holding by holding (a valuation asset not USD)
         self.usd_equity: UsdEquity | None = None
         self._spare: Check | None = Check(self)
@@ -186,6 +189,8 @@ class RiskEngine(RiskObservers):
         c.bound = None  # set for market orders only
         c.ahead = ahead
         c.ahead_stable_usd = ahead_stable_usd
+        # the unwind tag excuses only an intent giving back what its own cycle holds
+        c.unwind = intent.tag == ARB_UNWIND_TAG and self.cycle_holdings.admits(intent)
         denial = None
         rules = self._active_order_rules if self.state is _ACTIVE else self._order_rules
         for check in rules:
@@ -249,7 +254,7 @@ class RiskEngine(RiskObservers):
             return unvalued
         # An arbitrage unwind sells back a stranded leg within its own loss cap: it sheds risk
         # sized on no equity figure, so it is not left unsold while the quotes are awaited.
-        if self.holding_provisional() and i.tag != ARB_UNWIND_TAG:
+        if self.holding_provisional() and not c.unwind:
             reason = (
                 f"order rejected: equity is provisional ({self.provisional}); the "
                 "percent-of-equity limits wait for real quotes (at most risk.stale_data_s)"

@@ -136,11 +136,14 @@ class ExecutionGateway(Protocol):
         pnl_usd: Decimal,
         ts: int,
         booked_usd: Decimal | None = None,
+        record_id: int | None = None,
+        capital_usd: Decimal | None = None,
     ) -> bool:
         """Report what a held position realised when its market resolved as one trade of this
         strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
-        reported already is not counted again. `booked_usd`: what the strategy's record counted
-        the position at, which its figures now change to `pnl_usd`. Return whether it was new."""
+        reported already is not counted again. `booked_usd`: what the strategy's record
+        (`record_id`, which cost `capital_usd`) counted the position at, which its figures now
+        change to `pnl_usd`. Return whether it was new."""
         ...
 
     def record_execution(

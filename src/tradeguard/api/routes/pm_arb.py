@@ -13,6 +13,7 @@ from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.events import EventKind
 from tradeguard.model.money import plain
+from tradeguard.risk.unwind import base_asset
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.cross_venue.held_retry import held_legs, retry_unwind
 from tradeguard.strategies.cross_venue.strategy import CrossVenueStrategy
@@ -122,6 +123,9 @@ async def retry_held(
         for leg in held_legs(load_arb_executions(node.storage, strategy_id=strat.id)):
             api.audit("api.arb_held_retry", who, {**leg.to_json(), "strategy_id": strat.id,
                       "max_unwind_loss_usd": plain(cap)}, "warning")  # fmt: skip
+            # the held leg its record names is the cycle's holding its retry may sell
+            holding = base_asset(leg.symbol)
+            node.risk.cycle_holdings.cover(strat.id, leg.venue, holding, leg.contracts)
             rec = await retry_unwind(executor, leg, cap)
             out.append({"strategy_id": strat.id, "retry_of": leg.record_id, **(
                 rec.to_json() if rec is not None else {

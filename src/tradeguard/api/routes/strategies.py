@@ -50,7 +50,7 @@ def _strategy_ids(api: ApiState, arb_ids: list[str]) -> list[str]:
 
 
 def _arb_performance(api: ApiState, summary: ArbSummary) -> analytics.Performance:
-    """Score a triangular strategy by its cycles: their legs open no positions.
+    """Score a multi-leg strategy by its cycles: their legs open no positions.
 
     Each cycle with a fill is one trade; its profit is valued in the valuation asset at the
     current price of its start asset (a cycle whose start asset has no price is left out of
@@ -67,9 +67,10 @@ def _arb_performance(api: ApiState, summary: ArbSummary) -> analytics.Performanc
 
 
 async def _performance(
-    api: ApiState, sid: str, kind: str
+    api: ApiState, sid: str, kind: str, arb_ids: list[str]
 ) -> tuple[analytics.Performance, dict[str, Any] | None]:
-    if kind == "triangular":
+    # a multi-leg strategy (triangular, cross-venue) is scored by its recorded cycles
+    if kind == "triangular" or sid in arb_ids:
         summary = await api.arb.summary(sid)
         return _arb_performance(api, summary), arb_json(api, summary)
     rows = api.node.storage.load_position_rows(status="closed", strategy_id=sid)
@@ -85,7 +86,7 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
     kind = strat.kind if strat is not None else "external"
     if strat is None and sid in arb_ids:
         kind = "triangular"
-    perf, arb = await _performance(api, sid, kind)
+    perf, arb = await _performance(api, sid, kind, arb_ids)
     position = sum(
         (p.quantity for p in node.portfolio.open_positions() if p.strategy_id == sid),
         Decimal(0),

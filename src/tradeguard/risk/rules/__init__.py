@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule
 from tradeguard.risk.rules.entry import (
@@ -24,7 +25,6 @@ from tradeguard.risk.rules.entry import (
     WeeklyLossLimit,
 )
 from tradeguard.risk.rules.order import (
-    ARB_UNWIND_TAG,
     InstrumentRule,
     MarkSuspectRule,
     MaxTxValueRule,

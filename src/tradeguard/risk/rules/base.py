@@ -70,6 +70,7 @@ class Check:
         "price",
         "reducing",
         "stable_buy",
+        "unwind",
         "usd_rate",
     )
     # inputs, set by the engine
@@ -91,6 +92,7 @@ class Check:
         self.bound: Decimal | None = None
         self.net = ZERO
         self.reducing = False
+        self.unwind = False  # an arb-unwind giving back its own cycle's holding (the engine)
         self.stable_buy = False  # a buy paid in a stablecoin
         self.usd_rate = ZERO
         self.notional_usd = ZERO

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO, fmt
-from tradeguard.model.order import ARB_UNWIND_TAG
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 
@@ -183,7 +182,7 @@ class DailyLossLimit(Rule):
         loss = day_start - c.equity
         # an arbitrage unwind sells a stranded leg within its own loss cap: it sheds the risk
         # this limit protects against, and refusing it would leave the leg to lose more
-        if loss <= ZERO or loss < limit or c.intent.tag == ARB_UNWIND_TAG:
+        if loss <= ZERO or loss < limit or c.unwind:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -204,7 +203,7 @@ class WeeklyLossLimit(Rule):
     def check(self, c: Check) -> Denial | None:
         _, _, week_start, limit = c.limits  # set by DailyLossLimit, which always applies
         loss = week_start - c.equity
-        if limit is None or loss <= ZERO or loss < limit or c.intent.tag == ARB_UNWIND_TAG:
+        if limit is None or loss <= ZERO or loss < limit or c.unwind:
             return None
         unit = c.engine.valuation.unit
         return self.deny(
@@ -221,7 +220,7 @@ class Cooldown(Rule):
     def check(self, c: Check) -> Denial | None:
         cooldowns = c.engine.cooldowns
         # an arbitrage unwind takes a stranded asset home; refusing it would leave it held
-        if not cooldowns or c.intent.tag == ARB_UNWIND_TAG:
+        if not cooldowns or c.unwind:
             return None
         i = c.intent
         mine, every = cooldowns.get((i.strategy_id, i.symbol), 0), cooldowns.get(("*", i.symbol), 0)
@@ -252,7 +251,7 @@ class MaxTradesPerDay(Rule):
         limit = self.limit
         n = c.engine.trades_today + c.ahead
         # an arbitrage unwind closes a lone leg: refusing it for the count would leave it held
-        if limit is None or n < limit or c.intent.tag == ARB_UNWIND_TAG:
+        if limit is None or n < limit or c.unwind:
             return None
         counted = f"{c.engine.trades_today} trades today"
         if c.ahead:

@@ -8,7 +8,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from tradeguard.model.enums import OrderType, Side, TradingState
 from tradeguard.model.instrument import InstrumentViolation
 from tradeguard.model.money import ONE, STABLECOINS, ZERO, fmt
-from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
+from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
@@ -344,7 +344,7 @@ class ReducingStateRule(Rule):
         engine = c.engine
         # An arbitrage unwind trades a stranded asset back to where the cycle started: it
         # shrinks exposure though no position of its own says so.
-        if engine.state is not _REDUCING or c.reducing or c.intent.tag == ARB_UNWIND_TAG:
+        if engine.state is not _REDUCING or c.reducing or c.unwind:
             return None
         return self.deny(
             None,

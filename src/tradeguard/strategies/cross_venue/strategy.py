@@ -323,7 +323,9 @@ class CrossVenueStrategy(Strategy):
                 # its record counted a pair at 1 per contract pair, a lone leg at its cost
                 booked = ZERO if held.lone else held.contracts - held.capital
                 key = settlement_key(held)
-                fresh = self._gateway.observe_settlement(key, held.legs, result.pnl, now, booked)
+                fresh = self._gateway.observe_settlement(
+                    key, held.legs, result.pnl, now, booked, held.record_id, held.capital
+                )
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
             mismatch = bool(result.mismatch)

@@ -1,0 +1,144 @@
+"""What each strategy's unfinished arbitrage cycles hold, so that the `arb-unwind` tag passes
+the loss limits, REDUCING, the cooldowns and the trade count only for an intent that gives
+back such a holding, and no more of it.
+
+```python
+holdings = engine.cycle_holdings
+holdings.on_fill("tri", fill, role="leg")      # a leg bought ETH: ETH is held from the cycle
+holdings.admits(intent)                       # an unwind selling at most that ETH: True
+holdings.end_cycle("tri", "completed", "USDT")  # recorded: what it held is no longer excused
+```
+
+A cycle's legs add what they receive and take off what they give; an unwind only takes off
+what it gives (what it brings home is the start asset, never a holding to unwind). A cycle
+recorded `held` leaves its holdings to later unwinds (a held leg sold again); any other
+outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
+triangular unwind can be a buy); a buy without a limit price is never excused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.model.order import ARB_UNWIND_TAG, Order, OrderIntent
+
+_Key = tuple[str, str]  # (venue, asset)
+
+
+def base_asset(symbol: str) -> str:
+    """Return what a sell of `symbol` gives (an outcome token's symbol is its own asset)."""
+    return _assets(symbol)[0]
+
+
+def _assets(symbol: str) -> tuple[str, str]:
+    base, slash, rest = symbol.partition("/")
+    return base, rest.split(":", 1)[0] if slash else ""
+
+
+class CycleHoldings:
+    """Per strategy: what its running cycle holds and what its held cycles left (venue, asset)."""
+
+    __slots__ = ("_left", "_open")
+
+    def __init__(self) -> None:
+        self._open: dict[str, dict[_Key, Decimal]] = {}
+        self._left: dict[str, dict[_Key, Decimal]] = {}
+
+    def hold(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
+        """Count `amount` of `asset` on `venue` as held by the strategy's running cycle."""
+        if amount > ZERO and asset:
+            book = self._open.setdefault(strategy_id, {})
+            book[(venue, asset)] = book.get((venue, asset), ZERO) + amount
+
+    def cover(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
+        """Make sure a held cycle's `amount` of `asset`, read from its record (a held leg sold
+        again, after a restart too), counts as held: only what is not counted yet is added."""
+        short = amount - self.held(strategy_id, venue, asset)
+        if short > ZERO:
+            book = self._left.setdefault(strategy_id, {})
+            book[(venue, asset)] = book.get((venue, asset), ZERO) + short
+
+    def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
+        """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...)."""
+        base, quote = _assets(fill.symbol)
+        cost = fill.amount * fill.price
+        fee_base = fill.fee if fill.fee_asset == base else ZERO
+        fee_quote = fill.fee if fill.fee_asset == quote and quote else ZERO
+        if fill.side is Side.BUY:
+            got, got_amount, gave, gave_amount = (
+                base,
+                fill.amount - fee_base,
+                quote,
+                cost + fee_quote,
+            )
+        else:
+            got, got_amount, gave, gave_amount = (
+                quote,
+                cost - fee_quote,
+                base,
+                fill.amount + fee_base,
+            )
+        self._give(strategy_id, fill.venue, gave, gave_amount)
+        if role != "unwind":
+            self.hold(strategy_id, fill.venue, got, got_amount)
+
+    def adopt(
+        self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
+    ) -> None:
+        """Fold in the fills of a cycle's orders a stop left without a record (found at start),
+        so that the unwind taking them up may give back what they hold."""
+        for order in orders:
+            role = order.signal.get("arb")
+            if isinstance(role, str):
+                for fill in fills.get(order.client_order_id, ()):
+                    self.on_fill(strategy_id, fill, role)
+
+    def _give(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
+        key = (venue, asset)
+        for books in (self._open, self._left):
+            book = books.get(strategy_id)
+            if not book or key not in book or amount <= ZERO:
+                continue
+            taken = min(book[key], amount)
+            amount -= taken
+            book[key] -= taken
+            if book[key] <= ZERO:
+                del book[key]
+
+    def end_cycle(self, strategy_id: str, outcome: str, start_asset: str) -> None:
+        """The strategy's running cycle was recorded: a `held` one leaves what it holds (but the
+        start asset) to later unwinds, any other outcome ends it."""
+        opened = self._open.pop(strategy_id, {})
+        if outcome != "held":
+            return
+        left = self._left.setdefault(strategy_id, {})
+        for (venue, asset), amount in opened.items():
+            if asset != start_asset:
+                left[(venue, asset)] = left.get((venue, asset), ZERO) + amount
+
+    def held(self, strategy_id: str, venue: str, asset: str) -> Decimal:
+        """Return how much of `asset` on `venue` the strategy's unfinished cycles hold."""
+        key = (venue, asset)
+        return sum(
+            (book.get(strategy_id, {}).get(key, ZERO) for book in (self._open, self._left)), ZERO
+        )
+
+    def admits(self, intent: OrderIntent) -> bool:
+        """Tell whether `intent` is an unwind that gives back at most what its strategy's
+        unfinished cycles hold of the asset it gives (else it is judged as any intent)."""
+        if intent.tag != ARB_UNWIND_TAG or type(intent.amount) is not Decimal:
+            return False  # an amount of another type is refused by name by the order rules
+        base, quote = _assets(intent.symbol)
+        if intent.side is Side.SELL:
+            asset, amount = base, intent.amount
+        elif type(intent.price) is not Decimal or not quote:
+            return False
+        else:
+            asset, amount = quote, intent.amount * intent.price
+        if not amount.is_finite() or amount <= ZERO:
+            return False
+        return amount <= self.held(intent.strategy_id, intent.venue, asset)
