@@ -19,6 +19,7 @@ from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.execution.reconcile import sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
+from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.duties import duties
 from tradeguard.node.health import dead_man_ping
 from tradeguard.node.loop_errors import quiet_unread_network_errors
@@ -162,6 +163,7 @@ def _balances_applied(node: TradingNode, venue: str) -> None:
     # the node's cached equity and held symbols predate it.
     node.invalidate_equity()
     sync_held(node, venue)
+    apply_cash_flows(node)  # a deposit found is no profit; a loss found stays one
 
 
 def _venue_busy(node: TradingNode, venue: str) -> str:

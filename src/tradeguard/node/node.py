@@ -37,6 +37,7 @@ from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.bot_orders import bot_refusal
 from tradeguard.node.bot_strategy import bot_strategy_ids, submit_as_bot
 from tradeguard.node.builder import assemble
+from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, equity_provisional, observe_equity
@@ -256,6 +257,7 @@ class TradingNode:
 
         await settle_resolved(self)  # before the balance check, which would book it as a gap
         self.reconcile_report = await reconcile_and_gate(self, "startup")
+        apply_cash_flows(self)  # transfers booked while down, or before a crash, once
         self.ledger_report = self.audit_ledger()
         await before_trading(self, self.mode in _STREAMING)
         if self.mode in _STREAMING:

@@ -75,6 +75,15 @@ class EquityTracker:
             self.peak = self.last
             self._trough = None
 
+    def shift(self, value: Decimal) -> None:
+        """Move the peak and the latest value by money moved in or out from outside, which is
+        no gain or drawdown (the max drawdown reached so far stays)."""
+        if self.peak is not None:
+            self.peak += value
+        if self.last is not None:
+            self.last += value
+        self._trough = None
+
     @property
     def has_equity(self) -> bool:
         """Tell whether the latest equity is known and above zero."""

@@ -349,6 +349,21 @@ class RiskObservers(RiskState):
             return False
         return quiet
 
+    def move_baselines(self, value: Decimal, flows_seen: int) -> None:
+        """Move what equity is compared with (the day's and week's opening equity, the peak and
+        the last figure, which opens the next day) by money moved in (+) or out (-) from
+        outside, so the loss limits and the drawdown see trading only; with `flows_seen`, the
+        newest balance adjustment counted, saved at once so a start counts none twice."""
+        if value:
+            for name in ("day_start_equity", "week_start_equity"):
+                if getattr(self, name) is not None:
+                    setattr(self, name, getattr(self, name) + value)
+            self.equity_tracker.shift(value)
+            self._limits = None
+            self._quiet_inputs = None
+        self.flows_seen = flows_seen
+        self._save()
+
     def _roll(self, ts: int, equity: Decimal) -> bool:
         day = ts // DAY_MS
         if day == self.day:

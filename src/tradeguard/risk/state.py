@@ -84,6 +84,9 @@ class RiskState:
         # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
         # halt is lifted by the one who set it; None when the halt came over ACTIVE.
         self.halted_over: dict[str, Any] | None = None
+        # the newest balance adjustment whose money moved the baselines (day / week start,
+        # peak); None until the node has read them: those before it are in the baselines
+        self.flows_seen: int | None = None
         self._dirty = False
         self._counts_dirty = False  # approvals: written at the next observation, not throttled
         self._last_save_ms = 0
@@ -251,6 +254,7 @@ class RiskState:
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
+            "flows_seen": self.flows_seen,
         }
 
     def _save(self) -> None:
@@ -299,3 +303,5 @@ class RiskState:
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")
         self.halted_over = dict(over) if isinstance(over, dict) else None
+        seen = data.get("flows_seen")
+        self.flows_seen = int(seen) if seen is not None else None
