@@ -11,7 +11,11 @@ import pytest
 from test_api_support import bearer, build_app, client
 from tradeguard.node import TradingNode, build_node
 from tradeguard.portfolio.arb_summary import percentile
-from tradeguard.storage.arb_repository import insert_arb_execution, load_arb_executions
+from tradeguard.storage.arb_repository import (
+    amend_arb_execution,
+    insert_arb_execution,
+    load_arb_executions,
+)
 from tradeguard.strategies.triangular.executor import ArbExecution
 from triangular_node_support import (
     AFTER_BURST_MS,
@@ -273,6 +277,27 @@ async def test_summary_takes_in_cycles_recorded_after_an_earlier_answer(tmp_path
     assert after["profit"]["USDT"] == {"total": "1.3", "mean": "0.26", "cycles": 5}
     assert after["latency_ms"] == {"p50": 30, "p99": 60, "cycles": 6}
     node.close()
+
+
+async def test_summary_takes_in_a_held_record_rewritten_after_an_earlier_answer(
+    tmp_path: Path,
+) -> None:
+    node = await recorded_node(tmp_path)
+    app, tokens = build_app(node)
+    h = bearer(tokens.viewer)
+    async with client(app) as http:
+        before = (await http.get(f"{SUMMARY}?strategy_id=tri", headers=h)).json()
+        held = load_arb_executions(node.storage, outcome="held")[0]
+        # its unresolved order ended: the cycle completed with a profit of 0.4 USDT
+        done = record("tri", "completed", 4000, profit="0.4", profit_pct="0.4", latency_ms=40)
+        with node.storage.transaction():
+            amend_arb_execution(node.storage, held["id"], done)
+        after = (await http.get(f"{SUMMARY}?strategy_id=tri", headers=h)).json()
+    node.close()
+    assert before["by_outcome"]["held"] == 1 and before["held_cycles"] == 1
+    assert after["by_outcome"]["held"] == 0 and after["by_outcome"]["completed"] == 3
+    assert after["held"] == {} and after["held_cycles"] == 0
+    assert after["profit"]["USDT"] == {"total": "1.4", "mean": "0.35", "cycles": 4}
 
 
 async def test_a_triangular_strategy_is_scored_by_its_cycles(tmp_path: Path) -> None:

@@ -150,3 +150,31 @@ async def test_a_last_leg_that_filled_unseen_completes_the_cycle_and_realises_it
     assert row["actual_profit"] > 0
     (event,) = resolved_events(s)
     assert event.data["outcome"] == "completed" and event.data["actual_profit_before"] == "0"
+
+
+async def test_a_cycle_held_after_a_fill_counts_once_in_the_losing_streak_when_it_resolves(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    seen: list[Decimal] = []
+    observe = s.risk._observe_result
+
+    def spy(sid: str, symbols: tuple[str, ...], pnl: Decimal, ts: int) -> None:
+        seen.append(pnl)
+        observe(sid, symbols, pnl, ts)
+
+    s.risk._observe_result = spy  # type: ignore[method-assign]
+    s.risk.consecutive_losses = 2  # two losing trades before this cycle
+    go_silent(s, CYCLE[2], executes=True)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "held" and rec.legs[0].filled > 0, rec.reason
+    # What the cycle realised is not known while its last order is in doubt: no trade yet, and
+    # the streak before it stands (a held cycle at cost is no win).
+    assert seen == [] and s.risk.consecutive_losses == 2
+
+    await answer_again(s)
+
+    (row,) = rows(s)
+    assert row["outcome"] == "completed" and row["actual_profit"] > 0
+    assert len(seen) == 1 and seen[0] > 0  # the cycle: one trade, at what it realised
+    assert s.risk.consecutive_losses == 0

@@ -8,7 +8,8 @@ figures = ArbFigures(node.storage)
 
 The routes run on the trading node's event loop, so a summary must not read every recorded
 cycle on each dashboard refresh: each filter keeps its running `ArbSummary` and the id of the
-last row folded in, and only newer rows are read (records are never updated or deleted).
+last row folded in, and only newer rows are read (records are never deleted; the one rewritten
+last is named in `ARB_AMENDED_KEY`, and a new name there has every summary read again).
 A held position's settlement changes its cycle's trade (`ArbSummary.settle`): the node keeps
 each strategy's settlements in order under `SETTLED_KEY`, and each filter folds in the ones
 it has not seen whose record it counts, as the node's own figures (`status`) do.
@@ -35,6 +36,7 @@ from tradeguard.portfolio.arb_summary import (
     settlement_entries,
 )
 from tradeguard.storage.arb_repository import (
+    ARB_AMENDED_KEY,
     arb_strategy_ids,
     last_arb_execution_id,
     load_arb_figures,
@@ -149,6 +151,7 @@ class ArbFigures:
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
         self._strategy_ids: set[str] = set()
         self._ids_seen = 0
+        self._amended: Any = None  # ARB_AMENDED_KEY as the summaries kept were read
         # A single shared connection (an in-memory database) must not be used from two threads.
         self._inline = isinstance(storage.db.engine.pool, StaticPool)
 
@@ -160,6 +163,10 @@ class ArbFigures:
     ) -> ArbSummary:
         """Return the summary of the cycles matching the filters, as recorded now."""
         key = (strategy_id, since_ts, until_ts)
+        amended = self.storage.kv_get(ARB_AMENDED_KEY)
+        if amended != self._amended:  # a record folded in already was rewritten
+            self._entries.clear()
+            self._amended = amended
         # read before the records: a settlement is committed after the record it changes
         settled = self._settlements(strategy_id)
         entry = self._entries.get(key)

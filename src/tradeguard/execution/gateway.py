@@ -84,6 +84,7 @@ class OrderPathGateway:
         buy_fee_in: str = "quote",
         on_record: Callable[[Mapping[str, Any]], None] | None = None,
         on_settled: Callable[[str, Settled], None] | None = None,
+        on_amended: Callable[[str], None] | None = None,
         market_data: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._om = orders
@@ -96,6 +97,7 @@ class OrderPathGateway:
         self.buy_fee_in = buy_fee_in  # "quote" (spent) or "received": where a buy pays its fee
         self._on_record = on_record  # the node counts each recorded cycle in its figures
         self._on_settled = on_settled  # and changes it by what its held position settled at
+        self._on_amended = on_amended  # and counts this strategy's records again, one rewritten
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
@@ -282,7 +284,10 @@ class OrderPathGateway:
         if storage is None:
             return self._amended(None, record_id, row, settlement, state)
         with storage.transaction():
-            return self._amended(storage, record_id, row, settlement, state)
+            fresh = self._amended(storage, record_id, row, settlement, state)
+        if record_id is not None and self._on_amended is not None:
+            self._on_amended(self.strategy_id)
+        return fresh
 
     def _amended(
         self,

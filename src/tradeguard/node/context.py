@@ -104,6 +104,7 @@ class NodeContext:
                 node.orders, risk, venue, strategy_id, venue_kind=kind,
                 submit=node.submit_strategy_intent, buy_fee_in=fee_in,
                 on_record=node.note_arb_cycle, on_settled=node.note_arb_settlement,
+                on_amended=node.recount_arb_cycles,
                 market_data=node.ensure_market_data,
             )  # fmt: skip
             self._gateways[(strategy_id, venue)] = gateway

@@ -453,6 +453,18 @@ class TradingNode:
         summary.settle(settled.booked, settled.realised, settled.record_id, settled.capital)
         self.storage.kv_set(SETTLED_KEY.format(strategy_id), summary.settled_json())
 
+    def recount_arb_cycles(self, strategy_id: str) -> None:
+        """Count a strategy's recorded cycles again, one of them rewritten (a held cycle whose
+        order ended later): its figures as a restart reads them back."""
+        from tradeguard.portfolio.arb_summary import SETTLED_KEY, ArbSummary
+        from tradeguard.storage.arb_repository import load_arb_executions
+
+        summary = ArbSummary()
+        for row in load_arb_executions(self.storage, strategy_id=strategy_id):
+            summary.add(row)
+        summary.restore_settled(self.storage.kv_get(SETTLED_KEY.format(strategy_id)))
+        self.arb_cycles[strategy_id] = summary
+
     def held_cached(self) -> frozenset[str] | None:
         """`held_symbols()` as last counted, or None when a fill, a balance change or a new
         mark has made it stale (then call `held_symbols()`); counts nothing itself."""

@@ -45,9 +45,15 @@ def insert_arb_execution(storage: Storage, row: Mapping[str, Any]) -> int:
     return int(key[0])
 
 
+# kv_state key: the id of the record rewritten last, so that a reader folding in only new rows
+# knows to read again what it folded
+ARB_AMENDED_KEY = "arb.amended"
+
+
 def amend_arb_execution(storage: Storage, record_id: int, row: Mapping[str, Any]) -> None:
     """Rewrite the figures of the record `record_id` (a held cycle whose unresolved order ended
-    later): its outcome, profit, fees and legs; its id, strategy and time stay."""
+    later): its outcome, profit, fees and legs; its id, strategy and time stay. Its id is kept
+    under `ARB_AMENDED_KEY` (commit both together)."""
     changes = {k: row[k] for k in ("outcome", "actual_profit", "fees", "legs") if k in row}
     if not changes:
         raise ValueError(
@@ -56,6 +62,7 @@ def amend_arb_execution(storage: Storage, record_id: int, row: Mapping[str, Any]
     storage._write(
         arb_executions.update().where(arb_executions.c.id == record_id).values(**changes)
     )
+    storage.kv_set(ARB_AMENDED_KEY, record_id)
 
 
 def _filters(

@@ -549,8 +549,9 @@ class TriangularExecutor:
                 for leg in opp.legs
             ],
         }  # fmt: skip
+        awaited = self.held_legs.awaiting  # its result is reported when its order ends
         rec.record_id = self.held_legs.record(rec.to_row(cycle))
-        if any(leg.filled for leg in rec.legs):
+        if any(leg.filled for leg in rec.legs) and not awaited:
             # The legs booked balances only; the risk engine sees the cycle as one trade.
             usd = self.gateway.usd_price(opp.start_asset) or ZERO
             symbols = tuple(

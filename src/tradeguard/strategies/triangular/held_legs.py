@@ -60,6 +60,11 @@ class HeldLegs:
         cost = cost_per_unit.get(ex.from_asset, ZERO)
         self._expected = {"cid": ex.client_order_id, "leg": ex.index, "from_cost": plain(cost)}
 
+    @property
+    def awaiting(self) -> bool:
+        """Whether the cycle about to be recorded is held on an order still in flight."""
+        return self._expected is not None
+
     def state(self) -> dict[str, Any]:
         """The record state: the newest record's id and the orders still awaited."""
         return {"record_id": self.last_record_id, "pending": dict(self.pending)}
