@@ -387,10 +387,14 @@ class BotDesk:
         """Before a bot's own close: cancel the position's exits resting on the venue, then
         check the close again, since the wait may have let another close start or an exit fill.
         Return (code, reason, amount to sell); the amount is None when the close is not sent."""
-        lifted = await self.exits.lift(spec.venue, ask.symbol, spec.name)
-        if lifted and not await self.exits.clear_closes(spec.venue, ask.symbol, spec.name):
-            self.exits.settle(spec.venue, ask.symbol, spec.name)  # the venue exits come back
-            lifted = False
+        try:
+            lifted = await self.exits.lift(spec.venue, ask.symbol, spec.name)
+            if lifted and not await self.exits.clear_closes(spec.venue, ask.symbol, spec.name):
+                self.exits.settle(spec.venue, ask.symbol, spec.name)  # the venue exits come back
+                lifted = False
+        except BaseException:  # the request cancelled (the client went away): nothing is sold
+            self.exits.settle(spec.venue, ask.symbol, spec.name)
+            raise
         if not lifted:
             return "BOT_EXITS_RESTING", (
                 f"bot {spec.name}: the exit orders resting on {spec.venue} for {ask.symbol} "

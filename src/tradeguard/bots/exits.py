@@ -319,7 +319,12 @@ class ExitManager:
         self._busy.add(key)
         plan.native_moving = True
         self._save(plan)
-        if not await cancel_native(self.host, plan):
+        try:
+            cancelled = await cancel_native(self.host, plan)
+        except BaseException:  # cancelled meanwhile: `settle` places what is left again
+            self._lifted.add(key)
+            raise
+        if not cancelled:
             plan.native_moving = False
             self._save(plan)
             self._busy.discard(key)

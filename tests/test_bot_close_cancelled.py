@@ -1,0 +1,66 @@
+"""A bot's own close whose request is cancelled (the client went away) while the venue exits
+are lifted: the position gets its exits back, as a refused close's does."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from native_exits_support import KEY, enter, live_alpha, sandbox_lists
+from test_bot_close_oco import EXITS, _resting, _sell, bot_coins_only
+from tradeguard.bots import exits as exits_module
+from tradeguard.sandbox.testing import eventually
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+
+
+async def test_a_close_cancelled_after_lifting_the_oco_gets_it_placed_again(tmp_path):
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        legs = await _resting(node)
+        exits, reached = node.bot_exits, asyncio.Event()
+
+        async def hanging(venue, symbol, bot):  # the request is cancelled past the lift
+            reached.set()
+            await asyncio.Event().wait()
+
+        exits.clear_closes = hanging
+        close = asyncio.create_task(_sell(node))
+        await asyncio.wait_for(reached.wait(), 10)
+        close.cancel()
+        await asyncio.gather(close, return_exceptions=True)
+        del exits.clear_closes
+        assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
+        # the OCO was cancelled on the venue and nothing sold: the stop must rest again
+        await eventually(lambda: exits.plans[KEY].native_orders not in ([], legs), 5)
+        assert not exits.plans[KEY].native_moving
+
+
+async def test_a_close_cancelled_while_cancelling_the_oco_leaves_the_next_close_free(
+    tmp_path, monkeypatch
+):
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        await _resting(node)
+        reached, real = asyncio.Event(), exits_module.cancel_native
+
+        async def hanging(host, plan):  # the venue cancel of the close's lift does not answer
+            if sys._getframe(1).f_code.co_name != "lift":
+                return await real(host, plan)
+            reached.set()
+            await asyncio.Event().wait()
+
+        with monkeypatch.context() as m:
+            m.setattr(exits_module, "cancel_native", hanging)
+            close = asyncio.create_task(_sell(node))
+            await asyncio.wait_for(reached.wait(), 10)
+            close.cancel()
+            await asyncio.gather(close, return_exceptions=True)
+        # the exits were left marked as being changed: every later close was refused
+        await eventually(lambda: not node.bot_exits.plans[KEY].native_moving, 5)
+        out = await _sell(node)
+        assert (out["status"], out["code"]) == ("submitted", "OK"), out
