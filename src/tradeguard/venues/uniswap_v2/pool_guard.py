@@ -43,6 +43,7 @@ class Observation:
     cumulative: int
     spot: Decimal  # the reserves' mid then, in whole tokens
     scale: Decimal = Decimal(1)  # quote units per base unit -> whole tokens
+    reserves: tuple[int, int, int] = (0, 0, 0)  # base and quote units, and the block read at
 
 
 def current_cumulative(cum_last: int, r_base: int, r_quote: int, ts_last: int, ts: int) -> int:
@@ -68,7 +69,7 @@ class PoolGuard:
     async def _read(
         self, pair: str, base_first: bool, base_dec: int, quote_dec: int
     ) -> Observation:
-        cum, r0, r1, ts_last, ts = await self.chain.price_state(pair, base_first)
+        cum, r0, r1, ts_last, ts, block = await self.chain.price_state(pair, base_first)
         r_base, r_quote = (r0, r1) if base_first else (r1, r0)
         spot = (
             Decimal(r_quote).scaleb(-quote_dec) / Decimal(r_base).scaleb(-base_dec)
@@ -76,7 +77,8 @@ class PoolGuard:
             else Decimal(0)
         )
         cumulative = current_cumulative(cum, r_base, r_quote, ts_last, ts)
-        return Observation(ts, cumulative, spot, Decimal(1).scaleb(base_dec - quote_dec))
+        scale = Decimal(1).scaleb(base_dec - quote_dec)
+        return Observation(ts, cumulative, spot, scale, (r_base, r_quote, block))
 
     def _keep(self, symbol: str, obs: Observation) -> None:
         """Add `obs`; drop readings older than the newest one at least `window_s` old."""
