@@ -163,9 +163,7 @@ class ChainClient:
         r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
         return int(r0), int(r1), int(await self.w3.eth.block_number)
 
-    async def price_state(
-        self, pair: str, base_first: bool
-    ) -> tuple[int, int, int, int, int, int]:
+    async def price_state(self, pair: str, base_first: bool) -> tuple[int, int, int, int, int, int]:
         """Return the pair's price sum of quote per base (price0CumulativeLast when the base is
         token0), its reserves, their timestamp, the latest block's time and its number, all at
         one block."""
