@@ -139,3 +139,48 @@ async def test_the_swap_is_priced_from_the_reserves_the_pool_check_passed(
     # not to the 118 USD the pushed pool would have paid (a front-run back to the push)
     assert int(swap.detail["min_out"]) > 190 * 10**18, swap.detail
     await venue.close()
+
+
+def _fn_abi(name: str, inputs: list[str]) -> dict[str, object]:
+    return {
+        "type": "function", "name": name, "outputs": [], "stateMutability": "nonpayable",
+        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
+    }  # fmt: skip
+
+
+async def test_a_pool_first_read_empty_and_filled_at_any_price_is_refused(
+    chain: ChainThread,
+) -> None:
+    """A pool with no liquidity when first read has no mean price: one filled at a made-up
+    price in the latest block is not let through as if it were at its mean."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(chain.server.url))
+    d = chain.deployment
+    owner = w3.eth.accounts[0]  # holds TKA; WETH from a deposit
+    weth, tka = (w3.to_checksum_address(d.tokens[t]) for t in ("WETH", "TKA"))
+    factory = w3.eth.contract(
+        address=w3.to_checksum_address(d.factory), abi=[_fn_abi("createPair", ["address"] * 2)]
+    )
+    factory.functions.createPair(weth, tka).transact({"from": owner})  # no liquidity yet
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, symbols=["WETH/TKA"])
+    chain.rpc("evm_mine", hex(600))
+    # filled at 1 TKA a WETH (the market being 2,000 USD a WETH and 1 TKA 1 USD, say)
+    w3.eth.contract(address=weth, abi=[_DEPOSIT]).functions.deposit().transact(
+        {"from": owner, "value": 10 * 10**18}
+    )
+    for token in (weth, tka):
+        erc20 = w3.eth.contract(address=token, abi=abi.ERC20)
+        erc20.functions.approve(d.router, 10 * 10**18).transact({"from": owner})
+    add = _fn_abi("addLiquidity", ["address"] * 2 + ["uint256"] * 4 + ["address", "uint256"])
+    router = w3.eth.contract(address=w3.to_checksum_address(d.router), abi=[add])
+    router.functions.addLiquidity(weth, tka, 10 * 10**18, 10 * 10**18, 0, 0, owner, 2**63).transact(
+        {"from": owner}
+    )
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("empty-1", "0.1", symbol="WETH/TKA"))
+    assert exc.value.code == "POOL_PRICE"
+    assert "WETH/TKA" in str(exc.value) and "no liquidity" in str(exc.value)
+    assert store.rows == {}  # nothing journaled, nothing signed
+    await venue.close()

@@ -115,9 +115,18 @@ class PoolGuard:
         now = await self._read(pair, base_first, base_dec, quote_dec)
         ref, span = self.reference(symbol, now)
         self._keep(symbol, now)
+        quote = symbol.partition("/")[2]
+        if ref <= 0 < now.spot:  # no liquidity all along: no mean to hold a price to
+            raise DefinitiveVenueError(
+                self.venue,
+                f"swap refused: the {symbol} pool's price {now.spot:.6f} {quote} has no mean to "
+                "be checked against (it held no liquidity before its latest block); it is "
+                f"traded once it has held a price for about venues.dex.twap_window_s="
+                f"{self.window_s}",
+                "POOL_PRICE",
+            )
         off = abs(now.spot - ref) / ref * 100 if ref > 0 else Decimal(0)
         if off > self.max_deviation_pct:
-            quote = symbol.partition("/")[2]
             over = f"its mean over the last {span} s" if span else "its price when first read"
             raise DefinitiveVenueError(
                 self.venue,
