@@ -126,10 +126,10 @@ async def test_the_swap_is_priced_from_the_reserves_the_pool_check_passed(
     _push(chain, 300)  # the pool at about 1,184 USD when the swap reads its reserves
     real = venue.chain.price_state
 
-    async def put_back_first(pair: str, base_first: bool) -> tuple[int, ...]:
+    async def put_back_first(pair: str, base_first: bool, n: int | None = None) -> tuple[int, ...]:
         _restore(chain)  # ... and back near 2,000 USD when the pool check reads it
         venue.chain.price_state = real  # type: ignore[method-assign]
-        return await real(pair, base_first)
+        return await real(pair, base_first, n)
 
     venue.chain.price_state = put_back_first  # type: ignore[method-assign]
     report = await venue.submit(dex_order("toctou-1", "0.1"))
@@ -182,5 +182,22 @@ async def test_a_pool_first_read_empty_and_filled_at_any_price_is_refused(
         await venue.submit(dex_order("empty-1", "0.1", symbol="WETH/TKA"))
     assert exc.value.code == "POOL_PRICE"
     assert "WETH/TKA" in str(exc.value) and "no liquidity" in str(exc.value)
+    assert store.rows == {}  # nothing journaled, nothing signed
+    await venue.close()
+
+
+async def test_a_pool_pushed_before_the_first_reading_is_refused(chain: ChainThread) -> None:
+    """The first reading looks back `twap_window_s` on the chain: a pool pushed before the node
+    started is held to the price it had before the push."""
+    chain.rpc("evm_mine", hex(600))  # 2,000 USD held for ten minutes
+    _push(chain, 300)  # ... then about 1,184 USD, just before the node starts
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("victim-2", "0.1"))
+    assert exc.value.code == "POOL_PRICE"
+    assert "off its mean over the last 30" in str(exc.value) and ", 2000.000000 USD" in str(
+        exc.value
+    )
     assert store.rows == {}  # nothing journaled, nothing signed
     await venue.close()

@@ -15,7 +15,8 @@ await guard.check("WETH/USD", pair, True, 18, 18)   # before a swap: POOL_PRICE 
 
 The reference is the mean since the newest reading at least `window_s` old (the oldest one
 while none is that old yet); with no time passed since the oldest reading, the price at that
-reading. A pool already pushed before the first reading is not seen as pushed.
+reading. The first reading of a pool brings a second one, of the pool at a block at least
+`window_s` older, when the node serves it: a pool pushed before the start is seen as pushed.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ class PoolGuard:
         self._seen: dict[str, deque[Observation]] = {}
 
     async def _read(
-        self, pair: str, base_first: bool, base_dec: int, quote_dec: int
+        self, pair: str, base_first: bool, base_dec: int, quote_dec: int, at: int | None = None
     ) -> Observation:
-        cum, r0, r1, ts_last, ts, block = await self.chain.price_state(pair, base_first)
+        cum, r0, r1, ts_last, ts, block = await self.chain.price_state(pair, base_first, at)
         r_base, r_quote = (r0, r1) if base_first else (r1, r0)
         spot = (
             Decimal(r_quote).scaleb(-quote_dec) / Decimal(r_base).scaleb(-base_dec)
@@ -91,8 +92,31 @@ class PoolGuard:
         self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
     ) -> Observation:
         obs = await self._read(pair, base_first, base_dec, quote_dec)
+        if symbol not in self._seen:  # the first reading: the pool as it was a window ago too
+            past = await self._past(obs, pair, base_first, base_dec, quote_dec)
+            if past is not None:
+                self._keep(symbol, past)
         self._keep(symbol, obs)
         return obs
+
+    async def _past(
+        self, now: Observation, pair: str, base_first: bool, base_dec: int, quote_dec: int
+    ) -> Observation | None:
+        """The pool at a block at least `window_s` older than `now`'s, found in a few header
+        reads; None when the chain (or the pool) is younger or the node cannot say."""
+        at, ts = now.reserves[2], now.ts
+        try:
+            step = max(1, ts - await self.chain.block_time(at - 1)) if at > 0 else 1
+            back = -(-self.window_s // step)
+            for _ in range(4):
+                if at - back < 0:
+                    return None
+                if await self.chain.block_time(at - back) <= ts - self.window_s:
+                    return await self._read(pair, base_first, base_dec, quote_dec, at - back)
+                back *= 2
+        except Exception:  # a pruned node, no pool there yet: the first reading alone
+            return None
+        return None
 
     def reference(self, symbol: str, now: Observation) -> tuple[Decimal, int]:
         """The time-weighted price (whole tokens) up to `now`, and the seconds it spans."""
