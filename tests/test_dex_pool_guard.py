@@ -95,3 +95,109 @@ def test_the_price_sum_runs_on_to_now_and_wraps_as_the_pair_does() -> None:
     # the pair keeps time as uint32: 2^32 - 5 to 5 is 10 seconds
     assert current_cumulative(0, 1, 2000, 2**32 - 5, 2**32 + 5) == price * 10
     assert current_cumulative(2**256 - 1, 1, 2000, 0, 1) == price - 1
+
+
+def _restore(chain: ChainThread) -> None:
+    """Buy the pool back with all the USD the other account holds (undoing `_push`)."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(chain.server.url))
+    d = chain.deployment
+    whale = w3.eth.accounts[-1]
+    usd = w3.eth.contract(address=w3.to_checksum_address(d.tokens["USD"]), abi=abi.ERC20)
+    units = usd.functions.balanceOf(whale).call()
+    usd.functions.approve(d.router, units).transact({"from": whale})
+    router = w3.eth.contract(address=w3.to_checksum_address(d.router), abi=abi.ROUTER)
+    path = [d.tokens["USD"], d.tokens["WETH"]]
+    deadline = w3.eth.get_block("latest")["timestamp"] + 600
+    router.functions.swapExactTokensForTokens(units, 0, path, whale, deadline).transact(
+        {"from": whale}
+    )
+
+
+async def test_the_swap_is_priced_from_the_reserves_the_pool_check_passed(
+    chain: ChainThread,
+) -> None:
+    """The reserves a swap's amountOutMin comes from are the ones the pool check judged: a
+    pool pushed when the swap is quoted and put back by the check is not signed at the push."""
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)
+    chain.rpc("evm_mine", hex(600))  # 2,000 USD held for ten minutes: the reference
+    _push(chain, 300)  # the pool at about 1,184 USD when the swap reads its reserves
+    real = venue.chain.price_state
+
+    async def put_back_first(pair: str, base_first: bool, n: int | None = None) -> tuple[int, ...]:
+        _restore(chain)  # ... and back near 2,000 USD when the pool check reads it
+        venue.chain.price_state = real  # type: ignore[method-assign]
+        return await real(pair, base_first, n)
+
+    venue.chain.price_state = put_back_first  # type: ignore[method-assign]
+    report = await venue.submit(dex_order("toctou-1", "0.1"))
+    assert report.status is OrderStatus.FILLED
+    swap = next(r for r in store.rows.values() if r.kind == "swap")
+    # the pool the check passed pays about 199 USD for 0.1 WETH: amountOutMin is held to it,
+    # not to the 118 USD the pushed pool would have paid (a front-run back to the push)
+    assert int(swap.detail["min_out"]) > 190 * 10**18, swap.detail
+    await venue.close()
+
+
+def _fn_abi(name: str, inputs: list[str]) -> dict[str, object]:
+    return {
+        "type": "function", "name": name, "outputs": [], "stateMutability": "nonpayable",
+        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
+    }  # fmt: skip
+
+
+async def test_a_pool_first_read_empty_and_filled_at_any_price_is_refused(
+    chain: ChainThread,
+) -> None:
+    """A pool with no liquidity when first read has no mean price: one filled at a made-up
+    price in the latest block is not let through as if it were at its mean."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(chain.server.url))
+    d = chain.deployment
+    owner = w3.eth.accounts[0]  # holds TKA; WETH from a deposit
+    weth, tka = (w3.to_checksum_address(d.tokens[t]) for t in ("WETH", "TKA"))
+    factory = w3.eth.contract(
+        address=w3.to_checksum_address(d.factory), abi=[_fn_abi("createPair", ["address"] * 2)]
+    )
+    factory.functions.createPair(weth, tka).transact({"from": owner})  # no liquidity yet
+    store = MemoryTxStore()
+    venue = await connected_venue(d, store, symbols=["WETH/TKA"])
+    chain.rpc("evm_mine", hex(600))
+    # filled at 1 TKA a WETH (the market being 2,000 USD a WETH and 1 TKA 1 USD, say)
+    w3.eth.contract(address=weth, abi=[_DEPOSIT]).functions.deposit().transact(
+        {"from": owner, "value": 10 * 10**18}
+    )
+    for token in (weth, tka):
+        erc20 = w3.eth.contract(address=token, abi=abi.ERC20)
+        erc20.functions.approve(d.router, 10 * 10**18).transact({"from": owner})
+    add = _fn_abi("addLiquidity", ["address"] * 2 + ["uint256"] * 4 + ["address", "uint256"])
+    router = w3.eth.contract(address=w3.to_checksum_address(d.router), abi=[add])
+    router.functions.addLiquidity(weth, tka, 10 * 10**18, 10 * 10**18, 0, 0, owner, 2**63).transact(
+        {"from": owner}
+    )
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("empty-1", "0.1", symbol="WETH/TKA"))
+    assert exc.value.code == "POOL_PRICE"
+    assert "WETH/TKA" in str(exc.value) and "no liquidity" in str(exc.value)
+    assert store.rows == {}  # nothing journaled, nothing signed
+    await venue.close()
+
+
+async def test_a_pool_pushed_before_the_first_reading_is_refused(chain: ChainThread) -> None:
+    """The first reading looks back `twap_window_s` on the chain: a pool pushed before the node
+    started is held to the price it had before the push."""
+    chain.rpc("evm_mine", hex(600))  # 2,000 USD held for ten minutes
+    _push(chain, 300)  # ... then about 1,184 USD, just before the node starts
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("victim-2", "0.1"))
+    assert exc.value.code == "POOL_PRICE"
+    assert "off its mean over the last 30" in str(exc.value) and ", 2000.000000 USD" in str(
+        exc.value
+    )
+    assert store.rows == {}  # nothing journaled, nothing signed
+    await venue.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from tradeguard.model.order import Order
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.chain.deploy import ROUTER_INIT_CODE_HASH, pair_init_code_hash
 from tradeguard.venues.uniswap_v2 import abi, amm
+from tradeguard.venues.uniswap_v2.pool_guard import Observation
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
 from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 
@@ -103,9 +105,10 @@ async def test_sell_leaves_no_allowance_behind(chain: ChainThread) -> None:
 class _StaleVenue(UniswapV2Venue):
     """Sees the quote reserve three times too high: its quote and amountOutMin are too high."""
 
-    async def refresh(self, symbol: str) -> amm.Reserves:
-        r = await super().refresh(symbol)
-        return amm.Reserves(r.base, r.quote * 3, r.block)
+    async def observe(self, symbol: str, check: bool = False) -> Observation:
+        seen = await super().observe(symbol, check)  # the pool check sees the true reserves
+        base, quote, block = seen.reserves
+        return replace(seen, reserves=(base, quote * 3, block))
 
 
 async def _stale_venue(chain: ChainThread, **overrides: object) -> UniswapV2Venue:

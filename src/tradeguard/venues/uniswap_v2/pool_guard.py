@@ -15,7 +15,8 @@ await guard.check("WETH/USD", pair, True, 18, 18)   # before a swap: POOL_PRICE 
 
 The reference is the mean since the newest reading at least `window_s` old (the oldest one
 while none is that old yet); with no time passed since the oldest reading, the price at that
-reading. A pool already pushed before the first reading is not seen as pushed.
+reading. The first reading of a pool brings a second one, of the pool at a block at least
+`window_s` older, when the node serves it: a pool pushed before the start is seen as pushed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Observation:
     cumulative: int
     spot: Decimal  # the reserves' mid then, in whole tokens
     scale: Decimal = Decimal(1)  # quote units per base unit -> whole tokens
+    reserves: tuple[int, int, int] = (0, 0, 0)  # base and quote units, and the block read at
 
 
 def current_cumulative(cum_last: int, r_base: int, r_quote: int, ts_last: int, ts: int) -> int:
@@ -66,9 +68,9 @@ class PoolGuard:
         self._seen: dict[str, deque[Observation]] = {}
 
     async def _read(
-        self, pair: str, base_first: bool, base_dec: int, quote_dec: int
+        self, pair: str, base_first: bool, base_dec: int, quote_dec: int, at: int | None = None
     ) -> Observation:
-        cum, r0, r1, ts_last, ts = await self.chain.price_state(pair, base_first)
+        cum, r0, r1, ts_last, ts, block = await self.chain.price_state(pair, base_first, at)
         r_base, r_quote = (r0, r1) if base_first else (r1, r0)
         spot = (
             Decimal(r_quote).scaleb(-quote_dec) / Decimal(r_base).scaleb(-base_dec)
@@ -76,7 +78,8 @@ class PoolGuard:
             else Decimal(0)
         )
         cumulative = current_cumulative(cum, r_base, r_quote, ts_last, ts)
-        return Observation(ts, cumulative, spot, Decimal(1).scaleb(base_dec - quote_dec))
+        scale = Decimal(1).scaleb(base_dec - quote_dec)
+        return Observation(ts, cumulative, spot, scale, (r_base, r_quote, block))
 
     def _keep(self, symbol: str, obs: Observation) -> None:
         """Add `obs`; drop readings older than the newest one at least `window_s` old."""
@@ -89,8 +92,31 @@ class PoolGuard:
         self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
     ) -> Observation:
         obs = await self._read(pair, base_first, base_dec, quote_dec)
+        if symbol not in self._seen:  # the first reading: the pool as it was a window ago too
+            past = await self._past(obs, pair, base_first, base_dec, quote_dec)
+            if past is not None:
+                self._keep(symbol, past)
         self._keep(symbol, obs)
         return obs
+
+    async def _past(
+        self, now: Observation, pair: str, base_first: bool, base_dec: int, quote_dec: int
+    ) -> Observation | None:
+        """The pool at a block at least `window_s` older than `now`'s, found in a few header
+        reads; None when the chain (or the pool) is younger or the node cannot say."""
+        at, ts = now.reserves[2], now.ts
+        try:
+            step = max(1, ts - await self.chain.block_time(at - 1)) if at > 0 else 1
+            back = -(-self.window_s // step)
+            for _ in range(4):
+                if at - back < 0:
+                    return None
+                if await self.chain.block_time(at - back) <= ts - self.window_s:
+                    return await self._read(pair, base_first, base_dec, quote_dec, at - back)
+                back *= 2
+        except Exception:  # a pruned node, no pool there yet: the first reading alone
+            return None
+        return None
 
     def reference(self, symbol: str, now: Observation) -> tuple[Decimal, int]:
         """The time-weighted price (whole tokens) up to `now`, and the seconds it spans."""
@@ -113,9 +139,18 @@ class PoolGuard:
         now = await self._read(pair, base_first, base_dec, quote_dec)
         ref, span = self.reference(symbol, now)
         self._keep(symbol, now)
+        quote = symbol.partition("/")[2]
+        if ref <= 0 < now.spot:  # no liquidity all along: no mean to hold a price to
+            raise DefinitiveVenueError(
+                self.venue,
+                f"swap refused: the {symbol} pool's price {now.spot:.6f} {quote} has no mean to "
+                "be checked against (it held no liquidity before its latest block); it is "
+                f"traded once it has held a price for about venues.dex.twap_window_s="
+                f"{self.window_s}",
+                "POOL_PRICE",
+            )
         off = abs(now.spot - ref) / ref * 100 if ref > 0 else Decimal(0)
         if off > self.max_deviation_pct:
-            quote = symbol.partition("/")[2]
             over = f"its mean over the last {span} s" if span else "its price when first read"
             raise DefinitiveVenueError(
                 self.venue,

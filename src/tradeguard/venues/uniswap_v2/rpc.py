@@ -163,12 +163,19 @@ class ChainClient:
         r0, r1, _ts = await self.contract(pair, abi.PAIR).functions.getReserves().call()
         return int(r0), int(r1), int(await self.w3.eth.block_number)
 
-    async def price_state(self, pair: str, base_first: bool) -> tuple[int, int, int, int, int]:
+    async def block_time(self, number: int) -> int:
+        """Return the timestamp of block `number`."""
+        return int((await self.w3.eth.get_block(number))["timestamp"])
+
+    async def price_state(
+        self, pair: str, base_first: bool, number: int | None = None
+    ) -> tuple[int, int, int, int, int, int]:
         """Return the pair's price sum of quote per base (price0CumulativeLast when the base is
-        token0), its reserves, their timestamp and the latest block's time, all at one block."""
+        token0), its reserves, their timestamp, the block's time and its number, all at one
+        block: the latest, or block `number`."""
         from eth_abi import decode
 
-        block = await self.w3.eth.get_block("latest")
+        block = await self.w3.eth.get_block("latest" if number is None else number)
         at, ts = int(block["number"]), int(block["timestamp"])
         if not 0 <= ts < 2**64:
             raise ValueError(f"the RPC answered a latest block stamped {ts}, not a time")
@@ -187,7 +194,7 @@ class ChainClient:
             words.append(bytes.fromhex(data[2:]))
         r0, r1, ts_last = decode(["uint112", "uint112", "uint32"], words[0])
         (cumulative,) = decode(["uint256"], words[1])
-        return int(cumulative), int(r0), int(r1), int(ts_last), ts
+        return int(cumulative), int(r0), int(r1), int(ts_last), ts, at
 
     async def block_number(self) -> int:
         return int(await self.w3.eth.block_number)

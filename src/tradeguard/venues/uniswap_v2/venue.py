@@ -358,8 +358,11 @@ class UniswapV2Venue(Venue):
         """Quote from fresh reserves, apply the caps, and build the router call."""
         s = self.settings
         base, quote = self._tokens(order.symbol)
-        r = await self.refresh(order.symbol)
+        await self.refresh(order.symbol)
         latest = await self.observe(order.symbol, check=True)
+        # quoted from the very reserves the pool check judged, not an earlier read of them
+        r = amm.Reserves(*latest.reserves)
+        self.reserves[order.symbol] = r
         units = amm.to_units(order.amount, base.decimals)
         if order.side is Side.SELL:
             quoted = amm.amount_out(units, r.base, r.quote)
