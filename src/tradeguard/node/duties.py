@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tradeguard.execution.reconcile import ReconcileReport, gate, reconcile_all
 from tradeguard.execution.settlement import settle_resolved
+from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.kill_follow import FollowUpPasses
 from tradeguard.node.kill_restart import finish_interrupted_kill
 from tradeguard.node.kill_run import execute_kill
@@ -228,6 +229,7 @@ class PeriodicReconcile:
         node = self.node
         await settle_resolved(node)
         report = await reconcile_all(node, "periodic")
+        apply_cash_flows(node)  # a deposit it found is no profit, as the balance sync's
         gate(node, report)  # no await since the last answer: applied as it was found
         node.reconcile_report = report
         return report

@@ -578,6 +578,7 @@ class TradingNode:
         try:
             self.orders.flush()
             self.risk.flush()
+            self._risk_store.flush()  # a save queued for a commit no one makes now
             self.flush_audit()
             self.storage.kv_delete(RUNNING_STRATEGIES_KEY)  # `bot add` may take these ids now
             self.db.dispose()

@@ -49,6 +49,12 @@ class StorageStateStore:
             with self.storage.transaction():
                 pass  # the commit hook writes it
 
+    def flush(self) -> None:
+        """Write now a state `save` left for the next commit (a stop commits nothing after)."""
+        if self._pending is not None:
+            with self.storage.transaction():
+                pass  # the commit hook writes it
+
     def _write_pending(self) -> None:
         if self._pending is not None:
             state, self._pending = self._pending, None
