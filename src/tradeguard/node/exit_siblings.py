@@ -29,8 +29,9 @@ A smaller exit placed again that the venue refuses, at once or later (rejected o
 order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
 a rejection after acknowledgement as a cancel), is alerted critically (`exit.replace_refused`)
 and tried again after 1, 5 and 30 s, then each minute, journaled (`node.exit_replacements`) so
-that a restart places it. A cancel for nothing is journaled too (amount 0): a restart that finds
-the order cancelled then knows the node asked for it, and places nothing. An exit the paper
+that a restart places it. A cancel for nothing is journaled too (amount 0), and so is any cancel
+the node sends for a smaller exit (the API's, a timeout's, a kill's: `on_cancel`): a restart that
+finds the order cancelled then knows the node asked for it, and places nothing. An exit the paper
 venue ends as "reduce-only: ..." (a fired exit closes what it would) is no refusal.
 """
 
@@ -254,6 +255,16 @@ class ExitSiblings:
         self._refused(key, order, keep, f"{result.code} {result.reason}".strip(), attempt)
         return ""
 
+    def on_cancel(self, order: Order) -> None:
+        """A cancel listener: a smaller exit placed again that the node cancels (the API, a
+        timeout, a kill) is journaled for nothing before the cancel is sent, as a shrink's is:
+        a restart that finds it cancelled takes that for the node's own cancel, not a refusal."""
+        cid = order.client_order_id
+        if not order.signal.get("replaces") or cid in self._shrinking:
+            return  # no replacement, or a shrink's cancel: that journaled its own row
+        if cid not in self._journal():
+            self._pending(cid, ZERO)
+
     def on_order_end(self, event: Event) -> None:
         """A bus handler (order filled, cancelled, rejected, expired). An exit whose cancel
         was unresolved when it was to be placed smaller is placed smaller now that it ended.
@@ -302,8 +313,9 @@ class ExitSiblings:
         cid = order.client_order_id
         if cid in self._shrinking or cid not in self._journal():
             return  # placed by a check or the start-up step meanwhile
-        log.warning("%s: exit %s ended after its cancel was unresolved; placing it again for %s",
-                    key[2], cid, keep)  # fmt: skip
+        if keep > 0:
+            log.warning("%s: exit %s ended after its cancel was unresolved; placing it again "
+                        "for %s", key[2], cid, keep)  # fmt: skip
         try:
             await self._place_once(key, order, keep)
         except Exception:  # a task: log; the journaled intent is placed at the next start
