@@ -23,7 +23,8 @@ strategy's position on the other side is an overshoot, reported (critical event
 `exit.overshoot` and an error log naming both orders) and, with `node.exit_overshoot = "close"`
 (the default), bought or sold back at market; "report" only reports it. A close refused (stale
 market data, a breaker) is alerted critically (`exit.overshoot_close_refused`) and tried again
-like a refused replacement, for what is still past flat then.
+like a refused replacement, for what is still past flat then and no market order of the
+strategy's on its way closes.
 
 A smaller exit placed again that the venue refuses, at once or later (rejected or expired on the
 order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
@@ -475,13 +476,23 @@ class ExitSiblings:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _closing(self, key: Key, intent: OrderIntent) -> Decimal:
+        """What the strategy's own market orders on the close's side, on their way, close."""
+        return sum(
+            (o.remaining for o in self.node.orders.open.values()
+             if (o.venue, o.symbol, o.strategy_id) == key and o.side is intent.side
+             and o.type is OrderType.MARKET and o.signal.get("exit") != "overshoot"),
+            ZERO,
+        )  # fmt: skip
+
     async def _close_again(self, intent: OrderIntent, delay: float, attempt: int) -> None:
         await asyncio.sleep(delay)
         exits: list[str] = intent.signal["orders"]
         key = (intent.venue, intent.symbol, intent.strategy_id)
         try:
             past = _cap(intent.side, self._qty(key))  # what is still past flat
-            due = less_closing(self.node, key, min(intent.amount, past))
+            by_hand = self._closing(key, intent)  # the strategy's own buy-back on its way
+            due = less_closing(self.node, key, min(intent.amount, past) - by_hand)
             if due <= 0:  # closed meanwhile (by hand, a fill): nothing left to buy back
                 self.closing.difference_update(exits)
                 return
