@@ -13,6 +13,10 @@ Moment `emptied_cancel_sent`: once the smaller stop rests, a nearer stop for as 
 (`{"replacement": id, "second": id}`); the parent fills more of the target, the node shrinks the
 nearer stop and cancels the smaller one for nothing (the nearer holds all that is left), and
 dies once the venue took that cancel, the node never hearing back.
+
+Moment `api_cancel_sent`: once the smaller stop rests (`{"replacement": id}`), it is cancelled
+as the API cancels an order (`node.orders.cancel`), and the node dies once the venue took that
+cancel, never hearing back.
 """
 
 from __future__ import annotations
@@ -72,6 +76,19 @@ async def second_stop(node: TradingNode, sl: str) -> None:
     print(json.dumps(doc), flush=True)
 
 
+async def api_cancel(node: TradingNode, sl: str) -> None:
+    """Once the smaller stop rests, cancel it as the API's cancel does."""
+
+    def smaller() -> Any:
+        return next((o for o in node.orders.open.values()
+                     if o.signal.get("replaces") == sl and o.venue_order_id), None)  # fmt: skip
+
+    await until(lambda: smaller() is not None)
+    new = smaller()
+    print(json.dumps({"replacement": new.client_order_id}), flush=True)
+    await node.orders.cancel(new.client_order_id)
+
+
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     moment = sys.argv[2]
@@ -99,7 +116,8 @@ async def main() -> None:
         if moment == "before_cancel" and order.client_order_id == sl:
             die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})
         report = await send_cancel(order)
-        if moment == "emptied_cancel_sent" and order.signal.get("replaces") == sl:
+        cancels_smaller = moment in ("emptied_cancel_sent", "api_cancel_sent")
+        if cancels_smaller and order.signal.get("replaces") == sl:
             die({"killed": order.client_order_id, "journal": node.storage.kv_get(PENDING_KEY)})
         if moment == "cancel_sent" and order.client_order_id == sl:
             die({"killed": sl, "journal": node.storage.kv_get(PENDING_KEY)})
@@ -117,6 +135,8 @@ async def main() -> None:
     print(json.dumps({"target": target.order.client_order_id, "stop": sl}), flush=True)
     if moment == "emptied_cancel_sent":
         await second_stop(node, sl)
+    if moment == "api_cancel_sent":
+        await api_cancel(node, sl)
     await live  # the parent fills part of the target; the shrink of the stop kills this process
     print(json.dumps({"unexpected": "not killed"}), flush=True)
 

@@ -204,6 +204,57 @@ async def test_an_overshoot_close_refused_while_running_is_alerted_and_tried_aga
         assert [e.kind for e in events].count("exit.overshoot_close_refused") == 1
 
 
+async def test_a_refused_overshoot_close_is_not_sent_again_while_the_strategy_closes_it(
+    tmp_path,
+):
+    # The buy-back was refused and the strategy bought the excess back itself, its market
+    # order still on its way when the retry came: the retry read the position still past flat
+    # and bought it back a second time, leaving the strategy long what it had sold twice.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        events: list[Event] = []
+        node.bus.subscribe(events.append, "exit.")
+        tp, sl, _ = await bracket(node)
+        venue = node.venues["binance"]
+        cancel, send, submit = venue.cancel, venue.submit, node.submit
+        refused: list[OrderIntent] = []
+
+        async def slow_cancel(order: Order) -> object:
+            await asyncio.sleep(3)  # the cancel is on its way while the market moves
+            return await cancel(order)
+
+        async def slow_hand_close(order: Order) -> object:
+            if order.side is Side.BUY and order.signal.get("exit") != "overshoot":
+                await asyncio.sleep(3)  # the strategy's own buy-back is on its way
+            return await send(order)
+
+        async def stale_once(intent: OrderIntent, *args: object, **kw: object) -> object:
+            if intent.signal.get("exit") == "overshoot" and not refused:
+                refused.append(intent)
+                return await submit(intent, gate=lambda: ("STALE_MARKET_DATA", "no fresh quote"))
+            return await submit(intent, *args, **kw)  # type: ignore[arg-type]
+
+        venue.cancel = slow_cancel  # type: ignore[method-assign]
+        venue.submit = slow_hand_close  # type: ignore[method-assign]
+        node.submit = stale_once  # type: ignore[method-assign]
+        move(ex, "BUY", "51500")
+        await eventually(lambda: node.orders.orders[tp].status is OrderStatus.FILLED, 30)
+        move(ex, "SELL", "48500")
+        await eventually(lambda: node.orders.orders[sl].status is OrderStatus.FILLED, 30)
+        await eventually(lambda: any(e.kind == "exit.overshoot_close_refused" for e in events), 30)
+        short = -held(node)
+        assert short > 0
+        hand = await submit(
+            OrderIntent("manual", "binance", "BTC/USDT", Side.BUY, short, OrderType.MARKET)
+        )
+        assert hand.ok, hand.reason
+        await eventually(lambda: held(node) >= 0, 30)
+        await asyncio.sleep(3)  # past the retry
+        back = [o for o in node.orders.orders.values() if o.signal.get("exit") == "overshoot"]
+        assert [o.filled for o in back if o.filled > 0] == [], "bought back twice"
+        assert held(node) == 0
+
+
 def _sell(reduce_only: bool = True) -> Order:
     return Order("c", "s", "v", "BTC/USDT", Side.SELL, OrderType.STOP_LOSS, D("1"),
                  reduce_only=reduce_only)  # fmt: skip

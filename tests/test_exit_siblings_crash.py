@@ -162,3 +162,30 @@ async def test_a_node_killed_while_it_cancels_a_smaller_stop_for_nothing_places_
             assert node.storage.get_order(cid).signal.get("replaces") == second
             assert node.storage.get_order(smaller).status is OrderStatus.CANCELLED
             assert not [e for e in events if e.kind == "exit.replace_refused"]
+
+
+async def test_a_node_killed_while_the_api_cancels_a_smaller_stop_places_none_again(tmp_path):
+    # A smaller stop (a replacement) cancelled through the API, the node killed before it heard
+    # back: the cancel was known only in memory, so the next start took the cancel it found for
+    # the venue's refusal of the replacement, alerted, and placed the stop again.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        docs = await _killed_mid_shrink(tmp_path, ex, cfg, "api_cancel_sent")
+        smaller = docs["replacement"]
+        by_id = {o.client_order_id: o for o in engine_orders(ex)}
+        assert by_id[smaller].status == "CANCELED" and by_id[docs["stop"]].status == "CANCELED"
+
+        node = TradingNode(cfg)
+        events: list[Any] = []
+        node.bus.subscribe(events.append, "exit.")
+        await node.start()
+        async with trading_live(node):
+            await eventually(lambda: node.market.mid("BTC/USDT") == D(50000), 30)
+            await eventually(lambda: node.storage.kv_get(PENDING_KEY) is None, 30)
+            await asyncio.sleep(2.5)  # past the first retry of a refused replacement
+            stops = [o.client_order_id for o in engine_orders(ex)
+                     if o.type == "STOP_LOSS" and o.status == "NEW"]  # fmt: skip
+            assert stops == []
+            assert node.storage.get_order(smaller).status is OrderStatus.CANCELLED
+            assert not [e for e in events if e.kind == "exit.replace_refused"]

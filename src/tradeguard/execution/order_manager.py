@@ -98,6 +98,8 @@ class OrderManager(FillApplication):
         self.in_submit: set[str] = set()
         self._pending_terminal: dict[str, OrderReport] = {}
         self.fill_listeners: list[Callable[[Fill, Order | None], None]] = []
+        # told of each order before its cancel is sent (what they write is durable before it)
+        self.cancel_listeners: list[Callable[[Order], None]] = []
         # strategies whose fills move balances only: their legs are not positions, their result
         # is accounted per execution (RiskEngine.observe_cycle)
         # HOLDINGS: spot trades of no journal order (by hand) move balances only
@@ -381,6 +383,8 @@ class OrderManager(FillApplication):
         venue = self.venues[order.venue]
         now = self.clock.now_ms()
         self.cancel_requested[client_order_id] = now
+        for listener in self.cancel_listeners:
+            listener(order)
         started = time.perf_counter()
         try:
             report = await venue.cancel(order)

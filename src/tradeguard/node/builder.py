@@ -106,6 +106,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
     siblings = ExitSiblings(node)  # exits: one cancels other
     node.orders.fill_listeners.append(siblings.on_fill)
+    node.orders.cancel_listeners.append(siblings.on_cancel)
     for end in ("order.filled", "order.cancelled", "order.rejected", "order.expired"):
         node.bus.subscribe(siblings.on_order_end, end)
     _apply_config_bots(node)

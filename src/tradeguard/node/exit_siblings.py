@@ -23,14 +23,16 @@ strategy's position on the other side is an overshoot, reported (critical event
 `exit.overshoot` and an error log naming both orders) and, with `node.exit_overshoot = "close"`
 (the default), bought or sold back at market; "report" only reports it. A close refused (stale
 market data, a breaker) is alerted critically (`exit.overshoot_close_refused`) and tried again
-like a refused replacement, for what is still past flat then.
+like a refused replacement, for what is still past flat then and no market order of the
+strategy's on its way closes.
 
 A smaller exit placed again that the venue refuses, at once or later (rejected or expired on the
 order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
 a rejection after acknowledgement as a cancel), is alerted critically (`exit.replace_refused`)
 and tried again after 1, 5 and 30 s, then each minute, journaled (`node.exit_replacements`) so
-that a restart places it. A cancel for nothing is journaled too (amount 0): a restart that finds
-the order cancelled then knows the node asked for it, and places nothing. An exit the paper
+that a restart places it. A cancel for nothing is journaled too (amount 0), and so is any cancel
+the node sends for a smaller exit (the API's, a timeout's, a kill's: `on_cancel`): a restart that
+finds the order cancelled then knows the node asked for it, and places nothing. An exit the paper
 venue ends as "reduce-only: ..." (a fired exit closes what it would) is no refusal.
 """
 
@@ -254,6 +256,16 @@ class ExitSiblings:
         self._refused(key, order, keep, f"{result.code} {result.reason}".strip(), attempt)
         return ""
 
+    def on_cancel(self, order: Order) -> None:
+        """A cancel listener: a smaller exit placed again that the node cancels (the API, a
+        timeout, a kill) is journaled for nothing before the cancel is sent, as a shrink's is:
+        a restart that finds it cancelled takes that for the node's own cancel, not a refusal."""
+        cid = order.client_order_id
+        if not order.signal.get("replaces") or cid in self._shrinking:
+            return  # no replacement, or a shrink's cancel: that journaled its own row
+        if cid not in self._journal():
+            self._pending(cid, ZERO)
+
     def on_order_end(self, event: Event) -> None:
         """A bus handler (order filled, cancelled, rejected, expired). An exit whose cancel
         was unresolved when it was to be placed smaller is placed smaller now that it ended.
@@ -302,8 +314,9 @@ class ExitSiblings:
         cid = order.client_order_id
         if cid in self._shrinking or cid not in self._journal():
             return  # placed by a check or the start-up step meanwhile
-        log.warning("%s: exit %s ended after its cancel was unresolved; placing it again for %s",
-                    key[2], cid, keep)  # fmt: skip
+        if keep > 0:
+            log.warning("%s: exit %s ended after its cancel was unresolved; placing it again "
+                        "for %s", key[2], cid, keep)  # fmt: skip
         try:
             await self._place_once(key, order, keep)
         except Exception:  # a task: log; the journaled intent is placed at the next start
@@ -463,13 +476,23 @@ class ExitSiblings:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _closing(self, key: Key, intent: OrderIntent) -> Decimal:
+        """What the strategy's own market orders on the close's side, on their way, close."""
+        return sum(
+            (o.remaining for o in self.node.orders.open.values()
+             if (o.venue, o.symbol, o.strategy_id) == key and o.side is intent.side
+             and o.type is OrderType.MARKET and o.signal.get("exit") != "overshoot"),
+            ZERO,
+        )  # fmt: skip
+
     async def _close_again(self, intent: OrderIntent, delay: float, attempt: int) -> None:
         await asyncio.sleep(delay)
         exits: list[str] = intent.signal["orders"]
         key = (intent.venue, intent.symbol, intent.strategy_id)
         try:
             past = _cap(intent.side, self._qty(key))  # what is still past flat
-            due = less_closing(self.node, key, min(intent.amount, past))
+            by_hand = self._closing(key, intent)  # the strategy's own buy-back on its way
+            due = less_closing(self.node, key, min(intent.amount, past) - by_hand)
             if due <= 0:  # closed meanwhile (by hand, a fill): nothing left to buy back
                 self.closing.difference_update(exits)
                 return
