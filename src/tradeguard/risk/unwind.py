@@ -9,11 +9,13 @@ holdings.admits(intent)                       # an unwind selling at most that E
 holdings.end_cycle("tri", "completed", "USDT")  # recorded: what it held is no longer excused
 ```
 
-A cycle's legs add what they receive and take off what they give; an unwind only takes off
-what it gives (what it brings home is the start asset, never a holding to unwind). A cycle
-recorded `held` leaves its holdings to later unwinds (a held leg sold again); any other
-outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
-triangular unwind can be a buy); a buy without a limit price is never excused.
+A cycle's legs and unwinds add what they receive and take off what they give (an unwind of
+several hops gives back in its next hop what its last one brought in; the start asset it
+brings home is dropped with the cycle's record). A fill is counted once, however often it is
+told (a start-up reconciliation and the take-up of the legs it found). A cycle recorded `held`
+leaves its holdings to later unwinds (a held leg sold again); any other outcome ends them.
+A sell gives its base amount, a buy its quote at the limit price (a triangular unwind can be
+a buy); a buy without a limit price is never excused.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ def _assets(symbol: str) -> tuple[str, str]:
 class CycleHoldings:
     """Per strategy: what its running cycle holds and what its held cycles left (venue, asset)."""
 
-    __slots__ = ("_left", "_open")
+    __slots__ = ("_left", "_open", "_seen")
 
     def __init__(self) -> None:
         self._open: dict[str, dict[_Key, Decimal]] = {}
         self._left: dict[str, dict[_Key, Decimal]] = {}
+        # the fills the strategy's running cycle counted (venue, order, trade): each counts once
+        self._seen: dict[str, set[tuple[str, str, str]]] = {}
 
     def hold(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         """Count `amount` of `asset` on `venue` as held by the strategy's running cycle."""
@@ -63,7 +67,14 @@ class CycleHoldings:
             book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
     def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
-        """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...)."""
+        """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...;
+        what either receives, the next order may give back), once: a fill told again (by the
+        start-up reconciliation, then the take-up) is skipped."""
+        seen = self._seen.setdefault(strategy_id, set())
+        key = (fill.venue, fill.client_order_id, fill.trade_id)
+        if key in seen:
+            return
+        seen.add(key)
         base, quote = _assets(fill.symbol)
         cost = fill.amount * fill.price
         fee_base = fill.fee if fill.fee_asset == base else ZERO
@@ -83,8 +94,7 @@ class CycleHoldings:
                 fill.amount + fee_base,
             )
         self._give(strategy_id, fill.venue, gave, gave_amount)
-        if role != "unwind":
-            self.hold(strategy_id, fill.venue, got, got_amount)
+        self.hold(strategy_id, fill.venue, got, got_amount)
 
     def adopt(
         self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
@@ -113,6 +123,7 @@ class CycleHoldings:
         """The strategy's running cycle was recorded: a `held` one leaves what it holds (but the
         start asset) to later unwinds, any other outcome ends it."""
         opened = self._open.pop(strategy_id, {})
+        self._seen.pop(strategy_id, None)
         if outcome != "held":
             return
         left = self._left.setdefault(strategy_id, {})
