@@ -50,3 +50,13 @@ def test_a_fill_told_by_the_start_up_reconciliation_and_the_take_up_counts_once(
     # a second 0.5 BTC sold as an unwind would be a fresh short past the loss limit
     assert rig.check(sell("1", tag=ARB_UNWIND_TAG)).code == "DAILY_LOSS_LIMIT"
     assert rig.check(sell("0.5", tag=ARB_UNWIND_TAG)).approved
+
+
+def test_what_an_unwind_brought_in_is_no_holding_once_its_cycle_is_recorded_held() -> None:
+    holdings = Rig().engine.cycle_holdings
+    # a Polymarket leg left alone, half sold back for PUSD, the rest held
+    holdings.on_fill("pm", _fill(Side.BUY, "M:YES/PUSD", "10", "0.5"), "first")
+    holdings.on_fill("pm", _fill(Side.SELL, "M:YES/PUSD", "5", "0.4"), "unwind")
+    holdings.end_cycle("pm", "held", "USD")
+    assert holdings.held("pm", "paper", "M:YES") == 5
+    assert holdings.held("pm", "paper", "PUSD") == 0  # cash, not a stranded leg

@@ -9,13 +9,13 @@ holdings.admits(intent)                       # an unwind selling at most that E
 holdings.end_cycle("tri", "completed", "USDT")  # recorded: what it held is no longer excused
 ```
 
-A cycle's legs and unwinds add what they receive and take off what they give (an unwind of
-several hops gives back in its next hop what its last one brought in; the start asset it
-brings home is dropped with the cycle's record). A fill is counted once, however often it is
-told (a start-up reconciliation and the take-up of the legs it found). A cycle recorded `held`
-leaves its holdings to later unwinds (a held leg sold again); any other outcome ends them.
-A sell gives its base amount, a buy its quote at the limit price (a triangular unwind can be
-a buy); a buy without a limit price is never excused.
+A cycle's legs and unwinds add what they receive and take off what they give: an unwind of
+several hops gives back in its next hop what its last one brought in, which the cycle's record
+ends whatever its outcome (never a holding a later unwind takes back). A fill is counted once,
+however often it is told (a start-up reconciliation, then the take-up of the legs it found). A
+cycle recorded `held` leaves its legs' holdings to later unwinds (a held leg sold again); any
+other outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
+triangular unwind can be a buy); a buy without a limit price is never excused.
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ def _assets(symbol: str) -> tuple[str, str]:
 class CycleHoldings:
     """Per strategy: what its running cycle holds and what its held cycles left (venue, asset)."""
 
-    __slots__ = ("_left", "_open", "_seen")
+    __slots__ = ("_hops", "_left", "_open", "_seen")
 
     def __init__(self) -> None:
         self._open: dict[str, dict[_Key, Decimal]] = {}
         self._left: dict[str, dict[_Key, Decimal]] = {}
+        # what the running cycle's unwind hops brought in, for its next hop only
+        self._hops: dict[str, dict[_Key, Decimal]] = {}
         # the fills the strategy's running cycle counted (venue, order, trade): each counts once
         self._seen: dict[str, set[tuple[str, str, str]]] = {}
 
@@ -68,7 +70,7 @@ class CycleHoldings:
 
     def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
         """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...;
-        what either receives, the next order may give back), once: a fill told again (by the
+        what an unwind hop receives, its next hop may give back), once: a fill told again (by the
         start-up reconciliation, then the take-up) is skipped."""
         seen = self._seen.setdefault(strategy_id, set())
         key = (fill.venue, fill.client_order_id, fill.trade_id)
@@ -94,7 +96,11 @@ class CycleHoldings:
                 fill.amount + fee_base,
             )
         self._give(strategy_id, fill.venue, gave, gave_amount)
-        self.hold(strategy_id, fill.venue, got, got_amount)
+        if role != "unwind":
+            self.hold(strategy_id, fill.venue, got, got_amount)
+        elif got_amount > ZERO and got:
+            hops = self._hops.setdefault(strategy_id, {})
+            hops[(fill.venue, got)] = hops.get((fill.venue, got), ZERO) + got_amount
 
     def adopt(
         self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
@@ -109,7 +115,7 @@ class CycleHoldings:
 
     def _give(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         key = (venue, asset)
-        for books in (self._open, self._left):
+        for books in (self._hops, self._open, self._left):
             book = books.get(strategy_id)
             if not book or key not in book or amount <= ZERO:
                 continue
@@ -124,6 +130,7 @@ class CycleHoldings:
         start asset) to later unwinds, any other outcome ends it."""
         opened = self._open.pop(strategy_id, {})
         self._seen.pop(strategy_id, None)
+        self._hops.pop(strategy_id, None)
         if outcome != "held":
             return
         left = self._left.setdefault(strategy_id, {})
@@ -135,7 +142,11 @@ class CycleHoldings:
         """Return how much of `asset` on `venue` the strategy's unfinished cycles hold."""
         key = (venue, asset)
         return sum(
-            (book.get(strategy_id, {}).get(key, ZERO) for book in (self._open, self._left)), ZERO
+            (
+                book.get(strategy_id, {}).get(key, ZERO)
+                for book in (self._hops, self._open, self._left)
+            ),
+            ZERO,
         )
 
     def admits(self, intent: OrderIntent) -> bool:
