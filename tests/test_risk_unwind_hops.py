@@ -1,12 +1,16 @@
 """An unwind of several hops: what one hop brings in is what the next hop gives back, so the
-`arb-unwind` tag still passes the loss limits for the hops after the first."""
+`arb-unwind` tag still passes the loss limits and cooldowns for the hops after the first; each
+fill counts once however often it is told."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from itertools import count
+from pathlib import Path
 
 from test_risk_support import T0, Rig, sell
+from test_triangular_exec_support import Stack, small_universe
+from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, SIZE, fail_leg_3
 from tradeguard.model.enums import LiquiditySide, OrderType, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.order import ARB_UNWIND_TAG, Order
@@ -60,3 +64,21 @@ def test_what_an_unwind_brought_in_is_no_holding_once_its_cycle_is_recorded_held
     holdings.end_cycle("pm", "held", "USD")
     assert holdings.held("pm", "paper", "M:YES") == 5
     assert holdings.held("pm", "paper", "PUSD") == 0  # cash, not a stranded leg
+
+
+async def test_a_two_hop_unwind_of_a_paper_cycle_passes_a_cooldown_on_its_second_market(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, universe=small_universe(delist=NO_DIRECT))
+    opp = s.opportunity(CYCLE_4)
+    fail_leg_3(s)
+    # the strategy cools down on FDUSD/USDT, a market the cycle's legs never touch
+    s.risk.cooldowns[(s.config.strategy_id, "FDUSD/USDT")] = s.clock.now_ms() + 3_600_000
+
+    rec = await s.executor.execute(opp, SIZE)
+
+    assert [(u.symbol, u.status) for u in rec.unwinds] == [
+        ("A0023/FDUSD", "filled"),
+        ("FDUSD/USDT", "filled"),
+    ], rec.reason  # else the FDUSD the first hop brought in stays stranded
+    assert rec.outcome == "unwound" and rec.held == {}
