@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
 
 from node_support import paper_config, write_slice
@@ -86,9 +87,12 @@ def test_an_unwind_passes_only_for_what_the_cycle_holds() -> None:
     assert rig.check(other).code == "DAILY_LOSS_LIMIT"
 
 
+_TRADES = count(1)  # each fill its own trade
+
+
 def _fill(side: Side, symbol: str, amount: str, price: str, fee: str, fee_asset: str) -> Fill:
-    return Fill("paper", symbol, "c1", "v1", "t1", side, Decimal(price), Decimal(amount),
-                Decimal(fee), fee_asset, LiquiditySide.TAKER, T0)  # fmt: skip
+    return Fill("paper", symbol, "c1", "v1", f"t{next(_TRADES)}", side, Decimal(price),
+                Decimal(amount), Decimal(fee), fee_asset, LiquiditySide.TAKER, T0)  # fmt: skip
 
 
 def test_a_cycles_fills_make_its_holdings_and_its_record_ends_them_unless_held() -> None:
@@ -111,8 +115,10 @@ def test_a_cycles_fills_make_its_holdings_and_its_record_ends_them_unless_held()
     assert not h.admits(replace(back, price=None, type=OrderType.MARKET))
     h.on_fill("tri", _fill(Side.SELL, "BTC/USDT", "0.02", "40000", "0", "USDT"), "unwind")
     assert h.held("tri", "paper", "BTC") == Decimal("0.02995")
-    assert h.held("tri", "paper", "USDT") == 0  # what an unwind brings home is not held
+    # what an unwind hop brings in is what its next hop gives back, until the record
+    assert h.held("tri", "paper", "USDT") == 800
     h.end_cycle("tri", "held", "USDT")  # held: the rest stays for a later unwind
+    assert h.held("tri", "paper", "USDT") == 0  # the start asset it brought home is not
     assert h.admits(replace(unwind, amount=Decimal("0.02995")))
     h.on_fill("tri", _fill(Side.BUY, "ETH/USDT", "1", "2000", "0", "USDT"), "leg")
     h.end_cycle("tri", "completed", "USDT")  # the next cycle ended: its holdings go, not those

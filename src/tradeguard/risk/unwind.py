@@ -9,10 +9,12 @@ holdings.admits(intent)                       # an unwind selling at most that E
 holdings.end_cycle("tri", "completed", "USDT")  # recorded: what it held is no longer excused
 ```
 
-A cycle's legs add what they receive and take off what they give; an unwind only takes off
-what it gives (what it brings home is the start asset, never a holding to unwind). A cycle
-recorded `held` leaves its holdings to later unwinds (a held leg sold again); any other
-outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
+A cycle's legs and unwinds add what they receive and take off what they give: an unwind of
+several hops gives back in its next hop what its last one brought in, which the cycle's record
+ends whatever its outcome (never a holding a later unwind takes back). A fill is counted once,
+however often it is told (a start-up reconciliation, then the take-up of the legs it found). A
+cycle recorded `held` leaves its legs' holdings to later unwinds (a held leg sold again); any
+other outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
 triangular unwind can be a buy); a buy without a limit price is never excused.
 """
 
@@ -42,11 +44,15 @@ def _assets(symbol: str) -> tuple[str, str]:
 class CycleHoldings:
     """Per strategy: what its running cycle holds and what its held cycles left (venue, asset)."""
 
-    __slots__ = ("_left", "_open")
+    __slots__ = ("_hops", "_left", "_open", "_seen")
 
     def __init__(self) -> None:
         self._open: dict[str, dict[_Key, Decimal]] = {}
         self._left: dict[str, dict[_Key, Decimal]] = {}
+        # what the running cycle's unwind hops brought in, for its next hop only
+        self._hops: dict[str, dict[_Key, Decimal]] = {}
+        # the fills the strategy's running cycle counted (venue, order, trade): each counts once
+        self._seen: dict[str, set[tuple[str, str, str]]] = {}
 
     def hold(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         """Count `amount` of `asset` on `venue` as held by the strategy's running cycle."""
@@ -63,7 +69,14 @@ class CycleHoldings:
             book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
     def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
-        """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...)."""
+        """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...;
+        what an unwind hop receives, its next hop may give back), once: a fill told again (by the
+        start-up reconciliation, then the take-up) is skipped."""
+        seen = self._seen.setdefault(strategy_id, set())
+        key = (fill.venue, fill.client_order_id, fill.trade_id)
+        if key in seen:
+            return
+        seen.add(key)
         base, quote = _assets(fill.symbol)
         cost = fill.amount * fill.price
         fee_base = fill.fee if fill.fee_asset == base else ZERO
@@ -85,6 +98,9 @@ class CycleHoldings:
         self._give(strategy_id, fill.venue, gave, gave_amount)
         if role != "unwind":
             self.hold(strategy_id, fill.venue, got, got_amount)
+        elif got_amount > ZERO and got:
+            hops = self._hops.setdefault(strategy_id, {})
+            hops[(fill.venue, got)] = hops.get((fill.venue, got), ZERO) + got_amount
 
     def adopt(
         self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
@@ -99,7 +115,7 @@ class CycleHoldings:
 
     def _give(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         key = (venue, asset)
-        for books in (self._open, self._left):
+        for books in (self._hops, self._open, self._left):
             book = books.get(strategy_id)
             if not book or key not in book or amount <= ZERO:
                 continue
@@ -113,6 +129,8 @@ class CycleHoldings:
         """The strategy's running cycle was recorded: a `held` one leaves what it holds (but the
         start asset) to later unwinds, any other outcome ends it."""
         opened = self._open.pop(strategy_id, {})
+        self._seen.pop(strategy_id, None)
+        self._hops.pop(strategy_id, None)
         if outcome != "held":
             return
         left = self._left.setdefault(strategy_id, {})
@@ -124,7 +142,11 @@ class CycleHoldings:
         """Return how much of `asset` on `venue` the strategy's unfinished cycles hold."""
         key = (venue, asset)
         return sum(
-            (book.get(strategy_id, {}).get(key, ZERO) for book in (self._open, self._left)), ZERO
+            (
+                book.get(strategy_id, {}).get(key, ZERO)
+                for book in (self._hops, self._open, self._left)
+            ),
+            ZERO,
         )
 
     def admits(self, intent: OrderIntent) -> bool:
