@@ -13,6 +13,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.backtest.bulk import DAY_MS, QuietSymbols, SkipPlan, advance_flat, can_skip
@@ -446,19 +447,36 @@ def _stored_marks(node: TradingNode, seen: list[Candle]) -> None:
 
 
 def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
-    """Prime each paper venue with the candle it traded on at the commit (`paper_candles`)."""
+    """Prime each paper venue with the candle it traded on at the commit (`paper_candles`) and
+    what its in-candle fills had taken of that candle's volume (`paper_candle_used`)."""
     stored = (node._resume_marks or {}).get("paper_candles")
+    all_used = (node._resume_marks or {}).get("paper_candle_used")
     for name, times in (stored if isinstance(stored, dict) else {}).items():
         paper = node._paper.get(name)
         if paper is None or not isinstance(times, dict):
             continue
+        used = all_used.get(name) if isinstance(all_used, dict) else None
         for symbol, ts in times.items():
             j = bisect_left(candles, ts, hi=start_idx, key=_ts)
             while j < start_idx and candles[j].ts == ts:
                 if candles[j].symbol == symbol:
-                    paper.prime(candles[j])
+                    paper.prime(candles[j], _used(name, symbol, used))
                     break
                 j += 1
+
+
+def _used(venue: str, symbol: str, used: Any) -> Decimal:
+    """The stored volume taken from `symbol`'s candle on `venue` (0 when none was taken); a
+    damaged value is taken as 0 with a warning."""
+    text = used.get(symbol, "0") if isinstance(used, dict) else "0"
+    try:
+        value = Decimal(str(text))
+        if value.is_finite() and value >= 0:
+            return value
+    except ArithmeticError:
+        pass
+    log.warning("paper_candle_used: %r taken of %s on %s is not an amount; 0", text, symbol, venue)
+    return Decimal(0)
 
 
 def _ts(candle: Candle) -> int:

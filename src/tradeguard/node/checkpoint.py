@@ -128,6 +128,9 @@ def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) 
         # prints, the dropped ones remembered, and the candle each paper venue trades on
         state["mark_guard"] = node.risk.mark_guard.state()
         state["paper_candles"] = {name: paper.candle_times() for name, paper in node._paper.items()}
+        used = {name: u for name, paper in node._paper.items() if (u := paper.candle_used())}
+        if used:  # what in-candle fills took of those candles' volume
+            state["paper_candle_used"] = used
     save_replay_state(node.storage, state, ts)
 
 
@@ -256,7 +259,9 @@ def _restore_replay_state(node: TradingNode) -> None:
     node.resumed = True
     node._cursor = (int(data.get("cursor", 0)), int(data.get("cursor_n", 0)))
     if "mark_guard" in data:  # the replay's warm-up takes them back (backtest.replay)
-        node._resume_marks = {k: data.get(k) for k in ("mark_guard", "paper_candles")}
+        node._resume_marks = {
+            k: data.get(k) for k in ("mark_guard", "paper_candles", "paper_candle_used")
+        }
     node._strategy_states = dict(data.get("strategies") or {})
     node._signal_ts.update(data.get("signal_ts") or {})
     node._trade_ts.update(data.get("trade_ts") or {})

@@ -288,8 +288,9 @@ class PaperVenue(PaperStops):
         m.working.append(po)
         m.working.sort(key=lambda w: w.seq)
 
-    def prime(self, candle: Candle) -> None:
-        """Take the last candle seen before a restart as the current one, without matching.
+    def prime(self, candle: Candle, used: Decimal = ZERO) -> None:
+        """Take the last candle seen before a restart as the current one, without matching,
+        `used` of its volume already taken by in-candle fills (`candle_used`).
 
         A limit order restored from that candle's commit is marketable as it was on arrival.
         """
@@ -297,6 +298,7 @@ class PaperVenue(PaperStops):
         if m is None:
             return
         m.candle = candle
+        m.candle_used = used
         for po in m.working:
             if po.created_ts >= candle.close_ts and po.filled == 0 and not po.taker_pending:
                 po.after_candle_ts = max(po.after_candle_ts, candle.ts)
@@ -306,6 +308,11 @@ class PaperVenue(PaperStops):
         """The open time of each market's current candle (the last one taken), by symbol: what
         a resumed replay primes this venue with again."""
         return {s: m.candle.ts for s, m in self._markets.items() if m.candle is not None}
+
+    def candle_used(self) -> dict[str, str]:
+        """What in-candle fills took of each market's current candle's volume, by symbol (the
+        markets that took any): what a resumed replay primes this venue with again."""
+        return {s: str(m.candle_used) for s, m in self._markets.items() if m.candle_used}
 
     def restore_position(self, symbol: str, net: Decimal) -> None:
         """Set this venue's net traded amount on `symbol` (buys minus sells of its fills)."""
