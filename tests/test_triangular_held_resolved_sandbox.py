@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rigs import killed_child
-from test_triangular_interrupted import _cfg, _close, _start
+from test_triangular_interrupted import _cfg, _started
 from tradeguard.execution.gateway import RECORD_STATE_KEY
 from tradeguard.model.events import EventKind
 from tradeguard.sandbox.faults import Faults
@@ -46,8 +46,7 @@ async def test_a_held_leg_that_filled_is_rewritten_once_across_a_kill_before_its
         assert held["outcome"] == "held" and held["held"] == {"USDT": "20"}, held
         cid = held["cid"]
         assert amending == {"amending": cid}, out
-        node, events = await _start(cfg)
-        try:
+        async with _started(cfg) as (node, events):
             node.start_strategies()  # as a run does once started
             legs = node.strategies[0].executor.held_legs  # type: ignore[attr-defined]
             for task in list(legs._tasks.values()):
@@ -69,15 +68,11 @@ async def test_a_held_leg_that_filled_is_rewritten_once_across_a_kill_before_its
             held_now, profit = row["legs"]["held"], row["actual_profit"]
             print(f"\nresolved at start: {cid} filled {leg['filled']} {base} for {leg['spent']} "
                   f"USDT; record held {held_now}, profit {profit}")  # fmt: skip
-        finally:
-            await _close(node)
-        again, events = await _start(cfg)
-        try:  # nothing left to do: the record, the count and the event stay as they were
+        # nothing left to do: the record, the count and the event stay as they were
+        async with _started(cfg) as (again, events):
             again.start_strategies()
             assert load_arb_executions(again.storage, strategy_id="tri") == [row]
             assert _resolved(events) == []
             assert again.risk.settlements_seen["tri"].count(key) == 1
             executor = again.strategies[0].executor  # type: ignore[attr-defined]
             assert executor.held_legs.pending == {}
-        finally:
-            await _close(again)
