@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.model.enums import Side
@@ -28,11 +28,13 @@ from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.portfolio.arb_summary import Settled
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
+
+if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
+    from tradeguard.portfolio.arb_summary import Settled
 
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
@@ -235,6 +237,8 @@ class OrderPathGateway:
         to the node's figures, whose record (`record_id`, which cost `capital_usd`) counted it
         at `booked_usd`, in the same commit.
         Return whether it was new (False: a settlement counted already, before a kill)."""
+        from tradeguard.portfolio.arb_summary import Settled
+
         settled = Settled(booked_usd, pnl_usd, record_id, capital_usd)
         storage = self._om.storage
         if storage is None:
