@@ -392,7 +392,7 @@ class OrderManager(FillApplication):
             # Usually "unknown order": it filled or was cancelled first. Ask what happened.
             self._latency(order.venue, "cancel", started)
             log.info("cancel of %s refused (%s); querying", client_order_id, exc)
-            return await self.resolve(order)
+            return None if self._still_sending(order) else await self.resolve(order)
         except Exception as exc:  # a timeout or an unreadable answer: ask what happened
             if not isinstance(exc, AmbiguousVenueError):
                 log.exception(
@@ -406,7 +406,7 @@ class OrderManager(FillApplication):
                 order,
                 {"error": str(exc), "client_order_id": client_order_id, "operation": "cancel"},
             )
-            return await self.resolve(order)
+            return None if self._still_sending(order) else await self.resolve(order)
         self._latency(order.venue, "cancel", started)
         self.risk.observe_venue_ok(order.venue, self.clock.now_ms())
         if report.filled > order.filled:
@@ -417,6 +417,16 @@ class OrderManager(FillApplication):
                 log.warning("fills of %s not fetched after cancel: %s", client_order_id, exc)
         self.on_order_report(report)
         return report
+
+    def _still_sending(self, order: Order) -> bool:
+        """Whether `order`'s send has not returned: a venue without it may only not have it
+        yet, so a query's "no such order" would be no answer. The order stays open (working) and
+        its send's own answer settles it."""
+        if order.client_order_id not in self.in_submit:
+            return False
+        log.warning("cancel of %s not answered while its send is on its way: left open",
+                    order.client_order_id)  # fmt: skip
+        return True
 
     async def cancel_all(
         self, venue_name: str | None = None
