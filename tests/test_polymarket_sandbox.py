@@ -141,7 +141,9 @@ async def test_gtd_order_expires_at_its_expiration_and_releases_its_funds():
             OrderType.GTD,
         )
         assert placed["status"] == "live" and acct.locked_cash > 0
-        ex.clock_offset_s = 119  # one second before its time it still rests
+        # a few seconds before its time it still rests (the exchange's clock is the wall clock
+        # plus the offset, so the offset is set from the clock now, not from when it was placed)
+        ex.clock_offset_s += (expires - 5) - ex.now_s()
         order = await asyncio.to_thread(client.get_order, placed["orderID"])
         assert (order["status"], order["order_type"], order["expiration"]) == (
             "LIVE",
