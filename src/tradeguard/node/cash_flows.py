@@ -55,9 +55,9 @@ def _value(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
 def apply_cash_flows(node: TradingNode) -> Decimal:
     """Move the risk baselines by the adjustments not counted yet; return the total moved."""
     risk, storage = node.risk, node.storage
-    rows = storage.load_balance_adjustments()
-    newest = max((int(r["id"]) for r in rows), default=0)
     seen = risk.flows_seen
+    rows = storage.load_balance_adjustments(after_id=seen)  # each sync reads only the new ones
+    newest = max((int(r["id"]) for r in rows), default=0)
     if seen is not None and newest <= seen:
         return ZERO
     total = ZERO

@@ -260,10 +260,14 @@ class PositionStore(StorageCore):
         )
         return new_id(result)
 
-    def load_balance_adjustments(self, venue: str | None = None) -> list[dict[str, Any]]:
-        """Return recorded balance corrections, newest first."""
+    def load_balance_adjustments(
+        self, venue: str | None = None, after_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return recorded balance corrections (those with an id above `after_id`), newest first."""
         stmt = select(balance_adjustments)
         if venue is not None:
             stmt = stmt.where(balance_adjustments.c.venue == venue)
+        if after_id is not None:
+            stmt = stmt.where(balance_adjustments.c.id > after_id)
         stmt = stmt.order_by(balance_adjustments.c.id.desc())
         return [dict(r._mapping) for r in self._read(stmt)]
