@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,83 @@ def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
     assert "the stored mark guard is unreadable" in resumed.stderr, resumed.stderr[-2000:]
     assert "Traceback" not in resumed.stderr
     assert json.loads(resumed.stdout)["trading_state"] == "ACTIVE"
+
+
+def _edit_state(db: Path, edit: Any) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        (value,) = conn.execute("SELECT value FROM kv_state WHERE key = 'replay.state'").fetchone()
+        state = json.loads(json.loads(value))
+        edit(state)
+        conn.execute(
+            "UPDATE kv_state SET value = ? WHERE key = 'replay.state'",
+            (json.dumps(json.dumps(state)),),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("damaged", ["not a time", None, [1], 1.5])
+def test_a_damaged_stored_paper_candle_time_is_skipped_with_a_warning(
+    tmp_path: Path, data_dir: Path, damaged: object
+) -> None:
+    cfg = _config(tmp_path, data_dir, "BTC/USDT")
+    lines = (tmp_path / "BTC_USDT.csv").read_text().splitlines()
+    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
+    db = tmp_path / "killed.db"
+    killed = _run(cfg, db, kill_after_ts=bad_ts)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    def damage(state: dict[str, Any]) -> None:
+        assert state["paper_candles"]["paper"]["BTC/USDT"], "the commit names the candle"
+        state["paper_candles"]["paper"]["BTC/USDT"] = damaged
+
+    _edit_state(db, damage)
+    resumed = _run(cfg, db)
+    assert "Traceback" not in resumed.stderr, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "paper_candles" in resumed.stderr and repr(damaged) in resumed.stderr
+    assert json.loads(resumed.stdout)["trading_state"] == "ACTIVE"
+
+
+def test_the_same_limit_spelt_another_way_keeps_the_held_print_on_resume(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    cfg = _config(tmp_path, data_dir, "XBT/USDT")
+    text = cfg.read_text()
+    cfg.write_text(text.replace("[risk]\n", "[risk]\nmax_mark_jump_pct = 30\n"))
+    lines = (tmp_path / "XBT_USDT.csv").read_text().splitlines()
+    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
+    clean_db, killed_db = tmp_path / "clean.db", tmp_path / "killed.db"
+    clean = _run(cfg, clean_db)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    killed = _run(cfg, killed_db, kill_after_ts=bad_ts + 1)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert "held a suspect mark" in killed.stderr, "killed before the print"
+    # the same limit, 30.0 in place of 30
+    cfg.write_text(text.replace("[risk]\n", "[risk]\nmax_mark_jump_pct = 30.0\n"))
+    resumed = _run(cfg, killed_db)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    want, got = json.loads(clean.stdout), json.loads(resumed.stdout)
+    assert (got["trading_state"], got["orders"]) == (want["trading_state"], want["orders"])
+    first, second = _outcome(clean_db), _outcome(killed_db)
+    # the same events, the limit named as each run spelt it
+    assert [_event(r) for r in first.pop("risk")] == [_event(r) for r in second.pop("risk")]
+    assert _state(first.pop("replay_state")) == _state(second.pop("replay_state"))
+    assert diff_snapshots(first, second) == []
+
+
+def _state(rows: list[tuple[str]]) -> dict[str, Any]:
+    (value,) = rows[0]
+    state: dict[str, Any] = json.loads(json.loads(value))
+    guard = state["mark_guard"]
+    guard["pct"] = [Decimal(p) for p in guard["pct"]]
+    return state
+
+
+def _event(row: tuple[int, str, str]) -> tuple[int, str, dict[str, Any]]:
+    data = json.loads(row[2])
+    if "limit_pct" in data:
+        data["limit_pct"] = Decimal(data["limit_pct"])
+    return row[0], row[1], data

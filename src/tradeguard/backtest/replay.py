@@ -448,7 +448,8 @@ def _stored_marks(node: TradingNode, seen: list[Candle]) -> None:
 
 def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     """Prime each paper venue with the candle it traded on at the commit (`paper_candles`) and
-    what its in-candle fills had taken of that candle's volume (`paper_candle_used`)."""
+    what its in-candle fills had taken of that candle's volume (`paper_candle_used`); a stored
+    time that is not one is skipped with a warning."""
     stored = (node._resume_marks or {}).get("paper_candles")
     all_used = (node._resume_marks or {}).get("paper_candle_used")
     for name, times in (stored if isinstance(stored, dict) else {}).items():
@@ -457,6 +458,12 @@ def _prime_stored(node: TradingNode, candles: list[Candle], start_idx: int) -> N
             continue
         used = all_used.get(name) if isinstance(all_used, dict) else None
         for symbol, ts in times.items():
+            if type(ts) is not int:  # a damaged row: that venue's candle is not primed
+                log.warning(
+                    "paper_candles: %r stored for %s on %s is not a candle time; skipped",
+                    ts, symbol, name,
+                )  # fmt: skip
+                continue
             j = bisect_left(candles, ts, hi=start_idx, key=_ts)
             while j < start_idx and candles[j].ts == ts:
                 if candles[j].symbol == symbol:

@@ -283,7 +283,7 @@ class MarkGuard:
         self.forget()
         try:
             bands = {_key(r): [Decimal(str(x)) for x in r[2:7]] for r in state["bands"]}
-            if list(state["pct"]) != [str(p) for p in self._pcts]:
+            if [Decimal(str(p)) for p in state["pct"]] != list(self._pcts):  # 5 is 5.0
                 self.restore({k: b[2] for k, b in bands.items()})
                 return
             for k, (lo, hi, accepted, near_lo, near_hi) in bands.items():
