@@ -242,7 +242,7 @@ def test_the_strategies_tick_guard_gives_the_mark_guards_verdicts() -> None:
     from tradeguard.strategies.exits import TickGuard
 
     rng = random.Random(3)
-    tick, g = TickGuard(D(30), "BTC/USDT"), MarkGuard(D(30), D(30))
+    tick, g = TickGuard(D(30), "BTC/USDT"), MarkGuard(D(30), D(30), restamped=True)
     price = D(50_000)
     for ts in range(2_000):
         price = max(D(1), price + rng.randint(-900, 900))
@@ -331,3 +331,15 @@ def test_a_damaged_stored_state_raises_and_leaves_the_guard_empty(damage) -> Non
     with pytest.raises((LookupError, TypeError, ValueError, ArithmeticError)):
         back.load_state(state)
     assert back.accepted() == {} and back.held(*BTC) is None
+
+
+def test_a_held_price_again_at_another_time_confirms_only_where_restamps_count() -> None:
+    node, _ = _guard()
+    flat = MarkGuard(D(30), D(30), restamped=True)
+    for g in (node, flat):
+        assert g.take(*BTC, D(100), 1)
+        assert not g.take(*BTC, D(40), 2)
+        assert not g.take(*BTC, D(40), 2), "the same message again"
+    assert not node.take(*BTC, D(40), 3), "a node's ticker polled again restamps a bad print"
+    assert flat.take(*BTC, D(40), 3), "a feed holding flat after a real crash"
+    assert flat.accepted()[BTC] == D(40) and flat.held(*BTC) is None

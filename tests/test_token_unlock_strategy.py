@@ -490,3 +490,17 @@ def test_a_far_ahead_stamp_of_one_symbol_does_not_confirm_anothers(tmp_path):
     strat.on_ticker(Quote("ETH/BTC", 4_102_444_800_000, p, Decimal(1), p, Decimal(1)))
     strat.on_ticker(Quote("XLM/BTC", 4_102_444_860_000, p, Decimal(1), p, Decimal(1)))
     assert strat.state()["market_ms"] == T0, "two lone bad stamps of two markets"
+
+
+@pytest.mark.parametrize("feed", [_quote, _feed])
+def test_a_crash_that_holds_flat_fires_the_stop_at_its_second_print(tmp_path, feed):
+    # a real crash of over 50 %, then the feed holds at that price: the second print of it
+    # (another time, the same price) is another message and confirms the gap
+    strat, ctx = _strategy(tmp_path)
+    _feed(strat, ctx, T0, "0.1")
+    ctx.last["ETH/BTC"] = Decimal("0.04")
+    feed(strat, ctx, T0 + 300_000, "0.04")
+    assert len(ctx.intents) == 1  # one message: held
+    feed(strat, ctx, T0 + 600_000, "0.04")
+    assert _reasons(ctx)[-1] == ("sell", "stop_loss")
+    assert ctx.intents[-1].signal["price"] == "0.04"

@@ -71,6 +71,7 @@ class MarkGuard:
         "data_venue",
         "notify",
         "outcome_venues",
+        "restamped",
         "setting",
         "suspect",
         "untied",
@@ -83,6 +84,7 @@ class MarkGuard:
         outcome_venues: frozenset[str] = frozenset(),
         notify: Notify | None = None,
         setting: str = "risk.max_mark_jump_pct",
+        restamped: bool = False,
     ) -> None:
         # index 0: spot and other markets; 1: prediction-market outcome tokens
         self._pcts = (jump_pct, outcome_jump_pct)
@@ -90,6 +92,10 @@ class MarkGuard:
         self.outcome_venues = outcome_venues
         self.notify = notify
         self.setting = setting  # the limit's name in log lines
+        # whether the suspect's price again at another time is a second message that confirms
+        # it (the strategies' guard: a feed holding flat after a real crash); the node's marks
+        # wait for another price (a ticker polled again restamps the same bad print)
+        self.restamped = restamped
         self._bands: dict[Key, Band] = {}
         self._off: set[Key] = set()  # marks whose limit is 0: taken as they come
         # (venue, symbol) -> (suspect price, last accepted mark)
@@ -158,8 +164,12 @@ class MarkGuard:
             self._accept(key, price)
             return True
         accepted = band[2]
-        if held is not None and price == held[0]:
-            return False  # the same price again is no confirmation
+        if (
+            held is not None
+            and price == held[0]
+            and (not self.restamped or ts == self._raised.get(key))
+        ):
+            return False  # the same price again (or the same message) is no confirmation
         recent = self._recent.get(key)
         if (held is not None and _confirms(price, held[0], accepted, band[3])) or (
             recent is not None

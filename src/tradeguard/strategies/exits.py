@@ -96,11 +96,12 @@ class TickGuard:
     One absurd print (a price 1000x off) would otherwise fire a stop, or set a trailing stop's
     high that the next real price retraces from. The rule is the mark guard's
     (`model.price_guard.MarkGuard`, one market): a held price is acted on once another message
-    (not a repeat of it) is near it, or further on from the last price on its side (a crash of
-    over `max_move_pct` % a message); a price back near the last drops it, and a dropped price
-    that comes back within a few messages is acted on (a stale feed interleaved with a real
-    crash). A real gap costs one message, a lone bad tick nothing. `max_move_pct = 0` turns the
-    guard off.
+    (not a repeat of it: another time or price) is near it, the same price at another time
+    included (a feed holding flat after a real crash), or further on from the last price on its
+    side (a crash of over `max_move_pct` % a message); a price back near the last drops it, and
+    a dropped price that comes back within a few messages is acted on (a stale feed interleaved
+    with a real crash). A real gap costs one message, a lone bad tick nothing.
+    `max_move_pct = 0` turns the guard off.
     """
 
     __slots__ = ("_guard", "_key", "_seen", "max_move_pct")
@@ -108,7 +109,9 @@ class TickGuard:
     def __init__(self, max_move_pct: Decimal = ZERO, symbol: str = "") -> None:
         self.max_move_pct = max_move_pct
         self._key = ("", symbol)  # named in the guard's log lines
-        self._guard = MarkGuard(max_move_pct, max_move_pct, setting="max_tick_move_pct")
+        self._guard = MarkGuard(
+            max_move_pct, max_move_pct, setting="max_tick_move_pct", restamped=True
+        )
         self._seen = ZERO  # the last price, while the guard is off (stored all the same)
 
     @property
