@@ -343,3 +343,7 @@ def test_a_held_price_again_at_another_time_confirms_only_where_restamps_count()
     assert not node.take(*BTC, D(40), 3), "a node's ticker polled again restamps a bad print"
     assert flat.take(*BTC, D(40), 3), "a feed holding flat after a real crash"
     assert flat.accepted()[BTC] == D(40) and flat.held(*BTC) is None
+    # a bar is a new stretch of trading: its close again at a later bar confirms on any guard
+    assert not node.take_bar(*BTC, D(40), 2), "the same bar again"
+    assert node.take_bar(*BTC, D(40), 4)
+    assert node.accepted()[BTC] == D(40)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.feather as feather
+import pytest
 
 from backtest_support import write_config
 from tradeguard.backtest.frames import parse_date
@@ -226,3 +227,55 @@ def test_a_bad_low_alone_does_not_fire_a_resting_paper_stop_in_a_backtest(
         conn.close()
     assert [o[0] for o in orders] == ["market", "stop_loss"], orders
     assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the bad low"
+
+
+def _wick_file(src: Path, dst: Path, flat: bool) -> None:
+    """At BAD_AT a real fall: the bar's low 55 % down (past the 30 % limit), its close 28 %
+    down (within it); every bar after stays down there (55 % below the file's prices, or
+    `flat`: every price of every bar at that low)."""
+    table = feather.read_table(src)
+    rows, at, low = table.to_pylist(), parse_date(BAD_AT), 0.0
+    for r in rows:
+        ts = int(r["date"].timestamp() * 1000)
+        if ts == at:
+            low = r["low"] = r["low"] * 0.45
+            r["close"] = r["close"] * 0.72
+        elif ts > at:
+            for field in ("open", "high", "low", "close"):
+                r[field] = low if flat else r[field] * 0.45
+    feather.write_feather(pa.Table.from_pylist(rows, schema=table.schema), dst)
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_real_wick_past_the_limit_fills_a_resting_stop_at_the_bar_confirming_the_move(
+    tmp_path: Path, data_dir: Path, flat: bool
+) -> None:
+    wick_file = tmp_path / "ETH_BTC-5m.feather"
+    _wick_file(data_dir / "candles" / "ETH_BTC-5m.feather", wick_file, flat)
+    strategy = tmp_path / "buy_then_stop.py"
+    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    cfg = _config(tmp_path / "run", data_dir, wick_file)
+    text = cfg.read_text(encoding="utf-8")
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
+    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
+    out = tmp_path / "run" / "out"
+    result = run_backtest(load_config(cfg), out, WINDOW)
+    events = _events(out)
+    confirmed = [d for d in warned_data({"events": events}) if d["warning"] == "mark_confirmed"]
+    assert len(confirmed) == 1, events
+    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
+    try:
+        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
+        fills = conn.execute("SELECT ts, price FROM fills ORDER BY rowid").fetchall()
+        confirmed_ts = conn.execute(
+            "SELECT ts FROM events WHERE kind = 'risk.warning' AND data LIKE '%mark_confirmed%'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert [o[0] for o in orders] == ["market", "stop_loss"], orders
+    assert orders[1][1] == "filled", (orders, fills, events)
+    assert len(result.trades) == 1
+    # the bar with the wick is withheld (its low is past the limit), the next one is held (its
+    # close is); the bar after confirms the move and the stop fills on it
+    assert fills[1][0] == confirmed_ts == parse_date(BAD_AT) + 15 * 60_000, (fills, events)

@@ -122,7 +122,7 @@ async def _replay_loop(
 ) -> None:
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
-    market_on_candle, take_mark = node.market.on_candle, node._take_mark  # the mark guard
+    market_on_candle, take_mark = node.market.on_candle, node._take_bar  # the mark guard
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
     pace, bars = _replay_pace(node), BarFeed.of(node)
@@ -392,7 +392,7 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     # positions of symbols whose next candle is still to come (or never comes: a finished run).
     before = _last_per_symbol(candles, lo)
     last: dict[str, Candle] = {}
-    take, admits = node._take_mark, node.risk.mark_guard.admits_bar  # as the first run had it
+    take, admits = node._take_bar, node.risk.mark_guard.admits_bar  # as the first run had it
     for c in before:
         node.market.on_candle(c)
         if not stored and take(c.venue, c.symbol, c.close, c.ts):

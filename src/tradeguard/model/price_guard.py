@@ -134,7 +134,16 @@ class MarkGuard:
                 return True
         elif key in self._off:
             return True
-        return self._judge(key, band, price, ts)
+        return self._judge(key, band, price, ts, self.restamped)
+
+    def take_bar(self, venue: str, symbol: str, price: Decimal, ts: int) -> bool:
+        """As `take`, for a bar's close stamped `ts`: a bar is a new stretch of trading, so the
+        held price again as a later bar's close confirms it (bars holding flat after a real
+        move); the same bar again does not."""
+        key = (venue, symbol)
+        if self._watch and key in self._watch:
+            return self._judge(key, self._bands.get(key), price, ts, True)
+        return self.take(venue, symbol, price, ts)
 
     def _accept(self, key: Key, price: Decimal) -> None:
         f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
@@ -150,7 +159,7 @@ class MarkGuard:
         else:
             self._off.add(key)
 
-    def _judge(self, key: Key, band: Band | None, price: Decimal, ts: int) -> bool:
+    def _judge(self, key: Key, band: Band | None, price: Decimal, ts: int, restamped: bool) -> bool:
         if band is None:  # the first mark, or the guard is off for this market
             if key not in self._off:
                 self._accept(key, price)
@@ -164,11 +173,7 @@ class MarkGuard:
             self._accept(key, price)
             return True
         accepted = band[2]
-        if (
-            held is not None
-            and price == held[0]
-            and (not self.restamped or ts == self._raised.get(key))
-        ):
+        if held is not None and price == held[0] and (not restamped or ts == self._raised.get(key)):
             return False  # the same price again (or the same message) is no confirmation
         recent = self._recent.get(key)
         if (held is not None and _confirms(price, held[0], accepted, band[3])) or (
