@@ -228,3 +228,31 @@ async def test_a_one_sided_book_far_off_does_not_fill_a_resting_paper_limit(
         assert node.orders.orders[cid].status is OrderStatus.FILLED
     finally:
         node.close()
+
+
+async def test_an_order_is_measured_against_the_minimum_at_the_guarded_mark(
+    tmp_path, data_dir
+) -> None:
+    # a book as far off as a held print (no quote: nothing to hold) moves the raw mid; the
+    # minimum notional values a market order at the last accepted mark, not at that mid
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        start = start.quantize(D("0.01"))
+        await _quote(node, start)
+        book = OrderBook(SYMBOL, "binance")
+        for far, amount, ok in ((D("0.001"), D("0.001"), True), (D(1000), D("0.00001"), False)):
+            px = (start * far).quantize(D("0.01"))
+            book.apply_snapshot([(px - D("0.01"), D(1))], [(px + D("0.01"), D(1))],
+                                node.clock.now_ms())  # fmt: skip
+            await NodeFeed(node).on_book(book)
+            assert node.market.mid(SYMBOL, "paper") == px, "the book moved the raw mid"
+            intent = replace(_intent(OrderType.MARKET), amount=amount)
+            got = await node.submit(intent)
+            # 0.001 BTC is some 40 USDT at the mark (min 5); 0.00001 BTC some 0.4 USDT
+            assert got.ok is ok and (got.code == "MIN_NOTIONAL") is not ok, (far, got.reason)
+            if not ok:  # valued at the mark
+                assert D(got.reason.split("notional ")[1].split()[0]) == amount * start
+    finally:
+        node.close()

@@ -253,6 +253,17 @@ class MarkGuard:
         band = self._bands.get((venue, symbol))
         return band is None or (band[0] <= low and high <= band[1])
 
+    def mark_for(self, venue: str, symbol: str, price: Decimal) -> Decimal:
+        """`price` if within the limit of the last accepted mark pricing `venue`'s orders on
+        `symbol` (or nothing guards it), else that mark: a book as far off as a held print
+        values no order."""
+        bands = self._bands
+        band = bands.get((self.data_venue.get(venue, venue), symbol)) or bands.get(("", symbol))
+        if band is None and venue in self.untied:
+            far = (b for (_, s), b in bands.items() if s == symbol and not b[0] <= price <= b[1])
+            band = next(far, None)
+        return price if band is None or band[0] <= price <= band[1] else band[2]
+
     def held(self, venue: str, symbol: str) -> tuple[Decimal, Decimal] | None:
         """The suspect price and last accepted mark pricing `venue`'s orders on `symbol` (a
         replay's candles name no venue: theirs price every venue's orders; a venue following

@@ -77,8 +77,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
         node.bus.publish,
         config.node.valuation_asset,
     )
-    node._take_mark = node.risk.mark_guard.take
-    node._take_bar = node.risk.mark_guard.take_bar
+    node._take_mark, node._take_bar = node.risk.mark_guard.take, node.risk.mark_guard.take_bar
     # Resolved once, and stored so that `tradeguard kill` run from any folder finds it.
     sentinel = Path(config.node.kill_sentinel).resolve()
     node.kill_switch = KillSwitch(node.risk, node.clock, sentinel)

@@ -223,10 +223,13 @@ class PriceRule(Rule):
                 "market data",
                 "NO_REFERENCE_PRICE",
             )
+        if i.type is _MARKET:
+            # valued at the guarded mark (the minimums, the bound): a book as far off as a held
+            # print neither lets a tiny order pass nor refuses a normal one
+            c.mid = mid = c.engine.mark_guard.mark_for(i.venue, i.symbol, mid)
+            return self._market(c, mid)
         c.mid = mid
         if i.type is not _LIMIT:
-            if i.type is _MARKET:
-                return self._market(c, mid)
             return check_trigger(c, mid, self.band_frac, self.config.price_band_pct)
         price = i.price
         if price is None or price <= ZERO:
@@ -257,8 +260,8 @@ class PriceRule(Rule):
         i, inst = c.intent, c.inst
         c.bound = c.price = price_bound(i.side, mid, inst.price_tick, self.slip_frac)
         violation = inst.violation(i.amount, None)
-        if violation is None and i.amount * mid < inst.min_notional:
-            notional = i.amount * mid
+        notional = i.amount * mid
+        if violation is None and notional < inst.min_notional:
             return Denial(
                 "MIN_NOTIONAL",
                 "instrument.min_notional",
