@@ -14,7 +14,10 @@ price settles it: within the limit of the last accepted mark, the print is dropp
 line); within the limit of the suspect price, or further on from the last accepted mark on the
 suspect's side (a crash falling past the limit on every update: 100, 40, 16 ...), the move is
 confirmed and that update is taken (the breakers act on it as on any mark); anywhere else (the
-far side of the last accepted mark), the new price is the suspect.
+far side of the last accepted mark), the new price is the suspect. The same price again
+settles nothing (a ticker polled again restamps a bad print), but as a later bar's close
+(`take_bar`), or under `restamped` (the strategies' guard), it is a second update and confirms:
+bars or a feed holding flat after a real move.
 
 A dropped print is remembered for the next `RECUR_WITHIN` accepted updates: a far price that
 comes back near it (or further on its side) in that time, stamped at another time, confirms the
