@@ -256,3 +256,30 @@ async def test_an_order_is_measured_against_the_minimum_at_the_guarded_mark(
                 assert D(got.reason.split("notional ")[1].split()[0]) == amount * start
     finally:
         node.close()
+
+
+async def test_a_limit_at_the_market_is_not_refused_on_a_book_as_far_off_as_a_held_print(
+    tmp_path, data_dir
+) -> None:
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        start = start.quantize(D("0.01"))
+        await _quote(node, start)
+        book = OrderBook(SYMBOL, "binance")
+        px = (start / 1000).quantize(D("0.01"))
+        book.apply_snapshot([(px - D("0.01"), D(1))], [(px + D("0.01"), D(1))],
+                            node.clock.now_ms())  # fmt: skip
+        await NodeFeed(node).on_book(book)
+        limit = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+            type=OrderType.LIMIT, price=(start * D("0.99")).quantize(D("0.01")),
+        )  # fmt: skip
+        placed = await node.submit(limit)
+        assert placed.ok, (placed.code, placed.reason)  # 1 % under the mark, in the band
+        far = replace(limit, price=(start / 100).quantize(D("0.01")))
+        refused = await node.submit(far)  # near the bad book, 99 % under the mark
+        assert refused.code == "PRICE_BAND", (refused.code, refused.reason)
+    finally:
+        node.close()

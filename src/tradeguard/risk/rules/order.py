@@ -223,13 +223,12 @@ class PriceRule(Rule):
                 "market data",
                 "NO_REFERENCE_PRICE",
             )
-        if i.type is _MARKET:
-            # valued at the guarded mark (the minimums, the bound): a book as far off as a held
-            # print neither lets a tiny order pass nor refuses a normal one
-            c.mid = mid = c.engine.mark_guard.mark_for(i.venue, i.symbol, mid)
-            return self._market(c, mid)
-        c.mid = mid
+        # the guarded mark: a book as far off as a held print neither lets a tiny order pass
+        # the minimums nor refuses a normal one (the minimums, the band, a market order's bound)
+        c.mid = mid = c.engine.mark_guard.mark_for(i.venue, i.symbol, mid)
         if i.type is not _LIMIT:
+            if i.type is _MARKET:
+                return self._market(c, mid)
             return check_trigger(c, mid, self.band_frac, self.config.price_band_pct)
         price = i.price
         if price is None or price <= ZERO:
