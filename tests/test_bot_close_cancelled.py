@@ -10,6 +10,7 @@ import pytest
 
 from native_exits_support import KEY, enter, live_alpha, sandbox_lists
 from test_bot_close_oco import EXITS, _resting, _sell, bot_coins_only
+from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots import exits as exits_module
 from tradeguard.sandbox.testing import eventually
 
@@ -63,4 +64,38 @@ async def test_a_close_cancelled_while_cancelling_the_oco_leaves_the_next_close_
         # the exits were left marked as being changed: every later close was refused
         await eventually(lambda: not node.bot_exits.plans[KEY].native_moving, 5)
         out = await _sell(node)
+        assert (out["status"], out["code"]) == ("submitted", "OK"), out
+
+
+async def test_close_positions_cancelled_while_lifting_the_oco_gets_it_placed_again(
+    tmp_path, monkeypatch
+):
+    # the close-all path (`POST /bots/{id}/close-positions`) lifts the venue exits as the bot's
+    # own close does; its request cancelled mid-lift left the plan marked as being changed
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        legs = await _resting(node)
+        reached, real = asyncio.Event(), exits_module.cancel_native
+
+        async def cut(host, plan):  # the venue cancels the OCO; the request goes before it hears
+            if sys._getframe(1).f_code.co_name != "lift":
+                return await real(host, plan)
+            await real(host, plan)
+            reached.set()
+            await asyncio.Event().wait()
+
+        desk = BotDesk.for_node(node)
+        with monkeypatch.context() as m:
+            m.setattr(exits_module, "cancel_native", cut)
+            close = asyncio.create_task(desk.close_positions("alpha"))
+            await asyncio.wait_for(reached.wait(), 10)
+            close.cancel()
+            await asyncio.gather(close, return_exceptions=True)
+        assert sandbox_lists(ex) == [["CANCELED", "CANCELED"]]
+        plans = node.bot_exits.plans
+        # nothing was sold: the position's stop and target rest on the venue again
+        await eventually(lambda: plans[KEY].native_orders not in ([], legs), 5)
+        assert not plans[KEY].native_moving
+        [out] = await desk.close_positions("alpha")
         assert (out["status"], out["code"]) == ("submitted", "OK"), out

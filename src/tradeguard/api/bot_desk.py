@@ -488,7 +488,12 @@ class BotDesk:
         and would sell them a second time) and placed again for what a close refused or partly
         filled leaves, as for the bot's own closing trade."""
         exits, portfolio = self.exits, self.node.portfolio
-        if not await exits.lift(venue, symbol, bot):
+        try:
+            lifted = await exits.lift(venue, symbol, bot)
+        except BaseException:  # the request cancelled mid-lift: nothing is sold
+            exits.settle(venue, symbol, bot)  # what the venue cancelled is placed again
+            raise
+        if not lifted:
             return _resting(bot, venue, symbol)
         try:
             if not await exits.clear_closes(venue, symbol, bot):
