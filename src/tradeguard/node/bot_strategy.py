@@ -27,13 +27,11 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import bot_book
 from tradeguard.node.bot_orders import not_closing
+from tradeguard.node.bot_trades import SENDING, outcome
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
-
-# a bot trade stored before its order is journaled and sent (settled at start by the bot desk)
-SENDING = "sending"
 
 
 def bot_strategy_ids(node: TradingNode) -> frozenset[str]:
@@ -168,7 +166,8 @@ async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:
 
     result = await node.submit(intent, keep, gate=lambda: bot_gate(node, intent))
     if sent:  # the gate passed and the order reached the journal: its outcome is recorded
-        record.update(code=result.code or "OK", reason=result.reason)
-        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, result.status, sent[0],
+        status, code, reason = outcome(result)
+        record.update(code=code or "OK", reason=reason)
+        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, status, sent[0],
                         record, now)  # fmt: skip
     return result
