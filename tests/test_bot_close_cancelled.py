@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from native_exits_support import KEY, enter, live_alpha, sandbox_lists
+from native_exits_support import KEY, bot_qty, enter, live_alpha, sandbox_lists
 from test_bot_close_oco import EXITS, _resting, _sell, bot_coins_only
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots import exits as exits_module
-from tradeguard.sandbox.testing import eventually
+from tradeguard.sandbox.testing import ALICE_KEY, eventually
 
 pytestmark = pytest.mark.usefixtures("vault_env")
 
@@ -99,3 +99,30 @@ async def test_close_positions_cancelled_while_lifting_the_oco_gets_it_placed_ag
         assert not plans[KEY].native_moving
         [out] = await desk.close_positions("alpha")
         assert (out["status"], out["code"]) == ("submitted", "OK"), out
+
+
+async def test_close_positions_cancelled_while_its_sell_is_on_the_wire_sells_once(tmp_path):
+    # the venue executes the close at once and answers late; the request goes before the
+    # answer: the close fills, and no exit may be placed again to sell a second time
+    ex = bot_coins_only()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        await enter(node, **EXITS)
+        await _resting(node)
+        ex.faults.latency_after_ms_by_endpoint = {"/api/v3/order": 1_500}
+        desk = BotDesk.for_node(node)
+
+        alice = ex.account_id(ALICE_KEY)
+
+        def sells() -> list[str]:  # the bot's sales (a market order goes as an IOC limit)
+            return [o.status for o in ex.engine.orders.values()
+                    if (o.account_id, o.side, o.type) == (alice, "SELL", "LIMIT")]  # fmt: skip
+
+        close = asyncio.create_task(desk.close_positions("alpha"))
+        await eventually(lambda: bool(sells()), 10)
+        close.cancel()
+        await asyncio.gather(close, return_exceptions=True)
+        ex.faults.latency_after_ms_by_endpoint = {}
+        await eventually(lambda: bot_qty(node) == 0, 10)
+        await eventually(lambda: KEY not in node.bot_exits.plans, 10)
+        assert [s for s in sandbox_lists(ex) if "NEW" in s] == []
+        assert sells() == ["FILLED"]
