@@ -16,7 +16,7 @@ from rigs import killed_child
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import OrderStatus
-from tradeguard.node import TradingNode
+from tradeguard.node import TradingNode, build_node
 from tradeguard.sandbox.testing import seeded_exchange
 from tradeguard.storage.bot_rows import BotRows
 
@@ -88,3 +88,24 @@ async def test_a_node_killed_mid_send_whose_venue_answers_late_records_the_rejec
             trade = desk.rows.trade(trade["trade_id"])
             assert (trade["status"], trade["code"]) == ("rejected", "VENUE_REJECTED"), trade
             assert bot_qty(node) == 0
+
+
+async def test_a_trade_a_stopped_node_left_sending_is_settled_by_the_next_start_without_api(
+    tmp_path, data_dir
+):
+    # a `bot = true` strategy's trade is stored `sending` before its order is journaled; a node
+    # run without the API settled it never (only the API's bot desk did)
+    r = await rig(tmp_path, data_dir)
+    await r.http.aclose()
+    rows = BotRows(r.node.db)
+    now = r.node.clock.now_ms()
+    rows.save_trade("bt_cut", "alpha", SYMBOL, "sending", "tg-never-journaled",
+                    {"side": "buy", "venue": "paper", "by": "strategy:alpha"}, now)  # fmt: skip
+    config = r.node.config
+    r.node.close()
+    node = build_node(config)  # a new process on the same database, no API
+    try:
+        trade = BotRows(node.db).trade("bt_cut")
+        assert (trade["status"], trade["code"]) == ("not_sent", "NOT_SENT"), trade
+    finally:
+        node.close()
