@@ -341,3 +341,40 @@ async def test_a_key_whose_request_was_cancelled_mid_send_is_settled_not_busy(tm
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_key_is_the_bots_whichever_token_sends_it(tmp_path, data_dir):
+    # A retry after a token rotation is the same trade: keys are per bot, not per token, or
+    # the first trade would be doubled by its retry under the new token. Another bot's same
+    # key is that bot's own trade.
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False)
+    add_bot(r.node, "delta", require_confirmation=False, one_position_per_symbol=False)
+    await quote(r.node, mid(r.node))
+    store = TokenStore(r.node.db, r.node.storage)
+
+    async def send(token: str, bot: str = "gamma"):
+        body = {**SIGNAL, "bot_id": bot, "idempotency_key": "rotated-1"}
+        headers = {"Authorization": f"Bearer {token}"}
+        return await r.http.post("/api/v1/trades/execute", json=body, headers=headers)
+
+    try:
+        _, old = store.create("gamma-old", Role.TRADER, bot="gamma")
+        first = await send(old)
+        assert first.status_code == 201 and first.json()["replayed"] is False, first.text
+        store.revoke("gamma-old")
+        _, new = store.create("gamma-new", Role.TRADER, bot="gamma")
+        again = await send(new)
+        assert again.status_code == 201 and again.json()["replayed"] is True, again.text
+        assert again.json()["trade_id"] == first.json()["trade_id"]
+        trader = await send(r.trader["Authorization"].removeprefix("Bearer "))
+        assert trader.json()["trade_id"] == first.json()["trade_id"], trader.text
+        assert len(_entries(r.node)) == 1
+        _, other = store.create("delta-bot", Role.TRADER, bot="delta")
+        own = await send(other, bot="delta")
+        assert own.status_code == 201 and own.json()["replayed"] is False, own.text
+        assert own.json()["trade_id"] != first.json()["trade_id"]
+        assert len(_entries(r.node, "delta")) == 1 and len(_entries(r.node)) == 1
+    finally:
+        await r.http.aclose()
+        r.node.close()

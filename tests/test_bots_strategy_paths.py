@@ -72,16 +72,24 @@ max_order_usd = "60"
 max_position_usd = "100"
 daily_loss_usd = "20"
 symbols = ["BTC/USDT"]
+{extra}
 """
 
 
-def _run(tmp_path: Path, data_dir: Path, capsys, kind: str = "Patient", pg: str = ""):
+def _config(tmp_path: Path, data_dir: Path, kind: str, pg: str = "", extra: str = "") -> Path:
     (tmp_path / "patient.py").write_text(PATIENT)
     data = write_slice(data_dir, tmp_path / "btc.csv", 20)
     url = pg or f"sqlite:///{tmp_path / 'tg.db'}"
     # PostgreSQL when the strategy disables its bot: a second writer waits on SQLite's lock
-    strategies = STRATEGY.format(kind=kind, disable=pg)
-    cfg = write_paper_toml(tmp_path, data, db_url=url, strategies=strategies)
+    strategies = STRATEGY.format(kind=kind, disable=pg, extra=extra)
+    return write_paper_toml(tmp_path, data, db_url=url, strategies=strategies)
+
+
+def _run(
+    tmp_path: Path, data_dir: Path, capsys, kind: str = "Patient", pg: str = "", extra: str = ""
+):
+    cfg = _config(tmp_path, data_dir, kind, pg, extra)
+    url = pg or f"sqlite:///{tmp_path / 'tg.db'}"
     code = main(["run", "--until-end", "--config", str(cfg)])
     said = capsys.readouterr()
     db = Database(url)
@@ -101,6 +109,21 @@ def test_a_timed_out_entry_re_sent_is_recorded_as_a_bot_trade(tmp_path, data_dir
         o.client_order_id for o in orders
     ), trades
     assert all(t["by"] == "strategy:patient" for t in trades)
+
+
+def test_a_timed_out_entry_is_re_sent_within_a_cooldown_its_first_send_started(
+    tmp_path, data_dir, capsys
+):
+    # the re-send carries on the signal its first send was approved for; a cooldown longer than
+    # the order timeout refused every re-send, so the signal never traded
+    code, said, orders, denied, rows = _run(tmp_path, data_dir, capsys, extra="cooldown_s = 600")
+    assert code == 0, said.err
+    assert "BOT_COOLDOWN" not in denied, denied
+    resent = [o for o in orders if "replaces" in o.signal]
+    assert resent and len(orders) == len(resent) + 1, orders
+    ids = {o.client_order_id for o in orders}
+    assert all(o.signal["replaces"] in ids - {o.client_order_id} for o in resent), orders
+    assert len(rows.trades("patient", limit=500)) == len(orders)
 
 
 def test_a_disabled_bots_timed_out_entry_is_not_re_sent(tmp_path, data_dir, capsys, pg_url):
@@ -124,3 +147,17 @@ def test_a_bot_strategy_asking_for_an_execution_gateway_stops_the_start(tmp_path
     assert "strategies[patient]: bot = true" in said.err and "execution gateway" in said.err
     assert "Traceback" not in said.err
     assert orders == []
+
+
+def test_config_check_refuses_a_bot_strategy_asking_for_an_execution_gateway(
+    tmp_path, data_dir, capsys
+):
+    cfg = _config(tmp_path, data_dir, "Legs")
+    code = main(["config", "check", str(cfg)])
+    said = capsys.readouterr()
+    assert code == 2, said.out
+    (tmp_path / "run").mkdir()
+    started = _run(tmp_path / "run", data_dir, capsys, kind="Legs")[1].err
+    refusal = "strategies[patient]: bot = true, but it asks for an execution gateway"
+    assert refusal in " ".join(said.err.split()) and refusal in " ".join(started.split())
+    assert "Traceback" not in said.err

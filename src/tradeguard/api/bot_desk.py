@@ -26,10 +26,11 @@ from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
 from tradeguard.config import bot_name_clash
-from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions
+from tradeguard.node.bot_trades import SENDING, outcome, settle_sending, settled
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
 
@@ -65,22 +66,6 @@ VOIDED_BY = "the bot's disable or emergency stop"
 # A trade that closes the bot's position sells (or buys back) what it holds, whatever the score.
 CENT = Decimal("0.01")
 CLOSING = "closes the position: its whole closable amount, not sized by score"
-# A trade stored before its order is journaled and sent, until the venue call returns.
-SENDING = "sending"
-_ROW_FIELDS = ("trade_id", "bot", "symbol", "status", "client_order_id", "created_ts")
-
-
-def _settled(order: Order | None, doc: dict[str, Any], why: str) -> str:
-    """The status of a trade left `sending` with `order` (None: never journaled), its code and
-    reason set in `doc`; `why` says why nothing was sent."""
-    if order is None:
-        doc.update(code="NOT_SENT", reason=why + "; nothing was sent")
-        return "not_sent"
-    if order.status is OrderStatus.REJECTED:
-        doc.update(code="VENUE_REJECTED", reason=order.reason)
-        return "rejected"
-    doc.update(code="OK", reason="")
-    return "submitted"  # the journal holds it: its order status tells the rest
 
 
 class BotDesk:
@@ -95,16 +80,8 @@ class BotDesk:
         self._settle_sending()
 
     def _settle_sending(self) -> None:
-        """Settle the trades a stopped node left `sending`: it stored them before journaling
-        and sending their entry, and died before the venue call returned."""
-        for t in self.rows.trades_in(SENDING):
-            coid = t["client_order_id"]
-            order = self.node.storage.get_order(coid) if coid else None
-            doc = {k: v for k, v in t.items() if k not in _ROW_FIELDS}
-            why = "the node stopped before the order was journaled; nothing was sent"
-            status = _settled(order, doc, why)
-            self.rows.save_trade(t["trade_id"], t["bot"], t["symbol"], status, coid, doc,
-                                 t["created_ts"])  # fmt: skip
+        """Settle the trades a stopped node left `sending` (`node.bot_trades`)."""
+        settle_sending(self.node)
 
     @classmethod
     def for_node(cls, node: TradingNode) -> BotDesk:
@@ -372,7 +349,7 @@ class BotDesk:
             finally:
                 if lifted:  # a close refused or failed: the position gets its exits back
                     self.exits.settle(spec.venue, ask.symbol, bot)
-            status, code, reason = result.status, result.code, result.reason
+            status, code, reason = outcome(result)
             if result.order is not None:
                 coid = result.order.client_order_id
             if not result.ok and plan is not None and plan.entry_order is not None:
@@ -423,7 +400,7 @@ class BotDesk:
             return
         doc = dict(record)
         why = "the request was cancelled before the order was journaled" if cancelled else ""
-        status = _settled(order, doc, why)
+        status = settled(order, doc, why)
         if not cancelled:
             doc["reason"] = f"not sent: {exc}"
         self.rows.save_trade(trade_id, bot, symbol, status, coid, doc, now)
@@ -488,7 +465,12 @@ class BotDesk:
         and would sell them a second time) and placed again for what a close refused or partly
         filled leaves, as for the bot's own closing trade."""
         exits, portfolio = self.exits, self.node.portfolio
-        if not await exits.lift(venue, symbol, bot):
+        try:
+            lifted = await exits.lift(venue, symbol, bot)
+        except BaseException:  # the request cancelled mid-lift: nothing is sold
+            exits.settle(venue, symbol, bot)  # what the venue cancelled is placed again
+            raise
+        if not lifted:
             return _resting(bot, venue, symbol)
         try:
             if not await exits.clear_closes(venue, symbol, bot):

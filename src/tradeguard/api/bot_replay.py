@@ -8,11 +8,12 @@ out["replayed"]   # True when an earlier execute with the same key answered
 The key is the body's `idempotency_key` (or the Idempotency-Key header), else, for a bot
 without confirmation ids, one derived from the signal (`bots.idempotency`), except for a
 reduce_only close; a bot with confirmation ids and no key keeps the confirmation id as its key.
-The key is claimed in the database before anything is sent, so it holds across restarts and
-between two requests racing. A trade that sent nothing (denied, failed before its journal row,
-or left `not_sent` by a stopped node) releases its key, as does a claim with no trade stored
-that no execute of this process holds (a node killed before storing it): nothing happened, so
-the signal may be tried again.
+The key is the bot's, whichever token sends it (a retry under a rotated token is the same
+trade); another bot's same key is its own. It is claimed in the database before anything is
+sent, so it holds across restarts and between two requests racing. A trade that sent nothing
+(denied, failed before its journal row, or left `not_sent` by a stopped node) releases its
+key, as does a claim with no trade stored that no execute of this process holds (a node killed
+before storing it): nothing happened, so the signal may be tried again.
 """
 
 from __future__ import annotations

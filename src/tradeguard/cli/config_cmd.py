@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 from typing import Any
 
@@ -93,11 +94,34 @@ def _strategy_problems(config: Any) -> list[str]:
         except (ValueError, TypeError, ConfigError) as exc:
             problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
             continue
+        if sc.bot and (why := _gateway_refusal(strat)) is not None:
+            problems.append(why)
         conflicts = getattr(strat, "risk_conflicts", None)
         problems += (
             [f"strategies[{sc.id}]: {c}" for c in conflicts(config.risk)] if conflicts else []
         )
     return problems
+
+
+def _gateway_refusal(strat: Any) -> str | None:
+    """The refusal a node gives at start to a `bot = true` strategy whose `bind` borrows an
+    execution gateway (a multi-leg strategy), or None. The strategy is bound to a context that
+    answers nothing else: whatever else its `bind` reads is the node's to judge."""
+    from tradeguard.node.bot_strategy import gateway_refusal
+    from tradeguard.node.context import NodeContext
+
+    class Probe(NodeContext):
+        def __init__(self) -> None:  # no node: only the gateway is asked for
+            self.asked = False
+
+        def execution_gateway(self, strategy_id: str, venue: str) -> Any:
+            self.asked = True
+            raise ConfigError(gateway_refusal(strategy_id))
+
+    probe = Probe()
+    with contextlib.suppress(Exception):  # anything but the gateway is the node's start's
+        strat.bind(probe)
+    return gateway_refusal(strat.id) if probe.asked else None
 
 
 def _venue_problems(config: Any) -> list[str]:

@@ -15,29 +15,40 @@ Scores, sizing rules and confirmation ids are for HTTP signals: the strategy siz
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.gate import TradeAsk, check_trade, is_reducing
 from tradeguard.bots.spec import BotSpec
 from tradeguard.execution.order_manager import SubmitResult
-from tradeguard.model.enums import Side
+from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node.bot_book import bot_book
 from tradeguard.node.bot_orders import not_closing
+from tradeguard.node.bot_trades import SENDING, outcome
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
 
-# a bot trade stored before its order is journaled and sent (settled at start by the bot desk)
-SENDING = "sending"
-
 
 def bot_strategy_ids(node: TradingNode) -> frozenset[str]:
     """Return the ids of the node's strategies configured with `bot = true`."""
     return frozenset(s.id for s in node.config.strategies if s.bot)
+
+
+def gateway_refusal(strategy_id: str) -> str:
+    """Why a `bot = true` strategy may not borrow an execution gateway (a node refuses it at
+    start, and `tradeguard config check` with the same words)."""
+    # a gateway's legs book no positions (the strategy's trades are its cycles), so the bot's
+    # one position, loss and losing-streak checks could never see them
+    return (
+        f"strategies[{strategy_id}]: bot = true, but it asks for an execution gateway (a "
+        "multi-leg strategy): a bot's checks read its positions, which a gateway's legs do not "
+        "book; run it without bot = true"
+    )
 
 
 def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
@@ -64,10 +75,35 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
         return "NO_PRICE", f"no market price for {intent.symbol} on {intent.venue} yet"
     ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
     now = node.clock.now_ms()
-    verdict = check_trade(spec, row.enabled, ask, bot_book(node, spec, intent.symbol), now)
+    book = bot_book(node, spec, intent.symbol)
+    if _re_sent(node, intent):  # the cooldown its own first send started does not hold it back
+        book = replace(book, last_trade_ms=0)
+    verdict = check_trade(spec, row.enabled, ask, book, now)
     if verdict.approved:
         return None
     return verdict.codes[0], "; ".join(verdict.reasons)
+
+
+def _re_sent(node: TradingNode, intent: OrderIntent) -> bool:
+    """Tell whether `intent` re-sends the unfilled rest of the bot's own entry that its order
+    timeout cancelled (`replace_on_timeout`): the signal the cancelled order was approved for,
+    carried on, not a new trade. Only once per cancelled order, for no more than it left."""
+    old_id = intent.signal.get("replaces")
+    old = node.orders.orders.get(old_id) if isinstance(old_id, str) else None
+    if old is None or old.reduce_only or intent.reduce_only:
+        return False
+    same = (old.strategy_id, old.venue, old.symbol, old.side) == (
+        intent.strategy_id, intent.venue, intent.symbol, intent.side,
+    )  # fmt: skip
+    if not same or old.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        return False
+    if not isinstance(intent.amount, Decimal) or intent.amount > old.remaining:
+        return False
+    return not any(
+        o.signal.get("replaces") == old_id
+        for o in node.orders.orders.values()
+        if o.strategy_id == intent.strategy_id
+    )
 
 
 def _ask_price(node: TradingNode, intent: OrderIntent) -> Decimal | None:
@@ -130,7 +166,8 @@ async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:
 
     result = await node.submit(intent, keep, gate=lambda: bot_gate(node, intent))
     if sent:  # the gate passed and the order reached the journal: its outcome is recorded
-        record.update(code=result.code or "OK", reason=result.reason)
-        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, result.status, sent[0],
+        status, code, reason = outcome(result)
+        record.update(code=code or "OK", reason=reason)
+        rows.save_trade(trade_id, intent.strategy_id, intent.symbol, status, sent[0],
                         record, now)  # fmt: skip
     return result

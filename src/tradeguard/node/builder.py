@@ -22,6 +22,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
+from tradeguard.node.bot_trades import follow_bot_trades
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.exit_siblings import ExitSiblings
@@ -161,7 +162,8 @@ def _attach_alerts(node: TradingNode) -> None:
 
 
 def _apply_config_bots(node: TradingNode) -> None:
-    """Register the config's bots; one the emergency stop disabled stays disabled."""
+    """Register the config's bots (one the emergency stop disabled stays disabled); their
+    trades follow their orders from here on (`node.bot_trades`)."""
     stopped = {b.name for b in node.config.bots if node.storage.kv_get(STOPPED_KEY + b.name)}
     for name in sorted(stopped):
         log.warning(
@@ -171,6 +173,7 @@ def _apply_config_bots(node: TradingNode) -> None:
     was_enabled = {r.name for r in rows.bots() if r.enabled}
     now = node.clock.now_ms()
     apply_config_bots(rows, node.config.bots, now, stopped)
+    follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
     registered = {r.name: r for r in rows.bots()}
     for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):
         # disabled by the config: its approvals from before do not outlive it, as for a stop

@@ -11,6 +11,7 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
+from tradeguard.node.bot_strategy import gateway_refusal
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 from tradeguard.storage.bot_rows import BotRows
 
@@ -86,11 +87,7 @@ class NodeContext:
             if strategy_id in node.bot_strategies:
                 # a gateway's legs book no positions (the strategy's trades are its cycles), so
                 # the bot's one position, loss and losing-streak checks could never see them
-                raise ConfigError(
-                    f"strategies[{strategy_id}]: bot = true, but it asks for an execution "
-                    "gateway (a multi-leg strategy): a bot's checks read its positions, which "
-                    "a gateway's legs do not book; run it without bot = true"
-                )
+                raise ConfigError(gateway_refusal(strategy_id))
             if venue not in node.venues:
                 raise ConfigError(
                     f"strategies[{strategy_id}]: venue {venue!r} is not configured; "

@@ -253,6 +253,14 @@ class BotTradeRows:
                 bot_trades.insert().values(trade_id=trade_id, created_ts=ts, **values)
             )
 
+    def of_order(self, bot: str, client_order_id: str, statuses: tuple[str, ...]) -> list[Any]:
+        """Return the bot's trades of one order whose status is in `statuses`."""
+        c = bot_trades.c
+        stmt = select(bot_trades).where(
+            c.bot == bot, c.client_order_id == client_order_id, c.status.in_(statuses)
+        )
+        return [_trade(r) for r in self.storage._read(stmt)]
+
     def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
         """Return when the bot's newest trade whose status is not in `not_traded` was made
         (0: none)."""
