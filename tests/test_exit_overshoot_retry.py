@@ -120,9 +120,12 @@ async def test_a_buyback_the_book_fills_in_parts_is_tried_again_until_flat(tmp_p
         assert -step < held(node) <= 0 and list(node.orders.open) == []
 
 
-async def test_a_buyback_refused_by_a_halt_later_is_alerted_with_how_to_close_by_hand(tmp_path):
+async def test_a_buyback_refused_by_a_halt_later_is_alerted_with_how_to_close_by_hand(
+    tmp_path, monkeypatch
+):
     # Refused first for stale data, then trading was halted: every try after was refused
     # for the halt with only a log line, the one alert still saying stale data.
+    monkeypatch.setattr(exit_buyback, "RETRY_DELAYS_S", (1.0, 1.0, 1.0, 1.0))
     ex = seeded_exchange()
     async with ex, live_alpha(tmp_path, ex) as node:
         halted: list[bool] = []
@@ -148,6 +151,10 @@ async def test_a_buyback_refused_by_a_halt_later_is_alerted_with_how_to_close_by
         assert str(short) in halt.data["by_hand"]
         assert held(node) == -short  # a halt lets nothing through
         assert [o.filled for o in buybacks(node) if o.filled > 0] == []
+        await asyncio.sleep(2.5)  # tried again, refused again: the halt is not alerted twice
+        assert len(alerts()) == 2 and held(node) == -short
+        node.risk.resume("test", "checked")  # the next try buys it back
+        await eventually(lambda: held(node) == 0, 30)
 
 
 async def test_a_stopped_node_sends_no_buyback_retry(tmp_path, monkeypatch):
