@@ -105,7 +105,7 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
     node.price_listeners.append(node.bot_exits.on_price)
     node.orders.fill_listeners.append(node.bot_exits.on_fill)
-    siblings = ExitSiblings(node)  # exits: one cancels other
+    siblings = node.exit_siblings = ExitSiblings(node)  # exits: one cancels other
     node.orders.fill_listeners.append(siblings.on_fill)
     node.orders.cancel_listeners.append(siblings.on_cancel)
     for end in ("order.filled", "order.cancelled", "order.rejected", "order.expired"):

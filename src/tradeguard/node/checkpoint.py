@@ -225,20 +225,26 @@ def _restore_paper(node: TradingNode, venue: str, paper: Any) -> tuple[int, int]
     order and trade numbers stored, so ids never repeat after a restart."""
     last_o = last_t = 0
     prefix_o, prefix_t = f"{venue}-o", f"{venue}-t"
+    owner: dict[str, str] = {}  # order id: strategy, whose position its fills move
     for o in node.storage.load_orders(venue=venue):
+        owner[o.client_order_id] = o.strategy_id
         if o.venue_order_id.startswith(prefix_o):
             last_o = max(last_o, int(o.venue_order_id[len(prefix_o) :] or 0))
     net: dict[str, Decimal] = {}
+    held: dict[str, dict[str, Decimal]] = {}  # by symbol, by strategy: what reduce-only reads
     for f in node.storage.load_fills(venue=venue):
         if f.trade_id.startswith(prefix_t):
             last_t = max(last_t, int(f.trade_id[len(prefix_t) :] or 0))
         signed = f.base_moved if f.side is Side.BUY else -f.base_moved
         net[f.symbol] = net.get(f.symbol, ZERO) + signed
+        mine = held.setdefault(f.symbol, {})
+        who = owner.get(f.client_order_id, "")
+        mine[who] = mine.get(who, ZERO) + signed
     # an outcome paper venue takes its data venue's markets at start: it keeps those for then
     later = hasattr(paper, "add_instruments")
     for symbol, qty in net.items():
         if symbol in paper.instruments or later:
-            paper.restore_position(symbol, qty)
+            paper.restore_position(symbol, qty, held.get(symbol))
     return last_o, last_t
 
 

@@ -21,10 +21,8 @@ Between a fill and the cancel the other order may fill too (both triggered by on
 venue without OCO cannot rule that out. It is detected: a reduce-only fill that leaves the
 strategy's position on the other side is an overshoot, reported (critical event
 `exit.overshoot` and an error log naming both orders) and, with `node.exit_overshoot = "close"`
-(the default), bought or sold back at market; "report" only reports it. A close refused (stale
-market data, a breaker) is alerted critically (`exit.overshoot_close_refused`) and tried again
-like a refused replacement, for what is still past flat then and no market order of the
-strategy's on its way closes.
+(the default), bought or sold back at market (`node/exit_buyback.py`: refused or filled in
+part, tried again for what is still past flat); "report" only reports it.
 
 A smaller exit placed again that the venue refuses, at once or later (rejected or expired on the
 order stream after `submit` returned ok, or cancelled by anyone but the node: the journal records
@@ -44,17 +42,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import rests
-from tradeguard.model.enums import OrderStatus, OrderType, Side, trigger_on_fall
+from tradeguard.model.enums import OrderStatus, Side, trigger_on_fall
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.exit_overshoot import (
-    left_to_venue,
-    less_closing,
-    mark_reported,
-    resume_overshoots,
+from tradeguard.node.exit_buyback import (
+    CLOSE_REFUSED_EVENT,
+    OVERSHOOT_EVENT,
+    OVERSHOOT_TAG,
+    RETRY_DELAYS_S,
+    Buyback,
 )
+from tradeguard.node.exit_buyback import closable as _cap
+from tradeguard.node.exit_overshoot import left_to_venue, mark_reported, resume_overshoots
 from tradeguard.node.exit_overshoot import overshoot as _overshoot
 
 if TYPE_CHECKING:
@@ -62,25 +63,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OVERSHOOT_EVENT = "exit.overshoot"
 TRIMMED_EVENT = "exit.sibling_trimmed"
-OVERSHOOT_TAG = "exit-overshoot"
 UNPROTECTED_EVENT = "exit.replace_refused"
-CLOSE_REFUSED_EVENT = "exit.overshoot_close_refused"
 # exits cancelled to be placed again smaller, not yet placed: {cancelled id: amount}
 PENDING_KEY = "node.exit_replacements"
 # how a venue that keeps reduce-only (paper) says it ended an exit with nothing left to reduce,
 # the position closed or a fired exit closing it: no refusal, nothing to place again
 REDUCE_ONLY_ENDED = "reduce-only:"
-RETRY_DELAYS_S = (1.0, 5.0, 30.0, 60.0)  # a refused replacement is tried again, then each 60 s
 Key = tuple[str, str, str]  # venue, symbol, strategy
-
-
-def _cap(side: Side, qty: Decimal) -> Decimal:
-    """What a closing order on `side` may still close of a position of `qty`."""
-    if side is Side.SELL:
-        return max(qty, ZERO)
-    return max(-qty, ZERO)
+__all__ = ["CLOSE_REFUSED_EVENT", "OVERSHOOT_EVENT", "OVERSHOOT_TAG", "ExitSiblings"]
 
 
 def _on_fall(order: Order) -> bool:
@@ -105,7 +96,8 @@ class ExitSiblings:
         self._busy: set[Key] = set()
         self._again: set[Key] = set()
         self._last_exit: dict[Key, str] = {}  # the last reduce-only order that filled, by key
-        self.closing: set[str] = set()  # exits whose overshoot's close is on its way
+        self.buyback = Buyback(node, self._tasks)  # closes what exits sold past flat
+        self.closing = self.buyback.closing  # exits whose overshoot's close is on its way
         self._shrinking: set[str] = set()  # exits a check is cancelling to place smaller
         self._rows: dict[str, str] | None = None  # the journaled replacements, once read
 
@@ -237,6 +229,8 @@ class ExitSiblings:
         now: it may have filled meanwhile); return the new order's id, "" when none rests.
         Refused: a critical event and another try later, the journaled intent kept."""
         cid = order.client_order_id
+        if self.buyback.stopped:
+            return ""  # the node stopped: the journaled intent is placed at the next start
         keep = min(keep, _cap(order.side, self._qty(key)))
         inst = self.node.market.instrument(order.venue, order.symbol)
         keep = quantize_down(keep, inst.amount_step) if inst is not None and keep > 0 else keep
@@ -274,6 +268,9 @@ class ExitSiblings:
         position without it: it is placed again and alerted like one refused at once."""
         orders = self.node.orders
         new = orders.orders.get(str(event.data.get("client_order_id", "")))
+        if new is not None and new.signal.get("exit") == "overshoot":
+            self.buyback.on_end(new)
+            return
         if new is not None and new.client_order_id in self._journal():
             self._ended(new)
             return
@@ -356,9 +353,9 @@ class ExitSiblings:
         task.add_done_callback(self._tasks.discard)
 
     async def _retry(self, key: Key, order: Order, keep: Decimal, delay: float, n: int) -> None:
-        await asyncio.sleep(delay)
+        await self.buyback.nap(delay)
         try:
-            if order.client_order_id in self._journal():
+            if order.client_order_id in self._journal() and not self.buyback.stopped:
                 await self._place(key, order, keep, n)
         except Exception:  # a task: log; the journaled intent is placed at the next start
             log.exception("%s: exit %s: placing again failed", key[2], order.client_order_id)
@@ -391,116 +388,26 @@ class ExitSiblings:
         others = [before] if before and before != order.client_order_id else []
         exits = [*others, order.client_order_id]
         try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None  # no loop to close it from: say so rather than claim a close
-        close = self.node.config.node.exit_overshoot == "close" and loop is not None
-        self._announce(key, exits, excess, close)
-        if not close or loop is None:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop to close it from: say so rather than claim a close
+            self.buyback.announce(key, exits, excess, False)
             mark_reported(self.node, exits, excess)
             return
-        self.closing.update(exits)
-        task = loop.create_task(self._close(self._close_intent(key, exits, excess, order.side)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def report_overshoot(self, key: Key, exits: list[str], excess: Decimal) -> None:
-        """Close at market (or report) what the fills of `exits` carried `key` past flat."""
         close = self.node.config.node.exit_overshoot == "close"
-        self._announce(key, exits, excess, close)
+        self.buyback.announce(key, exits, excess, close)
         if not close:
             mark_reported(self.node, exits, excess)
             return
-        side = Side.SELL if self._qty(key) < 0 else Side.BUY  # the side of the exits
-        self.closing.update(exits)
-        await self._close(self._close_intent(key, exits, excess, side))
+        self.buyback.start(key, exits, excess, order.side)
 
-    def _announce(self, key: Key, exits: list[str], excess: Decimal, close: bool) -> None:
-        venue, symbol, strategy = key
-        log.error(
-            "%s: exits %s on %s %s %s; the position is %s past flat (%s)",
-            strategy, ", ".join(exits), venue, symbol,
-            "both filled" if len(exits) > 1 else "filled past flat", excess,
-            "closing it at market" if close else "left for you to close",
-        )  # fmt: skip
-        self.node.bus.publish(
-            Event(
-                OVERSHOOT_EVENT, self.node.clock.now_ms(),
-                {"strategy": strategy, "venue": venue, "symbol": symbol,
-                 "orders": exits, "excess": str(excess), "closing": close},
-                severity="critical",
-            )
-        )  # fmt: skip
+    async def report_overshoot(self, key: Key, exits: list[str], excess: Decimal) -> None:
+        """Close at market (or report) what the fills of `exits` carried `key` past flat."""
+        await self.buyback.report(key, exits, excess)
 
-    def _close_intent(self, key: Key, exits: list[str], excess: Decimal, side: Side) -> OrderIntent:
-        venue, symbol, strategy = key
-        back = Side.BUY if side is Side.SELL else Side.SELL
-        return OrderIntent(
-            strategy, venue, symbol, back, excess, OrderType.MARKET,
-            reduce_only=self.node.portfolio.net_quantity(venue, symbol) * (
-                -1 if back is Side.BUY else 1) > 0,
-            signal={"exit": "overshoot", "orders": exits},
-            tag=OVERSHOOT_TAG,
-        )  # fmt: skip
-
-    async def _close(self, intent: OrderIntent, attempt: int = 0) -> None:
-        """Send the overshoot's close; refused (stale market data, a breaker), say so and try
-        again after 1, 5 and 30 s, then each minute, for what is still past flat then."""
-        exits: list[str] = intent.signal["orders"]
-        try:
-            result = await self.node.submit(intent)
-        except BaseException:
-            self.closing.difference_update(exits)
-            raise
-        if result.ok:
-            self.closing.difference_update(exits)
-            return
-        delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
-        why = f"{result.code} {result.reason}".strip()
-        log.error(
-            "%s: close of the overshoot on %s %s refused (%s): the position stays %s past "
-            "flat; trying again in %ss", intent.strategy_id, intent.venue, intent.symbol, why,
-            intent.amount, delay,
-        )  # fmt: skip
-        if attempt == 0:
-            self.node.bus.publish(
-                Event(
-                    CLOSE_REFUSED_EVENT, self.node.clock.now_ms(),
-                    {"strategy": intent.strategy_id, "venue": intent.venue,
-                     "symbol": intent.symbol, "orders": exits, "excess": str(intent.amount),
-                     "reason": why, "retry_in_s": delay},
-                    severity="critical",
-                )
-            )  # fmt: skip
-        task = asyncio.get_running_loop().create_task(self._close_again(intent, delay, attempt))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _closing(self, key: Key, intent: OrderIntent) -> Decimal:
-        """What the strategy's own market orders on the close's side, on their way, close."""
-        return sum(
-            (o.remaining for o in self.node.orders.open.values()
-             if (o.venue, o.symbol, o.strategy_id) == key and o.side is intent.side
-             and o.type is OrderType.MARKET and o.signal.get("exit") != "overshoot"),
-            ZERO,
-        )  # fmt: skip
-
-    async def _close_again(self, intent: OrderIntent, delay: float, attempt: int) -> None:
-        await asyncio.sleep(delay)
-        exits: list[str] = intent.signal["orders"]
-        key = (intent.venue, intent.symbol, intent.strategy_id)
-        try:
-            past = _cap(intent.side, self._qty(key))  # what is still past flat
-            by_hand = self._closing(key, intent)  # the strategy's own buy-back on its way
-            due = less_closing(self.node, key, min(intent.amount, past) - by_hand)
-            if due <= 0:  # closed meanwhile (by hand, a fill): nothing left to buy back
-                self.closing.difference_update(exits)
-                return
-            side = Side.SELL if intent.side is Side.BUY else Side.BUY  # the exits' side
-            await self._close(self._close_intent(key, exits, due, side), attempt + 1)
-        except Exception:  # a task: log; a restart closes what is left past flat
-            self.closing.difference_update(exits)
-            log.exception("%s: close of the overshoot on %s %s failed", *key[::-1])
+    async def stop(self) -> None:
+        """End the retries waiting for their try (buy-backs, smaller exits placed again): a
+        stopped node sends nothing more; the next start does what is left."""
+        await self.buyback.stop()
 
 
 async def resume_replacements(node: TradingNode) -> None:

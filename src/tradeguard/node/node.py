@@ -151,6 +151,7 @@ class TradingNode:
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
         self.price_listeners: list[Callable[[str, Decimal, str], Awaitable[None]]] = []
         self.bot_exits: Any = None  # the bots' server-side exits (bots.node_exits), built with it
+        self.exit_siblings: Any = None  # exits held to the position (node.exit_siblings)
         self.alerts: AlertManager | None = None
         self.live: LiveHub | None = None  # live market data (sandbox/live), built on first use
         self.liveness = Liveness()  # the live loop's heartbeat, read by the health check
@@ -274,6 +275,8 @@ class TradingNode:
 
     async def stop(self) -> None:
         """Close venue connections and write a last checkpoint."""
+        if self.exit_siblings is not None:
+            await self.exit_siblings.stop()  # no retry sends an order after this
         if self.live is not None:
             await self.live.stop()
         if self.alerts is not None:

@@ -9,7 +9,7 @@ and locked at that rounded-up fee, so its fills never take free USD below zero.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_CEILING, Decimal
 
 from tradeguard.clock import Clock
@@ -86,7 +86,7 @@ class OutcomePaperVenue(PaperVenue):
         self._raw_fee: dict[str, Decimal] = {}  # Kalshi: unrounded fee so far, per order
         # a restart's open orders and net positions on markets a data venue lists only at start
         self._unlisted_orders: list[Order] = []
-        self._unlisted_positions: dict[str, Decimal] = {}
+        self._unlisted_positions: dict[str, tuple[Decimal, dict[str, Decimal]]] = {}
 
     def add_instruments(
         self,
@@ -105,7 +105,7 @@ class OutcomePaperVenue(PaperVenue):
         if fee_rates is not None:
             self.fee_rates = fee_rates
         for symbol in [s for s in self._unlisted_positions if s in self._markets]:
-            super().restore_position(symbol, self._unlisted_positions.pop(symbol))
+            super().restore_position(symbol, *self._unlisted_positions.pop(symbol))
         orders, self._unlisted_orders = self._unlisted_orders, []
         for order in orders:
             self.restore_order(order)
@@ -126,11 +126,13 @@ class OutcomePaperVenue(PaperVenue):
                 f"filled {po.filled} of {po.amount}, the rest expired",
             )  # fmt: skip
 
-    def restore_position(self, symbol: str, net: Decimal) -> None:
+    def restore_position(
+        self, symbol: str, net: Decimal, by_strategy: Mapping[str, Decimal] | None = None
+    ) -> None:
         if symbol not in self._markets:
-            self._unlisted_positions[symbol] = net
+            self._unlisted_positions[symbol] = (net, dict(by_strategy or {}))
             return
-        super().restore_position(symbol, net)
+        super().restore_position(symbol, net, by_strategy)
 
     async def fetch_fills(self, symbol: str, since_ts: int = 0) -> list[Fill]:
         """Fills on `symbol`; none on a market this venue does not list (as the real venues
@@ -222,8 +224,9 @@ class OutcomePaperVenue(PaperVenue):
         self._balances.get(quote).free += pairs
         for outcome in Outcome:  # the net traded amounts reduce_only reads
             m = self._markets.get(outcome_symbol(market, outcome, quote))
-            if m is not None:
+            if m is not None:  # paid out of the account, not of a strategy known
                 m.position -= pairs
+                m.held[""] = m.held.get("", ZERO) - pairs
 
     def _close(self, po: PaperOrder, status: OrderStatus, ts: int, reason: str) -> None:
         self._raw_fee.pop(po.client_order_id, None)

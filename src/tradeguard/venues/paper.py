@@ -36,8 +36,10 @@ Fill rules (the promise is honesty: never better than the data allows)
 - Time in force: GTC rests; IOC fills what it can at once and EXPIRES the rest; FOK fills
   everything at once or EXPIRES untouched. With candles only, "at once" means the next candle
   (with fill_at="in_candle": the last close).
-- reduce_only is checked against this venue's own net position per symbol (buys minus sells);
-  an order that would open or grow it is refused with REDUCE_ONLY_REJECTED. A reduce-only order
+- reduce_only is checked against the position of the order's strategy on this venue (buys
+  minus sells of its fills on the symbol, plus what a restart restored with no strategy known),
+  not the account's net position another strategy's holding makes up too; an order that would
+  open or grow it is refused with REDUCE_ONLY_REJECTED. A reduce-only order
   fills no more than that position holds when it fills: a taker (a fired stop or take-profit
   among them) expires the rest ("reduce-only: ..."), a resting limit waits unfilled.
 - Fees are exact Decimal fractions of the fill notional from the Instrument (maker or taker),
@@ -80,6 +82,7 @@ from tradeguard.venues.paper_state import (
     counter_of,
     crosses_close,
     is_crossed,
+    own_position,
     quote_crossed,
 )
 from tradeguard.venues.paper_stops import PaperStops
@@ -314,9 +317,17 @@ class PaperVenue(PaperStops):
         markets that took any): what a resumed replay primes this venue with again."""
         return {s: str(m.candle_used) for s, m in self._markets.items() if m.candle_used}
 
-    def restore_position(self, symbol: str, net: Decimal) -> None:
-        """Set this venue's net traded amount on `symbol` (buys minus sells of its fills)."""
-        self._market(symbol).position = net
+    def restore_position(
+        self, symbol: str, net: Decimal, by_strategy: Mapping[str, Decimal] | None = None
+    ) -> None:
+        """Set this venue's net traded amount on `symbol` (buys minus sells of its fills), and
+        each strategy's part of it (`by_strategy`; what it leaves belongs to none known)."""
+        m = self._market(symbol)
+        m.position = net
+        m.held = {k: v for k, v in (by_strategy or {}).items() if k}
+        rest = net - sum(m.held.values(), ZERO)
+        if rest:
+            m.held[""] = rest
 
     def resume_ids(self, last_order_n: int, last_trade_n: int) -> None:
         """Continue the id counters after a restart so new trade ids never repeat old ones."""
@@ -355,6 +366,7 @@ class PaperVenue(PaperStops):
             self._balances.set(asset, amount, ZERO)
         for m in self._markets.values():
             m.position = ZERO
+            m.held = {}
         self._push((), [], True)
         return self._balance_copies()
 
@@ -405,14 +417,14 @@ class PaperVenue(PaperStops):
                     f"{ref}) is below the minimum {inst.min_notional} for {inst.symbol}",
                 )
         if order.reduce_only:
-            pos = m.position
+            pos = own_position(m, order.strategy_id)
             grows = pos == ZERO or (pos > ZERO) == (order.side is BUY) or order.amount > abs(pos)
             if grows:
                 self._refuse(
                     "REDUCE_ONLY_REJECTED",
                     f"reduce-only {order.side.value} {order.amount} {inst.symbol} would open or "
-                    f"grow the net position {pos}; send it without reduce_only or at most "
-                    f"{abs(pos)} on the opposite side",
+                    f"grow the net position {pos} of strategy {order.strategy_id or '(none)'}; "
+                    f"send it without reduce_only or at most {abs(pos)} on the opposite side",
                 )
         bal = self._balances
         if order.side is BUY:
@@ -471,6 +483,7 @@ def _paper_order(
         price=order.price if order.type is OrderType.LIMIT else None,
         tif=order.time_in_force,
         reduce_only=order.reduce_only,
+        strategy_id=order.strategy_id,
         bound=order.price_bound if order.type is OrderType.MARKET else None,
         seq=seq,
         created_ts=created_ts,

@@ -21,7 +21,9 @@ from tradeguard.venues.paper_state import (
     TAKER,
     PaperMarket,
     PaperOrder,
+    book_traded,
     is_crossed,
+    own_position,
     quote_crossed,
 )
 
@@ -110,12 +112,12 @@ class PaperMatching(Venue):
             else:
                 quote.free -= notional + fee
             base.free += qty
-            m.position += qty
+            book_traded(m, po.strategy_id, qty)
         else:
             po.locked -= qty
             base.locked -= qty
             quote.free += notional - fee
-            m.position -= qty
+            book_traded(m, po.strategy_id, -qty)
         po.filled += qty
         po.cost += notional
         po.fee += fee
@@ -160,8 +162,8 @@ class PaperMatching(Venue):
         m = self._markets.get(po.symbol)
         if po.reduce_only and m is not None and _reducible(po, m) <= 0:
             why = (
-                f"reduce-only: filled {po.filled} of {po.amount}, all the venue's net position "
-                f"on {po.symbol} it may reduce; the rest expired"
+                f"reduce-only: filled {po.filled} of {po.amount}, all the position of "
+                f"{po.strategy_id or 'the account'} on {po.symbol} it may reduce; the rest expired"
             )
         self._close(po, OrderStatus.EXPIRED, ts, why)
 
@@ -446,5 +448,6 @@ class PaperMatching(Venue):
 
 
 def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
-    """What of the venue's net position on `m` the reduce-only `po` may still close."""
-    return max(-m.position if po.is_buy else m.position, ZERO)
+    """What of its strategy's position on `m` the reduce-only `po` may still close."""
+    own = own_position(m, po.strategy_id)
+    return max(-own if po.is_buy else own, ZERO)

@@ -84,6 +84,7 @@ class PaperOrder:
     oco_group: str = ""
     # a market order's protective price bound (the risk engine's slippage cap): never beyond it
     bound: Decimal | None = None
+    strategy_id: str = ""  # whose position a reduce-only order reduces
 
     @property
     def worst_price(self) -> Decimal | None:
@@ -114,6 +115,23 @@ class PaperMarket:
     quote_bid_taken: dict[Decimal, Decimal] = field(default_factory=dict)
     quote_ask_taken: dict[Decimal, Decimal] = field(default_factory=dict)
     position: Decimal = ZERO
+    # the net traded amount by strategy; "" what of `position` no strategy is known for
+    # (restored as a net): a reduce-only order reduces its strategy's and that
+    held: dict[str, Decimal] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     candle_used: Decimal = ZERO  # taken from the current candle's volume by in-candle fills
     stops: list[PaperOrder] = field(default_factory=list)  # trigger orders not yet triggered
+
+
+def own_position(m: PaperMarket, strategy_id: str) -> Decimal:
+    """The position a reduce-only order of `strategy_id` reduces on `m`: its strategy's net
+    traded amount, and what of the net no strategy is known for; not another strategy's."""
+    held = m.held
+    own = held.get(strategy_id, ZERO)
+    return own + held.get("", ZERO) if strategy_id else own
+
+
+def book_traded(m: PaperMarket, strategy_id: str, signed: Decimal) -> None:
+    """Add a fill's signed base amount to the market's net position and its strategy's."""
+    m.position += signed
+    m.held[strategy_id] = m.held.get(strategy_id, ZERO) + signed

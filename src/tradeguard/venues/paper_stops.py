@@ -13,8 +13,8 @@
   the data cannot tell which came first, and the paper venue never assumes the better one.
 - Reduce-only trigger orders that are not an OCO (a stop-loss and a take-profit each resting
   for the whole position) fire in the same order: stops first, then in the order placed. One
-  that fires when the venue's net position is already closed, or left with nothing the fired
-  market exits of its side do not close already, is CANCELLED instead (reason
+  that fires when its strategy's position is already closed, or left with nothing the fired
+  market exits of its side and strategy do not close already, is CANCELLED instead (reason
   "reduce-only: ..."): one candle through both prices fills the stop and cancels the
   take-profit, and the position ends flat, never past it.
 - After a restart a journaled trigger order is armed again. One that had fired but was still
@@ -35,7 +35,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
 from tradeguard.model.reports import OrderReport
 from tradeguard.venues.paper_matching import PaperMatching
-from tradeguard.venues.paper_state import PaperMarket, PaperOrder
+from tradeguard.venues.paper_state import PaperMarket, PaperOrder, own_position
 
 _STOP_FIRST = (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
 
@@ -202,11 +202,13 @@ class PaperStops(PaperMatching):
     def _reducible(po: PaperOrder, m: PaperMarket) -> Decimal:
         """What of the venue's net position the reduce-only `po` may still close: the position
         on the other side of it, less what the fired market orders of its side will close."""
-        held = -m.position if po.is_buy else m.position
+        own = own_position(m, po.strategy_id)
+        held = -own if po.is_buy else own
         fired = sum(
             (w.remaining for w in m.working
              if w.reduce_only and w.trigger_price is not None and w.type is OrderType.MARKET
-             and w.is_buy == po.is_buy and w.status.is_open),
+             and w.is_buy == po.is_buy and w.status.is_open
+             and w.strategy_id == po.strategy_id),
             ZERO,
         )  # fmt: skip
         return max(held - fired, ZERO)
