@@ -6,19 +6,23 @@ P&L. Real ccxt against the sandbox exchange on 127.0.0.1, real PostgreSQL at 127
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from node_support import trading_live
+from test_node_balance_sync import _watched_node
 from test_spot_short_clear_sandbox import _toml
 from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.market import Quote
+from tradeguard.model.text import NAME_CHARS
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import apply_cash_flows
-from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
+from tradeguard.sandbox.testing import ALICE_KEY, eventually, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
@@ -149,3 +153,25 @@ async def test_the_daily_summary_leaves_a_deposit_out_of_the_days_pnl(tmp_path: 
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_hostile_asset_name_from_the_venue_is_cut_in_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile = "Z" * 5000  # an asset name as long as a venue cares to send
+    async with seeded_exchange() as ex:
+        node, events = _watched_node(tmp_path, ex)
+        await node.start()
+        with caplog.at_level(logging.INFO, logger="tradeguard"):
+            async with trading_live(node, duration_s=30):
+                await _quote(node, "BTC/USDT", 50_000)
+                ex.engine.accounts[ex.account_id(ALICE_KEY)].bal(hostile).free += D(1)
+                await eventually(lambda: node.portfolio.book("binance").total(hostile) == D(1))
+                await _quote(node, "BTC/USDT", 50_000)
+        found = [e for e in events if e.kind == EventKind.BALANCE_DISCREPANCY]
+        assert found, events
+        assert all(len(str(e.data["asset"])) <= NAME_CHARS for e in found), found
+        lines = [r.getMessage() for r in caplog.records]
+        assert any("balance discrepancy" in line for line in lines), lines
+        assert all(hostile[:200] not in line for line in lines), [x[:300] for x in lines]

@@ -6,15 +6,18 @@ in a child process, the alert to a webhook on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from rigs import answering
 from test_cash_flow_counting import _quote
 from test_spot_short_clear_sandbox import _start, _toml
 from test_transfer_record import _cli
@@ -23,6 +26,7 @@ from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import TradingState
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import apply_cash_flows
+from tradeguard.node.transfer_record import TransferRefused, record_transfer
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
@@ -108,3 +112,38 @@ async def test_a_transfer_recorded_alerts_through_the_configured_channel(tmp_pat
         assert code == 0, (out, err)
         texts = [str(r.get("text", "")) for r in received]
         assert any("withdrawal of -300 USDT on binance" in t for t in texts), texts
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_hostile_venue_error_is_cut_in_the_transfer_refusal(tmp_path: Path) -> None:
+    huge = "X" * 20_000  # one line of error text as long as the venue cares to send
+
+    async with seeded_exchange() as ex, aiohttp.ClientSession() as http:
+        target = ex.rest_url.removesuffix("/api/v3")
+
+        async def handle(request: web.Request) -> web.Response:
+            if request.path == "/api/v3/account":
+                body = json.dumps({"code": -1000, "msg": huge})
+                return web.Response(status=400, text=body, content_type="application/json")
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+            async with http.request(request.method, target + request.path_qs,
+                                    data=await request.read(), headers=headers) as r:  # fmt: skip
+                data, status = await r.read(), r.status
+            return web.Response(status=status, body=data, content_type="application/json")
+
+        runner, url = await answering(handle)
+        try:
+            _, path = _toml(tmp_path, ex)
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace(ex.rest_url, url + "/api/v3"))
+            node = TradingNode(load_config(str(path)))
+            try:
+                with pytest.raises(TransferRefused) as refused:
+                    await record_transfer(node, "binance", "USDT", D(-300), "to the bank", "ops")
+            finally:
+                node.close()
+        finally:
+            await runner.cleanup()
+    why = str(refused.value)
+    assert "could not read the venue's balances" in why, why[:500]
+    assert huge[:200] not in why and len(why) < 600, why[:500]

@@ -2,14 +2,14 @@
 cut to a bound, so a hostile or broken answer cannot flood a log line or an alert.
 
 ```python
-one_line("bad\\n  answer" * 1000, 40)   # 'bad answer bad answer bad answer bad ans…'
+one_line("bad\\n  answer" * 1000, 40)   # "bad answer bad answer bad answer bad ans…"
 ```
 """
 
 from __future__ import annotations
 
 SNIPPET = 120  # an error message's characters echoed
-NAME_CHARS = 40  # an asset's or a symbol's characters echoed
+NAME_CHARS = 128  # an asset's or a symbol's characters echoed (an outcome contract's are long)
 
 
 def one_line(text: str, limit: int = SNIPPET) -> str:
