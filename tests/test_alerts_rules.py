@@ -361,3 +361,16 @@ def test_arbitrage_rules_can_be_switched_off_and_rate_limited() -> None:
         min_interval_s={"arb_unwound": 60.0},
     )
     assert cfg.rules.enabled("arb_held") and not cfg.rules.enabled("arb_unwound")
+
+
+def test_money_found_leaving_with_no_transfer_declared_is_a_critical_alert_cut_to_size() -> None:
+    hostile = "Z" * 5000  # an asset name as long as a venue cares to send
+    why = (f"binance {hostile} -300 (-300 USDT) left the account with no transfer declared: "
+           "counted as a loss")  # fmt: skip
+    data = {"asset": hostile, "amount": "-300", "kind": "found", "moved": "0", "reason": why}
+    event = Event("risk.cash_flow", 1_700_000_000_000, data, venue="binance", severity="critical")
+    alert = _alert(event)
+    assert (alert.rule, alert.severity) == ("cash_flow", "critical")
+    assert "left the account with no transfer declared" not in alert.text  # cut before it
+    assert alert.text.startswith("Cash flow: binance ZZZ") and len(alert.text) < 300, alert.text
+    assert len(alert.title) < 200, alert.title

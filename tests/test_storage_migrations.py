@@ -28,7 +28,7 @@ def _schema_diff(db: Database, target: MetaData) -> list[object]:
         return list(compare_metadata(ctx, target))
 
 
-HEAD = "0007"  # the newest migration
+HEAD = "0008"  # the newest migration
 
 
 def test_migrated_schema_equals_table_metadata(storage_db_url: str) -> None:

@@ -75,6 +75,9 @@ class AlertRules(_Strict):
     order_failed: bool = True
     venue_error: bool = True
     daily_summary: bool = True
+    # Outside money: a transfer recorded with `tradeguard transfer`, a deposit the balance
+    # sync found, a decrease no one declared (critical).
+    cash_flow: bool = True
     # An arbitrage cycle left an asset stranded (critical).
     arb_held: bool = True
     # An arbitrage cycle failed a leg and sold what it held back to the start asset (warning).

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradeguard.model.events import Event, EventKind
+from tradeguard.model.text import NAME_CHARS, SNIPPET, one_line
 from tradeguard.secrets.redact import redact
 
 SEVERITIES = ("info", "warning", "critical")
@@ -167,6 +168,22 @@ def _breaker_tripped(e: Event) -> Alert:
         f"breaker_tripped:{name}:{venue}:{e.symbol}",
         e.ts,
     )
+
+
+def _cash_flow(e: Event) -> Alert:
+    """Outside money: a transfer recorded (`tradeguard transfer`), or one the node counted."""
+    d, venue = e.data, one_line(e.venue or "?", NAME_CHARS)
+    asset = one_line(str(d.get("asset", "?")), NAME_CHARS)
+    if e.kind == "ledger.transfer_recorded":
+        title = f"Transfer recorded: {d.get('kind', '?')} on {venue}"
+        text = (f"Transfer recorded: {d.get('kind', '?')} of {_plain(d.get('amount'))} {asset} "
+                f"on {venue} by {one_line(str(d.get('by', '?')), NAME_CHARS)}: "
+                f"{one_line(str(d.get('reason', '')))}")  # fmt: skip
+    else:
+        title = f"Cash flow on {venue}: {asset}"
+        text = f"Cash flow: {one_line(str(d.get('reason', '')), 2 * SNIPPET)}"
+    severity = "critical" if e.severity == "critical" else "warning"
+    return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{e.ts}", e.ts)
 
 
 def _kill(e: Event) -> Alert:
@@ -426,6 +443,8 @@ _BUILDERS = {
     EventKind.ARB_HELD: _arb_held,
     EventKind.ARB_EXECUTION: _arb_execution,
     EventKind.ARB_SETTLED: _arb_settlement_mismatch,
+    "risk.cash_flow": _cash_flow,
+    "ledger.transfer_recorded": _cash_flow,
 }
 
 ALERT_KINDS = frozenset(_BUILDERS)

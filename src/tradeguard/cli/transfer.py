@@ -93,12 +93,20 @@ def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
     config = config_from_args(args)
     refuse_missing_sqlite_file(config.node.database_url)
     node = TradingNode(config)  # takes the writer lock: a running node is refused, named
+
+    async def booked() -> dict[str, str]:
+        alerts = node.alerts  # the transfer is announced as every outside-money event is
+        if alerts is not None:
+            await alerts.start()
+        try:
+            by = args.by or _who()
+            return await record_transfer(node, args.venue, args.asset, args.amount, args.reason, by)
+        finally:
+            if alerts is not None:
+                await alerts.stop()  # delivers what is queued (alerts.drain_timeout_s)
+
     try:
-        done = asyncio.run(
-            record_transfer(
-                node, args.venue, args.asset, args.amount, args.reason, args.by or _who()
-            )
-        )
+        done = asyncio.run(booked())
         state = node.risk.state.value
     finally:
         node.close()

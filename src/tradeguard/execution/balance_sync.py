@@ -36,6 +36,7 @@ from tradeguard.model.errors import ConfigError, VenueError
 from tradeguard.model.events import Event, EventKind
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
+from tradeguard.model.text import name_shown
 from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class BalanceSync:
                 "balance discrepancy on %s: %s ledger %s, venue %s (difference %s); ledger "
                 "adjusted to the venue's figure",
                 venue,
-                d.asset,
+                name_shown(d.asset),  # a venue's name for it, however long, cut
                 d.ledger_total,
                 d.venue_total,
                 d.difference,
@@ -239,7 +240,7 @@ class BalanceSync:
                     venue=venue,
                     severity="warning",
                     data={
-                        "asset": d.asset,
+                        "asset": name_shown(d.asset),
                         "ledger_total": plain(d.ledger_total),
                         "venue_total": plain(d.venue_total),
                         "difference": plain(d.difference),

@@ -1,31 +1,39 @@
 """Money moved in or out of a venue from outside, kept out of the loss limits and the drawdown.
 
 ```python
-apply_cash_flows(node)   # at start, and after the balance sync applies a venue's figures
+apply_cash_flows(node)   # at start, after a sync or reconciliation, and before any equity
 ```
 
-A balance adjustment booked since the risk state last counted one (`RiskState.flows_seen`, the
-newest adjustment id counted) is valued in the valuation asset at the venue's marks and moves
-the baselines equity is compared with (the day's and week's opening equity, the peak):
+Each balance adjustment not counted yet (`counted_ts` empty; ids above the risk state's
+`flows_seen`, the count's floor) is valued in the valuation asset at the venue's marks and
+moves the baselines equity is compared with (the day's and week's opening equity, the peak,
+and the opening equity of the node's daily summary):
 - a transfer the operator declared (`tradeguard transfer`), in either direction: it is no
-  trading gain or loss;
+  trading gain or loss; a withdrawal declared after the balance sync booked it names that
+  adjustment (`declares`) and moves them by its amount;
 - a difference the balance sync or a reconciliation found, only when it adds money: a deposit
   never hides a loss, while a decrease no one explained may be one (a theft, a fee not booked)
   and stays counted as a loss, with a warning naming `tradeguard transfer`;
 - any other adjustment (a spot short cleared) moves nothing.
-The move and the id counted are saved together, in one write: an adjustment booked just before
-a crash is counted by the next start, and never twice. The state of a node that predates this
-count starts it at the newest adjustment, whose money its baselines already hold.
+An adjustment that would move them but has no price yet waits, counted at the first equity
+figure its price reaches (equity counts it at zero until then). The node counts what was booked
+before it reads equity again (`flows_due`): a quote between a booking and its count would raise
+the peak by the deposit, and the count would raise it once more. The moves and the marks of the
+adjustments counted are written in one transaction: counted once, whatever the crashes and the
+order their rows committed in. The state of a node that predates this count starts its floor at
+the newest adjustment, whose money its baselines already hold.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, fmt, plain
+from tradeguard.model.text import name_shown
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -37,6 +45,16 @@ _DECLARED = ("deposit recorded by ", "withdrawal recorded by ")
 _FOUND = ("balance sync:", "reconcile (")
 
 
+@dataclass(slots=True)
+class FlowWatch:
+    """What the node knows between counts: the adjustments its storage had recorded at the
+    last one, and those waiting for a price."""
+
+    recorded: int = 0
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    warned: set[int] = field(default_factory=set)
+
+
 def flow_kind(reason: str) -> str:
     """ "declared" (by `tradeguard transfer`), "found" (by the sync or a reconciliation) or ""."""
     if reason.startswith(_DECLARED):
@@ -44,8 +62,16 @@ def flow_kind(reason: str) -> str:
     return "found" if reason.startswith(_FOUND) else ""
 
 
+def flows_due(node: TradingNode) -> bool:
+    """Whether an adjustment was booked since the last count, or one waiting has a price now."""
+    watch = node.flow_watch
+    if node.storage.adjustments_recorded != watch.recorded:
+        return True
+    return any(_value(node, row) is not None for row in watch.waiting)
+
+
 def _value(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
-    asset, amount = str(row["asset"]), Decimal(row["difference"])
+    asset, amount = str(row["asset"]), Decimal(row["amount"])
     if asset == node.portfolio.valuation_asset:
         return amount
     price = node.portfolio.price_on(str(row["venue"]), asset)
@@ -54,29 +80,55 @@ def _value(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
 
 def apply_cash_flows(node: TradingNode) -> Decimal:
     """Move the risk baselines by the adjustments not counted yet; return the total moved."""
-    risk, storage = node.risk, node.storage
-    seen = risk.flows_seen
-    rows = storage.load_balance_adjustments(after_id=seen)  # each sync reads only the new ones
-    newest = max((int(r["id"]) for r in rows), default=0)
-    if seen is not None and newest <= seen:
+    risk, storage, watch = node.risk, node.storage, node.flow_watch
+    watch.recorded = storage.adjustments_recorded
+    floor = risk.flows_seen
+    if floor is None:  # a state from before this count: its baselines hold every one so far
+        newest = max((int(r["id"]) for r in storage.load_balance_adjustments()), default=0)
+        with storage.transaction():
+            risk.move_baselines(ZERO, newest)
         return ZERO
-    total = ZERO
-    for row in sorted(rows, key=lambda r: int(r["id"])):
-        if seen is None or int(row["id"]) <= seen:
+    rows = storage.load_uncounted_adjustments(after_id=floor)
+    declared = _declared_amounts(node, rows)
+    total, counted, waiting = ZERO, [], []
+    for row in rows:
+        row["amount"] = declared.get(int(row["id"]), Decimal(row["difference"]))
+        moved = _counted(node, row)
+        if moved is None:
+            waiting.append(row)
             continue
-        total += _counted(node, row)
-    with storage.transaction():  # the moved baselines and the id counted, written together
-        risk.move_baselines(total, newest)
+        total += moved
+        counted.append(int(row["id"]))
+    watch.waiting = waiting
+    if counted:
+        with storage.transaction():  # the moved baselines and the marks, written together
+            storage.mark_adjustments_counted(counted, node.clock.now_ms())
+            risk.move_baselines(total, floor)
+        if total and node._day is not None:
+            node._day_start_equity += total  # the daily summary's P&L is trading only too
     return total
 
 
-def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal:
-    """What one adjustment moves the baselines by, announced as `risk.cash_flow`."""
+def _declared_amounts(node: TradingNode, rows: list[dict[str, Any]]) -> dict[int, Decimal]:
+    """The amount of each declaration row: the difference of the adjustment it declares."""
+    named = {int(r["declares"]): int(r["id"]) for r in rows if r.get("declares") is not None}
+    if not named:
+        return {}
+    found = {int(r["id"]): r for r in node.storage.load_balance_adjustments()}
+    return {mine: Decimal(found[old]["difference"]) for old, mine in named.items() if old in found}
+
+
+def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
+    """What one adjustment moves the baselines by, announced as `risk.cash_flow`; None while
+    it waits for a price."""
     kind = flow_kind(str(row["reason"]))
     if not kind:
         return ZERO
     value = _value(node, row)
-    venue, asset, amount = str(row["venue"]), str(row["asset"]), Decimal(row["difference"])
+    venue, asset, amount = str(row["venue"]), name_shown(str(row["asset"])), row["amount"]
+    if value is None and (kind == "declared" or amount > ZERO):
+        _waits(node, row, venue, asset, amount)
+        return None
     unit = node.risk.valuation.unit
     moved = ZERO if value is None or (kind == "found" and value < ZERO) else value
     if value is None:
@@ -90,9 +142,8 @@ def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal:
         why = (f"{venue} {asset} {plain(amount)} ({fmt(value)} {unit}) left the account with "
                "no transfer declared: counted as a loss, as a theft or an unbooked fee would "
                "be; a known withdrawal is kept out of the loss limits by declaring it: stop "
-               "the node before withdrawing, then `tradeguard transfer --venue "
-               f"{venue} --asset {asset} --amount {plain(amount)} --reason ...` before it "
-               "starts again")  # fmt: skip
+               "the node, then `tradeguard transfer --venue "
+               f"{venue} --asset {asset} --amount {plain(amount)} --reason ...`")  # fmt: skip
     severity = "warning" if moved or value is None else "critical"
     (log.warning if severity == "warning" else log.critical)("cash flow: %s", why)
     data = {"asset": asset, "amount": plain(amount), "kind": kind, "adjustment": int(row["id"]),
@@ -103,4 +154,14 @@ def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal:
     return moved
 
 
-__all__ = ["CASH_FLOW_EVENT", "apply_cash_flows", "flow_kind"]
+def _waits(node: TradingNode, row: dict[str, Any], venue: str, asset: str, amount: Any) -> None:
+    ident = int(row["id"])
+    if ident not in node.flow_watch.warned:
+        node.flow_watch.warned.add(ident)
+        log.warning(
+            "cash flow: %s %s %s has no price yet: counted apart from trading once one "
+            "appears (equity counts it at 0 until then)", venue, asset, plain(amount),
+        )  # fmt: skip
+
+
+__all__ = ["CASH_FLOW_EVENT", "FlowWatch", "apply_cash_flows", "flow_kind", "flows_due"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.alerts.rules import daily_summary_event
 from tradeguard.model.enums import TradingState
+from tradeguard.node.cash_flows import apply_cash_flows, flows_due
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -29,6 +30,8 @@ _DAY_MS = 86_400_000
 
 def observe_equity(node: TradingNode, ts: int, symbol: str = "") -> None:
     """Record the equity at `ts` (recomputed when `symbol` moves a holding or it is stale)."""
+    if flows_due(node):  # outside money booked is counted before equity that holds it
+        apply_cash_flows(node)
     # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
     # run figures, which it alone moves) otherwise.
     held = node.held_cached()

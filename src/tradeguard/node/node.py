@@ -37,7 +37,7 @@ from tradeguard.node import checkpoint as ckpt
 from tradeguard.node.bot_orders import bot_refusal
 from tradeguard.node.bot_strategy import bot_strategy_ids, submit_as_bot
 from tradeguard.node.builder import assemble
-from tradeguard.node.cash_flows import apply_cash_flows
+from tradeguard.node.cash_flows import FlowWatch, apply_cash_flows
 from tradeguard.node.context import NodeContext
 from tradeguard.node.credentials import vault_session
 from tradeguard.node.equity_record import daily_summary, equity_provisional, observe_equity
@@ -142,6 +142,7 @@ class TradingNode:
         self._held_of = HeldSymbols().of
         # the run's equity, peak and max drawdown (restored from the run figures)
         self.run_equity = EquityTracker()
+        self.flow_watch = FlowWatch()  # what the count of outside money waits on
         self._fees_before = ZERO  # fees of the fills stored before this process started
         self._run_states: dict[str, RunState] = {}
         self._trade_totals: dict[str, TradeTotals] = {}

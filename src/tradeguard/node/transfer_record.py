@@ -11,10 +11,15 @@ ledger audit halts trading (`execution/reconcile.py`). The operator, who knows w
 says so here: with no order of the journal unended on the venue, the venue's balance of the
 asset is read now and the transfer is booked as a recorded balance adjustment only if the
 venue's total is exactly the ledger (start + fills - fees + adjustments) plus the amount stated;
-any other figure is refused, the record left as it was. The venue's figures are stored and an
-audit event written (`ledger.transfer_recorded`); the trading state stays as it is until
-`tradeguard resume`. A paper venue is refused: only the node moves its balances, and the
-balance read from it is the stored row the audit found wrong, so a difference is a defect.
+any other figure is refused, the record left as it was. A withdrawal a running node's balance
+sync (or a reconciliation) already booked as a decrease no one explained, so that the venue now
+shows the ledger, is declared after the fact: the newest such adjustment of exactly that amount
+not declared yet is named by a row that moves no balance (`declares`), which the node's next
+count keeps out of the loss limits (node/cash_flows.py), once. The venue's figures are stored,
+an audit event written (`ledger.transfer_recorded`) and sent through the alert channels; the
+trading state stays as it is until `tradeguard resume`. A paper venue is refused: only the node
+moves its balances, and the balance read from it is the stored row the audit found wrong, so a
+difference is a defect.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, plain
+from tradeguard.node.cash_flows import flow_kind
 from tradeguard.node.spot_short_clear import recorded_short, venue_balance
 
 if TYPE_CHECKING:
@@ -67,7 +73,10 @@ async def record_transfer(
     with localcontext() as exact:  # compared exactly: 28 digits would round a fine amount
         exact.prec = 80
         moved = held - ledger
-    if moved != amount:
+    declares = None
+    if moved != amount and moved == ZERO and amount < ZERO:
+        declares = _undeclared_decrease(node, venue, asset, amount)
+    if moved != amount and declares is None:
         raise TransferRefused(
             f"{venue} {asset}: the venue holds {plain(held)}, the ledger says {plain(ledger)}: "
             f"a difference of {plain(moved)}, not --amount {plain(amount)}; nothing "
@@ -79,14 +88,43 @@ async def record_transfer(
         "asset": asset, "kind": kind, "amount": plain(amount), "stored": plain(stored),
         "ledger": plain(ledger), "venue_total": plain(held), "by": by, "reason": reason,
     }  # fmt: skip
+    why = f"{kind} recorded by {by}: {reason}"
+    if declares is not None:
+        data["declares"] = str(declares)
+        why += f" (booked by the balance check as adjustment {declares})"
+        ledger = held  # the booking moved the ledger already: this row moves no balance
     storage = node.storage
+    event = Event(TRANSFER_EVENT, now, data, venue=venue, severity="warning")
     with storage.transaction():
-        storage.record_balance_adjustment(
-            venue, asset, ledger, held, f"{kind} recorded by {by}: {reason}", now
-        )
+        storage.record_balance_adjustment(venue, asset, ledger, held, why, now, declares)
         storage.upsert_balances(venue, [Balance(venue, asset, free, locked)], ts=now)
-        storage.append_event(Event(TRANSFER_EVENT, now, data, venue=venue, severity="warning"))
+        storage.append_event(event)
+        if node.alerts is not None:
+            node.alerts.on_event(event)  # sent once this commits
     return data
+
+
+def _undeclared_decrease(node: TradingNode, venue: str, asset: str, amount: Decimal) -> int | None:
+    """The newest decrease of exactly `amount` the node found on its own and no declaration
+    names yet; refused when each such decrease is declared already."""
+    rows = node.storage.load_balance_adjustments(venue)  # newest first
+    declared = {int(r["declares"]) for r in rows if r.get("declares") is not None}
+    found = [
+        int(r["id"])
+        for r in rows
+        if r["asset"] == asset
+        and flow_kind(str(r["reason"])) == "found"
+        and Decimal(r["difference"]) == amount
+    ]
+    for ident in found:
+        if ident not in declared:
+            return ident
+    if found:
+        raise TransferRefused(
+            f"{venue} {asset}: the withdrawal of {plain(amount)} the balance check booked "
+            f"(adjustment {found[0]}) is already declared; nothing booked"
+        )
+    return None
 
 
 __all__ = ["TRANSFER_EVENT", "TransferRefused", "record_transfer"]

@@ -6,7 +6,8 @@ free = await read_venue(node, "binance", "the venue's balances", Refused, read_b
 
 The venue is connected, `read` runs with reconciliation's call timeout, and the venue is closed
 again whatever happened. A timeout, a network error or a venue error becomes `refused` with the
-first line of the cause and the timeout in force; the record it guards is left as it is.
+first line of the cause (cut to `model.text.SNIPPET` characters) and the timeout in force; the
+record it guards is left as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tradeguard.model.errors import TradeguardError
+from tradeguard.model.text import one_line
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -40,6 +42,7 @@ async def read_venue(
         return await read(v, timeout)
     except (TimeoutError, OSError, TradeguardError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = one_line(text)  # a venue's error text, however long, cut
         raise refused(
             f"{venue}: could not read {what} ({text}, reconcile.call_timeout_s = {timeout}); "
             "the record is left as it is"

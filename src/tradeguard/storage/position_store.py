@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 
 from tradeguard.model import ZERO, Balance, ClosedTrade, Position
 from tradeguard.storage.rows import (
@@ -27,6 +27,9 @@ from tradeguard.storage.write_batch import WriteBatch
 
 class PositionStore(StorageCore):
     """Read and write positions and balances."""
+
+    # balance adjustments this process recorded: the node counts them before its next equity
+    adjustments_recorded = 0
 
     # positions ---------------------------------------------------------------------------------
     def save_position(self, pos: Position, mark: Decimal | None = None) -> None:
@@ -244,8 +247,10 @@ class PositionStore(StorageCore):
         venue_total: Decimal,
         reason: str,
         ts: int,
+        declares: int | None = None,
     ) -> int:
-        """Record a reconciliation correction (difference = venue_total - ledger_total)."""
+        """Record a reconciliation correction (difference = venue_total - ledger_total);
+        `declares`: the adjustment a withdrawal declared after the fact names."""
         result = self._write(
             balance_adjustments.insert(),
             {
@@ -256,9 +261,26 @@ class PositionStore(StorageCore):
                 "difference": venue_total - ledger_total,
                 "reason": reason,
                 "ts": ts,
+                "declares": declares,
             },
         )
+        self.adjustments_recorded += 1  # the node counts the new one before its next equity
         return new_id(result)
+
+    def load_uncounted_adjustments(self, after_id: int | None = None) -> list[dict[str, Any]]:
+        """Return the balance adjustments whose money is not counted yet (above `after_id`,
+        the count's floor), oldest first."""
+        c = balance_adjustments.c
+        stmt = select(balance_adjustments).where(c.counted_ts.is_(None))
+        if after_id is not None:
+            stmt = stmt.where(c.id > after_id)
+        return [dict(r._mapping) for r in self._read(stmt.order_by(c.id))]
+
+    def mark_adjustments_counted(self, ids: list[int], ts: int) -> None:
+        """Mark the adjustments `ids` counted at `ts` (in the caller's transaction)."""
+        if ids:
+            c = balance_adjustments.c
+            self._write(update(balance_adjustments).where(c.id.in_(ids)).values(counted_ts=ts))
 
     def load_balance_adjustments(
         self, venue: str | None = None, after_id: int | None = None

@@ -172,6 +172,10 @@ balance_adjustments = Table(
     Column("difference", DecimalType, nullable=False),
     Column("reason", Text, nullable=False),
     Column("ts", EpochMs, nullable=False),
+    # when its money was counted apart from trading (node/cash_flows.py); None: not yet
+    Column("counted_ts", EpochMs, nullable=True),
+    # a withdrawal declared after the balance sync booked it: the adjustment it declares
+    Column("declares", EpochMs, nullable=True),
 )
 
 strategy_runs = Table(

@@ -23,10 +23,9 @@ from typing import Any
 import httpx
 
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
+from tradeguard.model.text import one_line
 from tradeguard.secrets.redact import redact
 from tradeguard.venues.outcome_quotes import network_failure
-
-_SNIPPET = 120
 
 
 def route_of(resp: httpx.Response) -> str:
@@ -50,12 +49,6 @@ def retry_after_s(resp: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
-
-
-def one_line(text: str, limit: int = _SNIPPET) -> str:
-    """`text` on one line, whitespace runs folded, cut to `limit` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def error_detail(resp: httpx.Response) -> tuple[str, str]:

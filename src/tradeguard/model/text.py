@@ -1,0 +1,26 @@
+"""Text from outside (a venue's asset names and error messages) made safe to echo: one line,
+cut to a bound, so a hostile or broken answer cannot flood a log line or an alert.
+
+```python
+one_line("bad\\n  answer" * 1000, 40)   # "bad answer bad answer bad answer bad ans…"
+```
+"""
+
+from __future__ import annotations
+
+SNIPPET = 120  # an error message's characters echoed
+NAME_CHARS = 128  # an asset's or a symbol's characters echoed (an outcome contract's are long)
+
+
+def one_line(text: str, limit: int = SNIPPET) -> str:
+    """`text` on one line, whitespace runs folded, cut to `limit` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def name_shown(name: str) -> str:
+    """An asset or symbol name a venue sent, on one line and at most `NAME_CHARS` long."""
+    return one_line(name, NAME_CHARS)
+
+
+__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line"]
