@@ -100,4 +100,5 @@ def test_chain_with_legacy_receipts_answers_receipts_as_a_node_before_london(
         assert "effectiveGasPrice" not in receipt
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
+    assert "receipts answered without effectiveGasPrice (--legacy-receipts)" in out, out

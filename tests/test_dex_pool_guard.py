@@ -221,8 +221,11 @@ async def test_a_pool_pushed_right_after_a_start_without_a_look_back_is_refused(
     assert exc.value.code == "POOL_PRICE"
     text = str(exc.value)
     assert "WETH/USD pool's price 1184.25" in text, text
-    assert re.search(r"its mean over the last 300 s, \d+ s read and 2000\.000000 USD when "
-                     r"first read for the \d+ s before", text), text
+    assert re.search(
+        r"its mean over the last 300 s, \d+ s read and 2000\.000000 USD when "
+        r"first read for the \d+ s before",
+        text,
+    ), text
     assert "no block twap_window_s=300 s before the first reading" in text, text
     assert store.rows == {}  # nothing journaled, nothing signed
     chain.rpc("evm_mine", hex(300))  # the pushed price held for the whole window: the market's

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from tradeguard.model.errors import DefinitiveVenueError
 
 if TYPE_CHECKING:
+    from tradeguard.venues.uniswap_v2.reference import MarkOf
     from tradeguard.venues.uniswap_v2.rpc import ChainClient
 
 Q112 = 2**112
@@ -63,12 +64,19 @@ class PoolGuard:
     """Readings of each pool's price sum, and the check a swap passes before it is signed."""
 
     def __init__(
-        self, venue: str, chain: ChainClient, window_s: int, max_deviation_pct: Decimal
+        self,
+        venue: str,
+        chain: ChainClient,
+        window_s: int,
+        max_deviation_pct: Decimal,
+        marks: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.venue = venue
         self.chain = chain
         self.window_s = window_s
         self.max_deviation_pct = max_deviation_pct
+        self.marks = marks or {}  # pool symbol -> (venue, symbol) whose mark it is held to
+        self.mark_of: MarkOf | None = None  # reads them (the node ties it: reference.py)
         self._seen: dict[str, deque[Observation]] = {}
 
     async def _read(
@@ -175,5 +183,12 @@ class PoolGuard:
                 f"venues.dex.max_pool_deviation_pct={self.max_deviation_pct:f} (the pool may "
                 "have been pushed just before this swap)",
                 "POOL_PRICE",
+            )
+        if symbol in self.marks:  # and to another venue's mark, when one is configured
+            from tradeguard.venues.uniswap_v2.reference import check_mark
+
+            where = self.marks[symbol]
+            await check_mark(
+                self.venue, symbol, now.spot, where, self.mark_of, self.max_deviation_pct
             )
         return now
