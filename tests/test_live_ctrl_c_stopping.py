@@ -7,11 +7,14 @@ its KeyboardInterrupt was swallowed there and the run went on until the abandon'
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sqlite3
 from pathlib import Path
 
 from blocked_run_support import ctrl_c_once_marked
-from test_live_ctrl_c_stop_callbacks import HEADER, SWALLOWS
+from test_live_ctrl_c_stop_callbacks import HEADER, SWALLOWS, _Node
+from tradeguard.node.interrupt import LiveInterrupts
 
 AWAITS = (
     HEADER
@@ -90,3 +93,18 @@ async def test_a_second_ctrl_c_quits_at_once_in_code_that_catches_everything(
     assert "second Ctrl-C; quitting now" in screen, screen
     assert "caught its abandon" not in screen, screen  # not left to the abandon's own quit
     assert "Traceback" not in screen, screen
+
+
+async def test_a_hook_that_bounds_itself_is_given_its_own_time_on_top() -> None:
+    """An arbitrage's `on_stopping` waits up to its `stop_timeout_s` for a cycle whose legs are
+    in flight (`stopping_s`): a Ctrl-C's bound starts after that, not 2 s into it."""
+    node = _Node()
+    stop = LiveInterrupts(node, abandon_after_s=0.2)  # type: ignore[arg-type]
+    assert stop.install()
+    try:
+        stop._on_sigint(signal.SIGINT, None)  # the first Ctrl-C
+        assert await stop.stopping("arb", lambda: asyncio.sleep(0.5), own_s=600) is True
+        assert await stop.stopping("plain", asyncio.Event().wait) is False  # never set
+    finally:
+        stop.uninstall()
+    assert stop.abandoned == ["plain"] and node.stopped

@@ -26,7 +26,9 @@ still running `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it
 is abandoned the same way (the node's other fill listeners still run). `on_stopping` goes
 through `stopping`: each step of the coroutine runs as a bounded callback, and one still awaiting
 `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later, is abandoned
-too (its awaited future cancelled, the coroutine closed, a line naming the strategy). A strategy
+too (its awaited future cancelled, the coroutine closed, a line naming the strategy); a
+strategy that bounds its hook itself (`stopping_s`, an arbitrage's `stop_timeout_s`) is given
+that much longer. A strategy
 abandoned once is not called again.
 
 A callback that catches `StrategyAbandoned` (an `except BaseException`) and goes on is struck
@@ -102,11 +104,13 @@ class LiveInterrupts:
             return False
         return self._run(name, fn, args)
 
-    async def stopping(self, name: str, hook: Callable[[], Awaitable[object]]) -> bool:
+    async def stopping(
+        self, name: str, hook: Callable[[], Awaitable[object]], own_s: float = 0.0
+    ) -> bool:
         """Await `hook()` (a strategy's `on_stopping`) step by step, each step a bounded
-        callback; once the stop is a Ctrl-C's, a hook still awaiting `abandon_after_s` after
-        it (or after the hook's start, when later) is abandoned. False when it was abandoned
-        (now or before)."""
+        callback; once the stop is a Ctrl-C's, a hook still awaiting `own_s` (the time it
+        bounds itself to) plus `abandon_after_s` after it (or after the hook's start, when
+        later) is abandoned. False when it was abandoned (now or before)."""
         if name in self.abandoned:
             return False
         steps = hook().__await__()
@@ -125,7 +129,7 @@ class LiveInterrupts:
                 await asyncio.sleep(0)
                 continue
             while not waited.done():
-                left = self._left(started)
+                left = self._left(started, own_s)
                 if left is not None and left <= 0:
                     waited.cancel()
                     self._abandon(name, started)
@@ -133,11 +137,11 @@ class LiveInterrupts:
                     return False
                 await asyncio.wait({waited}, timeout=0.1 if left is None else min(left, 0.1))
 
-    def _left(self, started: float) -> float | None:
+    def _left(self, started: float, own_s: float) -> float | None:
         """Seconds an awaiting `on_stopping` begun at `started` has left (None: unbounded)."""
         if not (self.interrupted and self._saved):
             return None
-        return max(started, self._asked_at) + self.abandon_after_s - time.monotonic()
+        return max(started, self._asked_at) + own_s + self.abandon_after_s - time.monotonic()
 
     def _close(self, name: str, steps: Generator[Any, None, object]) -> None:
         """Close an abandoned hook's coroutine (its `finally` runs, bounded as a callback)."""

@@ -337,7 +337,7 @@ class TradingNode:
             if strat.id in self.interrupts.abandoned:
                 continue  # stuck once in a callback: not called again
             try:  # a Ctrl-C bounds it (node.interrupt)
-                await self.interrupts.stopping(strat.id, strat.on_stopping)
+                await self.interrupts.stopping(strat.id, strat.on_stopping, strat.stopping_s())
             except Exception:
                 log.exception("strategy %s: stopping failed", strat.id)
         for strat in self.strategies:
