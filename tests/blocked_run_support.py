@@ -25,11 +25,12 @@ async def ctrl_c_once_marked(
     cls: str,
     marker: str,
     finish_s: float,
+    second: bool = False,
 ) -> tuple[int | None, str, float]:
     """Run a sandbox node with strategy id `strategy`, class `cls` of `source` (saved as
     `<strategy>.py`); once it writes the file `marker` it is handed, type one Ctrl-C (never a
-    second); return the exit code, the screen and the seconds the run took to end (at most
-    `finish_s`)."""
+    second, unless `second`: then again once the first is acknowledged); return the exit code,
+    the screen and the seconds the run took to end (at most `finish_s`)."""
     write_vault(tmp_path, monkeypatch)
     module = tmp_path / f"{strategy}.py"
     module.write_text(source)
@@ -51,8 +52,13 @@ async def ctrl_c_once_marked(
             assert mark.exists(), await asyncio.to_thread(session.finish, 5)
             await asyncio.sleep(0.3)
             asked = time.monotonic()
-            session.type(b"\x03")  # one Ctrl-C, never a second
+            session.type(b"\x03")  # one Ctrl-C, never a second ...
+            shown = ""
+            if second:  # ... unless asked: then once the first is acknowledged
+                shown = await asyncio.to_thread(session.expect, "Ctrl-C again", finish_s)
+                session.type(b"\x03")
             code, screen = await asyncio.to_thread(session.finish, finish_s)
+            screen = shown + screen
             took = time.monotonic() - asked
         finally:
             books.cancel()

@@ -49,3 +49,37 @@ async def test_wrong_totp_codes_for_one_token_are_held_off_after_the_limit(tmp_p
     assert r.status_code == 200, r.text
     assert node.risk.state is TradingState.HALTED
     node.close()
+
+
+async def test_wrong_totp_codes_of_one_token_leave_the_global_login_budget_alone(
+    tmp_path, data_dir
+):
+    """A TOTP code is guessed by the holder of a valid token: its wrong (and missing) codes are
+    counted against that token and the address they come from, never in the budget all clients
+    share. Before, one stolen token and a stream of wrong codes at the kill (checked still, so
+    never held) spent `api.auth_failures_per_min_global`, and everyone who mistyped a token,
+    from anywhere, got 429 for the rest of the minute."""
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    node.config.api.trusted_proxies = ["127.0.0.1"]
+    node.config.api.auth_failures_per_min_global = 4
+    app, tokens = build_app(node, failures_per_min=3)
+    wrong = {**bearer(tokens.trader), "X-TOTP": _wrong(tokens.trader_totp)}
+    codes = []
+    async with client(app) as http:
+        for n in range(8):  # wrong codes at the kill, then no code at a flatten, new addresses
+            headers = {**wrong, "X-Forwarded-For": f"198.51.{n}.7"}
+            if n % 2:
+                headers.pop("X-TOTP")
+            body = {"reason": "guess", "flatten": bool(n % 2)}
+            r = await http.post("/api/v1/kill", json=body, headers=headers)
+            codes.append(r.status_code)
+        typo = await http.get(
+            "/api/v1/positions",
+            headers={**bearer("tg_mistyped"), "X-Forwarded-For": "203.0.113.50"},
+        )
+    assert set(codes) <= {401, 403, 429} and codes[:2] == [403, 401], codes
+    assert node.risk.state is TradingState.ACTIVE
+    # another user mistyping a token is told so (401), not held off with everyone (429)
+    assert typo.status_code == 401, typo.text
+    node.close()

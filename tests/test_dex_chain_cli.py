@@ -66,3 +66,39 @@ def test_chain_on_a_busy_port_is_a_failure_outside_the_input(tmp_path: Path, cap
     assert f"chain cannot listen on 127.0.0.1:{port}: " in err and "already in use" in err
     assert "pick another --port" in err and "Traceback" not in err
     assert not (tmp_path / "c.json").exists()
+
+
+def _rpc(url: str, method: str, *params: object) -> dict:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    req = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_chain_with_legacy_receipts_answers_receipts_as_a_node_before_london(
+    tmp_path: Path,
+) -> None:
+    """`--legacy-receipts` rehearses a node whose receipts carry no `effectiveGasPrice`."""
+    out = tmp_path / "chain.json"
+    argv = ["chain", "--port", "0", "--deployment-file", str(out), "--legacy-receipts"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradeguard.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(
+            lambda: proc.poll() is not None or (out.is_file() and out.stat().st_size > 0),
+            timeout_s=120,
+        )
+        assert proc.poll() is None, proc.communicate()
+        url = json.loads(out.read_text())["rpc_url"]
+        block = _rpc(url, "eth_getBlockByNumber", "latest", False)["result"]
+        receipt = _rpc(url, "eth_getTransactionReceipt", block["transactions"][0])["result"]
+        assert receipt["status"] == "0x1" and "gasUsed" in receipt
+        assert "effectiveGasPrice" not in receipt
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert "receipts answered without effectiveGasPrice (--legacy-receipts)" in out, out

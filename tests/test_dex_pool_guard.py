@@ -4,6 +4,7 @@ The push is a real swap from another account on the local chain, through the sam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -200,4 +201,34 @@ async def test_a_pool_pushed_before_the_first_reading_is_refused(chain: ChainThr
         exc.value
     )
     assert store.rows == {}  # nothing journaled, nothing signed
+    await venue.close()
+
+
+async def test_a_pool_pushed_right_after_a_start_without_a_look_back_is_refused(
+    chain: ChainThread,
+) -> None:
+    """The chain is younger than `twap_window_s` at the first reading, so no block a window
+    back exists: the seconds the readings do not yet span count at the price first read, and
+    a pool pushed right after the start is refused until the push has held for the window.
+    Before, the mean since the first reading was the reference: two minutes after the push it
+    was within 2 % of the pushed price and the swap was signed."""
+    store = MemoryTxStore()
+    venue = await connected_venue(chain.deployment, store)  # chain seconds old: no look-back
+    _push(chain, 300)  # about -41 %, right after the start
+    chain.rpc("evm_mine", hex(120))  # held for two minutes
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order("victim-3", "0.1"))
+    assert exc.value.code == "POOL_PRICE"
+    text = str(exc.value)
+    assert "WETH/USD pool's price 1184.25" in text, text
+    assert re.search(
+        r"its mean over the last 300 s, \d+ s read and 2000\.000000 USD when "
+        r"first read for the \d+ s before",
+        text,
+    ), text
+    assert "no block twap_window_s=300 s before the first reading" in text, text
+    assert store.rows == {}  # nothing journaled, nothing signed
+    chain.rpc("evm_mine", hex(300))  # the pushed price held for the whole window: the market's
+    report = await venue.submit(dex_order("later-3", "0.1"))
+    assert report.status is OrderStatus.FILLED
     await venue.close()

@@ -31,7 +31,12 @@ from tradeguard.apiconfig import HealthConfig as HealthConfig
 from tradeguard.config_env import apply_env_overrides as apply_env_overrides
 from tradeguard.config_env import override_paths
 from tradeguard.config_hints import unknown_key_message
-from tradeguard.config_venues import DATA_KINDS, check_data_venue, check_untied_paper
+from tradeguard.config_venues import (
+    DATA_KINDS,
+    check_data_venue,
+    check_dex_references,
+    check_untied_paper,
+)
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
@@ -466,6 +471,7 @@ class Config(_Strict):
         self._data_references(names)
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
+            check_dex_references(v, names)
             if v.data_venue is not None:
                 check_data_venue(v, kinds, data_only)
             elif v.kind == "paper" and self.mode is TradingMode.SANDBOX:

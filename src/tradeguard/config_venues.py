@@ -57,3 +57,22 @@ def check_untied_paper(v: VenueConfig, venues: list[VenueConfig]) -> None:
         "would fill on, so one symbol would fill at whichever venue's price arrived last; set "
         f"data_venue to the one it trades on (one of {feeds})"
     )
+
+
+def check_dex_references(v: VenueConfig, names: list[str]) -> None:
+    """A DEX venue's `reference_marks`: each pool one of its symbols, each venue a configured
+    one (not itself)."""
+    if v.dex is None:
+        return
+    for pool, (venue, symbol) in v.dex.reference_of().items():
+        if pool not in v.symbols:
+            raise ValueError(
+                f"venue {v.name!r}: venues.dex.reference_marks names pool {pool!r}, which it "
+                f"does not trade; its symbols: {list(v.symbols)}"
+            )
+        if venue not in names or venue == v.name:
+            others = [n for n in names if n != v.name]
+            raise ValueError(
+                f"venue {v.name!r}: venues.dex.reference_marks holds {pool!r} to {symbol!r} "
+                f"of venue {venue!r}, which is not another configured venue; venues: {others}"
+            )

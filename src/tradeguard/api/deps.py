@@ -136,7 +136,10 @@ def second_factor(
     Wrong codes count against the token too: past `api.auth_failures_per_min` of them within
     the minute its codes are not checked (429) until they age out, from whatever address, so a
     holder of the token cannot guess them without end. The kill is checked still (`held=False`):
-    the emergency stop above all.
+    the emergency stop above all. Wrong and missing codes come from the holder of a valid token:
+    they count against that token and the address, never in the budget all clients share
+    (`api.auth_failures_per_min_global`), which one stolen token would otherwise spend for
+    everyone.
     """
     guesses = f"totp of token {who.token.id}"
     wait = state.limiter.blocked_for(guesses, everyone=False) if held else 0.0
@@ -148,14 +151,14 @@ def second_factor(
         )
     code = request.headers.get("x-totp")
     if not code:
-        state.limiter.fail(who.client)
+        state.limiter.fail(who.client, everyone=False)
         raise HTTPException(
             401, f"{action} needs a second factor: send the current TOTP code in X-TOTP"
         )
     try:
         state.tokens.verify_totp(who.token.id, code, state.passphrase)
     except AuthError as exc:
-        state.limiter.fail(who.client)
-        state.limiter.fail(guesses, everyone=False)  # counted once in the global budget
+        state.limiter.fail(who.client, everyone=False)
+        state.limiter.fail(guesses, everyone=False)
         state.audit("api.totp_failed", who, {"action": action}, "warning")
         raise HTTPException(401, str(exc)) from None

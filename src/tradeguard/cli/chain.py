@@ -28,6 +28,11 @@ def add_chain_parser(sub: Any) -> None:
         default="tradeguard-chain.json",
         help="where addresses and the demo wallet key are written (mode 0600)",
     )
+    p.add_argument(
+        "--legacy-receipts",
+        action="store_true",
+        help="answer receipts without effectiveGasPrice, as nodes before London (EIP-1559) do",
+    )
     p.set_defaults(func=_run)
 
 
@@ -48,10 +53,12 @@ def _run(args: argparse.Namespace) -> int:
         for symbol, pair in d.pairs.items():
             print(f"  pool {symbol} at {pair}")
         print(f"demo wallet {d.wallet_address}; addresses and its key in {path} (mode 0600)")
+        if args.legacy_receipts:
+            print("receipts answered without effectiveGasPrice (--legacy-receipts)")
         print("press Ctrl-C to stop", flush=True)
 
     try:
-        asyncio.run(serve_chain(args.port, path, ready))
+        asyncio.run(serve_chain(args.port, path, ready, legacy_receipts=args.legacy_receipts))
     except ArtifactError as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:

@@ -220,6 +220,17 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
             if not node.storage.load_balances(name):
                 _open_ledger(node, name, {b.asset: b.total for b in venue.balances()})
     _tie_paper_venues(node)
+    _tie_dex_references(node)
+
+
+def _tie_dex_references(node: TradingNode) -> None:
+    """Give each DEX venue's pool check the venues whose marks its pools are held to."""
+    for venue in node.venues.values():
+        guard = getattr(venue, "pool_guard", None)
+        if guard is not None and guard.marks:
+            from tradeguard.venues.uniswap_v2.reference import venue_marks
+
+            guard.mark_of = venue_marks({**node.data_venues, **node.venues})
 
 
 def _tie_paper_venues(node: TradingNode) -> None:

@@ -16,14 +16,20 @@ abandoned: `StrategyAbandoned` is raised into it (at its next Python step; a blo
 socket read is interrupted by the signal), what it queued is dropped unsent (no order is
 journaled from it), its state is not stored again (node.checkpoint: the one last checkpointed
 stands), a line names the strategy, and the stop goes on. No further strategy
-callback starts once the stop is asked for. A second Ctrl-C quits at once (exit 130; the next
-start reconciles what was in flight).
+callback starts once the stop is asked for. A second Ctrl-C quits at once (exit 130, a line
+saying so; the next start reconciles what was in flight), whatever the code it lands in does
+with exceptions.
 
 The callbacks the stop itself still needs, `on_fill` (its fill is committed before it is
 called) and `on_stop`, go through `bounded`: they start even once the stop is asked for, and one
 still running `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later,
-is abandoned the same way (the node's other fill listeners still run). A strategy abandoned once
-is not called again.
+is abandoned the same way (the node's other fill listeners still run). `on_stopping` goes
+through `stopping`: each step of the coroutine runs as a bounded callback, and one still awaiting
+`ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later, is abandoned
+too (its awaited future cancelled, the coroutine closed, a line naming the strategy); a
+strategy that bounds its hook itself (`stopping_s`, an arbitrage's `stop_timeout_s`) is given
+that much longer. A strategy
+abandoned once is not called again.
 
 A callback that catches `StrategyAbandoned` (an `except BaseException`) and goes on is struck
 again `ABANDON_AFTER_S` later; still running then, it cannot be stopped from inside, and the
@@ -35,14 +41,16 @@ reconciles. A callback that returned after catching it counts as abandoned.
 Bounded: from the first Ctrl-C, the strategy callback running then ends, is abandoned, or the
 process quits, within 2 x `ABANDON_AFTER_S` (plus the time to the next Python step); a bounded
 callback started later, within 2 x `ABANDON_AFTER_S` of its start. Not bounded by this: code
-that never returns to Python (a C extension's loop holding the interpreter), `on_stopping`
-(awaited; the strategies that use it bound it themselves) and venues' cancels on the way out
-(each bounded by its own timeouts).
+that never returns to Python (a C extension's loop holding the interpreter) and venues' cancels
+on the way out (each bounded by its own timeouts). Without a Ctrl-C (SIGTERM, the end of a
+`--duration`) `on_stopping` is awaited as long as it takes: the strategies that use it bound it
+themselves.
 """
 
 from __future__ import annotations
 
 import _thread
+import asyncio
 import contextlib
 import logging
 import os
@@ -50,9 +58,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -81,6 +89,7 @@ class LiveInterrupts:
         self._entry = 0  # callbacks entered so far: names the one running now
         self._running = 0  # the entry of the callback running now (0: none)
         self._struck = 0  # the entry `StrategyAbandoned` was raised into (0: none)
+        self._asked_at = 0.0  # when the first Ctrl-C came
 
     def call(self, name: str, fn: Callable[..., object], *args: Any) -> bool:
         """Run one market-data callback; False when the run is stopping or it was abandoned."""
@@ -94,6 +103,50 @@ class LiveInterrupts:
         if name in self.abandoned:
             return False
         return self._run(name, fn, args)
+
+    async def stopping(
+        self, name: str, hook: Callable[[], Awaitable[object]], own_s: float = 0.0
+    ) -> bool:
+        """Await `hook()` (a strategy's `on_stopping`) step by step, each step a bounded
+        callback; once the stop is a Ctrl-C's, a hook still awaiting `own_s` (the time it
+        bounds itself to) plus `abandon_after_s` after it (or after the hook's start, when
+        later) is abandoned. False when it was abandoned (now or before)."""
+        if name in self.abandoned:
+            return False
+        steps = hook().__await__()
+        started = time.monotonic()
+        out: list[Any] = []
+        while True:
+            out.clear()
+            try:
+                if not self._run(name, lambda: out.append(steps.send(None)), ()):
+                    self._close(name, steps)
+                    return False
+            except StopIteration:
+                return True
+            waited = out[0]
+            if waited is None:  # a bare yield (`asyncio.sleep(0)`): the loop's turn
+                await asyncio.sleep(0)
+                continue
+            while not waited.done():
+                left = self._left(started, own_s)
+                if left is not None and left <= 0:
+                    waited.cancel()
+                    self._abandon(name, started)
+                    self._close(name, steps)
+                    return False
+                await asyncio.wait({waited}, timeout=0.1 if left is None else min(left, 0.1))
+
+    def _left(self, started: float, own_s: float) -> float | None:
+        """Seconds an awaiting `on_stopping` begun at `started` has left (None: unbounded)."""
+        if not (self.interrupted and self._saved):
+            return None
+        return max(started, self._asked_at) + own_s + self.abandon_after_s - time.monotonic()
+
+    def _close(self, name: str, steps: Generator[Any, None, object]) -> None:
+        """Close an abandoned hook's coroutine (its `finally` runs, bounded as a callback)."""
+        with contextlib.suppress(RuntimeError, StopIteration):  # it ignored the close
+            self._run(name, steps.close, ())
 
     def _run(self, name: str, fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
         outer = (self._inside, self._since, self._running)
@@ -120,13 +173,16 @@ class LiveInterrupts:
             return False
         return True
 
-    def _abandon(self, name: str) -> None:
-        self.abandoned.append(name)
+    def _abandon(self, name: str, since: float | None = None) -> None:
         self.node._ctx.queue.clear()  # nothing it asked for is sent: the run stops
+        if name in self.abandoned:
+            return
+        self.abandoned.append(name)
         log.error(
             "strategy %s: its callback (running %.1f s) had not returned %g s after Ctrl-C; "
             "abandoned (what it queued was dropped, nothing of it sent); stopping",
-            name, time.monotonic() - self._since, self.abandon_after_s,
+            name, time.monotonic() - (self._since if since is None else since),
+            self.abandon_after_s,
         )  # fmt: skip
 
     def install(self) -> bool:
@@ -149,9 +205,13 @@ class LiveInterrupts:
         self._saved = {}
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        if self.interrupted:
-            raise KeyboardInterrupt  # the second: quit at once
+        if self.interrupted:  # the second: quit at once, whatever the code here catches
+            _quit_now(
+                "tradeguard: second Ctrl-C; quitting now without the last checkpoint (the next "
+                "start reconciles)"
+            )
         self.interrupted = True
+        self._asked_at = time.monotonic()
         # The stop first, then the lines: with `2>&1 | tee run.log` the same Ctrl-C ends tee,
         # and a line written to its pipe fails.
         self.node.request_stop()
@@ -167,24 +227,24 @@ class LiveInterrupts:
         if name is None:
             return
         if self._struck == self._running:  # it caught the first and still runs
-            _quit_now(name, self.abandon_after_s)
+            _quit_now(
+                f"tradeguard: strategy {name}'s callback caught its abandon and still ran "
+                f"{self.abandon_after_s:g} s later; quitting now without the last checkpoint "
+                "(the next start reconciles)"
+            )
         self._struck = self._running
         signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)  # in case it catches this
         raise StrategyAbandoned(name)
 
 
-def _quit_now(name: str, after_s: float) -> None:
-    """End the process at once: a callback that swallows every exception cannot be stopped.
+def _quit_now(line: str) -> NoReturn:
+    """End the process at once (exit 130) after `line`: a callback that swallows every
+    exception cannot be stopped, nor told to by a second Ctrl-C.
 
     The line saying so and the log flush run on a thread of their own, waited for at most
     `QUIT_GRACE_S`: written from here, a stderr that takes nothing (a full pipe, a paused
     terminal, the interrupted code blocked in a write to it) would hold the exit for as long.
     """
-    line = (
-        f"tradeguard: strategy {name}'s callback caught its abandon and still ran "
-        f"{after_s:g} s later; quitting now without the last checkpoint (the next start "
-        "reconciles)"
-    )
     done = _thread.allocate_lock()  # the low-level kind: no lock the interrupted code may hold
     done.acquire()
 

@@ -341,8 +341,8 @@ class TradingNode:
         for strat in self.strategies:
             if strat.id in self.interrupts.abandoned:
                 continue  # stuck once in a callback: not called again
-            try:
-                await strat.on_stopping()
+            try:  # a Ctrl-C bounds it (node.interrupt)
+                await self.interrupts.stopping(strat.id, strat.on_stopping, strat.stopping_s())
             except Exception:
                 log.exception("strategy %s: stopping failed", strat.id)
         for strat in self.strategies:

@@ -94,6 +94,11 @@ class Strategy:
     async def on_stopping(self) -> None:
         """Called once when the node stops, before `on_stop`: wait (bounded) for work in flight."""
 
+    def stopping_s(self) -> float:
+        """The seconds `on_stopping` may wait for work in flight after a Ctrl-C, beyond the
+        node's own bound (node.interrupt): a strategy whose hook bounds itself says by how much."""
+        return 0.0
+
     def on_stop(self) -> None:
         """Called once when the node stops."""
 

@@ -15,9 +15,12 @@ async def serve_chain(
     deployment_file: Path | None,
     ready: Callable[[Deployment], None],
     stop: asyncio.Event | None = None,
+    *,
+    legacy_receipts: bool = False,
 ) -> None:
-    """Deploy, write `deployment_file` (mode 0600), call `ready`, serve until `stop` is set."""
-    chain = LocalChain()
+    """Deploy, write `deployment_file` (mode 0600), call `ready`, serve until `stop` is set;
+    `legacy_receipts` answers receipts as a node before London does (no effectiveGasPrice)."""
+    chain = LocalChain(legacy_receipts=legacy_receipts)
     server = RpcServer(chain, port=port)
     await server.start()
     try:

@@ -378,6 +378,10 @@ class CrossVenueStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         hold_interrupted(self.executor, legs, fills, why)
 
+    def stopping_s(self) -> float:
+        """A Ctrl-C's stop waits out `stop_timeout_s` before the node's own bound."""
+        return float(self.settings.stop_timeout_s)
+
     async def on_stopping(self) -> None:
         """Start no new pair; wait up to stop_timeout_s for the running one."""
         self._stopping = True

@@ -228,6 +228,10 @@ class TriangularStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
+    def stopping_s(self) -> float:
+        """A Ctrl-C's stop waits out `stop_timeout_s` before the node's own bound."""
+        return float(self.settings.stop_timeout_s)
+
     async def on_stopping(self) -> None:
         """Start no new cycle; wait up to stop_timeout_s for the running one to finish."""
         self._stopping = True

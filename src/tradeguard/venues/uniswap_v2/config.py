@@ -76,6 +76,10 @@ class DexVenueConfig(ConfigModel):
     # price over about twap_window_s (a pool pushed just before the swap, a sandwich)
     max_pool_deviation_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
     twap_window_s: int = Field(default=300, ge=10, le=86_400)
+    # and more than max_pool_deviation_pct off another venue's mark of the same market, read
+    # before each swap: pool symbol -> "venue:symbol", e.g. {"WETH/USD" = "binance:ETH/USDT"}
+    # (a pool pushed slowly, for longer than the window, is its own time-weighted reference)
+    reference_marks: dict[str, str] = Field(default_factory=empty_dict)
 
     @field_validator("rpc_url")
     @classmethod
@@ -94,6 +98,26 @@ class DexVenueConfig(ConfigModel):
                 "left out), e.g. https://mainnet.example.org/v3/KEY"
             )
         return url
+
+    @field_validator("reference_marks")
+    @classmethod
+    def _venue_symbols(cls, marks: dict[str, str]) -> dict[str, str]:
+        for pool, where in marks.items():
+            venue, _, symbol = where.partition(":")
+            if not venue or "/" not in symbol or "/" not in pool:
+                raise ValueError(
+                    f"{pool!r} = {where!r}: give a pool symbol and the venue and symbol whose "
+                    'mark it is held to, as "WETH/USD" = "binance:ETH/USDT"'
+                )
+        return marks
+
+    def reference_of(self) -> dict[str, tuple[str, str]]:
+        """`reference_marks` as pool symbol -> (venue, symbol)."""
+        out: dict[str, tuple[str, str]] = {}
+        for pool, where in self.reference_marks.items():
+            venue, _, symbol = where.partition(":")
+            out[pool] = (venue, symbol)
+        return out
 
     @field_validator("chain_id", mode="before")
     @classmethod
@@ -148,4 +172,5 @@ class DexVenueConfig(ConfigModel):
             fee_bump_pct=self.fee_bump_pct, quote_poll_s=self.quote_poll_s,
             quote_refresh_s=self.quote_refresh_s, confirmations=self.confirmations,
             max_pool_deviation_pct=self.max_pool_deviation_pct, twap_window_s=self.twap_window_s,
+            reference_marks=self.reference_of(),
         )  # fmt: skip

@@ -13,10 +13,14 @@ await guard.observe("WETH/USD", pair, base_first=True, base_dec=18, quote_dec=18
 await guard.check("WETH/USD", pair, True, 18, 18)   # before a swap: POOL_PRICE past the limit
 ```
 
-The reference is the mean since the newest reading at least `window_s` old (the oldest one
-while none is that old yet); with no time passed since the oldest reading, the price at that
-reading. The first reading of a pool brings a second one, of the pool at a block at least
-`window_s` older, when the node serves it: a pool pushed before the start is seen as pushed.
+The reference is the mean since the newest reading at least `window_s` old. The first reading
+of a pool brings a second one, of the pool at a block at least `window_s` older, when the node
+serves it: a pool pushed before the start is seen as pushed. When it cannot (a chain younger
+than the window, a node that keeps no old state), the readings span less than the window for a
+while: the seconds they do not span count at the price first read, so the reference is a full
+window's mean from the start. A pool pushed right after the start is then refused until the push
+has held for about the window, as it would be with the look-back; before, the mean since the
+first reading alone followed a push within a minute or two.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 from tradeguard.model.errors import DefinitiveVenueError
 
 if TYPE_CHECKING:
+    from tradeguard.venues.uniswap_v2.reference import MarkOf
     from tradeguard.venues.uniswap_v2.rpc import ChainClient
 
 Q112 = 2**112
@@ -59,12 +64,19 @@ class PoolGuard:
     """Readings of each pool's price sum, and the check a swap passes before it is signed."""
 
     def __init__(
-        self, venue: str, chain: ChainClient, window_s: int, max_deviation_pct: Decimal
+        self,
+        venue: str,
+        chain: ChainClient,
+        window_s: int,
+        max_deviation_pct: Decimal,
+        marks: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.venue = venue
         self.chain = chain
         self.window_s = window_s
         self.max_deviation_pct = max_deviation_pct
+        self.marks = marks or {}  # pool symbol -> (venue, symbol) whose mark it is held to
+        self.mark_of: MarkOf | None = None  # reads them (the node ties it: reference.py)
         self._seen: dict[str, deque[Observation]] = {}
 
     async def _read(
@@ -118,18 +130,23 @@ class PoolGuard:
             return None
         return None
 
-    def reference(self, symbol: str, now: Observation) -> tuple[Decimal, int]:
-        """The time-weighted price (whole tokens) up to `now`, and the seconds it spans."""
+    def reference(self, symbol: str, now: Observation) -> tuple[Decimal, int, Decimal | None]:
+        """The time-weighted price (whole tokens) up to `now`, the seconds the readings span,
+        and the first read price when it stands in for the rest of the window (else None)."""
         seen = self._seen.get(symbol)
         if not seen:
-            return now.spot, 0
+            return now.spot, 0, None
         old = [o for o in seen if o.ts <= now.ts - self.window_s]
         then = old[-1] if old else seen[0]
-        dt = now.ts - then.ts
-        if dt <= 0:
-            return then.spot, 0
-        raw = Decimal((now.cumulative - then.cumulative) % _MOD256) / Q112 / dt
-        return raw * now.scale, dt
+        dt = max(0, now.ts - then.ts)
+        mean = then.spot
+        if dt > 0:
+            mean = Decimal((now.cumulative - then.cumulative) % _MOD256) / Q112 / dt * now.scale
+        if old or then.spot <= 0:
+            return mean, dt, None
+        # no reading a window old: the seconds not spanned count at the price first read
+        ref = (then.spot * (self.window_s - dt) + mean * dt) / self.window_s
+        return ref, dt, then.spot
 
     async def check(
         self, symbol: str, pair: str, base_first: bool, base_dec: int, quote_dec: int
@@ -137,7 +154,7 @@ class PoolGuard:
         """Refuse (`POOL_PRICE`) when the pool's price is past `max_deviation_pct` of its
         time-weighted price; the reading is kept for later checks either way."""
         now = await self._read(pair, base_first, base_dec, quote_dec)
-        ref, span = self.reference(symbol, now)
+        ref, span, first = self.reference(symbol, now)
         self._keep(symbol, now)
         quote = symbol.partition("/")[2]
         if ref <= 0 < now.spot:  # no liquidity all along: no mean to hold a price to
@@ -152,6 +169,13 @@ class PoolGuard:
         off = abs(now.spot - ref) / ref * 100 if ref > 0 else Decimal(0)
         if off > self.max_deviation_pct:
             over = f"its mean over the last {span} s" if span else "its price when first read"
+            if first is not None:
+                over = (
+                    f"its mean over the last {self.window_s} s, {span} s read and "
+                    f"{first:.6f} {quote} when first read for the {self.window_s - span} s "
+                    f"before (no block twap_window_s={self.window_s} s before the first reading "
+                    "could be read: the chain is younger or its node keeps no older state)"
+                )
             raise DefinitiveVenueError(
                 self.venue,
                 f"swap refused: the {symbol} pool's price {now.spot:.6f} {quote} is "
@@ -159,5 +183,12 @@ class PoolGuard:
                 f"venues.dex.max_pool_deviation_pct={self.max_deviation_pct:f} (the pool may "
                 "have been pushed just before this swap)",
                 "POOL_PRICE",
+            )
+        if symbol in self.marks:  # and to another venue's mark, when one is configured
+            from tradeguard.venues.uniswap_v2.reference import check_mark
+
+            where = self.marks[symbol]
+            await check_mark(
+                self.venue, symbol, now.spot, where, self.mark_of, self.max_deviation_pct
             )
         return now

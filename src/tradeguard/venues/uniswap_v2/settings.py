@@ -39,6 +39,8 @@ class DexSettings:
     # a swap is refused when the pool's price is this far off its time-weighted price
     max_pool_deviation_pct: Decimal = Decimal(5)
     twap_window_s: int = 300  # over about this many seconds (pool_guard.py)
+    # and this far off another venue's mark: pool symbol -> (venue, symbol) (reference.py)
+    reference_marks: dict[str, tuple[str, str]] = field(default_factory=dict)
     gas_asset: str = "ETH"
     pairs: dict[str, str] = field(default_factory=dict)  # symbol -> pair address, else factory
 

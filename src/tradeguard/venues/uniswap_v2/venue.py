@@ -92,8 +92,9 @@ class UniswapV2Venue(Venue):
         self.now_ms = now_ms
         self.chain = chain or ChainClient(settings.rpc_url)
         self.pool_guard = PoolGuard(
-            name, self.chain, settings.twap_window_s, settings.max_pool_deviation_pct
-        )
+            name, self.chain, settings.twap_window_s, settings.max_pool_deviation_pct,
+            settings.reference_marks,
+        )  # fmt: skip
         self._key = private_key
         self.sender: TxSender | None = None
         self.pairs: dict[str, tuple[str, bool]] = {}  # symbol -> (pair, base is token0)

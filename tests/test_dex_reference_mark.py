@@ -1,0 +1,113 @@
+"""A pool pushed slowly, for longer than `twap_window_s`, becomes its own time-weighted
+reference; with `reference_marks` configured the swap is also held to another venue's mark of
+the same market (here the sandbox exchange's ETH/USDT, read with the real ccxt client), and
+refused (`POOL_PRICE`) past `max_pool_deviation_pct` of it, or when that venue gives no mark.
+Before, nothing but the pool's own past was looked at, and such a pool was traded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dex_support import ChainThread, connected_venue, dex_order, running_chain
+from test_ccxt_support import make_venue
+from test_dex_pool_guard import _push
+from tradeguard.config import Config
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.node.builder import _tie_dex_references
+from tradeguard.venues.uniswap_v2.reference import venue_marks
+from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+
+
+@pytest.fixture
+def chain() -> Iterator[ChainThread]:
+    yield from running_chain()
+
+
+def _eth_book(ex, bid: str, ask: str) -> None:
+    ex.set_book("ETHUSDT", bids=[(bid, "5")], asks=[(ask, "5")])
+
+
+async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
+    chain: ChainThread, ex
+) -> None:
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    _eth_book(ex, "1999", "2001")
+    cex = make_venue(ex, name="cex")
+    store = MemoryTxStore()
+    venue = await connected_venue(
+        chain.deployment, store, twap_window_s=10,
+        reference_marks={"WETH/USD": ("cex", "ETH/USDT")},
+    )  # fmt: skip
+    _tie_dex_references(SimpleNamespace(venues={"dex": venue, "cex": cex}, data_venues={}))
+    try:
+        _push(chain, 300)  # about -41 % ...
+        chain.rpc("evm_mine", hex(300))  # ... held 30 windows: the pool's mean is about the push
+        with pytest.raises(DefinitiveVenueError) as exc:
+            await venue.submit(dex_order("slow-push", "0.1"))
+        assert exc.value.code == "POOL_PRICE"
+        text = str(exc.value)
+        assert "WETH/USD pool's price 1184.25" in text, text
+        assert "off the ETH/USDT mark of venue cex, 2000.000000 USD" in text, text
+        assert "venues.dex.reference_marks" in text and "max_pool_deviation_pct=5" in text
+        assert store.rows == {}  # nothing journaled, nothing signed
+        _eth_book(ex, "1180", "1190")  # the market moved there too: the pool is not pushed
+        report = await venue.submit(dex_order("market-moved", "0.1"))
+        assert report.status is OrderStatus.FILLED
+    finally:
+        await venue.close()
+        await cex.close()
+
+
+async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
+    chain: ChainThread, ex
+) -> None:
+    cex = make_venue(ex, name="cex")  # lists BTC/USDT only
+    store = MemoryTxStore()
+    venue = await connected_venue(
+        chain.deployment, store, reference_marks={"WETH/USD": ("cex", "ETH/USDT")}
+    )
+    venue.pool_guard.mark_of = venue_marks({"cex": cex})
+    try:
+        with pytest.raises(DefinitiveVenueError) as exc:
+            await venue.submit(dex_order("no-mark", "0.1"))
+        assert exc.value.code == "POOL_PRICE"
+        text = str(exc.value)
+        assert "no ETH/USDT mark from venue cex" in text, text
+        assert "venues.dex.reference_marks" in text, text
+        assert store.rows == {}
+    finally:
+        await venue.close()
+        await cex.close()
+
+
+def _config(marks: dict[str, str]) -> Config:
+    dex = {
+        "name": "dex", "kind": "uniswap_v2", "symbols": ["WETH/USD"],
+        "dex": {"router": "0x" + "1" * 40, "factory": "0x" + "2" * 40, "reference_marks": marks},
+    }  # fmt: skip
+    cex: dict[str, Any] = {"name": "binance", "kind": "ccxt", "exchange": "binance"}
+    return Config.model_validate(
+        {"mode": "sandbox", "venues": [dex, cex], "strategies": [], "data": []}
+    )
+
+
+def test_reference_marks_name_a_pool_of_the_venue_and_another_venue() -> None:
+    settings = _config({"WETH/USD": "binance:ETH/USDT"}).venues[0].dex
+    assert settings is not None and settings.reference_of() == {"WETH/USD": ("binance", "ETH/USDT")}
+    refusals = {
+        "WETH/USD=ETH/USDT": "give a pool symbol and the venue and symbol whose mark it is held",
+        "WETH/USD=kraken:ETH/USD": "of venue 'kraken', which is not another configured venue; "
+        "venues: ['binance']",
+        "WETH/USD=dex:WETH/USD": "of venue 'dex', which is not another configured venue",
+        "TKA/USD=binance:TKA/USDT": "names pool 'TKA/USD', which it does not trade",
+    }
+    for given, words in refusals.items():
+        pool, where = given.split("=")
+        with pytest.raises(ValueError, match="reference_marks") as exc:
+            _config({pool: where})
+        assert words in str(exc.value), str(exc.value)
