@@ -30,7 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
-from tradeguard.risk.unwind import CycleHoldings
+from tradeguard.risk.unwind import CycleHoldings, base_asset
 from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
 
 if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
@@ -116,6 +116,9 @@ class OrderPathGateway:
             role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
             if isinstance(role, str) and fill.venue == self.venue:
                 self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
+            elif "settlement" in order.signal and fill.venue == self.venue:  # market resolved
+                asset = base_asset(fill.symbol)
+                self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
         self._wake(fill.client_order_id)
 
     def _on_order_event(self, event: Event) -> None:

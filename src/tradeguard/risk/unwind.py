@@ -14,8 +14,9 @@ several hops gives back in its next hop what its last one brought in, which the 
 ends whatever its outcome (never a holding a later unwind takes back). A fill is counted once,
 however often it is told (a start-up reconciliation, then the take-up of the legs it found). A
 cycle recorded `held` leaves its legs' holdings to later unwinds (a held leg sold again); any
-other outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
-triangular unwind can be a buy); a buy without a limit price is never excused.
+other outcome ends them, and a market's settlement ends what any cycle held of it. A sell gives
+its base amount, a buy its quote at the limit price (a triangular unwind can be a buy); a buy
+without a limit price is never excused.
 """
 
 from __future__ import annotations
@@ -124,6 +125,14 @@ class CycleHoldings:
             book[key] -= taken
             if book[key] <= ZERO:
                 del book[key]
+
+    def settled(self, strategy_id: str, venue: str, asset: str) -> None:
+        """The market of `asset` on `venue` settled and closed what the strategy held of it:
+        none of it is held by any of its cycles any more (an unwind has nothing to give back)."""
+        for books in (self._hops, self._open, self._left):
+            book = books.get(strategy_id)
+            if book is not None:
+                book.pop((venue, asset), None)
 
     def end_cycle(self, strategy_id: str, outcome: str, start_asset: str) -> None:
         """The strategy's running cycle was recorded: a `held` one leaves what it holds (but the
