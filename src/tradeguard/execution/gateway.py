@@ -138,8 +138,12 @@ class OrderPathGateway:
         return self._om.clock.now_ms()
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
-        """Send one intent down the order path (risk check, journal, venue)."""
-        return await self._submit(intent)
+        """Send one intent down the order path (risk check, journal, venue); a cycle's order is
+        noted as its cycle's, so a fill after the cycle's record is told as a late one."""
+        result = await self._submit(intent)
+        if isinstance(intent.signal.get("arb"), str) and result.order is not None:
+            self._risk.cycle_holdings.sent(self.strategy_id, result.order.client_order_id)
+        return result
 
     async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None:
         """Wait until the order is filled, expired, cancelled or rejected, or the timeout passes."""
