@@ -66,7 +66,12 @@ from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, cycle_profit
 from tradeguard.strategies.triangular.held_legs import HeldLegs
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
-from tradeguard.strategies.triangular.unresolved import alert_held, hold_unresolved, unresolved
+from tradeguard.strategies.triangular.unresolved import (
+    alert_held,
+    hold_unresolved,
+    hold_unresolved_hop,
+    unresolved,
+)
 from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
 
 __all__ = [
@@ -487,6 +492,9 @@ class TriangularExecutor:
                     return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
                 ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
+            if unresolved(ex):  # it may trade yet: never guessed unfilled, the way back stops
+                hold_unresolved_hop(rec, ex, amount, self.config, self.gateway.venue)
+                return ZERO, stayed + cost
             if ex.filled <= 0:  # refused (a halt, the band), expired or not sent: in hand
                 why = ex.reason
                 if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it
