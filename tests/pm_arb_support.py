@@ -190,10 +190,14 @@ class StubGateway:
         self.settled.append((key, symbols, pnl_usd))
         return True
 
-    def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:
+    def record_execution(
+        self, row: Mapping[str, Any], state: Any = None, announce: Any = None
+    ) -> int | None:
         self.rows.append(row)
         if state is not None:
             self.states.append(state(len(self.rows)))
+        if announce is not None:  # committed with the row, then published
+            self.events.append(announce(len(self.rows)))
         return len(self.rows)
 
     def record_note(self, note: Mapping[str, Any]) -> None:

@@ -39,8 +39,45 @@ if TYPE_CHECKING:  # the figures load where a held position settles, not in ever
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
 RECORD_NOTE_KEY = "strategy.record_note:{}"
+# kv_state key: the events a strategy's newest record announces, committed with it and removed
+# once they are on the bus; a kill between the two leaves them for the next start to announce
+OUTBOX_KEY = "strategy.record_outbox:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """`event` as kept in the outbox (`OUTBOX_KEY`)."""
+    return {"kind": event.kind, "ts": event.ts, "data": dict(event.data), "venue": event.venue,
+            "symbol": event.symbol, "strategy_id": event.strategy_id,
+            "severity": event.severity}  # fmt: skip
+
+
+def announce_outbox(storage: Any, strategy_id: str, publish: Callable[[Event], None]) -> int:
+    """Publish the events the strategy's newest record kept and a kill kept off the bus, then
+    drop them; return how many. Called once at start, before the strategy trades. One the
+    audit log holds already (published, the kill came before the outbox was emptied) is not
+    published again."""
+    key = OUTBOX_KEY.format(strategy_id)
+    kept = storage.kv_get(key)
+    if not kept:
+        return 0
+    events = [Event(**e) for e in kept if isinstance(e, dict) and not _audited(storage, e)]
+    for event in events:
+        publish(event)
+    with storage.transaction():
+        storage.kv_delete(key)
+    return len(events)
+
+
+def _audited(storage: Any, kept: Mapping[str, Any]) -> bool:
+    """Tell whether the audit log holds the kept event (its kind, time, strategy, record)."""
+    data = kept.get("data") or {}
+    return any(
+        e.ts == kept.get("ts") and e.strategy_id == kept.get("strategy_id")
+        and e.data.get("record_id") == data.get("record_id")
+        for e in storage.load_events(kind_prefix=str(kept.get("kind")), since_ts=kept.get("ts"))
+    )  # fmt: skip
 
 
 class CycleRisk(Protocol):
@@ -260,23 +297,39 @@ class OrderPathGateway:
         return fresh
 
     def record_execution(
-        self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
+        self,
+        row: Mapping[str, Any],
+        state: Callable[[int], Mapping[str, Any]] | None = None,
+        announce: Callable[[int | None], Event] | None = None,
     ) -> int | None:
         """Write one `arb_executions` row and return its id (None without storage); with
         `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
-        so a kill before the next checkpoint loses neither. The cycle's holdings stop excusing
-        its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
+        so a kill before the next checkpoint loses neither. With `announce`, the event it
+        returns for that id is committed with the row too (`OUTBOX_KEY`), then published: a
+        kill in between leaves it for the next start (`announce_outbox`). The cycle's holdings
+        stop excusing its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
         outcome, start = str(row.get("outcome", "")), str(row.get("start_asset", ""))
         self._risk.cycle_holdings.end_cycle(self.strategy_id, outcome, start)
         storage = self._om.storage
         if storage is None:
+            if announce is not None:
+                self.publish(announce(None))
             return None
+        outbox = OUTBOX_KEY.format(self.strategy_id)
+        event = None
         with storage.transaction():
             row_id = insert_arb_execution(storage, row)
             if state is not None:
                 storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state(row_id)))
+            if announce is not None:
+                event = announce(row_id)
+                storage.kv_set(outbox, [event_json(event)])
         if self._on_record is not None:
             self._on_record({**row, "id": row_id})
+        if event is not None:
+            self.publish(event)
+            with storage.transaction():
+                storage.kv_delete(outbox)
         return row_id
 
     def amend_execution(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -69,9 +69,12 @@ class HeldLegs:
         """The record state: the newest record's id and the orders still awaited."""
         return {"record_id": self.last_record_id, "pending": dict(self.pending)}
 
-    def record(self, row: Mapping[str, Any]) -> int | None:
-        """Write a cycle's record (with the orders awaited, when any) and watch its order when
-        it is held on one; return the record's id."""
+    def record(
+        self, row: Mapping[str, Any], announce: Callable[[int | None], Event] | None = None
+    ) -> int | None:
+        """Write a cycle's record (with the orders awaited, when any, and the event `announce`
+        returns, published once committed) and watch its order when it is held on one; return
+        the record's id."""
         expected, self._expected = self._expected, None
         safe = _json_safe(row)
 
@@ -84,7 +87,7 @@ class HeldLegs:
 
         keep = expected is not None or self._kept
         gateway = self.gateway
-        record_id = gateway.record_execution(row, state) if keep else gateway.record_execution(row)
+        record_id = gateway.record_execution(row, state if keep else None, announce)
         if expected is not None:
             if expected["cid"] not in self.pending:  # no storage: awaited in this run only
                 self.pending[expected["cid"]] = {**expected, "record_id": record_id, "row": safe}
