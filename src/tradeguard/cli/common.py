@@ -303,6 +303,7 @@ def page_title(name: str, shown: int, total: int | None) -> str:
     return f"{name} ({shown})"
 
 
+SCREEN_COLUMNS = 80  # what status lines are laid out for, however wide the terminal
 PIPE_COLUMNS = 100_000  # what a table may take into a pipe or a file: whole lines
 
 
@@ -326,14 +327,15 @@ def print_wide(console: Console, renderable: Any) -> None:
 
 
 def print_hanging(console: Console, markup: str, indent: int = 4) -> None:
-    """Print `markup` folded at the terminal's width, the lines after the first indented, so
-    that a long line never runs on from column 0; into a pipe or a file, as one whole line."""
+    """Print `markup` folded at 80 columns (or the terminal's width, when narrower), the lines
+    after the first indented, so that a long line never runs on from column 0; into a pipe or
+    a file, as one whole line (a reader such as `grep` sees it at once)."""
     from rich.text import Text
 
     if not console.is_terminal:
         console.print(Text.from_markup(markup), soft_wrap=True)
         return
-    width = max(20, console.width) - indent
+    width = max(20, min(console.width, SCREEN_COLUMNS)) - indent
     lines = Text.from_markup(markup).wrap(console, width)
     for i, line in enumerate(lines):
         if i:
