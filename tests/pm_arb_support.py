@@ -184,10 +184,13 @@ class StubGateway:
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         if any(key == seen for seen, _s, _p in self.settled):
             return False
         self.settled.append((key, symbols, pnl_usd))
+        if announce is not None:  # committed with the settlement, then published
+            self.events.append(announce)
         return True
 
     def record_execution(

@@ -275,20 +275,38 @@ class OrderPathGateway:
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         """Report what a held position realised at settlement to the risk engine as one trade
         of this strategy, committed at once with the engine's state (`key`: counted once), and
         to the node's figures, whose record (`record_id`, which cost `capital_usd`) counted it
-        at `booked_usd`, in the same commit.
+        at `booked_usd`, in the same commit; `announce`, when new, is kept in that commit too
+        (`OUTBOX_KEY`) and published after it.
         Return whether it was new (False: a settlement counted already, before a kill)."""
         from tradeguard.portfolio.arb_summary import Settled
 
         settled = Settled(booked_usd, pnl_usd, record_id, capital_usd)
         storage = self._om.storage
         if storage is None:
-            return self._settled(key, symbols, ts, settled)
+            fresh = self._settled(key, symbols, ts, settled)
+            if fresh and announce is not None:
+                self.publish(announce)
+            return fresh
         with storage.transaction():
-            return self._settled(key, symbols, ts, settled)
+            fresh = self._settled(key, symbols, ts, settled)
+            if fresh and announce is not None:
+                storage.kv_set(OUTBOX_KEY.format(self.strategy_id), [event_json(announce)])
+        if fresh and announce is not None:
+            self._announced(announce)
+        return fresh
+
+    def _announced(self, event: Event) -> None:
+        """Publish `event`, kept in the outbox by the commit before, and empty the outbox."""
+        self.publish(event)
+        storage = self._om.storage
+        if storage is not None:
+            with storage.transaction():
+                storage.kv_delete(OUTBOX_KEY.format(self.strategy_id))
 
     def _settled(self, key: str, symbols: tuple[str, ...], ts: int, settled: Settled) -> bool:
         fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, settled.realised, ts)
@@ -327,9 +345,7 @@ class OrderPathGateway:
         if self._on_record is not None:
             self._on_record({**row, "id": row_id})
         if event is not None:
-            self.publish(event)
-            with storage.transaction():
-                storage.kv_delete(outbox)
+            self._announced(event)
         return row_id
 
     def amend_execution(

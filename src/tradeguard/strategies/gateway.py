@@ -138,12 +138,14 @@ class ExecutionGateway(Protocol):
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         """Report what a held position realised when its market resolved as one trade of this
         strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
         reported already is not counted again. `booked_usd`: what the strategy's record
         (`record_id`, which cost `capital_usd`) counted the position at, which its figures now
-        change to `pnl_usd`. Return whether it was new."""
+        change to `pnl_usd`. `announce`, when new: kept in the same commit, then published
+        (announced at the next start if a kill comes between). Return whether it was new."""
         ...
 
     def record_execution(
