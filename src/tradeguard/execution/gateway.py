@@ -354,19 +354,28 @@ class OrderPathGateway:
         row: Mapping[str, Any],
         settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
         state: Mapping[str, Any],
+        announce: Event | None = None,
     ) -> bool:
         """Rewrite the held record `record_id` now that its unresolved order ended, report what
         the cycle realised to the risk engine as one trade of this strategy (`settlement`: key,
         symbols, P&L in USD, time; a key counted already is not counted again) and commit
-        `state` as the strategy's record state, all in one commit. Return whether the
-        settlement was new (True without one)."""
+        `state` as the strategy's record state, all in one commit, with `announce` kept in it
+        (`OUTBOX_KEY`) and published after it. Return whether the settlement was new (True
+        without one)."""
         storage = self._om.storage
         if storage is None:
-            return self._amended(None, record_id, row, settlement, state)
+            fresh = self._amended(None, record_id, row, settlement, state)
+            if announce is not None:
+                self.publish(announce)
+            return fresh
         with storage.transaction():
             fresh = self._amended(storage, record_id, row, settlement, state)
+            if announce is not None:
+                storage.kv_set(OUTBOX_KEY.format(self.strategy_id), [event_json(announce)])
         if record_id is not None and self._on_amended is not None:
             self._on_amended(self.strategy_id)
+        if announce is not None:
+            self._announced(announce)
         return fresh
 
     def _amended(

@@ -165,11 +165,12 @@ class ExecutionGateway(Protocol):
         row: Mapping[str, Any],
         settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
         state: Mapping[str, Any],
+        announce: Event | None = None,
     ) -> bool:
         """Rewrite the held record `record_id` (its unresolved order ended later), report what
         the cycle realised (`settlement`: key, symbols, P&L in USD, time; counted once by key)
-        and commit `state` as the strategy's record state, in one commit. Return whether the
-        settlement was new."""
+        and commit `state` as the strategy's record state, in one commit, `announce` kept in it
+        and published after it. Return whether the settlement was new."""
         ...
 
     def record_note(self, note: Mapping[str, Any]) -> None:

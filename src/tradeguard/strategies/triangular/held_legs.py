@@ -147,11 +147,11 @@ class HeldLegs:
         rest = {c: p for c, p in self.pending.items() if c != cid}
         settlement = self._settlement(info, row, change)
         state = {"record_id": self.last_record_id, "pending": rest}
-        self.gateway.amend_execution(info["record_id"], row, settlement, state)
+        event = self._event(info, row, change, cid)  # kept with the rewrite, then published
+        self.gateway.amend_execution(info["record_id"], row, settlement, state, announce=event)
         self.pending = rest
         self.gateway.forget(cid)
         self.resolved.append(change)
-        self._announce(info, row, change, cid)
         return change
 
     def _settlement(
@@ -165,38 +165,36 @@ class HeldLegs:
         key = f"{self.gateway.strategy_id}:held:{info['record_id']}:{info['cid']}"
         return key, symbols, change.profit * usd, self.gateway.now_ms()
 
-    def _announce(
+    def _event(
         self, info: Mapping[str, Any], row: Mapping[str, Any], change: Resolution, cid: str
-    ) -> None:
+    ) -> Event:
         held = ", ".join(f"{q} {a}" for a, q in change.held.items()) or "nothing"
         cycle = row.get("cycle") or {}
         path = str(cycle.get("path", ""))
-        self.gateway.publish(
-            Event(
-                EventKind.ARB_RESOLVED,
-                self.gateway.now_ms(),
-                {
-                    "record_id": info["record_id"],
-                    "path": path,
-                    "cycle_id": cycle.get("cycle_id"),
-                    "client_order_id": cid,
-                    "status": change.status,
-                    "filled": plain(change.filled),
-                    "outcome_before": change.outcome_before,
-                    "outcome": change.outcome,
-                    "held_before": change.held_before,
-                    "held": change.held,
-                    "actual_profit_before": plain(change.profit_before),
-                    "actual_profit": plain(change.profit),
-                    "message": (
-                        f"arbitrage cycle {path}: {change.note}; record {info['record_id']} "
-                        f"now {change.outcome}, holding {held}, profit {plain(change.profit)} "
-                        f"{row['start_asset']} (was {plain(change.profit_before)})"
-                    ),
-                },
-                self.gateway.venue,
-                str(row["legs"]["legs"][int(info["leg"])]["symbol"]),
-                self.gateway.strategy_id,
-                "warning" if change.outcome == "held" else "info",
-            )
+        return Event(
+            EventKind.ARB_RESOLVED,
+            self.gateway.now_ms(),
+            {
+                "record_id": info["record_id"],
+                "path": path,
+                "cycle_id": cycle.get("cycle_id"),
+                "client_order_id": cid,
+                "status": change.status,
+                "filled": plain(change.filled),
+                "outcome_before": change.outcome_before,
+                "outcome": change.outcome,
+                "held_before": change.held_before,
+                "held": change.held,
+                "actual_profit_before": plain(change.profit_before),
+                "actual_profit": plain(change.profit),
+                "message": (
+                    f"arbitrage cycle {path}: {change.note}; record {info['record_id']} "
+                    f"now {change.outcome}, holding {held}, profit {plain(change.profit)} "
+                    f"{row['start_asset']} (was {plain(change.profit_before)})"
+                ),
+            },
+            self.gateway.venue,
+            str(row["legs"]["legs"][int(info["leg"])]["symbol"]),
+            self.gateway.strategy_id,
+            "warning" if change.outcome == "held" else "info",
         )
