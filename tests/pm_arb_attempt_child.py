@@ -11,6 +11,8 @@ argv: config.json STEP
 - second_part: the second leg sent for all but 3 of the first's contracts (a hedge that filled
   part before the kill), killed once it filled, the record not written;
 - recorded: the record (and the book with it) committed, before any later checkpoint;
+- announcing: the record committed, killed as its `arb.execution` event is put on the bus,
+  before any subscriber (alerts, audit log, dashboard) hears of it;
 - observing: (a later start) the start-up record is committed, killed before the risk engine
   is told what it realised;
 - unwinding: (a later start) the start-up unwind's sell is journaled, its request never leaves;
@@ -171,6 +173,16 @@ async def main() -> None:
                  "outcome": event.data["outcome"]})  # fmt: skip
 
     node.bus.subscribe(on_event)
+    if step == "announcing":
+        publish = node.bus.publish
+
+        def die_announcing(event, publish=publish):
+            if event.kind == EventKind.ARB_EXECUTION:
+                die({"step": step, "record_id": event.data["record_id"],
+                     "outcome": event.data["outcome"]})  # fmt: skip
+            publish(event)
+
+        node.bus.publish = die_announcing  # type: ignore[method-assign]
     await node.start()
     await node.run_live(duration_s=90)
     print(json.dumps({"unexpected": "no attempt reached the step"}), flush=True)

@@ -48,6 +48,7 @@ class StubGateway:
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
     broken: set[str] = field(default_factory=set)  # symbols whose submit raises (journal down)
     stalled: set[str] = field(default_factory=set)  # symbols whose orders stay in flight
+    stalled_sells: set[str] = field(default_factory=set)  # symbols whose sells stay in flight
     cash: dict[str, Decimal] = field(default_factory=dict)  # free balances; unset: not known
     decision: Decision = field(default_factory=Decision)
     band: dict[str, Decimal] = field(default_factory=dict)  # highest price the risk check passes
@@ -85,7 +86,8 @@ class StubGateway:
             order.transition(OrderStatus.REJECTED, reason="venue said no")
             return Answer(False, "rejected", order, "venue said no")
         order.transition(OrderStatus.ACCEPTED)
-        if intent.symbol in self.stalled:  # no end nor fill within any timeout
+        stalled = self.stalled_sells if intent.side is Side.SELL else self.stalled
+        if intent.symbol in stalled | self.stalled:  # no end nor fill within any timeout
             return Answer(True, order.status.value, order)
         book = (self.asks if intent.side is Side.BUY else self.bids).get(intent.symbol, [])
         assert intent.price is not None
@@ -182,16 +184,23 @@ class StubGateway:
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         if any(key == seen for seen, _s, _p in self.settled):
             return False
         self.settled.append((key, symbols, pnl_usd))
+        if announce is not None:  # committed with the settlement, then published
+            self.events.append(announce)
         return True
 
-    def record_execution(self, row: Mapping[str, Any], state: Any = None) -> int | None:
+    def record_execution(
+        self, row: Mapping[str, Any], state: Any = None, announce: Any = None
+    ) -> int | None:
         self.rows.append(row)
         if state is not None:
             self.states.append(state(len(self.rows)))
+        if announce is not None:  # committed with the row, then published
+            self.events.append(announce(len(self.rows)))
         return len(self.rows)
 
     def record_note(self, note: Mapping[str, Any]) -> None:

@@ -149,3 +149,24 @@ def test_a_held_leg_read_from_its_record_is_covered_once() -> None:
     h.cover("pm", "kalshi", "FED-YES", Decimal(10))  # the record says 10: 6 were not counted
     h.cover("pm", "kalshi", "FED-YES", Decimal(10))  # asked again: nothing added
     assert h.held("pm", "kalshi", "FED-YES") == 10
+
+
+def test_a_fill_after_its_cycles_record_is_left_to_a_later_unwind() -> None:
+    h = CycleHoldings()
+    # the first leg was sent and never answered within its wait: the cycle is recorded held
+    # with nothing filled; then the venue's fill arrives
+    h.sent("pm", "c1")
+    h.end_cycle("pm", "held", "USD")
+    late = Fill("k", "FED-NO/USD", "c1", "v1", "late-1", Side.BUY, Decimal("0.40"), Decimal(10),
+                Decimal(0), "USD", LiquiditySide.TAKER, T0)  # fmt: skip
+    h.on_fill("pm", late, "first")
+    h.on_fill("pm", late, "first")  # told again (a reconciliation): counted once
+    assert h.held("pm", "k", "FED-NO") == 10
+    # the next cycle runs and completes: the late leg's holding stays for its unwind
+    h.sent("pm", "c2")
+    h.on_fill("pm", replace(late, client_order_id="c2", trade_id="t-c2", symbol="X/USD"), "leg")
+    h.end_cycle("pm", "completed", "USD")
+    unwind = OrderIntent("pm", "k", "FED-NO/USD", Side.SELL, Decimal(10), OrderType.LIMIT,
+                         Decimal("0.38"), tag=ARB_UNWIND_TAG)  # fmt: skip
+    assert h.admits(unwind) and not h.admits(replace(unwind, amount=Decimal(11)))
+    assert h.held("pm", "k", "X") == 0  # the completed cycle's own holding ended

@@ -76,3 +76,25 @@ async def test_a_held_leg_that_filled_is_rewritten_once_across_a_kill_before_its
             assert again.risk.settlements_seen["tri"].count(key) == 1
             executor = again.strategies[0].executor  # type: ignore[attr-defined]
             assert executor.held_legs.pending == {}
+
+
+async def test_a_rewritten_records_event_lost_to_a_kill_is_announced_at_the_next_start_once(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex)
+        ex.faults = _DropThenDown(drop_response_after_execute=1, drop_execution_reports=1)
+        out = await killed_child(CHILD, tmp_path, cfg, ex.base_url, "announcing",
+                                 timeout_s=120)  # fmt: skip
+        held, announcing = out[0], out[-1]
+        assert held["outcome"] == "held" and announcing == {"announcing": held["cid"]}, out
+        told = []
+        for _ in range(2):
+            async with _started(cfg) as (node, events):
+                told.append([e.data["client_order_id"] for e in _resolved(events)])
+                [row] = load_arb_executions(node.storage, strategy_id="tri")
+                assert row["legs"]["legs"][0]["status"] == "filled"  # rewritten before the kill
+                node.flush_audit()
+                stored = node.storage.load_events(kind_prefix=EventKind.ARB_RESOLVED)
+        assert told == [[held["cid"]], []], told
+        assert len(stored) == 1  # in the audit log once

@@ -2,7 +2,9 @@
 executed and never answered for; once the venue answers again and the order path learns the
 order's end, the node dies (SIGKILL) before the held record is rewritten.
 
-argv: config.json base_url (the sandbox, its admin endpoints under it)
+argv: config.json base_url [announcing] (the sandbox, its admin endpoints under it; with
+`announcing` the node dies instead as the rewritten record's `arb.resolved` event is published,
+after the rewrite committed)
 The sandbox's faults are set by the test: the first order placement's answer dropped and its
 execution report withheld, then every REST request answered 503. This process lifts the 503s
 through the sandbox's admin endpoint once the cycle is recorded held.
@@ -59,12 +61,25 @@ async def main() -> None:
     print(json.dumps(out), flush=True)
     amend = executor.gateway.amend_execution
 
-    def die_before_the_record(*args: Any) -> bool:  # the order ended; its record not yet
+    def die_before_the_record(*args: Any, **kw: Any) -> bool:  # the order ended; no record yet
         print(json.dumps({"amending": cid}), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
-        return bool(amend(*args))
+        return bool(amend(*args, **kw))
 
-    executor.gateway.amend_execution = die_before_the_record
+    if sys.argv[3:] == ["announcing"]:  # dies as the rewritten record's event is published
+        from tradeguard.model.events import EventKind
+
+        publish = node.bus.publish
+
+        def die_announcing(event: Any) -> None:
+            if event.kind == EventKind.ARB_RESOLVED:
+                print(json.dumps({"announcing": cid}), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            publish(event)
+
+        node.bus.publish = die_announcing  # type: ignore[method-assign]
+    else:
+        executor.gateway.amend_execution = die_before_the_record
     url = f"{sys.argv[2]}/admin/faults"
     async with aiohttp.ClientSession() as http, http.post(url, json={"http_5xx_rate": 0}) as r:
         assert r.status == 200, await r.text()  # the venue answers again

@@ -303,14 +303,38 @@ def page_title(name: str, shown: int, total: int | None) -> str:
     return f"{name} ({shown})"
 
 
-SCREEN_COLUMNS = 80  # what tables and status lines are laid out for, however wide the terminal
+SCREEN_COLUMNS = 80  # what status lines are laid out for, however wide the terminal
+PIPE_COLUMNS = 100_000  # what a table may take into a pipe or a file: whole lines
+
+
+def print_wide(console: Console, renderable: Any) -> None:
+    """Print `renderable` (a table) at the terminal's width; into a pipe or a file, at its own
+    width, so that no row is cut or folded at the 80 columns a pipe would be given."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    from rich.measure import Measurement
+
+    # a print's width is capped at the console's: the console takes the table's for it
+    real = getattr(console, "real", lambda: console)()
+    wide = real.options.update(max_width=PIPE_COLUMNS)
+    width = Measurement.get(real, wide, renderable).maximum
+    kept, real.width = real.width, max(width, 1)
+    try:
+        real.print(renderable, crop=False)
+    finally:
+        real.width = kept
 
 
 def print_hanging(console: Console, markup: str, indent: int = 4) -> None:
     """Print `markup` folded at 80 columns (or the terminal's width, when narrower), the lines
-    after the first indented, so that a long line never runs on from column 0."""
+    after the first indented, so that a long line never runs on from column 0; into a pipe or
+    a file, as one whole line (a reader such as `grep` sees it at once)."""
     from rich.text import Text
 
+    if not console.is_terminal:
+        console.print(Text.from_markup(markup), soft_wrap=True)
+        return
     width = max(20, min(console.width, SCREEN_COLUMNS)) - indent
     lines = Text.from_markup(markup).wrap(console, width)
     for i, line in enumerate(lines):

@@ -21,6 +21,7 @@ from tradeguard.cli.common import (
     open_storage,
     page_title,
     print_hanging,
+    print_wide,
     shown,
     ts_text,
     whole_number,
@@ -244,7 +245,8 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([_order_json(o) for o in orders], indent=2))
         return EXIT_OK
     total = None if args.open else storage.count_orders()
-    # Eight columns fit 80 characters without box lines; --json has every field.
+    # Eight columns without box lines, at the terminal's width: a narrow one folds the id and
+    # the symbol (the figures are never folded); a pipe gets whole lines. --json has every field.
     t = Table(
         title=page_title("Orders", len(orders), total),
         box=None,
@@ -253,7 +255,8 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
     )
     for col in ("client id", "symbol", "side", "amount", "price", "filled", "status", "updated"):
         right = col in ("amount", "price", "filled")
-        t.add_column(col, no_wrap=True, justify="right" if right else "left")
+        fold = col in ("client id", "symbol")
+        t.add_column(col, no_wrap=not fold, overflow="fold", justify="right" if right else "left")
     for o in orders:
         t.add_row(
             o.client_order_id,
@@ -265,7 +268,7 @@ def cmd_orders(args: argparse.Namespace, console: Console) -> int:
             o.status.value,
             ts_text(o.updated_ts)[5:16],
         )
-    console.print(t)
+    print_wide(console, t)
     return EXIT_OK
 
 

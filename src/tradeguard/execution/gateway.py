@@ -30,7 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
-from tradeguard.risk.unwind import CycleHoldings
+from tradeguard.risk.unwind import CycleHoldings, base_asset
 from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
 
 if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
@@ -39,8 +39,45 @@ if TYPE_CHECKING:  # the figures load where a held position settles, not in ever
 # kv_state key: a strategy's state as its newest record left it ({"record_id": id, ...})
 RECORD_STATE_KEY = "strategy.record_state:{}"
 RECORD_NOTE_KEY = "strategy.record_note:{}"
+# kv_state key: the events a strategy's newest record announces, committed with it and removed
+# once they are on the bus; a kill between the two leaves them for the next start to announce
+OUTBOX_KEY = "strategy.record_outbox:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """`event` as kept in the outbox (`OUTBOX_KEY`)."""
+    return {"kind": event.kind, "ts": event.ts, "data": dict(event.data), "venue": event.venue,
+            "symbol": event.symbol, "strategy_id": event.strategy_id,
+            "severity": event.severity}  # fmt: skip
+
+
+def announce_outbox(storage: Any, strategy_id: str, publish: Callable[[Event], None]) -> int:
+    """Publish the events the strategy's newest record kept and a kill kept off the bus, then
+    drop them; return how many. Called once at start, before the strategy trades. One the
+    audit log holds already (published, the kill came before the outbox was emptied) is not
+    published again."""
+    key = OUTBOX_KEY.format(strategy_id)
+    kept = storage.kv_get(key)
+    if not kept:
+        return 0
+    events = [Event(**e) for e in kept if isinstance(e, dict) and not _audited(storage, e)]
+    for event in events:
+        publish(event)
+    with storage.transaction():
+        storage.kv_delete(key)
+    return len(events)
+
+
+def _audited(storage: Any, kept: Mapping[str, Any]) -> bool:
+    """Tell whether the audit log holds the kept event (its kind, time, strategy, record)."""
+    data = kept.get("data") or {}
+    return any(
+        e.ts == kept.get("ts") and e.strategy_id == kept.get("strategy_id")
+        and e.data.get("record_id") == data.get("record_id")
+        for e in storage.load_events(kind_prefix=str(kept.get("kind")), since_ts=kept.get("ts"))
+    )  # fmt: skip
 
 
 class CycleRisk(Protocol):
@@ -116,6 +153,9 @@ class OrderPathGateway:
             role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
             if isinstance(role, str) and fill.venue == self.venue:
                 self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
+            elif "settlement" in order.signal and fill.venue == self.venue:  # market resolved
+                asset = base_asset(fill.symbol)
+                self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
         self._wake(fill.client_order_id)
 
     def _on_order_event(self, event: Event) -> None:
@@ -135,8 +175,12 @@ class OrderPathGateway:
         return self._om.clock.now_ms()
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
-        """Send one intent down the order path (risk check, journal, venue)."""
-        return await self._submit(intent)
+        """Send one intent down the order path (risk check, journal, venue); a cycle's order is
+        noted as its cycle's, so a fill after the cycle's record is told as a late one."""
+        result = await self._submit(intent)
+        if isinstance(intent.signal.get("arb"), str) and result.order is not None:
+            self._risk.cycle_holdings.sent(self.strategy_id, result.order.client_order_id)
+        return result
 
     async def wait_terminal(self, client_order_id: str, timeout_s: float) -> Order | None:
         """Wait until the order is filled, expired, cancelled or rejected, or the timeout passes."""
@@ -231,20 +275,38 @@ class OrderPathGateway:
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         """Report what a held position realised at settlement to the risk engine as one trade
         of this strategy, committed at once with the engine's state (`key`: counted once), and
         to the node's figures, whose record (`record_id`, which cost `capital_usd`) counted it
-        at `booked_usd`, in the same commit.
+        at `booked_usd`, in the same commit; `announce`, when new, is kept in that commit too
+        (`OUTBOX_KEY`) and published after it.
         Return whether it was new (False: a settlement counted already, before a kill)."""
         from tradeguard.portfolio.arb_summary import Settled
 
         settled = Settled(booked_usd, pnl_usd, record_id, capital_usd)
         storage = self._om.storage
         if storage is None:
-            return self._settled(key, symbols, ts, settled)
+            fresh = self._settled(key, symbols, ts, settled)
+            if fresh and announce is not None:
+                self.publish(announce)
+            return fresh
         with storage.transaction():
-            return self._settled(key, symbols, ts, settled)
+            fresh = self._settled(key, symbols, ts, settled)
+            if fresh and announce is not None:
+                storage.kv_set(OUTBOX_KEY.format(self.strategy_id), [event_json(announce)])
+        if fresh and announce is not None:
+            self._announced(announce)
+        return fresh
+
+    def _announced(self, event: Event) -> None:
+        """Publish `event`, kept in the outbox by the commit before, and empty the outbox."""
+        self.publish(event)
+        storage = self._om.storage
+        if storage is not None:
+            with storage.transaction():
+                storage.kv_delete(OUTBOX_KEY.format(self.strategy_id))
 
     def _settled(self, key: str, symbols: tuple[str, ...], ts: int, settled: Settled) -> bool:
         fresh = self._risk.observe_settlement(self.strategy_id, key, symbols, settled.realised, ts)
@@ -253,23 +315,37 @@ class OrderPathGateway:
         return fresh
 
     def record_execution(
-        self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
+        self,
+        row: Mapping[str, Any],
+        state: Callable[[int], Mapping[str, Any]] | None = None,
+        announce: Callable[[int | None], Event] | None = None,
     ) -> int | None:
         """Write one `arb_executions` row and return its id (None without storage); with
         `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
-        so a kill before the next checkpoint loses neither. The cycle's holdings stop excusing
-        its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
+        so a kill before the next checkpoint loses neither. With `announce`, the event it
+        returns for that id is committed with the row too (`OUTBOX_KEY`), then published: a
+        kill in between leaves it for the next start (`announce_outbox`). The cycle's holdings
+        stop excusing its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
         outcome, start = str(row.get("outcome", "")), str(row.get("start_asset", ""))
         self._risk.cycle_holdings.end_cycle(self.strategy_id, outcome, start)
         storage = self._om.storage
         if storage is None:
+            if announce is not None:
+                self.publish(announce(None))
             return None
+        outbox = OUTBOX_KEY.format(self.strategy_id)
+        event = None
         with storage.transaction():
             row_id = insert_arb_execution(storage, row)
             if state is not None:
                 storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state(row_id)))
+            if announce is not None:
+                event = announce(row_id)
+                storage.kv_set(outbox, [event_json(event)])
         if self._on_record is not None:
             self._on_record({**row, "id": row_id})
+        if event is not None:
+            self._announced(event)
         return row_id
 
     def amend_execution(
@@ -278,19 +354,28 @@ class OrderPathGateway:
         row: Mapping[str, Any],
         settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
         state: Mapping[str, Any],
+        announce: Event | None = None,
     ) -> bool:
         """Rewrite the held record `record_id` now that its unresolved order ended, report what
         the cycle realised to the risk engine as one trade of this strategy (`settlement`: key,
         symbols, P&L in USD, time; a key counted already is not counted again) and commit
-        `state` as the strategy's record state, all in one commit. Return whether the
-        settlement was new (True without one)."""
+        `state` as the strategy's record state, all in one commit, with `announce` kept in it
+        (`OUTBOX_KEY`) and published after it. Return whether the settlement was new (True
+        without one)."""
         storage = self._om.storage
         if storage is None:
-            return self._amended(None, record_id, row, settlement, state)
+            fresh = self._amended(None, record_id, row, settlement, state)
+            if announce is not None:
+                self.publish(announce)
+            return fresh
         with storage.transaction():
             fresh = self._amended(storage, record_id, row, settlement, state)
+            if announce is not None:
+                storage.kv_set(OUTBOX_KEY.format(self.strategy_id), [event_json(announce)])
         if record_id is not None and self._on_amended is not None:
             self._on_amended(self.strategy_id)
+        if announce is not None:
+            self._announced(announce)
         return fresh
 
     def _amended(

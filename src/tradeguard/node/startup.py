@@ -103,6 +103,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     # open) is finished before anything else may trade.
     await finish_interrupted_kill(node)
     _replay_cycles(node)  # a record the risk engine was not told of before a kill
+    _announce_kept(node)  # a record's event a kill kept off the bus
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
     # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
@@ -122,6 +123,23 @@ def _replay_cycles(node: TradingNode) -> None:
             symbols, pnl = tuple(cycle["symbols"]), Decimal(str(cycle["pnl"]))
             rid = int(recorded["record_id"])
             node.risk.observe_cycle(strat.id, symbols, pnl, int(cycle["ts"]), rid)
+
+
+def _announce_kept(node: TradingNode) -> None:
+    """Publish, once, the events each strategy's newest record kept (committed with it) that a
+    kill stopped before they reached the bus: alerts, the audit log and the dashboard hear of
+    that cycle."""
+    from tradeguard.execution.gateway import announce_outbox
+
+    for strat in node.strategies:
+        told = announce_outbox(node.storage, strat.id, node.bus.publish)
+        if told:
+            log.warning(
+                "strategy %s: %d event(s) of its last record announced at start (the node "
+                "stopped before they were published)",
+                strat.id,
+                told,
+            )
 
 
 def _sync_held(node: TradingNode) -> None:

@@ -133,13 +133,20 @@ class ArbSummary:
         self.settlements.append([record_id, plain(booked), plain(realised), _text(capital)])
         self.profit[asset] = self.profit.get(asset, _ZERO) + realised - booked
         self.profit_cycles.setdefault(asset, 1)  # its record is folded in first, always
-        self.profitable += (realised > 0) - (booked > 0)
-        for result in reversed(self.results) if record_id is not None else ():
-            if result.record_id == record_id:
-                result.profit += realised - booked
-                if capital:
-                    result.profit_pct = result.profit / capital * 100
-                break
+        found = next(
+            (r for r in reversed(self.results) if r.record_id == record_id),
+            None,
+        ) if record_id is not None else None  # fmt: skip
+        if found is None:  # no record to read: the settlement's own turn
+            self.profitable += (realised > 0) - (booked > 0)
+            return
+        # one cycle, one trade: won or lost by its whole profit, however many positions it
+        # settles (a pair and a lone leg beside it)
+        before = found.profit > 0
+        found.profit += realised - booked
+        self.profitable += (found.profit > 0) - before
+        if capital:
+            found.profit_pct = found.profit / capital * 100
 
     def settled_json(self) -> dict[str, Any]:
         """The settlements, to keep (`SETTLED_KEY`) and fold in again (`restore_settled`)."""

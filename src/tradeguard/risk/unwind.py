@@ -14,8 +14,9 @@ several hops gives back in its next hop what its last one brought in, which the 
 ends whatever its outcome (never a holding a later unwind takes back). A fill is counted once,
 however often it is told (a start-up reconciliation, then the take-up of the legs it found). A
 cycle recorded `held` leaves its legs' holdings to later unwinds (a held leg sold again); any
-other outcome ends them. A sell gives its base amount, a buy its quote at the limit price (a
-triangular unwind can be a buy); a buy without a limit price is never excused.
+other outcome ends them, and a market's settlement ends what any cycle held of it. A sell gives
+its base amount, a buy its quote at the limit price (a triangular unwind can be a buy); a buy
+without a limit price is never excused.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tradeguard.model.money import ZERO
 from tradeguard.model.order import ARB_UNWIND_TAG, Order, OrderIntent
 
 _Key = tuple[str, str]  # (venue, asset)
+_DONE_KEPT = 4096  # recorded cycles' orders kept per strategy, to tell their late fills
 
 
 def base_asset(symbol: str) -> str:
@@ -41,10 +43,21 @@ def _assets(symbol: str) -> tuple[str, str]:
     return base, rest.split(":", 1)[0] if slash else ""
 
 
+def _moves(fill: Fill) -> tuple[str, Decimal, str, Decimal]:
+    """What `fill` brought in and gave: (asset got, amount, asset given, amount), fees in."""
+    base, quote = _assets(fill.symbol)
+    cost = fill.amount * fill.price
+    fee_base = fill.fee if fill.fee_asset == base else ZERO
+    fee_quote = fill.fee if fill.fee_asset == quote and quote else ZERO
+    if fill.side is Side.BUY:
+        return base, fill.amount - fee_base, quote, cost + fee_quote
+    return quote, cost - fee_quote, base, fill.amount + fee_base
+
+
 class CycleHoldings:
     """Per strategy: what its running cycle holds and what its held cycles left (venue, asset)."""
 
-    __slots__ = ("_hops", "_left", "_open", "_seen")
+    __slots__ = ("_done", "_hops", "_left", "_open", "_running", "_seen")
 
     def __init__(self) -> None:
         self._open: dict[str, dict[_Key, Decimal]] = {}
@@ -53,6 +66,10 @@ class CycleHoldings:
         self._hops: dict[str, dict[_Key, Decimal]] = {}
         # the fills the strategy's running cycle counted (venue, order, trade): each counts once
         self._seen: dict[str, set[tuple[str, str, str]]] = {}
+        # the orders the strategy's running cycle sent, and those of its recorded cycles (each
+        # with the cycle's start asset): a fill arriving after its cycle's record is late
+        self._running: dict[str, set[str]] = {}
+        self._done: dict[str, dict[str, str]] = {}
 
     def hold(self, strategy_id: str, venue: str, asset: str, amount: Decimal) -> None:
         """Count `amount` of `asset` on `venue` as held by the strategy's running cycle."""
@@ -68,39 +85,41 @@ class CycleHoldings:
             book = self._left.setdefault(strategy_id, {})
             book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
+    def sent(self, strategy_id: str, client_order_id: str) -> None:
+        """Note an order the strategy's running cycle sent (its fills after the cycle's record
+        are late ones, `on_fill`)."""
+        self._running.setdefault(strategy_id, set()).add(client_order_id)
+
     def on_fill(self, strategy_id: str, fill: Fill, role: str) -> None:
         """Fold in a fill of one of the strategy's cycle orders (`role`: leg, unwind, ...;
         what an unwind hop receives, its next hop may give back), once: a fill told again (by the
-        start-up reconciliation, then the take-up) is skipped."""
-        seen = self._seen.setdefault(strategy_id, set())
+        start-up reconciliation, then the take-up) is skipped. A fill of an order whose cycle
+        was recorded already (a leg unanswered until after its wait) is late: what it brings in
+        is left to later unwinds as a held cycle's holdings are (but its start asset)."""
+        start = self._done.get(strategy_id, {}).get(fill.client_order_id)
+        seen = self._seen.setdefault(f"{strategy_id}\x00late" if start is not None
+                                     else strategy_id, set())  # fmt: skip
         key = (fill.venue, fill.client_order_id, fill.trade_id)
         if key in seen:
             return
         seen.add(key)
-        base, quote = _assets(fill.symbol)
-        cost = fill.amount * fill.price
-        fee_base = fill.fee if fill.fee_asset == base else ZERO
-        fee_quote = fill.fee if fill.fee_asset == quote and quote else ZERO
-        if fill.side is Side.BUY:
-            got, got_amount, gave, gave_amount = (
-                base,
-                fill.amount - fee_base,
-                quote,
-                cost + fee_quote,
-            )
-        else:
-            got, got_amount, gave, gave_amount = (
-                quote,
-                cost - fee_quote,
-                base,
-                fill.amount + fee_base,
-            )
+        if start is not None:
+            self._late(strategy_id, fill, start)
+            return
+        got, got_amount, gave, gave_amount = _moves(fill)
         self._give(strategy_id, fill.venue, gave, gave_amount)
         if role != "unwind":
             self.hold(strategy_id, fill.venue, got, got_amount)
         elif got_amount > ZERO and got:
             hops = self._hops.setdefault(strategy_id, {})
             hops[(fill.venue, got)] = hops.get((fill.venue, got), ZERO) + got_amount
+
+    def _late(self, strategy_id: str, fill: Fill, start_asset: str) -> None:
+        got, got_amount, gave, gave_amount = _moves(fill)
+        self._give(strategy_id, fill.venue, gave, gave_amount)
+        if got_amount > ZERO and got and got != start_asset:
+            left = self._left.setdefault(strategy_id, {})
+            left[(fill.venue, got)] = left.get((fill.venue, got), ZERO) + got_amount
 
     def adopt(
         self, strategy_id: str, orders: Iterable[Order], fills: Mapping[str, list[Fill]]
@@ -125,12 +144,25 @@ class CycleHoldings:
             if book[key] <= ZERO:
                 del book[key]
 
+    def settled(self, strategy_id: str, venue: str, asset: str) -> None:
+        """The market of `asset` on `venue` settled and closed what the strategy held of it:
+        none of it is held by any of its cycles any more (an unwind has nothing to give back)."""
+        for books in (self._hops, self._open, self._left):
+            book = books.get(strategy_id)
+            if book is not None:
+                book.pop((venue, asset), None)
+
     def end_cycle(self, strategy_id: str, outcome: str, start_asset: str) -> None:
         """The strategy's running cycle was recorded: a `held` one leaves what it holds (but the
         start asset) to later unwinds, any other outcome ends it."""
         opened = self._open.pop(strategy_id, {})
         self._seen.pop(strategy_id, None)
         self._hops.pop(strategy_id, None)
+        done = self._done.setdefault(strategy_id, {})
+        for cid in self._running.pop(strategy_id, ()):
+            done[cid] = start_asset
+        while len(done) > _DONE_KEPT:  # the oldest cycles' orders have long ended
+            del done[next(iter(done))]
         if outcome != "held":
             return
         left = self._left.setdefault(strategy_id, {})

@@ -138,19 +138,26 @@ class ExecutionGateway(Protocol):
         booked_usd: Decimal | None = None,
         record_id: int | None = None,
         capital_usd: Decimal | None = None,
+        announce: Event | None = None,
     ) -> bool:
         """Report what a held position realised when its market resolved as one trade of this
         strategy (the losing streak, the after-loss cooldown), committed at once; a `key`
         reported already is not counted again. `booked_usd`: what the strategy's record
         (`record_id`, which cost `capital_usd`) counted the position at, which its figures now
-        change to `pnl_usd`. Return whether it was new."""
+        change to `pnl_usd`. `announce`, when new: kept in the same commit, then published
+        (announced at the next start if a kill comes between). Return whether it was new."""
         ...
 
     def record_execution(
-        self, row: Mapping[str, Any], state: Callable[[int], Mapping[str, Any]] | None = None
+        self,
+        row: Mapping[str, Any],
+        state: Callable[[int], Mapping[str, Any]] | None = None,
+        announce: Callable[[int | None], Event] | None = None,
     ) -> int | None:
         """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
-        id given) leaves it, in the same transaction. Return the row's id (None: no storage)."""
+        id given) leaves it, in the same transaction; with `announce`, the event it returns
+        for that id, kept in the same transaction and then published (announced at the next
+        start if a kill comes between). Return the row's id (None: no storage)."""
 
     def amend_execution(
         self,
@@ -158,11 +165,12 @@ class ExecutionGateway(Protocol):
         row: Mapping[str, Any],
         settlement: tuple[str, tuple[str, ...], Decimal, int] | None,
         state: Mapping[str, Any],
+        announce: Event | None = None,
     ) -> bool:
         """Rewrite the held record `record_id` (its unresolved order ended later), report what
         the cycle realised (`settlement`: key, symbols, P&L in USD, time; counted once by key)
-        and commit `state` as the strategy's record state, in one commit. Return whether the
-        settlement was new."""
+        and commit `state` as the strategy's record state, in one commit, `announce` kept in it
+        and published after it. Return whether the settlement was new."""
         ...
 
     def record_note(self, note: Mapping[str, Any]) -> None:

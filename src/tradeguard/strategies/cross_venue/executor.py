@@ -52,7 +52,11 @@ from tradeguard.strategies.cross_venue.netting_guard import (
 from tradeguard.strategies.cross_venue.recording import PairRecording
 from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
-from tradeguard.strategies.cross_venue.unresolved import hold_unresolved, unresolved
+from tradeguard.strategies.cross_venue.unresolved import (
+    hold_unresolved,
+    hold_unresolved_unwind,
+    unresolved,
+)
 from tradeguard.strategies.gateway import (
     CycleDecision,
     ExecutionGateway,
@@ -446,6 +450,9 @@ class PairExecutor(PairRecording):
                 "unwind", first.venue, first.symbol, Side.SELL, amount, price, TimeInForce.IOC
             )
         rec.legs.append(leg)
+        if unresolved(leg):  # it may sell yet: never guessed unsold
+            hold_unresolved_unwind(self, rec, first, leg, amount, counted)
+            return
         sold_cost = cost * leg.filled / amount
         rec.actual_profit = leg.cash - sold_cost if leg.filled else ZERO
         rec.fees = sum((paid.fee for paid in rec.legs), ZERO)  # every fee the attempt paid

@@ -92,10 +92,13 @@ class PairRecording:
         def state(record_id: int) -> dict[str, Any]:  # a kill before the report: told at start
             return {**self._book_state(record_id), "cycle": cycle}
 
-        rec.record_id = gateway.record_execution(rec.to_row(), state)
+        def announce(record_id: int | None) -> Event:  # kept with the record, then published
+            rec.record_id = record_id
+            return execution_event(rec, self.strategy_id, gateway.now_ms())
+
+        rec.record_id = gateway.record_execution(rec.to_row(), state, announce)
         if cycle:
             gateway.observe_cycle(tuple(cycle["symbols"]), rec.realised, rec.ts, rec.record_id)
-        gateway.publish(execution_event(rec, self.strategy_id, gateway.now_ms()))
         self.attempts.append(rec)
         return rec
 

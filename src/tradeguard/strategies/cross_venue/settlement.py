@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradeguard.model.money import ZERO
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.money import ZERO, plain
 from tradeguard.model.outcome import Outcome, Resolution, parse_outcome_symbol, payout
 from tradeguard.strategies.cross_venue.limits import OpenPair
 
@@ -66,6 +67,34 @@ def settlement_key(held: OpenPair) -> str:
     record that booked it, the pair, the direction and what it held."""
     legs, size = "+".join(held.legs), f"{held.contracts}:{held.capital}"
     return f"{held.record_id}:{held.pair_id}:d{held.direction}:{legs}:{size}"
+
+
+def settled_event(
+    held: OpenPair, result: PairSettlement, now: int, venue: str, strategy_id: str
+) -> Event:
+    """The `arb.settled` event of `held` settled at `result` (critical on a mismatch)."""
+    alike = f"pair {held.pair_id}: both sides resolved alike"
+    if held.lone:
+        alike = f"pair {held.pair_id}: held leg {held.legs[0]} resolved"
+    text = result.mismatch or alike
+    return Event(
+        EventKind.ARB_SETTLED,
+        now,
+        {
+            "pair_id": held.pair_id,
+            "path": f"{held.pair_id} d{held.direction}",
+            "contracts": plain(held.contracts),
+            "payout": plain(result.payout),
+            "pnl": plain(result.pnl),
+            "mismatch": result.mismatch,
+            "mismatch_loss": plain(result.mismatch_loss),
+            "message": f"{text}; P&L {result.pnl} USD",
+        },
+        venue,
+        held.legs[0],
+        strategy_id,
+        "critical" if result.mismatch else "info",
+    )
 
 
 def resolution_from_fill(symbol: str, price: Decimal) -> Resolution | None:

@@ -37,7 +37,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.errors import ConfigError
-from tradeguard.model.events import Event, EventKind
+from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.market import Quote
 from tradeguard.model.money import ZERO, plain
@@ -49,7 +49,11 @@ from tradeguard.strategies.cross_venue.limits import LimitBook, PairLimits
 from tradeguard.strategies.cross_venue.market_map import MappedPair, MarketMap, load_market_map
 from tradeguard.strategies.cross_venue.records import PairAttempt
 from tradeguard.strategies.cross_venue.scanner import PairScanner, scan_pair
-from tradeguard.strategies.cross_venue.settlement import SettlementWatch, settlement_key
+from tradeguard.strategies.cross_venue.settlement import (
+    SettlementWatch,
+    settled_event,
+    settlement_key,
+)
 from tradeguard.strategies.gateway import ExecutionContext, ExecutionGateway
 
 log = logging.getLogger(__name__)
@@ -318,41 +322,17 @@ class CrossVenueStrategy(Strategy):
         now = self.ctx.now_ms()
         events = []
         for held, result in self.watch.due(self.book.open):
-            fresh = True  # False: settled before a kill that lost the checkpoint, alerted then
+            event = settled_event(held, result, now, self.venue, self.id)
             if self._gateway is not None:  # first: a kill before the checkpoint settles again
-                # its record counted a pair at 1 per contract pair, a lone leg at its cost
+                # its record counted a pair at 1 per contract pair, a lone leg at its cost; the
+                # event is kept with the settlement's commit and published once, when it is new
                 booked = ZERO if held.lone else held.contracts - held.capital
-                key = settlement_key(held)
-                fresh = self._gateway.observe_settlement(
-                    key, held.legs, result.pnl, now, booked, held.record_id, held.capital
-                )
+                self._gateway.observe_settlement(
+                    settlement_key(held), held.legs, result.pnl, now, booked, held.record_id,
+                    held.capital, announce=event,
+                )  # fmt: skip
             self.book.open.remove(held)
             self.book.realise(now, result.pnl)
-            mismatch = bool(result.mismatch)
-            alike = f"pair {held.pair_id}: both sides resolved alike"
-            if held.lone:
-                alike = f"pair {held.pair_id}: held leg {held.legs[0]} resolved"
-            text = result.mismatch or alike
-            event = Event(
-                EventKind.ARB_SETTLED,
-                now,
-                {
-                    "pair_id": held.pair_id,
-                    "path": f"{held.pair_id} d{held.direction}",
-                    "contracts": plain(held.contracts),
-                    "payout": plain(result.payout),
-                    "pnl": plain(result.pnl),
-                    "mismatch": result.mismatch,
-                    "mismatch_loss": plain(result.mismatch_loss),
-                    "message": f"{text}; P&L {result.pnl} USD",
-                },
-                self.venue,
-                held.legs[0],
-                self.id,
-                "critical" if mismatch else "info",
-            )
-            if self._gateway is not None and fresh:
-                self._gateway.publish(event)
             self.settled.append(dict(event.data))
             events.append(event)
         return events

@@ -15,11 +15,14 @@ counts it against the limits until a reconciliation shows what the venue holds: 
 never filled is shrunk away then (`held_sync.py`), one that filled may be retried or settles.
 An unresolved second leg is counted too, alone on its venue at its full size and limit, until a
 reconciliation of that venue shows it never filled; it is no part of the held record (a retry
-offers the first leg alone) and, if it filled, it settles with its market.
+offers the first leg alone) and, if it filled, it settles with its market. An unwind left in
+flight so is no more taken as unsold: the attempt is held on what it has not been seen to sell
+(`hold_unresolved_unwind`), never written off as dust, with the same critical alert.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.model.enums import OrderStatus
@@ -67,6 +70,39 @@ def hold_unresolved(
     )  # fmt: skip
     if leg is not first:
         _count_second(ex, opp, leg)
+    _alert(ex, rec, first, contracts)
+
+
+def hold_unresolved_unwind(
+    ex: PairExecutor,
+    rec: PairAttempt,
+    first: PairLegResult,
+    leg: PairLegResult,
+    amount: Decimal,
+    counted: bool,
+) -> None:
+    """End the attempt `held` on what the unwind `leg` of `amount` of the first leg has not been
+    seen to sell: it is in flight and may sell yet, so nothing of it is guessed unsold (nor
+    written off as dust); realise what it sold, and raise a critical `arb.held` naming it.
+    `counted`: the attempt is a trade of the day already (a pair booked of part of it)."""
+    cost = -first.cash * amount / first.filled
+    rec.actual_profit = leg.cash - cost * leg.filled / amount if leg.filled else ZERO
+    rec.fees = sum((sent.fee for sent in rec.legs), ZERO)
+    ex.book_result(rec, rec.actual_profit, trade=not counted)
+    left = amount - leg.filled
+    rec.outcome = "held"
+    why = f"; {rec.reason}" if rec.reason else ""
+    rec.reason = (
+        f"unwind leg {leg.symbol} on {leg.venue} (order {leg.client_order_id}) unresolved: "
+        f"still {leg.status} after leg_timeout_s={ex.config.leg_timeout_s} and its cancel; "
+        f"{left} counted held until the venue shows what it sold{why}"
+    )
+    rec.held[first.symbol] = left
+    rec.capital = cost * left / amount
+    _alert(ex, rec, first, left)
+
+
+def _alert(ex: PairExecutor, rec: PairAttempt, first: PairLegResult, contracts: Decimal) -> None:
     gateway = ex.gateways[first.venue]
     gateway.publish(
         Event(

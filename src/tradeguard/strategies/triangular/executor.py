@@ -66,7 +66,12 @@ from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution, cycle_profit
 from tradeguard.strategies.triangular.held_legs import HeldLegs
 from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
-from tradeguard.strategies.triangular.unresolved import alert_held, hold_unresolved, unresolved
+from tradeguard.strategies.triangular.unresolved import (
+    alert_held,
+    hold_unresolved,
+    hold_unresolved_hop,
+    unresolved,
+)
 from tradeguard.strategies.triangular.unwind_routes import Route, Stranded, UnwindRouter
 
 __all__ = [
@@ -487,12 +492,8 @@ class TriangularExecutor:
                     return ZERO, stayed + cost
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
                 ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
-            if ex.filled <= 0:  # refused (a halt, the band), expired or not sent: in hand
-                why = ex.reason
-                if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it
-                    why = f"unwind did not fill within {self._bound_key()}: {why}"
-                rec.hold(asset, amount, why, ex.symbol)
-                _add_reason(rec, ex.reason)
+            if unresolved(ex) or ex.filled <= 0:  # the way back stops here
+                self._hold_hop(rec, ex, asset, amount)
                 return ZERO, stayed + cost
             achieved *= ONE / ex.avg_price if buy else ex.avg_price
             left = amount - ex.spent
@@ -508,6 +509,18 @@ class TriangularExecutor:
                 run.cost_per_unit.setdefault(hop.to_asset, cost / ex.received)
             asset, amount = hop.to_asset, ex.received
         return amount, stayed
+
+    def _hold_hop(self, rec: ArbExecution, ex: LegExecution, asset: str, amount: Decimal) -> None:
+        """Hold what an unwind hop was given when it traded nothing (refused by a halt or the
+        band, expired, not sent) or may trade yet (in flight: never guessed unfilled)."""
+        if unresolved(ex):
+            hold_unresolved_hop(rec, ex, amount, self.config, self.gateway.venue)
+            return
+        why = ex.reason
+        if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it
+            why = f"unwind did not fill within {self._bound_key()}: {why}"
+        rec.hold(asset, amount, why, ex.symbol)
+        _add_reason(rec, ex.reason)
 
     async def _sell_at_bound(
         self, rec: ArbExecution, ex: LegExecution, qty: Decimal, bound: Decimal, inst: Instrument
@@ -550,19 +563,13 @@ class TriangularExecutor:
             ],
         }  # fmt: skip
         awaited = self.held_legs.awaiting  # its result is reported when its order ends
-        rec.record_id = self.held_legs.record(rec.to_row(cycle))
-        if any(leg.filled for leg in rec.legs) and not awaited:
-            # The legs booked balances only; the risk engine sees the cycle as one trade.
-            usd = self.gateway.usd_price(opp.start_asset) or ZERO
-            symbols = tuple(
-                dict.fromkeys([leg.symbol for leg in opp.legs] + [u.symbol for u in rec.unwinds])
-            )
-            self.gateway.observe_cycle(symbols, rec.actual_profit * usd, rec.ts)
         severity = "warning" if rec.outcome in ("unwound", "failed") else "info"
         if rec.outcome == "held":
             severity = "critical"
-        self.gateway.publish(
-            Event(
+
+        def announce(record_id: int | None) -> Event:  # kept with the record, then published
+            rec.record_id = record_id
+            return Event(
                 ARB_EXECUTION,
                 self.gateway.now_ms(),
                 rec.event_data(),
@@ -571,7 +578,15 @@ class TriangularExecutor:
                 rec.strategy_id,
                 severity,
             )
-        )
+
+        rec.record_id = self.held_legs.record(rec.to_row(cycle), announce)
+        if any(leg.filled for leg in rec.legs) and not awaited:
+            # The legs booked balances only; the risk engine sees the cycle as one trade.
+            usd = self.gateway.usd_price(opp.start_asset) or ZERO
+            symbols = tuple(
+                dict.fromkeys([leg.symbol for leg in opp.legs] + [u.symbol for u in rec.unwinds])
+            )
+            self.gateway.observe_cycle(symbols, rec.actual_profit * usd, rec.ts)
         return rec
 
 

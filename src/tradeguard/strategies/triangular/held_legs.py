@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -69,9 +69,12 @@ class HeldLegs:
         """The record state: the newest record's id and the orders still awaited."""
         return {"record_id": self.last_record_id, "pending": dict(self.pending)}
 
-    def record(self, row: Mapping[str, Any]) -> int | None:
-        """Write a cycle's record (with the orders awaited, when any) and watch its order when
-        it is held on one; return the record's id."""
+    def record(
+        self, row: Mapping[str, Any], announce: Callable[[int | None], Event] | None = None
+    ) -> int | None:
+        """Write a cycle's record (with the orders awaited, when any, and the event `announce`
+        returns, published once committed) and watch its order when it is held on one; return
+        the record's id."""
         expected, self._expected = self._expected, None
         safe = _json_safe(row)
 
@@ -84,7 +87,7 @@ class HeldLegs:
 
         keep = expected is not None or self._kept
         gateway = self.gateway
-        record_id = gateway.record_execution(row, state) if keep else gateway.record_execution(row)
+        record_id = gateway.record_execution(row, state if keep else None, announce)
         if expected is not None:
             if expected["cid"] not in self.pending:  # no storage: awaited in this run only
                 self.pending[expected["cid"]] = {**expected, "record_id": record_id, "row": safe}
@@ -144,11 +147,11 @@ class HeldLegs:
         rest = {c: p for c, p in self.pending.items() if c != cid}
         settlement = self._settlement(info, row, change)
         state = {"record_id": self.last_record_id, "pending": rest}
-        self.gateway.amend_execution(info["record_id"], row, settlement, state)
+        event = self._event(info, row, change, cid)  # kept with the rewrite, then published
+        self.gateway.amend_execution(info["record_id"], row, settlement, state, announce=event)
         self.pending = rest
         self.gateway.forget(cid)
         self.resolved.append(change)
-        self._announce(info, row, change, cid)
         return change
 
     def _settlement(
@@ -162,38 +165,36 @@ class HeldLegs:
         key = f"{self.gateway.strategy_id}:held:{info['record_id']}:{info['cid']}"
         return key, symbols, change.profit * usd, self.gateway.now_ms()
 
-    def _announce(
+    def _event(
         self, info: Mapping[str, Any], row: Mapping[str, Any], change: Resolution, cid: str
-    ) -> None:
+    ) -> Event:
         held = ", ".join(f"{q} {a}" for a, q in change.held.items()) or "nothing"
         cycle = row.get("cycle") or {}
         path = str(cycle.get("path", ""))
-        self.gateway.publish(
-            Event(
-                EventKind.ARB_RESOLVED,
-                self.gateway.now_ms(),
-                {
-                    "record_id": info["record_id"],
-                    "path": path,
-                    "cycle_id": cycle.get("cycle_id"),
-                    "client_order_id": cid,
-                    "status": change.status,
-                    "filled": plain(change.filled),
-                    "outcome_before": change.outcome_before,
-                    "outcome": change.outcome,
-                    "held_before": change.held_before,
-                    "held": change.held,
-                    "actual_profit_before": plain(change.profit_before),
-                    "actual_profit": plain(change.profit),
-                    "message": (
-                        f"arbitrage cycle {path}: {change.note}; record {info['record_id']} "
-                        f"now {change.outcome}, holding {held}, profit {plain(change.profit)} "
-                        f"{row['start_asset']} (was {plain(change.profit_before)})"
-                    ),
-                },
-                self.gateway.venue,
-                str(row["legs"]["legs"][int(info["leg"])]["symbol"]),
-                self.gateway.strategy_id,
-                "warning" if change.outcome == "held" else "info",
-            )
+        return Event(
+            EventKind.ARB_RESOLVED,
+            self.gateway.now_ms(),
+            {
+                "record_id": info["record_id"],
+                "path": path,
+                "cycle_id": cycle.get("cycle_id"),
+                "client_order_id": cid,
+                "status": change.status,
+                "filled": plain(change.filled),
+                "outcome_before": change.outcome_before,
+                "outcome": change.outcome,
+                "held_before": change.held_before,
+                "held": change.held,
+                "actual_profit_before": plain(change.profit_before),
+                "actual_profit": plain(change.profit),
+                "message": (
+                    f"arbitrage cycle {path}: {change.note}; record {info['record_id']} "
+                    f"now {change.outcome}, holding {held}, profit {plain(change.profit)} "
+                    f"{row['start_asset']} (was {plain(change.profit_before)})"
+                ),
+            },
+            self.gateway.venue,
+            str(row["legs"]["legs"][int(info["leg"])]["symbol"]),
+            self.gateway.strategy_id,
+            "warning" if change.outcome == "held" else "info",
         )

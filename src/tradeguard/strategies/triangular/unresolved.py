@@ -14,6 +14,9 @@ no further leg, no unwind; what the leg was given (and anything it is known to h
 is recorded held, the order named, for a person to check on the venue; so is what an earlier
 leg filled in part left stranded (it stays on the account, at its cost: never counted lost).
 The order is watched until it ends; then the record changes to what it did (`held_legs.py`).
+An unwind hop left in flight so is held the same way (`hold_unresolved_hop`): the way back
+stops there, what the hop was given (and what it is known to have received) is held, the
+order named.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tradeguard.strategies.triangular.exec_config import TriangularExecConfig
 from tradeguard.strategies.triangular.exec_records import ArbExecution, LegExecution
 from tradeguard.strategies.triangular.unwind_routes import Stranded
 
-__all__ = ["alert_held", "hold_unresolved", "unresolved"]
+__all__ = ["alert_held", "hold_unresolved", "hold_unresolved_hop", "unresolved"]
 
 _IN_FLIGHT = frozenset(s.value for s in OrderStatus if not s.is_terminal)
 
@@ -81,6 +84,29 @@ def hold_unresolved(
         rec.hold(s.asset, s.amount, why, rec.legs[s.position].symbol)
         leftover += s.cost
     return leftover
+
+
+def hold_unresolved_hop(
+    rec: ArbExecution,
+    ex: LegExecution,
+    amount_in: Decimal,
+    config: TriangularExecConfig,
+    venue: str,
+) -> None:
+    """Hold what the in-flight unwind hop `ex` (given `amount_in` of its from-asset) has not
+    been seen to spend, and what it was seen to receive: it may still trade, so no further hop
+    is sent on it. What the hold costs is the caller's (the hop's whole cost stays)."""
+    why = (
+        f"unwind {ex.index + 1} ({ex.symbol}) unresolved: order {ex.client_order_id} still "
+        f"{ex.status} after leg_timeout_s={config.leg_timeout_s} and its cancel; it may still "
+        f"fill, so no further hop is sent; check the order on {venue}"
+    )
+    rec.reason = f"{rec.reason}; {why}" if rec.reason else why
+    given = amount_in - ex.spent
+    if given > 0:
+        rec.hold(ex.from_asset, given, why, ex.symbol)
+    if ex.received > 0:
+        rec.hold(ex.to_asset, ex.received, why, ex.symbol)
 
 
 def alert_held(gateway: ExecutionGateway, rec: ArbExecution) -> None:
