@@ -4,7 +4,11 @@ started: once, on the same side, for no more than it left; any other intent nami
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from bots_support import SYMBOL, add_bot, mid, quote, rig
 from tradeguard.execution.timeouts import TimeoutPolicy
@@ -14,6 +18,19 @@ from tradeguard.node import TradingNode
 from tradeguard.node.bot_strategy import bot_gate, submit_as_bot
 
 AMOUNT = Decimal("0.0004")
+
+
+@asynccontextmanager
+async def _gamma(tmp_path: Path, data_dir: Path, **changes: Any) -> AsyncIterator[TradingNode]:
+    """A node with bot gamma (no confirmation, a 600 s cooldown) trading at its mid."""
+    r = await rig(tmp_path, data_dir)
+    add_bot(r.node, "gamma", require_confirmation=False, cooldown_s=600, **changes)
+    await quote(r.node, mid(r.node))
+    try:
+        yield r.node
+    finally:
+        await r.http.aclose()
+        r.node.close()
 
 
 async def _time_out(node: TradingNode, bot: str, timeout_s: float = 30) -> None:
@@ -69,12 +86,7 @@ async def test_only_a_true_re_send_skips_the_cooldown(tmp_path, data_dir):
 async def test_a_re_send_is_held_by_the_cooldown_a_later_trade_started(tmp_path, data_dir):
     # only the cooldown the cancelled entry's own send started is skipped: the bot's sale made
     # while that entry rested starts a cooldown the re-send is held to, as any entry is
-    r = await rig(tmp_path, data_dir)
-    add_bot(r.node, "gamma", require_confirmation=False, one_position_per_symbol=False,
-            cooldown_s=600)  # fmt: skip
-    node = r.node
-    await quote(node, mid(node))
-    try:
+    async with _gamma(tmp_path, data_dir, one_position_per_symbol=False) as node:
         held = await submit_as_bot(node, OrderIntent("gamma", "paper", SYMBOL, Side.BUY, AMOUNT,
                                                      OrderType.MARKET))  # fmt: skip
         assert held.ok, held
@@ -94,19 +106,12 @@ async def test_a_re_send_is_held_by_the_cooldown_a_later_trade_started(tmp_path,
         assert sale.order.is_open
         why = bot_gate(node, _intent(Side.BUY, AMOUNT, entry.order.client_order_id, low))
         assert why is not None and why[0] == "BOT_COOLDOWN", why
-    finally:
-        await r.http.aclose()
-        node.close()
 
 
 async def test_an_entry_cancelled_by_hand_is_no_timeout_re_send(tmp_path, data_dir):
     # an entry the user cancelled (the API's or CLI's cancel, a kill) did not time out: a bot
     # strategy naming it as replaced is a new entry, held to the cooldown its first send started
-    r = await rig(tmp_path, data_dir)
-    add_bot(r.node, "gamma", require_confirmation=False, cooldown_s=600)
-    node = r.node
-    await quote(node, mid(node))
-    try:
+    async with _gamma(tmp_path, data_dir) as node:
         low = (mid(node) * Decimal("0.99")).quantize(Decimal("0.01"))
         entry = await submit_as_bot(node, _intent(Side.BUY, AMOUNT, "", low))
         assert entry.status == "submitted" and entry.order is not None, entry
@@ -115,6 +120,3 @@ async def test_an_entry_cancelled_by_hand_is_no_timeout_re_send(tmp_path, data_d
         assert entry.order.status is OrderStatus.CANCELLED
         why = bot_gate(node, _intent(Side.BUY, AMOUNT, entry.order.client_order_id, low))
         assert why is not None and why[0] == "BOT_COOLDOWN", why
-    finally:
-        await r.http.aclose()
-        node.close()

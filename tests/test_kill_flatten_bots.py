@@ -13,9 +13,19 @@ from native_exits_support import KEY, bot_qty, enter, live_alpha, sandbox_lists
 from test_bot_close_oco import EXITS, _resting, bot_coins_only
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.bots import exits as exits_module
+from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, eventually
 
 pytestmark = pytest.mark.usefixtures("vault_env")
+
+
+def _sold_and_resting(ex: SandboxExchange) -> tuple[list[str], list[str]]:
+    """The statuses of the account's sales (a market order goes as an IOC limit) and the ids
+    of its orders still resting on the venue."""
+    alice = ex.account_id(ALICE_KEY)
+    mine = [o for o in ex.engine.orders.values() if o.account_id == alice]
+    sold = [o.status for o in mine if (o.side, o.type) == ("SELL", "LIMIT")]
+    return sold, [o.client_order_id for o in mine if o.status == "NEW"]
 
 
 async def test_kill_flatten_sells_a_bots_position_once(tmp_path):
@@ -23,21 +33,12 @@ async def test_kill_flatten_sells_a_bots_position_once(tmp_path):
     async with ex, live_alpha(tmp_path, ex) as node:
         await enter(node, **EXITS)
         await _resting(node)
-        alice = ex.account_id(ALICE_KEY)
-
-        def sells() -> list[str]:
-            return [o.status for o in ex.engine.orders.values()
-                    if (o.account_id, o.side, o.type) == (alice, "SELL", "LIMIT")]  # fmt: skip
-
         report = await node.kill(reason="flatten test", by="pytest", flatten=True)
         assert report["closed_positions"] == ["binance:BTC/USDT"], report
         await eventually(lambda: bot_qty(node) == 0, 10)
         await eventually(lambda: KEY not in node.bot_exits.plans, 10)
-        assert sells() == ["FILLED"], report
         assert [s for s in sandbox_lists(ex) if "NEW" in s] == [], report
-        open_on_venue = [o for o in ex.engine.orders.values()
-                         if o.account_id == alice and o.status == "NEW"]  # fmt: skip
-        assert open_on_venue == [], report
+        assert _sold_and_resting(ex) == (["FILLED"], []), report
 
 
 async def test_kill_flatten_during_a_bots_close_positions_sells_once(tmp_path, monkeypatch):
@@ -47,7 +48,6 @@ async def test_kill_flatten_during_a_bots_close_positions_sells_once(tmp_path, m
     async with ex, live_alpha(tmp_path, ex) as node:
         await enter(node, **EXITS)
         await _resting(node)
-        alice = ex.account_id(ALICE_KEY)
         reached, go, real = asyncio.Event(), asyncio.Event(), exits_module.cancel_native
 
         async def held(host, plan):  # the venue cancels the OCO; the close waits past it
@@ -68,9 +68,4 @@ async def test_kill_flatten_during_a_bots_close_positions_sells_once(tmp_path, m
         assert report["closed_positions"] == ["binance:BTC/USDT"], report
         await eventually(lambda: bot_qty(node) == 0, 10)
         await eventually(lambda: KEY not in node.bot_exits.plans, 10)
-        sells = [o.status for o in ex.engine.orders.values()
-                 if (o.account_id, o.side, o.type) == (alice, "SELL", "LIMIT")]  # fmt: skip
-        assert sells == ["FILLED"], (report, outs)
-        open_on_venue = [o for o in ex.engine.orders.values()
-                         if o.account_id == alice and o.status == "NEW"]  # fmt: skip
-        assert open_on_venue == [], (report, outs)
+        assert _sold_and_resting(ex) == (["FILLED"], []), (report, outs)
