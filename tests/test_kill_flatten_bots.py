@@ -28,11 +28,15 @@ def _sold_and_resting(ex: SandboxExchange) -> tuple[list[str], list[str]]:
     return sold, [o.client_order_id for o in mine if o.status == "NEW"]
 
 
-async def test_kill_flatten_sells_a_bots_position_once(tmp_path):
+@pytest.mark.parametrize("native", [True, False], ids=["venue-exits", "engine-exits"])
+async def test_kill_flatten_sells_a_bots_position_once(tmp_path, native):
     ex = bot_coins_only()
-    async with ex, live_alpha(tmp_path, ex) as node:
+    async with ex, live_alpha(tmp_path, ex, native=native) as node:
         await enter(node, **EXITS)
-        await _resting(node)
+        if native:
+            await _resting(node)
+        else:
+            await eventually(lambda: KEY in node.bot_exits.plans and bot_qty(node) > 0)
         report = await node.kill(reason="flatten test", by="pytest", flatten=True)
         assert report["closed_positions"] == ["binance:BTC/USDT"], report
         await eventually(lambda: bot_qty(node) == 0, 10)
