@@ -16,6 +16,7 @@ from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
 from tradeguard.node.bot_strategy import bot_gate, submit_as_bot
+from tradeguard.storage.bot_rows import BotRows
 
 AMOUNT = Decimal("0.0004")
 
@@ -120,3 +121,21 @@ async def test_an_entry_cancelled_by_hand_is_no_timeout_re_send(tmp_path, data_d
         assert entry.order.status is OrderStatus.CANCELLED
         why = bot_gate(node, _intent(Side.BUY, AMOUNT, entry.order.client_order_id, low))
         assert why is not None and why[0] == "BOT_COOLDOWN", why
+
+
+async def test_a_re_send_timed_out_in_turn_is_re_sent_within_the_first_sends_cooldown(
+    tmp_path, data_dir
+):
+    # the entry, its re-send and the re-send's own re-send carry on one signal: neither send
+    # before holds the next back
+    async with _gamma(tmp_path, data_dir) as node:
+        low = (mid(node) * Decimal("0.99")).quantize(Decimal("0.01"))
+        order = (await submit_as_bot(node, _intent(Side.BUY, AMOUNT, "", low))).order
+        for _ in range(2):
+            assert order is not None
+            await _time_out(node, "gamma")
+            assert order.status is OrderStatus.CANCELLED
+            again = await submit_as_bot(node, _intent(Side.BUY, AMOUNT, order.client_order_id, low))
+            assert again.status == "submitted", again
+            order = again.order
+        assert len(BotRows(node.db).trades("gamma", limit=10)) == 3
