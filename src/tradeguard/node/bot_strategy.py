@@ -25,7 +25,7 @@ from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import bot_book
+from tradeguard.node.bot_book import NOT_TRADED, bot_book
 from tradeguard.node.bot_orders import not_closing
 from tradeguard.node.bot_trades import SENDING, outcome
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
@@ -76,34 +76,49 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
     now = node.clock.now_ms()
     book = bot_book(node, spec, intent.symbol)
-    if _re_sent(node, intent):  # the cooldown its own first send started does not hold it back
-        book = replace(book, last_trade_ms=0)
+    if chain := _re_sent(node, intent):
+        # the cooldown its own first send (and earlier re-sends) started does not hold it
+        # back; one a trade of the bot made since started does
+        since = BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED, chain)
+        book = replace(book, last_trade_ms=since)
     verdict = check_trade(spec, row.enabled, ask, book, now)
     if verdict.approved:
         return None
     return verdict.codes[0], "; ".join(verdict.reasons)
 
 
-def _re_sent(node: TradingNode, intent: OrderIntent) -> bool:
-    """Tell whether `intent` re-sends the unfilled rest of the bot's own entry that its order
-    timeout cancelled (`replace_on_timeout`): the signal the cancelled order was approved for,
-    carried on, not a new trade. Only once per cancelled order, for no more than it left."""
+def _re_sent(node: TradingNode, intent: OrderIntent) -> tuple[str, ...]:
+    """The client order ids of the entry `intent` re-sends and of those it re-sent in turn, back
+    to the first send, when `intent` re-sends the unfilled rest of the bot's own entry that its
+    order timeout cancelled (`replace_on_timeout`): the signal the cancelled order was approved
+    for, carried on, not a new trade. Only once per timed-out order, for no more than it left;
+    an order cancelled otherwise (by hand, by a kill) gives ()."""
     old_id = intent.signal.get("replaces")
     old = node.orders.orders.get(old_id) if isinstance(old_id, str) else None
     if old is None or old.reduce_only or intent.reduce_only:
-        return False
-    same = (old.strategy_id, old.venue, old.symbol, old.side) == (
-        intent.strategy_id, intent.venue, intent.symbol, intent.side,
-    )  # fmt: skip
+        return ()
+    key = (old.strategy_id, old.venue, old.symbol, old.side)
+    same = key == (intent.strategy_id, intent.venue, intent.symbol, intent.side)
     if not same or old.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
-        return False
+        return ()
+    if old_id not in node.timeouts.cancelled:
+        return ()
     if not isinstance(intent.amount, Decimal) or intent.amount > old.remaining:
-        return False
-    return not any(
+        return ()
+    if any(
         o.signal.get("replaces") == old_id
         for o in node.orders.orders.values()
         if o.strategy_id == intent.strategy_id
-    )
+    ):
+        return ()
+    chain = [old.client_order_id]
+    while isinstance(prev := old.signal.get("replaces"), str) and prev not in chain:
+        found = node.orders.orders.get(prev)
+        if found is None or (found.strategy_id, found.venue, found.symbol, found.side) != key:
+            break
+        chain.append(prev)
+        old = found
+    return tuple(chain)
 
 
 def _ask_price(node: TradingNode, intent: OrderIntent) -> Decimal | None:

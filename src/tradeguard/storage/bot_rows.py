@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tradeguard.storage.db import Database
@@ -261,12 +261,16 @@ class BotTradeRows:
         )
         return [_trade(r) for r in self.storage._read(stmt)]
 
-    def last_trade_ts(self, bot: str, not_traded: tuple[str, ...]) -> int:
-        """Return when the bot's newest trade whose status is not in `not_traded` was made
-        (0: none)."""
-        stmt = select(func.max(bot_trades.c.created_ts)).where(
-            bot_trades.c.bot == bot, bot_trades.c.status.not_in(not_traded)
-        )
+    def last_trade_ts(
+        self, bot: str, not_traded: tuple[str, ...], except_orders: tuple[str, ...] = ()
+    ) -> int:
+        """Return when the bot's newest trade whose status is not in `not_traded` and whose
+        order is not one of `except_orders` was made (0: none)."""
+        c = bot_trades.c
+        stmt = select(func.max(c.created_ts)).where(c.bot == bot, c.status.not_in(not_traded))
+        if except_orders:
+            coid = c.client_order_id
+            stmt = stmt.where(or_(coid.is_(None), coid.not_in(except_orders)))
         found = self.storage._read(stmt)
         return int(found[0][0] or 0) if found else 0
 
