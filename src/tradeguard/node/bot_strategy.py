@@ -35,11 +35,6 @@ if TYPE_CHECKING:
 SENDING = "sending"
 
 
-def bot_strategy_ids(node: TradingNode) -> frozenset[str]:
-    """Return the ids of the node's strategies configured with `bot = true`."""
-    return frozenset(s.id for s in node.config.strategies if s.bot)
-
-
 def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     """(code, reason) of the bot's first failed check on `intent`, or None when it passes."""
     name = intent.strategy_id
