@@ -100,3 +100,28 @@ def test_a_bot_named_holdings_is_refused(tmp_path, data_dir):
     named = ALPHA.replace('name = "alpha"', 'name = "holdings"')
     with pytest.raises(ConfigError, match="bot name 'holdings' names the account's trades"):
         TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=named)))
+
+
+def test_a_backtest_node_builds_the_bots_exits_only_for_a_config_naming_bots(tmp_path, data_dir):
+    # A backtest's fresh run database without [[bots]] can hold no exit plan: its node goes
+    # without the exit manager (and the bots' modules); one naming bots has it, as paper does.
+    from tradeguard.backtest.runner import BacktestNode
+
+    data = write_slice(data_dir, tmp_path / "btc.csv", 10)
+    for extra, folder in (("", "none"), (ALPHA, "alpha")):
+        (tmp_path / folder).mkdir()
+        path = write_paper_toml(
+            tmp_path, data, strategies="", extra=extra, folder=tmp_path / folder,
+            db_url=f"sqlite:///{tmp_path / folder / 'tg.db'}",
+        )  # fmt: skip
+        node = BacktestNode(load_config(path))
+        try:
+            if extra:
+                assert node.bot_exits is not None
+                assert node.bot_exits.on_price in node.price_listeners
+                assert node.bot_exits.on_fill in node.orders.fill_listeners
+                assert _stored(node)["alpha"][0] is True
+            else:
+                assert node.bot_exits is None and node.price_listeners == []
+        finally:
+            node.close()

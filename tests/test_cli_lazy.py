@@ -1,7 +1,8 @@
 """`tradeguard <command>` loads only that command's module: the backtest path never imports the
 sandbox servers, the API, the exchange client, Alembic, pandas (nor pyarrow's pandas glue), the
-vault's cryptography or SQLAlchemy's PostgreSQL dialect; of third-party packages its process loads
-only SQLAlchemy, pydantic and numpy (with what they load themselves)."""
+vault's cryptography, SQLAlchemy's PostgreSQL dialect or (a config without `[[bots]]`) the bots'
+modules; of third-party packages its process loads only SQLAlchemy, pydantic and numpy (with what
+they load themselves)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,7 @@ HEAVY = [
     "sqlalchemy.dialects.postgresql",  # a SQLite database never needs it
     "tradeguard.node.kill_follow",  # a kill that flattens
     "tradeguard.portfolio.arb_summary",  # multi-leg strategies' cycles
+    "tradeguard.bots",  # signal bots, their gate and exits: a config without [[bots]] has none
 ]
 
 

@@ -21,9 +21,8 @@ from typing import Any, Protocol
 from tradeguard.bots.exits import ExitManager, ExitPlan
 from tradeguard.bots.spec import BotError, BotSpec
 from tradeguard.clock import Clock, SimulatedClock
-from tradeguard.model.enums import OrderType, TimeInForce
 from tradeguard.model.money import ZERO
-from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.order import Order, OrderIntent, rests
 from tradeguard.portfolio.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
@@ -151,11 +150,6 @@ class NodeExitHost:
 
     def on_wall_clock(self) -> bool:
         return not isinstance(self.clock, SimulatedClock)
-
-
-def rests(order: Order) -> bool:
-    """Tell whether an order waits on the book (a GTC limit or trigger) rather than trading now."""
-    return order.type is not OrderType.MARKET and order.time_in_force is TimeInForce.GTC
 
 
 @dataclass(frozen=True, slots=True)

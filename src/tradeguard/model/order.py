@@ -157,3 +157,8 @@ class Order:
         self.fee += fill.fee
         self.trade_ids.add(fill.trade_id)
         return True
+
+
+def rests(order: Order) -> bool:
+    """Tell whether an order waits on the book (a GTC limit or trigger) rather than trading now."""
+    return order.type is not OrderType.MARKET and order.time_in_force is TimeInForce.GTC

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import losing_streak, realized_since
 from tradeguard.bots.gate import BotBook
-from tradeguard.bots.node_exits import rests
 from tradeguard.bots.spec import BotSpec
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO
+from tradeguard.model.order import rests
 from tradeguard.risk.breakers import iso_week
 from tradeguard.storage.bot_rows import BotTradeRows
 

@@ -8,9 +8,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
-from tradeguard.bots.node_exits import NativeVenues, node_exit_manager
-from tradeguard.bots.spec import BotSpec
 from tradeguard.clock import Clock
 from tradeguard.config import RUNNING_STRATEGIES_KEY, Config, VenueConfig, bot_name_clash
 from tradeguard.config_venues import OUTCOME_EXCHANGES
@@ -43,6 +40,7 @@ from tradeguard.venues.base import Venue
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from tradeguard.bots.node_exits import NativeVenues
     from tradeguard.node.node import TradingNode
 
 
@@ -98,13 +96,8 @@ def assemble(node: TradingNode, venues: dict[str, Venue] | None = None) -> None:
     )
     node.orders.fill_listeners.append(node._route_fill)
     restore(node)
-    node.bot_exits = node_exit_manager(
-        node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock,
-        _native_venues(node),
-    )  # fmt: skip
-    node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
-    node.price_listeners.append(node.bot_exits.on_price)
-    node.orders.fill_listeners.append(node.bot_exits.on_fill)
+    if config.bots or not node.disposable_db:
+        _build_bot_exits(node)
     siblings = node.exit_siblings = ExitSiblings(node)  # exits: one cancels other
     node.orders.fill_listeners.append(siblings.on_fill)
     node.orders.cancel_listeners.append(siblings.on_cancel)
@@ -161,18 +154,37 @@ def _attach_alerts(node: TradingNode) -> None:
         node.market.candle_listeners.append(manager.on_candle)
 
 
+def _build_bot_exits(node: TradingNode) -> None:
+    """The bots' server-side exits, their stored plans loaded. A backtest's fresh run database
+    without `[[bots]]` has none and can get none (no bot is registered, no API is served): it
+    goes without them, and without importing the bots' modules."""
+    from tradeguard.bots.node_exits import node_exit_manager
+
+    node.bot_exits = node_exit_manager(
+        node.portfolio, node.orders, node.submit, ExitPlanRows(node.storage), node.clock,
+        _native_venues(node),
+    )  # fmt: skip
+    node.bot_exits.follows = node.market.follows  # a stop reads its own venue's price
+    node.price_listeners.append(node.bot_exits.on_price)
+    node.orders.fill_listeners.append(node.bot_exits.on_fill)
+
+
 def _apply_config_bots(node: TradingNode) -> None:
     """Register the config's bots (one the emergency stop disabled stays disabled); their
     trades follow their orders from here on (`node.bot_trades`)."""
-    stopped = {b.name for b in node.config.bots if node.storage.kv_get(STOPPED_KEY + b.name)}
-    for name in sorted(stopped):
-        log.warning(
-            "bot %s stays disabled: the emergency stop halted it (bot enable ends it)", name
-        )
     rows = BotRows(node.db)
+    if node.config.bots:  # the bots' modules load for a config naming some
+        from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
+
+        stopped = {b.name for b in node.config.bots if node.storage.kv_get(STOPPED_KEY + b.name)}
+        for name in sorted(stopped):
+            log.warning(
+                "bot %s stays disabled: the emergency stop halted it (bot enable ends it)", name
+            )
     was_enabled = {r.name for r in rows.bots() if r.enabled}
     now = node.clock.now_ms()
-    apply_config_bots(rows, node.config.bots, now, stopped)
+    if node.config.bots:
+        apply_config_bots(rows, node.config.bots, now, stopped)
     follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
     registered = {r.name: r for r in rows.bots()}
     for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):
@@ -197,6 +209,8 @@ def _check_bot_strategy(sid: str, venue: str, row: BotRow | None) -> None:
             f"strategies[{sid}]: bot = true, but no bot named {sid!r} is registered; add a "
             f"[[bots]] entry with name = {sid!r} or run `tradeguard bot add {sid} ...`"
         )
+    from tradeguard.bots.spec import BotSpec
+
     bot_venue = BotSpec.parse(sid, row.spec).venue
     if bot_venue != venue:
         raise ConfigError(
@@ -387,6 +401,8 @@ def _newest_state(node: TradingNode, strategy_id: str, saved: dict[str, Any]) ->
 
 def _native_venues(node: TradingNode) -> NativeVenues:
     """The venues where bots' exits rest on the venue: switched on and able."""
+    from tradeguard.bots.node_exits import NativeVenues
+
     enabled = {
         vc.name: vc.native_exits and node.venues[vc.name].native_stops
         for vc in node.config.venues

@@ -41,12 +41,11 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tradeguard.bots.node_exits import rests
 from tradeguard.model.enums import OrderStatus, Side, trigger_on_fall
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO, quantize_down
-from tradeguard.model.order import Order, OrderIntent
+from tradeguard.model.order import Order, OrderIntent, rests
 from tradeguard.node.exit_buyback import (
     CLOSE_REFUSED_EVENT,
     OVERSHOOT_EVENT,

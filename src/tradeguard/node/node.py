@@ -34,8 +34,6 @@ from tradeguard.model.market import Candle, Quote
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import checkpoint as ckpt
-from tradeguard.node.bot_orders import bot_refusal
-from tradeguard.node.bot_strategy import bot_strategy_ids, submit_as_bot
 from tradeguard.node.builder import assemble
 from tradeguard.node.cash_flows import FlowWatch, apply_cash_flows
 from tradeguard.node.context import NodeContext
@@ -125,7 +123,7 @@ class TradingNode:
         self.interrupts = LiveInterrupts(self)  # a live run's Ctrl-C (node.interrupt)
         self.strategies: list[Strategy] = []
         # strategies trading as the signal bot of their name (`bot = true`): the bot's gate first
-        self.bot_strategies = bot_strategy_ids(self)
+        self.bot_strategies = frozenset(s.id for s in config.strategies if s.bot)
         self._by_symbol: dict[str, list[Strategy]] = {}
         self._by_source: SourceIndex = {}  # the strategies each venue's data feeds
         self._paper: dict[str, Any] = {}
@@ -506,10 +504,16 @@ class TradingNode:
     async def submit_strategy_intent(self, intent: OrderIntent) -> SubmitResult:
         """Send a strategy's intent: one trading as a bot (`bot = true`) through the bot's gate;
         an id no strategy of this node has may be a signal bot's, held to its order route."""
+        # the bots' modules load where a bot trades: a config without bots never imports them
         if intent.strategy_id in self.bot_strategies:
+            from tradeguard.node.bot_strategy import submit_as_bot
+
             return await submit_as_bot(self, intent)
-        own = any(s.id == intent.strategy_id for s in self.strategies)
-        return await self.submit(intent, gate=None if own else partial(bot_refusal, self, intent))
+        if any(s.id == intent.strategy_id for s in self.strategies):
+            return await self.submit(intent, gate=None)
+        from tradeguard.node.bot_orders import bot_refusal
+
+        return await self.submit(intent, gate=partial(bot_refusal, self, intent))
 
     def _record_signal(self, intent: OrderIntent) -> None:
         self._signal_ts[intent.strategy_id] = self.clock.now_ms()
