@@ -138,14 +138,12 @@ class TradingNode:
         self._held_n = 0
         self._held_tagged = False  # whether venues had marks of their own when it was counted
         self._held_of = HeldSymbols().of
-        # the run's equity, peak and max drawdown (restored from the run figures)
-        self.run_equity = EquityTracker()
+        self.run_equity = EquityTracker()  # equity, peak, max drawdown (from the run figures)
         self.flow_watch = FlowWatch()  # what the count of outside money waits on
         self._fees_before = ZERO  # fees of the fills stored before this process started
         self._run_states: dict[str, RunState] = {}
         self._trade_totals: dict[str, TradeTotals] = {}
-        # recorded arbitrage cycles per strategy (their legs open no positions)
-        self.arb_cycles: dict[str, ArbSummary] = {}
+        self.arb_cycles: dict[str, ArbSummary] = {}  # per strategy (legs open no positions)
         self._closed_seen = 0
         # Called with (symbol, price) on every quote, after strategies (e.g. bots' exit rules).
         self.price_listeners: list[Callable[[str, Decimal, str], Awaitable[None]]] = []
