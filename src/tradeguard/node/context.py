@@ -11,7 +11,6 @@ from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
 from tradeguard.model.position import Position
-from tradeguard.node.bot_strategy import gateway_refusal
 from tradeguard.node.pause import PausedCycleRisk, StrategyPauses
 from tradeguard.storage.bot_rows import BotRows
 
@@ -87,6 +86,8 @@ class NodeContext:
             if strategy_id in node.bot_strategies:
                 # a gateway's legs book no positions (the strategy's trades are its cycles), so
                 # the bot's one position, loss and losing-streak checks could never see them
+                from tradeguard.node.bot_strategy import gateway_refusal
+
                 raise ConfigError(gateway_refusal(strategy_id))
             if venue not in node.venues:
                 raise ConfigError(
