@@ -108,3 +108,22 @@ async def test_a_hook_that_bounds_itself_is_given_its_own_time_on_top() -> None:
     finally:
         stop.uninstall()
     assert stop.abandoned == ["plain"] and node.stopped
+
+
+async def test_an_on_stopping_bounded_by_asyncio_timeout_ends_in_its_own_timeout() -> None:
+    """A hook that bounds its wait with `asyncio.timeout` (or a TaskGroup, or `wait_for` from
+    Python 3.12, all of which cancel the task they run in) times out inside itself, whether
+    the stop is a Ctrl-C's or not. Before, its steps ran in the node's task: the timeout
+    cancelled the node's stop instead, and the hook never saw its TimeoutError."""
+    outcome: list[str] = []
+
+    async def hook() -> None:
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.Event().wait()
+        except TimeoutError:
+            outcome.append("timed out in the hook")
+
+    stop = LiveInterrupts(_Node(), abandon_after_s=0.2)  # type: ignore[arg-type]
+    assert await stop.stopping("arb", hook) is True
+    assert outcome == ["timed out in the hook"] and stop.abandoned == []
