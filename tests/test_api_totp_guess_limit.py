@@ -83,3 +83,35 @@ async def test_wrong_totp_codes_of_one_token_leave_the_global_login_budget_alone
     # another user mistyping a token is told so (401), not held off with everyone (429)
     assert typo.status_code == 401, typo.text
     node.close()
+
+
+async def test_requests_from_many_addresses_do_not_wipe_a_tokens_wrong_code_count(
+    tmp_path, data_dir
+):
+    """A token's wrong TOTP codes are counted where no address can push them out. Before, they
+    shared the table of failing addresses (`max_tracked` keys, the least recently failed one
+    not locked out dropped when full): codes one short of the limit, then requests without a
+    code from as many new addresses, and the token's count was gone, its guesses checked
+    again, from a table that never fills with tokens."""
+    from tradeguard.api.auth import FailureLimiter
+
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.trusted_proxies = ["127.0.0.1"]
+    app, tokens = build_app(node, failures_per_min=3)
+    app.state.api.limiter = FailureLimiter(3, 60.0, max_tracked=8)
+    wrong = {**bearer(tokens.trader), "X-TOTP": _wrong(tokens.trader_totp)}
+    resume = {"reason": "guess"}
+    codes = []
+    async with client(app) as http:
+        for _ in range(2):  # one short of the limit
+            r = await http.post("/api/v1/resume", json=resume, headers=wrong)
+            codes.append(r.status_code)
+        for m in range(8):  # no code, each from a new address
+            headers = {**bearer(tokens.trader), "X-Forwarded-For": f"198.51.100.{m}"}
+            r = await http.post("/api/v1/resume", json=resume, headers=headers)
+            assert r.status_code == 401, r.text
+        for _ in range(2):  # the third wrong code, then one the token is held off from
+            r = await http.post("/api/v1/resume", json=resume, headers=wrong)
+            codes.append(r.status_code)
+    assert codes == [401, 401, 401, 429], codes
+    node.close()

@@ -85,14 +85,15 @@ async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
         await cex.close()
 
 
-def _config(marks: dict[str, str]) -> Config:
+def _config(marks: dict[str, str], *others: dict[str, Any]) -> Config:
+    """A DEX venue with `marks` beside `others` (by default one ccxt venue, binance)."""
     dex = {
         "name": "dex", "kind": "uniswap_v2", "symbols": ["WETH/USD"],
         "dex": {"router": "0x" + "1" * 40, "factory": "0x" + "2" * 40, "reference_marks": marks},
     }  # fmt: skip
-    cex: dict[str, Any] = {"name": "binance", "kind": "ccxt", "exchange": "binance"}
+    venues = others or ({"name": "binance", "kind": "ccxt", "exchange": "binance"},)
     return Config.model_validate(
-        {"mode": "sandbox", "venues": [dex, cex], "strategies": [], "data": []}
+        {"mode": "sandbox", "venues": [dex, *venues], "strategies": [], "data": []}
     )
 
 
@@ -110,4 +111,26 @@ def test_reference_marks_name_a_pool_of_the_venue_and_another_venue() -> None:
         pool, where = given.split("=")
         with pytest.raises(ValueError, match="reference_marks") as exc:
             _config({pool: where})
+        assert words in str(exc.value), str(exc.value)
+
+
+def test_reference_marks_name_a_venue_that_gives_marks_in_the_pools_quote() -> None:
+    """A reference venue that never gives a mark (a paper venue, a prediction market), or whose
+    market is quoted in another currency than the pool (ETH/BTC for a USD pool), refused every
+    swap, each with POOL_PRICE at run time; the configuration was taken. A dollar stablecoin
+    stands for another (USD pool, USDT market)."""
+    feed = {"name": "binance", "kind": "ccxt", "exchange": "binance", "data_only": True}
+    paper = {"name": "paper", "kind": "paper", "exchange": "binance", "data_venue": "binance"}
+    kalshi = {"name": "kalshi", "kind": "kalshi"}
+    ok = _config({"WETH/USD": "binance:ETH/USDC"}, feed, paper)
+    assert ok.venues[0].dex is not None
+    refusals = {
+        "paper:ETH/USDT": "venue 'paper' is a paper venue, which gives no mark; name the venue "
+        "whose data it fills on, 'binance'",
+        "kalshi:ETH/USD": "venue 'kalshi' is a kalshi venue, which gives no mark",
+        "binance:ETH/BTC": "'ETH/BTC' is quoted in BTC, the pool 'WETH/USD' in USD",
+    }
+    for where, words in refusals.items():
+        with pytest.raises(ValueError, match="reference_marks") as exc:
+            _config({"WETH/USD": where}, feed, paper, kalshi)
         assert words in str(exc.value), str(exc.value)

@@ -12,13 +12,13 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from blocked_run_support import ctrl_c_once_marked
 from test_live_ctrl_c_stop_callbacks import HEADER, SWALLOWS, _Node
 from tradeguard.node.interrupt import LiveInterrupts
 
-AWAITS = (
-    HEADER
-    + """
+BLOCKER = """
 import asyncio
 
 
@@ -29,24 +29,10 @@ class Blocker(Strategy):
         Path(self.params["marker"]).write_text("running")
 
     async def on_stopping(self):
-        await asyncio.sleep(3600)
+        {wait}
 """
-)
-
-BLOCKS = (
-    HEADER
-    + """
-
-class Blocker(Strategy):
-    timeframe = None
-
-    def on_ticker(self, quote):
-        Path(self.params["marker"]).write_text("running")
-
-    async def on_stopping(self):
-        time.sleep(3600)
-"""
-)
+AWAITS = HEADER + BLOCKER.format(wait="await asyncio.sleep(3600)")
+BLOCKS = HEADER + BLOCKER.format(wait="time.sleep(3600)")
 
 
 async def _ctrl_c(tmp_path: Path, monkeypatch, source: str, second: bool = False):
@@ -65,20 +51,11 @@ def _last_event(db: Path) -> str:
         conn.close()
 
 
-async def test_one_ctrl_c_abandons_an_on_stopping_that_awaits_without_end(
-    tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("source", [AWAITS, BLOCKS], ids=["awaits", "blocks"])
+async def test_one_ctrl_c_abandons_an_on_stopping_that_awaits_or_blocks_without_end(
+    tmp_path: Path, monkeypatch, source: str
 ) -> None:
-    code, screen = await _ctrl_c(tmp_path, monkeypatch, AWAITS)
-    assert code == 130, screen
-    assert "strategy blocker" in screen and "abandoned" in screen, screen
-    assert "Run summary" in screen and "Traceback" not in screen, screen
-    assert _last_event(tmp_path / "tg.db") == "run.finished"
-
-
-async def test_one_ctrl_c_abandons_an_on_stopping_that_blocks_in_a_plain_call(
-    tmp_path: Path, monkeypatch
-) -> None:
-    code, screen = await _ctrl_c(tmp_path, monkeypatch, BLOCKS)
+    code, screen = await _ctrl_c(tmp_path, monkeypatch, source)
     assert code == 130, screen
     assert "strategy blocker" in screen and "abandoned" in screen, screen
     assert "Run summary" in screen and "Traceback" not in screen, screen
@@ -108,3 +85,22 @@ async def test_a_hook_that_bounds_itself_is_given_its_own_time_on_top() -> None:
     finally:
         stop.uninstall()
     assert stop.abandoned == ["plain"] and node.stopped
+
+
+async def test_an_on_stopping_bounded_by_asyncio_timeout_ends_in_its_own_timeout() -> None:
+    """A hook that bounds its wait with `asyncio.timeout` (or a TaskGroup, or `wait_for` from
+    Python 3.12, all of which cancel the task they run in) times out inside itself, whether
+    the stop is a Ctrl-C's or not. Before, its steps ran in the node's task: the timeout
+    cancelled the node's stop instead, and the hook never saw its TimeoutError."""
+    outcome: list[str] = []
+
+    async def hook() -> None:
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.Event().wait()
+        except TimeoutError:
+            outcome.append("timed out in the hook")
+
+    stop = LiveInterrupts(_Node(), abandon_after_s=0.2)  # type: ignore[arg-type]
+    assert await stop.stopping("arb", hook) is True
+    assert outcome == ["timed out in the hook"] and stop.abandoned == []

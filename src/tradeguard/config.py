@@ -471,7 +471,7 @@ class Config(_Strict):
         self._data_references(names)
         data_only = {v.name for v in self.venues if v.data_only}
         for v in self.venues:
-            check_dex_references(v, names)
+            check_dex_references(v, self.venues)
             if v.data_venue is not None:
                 check_data_venue(v, kinds, data_only)
             elif v.kind == "paper" and self.mode is TradingMode.SANDBOX:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from tradeguard.model.money import STABLECOINS
+
 if TYPE_CHECKING:
     from tradeguard.config import VenueConfig
 
 DATA_KINDS = ("ccxt", "kalshi", "polymarket")
+MARK_KINDS = ("ccxt", "uniswap_v2")  # the venues whose public quote is a mark
 OUTCOME_EXCHANGES = ("kalshi", "polymarket")
 
 
@@ -59,20 +62,43 @@ def check_untied_paper(v: VenueConfig, venues: list[VenueConfig]) -> None:
     )
 
 
-def check_dex_references(v: VenueConfig, names: list[str]) -> None:
-    """A DEX venue's `reference_marks`: each pool one of its symbols, each venue a configured
-    one (not itself)."""
+def check_dex_references(v: VenueConfig, venues: list[VenueConfig]) -> None:
+    """A DEX venue's `reference_marks`: each pool one of its symbols, each venue another
+    configured one that gives marks (its public quote), of a market in the pool's quote
+    currency (one dollar stablecoin standing for another)."""
     if v.dex is None:
         return
+    by_name = {o.name: o for o in venues}
     for pool, (venue, symbol) in v.dex.reference_of().items():
         if pool not in v.symbols:
             raise ValueError(
                 f"venue {v.name!r}: venues.dex.reference_marks names pool {pool!r}, which it "
                 f"does not trade; its symbols: {list(v.symbols)}"
             )
-        if venue not in names or venue == v.name:
-            others = [n for n in names if n != v.name]
+        other = by_name.get(venue)
+        if other is None or venue == v.name:
+            others = [n for n in by_name if n != v.name]
             raise ValueError(
                 f"venue {v.name!r}: venues.dex.reference_marks holds {pool!r} to {symbol!r} "
                 f"of venue {venue!r}, which is not another configured venue; venues: {others}"
             )
+        if other.kind not in MARK_KINDS:
+            feed = f"; name the venue whose data it fills on, {other.data_venue!r}"
+            raise ValueError(
+                f"venue {v.name!r}: venues.dex.reference_marks holds {pool!r} to venue "
+                f"{venue!r}, but venue {venue!r} is a {other.kind} venue, which gives no mark"
+                f"{feed if other.data_venue else ''} (a venue of kind {' or '.join(MARK_KINDS)})"
+            )
+        _same_quote(v.name, pool, symbol)
+
+
+def _same_quote(venue: str, pool: str, symbol: str) -> None:
+    """The pool and the market holding it are quoted in one currency (or two dollar coins)."""
+    mine, theirs = pool.partition("/")[2], symbol.partition("/")[2]
+    if mine == theirs or {mine, theirs} <= STABLECOINS:
+        return
+    raise ValueError(
+        f"venue {venue!r}: venues.dex.reference_marks holds {pool!r} to {symbol!r}, but "
+        f"{symbol!r} is quoted in {theirs}, the pool {pool!r} in {mine}: a mark in another "
+        "currency is no price of the pool; name a market quoted in the pool's currency"
+    )

@@ -423,6 +423,8 @@ class FailureLimiter:
         self._clients = _Buckets(limit, window_s, max_tracked)
         self._networks = _Buckets(self.wide_limit, window_s, max_tracked)
         self._everyone: deque[float] = deque(maxlen=global_limit)  # the latest failures of all
+        # wrong TOTP codes per valid token: a table of their own, which no address can fill
+        self._codes = _Buckets(limit, window_s, max_tracked)
 
     def blocked_for(self, client: str, now: float | None = None, everyone: bool = True) -> float:
         """Return how many seconds `client` must wait (0 when it may try); `everyone=False`
@@ -457,6 +459,15 @@ class FailureLimiter:
             self._networks.fail(network, now)
         if everyone:
             self._everyone.append(now)
+
+    def code_blocked_for(self, token_id: str, now: float | None = None) -> float:
+        """Seconds the TOTP codes of token `token_id` are not checked (0: they are)."""
+        return self._codes.wait(token_id, time.monotonic() if now is None else now)
+
+    def code_fail(self, token_id: str, now: float | None = None) -> None:
+        """Record one wrong TOTP code of token `token_id`. Counted apart from the clients: a
+        holder of the token sending requests from many addresses pushes no count out."""
+        self._codes.fail(token_id, time.monotonic() if now is None else now)
 
     def tracked(self) -> tuple[int, int]:
         """How many clients and networks are counted now."""

@@ -139,10 +139,10 @@ def second_factor(
     the emergency stop above all. Wrong and missing codes come from the holder of a valid token:
     they count against that token and the address, never in the budget all clients share
     (`api.auth_failures_per_min_global`), which one stolen token would otherwise spend for
-    everyone.
+    everyone. A token's wrong codes are counted in a table of their own, apart from the
+    addresses: requests from many of them push no token's count out.
     """
-    guesses = f"totp of token {who.token.id}"
-    wait = state.limiter.blocked_for(guesses, everyone=False) if held else 0.0
+    wait = state.limiter.code_blocked_for(who.token.id) if held else 0.0
     if wait > 0:
         raise HTTPException(
             429,
@@ -159,6 +159,6 @@ def second_factor(
         state.tokens.verify_totp(who.token.id, code, state.passphrase)
     except AuthError as exc:
         state.limiter.fail(who.client, everyone=False)
-        state.limiter.fail(guesses, everyone=False)
+        state.limiter.code_fail(who.token.id)
         state.audit("api.totp_failed", who, {"action": action}, "warning")
         raise HTTPException(401, str(exc)) from None

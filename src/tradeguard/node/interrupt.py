@@ -24,9 +24,10 @@ The callbacks the stop itself still needs, `on_fill` (its fill is committed befo
 called) and `on_stop`, go through `bounded`: they start even once the stop is asked for, and one
 still running `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later,
 is abandoned the same way (the node's other fill listeners still run). `on_stopping` goes
-through `stopping`: each step of the coroutine runs as a bounded callback, and one still awaiting
+through `stopping`: it runs in a task of its own (what it bounds itself with, `asyncio.timeout`,
+cancels that task, not the stop), each step of it a bounded callback, and one still awaiting
 `ABANDON_AFTER_S` after the Ctrl-C, or after its own start when it starts later, is abandoned
-too (its awaited future cancelled, the coroutine closed, a line naming the strategy); a
+too (its task cancelled, the coroutine closed, a line naming the strategy); a
 strategy that bounds its hook itself (`stopping_s`, an arbitrage's `stop_timeout_s`) is given
 that much longer. A strategy
 abandoned once is not called again.
@@ -58,7 +59,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -107,46 +108,37 @@ class LiveInterrupts:
     async def stopping(
         self, name: str, hook: Callable[[], Awaitable[object]], own_s: float = 0.0
     ) -> bool:
-        """Await `hook()` (a strategy's `on_stopping`) step by step, each step a bounded
+        """Await `hook()` (a strategy's `on_stopping`) in a task of its own (what it bounds
+        itself with, `asyncio.timeout` or a TaskGroup, cancels that task), each step a bounded
         callback; once the stop is a Ctrl-C's, a hook still awaiting `own_s` (the time it
         bounds itself to) plus `abandon_after_s` after it (or after the hook's start, when
         later) is abandoned. False when it was abandoned (now or before)."""
         if name in self.abandoned:
             return False
-        steps = hook().__await__()
+        steps = _BoundedSteps(self, name, hook().__await__())
+        task = asyncio.ensure_future(steps)
         started = time.monotonic()
-        out: list[Any] = []
-        while True:
-            out.clear()
-            try:
-                if not self._run(name, lambda: out.append(steps.send(None)), ()):
-                    self._close(name, steps)
-                    return False
-            except StopIteration:
-                return True
-            waited = out[0]
-            if waited is None:  # a bare yield (`asyncio.sleep(0)`): the loop's turn
-                await asyncio.sleep(0)
-                continue
-            while not waited.done():
+        try:
+            while not task.done():
                 left = self._left(started, own_s)
                 if left is not None and left <= 0:
-                    waited.cancel()
                     self._abandon(name, started)
-                    self._close(name, steps)
+                    steps.closing = True  # its next step closes it (its `finally`, bounded)
+                    task.cancel()
+                    await asyncio.wait({task})
                     return False
-                await asyncio.wait({waited}, timeout=0.1 if left is None else min(left, 0.1))
+                await asyncio.wait({task}, timeout=0.1 if left is None else min(left, 0.1))
+        except asyncio.CancelledError:  # the stop itself cancelled: the hook with it
+            task.cancel()
+            raise
+        task.result()  # what the hook raised
+        return name not in self.abandoned
 
     def _left(self, started: float, own_s: float) -> float | None:
         """Seconds an awaiting `on_stopping` begun at `started` has left (None: unbounded)."""
         if not (self.interrupted and self._saved):
             return None
         return max(started, self._asked_at) + own_s + self.abandon_after_s - time.monotonic()
-
-    def _close(self, name: str, steps: Generator[Any, None, object]) -> None:
-        """Close an abandoned hook's coroutine (its `finally` runs, bounded as a callback)."""
-        with contextlib.suppress(RuntimeError, StopIteration):  # it ignored the close
-            self._run(name, steps.close, ())
 
     def _run(self, name: str, fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
         outer = (self._inside, self._since, self._running)
@@ -235,6 +227,53 @@ class LiveInterrupts:
         self._struck = self._running
         signal.setitimer(signal.ITIMER_REAL, self.abandon_after_s)  # in case it catches this
         raise StrategyAbandoned(name)
+
+
+class _BoundedSteps(Coroutine[Any, Any, object]):
+    """An `on_stopping` coroutine whose every step runs as a bounded callback (`_run`), for a
+    task of its own: a step abandoned (or one after `closing` is set) closes it and ends the
+    task."""
+
+    def __init__(self, stops: LiveInterrupts, name: str, steps: Generator[Any, None, object]):
+        self.stops, self.name, self.steps = stops, name, steps
+        self.closing = False
+
+    def send(self, value: Any) -> Any:
+        return self._step(lambda: self.steps.send(value))
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        exc = typ if val is None else val
+        return self._step(lambda: self.steps.throw(exc))
+
+    def close(self) -> None:
+        self._close()
+
+    def __await__(self) -> Generator[Any, None, object]:
+        return self.steps
+
+    def _step(self, step: Callable[[], Any]) -> Any:
+        if self.closing:
+            self._close()
+            raise StopIteration
+        out: list[Any] = []
+
+        def one() -> None:  # the hook's return kept inside: an abandon it caught still counts
+            try:
+                out.append(step())
+            except StopIteration as end:
+                out.append(end)
+
+        if not self.stops._run(self.name, one, ()):
+            self._close()
+            raise StopIteration
+        if isinstance(out[0], StopIteration):
+            raise StopIteration(out[0].value)
+        return out[0]
+
+    def _close(self) -> None:
+        """Close the hook's coroutine (its `finally` runs, bounded as a callback)."""
+        with contextlib.suppress(RuntimeError, StopIteration):  # it ignored the close
+            self.stops._run(self.name, self.steps.close, ())
 
 
 def _quit_now(line: str) -> NoReturn:
