@@ -150,3 +150,73 @@ async def test_a_restart_gives_the_paper_venue_each_strategys_position_back(tmp_
     finally:
         await node.stop()
         node.close()
+
+
+async def two_strategies(tmp_path, data_dir):  # type: ignore[no-untyped-def]
+    """A paper node whose account held 0.01 BTC before: strategy a bought 0.003, strategy b
+    sold 0.004 of the coins held before; the net of the two is -0.001."""
+    cfg = bare_paper_config(tmp_path, data_dir)
+    venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.01")}})
+              for v in cfg.venues]  # fmt: skip
+    node = build_node(cfg.model_copy(update={"venues": venues}))
+    await node.start()
+    await node.run()
+    start = mid(node)
+    for strategy, side, amount in (("a", Side.BUY, "0.003"), ("b", Side.SELL, "0.004")):
+        sent = await node.submit(
+            OrderIntent(strategy, "paper", SYMBOL, side, D(amount), OrderType.MARKET)
+        )
+        assert sent.ok and sent.order is not None, sent.reason
+        await quote(node, start)
+        await eventually(lambda o=sent.order: o.status is OrderStatus.FILLED)
+    assert node.portfolio.net_quantity("paper", SYMBOL) < 0
+    return node, start
+
+
+async def test_the_risk_engine_takes_an_exit_another_strategys_sale_left_short_of_the_net(
+    tmp_path, data_dir
+):
+    # a holds 0.003 and places its take-profit; b's sale of 0.004 made the account's net
+    # -0.001. The risk engine checked reduce-only against that net and refused a's exit
+    # (REDUCE_ONLY_WOULD_GROW): a's position was left with no exit at all.
+    node, start = await two_strategies(tmp_path, data_dir)
+    try:
+        held_a = node.portfolio.sellable(node.portfolio.positions[("paper", SYMBOL, "a")])
+        assert held_a > 0
+        tp = await node.submit(
+            OrderIntent(
+                "a", "paper", SYMBOL, Side.SELL, held_a, OrderType.TAKE_PROFIT,
+                reduce_only=True, trigger_price=start * 2,
+            )
+        )  # fmt: skip
+        assert tp.ok, f"{tp.code} {tp.reason}"
+        more = await node.submit(
+            OrderIntent(
+                "a", "paper", SYMBOL, Side.SELL, held_a + D("0.001"), OrderType.TAKE_PROFIT,
+                reduce_only=True, trigger_price=start * 2,
+            )
+        )  # fmt: skip
+        assert more.code == "REDUCE_ONLY_WOULD_GROW"  # past a's own position: still refused
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_kill_flatten_closes_two_strategies_holding_opposite_sides(tmp_path, data_dir):
+    # `tradeguard kill --flatten` (what the halted buy-back tells the operator to run) sent one
+    # reduce-only close per strategy position; the risk engine let a flatten order through only
+    # if it shrank the account's net -0.001: a's sale of 0.003 and b's buy of 0.004 were both
+    # refused and both positions stayed open.
+    node, start = await two_strategies(tmp_path, data_dir)
+    try:
+        report = await node.kill(reason="close everything", by="pytest", flatten=True)
+        assert report["failed"] == []
+        assert sorted(report["closed_positions"]) == ["paper:BTC/USDT", "paper:BTC/USDT"]
+        await quote(node, start)
+        await eventually(lambda: node.orders.open == {})
+        left = {k[2]: p.quantity for k, p in node.portfolio.positions.items()}
+        step = D("0.00001")
+        assert all(abs(q) < step for q in left.values()), left
+    finally:
+        await node.stop()
+        node.close()
