@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+import native_exits_support
 from exit_siblings_support import bracket, held
-from native_exits_support import live_alpha
+from native_exits_support import live_alpha, native_config
 from tradeguard.api.schemas import IntentRequest
+from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
@@ -102,6 +104,31 @@ async def test_a_hand_close_resting_as_a_limit_is_not_bought_back_beside(tmp_pat
         await eventually(lambda: held(node) == 0, 30)
         await asyncio.sleep(1.5)
         assert held(node) == 0
+
+
+async def test_a_bid_resting_from_before_the_overshoot_is_no_hand_close(tmp_path, monkeypatch):
+    # The strategy had a limit buy well below the market resting from before (a bid placed
+    # through the API while it held its long). The retry took it for a hand close of the
+    # short and bought nothing back: the short stayed, with nothing more said.
+    def wide_band(*args: object) -> Config:  # a bid far from the mid passes the price band
+        cfg = native_config(*args)  # type: ignore[arg-type]
+        risk = cfg.risk.model_copy(update={"price_band_pct": D(50)})
+        return cfg.model_copy(update={"risk": risk})
+
+    monkeypatch.setattr(native_exits_support, "native_config", wide_band)
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        body = IntentRequest.model_validate({
+            "strategy_id": "manual", "venue": "binance", "symbol": "BTC/USDT", "side": "buy",
+            "type": "limit", "amount": "0.0025", "price": "40000",
+        })  # fmt: skip
+        bid = await node.submit(body.to_intent("api:ops(1)"))
+        assert bid.ok and bid.order is not None, bid.reason
+        await eventually(lambda: bid.order is not None and bid.order.venue_order_id != "", 30)
+        await past_flat(node, ex, once())
+        assert held(node) < 0
+        await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
+        assert bid.order.is_open and bid.order.filled == 0
 
 
 async def test_a_buyback_the_book_fills_in_parts_is_tried_again_until_flat(tmp_path, monkeypatch):
