@@ -15,7 +15,7 @@ from exit_siblings_support import bracket, held
 from native_exits_support import live_alpha, native_config
 from tradeguard.api.schemas import IntentRequest
 from tradeguard.config import Config
-from tradeguard.model.enums import OrderStatus
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TradingState
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode, exit_buyback
@@ -129,6 +129,31 @@ async def test_a_bid_resting_from_before_the_overshoot_is_no_hand_close(tmp_path
         assert held(node) < 0
         await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
         assert bid.order.is_open and bid.order.filled == 0
+
+
+async def test_a_buyback_beside_another_strategys_long_passes_while_reducing(tmp_path):
+    # Strategy b holds a long on the symbol, larger than what manual's exits sold past flat:
+    # the account's net stays long, so the buy-back went as no reduce-only order. A breaker
+    # set trading REDUCING after the fall; the buy-back, an entry to the risk engine, was
+    # refused (TRADING_REDUCING) at every try and manual stayed short.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        other = await node.submit(
+            OrderIntent("b", "binance", "BTC/USDT", Side.BUY, D("0.003"), OrderType.MARKET)
+        )
+        assert other.ok and other.order is not None, other.reason
+        await eventually(lambda: node.portfolio.net_quantity("binance", "BTC/USDT") > 0, 30)
+
+        def reducing_after() -> tuple[str, str] | None:
+            if node.risk.state is TradingState.REDUCING:
+                return None
+            node.risk.set_reducing("drawdown breaker in the test", "test")
+            return "STALE_MARKET_DATA", "no fresh quote"
+
+        await past_flat(node, ex, reducing_after)
+        assert held(node) < 0 < node.portfolio.net_quantity("binance", "BTC/USDT")
+        await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
+        assert node.risk.state is TradingState.REDUCING
 
 
 async def test_a_buyback_the_book_fills_in_parts_is_tried_again_until_flat(tmp_path, monkeypatch):

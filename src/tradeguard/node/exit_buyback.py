@@ -119,10 +119,14 @@ class Buyback:
         """The close of `excess` that exits on `side` sold (or bought) past flat."""
         venue, symbol, strategy = key
         back = Side.BUY if side is Side.SELL else Side.SELL
+        sign = -1 if back is Side.BUY else 1
+        pos = self.node.portfolio.positions.get(key)
+        own = ZERO if pos is None else pos.quantity  # past flat: the close reduces it, even
+        # beside another strategy's larger holding that keeps the account's net on this side
         return OrderIntent(
             strategy, venue, symbol, back, excess, OrderType.MARKET,
-            reduce_only=self.node.portfolio.net_quantity(venue, symbol) * (
-                -1 if back is Side.BUY else 1) > 0,
+            reduce_only=own * sign > 0
+            or self.node.portfolio.net_quantity(venue, symbol) * sign > 0,
             signal={"exit": "overshoot", "orders": exits},
             tag=OVERSHOOT_TAG,
         )  # fmt: skip
