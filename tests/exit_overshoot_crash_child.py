@@ -4,7 +4,9 @@ both rest it prints `{"tp": id, "sl": id}`; the parent then trades through both 
 exits fill, and the process SIGKILLs itself as the node reports the overshoot: the fills are
 committed, the close (or the record of the report) is not.
 
-argv: config.json. Prints `{"killed": the exits' ids, "excess": amount}` and dies.
+argv: config.json. Prints `{"killed": the exits' ids, "excess": amount}` and dies. With a
+second argument `part` it dies instead at the first fill of the overshoot's buy-back (the book
+holds less than it: the rest expires), printing `{"part": its id, "filled": amount}`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from rigs import die
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.events import Event
-from tradeguard.model.order import OrderIntent
+from tradeguard.model.fill import Fill
+from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode
 
 KEY = ("binance", "BTC/USDT", "manual")
@@ -73,7 +76,14 @@ async def main() -> None:
     def on_overshoot(event: Event) -> None:
         die({"killed": event.data["orders"], "excess": event.data["excess"]})
 
-    node.bus.subscribe(on_overshoot, "exit.overshoot")
+    def on_part(fill: Fill, order: Order | None) -> None:
+        if order is not None and order.signal.get("exit") == "overshoot":
+            die({"part": order.client_order_id, "filled": str(fill.amount)})
+
+    if sys.argv[2:] == ["part"]:
+        node.orders.fill_listeners.append(on_part)  # after the fill's commit
+    else:
+        node.bus.subscribe(on_overshoot, "exit.overshoot")
     await until(lambda: all(o.venue_order_id for o in (tp.order, sl.order)))
     print(json.dumps({"tp": tp.order.client_order_id, "sl": sl.order.client_order_id}), flush=True)
     await live  # the parent fills both exits; the overshoot's report kills this process

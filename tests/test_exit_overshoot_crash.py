@@ -30,11 +30,12 @@ KEY = ("binance", "BTC/USDT", "manual")
 D = Decimal
 
 
-def move(ex: SandboxExchange, side: str, price: str) -> None:
-    """Set the house book around `price` and trade through it (stops trigger on trades)."""
+def move(ex: SandboxExchange, side: str, price: str, asks: str = "5") -> None:
+    """Set the house book around `price` and trade through it (stops trigger on trades);
+    `asks`: what the house offers."""
     p = D(price)
     bid, ask = (p - 10, p) if side == "BUY" else (p, p + 10)
-    ex.set_book("BTCUSDT", bids=[(str(bid), "5")], asks=[(str(ask), "5")])
+    ex.set_book("BTCUSDT", bids=[(str(bid), "5")], asks=[(str(ask), asks)])
     ex.trade_through("BTCUSDT", side, price, "0.001")
 
 
@@ -46,13 +47,18 @@ def ours(ex: SandboxExchange) -> list[Any]:
     return [o for o in ex.engine.orders.values() if o.client_order_id.startswith("tg")]
 
 
-async def _killed_after_both_filled(tmp: Path, ex: SandboxExchange, cfg: Config) -> dict:
+async def _killed_after_both_filled(
+    tmp: Path, ex: SandboxExchange, cfg: Config, part: bool = False
+) -> dict:
+    """Run the child until it SIGKILLs itself: as both exits filled, or (`part`) at the first
+    fill of the buy-back, which a book offering 0.0005 fills only in part."""
     cfg_file = tmp / "config.json"
     cfg_file.write_text(cfg.model_dump_json())
     err_path = tmp / "child.err"
+    args = [str(CHILD), str(cfg_file), *(["part"] if part else [])]
     with err_path.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(cfg_file), stdout=asyncio.subprocess.PIPE, stderr=err
+            sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=err
         )
     assert proc.stdout is not None
     docs: dict[str, Any] = {}
@@ -66,7 +72,7 @@ async def _killed_after_both_filled(tmp: Path, ex: SandboxExchange, cfg: Config)
                     async with asyncio.timeout(30):
                         while status(ex, doc["tp"]) != "FILLED":
                             await asyncio.sleep(0.05)
-                    move(ex, "SELL", "48500")
+                    move(ex, "SELL", "48500", "0.0005" if part else "5")
             await proc.wait()
     finally:
         if proc.returncode is None:
@@ -74,7 +80,8 @@ async def _killed_after_both_filled(tmp: Path, ex: SandboxExchange, cfg: Config)
             await proc.wait()
     tail = err_path.read_text(errors="replace")[-4000:]
     assert proc.returncode == -signal.SIGKILL, (docs, tail)
-    assert docs.get("killed") == [docs["tp"], docs["sl"]], (docs, tail)
+    if not part:
+        assert docs.get("killed") == [docs["tp"], docs["sl"]], (docs, tail)
     return docs
 
 
@@ -128,3 +135,27 @@ async def test_a_node_killed_before_closing_an_overshoot_closes_or_reports_it_on
             await asyncio.sleep(2)
             assert again == [] and len(ours(ex)) == after
             assert held(node) == (0 if mode == "close" else -excess)
+
+
+async def test_a_node_killed_between_part_fills_of_the_buyback_buys_the_rest_once(tmp_path):
+    # Both exits filled, the buy-back took the 0.0005 the book offered (the rest expired; its
+    # fee taken in BTC) and the node was SIGKILLed before trying again. The start sent what was
+    # still past flat unrounded (0.0014905): refused (LOT_SIZE) with a critical alert, then
+    # rounded at the retry.
+    ex = seeded_exchange()
+    async with ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url)
+        docs = await _killed_after_both_filled(tmp_path, ex, cfg, part=True)
+        assert D(docs["filled"]) == D("0.0005")
+        events: list[Event] = []
+        node = await _start(cfg, events)
+        async with trading_live(node):
+            assert held(node) < 0  # the rest, still past flat
+            step = D("0.00001")
+            await eventually(lambda: -step < held(node) <= 0, 60)
+            refused = [e.data["reason"] for e in events
+                       if e.kind == "exit.overshoot_close_refused"]  # fmt: skip
+            assert refused == []
+            back = [o.amount for o in node.storage.load_orders(strategy_id="manual")
+                    if o.signal.get("exit") == "overshoot"]  # fmt: skip
+            assert all(a % step == 0 for a in back), back

@@ -10,10 +10,12 @@ from decimal import Decimal
 
 import pytest
 
+import native_exits_support
 from exit_siblings_support import bracket, held
-from native_exits_support import live_alpha
+from native_exits_support import live_alpha, native_config
 from tradeguard.api.schemas import IntentRequest
-from tradeguard.model.enums import OrderStatus
+from tradeguard.config import Config
+from tradeguard.model.enums import OrderStatus, OrderType, Side, TradingState
 from tradeguard.model.events import Event
 from tradeguard.model.order import Order, OrderIntent
 from tradeguard.node import TradingNode, exit_buyback
@@ -102,6 +104,56 @@ async def test_a_hand_close_resting_as_a_limit_is_not_bought_back_beside(tmp_pat
         await eventually(lambda: held(node) == 0, 30)
         await asyncio.sleep(1.5)
         assert held(node) == 0
+
+
+async def test_a_bid_resting_from_before_the_overshoot_is_no_hand_close(tmp_path, monkeypatch):
+    # The strategy had a limit buy well below the market resting from before (a bid placed
+    # through the API while it held its long). The retry took it for a hand close of the
+    # short and bought nothing back: the short stayed, with nothing more said.
+    def wide_band(*args: object) -> Config:  # a bid far from the mid passes the price band
+        cfg = native_config(*args)  # type: ignore[arg-type]
+        risk = cfg.risk.model_copy(update={"price_band_pct": D(50)})
+        return cfg.model_copy(update={"risk": risk})
+
+    monkeypatch.setattr(native_exits_support, "native_config", wide_band)
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        body = IntentRequest.model_validate({
+            "strategy_id": "manual", "venue": "binance", "symbol": "BTC/USDT", "side": "buy",
+            "type": "limit", "amount": "0.0025", "price": "40000",
+        })  # fmt: skip
+        bid = await node.submit(body.to_intent("api:ops(1)"))
+        assert bid.ok and bid.order is not None, bid.reason
+        await eventually(lambda: bid.order is not None and bid.order.venue_order_id != "", 30)
+        await past_flat(node, ex, once())
+        assert held(node) < 0
+        await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
+        assert bid.order.is_open and bid.order.filled == 0
+
+
+async def test_a_buyback_beside_another_strategys_long_passes_while_reducing(tmp_path):
+    # Strategy b holds a long on the symbol, larger than what manual's exits sold past flat:
+    # the account's net stays long, so the buy-back went as no reduce-only order. A breaker
+    # set trading REDUCING after the fall; the buy-back, an entry to the risk engine, was
+    # refused (TRADING_REDUCING) at every try and manual stayed short.
+    ex = seeded_exchange()
+    async with ex, live_alpha(tmp_path, ex) as node:
+        other = await node.submit(
+            OrderIntent("b", "binance", "BTC/USDT", Side.BUY, D("0.003"), OrderType.MARKET)
+        )
+        assert other.ok and other.order is not None, other.reason
+        await eventually(lambda: node.portfolio.net_quantity("binance", "BTC/USDT") > 0, 30)
+
+        def reducing_after() -> tuple[str, str] | None:
+            if node.risk.state is TradingState.REDUCING:
+                return None
+            node.risk.set_reducing("drawdown breaker in the test", "test")
+            return "STALE_MARKET_DATA", "no fresh quote"
+
+        await past_flat(node, ex, reducing_after)
+        assert held(node) < 0 < node.portfolio.net_quantity("binance", "BTC/USDT")
+        await eventually(lambda: held(node) == 0, 30)  # bought back at the next try
+        assert node.risk.state is TradingState.REDUCING
 
 
 async def test_a_buyback_the_book_fills_in_parts_is_tried_again_until_flat(tmp_path, monkeypatch):

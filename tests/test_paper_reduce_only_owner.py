@@ -4,6 +4,7 @@ not the account's net position on the symbol: two strategies trade one symbol.""
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -11,11 +12,12 @@ from bots_support import SYMBOL, mid, quote
 from test_api_support import bare_paper_config
 from test_paper_stops import MIN, SPOT, Recorder, candle
 from tradeguard.clock import SimulatedClock
+from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.model.market import Candle
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node import build_node
+from tradeguard.node import TradingNode, build_node
 from tradeguard.sandbox.testing import eventually
 from tradeguard.venues.fill_model import FillConfig
 from tradeguard.venues.paper import PaperVenue
@@ -112,25 +114,37 @@ async def test_a_restored_venue_caps_an_exit_by_its_strategys_part_of_the_net() 
         await v.submit(exit_order("more", OrderType.TAKE_PROFIT, "105", "0.4"))
 
 
-async def test_a_restart_gives_the_paper_venue_each_strategys_position_back(tmp_path, data_dir):
-    # a bought 0.003, b sold 0.002 of the coins held before; after a restart the venue had
-    # only the net 0.1 back, and refused a's take-profit for what a holds
+def held_before(tmp_path: Path, data_dir: Path) -> Config:
+    """A paper config whose account holds 0.01 BTC from before."""
     cfg = bare_paper_config(tmp_path, data_dir)
     venues = [v.model_copy(update={"balances": {**v.balances, "BTC": D("0.01")}})
               for v in cfg.venues]  # fmt: skip
-    cfg = cfg.model_copy(update={"venues": venues})
+    return cfg.model_copy(update={"venues": venues})
+
+
+async def a_buys_b_sells(node: TradingNode, sold: str) -> D:
+    """Replay the data, then strategy a buys 0.003 and strategy b sells `sold` at the last
+    mid; return that mid."""
+    await node.run()
+    start = mid(node)
+    for strategy, side, amount in (("a", Side.BUY, "0.003"), ("b", Side.SELL, sold)):
+        sent = await node.submit(
+            OrderIntent(strategy, "paper", SYMBOL, side, D(amount), OrderType.MARKET)
+        )
+        assert sent.ok and sent.order is not None, sent.reason
+        await quote(node, start)
+        await eventually(lambda o=sent.order: o.status is OrderStatus.FILLED)
+    return start
+
+
+async def test_a_restart_gives_the_paper_venue_each_strategys_position_back(tmp_path, data_dir):
+    # a bought 0.003, b sold 0.002 of the coins held before; after a restart the venue had
+    # only the net 0.1 back, and refused a's take-profit for what a holds
+    cfg = held_before(tmp_path, data_dir)
     node = build_node(cfg)
     await node.start()
     try:
-        await node.run()
-        start = mid(node)
-        for strategy, side, amount in (("a", Side.BUY, "0.003"), ("b", Side.SELL, "0.002")):
-            sent = await node.submit(
-                OrderIntent(strategy, "paper", SYMBOL, side, D(amount), OrderType.MARKET)
-            )
-            assert sent.ok and sent.order is not None, sent.reason
-            await quote(node, start)
-            await eventually(lambda o=sent.order: o.status is OrderStatus.FILLED)
+        start = await a_buys_b_sells(node, "0.002")
     finally:
         await node.stop()
         node.close()
@@ -147,6 +161,65 @@ async def test_a_restart_gives_the_paper_venue_each_strategys_position_back(tmp_
         )  # fmt: skip
         report = await paper.submit(tp)
         assert report.status is OrderStatus.ACCEPTED, report.reason
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def two_strategies(tmp_path: Path, data_dir: Path) -> tuple[TradingNode, D]:
+    """A started paper node whose account held 0.01 BTC before: strategy a bought 0.003,
+    strategy b sold 0.004 of the coins held before; the net of the two is -0.001."""
+    node = build_node(held_before(tmp_path, data_dir))
+    await node.start()
+    start = await a_buys_b_sells(node, "0.004")
+    assert node.portfolio.net_quantity("paper", SYMBOL) < 0
+    return node, start
+
+
+async def test_the_risk_engine_takes_an_exit_another_strategys_sale_left_short_of_the_net(
+    tmp_path, data_dir
+):
+    # a holds 0.003 and places its take-profit; b's sale of 0.004 made the account's net
+    # -0.001. The risk engine checked reduce-only against that net and refused a's exit
+    # (REDUCE_ONLY_WOULD_GROW): a's position was left with no exit at all.
+    node, start = await two_strategies(tmp_path, data_dir)
+    try:
+        held_a = node.portfolio.sellable(node.portfolio.positions[("paper", SYMBOL, "a")])
+        assert held_a > 0
+        tp = await node.submit(
+            OrderIntent(
+                "a", "paper", SYMBOL, Side.SELL, held_a, OrderType.TAKE_PROFIT,
+                reduce_only=True, trigger_price=start * 2,
+            )
+        )  # fmt: skip
+        assert tp.ok, f"{tp.code} {tp.reason}"
+        more = await node.submit(
+            OrderIntent(
+                "a", "paper", SYMBOL, Side.SELL, held_a + D("0.001"), OrderType.TAKE_PROFIT,
+                reduce_only=True, trigger_price=start * 2,
+            )
+        )  # fmt: skip
+        assert more.code == "REDUCE_ONLY_WOULD_GROW"  # past a's own position: still refused
+    finally:
+        await node.stop()
+        node.close()
+
+
+async def test_kill_flatten_closes_two_strategies_holding_opposite_sides(tmp_path, data_dir):
+    # `tradeguard kill --flatten` (what the halted buy-back tells the operator to run) sent one
+    # reduce-only close per strategy position; the risk engine let a flatten order through only
+    # if it shrank the account's net -0.001: a's sale of 0.003 and b's buy of 0.004 were both
+    # refused and both positions stayed open.
+    node, start = await two_strategies(tmp_path, data_dir)
+    try:
+        report = await node.kill(reason="close everything", by="pytest", flatten=True)
+        assert report["failed"] == []
+        assert sorted(report["closed_positions"]) == ["paper:BTC/USDT", "paper:BTC/USDT"]
+        await quote(node, start)
+        await eventually(lambda: node.orders.open == {})
+        left = {k[2]: p.quantity for k, p in node.portfolio.positions.items()}
+        step = D("0.00001")
+        assert all(abs(q) < step for q in left.values()), left
     finally:
         await node.stop()
         node.close()

@@ -10,11 +10,13 @@ await buyback.stop()                      # in node.stop(): no retry outlives th
 The close goes at market. Refused (stale market data, a breaker, a halt) it is alerted
 critically (`exit.overshoot_close_refused`) and tried again after 1, 5 and 30 s, then each
 minute, for what is still past flat then, less what is already on its way to close it: the
-strategy's own market orders on that side and closes sent by hand (through the API or the CLI,
-a resting limit included). A refusal for another reason than the last is alerted again; a halt's
-alert says how to close by hand (`by_hand`): a halt lets no new order through but the kill
-switch's flatten. A buy-back the venue ends with part of it unfilled (a thin book: the rest
-expires) is tried again for what is still past flat, at once after a fill, later each time none.
+strategy's own market orders on that side (a kill's flatten among them) and closes sent by hand
+through the API under the strategy's id since the exits went past flat (a resting limit too; a
+bid resting from before is no close).
+A refusal for another reason than the last is alerted again; a halt's alert says how to close by
+hand (`by_hand`): a halt lets no new order through but the kill switch's flatten. A buy-back the
+venue ends with part of it unfilled (a thin book: the rest expires) is tried again for what is
+still past flat, at once after a fill, later each time none.
 """
 
 from __future__ import annotations
@@ -117,10 +119,14 @@ class Buyback:
         """The close of `excess` that exits on `side` sold (or bought) past flat."""
         venue, symbol, strategy = key
         back = Side.BUY if side is Side.SELL else Side.SELL
+        sign = -1 if back is Side.BUY else 1
+        pos = self.node.portfolio.positions.get(key)
+        own = ZERO if pos is None else pos.quantity  # past flat: the close reduces it, even
+        # beside another strategy's larger holding that keeps the account's net on this side
         return OrderIntent(
             strategy, venue, symbol, back, excess, OrderType.MARKET,
-            reduce_only=self.node.portfolio.net_quantity(venue, symbol) * (
-                -1 if back is Side.BUY else 1) > 0,
+            reduce_only=own * sign > 0
+            or self.node.portfolio.net_quantity(venue, symbol) * sign > 0,
             signal={"exit": "overshoot", "orders": exits},
             tag=OVERSHOOT_TAG,
         )  # fmt: skip
@@ -194,15 +200,26 @@ class Buyback:
 
     def _closing(self, key: Key, intent: OrderIntent) -> Decimal:
         """What is on its way to close on the close's side: the strategy's own market orders,
-        and closes sent by hand through the API or the CLI (a resting limit too)."""
+        and closes sent by hand through the API (a resting limit too) since the exits went past
+        flat; a limit resting from before (a bid placed while it held the position) is none."""
+        since = self._past_flat_ts(intent.signal["orders"])
         return sum(
             (o.remaining for o in self.node.orders.open.values()
              if (o.venue, o.symbol, o.strategy_id) == key and o.side is intent.side
              and o.signal.get("exit") != "overshoot"
              and (o.type is OrderType.MARKET
-                  or (o.type is OrderType.LIMIT and bool(o.signal.get("source"))))),
+                  or (o.type is OrderType.LIMIT and bool(o.signal.get("source"))
+                      and o.created_ts >= since))),
             ZERO,
         )  # fmt: skip
+
+    def _past_flat_ts(self, exits: list[str]) -> int:
+        """When the fills of `exits` carried the position past flat: the last one's time."""
+        ts = 0
+        for cid in exits:
+            order = self.node.orders.orders.get(cid) or self.node.storage.get_order(cid)
+            ts = max(ts, 0 if order is None else order.updated_ts)
+        return ts
 
     async def _again(self, intent: OrderIntent, delay: float, attempt: int) -> None:
         exits: list[str] = intent.signal["orders"]

@@ -12,7 +12,9 @@ nothing on its way and nothing said: the fill's commit and the close are two ste
 At start each strategy position is walked back through its fills, newest first, to where it was
 last not past flat; what reduce-only fills carried it past flat there (not a venue OCO leg's nor
 a bot's venue exit's: the running node leaves those alone too) and no close covers (a close that
-filled shows in the position, one still working is counted) is closed at market, or reported.
+filled shows in the position, one still working is counted) is closed at market, or reported,
+rounded down to the lot step: a buy-back's fee taken in the coin leaves a part-step no order can
+close (a start between its part fills sent that unrounded, and the venue refused it).
 A report is remembered (`node.exit_overshoot_reported`, by exit order id), so each
 overshoot is reported once, not at every start.
 """
@@ -24,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeguard.model.enums import Side
-from tradeguard.model.money import ZERO
+from tradeguard.model.money import ZERO, quantize_down
 from tradeguard.model.order import Order
 
 if TYPE_CHECKING:
@@ -106,6 +108,9 @@ async def resume_overshoots(node: TradingNode, siblings: ExitSiblings) -> None:
     reported = node.storage.kv_get(REPORTED_KEY) or {}
     for key in sorted(node.portfolio.positions):
         excess, exits = unclosed(node, key)
+        inst = node.market.instrument(key[0], key[1])
+        if inst is not None and excess > 0:  # a buy-back's fee in the coin leaves a part-step
+            excess = quantize_down(excess, inst.amount_step)
         if excess <= 0 or siblings.closing & set(exits):
             continue  # none, or a close this start's fills set off is on its way
         if node.config.node.exit_overshoot == "report" and all(c in reported for c in exits):

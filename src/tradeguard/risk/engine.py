@@ -4,7 +4,7 @@
 to the audit log. The rules are classes in `risk/rules/`, evaluated in order:
 - HALTED denies every order, with one narrow exception: intents issued by the kill switch itself
   to flatten positions (`tag="kill-flatten"`, `reduce_only=True`) pass when they only shrink the
-  net position on their symbol, within the market slippage cap.
+  net position on their symbol or their strategy's own, within the market slippage cap.
 - `ORDER_RULES` (venue breaker, stale data, instrument, price band / bound, per-transaction
   value cap, reduce-only,
   REDUCING), the order rate and the order's USD value apply to every order.
@@ -47,7 +47,7 @@ from tradeguard.risk.rules import (
     build,
 )
 from tradeguard.risk.rules.base import frac
-from tradeguard.risk.rules.order import price_bound, shrinks
+from tradeguard.risk.rules.order import closes_own, price_bound, shrinks
 from tradeguard.risk.state import ResumeRefused
 from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
@@ -334,10 +334,11 @@ class RiskEngine(RiskObservers):
     def _check_flatten(
         self, intent: OrderIntent, portfolio: PortfolioView, market: MarketView, now: int
     ) -> RiskDecision:
-        """Let a kill-switch flatten order through HALTED if it only shrinks the position."""
+        """Let a kill-switch flatten order through HALTED if it only shrinks the position (the
+        account's net on the symbol, or its strategy's own)."""
         net = portfolio.net_quantity(intent.venue, intent.symbol)
         side = intent.side
-        if not shrinks(net, side, intent.amount):
+        if not shrinks(net, side, intent.amount) and not closes_own(portfolio, intent):
             return self._deny(
                 intent,
                 now,

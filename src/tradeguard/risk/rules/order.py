@@ -13,6 +13,7 @@ from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.rules.trigger import check_trigger
+from tradeguard.risk.views import PortfolioView
 
 _HUNDRED = Decimal(100)
 # bound once: enum members read on every check
@@ -35,6 +36,19 @@ def price_bound(side: Side, mid: Decimal, tick: Decimal, slip_frac: Decimal) -> 
 def shrinks(net: Decimal, side: Side, amount: Decimal) -> bool:
     """Tell whether an order only shrinks the net position `net`."""
     return net != ZERO and (net < ZERO) is (side is Side.BUY) and amount <= abs(net)
+
+
+def closes_own(portfolio: PortfolioView, intent: OrderIntent) -> bool:
+    """Tell whether reduce-only `intent` only shrinks its own strategy's position: another
+    strategy on the symbol makes the account's net differ (its sale can leave the net short of,
+    or past, what this strategy holds), and an exit closes what its strategy holds."""
+    key = (intent.venue, intent.symbol, intent.strategy_id)
+    own = next(
+        (p.quantity for p in portfolio.open_positions()
+         if (p.venue, p.symbol, p.strategy_id) == key),
+        ZERO,
+    )  # fmt: skip
+    return shrinks(own, intent.side, intent.amount)
 
 
 class VenueBreakerRule(Rule):
@@ -326,11 +340,14 @@ class ReduceOnlyRule(Rule):
         c.reducing = reducing = bool(net) and shrinks(net, i.side, i.amount)
         if not i.reduce_only or reducing:
             return None
+        if closes_own(c.portfolio, i):  # an exit of what its strategy holds
+            c.reducing = True
+            return None
         return self.deny(
             i.amount,
             abs(net),
             f"order rejected: reduce-only {i.side.value} {i.amount} would not shrink the net "
-            f"position {net} on {i.symbol}",
+            f"position {net} on {i.symbol}, nor strategy {i.strategy_id}'s position there",
         )
 
 
