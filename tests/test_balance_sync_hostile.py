@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from rigs import answering
-from test_ccxt_support import make_venue
+from test_ccxt_support import RIG_TIMEOUT_MS, make_venue
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.balance_sync import BalanceSync
@@ -72,7 +72,7 @@ async def rig(ex: SandboxExchange, tmp_path: Path) -> AsyncIterator[Rig]:
     runner, url = await answering(proxy.handle)
     keys = {"apiKey": ALICE_KEY, "secret": ALICE_SECRET}
     factory = ccxt_client_factory(
-        "binance", keys, rest_url=url + "/api/v3", ws_url=ex.ws_url, timeout_ms=2000
+        "binance", keys, rest_url=url + "/api/v3", ws_url=ex.ws_url, timeout_ms=RIG_TIMEOUT_MS
     )
     hostile = CcxtVenue("alice", factory, Clock(), stream_user_data=False)
     bob = make_venue(ex, BOB_KEY, BOB_SECRET, name="bob", stream_user_data=False)

@@ -30,6 +30,12 @@ from tradeguard.venues.ccxt_venue import CcxtVenue, ccxt_client_factory
 
 VENUE = "sbx"
 SYMBOL = "BTC/USDT"
+# A pause of the whole test process the rig's client must wait out: the sandbox answers from
+# the same process, so a full garbage collection of the suite's heap or the process left
+# unscheduled on a loaded 2-core machine delays the answer by as much (up to about 4 s seen).
+RIG_PAUSE_S = 3.0
+# The rig's client timeout: ccxt's own default, well past such a pause (2 s was not).
+RIG_TIMEOUT_MS = 10_000
 
 # Real limits, set wide enough that the tests' orders pass and the venue's own checks show.
 PERMISSIVE = {
@@ -110,7 +116,7 @@ def make_venue(
         {"apiKey": key, "secret": secret},
         rest_url=ex.rest_url,
         ws_url=ex.ws_url,
-        timeout_ms=2000,
+        timeout_ms=RIG_TIMEOUT_MS,
     )
     return CcxtVenue(name, factory, Clock(), **kwargs)
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from test_ccxt_support import SYMBOL, VENUE, Stack, build_stack, make_venue, raises
+from test_ccxt_support import (
+    RIG_PAUSE_S,
+    SYMBOL,
+    VENUE,
+    Stack,
+    build_stack,
+    make_venue,
+    raises,
+)
 from tradeguard.model import (
     AmbiguousVenueError,
     DefinitiveVenueError,
@@ -302,3 +312,26 @@ async def test_5xx_is_ambiguous(ex: SandboxExchange, stack: Stack) -> None:
     ex.faults.update({"http_5xx_rate": 1.0})
     exc = await raises(stack.venue.fetch_balances(), AmbiguousVenueError)
     assert isinstance(exc, AmbiguousVenueError) and exc.code == "EXCHANGE_NOT_AVAILABLE"
+
+
+async def test_the_rig_client_waits_out_a_pause_of_the_whole_test_process(
+    ex: SandboxExchange,
+) -> None:
+    """The sandbox answers from the test's own process and event loop: when that process stops
+    while a request is on the wire (a full garbage collection of the whole suite's heap, the
+    process descheduled on a loaded 2-core machine), the answer comes late by the pause. The
+    rig's client must wait that out; with a 2 s timeout a setup's balance call timed out once
+    in a full run (RequestTimeout, the sandbox having answered nothing wrong)."""
+    venue = make_venue(ex, stream_user_data=False)
+    await venue.connect()
+    try:
+        # the account call is counted, answered, then held 50 ms before it is sent
+        ex.faults.update({"latency_after_ms_by_endpoint": {"/api/v3/account": 50}})
+        weight = ex.limiter.used("127.0.0.1", ex.now_ms())
+        call = asyncio.create_task(venue.fetch_balances())
+        await eventually(lambda: ex.limiter.used("127.0.0.1", ex.now_ms()) > weight)
+        time.sleep(RIG_PAUSE_S)  # the whole process stops: neither side runs meanwhile
+        balances = await call
+    finally:
+        await venue.close()
+    assert {b.asset: b.total for b in balances}["USDT"] == Decimal("100000")
