@@ -104,3 +104,25 @@ def test_pm_arb_run_in_a_narrow_terminal_folds_at_its_width(tmp_path: Path, serv
     assert len(folded) > 1 and max(len(line) for line in folded) <= 60, screen
     whole = "".join(line.strip() for line in folded).replace(" ", "")
     assert f"sqlite:///{tmp_path / 'tg.db'}." in whole, screen
+
+
+def test_orders_in_an_80_column_terminal_keep_every_figure_of_a_part_filled_order(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    db = Database(url)
+    db.migrate()
+    Storage(db).upsert_order(Order(
+        "tgtri-leg-1a2b3c4d5e", "tri", "binance", "PEPE/USDT", Side.SELL, OrderType.LIMIT,
+        Decimal("123456789.12"), Decimal("0.0000123456"), filled=Decimal("61728394.56"),
+        status=OrderStatus.PARTIALLY_FILLED, created_ts=1, updated_ts=1,
+    ))  # fmt: skip
+    db.dispose()
+    code, screen = run_in_pty([str(EXE), "orders", "--db", url], cwd=tmp_path, columns=80)
+    assert code == 0, screen
+    lines = _lines(screen)
+    for word in ("123456789.12", "0.0000123456", "61728394.56", "partially_filled"):
+        assert any(word in line for line in lines), f"{word} cut:\n{screen}"
+    # folded, never dropped: the id's and the symbol's first columns start the row
+    [row] = [line for line in lines if "123456789.12" in line]
+    assert row.startswith("tgtri-le") and "PEPE/USD" in row, screen

@@ -307,23 +307,53 @@ SCREEN_COLUMNS = 80  # what status lines are laid out for, however wide the term
 PIPE_COLUMNS = 100_000  # what a table may take into a pipe or a file: whole lines
 
 
+FOLD_KEPT = 8  # columns a folding cell (an order's id, its symbol) keeps however narrow the screen
+
+
 def print_wide(console: Console, renderable: Any) -> None:
     """Print `renderable` (a table) at the terminal's width; into a pipe or a file, at its own
-    width, so that no row is cut or folded at the 80 columns a pipe would be given."""
+    width, so that no row is cut or folded at the 80 columns a pipe would be given. A terminal
+    too narrow for a table's whole figures and `FOLD_KEPT` columns of each folding cell gets it
+    at the width it needs (the terminal wraps the lines): an order's id is never dropped to
+    make room, nor a figure cut."""
     if console.is_terminal:
-        console.print(renderable)
+        need = _needed_width(console, renderable)
+        if need <= console.width:
+            console.print(renderable)
+            return
+        _print_at(console, renderable, need)
         return
     from rich.measure import Measurement
 
-    # a print's width is capped at the console's: the console takes the table's for it
     real = getattr(console, "real", lambda: console)()
     wide = real.options.update(max_width=PIPE_COLUMNS)
-    width = Measurement.get(real, wide, renderable).maximum
+    _print_at(console, renderable, Measurement.get(real, wide, renderable).maximum)
+
+
+def _print_at(console: Console, renderable: Any, width: int) -> None:
+    # a print's width is capped at the console's: the console takes the table's for it
+    real = getattr(console, "real", lambda: console)()
     kept, real.width = real.width, max(width, 1)
     try:
         real.print(renderable, crop=False)
     finally:
         real.width = kept
+
+
+def _needed_width(console: Console, renderable: Any) -> int:
+    """The narrowest width at which a table shows each unfolded cell whole and each folding
+    one on at least `FOLD_KEPT` columns (0 for anything but a table: it takes any width)."""
+    from rich.table import Table
+
+    if not isinstance(renderable, Table):
+        return 0
+    options = console.options.update(max_width=PIPE_COLUMNS)
+    need = renderable._extra_width
+    for column in renderable.columns:
+        most = renderable._measure_column(console, options, column).maximum
+        pad = renderable._get_padding_width(column._index)
+        need += most if column.no_wrap else min(most, FOLD_KEPT + pad)
+    return need
 
 
 def print_hanging(console: Console, markup: str, indent: int = 4) -> None:

@@ -32,6 +32,7 @@ from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.risk.unwind import CycleHoldings, base_asset
 from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
+from tradeguard.storage.types import jsonable, without_nul
 
 if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
     from tradeguard.portfolio.arb_summary import Settled
@@ -71,13 +72,23 @@ def announce_outbox(storage: Any, strategy_id: str, publish: Callable[[Event], N
 
 
 def _audited(storage: Any, kept: Mapping[str, Any]) -> bool:
-    """Tell whether the audit log holds the kept event (its kind, time, strategy, record)."""
-    data = kept.get("data") or {}
+    """Tell whether the audit log holds the kept event itself: its kind, time, strategy, venue,
+    symbol and data (another of the same kind and time, such as a second pair settled within
+    the millisecond, is not it)."""
+    kind, ts = str(kept.get("kind")), kept.get("ts")
+    want = _stored(kept.get("data") or {})
     return any(
-        e.ts == kept.get("ts") and e.strategy_id == kept.get("strategy_id")
-        and e.data.get("record_id") == data.get("record_id")
-        for e in storage.load_events(kind_prefix=str(kept.get("kind")), since_ts=kept.get("ts"))
+        e.kind == kind and e.ts == ts and e.strategy_id == kept.get("strategy_id")
+        and e.venue == kept.get("venue") and e.symbol == kept.get("symbol")
+        and _stored(e.data) == want
+        for e in storage.load_events(kind_prefix=kind, since_ts=ts, limit=1000)
     )  # fmt: skip
+
+
+def _stored(data: Mapping[str, Any]) -> Any:
+    """`data` as either table keeps it (Decimals as strings, no NUL), to compare one with the
+    other."""
+    return without_nul(jsonable(dict(data)))
 
 
 class CycleRisk(Protocol):

@@ -15,6 +15,7 @@ at a loss beside a pair booked at the same start is a losing trade.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,9 @@ class PairRecording:
         """The book as the record `record_id` leaves it (committed with that record)."""
         for pair in self._unstamped:
             pair.record_id = record_id
+        for sale in self.late_sales.values():  # an unwind in flight: the sale of this record
+            if sale.leg.record_id == 0:
+                sale.leg = dataclasses.replace(sale.leg, record_id=record_id)
         self._unstamped.clear()
         self.last_record_id = record_id
         refused, self._nets_pending = self._nets_pending, None

@@ -99,6 +99,13 @@ def hold_unresolved_unwind(
     )
     rec.held[first.symbol] = left
     rec.capital = cost * left / amount
+    if leg.client_order_id:  # its late fills are this attempt's sale (`late_sale.py`)
+        from tradeguard.strategies.cross_venue.held_retry import HeldLeg
+        from tradeguard.strategies.cross_venue.late_sale import LateSale
+
+        held = HeldLeg(0, rec.pair_id, rec.event, rec.direction, first.venue, first.symbol,
+                       amount, cost)  # fmt: skip
+        ex.late_sales[leg.client_order_id] = LateSale(held, amount, leg.filled)
     _alert(ex, rec, first, left)
 
 
