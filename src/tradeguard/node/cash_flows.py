@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.model.text import name_shown
+from tradeguard.node.checkpoint import save_run_stats
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -90,7 +91,7 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
         return ZERO
     rows = storage.load_uncounted_adjustments(after_id=floor)
     declared = _declared_amounts(node, rows)
-    total, counted, waiting = ZERO, [], []
+    total, seen, counted, waiting = ZERO, ZERO, [], []
     for row in rows:
         row["amount"] = declared.get(int(row["id"]), Decimal(row["difference"]))
         moved = _counted(node, row)
@@ -98,15 +99,27 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
             waiting.append(row)
             continue
         total += moved
+        if row.get("declares") is not None:  # the equity seen since holds it already
+            seen += moved
         counted.append(int(row["id"]))
     watch.waiting = waiting
     if counted:
-        with storage.transaction():  # the moved baselines and the marks, written together
+        _move_run_figures(node, total, seen)
+        with storage.transaction():  # the moved baselines, figures and marks, together
             storage.mark_adjustments_counted(counted, node.clock.now_ms())
-            risk.move_baselines(total, floor)
-        if total and node._day is not None:
-            node._day_start_equity += total  # the daily summary's P&L is trading only too
+            if total:
+                save_run_stats(node)  # a SIGKILL after this commit loses none of the move
+            risk.move_baselines(total, floor, seen)
     return total
+
+
+def _move_run_figures(node: TradingNode, total: Decimal, seen: Decimal) -> None:
+    """The run's start, peak and last equity, and the daily summary's opening equity, move
+    with outside money too: the run's P&L, return and drawdown are trading only."""
+    if total:
+        node.run_equity.shift(total, total - seen)
+        if node._day is not None:
+            node._day_start_equity += total
 
 
 def _declared_amounts(node: TradingNode, rows: list[dict[str, Any]]) -> dict[int, Decimal]:

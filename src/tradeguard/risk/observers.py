@@ -349,16 +349,18 @@ class RiskObservers(RiskState):
             return False
         return quiet
 
-    def move_baselines(self, value: Decimal, flows_seen: int) -> None:
+    def move_baselines(self, value: Decimal, flows_seen: int, seen: Decimal = ZERO) -> None:
         """Move what equity is compared with (the day's and week's opening equity, the peak and
         the last figure, which opens the next day) by money moved in (+) or out (-) from
         outside, so the loss limits and the drawdown see trading only; with `flows_seen`, the
-        newest balance adjustment counted, saved at once so a start counts none twice."""
+        newest balance adjustment counted, saved at once so a start counts none twice. `seen`:
+        the part of `value` the last figure holds already (a withdrawal declared after the
+        balance check booked it), which the last figure keeps."""
         if value:
             for name in ("day_start_equity", "week_start_equity"):
                 if getattr(self, name) is not None:
                     setattr(self, name, getattr(self, name) + value)
-            self.equity_tracker.shift(value)
+            self.equity_tracker.shift(value, value - seen)
             self._limits = None
             self._quiet_inputs = None
         self.flows_seen = flows_seen
