@@ -183,7 +183,9 @@ def _cash_flow(e: Event) -> Alert:
         title = f"Cash flow on {venue}: {asset}"
         text = f"Cash flow: {one_line(str(d.get('reason', '')), 2 * SNIPPET)}"
     severity = "critical" if e.severity == "critical" else "warning"
-    return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{e.ts}", e.ts)
+    # one key per flow (a transfer, an adjustment counted): a limit holds back its repeats only
+    flow = d.get("adjustment", e.ts)
+    return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{flow}", e.ts)
 
 
 def _kill(e: Event) -> Alert:
