@@ -7,17 +7,13 @@ loses none of it. Real ccxt against the sandbox on
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from test_cash_flow_counting import _quote
-from test_risk_cash_flows import CHILD, _sync_toml
+from test_risk_cash_flows import deposit_then_sigkill
 from test_spot_short_clear_sandbox import _toml
 from test_transfer_record import _cli
 from tradeguard.execution.reconcile import reconcile_all
@@ -123,17 +119,7 @@ async def test_a_sigkill_right_after_a_deposit_is_counted_keeps_it_out_of_the_ru
 ) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
-        _sync_toml(tmp_path, path)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(path), "after",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
-        )  # fmt: skip
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert line.strip() == b"ready", (line, await proc.stderr.read())  # type: ignore[union-attr]
-        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})
-        await asyncio.wait_for(proc.wait(), 60)
-        assert proc.returncode == -signal.SIGKILL
+        await deposit_then_sigkill(ex, tmp_path, path, "after")
         node = TradingNode(cfg)
         events: list[Event] = []
         node.bus.subscribe(events.append)
