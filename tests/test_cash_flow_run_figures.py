@@ -133,3 +133,38 @@ async def test_a_sigkill_right_after_a_deposit_is_counted_keeps_it_out_of_the_ru
         finally:
             await node.stop()
             node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_withdrawal_of_an_earlier_day_declared_later_is_no_profit_today(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        node = TradingNode(cfg)
+        tomorrow = node.clock.now_ms() + DAY_MS
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 150,000
+            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
+            await reconcile_all(node, "periodic")  # booked as a decrease no one explained
+            apply_cash_flows(node)
+            await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
+            await _quote(node, "BTC/USDT", 50_000, tomorrow)  # the next day opens at 149,700
+            assert node.risk.day_start_equity == D(149_700)
+        finally:
+            await node.stop()
+            node.close()
+        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
+        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
+        assert code == 0, (out, err)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000, tomorrow + 1)
+            # the 300 left yesterday: today opened without it, so today's P&L is 0 (was
+            # 149,400 at the open: 300 of profit, hiding as much of today's losses)
+            assert node.risk.day_start_equity == D(149_700)
+        finally:
+            await node.stop()
+            node.close()

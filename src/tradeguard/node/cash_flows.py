@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CASH_FLOW_EVENT = "risk.cash_flow"
+_DAY_MS = 86_400_000
 _DECLARED = ("deposit recorded by ", "withdrawal recorded by ")
 _FOUND = ("balance sync:", "reconcile (")
 
@@ -91,16 +92,18 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
         return ZERO
     rows = storage.load_uncounted_adjustments(after_id=floor)
     declared = _declared_amounts(node, rows)
-    total, seen, counted, waiting = ZERO, ZERO, [], []
+    total, counted, waiting = ZERO, [], []
+    seen: list[tuple[int, Decimal]] = []  # (when booked, value) of withdrawals declared late
     for row in rows:
-        row["amount"] = declared.get(int(row["id"]), Decimal(row["difference"]))
+        booked = declared.get(int(row["id"]))
+        row["amount"] = Decimal(row["difference"]) if booked is None else booked[1]
         moved = _counted(node, row)
         if moved is None:
             waiting.append(row)
             continue
         total += moved
-        if row.get("declares") is not None:  # the equity seen since holds it already
-            seen += moved
+        if booked is not None:  # the equity seen since its booking holds it already
+            seen.append((booked[0], moved))
         counted.append(int(row["id"]))
     watch.waiting = waiting
     if counted:
@@ -113,22 +116,30 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
     return total
 
 
-def _move_run_figures(node: TradingNode, total: Decimal, seen: Decimal) -> None:
+def _move_run_figures(node: TradingNode, total: Decimal, seen: list[tuple[int, Decimal]]) -> None:
     """The run's start, peak and last equity, and the daily summary's opening equity, move
     with outside money too: the run's P&L, return and drawdown are trading only."""
     if total:
-        node.run_equity.shift(total, total - seen)
-        if node._day is not None:
-            node._day_start_equity += total
+        node.run_equity.shift(total, total - sum((v for _, v in seen), ZERO))
+        if node._day is not None:  # a day opened after a booking opened without its money
+            node._day_start_equity += total - sum(
+                (v for ts, v in seen if ts // _DAY_MS != node._day), ZERO
+            )
 
 
-def _declared_amounts(node: TradingNode, rows: list[dict[str, Any]]) -> dict[int, Decimal]:
-    """The amount of each declaration row: the difference of the adjustment it declares."""
+def _declared_amounts(
+    node: TradingNode, rows: list[dict[str, Any]]
+) -> dict[int, tuple[int, Decimal]]:
+    """(when booked, amount) of each declaration row: the adjustment it declares'."""
     named = {int(r["declares"]): int(r["id"]) for r in rows if r.get("declares") is not None}
     if not named:
         return {}
     found = {int(r["id"]): r for r in node.storage.load_balance_adjustments()}
-    return {mine: Decimal(found[old]["difference"]) for old, mine in named.items() if old in found}
+    return {
+        mine: (int(found[old]["ts"]), Decimal(found[old]["difference"]))
+        for old, mine in named.items()
+        if old in found
+    }
 
 
 def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
