@@ -7,7 +7,7 @@ apply_cash_flows(node)   # at start, after a sync or reconciliation, and before 
 Each balance adjustment not counted yet (`counted_ts` empty; ids above the risk state's
 `flows_seen`, the count's floor) is valued in the valuation asset at the venue's marks and
 moves the baselines equity is compared with (the day's and week's opening equity, the peak,
-and the opening equity of the node's daily summary):
+the opening equity of the node's daily summary, and the run's own start and peak):
 - a transfer the operator declared (`tradeguard transfer`), in either direction: it is no
   trading gain or loss; a withdrawal declared after the balance sync booked it names that
   adjustment (`declares`) and moves them by its amount;
@@ -19,9 +19,9 @@ An adjustment that would move them but has no price yet waits, counted at the fi
 figure its price reaches (equity counts it at zero until then). The node counts what was booked
 before it reads equity again (`flows_due`): a quote between a booking and its count would raise
 the peak by the deposit, and the count would raise it once more. The moves and the marks of the
-adjustments counted are written in one transaction: counted once, whatever the crashes and the
-order their rows committed in. The state of a node that predates this count starts its floor at
-the newest adjustment, whose money its baselines already hold.
+adjustments counted are written in one transaction with the run's figures: counted once,
+whatever the crashes and the order their rows committed in. The state of a node that predates
+this count starts its floor at the newest adjustment, whose money its baselines already hold.
 """
 
 from __future__ import annotations
