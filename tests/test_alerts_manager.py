@@ -338,3 +338,28 @@ async def test_arb_completed_is_opt_in_and_sends_once_per_execution() -> None:
         await manager.stop()
     assert default.sent == []
     assert [a.dedupe_key for a in opted.sent] == ["arb_completed:tri:1", "arb_completed:tri:2"]
+
+
+async def test_cash_flow_alerts_rate_limit_per_flow_never_hiding_a_decrease() -> None:
+    """`alerts.min_interval_s` takes the cash_flow rule; a limit on it holds back a repeat of
+    the same flow, never the critical decrease counted beside a deposit in the same second."""
+    clock = FakeClock()
+    ch = RecordingChannel()
+    cfg = AlertsConfig(min_interval_s={"cash_flow": 60})
+    manager = AlertManager(cfg, [ch], monotonic=clock)
+    await manager.start()
+    found = "a deposit found by the balance sync"
+    deposit = {"asset": "USDT", "amount": "250", "kind": "found", "adjustment": 7,
+               "reason": f"binance USDT 250 (250 USDT), {found}"}  # fmt: skip
+    gone = "left the account with no transfer declared"
+    theft = {"asset": "BTC", "amount": "-1", "kind": "found", "adjustment": 8,
+             "reason": f"binance BTC -1 (50000 USDT) {gone}"}  # fmt: skip
+    manager.on_event(Event("risk.cash_flow", 1_000, deposit, venue="binance"))
+    manager.on_event(Event("risk.cash_flow", 1_000, theft, venue="binance", severity="critical"))
+    manager.on_event(Event("risk.cash_flow", 1_000, deposit, venue="binance"))  # the same again
+    await manager.stop()
+    assert [(a.severity, a.title) for a in ch.sent] == [
+        ("warning", "Cash flow on binance: USDT"),
+        ("critical", "Cash flow on binance: BTC"),
+    ]
+    assert manager.counters["suppressed"] == 1

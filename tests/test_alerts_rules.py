@@ -371,6 +371,19 @@ def test_money_found_leaving_with_no_transfer_declared_is_a_critical_alert_cut_t
     event = Event("risk.cash_flow", 1_700_000_000_000, data, venue="binance", severity="critical")
     alert = _alert(event)
     assert (alert.rule, alert.severity) == ("cash_flow", "critical")
-    assert "left the account with no transfer declared" not in alert.text  # cut before it
-    assert alert.text.startswith("Cash flow: binance ZZZ") and len(alert.text) < 300, alert.text
+    assert "left the account with no transfer declared" in alert.text  # the name is cut
+    assert alert.text.startswith("Cash flow: binance ZZZ") and len(alert.text) < 600, alert.text
     assert len(alert.title) < 200, alert.title
+
+
+def test_the_critical_cash_flow_alert_names_the_whole_command_to_declare_a_withdrawal() -> None:
+    command = "`tradeguard transfer --venue binance --asset USDT --amount -300 --reason ...`"
+    why = ("binance USDT -300 (-300.00 USDT) left the account with no transfer declared: counted "
+           "as a loss, as a theft or an unbooked fee would be; a known withdrawal is kept out of "
+           f"the loss limits by declaring it: stop the node, then {command}")  # fmt: skip
+    data = {"asset": "USDT", "amount": "-300", "kind": "found", "adjustment": 4,
+            "value": "-300.00", "moved": "0", "reason": why}  # fmt: skip
+    event = Event("risk.cash_flow", 1_700_000_000_000, data, venue="binance", severity="critical")
+    alert = _alert(event)
+    assert alert.severity == "critical"
+    assert "no transfer declared" in alert.text and command in alert.text, alert.text

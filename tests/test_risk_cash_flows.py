@@ -24,6 +24,7 @@ from tradeguard.model.enums import TradingState
 from tradeguard.model.market import Quote
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import CASH_FLOW_EVENT
+from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, eventually, seeded_exchange
 
 D = Decimal
@@ -119,23 +120,29 @@ def _sync_toml(tmp_path: Path, path: Path) -> None:
     path.write_text(text.replace("balance_sync_interval_s = 0", "balance_sync_interval_s = 0.05"))
 
 
+async def deposit_then_sigkill(ex: SandboxExchange, tmp_path: Path, path: Path, *how: str) -> None:
+    """Run the crash child on the config at `path` (balance sync on), deposit 250 USDT once it
+    is ready, and see it SIGKILL itself (`how`: its argv after the config)."""
+    _sync_toml(tmp_path, path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), str(path), *how,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert line.strip() == b"ready", (line, await proc.stderr.read())  # type: ignore[union-attr]
+    ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})
+    await asyncio.wait_for(proc.wait(), 60)
+    assert proc.returncode == -signal.SIGKILL
+
+
 @pytest.mark.usefixtures("vault_env")
 async def test_a_deposit_booked_just_before_a_sigkill_moves_the_baselines_once(
     tmp_path: Path,
 ) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
-        _sync_toml(tmp_path, path)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
-        )  # fmt: skip
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert line.strip() == b"ready", (line, await proc.stderr.read())  # type: ignore[union-attr]
-        ex.engine.add_account(ex.account_id(ALICE_KEY), {"USDT": D(250)})
-        await asyncio.wait_for(proc.wait(), 60)
-        assert proc.returncode == -signal.SIGKILL
+        await deposit_then_sigkill(ex, tmp_path, path)
         for _restart in range(2):
             node = TradingNode(cfg)
             try:

@@ -270,3 +270,36 @@ def test_upgrade_from_0002_keeps_arb_records_and_indexes_them_by_time(
     rows = load_arb_executions(Storage(db), newest_first=True)
     assert [(r["strategy_id"], r["outcome"], r["ts"]) for r in rows] == [("tri", "completed", 1000)]
     db.dispose()
+
+
+def test_upgrade_from_0007_keeps_adjustments_and_counts_only_those_above_the_floor(
+    storage_db_url: str,
+) -> None:
+    db = Database(storage_db_url)
+    db.migrate("0007")
+    insert = text(
+        "INSERT INTO balance_adjustments "
+        "(venue, asset, ledger_total, venue_total, difference, reason, ts) "
+        "VALUES ('binance', 'USDT', '0', :d, :d, :r, 1000)"
+    )
+    with db.engine.begin() as conn:
+        for reason in ("deposit recorded by ops: counted", "balance sync: booked, not counted"):
+            conn.execute(insert, {"d": "250", "r": reason})
+    db.migrate()
+    store = Storage(db)
+    assert db.current_revision() == HEAD
+    assert _schema_diff(db, metadata) == []
+    rows = store.load_balance_adjustments()
+    assert sorted((r["id"], r["counted_ts"], r["declares"]) for r in rows) == [
+        (1, None, None),
+        (2, None, None),
+    ]
+    # the risk state of 0007 counted id 1 (its floor): only id 2 is left to count
+    assert [r["id"] for r in store.load_uncounted_adjustments(after_id=1)] == [2]
+    new = store.record_balance_adjustment(
+        "binance", "USDT", Decimal(0), Decimal(1), "x", 2_000, declares=2
+    )
+    assert new == 3  # ids go on after the rows the upgrade kept
+    store.mark_adjustments_counted([2, new], 3_000)
+    assert store.load_uncounted_adjustments(after_id=1) == []
+    db.dispose()

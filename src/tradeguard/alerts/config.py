@@ -20,6 +20,7 @@ RULE_NAMES = (
     "order_failed",
     "venue_error",
     "daily_summary",
+    "cash_flow",
     "arb_held",
     "arb_unwound",
     "arb_settlement_mismatch",

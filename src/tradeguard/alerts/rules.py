@@ -179,11 +179,19 @@ def _cash_flow(e: Event) -> Alert:
         text = (f"Transfer recorded: {d.get('kind', '?')} of {_plain(d.get('amount'))} {asset} "
                 f"on {venue} by {one_line(str(d.get('by', '?')), NAME_CHARS)}: "
                 f"{one_line(str(d.get('reason', '')))}")  # fmt: skip
+    elif e.severity == "critical":  # said in full: the asset's name is cut, not the advice
+        title, amount = f"Cash flow on {venue}: {asset}", _plain(d.get("amount"))
+        text = (f"Cash flow: {venue} {asset} {amount} left the account with no transfer "
+                "declared, counted as a loss; a known withdrawal is declared with the node "
+                f"stopped: `tradeguard transfer --venue {venue} --asset {asset} --amount "
+                f"{amount} --reason ...`")  # fmt: skip
     else:
         title = f"Cash flow on {venue}: {asset}"
         text = f"Cash flow: {one_line(str(d.get('reason', '')), 2 * SNIPPET)}"
     severity = "critical" if e.severity == "critical" else "warning"
-    return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{e.ts}", e.ts)
+    # one key per flow (a transfer, an adjustment counted): a limit holds back its repeats only
+    flow = d.get("adjustment", e.ts)
+    return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{flow}", e.ts)
 
 
 def _kill(e: Event) -> Alert:

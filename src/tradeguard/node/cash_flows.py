@@ -7,7 +7,7 @@ apply_cash_flows(node)   # at start, after a sync or reconciliation, and before 
 Each balance adjustment not counted yet (`counted_ts` empty; ids above the risk state's
 `flows_seen`, the count's floor) is valued in the valuation asset at the venue's marks and
 moves the baselines equity is compared with (the day's and week's opening equity, the peak,
-and the opening equity of the node's daily summary):
+the opening equity of the node's daily summary, and the run's own start and peak):
 - a transfer the operator declared (`tradeguard transfer`), in either direction: it is no
   trading gain or loss; a withdrawal declared after the balance sync booked it names that
   adjustment (`declares`) and moves them by its amount;
@@ -19,9 +19,9 @@ An adjustment that would move them but has no price yet waits, counted at the fi
 figure its price reaches (equity counts it at zero until then). The node counts what was booked
 before it reads equity again (`flows_due`): a quote between a booking and its count would raise
 the peak by the deposit, and the count would raise it once more. The moves and the marks of the
-adjustments counted are written in one transaction: counted once, whatever the crashes and the
-order their rows committed in. The state of a node that predates this count starts its floor at
-the newest adjustment, whose money its baselines already hold.
+adjustments counted are written in one transaction with the run's figures: counted once,
+whatever the crashes and the order their rows committed in. The state of a node that predates
+this count starts its floor at the newest adjustment, whose money its baselines already hold.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.model.events import Event
 from tradeguard.model.money import ZERO, fmt, plain
 from tradeguard.model.text import name_shown
+from tradeguard.node.checkpoint import save_run_stats
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CASH_FLOW_EVENT = "risk.cash_flow"
+_DAY_MS = 86_400_000
 _DECLARED = ("deposit recorded by ", "withdrawal recorded by ")
 _FOUND = ("balance sync:", "reconcile (")
 
@@ -91,31 +93,53 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
     rows = storage.load_uncounted_adjustments(after_id=floor)
     declared = _declared_amounts(node, rows)
     total, counted, waiting = ZERO, [], []
+    seen: list[tuple[int, Decimal]] = []  # (when booked, value) of withdrawals declared late
     for row in rows:
-        row["amount"] = declared.get(int(row["id"]), Decimal(row["difference"]))
+        booked = declared.get(int(row["id"]))
+        row["amount"] = Decimal(row["difference"]) if booked is None else booked[1]
         moved = _counted(node, row)
         if moved is None:
             waiting.append(row)
             continue
         total += moved
+        if booked is not None:  # the equity seen since its booking holds it already
+            seen.append((booked[0], moved))
         counted.append(int(row["id"]))
     watch.waiting = waiting
     if counted:
-        with storage.transaction():  # the moved baselines and the marks, written together
+        _move_run_figures(node, total, seen)
+        with storage.transaction():  # the moved baselines, figures and marks, together
             storage.mark_adjustments_counted(counted, node.clock.now_ms())
-            risk.move_baselines(total, floor)
-        if total and node._day is not None:
-            node._day_start_equity += total  # the daily summary's P&L is trading only too
+            if total:
+                save_run_stats(node)  # a SIGKILL after this commit loses none of the move
+            risk.move_baselines(total, floor, seen)
     return total
 
 
-def _declared_amounts(node: TradingNode, rows: list[dict[str, Any]]) -> dict[int, Decimal]:
-    """The amount of each declaration row: the difference of the adjustment it declares."""
+def _move_run_figures(node: TradingNode, total: Decimal, seen: list[tuple[int, Decimal]]) -> None:
+    """The run's start, peak and last equity, and the daily summary's opening equity, move
+    with outside money too: the run's P&L, return and drawdown are trading only."""
+    if total:
+        node.run_equity.shift(total, total - sum((v for _, v in seen), ZERO))
+        if node._day is not None:  # a day opened after a booking opened without its money
+            node._day_start_equity += total - sum(
+                (v for ts, v in seen if ts // _DAY_MS != node._day), ZERO
+            )
+
+
+def _declared_amounts(
+    node: TradingNode, rows: list[dict[str, Any]]
+) -> dict[int, tuple[int, Decimal]]:
+    """(when booked, amount) of each declaration row: the adjustment it declares'."""
     named = {int(r["declares"]): int(r["id"]) for r in rows if r.get("declares") is not None}
     if not named:
         return {}
     found = {int(r["id"]): r for r in node.storage.load_balance_adjustments()}
-    return {mine: Decimal(found[old]["difference"]) for old, mine in named.items() if old in found}
+    return {
+        mine: (int(found[old]["ts"]), Decimal(found[old]["difference"]))
+        for old, mine in named.items()
+        if old in found
+    }
 
 
 def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:

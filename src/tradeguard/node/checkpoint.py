@@ -100,6 +100,17 @@ def stats_json(node: TradingNode) -> dict[str, Any]:
     return stats.to_json()
 
 
+def save_run_stats(node: TradingNode) -> None:
+    """Store the run's figures now (in the caller's transaction): the stats, and the copy the
+    last commit's replay state carries, which a start takes back instead."""
+    stats = stats_json(node)
+    data = load_replay_state(node.storage)
+    node.storage.kv_set(STATS_KEY, stats)
+    if data is not None:
+        data["stats"] = stats
+        save_replay_state(node.storage, data, node.clock.now_ms())
+
+
 def save_state(node: TradingNode, ts: int, done_at_ts: int, fold: bool = False) -> None:
     # One row, so a candle that changed something pays one extra write for all of it.
     curve = node._curve_log

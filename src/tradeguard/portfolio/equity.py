@@ -75,13 +75,16 @@ class EquityTracker:
             self.peak = self.last
             self._trough = None
 
-    def shift(self, value: Decimal) -> None:
-        """Move the peak and the latest value by money moved in or out from outside, which is
-        no gain or drawdown (the max drawdown reached so far stays)."""
+    def shift(self, value: Decimal, last: Decimal | None = None) -> None:
+        """Move the start, the peak and the latest value by money moved in or out from outside,
+        which is no gain or drawdown (the max drawdown reached so far stays); the latest value
+        by `last` instead when given (money the latest value no longer holds, moved earlier)."""
+        if self.start is not None:
+            self.start += value
         if self.peak is not None:
             self.peak += value
         if self.last is not None:
-            self.last += value
+            self.last += value if last is None else last
         self._trough = None
 
     @property

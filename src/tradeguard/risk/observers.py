@@ -8,7 +8,7 @@ asset's USD price when one is known (see `valuation.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -349,16 +349,27 @@ class RiskObservers(RiskState):
             return False
         return quiet
 
-    def move_baselines(self, value: Decimal, flows_seen: int) -> None:
+    def move_baselines(
+        self, value: Decimal, flows_seen: int, seen: Sequence[tuple[int, Decimal]] = ()
+    ) -> None:
         """Move what equity is compared with (the day's and week's opening equity, the peak and
         the last figure, which opens the next day) by money moved in (+) or out (-) from
         outside, so the loss limits and the drawdown see trading only; with `flows_seen`, the
-        newest balance adjustment counted, saved at once so a start counts none twice."""
+        newest balance adjustment counted, saved at once so a start counts none twice. `seen`:
+        (when booked, amount) of the parts of `value` the last figure holds already (withdrawals
+        declared after the balance check booked them): the last figure keeps them, and a day or
+        week that opened after the booking opened without them."""
         if value:
-            for name in ("day_start_equity", "week_start_equity"):
+            moves = {"day_start_equity": value, "week_start_equity": value}
+            for ts, amount in seen:
+                if ts // DAY_MS != self.day:
+                    moves["day_start_equity"] -= amount
+                if iso_week(ts) != self.week:
+                    moves["week_start_equity"] -= amount
+            for name, move in moves.items():
                 if getattr(self, name) is not None:
-                    setattr(self, name, getattr(self, name) + value)
-            self.equity_tracker.shift(value)
+                    setattr(self, name, getattr(self, name) + move)
+            self.equity_tracker.shift(value, value - sum((a for _, a in seen), ZERO))
             self._limits = None
             self._quiet_inputs = None
         self.flows_seen = flows_seen

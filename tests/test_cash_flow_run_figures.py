@@ -1,0 +1,170 @@
+"""Outside money in the run's own figures and across a day's turn: a deposit is no return and a
+declared withdrawal no drawdown in `node.figures()` (the CLI, API and dashboard read them), as in
+the loss limits; a withdrawal declared after the balance check booked it leaves the next UTC
+day's opening equity at the equity the day opened with; a SIGKILL right after a count
+loses none of it. Real ccxt against the sandbox on
+127.0.0.1, the CLI in a child process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_cash_flow_counting import _quote
+from test_risk_cash_flows import deposit_then_sigkill
+from test_spot_short_clear_sandbox import _toml
+from test_transfer_record import _cli
+from tradeguard.execution.reconcile import reconcile_all
+from tradeguard.model.events import Event, EventKind
+from tradeguard.node import TradingNode
+from tradeguard.node.cash_flows import apply_cash_flows
+from tradeguard.node.checkpoint import checkpoint
+from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
+
+D = Decimal
+DAY_MS = 86_400_000
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_deposit_found_is_no_return_in_the_runs_figures(tmp_path: Path) -> None:
+    async with seeded_exchange() as ex:
+        cfg, _ = _toml(tmp_path, ex)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 100,000 USDT + 1 BTC: 150,000
+            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free += D(15_000)
+            await reconcile_all(node, "periodic")
+            apply_cash_flows(node)
+            await _quote(node, "BTC/USDT", 50_100)  # trading made 100
+            figures = node.figures()
+            assert figures.equity == D(165_100)
+            assert figures.total_pnl == D(100)  # was 15,100: the deposit as profit
+            assert figures.peak_equity == D(165_100)
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_declared_withdrawal_is_no_drawdown_in_the_runs_figures(tmp_path: Path) -> None:
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 150,000
+            checkpoint(node, node.clock.now_ms())  # the run's figures, as the live loop stores
+        finally:
+            await node.stop()
+            node.close()
+        ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(30_000)
+        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
+        code, out, err = await _cli(*base, "--amount", "-30000", "--reason", "to the bank")
+        assert code == 0, (out, err)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 120,000: nothing lost trading
+            figures = node.figures()
+            assert figures.equity == D(120_000)
+            assert figures.max_drawdown_pct == 0  # was 20: the withdrawal as a drawdown
+            assert figures.drawdown_pct == 0
+            assert figures.total_pnl == 0  # was -30,000
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_withdrawal_declared_after_the_sync_is_no_profit_the_next_day(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 150,000
+            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
+            await reconcile_all(node, "periodic")  # booked as a decrease no one explained
+            apply_cash_flows(node)
+            await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
+        finally:
+            await node.stop()
+            node.close()
+        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
+        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
+        assert code == 0, (out, err)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            risk = node.risk
+            await _quote(node, "BTC/USDT", 50_000, node.clock.now_ms() + DAY_MS)  # next day
+            assert node.portfolio.equity() == D(149_700)
+            # the day opens at the equity the last one closed with: was 149,400, so that the
+            # declaration showed as 300 of profit, hiding as much of the day's losses
+            assert risk.day_start_equity == D(149_700)
+            assert risk.peak_equity == D(149_700)
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_sigkill_right_after_a_deposit_is_counted_keeps_it_out_of_the_run(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        await deposit_then_sigkill(ex, tmp_path, path, "after")
+        node = TradingNode(cfg)
+        events: list[Event] = []
+        node.bus.subscribe(events.append)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_100, node.clock.now_ms() + DAY_MS)
+            [summary] = [e for e in events if e.kind == EventKind.DAILY_SUMMARY]
+            # 150,000 at the day's open, 250 deposited, 100 made: was 350, the deposit as P&L
+            assert (D(summary.data["pnl"]), D(summary.data["equity"])) == (D(100), D(150_350))
+            assert node.figures().total_pnl == D(100)
+        finally:
+            await node.stop()
+            node.close()
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_withdrawal_of_an_earlier_day_declared_later_is_no_profit_today(
+    tmp_path: Path,
+) -> None:
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        node = TradingNode(cfg)
+        tomorrow = node.clock.now_ms() + DAY_MS
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000)  # 150,000
+            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
+            await reconcile_all(node, "periodic")  # booked as a decrease no one explained
+            apply_cash_flows(node)
+            await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
+            await _quote(node, "BTC/USDT", 50_000, tomorrow)  # the next day opens at 149,700
+            assert node.risk.day_start_equity == D(149_700)
+        finally:
+            await node.stop()
+            node.close()
+        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
+        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
+        assert code == 0, (out, err)
+        node = TradingNode(cfg)
+        try:
+            await node.start()
+            await _quote(node, "BTC/USDT", 50_000, tomorrow + 1)
+            # the 300 left yesterday: today opened without it, so today's P&L is 0 (was
+            # 149,400 at the open: 300 of profit, hiding as much of today's losses)
+            assert node.risk.day_start_equity == D(149_700)
+        finally:
+            await node.stop()
+            node.close()
