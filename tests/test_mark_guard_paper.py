@@ -283,3 +283,32 @@ async def test_a_limit_at_the_market_is_not_refused_on_a_book_as_far_off_as_a_he
         assert refused.code == "PRICE_BAND", (refused.code, refused.reason)
     finally:
         node.close()
+
+
+async def test_a_bad_close_is_not_confirmed_by_a_longer_bar_closing_on_the_same_trade(
+    tmp_path, data_dir
+) -> None:
+    # strategies on 1m and 1h bars: the last minute of an hour and the hour end on the same
+    # trade, so a bad close is both bars' close; the hour's bar is the same print, not a
+    # later stretch of trading holding there, and must not confirm it
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s, bad = start.quantize(D("0.01")), (start / 1000).quantize(D("0.01"))
+        hour = (node.clock.now_ms() // 3_600_000 + 1) * 3_600_000
+        feed = NodeFeed(node)
+        node.clock.advance_to(hour + 3_540_000)  # type: ignore[attr-defined]
+        await feed.on_live_candle(Candle(SYMBOL, hour + 3_480_000, s, s, s, s, D(3), 60,
+                                         "binance"), False)  # fmt: skip
+        assert node.portfolio.marks[SYMBOL] == s
+        node.clock.advance_to(hour + 3_600_000)  # type: ignore[attr-defined]
+        minute = Candle(SYMBOL, hour + 3_540_000, s, s, s, bad, D(3), 60, "binance")
+        await feed.on_live_candle(minute, False)
+        await feed.on_live_candle(Candle(SYMBOL, hour, s, s, s, bad, D(90), 3_600, "binance"),
+                                  False)  # fmt: skip
+        assert node.risk.mark_guard.held("binance", SYMBOL) == (bad, s), "the print confirmed"
+        assert node.portfolio.marks[SYMBOL] == s, "the equity valued at the bad close"
+    finally:
+        node.close()
+

@@ -108,7 +108,7 @@ class NodeFeed:
         taken = (
             guard.admits(venue, sym, candle.close)
             if quoted
-            else node._take_bar(venue, sym, candle.close, candle.ts)
+            else node._take_bar(venue, sym, candle.close, candle.ts, candle.ts, candle.close_ts)
         )
         fills = taken and guard.admits_bar(venue, sym, candle.low, candle.high)
         if fills and wanted and candle.interval_s == self._finest(candle.symbol):
