@@ -312,3 +312,31 @@ async def test_a_bad_close_is_not_confirmed_by_a_longer_bar_closing_on_the_same_
     finally:
         node.close()
 
+
+async def test_a_withheld_book_fills_no_new_order_on_the_paper_venue(tmp_path, data_dir) -> None:
+    # the live hub keeps one book per market and updates it in place: a paper venue that took
+    # the book once holds that object, so an update 1000 times off, withheld from it, must not
+    # fill an order sent then at those prices (it waits for data the guard admits)
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s = start.quantize(D("0.01"))
+        await _quote(node, s)
+        book, feed = OrderBook(SYMBOL, "binance"), NodeFeed(node)
+        for px in (s, (s / 1000).quantize(D("0.01"))):
+            book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
+                                node.clock.now_ms())  # fmt: skip
+            await feed.on_book(book)
+        limit = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+            type=OrderType.LIMIT, price=(s * D("0.99")).quantize(D("0.01")),
+        )  # fmt: skip
+        for intent in (_intent(OrderType.MARKET), limit):
+            got = await node.submit(intent)
+            assert got.ok, (got.code, got.reason)
+        prices = [f.price for f in node.storage.load_fills(venue="paper")]
+        assert prices and all(p > s * D("0.9") for p in prices), f"at the withheld book: {prices}"
+    finally:
+        node.close()
+

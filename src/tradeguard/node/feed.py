@@ -141,6 +141,9 @@ class NodeFeed:
         if _admits(node, book):
             for paper in _papers(node, book.venue):  # a book as far off as a held mark waits
                 paper.on_book(book)
+        else:  # updated in place: a paper venue holding it must not fill on it meanwhile
+            for paper in _papers(node, book.venue):
+                paper.withhold_book(book)
         for s in _takers(node, book.symbol, book.venue):
             if s.book_depth and not node.interrupts.call(s.id, s.on_book, book):
                 return
