@@ -340,3 +340,35 @@ async def test_a_withheld_book_fills_no_new_order_on_the_paper_venue(tmp_path, d
     finally:
         node.close()
 
+
+async def test_a_kill_flatten_is_bounded_at_the_guarded_mark_not_a_book_far_off(
+    tmp_path, data_dir
+) -> None:
+    # halted, the kill switch's flatten sells the position at market within the slippage cap
+    # of the reference price: a book 1000 times above the mark (withheld as a held print is)
+    # must not set that cap, or the sell's floor is 1000 times over every bid and never fills
+    from tradeguard.risk.engine import KILL_FLATTEN_TAG
+
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s = start.quantize(D("0.01"))
+        await _quote(node, s)
+        bought = await node.submit(_intent(OrderType.MARKET))
+        assert bought.ok and len(node.storage.load_fills(venue="paper")) == 1, bought.reason
+        book, px = OrderBook(SYMBOL, "binance"), s * 1000
+        book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
+                            node.clock.now_ms())  # fmt: skip
+        await NodeFeed(node).on_book(book)
+        node.risk.halt("a test", "test")
+        flatten = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.SELL, amount=D("0.001"),
+            type=OrderType.MARKET, reduce_only=True, tag=KILL_FLATTEN_TAG,
+        )  # fmt: skip
+        got = await node.submit(flatten)
+        assert got.ok, (got.code, got.reason)
+        fills = node.storage.load_fills(venue="paper")
+        assert len(fills) == 2, f"the flatten did not fill: {got.order and got.order.status}"
+    finally:
+        node.close()
