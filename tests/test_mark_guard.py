@@ -344,6 +344,20 @@ def test_a_held_price_again_at_another_time_confirms_only_where_restamps_count()
     assert flat.take(*BTC, D(40), 3), "a feed holding flat after a real crash"
     assert flat.accepted()[BTC] == D(40) and flat.held(*BTC) is None
     # a bar is a new stretch of trading: its close again at a later bar confirms on any guard
-    assert not node.take_bar(*BTC, D(40), 2), "the same bar again"
-    assert node.take_bar(*BTC, D(40), 4)
+    assert not node.take_bar(*BTC, D(40), 2, 2, 3), "the same bar again"
+    assert node.take_bar(*BTC, D(40), 4, 4, 5)
     assert node.accepted()[BTC] == D(40)
+
+
+def test_a_held_bar_close_is_confirmed_only_by_a_bar_opened_after_it_closed() -> None:
+    node, _ = _guard()
+    assert node.take_bar(*BTC, D(100), 0, 0, 60_000)
+    hour = 3_600_000
+    assert not node.take_bar(*BTC, D(40), 0, 0, hour), "an hour's bar closing at 40"
+    back = MarkGuard(D(30), D(30))
+    back.load_state(json.loads(json.dumps(node.state())))  # a resumed replay
+    for g in (node, back):
+        # its last minute closes on the same trade: the same print, not a second one
+        assert not g.take_bar(*BTC, D(40), hour - 60_000, hour - 60_000, hour)
+        assert g.held(*BTC) == (D(40), D(100))
+        assert g.take_bar(*BTC, D(40), hour, hour, hour + 60_000), "the next bar holds there"

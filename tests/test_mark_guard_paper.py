@@ -283,3 +283,92 @@ async def test_a_limit_at_the_market_is_not_refused_on_a_book_as_far_off_as_a_he
         assert refused.code == "PRICE_BAND", (refused.code, refused.reason)
     finally:
         node.close()
+
+
+async def test_a_bad_close_is_not_confirmed_by_a_longer_bar_closing_on_the_same_trade(
+    tmp_path, data_dir
+) -> None:
+    # strategies on 1m and 1h bars: the last minute of an hour and the hour end on the same
+    # trade, so a bad close is both bars' close; the hour's bar is the same print, not a
+    # later stretch of trading holding there, and must not confirm it
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s, bad = start.quantize(D("0.01")), (start / 1000).quantize(D("0.01"))
+        hour = (node.clock.now_ms() // 3_600_000 + 1) * 3_600_000
+        feed = NodeFeed(node)
+        node.clock.advance_to(hour + 3_540_000)  # type: ignore[attr-defined]
+        await feed.on_live_candle(Candle(SYMBOL, hour + 3_480_000, s, s, s, s, D(3), 60,
+                                         "binance"), False)  # fmt: skip
+        assert node.portfolio.marks[SYMBOL] == s
+        node.clock.advance_to(hour + 3_600_000)  # type: ignore[attr-defined]
+        minute = Candle(SYMBOL, hour + 3_540_000, s, s, s, bad, D(3), 60, "binance")
+        await feed.on_live_candle(minute, False)
+        await feed.on_live_candle(Candle(SYMBOL, hour, s, s, s, bad, D(90), 3_600, "binance"),
+                                  False)  # fmt: skip
+        assert node.risk.mark_guard.held("binance", SYMBOL) == (bad, s), "the print confirmed"
+        assert node.portfolio.marks[SYMBOL] == s, "the equity valued at the bad close"
+    finally:
+        node.close()
+
+
+async def test_a_withheld_book_fills_no_new_order_on_the_paper_venue(tmp_path, data_dir) -> None:
+    # the live hub keeps one book per market and updates it in place: a paper venue that took
+    # the book once holds that object, so an update 1000 times off, withheld from it, must not
+    # fill an order sent then at those prices (it waits for data the guard admits)
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s = start.quantize(D("0.01"))
+        await _quote(node, s)
+        book, feed = OrderBook(SYMBOL, "binance"), NodeFeed(node)
+        for px in (s, (s / 1000).quantize(D("0.01"))):
+            book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
+                                node.clock.now_ms())  # fmt: skip
+            await feed.on_book(book)
+        limit = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+            type=OrderType.LIMIT, price=(s * D("0.99")).quantize(D("0.01")),
+        )  # fmt: skip
+        for intent in (_intent(OrderType.MARKET), limit):
+            got = await node.submit(intent)
+            assert got.ok, (got.code, got.reason)
+        prices = [f.price for f in node.storage.load_fills(venue="paper")]
+        assert prices and all(p > s * D("0.9") for p in prices), f"at the withheld book: {prices}"
+    finally:
+        node.close()
+
+
+async def test_a_kill_flatten_is_bounded_at_the_guarded_mark_not_a_book_far_off(
+    tmp_path, data_dir
+) -> None:
+    # halted, the kill switch's flatten sells the position at market within the slippage cap
+    # of the reference price: a book 1000 times above the mark (withheld as a held print is)
+    # must not set that cap, or the sell's floor is 1000 times over every bid and never fills
+    from tradeguard.risk.engine import KILL_FLATTEN_TAG
+
+    node = await replayed_node(tmp_path, data_dir)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        s = start.quantize(D("0.01"))
+        await _quote(node, s)
+        bought = await node.submit(_intent(OrderType.MARKET))
+        assert bought.ok and len(node.storage.load_fills(venue="paper")) == 1, bought.reason
+        book, px = OrderBook(SYMBOL, "binance"), s * 1000
+        book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
+                            node.clock.now_ms())  # fmt: skip
+        await NodeFeed(node).on_book(book)
+        node.risk.halt("a test", "test")
+        flatten = OrderIntent(
+            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.SELL, amount=D("0.001"),
+            type=OrderType.MARKET, reduce_only=True, tag=KILL_FLATTEN_TAG,
+        )  # fmt: skip
+        got = await node.submit(flatten)
+        assert got.ok, (got.code, got.reason)
+        fills = node.storage.load_fills(venue="paper")
+        assert len(fills) == 2, f"the flatten did not fill: {got.order and got.order.status}"
+    finally:
+        node.close()

@@ -153,8 +153,8 @@ async def _replay_loop(
         if sim is not None and close_ts > sim._now:
             sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
         market_on_candle(c)
-        if take_mark(c.venue, symbol, c.close, close_ts):  # a held bad print fills nothing,
-            marks[symbol] = c.close  # nor a bar reaching further than its limit (a bad trade)
+        if take_mark(c.venue, symbol, c.close, close_ts, c.ts, close_ts):  # a held bad print
+            marks[symbol] = c.close  # fills nothing, nor a bar reaching past the limit either
             paper = paper_by_symbol.get(symbol)
             if paper is not None and risk.mark_guard.admits_bar(c.venue, symbol, c.low, c.high):
                 paper.on_candle(c)
@@ -395,14 +395,14 @@ def _warm_up(node: TradingNode, candles: list[Candle], start_idx: int) -> None:
     take, admits = node._take_bar, node.risk.mark_guard.admits_bar  # as the first run had it
     for c in before:
         node.market.on_candle(c)
-        if not stored and take(c.venue, c.symbol, c.close, c.ts):
+        if not stored and take(c.venue, c.symbol, c.close, c.ts, c.ts, c.close_ts):
             node.portfolio.marks[c.symbol] = c.close
             if admits(c.venue, c.symbol, c.low, c.high):
                 last[c.symbol] = c  # a held candle never reached the paper venue
     try:
         for c in candles[lo:start_idx]:
             node.market.on_candle(c)
-            if not stored and take(c.venue, c.symbol, c.close, c.ts):
+            if not stored and take(c.venue, c.symbol, c.close, c.ts, c.ts, c.close_ts):
                 node.portfolio.marks[c.symbol] = c.close
                 if admits(c.venue, c.symbol, c.low, c.high):
                     last[c.symbol] = c

@@ -15,9 +15,10 @@ line); within the limit of the suspect price, or further on from the last accept
 suspect's side (a crash falling past the limit on every update: 100, 40, 16 ...), the move is
 confirmed and that update is taken (the breakers act on it as on any mark); anywhere else (the
 far side of the last accepted mark), the new price is the suspect. The same price again
-settles nothing (a ticker polled again restamps a bad print), but as a later bar's close
-(`take_bar`), or under `restamped` (the strategies' guard), it is a second update and confirms:
-bars or a feed holding flat after a real move.
+settles nothing (a ticker polled again restamps a bad print), but as the close of a bar opened
+once the held bar had closed (`take_bar`), or under `restamped` (the strategies' guard), it is a
+second update and confirms: bars or a feed holding flat after a real move. A longer bar closing
+on the same trade (an hour's and its last minute's) is the same print, not a second one.
 
 A dropped print is remembered for the next `RECUR_WITHIN` accepted updates: a far price that
 comes back near it (or further on its side) in that time, stamped at another time, confirms the
@@ -64,6 +65,7 @@ class MarkGuard:
 
     __slots__ = (
         "_bands",
+        "_ends",
         "_fracs",
         "_left",
         "_off",
@@ -104,6 +106,7 @@ class MarkGuard:
         # (venue, symbol) -> (suspect price, last accepted mark)
         self.suspect: dict[Key, tuple[Decimal, Decimal]] = {}
         self._raised: dict[Key, int] = {}  # the time of each suspect's print
+        self._ends: dict[Key, int] = {}  # when the bar a suspect close was held on closed
         # a dropped print: (price, its time, accepted updates it is still remembered for)
         self._recent: dict[Key, tuple[Decimal, int, int]] = {}
         self._watch: set[Key] = set()  # keys with a suspect or a dropped print remembered
@@ -139,14 +142,25 @@ class MarkGuard:
             return True
         return self._judge(key, band, price, ts, self.restamped)
 
-    def take_bar(self, venue: str, symbol: str, price: Decimal, ts: int) -> bool:
-        """As `take`, for a bar's close stamped `ts`: a bar is a new stretch of trading, so the
-        held price again as a later bar's close confirms it (bars holding flat after a real
-        move); the same bar again does not."""
+    def take_bar(
+        self, venue: str, symbol: str, price: Decimal, ts: int, opened: int, closes: int
+    ) -> bool:
+        """As `take`, for the close of a bar stamped `ts` that opened at `opened` and closes
+        at `closes` (ms): a bar opened once the held bar had closed is a new stretch of trading,
+        so the held price again as its close confirms it (bars holding flat after a real move);
+        the same bar again, or a longer one closing on the same trade, does not."""
         key = (venue, symbol)
         if self._watch and key in self._watch:
-            return self._judge(key, self._bands.get(key), price, ts, True)
-        return self.take(venue, symbol, price, ts)
+            end = self._ends.get(key)
+            later = end is None or opened >= end  # held by a quote: another time will do
+            taken = self._judge(key, self._bands.get(key), price, ts, later)
+        else:
+            taken = self.take(venue, symbol, price, ts)
+        if not taken:  # the bars the held close was seen on end at the latest of them
+            ends = self._ends
+            if key not in ends or closes > ends[key]:
+                ends[key] = closes
+        return taken
 
     def _accept(self, key: Key, price: Decimal) -> None:
         f, down, up, near_down, near_up = self._fracs[self.is_outcome(*key)]
@@ -196,6 +210,7 @@ class MarkGuard:
             self._accept(key, price)
             return True
         self._recent.pop(key, None)
+        self._ends.pop(key, None)
         self.suspect[key] = (price, accepted)
         self._raised[key] = ts
         self._watch.add(key)
@@ -210,6 +225,7 @@ class MarkGuard:
 
     def _drop(self, key: Key, held: tuple[Decimal, Decimal], price: Decimal, ts: int) -> None:
         del self.suspect[key]
+        self._ends.pop(key, None)
         self._recent[key] = (held[0], self._raised.pop(key, 0), RECUR_WITHIN)
         log.warning(
             "dropped a bad print of %s: %s, %s from the last accepted mark %s (%s=%s); back at %s",
@@ -229,6 +245,7 @@ class MarkGuard:
     def _settle(self, key: Key) -> None:
         self.suspect.pop(key, None)
         self._raised.pop(key, None)
+        self._ends.pop(key, None)
         self._recent.pop(key, None)
         self._watch.discard(key)
 
@@ -302,6 +319,7 @@ class MarkGuard:
             "recent": [[*k, str(p), t, n] for k, (p, t, n) in self._recent.items()],
             "watch": sorted(self._watch),
             "left": [[*k, str(p)] for k, p in self._left.items()],
+            "ends": [[*k, t] for k, t in self._ends.items()],
         }  # fmt: skip
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -326,6 +344,7 @@ class MarkGuard:
                 self._recent[_key(r)] = (Decimal(str(r[2])), int(r[3]), int(r[4]))
             self._watch.update(_key(r) for r in state["watch"])
             self._left.update((_key(r), Decimal(str(r[2]))) for r in state["left"])
+            self._ends.update((_key(r), int(r[2])) for r in state.get("ends", ()))
         except (LookupError, TypeError, ValueError, ArithmeticError):
             self.forget()
             raise
@@ -336,6 +355,7 @@ class MarkGuard:
         self._off.clear()
         self.suspect.clear()
         self._raised.clear()
+        self._ends.clear()
         self._recent.clear()
         self._watch.clear()
         self._left.clear()

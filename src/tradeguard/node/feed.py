@@ -108,7 +108,7 @@ class NodeFeed:
         taken = (
             guard.admits(venue, sym, candle.close)
             if quoted
-            else node._take_bar(venue, sym, candle.close, candle.ts)
+            else node._take_bar(venue, sym, candle.close, candle.ts, candle.ts, candle.close_ts)
         )
         fills = taken and guard.admits_bar(venue, sym, candle.low, candle.high)
         if fills and wanted and candle.interval_s == self._finest(candle.symbol):
@@ -141,6 +141,9 @@ class NodeFeed:
         if _admits(node, book):
             for paper in _papers(node, book.venue):  # a book as far off as a held mark waits
                 paper.on_book(book)
+        else:  # updated in place: a paper venue holding it must not fill on it meanwhile
+            for paper in _papers(node, book.venue):
+                paper.withhold_book(book)
         for s in _takers(node, book.symbol, book.venue):
             if s.book_depth and not node.interrupts.call(s.id, s.on_book, book):
                 return

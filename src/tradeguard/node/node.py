@@ -91,7 +91,7 @@ class TradingNode:
     _risk_store: StorageStateStore
     # risk.mark_guard.take: whether a new price becomes the mark or is held as a suspect print
     _take_mark: Callable[[str, str, Decimal, int], bool]
-    _take_bar: Callable[[str, str, Decimal, int], bool]  # the same for a bar's close
+    _take_bar: Callable[[str, str, Decimal, int, int, int], bool]  # the same, a bar's close
 
     def __init__(
         self,

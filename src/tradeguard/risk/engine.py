@@ -365,6 +365,7 @@ class RiskEngine(RiskObservers):
                     "slippage cap can be set; close it by hand",
                 ),
             )
+        mid = self.mark_guard.mark_for(intent.venue, intent.symbol, mid)  # not a book far off
         inst = market.instrument(intent.venue, intent.symbol)
         bound = price_bound(side, mid, inst.price_tick if inst else ZERO, self._slip_frac)
         if intent.type is OrderType.LIMIT and intent.price is not None:

@@ -174,6 +174,14 @@ class PaperVenue(PaperStops):
             if bid and ask:
                 self._trigger(m, bid[0][0], ask[0][0], book.ts)
 
+    def withhold_book(self, book: BookView) -> None:
+        """`book` now holds prices the mark guard withholds: if it is the very book this venue
+        fills on (a live stream updates one book in place), forget it until an update the guard
+        admits; meanwhile orders fill on the venue's other data (a quote, a bar), never on it."""
+        m = self._markets.get(book.symbol)
+        if m is not None and m.book is book:
+            m.book = None
+
     # Venue -------------------------------------------------------------------------------------
     async def load_instruments(self) -> dict[str, Instrument]:
         """Return the configured markets."""
