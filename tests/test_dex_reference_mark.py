@@ -7,6 +7,7 @@ Before, nothing but the pool's own past was looked at, and such a pool was trade
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,9 +16,11 @@ import pytest
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from test_ccxt_support import make_venue
 from test_dex_pool_guard import _push
+from tradeguard.clock import Clock
 from tradeguard.config import Config
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import DefinitiveVenueError
+from tradeguard.model.price_guard import MarkGuard
 from tradeguard.node.builder import _tie_dex_references
 from tradeguard.venues.uniswap_v2.reference import venue_marks
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
@@ -32,6 +35,27 @@ def _eth_book(ex, bid: str, ask: str) -> None:
     ex.set_book("ETHUSDT", bids=[(bid, "5")], asks=[(ask, "5")])
 
 
+def _node(venues: dict[str, Any], guard: MarkGuard | None = None) -> SimpleNamespace:
+    """What `_tie_dex_references` reads of a node: its venues, mark guard, clock and limits."""
+    mark_guard = guard or MarkGuard(Decimal(30), Decimal(0))
+    risk = SimpleNamespace(stale_data_s=60)
+    return SimpleNamespace(
+        venues=venues, data_venues={}, risk=SimpleNamespace(mark_guard=mark_guard),
+        config=SimpleNamespace(risk=risk), clock=Clock(),
+    )  # fmt: skip
+
+
+async def _dex_and_cex(chain: ChainThread, ex, **kw: Any) -> tuple[Any, Any, MemoryTxStore]:
+    """A DEX venue whose WETH/USD pool is held to venue cex's ETH/USDT mark, and that venue."""
+    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    cex = make_venue(ex, name="cex")
+    store = MemoryTxStore()
+    venue = await connected_venue(
+        chain.deployment, store, reference_marks={"WETH/USD": ("cex", "ETH/USDT")}, **kw
+    )
+    return venue, cex, store
+
+
 async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
     chain: ChainThread, ex
 ) -> None:
@@ -43,7 +67,7 @@ async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
         chain.deployment, store, twap_window_s=10,
         reference_marks={"WETH/USD": ("cex", "ETH/USDT")},
     )  # fmt: skip
-    _tie_dex_references(SimpleNamespace(venues={"dex": venue, "cex": cex}, data_venues={}))
+    _tie_dex_references(_node({"dex": venue, "cex": cex}))
     try:
         _push(chain, 300)  # about -41 % ...
         chain.rpc("evm_mine", hex(300))  # ... held 30 windows: the pool's mean is about the push
@@ -52,7 +76,7 @@ async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
         assert exc.value.code == "POOL_PRICE"
         text = str(exc.value)
         assert "WETH/USD pool's price 1184.25" in text, text
-        assert "off the ETH/USDT mark of venue cex, 2000.000000 USD" in text, text
+        assert "off the ETH/USDT mark of venue cex, 2000.000000 USDT" in text, text
         assert "venues.dex.reference_marks" in text and "max_pool_deviation_pct=5" in text
         assert store.rows == {}  # nothing journaled, nothing signed
         _eth_book(ex, "1180", "1190")  # the market moved there too: the pool is not pushed
@@ -79,6 +103,78 @@ async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
         text = str(exc.value)
         assert "no ETH/USDT mark from venue cex" in text, text
         assert "venues.dex.reference_marks" in text, text
+        assert store.rows == {}
+    finally:
+        await venue.close()
+        await cex.close()
+
+
+async def test_a_stale_reference_mark_refuses_the_swap(chain: ChainThread, ex) -> None:
+    """A ticker stamped three hours ago (its feed stopped) is no reference: the swap is refused,
+    naming the mark's age and the risk engine's stale-data limit."""
+    venue, cex, store = await _dex_and_cex(chain, ex)
+    _eth_book(ex, "1999", "2001")  # the pool's own price: only the mark's age is wrong
+    ex.clock_offset_ms = -3 * 3600 * 1000  # the exchange stamps its ticker 3 h back
+    _tie_dex_references(_node({"dex": venue, "cex": cex}))
+    try:
+        with pytest.raises(DefinitiveVenueError) as exc:
+            await venue.submit(dex_order("stale-mark", "0.1"))
+        assert exc.value.code == "POOL_PRICE"
+        text = str(exc.value)
+        assert "ETH/USDT mark of venue cex is 1080" in text and "s old" in text, text
+        assert "risk.stale_data_s=60" in text, text
+        assert store.rows == {}
+        ex.clock_offset_ms = 0  # the feed is back
+        report = await venue.submit(dex_order("fresh-mark", "0.1"))
+        assert report.status is OrderStatus.FILLED
+    finally:
+        await venue.close()
+        await cex.close()
+
+
+async def test_a_held_bad_print_on_the_reference_venue_is_not_the_reference(
+    chain: ChainThread, ex
+) -> None:
+    """The node's mark guard holds ETH/USDT's drop from 2000 to 1185 on cex as a suspect print;
+    the DEX check is held to the last accepted mark (2000), not to the held print."""
+    venue, cex, store = await _dex_and_cex(chain, ex, twap_window_s=10)
+    guard = MarkGuard(Decimal(30), Decimal(0))
+    assert guard.take("cex", "ETH/USDT", Decimal(2000), 1)
+    assert not guard.take("cex", "ETH/USDT", Decimal(1185), 2)  # held as a suspect
+    _eth_book(ex, "1180", "1190")  # the bad print is what the ticker shows
+    _tie_dex_references(_node({"dex": venue, "cex": cex}, guard))
+    try:
+        _push(chain, 300)  # the pool pushed to about 1184 ...
+        chain.rpc("evm_mine", hex(300))  # ... for long enough to be its own mean
+        with pytest.raises(DefinitiveVenueError) as exc:
+            await venue.submit(dex_order("held-print", "0.1"))
+        assert exc.value.code == "POOL_PRICE"
+        text = str(exc.value)
+        assert "off the ETH/USDT mark of venue cex, 2000.000000 USDT" in text, text
+        assert "1185.000000 USDT held as a suspect print" in text, text
+        assert "risk.max_mark_jump_pct" in text, text
+        assert store.rows == {}
+    finally:
+        await venue.close()
+        await cex.close()
+
+
+async def test_a_reference_quote_wider_than_the_limit_refuses_the_swap(
+    chain: ChainThread, ex
+) -> None:
+    """A bid of 100 and an ask of 4000 have a mid (2050) near the pool (about 2000), but a
+    spread of 190 % says nothing of the market's price: the swap is refused, naming both."""
+    venue, cex, store = await _dex_and_cex(chain, ex)
+    _eth_book(ex, "100", "4000")
+    _tie_dex_references(_node({"dex": venue, "cex": cex}))
+    try:
+        with pytest.raises(DefinitiveVenueError) as exc:
+            await venue.submit(dex_order("wide-mark", "0.1"))
+        assert exc.value.code == "POOL_PRICE"
+        text = str(exc.value)
+        assert "bid 100.000000 USDT, ask 4000.000000 USDT" in text, text
+        assert "spread of 190.24 % is wider than" in text, text
+        assert "max_pool_deviation_pct=5" in text, text
         assert store.rows == {}
     finally:
         await venue.close()

@@ -238,13 +238,19 @@ def _build_venues(node: TradingNode, given: dict[str, Venue]) -> None:
 
 
 def _tie_dex_references(node: TradingNode) -> None:
-    """Give each DEX venue's pool check the venues whose marks its pools are held to."""
+    """Give each DEX venue's pool check the venues whose marks its pools are held to, read
+    through the node's mark guard and held to the risk engine's stale-data limit."""
     for venue in node.venues.values():
         guard = getattr(venue, "pool_guard", None)
         if guard is not None and guard.marks:
             from tradeguard.venues.uniswap_v2.reference import venue_marks
 
-            guard.mark_of = venue_marks({**node.data_venues, **node.venues})
+            guard.mark_of = venue_marks(
+                {**node.data_venues, **node.venues},
+                node.risk.mark_guard,
+                node.config.risk.stale_data_s,
+                node.clock,
+            )
 
 
 def _tie_paper_venues(node: TradingNode) -> None:
