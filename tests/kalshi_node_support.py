@@ -59,23 +59,14 @@ async def started_kalshi_node(
     """A started sandbox node on a Kalshi demo exchange: yield (exchange, node, keys); the node
     is stopped and closed, then the exchange stopped, on leaving."""
     server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    try:
-        async with running(cfg) as node:
-            yield server, node, keys
-    finally:
-        await server.stop()
-
-
-@asynccontextmanager
-async def running(cfg: Config) -> AsyncIterator[TradingNode]:
-    """A node started on `cfg`, stopped and closed on leaving (its process gone)."""
     node = TradingNode(cfg)
     try:
         await node.start()
-        yield node
+        yield server, node, keys
     finally:
         await node.stop()
         node.close()
+        await server.stop()
 
 
 async def resting_sell(node: TradingNode) -> tuple[Order, Decimal]:

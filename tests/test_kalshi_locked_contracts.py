@@ -20,10 +20,10 @@ from kalshi_node_support import (
     buy,
     kalshi_node,
     paper_kalshi,
-    running,
     started_kalshi_node,
 )
 from rigs import killed_child
+from running_support import running
 from test_kalshi_netting import _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage

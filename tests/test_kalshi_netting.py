@@ -15,10 +15,10 @@ from kalshi_node_support import (
     buy,
     kalshi_node,
     paper_kalshi,
-    running,
     started_kalshi_node,
 )
 from rigs import killed_child
+from running_support import running
 from tradeguard.execution.ledger_audit import audit_storage
 from tradeguard.execution.outcome_netting import plan_netting
 from tradeguard.execution.reconcile import reconcile_and_gate
