@@ -18,45 +18,24 @@ import argparse
 import asyncio
 import json
 import logging
-import statistics
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from tradeguard.bus import EventBus
+from roundtrip_support import order_manager_rig, pcts, submit_to_wire
+
 from tradeguard.clock import Clock
-from tradeguard.execution.order_manager import OrderManager
-from tradeguard.marketdata.state import MarketState
 from tradeguard.model import Order, OrderIntent, OrderType, Side
-from tradeguard.portfolio.portfolio import Portfolio
-from tradeguard.risk.config import RiskConfig
-from tradeguard.risk.engine import RiskEngine
-from tradeguard.risk.store import MemoryStateStore
 from tradeguard.sandbox.pm_serve import (
     kalshi_demo,
     kalshi_keys,
     polymarket_demo,
     polymarket_keys,
 )
-from tradeguard.storage.db import Database
-from tradeguard.storage.repository import Storage
 from tradeguard.venues.kalshi.venue import KalshiVenue
 from tradeguard.venues.polymarket.venue import PolymarketVenue
 
 SYMBOLS = {"kalshi": "KXFED-26DEC-T4.00:YES/USD", "polymarket": "fed-above-4pct-dec:YES/PUSD"}
-
-
-def _pcts(samples: list[float]) -> dict[str, float]:
-    s = sorted(samples)
-    q = statistics.quantiles(s, n=100, method="inclusive")
-    return {
-        "p50": round(q[49] * 1000, 3),
-        "p99": round(q[98] * 1000, 3),
-        "max": round(s[-1] * 1000, 3),
-        "n": len(s),
-    }
 
 
 async def run_dialect(dialect: str, n: int) -> dict[str, Any]:
@@ -94,9 +73,9 @@ async def run_dialect(dialect: str, n: int) -> dict[str, Any]:
         await venue.close()
         await server.stop()
     return {
-        "roundtrip_ms": _pcts(roundtrip),
-        "overhead_ms": _pcts(overhead),
-        "overhead_ok": _pcts(overhead)["p99"] <= 2.0,
+        "roundtrip_ms": pcts(roundtrip),
+        "overhead_ms": pcts(overhead),
+        "overhead_ok": pcts(overhead)["p99"] <= 2.0,
     }
 
 
@@ -115,42 +94,16 @@ async def _roundtrips(venue: Any, dialect: str, n: int) -> list[float]:
 
 async def _overheads(venue: Any, dialect: str, n: int, sent_at: list[float]) -> list[float]:
     symbol = SYMBOLS[dialect]
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db.migrate()
-        clock = Clock()
-        market = MarketState()
-        for inst in venue.instruments.values():
-            market.add_instrument(inst)
-        portfolio = Portfolio("USD")
-        portfolio.set_balances(dialect, await venue.fetch_balances())
-        bus = EventBus()
-        risk = RiskEngine(
-            RiskConfig(max_trades_per_day=1_000_000, max_orders_per_s=Decimal(1000),
-                       ceiling_override_ack="I accept losses beyond the built-in ceilings",
-                       stable_reserve_pct=Decimal(0), min_order_notional_usd=Decimal(0),
-                       price_band_pct=Decimal(50)),
-            clock, MemoryStateStore(), bus.publish,
-        )  # fmt: skip
-        om = OrderManager(storage=Storage(db), venues={dialect: venue}, risk=risk,
-                          portfolio=portfolio, market=market, bus=bus, clock=clock)  # fmt: skip
-        quote = await venue.fetch_quote(symbol)
-        out: list[float] = []
+    out: list[float] = []
+    async with order_manager_rig(venue, dialect, "USD", price_band_pct=Decimal(50)) as rig:
+        q = await venue.fetch_quote(symbol)
         for _ in range(n):
-            market.on_quote(quote.__class__(symbol, clock.now_ms(), quote.bid, quote.bid_size,
-                                            quote.ask, quote.ask_size))  # fmt: skip
-            portfolio.mark(symbol, quote.mid)
+            rig.market.on_quote(q.__class__(symbol, rig.clock.now_ms(), q.bid, q.bid_size, q.ask,
+                                            q.ask_size))  # fmt: skip
+            rig.portfolio.mark(symbol, q.mid)
             intent = OrderIntent("bench", dialect, symbol, Side.BUY, Decimal(10),
                                  OrderType.LIMIT, Decimal("0.40"))  # fmt: skip
-            before = len(sent_at)
-            t0 = time.perf_counter()
-            result = await om.submit(intent)
-            if len(sent_at) > before and result.order is not None:
-                out.append(sent_at[before] - t0)
-                await om.cancel(result.order.client_order_id)
-            else:
-                raise RuntimeError(f"order did not go out: {result.status} {result.reason}")
-        db.dispose()
+            out.append(await submit_to_wire(rig.om, intent, sent_at))
     return out
 
 

@@ -20,40 +20,19 @@ import argparse
 import asyncio
 import json
 import logging
-import statistics
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from tradeguard.bus import EventBus
+from roundtrip_support import order_manager_rig, pcts, submit_to_wire
+
 from tradeguard.clock import Clock
-from tradeguard.execution.order_manager import OrderManager
-from tradeguard.marketdata.state import MarketState
 from tradeguard.model import Order, OrderIntent, OrderType, Quote, Side
-from tradeguard.portfolio.portfolio import Portfolio
-from tradeguard.risk.config import RiskConfig
-from tradeguard.risk.engine import RiskEngine
-from tradeguard.risk.store import MemoryStateStore
 from tradeguard.sandbox.config import SandboxConfig
 from tradeguard.sandbox.testing import ALICE_KEY, ALICE_SECRET, seeded_exchange
-from tradeguard.storage.db import Database
-from tradeguard.storage.repository import Storage
 from tradeguard.venues.ccxt_venue import CcxtVenue, ccxt_client_factory
 
 SYMBOL = "BTC/USDT"
-
-
-def _pcts(samples: list[float]) -> dict[str, float]:
-    s = sorted(samples)
-    q = statistics.quantiles(s, n=100, method="inclusive")
-    return {
-        "p50": round(q[49] * 1000, 3),
-        "p99": round(q[98] * 1000, 3),
-        "max": round(s[-1] * 1000, 3),
-        "n": len(s),
-    }
 
 
 async def run(n: int) -> dict[str, Any]:
@@ -85,10 +64,10 @@ async def run(n: int) -> dict[str, Any]:
     return {
         "benchmark": "sandbox_roundtrip",
         "orders": n,
-        "roundtrip_ms": _pcts(roundtrip),
-        "overhead_ms": _pcts(overhead),
+        "roundtrip_ms": pcts(roundtrip),
+        "overhead_ms": pcts(overhead),
         "overhead_target_p99_ms": 2.0,
-        "overhead_ok": _pcts(overhead)["p99"] <= 2.0,
+        "overhead_ok": pcts(overhead)["p99"] <= 2.0,
         "method": "overhead = OrderManager.submit entry -> ccxt fetch() call (aiohttp handoff)",
     }
 
@@ -106,40 +85,15 @@ async def _roundtrips(venue: CcxtVenue, n: int) -> list[float]:
 
 
 async def _overheads(venue: CcxtVenue, n: int, sent_at: list[float]) -> list[float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db.migrate()
-        clock = Clock()
-        market = MarketState()
-        for inst in venue.instruments.values():
-            market.add_instrument(inst)
-        portfolio = Portfolio("USDT")
-        portfolio.set_balances("sbx", await venue.fetch_balances())
-        bus = EventBus()
-        risk = RiskEngine(
-            RiskConfig(max_trades_per_day=1_000_000, max_orders_per_s=Decimal(1000),
-                       ceiling_override_ack="I accept losses beyond the built-in ceilings",
-                       stable_reserve_pct=Decimal(0), min_order_notional_usd=Decimal(0)),
-            clock, MemoryStateStore(), bus.publish,
-        )  # fmt: skip
-        om = OrderManager(storage=Storage(db), venues={"sbx": venue}, risk=risk,
-                          portfolio=portfolio, market=market, bus=bus, clock=clock)  # fmt: skip
-        out: list[float] = []
+    out: list[float] = []
+    async with order_manager_rig(venue, "sbx", "USDT") as rig:
         for _ in range(n):
-            market.on_quote(Quote(SYMBOL, clock.now_ms(), Decimal(49999), Decimal(1),
-                                  Decimal(50001), Decimal(1)))  # fmt: skip
-            portfolio.mark(SYMBOL, Decimal(50000))
+            rig.market.on_quote(Quote(SYMBOL, rig.clock.now_ms(), Decimal(49999), Decimal(1),
+                                      Decimal(50001), Decimal(1)))  # fmt: skip
+            rig.portfolio.mark(SYMBOL, Decimal(50000))
             intent = OrderIntent("bench", "sbx", SYMBOL, Side.BUY, Decimal("0.001"),
                                  OrderType.LIMIT, Decimal("49000"))  # fmt: skip
-            before = len(sent_at)
-            t0 = time.perf_counter()
-            result = await om.submit(intent)
-            if len(sent_at) == before + 1 and result.order is not None:
-                out.append(sent_at[-1] - t0)
-                await om.cancel(result.order.client_order_id)
-            else:
-                raise RuntimeError(f"order did not go out: {result.status} {result.reason}")
-        db.dispose()
+            out.append(await submit_to_wire(rig.om, intent, sent_at, requests=1))
     return out
 
 

@@ -4,13 +4,19 @@ arbitrage cycles appear as they end and a held asset raises a warning."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from test_api_support import build_app, next_candle, replayed_node, resting_buy
-from tradeguard.api.server import ApiServer
+from dashboard_support import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    TALL,
+    dashboard,
+    require_chromium,
+    screenshot,
+)
+from test_api_support import next_candle, replayed_node, resting_buy
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side, TradingState
 from tradeguard.storage.arb_repository import load_arb_executions
 from triangular_node_support import (
@@ -22,19 +28,13 @@ from triangular_node_support import (
     started_paper_arb_node,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+__all__ = ["ARGS", "ARTIFACTS", "CHROMIUM"]  # the rig's names, as other dashboard tests import them
 
 
 async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_trading(
     tmp_path, data_dir
 ):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await replayed_node(tmp_path, data_dir)
     buy = await node.submit(
         OrderIntent("signals", "paper", "BTC/USDT", Side.BUY, Decimal("0.001"), OrderType.MARKET,
@@ -43,61 +43,50 @@ async def test_dashboard_shows_a_paper_position_and_the_emergency_stop_halts_tra
     assert buy.ok
     next_candle(node)
     cids = [await resting_buy(node) for _ in range(2)]
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
-    try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.trader)
-            await page.click("#login-form button[type=submit]")
+    async with dashboard(node, TALL) as board:
+        page, tokens = board.page, board.tokens
+        await board.log_in(tokens.trader)
 
-            positions = page.locator("#positions tbody tr")
-            await expect(positions).to_have_count(1)
-            await expect(page.locator("#user-streams")).to_have_text("user streams: paper: none")
-            await expect(positions.first).to_contain_text("BTC/USDT")
-            await expect(positions.first).to_contain_text("0.001")
-            await expect(page.locator("#open-orders tbody tr")).to_have_count(2)
-            await expect(page.locator("#trades tbody tr").first).to_contain_text("ma cross up")
-            fill = node.storage.load_fills(limit=1, newest_first=True)[0]
-            fee_cell = page.locator("#trades tbody tr").first.locator("td").nth(6)
-            await expect(fee_cell).to_have_text(f"{fill.fee:.4f} {fill.fee_asset}")  # in its asset
-            await expect(page.locator("#ws-status")).to_have_text("live")
-            await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
-            await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")
-            # each limit reads as what is used of it, in its unit ("2.56 of 10.00 %"), with the
-            # share of the limit apart: "25.6% of 10.00 %" read as a 25.6 % drawdown
-            risk = await page.evaluate(
-                "t => fetch('/api/v1/state', {headers: {Authorization: 'Bearer ' + t}})"
-                ".then(r => r.json()).then(s => s.risk)",
-                tokens.trader,
-            )
-            for label, lim in (("Current drawdown", risk["breakers"]["drawdown"]),
-                               ("Trades today", risk["limits"]["trades_today"])):  # fmt: skip
-                pct = Decimal(lim["used_pct"])
-                want = f"{lim['used']} of {lim['limit']} {lim['unit']} ({pct:.1f}% used)"
-                row = page.locator(f'#limits [data-limit="{label}"]')
-                await expect(row).to_contain_text(want)
-            await expect(page.locator("#arb")).to_be_hidden()  # no arbitrage on this node
+        positions = page.locator("#positions tbody tr")
+        await expect(positions).to_have_count(1)
+        await expect(page.locator("#user-streams")).to_have_text("user streams: paper: none")
+        await expect(positions.first).to_contain_text("BTC/USDT")
+        await expect(positions.first).to_contain_text("0.001")
+        await expect(page.locator("#open-orders tbody tr")).to_have_count(2)
+        await expect(page.locator("#trades tbody tr").first).to_contain_text("ma cross up")
+        fill = node.storage.load_fills(limit=1, newest_first=True)[0]
+        fee_cell = page.locator("#trades tbody tr").first.locator("td").nth(6)
+        await expect(fee_cell).to_have_text(f"{fill.fee:.4f} {fill.fee_asset}")  # in its asset
+        await expect(page.locator("#ws-status")).to_have_text("live")
+        await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+        await expect(page.locator('#limits [data-limit="Daily loss"]')).to_contain_text("%")
+        # each limit reads as what is used of it, in its unit ("2.56 of 10.00 %"), with the
+        # share of the limit apart: "25.6% of 10.00 %" read as a 25.6 % drawdown
+        risk = await page.evaluate(
+            "t => fetch('/api/v1/state', {headers: {Authorization: 'Bearer ' + t}})"
+            ".then(r => r.json()).then(s => s.risk)",
+            tokens.trader,
+        )
+        for label, lim in (("Current drawdown", risk["breakers"]["drawdown"]),
+                           ("Trades today", risk["limits"]["trades_today"])):  # fmt: skip
+            pct = Decimal(lim["used_pct"])
+            want = f"{lim['used']} of {lim['limit']} {lim['unit']} ({pct:.1f}% used)"
+            row = page.locator(f'#limits [data-limit="{label}"]')
+            await expect(row).to_contain_text(want)
+        await expect(page.locator("#arb")).to_be_hidden()  # no arbitrage on this node
 
-            # a new order placed on the server appears through the WebSocket, no reload
-            cids.append(await resting_buy(node))
-            await expect(page.locator("#open-orders tbody tr")).to_have_count(3)
+        # a new order placed on the server appears through the WebSocket, no reload
+        cids.append(await resting_buy(node))
+        await expect(page.locator("#open-orders tbody tr")).to_have_count(3)
 
-            await page.click("#stop-btn")
-            await expect(page.locator("#stop-dialog")).to_be_visible()
-            assert node.risk.state is TradingState.ACTIVE  # nothing happens before confirming
-            await page.click("#confirm-stop")
-            await expect(page.locator("#state-badge")).to_have_text("HALTED")
-            await expect(page.locator("#open-orders tbody tr")).to_have_count(0)
-            await expect(page.locator("#state-reason")).to_contain_text("HALTED")
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-            await browser.close()
-    finally:
-        await server.stop()
+        await page.click("#stop-btn")
+        await expect(page.locator("#stop-dialog")).to_be_visible()
+        assert node.risk.state is TradingState.ACTIVE  # nothing happens before confirming
+        await page.click("#confirm-stop")
+        await expect(page.locator("#state-badge")).to_have_text("HALTED")
+        await expect(page.locator("#open-orders tbody tr")).to_have_count(0)
+        await expect(page.locator("#state-reason")).to_contain_text("HALTED")
+        await screenshot(page, "dashboard.png")
     assert node.risk.state is TradingState.HALTED
     assert all(node.orders.orders[c].status is OrderStatus.CANCELLED for c in cids)
     assert await node.venues["paper"].fetch_open_orders() == []
@@ -112,22 +101,14 @@ def _pct(value: object) -> str:
 
 
 async def test_arbitrage_panel_shows_cycles_as_they_end_and_warns_of_a_held_asset(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await started_paper_arb_node(
         paper_arb_config(tmp_path, HOLD_PARAMS, risk=RATE_LIMITED_RISK)
     )
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
-    shot = ARTIFACTS / "dashboard-arbitrage.png"
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.viewer)
-            await page.click("#login-form button[type=submit]")
+        async with dashboard(node, TALL) as board:
+            page, tokens = board.page, board.tokens
+            await board.log_in(tokens.viewer)
             # A triangular strategy is configured: the panel is there before any cycle.
             await expect(page.locator("#arb")).to_be_visible()
             await expect(page.locator('.empty[data-for="arb-cycles"]')).to_be_visible()
@@ -157,11 +138,8 @@ async def test_arbitrage_panel_shows_cycles_as_they_end_and_warns_of_a_held_asse
             await expect(warning).to_contain_text(f"{amount} {asset}")
             await expect(warning).to_contain_text("1 held cycle")
             await expect(figures.locator('[data-figure="cycles"]')).to_contain_text("1 held")
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(shot), full_page=True)
-            await browser.close()
+            shot = await screenshot(page, "dashboard-arbitrage.png")
     finally:
-        await server.stop()
         await node.stop_strategies()
         node.close()
     assert shot.stat().st_size > 10_000
@@ -186,23 +164,15 @@ async def test_dashboard_shows_a_coin_valued_account_beyond_cents(tmp_path, data
     )
     assert buy.ok
     next_candle(node)
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.viewer)
-            await page.click("#login-form button[type=submit]")
+        async with dashboard(node, TALL) as board:
+            page, tokens = board.page, board.tokens
+            await board.log_in(tokens.viewer)
             await expect(page.locator("#positions tbody tr")).to_have_count(1)
             state = node.figures()
             await expect(page.locator("#equity")).to_have_text(f"{state.equity:,.6f} BTC")
             await expect(page.locator("#unrealized")).to_have_text(f"{state.unrealized_pnl:,.6f}")
-            await browser.close()
     finally:
-        await server.stop()
         node.close()
 
 
@@ -212,21 +182,14 @@ async def test_arbitrage_figures_count_a_settled_pair_at_what_it_paid(tmp_path):
     from test_arb_api_settled import TS, pair_row
     from tradeguard.model.events import Event, EventKind
 
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await started_paper_arb_node(paper_arb_config(tmp_path))
     gateway = node.strategies[0].ctx.execution_gateway("pm", "paper")  # type: ignore[union-attr]
     rid = gateway.record_execution(pair_row("completed", "0.60", "9.40"))
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.viewer)
-            await page.click("#login-form button[type=submit]")
+        async with dashboard(node, TALL) as board:
+            page, tokens = board.page, board.tokens
+            await board.log_in(tokens.viewer)
             await expect(page.locator("#ws-status")).to_have_text("live")
             figures = page.locator("#arb-summary")
             await expect(figures.locator('[data-figure="win rate"]')).to_have_text(
@@ -243,8 +206,6 @@ async def test_arbitrage_figures_count_a_settled_pair_at_what_it_paid(tmp_path):
             row = page.locator('#strategies tbody tr[data-strategy="pm"]')
             await expect(row).to_contain_text("0.0%")
             await expect(row).to_contain_text("-9.40")
-            await browser.close()
     finally:
-        await server.stop()
         await node.stop_strategies()
         node.close()

@@ -5,37 +5,28 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from test_api_support import build_app, next_candle, replayed_node
-from test_dashboard_browser import ARGS, CHROMIUM
-from tradeguard.api.server import ApiServer
+from dashboard_support import TALL, dashboard, require_chromium
+from test_api_support import next_candle, replayed_node
 from tradeguard.model import OrderIntent, OrderType, Side
 from tradeguard.sandbox.testing import eventually
 
 
 async def test_equity_and_unrealized_pnl_follow_the_marks_without_events(tmp_path, data_dir):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await replayed_node(tmp_path, data_dir)
     buy = await node.submit(
         OrderIntent("manual", "paper", "BTC/USDT", Side.BUY, Decimal("0.01"), OrderType.MARKET)
     )
     assert buy.ok
     next_candle(node)
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1500})
+        async with dashboard(node, TALL) as board:
+            page, tokens = board.page, board.tokens
             states: list[str] = []
             page.on("response", lambda r: states.append(r.url) if "/state" in r.url else None)
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.viewer)
-            await page.click("#login-form button[type=submit]")
+            await board.log_in(tokens.viewer)
             mark_cell = page.locator("#positions tbody tr").first.locator("td").nth(5)
             await expect(page.locator("#ws-status")).to_have_text("live")
             await expect(mark_cell).not_to_have_text("")
@@ -54,7 +45,5 @@ async def test_equity_and_unrealized_pnl_follow_the_marks_without_events(tmp_pat
             assert pct is not None and pct > 5
             pct_cell = page.locator("#positions tbody tr").first.locator("td").nth(7)
             await expect(pct_cell).to_have_text(f"{pct:,.2f}")
-            await browser.close()
     finally:
-        await server.stop()
         node.close()

@@ -5,37 +5,22 @@ quantities read as the decimal digits the API sent."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from test_api_support import build_app, replayed_node
-from tradeguard.api.server import ApiServer
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from dashboard_support import dashboard, require_chromium
+from test_api_support import replayed_node
 
 
 async def test_logout_and_login_again_keeps_one_live_stream(tmp_path, data_dir):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await replayed_node(tmp_path, data_dir)
-    app, tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page()
+        async with dashboard(node) as board:
+            page, tokens = board.page, board.tokens
             opened: list[object] = []
             page.on("websocket", lambda ws: opened.append(ws))
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", tokens.viewer)
-            await page.click("#login-form button[type=submit]")
+            await board.log_in(tokens.viewer)
             await expect(page.locator("#ws-status")).to_have_text("live")
             # switch to the trader token at once: the retry the logout's close scheduled must
             # not close the new stream when it fires
@@ -46,26 +31,19 @@ async def test_logout_and_login_again_keeps_one_live_stream(tmp_path, data_dir):
             await asyncio.sleep(7)  # three retry delays
             assert len(opened) == 2, f"{len(opened)} streams opened; two were asked for"
             await expect(page.locator("#ws-status")).to_have_text("live")
-            await browser.close()
     finally:
-        await server.stop()
         node.close()
 
 
 async def test_quantities_show_the_decimal_digits_the_api_sent(tmp_path, data_dir):
     # dust a cycle leaves (0.00000012956 BTC) read "1.2956e-7"; an 18-decimal token amount lost
     # its last digits
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/services.sh` (installs chromium)")
+    require_chromium()
     node = await replayed_node(tmp_path, data_dir)
-    app, _tokens = build_app(node)
-    server = ApiServer(node, "127.0.0.1", 0, app=app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page()
-            await page.goto(f"{server.url}/")
+        async with dashboard(node) as board:
+            page = board.page
+            await page.goto(f"{board.url}/")
             shown = await page.evaluate(
                 "vs => vs.map(qty)",
                 ["0.00000012956", "1234.567890123456789012", "0.00100000", "-2.50", "12",
@@ -75,7 +53,5 @@ async def test_quantities_show_the_decimal_digits_the_api_sent(tmp_path, data_di
                 "0.00000012956", "1234.567890123456789012", "0.001", "-2.5", "12",
                 "0.0000001", "5", "–", "n/a",
             ]  # fmt: skip
-            await browser.close()
     finally:
-        await server.stop()
         node.close()

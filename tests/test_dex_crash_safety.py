@@ -9,9 +9,11 @@ import pytest
 
 from dex_support import ChainThread, connected_venue, dex_order, running_chain
 from fill_sink import FillSink
+from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.errors import DefinitiveVenueError
 from tradeguard.venues.uniswap_v2.txstore import MemoryTxStore
+from tradeguard.venues.uniswap_v2.venue import UniswapV2Venue
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +140,23 @@ async def test_gas_of_an_approval_mined_after_the_process_stopped_waiting_is_boo
     await second.close()
 
 
+async def _read_as_the_next_block_lands(chain: ChainThread, venue: UniswapV2Venue) -> list[Balance]:
+    """The venue's balances, read with the next block mined just after the read fixes its
+    block."""
+    fixed = venue.chain.block_number
+
+    async def then_a_block_lands() -> int:
+        block = await fixed()
+        chain.mine()
+        return block
+
+    venue.chain.block_number = then_a_block_lands  # type: ignore[method-assign]
+    try:
+        return await venue.fetch_balances()
+    finally:
+        venue.chain.block_number = fixed  # type: ignore[method-assign]
+
+
 async def test_a_balance_read_books_no_swap_mined_after_the_block_it_reads_at(
     chain: ChainThread,
 ) -> None:
@@ -152,16 +171,8 @@ async def test_a_balance_read_books_no_swap_mined_after_the_block_it_reads_at(
     try:
         report = await venue.submit(dex_order("fixed-2"))
         assert report.status is OrderStatus.ACCEPTED  # in the mempool
-        fixed = venue.chain.block_number
-
-        async def then_a_block_lands() -> int:
-            block = await fixed()
-            chain.mine()  # the next block, holding the swap, arrives just after
-            return block
-
-        venue.chain.block_number = then_a_block_lands  # type: ignore[method-assign]
-        balances = await venue.fetch_balances()
-        venue.chain.block_number = fixed  # type: ignore[method-assign]
+        # the next block, holding the swap, arrives just after the read fixes its block
+        balances = await _read_as_the_next_block_lands(chain, venue)
     finally:
         chain.automine(True)
     weth = next(b.free for b in balances if b.asset == "WETH")
@@ -191,16 +202,8 @@ async def test_a_balance_read_books_no_approval_gas_mined_after_the_block_it_rea
     try:
         with pytest.raises(DefinitiveVenueError, match="not mined within"):
             await venue.submit(order)  # the approval is broadcast, its receipt not awaited
-        fixed = venue.chain.block_number
-
-        async def then_a_block_lands() -> int:
-            block = await fixed()
-            chain.mine()  # the next block, holding the approval, arrives just after
-            return block
-
-        venue.chain.block_number = then_a_block_lands  # type: ignore[method-assign]
-        balances = await venue.fetch_balances()
-        venue.chain.block_number = fixed  # type: ignore[method-assign]
+        # the next block, holding the approval, arrives just after the read fixes its block
+        balances = await _read_as_the_next_block_lands(chain, venue)
     finally:
         chain.automine(True)
     [approval] = [r for r in store.rows.values() if r.kind == "approve"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rigs import killed_child
+from running_support import running, started_clean
 from tradeguard.config import Config
 from tradeguard.model import OrderStatus, Side, TradingState
 from tradeguard.model.balance import Balance
@@ -70,12 +71,7 @@ async def test_fill_executed_before_a_sigkill_is_booked_once_and_the_audit_agree
         assert len(trades) == 1  # the venue executed the order; the node never heard of it
 
         for _restart in range(2):
-            node = TradingNode(cfg)
-            try:
-                await node.start()
-                assert node.reconcile_report.ok, node.reconcile_report.reason
-                assert node.ledger_report.ok, node.ledger_report.describe()
-                assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+            async with started_clean(cfg) as node:
                 fills = node.storage.load_fills(venue="binance")
                 assert [f.trade_id for f in fills] == [str(trades[0].trade_id)]
                 [order] = node.storage.load_orders(venue="binance")
@@ -83,9 +79,6 @@ async def test_fill_executed_before_a_sigkill_is_booked_once_and_the_audit_agree
                 stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
                 assert {a: q for a, q in stored.items() if q} == _venue_totals(ex)
                 assert node.storage.load_balance_adjustments("binance") == []
-            finally:
-                await node.stop()
-                node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -95,23 +88,16 @@ async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
     async with seeded_exchange() as ex:
         cfg = _config(tmp_path, ex)
         await _crash_after_send(tmp_path, cfg)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             assert node.ledger_report.ok, node.ledger_report.describe()
             [fill] = node.storage.load_fills(venue="binance")
-        finally:
-            await node.stop()
-            node.close()
         # The same execution booked again under another id: the ledger now says 0.004 BTC bought.
         db = Database(cfg.node.database_url)
         with Storage(db).transaction():
             Storage(db).insert_fill(replace(fill, trade_id=f"{fill.trade_id}-again"), "s1")
         db.dispose()
 
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             assert node.risk.state is TradingState.HALTED
             reason = node.risk.state_reason
             btc = format(_venue_totals(ex)["BTC"].normalize(), "f")
@@ -120,9 +106,6 @@ async def test_a_fill_counted_twice_halts_the_exchange_venue_with_the_figures(
             assert f"(difference {-twice}, beyond the fees' rounding" in reason
             assert reason.endswith("then `tradeguard resume`")
             assert node.storage.load_balance_adjustments("binance") == []
-        finally:
-            await node.stop()
-            node.close()
 
     cmd = [sys.executable, "-m", "tradeguard.cli", "doctor", "--db", cfg.node.database_url]
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -141,13 +124,8 @@ async def test_a_failed_reconciliation_does_not_report_the_fees_rounding_as_a_le
     exchange credits in 8)."""
     async with seeded_exchange() as ex:
         cfg = _config(tmp_path, ex)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             assert node.reconcile_report.ok, node.reconcile_report.reason
-        finally:
-            await node.stop()
-            node.close()
         # A round trip the exchange booked in whole units of 1e-8 USDT, its notionals have 10.
         fee = Decimal("0.00614989")
         trip = [
@@ -218,9 +196,7 @@ async def test_a_node_killed_while_the_venue_holds_its_answer_reconciles_the_exe
         ex.faults.reset()
         trades = ex.engine.trades["BTCUSDT"]
         for _restart in range(2):
-            node = TradingNode(cfg)
-            try:
-                await node.start()
+            async with running(cfg) as node:
                 assert node.reconcile_report.ok, node.reconcile_report.reason
                 assert node.ledger_report.ok, node.ledger_report.describe()
                 fills = node.storage.load_fills(venue="binance")
@@ -229,7 +205,4 @@ async def test_a_node_killed_while_the_venue_holds_its_answer_reconciles_the_exe
                 assert (order.status, order.filled) == (OrderStatus.FILLED, Decimal("0.002"))
                 stored = {b.asset: b.total for b in node.storage.load_balances("binance")}
                 assert {a: q for a, q in stored.items() if q} == _venue_totals(ex)
-            finally:
-                await node.stop()
-                node.close()
         assert len(ex.engine.trades["BTCUSDT"]) == 1  # nothing sent again

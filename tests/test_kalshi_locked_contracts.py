@@ -23,6 +23,7 @@ from kalshi_node_support import (
     started_kalshi_node,
 )
 from rigs import killed_child
+from running_support import running
 from test_kalshi_netting import _yes_held_by_a_resting_sell_then_no
 from tradeguard.config import Config
 from tradeguard.execution.ledger_audit import audit_storage
@@ -78,9 +79,7 @@ async def test_a_resting_sell_with_both_sides_held_then_filled_keeps_the_ledger_
     tmp_path: Path, monkeypatch
 ):
     server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         venue = node.venues["kalshi"]
         sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
         acct = server.account_of(keys["key_id"])
@@ -108,9 +107,6 @@ async def test_a_resting_sell_with_both_sides_held_then_filled_keeps_the_ledger_
         assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 10)
         assert book.total("USD") == acct.cash
         assert not [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
-    finally:
-        await node.stop()
-        node.close()
 
     try:
         async with _restarted_clean(cfg) as node:
@@ -125,9 +121,7 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
     tmp_path: Path, monkeypatch
 ):
     server, cfg, keys = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         venue = node.venues["kalshi"]
         sell = await _yes_held_by_a_resting_sell_then_no(node, venue)
         acct = server.account_of(keys["key_id"])
@@ -147,9 +141,6 @@ async def test_a_cancel_freeing_both_sides_is_netted_by_the_venue_and_booked_by_
         assert len(rows) == 2 and sum(D(r["cash"]) for r in rows) == 10
         report = await reconcile_and_gate(node)
         assert report.ok and report.balance_adjustments == [], report.to_json()
-    finally:
-        await node.stop()
-        node.close()
 
     try:
         async with _restarted_clean(cfg):
@@ -219,24 +210,17 @@ async def _paper_netted(node: TradingNode) -> None:
 async def _restarted_clean(cfg: Config) -> AsyncIterator[TradingNode]:
     """A node started again on `cfg`: its start-up reconciliation found nothing to correct and
     the ledger audit passes."""
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         report = node.storage.kv_get("reconcile.report")
         assert report["ok"] and report["ledger_differences"] == [], report
         assert report["balance_adjustments"] == [], report
         audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
         assert audit.ok, audit.describe()
         yield node
-    finally:
-        await node.stop()
-        node.close()
 
 
 async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_ledger_does(tmp_path):
-    node = TradingNode(paper_kalshi(tmp_path))
-    try:
-        await node.start()
+    async with running(paper_kalshi(tmp_path)) as node:
         now = node.clock.now_ms()
         await node.on_quote(Quote("FED:YES/USD", now, D("0.44"), D(500), D("0.46"), D(500)))
         await node.on_quote(Quote("FED:NO/USD", now, D("0.54"), D(500), D("0.56"), D(500)))
@@ -261,9 +245,6 @@ async def test_paper_kalshi_nets_the_contracts_a_cancelled_sell_frees_as_the_led
         report = await reconcile_and_gate(node, "periodic")
         assert report.ok and report.balance_adjustments == [], report.to_json()
         assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
-    finally:
-        await node.stop()
-        node.close()
 
 
 async def test_a_partly_filled_ioc_sell_unlocks_its_rest_once_and_nets_only_what_is_held():

@@ -18,6 +18,7 @@ from kalshi_node_support import (
     started_kalshi_node,
 )
 from rigs import killed_child
+from running_support import running
 from tradeguard.execution.ledger_audit import audit_storage
 from tradeguard.execution.outcome_netting import plan_netting
 from tradeguard.execution.reconcile import reconcile_and_gate
@@ -35,9 +36,7 @@ async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes
     tmp_path: Path, monkeypatch
 ):
     server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:  # closed on leaving: the process is gone
         yes_ask = (await node.venues["kalshi"].fetch_quote(YES)).ask
         no_ask = (await node.venues["kalshi"].fetch_quote(NO)).ask
         await buy(node, YES, "4", str(yes_ask))
@@ -54,29 +53,23 @@ async def test_yes_then_no_on_one_market_nets_in_the_ledger_and_the_audit_passes
         # netting 4 YES with 4 NO bought at q is selling the 4 YES at 1 - q
         fee_yes = kalshi_fee(D(4), yes_ask, D("0.07"))
         assert yes_pos.realized_pnl == (1 - no_ask - yes_ask) * 4 - fee_yes
-    finally:
-        await node.stop()
-        node.close()  # the process is gone
 
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"], report
-        assert report["balance_adjustments"] == []
-        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-        assert audit.ok, audit.describe()
-        assert node.risk.state.value != "halted"
-        venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
-        stored = {b.asset: b.total for b in node.storage.load_balances() if b.venue == "kalshi"}
-        assert stored.get(f"{TICKER}:YES", D(0)) == 0
-        assert stored[f"{TICKER}:NO"] == venue[f"{TICKER}:NO"] == 16
-        assert stored["USD"] == venue["USD"]
-        assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
-        assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"], report
+            assert report["balance_adjustments"] == []
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
+            assert node.risk.state.value != "halted"
+            venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+            stored = {b.asset: b.total for b in node.storage.load_balances() if b.venue == "kalshi"}
+            assert stored.get(f"{TICKER}:YES", D(0)) == 0
+            assert stored[f"{TICKER}:NO"] == venue[f"{TICKER}:NO"] == 16
+            assert stored["USD"] == venue["USD"]
+            assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
+            assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
@@ -87,46 +80,36 @@ async def test_pairs_the_ledger_holds_without_their_netting_are_netted_by_the_ne
     # caught up at start while the book lagged): the start's reconciliation books the netting
     server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
     monkeypatch.setattr(KalshiVenue, "nets_outcome_pairs", False)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         yes = await buy(node, YES, "4", "0.47")
         no = await buy(node, NO, "20", "0.56")
         assert node.portfolio.book("kalshi").total(f"{TICKER}:YES") == 4  # not netted
-    finally:
-        await node.stop()
-        node.close()
     monkeypatch.setattr(KalshiVenue, "nets_outcome_pairs", True)
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"], report
-        assert report["balance_adjustments"] == [] and report["ledger_differences"] == []
-        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-        assert audit.ok, audit.describe()
-        netted = [o for o in node.storage.load_orders() if o.client_order_id.startswith("net")]
-        assert sorted((o.symbol, o.amount, o.price) for o in netted) == [
-            (NO, 4, no.avg_price),
-            (YES, 4, 1 - no.avg_price),
-        ]
-        assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
-        assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
-        pnl = node.portfolio.position("kalshi", YES, "s1").realized_pnl
-        assert pnl == (1 - no.avg_price - yes.avg_price) * 4 - kalshi_fee(
-            D(4), yes.avg_price, D("0.07")
-        )
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"], report
+            assert report["balance_adjustments"] == [] and report["ledger_differences"] == []
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
+            netted = [o for o in node.storage.load_orders() if o.client_order_id.startswith("net")]
+            assert sorted((o.symbol, o.amount, o.price) for o in netted) == [
+                (NO, 4, no.avg_price),
+                (YES, 4, 1 - no.avg_price),
+            ]
+            assert node.portfolio.position("kalshi", YES, "s1").quantity == 0
+            assert node.portfolio.position("kalshi", NO, "s1").quantity == 16
+            pnl = node.portfolio.position("kalshi", YES, "s1").realized_pnl
+            assert pnl == (1 - no.avg_price - yes.avg_price) * 4 - kalshi_fee(
+                D(4), yes.avg_price, D("0.07")
+            )
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
 async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(tmp_path):
     cfg = paper_kalshi(tmp_path)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         now = node.clock.now_ms()
         await node.on_quote(Quote("FED:YES/USD", now, D("0.44"), D(500), D("0.46"), D(500)))
         await node.on_quote(Quote("FED:NO/USD", now, D("0.54"), D(500), D("0.56"), D(500)))
@@ -146,20 +129,12 @@ async def test_paper_kalshi_nets_yes_and_no_as_the_venue_and_the_ledger_follows(
         report = await reconcile_and_gate(node, "periodic")
         assert report.ok and report.balance_adjustments == []
         assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
-    finally:
-        await node.stop()
-        node.close()
-    node = TradingNode(cfg)  # the paper venue starts again from the ledger
-    try:
-        await node.start()
+    async with running(cfg) as node:  # the paper venue starts again from the ledger
         assert node.risk.state.value != "halted"
         venue = {b.asset: b.total for b in await node.venues["kpaper"].fetch_balances()}
         assert venue.get("FED:YES", D(0)) == 0 and venue["FED:NO"] == 15
         assert venue["USD"] == D(1000) - D("4.60") - D(14) - fees + 10
         assert audit_storage(node.storage, balance_only=node.orders.balance_only).ok
-    finally:
-        await node.stop()
-        node.close()
 
 
 async def test_contracts_of_a_balance_only_strategy_are_netted_for_it_and_open_no_position(
@@ -167,31 +142,28 @@ async def test_contracts_of_a_balance_only_strategy_are_netted_for_it_and_open_n
 ):
     # cross-venue pairs buy either side of one Kalshi market per opportunity: legs, no positions
     server, cfg, _ = await kalshi_node(tmp_path, monkeypatch)
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        node.orders.balance_only.add("pmarb")
-        before = node.portfolio.book("kalshi").total("USD")
-        yes = await buy(node, YES, "5", "0.47", sid="pmarb")
-        no = await buy(node, NO, "3", "0.56", sid="pmarb")
-        netted = [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
-        assert sorted((o.symbol, o.strategy_id, o.amount) for o in netted) == [
-            (NO, "pmarb", 3),
-            (YES, "pmarb", 3),
-        ]
-        assert node.portfolio.open_positions() == []
-        book = node.portfolio.book("kalshi")
-        assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (2, 0)
-        paid = yes.avg_price * 5 + yes.fee + no.avg_price * 3 + no.fee
-        assert book.total("USD") == before - paid + 3
-        venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
-        assert venue["USD"] == book.total("USD") and venue[f"{TICKER}:YES"] == 2
-        report = await reconcile_and_gate(node, "periodic")
-        assert report.ok and report.balance_adjustments == []
-        assert audit_storage(node.storage, balance_only={"pmarb"}).ok
+        async with running(cfg) as node:
+            node.orders.balance_only.add("pmarb")
+            before = node.portfolio.book("kalshi").total("USD")
+            yes = await buy(node, YES, "5", "0.47", sid="pmarb")
+            no = await buy(node, NO, "3", "0.56", sid="pmarb")
+            netted = [o for o in node.orders.orders.values() if o.client_order_id.startswith("net")]
+            assert sorted((o.symbol, o.strategy_id, o.amount) for o in netted) == [
+                (NO, "pmarb", 3),
+                (YES, "pmarb", 3),
+            ]
+            assert node.portfolio.open_positions() == []
+            book = node.portfolio.book("kalshi")
+            assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (2, 0)
+            paid = yes.avg_price * 5 + yes.fee + no.avg_price * 3 + no.fee
+            assert book.total("USD") == before - paid + 3
+            venue = {b.asset: b.total for b in await node.venues["kalshi"].fetch_balances()}
+            assert venue["USD"] == book.total("USD") and venue[f"{TICKER}:YES"] == 2
+            report = await reconcile_and_gate(node, "periodic")
+            assert report.ok and report.balance_adjustments == []
+            assert audit_storage(node.storage, balance_only={"pmarb"}).ok
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
@@ -224,26 +196,18 @@ async def test_yes_held_from_before_the_ledger_opened_nets_with_no_the_node_buys
         server.account_of(keys["key_id"]).tokens[(TICKER, Outcome.YES)] = D(2)
 
     server, cfg, _ = await kalshi_node(tmp_path, monkeypatch, bought_by_hand)
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         await buy(node, NO, "20", "0.56")
         book = node.portfolio.book("kalshi")
         assert (book.total(f"{TICKER}:YES"), book.total(f"{TICKER}:NO")) == (0, 18)
         assert node.portfolio.position("kalshi", NO, "s1").quantity == 18
-    finally:
-        await node.stop()
-        node.close()
-    node = TradingNode(cfg)
     try:
-        await node.start()
-        report = node.storage.kv_get("reconcile.report")
-        assert report["ok"] and report["ledger_differences"] == [], report
-        audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
-        assert audit.ok, audit.describe()
+        async with running(cfg) as node:
+            report = node.storage.kv_get("reconcile.report")
+            assert report["ok"] and report["ledger_differences"] == [], report
+            audit = audit_storage(node.storage, balance_only=node.orders.balance_only)
+            assert audit.ok, audit.describe()
     finally:
-        await node.stop()
-        node.close()
         await server.stop()
 
 
@@ -256,9 +220,7 @@ async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconcilia
         docs = await killed_child(Path(__file__).with_name("netting_crash_child.py"), tmp_path,
                                   cfg, mode, timeout_s=90)  # fmt: skip
         assert docs[-1] == {"killed": mode.replace("_", " ")}
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             report = node.storage.kv_get("reconcile.report")
             assert report["ok"] and report["ledger_differences"] == [], report
             assert report["balance_adjustments"] == []
@@ -270,9 +232,6 @@ async def test_a_kill_before_the_netting_is_kept_comes_back_netted_by_reconcilia
             book = node.portfolio.book("kalshi")
             assert book.total(f"{TICKER}:NO") == venue[f"{TICKER}:NO"] == 16
             assert book.total("USD") == venue["USD"]
-        finally:
-            await node.stop()
-            node.close()
     finally:
         await server.stop()
 

@@ -16,9 +16,10 @@ import pytest
 
 from live_support import PASSPHRASE, RISK
 from rigs import killed_child
+from running_support import started_clean
 from tradeguard.cli import main
 from tradeguard.config import Config
-from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side, TradingState
+from tradeguard.model import OrderIntent, OrderStatus, OrderType, Quote, Side
 from tradeguard.model.enums import TimeInForce
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.kraken.server import KrakenSandbox
@@ -155,12 +156,7 @@ async def test_sigkill_after_a_kraken_order_was_sent_is_reconciled_once_at_resta
         trades = kx.engine.trades["BTCUSD"]
         assert len(trades) == 1  # the venue executed the order; the node never heard of it
         for _restart in range(2):
-            node = TradingNode(cfg)
-            try:
-                await node.start()
-                assert node.reconcile_report.ok, node.reconcile_report.reason
-                assert node.ledger_report.ok, node.ledger_report.describe()
-                assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+            async with started_clean(cfg) as node:
                 fills = node.storage.load_fills(venue="kraken")
                 assert [f.trade_id for f in fills] == ["TSBX-00000001"]
                 [order] = node.storage.load_orders(venue="kraken")
@@ -168,9 +164,6 @@ async def test_sigkill_after_a_kraken_order_was_sent_is_reconciled_once_at_resta
                 stored = {b.asset: b.total for b in node.storage.load_balances("kraken")}
                 assert {a: q for a, q in stored.items() if q} == _totals(kx, CAROL_KEY)
                 assert node.storage.load_balance_adjustments("kraken") == []
-            finally:
-                await node.stop()
-                node.close()
 
 
 @pytest.mark.usefixtures("vault")

@@ -6,30 +6,19 @@ difference and recorded as moved while the ledger booked another figure."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from test_spot_short_clear_sandbox import _start, _toml
+from test_transfer_record import _cli
 from tradeguard.cli.main import build_parser
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 
 D = Decimal
-
-
-async def _cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradeguard.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 @pytest.mark.usefixtures("vault_env")

@@ -14,6 +14,7 @@ from tradeguard.model import Balance, Event, OrderIntent, Side, quantize_down
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.gateway import ExecutionGateway, SubmitOutcome
 from tradeguard.strategies.triangular.executor import ARB_HELD, ArbExecution, TriangularExecutor
+from tradeguard.strategies.triangular.opportunity import Opportunity
 
 SIZE = Decimal(1000)  # USDT
 ETH_ASK, ETH_BID, ETH_FEE = Decimal("3103.76"), Decimal("3095.61"), Decimal("0.0004")
@@ -27,6 +28,22 @@ def moved_book(s: Stack, symbol: str, factor: float) -> tuple[Any, Any]:
     """Return the universe book of `symbol` with every price multiplied by `factor`."""
     bids, asks = s.universe.book(symbol)
     return [[p * factor, q] for p, q in bids], [[p * factor, q] for p, q in asks]
+
+
+def scanned_then_moved(s: Stack, state: bool = True) -> Opportunity:
+    """The cycle as scanned, then A0009/ETH 3 % dearer on the venue (and in the executor's
+    market state unless `state` is False)."""
+    opp = s.opportunity()
+    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03), state=state)
+    return opp
+
+
+def scanned_then_asks(s: Stack, symbol: str, asks: list[list[float]]) -> Opportunity:
+    """The cycle as scanned, then `symbol` offering only `asks` (its bids kept)."""
+    opp = s.opportunity()
+    bids, _ = s.universe.book(symbol)
+    s.feed(symbol, bids, asks)
+    return opp
 
 
 def rows(s: Stack) -> list[dict[str, Any]]:
@@ -88,9 +105,7 @@ async def test_thin_first_leg_fills_partially_and_the_next_legs_chain_what_it_fi
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    bids, _ = s.universe.book("ETH/USDT")
-    s.feed("ETH/USDT", bids, [[float(ETH_ASK), 0.1]])
+    opp = scanned_then_asks(s, "ETH/USDT", [[float(ETH_ASK), 0.1]])
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -109,9 +124,7 @@ async def test_thin_middle_leg_chains_its_fill_and_unwinds_the_stranded_rest(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    bids, _ = s.universe.book("A0009/ETH")
-    s.feed("A0009/ETH", bids, [[float(A9_ETH_ASK), 100.0]])
+    opp = scanned_then_asks(s, "A0009/ETH", [[float(A9_ETH_ASK), 100.0]])
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -134,8 +147,7 @@ async def test_price_moved_beyond_slippage_leg_is_not_sent_and_the_cycle_unwinds
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+    opp = scanned_then_moved(s)
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -155,9 +167,8 @@ async def test_ioc_beyond_the_slippage_bound_expires_unfilled_and_the_cycle_unwi
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
     # Only the venue sees the move: the executor sends, the IOC finds nothing within its limit.
-    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03), state=False)
+    opp = scanned_then_moved(s, state=False)
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -171,8 +182,7 @@ async def test_hold_keeps_the_intermediate_asset_and_publishes_a_critical_alert(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path, exec_config={"on_leg_failure": "hold"})
-    opp = s.opportunity()
-    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+    opp = scanned_then_moved(s)
 
     rec = await s.executor.execute(opp, SIZE)
 
@@ -191,8 +201,7 @@ async def test_unwind_that_cannot_fill_within_the_loss_bound_holds_and_alerts(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+    opp = scanned_then_moved(s)
     bids, asks = s.universe.book("ETH/USDT")
     # Only the venue sees the bids 1.5% below the cost: the unwind is sent and cannot fill.
     s.feed("ETH/USDT", [[p * 0.985, q] for p, q in bids], asks, state=False)
@@ -347,8 +356,7 @@ async def test_unwind_passes_while_trading_is_reducing_and_new_cycles_do_not(
     tmp_path: Path,
 ) -> None:
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    s.feed("A0009/ETH", *moved_book(s, "A0009/ETH", 1.03))
+    opp = scanned_then_moved(s)
 
     def reduce_on_first_fill(event: Event) -> None:
         # Another strategy's losing streak, say, lands while leg 1 is filling.
@@ -421,9 +429,7 @@ async def test_a_first_leg_filling_only_dust_is_unwound_with_the_dust_named_not_
 ) -> None:
     # The first leg fills one amount step of ETH: too small for leg 2 or any way back.
     s = Stack(tmp_path)
-    opp = s.opportunity()
-    bids, _ = s.universe.book("ETH/USDT")
-    s.feed("ETH/USDT", bids, [[float(ETH_ASK), float(ETH_STEP)]])
+    opp = scanned_then_asks(s, "ETH/USDT", [[float(ETH_ASK), float(ETH_STEP)]])
 
     rec = await s.executor.execute(opp, SIZE)
 

@@ -1,0 +1,33 @@
+"""A node run on a config for a block of a test: started on entering, stopped and closed on
+leaving (as when its process is gone), with or without the clean-start checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tradeguard.config import Config
+from tradeguard.model.enums import TradingState
+from tradeguard.node import TradingNode
+
+
+@asynccontextmanager
+async def running(cfg: Config) -> AsyncIterator[TradingNode]:
+    """A node started on `cfg`, stopped and closed on leaving."""
+    node = TradingNode(cfg)
+    try:
+        await node.start()
+        yield node
+    finally:
+        await node.stop()
+        node.close()
+
+
+@asynccontextmanager
+async def started_clean(cfg: Config) -> AsyncIterator[TradingNode]:
+    """`running(cfg)` whose start-up reconciliation and ledger audit passed, trading ACTIVE."""
+    async with running(cfg) as node:
+        assert node.reconcile_report.ok, node.reconcile_report.reason
+        assert node.ledger_report.ok, node.ledger_report.describe()
+        assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+        yield node
