@@ -8,8 +8,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from test_triangular_exec_support import Stack, small_universe
 from test_triangular_exec_unresolved import held_events, stall
 from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
@@ -41,11 +39,6 @@ async def test_an_unanswered_unwind_hop_is_held_naming_its_order(tmp_path: Path)
     assert row["outcome"] == "held"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unwind hop held unresolved is not awaited (held_legs.expect covers forward legs "
-    "only; resolve_row reads legs, not unwinds): its later fill leaves the record held",
-)
 async def test_an_unanswered_unwind_hop_that_filled_unseen_is_booked_back_into_the_record(
     tmp_path: Path,
 ) -> None:
@@ -60,3 +53,16 @@ async def test_an_unanswered_unwind_hop_that_filled_unseen_is_booked_back_into_t
     (row,) = rows(s)
     assert "A0023" not in (row["legs"].get("held") or {}), row["legs"]
     assert [e.data["record_id"] for e in resolved_events(s)] == [row["id"]]
+    hop = row["legs"]["unwinds"][0]
+    assert hop["status"] == "filled" and Decimal(hop["received"]) > 0, hop
+    # the way back stopped at that hop: the FDUSD it bought stays held, at the A0023's cost
+    assert row["outcome"] == "held" and row["legs"]["held"] == {"FDUSD": hop["received"]}
+    assert row["legs"]["held_on"] == {"FDUSD": "A0023/FDUSD"}
+    assert Decimal(row["legs"]["returned"]) == rec.returned
+    assert row["actual_profit"] == rec.actual_profit  # neither won nor lost by the sale
+    cid = hop["client_order_id"]
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{cid}"]  # told once
+    assert s.executor.held_legs.pending == {}
+    assert s.executor.held_legs.resolve(cid, s.orders.orders[cid]) is None  # told again: no-op
+    assert len(resolved_events(s)) == 1 and rows(s) == [row]
