@@ -66,3 +66,33 @@ async def test_an_unanswered_unwind_hop_that_filled_unseen_is_booked_back_into_t
     assert s.executor.held_legs.pending == {}
     assert s.executor.held_legs.resolve(cid, s.orders.orders[cid]) is None  # told again: no-op
     assert len(resolved_events(s)) == 1 and rows(s) == [row]
+
+
+async def test_an_unanswered_unwind_hop_back_to_the_start_asset_ends_as_if_answered(
+    tmp_path: Path,
+) -> None:
+    answered = Stack(tmp_path / "answered", exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(answered)
+    ref = await answered.executor.execute(answered.opportunity(CYCLE_4), SIZE)
+    assert ref.outcome == "unwound" and [u.symbol for u in ref.unwinds] == ["A0023/USDT"]
+
+    s = Stack(tmp_path / "silent", exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(s)
+    go_silent(s, "A0023/USDT", executes=True)  # the direct way back sells, its answer is lost
+    rec = await s.executor.execute(s.opportunity(CYCLE_4), SIZE)
+    assert rec.outcome == "held" and [u.symbol for u in rec.unwinds] == ["A0023/USDT"]
+    assert rec.returned == 0 and rec.actual_profit == 0, rec.reason  # held at cost
+    await answer_again(s)
+
+    (row,) = rows(s)
+    hop = row["legs"]["unwinds"][0]
+    assert hop["status"] == "filled" and Decimal(hop["received"]) == ref.unwinds[0].received
+    assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
+    # the record reads as it would have, had the venue answered the hop at once
+    assert Decimal(row["legs"]["returned"]) == ref.returned
+    assert row["actual_profit"] == ref.actual_profit and row["fees"] == ref.fees
+    assert Decimal(row["legs"]["unwind_loss"]) == ref.unwind_loss
+    (event,) = resolved_events(s)
+    assert event.data["outcome_before"] == "held" and event.data["outcome"] == "unwound"
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{hop['client_order_id']}"]
