@@ -12,7 +12,9 @@ from test_triangular_exec_support import Stack, small_universe
 from test_triangular_exec_unresolved import held_events, stall
 from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
 from test_triangular_held_resolved import answer_again, go_silent, resolved_events, rows
+from tradeguard.execution.gateway import RECORD_STATE_KEY
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.triangular.held_legs import HeldLegs
 
 SIZE = Decimal(1000)
 
@@ -96,3 +98,30 @@ async def test_an_unanswered_unwind_hop_back_to_the_start_asset_ends_as_if_answe
     assert event.data["outcome_before"] == "held" and event.data["outcome"] == "unwound"
     sid = s.config.strategy_id
     assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{hop['client_order_id']}"]
+
+
+async def test_an_unwind_hop_awaited_is_kept_in_the_record_state_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(s)
+    go_silent(s, "A0023/USDT", executes=True)
+    rec = await s.executor.execute(s.opportunity(CYCLE_4), SIZE)
+    assert rec.outcome == "held", rec.reason
+    s.executor.held_legs.stop()  # as a stop does: the hop stays awaited in the record state
+    state = s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))
+    [(cid, info)] = state["pending"].items()
+    assert cid == rec.unwinds[0].client_order_id and info["kind"] == "unwind", info
+    later = HeldLegs(s.executor.gateway)  # the next start's
+    later.load(state)
+    s.executor.held_legs = later
+    s.venue.fetch_order, s.venue.cancel = s.speak  # type: ignore[attr-defined, method-assign]
+    s.clock.advance_to(s.clock.now_ms() + 60_000)
+    await s.orders.retry_unknown()
+    later.start()
+    for task in list(later._tasks.values()):
+        await task
+    (row,) = rows(s)
+    assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
+    assert s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))["pending"] == {}
+    assert len(resolved_events(s)) == 1
