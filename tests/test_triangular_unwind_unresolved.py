@@ -8,13 +8,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from test_triangular_exec_support import Stack, small_universe
 from test_triangular_exec_unresolved import held_events, stall
 from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
 from test_triangular_held_resolved import answer_again, go_silent, resolved_events, rows
+from tradeguard.execution.gateway import RECORD_STATE_KEY
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.triangular.held_legs import HeldLegs
 
 SIZE = Decimal(1000)
 
@@ -41,11 +41,6 @@ async def test_an_unanswered_unwind_hop_is_held_naming_its_order(tmp_path: Path)
     assert row["outcome"] == "held"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unwind hop held unresolved is not awaited (held_legs.expect covers forward legs "
-    "only; resolve_row reads legs, not unwinds): its later fill leaves the record held",
-)
 async def test_an_unanswered_unwind_hop_that_filled_unseen_is_booked_back_into_the_record(
     tmp_path: Path,
 ) -> None:
@@ -60,3 +55,73 @@ async def test_an_unanswered_unwind_hop_that_filled_unseen_is_booked_back_into_t
     (row,) = rows(s)
     assert "A0023" not in (row["legs"].get("held") or {}), row["legs"]
     assert [e.data["record_id"] for e in resolved_events(s)] == [row["id"]]
+    hop = row["legs"]["unwinds"][0]
+    assert hop["status"] == "filled" and Decimal(hop["received"]) > 0, hop
+    # the way back stopped at that hop: the FDUSD it bought stays held, at the A0023's cost
+    assert row["outcome"] == "held" and row["legs"]["held"] == {"FDUSD": hop["received"]}
+    assert row["legs"]["held_on"] == {"FDUSD": "A0023/FDUSD"}
+    assert Decimal(row["legs"]["returned"]) == rec.returned
+    assert row["actual_profit"] == rec.actual_profit  # neither won nor lost by the sale
+    cid = hop["client_order_id"]
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{cid}"]  # told once
+    assert s.executor.held_legs.pending == {}
+    assert s.executor.held_legs.resolve(cid, s.orders.orders[cid]) is None  # told again: no-op
+    assert len(resolved_events(s)) == 1 and rows(s) == [row]
+
+
+async def test_an_unanswered_unwind_hop_back_to_the_start_asset_ends_as_if_answered(
+    tmp_path: Path,
+) -> None:
+    answered = Stack(tmp_path / "answered", exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(answered)
+    ref = await answered.executor.execute(answered.opportunity(CYCLE_4), SIZE)
+    assert ref.outcome == "unwound" and [u.symbol for u in ref.unwinds] == ["A0023/USDT"]
+
+    s = Stack(tmp_path / "silent", exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(s)
+    go_silent(s, "A0023/USDT", executes=True)  # the direct way back sells, its answer is lost
+    rec = await s.executor.execute(s.opportunity(CYCLE_4), SIZE)
+    assert rec.outcome == "held" and [u.symbol for u in rec.unwinds] == ["A0023/USDT"]
+    assert rec.returned == 0 and rec.actual_profit == 0, rec.reason  # held at cost
+    await answer_again(s)
+
+    (row,) = rows(s)
+    hop = row["legs"]["unwinds"][0]
+    assert hop["status"] == "filled" and Decimal(hop["received"]) == ref.unwinds[0].received
+    assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
+    # the record reads as it would have, had the venue answered the hop at once
+    assert Decimal(row["legs"]["returned"]) == ref.returned
+    assert row["actual_profit"] == ref.actual_profit and row["fees"] == ref.fees
+    assert Decimal(row["legs"]["unwind_loss"]) == ref.unwind_loss
+    (event,) = resolved_events(s)
+    assert event.data["outcome_before"] == "held" and event.data["outcome"] == "unwound"
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{hop['client_order_id']}"]
+
+
+async def test_an_unwind_hop_awaited_is_kept_in_the_record_state_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    fail_leg_3(s)
+    go_silent(s, "A0023/USDT", executes=True)
+    rec = await s.executor.execute(s.opportunity(CYCLE_4), SIZE)
+    assert rec.outcome == "held", rec.reason
+    s.executor.held_legs.stop()  # as a stop does: the hop stays awaited in the record state
+    state = s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))
+    [(cid, info)] = state["pending"].items()
+    assert cid == rec.unwinds[0].client_order_id and info["kind"] == "unwind", info
+    later = HeldLegs(s.executor.gateway)  # the next start's
+    later.load(state)
+    s.executor.held_legs = later
+    s.venue.fetch_order, s.venue.cancel = s.speak  # type: ignore[attr-defined, method-assign]
+    s.clock.advance_to(s.clock.now_ms() + 60_000)
+    await s.orders.retry_unknown()
+    later.start()
+    for task in list(later._tasks.values()):
+        await task
+    (row,) = rows(s)
+    assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
+    assert s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))["pending"] == {}
+    assert len(resolved_events(s)) == 1

@@ -493,7 +493,7 @@ class TriangularExecutor:
                 await self._send(ex, qty, inst.min_amount, inst.min_notional)
                 ex = await self._sell_at_bound(rec, ex, qty, worst_limit, inst)
             if unresolved(ex) or ex.filled <= 0:  # the way back stops here
-                self._hold_hop(rec, ex, asset, amount)
+                self._hold_hop(rec, ex, asset, amount, cost)
                 return ZERO, stayed + cost
             achieved *= ONE / ex.avg_price if buy else ex.avg_price
             left = amount - ex.spent
@@ -510,11 +510,15 @@ class TriangularExecutor:
             asset, amount = hop.to_asset, ex.received
         return amount, stayed
 
-    def _hold_hop(self, rec: ArbExecution, ex: LegExecution, asset: str, amount: Decimal) -> None:
-        """Hold what an unwind hop was given when it traded nothing (refused by a halt or the
-        band, expired, not sent) or may trade yet (in flight: never guessed unfilled)."""
+    def _hold_hop(
+        self, rec: ArbExecution, ex: LegExecution, asset: str, amount: Decimal, cost: Decimal
+    ) -> None:
+        """Hold what an unwind hop was given (`amount`, at `cost`) when it traded nothing
+        (refused by a halt or the band, expired, not sent) or may trade yet (in flight: never
+        guessed unfilled; its record changes when it ends)."""
         if unresolved(ex):
             hold_unresolved_hop(rec, ex, amount, self.config, self.gateway.venue)
+            self.held_legs.expect(ex, {asset: cost / amount if amount > 0 else ZERO})
             return
         why = ex.reason
         if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it

@@ -7,7 +7,8 @@ record_id = legs.record(row)            # written with the orders still awaited;
 legs.load(state); legs.start()          # at the next start: the orders a stop left awaited
 ```
 
-A cycle held on an order the venue never answered (`unresolved.py`) names that order. The order
+A cycle held on an order the venue never answered (`unresolved.py`), a forward leg or an
+unwind hop (one per asset on its way back), names that order. The order
 manager keeps asking about it (its periodic query of orders in doubt, the order stream, the next
 start's reconciliation); once it ends, the held record is rewritten to what it did
 (`resolved.py`), what the cycle realised is reported to the risk engine as one trade, and one
@@ -41,6 +42,11 @@ def _json_safe(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
+def _part(info: Mapping[str, Any]) -> str:
+    """Where in a record the order awaited is: a forward leg or an unwind hop."""
+    return "unwinds" if info.get("kind") == "unwind" else "legs"
+
+
 class HeldLegs:
     """The orders held cycles wait on, each with its record, watched until they end."""
 
@@ -51,19 +57,22 @@ class HeldLegs:
         self.pending: dict[str, dict[str, Any]] = {}
         self.resolved: list[Resolution] = []
         self.last_record_id = 0
-        self._expected: dict[str, Any] | None = None
+        self._expected: list[dict[str, Any]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kept = False  # a record state was committed: later records keep it current
 
     def expect(self, ex: LegExecution, cost_per_unit: Mapping[str, Decimal]) -> None:
-        """Note that the cycle about to be recorded is held on `ex`, still in flight."""
+        """Note that the cycle about to be recorded is held on `ex` (a forward leg or an unwind
+        hop), still in flight; `cost_per_unit` prices what it was given."""
         cost = cost_per_unit.get(ex.from_asset, ZERO)
-        self._expected = {"cid": ex.client_order_id, "leg": ex.index, "from_cost": plain(cost)}
+        self._expected.append(
+            {"cid": ex.client_order_id, "kind": ex.kind, "leg": ex.index, "from_cost": plain(cost)}
+        )
 
     @property
     def awaiting(self) -> bool:
         """Whether the cycle about to be recorded is held on an order still in flight."""
-        return self._expected is not None
+        return bool(self._expected)
 
     def state(self) -> dict[str, Any]:
         """The record state: the newest record's id and the orders still awaited."""
@@ -75,23 +84,23 @@ class HeldLegs:
         """Write a cycle's record (with the orders awaited, when any, and the event `announce`
         returns, published once committed) and watch its order when it is held on one; return
         the record's id."""
-        expected, self._expected = self._expected, None
+        expected, self._expected = self._expected, []
         safe = _json_safe(row)
 
         def state(record_id: int) -> Mapping[str, Any]:
             self.last_record_id = record_id
-            if expected is not None:
-                self.pending[expected["cid"]] = {**expected, "record_id": record_id, "row": safe}
+            for e in expected:
+                self.pending[e["cid"]] = {**e, "record_id": record_id, "row": safe}
             self._kept = True
             return self.state()
 
-        keep = expected is not None or self._kept
+        keep = bool(expected) or self._kept
         gateway = self.gateway
         record_id = gateway.record_execution(row, state if keep else None, announce)
-        if expected is not None:
-            if expected["cid"] not in self.pending:  # no storage: awaited in this run only
-                self.pending[expected["cid"]] = {**expected, "record_id": record_id, "row": safe}
-            self.watch(expected["cid"])
+        for e in expected:
+            if e["cid"] not in self.pending:  # no storage: awaited in this run only
+                self.pending[e["cid"]] = {**e, "record_id": record_id, "row": safe}
+            self.watch(e["cid"])
         return record_id
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -144,7 +153,12 @@ class HeldLegs:
             return None
         _, journaled = self.gateway.journaled(cid)
         row, change = resolve_row(info["row"], info, order, journaled, self.gateway.fills(cid))
-        rest = {c: p for c, p in self.pending.items() if c != cid}
+        safe, same = _json_safe(row), info["record_id"]  # its record's other orders: as now
+        rest = {
+            c: {**p, "row": safe} if p.get("record_id") == same else p
+            for c, p in self.pending.items()
+            if c != cid
+        }
         settlement = self._settlement(info, row, change)
         state = {"record_id": self.last_record_id, "pending": rest}
         event = self._event(info, row, change, cid)  # kept with the rewrite, then published
@@ -157,7 +171,7 @@ class HeldLegs:
     def _settlement(
         self, info: Mapping[str, Any], row: Mapping[str, Any], change: Resolution
     ) -> tuple[str, tuple[str, ...], Decimal, int] | None:
-        legs = row["legs"]["legs"]
+        legs = [*row["legs"]["legs"], *(row["legs"].get("unwinds") or [])]
         if not any(Decimal(str(leg["filled"])) > 0 for leg in legs):
             return None  # nothing traded: no trade to count
         usd = self.gateway.usd_price(str(row["start_asset"])) or ZERO
@@ -194,7 +208,7 @@ class HeldLegs:
                 ),
             },
             self.gateway.venue,
-            str(row["legs"]["legs"][int(info["leg"])]["symbol"]),
+            str(row["legs"][_part(info)][int(info["leg"])]["symbol"]),
             self.gateway.strategy_id,
             "warning" if change.outcome == "held" else "info",
         )

@@ -13,6 +13,10 @@ start's reconciliation finds it), the record is brought to what happened, once:
 - ended unfilled: what the leg was given stays as it is, held (an intermediate asset) or free
   again (the start asset a first leg was given: the record ends `failed`, nothing traded).
 
+An unwind hop held so (`hold_unresolved_hop`) is booked the same way in the record's unwinds:
+its whole given stayed at cost, so start asset it brought back is returned (the cycle's profit
+and unwind loss realised), anything else it bought stays held at that cost.
+
 The start asset a first leg was given is no longer held once its order ended: the order locks
 it no more. A fee charged in an asset the leg neither spent nor received counts at no cost here.
 """
@@ -60,8 +64,9 @@ def _booked(
     (`late`) added to what it had, or, when neither adds up to the order's filled amount, the
     order's totals (fee in quote)."""
     ex = LegExecution(
-        "leg", int(leg["index"]), str(leg["symbol"]), Side(leg["side"]), str(leg["from"]),
-        str(leg["to"]), _d(leg["scanned_price"]), _d(leg["limit_price"]), _d(leg["order_amount"]),
+        str(leg.get("kind") or "leg"), int(leg["index"]), str(leg["symbol"]), Side(leg["side"]),
+        str(leg["from"]), str(leg["to"]), _d(leg["scanned_price"]), _d(leg["limit_price"]),
+        _d(leg["order_amount"]),
     )  # fmt: skip
     had = _d(leg["filled"])
     late_amount = sum((f.amount for f in late), ZERO)
@@ -91,7 +96,9 @@ def resolve_row(
     which leg, and the cost per unit of what it was given; `fills`: all journaled for it;
     `late`: those seen in this run since it was held)."""
     body = dict(row["legs"])
-    legs = [dict(leg) for leg in body["legs"]]
+    hop = pending.get("kind") == "unwind"  # an unwind hop: its whole given stayed at cost
+    part = "unwinds" if hop else "legs"
+    legs = [dict(leg) for leg in body[part]]
     at = int(pending["leg"])
     old = legs[at]
     ex = _booked(old, order, fills, late)
@@ -103,13 +110,17 @@ def resolve_row(
     profit_before = _d(row["actual_profit"])
     fees = _d(row["fees"]) + _fee_change(ex, _d(old["fee"]), cost, start)
     note = (
-        f"leg {at + 1} ({ex.symbol}) resolved: order {order.client_order_id} ended "
-        f"{ex.status}, filled {order.filled} of {order.amount}"
+        f"{'unwind' if hop else 'leg'} {at + 1} ({ex.symbol}) resolved: order "
+        f"{order.client_order_id} ended {ex.status}, filled {order.filled} of {order.amount}"
     )
     held[ex.from_asset] = held.get(ex.from_asset, ZERO) - d_spent
-    if at == 0:
+    if at == 0 and not hop:
         spent += d_spent  # the start asset the cycle spent; what it bought stays at that cost
-    if ex.to_asset == start:
+    if ex.to_asset == start and hop:  # nothing it had done was counted: all of it now
+        returned += ex.received
+        profit = profit_before + ex.received - ex.spent * cost
+        body["unwind_loss"] = plain(_d(body.get("unwind_loss")) + ex.spent * cost - ex.received)
+    elif ex.to_asset == start:
         returned += d_recv
         profit = profit_before + d_recv - d_spent * cost
     else:
@@ -125,14 +136,15 @@ def resolve_row(
         held_why[asset] = f"{note}; sell it back to {start} or keep it deliberately"
     held_why = {a: w for a, w in held_why.items() if a in held}
     held_on = {a: s for a, s in held_on.items() if a in held}
-    outcome = _outcome(row, legs, at, ex, held)
+    outcome = ("held" if held else "unwound") if hop else _outcome(row, legs, at, ex, held)
     profit = cycle_profit(spent + profit, ZERO, spent)  # a residue of the costs: none
     old.update(ex.to_json())
     old["reason"] = f"{old['reason']}; {note}" if old.get("reason") else note
     legs[at] = old
     reason = f"{body['reason']}; {note}" if body.get("reason") else note
+    body[part] = legs
     body.update(
-        legs=legs, spent=plain(spent), returned=plain(returned), reason=reason,
+        spent=plain(spent), returned=plain(returned), reason=reason,
         held={a: plain(q) for a, q in held.items()}, held_why=held_why, held_on=held_on,
         actual_profit_pct=plain(profit / spent * HUNDRED if spent > 0 else ZERO),
     )  # fmt: skip
