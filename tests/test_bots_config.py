@@ -28,6 +28,11 @@ def _stored(node: TradingNode) -> dict[str, tuple[bool, dict]]:
     return {b.name: (b.enabled, b.spec) for b in BotRows(node.db).bots()}
 
 
+def _follows_bot_trades(node: TradingNode) -> bool:
+    """Whether the node's bus calls the bot trades' follower (node.bot_trades) on order events."""
+    return any(h.__module__ == "tradeguard.node.bot_trades" for _, h in node.bus._handlers)
+
+
 def test_config_bots_are_registered_and_named_fields_win_on_restart(tmp_path, data_dir):
     data = write_slice(data_dir, tmp_path / "btc.csv", 10)
     node = TradingNode(load_config(write_paper_toml(tmp_path, data, strategies="", extra=ALPHA)))
@@ -104,7 +109,8 @@ def test_a_bot_named_holdings_is_refused(tmp_path, data_dir):
 
 def test_a_backtest_node_builds_the_bots_exits_only_for_a_config_naming_bots(tmp_path, data_dir):
     # A backtest's fresh run database without [[bots]] can hold no exit plan: its node goes
-    # without the exit manager (and the bots' modules); one naming bots has it, as paper does.
+    # without the exit manager (and the bots' modules), and without following bot trades on
+    # each order event (it can have none); one naming bots has both, as paper does.
     from tradeguard.backtest.runner import BacktestNode
 
     data = write_slice(data_dir, tmp_path / "btc.csv", 10)
@@ -121,7 +127,9 @@ def test_a_backtest_node_builds_the_bots_exits_only_for_a_config_naming_bots(tmp
                 assert node.bot_exits.on_price in node.price_listeners
                 assert node.bot_exits.on_fill in node.orders.fill_listeners
                 assert _stored(node)["alpha"][0] is True
+                assert _follows_bot_trades(node)
             else:
                 assert node.bot_exits is None and node.price_listeners == []
+                assert not _follows_bot_trades(node)
         finally:
             node.close()

@@ -171,7 +171,8 @@ def _build_bot_exits(node: TradingNode) -> None:
 
 def _apply_config_bots(node: TradingNode) -> None:
     """Register the config's bots (one the emergency stop disabled stays disabled); their
-    trades follow their orders from here on (`node.bot_trades`)."""
+    trades follow their orders from here on (`node.bot_trades`), except on a backtest's fresh
+    run database without `[[bots]]`, where no bot trades (no bot is registered, no API)."""
     rows = BotRows(node.db)
     if node.config.bots:  # the bots' modules load for a config naming some
         from tradeguard.bots.config_apply import STOPPED_KEY, apply_config_bots
@@ -185,7 +186,8 @@ def _apply_config_bots(node: TradingNode) -> None:
     now = node.clock.now_ms()
     if node.config.bots:
         apply_config_bots(rows, node.config.bots, now, stopped)
-    follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
+    if node.config.bots or not node.disposable_db:  # a backtest's fresh database has none
+        follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
     registered = {r.name: r for r in rows.bots()}
     for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):
         # disabled by the config: its approvals from before do not outlive it, as for a stop

@@ -30,7 +30,10 @@ _DAY_MS = 86_400_000
 
 def observe_equity(node: TradingNode, ts: int, symbol: str = "") -> None:
     """Record the equity at `ts` (recomputed when `symbol` moves a holding or it is stale)."""
-    if flows_due(node):  # outside money booked is counted before equity that holds it
+    # outside money booked is counted before equity that holds it; asked only once the
+    # storage booked an adjustment or one waits for a price (a backtest books none)
+    watch = node.flow_watch
+    if (node.storage.adjustments_recorded != watch.recorded or watch.waiting) and flows_due(node):
         apply_cash_flows(node)
     # Equity moves only when a held asset's mark or a balance changes; skip the sum (and the
     # run figures, which it alone moves) otherwise.
