@@ -8,11 +8,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from test_triangular_exec_support import Stack, small_universe
+from test_triangular_exec_support import CYCLE, Stack, small_universe
 from test_triangular_exec_unresolved import held_events, stall
 from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
 from test_triangular_held_resolved import answer_again, go_silent, resolved_events, rows
 from tradeguard.execution.gateway import RECORD_STATE_KEY
+from tradeguard.model import Order, Side
 from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.triangular.held_legs import HeldLegs
 
@@ -125,3 +126,38 @@ async def test_an_unwind_hop_awaited_is_kept_in_the_record_state_for_the_next_st
     assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
     assert s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))["pending"] == {}
     assert len(resolved_events(s)) == 1
+
+
+async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once(
+    tmp_path: Path,
+) -> None:
+    # Leg 2 fills in part (ETH stranded), leg 3 is not sent (A0009 stranded): each asset's way
+    # back starts with a sell the venue executes and never answers (ETH/USDT, A0009/ETH).
+    # Both end later; the cycle is one trade to the risk engine, its streak counts it once.
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    opp = s.opportunity()
+    bids, asks = s.universe.book(CYCLE[1])
+    s.feed(CYCLE[1], bids, [[asks[0][0], 100.0]])
+    bids, asks = s.universe.book(CYCLE[2])
+    s.feed(CYCLE[2], [[p * 0.97, q] for p, q in bids], asks)
+    submit = s.venue.submit
+    go_silent(s, CYCLE[0], executes=True)
+    speak = s.speak  # type: ignore[attr-defined]
+    go_silent(s, CYCLE[1], executes=True)
+    s.speak, lost = speak, s.venue.submit  # type: ignore[attr-defined]
+
+    async def sells_lost(order: Order):  # type: ignore[no-untyped-def]
+        return await (lost if order.side is Side.SELL else submit)(order)  # the legs buy
+
+    s.venue.submit = sells_lost  # type: ignore[method-assign]
+    rec = await s.executor.execute(opp, SIZE)
+    assert rec.outcome == "held", rec.reason
+    assert len(s.executor.held_legs.pending) == 2, rec.reason
+
+    await answer_again(s)
+
+    (row,) = rows(s)
+    assert len(resolved_events(s)) == 2 and s.executor.held_legs.pending == {}
+    sid = s.config.strategy_id
+    assert len(s.risk.settlements_seen[sid]) == 1, s.risk.settlements_seen
+    assert s.risk.consecutive_losses == (1 if row["actual_profit"] < 0 else 0)
