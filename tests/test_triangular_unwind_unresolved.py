@@ -15,6 +15,7 @@ from test_triangular_held_resolved import answer_again, go_silent, resolved_even
 from tradeguard.execution.gateway import RECORD_STATE_KEY
 from tradeguard.model import Order, Side
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.triangular.executor import ArbExecution
 from tradeguard.strategies.triangular.held_legs import HeldLegs
 
 SIZE = Decimal(1000)
@@ -128,12 +129,9 @@ async def test_an_unwind_hop_awaited_is_kept_in_the_record_state_for_the_next_st
     assert len(resolved_events(s)) == 1
 
 
-async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once(
-    tmp_path: Path,
-) -> None:
-    # Leg 2 fills in part (ETH stranded), leg 3 is not sent (A0009 stranded): each asset's way
-    # back starts with a sell the venue executes and never answers (ETH/USDT, A0009/ETH).
-    # Both end later; the cycle is one trade to the risk engine, its streak counts it once.
+async def two_hops_held(tmp_path: Path) -> tuple[Stack, ArbExecution]:
+    """Leg 2 fills in part (ETH stranded), leg 3 is not sent (A0009 stranded): each asset's way
+    back starts with a sell the venue executes and never answers (ETH/USDT, A0009/ETH)."""
     s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
     opp = s.opportunity()
     bids, asks = s.universe.book(CYCLE[1])
@@ -153,6 +151,14 @@ async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once
     rec = await s.executor.execute(opp, SIZE)
     assert rec.outcome == "held", rec.reason
     assert len(s.executor.held_legs.pending) == 2, rec.reason
+    return s, rec
+
+
+async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once(
+    tmp_path: Path,
+) -> None:
+    # Both hops end later; the cycle is one trade to the risk engine, its streak counts it once.
+    s, _ = await two_hops_held(tmp_path)
 
     await answer_again(s)
 
@@ -161,3 +167,35 @@ async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once
     sid = s.config.strategy_id
     assert len(s.risk.settlements_seen[sid]) == 1, s.risk.settlements_seen
     assert s.risk.consecutive_losses == (1 if row["actual_profit"] < 0 else 0)
+
+
+async def test_two_unwind_hops_ending_either_side_of_a_restart_book_the_same_record(
+    tmp_path: Path,
+) -> None:
+    at_once, _ = await two_hops_held(tmp_path / "at_once")
+    await answer_again(at_once)
+    (ref,) = rows(at_once)
+    # the ETH/USDT hop brought USDT back, the A0009/ETH one bought ETH: held at cost
+    assert [u["status"] for u in ref["legs"]["unwinds"]] == ["filled", "filled"], ref["legs"]
+    assert ref["outcome"] == "held" and list(ref["legs"]["held"]) == ["ETH"], ref["legs"]
+    assert Decimal(ref["legs"]["returned"]) > 0 and Decimal(ref["legs"]["unwind_loss"]) > 0
+
+    s, rec = await two_hops_held(tmp_path / "restart")
+    s.executor.held_legs.stop()  # the hops end while no watch runs
+    s.venue.fetch_order, s.venue.cancel = s.speak  # type: ignore[attr-defined, method-assign]
+    s.clock.advance_to(s.clock.now_ms() + 60_000)
+    await s.orders.retry_unknown()
+    first, second = (u.client_order_id for u in reversed(rec.unwinds) if u.client_order_id)
+    assert s.executor.held_legs.resolve(first, s.orders.orders[first]) is not None
+    later = HeldLegs(s.executor.gateway)  # the next start's, from the committed record state
+    later.load(s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id)))
+    assert list(later.pending) == [second]
+    assert later.resolve(second, s.orders.orders[second]) is not None
+
+    (row,) = rows(s)
+    for key in ("outcome", "actual_profit", "fees"):
+        assert row[key] == ref[key], (key, row[key], ref[key])
+    for key in ("held", "returned", "spent", "unwind_loss"):
+        assert row["legs"][key] == ref["legs"][key], (key, row["legs"], ref["legs"])
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{second}"]
