@@ -8,12 +8,14 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from test_triangular_exec_support import Stack, small_universe
+from test_triangular_exec_support import CYCLE, Stack, small_universe
 from test_triangular_exec_unresolved import held_events, stall
 from test_triangular_exec_unwind import CYCLE_4, NO_DIRECT, fail_leg_3
 from test_triangular_held_resolved import answer_again, go_silent, resolved_events, rows
 from tradeguard.execution.gateway import RECORD_STATE_KEY
+from tradeguard.model import Order, Side
 from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.triangular.executor import ArbExecution
 from tradeguard.strategies.triangular.held_legs import HeldLegs
 
 SIZE = Decimal(1000)
@@ -125,3 +127,75 @@ async def test_an_unwind_hop_awaited_is_kept_in_the_record_state_for_the_next_st
     assert row["outcome"] == "unwound" and row["legs"]["held"] == {}, row["legs"]
     assert s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id))["pending"] == {}
     assert len(resolved_events(s)) == 1
+
+
+async def two_hops_held(tmp_path: Path) -> tuple[Stack, ArbExecution]:
+    """Leg 2 fills in part (ETH stranded), leg 3 is not sent (A0009 stranded): each asset's way
+    back starts with a sell the venue executes and never answers (ETH/USDT, A0009/ETH)."""
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    opp = s.opportunity()
+    bids, asks = s.universe.book(CYCLE[1])
+    s.feed(CYCLE[1], bids, [[asks[0][0], 100.0]])
+    bids, asks = s.universe.book(CYCLE[2])
+    s.feed(CYCLE[2], [[p * 0.97, q] for p, q in bids], asks)
+    submit = s.venue.submit
+    go_silent(s, CYCLE[0], executes=True)
+    speak = s.speak  # type: ignore[attr-defined]
+    go_silent(s, CYCLE[1], executes=True)
+    s.speak, lost = speak, s.venue.submit  # type: ignore[attr-defined]
+
+    async def sells_lost(order: Order):  # type: ignore[no-untyped-def]
+        return await (lost if order.side is Side.SELL else submit)(order)  # the legs buy
+
+    s.venue.submit = sells_lost  # type: ignore[method-assign]
+    rec = await s.executor.execute(opp, SIZE)
+    assert rec.outcome == "held", rec.reason
+    assert len(s.executor.held_legs.pending) == 2, rec.reason
+    return s, rec
+
+
+async def test_two_unwind_hops_awaited_on_one_record_tell_risk_of_the_cycle_once(
+    tmp_path: Path,
+) -> None:
+    # Both hops end later; the cycle is one trade to the risk engine, its streak counts it once.
+    s, _ = await two_hops_held(tmp_path)
+
+    await answer_again(s)
+
+    (row,) = rows(s)
+    assert len(resolved_events(s)) == 2 and s.executor.held_legs.pending == {}
+    sid = s.config.strategy_id
+    assert len(s.risk.settlements_seen[sid]) == 1, s.risk.settlements_seen
+    assert s.risk.consecutive_losses == (1 if row["actual_profit"] < 0 else 0)
+
+
+async def test_two_unwind_hops_ending_either_side_of_a_restart_book_the_same_record(
+    tmp_path: Path,
+) -> None:
+    at_once, _ = await two_hops_held(tmp_path / "at_once")
+    await answer_again(at_once)
+    (ref,) = rows(at_once)
+    # the ETH/USDT hop brought USDT back, the A0009/ETH one bought ETH: held at cost
+    assert [u["status"] for u in ref["legs"]["unwinds"]] == ["filled", "filled"], ref["legs"]
+    assert ref["outcome"] == "held" and list(ref["legs"]["held"]) == ["ETH"], ref["legs"]
+    assert Decimal(ref["legs"]["returned"]) > 0 and Decimal(ref["legs"]["unwind_loss"]) > 0
+
+    s, rec = await two_hops_held(tmp_path / "restart")
+    s.executor.held_legs.stop()  # the hops end while no watch runs
+    s.venue.fetch_order, s.venue.cancel = s.speak  # type: ignore[attr-defined, method-assign]
+    s.clock.advance_to(s.clock.now_ms() + 60_000)
+    await s.orders.retry_unknown()
+    first, second = (u.client_order_id for u in reversed(rec.unwinds) if u.client_order_id)
+    assert s.executor.held_legs.resolve(first, s.orders.orders[first]) is not None
+    later = HeldLegs(s.executor.gateway)  # the next start's, from the committed record state
+    later.load(s.storage.kv_get(RECORD_STATE_KEY.format(s.config.strategy_id)))
+    assert list(later.pending) == [second]
+    assert later.resolve(second, s.orders.orders[second]) is not None
+
+    (row,) = rows(s)
+    for key in ("outcome", "actual_profit", "fees"):
+        assert row[key] == ref[key], (key, row[key], ref[key])
+    for key in ("held", "returned", "spent", "unwind_loss"):
+        assert row["legs"][key] == ref["legs"][key], (key, row["legs"], ref["legs"])
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{second}"]

@@ -12,10 +12,12 @@ unwind hop (one per asset on its way back), names that order. The order
 manager keeps asking about it (its periodic query of orders in doubt, the order stream, the next
 start's reconciliation); once it ends, the held record is rewritten to what it did
 (`resolved.py`), what the cycle realised is reported to the risk engine as one trade, and one
-`arb.resolved` event says so. The rewrite, the report (keyed by record and order: counted once)
-and the orders still awaited are one commit, so a kill before it resolves the order again at the
-next start and a kill after it finds nothing left to do: the change is counted once. The orders
-awaited are part of the strategy's record state, committed with each record.
+`arb.resolved` event says so (one per order; a record awaiting several orders is reported to
+the risk engine once, when the last of them ends, with what the cycle realised in all). The
+rewrite, the report (keyed by record and order: counted once) and the orders still awaited are
+one commit, so a kill before it resolves the order again at the next start and a kill after it
+finds nothing left to do: the change is counted once. The orders awaited are part of the
+strategy's record state, committed with each record.
 """
 
 from __future__ import annotations
@@ -159,7 +161,9 @@ class HeldLegs:
             for c, p in self.pending.items()
             if c != cid
         }
-        settlement = self._settlement(info, row, change)
+        # the cycle is one trade to the risk engine: told once its last awaited order ended
+        ends = not any(p.get("record_id") == same for p in rest.values())
+        settlement = self._settlement(info, row, change) if ends else None
         state = {"record_id": self.last_record_id, "pending": rest}
         event = self._event(info, row, change, cid)  # kept with the rewrite, then published
         self.gateway.amend_execution(info["record_id"], row, settlement, state, announce=event)
