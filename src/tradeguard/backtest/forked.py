@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -96,8 +97,7 @@ def join(job: Job) -> Any:
     pid, read_end = job
     status: int | None = None
     try:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
+        data = _read_all(read_end)
     except KeyboardInterrupt:  # the child ignores Ctrl-C: it stops now, its work left out
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -112,6 +112,23 @@ def join(job: Job) -> Any:
     if ok:
         return value
     raise value
+
+
+def _read_all(fd: int) -> bytes:
+    """All the child writes to `fd` until it closes its end (`fd` closed after), waiting in
+    turns of 0.1 s: a Ctrl-C landing between the interpreter's last look at its signals and a
+    blocking read was seen only once the child had ended (its whole report)."""
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if not select.select([fd], [], [], 0.1)[0]:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _ending(status: int | None) -> str:
