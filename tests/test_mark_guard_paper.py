@@ -40,12 +40,51 @@ def _intent(kind: OrderType, trigger: Decimal | None = None) -> OrderIntent:
     )  # fmt: skip
 
 
-async def _node_with_a_stop(tmp_path, data_dir) -> tuple[TradingNode, str, Decimal]:  # type: ignore[no-untyped-def]
+def _limit(price: Decimal) -> OrderIntent:
+    """A paper buy limit of 0.001 BTC at `price`, to the cent."""
+    return OrderIntent(
+        strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
+        type=OrderType.LIMIT, price=price.quantize(D("0.01")),
+    )  # fmt: skip
+
+
+async def _quoted_node(tmp_path, data_dir) -> tuple[TradingNode, Decimal]:  # type: ignore[no-untyped-def]
+    """A replayed node quoted by binance at its last mid, to the cent; closed if that fails."""
     node = await replayed_node(tmp_path, data_dir)
-    start = node.market.mid(SYMBOL)
-    assert start is not None
-    start = start.quantize(D("0.01"))
-    await _quote(node, start)
+    try:
+        start = node.market.mid(SYMBOL)
+        assert start is not None
+        start = start.quantize(D("0.01"))
+        await _quote(node, start)
+    except BaseException:
+        node.close()
+        raise
+    return node, start
+
+
+async def _book_at(node: TradingNode, book: OrderBook, px: Decimal, size: Decimal) -> None:
+    """Set `book` to one level a cent either side of `px` and feed it to the node."""
+    book.apply_snapshot([(px - D("0.01"), size)], [(px + D("0.01"), size)], node.clock.now_ms())
+    await NodeFeed(node).on_book(book)
+
+
+def _minute(
+    ts: int, price: Decimal, low: Decimal | None = None, close: Decimal | None = None
+) -> Candle:
+    """Binance's 1m bar opened at `ts`, all at `price` but for the `low` or `close` given."""
+    lo, end = price if low is None else low, price if close is None else close
+    return Candle(SYMBOL, ts, price, price, lo, end, D(3), 60, "binance")
+
+
+def _next_minute(node: TradingNode) -> int:
+    """The open of the bar after now, with the clock moved to that bar's close."""
+    ts = (node.clock.now_ms() // 60_000 + 1) * 60_000
+    node.clock.advance_to(ts + 60_000)  # type: ignore[attr-defined]
+    return ts
+
+
+async def _node_with_a_stop(tmp_path, data_dir) -> tuple[TradingNode, str, Decimal]:  # type: ignore[no-untyped-def]
+    node, start = await _quoted_node(tmp_path, data_dir)
     bought = await node.submit(_intent(OrderType.MARKET))
     assert bought.ok and len(node.storage.load_fills(venue="paper")) == 1, bought.reason
     trigger = (start * D("0.98")).quantize(D("0.01"))
@@ -149,17 +188,12 @@ async def test_a_candle_far_off_a_quoted_mark_does_not_fire_a_paper_stop(
     try:
         _take_minutes(node)
         bad = (start / 1000).quantize(D("0.01"))
-        ts = (node.clock.now_ms() // 60_000 + 1) * 60_000  # a bar opened after the stop
-        node.clock.advance_to(ts + 60_000)  # type: ignore[attr-defined]
+        ts = _next_minute(node)  # a bar opened after the stop
         feed = NodeFeed(node)
-        await feed.on_live_candle(
-            Candle(SYMBOL, ts, bad, bad, bad, bad, D(3), 60, "binance"), False
-        )
+        await feed.on_live_candle(_minute(ts, bad), False)
         node.clock.advance_to(ts + 120_000)  # type: ignore[attr-defined]
-        s = start  # the next bar, where the market was all along
-        await feed.on_live_candle(
-            Candle(SYMBOL, ts + 60_000, s, s, s, s, D(3), 60, "binance"), False
-        )
+        # the next bar, where the market was all along
+        await feed.on_live_candle(_minute(ts + 60_000, start), False)
         assert node.orders.orders[cid].status.is_open, "fired on a candle 1000 times off"
         assert len(node.storage.load_fills(venue="paper")) == 1, "the entry's only"
     finally:
@@ -175,8 +209,7 @@ async def test_a_withheld_trade_does_not_reach_a_paper_stop_through_its_candle(
     try:
         _take_minutes(node)
         feed, bar = NodeFeed(node), TradeBar(60)
-        ts = (node.clock.now_ms() // 60_000 + 1) * 60_000  # a bar opened after the stop
-        node.clock.advance_to(ts + 60_000)  # type: ignore[attr-defined]
+        ts = _next_minute(node)  # a bar opened after the stop
         s, bad = start, (start / 1000).quantize(D("0.01"))
         for i, price in enumerate((s, bad, s)):
             trade = TradeTick(SYMBOL, ts + i * 1_000, f"t{i}", price, D(1), "sell", "binance")
@@ -185,15 +218,13 @@ async def test_a_withheld_trade_does_not_reach_a_paper_stop_through_its_candle(
         assert node.orders.orders[cid].status.is_open, "fired on the trade"
         await feed.on_live_candle(replace(candle, venue="binance"), False)
         node.clock.advance_to(ts + 120_000)  # type: ignore[attr-defined]
-        after = Candle(SYMBOL, ts + 60_000, s, s, s, s, D(3), 60, "binance")
-        await feed.on_live_candle(after, False)
+        await feed.on_live_candle(_minute(ts + 60_000, s), False)
         assert node.orders.orders[cid].status.is_open, "fired on the trade's candle"
         assert len(node.storage.load_fills(venue="paper")) == 1, "the entry's only"
         low = (start * D("0.97")).quantize(D("0.01"))  # through the stop, within the limit
         for i in (2, 3):
             node.clock.advance_to(ts + (i + 1) * 60_000)  # type: ignore[attr-defined]
-            bar_i = Candle(SYMBOL, ts + i * 60_000, s, s, low, s, D(3), 60, "binance")
-            await feed.on_live_candle(bar_i, False)
+            await feed.on_live_candle(_minute(ts + i * 60_000, s, low=low), False)
         assert node.orders.orders[cid].status is OrderStatus.FILLED, "a real bar fires it"
     finally:
         node.close()
@@ -204,17 +235,9 @@ async def test_a_one_sided_book_far_off_does_not_fill_a_resting_paper_limit(
 ) -> None:
     # a book of asks only (no mid to measure): its best ask 1000 times under the market waits
     # as a book that far off does; it must not fill a buy limit resting under the market
-    node = await replayed_node(tmp_path, data_dir)
+    node, start = await _quoted_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        start = start.quantize(D("0.01"))
-        await _quote(node, start)
-        limit = OrderIntent(
-            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
-            type=OrderType.LIMIT, price=(start * D("0.98")).quantize(D("0.01")),
-        )  # fmt: skip
-        placed = await node.submit(limit)
+        placed = await node.submit(_limit(start * D("0.98")))
         assert placed.ok and placed.order is not None, (placed.code, placed.reason)
         cid = placed.order.client_order_id
         book = OrderBook(SYMBOL, "binance")
@@ -235,18 +258,12 @@ async def test_an_order_is_measured_against_the_minimum_at_the_guarded_mark(
 ) -> None:
     # a book as far off as a held print (no quote: nothing to hold) moves the raw mid; the
     # minimum notional values a market order at the last accepted mark, not at that mid
-    node = await replayed_node(tmp_path, data_dir)
+    node, start = await _quoted_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        start = start.quantize(D("0.01"))
-        await _quote(node, start)
         book = OrderBook(SYMBOL, "binance")
         for far, amount, ok in ((D("0.001"), D("0.001"), True), (D(1000), D("0.00001"), False)):
             px = (start * far).quantize(D("0.01"))
-            book.apply_snapshot([(px - D("0.01"), D(1))], [(px + D("0.01"), D(1))],
-                                node.clock.now_ms())  # fmt: skip
-            await NodeFeed(node).on_book(book)
+            await _book_at(node, book, px, D(1))
             assert node.market.mid(SYMBOL, "paper") == px, "the book moved the raw mid"
             intent = replace(_intent(OrderType.MARKET), amount=amount)
             got = await node.submit(intent)
@@ -261,21 +278,11 @@ async def test_an_order_is_measured_against_the_minimum_at_the_guarded_mark(
 async def test_a_limit_at_the_market_is_not_refused_on_a_book_as_far_off_as_a_held_print(
     tmp_path, data_dir
 ) -> None:
-    node = await replayed_node(tmp_path, data_dir)
+    node, start = await _quoted_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        start = start.quantize(D("0.01"))
-        await _quote(node, start)
-        book = OrderBook(SYMBOL, "binance")
         px = (start / 1000).quantize(D("0.01"))
-        book.apply_snapshot([(px - D("0.01"), D(1))], [(px + D("0.01"), D(1))],
-                            node.clock.now_ms())  # fmt: skip
-        await NodeFeed(node).on_book(book)
-        limit = OrderIntent(
-            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
-            type=OrderType.LIMIT, price=(start * D("0.99")).quantize(D("0.01")),
-        )  # fmt: skip
+        await _book_at(node, OrderBook(SYMBOL, "binance"), px, D(1))
+        limit = _limit(start * D("0.99"))
         placed = await node.submit(limit)
         assert placed.ok, (placed.code, placed.reason)  # 1 % under the mark, in the band
         far = replace(limit, price=(start / 100).quantize(D("0.01")))
@@ -299,12 +306,10 @@ async def test_a_bad_close_is_not_confirmed_by_a_longer_bar_closing_on_the_same_
         hour = (node.clock.now_ms() // 3_600_000 + 1) * 3_600_000
         feed = NodeFeed(node)
         node.clock.advance_to(hour + 3_540_000)  # type: ignore[attr-defined]
-        await feed.on_live_candle(Candle(SYMBOL, hour + 3_480_000, s, s, s, s, D(3), 60,
-                                         "binance"), False)  # fmt: skip
+        await feed.on_live_candle(_minute(hour + 3_480_000, s), False)
         assert node.portfolio.marks[SYMBOL] == s
         node.clock.advance_to(hour + 3_600_000)  # type: ignore[attr-defined]
-        minute = Candle(SYMBOL, hour + 3_540_000, s, s, s, bad, D(3), 60, "binance")
-        await feed.on_live_candle(minute, False)
+        await feed.on_live_candle(_minute(hour + 3_540_000, s, close=bad), False)
         await feed.on_live_candle(Candle(SYMBOL, hour, s, s, s, bad, D(90), 3_600, "binance"),
                                   False)  # fmt: skip
         assert node.risk.mark_guard.held("binance", SYMBOL) == (bad, s), "the print confirmed"
@@ -317,22 +322,12 @@ async def test_a_withheld_book_fills_no_new_order_on_the_paper_venue(tmp_path, d
     # the live hub keeps one book per market and updates it in place: a paper venue that took
     # the book once holds that object, so an update 1000 times off, withheld from it, must not
     # fill an order sent then at those prices (it waits for data the guard admits)
-    node = await replayed_node(tmp_path, data_dir)
+    node, s = await _quoted_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        s = start.quantize(D("0.01"))
-        await _quote(node, s)
-        book, feed = OrderBook(SYMBOL, "binance"), NodeFeed(node)
+        book = OrderBook(SYMBOL, "binance")
         for px in (s, (s / 1000).quantize(D("0.01"))):
-            book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
-                                node.clock.now_ms())  # fmt: skip
-            await feed.on_book(book)
-        limit = OrderIntent(
-            strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.BUY, amount=D("0.001"),
-            type=OrderType.LIMIT, price=(s * D("0.99")).quantize(D("0.01")),
-        )  # fmt: skip
-        for intent in (_intent(OrderType.MARKET), limit):
+            await _book_at(node, book, px, D(5))
+        for intent in (_intent(OrderType.MARKET), _limit(s * D("0.99"))):
             got = await node.submit(intent)
             assert got.ok, (got.code, got.reason)
         prices = [f.price for f in node.storage.load_fills(venue="paper")]
@@ -349,18 +344,11 @@ async def test_a_kill_flatten_is_bounded_at_the_guarded_mark_not_a_book_far_off(
     # must not set that cap, or the sell's floor is 1000 times over every bid and never fills
     from tradeguard.risk.engine import KILL_FLATTEN_TAG
 
-    node = await replayed_node(tmp_path, data_dir)
+    node, s = await _quoted_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        s = start.quantize(D("0.01"))
-        await _quote(node, s)
         bought = await node.submit(_intent(OrderType.MARKET))
         assert bought.ok and len(node.storage.load_fills(venue="paper")) == 1, bought.reason
-        book, px = OrderBook(SYMBOL, "binance"), s * 1000
-        book.apply_snapshot([(px - D("0.01"), D(5))], [(px + D("0.01"), D(5))],
-                            node.clock.now_ms())  # fmt: skip
-        await NodeFeed(node).on_book(book)
+        await _book_at(node, OrderBook(SYMBOL, "binance"), s * 1000, D(5))
         node.risk.halt("a test", "test")
         flatten = OrderIntent(
             strategy_id="http", venue="paper", symbol=SYMBOL, side=Side.SELL, amount=D("0.001"),
