@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from running_support import running
 from test_cash_flow_counting import _quote
 from test_risk_cash_flows import deposit_then_sigkill
 from test_spot_short_clear_sandbox import _toml
@@ -21,61 +22,57 @@ from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
 from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.checkpoint import checkpoint
+from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
 D = Decimal
 DAY_MS = 86_400_000
 
 
+async def _booked(node: TradingNode, ex: SandboxExchange, change: int) -> None:
+    """Alice's USDT on the exchange changed by `change`, found by the balance check and counted."""
+    ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free += D(change)
+    await reconcile_all(node, "periodic")
+    apply_cash_flows(node)
+
+
+async def _declared(path: Path, amount: str) -> None:
+    """`tradeguard transfer` declares `amount` USDT on binance, sent to the bank."""
+    base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
+    code, out, err = await _cli(*base, "--amount", amount, "--reason", "to the bank")
+    assert code == 0, (out, err)
+
+
 @pytest.mark.usefixtures("vault_env")
 async def test_a_deposit_found_is_no_return_in_the_runs_figures(tmp_path: Path) -> None:
     async with seeded_exchange() as ex:
         cfg, _ = _toml(tmp_path, ex)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 100,000 USDT + 1 BTC: 150,000
-            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free += D(15_000)
-            await reconcile_all(node, "periodic")
-            apply_cash_flows(node)
+            await _booked(node, ex, 15_000)
             await _quote(node, "BTC/USDT", 50_100)  # trading made 100
             figures = node.figures()
             assert figures.equity == D(165_100)
             assert figures.total_pnl == D(100)  # was 15,100: the deposit as profit
             assert figures.peak_equity == D(165_100)
-        finally:
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
 async def test_a_declared_withdrawal_is_no_drawdown_in_the_runs_figures(tmp_path: Path) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
             checkpoint(node, node.clock.now_ms())  # the run's figures, as the live loop stores
-        finally:
-            await node.stop()
-            node.close()
         ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(30_000)
-        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
-        code, out, err = await _cli(*base, "--amount", "-30000", "--reason", "to the bank")
-        assert code == 0, (out, err)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        await _declared(path, "-30000")
+        async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 120,000: nothing lost trading
             figures = node.figures()
             assert figures.equity == D(120_000)
             assert figures.max_drawdown_pct == 0  # was 20: the withdrawal as a drawdown
             assert figures.drawdown_pct == 0
             assert figures.total_pnl == 0  # was -30,000
-        finally:
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -84,23 +81,12 @@ async def test_a_withdrawal_declared_after_the_sync_is_no_profit_the_next_day(
 ) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
-            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
-            await reconcile_all(node, "periodic")  # booked as a decrease no one explained
-            apply_cash_flows(node)
+            await _booked(node, ex, -300)  # booked as a decrease no one explained
             await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
-        finally:
-            await node.stop()
-            node.close()
-        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
-        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
-        assert code == 0, (out, err)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        await _declared(path, "-300")
+        async with running(cfg) as node:
             risk = node.risk
             await _quote(node, "BTC/USDT", 50_000, node.clock.now_ms() + DAY_MS)  # next day
             assert node.portfolio.equity() == D(149_700)
@@ -108,9 +94,6 @@ async def test_a_withdrawal_declared_after_the_sync_is_no_profit_the_next_day(
             # declaration showed as 300 of profit, hiding as much of the day's losses
             assert risk.day_start_equity == D(149_700)
             assert risk.peak_equity == D(149_700)
-        finally:
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -141,30 +124,16 @@ async def test_a_withdrawal_of_an_earlier_day_declared_later_is_no_profit_today(
 ) -> None:
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
-        node = TradingNode(cfg)
-        tomorrow = node.clock.now_ms() + DAY_MS
-        try:
-            await node.start()
+        async with running(cfg) as node:
+            tomorrow = node.clock.now_ms() + DAY_MS
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
-            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
-            await reconcile_all(node, "periodic")  # booked as a decrease no one explained
-            apply_cash_flows(node)
+            await _booked(node, ex, -300)  # booked as a decrease no one explained
             await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
             await _quote(node, "BTC/USDT", 50_000, tomorrow)  # the next day opens at 149,700
             assert node.risk.day_start_equity == D(149_700)
-        finally:
-            await node.stop()
-            node.close()
-        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
-        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
-        assert code == 0, (out, err)
-        node = TradingNode(cfg)
-        try:
-            await node.start()
+        await _declared(path, "-300")
+        async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000, tomorrow + 1)
             # the 300 left yesterday: today opened without it, so today's P&L is 0 (was
             # 149,400 at the open: 300 of profit, hiding as much of today's losses)
             assert node.risk.day_start_equity == D(149_700)
-        finally:
-            await node.stop()
-            node.close()
