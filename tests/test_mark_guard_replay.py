@@ -20,21 +20,25 @@ import pytest
 
 from backtest_support import write_config
 from tradeguard.backtest.frames import parse_date
-from tradeguard.backtest.runner import BacktestWindow, run_backtest
+from tradeguard.backtest.runner import BacktestResult, BacktestWindow, run_backtest
 from tradeguard.config import load_config
 
 WINDOW = BacktestWindow(parse_date("2018-01-12"), parse_date("2018-01-14"), commit_every=1_000)
 BAD_AT = "2018-01-13 00:00"  # the close 1000 times off
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
+
+
+def _rows(run_dir: Path, sql: str) -> list[Any]:
+    """The rows `sql` selects from the run's backtest.db, opened read-only."""
+    conn = sqlite3.connect(f"file:{run_dir / 'backtest.db'}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
 
 
 def _events(run_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    conn = sqlite3.connect(f"file:{run_dir / 'backtest.db'}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT kind, data FROM events WHERE kind LIKE 'risk.%' ORDER BY id"
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = _rows(run_dir, "SELECT kind, data FROM events WHERE kind LIKE 'risk.%' ORDER BY id")
     return [(kind, json.loads(data)) for kind, data in rows]
 
 
@@ -58,7 +62,6 @@ def _bad_file(src: Path, dst: Path, low_only: bool = False) -> None:
 def _config(tmp: Path, data_dir: Path, candles: Path) -> Path:
     cfg = write_config(tmp, pairs=("ETH",))
     text = cfg.read_text(encoding="utf-8")
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
     for old, new in (
         ('path = "candles/ETH_BTC-5m.feather"', f'path = "{candles}"'),
         ('balances = { BTC = "1" }', 'balances = { BTC = "1", ETH = "10" }'),
@@ -69,7 +72,7 @@ def _config(tmp: Path, data_dir: Path, candles: Path) -> Path:
     strategy = text.index("[[strategies]]")
     kind = text.index("kind = ", strategy)
     end = text.index("\n", kind)
-    text = text[:kind] + f'kind = "{bench}:Idle"' + text[end:]
+    text = text[:kind] + f'kind = "{BENCH}:Idle"' + text[end:]
     cfg.write_text(text, encoding="utf-8")
     return cfg
 
@@ -124,12 +127,8 @@ def _crash_file(src: Path, dst: Path, falls: int) -> None:
 
 
 def _trips(run_dir: Path) -> list[int]:
-    conn = sqlite3.connect(f"file:{run_dir / 'backtest.db'}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT ts FROM events WHERE kind = 'risk.breaker_tripped'")
-        return [ts for (ts,) in rows.fetchall()]
-    finally:
-        conn.close()
+    rows = _rows(run_dir, "SELECT ts FROM events WHERE kind = 'risk.breaker_tripped'")
+    return [ts for (ts,) in rows]
 
 
 def test_a_crash_falling_past_the_limit_on_every_candle_trips_the_drawdown_breaker(
@@ -178,6 +177,19 @@ class BuyThenStop(Strategy):
             reduce_only=side is Side.SELL,
         ))
 '''
+ORDERS = "SELECT type, status FROM orders ORDER BY rowid"
+
+
+def _stop_run(tmp_path: Path, data_dir: Path, candles: Path) -> tuple[BacktestResult, Path]:
+    """A backtest of BuyThenStop on `candles`: its result and its output folder."""
+    strategy = tmp_path / "buy_then_stop.py"
+    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    cfg = _config(tmp_path / "run", data_dir, candles)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace(f"{BENCH}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
+    out = tmp_path / "run" / "out"
+    return run_backtest(load_config(cfg), out, WINDOW), out
 
 
 def test_a_held_close_does_not_fire_a_resting_paper_stop_in_a_backtest(
@@ -185,22 +197,10 @@ def test_a_held_close_does_not_fire_a_resting_paper_stop_in_a_backtest(
 ) -> None:
     bad_file = tmp_path / "ETH_BTC-5m.feather"
     _bad_file(data_dir / "candles" / "ETH_BTC-5m.feather", bad_file)
-    strategy = tmp_path / "buy_then_stop.py"
-    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
-    (tmp_path / "run").mkdir()
-    cfg = _config(tmp_path / "run", data_dir, bad_file)
-    text = cfg.read_text(encoding="utf-8")
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
-    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
-    out = tmp_path / "run" / "out"
-    result = run_backtest(load_config(cfg), out, WINDOW)
+    result, out = _stop_run(tmp_path, data_dir, bad_file)
     warned = [d.get("warning") for d in warned_data({"events": _events(out)})]
     assert warned == ["mark_suspect", "mark_dropped"], warned
-    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
-    try:
-        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
-    finally:
-        conn.close()
+    orders = _rows(out, ORDERS)
     assert [o[0] for o in orders] == ["market", "stop_loss"], orders
     assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the held close"
 
@@ -211,20 +211,8 @@ def test_a_bad_low_alone_does_not_fire_a_resting_paper_stop_in_a_backtest(
     # one trade 1000 times off recorded into a bar: its low; the close is the market's
     bad_file = tmp_path / "ETH_BTC-5m.feather"
     _bad_file(data_dir / "candles" / "ETH_BTC-5m.feather", bad_file, low_only=True)
-    strategy = tmp_path / "buy_then_stop.py"
-    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
-    (tmp_path / "run").mkdir()
-    cfg = _config(tmp_path / "run", data_dir, bad_file)
-    text = cfg.read_text(encoding="utf-8")
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
-    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
-    out = tmp_path / "run" / "out"
-    result = run_backtest(load_config(cfg), out, WINDOW)
-    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
-    try:
-        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
-    finally:
-        conn.close()
+    result, out = _stop_run(tmp_path, data_dir, bad_file)
+    orders = _rows(out, ORDERS)
     assert [o[0] for o in orders] == ["market", "stop_loss"], orders
     assert orders[1][1] != "filled" and result.trades == [], "the stop fired on the bad low"
 
@@ -252,27 +240,15 @@ def test_a_real_wick_past_the_limit_fills_a_resting_stop_at_the_bar_confirming_t
 ) -> None:
     wick_file = tmp_path / "ETH_BTC-5m.feather"
     _wick_file(data_dir / "candles" / "ETH_BTC-5m.feather", wick_file, flat)
-    strategy = tmp_path / "buy_then_stop.py"
-    strategy.write_text(_STOP_STRATEGY, encoding="utf-8")
-    (tmp_path / "run").mkdir()
-    cfg = _config(tmp_path / "run", data_dir, wick_file)
-    text = cfg.read_text(encoding="utf-8")
-    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "backtest_strategies.py"
-    cfg.write_text(text.replace(f"{bench}:Idle", f"{strategy}:BuyThenStop"), encoding="utf-8")
-    out = tmp_path / "run" / "out"
-    result = run_backtest(load_config(cfg), out, WINDOW)
+    result, out = _stop_run(tmp_path, data_dir, wick_file)
     events = _events(out)
     confirmed = [d for d in warned_data({"events": events}) if d["warning"] == "mark_confirmed"]
     assert len(confirmed) == 1, events
-    conn = sqlite3.connect(f"file:{out / 'backtest.db'}?mode=ro", uri=True)
-    try:
-        orders = conn.execute("SELECT type, status FROM orders ORDER BY rowid").fetchall()
-        fills = conn.execute("SELECT ts, price FROM fills ORDER BY rowid").fetchall()
-        confirmed_ts = conn.execute(
-            "SELECT ts FROM events WHERE kind = 'risk.warning' AND data LIKE '%mark_confirmed%'"
-        ).fetchone()[0]
-    finally:
-        conn.close()
+    orders = _rows(out, ORDERS)
+    fills = _rows(out, "SELECT ts, price FROM fills ORDER BY rowid")
+    confirmed_ts = _rows(
+        out, "SELECT ts FROM events WHERE kind = 'risk.warning' AND data LIKE '%mark_confirmed%'"
+    )[0][0]
     assert [o[0] for o in orders] == ["market", "stop_loss"], orders
     assert orders[1][1] == "filled", (orders, fills, events)
     assert len(result.trades) == 1
