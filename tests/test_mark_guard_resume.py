@@ -101,6 +101,26 @@ def _run(cfg: Path, db: Path, kill_after_ts: int | None = None) -> subprocess.Co
     return subprocess.run(argv, cwd=cfg.parent, capture_output=True, text=True, timeout=300)
 
 
+def _ran(cfg: Path, db: Path) -> subprocess.CompletedProcess[str]:
+    """`_run` to the end, which must exit 0."""
+    done = _run(cfg, db)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def _killed(cfg: Path, db: Path, kill_after_ts: int) -> subprocess.CompletedProcess[str]:
+    """`_run` SIGKILLed right after the first commit of a candle from `kill_after_ts` on."""
+    killed = _run(cfg, db, kill_after_ts=kill_after_ts)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    return killed
+
+
+def _bad_ts(tmp: Path, symbol: str) -> int:
+    """The time of the candle `_config` printed bad in `symbol`'s file."""
+    lines = (tmp / f"{symbol.replace('/', '_')}.csv").read_text().splitlines()
+    return parse_date(lines[BAD_ROW].split(",")[0][:16])
+
+
 def _outcome(db: Path) -> dict[str, Any]:
     database = Database(f"sqlite:///{db}")
     try:
@@ -145,54 +165,21 @@ def test_a_replay_killed_after_a_held_print_resumes_as_if_never_stopped(
     tmp_path: Path, data_dir: Path, bad_symbol: str, kill_after: int
 ) -> None:
     cfg = _config(tmp_path, data_dir, bad_symbol)
-    lines = (tmp_path / f"{bad_symbol.replace('/', '_')}.csv").read_text().splitlines()
-    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
+    bad_ts = _bad_ts(tmp_path, bad_symbol)
     clean_db, killed_db = tmp_path / "clean.db", tmp_path / "killed.db"
 
-    clean = _run(cfg, clean_db)
-    assert clean.returncode == 0, clean.stderr[-2000:]
+    clean = _ran(cfg, clean_db)
     # SIGKILLed right after the first commit of a candle from `kill_after` ms past the print on
-    killed = _run(cfg, killed_db, kill_after_ts=bad_ts + kill_after)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    killed = _killed(cfg, killed_db, bad_ts + kill_after)
     assert "held a suspect mark" in killed.stderr, "killed before the print"
     assert bad_ts < _cursor(killed_db) <= bad_ts + 60_000, "killed elsewhere"
-    resumed = _run(cfg, killed_db)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resumed = _ran(cfg, killed_db)
 
     want, got = json.loads(clean.stdout), json.loads(resumed.stdout)
     assert want["trading_state"] == "ACTIVE" and want["orders"] >= ROWS - 1, want  # it traded
     assert (got["trading_state"], got["orders"]) == (want["trading_state"], want["orders"])
     first, second = _outcome(clean_db), _outcome(killed_db)
     assert diff_snapshots(first, second) == []
-
-
-def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
-    tmp_path: Path, data_dir: Path
-) -> None:
-    cfg = _config(tmp_path, data_dir, "BTC/USDT")
-    lines = (tmp_path / "BTC_USDT.csv").read_text().splitlines()
-    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
-    db = tmp_path / "killed.db"
-    killed = _run(cfg, db, kill_after_ts=bad_ts)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    conn = sqlite3.connect(db)
-    try:
-        (value,) = conn.execute("SELECT value FROM kv_state WHERE key = 'replay.state'").fetchone()
-        state = json.loads(json.loads(value))
-        assert state["mark_guard"]["recent"], "the commit remembers the dropped print"
-        state["mark_guard"]["bands"] = [["", "BTC/USDT", "not a price"]]
-        conn.execute(
-            "UPDATE kv_state SET value = ? WHERE key = 'replay.state'",
-            (json.dumps(json.dumps(state)),),
-        )
-        conn.commit()
-    finally:
-        conn.close()
-    resumed = _run(cfg, db)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "the stored mark guard is unreadable" in resumed.stderr, resumed.stderr[-2000:]
-    assert "Traceback" not in resumed.stderr
-    assert json.loads(resumed.stdout)["trading_state"] == "ACTIVE"
 
 
 def _edit_state(db: Path, edit: Any) -> None:
@@ -210,16 +197,31 @@ def _edit_state(db: Path, edit: Any) -> None:
         conn.close()
 
 
+def test_an_unreadable_stored_guard_is_rebuilt_from_the_candles_with_a_warning(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    cfg = _config(tmp_path, data_dir, "BTC/USDT")
+    db = tmp_path / "killed.db"
+    _killed(cfg, db, _bad_ts(tmp_path, "BTC/USDT"))
+
+    def spoil(state: dict[str, Any]) -> None:
+        assert state["mark_guard"]["recent"], "the commit remembers the dropped print"
+        state["mark_guard"]["bands"] = [["", "BTC/USDT", "not a price"]]
+
+    _edit_state(db, spoil)
+    resumed = _ran(cfg, db)
+    assert "the stored mark guard is unreadable" in resumed.stderr, resumed.stderr[-2000:]
+    assert "Traceback" not in resumed.stderr
+    assert json.loads(resumed.stdout)["trading_state"] == "ACTIVE"
+
+
 @pytest.mark.parametrize("damaged", ["not a time", None, [1], 1.5])
 def test_a_damaged_stored_paper_candle_time_is_skipped_with_a_warning(
     tmp_path: Path, data_dir: Path, damaged: object
 ) -> None:
     cfg = _config(tmp_path, data_dir, "BTC/USDT")
-    lines = (tmp_path / "BTC_USDT.csv").read_text().splitlines()
-    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
     db = tmp_path / "killed.db"
-    killed = _run(cfg, db, kill_after_ts=bad_ts)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    _killed(cfg, db, _bad_ts(tmp_path, "BTC/USDT"))
 
     def damage(state: dict[str, Any]) -> None:
         assert state["paper_candles"]["paper"]["BTC/USDT"], "the commit names the candle"
@@ -239,18 +241,13 @@ def test_the_same_limit_spelt_another_way_keeps_the_held_print_on_resume(
     cfg = _config(tmp_path, data_dir, "XBT/USDT")
     text = cfg.read_text()
     cfg.write_text(text.replace("[risk]\n", "[risk]\nmax_mark_jump_pct = 30\n"))
-    lines = (tmp_path / "XBT_USDT.csv").read_text().splitlines()
-    bad_ts = parse_date(lines[BAD_ROW].split(",")[0][:16])
     clean_db, killed_db = tmp_path / "clean.db", tmp_path / "killed.db"
-    clean = _run(cfg, clean_db)
-    assert clean.returncode == 0, clean.stderr[-2000:]
-    killed = _run(cfg, killed_db, kill_after_ts=bad_ts + 1)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    clean = _ran(cfg, clean_db)
+    killed = _killed(cfg, killed_db, _bad_ts(tmp_path, "XBT/USDT") + 1)
     assert "held a suspect mark" in killed.stderr, "killed before the print"
     # the same limit, 30.0 in place of 30
     cfg.write_text(text.replace("[risk]\n", "[risk]\nmax_mark_jump_pct = 30.0\n"))
-    resumed = _run(cfg, killed_db)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resumed = _ran(cfg, killed_db)
     want, got = json.loads(clean.stdout), json.loads(resumed.stdout)
     assert (got["trading_state"], got["orders"]) == (want["trading_state"], want["orders"])
     first, second = _outcome(clean_db), _outcome(killed_db)
