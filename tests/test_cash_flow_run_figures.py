@@ -12,35 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from cash_flow_support import booked, declared
 from running_support import running
 from test_cash_flow_counting import _quote
 from test_risk_cash_flows import deposit_then_sigkill
 from test_spot_short_clear_sandbox import _toml
-from test_transfer_record import _cli
-from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
-from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.checkpoint import checkpoint
-from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
 D = Decimal
 DAY_MS = 86_400_000
-
-
-async def _booked(node: TradingNode, ex: SandboxExchange, change: int) -> None:
-    """Alice's USDT on the exchange changed by `change`, found by the balance check and counted."""
-    ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free += D(change)
-    await reconcile_all(node, "periodic")
-    apply_cash_flows(node)
-
-
-async def _declared(path: Path, amount: str) -> None:
-    """`tradeguard transfer` declares `amount` USDT on binance, sent to the bank."""
-    base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
-    code, out, err = await _cli(*base, "--amount", amount, "--reason", "to the bank")
-    assert code == 0, (out, err)
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -49,7 +32,7 @@ async def test_a_deposit_found_is_no_return_in_the_runs_figures(tmp_path: Path) 
         cfg, _ = _toml(tmp_path, ex)
         async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 100,000 USDT + 1 BTC: 150,000
-            await _booked(node, ex, 15_000)
+            await booked(node, ex, 15_000)
             await _quote(node, "BTC/USDT", 50_100)  # trading made 100
             figures = node.figures()
             assert figures.equity == D(165_100)
@@ -65,7 +48,7 @@ async def test_a_declared_withdrawal_is_no_drawdown_in_the_runs_figures(tmp_path
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
             checkpoint(node, node.clock.now_ms())  # the run's figures, as the live loop stores
         ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(30_000)
-        await _declared(path, "-30000")
+        await declared(path, "-30000")
         async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 120,000: nothing lost trading
             figures = node.figures()
@@ -83,9 +66,9 @@ async def test_a_withdrawal_declared_after_the_sync_is_no_profit_the_next_day(
         cfg, path = _toml(tmp_path, ex)
         async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
-            await _booked(node, ex, -300)  # booked as a decrease no one explained
+            await booked(node, ex, -300)  # booked as a decrease no one explained
             await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
-        await _declared(path, "-300")
+        await declared(path, "-300")
         async with running(cfg) as node:
             risk = node.risk
             await _quote(node, "BTC/USDT", 50_000, node.clock.now_ms() + DAY_MS)  # next day
@@ -127,11 +110,11 @@ async def test_a_withdrawal_of_an_earlier_day_declared_later_is_no_profit_today(
         async with running(cfg) as node:
             tomorrow = node.clock.now_ms() + DAY_MS
             await _quote(node, "BTC/USDT", 50_000)  # 150,000
-            await _booked(node, ex, -300)  # booked as a decrease no one explained
+            await booked(node, ex, -300)  # booked as a decrease no one explained
             await _quote(node, "BTC/USDT", 50_000)  # the node sees 149,700
             await _quote(node, "BTC/USDT", 50_000, tomorrow)  # the next day opens at 149,700
             assert node.risk.day_start_equity == D(149_700)
-        await _declared(path, "-300")
+        await declared(path, "-300")
         async with running(cfg) as node:
             await _quote(node, "BTC/USDT", 50_000, tomorrow + 1)
             # the 300 left yesterday: today opened without it, so today's P&L is 0 (was

@@ -17,15 +17,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from cash_flow_support import booked, declared
 from rigs import answering
+from running_support import running
 from test_cash_flow_counting import _quote
 from test_spot_short_clear_sandbox import _start, _toml
 from test_transfer_record import _cli
 from tradeguard.config import Config, load_config
-from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import TradingState
 from tradeguard.node import TradingNode
-from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.transfer_record import TransferRefused, record_transfer
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
@@ -41,15 +41,9 @@ async def _webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         received.append(await request.json())
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await answering(hook)
     try:
-        yield f"http://127.0.0.1:{port}/hook", received
+        yield f"{url}/hook", received
     finally:
         await runner.cleanup()
 
@@ -57,17 +51,10 @@ async def _webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 async def _withdrawn_while_running(ex: SandboxExchange, cfg: Config) -> None:
     """The node opens its day at 150,000; 300 USDT leaves the venue and a reconciliation
     books it as a decrease no one explained, counted as a loss."""
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         await _quote(node, "BTC/USDT", 50_000)
-        ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)
-        await reconcile_all(node, "periodic")
-        apply_cash_flows(node)
+        await booked(node, ex, -300)
         assert node.risk.day_start_equity == D(150_000)  # a decrease moves no baseline
-    finally:
-        await node.stop()
-        node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -78,24 +65,18 @@ async def test_a_withdrawal_booked_by_the_sync_is_declared_afterwards_once(
         cfg, path = _toml(tmp_path, ex)
         await _withdrawn_while_running(ex, cfg)
         base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "USDT"]
-        code, out, err = await _cli(*base, "--amount", "-300", "--reason", "to the bank")
-        assert code == 0, (out, err)
+        out = await declared(path, "-300")
         assert "withdrawal of -300 recorded" in out, out
         code, out, err = await _cli(*base, "--amount", "-300", "--reason", "again")
         assert code == 1, (out, err)
         assert "already declared" in err and "Traceback" not in err, err
         for _restart in range(2):  # moved once, whatever the number of starts
-            node = TradingNode(cfg)
-            try:
-                await node.start()
+            async with running(cfg) as node:
                 risk = node.risk
                 await _quote(node, "BTC/USDT", 50_000)  # equity 149,700: no loss of 300
                 assert (risk.day_start_equity, risk.peak_equity) == (D(149_700), D(149_700))
                 assert risk.state is TradingState.ACTIVE, risk.state_reason
                 assert node.ledger_report.ok, node.ledger_report.describe()
-            finally:
-                await node.stop()
-                node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
@@ -106,10 +87,7 @@ async def test_a_transfer_recorded_alerts_through_the_configured_channel(tmp_pat
             f.write(f'[alerts.webhook]\nurl = "{url}"\nformat = "generic"\n')
         assert await _start(load_config(str(path))) == ("ACTIVE", "", "")
         ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= D(300)  # node down
-        code, out, err = await _cli("transfer", "--config", str(path), "--venue", "binance",
-                                    "--asset", "USDT", "--amount", "-300", "--reason",
-                                    "to the bank")  # fmt: skip
-        assert code == 0, (out, err)
+        await declared(path, "-300")
         texts = [str(r.get("text", "")) for r in received]
         assert any("withdrawal of -300 USDT on binance" in t for t in texts), texts
 
