@@ -56,25 +56,24 @@ async def _dex_and_cex(chain: ChainThread, ex, **kw: Any) -> tuple[Any, Any, Mem
     return venue, cex, store
 
 
+async def _refused(venue: Any, cid: str) -> str:
+    """A 0.1 swap sent as `cid` is refused with POOL_PRICE: the refusal's text."""
+    with pytest.raises(DefinitiveVenueError) as exc:
+        await venue.submit(dex_order(cid, "0.1"))
+    assert exc.value.code == "POOL_PRICE"
+    return str(exc.value)
+
+
 async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
     chain: ChainThread, ex
 ) -> None:
-    ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
+    venue, cex, store = await _dex_and_cex(chain, ex, twap_window_s=10)
     _eth_book(ex, "1999", "2001")
-    cex = make_venue(ex, name="cex")
-    store = MemoryTxStore()
-    venue = await connected_venue(
-        chain.deployment, store, twap_window_s=10,
-        reference_marks={"WETH/USD": ("cex", "ETH/USDT")},
-    )  # fmt: skip
     _tie_dex_references(_node({"dex": venue, "cex": cex}))
     try:
         _push(chain, 300)  # about -41 % ...
         chain.rpc("evm_mine", hex(300))  # ... held 30 windows: the pool's mean is about the push
-        with pytest.raises(DefinitiveVenueError) as exc:
-            await venue.submit(dex_order("slow-push", "0.1"))
-        assert exc.value.code == "POOL_PRICE"
-        text = str(exc.value)
+        text = await _refused(venue, "slow-push")
         assert "WETH/USD pool's price 1184.25" in text, text
         assert "off the ETH/USDT mark of venue cex, 2000.000000 USDT" in text, text
         assert "venues.dex.reference_marks" in text and "max_pool_deviation_pct=5" in text
@@ -97,10 +96,7 @@ async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
     )
     venue.pool_guard.mark_of = venue_marks({"cex": cex})
     try:
-        with pytest.raises(DefinitiveVenueError) as exc:
-            await venue.submit(dex_order("no-mark", "0.1"))
-        assert exc.value.code == "POOL_PRICE"
-        text = str(exc.value)
+        text = await _refused(venue, "no-mark")
         assert "no ETH/USDT mark from venue cex" in text, text
         assert "venues.dex.reference_marks" in text, text
         assert store.rows == {}
@@ -117,10 +113,7 @@ async def test_a_stale_reference_mark_refuses_the_swap(chain: ChainThread, ex) -
     ex.clock_offset_ms = -3 * 3600 * 1000  # the exchange stamps its ticker 3 h back
     _tie_dex_references(_node({"dex": venue, "cex": cex}))
     try:
-        with pytest.raises(DefinitiveVenueError) as exc:
-            await venue.submit(dex_order("stale-mark", "0.1"))
-        assert exc.value.code == "POOL_PRICE"
-        text = str(exc.value)
+        text = await _refused(venue, "stale-mark")
         assert "ETH/USDT mark of venue cex is 1080" in text and "s old" in text, text
         assert "risk.stale_data_s=60" in text, text
         assert store.rows == {}
@@ -146,10 +139,7 @@ async def test_a_held_bad_print_on_the_reference_venue_is_not_the_reference(
     try:
         _push(chain, 300)  # the pool pushed to about 1184 ...
         chain.rpc("evm_mine", hex(300))  # ... for long enough to be its own mean
-        with pytest.raises(DefinitiveVenueError) as exc:
-            await venue.submit(dex_order("held-print", "0.1"))
-        assert exc.value.code == "POOL_PRICE"
-        text = str(exc.value)
+        text = await _refused(venue, "held-print")
         assert "off the ETH/USDT mark of venue cex, 2000.000000 USDT" in text, text
         assert "1185.000000 USDT held as a suspect print" in text, text
         assert "risk.max_mark_jump_pct" in text, text
@@ -168,10 +158,7 @@ async def test_a_reference_quote_wider_than_the_limit_refuses_the_swap(
     _eth_book(ex, "100", "4000")
     _tie_dex_references(_node({"dex": venue, "cex": cex}))
     try:
-        with pytest.raises(DefinitiveVenueError) as exc:
-            await venue.submit(dex_order("wide-mark", "0.1"))
-        assert exc.value.code == "POOL_PRICE"
-        text = str(exc.value)
+        text = await _refused(venue, "wide-mark")
         assert "bid 100.000000 USDT, ask 4000.000000 USDT" in text, text
         assert "spread of 190.24 % is wider than" in text, text
         assert "max_pool_deviation_pct=5" in text, text
@@ -193,6 +180,13 @@ def _config(marks: dict[str, str], *others: dict[str, Any]) -> Config:
     )
 
 
+def _config_refused(words: str, marks: dict[str, str], *others: dict[str, Any]) -> None:
+    """`_config(marks, *others)` is refused on reference_marks, the error saying `words`."""
+    with pytest.raises(ValueError, match="reference_marks") as exc:
+        _config(marks, *others)
+    assert words in str(exc.value), str(exc.value)
+
+
 def test_reference_marks_name_a_pool_of_the_venue_and_another_venue() -> None:
     settings = _config({"WETH/USD": "binance:ETH/USDT"}).venues[0].dex
     assert settings is not None and settings.reference_of() == {"WETH/USD": ("binance", "ETH/USDT")}
@@ -205,9 +199,7 @@ def test_reference_marks_name_a_pool_of_the_venue_and_another_venue() -> None:
     }
     for given, words in refusals.items():
         pool, where = given.split("=")
-        with pytest.raises(ValueError, match="reference_marks") as exc:
-            _config({pool: where})
-        assert words in str(exc.value), str(exc.value)
+        _config_refused(words, {pool: where})
 
 
 def test_reference_marks_name_a_venue_that_gives_marks_in_the_pools_quote() -> None:
@@ -227,6 +219,4 @@ def test_reference_marks_name_a_venue_that_gives_marks_in_the_pools_quote() -> N
         "binance:ETH/BTC": "'ETH/BTC' is quoted in BTC, the pool 'WETH/USD' in USD",
     }
     for where, words in refusals.items():
-        with pytest.raises(ValueError, match="reference_marks") as exc:
-            _config({"WETH/USD": where}, feed, paper, kalshi)
-        assert words in str(exc.value), str(exc.value)
+        _config_refused(words, {"WETH/USD": where}, feed, paper, kalshi)
