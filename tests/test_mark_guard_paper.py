@@ -48,13 +48,18 @@ def _limit(price: Decimal) -> OrderIntent:
     )  # fmt: skip
 
 
+def _mid(node: TradingNode) -> Decimal:
+    """The node's mid of the symbol, which the replay has set."""
+    mid = node.market.mid(SYMBOL)
+    assert mid is not None
+    return mid
+
+
 async def _quoted_node(tmp_path, data_dir) -> tuple[TradingNode, Decimal]:  # type: ignore[no-untyped-def]
     """A replayed node quoted by binance at its last mid, to the cent; closed if that fails."""
     node = await replayed_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
-        start = start.quantize(D("0.01"))
+        start = _mid(node).quantize(D("0.01"))
         await _quote(node, start)
     except BaseException:
         node.close()
@@ -128,8 +133,7 @@ async def test_orders_on_a_paper_venue_without_data_venue_wait_for_a_held_mark(
 ) -> None:
     node = await replayed_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
+        start = _mid(node)
         await _quote(node, start)
         await _quote(node, start / 1000)  # binance's mark held
         denied = await node.submit(_intent(OrderType.MARKET))
@@ -300,8 +304,7 @@ async def test_a_bad_close_is_not_confirmed_by_a_longer_bar_closing_on_the_same_
     # later stretch of trading holding there, and must not confirm it
     node = await replayed_node(tmp_path, data_dir)
     try:
-        start = node.market.mid(SYMBOL)
-        assert start is not None
+        start = _mid(node)
         s, bad = start.quantize(D("0.01")), (start / 1000).quantize(D("0.01"))
         hour = (node.clock.now_ms() // 3_600_000 + 1) * 3_600_000
         feed = NodeFeed(node)
