@@ -6,7 +6,8 @@ Before, nothing but the pool's own past was looked at, and such a pool was trade
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -45,15 +46,23 @@ def _node(venues: dict[str, Any], guard: MarkGuard | None = None) -> SimpleNames
     )  # fmt: skip
 
 
-async def _dex_and_cex(chain: ChainThread, ex, **kw: Any) -> tuple[Any, Any, MemoryTxStore]:
-    """A DEX venue whose WETH/USD pool is held to venue cex's ETH/USDT mark, and that venue."""
+@asynccontextmanager
+async def _dex_and_cex(
+    chain: ChainThread, ex, **kw: Any
+) -> AsyncIterator[tuple[Any, Any, MemoryTxStore]]:
+    """A DEX venue whose WETH/USD pool is held to venue cex's ETH/USDT mark, and that venue;
+    both closed on leaving."""
     ex.add_market("ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5")
     cex = make_venue(ex, name="cex")
     store = MemoryTxStore()
     venue = await connected_venue(
         chain.deployment, store, reference_marks={"WETH/USD": ("cex", "ETH/USDT")}, **kw
     )
-    return venue, cex, store
+    try:
+        yield venue, cex, store
+    finally:
+        await venue.close()
+        await cex.close()
 
 
 async def _refused(venue: Any, cid: str) -> str:
@@ -67,10 +76,9 @@ async def _refused(venue: Any, cid: str) -> str:
 async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
     chain: ChainThread, ex
 ) -> None:
-    venue, cex, store = await _dex_and_cex(chain, ex, twap_window_s=10)
-    _eth_book(ex, "1999", "2001")
-    _tie_dex_references(_node({"dex": venue, "cex": cex}))
-    try:
+    async with _dex_and_cex(chain, ex, twap_window_s=10) as (venue, cex, store):
+        _eth_book(ex, "1999", "2001")
+        _tie_dex_references(_node({"dex": venue, "cex": cex}))
         _push(chain, 300)  # about -41 % ...
         chain.rpc("evm_mine", hex(300))  # ... held 30 windows: the pool's mean is about the push
         text = await _refused(venue, "slow-push")
@@ -81,9 +89,6 @@ async def test_a_pool_that_became_its_own_reference_is_held_to_the_cex_mark(
         _eth_book(ex, "1180", "1190")  # the market moved there too: the pool is not pushed
         report = await venue.submit(dex_order("market-moved", "0.1"))
         assert report.status is OrderStatus.FILLED
-    finally:
-        await venue.close()
-        await cex.close()
 
 
 async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
@@ -108,11 +113,10 @@ async def test_a_reference_venue_that_gives_no_mark_refuses_the_swap(
 async def test_a_stale_reference_mark_refuses_the_swap(chain: ChainThread, ex) -> None:
     """A ticker stamped three hours ago (its feed stopped) is no reference: the swap is refused,
     naming the mark's age and the risk engine's stale-data limit."""
-    venue, cex, store = await _dex_and_cex(chain, ex)
-    _eth_book(ex, "1999", "2001")  # the pool's own price: only the mark's age is wrong
-    ex.clock_offset_ms = -3 * 3600 * 1000  # the exchange stamps its ticker 3 h back
-    _tie_dex_references(_node({"dex": venue, "cex": cex}))
-    try:
+    async with _dex_and_cex(chain, ex) as (venue, cex, store):
+        _eth_book(ex, "1999", "2001")  # the pool's own price: only the mark's age is wrong
+        ex.clock_offset_ms = -3 * 3600 * 1000  # the exchange stamps its ticker 3 h back
+        _tie_dex_references(_node({"dex": venue, "cex": cex}))
         text = await _refused(venue, "stale-mark")
         assert "ETH/USDT mark of venue cex is 1080" in text and "s old" in text, text
         assert "risk.stale_data_s=60" in text, text
@@ -120,9 +124,6 @@ async def test_a_stale_reference_mark_refuses_the_swap(chain: ChainThread, ex) -
         ex.clock_offset_ms = 0  # the feed is back
         report = await venue.submit(dex_order("fresh-mark", "0.1"))
         assert report.status is OrderStatus.FILLED
-    finally:
-        await venue.close()
-        await cex.close()
 
 
 async def test_a_held_bad_print_on_the_reference_venue_is_not_the_reference(
@@ -130,13 +131,12 @@ async def test_a_held_bad_print_on_the_reference_venue_is_not_the_reference(
 ) -> None:
     """The node's mark guard holds ETH/USDT's drop from 2000 to 1185 on cex as a suspect print;
     the DEX check is held to the last accepted mark (2000), not to the held print."""
-    venue, cex, store = await _dex_and_cex(chain, ex, twap_window_s=10)
-    guard = MarkGuard(Decimal(30), Decimal(0))
-    assert guard.take("cex", "ETH/USDT", Decimal(2000), 1)
-    assert not guard.take("cex", "ETH/USDT", Decimal(1185), 2)  # held as a suspect
-    _eth_book(ex, "1180", "1190")  # the bad print is what the ticker shows
-    _tie_dex_references(_node({"dex": venue, "cex": cex}, guard))
-    try:
+    async with _dex_and_cex(chain, ex, twap_window_s=10) as (venue, cex, store):
+        guard = MarkGuard(Decimal(30), Decimal(0))
+        assert guard.take("cex", "ETH/USDT", Decimal(2000), 1)
+        assert not guard.take("cex", "ETH/USDT", Decimal(1185), 2)  # held as a suspect
+        _eth_book(ex, "1180", "1190")  # the bad print is what the ticker shows
+        _tie_dex_references(_node({"dex": venue, "cex": cex}, guard))
         _push(chain, 300)  # the pool pushed to about 1184 ...
         chain.rpc("evm_mine", hex(300))  # ... for long enough to be its own mean
         text = await _refused(venue, "held-print")
@@ -144,9 +144,6 @@ async def test_a_held_bad_print_on_the_reference_venue_is_not_the_reference(
         assert "1185.000000 USDT held as a suspect print" in text, text
         assert "risk.max_mark_jump_pct" in text, text
         assert store.rows == {}
-    finally:
-        await venue.close()
-        await cex.close()
 
 
 async def test_a_reference_quote_wider_than_the_limit_refuses_the_swap(
@@ -154,18 +151,14 @@ async def test_a_reference_quote_wider_than_the_limit_refuses_the_swap(
 ) -> None:
     """A bid of 100 and an ask of 4000 have a mid (2050) near the pool (about 2000), but a
     spread of 190 % says nothing of the market's price: the swap is refused, naming both."""
-    venue, cex, store = await _dex_and_cex(chain, ex)
-    _eth_book(ex, "100", "4000")
-    _tie_dex_references(_node({"dex": venue, "cex": cex}))
-    try:
+    async with _dex_and_cex(chain, ex) as (venue, cex, store):
+        _eth_book(ex, "100", "4000")
+        _tie_dex_references(_node({"dex": venue, "cex": cex}))
         text = await _refused(venue, "wide-mark")
         assert "bid 100.000000 USDT, ask 4000.000000 USDT" in text, text
         assert "spread of 190.24 % is wider than" in text, text
         assert "max_pool_deviation_pct=5" in text, text
         assert store.rows == {}
-    finally:
-        await venue.close()
-        await cex.close()
 
 
 def _config(marks: dict[str, str], *others: dict[str, Any]) -> Config:
