@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 
 from tradeguard.config import Config
 from tradeguard.model.enums import TradingState
+from tradeguard.model.events import Event
 from tradeguard.node import TradingNode
 
 
 @asynccontextmanager
-async def running(cfg: Config) -> AsyncIterator[TradingNode]:
-    """A node started on `cfg`, stopped and closed on leaving."""
+async def running(cfg: Config, events: list[Event] | None = None) -> AsyncIterator[TradingNode]:
+    """A node started on `cfg`, stopped and closed on leaving; with `events`, every event the
+    node publishes from before its start on is appended to it."""
     node = TradingNode(cfg)
+    if events is not None:
+        node.bus.subscribe(events.append)
     try:
         await node.start()
         yield node

@@ -18,7 +18,6 @@ from test_cash_flow_counting import _quote
 from test_risk_cash_flows import deposit_then_sigkill
 from test_spot_short_clear_sandbox import _toml
 from tradeguard.model.events import Event, EventKind
-from tradeguard.node import TradingNode
 from tradeguard.node.checkpoint import checkpoint
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 
@@ -86,19 +85,13 @@ async def test_a_sigkill_right_after_a_deposit_is_counted_keeps_it_out_of_the_ru
     async with seeded_exchange() as ex:
         cfg, path = _toml(tmp_path, ex)
         await deposit_then_sigkill(ex, tmp_path, path, "after")
-        node = TradingNode(cfg)
         events: list[Event] = []
-        node.bus.subscribe(events.append)
-        try:
-            await node.start()
+        async with running(cfg, events) as node:
             await _quote(node, "BTC/USDT", 50_100, node.clock.now_ms() + DAY_MS)
             [summary] = [e for e in events if e.kind == EventKind.DAILY_SUMMARY]
             # 150,000 at the day's open, 250 deposited, 100 made: was 350, the deposit as P&L
             assert (D(summary.data["pnl"]), D(summary.data["equity"])) == (D(100), D(150_350))
             assert node.figures().total_pnl == D(100)
-        finally:
-            await node.stop()
-            node.close()
 
 
 @pytest.mark.usefixtures("vault_env")
