@@ -83,7 +83,12 @@ async def test_a_node_killed_mid_send_whose_venue_answers_late_records_the_rejec
             assert trade["client_order_id"] == entry
             assert node.orders.orders[entry].status is OrderStatus.SUBMITTED
             ex.faults.latency_ms_by_endpoint = {}
-            await reconcile_all(node, "periodic")  # the venue answers: no such order
+            node.config.reconcile.call_timeout_s = 10  # the venue answers now, however loaded
+            for _ in range(20):  # as the periodic reconciliation does: until the venue answers
+                await reconcile_all(node, "periodic")  # ...that it has no such order
+                if node.orders.orders[entry].status is not OrderStatus.SUBMITTED:
+                    break
+                await asyncio.sleep(0.25)
             assert node.orders.orders[entry].status is OrderStatus.REJECTED
             trade = desk.rows.trade(trade["trade_id"])
             assert (trade["status"], trade["code"]) == ("rejected", "VENUE_REJECTED"), trade
