@@ -79,7 +79,7 @@ async def test_reduce_only_exit_is_cancelled_but_not_replaced(tmp_path: Path) ->
     await timeouts.sweep()
 
     assert placed.order.status is OrderStatus.CANCELLED
-    assert timeouts.replaced == []
+    assert list(timeouts.replaced) == []
 
 
 async def test_cancel_lost_in_flight_is_not_resent_until_the_retry_delay_passes(
@@ -150,6 +150,30 @@ async def test_replay_cancels_a_resting_order_once_its_timeout_passes_on_the_rep
         assert order.status is OrderStatus.CANCELLED
         # Placed on the first 1-minute candle, cancelled at the first candle after 300 s.
         assert 300_000 <= order.updated_ts - order.created_ts <= 360_000
-        assert node.timeouts.cancelled == [order.client_order_id]
+        assert node.timeouts.cancelled == set()  # no re-send was asked for
     finally:
         node.close()
+
+
+async def test_the_cancelled_ids_are_kept_only_while_their_re_send_is_under_way(
+    tmp_path: Path,
+) -> None:
+    # A long-lived node times out many orders; only a re-send under way needs its cancelled id
+    # (the bot gate's cooldown waiver looks it up), so the record must not grow with them.
+    rig = make_rig(tmp_path)
+    timeouts = OrderTimeouts(rig.orders, rig.market, {"s1": TimeoutPolicy(1, replace=True)})
+    seen: list[bool] = []
+
+    async def submit(intent: OrderIntent) -> object:
+        seen.append(intent.signal["replaces"] in timeouts.cancelled)
+        return await rig.orders.submit(intent)
+
+    timeouts.submit = submit
+    rig.market.on_quote(Quote(SYMBOL, rig.clock.ms, D("49000"), D(1), D("49010"), D(1)))
+    assert (await rig.orders.submit(limit_buy())).order is not None
+    for _ in range(40):  # each pass times out the last re-send and sends it again
+        rig.clock.ms += 1_000
+        assert len(await timeouts.sweep()) == 1
+
+    assert len(seen) == 40 and all(seen)  # each re-send saw its own cancelled order
+    assert len(timeouts.cancelled) == 0  # was 40: one per timed-out order, for life

@@ -6,11 +6,19 @@ side (the bid for a buy, the ask for a sell), as a new intent through the normal
 check, journal, venue (the node's strategy path: a `bot = true` strategy's passes its bot's
 gate). A cancel whose answer is ambiguous leaves the order open (or unknown); the next sweep
 asks again after `cancel_retry_s`.
+
+`cancelled` holds the id of a timed-out entry only while its re-send is under way: the bot gate
+looks it up (the re-send carries on the signal the cancelled order was approved for, so the
+cooldown its own first send started does not hold it back) and nothing needs it after, so it
+does not grow with the life of the node. Like today it lives in memory only: a restart between
+the cancel and the re-send re-sends nothing (the order is cancelled; no sweep picks it up again).
+`replaced` keeps the last `KEEP_REPLACED` (old id, new id) pairs, for reading only.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +32,7 @@ from tradeguard.model.order import Order, OrderIntent
 log = logging.getLogger(__name__)
 
 Submit = Callable[[OrderIntent], Awaitable[Any]]
+KEEP_REPLACED = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +59,9 @@ class OrderTimeouts:
         self.policies = {k: p for k, p in policies.items() if p.timeout_s > 0}
         self.submit: Submit = submit or orders.submit
         self.cancel_retry_s = cancel_retry_s
-        self.cancelled: list[str] = []
-        self.replaced: list[tuple[str, str]] = []  # (old client order id, new client order id)
+        self.cancelled: set[str] = set()  # timed-out entries whose re-send is under way
+        # (old client order id, new client order id), the latest only
+        self.replaced: deque[tuple[str, str]] = deque(maxlen=KEEP_REPLACED)
 
     @classmethod
     def from_config(
@@ -100,10 +110,13 @@ class OrderTimeouts:
             if order.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
                 continue  # filled meanwhile, or still open: the next sweep looks again
             done.append(order.client_order_id)
-            self.cancelled.append(order.client_order_id)
             policy = self.policies[order.strategy_id]
             if policy.replace and not order.reduce_only and order.remaining > 0:
-                await self._replace(order)
+                self.cancelled.add(order.client_order_id)
+                try:
+                    await self._replace(order)
+                finally:
+                    self.cancelled.discard(order.client_order_id)
         return done
 
     async def _replace(self, order: Order) -> None:
