@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from node_support import write_paper_toml, write_slice
 from tradeguard.cli.main import main
 from tradeguard.storage.bot_rows import BotRows
@@ -49,6 +50,18 @@ class LowSell(Strategy):
 class Legs(Strategy):
     def bind(self, ctx):
         super().bind(ctx)
+        self.gateway = ctx.execution_gateway(self.id, self.venue)
+
+    def on_candle(self, candle):
+        pass
+
+
+class ReadsFirst(Strategy):  # reads the venue's markets and its position, then asks
+    def bind(self, ctx):
+        super().bind(ctx)
+        self.listed = {i.symbol: i for i in ctx.instruments(self.venue)}
+        self.mine = ctx.instrument(self.venue, self.symbol)
+        self.held = ctx.position(self.id, self.venue, self.symbol).quantity
         self.gateway = ctx.execution_gateway(self.id, self.venue)
 
     def on_candle(self, candle):
@@ -149,15 +162,16 @@ def test_a_bot_strategy_asking_for_an_execution_gateway_stops_the_start(tmp_path
     assert orders == []
 
 
+@pytest.mark.parametrize("kind", ["Legs", "ReadsFirst"])
 def test_config_check_refuses_a_bot_strategy_asking_for_an_execution_gateway(
-    tmp_path, data_dir, capsys
+    tmp_path, data_dir, capsys, kind
 ):
-    cfg = _config(tmp_path, data_dir, "Legs")
+    cfg = _config(tmp_path, data_dir, kind)
     code = main(["config", "check", str(cfg)])
     said = capsys.readouterr()
     assert code == 2, said.out
     (tmp_path / "run").mkdir()
-    started = _run(tmp_path / "run", data_dir, capsys, kind="Legs")[1].err
+    started = _run(tmp_path / "run", data_dir, capsys, kind=kind)[1].err
     refusal = "strategies[patient]: bot = true, but it asks for an execution gateway"
     assert refusal in " ".join(said.err.split()) and refusal in " ".join(started.split())
     assert "Traceback" not in said.err

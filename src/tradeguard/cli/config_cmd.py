@@ -105,14 +105,54 @@ def _strategy_problems(config: Any) -> list[str]:
 
 def _gateway_refusal(strat: Any) -> str | None:
     """The refusal a node gives at start to a `bot = true` strategy whose `bind` borrows an
-    execution gateway (a multi-leg strategy), or None. The strategy is bound to a context that
-    answers nothing else: whatever else its `bind` reads is the node's to judge."""
+    execution gateway (a multi-leg strategy), or None. The strategy is bound to a context with
+    no node behind it: its reads answer empty (no markets listed, no quote, nothing held), so a
+    `bind` that reads before it asks still reaches the ask; whatever else it does with what it
+    read is the node's start to judge."""
+    from decimal import Decimal
+
+    from tradeguard.model.position import Position
     from tradeguard.node.bot_strategy import gateway_refusal
     from tradeguard.node.context import NodeContext
 
     class Probe(NodeContext):
-        def __init__(self) -> None:  # no node: only the gateway is asked for
+        def __init__(self) -> None:  # no node: the reads answer empty, the gateway is noted
             self.asked = False
+            self.queue = []
+
+        def now_ms(self) -> int:
+            return 0
+
+        @property
+        def trading_mode(self) -> str:
+            return "paper"
+
+        def position(self, strategy_id: str, venue: str, symbol: str) -> Position:
+            return Position(venue, symbol, strategy_id)
+
+        def free(self, venue: str, asset: str) -> Decimal:
+            return Decimal(0)
+
+        def equity(self) -> Decimal:
+            return Decimal(0)
+
+        def instrument(self, venue: str, symbol: str) -> None:
+            return None
+
+        def outcome_token(self, venue: str, symbol: str) -> None:
+            return None
+
+        def instruments(self, venue: str) -> list[Any]:
+            return []
+
+        def quote(self, symbol: str, venue: str | None = None) -> None:
+            return None
+
+        def emit(self, intent: Any) -> None:
+            pass  # nothing trades here
+
+        def open_order_count(self, strategy_id: str, symbol: str) -> int:
+            return 0
 
         def execution_gateway(self, strategy_id: str, venue: str) -> Any:
             self.asked = True
