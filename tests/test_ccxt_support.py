@@ -6,7 +6,8 @@ real `RiskEngine`, `OrderManager`, `Portfolio` and `Storage` (a tmp SQLite file)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,18 @@ SYMBOL = "BTC/USDT"
 RIG_PAUSE_S = 3.0
 # The rig's client timeout: ccxt's own default, well past such a pause (2 s was not).
 RIG_TIMEOUT_MS = 10_000
+
+
+@contextmanager
+def held_answer_timeout(client: Any, ms: int) -> Iterator[None]:
+    """`client`'s timeout cut to `ms` for the calls whose answer a test holds past it on
+    purpose; RIG_TIMEOUT_MS again after, for every other call (setup included)."""
+    client.timeout = ms
+    try:
+        yield
+    finally:
+        client.timeout = RIG_TIMEOUT_MS
+
 
 # Real limits, set wide enough that the tests' orders pass and the venue's own checks show.
 PERMISSIVE = {

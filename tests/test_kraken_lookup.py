@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from test_ccxt_support import RIG_TIMEOUT_MS, held_answer_timeout
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
@@ -34,7 +35,7 @@ async def test_an_unanswered_order_is_found_behind_a_page_of_closed_orders(
     async with seeded_kraken() as kx:
         factory = ccxt_client_factory(
             "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url,
-            timeout_ms=1000,
+            timeout_ms=RIG_TIMEOUT_MS,
         )  # fmt: skip
         v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
         await v.connect()
@@ -44,7 +45,7 @@ async def test_an_unanswered_order_is_found_behind_a_page_of_closed_orders(
                 assert report.status is OrderStatus.EXPIRED
             kx.faults.update({"latency_after_ms_by_endpoint": {"/0/private/AddOrder": 5000}})
             tif = TimeInForce.IOC if status is OrderStatus.FILLED else TimeInForce.GTC
-            with pytest.raises(AmbiguousVenueError):
+            with pytest.raises(AmbiguousVenueError), held_answer_timeout(v.client, 1000):
                 await v.submit(_buy("tglost-1", price, tif))
             kx.faults.reset()
             found = await v.fetch_order("tglost-1", "BTC/USD")

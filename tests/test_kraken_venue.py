@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from kraken_support import Reports, carol_venue
+from test_ccxt_support import RIG_TIMEOUT_MS, held_answer_timeout
 from tradeguard.clock import Clock
 from tradeguard.model import OrderIntent, OrderStatus, OrderType, Side
 from tradeguard.model.enums import TimeInForce
@@ -108,12 +109,12 @@ async def test_an_add_order_answer_that_never_comes_is_resolved_by_client_id(
     kx.faults.update({"latency_after_ms_by_endpoint": {"/0/private/AddOrder": 5000}})
     factory = ccxt_client_factory(
         "kraken", {"apiKey": CAROL_KEY, "secret": CAROL_SECRET}, rest_url=kx.base_url,
-        timeout_ms=1000,
+        timeout_ms=RIG_TIMEOUT_MS,
     )  # fmt: skip
     v = KrakenCcxtVenue("kraken", factory, Clock(), stream_user_data=False)
     await v.connect()
     try:
-        with pytest.raises(AmbiguousVenueError):
+        with pytest.raises(AmbiguousVenueError), held_answer_timeout(v.client, 1000):
             await v.submit(_order("tgslow-1", "50010", TimeInForce.IOC))
         found = await v.fetch_order("tgslow-1", "BTC/USD")  # executed though never answered
         assert found is not None

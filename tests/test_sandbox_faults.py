@@ -13,6 +13,7 @@ import aiohttp
 import ccxt
 import pytest
 
+from test_ccxt_support import RIG_TIMEOUT_MS, held_answer_timeout
 from tradeguard.cli.sandbox import add_sandbox_parser, build_config
 from tradeguard.model.errors import ConfigError
 from tradeguard.sandbox.client import make_ccxt_client
@@ -30,7 +31,9 @@ async def ex() -> AsyncIterator[SandboxExchange]:
 
 @pytest.fixture
 async def client(ex: SandboxExchange) -> AsyncIterator[Any]:
-    c = make_ccxt_client(ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False, timeout_ms=2000)
+    c = make_ccxt_client(
+        ex, ALICE_KEY, ALICE_SECRET, enable_rate_limit=False, timeout_ms=RIG_TIMEOUT_MS
+    )
     await c.load_markets()
     yield c
     await c.close()
@@ -96,7 +99,7 @@ async def test_latency_beyond_client_timeout_is_request_timeout(
     ex: SandboxExchange, client: Any
 ) -> None:
     ex.faults.update({"latency_ms_by_endpoint": {"/api/v3/account": 3000}})
-    with pytest.raises(ccxt.RequestTimeout):
+    with pytest.raises(ccxt.RequestTimeout), held_answer_timeout(client, 2000):
         await client.fetch_balance()
     assert await client.fetch_time() > 0  # other endpoints are not delayed
 
