@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from rigs import killed_child
+from running_support import started_clean
 from test_kraken_node import _config, _kraken_venue, _totals, vault  # noqa: F401
-from tradeguard.model import OrderStatus, TradingState
-from tradeguard.node import TradingNode
+from tradeguard.model import OrderStatus
 from tradeguard.sandbox.kraken.testing import CAROL_KEY, seeded_kraken
 from tradeguard.sandbox.testing import eventually
 
@@ -34,12 +34,7 @@ async def test_a_partial_fill_polled_before_a_sigkill_is_booked_once_across_rest
         await child  # it died once the fill was booked
         kx.trade_through("BTC/USD", "SELL", "50000", "0.001")  # while the node is down
         for _restart in range(2):
-            node = TradingNode(cfg)
-            try:
-                await node.start()
-                assert node.reconcile_report.ok, node.reconcile_report.reason
-                assert node.ledger_report.ok, node.ledger_report.describe()
-                assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
+            async with started_clean(cfg) as node:
                 fills = node.storage.load_fills(venue="kraken")
                 assert sorted(f.trade_id for f in fills) == ["TSBX-00000001", "TSBX-00000002"]
                 assert sum((f.amount for f in fills), D(0)) == D("0.0015")
@@ -48,6 +43,3 @@ async def test_a_partial_fill_polled_before_a_sigkill_is_booked_once_across_rest
                 stored = {b.asset: b.total for b in node.storage.load_balances("kraken")}
                 assert {a: q for a, q in stored.items() if q} == _totals(kx, CAROL_KEY)
                 assert node.storage.load_balance_adjustments("kraken") == []
-            finally:
-                await node.stop()
-                node.close()

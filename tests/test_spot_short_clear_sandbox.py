@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
+from running_support import running, started_clean
 from test_exchange_ledger_audit import _config
 from tradeguard.config import Config
 from tradeguard.model.balance import Balance
-from tradeguard.model.enums import LiquiditySide, Side, TradingState
+from tradeguard.model.enums import LiquiditySide, Side
 from tradeguard.model.fill import Fill
 from tradeguard.model.position import Position
-from tradeguard.node import TradingNode
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
 from tradeguard.storage.db import Database
@@ -69,13 +69,8 @@ async def _clear(path: Path, *extra: str) -> tuple[int, str, str]:
 
 
 async def _start(cfg: Config) -> tuple[str, str, Any]:
-    node = TradingNode(cfg)
-    try:
-        await node.start()
+    async with running(cfg) as node:
         return node.risk.state.value, node.risk.state_by or "", node.risk.state_reason
-    finally:
-        await node.stop()
-        node.close()
 
 
 def _toml(tmp_path: Path, ex: SandboxExchange) -> tuple[Config, Path]:
@@ -171,11 +166,5 @@ async def test_spot_short_clear_books_the_venues_balance_only_when_the_venue_agr
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert await resume.wait() == 0
-        node = TradingNode(cfg)
-        try:
-            await node.start()
-            assert node.ledger_report.ok, node.ledger_report.describe()
-            assert node.risk.state is TradingState.ACTIVE, node.risk.state_reason
-        finally:
-            await node.stop()
-            node.close()
+        async with started_clean(cfg):
+            pass  # its reconciliation and ledger audit passed, trading ACTIVE
