@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from node_support import write_paper_toml, write_slice
 from tradeguard.cli.main import main
 from tradeguard.storage.bot_rows import BotRows
