@@ -107,13 +107,37 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
         counted.append(int(row["id"]))
     watch.waiting = waiting
     if counted:
-        _move_run_figures(node, total, seen)
-        with storage.transaction():  # the moved baselines, figures and marks, together
-            storage.mark_adjustments_counted(counted, node.clock.now_ms())
-            if total:
-                save_run_stats(node)  # a SIGKILL after this commit loses none of the move
-            risk.move_baselines(total, floor, seen)
+        undo = _held(node)
+        try:
+            _move_run_figures(node, total, seen)
+            with storage.transaction():  # the moved baselines, figures and marks, together
+                storage.mark_adjustments_counted(counted, node.clock.now_ms())
+                if total:
+                    save_run_stats(node)  # a SIGKILL after this commit loses none of the move
+                risk.move_baselines(total, floor, seen)
+        except BaseException:  # nothing committed: the figures in memory go back, counted again
+            for obj, name, value in undo:
+                setattr(obj, name, value)
+            raise
     return total
+
+
+_TRACKED = ("start", "peak", "last", "_trough", "max_drawdown_pct")
+_RISK = ("day_start_equity", "week_start_equity", "flows_seen", "_limits", "_quiet_inputs")
+
+
+def _held(node: TradingNode) -> list[tuple[object, str, object]]:
+    """What a count moves in memory, as it is before the count: put back if its transaction
+    fails, so the retry moves it once (the writes read these figures, so they move first)."""
+    risk = node.risk
+    held: list[tuple[object, str, object]] = [
+        (node, "_day_start_equity", node._day_start_equity),
+        (node.flow_watch, "recorded", node.flow_watch.recorded - 1),  # due again
+    ]
+    held += [(risk, name, getattr(risk, name)) for name in _RISK]
+    for tracker in (node.run_equity, risk.equity_tracker):
+        held += [(tracker, name, getattr(tracker, name)) for name in _TRACKED]
+    return held
 
 
 def _move_run_figures(node: TradingNode, total: Decimal, seen: list[tuple[int, Decimal]]) -> None:
