@@ -16,7 +16,8 @@ the opening equity of the node's daily summary, and the run's own start and peak
   and stays counted as a loss, with a warning naming `tradeguard transfer`;
 - any other adjustment (a spot short cleared) moves nothing.
 An adjustment that would move them but has no price yet waits, counted at the first equity
-figure its price reaches (equity counts it at zero until then). The node counts what was booked
+figure its price reaches (equity counts it at zero until then), never at zero after a bound (its
+later price would show as trading), with a warning event once per UTC day while it waits. The node counts what was booked
 before it reads equity again (`flows_due`): a quote between a booking and its count would raise
 the peak by the deposit, and the count would raise it once more. The moves and the marks of the
 adjustments counted are written in one transaction with the run's figures: counted once,
@@ -54,7 +55,7 @@ class FlowWatch:
 
     recorded: int = 0
     waiting: list[dict[str, Any]] = field(default_factory=list)
-    warned: set[int] = field(default_factory=set)
+    warned: dict[int, int] = field(default_factory=dict)  # id -> the UTC day last alerted
 
 
 def flow_kind(reason: str) -> str:
@@ -65,11 +66,16 @@ def flow_kind(reason: str) -> str:
 
 
 def flows_due(node: TradingNode) -> bool:
-    """Whether an adjustment was booked since the last count, or one waiting has a price now."""
+    """Whether an adjustment was booked since the last count, or one waiting has a price now
+    or is due its day's alert."""
     watch = node.flow_watch
     if node.storage.adjustments_recorded != watch.recorded:
         return True
-    return any(_value(node, row) is not None for row in watch.waiting)
+    day = node.clock.now_ms() // _DAY_MS
+    return any(
+        _value(node, row) is not None or watch.warned.get(int(row["id"])) != day
+        for row in watch.waiting
+    )
 
 
 def _value(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
@@ -203,13 +209,21 @@ def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
 
 
 def _waits(node: TradingNode, row: dict[str, Any], venue: str, asset: str, amount: Any) -> None:
-    ident = int(row["id"])
-    if ident not in node.flow_watch.warned:
-        node.flow_watch.warned.add(ident)
-        log.warning(
-            "cash flow: %s %s %s has no price yet: counted apart from trading once one "
-            "appears (equity counts it at 0 until then)", venue, asset, plain(amount),
-        )  # fmt: skip
+    """Alert once per UTC day while an adjustment waits for a price: it is never counted at
+    zero, since the price it gets later would then show as a trading gain or loss."""
+    ident, now = int(row["id"]), node.clock.now_ms()
+    day = now // _DAY_MS
+    if node.flow_watch.warned.get(ident) == day:
+        return
+    node.flow_watch.warned[ident] = day
+    why = (f"{venue} {asset} {plain(amount)} (adjustment {ident}) has no price yet: it is "
+           "counted apart from trading once one appears (equity counts it at 0 until then); "
+           f"trade or quote a market that prices {asset} on {venue} to count it")  # fmt: skip
+    log.warning("cash flow: %s", why)
+    data = {"asset": asset, "amount": plain(amount), "kind": flow_kind(str(row["reason"])),
+            "adjustment": ident, "value": None, "moved": "0", "reason": why,
+            "waiting_since": int(row["ts"])}  # fmt: skip
+    node.risk.emit(Event(CASH_FLOW_EVENT, now, data, venue=venue, severity="warning"))
 
 
 __all__ = ["CASH_FLOW_EVENT", "FlowWatch", "apply_cash_flows", "flow_kind", "flows_due"]
