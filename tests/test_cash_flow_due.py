@@ -10,8 +10,8 @@ import pytest
 
 from node_support import write_paper_toml, write_slice
 from tradeguard.config import load_config
-from tradeguard.node import TradingNode, equity_record
 from tradeguard.model.events import Event
+from tradeguard.node import TradingNode, equity_record
 from tradeguard.node.cash_flows import CASH_FLOW_EVENT, apply_cash_flows
 
 

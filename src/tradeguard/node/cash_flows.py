@@ -16,10 +16,11 @@ the opening equity of the node's daily summary, and the run's own start and peak
   and stays counted as a loss, with a warning naming `tradeguard transfer`;
 - any other adjustment (a spot short cleared) moves nothing.
 An adjustment that would move them but has no price yet waits, counted at the first equity
-figure its price reaches (equity counts it at zero until then), never at zero after a bound (its
-later price would show as trading), with a warning event once per UTC day while it waits. The node counts what was booked
-before it reads equity again (`flows_due`): a quote between a booking and its count would raise
-the peak by the deposit, and the count would raise it once more. The moves and the marks of the
+figure its price reaches (equity counts it at zero until then), never at zero after a bound
+(its later price would show as trading), with a warning event once per UTC day while it waits.
+The node counts what was booked before it reads equity again (`flows_due`): a quote between a
+booking and its count would raise the peak by the deposit, and the count would raise it once
+more. The moves and the marks of the
 adjustments counted are written in one transaction with the run's figures: counted once,
 whatever the crashes and the order their rows committed in. The state of a node that predates
 this count starts its floor at the newest adjustment, whose money its baselines already hold.

@@ -337,7 +337,7 @@ class ReduceOnlyRule(Rule):
     def check(self, c: Check) -> Denial | None:
         i = c.intent
         c.net = net = c.portfolio.net_quantity(i.venue, i.symbol)
-        c.reducing = reducing = bool(net) and shrinks(net, i.side, i.amount)
+        c.reducing = bool(net) and shrinks(net, i.side, i.amount)
         if not i.reduce_only:
             return None
         # A fill is booked to its order's strategy: a reduce-only order passes only when it
@@ -361,8 +361,9 @@ def _holders(portfolio: PortfolioView, intent: OrderIntent) -> str:
     held = [
         f"strategy_id {p.strategy_id!r} holds {p.quantity}"
         for p in portfolio.open_positions()
-        if (p.venue, p.symbol) == (intent.venue, intent.symbol) and p.strategy_id != intent.strategy_id
-        and shrinks(p.quantity, intent.side, min(intent.amount, abs(p.quantity)))
+        if (p.venue, p.symbol) == (intent.venue, intent.symbol)
+        and p.strategy_id != intent.strategy_id
+        and p.quantity != ZERO and (p.quantity > ZERO) is (intent.side is Side.SELL)
     ]  # fmt: skip
     if not held:
         return "; no strategy holds a position it would shrink there"
