@@ -14,6 +14,7 @@ import pytest
 
 from bots_support import SYMBOL, quote
 from native_exits_support import live_alpha
+from test_api_support import bearer, build_app, client, next_candle, replayed_node
 from test_paper_reduce_only_owner import held_before
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
@@ -90,4 +91,30 @@ async def test_a_hand_close_under_another_id_is_refused_on_the_paper_venue(tmp_p
         await refused_then_closed(node, "paper", filled)
     finally:
         await node.stop()
+        node.close()
+
+
+async def test_a_hand_close_through_the_api_names_the_id_to_send_it_under(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir)
+    app, tokens = build_app(node)
+    try:
+        buy = await node.submit(OrderIntent("a", "paper", SYMBOL, Side.BUY, D("0.001")))
+        assert buy.ok and buy.order is not None, buy.reason
+        next_candle(node)
+        await eventually(lambda: held(node, "paper", "a") > 0)
+        amount = str(node.portfolio.sellable(node.portfolio.positions[("paper", SYMBOL, "a")]))
+        close = {"venue": "paper", "symbol": SYMBOL, "side": "sell", "amount": amount,
+                 "reduce_only": True}  # fmt: skip
+        async with client(app) as http:
+            other = await http.post("/api/v1/orders", json=close, headers=bearer(tokens.trader))
+            assert other.json()["code"] == "REDUCE_ONLY_WOULD_GROW", other.text
+            assert f"strategy_id 'a' holds {amount}" in other.json()["reason"], other.text
+            own = await http.post(
+                "/api/v1/orders", json={**close, "strategy_id": "a"}, headers=bearer(tokens.trader)
+            )
+            assert own.status_code == 201, own.text
+        next_candle(node)
+        await eventually(lambda: held(node, "paper", "a") == 0)
+        assert held(node, "paper", "external") == 0
+    finally:
         node.close()
