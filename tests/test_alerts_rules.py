@@ -387,3 +387,18 @@ def test_the_critical_cash_flow_alert_names_the_whole_command_to_declare_a_withd
     alert = _alert(event)
     assert alert.severity == "critical"
     assert "no transfer declared" in alert.text and command in alert.text, alert.text
+
+
+def test_a_cash_flow_waiting_for_a_price_alerts_each_day_apart_from_its_count() -> None:
+    day = 86_400_000
+    waiting = {"asset": "XYZ", "amount": "500", "kind": "declared", "adjustment": 7,
+               "value": None, "moved": "0", "reason": "paper XYZ 500 has no price yet",
+               "waiting_since": 1_700_000_000_000}  # fmt: skip
+    counted = {**waiting, "value": "50", "moved": "50", "reason": "declared"}
+    del counted["waiting_since"]
+    keys = [
+        _alert(Event("risk.cash_flow", ts, data, venue="paper", severity="warning")).dedupe_key
+        for ts, data in ((1_700_000_000_000, waiting), (1_700_000_000_000 + day, waiting),
+                         (1_700_000_000_000 + day + 1, counted))
+    ]  # fmt: skip
+    assert len(set(keys)) == 3, keys  # no day's reminder, nor the count, held back by another

@@ -24,8 +24,10 @@ from test_cash_flow_counting import _quote
 from test_spot_short_clear_sandbox import _start, _toml
 from test_transfer_record import _cli
 from tradeguard.config import Config, load_config
+from tradeguard.execution.reconcile import reconcile_all
 from tradeguard.model.enums import TradingState
 from tradeguard.node import TradingNode
+from tradeguard.node.cash_flows import apply_cash_flows
 from tradeguard.node.transfer_record import TransferRefused, record_transfer
 from tradeguard.sandbox.server import SandboxExchange
 from tradeguard.sandbox.testing import ALICE_KEY, seeded_exchange
@@ -125,3 +127,40 @@ async def test_a_hostile_venue_error_is_cut_in_the_transfer_refusal(tmp_path: Pa
     why = str(refused.value)
     assert "could not read the venue's balances" in why, why[:500]
     assert huge[:200] not in why and len(why) < 600, why[:500]
+
+
+def _price(ex: SandboxExchange, price: str) -> None:
+    """BTC trades at `price` on the sandbox: its book and its last trade."""
+    step = D(1)
+    ex.set_book("BTCUSDT", bids=[(str(D(price) - step), "5")], asks=[(str(D(price) + step), "5")])
+    ex.trade_through("BTCUSDT", "BUY", price, "0.001")
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_coin_withdrawal_declared_late_is_valued_at_the_price_it_left_at(
+    tmp_path: Path,
+) -> None:
+    # 0.1 BTC leaves at 50,000 (5,000 of equity gone, booked as a loss); the node stops, BTC
+    # trades at 55,000 when the withdrawal is declared and at 60,000 when the node starts and
+    # counts it. The count values it at the marks the node starts with, restored from its last
+    # run (50,000, the price it left at), not at the venue's price of the moment: 6,000 would
+    # drop the day's opening equity 1,000 too far and show 1,000 of profit no trade made.
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        async with running(cfg) as node:
+            await _quote(node, "BTC/USDT", 50_000)  # 100,000 USDT + 1 BTC: 150,000
+            ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("BTC").free -= D("0.1")
+            await reconcile_all(node, "periodic")
+            apply_cash_flows(node)
+            await _quote(node, "BTC/USDT", 50_000)
+            assert node.portfolio.equity() == D(145_000)
+            assert node.risk.day_start_equity == D(150_000)  # counted as a loss so far
+        _price(ex, "55000")  # BTC rose while the node was down
+        base = ["transfer", "--config", str(path), "--venue", "binance", "--asset", "BTC"]
+        code, out, err = await _cli(*base, "--amount", "-0.1", "--reason", "to cold storage")
+        assert code == 0, (out, err)
+        _price(ex, "60000")
+        async with running(cfg) as node:
+            await _quote(node, "BTC/USDT", 60_000)  # 100,000 + 0.9 * 60,000
+            assert node.portfolio.equity() == D(154_000)
+            assert node.risk.day_start_equity == D(145_000)

@@ -191,6 +191,8 @@ def _cash_flow(e: Event) -> Alert:
     severity = "critical" if e.severity == "critical" else "warning"
     # one key per flow (a transfer, an adjustment counted): a limit holds back its repeats only
     flow = d.get("adjustment", e.ts)
+    if "waiting_since" in d:  # the day's reminder of one waiting for a price: its own key
+        flow = f"{flow}:waiting:{e.ts // 86_400_000}"
     return Alert("cash_flow", title, text, severity, f"cash_flow:{e.kind}:{venue}:{flow}", e.ts)
 
 

@@ -16,9 +16,11 @@ the opening equity of the node's daily summary, and the run's own start and peak
   and stays counted as a loss, with a warning naming `tradeguard transfer`;
 - any other adjustment (a spot short cleared) moves nothing.
 An adjustment that would move them but has no price yet waits, counted at the first equity
-figure its price reaches (equity counts it at zero until then). The node counts what was booked
-before it reads equity again (`flows_due`): a quote between a booking and its count would raise
-the peak by the deposit, and the count would raise it once more. The moves and the marks of the
+figure its price reaches (equity counts it at zero until then), never at zero after a bound
+(its later price would show as trading), with a warning event once per UTC day while it waits.
+The node counts what was booked before it reads equity again (`flows_due`): a quote between a
+booking and its count would raise the peak by the deposit, and the count would raise it once
+more. The moves and the marks of the
 adjustments counted are written in one transaction with the run's figures: counted once,
 whatever the crashes and the order their rows committed in. The state of a node that predates
 this count starts its floor at the newest adjustment, whose money its baselines already hold.
@@ -54,7 +56,7 @@ class FlowWatch:
 
     recorded: int = 0
     waiting: list[dict[str, Any]] = field(default_factory=list)
-    warned: set[int] = field(default_factory=set)
+    warned: dict[int, int] = field(default_factory=dict)  # id -> the UTC day last alerted
 
 
 def flow_kind(reason: str) -> str:
@@ -65,11 +67,16 @@ def flow_kind(reason: str) -> str:
 
 
 def flows_due(node: TradingNode) -> bool:
-    """Whether an adjustment was booked since the last count, or one waiting has a price now."""
+    """Whether an adjustment was booked since the last count, or one waiting has a price now
+    or is due its day's alert."""
     watch = node.flow_watch
     if node.storage.adjustments_recorded != watch.recorded:
         return True
-    return any(_value(node, row) is not None for row in watch.waiting)
+    day = node.clock.now_ms() // _DAY_MS
+    return any(
+        _value(node, row) is not None or watch.warned.get(int(row["id"])) != day
+        for row in watch.waiting
+    )
 
 
 def _value(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
@@ -107,13 +114,37 @@ def apply_cash_flows(node: TradingNode) -> Decimal:
         counted.append(int(row["id"]))
     watch.waiting = waiting
     if counted:
-        _move_run_figures(node, total, seen)
-        with storage.transaction():  # the moved baselines, figures and marks, together
-            storage.mark_adjustments_counted(counted, node.clock.now_ms())
-            if total:
-                save_run_stats(node)  # a SIGKILL after this commit loses none of the move
-            risk.move_baselines(total, floor, seen)
+        undo = _held(node)
+        try:
+            _move_run_figures(node, total, seen)
+            with storage.transaction():  # the moved baselines, figures and marks, together
+                storage.mark_adjustments_counted(counted, node.clock.now_ms())
+                if total:
+                    save_run_stats(node)  # a SIGKILL after this commit loses none of the move
+                risk.move_baselines(total, floor, seen)
+        except BaseException:  # nothing committed: the figures in memory go back, counted again
+            for obj, name, value in undo:
+                setattr(obj, name, value)
+            raise
     return total
+
+
+_TRACKED = ("start", "peak", "last", "_trough", "max_drawdown_pct")
+_RISK = ("day_start_equity", "week_start_equity", "flows_seen", "_limits", "_quiet_inputs")
+
+
+def _held(node: TradingNode) -> list[tuple[object, str, object]]:
+    """What a count moves in memory, as it is before the count: put back if its transaction
+    fails, so the retry moves it once (the writes read these figures, so they move first)."""
+    risk = node.risk
+    held: list[tuple[object, str, object]] = [
+        (node, "_day_start_equity", node._day_start_equity),
+        (node.flow_watch, "recorded", node.flow_watch.recorded - 1),  # due again
+    ]
+    held += [(risk, name, getattr(risk, name)) for name in _RISK]
+    for tracker in (node.run_equity, risk.equity_tracker):
+        held += [(tracker, name, getattr(tracker, name)) for name in _TRACKED]
+    return held
 
 
 def _move_run_figures(node: TradingNode, total: Decimal, seen: list[tuple[int, Decimal]]) -> None:
@@ -179,13 +210,21 @@ def _counted(node: TradingNode, row: dict[str, Any]) -> Decimal | None:
 
 
 def _waits(node: TradingNode, row: dict[str, Any], venue: str, asset: str, amount: Any) -> None:
-    ident = int(row["id"])
-    if ident not in node.flow_watch.warned:
-        node.flow_watch.warned.add(ident)
-        log.warning(
-            "cash flow: %s %s %s has no price yet: counted apart from trading once one "
-            "appears (equity counts it at 0 until then)", venue, asset, plain(amount),
-        )  # fmt: skip
+    """Alert once per UTC day while an adjustment waits for a price: it is never counted at
+    zero, since the price it gets later would then show as a trading gain or loss."""
+    ident, now = int(row["id"]), node.clock.now_ms()
+    day = now // _DAY_MS
+    if node.flow_watch.warned.get(ident) == day:
+        return
+    node.flow_watch.warned[ident] = day
+    why = (f"{venue} {asset} {plain(amount)} (adjustment {ident}) has no price yet: it is "
+           "counted apart from trading once one appears (equity counts it at 0 until then); "
+           f"trade or quote a market that prices {asset} on {venue} to count it")  # fmt: skip
+    log.warning("cash flow: %s", why)
+    data = {"asset": asset, "amount": plain(amount), "kind": flow_kind(str(row["reason"])),
+            "adjustment": ident, "value": None, "moved": "0", "reason": why,
+            "waiting_since": int(row["ts"])}  # fmt: skip
+    node.risk.emit(Event(CASH_FLOW_EVENT, now, data, venue=venue, severity="warning"))
 
 
 __all__ = ["CASH_FLOW_EVENT", "FlowWatch", "apply_cash_flows", "flow_kind", "flows_due"]

@@ -337,18 +337,37 @@ class ReduceOnlyRule(Rule):
     def check(self, c: Check) -> Denial | None:
         i = c.intent
         c.net = net = c.portfolio.net_quantity(i.venue, i.symbol)
-        c.reducing = reducing = bool(net) and shrinks(net, i.side, i.amount)
-        if not i.reduce_only or reducing:
+        c.reducing = bool(net) and shrinks(net, i.side, i.amount)
+        if not i.reduce_only:
             return None
-        if closes_own(c.portfolio, i):  # an exit of what its strategy holds
+        # A fill is booked to its order's strategy: a reduce-only order passes only when it
+        # shrinks that strategy's own position (a close under another id, even one that shrinks
+        # the account's net, would open a position for that id beside the holder's).
+        if closes_own(c.portfolio, i):
             c.reducing = True
             return None
+        c.reducing = False
         return self.deny(
             i.amount,
             abs(net),
-            f"order rejected: reduce-only {i.side.value} {i.amount} would not shrink the net "
-            f"position {net} on {i.symbol}, nor strategy {i.strategy_id}'s position there",
+            f"order rejected: reduce-only {i.side.value} {i.amount} would not shrink strategy "
+            f"{i.strategy_id}'s position on {i.symbol} (a fill is booked to its order's "
+            f"strategy){_holders(c.portfolio, i)}",
         )
+
+
+def _holders(portfolio: PortfolioView, intent: OrderIntent) -> str:
+    """Name the strategies whose position on the intent's symbol its side would shrink."""
+    held = [
+        f"strategy_id {p.strategy_id!r} holds {p.quantity}"
+        for p in portfolio.open_positions()
+        if (p.venue, p.symbol) == (intent.venue, intent.symbol)
+        and p.strategy_id != intent.strategy_id
+        and p.quantity != ZERO and (p.quantity > ZERO) is (intent.side is Side.SELL)
+    ]  # fmt: skip
+    if not held:
+        return "; no strategy holds a position it would shrink there"
+    return "; to close a strategy's position send it under that strategy's id: " + ", ".join(held)
 
 
 class ReducingStateRule(Rule):
