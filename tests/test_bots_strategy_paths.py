@@ -67,6 +67,15 @@ class ReadsFirst(Strategy):  # reads the venue's markets and its position, then 
 
     def on_candle(self, candle):
         pass
+
+
+class AsksAtStart(Strategy):  # binds as any strategy; asks once it starts, as triangular reads
+    def on_start(self):
+        self.listed = {i.symbol: i for i in self.ctx.instruments(self.venue)}
+        self.gateway = self.ctx.execution_gateway(self.id, self.venue)
+
+    def on_candle(self, candle):
+        pass
 """
 STRATEGY = """
 [[strategies]]
@@ -163,7 +172,7 @@ def test_a_bot_strategy_asking_for_an_execution_gateway_stops_the_start(tmp_path
     assert orders == []
 
 
-@pytest.mark.parametrize("kind", ["Legs", "ReadsFirst"])
+@pytest.mark.parametrize("kind", ["Legs", "ReadsFirst", "AsksAtStart"])
 def test_config_check_refuses_a_bot_strategy_asking_for_an_execution_gateway(
     tmp_path, data_dir, capsys, kind
 ):
@@ -172,7 +181,9 @@ def test_config_check_refuses_a_bot_strategy_asking_for_an_execution_gateway(
     said = capsys.readouterr()
     assert code == 2, said.out
     (tmp_path / "run").mkdir()
-    started = _run(tmp_path / "run", data_dir, capsys, kind=kind)[1].err
+    run_code, ran = _run(tmp_path / "run", data_dir, capsys, kind=kind)[:2]
+    started = ran.err
+    assert run_code == 2 and "Traceback" not in started, started
     refusal = "strategies[patient]: bot = true, but it asks for an execution gateway"
     assert refusal in " ".join(said.err.split()) and refusal in " ".join(started.split())
     assert "Traceback" not in said.err

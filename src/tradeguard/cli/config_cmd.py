@@ -104,11 +104,11 @@ def _strategy_problems(config: Any) -> list[str]:
 
 
 def _gateway_refusal(strat: Any) -> str | None:
-    """The refusal a node gives at start to a `bot = true` strategy whose `bind` borrows an
-    execution gateway (a multi-leg strategy), or None. The strategy is bound to a context with
-    no node behind it: its reads answer empty (no markets listed, no quote, nothing held), so a
-    `bind` that reads before it asks still reaches the ask; whatever else it does with what it
-    read is the node's start to judge."""
+    """The refusal a node gives at start to a `bot = true` strategy that borrows an execution
+    gateway (a multi-leg strategy) in its `bind` or its `on_start`, or None. The strategy is
+    bound to, then started on, a context with no node behind it: its reads answer empty (no
+    markets listed, no quote, nothing held), so one that reads before it asks still reaches
+    the ask; whatever else it does with what it read is the node's start to judge."""
     from decimal import Decimal
 
     from tradeguard.model.position import Position
@@ -161,6 +161,7 @@ def _gateway_refusal(strat: Any) -> str | None:
     probe = Probe()
     with contextlib.suppress(Exception):  # anything but the gateway is the node's start's
         strat.bind(probe)
+        strat.on_start()  # the node starts what it bound: an ask there is refused at start too
     return gateway_refusal(strat.id) if probe.asked else None
 
 
