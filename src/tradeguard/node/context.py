@@ -89,6 +89,12 @@ class NodeContext:
                 from tradeguard.node.bot_strategy import gateway_refusal
 
                 raise ConfigError(gateway_refusal(strategy_id))
+            if venue in node.data_venues:  # configured, but reads market data only
+                raise ConfigError(
+                    f"strategies[{strategy_id}]: venue {venue!r} is data_only (market data, "
+                    f"no orders); trade on a paper venue with data_venue = {venue!r}; venues "
+                    f"that trade: {sorted(node.venues)}"
+                )
             if venue not in node.venues:
                 raise ConfigError(
                     f"strategies[{strategy_id}]: venue {venue!r} is not configured; "
