@@ -57,3 +57,23 @@ def test_a_deeply_nested_toml_file_is_refused_in_one_line(
     assert named.replace("{f}", f) in screen, screen
     assert "nested more than" in screen, screen
     assert screen.strip().count("\n") == 0, screen
+
+
+def test_the_sandbox_refuses_json_nested_thousands_deep_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """`sandbox --config deep.json`, `--faults '[[[...'` and a keys file of nested arrays."""
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "deep.json").write_text(deep)
+    (tmp_path / "keys.json").write_text(deep)
+    base = [sys.executable, "-m", "tradeguard.cli", "sandbox", "--port", "0"]
+    cases = [
+        (["--config", "deep.json"], "sandbox config file deep.json is not valid JSON: arrays"),
+        (["--faults", deep], "is not a JSON object"),
+        (["--keys-file", "keys.json"], "--keys-file keys.json is not a sandbox keys file"),
+    ]
+    for args, named in cases:
+        code, screen = run_in_pty([*base, *args], cwd=tmp_path, timeout_s=120, columns=4000)
+        assert "Traceback" not in screen, (args[0], screen[-2000:])
+        assert code == 2, (args[0], screen[-2000:])
+        assert named in screen, (args[0], screen)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
-from tradeguard.model.toml_text import loads_toml
+from tradeguard.model.toml_text import TOO_DEEP, loads_toml
 from tradeguard.sandbox.conn_guard import ConnLimits
 from tradeguard.sandbox.faults import Faults
 
@@ -226,6 +226,8 @@ class SandboxConfig:
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             kind = "JSON" if path.suffix == ".json" else "TOML"
             raise ConfigError(f"sandbox config file {path} is not valid {kind}: {exc}") from None
+        except RecursionError:  # json.loads on thousands of nested arrays
+            raise ConfigError(f"sandbox config file {path} is not valid JSON: {TOO_DEEP}") from None
         except OSError as exc:
             raise ConfigError(
                 f"sandbox config file {path} cannot be read: {exc.strerror}"
