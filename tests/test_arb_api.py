@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from test_api_support import bearer, build_app, client
+from tradeguard.model.balance import Balance
 from tradeguard.node import TradingNode, build_node
 from tradeguard.portfolio.arb_summary import percentile
 from tradeguard.storage.arb_repository import (
@@ -433,3 +434,23 @@ async def test_status_command_scores_a_triangular_strategy_by_its_cycles(
     assert (row["total_trades"], row["winning_trades"], row["losing_trades"]) == (2, 1, 1)
     assert (tri.trades, tri.wins) == (2, 1)
     assert Decimal(row["total_pnl"]) == tri.pnl == done["actual_profit"]
+
+
+async def test_held_now_counts_a_cross_venue_leg_the_ledger_still_holds(tmp_path: Path) -> None:
+    """A cross-venue record names what it left held by its symbol (`KX:NO/USD`, as `pm arb
+    run` wrote 207 Kalshi NO contracts held alone), the ledger by the contract's asset: the
+    summary said `held_now: {}` (nothing left) while the venue and the ledger held all 207."""
+    node = await recorded_node(tmp_path)
+    leg = "KXFED-26DEC-T4.00:NO/USD"
+    row = record("pmarb", "held", 8000, start="USD", held={leg: "207.00"})
+    insert_arb_execution(node.storage, row)
+    node.portfolio.set_balances(
+        "paper", [Balance("paper", "KXFED-26DEC-T4.00:NO", Decimal(200), Decimal(0))]
+    )
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        got = await http.get(f"{SUMMARY}?strategy_id=pmarb", headers=bearer(tokens.viewer))
+    node.close()
+    body = got.json()
+    assert body["held"] == {leg: "207.00"}
+    assert body["held_now"] == {leg: "200"}  # capped by what the ledger holds now

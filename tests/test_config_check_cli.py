@@ -218,3 +218,33 @@ def test_config_check_refuses_a_database_backend_run_cannot_lock(url, tmp_path, 
         assert "node.database_url = '(hidden)'" in err and "is not supported" in err
         assert "sqlite:///path/to/file.db" in err and "hunter2" not in err
         assert "Traceback" not in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('kalshi_venue = "kalshi"', 'kalshi_venue = "kalshi-data"'),
+         "strategies[pmarb]: venue 'kalshi-data' is data_only (market data, no orders)"),
+        (('kalshi_venue = "kalshi"', 'kalshi_venue = "polymarket"'),
+         "venue and params.kalshi_venue are both 'polymarket'"),
+        (('kalshi_venue = "kalshi"', 'kalshi_venue = "kalhsi"'),
+         "strategies[pmarb]: venue 'kalhsi' is not configured"),
+    ],
+)  # fmt: skip
+def test_config_check_refuses_a_cross_venue_kalshi_venue_run_refuses(
+    change, expected, tmp_path, capsys
+):
+    """`config check` said "valid" and `pm arb run` then refused at start."""
+    text = (EXAMPLES / "pm_arb_paper.toml").read_text()
+    assert change[0] in text
+    (tmp_path / "pm_map.toml").write_text((EXAMPLES / "pm_map.toml").read_text())
+    cfg = tmp_path / "pm.toml"
+    cfg.write_text(text.replace(change[0], change[1]))
+    assert main(["config", "check", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    cfg.write_text(text)
+    assert main(["config", "check", str(cfg)]) == 0

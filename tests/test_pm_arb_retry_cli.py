@@ -12,6 +12,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from pty_support import run_in_pty
 from test_api_support import build_app
 from test_pm_arb_held_shrink import rig  # noqa: F401  (the fixture)
@@ -85,7 +87,7 @@ async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path,
         assert code == 2 and "give --totp CODE" in out, out
 
         code, out = await asyncio.to_thread(_cli, ["--max-loss", "lots", "--totp", "1"], env)
-        assert code == 2 and "--max-loss 'lots' is not an amount of USD >= 0" in out, out
+        assert code == 2 and "--max-loss 'lots' is not an amount of USD above 0" in out, out
 
         assert len(held_legs(load_arb_executions(node.storage))) == 1  # nothing sent yet
         code, screen = await asyncio.to_thread(
@@ -105,3 +107,17 @@ async def test_pm_arb_retry_offers_the_held_leg_and_says_why_it_cannot(tmp_path,
         await run
         await node.stop()
         node.close()
+
+
+@pytest.mark.parametrize("cap", ["0", "1e999", "2000000000000"])
+def test_a_max_loss_the_node_refuses_is_refused_before_the_node_is_asked(cap, tmp_path) -> None:
+    """The node takes a cap above 0 and at most 1e12 USD; the command took 0 and anything
+    above, asked for the TOTP code and only then heard the node refuse it."""
+    env = {**os.environ, "TG_API_URL": f"http://127.0.0.1:{_closed_port()}",
+           "TG_API_TOKEN": "tg_any"}  # fmt: skip
+    code, screen = run_in_pty([*RETRY, "--max-loss", cap, "--totp", "1"], cwd=tmp_path, env=env)
+    assert code == 2, screen
+    assert f"--max-loss {cap!r} is not an amount of USD above 0 and at most 1000000000000" in (
+        screen
+    ), screen
+    assert "no node answers" not in screen and "Traceback" not in screen, screen

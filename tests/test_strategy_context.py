@@ -220,3 +220,23 @@ def test_the_triangular_kind_needs_a_context_that_lends_a_gateway() -> None:
         "execution gateway; this context does not"
     )
     assert strat.executor is None
+
+
+def test_a_gateway_on_a_data_only_venue_is_refused_naming_it_data_only(tmp_path: Path) -> None:
+    """`params.kalshi_venue = "kalshi-data"` (the paper example's data venue) was refused with
+    "venue 'kalshi-data' is not configured", a venue the config does configure."""
+    cfg = paper_arb_config(tmp_path, dict(ARB_PARAMS))
+    raw = cfg.model_dump(mode="json")
+    raw["venues"].append({"name": "feed", "kind": "kalshi", "data_only": True,
+                          "rest_url": "http://127.0.0.1:9/trade-api/v2"})  # fmt: skip
+    node = TradingNode(type(cfg).model_validate(raw))
+    try:
+        ctx: Any = node.strategies[0].ctx
+        with pytest.raises(ConfigError) as err:
+            ctx.execution_gateway("tri", "feed")
+        assert str(err.value) == (
+            "strategies[tri]: venue 'feed' is data_only (market data, no orders); trade on a "
+            "paper venue with data_venue = 'feed'; venues that trade: ['paper']"
+        )
+    finally:
+        node.close()

@@ -45,6 +45,7 @@ from tradeguard.model.fields import field_range as field_range
 from tradeguard.model.holdings import HOLDINGS
 from tradeguard.model.instrument import SYMBOL_RULE, is_symbol
 from tradeguard.model.money import STABLECOINS
+from tradeguard.model.toml_text import loads_toml
 from tradeguard.risk.config import RiskConfig
 from tradeguard.venues.uniswap_v2.config import DexVenueConfig
 
@@ -575,7 +576,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist (pass --config with a TOML file)")
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = loads_toml(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
         except UnicodeDecodeError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+from tradeguard.model.toml_text import loads_toml
+
 # Variables that share the prefix but are not config keys.
 NOT_OVERRIDES = frozenset(
     {
@@ -27,7 +29,7 @@ NOT_OVERRIDES = frozenset(
 
 def _parse_env_value(raw: str) -> Any:
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        return loads_toml(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
 

@@ -240,13 +240,15 @@ def held_now(held: Mapping[str, Decimal], balances: Iterable[Balance]) -> dict[s
     """Return what held cycles left that the ledger still holds (each asset capped by it).
 
     Selling a held asset back by hand shows here at once; the recorded amounts do not change.
+    A triangular record names an asset (`ETH`), a cross-venue one the leg's symbol
+    (`KX:NO/USD`), whose contracts the ledger holds as its base asset (`KX:NO`).
     """
     have: dict[str, Decimal] = {}
     for b in balances:
         have[b.asset] = have.get(b.asset, Decimal(0)) + b.total
     out = {}
     for asset, amount in sorted(held.items()):
-        left = min(amount, have.get(asset, Decimal(0)))
+        left = min(amount, have.get(asset.split("/", 1)[0], Decimal(0)))
         if left > 0:
             out[asset] = plain(left)
     return out

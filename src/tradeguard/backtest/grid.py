@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeguard.model.errors import ConfigError
+from tradeguard.model.toml_text import loads_toml
 
 MAX_COMBINATIONS = 100_000
 
@@ -65,7 +66,7 @@ def load_grid(path: Path) -> Grid:
     if not found:
         raise ConfigError(f"--grid {str(path)[:80]!r}: no such file; give a grid TOML file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = loads_toml(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--grid {path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:

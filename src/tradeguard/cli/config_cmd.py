@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 from typing import Any
 
@@ -94,7 +93,7 @@ def _strategy_problems(config: Any) -> list[str]:
         except (ValueError, TypeError, ConfigError) as exc:
             problems.append(f"strategies[{sc.id}]: {_one_line(exc)}")
             continue
-        if sc.bot and (why := _gateway_refusal(strat)) is not None:
+        if (why := _gateway_refusal(strat, config, sc.bot)) is not None:
             problems.append(why)
         conflicts = getattr(strat, "risk_conflicts", None)
         problems += (
@@ -103,17 +102,23 @@ def _strategy_problems(config: Any) -> list[str]:
     return problems
 
 
-def _gateway_refusal(strat: Any) -> str | None:
-    """The refusal a node gives at start to a `bot = true` strategy that borrows an execution
-    gateway (a multi-leg strategy) in its `bind` or its `on_start`, or None. The strategy is
-    bound to, then started on, a context with no node behind it: its reads answer empty (no
-    markets listed, no quote, nothing held), so one that reads before it asks still reaches
-    the ask; whatever else it does with what it read is the node's start to judge."""
+def _gateway_refusal(strat: Any, config: Any, bot: bool) -> str | None:
+    """The refusal a node gives at start to a strategy whose `bind` (or, for a `bot = true`
+    strategy, its `on_start`) borrows an execution gateway (a multi-leg strategy) it may not
+    have: any, for a `bot = true` strategy; one of a venue not configured or data only (a
+    cross-venue strategy's `params.kalshi_venue`); or what `bind` itself refuses (both venues
+    the same). None when nothing is refused. The strategy is bound to a context with no node
+    behind it: its reads answer empty (no markets listed, no quote, nothing held), so one that
+    reads before it asks still reaches the ask; whatever else it does with what it read is the
+    node's start to judge."""
     from decimal import Decimal
 
     from tradeguard.model.position import Position
     from tradeguard.node.bot_strategy import gateway_refusal
-    from tradeguard.node.context import NodeContext
+    from tradeguard.node.context import NodeContext, venue_refusal
+
+    data_only = [v.name for v in config.venues if v.data_only]
+    trading = [v.name for v in config.venues if not v.data_only]
 
     class Probe(NodeContext):
         def __init__(self) -> None:  # no node: the reads answer empty, the gateway is noted
@@ -156,13 +161,29 @@ def _gateway_refusal(strat: Any) -> str | None:
 
         def execution_gateway(self, strategy_id: str, venue: str) -> Any:
             self.asked = True
-            raise ConfigError(gateway_refusal(strategy_id))
+            if bot:
+                raise ConfigError(gateway_refusal(strategy_id))
+            if why := venue_refusal(strategy_id, venue, trading, data_only):
+                raise ConfigError(why)
+            return _NoGateway()
 
     probe = Probe()
-    with contextlib.suppress(Exception):  # anything but the gateway is the node's start's
+    try:
         strat.bind(probe)
-        strat.on_start()  # the node starts what it bound: an ask there is refused at start too
-    return gateway_refusal(strat.id) if probe.asked else None
+        if bot:
+            strat.on_start()  # the node starts what it bound: an ask there is refused at start too
+    except ConfigError as exc:
+        if probe.asked or not bot:
+            return _one_line(exc)
+    except Exception:  # anything but the gateway is the node's start's to judge
+        pass
+    return gateway_refusal(strat.id) if bot and probe.asked else None
+
+
+class _NoGateway:
+    """What the probe lends for a venue that may trade: nothing a `bind` can send through."""
+
+    buy_fee_in = "quote"
 
 
 def _venue_problems(config: Any) -> list[str]:

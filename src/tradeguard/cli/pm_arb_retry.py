@@ -30,6 +30,7 @@ ROUTE = "/api/v1/pm/arb/held/retry"
 DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_ANSWER_BYTES = 1 << 20  # the node's answer lists the held legs: far below this
 ANSWER_DEADLINE_S = 180.0  # the whole answer; httpx's 120 s bounds each read, not the answer
+MAX_LOSS_USD = Decimal("1e12")  # api.schemas.MAX_AMOUNT: the most a money field of the API takes
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never written to the terminal
 
 
@@ -126,8 +127,11 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
             cap = Decimal(args.max_loss)
         except InvalidOperation:
             cap = Decimal("NaN")
-        if not cap.is_finite() or cap < 0:
-            raise ConfigError(f"--max-loss {args.max_loss!r} is not an amount of USD >= 0")
+        if not cap.is_finite() or not 0 < cap <= MAX_LOSS_USD:  # the node's own bounds
+            raise ConfigError(
+                f"--max-loss {args.max_loss!r} is not an amount of USD above 0 and at most "
+                f"{MAX_LOSS_USD:f}"
+            )
         body["max_unwind_loss_usd"] = args.max_loss
     return body
 

@@ -81,9 +81,9 @@ def _number(text: str) -> Decimal:
 def _faults(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested arrays
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a JSON object, e.g. '{{\"latency_ms\": 200}}'"
+            f"{text[:80]!r} is not a JSON object, e.g. '{{\"latency_ms\": 200}}'"
         ) from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object of fault settings")
@@ -248,7 +248,7 @@ def demo_keys(path: Path, dialect: str = "binance") -> tuple[str, str, bool]:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             return str(doc["api_key"]), str(doc["secret"]), False
-        except (ValueError, KeyError, TypeError, OSError):
+        except (ValueError, KeyError, TypeError, OSError, RecursionError):
             raise ConfigError(
                 f"--keys-file {path} is not a sandbox keys file (a JSON object with api_key and "
                 "secret); delete it to make a new pair, or pass another --keys-file"

@@ -14,7 +14,9 @@ the opening equity of the node's daily summary, and the run's own start and peak
 - a difference the balance sync or a reconciliation found, only when it adds money: a deposit
   never hides a loss, while a decrease no one explained may be one (a theft, a fee not booked)
   and stays counted as a loss, with a warning naming `tradeguard transfer`;
-- any other adjustment (a spot short cleared) moves nothing.
+- any other adjustment (a spot short cleared, the start-up reconciliation's, which books only a
+  difference within the fees' rounding: an exchange crediting 8 decimals of a fill the ledger
+  books at price * amount in full) moves nothing and raises no alert.
 An adjustment that would move them but has no price yet waits, counted at the first equity
 figure its price reaches (equity counts it at zero until then), never at zero after a bound
 (its later price would show as trading), with a warning event once per UTC day while it waits.
@@ -47,6 +49,7 @@ CASH_FLOW_EVENT = "risk.cash_flow"
 _DAY_MS = 86_400_000
 _DECLARED = ("deposit recorded by ", "withdrawal recorded by ")
 _FOUND = ("balance sync:", "reconcile (")
+_ROUNDING = "reconcile (startup)"
 
 
 @dataclass(slots=True)
@@ -63,6 +66,8 @@ def flow_kind(reason: str) -> str:
     """ "declared" (by `tradeguard transfer`), "found" (by the sync or a reconciliation) or ""."""
     if reason.startswith(_DECLARED):
         return "declared"
+    if reason.startswith(_ROUNDING):
+        return ""  # the start books only the fees' rounding: no money moved
     return "found" if reason.startswith(_FOUND) else ""
 
 

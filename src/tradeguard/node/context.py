@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,25 @@ from tradeguard.storage.bot_rows import BotRows
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+
+
+def venue_refusal(
+    strategy_id: str, venue: str, trading: Iterable[str], data_only: Iterable[str]
+) -> str:
+    """Why a strategy's legs cannot go to `venue` (not configured, or data only), or ""."""
+    names = sorted(trading)
+    if venue in set(data_only):  # configured, but reads market data only
+        return (
+            f"strategies[{strategy_id}]: venue {venue!r} is data_only (market data, no "
+            f"orders); trade on a paper venue with data_venue = {venue!r}; venues that "
+            f"trade: {names}"
+        )
+    if venue not in names:
+        return (
+            f"strategies[{strategy_id}]: venue {venue!r} is not configured; configured "
+            f"venues: {names}"
+        )
+    return ""
 
 
 class NodeContext:
@@ -89,11 +109,9 @@ class NodeContext:
                 from tradeguard.node.bot_strategy import gateway_refusal
 
                 raise ConfigError(gateway_refusal(strategy_id))
-            if venue not in node.venues:
-                raise ConfigError(
-                    f"strategies[{strategy_id}]: venue {venue!r} is not configured; "
-                    f"configured venues: {sorted(node.venues)}"
-                )
+            why = venue_refusal(strategy_id, venue, node.venues, node.data_venues)
+            if why:
+                raise ConfigError(why)
             kind = "paper" if venue in node._paper else "ccxt"
             fee_in = getattr(node.venues[venue], "buy_fee_in", "quote")  # the paper venue's
             risk = PausedCycleRisk(node.risk, self._pauses, strategy_id)

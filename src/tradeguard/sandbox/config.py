@@ -12,6 +12,7 @@ from typing import Any
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.money import dec
+from tradeguard.model.toml_text import TOO_DEEP, loads_toml
 from tradeguard.sandbox.conn_guard import ConnLimits
 from tradeguard.sandbox.faults import Faults
 
@@ -217,7 +218,7 @@ class SandboxConfig:
             raise ConfigError(f"sandbox config file {path} does not exist; pass an existing file")
         try:
             text = path.read_text(encoding="utf-8")
-            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+            data = json.loads(text) if path.suffix == ".json" else loads_toml(text)
         except UnicodeDecodeError as exc:
             raise ConfigError(
                 f"sandbox config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
@@ -225,6 +226,8 @@ class SandboxConfig:
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             kind = "JSON" if path.suffix == ".json" else "TOML"
             raise ConfigError(f"sandbox config file {path} is not valid {kind}: {exc}") from None
+        except RecursionError:  # json.loads on thousands of nested arrays
+            raise ConfigError(f"sandbox config file {path} is not valid JSON: {TOO_DEEP}") from None
         except OSError as exc:
             raise ConfigError(
                 f"sandbox config file {path} cannot be read: {exc.strerror}"

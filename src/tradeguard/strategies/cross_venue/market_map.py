@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, is_symbol
+from tradeguard.model.toml_text import loads_toml
 
 Orientation = Literal["same", "inverted"]
 VOID_RULES = ("50-50", "refund", "none")
@@ -140,7 +141,7 @@ def load_market_map(path: str | Path) -> MarketMap:
     """Read and check a map file; ConfigError names the file, the pair, the key and the value."""
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = loads_toml(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"market map {p}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
