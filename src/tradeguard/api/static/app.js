@@ -51,6 +51,12 @@ function qty(v) {
   if (!Number.isFinite(n)) return s;
   return n.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 });
 }
+// a fee: four places, or every digit of one below 0.0001 (0.1 % of a 0.001 BTC buy, kept in
+// BTC, is 0.000001 BTC, and "0.0000 BTC" read as a trade that paid none)
+function fee(v) {
+  const n = Number(v);
+  return Number.isFinite(n) && n !== 0 && Math.abs(n) < 0.0001 ? qty(v) : num(v, 4);
+}
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
   el.classList.toggle("pos", Number(v) > 0);
@@ -203,7 +209,7 @@ async function refresh() {
     });
     fillTable("trades", trades.items, (tr, t) => {
       cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);
-      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, num(t.fee, 4) + (t.fee_asset ? " " + t.fee_asset : ""));  // a buy's fee may be in the base asset
+      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, fee(t.fee) + (t.fee_asset ? " " + t.fee_asset : ""));  // a buy's fee may be in the base asset
       cell(tr, describeSignal(t.signal), "signal");
     });
     const arbStrategy = strategies.items.some((s) => s.kind === "triangular");
