@@ -16,7 +16,11 @@ async function api(path, options = {}) {
   const res = await fetch(API + path, Object.assign({}, options, { headers }));
   if (res.status === 401) { showLogin("The token was refused; paste a valid one."); throw new Error("401"); }
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error || body.detail || ("HTTP " + res.status));
+  if (!res.ok) {
+    const err = new Error(body.error || body.detail || ("HTTP " + res.status));
+    err.status = res.status;
+    throw err;
+  }
   return body;
 }
 
@@ -402,15 +406,32 @@ function openStop() {
   $("stop-dialog").showModal();
 }
 
+// A bot's own token may not halt the node (/kill answers 403): its stop is the bot's, through
+// the safety service's route, which disables that bot and cancels its entries.
+async function stopOwnBot(reason) {
+  const out = await api("/safety/emergency-stop", { method: "POST",
+    body: JSON.stringify({ reason }) });
+  $("stop-dialog").close();
+  refresh();  // the Signal bots panel shows the bot disabled
+  return out;
+}
+
 async function confirmStop() {
   const flatten = $("stop-flatten").checked;
   const headers = {};
   if (flatten) headers["X-TOTP"] = $("stop-totp").value.trim();
   const btn = $("confirm-stop");
+  const reason = $("stop-reason").value || "emergency stop";
   btn.disabled = true;
   try {
-    const out = await api("/kill", { method: "POST", headers,
-      body: JSON.stringify({ reason: $("stop-reason").value || "emergency stop", flatten }) });
+    let out;
+    try {
+      out = await api("/kill", { method: "POST", headers,
+        body: JSON.stringify({ reason, flatten }) });
+    } catch (e) {
+      if (e.status === 403 && /is bound to bot/.test(e.message)) return await stopOwnBot(reason);
+      throw e;
+    }
     $("stop-dialog").close();
     renderStateBadge(out.trading_state);
     refresh();
