@@ -196,3 +196,27 @@ async def test_a_score_past_its_range_gets_the_422_every_field_gets(tmp_path, da
         assert r.node.orders.orders == {}
     finally:
         r.node.close()
+
+
+async def test_an_exit_percentage_out_of_range_gets_the_422_every_field_gets(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        base = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.6",
+                "confirmation_id": "cf_x"}  # fmt: skip
+        for field in ("stop_loss_pct", "take_profit_pct", "trailing_distance_pct"):
+            for value in ("0", "0.000", "150", "100.5"):
+                resp = await r.http.post(
+                    "/api/v1/trades/execute", json={**base, field: value}, headers=r.alpha
+                )
+                assert resp.status_code == 422, resp.text
+                [error] = resp.json()["errors"]  # the shape every other 422 has
+                assert (error["field"], error["value"]) == (field, f'"{value}"'), error
+                assert "above 0 and at most 100" in error["message"], error
+        for value in ("100", "0.5", "0.05", "2.5", "99.99999999"):  # still taken
+            resp = await r.http.post(
+                "/api/v1/trades/execute", json={**base, "stop_loss_pct": value}, headers=r.alpha
+            )
+            assert resp.status_code in (200, 201), resp.text  # denied: cf_x is no confirmation
+        assert r.node.orders.orders == {}
+    finally:
+        r.node.close()

@@ -23,7 +23,7 @@ PATTERN_RULES = {
     BOT_ID: "1 to 32 of a-z, 0-9, '_', '-', the first a-z or 0-9",
     IDEMPOTENCY_KEY: "1 to 128 printable ASCII characters, no spaces",
     SCORE: 'a decimal string such as "0.82", from -1000000 to 1000000, at most 18 places',
-    PCT: 'a percentage string such as "2.5" (at most 3 digits before the point, 8 after)',
+    PCT: 'a percentage string such as "2.5", above 0 and at most 100, at most 8 places',
     MONEY_PATTERN: 'a decimal string above 0 and below 1e12, at most 18 places, e.g. "0.015"',
     NO_NUL: "text without a NUL byte",
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
