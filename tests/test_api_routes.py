@@ -12,6 +12,7 @@ from test_api_support import (
     replayed_node,
     resting_buy,
 )
+from tradeguard.api.auth import Role, TokenStore
 from tradeguard.model import OrderStatus, TradingState
 
 BUY = {"venue": "paper", "symbol": "BTC/USDT", "side": "buy", "amount": "0.001"}
@@ -351,4 +352,20 @@ async def test_an_intent_whose_signal_holds_nan_is_refused_before_the_journal(tm
     assert r.status_code == 422, r.text
     assert "signal.rsi = nan: not a finite number" in r.json()["error"]
     assert node.storage.count_orders() == 0
+    node.close()
+
+
+async def test_a_code_asked_of_a_token_without_totp_says_how_to_set_one_up(tmp_path, data_dir):
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    await node.kill("test", "pytest")
+    app, _ = build_app(node)
+    _, plain = TokenStore(node.db, node.storage).create("ops", Role.ADMIN)
+    async with client(app) as http:
+        r = await http.post("/api/v1/resume", json={"reason": "x"}, headers=bearer(plain))
+    assert r.status_code == 401, r.text
+    detail = r.json()["detail"]
+    # a code the token cannot have is not asked for: the answer says what to set up
+    assert "has no TOTP second factor" in detail, detail
+    assert "tradeguard token totp-setup --name ops" in detail, detail
+    assert node.risk.state is TradingState.HALTED
     node.close()

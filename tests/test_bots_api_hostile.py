@@ -179,3 +179,44 @@ async def test_a_deep_body_is_refused_whatever_the_recursion_limit(tmp_path, dat
         nested = [nested]
     assert _parse(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) == nested
     assert _parse(b'{"s": "\\"' + b"[" * 200 + b'"}') == {"s": '"' + "[" * 200}
+
+
+async def test_a_score_past_its_range_gets_the_422_every_field_gets(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        for field in ("score", "temperature"):
+            body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", field: "999999999999"}
+            for route in ("/api/v1/safety/validate-trade", "/api/v1/trades/execute"):
+                resp = await r.http.post(route, json=body, headers=r.alpha)
+                assert resp.status_code == 422, resp.text
+                [error] = resp.json()["errors"]  # the shape every other 422 has
+                assert error["field"] == field, error
+                assert error["value"] == '"999999999999"', error
+                assert "1000000" in error["message"], error
+        assert r.node.orders.orders == {}
+    finally:
+        r.node.close()
+
+
+async def test_an_exit_percentage_out_of_range_gets_the_422_every_field_gets(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    try:
+        base = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.6",
+                "confirmation_id": "cf_x"}  # fmt: skip
+        for field in ("stop_loss_pct", "take_profit_pct", "trailing_distance_pct"):
+            for value in ("0", "0.000", "150", "100.5"):
+                resp = await r.http.post(
+                    "/api/v1/trades/execute", json={**base, field: value}, headers=r.alpha
+                )
+                assert resp.status_code == 422, resp.text
+                [error] = resp.json()["errors"]  # the shape every other 422 has
+                assert (error["field"], error["value"]) == (field, f'"{value}"'), error
+                assert "above 0 and at most 100" in error["message"], error
+        for value in ("100", "0.5", "0.05", "2.5", "99.99999999"):  # still taken
+            resp = await r.http.post(
+                "/api/v1/trades/execute", json={**base, "stop_loss_pct": value}, headers=r.alpha
+            )
+            assert resp.status_code in (200, 201), resp.text  # denied: cf_x is no confirmation
+        assert r.node.orders.orders == {}
+    finally:
+        r.node.close()

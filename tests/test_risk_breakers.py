@@ -245,3 +245,18 @@ def test_stale_data_on_one_venue_trips_once_and_never_flaps_with_anothers_fresh_
     assert len(rig.kinds(EventKind.BREAKER_TRIPPED)) == 1
     assert rig.kinds(EventKind.BREAKER_RESET) == []
     assert rig.engine.snapshot()["breakers"]["stale_symbols"] == ["BTC/USDT"]
+
+
+@pytest.mark.parametrize("pause_s", [14_400, 0])
+def test_a_losing_streak_denial_says_when_entries_come_back(pause_s: int) -> None:
+    rig = Rig(cooldown_after_loss_s=0, consecutive_loss_pause_s=pause_s)
+    for n in range(3):
+        lose(rig, T0 + 10 * n)
+    reason = rig.check(buy("0.5")).reason
+    if pause_s:
+        # the pause ends by itself: a manual resume is not the only way back
+        assert "new entries resume after 14400 s" in reason, reason
+        assert "pass until the pause ends or `tradeguard resume`" in reason, reason
+    else:
+        assert "resume manually" in reason, reason
+        assert "pass until `tradeguard resume`" in reason, reason

@@ -249,6 +249,10 @@ class TokenStore:
         self._forget(info.id)
         return pyotp.TOTP(secret).provisioning_uri(name=info.name, issuer_name=TOTP_ISSUER)
 
+    def has_totp(self, token_id: str) -> bool:
+        """Whether the token has a TOTP second factor set up."""
+        return isinstance(self.storage.kv_get(TOTP_KEY_PREFIX + token_id), dict)
+
     def verify_totp(self, token_id: str, code: str, passphrase: str | None) -> None:
         """Check a TOTP code for the token; raise AuthError saying what is wrong."""
         doc = self.storage.kv_get(TOTP_KEY_PREFIX + token_id)

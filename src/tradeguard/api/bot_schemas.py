@@ -11,8 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, f
 from tradeguard.api.schemas import BOT_EXIT_KEYS, NO_NUL, plain_json
 from tradeguard.model.instrument import SYMBOL_MAX_LEN, SYMBOL_PATTERN
 
-DEC = r"^-?[0-9]{1,12}(\.[0-9]{1,18})?$"
-PCT = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
+# a score or temperature: within +-1000000, the desk's own bound (api/bot_desk.py), declared in
+# the schema so that a client reading it never sends one the desk refuses
+SCORE = r"^-?([0-9]{1,6}(\.[0-9]{1,18})?|1000000(\.0{1,18})?)$"
+# an exit's percentage of the entry: above 0 and at most 100 (bots/exits.py), declared here so
+# that the 422 names the field as every other does, and the published schema says so
+PCT = r"^(100(\.0{1,8})?|[1-9][0-9]?(\.[0-9]{1,8})?|0\.[0-9]{0,7}[1-9][0-9]{0,7})$"
 BOT_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 IDEMPOTENCY_KEY = r"^[!-~]{1,128}$"
 
@@ -38,10 +42,10 @@ class TradeSignal(_Body):
     bot_id: str = Field(pattern=BOT_ID)
     symbol: str = Field(pattern=SYMBOL_PATTERN, max_length=SYMBOL_MAX_LEN)
     side: str = Field(pattern=r"^(buy|sell|BUY|SELL)$")
-    score: str | None = Field(default=None, pattern=DEC)
+    score: str | None = Field(default=None, pattern=SCORE)
     temperature: str | None = Field(
         default=None,
-        pattern=DEC,
+        pattern=SCORE,
         description="score under the name some clients use; with a score that differs: a 422",
     )
     signal: dict[str, Any] = Field(default_factory=dict, max_length=64)

@@ -152,6 +152,14 @@ def second_factor(
     code = request.headers.get("x-totp")
     if not code:
         state.limiter.fail(who.client, everyone=False)
+        if not state.tokens.has_totp(who.token.id):
+            # asking for a code the token cannot have sends its holder looking for it
+            raise HTTPException(
+                401,
+                f"{action} needs a second factor, and token {who.token.name!r} has no TOTP "
+                f"second factor; an admin runs `tradeguard token totp-setup --name "
+                f"{who.token.name}` for it, then send its current code in X-TOTP",
+            )
         raise HTTPException(
             401, f"{action} needs a second factor: send the current TOTP code in X-TOTP"
         )

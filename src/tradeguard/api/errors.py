@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from tradeguard.api.bot_schemas import BOT_ID, DEC, IDEMPOTENCY_KEY, PCT
+from tradeguard.api.bot_schemas import BOT_ID, IDEMPOTENCY_KEY, PCT, SCORE
 from tradeguard.api.schemas import MONEY_PATTERN, NO_NUL, STRATEGY_ID, VENUE_NAME
 from tradeguard.model.instrument import SYMBOL_PATTERN, SYMBOL_RULE
 from tradeguard.secrets.redact import redact
@@ -22,8 +22,8 @@ PATTERN_RULES = {
     SYMBOL_PATTERN: f"a symbol: {SYMBOL_RULE}",
     BOT_ID: "1 to 32 of a-z, 0-9, '_', '-', the first a-z or 0-9",
     IDEMPOTENCY_KEY: "1 to 128 printable ASCII characters, no spaces",
-    DEC: 'a decimal string such as "-0.5" (at most 12 digits before the point, 18 after)',
-    PCT: 'a percentage string such as "2.5" (at most 3 digits before the point, 8 after)',
+    SCORE: 'a decimal string such as "0.82", from -1000000 to 1000000, at most 18 places',
+    PCT: 'a percentage string such as "2.5", above 0 and at most 100, at most 8 places',
     MONEY_PATTERN: 'a decimal string above 0 and below 1e12, at most 18 places, e.g. "0.015"',
     NO_NUL: "text without a NUL byte",
     STRATEGY_ID: "1 to 40 of A-Z, a-z, 0-9, '_', '.', ':', '-'",

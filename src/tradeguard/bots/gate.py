@@ -45,6 +45,9 @@ class BotBook:
     last_trade_ms: int = 0
     realized_today_usd: Decimal = ZERO
     realized_week_usd: Decimal = ZERO  # since Monday 00:00 UTC
+    # what the bot's open positions (every symbol) gain or lose at the mark; a loss counts
+    # towards its daily and weekly limits, a gain buys back no realized loss
+    unrealized_usd: Decimal = ZERO
     losing_streak: int = 0
 
 
@@ -150,19 +153,23 @@ def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> Non
                 f"bot {n} is cooling down for {Decimal(left_ms) / 1000} s more "
                 f"(cooldown_s={spec.cooldown_s})",
             )
-    loss = -book.realized_today_usd
+    open_loss = -min(book.unrealized_usd, ZERO)
+    held = f" (open positions {-open_loss} USD at the mark)" if open_loss else ""
+    loss = -book.realized_today_usd + open_loss
     if loss >= spec.daily_loss_usd:
         v.deny(
             "BOT_DAILY_LOSS",
-            f"bot {n}: today's loss {loss} USD reached daily_loss_usd={spec.daily_loss_usd}; "
-            "trading resumes at 00:00 UTC",
+            f"bot {n}: today's loss {loss} USD{held} reached daily_loss_usd="
+            f"{spec.daily_loss_usd}; trading resumes at 00:00 UTC"
+            + (" or once its positions recover or close" if open_loss else ""),
         )
-    week_loss = -book.realized_week_usd
+    week_loss = -book.realized_week_usd + open_loss
     if spec.weekly_loss_usd is not None and week_loss >= spec.weekly_loss_usd:
         v.deny(
             "BOT_WEEKLY_LOSS",
-            f"bot {n}: this week's loss {week_loss} USD reached weekly_loss_usd="
-            f"{spec.weekly_loss_usd}; trading resumes on Monday 00:00 UTC",
+            f"bot {n}: this week's loss {week_loss} USD{held} reached weekly_loss_usd="
+            f"{spec.weekly_loss_usd}; trading resumes on Monday 00:00 UTC"
+            + (" or once its positions recover or close" if open_loss else ""),
         )
     if book.losing_streak >= spec.max_losing_streak:
         v.deny(

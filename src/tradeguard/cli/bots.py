@@ -38,10 +38,14 @@ def add_bot_parser(sub: Any) -> None:
         "--max-position-usd", help="largest position per symbol, USD (required when new)"
     )
     add.add_argument(
-        "--daily-loss-usd", help="realized loss that stops it today (required when new)"
+        "--daily-loss-usd",
+        help="loss (closed trades, open positions at the mark) that stops its entries today "
+        "(required when new)",
     )
     add.add_argument(
-        "--weekly-loss-usd", help="realized loss that stops it until Monday 00:00 UTC (optional)"
+        "--weekly-loss-usd",
+        help="loss (closed trades, open positions at the mark) that stops its entries until "
+        "Monday 00:00 UTC (optional)",
     )
     add.add_argument(
         "--venue", help="venue it trades on (default: the config's only venue, else paper)"

@@ -11,6 +11,7 @@ bot (`node.bot_strategy`).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import losing_streak, realized_since
@@ -36,6 +37,19 @@ NOT_TRADED = ("denied", "not_sent", "rejected")
 def closed_positions(node: TradingNode, bot: str) -> list[dict[str, Any]]:
     """Return the bot's closed positions from the journal, newest first (1000 at most)."""
     return node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
+
+
+def open_pnl(node: TradingNode, spec: BotSpec) -> Decimal:
+    """What the bot's open positions on its venue, every symbol, gain or lose at the mark."""
+    portfolio = node.portfolio
+    total = ZERO
+    for (venue, symbol, owner), pos in portfolio.positions.items():
+        if owner != spec.name or venue != spec.venue or pos.quantity == 0:
+            continue
+        mark = portfolio.mark_of(venue, symbol)[0]
+        if mark is not None:
+            total += pos.unrealized_pnl(mark)
+    return total
 
 
 def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
@@ -74,5 +88,6 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
         last_trade_ms=BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED),
         realized_today_usd=realized_since(closed, day_start),
         realized_week_usd=realized_since(closed, week_start),
+        unrealized_usd=open_pnl(node, spec),
         losing_streak=losing_streak(streak_pnls),
     )

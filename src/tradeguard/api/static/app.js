@@ -16,7 +16,11 @@ async function api(path, options = {}) {
   const res = await fetch(API + path, Object.assign({}, options, { headers }));
   if (res.status === 401) { showLogin("The token was refused; paste a valid one."); throw new Error("401"); }
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error || body.detail || ("HTTP " + res.status));
+  if (!res.ok) {
+    const err = new Error(body.error || body.detail || ("HTTP " + res.status));
+    err.status = res.status;
+    throw err;
+  }
   return body;
 }
 
@@ -50,6 +54,12 @@ function qty(v) {
   const n = Number(s);
   if (!Number.isFinite(n)) return s;
   return n.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 20 });
+}
+// a fee: four places, or every digit of one below 0.0001 (0.1 % of a 0.001 BTC buy, kept in
+// BTC, is 0.000001 BTC, and "0.0000 BTC" read as a trade that paid none)
+function fee(v) {
+  const n = Number(v);
+  return Number.isFinite(n) && n !== 0 && Math.abs(n) < 0.0001 ? qty(v) : num(v, 4);
 }
 function signed(el, v, places = 2) {
   el.textContent = num(v, places);
@@ -203,7 +213,7 @@ async function refresh() {
     });
     fillTable("trades", trades.items, (tr, t) => {
       cell(tr, ts(t.ts)); cell(tr, t.strategy_id); cell(tr, t.symbol); cell(tr, t.side);
-      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, num(t.fee, 4) + (t.fee_asset ? " " + t.fee_asset : ""));  // a buy's fee may be in the base asset
+      cell(tr, qty(t.amount)); cell(tr, price(t.price)); cell(tr, fee(t.fee) + (t.fee_asset ? " " + t.fee_asset : ""));  // a buy's fee may be in the base asset
       cell(tr, describeSignal(t.signal), "signal");
     });
     const arbStrategy = strategies.items.some((s) => s.kind === "triangular");
@@ -396,15 +406,32 @@ function openStop() {
   $("stop-dialog").showModal();
 }
 
+// A bot's own token may not halt the node (/kill answers 403): its stop is the bot's, through
+// the safety service's route, which disables that bot and cancels its entries.
+async function stopOwnBot(reason) {
+  const out = await api("/safety/emergency-stop", { method: "POST",
+    body: JSON.stringify({ reason }) });
+  $("stop-dialog").close();
+  refresh();  // the Signal bots panel shows the bot disabled
+  return out;
+}
+
 async function confirmStop() {
   const flatten = $("stop-flatten").checked;
   const headers = {};
   if (flatten) headers["X-TOTP"] = $("stop-totp").value.trim();
   const btn = $("confirm-stop");
+  const reason = $("stop-reason").value || "emergency stop";
   btn.disabled = true;
   try {
-    const out = await api("/kill", { method: "POST", headers,
-      body: JSON.stringify({ reason: $("stop-reason").value || "emergency stop", flatten }) });
+    let out;
+    try {
+      out = await api("/kill", { method: "POST", headers,
+        body: JSON.stringify({ reason, flatten }) });
+    } catch (e) {
+      if (e.status === 403 && /is bound to bot/.test(e.message)) return await stopOwnBot(reason);
+      throw e;
+    }
     $("stop-dialog").close();
     renderStateBadge(out.trading_state);
     refresh();

@@ -11,6 +11,7 @@ from tradeguard.model.money import ONE, STABLECOINS, ZERO, fmt
 from tradeguard.model.order import OrderIntent
 from tradeguard.risk.breakers import RateBucket, VenueBreaker
 from tradeguard.risk.config import RiskConfig
+from tradeguard.risk.observers import LOSS_STREAK_BY
 from tradeguard.risk.rules.base import Check, Denial, Rule, frac
 from tradeguard.risk.rules.trigger import check_trigger
 from tradeguard.risk.views import PortfolioView
@@ -384,11 +385,14 @@ class ReducingStateRule(Rule):
         # shrinks exposure though no position of its own says so.
         if engine.state is not _REDUCING or c.reducing or c.unwind:
             return None
+        # A losing streak's timed pause ends by itself: "until resume" alone would say otherwise.
+        timed = engine.reducing_until is not None and engine.state_by == LOSS_STREAK_BY
+        until = "the pause ends or `tradeguard resume`" if timed else "`tradeguard resume`"
         return self.deny(
             None,
             None,
             f"order rejected: trading is REDUCING ({engine.state_reason}); only orders that "
-            "shrink a position pass until `tradeguard resume`",
+            f"shrink a position pass until {until}",
         )
 
 

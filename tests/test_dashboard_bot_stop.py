@@ -1,0 +1,48 @@
+"""The dashboard's EMERGENCY STOP in real headless Chromium, pressed by a bot's own token: it
+stops that bot (disabled, its entries refused) rather than failing with a 403 from /kill, which
+such a token may not call, and the node keeps trading for everyone else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import async_playwright, expect
+
+from bots_support import rig
+from dashboard_support import ARGS, CHROMIUM, TALL, require_chromium
+from tradeguard.api.server import ApiServer
+from tradeguard.model import TradingState
+from tradeguard.storage.bot_rows import BotRows
+
+
+async def test_the_stop_button_with_a_bot_token_stops_that_bot(tmp_path: Path, data_dir) -> None:
+    require_chromium()
+    r = await rig(tmp_path, data_dir)
+    node = r.node
+    server = ApiServer(node, "127.0.0.1", 0, app=r.app)
+    await server.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = await browser.new_page(viewport=TALL)  # type: ignore[arg-type]
+            await page.goto(f"{server.url}/")
+            await page.fill("#token-input", r.alpha["Authorization"].removeprefix("Bearer "))
+            await page.click("#login-form button[type=submit]")
+            await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+            await page.click("#stop-btn")
+            await expect(page.locator("#stop-dialog")).to_be_visible()
+            await page.click("#confirm-stop")
+            await expect(page.locator("#stop-dialog")).to_be_hidden()
+            await expect(page.locator("#stop-error")).to_have_text("")
+            row = page.locator('#bot-table tbody tr[data-bot="alpha"]')
+            await expect(row).to_contain_text("disabled")
+            await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+            await browser.close()
+    finally:
+        await server.stop()
+    enabled = {b.name: b.enabled for b in BotRows(node.db).bots()}
+    assert enabled == {"alpha": False, "beta": True}, enabled
+    assert node.risk.state is TradingState.ACTIVE  # a bot's token halts no one else
+    stops = node.storage.load_events(kind_prefix="api.bot_stop")
+    assert stops and stops[0].data["bot"] == "alpha", stops
+    node.close()
