@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +81,9 @@ class HeldLegs:
         return {"record_id": self.last_record_id, "pending": dict(self.pending)}
 
     def record(
-        self, row: Mapping[str, Any], announce: Callable[[int | None], Event] | None = None
+        self,
+        row: Mapping[str, Any],
+        announce: Callable[[int | None], Event | Sequence[Event]] | None = None,
     ) -> int | None:
         """Write a cycle's record (with the orders awaited, when any, and the event `announce`
         returns, published once committed) and watch its order when it is held on one; return
