@@ -156,6 +156,8 @@ class OrderPathGateway:
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
+        # told of a fill of an order whose cycle was recorded already (the strategy books it)
+        self.late_fill_listeners: list[Callable[[Fill, Order], None]] = []
         orders.fill_listeners.append(self._on_fill)
         orders.bus.subscribe(self._on_order_event, "order.")
         # A leg is not a position of its own: its fills move balances and the strategy reports
@@ -168,7 +170,11 @@ class OrderPathGateway:
             self._fills.setdefault(fill.client_order_id, []).append(fill)
             role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
             if isinstance(role, str) and fill.venue == self.venue:
-                self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
+                holdings = self._risk.cycle_holdings
+                late = holdings.recorded(self.strategy_id, order.client_order_id)
+                holdings.on_fill(self.strategy_id, fill, role)
+                for listener in self.late_fill_listeners if late else ():
+                    listener(fill, order)
             elif "settlement" in order.signal and fill.venue == self.venue:  # market resolved
                 asset = base_asset(fill.symbol)
                 self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
