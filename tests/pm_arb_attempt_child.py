@@ -19,6 +19,8 @@ argv: config.json STEP
 - first_unresolved / second_unresolved: during the run, that leg's venue executes it and its
   answer is lost, as are its fills, every query of it and its cancel: the leg is still in flight
   after leg_timeout_s and its cancel; dies once the attempt's `held` record is committed;
+- held_announcing: as second_unresolved, killed as the attempt's critical `arb.held` event is
+  put on the bus, before any subscriber hears of it;
 - nets_repeated: every attempt is refused PAIR_NETS (the netting check answers as if Kalshi held
   the other outcome free); dies right after the third repeat of the recorded refusal.
 Prints one JSON line before dying: what the attempt had done.
@@ -141,6 +143,8 @@ async def main() -> None:
         node.orders.on_fill = held_back  # type: ignore[method-assign]
     if step.endswith("_unresolved"):
         _lose_answers(node, step.split("_", 1)[0])
+    if step == "held_announcing":
+        _lose_answers(node, "second")
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     leg = executor._send
 
@@ -183,6 +187,16 @@ async def main() -> None:
             publish(event)
 
         node.bus.publish = die_announcing  # type: ignore[method-assign]
+    if step == "held_announcing":
+        publish = node.bus.publish
+
+        def die_holding(event, publish=publish):
+            if event.kind == EventKind.ARB_HELD:
+                die({"step": step, "held": event.data["held"], "lost": lost,
+                     "record_id": event.data.get("record_id")})  # fmt: skip
+            publish(event)
+
+        node.bus.publish = die_holding  # type: ignore[method-assign]
     await node.start()
     await node.run_live(duration_s=90)
     print(json.dumps({"unexpected": "no attempt reached the step"}), flush=True)

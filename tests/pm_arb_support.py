@@ -200,7 +200,8 @@ class StubGateway:
         if state is not None:
             self.states.append(state(len(self.rows)))
         if announce is not None:  # committed with the row, then published
-            self.events.append(announce(len(self.rows)))
+            told = announce(len(self.rows))
+            self.events.extend([told] if isinstance(told, Event) else told)
         return len(self.rows)
 
     def record_note(self, note: Mapping[str, Any]) -> None:

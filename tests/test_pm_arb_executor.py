@@ -87,7 +87,7 @@ async def test_unwind_refuses_bids_beyond_the_cap_and_holds_with_a_critical_aler
     assert rec.fees == D("0.17") == rec.legs[0].fee  # the held leg's fee was paid all the same
     unwind = rec.legs[-1]
     assert unwind.limit_price >= D("0.36") and unwind.filled == 0
-    held = [e for e in k.events if e.kind == "arb.held"]
+    held = [e for e in (*k.events, *pm.events) if e.kind == "arb.held"]
     assert held and held[0].severity == "critical"
     assert "10 KXFED:YES/USD held unhedged on k" in held[0].data["message"]
 
@@ -258,7 +258,7 @@ async def test_a_leg_held_by_an_error_counts_against_the_pairs_max_position() ->
     assert (lone.venues, lone.legs, lone.contracts, lone.capital) == (
         ("k",), (K_YES,), D(10), D("4.17"),
     )  # fmt: skip
-    (alert,) = [e for e in k.events if e.kind == "arb.held"]
+    (alert,) = [e for e in (*k.events, *pm.events) if e.kind == "arb.held"]
     assert alert.data["held"] == {K_YES: "10"}
     pm.broken.clear()
     second = await executor.execute(opp)
@@ -390,7 +390,7 @@ async def test_a_first_leg_the_venue_never_answered_is_held_not_failed() -> None
     assert rec.held == {K_YES: D(10)}
     assert "unresolved" in rec.reason and "first leg KXFED:YES/USD" in rec.reason
     assert rec.legs[0].status == "accepted"
-    held = [e for e in k.events if e.kind == "arb.held"]
+    held = [e for e in (*k.events, *pm.events) if e.kind == "arb.held"]
     assert held and held[0].severity == "critical"
     (lone,) = executor.book.open
     assert lone.contracts == D(10) and lone.legs == (K_YES,)
@@ -409,7 +409,7 @@ async def test_a_second_leg_the_venue_never_answered_is_not_unwound() -> None:
     assert rec.outcome == "held", rec.reason
     assert rec.held == {K_YES: D(10)}
     assert "second leg fed-above-4:NO/PUSD" in rec.reason and "unresolved" in rec.reason
-    held = [e for e in k.events if e.kind == "arb.held"]
+    held = [e for e in (*k.events, *pm.events) if e.kind == "arb.held"]
     assert held and held[0].severity == "critical"
     assert "check" in held[0].data["message"]
     assert executor.book.open[0].contracts == D(10)

@@ -91,6 +91,11 @@ def _stored(data: Mapping[str, Any]) -> Any:
     return without_nul(jsonable(dict(data)))
 
 
+def _events(announced: Event | Sequence[Event]) -> list[Event]:
+    """What an `announce` callback returned, as a list."""
+    return [announced] if isinstance(announced, Event) else list(announced)
+
+
 class CycleRisk(Protocol):
     """The part of the risk engine that judges a multi-leg execution as a whole."""
 
@@ -151,6 +156,8 @@ class OrderPathGateway:
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
+        # told of a fill of an order whose cycle was recorded already (the strategy books it)
+        self.late_fill_listeners: list[Callable[[Fill, Order], None]] = []
         orders.fill_listeners.append(self._on_fill)
         orders.bus.subscribe(self._on_order_event, "order.")
         # A leg is not a position of its own: its fills move balances and the strategy reports
@@ -163,7 +170,11 @@ class OrderPathGateway:
             self._fills.setdefault(fill.client_order_id, []).append(fill)
             role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
             if isinstance(role, str) and fill.venue == self.venue:
-                self._risk.cycle_holdings.on_fill(self.strategy_id, fill, role)
+                holdings = self._risk.cycle_holdings
+                late = holdings.recorded(self.strategy_id, order.client_order_id)
+                holdings.on_fill(self.strategy_id, fill, role)
+                for listener in self.late_fill_listeners if late else ():
+                    listener(fill, order)
             elif "settlement" in order.signal and fill.venue == self.venue:  # market resolved
                 asset = base_asset(fill.symbol)
                 self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
@@ -311,9 +322,10 @@ class OrderPathGateway:
             self._announced(announce)
         return fresh
 
-    def _announced(self, event: Event) -> None:
-        """Publish `event`, kept in the outbox by the commit before, and empty the outbox."""
-        self.publish(event)
+    def _announced(self, *events: Event) -> None:
+        """Publish `events`, kept in the outbox by the commit before, and empty the outbox."""
+        for event in events:
+            self.publish(event)
         storage = self._om.storage
         if storage is not None:
             with storage.transaction():
@@ -329,34 +341,36 @@ class OrderPathGateway:
         self,
         row: Mapping[str, Any],
         state: Callable[[int], Mapping[str, Any]] | None = None,
-        announce: Callable[[int | None], Event] | None = None,
+        announce: Callable[[int | None], Event | Sequence[Event]] | None = None,
     ) -> int | None:
         """Write one `arb_executions` row and return its id (None without storage); with
         `state`, what it returns for that id is committed with the row (`RECORD_STATE_KEY`),
-        so a kill before the next checkpoint loses neither. With `announce`, the event it
-        returns for that id is committed with the row too (`OUTBOX_KEY`), then published: a
-        kill in between leaves it for the next start (`announce_outbox`). The cycle's holdings
-        stop excusing its unwinds unless it is `held` (`CycleHoldings.end_cycle`)."""
+        so a kill before the next checkpoint loses neither. With `announce`, the event (or
+        events: a `held` record's critical `arb.held` too) it returns for that id is committed
+        with the row (`OUTBOX_KEY`), then published: a kill in between leaves it for the next
+        start (`announce_outbox`). The cycle's holdings stop excusing its unwinds unless it is
+        `held` (`CycleHoldings.end_cycle`)."""
         outcome, start = str(row.get("outcome", "")), str(row.get("start_asset", ""))
         self._risk.cycle_holdings.end_cycle(self.strategy_id, outcome, start)
         storage = self._om.storage
         if storage is None:
             if announce is not None:
-                self.publish(announce(None))
+                for event in _events(announce(None)):
+                    self.publish(event)
             return None
         outbox = OUTBOX_KEY.format(self.strategy_id)
-        event = None
+        events: list[Event] = []
         with storage.transaction():
             row_id = insert_arb_execution(storage, row)
             if state is not None:
                 storage.kv_set(RECORD_STATE_KEY.format(self.strategy_id), dict(state(row_id)))
             if announce is not None:
-                event = announce(row_id)
-                storage.kv_set(outbox, [event_json(event)])
+                events = _events(announce(row_id))
+                storage.kv_set(outbox, [event_json(e) for e in events])
         if self._on_record is not None:
             self._on_record({**row, "id": row_id})
-        if event is not None:
-            self._announced(event)
+        if events:
+            self._announced(*events)
         return row_id
 
     def amend_execution(

@@ -106,6 +106,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _announce_kept(node)  # a record's event a kill kept off the bus
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _sync_held(node)
+    _cover_held(node)  # what an `arb-unwind` may sell of each held leg, read from its record
     # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
     await resume_replacements(node)
 
@@ -154,6 +155,25 @@ def _sync_held(node: TradingNode) -> None:
     for name in node.venues:
         if name not in deferred:
             report.held_shrunk += sync_held(node, name)
+
+
+def _cover_held(node: TradingNode) -> None:
+    """Count the legs each arbitrage strategy's held records leave (as the book holds them
+    now) as that strategy's cycle holdings, which an `arb-unwind` may sell: read from the
+    journal at every start, the same figures the run that recorded them counted."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    holdings = node.risk.cycle_holdings
+    for strat in node.strategies:
+        allowances = getattr(strat, "unwind_allowances", None)
+        if allowances is None:
+            continue
+        rows = load_arb_executions(node.storage, strategy_id=strat.id, limit=None)
+        total: dict[tuple[str, str], Decimal] = {}  # covered at once: two legs of one asset
+        for venue, asset, amount in allowances(rows):
+            total[(venue, asset)] = total.get((venue, asset), ZERO) + amount
+        for (venue, asset), amount in total.items():
+            holdings.cover(strat.id, venue, asset, amount)
 
 
 def warn_loss_limits(node: TradingNode) -> None:

@@ -85,6 +85,10 @@ class CycleHoldings:
             book = self._left.setdefault(strategy_id, {})
             book[(venue, asset)] = book.get((venue, asset), ZERO) + short
 
+    def recorded(self, strategy_id: str, client_order_id: str) -> bool:
+        """Tell whether the order is one of the strategy's recorded cycles' (a fill is late)."""
+        return client_order_id in self._done.get(strategy_id, {})
+
     def sent(self, strategy_id: str, client_order_id: str) -> None:
         """Note an order the strategy's running cycle sent (its fills after the cycle's record
         are late ones, `on_fill`)."""

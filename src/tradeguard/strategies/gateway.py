@@ -152,12 +152,12 @@ class ExecutionGateway(Protocol):
         self,
         row: Mapping[str, Any],
         state: Callable[[int], Mapping[str, Any]] | None = None,
-        announce: Callable[[int | None], Event] | None = None,
+        announce: Callable[[int | None], Event | Sequence[Event]] | None = None,
     ) -> int | None:
         """Write one `arb_executions` row; with `state`, the strategy's state as that row (its
-        id given) leaves it, in the same transaction; with `announce`, the event it returns
-        for that id, kept in the same transaction and then published (announced at the next
-        start if a kill comes between). Return the row's id (None: no storage)."""
+        id given) leaves it, in the same transaction; with `announce`, the event (or events)
+        it returns for that id, kept in the same transaction and then published (announced
+        at the next start if a kill comes between). Return the row's id (None: no storage)."""
 
     def amend_execution(
         self,

@@ -29,6 +29,7 @@ from tradeguard.strategies.cross_venue.records import (
     PairAttempt,
     PairLegResult,
     execution_event,
+    held_events,
 )
 from tradeguard.strategies.gateway import ExecutionGateway
 
@@ -96,9 +97,9 @@ class PairRecording:
         def state(record_id: int) -> dict[str, Any]:  # a kill before the report: told at start
             return {**self._book_state(record_id), "cycle": cycle}
 
-        def announce(record_id: int | None) -> Event:  # kept with the record, then published
+        def announce(record_id: int | None) -> list[Event]:  # kept with the record, then published
             rec.record_id = record_id
-            return execution_event(rec, self.strategy_id, gateway.now_ms())
+            return [*held_events(rec), execution_event(rec, self.strategy_id, gateway.now_ms())]
 
         rec.record_id = gateway.record_execution(rec.to_row(), state, announce)
         if cycle:
@@ -107,7 +108,8 @@ class PairRecording:
         return rec
 
     def _hold(self, rec: PairAttempt, leg: PairLegResult) -> None:
-        """Raise the critical `arb.held` event for what `rec` leaves held unhedged."""
+        """Raise the critical `arb.held` event for what `rec` leaves held unhedged: kept with
+        its record, in the same commit, and published after it (`_finish`)."""
         held = ", ".join(f"{q} {s}" for s, q in rec.held.items()) or leg.symbol
         data: Mapping[str, Any] = {
             "path": f"{rec.pair_id} d{rec.direction}",
@@ -121,7 +123,7 @@ class PairRecording:
                 f"{self.config.max_unwind_loss_usd}); sell it or hedge it by hand"
             ),
         }
-        self.gateways[leg.venue].publish(
+        rec.alerts.append(
             Event(EventKind.ARB_HELD, self._clock.now_ms(), dict(data), leg.venue, leg.symbol,
                   self.strategy_id, "critical")
         )  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
@@ -101,6 +101,8 @@ class PairAttempt:
     ts: int = 0
     record_id: int | None = None
     retry_of: int | None = None  # the held record whose legs this attempt tries to sell again
+    # its critical `arb.held` events: kept with its record in one commit, published after it
+    alerts: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     def to_row(self) -> dict[str, Any]:
         """Return the `arb_executions` row of this attempt."""
@@ -167,6 +169,11 @@ class PairAttempt:
 def _micro(value: Decimal) -> str:
     # Edges are divisions (profit / contracts): shown to 1e-6 USD, not 28 digits.
     return format(value.quantize(MICRO, ROUND_HALF_EVEN).normalize(), "f") if value else "0"
+
+
+def held_events(rec: PairAttempt) -> list[Event]:
+    """The record's critical `arb.held` events, naming it (`record_id`)."""
+    return [replace(e, data={**e.data, "record_id": rec.record_id}) for e in rec.alerts]
 
 
 def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -285,6 +285,28 @@ class CrossVenueStrategy(Strategy):
                     continue  # paid out by a settlement fill, before the pair's settle check
                 key = (venue, symbol.split("/", 1)[0])
                 out[key] = out.get(key, Decimal(0)) + pair.contracts
+        return out
+
+    def unwind_allowances(
+        self, rows: Iterable[Mapping[str, Any]]
+    ) -> list[tuple[str, str, Decimal]]:
+        """What an `arb-unwind` may sell of each lone leg the held records `rows` leave, as
+        (venue, asset, contracts): no more than the book holds of it alone now (a settled or
+        shrunk leg: less, or none)."""
+        from tradeguard.risk.unwind import base_asset
+        from tradeguard.strategies.cross_venue.held_retry import held_legs
+
+        lone: dict[tuple[str, str], Decimal] = {}
+        for pair in self.book.open:
+            if len(pair.legs) == 1 and pair.legs[0] not in self.watch.resolved:
+                key = (pair.venues[0], pair.legs[0])
+                lone[key] = lone.get(key, Decimal(0)) + pair.contracts
+        out = []
+        for leg in held_legs(rows):
+            amount = min(leg.contracts, lone.get((leg.venue, leg.symbol), Decimal(0)))
+            if amount > 0:
+                lone[(leg.venue, leg.symbol)] -= amount
+                out.append((leg.venue, base_asset(leg.symbol), amount))
         return out
 
     def sync_held(self, venue: str, total: Callable[[str], Decimal]) -> list[dict[str, Any]]:

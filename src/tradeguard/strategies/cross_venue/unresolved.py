@@ -111,7 +111,7 @@ def hold_unresolved_unwind(
 
 def _alert(ex: PairExecutor, rec: PairAttempt, first: PairLegResult, contracts: Decimal) -> None:
     gateway = ex.gateways[first.venue]
-    gateway.publish(
+    rec.alerts.append(  # kept with the record, published after its commit
         Event(
             EventKind.ARB_HELD,
             gateway.now_ms(),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from tradeguard.model.enums import Side
+from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill, fill_totals
 from tradeguard.model.money import ZERO, plain
 
@@ -117,6 +118,12 @@ class ArbExecution:
     first_order_ms: float = 0.0  # from the call to the first order handed to the order path
     ts: int = 0
     record_id: int | None = None
+    # its critical `arb.held` events: kept with its record in one commit, published after it
+    alerts: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    def held_events(self) -> list[Event]:
+        """Its critical `arb.held` events, naming its record (`record_id`)."""
+        return [replace(e, data={**e.data, "record_id": self.record_id}) for e in self.alerts]
 
     def hold(self, asset: str, amount: Decimal, why: str, symbol: str) -> None:
         """Keep `amount` more of `asset`, saying why and on which market it stopped."""

@@ -571,17 +571,12 @@ class TriangularExecutor:
         if rec.outcome == "held":
             severity = "critical"
 
-        def announce(record_id: int | None) -> Event:  # kept with the record, then published
-            rec.record_id = record_id
-            return Event(
-                ARB_EXECUTION,
-                self.gateway.now_ms(),
-                rec.event_data(),
-                self.gateway.venue,
-                opp.legs[0].symbol if opp.legs else "",
-                rec.strategy_id,
-                severity,
-            )
+        def announce(record_id: int | None) -> list[Event]:  # kept with the record, published
+            rec.record_id = record_id  # after it: its `arb.held` events first, then this
+            symbol = opp.legs[0].symbol if opp.legs else ""
+            done = Event(ARB_EXECUTION, self.gateway.now_ms(), rec.event_data(),
+                         self.gateway.venue, symbol, rec.strategy_id, severity)  # fmt: skip
+            return [*rec.held_events(), done]
 
         rec.record_id = self.held_legs.record(rec.to_row(cycle), announce)
         if any(leg.filled for leg in rec.legs) and not awaited:

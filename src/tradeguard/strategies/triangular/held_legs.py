@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order
 from tradeguard.strategies.gateway import ExecutionGateway
 from tradeguard.strategies.triangular.exec_records import LegExecution
+from tradeguard.strategies.triangular.late_fills import LateFills
 from tradeguard.strategies.triangular.resolved import Resolution, resolve_row
 
 __all__ = ["HeldLegs"]
@@ -62,6 +63,7 @@ class HeldLegs:
         self._expected: list[dict[str, Any]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kept = False  # a record state was committed: later records keep it current
+        self.late = LateFills(gateway, self)  # an order filled after its record: booked in it
 
     def expect(self, ex: LegExecution, cost_per_unit: Mapping[str, Decimal]) -> None:
         """Note that the cycle about to be recorded is held on `ex` (a forward leg or an unwind
@@ -81,7 +83,9 @@ class HeldLegs:
         return {"record_id": self.last_record_id, "pending": dict(self.pending)}
 
     def record(
-        self, row: Mapping[str, Any], announce: Callable[[int | None], Event] | None = None
+        self,
+        row: Mapping[str, Any],
+        announce: Callable[[int | None], Event | Sequence[Event]] | None = None,
     ) -> int | None:
         """Write a cycle's record (with the orders awaited, when any, and the event `announce`
         returns, published once committed) and watch its order when it is held on one; return
@@ -103,6 +107,7 @@ class HeldLegs:
             if e["cid"] not in self.pending:  # no storage: awaited in this run only
                 self.pending[e["cid"]] = {**e, "record_id": record_id, "row": safe}
             self.watch(e["cid"])
+        self.late.remember(record_id, safe, (e["cid"] for e in expected))
         return record_id
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -167,6 +172,7 @@ class HeldLegs:
         state = {"record_id": self.last_record_id, "pending": rest}
         event = self._event(info, row, change, cid)  # kept with the rewrite, then published
         self.gateway.amend_execution(info["record_id"], row, settlement, state, announce=event)
+        self.late.rewritten(info["record_id"], safe)
         self.pending = rest
         self.gateway.forget(cid)
         self.resolved.append(change)

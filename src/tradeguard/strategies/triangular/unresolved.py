@@ -110,12 +110,13 @@ def hold_unresolved_hop(
 
 
 def alert_held(gateway: ExecutionGateway, rec: ArbExecution) -> None:
-    """Publish the critical `arb.held` event of a cycle that stopped with something held."""
+    """Raise the critical `arb.held` event of a cycle that stopped with something held: kept
+    with its record, in the same commit, and published after it (`TriangularExecutor._finish`)."""
     held = ", ".join(f"{q} {a}" for a, q in rec.held.items())
     # what stopped each held asset where it is (a refusal while halted is no unfilled bound)
     why = "; ".join(dict.fromkeys(rec.held_why.values())) or rec.reason
     where = next(iter(rec.held_on.values()), rec.legs[-1].symbol if rec.legs else "")
-    gateway.publish(
+    rec.alerts.append(
         Event(
             EventKind.ARB_HELD,
             gateway.now_ms(),

@@ -1,0 +1,165 @@
+"""A recorded cycle's order the venue fills after the cycle gave up on it: booked into its record.
+
+```python
+late = LateFills(gateway, held_legs)   # registers with the gateway's late-fill listeners
+late.remember(record_id, row)          # each record written: its orders, for this run
+```
+
+An order the cycle took as ended without a fill (a send that timed out and a query the venue
+answered "no such order", so `rejected`; a cancel the venue confirmed before a queued fill) may
+still execute: the venue answers after the cycle's record was written. The order path books
+the fill whatever the order's state, and the risk engine counts what it brought in as a held
+cycle's holding (`CycleHoldings`), which an `arb-unwind` may sell. The record must say so too:
+the leg is rewritten to what its journaled fills did (`resolved.resolve_row`), what it bought
+is held at its cost, one critical `arb.held` names the record and the order (kept with the
+rewrite in one commit, published after it), and a cycle nothing of which had traded is
+reported to the risk engine once, as one trade (keyed by record and order). A fill the record
+counts already (told again, or streamed after the answer the record was written from) changes
+nothing. The orders are remembered for the records this run wrote (`KEPT` newest).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradeguard.model.enums import OrderStatus
+from tradeguard.model.events import Event, EventKind
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ONE, ZERO, plain
+from tradeguard.model.order import Order
+from tradeguard.strategies.gateway import ExecutionGateway
+from tradeguard.strategies.triangular.resolved import resolve_row
+
+__all__ = ["LateFills"]
+
+log = logging.getLogger(__name__)
+KEPT = 256  # records whose orders are remembered
+
+
+class _Held(Protocol):
+    pending: dict[str, dict[str, Any]]
+
+    def state(self) -> dict[str, Any]: ...
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
+def _costs(row: Mapping[str, Any]) -> dict[str, Decimal]:
+    """The start-asset cost per unit of each asset the record's legs reached."""
+    cost = {str(row["start_asset"]): ONE}
+    for leg in row["legs"]["legs"]:
+        spent, got = _d(leg["spent"]), _d(leg["received"])
+        if got > 0 and str(leg["from"]) in cost:
+            cost[str(leg["to"])] = cost[str(leg["from"])] * spent / got
+    return cost
+
+
+class LateFills:
+    """Book a recorded cycle's late-filled order into its record, once."""
+
+    def __init__(self, gateway: ExecutionGateway, held: _Held) -> None:
+        self.gateway = gateway
+        self.held = held
+        self.orders: dict[str, dict[str, Any]] = {}  # client order id -> where in which record
+        listeners = getattr(gateway, "late_fill_listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self.on_fill)
+
+    def remember(
+        self, record_id: int | None, row: Mapping[str, Any], awaited: Iterable[str] = ()
+    ) -> None:
+        """Note the orders of the record `record_id` (`row`) just written, but those it is
+        held on (`awaited`: rewritten when they end, `held_legs.py`)."""
+        if record_id is None:
+            return
+        skip = set(awaited)
+        for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
+            for leg in row["legs"].get(part) or ():
+                cid = str(leg.get("client_order_id") or "")
+                if cid and cid not in skip:
+                    self.orders[cid] = {"record_id": record_id, "kind": kind,
+                                        "leg": int(leg["index"]), "row": dict(row)}  # fmt: skip
+        while len({o["record_id"] for o in self.orders.values()}) > KEPT:
+            del self.orders[next(iter(self.orders))]
+
+    def rewritten(self, record_id: int, row: Mapping[str, Any]) -> None:
+        """The record `record_id` was rewritten to `row` (an awaited order ended)."""
+        for info in self.orders.values():
+            if info["record_id"] == record_id:
+                info["row"] = dict(row)
+
+    def on_fill(self, fill: Fill, order: Order) -> None:
+        """A fill of one of the strategy's orders whose cycle was recorded already."""
+        cid = order.client_order_id
+        info = self.orders.get(cid)
+        if info is None or cid in self.held.pending:
+            return  # not this run's record, or awaited (`held_legs.py` rewrites it)
+        try:
+            self._book(cid, info, order)
+        except Exception:  # the fill is booked in the ledger; the record stays as it was
+            log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
+
+    def _book(self, cid: str, info: dict[str, Any], order: Order) -> None:
+        row, part = info["row"], "unwinds" if info["kind"] == "unwind" else "legs"
+        leg = row["legs"][part][info["leg"]]
+        _, fills = self.gateway.journaled(cid)
+        total = sum((f.amount for f in fills), ZERO)
+        if total <= _d(leg["filled"]):
+            return  # the record counts it already
+        value = sum((f.amount * f.price for f in fills), ZERO)
+        status = OrderStatus.FILLED if total >= order.amount else order.status
+        ended = dataclasses.replace(order, filled=total, avg_price=value / total, status=status)
+        cost = _costs(row).get(str(leg["from"]), ZERO)
+        pending = {"cid": cid, "kind": info["kind"], "leg": info["leg"], "from_cost": plain(cost)}
+        amended, change = resolve_row(row, pending, ended, fills)
+        amended = {k: plain(v) if isinstance(v, Decimal) else v for k, v in amended.items()}
+        traded = any(_d(x["filled"]) > 0 for p in ("legs", "unwinds")
+                     for x in row["legs"].get(p) or ())  # fmt: skip
+        settlement = None
+        if not traded:  # the cycle was no trade yet: it is one now, counted once
+            usd = self.gateway.usd_price(str(row["start_asset"])) or ZERO
+            key = f"{self.gateway.strategy_id}:late:{info['record_id']}:{cid}"
+            symbols = (str(leg["symbol"]),)
+            settlement = (key, symbols, change.profit * usd, self.gateway.now_ms())
+        rid = info["record_id"]
+        event = self._event(rid, amended, cid, change.note, str(leg["symbol"]))
+        for awaited in self.held.pending.values():  # its orders still awaited: as it is now
+            if awaited.get("record_id") == rid:
+                awaited["row"] = amended
+        self.gateway.amend_execution(rid, amended, settlement, self.held.state(), announce=event)
+        self.rewritten(rid, amended)
+
+    def _event(
+        self, record_id: int, row: Mapping[str, Any], cid: str, note: str, symbol: str
+    ) -> Event:
+        held = row["legs"]["held"]
+        shown = ", ".join(f"{q} {a}" for a, q in held.items()) or "nothing"
+        path = str((row.get("cycle") or {}).get("path", ""))
+        return Event(
+            EventKind.ARB_HELD,
+            self.gateway.now_ms(),
+            {
+                "record_id": record_id,
+                "path": path,
+                "client_order_id": cid,
+                "start_asset": row["start_asset"],
+                "held": dict(held),
+                "outcome": row["outcome"],
+                "reason": note,
+                "message": (
+                    f"arbitrage cycle {path}: order {cid} filled after its cycle gave up on it "
+                    f"({note}); record {record_id} now {row['outcome']}, holding {shown}; "
+                    f"sell it back to {row['start_asset']} or keep it deliberately"
+                ),
+            },
+            self.gateway.venue,
+            symbol,
+            self.gateway.strategy_id,
+            "critical",
+        )
