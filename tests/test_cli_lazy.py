@@ -180,3 +180,31 @@ def test_loading_the_command_line_spares_the_cyclic_collector():
     collections, thresholds = json.loads(done.stdout.strip().splitlines()[-1])
     assert thresholds == [700, 10, 10]
     assert collections <= 5  # some thirty at the default threshold
+
+
+def test_the_console_backtest_never_scans_what_its_quiet_collector_let_grow(tmp_path, data_dir):
+    # The command loads its modules and runs with the collector quiet (a young generation of up
+    # to 200,000 objects); lowering the threshold again must not start a young collection over
+    # all of them (tens of thousands of objects that live as long as the process) once the
+    # command's module has loaded, nor after the run. Each collection's young count is recorded
+    # as it starts: the usual one starts at ~700 (the package's own import, before the command
+    # is known, ends with one over its few thousand objects).
+    code = (
+        "import atexit, gc, json, runpy, sys\n"
+        "sys.argv = ['tradeguard', *sys.argv[1:]]\n"
+        "young = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and young.append("
+        "(gc.get_count()[0], 'tradeguard.cli.backtest' in sys.modules)))\n"
+        "atexit.register(lambda: print(json.dumps(young), file=sys.stderr))\n"
+        "runpy.run_module('tradeguard.cli', run_name='__main__')\n"
+    )
+    argv = ["backtest", "--config", str(_small_config(tmp_path)), "--out", str(tmp_path / "run")]
+    window = ["--from", "2018-01-12", "--to", "2018-01-13", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv, *window], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["trades"] >= 0  # the run really happened
+    young = json.loads(done.stderr.strip().splitlines()[-1])
+    swept = [count for count, loaded in young if loaded and count > 1_000]
+    assert swept == [], young

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.cli.common import EXIT_OK, ts_text, whole_number
-from tradeguard.cli.main import real_console, whole_process
+from tradeguard.cli.main import real_console, spare_young, whole_process
 from tradeguard.model.errors import ConfigError
 
 if TYPE_CHECKING:  # `backtest --json` never loads rich (see main.LazyConsole)
@@ -135,6 +135,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     try:
         return _backtest(args, console)
     finally:
+        spare_young()
         gc.set_threshold(*thresholds)
 
 
