@@ -443,3 +443,17 @@ def test_a_limit_order_at_a_nan_price_is_denied() -> None:
     d = Rig().check(intent)
     assert (d.approved, d.code) == (False, "INVALID_PRICE")
     assert "price NaN on BTC/USDT: must be a finite Decimal" in d.reason
+
+
+def test_a_refused_hand_close_of_a_position_of_no_strategy_gives_advice_that_can_be_followed() -> (
+    None
+):
+    # A position of no strategy (outcome contracts a fill the node did not make opened) has the
+    # id "", which no order can carry (the API's strategy_id is 1-40 characters): the reason
+    # must not tell the user to send the close under it.
+    rig = Rig()
+    rig.book.hold("BTC/USDT", D(1), D(100), strategy_id="")
+    d = rig.check(sell("1", reduce_only=True, strategy_id="external"))
+    assert d.code == "REDUCE_ONLY_WOULD_GROW"
+    assert "strategy_id ''" not in d.reason, d.reason  # was: "send it under ... strategy_id ''"
+    assert "no strategy holds 1" in d.reason and "outside the node" in d.reason, d.reason

@@ -359,16 +359,25 @@ class ReduceOnlyRule(Rule):
 
 def _holders(portfolio: PortfolioView, intent: OrderIntent) -> str:
     """Name the strategies whose position on the intent's symbol its side would shrink."""
-    held = [
-        f"strategy_id {p.strategy_id!r} holds {p.quantity}"
-        for p in portfolio.open_positions()
+    found = [
+        p for p in portfolio.open_positions()
         if (p.venue, p.symbol) == (intent.venue, intent.symbol)
         and p.strategy_id != intent.strategy_id
         and p.quantity != ZERO and (p.quantity > ZERO) is (intent.side is Side.SELL)
     ]  # fmt: skip
-    if not held:
-        return "; no strategy holds a position it would shrink there"
-    return "; to close a strategy's position send it under that strategy's id: " + ", ".join(held)
+    held = [f"strategy_id {p.strategy_id!r} holds {p.quantity}" for p in found if p.strategy_id]
+    # a position of no strategy (trades the node did not make opened it): no order carries
+    # its id "", but a trade made on the venue outside the node is booked to it
+    loose = [p.quantity for p in found if not p.strategy_id]
+    why = (
+        "; to close a strategy's position send it under that strategy's id: " + ", ".join(held)
+        if held else ""
+    )  # fmt: skip
+    if loose:
+        why += (f"; no strategy holds {loose[0]} (opened by trades the node did not make): no "
+                "order of the node is booked to it, a trade made on the venue outside the node "
+                "is")  # fmt: skip
+    return why or "; no strategy holds a position it would shrink there"
 
 
 class ReducingStateRule(Rule):
