@@ -22,7 +22,6 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +44,7 @@ class SkipPlan:
     close_ts: list[int]
     next_signal: list[int]  # index of the first candle at or after i that must run one by one
     symbols: int  # how many symbols the candles have
-
-    @cached_property
-    def ordered(self) -> bool:
-        """Whether the close times never go back (one timeframe: searched, not scanned)."""
-        ts = self.close_ts
-        return all(a <= b for a, b in zip(ts, ts[1:], strict=False))
+    ordered: bool  # the close times never go back (one timeframe): searched, not scanned
 
     @property
     def skippable(self) -> int:
@@ -78,8 +72,9 @@ def merge_with_plan(
     signal_at = np.append(signal_at, n)
     next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
     spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
-    close_ts = (stamps + spans)[order].tolist()
-    return candles, SkipPlan(close_ts, next_signal.tolist(), len(lists))
+    closes = (stamps + spans)[order]
+    ordered = bool((np.diff(closes) >= 0).all())
+    return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered)
 
 
 def _column(candles: Sequence[Candle], name: str) -> Any:
@@ -292,7 +287,7 @@ def _marks_ordered(
     if close_ts[i] // DAY_MS != day:  # a day of its own, whatever the day before
         rolls.append(i)
         day = close_ts[i] // DAY_MS
-    while (k := bisect_left(close_ts, (day + 1) * DAY_MS, k + 1, j)) < j:  # type: ignore[operator]
+    while (k := bisect_left(close_ts, (day + 1) * DAY_MS, k + 1, j)) < j:
         rolls.append(k)
         day = close_ts[k] // DAY_MS
     return samples, rolls

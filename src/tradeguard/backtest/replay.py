@@ -153,10 +153,9 @@ async def _replay_loop(
         if sim is not None and close_ts > sim._now:
             sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
         market_on_candle(c)
-        # 0: a held bad print; 1: taken, a bar reaching past the limit; 2: taken and admitted
         taken = take_candle(c.venue, symbol, c.close, c.low, c.high, c.ts, close_ts)
-        if taken:
-            marks[symbol] = c.close  # a held print fills nothing, nor a bar past the limit
+        if taken:  # 0: a held bad print; 1: a bar past the limit (fills nothing); 2: admitted
+            marks[symbol] = c.close
             if taken == 2 and (paper := paper_by_symbol.get(symbol)) is not None:
                 paper.on_candle(c)
         if timeouts is not None and open_orders:
