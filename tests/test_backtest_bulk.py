@@ -163,3 +163,35 @@ def _precomputed(cfg, series):
         strat.precompute(series[sc.symbol])
         out.append(strat)
     return out
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_a_stretch_searched_in_order_marks_what_a_scan_marks(seed: int) -> None:
+    """Samples and day rolls found by search over ordered close times, and each symbol's last
+    candle found from the stretch's ends, are those of a scan over every candle."""
+    import random
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from tradeguard.backtest.bulk import DAY_MS, _last_of_each, _marks_ordered, _marks_scanned
+    from tradeguard.model.market import Candle
+
+    rng = random.Random(seed)
+    ts, close_ts, candles = 0, [], []
+    for _ in range(3_000):
+        ts += rng.choice([0, 0, 0, 300_000, 300_000, 3_600_000, 2 * DAY_MS])
+        close_ts.append(ts + 300_000)
+        symbol = rng.choice("ABCDEFG" if rng.random() < 0.9 else "AH")
+        candles.append(Candle(symbol, ts, *[Decimal(1)] * 5, 300))
+    symbols = len({c.symbol for c in candles})
+    for _ in range(60):
+        i = rng.randrange(len(candles) - 1)
+        j = rng.randrange(i + 1, min(len(candles), i + rng.choice([3, 40, 900])) + 1)
+        day = rng.choice([None, close_ts[i] // DAY_MS, close_ts[i] // DAY_MS - 1])
+        node = SimpleNamespace(equity_sample_ms=rng.choice([300_000, 900_000]), _day=day)
+        start = close_ts[i] + rng.choice([-600_000, 0, 600_000])
+        got = _marks_ordered(close_ts, i, j, start, node)  # type: ignore[arg-type]
+        assert got == _marks_scanned(close_ts, i, j, start, node)  # type: ignore[arg-type]
+        last = {c.symbol: c for c in candles[i:j]}
+        each = _last_of_each(candles, i, j, symbols)
+        assert list(each.items()) == list(last.items()), "the same candles, in the same order"

@@ -361,3 +361,23 @@ def test_a_held_bar_close_is_confirmed_only_by_a_bar_opened_after_it_closed() ->
         assert not g.take_bar(*BTC, D(40), hour - 60_000, hour - 60_000, hour)
         assert g.held(*BTC) == (D(40), D(100))
         assert g.take_bar(*BTC, D(40), hour, hour, hour + 60_000), "the next bar holds there"
+
+
+@pytest.mark.parametrize("seed", [1, 5, 9])
+def test_a_candle_in_one_call_is_take_bar_then_admits_bar(seed: int) -> None:
+    """The replay's one call per candle gives the two calls' verdicts and leaves the same state."""
+    rng = random.Random(seed)
+    one, _ = _guard()
+    two, _ = _guard()
+    verdicts = []
+    for t, (s, close) in enumerate(_walk(seed, 300)):
+        low = close * (1 - D(rng.choice([0, 1, 5, 400])) / 1000)  # some bars reach far down
+        high = close * (1 + D(rng.choice([0, 2, 5, 500])) / 1000)
+        opened, closes = t * 60_000, (t + 1) * 60_000
+        got = one.take_candle("", s, close, low, high, opened, closes)
+        taken = two.take_bar("", s, close, closes, opened, closes)
+        want = 0 if not taken else 2 if two.admits_bar("", s, low, high) else 1
+        assert got == want, (t, s, close)
+        verdicts.append(got)
+    assert one.state() == two.state()
+    assert {0, 1, 2} <= set(verdicts), "held closes, bars past the limit and bars admitted"

@@ -18,6 +18,7 @@ another candle of the stretch; no figure depends on that.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ class SkipPlan:
 
     close_ts: list[int]
     next_signal: list[int]  # index of the first candle at or after i that must run one by one
+    symbols: int  # how many symbols the candles have
+    ordered: bool  # the close times never go back (one timeframe): searched, not scanned
 
     @property
     def skippable(self) -> int:
@@ -69,8 +72,9 @@ def merge_with_plan(
     signal_at = np.append(signal_at, n)
     next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
     spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
-    close_ts = (stamps + spans)[order].tolist()
-    return candles, SkipPlan(close_ts, next_signal.tolist())
+    closes = (stamps + spans)[order]
+    ordered = bool((np.diff(closes) >= 0).all())
+    return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered)
 
 
 def _column(candles: Sequence[Candle], name: str) -> Any:
@@ -247,27 +251,16 @@ def _quiet_listeners(node: TradingNode) -> bool:
 
 def advance_flat(node: TradingNode, candles: list[Candle], plan: SkipPlan, i: int, j: int) -> None:
     """Do the bookkeeping of candles[i:j] (none with a signal, the node holding nothing)."""
-    close_ts = plan.close_ts
     equity = node._equity
-    curve = node.equity_curve
-    sample_ms = node.equity_sample_ms
-    next_sample = node._next_sample
-    day = node._day
-    last: dict[str, Candle] = {}
-    rolls: list[int] = []
-    for k in range(i, j):
-        ts = close_ts[k]
-        c = candles[k]
-        last[c.symbol] = c
-        if ts >= next_sample:
-            curve.append((ts, equity))
-            next_sample = ts + sample_ms
-        if ts // DAY_MS != day:
-            rolls.append(k)
-            day = ts // DAY_MS
-    node._next_sample = next_sample
+    if plan.ordered:
+        samples, rolls = _marks_ordered(plan.close_ts, i, j, node._next_sample, node)
+    else:
+        samples, rolls = _marks_scanned(plan.close_ts, i, j, node._next_sample, node)
+    node.equity_curve.extend((ts, equity) for ts in samples)
+    if samples:
+        node._next_sample = samples[-1] + node.equity_sample_ms
     _observe_days(node, plan, [i, *rolls, j - 1], equity)
-    _take_last(node, last)
+    _take_last(node, _last_of_each(candles, i, j, plan.symbols))
     n = j - i
     stats = node.stats
     stats.events += n
@@ -275,6 +268,69 @@ def advance_flat(node: TradingNode, candles: list[Candle], plan: SkipPlan, i: in
     stats.last_ts = candles[j - 1].ts
     if not stats.first_ts:
         stats.first_ts = candles[i].ts
+
+
+def _marks_ordered(
+    close_ts: list[int], i: int, j: int, next_sample: int, node: TradingNode
+) -> tuple[list[int], list[int]]:
+    """`_marks_scanned` for close times in order: a search per sample and per day, not a step
+    per candle."""
+    sample_ms, day = node.equity_sample_ms, node._day
+    samples: list[int] = []
+    k = bisect_left(close_ts, next_sample, i, j)
+    while k < j:
+        ts = close_ts[k]
+        samples.append(ts)
+        k = bisect_left(close_ts, ts + sample_ms, k + 1, j)
+    rolls: list[int] = []
+    k = i
+    if close_ts[i] // DAY_MS != day:  # a day of its own, whatever the day before
+        rolls.append(i)
+        day = close_ts[i] // DAY_MS
+    while (k := bisect_left(close_ts, (day + 1) * DAY_MS, k + 1, j)) < j:
+        rolls.append(k)
+        day = close_ts[k] // DAY_MS
+    return samples, rolls
+
+
+def _marks_scanned(
+    close_ts: list[int], i: int, j: int, next_sample: int, node: TradingNode
+) -> tuple[list[int], list[int]]:
+    """The close times of candles[i:j] that take an equity sample (one every
+    `equity_sample_ms` from `next_sample`), and the indices where a new UTC day begins."""
+    sample_ms, day = node.equity_sample_ms, node._day
+    samples: list[int] = []
+    rolls: list[int] = []
+    for k in range(i, j):
+        ts = close_ts[k]
+        if ts >= next_sample:
+            samples.append(ts)
+            next_sample = ts + sample_ms
+        if ts // DAY_MS != day:
+            rolls.append(k)
+            day = ts // DAY_MS
+    return samples, rolls
+
+
+def _last_of_each(candles: list[Candle], i: int, j: int, symbols: int) -> dict[str, Candle]:
+    """The last candle of each symbol among candles[i:j], in the order the symbols first appear
+    there (`symbols`: how many the whole replay has): a scan back from the end until every
+    symbol is found, and one from the start until each has appeared."""
+    found: dict[str, Candle] = {}
+    for k in range(j - 1, i - 1, -1):
+        c = candles[k]
+        if c.symbol not in found:
+            found[c.symbol] = c
+            if len(found) == symbols:
+                break
+    order: dict[str, Candle] = {}
+    for k in range(i, j):
+        symbol = candles[k].symbol
+        if symbol not in order:
+            order[symbol] = found[symbol]
+            if len(order) == len(found):
+                break
+    return order
 
 
 def _observe_days(node: TradingNode, plan: SkipPlan, at: list[int], equity: Any) -> None:

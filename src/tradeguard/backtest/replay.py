@@ -122,7 +122,7 @@ async def _replay_loop(
 ) -> None:
     total, every, stats = len(candles), node.config.node.checkpoint_every, node.stats
     sim, timeouts, paper_by_symbol, unit = _loop_parts(node)
-    market_on_candle, take_mark = node.market.on_candle, node._take_bar  # the mark guard
+    market_on_candle, take_candle = node.market.on_candle, node.risk.mark_guard.take_candle
     by_symbol, queue, price_listeners = node._by_symbol, node._ctx.queue, node.price_listeners
     open_orders, marks, risk = node.orders.open, node.portfolio.marks, node.risk
     pace, bars = _replay_pace(node), BarFeed.of(node)
@@ -153,10 +153,10 @@ async def _replay_loop(
         if sim is not None and close_ts > sim._now:
             sim._now = close_ts  # sim.advance_to(close_ts), inline (two calls a candle fewer)
         market_on_candle(c)
-        if take_mark(c.venue, symbol, c.close, close_ts, c.ts, close_ts):  # a held bad print
-            marks[symbol] = c.close  # fills nothing, nor a bar reaching past the limit either
-            paper = paper_by_symbol.get(symbol)
-            if paper is not None and risk.mark_guard.admits_bar(c.venue, symbol, c.low, c.high):
+        taken = take_candle(c.venue, symbol, c.close, c.low, c.high, c.ts, close_ts)
+        if taken:  # 0: a held bad print; 1: a bar past the limit (fills nothing); 2: admitted
+            marks[symbol] = c.close
+            if taken == 2 and (paper := paper_by_symbol.get(symbol)) is not None:
                 paper.on_candle(c)
         if timeouts is not None and open_orders:
             await timeouts.sweep()

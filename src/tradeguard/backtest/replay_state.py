@@ -92,9 +92,9 @@ class CurveLog:
             # at its time), perhaps before newer samples came
             t, e = curve[-1 - len(newer)]
             if t == since:
-                self.tail[-1] = f"{t}:{e};"
+                self.tail[-1] = f"{t}:{e!s};"
         if newer:
-            self.tail += [f"{t}:{e};" for t, e in reversed(newer)]
+            self.tail += [f"{t}:{e!s};" for t, e in reversed(newer)]
             self.tail_ts = newer[0][0]
 
     def fold_due(self, force: bool = False) -> bool:
