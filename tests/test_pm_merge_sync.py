@@ -21,11 +21,11 @@ POLY_NO = POLY_YES.replace(":YES/", ":NO/")
 MARKET = POLY_YES.split(":")[0]
 
 
-async def _merge(url: str, address: str, amount: str) -> dict:
+async def _merge(url: str, address: str, amount: str, status: int = 200) -> dict:
     async with aiohttp.ClientSession() as http:
         body = {"address": address, "condition_id": MARKET, "amount": amount}
         async with http.post(f"{url}/admin/merge", json=body) as resp:
-            assert resp.status == 200, await resp.text()
+            assert resp.status == status, await resp.text()
             return await resp.json()
 
 
@@ -64,7 +64,10 @@ async def test_a_merge_outside_the_node_closes_the_pair_not_a_deposit(
         node, start = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
         try:
             cash_before = node.portfolio.book("polymarket").total("PUSD")
-            await _merge(server.url, keys["address"], "10")
+            merged = await _merge(server.url, keys["address"], "10")
+            assert (merged["yes"], merged["no"]) == ("0", "0")
+            refused = await _merge(server.url, keys["address"], "1", status=400)
+            assert "0 free pairs held" in str(refused), refused
             sync = node.balance_sync()
             assert sync is not None
             await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
