@@ -83,6 +83,7 @@ class BalanceSync:
         reference: ReferencePrices | None = None,
         on_applied: Callable[[str], object] | None = None,
         open_orders: Callable[[str], list[Order]] | None = None,
+        merges: Callable[[str, list[Balance]], str] | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -103,6 +104,8 @@ class BalanceSync:
         self.on_applied = on_applied
         # the orders the node has open on a venue: their fills must all be booked to compare
         self.open_orders = open_orders or (lambda _venue: [])
+        # books outcome pairs merged outside the node as fills; says why a venue waits
+        self.merges = merges
         self.skipped: list[str] = []  # venues skipped by the last pass (orders in flight)
         self.waiting: dict[str, str] = {}  # venue -> why the last pass skipped it
 
@@ -147,6 +150,8 @@ class BalanceSync:
             moved = self._ledger_totals(name) != before
             moved_why = "the ledger booked a fill while the balances were read" if moved else ""
             late = unbooked or moved_why or self.in_flight(name)
+            if not late and self.merges is not None:
+                late = self.merges(name, balances)
             if late:
                 # A fill not booked yet, or an order started while we were reading: the
                 # figures and the ledger may differ by fills, never an adjustment.

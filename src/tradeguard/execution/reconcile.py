@@ -51,6 +51,7 @@ from tradeguard.execution.ledger_audit import (
     stored_start_ts,
     venue_ledger,
 )
+from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.outcome_netting import with_journal_locks
 from tradeguard.execution.reconcile_call import ReconcileFailed, call_venue
 from tradeguard.model.balance import Balance
@@ -279,6 +280,10 @@ async def _reconcile_balances(
             continue  # booked after the read (caught up or streamed): read again, with them
         # a netting venue's one signed position per market, read with what sells lock
         balances = with_journal_locks(node.orders, name, balances)
+        # pairs merged outside the node (while it was down too): fills, never adjustments
+        if waits := book_merges(node.orders, name, balances, node.clock.now_ms()):
+            report.balances_deferred.append({"venue": name, "reason": waits})
+            return
         _apply_balances(node, name, balances, report, read_ts)
         if report.trigger != "startup":  # at start: once cut attempts are taken up
             report.held_shrunk += sync_held(node, name)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
 from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.outcome_merge import book_merges
 from tradeguard.execution.reconcile import sync_held
 from tradeguard.marketdata.live.subscriptions import Subscription
 from tradeguard.model.events import Event, EventKind
@@ -155,6 +156,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         reference=node.reference_prices(),
         on_applied=lambda venue: _balances_applied(node, venue),
         open_orders=lambda venue: [o for o in node.orders.open.values() if o.venue == venue],
+        merges=lambda venue, found: book_merges(node.orders, venue, found, node.clock.now_ms()),
     )
 
 

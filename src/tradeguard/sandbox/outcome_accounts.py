@@ -86,6 +86,17 @@ class OutcomeAccount:
             self.cash += pairs
         return pairs
 
+    def merge(self, market: str, pairs: Decimal) -> None:
+        """Turn `pairs` free YES+NO pairs of `market` into as much cash (Polymarket's
+        mergePositions), or raise FundsError naming what is missing."""
+        yes, no = (market, Outcome.YES), (market, Outcome.NO)
+        free = min(self.free_tokens(yes), self.free_tokens(no))
+        if pairs <= 0 or pairs > free:
+            raise FundsError(f"merge of {pairs} pairs of {market}: {free} free pairs held")
+        self.tokens[yes] -= pairs
+        self.tokens[no] -= pairs
+        self.cash += pairs
+
     def settle(self, market: str, resolution: Resolution, ts: int) -> dict[str, object]:
         """Pay out every contract of a resolved market and record the settlement."""
         yes = self.tokens.pop((market, Outcome.YES), ZERO)

@@ -52,6 +52,7 @@ from tradeguard.sandbox.paging import clob_page
 from tradeguard.sandbox.polymarket import streams
 from tradeguard.sandbox.polymarket.auth import PolyAuthError, verify_l1, verify_l2, verify_order
 from tradeguard.sandbox.polymarket.expiry import Expiries, order_expiration
+from tradeguard.sandbox.polymarket.merge import merge_route
 from tradeguard.sandbox.ws_hub import WsHub
 
 HEARTBEAT_TIMEOUT_S = 10.0
@@ -127,6 +128,7 @@ class PolymarketExchange(LoopbackServer):
         r.add_get("/ws/user", self._ws_user)
         r.add_post("/admin/resolve", self._admin_resolve)
         r.add_post("/admin/faults", self._admin_faults)
+        r.add_post("/admin/merge", merge_route(self))
         self._runner, self._port = await serve(app, self.host, self._port, self.limits)
         self._watchdog = asyncio.create_task(self._heartbeat_watch())
 

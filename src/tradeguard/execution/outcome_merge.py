@@ -1,0 +1,94 @@
+"""Merges seen by the balance sync: n YES and n NO of one market gone, n of cash come.
+
+A merge done outside the node (polymarket.com's "merge", the CTF contract's mergePositions)
+reaches the sync as three differences. Booked as adjustments they would read as a deposit and
+a loss while the strategy still held the pair; instead they are booked like a netting: the
+pair's holders sell n YES and n NO at prices summing to 1.00 (the market's last fill's, as a
+netting), no fee, so positions close with their P&L realised and the ledger equals the venue.
+Ids derive from the market, the ledger's holding before and the pair count: a merge seen again
+(a sync after a crash between seeing and booking) is booked once.
+
+Never by guess: a market whose YES and NO fell by different amounts, or a cash change other
+than the pairs' sum, is not a merge (the sync books what it finds as before); an order of the
+market open on the venue could be part of the change, so the venue waits until it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.execution.outcome_netting import _book
+from tradeguard.model.balance import Balance
+from tradeguard.model.enums import Side
+from tradeguard.model.money import ONE, ZERO, plain
+from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symbol
+
+log = logging.getLogger(__name__)
+_HALF = Decimal("0.5")
+
+
+def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Decimal], str]:
+    """Markets whose YES and NO both fell by one amount, and the cash asset; empty when the
+    cash's rise is not their sum."""
+    drops: dict[str, Decimal] = {}
+    for asset in book.assets():
+        if not asset.endswith(":YES"):
+            continue
+        market = asset[: -len(":YES")]
+        yes = book.total(asset) - reported.get(asset, ZERO)
+        no = book.total(f"{market}:NO") - reported.get(f"{market}:NO", ZERO)
+        if yes > 0 and yes == no:
+            drops[market] = yes
+    cash = [a for a in reported if ":" not in a and reported[a] != book.total(a)]
+    if not drops or len(cash) != 1:
+        return {}, ""
+    if reported[cash[0]] - book.total(cash[0]) != sum(drops.values(), ZERO):
+        return {}, ""
+    return drops, cash[0]
+
+
+def book_merges(om: Any, venue: str, balances: list[Balance], ts: int) -> str:
+    """Book the merges `balances` show against the ledger; return why the venue waits ("")."""
+    book = om.portfolio.book(venue)
+    reported = {b.asset: b.total for b in balances}
+    drops, quote = merged_pairs(book, reported)
+    if not drops:
+        return ""
+    for market in drops:
+        busy = sorted(
+            o.client_order_id for o in om.open.values()
+            if o.venue == venue and o.symbol.startswith(f"{market}:")
+        )  # fmt: skip
+        if busy:
+            return (
+                f"YES and NO of {market} fell by {plain(drops[market])} as a merge would, "
+                f"but order(s) {', '.join(busy)} are open there; waits until they end"
+            )
+    for market, pairs in sorted(drops.items()):
+        _book_merge(om, venue, market, quote, pairs, book.total(f"{market}:YES"), ts)
+    return ""
+
+
+def _book_merge(
+    om: Any, venue: str, market: str, quote: str, pairs: Decimal, yes_before: Decimal, ts: int
+) -> None:
+    symbols = tuple(outcome_symbol(market, o, quote) for o in Outcome)
+    traded = om.storage.load_fills(venue=venue, symbol=symbols)
+    bought, price = Outcome.YES, _HALF
+    if traded:
+        last = traded[-1]
+        _, outcome, _ = parse_outcome_symbol(last.symbol)
+        other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
+        bought, price = (
+            (outcome, last.price) if last.side is Side.BUY else (other, ONE - last.price)
+        )
+    seed = f"merge|{market}|{plain(yes_before)}|{plain(pairs)}"
+    held = dict.fromkeys(Outcome, pairs)
+    with om.storage.transaction():
+        booked = _book(om, venue, market, quote, bought, price, held, seed, "", ts)
+    log.warning("balance sync: %s pairs of %s merged outside the node on %s; booked as %d fills",
+                plain(pairs), market, venue, len(booked))  # fmt: skip
+    for fill, order in booked:
+        om._after_fill(fill, order)

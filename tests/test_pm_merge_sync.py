@@ -1,0 +1,195 @@
+"""A YES+NO merge done outside the node (polymarket.com, the CTF contract's mergePositions)
+reaches the balance sync as YES -n, NO -n, pUSD +n: the sync books it to the strategy that
+held the pair (closed at 1.00 per pair, P&L realised), never as outside money."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+
+from test_pm_node_crash import POLY_YES, node_config, vault_with
+from tradeguard.execution.outcome_merge import merged_pairs
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
+
+POLY_NO = POLY_YES.replace(":YES/", ":NO/")
+MARKET = POLY_YES.split(":")[0]
+
+
+async def _merge(url: str, address: str, amount: str, status: int = 200) -> dict:
+    async with aiohttp.ClientSession() as http:
+        body = {"address": address, "condition_id": MARKET, "amount": amount}
+        async with http.post(f"{url}/admin/merge", json=body) as resp:
+            assert resp.status == status, await resp.text()
+            return await resp.json()
+
+
+async def _buy(node: TradingNode, symbol: str) -> None:
+    quote = await node.venues["polymarket"].fetch_quote(symbol)
+    await node.on_quote(quote)
+    placed = await node.submit(OrderIntent(
+        "s1", "polymarket", symbol, Side.BUY, Decimal(10), OrderType.LIMIT, quote.ask,
+    ))  # fmt: skip
+    assert placed.order is not None and placed.order.status is OrderStatus.FILLED, placed
+
+
+async def _node_holding_a_pair(
+    tmp_path: Path, monkeypatch, server, keys
+) -> tuple[TradingNode, Decimal]:
+    """A node whose strategy s1 holds 10 YES and 10 NO, and its cash before buying them."""
+    venue = {"name": "polymarket", "kind": "polymarket", "credentials": "demo",
+             "rest_url": server.url}  # fmt: skip
+    vault_with(tmp_path, monkeypatch, "demo", "polymarket",
+               {k: v for k, v in keys.items() if k != "address"})  # fmt: skip
+    node = TradingNode(node_config(tmp_path, venue))
+    await node.start()
+    start = node.portfolio.book("polymarket").total("PUSD")
+    await _buy(node, POLY_YES)
+    await _buy(node, POLY_NO)
+    return node, start
+
+
+async def test_a_merge_outside_the_node_closes_the_pair_not_a_deposit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        node, start = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
+        try:
+            cash_before = node.portfolio.book("polymarket").total("PUSD")
+            merged = await _merge(server.url, keys["address"], "10")
+            assert (merged["yes"], merged["no"]) == ("0", "0")
+            refused = await _merge(server.url, keys["address"], "1", status=400)
+            assert "0 free pairs held" in str(refused), refused
+            sync = node.balance_sync()
+            assert sync is not None
+            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            found = await sync.sync_once("polymarket")
+            assert sync.waiting == {}, sync.waiting
+            assert found == []  # no difference: the merge is booked by fills
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            held = {(s, sid): p.quantity for (_, s, sid), p in node.portfolio.positions.items()}
+            assert held.get((POLY_YES, "s1"), Decimal(0)) == 0
+            assert held.get((POLY_NO, "s1"), Decimal(0)) == 0
+            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+            realised = sum(
+                (p.realized_pnl for (_, _, sid), p in node.portfolio.positions.items()
+                 if sid == "s1"),
+                Decimal(0),
+            )  # fmt: skip
+            # the pair's whole cost (prices and fees) against the 10.00 the merge paid, realised
+            assert realised == node.portfolio.book("polymarket").total("PUSD") - start
+            assert realised != 0
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_merge_while_the_node_is_down_is_booked_once_at_the_next_starts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The sync saw the merge and the node died before booking it (or it was down): the next
+    # start's reconciliation books it as fills, a later start books nothing more.
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
+        cfg = node.config
+        await node.stop()
+        node.close()
+        await _merge(server.url, keys["address"], "4")
+        counts = []
+        for _ in range(2):
+            node = TradingNode(cfg)
+            await node.start()
+            try:
+                assert node.storage.load_balance_adjustments("polymarket") == []
+                held = {(s, sid): p.quantity
+                        for (_, s, sid), p in node.portfolio.positions.items()}  # fmt: skip
+                assert held[(POLY_YES, "s1")] == 6 and held[(POLY_NO, "s1")] == 6
+                counts.append(len(node.storage.load_fills(venue="polymarket")))
+                sync = node.balance_sync()
+                assert sync is not None
+                await asyncio.sleep(2.1)
+                assert await sync.sync_once("polymarket") == []
+            finally:
+                await node.stop()
+                node.close()
+        assert counts == [4, 4]  # two buys, two merge legs: booked once
+    finally:
+        await server.stop()
+
+
+async def test_a_merge_beside_an_open_order_of_the_market_waits(
+    tmp_path: Path, monkeypatch
+) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
+        try:
+            quote = await node.venues["polymarket"].fetch_quote(POLY_YES)
+            resting = await node.submit(OrderIntent(
+                "s1", "polymarket", POLY_YES, Side.SELL, Decimal(5), OrderType.LIMIT,
+                quote.ask + Decimal("0.02"),
+            ))  # fmt: skip
+            assert resting.order is not None and resting.order.status is OrderStatus.ACCEPTED
+            await _merge(server.url, keys["address"], "4")
+            sync = node.balance_sync()
+            assert sync is not None
+            await asyncio.sleep(2.1)
+            assert await sync.sync_once("polymarket") == []
+            assert "are open there; waits until they end" in sync.waiting["polymarket"]
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            held = {(s, sid): p.quantity for (_, s, sid), p in node.portfolio.positions.items()}
+            assert held[(POLY_YES, "s1")] == 10  # nothing booked by guess
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()
+
+
+class _Book:
+    def __init__(self, totals: dict[str, str]) -> None:
+        self.totals = {a: Decimal(q) for a, q in totals.items()}
+
+    def assets(self) -> list[str]:
+        return list(self.totals)
+
+    def total(self, asset: str) -> Decimal:
+        return self.totals.get(asset, Decimal(0))
+
+
+LEDGER = {"PUSD": "100", "m:YES": "10", "m:NO": "10", "k:YES": "3", "k:NO": "3"}
+
+
+def _reported(**changes: str) -> dict[str, Decimal]:
+    out = {a: Decimal(q) for a, q in LEDGER.items()}
+    out.update({a.replace("_", ":"): Decimal(q) for a, q in changes.items()})
+    return out
+
+
+def test_equal_drops_with_their_sum_in_cash_are_merges() -> None:
+    found = merged_pairs(_Book(LEDGER), _reported(m_YES="6", m_NO="6", k_YES="1", k_NO="1",
+                                                   PUSD="106"))  # fmt: skip
+    assert found == ({"m": Decimal(4), "k": Decimal(2)}, "PUSD")
+
+
+def test_unequal_drops_or_other_cash_are_no_merge_never_a_guess() -> None:
+    book = _Book(LEDGER)
+    assert merged_pairs(book, _reported(m_YES="6", m_NO="7", PUSD="104")) == ({}, "")
+    assert merged_pairs(book, _reported(m_YES="6", m_NO="6", PUSD="105")) == ({}, "")
+    assert merged_pairs(book, _reported(m_YES="6", m_NO="6")) == ({}, "")
+    assert merged_pairs(book, _reported(PUSD="104")) == ({}, "")
