@@ -11,9 +11,7 @@ from test_bots_open_loss import _hold_60_usd_at_40000
 from test_bots_weekly_loss import _ms, _price_at
 
 
-async def test_the_entry_fee_of_an_open_position_counts_towards_the_daily_limit(
-    tmp_path, data_dir
-):
+async def test_the_entry_fee_of_an_open_position_counts_towards_the_daily_limit(tmp_path, data_dir):
     node = await replayed_node(tmp_path, data_dir)
     try:
         add_bot(node, "alpha", daily_loss_usd="20", max_position_usd="1000",
