@@ -34,3 +34,14 @@ def test_a_bot_spec_reads_only_ascii_decimals(text):
     doc = {"max_order_usd": text, "max_position_usd": "2000", "daily_loss_usd": "20"}
     with pytest.raises(BotError, match="max_order_usd"):
         BotSpec.parse("alpha", doc)
+
+
+@pytest.mark.parametrize("text", ["５０", "-٥", "0.５"])
+def test_transfer_amount_reads_only_ascii_decimals(text):
+    # `tradeguard transfer --amount ５０` booked 50 into the ledger
+    import argparse
+
+    from tradeguard.cli.transfer import _amount_arg
+
+    with pytest.raises(argparse.ArgumentTypeError, match="non-zero amount"):
+        _amount_arg(text)
