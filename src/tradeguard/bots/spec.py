@@ -135,8 +135,12 @@ def money(what: str, value: Any, cap: Decimal) -> Decimal:
     """Read a positive Decimal amount (string or int, never float) up to `cap`."""
     if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
         raise BotError(f'{what}={value!r} must be a decimal string such as "50"')
+    text = str(value).strip()
+    if not text.isascii():
+        # Decimal reads any script's digits ("５０" is 50); the API's schema takes 0-9 only
+        raise BotError(f'{what}={value!r} must be written with the digits 0-9, such as "50"')
     try:
-        d = Decimal(str(value).strip())
+        d = Decimal(text)
     except InvalidOperation:
         raise BotError(f"{what}={value!r} is not a decimal number") from None
     if not d.is_finite() or not 0 < d <= cap:

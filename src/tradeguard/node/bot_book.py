@@ -40,12 +40,15 @@ def closed_positions(node: TradingNode, bot: str) -> list[dict[str, Any]]:
 
 
 def open_pnl(node: TradingNode, spec: BotSpec) -> Decimal:
-    """What the bot's open positions on its venue, every symbol, gain or lose at the mark."""
+    """What the bot's open positions on its venue, every symbol, gain or lose at the mark: each
+    one's round trip so far (the fees it paid, what partial closes realized: `trip_pnl`, the
+    figure its closed trade will carry) and its remainder at the mark."""
     portfolio = node.portfolio
     total = ZERO
     for (venue, symbol, owner), pos in portfolio.positions.items():
         if owner != spec.name or venue != spec.venue or pos.quantity == 0:
             continue
+        total += pos.trip_pnl
         mark = portfolio.mark_of(venue, symbol)[0]
         if mark is not None:
             total += pos.unrealized_pnl(mark)

@@ -1,0 +1,47 @@
+"""A bot's money limits are ASCII decimals on every surface: `bot add --max-order-usd ５０`
+(full-width digits, which Decimal reads as 50) is refused naming the field and value, as the
+API's schema (MONEY_PATTERN, [0-9] only) refuses it, instead of being stored as 50."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeguard.bots.spec import BotError, BotSpec
+
+
+def _run(db: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "tradeguard"), "bot", "add", "alpha", "--db", db, *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_full_width_digits_in_a_money_option_are_refused_by_bot_add(tmp_path):
+    db = f"sqlite:///{tmp_path / 'tg.db'}"
+    out = _run(db, "--max-order-usd", "５０", "--max-position-usd", "100",
+               "--daily-loss-usd", "20")  # fmt: skip
+    assert out.returncode != 0, out.stdout
+    assert "max_order_usd" in out.stderr and "５０" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("text", ["５０", "٥٠", "5０", "0.５"])
+def test_a_bot_spec_reads_only_ascii_decimals(text):
+    doc = {"max_order_usd": text, "max_position_usd": "2000", "daily_loss_usd": "20"}
+    with pytest.raises(BotError, match="max_order_usd"):
+        BotSpec.parse("alpha", doc)
+
+
+@pytest.mark.parametrize("text", ["５０", "-٥", "0.５"])
+def test_transfer_amount_reads_only_ascii_decimals(text):
+    # `tradeguard transfer --amount ５０` booked 50 into the ledger
+    import argparse
+
+    from tradeguard.cli.transfer import _amount_arg
+
+    with pytest.raises(argparse.ArgumentTypeError, match="non-zero amount"):
+        _amount_arg(text)
