@@ -454,3 +454,18 @@ async def test_held_now_counts_a_cross_venue_leg_the_ledger_still_holds(tmp_path
     body = got.json()
     assert body["held"] == {leg: "207.00"}
     assert body["held_now"] == {leg: "200"}  # capped by what the ledger holds now
+
+
+async def test_a_multi_leg_strategy_names_no_single_symbol(tmp_path: Path) -> None:
+    """A triangular (or cross-venue) strategy trades every market of its cycles; its config's
+    `symbol`, unused, defaults to BTC/USDT: the API and dashboard showed `BTC/USDT` as the
+    strategy's symbol, a market it may never touch."""
+    node = await recorded_node(tmp_path)
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        got = await http.get("/api/v1/strategies", headers=bearer(tokens.viewer))
+    node.close()
+    assert got.status_code == 200, got.text
+    tri = next(s for s in got.json()["items"] if s["id"] == "tri")
+    assert tri["kind"] == "triangular"
+    assert tri["symbol"] is None, tri

@@ -98,6 +98,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     runs = storage.load_run_states()
     pauses = stored_pauses(storage)
     state = risk.get("state", "ACTIVE")
+    beat = heartbeat_view(storage, config)
     # The reason explains a halt or a reduction; once ACTIVE again it is history, not status.
     reason = (risk.get("state_reason") or risk.get("reason")) if state != "ACTIVE" else None
     out = {
@@ -110,9 +111,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "kill_unfinished": unfinished_reason(risk.get("last_kill"), risk.get("last_resume")),
-        "strategies": [_run_json(r, state, pauses) for r in runs],
+        "strategies": [_run_json(r, state, pauses, beat["state"]) for r in runs],
         "bots": _bots_json(storage),
-        "heartbeat": heartbeat_view(storage, config),
+        "heartbeat": beat,
         "health": health,
     }
     if args.json:
@@ -224,15 +225,20 @@ def _print_follow_up(console: Console, follow: dict[str, Any]) -> None:
     console.print(printable(line), markup=False, highlight=False)
 
 
-def _run_json(r: Any, state: str, pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _run_json(
+    r: Any, state: str, pauses: dict[str, dict[str, Any]], beat: str = "none"
+) -> dict[str, Any]:
     """A strategy's stored figures; its status says `paused` (stored pause) or the trading state
-    when that is not ACTIVE, as GET /api/v1/strategies does."""
+    when that is not ACTIVE, as GET /api/v1/strategies does, and a stored `running` says what
+    the heartbeat `beat` says of a live loop that ended (`stopped`, `gone`)."""
     out = {k: (plain(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(r).items()}
     pause = pauses.get(r.strategy_id)
     if pause is not None:
         out["status"] = "paused"
     elif state != "ACTIVE":
         out["status"] = state.lower()
+    elif out.get("status") == "running" and beat in ("stopped", "gone"):
+        out["status"] = beat
     out["paused"], out["pause"] = pause is not None, pause
     return out
 

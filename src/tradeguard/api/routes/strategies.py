@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(responses=AUTH_RESPONSES, route_class=StrictJsonRoute)
 
 
+MULTI_LEG_KINDS = frozenset({"triangular", "cross_venue"})
+
+
 def _strategy_ids(api: ApiState, arb_ids: list[str]) -> list[str]:
     node = api.node
     ids = [s.id for s in node.strategies]
@@ -95,7 +98,8 @@ async def _strategy(api: ApiState, sid: str, arb_ids: list[str]) -> dict[str, An
         "id": sid,
         "kind": kind,
         "venue": strat.venue if strat is not None else None,
-        "symbol": strat.symbol if strat is not None else None,
+        # a multi-leg strategy trades its cycles' markets: its config's `symbol` is unused
+        "symbol": strat.symbol if strat is not None and kind not in MULTI_LEG_KINDS else None,
         "status": ("running" if strat is not None else "external")
         if node.risk.state is TradingState.ACTIVE
         else node.risk.state.value.lower(),
