@@ -8,6 +8,11 @@ A close that was on its way when the switch was pulled (a bot's close, an exit, 
 sale) may still fill: its cancel can fail or come too late (a market order is matched at once).
 Selling the whole position again would sell it twice, so the flatten sends only what such
 orders leave, and the report names them (`closing`).
+
+Each close goes under the id of the position's holder, the empty id of a position of no strategy
+(outcome contracts a trade the node did not make bought) included: a fill is booked to its
+order's strategy, so a close under any other id would leave the position open and book its
+opposite to that id, which a second flatten would then close by buying it back.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ async def flatten_positions(portfolio: Portfolio, orders: Orders, report: KillRe
         if amount <= 0:
             continue
         intent = OrderIntent(
-            strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
+            strategy_id=pos.strategy_id, venue=pos.venue, symbol=pos.symbol,
             side=closing_side(pos), amount=amount, type=OrderType.MARKET,
             reduce_only=True, tag=KILL_FLATTEN_TAG,
             signal={"reason": "kill switch flatten"},

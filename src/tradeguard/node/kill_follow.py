@@ -308,7 +308,7 @@ async def _flatten(
     if _loaded.get(node) is not entries or _ended_by_resume(node, e):
         return  # a later kill replaced this follow-up, or trading resumed, meanwhile
     intent = OrderIntent(
-        strategy_id=pos.strategy_id or "kill", venue=pos.venue, symbol=pos.symbol,
+        strategy_id=pos.strategy_id, venue=pos.venue, symbol=pos.symbol,
         side=closing_side(pos), amount=amount, type=OrderType.MARKET, reduce_only=True,
         tag=KILL_FLATTEN_TAG, signal={"reason": "kill switch flatten", "follow_up": True},
     )  # fmt: skip
