@@ -407,3 +407,39 @@ async def test_an_unwind_whose_cap_reaches_beyond_the_price_band_sells_at_the_ba
     finally:
         await node.stop()
         node.close()
+
+
+class _Killed(BaseException):
+    """The process dies here: nothing after this point of the start runs."""
+
+
+async def test_a_held_interrupted_leg_killed_after_its_record_before_its_event_is_told_once(
+    tmp_path, servers
+):
+    cfg = _config(tmp_path, servers, on_interrupted="hold")
+    first = await _child(tmp_path, cfg, "between", NO, "20")
+    node = TradingNode(cfg)
+    node.orders.not_found_grace_ms = 0
+    publish = node.bus.publish
+
+    def killed_at_the_alert(event: Event) -> None:
+        if event.kind == EventKind.ARB_HELD:
+            raise _Killed  # the held record is committed; its alert is not out yet
+        publish(event)
+
+    node.bus.publish = killed_at_the_alert  # type: ignore[method-assign]
+    with pytest.raises(_Killed):
+        await node.start()
+    node.close()
+    told: list[Event] = []
+    for _ in range(2):  # the restart tells it, a second start does not repeat it
+        again, events = await _start(cfg)
+        try:
+            told += [e for e in events if e.kind == EventKind.ARB_HELD]
+            [rec] = load_arb_executions(again.storage, strategy_id="pmarb")
+            assert rec["outcome"] == "held"
+        finally:
+            await again.stop()
+            again.close()
+    print(f"\narb.held told after the kill: {len(told)}")
+    assert [e.data["client_order_ids"] for e in told] == [[first["first"]]]

@@ -16,8 +16,9 @@ first unwind order is journaled, the legs being taken up are committed in kv_sta
 `ADOPTING_KEY`; the executor's record clears them. A start that finds the key still set for a
 strategy knows the unwind was cut short: it sends nothing, writes a `held` record naming every
 unnamed filled leg (the interrupted ones and whatever the unwind sold), and raises a critical
-`arb.held` event saying so. Legs kept under `hold` are marked reported (REPORTED_KEY) only
-after their event is published, so a stop in between reports them again rather than never.
+`arb.held` event saying so. Every such event is committed with the held record (or, with no
+record, with the legs marked reported under REPORTED_KEY) in the strategy's record outbox and
+published after that commit: a stop in between announces it at the next start, once.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         now = node.clock.now_ms()
         if sid in adopting:  # the last start's unwind never wrote its record
             if legs:
-                _record_held(node, strat, legs, now, AGAIN_WHY)
-                events.append(held_event(sid, legs, now, AGAIN_WHY))
+                hold = getattr(strat, "hold_interrupted", None)
+                events.append(_keep_held(node, sid, legs, now, AGAIN_WHY, reported, hold, True))
             del adopting[sid]
             storage.kv_set(ADOPTING_KEY, adopting)
             continue
@@ -69,10 +70,8 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
             continue
         adopt = getattr(strat, "adopt_interrupted", None)
         if adopt is None or getattr(strat, "on_interrupted", "hold") != "unwind":
-            events.append(held_event(sid, legs, now, HOLD_WHY))
-            reported.update(o.client_order_id for o in legs)
-            if getattr(strat, "hold_interrupted", None) is not None:
-                _record_held(node, strat, legs, now, HOLD_WHY)  # booked under their pair
+            hold = getattr(strat, "hold_interrupted", None)  # booked under their pair
+            events.append(_keep_held(node, sid, legs, now, HOLD_WHY, reported, hold, False))
             continue
         adopting[sid] = [o.client_order_id for o in legs]
         storage.kv_set(ADOPTING_KEY, adopting)  # committed before any unwind order
@@ -85,19 +84,11 @@ async def take_up_interrupted(node: TradingNode) -> list[Event]:
         except Exception as exc:  # the executor writes its record whatever the venue says
             log.exception("strategy %s: taking up interrupted legs failed", sid)
             why = f"taking up these interrupted legs at start failed ({exc!r})"
-            record_held(storage, sid, legs, now, why)
-            events.append(held_event(sid, legs, now, why))
+            events.append(_keep_held(node, sid, legs, now, why, reported, None, True))
         else:
             log.warning("strategy %s: interrupted legs %s", sid, outcome)
         del adopting[sid]
         storage.kv_set(ADOPTING_KEY, adopting)
-    for event in events:
-        log.critical("strategy %s: %s", event.strategy_id, event.data["reason"])
-        node.bus.publish(event)
-    # Marked reported only once the report is out (audit log, alerts): a stop before this
-    # reports them again at the next start rather than never.
-    if reported != set(stored if isinstance(stored, list) else ()):
-        storage.kv_set(REPORTED_KEY, sorted(reported))
     return events
 
 
@@ -107,11 +98,37 @@ def _fills(node: TradingNode, legs: list[Any]) -> dict[str, Any]:
             for o in legs}  # fmt: skip
 
 
-def _record_held(node: TradingNode, strat: Any, legs: list[Any], now: int, why: str) -> None:
-    """Write the `held` record naming `legs`: the strategy's own (booking what they hold in its
-    book, the record committed with it) when it keeps one, else the node's."""
-    hold = getattr(strat, "hold_interrupted", None)
-    if hold is None:
-        record_held(node.storage, strat.id, legs, now, why)
-        return
-    hold(legs, _fills(node, legs), why)
+def _keep_held(
+    node: TradingNode,
+    sid: str,
+    legs: list[Any],
+    now: int,
+    why: str,
+    reported: set[str],
+    hold: Any,
+    record: bool,
+) -> Event:
+    """Report `legs` kept, with the critical `arb.held` event saying `why`, exactly once across
+    a kill. With the strategy's `hold` (it keeps a book, cross-venue) it writes the held record
+    booking them, the event kept in that record's commit and published after it. Otherwise the
+    node's held record (when `record`), the legs marked reported and the event are committed
+    together in the strategy's outbox, then the event is published: a kill in between leaves
+    it for the next start (`announce_outbox`), which neither loses nor repeats it."""
+    from tradeguard.execution.gateway import OUTBOX_KEY, event_json
+
+    event = held_event(sid, legs, now, why)
+    log.critical("strategy %s: %s", sid, event.data["reason"])
+    reported.update(o.client_order_id for o in legs)
+    if hold is not None:
+        hold(legs, _fills(node, legs), why, event)  # published by the record, once committed
+        return event
+    storage, outbox = node.storage, OUTBOX_KEY.format(sid)
+    with storage.transaction():
+        if record:
+            record_held(storage, sid, legs, now, why)
+        storage.kv_set(REPORTED_KEY, sorted(reported))
+        storage.kv_set(outbox, [event_json(event)])
+    node.bus.publish(event)
+    with storage.transaction():
+        storage.kv_delete(outbox)
+    return event

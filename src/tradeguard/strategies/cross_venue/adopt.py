@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.model.enums import Side
+from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import ZERO
 from tradeguard.model.order import Order
@@ -103,15 +104,21 @@ async def adopt_interrupted(
 
 
 def hold_interrupted(
-    executor: PairExecutor, legs: list[Order], fills: Mapping[str, list[Fill]], why: str
+    executor: PairExecutor,
+    legs: list[Order],
+    fills: Mapping[str, list[Fill]],
+    why: str,
+    alert: Event | None = None,
 ) -> PairAttempt:
-    """Record, without sending anything, what an interrupted attempt's legs hold (the node
-    reports them): both legs filled are booked as their pair, a first leg left alone is held
-    under its pair; the record names every leg, so no later start takes them up."""
+    """Record, without sending anything, what an interrupted attempt's legs hold: both legs
+    filled are booked as their pair, a first leg left alone is held under its pair; the record
+    names every leg, so no later start takes them up. The node's `alert` reporting them is
+    kept with the record in its commit and published after it (once across a kill)."""
     results = [_result(o, fills.get(o.client_order_id, [])) for o in legs]
     rec = PairAttempt(executor.strategy_id, INTERRUPTED_PAIR, "", 0, executor.mode, ZERO, ZERO,
                       ZERO, ZERO, ts=executor._clock.now_ms(), reason=why)  # fmt: skip
     rec.legs.extend(results)
+    rec.alerts.extend([alert] if alert is not None else [])
     pair = {} if _shape(results) else _pair_of(legs)
     if not pair:  # nothing to book it under: held as found, for a person
         rec.outcome = "held"

@@ -372,13 +372,15 @@ class CrossVenueStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
-    def hold_interrupted(self, legs: list[Order], fills: dict[str, list[Fill]], why: str) -> None:
+    def hold_interrupted(
+        self, legs: list[Order], fills: dict[str, list[Fill]], why: str, alert: Any = None
+    ) -> None:
         """Record what an interrupted attempt's legs hold, sending nothing, and book it under
-        the pair their orders name (the node reports the legs)."""
+        the pair their orders name; the node's `alert` reporting them goes with the record."""
         from tradeguard.strategies.cross_venue.adopt import hold_interrupted
 
         assert self.executor is not None, "bind() first"
-        hold_interrupted(self.executor, legs, fills, why)
+        hold_interrupted(self.executor, legs, fills, why, alert)
 
     def stopping_s(self) -> float:
         """A Ctrl-C's stop waits out `stop_timeout_s` before the node's own bound."""
