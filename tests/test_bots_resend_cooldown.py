@@ -4,8 +4,8 @@ started: once, on the same side, for no more than it left; any other intent nami
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,18 @@ async def _time_out(node: TradingNode, bot: str, timeout_s: float = 30) -> None:
     await node.timeouts.sweep()
 
 
+@contextmanager
+def _re_sending(node: TradingNode, old_id: str) -> Iterator[None]:
+    """What the order timeout's own re-send (`replace_on_timeout`) holds around its submit: the
+    timed-out entry's id, for the bot gate to read; the intents sent inside are judged as that
+    re-send would be."""
+    node.timeouts.cancelled.add(old_id)
+    try:
+        yield
+    finally:
+        node.timeouts.cancelled.discard(old_id)
+
+
 def _intent(side: Side, amount: Decimal, replaces: str, price: Decimal) -> OrderIntent:
     return OrderIntent("gamma", "paper", SYMBOL, side, amount, OrderType.LIMIT, price,
                        signal={"replaces": replaces})  # fmt: skip
@@ -71,14 +83,18 @@ async def test_only_a_true_re_send_skips_the_cooldown(tmp_path, data_dir):
             _intent(Side.BUY, AMOUNT * 2, cancelled, low),  # more than it left
             _intent(Side.BUY, AMOUNT, "tg-no-such-order", low),
         ]
-        for intent in cooling:
-            why = bot_gate(node, intent)
-            assert why is not None and why[0] == "BOT_COOLDOWN", (intent, why)
-        assert bot_gate(node, _intent(Side.BUY, AMOUNT, cancelled, low)) is None
-        sent = await submit_as_bot(node, _intent(Side.BUY, AMOUNT, cancelled, low))
-        assert sent.status == "submitted", sent
-        why = bot_gate(node, _intent(Side.BUY, AMOUNT, cancelled, low))  # a second re-send
+        # outside the timeout's own re-send, an intent naming the cancelled entry is a new entry
+        why = bot_gate(node, _intent(Side.BUY, AMOUNT, cancelled, low))
         assert why is not None and why[0] == "BOT_COOLDOWN", why
+        with _re_sending(node, cancelled):
+            for intent in cooling:
+                why = bot_gate(node, intent)
+                assert why is not None and why[0] == "BOT_COOLDOWN", (intent, why)
+            assert bot_gate(node, _intent(Side.BUY, AMOUNT, cancelled, low)) is None
+            sent = await submit_as_bot(node, _intent(Side.BUY, AMOUNT, cancelled, low))
+            assert sent.status == "submitted", sent
+            why = bot_gate(node, _intent(Side.BUY, AMOUNT, cancelled, low))  # a second re-send
+            assert why is not None and why[0] == "BOT_COOLDOWN", why
     finally:
         await r.http.aclose()
         node.close()
@@ -105,7 +121,8 @@ async def test_a_re_send_is_held_by_the_cooldown_a_later_trade_started(tmp_path,
         await _time_out(node, "gamma", 90)  # the entry is due (120 s old), the sale not (60 s)
         assert entry.order.status is OrderStatus.CANCELLED and sale.order is not None
         assert sale.order.is_open
-        why = bot_gate(node, _intent(Side.BUY, AMOUNT, entry.order.client_order_id, low))
+        with _re_sending(node, entry.order.client_order_id):
+            why = bot_gate(node, _intent(Side.BUY, AMOUNT, entry.order.client_order_id, low))
         assert why is not None and why[0] == "BOT_COOLDOWN", why
 
 
@@ -135,7 +152,10 @@ async def test_a_re_send_timed_out_in_turn_is_re_sent_within_the_first_sends_coo
             assert order is not None
             await _time_out(node, "gamma")
             assert order.status is OrderStatus.CANCELLED
-            again = await submit_as_bot(node, _intent(Side.BUY, AMOUNT, order.client_order_id, low))
+            with _re_sending(node, order.client_order_id):
+                again = await submit_as_bot(
+                    node, _intent(Side.BUY, AMOUNT, order.client_order_id, low)
+                )
             assert again.status == "submitted", again
             order = again.order
         assert len(BotRows(node.db).trades("gamma", limit=10)) == 3
