@@ -4,6 +4,7 @@ import json
 from collections import OrderedDict
 from decimal import Decimal
 from enum import Enum, IntEnum
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -171,15 +172,30 @@ def test_compiled_parameters_equal_each_column_processor_in_turn(store: Storage)
     (Decimals, None, JSON with Decimals inside, booleans, ints for Decimal columns)."""
     statements = [s for s in vars(store).values() if type(s).__name__ == "DriverStatement"]
     assert len(statements) >= 10
-    samples = [None, D("1E+3"), D("-0.00100"), 7, 1.5, True, "x", {"a": D("1.5"), "b": [1, (2,)]}]
+    samples = [
+        None,
+        D("1E+3"),
+        D("-0.00100"),
+        7,
+        1.5,
+        True,
+        False,
+        "x",
+        {"a": D("1.5"), "b": [1, (2,)]},
+    ]
     for stmt in statements:
         for sample in samples:
             row = {n: sample for n in stmt.names}
+            # the same row as an object with an attribute per column (an Event to the audit log)
+            obj = SimpleNamespace(**row)
             try:
                 expected = stmt._params_slow([row[n] for n in stmt.names], row)
             except StatementError:
                 with pytest.raises(StatementError):
                     stmt.params(row)
+                with pytest.raises(StatementError):
+                    stmt.params_of_objects([obj])
                 continue
             assert stmt.params(row) == expected, (stmt.sql, sample)
             assert stmt.params_of(tuple(row[n] for n in stmt.names)) == expected
+            assert stmt.params_of_objects([obj, obj]) == [expected, expected]

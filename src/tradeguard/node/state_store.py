@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tradeguard.backtest.replay_state import load_replay_state
@@ -22,7 +23,8 @@ class StorageStateStore:
     def __init__(self, storage: Storage, key: str = RISK_STATE_KEY) -> None:
         self.storage = storage
         self.key = key
-        self._pending: dict[str, Any] | None = None
+        # the state to write at the next commit, or what builds it then (`save_later`)
+        self._pending: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
         self._last_state: Any = None
         storage.add_commit_hook(self._write_pending)
 
@@ -44,8 +46,20 @@ class StorageStateStore:
 
     def save(self, state: dict[str, Any]) -> None:
         self._pending = state
-        if state.get("state") != self._last_state or self.storage.in_transaction:
-            self._last_state = state.get("state")
+        self._commit(state.get("state"))
+
+    def save_later(self, make: Callable[[], dict[str, Any]], state: str) -> None:
+        """`save(make())`; inside a unit of work `make` runs at its commit instead (the state
+        as it stands then, built once for the many saves a backtest makes between commits)."""
+        if not self.storage.in_unit_of_work:
+            self.save(make())
+            return
+        self._pending = make
+        self._commit(state)
+
+    def _commit(self, state: Any) -> None:
+        if state != self._last_state or self.storage.in_transaction:
+            self._last_state = state
             with self.storage.transaction():
                 pass  # the commit hook writes it
 
@@ -58,4 +72,4 @@ class StorageStateStore:
     def _write_pending(self) -> None:
         if self._pending is not None:
             state, self._pending = self._pending, None
-            self.storage.kv_set(self.key, state)
+            self.storage.kv_set(self.key, state() if callable(state) else state)

@@ -261,7 +261,13 @@ class RiskState:
         now = self._clock.now_ms()
         # Expired cooldowns are dropped so the state stays small.
         self.cooldowns = {k: u for k, u in self.cooldowns.items() if u > now}
-        self._store.save(self.to_state())
+        # A store that writes at a later commit (`save_later`) builds the dict then: a backtest
+        # saves after most fills and commits once in many candles.
+        later = getattr(self._store, "save_later", None)
+        if later is not None:
+            later(self.to_state, self.state._value_)
+        else:
+            self._store.save(self.to_state())
         self._dirty = self._counts_dirty = False
         self._last_save_ms = now
 

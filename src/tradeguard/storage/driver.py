@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import Boolean, TypeEngine
 
 from tradeguard.storage.types import DecimalType, JsonType, jsonable, without_nul
 
@@ -116,8 +116,8 @@ class DriverStatement:
     """One write statement for one dialect: SQL text, parameter order and bind processors."""
 
     __slots__ = (
-        "_dialect", "_fast_of", "_fast_row", "_hide", "_names", "_positional", "_procs", "sql",
-        "table",
+        "_dialect", "_fast_attrs", "_fast_of", "_fast_row", "_hide", "_names", "_positional",
+        "_procs", "sql", "table",
     )  # fmt: skip
 
     def __init__(
@@ -126,6 +126,7 @@ class DriverStatement:
         dialect: Dialect,
         hide_parameters: bool = False,
         table: str = "",
+        objects: bool = False,
     ) -> None:
         compiled = clause.compile(dialect=dialect)
         self.sql: str = compiled.string
@@ -149,8 +150,9 @@ class DriverStatement:
                 procs.append((i, _fast_processor(type_, dialect, proc, cast_json)))
                 inline[i] = _inline_kind(type_, dialect)
         self._procs = tuple(procs)
-        self._fast_row, self._fast_of = _compile_params(
-            self._names, dict(procs), inline, self._positional
+        # `objects`: rows also come as objects (`params_of_objects`), compiled only then
+        self._fast_row, self._fast_of, self._fast_attrs = _compile_params(
+            self._names, dict(procs), inline, self._positional, objects
         )
 
     @property
@@ -173,6 +175,18 @@ class DriverStatement:
             return self._fast_of(values)
         except Exception:
             return self._params_slow(list(values), row)
+
+    def params_of_objects(self, objects: Sequence[Any]) -> list[Any]:
+        """Return the driver parameters of several rows, each an object whose attributes are
+        named as the binds (an `Event` for the audit log's insert)."""
+        fast = self._fast_attrs
+        if fast is not None:
+            try:
+                return [fast(o) for o in objects]
+            except Exception:  # the general path below raises what a refused value raises
+                pass
+        names = self._names
+        return [self._params_slow([getattr(o, n) for n in names], None) for o in objects]
 
     def _params_slow(
         self, values: list[Any], row: Mapping[str, Any] | None
@@ -239,27 +253,41 @@ class DriverStatement:
 
 def _inline_kind(type_: TypeEngine[Any], dialect: Dialect) -> str:
     """How `_compile_params` may write a processor inline: "decimal" (str of an exact Decimal,
-    SQLite), "json" (`dumps_jsonable`, SQLite without a custom serializer), else "" (a call)."""
+    SQLite), "bool" (a bool as 0 or 1, SQLite), "json" (`dumps_jsonable`, SQLite without a
+    custom serializer), else "" (a call)."""
     if dialect.name != "sqlite":
         return ""
     if isinstance(type_, DecimalType):
         return "decimal"
+    if isinstance(type_, Boolean) and not dialect.supports_native_boolean:
+        return "bool"
     if isinstance(type_, JsonType) and getattr(dialect, "_json_serializer", None) is None:
         return "json"
     return ""
 
 
 def _compile_params(
-    names: Sequence[str], procs: dict[int, _Processor], inline: dict[int, str], positional: bool
-) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """Two functions of one row's driver parameters, from a mapping and from values in `names`
-    order: the same values as applying `procs` in turn, written out as one expression (the
-    order path builds a dozen rows per order, each a loop of processor calls otherwise)."""
+    names: Sequence[str],
+    procs: dict[int, _Processor],
+    inline: dict[int, str],
+    positional: bool,
+    objects: bool = False,
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any], Any] | None]:
+    """Functions of one row's driver parameters, from a mapping, from values in `names` order
+    and (with `objects`, else None) from an object's attributes of those names: the same values
+    as applying `procs` in turn, written out as one expression (the order path builds a dozen
+    rows per order, each a loop of processor calls otherwise)."""
     env: dict[str, Any] = {"Decimal": Decimal, "dumps_jsonable": dumps_jsonable}
     row_items: list[str] = []
     seq_items: list[str] = []
+    attr_items: list[str] = []
     for i, name in enumerate(names):
-        for source, items in ((f"row[{name!r}]", row_items), (f"values[{i}]", seq_items)):
+        # an attribute source only for names that are identifiers (a bind name may not be one)
+        attr = f"obj.{name}" if name.isidentifier() else f"getattr(obj, {name!r})"
+        sources = [(f"row[{name!r}]", row_items), (f"values[{i}]", seq_items)]
+        if objects:
+            sources.append((attr, attr_items))
+        for source, items in sources:
             proc = procs.get(i)
             kind = inline.get(i, "")
             if proc is None:
@@ -270,6 +298,9 @@ def _compile_params(
                     f"(str(v) if type(v := {source}) is Decimal"
                     f" else None if v is None else p{i}(v))"
                 )
+            elif kind == "bool":  # Boolean's processor without native booleans: int(v)
+                env[f"p{i}"] = proc
+                expr = f"(int(v) if type(v := {source}) is bool else p{i}(v))"
             elif kind == "json":  # its json_text
                 expr = f"(None if (v := {source}) is None else dumps_jsonable(v))"
             else:
@@ -287,8 +318,10 @@ def _compile_params(
         f"def from_row(row):\n    return {body(row_items)}\n"
         f"def from_values(values):\n    return {body(seq_items)}\n"
     )
+    if objects:
+        code += f"def from_attrs(obj):\n    return {body(attr_items)}\n"
     exec(compile(code, "<driver params>", "exec"), env)  # the names are the table's columns
-    return env["from_row"], env["from_values"]
+    return env["from_row"], env["from_values"], env.get("from_attrs")
 
 
 def _fast_processor(

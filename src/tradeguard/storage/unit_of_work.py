@@ -96,7 +96,7 @@ class StorageCore:
         self._insert_fill_batch_stmt = driver(self._upsert(fills, fill_key, do_nothing=True), fills)
         self._insert_transition_stmt = driver(self._insert(order_transitions), order_transitions)
         self._insert_event_stmt = events.insert()
-        self._insert_events_stmt = driver(self._insert(events), events)
+        self._insert_events_stmt = driver(self._insert(events), events, objects=True)
         self._upsert_kv_stmt = driver(self._upsert(kv_state, ["key"]), kv_state)
         self._upsert_run_stmt = self._upsert(strategy_runs, ["strategy_id"])
         self._upsert_balance_stmt = driver(
@@ -350,9 +350,9 @@ class StorageCore:
             return conn.execute(stmt).all()
 
     # statement builders ------------------------------------------------------------------------
-    def _driver(self, clause: TextClause, table: Table) -> DriverStatement:
+    def _driver(self, clause: TextClause, table: Table, objects: bool = False) -> DriverStatement:
         engine = self._engine
-        return DriverStatement(clause, engine.dialect, engine.hide_parameters, table.name)
+        return DriverStatement(clause, engine.dialect, engine.hide_parameters, table.name, objects)
 
     def _batch(self) -> WriteBatch | None:
         """The open unit's write batch, or None when writes run as they come."""
