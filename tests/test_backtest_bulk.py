@@ -195,3 +195,68 @@ def test_a_stretch_searched_in_order_marks_what_a_scan_marks(seed: int) -> None:
         last = {c.symbol: c for c in candles[i:j]}
         each = _last_of_each(candles, i, j, symbols)
         assert list(each.items()) == list(last.items()), "the same candles, in the same order"
+
+
+def test_a_flat_stretch_over_mixed_timeframes_marks_what_one_by_one_marks(
+    tmp_path, data_dir, monkeypatch
+):
+    """Hourly bars merged with the finer bars of another pair close out of order (an hour's bar
+    is merged at its open): the stretch's samples and day rolls are scanned, not searched, and
+    the equity curve is that of a replay candle by candle."""
+    import re
+
+    from tradeguard.backtest.frames import load_series, resample
+
+    path = write_config(tmp_path, pairs=("ETH", "ADA"))
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r'kind = "[^"]*:EmaCross"', f'kind = "{BENCH_STRATEGIES}:IdleVector"', text)
+    path.write_text(text, encoding="utf-8")
+    cfg = load_config(path)
+    window = _window()
+    series = load_series(cfg, window.start_ms, window.end_ms, None)
+    coarse = next(s for s in series if s.startswith("ADA"))
+    series[coarse] = resample(series[coarse], 86_400, coarse)
+    merged = merge_with_plan(series, [])[0]
+    assert len({c.interval_s for c in merged}) == 2, "two timeframes merged"
+    skipped: list[int] = []
+    real = replay.advance_flat
+
+    def counting(node, candles, plan, i, j):
+        skipped.append(j - i)
+        return real(node, candles, plan, i, j)
+
+    monkeypatch.setattr(replay, "advance_flat", counting)
+    flat = dataclasses.replace(window, skip_flat=False)
+    one = run_backtest(cfg, tmp_path / "one", flat, series=dict(series))
+    assert skipped == []
+    bulk = run_backtest(cfg, tmp_path / "bulk", window, series=dict(series))
+    assert sum(skipped) >= one.summary.events - 2
+    assert len(one.curve) > 5
+    assert _figures(bulk) == _figures(one)
+
+
+def test_the_merge_says_whether_close_times_are_in_order(data_dir, tmp_path):
+    """Ties and a single candle are in order; a coarser bar merged at its open among finer bars
+    of another pair closes after them: out of order, so its stretches are scanned."""
+    from tradeguard.backtest.frames import load_series, resample
+    from tradeguard.model.market import Candle
+
+    def plan_of(series):
+        plan = merge_with_plan(series, [])[1]  # no strategy: every row may be skipped
+        assert plan is not None
+        return plan
+
+    one = Candle("A", 0, *[1] * 5, 60)
+    assert plan_of({"A": [one]}).ordered
+    tie = dataclasses.replace(one, symbol="B")
+    both = plan_of({"A": [one], "B": [tie]})
+    assert both.ordered and both.close_ts == [60_000, 60_000] and both.symbols == 2
+    cfg = load_config(write_config(tmp_path, pairs=("ETH", "ADA")))
+    window = _window()
+    series = load_series(cfg, window.start_ms, window.end_ms, None)
+    assert plan_of(series).ordered, "one timeframe"
+    coarse = next(s for s in series if s.startswith("ADA"))
+    series[coarse] = resample(series[coarse], 3_600, coarse)
+    plan = plan_of(series)
+    assert not plan.ordered, "an hour's bar closes after the finer bars merged after it"
+    assert plan.close_ts != sorted(plan.close_ts)
