@@ -1,0 +1,68 @@
+"""A second merge of the same size from the same holding (a buy between them) is a new merge,
+and `POST /admin/merge` answers hostile amounts with a 400 naming them, never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from test_pm_merge_sync import MARKET, POLY_NO, _merge, _node_holding_a_pair
+from test_pm_node_crash import POLY_YES
+from tradeguard.model.enums import OrderStatus, OrderType, Side
+from tradeguard.model.order import OrderIntent
+from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
+
+
+async def test_a_second_merge_from_the_same_holding_after_a_buy_is_booked_too(
+    tmp_path: Path, monkeypatch
+) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
+        try:
+            sync = node.balance_sync()
+            assert sync is not None
+            await _merge(server.url, keys["address"], "5")  # 10/10 -> 5/5
+            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
+            assert await sync.sync_once("polymarket") == []
+            quote = await node.venues["polymarket"].fetch_quote(POLY_YES)
+            await node.on_quote(quote)
+            placed = await node.submit(OrderIntent(
+                "s1", "polymarket", POLY_YES, Side.BUY, Decimal(5), OrderType.LIMIT, quote.ask,
+            ))  # fmt: skip
+            assert placed.order is not None and placed.order.status is OrderStatus.FILLED
+            await _merge(server.url, keys["address"], "5")  # 10/5 -> 5/0: YES 10 before again
+            await asyncio.sleep(2.1)
+            found = await sync.sync_once("polymarket")
+            assert found == [], found
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            held = {(s, sid): p.quantity for (_, s, sid), p in node.portfolio.positions.items()}
+            assert held.get((POLY_YES, "s1"), Decimal(0)) == 5
+            assert held.get((POLY_NO, "s1"), Decimal(0)) == 0
+        finally:
+            await node.stop()
+            node.close()
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("amount", ["NaN", "sNaN", "-NaN", "Infinity", "1e999999999", "-3"])
+async def test_admin_merge_refuses_hostile_amounts_with_a_400(amount: str) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            body = {"address": keys["address"], "condition_id": MARKET, "amount": amount}
+            async with http.post(f"{server.url}/admin/merge", json=body) as resp:
+                text = await resp.text()
+                assert resp.status == 400, (resp.status, text)
+                assert "amount" in text or "merge of" in text, text
+    finally:
+        await server.stop()
