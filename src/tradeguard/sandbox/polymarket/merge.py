@@ -41,6 +41,8 @@ async def admin_merge(ex: Any, request: web.Request) -> web.Response:
         pairs = Decimal(str(body.get("amount", "")))
     except InvalidOperation:
         raise PolyError(f"amount {body.get('amount')!r} is not a number", 400) from None
+    if not pairs.is_finite():  # NaN cannot be compared: refused before it reaches the account
+        raise PolyError(f"amount {body.get('amount')!r} is not a finite number", 400)
     try:
         account.merge(cid, pairs)
     except FundsError as exc:
