@@ -10,10 +10,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from rigs import killed_child
 from test_pm_merge_sync import MARKET, POLY_NO, _merge, _node_holding_a_pair
 from test_pm_node_crash import POLY_YES
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
+from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
 
 
@@ -64,5 +66,37 @@ async def test_admin_merge_refuses_hostile_amounts_with_a_400(amount: str) -> No
                 text = await resp.text()
                 assert resp.status == 400, (resp.status, text)
                 assert "amount" in text or "merge of" in text, text
+    finally:
+        await server.stop()
+
+
+async def test_a_sigkill_while_booking_a_merge_books_it_once_at_the_next_start(
+    tmp_path: Path, monkeypatch
+) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    try:
+        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
+        cfg = node.config
+        await node.stop()
+        node.close()
+        await _merge(server.url, keys["address"], "4")  # while the node is down
+        child = Path(__file__).with_name("pm_merge_crash_child.py")
+        docs = await killed_child(child, tmp_path, cfg, timeout_s=120)
+        assert docs and "recorded" in docs[-1], docs
+        for _ in range(2):
+            node = TradingNode(cfg)
+            await node.start()
+            try:
+                assert node.storage.load_balance_adjustments("polymarket") == []
+                held = {(s, sid): p.quantity
+                        for (_, s, sid), p in node.portfolio.positions.items()}  # fmt: skip
+                assert held[(POLY_YES, "s1")] == 6 and held[(POLY_NO, "s1")] == 6
+                fills = node.storage.load_fills(venue="polymarket")
+                assert len(fills) == 4, fills  # two buys, two merge legs: booked once
+            finally:
+                await node.stop()
+                node.close()
     finally:
         await server.stop()
