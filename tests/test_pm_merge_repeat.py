@@ -12,7 +12,7 @@ import pytest
 
 from rigs import killed_child
 from test_pm_merge_sync import MARKET, POLY_NO, _merge, _node_holding_a_pair
-from test_pm_node_crash import POLY_YES
+from test_pm_node_crash import POLY_YES, node_config, vault_with
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
 from tradeguard.node import TradingNode
@@ -99,4 +99,42 @@ async def test_a_sigkill_while_booking_a_merge_books_it_once_at_the_next_start(
                 await node.stop()
                 node.close()
     finally:
+        await server.stop()
+
+
+async def test_a_merge_of_a_pair_held_by_two_strategies_closes_both(
+    tmp_path: Path, monkeypatch
+) -> None:
+    keys = polymarket_keys(None)
+    server = polymarket_demo(keys)
+    await server.start()
+    venue = {"name": "polymarket", "kind": "polymarket", "credentials": "demo",
+             "rest_url": server.url}  # fmt: skip
+    vault_with(tmp_path, monkeypatch, "demo", "polymarket",
+               {k: v for k, v in keys.items() if k != "address"})  # fmt: skip
+    node = TradingNode(node_config(tmp_path, venue))
+    await node.start()
+    try:
+        start = node.portfolio.book("polymarket").total("PUSD")
+        for sid, symbol in (("s1", POLY_YES), ("s2", POLY_NO)):
+            quote = await node.venues["polymarket"].fetch_quote(symbol)
+            await node.on_quote(quote)
+            placed = await node.submit(OrderIntent(
+                sid, "polymarket", symbol, Side.BUY, Decimal(10), OrderType.LIMIT, quote.ask,
+            ))  # fmt: skip
+            assert placed.order is not None and placed.order.status is OrderStatus.FILLED
+        await _merge(server.url, keys["address"], "10")
+        sync = node.balance_sync()
+        assert sync is not None
+        await asyncio.sleep(2.1)
+        assert await sync.sync_once("polymarket") == []
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        positions = node.portfolio.positions.items()
+        assert {(s, sid): p.quantity for (_, s, sid), p in positions if p.quantity} == {}
+        realised = sum((p.realized_pnl for _, p in positions), Decimal(0))
+        # both strategies' costs against the 10.00 the merge paid, realised between them
+        assert realised == node.portfolio.book("polymarket").total("PUSD") - start
+    finally:
+        await node.stop()
+        node.close()
         await server.stop()
