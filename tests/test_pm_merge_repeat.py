@@ -15,6 +15,7 @@ from test_pm_merge_sync import MARKET, POLY_NO, _merge, _node_holding_a_pair
 from test_pm_node_crash import POLY_YES, node_config, vault_with
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
+from tradeguard.model.outcome import Outcome
 from tradeguard.node import TradingNode
 from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
 
@@ -54,18 +55,26 @@ async def test_a_second_merge_from_the_same_holding_after_a_buy_is_booked_too(
         await server.stop()
 
 
-@pytest.mark.parametrize("amount", ["NaN", "sNaN", "-NaN", "Infinity", "1e999999999", "-3"])
+@pytest.mark.parametrize(
+    "amount", ["NaN", "sNaN", "-NaN", "Infinity", "1e999999999", "-3", "0.0000001", "1e-30"]
+)
 async def test_admin_merge_refuses_hostile_amounts_with_a_400(amount: str) -> None:
     keys = polymarket_keys(None)
     server = polymarket_demo(keys)
     await server.start()
     try:
+        # the account holds 10 free pairs, so only the amount itself can be refused
+        (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
+        account = server.accounts[keys["address"].lower()]
+        for outcome in Outcome:
+            account.tokens[(cid, outcome)] = Decimal(10)
         async with aiohttp.ClientSession() as http:
             body = {"address": keys["address"], "condition_id": MARKET, "amount": amount}
             async with http.post(f"{server.url}/admin/merge", json=body) as resp:
                 text = await resp.text()
                 assert resp.status == 400, (resp.status, text)
                 assert "amount" in text or "merge of" in text, text
+        assert account.tokens[(cid, Outcome.YES)] == 10  # nothing merged
     finally:
         await server.stop()
 
