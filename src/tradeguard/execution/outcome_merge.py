@@ -5,8 +5,9 @@ reaches the sync as three differences. Booked as adjustments they would read as 
 a loss while the strategy still held the pair; instead they are booked like a netting: the
 pair's holders sell n YES and n NO at prices summing to 1.00 (the market's last fill's, as a
 netting), no fee, so positions close with their P&L realised and the ledger equals the venue.
-Ids derive from the market, the ledger's holding before and the pair count: a merge seen again
-(a sync after a crash between seeing and booking) is booked once.
+Ids derive from the market, the count of its fills booked before, the ledger's holding before
+and the pair count: a merge seen again (a sync after a crash between seeing and booking) is
+booked once, a later merge of the same size from the same holding is booked too.
 
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change other
 than the pairs' sum, is not a merge (the sync books what it finds as before); an order of the
@@ -84,7 +85,9 @@ def _book_merge(
         bought, price = (
             (outcome, last.price) if last.side is Side.BUY else (other, ONE - last.price)
         )
-    seed = f"merge|{market}|{plain(yes_before)}|{plain(pairs)}"
+    # the fills of the market booked so far: a later merge of the same size from the same
+    # holding (a buy between them) is another merge, one seen again after a crash is not
+    seed = f"merge|{market}|{len(traded)}|{plain(yes_before)}|{plain(pairs)}"
     held = dict.fromkeys(Outcome, pairs)
     with om.storage.transaction():
         booked = _book(om, venue, market, quote, bought, price, held, seed, "", ts)

@@ -14,6 +14,19 @@ from aiohttp import web
 
 from tradeguard.sandbox.outcome_accounts import FundsError
 
+_UNIT = Decimal("0.000001")  # the CTF's tokens and pUSD count in millionths: no finer merge
+
+
+def _finer_than_unit(amount: Decimal) -> bool:
+    """Tell whether finite `amount` is no whole number of millionths (or too long to tell)."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -6:
+        return False
+    try:
+        return amount % _UNIT != 0
+    except InvalidOperation:  # more digits than the context holds: no amount the CTF takes
+        return True
+
 
 def merge_route(ex: Any) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler of `POST /admin/merge` on exchange `ex`."""
@@ -41,6 +54,12 @@ async def admin_merge(ex: Any, request: web.Request) -> web.Response:
         pairs = Decimal(str(body.get("amount", "")))
     except InvalidOperation:
         raise PolyError(f"amount {body.get('amount')!r} is not a number", 400) from None
+    if not pairs.is_finite():  # NaN cannot be compared: refused before it reaches the account
+        raise PolyError(f"amount {body.get('amount')!r} is not a finite number", 400)
+    if _finer_than_unit(pairs):
+        raise PolyError(
+            f"amount {body.get('amount')!r} is finer than the CTF's unit of 0.000001", 400
+        )
     try:
         account.merge(cid, pairs)
     except FundsError as exc:
