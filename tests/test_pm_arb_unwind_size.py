@@ -10,10 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from test_pm_arb_node import run_with_scenario
+from tradeguard.model.enums import Side
 from tradeguard.model.events import EventKind
 from tradeguard.sandbox.pm_scenario import ArbScenarioConfig
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.scanner import LegPlan
+from tradeguard.strategies.cross_venue.unwind_size import planned_unwind_loss, unwind_size
 
 CAP = Decimal(5)
+D = Decimal
 
 
 async def test_arb_fail_trims_the_size_so_the_lone_leg_unwinds_within_the_cap(
@@ -49,3 +54,37 @@ async def test_a_cap_no_size_fits_skips_the_pair_before_either_leg(tmp_path, mon
     assert rec.legs == []
     assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
     assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+
+
+class _Bids:
+    """A venue's read side: the bids a sale takes and the instrument's rules (none known)."""
+
+    def __init__(self, bids: list | None) -> None:
+        self.bids = bids
+
+    def levels(self, symbol: str, side: Side) -> list | None:
+        assert side is Side.SELL
+        return self.bids
+
+    def instrument(self, symbol: str) -> None:
+        return None
+
+
+def _plan(n: int) -> LegPlan:
+    return LegPlan("kalshi", "K:NO/USD", D(n), D("0.56"), D("0.56") * n, D(0), D(n))
+
+
+def test_the_size_is_the_most_contracts_whose_planned_unwind_fits_the_cap() -> None:
+    fees = FeeModel.default("kalshi")
+    bids = [(D("0.54"), D(1000))]
+    assert planned_unwind_loss(fees, _plan(91), bids, D(91)) == D("4.98")
+    assert planned_unwind_loss(fees, _plan(92), bids, D(92)) == D("5.03")  # one more: beyond
+    assert unwind_size(_Bids(bids), fees, _plan(500), D(500), D(5)) == (D(91), "")  # type: ignore[arg-type]
+    # bids thinner than the size: what they cannot take counts as sold at 0
+    thin = [(D("0.54"), D(5))]
+    # 6 x 0.56 + fee 0.11 - (5 x 0.54 - fee 0.09)
+    assert planned_unwind_loss(fees, _plan(6), thin, D(6)) == D("0.86")
+    # no book known: the fees alone (a buy and a sale at the limit)
+    assert planned_unwind_loss(fees, _plan(10), None, D(10)) == D("0.18") + D("0.18")
+    size, why = unwind_size(_Bids(bids), fees, _plan(500), D(500), D("0.05"))  # type: ignore[arg-type]
+    assert size == 0 and "max_unwind_loss_usd=0.05" in why and "one 0.06 USD" in why
