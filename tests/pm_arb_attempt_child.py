@@ -103,9 +103,16 @@ def _lose_answers(node, role: str) -> None:
     node.orders.on_fill = no_fill_of_lost  # type: ignore[method-assign]
 
 
+BOOK_MOVES = "TG_TEST_BOOK_MOVES_AFTER_SIZING"
+
+
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     step = sys.argv[2]
+    if os.environ.get(BOOK_MOVES):  # size at full size: the unwind's book moves after sizing
+        from tradeguard.strategies.cross_venue import executor
+
+        executor.unwind_size = lambda _g, _f, _p, n, _cap: (n, "")  # type: ignore[assignment]
     node = TradingNode(cfg)
     sending: dict[str, str] = {}  # venue -> the first leg whose request is on its way
     for venue in node.venues.values():

@@ -242,3 +242,12 @@ def example_map_far_off(tmp: Path) -> Path:
     path = tmp / "pm_map_far_off.toml"
     path.write_text(text)
     return path
+
+
+def book_moves_after_sizing(monkeypatch: Any) -> None:
+    """Size pairs at their full size, as if the first leg's bids had been deep and tight when it
+    was planned and moved before its unwind: the way a leg is held now that a pair is sized so
+    its unwind at the planned book fits max_unwind_loss_usd (tests of held legs need one)."""
+    from tradeguard.strategies.cross_venue import executor
+
+    monkeypatch.setattr(executor, "unwind_size", lambda _g, _f, _p, n, _cap: (n, ""))

@@ -24,6 +24,7 @@ from tradeguard.sandbox.pm_serve import (
 from tradeguard.storage.arb_repository import load_arb_executions
 
 CHILD = Path(__file__).with_name("pm_arb_attempt_child.py")
+BOOK_MOVES = "TG_TEST_BOOK_MOVES_AFTER_SIZING"  # read by the child
 PAIR = "fed-dec-above-4"
 PM_YES, K_NO = "fed-above-4pct-dec:YES", "KXFED-26DEC-T4.00:NO"
 
@@ -96,10 +97,12 @@ async def test_a_pair_killed_once_both_legs_filled_is_in_the_book_once(tmp_path,
 
 
 async def test_a_lone_first_leg_killed_before_the_second_is_booked_under_its_pair(
-    tmp_path, servers
+    tmp_path, servers, monkeypatch
 ):
     # The cap (0.01 USD) keeps the start-up unwind from selling: the leg is held, and the book
     # holds it under the pair its order names, for the limits, the retry and the settlement.
+    # (Sized as if the book had moved after sizing: at that cap no size would be sent.)
+    monkeypatch.setenv(BOOK_MOVES, "1")
     cfg, died = await _killed_at(
         tmp_path, servers, "first_filled", ArbScenarioConfig(size=Decimal(20)),
         max_unwind_loss_usd="0.01",

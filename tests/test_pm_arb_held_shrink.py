@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from pm_arb_support import book_moves_after_sizing
 from test_pm_arb_interrupted import _start
 from test_pm_arb_node import arb_config, vault_with_both
 from tradeguard.api.routes.pm_arb import held_json
@@ -37,6 +38,7 @@ async def rig(tmp_path, monkeypatch):
     await kalshi.start()
     await pm.start()
     vault_with_both(tmp_path, monkeypatch, k_keys, pm_keys)
+    book_moves_after_sizing(monkeypatch)  # its runs leave a leg held
     try:
         yield kalshi, pm, k_keys
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pm_arb_support import example_map_far_off
+from pm_arb_support import book_moves_after_sizing, example_map_far_off
 from tradeguard.config import Config
 from tradeguard.model.events import Event, EventKind
 from tradeguard.node import TradingNode
@@ -63,6 +63,8 @@ def arb_config(tmp: Path, kalshi, pm, exec_params: dict, limits: dict) -> Config
 
 
 async def run_with_scenario(tmp: Path, monkeypatch, config: ArbScenarioConfig, **params):
+    if params.get("book_moves"):  # the unwind's book moves after sizing: a leg to hold
+        book_moves_after_sizing(monkeypatch)
     k_keys, pm_keys = kalshi_keys(None), polymarket_keys(None)
     kalshi, pm = kalshi_demo(k_keys), polymarket_demo(pm_keys)
     await kalshi.start()
@@ -153,6 +155,7 @@ async def test_second_leg_failure_beyond_the_cap_is_held_with_a_critical_alert(
         monkeypatch,
         ArbScenarioConfig(size=Decimal(2000), fail_second=True),
         exec={"max_unwind_loss_usd": "0.01"},
+        book_moves=True,
         limits={"max_position_usd": "200"},
     )
     rec = strat.attempts[0]
@@ -192,6 +195,7 @@ async def test_a_held_leg_is_sold_again_through_the_api_with_a_new_cap(tmp_path,
         monkeypatch,
         ArbScenarioConfig(size=Decimal(2000), fail_second=True),
         exec={"max_unwind_loss_usd": "0.01"},
+        book_moves=True,
         limits={"max_position_usd": "200"},
         during=retry,
     )
@@ -233,6 +237,7 @@ async def test_two_retries_at_once_through_the_api_sell_the_held_leg_once(tmp_pa
         monkeypatch,
         ArbScenarioConfig(size=Decimal(2000), fail_second=True),
         exec={"max_unwind_loss_usd": "0.01"},
+        book_moves=True,
         limits={"max_position_usd": "200"},
         during=retry,
     )
@@ -273,6 +278,7 @@ async def test_a_retry_naming_no_strategy_offers_nothing_while_one_of_them_is_no
         monkeypatch,
         ArbScenarioConfig(size=Decimal(2000), fail_second=True),
         exec={"max_unwind_loss_usd": "0.01"},
+        book_moves=True,
         limits={"max_position_usd": "200"},
         during=retry,
     )

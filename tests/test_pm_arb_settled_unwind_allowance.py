@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pm_arb_support import book_moves_after_sizing
 from test_pm_arb_paper import K_NO, _resolve, _settle, run_paper, stop_all
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
@@ -14,7 +15,8 @@ from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 D = Decimal
 
 
-async def test_a_settled_held_leg_is_no_longer_an_unwind_allowance(tmp_path) -> None:
+async def test_a_settled_held_leg_is_no_longer_an_unwind_allowance(tmp_path, monkeypatch) -> None:
+    book_moves_after_sizing(monkeypatch)  # a leg held: the book moves after sizing
     strat, _events, node, kalshi, pm = await run_paper(
         tmp_path, D(2000), pull_second=True,
         exec={"max_unwind_loss_usd": "0"}, limits={"max_position_usd": "200"},

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from rigs import killed_child
-from test_pm_arb_book_crash import CHILD, PAIR, PM_YES, _book, _twice, servers
+from test_pm_arb_book_crash import BOOK_MOVES, CHILD, PAIR, PM_YES, _book, _twice, servers
 from test_pm_arb_interrupted import _start
 from test_pm_arb_node import arb_config
 from tradeguard.model.enums import OrderStatus
@@ -39,9 +39,11 @@ def _venue_holds(pm, market: str) -> tuple[Decimal, Decimal]:
 
 @pytest.mark.parametrize("cap, outcome", [("1.5", "unwound"), ("0.01", "held")])
 async def test_a_first_leg_killed_before_its_answer_is_read_is_found_and_taken_up_once(
-    tmp_path, servers, cap, outcome
+    tmp_path, servers, cap, outcome, monkeypatch
 ):
     kalshi, pm = servers
+    if outcome == "held":  # at that cap no size is sent unless the book moves after sizing
+        monkeypatch.setenv(BOOK_MOVES, "1")
     cfg = arb_config(tmp_path, kalshi, pm, {"max_unwind_loss_usd": cap},
                      {"max_position_usd": "200"})  # fmt: skip
     arb = ArbScenario(pm.book, paired_markets("polymarket", pm)[:1], ArbScenarioConfig(size=D(20)))

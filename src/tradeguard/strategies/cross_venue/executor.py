@@ -9,7 +9,9 @@ attempt = await executor.execute(opportunity)     # one arb_executions row, what
 One attempt:
 - the pair's map entry must still allow trading (reviewed, review not expired), no leg may buy
   what its venue would net against contracts held there (`netting_guard.py`), the strategy's
-  limits must pass (trimming the size to the caps' room), and the risk engine's cycle check must
+  limits must pass (trimming the size to the caps' room), the size is trimmed so the first leg
+  could be sold back within `max_unwind_loss_usd` at the book it was planned on, or the pair is
+  refused (`unwind_size.py`), and the risk engine's cycle check must
   approve both legs as one; each leg still passes the risk check and the journal on submit;
 - the leg with less depth at its limit goes first, fill-or-kill at the worst level its size
   needs; if it does not fill, nothing is at risk (`failed`);
@@ -57,6 +59,7 @@ from tradeguard.strategies.cross_venue.unresolved import (
     hold_unresolved_unwind,
     unresolved,
 )
+from tradeguard.strategies.cross_venue.unwind_size import PAIR_UNWIND, unwind_size
 from tradeguard.strategies.gateway import (
     CycleDecision,
     ExecutionGateway,
@@ -83,7 +86,8 @@ class PairExecConfig(ConfigModel):
     leg_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # The second leg's limit keeps at least this profit per contract pair, in USD.
     min_edge_usd: Decimal = Field(default=ZERO, ge=0, lt=1)
-    # Most an unwind of a lone first leg may lose (prices and fees), in USD.
+    # Most an unwind of a lone first leg may lose (prices and fees), in USD; pairs are sized so
+    # the unwind at the planned book fits it (unwind_size.py).
     max_unwind_loss_usd: Decimal = Field(default=Decimal(5), ge=0, le=Decimal(100_000))
     # A lone leg a stopped node left without a record, at the next start: sold back within
     # max_unwind_loss_usd before the strategy trades (`unwind`), or kept and reported (`hold`).
@@ -195,9 +199,10 @@ class PairExecutor(PairRecording):
         if not verdict.ok:
             rec.code, rec.reason = verdict.code, verdict.reason
             return
-        n = rec.contracts = verdict.contracts
-        rec.expected_profit = opp.edge * n
         first_plan, second_plan = sorted(opp.legs, key=lambda leg: leg.depth_at_limit)
+        n = self._unwindable(rec, opp, first_plan, verdict.contracts)
+        if n is None:
+            return
         second_cap = await self._approve(rec, opp, n, first_plan, second_plan)
         if second_cap is None:
             return
@@ -259,6 +264,25 @@ class PairExecutor(PairRecording):
                 OpenPair(opp.pair_id, opp.event, opp.direction, left, rec.capital,
                          opp.settles_at_ms, (first.venue,), (first.symbol,))
             )  # fmt: skip
+
+    def _unwindable(
+        self, rec: PairAttempt, opp: PairOpportunity, plan: LegPlan, n: Decimal
+    ) -> Decimal | None:
+        """The size (at most `n`) whose first leg could be sold back within max_unwind_loss_usd
+        at the planned book, set on `rec`, or None with the refusal on `rec` (`unwind_size.py`)."""
+        gateway, fees = self.gateways[plan.venue], self._fee(plan.venue)
+        size, why = unwind_size(gateway, fees, plan, n, self.config.max_unwind_loss_usd)
+        if why:
+            rec.code, rec.reason = PAIR_UNWIND, why
+            return None
+        if size < n:
+            log.info(
+                "pair %s trimmed from %s to %s contracts: the most its first leg %s can be sold "
+                "back within max_unwind_loss_usd=%s", rec.pair_id, n, size, plan.symbol,
+                self.config.max_unwind_loss_usd,
+            )  # fmt: skip
+        rec.contracts, rec.expected_profit = size, opp.edge * size
+        return size
 
     def _held_by_error(self, rec: PairAttempt, opp: PairOpportunity) -> None:
         """Book the first leg an error left held (less what a later leg bought or sold) in the

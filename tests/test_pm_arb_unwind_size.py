@@ -1,0 +1,90 @@
+"""Cross-venue sizing: a pair is never opened at a size whose first leg could not be sold back
+within max_unwind_loss_usd at the book it was planned on (both fees plus the first leg's spread).
+
+Against both local servers (the real Polymarket client against our CLOB, our Kalshi sandbox) with
+the `arb-fail` scenario: the second leg's liquidity is pulled as it arrives, so every attempt
+needs its unwind."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from test_pm_arb_node import run_with_scenario
+from tradeguard.model.enums import Side
+from tradeguard.model.events import EventKind
+from tradeguard.sandbox.pm_scenario import ArbScenarioConfig
+from tradeguard.strategies.cross_venue.fees import FeeModel
+from tradeguard.strategies.cross_venue.scanner import LegPlan
+from tradeguard.strategies.cross_venue.unwind_size import planned_unwind_loss, unwind_size
+
+CAP = Decimal(5)
+D = Decimal
+
+
+async def test_arb_fail_trims_the_size_so_the_lone_leg_unwinds_within_the_cap(
+    tmp_path, monkeypatch
+):
+    strat, events, node = await run_with_scenario(
+        tmp_path, monkeypatch, ArbScenarioConfig.named("arb-fail")
+    )
+    rec = strat.attempts[0]
+    first = rec.legs[0]
+    # Kalshi NO at 0.56, bid 0.54: 500 contracts would lose 500 x 0.02 plus both fees, far
+    # beyond 5 USD, so the leg was held; 91 contracts lose 91 x 0.02 + 1.57 + 1.59 = 4.98 USD
+    assert first.venue == "kalshi" and first.filled == 91, rec.reason  # was 500
+    assert rec.contracts == first.filled
+    assert rec.outcome == "unwound", rec.reason  # was held at 207 contracts
+    assert rec.legs[-1].role == "unwind" and rec.legs[-1].filled == first.filled
+    assert rec.actual_profit == Decimal("-4.98") and -rec.actual_profit <= CAP
+    assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+    assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+    assert strat.book.open == []
+
+
+async def test_a_cap_no_size_fits_skips_the_pair_before_either_leg(tmp_path, monkeypatch):
+    strat, events, node = await run_with_scenario(
+        tmp_path,
+        monkeypatch,
+        ArbScenarioConfig.named("arb-fail"),
+        exec={"max_unwind_loss_usd": "0.05"},  # one contract: 0.02 spread + 0.02 + 0.02 fees
+    )
+    rec = strat.attempts[0]
+    assert rec.outcome == "rejected" and rec.code == "PAIR_UNWIND", rec.reason
+    assert "max_unwind_loss_usd=0.05" in rec.reason and "one 0.06 USD" in rec.reason
+    assert rec.legs == []
+    assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
+    assert not [e for e in events if e.kind == EventKind.ARB_HELD]
+
+
+class _Bids:
+    """A venue's read side: the bids a sale takes and the instrument's rules (none known)."""
+
+    def __init__(self, bids: list | None) -> None:
+        self.bids = bids
+
+    def levels(self, symbol: str, side: Side) -> list | None:
+        assert side is Side.SELL
+        return self.bids
+
+    def instrument(self, symbol: str) -> None:
+        return None
+
+
+def _plan(n: int) -> LegPlan:
+    return LegPlan("kalshi", "K:NO/USD", D(n), D("0.56"), D("0.56") * n, D(0), D(n))
+
+
+def test_the_size_is_the_most_contracts_whose_planned_unwind_fits_the_cap() -> None:
+    fees = FeeModel.default("kalshi")
+    bids = [(D("0.54"), D(1000))]
+    assert planned_unwind_loss(fees, _plan(91), bids, D(91)) == D("4.98")
+    assert planned_unwind_loss(fees, _plan(92), bids, D(92)) == D("5.03")  # one more: beyond
+    assert unwind_size(_Bids(bids), fees, _plan(500), D(500), D(5)) == (D(91), "")  # type: ignore[arg-type]
+    # bids thinner than the size: what they cannot take counts as sold at 0
+    thin = [(D("0.54"), D(5))]
+    # 6 x 0.56 + fee 0.11 - (5 x 0.54 - fee 0.09)
+    assert planned_unwind_loss(fees, _plan(6), thin, D(6)) == D("0.86")
+    # no book known: the fees alone (a buy and a sale at the limit)
+    assert planned_unwind_loss(fees, _plan(10), None, D(10)) == D("0.18") + D("0.18")
+    size, why = unwind_size(_Bids(bids), fees, _plan(500), D(500), D("0.05"))  # type: ignore[arg-type]
+    assert size == 0 and "max_unwind_loss_usd=0.05" in why and "one 0.06 USD" in why
