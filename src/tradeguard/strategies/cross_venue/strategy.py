@@ -293,7 +293,6 @@ class CrossVenueStrategy(Strategy):
         """What an `arb-unwind` may sell of each lone leg the held records `rows` leave, as
         (venue, asset, contracts): no more than the book holds of it alone now (a settled or
         shrunk leg: less, or none)."""
-        from tradeguard.risk.unwind import base_asset
         from tradeguard.strategies.cross_venue.held_retry import held_legs
 
         lone: dict[tuple[str, str], Decimal] = {}
@@ -306,7 +305,7 @@ class CrossVenueStrategy(Strategy):
             amount = min(leg.contracts, lone.get((leg.venue, leg.symbol), Decimal(0)))
             if amount > 0:
                 lone[(leg.venue, leg.symbol)] -= amount
-                out.append((leg.venue, base_asset(leg.symbol), amount))
+                out.append((leg.venue, leg.symbol.split("/", 1)[0], amount))  # what its sale gives
         return out
 
     def sync_held(self, venue: str, total: Callable[[str], Decimal]) -> list[dict[str, Any]]:
