@@ -29,6 +29,15 @@ async def test_the_stop_button_with_a_bot_token_stops_that_bot(tmp_path: Path, d
             await page.fill("#token-input", r.alpha["Authorization"].removeprefix("Bearer "))
             await page.click("#login-form button[type=submit]")
             await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+            # the token reads its own bot alone: the account's panels and the controls it may
+            # not use (enable, disable, close, cancel, resume) are hidden
+            await expect(page.locator('#bot-table tbody tr[data-bot="alpha"]')).to_be_visible()
+            await expect(page.locator("#bot-table tbody tr")).to_have_count(1)
+            await expect(page.locator("#bot-table button")).to_have_count(0)
+            for hidden in ("#positions", "#balances", "#trades", "#equity", "#bot-orders",
+                           "#bots-totp"):  # fmt: skip
+                await expect(page.locator(hidden)).to_be_hidden()
+            await expect(page.locator("#ws-status")).to_have_text("no stream for a bot token")
             await page.click("#stop-btn")
             await expect(page.locator("#stop-dialog")).to_be_visible()
             await page.click("#confirm-stop")

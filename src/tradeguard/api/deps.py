@@ -88,11 +88,19 @@ def authenticate(
     )
 
 
+def bot_scope(info: TokenInfo) -> str:
+    """Say why a token bound to a bot is refused a route of the whole account."""
+    return (
+        f"token {info.name!r} is bound to bot {info.bot!r}; it reads and trades only as that "
+        "bot, through /api/v1/safety, /api/v1/trades and /api/v1/bots/{bot}/stats"
+    )
+
+
 def require(role: Role, bots: bool = False) -> Callable[..., Awaitable[Principal]]:
     """Build the dependency admitting a token of `role` or higher.
 
-    A token bound to a bot passes only reads, or routes built with `bots=True` (which check the
-    bot themselves).
+    A token bound to a bot passes only routes built with `bots=True`, which answer or act for
+    that bot alone (they check the bot themselves): the account-wide reads refuse it.
     """
 
     async def dependency(
@@ -103,12 +111,8 @@ def require(role: Role, bots: bool = False) -> Callable[..., Awaitable[Principal
         if not isinstance(info, TokenInfo):
             token = creds.credentials if creds is not None else None
             info = authenticate(api_state(request), token, client)
-        if info.bot is not None and role > Role.VIEWER and not bots:
-            raise HTTPException(
-                403,
-                f"token {info.name!r} is bound to bot {info.bot!r}; it may only trade through "
-                "/api/v1/safety and /api/v1/trades as that bot",
-            )
+        if info.bot is not None and not bots:
+            raise HTTPException(403, bot_scope(info))
         if info.role < role:
             raise HTTPException(
                 403,
@@ -125,6 +129,7 @@ viewer: Any = Depends(require(Role.VIEWER))
 trader: Any = Depends(require(Role.TRADER))
 admin: Any = Depends(require(Role.ADMIN))
 bot_trader: Any = Depends(require(Role.TRADER, bots=True))
+bot_viewer: Any = Depends(require(Role.VIEWER, bots=True))  # the route reads one bot's rows
 state_dep: Any = Depends(api_state)
 
 

@@ -39,4 +39,5 @@ class StateFastPath:
 
     def _viewer(self, scope: Scope) -> bool:
         info = scope.get("state", {}).get("token")  # checked at the gate
-        return isinstance(info, TokenInfo) and info.role >= Role.VIEWER
+        # a token bound to a bot goes on to the route, which refuses it
+        return isinstance(info, TokenInfo) and info.role >= Role.VIEWER and info.bot is None

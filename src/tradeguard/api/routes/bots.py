@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from tradeguard.api.bot_schemas import ClosePositions
-from tradeguard.api.deps import API, second_factor, state_dep, trader, viewer
+from tradeguard.api.deps import API, bot_viewer, second_factor, state_dep, trader
 from tradeguard.api.errors import AUTH_RESPONSES, NOT_FOUND
 from tradeguard.api.routes.safety import desk_of, own_bot
 from tradeguard.api.state import ApiState, Principal
@@ -19,7 +19,7 @@ _BOT = Path(max_length=64)
 
 
 @router.get(f"{API}/safety/bots")
-async def list_bots(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+async def list_bots(who: Principal = bot_viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Return every bot with its limits, state and results (win rate, P&L, by score)."""
     desk = desk_of(api)
     items = []
@@ -32,7 +32,7 @@ async def list_bots(who: Principal = viewer, api: ApiState = state_dep) -> dict[
 
 
 @router.get(f"{API}/bots/status/summary")
-async def bots_summary(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+async def bots_summary(who: Principal = bot_viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Every bot's active trades with live P&L at the current marks (poll it every few
     seconds: it reads memory only); a token bound to a bot sees that bot alone."""
     return desk_of(api).summary(only=who.token.bot)
@@ -40,7 +40,7 @@ async def bots_summary(who: Principal = viewer, api: ApiState = state_dep) -> di
 
 @router.get(f"{API}/bots/{{bot_id}}/stats", responses=NOT_FOUND)
 async def bot_stats(
-    bot_id: str = _BOT, who: Principal = viewer, api: ApiState = state_dep
+    bot_id: str = _BOT, who: Principal = bot_viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return one bot's win rate, P&L, expectancy and signal accuracy by score bucket."""
     own_bot(who, bot_id)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from tradeguard.api.bot_desk import BotDesk
 from tradeguard.api.bot_replay import StillSending, execute_once
 from tradeguard.api.bot_schemas import IDEMPOTENCY_KEY, EmergencyStop, ExecuteTrade, TradeSignal
-from tradeguard.api.deps import API, bot_trader, state_dep, viewer
+from tradeguard.api.deps import API, bot_trader, bot_viewer, state_dep
 from tradeguard.api.errors import AUTH_RESPONSES, CONFLICT, NOT_FOUND
 from tradeguard.api.routes.control import kill_second_factor, queued_kill
 from tradeguard.api.serialisers import clean
@@ -56,7 +56,7 @@ async def validate_trade(
 
 
 @router.get(f"{API}/safety/status")
-async def safety_status(who: Principal = viewer, api: ApiState = state_dep) -> dict[str, Any]:
+async def safety_status(who: Principal = bot_viewer, api: ApiState = state_dep) -> dict[str, Any]:
     """Return the trading state and every bot's limits, positions, today's P&L and exits."""
     out = desk_of(api).status()
     if who.token.bot is not None:
@@ -141,7 +141,7 @@ async def execute_trade(
 
 @router.get(f"{API}/trades/status/{{trade_id}}", responses=NOT_FOUND)
 async def trade_status(
-    trade_id: str = Path(max_length=64), who: Principal = viewer, api: ApiState = state_dep
+    trade_id: str = Path(max_length=64), who: Principal = bot_viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return one bot trade: score, confirmations, size rule, order status and fills."""
     trade = desk_of(api).trade_status(trade_id)
@@ -153,7 +153,7 @@ async def trade_status(
 
 @router.get(f"{API}/trades/recent/{{bot_id}}")
 async def recent_trades(
-    bot_id: str = Path(max_length=64), who: Principal = viewer, api: ApiState = state_dep
+    bot_id: str = Path(max_length=64), who: Principal = bot_viewer, api: ApiState = state_dep
 ) -> dict[str, Any]:
     """Return the bot's latest trades, newest first."""
     own_bot(who, bot_id)

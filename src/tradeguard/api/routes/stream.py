@@ -62,6 +62,10 @@ async def stream(
         with contextlib.suppress(Exception):
             await ws.close(code=4401, reason=str(why)[:120])
         return
+    if info.bot is not None:  # every event of the account: not for a token bound to one bot
+        with contextlib.suppress(Exception):
+            await ws.close(code=4403, reason=f"token bound to bot {info.bot!r}"[:120])
+        return
     queue = node.bus.queue(2_000)
     await ws.send_text(json.dumps({"type": "hello", "token_id": info.id, "role": info.role.label}))
     closed = asyncio.Event()

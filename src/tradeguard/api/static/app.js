@@ -172,9 +172,36 @@ function renderLimits(risk) {
     (stale.length ? " · stale data: " + stale.join(", ") : "");
 }
 
+// A token bound to one bot reads that bot alone: the account's routes answer it 403. The
+// dashboard then shows the trading state and that bot, with the emergency stop (the bot's
+// own), and hides every panel and control the token may not use.
+let botScoped = false;
+
+function boundToBot(e) {
+  if (!(e && e.status === 403 && /is bound to bot/.test(e.message))) return false;
+  if (!botScoped) {
+    botScoped = true;
+    for (const s of $("main").querySelectorAll(":scope > section")) {
+      if (s.id !== "bots") s.classList.add("hidden");
+    }
+    for (const el of [$("bots-totp").parentElement, $("bot-orders"),
+      $("bot-orders").previousElementSibling, document.querySelector('[data-for="bot-orders"]')]) {
+      el.classList.add("hidden");
+    }
+  }
+  return true;
+}
+
+async function refreshBotScope() {
+  const s = await api("/safety/status");
+  $("mode").textContent = "mode " + s.mode;
+  renderStateBadge(s.trading_state);
+}
+
 async function refresh() {
   refreshTimer = null;
   try {
+    if (botScoped) { await refreshBotScope(); return; }
     const [state, positions, orders, balances, strategies, trades, equity, arbSummary] =
       await Promise.all([
         api("/state"), api("/positions"), api("/orders?status=open"), api("/balances/combined"),
@@ -230,6 +257,7 @@ async function refresh() {
     $("max-dd").textContent = num(state.max_drawdown_pct, 3) + "%";  // the run's, not the chart's
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
+    if (boundToBot(e)) { scheduleRefresh(0); refreshBots(); return; }
     $("updated").textContent = "update failed: " + e.message;
   }
 }
@@ -354,6 +382,7 @@ function connect() {
     if (socket !== ws) return;  // replaced by a newer stream or closed by logout
     $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     if (ev.code === 4401) { showLogin("The live stream refused the token."); return; }
+    if (ev.code === 4403) { $("ws-status").textContent = "no stream for a bot token"; return; }
     if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; if (token()) connect(); }, 2000);
   };
 }
@@ -461,6 +490,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
+    if (botScoped) { location.reload(); return; }  // the next token gets every panel back
     disconnect();
     $("ws-status").textContent = "offline"; $("ws-status").className = "pill off";
     showLogin("");

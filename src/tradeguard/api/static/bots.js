@@ -42,7 +42,7 @@ function scoreBuckets(byScore) {
     + " (" + b.trades + ")").join(" · ");
 }
 
-function renderBots(items, positions) {
+function renderBots(items, positions, controls = true) {
   $("bots").classList.toggle("hidden", items.length === 0);
   fillTable("bot-table", items, (tr, b) => {
     const s = b.stats;
@@ -55,6 +55,7 @@ function renderBots(items, positions) {
     cell(tr, s.expectancy === null ? "–" : num(s.expectancy), "expectancy");
     cell(tr, scoreBuckets(s.by_score), "buckets");
     const td = cell(tr, "");
+    if (!controls) return;  // a bot's own token may not enable, disable or close
     const id = encodeURIComponent(b.bot_id);
     if (b.enabled) controlButton(td, "disable", "disable " + b.bot_id, () => botAction("/bots/" + id + "/disable"));
     else controlButton(td, "enable", "enable " + b.bot_id, () => botAction("/bots/" + id + "/enable"));
@@ -82,6 +83,7 @@ function renderBotOrders(orders, names) {
 
 async function refreshBots() {
   try {
+    if (botScoped) { renderBots((await api("/safety/bots")).items, [], false); return; }
     const [bots, positions, orders, state] = await Promise.all([
       api("/safety/bots"), api("/positions"), api("/orders?status=open"), api("/state"),
     ]);
@@ -90,6 +92,7 @@ async function refreshBots() {
     const stopped = state.trading_state !== "ACTIVE";
     $("bots-resume").classList.toggle("hidden", !stopped || bots.items.length === 0);
   } catch (e) {
+    if (boundToBot(e)) { refreshBots(); return; }
     $("bots-msg").textContent = "bots: " + e.message;
   }
 }
