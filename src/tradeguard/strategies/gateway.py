@@ -71,6 +71,8 @@ class ExecutionGateway(Protocol):
     venue_kind: str
     # Where the venue charges a buy's fee: "quote" (the asset spent) or "received" (the base).
     buy_fee_in: str
+    # Told of a fill of an order whose cycle was recorded already: the strategy books it.
+    late_fill_listeners: list[Callable[[Fill, Order], None]]
 
     def now_ms(self) -> int: ...
 
