@@ -12,6 +12,7 @@ from test_api_support import bearer, build_app, client
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
 from tradeguard.cli.main import main
 from tradeguard.node import TradingNode
+from tradeguard.sandbox.binary_book import BinaryBook
 
 D = Decimal
 BOUND_S = 60
@@ -57,6 +58,33 @@ async def test_serve_values_a_held_outcome_leg_as_the_trading_node_and_status_do
         mark = served.portfolio.marks[f"{NO}/USD"]
         assert D("0") < mark < D("1")
         assert served.portfolio.equity("kalshi") == cash + held * mark
+    finally:
+        await asyncio.wait_for(served.stop(), BOUND_S)
+        served.close()
+
+
+async def test_serve_names_a_held_contract_whose_book_has_no_price(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, _ = rig
+    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
+    cfg = node.config
+    await asyncio.wait_for(node.stop(), BOUND_S)
+    node.close()
+    kalshi.book = BinaryBook()  # every order gone: the held market's book bids nothing
+    for ticker in kalshi.markets:
+        kalshi.book.add_market(ticker)
+
+    served = TradingNode(cfg)
+    await asyncio.wait_for(served.start(), BOUND_S)
+    try:
+        app, tokens = build_app(served)
+        async with client(app) as http:
+            r = await http.get("/api/v1/equity", headers=bearer(tokens.viewer))
+        assert r.status_code == 200, r.text
+        assert r.json()["unpriced"] == [NO]  # counted as nothing, and said so
+        assert f"{NO}/USD" not in served.portfolio.marks
     finally:
         await asyncio.wait_for(served.stop(), BOUND_S)
         served.close()
