@@ -77,7 +77,8 @@ async def get_positions(
 async def get_equity(
     who: Principal = viewer, api: ApiState = state_dep, points: int = Query(500, ge=2, le=5000)
 ) -> dict[str, Any]:
-    """Return the equity curve, each point's drawdown in the curve, and the run's max drawdown."""
+    """Return the equity curve, each point's drawdown in the curve, the run's max drawdown and
+    the held assets no market prices (counted as nothing)."""
     node = api.node
     curve = list(node.equity_curve)
     now = node.clock.now_ms()
@@ -94,4 +95,7 @@ async def get_equity(
         ],
         # the run's figure (node.figures), not the deepest dip among the points sent
         "max_drawdown_pct": round(float(node.figures().max_drawdown_pct), 4),
+        # held assets no market prices (e.g. an outcome contract whose book has no bids): the
+        # equity counts them as nothing, said here rather than silently
+        "unpriced": node.portfolio.unpriced_assets(),
     }

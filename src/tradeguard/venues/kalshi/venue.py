@@ -329,6 +329,15 @@ class KalshiVenue(Venue):
         book.reset(await self._call("fetch_quote", self.client.orderbook(ticker)))
         return book.quote(symbol, outcome, self.clock.now_ms())
 
+    def lists(self, symbol: str) -> bool:
+        """Tell whether `symbol` is one of the outcomes loaded with the instruments: a held
+        contract no strategy streams (`tradeguard serve`) is still valued at its book."""
+        return symbol in self.instruments
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """A held outcome's quote from Kalshi's REST book (bid 0 where the book has no bids)."""
+        return await self.fetch_quote(symbol) if symbol in self.instruments else None
+
     @property
     def quotes_polled(self) -> bool:
         """No WebSocket configured: books come from REST every `quote_poll_s`, by design."""

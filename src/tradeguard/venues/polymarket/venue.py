@@ -435,6 +435,15 @@ class PolymarketVenue(Venue):
         """The `market` channel next to the `user` channel (empty when streams are off)."""
         return self.ws_url.removesuffix("/user") + "/market" if self.ws_url else ""
 
+    def lists(self, symbol: str) -> bool:
+        """Tell whether `symbol` is one of the outcomes loaded with the instruments: a held
+        contract no strategy streams (`tradeguard serve`) is still valued at its book."""
+        return symbol in self.instruments
+
+    async def fetch_reference_quote(self, symbol: str) -> Quote | None:
+        """A held outcome's quote from Polymarket's REST book (bid 0 where the book has no bids)."""
+        return await self.fetch_quote(symbol) if symbol in self.instruments else None
+
     @property
     def quotes_polled(self) -> bool:
         """No WebSocket configured: books come from REST every `quote_poll_s`, by design."""

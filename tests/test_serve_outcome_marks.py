@@ -1,0 +1,90 @@
+"""`tradeguard serve` over the database a `pm arb run` left a held Kalshi leg in: the API (with
+no strategy streaming the outcome markets) values the held contracts as the node that traded
+did and as `tradeguard status` shows them, never at 0 (one equity on every surface)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+from test_api_support import bearer, build_app, client
+from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
+from tradeguard.cli.main import main
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.binary_book import BinaryBook
+
+D = Decimal
+BOUND_S = 60
+
+
+def _held(node: TradingNode, asset: str) -> Decimal:
+    return sum((b.total for b in node.portfolio.all_balances() if b.venue == "kalshi"
+                and b.asset == asset), D(0))  # fmt: skip
+
+
+async def test_serve_values_a_held_outcome_leg_as_the_trading_node_and_status_do(
+    tmp_path,
+    rig,  # noqa: F811
+    capsys,
+):
+    kalshi, pm, _ = rig
+    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
+    cfg = node.config
+    held = _held(node, NO)
+    traded = node.figures()
+    await asyncio.wait_for(node.stop(), BOUND_S)
+    node.close()
+    assert held > 0 and traded.equity < traded.start_equity  # a held leg, the cycle's cost
+
+    capsys.readouterr()
+    assert main(["status", "--json", "--db", cfg.node.database_url]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert D(status["figures"]["equity"]) == traded.equity
+
+    served = TradingNode(cfg)  # as `tradeguard serve` builds it: no strategy runs
+    await asyncio.wait_for(served.start(), BOUND_S)
+    try:
+        app, tokens = build_app(served)
+        async with client(app) as http:
+            r = await http.get("/api/v1/equity", headers=bearer(tokens.viewer))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        live = body["points"][-1]
+        # was 19880.50 (207 NO contracts at 0: a 0.5975 % drawdown against a 0.02825 % max)
+        assert D(str(live["equity"])) == traded.equity == D(status["figures"]["equity"])
+        assert live["drawdown_pct"] == body["max_drawdown_pct"]
+        cash = _held(served, "USD")
+        mark = served.portfolio.marks[f"{NO}/USD"]
+        assert D("0") < mark < D("1")
+        assert served.portfolio.equity("kalshi") == cash + held * mark
+    finally:
+        await asyncio.wait_for(served.stop(), BOUND_S)
+        served.close()
+
+
+async def test_serve_names_a_held_contract_whose_book_has_no_price(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, _ = rig
+    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
+    cfg = node.config
+    await asyncio.wait_for(node.stop(), BOUND_S)
+    node.close()
+    kalshi.book = BinaryBook()  # every order gone: the held market's book bids nothing
+    for ticker in kalshi.markets:
+        kalshi.book.add_market(ticker)
+
+    served = TradingNode(cfg)
+    await asyncio.wait_for(served.start(), BOUND_S)
+    try:
+        app, tokens = build_app(served)
+        async with client(app) as http:
+            r = await http.get("/api/v1/equity", headers=bearer(tokens.viewer))
+        assert r.status_code == 200, r.text
+        assert r.json()["unpriced"] == [NO]  # counted as nothing, and said so
+        assert f"{NO}/USD" not in served.portfolio.marks
+    finally:
+        await asyncio.wait_for(served.stop(), BOUND_S)
+        served.close()
