@@ -228,6 +228,14 @@ class TriangularStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
+    late_kept = 256  # the newest records whose orders a start looks at (`late_fills.KEPT`)
+
+    def take_up_late(self, rows: list[dict[str, Any]]) -> int:
+        """At start: book into its record a fill the venue made, while the node was down, of
+        an order one of the records `rows` gave up on (oldest first); return how many."""
+        assert self.executor is not None, "bind() first"
+        return self.executor.held_legs.late.take_up(rows)
+
     def stopping_s(self) -> float:
         """A Ctrl-C's stop waits out `stop_timeout_s` before the node's own bound."""
         return float(self.settings.stop_timeout_s)
