@@ -2,7 +2,8 @@
 leg the venue said it never received (`rejected`, the cycle recorded with nothing traded) fills
 at the venue while the node is down (SIGKILLed). The next start's reconciliation books the fill;
 the start then books it into its cycle's record once (held at its cost, one critical `arb.held`
-through the record's outbox); a start after that changes nothing."""
+through the record's outbox); a start after that changes nothing, and counts what the record
+holds as the strategy's cycle holding (what an `arb-unwind` may sell)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,5 @@ async def test_a_first_leg_filled_while_the_node_was_down_is_booked_into_its_rec
         async with _started(cfg) as (again, events):  # nothing left to do
             assert load_arb_executions(again.storage, strategy_id="tri") == [row]
             assert _held(events) == []
+            # what the held record holds, an `arb-unwind` may sell after a restart too
+            assert again.risk.cycle_holdings.held("tri", "sbx", base) == got
