@@ -68,3 +68,28 @@ async def test_a_first_leg_executed_after_the_cycle_gave_up_is_booked_held(tmp_p
         s.gateway._on_fill(fill, s.orders.orders.get(order.client_order_id))
     assert rows(s) == [row] and len([e for e in s.events if e.kind == EventKind.ARB_HELD]) == 1
     assert s.risk.settlements_seen[sid] == [key]
+
+
+async def test_a_held_record_read_back_allows_no_more_than_the_account_can_sell(tmp_path: Path):
+    # What a start reads back from the held record for an `arb-unwind`: the record's amount,
+    # cut to what the account can sell of it now (part sold by hand while the node was down).
+    from tradeguard.strategies.triangular.strategy import TriangularStrategy
+    from triangular_node_support import ARB_PARAMS
+
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    held_back = queue_first_leg(s, CYCLE[0])
+    await s.executor.execute(s.opportunity(), SIZE)
+    [order] = held_back
+    await s.venue_submit(order)  # type: ignore[attr-defined]  # executed late: held
+    [row] = rows(s)
+    got = Decimal(row["legs"]["held"]["ETH"])
+    strat = TriangularStrategy(s.config.strategy_id, s.venue.name, "", dict(ARB_PARAMS))
+    strat.executor = s.executor
+    assert strat.unwind_allowances([row]) == [(s.venue.name, "ETH", got)]
+    book = s.portfolio.book(s.venue.name)
+    book.read_from_venue = True  # as a start's reconciliation read it: a third is left
+    book.set("ETH", got / 3)
+    assert strat.unwind_allowances([row]) == [(s.venue.name, "ETH", got / 3)]
+    book.set("ETH", Decimal(0))  # all of it sold by hand: nothing to allow
+    assert strat.unwind_allowances([row]) == []
+    assert strat.unwind_allowances([{**row, "outcome": "unwound"}]) == []

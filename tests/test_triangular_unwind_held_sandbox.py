@@ -1,8 +1,9 @@
 """Triangular on the Binance-compatible sandbox (real ccxt client, real node processes): a
 cycle's unwind hop the venue executed and never answered, the cycle recorded `held` on it, and
 the node SIGKILLed while the hop is still held. The venue answers again; the next start learns
-the hop sold what it was given and rewrites the held record once (one report to the risk
-engine, one `arb.resolved` naming the hop); a start after that changes nothing."""
+the hop sold what it was given and rewrites the held record once (the lot-size remainder it
+could not be given is dust, the record `unwound`; one report to the risk engine, one
+`arb.resolved` naming the hop); a start after that changes nothing."""
 
 from __future__ import annotations
 
@@ -48,11 +49,13 @@ async def test_an_unwind_hop_held_across_a_kill_is_rewritten_once_when_the_venue
             [sold] = row["legs"]["unwinds"]
             assert sold["client_order_id"] == hop, json.dumps(row, default=str)
             assert sold["status"] == "filled" and Decimal(sold["filled"]) > 0, sold
-            # what is held now is what the hop was not given (its amount was cut to the lot
-            # size), no longer what it sold
+            # what the hop was not given (its amount was cut to the lot size) is dust, as an
+            # unwind that sold at once records it: nothing is left held to sell
             left = Decimal(row["legs"]["legs"][0]["received"]) - Decimal(sold["filled"])
             assert Decimal(died["held"][base]) > left > 0, (died, row["legs"])
-            assert row["legs"]["held"] == {base: str(left)}, row["legs"]
+            assert row["legs"]["held"] == {} and row["legs"]["held_why"] == {}, row["legs"]
+            assert row["legs"]["dust"] == {base: str(left)}, row["legs"]
+            assert row["outcome"] == "unwound", row["outcome"]
             [event] = _resolved(events)
             assert event.data["client_order_id"] == hop and event.data["record_id"] == row["id"]
             key = f"tri:held:{row['id']}:{hop}"

@@ -195,7 +195,7 @@ async def test_two_unwind_hops_ending_either_side_of_a_restart_book_the_same_rec
     (row,) = rows(s)
     for key in ("outcome", "actual_profit", "fees"):
         assert row[key] == ref[key], (key, row[key], ref[key])
-    for key in ("held", "returned", "spent", "unwind_loss"):
+    for key in ("held", "dust", "returned", "spent", "unwind_loss"):
         assert row["legs"][key] == ref["legs"][key], (key, row["legs"], ref["legs"])
     sid = s.config.strategy_id
     assert s.risk.settlements_seen[sid] == [f"{sid}:held:{row['id']}:{second}"]

@@ -105,6 +105,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _replay_cycles(node)  # a record the risk engine was not told of before a kill
     _announce_kept(node)  # a record's event a kill kept off the bus
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
+    _book_late(node)  # an order a record gave up on, filled while the node was down
     _sync_held(node)
     _cover_held(node)  # what an `arb-unwind` may sell of each held leg, read from its record
     # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
@@ -155,6 +156,22 @@ def _sync_held(node: TradingNode) -> None:
     for name in node.venues:
         if name not in deferred:
             report.held_shrunk += sync_held(node, name)
+
+
+def _book_late(node: TradingNode) -> None:
+    """Hand each strategy that books late fills (`take_up_late`, triangular) its newest
+    records: a fill the start's reconciliation journaled for an order one of them gave up on is
+    booked into that record, once."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    for strat in node.strategies:
+        take_up = getattr(strat, "take_up_late", None)
+        if take_up is not None:
+            limit = getattr(strat, "late_kept", None)
+            rows = load_arb_executions(
+                node.storage, strategy_id=strat.id, limit=limit, newest_first=True
+            )
+            take_up(list(reversed(rows)))
 
 
 def _cover_held(node: TradingNode) -> None:

@@ -518,7 +518,8 @@ class TriangularExecutor:
         guessed unfilled; its record changes when it ends)."""
         if unresolved(ex):
             hold_unresolved_hop(rec, ex, amount, self.config, self.gateway.venue)
-            self.held_legs.expect(ex, {asset: cost / amount if amount > 0 else ZERO})
+            per_unit = {asset: cost / amount if amount > 0 else ZERO}
+            self.held_legs.expect(ex, per_unit, amount - ex.spent)
             return
         why = ex.reason
         if ex.status in ("expired", "canceled"):  # sent, and no bid or ask within it

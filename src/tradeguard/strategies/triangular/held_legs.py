@@ -65,13 +65,22 @@ class HeldLegs:
         self._kept = False  # a record state was committed: later records keep it current
         self.late = LateFills(gateway, self)  # an order filled after its record: booked in it
 
-    def expect(self, ex: LegExecution, cost_per_unit: Mapping[str, Decimal]) -> None:
+    def expect(
+        self, ex: LegExecution, cost_per_unit: Mapping[str, Decimal], given: Decimal | None = None
+    ) -> None:
         """Note that the cycle about to be recorded is held on `ex` (a forward leg or an unwind
-        hop), still in flight; `cost_per_unit` prices what it was given."""
+        hop), still in flight; `cost_per_unit` prices what it was given; `given`: how much of
+        its from-asset it holds for this order (an unwind hop's own share of the held amount)."""
         cost = cost_per_unit.get(ex.from_asset, ZERO)
-        self._expected.append(
-            {"cid": ex.client_order_id, "kind": ex.kind, "leg": ex.index, "from_cost": plain(cost)}
-        )
+        entry = {
+            "cid": ex.client_order_id,
+            "kind": ex.kind,
+            "leg": ex.index,
+            "from_cost": plain(cost),
+        }
+        if given is not None:
+            entry["given"] = plain(given)
+        self._expected.append(entry)
 
     @property
     def awaiting(self) -> bool:

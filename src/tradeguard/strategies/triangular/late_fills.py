@@ -3,6 +3,7 @@
 ```python
 late = LateFills(gateway, held_legs)   # registers with the gateway's late-fill listeners
 late.remember(record_id, row)          # each record written: its orders, for this run
+late.take_up(rows)                     # at start: the newest records, fills made while down
 ```
 
 An order the cycle took as ended without a fill (a send that timed out and a query the venue
@@ -15,7 +16,9 @@ is held at its cost, one critical `arb.held` names the record and the order (kep
 rewrite in one commit, published after it), and a cycle nothing of which had traded is
 reported to the risk engine once, as one trade (keyed by record and order). A fill the record
 counts already (told again, or streamed after the answer the record was written from) changes
-nothing. The orders are remembered for the records this run wrote (`KEPT` newest).
+nothing. The orders are remembered for the records this run wrote (`KEPT` newest) and, at
+start, for the `KEPT` newest records stored (`take_up`): a fill the venue made while the node
+was down, journaled by the start's reconciliation, is booked into its record then, once.
 """
 
 from __future__ import annotations
@@ -88,6 +91,32 @@ class LateFills:
         while len({o["record_id"] for o in self.orders.values()}) > KEPT:
             del self.orders[next(iter(self.orders))]
 
+    def take_up(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """At start: remember the orders of the newest records `rows` (oldest first, as
+        stored), then book into its record each fill the journal holds beyond what the record
+        counts (the venue filled it while the node was down); return how many were booked."""
+        for row in rows:
+            body = row.get("legs")
+            parts = (
+                [body.get(p) or () for p in ("legs", "unwinds")] if isinstance(body, dict) else []
+            )
+            if parts and all(isinstance(x, dict) and "index" in x for p in parts for x in p):
+                self.remember(int(row["id"]), row, self.held.pending)  # not a node-written one
+        booked = 0
+        for cid, info in list(self.orders.items()):
+            part = "unwinds" if info["kind"] == "unwind" else "legs"
+            leg = info["row"]["legs"][part][info["leg"]]
+            if cid in self.held.pending or leg.get("status") == OrderStatus.FILLED.value:
+                continue  # awaited (`held_legs.py` rewrites it), or it can fill no more
+            order, fills = self.gateway.journaled(cid)
+            if order is None or not fills:
+                continue
+            try:
+                booked += self._book(cid, info, order)
+            except Exception:  # the fill is booked in the ledger; the record stays as it was
+                log.exception("late fill of %s: its record could not be rewritten", cid)
+        return booked
+
     def rewritten(self, record_id: int, row: Mapping[str, Any]) -> None:
         """The record `record_id` was rewritten to `row` (an awaited order ended)."""
         for info in self.orders.values():
@@ -105,13 +134,13 @@ class LateFills:
         except Exception:  # the fill is booked in the ledger; the record stays as it was
             log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
 
-    def _book(self, cid: str, info: dict[str, Any], order: Order) -> None:
+    def _book(self, cid: str, info: dict[str, Any], order: Order) -> bool:
         row, part = info["row"], "unwinds" if info["kind"] == "unwind" else "legs"
         leg = row["legs"][part][info["leg"]]
         _, fills = self.gateway.journaled(cid)
         total = sum((f.amount for f in fills), ZERO)
         if total <= _d(leg["filled"]):
-            return  # the record counts it already
+            return False  # the record counts it already
         value = sum((f.amount * f.price for f in fills), ZERO)
         status = OrderStatus.FILLED if total >= order.amount else order.status
         ended = dataclasses.replace(order, filled=total, avg_price=value / total, status=status)
@@ -134,6 +163,7 @@ class LateFills:
                 awaited["row"] = amended
         self.gateway.amend_execution(rid, amended, settlement, self.held.state(), announce=event)
         self.rewritten(rid, amended)
+        return True
 
     def _event(
         self, record_id: int, row: Mapping[str, Any], cid: str, note: str, symbol: str

@@ -15,7 +15,8 @@ start's reconciliation finds it), the record is brought to what happened, once:
 
 An unwind hop held so (`hold_unresolved_hop`) is booked the same way in the record's unwinds:
 its whole given stayed at cost, so start asset it brought back is returned (the cycle's profit
-and unwind loss realised), anything else it bought stays held at that cost.
+and unwind loss realised), anything else it bought stays held at that cost. A hop that filled
+whole leaves what it was not given (the amount cut to the lot size) as dust, at its cost.
 
 The start asset a first leg was given is no longer held once its order ended: the order locks
 it no more. A fee charged in an asset the leg neither spent nor received counts at no cost here.
@@ -114,6 +115,14 @@ def resolve_row(
         f"{order.client_order_id} ended {ex.status}, filled {order.filled} of {order.amount}"
     )
     held[ex.from_asset] = held.get(ex.from_asset, ZERO) - d_spent
+    left = min(_d(pending.get("given")) - d_spent, held[ex.from_asset])  # the hop's own share
+    if hop and ex.status == OrderStatus.FILLED.value and left > 0:
+        # the hop sold all it was sent: what it was not given (cut to the lot size) is dust
+        # at its cost, as an unwind that sold at once records it, not held to sell
+        dust = {a: _d(q) for a, q in (body.get("dust") or {}).items()}
+        dust[ex.from_asset] = dust.get(ex.from_asset, ZERO) + left
+        held[ex.from_asset] -= left
+        body["dust"] = {a: plain(q) for a, q in dust.items()}
     if at == 0 and not hop:
         spent += d_spent  # the start asset the cycle spent; what it bought stays at that cost
     if ex.to_asset == start and hop:  # nothing it had done was counted: all of it now

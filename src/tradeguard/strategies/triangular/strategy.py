@@ -228,6 +228,32 @@ class TriangularStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
+    late_kept = 256  # the newest records whose orders a start looks at (`late_fills.KEPT`)
+
+    def take_up_late(self, rows: list[dict[str, Any]]) -> int:
+        """At start: book into its record a fill the venue made, while the node was down, of
+        an order one of the records `rows` gave up on (oldest first); return how many."""
+        assert self.executor is not None, "bind() first"
+        return self.executor.held_legs.late.take_up(rows)
+
+    def unwind_allowances(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, Decimal]]:
+        """What an `arb-unwind` may sell of each asset the `held` records `rows` hold, as
+        (venue, asset, amount): read back at every start, no more than the account holds of it
+        now (sold by hand meanwhile: less, or none; not known: what the records say)."""
+        assert self.executor is not None, "bind() first"
+        held: dict[str, Decimal] = {}
+        for row in rows:
+            if row.get("outcome") == "held":
+                for asset, amount in (row["legs"].get("held") or {}).items():
+                    held[asset] = held.get(asset, Decimal(0)) + Decimal(str(amount))
+        out = []
+        for asset, amount in held.items():
+            has = self.executor.gateway.sellable(asset)
+            amount = amount if has is None else min(amount, has)
+            if amount > 0:
+                out.append((self.venue, asset, amount))
+        return out
+
     def stopping_s(self) -> float:
         """A Ctrl-C's stop waits out `stop_timeout_s` before the node's own bound."""
         return float(self.settings.stop_timeout_s)

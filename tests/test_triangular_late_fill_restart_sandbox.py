@@ -1,0 +1,56 @@
+"""Triangular on the Binance-compatible sandbox (real ccxt client, real node processes): a first
+leg the venue said it never received (`rejected`, the cycle recorded with nothing traded) fills
+at the venue while the node is down (SIGKILLed). The next start's reconciliation books the fill;
+the start then books it into its cycle's record once (held at its cost, one critical `arb.held`
+through the record's outbox); a start after that changes nothing, and counts what the record
+holds as the strategy's cycle holding (what an `arb-unwind` may sell)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from rigs import killed_child
+from test_triangular_interrupted import _cfg, _held, _started
+from tradeguard.node import TradingNode
+from tradeguard.storage.arb_repository import load_arb_executions
+from triangular_node_support import drifting_sandbox
+
+CHILD = Path(__file__).with_name("tri_late_fill_child.py")
+
+
+async def test_a_first_leg_filled_while_the_node_was_down_is_booked_into_its_record_once(
+    tmp_path: Path, vault_env: None
+) -> None:
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex)
+        [died] = await killed_child(CHILD, tmp_path, cfg, ex.base_url, timeout_s=120)
+        assert died["status"] == "rejected" and died["outcome"] in ("rejected", "failed"), died
+        cid, base = died["cid"], died["base"]
+        down = TradingNode(cfg)  # not started: its venue client only, the node is down
+        [order] = [
+            o for o in down.storage.load_orders(strategy_id="tri") if o.client_order_id == cid
+        ]
+        venue = down.venues["sbx"]
+        await venue.connect()
+        try:
+            report = await venue.submit(order)  # it reaches the venue after all, and fills
+        finally:
+            await venue.close()
+            down.close()
+        assert report.filled > 0, report
+        async with _started(cfg) as (node, events):
+            [row] = load_arb_executions(node.storage, strategy_id="tri")
+            assert row["id"] == died["record_id"]
+            leg = row["legs"]["legs"][0]
+            got = Decimal(leg["received"])
+            assert leg["client_order_id"] == cid and got > 0, json.dumps(row, default=str)
+            assert row["outcome"] == "held" and row["legs"]["held"] == {base: str(got)}, row
+            [event] = _held(events)
+            assert event.data["record_id"] == row["id"] and event.data["client_order_id"] == cid
+        async with _started(cfg) as (again, events):  # nothing left to do
+            assert load_arb_executions(again.storage, strategy_id="tri") == [row]
+            assert _held(events) == []
+            # what the held record holds, an `arb-unwind` may sell after a restart too
+            assert again.risk.cycle_holdings.held("tri", "sbx", base) == got
