@@ -5,14 +5,19 @@ did and as `tradeguard status` shows them, never at 0 (one equity on every surfa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from decimal import Decimal
 
+from rich.console import Console
+
 from test_api_support import bearer, build_app, client
 from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401
+from tradeguard.cli.api import _serve
 from tradeguard.cli.main import main
+from tradeguard.model.outcome import Outcome
 from tradeguard.node import TradingNode
-from tradeguard.sandbox.binary_book import BinaryBook
+from tradeguard.sandbox.binary_book import BinaryBook, BinaryOrder
 
 D = Decimal
 BOUND_S = 60
@@ -87,4 +92,48 @@ async def test_serve_names_a_held_contract_whose_book_has_no_price(
         assert f"{NO}/USD" not in served.portfolio.marks
     finally:
         await asyncio.wait_for(served.stop(), BOUND_S)
+        served.close()
+
+
+async def test_serve_refreshes_a_held_contracts_mark_as_its_book_moves(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, _ = rig
+    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
+    cfg = node.config
+    held = _held(node, NO)
+    await asyncio.wait_for(node.stop(), BOUND_S)
+    node.close()
+    cfg.node.reference_prices_interval_s = 0.2
+
+    served = TradingNode(cfg)  # `tradeguard serve`'s own loop, as the command runs it
+    serving = asyncio.create_task(_serve(served, "127.0.0.1", 0, Console(quiet=True)))
+    try:
+        symbol = f"{NO}/USD"
+        for _ in range(BOUND_S * 20):
+            if symbol in served.portfolio.marks or serving.done():
+                break
+            await asyncio.sleep(0.05)
+        first = served.portfolio.marks[symbol]
+        # the held market's book moves: NO bid 0.30, NO ask 0.40 (a YES bid at 0.60)
+        ticker = NO.split(":")[0]
+        kalshi.book = BinaryBook()
+        for market in kalshi.markets:
+            kalshi.book.add_market(market)
+        for i, (outcome, price) in enumerate(((Outcome.NO, "0.30"), (Outcome.YES, "0.60"))):
+            kalshi.book.submit(BinaryOrder(f"mm-{i}", "mm", ticker, outcome, True, D(price),
+                                           D(100)))  # fmt: skip
+        for _ in range(BOUND_S * 20):
+            if served.portfolio.marks[symbol] == D("0.35") or serving.done():
+                break
+            await asyncio.sleep(0.05)
+        # was: the mark read at start stood for good (first, a stale valuation)
+        assert (first, served.portfolio.marks[symbol]) == (first, D("0.35"))
+        cash = _held(served, "USD")
+        assert served.portfolio.equity("kalshi") == cash + held * D("0.35")
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(serving, BOUND_S)
         served.close()

@@ -191,6 +191,12 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
             loop.add_signal_handler(sig, stop.set)
     await node.start()
     server = ApiServer(node, host, port)
+    # Held assets no strategy streams (a contract a `pm arb run` left held) are priced by the
+    # reference prices: read again on their schedule, as a trading node reads them, not once.
+    every, refs = node.config.node.reference_prices_interval_s, node._reference
+    marks = (
+        asyncio.create_task(refs.run(every), name="reference-prices") if every and refs else None
+    )
     try:
         await server.start()
         print_hanging(
@@ -204,5 +210,9 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
                 await asyncio.wait_for(stop.wait(), 1.0)
             await node.poll_kill_sentinel()
     finally:
+        if marks is not None:
+            marks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await marks
         await server.stop()
         await node.stop()
