@@ -67,3 +67,24 @@ async def test_verbose_health_refuses_a_bot_token(tmp_path, data_dir):
     finally:
         await r.http.aclose()
         r.node.close()
+
+
+async def test_a_halt_by_a_breaker_hides_its_figures_from_a_bot_token(tmp_path, data_dir):
+    # was: alpha's token read the drawdown breaker's cause, "… from the equity peak 10,000.00
+    # USD …", in a TRADING_HALTED denial
+    r = await rig(tmp_path, data_dir)
+    try:
+        cause = "drawdown 12.5% from the equity peak 10,000.00 USD reached max_drawdown_pct=10"
+        r.node.risk.halt(cause, "breaker:drawdown")
+        body = {"bot_id": "alpha", "symbol": SYMBOL, "side": "buy", "score": "0.75"}
+        v = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.alpha)
+        out = v.json()
+        assert v.status_code == 200 and out["approved"] is False, v.text
+        assert "TRADING_HALTED" in out["codes"], out
+        assert "10,000.00" not in " ".join(out["reasons"]), out["reasons"]
+        assert "HALTED" in " ".join(out["reasons"]), out["reasons"]
+        t = await r.http.post("/api/v1/safety/validate-trade", json=body, headers=r.trader)
+        assert "10,000.00" in " ".join(t.json()["reasons"]), t.text
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -39,18 +39,20 @@ def own_bot(who: Principal, bot_id: str) -> None:
 # the risk engine's and the venues' denials start so; they name the account's figures (equity,
 # today's loss, open positions, balances) that a token bound to one bot may not read
 _ACCOUNT_REASON = "order rejected"
-_STATE_CODES = frozenset({"TRADING_HALTED"})  # the trading state and how to flatten: no figures
+_FLATTEN = "; to close positions while halted"  # the halt's advice, kept: no figures
 
 
 def told(who: Principal, code: str, reason: str) -> str:
-    """Return `reason` as `who` may read it: a bot's token gets the code, not the figures."""
+    """Return `reason` as `who` may read it: a bot's token gets the code, not the figures
+    (a halt's cause names them too: a breaker's drawdown, daily loss or equity)."""
     bot = who.token.bot
-    if bot is None or code in _STATE_CODES or _ACCOUNT_REASON not in reason:
+    if bot is None or _ACCOUNT_REASON not in reason:
         return reason
-    return (
-        f"{code}: refused by the account's risk limits or the venue; token {who.token.name!r} "
-        f"is bound to bot {bot!r}, so the account's figures are withheld"
-    )
+    scope = f"token {who.token.name!r} is bound to bot {bot!r}, so the account's figures"
+    if code == "TRADING_HALTED":
+        _, sep, advice = reason.partition(_FLATTEN)
+        return f"{code}: trading is HALTED; {scope} and the halt's cause are withheld{sep}{advice}"
+    return f"{code}: refused by the account's risk limits or the venue; {scope} are withheld"
 
 
 def told_trade(who: Principal, trade: dict[str, Any]) -> dict[str, Any]:
