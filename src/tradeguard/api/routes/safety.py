@@ -36,6 +36,32 @@ def own_bot(who: Principal, bot_id: str) -> None:
         )
 
 
+# the risk engine's and the venues' denials start so; they name the account's figures (equity,
+# today's loss, open positions, balances) that a token bound to one bot may not read
+_ACCOUNT_REASON = "order rejected"
+_FLATTEN = "; to close positions while halted"  # the halt's advice, kept: no figures
+
+
+def told(who: Principal, code: str, reason: str) -> str:
+    """Return `reason` as `who` may read it: a bot's token gets the code, not the figures
+    (a halt's cause names them too: a breaker's drawdown, daily loss or equity)."""
+    bot = who.token.bot
+    if bot is None or _ACCOUNT_REASON not in reason:
+        return reason
+    scope = f"token {who.token.name!r} is bound to bot {bot!r}, so the account's figures"
+    if code == "TRADING_HALTED":
+        _, sep, advice = reason.partition(_FLATTEN)
+        return f"{code}: trading is HALTED; {scope} and the halt's cause are withheld{sep}{advice}"
+    return f"{code}: refused by the account's risk limits or the venue; {scope} are withheld"
+
+
+def told_trade(who: Principal, trade: dict[str, Any]) -> dict[str, Any]:
+    """Return a trade record with its reason as `who` may read it."""
+    if isinstance(trade.get("reason"), str):
+        trade["reason"] = told(who, str(trade.get("code")), trade["reason"])
+    return trade
+
+
 def desk_of(api: ApiState) -> BotDesk:
     return BotDesk.for_node(api.node)
 
@@ -52,6 +78,7 @@ async def validate_trade(
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "approved": out["approved"]}
     api.audit("api.bot_validate", who, {**audit, "codes": out["codes"]})
+    out["reasons"] = [told(who, c, r) for c, r in zip(out["codes"], out["reasons"], strict=True)]
     return out
 
 
@@ -136,7 +163,7 @@ async def execute_trade(
     audit["replayed"] = out["replayed"]
     api.audit("api.bot_execute", who, {**audit, "status": out["status"], "code": out["code"]})
     ok = out["status"] in ("submitted", "in_flight")
-    return JSONResponse(clean(out), status_code=201 if ok else 200)
+    return JSONResponse(clean(told_trade(who, out)), status_code=201 if ok else 200)
 
 
 @router.get(f"{API}/trades/status/{{trade_id}}", responses=NOT_FOUND)
@@ -147,7 +174,7 @@ async def trade_status(
     trade = desk_of(api).trade_status(trade_id)
     if trade is None or (who.token.bot is not None and trade["bot"] != who.token.bot):
         raise HTTPException(404, f"no bot trade with id {trade_id!r}")
-    out: dict[str, Any] = clean(trade)
+    out: dict[str, Any] = clean(told_trade(who, trade))
     return out
 
 
@@ -158,4 +185,4 @@ async def recent_trades(
     """Return the bot's latest trades, newest first."""
     own_bot(who, bot_id)
     items = desk_of(api).rows.trades(bot_id, limit=50)
-    return {"bot_id": bot_id, "items": clean(items)}
+    return {"bot_id": bot_id, "items": clean([told_trade(who, t) for t in items])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
@@ -12,6 +12,7 @@ from tradeguard.api.deps import (
     API,
     MAX_LIMIT,
     authenticate,
+    bot_scope,
     client_of,
     state_dep,
     viewer,
@@ -66,7 +67,9 @@ async def health(
     """
     if verbose:
         # Read by hand: the route stays open, so the schema declares no security for it.
-        authenticate(api, bearer_token(request.scope), client_of(request))
+        info = authenticate(api, bearer_token(request.scope), client_of(request))
+        if info.bot is not None:  # the venues' errors and the streams: not one bot's to read
+            raise HTTPException(403, bot_scope(info))
     body = assess(api.node, api.metrics.last_lag_s, verbose=verbose)
     return JSONResponse(body, status_code=200 if body["status"] == OK else 503)
 

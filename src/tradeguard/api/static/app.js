@@ -486,6 +486,7 @@ document.addEventListener("DOMContentLoaded", () => {
     e.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
     $("token-input").value = "";
+    if (botScoped) { location.reload(); return; }  // a bot's token was refused: a new page
     start();
   });
   $("logout").addEventListener("click", () => {
