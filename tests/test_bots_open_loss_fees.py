@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bots_support import SYMBOL, add_bot, desk
-from test_api_support import replayed_node
-from test_bots_open_loss import _hold_60_usd_at_40000
-from test_bots_weekly_loss import _ms, _price_at
+from bots_support import SYMBOL, desk
+from test_bots_open_loss import alpha_holding_60_usd
+from test_bots_weekly_loss import _price_at
 
 
 async def test_the_entry_fee_of_an_open_position_counts_towards_the_daily_limit(tmp_path, data_dir):
-    node = await replayed_node(tmp_path, data_dir)
-    try:
-        add_bot(node, "alpha", daily_loss_usd="20", max_position_usd="1000",
-                one_position_per_symbol=False, max_losing_streak=10)  # fmt: skip
-        ts = _ms("2022-01-01T10:00")
-        await _hold_60_usd_at_40000(node, ts)
+    async with alpha_holding_60_usd(tmp_path, data_dir) as (node, ts):
         pos = next(p for p in node.portfolio.open_positions() if p.strategy_id == "alpha")
         assert pos.fees > 0
         # a mark where the price move alone loses just under 20 USD, the fee paid tips it over
@@ -28,5 +22,3 @@ async def test_the_entry_fee_of_an_open_position_counts_towards_the_daily_limit(
         assert unrealized > -20 and unrealized + pos.trip_pnl < -20, (unrealized, pos.trip_pnl)
         verdict = desk(node).validate("alpha", {"symbol": SYMBOL, "side": "buy", "score": "0.5"})
         assert "BOT_DAILY_LOSS" in verdict["codes"], verdict
-    finally:
-        node.close()
