@@ -11,48 +11,18 @@ Prints one JSON line before dying: the record's outcome, what it holds, the hop'
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
 import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from tradeguard.config import Config
-from tradeguard.model.enums import Side
-from tradeguard.node import TradingNode
-from tradeguard.strategies.triangular.opportunity import Leg, Opportunity
-
-VENUE = "sbx"
+from tri_child_support import die, say, scanned_cycle, started_node
 
 
 async def main() -> None:
-    cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
-    node = TradingNode(cfg)
-    node.orders.resolve_attempts, node.orders.resolve_delay_s = 1, 0.01
-    await node.start()
-    venue = node.venues[VENUE]
-    executor = node.strategies[0].executor  # type: ignore[attr-defined]
-    executor.config = executor.config.model_copy(update={"leg_timeout_s": 0.3})
-    listed = {i.symbol: i for i in executor.gateway.instruments()}
-    for inst in sorted(listed.values(), key=lambda i: i.symbol):
-        if inst.quote == "USDT" and f"{inst.base}/BTC" in listed:
-            break
-    legs = []
-    for symbol, side, frm, to in (
-        (inst.symbol, Side.BUY, "USDT", inst.base),
-        (f"{inst.base}/BTC", Side.SELL, inst.base, "BTC"),
-        ("BTC/USDT", Side.SELL, "BTC", "USDT"),
-    ):
-        quote = await venue.fetch_reference_quote(symbol)  # type: ignore[attr-defined]
-        await node.on_quote(quote)
-        price = quote.ask if side is Side.BUY else quote.bid
-        if frm == inst.base:  # scanned 10% above the bid: the book is beyond slippage_pct
-            price *= Decimal("1.1")
-        legs.append(Leg(symbol, side, frm, to, price, listed[symbol].taker_fee))
+    node, venue, executor = await started_node()
+    base, opp = await scanned_cycle(node, venue, executor, middle_above_bid=True)
     send = venue.submit
     url = f"{sys.argv[2]}/admin/faults"
     dropped: list[str] = []
@@ -66,14 +36,12 @@ async def main() -> None:
         return await send(order)
 
     venue.submit = unanswered_hop  # type: ignore[method-assign]
-    opp = Opportunity(0, "USDT", tuple(legs), Decimal(1), Decimal(20), (), "test")
     rec = await executor.execute(opp, Decimal(20))
     hops = [u.client_order_id for u in rec.unwinds]
-    out = {"outcome": rec.outcome, "held": {a: str(q) for a, q in rec.held.items()},
-           "hops": hops, "dropped": dropped, "base": inst.base, "reason": rec.reason,
-           "record_id": rec.record_id}  # fmt: skip
-    print(json.dumps(out), flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)  # the hop still held, unanswered
+    say({"outcome": rec.outcome, "held": {a: str(q) for a, q in rec.held.items()},
+         "hops": hops, "dropped": dropped, "base": base, "reason": rec.reason,
+         "record_id": rec.record_id})  # fmt: skip
+    die()  # the hop still held, unanswered
 
 
 asyncio.run(main())
