@@ -3,20 +3,18 @@ matches a resting order by the venue order id the journal holds, and syncs besid
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from test_pm_node_crash import POLY_YES, node_config, vault_with
+from pm_merge_support import demo_clob, pm_config, running, synced
+from test_pm_node_crash import POLY_YES
 from test_polymarket_venue import YES, make_order, started
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.balance_sync import BalanceSync
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
-from tradeguard.node import TradingNode
 from tradeguard.portfolio.portfolio import Portfolio
-from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
 from tradeguard.sandbox.polymarket.server import PolymarketExchange
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
@@ -26,18 +24,9 @@ from tradeguard.venues.polymarket.venue import PolymarketVenue
 async def test_a_resting_order_from_before_a_restart_does_not_stop_the_sync(
     tmp_path: Path, monkeypatch
 ) -> None:
-    keys = polymarket_keys(None)
-    server = polymarket_demo(keys)
-    await server.start()
-    try:
-        venue = {"name": "polymarket", "kind": "polymarket", "credentials": "demo",
-                 "rest_url": server.url}  # fmt: skip
-        vault_with(tmp_path, monkeypatch, "demo", "polymarket",
-                   {k: v for k, v in keys.items() if k != "address"})  # fmt: skip
-        cfg = node_config(tmp_path, venue)
-        first = TradingNode(cfg)
-        await first.start()
-        try:
+    async with demo_clob() as (server, keys):
+        cfg = pm_config(tmp_path, monkeypatch, server, keys)
+        async with running(cfg) as first:
             pm = first.venues["polymarket"]
             await first.on_quote(await pm.fetch_quote(POLY_YES))
             placed = await first.submit(OrderIntent(
@@ -46,26 +35,14 @@ async def test_a_resting_order_from_before_a_restart_does_not_stop_the_sync(
             ))  # fmt: skip
             assert placed.order is not None and placed.order.status is OrderStatus.ACCEPTED
             cid = placed.order.client_order_id
-        finally:
-            await first.stop()
-            first.close()
 
-        node = TradingNode(cfg)
-        await node.start()
-        try:
+        async with running(cfg) as node:
             assert cid in node.orders.open  # resting on the CLOB from before the restart
             listed = await node.venues["polymarket"].fetch_open_orders()
             assert [r.venue_order_id for r in listed] == [node.orders.open[cid].venue_order_id]
-            sync = node.balance_sync()
-            assert sync is not None
-            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
-            assert await sync.sync_once("polymarket") == []
+            sync, found = await synced(node)
+            assert found == []
             assert sync.waiting == {}, sync.waiting
-        finally:
-            await node.stop()
-            node.close()
-    finally:
-        await server.stop()
 
 
 async def test_a_listing_without_client_ids_is_matched_by_the_journals_venue_order_id(

@@ -4,94 +4,52 @@ held the pair (closed at 1.00 per pair, P&L realised), never as outside money.""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
-
-from test_pm_node_crash import POLY_YES, node_config, vault_with
+from pm_merge_support import (
+    POLY_NO,
+    config_after_a_pair,
+    demo_clob,
+    held,
+    holding_a_pair,
+    merge,
+    running,
+    synced,
+)
+from test_pm_node_crash import POLY_YES
 from tradeguard.execution.outcome_merge import merged_pairs
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.order import OrderIntent
-from tradeguard.node import TradingNode
-from tradeguard.sandbox.pm_serve import polymarket_demo, polymarket_keys
-
-POLY_NO = POLY_YES.replace(":YES/", ":NO/")
-MARKET = POLY_YES.split(":")[0]
-
-
-async def _merge(url: str, address: str, amount: str, status: int = 200) -> dict:
-    async with aiohttp.ClientSession() as http:
-        body = {"address": address, "condition_id": MARKET, "amount": amount}
-        async with http.post(f"{url}/admin/merge", json=body) as resp:
-            assert resp.status == status, await resp.text()
-            return await resp.json()
-
-
-async def _buy(node: TradingNode, symbol: str) -> None:
-    quote = await node.venues["polymarket"].fetch_quote(symbol)
-    await node.on_quote(quote)
-    placed = await node.submit(OrderIntent(
-        "s1", "polymarket", symbol, Side.BUY, Decimal(10), OrderType.LIMIT, quote.ask,
-    ))  # fmt: skip
-    assert placed.order is not None and placed.order.status is OrderStatus.FILLED, placed
-
-
-async def _node_holding_a_pair(
-    tmp_path: Path, monkeypatch, server, keys
-) -> tuple[TradingNode, Decimal]:
-    """A node whose strategy s1 holds 10 YES and 10 NO, and its cash before buying them."""
-    venue = {"name": "polymarket", "kind": "polymarket", "credentials": "demo",
-             "rest_url": server.url}  # fmt: skip
-    vault_with(tmp_path, monkeypatch, "demo", "polymarket",
-               {k: v for k, v in keys.items() if k != "address"})  # fmt: skip
-    node = TradingNode(node_config(tmp_path, venue))
-    await node.start()
-    start = node.portfolio.book("polymarket").total("PUSD")
-    await _buy(node, POLY_YES)
-    await _buy(node, POLY_NO)
-    return node, start
 
 
 async def test_a_merge_outside_the_node_closes_the_pair_not_a_deposit(
     tmp_path: Path, monkeypatch
 ) -> None:
-    keys = polymarket_keys(None)
-    server = polymarket_demo(keys)
-    await server.start()
-    try:
-        node, start = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
-        try:
-            cash_before = node.portfolio.book("polymarket").total("PUSD")
-            merged = await _merge(server.url, keys["address"], "10")
-            assert (merged["yes"], merged["no"]) == ("0", "0")
-            refused = await _merge(server.url, keys["address"], "1", status=400)
-            assert "0 free pairs held" in str(refused), refused
-            sync = node.balance_sync()
-            assert sync is not None
-            await asyncio.sleep(2.1)  # past the "changed in the last 2 s" wait
-            found = await sync.sync_once("polymarket")
-            assert sync.waiting == {}, sync.waiting
-            assert found == []  # no difference: the merge is booked by fills
-            assert node.storage.load_balance_adjustments("polymarket") == []
-            held = {(s, sid): p.quantity for (_, s, sid), p in node.portfolio.positions.items()}
-            assert held.get((POLY_YES, "s1"), Decimal(0)) == 0
-            assert held.get((POLY_NO, "s1"), Decimal(0)) == 0
-            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
-            realised = sum(
-                (p.realized_pnl for (_, _, sid), p in node.portfolio.positions.items()
-                 if sid == "s1"),
-                Decimal(0),
-            )  # fmt: skip
-            # the pair's whole cost (prices and fees) against the 10.00 the merge paid, realised
-            assert realised == node.portfolio.book("polymarket").total("PUSD") - start
-            assert realised != 0
-        finally:
-            await node.stop()
-            node.close()
-    finally:
-        await server.stop()
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, start),
+    ):
+        cash_before = node.portfolio.book("polymarket").total("PUSD")
+        merged = await merge(server.url, keys["address"], "10")
+        assert (merged["yes"], merged["no"]) == ("0", "0")
+        refused = await merge(server.url, keys["address"], "1", status=400)
+        assert "0 free pairs held" in str(refused), refused
+        sync, found = await synced(node)
+        assert sync.waiting == {}, sync.waiting
+        assert found == []  # no difference: the merge is booked by fills
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        assert held(node).get((POLY_YES, "s1"), Decimal(0)) == 0
+        assert held(node).get((POLY_NO, "s1"), Decimal(0)) == 0
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+        realised = sum(
+            (p.realized_pnl for (_, _, sid), p in node.portfolio.positions.items()
+             if sid == "s1"),
+            Decimal(0),
+        )  # fmt: skip
+        # the pair's whole cost (prices and fees) against the 10.00 the merge paid, realised
+        assert realised == node.portfolio.book("polymarket").total("PUSD") - start
+        assert realised != 0
 
 
 async def test_a_merge_while_the_node_is_down_is_booked_once_at_the_next_starts(
@@ -99,66 +57,39 @@ async def test_a_merge_while_the_node_is_down_is_booked_once_at_the_next_starts(
 ) -> None:
     # The sync saw the merge and the node died before booking it (or it was down): the next
     # start's reconciliation books it as fills, a later start books nothing more.
-    keys = polymarket_keys(None)
-    server = polymarket_demo(keys)
-    await server.start()
-    try:
-        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
-        cfg = node.config
-        await node.stop()
-        node.close()
-        await _merge(server.url, keys["address"], "4")
+    async with demo_clob() as (server, keys):
+        cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
+        await merge(server.url, keys["address"], "4")
         counts = []
         for _ in range(2):
-            node = TradingNode(cfg)
-            await node.start()
-            try:
+            async with running(cfg) as node:
                 assert node.storage.load_balance_adjustments("polymarket") == []
-                held = {(s, sid): p.quantity
-                        for (_, s, sid), p in node.portfolio.positions.items()}  # fmt: skip
-                assert held[(POLY_YES, "s1")] == 6 and held[(POLY_NO, "s1")] == 6
+                assert held(node)[(POLY_YES, "s1")] == 6 and held(node)[(POLY_NO, "s1")] == 6
                 counts.append(len(node.storage.load_fills(venue="polymarket")))
-                sync = node.balance_sync()
-                assert sync is not None
-                await asyncio.sleep(2.1)
-                assert await sync.sync_once("polymarket") == []
-            finally:
-                await node.stop()
-                node.close()
+                _, found = await synced(node)
+                assert found == []
         assert counts == [4, 4]  # two buys, two merge legs: booked once
-    finally:
-        await server.stop()
 
 
 async def test_a_merge_beside_an_open_order_of_the_market_waits(
     tmp_path: Path, monkeypatch
 ) -> None:
-    keys = polymarket_keys(None)
-    server = polymarket_demo(keys)
-    await server.start()
-    try:
-        node, _ = await _node_holding_a_pair(tmp_path, monkeypatch, server, keys)
-        try:
-            quote = await node.venues["polymarket"].fetch_quote(POLY_YES)
-            resting = await node.submit(OrderIntent(
-                "s1", "polymarket", POLY_YES, Side.SELL, Decimal(5), OrderType.LIMIT,
-                quote.ask + Decimal("0.02"),
-            ))  # fmt: skip
-            assert resting.order is not None and resting.order.status is OrderStatus.ACCEPTED
-            await _merge(server.url, keys["address"], "4")
-            sync = node.balance_sync()
-            assert sync is not None
-            await asyncio.sleep(2.1)
-            assert await sync.sync_once("polymarket") == []
-            assert "are open there; waits until they end" in sync.waiting["polymarket"]
-            assert node.storage.load_balance_adjustments("polymarket") == []
-            held = {(s, sid): p.quantity for (_, s, sid), p in node.portfolio.positions.items()}
-            assert held[(POLY_YES, "s1")] == 10  # nothing booked by guess
-        finally:
-            await node.stop()
-            node.close()
-    finally:
-        await server.stop()
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        quote = await node.venues["polymarket"].fetch_quote(POLY_YES)
+        resting = await node.submit(OrderIntent(
+            "s1", "polymarket", POLY_YES, Side.SELL, Decimal(5), OrderType.LIMIT,
+            quote.ask + Decimal("0.02"),
+        ))  # fmt: skip
+        assert resting.order is not None and resting.order.status is OrderStatus.ACCEPTED
+        await merge(server.url, keys["address"], "4")
+        sync, found = await synced(node)
+        assert found == []
+        assert "are open there; waits until they end" in sync.waiting["polymarket"]
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        assert held(node)[(POLY_YES, "s1")] == 10  # nothing booked by guess
 
 
 class _Book:
