@@ -375,8 +375,8 @@ def _holders(portfolio: PortfolioView, intent: OrderIntent) -> str:
     )  # fmt: skip
     if loose:
         why += (f"; no strategy holds {loose[0]} (opened by trades the node did not make): no "
-                "order of the node is booked to it, a trade made on the venue outside the node "
-                "is")  # fmt: skip
+                "order can be sent under its empty id; `tradeguard kill --flatten` closes it, "
+                "as does a trade made on the venue outside the node")  # fmt: skip
     return why or "; no strategy holds a position it would shrink there"
 
 
