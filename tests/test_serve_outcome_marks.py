@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Console
 
@@ -28,18 +29,30 @@ def _held(node: TradingNode, asset: str) -> Decimal:
                 and b.asset == asset), D(0))  # fmt: skip
 
 
+async def _left_held(tmp_path: Any, kalshi: Any, pm: Any) -> tuple[Any, Decimal, Any]:
+    """Run a node until a cross-venue cycle leaves a Kalshi leg held, stop it; return its
+    config, the contracts held and its own figures."""
+    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
+    cfg, held, traded = node.config, _held(node, NO), node.figures()
+    await asyncio.wait_for(node.stop(), BOUND_S)
+    node.close()
+    return cfg, held, traded
+
+
+def _empty_book(kalshi: Any) -> None:
+    """Every order gone from the Kalshi sandbox: each market's book bids nothing."""
+    kalshi.book = BinaryBook()
+    for market in kalshi.markets:
+        kalshi.book.add_market(market)
+
+
 async def test_serve_values_a_held_outcome_leg_as_the_trading_node_and_status_do(
     tmp_path,
     rig,  # noqa: F811
     capsys,
 ):
     kalshi, pm, _ = rig
-    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
-    cfg = node.config
-    held = _held(node, NO)
-    traded = node.figures()
-    await asyncio.wait_for(node.stop(), BOUND_S)
-    node.close()
+    cfg, held, traded = await _left_held(tmp_path, kalshi, pm)
     assert held > 0 and traded.equity < traded.start_equity  # a held leg, the cycle's cost
 
     capsys.readouterr()
@@ -73,13 +86,8 @@ async def test_serve_names_a_held_contract_whose_book_has_no_price(
     rig,  # noqa: F811
 ):
     kalshi, pm, _ = rig
-    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
-    cfg = node.config
-    await asyncio.wait_for(node.stop(), BOUND_S)
-    node.close()
-    kalshi.book = BinaryBook()  # every order gone: the held market's book bids nothing
-    for ticker in kalshi.markets:
-        kalshi.book.add_market(ticker)
+    cfg, _held_now, _traded = await _left_held(tmp_path, kalshi, pm)
+    _empty_book(kalshi)  # the held market's book bids nothing
 
     served = TradingNode(cfg)
     await asyncio.wait_for(served.start(), BOUND_S)
@@ -100,11 +108,7 @@ async def test_serve_refreshes_a_held_contracts_mark_as_its_book_moves(
     rig,  # noqa: F811
 ):
     kalshi, pm, _ = rig
-    node, _events = await asyncio.wait_for(_held_by_a_run(tmp_path, kalshi, pm), 4 * BOUND_S)
-    cfg = node.config
-    held = _held(node, NO)
-    await asyncio.wait_for(node.stop(), BOUND_S)
-    node.close()
+    cfg, held, _traded = await _left_held(tmp_path, kalshi, pm)
     cfg.node.reference_prices_interval_s = 0.2
 
     served = TradingNode(cfg)  # `tradeguard serve`'s own loop, as the command runs it
@@ -118,9 +122,7 @@ async def test_serve_refreshes_a_held_contracts_mark_as_its_book_moves(
         first = served.portfolio.marks[symbol]
         # the held market's book moves: NO bid 0.30, NO ask 0.40 (a YES bid at 0.60)
         ticker = NO.split(":")[0]
-        kalshi.book = BinaryBook()
-        for market in kalshi.markets:
-            kalshi.book.add_market(market)
+        _empty_book(kalshi)
         for i, (outcome, price) in enumerate(((Outcome.NO, "0.30"), (Outcome.YES, "0.60"))):
             kalshi.book.submit(BinaryOrder(f"mm-{i}", "mm", ticker, outcome, True, D(price),
                                            D(100)))  # fmt: skip
