@@ -34,7 +34,7 @@ def require_chromium() -> None:
 class Dashboard:
     page: Page
     app: FastAPI
-    tokens: Tokens
+    tokens: Tokens | None  # None: the caller built the app and holds its tokens
     url: str
 
     async def log_in(self, token: str) -> None:
@@ -46,10 +46,13 @@ class Dashboard:
 
 @asynccontextmanager
 async def dashboard(
-    node: TradingNode, viewport: dict[str, int] | None = None
+    node: TradingNode, viewport: dict[str, int] | None = None, app: FastAPI | None = None
 ) -> AsyncIterator[Dashboard]:
-    """The node's API on a loopback port and a Chromium page (not yet opened) beside it."""
-    app, tokens = build_app(node)
+    """The node's API (`app`, else one built here with its tokens) on a loopback port and a
+    Chromium page (not yet opened) beside it."""
+    tokens: Tokens | None = None
+    if app is None:
+        app, tokens = build_app(node)
     server = ApiServer(node, "127.0.0.1", 0, app=app)
     await server.start()
     try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from bots_support import rig
-from dashboard_support import ARGS, CHROMIUM, TALL, require_chromium
+from dashboard_support import TALL, dashboard, require_chromium
 from tradeguard.api.auth import TokenStore
-from tradeguard.api.server import ApiServer
 
 
 async def test_a_trader_after_a_revoked_bot_token_sees_the_whole_dashboard(
@@ -20,15 +19,10 @@ async def test_a_trader_after_a_revoked_bot_token_sees_the_whole_dashboard(
     # page was reloaded by hand, since only the logout button reset it
     require_chromium()
     r = await rig(tmp_path, data_dir)
-    server = ApiServer(r.node, "127.0.0.1", 0, app=r.app)
-    await server.start()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport=TALL)  # type: ignore[arg-type]
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", r.alpha["Authorization"].removeprefix("Bearer "))
-            await page.click("#login-form button[type=submit]")
+        async with dashboard(r.node, TALL, app=r.app) as d:
+            page = d.page
+            await d.log_in(r.alpha["Authorization"].removeprefix("Bearer "))
             await expect(page.locator("#bot-table tbody tr")).to_have_count(1)
             await expect(page.locator("#positions")).to_be_hidden()
             TokenStore(r.node.db, r.node.storage).revoke("alpha-bot")
@@ -40,8 +34,6 @@ async def test_a_trader_after_a_revoked_bot_token_sees_the_whole_dashboard(
                 await expect(page.locator(shown)).to_be_visible()
             await expect(page.locator("#bot-table tbody tr")).to_have_count(2)
             await expect(page.locator("#bot-table button").first).to_be_visible()
-            await browser.close()
     finally:
-        await server.stop()
         await r.http.aclose()
         r.node.close()

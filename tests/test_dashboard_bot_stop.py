@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from bots_support import rig
-from dashboard_support import ARGS, CHROMIUM, TALL, require_chromium
-from tradeguard.api.server import ApiServer
+from dashboard_support import TALL, dashboard, require_chromium
 from tradeguard.model import TradingState
 from tradeguard.storage.bot_rows import BotRows
 
@@ -19,36 +18,27 @@ async def test_the_stop_button_with_a_bot_token_stops_that_bot(tmp_path: Path, d
     require_chromium()
     r = await rig(tmp_path, data_dir)
     node = r.node
-    server = ApiServer(node, "127.0.0.1", 0, app=r.app)
-    await server.start()
-    try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = await browser.new_page(viewport=TALL)  # type: ignore[arg-type]
-            await page.goto(f"{server.url}/")
-            await page.fill("#token-input", r.alpha["Authorization"].removeprefix("Bearer "))
-            await page.click("#login-form button[type=submit]")
-            await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
-            # the token reads its own bot alone: the account's panels and the controls it may
-            # not use (enable, disable, close, cancel, resume) are hidden
-            await expect(page.locator('#bot-table tbody tr[data-bot="alpha"]')).to_be_visible()
-            await expect(page.locator("#bot-table tbody tr")).to_have_count(1)
-            await expect(page.locator("#bot-table button")).to_have_count(0)
-            for hidden in ("#positions", "#balances", "#trades", "#equity", "#bot-orders",
-                           "#bots-totp"):  # fmt: skip
-                await expect(page.locator(hidden)).to_be_hidden()
-            await expect(page.locator("#ws-status")).to_have_text("no stream for a bot token")
-            await page.click("#stop-btn")
-            await expect(page.locator("#stop-dialog")).to_be_visible()
-            await page.click("#confirm-stop")
-            await expect(page.locator("#stop-dialog")).to_be_hidden()
-            await expect(page.locator("#stop-error")).to_have_text("")
-            row = page.locator('#bot-table tbody tr[data-bot="alpha"]')
-            await expect(row).to_contain_text("disabled")
-            await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
-            await browser.close()
-    finally:
-        await server.stop()
+    async with dashboard(node, TALL, app=r.app) as d:
+        page = d.page
+        await d.log_in(r.alpha["Authorization"].removeprefix("Bearer "))
+        await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
+        # the token reads its own bot alone: the account's panels and the controls it may
+        # not use (enable, disable, close, cancel, resume) are hidden
+        await expect(page.locator('#bot-table tbody tr[data-bot="alpha"]')).to_be_visible()
+        await expect(page.locator("#bot-table tbody tr")).to_have_count(1)
+        await expect(page.locator("#bot-table button")).to_have_count(0)
+        for hidden in ("#positions", "#balances", "#trades", "#equity", "#bot-orders",
+                       "#bots-totp"):  # fmt: skip
+            await expect(page.locator(hidden)).to_be_hidden()
+        await expect(page.locator("#ws-status")).to_have_text("no stream for a bot token")
+        await page.click("#stop-btn")
+        await expect(page.locator("#stop-dialog")).to_be_visible()
+        await page.click("#confirm-stop")
+        await expect(page.locator("#stop-dialog")).to_be_hidden()
+        await expect(page.locator("#stop-error")).to_have_text("")
+        row = page.locator('#bot-table tbody tr[data-bot="alpha"]')
+        await expect(row).to_contain_text("disabled")
+        await expect(page.locator("#state-badge")).to_have_text("ACTIVE")
     enabled = {b.name: b.enabled for b in BotRows(node.db).bots()}
     assert enabled == {"alpha": False, "beta": True}, enabled
     assert node.risk.state is TradingState.ACTIVE  # a bot's token halts no one else
