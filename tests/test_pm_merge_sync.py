@@ -124,3 +124,42 @@ def test_unequal_drops_or_other_cash_are_no_merge_never_a_guess() -> None:
     assert merged_pairs(book, _reported(m_YES="6", m_NO="6", PUSD="105")) == ({}, "")
     assert merged_pairs(book, _reported(m_YES="6", m_NO="6")) == ({}, "")
     assert merged_pairs(book, _reported(PUSD="104")) == ({}, "")
+
+
+def test_a_cash_rise_off_by_the_stated_micro_units_is_still_a_merge() -> None:
+    book = _Book(LEDGER)
+    for cash in ("103.999999", "103.999998", "104.000001", "104.000002"):
+        assert merged_pairs(book, _reported(m_YES="6", m_NO="6", PUSD=cash)) == (
+            {"m": Decimal(4)}, "PUSD",
+        ), cash  # fmt: skip
+    for cash in ("103.999997", "104.000003"):  # beyond two millionths: no merge
+        assert merged_pairs(book, _reported(m_YES="6", m_NO="6", PUSD=cash)) == ({}, ""), cash
+    # an unequal drop stays refused whatever the cash
+    assert merged_pairs(book, _reported(m_YES="6", m_NO="7", PUSD="103.999999")) == ({}, "")
+    assert merged_pairs(book, _reported(m_YES="6", m_NO="6.000001", PUSD="104")) == ({}, "")
+
+
+async def test_a_merge_paying_a_micro_unit_short_is_booked_with_the_ledger_equal_to_the_venue(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # the chain's 6-decimal pUSD: the venue pays n less a millionth; the millionth is the
+    # merge's fee, so the ledger equals the venue exactly, live and at the next start
+    async with demo_clob() as (server, keys):
+        async with holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _):
+            cash_before = node.portfolio.book("polymarket").total("PUSD")
+            await merge(server.url, keys["address"], "4")
+            server.accounts[keys["address"].lower()].cash -= Decimal("0.000001")
+            _, found = await synced(node)
+            assert found == []
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            assert held(node)[(POLY_YES, "s1")] == 6 and held(node)[(POLY_NO, "s1")] == 6
+            expected = cash_before + 4 - Decimal("0.000001")
+            assert node.portfolio.book("polymarket").total("PUSD") == expected
+            cfg = node.config
+        await merge(server.url, keys["address"], "2")  # while the node is down
+        server.accounts[keys["address"].lower()].cash -= Decimal("0.000001")
+        async with running(cfg) as node:
+            report = node.reconcile_report
+            assert report is not None and report.ledger_differences == [], report
+            assert node.storage.load_balance_adjustments("polymarket") == []
+            assert held(node)[(POLY_YES, "s1")] == 4 and held(node)[(POLY_NO, "s1")] == 4

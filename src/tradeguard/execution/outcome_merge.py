@@ -9,9 +9,15 @@ Ids derive from the market, the count of its fills booked before, the ledger's h
 and the pair count: a merge seen again (a sync after a crash between seeing and booking) is
 booked once, a later merge of the same size from the same holding is booked too.
 
-Never by guess: a market whose YES and NO fell by different amounts, or a cash change other
-than the pairs' sum, is not a merge (the sync books what it finds as before); an order of the
-market open on the venue could be part of the change, so the venue waits until it ends.
+pUSD counts in millionths on-chain and a venue's balance may come back a millionth off, so
+the cash may differ from the pairs' sum by up to `CASH_ROUNDING` (two millionths); that
+difference is booked as the merge's fee (negative when the venue paid more), so the ledger
+equals the venue to the unit. The drops of YES and NO must still be exactly equal.
+
+Never by guess: a market whose YES and NO fell by different amounts, or a cash change
+further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
+finds as before); an order of the market open on the venue could be part of the change, so
+the venue waits until it ends.
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from tradeguard.model.outcome import Outcome, outcome_symbol, parse_outcome_symb
 
 log = logging.getLogger(__name__)
 _HALF = Decimal("0.5")
+CASH_ROUNDING = Decimal("0.000002")  # pUSD: two on-chain millionths, never more
 
 
 def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Decimal], str]:
     """Markets whose YES and NO both fell by one amount, and the cash asset; empty when the
-    cash's rise is not their sum."""
+    cash's rise is not their sum within `CASH_ROUNDING`."""
     drops: dict[str, Decimal] = {}
     for asset in book.assets():
         if not asset.endswith(":YES"):
@@ -45,7 +52,8 @@ def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Dec
     cash = [a for a in reported if ":" not in a and reported[a] != book.total(a)]
     if not drops or len(cash) != 1:
         return {}, ""
-    if reported[cash[0]] - book.total(cash[0]) != sum(drops.values(), ZERO):
+    rise = reported[cash[0]] - book.total(cash[0])
+    if abs(rise - sum(drops.values(), ZERO)) > CASH_ROUNDING:
         return {}, ""
     return drops, cash[0]
 
@@ -67,14 +75,18 @@ def book_merges(om: Any, venue: str, balances: list[Balance], ts: int) -> str:
                 f"YES and NO of {market} fell by {plain(drops[market])} as a merge would, "
                 f"but order(s) {', '.join(busy)} are open there; waits until they end"
             )
+    # what the venue paid short of the pairs' sum (its millionths): the first merge's fee
+    fee = sum(drops.values(), ZERO) - (reported[quote] - book.total(quote))
     for market, pairs in sorted(drops.items()):
-        _book_merge(om, venue, market, quote, pairs, book.total(f"{market}:YES"), ts)
+        _book_merge(om, venue, market, quote, pairs, book.total(f"{market}:YES"), ts, fee)
+        fee = ZERO
     return ""
 
 
 def _book_merge(
-    om: Any, venue: str, market: str, quote: str, pairs: Decimal, yes_before: Decimal, ts: int
-) -> None:
+    om: Any, venue: str, market: str, quote: str, pairs: Decimal, yes_before: Decimal, ts: int,
+    fee: Decimal,
+) -> None:  # fmt: skip
     symbols = tuple(outcome_symbol(market, o, quote) for o in Outcome)
     traded = om.storage.load_fills(venue=venue, symbol=symbols)
     bought, price = Outcome.YES, _HALF
@@ -90,7 +102,7 @@ def _book_merge(
     seed = f"merge|{market}|{len(traded)}|{plain(yes_before)}|{plain(pairs)}"
     held = dict.fromkeys(Outcome, pairs)
     with om.storage.transaction():
-        booked = _book(om, venue, market, quote, bought, price, held, seed, "", ts)
+        booked = _book(om, venue, market, quote, bought, price, held, seed, "", ts, fee)
     log.warning("balance sync: %s pairs of %s merged outside the node on %s; booked as %d fills",
                 plain(pairs), market, venue, len(booked))  # fmt: skip
     for fill, order in booked:

@@ -242,7 +242,7 @@ def _base(market: str, outcome: Outcome, quote: str) -> str:
 
 def _book(
     om: Any, venue: str, market: str, quote: str, bought: Outcome, price: Decimal,
-    held: dict[Outcome, Decimal], seed: str, buyer: str, ts: int,
+    held: dict[Outcome, Decimal], seed: str, buyer: str, ts: int, fee: Decimal = ZERO,
 ) -> list[tuple[Fill, Order]]:  # fmt: skip
     holders: dict[Outcome, list[tuple[str, Decimal]]] = {}
     owners: dict[Outcome, str] = {}
@@ -268,13 +268,15 @@ def _book(
         order.transition(OrderStatus.ACCEPTED, ts, reason="YES and NO held: netted by the venue")
         om.storage.upsert_order(order)
         om.orders[cid] = order
+        # `fee` (a merge's cash rounding) is charged once, on the first leg booked
         fill = Fill(
-            venue, leg.symbol, cid, cid, f"net-{cid}", Side.SELL, leg.price, leg.amount, ZERO,
+            venue, leg.symbol, cid, cid, f"net-{cid}", Side.SELL, leg.price, leg.amount, fee,
             quote, LiquiditySide.MAKER, ts,
         )  # fmt: skip
         om.bus.publish(_netting_event(order, leg, seed))  # commits with the fill
         if om.record_fill(fill, order, leg.strategy_id):
             booked.append((fill, order))
+        fee = ZERO
     return booked
 
 
