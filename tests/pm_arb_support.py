@@ -45,6 +45,8 @@ class StubGateway:
     nets_outcome_pairs: bool = False  # as Kalshi: a YES and a NO of one market held pay 1
     asks: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
     bids: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    # the book a pair's unwind is planned on (unset: a deep bid at the best ask)
+    planned_bids: dict[str, list[tuple[Decimal, Decimal]] | None] = field(default_factory=dict)
     refuse: set[str] = field(default_factory=set)  # symbols whose orders the venue rejects
     broken: set[str] = field(default_factory=set)  # symbols whose submit raises (journal down)
     stalled: set[str] = field(default_factory=set)  # symbols whose orders stay in flight
@@ -141,7 +143,12 @@ class StubGateway:
         return []
 
     def levels(self, symbol: str, side: Side) -> list[tuple[Decimal, Decimal]] | None:
-        return None
+        # the bids a sale back would take; none set: a deep bid at the best ask (the pair is
+        # planned on the fees alone), so a test sets `planned_bids` to plan on another book
+        if symbol in self.planned_bids:
+            return self.planned_bids[symbol]
+        asks = self.asks.get(symbol)
+        return [(asks[0][0], D(10**9))] if asks else None
 
     def usd_price(self, asset: str) -> Decimal | None:
         return D(1)

@@ -84,7 +84,14 @@ def test_the_size_is_the_most_contracts_whose_planned_unwind_fits_the_cap() -> N
     thin = [(D("0.54"), D(5))]
     # 6 x 0.56 + fee 0.11 - (5 x 0.54 - fee 0.09)
     assert planned_unwind_loss(fees, _plan(6), thin, D(6)) == D("0.86")
-    # no book known: the fees alone (a buy and a sale at the limit)
-    assert planned_unwind_loss(fees, _plan(10), None, D(10)) == D("0.18") + D("0.18")
     size, why = unwind_size(_Bids(bids), fees, _plan(500), D(500), D("0.05"))  # type: ignore[arg-type]
     assert size == 0 and "max_unwind_loss_usd=0.05" in why and "one 0.06 USD" in why
+
+
+def test_a_venue_showing_no_book_plans_the_whole_stake_as_the_unwind_loss() -> None:
+    # a sale back into no bids is worth 0: the stake and its fee are lost, not the fees alone
+    fees = FeeModel.default("kalshi")
+    for bids in (None, []):
+        assert planned_unwind_loss(fees, _plan(10), bids, D(10)) == D("5.60") + D("0.18")
+        # 8 x 0.56 + fee 0.14 = 4.62 fits 5 USD; 9 x 0.56 + fee 0.16 = 5.20 does not
+        assert unwind_size(_Bids(bids), fees, _plan(500), D(500), D(5)) == (D(8), "")  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ The planned unwind of `m` contracts buys them at the first leg's limit (its wors
 its fee, and sells them straight back into the same venue's bids as the book shows them now, best
 first, with the sale's fee; contracts beyond the bids' depth are counted as sold at 0. Its loss
 is monotone in `m`, so the largest whole number of contracts whose loss fits the cap is found by
-bisection. A venue that shows no book for the leg is planned on the fees alone.
+bisection. A venue that shows no book for the leg (or no bids) has nothing to sell back into:
+the whole stake and its fee are the planned loss.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def planned_unwind_loss(
     bought = contracts * plan.limit_price + fees.order_fee([(plan.limit_price, contracts)])
     fills: list[tuple[Decimal, Decimal]] = []
     left = contracts
-    for price, size in bids if bids is not None else [(plan.limit_price, contracts)]:
+    for price, size in bids or ():  # no book: nothing buys them back, all sold at 0
         if left <= 0:
             break
         take = min(left, size)
