@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -83,7 +83,7 @@ class BalanceSync:
         reference: ReferencePrices | None = None,
         on_applied: Callable[[str], object] | None = None,
         open_orders: Callable[[str], list[Order]] | None = None,
-        merges: Callable[[str, list[Balance]], str] | None = None,
+        merges: Callable[[str, list[Balance]], Awaitable[str]] | None = None,
     ) -> None:
         if tolerance_pct < 0 or tolerance_abs < 0:
             raise ConfigError(
@@ -151,7 +151,10 @@ class BalanceSync:
             moved_why = "the ledger booked a fill while the balances were read" if moved else ""
             late = unbooked or moved_why or self.in_flight(name)
             if not late and self.merges is not None:
-                late = self.merges(name, balances)
+                try:  # a merge is told from sales by the venue's trades: read them too
+                    late = await self.merges(name, balances)
+                except VenueError as exc:
+                    late = f"its trades could not be read: {exc}"
             if late:
                 # A fill not booked yet, or an order started while we were reading: the
                 # figures and the ledger may differ by fills, never an adjustment.

@@ -14,6 +14,10 @@ the cash may differ from the pairs' sum by up to `CASH_ROUNDING` (two millionths
 difference is booked as the merge's fee (negative when the venue paid more), so the ledger
 equals the venue to the unit. The drops of YES and NO must still be exactly equal.
 
+Sales by hand of n YES and n NO whose proceeds sum to n change the balances alike: the venue's
+trades of the market the ledger lacks are booked first, as fills (`merge_trades.py`), and the
+venue waits for the next pass; only a drop no trade explains is a merge.
+
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change
 further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
 finds as before); an order of the market open on the venue could be part of the change, so
@@ -26,6 +30,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.execution.merge_trades import FetchFills, book_outside_trades
 from tradeguard.execution.outcome_netting import _book
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import Side
@@ -58,8 +63,11 @@ def merged_pairs(book: Any, reported: dict[str, Decimal]) -> tuple[dict[str, Dec
     return drops, cash[0]
 
 
-def book_merges(om: Any, venue: str, balances: list[Balance], ts: int) -> str:
-    """Book the merges `balances` show against the ledger; return why the venue waits ("")."""
+async def book_merges(
+    om: Any, fetch: FetchFills, venue: str, balances: list[Balance], ts: int
+) -> str:
+    """Book the merges `balances` show against the ledger, after the venue's trades (`fetch`)
+    the ledger lacks; return why the venue waits ("")."""
     book = om.portfolio.book(venue)
     reported = {b.asset: b.total for b in balances}
     drops, quote = merged_pairs(book, reported)
@@ -75,6 +83,13 @@ def book_merges(om: Any, venue: str, balances: list[Balance], ts: int) -> str:
                 f"YES and NO of {market} fell by {plain(drops[market])} as a merge would, "
                 f"but order(s) {', '.join(busy)} are open there; waits until they end"
             )
+    # sales on the venue outside the node look the same in the balances; the venue lists them
+    if trades := await book_outside_trades(om, fetch, venue, drops, quote):
+        return (
+            f"trade(s) {', '.join(trades)} of {', '.join(sorted(drops))} made on the venue "
+            "outside the node booked as fills, not a merge; the balances are compared at the "
+            "next pass"
+        )
     # what the venue paid short of the pairs' sum (its millionths): the first merge's fee
     fee = sum(drops.values(), ZERO) - (reported[quote] - book.total(quote))
     for market, pairs in sorted(drops.items()):

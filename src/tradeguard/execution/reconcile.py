@@ -281,7 +281,8 @@ async def _reconcile_balances(
         # a netting venue's one signed position per market, read with what sells lock
         balances = with_journal_locks(node.orders, name, balances)
         # pairs merged outside the node (while it was down too): fills, never adjustments
-        if waits := book_merges(node.orders, name, balances, node.clock.now_ms()):
+        fetch = partial(_trades_of, venue, call)
+        if waits := await book_merges(node.orders, fetch, name, balances, node.clock.now_ms()):
             report.balances_deferred.append({"venue": name, "reason": waits})
             return
         _apply_balances(node, name, balances, report, read_ts)
@@ -294,6 +295,11 @@ async def _reconcile_balances(
     )
     log.warning("venue %s: balance reconciliation deferred: %s", name, why)
     report.balances_deferred.append({"venue": name, "reason": why})
+
+
+async def _trades_of(venue: Any, call: _Call, symbol: str) -> list[Fill]:
+    """Every trade of `symbol` the venue lists (a merge is told from sales by them)."""
+    return await call(f"fetch_fills {symbol} (merge check)", partial(venue.fetch_fills, symbol, 0))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
@@ -156,7 +157,13 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         reference=node.reference_prices(),
         on_applied=lambda venue: _balances_applied(node, venue),
         open_orders=lambda venue: [o for o in node.orders.open.values() if o.venue == venue],
-        merges=lambda venue, found: book_merges(node.orders, venue, found, node.clock.now_ms()),
+        merges=lambda venue, found: book_merges(
+            node.orders,
+            partial(node.venues[venue].fetch_fills, since_ts=0),
+            venue,
+            found,
+            node.clock.now_ms(),
+        ),
     )
 
 

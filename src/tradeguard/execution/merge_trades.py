@@ -1,0 +1,48 @@
+"""Trades the venue reports for markets whose YES and NO fell as a merge would.
+
+Sales made on the venue outside the node (by hand, another program on the account) of n YES and
+n NO whose proceeds sum to n change the balances exactly as a merge does, but the venue lists
+them among the account's trades and a merge never is. Before a drop is booked as a merge, the
+venue's trades of the market that the ledger lacks are booked as fills, the normal path of a
+trade the node did not make (a position of no strategy on an outcome market); the balances are
+then compared at the next pass, read after those trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from tradeguard.execution.ledger_audit import stored_start_ts
+from tradeguard.model.fill import Fill
+from tradeguard.model.outcome import Outcome, outcome_symbol
+
+FetchFills = Callable[[str], Awaitable[list[Fill]]]  # a symbol's trades the venue lists
+
+
+async def book_outside_trades(
+    om: Any, fetch: FetchFills, name: str, markets: Iterable[str], quote: str
+) -> list[str]:
+    """Book the trades of `markets`' YES and NO that venue `name` lists (`fetch`) and the
+    ledger lacks; return their trade ids (empty: nothing the ledger lacks)."""
+    opened = stored_start_ts(om.storage).get(name)
+    booked: list[str] = []
+    for market in sorted(markets):
+        for outcome in Outcome:
+            symbol = outcome_symbol(market, outcome, quote)
+            known = om.storage.fill_keys(name, symbol)
+            for fill in sorted(await fetch(symbol), key=lambda f: f.ts):
+                if (fill.trade_id, fill.side.value) in known or _in_opening(om, fill, opened):
+                    continue
+                om.on_fill(fill)
+                known.add((fill.trade_id, fill.side.value))
+                booked.append(fill.trade_id)
+    return booked
+
+
+def _in_opening(om: Any, fill: Fill, opened: int | None) -> bool:
+    # a trade of no journal order before the venue's ledger opened: its opening balances hold it
+    if opened is None or fill.ts >= opened:
+        return False
+    coid = fill.client_order_id
+    return not coid or (coid not in om.orders and om.storage.get_order(coid) is None)

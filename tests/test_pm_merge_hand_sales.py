@@ -1,0 +1,135 @@
+"""Sales by hand of n YES and n NO whose proceeds sum to n look like a merge in the balances
+(YES -n, NO -n, pUSD +n), but the CLOB reports them as the account's trades: the sync books
+those trades as fills of no strategy (as any trade made on the venue outside the node), never
+as a merge closing the strategy's pair.
+
+The local CLOB and the official py-clob-client (the "hand") on the node's own account."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2
+
+from pm_merge_support import (
+    MARKET,
+    POLY_NO,
+    config_after_a_pair,
+    demo_clob,
+    held,
+    holding_a_pair,
+    running,
+    synced,
+)
+from test_pm_node_crash import POLY_YES
+from tradeguard.sandbox.pm_serve import token_id
+
+D = Decimal
+
+
+async def _sell_by_hand(client: ClobClient, outcome: str, price: str) -> None:
+    answer = await asyncio.to_thread(
+        client.create_and_post_order,
+        OrderArgsV2(token_id=token_id(MARKET, outcome), price=float(price), size=10.0,
+                    side="SELL"),
+    )  # fmt: skip
+    assert answer["success"] and answer["status"] == "matched", answer
+
+
+async def _hand(server, keys) -> ClobClient:
+    """The official client on the node's account, the market's fee set to 0 (so proceeds of
+    10 x 0.45 + 10 x 0.55 are exactly 10)."""
+    (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
+    server.markets[cid].fee_rate = D(0)
+    client = ClobClient(server.url, chain_id=137, key=keys["private_key"])
+    client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
+    return client
+
+
+async def _sell_the_pair_by_hand(server, keys) -> None:
+    client = await _hand(server, keys)
+    server.seed_book(MARKET, yes_bids=[("0.45", "10")], yes_asks=[])
+    await _sell_by_hand(client, "yes", "0.45")
+    server.seed_book(MARKET, yes_bids=[], yes_asks=[("0.45", "10")])  # a NO bid at 0.55
+    await _sell_by_hand(client, "no", "0.55")
+
+
+def _booked_as_trades(node) -> None:
+    assert node.storage.load_balance_adjustments("polymarket") == []
+    fills = node.storage.load_fills(venue="polymarket")
+    sales = [f for f in fills if f.side.value == "sell"]
+    # the CLOB's two trades: no merge's netting fills
+    assert sorted((f.symbol, f.price, f.amount) for f in sales) == [
+        (POLY_NO, D("0.55"), D(10)), (POLY_YES, D("0.45"), D(10)),
+    ]  # fmt: skip
+    assert not [f for f in fills if f.trade_id.startswith("net-")], fills
+    # booked like any trade made outside the node: a position of no strategy; s1's pair is
+    # not closed by guess
+    assert held(node)[(POLY_YES, "s1")] == 10 and held(node)[(POLY_NO, "s1")] == 10
+    assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
+
+
+async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_next_start(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The pair was bought long before: the start's fill catch-up (since the last
+    # reconciliation, no lookback) does not reach its market, so only the balances show the
+    # sales, as a merge would.
+    async with demo_clob() as (server, keys):
+        cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
+        cfg = cfg.model_copy(update={
+            "reconcile": cfg.reconcile.model_copy(update={"fills_lookback_s": 0.0}),
+        })  # fmt: skip
+        async with running(cfg) as node:  # a reconciliation after the buys
+            cash_before = node.portfolio.book("polymarket").total("PUSD")
+        await asyncio.sleep(0.01)
+        await _sell_the_pair_by_hand(server, keys)
+        async with running(cfg) as node:
+            report = node.reconcile_report
+            assert report.ok and report.ledger_differences == [], report.to_json()
+            sync, found = await synced(node)
+            assert sync.waiting == {} and found == [], (sync.waiting, found)
+            _booked_as_trades(node)
+            assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+        async with running(cfg) as node:  # booked once
+            _booked_as_trades(node)
+
+
+async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
+    tmp_path: Path, monkeypatch
+) -> None:
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
+        server.markets[cid].fee_rate = D(0)  # proceeds 10 x 0.45 + 10 x 0.55 = exactly 10
+        client = ClobClient(server.url, chain_id=137, key=keys["private_key"])
+        client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
+        cash_before = node.portfolio.book("polymarket").total("PUSD")
+        server.seed_book(MARKET, yes_bids=[("0.45", "10")], yes_asks=[])
+        await _sell_by_hand(client, "yes", "0.45")
+        server.seed_book(MARKET, yes_bids=[], yes_asks=[("0.45", "10")])  # a NO bid at 0.55
+        await _sell_by_hand(client, "no", "0.55")
+        account = server.accounts[keys["address"].lower()]
+        assert account.position(cid) == (0, 0) and account.cash == cash_before + 10
+
+        sync, found = await synced(node)
+        sync, found = await synced(node, sync)  # the pass after the trades are booked
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        fills = node.storage.load_fills(venue="polymarket")
+        sales = [f for f in fills if f.side.value == "sell"]
+        # the CLOB's two trades, by their trade ids: no merge's netting fills
+        assert sorted((f.symbol, f.price, f.amount) for f in sales) == [
+            (POLY_NO, D("0.55"), D(10)), (POLY_YES, D("0.45"), D(10)),
+        ]  # fmt: skip
+        assert not [f for f in fills if f.trade_id.startswith("net-")], fills
+        # booked like any trade made outside the node: a position of no strategy; s1's pair
+        # is not closed by guess
+        assert held(node)[(POLY_YES, "s1")] == 10 and held(node)[(POLY_NO, "s1")] == 10
+        assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
