@@ -7,12 +7,16 @@ needs its unwind."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 from test_pm_arb_node import run_with_scenario
+from tradeguard.api.routes.pm_arb import attempt_json
+from tradeguard.cli.pm_arb_run import print_attempts
 from tradeguard.model.enums import Side
 from tradeguard.model.events import EventKind
 from tradeguard.sandbox.pm_scenario import ArbScenarioConfig
+from tradeguard.storage.arb_repository import load_arb_executions
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.scanner import LegPlan
 from tradeguard.strategies.cross_venue.unwind_size import planned_unwind_loss, unwind_size
@@ -39,6 +43,18 @@ async def test_arb_fail_trims_the_size_so_the_lone_leg_unwinds_within_the_cap(
     assert node.portfolio.book("kalshi").total("KXFED-26DEC-T4.00:NO") == 0
     assert not [e for e in events if e.kind == EventKind.ARB_HELD]
     assert strat.book.open == []
+    # the trim is recorded and shown, not only logged: the record, its event, the API, `pm arb`
+    trim = rec.to_json()["trimmed"]
+    assert (trim["from"], trim["to"], trim["max_unwind_loss_usd"]) == ("500", "91", "5"), trim
+    assert Decimal(trim["planned_loss_usd"]) > CAP
+    [row] = load_arb_executions(node.storage, strategy_id=strat.id)
+    assert attempt_json(row)["trimmed"] == trim
+    [event] = [e for e in events if e.kind == EventKind.ARB_EXECUTION]
+    assert event.data["trimmed"] == trim
+    assert "trimmed from 500 to 91 contracts" in event.data["message"], event.data["message"]
+    out = io.StringIO()
+    print_attempts([rec.to_json()], out)
+    assert "trimmed from 500 to 91 contracts (max_unwind_loss_usd=5" in out.getvalue(), out
 
 
 async def test_a_cap_no_size_fits_skips_the_pair_before_either_leg(tmp_path, monkeypatch):

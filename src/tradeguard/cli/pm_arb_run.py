@@ -20,6 +20,7 @@ from tradeguard.cli.common import (
     streaming_strategy_ids,
 )
 from tradeguard.model.money import plain
+from tradeguard.strategies.cross_venue.records import trim_text
 
 
 def add_pm_arb_run_parser(pm_sub: Any) -> None:
@@ -123,6 +124,8 @@ def print_attempts(
             for leg in [*a["legs"], *a["unwinds"]]
         )
         why = f" ({a['reason']})" if a["reason"] else ""
+        if a.get("trimmed"):  # why the size is smaller than the pair's
+            why += f"; {trim_text(a['trimmed'])}"
         print(
             f"{a['pair_id']} d{a['direction']} {a['outcome']}: {a['contracts']} contracts, edge "
             f"{a['expected_edge']} -> {a['actual_edge']} USD, profit {a['actual_profit']} USD; "

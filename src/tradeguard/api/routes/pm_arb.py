@@ -38,6 +38,8 @@ def attempt_json(row: dict[str, Any]) -> dict[str, Any]:
         "outcome": row["outcome"],
         "reason": legs.get("reason", ""),
         "latency_ms": row.get("latency_ms"),
+        # the size cut so the first leg's unwind fits max_unwind_loss_usd (None: not cut)
+        "trimmed": legs.get("trimmed"),
     }
 
 

@@ -36,7 +36,7 @@ from pydantic import ConfigDict, Field
 
 from tradeguard.model.config_model import ConfigModel
 from tradeguard.model.enums import OrderStatus, OrderType, Side, TimeInForce
-from tradeguard.model.money import ONE, ZERO
+from tradeguard.model.money import ONE, ZERO, plain
 from tradeguard.model.order import ARB_UNWIND_TAG, OrderIntent
 from tradeguard.strategies.cross_venue.fees import FeeModel
 from tradeguard.strategies.cross_venue.limits import (
@@ -52,14 +52,18 @@ from tradeguard.strategies.cross_venue.netting_guard import (
     netting_refusal,
 )
 from tradeguard.strategies.cross_venue.recording import PairRecording
-from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.records import PairAttempt, PairLegResult, trim_text
 from tradeguard.strategies.cross_venue.scanner import HUNDRED, LegPlan, PairOpportunity
 from tradeguard.strategies.cross_venue.unresolved import (
     hold_unresolved,
     hold_unresolved_unwind,
     unresolved,
 )
-from tradeguard.strategies.cross_venue.unwind_size import PAIR_UNWIND, unwind_size
+from tradeguard.strategies.cross_venue.unwind_size import (
+    PAIR_UNWIND,
+    planned_unwind_loss,
+    unwind_size,
+)
 from tradeguard.strategies.gateway import (
     CycleDecision,
     ExecutionGateway,
@@ -275,12 +279,12 @@ class PairExecutor(PairRecording):
         if why:
             rec.code, rec.reason = PAIR_UNWIND, why
             return None
-        if size < n:
-            log.info(
-                "pair %s trimmed from %s to %s contracts: the most its first leg %s can be sold "
-                "back within max_unwind_loss_usd=%s", rec.pair_id, n, size, plan.symbol,
-                self.config.max_unwind_loss_usd,
-            )  # fmt: skip
+        if size < n:  # recorded and shown with the attempt: the operator sees why
+            cap = self.config.max_unwind_loss_usd
+            full = planned_unwind_loss(fees, plan, gateway.levels(plan.symbol, Side.SELL), n)
+            rec.trimmed = {"from": plain(n), "to": plain(size), "max_unwind_loss_usd": plain(cap),
+                           "planned_loss_usd": plain(full.quantize(CENT))}  # fmt: skip
+            log.info("pair %s %s", rec.pair_id, trim_text(rec.trimmed))
         rec.contracts, rec.expected_profit = size, opp.edge * size
         return size
 

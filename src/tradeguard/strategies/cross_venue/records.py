@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
@@ -101,6 +101,9 @@ class PairAttempt:
     ts: int = 0
     record_id: int | None = None
     retry_of: int | None = None  # the held record whose legs this attempt tries to sell again
+    # the size cut so the first leg's unwind fits max_unwind_loss_usd (`trim_text`): from, to,
+    # max_unwind_loss_usd, planned_loss_usd (the full size's planned unwind loss)
+    trimmed: dict[str, str] = field(default_factory=dict)
     # its critical `arb.held` events: kept with its record in one commit, published after it
     alerts: list[Event] = field(default_factory=list, repr=False, compare=False)
 
@@ -134,6 +137,7 @@ class PairAttempt:
                 "held": {s: plain(q) for s, q in self.held.items()},
                 **({"dust": {s: plain(q) for s, q in self.dust.items()}} if self.dust else {}),
                 **({} if self.retry_of is None else {"retry_of": self.retry_of}),
+                **({"trimmed": self.trimmed} if self.trimmed else {}),
             },
             "outcome": self.outcome,
             "latency_ms": round(self.latency_ms),
@@ -163,7 +167,19 @@ class PairAttempt:
             "legs": row["legs"]["legs"],
             "unwinds": row["legs"]["unwinds"],
             "held": row["legs"]["held"],
+            "trimmed": self.trimmed or None,
         }
+
+
+def trim_text(trimmed: Mapping[str, str] | None) -> str:
+    """Say why a pair's size was cut for its unwind ("" when it was not)."""
+    if not trimmed:
+        return ""
+    return (
+        f"trimmed from {trimmed['from']} to {trimmed['to']} contracts "
+        f"(max_unwind_loss_usd={trimmed['max_unwind_loss_usd']}: {trimmed['from']} would lose "
+        f"{trimmed['planned_loss_usd']} USD if the first leg had to be sold back)"
+    )
 
 
 def _micro(value: Decimal) -> str:
@@ -185,6 +201,8 @@ def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
     if rec.dust:  # flat, and honest about what stays on the venue
         why += "; dust left, below the venue's minimum order, settles with its market: " + (
             ", ".join(f"{q} {s}" for s, q in rec.dust.items()))  # fmt: skip
+    if rec.trimmed:
+        why += f"; {trim_text(rec.trimmed)}"
     edge = f"{rec.actual_edge if rec.outcome == 'completed' else rec.expected_edge:.4f}"
     shown = rec.to_json()
     return Event(
@@ -204,6 +222,7 @@ def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
             "actual_profit": plain(rec.actual_profit),
             "start_asset": "USD",
             **({"dust": {s: plain(q) for s, q in rec.dust.items()}} if rec.dust else {}),
+            **({"trimmed": rec.trimmed} if rec.trimmed else {}),
             "message": (
                 f"[{rec.mode}] pair {rec.pair_id}: {rec.outcome}, "
                 f"{rec.contracts} contracts, edge {edge} USD per pair{why}"
