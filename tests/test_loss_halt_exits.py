@@ -21,8 +21,8 @@ from tradeguard.model.events import EventKind
 D = Decimal
 
 
-async def _run(tmp_path, mode: str | None):
-    cfg = loss_halt_config(tmp_path, f"sqlite:///{tmp_path / 'tg.db'}", mode)
+async def _run(tmp_path, mode: str | None, db_url: str = ""):
+    cfg = loss_halt_config(tmp_path, db_url or f"sqlite:///{tmp_path / 'tg.db'}", mode)
     node = node_for(cfg)
     events = []
     node.bus.subscribe(events.append)
@@ -92,11 +92,13 @@ async def test_flatten_closes_the_position_at_once_under_its_own_strategy_then_h
         node.close()
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("mode", ["reduce", "flatten"])
-async def test_the_mode_and_its_state_survive_a_restart(tmp_path, mode):
-    node, _ = await _run(tmp_path, mode)
+async def test_the_mode_and_its_state_survive_a_restart(tmp_path, request, mode, db):
+    url = request.getfixturevalue("pg_url") if db == "postgresql" else ""
+    node, _ = await _run(tmp_path, mode, url)
     node.close()
-    cfg = loss_halt_config(tmp_path, f"sqlite:///{tmp_path / 'tg.db'}", mode)
+    cfg = loss_halt_config(tmp_path, url or f"sqlite:///{tmp_path / 'tg.db'}", mode)
     again = node_for(cfg)
     await again.start()
     try:
