@@ -9,7 +9,11 @@ trips with a long open, then the price falls through the strategy's stop.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -112,10 +116,6 @@ async def test_the_mode_and_its_state_survive_a_restart(tmp_path, request, mode,
 
 
 def test_config_check_refuses_a_bad_mode_naming_it(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[risk]\non_loss_halt = "panic"\n', encoding="utf-8")
     exe = Path(sys.executable).parent / "tradeguard"
@@ -125,3 +125,24 @@ def test_config_check_refuses_a_bad_mode_naming_it(tmp_path):
     assert done.returncode == 2, out
     assert "on_loss_halt" in out and "panic" in out and "Traceback" not in out
     assert "halt" in out and "reduce" in out and "flatten" in out
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("halt", "HALTED: nothing is sent, exits included"),
+        ("reduce", "REDUCING: no new exposure; exits, stops and reduce-only orders still go"),
+        ("flatten", "HALTED after flattening: 1 position(s) closed"),
+    ],
+)
+async def test_status_says_which_limit_tripped_in_which_mode_and_what_it_did(tmp_path, mode, said):
+    node, _ = await _run(tmp_path, mode)
+    node.close()
+    exe = Path(sys.executable).parent / "tradeguard"
+    db = f"sqlite:///{tmp_path / 'tg.db'}"
+    done = subprocess.run([str(exe), "status", "--db", db], capture_output=True, text=True,
+                          check=False, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Loss limit"))
+    assert f"Loss limit drawdown tripped 2022-01-01 00:07:00 (risk.on_loss_halt = {mode}): " in line
+    assert said in line, line
