@@ -283,6 +283,13 @@ class RiskObservers(RiskState):
     def _halted_by_other_than_reconciler(self) -> bool:
         return self.state is TradingState.HALTED and self.state_by != RECONCILER_BY
 
+    def _reducing_for_loss(self) -> bool:
+        """Whether a loss limit's REDUCING holds, or waits under the reconciler's halt."""
+        if self.state is TradingState.REDUCING:
+            return self.state_by in LOSS_LIMIT_BY
+        over = self.halted_over
+        return over is not None and over.get("by") in LOSS_LIMIT_BY
+
     def _no_equity(self, ts: int, equity: Decimal) -> None:
         """Zero or negative equity is no loss to measure: halt, saying what was read."""
         self._quiet_inputs = None
@@ -307,9 +314,7 @@ class RiskObservers(RiskState):
         dd_pct = self.equity_tracker.drawdown_pct(equity)
         # a loss limit's REDUCING (risk.on_loss_halt = "reduce") holds until `resume`, as its
         # halt would: falling further trips nothing again
-        halted = self._halted_by_other_than_reconciler() or (
-            self.state is TradingState.REDUCING and self.state_by in LOSS_LIMIT_BY
-        )
+        halted = self._halted_by_other_than_reconciler() or self._reducing_for_loss()
         if dd_pct is not None and not halted and dd_pct >= c.max_drawdown_pct:
             quiet = False
             data = {
