@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import realized_since
 from tradeguard.model.money import ZERO, plain
+from tradeguard.risk.report import loss_halt_view
 
 if TYPE_CHECKING:
     from tradeguard.api.bot_desk import BotDesk
@@ -85,6 +86,17 @@ def status(desk: BotDesk) -> dict[str, Any]:
     return {
         "trading_state": node.risk.state.value,
         "halted": node.risk.state.value == "HALTED",
+        "loss_halt": _loss_halt(node),
         "mode": node.mode.value,
         "bots": bots,
     }
+
+
+def _loss_halt(node: Any) -> dict[str, Any] | None:
+    """The loss limit tripped last, for a bot: its mode and what it did, never its cause (the
+    account's equity figures are not one bot's to read)."""
+    risk = node.risk
+    view = loss_halt_view(risk.last_loss_halt, risk.last_kill, risk.state_by)
+    if view is None:
+        return None
+    return {k: view.get(k) for k in ("by", "mode", "state", "ts", "did", "holds")}

@@ -22,6 +22,7 @@ from tradeguard.model.order import Order
 from tradeguard.model.position import Position
 from tradeguard.node.kill_restart import unfinished_reason
 from tradeguard.portfolio.analytics import Performance
+from tradeguard.risk.observers import LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -182,17 +183,23 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
     snap["equity"] = equity  # one equity figure: the risk engine's last sample may trail it
     day_start = risk.day_start_equity
     daily = snap["limits"]["daily_loss"]
+    kill = risk.last_kill
+    # a loss limit's flatten (risk.on_loss_halt) is no kill the operator engaged
+    engaged = risk.state is TradingState.HALTED and kill is not None
+    engaged = engaged and kill is not None and kill.get("by") not in LOSS_LIMIT_BY
     return {
         "mode": node.mode.value,
         "trading_state": risk.state.value,
         "reason": risk.state_reason,
         "by": risk.state_by,
         "kill_switch": {
-            "engaged": risk.state is TradingState.HALTED and risk.last_kill is not None,
+            "engaged": engaged,
             "last": risk.last_kill,
             # a kill that never ended (cut short): why, until a start finishes it
             "unfinished": unfinished_reason(risk.last_kill, risk.last_resume),
         },
+        # the loss limit tripped last: its mode, what it did, whether it holds the state
+        "loss_halt": snap["loss_halt"],
         "daily_pnl": {
             "pnl": equity - day_start if day_start is not None else None,
             "loss_used": daily.get("used"),

@@ -182,7 +182,7 @@ async def _replay_loop(
         stats.last_ts = c.ts
         if not stats.first_ts:
             stats.first_ts = c.ts
-        if (i + 1) % every == 0:
+        if (i + 1) % every == 0 or risk.flatten_asked is not None:  # its halt stored first
             await _checkpoint_at(node, candles, i, progress)
         # Commits fall between candles (a resume redoes the rest exactly); a state change at once.
         if unit.dirty and (perf() >= commit_due or risk.state is not committed_state):

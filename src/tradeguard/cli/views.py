@@ -88,6 +88,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     from tradeguard.node.kill_restart import unfinished_reason
     from tradeguard.node.pause import stored_pauses
     from tradeguard.node.valuation_view import VALUATION_KEY
+    from tradeguard.risk.report import loss_halt_view
 
     config = config_from_args(args)
     base = api_base(config, args.api)  # a misspelt --api is a usage error, named first
@@ -97,7 +98,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     stats = storage.kv_get(STATS_KEY) or {}
     runs = storage.load_run_states()
     pauses = stored_pauses(storage)
-    state = risk.get("state", "ACTIVE")
+    state, by = risk.get("state", "ACTIVE"), str(risk.get("state_by", ""))
     beat = heartbeat_view(storage, config)
     # The reason explains a halt or a reduction; once ACTIVE again it is history, not status.
     reason = (risk.get("state_reason") or risk.get("reason")) if state != "ACTIVE" else None
@@ -111,6 +112,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         # the last kill as the node keeps it, with its follow-up as stored at each step
         "kill": _kill_view(risk.get("last_kill"), storage.kv_get(FOLLOW_KEY)),
         "kill_unfinished": unfinished_reason(risk.get("last_kill"), risk.get("last_resume")),
+        "loss_halt": loss_halt_view(risk.get("last_loss_halt"), risk.get("last_kill"), by),
         "strategies": [_run_json(r, state, pauses, beat["state"]) for r in runs],
         "bots": _bots_json(storage),
         "heartbeat": beat,
@@ -131,6 +133,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         )
     if isinstance(out["valuation"], dict):
         _print_valuation(console, out["valuation"])
+    _print_loss_halt(console, out["loss_halt"])
     kill = out["kill"]
     if isinstance(kill, dict) and (cut := out["kill_unfinished"]):
         print_hanging(console, f"[bold red]Kill switch UNFINISHED[/] ({shown(kill.get('reason'))},"
@@ -156,6 +159,16 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if out["bots"]:
         console.print(_bots_table(out["bots"]))
     return EXIT_OK
+
+
+def _print_loss_halt(console: Console, view: dict[str, Any] | None) -> None:
+    """The loss limit that holds the trading state: which one, in which mode, what it did."""
+    if not isinstance(view, dict) or not view.get("holds"):
+        return  # none tripped, or resumed since: history, not status
+    by = str(view.get("by", "")).removeprefix("breaker:")
+    print_hanging(console, f"Loss limit {shown(by)} tripped {ts_text(view.get('ts'))} "
+                           f"(risk.on_loss_halt = {shown(view.get('mode'))}): "
+                           f"{shown(view.get('did'))}")  # fmt: skip
 
 
 def _print_valuation(console: Console, val: dict[str, Any]) -> None:

@@ -106,6 +106,11 @@ def _save(node: TradingNode, entries: list[dict[str, Any]]) -> None:
     # Stored at once (not with the next journal commit): a node killed after this comes back
     # still following up.
     _loaded[node] = entries
+    if node.storage.in_unit_of_work:
+        # a replay's candle unit holds the database (SQLite: its write lock): commit with it,
+        # as the flatten's orders do
+        node.storage.kv_set(FOLLOW_KEY, entries, node.clock.now_ms())
+        return
     Storage(node.db).kv_set(FOLLOW_KEY, entries, node.clock.now_ms())
     last = node.risk.last_kill
     if last is not None and of_kill(entries, last) and last.get("follow_up") != entries:

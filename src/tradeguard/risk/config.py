@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -78,6 +78,10 @@ class RiskConfig(ConfigModel):
     # How long the consecutive-loss breaker keeps the node REDUCING; 0 = until a manual resume.
     consecutive_loss_pause_s: int = Field(default=14_400, ge=0, le=30 * 86_400)
     max_drawdown_pct: Decimal = Field(default=_d(10), gt=0, le=100)
+    # What the drawdown and daily-loss breakers do with open positions when they trip:
+    # "halt" sends nothing more (HALTED), "reduce" lets exits through (REDUCING), "flatten"
+    # closes every position as `kill --flatten` does, then stays HALTED (docs/risk.md).
+    on_loss_halt: Literal["halt", "reduce", "flatten"] = "halt"
     venue_error_threshold: int = Field(default=5, ge=1, le=1000)
     venue_error_window_s: int = Field(default=60, ge=1, le=86_400)
     venue_half_open_after_s: int = Field(default=300, ge=1, le=86_400)

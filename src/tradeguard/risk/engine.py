@@ -34,7 +34,7 @@ from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.cycle import cycle_denial
 from tradeguard.risk.exposure import Exposure, ExposureMeter
 from tradeguard.risk.mark_guard import MarkGuard
-from tradeguard.risk.observers import RiskObservers
+from tradeguard.risk.observers import LOSS_LIMIT_BY, RiskObservers
 from tradeguard.risk.report import snapshot
 from tradeguard.risk.rules import (
     ARB_UNWIND_TAG,
@@ -225,6 +225,8 @@ class RiskEngine(RiskObservers):
                 "; to close positions while halted, kill with flatten (`tradeguard kill "
                 "--flatten` or POST /api/v1/kill with flatten=true)"
             )
+            if self.state_by in LOSS_LIMIT_BY:
+                reason += '; risk.on_loss_halt = "reduce" lets exits through after a loss limit'
         return self._deny(intent, now, Denial("TRADING_HALTED", "state", None, None, reason))
 
     def _check_entry(self, c: Check) -> Denial | None:

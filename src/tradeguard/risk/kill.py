@@ -116,7 +116,20 @@ class KillSwitch:
         return request
 
     def poll(self) -> KillRequest | None:
-        """Trigger once for each kill file written (taken first); its text may say `flatten`."""
+        """Trigger once for each kill file written (taken first); its text may say `flatten`.
+        A flatten a loss limit asked for (`risk.on_loss_halt = "flatten"`) comes first: it is
+        stored and HALTED already, and runs as a kill with flatten does."""
+        asked = self.engine.flatten_asked
+        if asked is not None:
+            self.engine.flatten_asked = None
+            request = KillRequest(reason=str(asked["reason"]), by=str(asked["by"]),
+                                  flatten=True, ts=int(asked["ts"]))  # fmt: skip
+            self.triggered_ts = request.ts
+            self.engine.emit(
+                Event(EventKind.KILL, request.ts, {"stage": "triggered", **request.to_json()},
+                      severity="critical")
+            )  # fmt: skip
+            return request
         path = self.sentinel_path
         if path is None:
             return None

@@ -27,6 +27,10 @@ from tradeguard.risk.views import StateStore
 
 LOSS_STREAK_BY = "breaker:consecutive_losses"
 NO_EQUITY_BY = "breaker:no_equity"
+DRAWDOWN_BY = "breaker:drawdown"
+DAILY_LOSS_BY = "breaker:daily_loss"
+# the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
+LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
 # The reconciler lifts its own halt after a good pass (execution.reconcile.RECONCILER): a loss
 # breaker tripping during that halt takes it over, so that only an operator lifts it.
 RECONCILER_BY = "reconciler"
@@ -279,6 +283,13 @@ class RiskObservers(RiskState):
     def _halted_by_other_than_reconciler(self) -> bool:
         return self.state is TradingState.HALTED and self.state_by != RECONCILER_BY
 
+    def _reducing_for_loss(self) -> bool:
+        """Whether a loss limit's REDUCING holds, or waits under the reconciler's halt."""
+        if self.state is TradingState.REDUCING:
+            return self.state_by in LOSS_LIMIT_BY
+        over = self.halted_over
+        return over is not None and over.get("by") in LOSS_LIMIT_BY
+
     def _no_equity(self, ts: int, equity: Decimal) -> None:
         """Zero or negative equity is no loss to measure: halt, saying what was read."""
         self._quiet_inputs = None
@@ -301,7 +312,9 @@ class RiskObservers(RiskState):
         c = self.config
         unit = self.valuation.unit
         dd_pct = self.equity_tracker.drawdown_pct(equity)
-        halted = self._halted_by_other_than_reconciler()
+        # a loss limit's REDUCING (risk.on_loss_halt = "reduce") holds until `resume`, as its
+        # halt would: falling further trips nothing again
+        halted = self._halted_by_other_than_reconciler() or self._reducing_for_loss()
         if dd_pct is not None and not halted and dd_pct >= c.max_drawdown_pct:
             quiet = False
             data = {
@@ -310,12 +323,13 @@ class RiskObservers(RiskState):
                 "limit": plain(c.max_drawdown_pct),
                 "peak_equity": None if peak is None else plain(peak),
                 "equity": plain(equity),
+                "on_loss_halt": c.on_loss_halt,
             }
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
-            self.halt(
+            self.loss_halt(
                 f"drawdown {fmt(dd_pct)}% from the equity peak {fmt(peak or ZERO)} {unit} "
                 f"reached max_drawdown_pct={c.max_drawdown_pct}",
-                "breaker:drawdown",
+                DRAWDOWN_BY,
             )
         if day_start is None or self.day is None or day_start <= ZERO:
             return quiet
@@ -323,14 +337,15 @@ class RiskObservers(RiskState):
         limit = self._daily_limit(day_start)
         if loss >= limit and self.daily_loss_halt_day != self.day:
             self.daily_loss_halt_day = self.day
-            data = {"breaker": "daily_loss", "value": plain(loss), "limit": plain(limit)}
+            data = {"breaker": "daily_loss", "value": plain(loss), "limit": plain(limit),
+                    "on_loss_halt": c.on_loss_halt}  # fmt: skip
             self._publish(EventKind.BREAKER_TRIPPED, ts, data, None, "critical")
             if not self._halted_by_other_than_reconciler():
-                self.halt(
+                self.loss_halt(
                     f"daily loss {fmt(loss)} {unit} reached the limit {fmt(limit)} {unit} "
                     f"(counted from the day's opening equity {fmt(day_start)} {unit}, price "
                     "moves of holdings included)",
-                    "breaker:daily_loss",
+                    DAILY_LOSS_BY,
                 )
             else:
                 self._save()

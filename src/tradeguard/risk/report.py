@@ -41,6 +41,30 @@ def _losses(engine: RiskObservers) -> tuple[dict[str, Any], dict[str, Any]]:
     return daily, weekly
 
 
+def loss_halt_view(
+    last: dict[str, Any] | None, kill: dict[str, Any] | None, state_by: str
+) -> dict[str, Any] | None:
+    """The last loss-limit trip (`risk.on_loss_halt`) with what it did (`did`, one line) and
+    whether it still holds the trading state (`holds`); None when none tripped."""
+    if not isinstance(last, dict) or "mode" not in last:
+        return None
+    mode = str(last["mode"])
+    if mode == "reduce":
+        did = "REDUCING: no new exposure; exits, stops and reduce-only orders still go"
+    elif mode == "halt":
+        did = "HALTED: nothing is sent, exits included, until `tradeguard resume`"
+    else:
+        mine = isinstance(kill, dict) and kill.get("ts") == last.get("ts")
+        closed = len(kill.get("closed_positions") or []) if mine and kill else 0
+        failed = len(kill.get("failed") or []) if mine and kill else 0
+        if mine and kill and kill.get("finished_ts"):
+            did = f"HALTED after flattening: {closed} position(s) closed"
+            did += f", {failed} failure(s) (see the kill report)" if failed else ""
+        else:
+            did = "HALTED, flattening every open position (not finished yet)"
+    return {**last, "did": did, "holds": state_by == last.get("by")}
+
+
 def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[str, Any]:
     """Describe the state, every breaker and each limit's use."""
     c = engine.config
@@ -105,5 +129,7 @@ def snapshot(engine: RiskObservers, stale_symbols: list[str], now: int) -> dict[
         ],
         "last_resume": engine.last_resume,
         "last_kill": engine.last_kill,
+        "on_loss_halt": c.on_loss_halt,
+        "loss_halt": loss_halt_view(engine.last_loss_halt, engine.last_kill, engine.state_by),
         "unset_limits": c.unset_limits(),
     }

@@ -84,6 +84,13 @@ class RiskState:
         # The REDUCING state (state, reason, by, ts) a halt was set over, restored when the
         # halt is lifted by the one who set it; None when the halt came over ACTIVE.
         self.halted_over: dict[str, Any] | None = None
+        # the last loss-limit trip: which breaker, the `risk.on_loss_halt` mode it acted in and
+        # the state it left (shown by `status`, the API and the dashboard)
+        self.last_loss_halt: dict[str, Any] | None = None
+        # a flatten a loss limit asked for in this process, not yet taken by the kill switch
+        # (`KillSwitch.poll`); one a crash cut short is finished at the next start from
+        # `last_kill` (node.kill_restart), so this is never persisted
+        self.flatten_asked: dict[str, Any] | None = None
         # the newest balance adjustment whose money moved the baselines (day / week start,
         # peak); None until the node has read them: those before it are in the baselines
         self.flows_seen: int | None = None
@@ -134,6 +141,31 @@ class RiskState:
         if self.state is TradingState.HALTED:
             return
         self._set_state(TradingState.REDUCING, reason, by)
+
+    def loss_halt(self, reason: str, by: str) -> None:
+        """Act on a tripped loss limit as `risk.on_loss_halt` says: HALTED (halt), REDUCING
+        (reduce: exits still go), or HALTED with every position closed (flatten, run by the
+        kill switch's flatten path); persisted at once."""
+        mode = self.config.on_loss_halt
+        now = self._clock.now_ms()
+        if mode == "reduce":
+            if self.state is TradingState.HALTED:  # the reconciler's: its lift comes back here
+                self.halted_over = {"state": TradingState.REDUCING.value, "reason": reason,
+                                    "by": by, "ts": now}  # fmt: skip
+            else:
+                self._set_state(TradingState.REDUCING, reason, by)
+        else:
+            self.halt(reason, by)
+        self.last_loss_halt = {"by": by, "mode": mode, "reason": reason, "ts": now,
+                               "state": self.state.value}  # fmt: skip
+        if mode == "flatten":
+            ask = {"reason": f"loss limit: {reason}", "by": by, "flatten": True, "ts": now,
+                   "on_loss_halt": mode}  # fmt: skip
+            # stored as the kill switch stores a kill: a crash before it ends is finished at
+            # the next start, after reconciliation, so nothing is sold twice
+            self.record_kill({**ask, "resume_before": self.last_resume})
+            self.flatten_asked = ask
+        self._save()
 
     def record_kill(self, request: dict[str, Any]) -> None:
         """Keep the last kill-switch request with the persisted state."""
@@ -254,6 +286,7 @@ class RiskState:
             "last_resume": self.last_resume,
             "last_kill": self.last_kill,
             "halted_over": self.halted_over,
+            "last_loss_halt": self.last_loss_halt,
             "flows_seen": self.flows_seen,
         }
 
@@ -309,5 +342,7 @@ class RiskState:
         self.last_kill = data.get("last_kill")
         over = data.get("halted_over")
         self.halted_over = dict(over) if isinstance(over, dict) else None
+        loss = data.get("last_loss_halt")
+        self.last_loss_halt = dict(loss) if isinstance(loss, dict) else None
         seen = data.get("flows_seen")
         self.flows_seen = int(seen) if seen is not None else None

@@ -120,8 +120,11 @@ function renderState(s) {
   badge.className = "pill state " + s.trading_state;
   const banner = $("state-reason");
   banner.classList.toggle("hidden", s.trading_state === "ACTIVE");
+  // a loss limit holding the state says which mode it tripped in and what that did
+  const loss = s.loss_halt && s.loss_halt.holds ? s.loss_halt : null;
   banner.textContent = s.trading_state === "ACTIVE" ? "" :
-    s.trading_state + ": " + (s.reason || "") + (s.by ? " (by " + s.by + ")" : "");
+    s.trading_state + ": " + (s.reason || "") + (s.by ? " (by " + s.by + ")" : "") +
+    (loss ? " \u2014 risk.on_loss_halt = " + loss.mode + ": " + loss.did : "");
   moneyPlaces = CASH.has(s.valuation_asset) ? 2 : 6;
   $("equity").textContent = money(s.equity) + " " + s.valuation_asset;
   signed($("daily-pnl"), s.daily_pnl.pnl, moneyPlaces);

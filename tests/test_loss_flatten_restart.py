@@ -1,0 +1,65 @@
+"""`risk.on_loss_halt = "flatten"` is stored before any close is sent: a node SIGKILLed while
+its drawdown flatten runs (the venue has taken the sell, or it answered and the report was not
+stored) comes back HALTED and finishes it at the next start, after reconciliation: the
+position is sold once, never twice. Real child process, sandbox venue (real ccxt)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kill_follow_support import alice_sells, held
+from native_exits_support import native_config
+from rigs import killed_child
+from tradeguard.model.enums import TradingState
+from tradeguard.node import TradingNode
+from tradeguard.sandbox.testing import eventually, seeded_exchange
+
+pytestmark = pytest.mark.usefixtures("vault_env")
+D = Decimal
+STEP = D("0.00001")
+CHILD = Path(__file__).with_name("loss_flatten_child.py")
+EXE = Path(sys.executable).parent / "tradeguard"
+
+
+@pytest.mark.parametrize("step", ["mid_flatten", "after_flatten"])
+async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_start(tmp_path, step):
+    async with seeded_exchange() as ex:
+        cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
+        cfg.risk.on_loss_halt = "flatten"
+        docs = await killed_child(CHILD, tmp_path, cfg, step)
+        assert any("held" in d for d in docs), docs
+        shown = await _status(cfg.node.database_url)  # as the killed node left it
+        assert shown["trading_state"] == "HALTED", shown
+        assert shown["loss_halt"]["mode"] == "flatten" and shown["loss_halt"]["holds"], shown
+        assert "not finished" in shown["loss_halt"]["did"], shown
+        node = TradingNode(cfg)
+        await node.start()  # reconciles, then finishes the flatten before anything trades
+        try:
+            assert node.risk.state is TradingState.HALTED
+            assert node.risk.state_by == "breaker:drawdown"
+            await eventually(lambda: held(node) < STEP, 30)
+            sells = alice_sells(ex)
+            assert len(sells) == 1 and D("0.0019") < sells[0] <= D("0.002"), sells  # once
+            last = node.risk.last_kill
+            assert last is not None and last["finished_ts"] > 0, last
+        finally:
+            await node.stop()
+            node.close()
+        shown = await _status(cfg.node.database_url)
+        assert shown["kill_unfinished"] is None, shown
+        assert shown["loss_halt"]["did"].startswith("HALTED after flattening"), shown
+
+
+async def _status(db: str) -> dict:
+    proc = await asyncio.create_subprocess_exec(
+        str(EXE), "status", "--json", "--db", db, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out
+    return dict(json.loads(out))
