@@ -105,12 +105,9 @@ def _re_sent(node: TradingNode, intent: OrderIntent) -> tuple[str, ...]:
         return ()
     if not isinstance(intent.amount, Decimal) or intent.amount > old.remaining:
         return ()
-    if any(
-        o.signal.get("replaces") == old_id
-        for o in node.orders.orders.values()
-        if o.strategy_id == intent.strategy_id
-    ):
-        return ()
+    orders = node.orders.orders
+    if any(orders[c].strategy_id == intent.strategy_id for c in orders.re_sends(old_id)):
+        return ()  # re-sent already
     chain = [old.client_order_id]
     while isinstance(prev := old.signal.get("replaces"), str) and prev not in chain:
         found = node.orders.orders.get(prev)
