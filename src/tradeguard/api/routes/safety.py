@@ -88,6 +88,8 @@ async def safety_status(who: Principal = bot_viewer, api: ApiState = state_dep) 
     out = desk_of(api).status()
     if who.token.bot is not None:
         out["bots"] = [b for b in out["bots"] if b["bot_id"] == who.token.bot]
+    # the dashboard learns from it whether to ask the account's routes at all
+    out["token_bot"] = who.token.bot
     return out
 
 

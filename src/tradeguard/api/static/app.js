@@ -173,22 +173,37 @@ function renderLimits(risk) {
 }
 
 // A token bound to one bot reads that bot alone: the account's routes answer it 403. The
-// dashboard then shows the trading state and that bot, with the emergency stop (the bot's
-// own), and hides every panel and control the token may not use.
+// dashboard asks first which the token is (/safety/status, which any token reads, names its bot)
+// and then shows the trading state and that bot, with the emergency stop (the bot's own),
+// hiding every panel and control the token may not use; it never asks an account route.
 let botScoped = false;
+let scopeKnown = null;  // the token's scope once asked: a promise, so it is asked once
+
+function enterBotScope() {
+  if (botScoped) return;
+  botScoped = true;
+  for (const s of $("main").querySelectorAll(":scope > section")) {
+    if (s.id !== "bots") s.classList.add("hidden");
+  }
+  for (const el of [$("bots-totp").parentElement, $("bot-orders"),
+    $("bot-orders").previousElementSibling, document.querySelector('[data-for="bot-orders"]')]) {
+    el.classList.add("hidden");
+  }
+}
+
+function learnScope() {
+  if (scopeKnown === null) {
+    scopeKnown = api("/safety/status").then((s) => {
+      if (s.token_bot) enterBotScope();
+      return s;
+    }).catch((e) => { scopeKnown = null; throw e; });
+  }
+  return scopeKnown;
+}
 
 function boundToBot(e) {
   if (!(e && e.status === 403 && /is bound to bot/.test(e.message))) return false;
-  if (!botScoped) {
-    botScoped = true;
-    for (const s of $("main").querySelectorAll(":scope > section")) {
-      if (s.id !== "bots") s.classList.add("hidden");
-    }
-    for (const el of [$("bots-totp").parentElement, $("bot-orders"),
-      $("bot-orders").previousElementSibling, document.querySelector('[data-for="bot-orders"]')]) {
-      el.classList.add("hidden");
-    }
-  }
+  enterBotScope();
   return true;
 }
 
@@ -201,6 +216,7 @@ async function refreshBotScope() {
 async function refresh() {
   refreshTimer = null;
   try {
+    await learnScope();
     if (botScoped) { await refreshBotScope(); return; }
     const [state, positions, orders, balances, strategies, trades, equity, arbSummary] =
       await Promise.all([
@@ -425,7 +441,11 @@ function start() {
   $("login").classList.add("hidden");
   $("main").classList.remove("hidden");
   refresh();
-  connect();
+  learnScope().then(() => {
+    // the live stream is the account's: a bot's token is refused it
+    if (botScoped) $("ws-status").textContent = "no stream for a bot token";
+    else connect();
+  }).catch(() => {});  // refresh() shows why
 }
 
 // emergency stop: a button, then an explicit confirmation
@@ -487,6 +507,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
     $("token-input").value = "";
     if (botScoped) { location.reload(); return; }  // a bot's token was refused: a new page
+    scopeKnown = null;  // another token: ask its scope again
     start();
   });
   $("logout").addEventListener("click", () => {
