@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradeguard.bots.spec import BotSpec
+from tradeguard.bots.telling import withheld
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO
 
@@ -53,9 +54,9 @@ class BotBook:
 
 @dataclass(slots=True)
 class Verdict:
-    """Approved, or denied with one (code, reason) per failed check."""
+    """Approved, or denied with one (code, reason, public reason) per failed check."""
 
-    denials: list[tuple[str, str]] = field(default_factory=list)
+    denials: list[tuple[str, str, str]] = field(default_factory=list)
     reducing: bool = False
 
     @property
@@ -64,14 +65,24 @@ class Verdict:
 
     @property
     def reasons(self) -> list[str]:
-        return [r for _, r in self.denials]
+        return [r for _, r, _ in self.denials]
+
+    @property
+    def public_reasons(self) -> list[str]:
+        """The reasons a token bound to the bot may read (`bots.telling`)."""
+        return [p for _, _, p in self.denials]
 
     @property
     def codes(self) -> list[str]:
-        return [c for c, _ in self.denials]
+        return [c for c, _, _ in self.denials]
 
     def deny(self, code: str, reason: str) -> None:
-        self.denials.append((code, reason))
+        """Deny by one of the bot's own checks: its reason names the bot's figures only."""
+        self.denials.append((code, reason, reason))
+
+    def deny_withheld(self, code: str, reason: str) -> None:
+        """Deny by the account's limits or the venue: the bot's token reads the code alone."""
+        self.denials.append((code, reason, withheld(code, reason)))
 
 
 def is_reducing(qty: Decimal, side: Side) -> bool:

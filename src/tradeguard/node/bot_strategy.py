@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.gate import TradeAsk, check_trade, is_reducing
 from tradeguard.bots.spec import BotSpec
+from tradeguard.bots.telling import set_outcome
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.money import ZERO, plain
@@ -172,14 +173,14 @@ async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:
 
     def keep(order: Order) -> None:
         sent.append(order.client_order_id)
-        doc = {**record, "code": "OK", "reason": ""}
+        doc = {**record, "code": "OK", "reason": "", "public_reason": ""}
         rows.save_trade(trade_id, intent.strategy_id, intent.symbol, SENDING,
                         order.client_order_id, doc, now)  # fmt: skip
 
     result = await node.submit(intent, keep, gate=lambda: bot_gate(node, intent))
     if sent:  # the gate passed and the order reached the journal: its outcome is recorded
         status, code, reason = outcome(result)
-        record.update(code=code or "OK", reason=reason)
+        set_outcome(record, code or "OK", reason)  # the order path's words: withheld from bots
         rows.save_trade(trade_id, intent.strategy_id, intent.symbol, status, sent[0],
                         record, now)  # fmt: skip
     return result
