@@ -30,7 +30,7 @@ from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions
+from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions, quote_usd
 from tradeguard.node.bot_trades import SENDING, outcome, settle_sending, settled
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -177,13 +177,15 @@ class BotDesk:
                 )
             return amount or None
         price = node.market.mid(ask.symbol, spec.venue)
-        if price is None or price <= 0:
+        rate = quote_usd(node, ask.symbol)
+        if price is None or price <= 0 or not rate:
             verdict.deny(
                 "NO_PRICE",
-                f"no market price for {ask.symbol} on {spec.venue} yet; try again shortly",
+                f"no market price for {ask.symbol} on {spec.venue} yet"
+                f"{'' if rate else ' (nor one for its quote in USD)'}; try again shortly",
             )
             return None
-        amount = ask.size_usd / price
+        amount = ask.size_usd / (price * rate)  # the size is USD, the price in the quote
         inst = node.market.instrument(spec.venue, ask.symbol)
         if inst is not None:
             amount = inst.round_amount(amount)
@@ -197,9 +199,10 @@ class BotDesk:
         # mid of the bot's venue (not another venue's), not what the score would have bought
         # (None when nothing would be sold).
         price = self.node.market.mid(ask.symbol, venue)
-        if amount is None or price is None:
+        rate = quote_usd(self.node, ask.symbol)
+        if amount is None or price is None or rate is None:
             return None
-        return plain((amount * price).quantize(CENT, ROUND_HALF_UP))
+        return plain((amount * price * rate).quantize(CENT, ROUND_HALF_UP))
 
     def validate(self, bot: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Check a trade; when approved (and the bot confirms), hand out a confirmation id."""

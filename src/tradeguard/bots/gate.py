@@ -50,6 +50,14 @@ class BotBook:
     # towards its daily and weekly limits, a gain buys back no realized loss
     unrealized_usd: Decimal = ZERO
     losing_streak: int = 0
+    # USD of one unit of the symbol's quote currency (1 for USDT; BTC/USDT's mark for ETH/BTC);
+    # None: no price converts it, so no figure above is in USD and no entry is sized
+    quote_usd: Decimal | None = Decimal(1)
+    # the symbols of the bot's open positions with no mark yet (after a restart, before their
+    # first price): their loss is unknown, so the loss limits cannot be checked
+    unpriced: tuple[str, ...] = ()
+    # what the bot holds and its entries still working may add, every symbol, USD at the marks
+    total_usd: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -143,6 +151,22 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
                 f"bot {n} has an entry order working on {ask.symbol}; a second entry is refused "
                 "until it is done and its position closed (one_position_per_symbol)",
             )
+    _check_exposure(spec, ask, book, v)
+    _check_results(spec, book, now_ms, v)
+    return v
+
+
+def _check_exposure(spec: BotSpec, ask: TradeAsk, book: BotBook, v: Verdict) -> None:
+    n = spec.name
+    if book.quote_usd is None:
+        quote = ask.symbol.rpartition("/")[2]
+        v.deny(
+            "BOT_NO_QUOTE_PRICE",
+            f"bot {n}: no price converts {quote} (the quote of {ask.symbol}) to USD yet, so its "
+            f"USD limits cannot be checked; entries wait for a {quote}/USD, {quote}/USDT or "
+            "similar price on the node",
+        )
+        return
     after = book.position_usd + book.working_usd + ask.size_usd
     if after > spec.max_position_usd:
         v.deny(
@@ -150,8 +174,13 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
             f"bot {n}: position would be {after} USD, above max_position_usd="
             f"{spec.max_position_usd}",
         )
-    _check_results(spec, book, now_ms, v)
-    return v
+    total = book.total_usd + ask.size_usd
+    if spec.max_total_position_usd is not None and total > spec.max_total_position_usd:
+        v.deny(
+            "BOT_MAX_TOTAL_POSITION",
+            f"bot {n}: its positions and working entries on every symbol would be {total} USD, "
+            f"above max_total_position_usd={spec.max_total_position_usd}",
+        )
 
 
 def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> None:
@@ -164,6 +193,14 @@ def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> Non
                 f"bot {n} is cooling down for {Decimal(left_ms) / 1000} s more "
                 f"(cooldown_s={spec.cooldown_s})",
             )
+    if book.unpriced:
+        names = ", ".join(book.unpriced)
+        v.deny(
+            "BOT_NO_MARK",
+            f"bot {n}: no price yet for its open position(s) on {names} (none since the node "
+            "started and none stored), so their loss cannot be counted against its loss "
+            "limits; entries wait for a price",
+        )
     open_loss = -min(book.unrealized_usd, ZERO)
     held = f" (open positions {-open_loss} USD at the mark)" if open_loss else ""
     loss = -book.realized_today_usd + open_loss

@@ -26,7 +26,7 @@ from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import NOT_TRADED, bot_book
+from tradeguard.node.bot_book import NOT_TRADED, bot_book, quote_usd
 from tradeguard.node.bot_orders import not_closing
 from tradeguard.node.bot_trades import SENDING, outcome
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
@@ -74,7 +74,9 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     price = _ask_price(node, intent)
     if price is None or not isinstance(intent.amount, Decimal):
         return "NO_PRICE", f"no market price for {intent.symbol} on {intent.venue} yet"
-    ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
+    # the price is in the symbol's quote (BTC for ETH/BTC): the bot's limits are USD
+    rate = quote_usd(node, intent.symbol) or Decimal(1)  # none: the gate refuses the entry
+    ask = TradeAsk(intent.symbol, intent.side, intent.amount * price * rate, intent.reduce_only)
     now = node.clock.now_ms()
     book = bot_book(node, spec, intent.symbol)
     if chain := _re_sent(node, intent):
