@@ -12,7 +12,7 @@ from bots_support import rig
 from dashboard_support import TALL, dashboard, require_chromium
 from tradeguard.sandbox.testing import eventually
 
-# what a token bound to a bot may read (the rest answers it 403)
+# what a token bound to a bot may ask (the rest answers it 403)
 BOT_ROUTES = ("/api/v1/safety/", "/api/v1/trades/", "/api/v1/bots/", "/api/v1/health")
 
 
@@ -45,6 +45,13 @@ async def test_a_bot_token_s_dashboard_asks_no_account_route(tmp_path: Path, dat
             await expect(page.locator("#positions")).to_be_hidden()
             # two more polls of the timers (every 5 s): nothing new is asked either
             await eventually(lambda: len(status_polls) >= 3, 30)
+            # the EMERGENCY STOP stops the bot through its own route, /kill is not tried first
+            await page.click("#stop-btn")
+            await page.click("#confirm-stop")
+            await expect(page.locator("#stop-dialog")).to_be_hidden()
+            await expect(page.locator('#bot-table tbody tr[data-bot="alpha"]')).to_contain_text(
+                "disabled"
+            )
             account = [u for u in asked if not any(p in u for p in BOT_ROUTES)]
             assert account == [], account
             assert refused == [], refused

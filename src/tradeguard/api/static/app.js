@@ -473,6 +473,7 @@ async function confirmStop() {
   const reason = $("stop-reason").value || "emergency stop";
   btn.disabled = true;
   try {
+    if (botScoped) return await stopOwnBot(reason);  // /kill is the account's: never asked
     let out;
     try {
       out = await api("/kill", { method: "POST", headers,
