@@ -49,9 +49,8 @@ async def test_a_bot_token_s_dashboard_asks_no_account_route(tmp_path: Path, dat
             await page.click("#stop-btn")
             await page.click("#confirm-stop")
             await expect(page.locator("#stop-dialog")).to_be_hidden()
-            await expect(page.locator('#bot-table tbody tr[data-bot="alpha"]')).to_contain_text(
-                "disabled"
-            )
+            row = page.locator('#bot-table tbody tr[data-bot="alpha"]')
+            await expect(row).to_contain_text("disabled", timeout=15_000)
             account = [u for u in asked if not any(p in u for p in BOT_ROUTES)]
             assert account == [], account
             assert refused == [], refused

@@ -461,7 +461,8 @@ async function stopOwnBot(reason) {
   const out = await api("/safety/emergency-stop", { method: "POST",
     body: JSON.stringify({ reason }) });
   $("stop-dialog").close();
-  refresh();  // the Signal bots panel shows the bot disabled
+  refresh();
+  refreshBots();  // bots.js: the Signal bots panel shows the bot disabled now, not at its timer
   return out;
 }
 
