@@ -8,12 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from bots_support import SYMBOL, add_bot, desk, mid, quote, rig
+from tradeguard.bots.spec import BotSpec
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.market import Quote
 from tradeguard.model.order import OrderIntent
+from tradeguard.model.position import ClosedTrade, Position
 from tradeguard.node import TradingNode
 from tradeguard.node.bot_strategy import bot_gate
+from tradeguard.storage.bot_rows import BotRows
 
 ETH_BTC = Decimal("0.05")
 
@@ -80,5 +83,25 @@ async def test_a_usdt_bot_is_unchanged(tmp_path, data_dir):
         out = desk(node).validate("plain", {"symbol": SYMBOL, "side": "buy", "score": "1"})
         assert out["approved"], out
         assert Decimal(out["amount"]) * mid(node) <= Decimal(60), out
+    finally:
+        node.close()
+
+
+async def test_a_realized_loss_in_btc_counts_in_usd_against_the_daily_limit(tmp_path, data_dir):
+    node = await _eth_btc_node(tmp_path, data_dir)
+    try:
+        # the bot bought 0.02 ETH at 0.05 and sold at 0.025 today: 0.0005 BTC, about 23 USD
+        ts = node.clock.now_ms()
+        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
+        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
+                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
+        with node.storage.transaction():
+            node.storage.save_position(pos, ETH_BTC)
+            node.storage.close_position(lost, pos)
+        spec = BotSpec.parse("eth", {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20"})
+        BotRows(node.db).save_bot("eth", True, spec.to_doc(), ts)
+        out = desk(node).validate("eth", {"symbol": "ETH/BTC", "side": "buy", "score": "1"})
+        # was: a loss of 0.0005 "USD", far under daily_loss_usd=20
+        assert "BOT_DAILY_LOSS" in out["codes"], (out["codes"], out["reasons"])
     finally:
         node.close()

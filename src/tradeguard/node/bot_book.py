@@ -98,6 +98,16 @@ def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
     return total
 
 
+def _in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The closed trades with their P&L in USD at the quote's price now (an ETH/BTC trade's
+    P&L is BTC); a quote no price converts is left as it is (its entries are refused)."""
+    out = []
+    for row in closed:
+        rate = quote_usd(node, row["symbol"])
+        out.append(row if rate is None or rate == 1 else {**row, "pnl": row["pnl"] * rate})
+    return out
+
+
 def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     """Return the bot's figures on `symbol` that its gate reads."""
     portfolio = node.portfolio
@@ -110,6 +120,7 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     day_start = now - now % DAY_MS
     week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
     closed = closed_positions(node, spec.name)
+    closed_usd = _in_usd(node, closed)
     reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
     streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
@@ -135,8 +146,8 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
         working_usd=abs(working) * usd,
         closing_qty=closing,
         last_trade_ms=BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED),
-        realized_today_usd=realized_since(closed, day_start),
-        realized_week_usd=realized_since(closed, week_start),
+        realized_today_usd=realized_since(closed_usd, day_start),
+        realized_week_usd=realized_since(closed_usd, week_start),
         unrealized_usd=unrealized,
         losing_streak=losing_streak(streak_pnls),
         quote_usd=rate,
