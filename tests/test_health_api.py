@@ -142,7 +142,7 @@ async def test_venue_errors_and_the_kill_switch_degrade_the_health_with_the_reas
 ) -> None:
     node = await replayed_node(tmp_path, data_dir, rows=30)
     try:
-        async with served(node) as (http, _):
+        async with served(node) as (http, tokens):
             ok = await http.get(HEALTH)
             assert (ok.status_code, ok.json()["status"]) == (200, "ok"), ok.json()
             assert (await http.head(HEALTH)).status_code == 200
@@ -169,7 +169,33 @@ async def test_venue_errors_and_the_kill_switch_degrade_the_health_with_the_reas
                 "status": "degraded", "state": "HALTED", "reason": trading["reason"],
                 "kill_switch": True,
             }  # fmt: skip
-            assert "health drill" in trading["reason"]
+            assert "health drill" not in trading["reason"], "the cause for a token holder only"
+            detail = await http.get(HEALTH, params={"verbose": 1}, headers=bearer(tokens.viewer))
+            assert "health drill" in _check(detail, "trading")["reason"]
+    finally:
+        node.close()
+
+
+async def test_a_breaker_s_halt_is_told_without_its_figures_to_a_caller_without_a_token(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # was: "drawdown 12.5% from the equity peak 10,000.00 USDT ..." to anyone who asked
+    node = await replayed_node(tmp_path, data_dir, rows=30)
+    try:
+        async with served(node) as (http, tokens):
+            cause = "drawdown 12.5% from the equity peak 10,000.00 USDT reached max_drawdown_pct=10"
+            node.risk.halt(cause, "breaker:drawdown")
+            public = await http.get(HEALTH)
+            assert public.status_code == 503
+            assert _check(public, "trading") == {
+                "status": "degraded", "state": "HALTED", "kill_switch": False,
+                "reason": "halted: the cause is shown to an account token "
+                "(GET /api/v1/health?verbose=true)",
+            }  # fmt: skip
+            for figure in ("10,000.00", "12.5", "max_drawdown_pct", "equity"):
+                assert figure not in public.text, public.text
+            detail = await http.get(HEALTH, params={"verbose": 1}, headers=bearer(tokens.viewer))
+            assert _check(detail, "trading")["reason"] == cause
     finally:
         node.close()
 

@@ -331,6 +331,7 @@ class BotConfig(_Strict):
     enabled: bool | None = None  # unset: keep the stored state (a new bot starts disabled)
     max_order_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     max_position_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    max_total_position_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     daily_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     weekly_loss_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     venue: str | None = None

@@ -25,11 +25,12 @@ from tradeguard.bots.confirm import agreeing, refusal
 from tradeguard.bots.exits import ExitPlan
 from tradeguard.bots.gate import BotBook, TradeAsk, Verdict, check_trade
 from tradeguard.bots.spec import BotError, BotSpec, UnknownBot
+from tradeguard.bots.telling import set_outcome
 from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions
+from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions, quote_usd
 from tradeguard.node.bot_trades import SENDING, outcome, settle_sending, settled
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -158,8 +159,8 @@ class BotDesk:
         intent = OrderIntent(spec.name, spec.venue, ask.symbol, ask.side, amount, OrderType.MARKET,
                              reduce_only=verdict.reducing)  # fmt: skip
         decision = node.risk.check(intent, node.orders, node.market, dry_run=True)
-        if not decision.approved:
-            verdict.deny(decision.code, decision.reason)
+        if not decision.approved:  # it may name the account's figures: withheld from bots
+            verdict.deny_withheld(decision.code, decision.reason)
             return None
         return amount
 
@@ -176,13 +177,15 @@ class BotDesk:
                 )
             return amount or None
         price = node.market.mid(ask.symbol, spec.venue)
-        if price is None or price <= 0:
+        rate = quote_usd(node, ask.symbol)
+        if price is None or price <= 0 or not rate:
             verdict.deny(
                 "NO_PRICE",
-                f"no market price for {ask.symbol} on {spec.venue} yet; try again shortly",
+                f"no market price for {ask.symbol} on {spec.venue} yet"
+                f"{'' if rate else ' (nor one for its quote in USD)'}; try again shortly",
             )
             return None
-        amount = ask.size_usd / price
+        amount = ask.size_usd / (price * rate)  # the size is USD, the price in the quote
         inst = node.market.instrument(spec.venue, ask.symbol)
         if inst is not None:
             amount = inst.round_amount(amount)
@@ -196,9 +199,10 @@ class BotDesk:
         # mid of the bot's venue (not another venue's), not what the score would have bought
         # (None when nothing would be sold).
         price = self.node.market.mid(ask.symbol, venue)
-        if amount is None or price is None:
+        rate = quote_usd(self.node, ask.symbol)
+        if amount is None or price is None or rate is None:
             return None
-        return plain((amount * price).quantize(CENT, ROUND_HALF_UP))
+        return plain((amount * price * rate).quantize(CENT, ROUND_HALF_UP))
 
     def validate(self, bot: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Check a trade; when approved (and the bot confirms), hand out a confirmation id."""
@@ -216,6 +220,7 @@ class BotDesk:
             "side": ask.side.value, "score": None if score is None else plain(score),
             "size_usd": size, "size_rule": rule, "reasons": verdict.reasons,
             "codes": verdict.codes, "reducing": verdict.reducing,
+            "public_reasons": verdict.public_reasons,
         }  # fmt: skip
         if verdict.approved:
             out["amount"] = None if amount is None else plain(amount)
@@ -310,8 +315,8 @@ class BotDesk:
             lifted = amount is not None
         if verdict.reducing:
             record["size_usd"] = self._closing_usd(spec.venue, ask, amount)
-        coid = None
-        status = "denied"
+        coid, status = None, "denied"
+        public: str | None = reason  # the bot's own checks: they name its figures only
         if plan is not None:
             record["exits"] = plan.rules_json()
         if amount is not None:
@@ -350,11 +355,12 @@ class BotDesk:
                 if lifted:  # a close refused or failed: the position gets its exits back
                     self.exits.settle(spec.venue, ask.symbol, bot)
             status, code, reason = outcome(result)
+            public = None  # the order path's answer (risk engine, venue): withheld from bots
             if result.order is not None:
                 coid = result.order.client_order_id
             if not result.ok and plan is not None and plan.entry_order is not None:
                 self._drop_plan(plan, before)
-        record.update(code=code or "OK", reason=reason)
+        set_outcome(record, code or "OK", reason, public)
         self.rows.save_trade(trade_id, bot, ask.symbol, status, coid, record, now)
         return {"trade_id": trade_id, "status": status, "client_order_id": coid, **record}
 
@@ -380,7 +386,8 @@ class BotDesk:
         verdict = check_trade(spec, enabled, ask, self.book(spec, ask.symbol), now)
         if not verdict.reducing:  # the first reason: a disabled bot's would say "disabled"
             gone = f"bot {spec.name}: the position on {ask.symbol} closed while its exit orders "
-            verdict.denials.insert(0, ("BOT_POSITION_CLOSED", gone + "were cancelled"))
+            why = gone + "were cancelled"
+            verdict.denials.insert(0, ("BOT_POSITION_CLOSED", why, why))
         amount = self._amount(spec, ask, verdict) if verdict.approved else None
         if amount is None:
             self.exits.settle(spec.venue, ask.symbol, spec.name)
@@ -401,8 +408,8 @@ class BotDesk:
         doc = dict(record)
         why = "the request was cancelled before the order was journaled" if cancelled else ""
         status = settled(order, doc, why)
-        if not cancelled:
-            doc["reason"] = f"not sent: {exc}"
+        if not cancelled:  # an error's text may name anything: withheld from bots
+            set_outcome(doc, str(doc.get("code") or "NOT_SENT"), f"not sent: {exc}")
         self.rows.save_trade(trade_id, bot, symbol, status, coid, doc, now)
 
     def _drop_plan(self, plan: ExitPlan, before: ExitPlan | None) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradeguard.bots.spec import BotSpec
+from tradeguard.bots.telling import withheld
 from tradeguard.model.enums import Side
 from tradeguard.model.money import ZERO
 
@@ -49,13 +50,21 @@ class BotBook:
     # towards its daily and weekly limits, a gain buys back no realized loss
     unrealized_usd: Decimal = ZERO
     losing_streak: int = 0
+    # USD of one unit of the symbol's quote currency (1 for USDT; BTC/USDT's mark for ETH/BTC);
+    # None: no price converts it, so no figure above is in USD and no entry is sized
+    quote_usd: Decimal | None = Decimal(1)
+    # the symbols of the bot's open positions with no mark yet (after a restart, before their
+    # first price): their loss is unknown, so the loss limits cannot be checked
+    unpriced: tuple[str, ...] = ()
+    # what the bot holds and its entries still working may add, every symbol, USD at the marks
+    total_usd: Decimal = ZERO
 
 
 @dataclass(slots=True)
 class Verdict:
-    """Approved, or denied with one (code, reason) per failed check."""
+    """Approved, or denied with one (code, reason, public reason) per failed check."""
 
-    denials: list[tuple[str, str]] = field(default_factory=list)
+    denials: list[tuple[str, str, str]] = field(default_factory=list)
     reducing: bool = False
 
     @property
@@ -64,14 +73,24 @@ class Verdict:
 
     @property
     def reasons(self) -> list[str]:
-        return [r for _, r in self.denials]
+        return [r for _, r, _ in self.denials]
+
+    @property
+    def public_reasons(self) -> list[str]:
+        """The reasons a token bound to the bot may read (`bots.telling`)."""
+        return [p for _, _, p in self.denials]
 
     @property
     def codes(self) -> list[str]:
-        return [c for c, _ in self.denials]
+        return [c for c, _, _ in self.denials]
 
     def deny(self, code: str, reason: str) -> None:
-        self.denials.append((code, reason))
+        """Deny by one of the bot's own checks: its reason names the bot's figures only."""
+        self.denials.append((code, reason, reason))
+
+    def deny_withheld(self, code: str, reason: str) -> None:
+        """Deny by the account's limits or the venue: the bot's token reads the code alone."""
+        self.denials.append((code, reason, withheld(code, reason)))
 
 
 def is_reducing(qty: Decimal, side: Side) -> bool:
@@ -132,6 +151,22 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
                 f"bot {n} has an entry order working on {ask.symbol}; a second entry is refused "
                 "until it is done and its position closed (one_position_per_symbol)",
             )
+    _check_exposure(spec, ask, book, v)
+    _check_results(spec, book, now_ms, v)
+    return v
+
+
+def _check_exposure(spec: BotSpec, ask: TradeAsk, book: BotBook, v: Verdict) -> None:
+    n = spec.name
+    if book.quote_usd is None:
+        quote = ask.symbol.rpartition("/")[2]
+        v.deny(
+            "BOT_NO_QUOTE_PRICE",
+            f"bot {n}: no price converts {quote} (the quote of {ask.symbol}) to USD yet, so its "
+            f"USD limits cannot be checked; entries wait for a {quote}/USD, {quote}/USDT or "
+            "similar price on the node",
+        )
+        return
     after = book.position_usd + book.working_usd + ask.size_usd
     if after > spec.max_position_usd:
         v.deny(
@@ -139,8 +174,13 @@ def check_trade(spec: BotSpec, enabled: bool, ask: TradeAsk, book: BotBook, now_
             f"bot {n}: position would be {after} USD, above max_position_usd="
             f"{spec.max_position_usd}",
         )
-    _check_results(spec, book, now_ms, v)
-    return v
+    total = book.total_usd + ask.size_usd
+    if spec.max_total_position_usd is not None and total > spec.max_total_position_usd:
+        v.deny(
+            "BOT_MAX_TOTAL_POSITION",
+            f"bot {n}: its positions and working entries on every symbol would be {total} USD, "
+            f"above max_total_position_usd={spec.max_total_position_usd}",
+        )
 
 
 def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> None:
@@ -153,6 +193,14 @@ def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> Non
                 f"bot {n} is cooling down for {Decimal(left_ms) / 1000} s more "
                 f"(cooldown_s={spec.cooldown_s})",
             )
+    if book.unpriced:
+        names = ", ".join(book.unpriced)
+        v.deny(
+            "BOT_NO_MARK",
+            f"bot {n}: no price yet for its open position(s) on {names} (none since the node "
+            "started and none stored), so their loss cannot be counted against its loss "
+            "limits; entries wait for a price",
+        )
     open_loss = -min(book.unrealized_usd, ZERO)
     held = f" (open positions {-open_loss} USD at the mark)" if open_loss else ""
     loss = -book.realized_today_usd + open_loss

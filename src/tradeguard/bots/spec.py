@@ -41,6 +41,8 @@ class BotSpec:
     max_position_usd: Decimal
     daily_loss_usd: Decimal
     weekly_loss_usd: Decimal | None = None  # unset: only the daily limit (and the node's own)
+    # every symbol's position and working entries together; unset: max_position_usd per symbol
+    max_total_position_usd: Decimal | None = None
     venue: str = "paper"
     symbols: tuple[str, ...] = ()  # empty: any symbol the node trades
     cooldown_s: int = 0
@@ -65,10 +67,9 @@ class BotSpec:
             if key not in doc:
                 raise BotError(f'bot {name}: {key} is required (a USD amount such as "50")')
             kw[key] = money(f"bot {name}: {key}", doc[key], _MONEY_CAP)
-        if doc.get("weekly_loss_usd") is not None:
-            kw["weekly_loss_usd"] = money(
-                f"bot {name}: weekly_loss_usd", doc["weekly_loss_usd"], _MONEY_CAP
-            )
+        for key in ("weekly_loss_usd", "max_total_position_usd"):
+            if doc.get(key) is not None:
+                kw[key] = money(f"bot {name}: {key}", doc[key], _MONEY_CAP)
         if "venue" in doc:
             kw["venue"] = str(doc["venue"])
         if "symbols" in doc:
@@ -98,6 +99,12 @@ class BotSpec:
             raise BotError(
                 f"bot {name}: max_order_usd={spec.max_order_usd} exceeds "
                 f"max_position_usd={spec.max_position_usd}; lower it or raise the position limit"
+            )
+        total = spec.max_total_position_usd
+        if total is not None and total < spec.max_position_usd:
+            raise BotError(
+                f"bot {name}: max_total_position_usd={total} is below "
+                f"max_position_usd={spec.max_position_usd}; raise it or lower the per-symbol limit"
             )
         return spec
 

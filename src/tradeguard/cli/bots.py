@@ -38,6 +38,10 @@ def add_bot_parser(sub: Any) -> None:
         "--max-position-usd", help="largest position per symbol, USD (required when new)"
     )
     add.add_argument(
+        "--max-total-position-usd",
+        help="largest sum of its positions and working entries on every symbol, USD (optional)",
+    )
+    add.add_argument(
         "--daily-loss-usd",
         help="loss (closed trades, open positions at the mark) that stops its entries today "
         "(required when new)",
@@ -106,6 +110,7 @@ def _spec_doc(
         **{k: getattr(args, k) for k in _REQUIRED},
         "venue": args.venue,
         "weekly_loss_usd": args.weekly_loss_usd,
+        "max_total_position_usd": args.max_total_position_usd,
         "cooldown_s": args.cooldown_s,
         "max_losing_streak": args.max_losing_streak,
         "confirmation_ttl_s": args.confirmation_ttl_s,

@@ -16,6 +16,7 @@ from tradeguard.execution.order_events import (
     order_data,
     position_data,
 )
+from tradeguard.execution.order_index import OrderIndex
 from tradeguard.execution.outcome_netting import net_after_fill, net_ledger_pairs
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, Side
@@ -69,7 +70,7 @@ class FillApplication:
     portfolio: Any
     bus: EventBus
     clock: Clock
-    orders: dict[str, Order]
+    orders: OrderIndex
     venues: dict[str, Any]
     open: dict[str, Order]
     market: Any

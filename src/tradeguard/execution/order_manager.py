@@ -21,6 +21,7 @@ from tradeguard.clock import Clock
 from tradeguard.execution.fill_application import FillApplication, RiskGate
 from tradeguard.execution.oco import submit_oco
 from tradeguard.execution.order_events import order_data
+from tradeguard.execution.order_index import OrderIndex
 from tradeguard.model.balance import Balance
 from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.errors import AmbiguousVenueError, DefinitiveVenueError, VenueError
@@ -87,7 +88,7 @@ class OrderManager(FillApplication):
         self.bus = bus
         self.clock = clock
         self.ids = ids or ClientOrderIdFactory()
-        self.orders: dict[str, Order] = {}
+        self.orders = OrderIndex()  # every order of the run; re-sends looked up, not scanned
         self.open: dict[str, Order] = {}
         self.unknown: dict[str, Order] = {}  # in flight, venue could not be asked: blocks symbol
         # reported filled beyond the fill rows the venue's answers let us read: blocks symbol

@@ -39,20 +39,73 @@ def closed_positions(node: TradingNode, bot: str) -> list[dict[str, Any]]:
     return node.storage.load_position_rows(status="closed", strategy_id=bot, limit=1000)
 
 
-def open_pnl(node: TradingNode, spec: BotSpec) -> Decimal:
-    """What the bot's open positions on its venue, every symbol, gain or lose at the mark: each
-    one's round trip so far (the fees it paid, what partial closes realized: `trip_pnl`, the
-    figure its closed trade will carry) and its remainder at the mark."""
-    portfolio = node.portfolio
+def open_pnl(node: TradingNode, spec: BotSpec) -> tuple[Decimal, tuple[str, ...]]:
+    """What the bot's open positions on its venue, every symbol, gain or lose at the mark (USD):
+    each one's round trip so far (the fees it paid, what partial closes realized: `trip_pnl`,
+    the figure its closed trade will carry) and its remainder at the mark; with the symbols
+    no price values (no mark, no price for their quote), whose figure is left out."""
     total = ZERO
-    for (venue, symbol, owner), pos in portfolio.positions.items():
+    unpriced: list[str] = []
+    for (venue, symbol, owner), pos in node.portfolio.positions.items():
         if owner != spec.name or venue != spec.venue or pos.quantity == 0:
             continue
-        total += pos.trip_pnl
-        mark = portfolio.mark_of(venue, symbol)[0]
-        if mark is not None:
-            total += pos.unrealized_pnl(mark)
+        mark, rate = known_mark(node, venue, symbol), quote_usd(node, symbol)
+        if mark is None or rate is None:
+            unpriced.append(symbol)
+            continue
+        total += (pos.trip_pnl + pos.unrealized_pnl(mark)) * rate
+    return total, tuple(sorted(unpriced))
+
+
+def known_mark(node: TradingNode, venue: str, symbol: str) -> Decimal | None:
+    """`symbol`'s mark on `venue`; after a restart, before its first price, the mark guard's
+    restored mark or the position's last stored one; None when none is known."""
+    mark = node.portfolio.mark_of(venue, symbol)[0]
+    if mark is not None:
+        return mark
+    mark = node.risk.mark_guard.accepted().get((venue, symbol))
+    if mark is not None:
+        return mark
+    for row in node.storage.load_position_rows(status="open"):
+        if (row["venue"], row["symbol"]) == (venue, symbol) and row["current_price"]:
+            return Decimal(row["current_price"])
+    return None
+
+
+def quote_usd(node: TradingNode, symbol: str) -> Decimal | None:
+    """USD of one unit of `symbol`'s quote currency at the node's prices (1 for USDT, BTC/USDT's
+    mark for ETH/BTC), or None when no price converts it."""
+    quote = symbol.rpartition("/")[2]
+    return node.portfolio.price_of(quote, "USD")
+
+
+def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
+    """What the bot holds and its entries still working may add, every symbol, USD at the
+    marks (a symbol with no price counts its entry price, else nothing)."""
+    portfolio = node.portfolio
+    qty: dict[str, Decimal] = {}
+    for (venue, symbol, owner), pos in portfolio.positions.items():
+        if owner == spec.name and venue == spec.venue and pos.quantity:
+            qty[symbol] = qty.get(symbol, ZERO) + abs(pos.quantity)
+    for o in node.orders.open.values():
+        if o.strategy_id == spec.name and o.venue == spec.venue and not o.reduce_only:
+            qty[o.symbol] = qty.get(o.symbol, ZERO) + o.remaining
+    total = ZERO
+    for symbol, amount in qty.items():
+        held = portfolio.positions.get((spec.venue, symbol, spec.name))
+        mark = known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
+        total += amount * mark * (quote_usd(node, symbol) or ZERO)
     return total
+
+
+def _in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The closed trades with their P&L in USD at the quote's price now (an ETH/BTC trade's
+    P&L is BTC); a quote no price converts is left as it is (its entries are refused)."""
+    out = []
+    for row in closed:
+        rate = quote_usd(node, row["symbol"])
+        out.append(row if rate is None or rate == 1 else {**row, "pnl": row["pnl"] * rate})
+    return out
 
 
 def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
@@ -60,14 +113,18 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     portfolio = node.portfolio
     pos = portfolio.positions.get((spec.venue, symbol, spec.name))
     qty = pos.quantity if pos is not None else ZERO
-    mark = portfolio.mark_of(spec.venue, symbol)[0] or (pos.avg_entry if pos is not None else ZERO)
+    mark = known_mark(node, spec.venue, symbol) or (pos.avg_entry if pos is not None else ZERO)
+    rate = quote_usd(node, symbol)
+    usd = mark * (rate or ZERO)  # one unit of the symbol in USD
     now = node.clock.now_ms()
     day_start = now - now % DAY_MS
     week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
     closed = closed_positions(node, spec.name)
+    closed_usd = _in_usd(node, closed)
     reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
     streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
+    unrealized, unpriced = open_pnl(node, spec)
     working = closing = ZERO
     for o in node.orders.open.values():
         if o.strategy_id != spec.name or o.symbol != symbol:
@@ -84,13 +141,16 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
         # A remainder below the venue's minimum order cannot be closed: it holds no entry
         # back (the next entry adds to it, and its exit sells both).
         dust=pos is not None and qty != 0 and portfolio.closable(pos) == 0,
-        position_usd=abs(qty) * mark,
+        position_usd=abs(qty) * usd,
         working_qty=working,
-        working_usd=abs(working) * mark,
+        working_usd=abs(working) * usd,
         closing_qty=closing,
         last_trade_ms=BotTradeRows(node.storage).last_trade_ts(spec.name, NOT_TRADED),
-        realized_today_usd=realized_since(closed, day_start),
-        realized_week_usd=realized_since(closed, week_start),
-        unrealized_usd=open_pnl(node, spec),
+        realized_today_usd=realized_since(closed_usd, day_start),
+        realized_week_usd=realized_since(closed_usd, week_start),
+        unrealized_usd=unrealized,
         losing_streak=losing_streak(streak_pnls),
+        quote_usd=rate,
+        unpriced=unpriced,
+        total_usd=_exposure_usd(node, spec) if spec.max_total_position_usd is not None else ZERO,
     )

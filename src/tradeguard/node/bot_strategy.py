@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.gate import TradeAsk, check_trade, is_reducing
 from tradeguard.bots.spec import BotSpec
+from tradeguard.bots.telling import set_outcome
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.enums import OrderStatus, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import NOT_TRADED, bot_book
+from tradeguard.node.bot_book import NOT_TRADED, bot_book, quote_usd
 from tradeguard.node.bot_orders import not_closing
 from tradeguard.node.bot_trades import SENDING, outcome
 from tradeguard.storage.bot_rows import BotRows, BotTradeRows
@@ -73,7 +74,9 @@ def bot_gate(node: TradingNode, intent: OrderIntent) -> tuple[str, str] | None:
     price = _ask_price(node, intent)
     if price is None or not isinstance(intent.amount, Decimal):
         return "NO_PRICE", f"no market price for {intent.symbol} on {intent.venue} yet"
-    ask = TradeAsk(intent.symbol, intent.side, intent.amount * price, intent.reduce_only)
+    # the price is in the symbol's quote (BTC for ETH/BTC): the bot's limits are USD
+    rate = quote_usd(node, intent.symbol) or Decimal(1)  # none: the gate refuses the entry
+    ask = TradeAsk(intent.symbol, intent.side, intent.amount * price * rate, intent.reduce_only)
     now = node.clock.now_ms()
     book = bot_book(node, spec, intent.symbol)
     if chain := _re_sent(node, intent):
@@ -105,12 +108,9 @@ def _re_sent(node: TradingNode, intent: OrderIntent) -> tuple[str, ...]:
         return ()
     if not isinstance(intent.amount, Decimal) or intent.amount > old.remaining:
         return ()
-    if any(
-        o.signal.get("replaces") == old_id
-        for o in node.orders.orders.values()
-        if o.strategy_id == intent.strategy_id
-    ):
-        return ()
+    orders = node.orders.orders
+    if any(orders[c].strategy_id == intent.strategy_id for c in orders.re_sends(old_id)):
+        return ()  # re-sent already
     chain = [old.client_order_id]
     while isinstance(prev := old.signal.get("replaces"), str) and prev not in chain:
         found = node.orders.orders.get(prev)
@@ -175,14 +175,14 @@ async def submit_as_bot(node: TradingNode, intent: OrderIntent) -> SubmitResult:
 
     def keep(order: Order) -> None:
         sent.append(order.client_order_id)
-        doc = {**record, "code": "OK", "reason": ""}
+        doc = {**record, "code": "OK", "reason": "", "public_reason": ""}
         rows.save_trade(trade_id, intent.strategy_id, intent.symbol, SENDING,
                         order.client_order_id, doc, now)  # fmt: skip
 
     result = await node.submit(intent, keep, gate=lambda: bot_gate(node, intent))
     if sent:  # the gate passed and the order reached the journal: its outcome is recorded
         status, code, reason = outcome(result)
-        record.update(code=code or "OK", reason=reason)
+        set_outcome(record, code or "OK", reason)  # the order path's words: withheld from bots
         rows.save_trade(trade_id, intent.strategy_id, intent.symbol, status, sent[0],
                         record, now)  # fmt: skip
     return result

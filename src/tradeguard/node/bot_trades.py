@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tradeguard.bots.telling import set_outcome
 from tradeguard.execution.order_manager import SubmitResult
 from tradeguard.model.enums import OrderStatus
 from tradeguard.model.events import Event, EventKind
@@ -43,12 +44,13 @@ def settled(order: Order | None, doc: dict[str, Any], why: str) -> str:
     """The status of a trade left `sending` with `order` (None: never journaled), its code and
     reason set in `doc`; `why` says why nothing was sent."""
     if order is None:
-        doc.update(code="NOT_SENT", reason=why + "; nothing was sent")
+        text = why + "; nothing was sent"
+        set_outcome(doc, "NOT_SENT", text, text)
         return "not_sent"
     if order.status is OrderStatus.REJECTED:
-        doc.update(code="VENUE_REJECTED", reason=order.reason)
+        set_outcome(doc, "VENUE_REJECTED", order.reason)  # the venue's words: withheld from bots
         return "rejected"
-    doc.update(code="OK", reason="")
+    set_outcome(doc, "OK", "", "")
     return "submitted"  # the journal holds it: its order status tells the rest
 
 
@@ -103,9 +105,9 @@ def _follow(rows: BotTradeRows, t: dict[str, Any], order: Order) -> None:
         return
     doc = {k: v for k, v in t.items() if k not in _ROW_FIELDS}
     if status == "rejected":
-        doc.update(code="VENUE_REJECTED", reason=order.reason)
+        set_outcome(doc, "VENUE_REJECTED", order.reason)  # the venue's words: withheld from bots
     elif doc.get("code") in (None, "AMBIGUOUS"):
-        doc.update(code="OK", reason="")
+        set_outcome(doc, "OK", "", "")
     rows.save_trade(t["trade_id"], t["bot"], t["symbol"], status, order.client_order_id, doc,
                     t["created_ts"])  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 `assess` grades each part ok, degraded or down and the node by its worst part. It reads what
 the node holds in memory (no database, no venue call), so a load balancer may ask every second.
-Without `verbose` it says states and numbers only: the answer goes to callers without a token.
+Without `verbose` it says states and numbers only, and of a stop not its cause (which names the
+account's figures): the answer goes to callers without a token.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def assess(
         "event_loop": _event_loop(lag_s, cfg),
         "venues": _venues(node, verbose, now),
         "market_data": _market_data(node, cfg, verbose),
-        "trading": _trading(node),
+        "trading": _trading(node, verbose),
         "orders": _orders(node, cfg),
     }
     worst = max((c["status"] for c in checks.values()), key=_RANK.__getitem__)
@@ -127,18 +128,19 @@ def _market_data(node: TradingNode, cfg: HealthConfig, verbose: bool) -> dict[st
     return out
 
 
-def _trading(node: TradingNode) -> dict[str, Any]:
+# what a caller without an account token reads of a stop: its cause names the account's
+# figures (equity, drawdown, today's loss against their limits)
+WITHHELD = "{state}: the cause is shown to an account token (GET /api/v1/health?verbose=true)"
+
+
+def _trading(node: TradingNode, verbose: bool) -> dict[str, Any]:
     risk = node.risk
     state = risk.state
     if state is TradingState.ACTIVE:
         return {"status": OK, "state": state.value}
     kill = state is TradingState.HALTED and risk.last_kill is not None
-    return {
-        "status": DEGRADED,
-        "state": state.value,
-        "reason": _short(risk.state_reason),
-        "kill_switch": kill,
-    }
+    reason = _short(risk.state_reason) if verbose else WITHHELD.format(state=state.value.lower())
+    return {"status": DEGRADED, "state": state.value, "reason": reason, "kill_switch": kill}
 
 
 def _orders(node: TradingNode, cfg: HealthConfig) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from tradeguard.api.serialisers import clean
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.bots.spec import UnknownBot
+from tradeguard.bots.telling import public_of
 from tradeguard.model.errors import TradeguardError
 
 router = APIRouter(
@@ -36,29 +37,22 @@ def own_bot(who: Principal, bot_id: str) -> None:
         )
 
 
-# the risk engine's and the venues' denials start so; they name the account's figures (equity,
-# today's loss, open positions, balances) that a token bound to one bot may not read
-_ACCOUNT_REASON = "order rejected"
-_FLATTEN = "; to close positions while halted"  # the halt's advice, kept: no figures
-
-
-def told(who: Principal, code: str, reason: str) -> str:
-    """Return `reason` as `who` may read it: a bot's token gets the code, not the figures
-    (a halt's cause names them too: a breaker's drawdown, daily loss or equity)."""
+def told(who: Principal, reason: str, public: str) -> str:
+    """Return what `who` may read of a refusal: a token bound to a bot gets its public text
+    alone (`bots.telling`), whatever the words of the private one."""
     bot = who.token.bot
-    if bot is None or _ACCOUNT_REASON not in reason:
+    if bot is None:
         return reason
-    scope = f"token {who.token.name!r} is bound to bot {bot!r}, so the account's figures"
-    if code == "TRADING_HALTED":
-        _, sep, advice = reason.partition(_FLATTEN)
-        return f"{code}: trading is HALTED; {scope} and the halt's cause are withheld{sep}{advice}"
-    return f"{code}: refused by the account's risk limits or the venue; {scope} are withheld"
+    if public == reason or not public:
+        return public
+    return f"{public} (token {who.token.name!r} is bound to bot {bot!r})"
 
 
 def told_trade(who: Principal, trade: dict[str, Any]) -> dict[str, Any]:
     """Return a trade record with its reason as `who` may read it."""
-    if isinstance(trade.get("reason"), str):
-        trade["reason"] = told(who, str(trade.get("code")), trade["reason"])
+    public = public_of(trade)
+    trade.pop("public_reason", None)
+    trade["reason"] = told(who, str(trade.get("reason") or ""), public)
     return trade
 
 
@@ -78,7 +72,8 @@ async def validate_trade(
         raise HTTPException(404 if isinstance(exc, UnknownBot) else 422, str(exc)) from None
     audit = {"bot": body.bot_id, "symbol": body.symbol, "approved": out["approved"]}
     api.audit("api.bot_validate", who, {**audit, "codes": out["codes"]})
-    out["reasons"] = [told(who, c, r) for c, r in zip(out["codes"], out["reasons"], strict=True)]
+    public = out.pop("public_reasons")
+    out["reasons"] = [told(who, r, p) for r, p in zip(out["reasons"], public, strict=True)]
     return out
 
 
@@ -88,6 +83,8 @@ async def safety_status(who: Principal = bot_viewer, api: ApiState = state_dep) 
     out = desk_of(api).status()
     if who.token.bot is not None:
         out["bots"] = [b for b in out["bots"] if b["bot_id"] == who.token.bot]
+    # the dashboard learns from it whether to ask the account's routes at all
+    out["token_bot"] = who.token.bot
     return out
 
 

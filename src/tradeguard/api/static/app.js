@@ -176,22 +176,37 @@ function renderLimits(risk) {
 }
 
 // A token bound to one bot reads that bot alone: the account's routes answer it 403. The
-// dashboard then shows the trading state and that bot, with the emergency stop (the bot's
-// own), and hides every panel and control the token may not use.
+// dashboard asks first which the token is (/safety/status, which any token reads, names its bot)
+// and then shows the trading state and that bot, with the emergency stop (the bot's own),
+// hiding every panel and control the token may not use; it never asks an account route.
 let botScoped = false;
+let scopeKnown = null;  // the token's scope once asked: a promise, so it is asked once
+
+function enterBotScope() {
+  if (botScoped) return;
+  botScoped = true;
+  for (const s of $("main").querySelectorAll(":scope > section")) {
+    if (s.id !== "bots") s.classList.add("hidden");
+  }
+  for (const el of [$("bots-totp").parentElement, $("bot-orders"),
+    $("bot-orders").previousElementSibling, document.querySelector('[data-for="bot-orders"]')]) {
+    el.classList.add("hidden");
+  }
+}
+
+function learnScope() {
+  if (scopeKnown === null) {
+    scopeKnown = api("/safety/status").then((s) => {
+      if (s.token_bot) enterBotScope();
+      return s;
+    }).catch((e) => { scopeKnown = null; throw e; });
+  }
+  return scopeKnown;
+}
 
 function boundToBot(e) {
   if (!(e && e.status === 403 && /is bound to bot/.test(e.message))) return false;
-  if (!botScoped) {
-    botScoped = true;
-    for (const s of $("main").querySelectorAll(":scope > section")) {
-      if (s.id !== "bots") s.classList.add("hidden");
-    }
-    for (const el of [$("bots-totp").parentElement, $("bot-orders"),
-      $("bot-orders").previousElementSibling, document.querySelector('[data-for="bot-orders"]')]) {
-      el.classList.add("hidden");
-    }
-  }
+  enterBotScope();
   return true;
 }
 
@@ -204,6 +219,7 @@ async function refreshBotScope() {
 async function refresh() {
   refreshTimer = null;
   try {
+    await learnScope();
     if (botScoped) { await refreshBotScope(); return; }
     const [state, positions, orders, balances, strategies, trades, equity, arbSummary] =
       await Promise.all([
@@ -428,7 +444,11 @@ function start() {
   $("login").classList.add("hidden");
   $("main").classList.remove("hidden");
   refresh();
-  connect();
+  learnScope().then(() => {
+    // the live stream is the account's: a bot's token is refused it
+    if (botScoped) $("ws-status").textContent = "no stream for a bot token";
+    else connect();
+  }).catch(() => {});  // refresh() shows why
 }
 
 // emergency stop: a button, then an explicit confirmation
@@ -444,7 +464,8 @@ async function stopOwnBot(reason) {
   const out = await api("/safety/emergency-stop", { method: "POST",
     body: JSON.stringify({ reason }) });
   $("stop-dialog").close();
-  refresh();  // the Signal bots panel shows the bot disabled
+  refresh();
+  refreshBots();  // bots.js: the Signal bots panel shows the bot disabled now, not at its timer
   return out;
 }
 
@@ -456,6 +477,7 @@ async function confirmStop() {
   const reason = $("stop-reason").value || "emergency stop";
   btn.disabled = true;
   try {
+    if (botScoped) return await stopOwnBot(reason);  // /kill is the account's: never asked
     let out;
     try {
       out = await api("/kill", { method: "POST", headers,
@@ -490,6 +512,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
     $("token-input").value = "";
     if (botScoped) { location.reload(); return; }  // a bot's token was refused: a new page
+    scopeKnown = null;  // another token: ask its scope again
     start();
   });
   $("logout").addEventListener("click", () => {

@@ -83,6 +83,7 @@ function renderBotOrders(orders, names) {
 
 async function refreshBots() {
   try {
+    await learnScope();  // app.js: a bot's token never asks the account's routes
     if (botScoped) { renderBots((await api("/safety/bots")).items, [], false); return; }
     const [bots, positions, orders, state] = await Promise.all([
       api("/safety/bots"), api("/positions"), api("/orders?status=open"), api("/state"),
