@@ -7,6 +7,8 @@ lists against an asset that is already priced (the valuation asset, a stablecoin
 reads its quote (public data, one ticker request) and marks it in the portfolio; later passes
 refresh the same markets. The marks are kept in storage: a restarted node values such holdings
 from the last ones at once (no drop in equity, so no false drawdown halt) until it reads new ones.
+A market a stream marks (a strategy trades it) is no longer read here: any streamed message
+takes it over, one repeating the ticker's last price too (arrival, not a change of value).
 
 A node reads them once before trading starts (`refresh_within`, bounded: a venue that does not
 answer in time is logged and trading starts anyway), then at every balance-sync pass, or on its
@@ -69,7 +71,7 @@ class ReferencePrices:
         """Assets held (any venue) or paid as fees that no mark prices, and those marked here."""
         portfolio = self.portfolio
         for asset, (venue, symbol) in list(self.markets.items()):
-            if portfolio.marks.get(symbol) != self._marked.get(symbol):
+            if self._streamed(symbol):
                 # A stream marks it now (a strategy trades it): fresher than a ticker here. The
                 # venue's own mark read here would stay as it is for good: it goes too.
                 del self.markets[asset]
@@ -175,7 +177,7 @@ class ReferencePrices:
             if quote is None or quote.bid <= 0 or quote.ask <= 0:
                 unbid = True
                 continue  # e.g. a book with no bids: its ticker says bid 0
-            if self.portfolio.marks.get(symbol) != before:
+            if self.portfolio.marks.get(symbol) is not before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
@@ -190,6 +192,12 @@ class ReferencePrices:
             log.warning("%s: its listed markets bid nothing; it counts nothing, not its peg", asset)
             self.portfolio.unbid.add(asset)
         return None
+
+    def _streamed(self, symbol: str) -> bool:
+        # Whether something else marked `symbol` since this did: by the mark itself, not its
+        # value (a streamed message repeating the ticker's price is the stream alive all the
+        # same). Every mark is a Decimal of its own message; only the one set here is this one.
+        return self.portfolio.marks.get(symbol) is not self._marked.get(symbol)
 
     def _markets_for(self, asset: str) -> list[tuple[str, str]]:
         """Every (venue, symbol) pairing `asset` with a priced asset, either way round, the
