@@ -200,9 +200,8 @@ def test_a_stretch_searched_in_order_marks_what_a_scan_marks(seed: int) -> None:
 def test_a_flat_stretch_over_mixed_timeframes_marks_what_one_by_one_marks(
     tmp_path, data_dir, monkeypatch
 ):
-    """Hourly bars merged with the finer bars of another pair close out of order (an hour's bar
-    is merged at its open): the stretch's samples and day rolls are scanned, not searched, and
-    the equity curve is that of a replay candle by candle."""
+    """Daily bars merged with the finer bars of another pair (each at its close): the flat
+    stretches' samples and day rolls are those of a replay candle by candle."""
     import re
 
     from tradeguard.backtest.frames import load_series, resample
@@ -236,8 +235,8 @@ def test_a_flat_stretch_over_mixed_timeframes_marks_what_one_by_one_marks(
 
 
 def test_the_merge_says_whether_close_times_are_in_order(data_dir, tmp_path):
-    """Ties and a single candle are in order; a coarser bar merged at its open among finer bars
-    of another pair closes after them: out of order, so its stretches are scanned."""
+    """Ties and a single candle are in order; a coarser bar among finer bars of another pair
+    is merged at its close, after them: in order too."""
     from tradeguard.backtest.frames import load_series, resample
     from tradeguard.model.market import Candle
 
@@ -258,5 +257,9 @@ def test_the_merge_says_whether_close_times_are_in_order(data_dir, tmp_path):
     coarse = next(s for s in series if s.startswith("ADA"))
     series[coarse] = resample(series[coarse], 3_600, coarse)
     plan = plan_of(series)
-    assert not plan.ordered, "an hour's bar closes after the finer bars merged after it"
-    assert plan.close_ts != sorted(plan.close_ts)
+    # was out of order: an hour's bar merged at its open, before the finer bars within it
+    assert plan.ordered, "an hour's bar comes after the finer bars within it"
+    assert plan.close_ts == sorted(plan.close_ts)
+    merged = merge_with_plan(series, [])[0]
+    first_hour = next(i for i, c in enumerate(merged) if c.interval_s == 3_600)
+    assert merged[first_hour].close_ts == merged[first_hour - 1].close_ts  # its last 5m bar's

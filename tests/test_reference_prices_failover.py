@@ -75,3 +75,21 @@ async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over
     # south's ETH is not held at the last ticker read for good: the stream's price stands in
     assert portfolio.equity("south") == D(10_000)
     assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), True)
+
+
+async def test_a_stream_repeating_the_tickers_price_takes_the_market_over_too() -> None:
+    portfolio = Portfolio()
+    portfolio.set_balances("south", [Balance("south", "ETH", D(10))])
+    south = _Listing("ETH/USDT", D(2000))
+    refs = ReferencePrices(portfolio, {"south": south})  # type: ignore[dict-item]
+    await refs.refresh()
+    assert south.asked == 1
+
+    # A stream's message at the very price the ticker gave: the stream is alive all the same
+    portfolio.mark("ETH/USDT", D(2000), "north")
+    await refs.refresh()
+    await refs.refresh()
+    assert south.asked == 1  # was 3: the stream was taken as silent while its price stood
+    assert refs.status() == {}
+    portfolio.mark("ETH/USDT", D(1000), "north")
+    assert portfolio.equity("south") == D(10_000)

@@ -55,12 +55,15 @@ class SkipPlan:
 def merge_with_plan(
     series: dict[str, list[Candle]], strategies: Sequence[Any]
 ) -> tuple[list[Candle], SkipPlan | None]:
-    """Merge the series in time order (ties in series order); plan the skips when possible."""
+    """Merge the series in order of close time (ties in series order); plan the skips when
+    possible. A coarser bar comes after the finer bars within it: its close is not known before
+    then, and the equity is sampled at every finer bar's close up to it."""
     import numpy as np
 
     lists = [s for s in series.values() if s]
     stamps = np.concatenate([_column(s, "ts") for s in lists])
-    order = np.argsort(stamps, kind="stable")
+    spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
+    order = np.argsort(stamps + spans, kind="stable")
     flat = list(chain.from_iterable(lists))
     candles = list(map(flat.__getitem__, order.tolist()))
     active = _active_rows(series, strategies)
@@ -71,7 +74,6 @@ def merge_with_plan(
     signal_at = np.flatnonzero(merged_active)
     signal_at = np.append(signal_at, n)
     next_signal = signal_at[np.searchsorted(signal_at, np.arange(n))]
-    spans = np.concatenate([_column(s, "interval_s") for s in lists]) * 1000
     closes = (stamps + spans)[order]
     ordered = bool((np.diff(closes) >= 0).all())
     return candles, SkipPlan(closes.tolist(), next_signal.tolist(), len(lists), ordered)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def candle_stream(config: Config) -> Iterator[Candle]:
-    """Yield the configured data sets' candles, merged in time order."""
+    """Yield the configured data sets' candles, merged in order of close time."""
     from tradeguard.marketdata.loaders import iter_candles
 
     streams: list[Iterable[Candle]] = [
@@ -46,7 +46,8 @@ def candle_stream(config: Config) -> Iterator[Candle]:
     if len(streams) == 1:
         yield from streams[0]
         return
-    yield from heapq.merge(*streams, key=lambda c: c.ts)
+    # by close time: a coarser bar after the finer bars within it (its close is known then)
+    yield from heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)
 
 
 async def replay(

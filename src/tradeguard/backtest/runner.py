@@ -33,6 +33,7 @@ from tradeguard.backtest.trades import trade_records
 from tradeguard.backtest.vector import FrameStrategy
 from tradeguard.clock import SimulatedClock
 from tradeguard.config import Config
+from tradeguard.marketdata.arrow_candles import columns_of
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.model.fill import Fill
@@ -100,7 +101,7 @@ class BacktestNode(TradingNode):
         streams = list(self.series.values())
         if len(streams) == 1:
             return iter(streams[0])
-        return heapq.merge(*streams, key=lambda c: c.ts)
+        return heapq.merge(*streams, key=lambda c: c.ts + c.interval_s * 1000)  # by close
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -184,6 +185,7 @@ async def arun_backtest(
         series = load_series(bt, window.start_ms, window.end_ms, window.timeframe_s)
     if not any(series.values()):
         raise ConfigError("no candles in the chosen window (check --from/--to and [[data]])")
+    check_series(series)
     bt.node.checkpoint_every = window.commit_every
     # The replay's unit of work, committed rarely: a change of trading state and the end of the
     # run commit; a killed backtest is run again from the start, never resumed.
@@ -195,7 +197,8 @@ async def arun_backtest(
         node.merged, plan = merge_with_plan(series, node.strategies)
         node.skip_plan = plan if window.skip_flat else None
         node.check_exits = window.check_exits
-        interval_ms = min(s[0].interval_s for s in series.values() if s) * 1000
+        # the finest bar replayed: every one of its closes is a point of the curve
+        interval_ms = finest_interval_s(series) * 1000
         node.equity_curve = deque()
         node.equity_sample_ms = interval_ms
         fills: list[Fill] = []  # as applied: the report needs them, not a read of the journal
@@ -204,6 +207,30 @@ async def arun_backtest(
         return _collect(node, summary, run_dir, series, fills)
     finally:
         node.close()
+
+
+def check_series(series: dict[str, list[Candle]]) -> None:
+    """Refuse a series holding candles of another symbol than its key (strategies, skips and
+    figures find a symbol's candles under its key)."""
+    for key, candles in series.items():
+        if columns_of(candles) is not None:
+            symbols = {candles[0].symbol}  # one file's columns: one symbol, one timeframe
+        else:
+            symbols = {c.symbol for c in candles}
+        if symbols and symbols != {key}:
+            raise ConfigError(
+                f"series {key!r} holds candles of {', '.join(sorted(symbols))}: each series "
+                "holds the candles of one symbol, under that symbol as its key"
+            )
+
+
+def finest_interval_s(series: dict[str, list[Candle]]) -> int:
+    """The shortest bar of every series (a series may mix timeframes)."""
+    return min(
+        s[0].interval_s if columns_of(s) is not None else min(c.interval_s for c in s)
+        for s in series.values()
+        if s
+    )
 
 
 async def _drive(node: TradingNode, progress: Progress | None) -> RunSummary:

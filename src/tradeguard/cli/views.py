@@ -182,6 +182,16 @@ def _print_valuation(console: Console, val: dict[str, Any]) -> None:
             f"[bold yellow]Unvalued[/] (no USD rate path, counted as nothing): "
             f"{shown(', '.join(unvalued))}",
         )
+    for asset, ref in (val.get("reference_prices") or {}).items():
+        if isinstance(ref, dict) and ref.get("stale"):
+            age = ref.get("age_s")
+            read = "at an unknown time" if age is None else f"{float(age) / 3600:.1f} h before"
+            print_hanging(
+                console,
+                f"[bold yellow]Stale price[/]: {shown(asset)} at {shown(str(ref.get('price')))} "
+                f"({shown(str(ref.get('market')))}), read {read}; over "
+                "node.reference_price_max_age_s",
+            )
     rates = val.get("rates") or {}
     if not rates:
         return

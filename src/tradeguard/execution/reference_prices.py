@@ -7,6 +7,8 @@ lists against an asset that is already priced (the valuation asset, a stablecoin
 reads its quote (public data, one ticker request) and marks it in the portfolio; later passes
 refresh the same markets. The marks are kept in storage: a restarted node values such holdings
 from the last ones at once (no drop in equity, so no false drawdown halt) until it reads new ones.
+A market a stream marks (a strategy trades it) is no longer read here: any streamed message
+takes it over, one repeating the ticker's last price too (arrival, not a change of value).
 
 A node reads them once before trading starts (`refresh_within`, bounded: a venue that does not
 answer in time is logged and trading starts anyway), then at every balance-sync pass, or on its
@@ -16,6 +18,10 @@ last accepted mark of its market is held as a streamed mark is: the last mark st
 next pass's reading confirms or drops it.
 A fee booked while its asset has no price counts 0 in fees and P&L and is logged as such: it is
 never revalued later at a price of another moment.
+Each mark keeps the time its quote was read (stored with it). A market whose reading cannot be
+renewed (a closed market's book, a venue that no longer answers) keeps its last mark, flagged
+stale once older than `node.reference_price_max_age_s`: `ages()` gives every mark's age and
+flag, the one source the API's equity and `tradeguard status` show.
 
 ```python
 refs = ReferencePrices(node.portfolio, exchange_venues, node.storage)
@@ -23,6 +29,7 @@ refs.load()                   # at start: the marks kept by the last run
 await refs.refresh_within(10) # before trading: a fee paid in BNB must not count 0
 await refs.refresh()          # marks e.g. BNB/USDT; nothing to do when every asset is priced
 refs.status()                 # {"BNB": "binance BNB/USDT", ...}, "none" where no venue lists one
+refs.ages()                   # {"BNB": {"market": ..., "price": ..., "age_s": 12.0, "stale": ...}}
 ```
 """
 
@@ -42,7 +49,8 @@ from tradeguard.venues.base import Venue
 log = logging.getLogger(__name__)
 
 _HUBS = ("BTC", "ETH")
-MARKS_KEY = "reference.marks"  # asset -> [venue, symbol, last mark]
+MARKS_KEY = "reference.marks"  # asset -> [venue, symbol, last mark, ms it was read]
+DEFAULT_MAX_AGE_S = 3600.0  # node.reference_price_max_age_s
 
 
 class ReferencePrices:
@@ -54,8 +62,14 @@ class ReferencePrices:
         venues: Mapping[str, Venue],
         storage: Any = None,
         take: Callable[[str, str, Decimal, int], bool] | None = None,
+        now_ms: Callable[[], int] | None = None,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> None:
         self.portfolio = portfolio
+        self.now_ms = now_ms
+        self.max_age_s = max_age_s
+        self.read_ms: dict[str, int] = {}  # asset -> when its mark's quote was read (0: unknown)
+        self.stale: set[str] = set()  # assets whose mark is past max_age_s (warned once)
         # the mark guard (`MarkGuard.take`): a reading far from the last accepted mark is held
         # until the next pass confirms or drops it, as a streamed mark is
         self.take = take
@@ -65,14 +79,23 @@ class ReferencePrices:
         self._marked: dict[str, Decimal] = {}  # symbol -> the mark set here last
         self.unlisted: set[str] = set()  # assets no venue lists a priced market for
 
+    @classmethod
+    def of_node(cls, node: Any, venues: Mapping[str, Venue]) -> ReferencePrices:
+        """The node's: its portfolio, storage, mark guard, clock and age limit."""
+        max_age_s = node.config.node.reference_price_max_age_s
+        return cls(node.portfolio, venues, node.storage, node._take_mark, node.clock.now_ms,
+                   max_age_s)  # fmt: skip
+
     def wanted(self) -> list[str]:
         """Assets held (any venue) or paid as fees that no mark prices, and those marked here."""
         portfolio = self.portfolio
         for asset, (venue, symbol) in list(self.markets.items()):
-            if portfolio.marks.get(symbol) != self._marked.get(symbol):
+            if self._streamed(symbol):
                 # A stream marks it now (a strategy trades it): fresher than a ticker here. The
                 # venue's own mark read here would stay as it is for good: it goes too.
                 del self.markets[asset]
+                self.read_ms.pop(asset, None)
+                self.stale.discard(asset)
                 last = self._marked.pop(symbol, None)
                 if last is not None:
                     portfolio.unmark(venue, symbol, last)
@@ -89,12 +112,16 @@ class ReferencePrices:
         for asset, row in kept.items():
             try:
                 venue, symbol, price = str(row[0]), str(row[1]), Decimal(str(row[2]))
-            except (IndexError, KeyError, TypeError, ArithmeticError):
+                # a row stored before read times were: its age is unknown, so it is stale
+                read_ms = int(row[3]) if len(row) > 3 else 0
+            except (IndexError, KeyError, TypeError, ValueError, ArithmeticError):
                 continue  # a damaged row: read it again from the venue
             if venue in self.venues and symbol not in self.portfolio.marks and price > 0:
                 self.portfolio.mark(symbol, price, venue)
                 self.markets[asset] = (venue, symbol)
                 self._marked[symbol] = price
+                self.read_ms[asset] = read_ms
+        self._warn_stale()
 
     async def refresh(self) -> dict[str, Decimal]:
         """Mark every wanted asset's market from its venue's quote; return the marks set. A
@@ -111,9 +138,43 @@ class ReferencePrices:
         if marked and self.storage is not None:
             self.storage.kv_set(
                 MARKS_KEY,
-                {a: [v, s, str(self._marked[s])] for a, (v, s) in sorted(self.markets.items())},
-            )
+                {a: [v, s, str(self._marked[s]), self.read_ms.get(a, 0)]
+                 for a, (v, s) in sorted(self.markets.items())},
+            )  # fmt: skip
+        self._warn_stale()
         return marked
+
+    def ages(self) -> dict[str, dict[str, Any]]:
+        """Each mark set here: its market, price, read time, age (s; None when unknown) and
+        whether it is stale (older than `max_age_s`, or of unknown age)."""
+        now = self.now_ms() if self.now_ms is not None else None
+        out: dict[str, dict[str, Any]] = {}
+        for asset, (venue, symbol) in sorted(self.markets.items()):
+            read = self.read_ms.get(asset, 0)
+            age = (now - read) / 1000 if now is not None and read else None
+            out[asset] = {
+                "market": f"{venue} {symbol}",
+                "price": str(self._marked.get(symbol, "")),
+                "read_ms": read or None,
+                "age_s": None if age is None else round(max(age, 0.0), 3),
+                "stale": age is None or age > self.max_age_s,
+            }
+        return out
+
+    def _warn_stale(self) -> None:
+        """Log each mark the moment it turns stale (once; again after a fresh reading)."""
+        ages = self.ages()
+        for asset, row in ages.items():
+            if row["stale"] and asset not in self.stale:
+                self.stale.add(asset)
+                age = "unknown" if row["age_s"] is None else f"{row['age_s']:.0f} s"
+                log.warning(
+                    "reference price of %s (%s at %s) not read again for %s, over "
+                    "node.reference_price_max_age_s=%s: shown as stale until a reading renews it",
+                    asset, row["market"], row["price"], age, self.max_age_s,
+                )  # fmt: skip
+            elif not row["stale"]:
+                self.stale.discard(asset)
 
     async def refresh_within(self, timeout_s: float) -> bool:
         """Refresh, waiting at most `timeout_s`; tell whether it finished. On time-out, log what
@@ -175,7 +236,7 @@ class ReferencePrices:
             if quote is None or quote.bid <= 0 or quote.ask <= 0:
                 unbid = True
                 continue  # e.g. a book with no bids: its ticker says bid 0
-            if self.portfolio.marks.get(symbol) != before:
+            if self.portfolio.marks.get(symbol) is not before:
                 return None  # a stream marked it while the ticker was read: its mark is fresher
             mid = quote.mid
             if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
@@ -183,6 +244,7 @@ class ReferencePrices:
             self.portfolio.mark(symbol, mid, venue)
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
+            self.read_ms[asset] = quote.ts
             self.unlisted.discard(asset)
             self.portfolio.unbid.discard(asset)
             return mid
@@ -190,6 +252,12 @@ class ReferencePrices:
             log.warning("%s: its listed markets bid nothing; it counts nothing, not its peg", asset)
             self.portfolio.unbid.add(asset)
         return None
+
+    def _streamed(self, symbol: str) -> bool:
+        # Whether something else marked `symbol` since this did: by the mark itself, not its
+        # value (a streamed message repeating the ticker's price is the stream alive all the
+        # same). Every mark is a Decimal of its own message; only the one set here is this one.
+        return self.portfolio.marks.get(symbol) is not self._marked.get(symbol)
 
     def _markets_for(self, asset: str) -> list[tuple[str, str]]:
         """Every (venue, symbol) pairing `asset` with a priced asset, either way round, the

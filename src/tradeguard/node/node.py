@@ -367,9 +367,7 @@ class TradingNode:
             from tradeguard.execution.reference_prices import ReferencePrices
 
             venues = {n: v for n, v in self.venues.items() if n not in self._paper}
-            self._reference = ReferencePrices(
-                self.portfolio, {**venues, **self.data_venues}, self.storage, self._take_mark
-            )
+            self._reference = ReferencePrices.of_node(self, {**venues, **self.data_venues})
         return self._reference
 
     def live_hub(self) -> LiveHub:

@@ -1,5 +1,6 @@
 """What `tradeguard status` shows of the valuation: each holding's USD rate and the path that
-gave it, the holdings no path values, and why equity is provisional, as of the last checkpoint.
+gave it, the holdings no path values, why equity is provisional, and each reference price's age
+(stale past `node.reference_price_max_age_s`), as of the last checkpoint.
 
 ```python
 storage.kv_set(VALUATION_KEY, valuation_json(node, ts))
@@ -28,7 +29,14 @@ def valuation_json(node: TradingNode, ts: int) -> dict[str, Any]:
     out: dict[str, Any] = {"ts": ts, "valuation_asset": portfolio.valuation_asset}
     out.update(usd_equity(portfolio, node.risk.valuation.fixed_usd).view())
     out["provisional"] = portfolio.provisional()
+    out["reference_prices"] = reference_ages(node)
     return out
 
 
-__all__ = ["VALUATION_KEY", "valuation_json"]
+def reference_ages(node: TradingNode) -> dict[str, dict[str, Any]]:
+    """Each reference price's market, price, age and stale flag (`ReferencePrices.ages`)."""
+    refs = node._reference
+    return refs.ages() if refs is not None else {}
+
+
+__all__ = ["VALUATION_KEY", "reference_ages", "valuation_json"]

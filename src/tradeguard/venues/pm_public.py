@@ -94,10 +94,17 @@ class PublicData:
         return await clob_pages(page, venue=self.name, op=op, max_pages=self.max_pages)
 
     def lists(self, symbol: str) -> bool:
-        return False  # outcome tokens are never a reference price for another asset
+        """Tell whether `symbol` is an outcome of an open market listed here: a leg a paper
+        venue on this data holds is valued at its public book where no strategy streams it
+        (`tradeguard serve`). An outcome prices only itself: no other asset pairs with it."""
+        return symbol in self.instruments
 
     async def fetch_reference_quote(self, symbol: str) -> Quote | None:
-        return None
+        """A held outcome's quote from the public REST book (bid 0 where it has no bids)."""
+        return await self.fetch_quote(symbol) if symbol in self.instruments else None
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        raise NotImplementedError
 
     async def fetch_resolutions(self) -> dict[str, Resolution]:
         """Resolved markets by id (each venue reads its public listing)."""

@@ -12,6 +12,7 @@ from tradeguard.api.serialisers import clean, page, position_json, text
 from tradeguard.api.state import ApiState, Principal
 from tradeguard.api.strict_json import StrictJsonRoute
 from tradeguard.model.money import plain
+from tradeguard.node.valuation_view import reference_ages
 from tradeguard.portfolio import analytics
 from tradeguard.portfolio.combined import combine, holdings_of
 
@@ -98,4 +99,8 @@ async def get_equity(
         # held assets no market prices (e.g. an outcome contract whose book has no bids): the
         # equity counts them as nothing, said here rather than silently
         "unpriced": node.portfolio.unpriced_assets(),
+        # prices read from a ticker or book for held assets no stream marks: each one's age;
+        # one not read again within node.reference_price_max_age_s is stale (still counted)
+        "reference_prices": (refs := reference_ages(node)),
+        "stale_prices": sorted(a for a, r in refs.items() if r["stale"]),
     }
