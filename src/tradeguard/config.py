@@ -278,8 +278,7 @@ class NodeConfig(_Strict):
     # held and fee assets no traded market prices (BNB for fees): read once before trading starts,
     # waiting at most this long (a slower venue is logged and skipped; 0 = not before trading)
     reference_prices_timeout_s: float = Field(default=10.0, ge=0, le=600)
-    # ... and again this often where no balance sync pass reads them (paper venues on a
-    # data_only venue, balance_sync_interval_s = 0); 0 = only before trading starts
+    # ... again this often where no balance sync reads them (data_only venues); 0 = start only
     reference_prices_interval_s: float = Field(default=60.0, ge=0, le=86_400)
     # a reference price not read again for longer (a closed market's book) is shown as stale
     reference_price_max_age_s: float = Field(default=3600.0, ge=60, le=30 * 86_400)
