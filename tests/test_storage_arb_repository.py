@@ -8,8 +8,10 @@ from typing import Any
 from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.storage import Storage
 from tradeguard.storage.arb_repository import (
+    amend_arb_execution,
     arb_strategy_ids,
     count_arb_executions,
+    find_arb_execution,
     insert_arb_execution,
     last_arb_execution_id,
     load_arb_executions,
@@ -77,3 +79,21 @@ def test_figures_read_the_profit_pct_and_held_assets_out_of_the_record(store: St
     assert out["by_outcome"]["completed"] == 2 and out["by_outcome"]["rejected"] == 1
     assert out["profit"]["USDT"]["total"] == "1.25"
     assert out["held"] == {"ETH": "0.16103"}
+
+
+def test_a_record_is_found_by_any_order_it_names_and_by_an_unwind_a_rewrite_adds(
+    store: Storage,
+) -> None:
+    legs = [{"index": 0, "client_order_id": "leg-0"}, {"index": 1, "client_order_id": "leg-1"}]
+    rid = insert_arb_execution(store, _row("tri", "held", 1000, legs=legs))
+    insert_arb_execution(store, _row("tri", "completed", 2000))  # names no order
+    assert find_arb_execution(store, "tri", "leg-1")["id"] == rid  # type: ignore[index]
+    assert find_arb_execution(store, "other", "leg-1") is None  # another strategy's: none
+    assert find_arb_execution(store, "tri", "unwind-0") is None
+    row = load_arb_executions(store, strategy_id="tri")[0]
+    unwinds = [{"index": 0, "client_order_id": "unwind-0"}]
+    with store.transaction():
+        amend_arb_execution(store, rid, {"legs": {**row["legs"], "unwinds": unwinds}})
+    found = find_arb_execution(store, "tri", "unwind-0")
+    assert found is not None and found["id"] == rid
+    assert found["legs"]["unwinds"] == unwinds
