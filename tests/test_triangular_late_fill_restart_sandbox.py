@@ -11,9 +11,12 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from conftest import aeventually
 from rigs import killed_child
 from test_triangular_interrupted import _cfg, _held, _started
+from tradeguard.clock import Clock
 from tradeguard.config import Config
+from tradeguard.model import Order
 from tradeguard.node import TradingNode
 from tradeguard.storage.arb_repository import insert_arb_execution, load_arb_executions
 from tri_child_support import renamed_record
@@ -36,6 +39,21 @@ async def _filled_while_down(cfg: Config, cid: str) -> None:
     finally:
         await venue.close()
         down.close()
+    assert report.filled > 0, report
+
+
+async def _sent_by_another_client(cfg: Config, order: Order) -> None:
+    """`order` reaches the venue through a client of its own (not the node's), and fills."""
+    from tradeguard.node.credentials import venue_credentials
+    from tradeguard.venues.ccxt_venue import build_ccxt_venue
+
+    [vc] = [v for v in cfg.venues if v.name == "sbx"]
+    venue = build_ccxt_venue(vc, Clock(), credentials=venue_credentials(vc))
+    await venue.connect()
+    try:
+        report = await venue.submit(order)
+    finally:
+        await venue.close()
     assert report.filled > 0, report
 
 
@@ -98,3 +116,29 @@ async def test_an_old_records_order_filled_while_down_is_booked_once_across_a_ki
             assert _held(events) == []
             assert again.risk.settlements_seen["tri"] == [f"tri:late:{first['id']}:{cid}"]
             assert again.risk.cycle_holdings.held("tri", "sbx", base) == got
+
+
+async def test_an_older_runs_order_filled_while_the_node_runs_is_booked_into_its_record(
+    tmp_path: Path, vault_env: None
+) -> None:
+    # The record is the run before's: this run neither wrote it nor keeps its orders.
+    async with drifting_sandbox(arb_drift_every_ms=0) as ex:
+        cfg = _cfg(tmp_path, ex)
+        [died] = await killed_child(CHILD, tmp_path, cfg, ex.base_url, timeout_s=120)
+        cid, base = died["cid"], died["base"]
+        async with _started(cfg) as (node, events):
+            assert _held(events) == []
+            order = node.storage.get_order(cid)
+            assert order is not None
+            await _sent_by_another_client(cfg, order)  # the venue fills it now
+
+            def booked() -> bool:
+                [row] = load_arb_executions(node.storage, strategy_id="tri")
+                return row["outcome"] == "held"
+
+            await aeventually(booked, timeout_s=30)
+            [row] = load_arb_executions(node.storage, strategy_id="tri")
+            got = Decimal(row["legs"]["legs"][0]["received"])
+            assert row["legs"]["held"] == {base: str(got)} and got > 0, row
+            assert [e.data["record_id"] for e in _held(events)] == [died["record_id"]]
+            assert node.risk.cycle_holdings.held("tri", "sbx", base) == got
