@@ -131,6 +131,9 @@ class LateFills:
         body = row.get("legs") if row is not None else None
         if row is None or not isinstance(body, dict):
             return None
+        parts = [body.get(p) or () for p in ("legs", "unwinds")]
+        if not all(isinstance(x, dict) and "index" in x for part in parts for x in part):
+            return None  # not a cycle the executor recorded (a start's take-up of cut legs)
         for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
             for leg in body.get(part) or ():
                 if isinstance(leg, dict) and leg.get("client_order_id") == cid:
@@ -150,11 +153,10 @@ class LateFills:
         cid = order.client_order_id
         if cid in self.held.pending:
             return  # awaited (`held_legs.py` rewrites it)
-        info = self.find(cid)
-        if info is None:
-            return  # no record names it
         try:
-            self._book(cid, info, order)
+            info = self.find(cid)
+            if info is not None:  # else no record names it
+                self._book(cid, info, order)
         except Exception:  # the fill is booked in the ledger; the record stays as it was
             log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
 
