@@ -5,11 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tradeguard.model.enums import LiquiditySide, Side
+from tradeguard.model.fill import Fill
 from tradeguard.portfolio.arb_summary import ArbSummary
 from tradeguard.storage import Storage
 from tradeguard.storage.arb_repository import (
+    amend_arb_execution,
     arb_strategy_ids,
     count_arb_executions,
+    fills_after,
+    find_arb_execution,
     insert_arb_execution,
     last_arb_execution_id,
     load_arb_executions,
@@ -17,6 +22,13 @@ from tradeguard.storage.arb_repository import (
 )
 
 pytest_plugins = ["storage_fixtures"]
+
+
+def _trade(cid: str, trade_id: str) -> Fill:
+    return Fill(venue="sbx", symbol="ETH/USDT", client_order_id=cid, venue_order_id=f"v-{cid}",
+                trade_id=trade_id, side=Side.BUY, price=Decimal("2000"), amount=Decimal("0.1"),
+                fee=Decimal(0), fee_asset="ETH", liquidity=LiquiditySide.TAKER,
+                ts=1000)  # fmt: skip
 
 
 def _row(strategy_id: str, outcome: str, ts: int, **legs: Any) -> dict[str, Any]:
@@ -77,3 +89,36 @@ def test_figures_read_the_profit_pct_and_held_assets_out_of_the_record(store: St
     assert out["by_outcome"]["completed"] == 2 and out["by_outcome"]["rejected"] == 1
     assert out["profit"]["USDT"]["total"] == "1.25"
     assert out["held"] == {"ETH": "0.16103"}
+
+
+def test_a_record_is_found_by_any_order_it_names_and_by_an_unwind_a_rewrite_adds(
+    store: Storage,
+) -> None:
+    legs = [{"index": 0, "client_order_id": "leg-0"}, {"index": 1, "client_order_id": "leg-1"}]
+    rid = insert_arb_execution(store, _row("tri", "held", 1000, legs=legs))
+    insert_arb_execution(store, _row("tri", "completed", 2000))  # names no order
+    assert find_arb_execution(store, "tri", "leg-1")["id"] == rid  # type: ignore[index]
+    assert find_arb_execution(store, "other", "leg-1") is None  # another strategy's: none
+    assert find_arb_execution(store, "tri", "unwind-0") is None
+    row = load_arb_executions(store, strategy_id="tri")[0]
+    unwinds = [{"index": 0, "client_order_id": "unwind-0"}]
+    with store.transaction():
+        amend_arb_execution(store, rid, {"legs": {**row["legs"], "unwinds": unwinds}})
+    found = find_arb_execution(store, "tri", "unwind-0")
+    assert found is not None and found["id"] == rid
+    assert found["legs"]["unwinds"] == unwinds
+
+
+def test_fills_after_a_mark_name_only_the_orders_a_record_names(store: Storage) -> None:
+    legs = [{"index": 0, "client_order_id": "leg-0"}, {"index": 1, "client_order_id": "leg-1"}]
+    insert_arb_execution(store, _row("tri", "held", 1000, legs=legs))
+    assert fills_after(store, "tri", 0) == (0, [])  # nothing journaled yet
+    store.insert_fill(_trade("leg-0", "t1"), "tri")
+    store.insert_fill(_trade("other", "t2"), "tri")  # an order no record names
+    store.insert_fill(_trade("leg-0", "t3"), "tri")
+    newest, cids = fills_after(store, "tri", 0)
+    assert cids == ["leg-0"] and newest >= 3
+    assert fills_after(store, "tri", newest) == (newest, [])  # looked at: nothing new
+    store.insert_fill(_trade("leg-1", "t4"), "tri")
+    assert fills_after(store, "tri", newest)[1] == ["leg-1"]
+    assert fills_after(store, "other", newest)[1] == []  # another strategy's: none

@@ -28,7 +28,7 @@ def _schema_diff(db: Database, target: MetaData) -> list[object]:
         return list(compare_metadata(ctx, target))
 
 
-HEAD = "0008"  # the newest migration
+HEAD = "0009"  # the newest migration
 
 
 def test_migrated_schema_equals_table_metadata(storage_db_url: str) -> None:
@@ -269,6 +269,30 @@ def test_upgrade_from_0002_keeps_arb_records_and_indexes_them_by_time(
     assert _schema_diff(db, metadata) == []
     rows = load_arb_executions(Storage(db), newest_first=True)
     assert [(r["strategy_id"], r["outcome"], r["ts"]) for r in rows] == [("tri", "completed", 1000)]
+    db.dispose()
+
+
+def test_upgrade_from_0008_names_the_record_of_each_order_recorded_before(
+    storage_db_url: str,
+) -> None:
+    from tradeguard.storage.arb_repository import find_arb_execution
+    from tradeguard.storage.tables import arb_executions
+
+    db = Database(storage_db_url)
+    db.migrate("0008")
+    legs = {"legs": [{"index": 0, "client_order_id": "leg-0"}],
+            "unwinds": [{"index": 0, "client_order_id": "back-0"}]}  # fmt: skip
+    row = {"strategy_id": "tri", "start_asset": "USDT"}
+    with db.engine.begin() as conn:
+        conn.execute(arb_executions.insert().values(**row, outcome="held", ts=1000, legs=legs))
+        conn.execute(arb_executions.insert().values(**row, outcome="rejected", ts=2000))
+    db.migrate()
+    assert db.current_revision() == HEAD
+    assert _schema_diff(db, metadata) == []
+    store = Storage(db)
+    for cid in ("leg-0", "back-0"):
+        found = find_arb_execution(store, "tri", cid)
+        assert found is not None and found["outcome"] == "held", cid
     db.dispose()
 
 

@@ -7,6 +7,7 @@ cycle scanned at the venue's reference quotes, and the death that ends each chil
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -72,3 +73,13 @@ def say(out: dict[str, Any]) -> None:
 def die() -> None:
     """SIGKILL this process: no cleanup, no flush."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def renamed_record(row: dict[str, Any], n: int) -> dict[str, Any]:
+    """The stored record `row` as another cycle's (a newer one, `n`): its orders renamed, its
+    id dropped."""
+    out = copy.deepcopy({k: v for k, v in row.items() if k != "id"})
+    for part in ("legs", "unwinds"):
+        for leg in out["legs"].get(part) or ():
+            leg["client_order_id"] = f"{leg['client_order_id']}-{n}"
+    return out

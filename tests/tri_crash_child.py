@@ -6,6 +6,8 @@ argv: config.json between|between2|unwinding
   leg (a real IOC through the executor and the order path), then die before leg 2 is sent;
 - between2: the same, then sell what it bought for BTC as leg 2, and die before leg 3;
 - after3: the same, then sell the BTC for USDT as leg 3, and die before the record is written;
+- inflight1 / 2 / 3: as between / between2 / after3, but die inside leg 1 / 2 / 3: the venue has
+  filled the order and answered, the node has not read the answer (the fill known only there);
 - heldkill: start (on_interrupted = "hold") with the bus patched to die as the start publishes
   its arb.held report, before any handler (audit log, alerts) sees it;
 - unwinding: start with the venue's submit patched to die on the first sell, once the order is
@@ -21,6 +23,7 @@ import signal
 import sys
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
+from typing import Any
 
 from rigs import die_on_first_sell
 from tradeguard.config import Config
@@ -53,10 +56,13 @@ async def main() -> None:
         await node.start()
         print(json.dumps({"unexpected": "start ended"}), flush=True)
         return
+    if sys.argv[2].startswith("inflight"):
+        _die_inside_send(venue, int(sys.argv[2][-1]))
     await node.start()
     executor = node.strategies[0].executor  # type: ignore[attr-defined]
     listed = {i.symbol: i for i in executor.gateway.instruments()}
-    two = sys.argv[2] in ("between2", "after3")  # leg 2 (the alt sold for BTC) fills too
+    # leg 2 (the alt sold for BTC) fills too
+    two = sys.argv[2] in ("between2", "after3", "inflight2", "inflight3")
     for inst in sorted(listed.values(), key=lambda i: i.symbol):
         quote = await venue.fetch_reference_quote(inst.symbol)  # type: ignore[attr-defined]
         crossed = not two or f"{inst.base}/BTC" in listed
@@ -86,7 +92,7 @@ async def main() -> None:
             sold=str(leg2.spent),
             why=leg2.reason,
         )
-    if sys.argv[2] == "after3":  # the cycle is closed: the BTC goes back to USDT
+    if sys.argv[2] in ("after3", "inflight3"):  # the cycle is closed: the BTC goes back to USDT
         home = listed["BTC/USDT"]
         leg3 = LegExecution("leg", 2, "BTC/USDT", Side.SELL, "BTC", "USDT", btc.bid)
         leg3.limit_price = btc.bid
@@ -95,6 +101,23 @@ async def main() -> None:
         out.update(third=leg3.client_order_id, usdt=str(leg3.received), why3=leg3.reason)
     print(json.dumps(out), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)  # the next leg is never sent
+
+
+def _die_inside_send(venue: Any, nth: int) -> None:
+    """The `nth` order sent reaches the venue and is answered; the process dies before the
+    order path reads the answer."""
+    send, sent = venue.submit, []
+
+    async def answered_then_die(order: Any) -> Any:
+        sent.append(order.client_order_id)
+        report = await send(order)
+        if len(sent) == nth:
+            print(json.dumps({"inflight": order.client_order_id, "symbol": order.symbol,
+                              "filled": str(report.filled), "sent": sent}), flush=True)  # fmt: skip
+            os.kill(os.getpid(), signal.SIGKILL)
+        return report
+
+    venue.submit = answered_then_die
 
 
 asyncio.run(main())

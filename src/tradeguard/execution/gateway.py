@@ -31,7 +31,12 @@ from tradeguard.model.order import Order, OrderIntent
 from tradeguard.risk.engine import RiskDecision
 from tradeguard.risk.rules.order import band_edge
 from tradeguard.risk.unwind import CycleHoldings, base_asset
-from tradeguard.storage.arb_repository import amend_arb_execution, insert_arb_execution
+from tradeguard.storage.arb_repository import (
+    amend_arb_execution,
+    fills_after,
+    find_arb_execution,
+    insert_arb_execution,
+)
 from tradeguard.storage.types import jsonable, without_nul
 
 if TYPE_CHECKING:  # the figures load where a held position settles, not in every backtest
@@ -43,6 +48,8 @@ RECORD_NOTE_KEY = "strategy.record_note:{}"
 # kv_state key: the events a strategy's newest record announces, committed with it and removed
 # once they are on the bus; a kill between the two leaves them for the next start to announce
 OUTBOX_KEY = "strategy.record_outbox:{}"
+# kv_state key: the newest of a strategy's journaled fills a start looked at for late fills
+LATE_CHECKED_KEY = "strategy.late_checked:{}"
 
 Levels = list[tuple[Decimal, Decimal]]
 
@@ -171,7 +178,7 @@ class OrderPathGateway:
             role = order.signal.get("arb")  # a cycle's leg or unwind: what its cycle holds
             if isinstance(role, str) and fill.venue == self.venue:
                 holdings = self._risk.cycle_holdings
-                late = holdings.recorded(self.strategy_id, order.client_order_id)
+                late = self._late(order.client_order_id)
                 holdings.on_fill(self.strategy_id, fill, role)
                 for listener in self.late_fill_listeners if late else ():
                     listener(fill, order)
@@ -179,6 +186,20 @@ class OrderPathGateway:
                 asset = base_asset(fill.symbol)
                 self._risk.cycle_holdings.settled(self.strategy_id, fill.venue, asset)
         self._wake(fill.client_order_id)
+
+    def _late(self, cid: str) -> bool:
+        """Whether `cid` is an order of a recorded cycle: one this run recorded, or one the
+        store names a record for (an older run's, or one this run no longer keeps)."""
+        holdings = self._risk.cycle_holdings
+        if holdings.recorded(self.strategy_id, cid):
+            return True
+        if holdings.running(self.strategy_id, cid):
+            return False
+        row = self.recorded_execution(cid)
+        if row is None:
+            return False
+        holdings.ended(self.strategy_id, cid, str(row["start_asset"]))
+        return True
 
     def _on_order_event(self, event: Event) -> None:
         cid = event.data.get("client_order_id")
@@ -233,13 +254,35 @@ class OrderPathGateway:
         storage = self._om.storage
         if storage is None:
             return order, self.fills(client_order_id)
-        if order is None:
-            order = next(
-                (o for o in storage.load_orders(strategy_id=self.strategy_id)
-                 if o.client_order_id == client_order_id),
-                None,
-            )  # fmt: skip
+        if order is None:  # by its key: one lookup, however long the journal
+            order = storage.get_order(client_order_id)
+            if order is not None and order.strategy_id != self.strategy_id:
+                order = None
         return order, storage.load_fills(client_order_id=client_order_id)
+
+    def recorded_execution(self, client_order_id: str) -> dict[str, Any] | None:
+        """Return the strategy's stored record naming the order, however old (None: no
+        record names it, or no storage)."""
+        storage = self._om.storage
+        if storage is None:
+            return None
+        return find_arb_execution(storage, self.strategy_id, client_order_id)
+
+    def late_checked(self) -> tuple[int, list[str]]:
+        """Return the newest journaled fill id of this strategy and the ids of the orders with
+        a fill after the one `late_checked_to` marked last: those a late fill may be of."""
+        storage = self._om.storage
+        if storage is None:
+            return 0, []
+        after = int(storage.kv_get(LATE_CHECKED_KEY.format(self.strategy_id)) or 0)
+        return fills_after(storage, self.strategy_id, after)
+
+    def late_checked_to(self, fill_id: int) -> None:
+        """Mark this strategy's journaled fills up to `fill_id` as looked at (durable)."""
+        storage = self._om.storage
+        if storage is not None:
+            with storage.transaction():
+                storage.kv_set(LATE_CHECKED_KEY.format(self.strategy_id), fill_id)
 
     def forget(self, client_order_id: str) -> None:
         """Drop what was kept about a finished order."""

@@ -159,19 +159,13 @@ def _sync_held(node: TradingNode) -> None:
 
 
 def _book_late(node: TradingNode) -> None:
-    """Hand each strategy that books late fills (`take_up_late`, triangular) its newest
-    records: a fill the start's reconciliation journaled for an order one of them gave up on is
-    booked into that record, once."""
-    from tradeguard.storage.arb_repository import load_arb_executions
-
+    """Have each strategy that books late fills (`take_up_late`, triangular) book into its
+    record a fill the start's reconciliation journaled (or a kill left unbooked) for an order
+    one of its records gave up on, once."""
     for strat in node.strategies:
         take_up = getattr(strat, "take_up_late", None)
         if take_up is not None:
-            limit = getattr(strat, "late_kept", None)
-            rows = load_arb_executions(
-                node.storage, strategy_id=strat.id, limit=limit, newest_first=True
-            )
-            take_up(list(reversed(rows)))
+            take_up()
 
 
 def _cover_held(node: TradingNode) -> None:

@@ -89,6 +89,18 @@ class CycleHoldings:
         """Tell whether the order is one of the strategy's recorded cycles' (a fill is late)."""
         return client_order_id in self._done.get(strategy_id, {})
 
+    def running(self, strategy_id: str, client_order_id: str) -> bool:
+        """Tell whether the order is one the strategy's running cycle sent."""
+        return client_order_id in self._running.get(strategy_id, ())
+
+    def ended(self, strategy_id: str, client_order_id: str, start_asset: str) -> None:
+        """Note the order as one of a recorded cycle (starting from `start_asset`) this run
+        did not record or keeps no more (read from its stored record): its fills are late."""
+        done = self._done.setdefault(strategy_id, {})
+        done[client_order_id] = start_asset
+        while len(done) > _DONE_KEPT:
+            del done[next(iter(done))]
+
     def sent(self, strategy_id: str, client_order_id: str) -> None:
         """Note an order the strategy's running cycle sent (its fills after the cycle's record
         are late ones, `on_fill`)."""

@@ -6,6 +6,7 @@ rows = load_arb_executions(storage, strategy_id="tri")
 page = load_arb_executions(storage, outcome="held", limit=50, offset=0, newest_first=True)
 total = count_arb_executions(storage, outcome="held")
 figures = load_arb_figures(storage, strategy_id="tri", after_id=last_seen)   # for summaries
+row = find_arb_execution(storage, "tri", client_order_id)   # the record naming that order
 ```
 
 Rows are inserted, so a reader may fold in what is new since the last id it saw (`after_id`,
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, select
 
 from tradeguard.storage.repository import Storage
-from tradeguard.storage.tables import arb_executions
+from tradeguard.storage.tables import arb_execution_orders, arb_executions, fills
 
 _COLUMNS = tuple(c.name for c in arb_executions.c if c.name != "id")
 _REQUIRED = ("strategy_id", "start_asset", "outcome", "ts")
@@ -42,7 +43,62 @@ def insert_arb_execution(storage: Storage, row: Mapping[str, Any]) -> int:
     key = result.inserted_primary_key
     if key is None:
         raise RuntimeError("arb_executions insert returned no primary key")
+    _name_orders(storage, int(key[0]), str(row["strategy_id"]), row.get("legs"))
     return int(key[0])
+
+
+def _order_ids(legs: Any) -> list[str]:
+    """The client ids of the orders a record's `legs` body names (forward legs, unwinds)."""
+    if not isinstance(legs, Mapping):
+        return []
+    parts = [legs.get(p) or () for p in ("legs", "unwinds")]
+    return [str(x["client_order_id"]) for part in parts for x in part
+            if isinstance(x, Mapping) and x.get("client_order_id")]  # fmt: skip
+
+
+def _name_orders(storage: Storage, record_id: int, strategy_id: str, legs: Any) -> None:
+    """Note `record_id` as the record of each order its legs name (one not noted yet)."""
+    cids = _order_ids(legs)
+    if not cids:
+        return
+    t = arb_execution_orders
+    known = {r[0] for r in storage._read(select(t.c.client_order_id).where(
+        t.c.client_order_id.in_(cids)))}  # fmt: skip
+    fresh = [{"client_order_id": c, "strategy_id": strategy_id, "record_id": record_id}
+             for c in dict.fromkeys(cids) if c not in known]  # fmt: skip
+    if fresh:
+        storage._write(t.insert(), fresh)
+
+
+def fills_after(storage: Storage, strategy_id: str, after_id: int) -> tuple[int, list[str]]:
+    """Return the newest fill id of the strategy's fills journaled after fill `after_id` (or
+    `after_id`) and the ids of their orders that a record names."""
+    f, t = fills, arb_execution_orders
+    newest = storage._read(select(func.max(f.c.id)).where(f.c.id > after_id))[0][0]
+    if newest is None:
+        return after_id, []
+    stmt = (
+        select(f.c.client_order_id)
+        .distinct()
+        .join(t, t.c.client_order_id == f.c.client_order_id)
+        .where(f.c.id > after_id, f.c.id <= newest, f.c.strategy_id == strategy_id)
+    )
+    return int(newest), sorted(r[0] for r in storage._read(stmt))
+
+
+def find_arb_execution(
+    storage: Storage, strategy_id: str, client_order_id: str
+) -> dict[str, Any] | None:
+    """Return the strategy's record that names the order `client_order_id` (by its index,
+    however old the record), or None."""
+    t = arb_execution_orders
+    stmt = (
+        select(arb_executions)
+        .join(t, t.c.record_id == arb_executions.c.id)
+        .where(t.c.client_order_id == client_order_id, t.c.strategy_id == strategy_id)
+    )
+    found = storage._read(stmt)
+    return dict(found[0]._mapping) if found else None
 
 
 # kv_state key: the id of the record rewritten last, so that a reader folding in only new rows
@@ -62,6 +118,11 @@ def amend_arb_execution(storage: Storage, record_id: int, row: Mapping[str, Any]
     storage._write(
         arb_executions.update().where(arb_executions.c.id == record_id).values(**changes)
     )
+    if "legs" in changes:  # an unwind the rewrite added names its record too
+        [(sid,)] = storage._read(
+            select(arb_executions.c.strategy_id).where(arb_executions.c.id == record_id)
+        )
+        _name_orders(storage, record_id, str(sid), changes["legs"])
     storage.kv_set(ARB_AMENDED_KEY, record_id)
 
 

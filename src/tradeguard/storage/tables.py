@@ -301,6 +301,16 @@ arb_executions = Table(
     Index(None, "ts"),
 )
 
+# Which record each order of a recorded cycle belongs to: a fill the venue makes after the
+# cycle gave up on the order is booked into that record, found by the order's id.
+arb_execution_orders = Table(
+    "arb_execution_orders",
+    metadata,
+    Column("client_order_id", String, primary_key=True),
+    Column("strategy_id", String, nullable=False),
+    Column("record_id", IdType, nullable=False),
+)
+
 
 def add_postgresql_options() -> None:
     """Give the tables their PostgreSQL-only options (`Database` does, for a PostgreSQL URL).

@@ -89,6 +89,20 @@ class ExecutionGateway(Protocol):
         fill journaled for it (an order a start did not restore: ended before it)."""
         ...
 
+    def recorded_execution(self, client_order_id: str) -> dict[str, Any] | None:
+        """The strategy's stored record naming the order, however old (None: none, or no
+        storage)."""
+        ...
+
+    def late_checked(self) -> tuple[int, list[str]]:
+        """The journaled fills of the strategy's orders not yet looked at for a late fill: the
+        newest fill id and their orders' ids (at start, `late_checked_to` marks them)."""
+        ...
+
+    def late_checked_to(self, fill_id: int) -> None:
+        """Mark every fill up to `fill_id` as looked at (`late_checked`)."""
+        ...
+
     def forget(self, client_order_id: str) -> None: ...
 
     def instrument(self, symbol: str) -> Instrument | None: ...

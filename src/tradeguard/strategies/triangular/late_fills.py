@@ -3,7 +3,7 @@
 ```python
 late = LateFills(gateway, held_legs)   # registers with the gateway's late-fill listeners
 late.remember(record_id, row)          # each record written: its orders, for this run
-late.take_up(rows)                     # at start: the newest records, fills made while down
+late.take_up()                         # at start: fills made while down, or cut off by a kill
 ```
 
 An order the cycle took as ended without a fill (a send that timed out and a query the venue
@@ -16,9 +16,12 @@ is held at its cost, one critical `arb.held` names the record and the order (kep
 rewrite in one commit, published after it), and a cycle nothing of which had traded is
 reported to the risk engine once, as one trade (keyed by record and order). A fill the record
 counts already (told again, or streamed after the answer the record was written from) changes
-nothing. The orders are remembered for the records this run wrote (`KEPT` newest) and, at
-start, for the `KEPT` newest records stored (`take_up`): a fill the venue made while the node
-was down, journaled by the start's reconciliation, is booked into its record then, once.
+nothing. The record of an order is found by the order's client id: among the `KEPT` records
+this run wrote last (kept in memory), else in the store (`find_arb_execution`, an indexed
+lookup), however old the record. At start (`take_up`) the orders with a fill journaled since
+the last start looked (the start's reconciliation journaled it, or a kill came between a fill
+and its record's rewrite) are booked into their records, once: the record itself says what it
+counts, so looking again after a kill books nothing twice.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from tradeguard.strategies.triangular.resolved import resolve_row
 __all__ = ["LateFills"]
 
 log = logging.getLogger(__name__)
-KEPT = 256  # records whose orders are remembered
+KEPT = 256  # records of this run whose orders are kept in memory (others: looked up)
 
 
 class _Held(Protocol):
@@ -91,23 +94,21 @@ class LateFills:
         while len({o["record_id"] for o in self.orders.values()}) > KEPT:
             del self.orders[next(iter(self.orders))]
 
-    def take_up(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """At start: remember the orders of the newest records `rows` (oldest first, as
-        stored), then book into its record each fill the journal holds beyond what the record
-        counts (the venue filled it while the node was down); return how many were booked."""
-        for row in rows:
-            body = row.get("legs")
-            parts = (
-                [body.get(p) or () for p in ("legs", "unwinds")] if isinstance(body, dict) else []
-            )
-            if parts and all(isinstance(x, dict) and "index" in x for p in parts for x in p):
-                self.remember(int(row["id"]), row, self.held.pending)  # not a node-written one
-        booked = 0
-        for cid, info in list(self.orders.items()):
+    def take_up(self) -> int:
+        """At start: book into its record each fill the journal holds beyond what the record
+        counts (the venue filled the order while the node was down, or a kill came between
+        the fill's journaling and the record's rewrite); return how many were booked. Only
+        the orders with a fill journaled since the last start looked are read, each record by
+        its order's id; they are marked looked at once all are booked."""
+        newest, cids = self.gateway.late_checked()
+        booked, failed = 0, False
+        for cid in cids:
+            info = None if cid in self.held.pending else self.find(cid)
+            if info is None:
+                continue  # awaited (`held_legs.py` rewrites it), or no record names it
             part = "unwinds" if info["kind"] == "unwind" else "legs"
-            leg = info["row"]["legs"][part][info["leg"]]
-            if cid in self.held.pending or leg.get("status") == OrderStatus.FILLED.value:
-                continue  # awaited (`held_legs.py` rewrites it), or it can fill no more
+            if info["row"]["legs"][part][info["leg"]].get("status") == OrderStatus.FILLED.value:
+                continue  # it can fill no more
             order, fills = self.gateway.journaled(cid)
             if order is None or not fills:
                 continue
@@ -115,7 +116,31 @@ class LateFills:
                 booked += self._book(cid, info, order)
             except Exception:  # the fill is booked in the ledger; the record stays as it was
                 log.exception("late fill of %s: its record could not be rewritten", cid)
+                failed = True  # looked at again at the next start
+        if not failed:
+            self.gateway.late_checked_to(newest)
         return booked
+
+    def find(self, cid: str) -> dict[str, Any] | None:
+        """Where the order `cid` is in which record: one this run wrote, else the stored
+        record naming it (however old), else None."""
+        info = self.orders.get(cid)
+        if info is not None:
+            return info
+        row = self.gateway.recorded_execution(cid)
+        body = row.get("legs") if row is not None else None
+        if row is None or not isinstance(body, dict):
+            return None
+        parts = [body.get(p) or () for p in ("legs", "unwinds")]
+        if not all(isinstance(x, dict) and "index" in x for part in parts for x in part):
+            return None  # not a cycle the executor recorded (a start's take-up of cut legs)
+        for part, kind in (("legs", "leg"), ("unwinds", "unwind")):
+            for leg in body.get(part) or ():
+                if isinstance(leg, dict) and leg.get("client_order_id") == cid:
+                    safe = {k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+                    return {"record_id": int(row["id"]), "kind": kind,
+                            "leg": int(leg["index"]), "row": safe}  # fmt: skip
+        return None
 
     def rewritten(self, record_id: int, row: Mapping[str, Any]) -> None:
         """The record `record_id` was rewritten to `row` (an awaited order ended)."""
@@ -126,11 +151,12 @@ class LateFills:
     def on_fill(self, fill: Fill, order: Order) -> None:
         """A fill of one of the strategy's orders whose cycle was recorded already."""
         cid = order.client_order_id
-        info = self.orders.get(cid)
-        if info is None or cid in self.held.pending:
-            return  # not this run's record, or awaited (`held_legs.py` rewrites it)
+        if cid in self.held.pending:
+            return  # awaited (`held_legs.py` rewrites it)
         try:
-            self._book(cid, info, order)
+            info = self.find(cid)
+            if info is not None:  # else no record names it
+                self._book(cid, info, order)
         except Exception:  # the fill is booked in the ledger; the record stays as it was
             log.exception("late fill %s of %s: its record could not be rewritten", fill, cid)
 

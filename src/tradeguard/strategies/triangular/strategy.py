@@ -228,13 +228,12 @@ class TriangularStrategy(Strategy):
         assert self.executor is not None, "bind() first"
         return (await adopt_interrupted(self.executor, legs, fills)).outcome
 
-    late_kept = 256  # the newest records whose orders a start looks at (`late_fills.KEPT`)
-
-    def take_up_late(self, rows: list[dict[str, Any]]) -> int:
-        """At start: book into its record a fill the venue made, while the node was down, of
-        an order one of the records `rows` gave up on (oldest first); return how many."""
+    def take_up_late(self) -> int:
+        """At start: book into its record a fill the venue made, while the node was down (or
+        before a kill let the record be rewritten), of an order a record gave up on, however
+        old the record; return how many."""
         assert self.executor is not None, "bind() first"
-        return self.executor.held_legs.late.take_up(rows)
+        return self.executor.held_legs.late.take_up()
 
     def unwind_allowances(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, Decimal]]:
         """What an `arb-unwind` may sell of each asset the `held` records `rows` hold, as

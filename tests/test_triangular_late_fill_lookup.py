@@ -1,0 +1,48 @@
+"""A late fill is booked into its cycle's record however many records came after it: the
+record is found by the order's client id (an indexed lookup), not in a window of the newest
+records (256 of them before: an older record's late fill was left out of it, the asset held on
+the account with no record and no alert)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from test_triangular_exec_support import CYCLE, Stack
+from test_triangular_held_resolved import rows
+from test_triangular_late_leg import SIZE, queue_first_leg
+from tradeguard.model.events import EventKind
+from tradeguard.storage.arb_repository import find_arb_execution
+from tri_child_support import renamed_record
+
+NEWER = 300  # records written after the one whose order fills late
+
+
+async def test_a_late_fill_of_a_record_with_300_newer_ones_is_booked_into_it(tmp_path: Path):
+    s = Stack(tmp_path, exec_config={"leg_timeout_s": 0.05})
+    held_back = queue_first_leg(s, CYCLE[0])
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.legs[0].status == "rejected", rec
+    [first] = rows(s)
+    for n in range(NEWER):  # cycles recorded after it, in this run
+        s.executor.held_legs.record(renamed_record(first, n))
+    [order] = held_back
+    assert (
+        find_arb_execution(s.storage, s.config.strategy_id, order.client_order_id)["id"]
+        == first["id"]
+    )
+    await s.venue_submit(order)  # type: ignore[attr-defined]  # the venue executes it late
+    row = next(r for r in rows(s) if r["id"] == first["id"])
+    got = Decimal(row["legs"]["legs"][0]["received"])
+    assert got > 0 and row["outcome"] == "held", row["legs"]
+    assert row["legs"]["held"] == {"ETH": str(got)}, row["legs"]
+    held = [e for e in s.events if e.kind == EventKind.ARB_HELD]
+    assert [e.data["record_id"] for e in held] == [first["id"]], held
+    sid = s.config.strategy_id
+    assert s.risk.settlements_seen[sid] == [f"{sid}:late:{first['id']}:{order.client_order_id}"]
+    assert s.risk.cycle_holdings.held(sid, s.venue.name, "ETH") == got
+
+
+def test_an_order_of_no_record_is_found_in_none(tmp_path: Path):
+    s = Stack(tmp_path)
+    assert find_arb_execution(s.storage, s.config.strategy_id, "no-such-order") is None
