@@ -7,7 +7,8 @@ naming the field and the value like any other bad value, in a table's entries an
 items too (`[alerts.min_interval_s] venue_error = true`). TOML's `nan` and `inf` are refused
 for every number as not finite (pydantic would otherwise say `nan` fails the field's bound).
 A number written in digits other than 0-9 is refused too: Decimal and int read any script's
-(`"٥٠"` is 50), a figure that reads as something else to whoever reviews the file.
+(`"٥٠"` is 50) and `"1_0"` as 10, figures that read as something else to whoever reviews
+the file. A TOML number may still group its digits (`1_000`), as TOML defines.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class ConfigModel(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name) if info.field_name else None
-        if type(value) is str and not value.isascii() and field is not None:
+        if type(value) is str and field is not None and (not value.isascii() or "_" in value):
             _refuse_other_digits(value, field.annotation)
         if field is None or not isinstance(value, bool | dict | list | tuple):
             return value
@@ -113,9 +114,14 @@ def _refuse_other_digits(value: str, annotation: Any) -> None:
         return
     from pydantic_core import PydanticCustomError  # the error path only
 
+    if not value.isascii():
+        raise PydanticCustomError(
+            "number_not_ascii",
+            "must be written with the digits 0-9 (Decimal reads any script's digits)",
+        )
     raise PydanticCustomError(
-        "number_not_ascii",
-        "must be written with the digits 0-9 (Decimal reads any script's digits)",
+        "number_grouped",
+        "must be written without '_' between digits (Decimal reads \"1_0\" as 10)",
     )
 
 
