@@ -23,6 +23,8 @@ from sqlalchemy import JSON, BigInteger, Integer, Numeric, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from tradeguard.model.text import whole
+
 # Timestamps: UTC epoch milliseconds.
 EpochMs = BigInteger
 
@@ -116,7 +118,7 @@ def whole_text(value: Any) -> Any:
     """Return `jsonable` output with every lone surrogate in its strings and keys as U+FFFD."""
     t = type(value)
     if t is str:
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return whole(value)
     if t is dict:
         return {whole_text(k): whole_text(v) for k, v in value.items()}
     if t is list:
