@@ -112,3 +112,22 @@ async def test_a_kill_or_emergency_stop_without_a_body_halts_with_the_default_re
         r = await http.post("/api/v1/kill", content=b"[]", headers=bearer(tokens.trader))
         assert r.status_code == 422, r.text
     node.close()
+
+
+async def test_a_totp_code_of_digits_other_than_0_9_is_refused_as_a_wrong_form(tmp_path, data_dir):
+    """A header is read as Latin-1, where ¹ ² ³ are digits to str.isdigit: six of them passed
+    the code's form check and reached the constant-time compare, which raises on non-ASCII
+    text (a 500 and a traceback instead of the refusal, uncounted against the token)."""
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    node.config.api.require_totp_for_kill = True
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        r = await http.post(
+            "/api/v1/kill",
+            json={},
+            headers={**bearer(tokens.trader), "X-TOTP": b"\xb9\xb2\xb3\xb9\xb2\xb3"},  # type: ignore[dict-item]
+        )
+    assert r.status_code == 403, r.text
+    assert "6-digit code" in r.json()["detail"]
+    assert node.risk.state is TradingState.ACTIVE
+    node.close()

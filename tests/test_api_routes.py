@@ -340,6 +340,24 @@ async def test_amounts_in_fullwidth_or_other_unicode_digits_are_a_422_naming_the
     node.close()
 
 
+async def test_amounts_grouping_digits_with_underscores_are_a_422_naming_the_field(
+    tmp_path, data_dir
+):
+    # Decimal reads "0.00_1" as 0.001 and "1_0" as 10; the schema's pattern takes neither
+    node = await replayed_node(tmp_path, data_dir, rows=60)
+    app, tokens = build_app(node)
+    async with client(app) as http:
+        for amount in ("0.00_1", "1_0"):
+            r = await http.post(
+                "/api/v1/orders", json={**BUY, "amount": amount}, headers=bearer(tokens.trader)
+            )
+            assert r.status_code == 422, r.text
+            err = r.json()["errors"][0]
+            assert err["field"] == "amount" and "'_'" in err["message"], err
+    assert node.storage.load_orders() == []
+    node.close()
+
+
 async def test_an_intent_whose_signal_holds_nan_is_refused_before_the_journal(tmp_path, data_dir):
     import json
 

@@ -220,3 +220,40 @@ async def test_an_exit_percentage_out_of_range_gets_the_422_every_field_gets(tmp
         assert r.node.orders.orders == {}
     finally:
         r.node.close()
+
+
+async def test_a_lone_surrogate_in_a_body_is_refused_before_any_order(tmp_path, data_dir):
+    """JSON may escape half of a UTF-16 pair (`"\\ud800"`), which no UTF-8 text can hold: the
+    signal was sent to the venue, then the answer and every later read of the bot's trades
+    failed with a 500 (a bot retrying a 500 buys twice)."""
+    r = await rig(tmp_path, data_dir)
+    try:
+        hdr = {**r.alpha, "Content-Type": "application/json"}
+        head = '{"bot_id": "alpha", "symbol": "BTC/USDT", "side": "buy", "score": "0.5", '
+        for tail in ('"signal": {"note": "\\ud800"}}', '"signal": {"\\udc00": 1}}',
+                     '"signal": {"tags": ["ok", "x\\udfff"]}}'):  # fmt: skip
+            for route in ("/api/v1/safety/validate-trade", "/api/v1/trades/execute"):
+                resp = await r.http.post(route, content=head + tail, headers=hdr)
+                assert resp.status_code == 422, resp.text
+                [error] = resp.json()["errors"]
+                assert error["field"] == "(body)", error
+                assert "lone UTF-16 surrogate" in error["message"], error
+                at = (head + tail).index("\\ud")
+                assert f"at character {at}" in error["message"], error
+        stop = await r.http.post("/api/v1/safety/emergency-stop", headers=hdr,
+                                 content='{"bot_id": "alpha", "reason": "\\ud83d"}')  # fmt: skip
+        assert stop.status_code == 422 and "surrogate" in stop.json()["error"], stop.text
+        assert r.node.orders.orders == {}
+        # a whole pair is one character (U+1F600) and trades as any other text
+        pair = head + '"signal": {"note": "\\ud83d\\ude00"}}'
+        ok = await r.http.post("/api/v1/safety/validate-trade", content=pair, headers=hdr)
+        assert ok.status_code == 200 and ok.json()["approved"], ok.text
+        confirmed = pair[:-1] + f', "confirmation_id": "{ok.json()["confirmation_id"]}"}}'
+        e = await r.http.post("/api/v1/trades/execute", content=confirmed, headers=hdr)
+        assert e.status_code == 201, e.text
+        recent = await r.http.get("/api/v1/trades/recent/alpha", headers=r.alpha)
+        assert recent.status_code == 200, recent.text
+        assert recent.json()["items"][0]["signal"] == {"note": "\U0001f600"}, recent.text
+    finally:
+        await r.http.aclose()
+        r.node.close()

@@ -45,3 +45,31 @@ def test_transfer_amount_reads_only_ascii_decimals(text):
 
     with pytest.raises(argparse.ArgumentTypeError, match="non-zero amount"):
         _amount_arg(text)
+
+
+@pytest.mark.parametrize("text", ["1_0", "0.0_5", "1_000"])
+def test_a_bot_spec_refuses_digits_grouped_with_underscores(text):
+    # Decimal reads "1_0" as 10: a typo for 1.0 was a limit ten times as high
+    doc = {"max_order_usd": text, "max_position_usd": "2000", "daily_loss_usd": "20"}
+    with pytest.raises(BotError, match=r"max_order_usd.*'_'"):
+        BotSpec.parse("alpha", doc)
+
+
+@pytest.mark.parametrize("text", ["1_0", "-0_5"])
+def test_transfer_amount_refuses_digits_grouped_with_underscores(text):
+    import argparse
+
+    from tradeguard.cli.transfer import _amount_arg
+
+    with pytest.raises(argparse.ArgumentTypeError, match="non-zero amount"):
+        _amount_arg(text)
+
+
+@pytest.mark.parametrize("text", ["５０", "1_0"])
+def test_a_sizing_rule_reads_only_plain_ascii_decimals(text):
+    # the rule's USD bounds size every trade: "５０" and "1_0" were read as 50 and 10
+    from tradeguard.bots.sizing import SizeRule, SizingError
+
+    doc = {"kind": "linear", "min_score": "0.5", "max_score": "1", "min_usd": "5", "max_usd": text}
+    with pytest.raises(SizingError, match="max_usd"):
+        SizeRule.parse("sizing", doc)

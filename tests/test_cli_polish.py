@@ -251,3 +251,31 @@ def test_resume_without_a_terminal_or_yes_is_a_usage_error(tmp_path, data_dir):
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "pass --yes" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        # the kill file holds one line a request: a second line made a halt a flatten
+        (["kill", "--reason", "keep positions\nflatten: now"], "one line"),
+        (["kill", "--reason", "bad\udcffbyte"], "not UTF-8"),  # a byte 0xff in the argument
+        (["resume", "--reason", "ok", "--by", "a\x1b[2Jb", "--yes"], "one line"),
+    ],
+    ids=["kill-newline", "kill-not-utf8", "resume-escape"],
+)
+def test_a_reason_of_several_lines_or_not_utf8_is_a_usage_error(
+    tmp_path, data_dir, capsys, argv, why
+):
+    """A --reason holding bytes that are not UTF-8 ended a kill of a running node in a
+    traceback after it had created the kill file empty (a halt, never the flatten asked)."""
+    cfg = _ran(tmp_path, data_dir, rows=100)
+    assert main(["kill", "--config", cfg, "--reason", "drill", "--json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        main([*argv, "--config", cfg])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err, err
+    assert "--reason" in err or "--by" in err, err
+    doc = json.loads(_stdout(capsys, ["status", "--config", cfg, "--json"]))
+    assert doc["trading_state"] == "HALTED" and "drill" in doc["halt_reason"]

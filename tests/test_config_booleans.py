@@ -69,3 +69,52 @@ def test_a_number_that_is_not_finite_is_refused_as_such(tmp_path, capsys, flag) 
     [line] = [x for x in said.splitlines() if "params.exec.leg_timeout_s" in x]
     assert f"= {flag}: Input should be a finite number" in line, said
     assert "less than" not in line and "greater than" not in line, said
+
+
+# Decimal() and int() read any script's digits: "٥٠" is 50 and "１٠٠" is 100, figures that
+# read as something else to whoever reviews the file (the API and `bot add` take 0-9 only)
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('price_band_pct = "10"', 'price_band_pct = "١٠"', "risk.price_band_pct"),
+        ('max_unwind_loss_usd = "5"', 'max_unwind_loss_usd = "５"', "max_unwind_loss_usd"),
+        ('daily_loss_usd = "500"', 'daily_loss_usd = "５٠0"', "daily_loss_usd"),
+    ],
+)  # fmt: skip
+def test_a_number_in_digits_other_than_0_9_is_refused_naming_the_field(
+    tmp_path, capsys, old, new, named
+) -> None:
+    assert main(["config", "check", str(_written(tmp_path, old, new))]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if named in x]
+    assert "digits 0-9" in line and "Traceback" not in said, said
+
+
+def test_a_bot_of_the_config_takes_the_digits_0_9_only(tmp_path, capsys) -> None:
+    end = 'arb_max_cycle_notional_usd = "500"'
+    bot = ('\n\n[[bots]]\nname = "alpha"\nmax_order_usd = "٥٠"\nmax_position_usd = "100"\n'
+           'daily_loss_usd = "20"')  # fmt: skip
+    assert main(["config", "check", str(_written(tmp_path, end, end + bot))]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if "max_order_usd" in x]
+    assert "digits 0-9" in line and "Traceback" not in said, said
+
+
+# Decimal() reads "1_0" as 10 (Python's digit grouping): a typo for 1.0 was a limit ten times
+# higher; a TOML number may still group its digits (1_000), as TOML defines
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('price_band_pct = "10"', 'price_band_pct = "1_0"', "risk.price_band_pct"),
+        ('max_unwind_loss_usd = "5"', 'max_unwind_loss_usd = "0_5"', "max_unwind_loss_usd"),
+    ],
+)  # fmt: skip
+def test_a_number_string_grouping_digits_with_underscores_is_refused(
+    tmp_path, capsys, old, new, named
+) -> None:
+    assert main(["config", "check", str(_written(tmp_path, old, new))]) == 2
+    said = capsys.readouterr().err.strip()
+    [line] = [x for x in said.splitlines() if named in x]
+    assert "'_'" in line and "Traceback" not in said, said
+    grouped = _written(tmp_path, "max_trades_per_day = 10", "max_trades_per_day = 1_0")
+    assert main(["config", "check", str(grouped)]) == 0

@@ -147,3 +147,33 @@ async def test_a_balance_read_with_a_row_no_venue_would_send_isambiguous_message
     assert err.value.code == "BAD_BODY"
     assert str(err.value).startswith("kalshi: fetch_balances failed: the answer is not Kalshi's (")
     assert why in str(err.value) and "\n" not in str(err.value)
+
+
+async def test_a_refusal_holding_half_a_utf16_pair_is_stored_as_the_order_s_reason(
+    sqlite_url: str,
+) -> None:
+    """A venue's error text escaping a lone surrogate ("\\ud800") became the rejected order's
+    reason, which no database could store: the commit of the refusal raised UnicodeEncodeError."""
+    from decimal import Decimal
+
+    from tradeguard.model.enums import OrderType
+    from tradeguard.model.errors import DefinitiveVenueError
+    from tradeguard.model.order import Order
+    from tradeguard.storage import Database, Storage
+
+    async def proxy(request: web.Request) -> web.Response:
+        body = '{"error": {"code": "invalid_parameters", "message": "bad \\ud800 price"}}'
+        return web.Response(status=400, text=body, content_type="application/json")
+
+    async with _behind(proxy) as venue:
+        with pytest.raises(DefinitiveVenueError) as refused:
+            await venue.submit(make_order("tg1-1", YES, Side.BUY, "1", "0.50"))
+    assert "bad \ufffd price" in str(refused.value), str(refused.value)
+    db = Database(sqlite_url)
+    db.migrate()
+    storage = Storage(db)
+    order = Order("tg1-1", "s", "kalshi", "M:YES/USD", Side.BUY, OrderType.LIMIT, Decimal(1))
+    order.reason = str(refused.value)
+    with storage.transaction():
+        storage.upsert_order(order)
+    assert storage.load_orders()[0].reason == str(refused.value)

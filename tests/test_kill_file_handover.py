@@ -125,3 +125,30 @@ def test_a_node_sigkilled_after_taking_the_kill_file_kills_once_at_the_next_star
     finally:
         asyncio.run(node.stop())
         node.close()
+
+
+def test_a_kill_asked_without_flatten_never_flattens_whatever_its_reason(tmp_path: Path) -> None:
+    """`tradeguard kill --reason "..."` beside a running node writes `halt: REASON (by WHO)`;
+    the node read `flatten` anywhere in the text, so a reason such as "do not flatten" closed
+    every position the operator meant to keep. Its reason and who asked are recorded."""
+    rig = Rig()
+    sentinel = tmp_path / "tg.kill"
+    kill = KillSwitch(rig.engine, rig.clock, sentinel)
+    asked = [
+        ("halt: do not flatten, venue incident (by ops)\n", False),
+        ("flatten: close all (by ops)\n", True),
+        ("halt: keep positions (by ops)\nflatten: no, Flatten them (by risk)\n", True),
+        ("flatten please\n", True),  # a file written by hand: `flatten` anywhere flattens
+        ("halt\n", False),
+    ]
+    for text, flatten in asked:
+        sentinel.write_text(text)
+        request = kill.poll()
+        assert request is not None and request.flatten is flatten, text
+        kill.release(request)
+    sentinel.write_text("halt: do not flatten, venue incident (by ops)\n")
+    request = kill.poll()
+    assert request is not None and request.by == "ops", request
+    assert request.reason == f"do not flatten, venue incident (sentinel file {sentinel})"
+    assert "do not flatten, venue incident" in rig.engine.state_reason
+    assert rig.engine.state_by == "ops"

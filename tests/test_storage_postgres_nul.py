@@ -70,3 +70,28 @@ def test_sqlite_keeps_a_nul_as_given(sqlite_url) -> None:
     with storage.transaction():
         storage.upsert_order(_order({"note": "a\x00b"}))
     assert storage.load_orders()[0].signal == {"note": "a\x00b"}
+
+
+def _journal_and_read(url: str, signal: dict[str, str]) -> dict[str, str]:
+    db = Database(url)
+    db.migrate()
+    storage = Storage(db)
+    with storage.transaction():
+        storage.upsert_order(_order(signal))
+    [order] = storage.load_orders()
+    assert order.signal is not None
+    return order.signal
+
+
+def test_a_lone_surrogate_in_a_json_value_is_stored_as_a_stand_in_on_sqlite(sqlite_url) -> None:
+    # text from outside (a venue's error decoded from "\ud800", a signal) may hold half of a
+    # UTF-16 pair: stored as given, every read of it then failed to be sent as UTF-8 (a 500)
+    signal = _journal_and_read(sqlite_url, {"note": "a\ud800b", "\udc00": "x", "ok": "\U0001f600"})
+    assert signal == {"note": "a\ufffdb", "\ufffd": "x", "ok": "\U0001f600"}
+
+
+@pytest.mark.postgres
+def test_a_lone_surrogate_in_a_json_value_is_stored_as_a_stand_in_on_postgres(pg_url) -> None:
+    # JSONB refused the escape and the whole commit with it
+    signal = _journal_and_read(pg_url, {"note": "a\ud800b", "\udc00": "x\x00", "ok": "\U0001f600"})
+    assert signal == {"note": "a\ufffdb", "\ufffd": "x\ufffd", "ok": "\U0001f600"}

@@ -143,3 +143,25 @@ def test_without_a_terminal_keys_add_never_takes_piped_keys_as_the_passphrase(tm
     assert "no terminal to ask for api_key for main: pipe the fields as JSON with --stdin" in (
         proc.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"api_key": "live-key", "secret": "s", "api_key": "testnet-key"}',
+        "api_key=live-key\nsecret=s\napi_key=testnet-key\n",
+    ],
+    ids=["json", "lines"],
+)
+def test_keys_add_refuses_a_field_given_twice_on_stdin(tmp_path, text):
+    """The last of two values was stored without a word: which key the venue then got was the
+    parser's choice. The refusal names the field, never a value, before a vault is made."""
+    env = {**os.environ, "TG_MASTER_PASSPHRASE": PASS, "TG_VAULT_PATH": str(tmp_path / "v.json")}
+    proc = subprocess.run(
+        [str(EXE), "keys", "add", "main", "--venue", "binance", "--stdin"],
+        input=text, capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "'api_key'" in proc.stderr and "twice" in proc.stderr, proc.stderr
+    assert "live-key" not in proc.stderr and "testnet-key" not in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "v.json").exists()

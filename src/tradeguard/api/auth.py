@@ -267,7 +267,9 @@ class TokenStore:
                 "the API runs; set it and restart"
             )
         code = code.strip()
-        if not (len(code) == 6 and code.isdigit()):
+        # isascii: str.isdigit takes ¹²³ (a header is read as Latin-1), which compare_digest
+        # refuses with a TypeError
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
             raise AuthError("X-TOTP must be the 6-digit code from your authenticator app")
         secret = self._open(token_id, doc, passphrase)
         totp = pyotp.TOTP(secret)

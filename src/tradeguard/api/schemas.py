@@ -61,6 +61,8 @@ def _decimal(value: Any) -> Decimal:
     if not value.isascii():
         # Decimal() reads any Unicode digit ("１" is 1); the schema promises ASCII only.
         raise ValueError(f'{value!r} must be written with ASCII digits 0-9, such as "0.015"')
+    if "_" in value:  # Decimal reads "1_0" as 10: a typo for 1.0 would trade ten times it
+        raise ValueError(f"{value!r} must be written without '_' between digits, such as \"0.015\"")
     try:
         d = Decimal(value.strip())
     except InvalidOperation:

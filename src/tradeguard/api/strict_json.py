@@ -26,6 +26,12 @@ from fastapi.routing import APIRoute
 MAX_DEPTH = 64  # arrays and objects within one another
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# an escaped surrogate not part of a pair: a high one with no low one after it, or a low one
+# with no high one before it (only looked for once the parsed body is known to hold one)
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 class TooDeep(ValueError):
@@ -55,7 +61,22 @@ def _parse(body: bytes) -> Any:
             out[key] = value
         return out
 
-    return json.loads(body, object_pairs_hook=no_duplicates)
+    doc = json.loads(body, object_pairs_hook=no_duplicates)
+    _check_unicode(doc, body, text)
+    return doc
+
+
+def _check_unicode(doc: Any, body: bytes, text: str) -> None:
+    """Raise a JSONDecodeError when a string of `doc` holds a lone surrogate."""
+    if b"\\u" not in body:  # a raw surrogate is no UTF-8, so only an escape can make one
+        return
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        found = _LONE_SURROGATE.search(body)  # where, in characters as the text reads
+        at = len(body[: found.start()].decode("utf-8", "replace")) if found else 0
+        why = "a lone UTF-16 surrogate in a string (text must be whole Unicode characters)"
+        raise json.JSONDecodeError(why, text, at) from None
 
 
 class _StrictJsonRequest(Request):

@@ -32,8 +32,11 @@ class SizingError(TradeguardError):
 def _dec(what: str, value: Any) -> Decimal:
     if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
         raise SizingError(f'{what}={value!r} must be a decimal string such as "0.5"')
+    text = str(value)
+    if not text.isascii() or "_" in text:  # Decimal reads "５０" as 50 and "1_0" as 10
+        raise SizingError(f'{what}={value!r} must be written with the digits 0-9, such as "0.5"')
     try:
-        d = Decimal(str(value))
+        d = Decimal(text)
     except InvalidOperation:
         raise SizingError(f"{what}={value!r} is not a decimal number") from None
     if not d.is_finite():

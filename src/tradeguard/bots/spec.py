@@ -146,6 +146,10 @@ def money(what: str, value: Any, cap: Decimal) -> Decimal:
     if not text.isascii():
         # Decimal reads any script's digits ("５０" is 50); the API's schema takes 0-9 only
         raise BotError(f'{what}={value!r} must be written with the digits 0-9, such as "50"')
+    if "_" in text:  # Decimal reads "1_0" as 10: a typo for 1.0 was a limit ten times it
+        raise BotError(
+            f"{what}={value!r} must be written without '_' between digits, such as \"50\""
+        )
     try:
         d = Decimal(text)
     except InvalidOperation:

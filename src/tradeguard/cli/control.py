@@ -36,6 +36,15 @@ def _text_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"must hold 1 to {MAX_REASON} characters (got {len(value)})"
         )
+    # The kill file holds a request a line (a second line saying `flatten` flattened a halt),
+    # and a byte that is not UTF-8 (read as a lone surrogate) could be written nowhere.
+    bad = next((c for c in value if not c.isprintable() or "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        what = "not UTF-8" if "\ud800" <= bad <= "\udfff" else "not one line of text"
+        raise argparse.ArgumentTypeError(
+            f"{what}: character {value.index(bad)} is {bad!a}; give one line of "
+            "printable UTF-8 text"
+        )
     return value
 
 
@@ -131,12 +140,13 @@ def _kill_running_node(args: argparse.Namespace, console: Console, held: Any) ->
     from pathlib import Path
 
     from tradeguard.node.stats import KILL_SENTINEL_KEY
+    from tradeguard.risk.kill import sentinel_line
 
     config = config_from_args(args)
     # The path the running node resolved from its own folder, not from this one.
     watched = open_storage(args).kv_get(KILL_SENTINEL_KEY)
     sentinel = Path(watched if isinstance(watched, str) else config.node.kill_sentinel)
-    line = f"{'flatten' if args.flatten else 'halt'}: {args.reason} (by {_who()})\n"
+    line = sentinel_line(args.flatten, args.reason, _who())
     # appended in one write: two kills asked before the node takes the file are one kill that
     # flattens if either asked it, never one request's text replacing the other's
     with sentinel.open("a", encoding="utf-8") as file:

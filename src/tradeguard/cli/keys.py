@@ -265,11 +265,21 @@ def _read_stdin(stream: TextIO) -> str:
     return text
 
 
+def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """An object's fields, refusing one named twice (the value stored was the parser's pick)."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise VaultInputError(f"stdin gives field {key!r} twice; give each field once")
+        out[key] = value
+    return out
+
+
 def _parse_stdin(text: str) -> dict[str, str]:
     text = text.strip()
     if text.startswith("{"):
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_once)
         except ValueError:
             # The decoder's message may quote the input; say only where it broke.
             raise VaultInputError(
@@ -285,6 +295,11 @@ def _parse_stdin(text: str) -> dict[str, str]:
         key, sep, value = line.partition("=")
         if not sep:
             raise VaultInputError(f"stdin line {number} has no '='; write NAME=VALUE per line")
+        if key.strip() in fields:
+            raise VaultInputError(
+                f"stdin gives field {key.strip()!r} twice (again on line {number}); "
+                "give each field once"
+            )
         fields[key.strip()] = value.strip()
     return fields
 

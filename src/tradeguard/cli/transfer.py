@@ -44,8 +44,9 @@ def _ledger_asset_arg(text: str) -> str:
 
 def _amount_arg(text: str) -> Decimal:
     try:
-        # digits 0-9 only: Decimal reads any script's digits ("５０" is 50)
-        value = Decimal(text.strip()) if text.strip().isascii() else Decimal("NaN")
+        # digits 0-9 only: Decimal reads any script's digits ("５０" is 50) and "1_0" as 10
+        plain = text.strip().isascii() and "_" not in text
+        value = Decimal(text.strip()) if plain else Decimal("NaN")
     except InvalidOperation:
         value = Decimal("NaN")
     # no asset moves finer than a wei (18 places): a finer amount is a typo, and one of a

@@ -6,6 +6,9 @@ second, with no word said. Here a boolean is refused wherever the field takes no
 naming the field and the value like any other bad value, in a table's entries and a list's
 items too (`[alerts.min_interval_s] venue_error = true`). TOML's `nan` and `inf` are refused
 for every number as not finite (pydantic would otherwise say `nan` fails the field's bound).
+A number written in digits other than 0-9 is refused too: Decimal and int read any script's
+(`"٥٠"` is 50) and `"1_0"` as 10, figures that read as something else to whoever reviews
+the file. A TOML number may still group its digits (`1_000`), as TOML defines.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -27,6 +31,19 @@ def takes_bool(annotation: Any) -> bool:
         return any(takes_bool(arg) for arg in typing.get_args(annotation))
     if origin is typing.Literal:
         return any(isinstance(arg, bool) for arg in typing.get_args(annotation))
+    return False
+
+
+def takes_only_numbers(annotation: Any) -> bool:
+    """Tell whether a field annotated `annotation` holds a number and no text."""
+    if annotation in (int, float, Decimal):
+        return True
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Annotated:
+        return takes_only_numbers(args[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return bool(args) and all(takes_only_numbers(a) for a in args)
     return False
 
 
@@ -69,6 +86,8 @@ class ConfigModel(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if type(value) is str and field is not None and (not value.isascii() or "_" in value):
+            _refuse_other_digits(value, field.annotation)
         if field is None or not isinstance(value, bool | dict | list | tuple):
             return value
         where = misplaced_bool(value, field.annotation)
@@ -90,10 +109,26 @@ class ConfigModel(BaseModel):
         )
 
 
+def _refuse_other_digits(value: str, annotation: Any) -> None:
+    if not takes_only_numbers(annotation):
+        return
+    from pydantic_core import PydanticCustomError  # the error path only
+
+    if not value.isascii():
+        raise PydanticCustomError(
+            "number_not_ascii",
+            "must be written with the digits 0-9 (Decimal reads any script's digits)",
+        )
+    raise PydanticCustomError(
+        "number_grouped",
+        "must be written without '_' between digits (Decimal reads \"1_0\" as 10)",
+    )
+
+
 # pydantic reads this validator's signature for every field it applies to, some 230 across the
 # config's models, each time from its code object (`inspect.signature`): read once here and
 # kept on the function, where `inspect.signature` looks first (10 M instructions a start).
 _bound: Any = ConfigModel._no_boolean_for_a_number
 _bound.__func__.__signature__ = inspect.signature(_bound.__func__)
 
-__all__ = ["ConfigModel", "misplaced_bool", "takes_bool"]
+__all__ = ["ConfigModel", "misplaced_bool", "takes_bool", "takes_only_numbers"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tradeguard.model.text import whole
+
 
 class TradeguardError(Exception):
     """Base of every error tradeguard raises on purpose."""
@@ -19,7 +21,9 @@ class VenueError(TradeguardError):
     """A venue call failed."""
 
     def __init__(self, venue: str, message: str, code: str = "") -> None:
-        super().__init__(f"{venue}: {message}")
+        # a venue's text may hold half of a UTF-16 pair, which the order's stored reason and
+        # every answer sent on could not hold (the refusal's commit raised)
+        super().__init__(whole(f"{venue}: {message}"))
         self.venue = venue
         self.code = code
 

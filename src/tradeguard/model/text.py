@@ -18,9 +18,17 @@ def one_line(text: str, limit: int = SNIPPET) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def whole(text: str) -> str:
+    """`text` with every lone UTF-16 surrogate (half of a pair, which JSON's `\\ud800` decodes
+    to and no UTF-8 text holds) replaced by U+FFFD; a whole pair becomes its one character."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def name_shown(name: str) -> str:
     """An asset or symbol name a venue sent, on one line and at most `NAME_CHARS` long."""
     return one_line(name, NAME_CHARS)
 
 
-__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line"]
+__all__ = ["NAME_CHARS", "SNIPPET", "name_shown", "one_line", "whole"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,10 +21,38 @@ from tradeguard.clock import Clock
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.engine import KILL_FLATTEN_TAG, RiskEngine
 
-__all__ = ["KILL_FLATTEN_TAG", "KillReport", "KillRequest", "KillSwitch"]
+__all__ = [
+    "KILL_FLATTEN_TAG",
+    "KillReport",
+    "KillRequest",
+    "KillSwitch",
+    "read_kill_file",
+    "sentinel_line",
+]
 
 log = logging.getLogger(__name__)
 TAKEN = ".taken-"  # the kill file is renamed to `<name>.taken-<ns>` the moment the node takes it
+# a line `tradeguard kill` writes beside a running node (cli/control.py, `sentinel_line`)
+_ASKED = re.compile(r"(halt|flatten): (.+) \(by ([^()\n]+)\)")
+
+
+def sentinel_line(flatten: bool, reason: str, by: str) -> str:
+    """Return the kill file line asking for a kill: its verb says whether it flattens."""
+    return f"{'flatten' if flatten else 'halt'}: {reason} (by {by})\n"
+
+
+def read_kill_file(text: str) -> tuple[bool, str, str]:
+    """Return (flatten, reason, who) the kill file's text asks for ("" when it names none).
+
+    Lines `sentinel_line` wrote say it by their verb, whatever their reason holds ("do not
+    flatten" halts only); any other text flattens when it holds the word `flatten`."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    asked = [_ASKED.fullmatch(line) for line in lines]
+    if not lines or not all(asked):
+        return "flatten" in text.lower(), "", ""
+    found = [m for m in asked if m is not None]
+    last = found[-1]
+    return any(m.group(1) == "flatten" for m in found), last.group(2), last.group(3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +203,13 @@ class KillSwitch:
             return None
         except OSError:
             text = ""
-        flatten = "flatten" in text.lower()
-        return self.trigger(f"sentinel file {path}", "sentinel", flatten, sentinel=taken.name)
+        return self._trigger_file(text, path, sentinel=taken.name)
+
+    def _trigger_file(self, text: str, path: Path, sentinel: str = "") -> KillRequest:
+        flatten, reason, by = read_kill_file(text)
+        where = f"sentinel file {path}"
+        return self.trigger(f"{reason} ({where})" if reason else where, by or "sentinel",
+                            flatten, sentinel=sentinel)  # fmt: skip
 
     def _take_up_leftovers(self, path: Path) -> None:
         """Kill files a stopped node took: dropped when the stored kill names one (it was
@@ -204,7 +238,7 @@ class KillSwitch:
             text = path.read_text(encoding="utf-8", errors="replace")[:1000]
         except OSError:
             text = ""
-        return self.trigger(f"sentinel file {path}", "sentinel", "flatten" in text.lower())
+        return self._trigger_file(text, path)
 
     def report(self, request: KillRequest) -> KillReport:
         """Start the report the executor fills while cancelling and closing."""

@@ -24,7 +24,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.types import Boolean, TypeEngine
 
-from tradeguard.storage.types import DecimalType, JsonType, jsonable, without_nul
+from tradeguard.storage.types import (
+    DecimalType,
+    JsonType,
+    jsonable,
+    may_hold_lone_surrogate,
+    whole_text,
+    without_nul,
+)
 
 _Processor = Callable[[Any], Any]
 
@@ -106,10 +113,18 @@ def dumps_jsonable(value: Any) -> str:
         or t in _LEAVES
     ):
         try:
-            return "".join(_C_ENCODE_DECIMALS(value, 0))
+            text = "".join(_C_ENCODE_DECIMALS(value, 0))
         except _NotPlain:  # not reached: the check above admits only what the hook takes
             pass
-    return dumps_plain(jsonable(value))
+        else:
+            return _whole(value) if "\\ud" in text and may_hold_lone_surrogate(text) else text
+    text = dumps_plain(jsonable(value))
+    return _whole(value) if "\\ud" in text and may_hold_lone_surrogate(text) else text
+
+
+def _whole(value: Any) -> str:
+    """The JSON text of `value` with every lone surrogate in its strings as U+FFFD."""
+    return dumps_plain(whole_text(jsonable(value)))
 
 
 class DriverStatement:
@@ -349,7 +364,7 @@ def _fast_processor(
                     return None
                 text = dumps_jsonable(value)
                 if "\\u0000" in text:  # a NUL, which JSONB refuses (or a text that reads so)
-                    return dumps_plain(without_nul(jsonable(value)))
+                    return dumps_plain(without_nul(whole_text(jsonable(value))))
                 return text
 
             return json_text_pg

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,6 +22,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, Numeric, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from tradeguard.model.text import whole
 
 # Timestamps: UTC epoch milliseconds.
 EpochMs = BigInteger
@@ -95,6 +99,33 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# Half of a UTF-16 pair ("\ud800", which JSON may escape and a venue or client may send) is no
+# text UTF-8 can hold: PostgreSQL refused the row, and SQLite kept it for every later read to
+# fail when sent on (a 500). A string written holds U+FFFD in its place, on both databases.
+_LONE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def may_hold_lone_surrogate(text: str) -> bool:
+    """Tell whether `json.dumps` output `text` may escape a lone surrogate (its escapes are
+    lower case; a string holding a backslash then `ud800` as text answers True, harmlessly)."""
+    return "\\ud" in text and _LONE_ESCAPE.search(text) is not None
+
+
+def whole_text(value: Any) -> Any:
+    """Return `jsonable` output with every lone surrogate in its strings and keys as U+FFFD."""
+    t = type(value)
+    if t is str:
+        return whole(value)
+    if t is dict:
+        return {whole_text(k): whole_text(v) for k, v in value.items()}
+    if t is list:
+        return [whole_text(v) for v in value]
+    return value
+
+
 def jsonable(value: Any) -> Any:
     """Return `value` with Decimals as strings, enums as their values, tuples and sets as lists."""
     # Exact-type checks first: the audit log and state rows are mostly flat dicts of plain values.
@@ -153,4 +184,6 @@ class JsonType(TypeDecorator[Any]):
         if value is None:
             return None
         out = jsonable(value)
+        if may_hold_lone_surrogate(json.dumps(out)):
+            out = whole_text(out)
         return without_nul(out) if dialect.name == "postgresql" else out
