@@ -59,7 +59,7 @@ async def test_a_pegged_asset_no_venue_prices_is_logged_with_its_unit(caplog) ->
     ), caplog.text
 
 
-async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over() -> None:
+async def test_a_venue_priced_here_follows_its_market_after_another_streams_it() -> None:
     portfolio = Portfolio()
     portfolio.set_balances("south", [Balance("south", "ETH", D(10))])
     south = _Listing("ETH/USDT", D(2000))
@@ -67,11 +67,13 @@ async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over
     await refs.refresh()  # south's ETH at south's ticker
     assert portfolio.equity("south") == D(20_000)
 
-    # A strategy on north streams ETH/USDT now: fresher than a ticker here, so no more reads...
+    # A strategy on north streams ETH/USDT now: south's ETH is still south's own to price...
     portfolio.mark("ETH/USDT", D(2010), "north")
     await refs.refresh()
-    assert south.asked == 1
-    portfolio.mark("ETH/USDT", D(1000), "north")  # ...and the market halves
-    # south's ETH is not held at the last ticker read for good: the stream's price stands in
+    assert south.asked == 2
+    portfolio.mark("ETH/USDT", D(1000), "north")
+    south.mid = D(1000)  # ...and when the market halves there too, the next pass follows it:
+    await refs.refresh()  # south's ETH is not held at the last ticker read for good
     assert portfolio.equity("south") == D(10_000)
-    assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), True)
+    assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), False)
+    assert portfolio.provisional() is None

@@ -190,6 +190,13 @@ class Portfolio:
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
 
+    def mark_own(self, venue: str, symbol: str, price: Decimal) -> None:
+        """Take `price` as `venue`'s own price of `symbol`; as the latest of any venue only
+        while none has one (a ticker read for one venue's holdings must not move the price of
+        a market another venue streams)."""
+        self.venue_marks.setdefault(venue, {})[symbol] = price
+        self.marks.setdefault(symbol, price)
+
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (a price read once that
         no one refreshes: the latest from any venue stands in, flagged, as for any venue without
