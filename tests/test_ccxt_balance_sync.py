@@ -12,10 +12,16 @@ from test_ccxt_support import make_venue
 from tradeguard.bus import EventBus
 from tradeguard.clock import Clock
 from tradeguard.execution.balance_sync import BalanceSync
+from tradeguard.execution.ledger_audit import (
+    record_start_balances,
+    stored_start_balances,
+    venue_ledger,
+)
 from tradeguard.model import Event, EventKind
+from tradeguard.node.cash_flows import flow_kind
 from tradeguard.portfolio.portfolio import Portfolio
 from tradeguard.sandbox.server import SandboxExchange
-from tradeguard.sandbox.testing import BOB_KEY, BOB_SECRET
+from tradeguard.sandbox.testing import ALICE_KEY, BOB_KEY, BOB_SECRET
 from tradeguard.storage.db import Database
 from tradeguard.storage.repository import Storage
 from tradeguard.venues.ccxt_venue import CcxtVenue
@@ -82,8 +88,32 @@ async def test_difference_within_tolerance_is_not_a_discrepancy(
     events: list[Event] = []
     assert await _sync(venues, storage, portfolio, events).sync_once("alice") == []
     assert events == []
-    assert storage.load_balance_adjustments("alice") == []
+    # recorded all the same (the ledger equals its fills plus its adjustments), as no cash flow
+    [adj] = storage.load_balance_adjustments("alice")
+    assert (adj["asset"], adj["difference"]) == ("USDT", Decimal("0.005"))
+    assert flow_kind(adj["reason"]) == ""
     assert portfolio.book("alice").total("USDT") == Decimal(100000)
+
+
+async def test_money_gone_within_the_tolerance_keeps_the_ledger_equal_to_its_fills(
+    ex: SandboxExchange, venues: dict[str, CcxtVenue], storage: Storage
+) -> None:
+    # Walked: 50 USDT withdrawn from a 100,000 USDT account while the node ran, inside the
+    # default 0.1 % tolerance. The sync took the venue's figure and recorded nothing, so the
+    # ledger no longer equalled start + fills - fees + adjustments: `doctor` said MISMATCH -50
+    # and the next start halted trading, calling it a withdrawal made while the node was down.
+    portfolio = Portfolio("USDT")
+    opening = await venues["alice"].fetch_balances()
+    portfolio.set_balances("alice", opening)
+    with storage.transaction():
+        record_start_balances(storage, "alice", {b.asset: b.total for b in opening})
+    ex.engine.accounts[ex.account_id(ALICE_KEY)].bal("USDT").free -= Decimal(50)
+    events: list[Event] = []
+    assert await _sync(venues, storage, portfolio, events).sync_once("alice") == []
+    assert portfolio.book("alice").total("USDT") == Decimal(99950)
+    moved, _ = venue_ledger(storage, "alice")
+    start = stored_start_balances(storage)["alice"]
+    assert start["USDT"] + moved["USDT"] == Decimal(99950)
 
 
 async def test_asset_gone_from_the_venue_is_adjusted_to_zero(

@@ -59,7 +59,7 @@ async def test_a_pegged_asset_no_venue_prices_is_logged_with_its_unit(caplog) ->
     ), caplog.text
 
 
-async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over() -> None:
+async def test_a_venue_priced_here_follows_its_market_after_another_streams_it() -> None:
     portfolio = Portfolio()
     portfolio.set_balances("south", [Balance("south", "ETH", D(10))])
     south = _Listing("ETH/USDT", D(2000))
@@ -67,14 +67,16 @@ async def test_a_venue_priced_here_follows_the_stream_that_takes_its_market_over
     await refs.refresh()  # south's ETH at south's ticker
     assert portfolio.equity("south") == D(20_000)
 
-    # A strategy on north streams ETH/USDT now: fresher than a ticker here, so no more reads...
+    # A strategy on north streams ETH/USDT now: south's ETH is still south's own to price...
     portfolio.mark("ETH/USDT", D(2010), "north")
     await refs.refresh()
-    assert south.asked == 1
-    portfolio.mark("ETH/USDT", D(1000), "north")  # ...and the market halves
-    # south's ETH is not held at the last ticker read for good: the stream's price stands in
+    assert south.asked == 2
+    portfolio.mark("ETH/USDT", D(1000), "north")
+    south.mid = D(1000)  # ...and when the market halves there too, the next pass follows it:
+    await refs.refresh()  # south's ETH is not held at the last ticker read for good
     assert portfolio.equity("south") == D(10_000)
-    assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), True)
+    assert portfolio.mark_of("south", "ETH/USDT") == (D(1000), False)
+    assert portfolio.provisional() is None
 
 
 async def test_a_stream_repeating_the_tickers_price_takes_the_market_over_too() -> None:
@@ -86,10 +88,10 @@ async def test_a_stream_repeating_the_tickers_price_takes_the_market_over_too() 
     assert south.asked == 1
 
     # A stream's message at the very price the ticker gave: the stream is alive all the same
-    portfolio.mark("ETH/USDT", D(2000), "north")
+    portfolio.mark("ETH/USDT", D(2000), "south")
     await refs.refresh()
     await refs.refresh()
     assert south.asked == 1  # was 3: the stream was taken as silent while its price stood
     assert refs.status() == {}
-    portfolio.mark("ETH/USDT", D(1000), "north")
+    portfolio.mark("ETH/USDT", D(1000), "south")
     assert portfolio.equity("south") == D(10_000)

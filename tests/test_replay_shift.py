@@ -187,3 +187,18 @@ async def test_a_new_speed_takes_effect_even_while_the_replay_is_behind_time() -
     runner.cancel()
     # at 1x a step is 15 s apart: at most the one already due plays
     assert len(played) - changed_at <= 1, len(played) - changed_at
+
+
+def test_files_of_one_start_time_share_one_shift_however_long_they_take_to_load(data_dir):
+    # The worked example of docs/token_unlock.md replays four files recorded from the same
+    # minute; each took the clock as it was listed, so when loading them crossed a 5-minute
+    # boundary the last two played a bar later and `calendar shift --sandbox` refused the
+    # example ("the replayed files are shifted differently ... pick one with --symbol").
+    clock = iter(range(1_796_607_599_000, 1_796_607_599_000 + 10_000_000, 1_000))  # 1 s a read
+    files = [data_dir / "candles" / f"{c}_BTC-5m.feather" for c in ("ETH", "ADA", "LTC", "XLM")]
+    ex = SandboxExchange(
+        SandboxConfig(replay=[str(f) for f in files], replay_history_bars=50),
+        clock=lambda: next(clock),
+    )
+    assert len({r.shift_ms for r in ex.replays}) == 1, [r.shift_ms for r in ex.replays]
+    assert len({r.bar_time(0) for r in ex.replays}) == 1

@@ -227,3 +227,25 @@ def test_a_settled_loss_counts_in_the_streak_and_cools_its_markets_once_across_a
     assert eng.consecutive_losses == 1
     eng.observe_settlement("s", "8:pair:d0", legs, D("0.60"), T0 + 3)  # a settled gain
     assert eng.consecutive_losses == 0
+
+
+def test_a_resume_restarts_the_drawdown_peak_only_when_the_old_one_would_halt_again() -> None:
+    # Walked: a ledger-audit halt resumed with `tradeguard resume` (and a resume typed on an
+    # ACTIVE node) moved the drawdown breaker's peak to the equity of that moment: the
+    # dashboard's "Current drawdown" read 0.05 % while the run's drawdown was 1.34 %, and the
+    # breaker allowed 10 % more from there. The peak restarts only when the old one would halt
+    # again at once (a drawdown halt resumed).
+    rig = Rig(max_drawdown_pct=D(10), daily_loss_limit_usd=D(5000), daily_loss_limit_pct=D(25),
+              weekly_loss_limit_usd=D(5000), weekly_loss_limit_pct=D(40))  # fmt: skip
+    rig.engine.observe_equity(T0, D(10_000))
+    rig.engine.observe_equity(T0 + 1, D(9_700))  # 3 % down: no halt
+    rig.engine.halt("ledger audit failed", "node")
+    rig.engine.resume("bob", "ledger fixed")
+    assert rig.engine.equity_tracker.peak == D(10_000)
+    rig.engine.resume("bob", "habit")  # on an ACTIVE node
+    assert rig.engine.equity_tracker.peak == D(10_000)
+    rig.engine.observe_equity(T0 + 2, D(8_900))  # 11 % below the peak: the breaker halts
+    assert rig.engine.state is TradingState.HALTED
+    rig.engine.resume("bob", "drawdown reviewed")
+    assert rig.engine.equity_tracker.peak == D(8_900)
+    assert rig.engine.state is TradingState.ACTIVE

@@ -164,3 +164,24 @@ async def test_a_coin_withdrawal_declared_late_is_valued_at_the_price_it_left_at
             await _quote(node, "BTC/USDT", 60_000)  # 100,000 + 0.9 * 60,000
             assert node.portfolio.equity() == D(154_000)
             assert node.risk.day_start_equity == D(145_000)
+
+
+@pytest.mark.usefixtures("vault_env")
+async def test_a_withdrawal_within_the_balance_tolerance_is_declared_afterwards_too(
+    tmp_path: Path,
+) -> None:
+    # 30 USDT of 100,000 is inside the 0.1 % tolerance: booked quietly (no cash flow, counted
+    # as a loss like any decrease no one explained), and declarable like one beyond it.
+    async with seeded_exchange() as ex:
+        cfg, path = _toml(tmp_path, ex)
+        async with running(cfg) as node:
+            await _quote(node, "BTC/USDT", 50_000)
+            await booked(node, ex, -30)
+            assert node.risk.day_start_equity == D(150_000)
+        out = await declared(path, "-30")
+        assert "withdrawal of -30 recorded" in out, out
+        async with running(cfg) as node:
+            risk = node.risk
+            await _quote(node, "BTC/USDT", 50_000)
+            assert (risk.day_start_equity, risk.peak_equity) == (D(149_970), D(149_970))
+            assert risk.state is TradingState.ACTIVE, risk.state_reason

@@ -229,7 +229,8 @@ class ReconcileConfig(_Strict):
     # there is unresolved, unacknowledged or just changed, or has a fill the ledger lacks
     balance_sync_interval_s: float = Field(default=15.0, ge=0, le=86_400)
     # a ledger total further than both tolerances from the venue's is a discrepancy (event +
-    # recorded adjustment); the ledger always takes the venue's figure
+    # recorded adjustment); the ledger always takes the venue's figure, a difference within
+    # them recorded as an adjustment too (no event, no cash flow)
     balance_tolerance_pct: Decimal = Field(default=Decimal("0.1"), ge=0, le=100)
     balance_tolerance_abs: Decimal = Field(default=Decimal("0.00000001"), ge=0, le=1_000_000)
 

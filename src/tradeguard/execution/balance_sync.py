@@ -2,21 +2,25 @@
 
 The exchange is the source of truth. A ledger total that differs from the venue's by more than
 the tolerance is logged, recorded as an adjustment, announced as `balance.discrepancy`, and the
-ledger is set to the venue's figures. A difference must never become an adjustment while fills
-are on their way, so a venue with orders unresolved or changed in the last moments is skipped
-(`waiting` says why). Orders resting on the venue do not stop the sync: what they reserve moves
-an asset from free to used and leaves its total, the figure compared, as it was; only a fill
-moves a total. So right after reading the balances the venue's open orders are read too, and
-the balances are applied only when each order the node has open on that venue is still open
-there with exactly the amount filled that the ledger has booked (read after the balances, a
-fill the balances include is in that list too), and the ledger's totals did not move while
+ledger is set to the venue's figures. A difference within the tolerance (a fill's quote rounded
+to the venue's precision, a few dust units) is set to the venue's figure too and recorded as an
+adjustment named `WITHIN_TOLERANCE`, quietly: no event, no cash flow, but the ledger still
+equals its fills plus its adjustments (else the next start's audit would halt on money the
+running node itself took from the venue). A difference must never become an adjustment while
+fills are on their way, so a venue with orders unresolved or changed in the last moments is
+skipped (`waiting` says why). Orders resting on the venue do not stop the sync: what they
+reserve moves an asset from free to used and leaves its total, the figure compared, as it was;
+only a fill moves a total. So right after reading the balances the venue's open orders are read
+too, and the balances are applied only when each order the node has open on that venue is still
+open there with exactly the amount filled that the ledger has booked (read after the balances,
+a fill the balances include is in that list too), and the ledger's totals did not move while
 both were read (a fill booked meanwhile, whatever the time it took, is one the balances may
 predate); else the venue is skipped for this pass, with the reason in `waiting`. An order is
 found by client order id, or by the journal's venue order id where the listing lacks ours
 (Polymarket's CLOB, a Kraken order a restarted node sent with a UUID), and the venue names the
-calls that list them at the least weight (`Venue.open_orders_reads`). After a
-venue's balances are applied, `on_applied` lets the strategies holding legs without positions
-shrink them to what the venue holds.
+calls that list them at the least weight (`Venue.open_orders_reads`). After a venue's balances
+are applied, `on_applied` lets the strategies holding legs without positions shrink them to
+what the venue holds.
 """
 
 from __future__ import annotations
@@ -41,6 +45,20 @@ from tradeguard.venues.base import Venue
 
 log = logging.getLogger(__name__)
 _HUNDRED = Decimal(100)
+# names an adjustment the sync or a reconciliation booked within the sync's tolerance: recorded
+# for the ledger audit, no cash flow (node/cash_flows.py)
+WITHIN_TOLERANCE = "within the balance tolerance"
+
+
+def beyond_tolerance(
+    ledger: Decimal, venue: Decimal, tolerance_abs: Decimal, tolerance_pct: Decimal
+) -> bool:
+    """Tell whether two totals differ by more than both tolerances (absolute, and percent of
+    the larger)."""
+    diff = abs(venue - ledger)
+    if diff <= tolerance_abs:
+        return False
+    return diff > max(abs(venue), abs(ledger)) * tolerance_pct / _HUNDRED
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +129,7 @@ class BalanceSync:
 
     def beyond_tolerance(self, ledger: Decimal, venue: Decimal) -> bool:
         """Tell whether two totals differ by more than both the absolute and relative tolerance."""
-        diff = abs(venue - ledger)
-        if diff <= self.tolerance_abs:
-            return False
-        scale = max(abs(venue), abs(ledger))
-        return diff > scale * self.tolerance_pct / _HUNDRED
+        return beyond_tolerance(ledger, venue, self.tolerance_abs, self.tolerance_pct)
 
     async def sync_once(self, venue_name: str | None = None) -> list[Discrepancy]:
         """Poll one venue (or all), store, compare with the ledger and correct it."""
@@ -210,11 +224,15 @@ class BalanceSync:
             if asset not in reported and book.total(asset) != 0:
                 reported[asset] = Balance(venue, asset)
         found: list[Discrepancy] = []
+        quiet: list[Discrepancy] = []
         usd, elsewhere = self.portfolio.values_on(venue, reported.values())
         for asset, bal in sorted(reported.items()):
             ledger_total = book.total(asset)
-            if self.beyond_tolerance(ledger_total, bal.total):
-                found.append(Discrepancy(venue, asset, ledger_total, bal.total))
+            if ledger_total != bal.total:
+                beyond = self.beyond_tolerance(ledger_total, bal.total)
+                (found if beyond else quiet).append(
+                    Discrepancy(venue, asset, ledger_total, bal.total)
+                )
         with self.storage.transaction():
             self.storage.upsert_balances(
                 venue, list(reported.values()), usd, ts=now, elsewhere=elsewhere
@@ -229,6 +247,13 @@ class BalanceSync:
                     "set to the venue's figure",
                     now,
                 )
+            for d in quiet:
+                self.storage.record_balance_adjustment(
+                    venue, d.asset, d.ledger_total, d.venue_total,
+                    f"balance sync: {WITHIN_TOLERANCE}: ledger {d.ledger_total} vs venue "
+                    f"{d.venue_total}; set to the venue's figure",
+                    now,
+                )  # fmt: skip
         # The venue is the source of truth, within tolerance too: small drift never accumulates.
         self.portfolio.set_balances(venue, reported.values())
         for d in found:

@@ -44,6 +44,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from tradeguard.execution.balance_sync import WITHIN_TOLERANCE, beyond_tolerance
 from tradeguard.execution.host import ReconcileHost
 from tradeguard.execution.ledger_audit import (
     record_start_balances,
@@ -538,6 +539,13 @@ def _book_difference(
     why = f"reconcile ({report.trigger})"
     if report.trigger == "startup":
         why += ": within the fees' rounding"
+    else:
+        # between starts, dust the balance sync would take quietly is no cash flow either
+        rc = node.config.reconcile
+        if not beyond_tolerance(
+            ledger, venue_total, rc.balance_tolerance_abs, rc.balance_tolerance_pct
+        ):
+            why += f": {WITHIN_TOLERANCE}"
     node.storage.record_balance_adjustment(
         venue, asset, ledger, venue_total, why, node.clock.now_ms()
     )

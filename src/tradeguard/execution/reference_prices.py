@@ -78,6 +78,10 @@ class ReferencePrices:
         self.markets: dict[str, tuple[str, str]] = {}  # asset -> (venue, symbol) marked
         self._marked: dict[str, Decimal] = {}  # symbol -> the mark set here last
         self.unlisted: set[str] = set()  # assets no venue lists a priced market for
+        # (venue, asset) -> symbol read on that venue for its own holding of the asset, which
+        # another venue's market prices but none of its own marks does (its own section below)
+        self.own: dict[tuple[str, str], str] = {}
+        self._own_marked: dict[tuple[str, str], Decimal] = {}  # (venue, symbol) -> mark set
 
     @classmethod
     def of_node(cls, node: Any, venues: Mapping[str, Venue]) -> ReferencePrices:
@@ -135,6 +139,7 @@ class ReferencePrices:
                 continue
             if mid is not None:
                 marked[self.markets[asset][1]] = mid
+        marked.update(await self._refresh_own())
         if marked and self.storage is not None:
             self.storage.kv_set(
                 MARKS_KEY,
@@ -279,4 +284,89 @@ class ReferencePrices:
         """What prices each asset: `venue symbol`, or "none" where no venue lists a market."""
         out: dict[str, Any] = {a: f"{v} {s}" for a, (v, s) in sorted(self.markets.items())}
         out.update({a: "none" for a in sorted(self.unlisted)})
+        out.update({f"{v}:{a}": f"{v} {s}" for (v, a), s in sorted(self.own.items())})
         return out
+
+    # A venue's own prices ----------------------------------------------------------------------
+    # Kraken holding BTC that no strategy trades there, while a bot streams Binance's BTC/USDT:
+    # BTC is priced, so the pass above reads nothing, and Kraken's BTC would stay valued at
+    # Binance's price for the whole run (equity flagged provisional for good). Each exchange's
+    # holdings are read at that exchange's own market instead, as its own stream would mark them.
+
+    def own_wanted(self) -> list[tuple[str, str]]:
+        """(venue, asset) pairs held on a venue whose own marks cannot price them while another
+        venue's can, and those read here before (until the venue's own stream marks them)."""
+        portfolio = self.portfolio
+        for (venue, asset), symbol in list(self.own.items()):
+            own = portfolio.venue_marks.get(venue, {})
+            book = portfolio.books.get(venue)
+            held = book is not None and bool(book.total(asset))
+            if own.get(symbol) is self._own_marked.get((venue, symbol)) and held:
+                continue
+            # its own stream marks it now (fresher than a ticker here), or it holds none: a
+            # price read once that no one refreshes goes, as the pass above does
+            del self.own[(venue, asset)]
+            last = self._own_marked.pop((venue, symbol), None)
+            if last is not None and own.get(symbol) is last:
+                portfolio.unmark(venue, symbol, last)
+        wanted = set(self.own)
+        for name in self.venues:
+            if name in portfolio.untied or portfolio.data_venue.get(name, name) != name:
+                continue  # priced at another venue's data by design
+            book = portfolio.books.get(name)
+            if book is None:
+                continue
+            _, elsewhere = portfolio.values_on(name, book.nonzero())
+            wanted |= {(name, asset) for asset in elsewhere}
+        return sorted(wanted)
+
+    async def _refresh_own(self) -> dict[str, Decimal]:
+        marked: dict[str, Decimal] = {}
+        for venue, asset in self.own_wanted():
+            try:
+                read = await self._read_own(venue, asset)
+            except Exception as exc:  # one asset's price must not stop the balance sync
+                log.warning("reference price of %s on %s not read: %s", asset, venue, exc)
+                continue
+            if read is not None:
+                marked[read[0]] = read[1]
+        return marked
+
+    async def _read_own(self, venue: str, asset: str) -> tuple[str, Decimal] | None:
+        portfolio = self.portfolio
+        for symbol in self._own_markets(venue, asset):
+            own = portfolio.venue_marks.get(venue, {})
+            before = own.get(symbol)
+            if before is not None and before is not self._own_marked.get((venue, symbol)):
+                return None  # the venue's own stream marks it: nothing to read
+            try:
+                quote = await self.venues[venue].fetch_reference_quote(symbol)
+            except VenueError as exc:
+                log.warning("reference price %s on %s not read: %s", symbol, venue, exc)
+                continue
+            if quote is None or quote.bid <= 0 or quote.ask <= 0:
+                continue
+            if portfolio.venue_marks.get(venue, {}).get(symbol) is not before:
+                return None  # its stream marked it while the ticker was read: fresher
+            mid = quote.mid
+            if self.take is not None and not self.take(venue, symbol, mid, quote.ts):
+                return None  # held: the next pass settles it
+            portfolio.mark_own(venue, symbol, mid)
+            self._own_marked[(venue, symbol)] = mid
+            self.own[(venue, asset)] = symbol
+            return symbol, mid
+        return None
+
+    def _own_markets(self, venue: str, asset: str) -> list[str]:
+        """`venue`'s markets pairing `asset` with the valuation asset, a stablecoin, BTC or
+        ETH, in that order of preference."""
+        valuation = self.portfolio.valuation_asset
+        others = [valuation, *sorted(STABLECOINS - {valuation}), *_HUBS]
+        listing = self.venues[venue]
+        found: list[str] = []
+        for other in others:
+            for held in aliases(asset):
+                for symbol in (f"{held}/{other}", f"{other}/{held}"):
+                    if other != held and symbol not in found and listing.lists(symbol):
+                        found.append(symbol)
+        return found

@@ -27,6 +27,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
+from tradeguard.execution.balance_sync import WITHIN_TOLERANCE
 from tradeguard.model.balance import Balance
 from tradeguard.model.errors import ConfigError, TradeguardError
 from tradeguard.model.events import Event
@@ -105,15 +106,16 @@ async def record_transfer(
 
 
 def _undeclared_decrease(node: TradingNode, venue: str, asset: str, amount: Decimal) -> int | None:
-    """The newest decrease of exactly `amount` the node found on its own and no declaration
-    names yet; refused when each such decrease is declared already."""
+    """The newest decrease of exactly `amount` the node found on its own (beyond the balance
+    tolerance or within it) and no declaration names yet; refused when each such decrease is
+    declared already."""
     rows = node.storage.load_balance_adjustments(venue)  # newest first
     declared = {int(r["declares"]) for r in rows if r.get("declares") is not None}
     found = [
         int(r["id"])
         for r in rows
         if r["asset"] == asset
-        and flow_kind(str(r["reason"])) == "found"
+        and (flow_kind(str(r["reason"])) == "found" or WITHIN_TOLERANCE in str(r["reason"]))
         and Decimal(r["difference"]) == amount
     ]
     for ident in found:

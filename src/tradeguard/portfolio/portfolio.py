@@ -190,12 +190,19 @@ class Portfolio:
         if venue:
             self.venue_marks.setdefault(venue, {})[symbol] = price
 
+    def mark_own(self, venue: str, symbol: str, price: Decimal) -> None:
+        """Take `price` as `venue`'s own price of `symbol`; as the latest of any venue only
+        while none has one (a ticker read for one venue's holdings must not move the price of
+        a market another venue streams)."""
+        self.venue_marks.setdefault(venue, {})[symbol] = price
+        self.marks.setdefault(symbol, price)
+
     def unmark(self, venue: str, symbol: str, price: Decimal) -> None:
         """Forget `venue`'s own mark of `symbol` if it is still `price` (a price read once that
         no one refreshes: the latest from any venue stands in, flagged, as for any venue without
-        its own)."""
+        its own). The mark itself, not its value: a stream's message repeating that price stays."""
         own = self.venue_marks.get(venue)
-        if own is not None and own.get(symbol) == price:
+        if own is not None and own.get(symbol) is price:
             del own[symbol]
 
     def marks_of(self, venue: str) -> dict[str, Decimal] | None:

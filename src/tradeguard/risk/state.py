@@ -186,8 +186,12 @@ class RiskState:
         before = self.state
         self.daily_loss_halt_day = None
         self.consecutive_losses = 0
-        # Measure the next drawdown from here, or the old peak would halt again at once.
-        self.equity_tracker.restart_peak()
+        # Measure the next drawdown from here when the old peak would halt again at once (a
+        # drawdown halt resumed); otherwise it stands: resuming a kill, a ledger halt or an
+        # ACTIVE node must not give the drawdown breaker a fresh start.
+        drawdown = self.equity_tracker.drawdown_pct()
+        if drawdown is not None and drawdown >= self.config.max_drawdown_pct:
+            self.equity_tracker.restart_peak()
         self.reducing_until = None
         self.halted_over = None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": before.value}

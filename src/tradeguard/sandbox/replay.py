@@ -108,12 +108,13 @@ class Replay:
         self.start_ms = 0
         self._speed_changed = asyncio.Event()
 
-    def list_market(self) -> None:
-        """List the market and load the history bars, ending at the exchange's clock."""
+    def list_market(self, now_ms: int | None = None) -> None:
+        """List the market and load the history bars, ending at `now_ms` (default the
+        exchange's clock)."""
         s = self.source
         tick = _tick_of(self.bars)
         self.ex.add_market(s.symbol, s.base, s.quote, tick, _STEP, _STEP, "0")
-        now = self.ex.now_ms()
+        now = self.ex.now_ms() if now_ms is None else now_ms
         self.start_ms = now // self.interval_ms * self.interval_ms
         for j, c in enumerate(self.bars[: self.history]):
             at = self.start_ms - (self.history - j) * self.interval_ms

@@ -288,12 +288,15 @@ class SandboxExchange(LoopbackServer):
             self.add_account(*_account_row(a))
         if self.config.universe_markets:
             seed_universe(self, self.config.universe_markets, self.config.seed)
+        # one start for every file: loading them takes seconds, and a file listed after a bar
+        # boundary would play a bar later than its neighbours (and shift differently)
+        started_ms = self.now_ms()
         for arg in self.config.replay:
             replay = Replay(
                 self, ReplaySource.parse(arg), self.config.replay_speed,
                 self.config.replay_history_bars,
             )  # fmt: skip
-            replay.list_market()
+            replay.list_market(started_ms)
             self.replays.append(replay)
 
     # -- app -------------------------------------------------------------------------------
