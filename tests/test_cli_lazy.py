@@ -99,6 +99,12 @@ HEAVY = [
     "tradeguard.node.kill_follow",  # a kill that flattens
     "tradeguard.portfolio.arb_summary",  # multi-leg strategies' cycles
     "tradeguard.bots",  # signal bots, their gate and exits: a config without [[bots]] has none
+    "tradeguard.node.bot_trades",  # a bot trade's record: a backtest's fresh database has none
+    "tradeguard.marketdata.loaders",  # every file kind's reader: a backtest reads candles only
+    "tradeguard.marketdata.book_files",  # order book events
+    "tradeguard.marketdata.tick_files",  # trades and quotes
+    "tradeguard.risk.report",  # the risk state as the API shows it
+    "tradeguard.strategies.faults",  # what went wrong in a strategy, when something did
 ]
 
 

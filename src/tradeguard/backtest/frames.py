@@ -16,8 +16,8 @@ import numpy as np
 
 from tradeguard.config import TIMEFRAME_S, Config
 from tradeguard.marketdata.arrow_candles import ColumnCandles, candles_of_columns, columns_of
+from tradeguard.marketdata.candle_files import load_candles
 from tradeguard.marketdata.candles import aggregate
-from tradeguard.marketdata.loaders import load_candles
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.fields import parse_utc
 from tradeguard.model.market import Candle

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def candle_stream(config: Config) -> Iterator[Candle]:
     """Yield the configured data sets' candles, merged in order of close time."""
-    from tradeguard.marketdata.loaders import iter_candles
+    from tradeguard.marketdata.candle_files import iter_candles
 
     streams: list[Iterable[Candle]] = [
         iter_candles(resolve_data_path(dc.path, config.source_dir), symbol=dc.symbol)

@@ -14,7 +14,6 @@ from tradeguard.model.money import ZERO
 S = OrderStatus
 # The tag of orders that take a stranded arbitrage asset back: REDUCING lets them through.
 ARB_UNWIND_TAG = "arb-unwind"
-_EXACT_FIELDS = ("amount", "price", "stop_loss", "take_profit", "trigger_price")
 # Every legal move. A venue may skip states (an IOC order can go SUBMITTED -> FILLED), but
 # nothing ever leaves a terminal state and nothing goes backwards.
 _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -58,10 +57,18 @@ class OrderIntent:
     def __post_init__(self) -> None:
         # An int is exact: take it as the Decimal it stands for (`amount=1`). A bool is not a
         # number here, and a float stays as given for the risk engine to refuse by name.
-        for name in _EXACT_FIELDS:
-            value = getattr(self, name)
-            if type(value) is int:
-                setattr(self, name, Decimal(value))
+        # Each field read directly: an intent is made per order, and a loop of getattr calls
+        # over the field names cost more than the checks.
+        if type(self.amount) is int:
+            self.amount = Decimal(self.amount)
+        if type(self.price) is int:
+            self.price = Decimal(self.price)
+        if type(self.stop_loss) is int:
+            self.stop_loss = Decimal(self.stop_loss)
+        if type(self.take_profit) is int:
+            self.take_profit = Decimal(self.take_profit)
+        if type(self.trigger_price) is int:
+            self.trigger_price = Decimal(self.trigger_price)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,6 @@ from tradeguard.model.balance import Balance
 from tradeguard.model.enums import TradingMode
 from tradeguard.model.errors import ConfigError
 from tradeguard.model.instrument import Instrument
-from tradeguard.node.bot_trades import follow_bot_trades
 from tradeguard.node.checkpoint import restore, run_state
 from tradeguard.node.credentials import venue_credentials
 from tradeguard.node.exit_siblings import ExitSiblings
@@ -187,6 +186,8 @@ def _apply_config_bots(node: TradingNode) -> None:
     if node.config.bots:
         apply_config_bots(rows, node.config.bots, now, stopped)
     if node.config.bots or not node.disposable_db:  # a backtest's fresh database has none
+        from tradeguard.node.bot_trades import follow_bot_trades  # loaded where it is needed
+
         follow_bot_trades(node)  # a bot trade's record follows its order, a cut send's too
     registered = {r.name: r for r in rows.bots()}
     for name in sorted(was_enabled - {n for n, r in registered.items() if r.enabled}):

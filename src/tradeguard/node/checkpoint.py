@@ -19,7 +19,6 @@ from tradeguard.portfolio.figures import TradeTotals
 from tradeguard.storage.repository import RunState
 from tradeguard.storage.types import jsonable
 from tradeguard.strategies.base import Strategy
-from tradeguard.strategies.faults import unstorable_state
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -82,6 +81,8 @@ def stored_state(strat: Strategy) -> Any:
     try:
         return jsonable(state)
     except TypeError:
+        from tradeguard.strategies.faults import unstorable_state  # only a failure needs it
+
         line = unstorable_state(strat, state)
         if line is None:
             raise

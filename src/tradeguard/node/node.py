@@ -494,7 +494,7 @@ class TradingNode:
             intents = queue[:]
             queue.clear()
             for intent in intents:
-                self._record_signal(intent)
+                self._signal_ts[intent.strategy_id] = self.clock.now_ms()  # the last signal's time
                 await self.submit_strategy_intent(intent)
 
     async def submit_strategy_intent(self, intent: OrderIntent) -> SubmitResult:
@@ -505,14 +505,12 @@ class TradingNode:
             from tradeguard.node.bot_strategy import submit_as_bot
 
             return await submit_as_bot(self, intent)
-        if any(s.id == intent.strategy_id for s in self.strategies):
-            return await self.submit(intent, gate=None)
-        from tradeguard.node.bot_orders import bot_refusal
+        for s in self.strategies:  # a loop: any() over a generator costs more, once an order
+            if s.id == intent.strategy_id:
+                return await self.submit(intent, gate=None)
+        from tradeguard.node.bot_orders import bot_refusal  # an id no strategy here has
 
         return await self.submit(intent, gate=partial(bot_refusal, self, intent))
-
-    def _record_signal(self, intent: OrderIntent) -> None:
-        self._signal_ts[intent.strategy_id] = self.clock.now_ms()
 
     def _checkpoint(self, ts: int, done_at_ts: int = 0) -> None:
         ckpt.checkpoint(self, ts, done_at_ts)

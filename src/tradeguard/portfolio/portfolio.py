@@ -130,10 +130,12 @@ class Portfolio:
         return [p for p in self.positions.values() if p.quantity != ZERO]
 
     def net_quantity(self, venue: str, symbol: str) -> Decimal:
-        return sum(
-            (p.quantity for (v, s, _), p in self.positions.items() if v == venue and s == symbol),
-            ZERO,
-        )
+        # a loop, not sum() over a generator: the risk check asks once an order
+        total = ZERO
+        for (v, s, _), p in self.positions.items():
+            if v == venue and s == symbol:
+                total += p.quantity
+        return total
 
     def apply_fill(
         self, fill: Fill, strategy_id: str = "", position: bool = True

@@ -35,7 +35,6 @@ from tradeguard.risk.cycle import cycle_denial
 from tradeguard.risk.exposure import Exposure, ExposureMeter
 from tradeguard.risk.mark_guard import MarkGuard
 from tradeguard.risk.observers import LOSS_LIMIT_BY, RiskObservers
-from tradeguard.risk.report import snapshot
 from tradeguard.risk.rules import (
     ARB_UNWIND_TAG,
     ENTRY_RULES,
@@ -503,6 +502,9 @@ class RiskEngine(RiskObservers):
     # reporting ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Describe the state, every breaker and each limit's use, for the API and dashboard."""
+        # the report's module loads when asked for (the API, a state save), not in every run
+        from tradeguard.risk.report import snapshot
+
         stale = sorted({symbol for _, symbol in self.stale_data})
         out = snapshot(self, stale, self._clock.now_ms())
         if self.usd_equity is not None:  # which USD rate valued each holding, at the last check
