@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
+import pytest
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import OrderArgsV2
 
+import pm_merge_support
 from pm_merge_support import (
     MARKET,
     POLY_NO,
@@ -24,7 +27,8 @@ from pm_merge_support import (
     running,
     synced,
 )
-from test_pm_node_crash import POLY_YES
+from test_pm_node_crash import POLY_YES, node_config
+from tradeguard.config import Config
 from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.pm_serve import token_id
 from tradeguard.sandbox.polymarket import streams
@@ -57,6 +61,11 @@ async def _sell_the_pair_by_hand(server, keys) -> None:
     await _sell_by_hand(client, "yes", "0.45")
     server.seed_book(MARKET, yes_bids=[], yes_asks=[("0.45", "10")])  # a NO bid at 0.55
     await _sell_by_hand(client, "no", "0.55")
+
+
+def _on_database(url: str, tmp: Path, venue: dict) -> Config:
+    cfg = node_config(tmp, venue)
+    return cfg.model_copy(update={"node": cfg.node.model_copy(update={"database_url": url})})
 
 
 async def _sell_unstreamed(server, keys, monkeypatch) -> None:
@@ -143,9 +152,13 @@ async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustment(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, request, db: str
 ) -> None:
+    if db == "postgresql":  # the sales' one commit, on both databases
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setattr(pm_merge_support, "node_config", partial(_on_database, url))
     # The NO trades' read fails after the YES trades were read: booking the YES sale alone
     # would leave NO -10 and pUSD +5.50 in the balances, no merge's shape, so the next pass
     # would book the NO sale as adjustments (a trade read as a withdrawal and a deposit).
@@ -153,6 +166,7 @@ async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustmen
         demo_clob() as (server, keys),
         holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
     ):
+        assert node.config.node.database_url.startswith(db)
         cash_before = node.portfolio.book("polymarket").total("PUSD")
         # the CLOB dates trades to the second: a later second than the ledger's opening
         await asyncio.sleep(1.1)
