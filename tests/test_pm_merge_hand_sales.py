@@ -27,6 +27,7 @@ from pm_merge_support import (
     running,
     synced,
 )
+from rigs import killed_child
 from test_pm_node_crash import POLY_YES, node_config
 from tradeguard.config import Config
 from tradeguard.model.errors import AmbiguousVenueError
@@ -114,6 +115,32 @@ async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_nex
             _booked_as_trades(node)
             assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
         async with running(cfg) as node:  # booked once
+            _booked_as_trades(node)
+
+
+async def test_killed_between_the_two_hand_sales_at_start_books_both_at_the_next(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The start's reconciliation books the YES sale and is killed before the NO sale: the YES
+    # sale kept alone would leave NO -10 and pUSD +5.50, no merge's shape, a ledger
+    # difference the next start halts on.
+    async with demo_clob() as (server, keys):
+        cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
+        cfg = cfg.model_copy(update={
+            "reconcile": cfg.reconcile.model_copy(update={"fills_lookback_s": 0.0}),
+        })  # fmt: skip
+        async with running(cfg):  # a reconciliation after the buys
+            pass
+        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        await _sell_the_pair_by_hand(server, keys)
+        child = Path(__file__).with_name("pm_hand_sale_crash_child.py")
+        docs = await killed_child(child, tmp_path, cfg, timeout_s=90)
+        assert "book_outside_trades" in docs[-1]["stack"], docs
+        async with running(cfg) as node:
+            report = node.reconcile_report
+            assert report.ok and report.ledger_differences == [], report.to_json()
+            sync, found = await synced(node)
+            assert sync.waiting == {} and found == [], (sync.waiting, found)
             _booked_as_trades(node)
 
 
