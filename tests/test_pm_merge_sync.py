@@ -4,6 +4,7 @@ held the pair (closed at 1.00 per pair, P&L realised), never as outside money.""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -200,3 +201,23 @@ async def test_a_fill_booked_while_the_trades_are_read_makes_the_merge_wait(
         assert len(merged) == 2 and all(f.fee == 0 for f in merged), merged
         account = server.accounts[keys["address"].lower()]
         assert node.portfolio.book("polymarket").total("PUSD") == account.cash
+
+
+async def test_two_passes_at_once_book_one_merge(tmp_path: Path, monkeypatch) -> None:
+    # The balance sync and a periodic reconciliation run as tasks of their own: both see the
+    # drop, both read the venue's trades; the one that resumes second must not book it again.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await merge(server.url, keys["address"], "4")
+        first, second = node.balance_sync(), node.balance_sync()
+        assert first is not None and second is not None
+        await asyncio.sleep(2.1)  # past the sync's "changed in the last 2 s" wait
+        await asyncio.gather(first.sync_once("polymarket"), second.sync_once("polymarket"))
+        _, found = await synced(node)
+        assert found == [], found
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        assert held(node)[(POLY_YES, "s1")] == 6 and held(node)[(POLY_NO, "s1")] == 6
+        merged = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+        assert len(merged) == 2, merged
