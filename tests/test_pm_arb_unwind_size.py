@@ -111,3 +111,14 @@ def test_a_venue_showing_no_book_plans_the_whole_stake_as_the_unwind_loss() -> N
         assert planned_unwind_loss(fees, _plan(10), bids, D(10)) == D("5.60") + D("0.18")
         # 8 x 0.56 + fee 0.14 = 4.62 fits 5 USD; 9 x 0.56 + fee 0.16 = 5.20 does not
         assert unwind_size(_Bids(bids), fees, _plan(500), D(500), D(5)) == (D(8), "")  # type: ignore[arg-type]
+
+
+def test_a_refusal_with_no_bids_says_the_stake_is_the_loss_not_the_spread() -> None:
+    # nothing to sell back into: the loss named is the stake and its fee, no spread or book
+    fees = FeeModel.default("kalshi")
+    for bids in (None, []):
+        size, why = unwind_size(_Bids(bids), fees, _plan(500), D(500), D("0.5"))  # type: ignore[arg-type]
+        assert size == 0 and "one 0.58 USD" in why, why
+        assert "spread" not in why and "no bids to sell back into" in why, why
+    size, why = unwind_size(_Bids([(D("0.54"), D(9))]), fees, _plan(500), D(500), D("0.05"))  # type: ignore[arg-type]
+    assert size == 0 and "spread at the book" in why, why

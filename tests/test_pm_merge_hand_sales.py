@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
+import pytest
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import OrderArgsV2
 
+import pm_merge_support
 from pm_merge_support import (
     MARKET,
     POLY_NO,
@@ -24,8 +27,12 @@ from pm_merge_support import (
     running,
     synced,
 )
-from test_pm_node_crash import POLY_YES
+from rigs import killed_child
+from test_pm_node_crash import POLY_YES, node_config
+from tradeguard.config import Config
+from tradeguard.model.errors import AmbiguousVenueError
 from tradeguard.sandbox.pm_serve import token_id
+from tradeguard.sandbox.polymarket import streams
 
 D = Decimal
 
@@ -55,6 +62,19 @@ async def _sell_the_pair_by_hand(server, keys) -> None:
     await _sell_by_hand(client, "yes", "0.45")
     server.seed_book(MARKET, yes_bids=[], yes_asks=[("0.45", "10")])  # a NO bid at 0.55
     await _sell_by_hand(client, "no", "0.55")
+
+
+def _on_database(url: str, tmp: Path, venue: dict) -> Config:
+    cfg = node_config(tmp, venue)
+    return cfg.model_copy(update={"node": cfg.node.model_copy(update={"database_url": url})})
+
+
+async def _sell_unstreamed(server, keys, monkeypatch) -> None:
+    """The hand sales, their trades missed by the node's user channel (only `/data/trades` and
+    the balances show them)."""
+    with monkeypatch.context() as m:
+        m.setattr(streams, "publish_trades", lambda *_: None)
+        await _sell_the_pair_by_hand(server, keys)
 
 
 def _booked_as_trades(node) -> None:
@@ -98,6 +118,32 @@ async def test_hand_sales_while_the_node_is_down_are_booked_as_trades_at_the_nex
             _booked_as_trades(node)
 
 
+async def test_killed_between_the_two_hand_sales_at_start_books_both_at_the_next(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The start's reconciliation books the YES sale and is killed before the NO sale: the YES
+    # sale kept alone would leave NO -10 and pUSD +5.50, no merge's shape, a ledger
+    # difference the next start halts on.
+    async with demo_clob() as (server, keys):
+        cfg = await config_after_a_pair(tmp_path, monkeypatch, server, keys)
+        cfg = cfg.model_copy(update={
+            "reconcile": cfg.reconcile.model_copy(update={"fills_lookback_s": 0.0}),
+        })  # fmt: skip
+        async with running(cfg):  # a reconciliation after the buys
+            pass
+        await asyncio.sleep(1.1)  # the CLOB dates trades to the second
+        await _sell_the_pair_by_hand(server, keys)
+        child = Path(__file__).with_name("pm_hand_sale_crash_child.py")
+        docs = await killed_child(child, tmp_path, cfg, timeout_s=90)
+        assert "book_outside_trades" in docs[-1]["stack"], docs
+        async with running(cfg) as node:
+            report = node.reconcile_report
+            assert report.ok and report.ledger_differences == [], report.to_json()
+            sync, found = await synced(node)
+            assert sync.waiting == {} and found == [], (sync.waiting, found)
+            _booked_as_trades(node)
+
+
 async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -105,19 +151,17 @@ async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
         demo_clob() as (server, keys),
         holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
     ):
-        (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
-        server.markets[cid].fee_rate = D(0)  # proceeds 10 x 0.45 + 10 x 0.55 = exactly 10
-        client = ClobClient(server.url, chain_id=137, key=keys["private_key"])
-        client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
         cash_before = node.portfolio.book("polymarket").total("PUSD")
-        server.seed_book(MARKET, yes_bids=[("0.45", "10")], yes_asks=[])
-        await _sell_by_hand(client, "yes", "0.45")
-        server.seed_book(MARKET, yes_bids=[], yes_asks=[("0.45", "10")])  # a NO bid at 0.55
-        await _sell_by_hand(client, "no", "0.55")
+        # the CLOB dates trades to the second: a later second than the ledger's opening
+        await asyncio.sleep(1.1)
+        # the user channel misses them (as it booked them, the sync would see no drop at all)
+        await _sell_unstreamed(server, keys, monkeypatch)
+        (cid,) = [c for c, m in server.markets.items() if m.slug == MARKET]
         account = server.accounts[keys["address"].lower()]
         assert account.position(cid) == (0, 0) and account.cash == cash_before + 10
 
         sync, found = await synced(node)
+        assert "booked as fills, not a merge" in sync.waiting["polymarket"], sync.waiting
         sync, found = await synced(node, sync)  # the pass after the trades are booked
         assert sync.waiting == {} and found == [], (sync.waiting, found)
         assert node.storage.load_balance_adjustments("polymarket") == []
@@ -132,4 +176,47 @@ async def test_hand_sales_summing_to_the_pairs_are_booked_as_trades_not_a_merge(
         # is not closed by guess
         assert held(node)[(POLY_YES, "s1")] == 10 and held(node)[(POLY_NO, "s1")] == 10
         assert held(node)[(POLY_YES, "")] == -10 and held(node)[(POLY_NO, "")] == -10
+        assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+async def test_a_trade_read_failing_half_way_books_neither_sale_nor_an_adjustment(
+    tmp_path: Path, monkeypatch, request, db: str
+) -> None:
+    if db == "postgresql":  # the sales' one commit, on both databases
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setattr(pm_merge_support, "node_config", partial(_on_database, url))
+    # The NO trades' read fails after the YES trades were read: booking the YES sale alone
+    # would leave NO -10 and pUSD +5.50 in the balances, no merge's shape, so the next pass
+    # would book the NO sale as adjustments (a trade read as a withdrawal and a deposit).
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        assert node.config.node.database_url.startswith(db)
+        cash_before = node.portfolio.book("polymarket").total("PUSD")
+        # the CLOB dates trades to the second: a later second than the ledger's opening
+        await asyncio.sleep(1.1)
+        await _sell_unstreamed(server, keys, monkeypatch)
+        venue = node.venues["polymarket"]
+        real = venue.fetch_fills
+        reads: list[str] = []
+
+        async def failing_on_no(symbol: str, since_ts: int = 0) -> list:
+            reads.append(symbol)
+            if symbol == POLY_NO and reads.count(POLY_NO) == 1:  # its answer lost
+                raise AmbiguousVenueError("polymarket", "fetch_fills: 503 service unavailable")
+            return await real(symbol, since_ts)
+
+        monkeypatch.setattr(venue, "fetch_fills", failing_on_no)
+        sync, found = await synced(node)
+        assert "its trades could not be read" in sync.waiting["polymarket"], sync.waiting
+        sales = [f for f in node.storage.load_fills(venue="polymarket") if f.side.value == "sell"]
+        assert sales == [], sales
+        for _ in range(3):  # the sales booked, then the balances compared with them
+            sync, found = await synced(node, sync)
+            if not sync.waiting:
+                break
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        _booked_as_trades(node)
         assert node.portfolio.book("polymarket").total("PUSD") == cash_before + 10

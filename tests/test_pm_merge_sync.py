@@ -4,11 +4,13 @@ held the pair (closed at 1.00 per pair, P&L realised), never as outside money.""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 from pm_merge_support import (
     POLY_NO,
+    buy,
     config_after_a_pair,
     demo_clob,
     held,
@@ -163,3 +165,59 @@ async def test_a_merge_paying_a_micro_unit_short_is_booked_with_the_ledger_equal
             assert report is not None and report.ledger_differences == [], report
             assert node.storage.load_balance_adjustments("polymarket") == []
             assert held(node)[(POLY_YES, "s1")] == 4 and held(node)[(POLY_NO, "s1")] == 4
+
+
+async def test_a_fill_booked_while_the_trades_are_read_makes_the_merge_wait(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The merge's trade check reads the venue; meanwhile the strategy's buy of 5 YES fills and
+    # is booked. The balances were read before it: booking the merge then, and applying them,
+    # would read the buy as a fee of the merge and undo it by an adjustment.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await merge(server.url, keys["address"], "4")
+        venue = node.venues["polymarket"]
+        real = venue.fetch_fills
+        bought: list[str] = []
+
+        async def read_while_a_buy_fills(symbol: str, since_ts: int = 0) -> list:
+            answer = await real(symbol, since_ts)
+            if not bought:
+                bought.append(symbol)
+                await buy(node, POLY_YES, Decimal(5))
+            return answer
+
+        monkeypatch.setattr(venue, "fetch_fills", read_while_a_buy_fills)
+        sync, found = await synced(node)
+        assert found == [], found
+        assert "while the venue's trades were read" in sync.waiting["polymarket"], sync.waiting
+        sync, found = await synced(node, sync)  # balances read after the buy
+        assert sync.waiting == {} and found == [], (sync.waiting, found)
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        assert held(node)[(POLY_YES, "s1")] == 11 and held(node)[(POLY_NO, "s1")] == 6
+        merged = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+        assert len(merged) == 2 and all(f.fee == 0 for f in merged), merged
+        account = server.accounts[keys["address"].lower()]
+        assert node.portfolio.book("polymarket").total("PUSD") == account.cash
+
+
+async def test_two_passes_at_once_book_one_merge(tmp_path: Path, monkeypatch) -> None:
+    # The balance sync and a periodic reconciliation run as tasks of their own: both see the
+    # drop, both read the venue's trades; the one that resumes second must not book it again.
+    async with (
+        demo_clob() as (server, keys),
+        holding_a_pair(tmp_path, monkeypatch, server, keys) as (node, _),
+    ):
+        await merge(server.url, keys["address"], "4")
+        first, second = node.balance_sync(), node.balance_sync()
+        assert first is not None and second is not None
+        await asyncio.sleep(2.1)  # past the sync's "changed in the last 2 s" wait
+        await asyncio.gather(first.sync_once("polymarket"), second.sync_once("polymarket"))
+        _, found = await synced(node)
+        assert found == [], found
+        assert node.storage.load_balance_adjustments("polymarket") == []
+        assert held(node)[(POLY_YES, "s1")] == 6 and held(node)[(POLY_NO, "s1")] == 6
+        merged = [f for f in node.storage.load_fills(venue="polymarket") if f.side is Side.SELL]
+        assert len(merged) == 2, merged

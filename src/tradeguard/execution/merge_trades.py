@@ -25,13 +25,19 @@ async def book_outside_trades(
 ) -> list[str]:
     """Book the trades of `markets`' YES and NO that venue `name` lists (`fetch`) and the
     ledger lacks; return their trade ids (empty: nothing the ledger lacks)."""
+    # every read first: a read failing half way books nothing, since the YES sale booked
+    # without the NO one leaves a drop of NO alone, no merge's shape, read as an adjustment
+    listed = [
+        (symbol, await fetch(symbol))
+        for market in sorted(markets)
+        for symbol in (outcome_symbol(market, outcome, quote) for outcome in Outcome)
+    ]
     opened = stored_start_ts(om.storage).get(name)
     booked: list[str] = []
-    for market in sorted(markets):
-        for outcome in Outcome:
-            symbol = outcome_symbol(market, outcome, quote)
+    with om.storage.transaction():  # one commit: the sales are booked together
+        for symbol, fills in listed:
             known = om.storage.fill_keys(name, symbol)
-            for fill in sorted(await fetch(symbol), key=lambda f: f.ts):
+            for fill in sorted(fills, key=lambda f: f.ts):
                 if (fill.trade_id, fill.side.value) in known or _in_opening(om, fill, opened):
                     continue
                 om.on_fill(fill)

@@ -16,7 +16,8 @@ equals the venue to the unit. The drops of YES and NO must still be exactly equa
 
 Sales by hand of n YES and n NO whose proceeds sum to n change the balances alike: the venue's
 trades of the market the ledger lacks are booked first, as fills (`merge_trades.py`), and the
-venue waits for the next pass; only a drop no trade explains is a merge.
+venue waits for the next pass; only a drop no trade explains is a merge. A fill booked while
+those trades are read makes the venue wait too: the balances predate it.
 
 Never by guess: a market whose YES and NO fell by different amounts, or a cash change
 further from the pairs' sum than `CASH_ROUNDING`, is not a merge (the sync books what it
@@ -84,12 +85,17 @@ async def book_merges(
                 f"but order(s) {', '.join(busy)} are open there; waits until they end"
             )
     # sales on the venue outside the node look the same in the balances; the venue lists them
+    before = {a: book.total(a) for a in book.assets()}
     if trades := await book_outside_trades(om, fetch, venue, drops, quote):
         return (
             f"trade(s) {', '.join(trades)} of {', '.join(sorted(drops))} made on the venue "
             "outside the node booked as fills, not a merge; the balances are compared at the "
             "next pass"
         )
+    # a fill booked while the trades were read: the balances predate it, so a merge booked
+    # from them would take the fill for its fee and applying them would undo the fill
+    if {a: book.total(a) for a in book.assets()} != before:
+        return "the ledger booked a fill while the venue's trades were read; waits a pass"
     # what the venue paid short of the pairs' sum (its millionths): the first merge's fee
     fee = sum(drops.values(), ZERO) - (reported[quote] - book.total(quote))
     for market, pairs in sorted(drops.items()):

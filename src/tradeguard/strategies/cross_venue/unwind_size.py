@@ -64,9 +64,15 @@ def unwind_size(
     if size > 0 and not is_dust(gateway.instrument(plan.symbol), size):
         return size, ""
     one = planned_unwind_loss(fees, plan, bids, Decimal(1))
+    # with no bids the loss is the stake itself, not a spread: say which
+    what = (
+        "both fees and the spread at the book"
+        if bids
+        else "the stake and its fee: no bids to sell back into"
+    )
     return ZERO, (
         f"pair rejected ({PAIR_UNWIND}): no size of its first leg {plan.symbol} on {plan.venue} "
         f"can be sold back within max_unwind_loss_usd={cap}: {n} contracts would lose "
-        f"{full.quantize(Decimal('0.01'))} USD (both fees and the spread at the book), one "
+        f"{full.quantize(Decimal('0.01'))} USD ({what}), one "
         f"{one.quantize(Decimal('0.01'))} USD; no leg was sent"
     )
