@@ -98,7 +98,7 @@ def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
     return total
 
 
-def _in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The closed trades with their P&L in USD at the quote's price now (an ETH/BTC trade's
     P&L is BTC); a quote no price converts is left as it is (its entries are refused)."""
     out = []
@@ -120,7 +120,7 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     day_start = now - now % DAY_MS
     week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
     closed = closed_positions(node, spec.name)
-    closed_usd = _in_usd(node, closed)
+    closed_usd = in_usd(node, closed)
     reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
     streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
