@@ -33,10 +33,16 @@ def valuation_json(node: TradingNode, ts: int) -> dict[str, Any]:
     return out
 
 
+def save_valuation(node: TradingNode) -> None:
+    """Store the valuation now, for `tradeguard status`: what a node that writes no checkpoint
+    (`tradeguard serve`) values its holdings at, reference prices' ages included."""
+    node.storage.kv_set(VALUATION_KEY, valuation_json(node, node.clock.now_ms()))
+
+
 def reference_ages(node: TradingNode) -> dict[str, dict[str, Any]]:
     """Each reference price's market, price, age and stale flag (`ReferencePrices.ages`)."""
     refs = node._reference
     return refs.ages() if refs is not None else {}
 
 
-__all__ = ["VALUATION_KEY", "reference_ages", "valuation_json"]
+__all__ = ["VALUATION_KEY", "reference_ages", "save_valuation", "valuation_json"]
