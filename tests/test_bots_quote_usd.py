@@ -145,3 +145,32 @@ async def test_the_bot_s_summary_and_status_add_up_in_usd(tmp_path, data_dir):
         assert abs(Decimal(stats["expectancy"]) - closed_usd) < 1, stats
     finally:
         node.close()
+
+
+async def test_a_btc_loss_with_no_btc_price_is_not_read_as_usd(tmp_path, data_dir):
+    node = await _eth_btc_node(tmp_path, data_dir)
+    try:
+        ts = node.clock.now_ms()
+        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
+        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
+                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
+        with node.storage.transaction():
+            node.storage.save_position(pos, ETH_BTC)
+            node.storage.close_position(lost, pos)
+        doc = {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20",
+               "symbols": ["ETH/BTC", SYMBOL]}  # fmt: skip
+        BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+        # BTC's price not known (a restart, before its first tick): today's 0.0005 BTC loss,
+        # about 23 USD, cannot be counted in USD
+        node.portfolio.marks.pop(SYMBOL)
+        for marks in node.portfolio.venue_marks.values():
+            marks.pop(SYMBOL, None)
+        assert node.portfolio.price_of("BTC", "USD") is None
+        out = desk(node).validate("eth", {"symbol": SYMBOL, "side": "buy", "score": "1"})
+        # was: approved, the loss read as 0.0005 USD against daily_loss_usd=20
+        assert not out["approved"], out
+        assert "BOT_NO_MARK" in out["codes"], out
+        reason = out["reasons"][out["codes"].index("BOT_NO_MARK")]
+        assert "ETH/BTC" in reason, reason
+    finally:
+        node.close()

@@ -125,6 +125,13 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
     streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
     unrealized, unpriced = open_pnl(node, spec)
+    # a closed trade its loss limits count whose quote no price converts (BTC before its first
+    # tick after a restart): its loss is not known in USD, so it is no figure to compare
+    counted_from = week_start if spec.weekly_loss_usd is not None else day_start
+    unpriced = tuple(sorted({*unpriced, *(
+        r["symbol"] for r in closed
+        if (r["exit_ts"] or 0) >= counted_from and quote_usd(node, r["symbol"]) is None
+    )}))  # fmt: skip
     working = closing = ZERO
     for o in node.orders.open.values():
         if o.strategy_id != spec.name or o.symbol != symbol:
