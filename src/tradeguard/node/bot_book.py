@@ -81,19 +81,25 @@ def quote_usd(node: TradingNode, symbol: str) -> Decimal | None:
 
 def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
     """What the bot holds and its entries still working may add, every symbol, USD at the
-    marks (a symbol with no price counts its entry price, else nothing)."""
+    marks (a symbol with no price yet counts its entry price, else its working entries' limit
+    or trigger price, else nothing)."""
     portfolio = node.portfolio
     qty: dict[str, Decimal] = {}
+    limit: dict[str, Decimal] = {}  # the highest price a working entry names, per symbol
     for (venue, symbol, owner), pos in portfolio.positions.items():
         if owner == spec.name and venue == spec.venue and pos.quantity:
             qty[symbol] = qty.get(symbol, ZERO) + abs(pos.quantity)
     for o in node.orders.open.values():
         if o.strategy_id == spec.name and o.venue == spec.venue and not o.reduce_only:
             qty[o.symbol] = qty.get(o.symbol, ZERO) + o.remaining
+            named = o.price or o.trigger_price
+            if named is not None and named > limit.get(o.symbol, ZERO):
+                limit[o.symbol] = named
     total = ZERO
     for symbol, amount in qty.items():
         held = portfolio.positions.get((spec.venue, symbol, spec.name))
-        mark = known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
+        mark = (known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
+                or limit.get(symbol, ZERO))  # fmt: skip
         total += amount * mark * (quote_usd(node, symbol) or ZERO)
     return total
 
