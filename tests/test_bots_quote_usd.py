@@ -105,3 +105,72 @@ async def test_a_realized_loss_in_btc_counts_in_usd_against_the_daily_limit(tmp_
         assert "BOT_DAILY_LOSS" in out["codes"], (out["codes"], out["reasons"])
     finally:
         node.close()
+
+
+async def test_the_bot_s_summary_and_status_add_up_in_usd(tmp_path, data_dir):
+    node = await _eth_btc_node(tmp_path, data_dir)
+    try:
+        btc_usd = mid(node)
+        ts = node.clock.now_ms()
+        # closed today: 0.0005 BTC lost (about 23 USD); open: 1 ETH bought at 0.05, marked at
+        # 0.04: 0.01 BTC down (about 460 USD)
+        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
+        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
+                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
+        with node.storage.transaction():
+            node.storage.save_position(pos, ETH_BTC)
+            node.storage.close_position(lost, pos)
+        held = Position("paper", "ETH/BTC", "eth", quantity=Decimal(1), avg_entry=ETH_BTC)
+        node.portfolio.positions[("paper", "ETH/BTC", "eth")] = held
+        await node.on_quote(Quote("ETH/BTC", ts, Decimal("0.04"), Decimal(50), Decimal("0.04"),
+                                  Decimal(50), venue="paper"))  # fmt: skip
+        node.portfolio.mark("ETH/BTC", Decimal("0.04"), "paper")
+        doc = desk(node).summary("eth")
+        bot = doc["bots"][0]
+        open_usd = Decimal("-0.01") * btc_usd
+        closed_usd = Decimal("-0.0005") * btc_usd
+        # was: -0.01 and -0.0005, BTC figures under USD names, added to USDT bots' figures
+        assert abs(Decimal(bot["unrealized_pnl"]) - open_usd) < 1, (bot, open_usd)
+        assert abs(Decimal(doc["unrealized_pnl"]) - open_usd) < 1, (doc, open_usd)
+        assert abs(Decimal(bot["realized_today"]) - closed_usd) < 1, (bot, closed_usd)
+        assert abs(Decimal(bot["realized_total"]) - closed_usd) < 1, (bot, closed_usd)
+        trade = bot["active_trades"][0]
+        assert Decimal(trade["unrealized_pnl"]) == Decimal("-0.01"), trade  # in the quote, BTC
+        assert trade["quote"] == "BTC", trade
+        assert abs(Decimal(trade["unrealized_pnl_usd"]) - open_usd) < 1, trade
+        status = next(b for b in desk(node).status()["bots"] if b["bot_id"] == "eth")
+        assert abs(Decimal(status["realized_today"]) - closed_usd) < 1, status
+        stats = desk(node).stats("eth")  # was: pnl -0.0005, expectancy "0.00"
+        assert abs(Decimal(stats["pnl"]) - closed_usd) < 1, stats
+        assert abs(Decimal(stats["expectancy"]) - closed_usd) < 1, stats
+    finally:
+        node.close()
+
+
+async def test_a_btc_loss_with_no_btc_price_is_not_read_as_usd(tmp_path, data_dir):
+    node = await _eth_btc_node(tmp_path, data_dir)
+    try:
+        ts = node.clock.now_ms()
+        pos = Position("paper", "ETH/BTC", "eth", quantity=Decimal("0.02"), avg_entry=ETH_BTC)
+        lost = ClosedTrade("paper", "ETH/BTC", "eth", Side.BUY, ETH_BTC, ETH_BTC / 2,
+                           Decimal("0.02"), Decimal("-0.0005"), Decimal(-50), ts, ts)  # fmt: skip
+        with node.storage.transaction():
+            node.storage.save_position(pos, ETH_BTC)
+            node.storage.close_position(lost, pos)
+        doc = {**BotRows(node.db).bots()[-1].spec, "daily_loss_usd": "20",
+               "symbols": ["ETH/BTC", SYMBOL]}  # fmt: skip
+        BotRows(node.db).save_bot("eth", True, BotSpec.parse("eth", doc).to_doc(), ts)
+        # BTC's price not known (a restart, before its first tick): today's 0.0005 BTC loss,
+        # about 23 USD, cannot be counted in USD
+        node.portfolio.marks.pop(SYMBOL)
+        for marks in node.portfolio.venue_marks.values():
+            marks.pop(SYMBOL, None)
+        assert node.portfolio.price_of("BTC", "USD") is None
+        out = desk(node).validate("eth", {"symbol": SYMBOL, "side": "buy", "score": "1"})
+        # was: approved, the loss read as 0.0005 USD against daily_loss_usd=20
+        assert not out["approved"], out
+        assert "BOT_NO_MARK" in out["codes"], out
+        reason = out["reasons"][out["codes"].index("BOT_NO_MARK")]
+        assert "ETH/BTC" in reason, reason
+    finally:
+        node.close()

@@ -12,8 +12,9 @@ from bots_support import SYMBOL, add_bot, desk, mid, quote, rig
 from tradeguard.bots.gate import BotBook, TradeAsk, check_trade
 from tradeguard.bots.spec import BotError, BotSpec
 from tradeguard.cli.main import main
-from tradeguard.model.enums import Side
+from tradeguard.model.enums import OrderStatus, OrderType, Side
 from tradeguard.model.market import Quote
+from tradeguard.model.order import Order
 
 ETH = "ETH/USDT"
 LIMITS = {"max_order_usd": "60", "max_position_usd": "100", "daily_loss_usd": "40"}
@@ -76,3 +77,26 @@ def test_bot_add_takes_the_total_limit_and_refuses_one_below_a_position(tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "max_total_position_usd=60 is below max_position_usd=100" in err, err
     assert "Traceback" not in err
+
+
+async def test_a_working_entry_with_no_price_yet_counts_at_its_limit(tmp_path, data_dir):
+    r = await rig(tmp_path, data_dir)
+    node = r.node
+    try:
+        add_bot(node, "multi", symbols=[SYMBOL, ETH], max_total_position_usd="100",
+                require_confirmation=False, one_position_per_symbol=False)  # fmt: skip
+        await quote(node, mid(node))
+        # a limit entry of 90 USD on ETH rests (restored after a restart: no ETH price yet)
+        entry = Order("multi-eth-1", "multi", "paper", ETH, Side.BUY, OrderType.LIMIT,
+                      Decimal("0.045"), Decimal(2000), status=OrderStatus.ACCEPTED)  # fmt: skip
+        node.orders.orders[entry.client_order_id] = entry
+        node.orders.open[entry.client_order_id] = entry
+        assert node.portfolio.mark_of("paper", ETH)[0] is None
+        out = desk(node).validate("multi", {"symbol": SYMBOL, "side": "buy", "score": "1"})
+        # was: approved, the ETH entry counted 0 USD: 60 + 90 = 150 over 100
+        assert "BOT_MAX_TOTAL_POSITION" in out["codes"], out
+        reason = out["reasons"][out["codes"].index("BOT_MAX_TOTAL_POSITION")]
+        assert "150" in reason, reason
+    finally:
+        await r.http.aclose()
+        node.close()

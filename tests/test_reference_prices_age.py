@@ -105,3 +105,30 @@ async def test_a_price_stored_without_its_read_time_is_stale() -> None:
     assert portfolio.marks[SYMBOL] == D("0.42")
     assert refs.ages()[LEG] == {"market": f"kalshi {SYMBOL}", "price": "0.42",
                                 "read_ms": None, "age_s": None, "stale": True}  # fmt: skip
+
+
+async def test_a_price_read_now_is_fresh_whatever_the_venue_s_clock_says() -> None:
+    # the sandbox (real ccxt) stamps its ticker two hours behind the node's clock, as a venue
+    # whose ticker carries the time of its last trade does: the price is still read now
+    from test_ccxt_support import make_venue
+    from tradeguard.clock import Clock
+    from tradeguard.sandbox.testing import seeded_exchange
+
+    ex = seeded_exchange()
+    ex.add_market("BNBUSDT", "BNB", "USDT", "0.001", "0.01", "0.001", "5")
+    ex.set_book("BNBUSDT", bids=[("300", "10")], asks=[("301", "10")])
+    ex.clock_offset_ms = -2 * HOUR_MS
+    async with ex:
+        venue = make_venue(ex, stream_user_data=False)
+        await venue.connect()
+        try:
+            portfolio = Portfolio("USDT")
+            portfolio.set_balances("sbx", [Balance("sbx", "BNB", D(1))])
+            refs = ReferencePrices(portfolio, {"sbx": venue}, _Kv(), now_ms=Clock().now_ms,
+                                   max_age_s=3600)  # fmt: skip
+            await refs.refresh()
+            row = refs.ages()["BNB"]
+            # was: age 7200 s and stale the moment it was read
+            assert not row["stale"] and row["age_s"] < 600, row
+        finally:
+            await venue.close()

@@ -6,14 +6,21 @@ its age and turns stale past node.reference_price_max_age_s, the same on the API
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import signal
+import socket
 from decimal import Decimal
 from typing import Any
+
+from rich.console import Console
 
 from test_api_support import PASSPHRASE, bearer, client
 from test_pm_arb_paper import K_NO, PM_YES, run_paper
 from tradeguard.api.app import create_app
 from tradeguard.api.auth import Role, TokenStore
+from tradeguard.cli.api import _serve
 from tradeguard.cli.main import main
 from tradeguard.execution.reference_prices import MARKS_KEY
 from tradeguard.node import TradingNode
@@ -112,5 +119,41 @@ async def test_a_closed_markets_saved_price_shows_its_age_and_turns_stale_on_eve
         if served is not None:
             await asyncio.wait_for(served.stop(), BOUND_S)
             served.close()
+        await pm.stop()
+        await kalshi.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_status_after_serve_shows_the_prices_serve_read(tmp_path, capsys):
+    strat, _events, node, kalshi, pm = await run_paper(tmp_path, D(20))
+    try:
+        assert strat.attempts[0].outcome == "completed"
+        cfg = node.config
+        await asyncio.wait_for(node.stop(), BOUND_S)
+        node.close()
+        served = TradingNode(cfg)  # `tradeguard serve` itself, stopped by a SIGINT
+        console = Console(file=io.StringIO())
+        task = asyncio.create_task(_serve(served, "127.0.0.1", _free_port(), console))
+        for _ in range(BOUND_S * 20):  # the legs' prices read at start: serve is up
+            if served._reference is not None and served._reference.ages():
+                break
+            await asyncio.sleep(0.05)
+        read = served._reference.ages() if served._reference is not None else {}
+        assert K_NO in read, read
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.wait_for(task, BOUND_S)
+        served.close()
+        capsys.readouterr()
+        assert main(["status", "--json", "--db", cfg.node.database_url]) == 0
+        valuation = json.loads(capsys.readouterr().out)["valuation"]
+        # was: the trading run's last checkpoint, which names no reference price
+        assert valuation["reference_prices"][K_NO]["read_ms"] == read[K_NO]["read_ms"], valuation
+        assert valuation["reference_prices"][K_NO]["stale"] is False, valuation
+    finally:
         await pm.stop()
         await kalshi.stop()

@@ -30,7 +30,13 @@ from tradeguard.config import bot_name_clash
 from tradeguard.model.enums import OrderType, Side
 from tradeguard.model.money import ZERO, plain
 from tradeguard.model.order import Order, OrderIntent
-from tradeguard.node.bot_book import STREAK_KEY, bot_book, closed_positions, quote_usd
+from tradeguard.node.bot_book import (
+    STREAK_KEY,
+    bot_book,
+    closed_positions,
+    in_usd,
+    quote_usd,
+)
 from tradeguard.node.bot_trades import SENDING, outcome, settle_sending, settled
 from tradeguard.storage.bot_rows import BotRows
 from tradeguard.storage.repository import Storage
@@ -129,10 +135,10 @@ class BotDesk:
         return bot_book(self.node, spec, symbol)
 
     def stats(self, bot: str) -> dict[str, Any]:
-        """Return the bot's win rate, P&L, expectancy and accuracy by score bucket."""
+        """Return the bot's win rate, P&L, expectancy and accuracy by score bucket (USD)."""
         trades = sorted(self.rows.trades(bot, limit=5000), key=lambda t: t["created_ts"])
         scored = []
-        for row in self.closed(bot):
+        for row in in_usd(self.node, self.closed(bot)):  # ETH/BTC's P&L is BTC: in USD here
             entry_ts = row["entry_ts"]
             opening = [t for t in trades if t["symbol"] == row["symbol"]
                        and t["created_ts"] <= entry_ts and not t.get("reducing")]  # fmt: skip

@@ -1,5 +1,7 @@
 """What the bot desk shows, read from memory for frequent polling: each bot's active trades with
-live P&L (GET /api/v1/bots/status/summary) and the safety status (GET /api/v1/safety/status)."""
+live P&L (GET /api/v1/bots/status/summary) and the safety status (GET /api/v1/safety/status).
+Every P&L figure of a bot is USD, as its limits are: a trade on ETH/BTC is converted at the
+node's price of BTC (`node.bot_book.quote_usd`); a trade's own P&L is in its quote as well."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeguard.bots.analytics import realized_since
 from tradeguard.model.money import ZERO, plain
+from tradeguard.node.bot_book import in_usd, quote_usd
 from tradeguard.risk.report import loss_halt_view
 
 if TYPE_CHECKING:
@@ -35,19 +38,23 @@ def summary(desk: BotDesk, only: str | None = None) -> dict[str, Any]:
                 node.market.mid(p.symbol, p.venue) or node.portfolio.mark_of(p.venue, p.symbol)[0]
             )
             pnl = p.unrealized_pnl(mark) if mark is not None else None
-            unrealized += pnl or ZERO
+            rate = quote_usd(node, p.symbol)  # the P&L is in the quote (BTC for ETH/BTC)
+            usd = None if pnl is None or rate is None else pnl * rate
+            unrealized += usd or ZERO
             plan = desk.exits.plans.get(f"{p.venue}|{p.symbol}|{name}")
             trades.append({
                 "venue": p.venue, "symbol": p.symbol,
                 "side": "long" if p.quantity > 0 else "short",
                 "quantity": plain(p.quantity), "entry": plain(p.avg_entry),
                 "mark": None if mark is None else plain(mark),
+                "quote": p.symbol.rpartition("/")[2],
                 "unrealized_pnl": None if pnl is None else plain(pnl),
+                "unrealized_pnl_usd": None if usd is None else plain(usd),
                 "opened_ts": p.opened_ts,
                 "exits": None if plan is None else plan.rules_json(),
                 "open_orders": node.orders.open_order_count(name, p.symbol),
             })  # fmt: skip
-        closed = desk.closed(name)
+        closed = in_usd(node, desk.closed(name))
         unrealized_all += unrealized
         active += len(trades)
         bots.append({
@@ -70,7 +77,7 @@ def status(desk: BotDesk) -> dict[str, Any]:
     bots = []
     for name, (spec, enabled) in desk.registry().items():
         positions = [p for p in node.portfolio.open_positions() if p.strategy_id == name]
-        closed = desk.closed(name)
+        closed = in_usd(node, desk.closed(name))
         now = node.clock.now_ms()
         bots.append({
             "bot_id": name, "enabled": enabled, "limits": spec.to_doc(),

@@ -54,7 +54,8 @@ class BotBook:
     # None: no price converts it, so no figure above is in USD and no entry is sized
     quote_usd: Decimal | None = Decimal(1)
     # the symbols of the bot's open positions with no mark yet (after a restart, before their
-    # first price): their loss is unknown, so the loss limits cannot be checked
+    # first price), and of its closed trades the loss limits count whose quote no price
+    # converts to USD: their loss is unknown, so the loss limits cannot be checked
     unpriced: tuple[str, ...] = ()
     # what the bot holds and its entries still working may add, every symbol, USD at the marks
     total_usd: Decimal = ZERO
@@ -197,9 +198,10 @@ def _check_results(spec: BotSpec, book: BotBook, now_ms: int, v: Verdict) -> Non
         names = ", ".join(book.unpriced)
         v.deny(
             "BOT_NO_MARK",
-            f"bot {n}: no price yet for its open position(s) on {names} (none since the node "
-            "started and none stored), so their loss cannot be counted against its loss "
-            "limits; entries wait for a price",
+            f"bot {n}: no USD price yet for its open position(s) or counted closed trades on "
+            f"{names} (of the symbol or of its quote; none since the node started and none "
+            "stored), so their loss cannot be counted against its loss limits; entries wait "
+            "for a price",
         )
     open_loss = -min(book.unrealized_usd, ZERO)
     held = f" (open positions {-open_loss} USD at the mark)" if open_loss else ""

@@ -40,9 +40,18 @@ def set_outcome(doc: dict[str, Any], code: str, reason: str, public: str | None 
                else public)  # fmt: skip
 
 
+# the codes of the bot's own checks (its gate, sizing, confirmations): their reasons name the
+# bot's figures only, so a record stored before public reasons were keeps its words for the bot
+_OWN_CODES = ("CONFIRMATION_REQUIRED", "CONFIRMATION_REFUSED", "SIGNALS_NEEDED", "NO_PRICE")
+
+
 def public_of(doc: dict[str, Any]) -> str:
-    """Return what a bot's token reads of a trade record's reason (withheld when unknown)."""
+    """Return what a bot's token reads of a trade record's reason: its public one; for a record
+    stored without one, the reason of the bot's own check, else its code alone."""
     public = doc.get("public_reason")
     if isinstance(public, str):
         return public
-    return withheld(str(doc.get("code") or ""), str(doc.get("reason") or ""))
+    code, reason = str(doc.get("code") or ""), str(doc.get("reason") or "")
+    if code.startswith("BOT_") or code in _OWN_CODES:
+        return reason
+    return withheld(code, reason)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -183,6 +184,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 async def _serve(node: Any, host: str | None, port: int | None, console: Console) -> None:
     from tradeguard.api.server import ApiServer
+    from tradeguard.node.valuation_view import save_valuation
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -205,14 +207,21 @@ async def _serve(node: Any, host: str | None, port: int | None, console: Console
             f"state {node.risk.state.value}); orders come only from HTTP. Ctrl-C stops.",
         )
         sys.stdout.flush()
+        # serve writes no checkpoint (it runs no strategy and must not move a run's cursor):
+        # the valuation `tradeguard status` shows (reference prices' ages) is stored by itself
+        every_s, due = node.config.node.checkpoint_interval_s, 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             await node.poll_kill_sentinel()
+            if time.monotonic() >= due:
+                save_valuation(node)
+                due = time.monotonic() + every_s
     finally:
         if marks is not None:
             marks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await marks
+        save_valuation(node)  # the prices as serve left them
         await server.stop()
         await node.stop()

@@ -249,7 +249,9 @@ class ReferencePrices:
             self.portfolio.mark(symbol, mid, venue)
             self._marked[symbol] = mid
             self.markets[asset] = (venue, symbol)
-            self.read_ms[asset] = quote.ts
+            # read now, by the node's clock: the venue's stamp may be its last trade's time or
+            # run on another clock (an age by it would flag a fresh reading, or hide a stale one)
+            self.read_ms[asset] = self.now_ms() if self.now_ms is not None else quote.ts
             self.unlisted.discard(asset)
             self.portfolio.unbid.discard(asset)
             return mid

@@ -81,24 +81,30 @@ def quote_usd(node: TradingNode, symbol: str) -> Decimal | None:
 
 def _exposure_usd(node: TradingNode, spec: BotSpec) -> Decimal:
     """What the bot holds and its entries still working may add, every symbol, USD at the
-    marks (a symbol with no price counts its entry price, else nothing)."""
+    marks (a symbol with no price yet counts its entry price, else its working entries' limit
+    or trigger price, else nothing)."""
     portfolio = node.portfolio
     qty: dict[str, Decimal] = {}
+    limit: dict[str, Decimal] = {}  # the highest price a working entry names, per symbol
     for (venue, symbol, owner), pos in portfolio.positions.items():
         if owner == spec.name and venue == spec.venue and pos.quantity:
             qty[symbol] = qty.get(symbol, ZERO) + abs(pos.quantity)
     for o in node.orders.open.values():
         if o.strategy_id == spec.name and o.venue == spec.venue and not o.reduce_only:
             qty[o.symbol] = qty.get(o.symbol, ZERO) + o.remaining
+            named = o.price or o.trigger_price
+            if named is not None and named > limit.get(o.symbol, ZERO):
+                limit[o.symbol] = named
     total = ZERO
     for symbol, amount in qty.items():
         held = portfolio.positions.get((spec.venue, symbol, spec.name))
-        mark = known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
+        mark = (known_mark(node, spec.venue, symbol) or (held.avg_entry if held else ZERO)
+                or limit.get(symbol, ZERO))  # fmt: skip
         total += amount * mark * (quote_usd(node, symbol) or ZERO)
     return total
 
 
-def _in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def in_usd(node: TradingNode, closed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The closed trades with their P&L in USD at the quote's price now (an ETH/BTC trade's
     P&L is BTC); a quote no price converts is left as it is (its entries are refused)."""
     out = []
@@ -120,11 +126,18 @@ def bot_book(node: TradingNode, spec: BotSpec, symbol: str) -> BotBook:
     day_start = now - now % DAY_MS
     week_start = (iso_week(now) * 7 - 3) * DAY_MS  # Monday 00:00 UTC
     closed = closed_positions(node, spec.name)
-    closed_usd = _in_usd(node, closed)
+    closed_usd = in_usd(node, closed)
     reset = node.storage.kv_get(STREAK_KEY + spec.name) or {}
     since = int(reset.get("ts", 0)) if isinstance(reset, dict) else 0
     streak_pnls = [r["pnl"] for r in closed if (r["exit_ts"] or 0) > since]
     unrealized, unpriced = open_pnl(node, spec)
+    # a closed trade its loss limits count whose quote no price converts (BTC before its first
+    # tick after a restart): its loss is not known in USD, so it is no figure to compare
+    counted_from = week_start if spec.weekly_loss_usd is not None else day_start
+    unpriced = tuple(sorted({*unpriced, *(
+        r["symbol"] for r in closed
+        if (r["exit_ts"] or 0) >= counted_from and quote_usd(node, r["symbol"]) is None
+    )}))  # fmt: skip
     working = closing = ZERO
     for o in node.orders.open.values():
         if o.strategy_id != spec.name or o.symbol != symbol:

@@ -271,7 +271,8 @@ class TradingNode:
         return self.state_saves
 
     async def stop(self) -> None:
-        """Close venue connections and write a last checkpoint."""
+        """Stop the node's background work and close venue connections (the live loop, not
+        this, writes the last checkpoint)."""
         if self.exit_siblings is not None:
             await self.exit_siblings.stop()  # no retry sends an order after this
         if self.live is not None:

@@ -13,12 +13,15 @@ yet shows them too.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.portfolio.usd_equity import usd_equity
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
+
+log = logging.getLogger(__name__)
 
 VALUATION_KEY = "run.valuation"
 
@@ -33,10 +36,19 @@ def valuation_json(node: TradingNode, ts: int) -> dict[str, Any]:
     return out
 
 
+def save_valuation(node: TradingNode) -> None:
+    """Store the valuation now, for `tradeguard status`: what a node that writes no checkpoint
+    (`tradeguard serve`) values its holdings at, reference prices' ages included."""
+    try:
+        node.storage.kv_set(VALUATION_KEY, valuation_json(node, node.clock.now_ms()))
+    except Exception as exc:  # a view for status: a busy database must not stop the server
+        log.warning("the valuation for `tradeguard status` was not stored: %s", exc)
+
+
 def reference_ages(node: TradingNode) -> dict[str, dict[str, Any]]:
     """Each reference price's market, price, age and stale flag (`ReferencePrices.ages`)."""
     refs = node._reference
     return refs.ages() if refs is not None else {}
 
 
-__all__ = ["VALUATION_KEY", "reference_ages", "valuation_json"]
+__all__ = ["VALUATION_KEY", "reference_ages", "save_valuation", "valuation_json"]
