@@ -12,7 +12,6 @@ import gc
 import logging
 import os
 import time
-from functools import partial
 from typing import TYPE_CHECKING
 
 from tradeguard.bots.node_exits import bot_specs, wanted_symbols
@@ -159,7 +158,7 @@ def balance_sync(node: TradingNode) -> BalanceSync | None:
         open_orders=lambda venue: [o for o in node.orders.open.values() if o.venue == venue],
         merges=lambda venue, found: book_merges(
             node.orders,
-            partial(node.venues[venue].fetch_fills, since_ts=0),
+            lambda symbol: node.venues[venue].fetch_fills(symbol, since_ts=0),
             venue,
             found,
             node.clock.now_ms(),
