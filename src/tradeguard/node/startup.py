@@ -106,6 +106,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _announce_kept(node)  # a record's event a kill kept off the bus
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _book_late(node)  # an order a record gave up on, filled while the node was down
+    _take_up_netted(node)  # a merge or netting of a held leg booked, its record not written
     _sync_held(node)
     _cover_held(node)  # what an `arb-unwind` may sell of each held leg, read from its record
     # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
@@ -156,6 +157,36 @@ def _sync_held(node: TradingNode) -> None:
     for name in node.venues:
         if name not in deferred:
             report.held_shrunk += sync_held(node, name)
+
+
+def _take_up_netted(node: TradingNode) -> None:
+    """Hand each strategy settling held legs by their merge or netting (`take_up_netted`) the
+    `net…` sales booked to it since its newest record that no record of that time names: a
+    kill between booking them and writing their record left them to this start. A sale
+    booked before a record was handed to the strategy then (at once, as it was booked)."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    for strat in node.strategies:
+        take_up = getattr(strat, "take_up_netted", None)
+        if take_up is None:
+            continue
+        newest = load_arb_executions(node.storage, strategy_id=strat.id, limit=1,
+                                     newest_first=True)  # fmt: skip
+        since = int(newest[0]["ts"]) if newest else 0
+        rows = load_arb_executions(node.storage, strategy_id=strat.id, since_ts=since)
+        named = {
+            str(leg.get("client_order_id"))
+            for row in rows for part in ("legs", "unwinds")
+            for leg in row["legs"].get(part) or ()
+        }  # fmt: skip
+        fills = node.storage.load_fills(strategy_id=strat.id, since_ts=since)
+        kept = [
+            f for f in fills
+            if f.trade_id.startswith("net-") and f.client_order_id not in named
+        ]  # fmt: skip
+        if kept and take_up(kept):
+            log.warning("strategy %s: %d merge or netting sale(s) of held legs booked while "
+                        "the node stopped settled at start", strat.id, len(kept))  # fmt: skip
 
 
 def _book_late(node: TradingNode) -> None:

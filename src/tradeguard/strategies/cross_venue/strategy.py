@@ -322,12 +322,23 @@ class CrossVenueStrategy(Strategy):
 
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills; book a retry's sale that
-        fills after its timeout as that retry's."""
+        fills after its timeout as that retry's; settle a held leg a merge or netting sold."""
         self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
+        self.take_up_netted([fill])
         if self.executor is not None and self.executor.late_sales:
             from tradeguard.strategies.cross_venue.late_sale import late_fill
 
             late_fill(self.executor, fill)
+
+    def take_up_netted(self, fills: Iterable[Fill]) -> list[dict[str, Any]]:
+        """Settle the held lone legs the merge or netting `fills` sold (also the ones a kill
+        left unbooked, handed in at start); return the records written."""
+        from tradeguard.strategies.cross_venue.held_merge import netted_fill
+
+        if self.executor is None:
+            return []
+        recs = [r for fill in fills for r in netted_fill(self.executor, fill)]
+        return [{"record_id": r.record_id, "pair_id": r.pair_id} for r in recs]
 
     async def _settle_loop(self) -> None:
         while True:
