@@ -15,20 +15,20 @@ from pathlib import Path
 
 from tradeguard.config import Config
 from tradeguard.node import TradingNode
+from tradeguard.strategies.cross_venue import held_merge
 
 
 async def main() -> None:
     cfg = Config.model_validate(json.loads(Path(sys.argv[1]).read_text()))
     node = TradingNode(cfg)
-    strat = node.strategies[0]
 
-    def die(fills):  # the merge's fills committed, the held record not yet settled
-        if any(f.trade_id.startswith("net-") for f in fills):
-            print(json.dumps({"booked": [f.trade_id for f in fills]}), flush=True)
+    def die(executor, fill):  # the merge's fills committed, the held record not yet settled
+        if held_merge.is_netting(fill):
+            print(json.dumps({"booked": fill.trade_id}), flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         return []
 
-    strat.take_up_netted = die  # type: ignore[method-assign]
+    held_merge.netted_fill = die  # type: ignore[assignment]
     await node.start()
     print(json.dumps({"unexpected": "started"}), flush=True)
 

@@ -160,33 +160,23 @@ def _sync_held(node: TradingNode) -> None:
 
 
 def _take_up_netted(node: TradingNode) -> None:
-    """Hand each strategy settling held legs by their merge or netting (`take_up_netted`) the
-    `net…` sales booked to it since its newest record that no record of that time names: a
-    kill between booking them and writing their record left them to this start. A sale
-    booked before a record was handed to the strategy then (at once, as it was booked)."""
+    """Hand each strategy settling held legs by their merge or netting (`take_up_netted`) its
+    records and its fills: a kill between booking such a sale and writing its record left it
+    to this start."""
     from tradeguard.storage.arb_repository import load_arb_executions
 
     for strat in node.strategies:
         take_up = getattr(strat, "take_up_netted", None)
         if take_up is None:
             continue
-        newest = load_arb_executions(node.storage, strategy_id=strat.id, limit=1,
-                                     newest_first=True)  # fmt: skip
-        since = int(newest[0]["ts"]) if newest else 0
-        rows = load_arb_executions(node.storage, strategy_id=strat.id, since_ts=since)
-        named = {
-            str(leg.get("client_order_id"))
-            for row in rows for part in ("legs", "unwinds")
-            for leg in row["legs"].get(part) or ()
-        }  # fmt: skip
-        fills = node.storage.load_fills(strategy_id=strat.id, since_ts=since)
-        kept = [
-            f for f in fills
-            if f.trade_id.startswith("net-") and f.client_order_id not in named
-        ]  # fmt: skip
-        if kept and take_up(kept):
-            log.warning("strategy %s: %d merge or netting sale(s) of held legs booked while "
-                        "the node stopped settled at start", strat.id, len(kept))  # fmt: skip
+        rows = load_arb_executions(node.storage, strategy_id=strat.id)
+
+        def load(since: int, sid: str = strat.id) -> list[Any]:
+            return node.storage.load_fills(strategy_id=sid, since_ts=since)
+
+        if told := take_up(rows, load):
+            log.warning("strategy %s: %d merge or netting sale(s) of held legs booked before "
+                        "the node stopped settled at start", strat.id, told)  # fmt: skip
 
 
 def _book_late(node: TradingNode) -> None:

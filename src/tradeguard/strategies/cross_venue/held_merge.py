@@ -2,6 +2,7 @@
 
 ```python
 records = netted_fill(executor, fill)   # each fill of the strategy's: [] unless it is one
+missed = unbooked(executor, rows, load) # at start: such sales a kill left without a record
 ```
 
 A first leg held alone leaves the account when a YES and a NO of its market are merged into
@@ -19,7 +20,9 @@ hold, the oldest first; what is beyond them belongs to no held record.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from tradeguard.model.enums import Side
 from tradeguard.model.fill import Fill
@@ -54,6 +57,30 @@ def netted_fill(executor: PairExecutor, fill: Fill) -> list[PairAttempt]:
         out.append(_settle(executor, i, pair, take, fill, fee))
         left, fee = left - take, ZERO  # the fee (a merge's rounding) once, on the first
     return out
+
+
+def unbooked(
+    executor: PairExecutor, rows: Sequence[Mapping[str, Any]], load: Callable[[int], list[Fill]]
+) -> list[Fill]:
+    """The merge or netting sales of the lone legs held now that no record names: booked
+    before a kill, their record not written. Only sales since the oldest held record (`rows`,
+    the strategy's records) are read (`load(since_ts)`): none before could be a held leg's."""
+    lone = [p for p in executor.book.open if p.lone]
+    if not lone:
+        return []
+    ts_of = {int(r["id"]): int(r["ts"]) for r in rows}
+    newest = max(ts_of.values(), default=0)  # a leg whose record is not known: the newest's
+    since = min(ts_of.get(p.record_id, newest) if p.record_id else newest for p in lone)
+    named = {
+        str(leg.get("client_order_id"))
+        for r in rows if int(r["ts"]) >= since
+        for part in ("legs", "unwinds") for leg in r["legs"].get(part) or ()
+    }  # fmt: skip
+    held = {(p.venues[0], p.legs[0]) for p in lone}
+    return [
+        f for f in load(since)
+        if is_netting(f) and (f.venue, f.symbol) in held and f.client_order_id not in named
+    ]  # fmt: skip
 
 
 def _settle(
@@ -92,4 +119,4 @@ def _settle(
     return rec
 
 
-__all__ = ["HELD_NETTED", "is_netting", "netted_fill"]
+__all__ = ["HELD_NETTED", "is_netting", "netted_fill", "unbooked"]
