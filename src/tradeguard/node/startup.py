@@ -106,6 +106,7 @@ async def before_trading(node: TradingNode, streaming: bool) -> None:
     _announce_kept(node)  # a record's event a kill kept off the bus
     await take_up_interrupted(node)  # unwound by the executor, or held and reported
     _book_late(node)  # an order a record gave up on, filled while the node was down
+    _take_up_netted(node)  # a merge or netting of a held leg booked, its record not written
     _sync_held(node)
     _cover_held(node)  # what an `arb-unwind` may sell of each held leg, read from its record
     # an exit a crash left cancelled, not yet placed smaller; an overshoot left unclosed
@@ -156,6 +157,26 @@ def _sync_held(node: TradingNode) -> None:
     for name in node.venues:
         if name not in deferred:
             report.held_shrunk += sync_held(node, name)
+
+
+def _take_up_netted(node: TradingNode) -> None:
+    """Hand each strategy settling held legs by their merge or netting (`take_up_netted`) its
+    records and its fills: a kill between booking such a sale and writing its record left it
+    to this start."""
+    from tradeguard.storage.arb_repository import load_arb_executions
+
+    for strat in node.strategies:
+        take_up = getattr(strat, "take_up_netted", None)
+        if take_up is None:
+            continue
+        rows = load_arb_executions(node.storage, strategy_id=strat.id)
+
+        def load(since: int, sid: str = strat.id) -> list[Any]:
+            return node.storage.load_fills(strategy_id=sid, since_ts=since)
+
+        if told := take_up(rows, load):
+            log.warning("strategy %s: %d merge or netting sale(s) of held legs booked before "
+                        "the node stopped settled at start", strat.id, told)  # fmt: skip
 
 
 def _book_late(node: TradingNode) -> None:

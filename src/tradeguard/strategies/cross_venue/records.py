@@ -18,6 +18,7 @@ MICRO = Decimal("0.000001")
 
 INTERRUPTED_PAIR = "interrupted"  # pair id of an attempt taken up after a stop (not journaled)
 HELD_SHRUNK = "HELD_SHRUNK"  # the code of a record shrinking held legs to what a venue holds
+HELD_NETTED = "HELD_NETTED"  # the code of a record settling a held leg a merge or netting sold
 
 
 @dataclass(slots=True)
@@ -197,6 +198,8 @@ def execution_event(rec: PairAttempt, strategy_id: str, now_ms: int) -> Event:
     severity = {"held": "critical", "unwound": "warning", "failed": "warning"}
     if rec.code == HELD_SHRUNK:  # contracts sold outside the strategy: nothing at risk
         severity = {rec.outcome: "warning"}
+    elif rec.code == HELD_NETTED:  # settled at 1 USD a pair: what is left is still held
+        severity = {"held": "critical", "unwound": "info"}
     why = f" ({rec.reason})" if rec.reason else ""
     if rec.dust:  # flat, and honest about what stays on the venue
         why += "; dust left, below the venue's minimum order, settles with its market: " + (

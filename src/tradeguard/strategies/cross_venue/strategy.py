@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -322,12 +322,30 @@ class CrossVenueStrategy(Strategy):
 
     def on_fill(self, fill: Fill) -> None:
         """Learn market resolutions from the node's settlement fills; book a retry's sale that
-        fills after its timeout as that retry's."""
+        fills after its timeout as that retry's; settle a held leg a merge or netting sold."""
+        from tradeguard.strategies.cross_venue.held_merge import netted_fill
+
         self.watch.on_fill(fill.symbol, fill.price, fill.trade_id)
+        if self.executor is not None:
+            netted_fill(self.executor, fill)
         if self.executor is not None and self.executor.late_sales:
             from tradeguard.strategies.cross_venue.late_sale import late_fill
 
             late_fill(self.executor, fill)
+
+    def take_up_netted(
+        self, rows: Sequence[Mapping[str, Any]], load: Callable[[int], list[Fill]]
+    ) -> int:
+        """Settle the held lone legs that merge or netting sales booked before a kill sold
+        (`rows`: this strategy's records; `load(since_ts)`: its fills since); return how many."""
+        from tradeguard.strategies.cross_venue.held_merge import netted_fill, unbooked
+
+        if self.executor is None:
+            return 0
+        missed = unbooked(self.executor, rows, load)
+        for fill in missed:
+            netted_fill(self.executor, fill)
+        return len(missed)
 
     async def _settle_loop(self) -> None:
         while True:

@@ -1,0 +1,122 @@
+"""Held lone legs settled by a merge or a venue's netting, with its proceeds as their exit.
+
+```python
+records = netted_fill(executor, fill)   # each fill of the strategy's: [] unless it is one
+missed = unbooked(executor, rows, load) # at start: such sales a kill left without a record
+```
+
+A first leg held alone leaves the account when a YES and a NO of its market are merged into
+cash (the CTF's merge of a NO bought by hand or by another strategy) or netted by the venue
+(Kalshi pays 1 for a YES and a NO held together). The node books either as its `net…` fills
+(`execution/outcome_merge.py`, `execution/outcome_netting.py`), selling the held contracts
+under the strategy that bought them. Such a sale settles the held leg: the proceeds less what
+the contracts cost are its P&L, in the day's P&L and the risk engine's cycle; the held record
+gets one record (`retry_of` it, code `HELD_NETTED`) and one `arb.settled` event kept with it.
+Without this the next reconciliation would shrink the leg as sold outside the strategy and its
+P&L would never reach the strategy. A fill settles no more than the lone legs of its symbol
+hold, the oldest first; what is beyond them belongs to no held record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.model.enums import Side
+from tradeguard.model.fill import Fill
+from tradeguard.model.money import ZERO
+from tradeguard.strategies.cross_venue.executor import PairExecutor
+from tradeguard.strategies.cross_venue.limits import OpenPair
+from tradeguard.strategies.cross_venue.records import HELD_NETTED, PairAttempt, PairLegResult
+from tradeguard.strategies.cross_venue.settlement import PairSettlement, settled_event
+
+
+def is_netting(fill: Fill) -> bool:
+    """Tell whether `fill` is a netting or merge sale the node booked (`net…` ids)."""
+    return fill.side is Side.SELL and fill.trade_id.startswith("net-")
+
+
+def netted_fill(executor: PairExecutor, fill: Fill) -> list[PairAttempt]:
+    """Settle the lone legs of `fill`'s symbol the netting or merge `fill` sold; return the
+    records written (none for any other fill)."""
+    if not is_netting(fill):
+        return []
+    left, fee, out = fill.amount, fill.fee, []
+    while left > 0:
+        found = next(
+            ((i, p) for i, p in enumerate(executor.book.open)
+             if p.lone and p.venues[0] == fill.venue and p.legs[0] == fill.symbol),
+            None,
+        )  # fmt: skip
+        if found is None:
+            break  # beyond what the held legs hold: no held record's
+        i, pair = found
+        take = min(left, pair.contracts)
+        out.append(_settle(executor, i, pair, take, fill, fee))
+        left, fee = left - take, ZERO  # the fee (a merge's rounding) once, on the first
+    return out
+
+
+def unbooked(
+    executor: PairExecutor, rows: Sequence[Mapping[str, Any]], load: Callable[[int], list[Fill]]
+) -> list[Fill]:
+    """The merge or netting sales of the lone legs held now that no record names: booked
+    before a kill, their record not written. Only sales since the oldest held record (`rows`,
+    the strategy's records) are read (`load(since_ts)`): none before could be a held leg's."""
+    lone = [p for p in executor.book.open if p.lone]
+    if not lone:
+        return []
+    ts_of = {int(r["id"]): int(r["ts"]) for r in rows}
+    newest = max(ts_of.values(), default=0)  # a leg whose record is not known: the newest's
+    since = min(ts_of.get(p.record_id, newest) if p.record_id else newest for p in lone)
+    named = {
+        str(leg.get("client_order_id"))
+        for r in rows if int(r["ts"]) >= since
+        for part in ("legs", "unwinds") for leg in r["legs"].get(part) or ()
+    }  # fmt: skip
+    held = {(p.venues[0], p.legs[0]) for p in lone}
+    return [
+        f for f in load(since)
+        if is_netting(f) and (f.venue, f.symbol) in held and f.client_order_id not in named
+    ]  # fmt: skip
+
+
+def _settle(
+    executor: PairExecutor, i: int, pair: OpenPair, take: Decimal, fill: Fill, fee: Decimal
+) -> PairAttempt:
+    book, symbol = executor.book, pair.legs[0]
+    cost = pair.capital * take / pair.contracts
+    sold = PairLegResult("unwind", fill.venue, symbol, Side.SELL, take, fill.price, filled=take,
+                         avg_price=fill.price, fee=fee, status="filled",
+                         client_order_id=fill.client_order_id)  # fmt: skip
+    pnl, now = sold.cash - cost, executor._clock.now_ms()
+    left = pair.contracts - take
+    rec = PairAttempt(
+        executor.strategy_id, pair.pair_id, pair.event, pair.direction, executor.mode, take,
+        ZERO, ZERO, ZERO, outcome="held" if left > 0 else "unwound", code=HELD_NETTED,
+        ts=now, retry_of=pair.record_id, actual_profit=pnl, fees=fee,
+        reason=(f"{take} {symbol} held alone on {fill.venue} merged or netted with the other "
+                f"outcome (1 USD a pair) at {fill.price}: the held leg's exit"),
+    )  # fmt: skip
+    rec.legs.append(sold)
+    part = dataclasses.replace(pair, contracts=take, capital=cost)
+    result = PairSettlement(pair.pair_id, sold.cash, pnl, "", ZERO)
+    event = settled_event(part, result, now, fill.venue, executor.strategy_id)
+    said = (f"pair {pair.pair_id}: {take} {symbol} held alone merged or netted at {fill.price} "
+            f"on {fill.venue}; P&L {pnl} USD")  # fmt: skip
+    rec.alerts.append(dataclasses.replace(event, data={**event.data, "message": said}))
+    executor.book_result(rec, pnl, trade=False)  # settled: the pair was counted when bought
+    if left > 0:
+        rec.held[symbol], rec.capital = left, pair.capital - cost
+        book.open[i] = dataclasses.replace(pair, contracts=left, capital=rec.capital, note="")
+    else:
+        del book.open[i]
+    executor._finish(rec)  # the record, the book and its events in one commit
+    if pair.record_id is not None and rec.record_id is not None:
+        executor.held_retries[pair.record_id] = rec.record_id  # a retry read before is stale
+    return rec
+
+
+__all__ = ["HELD_NETTED", "is_netting", "netted_fill", "unbooked"]

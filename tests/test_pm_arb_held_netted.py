@@ -1,0 +1,73 @@
+"""A held Kalshi leg netted by the venue against the opposite outcome bought by hand (Kalshi
+keeps one signed position per market and pays 1 USD a YES and NO pair) settles the held
+record with the netting as its exit: one record, one `arb.settled` event, its P&L in the
+strategy's day, no HELD_SHRUNK record, and so after a restart.
+
+The Kalshi stand-in and its client (the hand) on the node's account."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from test_pm_arb_held_shrink import NO, _held_by_a_run, rig  # noqa: F401  (the fixture)
+from test_pm_arb_interrupted import _start
+from tradeguard.execution.reconcile import reconcile_and_gate
+from tradeguard.model.events import EventKind
+from tradeguard.storage.arb_repository import load_arb_executions
+from tradeguard.strategies.cross_venue.held_retry import held_legs
+from tradeguard.venues.kalshi.client import KalshiClient
+
+D = Decimal
+TICKER = NO.split(":")[0]
+
+
+async def _buy_yes_by_hand(kalshi, k_keys, n: D) -> None:
+    client = KalshiClient(kalshi.rest_url, k_keys["key_id"], k_keys["private_key_pem"])
+    try:
+        await client.create_order({"ticker": TICKER, "client_order_id": "by-hand-yes",
+                                   "side": "yes", "action": "buy", "count_fp": f"{n:.2f}",
+                                   "yes_price_dollars": "0.9900",
+                                   "time_in_force": "immediate_or_cancel"})  # fmt: skip
+    finally:
+        await client.close()
+
+
+async def test_a_held_kalshi_leg_netted_against_yes_bought_by_hand_settles_its_record(
+    tmp_path,
+    rig,  # noqa: F811
+):
+    kalshi, pm, k_keys = rig
+    node, events = await _held_by_a_run(tmp_path, kalshi, pm)
+    strat = node.strategies[0]
+    try:
+        [lone] = strat.book.open
+        n, day_before = lone.contracts, strat.book.realised_today
+        await _buy_yes_by_hand(kalshi, k_keys, n)
+        report = await reconcile_and_gate(node, "periodic")
+        assert report.ok, report.reason
+        assert report.held_shrunk == [], report.held_shrunk
+        assert node.portfolio.book("kalshi").total(NO) == 0
+        rows = load_arb_executions(node.storage, strategy_id="pmarb")
+        assert [r["outcome"] for r in rows] == ["held", "unwound"], rows
+        assert rows[1]["legs"]["code"] == "HELD_NETTED" and rows[1]["legs"]["retry_of"] == 1
+        [sale] = rows[1]["legs"]["unwinds"]
+        proceeds = D(sale["filled"]) * D(sale["avg_price"]) - D(sale["fee"])
+        assert D(sale["filled"]) == n and sale["client_order_id"].startswith("net")
+        assert D(rows[1]["actual_profit"]) == proceeds - lone.capital
+        assert strat.book.open == [] and held_legs(rows) == []
+        assert strat.book.realised_today - day_before == proceeds - lone.capital
+        [settled] = [e for e in events if e.kind == EventKind.ARB_SETTLED]
+        assert D(settled.data["pnl"]) == proceeds - lone.capital
+        again = await reconcile_and_gate(node, "periodic")
+        assert again.ok and again.held_shrunk == []
+    finally:
+        await node.stop()
+        node.close()
+    node, events = await _start(node.config)
+    try:  # settled once: nothing recorded, shrunk or announced at the next start
+        assert len(load_arb_executions(node.storage, strategy_id="pmarb")) == 2
+        assert node.strategies[0].book.open == []
+        assert not [e for e in events if e.kind in (EventKind.ARB_SETTLED, EventKind.ARB_EXECUTION)]
+    finally:
+        await node.stop()
+        node.close()
