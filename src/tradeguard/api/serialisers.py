@@ -22,7 +22,7 @@ from tradeguard.model.order import Order
 from tradeguard.model.position import Position
 from tradeguard.node.kill_restart import unfinished_reason
 from tradeguard.portfolio.analytics import Performance
-from tradeguard.risk.observers import LOSS_LIMIT_BY
+from tradeguard.risk.state import LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode

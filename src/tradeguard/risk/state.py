@@ -28,6 +28,10 @@ from tradeguard.risk.views import StateStore
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
+DRAWDOWN_BY = "breaker:drawdown"
+DAILY_LOSS_BY = "breaker:daily_loss"
+# the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
+LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
 
 
 class ResumeRefused(TradeguardError):
@@ -199,17 +203,22 @@ class RiskState:
         """End a halt `by` set itself (a failed reconciliation's, lifted by a good one): back to
         the state it was set over (REDUCING, or ACTIVE), never looser; the drawdown peak and
         the losing streak are kept, as an exchange blip must not give the breakers a fresh
-        start. Refused (ResumeRefused) like `resume`."""
+        start. Refused (ResumeRefused) like `resume`, unless it goes back to a loss limit's own
+        REDUCING (risk.on_loss_halt = "reduce"), which lets exits through all that day."""
         if self.state is not TradingState.HALTED or self.state_by != by:
             return
         now = self._clock.now_ms()
         halt_day = self.daily_loss_halt_day
-        if halt_day is not None and utc_day(now) <= halt_day:
+        over = self.halted_over
+        # back to a loss limit's own REDUCING (risk.on_loss_halt = "reduce") is no lift of it
+        to_loss_reduce = (over is not None and over.get("state") == TradingState.REDUCING.value
+                          and over.get("by") in LOSS_LIMIT_BY)  # fmt: skip
+        if halt_day is not None and utc_day(now) <= halt_day and not to_loss_reduce:
             raise ResumeRefused(
                 f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
                 f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
             )
-        over, self.halted_over = self.halted_over, None
+        self.halted_over = None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": self.state.value}
         if over is not None and over.get("state") == TradingState.REDUCING.value:
             self._set_state(TradingState.REDUCING, str(over["reason"]), str(over["by"]))
