@@ -169,12 +169,12 @@ class RiskState:
             # the next start, after reconciliation, so nothing is sold twice
             self.record_kill({**ask, "resume_before": self.last_resume})
             self.flatten_asked = ask
-        self._save()
+        self._save_now()
 
     def record_kill(self, request: dict[str, Any]) -> None:
         """Keep the last kill-switch request with the persisted state."""
         self.last_kill = dict(request)
-        self._save()
+        self._save_now()
 
     def resume(self, by: str, reason: str) -> None:
         """Return to ACTIVE; refused (ResumeRefused) before the daily-loss halt's day is over."""
@@ -312,6 +312,16 @@ class RiskState:
             self._store.save(self.to_state())
         self._dirty = self._counts_dirty = False
         self._last_save_ms = now
+
+    def _save_now(self) -> None:
+        """`_save`, written before returning. A store commits at once only a change of the
+        trading state: a kill or a loss limit's trip recorded after its HALTED would wait for
+        the next commit, and a node killed meanwhile would come back HALTED without it (a
+        flatten never finished, positions left open)."""
+        self._save()
+        flush = getattr(self._store, "flush", None)
+        if flush is not None:
+            flush()
 
     def _restore(self) -> None:
         data = self._store.load()
