@@ -3,7 +3,8 @@ equity fall to half its peak: the drawdown breaker trips and asks for the flatte
 live loop's kill duty runs. The process SIGKILLs itself at one step of it (argv[2]):
 
 - `mid_flatten`: the venue has taken the flatten's sell, the node has not heard back;
-- `after_flatten`: the sell answered, the flatten's report not stored.
+- `after_flatten`: the sell answered, the flatten's report not stored;
+- `after_trip`: the breaker has tripped, nothing else ran (no await: no commit, no poll).
 
 argv: config.json step. Prints {"held": amount} before the trip.
 """
@@ -48,6 +49,8 @@ async def main() -> None:
     risk.observe_equity(now, equity * 2)  # the peak: twice the equity now
     risk.observe_equity(now + 1, equity)  # 50% below it: max_drawdown_pct trips
     assert risk.flatten_asked is not None or risk.last_kill is not None
+    if step == "after_trip":
+        _die()
     await live  # the kill duty takes the flatten; the process dies in it
 
 

@@ -1,7 +1,8 @@
 """`risk.on_loss_halt = "flatten"` is stored before any close is sent: a node SIGKILLed while
-its drawdown flatten runs (the venue has taken the sell, or it answered and the report was not
-stored) comes back HALTED and finishes it at the next start, after reconciliation: the
-position is sold once, never twice. Real child process, sandbox venue (real ccxt)."""
+its drawdown flatten runs (the breaker has just tripped, the venue has taken the sell, or it
+answered and the report was not stored) comes back HALTED and finishes it at the next start,
+after reconciliation: the position is sold once, never twice. Real child process, sandbox venue
+(real ccxt)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,19 @@ CHILD = Path(__file__).with_name("loss_flatten_child.py")
 EXE = Path(sys.executable).parent / "tradeguard"
 
 
-@pytest.mark.parametrize("step", ["mid_flatten", "after_flatten"])
-async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_start(tmp_path, step):
+@pytest.mark.parametrize(
+    ("step", "db"),
+    [("after_trip", "sqlite"), ("after_trip", "postgresql"), ("mid_flatten", "sqlite"),
+     ("after_flatten", "sqlite")],
+)  # fmt: skip
+async def test_a_loss_flatten_cut_short_closes_the_position_once_at_the_next_start(
+    tmp_path, request, step, db
+):
     async with seeded_exchange() as ex:
         cfg = native_config(tmp_path, ex.rest_url, ex.ws_url, native=False)
         cfg.risk.on_loss_halt = "flatten"
+        if db == "postgresql":
+            cfg.node.database_url = request.getfixturevalue("pg_url")
         docs = await killed_child(CHILD, tmp_path, cfg, step)
         assert any("held" in d for d in docs), docs
         shown = await _status(cfg.node.database_url)  # as the killed node left it

@@ -146,3 +146,44 @@ async def test_status_says_which_limit_tripped_in_which_mode_and_what_it_did(tmp
     line = next(x for x in done.stdout.splitlines() if x.startswith("Loss limit"))
     assert f"Loss limit drawdown tripped 2022-01-01 00:07:00 (risk.on_loss_halt = {mode}): " in line
     assert said in line, line
+
+
+async def test_a_loss_limit_flatten_is_no_engaged_kill_switch_anywhere(tmp_path):
+    """/state, /health and /metrics agree: the kill switch is the operator's; a loss limit's
+    flatten runs through it but does not engage it."""
+    from tradeguard.api.metrics import NodeMetrics
+    from tradeguard.api.serialisers import state_payload
+    from tradeguard.node.health import assess
+
+    node, _ = await _run(tmp_path, "flatten")
+    try:
+        assert node.risk.state is TradingState.HALTED and node.risk.last_kill is not None
+        assert state_payload(node)["kill_switch"]["engaged"] is False
+        trading = assess(node, 0.0, verbose=True)["checks"]["trading"]
+        assert trading["state"] == "HALTED" and trading["kill_switch"] is False
+        text = NodeMetrics(node).render().decode()
+        assert 'tradeguard_breaker_state{breaker="kill_switch"} 0.0' in text
+    finally:
+        node.close()
+
+
+async def test_a_kill_resumed_long_ago_is_not_engaged_by_a_later_loss_halt(tmp_path):
+    from tradeguard.api.metrics import NodeMetrics
+    from tradeguard.api.serialisers import state_payload
+    from tradeguard.node.health import assess
+
+    cfg = loss_halt_config(tmp_path, f"sqlite:///{tmp_path / 'tg.db'}", "halt")
+    node = node_for(cfg)
+    await node.start()
+    try:
+        await node.kill("drill", by="operator")
+        node.risk.resume("operator", "drill over")
+        await node.run()  # the drawdown halts it
+        assert node.risk.state is TradingState.HALTED
+        assert node.risk.state_by == "breaker:drawdown"
+        assert state_payload(node)["kill_switch"]["engaged"] is False
+        assert assess(node, 0.0)["checks"]["trading"]["kill_switch"] is False
+        text = NodeMetrics(node).render().decode()
+        assert 'tradeguard_breaker_state{breaker="kill_switch"} 0.0' in text
+    finally:
+        node.close()

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
+from tradeguard.node.kill_restart import kill_engaged
 
 if TYPE_CHECKING:
     from tradeguard.api.arb_figures import ArbFigures
@@ -182,9 +183,7 @@ class NodeMetrics:
             if snap["daily_loss"].get("halted_day")
             else (1 if snap["daily_loss"].get("warning_sent") else 0)
         )
-        self.breakers.labels("kill_switch").set(
-            2 if risk.state is TradingState.HALTED and risk.last_kill else 0
-        )
+        self.breakers.labels("kill_switch").set(2 if kill_engaged(risk) else 0)
         self.breakers.labels("stale_data").set(2 if snap["stale_symbols"] else 0)
         for venue, b in snap["venues"].items():
             self.breakers.labels(f"venue:{venue}").set(_BREAKER_VALUE.get(str(b["state"]), 2))

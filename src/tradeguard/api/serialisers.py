@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi.responses import Response
 
-from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event
 from tradeguard.model.fill import Fill
 from tradeguard.model.money import plain
 from tradeguard.model.order import Order
 from tradeguard.model.position import Position
-from tradeguard.node.kill_restart import unfinished_reason
+from tradeguard.node.kill_restart import kill_engaged, unfinished_reason
 from tradeguard.portfolio.analytics import Performance
-from tradeguard.risk.observers import LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node import TradingNode
@@ -183,17 +181,13 @@ def state_payload(node: TradingNode) -> dict[str, Any]:
     snap["equity"] = equity  # one equity figure: the risk engine's last sample may trail it
     day_start = risk.day_start_equity
     daily = snap["limits"]["daily_loss"]
-    kill = risk.last_kill
-    # a loss limit's flatten (risk.on_loss_halt) is no kill the operator engaged
-    engaged = risk.state is TradingState.HALTED and kill is not None
-    engaged = engaged and kill is not None and kill.get("by") not in LOSS_LIMIT_BY
     return {
         "mode": node.mode.value,
         "trading_state": risk.state.value,
         "reason": risk.state_reason,
         "by": risk.state_by,
         "kill_switch": {
-            "engaged": engaged,
+            "engaged": kill_engaged(risk),
             "last": risk.last_kill,
             # a kill that never ended (cut short): why, until a start finishes it
             "unfinished": unfinished_reason(risk.last_kill, risk.last_resume),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tradeguard.model.enums import TradingMode, TradingState
+from tradeguard.node.kill_restart import kill_engaged
 from tradeguard.node.stats import wall_ms
 from tradeguard.secrets.redact import redact
 
@@ -138,7 +139,7 @@ def _trading(node: TradingNode, verbose: bool) -> dict[str, Any]:
     state = risk.state
     if state is TradingState.ACTIVE:
         return {"status": OK, "state": state.value}
-    kill = state is TradingState.HALTED and risk.last_kill is not None
+    kill = kill_engaged(risk)
     reason = _short(risk.state_reason) if verbose else WITHHELD.format(state=state.value.lower())
     return {"status": DEGRADED, "state": state.value, "reason": reason, "kill_switch": kill}
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tradeguard.model.enums import TradingState
 from tradeguard.model.events import Event, EventKind
 from tradeguard.risk.kill import KillRequest
+from tradeguard.risk.state import LOSS_LIMIT_BY
 
 if TYPE_CHECKING:
     from tradeguard.node.node import TradingNode
@@ -53,6 +54,18 @@ def unfinished_reason(kill: Any, resume: Any = None) -> str | None:
     return str(kill.get("unfinished") or (
         "cancelling and closing did not end (still running, or the node stopped meanwhile: "
         "the next start finishes it before trading)"))  # fmt: skip
+
+
+def kill_engaged(risk: Any) -> bool:
+    """Whether the operator's kill switch holds the trading state: HALTED by the last kill
+    asked for, not resumed since; a loss limit's flatten (risk.on_loss_halt) runs through
+    the kill switch without engaging it."""
+    kill = risk.last_kill
+    if risk.state is not TradingState.HALTED or not isinstance(kill, dict) or "ts" not in kill:
+        return False
+    if kill.get("by") in LOSS_LIMIT_BY:
+        return False
+    return not resumed_since(kill, risk.last_resume)
 
 
 async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
@@ -88,4 +101,10 @@ async def finish_interrupted_kill(node: TradingNode) -> dict[str, Any] | None:
     return await node.kill(request.reason, request.by, request.flatten, request=request)
 
 
-__all__ = ["finish_interrupted_kill", "resumed_since", "unfinished", "unfinished_reason"]
+__all__ = [
+    "finish_interrupted_kill",
+    "kill_engaged",
+    "resumed_since",
+    "unfinished",
+    "unfinished_reason",
+]

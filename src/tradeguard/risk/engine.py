@@ -34,7 +34,7 @@ from tradeguard.risk.config import RiskConfig
 from tradeguard.risk.cycle import cycle_denial
 from tradeguard.risk.exposure import Exposure, ExposureMeter
 from tradeguard.risk.mark_guard import MarkGuard
-from tradeguard.risk.observers import LOSS_LIMIT_BY, RiskObservers
+from tradeguard.risk.observers import RiskObservers
 from tradeguard.risk.rules import (
     ARB_UNWIND_TAG,
     ENTRY_RULES,
@@ -47,7 +47,7 @@ from tradeguard.risk.rules import (
 )
 from tradeguard.risk.rules.base import frac
 from tradeguard.risk.rules.order import closes_own, price_bound, shrinks
-from tradeguard.risk.state import ResumeRefused
+from tradeguard.risk.state import LOSS_LIMIT_BY, ResumeRefused
 from tradeguard.risk.unwind import CycleHoldings
 from tradeguard.risk.views import MarketView, PortfolioView, StateStore
 

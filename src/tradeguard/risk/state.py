@@ -28,6 +28,10 @@ from tradeguard.risk.views import StateStore
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
+DRAWDOWN_BY = "breaker:drawdown"
+DAILY_LOSS_BY = "breaker:daily_loss"
+# the breakers `risk.on_loss_halt` applies to (no equity is a figure unread, not a loss: it halts)
+LOSS_LIMIT_BY = frozenset({DRAWDOWN_BY, DAILY_LOSS_BY})
 
 
 class ResumeRefused(TradeguardError):
@@ -165,12 +169,12 @@ class RiskState:
             # the next start, after reconciliation, so nothing is sold twice
             self.record_kill({**ask, "resume_before": self.last_resume})
             self.flatten_asked = ask
-        self._save()
+        self._save_now()
 
     def record_kill(self, request: dict[str, Any]) -> None:
         """Keep the last kill-switch request with the persisted state."""
         self.last_kill = dict(request)
-        self._save()
+        self._save_now()
 
     def resume(self, by: str, reason: str) -> None:
         """Return to ACTIVE; refused (ResumeRefused) before the daily-loss halt's day is over."""
@@ -203,17 +207,22 @@ class RiskState:
         """End a halt `by` set itself (a failed reconciliation's, lifted by a good one): back to
         the state it was set over (REDUCING, or ACTIVE), never looser; the drawdown peak and
         the losing streak are kept, as an exchange blip must not give the breakers a fresh
-        start. Refused (ResumeRefused) like `resume`."""
+        start. Refused (ResumeRefused) like `resume`, unless it goes back to a loss limit's own
+        REDUCING (risk.on_loss_halt = "reduce"), which lets exits through all that day."""
         if self.state is not TradingState.HALTED or self.state_by != by:
             return
         now = self._clock.now_ms()
         halt_day = self.daily_loss_halt_day
-        if halt_day is not None and utc_day(now) <= halt_day:
+        over = self.halted_over
+        # back to a loss limit's own REDUCING (risk.on_loss_halt = "reduce") is no lift of it
+        to_loss_reduce = (over is not None and over.get("state") == TradingState.REDUCING.value
+                          and over.get("by") in LOSS_LIMIT_BY)  # fmt: skip
+        if halt_day is not None and utc_day(now) <= halt_day and not to_loss_reduce:
             raise ResumeRefused(
                 f"resume refused: the daily loss limit halted trading on {day_label(halt_day)} "
                 f"(UTC); resume is possible from {day_label(halt_day + 1)} 00:00 UTC"
             )
-        over, self.halted_over = self.halted_over, None
+        self.halted_over = None
         self.last_resume = {"by": by, "reason": reason, "ts": now, "from": self.state.value}
         if over is not None and over.get("state") == TradingState.REDUCING.value:
             self._set_state(TradingState.REDUCING, str(over["reason"]), str(over["by"]))
@@ -307,6 +316,16 @@ class RiskState:
             self._store.save(self.to_state())
         self._dirty = self._counts_dirty = False
         self._last_save_ms = now
+
+    def _save_now(self) -> None:
+        """`_save`, written before returning. A store commits at once only a change of the
+        trading state: a kill or a loss limit's trip recorded after its HALTED would wait for
+        the next commit, and a node killed meanwhile would come back HALTED without it (a
+        flatten never finished, positions left open)."""
+        self._save()
+        flush = getattr(self._store, "flush", None)
+        if flush is not None:
+            flush()
 
     def _restore(self) -> None:
         data = self._store.load()
