@@ -10,11 +10,14 @@ Create Date: 2026-12-07 00:00:00
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from tradeguard.storage.types import JsonType
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -48,6 +51,31 @@ def upgrade() -> None:
             named[cid] = {"client_order_id": cid, "strategy_id": sid, "record_id": rid}
     if named:
         op.bulk_insert(table, list(named.values()))
+    _mark_looked_at()
+
+
+# kv_state key of `execution/gateway.py` (LATE_CHECKED_KEY): the newest of a strategy's
+# journaled fills a start looked at for late fills
+_LATE_CHECKED_KEY = "strategy.late_checked:{}"
+
+
+def _mark_looked_at() -> None:
+    """Mark every fill journaled so far as looked at, for each strategy with a record: the
+    start that journaled each of them looked at them (its take-up of the newest records), so
+    the first start after this upgrade reads only the fills journaled since (its own
+    reconciliation's), not one record for each order ever recorded."""
+    bind = op.get_bind()
+    newest = bind.execute(sa.text("SELECT max(id) FROM fills")).scalar()
+    if newest is None:
+        return
+    sids = [r[0] for r in bind.execute(sa.text("SELECT DISTINCT strategy_id FROM arb_executions"))]
+    kv = sa.table("kv_state", sa.column("key", sa.String()), sa.column("value", JsonType()),
+                  sa.column("updated_ts", sa.BigInteger()))  # fmt: skip
+    now = int(time.time() * 1000)
+    marks = [{"key": _LATE_CHECKED_KEY.format(sid), "value": int(newest), "updated_ts": now}
+             for sid in sids]  # fmt: skip
+    if marks:
+        op.bulk_insert(kv, marks)
 
 
 def downgrade() -> None:
