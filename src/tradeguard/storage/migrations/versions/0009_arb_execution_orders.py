@@ -51,29 +51,46 @@ def upgrade() -> None:
             named[cid] = {"client_order_id": cid, "strategy_id": sid, "record_id": rid}
     if named:
         op.bulk_insert(table, list(named.values()))
-    _mark_looked_at()
+    _mark_looked_at(named)
 
 
 # kv_state key of `execution/gateway.py` (LATE_CHECKED_KEY): the newest of a strategy's
 # journaled fills a start looked at for late fills
 _LATE_CHECKED_KEY = "strategy.late_checked:{}"
+_WINDOW = 256  # the newest records of a strategy whose orders a start looked at before
 
 
-def _mark_looked_at() -> None:
-    """Mark every fill journaled so far as looked at, for each strategy with a record: the
-    start that journaled each of them looked at them (its take-up of the newest records), so
-    the first start after this upgrade reads only the fills journaled since (its own
-    reconciliation's), not one record for each order ever recorded."""
+def _mark_looked_at(named: dict[str, dict[str, Any]]) -> None:
+    """Mark, for each strategy with a record, the fills journaled before the first fill of an
+    order of its `_WINDOW` newest records as looked at: the first start after this upgrade
+    reads those records' fills again (what a start looked at before: a kill between a fill and
+    its record's rewrite is still put right) and the fills journaled since, not one record
+    for each order ever recorded."""
     bind = op.get_bind()
     newest = bind.execute(sa.text("SELECT max(id) FROM fills")).scalar()
     if newest is None:
         return
-    sids = [r[0] for r in bind.execute(sa.text("SELECT DISTINCT strategy_id FROM arb_executions"))]
+    marks = []
+    for (sid,) in bind.execute(sa.text("SELECT DISTINCT strategy_id FROM arb_executions")).all():
+        ids = {r[0] for r in bind.execute(sa.text(
+            "SELECT id FROM arb_executions WHERE strategy_id = :sid ORDER BY id DESC LIMIT :n"
+        ), {"sid": sid, "n": _WINDOW})}  # fmt: skip
+        cids = [c for c, n in named.items() if n["strategy_id"] == sid and n["record_id"] in ids]
+        first = None
+        for at in range(0, len(cids), 500):
+            found = bind.execute(
+                sa.text("SELECT min(id) FROM fills WHERE client_order_id IN :cids").bindparams(
+                    sa.bindparam("cids", expanding=True)
+                ),
+                {"cids": cids[at : at + 500]},
+            ).scalar()
+            if found is not None:
+                first = found if first is None else min(first, found)
+        mark = int(newest) if first is None else int(first) - 1
+        marks.append({"key": _LATE_CHECKED_KEY.format(sid), "value": mark,
+                      "updated_ts": int(time.time() * 1000)})  # fmt: skip
     kv = sa.table("kv_state", sa.column("key", sa.String()), sa.column("value", JsonType()),
                   sa.column("updated_ts", sa.BigInteger()))  # fmt: skip
-    now = int(time.time() * 1000)
-    marks = [{"key": _LATE_CHECKED_KEY.format(sid), "value": int(newest), "updated_ts": now}
-             for sid in sids]  # fmt: skip
     if marks:
         op.bulk_insert(kv, marks)
 
