@@ -319,9 +319,9 @@ def test_the_first_start_after_upgrading_to_0009_reads_the_fills_of_the_newest_r
     records = 300
     with db.engine.begin() as conn:
         for n in range(records):
-            legs = {"legs": [{"index": i, "client_order_id": f"c{n}-{i}", "status": "filled"}
+            legs = {"legs": [{"index": i, "client_order_id": f"c{n}-{i}", "status": "expired"}
                              for i in range(3)], "unwinds": []}  # fmt: skip
-            row = {"strategy_id": "tri", "start_asset": "USDT", "outcome": "completed"}
+            row = {"strategy_id": "tri", "start_asset": "USDT", "outcome": "held"}
             conn.execute(arb_executions.insert().values(**row, ts=n, legs=legs))
     with store.transaction():
         for n in range(records):

@@ -71,3 +71,27 @@ async def test_a_cycle_whose_legs_fill_as_sent_looks_up_no_record_on_its_fills(
     assert rec.outcome == "completed", rec.reason
     assert len(s.storage.load_fills()) >= 3
     assert looked == []
+
+
+async def test_a_start_after_a_run_of_completed_cycles_looks_up_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every order of a completed cycle filled and can fill no more: the next start (the mark
+    # where this run's start left it) looks none of them up (before: one record each).
+    from tradeguard.execution import gateway
+    from tradeguard.strategies.triangular.late_fills import LateFills
+
+    s = Stack(tmp_path)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec.reason
+    looked: list[str] = []
+    find = gateway.find_arb_execution
+
+    def counted(storage: Any, strategy_id: str, cid: str) -> dict[str, Any] | None:
+        looked.append(cid)
+        return find(storage, strategy_id, cid)
+
+    monkeypatch.setattr(gateway, "find_arb_execution", counted)
+    late = LateFills(s.gateway, s.executor.held_legs)  # the next start's
+    assert late.take_up() == 0
+    assert looked == []  # before: 3, one for each leg

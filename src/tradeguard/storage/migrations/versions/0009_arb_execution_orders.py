@@ -26,12 +26,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _cids(legs: Any) -> list[str]:
+    """The orders a record names but those it counts filled (no fill can come after)."""
     body = json.loads(legs) if isinstance(legs, str) else legs
     if not isinstance(body, dict):
         return []
     parts = [body.get(p) or () for p in ("legs", "unwinds")]
     return [str(x["client_order_id"]) for part in parts for x in part
-            if isinstance(x, dict) and x.get("client_order_id")]  # fmt: skip
+            if isinstance(x, dict) and x.get("client_order_id")
+            and x.get("status") != "filled"]  # fmt: skip
 
 
 def upgrade() -> None:
