@@ -296,6 +296,46 @@ def test_upgrade_from_0008_names_the_record_of_each_order_recorded_before(
     db.dispose()
 
 
+def test_the_first_start_after_upgrading_to_0009_reads_the_fills_of_the_newest_records_only(
+    storage_db_url: str,
+) -> None:
+    # A start before the upgrade looked at the orders of the 256 newest records: the first
+    # start after it reads their fills again (a kill before a fill was booked is put right)
+    # and those journaled since, not the whole history (before: one record lookup for each
+    # order ever recorded, 900 here).
+    from tradeguard.execution.gateway import LATE_CHECKED_KEY
+    from tradeguard.storage.arb_repository import fills_after
+    from tradeguard.storage.tables import arb_executions
+
+    def fill(cid: str, trade_id: str) -> Fill:
+        return Fill(venue="sbx", symbol="ETH/USDT", client_order_id=cid,
+                    venue_order_id=f"v-{cid}", trade_id=trade_id, side=Side.BUY,
+                    price=Decimal("2000"), amount=Decimal("0.1"), fee=Decimal(0),
+                    fee_asset="ETH", liquidity=LiquiditySide.TAKER, ts=1000)  # fmt: skip
+
+    db = Database(storage_db_url)
+    db.migrate("0008")
+    store = Storage(db)
+    records = 300
+    with db.engine.begin() as conn:
+        for n in range(records):
+            legs = {"legs": [{"index": i, "client_order_id": f"c{n}-{i}", "status": "expired"}
+                             for i in range(3)], "unwinds": []}  # fmt: skip
+            row = {"strategy_id": "tri", "start_asset": "USDT", "outcome": "held"}
+            conn.execute(arb_executions.insert().values(**row, ts=n, legs=legs))
+    with store.transaction():
+        for n in range(records):
+            for i in range(3):
+                store.insert_fill(fill(f"c{n}-{i}", f"t{n}-{i}"), "tri")
+    db.migrate()
+    mark = int(store.kv_get(LATE_CHECKED_KEY.format("tri")) or 0)
+    window = sorted(f"c{n}-{i}" for n in range(records - 256, records) for i in range(3))
+    assert fills_after(store, "tri", mark)[1] == window  # before: all 900 orders
+    store.insert_fill(fill("c3-1", "late"), "tri")  # the first start's reconciliation
+    assert fills_after(store, "tri", mark)[1] == sorted([*window, "c3-1"])
+    db.dispose()
+
+
 def test_upgrade_from_0007_keeps_adjustments_and_counts_only_those_above_the_floor(
     storage_db_url: str,
 ) -> None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from test_triangular_exec_support import CYCLE, Stack
 from test_triangular_held_resolved import rows
@@ -46,3 +49,49 @@ async def test_a_late_fill_of_a_record_with_300_newer_ones_is_booked_into_it(tmp
 def test_an_order_of_no_record_is_found_in_none(tmp_path: Path):
     s = Stack(tmp_path)
     assert find_arb_execution(s.storage, s.config.strategy_id, "no-such-order") is None
+
+
+async def test_a_cycle_whose_legs_fill_as_sent_looks_up_no_record_on_its_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fill of the running cycle's order is no late one: the store is not asked for a record
+    # naming it (before: one lookup for each leg's fill, on the way between two legs).
+    from tradeguard.execution import gateway
+
+    looked: list[str] = []
+    find = gateway.find_arb_execution
+
+    def counted(storage: Any, strategy_id: str, cid: str) -> dict[str, Any] | None:
+        looked.append(cid)
+        return find(storage, strategy_id, cid)
+
+    monkeypatch.setattr(gateway, "find_arb_execution", counted)
+    s = Stack(tmp_path)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec.reason
+    assert len(s.storage.load_fills()) >= 3
+    assert looked == []
+
+
+async def test_a_start_after_a_run_of_completed_cycles_looks_up_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every order of a completed cycle filled and can fill no more: the next start (the mark
+    # where this run's start left it) looks none of them up (before: one record each).
+    from tradeguard.execution import gateway
+    from tradeguard.strategies.triangular.late_fills import LateFills
+
+    s = Stack(tmp_path)
+    rec = await s.executor.execute(s.opportunity(), SIZE)
+    assert rec.outcome == "completed", rec.reason
+    looked: list[str] = []
+    find = gateway.find_arb_execution
+
+    def counted(storage: Any, strategy_id: str, cid: str) -> dict[str, Any] | None:
+        looked.append(cid)
+        return find(storage, strategy_id, cid)
+
+    monkeypatch.setattr(gateway, "find_arb_execution", counted)
+    late = LateFills(s.gateway, s.executor.held_legs)  # the next start's
+    assert late.take_up() == 0
+    assert looked == []  # before: 3, one for each leg

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeguard.execution.order_manager import OrderManager, SubmitResult
 from tradeguard.model.enums import Side
-from tradeguard.model.events import Event
+from tradeguard.model.events import Event, EventKind
 from tradeguard.model.fill import Fill
 from tradeguard.model.instrument import Instrument
 from tradeguard.model.money import ZERO
@@ -163,6 +163,7 @@ class OrderPathGateway:
         self._market_data = market_data  # subscribes a symbol nobody streams (venue, symbol)
         self._fills: dict[str, list[Fill]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
+        self._sending = 0  # submits under way
         # told of a fill of an order whose cycle was recorded already (the strategy books it)
         self.late_fill_listeners: list[Callable[[Fill, Order], None]] = []
         orders.fill_listeners.append(self._on_fill)
@@ -204,7 +205,15 @@ class OrderPathGateway:
     def _on_order_event(self, event: Event) -> None:
         cid = event.data.get("client_order_id")
         if isinstance(cid, str):
+            if self._sending and event.kind == EventKind.ORDER_SUBMITTED:
+                self._sent(cid)  # journaled, not yet sent: its fills are the running cycle's
             self._wake(cid)
+
+    def _sent(self, cid: str) -> None:
+        order = self._om.orders.get(cid)
+        if (order is not None and order.strategy_id == self.strategy_id
+                and isinstance(order.signal.get("arb"), str)):  # fmt: skip
+            self._risk.cycle_holdings.sent(self.strategy_id, cid)
 
     def _wake(self, cid: str) -> None:
         waiter = self._waiters.get(cid)
@@ -220,7 +229,13 @@ class OrderPathGateway:
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Send one intent down the order path (risk check, journal, venue); a cycle's order is
         noted as its cycle's, so a fill after the cycle's record is told as a late one."""
-        result = await self._submit(intent)
+        # noted from its journaling on: a fill the venue's answer brings is then no late one
+        # (not looked up in the store on the way between two legs)
+        self._sending += 1
+        try:
+            result = await self._submit(intent)
+        finally:
+            self._sending -= 1
         if isinstance(intent.signal.get("arb"), str) and result.order is not None:
             self._risk.cycle_holdings.sent(self.strategy_id, result.order.client_order_id)
         return result

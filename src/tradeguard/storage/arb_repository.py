@@ -48,16 +48,20 @@ def insert_arb_execution(storage: Storage, row: Mapping[str, Any]) -> int:
 
 
 def _order_ids(legs: Any) -> list[str]:
-    """The client ids of the orders a record's `legs` body names (forward legs, unwinds)."""
+    """The client ids of the orders a record's `legs` body names (forward legs, unwinds) but
+    those it counts filled: only an order the cycle gave up on can fill after its record, and
+    a start reads a record for each order named with a fill since it last looked."""
     if not isinstance(legs, Mapping):
         return []
     parts = [legs.get(p) or () for p in ("legs", "unwinds")]
     return [str(x["client_order_id"]) for part in parts for x in part
-            if isinstance(x, Mapping) and x.get("client_order_id")]  # fmt: skip
+            if isinstance(x, Mapping) and x.get("client_order_id")
+            and x.get("status") != "filled"]  # fmt: skip
 
 
 def _name_orders(storage: Storage, record_id: int, strategy_id: str, legs: Any) -> None:
-    """Note `record_id` as the record of each order its legs name (one not noted yet)."""
+    """Note `record_id` as the record of each order its legs name, but those it counts filled
+    (one not noted yet)."""
     cids = _order_ids(legs)
     if not cids:
         return
@@ -89,8 +93,8 @@ def fills_after(storage: Storage, strategy_id: str, after_id: int) -> tuple[int,
 def find_arb_execution(
     storage: Storage, strategy_id: str, client_order_id: str
 ) -> dict[str, Any] | None:
-    """Return the strategy's record that names the order `client_order_id` (by its index,
-    however old the record), or None."""
+    """Return the strategy's record that names the order `client_order_id` and did not count
+    it filled when written (by its index, however old the record), or None."""
     t = arb_execution_orders
     stmt = (
         select(arb_executions)

@@ -301,8 +301,9 @@ arb_executions = Table(
     Index(None, "ts"),
 )
 
-# Which record each order of a recorded cycle belongs to: a fill the venue makes after the
-# cycle gave up on the order is booked into that record, found by the order's id.
+# Which record each order of a recorded cycle belongs to (but an order it counts filled: it can
+# fill no more): a fill the venue makes after the cycle gave up on the order is booked into
+# that record, found by the order's id.
 arb_execution_orders = Table(
     "arb_execution_orders",
     metadata,
