@@ -145,6 +145,7 @@ def test_a_kill_asked_without_flatten_never_flattens_whatever_its_reason(tmp_pat
         sentinel.write_text(text)
         request = kill.poll()
         assert request is not None and request.flatten is flatten, text
+        kill.finish(kill.report(request))  # ended: a flatten still running is carried on
         kill.release(request)
     sentinel.write_text("halt: do not flatten, venue incident (by ops)\n")
     request = kill.poll()

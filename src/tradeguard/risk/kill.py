@@ -26,8 +26,11 @@ __all__ = [
     "KillReport",
     "KillRequest",
     "KillSwitch",
+    "flatten_unfinished",
     "read_kill_file",
+    "resumed_since",
     "sentinel_line",
+    "unfinished",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,27 @@ def _read_kill_file(path: Path) -> str:
         head, cut, _ = text[:KILL_FILE_CHARS].rpartition("\n")
         text = head if cut else text[:KILL_FILE_CHARS]  # one line written by hand: kept
     return text
+
+
+def resumed_since(kill: dict[str, Any], resume: Any) -> bool:
+    """Whether trading was resumed after the kill `kill` was asked for (`resume`: the last)."""
+    if not isinstance(resume, dict):
+        return False
+    if "resume_before" in kill:  # the last resume when the kill was asked for: any other is later
+        return resume != kill["resume_before"]
+    return int(resume.get("ts", 0)) >= int(kill["ts"])
+
+
+def unfinished(kill: Any, resume: Any = None) -> bool:
+    """Whether the stored kill `kill` was triggered and never ended, nor resumed from
+    (`resume`: the last resume stored)."""
+    return (isinstance(kill, dict) and "ts" in kill and not kill.get("finished_ts")
+            and not resumed_since(kill, resume))  # fmt: skip
+
+
+def flatten_unfinished(kill: Any, resume: Any = None) -> bool:
+    """Whether the stored kill `kill` asked to flatten and has not ended (nor been resumed)."""
+    return unfinished(kill, resume) and bool(kill.get("flatten"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +178,12 @@ class KillSwitch:
     ) -> KillRequest:
         """Set HALTED and record the request (both persisted before returning, before anything
         is cancelled: a kill cut short is finished at the next start, node.kill_restart)."""
+        if not flatten and flatten_unfinished(self.engine.last_kill, self.engine.last_resume):
+            # the stored kill is the one the next start finishes: a halt stored over a flatten
+            # still running (a loss limit's, a --flatten) left the positions held after a crash
+            log.warning("kill switch: %s asked a halt while a flatten has not ended; this kill "
+                        "flattens too", by)  # fmt: skip
+            flatten = True
         request = KillRequest(reason=reason, by=by, flatten=flatten, ts=self.clock.now_ms(),
                               sentinel=sentinel)  # fmt: skip
         self.triggered_ts = request.ts
